@@ -1,0 +1,70 @@
+# Chorus: `make run` and `make test` are the two commands. See README.md.
+#   make            build build/chorus
+#   make run        install what is missing, build, serve on http://127.0.0.1:8080
+#   make test       install what is missing, build, run every test suite
+#   make SANITIZE=1 test   the same with ASan+UBSan (build-asan/)
+#   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
+#   make format     clang-format the C sources
+
+SANITIZE ?= 0
+WERROR ?= 0
+FUZZ_SECONDS ?= 30
+JOBS ?= $(shell nproc)
+
+ifeq ($(SANITIZE),1)
+BUILD := build-asan
+CMAKE_FLAGS := -DCHORUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else
+BUILD := build
+CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
+
+# LeakSanitizer is on: a leak fails the run. abort_on_error gives a core-style exit.
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+.PHONY: all build deps run test unit e2e fuzz format clean
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps build
+	@mkdir -p var
+	exec ./$(BUILD)/chorus serve --listen 127.0.0.1:8080 --data ./var --web ./web
+
+test: deps build unit e2e
+
+unit:
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+e2e:
+	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 tests/e2e/
+
+fuzz:
+	@scripts/deps.sh --fuzz
+	@CC=clang cmake -S . -B build-fuzz -DCHORUS_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+		-DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@set -e; for t in build-fuzz/fuzz_*; do \
+		name=$$(basename $$t); corpus=fuzz/corpus/$${name#fuzz_}; \
+		work=build-fuzz/corpus-$${name#fuzz_}; mkdir -p $$work; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		log=build-fuzz/$$name.log; \
+		if ! $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/ $$work $$corpus >$$log 2>&1; then \
+			tail -n 60 $$log; echo "fuzz: $$name FAILED"; exit 1; fi; \
+		grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units)" $$log | tail -n 2; \
+	done
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz

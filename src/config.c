@@ -1,0 +1,424 @@
+/* config.c: one option table drives flags (--ws-max-message), environment variables
+ * (CHORUS_WS_MAX_MESSAGE) and JSON config keys (ws_max_message). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mem.h"
+
+typedef enum { OPT_LISTEN, OPT_PATH, OPT_LEVEL, OPT_FORMAT, OPT_COUNT, OPT_SIZE, OPT_DURATION,
+               OPT_LIST } opt_type_t;
+
+typedef struct {
+    const char *name; /* flag name without "--" */
+    opt_type_t type;
+    size_t offset;
+    uint64_t min, max; /* for numbers, sizes and durations */
+    const char *def;   /* default, as text for --help */
+    const char *help;
+} opt_t;
+
+#define OFF(f) offsetof(chorus_config_t, f)
+#define KiB 1024ULL
+#define MiB (1024ULL * 1024)
+#define GiB (1024ULL * 1024 * 1024)
+#define HOUR_MS 3600000ULL
+
+static const opt_t options[] = {
+    {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on (port 0: any)"},
+    {"data", OPT_PATH, OFF(data_dir), 0, 0, "./var", "data directory"},
+    {"web", OPT_PATH, OFF(web_dir), 0, 0, "./web", "static web app directory"},
+    {"config", OPT_PATH, OFF(config_file), 0, 0, "", "JSON config file"},
+    {"log-level", OPT_LEVEL, OFF(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"log-format", OPT_FORMAT, OFF(log_format), 0, 0, "text", "text or json"},
+    {"max-connections", OPT_COUNT, OFF(max_connections), 1, 10000000, "10000",
+     "connections accepted at once"},
+    {"http-max-header", OPT_SIZE, OFF(http_max_header), 1 * KiB, 1 * MiB, "16KiB",
+     "request line + headers (431 beyond)"},
+    {"http-max-body", OPT_SIZE, OFF(http_max_body), 0, 1 * GiB, "1MiB",
+     "request body (413 beyond)"},
+    {"http-header-timeout", OPT_DURATION, OFF(http_header_timeout), 10, 24 * HOUR_MS, "10s",
+     "time for a request's headers to arrive (408)"},
+    {"http-idle-timeout", OPT_DURATION, OFF(http_idle_timeout), 10, 24 * HOUR_MS, "60s",
+     "idle keep-alive connections close after"},
+    {"ws-max-message", OPT_SIZE, OFF(ws_max_message), 128, 1 * GiB, "1MiB",
+     "WebSocket message size (1009 beyond)"},
+    {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 4 * GiB, "4MiB",
+     "unsent bytes per client before it is closed (1008)"},
+    {"ws-ping-interval", OPT_DURATION, OFF(ws_ping_interval), 10, 24 * HOUR_MS, "30s",
+     "silence before the server pings"},
+    {"ws-pong-timeout", OPT_DURATION, OFF(ws_pong_timeout), 10, 24 * HOUR_MS, "10s",
+     "wait for a pong before closing"},
+    {"ws-rate", OPT_COUNT, OFF(ws_rate), 1, 100000000, "1000",
+     "inbound messages per second per connection"},
+    {"ws-burst", OPT_COUNT, OFF(ws_burst), 1, 100000000, "2000",
+     "inbound message burst per connection"},
+    {"ws-flood-close", OPT_COUNT, OFF(ws_flood_close), 1, 100000000, "500",
+     "rate-limited messages in a row before close 1008"},
+    {"origins", OPT_LIST, 0, 0, 0, "", "comma-separated allowed Origins (empty: all)"},
+    {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout), 0, HOUR_MS, "5s",
+     "how long SIGTERM waits for clients to close"},
+};
+
+void config_defaults(chorus_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->listen_host = ch_strdup("127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->data_dir = ch_strdup("./var");
+    cfg->web_dir = ch_strdup("./web");
+    cfg->log_level = LOG_INFO;
+    cfg->log_format = LOG_TEXT;
+    cfg->max_connections = 10000;
+    cfg->http_max_header = 16 * KiB;
+    cfg->http_max_body = 1 * MiB;
+    cfg->http_header_timeout = 10000;
+    cfg->http_idle_timeout = 60000;
+    cfg->ws_max_message = 1 * MiB;
+    cfg->ws_max_queue = 4 * MiB;
+    cfg->ws_ping_interval = 30000;
+    cfg->ws_pong_timeout = 10000;
+    cfg->ws_rate = 1000;
+    cfg->ws_burst = 2000;
+    cfg->ws_flood_close = 500;
+    cfg->shutdown_timeout = 5000;
+}
+
+static void free_origins(chorus_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->norigins; i++) free(cfg->origins[i]);
+    free(cfg->origins);
+    cfg->origins = NULL;
+    cfg->norigins = 0;
+}
+
+void config_free(chorus_config_t *cfg)
+{
+    free(cfg->listen_host);
+    free(cfg->data_dir);
+    free(cfg->web_dir);
+    free(cfg->config_file);
+    free_origins(cfg);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Parses an unsigned decimal prefix; returns a pointer past it, or NULL. */
+static const char *parse_u64(const char *s, uint64_t *out)
+{
+    if (!isdigit((unsigned char)*s)) return NULL;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) return NULL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return s;
+}
+
+static int scaled(uint64_t v, uint64_t mul, uint64_t *out)
+{
+    if (mul && v > UINT64_MAX / mul) return -1;
+    *out = v * mul;
+    return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    const char *u = parse_u64(s, &v);
+    if (!u) return -1;
+    static const struct { const char *suffix; uint64_t mul; } units[] = {
+        {"", 1}, {"B", 1}, {"k", KiB}, {"K", KiB}, {"KB", KiB}, {"KiB", KiB},
+        {"m", MiB}, {"M", MiB}, {"MB", MiB}, {"MiB", MiB},
+        {"g", GiB}, {"G", GiB}, {"GB", GiB}, {"GiB", GiB},
+    };
+    for (size_t i = 0; i < CH_ARRAY_LEN(units); i++)
+        if (strcmp(u, units[i].suffix) == 0) return scaled(v, units[i].mul, out);
+    return -1;
+}
+
+int config_parse_duration(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    const char *u = parse_u64(s, &v);
+    if (!u) return -1;
+    static const struct { const char *suffix; uint64_t mul; } units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", HOUR_MS},
+    };
+    for (size_t i = 0; i < CH_ARRAY_LEN(units); i++)
+        if (strcmp(u, units[i].suffix) == 0) return scaled(v, units[i].mul, out);
+    return -1;
+}
+
+/* Splits "host:port" or "[v6]:port". */
+static int parse_listen(chorus_config_t *cfg, const char *s)
+{
+    const char *colon;
+    char host[256];
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':') return -1;
+        hlen = (size_t)(end - s - 1);
+        colon = end + 1;
+        s++;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) return -1;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= sizeof(host)) return -1;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    uint64_t port;
+    const char *end = parse_u64(colon + 1, &port);
+    if (!end || *end || port > 65535) return -1;
+    free(cfg->listen_host);
+    cfg->listen_host = ch_strdup(host);
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+static void set_origins(chorus_config_t *cfg, const char *list)
+{
+    free_origins(cfg);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *start = p;
+        while (*p && *p != ',') p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ') end--;
+        if (end > start) {
+            cfg->origins = ch_realloc(cfg->origins, (cfg->norigins + 1) * sizeof(char *));
+            cfg->origins[cfg->norigins++] = ch_strndup(start, (size_t)(end - start));
+        }
+    }
+}
+
+/* Applies one textual value. Returns 0, or -1 with err set. src names where the value
+ * came from, for the message. */
+static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char *src,
+                 char *err, size_t errlen)
+{
+    char *base = (char *)cfg;
+    uint64_t n = 0;
+    int rc = 0;
+    switch (o->type) {
+    case OPT_LISTEN:
+        rc = parse_listen(cfg, v);
+        break;
+    case OPT_PATH:
+        if (!*v) {
+            rc = -1;
+            break;
+        }
+        free(*(char **)(base + o->offset));
+        *(char **)(base + o->offset) = ch_strdup(v);
+        break;
+    case OPT_LEVEL:
+        rc = log_level_parse(v, (log_level_t *)(base + o->offset));
+        break;
+    case OPT_FORMAT:
+        rc = log_format_parse(v, (log_format_t *)(base + o->offset));
+        break;
+    case OPT_COUNT: {
+        const char *end = parse_u64(v, &n);
+        rc = (end && !*end) ? 0 : -1;
+        break;
+    }
+    case OPT_SIZE:
+        rc = config_parse_size(v, &n);
+        break;
+    case OPT_DURATION:
+        rc = config_parse_duration(v, &n);
+        break;
+    case OPT_LIST:
+        set_origins(cfg, v);
+        break;
+    }
+    if (rc == 0 && (o->type == OPT_COUNT || o->type == OPT_SIZE || o->type == OPT_DURATION)) {
+        if (n < o->min || n > o->max) {
+            snprintf(err, errlen, "%s: %s: value '%s' is out of range [%" PRIu64 ", %" PRIu64
+                     "]", src, o->name, v, o->min, o->max);
+            return -1;
+        }
+        *(uint64_t *)(base + o->offset) = n;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s: invalid value '%s'", src, o->name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static const opt_t *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CH_ARRAY_LEN(options); i++)
+        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* "ws-max-message" -> "CHORUS_WS_MAX_MESSAGE" or "ws_max_message". */
+static void derive_name(const char *name, char *out, size_t cap, int env)
+{
+    size_t o = 0;
+    if (env) o = (size_t)snprintf(out, cap, "CHORUS_");
+    for (; *name && o + 1 < cap; name++)
+        out[o++] = *name == '-' ? '_' : (char)(env ? toupper((unsigned char)*name) : *name);
+    out[o] = '\0';
+}
+
+static const char *env_get(char **envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') return *envp + n + 1;
+    return NULL;
+}
+
+static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "config %s:%d: %s", path, jerr.line, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "config %s: the top level must be an object", path);
+        json_decref(root);
+        return -1;
+    }
+    int rc = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        const opt_t *o = NULL;
+        char jname[64];
+        for (size_t i = 0; i < CH_ARRAY_LEN(options) && !o; i++) {
+            derive_name(options[i].name, jname, sizeof(jname), 0);
+            if (strcmp(jname, key) == 0 && strcmp(key, "config") != 0) o = &options[i];
+        }
+        if (!o) {
+            snprintf(err, errlen, "config %s: unknown key '%s'", path, key);
+            rc = -1;
+            break;
+        }
+        char num[32], *text = NULL;
+        const char *v = NULL;
+        if (json_is_string(val)) {
+            v = json_string_value(val);
+        } else if (json_is_integer(val) && json_integer_value(val) >= 0) {
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(val));
+            v = num;
+        } else if (json_is_array(val) && o->type == OPT_LIST) {
+            /* ["https://a", "https://b"] is the natural JSON spelling of a list. */
+            size_t i, total = 1;
+            json_t *el;
+            json_array_foreach(val, i, el) {
+                if (!json_is_string(el)) break;
+                total += strlen(json_string_value(el)) + 1;
+            }
+            if (i == json_array_size(val)) {
+                text = ch_calloc(1, total);
+                json_array_foreach(val, i, el) {
+                    if (i) strcat(text, ",");
+                    strcat(text, json_string_value(el));
+                }
+                v = text;
+            }
+        }
+        if (!v) {
+            snprintf(err, errlen, "config %s: %s: invalid value", path, key);
+            rc = -1;
+            break;
+        }
+        char src[300];
+        snprintf(src, sizeof(src), "config %s", path);
+        rc = apply(cfg, o, v, src, err, errlen);
+        free(text);
+        if (rc) break;
+    }
+    json_decref(root);
+    return rc;
+}
+
+int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
+                size_t errlen)
+{
+    /* First pass over the flags: syntax, and where the config file is. */
+    const char *file = env_get(envp, "CHORUS_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s'", a);
+            return -1;
+        }
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const opt_t *o = find_flag(a + 2, nlen);
+        if (!o) {
+            snprintf(err, errlen, "unknown option '%.*s'", (int)(nlen + 2), a);
+            return -1;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "option '--%s' needs a value", o->name);
+                return -1;
+            }
+            v = argv[++i];
+        }
+        if (strcmp(o->name, "config") == 0) file = v;
+    }
+    if (file && *file) {
+        free(cfg->config_file);
+        cfg->config_file = ch_strdup(file);
+        if (apply_file(cfg, file, err, errlen)) return -1;
+    }
+    for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
+        char env[64];
+        derive_name(options[i].name, env, sizeof(env), 1);
+        const char *v = env_get(envp, env);
+        if (v && strcmp(options[i].name, "config") != 0 &&
+            apply(cfg, &options[i], v, env, err, errlen))
+            return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const opt_t *o = find_flag(a + 2, nlen);
+        const char *v = eq ? eq + 1 : argv[++i];
+        char src[80];
+        snprintf(src, sizeof(src), "--%s", o->name);
+        if (strcmp(o->name, "config") != 0 && apply(cfg, o, v, src, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+void config_print_usage(FILE *out)
+{
+    fprintf(out, "options (flag / environment variable / JSON config key, default):\n");
+    for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
+        const opt_t *o = &options[i];
+        char env[64], key[64], flag[48];
+        derive_name(o->name, env, sizeof(env), 1);
+        derive_name(o->name, key, sizeof(key), 0);
+        snprintf(flag, sizeof(flag), "--%s", o->name);
+        fprintf(out, "  %-24s %-30s %s", flag, env, o->help);
+        if (*o->def) fprintf(out, " (default %s)", o->def);
+        fputc('\n', out);
+    }
+    fprintf(out, "Flags beat environment variables, which beat the config file.\n");
+}

@@ -1,0 +1,59 @@
+/* config.h: server settings from defaults, a JSON file, the environment and flags. */
+#ifndef CHORUS_CONFIG_H
+#define CHORUS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+typedef struct {
+    char *listen_host;            /* owned */
+    int listen_port;              /* 0 = any free port */
+    char *data_dir;               /* owned */
+    char *web_dir;                /* owned */
+    char *config_file;            /* owned; NULL when none */
+    log_level_t log_level;
+    log_format_t log_format;
+    uint64_t max_connections;
+    uint64_t http_max_header;     /* bytes */
+    uint64_t http_max_body;       /* bytes */
+    uint64_t http_header_timeout; /* ms */
+    uint64_t http_idle_timeout;   /* ms */
+    uint64_t ws_max_message;      /* bytes */
+    uint64_t ws_max_queue;        /* bytes */
+    uint64_t ws_ping_interval;    /* ms */
+    uint64_t ws_pong_timeout;     /* ms */
+    uint64_t ws_rate;             /* messages per second */
+    uint64_t ws_burst;            /* messages */
+    uint64_t ws_flood_close;      /* consecutive rate-limited messages before 1008 */
+    char **origins;               /* owned; allowed Origin values, none = all */
+    size_t norigins;
+    uint64_t shutdown_timeout;    /* ms */
+} chorus_config_t;
+
+/* Fills cfg with the defaults. Free with config_free. */
+void config_defaults(chorus_config_t *cfg);
+
+/* Frees what cfg owns. */
+void config_free(chorus_config_t *cfg);
+
+/* Applies, in rising precedence, the JSON config file (--config FILE, else CHORUS_CONFIG),
+ * the environment (envp: NULL-terminated "NAME=value" strings, borrowed) and the flags in
+ * argv[0..argc) (the arguments after "serve"). Returns 0, or -1 with a one-line message
+ * naming the offending option in err. */
+int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
+                size_t errlen);
+
+/* Parses "123", "16KiB", "1MiB", "2GiB" (also KB/MB/GB and k/m/g, all binary) into bytes.
+ * Returns 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+/* Parses "250ms", "10s", "5m", "1h" or a plain number of seconds into milliseconds.
+ * Returns 0 or -1. */
+int config_parse_duration(const char *s, uint64_t *out);
+
+/* Prints the option reference (flags, env vars, defaults) used by --help. */
+void config_print_usage(FILE *out);
+
+#endif

@@ -1,0 +1,213 @@
+/* conn.c: connection lifecycle: accept, read dispatch, corked writes, finish and close. */
+#include "conn.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+/* libuv documents uv_buf_t as layout-compatible with struct iovec on Unix; the output
+ * queue fills iovecs and hands them to libuv as they are. */
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec), "uv_buf_t is an iovec");
+_Static_assert(offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base), "iov_base");
+_Static_assert(offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len), "iov_len");
+
+/* Buffers per writev. IOV_MAX is 1024 on Linux; 256 keeps the stack array small and still
+ * covers a loop iteration's output in one call for all but the busiest connections. */
+#define CONN_IOV 256
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn_t *c = h->data;
+    buf->base = c->srv->readbuf;
+    buf->len = sizeof(c->srv->readbuf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *c = stream->data;
+    if (nread == 0) return;
+    if (nread < 0) {
+        if (nread != UV_EOF && nread != UV_ECONNRESET)
+            log_debug(c->srv->log, "%s: read error: %s", c->remote, uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    if (c->finishing || c->closing) return; /* lingering: discard until EOF */
+    c->last_rx = uv_now(c->srv->loop);
+    if (c->kind == CONN_WS) conn_ws_on_data(c, (uint8_t *)buf->base, (size_t)nread);
+    else conn_http_on_data(c, buf->base, (size_t)nread);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (c->closing) return;
+    if (c->finishing) {
+        conn_close(c); /* the peer did not close in time */
+        return;
+    }
+    if (c->kind == CONN_WS) conn_ws_on_timer(c);
+    else conn_http_on_timer(c);
+}
+
+void conn_timer(conn_t *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    if (--c->open_handles > 0) return;
+    server_t *s = c->srv;
+    outq_clear(&c->out);
+    conn_http_free(c);
+    conn_ws_free(c);
+    server_conn_gone(s, c);
+    free(c);
+}
+
+void conn_close(conn_t *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    uv_timer_stop(&c->timer);
+    /* A pending uv_write completes with UV_ECANCELED before the close callbacks run. */
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    conn_t *c = req->data;
+    if (status < 0 && !c->closing) conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status);
+
+void conn_flush(conn_t *c)
+{
+    if (c->closing || c->writing) return;
+    if (c->out.bytes > 0) {
+        uv_buf_t bufs[CONN_IOV];
+        size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+        /* Try the socket directly first: usually it takes everything and no request
+         * object or callback is needed. */
+        int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+        if (w < 0 && w != UV_EAGAIN) {
+            log_debug(c->srv->log, "%s: write error: %s", c->remote, uv_strerror(w));
+            conn_close(c);
+            return;
+        }
+        if (w > 0) outq_consume(&c->out, (size_t)w);
+        if (c->out.bytes > 0) {
+            n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+            c->inflight = 0;
+            for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
+            c->wreq.data = c;
+            int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write);
+            if (rc < 0) {
+                conn_close(c);
+                return;
+            }
+            c->writing = 1;
+            return;
+        }
+    }
+    if (c->finishing && !c->shut) {
+        c->shut = 1;
+        c->sreq.data = c;
+        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) conn_close(c);
+    }
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+    c->writing = 0;
+    if (status < 0) {
+        if (!c->closing) conn_close(c);
+        return;
+    }
+    outq_consume(&c->out, c->inflight);
+    c->inflight = 0;
+    conn_flush(c);
+}
+
+void conn_send(conn_t *c, cbuf_t *b)
+{
+    if (c->closing || c->shut) return;
+    outq_push(&c->out, b);
+    server_want_flush(c->srv, c);
+    if (c->kind == CONN_WS && !c->close_sent && c->out.bytes > c->srv->cfg->ws_max_queue) {
+        /* A client that does not read must not make us buffer without bound, nor slow
+         * anyone else: drop what it has not been sent yet and close it. Bytes already
+         * handed to libuv stay (it points into them). */
+        log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", c->remote,
+                 c->out.bytes);
+        outq_truncate(&c->out, c->inflight);
+        conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
+    }
+}
+
+void conn_finish(conn_t *c, uint64_t linger_ms)
+{
+    if (c->closing || c->finishing) return;
+    c->finishing = 1;
+    conn_timer(c, linger_ms);
+    server_want_flush(c->srv, c);
+}
+
+static void peer_name(conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char host[48] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(c->remote, sizeof(c->remote), "%s:%d", host, port);
+}
+
+void conn_accept(server_t *s)
+{
+    conn_t *c = ch_calloc(1, sizeof(*c));
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->open_handles = 2;
+    outq_init(&c->out);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    peer_name(c);
+    c->last_rx = uv_now(s->loop);
+    conn_http_init(c);
+    if (s->nconns > s->cfg->max_connections) {
+        log_warn(s->log, "%s: refused: %zu connections open (max-connections)", c->remote,
+                 s->nconns - 1);
+        conn_http_error(c, 503, "service_unavailable", "too many connections",
+                        "Retry-After: 1\r\n");
+        conn_finish(c, 1000);
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}

@@ -1,0 +1,94 @@
+/* conn.h: one client connection: socket, timers, output queue, and its protocol state
+ * (HTTP/1.1 until an upgrade, then WebSocket). Internal to the I/O layer. */
+#ifndef CHORUS_CONN_H
+#define CHORUS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "http_parse.h"
+#include "proto.h"
+#include "server.h"
+#include "ws_frame.h"
+
+typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
+
+struct conn_s {
+    uv_tcp_t tcp;          /* tcp.data and timer.data point back here */
+    uv_timer_t timer;      /* one timer, meaning depends on state (see conn_on_timer) */
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    server_t *srv;         /* borrowed */
+    conn_t *prev, *next;   /* server's registry */
+    conn_t *flush_next;    /* server's flush list */
+    outq_t out;
+    size_t inflight;       /* bytes at the front of out handed to uv_write */
+    uint64_t last_rx;      /* loop time (ms) of the last bytes received */
+    conn_kind_t kind;
+    unsigned flush_listed : 1;
+    unsigned writing : 1;   /* wreq in flight */
+    unsigned finishing : 1; /* no more input handled; close once output is flushed */
+    unsigned shut : 1;      /* shutdown(SHUT_WR) requested */
+    unsigned closing : 1;   /* uv_close called */
+    uint8_t open_handles;
+    char remote[64];
+
+    /* HTTP state (NULL once upgraded) */
+    http_reqparser_t *http;
+    uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
+
+    /* WebSocket state */
+    ws_parser_t *ws;
+    proto_client_t pc;
+    unsigned awaiting_pong : 1;
+    unsigned close_sent : 1;
+};
+
+/* Accepts one pending connection from s's listener. */
+void conn_accept(server_t *s);
+
+/* Queues b (borrowed; the queue takes its own reference) for writing at the end of this
+ * loop iteration. A WebSocket whose queue passes ws_max_queue is closed with 1008. */
+void conn_send(conn_t *c, cbuf_t *b);
+
+/* Writes what is queued (called once per loop iteration by the server). */
+void conn_flush(conn_t *c);
+
+/* Stops handling input, flushes output, sends FIN, then closes on the peer's EOF or after
+ * linger_ms at the latest (so a response is not lost to a reset). */
+void conn_finish(conn_t *c, uint64_t linger_ms);
+
+/* Closes now, dropping queued output. Safe to call more than once. c is freed later,
+ * from libuv's close callback, never inside the caller's stack. */
+void conn_close(conn_t *c);
+
+/* (Re)arms the connection's timer to fire in ms. */
+void conn_timer(conn_t *c, uint64_t ms);
+
+/* HTTP side (conn_http.c) */
+void conn_http_init(conn_t *c);
+void conn_http_on_data(conn_t *c, char *data, size_t len);
+void conn_http_on_timer(conn_t *c);
+void conn_http_free(conn_t *c);
+/* Sends a JSON error response {"success":false,"error":{code,message}}. extra_headers is
+ * NULL or CRLF-terminated header lines. */
+void conn_http_error(conn_t *c, int status, const char *code, const char *message,
+                     const char *extra_headers);
+
+/* WebSocket side (conn_ws.c) */
+/* Switches c to WebSocket after the 101 response was queued. The HTTP code then hands
+ * what followed the handshake in the same read to conn_ws_on_data. */
+void conn_ws_start(conn_t *c);
+void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len);
+void conn_ws_on_timer(conn_t *c);
+/* Sends a close frame with code and reason, then finishes the connection. */
+void conn_ws_close(conn_t *c, int code, const char *reason);
+void conn_ws_free(conn_t *c);
+
+/* How long a closing connection waits for the peer's EOF before dropping it. */
+#define CONN_LINGER_MS 2000
+
+#endif

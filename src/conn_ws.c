@@ -1,0 +1,147 @@
+/* conn_ws.c: WebSocket on a connection: frames in, protocol dispatch, control frames,
+ * keepalive pings and the closing handshake. */
+#include "conn.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+static conn_t *conn_of(proto_client_t *pc)
+{
+    return (conn_t *)((char *)pc - offsetof(conn_t, pc));
+}
+
+static void tr_send(proto_client_t *pc, cbuf_t *frame)
+{
+    conn_t *c = conn_of(pc);
+    if (!c->close_sent) conn_send(c, frame);
+}
+
+static void tr_close(proto_client_t *pc, int code, const char *reason)
+{
+    conn_ws_close(conn_of(pc), code, reason);
+}
+
+static const proto_transport_t ws_transport = {tr_send, tr_close};
+
+/* Queues a control frame (payload at most 125 bytes, borrowed). */
+static void send_control(conn_t *c, int opcode, const uint8_t *payload, size_t len)
+{
+    uint8_t frame[WS_MAX_HEADER + WS_MAX_CONTROL];
+    size_t h = ws_frame_header(frame, opcode, len);
+    if (len) memcpy(frame + h, payload, len);
+    cbuf_t *b = cbuf_from(frame, h + len);
+    conn_send(c, b);
+    cbuf_unref(b);
+}
+
+void conn_ws_start(conn_t *c)
+{
+    server_t *s = c->srv;
+    c->kind = CONN_WS;
+    c->ws = ch_malloc(sizeof(*c->ws));
+    ws_parser_init(c->ws, s->cfg->ws_max_message, 1);
+    proto_client_init(&c->pc, &s->proto.limits, &ws_transport, uv_now(s->loop));
+    c->awaiting_pong = 0;
+    c->close_sent = 0;
+    conn_timer(c, s->cfg->ws_ping_interval);
+}
+
+void conn_ws_free(conn_t *c)
+{
+    if (!c->ws) return;
+    ws_parser_free(c->ws);
+    free(c->ws);
+    c->ws = NULL;
+}
+
+void conn_ws_close(conn_t *c, int code, const char *reason)
+{
+    if (c->closing || c->close_sent) return;
+    if (c->kind != CONN_WS) {
+        conn_finish(c, CONN_LINGER_MS);
+        return;
+    }
+    uint8_t payload[WS_MAX_CONTROL];
+    size_t len = code == WS_CLOSE_NO_STATUS ? 0
+                                            : ws_close_payload(payload, (uint16_t)code, reason);
+    /* Mark first: nothing may be queued after the close frame, and the queue cap must
+     * not recurse into another close. */
+    c->close_sent = 1;
+    send_control(c, WS_OP_CLOSE, payload, len);
+    if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_NO_STATUS)
+        log_debug(c->srv->log, "%s: closing websocket: %d %s", c->remote, code,
+                  reason ? reason : "");
+    /* The peer answers with its own close frame; we send FIN after ours and drop the
+     * connection on its EOF (the server closes TCP first, RFC 6455 section 7.1.1). */
+    conn_finish(c, CONN_LINGER_MS);
+}
+
+static const char *close_reason(int code)
+{
+    switch (code) {
+    case WS_CLOSE_PROTOCOL: return "protocol error";
+    case WS_CLOSE_BAD_DATA: return "invalid UTF-8";
+    case WS_CLOSE_TOO_BIG: return "message too big";
+    default: return "";
+    }
+}
+
+void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
+{
+    server_t *s = c->srv;
+    c->awaiting_pong = 0; /* any bytes prove the peer is alive */
+    while (len > 0 && !c->finishing && !c->closing) {
+        size_t used = 0;
+        ws_event_t ev;
+        int rc = ws_parser_feed(c->ws, data, len, &used, &ev);
+        data += used;
+        len -= used;
+        if (rc == 0) return;
+        if (rc < 0) {
+            conn_ws_close(c, -rc, close_reason(-rc));
+            return;
+        }
+        switch (ev.type) {
+        case WS_EV_TEXT:
+            proto_handle_text(&s->proto, &c->pc, (const char *)ev.data, ev.len,
+                              uv_now(s->loop));
+            break;
+        case WS_EV_BINARY:
+            conn_ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not supported");
+            return;
+        case WS_EV_PING:
+            send_control(c, WS_OP_PONG, ev.data, ev.len);
+            break;
+        case WS_EV_PONG:
+            break;
+        case WS_EV_CLOSE:
+            /* Echo the peer's code (an empty close is answered with an empty one). */
+            conn_ws_close(c, ev.close_code, NULL);
+            return;
+        }
+    }
+}
+
+void conn_ws_on_timer(conn_t *c)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    if (c->awaiting_pong) {
+        log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", c->remote,
+                  (unsigned long long)cfg->ws_pong_timeout);
+        conn_close(c);
+        return;
+    }
+    /* Incoming traffic does not re-arm the timer (that would be a heap update per
+     * message); the timer checks how long the line has really been silent. */
+    uint64_t silent = uv_now(c->srv->loop) - c->last_rx;
+    if (silent < cfg->ws_ping_interval) {
+        conn_timer(c, cfg->ws_ping_interval - silent);
+        return;
+    }
+    send_control(c, WS_OP_PING, NULL, 0);
+    c->awaiting_pong = 1;
+    conn_timer(c, cfg->ws_pong_timeout);
+}

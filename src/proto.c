@@ -1,0 +1,237 @@
+/* proto.c: envelope decoding, op dispatch, replies. */
+#include "proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mem.h"
+#include "ws_frame.h"
+
+static void op_echo(proto_req_t *req)
+{
+    json_t *data = json_object_get(req->msg, "data");
+    proto_reply_ok(req, data ? json_incref(data) : NULL);
+}
+
+static const proto_op_t core_ops[] = {
+    {"echo", op_echo},
+};
+
+/* FNV-1a: short op names, no adversarial pressure (the table is fixed at start-up). */
+static size_t hash_name(const char *s)
+{
+    size_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static const proto_op_t *lookup(const proto_t *p, const char *name)
+{
+    for (size_t i = hash_name(name) & (p->nslots - 1);; i = (i + 1) & (p->nslots - 1)) {
+        const proto_op_t *o = p->slots[i];
+        if (!o) return NULL;
+        if (strcmp(o->name, name) == 0) return o;
+    }
+}
+
+static void insert(const proto_op_t **slots, size_t nslots, const proto_op_t *op)
+{
+    size_t i = hash_name(op->name) & (nslots - 1);
+    while (slots[i]) {
+        CH_ASSERT(strcmp(slots[i]->name, op->name) != 0);
+        i = (i + 1) & (nslots - 1);
+    }
+    slots[i] = op;
+}
+
+void proto_register(proto_t *p, const proto_op_t *ops, size_t n)
+{
+    if ((p->nops + n) * 2 > p->nslots) {
+        /* Keep the load under 1/2 so probes stay short. */
+        size_t nslots = p->nslots ? p->nslots : 16;
+        while ((p->nops + n) * 2 > nslots) nslots *= 2;
+        const proto_op_t **slots = ch_calloc(nslots, sizeof(*slots));
+        for (size_t i = 0; i < p->nslots; i++)
+            if (p->slots[i]) insert(slots, nslots, p->slots[i]);
+        free(p->slots);
+        p->slots = slots;
+        p->nslots = nslots;
+    }
+    for (size_t i = 0; i < n; i++) insert(p->slots, p->nslots, &ops[i]);
+    p->nops += n;
+}
+
+void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log)
+{
+    memset(p, 0, sizeof(*p));
+    p->limits = *limits;
+    p->log = log;
+    proto_register(p, core_ops, CH_ARRAY_LEN(core_ops));
+}
+
+void proto_free(proto_t *p)
+{
+    free(p->slots);
+    memset(p, 0, sizeof(*p));
+}
+
+void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
+                       const proto_transport_t *tr, uint64_t now_ms)
+{
+    c->tr = tr;
+    c->limited_in_row = 0;
+    rl_init(&c->bucket, limits->burst, now_ms);
+}
+
+int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char **code,
+                 const char **message)
+{
+    json_error_t jerr;
+    memset(env, 0, sizeof(*env));
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        *code = PROTO_BAD_JSON;
+        *message = "the message is not valid JSON";
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *code = PROTO_BAD_REQUEST;
+        *message = "a message must be a JSON object";
+        return -1;
+    }
+    json_t *ref = json_object_get(root, "ref");
+    if (ref && !json_is_integer(ref)) {
+        json_decref(root);
+        *code = PROTO_BAD_REQUEST;
+        *message = "\"ref\" must be an integer";
+        return -1;
+    }
+    if (ref) {
+        env->has_ref = 1;
+        env->ref = json_integer_value(ref);
+    }
+    json_t *op = json_object_get(root, "op");
+    if (!json_is_string(op)) {
+        json_decref(root);
+        *code = PROTO_BAD_REQUEST;
+        *message = "\"op\" must be a string";
+        return -1;
+    }
+    env->root = root;
+    env->op = json_string_value(op);
+    return 0;
+}
+
+/* Dumps into a buffer that leaves room for the largest frame header in front, then writes
+ * the header right before the payload: one allocation, no copy. */
+static int dump_cb(const char *chunk, size_t size, void *data)
+{
+    cbuf_append((cbuf_t **)data, chunk, size);
+    return 0;
+}
+
+cbuf_t *proto_frame_json(const json_t *msg)
+{
+    cbuf_t *b = cbuf_new(256);
+    b->off = WS_MAX_HEADER;
+    if (json_dump_callback(msg, dump_cb, &b, JSON_COMPACT) != 0) {
+        /* Only values we built ourselves reach here; failing to encode them is a bug. */
+        CH_ASSERT(!"json_dump_callback failed");
+    }
+    uint8_t hdr[WS_MAX_HEADER];
+    size_t h = ws_frame_header(hdr, WS_OP_TEXT, b->len);
+    b->off -= h;
+    b->len += h;
+    memcpy(b->data + b->off, hdr, h);
+    return b;
+}
+
+void proto_send_json(proto_client_t *c, json_t *msg)
+{
+    cbuf_t *b = proto_frame_json(msg);
+    json_decref(msg);
+    c->tr->send(c, b);
+    cbuf_unref(b);
+}
+
+static json_t *error_object(const char *code, const char *message)
+{
+    return json_pack("{s:s, s:s}", "code", code, "message", message);
+}
+
+static void send_error(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
+                       const char *message)
+{
+    json_t *msg = has_ref ? json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", ref, "ok",
+                                      0, "error", error_object(code, message))
+                          : json_pack("{s:s, s:o}", "op", "error", "error",
+                                      error_object(code, message));
+    proto_send_json(c, msg);
+}
+
+void proto_reply_ok(proto_req_t *req, json_t *data)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    if (!req->has_ref) {
+        json_decref(data);
+        return;
+    }
+    proto_send_json(req->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", req->ref,
+                                      "ok", 1, "data", data ? data : json_null()));
+}
+
+void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    send_error(req->c, req->has_ref, req->ref, code, message);
+}
+
+void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
+                       uint64_t now_ms)
+{
+    if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
+        if (++c->limited_in_row >= p->limits.flood_close) {
+            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
+                     c->limited_in_row);
+            c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
+            return;
+        }
+        /* Answer without decoding the whole message: flooding must stay cheap for us.
+         * The ref is still worth finding so the client can match the refusal. */
+        proto_envelope_t env;
+        const char *code, *message;
+        if (proto_decode(msg, len, &env, &code, &message) == 0) json_decref(env.root);
+        send_error(c, env.has_ref, env.ref, PROTO_RATE_LIMITED,
+                   "too many messages; slow down");
+        return;
+    }
+    c->limited_in_row = 0;
+
+    proto_envelope_t env;
+    const char *code, *message;
+    if (proto_decode(msg, len, &env, &code, &message) != 0) {
+        send_error(c, env.has_ref, env.ref, code, message);
+        return;
+    }
+    proto_req_t req = {
+        .p = p, .c = c, .msg = env.root, .op = env.op,
+        .has_ref = env.has_ref, .ref = env.ref, .now_ms = now_ms,
+    };
+    const proto_op_t *op = lookup(p, env.op);
+    if (!op) {
+        proto_reply_error(&req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", env.op);
+    } else {
+        op->fn(&req);
+        if (!req.replied) proto_reply_ok(&req, NULL);
+    }
+    json_decref(env.root);
+}

@@ -1,0 +1,119 @@
+/* proto.h: the JSON protocol envelope: decode a client frame, dispatch by op table,
+ * encode replies and events. Knows nothing of sockets: a client is reached through the
+ * transport callbacks it was given. */
+#ifndef CHORUS_PROTO_H
+#define CHORUS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "log.h"
+#include "ratelimit.h"
+
+typedef struct proto_client_s proto_client_t;
+
+/* What the I/O layer provides for one client. */
+typedef struct {
+    /* Queues one framed message (a WebSocket text frame). Borrows frame: the transport
+     * takes its own reference, so one frame can go to many clients. */
+    void (*send)(proto_client_t *c, cbuf_t *frame);
+    /* Starts closing the client with a WebSocket close code. */
+    void (*close)(proto_client_t *c, int code, const char *reason);
+} proto_transport_t;
+
+/* Per-client protocol state, embedded in the connection. */
+struct proto_client_s {
+    const proto_transport_t *tr;
+    rl_bucket_t bucket;
+    uint32_t limited_in_row; /* consecutive rate-limited messages */
+};
+
+typedef struct proto_s proto_t;
+
+/* One decoded request being handled. */
+typedef struct {
+    proto_t *p;
+    proto_client_t *c;
+    json_t *msg;      /* the whole frame, an object; borrowed */
+    const char *op;   /* borrowed from msg */
+    int has_ref;
+    json_int_t ref;
+    int replied;
+    uint64_t now_ms;
+} proto_req_t;
+
+/* An operation handler. It must answer through proto_reply_ok / proto_reply_error at most
+ * once (the dispatcher answers "ok" with null data for it when it returns without
+ * replying and the request had a ref). */
+typedef void (*proto_op_fn)(proto_req_t *req);
+
+typedef struct {
+    const char *name;
+    proto_op_fn fn;
+} proto_op_t;
+
+typedef struct {
+    uint32_t rate;        /* messages per second */
+    uint32_t burst;
+    uint32_t flood_close; /* limited messages in a row before close 1008 */
+} proto_limits_t;
+
+struct proto_s {
+    proto_limits_t limits;
+    log_t *log;            /* borrowed */
+    const proto_op_t **slots; /* open-addressing hash of op name -> op */
+    size_t nslots, nops;
+};
+
+/* Initialises p with the built-in ops (echo). log is borrowed. */
+void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log);
+void proto_free(proto_t *p);
+
+/* Adds n ops (borrowed: the table must outlive p). A name registered twice is a bug. */
+void proto_register(proto_t *p, const proto_op_t *ops, size_t n);
+
+/* Initialises a client's protocol state at time now_ms. tr is borrowed. */
+void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
+                       const proto_transport_t *tr, uint64_t now_ms);
+
+/* Handles one complete text message (valid UTF-8) from c. Borrows msg. */
+void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
+                       uint64_t now_ms);
+
+/* Error codes of the envelope (stable: clients switch on them). */
+#define PROTO_BAD_JSON "bad_json"
+#define PROTO_BAD_REQUEST "bad_request"
+#define PROTO_UNKNOWN_OP "unknown_op"
+#define PROTO_RATE_LIMITED "rate_limited"
+
+typedef struct {
+    json_t *root;     /* new reference; NULL on error */
+    const char *op;   /* borrowed from root */
+    int has_ref;
+    json_int_t ref;
+} proto_envelope_t;
+
+/* Pure: decodes one frame's text. Returns 0 with env filled (caller json_decref's
+ * env->root), or -1 with *code set to PROTO_BAD_JSON or PROTO_BAD_REQUEST and *message to
+ * a static explanation; when the object had a valid integer ref, env->has_ref/ref are set
+ * even on error so the error can go in a reply. */
+int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char **code,
+                 const char **message);
+
+/* Replies ok with data (stolen; NULL means null). Without a ref nothing is sent. */
+void proto_reply_ok(proto_req_t *req, json_t *data);
+/* Replies with an error; without a ref it is sent as an {"op":"error"} event. */
+void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Returns a new WebSocket text frame holding msg's JSON encoding (refcount 1). Borrows
+ * msg. Encode once, send to many. */
+cbuf_t *proto_frame_json(const json_t *msg);
+
+/* Sends msg (stolen) to c as one frame. */
+void proto_send_json(proto_client_t *c, json_t *msg);
+
+#endif

@@ -1,0 +1,219 @@
+/* server.c: listener, signals, connection registry, per-iteration flush, shutdown. */
+#include "server.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "mem.h"
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+    if (status < 0) {
+        log_warn(s->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(s);
+}
+
+/* Runs the flush list: every connection that got output this iteration writes it with
+ * one writev. Called from prepare (before the loop blocks, for output made by timers)
+ * and from check (right after I/O callbacks). */
+static void flush_all(server_t *s)
+{
+    conn_t *c = s->flush_list;
+    s->flush_list = NULL;
+    while (c) {
+        conn_t *next = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_listed = 0;
+        conn_flush(c);
+        c = next;
+    }
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    flush_all(h->data);
+}
+
+static void on_check(uv_check_t *h)
+{
+    flush_all(h->data);
+}
+
+void server_want_flush(server_t *s, conn_t *c)
+{
+    if (c->flush_listed) return;
+    c->flush_listed = 1;
+    c->flush_next = s->flush_list;
+    s->flush_list = c;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+    if (s->stopping) {
+        log_warn(s->log, "second signal %d: closing everything now", signum);
+        for (conn_t *c = s->conns; c; c = c->next) conn_close(c);
+        return;
+    }
+    log_info(s->log, "signal %d: shutting down", signum);
+    server_stop(s);
+}
+
+static void close_server_handles(server_t *s)
+{
+    if (s->handles_closed) return;
+    s->handles_closed = 1;
+    if (!uv_is_closing((uv_handle_t *)&s->listener)) uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->prepare, NULL);
+    uv_close((uv_handle_t *)&s->check, NULL);
+    uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    log_warn(s->log, "shutdown timeout: dropping %zu connection(s)", s->nconns);
+    for (conn_t *c = s->conns; c; c = c->next) conn_close(c);
+}
+
+void server_stop(server_t *s)
+{
+    if (s->stopping) return;
+    s->stopping = 1;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        else conn_finish(c, CONN_LINGER_MS);
+    }
+    if (s->nconns == 0) {
+        close_server_handles(s);
+        return;
+    }
+    uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, s->cfg->shutdown_timeout, 0);
+}
+
+void server_conn_gone(server_t *s, conn_t *c)
+{
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    if (s->stopping && s->nconns == 0) close_server_handles(s);
+}
+
+const char *server_http_date(server_t *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof(s->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+static int bind_listener(server_t *s)
+{
+    const chorus_config_t *cfg = s->cfg;
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);
+    if (rc != 0) rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port,
+                                  (struct sockaddr_in6 *)&addr);
+    if (rc != 0) {
+        log_error(s->log, "listen address '%s' is not a numeric IPv4 or IPv6 address",
+                  cfg->listen_host);
+        return rc;
+    }
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc != 0) {
+        log_error(s->log, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                  uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return rc;
+    }
+    /* Report the real port: with port 0 the kernel picked one, and tests read it here. */
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    char host[64] = "?";
+    int port = 0;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    if (bound.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+        log_info(s->log, "listening on [%s]:%d", host, port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+        log_info(s->log, "listening on %s:%d", host, port);
+    }
+    return 0;
+}
+
+int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    s->log = log;
+    s->date_sec = -1;
+
+    char real[PATH_MAX];
+    if (realpath(cfg->web_dir, real)) {
+        s->web_root = ch_strdup(real);
+    } else {
+        log_warn(log, "web directory '%s' not found: static files are disabled",
+                 cfg->web_dir);
+    }
+    proto_limits_t limits = {
+        .rate = (uint32_t)cfg->ws_rate,
+        .burst = (uint32_t)cfg->ws_burst,
+        .flood_close = (uint32_t)cfg->ws_flood_close,
+    };
+    proto_init(&s->proto, &limits, log);
+    s->handshake.origins = (const char *const *)cfg->origins;
+    s->handshake.norigins = cfg->norigins;
+    s->handshake.subprotocol = "chorus.v1";
+
+    int rc = bind_listener(s);
+    if (rc != 0) {
+        /* The listener handle must finish closing before the caller frees s. */
+        uv_run(loop, UV_RUN_DEFAULT);
+        return rc;
+    }
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_prepare_init(loop, &s->prepare);
+    uv_check_init(loop, &s->check);
+    s->prepare.data = s->check.data = s;
+    uv_prepare_start(&s->prepare, on_prepare);
+    uv_check_start(&s->check, on_check);
+    /* Neither keeps the loop alive by itself. */
+    uv_unref((uv_handle_t *)&s->prepare);
+    uv_unref((uv_handle_t *)&s->check);
+    uv_timer_init(loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    return 0;
+}
+
+void server_free(server_t *s)
+{
+    CH_ASSERT(s->nconns == 0);
+    proto_free(&s->proto);
+    free(s->web_root);
+    s->web_root = NULL;
+}

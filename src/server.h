@@ -1,0 +1,66 @@
+/* server.h: the server context: one libuv loop, the listener, signals, the connection
+ * registry and the once-per-iteration flush of output ("corking"). */
+#ifndef CHORUS_SERVER_H
+#define CHORUS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "proto.h"
+#include "ws_handshake.h"
+
+typedef struct conn_s conn_t;
+
+/* Reads are handed to the protocol code synchronously, so one buffer per loop serves
+ * every connection and an idle connection holds no read buffer at all. 64 KiB: the
+ * largest read libuv asks for in one go on Linux. */
+#define SERVER_READ_BUF (64 * 1024)
+
+typedef struct server_s {
+    uv_loop_t *loop;               /* borrowed */
+    const chorus_config_t *cfg;    /* borrowed */
+    log_t *log;                    /* borrowed */
+    uv_tcp_t listener;
+    uv_signal_t sigint, sigterm;
+    uv_prepare_t prepare;          /* flushes output produced by timers */
+    uv_check_t check;              /* flushes output produced by I/O callbacks */
+    uv_timer_t shutdown_timer;
+    conn_t *conns;                 /* every open connection (doubly linked) */
+    size_t nconns;
+    conn_t *flush_list;            /* connections with output queued this iteration */
+    char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
+    proto_t proto;
+    ws_handshake_opts_t handshake;
+    char date[40];                 /* cached HTTP Date header value */
+    int64_t date_sec;
+    int stopping;                  /* a signal asked us to stop */
+    int handles_closed;            /* server handles closed, loop can end */
+    char readbuf[SERVER_READ_BUF];
+} server_t;
+
+/* Initialises s on loop with cfg and log (all borrowed; they must outlive s), binds and
+ * listens. Returns 0, or a negative libuv error with a log line saying what failed. */
+int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log);
+
+/* Starts a graceful stop: stop accepting, close WebSockets with 1001, let pending
+ * writes drain, force-close what remains after cfg->shutdown_timeout. The loop ends
+ * once everything is closed. */
+void server_stop(server_t *s);
+
+/* Frees what s owns once uv_run returned. */
+void server_free(server_t *s);
+
+/* Marks c as having output; it is written once at the end of this loop iteration. */
+void server_want_flush(server_t *s, conn_t *c);
+
+/* Called by the connection code when c is gone (after its handles closed). */
+void server_conn_gone(server_t *s, conn_t *c);
+
+/* Returns the current HTTP Date header value (cached per second). */
+const char *server_http_date(server_t *s);
+
+#endif

@@ -1,0 +1,30 @@
+/* utf8.h: incremental UTF-8 validation (RFC 3629) that resumes across chunk boundaries. */
+#ifndef CHORUS_UTF8_H
+#define CHORUS_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Validator state between chunks. Zero-initialised (or utf8_init) means "at a code point
+ * boundary". Rejects overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points
+ * above U+10FFFF at the first byte that makes the sequence impossible (fail fast). */
+typedef struct {
+    uint8_t need; /* continuation bytes still expected in the current sequence */
+    uint8_t lo;   /* smallest byte allowed next (tightened after E0, ED, F0, F4) */
+    uint8_t hi;   /* largest byte allowed next */
+} utf8_state_t;
+
+/* Resets st to the boundary state. */
+void utf8_init(utf8_state_t *st);
+
+/* Validates n more bytes. Returns 0 while everything seen so far can still be valid
+ * UTF-8, -1 at the first impossible byte (the state is then meaningless). Borrows p. */
+int utf8_feed(utf8_state_t *st, const uint8_t *p, size_t n);
+
+/* Returns 1 when st is at a code point boundary, so the text may end here. */
+int utf8_complete(const utf8_state_t *st);
+
+/* Returns 1 when the n bytes at p are complete, valid UTF-8. Borrows p. */
+int utf8_valid(const uint8_t *p, size_t n);
+
+#endif

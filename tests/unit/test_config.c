@@ -1,0 +1,219 @@
+/* test_config.c: option parsing, units, validation and precedence (flag > env > file). */
+#include "test.h"
+
+#include <unistd.h>
+
+#include "config.h"
+
+static char errbuf[512];
+
+static int load(chorus_config_t *cfg, int argc, char **argv, char **envp)
+{
+    config_defaults(cfg);
+    return config_load(cfg, argc, argv, envp, errbuf, sizeof(errbuf));
+}
+
+/* Writes text to a fresh temp file; returns its path (static buffer). */
+static const char *temp_file(const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof(path), "/tmp/chorus-cfg-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) abort();
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) abort();
+    close(fd);
+    return path;
+}
+
+static void test_defaults(void)
+{
+    chorus_config_t cfg;
+    ASSERT_EQ(load(&cfg, 0, NULL, NULL), 0);
+    ASSERT_STREQ(cfg.listen_host, "127.0.0.1");
+    ASSERT_EQ(cfg.listen_port, 8080);
+    ASSERT_EQ(cfg.http_max_header, 16384);
+    ASSERT_EQ(cfg.http_max_body, 1048576);
+    ASSERT_EQ(cfg.http_header_timeout, 10000);
+    ASSERT_EQ(cfg.http_idle_timeout, 60000);
+    ASSERT_EQ(cfg.ws_max_message, 1048576);
+    ASSERT_EQ(cfg.ws_max_queue, 4194304);
+    ASSERT_EQ(cfg.ws_ping_interval, 30000);
+    ASSERT_EQ(cfg.ws_rate, 1000);
+    ASSERT_EQ(cfg.ws_burst, 2000);
+    ASSERT_EQ(cfg.norigins, 0);
+    config_free(&cfg);
+}
+
+static void test_units(void)
+{
+    uint64_t v;
+    ASSERT_EQ(config_parse_size("123", &v), 0);
+    ASSERT_EQ(v, 123);
+    ASSERT_EQ(config_parse_size("16KiB", &v), 0);
+    ASSERT_EQ(v, 16384);
+    ASSERT_EQ(config_parse_size("1MiB", &v), 0);
+    ASSERT_EQ(v, 1048576);
+    ASSERT_EQ(config_parse_size("2g", &v), 0);
+    ASSERT_EQ(v, 2147483648LL);
+    ASSERT_EQ(config_parse_size("", &v), -1);
+    ASSERT_EQ(config_parse_size("12 KiB", &v), -1);
+    ASSERT_EQ(config_parse_size("-1", &v), -1);
+    ASSERT_EQ(config_parse_size("1TiB", &v), -1);
+    ASSERT_EQ(config_parse_size("99999999999999999999", &v), -1);
+    ASSERT_EQ(config_parse_size("99999999999999GiB", &v), -1);
+    ASSERT_EQ(config_parse_duration("250ms", &v), 0);
+    ASSERT_EQ(v, 250);
+    ASSERT_EQ(config_parse_duration("10", &v), 0);
+    ASSERT_EQ(v, 10000);
+    ASSERT_EQ(config_parse_duration("10s", &v), 0);
+    ASSERT_EQ(v, 10000);
+    ASSERT_EQ(config_parse_duration("2m", &v), 0);
+    ASSERT_EQ(v, 120000);
+    ASSERT_EQ(config_parse_duration("1h", &v), 0);
+    ASSERT_EQ(v, 3600000);
+    ASSERT_EQ(config_parse_duration("1d", &v), -1);
+    ASSERT_EQ(config_parse_duration("s", &v), -1);
+}
+
+static void test_flags(void)
+{
+    chorus_config_t cfg;
+    char *argv[] = {"--listen", "[::1]:9000", "--ws-max-message=64KiB", "--origins",
+                    "https://a.example, https://b.example", "--log-format", "json"};
+    ASSERT_EQ(load(&cfg, 7, argv, NULL), 0);
+    ASSERT_STREQ(cfg.listen_host, "::1");
+    ASSERT_EQ(cfg.listen_port, 9000);
+    ASSERT_EQ(cfg.ws_max_message, 65536);
+    ASSERT_EQ(cfg.norigins, 2);
+    ASSERT_STREQ(cfg.origins[0], "https://a.example");
+    ASSERT_STREQ(cfg.origins[1], "https://b.example");
+    ASSERT_EQ(cfg.log_format, LOG_JSON);
+    config_free(&cfg);
+}
+
+static void test_errors_name_the_option(void)
+{
+    chorus_config_t cfg;
+    char *unknown[] = {"--bogus", "1"};
+    ASSERT_EQ(load(&cfg, 2, unknown, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "--bogus") != NULL);
+    config_free(&cfg);
+
+    char *bad[] = {"--ws-max-message", "abc"};
+    ASSERT_EQ(load(&cfg, 2, bad, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "ws-max-message") != NULL);
+    ASSERT_TRUE(strstr(errbuf, "abc") != NULL);
+    config_free(&cfg);
+
+    char *range[] = {"--ws-burst", "0"};
+    ASSERT_EQ(load(&cfg, 2, range, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "ws-burst") != NULL);
+    config_free(&cfg);
+
+    char *missing[] = {"--listen"};
+    ASSERT_EQ(load(&cfg, 1, missing, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "--listen") != NULL);
+    config_free(&cfg);
+
+    char *listen[] = {"--listen", "localhost"};
+    ASSERT_EQ(load(&cfg, 2, listen, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "listen") != NULL);
+    config_free(&cfg);
+
+    char *port[] = {"--listen", "127.0.0.1:70000"};
+    ASSERT_EQ(load(&cfg, 2, port, NULL), -1);
+    config_free(&cfg);
+
+    char *env[] = {"CHORUS_WS_RATE=fast", NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env), -1);
+    ASSERT_TRUE(strstr(errbuf, "CHORUS_WS_RATE") != NULL);
+    config_free(&cfg);
+
+    char *positional[] = {"extra"};
+    ASSERT_EQ(load(&cfg, 1, positional, NULL), -1);
+    config_free(&cfg);
+}
+
+static void test_precedence(void)
+{
+    const char *file = temp_file("{\"listen\": \"127.0.0.1:1001\", \"ws_rate\": 10,"
+                                 " \"ws_burst\": \"20\", \"origins\": [\"https://x\"]}");
+    char envcfg[300];
+    snprintf(envcfg, sizeof(envcfg), "CHORUS_CONFIG=%s", file);
+    chorus_config_t cfg;
+
+    /* file only */
+    char *env1[] = {envcfg, NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env1), 0);
+    ASSERT_EQ(cfg.listen_port, 1001);
+    ASSERT_EQ(cfg.ws_rate, 10);
+    ASSERT_EQ(cfg.ws_burst, 20);
+    ASSERT_EQ(cfg.norigins, 1);
+    ASSERT_STREQ(cfg.origins[0], "https://x");
+    config_free(&cfg);
+
+    /* env beats file */
+    char *env2[] = {envcfg, "CHORUS_LISTEN=127.0.0.1:1002", "CHORUS_WS_RATE=30", NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env2), 0);
+    ASSERT_EQ(cfg.listen_port, 1002);
+    ASSERT_EQ(cfg.ws_rate, 30);
+    ASSERT_EQ(cfg.ws_burst, 20);
+    config_free(&cfg);
+
+    /* flag beats env beats file */
+    char *argv[] = {"--listen", "127.0.0.1:1003"};
+    ASSERT_EQ(load(&cfg, 2, argv, env2), 0);
+    ASSERT_EQ(cfg.listen_port, 1003);
+    ASSERT_EQ(cfg.ws_rate, 30);
+    config_free(&cfg);
+
+    /* --config beats CHORUS_CONFIG */
+    const char *file2 = temp_file("{\"listen\": \"127.0.0.1:1004\"}");
+    char *argv2[] = {"--config", (char *)file2};
+    char *env3[] = {envcfg, NULL};
+    ASSERT_EQ(load(&cfg, 2, argv2, env3), 0);
+    ASSERT_EQ(cfg.listen_port, 1004);
+    ASSERT_EQ(cfg.ws_rate, 1000);
+    config_free(&cfg);
+    unlink(file);
+    unlink(file2);
+}
+
+static void test_bad_file(void)
+{
+    chorus_config_t cfg;
+    const char *f = temp_file("{\"listen\": \"127.0.0.1:1\", \"nope\": 1}");
+    char *argv[] = {"--config", (char *)f};
+    ASSERT_EQ(load(&cfg, 2, argv, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "nope") != NULL);
+    config_free(&cfg);
+    unlink(f);
+
+    f = temp_file("{\"listen\": ");
+    char *argv2[] = {"--config", (char *)f};
+    ASSERT_EQ(load(&cfg, 2, argv2, NULL), -1);
+    config_free(&cfg);
+    unlink(f);
+
+    f = temp_file("[1]");
+    char *argv3[] = {"--config", (char *)f};
+    ASSERT_EQ(load(&cfg, 2, argv3, NULL), -1);
+    config_free(&cfg);
+    unlink(f);
+
+    char *argv4[] = {"--config", "/nonexistent/chorus.json"};
+    ASSERT_EQ(load(&cfg, 2, argv4, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "/nonexistent/chorus.json") != NULL);
+    config_free(&cfg);
+}
+
+int main(void)
+{
+    RUN(test_defaults);
+    RUN(test_units);
+    RUN(test_flags);
+    RUN(test_errors_name_the_option);
+    RUN(test_precedence);
+    RUN(test_bad_file);
+    TEST_MAIN_END();
+}
