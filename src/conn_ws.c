@@ -64,7 +64,7 @@ void conn_ws_close(conn_t *c, int code, const char *reason)
         conn_finish(c, CONN_LINGER_MS);
         return;
     }
-    uint8_t payload[WS_MAX_CONTROL];
+    uint8_t payload[WS_MAX_CONTROL] = {0};
     size_t len = code == WS_CLOSE_NO_STATUS ? 0
                                             : ws_close_payload(payload, (uint16_t)code, reason);
     /* Mark first: nothing may be queued after the close frame, and the queue cap must

@@ -80,7 +80,9 @@ void http_reqparser_free(http_reqparser_t *p);
  * consumed, HTTP_PARSE_ERROR on a malformed request (400; a request carrying both
  * Content-Length and Transfer-Encoding is 400: request smuggling), a header block larger
  * than max_header (431) or a body larger than max_body (413, detected from
- * Content-Length before the body arrives). Borrows data. */
+ * Content-Length before the body arrives; chunk framing and trailers beyond max_header
+ * bytes are 413 too). After DONE or ERROR, further calls consume nothing and return the
+ * same until http_reqparser_reset. Borrows data. */
 int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len,
                         size_t *consumed);
 
