@@ -89,7 +89,10 @@ int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char 
 {
     json_error_t jerr;
     memset(env, 0, sizeof(*env));
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* DECODE_ANY: a bare 5 or "x" is valid JSON, so it is a bad_request, not bad_json.
+     * ALLOW_NUL: "\u0000" is valid in a JSON string and applications may send it. */
+    json_t *root =
+        json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!root) {
         *code = PROTO_BAD_JSON;
         *message = "the message is not valid JSON";
@@ -113,7 +116,8 @@ int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char 
         env->ref = json_integer_value(ref);
     }
     json_t *op = json_object_get(root, "op");
-    if (!json_is_string(op)) {
+    /* An op name with an embedded NUL would compare equal to its prefix. */
+    if (!json_is_string(op) || strlen(json_string_value(op)) != json_string_length(op)) {
         json_decref(root);
         *code = PROTO_BAD_REQUEST;
         *message = "\"op\" must be a string";

@@ -175,6 +175,18 @@ static void test_decode_pure(void)
     ASSERT_TRUE(env.root == NULL);
     ASSERT_EQ(proto_decode("{\"op\":\"x\",\"ref\":1.5}", 20, &env, &code, &msg), -1);
     ASSERT_EQ(env.has_ref, 0);
+    const char *scalars[] = {"5", "null", "\"echo\"", "true"};
+    for (int i = 0; i < 4; i++) {
+        ASSERT_EQ(proto_decode(scalars[i], strlen(scalars[i]), &env, &code, &msg), -1);
+        ASSERT_STREQ(code, "bad_request");
+    }
+    const char *nul_op = "{\"op\":\"echo\\u0000x\",\"ref\":1}";
+    ASSERT_EQ(proto_decode(nul_op, strlen(nul_op), &env, &code, &msg), -1);
+    ASSERT_STREQ(code, "bad_request");
+    const char *nul_data = "{\"op\":\"echo\",\"data\":\"a\\u0000b\"}";
+    ASSERT_EQ(proto_decode(nul_data, strlen(nul_data), &env, &code, &msg), 0);
+    ASSERT_EQ(json_string_length(json_object_get(env.root, "data")), 3);
+    json_decref(env.root);
 }
 
 static void noop(proto_req_t *req)
