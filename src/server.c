@@ -121,7 +121,9 @@ const char *server_http_date(server_t *s)
     return s->date;
 }
 
-static int bind_listener(server_t *s)
+/* Binds and listens; writes the bound address ("127.0.0.1:8080", "[::1]:8080") into
+ * name, which is how a port-0 listener learns its port. */
+static int bind_listener(server_t *s, char *name, size_t cap)
 {
     const chorus_config_t *cfg = s->cfg;
     struct sockaddr_storage addr;
@@ -133,30 +135,23 @@ static int bind_listener(server_t *s)
                   cfg->listen_host);
         return rc;
     }
-    uv_tcp_init(s->loop, &s->listener);
-    s->listener.data = s;
     rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
     if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
     if (rc != 0) {
         log_error(s->log, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
                   uv_strerror(rc));
-        uv_close((uv_handle_t *)&s->listener, NULL);
         return rc;
     }
-    /* Report the real port: with port 0 the kernel picked one, and tests read it here. */
     struct sockaddr_storage bound;
     int len = sizeof(bound);
     char host[64] = "?";
-    int port = 0;
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
     if (bound.ss_family == AF_INET6) {
         uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
-        port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-        log_info(s->log, "listening on [%s]:%d", host, port);
+        snprintf(name, cap, "[%s]:%d", host, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
     } else {
         uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
-        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-        log_info(s->log, "listening on %s:%d", host, port);
+        snprintf(name, cap, "%s:%d", host, ntohs(((struct sockaddr_in *)&bound)->sin_port));
     }
     return 0;
 }
@@ -186,12 +181,10 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->handshake.norigins = cfg->norigins;
     s->handshake.subprotocol = "chorus.v1";
 
-    int rc = bind_listener(s);
-    if (rc != 0) {
-        /* The listener handle must finish closing before the caller frees s. */
-        uv_run(loop, UV_RUN_DEFAULT);
-        return rc;
-    }
+    /* Signal handlers go in before the listener exists: once the "listening" line is out,
+     * a SIGTERM must already mean a clean stop. */
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
     uv_signal_init(loop, &s->sigint);
     uv_signal_init(loop, &s->sigterm);
     s->sigint.data = s->sigterm.data = s;
@@ -207,6 +200,16 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_unref((uv_handle_t *)&s->check);
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+
+    char name[96];
+    int rc = bind_listener(s, name, sizeof(name));
+    if (rc != 0) {
+        /* Every handle must finish closing before the caller frees s. */
+        close_server_handles(s);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return rc;
+    }
+    log_info(log, "listening on %s", name);
     return 0;
 }
 

@@ -1,0 +1,91 @@
+// backpressure.test.mjs: a client that stops reading is dropped once its write queue
+// passes --ws-max-queue, while other clients keep being served.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { fetchOnce } from './lib/http.mjs';
+import { describeFrame, jsonFrame, OP, parseAllFrames, RawWs } from './lib/rawws.mjs';
+import { startServer } from './lib/server.mjs';
+import { delay } from './lib/util.mjs';
+import { JsonWs } from './lib/wsclient.mjs';
+
+const REQUESTS = 300;
+const DATA = 'q'.repeat(60 * 1024);
+
+describe('write queue limit (--ws-max-queue 256KiB)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--ws-max-queue', '256KiB'] });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('a client that never reads is closed; another client keeps working', { timeout: 60000 }, async () => {
+    const good = await JsonWs.open(srv.port);
+    await good.echo('before');
+
+    const slow = await RawWs.connect(srv.port);
+    slow.socket.pause(); // never read: the server's replies pile up
+    const pausedAt = Date.now();
+    for (let i = 1; i <= REQUESTS; i++) slow.send(jsonFrame({ op: 'echo', ref: i, data: DATA }));
+
+    // Meanwhile the well-behaved client is served normally.
+    for (let i = 0; i < 50; i++) await good.echo({ during: i });
+
+    // Wait until the server has taken all of slow's requests (it must keep reading them
+    // to fill the queue) or has dropped the connection (slow's writes then fail).
+    const deadline = Date.now() + 20000;
+    while (!slow.reader.error && slow.socket.writableLength > 0) {
+      if (Date.now() > deadline) {
+        assert.fail(`the server neither read the slow client's requests nor closed it: ` +
+          `${slow.socket.writableLength} bytes still unsent after 20 s`);
+      }
+      await delay(20);
+    }
+
+    // Stay paused for at least 500 ms in all: the server has had time to answer
+    // (and queue) many requests with nobody reading them.
+    await delay(Math.max(0, 500 - (Date.now() - pausedAt)));
+
+    // Now read: the connection must end (close frame, FIN or reset), not stream all replies.
+    slow.socket.resume();
+    await slow.reader.waitDone(10000, 'the server to drop the slow client');
+    const { frames } = parseAllFrames(slow.reader.bytes());
+    const replies = frames.filter((f) => f.opcode === OP.TEXT);
+    const closes = frames.filter((f) => f.opcode === OP.CLOSE);
+    assert.ok(replies.length < REQUESTS,
+      `the slow client got all ${replies.length} replies: it was not dropped for its queue`);
+    for (const f of closes) assert.equal(f.code, 1008, `close frame ${describeFrame(f)}`);
+    for (const [i, f] of replies.entries()) {
+      const m = JSON.parse(f.payload);
+      assert.equal(m.ref, i + 1, 'replies that did arrive are in order');
+    }
+
+    // After the drop the good client still works, and so does HTTP.
+    for (let i = 0; i < 50; i++) await good.echo({ after: i });
+    assert.equal(good.isOpen, true);
+    assert.equal((await fetchOnce(srv.port, 'GET', '/healthz')).status, 200);
+    good.close();
+    slow.destroy();
+  });
+
+  it('a slow reader that is under the limit is not dropped', { timeout: 30000 }, async () => {
+    const ws = await RawWs.connect(srv.port);
+    try {
+      ws.socket.pause();
+      // 20 replies of ~1 KiB: far below 256 KiB, even with no kernel buffering at all.
+      for (let i = 1; i <= 20; i++) ws.send(jsonFrame({ op: 'echo', ref: i, data: 'k'.repeat(1000) }));
+      await delay(300);
+      ws.socket.resume();
+      for (let i = 1; i <= 20; i++) {
+        const m = await ws.nextJson();
+        assert.equal(m.ref, i);
+        assert.equal(m.ok, true);
+      }
+      assert.equal(ws.reader.done, false);
+    } finally {
+      ws.destroy();
+    }
+  });
+});

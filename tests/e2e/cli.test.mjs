@@ -1,0 +1,327 @@
+// cli.test.mjs: command line, option precedence (flag > env > config file) and logging.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+import { fetchOnce } from './lib/http.mjs';
+import { echoOfSize } from './lib/rawws.mjs';
+import { makeTempDir, runCli, startServer } from './lib/server.mjs';
+import { freePort } from './lib/util.mjs';
+
+const T = { timeout: 20000 };
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+/** Asserts exit 2 and a single stderr line that matches nameRe. */
+function assertUsageError(r, nameRe) {
+  assert.equal(r.timedOut, false, `chorus should exit at once, it was still running; stderr: ${r.stderr}`);
+  assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one-line error expected, got: ${JSON.stringify(r.stderr)}`);
+  assert.match(lines[0], nameRe);
+}
+
+describe('command line', () => {
+  it('--help prints usage and exits 0', T, async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0, `stderr: ${r.stderr}`);
+    assert.match(r.stdout, /usage/i);
+    assert.match(r.stdout, /serve/);
+    assert.match(r.stdout, /--listen/);
+  });
+
+  it('--version prints "chorus <version>" and exits 0', T, async () => {
+    const r = await runCli(['--version']);
+    assert.equal(r.code, 0, `stderr: ${r.stderr}`);
+    assert.match(r.stdout, /^chorus \d+\.\d+\.\d+\S*\n?$/);
+  });
+
+  it('an unknown option exits 2 naming it', T, async () => {
+    const d = makeTempDir();
+    try {
+      const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', d, '--no-such-option']);
+      assertUsageError(r, /--no-such-option/);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  for (const [flag, value, re] of [
+    ['--ws-max-message', 'abc', /ws-max-message/],
+    ['--ws-max-message', '12XB', /ws-max-message/],
+    ['--listen', 'nonsense', /listen/],
+    ['--listen', '127.0.0.1:99999', /listen/],
+    ['--log-level', 'verbose', /log-level/],
+    ['--log-format', 'xml', /log-format/],
+    ['--http-header-timeout', '10parsecs', /http-header-timeout/],
+    ['--max-connections', '-1', /max-connections/],
+  ]) {
+    it(`a bad value (${flag} ${value}) exits 2 naming the option`, T, async () => {
+      const d = makeTempDir();
+      const args = ['serve', '--data', d];
+      if (flag !== '--listen') args.push('--listen', '127.0.0.1:0');
+      args.push(flag, value);
+      try {
+        assertUsageError(await runCli(args), re);
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('a bad value in the environment exits 2 naming it', T, async () => {
+    const d = makeTempDir();
+    try {
+      const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', d],
+        { env: { CHORUS_WS_MAX_MESSAGE: 'abc' } });
+      assertUsageError(r, /WS_MAX_MESSAGE|ws[-_]max[-_]message/i);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad value in the config file exits 2 naming it', T, async () => {
+    const d = makeTempDir();
+    try {
+      const cfg = path.join(d, 'chorus.json');
+      fs.writeFileSync(cfg, JSON.stringify({ listen: '127.0.0.1:0', ws_max_message: 'abc' }));
+      const r = await runCli(['serve', '--data', d, '--config', cfg]);
+      assertUsageError(r, /ws[-_]max[-_]message/i);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('an unknown key in the config file exits 2 naming it', T, async () => {
+    const d = makeTempDir();
+    try {
+      const cfg = path.join(d, 'chorus.json');
+      fs.writeFileSync(cfg, JSON.stringify({ listen: '127.0.0.1:0', no_such_key: 1 }));
+      const r = await runCli(['serve', '--data', d, '--config', cfg]);
+      assertUsageError(r, /no_such_key/);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('starting', () => {
+  it('--opt=value syntax works', T, async () => {
+    const srv = await startServer({ listen: null, args: ['--listen=127.0.0.1:0', '--ws-max-message=2KiB'] });
+    try {
+      assert.equal((await fetchOnce(srv.port, 'GET', '/healthz')).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('a missing --data directory is created with mode 0700', T, async () => {
+    const base = makeTempDir();
+    const dataDir = path.join(base, 'data');
+    try {
+      const srv = await startServer({ args: ['--data', dataDir], data: false });
+      try {
+        const st = fs.statSync(dataDir);
+        assert.ok(st.isDirectory());
+        assert.equal(st.mode & 0o777, 0o700);
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('an address already in use exits 1', T, async () => {
+    const srv = await startServer();
+    try {
+      const d = makeTempDir();
+      const r = await runCli(['serve', '--listen', `127.0.0.1:${srv.port}`, '--data', d]);
+      fs.rmSync(d, { recursive: true, force: true });
+      assert.equal(r.timedOut, false, 'the second server must not run');
+      assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
+      assert.ok(r.stderr.trim().length > 0, 'an error message on stderr');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('option precedence: flag > env > config file', () => {
+  async function listensOn(expected, { args = [], env = {} }) {
+    const srv = await startServer({ listen: null, args, env });
+    try {
+      assert.equal(srv.port, expected, `listening port; stderr:\n${srv.stderrTail()}`);
+      const res = await fetchOnce(srv.port, 'GET', '/healthz');
+      assert.equal(res.status, 200);
+    } finally {
+      await srv.stop();
+    }
+  }
+
+  it('config file port A, env port B, flag port C', T, async () => {
+    const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+    assert.equal(new Set([a, b, c]).size, 3);
+    const dir = makeTempDir();
+    const cfg = path.join(dir, 'chorus.json');
+    fs.writeFileSync(cfg, JSON.stringify({ listen: `127.0.0.1:${a}` }));
+    try {
+      const env = { CHORUS_LISTEN: `127.0.0.1:${b}` };
+      await listensOn(c, { args: ['--config', cfg, '--listen', `127.0.0.1:${c}`], env });
+      await listensOn(b, { args: ['--config', cfg], env });
+      await listensOn(a, { args: ['--config', cfg] });
+      // The config file can also be named by CHORUS_CONFIG.
+      await listensOn(a, { env: { CHORUS_CONFIG: cfg } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a size option from env and from the config file takes effect, flag wins', T, async () => {
+    // ws_max_message from the file is 150 bytes: the default 1 MiB would accept 200 bytes.
+    const { JsonWs } = await import('./lib/wsclient.mjs');
+    const dir = makeTempDir();
+    const cfg = path.join(dir, 'chorus.json');
+    fs.writeFileSync(cfg, JSON.stringify({ ws_max_message: 150 }));
+    const big = echoOfSize(1, 200).text;
+    const check = async (opts, expectClose) => {
+      const srv = await startServer(opts);
+      try {
+        const c = await JsonWs.open(srv.port);
+        c.send(big);
+        if (expectClose) {
+          assert.equal((await c.waitClose()).code, 1009);
+        } else {
+          const m = await c.next();
+          assert.equal(m.ok, true, JSON.stringify(m).slice(0, 100));
+          c.close();
+        }
+      } finally {
+        await srv.stop();
+      }
+    };
+    try {
+      await check({ args: ['--config', cfg] }, true);
+      await check({ env: { CHORUS_WS_MAX_MESSAGE: '160' } }, true);
+      await check({ args: ['--config', cfg], env: { CHORUS_WS_MAX_MESSAGE: '1KiB' } }, false);
+      await check({ args: ['--config', cfg, '--ws-max-message', '1KiB'], env: { CHORUS_WS_MAX_MESSAGE: '150' } }, false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('config file lists', () => {
+  it('"origins" as a JSON array in the config file', T, async () => {
+    const { JsonWs } = await import('./lib/wsclient.mjs');
+    const dir = makeTempDir();
+    const cfg = path.join(dir, 'chorus.json');
+    fs.writeFileSync(cfg, JSON.stringify({ origins: ['http://one.example', 'http://two.example'] }));
+    const srv = await startServer({ args: ['--config', cfg] });
+    try {
+      for (const origin of ['http://one.example', 'http://two.example']) {
+        const c = await JsonWs.open(srv.port, { origin });
+        c.close();
+      }
+      await assert.rejects(JsonWs.open(srv.port, { origin: 'http://three.example' }), (e) => e.statusCode === 403);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('logging', () => {
+  it('text format: ISO-8601 UTC time, level, listening line, access log per request', T, async () => {
+    const srv = await startServer();
+    try {
+      const listening = srv.lines.find((l) => l.includes('listening on'));
+      const m = /^(\S+) INFO listening on 127\.0\.0\.1:(\d+)$/.exec(listening);
+      assert.ok(m, `listening line format: ${JSON.stringify(listening)}`);
+      assert.match(m[1], ISO_UTC);
+      assert.equal(Number(m[2]), srv.port);
+
+      const from = srv.lines.length;
+      assert.equal((await fetchOnce(srv.port, 'GET', '/healthz')).status, 200);
+      assert.equal((await fetchOnce(srv.port, 'GET', '/no-such-page-xyz')).status, 404);
+      const ok = await srv.waitForLine(/\/healthz/, 3000, from);
+      assert.match(ok, /\b200\b/, `access line for /healthz: ${ok}`);
+      assert.match(ok, /\bGET\b/, `access line for /healthz: ${ok}`);
+      const nf = await srv.waitForLine(/\/no-such-page-xyz/, 3000, from);
+      assert.match(nf, /\b404\b/, `access line for the 404: ${nf}`);
+    } finally {
+      await srv.stop();
+    }
+    for (const l of srv.lines.filter((x) => x.trim())) {
+      assert.match(l, /^\d{4}-\d\d-\d\dT\S+Z (DEBUG|INFO|WARN|ERROR) \S/, `text log line: ${l}`);
+    }
+  });
+
+  it('--log-format json: every stderr line is a JSON object with ts, level, msg', T, async () => {
+    const srv = await startServer({ args: ['--log-format', 'json'] });
+    try {
+      const from = srv.lines.length;
+      assert.equal((await fetchOnce(srv.port, 'GET', '/healthz?probe=json-log')).status, 200);
+      const line = await srv.waitForLine(/json-log|\/healthz/, 3000, from);
+      const o = JSON.parse(line);
+      // docs/operations.md: access lines are msg "http" with remote, method, path, status, bytes, ms.
+      assert.equal(o.msg, 'http', line);
+      assert.equal(o.method, 'GET', line);
+      assert.equal(o.path, '/healthz', `the path without its query string: ${line}`);
+      assert.equal(o.status, 200, line);
+      assert.equal(o.bytes, 15, `body bytes of {"status":"ok"}: ${line}`);
+      assert.equal(typeof o.ms, 'number', line);
+      assert.match(String(o.remote), /^127\.0\.0\.1:\d+$/, line);
+    } finally {
+      await srv.stop();
+    }
+    const lines = srv.lines.filter((l) => l.trim());
+    assert.ok(lines.length >= 2, 'at least the listening and the access line');
+    let listening = 0;
+    for (const l of lines) {
+      let o;
+      assert.doesNotThrow(() => (o = JSON.parse(l)), `stderr line is not JSON: ${l}`);
+      assert.equal(typeof o, 'object', l);
+      assert.match(o.ts, ISO_UTC, `ts in ${l}`);
+      assert.match(o.level, /^(debug|info|warn|error)$/i, `level in ${l}`);
+      assert.equal(typeof o.msg, 'string', `msg in ${l}`);
+      if (/^listening on 127\.0\.0\.1:\d+$/.test(o.msg)) listening++;
+    }
+    assert.equal(listening, 1, 'exactly one "listening on" msg');
+  });
+
+  it('--log-level warn hides info lines (listening, access log)', T, async () => {
+    const port = await freePort();
+    const srv = await startServer({ listen: `127.0.0.1:${port}`, args: ['--log-level', 'warn'], port });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await fetchOnce(port, 'GET', '/healthz')).status, 200);
+    } finally {
+      await srv.stop();
+    }
+    const info = srv.lines.filter((l) => / INFO /.test(l) || l.includes('listening on') || l.includes('/healthz'));
+    assert.deepEqual(info, [], 'no info lines at --log-level warn');
+  });
+
+  it('the query string never reaches the log (tokens)', T, async () => {
+    const srv = await startServer();
+    try {
+      const from = srv.lines.length;
+      assert.equal((await fetchOnce(srv.port, 'GET', '/healthz?token=SECRET-TOKEN-123')).status, 200);
+      assert.equal((await fetchOnce(srv.port, 'GET', '/missing?token=SECRET-TOKEN-123')).status, 404);
+      await srv.waitForLine(/\/missing/, 3000, from);
+    } finally {
+      await srv.stop();
+    }
+    assert.deepEqual(srv.lines.filter((l) => l.includes('SECRET-TOKEN')), []);
+  });
+
+  it('CHORUS_LOG_FORMAT=json in the environment switches the format', T, async () => {
+    const srv = await startServer({ env: { CHORUS_LOG_FORMAT: 'json' } });
+    try {
+      assert.equal((await fetchOnce(srv.port, 'GET', '/healthz')).status, 200);
+    } finally {
+      await srv.stop();
+    }
+    for (const l of srv.lines.filter((x) => x.trim())) assert.doesNotThrow(() => JSON.parse(l), l);
+  });
+});
