@@ -1,0 +1,123 @@
+/* store.h: durable storage behind one interface. Callers build a request, submit it, and
+ * get their callback on the loop thread once a worker thread has run it; they never see
+ * SQL. A backend (store_sqlite.c now, PostgreSQL later) implements store_backend_t.
+ *
+ * Threading: one worker thread owns the backend connection and runs requests in
+ * submission order, so writes are applied in the order the loop issued them. Requests
+ * queued together run in one transaction (group commit); a request's callback runs only
+ * after its transaction committed, so an acknowledged write is durable. Callbacks run on
+ * the loop thread, in submission order. */
+#ifndef CHORUS_STORE_H
+#define CHORUS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "log.h"
+
+/* Errors (req->err). 0 is success. */
+enum {
+    STORE_OK = 0,
+    STORE_ENOTFOUND = -1, /* no such row */
+    STORE_EEXISTS = -2,   /* a unique key is taken (e.g. email) */
+    STORE_EIO = -3,       /* the database failed; details were logged */
+    STORE_ECLOSED = -4,   /* submitted after store_close began */
+};
+
+/* Sizes of fixed fields, including the NUL. */
+#define STORE_ID_LEN 37     /* UUID text, 36 chars */
+#define STORE_EMAIL_LEN 255 /* RFC 5321 path limit is 254 */
+#define STORE_NAME_LEN 129  /* 32 code points of at most 4 bytes */
+#define STORE_COLOR_LEN 8   /* "#rrggbb" */
+#define STORE_HASH_LEN 128  /* crypto_pwhash_STRBYTES */
+#define STORE_IP_LEN 48
+#define STORE_EVENT_LEN 32
+
+typedef struct {
+    char id[STORE_ID_LEN];
+    char email[STORE_EMAIL_LEN]; /* stored lower-cased */
+    char username[STORE_NAME_LEN];
+    char color[STORE_COLOR_LEN];
+    char password_hash[STORE_HASH_LEN];
+    int64_t created_at; /* unix ms */
+    int64_t updated_at; /* unix ms */
+} store_user_t;
+
+typedef enum {
+    STORE_USER_CREATE,   /* in: user (all fields). err: EEXISTS when the email is taken */
+    STORE_USER_BY_EMAIL, /* in: key (email, lower-cased). out: user. err: ENOTFOUND */
+    STORE_USER_BY_ID,    /* in: key (id). out: user. err: ENOTFOUND */
+    STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at.
+                          * out: the whole updated user. err: ENOTFOUND */
+    STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
+    STORE_REQ_MAX
+} store_req_type_t;
+
+/* Bits of update_mask for STORE_USER_UPDATE. */
+#define STORE_UPD_USERNAME 1u
+#define STORE_UPD_COLOR 2u
+
+typedef struct {
+    int64_t at;                  /* unix ms */
+    char event[STORE_EVENT_LEN]; /* "register", "login", "login_failed", "token_rejected" */
+    char user_id[STORE_ID_LEN];  /* "" when unknown */
+    char ip[STORE_IP_LEN];
+    char detail[128];            /* short free text, never a secret */
+} store_audit_t;
+
+typedef struct store_req_s store_req_t;
+typedef void (*store_cb)(store_req_t *req);
+
+/* One request. The caller allocates it (often embedded in its own struct), fills type
+ * and the inputs, and owns it again when cb runs. */
+struct store_req_s {
+    store_req_type_t type;
+    int err;              /* set before cb runs */
+    store_cb cb;          /* runs on the loop thread */
+    void *data;           /* the caller's */
+    char key[STORE_EMAIL_LEN];
+    unsigned update_mask;
+    store_user_t user;
+    store_audit_t audit;
+    store_req_t *next;    /* internal: queue link */
+};
+
+/* What a backend implements. Every function runs on the worker thread, except open (at
+ * start, on the caller's thread, before any request) and close (after the last one). */
+typedef struct {
+    const char *name;
+    /* Opens the database at target, applies pending schema migrations. Returns the
+     * backend's connection state, or NULL with a one-line reason in err. */
+    void *(*open)(const char *target, log_t *log, char *err, size_t errlen);
+    int (*begin)(void *conn);           /* 0 or STORE_EIO */
+    int (*commit)(void *conn);          /* 0 or STORE_EIO */
+    void (*rollback)(void *conn);
+    /* Runs one request inside the open transaction and sets req->err. A STORE_EIO result
+     * rolls the transaction back: every request of the batch then fails with EIO. */
+    void (*exec)(void *conn, store_req_t *req);
+    void (*close)(void *conn);
+} store_backend_t;
+
+typedef struct store_s store_t;
+
+/* The SQLite backend (target: the database file path). */
+extern const store_backend_t store_sqlite_backend;
+
+/* Opens the store with backend be on target and starts its worker thread; callbacks are
+ * delivered on loop. log is borrowed and must outlive the store. Returns a new store, or
+ * NULL with a one-line reason in err. The store keeps the loop alive only while requests
+ * are outstanding. */
+store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *loop,
+                    log_t *log, char *err, size_t errlen);
+
+/* Queues req (borrowed until its callback). Never calls cb before returning. */
+void store_submit(store_t *st, store_req_t *req);
+
+/* Finishes every queued request (their callbacks run first, on this thread, from inside
+ * this call), stops the worker and frees st. Submissions made from those callbacks fail
+ * with STORE_ECLOSED. Call on the loop thread once the server stopped. */
+void store_close(store_t *st);
+
+#endif
