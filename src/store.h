@@ -107,17 +107,20 @@ extern const store_backend_t store_sqlite_backend;
 
 /* Opens the store with backend be on target and starts its worker thread; callbacks are
  * delivered on loop. log is borrowed and must outlive the store. Returns a new store, or
- * NULL with a one-line reason in err. The store keeps the loop alive only while requests
- * are outstanding. */
+ * NULL with a one-line reason in err (nothing is then left on the loop). The store keeps
+ * the loop alive only while requests are outstanding. Call on the loop thread. */
 store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *loop,
                     log_t *log, char *err, size_t errlen);
 
-/* Queues req (borrowed until its callback). Never calls cb before returning. */
+/* Queues req (borrowed until its callback). Never calls cb before returning. Call on the
+ * loop thread (a store callback may submit). */
 void store_submit(store_t *st, store_req_t *req);
 
 /* Finishes every queued request (their callbacks run first, on this thread, from inside
  * this call), stops the worker and frees st. Submissions made from those callbacks fail
- * with STORE_ECLOSED. Call on the loop thread once the server stopped. */
+ * with STORE_ECLOSED. Call on the loop thread once the server stopped, never from a store
+ * callback; NULL is a no-op. The store's async handle is left closing: run the loop once
+ * more (uv_run, any mode) before uv_loop_close, and its close callback frees it. */
 void store_close(store_t *st);
 
 #endif
