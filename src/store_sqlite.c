@@ -1,0 +1,456 @@
+/* store_sqlite.c: the SQLite store backend: schema migrations, cached statements, requests. */
+#include "store_sqlite.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "mem.h"
+
+/* Migration n (1-based) brings the schema from version n-1 to n. Append only: a released
+ * migration is never edited, since databases in the field already ran it. Each runs in its
+ * own transaction together with its version bump, so a crash leaves a whole version. */
+static const char *const sq_migrations[] = {
+    /* 1: accounts. email is stored lower-cased by the caller, so UNIQUE is enough. */
+    "CREATE TABLE users("
+    " id TEXT PRIMARY KEY,"
+    " email TEXT NOT NULL UNIQUE,"
+    " username TEXT NOT NULL,"
+    " color TEXT NOT NULL,"
+    " password_hash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);",
+    /* 2: the security audit trail, read by time range. */
+    "CREATE TABLE audit("
+    " id INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " event TEXT NOT NULL,"
+    " user_id TEXT,"
+    " ip TEXT,"
+    " detail TEXT);"
+    "CREATE INDEX audit_at ON audit(at);",
+};
+_Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
+               "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
+
+/* Statements prepared once at open and reused for the connection's life. */
+enum {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_USER_INSERT,
+    SQ_USER_BY_EMAIL,
+    SQ_USER_BY_ID,
+    SQ_USER_UPDATE,
+    SQ_AUDIT_INSERT,
+    SQ_STMT_MAX
+};
+
+#define SQ_USER_COLUMNS "id, email, username, color, password_hash, created_at, updated_at"
+
+static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
+    /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+     * then writes can fail with SQLITE_BUSY without waiting for the busy timeout. */
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_USER_INSERT] =
+        "INSERT INTO users(" SQ_USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SQ_USER_BY_EMAIL] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE email = ?1",
+    [SQ_USER_BY_ID] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?1",
+    /* A NULL parameter keeps the column: the caller's update_mask decides what changes. */
+    [SQ_USER_UPDATE] = "UPDATE users SET username = coalesce(?1, username),"
+                       " color = coalesce(?2, color), updated_at = ?3 WHERE id = ?4",
+    [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+/* One connection. Used by one thread at a time (open on the caller's thread, everything
+ * else on the store's worker, handed over through the store's mutex and thread start), so
+ * the connection is opened with SQLITE_OPEN_NOMUTEX. */
+typedef struct {
+    sqlite3 *db;
+    log_t *log; /* borrowed */
+    sqlite3_stmt *stmt[SQ_STMT_MAX];
+} sq_conn_t;
+
+/* ---- helpers ---- */
+
+/* Logs a failed database call with SQLite's reason and returns STORE_EIO. */
+static int sq_fail(sq_conn_t *c, const char *what)
+{
+    log_error(c->log, "store sqlite: %s: %s (%d)", what, sqlite3_errmsg(c->db),
+              sqlite3_extended_errcode(c->db));
+    return STORE_EIO;
+}
+
+/* Makes s reusable and drops its bindings (which may point into a request). */
+static void sq_release(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Binds a fixed-size text field (borrowed until sq_release). Reads at most cap - 1 bytes,
+ * so a field the caller forgot to terminate cannot be overrun. */
+static int sq_bind_field(sqlite3_stmt *s, int idx, const char *field, size_t cap)
+{
+    return sqlite3_bind_text(s, idx, field, (int)strnlen(field, cap - 1), SQLITE_STATIC);
+}
+
+/* Same, binding NULL for an empty field. */
+static int sq_bind_opt(sqlite3_stmt *s, int idx, const char *field, size_t cap)
+{
+    return field[0] ? sq_bind_field(s, idx, field, cap) : sqlite3_bind_null(s, idx);
+}
+
+#define SQ_BIND(s, idx, field) sq_bind_field((s), (idx), (field), sizeof(field))
+#define SQ_BIND_OPT(s, idx, field) sq_bind_opt((s), (idx), (field), sizeof(field))
+
+/* Copies text column col into dst (cap bytes including the NUL). A longer value (only
+ * possible if the file was edited by hand) is cut at a UTF-8 character boundary and
+ * reported, never written past cap. */
+static void sq_copy_text(sq_conn_t *c, char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && (t[n] & 0xC0) == 0x80)
+            n--; /* do not split a character */
+        /* Names the column, never its value: it may be a password hash. */
+        log_warn(c->log, "store sqlite: column %s is longer than its %zu-byte field; truncated",
+                 sqlite3_column_name(s, col), cap - 1);
+    }
+    if (n) memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+/* Fills u from the current row of a SQ_USER_COLUMNS select. */
+static void sq_read_user(sq_conn_t *c, sqlite3_stmt *s, store_user_t *u)
+{
+    sq_copy_text(c, u->id, sizeof(u->id), s, 0);
+    sq_copy_text(c, u->email, sizeof(u->email), s, 1);
+    sq_copy_text(c, u->username, sizeof(u->username), s, 2);
+    sq_copy_text(c, u->color, sizeof(u->color), s, 3);
+    sq_copy_text(c, u->password_hash, sizeof(u->password_hash), s, 4);
+    u->created_at = sqlite3_column_int64(s, 5);
+    u->updated_at = sqlite3_column_int64(s, 6);
+}
+
+/* Runs a one-row select bound to key; fills u. Returns 0, STORE_ENOTFOUND or STORE_EIO. */
+static int sq_user_select(sq_conn_t *c, int which, const char *key, size_t keycap,
+                          store_user_t *u)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int rc = sq_bind_field(s, 1, key, keycap);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    int err;
+    if (rc == SQLITE_ROW) {
+        sq_read_user(c, s, u);
+        err = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        err = STORE_ENOTFOUND;
+    } else {
+        err = sq_fail(c, which == SQ_USER_BY_ID ? "user by id" : "user by email");
+    }
+    sq_release(s);
+    return err;
+}
+
+/* ---- requests (worker thread, inside a transaction) ---- */
+
+static int sq_user_create(sq_conn_t *c, const store_user_t *u)
+{
+    sqlite3_stmt *s = c->stmt[SQ_USER_INSERT];
+    int bad = SQ_BIND(s, 1, u->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, u->email) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, u->username) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, u->color) != SQLITE_OK;
+    bad |= SQ_BIND(s, 5, u->password_hash) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, u->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, u->updated_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    /* A constraint failure undoes only this statement (ON CONFLICT ABORT), so the rest of
+     * the transaction stays valid. A taken id is reported like a taken email: both mean
+     * "this account already exists". */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "user create");
+    sq_release(s);
+    return err;
+}
+
+static int sq_user_update(sq_conn_t *c, store_req_t *req)
+{
+    store_user_t *u = &req->user;
+    sqlite3_stmt *s = c->stmt[SQ_USER_UPDATE];
+    int bad = ((req->update_mask & STORE_UPD_USERNAME) ? SQ_BIND(s, 1, u->username)
+                                                       : sqlite3_bind_null(s, 1)) != SQLITE_OK;
+    bad |= ((req->update_mask & STORE_UPD_COLOR) ? SQ_BIND(s, 2, u->color)
+                                                 : sqlite3_bind_null(s, 2)) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, u->updated_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, u->id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int changed = sqlite3_changes(c->db);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "user update");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    if (changed == 0) return STORE_ENOTFOUND;
+    /* Answer with the whole row as stored. Copy the id out first: u is overwritten. */
+    char id[STORE_ID_LEN];
+    memcpy(id, u->id, sizeof(id));
+    id[sizeof(id) - 1] = '\0';
+    return sq_user_select(c, SQ_USER_BY_ID, id, sizeof(id), u);
+}
+
+static int sq_audit(sq_conn_t *c, const store_audit_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_AUDIT_INSERT];
+    int bad = sqlite3_bind_int64(s, 1, a->at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, a->event) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 3, a->user_id) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 4, a->ip) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 5, a->detail) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit insert");
+    sq_release(s);
+    return err;
+}
+
+/* ---- backend functions ---- */
+
+/* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK). Returns 0 or STORE_EIO. */
+static int sq_step_simple(sq_conn_t *c, int which, const char *what)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int rc = sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    sqlite3_reset(s);
+    return err;
+}
+
+static int sq_begin(void *conn)
+{
+    return sq_step_simple(conn, SQ_BEGIN, "begin");
+}
+
+static int sq_commit(void *conn)
+{
+    return sq_step_simple(conn, SQ_COMMIT, "commit");
+}
+
+static void sq_rollback(void *conn)
+{
+    sq_conn_t *c = conn;
+    /* Some errors (SQLITE_FULL, IOERR, NOMEM) already rolled the transaction back. */
+    if (sqlite3_get_autocommit(c->db)) return;
+    sq_step_simple(c, SQ_ROLLBACK, "rollback");
+}
+
+static void sq_exec(void *conn, store_req_t *req)
+{
+    sq_conn_t *c = conn;
+    switch (req->type) {
+    case STORE_USER_CREATE:
+        req->err = sq_user_create(c, &req->user);
+        break;
+    case STORE_USER_BY_EMAIL:
+        req->err = sq_user_select(c, SQ_USER_BY_EMAIL, req->key, sizeof(req->key), &req->user);
+        break;
+    case STORE_USER_BY_ID:
+        req->err = sq_user_select(c, SQ_USER_BY_ID, req->key, sizeof(req->key), &req->user);
+        break;
+    case STORE_USER_UPDATE:
+        req->err = sq_user_update(c, req);
+        break;
+    case STORE_AUDIT:
+        req->err = sq_audit(c, &req->audit);
+        break;
+    default:
+        CH_ASSERT(!"unknown store request type");
+    }
+}
+
+static void sq_close(void *conn)
+{
+    sq_conn_t *c = conn;
+    if (!c) return;
+    if (c->db && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < SQ_STMT_MAX; i++)
+        sqlite3_finalize(c->stmt[i]); /* NULL is a no-op */
+    /* The last connection to close checkpoints the WAL into the main file. */
+    if (sqlite3_close(c->db) != SQLITE_OK)
+        log_error(c->log, "store sqlite: close: %s", sqlite3_errmsg(c->db));
+    free(c);
+}
+
+/* ---- open and migrations (caller's thread) ---- */
+
+/* Runs SQL without parameters (pragmas, DDL, transaction control). Returns 0, or -1 with
+ * "what: reason" in err. */
+static int sq_exec_sql(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+    snprintf(err, errlen, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* Reads the schema version inside the open transaction, creating the version table (at
+ * version 0) in an empty database. Returns 0 or -1 with a reason in err. */
+static int sq_read_version(sqlite3 *db, int64_t *version, char *err, size_t errlen)
+{
+    if (sq_exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                    "create schema_version", err, errlen) != 0)
+        return -1;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &s,
+                                NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, errlen, "read schema version: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(s);
+        return -1;
+    }
+    int64_t rows = sqlite3_column_int64(s, 0);
+    *version = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    if (rows > 1) {
+        snprintf(err, errlen, "table schema_version has %" PRId64 " rows; expected one", rows);
+        return -1;
+    }
+    if (rows == 0) {
+        *version = 0;
+        return sq_exec_sql(db, "INSERT INTO schema_version(version) VALUES(0)",
+                           "init schema_version", err, errlen);
+    }
+    return 0;
+}
+
+/* Sets the schema version inside the open transaction. Returns 0 or -1 with err. */
+static int sq_write_version(sqlite3 *db, int64_t version, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "UPDATE schema_version SET version = ?1", -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 1, version);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "write schema version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Brings the schema to STORE_SQLITE_SCHEMA_VERSION, one migration per transaction. The
+ * version is re-read inside every transaction, so two processes opening the same file at
+ * once cannot both apply a migration. Returns 0 or -1 with a reason in err. */
+static int sq_migrate(sqlite3 *db, log_t *log, char *err, size_t errlen)
+{
+    for (;;) {
+        if (sq_exec_sql(db, "BEGIN IMMEDIATE", "begin migration", err, errlen) != 0) return -1;
+        int64_t v;
+        if (sq_read_version(db, &v, err, errlen) != 0) goto fail;
+        if (v > STORE_SQLITE_SCHEMA_VERSION) {
+            snprintf(err, errlen,
+                     "database schema version %" PRId64
+                     " is newer than this chorus supports (%d); upgrade chorus",
+                     v, STORE_SQLITE_SCHEMA_VERSION);
+            goto fail;
+        }
+        if (v < 0) {
+            snprintf(err, errlen, "database schema version %" PRId64 " is invalid", v);
+            goto fail;
+        }
+        if (v == STORE_SQLITE_SCHEMA_VERSION)
+            return sq_exec_sql(db, "COMMIT", "commit", err, errlen);
+        char what[64];
+        snprintf(what, sizeof(what), "migration %" PRId64, v + 1);
+        if (sq_exec_sql(db, sq_migrations[v], what, err, errlen) != 0) goto fail;
+        if (sq_write_version(db, v + 1, err, errlen) != 0) goto fail;
+        if (sq_exec_sql(db, "COMMIT", what, err, errlen) != 0) goto fail;
+        log_info(log, "store sqlite: database migrated to schema version %" PRId64, v + 1);
+    }
+fail:
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
+{
+    /* The connection is used from two threads, one at a time: that needs a SQLite built
+     * thread-safe (mode 1 or 2), even though the connection itself takes no mutex. */
+    if (!sqlite3_threadsafe()) {
+        snprintf(err, errlen, "sqlite was built without thread support");
+        return NULL;
+    }
+    sq_conn_t *c = ch_calloc(1, sizeof(*c));
+    c->log = log;
+    int rc = sqlite3_open_v2(
+        target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", target,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(c->db, 1); /* SQLITE_CONSTRAINT_UNIQUE, not CONSTRAINT */
+    /* Another process (a backup, the sqlite3 shell) may hold the lock briefly. */
+    sqlite3_busy_timeout(c->db, 5000);
+
+    char why[256];
+    /* WAL: readers never block the writer, and a commit is one append to the log.
+     * synchronous=NORMAL in WAL mode syncs the log only at checkpoints, not on each
+     * commit: a committed transaction survives the process being killed (kill -9, crash),
+     * since it is already in the OS's page cache; a power loss or kernel crash may lose
+     * the last commits but never corrupts the database. FULL would fsync every commit. */
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, errlen, "%s: journal_mode=WAL: %s", target, sqlite3_errmsg(c->db));
+        sqlite3_finalize(s);
+        goto fail;
+    }
+    const unsigned char *mode = sqlite3_column_text(s, 0);
+    if (!mode || sqlite3_stricmp((const char *)mode, "wal") != 0)
+        log_warn(log, "store sqlite: %s: journal mode is %s, not wal", target,
+                 mode ? (const char *)mode : "unknown");
+    sqlite3_finalize(s);
+    if (sq_exec_sql(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "pragma", why,
+                    sizeof(why)) != 0 ||
+        sq_migrate(c->db, log, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", target, why);
+        goto fail;
+    }
+    for (int i = 0; i < SQ_STMT_MAX; i++) {
+        rc = sqlite3_prepare_v3(c->db, sq_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &c->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "%s: prepare: %s", target, sqlite3_errmsg(c->db));
+            goto fail;
+        }
+    }
+    return c;
+
+fail:
+    sq_close(c);
+    return NULL;
+}
+
+const store_backend_t store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .exec = sq_exec,
+    .close = sq_close,
+};
