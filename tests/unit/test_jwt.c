@@ -536,6 +536,31 @@ static void test_es256(void)
     auth_jwt_free(m);
 }
 
+/* Signatures of every length up to 600 base64url chars: never accepted, never a crash
+ * inside libjwt's RSA/ECDSA paths (odd lengths, empty halves of R||S). */
+static void test_asym_signature_lengths(void)
+{
+    auth_jwt_t *rs = pem(AUTH_ALG_RS256, RSA_PUB, NULL), *es = pem(AUTH_ALG_ES256, EC_PUB, NULL);
+    ASSERT_TRUE(rs && es);
+    static char tok[2048];
+    const char *good[2] = {RS_GOOD, ES_GOOD};
+    auth_jwt_t *cfg[2] = {rs, es};
+    for (int k = 0; k < 2; k++) {
+        size_t head = (size_t)(strrchr(good[k], '.') - good[k]) + 1;
+        memcpy(tok, good[k], head);
+        for (size_t n = 0; n <= 600; n++) {
+            if (n % 4 == 1) continue; /* impossible base64 length: MALFORMED, tested above */
+            for (size_t i = 0; i < n; i++) tok[head + i] = "AQgw"[(i * 7 + n) % 4];
+            tok[head + n] = '\0';
+            int rc = verify(cfg[k], tok, NOW, NULL);
+            if (rc != AUTH_JWT_EBAD_SIGNATURE && rc != AUTH_JWT_EMALFORMED)
+                TEST_FAIL_("alg %d sig len %zu: got %d", k, n, rc);
+        }
+    }
+    auth_jwt_free(rs);
+    auth_jwt_free(es);
+}
+
 static void test_new_rejects(void)
 {
     const unsigned char *s = (const unsigned char *)SECRET;
@@ -590,6 +615,7 @@ int main(void)
     RUN(test_mint_roundtrip);
     RUN(test_rs256);
     RUN(test_es256);
+    RUN(test_asym_signature_lengths);
     RUN(test_new_rejects);
     RUN(test_libjwt_quirks);
     TEST_MAIN_END();
