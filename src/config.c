@@ -13,8 +13,8 @@
 
 #include "mem.h"
 
-typedef enum { OPT_LISTEN, OPT_PATH, OPT_LEVEL, OPT_FORMAT, OPT_COUNT, OPT_SIZE, OPT_DURATION,
-               OPT_LIST } opt_type_t;
+typedef enum { OPT_LISTEN, OPT_PATH, OPT_STRING, OPT_ALG, OPT_LEVEL, OPT_FORMAT, OPT_COUNT,
+               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST } opt_type_t;
 
 typedef struct {
     const char *name; /* flag name without "--" */
@@ -65,6 +65,30 @@ static const opt_t options[] = {
     {"origins", OPT_LIST, 0, 0, 0, "", "comma-separated allowed Origins (empty: all)"},
     {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout), 0, HOUR_MS, "5s",
      "how long SIGTERM waits for clients to close"},
+    {"jwt-secret", OPT_STRING, OFF(jwt_secret), 0, 0, "",
+     "HS256 secret (empty: generated into DATA/jwt_secret)"},
+    {"jwt-alg", OPT_ALG, OFF(jwt_alg), 0, 0, "HS256", "token algorithm: HS256, RS256 or ES256"},
+    {"jwt-public-key", OPT_STRING, OFF(jwt_public_key), 0, 0, "",
+     "PEM public key file (RS256/ES256)"},
+    {"jwt-private-key", OPT_STRING, OFF(jwt_private_key), 0, 0, "",
+     "PEM private key file to mint RS256/ES256 tokens"},
+    {"jwt-ttl", OPT_DURATION, OFF(jwt_ttl), 1000, 365 * 24 * HOUR_MS, "24h",
+     "lifetime of tokens Chorus mints"},
+    {"jwt-leeway", OPT_DURATION, OFF(jwt_leeway), 0, HOUR_MS, "0s",
+     "clock skew allowed when checking exp and nbf"},
+    {"auth-timeout", OPT_DURATION, OFF(auth_timeout), 10, HOUR_MS, "10s",
+     "time for a WebSocket to authenticate (1008)"},
+    {"token-grace", OPT_DURATION, OFF(token_grace), 0, HOUR_MS, "30s",
+     "time to re-authenticate after token_expired (1008)"},
+    {"password-ops", OPT_COUNT, OFF(password_ops), 1, 100, "2", "argon2id passes"},
+    {"password-memory", OPT_SIZE, OFF(password_memory), 8 * KiB, 4 * GiB, "64MiB",
+     "argon2id memory per hash"},
+    {"rate-auth", OPT_RATE, OFF(rate_auth), 1, 0, "100/15m",
+     "/api/auth/ requests per client IP"},
+    {"rate-api-ip", OPT_RATE, OFF(rate_api_ip), 1, 0, "6000/1m",
+     "other /api/ requests per client IP"},
+    {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
+     "other /api/ requests per user"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -89,6 +113,19 @@ void config_defaults(chorus_config_t *cfg)
     cfg->ws_burst = 2000;
     cfg->ws_flood_close = 500;
     cfg->shutdown_timeout = 5000;
+    cfg->jwt_secret = ch_strdup("");
+    cfg->jwt_alg = ch_strdup("HS256");
+    cfg->jwt_public_key = ch_strdup("");
+    cfg->jwt_private_key = ch_strdup("");
+    cfg->jwt_ttl = 24 * HOUR_MS;
+    cfg->jwt_leeway = 0;
+    cfg->auth_timeout = 10000;
+    cfg->token_grace = 30000;
+    cfg->password_ops = 2;
+    cfg->password_memory = 64 * MiB;
+    cfg->rate_auth = (config_rate_t){100, 15 * 60000};
+    cfg->rate_api_ip = (config_rate_t){6000, 60000};
+    cfg->rate_api_user = (config_rate_t){1200, 60000};
 }
 
 static void free_origins(chorus_config_t *cfg)
@@ -105,6 +142,10 @@ void config_free(chorus_config_t *cfg)
     free(cfg->data_dir);
     free(cfg->web_dir);
     free(cfg->config_file);
+    free(cfg->jwt_secret);
+    free(cfg->jwt_alg);
+    free(cfg->jwt_public_key);
+    free(cfg->jwt_private_key);
     free_origins(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -156,6 +197,18 @@ int config_parse_duration(const char *s, uint64_t *out)
     for (size_t i = 0; i < CH_ARRAY_LEN(units); i++)
         if (strcmp(u, units[i].suffix) == 0) return scaled(v, units[i].mul, out);
     return -1;
+}
+
+int config_parse_rate(const char *s, config_rate_t *r)
+{
+    uint64_t limit, window;
+    const char *slash = parse_u64(s, &limit);
+    if (!slash || *slash != '/' || limit == 0 || limit > 100000000) return -1;
+    if (config_parse_duration(slash + 1, &window) != 0) return -1;
+    if (window == 0 || window > 24 * HOUR_MS) return -1;
+    r->limit = limit;
+    r->window_ms = window;
+    return 0;
 }
 
 /* Splits "host:port" or "[v6]:port". */
@@ -223,6 +276,19 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
         }
         free(*(char **)(base + o->offset));
         *(char **)(base + o->offset) = ch_strdup(v);
+        break;
+    case OPT_ALG:
+        if (strcmp(v, "HS256") != 0 && strcmp(v, "RS256") != 0 && strcmp(v, "ES256") != 0) {
+            rc = -1;
+            break;
+        }
+        /* fall through */
+    case OPT_STRING:
+        free(*(char **)(base + o->offset));
+        *(char **)(base + o->offset) = ch_strdup(v);
+        break;
+    case OPT_RATE:
+        rc = config_parse_rate(v, (config_rate_t *)(base + o->offset));
         break;
     case OPT_LEVEL:
         rc = log_level_parse(v, (log_level_t *)(base + o->offset));

@@ -7,6 +7,12 @@
 
 #include "log.h"
 
+/* A rate limit: at most limit requests per window, refilled evenly. */
+typedef struct {
+    uint64_t limit;
+    uint64_t window_ms;
+} config_rate_t;
+
 typedef struct {
     char *listen_host;            /* owned */
     int listen_port;              /* 0 = any free port */
@@ -30,6 +36,20 @@ typedef struct {
     char **origins;               /* owned; allowed Origin values, none = all */
     size_t norigins;
     uint64_t shutdown_timeout;    /* ms */
+    /* accounts and tokens */
+    char *jwt_secret;             /* owned; "" = generated and kept in the data dir */
+    char *jwt_alg;                /* owned; "HS256", "RS256" or "ES256" */
+    char *jwt_public_key;         /* owned; PEM file for RS256/ES256, "" = none */
+    char *jwt_private_key;        /* owned; PEM file to mint RS256/ES256 tokens, "" = none */
+    uint64_t jwt_ttl;             /* ms */
+    uint64_t jwt_leeway;          /* ms of clock skew allowed on exp/nbf */
+    uint64_t auth_timeout;        /* ms for a WebSocket to authenticate */
+    uint64_t token_grace;         /* ms after token_expired before close 1008 */
+    uint64_t password_ops;        /* argon2id passes */
+    uint64_t password_memory;     /* argon2id memory, bytes */
+    config_rate_t rate_auth;      /* /api/auth/ per client IP */
+    config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
+    config_rate_t rate_api_user;  /* other /api/ routes per user */
 } chorus_config_t;
 
 /* Fills cfg with the defaults. Free with config_free. */
@@ -52,6 +72,9 @@ int config_parse_size(const char *s, uint64_t *out);
 /* Parses "250ms", "10s", "5m", "1h" or a plain number of seconds into milliseconds.
  * Returns 0 or -1. */
 int config_parse_duration(const char *s, uint64_t *out);
+
+/* Parses "100/15m" (a count, a slash, a duration as above) into r. Returns 0 or -1. */
+int config_parse_rate(const char *s, config_rate_t *r);
 
 /* Prints the option reference (flags, env vars, defaults) used by --help. */
 void config_print_usage(FILE *out);

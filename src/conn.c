@@ -53,6 +53,18 @@ static void on_timer(uv_timer_t *t)
     else conn_http_on_timer(c);
 }
 
+void conn_pause(conn_t *c)
+{
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+}
+
+void conn_resume(conn_t *c)
+{
+    if (c->closing || c->finishing) return;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
 void conn_timer(conn_t *c, uint64_t ms)
 {
     uv_timer_start(&c->timer, on_timer, ms, 0);
@@ -177,6 +189,7 @@ static void peer_name(conn_t *c)
         }
     }
     snprintf(c->remote, sizeof(c->remote), "%s:%d", host, port);
+    snprintf(c->ip, sizeof(c->ip), "%s", host);
 }
 
 void conn_accept(server_t *s)

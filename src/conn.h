@@ -33,17 +33,23 @@ struct conn_s {
     unsigned finishing : 1; /* no more input handled; close once output is flushed */
     unsigned shut : 1;      /* shutdown(SHUT_WR) requested */
     unsigned closing : 1;   /* uv_close called */
+    unsigned in_api_call : 1; /* inside api_handle: a response now is synchronous */
     uint8_t open_handles;
-    char remote[64];
+    char remote[64];       /* "ip:port", for logs */
+    char ip[48];           /* the peer's address, for rate limits and audit */
 
     /* HTTP state (NULL once upgraded) */
     http_reqparser_t *http;
     uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
+    api_req_t *api_req;    /* the API request being answered (reading is paused) */
+    char *stash;           /* owned: input that arrived after it, handled on resume */
+    size_t stash_len;
 
     /* WebSocket state */
     ws_parser_t *ws;
     proto_client_t pc;
     unsigned awaiting_pong : 1;
+    uint64_t ping_at;      /* loop time the unanswered ping went out */
     unsigned close_sent : 1;
 };
 
@@ -65,6 +71,10 @@ void conn_finish(conn_t *c, uint64_t linger_ms);
  * from libuv's close callback, never inside the caller's stack. */
 void conn_close(conn_t *c);
 
+/* Stops reading (and the timer) while a request is answered elsewhere; resumes both. */
+void conn_pause(conn_t *c);
+void conn_resume(conn_t *c);
+
 /* (Re)arms the connection's timer to fire in ms. */
 void conn_timer(conn_t *c, uint64_t ms);
 
@@ -81,7 +91,7 @@ void conn_http_error(conn_t *c, int status, const char *code, const char *messag
 /* WebSocket side (conn_ws.c) */
 /* Switches c to WebSocket after the 101 response was queued. The HTTP code then hands
  * what followed the handshake in the same read to conn_ws_on_data. */
-void conn_ws_start(conn_t *c);
+void conn_ws_start(conn_t *c, const auth_claims_t *claims);
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len);
 void conn_ws_on_timer(conn_t *c);
 /* Sends a close frame with code and reason, then finishes the connection. */

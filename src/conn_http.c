@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http_static.h"
@@ -38,6 +39,7 @@ static const char *reason_phrase(int status)
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Unknown";
     }
@@ -47,6 +49,7 @@ static const char *error_code(int status)
 {
     switch (status) {
     case 400: return "bad_request";
+    case 401: return "unauthorized";
     case 403: return "forbidden";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
@@ -145,6 +148,38 @@ static void handle_healthz(conn_t *c, const http_request_t *req)
     respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL, !keep_alive(c));
 }
 
+/* Returns the token of an "Authorization: Bearer <token>" header, or NULL. */
+static const char *bearer_token(const http_request_t *req, size_t *len)
+{
+    const http_header_t *h = http_request_header(req, "Authorization");
+    if (!h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0) return NULL;
+    const char *v = h->value + 7;
+    size_t n = h->value_len - 7;
+    while (n > 0 && *v == ' ') {
+        v++;
+        n--;
+    }
+    *len = n;
+    return n ? v : NULL;
+}
+
+/* Returns the raw value of query parameter name (up to '&'), or NULL. */
+static const char *query_param(const http_request_t *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *q = req->query, *end = req->query + req->query_len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            *len = (size_t)(stop - q) - n - 1;
+            return *len ? q + n + 1 : NULL;
+        }
+        q = stop + 1;
+    }
+    return NULL;
+}
+
 static void handle_ws(conn_t *c, const http_request_t *req)
 {
     if (req->method != HTTP_GET) {
@@ -163,12 +198,26 @@ static void handle_ws(conn_t *c, const http_request_t *req)
         error_reply(c, 503, "service_unavailable", "server shutting down", NULL, 1);
         return;
     }
+    /* Browsers cannot set headers on a WebSocket, so the token may come in the query. */
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    if (!tok) tok = query_param(req, "token", &tlen);
+    auth_claims_t claims;
+    if (tok) {
+        const char *reason = "invalid token";
+        if (proto_auth_verify(&c->srv->proto, tok, tlen, &claims, &reason) != 0) {
+            api_audit(&c->srv->api, "token_rejected", NULL, c->ip, reason);
+            error_reply(c, 401, "unauthorized", reason,
+                        "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", 1);
+            return;
+        }
+    }
     char extra[160];
     snprintf(extra, sizeof(extra),
              "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s",
              hs.accept, hs.subprotocol ? "Sec-WebSocket-Protocol: chorus.v1\r\n" : "");
     respond(c, 101, NULL, extra, NULL, 0, 0, 1);
-    conn_ws_start(c);
+    conn_ws_start(c, tok ? &claims : NULL);
 }
 
 /* Percent-encodes a relative path for a Location header: unreserved characters and '/'
@@ -250,6 +299,57 @@ static void handle_static(conn_t *c, const http_request_t *req)
     free(body);
 }
 
+/* Gets ready for the next request on c once the current one was answered. */
+static void request_done(conn_t *c)
+{
+    if (c->finishing || c->closing) return;
+    http_reqparser_reset(c->http);
+    c->req_start_ns = 0;
+    conn_timer(c, c->srv->cfg->http_idle_timeout);
+}
+
+/* The API's answer to c's current request. From inside api_handle (c->in_api_call) the
+ * request loop carries on by itself; later, this resumes it. */
+static void api_done(api_req_t *r)
+{
+    conn_t *c = r->conn;
+    if (!c) { /* the client went away meanwhile */
+        api_req_free(r);
+        return;
+    }
+    c->api_req = NULL;
+    respond_json(c, r->status, json_incref(r->resp), r->extra[0] ? r->extra : NULL,
+                 !keep_alive(c));
+    api_req_free(r);
+    if (!c->in_api_call) {
+        request_done(c);
+        char *rest = c->stash;
+        size_t n = c->stash_len;
+        c->stash = NULL;
+        c->stash_len = 0;
+        conn_resume(c);
+        if (rest) conn_http_on_data(c, rest, n);
+        free(rest);
+    }
+}
+
+static void handle_api(conn_t *c, const http_request_t *req)
+{
+    api_req_t *r = api_req_new(&c->srv->api, req->method, req->path, req->path_len, req->query,
+                               req->query_len);
+    snprintf(r->ip, sizeof(r->ip), "%s", c->ip);
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    if (tok) api_req_set_bearer(r, tok, tlen);
+    if (req->body) api_req_set_body(r, req->body, req->body_len);
+    r->done = api_done;
+    r->conn = c;
+    c->api_req = r;
+    c->in_api_call = 1;
+    api_handle(r);
+    c->in_api_call = 0;
+}
+
 static int path_is(const http_request_t *req, const char *p)
 {
     size_t n = strlen(p);
@@ -260,8 +360,7 @@ static void handle_request(conn_t *c, const http_request_t *req)
 {
     if (path_is(req, "/healthz")) handle_healthz(c, req);
     else if (path_is(req, "/ws")) handle_ws(c, req);
-    else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0)
-        error_reply(c, 404, "not_found", "no such endpoint", NULL, !keep_alive(c));
+    else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) handle_api(c, req);
     else handle_static(c, req);
 }
 
@@ -276,6 +375,12 @@ void conn_http_init(conn_t *c)
 
 void conn_http_free(conn_t *c)
 {
+    if (c->api_req) { /* its answer will find nobody to send to */
+        c->api_req->conn = NULL;
+        c->api_req = NULL;
+    }
+    free(c->stash);
+    c->stash = NULL;
     if (!c->http) return;
     http_reqparser_free(c->http);
     free(c->http);
@@ -310,10 +415,18 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
             return;
         }
+        if (c->api_req) {
+            /* Answered later: hold the rest (pipelined requests) until then. */
+            conn_pause(c);
+            if (len > 0) {
+                c->stash = ch_malloc(len);
+                memcpy(c->stash, data, len);
+                c->stash_len = len;
+            }
+            return;
+        }
         if (c->finishing || c->closing) return;
-        http_reqparser_reset(p);
-        c->req_start_ns = 0;
-        conn_timer(c, cfg->http_idle_timeout);
+        request_done(c);
     }
 }
 

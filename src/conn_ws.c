@@ -24,7 +24,25 @@ static void tr_close(proto_client_t *pc, int code, const char *reason)
     conn_ws_close(conn_of(pc), code, reason);
 }
 
-static const proto_transport_t ws_transport = {tr_send, tr_close};
+static const char *tr_peer(proto_client_t *pc)
+{
+    return conn_of(pc)->ip;
+}
+
+static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer};
+
+/* Arms the one timer for whichever comes first: the keepalive ping (or the pong
+ * deadline) and the protocol's auth deadline. Firing early is harmless: the timer
+ * handler checks what is really due. */
+static void arm_timer(conn_t *c, uint64_t now)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    uint64_t next = c->awaiting_pong ? c->ping_at + cfg->ws_pong_timeout
+                                     : c->last_rx + cfg->ws_ping_interval;
+    if (c->pc.deadline_ms && c->pc.deadline_ms < next) next = c->pc.deadline_ms;
+    c->pc.deadline_moved = 0;
+    conn_timer(c, next > now ? next - now : 0);
+}
 
 /* Queues a control frame (payload at most 125 bytes, borrowed). */
 static void send_control(conn_t *c, int opcode, const uint8_t *payload, size_t len)
@@ -37,7 +55,7 @@ static void send_control(conn_t *c, int opcode, const uint8_t *payload, size_t l
     cbuf_unref(b);
 }
 
-void conn_ws_start(conn_t *c)
+void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 {
     server_t *s = c->srv;
     c->kind = CONN_WS;
@@ -46,7 +64,9 @@ void conn_ws_start(conn_t *c)
     proto_client_init(&c->pc, &s->proto.limits, &ws_transport, uv_now(s->loop));
     c->awaiting_pong = 0;
     c->close_sent = 0;
-    conn_timer(c, s->cfg->ws_ping_interval);
+    uint64_t now = uv_now(s->loop);
+    proto_auth_start(&s->proto, &c->pc, claims, now);
+    arm_timer(c, now);
 }
 
 void conn_ws_free(conn_t *c)
@@ -108,6 +128,7 @@ void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
         case WS_EV_TEXT:
             proto_handle_text(&s->proto, &c->pc, (const char *)ev.data, ev.len,
                               uv_now(s->loop));
+            if (c->pc.deadline_moved && !c->close_sent) arm_timer(c, uv_now(s->loop));
             break;
         case WS_EV_BINARY:
             conn_ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not supported");
@@ -128,20 +149,22 @@ void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
 void conn_ws_on_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
+    uint64_t now = uv_now(c->srv->loop);
+    proto_auth_tick(&c->srv->proto, &c->pc, now);
+    if (c->close_sent || c->finishing || c->closing) return;
     if (c->awaiting_pong) {
-        log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", c->remote,
-                  (unsigned long long)cfg->ws_pong_timeout);
-        conn_close(c);
-        return;
+        if (now - c->ping_at >= cfg->ws_pong_timeout) {
+            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", c->remote,
+                      (unsigned long long)cfg->ws_pong_timeout);
+            conn_close(c);
+            return;
+        }
+    } else if (now - c->last_rx >= cfg->ws_ping_interval) {
+        /* Incoming traffic does not re-arm the timer (that would be a heap update per
+         * message); the timer checks how long the line has really been silent. */
+        send_control(c, WS_OP_PING, NULL, 0);
+        c->awaiting_pong = 1;
+        c->ping_at = now;
     }
-    /* Incoming traffic does not re-arm the timer (that would be a heap update per
-     * message); the timer checks how long the line has really been silent. */
-    uint64_t silent = uv_now(c->srv->loop) - c->last_rx;
-    if (silent < cfg->ws_ping_interval) {
-        conn_timer(c, cfg->ws_ping_interval - silent);
-        return;
-    }
-    send_control(c, WS_OP_PING, NULL, 0);
-    c->awaiting_pong = 1;
-    conn_timer(c, cfg->ws_pong_timeout);
+    arm_timer(c, now);
 }

@@ -5,13 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <uv.h>
 
+#include "auth_setup.h"
 #include "config.h"
 #include "log.h"
 #include "mem.h"
 #include "server.h"
+#include "store.h"
+#include "user_valid.h"
+#include "utf8.h"
 
 extern char **environ;
 
@@ -19,6 +24,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: chorus serve [options]   run the server\n"
+            "       chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl SECONDS]\n"
+            "                    [options]   print a token (for app backends and scripts)\n"
             "       chorus --help            this text\n"
             "       chorus --version         print the version\n\n");
     config_print_usage(out);
@@ -51,22 +58,121 @@ static int serve(int argc, char **argv)
         return 1;
     }
 
+    auth_jwt_t *jwt = auth_setup(&cfg, &lg);
+    if (!jwt) {
+        config_free(&cfg);
+        return 1;
+    }
     uv_loop_t loop;
     uv_loop_init(&loop);
+    char dbpath[4096];
+    snprintf(dbpath, sizeof(dbpath), "%s/chorus.db", cfg.data_dir);
+    store_t *store = store_open(&store_sqlite_backend, dbpath, &loop, &lg, err, sizeof(err));
+    if (!store) {
+        log_error(&lg, "cannot open the database %s: %s", dbpath, err);
+        auth_jwt_free(jwt);
+        uv_loop_close(&loop);
+        config_free(&cfg);
+        return 1;
+    }
     server_t *srv = ch_malloc(sizeof(*srv));
-    int rc = server_start(srv, &loop, &cfg, &lg);
+    int rc = server_start(srv, &loop, &cfg, &lg, store, jwt);
     if (rc == 0) {
         log_info(&lg, "chorus %s serving %s (data %s)", CHORUS_VERSION,
                  srv->web_root ? srv->web_root : "no web directory", cfg.data_dir);
         uv_run(&loop, UV_RUN_DEFAULT);
         log_info(&lg, "stopped");
     }
+    /* The loop ran until every connection closed and every store callback ran. */
+    store_close(store);
+    uv_run(&loop, UV_RUN_DEFAULT);
     server_free(srv);
     free(srv);
+    auth_jwt_free(jwt);
     int closed = uv_loop_close(&loop);
     CH_ASSERT(closed == 0 || rc != 0);
     config_free(&cfg);
     return rc == 0 ? 0 : 1;
+}
+
+/* chorus token: mints a token with the server's key, for app backends and scripts. Its
+ * own flags come first; every other argument is a server option (--data, --jwt-secret,
+ * ...), so it finds the same key the server uses. */
+static int token(int argc, char **argv)
+{
+    const char *user = NULL, *name = "", *color = "";
+    long long ttl = -1;
+    char **rest = ch_calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (strcmp(a, "--user") == 0) dst = &user;
+        else if (strcmp(a, "--name") == 0) dst = &name;
+        else if (strcmp(a, "--color") == 0) dst = &color;
+        if (dst || strcmp(a, "--ttl") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "chorus token: %s needs a value\n", a);
+                free(rest);
+                return 2;
+            }
+            if (dst) {
+                *dst = argv[++i];
+            } else {
+                char *end;
+                ttl = strtoll(argv[++i], &end, 10);
+                if (*end || ttl <= 0 || ttl > 10LL * 365 * 86400) {
+                    fprintf(stderr, "chorus token: --ttl: invalid value '%s'\n", argv[i]);
+                    free(rest);
+                    return 2;
+                }
+            }
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    int rc = 2;
+    if (!user || !*user || strlen(user) > 128) {
+        fprintf(stderr, "chorus token: --user ID is required (1 to 128 bytes)\n");
+    } else if (strlen(name) > 128 || !utf8_valid((const uint8_t *)name, strlen(name))) {
+        fprintf(stderr, "chorus token: --name: at most 128 bytes of UTF-8\n");
+    } else if (*color && !user_color_valid(color, strlen(color))) {
+        fprintf(stderr, "chorus token: --color: invalid value '%s' (want #rrggbb)\n", color);
+    } else {
+        rc = 0;
+    }
+    chorus_config_t cfg;
+    config_defaults(&cfg);
+    char err[512];
+    if (rc == 0 && config_load(&cfg, nrest, rest, environ, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chorus token: %s\n", err);
+        rc = 2;
+    }
+    free(rest);
+    if (rc != 0) {
+        config_free(&cfg);
+        return rc;
+    }
+    log_t lg;
+    log_init(&lg, LOG_WARN, LOG_TEXT, stderr);
+    auth_jwt_t *jwt = ensure_dir(cfg.data_dir, &lg) == 0 ? auth_setup(&cfg, &lg) : NULL;
+    char *tok = NULL;
+    if (jwt && !auth_jwt_can_mint(jwt)) {
+        fprintf(stderr, "chorus token: %s needs --jwt-private-key to mint tokens\n", cfg.jwt_alg);
+    } else if (jwt) {
+        auth_claims_t c;
+        memset(&c, 0, sizeof(c));
+        snprintf(c.sub, sizeof(c.sub), "%s", user);
+        snprintf(c.name, sizeof(c.name), "%s", name);
+        if (*color) user_color_normalize(color, strlen(color), c.color);
+        int64_t now = (int64_t)time(NULL);
+        tok = auth_jwt_mint(jwt, &c, now, ttl > 0 ? ttl : (int64_t)(cfg.jwt_ttl / 1000));
+    }
+    if (tok) printf("%s\n", tok);
+    free(tok);
+    auth_jwt_free(jwt);
+    config_free(&cfg);
+    return tok ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -85,6 +191,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") == 0) return serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "token") == 0) return token(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;
 }

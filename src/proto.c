@@ -15,7 +15,7 @@ static void op_echo(proto_req_t *req)
 }
 
 static const proto_op_t core_ops[] = {
-    {"echo", op_echo},
+    {"echo", op_echo, PROTO_OP_PUBLIC},
 };
 
 /* FNV-1a: short op names, no adversarial pressure (the table is fixed at start-up). */
@@ -233,6 +233,11 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
     const proto_op_t *op = lookup(p, env.op);
     if (!op) {
         proto_reply_error(&req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", env.op);
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && c->expired_told) {
+        proto_reply_error(&req, PROTO_TOKEN_EXPIRED,
+                          "the token expired: send auth with a fresh token");
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && !c->authed) {
+        proto_reply_error(&req, PROTO_UNAUTHORIZED, "authenticate first: send auth with a token");
     } else {
         op->fn(&req);
         if (!req.replied) proto_reply_ok(&req, NULL);

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "auth_jwt.h"
 #include "buf.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -22,6 +23,8 @@ typedef struct {
     void (*send)(proto_client_t *c, cbuf_t *frame);
     /* Starts closing the client with a WebSocket close code. */
     void (*close)(proto_client_t *c, int code, const char *reason);
+    /* Returns the client's IP address, for the audit log. */
+    const char *(*peer)(proto_client_t *c);
 } proto_transport_t;
 
 /* Per-client protocol state, embedded in the connection. */
@@ -29,6 +32,14 @@ struct proto_client_s {
     const proto_transport_t *tr;
     rl_bucket_t bucket;
     uint32_t limited_in_row; /* consecutive rate-limited messages */
+    /* Authentication (proto_auth.c). deadline_ms is the loop time of the next auth
+     * event: the auth timeout before a token, the token's expiry after one, the end of the
+     * grace period once token_expired was sent; 0 = none. */
+    unsigned authed : 1;
+    unsigned expired_told : 1;
+    unsigned deadline_moved : 1; /* set when deadline_ms changed; the transport clears it */
+    uint64_t deadline_ms;
+    auth_claims_t user;          /* valid when authed */
 };
 
 typedef struct proto_s proto_t;
@@ -50,9 +61,13 @@ typedef struct {
  * replying and the request had a ref). */
 typedef void (*proto_op_fn)(proto_req_t *req);
 
+/* Op flags. */
+#define PROTO_OP_PUBLIC 1u /* allowed before authentication (auth, echo) */
+
 typedef struct {
     const char *name;
     proto_op_fn fn;
+    unsigned flags;
 } proto_op_t;
 
 typedef struct {
@@ -61,8 +76,20 @@ typedef struct {
     uint32_t flood_close; /* limited messages in a row before close 1008 */
 } proto_limits_t;
 
+/* How clients authenticate. */
+typedef struct {
+    auth_jwt_t *jwt;           /* borrowed */
+    uint64_t timeout_ms;       /* to authenticate after connecting */
+    uint64_t grace_ms;         /* after token_expired, before close */
+    int64_t (*unix_ms)(void);  /* wall clock, for token times */
+    /* Records a rejected token (may be NULL). */
+    void (*audit_rejected)(void *ud, const char *ip, const char *why);
+    void *ud;
+} proto_auth_t;
+
 struct proto_s {
     proto_limits_t limits;
+    proto_auth_t auth;
     log_t *log;            /* borrowed */
     const proto_op_t **slots; /* open-addressing hash of op name -> op */
     size_t nslots, nops;
@@ -79,6 +106,23 @@ void proto_register(proto_t *p, const proto_op_t *ops, size_t n);
 void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
                        const proto_transport_t *tr, uint64_t now_ms);
 
+/* Starts c's authentication at now_ms: with claims (borrowed; from the handshake's
+ * token) the client is authenticated at once, else it must send "auth" before the
+ * timeout. Sets c->deadline_ms. */
+void proto_auth_start(proto_t *p, proto_client_t *c, const auth_claims_t *claims,
+                      uint64_t now_ms);
+
+/* Verifies token for c (borrowed). Returns 0, or -1 with *why a static reason. */
+int proto_auth_verify(proto_t *p, const char *token, size_t len, auth_claims_t *out,
+                      const char **why);
+
+/* Runs c's auth deadline when it is due: close 1008 after the auth timeout, send
+ * {"op":"token_expired"} when the token expires, close 1008 when the grace ends. */
+void proto_auth_tick(proto_t *p, proto_client_t *c, uint64_t now_ms);
+
+/* Adds the auth op to p. */
+void proto_auth_register(proto_t *p);
+
 /* Handles one complete text message (valid UTF-8) from c. Borrows msg. */
 void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
                        uint64_t now_ms);
@@ -88,6 +132,9 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
 #define PROTO_BAD_REQUEST "bad_request"
 #define PROTO_UNKNOWN_OP "unknown_op"
 #define PROTO_RATE_LIMITED "rate_limited"
+#define PROTO_UNAUTHORIZED "unauthorized"
+#define PROTO_TOKEN_EXPIRED "token_expired"
+#define PROTO_FORBIDDEN "forbidden"
 
 typedef struct {
     json_t *root;     /* new reference; NULL on error */

@@ -75,6 +75,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    api_close(&s->api);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -91,7 +92,8 @@ void server_stop(server_t *s)
     uv_close((uv_handle_t *)&s->listener, NULL);
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-        else conn_finish(c, CONN_LINGER_MS);
+        else if (!c->api_req) conn_finish(c, CONN_LINGER_MS);
+        /* else: the answer on its way goes out with "Connection: close" */
     }
     if (s->nconns == 0) {
         close_server_handles(s);
@@ -156,12 +158,21 @@ static int bind_listener(server_t *s, char *name, size_t cap)
     return 0;
 }
 
-int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log)
+static void audit_rejected(void *ud, const char *ip, const char *why)
+{
+    server_t *s = ud;
+    api_audit(&s->api, "token_rejected", NULL, ip, why);
+}
+
+int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+                 store_t *store, auth_jwt_t *jwt)
 {
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
     s->log = log;
+    s->store = store;
+    s->jwt = jwt;
     s->date_sec = -1;
 
     char real[PATH_MAX];
@@ -177,6 +188,15 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         .flood_close = (uint32_t)cfg->ws_flood_close,
     };
     proto_init(&s->proto, &limits, log);
+    s->proto.auth = (proto_auth_t){
+        .jwt = jwt,
+        .timeout_ms = cfg->auth_timeout,
+        .grace_ms = cfg->token_grace,
+        .unix_ms = api_unix_ms,
+        .audit_rejected = audit_rejected,
+        .ud = s,
+    };
+    proto_auth_register(&s->proto);
     s->handshake.origins = (const char *const *)cfg->origins;
     s->handshake.norigins = cfg->norigins;
     s->handshake.subprotocol = "chorus.v1";
@@ -200,6 +220,11 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_unref((uv_handle_t *)&s->check);
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    if (api_init(&s->api, loop, cfg, log, store, jwt) != 0) {
+        close_server_handles(s);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return -1;
+    }
 
     char name[96];
     int rc = bind_listener(s, name, sizeof(name));

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "api.h"
 #include "config.h"
 #include "log.h"
 #include "proto.h"
@@ -34,6 +35,9 @@ typedef struct server_s {
     conn_t *flush_list;            /* connections with output queued this iteration */
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
     proto_t proto;
+    api_t api;
+    store_t *store;                /* borrowed */
+    auth_jwt_t *jwt;               /* borrowed */
     ws_handshake_opts_t handshake;
     char date[40];                 /* cached HTTP Date header value */
     int64_t date_sec;
@@ -42,9 +46,11 @@ typedef struct server_s {
     char readbuf[SERVER_READ_BUF];
 } server_t;
 
-/* Initialises s on loop with cfg and log (all borrowed; they must outlive s), binds and
- * listens. Returns 0, or a negative libuv error with a log line saying what failed. */
-int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log);
+/* Initialises s on loop with cfg, log, the store and the token verifier (all borrowed;
+ * they must outlive s), binds and listens. Returns 0, or a negative libuv error (or -1)
+ * with a log line saying what failed. */
+int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+                 store_t *store, auth_jwt_t *jwt);
 
 /* Starts a graceful stop: stop accepting, close WebSockets with 1001, let pending
  * writes drain, force-close what remains after cfg->shutdown_timeout. The loop ends

@@ -75,6 +75,39 @@ static void test_units(void)
     ASSERT_EQ(config_parse_duration("s", &v), -1);
 }
 
+static void test_rates_and_auth_options(void)
+{
+    config_rate_t r;
+    ASSERT_EQ(config_parse_rate("100/15m", &r), 0);
+    ASSERT_EQ(r.limit, 100);
+    ASSERT_EQ(r.window_ms, 900000);
+    ASSERT_EQ(config_parse_rate("5/250ms", &r), 0);
+    ASSERT_EQ(r.window_ms, 250);
+    ASSERT_EQ(config_parse_rate("0/1m", &r), -1);
+    ASSERT_EQ(config_parse_rate("10", &r), -1);
+    ASSERT_EQ(config_parse_rate("10/", &r), -1);
+    ASSERT_EQ(config_parse_rate("10/0s", &r), -1);
+    ASSERT_EQ(config_parse_rate("/1m", &r), -1);
+    ASSERT_EQ(config_parse_rate("10/2d", &r), -1);
+
+    chorus_config_t cfg;
+    char *ok[] = {"--rate-auth", "3/1s", "--jwt-alg", "ES256", "--jwt-secret", "s3cret"};
+    ASSERT_EQ(load(&cfg, 6, ok, NULL), 0);
+    ASSERT_EQ(cfg.rate_auth.limit, 3);
+    ASSERT_EQ(cfg.rate_auth.window_ms, 1000);
+    ASSERT_STREQ(cfg.jwt_alg, "ES256");
+    ASSERT_STREQ(cfg.jwt_secret, "s3cret");
+    config_free(&cfg);
+    char *bad_alg[] = {"--jwt-alg", "none"};
+    ASSERT_EQ(load(&cfg, 2, bad_alg, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "jwt-alg") != NULL);
+    config_free(&cfg);
+    char *bad_rate[] = {"--rate-api-user", "lots"};
+    ASSERT_EQ(load(&cfg, 2, bad_rate, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "rate-api-user") != NULL);
+    config_free(&cfg);
+}
+
 static void test_flags(void)
 {
     chorus_config_t cfg;
@@ -212,6 +245,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_units);
     RUN(test_flags);
+    RUN(test_rates_and_auth_options);
     RUN(test_errors_name_the_option);
     RUN(test_precedence);
     RUN(test_bad_file);

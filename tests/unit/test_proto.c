@@ -36,7 +36,7 @@ static void fake_close(proto_client_t *c, int code, const char *reason)
     ((fake_t *)c)->closed_code = code;
 }
 
-static const proto_transport_t fake_tr = {fake_send, fake_close};
+static const proto_transport_t fake_tr = {fake_send, fake_close, NULL};
 static log_t quiet;
 
 static void setup(proto_t *p, fake_t *f, uint32_t rate, uint32_t burst, uint32_t flood)
@@ -207,12 +207,18 @@ static void test_register_many_ops(void)
         ops[i].fn = noop;
     }
     proto_register(&p, ops, 100);
+    /* Before authentication only public ops (echo, auth) run. */
+    send_text(&p, &f, "{\"op\":\"op_73\",\"ref\":1}");
+    ASSERT_EQ(f.nsent, 1);
+    ASSERT_STREQ(json_string_value(json_object_get(json_object_get(f.sent[0], "error"), "code")),
+                 "unauthorized");
+    f.pc.authed = 1;
     send_text(&p, &f, "{\"op\":\"op_73\",\"ref\":1}");
     send_text(&p, &f, "{\"op\":\"echo\",\"ref\":2,\"data\":1}");
-    ASSERT_EQ(f.nsent, 2);
-    ASSERT_TRUE(json_is_true(json_object_get(f.sent[0], "ok")));
-    ASSERT_TRUE(json_is_null(json_object_get(f.sent[0], "data")));
-    ASSERT_EQ(json_integer_value(json_object_get(f.sent[1], "data")), 1);
+    ASSERT_EQ(f.nsent, 3);
+    ASSERT_TRUE(json_is_true(json_object_get(f.sent[1], "ok")));
+    ASSERT_TRUE(json_is_null(json_object_get(f.sent[1], "data")));
+    ASSERT_EQ(json_integer_value(json_object_get(f.sent[2], "data")), 1);
     teardown(&p, &f);
 }
 

@@ -1,0 +1,15 @@
+/* auth_setup.h: the token verifier built from the configuration at start-up. */
+#ifndef CHORUS_AUTH_SETUP_H
+#define CHORUS_AUTH_SETUP_H
+
+#include "auth_jwt.h"
+#include "config.h"
+#include "log.h"
+
+/* Initialises libsodium and returns a new verifier for cfg's algorithm and keys (caller
+ * frees with auth_jwt_free). With HS256 and no configured secret, the secret is read from
+ * DATA/jwt_secret, which is generated (mode 0600) on first start. Returns NULL with a log
+ * line on failure. */
+auth_jwt_t *auth_setup(const chorus_config_t *cfg, log_t *lg);
+
+#endif

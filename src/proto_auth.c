@@ -1,0 +1,100 @@
+/* proto_auth.c: WebSocket authentication: the auth op, the auth timeout, token expiry
+ * and its grace period. Pure protocol logic: times come from the caller. */
+#include <string.h>
+
+#include "mem.h"
+#include "proto.h"
+#include "ws_frame.h"
+
+/* Loop time at which claims expire, given the loop time now_ms. */
+static uint64_t expiry_deadline(proto_t *p, const auth_claims_t *u, uint64_t now_ms)
+{
+    int64_t left = u->exp * 1000 - p->auth.unix_ms();
+    return now_ms + (left > 0 ? (uint64_t)left : 0);
+}
+
+static void set_deadline(proto_client_t *c, uint64_t at)
+{
+    c->deadline_ms = at;
+    c->deadline_moved = 1;
+}
+
+static void become(proto_t *p, proto_client_t *c, const auth_claims_t *u, uint64_t now_ms)
+{
+    c->user = *u;
+    c->authed = 1;
+    c->expired_told = 0;
+    set_deadline(c, expiry_deadline(p, u, now_ms));
+}
+
+void proto_auth_start(proto_t *p, proto_client_t *c, const auth_claims_t *claims,
+                      uint64_t now_ms)
+{
+    if (claims) become(p, c, claims, now_ms);
+    else set_deadline(c, now_ms + p->auth.timeout_ms);
+}
+
+int proto_auth_verify(proto_t *p, const char *token, size_t len, auth_claims_t *out,
+                      const char **why)
+{
+    if (!p->auth.jwt) {
+        *why = "authentication is not configured";
+        return -1;
+    }
+    return auth_jwt_verify(p->auth.jwt, token, len, p->auth.unix_ms() / 1000, out, why) == 0
+               ? 0
+               : -1;
+}
+
+void proto_auth_tick(proto_t *p, proto_client_t *c, uint64_t now_ms)
+{
+    if (!c->deadline_ms || now_ms < c->deadline_ms) return;
+    if (!c->authed) {
+        c->deadline_ms = 0;
+        c->tr->close(c, WS_CLOSE_POLICY, "authentication timeout");
+    } else if (!c->expired_told) {
+        c->expired_told = 1;
+        set_deadline(c, now_ms + p->auth.grace_ms);
+        proto_send_json(c, json_pack("{s:s, s:I}", "op", "token_expired", "graceMs",
+                                     (json_int_t)p->auth.grace_ms));
+    } else {
+        c->deadline_ms = 0;
+        c->tr->close(c, WS_CLOSE_POLICY, "token expired");
+    }
+}
+
+static void op_auth(proto_req_t *req)
+{
+    proto_t *p = req->p;
+    proto_client_t *c = req->c;
+    json_t *tok = json_object_get(req->msg, "token");
+    if (!json_is_string(tok)) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "auth needs a token (a string)");
+        return;
+    }
+    auth_claims_t u;
+    const char *why = "invalid token";
+    if (proto_auth_verify(p, json_string_value(tok), json_string_length(tok), &u, &why) != 0) {
+        if (p->auth.audit_rejected) p->auth.audit_rejected(p->auth.ud, c->tr->peer(c), why);
+        proto_reply_error(req, PROTO_UNAUTHORIZED, "%s", why);
+        return;
+    }
+    if (c->authed && strcmp(c->user.sub, u.sub) != 0) {
+        /* Rooms know the connection as one user; it cannot become another. */
+        proto_reply_error(req, PROTO_FORBIDDEN, "this connection belongs to another user");
+        return;
+    }
+    become(p, c, &u, req->now_ms);
+    json_t *user = json_pack("{s:s, s:s, s:s}", "id", u.sub, "name", u.name, "color", u.color);
+    proto_reply_ok(req, json_pack("{s:o, s:I}", "user", user, "expiresAt",
+                                  (json_int_t)u.exp * 1000));
+}
+
+static const proto_op_t auth_ops[] = {
+    {"auth", op_auth, PROTO_OP_PUBLIC},
+};
+
+void proto_auth_register(proto_t *p)
+{
+    proto_register(p, auth_ops, CH_ARRAY_LEN(auth_ops));
+}
