@@ -53,6 +53,7 @@ fuzz:
 		-DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@set -e; for t in build-fuzz/fuzz_*; do \
+		case $$t in *.log) continue;; esac; [ -x $$t ] || continue; \
 		name=$$(basename $$t); corpus=fuzz/corpus/$${name#fuzz_}; \
 		work=build-fuzz/corpus-$${name#fuzz_}; mkdir -p $$work; \
 		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \

@@ -59,7 +59,7 @@ struct api_req_s {
     /* response */
     int status;
     json_t *resp;               /* owned until done runs */
-    char extra[128];            /* extra CRLF-terminated header lines */
+    char extra[192];            /* extra CRLF-terminated header lines */
     /* transport */
     void (*done)(api_req_t *r); /* runs once the response is ready; frees r */
     void *conn;                 /* the transport's; NULL once the client went away */

@@ -354,7 +354,7 @@ static void h_patch_me(api_req_t *r)
                   "no Chorus account for this token (the app backend manages this user)");
         return;
     }
-    snprintf(u->id, sizeof(u->id), "%s", r->user.sub);
+    memcpy(u->id, r->user.sub, strlen(r->user.sub) + 1);
     u->updated_at = api_unix_ms();
     r->sreq.type = STORE_USER_UPDATE;
     r->sreq.cb = on_updated;
