@@ -228,7 +228,15 @@ static const api_route_t *find_route(api_req_t *r, char *allow, size_t cap)
 static int rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key)
 {
     uint64_t retry_ms = 0;
-    if (rl_map_take(m, key, strlen(key), rule, uv_now(r->api->loop), &retry_ms)) return 1;
+    size_t klen = strlen(key);
+    unsigned char digest[RL_MAP_KEY_MAX / 2];
+    if (klen > RL_MAP_KEY_MAX) {
+        /* A token's sub may be up to 128 bytes: longer keys are stored by their hash. */
+        crypto_generichash(digest, sizeof(digest), (const unsigned char *)key, klen, NULL, 0);
+        key = (const char *)digest;
+        klen = sizeof(digest);
+    }
+    if (rl_map_take(m, key, klen, rule, uv_now(r->api->loop), &retry_ms)) return 1;
     uint64_t secs = (retry_ms + 999) / 1000;
     if (secs == 0) secs = 1;
     snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", (unsigned long long)secs);
@@ -282,7 +290,8 @@ void api_handle(api_req_t *r)
     }
     if (r->body && r->body_len > 0) {
         json_error_t jerr;
-        r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                             &jerr);
         if (!r->json) {
             api_error(r, 400, "bad_json", "invalid JSON at line %d column %d: %s", jerr.line,
                       jerr.column, jerr.text);

@@ -267,8 +267,9 @@ static void on_me(store_req_t *sreq)
     }
     if (sreq->err == STORE_ENOTFOUND) {
         /* A token from the app's own backend: the user exists only in its claims. */
-        json_t *u = json_pack("{s:s, s:n, s:s, s:s}", "id", r->user.sub, "email", "username",
-                              r->user.name, "color", r->user.color[0] ? r->user.color : "");
+        json_t *u = json_pack("{s:s, s:n, s:o, s:o}", "id", r->user.sub, "email", "username",
+                              r->user.name[0] ? json_string(r->user.name) : json_null(),
+                              "color", r->user.color[0] ? json_string(r->user.color) : json_null());
         api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "user", u));
         return;
     }

@@ -85,7 +85,9 @@ static void op_auth(proto_req_t *req)
         return;
     }
     become(p, c, &u, req->now_ms);
-    json_t *user = json_pack("{s:s, s:s, s:s}", "id", u.sub, "name", u.name, "color", u.color);
+    json_t *user = json_pack("{s:s, s:o, s:o}", "id", u.sub, "name",
+                             u.name[0] ? json_string(u.name) : json_null(), "color",
+                             u.color[0] ? json_string(u.color) : json_null());
     proto_reply_ok(req, json_pack("{s:o, s:I}", "user", user, "expiresAt",
                                   (json_int_t)u.exp * 1000));
 }
