@@ -4,6 +4,7 @@
 // auth rate limit, the audit table and pipelining of asynchronous API requests.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -761,4 +762,47 @@ describe('audit', () => {
     assert.ok(!all.includes(password), 'no password in the log');
     assert.ok(!all.includes(acct.token.split('.')[2]), 'no token signature in the log');
   });
+});
+
+describe('RS256 and ES256 with PEM keys', () => {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+  /** A JWT signed by node:crypto with the given private key (dsaEncoding ieee-p1363 for ES256). */
+  function signed(alg, privateKey, claims) {
+    const input = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}`;
+    const sig = crypto.sign('sha256', Buffer.from(input), alg === 'ES256'
+      ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey);
+    return `${input}.${sig.toString('base64url')}`;
+  }
+
+  for (const [alg, type, opts] of [
+    ['RS256', 'rsa', { modulusLength: 2048 }],
+    ['ES256', 'ec', { namedCurve: 'P-256' }],
+  ]) {
+    it(`${alg}: tokens from the app backend's private key are accepted; HS256 (key confusion), alg none and a foreign key are refused; register is 501 without a private key`, T, async () => {
+      const { publicKey, privateKey } = crypto.generateKeyPairSync(type, opts);
+      const pubPem = publicKey.export({ type: 'spki', format: 'pem' });
+      const keyDir = makeTempDir('chorus-keys-');
+      const pubFile = path.join(keyDir, 'pub.pem');
+      fs.writeFileSync(pubFile, pubPem);
+      const srv = await startServer({ args: [...FAST_HASH, '--jwt-alg', alg, '--jwt-public-key', pubFile] });
+      try {
+        const claims = { sub: 'app-user-7', name: 'Seven', color: '#0a0b0c', iat: nowSec(), exp: nowSec() + 600 };
+        const good = await api(srv.port, 'GET', '/api/auth/me', { token: signed(alg, privateKey, claims) });
+        assert.equal(good.status, 200, good.text);
+        assert.deepEqual(good.json().user, { id: 'app-user-7', email: null, username: 'Seven', color: '#0a0b0c' });
+        // The classic confusion: HS256 signed with the public key's PEM as the secret.
+        assertUnauthorized(await api(srv.port, 'GET', '/api/auth/me', { token: mintJwt(pubPem, claims) }));
+        assertUnauthorized(await api(srv.port, 'GET', '/api/auth/me', { token: mintJwt('x', claims, { alg: 'none' }) }));
+        const other = crypto.generateKeyPairSync(type, opts).privateKey;
+        assertUnauthorized(await api(srv.port, 'GET', '/api/auth/me', { token: signed(alg, other, claims) }));
+        const reg = await api(srv.port, 'POST', '/api/auth/register', { body: { email: uniqueEmail(), password: PW, username: 'A' } });
+        assertJsonError(reg, 501, 'not_supported');
+        await srv.stop();
+      } finally {
+        srv.kill();
+        fs.rmSync(keyDir, { recursive: true, force: true });
+      }
+    });
+  }
 });
