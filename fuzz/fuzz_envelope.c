@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     proto_limits_t lim = {1000, 2000, 500};
     proto_t p;
     proto_init(&p, &lim, &lg);
+    proto_auth_register(&p); /* "auth" with no verifier configured: always refused */
     proto_client_t c;
     proto_client_init(&c, &lim, &sink, 0);
     proto_handle_text(&p, &c, (const char *)data, size, 0);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "mem.h"
+#include "utf8.h"
 
 /* Rate-limit keys beyond this many per group are evicted (see rl_map.h). */
 #define API_RL_MAX_KEYS 100000
@@ -134,6 +135,7 @@ void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_scrub(msg, strlen(msg)); /* it may quote client input cut to a length */
     api_respond(r, status, json_pack("{s:b, s:{s:s, s:s}}", "success", 0, "error", "code", code,
                                      "message", msg));
 }

@@ -13,6 +13,7 @@
 #include "auth_random.h"
 #include "mem.h"
 #include "user_valid.h"
+#include "utf8.h"
 
 #define PASSWORD_MAX 1024
 
@@ -318,6 +319,7 @@ static void h_patch_me(api_req_t *r)
             char msg[160];
             snprintf(msg, sizeof(msg), "unknown field '%.64s' (only username and color change here)",
                      key);
+            utf8_scrub(msg, strlen(msg));
             invalid(r, key, msg);
             return;
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "utf8.h"
 #include "ws_frame.h"
 
 static void op_echo(proto_req_t *req)
@@ -196,6 +197,8 @@ void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    /* Messages may quote what the client sent, cut to a length: keep them valid UTF-8. */
+    utf8_scrub(message, strlen(message));
     send_error(req->c, req->has_ref, req->ref, code, message);
 }
 

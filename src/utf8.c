@@ -98,3 +98,17 @@ int utf8_valid(const uint8_t *p, size_t n)
     utf8_init(&st);
     return utf8_feed(&st, p, n) == 0 && utf8_complete(&st);
 }
+
+void utf8_scrub(char *s, size_t n)
+{
+    uint8_t *p = (uint8_t *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t len = p[i] < 0x80 ? 1 : p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : 2;
+        if (len <= n - i && utf8_valid(p + i, len)) {
+            i += len;
+        } else {
+            p[i++] = '?';
+        }
+    }
+}

@@ -27,4 +27,9 @@ int utf8_complete(const utf8_state_t *st);
 /* Returns 1 when the n bytes at p are complete, valid UTF-8. Borrows p. */
 int utf8_valid(const uint8_t *p, size_t n);
 
+/* Replaces, in place, every byte of the n bytes at s that is not part of a valid UTF-8
+ * sequence with '?', so text cut by a printf precision ("%.64s") or a full buffer can
+ * still be sent as a JSON string. */
+void utf8_scrub(char *s, size_t n);
+
 #endif

@@ -173,6 +173,17 @@ describe('protocol envelope', () => {
     await assertStillInSync();
   });
 
+  it('a long non-ASCII unknown op is quoted cut at a character boundary (valid UTF-8 reply)', T, async () => {
+    // The message quotes 64 bytes of the name: here that boundary falls inside a 2-byte 'é'.
+    const op = `${'P'.repeat(63)}${'é'.repeat(40)}`;
+    c.send({ op, ref: 46 });
+    const m = await c.next();
+    assertErrorReply(m, 46, 'unknown_op');
+    assert.ok(m.error.message.includes('P'.repeat(63)), m.error.message);
+    assert.ok(!m.error.message.includes('\ufffd'), 'no replacement character: the server scrubbed it');
+    await assertStillInSync();
+  });
+
   it('errors and replies keep their order in a burst', T, async () => {
     c.send({ op: 'echo', ref: 1, data: 'a' });
     c.send('not json');

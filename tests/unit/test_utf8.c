@@ -441,6 +441,21 @@ static void test_random_against_reference(void)
     ASSERT_EQ(bad, 0);
 }
 
+static void test_scrub(void)
+{
+    /* "é" cut after its first byte, then ASCII; a stray continuation byte; a valid emoji. */
+    char a[] = "ab\xc3\"x\x80y\xf0\x9f\x98\x80z\xe2\x82";
+    utf8_scrub(a, strlen(a));
+    ASSERT_STREQ(a, "ab?\"x?y\xf0\x9f\x98\x80z??");
+    ASSERT_TRUE(utf8_valid((const uint8_t *)a, strlen(a)));
+    char b[] = "plain \xc3\xa9t\xc3\xa9";
+    utf8_scrub(b, strlen(b));
+    ASSERT_STREQ(b, "plain \xc3\xa9t\xc3\xa9");
+    char c[] = "\xed\xa0\x80"; /* a surrogate: three bad bytes */
+    utf8_scrub(c, strlen(c));
+    ASSERT_STREQ(c, "???");
+}
+
 int main(void)
 {
     RUN(test_init_and_zero_state);
@@ -452,5 +467,6 @@ int main(void)
     RUN(test_invalid_every_split);
     RUN(test_ascii_fast_path);
     RUN(test_random_against_reference);
+    RUN(test_scrub);
     TEST_MAIN_END();
 }
