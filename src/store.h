@@ -52,6 +52,21 @@ typedef enum {
     STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at.
                           * out: the whole updated user. err: ENOTFOUND */
     STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
+    /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
+    STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
+    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (name, capacity, is_public,
+                          * state, state_version, last_activity). err: ENOTFOUND */
+    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants and messages too.
+                          * err: ENOTFOUND */
+    STORE_PARTICIPANT_PUT,    /* in: part (insert or replace by room_id + user_id) */
+    STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
+    STORE_MESSAGE_INSERT,     /* in: msg; also sets the room's last_activity to
+                               * msg.created_at. err: EEXISTS (room_id + seq taken) */
+    STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, 0 = none), limit.
+                               * out: msgs, ascending by seq: with before, the newest
+                               * `limit` below it; with after, the oldest `limit` above it;
+                               * with neither, the newest `limit`. */
+    STORE_ROOMS_LOAD,         /* out: every room (with last_seq) and every participant */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -67,6 +82,70 @@ typedef struct {
     char detail[128];            /* short free text, never a secret */
 } store_audit_t;
 
+#define STORE_SUB_LEN 129        /* a token's sub: up to 128 bytes */
+#define STORE_CODE_LEN 7         /* room code, 6 chars */
+#define STORE_ROOM_NAME_LEN 401  /* 100 code points of at most 4 bytes */
+#define STORE_MSG_TYPE_LEN 33
+
+typedef struct {
+    char id[STORE_ID_LEN];
+    char code[STORE_CODE_LEN];
+    char name[STORE_ROOM_NAME_LEN];
+    char host_id[STORE_SUB_LEN];
+    uint32_t capacity;
+    int is_public;
+    char *state;           /* JSON object text (malloc'd; see store_rooms_free) */
+    int64_t state_version;
+    int64_t last_seq;      /* out of ROOMS_LOAD: the highest message seq, 0 when none */
+    int64_t created_at;    /* unix ms */
+    int64_t last_activity; /* unix ms */
+} store_room_t;
+
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char user_id[STORE_SUB_LEN];
+    char display_name[STORE_NAME_LEN];
+    char color[STORE_COLOR_LEN];
+    int role;              /* STORE_ROLE_* */
+    int banned;            /* kicked with ban: may not join again */
+    int64_t joined_at;     /* unix ms */
+} store_participant_t;
+
+#define STORE_ROLE_MEMBER 0
+#define STORE_ROLE_HOST 1
+
+typedef struct {
+    char id[STORE_ID_LEN];
+    char room_id[STORE_ID_LEN];
+    int64_t seq;           /* per room, from 1, without gaps */
+    char user_id[STORE_SUB_LEN]; /* "" for messages of the server itself */
+    char display_name[STORE_NAME_LEN];
+    char type[STORE_MSG_TYPE_LEN];
+    char *content;         /* UTF-8 text (malloc'd) */
+    char *metadata;        /* JSON object text (malloc'd) or NULL */
+    int64_t created_at;    /* unix ms */
+} store_message_t;
+
+/* The payload of room requests. Strings marked malloc'd and the output arrays belong to
+ * the struct: store_rooms_free releases them (the worker allocates outputs with malloc). */
+typedef struct {
+    store_room_t room;
+    store_participant_t part;
+    store_message_t msg;
+    int64_t before, after; /* MESSAGES_PAGE */
+    uint32_t limit;
+    store_room_t *rooms;   /* ROOMS_LOAD */
+    size_t nrooms;
+    store_participant_t *parts;
+    size_t nparts;
+    store_message_t *msgs; /* MESSAGES_PAGE */
+    size_t nmsgs;
+} store_rooms_t;
+
+/* Frees what r owns (room.state, msg.content, msg.metadata, the output arrays and their
+ * strings), not r itself, and zeroes those fields. */
+void store_rooms_free(store_rooms_t *r);
+
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
 
@@ -81,6 +160,7 @@ struct store_req_s {
     unsigned update_mask;
     store_user_t user;
     store_audit_t audit;
+    store_rooms_t *rooms; /* room requests: borrowed until cb */
     store_req_t *next;    /* internal: queue link */
 };
 
