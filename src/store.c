@@ -272,3 +272,31 @@ void store_close(store_t *st)
     uv_close((uv_handle_t *)st->async, store__on_async_closed);
     free(st);
 }
+
+/* ---- payloads ---- */
+
+void store_rooms_free(store_rooms_t *r)
+{
+    if (!r) return;
+    free(r->room.state);
+    r->room.state = NULL;
+    free(r->msg.content);
+    r->msg.content = NULL;
+    free(r->msg.metadata);
+    r->msg.metadata = NULL;
+    for (size_t i = 0; i < r->nrooms; i++)
+        free(r->rooms[i].state);
+    free(r->rooms);
+    r->rooms = NULL;
+    r->nrooms = 0;
+    free(r->parts);
+    r->parts = NULL;
+    r->nparts = 0;
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        free(r->msgs[i].content);
+        free(r->msgs[i].metadata);
+    }
+    free(r->msgs);
+    r->msgs = NULL;
+    r->nmsgs = 0;
+}
