@@ -32,6 +32,42 @@ static const char *const sq_migrations[] = {
     " ip TEXT,"
     " detail TEXT);"
     "CREATE INDEX audit_at ON audit(at);",
+    /* 3: rooms, their participants and their chat history. Deleting a room deletes the
+     * rest through ON DELETE CASCADE (the connection runs with foreign_keys=ON; open
+     * checks it). UNIQUE(room_id, seq) is also the index pages and cascades use. */
+    "CREATE TABLE rooms("
+    " id TEXT PRIMARY KEY,"
+    " code TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " host_id TEXT NOT NULL,"
+    " capacity INTEGER NOT NULL,"
+    " is_public INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " state_version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_activity INTEGER NOT NULL);"
+    "CREATE INDEX rooms_host_id ON rooms(host_id);"
+    "CREATE TABLE room_participants("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " display_name TEXT NOT NULL,"
+    " color TEXT NOT NULL,"
+    " role INTEGER NOT NULL,"
+    " banned INTEGER NOT NULL DEFAULT 0,"
+    " joined_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, user_id));"
+    "CREATE INDEX room_participants_user_id ON room_participants(user_id);"
+    "CREATE TABLE room_messages("
+    " id TEXT PRIMARY KEY,"
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " user_id TEXT,"
+    " display_name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " content TEXT NOT NULL,"
+    " metadata TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE(room_id, seq));",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -46,10 +82,27 @@ enum {
     SQ_USER_BY_ID,
     SQ_USER_UPDATE,
     SQ_AUDIT_INSERT,
+    SQ_ROOM_INSERT,
+    SQ_ROOM_UPDATE,
+    SQ_ROOM_DELETE,
+    SQ_PART_UPSERT,
+    SQ_PART_DELETE,
+    SQ_MSG_INSERT,
+    SQ_ROOM_TOUCH,
+    SQ_MSGS_DESC,
+    SQ_MSGS_ASC,
+    SQ_ROOMS_ALL,
+    SQ_PARTS_ALL,
     SQ_STMT_MAX
 };
 
 #define SQ_USER_COLUMNS "id, email, username, color, password_hash, created_at, updated_at"
+#define SQ_ROOM_COLUMNS                                                                    \
+    "id, code, name, host_id, capacity, is_public, state, state_version, created_at,"      \
+    " last_activity"
+#define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
+#define SQ_MSG_COLUMNS \
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -66,6 +119,32 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                        " color = coalesce(?2, color), updated_at = ?3 WHERE id = ?4",
     [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail)"
                         " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
+                       " state_version = ?5, last_activity = ?6 WHERE id = ?7",
+    /* Participants and messages go with it (ON DELETE CASCADE). */
+    [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
+    [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                       " ON CONFLICT(room_id, user_id) DO UPDATE SET"
+                       " display_name = excluded.display_name, color = excluded.color,"
+                       " role = excluded.role, banned = excluded.banned,"
+                       " joined_at = excluded.joined_at",
+    [SQ_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = ?1 AND user_id = ?2",
+    [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
+    /* A page between two exclusive seq bounds, newest first (before / latest: the caller
+     * reverses it) or oldest first (after). */
+    [SQ_MSGS_DESC] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
+                     " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+    [SQ_MSGS_ASC] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
+                    " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq ASC LIMIT ?4",
+    [SQ_ROOMS_ALL] = "SELECT " SQ_ROOM_COLUMNS ", coalesce((SELECT max(seq) FROM room_messages m"
+                     " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
+    [SQ_PARTS_ALL] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
+                     " ORDER BY room_id, joined_at, user_id",
 };
 
 /* One connection. Used by one thread at a time (open on the caller's thread, everything
@@ -223,6 +302,287 @@ static int sq_audit(sq_conn_t *c, const store_audit_t *a)
     return err;
 }
 
+/* ---- rooms ---- */
+
+/* MESSAGES_PAGE answers at most this many messages, whatever the caller asked. */
+#define SQ_PAGE_MAX 1000u
+
+/* Binds a malloc'd string (borrowed until sq_release); NULL binds dflt, or SQL NULL when
+ * dflt is NULL too. */
+static int sq_bind_str(sqlite3_stmt *s, int idx, const char *str, const char *dflt)
+{
+    if (!str) str = dflt;
+    return str ? sqlite3_bind_text(s, idx, str, -1, SQLITE_STATIC) : sqlite3_bind_null(s, idx);
+}
+
+/* Returns a malloc'd copy of text column col, or NULL for SQL NULL (or "" when
+ * not_null: a NOT NULL column never gives a caller a NULL). */
+static char *sq_dup_text(sqlite3_stmt *s, int col, int not_null)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (!t) return not_null ? ch_strdup("") : NULL;
+    return ch_strndup((const char *)t, (size_t)sqlite3_column_bytes(s, col));
+}
+
+/* Maps a failed write's result code to the store's answer: a taken unique key is
+ * EEXISTS, a missing room (foreign key) ENOTFOUND; both undid only this statement. Any
+ * other code is logged as EIO. */
+static int sq_write_result(sq_conn_t *c, int rc, const char *what)
+{
+    if (rc == SQLITE_DONE) return STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return STORE_EEXISTS;
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return STORE_ENOTFOUND;
+    return sq_fail(c, what);
+}
+
+/* Inserts or replaces p, in the room room_id (a fixed STORE_ID_LEN field). */
+static int sq_part_put(sq_conn_t *c, const store_participant_t *p, const char *room_id)
+{
+    sqlite3_stmt *s = c->stmt[SQ_PART_UPSERT];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, p->user_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, p->display_name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, p->color) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 5, p->role) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 6, p->banned ? 1 : 0) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, p->joined_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = sq_write_result(c, rc, "participant put");
+    sq_release(s);
+    return err;
+}
+
+static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
+{
+    const store_room_t *rm = &r->room;
+    sqlite3_stmt *s = c->stmt[SQ_ROOM_INSERT];
+    int bad = SQ_BIND(s, 1, rm->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, rm->code) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, rm->name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, rm->host_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, rm->capacity) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 6, rm->is_public ? 1 : 0) != SQLITE_OK;
+    bad |= sq_bind_str(s, 7, rm->state, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, rm->state_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, rm->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 10, rm->last_activity) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = sq_write_result(c, rc, "room create");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    /* The host joins the room just created, whatever part.room_id says. This cannot meet
+     * a constraint in a consistent database; if it does, failing with EIO rolls the room
+     * back too, since an answer other than EIO must leave no change behind. */
+    err = sq_part_put(c, &r->part, rm->id);
+    if (err != STORE_OK && err != STORE_EIO) {
+        log_error(c->log, "store sqlite: room create: the host participant was refused (%d)",
+                  err);
+        err = STORE_EIO;
+    }
+    return err;
+}
+
+static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ROOM_UPDATE];
+    int bad = SQ_BIND(s, 1, rm->name) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, rm->capacity) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 3, rm->is_public ? 1 : 0) != SQLITE_OK;
+    bad |= sq_bind_str(s, 4, rm->state, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, rm->state_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, rm->last_activity) != SQLITE_OK;
+    bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room update");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+/* Runs the cached DELETE statement `which` with its keys bound (k2 NULL: one key only).
+ * ENOTFOUND when no row matched. */
+static int sq_delete(sq_conn_t *c, int which, const char *k1, size_t cap1, const char *k2,
+                     size_t cap2, const char *what)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int bad = sq_bind_field(s, 1, k1, cap1) != SQLITE_OK;
+    if (k2) bad |= sq_bind_field(s, 2, k2, cap2) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    /* Counts the rows the statement named, not the ones its cascade removed. */
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+static int sq_message_insert(sq_conn_t *c, const store_message_t *m)
+{
+    sqlite3_stmt *s = c->stmt[SQ_MSG_INSERT];
+    int bad = SQ_BIND(s, 1, m->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, m->room_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, m->seq) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 4, m->user_id) != SQLITE_OK; /* "" (the server) is NULL */
+    bad |= SQ_BIND(s, 5, m->display_name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 6, m->type) != SQLITE_OK;
+    bad |= sq_bind_str(s, 7, m->content, "") != SQLITE_OK;
+    bad |= sq_bind_str(s, 8, m->metadata, NULL) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = sq_write_result(c, rc, "message insert");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    /* After the insert, so that a refused message leaves the room untouched; the insert
+     * passed the foreign key, so the room exists. */
+    s = c->stmt[SQ_ROOM_TOUCH];
+    bad = sqlite3_bind_int64(s, 1, m->created_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, m->room_id) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room last_activity");
+    sq_release(s);
+    return err;
+}
+
+/* Fills m (malloc'd strings) from the current row of a SQ_MSG_COLUMNS select. */
+static void sq_read_msg(sq_conn_t *c, sqlite3_stmt *s, store_message_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    sq_copy_text(c, m->id, sizeof(m->id), s, 0);
+    sq_copy_text(c, m->room_id, sizeof(m->room_id), s, 1);
+    m->seq = sqlite3_column_int64(s, 2);
+    sq_copy_text(c, m->user_id, sizeof(m->user_id), s, 3); /* NULL reads as "" */
+    sq_copy_text(c, m->display_name, sizeof(m->display_name), s, 4);
+    sq_copy_text(c, m->type, sizeof(m->type), s, 5);
+    m->content = sq_dup_text(s, 6, 1);
+    m->metadata = sq_dup_text(s, 7, 0);
+    m->created_at = sqlite3_column_int64(s, 8);
+}
+
+static void sq_free_msgs(store_message_t *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(msgs[i].content);
+        free(msgs[i].metadata);
+    }
+    free(msgs);
+}
+
+static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
+{
+    r->msgs = NULL;
+    r->nmsgs = 0;
+    uint32_t limit = r->limit < SQ_PAGE_MAX ? r->limit : SQ_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    /* seq starts at 1: a bound of 0 or below means none. With after, the oldest messages
+     * above it (also below before, if both are given); otherwise the newest. */
+    int asc = r->after > 0;
+    int64_t lo = r->after > 0 ? r->after : 0;
+    int64_t hi = r->before > 0 ? r->before : INT64_MAX;
+    sqlite3_stmt *s = c->stmt[asc ? SQ_MSGS_ASC : SQ_MSGS_DESC];
+    int bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, lo) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, hi) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, limit) != SQLITE_OK;
+    store_message_t *msgs = NULL;
+    size_t n = 0, cap = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW && n < limit; rc = sqlite3_step(s)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            if (cap > limit) cap = limit;
+            msgs = ch_realloc(msgs, cap * sizeof(*msgs));
+        }
+        sq_read_msg(c, s, &msgs[n++]);
+    }
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE; /* LIMIT makes this unreachable */
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "messages page");
+    sq_release(s);
+    if (err != STORE_OK) {
+        sq_free_msgs(msgs, n);
+        return err;
+    }
+    if (!asc) /* newest first from the database; the answer is ascending */
+        for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+            store_message_t t = msgs[i];
+            msgs[i] = msgs[j];
+            msgs[j] = t;
+        }
+    r->msgs = msgs;
+    r->nmsgs = n;
+    return STORE_OK;
+}
+
+static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
+{
+    r->rooms = NULL;
+    r->nrooms = 0;
+    r->parts = NULL;
+    r->nparts = 0;
+    store_room_t *rooms = NULL;
+    store_participant_t *parts = NULL;
+    size_t nrooms = 0, nparts = 0, cap = 0;
+
+    sqlite3_stmt *s = c->stmt[SQ_ROOMS_ALL];
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (nrooms == cap) {
+            cap = cap ? cap * 2 : 16;
+            rooms = ch_realloc(rooms, cap * sizeof(*rooms));
+        }
+        store_room_t *rm = &rooms[nrooms++];
+        memset(rm, 0, sizeof(*rm));
+        sq_copy_text(c, rm->id, sizeof(rm->id), s, 0);
+        sq_copy_text(c, rm->code, sizeof(rm->code), s, 1);
+        sq_copy_text(c, rm->name, sizeof(rm->name), s, 2);
+        sq_copy_text(c, rm->host_id, sizeof(rm->host_id), s, 3);
+        int64_t capacity = sqlite3_column_int64(s, 4);
+        rm->capacity = capacity < 0 ? 0 : capacity > UINT32_MAX ? UINT32_MAX : (uint32_t)capacity;
+        rm->is_public = sqlite3_column_int64(s, 5) != 0;
+        rm->state = sq_dup_text(s, 6, 1);
+        rm->state_version = sqlite3_column_int64(s, 7);
+        rm->created_at = sqlite3_column_int64(s, 8);
+        rm->last_activity = sqlite3_column_int64(s, 9);
+        rm->last_seq = sqlite3_column_int64(s, 10);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "rooms load");
+    sqlite3_reset(s);
+    if (err != STORE_OK) goto fail;
+
+    s = c->stmt[SQ_PARTS_ALL];
+    cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (nparts == cap) {
+            cap = cap ? cap * 2 : 16;
+            parts = ch_realloc(parts, cap * sizeof(*parts));
+        }
+        store_participant_t *p = &parts[nparts++];
+        memset(p, 0, sizeof(*p));
+        sq_copy_text(c, p->room_id, sizeof(p->room_id), s, 0);
+        sq_copy_text(c, p->user_id, sizeof(p->user_id), s, 1);
+        sq_copy_text(c, p->display_name, sizeof(p->display_name), s, 2);
+        sq_copy_text(c, p->color, sizeof(p->color), s, 3);
+        p->role = sqlite3_column_int(s, 4);
+        p->banned = sqlite3_column_int64(s, 5) != 0;
+        p->joined_at = sqlite3_column_int64(s, 6);
+    }
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "participants load");
+    sqlite3_reset(s);
+    if (err != STORE_OK) goto fail;
+
+    r->rooms = rooms;
+    r->nrooms = nrooms;
+    r->parts = parts;
+    r->nparts = nparts;
+    return STORE_OK;
+
+fail:
+    for (size_t i = 0; i < nrooms; i++)
+        free(rooms[i].state);
+    free(rooms);
+    free(parts);
+    return err;
+}
+
 /* ---- backend functions ---- */
 
 /* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK). Returns 0 or STORE_EIO. */
@@ -271,6 +631,40 @@ static void sq_exec(void *conn, store_req_t *req)
         break;
     case STORE_AUDIT:
         req->err = sq_audit(c, &req->audit);
+        break;
+    case STORE_ROOM_CREATE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_room_create(c, req->rooms);
+        break;
+    case STORE_ROOM_UPDATE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_room_update(c, &req->rooms->room);
+        break;
+    case STORE_ROOM_DELETE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_delete(c, SQ_ROOM_DELETE, req->rooms->room.id, STORE_ID_LEN, NULL, 0,
+                             "room delete");
+        break;
+    case STORE_PARTICIPANT_PUT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_part_put(c, &req->rooms->part, req->rooms->part.room_id);
+        break;
+    case STORE_PARTICIPANT_DELETE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_delete(c, SQ_PART_DELETE, req->rooms->part.room_id, STORE_ID_LEN,
+                             req->rooms->part.user_id, STORE_SUB_LEN, "participant delete");
+        break;
+    case STORE_MESSAGE_INSERT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_message_insert(c, &req->rooms->msg);
+        break;
+    case STORE_MESSAGES_PAGE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_messages_page(c, req->rooms);
+        break;
+    case STORE_ROOMS_LOAD:
+        CH_ASSERT(req->rooms);
+        req->err = sq_rooms_load(c, req->rooms);
         break;
     default:
         CH_ASSERT(!"unknown store request type");
@@ -428,6 +822,17 @@ static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
                     sizeof(why)) != 0 ||
         sq_migrate(c->db, log, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: %s", target, why);
+        goto fail;
+    }
+    /* Deleting a room relies on ON DELETE CASCADE, and a participant or message for a
+     * missing room on the foreign key: a SQLite built without them is refused. */
+    s = NULL;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA foreign_keys", -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    int fk = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (fk != 1) {
+        snprintf(err, errlen, "%s: sqlite foreign keys are off (needed for rooms)", target);
         goto fail;
     }
     for (int i = 0; i < SQ_STMT_MAX; i++) {

@@ -163,8 +163,10 @@ static void test_migrate_empty(void)
     ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM schema_version"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                           "('users', 'audit', 'audit_at')"),
-              3);
+                           "('users', 'audit', 'audit_at', 'rooms', 'rooms_host_id',"
+                           " 'room_participants', 'room_participants_user_id',"
+                           " 'room_messages')"),
+              8);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 0);
     rm_db(path);
 }
@@ -204,7 +206,7 @@ static void test_migrate_from_v1(void)
     strcpy(t.req.audit.event, "login");
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
-    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 2);
+    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 1);
     rm_db(path);
@@ -222,8 +224,11 @@ static void test_newer_refused(void)
     char err[256] = "";
     store_t *st = store_open(&store_sqlite_backend, path, &loop, &test_log, err, sizeof(err));
     ASSERT_TRUE(st == NULL);
-    ASSERT_TRUE(strstr(err, "database schema version 7 is newer than this chorus supports "
-                            "(2); upgrade chorus") != NULL);
+    char want[128];
+    snprintf(want, sizeof(want),
+             "database schema version 7 is newer than this chorus supports (%d); upgrade chorus",
+             STORE_SQLITE_SCHEMA_VERSION);
+    ASSERT_TRUE(strstr(err, want) != NULL);
     ASSERT_EQ(uv_loop_close(&loop), 0); /* a failed open leaves no handle behind */
     ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 7); /* untouched */
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'users'"), 0);
