@@ -97,11 +97,11 @@ enum {
 };
 
 #define SQ_USER_COLUMNS "id, email, username, color, password_hash, created_at, updated_at"
-#define SQ_ROOM_COLUMNS                                                                    \
-    "id, code, name, host_id, capacity, is_public, state, state_version, created_at,"      \
+#define SQ_ROOM_COLUMNS                                                                        \
+    "id, code, name, host_id, capacity, is_public, state, state_version, created_at,"          \
     " last_activity"
 #define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
-#define SQ_MSG_COLUMNS \
+#define SQ_MSG_COLUMNS                                                                         \
     "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
@@ -141,8 +141,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                      " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
     [SQ_MSGS_ASC] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
                     " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq ASC LIMIT ?4",
-    [SQ_ROOMS_ALL] = "SELECT " SQ_ROOM_COLUMNS ", coalesce((SELECT max(seq) FROM room_messages m"
-                     " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
+    [SQ_ROOMS_ALL] =
+        "SELECT " SQ_ROOM_COLUMNS ", coalesce((SELECT max(seq) FROM room_messages m"
+        " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
     [SQ_PARTS_ALL] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
 };
@@ -536,7 +537,9 @@ static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
         sq_copy_text(c, rm->name, sizeof(rm->name), s, 2);
         sq_copy_text(c, rm->host_id, sizeof(rm->host_id), s, 3);
         int64_t capacity = sqlite3_column_int64(s, 4);
-        rm->capacity = capacity < 0 ? 0 : capacity > UINT32_MAX ? UINT32_MAX : (uint32_t)capacity;
+        rm->capacity = capacity < 0            ? 0
+                       : capacity > UINT32_MAX ? UINT32_MAX
+                                               : (uint32_t)capacity;
         rm->is_public = sqlite3_column_int64(s, 5) != 0;
         rm->state = sq_dup_text(s, 6, 1);
         rm->state_version = sqlite3_column_int64(s, 7);
