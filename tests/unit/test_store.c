@@ -225,9 +225,10 @@ static void test_newer_refused(void)
     store_t *st = store_open(&store_sqlite_backend, path, &loop, &test_log, err, sizeof(err));
     ASSERT_TRUE(st == NULL);
     char want[128];
-    snprintf(want, sizeof(want),
-             "database schema version 7 is newer than this chorus supports (%d); upgrade chorus",
-             STORE_SQLITE_SCHEMA_VERSION);
+    snprintf(
+        want, sizeof(want),
+        "database schema version 7 is newer than this chorus supports (%d); upgrade chorus",
+        STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_TRUE(strstr(err, want) != NULL);
     ASSERT_EQ(uv_loop_close(&loop), 0); /* a failed open leaves no handle behind */
     ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 7); /* untouched */
@@ -499,6 +500,574 @@ static void test_long_value_truncated(void)
     rm_db(path);
 }
 
+/* ---- rooms ---- */
+
+static void fill_room(store_room_t *rm, int i)
+{
+    memset(rm, 0, sizeof(*rm));
+    snprintf(rm->id, sizeof(rm->id), "10000000-0000-4000-8000-%012d", i);
+    snprintf(rm->code, sizeof(rm->code), "R%05d", i);
+    snprintf(rm->name, sizeof(rm->name), "Room %d", i);
+    snprintf(rm->host_id, sizeof(rm->host_id), "00000000-0000-4000-8000-%012d", i);
+    rm->capacity = 10;
+    rm->is_public = 1;
+    rm->state = strdup("{\"mode\":\"chat\"}");
+    rm->state_version = 1;
+    rm->created_at = 1700000000000 + i;
+    rm->last_activity = rm->created_at;
+}
+
+static void fill_part(store_participant_t *p, const char *room_id, int user, int role,
+                      int64_t joined_at)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->room_id, sizeof(p->room_id), "%s", room_id);
+    snprintf(p->user_id, sizeof(p->user_id), "00000000-0000-4000-8000-%012d", user);
+    snprintf(p->display_name, sizeof(p->display_name), "user %d", user);
+    snprintf(p->color, sizeof(p->color), "#%06x", (unsigned)(user * 7919) & 0xffffff);
+    p->role = role;
+    p->joined_at = joined_at;
+}
+
+/* Message seq of room `room`: id encodes both, user 0 is the server (""), every third
+ * message carries metadata. */
+static void fill_msg(store_message_t *m, int room, int64_t seq)
+{
+    memset(m, 0, sizeof(*m));
+    snprintf(m->id, sizeof(m->id), "%08d-0000-4000-8000-%012" PRId64, room, seq);
+    snprintf(m->room_id, sizeof(m->room_id), "10000000-0000-4000-8000-%012d", room);
+    m->seq = seq;
+    if (seq % 5 != 0) snprintf(m->user_id, sizeof(m->user_id), "user-%" PRId64, seq % 3);
+    snprintf(m->display_name, sizeof(m->display_name), "name %" PRId64, seq % 3);
+    snprintf(m->type, sizeof(m->type), "%s", seq % 5 ? "text" : "system");
+    char buf[64];
+    snprintf(buf, sizeof(buf), "message %" PRId64 " é", seq);
+    m->content = strdup(buf);
+    if (seq % 3 == 0) {
+        snprintf(buf, sizeof(buf), "{\"n\":%" PRId64 "}", seq);
+        m->metadata = strdup(buf);
+    }
+    m->created_at = 1700000100000 + seq;
+}
+
+/* Runs one room request on r and returns its err. */
+static int run_rooms(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
+                     store_rooms_t *r)
+{
+    treq_t t;
+    treq_init(&t, c, type);
+    t.req.rooms = r;
+    return run_one(st, loop, &t);
+}
+
+/* Creates room i with its host (user i) joined at its creation time. */
+static int create_room(store_t *st, uv_loop_t *loop, tctx_t *c, int i)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, i);
+    fill_part(&r.part, r.room.id, i, STORE_ROLE_HOST, r.room.created_at);
+    int err = run_rooms(st, loop, c, STORE_ROOM_CREATE, &r);
+    store_rooms_free(&r);
+    return err;
+}
+
+static int insert_msg(store_t *st, uv_loop_t *loop, tctx_t *c, int room, int64_t seq)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, room, seq);
+    int err = run_rooms(st, loop, c, STORE_MESSAGE_INSERT, &r);
+    store_rooms_free(&r);
+    return err;
+}
+
+/* Asks a page of room `room` and checks it holds exactly seqs first..first+n-1. Returns
+ * the number of messages, or -1 on a mismatch (printed). */
+static long page(store_t *st, uv_loop_t *loop, tctx_t *c, int room, int64_t before,
+                 int64_t after, uint32_t limit, int64_t first)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.id, sizeof(r.room.id), "10000000-0000-4000-8000-%012d", room);
+    r.before = before;
+    r.after = after;
+    r.limit = limit;
+    int err = run_rooms(st, loop, c, STORE_MESSAGES_PAGE, &r);
+    long n = err == STORE_OK ? (long)r.nmsgs : -1;
+    for (size_t i = 0; n >= 0 && i < r.nmsgs; i++) {
+        store_message_t want;
+        fill_msg(&want, room, first + (int64_t)i);
+        const store_message_t *m = &r.msgs[i];
+        if (m->seq != want.seq || strcmp(m->id, want.id) != 0 ||
+            strcmp(m->room_id, want.room_id) != 0 || strcmp(m->user_id, want.user_id) != 0 ||
+            strcmp(m->display_name, want.display_name) != 0 ||
+            strcmp(m->type, want.type) != 0 || !m->content ||
+            strcmp(m->content, want.content) != 0 || !m->metadata != !want.metadata ||
+            (want.metadata && strcmp(m->metadata, want.metadata) != 0) ||
+            m->created_at != want.created_at) {
+            fprintf(stderr, "page: message %zu is seq %" PRId64 ", expected %" PRId64 "\n", i,
+                    m->seq, want.seq);
+            n = -1;
+        }
+        store_rooms_free(&(store_rooms_t){.msg = want});
+    }
+    store_rooms_free(&r);
+    return n;
+}
+
+static void test_migrate_from_v2(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "v2");
+    /* A database as schema 2 left it: users and audit, with an account. */
+    ASSERT_EQ(db_exec(path,
+                      "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+                      "INSERT INTO schema_version VALUES(2);"
+                      "CREATE TABLE users(id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE,"
+                      " username TEXT NOT NULL, color TEXT NOT NULL,"
+                      " password_hash TEXT NOT NULL, created_at INTEGER NOT NULL,"
+                      " updated_at INTEGER NOT NULL);"
+                      "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+                      " event TEXT NOT NULL, user_id TEXT, ip TEXT, detail TEXT);"
+                      "CREATE INDEX audit_at ON audit(at);"
+                      "INSERT INTO users VALUES('00000000-0000-4000-8000-000000000001',"
+                      " 'old@example.com', 'Old', '#123456', 'hash', 5, 6);"
+                      "INSERT INTO audit(at, event) VALUES(3, 'register');"),
+              0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK); /* hosted by the old account */
+    treq_t t;
+    treq_init(&t, &c, STORE_USER_BY_EMAIL);
+    strcpy(t.req.key, "old@example.com");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_STREQ(t.req.user.username, "Old");
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 3);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms r JOIN users u ON u.id = r.host_id"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants WHERE role = 1 AND"
+                           " user_id = '00000000-0000-4000-8000-000000000001' AND banned = 0"),
+              1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('rooms_host_id', 'room_participants_user_id')"),
+              2);
+    rm_db(path);
+}
+
+static void test_room_crud(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "rooms");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    /* Same code, new id; same id, new code: both taken, and neither left a row. */
+    fill_room(&r.room, 2);
+    strcpy(r.room.code, "R00001");
+    fill_part(&r.part, r.room.id, 2, STORE_ROLE_HOST, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_CREATE, &r), STORE_EEXISTS);
+    store_rooms_free(&r);
+    fill_room(&r.room, 1);
+    strcpy(r.room.code, "ZZZZZZ");
+    fill_part(&r.part, r.room.id, 3, STORE_ROLE_HOST, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_CREATE, &r), STORE_EEXISTS);
+    store_rooms_free(&r);
+
+    /* Update every mutable field. */
+    fill_room(&r.room, 1);
+    free(r.room.state);
+    r.room.state = strdup("{\"mode\":\"draw\",\"n\":2}");
+    r.room.state_version = 42;
+    strcpy(r.room.name, "Renamed ✓");
+    r.room.capacity = 3;
+    r.room.is_public = 0;
+    r.room.last_activity = 1800000000000;
+    strcpy(r.room.code, "IGNORE"); /* not mutable */
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
+    strcpy(r.room.id, "no-such-room");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+
+    /* Participants: insert, then replace by (room, user). */
+    char room1[STORE_ID_LEN];
+    fill_room(&r.room, 1);
+    strcpy(room1, r.room.id);
+    store_rooms_free(&r);
+    fill_part(&r.part, room1, 7, STORE_ROLE_MEMBER, 100);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    fill_part(&r.part, room1, 7, STORE_ROLE_HOST, 200);
+    r.part.banned = 1;
+    strcpy(r.part.display_name, "seven");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    fill_part(&r.part, room1, 8, STORE_ROLE_MEMBER, 300);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    /* A participant of a missing room: ENOTFOUND (the foreign key), not EIO. */
+    fill_part(&r.part, "no-such-room", 9, STORE_ROLE_MEMBER, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_ENOTFOUND);
+    fill_part(&r.part, room1, 8, STORE_ROLE_MEMBER, 0);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_DELETE, &r), STORE_OK);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_DELETE, &r), STORE_ENOTFOUND);
+    fill_part(&r.part, "no-such-room", 7, STORE_ROLE_MEMBER, 0);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_DELETE, &r), STORE_ENOTFOUND);
+
+    ASSERT_EQ(c.wrong_thread, 0);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms WHERE code = 'R00001'"
+                           " AND name = 'Renamed ✓' AND capacity = 3 AND is_public = 0"
+                           " AND state = '{\"mode\":\"draw\",\"n\":2}' AND state_version = 42"
+                           " AND last_activity = 1800000000000 AND created_at = 1700000000001"
+                           " AND host_id = '00000000-0000-4000-8000-000000000001'"),
+              1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants"), 2); /* host + 7 */
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants WHERE"
+                           " user_id = '00000000-0000-4000-8000-000000000007' AND role = 1"
+                           " AND banned = 1 AND display_name = 'seven' AND joined_at = 200"),
+              1);
+    rm_db(path);
+}
+
+static void test_messages_and_pages(void)
+{
+    enum { N = 25 };
+    char path[512];
+    tmp_db(path, sizeof(path), "msgs");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK); /* stays empty */
+    for (int i = 1; i <= N; i++)
+        ASSERT_EQ(insert_msg(st, &loop, &c, 1, i), STORE_OK);
+    /* A taken seq (new id) and a taken id: EEXISTS, and the room is not touched. */
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 3);
+    strcpy(r.msg.id, "fresh-id");
+    r.msg.created_at = 1900000000000;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    store_rooms_free(&r);
+    fill_msg(&r.msg, 1, N + 1);
+    strcpy(r.msg.id, "00000001-0000-4000-8000-000000000003");
+    r.msg.created_at = 1900000000000;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    store_rooms_free(&r);
+    /* A message to a missing room. */
+    fill_msg(&r.msg, 99, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+
+    /* Newest, before, after, limits; always ascending. */
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 10, 16), 10);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 100, 1), N);
+    ASSERT_EQ(page(st, &loop, &c, 1, 16, 0, 10, 6), 10);
+    ASSERT_EQ(page(st, &loop, &c, 1, 3, 0, 10, 1), 2);
+    ASSERT_EQ(page(st, &loop, &c, 1, 1, 0, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 20, 10, 21), 5);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 5, 3, 6), 3);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, N, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 1, N), 1);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 0, 1), 0);           /* limit 0: nothing */
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 4000000000u, 1), N); /* capped, not refused */
+    ASSERT_EQ(page(st, &loop, &c, 1, 12, 4, 100, 5), 7);        /* both: 5..11 */
+    ASSERT_EQ(page(st, &loop, &c, 2, 0, 0, 10, 1), 0);          /* empty room */
+    ASSERT_EQ(page(st, &loop, &c, 99, 0, 0, 10, 1), 0);         /* missing room */
+
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), N);
+    /* The last accepted message set the room's activity; the refused ones did not. */
+    ASSERT_EQ(db_int(path, "SELECT last_activity FROM rooms WHERE code = 'R00001'"),
+              1700000100000 + N);
+    ASSERT_EQ(db_int(path, "SELECT last_activity FROM rooms WHERE code = 'R00002'"),
+              1700000000002);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE user_id IS NULL"), N / 5);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE user_id = ''"), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE metadata IS NULL"),
+              N - N / 3);
+    rm_db(path);
+}
+
+static void test_room_delete_cascades(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "cascade");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    for (int room = 1; room <= 2; room++) {
+        ASSERT_EQ(create_room(st, &loop, &c, room), STORE_OK);
+        fill_room(&r.room, room);
+        fill_part(&r.part, r.room.id, 50 + room, STORE_ROLE_MEMBER, 5);
+        ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+        store_rooms_free(&r);
+        for (int i = 1; i <= 5; i++)
+            ASSERT_EQ(insert_msg(st, &loop, &c, room, i), STORE_OK);
+    }
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 2, 0, 0, 10, 1), 5);
+    /* Its code is free again, and the new room starts without history. */
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 10, 1), 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 2);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants WHERE room_id ="
+                           " '10000000-0000-4000-8000-000000000001'"),
+              1); /* only the new host */
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants"), 3);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), 5);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE room_id ="
+                           " '10000000-0000-4000-8000-000000000001'"),
+              0);
+    rm_db(path);
+}
+
+static void test_rooms_load_after_reopen(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "load");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    /* An empty store loads nothing. */
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
+    ASSERT_EQ(r.nrooms, 0);
+    ASSERT_EQ(r.nparts, 0);
+    store_rooms_free(&r);
+    for (int room = 1; room <= 3; room++)
+        ASSERT_EQ(create_room(st, &loop, &c, room), STORE_OK);
+    for (int i = 1; i <= 7; i++)
+        ASSERT_EQ(insert_msg(st, &loop, &c, 2, i), STORE_OK);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 3, 1), STORE_OK);
+    /* Room 2 gets members joined out of insertion order, one banned. */
+    fill_room(&r.room, 2);
+    fill_part(&r.part, r.room.id, 20, STORE_ROLE_MEMBER, 1700000000900);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    fill_part(&r.part, r.room.id, 21, STORE_ROLE_MEMBER, 1700000000500);
+    r.part.banned = 1;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
+    ASSERT_EQ(r.nrooms, 3);
+    int64_t want_seq[3] = {0, 7, 1};
+    for (int i = 0; i < 3; i++) {
+        store_room_t want;
+        fill_room(&want, i + 1);
+        const store_room_t *got = &r.rooms[i];
+        ASSERT_STREQ(got->id, want.id);
+        ASSERT_STREQ(got->code, want.code);
+        ASSERT_STREQ(got->name, want.name);
+        ASSERT_STREQ(got->host_id, want.host_id);
+        ASSERT_EQ(got->capacity, want.capacity);
+        ASSERT_EQ(got->is_public, 1);
+        ASSERT_STREQ(got->state, want.state);
+        ASSERT_EQ(got->state_version, want.state_version);
+        ASSERT_EQ(got->created_at, want.created_at);
+        ASSERT_EQ(got->last_seq, want_seq[i]);
+        ASSERT_EQ(got->last_activity,
+                  want_seq[i] ? 1700000100000 + want_seq[i] : want.created_at);
+        free(want.state);
+    }
+    /* Every participant, by room then join time. */
+    ASSERT_EQ(r.nparts, 5);
+    const char *want_user[5] = {"1", "2", "21", "20", "3"};
+    for (int i = 0; i < 5; i++) {
+        char uid[STORE_SUB_LEN];
+        snprintf(uid, sizeof(uid), "00000000-0000-4000-8000-%012d", atoi(want_user[i]));
+        ASSERT_STREQ(r.parts[i].user_id, uid);
+    }
+    ASSERT_STREQ(r.parts[1].room_id, r.rooms[1].id);
+    ASSERT_EQ(r.parts[1].role, STORE_ROLE_HOST);
+    ASSERT_EQ(r.parts[2].role, STORE_ROLE_MEMBER);
+    ASSERT_EQ(r.parts[2].banned, 1);
+    ASSERT_EQ(r.parts[3].banned, 0);
+    ASSERT_EQ(r.parts[2].joined_at, 1700000000500);
+    ASSERT_STREQ(r.parts[3].display_name, "user 20");
+    ASSERT_STREQ(r.parts[3].color, "#026aac"); /* 20 * 7919 */
+
+    /* Freeing zeroes, and twice or NULL is harmless (ASan checks the rest). */
+    store_rooms_free(&r);
+    ASSERT_TRUE(r.rooms == NULL && r.nrooms == 0 && r.parts == NULL && r.nparts == 0);
+    store_rooms_free(&r);
+    store_rooms_free(NULL);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    rm_db(path);
+}
+
+/* The SQLite backend, counting its transactions. With counted_gate set, the next begin
+ * posts counted_entered and waits for counted_release (the worker is then parked). */
+static int counted_begins; /* worker thread; read after the callbacks ran */
+static int counted_gate;   /* set by the test before the worker can see it */
+static uv_sem_t counted_entered, counted_release;
+
+static int counted_begin(void *conn)
+{
+    counted_begins++;
+    if (counted_gate) {
+        counted_gate = 0;
+        uv_sem_post(&counted_entered);
+        uv_sem_wait(&counted_release);
+    }
+    return store_sqlite_backend.begin(conn);
+}
+
+static store_backend_t counted_backend(void)
+{
+    store_backend_t be = store_sqlite_backend;
+    be.name = "sqlite-counted";
+    be.begin = counted_begin;
+    return be;
+}
+
+typedef struct {
+    treq_t t;
+    store_rooms_t r;
+} msg_req_t;
+
+/* Submits n message inserts for room 1 (seq 1..n) at once and runs the loop until all
+ * answered. With gated, the worker is first parked in a transaction of its own, so all n
+ * are queued when it next looks. Returns how many succeeded; *ns is the time from the
+ * first submit to the last callback. */
+static int insert_burst(store_t *st, uv_loop_t *loop, tctx_t *c, msg_req_t *m, int n, int gated,
+                        uint64_t *ns)
+{
+    treq_t gate;
+    store_rooms_t gate_rooms;
+    if (gated) {
+        memset(&gate_rooms, 0, sizeof(gate_rooms));
+        treq_init(&gate, c, STORE_MESSAGES_PAGE); /* any request */
+        gate.req.rooms = &gate_rooms;
+        counted_gate = 1;
+        store_submit(st, &gate.req);
+        uv_sem_wait(&counted_entered);
+    }
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < n; i++) {
+        treq_init(&m[i].t, c, STORE_MESSAGE_INSERT);
+        memset(&m[i].r, 0, sizeof(m[i].r));
+        fill_msg(&m[i].r.msg, 1, i + 1);
+        m[i].t.req.rooms = &m[i].r;
+        store_submit(st, &m[i].t.req);
+    }
+    if (gated) uv_sem_post(&counted_release);
+    uv_run(loop, UV_RUN_DEFAULT);
+    *ns = uv_hrtime() - t0;
+    if (gated) store_rooms_free(&gate_rooms);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        ok += m[i].t.done && m[i].t.req.err == STORE_OK;
+        store_rooms_free(&m[i].r);
+    }
+    return ok;
+}
+
+static void test_message_burst_in_order(void)
+{
+    enum { N = 2000 };
+    char path[512];
+    tmp_db(path, sizeof(path), "burst");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_backend_t be = counted_backend();
+    char err[256] = "";
+    store_t *st = store_open(&be, path, &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    ASSERT_EQ(uv_sem_init(&counted_entered, 0), 0);
+    ASSERT_EQ(uv_sem_init(&counted_release, 0), 0);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    counted_begins = 0;
+    msg_req_t *m = calloc(N, sizeof(*m));
+    uint64_t ns;
+    ASSERT_EQ(insert_burst(st, &loop, &c, m, N, 1, &ns), N);
+    free(m);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(c.wrong_thread, 0);
+    /* The gate's own transaction, then full batches of 256: 8 for 2,000 requests. */
+    ASSERT_EQ(counted_begins, 1 + (N + 255) / 256);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 1000, N - 999), 1000);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), N);
+    ASSERT_EQ(db_int(path, "SELECT max(seq) FROM room_messages"), N);
+    /* Each row is the request that carried its seq, and the last one applied was last. */
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"
+                           " WHERE CAST(substr(id, 25) AS INTEGER) = seq"
+                           " AND created_at = 1700000100000 + seq"),
+              N);
+    ASSERT_EQ(db_int(path, "SELECT last_activity FROM rooms"), 1700000100000 + N);
+    uv_sem_destroy(&counted_entered);
+    uv_sem_destroy(&counted_release);
+    rm_db(path);
+}
+
+/* Not a test of speed: prints how long 10,000 inserts take end to end. */
+static void test_message_insert_timing(void)
+{
+    enum { N = 10000 };
+    char path[512];
+    tmp_db(path, sizeof(path), "timing");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_backend_t be = counted_backend();
+    char err[256] = "";
+    store_t *st = store_open(&be, path, &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    counted_begins = 0;
+    msg_req_t *m = calloc(N, sizeof(*m));
+    uint64_t ns;
+    ASSERT_EQ(insert_burst(st, &loop, &c, m, N, 0, &ns), N);
+    free(m);
+    fprintf(stderr,
+            "bench: %d MESSAGE_INSERTs, submit all to last callback: %.1f ms "
+            "(%.0f/s, %d transactions)\n",
+            N, ns / 1e6, N / (ns / 1e9), counted_begins);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), N);
+    rm_db(path);
+}
+
 /* ---- close ---- */
 
 typedef struct {
@@ -760,6 +1329,13 @@ int main(void)
     RUN(test_many_in_order_and_durable);
     RUN(test_audit);
     RUN(test_long_value_truncated);
+    RUN(test_migrate_from_v2);
+    RUN(test_room_crud);
+    RUN(test_messages_and_pages);
+    RUN(test_room_delete_cascades);
+    RUN(test_rooms_load_after_reopen);
+    RUN(test_message_burst_in_order);
+    RUN(test_message_insert_timing);
     RUN(test_close_drains_then_eclosed);
     RUN(test_eio_fails_whole_batch);
     RUN(test_batch_limit);
