@@ -1,0 +1,69 @@
+/* presence.h: one room member's presence (cursor, selection, typing, ...) with change
+ * coalescing, idle detection and typing expiry. Pure: the caller passes the time in. */
+#ifndef CHORUS_PRESENCE_H
+#define CHORUS_PRESENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Limits for a room. A zero field switches its feature off: max_rate 0 emits every
+ * change at once, idle_ms 0 never marks idle, typing_ms 0 never expires typing, max_bytes 0
+ * does not cap the state size. */
+typedef struct {
+    uint32_t max_rate;  /* changes emitted per user per second (20: min interval 50 ms) */
+    uint64_t idle_ms;   /* silence after which the user is shown idle (60 s) */
+    uint64_t typing_ms; /* "typing": true clears itself after this long (5 s) */
+    size_t max_bytes;   /* cap on the compact JSON size of the state a client builds */
+} presence_rules_t;
+
+/* 4096: room for a cursor, a selection and a status line with plenty to spare, small
+ * enough that a room of 100 members' snapshots stays under half a megabyte. */
+#define PRESENCE_RULES_DEFAULT ((presence_rules_t){20, 60000, 5000, 4096})
+
+/* Two fields are owned by the module: "idle" (true/false; a client's "idle" is ignored)
+ * and the timer on "typing". Times are milliseconds on any monotonic clock; a reading of
+ * 0 is taken as 1 when recorded as last_emit_ms (where 0 means "never"). */
+typedef struct {
+    json_t *state;          /* owned: the full current state (object), {} initially */
+    json_t *pending;        /* owned: merged changes not yet emitted, or NULL */
+    uint64_t last_emit_ms;  /* when a change was last emitted (0 = never) */
+    uint64_t last_active_ms; /* the last accepted update (or presence_init) */
+    uint64_t typing_until;  /* 0 = not typing */
+    int idle;
+    /* Added to the brief's struct: the state as the room last saw it (owned; shares the
+     * immutable state object). pending is always json_merge_diff(sent, state): merge
+     * patches do not compose exactly ({"a":null} then {"a":{"b":1}} is no single patch
+     * on an object "a"), a diff against what was sent always is. */
+    json_t *sent;
+} presence_t;
+
+/* Initialises p with state {} and the user active at now_ms. Free with presence_free. */
+void presence_init(presence_t *p, uint64_t now_ms);
+
+/* Releases everything p owns; p may then be initialised again. */
+void presence_free(presence_t *p);
+
+/* Applies patch (borrowed; must be an object; RFC 7396 merge patch, shallow or deep) from
+ * the user at now. Returns 0, or -1 when patch is not an object or the resulting state
+ * serializes (compact) to more than r->max_bytes; nothing changes then, *emit is NULL and
+ * the update does not count as activity. On 0, *emit (out) is a new reference to the
+ * change to send to the room now (a merge patch against what the room last saw, including
+ * "idle": false when the user was idle), or NULL when the change is held to respect
+ * r->max_rate (presence_next_due then says when to call presence_tick) or when the patch
+ * changed nothing. A typing key set to true (re)starts the typing timer. Borrows r. */
+int presence_update(presence_t *p, const json_t *patch, uint64_t now,
+                    const presence_rules_t *r, json_t **emit);
+
+/* Returns the next time (ms) presence_tick has something to do: flush of a held change,
+ * typing expiry, going idle; 0 when nothing is scheduled. Exact: a tick before it does
+ * nothing, a tick at it does something. Borrows p and r. */
+uint64_t presence_next_due(const presence_t *p, const presence_rules_t *r);
+
+/* Does what is due at now (typing expiry sets "typing": false, idle sets "idle": true,
+ * both in the state) and returns the change to emit as a new reference, or NULL when
+ * nothing is to be sent yet. Server-made changes obey max_rate like the user's own. */
+json_t *presence_tick(presence_t *p, uint64_t now, const presence_rules_t *r);
+
+#endif
