@@ -22,6 +22,7 @@ static const struct {
     const size_t *n;
 } route_tables[] = {
     {api_auth_routes, &api_auth_nroutes},
+    {api_rooms_routes, &api_rooms_nroutes},
 };
 
 int64_t api_unix_ms(void)

@@ -18,6 +18,7 @@
 #include "store.h"
 
 typedef struct api_s api_t;
+struct rooms_s;
 typedef struct api_req_s api_req_t;
 
 /* Route groups, each with its own rate limits. */
@@ -81,6 +82,7 @@ struct api_s {
     log_t *log;                  /* borrowed */
     store_t *store;              /* borrowed */
     auth_jwt_t *jwt;             /* borrowed */
+    struct rooms_s *rooms;       /* borrowed */
     rl_map_t *rl_auth;           /* per IP, /api/auth/ */
     rl_map_t *rl_api_ip;         /* per IP, other routes */
     rl_map_t *rl_api_user;       /* per user, other routes */
@@ -129,6 +131,10 @@ int64_t api_unix_ms(void);
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];
 extern const size_t api_auth_nroutes;
+
+/* Routes of the rooms module (api_rooms.c). */
+extern const api_route_t api_rooms_routes[];
+extern const size_t api_rooms_nroutes;
 
 /* Prepares the accounts module (the dummy hash). Returns 0 or -1. */
 int api_auth_init(api_t *a);

@@ -89,6 +89,33 @@ static const opt_t options[] = {
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
      "other /api/ requests per user"},
+    {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
+     "base URL of joinLink"},
+    {"room-max-capacity", OPT_COUNT, OFF(room_max_capacity), 1, 1000000, "50",
+     "largest maxParticipants a room may have"},
+    {"room-max-hosted", OPT_COUNT, OFF(room_max_hosted), 1, 1000000, "5",
+     "live rooms one user may host (429 room_limit)"},
+    {"room-join-history", OPT_COUNT, OFF(room_join_history), 0, 1000, "50",
+     "messages sent with a join reply"},
+    {"room-max-message", OPT_SIZE, OFF(room_max_message), 1, 16 * MiB, "16KiB",
+     "message content size"},
+    {"room-max-broadcast", OPT_SIZE, OFF(room_max_broadcast), 1, 16 * MiB, "64KiB",
+     "broadcast data size"},
+    {"room-max-state", OPT_SIZE, OFF(room_max_state), 2, 16 * MiB, "64KiB", "room state size"},
+    {"room-seat-grace", OPT_DURATION, OFF(room_seat_grace), 0, 24 * HOUR_MS, "60s",
+     "a dropped member keeps the seat this long"},
+    {"room-idle", OPT_DURATION, OFF(room_idle), 1000, 365 * 24 * HOUR_MS, "24h",
+     "rooms idle this long are deleted"},
+    {"room-sweep", OPT_DURATION, OFF(room_sweep), 100, 24 * HOUR_MS, "1h",
+     "how often idle rooms are looked for"},
+    {"presence-rate", OPT_COUNT, OFF(presence_rate), 1, 1000, "20",
+     "presence changes sent per user per second"},
+    {"presence-idle", OPT_DURATION, OFF(presence_idle), 100, 24 * HOUR_MS, "60s",
+     "silence before a user shows idle"},
+    {"presence-typing", OPT_DURATION, OFF(presence_typing), 100, HOUR_MS, "5s",
+     "typing expires after"},
+    {"presence-max", OPT_SIZE, OFF(presence_max), 2, 1 * MiB, "2KiB",
+     "one user's presence state size"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -126,6 +153,20 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_auth = (config_rate_t){100, 15 * 60000};
     cfg->rate_api_ip = (config_rate_t){6000, 60000};
     cfg->rate_api_user = (config_rate_t){1200, 60000};
+    cfg->public_url = ch_strdup("http://127.0.0.1:8080");
+    cfg->room_max_capacity = 50;
+    cfg->room_max_hosted = 5;
+    cfg->room_join_history = 50;
+    cfg->room_max_message = 16 * KiB;
+    cfg->room_max_broadcast = 64 * KiB;
+    cfg->room_max_state = 64 * KiB;
+    cfg->room_seat_grace = 60000;
+    cfg->room_idle = 24 * HOUR_MS;
+    cfg->room_sweep = HOUR_MS;
+    cfg->presence_rate = 20;
+    cfg->presence_idle = 60000;
+    cfg->presence_typing = 5000;
+    cfg->presence_max = 2 * KiB;
 }
 
 static void free_origins(chorus_config_t *cfg)
@@ -146,6 +187,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->jwt_alg);
     free(cfg->jwt_public_key);
     free(cfg->jwt_private_key);
+    free(cfg->public_url);
     free_origins(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -50,6 +50,21 @@ typedef struct {
     config_rate_t rate_auth;      /* /api/auth/ per client IP */
     config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
     config_rate_t rate_api_user;  /* other /api/ routes per user */
+    /* rooms */
+    char *public_url;             /* owned; base of joinLink */
+    uint64_t room_max_capacity;   /* upper bound of maxParticipants */
+    uint64_t room_max_hosted;     /* live rooms per host */
+    uint64_t room_join_history;   /* messages in the join reply */
+    uint64_t room_max_message;    /* bytes of message content */
+    uint64_t room_max_broadcast;  /* bytes of broadcast data */
+    uint64_t room_max_state;      /* bytes of room state */
+    uint64_t room_seat_grace;     /* ms a dropped member keeps the seat */
+    uint64_t room_idle;           /* ms of inactivity before a room is deleted */
+    uint64_t room_sweep;          /* ms between idle-room sweeps */
+    uint64_t presence_rate;       /* presence changes per user per second */
+    uint64_t presence_idle;       /* ms of silence before a user shows idle */
+    uint64_t presence_typing;     /* ms before typing expires */
+    uint64_t presence_max;        /* bytes of one user's presence state */
 } chorus_config_t;
 
 /* Fills cfg with the defaults. Free with config_free. */

@@ -77,8 +77,11 @@ static void on_handle_closed(uv_handle_t *h)
     server_t *s = c->srv;
     outq_clear(&c->out);
     conn_http_free(c);
+    int was_ws = c->kind == CONN_WS;
     conn_ws_free(c);
     server_conn_gone(s, c);
+    /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
+    if (was_ws && !proto_client_gone(&s->proto, &c->pc)) return;
     free(c);
 }
 

@@ -29,7 +29,12 @@ static const char *tr_peer(proto_client_t *pc)
     return conn_of(pc)->ip;
 }
 
-static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer};
+static void tr_release(proto_client_t *pc)
+{
+    free(conn_of(pc));
+}
+
+static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release};
 
 /* Arms the one timer for whichever comes first: the keepalive ping (or the pong
  * deadline) and the protocol's auth deadline. Firing early is harmless: the timer

@@ -247,3 +247,51 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
     }
     json_decref(env.root);
 }
+
+void proto_defer(proto_req_t *req, proto_deferred_t *d)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    d->p = req->p;
+    d->c = req->c;
+    d->has_ref = req->has_ref;
+    d->ref = req->ref;
+    d->c->pending++;
+}
+
+static void deferred_done(proto_deferred_t *d)
+{
+    proto_client_t *c = d->c;
+    CH_ASSERT(c->pending > 0);
+    if (--c->pending == 0 && c->gone) c->tr->release(c);
+}
+
+void proto_deferred_ok(proto_deferred_t *d, json_t *data)
+{
+    if (!d->c->gone && d->has_ref)
+        proto_send_json(d->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", d->ref,
+                                        "ok", 1, "data", data ? data : json_null()));
+    else json_decref(data);
+    deferred_done(d);
+}
+
+void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
+{
+    if (!d->c->gone) {
+        char message[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        utf8_scrub(message, strlen(message));
+        send_error(d->c, d->has_ref, d->ref, code, message);
+    }
+    deferred_done(d);
+}
+
+int proto_client_gone(proto_t *p, proto_client_t *c)
+{
+    if (p->client_gone) p->client_gone(p, c);
+    c->gone = 1;
+    return c->pending == 0;
+}

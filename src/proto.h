@@ -15,6 +15,7 @@
 #include "ratelimit.h"
 
 typedef struct proto_client_s proto_client_t;
+struct bus_sub_s;
 
 /* What the I/O layer provides for one client. */
 typedef struct {
@@ -25,6 +26,9 @@ typedef struct {
     void (*close)(proto_client_t *c, int code, const char *reason);
     /* Returns the client's IP address, for the audit log. */
     const char *(*peer)(proto_client_t *c);
+    /* Frees a client that went away while operations were pending, once the last one
+     * completed (see proto_defer). */
+    void (*release)(proto_client_t *c);
 } proto_transport_t;
 
 /* Per-client protocol state, embedded in the connection. */
@@ -40,6 +44,9 @@ struct proto_client_s {
     unsigned deadline_moved : 1; /* set when deadline_ms changed; the transport clears it */
     uint64_t deadline_ms;
     auth_claims_t user;          /* valid when authed */
+    struct bus_sub_s *subs;      /* rooms joined (rooms.c) */
+    uint32_t pending;            /* deferred replies outstanding (proto_defer) */
+    unsigned gone : 1;           /* the transport closed; freed when pending reaches 0 */
 };
 
 typedef struct proto_s proto_t;
@@ -90,6 +97,9 @@ typedef struct {
 struct proto_s {
     proto_limits_t limits;
     proto_auth_t auth;
+    void *app;             /* the application state the ops work on (rooms) */
+    /* Called when a client disconnects (may be NULL). */
+    void (*client_gone)(proto_t *p, proto_client_t *c);
     log_t *log;            /* borrowed */
     const proto_op_t **slots; /* open-addressing hash of op name -> op */
     size_t nslots, nops;
@@ -149,6 +159,26 @@ typedef struct {
  * even on error so the error can go in a reply. */
 int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char **code,
                  const char **message);
+
+/* A reply that will be sent later, after asynchronous work. The client stays allocated
+ * until it is answered, even when it disconnects meanwhile (the answer is then dropped). */
+typedef struct {
+    proto_t *p;
+    proto_client_t *c;
+    int has_ref;
+    json_int_t ref;
+} proto_deferred_t;
+
+/* Takes over req's reply: req counts as answered, *d answers later with
+ * proto_deferred_ok / proto_deferred_error exactly once. */
+void proto_defer(proto_req_t *req, proto_deferred_t *d);
+void proto_deferred_ok(proto_deferred_t *d, json_t *data);
+void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Tells the protocol layer that c's transport closed. Returns 1 when c may be freed now,
+ * 0 when deferred replies are outstanding (tr->release frees it later). */
+int proto_client_gone(proto_t *p, proto_client_t *c);
 
 /* Replies ok with data (stolen; NULL means null). Without a ref nothing is sent. */
 void proto_reply_ok(proto_req_t *req, json_t *data);

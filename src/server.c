@@ -75,7 +75,8 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
-    api_close(&s->api);
+    if (s->api_ready) api_close(&s->api);
+    if (s->rooms_ready) rooms_close(&s->rooms);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -220,7 +221,17 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_unref((uv_handle_t *)&s->check);
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
-    if (api_init(&s->api, loop, cfg, log, store, jwt) != 0) {
+    if (rooms_init(&s->rooms, loop, cfg, log, store) != 0) {
+        close_server_handles(s);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return -1;
+    }
+    s->rooms_ready = 1;
+    proto_rooms_register(&s->proto, &s->rooms);
+    int api_rc = api_init(&s->api, loop, cfg, log, store, jwt);
+    s->api_ready = 1;
+    s->api.rooms = &s->rooms;
+    if (api_rc != 0) {
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
         return -1;
@@ -241,6 +252,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
 void server_free(server_t *s)
 {
     CH_ASSERT(s->nconns == 0);
+    if (s->rooms_ready) rooms_free(&s->rooms);
     proto_free(&s->proto);
     free(s->web_root);
     s->web_root = NULL;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "proto.h"
+#include "rooms.h"
 #include "ws_handshake.h"
 
 typedef struct conn_s conn_t;
@@ -36,6 +37,7 @@ typedef struct server_s {
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
     proto_t proto;
     api_t api;
+    rooms_t rooms;
     store_t *store;                /* borrowed */
     auth_jwt_t *jwt;               /* borrowed */
     ws_handshake_opts_t handshake;
@@ -43,6 +45,8 @@ typedef struct server_s {
     int64_t date_sec;
     int stopping;                  /* a signal asked us to stop */
     int handles_closed;            /* server handles closed, loop can end */
+    int rooms_ready;               /* rooms loaded (to close and free) */
+    int api_ready;                 /* api initialised (to close) */
     char readbuf[SERVER_READ_BUF];
 } server_t;
 

@@ -36,7 +36,7 @@ static void fake_close(proto_client_t *c, int code, const char *reason)
     ((fake_t *)c)->closed_code = code;
 }
 
-static const proto_transport_t fake_tr = {fake_send, fake_close, NULL};
+static const proto_transport_t fake_tr = {fake_send, fake_close, NULL, NULL};
 static log_t quiet;
 
 static void setup(proto_t *p, fake_t *f, uint32_t rate, uint32_t burst, uint32_t flood)

@@ -1,0 +1,48 @@
+/* bus.c: local room fan-out (see bus.h). */
+#include "bus.h"
+
+#include <stddef.h>
+
+void bus_subscribe(bus_room_t *room, bus_sub_t *s)
+{
+    s->prev = NULL;
+    s->next = room->head;
+    if (room->head) room->head->prev = s;
+    room->head = s;
+    room->count++;
+    s->client_next = s->client->subs;
+    s->client->subs = s;
+}
+
+void bus_unsubscribe(bus_room_t *room, bus_sub_t *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else room->head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    room->count--;
+    for (bus_sub_t **pp = &s->client->subs; *pp; pp = &(*pp)->client_next) {
+        if (*pp == s) {
+            *pp = s->client_next;
+            break;
+        }
+    }
+    s->prev = s->next = s->client_next = NULL;
+}
+
+bus_sub_t *bus_find(const proto_client_t *c, const void *room)
+{
+    for (bus_sub_t *s = c->subs; s; s = s->client_next)
+        if (s->room == room) return s;
+    return NULL;
+}
+
+uint32_t bus_publish(const bus_room_t *room, cbuf_t *frame, const proto_client_t *except)
+{
+    uint32_t n = 0;
+    for (bus_sub_t *s = room->head; s; s = s->next) {
+        if (s->client == except) continue;
+        s->client->tr->send(s->client, frame);
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,42 @@
+/* bus.h: room fan-out. A room's subscribers are the connections that joined it; a
+ * publish hands the same framed buffer to each of them (framed once, refcounted). This
+ * is the local bus; a cluster bus (Redis) will carry the same frames between nodes behind
+ * the same calls, so room logic never changes. */
+#ifndef CHORUS_BUS_H
+#define CHORUS_BUS_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "proto.h"
+
+typedef struct bus_sub_s bus_sub_t;
+
+/* One connection subscribed to one room. Owned by the rooms module. */
+struct bus_sub_s {
+    proto_client_t *client;       /* borrowed */
+    void *room;                   /* the room_t it belongs to */
+    bus_sub_t *prev, *next;       /* the room's subscribers */
+    bus_sub_t *client_next;       /* the client's subscriptions (client->subs) */
+};
+
+/* A room's subscriber list. */
+typedef struct {
+    bus_sub_t *head;
+    uint32_t count;
+} bus_room_t;
+
+/* Adds s (owned by the caller) to room and to s->client's list. */
+void bus_subscribe(bus_room_t *room, bus_sub_t *s);
+
+/* Removes s from room and from its client's list (does not free it). */
+void bus_unsubscribe(bus_room_t *room, bus_sub_t *s);
+
+/* Finds c's subscription to room, or NULL. */
+bus_sub_t *bus_find(const proto_client_t *c, const void *room);
+
+/* Queues frame (borrowed) to every subscriber of room except the client except (may be
+ * NULL). Returns how many received it. */
+uint32_t bus_publish(const bus_room_t *room, cbuf_t *frame, const proto_client_t *except);
+
+#endif

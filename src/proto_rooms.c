@@ -1,0 +1,246 @@
+/* proto_rooms.c: the room operations over WebSocket: join, leave, message, history,
+ * broadcast, presence, state. Validation of the envelope fields happens here; the rules
+ * live in rooms.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "proto.h"
+#include "rooms.h"
+
+#define EVENT_NAME_MAX 64
+#define HISTORY_MAX 200
+
+static rooms_t *rooms_of(proto_req_t *req)
+{
+    return req->p->app;
+}
+
+/* The room named by the "room" field (an id or a code), or NULL after replying. With
+ * joined, the connection must have joined it. */
+static room_t *target(proto_req_t *req, int joined)
+{
+    json_t *jr = json_object_get(req->msg, "room");
+    if (!json_is_string(jr)) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "room (an id or a code) is required");
+        return NULL;
+    }
+    room_t *room = rooms_get(rooms_of(req), json_string_value(jr));
+    if (!room) {
+        proto_reply_error(req, "not_found", "no such room");
+        return NULL;
+    }
+    if (joined && !bus_find(req->c, room)) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "join the room first");
+        return NULL;
+    }
+    return room;
+}
+
+/* A deferred reply carrying the room id, so the room is looked up again when the answer
+ * comes (it may have been deleted meanwhile). */
+typedef struct {
+    proto_deferred_t d;
+    rooms_t *r;
+    char room_id[STORE_ID_LEN];
+    json_t *joined;        /* join: the join result, until history arrives */
+} ws_op_t;
+
+static ws_op_t *ws_op(proto_req_t *req, room_t *room)
+{
+    ws_op_t *op = ch_calloc(1, sizeof(*op));
+    proto_defer(req, &op->d);
+    op->r = rooms_of(req);
+    snprintf(op->room_id, sizeof(op->room_id), "%s", room->id);
+    return op;
+}
+
+/* Answers a deferred op from a rooms result: the result minus "success", or the error. */
+static void answer(void *ud, const rooms_err_t *err, json_t *result)
+{
+    ws_op_t *op = ud;
+    if (err && err->status) {
+        proto_deferred_error(&op->d, err->code, "%s", err->message);
+    } else {
+        json_object_del(result, "success");
+        proto_deferred_ok(&op->d, result);
+        result = NULL;
+    }
+    json_decref(result);
+    json_decref(op->joined);
+    free(op);
+}
+
+/* ---- join: membership, then subscription and the recent messages ---- */
+
+static void join_history(void *ud, const rooms_err_t *err, json_t *result)
+{
+    ws_op_t *op = ud;
+    room_t *room = strmap_get(&op->r->by_id, op->room_id);
+    if (!room || op->d.c->gone) {
+        answer(op, &(rooms_err_t){404, "not_found", "the room was deleted"}, result);
+        return;
+    }
+    json_t *data = op->joined;
+    op->joined = NULL;
+    json_object_del(data, "success");
+    json_t *msgs = !err || !err->status ? json_object_get(result, "messages") : NULL;
+    json_object_set_new(data, "messages", msgs ? json_incref(msgs) : json_array());
+    room_member_t *me = room_member(room, op->d.c->user.sub);
+    json_object_set_new(data, "role",
+                        json_string(me && me->role == STORE_ROLE_HOST ? "host" : "member"));
+    /* Subscribe last, so the member list includes the caller as online. */
+    rooms_subscribe(op->r, room, op->d.c);
+    json_object_set_new(data, "participants", room_members_json(room));
+    json_object_set_new(data, "state", json_deep_copy(room->state));
+    json_object_set_new(data, "stateVersion", json_integer(room->state_version));
+    json_object_set_new(data, "lastSeq", json_integer(room->last_seq));
+    json_object_set_new(data, "room", room_json(op->r, room));
+    json_decref(result);
+    proto_deferred_ok(&op->d, data);
+    free(op);
+}
+
+static void join_member(void *ud, const rooms_err_t *err, json_t *result)
+{
+    ws_op_t *op = ud;
+    room_t *room = strmap_get(&op->r->by_id, op->room_id);
+    if ((err && err->status) || !room) {
+        answer(op, err && err->status ? err : &(rooms_err_t){404, "not_found", "no such room"},
+               result);
+        return;
+    }
+    op->joined = result;
+    rooms_history(op->r, room, 0, 0, op->r->lim.join_history, join_history, op);
+}
+
+static void op_join(proto_req_t *req)
+{
+    room_t *room = target(req, 0);
+    if (!room) return;
+    json_t *dn = json_object_get(req->msg, "displayName");
+    if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
+               json_string_length(dn) >= STORE_NAME_LEN)) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "displayName must be a non-empty string");
+        return;
+    }
+    ws_op_t *op = ws_op(req, room);
+    rooms_join(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member, op);
+}
+
+static void op_leave(proto_req_t *req)
+{
+    room_t *room = target(req, 0);
+    if (!room) return;
+    ws_op_t *op = ws_op(req, room);
+    rooms_leave(op->r, room, req->c->user.sub, "left", answer, op);
+}
+
+static void op_message(proto_req_t *req)
+{
+    room_t *room = target(req, 1);
+    if (!room) return;
+    json_t *type = json_object_get(req->msg, "type");
+    ws_op_t *op = ws_op(req, room);
+    rooms_post(op->r, room, &req->c->user, json_is_string(type) ? json_string_value(type) : "",
+               json_object_get(req->msg, "content"), json_object_get(req->msg, "metadata"),
+               bus_find(req->c, room), answer, op);
+}
+
+/* Reads an optional non-negative integer field; -1 after replying on a bad value. */
+static int64_t opt_int(proto_req_t *req, const char *name, int64_t def)
+{
+    json_t *v = json_object_get(req->msg, name);
+    if (!v || json_is_null(v)) return def;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "%s must be a non-negative integer", name);
+        return -1;
+    }
+    return json_integer_value(v);
+}
+
+static void op_history(proto_req_t *req)
+{
+    room_t *room = target(req, 0);
+    if (!room) return;
+    room_member_t *m = room_member(room, req->c->user.sub);
+    if (!m || m->banned) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "only participants can read the messages");
+        return;
+    }
+    int64_t before = opt_int(req, "before", 0);
+    if (before < 0) return;
+    int64_t after = opt_int(req, "after", 0);
+    if (after < 0) return;
+    int64_t limit = opt_int(req, "limit", 50);
+    if (limit < 0) return;
+    if (limit < 1 || limit > HISTORY_MAX) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "limit must be 1 to %d", HISTORY_MAX);
+        return;
+    }
+    ws_op_t *op = ws_op(req, room);
+    rooms_history(op->r, room, before, after, (uint32_t)limit, answer, op);
+}
+
+static void op_broadcast(proto_req_t *req)
+{
+    room_t *room = target(req, 1);
+    if (!room) return;
+    json_t *ev = json_object_get(req->msg, "event");
+    if (!json_is_string(ev) || json_string_length(ev) == 0 ||
+        json_string_length(ev) > EVENT_NAME_MAX) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "event must be a string of 1 to %d bytes",
+                          EVENT_NAME_MAX);
+        return;
+    }
+    if (rooms_broadcast(rooms_of(req), room, req->c, json_string_value(ev),
+                        json_object_get(req->msg, "data")) != 0) {
+        proto_reply_error(req, "payload_too_large", "broadcast data is too large");
+        return;
+    }
+    proto_reply_ok(req, NULL);
+}
+
+static void op_presence(proto_req_t *req)
+{
+    room_t *room = target(req, 1);
+    if (!room) return;
+    json_t *st = json_object_get(req->msg, "state");
+    if (!json_is_object(st)) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "state must be a JSON object");
+        return;
+    }
+    if (rooms_presence(rooms_of(req), room, req->c, st) != 0) {
+        proto_reply_error(req, "payload_too_large", "presence state is too large");
+        return;
+    }
+    proto_reply_ok(req, NULL);
+}
+
+static void op_state(proto_req_t *req)
+{
+    room_t *room = target(req, 0);
+    if (!room) return;
+    ws_op_t *op = ws_op(req, room);
+    rooms_patch_state(op->r, room, &req->c->user, json_object_get(req->msg, "patch"), answer, op);
+}
+
+static const proto_op_t room_ops[] = {
+    {"join", op_join, 0},           {"leave", op_leave, 0},
+    {"message", op_message, 0},     {"history", op_history, 0},
+    {"broadcast", op_broadcast, 0}, {"presence", op_presence, 0},
+    {"state", op_state, 0},
+};
+
+static void client_gone(proto_t *p, proto_client_t *c)
+{
+    rooms_client_gone(p->app, c);
+}
+
+void proto_rooms_register(proto_t *p, rooms_t *r)
+{
+    p->app = r;
+    p->client_gone = client_gone;
+    proto_register(p, room_ops, CH_ARRAY_LEN(room_ops));
+}

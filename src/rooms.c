@@ -1,0 +1,1058 @@
+/* rooms.c: the live room registry, membership rules, state, messages and their
+ * persistence (see rooms.h). Every change is applied to the live room first (so the
+ * next request sees it: codes stay unique, seats are counted, seqs have no gaps), then
+ * persisted; the caller's answer and the events to other members go out once the store
+ * committed it. */
+#include "rooms.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth_random.h"
+#include "json_patch.h"
+#include "mem.h"
+#include "room_code.h"
+#include "utf8.h"
+
+#define ROOMS_TICK_MS 1000
+#define CODE_TRIES 64
+
+/* ---------- registry ---------- */
+
+static int64_t unix_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t s;
+    randombytes_buf(&s, sizeof(s));
+    return s;
+}
+
+static room_t *room_new(void)
+{
+    room_t *room = ch_calloc(1, sizeof(*room));
+    room->state = json_object();
+    return room;
+}
+
+static void member_free(room_member_t *m)
+{
+    presence_free(&m->presence);
+    free(m);
+}
+
+static void room_free(room_t *room)
+{
+    for (room_member_t *m = room->members, *next; m; m = next) {
+        next = m->next;
+        member_free(m);
+    }
+    json_decref(room->state);
+    free(room);
+}
+
+static void room_hold(room_t *room)
+{
+    room->refs++;
+}
+
+static void room_release(room_t *room)
+{
+    CH_ASSERT(room->refs > 0);
+    if (--room->refs == 0 && room->deleted) room_free(room);
+}
+
+static void registry_add(rooms_t *r, room_t *room)
+{
+    strmap_put(&r->by_id, room->id, room);
+    strmap_put(&r->by_code, room->code, room);
+}
+
+static room_member_t *member_add(room_t *room, const char *user_id, const char *name,
+                                 const char *color, int role, int64_t joined_at, uint64_t now)
+{
+    room_member_t *m = ch_calloc(1, sizeof(*m));
+    m->room = room;
+    snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
+    snprintf(m->display_name, sizeof(m->display_name), "%s", name);
+    snprintf(m->color, sizeof(m->color), "%s", color);
+    m->role = role;
+    m->joined_at = joined_at;
+    presence_init(&m->presence, now);
+    m->next = room->members;
+    room->members = m;
+    room->seats++;
+    return m;
+}
+
+static void dirty_remove(rooms_t *r, room_member_t *m)
+{
+    if (!m->presence_dirty) return;
+    for (room_member_t **pp = &r->dirty; *pp; pp = &(*pp)->dirty_next) {
+        if (*pp == m) {
+            *pp = m->dirty_next;
+            break;
+        }
+    }
+    m->presence_dirty = 0;
+}
+
+static void member_remove(rooms_t *r, room_t *room, room_member_t *m)
+{
+    dirty_remove(r, m);
+    for (room_member_t **pp = &room->members; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    }
+    if (!m->banned) room->seats--;
+    member_free(m);
+}
+
+room_member_t *room_member(room_t *room, const char *user_id)
+{
+    for (room_member_t *m = room->members; m; m = m->next)
+        if (strcmp(m->user_id, user_id) == 0) return m;
+    return NULL;
+}
+
+room_t *rooms_get(rooms_t *r, const char *id_or_code)
+{
+    room_t *room = strmap_get(&r->by_id, id_or_code);
+    char code[ROOM_CODE_LEN + 1];
+    if (!room && room_code_parse(id_or_code, strlen(id_or_code), code))
+        room = strmap_get(&r->by_code, code);
+    return room;
+}
+
+static uint32_t hosted_by(rooms_t *r, const char *user_id)
+{
+    uint32_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);)
+        if (strcmp(((room_t *)v)->host_id, user_id) == 0) n++;
+    return n;
+}
+
+/* ---------- JSON ---------- */
+
+static json_t *mode_of(const room_t *room)
+{
+    json_t *mode = json_object_get(room->state, "mode");
+    return mode ? json_incref(mode) : json_null();
+}
+
+json_t *room_json(rooms_t *r, const room_t *room)
+{
+    uint32_t online = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->online) online++;
+    char link[512];
+    snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:O, s:o, s:I, s:I, s:I, s:I, s:I,"
+                     " s:s}",
+                     "id", room->id, "roomCode", room->code, "name", room->name,
+                     "maxParticipants", (json_int_t)room->capacity, "hostUserId",
+                     room->host_id, "isPublic", room->is_public, "isActive", 1, "state",
+                     room->state, "currentMode", mode_of(room), "stateVersion",
+                     (json_int_t)room->state_version, "participantCount",
+                     (json_int_t)room->seats, "onlineCount", (json_int_t)online, "createdAt",
+                     (json_int_t)room->created_at, "lastActivity",
+                     (json_int_t)room->last_activity, "joinLink", link);
+}
+
+json_t *room_member_json(const room_member_t *m)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:I}", "userId", m->user_id,
+                     "displayName", m->display_name, "color", m->color, "role",
+                     m->role == STORE_ROLE_HOST ? "host" : "member", "online", m->online > 0,
+                     "presence", m->presence.state, "joinedAt", (json_int_t)m->joined_at);
+}
+
+json_t *room_members_json(const room_t *room)
+{
+    json_t *a = json_array();
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) json_array_append_new(a, room_member_json(m));
+    return a;
+}
+
+json_t *room_message_json(const store_message_t *m)
+{
+    json_t *meta = NULL;
+    if (m->metadata) meta = json_loads(m->metadata, 0, NULL);
+    return json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:o, s:I}", "id", m->id, "roomId",
+                     m->room_id, "seq", (json_int_t)m->seq, "userId",
+                     m->user_id[0] ? json_string(m->user_id) : json_null(), "displayName",
+                     m->display_name, "type", m->type, "content", m->content ? m->content : "",
+                     "metadata", meta ? meta : json_object(), "createdAt",
+                     (json_int_t)m->created_at);
+}
+
+/* Sends {"op": event, "room": id, ...fields} (fields stolen) to the room's subscribers
+ * except except. */
+static void publish(room_t *room, const proto_client_t *except, const char *event, json_t *fields)
+{
+    json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
+    json_object_update(msg, fields);
+    json_decref(fields);
+    if (room->bus.count > (except ? 1u : 0u)) {
+        cbuf_t *frame = proto_frame_json(msg);
+        bus_publish(&room->bus, frame, except);
+        cbuf_unref(frame);
+    }
+    json_decref(msg);
+}
+
+/* ---------- asynchronous operations ---------- */
+
+typedef struct rooms_op_s rooms_op_t;
+typedef void (*op_stored_fn)(rooms_op_t *op);
+
+struct rooms_op_s {
+    rooms_t *r;
+    room_t *room;          /* held while the op is in flight */
+    store_req_t req;
+    store_rooms_t pl;
+    rooms_done_fn done;    /* may be NULL (fire and forget) */
+    void *ud;
+    op_stored_fn stored;   /* runs after a successful commit */
+    json_t *result;        /* handed to done */
+    bus_sub_t *except;
+};
+
+static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
+                          void *ud)
+{
+    rooms_op_t *op = ch_calloc(1, sizeof(*op));
+    op->r = r;
+    op->room = room;
+    if (room) room_hold(room);
+    op->req.type = type;
+    op->req.rooms = &op->pl;
+    op->req.data = op;
+    op->done = done;
+    op->ud = ud;
+    return op;
+}
+
+static void op_finish(rooms_op_t *op, const rooms_err_t *err)
+{
+    if (op->done) op->done(op->ud, err, err && err->status ? NULL : json_incref(op->result));
+    json_decref(op->result);
+    store_rooms_free(&op->pl);
+    if (op->room) room_release(op->room);
+    free(op);
+}
+
+static const rooms_err_t ERR_IO = {500, "internal_error", "the database failed"};
+
+static void on_stored(store_req_t *req)
+{
+    rooms_op_t *op = req->data;
+    if (req->err != STORE_OK) {
+        if (req->err != STORE_ECLOSED)
+            log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
+        op_finish(op, &ERR_IO);
+        return;
+    }
+    if (op->stored) op->stored(op);
+    op_finish(op, NULL);
+}
+
+static void op_submit(rooms_op_t *op)
+{
+    op->req.cb = on_stored;
+    store_submit(op->r->store, &op->req);
+}
+
+static void fail(rooms_done_fn done, void *ud, int status, const char *code, const char *message)
+{
+    rooms_err_t e = {status, code, message};
+    if (done) done(ud, &e, NULL);
+}
+
+/* Persists a server message of type system in room (fire and forget) and announces it. */
+static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------- create ---------- */
+
+static void rng(void *ud, unsigned char *buf, size_t n)
+{
+    (void)ud;
+    randombytes_buf(buf, n);
+}
+
+static int code_taken(void *ud, const char *code)
+{
+    return strmap_get(&((rooms_t *)ud)->by_code, code) != NULL;
+}
+
+static void after_create(rooms_op_t *op)
+{
+    op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
+}
+
+static int name_ok(const char *s, size_t len)
+{
+    if (len == 0 || !utf8_valid((const uint8_t *)s, len)) return 0;
+    size_t cps = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch & 0xC0) != 0x80) cps++;
+        if (ch < 0x20 || ch == 0x7f) return 0;
+    }
+    return cps <= 100;
+}
+
+void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, rooms_done_fn done,
+                  void *ud)
+{
+    if (!json_is_object(body)) {
+        fail(done, ud, 400, "bad_request", "the body must be a JSON object");
+        return;
+    }
+    json_t *jname = json_object_get(body, "name");
+    json_t *jcap = json_object_get(body, "maxParticipants");
+    json_t *jpub = json_object_get(body, "isPublic");
+    json_t *jstate = json_object_get(body, "state");
+    if (!json_is_string(jname) || !name_ok(json_string_value(jname), json_string_length(jname))) {
+        fail(done, ud, 400, "validation_error", "name must be 1 to 100 characters");
+        return;
+    }
+    json_int_t cap = r->lim.default_capacity;
+    if (jcap) {
+        if (!json_is_integer(jcap) || json_integer_value(jcap) < 1 ||
+            json_integer_value(jcap) > (json_int_t)r->lim.max_capacity) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "maxParticipants must be an integer from 1 to %u",
+                     r->lim.max_capacity);
+            fail(done, ud, 400, "validation_error", msg);
+            return;
+        }
+        cap = json_integer_value(jcap);
+    }
+    if (jpub && !json_is_boolean(jpub)) {
+        fail(done, ud, 400, "validation_error", "isPublic must be a boolean");
+        return;
+    }
+    if (jstate && !json_is_object(jstate)) {
+        fail(done, ud, 400, "validation_error", "state must be a JSON object");
+        return;
+    }
+    if (hosted_by(r, user->sub) >= r->lim.max_hosted) {
+        fail(done, ud, 429, "room_limit", "you host the maximum number of live rooms");
+        return;
+    }
+    room_t *room = room_new();
+    if (room_code_generate(room->code, rng, code_taken, r, CODE_TRIES) != 0) {
+        room_free(room);
+        fail(done, ud, 503, "service_unavailable", "no free room code; try again");
+        return;
+    }
+    auth_random_uuid(room->id);
+    snprintf(room->name, sizeof(room->name), "%s", json_string_value(jname));
+    snprintf(room->host_id, sizeof(room->host_id), "%s", user->sub);
+    room->capacity = (uint32_t)cap;
+    room->is_public = jpub && json_is_true(jpub);
+    if (jstate) {
+        json_decref(room->state);
+        room->state = json_deep_copy(jstate);
+    }
+    room->created_at = room->last_activity = unix_ms();
+    char *state_text = json_dumps(room->state, JSON_COMPACT);
+    if (strlen(state_text) > r->lim.max_state) {
+        free(state_text);
+        room_free(room);
+        fail(done, ud, 413, "payload_too_large", "state is too large");
+        return;
+    }
+    room_member_t *host = member_add(room, user->sub, user->name[0] ? user->name : "host",
+                                     user->color[0] ? user->color : "#64748b", STORE_ROLE_HOST,
+                                     room->created_at, uv_now(r->loop));
+    registry_add(r, room);
+
+    rooms_op_t *op = op_new(r, room, STORE_ROOM_CREATE, done, ud);
+    store_room_t *sr = &op->pl.room;
+    memcpy(sr->id, room->id, sizeof(sr->id));
+    memcpy(sr->code, room->code, sizeof(sr->code));
+    memcpy(sr->name, room->name, sizeof(sr->name));
+    memcpy(sr->host_id, room->host_id, sizeof(sr->host_id));
+    sr->capacity = room->capacity;
+    sr->is_public = room->is_public;
+    sr->state = state_text;
+    sr->created_at = sr->last_activity = room->created_at;
+    store_participant_t *p = &op->pl.part;
+    memcpy(p->room_id, room->id, sizeof(p->room_id));
+    memcpy(p->user_id, host->user_id, sizeof(p->user_id));
+    memcpy(p->display_name, host->display_name, sizeof(p->display_name));
+    memcpy(p->color, host->color, sizeof(p->color));
+    p->role = STORE_ROLE_HOST;
+    p->joined_at = host->joined_at;
+    op->stored = after_create;
+    op_submit(op);
+}
+
+/* ---------- membership ---------- */
+
+static void fill_part(store_participant_t *p, const room_member_t *m)
+{
+    memcpy(p->room_id, m->room->id, sizeof(p->room_id));
+    memcpy(p->user_id, m->user_id, sizeof(p->user_id));
+    memcpy(p->display_name, m->display_name, sizeof(p->display_name));
+    memcpy(p->color, m->color, sizeof(p->color));
+    p->role = m->role;
+    p->banned = m->banned;
+    p->joined_at = m->joined_at;
+}
+
+static void after_join(rooms_op_t *op)
+{
+    room_member_t *m = room_member(op->room, op->pl.part.user_id);
+    op->result = json_pack("{s:b, s:o, s:o}", "success", 1, "room", room_json(op->r, op->room),
+                           "participant", m ? room_member_json(m) : json_null());
+}
+
+void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                rooms_done_fn done, void *ud)
+{
+    room_member_t *m = room_member(room, user->sub);
+    if (m && m->banned) {
+        fail(done, ud, 403, "banned", "you were banned from this room");
+        return;
+    }
+    const char *name = display_name && *display_name ? display_name
+                       : user->name[0]               ? user->name
+                                                     : "guest";
+    if (!m && room->seats >= room->capacity) {
+        fail(done, ud, 403, "room_full", "the room is full");
+        return;
+    }
+    int changed = 0;
+    if (!m) {
+        m = member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
+                       STORE_ROLE_MEMBER, unix_ms(), uv_now(r->loop));
+        changed = 1;
+        system_message(r, room, "%s joined", m->display_name);
+    } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
+        snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
+        changed = 1;
+    }
+    m->release_at = 0;
+    rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
+    fill_part(&op->pl.part, m);
+    op->stored = after_join;
+    if (!changed) { /* nothing to store: answer at once */
+        after_join(op);
+        op_finish(op, NULL);
+        return;
+    }
+    op_submit(op);
+}
+
+static void after_simple(rooms_op_t *op)
+{
+    op->result = json_pack("{s:b}", "success", 1);
+}
+
+/* Takes every connection of user_id out of room (they get event first when not NULL). */
+static void unsubscribe_user(room_t *room, const char *user_id, const char *event, json_t *fields)
+{
+    for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
+        next = s->next;
+        if (strcmp(s->client->user.sub, user_id) != 0) continue;
+        if (event) {
+            json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
+            if (fields) json_object_update(msg, fields);
+            proto_send_json(s->client, msg);
+        }
+        bus_unsubscribe(&room->bus, s);
+        free(s);
+    }
+}
+
+void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
+                 rooms_done_fn done, void *ud)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->banned) {
+        fail(done, ud, 404, "not_found", "you are not in this room");
+        return;
+    }
+    if (m->role == STORE_ROLE_HOST) {
+        fail(done, ud, 400, "host_cannot_leave", "the host deletes the room instead of leaving");
+        return;
+    }
+    char name[STORE_NAME_LEN];
+    snprintf(name, sizeof(name), "%s", m->display_name);
+    rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
+    fill_part(&op->pl.part, m);
+    unsubscribe_user(room, user_id, NULL, NULL);
+    member_remove(r, room, m);
+    publish(room, NULL, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
+    system_message(r, room, "%s left", name);
+    op->stored = after_simple;
+    op_submit(op);
+}
+
+static int is_host(const room_t *room, const auth_claims_t *by)
+{
+    return strcmp(room->host_id, by->sub) == 0;
+}
+
+void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
+                rooms_done_fn done, void *ud)
+{
+    if (!is_host(room, by)) {
+        fail(done, ud, 403, "forbidden", "only the host can kick");
+        return;
+    }
+    room_member_t *m = room_member(room, user_id);
+    if (!m || (m->banned && !ban)) {
+        fail(done, ud, 404, "not_found", "no such participant");
+        return;
+    }
+    if (m->role == STORE_ROLE_HOST) {
+        fail(done, ud, 400, "bad_request", "the host cannot kick themselves");
+        return;
+    }
+    char name[STORE_NAME_LEN];
+    snprintf(name, sizeof(name), "%s", m->display_name);
+    json_t *fields = json_pack("{s:b}", "ban", ban);
+    unsubscribe_user(room, user_id, "kicked", fields);
+    json_decref(fields);
+    rooms_op_t *op;
+    if (ban) {
+        /* A ban keeps the row (so the user cannot come back) but frees the seat. */
+        if (!m->banned) room->seats--;
+        m->banned = 1;
+        m->online = 0;
+        dirty_remove(r, m);
+        op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
+        fill_part(&op->pl.part, m);
+    } else {
+        op = op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
+        fill_part(&op->pl.part, m);
+        member_remove(r, room, m);
+    }
+    publish(room, NULL, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", ban ? "banned" : "kicked"));
+    system_message(r, room, "%s was %s by the host", name, ban ? "banned" : "removed");
+    op->stored = after_simple;
+    op_submit(op);
+}
+
+static void drop_room(rooms_t *r, room_t *room, const char *reason)
+{
+    publish(room, NULL, "room_deleted", json_pack("{s:s}", "reason", reason));
+    for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
+        next = s->next;
+        bus_unsubscribe(&room->bus, s);
+        free(s);
+    }
+    for (room_member_t *m = room->members; m; m = m->next) dirty_remove(r, m);
+    strmap_del(&r->by_id, room->id);
+    strmap_del(&r->by_code, room->code);
+    room->deleted = 1;
+}
+
+void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+                  void *ud)
+{
+    if (by && !is_host(room, by)) {
+        fail(done, ud, 403, "forbidden", "only the host can delete the room");
+        return;
+    }
+    rooms_op_t *op = op_new(r, room, STORE_ROOM_DELETE, done, ud);
+    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
+    drop_room(r, room, by ? "deleted" : "idle");
+    op->stored = after_simple;
+    op_submit(op);
+}
+
+/* ---------- state ---------- */
+
+static void after_state(rooms_op_t *op)
+{
+    room_t *room = op->room;
+    op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
+                           "stateVersion", (json_int_t)room->state_version, "currentMode",
+                           mode_of(room));
+    if (!room->deleted)
+        publish(room, NULL, "state",
+                json_pack("{s:O, s:I, s:o}", "state", room->state, "version",
+                          (json_int_t)room->state_version, "currentMode", mode_of(room)));
+}
+
+static void fill_room_update(store_room_t *sr, const room_t *room, char *state_text)
+{
+    memcpy(sr->id, room->id, sizeof(sr->id));
+    memcpy(sr->code, room->code, sizeof(sr->code));
+    memcpy(sr->name, room->name, sizeof(sr->name));
+    memcpy(sr->host_id, room->host_id, sizeof(sr->host_id));
+    sr->capacity = room->capacity;
+    sr->is_public = room->is_public;
+    sr->state = state_text;
+    sr->state_version = room->state_version;
+    sr->created_at = room->created_at;
+    sr->last_activity = room->last_activity;
+}
+
+void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
+                       rooms_done_fn done, void *ud)
+{
+    if (!is_host(room, by)) {
+        fail(done, ud, 403, "forbidden", "only the host can change the room state");
+        return;
+    }
+    if (!json_is_object(patch)) {
+        fail(done, ud, 400, "validation_error", "the patch must be a JSON object");
+        return;
+    }
+    json_t *next = json_merge_patch(room->state, patch);
+    char *text = next ? json_dumps(next, JSON_COMPACT) : NULL;
+    if (!next || !json_is_object(next) || !text || strlen(text) > r->lim.max_state) {
+        json_decref(next);
+        free(text);
+        fail(done, ud, 413, "payload_too_large", "the room state would be too large");
+        return;
+    }
+    json_decref(room->state);
+    room->state = next;
+    room->state_version++;
+    room->last_activity = unix_ms();
+    rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
+    fill_room_update(&op->pl.room, room, text);
+    op->stored = after_state;
+    op_submit(op);
+    system_message(r, room, "the host changed the room state (version %lld)",
+                   (long long)room->state_version);
+}
+
+/* ---------- messages ---------- */
+
+static int type_ok(const char *t, int by_server)
+{
+    if (strcmp(t, "user_text") == 0 || strcmp(t, "user_voice") == 0 ||
+        strcmp(t, "ai_response") == 0)
+        return 1;
+    if (strcmp(t, "system") == 0) return by_server;
+    if (strncmp(t, "x-", 2) != 0 || strlen(t) < 3 || strlen(t) >= STORE_MSG_TYPE_LEN) return 0;
+    for (const char *p = t + 2; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return 0;
+    return 1;
+}
+
+static void after_post(rooms_op_t *op)
+{
+    json_t *m = room_message_json(&op->pl.msg);
+    if (!op->room->deleted)
+        publish(op->room, op->except ? op->except->client : NULL, "message",
+                json_pack("{s:O}", "message", m));
+    op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
+}
+
+/* Builds and submits a message insert; content and metadata are copied. */
+static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
+                 const char *type, const char *content, const json_t *metadata,
+                 bus_sub_t *except, rooms_done_fn done, void *ud)
+{
+    rooms_op_t *op = op_new(r, room, STORE_MESSAGE_INSERT, done, ud);
+    store_message_t *m = &op->pl.msg;
+    auth_random_uuid(m->id);
+    memcpy(m->room_id, room->id, sizeof(m->room_id));
+    m->seq = ++room->last_seq;
+    snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
+    snprintf(m->display_name, sizeof(m->display_name), "%s", name);
+    snprintf(m->type, sizeof(m->type), "%s", type);
+    m->content = ch_strdup(content);
+    m->metadata = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    m->created_at = room->last_activity = unix_ms();
+    op->except = except;
+    op->stored = after_post;
+    op_submit(op);
+}
+
+static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    utf8_scrub(text, strlen(text));
+    post(r, room, "", "system", "system", text, NULL, NULL, NULL, NULL);
+}
+
+void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
+                const json_t *content, const json_t *metadata, bus_sub_t *except,
+                rooms_done_fn done, void *ud)
+{
+    room_member_t *m = room_member(room, by->sub);
+    if (!m || m->banned) {
+        fail(done, ud, 403, "forbidden", "only participants can post");
+        return;
+    }
+    if (!type_ok(type, is_host(room, by))) {
+        fail(done, ud, 400, "validation_error",
+             "type must be user_text, user_voice, ai_response, system (host) or x-...");
+        return;
+    }
+    if (!json_is_string(content)) {
+        fail(done, ud, 400, "validation_error", "content must be a string");
+        return;
+    }
+    if (json_string_length(content) > r->lim.max_message) {
+        fail(done, ud, 413, "payload_too_large", "content is too long");
+        return;
+    }
+    if (metadata && !json_is_object(metadata)) {
+        fail(done, ud, 400, "validation_error", "metadata must be a JSON object");
+        return;
+    }
+    post(r, room, by->sub, m->display_name, type, json_string_value(content), metadata, except,
+         done, ud);
+}
+
+static void after_history(rooms_op_t *op)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < op->pl.nmsgs; i++)
+        json_array_append_new(a, room_message_json(&op->pl.msgs[i]));
+    op->result = json_pack("{s:b, s:o}", "success", 1, "messages", a);
+}
+
+void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                   rooms_done_fn done, void *ud)
+{
+    rooms_op_t *op = op_new(r, room, STORE_MESSAGES_PAGE, done, ud);
+    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
+    op->pl.before = before;
+    op->pl.after = after;
+    op->pl.limit = limit;
+    op->stored = after_history;
+    op_submit(op);
+}
+
+/* ---------- realtime ---------- */
+
+void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
+{
+    room_member_t *m = room_member(room, c->user.sub);
+    CH_ASSERT(m != NULL);
+    if (bus_find(c, room)) return;
+    bus_sub_t *s = ch_calloc(1, sizeof(*s));
+    s->client = c;
+    s->room = room;
+    bus_subscribe(&room->bus, s);
+    if (m->online++ == 0) {
+        m->release_at = 0;
+        presence_free(&m->presence);
+        presence_init(&m->presence, uv_now(r->loop));
+        publish(room, c, "participant_joined", json_pack("{s:o}", "participant",
+                                                         room_member_json(m)));
+    }
+}
+
+/* Marks the member behind sub offline when it was their last connection. */
+static void went_away(rooms_t *r, room_t *room, const char *user_id, const char *reason)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->online == 0) return;
+    if (--m->online > 0) return;
+    dirty_remove(r, m);
+    if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+    publish(room, NULL, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
+}
+
+void rooms_unsubscribe(rooms_t *r, room_t *room, proto_client_t *c, const char *reason)
+{
+    bus_sub_t *s = bus_find(c, room);
+    if (!s) return;
+    bus_unsubscribe(&room->bus, s);
+    free(s);
+    went_away(r, room, c->user.sub, reason);
+}
+
+void rooms_client_gone(rooms_t *r, proto_client_t *c)
+{
+    while (c->subs) {
+        bus_sub_t *s = c->subs;
+        room_t *room = s->room;
+        bus_unsubscribe(&room->bus, s);
+        free(s);
+        went_away(r, room, c->user.sub, "disconnected");
+    }
+}
+
+int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *event,
+                    const json_t *data)
+{
+    char *text = json_dumps(data ? data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t n = text ? strlen(text) : 0;
+    free(text);
+    if (n > r->lim.max_broadcast) return -1;
+    publish(room, from, "broadcast",
+            json_pack("{s:s, s:s, s:O}", "event", event, "from", from->user.sub, "data",
+                      data ? data : json_null()));
+    return 0;
+}
+
+/* Sends a presence change to the room's other users (not to the member's own
+ * connections: they know). */
+static void presence_emit(room_t *room, room_member_t *m, json_t *change)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:o}", "op", "presence", "room", room->id,
+                            "userId", m->user_id, "state", change);
+    cbuf_t *frame = NULL;
+    for (bus_sub_t *s = room->bus.head; s; s = s->next) {
+        if (strcmp(s->client->user.sub, m->user_id) == 0) continue;
+        if (!frame) frame = proto_frame_json(msg);
+        s->client->tr->send(s->client, frame);
+    }
+    if (frame) cbuf_unref(frame);
+    json_decref(msg);
+}
+
+static void on_presence_timer(uv_timer_t *t);
+
+static void schedule_presence(rooms_t *r, room_member_t *m)
+{
+    if (!m->presence_dirty) {
+        m->presence_dirty = 1;
+        m->dirty_next = r->dirty;
+        r->dirty = m;
+    }
+    if (!r->presence_timer_on) {
+        r->presence_timer_on = 1;
+        uint64_t gap = r->lim.presence.max_rate ? 1000 / r->lim.presence.max_rate : 50;
+        uv_timer_start(&r->presence_timer, on_presence_timer, gap ? gap : 1, gap ? gap : 1);
+    }
+}
+
+static void on_presence_timer(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    uint64_t now = uv_now(r->loop);
+    room_member_t *list = r->dirty;
+    r->dirty = NULL;
+    while (list) {
+        room_member_t *m = list;
+        list = m->dirty_next;
+        m->presence_dirty = 0;
+        json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+        if (change) presence_emit(m->room, m, change);
+        if (m->presence.pending) schedule_presence(r, m);
+    }
+    if (!r->dirty) {
+        uv_timer_stop(&r->presence_timer);
+        r->presence_timer_on = 0;
+    }
+}
+
+int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch)
+{
+    room_member_t *m = room_member(room, from->user.sub);
+    if (!m) return -1;
+    json_t *emit = NULL;
+    if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
+        return -1;
+    if (emit) presence_emit(room, m, emit);
+    if (m->presence.pending) schedule_presence(r, m);
+    return 0;
+}
+
+/* Every second: idle and typing changes of online members, and seats of dropped members
+ * whose grace ran out. */
+static void on_tick(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    uint64_t now = uv_now(r->loop);
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        for (room_member_t *m = room->members, *next; m; m = next) {
+            next = m->next;
+            if (m->online && !m->presence.pending) {
+                uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
+                if (due && due <= now) {
+                    json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+                    if (change) presence_emit(room, m, change);
+                }
+            } else if (!m->online && m->release_at && now >= m->release_at) {
+                rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
+                fill_part(&op->pl.part, m);
+                op_submit(op);
+                publish(room, NULL, "participant_removed",
+                        json_pack("{s:s, s:s}", "userId", m->user_id, "reason", "timeout"));
+                member_remove(r, room, m);
+            }
+        }
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    int64_t cutoff = unix_ms() - (int64_t)r->lim.idle_room_ms;
+    room_t **doomed = NULL;
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        if (room->last_activity < cutoff && room->bus.count == 0) {
+            doomed = ch_realloc(doomed, (n + 1) * sizeof(*doomed));
+            doomed[n++] = room;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        log_info(r->log, "deleting room %s (%s): idle", doomed[i]->code, doomed[i]->id);
+        rooms_delete(r, doomed[i], NULL, NULL, NULL);
+    }
+    free(doomed);
+}
+
+/* ---------- lifecycle ---------- */
+
+typedef struct {
+    rooms_t *r;
+    int done;
+    int err;
+} load_t;
+
+static void on_loaded(store_req_t *req)
+{
+    load_t *l = req->data;
+    rooms_t *r = l->r;
+    l->done = 1;
+    l->err = req->err;
+    if (req->err != STORE_OK) return;
+    store_rooms_t *pl = req->rooms;
+    uint64_t now = uv_now(r->loop);
+    for (size_t i = 0; i < pl->nrooms; i++) {
+        store_room_t *sr = &pl->rooms[i];
+        room_t *room = room_new();
+        memcpy(room->id, sr->id, sizeof(room->id));
+        memcpy(room->code, sr->code, sizeof(room->code));
+        memcpy(room->name, sr->name, sizeof(room->name));
+        memcpy(room->host_id, sr->host_id, sizeof(room->host_id));
+        room->capacity = sr->capacity;
+        room->is_public = sr->is_public;
+        json_t *st = sr->state ? json_loads(sr->state, 0, NULL) : NULL;
+        if (json_is_object(st)) {
+            json_decref(room->state);
+            room->state = st;
+        } else {
+            json_decref(st);
+        }
+        room->state_version = sr->state_version;
+        room->last_seq = sr->last_seq;
+        room->created_at = sr->created_at;
+        room->last_activity = sr->last_activity;
+        registry_add(r, room);
+    }
+    for (size_t i = 0; i < pl->nparts; i++) {
+        store_participant_t *p = &pl->parts[i];
+        room_t *room = strmap_get(&r->by_id, p->room_id);
+        if (!room) continue;
+        room_member_t *m = member_add(room, p->user_id, p->display_name, p->color, p->role,
+                                      p->joined_at, now);
+        if (p->banned) {
+            m->banned = 1;
+            room->seats--;
+        }
+    }
+    log_info(r->log, "rooms: %zu loaded, %zu participants", pl->nrooms, pl->nparts);
+}
+
+int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+               store_t *store)
+{
+    memset(r, 0, sizeof(*r));
+    r->loop = loop;
+    r->log = log;
+    r->store = store;
+    r->lim = (rooms_limits_t){
+        .max_capacity = (uint32_t)cfg->room_max_capacity,
+        .default_capacity = 10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
+        .max_hosted = (uint32_t)cfg->room_max_hosted,
+        .join_history = (uint32_t)cfg->room_join_history,
+        .max_message = (size_t)cfg->room_max_message,
+        .max_broadcast = (size_t)cfg->room_max_broadcast,
+        .max_state = (size_t)cfg->room_max_state,
+        .seat_grace_ms = cfg->room_seat_grace,
+        .idle_room_ms = cfg->room_idle,
+        .sweep_ms = cfg->room_sweep,
+        .presence = {.max_rate = (uint32_t)cfg->presence_rate,
+                     .idle_ms = cfg->presence_idle,
+                     .typing_ms = cfg->presence_typing,
+                     .max_bytes = (size_t)cfg->presence_max},
+        .public_url = cfg->public_url,
+    };
+    strmap_init(&r->by_id, random_seed());
+    strmap_init(&r->by_code, random_seed());
+
+    store_rooms_t pl;
+    memset(&pl, 0, sizeof(pl));
+    load_t l = {r, 0, 0};
+    store_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.type = STORE_ROOMS_LOAD;
+    req.rooms = &pl;
+    req.cb = on_loaded;
+    req.data = &l;
+    store_submit(store, &req);
+    while (!l.done) uv_run(loop, UV_RUN_ONCE);
+    store_rooms_free(&pl);
+    if (l.err != STORE_OK) {
+        log_error(log, "cannot load the rooms from the database");
+        rooms_free(r);
+        return -1;
+    }
+    uv_timer_init(loop, &r->presence_timer);
+    uv_timer_init(loop, &r->tick_timer);
+    uv_timer_init(loop, &r->sweep_timer);
+    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
+    uv_timer_start(&r->tick_timer, on_tick, ROOMS_TICK_MS, ROOMS_TICK_MS);
+    uv_timer_start(&r->sweep_timer, on_sweep, r->lim.sweep_ms, r->lim.sweep_ms);
+    uv_unref((uv_handle_t *)&r->tick_timer);
+    uv_unref((uv_handle_t *)&r->sweep_timer);
+    return 0;
+}
+
+void rooms_close(rooms_t *r)
+{
+    uv_close((uv_handle_t *)&r->presence_timer, NULL);
+    uv_close((uv_handle_t *)&r->tick_timer, NULL);
+    uv_close((uv_handle_t *)&r->sweep_timer, NULL);
+}
+
+void rooms_free(rooms_t *r)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        CH_ASSERT(room->bus.count == 0 && room->refs == 0);
+        room_free(room);
+    }
+    strmap_free(&r->by_id);
+    strmap_free(&r->by_code);
+}

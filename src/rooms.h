@@ -1,0 +1,158 @@
+/* rooms.h: live rooms: the registry (by id and by code), membership rules, room state,
+ * message sequencing and the persistence of all of it through the store. Both the REST
+ * API and the WebSocket ops go through here, so the rules live in one place. Delivery to
+ * connected members goes through the bus (bus.h). */
+#ifndef CHORUS_ROOMS_H
+#define CHORUS_ROOMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "bus.h"
+#include "config.h"
+#include "log.h"
+#include "presence.h"
+#include "proto.h"
+#include "store.h"
+#include "strmap.h"
+
+typedef struct room_s room_t;
+typedef struct room_member_s room_member_t;
+
+/* A participant: a user with a seat in a room, online or not. */
+struct room_member_s {
+    room_t *room;
+    room_member_t *next;       /* the room's members */
+    char user_id[STORE_SUB_LEN];
+    char display_name[STORE_NAME_LEN];
+    char color[STORE_COLOR_LEN];
+    int role;                  /* STORE_ROLE_* */
+    int banned;                /* kicked with ban: holds no seat, may not join */
+    int64_t joined_at;         /* unix ms */
+    uint32_t online;           /* subscribed connections */
+    uint64_t release_at;       /* loop ms when a dropped member's seat goes; 0 = none */
+    presence_t presence;
+    int presence_dirty;        /* on the registry's pending-presence list */
+    room_member_t *dirty_next;
+};
+
+struct room_s {
+    char id[STORE_ID_LEN];
+    char code[STORE_CODE_LEN];
+    char name[STORE_ROOM_NAME_LEN];
+    char host_id[STORE_SUB_LEN];
+    uint32_t capacity;
+    int is_public;
+    json_t *state;             /* owned object */
+    int64_t state_version;
+    int64_t last_seq;          /* seq of the last message handed to the store */
+    int64_t created_at;        /* unix ms */
+    int64_t last_activity;     /* unix ms */
+    room_member_t *members;
+    uint32_t seats;            /* members that are not banned */
+    bus_room_t bus;            /* subscribed connections */
+    uint32_t refs;             /* pending store work holding the room */
+    int deleted;               /* gone from the registry; freed when refs reach 0 */
+};
+
+typedef struct {
+    uint32_t max_capacity;     /* upper bound of capacity */
+    uint32_t default_capacity;
+    uint32_t max_hosted;       /* live rooms one user may host */
+    uint32_t join_history;     /* messages in the join reply */
+    size_t max_message;        /* bytes of message content */
+    size_t max_broadcast;      /* bytes of a broadcast's data */
+    size_t max_state;          /* bytes of room state */
+    uint64_t seat_grace_ms;    /* a dropped member's seat is held this long */
+    uint64_t idle_room_ms;     /* rooms idle this long are deleted */
+    uint64_t sweep_ms;         /* how often idle rooms are looked for */
+    presence_rules_t presence;
+    const char *public_url;    /* joinLink base */
+} rooms_limits_t;
+
+typedef struct rooms_s {
+    uv_loop_t *loop;           /* borrowed */
+    log_t *log;                /* borrowed */
+    store_t *store;            /* borrowed */
+    rooms_limits_t lim;
+    strmap_t by_id, by_code;
+    room_member_t *dirty;      /* members with held presence changes */
+    uv_timer_t presence_timer; /* flushes held presence changes */
+    uv_timer_t tick_timer;     /* idle presence, typing expiry, seat release (1 s) */
+    uv_timer_t sweep_timer;    /* idle rooms */
+    int presence_timer_on;
+} rooms_t;
+
+/* Errors of room operations: a status for REST and a code for both. */
+typedef struct {
+    int status;                /* 0 = ok */
+    const char *code;
+    const char *message;
+} rooms_err_t;
+
+/* Initialises r on loop from cfg; loads every room and participant from the store
+ * (running the loop until loaded). Returns 0, or -1 with a log line. Borrowed pointers
+ * must outlive r. */
+int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+               store_t *store);
+
+/* Closes r's timers; memory is freed by rooms_free after the loop ran. */
+void rooms_close(rooms_t *r);
+void rooms_free(rooms_t *r);
+
+/* Looks up a live room by id or by code (any case). NULL when none. */
+room_t *rooms_get(rooms_t *r, const char *id_or_code);
+room_member_t *room_member(room_t *room, const char *user_id);
+
+/* Room JSON as in the REST API (borrowed room; new reference). */
+json_t *room_json(rooms_t *r, const room_t *room);
+/* A member as JSON (new reference). */
+json_t *room_member_json(const room_member_t *m);
+json_t *room_members_json(const room_t *room);
+/* A stored message as JSON (new reference). */
+json_t *room_message_json(const store_message_t *m);
+
+/* Completion of an asynchronous room operation. */
+typedef void (*rooms_done_fn)(void *ud, const rooms_err_t *err, json_t *result);
+
+/* Operations. Each validates, changes the live room, persists, and calls done (from a
+ * store callback, or at once for a validation error) with a new reference to its result.
+ * user is the caller (borrowed). */
+void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, rooms_done_fn done,
+                  void *ud);
+void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                rooms_done_fn done, void *ud);
+void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
+                 rooms_done_fn done, void *ud);
+void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
+                rooms_done_fn done, void *ud);
+void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+                  void *ud);
+void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
+                       rooms_done_fn done, void *ud);
+void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
+                const json_t *content, const json_t *metadata, bus_sub_t *except,
+                rooms_done_fn done, void *ud);
+void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                   rooms_done_fn done, void *ud);
+
+/* Realtime side (called by the WebSocket ops). */
+/* Subscribes c to room as user (who must be a participant). */
+void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c);
+/* Unsubscribes c from room; reason NULL for a voluntary leave already announced. */
+void rooms_unsubscribe(rooms_t *r, room_t *room, proto_client_t *c, const char *reason);
+/* Everything c was subscribed to, on its disconnect. */
+void rooms_client_gone(rooms_t *r, proto_client_t *c);
+/* Sends an ephemeral event to the other subscribers. Returns 0 or -1 (too big). */
+int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *event,
+                    const json_t *data);
+/* Applies a presence patch from c's user. Returns 0 or -1 (invalid or too big). */
+int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch);
+
+/* Registers the room ops (proto_rooms.c) on p, working on r (borrowed). */
+void proto_rooms_register(proto_t *p, rooms_t *r);
+
+#endif

@@ -1,0 +1,36 @@
+/* strmap.h: a hash map from borrowed NUL-terminated string keys to pointers (open
+ * addressing, linear probing, tombstone-free deletion by backward shift). The keys are
+ * owned by the values (e.g. room->id), so they must live as long as their entry. */
+#ifndef CHORUS_STRMAP_H
+#define CHORUS_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char **keys; /* borrowed */
+    void **vals;
+    size_t cap;        /* power of two, 0 when empty */
+    size_t count;
+    uint64_t seed;     /* per-map seed, so keys chosen by clients cannot aim at one slot */
+} strmap_t;
+
+/* Initialises m empty; seed should be random (e.g. randombytes). */
+void strmap_init(strmap_t *m, uint64_t seed);
+
+/* Frees m's tables (not keys or values). */
+void strmap_free(strmap_t *m);
+
+/* Returns the value for key, or NULL. */
+void *strmap_get(const strmap_t *m, const char *key);
+
+/* Sets key (borrowed) to val (non-NULL), replacing any previous value. */
+void strmap_put(strmap_t *m, const char *key, void *val);
+
+/* Removes key; returns its value, or NULL when absent. */
+void *strmap_del(strmap_t *m, const char *key);
+
+/* Iteration: for (size_t i = 0; strmap_next(m, &i, &k, &v);) ... Do not modify m inside. */
+int strmap_next(const strmap_t *m, size_t *i, const char **key, void **val);
+
+#endif
