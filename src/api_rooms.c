@@ -34,11 +34,6 @@ static void done_200(void *ud, const rooms_err_t *err, json_t *result)
     done_with(ud, 200, err, result);
 }
 
-static void done_201(void *ud, const rooms_err_t *err, json_t *result)
-{
-    done_with(ud, 201, err, result);
-}
-
 /* The room of the :roomId parameter, or NULL after answering 404. */
 static room_t *room_param(api_req_t *r)
 {
@@ -62,9 +57,42 @@ static json_t *room_for(api_req_t *r, room_t *room)
     return j;
 }
 
+/* Host actions go to the audit table once they succeeded. */
+static void audited(api_req_t *r, int ok_status, const char *event, const rooms_err_t *err,
+                    json_t *result)
+{
+    if (!err || !err->status) {
+        char detail[128];
+        json_t *room = json_object_get(result, "room");
+        snprintf(detail, sizeof(detail), "room %s%s%s",
+                 room ? json_string_value(json_object_get(room, "id")) : r->params[0],
+                 r->nparams > 0 && strcmp(event, "room_kick") == 0 ? " user " : "",
+                 strcmp(event, "room_kick") == 0
+                     ? json_string_value(json_object_get(r->json, "userId"))
+                     : "");
+        api_audit(r->api, event, r->user.sub, r->ip, detail);
+    }
+    done_with(r, ok_status, err, result);
+}
+
+static void done_create(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 201, "room_create", err, result);
+}
+
+static void done_delete(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_delete", err, result);
+}
+
+static void done_kick(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_kick", err, result);
+}
+
 static void h_create(api_req_t *r)
 {
-    rooms_create(rooms_of(r), &r->user, r->json, done_201, r);
+    rooms_create(rooms_of(r), &r->user, r->json, done_create, r);
 }
 
 static void h_list_mine(api_req_t *r)
@@ -194,7 +222,7 @@ static void h_state(api_req_t *r)
 static void h_delete(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_delete(rooms_of(r), room, &r->user, done_200, r);
+    if (room) rooms_delete(rooms_of(r), room, &r->user, done_delete, r);
 }
 
 static void h_kick(api_req_t *r)
@@ -208,7 +236,7 @@ static void h_kick(api_req_t *r)
         return;
     }
     rooms_kick(rooms_of(r), room, &r->user, json_string_value(uid), ban && json_is_true(ban),
-               done_200, r);
+               done_kick, r);
 }
 
 /* Literal paths come before ':roomId' ones with the same shape. */

@@ -95,7 +95,7 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
     json_object_set_new(data, "participants", room_members_json(room));
     json_object_set_new(data, "state", json_deep_copy(room->state));
     json_object_set_new(data, "stateVersion", json_integer(room->state_version));
-    json_object_set_new(data, "lastSeq", json_integer(room->last_seq));
+    json_object_set_new(data, "lastSeq", json_integer(room->committed_seq));
     json_object_set_new(data, "room", room_json(op->r, room));
     json_decref(result);
     proto_deferred_ok(&op->d, data);

@@ -16,6 +16,7 @@
 #include "json_patch.h"
 #include "mem.h"
 #include "room_code.h"
+#include "room_rules.h"
 #include "utf8.h"
 
 #define ROOMS_TICK_MS 1000
@@ -305,18 +306,6 @@ static void after_create(rooms_op_t *op)
     op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
 }
 
-static int name_ok(const char *s, size_t len)
-{
-    if (len == 0 || !utf8_valid((const uint8_t *)s, len)) return 0;
-    size_t cps = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch & 0xC0) != 0x80) cps++;
-        if (ch < 0x20 || ch == 0x7f) return 0;
-    }
-    return cps <= 100;
-}
-
 void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, rooms_done_fn done,
                   void *ud)
 {
@@ -328,14 +317,15 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     json_t *jcap = json_object_get(body, "maxParticipants");
     json_t *jpub = json_object_get(body, "isPublic");
     json_t *jstate = json_object_get(body, "state");
-    if (!json_is_string(jname) || !name_ok(json_string_value(jname), json_string_length(jname))) {
+    if (!json_is_string(jname) ||
+        !room_name_valid(json_string_value(jname), json_string_length(jname))) {
         fail(done, ud, 400, "validation_error", "name must be 1 to 100 characters");
         return;
     }
     json_int_t cap = r->lim.default_capacity;
     if (jcap) {
-        if (!json_is_integer(jcap) || json_integer_value(jcap) < 1 ||
-            json_integer_value(jcap) > (json_int_t)r->lim.max_capacity) {
+        if (!json_is_integer(jcap) ||
+            !room_capacity_valid(json_integer_value(jcap), r->lim.max_capacity)) {
             char msg[96];
             snprintf(msg, sizeof(msg), "maxParticipants must be an integer from 1 to %u",
                      r->lim.max_capacity);
@@ -429,17 +419,15 @@ void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char 
                 rooms_done_fn done, void *ud)
 {
     room_member_t *m = room_member(room, user->sub);
-    if (m && m->banned) {
-        fail(done, ud, 403, "banned", "you were banned from this room");
+    const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
+    if (refused) {
+        fail(done, ud, 403, refused,
+             m && m->banned ? "you were banned from this room" : "the room is full");
         return;
     }
     const char *name = display_name && *display_name ? display_name
                        : user->name[0]               ? user->name
                                                      : "guest";
-    if (!m && room->seats >= room->capacity) {
-        fail(done, ud, 403, "room_full", "the room is full");
-        return;
-    }
     int changed = 0;
     if (!m) {
         m = member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
@@ -510,7 +498,7 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
 
 static int is_host(const room_t *room, const auth_claims_t *by)
 {
-    return strcmp(room->host_id, by->sub) == 0;
+    return room_may_manage(room->host_id, by->sub);
 }
 
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
@@ -644,21 +632,9 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
 
 /* ---------- messages ---------- */
 
-static int type_ok(const char *t, int by_server)
-{
-    if (strcmp(t, "user_text") == 0 || strcmp(t, "user_voice") == 0 ||
-        strcmp(t, "ai_response") == 0)
-        return 1;
-    if (strcmp(t, "system") == 0) return by_server;
-    if (strncmp(t, "x-", 2) != 0 || strlen(t) < 3 || strlen(t) >= STORE_MSG_TYPE_LEN) return 0;
-    for (const char *p = t + 2; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-            return 0;
-    return 1;
-}
-
 static void after_post(rooms_op_t *op)
 {
+    if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
     json_t *m = room_message_json(&op->pl.msg);
     if (!op->room->deleted)
         publish(op->room, op->except ? op->except->client : NULL, "message",
@@ -707,7 +683,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         fail(done, ud, 403, "forbidden", "only participants can post");
         return;
     }
-    if (!type_ok(type, is_host(room, by))) {
+    if (!room_message_type_valid(type, is_host(room, by))) {
         fail(done, ud, 400, "validation_error",
              "type must be user_text, user_voice, ai_response, system (host) or x-...");
         return;
@@ -963,7 +939,7 @@ static void on_loaded(store_req_t *req)
             json_decref(st);
         }
         room->state_version = sr->state_version;
-        room->last_seq = sr->last_seq;
+        room->last_seq = room->committed_seq = sr->last_seq;
         room->created_at = sr->created_at;
         room->last_activity = sr->last_activity;
         registry_add(r, room);

@@ -49,6 +49,7 @@ struct room_s {
     json_t *state;             /* owned object */
     int64_t state_version;
     int64_t last_seq;          /* seq of the last message handed to the store */
+    int64_t committed_seq;     /* seq of the last message the store committed */
     int64_t created_at;        /* unix ms */
     int64_t last_activity;     /* unix ms */
     room_member_t *members;

@@ -1,0 +1,28 @@
+/* room_rules.h: the membership and content rules of rooms, as pure functions (no I/O,
+ * no registry), so they are tested directly and shared by REST and WebSocket paths. */
+#ifndef CHORUS_ROOM_RULES_H
+#define CHORUS_ROOM_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when s[0..len) is a room name: valid UTF-8, 1 to 100 code points, no control
+ * characters. */
+int room_name_valid(const char *s, size_t len);
+
+/* 1 when cap is a capacity a room may have: 1 .. max. */
+int room_capacity_valid(long long cap, uint32_t max);
+
+/* 1 when a participant may post a message of type t: user_text, user_voice,
+ * ai_response; system only for the host; app-defined "x-" + [a-z0-9_-]{1,30}. */
+int room_message_type_valid(const char *t, int is_host);
+
+/* Decides a join. Returns NULL when the user may join, or the error code: "banned" (kicked
+ * with a ban) or "room_full" (a new member and every seat taken). A member who already
+ * holds a seat may always come back. */
+const char *room_join_check(int is_member, int banned, uint32_t seats, uint32_t capacity);
+
+/* 1 when user_id may change state, kick or delete: only the host. */
+int room_may_manage(const char *host_id, const char *user_id);
+
+#endif
