@@ -2,6 +2,7 @@
 #include "bus.h"
 
 #include <stddef.h>
+#include <string.h>
 
 void bus_subscribe(bus_room_t *room, bus_sub_t *s)
 {
@@ -41,6 +42,17 @@ uint32_t bus_publish(const bus_room_t *room, cbuf_t *frame, const proto_client_t
     uint32_t n = 0;
     for (bus_sub_t *s = room->head; s; s = s->next) {
         if (s->client == except) continue;
+        s->client->tr->send(s->client, frame);
+        n++;
+    }
+    return n;
+}
+
+uint32_t bus_publish_others(const bus_room_t *room, cbuf_t *frame, const char *except_user)
+{
+    uint32_t n = 0;
+    for (bus_sub_t *s = room->head; s; s = s->next) {
+        if (strcmp(s->client->user.sub, except_user) == 0) continue;
         s->client->tr->send(s->client, frame);
         n++;
     }

@@ -39,4 +39,8 @@ bus_sub_t *bus_find(const proto_client_t *c, const void *room);
  * NULL). Returns how many received it. */
 uint32_t bus_publish(const bus_room_t *room, cbuf_t *frame, const proto_client_t *except);
 
+/* The same, skipping every connection of the user except_user (its own presence, for
+ * one). Returns how many received it. */
+uint32_t bus_publish_others(const bus_room_t *room, cbuf_t *frame, const char *except_user);
+
 #endif

@@ -795,13 +795,11 @@ static void presence_emit(room_t *room, room_member_t *m, json_t *change)
 {
     json_t *msg = json_pack("{s:s, s:s, s:s, s:o}", "op", "presence", "room", room->id,
                             "userId", m->user_id, "state", change);
-    cbuf_t *frame = NULL;
-    for (bus_sub_t *s = room->bus.head; s; s = s->next) {
-        if (strcmp(s->client->user.sub, m->user_id) == 0) continue;
-        if (!frame) frame = proto_frame_json(msg);
-        s->client->tr->send(s->client, frame);
+    if (room->bus.count > m->online) {
+        cbuf_t *frame = proto_frame_json(msg);
+        bus_publish_others(&room->bus, frame, m->user_id);
+        cbuf_unref(frame);
     }
-    if (frame) cbuf_unref(frame);
     json_decref(msg);
 }
 
