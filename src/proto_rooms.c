@@ -82,12 +82,17 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
         answer(op, &(rooms_err_t){404, "not_found", "the room was deleted"}, result);
         return;
     }
+    room_member_t *me = room_member(room, op->d.c->user.sub);
+    if (!me || me->banned) { /* kicked while the join was in flight */
+        answer(op, &(rooms_err_t){403, PROTO_FORBIDDEN, "you are no longer in this room"},
+               result);
+        return;
+    }
     json_t *data = op->joined;
     op->joined = NULL;
     json_object_del(data, "success");
     json_t *msgs = !err || !err->status ? json_object_get(result, "messages") : NULL;
     json_object_set_new(data, "messages", msgs ? json_incref(msgs) : json_array());
-    room_member_t *me = room_member(room, op->d.c->user.sub);
     json_object_set_new(data, "role",
                         json_string(me && me->role == STORE_ROLE_HOST ? "host" : "member"));
     /* Subscribe last, so the member list includes the caller as online. */
