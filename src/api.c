@@ -141,6 +141,12 @@ void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
                                      "message", msg));
 }
 
+void api_invalid(api_req_t *r, const char *field, const char *message)
+{
+    api_respond(r, 400, json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error", "code",
+                                  "validation_error", "field", field, "message", message));
+}
+
 static void on_audit_done(store_req_t *req)
 {
     free(req);
@@ -205,16 +211,33 @@ static const char *method_name(int m)
     return http_method_str((enum http_method)m);
 }
 
+/* Literal segments of a pattern: among the patterns that match a path, the one with the
+ * most literal segments wins ("/api/rooms/public" over "/api/rooms/:roomId"). */
+static int literal_segments(const char *pattern)
+{
+    int n = 0;
+    for (const char *p = pattern; *p; p++)
+        if (*p == '/' && p[1] && p[1] != ':') n++;
+    return n;
+}
+
 /* Finds the route for r. Returns it, or NULL with allow filled ("GET, PATCH") when the path
  * exists for other methods, or allow empty when no route has this path. */
 static const api_route_t *find_route(api_req_t *r, char *allow, size_t cap)
 {
+    int best = -1;
+    for (size_t t = 0; t < CH_ARRAY_LEN(route_tables); t++)
+        for (size_t i = 0; i < *route_tables[t].n; i++) {
+            const api_route_t *rt = &route_tables[t].routes[i];
+            int lit = literal_segments(rt->pattern);
+            if (lit > best && match(r, rt->pattern, 0)) best = lit;
+        }
     allow[0] = '\0';
     size_t used = 0;
     for (size_t t = 0; t < CH_ARRAY_LEN(route_tables); t++) {
         for (size_t i = 0; i < *route_tables[t].n; i++) {
             const api_route_t *rt = &route_tables[t].routes[i];
-            if (!match(r, rt->pattern, 0)) continue;
+            if (literal_segments(rt->pattern) != best || !match(r, rt->pattern, 0)) continue;
             if (rt->method == r->method) {
                 match(r, rt->pattern, 1);
                 return rt;

@@ -121,6 +121,9 @@ void api_respond(api_req_t *r, int status, json_t *body);
 void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Answers 400 {"error":{"code":"validation_error","field":field,"message":message}}. */
+void api_invalid(api_req_t *r, const char *field, const char *message);
+
 /* Records an audit event (fire and forget). user_id may be NULL. */
 void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
                const char *detail);

@@ -17,13 +17,6 @@
 
 #define PASSWORD_MAX 1024
 
-/* A 400 naming the field: {"error":{"code":"validation_error","field":"email",...}}. */
-static void invalid(api_req_t *r, const char *field, const char *message)
-{
-    api_respond(r, 400, json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error", "code",
-                                  "validation_error", "field", field, "message", message));
-}
-
 static int body_object(api_req_t *r)
 {
     if (json_is_object(r->json)) return 1;
@@ -38,12 +31,12 @@ static const char *string_field(api_req_t *r, const char *name, size_t *len)
     char msg[96];
     if (!v) {
         snprintf(msg, sizeof(msg), "%s is required", name);
-        invalid(r, name, msg);
+        api_invalid(r, name, msg);
         return NULL;
     }
     if (!json_is_string(v)) {
         snprintf(msg, sizeof(msg), "%s must be a string", name);
-        invalid(r, name, msg);
+        api_invalid(r, name, msg);
         return NULL;
     }
     *len = json_string_length(v);
@@ -173,15 +166,15 @@ static void h_register(api_req_t *r)
     email = trim(email, &elen);
     name = trim(name, &ulen);
     if (!user_email_valid(email, elen)) {
-        invalid(r, "email", "email must look like name@example.com");
+        api_invalid(r, "email", "email must look like name@example.com");
         return;
     }
     if (!user_password_valid(plen)) {
-        invalid(r, "password", "password must be 8 to 1024 characters");
+        api_invalid(r, "password", "password must be 8 to 1024 characters");
         return;
     }
     if (!user_name_valid(name, ulen)) {
-        invalid(r, "username",
+        api_invalid(r, "username",
                 "username must be 1 to 32 characters, without control characters");
         return;
     }
@@ -320,7 +313,7 @@ static void h_patch_me(api_req_t *r)
             snprintf(msg, sizeof(msg), "unknown field '%.64s' (only username and color change here)",
                      key);
             utf8_scrub(msg, strlen(msg));
-            invalid(r, key, msg);
+            api_invalid(r, key, msg);
             return;
         }
     }
@@ -330,7 +323,7 @@ static void h_patch_me(api_req_t *r)
         if (!name) return;
         name = trim(name, &len);
         if (!user_name_valid(name, len)) {
-            invalid(r, "username",
+            api_invalid(r, "username",
                     "username must be 1 to 32 characters, without control characters");
             return;
         }
@@ -342,14 +335,14 @@ static void h_patch_me(api_req_t *r)
         const char *color = string_field(r, "color", &len);
         if (!color) return;
         if (!user_color_valid(color, len)) {
-            invalid(r, "color", "color must be #rrggbb");
+            api_invalid(r, "color", "color must be #rrggbb");
             return;
         }
         user_color_normalize(color, len, u->color);
         r->sreq.update_mask |= STORE_UPD_COLOR;
     }
     if (!r->sreq.update_mask) {
-        invalid(r, "username", "nothing to update: send username and/or color");
+        api_invalid(r, "username", "nothing to update: send username and/or color");
         return;
     }
     if (strlen(r->user.sub) >= sizeof(u->id)) {

@@ -22,7 +22,12 @@ static rooms_t *rooms_of(api_req_t *r)
 static void done_with(api_req_t *r, int ok_status, const rooms_err_t *err, json_t *result)
 {
     if (err && err->status) {
-        api_error(r, err->status, err->code, "%s", err->message);
+        if (err->field)
+            api_respond(r, err->status,
+                        json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error", "code",
+                                  err->code, "field", err->field, "message", err->message));
+        else
+            api_error(r, err->status, err->code, "%s", err->message);
         json_decref(result);
         return;
     }
@@ -148,7 +153,7 @@ static void h_join(api_req_t *r)
     }
     if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
                json_string_length(dn) >= STORE_NAME_LEN)) {
-        api_error(r, 400, "validation_error", "displayName must be a non-empty string");
+        api_invalid(r, "displayName", "displayName must be a non-empty string");
         return;
     }
     rooms_join(rooms_of(r), room, &r->user, dn ? json_string_value(dn) : NULL, done_200, r);
@@ -184,7 +189,9 @@ static int query_int(api_req_t *r, const char *name, int64_t *out)
             char *end;
             long long v = strtoll(q + n + 1, &end, 10);
             if (end != q + len || end == q + n + 1 || v < 0) {
-                api_error(r, 400, "validation_error", "%s must be a non-negative integer", name);
+                char msg[64];
+                snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
+                api_invalid(r, name, msg);
                 return -1;
             }
             *out = v;
@@ -202,12 +209,12 @@ static void h_messages(api_req_t *r)
         api_error(r, 403, "forbidden", "only participants read the messages");
         return;
     }
-    int64_t limit = 50, before = 0, after = 0;
+    int64_t limit = 50, before = -1, after = -1;
     if (query_int(r, "limit", &limit) || query_int(r, "before", &before) ||
         query_int(r, "after", &after))
         return;
     if (limit < 1 || limit > MESSAGES_MAX) {
-        api_error(r, 400, "validation_error", "limit must be 1 to %d", MESSAGES_MAX);
+        api_invalid(r, "limit", "limit must be 1 to 200");
         return;
     }
     rooms_history(rooms_of(r), room, before, after, (uint32_t)limit, done_200, r);
@@ -232,7 +239,8 @@ static void h_kick(api_req_t *r)
     json_t *uid = json_is_object(r->json) ? json_object_get(r->json, "userId") : NULL;
     json_t *ban = json_is_object(r->json) ? json_object_get(r->json, "ban") : NULL;
     if (!json_is_string(uid) || (ban && !json_is_boolean(ban))) {
-        api_error(r, 400, "validation_error", "send {\"userId\": \"…\", \"ban\": false}");
+        api_invalid(r, json_is_string(uid) ? "ban" : "userId",
+                    "send {\"userId\": \"…\", \"ban\": false}");
         return;
     }
     rooms_kick(rooms_of(r), room, &r->user, json_string_value(uid), ban && json_is_true(ban),

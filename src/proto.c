@@ -289,6 +289,30 @@ void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt
     deferred_done(d);
 }
 
+static void send_error_field(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
+                             const char *field, const char *message)
+{
+    json_t *err = json_pack("{s:s, s:s, s:s}", "code", code, "field", field, "message", message);
+    proto_send_json(c, has_ref ? json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", ref,
+                                           "ok", 0, "error", err)
+                               : json_pack("{s:s, s:o}", "op", "error", "error", err));
+}
+
+void proto_reply_error_field(proto_req_t *req, const char *code, const char *field,
+                             const char *message)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    send_error_field(req->c, req->has_ref, req->ref, code, field, message);
+}
+
+void proto_deferred_error_field(proto_deferred_t *d, const char *code, const char *field,
+                                const char *message)
+{
+    if (!d->c->gone) send_error_field(d->c, d->has_ref, d->ref, code, field, message);
+    deferred_done(d);
+}
+
 int proto_client_gone(proto_t *p, proto_client_t *c)
 {
     if (p->client_gone) p->client_gone(p, c);

@@ -176,6 +176,10 @@ void proto_deferred_ok(proto_deferred_t *d, json_t *data);
 void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same with error.field (validation errors). */
+void proto_deferred_error_field(proto_deferred_t *d, const char *code, const char *field,
+                                const char *message);
+
 /* Tells the protocol layer that c's transport closed. Returns 1 when c may be freed now,
  * 0 when deferred replies are outstanding (tr->release frees it later). */
 int proto_client_gone(proto_t *p, proto_client_t *c);
@@ -185,6 +189,10 @@ void proto_reply_ok(proto_req_t *req, json_t *data);
 /* Replies with an error; without a ref it is sent as an {"op":"error"} event. */
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Replies with an error carrying error.field (validation errors). */
+void proto_reply_error_field(proto_req_t *req, const char *code, const char *field,
+                             const char *message);
 
 /* Returns a new WebSocket text frame holding msg's JSON encoding (refcount 1). Borrows
  * msg. Encode once, send to many. */

@@ -12,6 +12,12 @@
 #define EVENT_NAME_MAX 64
 #define HISTORY_MAX 200
 
+/* Replies validation_error naming the field. */
+static void invalid(proto_req_t *req, const char *field, const char *message)
+{
+    proto_reply_error_field(req, "validation_error", field, message);
+}
+
 static rooms_t *rooms_of(proto_req_t *req)
 {
     return req->p->app;
@@ -60,7 +66,9 @@ static ws_op_t *ws_op(proto_req_t *req, room_t *room)
 static void answer(void *ud, const rooms_err_t *err, json_t *result)
 {
     ws_op_t *op = ud;
-    if (err && err->status) {
+    if (err && err->status && err->field) {
+        proto_deferred_error_field(&op->d, err->code, err->field, err->message);
+    } else if (err && err->status) {
         proto_deferred_error(&op->d, err->code, "%s", err->message);
     } else {
         json_object_del(result, "success");
@@ -79,12 +87,12 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
     ws_op_t *op = ud;
     room_t *room = strmap_get(&op->r->by_id, op->room_id);
     if (!room || op->d.c->gone) {
-        answer(op, &(rooms_err_t){404, "not_found", "the room was deleted"}, result);
+        answer(op, &(rooms_err_t){.status = 404, .code = "not_found", .message = "the room was deleted"}, result);
         return;
     }
     room_member_t *me = room_member(room, op->d.c->user.sub);
     if (!me || me->banned) { /* kicked while the join was in flight */
-        answer(op, &(rooms_err_t){403, PROTO_FORBIDDEN, "you are no longer in this room"},
+        answer(op, &(rooms_err_t){.status = 403, .code = PROTO_FORBIDDEN, .message = "you are no longer in this room"},
                result);
         return;
     }
@@ -112,12 +120,12 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
     ws_op_t *op = ud;
     room_t *room = strmap_get(&op->r->by_id, op->room_id);
     if ((err && err->status) || !room) {
-        answer(op, err && err->status ? err : &(rooms_err_t){404, "not_found", "no such room"},
+        answer(op, err && err->status ? err : &(rooms_err_t){.status = 404, .code = "not_found", .message = "no such room"},
                result);
         return;
     }
     op->joined = result;
-    rooms_history(op->r, room, 0, 0, op->r->lim.join_history, join_history, op);
+    rooms_history(op->r, room, -1, -1, op->r->lim.join_history, join_history, op);
 }
 
 static void op_join(proto_req_t *req)
@@ -127,7 +135,7 @@ static void op_join(proto_req_t *req)
     json_t *dn = json_object_get(req->msg, "displayName");
     if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
                json_string_length(dn) >= STORE_NAME_LEN)) {
-        proto_reply_error(req, PROTO_BAD_REQUEST, "displayName must be a non-empty string");
+        invalid(req, "displayName", "displayName must be a non-empty string");
         return;
     }
     ws_op_t *op = ws_op(req, room);
@@ -153,16 +161,21 @@ static void op_message(proto_req_t *req)
                bus_find(req->c, room), answer, op);
 }
 
-/* Reads an optional non-negative integer field; -1 after replying on a bad value. */
-static int64_t opt_int(proto_req_t *req, const char *name, int64_t def)
+/* Reads an optional non-negative integer field into *out (def when absent). Returns 0,
+ * or -1 after replying. */
+static int opt_int(proto_req_t *req, const char *name, int64_t def, int64_t *out)
 {
     json_t *v = json_object_get(req->msg, name);
-    if (!v || json_is_null(v)) return def;
+    *out = def;
+    if (!v || json_is_null(v)) return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        proto_reply_error(req, PROTO_BAD_REQUEST, "%s must be a non-negative integer", name);
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
+        invalid(req, name, msg);
         return -1;
     }
-    return json_integer_value(v);
+    *out = json_integer_value(v);
+    return 0;
 }
 
 static void op_history(proto_req_t *req)
@@ -174,14 +187,12 @@ static void op_history(proto_req_t *req)
         proto_reply_error(req, PROTO_FORBIDDEN, "only participants can read the messages");
         return;
     }
-    int64_t before = opt_int(req, "before", 0);
-    if (before < 0) return;
-    int64_t after = opt_int(req, "after", 0);
-    if (after < 0) return;
-    int64_t limit = opt_int(req, "limit", 50);
-    if (limit < 0) return;
+    int64_t before, after, limit;
+    if (opt_int(req, "before", -1, &before) || opt_int(req, "after", -1, &after) ||
+        opt_int(req, "limit", 50, &limit))
+        return;
     if (limit < 1 || limit > HISTORY_MAX) {
-        proto_reply_error(req, PROTO_BAD_REQUEST, "limit must be 1 to %d", HISTORY_MAX);
+        invalid(req, "limit", "limit must be 1 to 200");
         return;
     }
     ws_op_t *op = ws_op(req, room);
@@ -195,8 +206,7 @@ static void op_broadcast(proto_req_t *req)
     json_t *ev = json_object_get(req->msg, "event");
     if (!json_is_string(ev) || json_string_length(ev) == 0 ||
         json_string_length(ev) > EVENT_NAME_MAX) {
-        proto_reply_error(req, PROTO_BAD_REQUEST, "event must be a string of 1 to %d bytes",
-                          EVENT_NAME_MAX);
+        invalid(req, "event", "event must be a string of 1 to 64 bytes");
         return;
     }
     if (rooms_broadcast(rooms_of(req), room, req->c, json_string_value(ev),
@@ -213,7 +223,7 @@ static void op_presence(proto_req_t *req)
     if (!room) return;
     json_t *st = json_object_get(req->msg, "state");
     if (!json_is_object(st)) {
-        proto_reply_error(req, PROTO_BAD_REQUEST, "state must be a JSON object");
+        invalid(req, "state", "state must be a JSON object");
         return;
     }
     if (rooms_presence(rooms_of(req), room, req->c, st) != 0) {

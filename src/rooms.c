@@ -257,7 +257,7 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
     free(op);
 }
 
-static const rooms_err_t ERR_IO = {500, "internal_error", "the database failed"};
+static const rooms_err_t ERR_IO = {500, "internal_error", "the database failed", NULL};
 
 static void on_stored(store_req_t *req)
 {
@@ -280,7 +280,14 @@ static void op_submit(rooms_op_t *op)
 
 static void fail(rooms_done_fn done, void *ud, int status, const char *code, const char *message)
 {
-    rooms_err_t e = {status, code, message};
+    rooms_err_t e = {status, code, message, NULL};
+    if (done) done(ud, &e, NULL);
+}
+
+/* A 400 validation_error naming the field. */
+static void invalid(rooms_done_fn done, void *ud, const char *field, const char *message)
+{
+    rooms_err_t e = {400, "validation_error", message, field};
     if (done) done(ud, &e, NULL);
 }
 
@@ -319,7 +326,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     json_t *jstate = json_object_get(body, "state");
     if (!json_is_string(jname) ||
         !room_name_valid(json_string_value(jname), json_string_length(jname))) {
-        fail(done, ud, 400, "validation_error", "name must be 1 to 100 characters");
+        invalid(done, ud, "name", "name must be 1 to 100 characters");
         return;
     }
     json_int_t cap = r->lim.default_capacity;
@@ -329,17 +336,17 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
             char msg[96];
             snprintf(msg, sizeof(msg), "maxParticipants must be an integer from 1 to %u",
                      r->lim.max_capacity);
-            fail(done, ud, 400, "validation_error", msg);
+            invalid(done, ud, "maxParticipants", msg);
             return;
         }
         cap = json_integer_value(jcap);
     }
     if (jpub && !json_is_boolean(jpub)) {
-        fail(done, ud, 400, "validation_error", "isPublic must be a boolean");
+        invalid(done, ud, "isPublic", "isPublic must be a boolean");
         return;
     }
     if (jstate && !json_is_object(jstate)) {
-        fail(done, ud, 400, "validation_error", "state must be a JSON object");
+        invalid(done, ud, "state", "state must be a JSON object");
         return;
     }
     if (hosted_by(r, user->sub) >= r->lim.max_hosted) {
@@ -607,7 +614,7 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
         return;
     }
     if (!json_is_object(patch)) {
-        fail(done, ud, 400, "validation_error", "the patch must be a JSON object");
+        invalid(done, ud, "patch", "the patch must be a JSON object");
         return;
     }
     json_t *next = json_merge_patch(room->state, patch);
@@ -684,12 +691,12 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         return;
     }
     if (!room_message_type_valid(type, is_host(room, by))) {
-        fail(done, ud, 400, "validation_error",
+        invalid(done, ud, "type",
              "type must be user_text, user_voice, ai_response, system (host) or x-...");
         return;
     }
     if (!json_is_string(content)) {
-        fail(done, ud, 400, "validation_error", "content must be a string");
+        invalid(done, ud, "content", "content must be a string");
         return;
     }
     if (json_string_length(content) > r->lim.max_message) {
@@ -697,7 +704,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         return;
     }
     if (metadata && !json_is_object(metadata)) {
-        fail(done, ud, 400, "validation_error", "metadata must be a JSON object");
+        invalid(done, ud, "metadata", "metadata must be a JSON object");
         return;
     }
     post(r, room, by->sub, m->display_name, type, json_string_value(content), metadata, except,
@@ -805,6 +812,13 @@ static void presence_emit(room_t *room, room_member_t *m, json_t *change)
 
 static void on_presence_timer(uv_timer_t *t);
 
+/* A member stays on the fast presence timer while a change is held back or typing is on
+ * (so "typing": false goes out on time); idle is looked at by the 1 s tick. */
+static int presence_watched(const room_member_t *m)
+{
+    return m->online && (m->presence.pending || m->presence.typing_until);
+}
+
 static void schedule_presence(rooms_t *r, room_member_t *m)
 {
     if (!m->presence_dirty) {
@@ -831,7 +845,7 @@ static void on_presence_timer(uv_timer_t *t)
         m->presence_dirty = 0;
         json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
         if (change) presence_emit(m->room, m, change);
-        if (m->presence.pending) schedule_presence(r, m);
+        if (presence_watched(m)) schedule_presence(r, m);
     }
     if (!r->dirty) {
         uv_timer_stop(&r->presence_timer);
@@ -847,7 +861,7 @@ int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t 
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
         return -1;
     if (emit) presence_emit(room, m, emit);
-    if (m->presence.pending) schedule_presence(r, m);
+    if (presence_watched(m)) schedule_presence(r, m);
     return 0;
 }
 
@@ -863,12 +877,13 @@ static void on_tick(uv_timer_t *t)
         room_t *room = v;
         for (room_member_t *m = room->members, *next; m; m = next) {
             next = m->next;
-            if (m->online && !m->presence.pending) {
+            if (m->online && !m->presence_dirty) {
                 uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
                 if (due && due <= now) {
                     json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
                     if (change) presence_emit(room, m, change);
                 }
+                if (presence_watched(m)) schedule_presence(r, m);
             } else if (!m->online && m->release_at && now >= m->release_at) {
                 rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
                 fill_part(&op->pl.part, m);

@@ -92,6 +92,7 @@ typedef struct {
     int status;                /* 0 = ok */
     const char *code;
     const char *message;
+    const char *field;         /* validation_error: the field at fault, else NULL */
 } rooms_err_t;
 
 /* Initialises r on loop from cfg; loads every room and participant from the store

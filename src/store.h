@@ -62,7 +62,7 @@ typedef enum {
     STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
     STORE_MESSAGE_INSERT,     /* in: msg; also sets the room's last_activity to
                                * msg.created_at. err: EEXISTS (room_id + seq taken) */
-    STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, 0 = none), limit.
+    STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, negative = none), limit.
                                * out: msgs, ascending by seq: with before, the newest
                                * `limit` below it; with after, the oldest `limit` above it;
                                * with neither, the newest `limit`. */

@@ -474,11 +474,12 @@ static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
     r->nmsgs = 0;
     uint32_t limit = r->limit < SQ_PAGE_MAX ? r->limit : SQ_PAGE_MAX;
     if (limit == 0) return STORE_OK;
-    /* seq starts at 1: a bound of 0 or below means none. With after, the oldest messages
-     * above it (also below before, if both are given); otherwise the newest. */
-    int asc = r->after > 0;
-    int64_t lo = r->after > 0 ? r->after : 0;
-    int64_t hi = r->before > 0 ? r->before : INT64_MAX;
+    /* A negative bound means none (0 is a real bound: after 0 is "from the first"). With
+     * after, the oldest messages above it (also below before, if both are given);
+     * otherwise the newest. */
+    int asc = r->after >= 0;
+    int64_t lo = r->after >= 0 ? r->after : 0;
+    int64_t hi = r->before >= 0 ? r->before : INT64_MAX;
     sqlite3_stmt *s = c->stmt[asc ? SQ_MSGS_ASC : SQ_MSGS_DESC];
     int bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 2, lo) != SQLITE_OK;

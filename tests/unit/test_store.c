@@ -776,20 +776,22 @@ static void test_messages_and_pages(void)
     store_rooms_free(&r);
 
     /* Newest, before, after, limits; always ascending. */
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 10, 16), 10);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 100, 1), N);
-    ASSERT_EQ(page(st, &loop, &c, 1, 16, 0, 10, 6), 10);
-    ASSERT_EQ(page(st, &loop, &c, 1, 3, 0, 10, 1), 2);
-    ASSERT_EQ(page(st, &loop, &c, 1, 1, 0, 10, 1), 0);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 20, 10, 21), 5);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 5, 3, 6), 3);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, N, 10, 1), 0);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 1, N), 1);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 0, 1), 0);           /* limit 0: nothing */
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 4000000000u, 1), N); /* capped, not refused */
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 10, 16), 10);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 100, 1), N);
+    ASSERT_EQ(page(st, &loop, &c, 1, 16, -1, 10, 6), 10);
+    ASSERT_EQ(page(st, &loop, &c, 1, 3, -1, 10, 1), 2);
+    ASSERT_EQ(page(st, &loop, &c, 1, 1, -1, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 1, 0, -1, 10, 1), 0);  /* before 0: nothing is below */
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, 0, 3, 1), 3);   /* after 0: from the first */
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, 20, 10, 21), 5);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, 5, 3, 6), 3);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, N, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 1, N), 1);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 0, 1), 0);           /* limit 0: nothing */
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 4000000000u, 1), N); /* capped, not refused */
     ASSERT_EQ(page(st, &loop, &c, 1, 12, 4, 100, 5), 7);        /* both: 5..11 */
-    ASSERT_EQ(page(st, &loop, &c, 2, 0, 0, 10, 1), 0);          /* empty room */
-    ASSERT_EQ(page(st, &loop, &c, 99, 0, 0, 10, 1), 0);         /* missing room */
+    ASSERT_EQ(page(st, &loop, &c, 2, -1, -1, 10, 1), 0);          /* empty room */
+    ASSERT_EQ(page(st, &loop, &c, 99, -1, -1, 10, 1), 0);         /* missing room */
 
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
@@ -831,11 +833,11 @@ static void test_room_delete_cascades(void)
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_ENOTFOUND);
     store_rooms_free(&r);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 10, 1), 0);
-    ASSERT_EQ(page(st, &loop, &c, 2, 0, 0, 10, 1), 5);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 2, -1, -1, 10, 1), 5);
     /* Its code is free again, and the new room starts without history. */
     ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 10, 1), 0);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 10, 1), 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 2);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants WHERE room_id ="
@@ -1023,7 +1025,7 @@ static void test_message_burst_in_order(void)
     ASSERT_EQ(c.wrong_thread, 0);
     /* The gate's own transaction, then full batches of 256: 8 for 2,000 requests. */
     ASSERT_EQ(counted_begins, 1 + (N + 255) / 256);
-    ASSERT_EQ(page(st, &loop, &c, 1, 0, 0, 1000, N - 999), 1000);
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 1000, N - 999), 1000);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), N);
     ASSERT_EQ(db_int(path, "SELECT max(seq) FROM room_messages"), N);
