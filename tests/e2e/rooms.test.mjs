@@ -612,3 +612,24 @@ describe('rooms: idle sweep and deletion events', () => {
     }
   });
 });
+
+describe('rate limits on the rooms routes', () => {
+  it('--rate-api-user 3/1m: the 4th rooms request of one user -> 429 rate_limited with Retry-After; another user is unaffected', T, async () => {
+    const srv = await startServer({ args: [...BASE_ARGS, '--rate-api-user', '3/1m'] });
+    try {
+      const a = mkUser('RateA');
+      const b = mkUser('RateB');
+      expectJson(await post(srv.port, a, '/api/rooms/create', { name: 'limited' }), 201);
+      expectJson(await get(srv.port, a, '/api/rooms'), 200);
+      expectJson(await get(srv.port, a, '/api/rooms/public'), 200);
+      const res = await get(srv.port, a, '/api/rooms');
+      assertJsonError(res, 429, 'rate_limited');
+      const retry = Number(res.headers['retry-after']);
+      assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 20, `Retry-After ${res.headers['retry-after']}`);
+      expectJson(await get(srv.port, b, '/api/rooms'), 200);
+      await srv.stop();
+    } finally {
+      srv.kill();
+    }
+  });
+});
