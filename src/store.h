@@ -67,6 +67,16 @@ typedef enum {
                                * `limit` below it; with after, the oldest `limit` above it;
                                * with neither, the newest `limit`. */
     STORE_ROOMS_LOAD,         /* out: every room (with last_seq) and every participant */
+    /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
+    STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text and
+                               * version; version 0 and "" when the document is new) and
+                               * ops: every op after the snapshot, ascending. */
+    STORE_DOC_OP_INSERT,      /* in: op (all fields); when doc.snapshot is set, also stores
+                               * it as the snapshot at op.version (same transaction).
+                               * err: EEXISTS (room_id + doc_id + version taken),
+                               * ENOTFOUND (no such room) */
+    STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from, limit. out: ops with
+                               * version > from, ascending, at most limit */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -146,6 +156,40 @@ typedef struct {
  * strings), not r itself, and zeroes those fields. */
 void store_rooms_free(store_rooms_t *r);
 
+#define STORE_DOC_ID_LEN 129     /* document ids: up to 128 bytes */
+#define STORE_OP_ID_LEN 65       /* client op ids: up to 64 bytes */
+
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char doc_id[STORE_DOC_ID_LEN];
+    int64_t version;               /* of the snapshot */
+    char *snapshot;                /* UTF-8 text (malloc'd) or NULL */
+    int64_t updated_at;            /* unix ms */
+} store_doc_t;
+
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char doc_id[STORE_DOC_ID_LEN];
+    int64_t version;               /* the document version this op produced (from 1) */
+    char *delta;                   /* the op as JSON text (malloc'd) */
+    char author[STORE_SUB_LEN];
+    char op_id[STORE_OP_ID_LEN];   /* "" when the client gave none */
+    int64_t created_at;            /* unix ms */
+} store_doc_op_t;
+
+/* The payload of document requests; store_docs_free releases what it owns. */
+typedef struct {
+    store_doc_t doc;
+    store_doc_op_t op;
+    int64_t from;                  /* DOC_OPS_RANGE */
+    uint32_t limit;
+    store_doc_op_t *ops;           /* DOC_LOAD / DOC_OPS_RANGE output (malloc'd array) */
+    size_t nops;
+} store_docs_t;
+
+/* Frees what d owns (doc.snapshot, op.delta, ops and their deltas) and zeroes them. */
+void store_docs_free(store_docs_t *d);
+
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
 
@@ -161,6 +205,7 @@ struct store_req_s {
     store_user_t user;
     store_audit_t audit;
     store_rooms_t *rooms; /* room requests: borrowed until cb */
+    store_docs_t *docs;   /* document requests: borrowed until cb */
     store_req_t *next;    /* internal: queue link */
 };
 
