@@ -300,3 +300,17 @@ void store_rooms_free(store_rooms_t *r)
     r->msgs = NULL;
     r->nmsgs = 0;
 }
+
+void store_docs_free(store_docs_t *d)
+{
+    if (!d) return;
+    free(d->doc.snapshot);
+    d->doc.snapshot = NULL;
+    free(d->op.delta);
+    d->op.delta = NULL;
+    for (size_t i = 0; i < d->nops; i++)
+        free(d->ops[i].delta);
+    free(d->ops);
+    d->ops = NULL;
+    d->nops = 0;
+}

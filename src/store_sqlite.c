@@ -68,6 +68,27 @@ static const char *const sq_migrations[] = {
     " metadata TEXT,"
     " created_at INTEGER NOT NULL,"
     " UNIQUE(room_id, seq));",
+    /* 4: collaborative documents: the latest snapshot of each, and the op log (kept
+     * whole: ops before the snapshot are the history). Both are keyed and read by their
+     * primary key, so WITHOUT ROWID stores the rows in that key's b-tree and needs no
+     * second index; its room_id prefix also serves the cascade of a room delete. An op
+     * does not need a documents row: a document gets one with its first snapshot. */
+    "CREATE TABLE documents("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " doc_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " snapshot TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, doc_id)) WITHOUT ROWID;"
+    "CREATE TABLE doc_ops("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " doc_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " delta TEXT NOT NULL,"
+    " author TEXT NOT NULL,"
+    " op_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, doc_id, version)) WITHOUT ROWID;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -93,6 +114,10 @@ enum {
     SQ_MSGS_ASC,
     SQ_ROOMS_ALL,
     SQ_PARTS_ALL,
+    SQ_DOC_SELECT,
+    SQ_DOC_UPSERT,
+    SQ_DOC_OP_INSERT,
+    SQ_DOC_OPS,
     SQ_STMT_MAX
 };
 
@@ -103,6 +128,7 @@ enum {
 #define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define SQ_MSG_COLUMNS                                                                         \
     "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
+#define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -146,6 +172,22 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
         " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
     [SQ_PARTS_ALL] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
+    [SQ_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
+                      " WHERE room_id = ?1 AND doc_id = ?2",
+    /* Keeps the newest snapshot: one at a lower version than the stored one (ops
+     * written out of order) is not an update. */
+    [SQ_DOC_UPSERT] = "INSERT INTO documents(room_id, doc_id, version, snapshot, updated_at)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5)"
+                      " ON CONFLICT(room_id, doc_id) DO UPDATE SET"
+                      " version = excluded.version, snapshot = excluded.snapshot,"
+                      " updated_at = excluded.updated_at"
+                      " WHERE excluded.version >= documents.version",
+    [SQ_DOC_OP_INSERT] = "INSERT INTO doc_ops(" SQ_OP_COLUMNS ")"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A negative LIMIT is none (DOC_LOAD). */
+    [SQ_DOC_OPS] = "SELECT " SQ_OP_COLUMNS " FROM doc_ops"
+                   " WHERE room_id = ?1 AND doc_id = ?2 AND version > ?3"
+                   " ORDER BY version ASC LIMIT ?4",
 };
 
 /* One connection. Used by one thread at a time (open on the caller's thread, everything
@@ -587,6 +629,137 @@ fail:
     return err;
 }
 
+/* ---- documents ---- */
+
+/* DOC_OPS_RANGE answers at most this many ops, whatever the caller asked. */
+#define SQ_OPS_MAX 10000u
+
+/* Fills op (malloc'd delta) from the current row of a SQ_OP_COLUMNS select. */
+static void sq_read_op(sq_conn_t *c, sqlite3_stmt *s, store_doc_op_t *op)
+{
+    memset(op, 0, sizeof(*op));
+    sq_copy_text(c, op->room_id, sizeof(op->room_id), s, 0);
+    sq_copy_text(c, op->doc_id, sizeof(op->doc_id), s, 1);
+    op->version = sqlite3_column_int64(s, 2);
+    op->delta = sq_dup_text(s, 3, 1);
+    sq_copy_text(c, op->author, sizeof(op->author), s, 4);
+    sq_copy_text(c, op->op_id, sizeof(op->op_id), s, 5); /* NULL reads as "" */
+    op->created_at = sqlite3_column_int64(s, 6);
+}
+
+static void sq_free_ops(store_doc_op_t *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ops[i].delta);
+    free(ops);
+}
+
+/* Replaces d's output ops (freeing earlier ones) with the ops of document room_id/doc_id
+ * with version > from, ascending, at most limit (negative: all). */
+static int sq_doc_ops(sq_conn_t *c, store_docs_t *d, const char *room_id, const char *doc_id,
+                      int64_t from, int64_t limit)
+{
+    sq_free_ops(d->ops, d->nops);
+    d->ops = NULL;
+    d->nops = 0;
+    if (limit == 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_DOC_OPS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, from) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, limit) != SQLITE_OK;
+    store_doc_op_t *ops = NULL;
+    size_t n = 0, cap = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            if (limit > 0 && cap > (size_t)limit) cap = (size_t)limit;
+            ops = ch_realloc(ops, cap * sizeof(*ops));
+        }
+        sq_read_op(c, s, &ops[n++]);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "doc ops");
+    sq_release(s);
+    if (err != STORE_OK) {
+        sq_free_ops(ops, n);
+        return err;
+    }
+    d->ops = ops;
+    d->nops = n;
+    return STORE_OK;
+}
+
+static int sq_doc_load(sq_conn_t *c, store_docs_t *d)
+{
+    store_doc_t *doc = &d->doc;
+    free(doc->snapshot);
+    doc->snapshot = NULL;
+    doc->version = 0;
+    doc->updated_at = 0;
+    sqlite3_stmt *s = c->stmt[SQ_DOC_SELECT];
+    int bad = SQ_BIND(s, 1, doc->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, doc->doc_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        doc->version = sqlite3_column_int64(s, 0);
+        doc->snapshot = sq_dup_text(s, 1, 1);
+        doc->updated_at = sqlite3_column_int64(s, 2);
+    } else if (rc == SQLITE_DONE) {
+        doc->snapshot = ch_strdup(""); /* a new document: version 0, empty */
+    } else {
+        err = sq_fail(c, "doc load");
+    }
+    sq_release(s);
+    /* Same transaction: the ops are exactly those after this snapshot. */
+    if (err == STORE_OK) err = sq_doc_ops(c, d, doc->room_id, doc->doc_id, doc->version, -1);
+    if (err != STORE_OK) {
+        free(doc->snapshot);
+        doc->snapshot = NULL;
+        doc->version = 0;
+    }
+    return err;
+}
+
+static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
+{
+    const store_doc_op_t *op = &d->op;
+    sqlite3_stmt *s = c->stmt[SQ_DOC_OP_INSERT];
+    int bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, op->version) != SQLITE_OK;
+    bad |= sq_bind_str(s, 4, op->delta, "") != SQLITE_OK;
+    bad |= SQ_BIND(s, 5, op->author) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 6, op->op_id) != SQLITE_OK; /* "" (none) is NULL */
+    bad |= sqlite3_bind_int64(s, 7, op->created_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* A taken version is EEXISTS, a missing room (foreign key) ENOTFOUND: both undid
+     * only this statement, so the rest of the batch still commits. */
+    int err = sq_write_result(c, rc, "doc op insert");
+    sq_release(s);
+    if (err != STORE_OK || !d->doc.snapshot) return err;
+    /* The op passed the foreign key, so the room exists. This cannot meet a constraint in
+     * a consistent database; if it does, failing with EIO rolls the op back too, since an
+     * answer other than EIO must leave no change behind. */
+    s = c->stmt[SQ_DOC_UPSERT];
+    bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, op->version) != SQLITE_OK;
+    bad |= sq_bind_str(s, 4, d->doc.snapshot, NULL) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, op->created_at) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "doc snapshot");
+    sq_release(s);
+    return err;
+}
+
+static int sq_doc_ops_range(sq_conn_t *c, store_docs_t *d)
+{
+    uint32_t limit = d->limit < SQ_OPS_MAX ? d->limit : SQ_OPS_MAX;
+    return sq_doc_ops(c, d, d->doc.room_id, d->doc.doc_id, d->from, limit);
+}
+
 /* ---- backend functions ---- */
 
 /* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK). Returns 0 or STORE_EIO. */
@@ -669,6 +842,18 @@ static void sq_exec(void *conn, store_req_t *req)
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);
         req->err = sq_rooms_load(c, req->rooms);
+        break;
+    case STORE_DOC_LOAD:
+        CH_ASSERT(req->docs);
+        req->err = sq_doc_load(c, req->docs);
+        break;
+    case STORE_DOC_OP_INSERT:
+        CH_ASSERT(req->docs);
+        req->err = sq_doc_op_insert(c, req->docs);
+        break;
+    case STORE_DOC_OPS_RANGE:
+        CH_ASSERT(req->docs);
+        req->err = sq_doc_ops_range(c, req->docs);
         break;
     default:
         CH_ASSERT(!"unknown store request type");

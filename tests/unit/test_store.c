@@ -648,7 +648,7 @@ static void test_migrate_from_v2(void)
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_STREQ(t.req.user.username, "Old");
     ASSERT_EQ(close_store(st, &loop), 0);
-    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 3);
+    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms r JOIN users u ON u.id = r.host_id"), 1);
