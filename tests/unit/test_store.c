@@ -1070,6 +1070,597 @@ static void test_message_insert_timing(void)
     rm_db(path);
 }
 
+/* ---- documents ---- */
+
+/* Op `version` of document `doc` in room `room`: every fourth has no op id (NULL in the
+ * database), the author cycles over three users, the delta is JSON with a non-ASCII
+ * character. */
+static void fill_op(store_doc_op_t *op, int room, const char *doc, int64_t version)
+{
+    memset(op, 0, sizeof(*op));
+    snprintf(op->room_id, sizeof(op->room_id), "10000000-0000-4000-8000-%012d", room);
+    snprintf(op->doc_id, sizeof(op->doc_id), "%s", doc);
+    op->version = version;
+    char buf[96];
+    snprintf(buf, sizeof(buf), "[{\"retain\":%" PRId64 "},{\"insert\":\"é%" PRId64 "\"}]",
+             version - 1, version);
+    op->delta = strdup(buf);
+    snprintf(op->author, sizeof(op->author), "00000000-0000-4000-8000-%012" PRId64,
+             version % 3);
+    if (version % 4 != 0) snprintf(op->op_id, sizeof(op->op_id), "op-%" PRId64, version);
+    op->created_at = 1700000200000 + version;
+}
+
+/* The snapshot text stored with op `version`. */
+static void snapshot_text(char *out, size_t cap, const char *doc, int64_t version)
+{
+    snprintf(out, cap, "%s at %" PRId64 " ✓", doc, version);
+}
+
+/* Whether op is exactly what fill_op(room, doc, version) built (printed when not). */
+static int op_matches(const store_doc_op_t *op, int room, const char *doc, int64_t version)
+{
+    store_doc_op_t want;
+    fill_op(&want, room, doc, version);
+    int ok = op->version == want.version && strcmp(op->room_id, want.room_id) == 0 &&
+             strcmp(op->doc_id, want.doc_id) == 0 && op->delta &&
+             strcmp(op->delta, want.delta) == 0 && strcmp(op->author, want.author) == 0 &&
+             strcmp(op->op_id, want.op_id) == 0 && op->created_at == want.created_at;
+    if (!ok)
+        fprintf(stderr, "op_matches: got version %" PRId64 ", expected %" PRId64 "\n",
+                op->version, version);
+    free(want.delta);
+    return ok;
+}
+
+/* Runs one document request on d and returns its err. */
+static int run_docs(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
+                    store_docs_t *d)
+{
+    treq_t t;
+    treq_init(&t, c, type);
+    t.req.docs = d;
+    return run_one(st, loop, &t);
+}
+
+/* Inserts op `version` (with its snapshot when snap is set). */
+static int insert_op(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *doc,
+                     int64_t version, int snap)
+{
+    store_docs_t d;
+    memset(&d, 0, sizeof(d));
+    fill_op(&d.op, room, doc, version);
+    if (snap) {
+        char buf[160];
+        snapshot_text(buf, sizeof(buf), doc, version);
+        d.doc.snapshot = strdup(buf);
+    }
+    int err = run_docs(st, loop, c, STORE_DOC_OP_INSERT, &d);
+    store_docs_free(&d);
+    return err;
+}
+
+/* Loads the document into d (the caller frees it). */
+static int load_doc(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *doc,
+                    store_docs_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->doc.room_id, sizeof(d->doc.room_id), "10000000-0000-4000-8000-%012d", room);
+    snprintf(d->doc.doc_id, sizeof(d->doc.doc_id), "%s", doc);
+    return run_docs(st, loop, c, STORE_DOC_LOAD, d);
+}
+
+/* Asks ops of the document after from, at most limit, and checks they are exactly
+ * from+1..from+n. Returns n, or -1 on an error or a mismatch. */
+static long ops_range(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *doc,
+                      int64_t from, uint32_t limit)
+{
+    store_docs_t d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.doc.room_id, sizeof(d.doc.room_id), "10000000-0000-4000-8000-%012d", room);
+    snprintf(d.doc.doc_id, sizeof(d.doc.doc_id), "%s", doc);
+    d.from = from;
+    d.limit = limit;
+    int err = run_docs(st, loop, c, STORE_DOC_OPS_RANGE, &d);
+    long n = err == STORE_OK ? (long)d.nops : -1;
+    for (size_t i = 0; n >= 0 && i < d.nops; i++)
+        if (!op_matches(&d.ops[i], room, doc, from + 1 + (int64_t)i)) n = -1;
+    store_docs_free(&d);
+    return n;
+}
+
+static void test_migrate_from_v3(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "v3");
+    /* A database as schema 3 left it, with a room, its host and a message. */
+    ASSERT_EQ(
+        db_exec(
+            path,
+            "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+            "INSERT INTO schema_version VALUES(3);"
+            "CREATE TABLE users(id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE,"
+            " username TEXT NOT NULL, color TEXT NOT NULL, password_hash TEXT NOT NULL,"
+            " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+            "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+            " event TEXT NOT NULL, user_id TEXT, ip TEXT, detail TEXT);"
+            "CREATE INDEX audit_at ON audit(at);"
+            "CREATE TABLE rooms(id TEXT PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
+            " name TEXT NOT NULL, host_id TEXT NOT NULL, capacity INTEGER NOT NULL,"
+            " is_public INTEGER NOT NULL, state TEXT NOT NULL,"
+            " state_version INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+            " last_activity INTEGER NOT NULL);"
+            "CREATE INDEX rooms_host_id ON rooms(host_id);"
+            "CREATE TABLE room_participants("
+            " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+            " user_id TEXT NOT NULL, display_name TEXT NOT NULL, color TEXT NOT NULL,"
+            " role INTEGER NOT NULL, banned INTEGER NOT NULL DEFAULT 0,"
+            " joined_at INTEGER NOT NULL, PRIMARY KEY(room_id, user_id));"
+            "CREATE INDEX room_participants_user_id ON room_participants(user_id);"
+            "CREATE TABLE room_messages(id TEXT PRIMARY KEY,"
+            " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+            " seq INTEGER NOT NULL, user_id TEXT, display_name TEXT NOT NULL,"
+            " type TEXT NOT NULL, content TEXT NOT NULL, metadata TEXT,"
+            " created_at INTEGER NOT NULL, UNIQUE(room_id, seq));"
+            "INSERT INTO rooms VALUES('10000000-0000-4000-8000-000000000001', 'R00001',"
+            " 'Old room', 'u-1', 10, 1, '{}', 1, 5, 6);"
+            "INSERT INTO room_participants VALUES('10000000-0000-4000-8000-000000000001',"
+            " 'u-1', 'Old', '#123456', 1, 0, 5);"
+            "INSERT INTO room_messages VALUES('m-1', '10000000-0000-4000-8000-000000000001',"
+            " 1, 'u-1', 'Old', 'text', 'hello', NULL, 6);"),
+        0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    /* The old room takes documents. */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "notes", 1, 1), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "notes", 2, 0), STORE_OK);
+    store_docs_t d;
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "notes", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 1);
+    ASSERT_STREQ(d.doc.snapshot, "notes at 1 ✓");
+    ASSERT_EQ(d.nops, 1);
+    ASSERT_TRUE(op_matches(&d.ops[0], 1, "notes", 2));
+    store_docs_free(&d);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    r.before = r.after = -1;
+    r.limit = 10;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGES_PAGE, &r), STORE_OK); /* still there */
+    ASSERT_EQ(r.nmsgs, 1);
+    ASSERT_STREQ(r.msgs[0].content, "hello");
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 4);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+                           " name IN ('documents', 'doc_ops') AND sql LIKE '%WITHOUT ROWID'"),
+              2);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE content = 'hello'"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), 2);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 1);
+    rm_db(path);
+}
+
+static void test_doc_load_and_snapshot(void)
+{
+    enum { N = 150, SNAP = 100 };
+    char path[512];
+    tmp_db(path, sizeof(path), "docs");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    store_docs_t d;
+
+    /* An absent document (and one of a missing room): version 0, "", no ops. */
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 0);
+    ASSERT_STREQ(d.doc.snapshot, "");
+    ASSERT_EQ(d.doc.updated_at, 0);
+    ASSERT_EQ(d.nops, 0);
+    ASSERT_TRUE(d.ops == NULL);
+    store_docs_free(&d);
+    ASSERT_EQ(load_doc(st, &loop, &c, 99, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 0);
+    ASSERT_STREQ(d.doc.snapshot, "");
+    store_docs_free(&d);
+
+    /* Ops without a snapshot yet: all of them after version 0. */
+    for (int v = 1; v <= 3; v++)
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", v, 0), STORE_OK);
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 0);
+    ASSERT_STREQ(d.doc.snapshot, "");
+    ASSERT_EQ(d.nops, 3);
+    for (size_t i = 0; i < d.nops; i++)
+        ASSERT_TRUE(op_matches(&d.ops[i], 1, "main", (int64_t)i + 1));
+    store_docs_free(&d);
+
+    /* Snapshots at 50 and 100: the load has the one at 100 and ops 101..N. */
+    for (int v = 4; v <= N; v++)
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", v, v == 50 || v == SNAP), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "other", 1, 1), STORE_OK); /* another document */
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, SNAP);
+    ASSERT_STREQ(d.doc.snapshot, "main at 100 ✓");
+    ASSERT_EQ(d.doc.updated_at, 1700000200000 + SNAP);
+    ASSERT_STREQ(d.doc.room_id, "10000000-0000-4000-8000-000000000001"); /* inputs kept */
+    ASSERT_STREQ(d.doc.doc_id, "main");
+    ASSERT_EQ(d.nops, N - SNAP);
+    for (size_t i = 0; i < d.nops; i++)
+        ASSERT_TRUE(op_matches(&d.ops[i], 1, "main", SNAP + 1 + (int64_t)i));
+    /* Loading again into the same payload replaces the outputs (ASan: no leak). */
+    ASSERT_EQ(run_docs(st, &loop, &c, STORE_DOC_LOAD, &d), STORE_OK);
+    ASSERT_EQ(d.nops, N - SNAP);
+    ASSERT_EQ(d.doc.version, SNAP);
+    store_docs_free(&d);
+
+    /* A snapshot older than the stored one (an op written out of order) is not kept. */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 10, 1), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 5, 1), STORE_OK);
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "gap", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 10);
+    ASSERT_STREQ(d.doc.snapshot, "gap at 10 ✓");
+    ASSERT_EQ(d.nops, 0);
+    store_docs_free(&d);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable, and the same after a reopen. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, SNAP);
+    ASSERT_EQ(d.nops, N - SNAP);
+    ASSERT_TRUE(d.nops && op_matches(&d.ops[d.nops - 1], 1, "main", N));
+    store_docs_free(&d);
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "other", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 1);
+    ASSERT_STREQ(d.doc.snapshot, "other at 1 ✓");
+    ASSERT_EQ(d.nops, 0);
+    store_docs_free(&d);
+    ASSERT_EQ(c.wrong_thread, 0);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    /* The old ops stay (history); "" op ids are NULL. */
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE doc_id = 'main'"), N);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE doc_id = 'main'"
+                           " AND op_id IS NULL"),
+              N / 4);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE op_id = ''"), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 3);
+    rm_db(path);
+}
+
+static void test_doc_op_errors(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "docerr");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_backend_t be = counted_backend();
+    char err[256] = "";
+    store_t *st = store_open(&be, path, &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    ASSERT_EQ(uv_sem_init(&counted_entered, 0), 0);
+    ASSERT_EQ(uv_sem_init(&counted_release, 0), 0);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", 1, 1), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", 2, 0), STORE_OK);
+
+    /* A taken version, with and without a snapshot: EEXISTS, nothing changed. */
+    store_docs_t d;
+    memset(&d, 0, sizeof(d));
+    fill_op(&d.op, 1, "main", 2);
+    free(d.op.delta);
+    d.op.delta = strdup("[\"replaced\"]");
+    ASSERT_EQ(run_docs(st, &loop, &c, STORE_DOC_OP_INSERT, &d), STORE_EEXISTS);
+    d.doc.snapshot = strdup("must not be stored");
+    ASSERT_EQ(run_docs(st, &loop, &c, STORE_DOC_OP_INSERT, &d), STORE_EEXISTS);
+    store_docs_free(&d);
+    ASSERT_TRUE(d.doc.snapshot == NULL && d.op.delta == NULL);
+
+    /* A missing room between two good ops, all three in one transaction: ENOTFOUND for
+     * it alone, and its batch-mates commit. */
+    enum { B = 3 };
+    msg_req_t gate;
+    memset(&gate, 0, sizeof(gate));
+    treq_init(&gate.t, &c, STORE_MESSAGES_PAGE);
+    gate.t.req.rooms = &gate.r;
+    struct {
+        treq_t t;
+        store_docs_t d;
+    } b[B];
+    const int rooms[B] = {1, 99, 1};
+    const int64_t versions[B] = {3, 1, 4};
+    counted_begins = 0;
+    counted_gate = 1;
+    store_submit(st, &gate.t.req);
+    uv_sem_wait(&counted_entered);
+    for (int i = 0; i < B; i++) {
+        treq_init(&b[i].t, &c, STORE_DOC_OP_INSERT);
+        memset(&b[i].d, 0, sizeof(b[i].d));
+        fill_op(&b[i].d.op, rooms[i], "main", versions[i]);
+        b[i].d.doc.snapshot = strdup(i == 1 ? "lost" : "kept");
+        b[i].t.req.docs = &b[i].d;
+        store_submit(st, &b[i].t.req);
+    }
+    uv_sem_post(&counted_release);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(counted_begins, 2); /* the gate's, then one for the three */
+    ASSERT_EQ(b[0].t.req.err, STORE_OK);
+    ASSERT_EQ(b[1].t.req.err, STORE_ENOTFOUND);
+    ASSERT_EQ(b[2].t.req.err, STORE_OK);
+    for (int i = 0; i < B; i++)
+        store_docs_free(&b[i].d);
+    store_rooms_free(&gate.r);
+    ASSERT_EQ(c.out_of_order, 0);
+
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 4);
+    ASSERT_STREQ(d.doc.snapshot, "kept");
+    ASSERT_EQ(d.nops, 0);
+    store_docs_free(&d);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 0, 10), 4);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), 4);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE delta LIKE '%replaced%'"), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents WHERE snapshot IN"
+                           " ('lost', 'must not be stored')"),
+              0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE room_id ="
+                           " '10000000-0000-4000-8000-000000000099'"),
+              0);
+    uv_sem_destroy(&counted_entered);
+    uv_sem_destroy(&counted_release);
+    rm_db(path);
+}
+
+static void test_doc_ops_range(void)
+{
+    enum { N = 30 };
+    char path[512];
+    tmp_db(path, sizeof(path), "docrange");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    for (int v = 1; v <= N; v++) {
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "a", v, v == 10), STORE_OK);
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "b", v, 0), STORE_OK);
+    }
+    ASSERT_EQ(insert_op(st, &loop, &c, 2, "a", 1, 0), STORE_OK);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 0, 10), 10);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 0, 100), N); /* the snapshot does not matter */
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 25, 100), 5);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 25, 2), 2);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", N - 1, 10), 1);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", N, 10), 0);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 1000, 10), 0);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 5, 0), 0); /* limit 0: nothing */
+    /* A negative from is "from the first". */
+    store_docs_t d;
+    memset(&d, 0, sizeof(d));
+    fill_op(&d.op, 1, "a", 1);
+    memcpy(d.doc.room_id, d.op.room_id, sizeof(d.doc.room_id));
+    strcpy(d.doc.doc_id, "a");
+    d.from = -5;
+    d.limit = 3;
+    ASSERT_EQ(run_docs(st, &loop, &c, STORE_DOC_OPS_RANGE, &d), STORE_OK);
+    ASSERT_EQ(d.nops, 3);
+    ASSERT_TRUE(op_matches(&d.ops[0], 1, "a", 1) && op_matches(&d.ops[2], 1, "a", 3));
+    /* Asking again into the same payload replaces the ops (ASan: no leak). */
+    d.from = 28;
+    ASSERT_EQ(run_docs(st, &loop, &c, STORE_DOC_OPS_RANGE, &d), STORE_OK);
+    ASSERT_EQ(d.nops, 2);
+    ASSERT_TRUE(op_matches(&d.ops[0], 1, "a", 29));
+    store_docs_free(&d);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "b", 20, 4000000000u), 10);
+    ASSERT_EQ(ops_range(st, &loop, &c, 2, "a", 0, 10), 1);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "none", 0, 10), 0);
+    ASSERT_EQ(ops_range(st, &loop, &c, 99, "a", 0, 10), 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    rm_db(path);
+}
+
+static void test_doc_room_delete_cascades(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "doccascade");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    for (int room = 1; room <= 2; room++) {
+        ASSERT_EQ(create_room(st, &loop, &c, room), STORE_OK);
+        for (int v = 1; v <= 5; v++) {
+            ASSERT_EQ(insert_op(st, &loop, &c, room, "a", v, v == 3), STORE_OK);
+            ASSERT_EQ(insert_op(st, &loop, &c, room, "b", v, v == 5), STORE_OK);
+        }
+    }
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    store_docs_t d;
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "a", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 0);
+    ASSERT_EQ(d.nops, 0);
+    store_docs_free(&d);
+    ASSERT_EQ(load_doc(st, &loop, &c, 2, "a", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 3);
+    ASSERT_EQ(d.nops, 2);
+    store_docs_free(&d);
+    /* A recreated room starts without documents, and takes version 1 again. */
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "a", 0, 10), 0);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "a", 1, 0), STORE_OK);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 2);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents WHERE room_id ="
+                           " '10000000-0000-4000-8000-000000000001'"),
+              0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), 11);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE room_id ="
+                           " '10000000-0000-4000-8000-000000000001'"),
+              1);
+    rm_db(path);
+}
+
+typedef struct {
+    treq_t t;
+    store_docs_t d;
+} doc_req_t;
+
+/* Submits ops first..first+n-1 of document "main" in room 1 at once (the gate as in
+ * insert_burst) and runs the loop until all answered. Returns how many succeeded; *ns
+ * is the time from the first submit to the last callback. */
+static int op_burst(store_t *st, uv_loop_t *loop, tctx_t *c, doc_req_t *o, int n, int64_t first,
+                    int gated, uint64_t *ns)
+{
+    treq_t gate;
+    store_rooms_t gate_rooms;
+    if (gated) {
+        memset(&gate_rooms, 0, sizeof(gate_rooms));
+        treq_init(&gate, c, STORE_MESSAGES_PAGE);
+        gate.req.rooms = &gate_rooms;
+        counted_gate = 1;
+        store_submit(st, &gate.req);
+        uv_sem_wait(&counted_entered);
+    }
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < n; i++) {
+        treq_init(&o[i].t, c, STORE_DOC_OP_INSERT);
+        memset(&o[i].d, 0, sizeof(o[i].d));
+        fill_op(&o[i].d.op, 1, "main", first + i);
+        o[i].t.req.docs = &o[i].d;
+        store_submit(st, &o[i].t.req);
+    }
+    if (gated) uv_sem_post(&counted_release);
+    uv_run(loop, UV_RUN_DEFAULT);
+    *ns = uv_hrtime() - t0;
+    if (gated) store_rooms_free(&gate_rooms);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        ok += o[i].t.done && o[i].t.req.err == STORE_OK;
+        store_docs_free(&o[i].d);
+    }
+    return ok;
+}
+
+static void test_doc_op_burst_in_order(void)
+{
+    enum { N = 5000 };
+    char path[512];
+    tmp_db(path, sizeof(path), "docburst");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_backend_t be = counted_backend();
+    char err[256] = "";
+    store_t *st = store_open(&be, path, &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    ASSERT_EQ(uv_sem_init(&counted_entered, 0), 0);
+    ASSERT_EQ(uv_sem_init(&counted_release, 0), 0);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    counted_begins = 0;
+    doc_req_t *o = calloc(N, sizeof(*o));
+    uint64_t ns;
+    ASSERT_EQ(op_burst(st, &loop, &c, o, N, 1, 1, &ns), N);
+    free(o);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(c.wrong_thread, 0);
+    ASSERT_EQ(counted_begins, 1 + (N + 255) / 256); /* the gate's, then batches of 256 */
+    store_docs_t d;
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, 0);
+    ASSERT_EQ(d.nops, N);
+    for (size_t i = 0; i < d.nops; i++)
+        ASSERT_TRUE(op_matches(&d.ops[i], 1, "main", (int64_t)i + 1));
+    store_docs_free(&d);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), N);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE created_at ="
+                           " 1700000200000 + version"),
+              N);
+    uv_sem_destroy(&counted_entered);
+    uv_sem_destroy(&counted_release);
+    rm_db(path);
+}
+
+/* Prints how long 10,000 DOC_OP_INSERTs take end to end (not a test of speed), then
+ * checks DOC_OPS_RANGE's cap of 10,000 on them. */
+static void test_doc_op_insert_timing_and_range_cap(void)
+{
+    enum { N = 10000 };
+    char path[512];
+    tmp_db(path, sizeof(path), "doctiming");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_backend_t be = counted_backend();
+    char err[256] = "";
+    store_t *st = store_open(&be, path, &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    counted_begins = 0;
+    doc_req_t *o = calloc(N, sizeof(*o));
+    uint64_t ns;
+    ASSERT_EQ(op_burst(st, &loop, &c, o, N, 1, 0, &ns), N);
+    fprintf(stderr,
+            "bench: %d DOC_OP_INSERTs, submit all to last callback: %.1f ms "
+            "(%.0f/s, %d transactions)\n",
+            N, ns / 1e6, N / (ns / 1e9), counted_begins);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(op_burst(st, &loop, &c, o, 5, N + 1, 0, &ns), 5);
+    free(o);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 0, 4000000000u), 10000);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 3, 10001), 10000);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 9000, 4000000000u), 1005);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), N + 5);
+    rm_db(path);
+}
+
+static void test_docs_free(void)
+{
+    store_docs_t d;
+    memset(&d, 0, sizeof(d));
+    d.doc.snapshot = strdup("snapshot");
+    fill_op(&d.op, 1, "x", 1);
+    d.nops = 3;
+    d.ops = calloc(d.nops, sizeof(*d.ops));
+    for (size_t i = 0; i < d.nops; i++)
+        fill_op(&d.ops[i], 1, "x", (int64_t)i + 2);
+    d.ops[1].delta = (free(d.ops[1].delta), NULL); /* a NULL delta is fine too */
+    store_docs_free(&d);
+    ASSERT_TRUE(d.doc.snapshot == NULL && d.op.delta == NULL && d.ops == NULL && d.nops == 0);
+    ASSERT_STREQ(d.op.doc_id, "x"); /* fixed fields are left alone */
+    store_docs_free(&d);
+    store_docs_free(NULL);
+}
+
 /* ---- close ---- */
 
 typedef struct {
@@ -1338,6 +1929,14 @@ int main(void)
     RUN(test_rooms_load_after_reopen);
     RUN(test_message_burst_in_order);
     RUN(test_message_insert_timing);
+    RUN(test_migrate_from_v3);
+    RUN(test_doc_load_and_snapshot);
+    RUN(test_doc_op_errors);
+    RUN(test_doc_ops_range);
+    RUN(test_doc_room_delete_cascades);
+    RUN(test_doc_op_burst_in_order);
+    RUN(test_doc_op_insert_timing_and_range_cap);
+    RUN(test_docs_free);
     RUN(test_close_drains_then_eclosed);
     RUN(test_eio_fails_whole_batch);
     RUN(test_batch_limit);
