@@ -4,15 +4,16 @@
 #include <stddef.h>
 #include <string.h>
 
-void bus_subscribe(bus_room_t *room, bus_sub_t *s)
+void bus_subscribe(bus_room_t *room, bus_sub_t *s, bus_sub_t **client_list)
 {
     s->prev = NULL;
     s->next = room->head;
     if (room->head) room->head->prev = s;
     room->head = s;
     room->count++;
-    s->client_next = s->client->subs;
-    s->client->subs = s;
+    s->client_list = client_list;
+    s->client_next = *client_list;
+    *client_list = s;
 }
 
 void bus_unsubscribe(bus_room_t *room, bus_sub_t *s)
@@ -21,7 +22,7 @@ void bus_unsubscribe(bus_room_t *room, bus_sub_t *s)
     else room->head = s->next;
     if (s->next) s->next->prev = s->prev;
     room->count--;
-    for (bus_sub_t **pp = &s->client->subs; *pp; pp = &(*pp)->client_next) {
+    for (bus_sub_t **pp = s->client_list; *pp; pp = &(*pp)->client_next) {
         if (*pp == s) {
             *pp = s->client_next;
             break;
@@ -30,9 +31,9 @@ void bus_unsubscribe(bus_room_t *room, bus_sub_t *s)
     s->prev = s->next = s->client_next = NULL;
 }
 
-bus_sub_t *bus_find(const proto_client_t *c, const void *room)
+bus_sub_t *bus_find(bus_sub_t *client_list, const void *room)
 {
-    for (bus_sub_t *s = c->subs; s; s = s->client_next)
+    for (bus_sub_t *s = client_list; s; s = s->client_next)
         if (s->room == room) return s;
     return NULL;
 }

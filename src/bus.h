@@ -15,9 +15,11 @@ typedef struct bus_sub_s bus_sub_t;
 /* One connection subscribed to one room. Owned by the rooms module. */
 struct bus_sub_s {
     proto_client_t *client;       /* borrowed */
-    void *room;                   /* the room_t it belongs to */
-    bus_sub_t *prev, *next;       /* the room's subscribers */
-    bus_sub_t *client_next;       /* the client's subscriptions (client->subs) */
+    void *room;                   /* what it subscribes to (a room_t, a doc_t) */
+    bus_sub_t *prev, *next;       /* the topic's subscribers */
+    bus_sub_t *client_next;       /* the client's subscriptions of this kind */
+    bus_sub_t **client_list;      /* the head of that list (c->subs or c->doc_subs) */
+    int64_t since;                /* documents: events for versions above this only */
 };
 
 /* A room's subscriber list. */
@@ -26,14 +28,15 @@ typedef struct {
     uint32_t count;
 } bus_room_t;
 
-/* Adds s (owned by the caller) to room and to s->client's list. */
-void bus_subscribe(bus_room_t *room, bus_sub_t *s);
+/* Adds s (owned by the caller; s->client and s->room set) to room and to the client's
+ * list *client_list (&c->subs for rooms, &c->doc_subs for documents). */
+void bus_subscribe(bus_room_t *room, bus_sub_t *s, bus_sub_t **client_list);
 
 /* Removes s from room and from its client's list (does not free it). */
 void bus_unsubscribe(bus_room_t *room, bus_sub_t *s);
 
-/* Finds c's subscription to room, or NULL. */
-bus_sub_t *bus_find(const proto_client_t *c, const void *room);
+/* Finds the subscription to room in a client's list, or NULL. */
+bus_sub_t *bus_find(bus_sub_t *client_list, const void *room);
 
 /* Queues frame (borrowed) to every subscriber of room except the client except (may be
  * NULL). Returns how many received it. */

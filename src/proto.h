@@ -45,6 +45,7 @@ struct proto_client_s {
     uint64_t deadline_ms;
     auth_claims_t user;          /* valid when authed */
     struct bus_sub_s *subs;      /* rooms joined (rooms.c) */
+    struct bus_sub_s *doc_subs;  /* documents open (docs.c) */
     uint32_t pending;            /* deferred replies outstanding (proto_defer) */
     unsigned gone : 1;           /* the transport closed; freed when pending reaches 0 */
 };

@@ -37,7 +37,7 @@ static room_t *target(proto_req_t *req, int joined)
         proto_reply_error(req, "not_found", "no such room");
         return NULL;
     }
-    if (joined && !bus_find(req->c, room)) {
+    if (joined && !bus_find(req->c->subs, room)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "join the room first");
         return NULL;
     }
@@ -158,7 +158,7 @@ static void op_message(proto_req_t *req)
     ws_op_t *op = ws_op(req, room);
     rooms_post(op->r, room, &req->c->user, json_is_string(type) ? json_string_value(type) : "",
                json_object_get(req->msg, "content"), json_object_get(req->msg, "metadata"),
-               bus_find(req->c, room), answer, op);
+               bus_find(req->c->subs, room), answer, op);
 }
 
 /* Reads an optional non-negative integer field into *out (def when absent). Returns 0,

@@ -737,11 +737,11 @@ void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
 {
     room_member_t *m = room_member(room, c->user.sub);
     CH_ASSERT(m != NULL);
-    if (bus_find(c, room)) return;
+    if (bus_find(c->subs, room)) return;
     bus_sub_t *s = ch_calloc(1, sizeof(*s));
     s->client = c;
     s->room = room;
-    bus_subscribe(&room->bus, s);
+    bus_subscribe(&room->bus, s, &c->subs);
     if (m->online++ == 0) {
         m->release_at = 0;
         presence_free(&m->presence);
@@ -765,7 +765,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 
 void rooms_unsubscribe(rooms_t *r, room_t *room, proto_client_t *c, const char *reason)
 {
-    bus_sub_t *s = bus_find(c, room);
+    bus_sub_t *s = bus_find(c->subs, room);
     if (!s) return;
     bus_unsubscribe(&room->bus, s);
     free(s);
