@@ -116,6 +116,14 @@ static const opt_t options[] = {
      "typing expires after"},
     {"presence-max", OPT_SIZE, OFF(presence_max), 2, 1 * MiB, "2KiB",
      "one user's presence state size"},
+    {"doc-max-size", OPT_SIZE, OFF(doc_max_size), 1, 1 * GiB, "4MiB", "document text size"},
+    {"doc-max-op", OPT_SIZE, OFF(doc_max_op), 16, 64 * MiB, "256KiB", "one op's JSON size"},
+    {"doc-max-components", OPT_COUNT, OFF(doc_max_components), 1, 10000000, "10000",
+     "components of one op"},
+    {"doc-log-window", OPT_COUNT, OFF(doc_log_window), 1, 10000000, "1000",
+     "recent ops kept to transform late ops (older: version_too_old)"},
+    {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every), 1, 10000000, "100",
+     "ops between stored snapshots"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -167,6 +175,11 @@ void config_defaults(chorus_config_t *cfg)
     cfg->presence_idle = 60000;
     cfg->presence_typing = 5000;
     cfg->presence_max = 2 * KiB;
+    cfg->doc_max_size = 4 * MiB;
+    cfg->doc_max_op = 256 * KiB;
+    cfg->doc_max_components = 10000;
+    cfg->doc_log_window = 1000;
+    cfg->doc_snapshot_every = 100;
 }
 
 static void free_origins(chorus_config_t *cfg)

@@ -65,6 +65,12 @@ typedef struct {
     uint64_t presence_idle;       /* ms of silence before a user shows idle */
     uint64_t presence_typing;     /* ms before typing expires */
     uint64_t presence_max;        /* bytes of one user's presence state */
+    /* documents */
+    uint64_t doc_max_size;        /* bytes of a document's text */
+    uint64_t doc_max_op;          /* bytes of one op's JSON */
+    uint64_t doc_max_components;  /* components of one op */
+    uint64_t doc_log_window;      /* recent ops kept to transform late ops */
+    uint64_t doc_snapshot_every;  /* ops between stored snapshots */
 } chorus_config_t;
 
 /* Fills cfg with the defaults. Free with config_free. */

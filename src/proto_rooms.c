@@ -250,6 +250,7 @@ static const proto_op_t room_ops[] = {
 
 static void client_gone(proto_t *p, proto_client_t *c)
 {
+    docs_client_gone(p->app, c);
     rooms_client_gone(p->app, c);
 }
 

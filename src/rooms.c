@@ -53,6 +53,7 @@ static void member_free(room_member_t *m)
 
 static void room_free(room_t *room)
 {
+    docs_room_free(room);
     for (room_member_t *m = room->members, *next; m; m = next) {
         next = m->next;
         member_free(m);
@@ -61,12 +62,12 @@ static void room_free(room_t *room)
     free(room);
 }
 
-static void room_hold(room_t *room)
+void rooms_hold(room_t *room)
 {
     room->refs++;
 }
 
-static void room_release(room_t *room)
+void rooms_release(room_t *room)
 {
     CH_ASSERT(room->refs > 0);
     if (--room->refs == 0 && room->deleted) room_free(room);
@@ -239,7 +240,7 @@ static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms
     rooms_op_t *op = ch_calloc(1, sizeof(*op));
     op->r = r;
     op->room = room;
-    if (room) room_hold(room);
+    if (room) rooms_hold(room);
     op->req.type = type;
     op->req.rooms = &op->pl;
     op->req.data = op;
@@ -253,7 +254,7 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
     if (op->done) op->done(op->ud, err, err && err->status ? NULL : json_incref(op->result));
     json_decref(op->result);
     store_rooms_free(&op->pl);
-    if (op->room) room_release(op->room);
+    if (op->room) rooms_release(op->room);
     free(op);
 }
 
@@ -468,6 +469,7 @@ static void unsubscribe_user(room_t *room, const char *user_id, const char *even
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         if (strcmp(s->client->user.sub, user_id) != 0) continue;
+        docs_client_left_room(s->client, room);
         if (event) {
             json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
             if (fields) json_object_update(msg, fields);
@@ -553,6 +555,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
 static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
     publish(room, NULL, "room_deleted", json_pack("{s:s}", "reason", reason));
+    docs_room_dropped(room);
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         bus_unsubscribe(&room->bus, s);
@@ -767,6 +770,7 @@ void rooms_unsubscribe(rooms_t *r, room_t *room, proto_client_t *c, const char *
 {
     bus_sub_t *s = bus_find(c->subs, room);
     if (!s) return;
+    docs_client_left_room(c, room);
     bus_unsubscribe(&room->bus, s);
     free(s);
     went_away(r, room, c->user.sub, reason);
@@ -994,6 +998,13 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
                      .typing_ms = cfg->presence_typing,
                      .max_bytes = (size_t)cfg->presence_max},
         .public_url = cfg->public_url,
+    };
+    r->docs = (docs_limits_t){
+        .max_size = (size_t)cfg->doc_max_size,
+        .max_op = (size_t)cfg->doc_max_op,
+        .max_components = (size_t)cfg->doc_max_components,
+        .log_window = (size_t)cfg->doc_log_window,
+        .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
     };
     strmap_init(&r->by_id, random_seed());
     strmap_init(&r->by_code, random_seed());

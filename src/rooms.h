@@ -13,6 +13,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "docs.h"
 #include "log.h"
 #include "presence.h"
 #include "proto.h"
@@ -55,6 +56,7 @@ struct room_s {
     room_member_t *members;
     uint32_t seats;            /* members that are not banned */
     bus_room_t bus;            /* subscribed connections */
+    doc_t *docs;               /* documents loaded in memory (docs.c) */
     uint32_t refs;             /* pending store work holding the room */
     int deleted;               /* gone from the registry; freed when refs reach 0 */
 };
@@ -79,6 +81,7 @@ typedef struct rooms_s {
     log_t *log;                /* borrowed */
     store_t *store;            /* borrowed */
     rooms_limits_t lim;
+    docs_limits_t docs;
     strmap_t by_id, by_code;
     room_member_t *dirty;      /* members with held presence changes */
     uv_timer_t presence_timer; /* flushes held presence changes */
@@ -104,6 +107,10 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 /* Closes r's timers; memory is freed by rooms_free after the loop ran. */
 void rooms_close(rooms_t *r);
 void rooms_free(rooms_t *r);
+
+/* Keeps room allocated across asynchronous work (even if it is deleted meanwhile). */
+void rooms_hold(room_t *room);
+void rooms_release(room_t *room);
 
 /* Looks up a live room by id or by code (any case). NULL when none. */
 room_t *rooms_get(rooms_t *r, const char *id_or_code);

@@ -1,0 +1,605 @@
+/* docs.c: collaborative documents over WebSocket: doc_open, doc_close, doc_op, doc_ops,
+ * doc_presence (see docs.h). The OT itself is ot_text.c; this file orders, transforms,
+ * persists and fans out. */
+#include "docs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "rooms.h"
+
+#define DOC_OPS_PAGE 1000
+
+static int64_t unix_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+struct doc_waiter_s {
+    doc_waiter_t *next;
+    proto_deferred_t d;
+};
+
+/* ---------- documents in memory ---------- */
+
+static doc_t *doc_find(room_t *room, const char *id)
+{
+    for (doc_t *d = room->docs; d; d = d->next)
+        if (strcmp(d->id, id) == 0) return d;
+    return NULL;
+}
+
+static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
+{
+    doc_t *d = ch_calloc(1, sizeof(*d));
+    d->room = room;
+    snprintf(d->id, sizeof(d->id), "%s", id);
+    ot_buf_init(&d->text);
+    ot_buf_init(&d->scratch);
+    d->log_cap = r->docs.log_window ? r->docs.log_window : 1;
+    d->log = ch_calloc(d->log_cap, sizeof(*d->log));
+    for (size_t i = 0; i < d->log_cap; i++) ot_op_init(&d->log[i].op);
+    d->next = room->docs;
+    room->docs = d;
+    return d;
+}
+
+static void doc_free(doc_t *d)
+{
+    for (size_t i = 0; i < d->log_cap; i++) ot_op_free(&d->log[i].op);
+    free(d->log);
+    ot_buf_free(&d->text);
+    ot_buf_free(&d->scratch);
+    free(d);
+}
+
+/* Drops d from its room when nobody has it open and nothing is in flight; the next
+ * doc_open loads it again from the store. */
+static void doc_maybe_unload(doc_t *d)
+{
+    if (d->subs.count || d->inflight || d->waiters) return;
+    for (doc_t **pp = &d->room->docs; *pp; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    }
+    doc_free(d);
+}
+
+/* The log entry of version v, or NULL when it left the window. */
+static doc_logent_t *log_at(doc_t *d, int64_t v)
+{
+    int64_t first = d->version - (int64_t)d->log_len + 1;
+    if (v < first || v > d->version) return NULL;
+    size_t back = (size_t)(d->version - v); /* 0 = newest */
+    size_t idx = (d->log_head + d->log_cap - 1 - back) % d->log_cap;
+    return &d->log[idx];
+}
+
+static void log_push(doc_t *d, const ot_op_t *op, const char *author, const char *op_id)
+{
+    doc_logent_t *e = &d->log[d->log_head];
+    ot_op_copy(&e->op, op);
+    e->version = d->version;
+    snprintf(e->author, sizeof(e->author), "%s", author);
+    snprintf(e->op_id, sizeof(e->op_id), "%s", op_id ? op_id : "");
+    d->log_head = (d->log_head + 1) % d->log_cap;
+    if (d->log_len < d->log_cap) d->log_len++;
+}
+
+/* Applies op (valid for the current text) as the next version. Returns 0 or an OT error,
+ * or 1 when the result would pass max_size (nothing changes then). */
+static int doc_apply(doc_t *d, const ot_op_t *op, size_t max_size, const char *author,
+                     const char *op_id)
+{
+    int rc = ot_apply(&d->scratch, d->text.s ? d->text.s : "", d->text.len, d->text.cp, op);
+    if (rc != 0) return rc;
+    if (d->scratch.len > max_size) return 1;
+    ot_buf_swap(&d->text, &d->scratch);
+    d->version++;
+    log_push(d, op, author, op_id);
+    return 0;
+}
+
+/* ---------- helpers for the ops ---------- */
+
+static rooms_t *rooms_of(proto_req_t *req)
+{
+    return req->p->app;
+}
+
+static void invalid(proto_req_t *req, const char *field, const char *message)
+{
+    proto_reply_error_field(req, "validation_error", field, message);
+}
+
+/* The joined room and the document id of req, or NULL after replying. */
+static room_t *room_and_doc(proto_req_t *req, const char **doc_id)
+{
+    json_t *jr = json_object_get(req->msg, "room");
+    if (!json_is_string(jr)) {
+        proto_reply_error(req, PROTO_BAD_REQUEST, "room (an id or a code) is required");
+        return NULL;
+    }
+    room_t *room = rooms_get(rooms_of(req), json_string_value(jr));
+    if (!room) {
+        proto_reply_error(req, "not_found", "no such room");
+        return NULL;
+    }
+    if (!bus_find(req->c->subs, room)) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "join the room first");
+        return NULL;
+    }
+    json_t *jd = json_object_get(req->msg, "doc");
+    if (!json_is_string(jd) || json_string_length(jd) == 0 ||
+        json_string_length(jd) >= STORE_DOC_ID_LEN) {
+        invalid(req, "doc", "doc must be a string of 1 to 128 bytes");
+        return NULL;
+    }
+    *doc_id = json_string_value(jd);
+    return room;
+}
+
+static void subscribe(doc_t *d, proto_client_t *c)
+{
+    if (bus_find(c->doc_subs, d)) return;
+    bus_sub_t *s = ch_calloc(1, sizeof(*s));
+    s->client = c;
+    s->room = d;
+    s->since = d->version;
+    bus_subscribe(&d->subs, s, &c->doc_subs);
+}
+
+static json_t *snapshot_json(const doc_t *d)
+{
+    return json_pack("{s:s, s:s#, s:I}", "doc", d->id, "text", d->text.s ? d->text.s : "",
+                     d->text.len, "version", (json_int_t)d->version);
+}
+
+/* ---------- doc_open ---------- */
+
+typedef struct {
+    rooms_t *r;
+    room_t *room;
+    doc_t *doc;
+    store_req_t req;
+    store_docs_t pl;
+} doc_load_t;
+
+static void on_loaded(store_req_t *req)
+{
+    doc_load_t *l = req->data;
+    doc_t *d = l->doc;
+    rooms_t *r = l->r;
+    d->inflight--;
+    if (req->err == STORE_OK) {
+        const char *snap = l->pl.doc.snapshot ? l->pl.doc.snapshot : "";
+        size_t n = strlen(snap);
+        ot_buf_set(&d->text, snap, n);
+        d->version = d->committed = d->snapshot_version = l->pl.doc.version;
+        ot_op_t op;
+        ot_op_init(&op);
+        for (size_t i = 0; i < l->pl.nops && !d->failed; i++) {
+            store_doc_op_t *o = &l->pl.ops[i];
+            json_t *j = json_loads(o->delta, 0, NULL);
+            const char *why = NULL;
+            if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0 ||
+                o->version != d->version + 1 ||
+                doc_apply(d, &op, SIZE_MAX, o->author, o->op_id) != 0) {
+                log_error(r->log, "document %s/%s: stored op %lld does not apply", d->room->id,
+                          d->id, (long long)o->version);
+                d->failed = 1;
+            }
+            json_decref(j);
+        }
+        ot_op_free(&op);
+        d->committed = d->version;
+    } else {
+        d->failed = 1;
+    }
+    d->loaded = 1;
+    doc_waiter_t *w = d->waiters;
+    d->waiters = NULL;
+    while (w) {
+        doc_waiter_t *next = w->next;
+        if (d->failed || l->room->deleted) {
+            proto_deferred_error(&w->d, "internal_error", "the document cannot be loaded");
+        } else {
+            if (!w->d.c->gone) subscribe(d, w->d.c);
+            proto_deferred_ok(&w->d, snapshot_json(d));
+        }
+        free(w);
+        w = next;
+    }
+    store_docs_free(&l->pl);
+    room_t *room = l->room;
+    free(l);
+    doc_maybe_unload(d); /* a failed load has no subscribers: the next open tries again */
+    rooms_release(room);
+}
+
+static void op_doc_open(proto_req_t *req)
+{
+    const char *doc_id;
+    room_t *room = room_and_doc(req, &doc_id);
+    if (!room) return;
+    rooms_t *r = rooms_of(req);
+    doc_t *d = doc_find(room, doc_id);
+    if (d && d->loaded) {
+        if (d->failed) {
+            proto_reply_error(req, "internal_error", "the document cannot be loaded");
+            return;
+        }
+        subscribe(d, req->c);
+        proto_reply_ok(req, snapshot_json(d));
+        return;
+    }
+    if (!d) {
+        d = doc_new(r, room, doc_id);
+        doc_load_t *l = ch_calloc(1, sizeof(*l));
+        l->r = r;
+        l->room = room;
+        l->doc = d;
+        rooms_hold(room);
+        d->inflight++;
+        snprintf(l->pl.doc.room_id, sizeof(l->pl.doc.room_id), "%s", room->id);
+        snprintf(l->pl.doc.doc_id, sizeof(l->pl.doc.doc_id), "%s", d->id);
+        l->req.type = STORE_DOC_LOAD;
+        l->req.docs = &l->pl;
+        l->req.cb = on_loaded;
+        l->req.data = l;
+        store_submit(r->store, &l->req);
+    }
+    doc_waiter_t *w = ch_calloc(1, sizeof(*w));
+    proto_defer(req, &w->d);
+    w->next = d->waiters;
+    d->waiters = w;
+}
+
+/* ---------- doc_close ---------- */
+
+static void unsubscribe(bus_sub_t *s)
+{
+    doc_t *d = s->room;
+    bus_unsubscribe(&d->subs, s);
+    free(s);
+    doc_maybe_unload(d);
+}
+
+static void op_doc_close(proto_req_t *req)
+{
+    const char *doc_id;
+    room_t *room = room_and_doc(req, &doc_id);
+    if (!room) return;
+    doc_t *d = doc_find(room, doc_id);
+    bus_sub_t *s = d ? bus_find(req->c->doc_subs, d) : NULL;
+    if (!s) {
+        proto_reply_error(req, "not_found", "this document is not open on this connection");
+        return;
+    }
+    unsubscribe(s);
+    proto_reply_ok(req, NULL);
+}
+
+/* ---------- doc_op ---------- */
+
+typedef struct {
+    proto_deferred_t d;
+    rooms_t *r;
+    room_t *room;
+    doc_t *doc;
+    store_req_t req;
+    store_docs_t pl;
+    json_t *event;          /* the doc_op event for the other subscribers */
+    int64_t version;
+    int duplicate;          /* acknowledging an op applied before */
+    proto_client_t *from;
+} doc_opreq_t;
+
+static void op_stored(store_req_t *req)
+{
+    doc_opreq_t *o = req->data;
+    doc_t *d = o->doc;
+    d->inflight--;
+    if (o->duplicate) {
+        proto_deferred_ok(&o->d, json_pack("{s:I, s:b}", "version", (json_int_t)o->version,
+                                           "duplicate", 1));
+    } else if (req->err != STORE_OK) {
+        /* The op is in memory but not in the store: this copy is no longer trustworthy.
+         * Everyone must reopen; the document reloads from what was committed. */
+        log_error(o->r->log, "document %s/%s: op %lld not stored (%d)", d->room->id, d->id,
+                  (long long)o->version, req->err);
+        d->failed = 1;
+        proto_deferred_error(&o->d, "internal_error", "the op could not be stored");
+    } else {
+        if (o->version > d->committed) d->committed = o->version;
+        proto_deferred_ok(&o->d, json_pack("{s:I}", "version", (json_int_t)o->version));
+        /* Framed once; subscribers that opened after this version already have it. */
+        cbuf_t *frame = NULL;
+        for (bus_sub_t *s = d->subs.head; s; s = s->next) {
+            if (s->client == o->from || s->since >= o->version) continue;
+            if (!frame) frame = proto_frame_json(o->event);
+            s->client->tr->send(s->client, frame);
+        }
+        if (frame) cbuf_unref(frame);
+    }
+    json_decref(o->event);
+    store_docs_free(&o->pl);
+    room_t *room = o->room;
+    free(o);
+    doc_maybe_unload(d);
+    rooms_release(room);
+}
+
+static doc_opreq_t *opreq_new(proto_req_t *req, room_t *room, doc_t *d)
+{
+    doc_opreq_t *o = ch_calloc(1, sizeof(*o));
+    proto_defer(req, &o->d);
+    o->r = rooms_of(req);
+    o->room = room;
+    o->doc = d;
+    o->from = req->c;
+    rooms_hold(room);
+    d->inflight++;
+    o->req.docs = &o->pl;
+    o->req.data = o;
+    o->req.cb = op_stored;
+    snprintf(o->pl.doc.room_id, sizeof(o->pl.doc.room_id), "%s", room->id);
+    snprintf(o->pl.doc.doc_id, sizeof(o->pl.doc.doc_id), "%s", d->id);
+    return o;
+}
+
+static void op_doc_op(proto_req_t *req)
+{
+    const char *doc_id;
+    room_t *room = room_and_doc(req, &doc_id);
+    if (!room) return;
+    rooms_t *r = rooms_of(req);
+    doc_t *d = doc_find(room, doc_id);
+    if (!d || !bus_find(req->c->doc_subs, d)) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "open the document first (doc_open)");
+        return;
+    }
+    if (d->failed) {
+        proto_reply_error(req, "internal_error", "the document is unavailable; open it again");
+        return;
+    }
+    json_t *jv = json_object_get(req->msg, "version");
+    if (!json_is_integer(jv) || json_integer_value(jv) < 0) {
+        invalid(req, "version", "version must be a non-negative integer");
+        return;
+    }
+    int64_t base = json_integer_value(jv);
+    json_t *jid = json_object_get(req->msg, "opId");
+    if (jid && !json_is_null(jid) &&
+        (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN)) {
+        invalid(req, "opId", "opId must be a string of at most 64 bytes");
+        return;
+    }
+    const char *op_id = json_is_string(jid) ? json_string_value(jid) : "";
+    json_t *delta = json_object_get(req->msg, "delta");
+    if (!delta) {
+        invalid(req, "delta", "delta (the operation) is required");
+        return;
+    }
+    char *text = json_dumps(delta, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t text_len = text ? strlen(text) : 0;
+    free(text);
+    if (text_len > r->docs.max_op) {
+        proto_reply_error(req, "payload_too_large", "the op is larger than %zu bytes",
+                          r->docs.max_op);
+        return;
+    }
+    if (base > d->version) {
+        invalid(req, "version", "version is ahead of the document");
+        return;
+    }
+    if (base < d->version - (int64_t)d->log_len) {
+        proto_reply_error(req, "version_too_old",
+                          "the document moved on too far; reload it with doc_open");
+        return;
+    }
+    ot_op_t op, tmp;
+    ot_op_init(&op);
+    ot_op_init(&tmp);
+    const char *why = "invalid op";
+    if (ot_op_from_json(&op, delta, r->docs.max_components, &why) != 0) {
+        ot_op_free(&op);
+        ot_op_free(&tmp);
+        proto_reply_error(req, "invalid_op", "%s", why);
+        return;
+    }
+    /* Transform against everything committed since base; a resubmission is recognised
+     * by its opId on the way (ShareDB's convention: the submitted op goes left). */
+    for (int64_t v = base + 1; v <= d->version; v++) {
+        doc_logent_t *e = log_at(d, v);
+        if (op_id[0] && strcmp(e->op_id, op_id) == 0 && strcmp(e->author, req->c->user.sub) == 0) {
+            ot_op_free(&op);
+            ot_op_free(&tmp);
+            /* Answer once everything before it is durable: a store round trip behind the
+             * insert of that op. */
+            doc_opreq_t *o = opreq_new(req, room, d);
+            o->duplicate = 1;
+            o->version = v;
+            o->req.type = STORE_DOC_OPS_RANGE;
+            o->pl.from = d->version;
+            o->pl.limit = 0;
+            store_submit(r->store, &o->req);
+            return;
+        }
+        ot_transform(&tmp, &op, &e->op, OT_LEFT);
+        ot_op_t swap = op;
+        op = tmp;
+        tmp = swap;
+    }
+    int rc = doc_apply(d, &op, r->docs.max_size, req->c->user.sub, op_id);
+    ot_op_free(&tmp);
+    if (rc != 0) {
+        ot_op_free(&op);
+        if (rc == 1)
+            proto_reply_error(req, "document_too_large", "the document would pass %zu bytes",
+                              r->docs.max_size);
+        else
+            proto_reply_error(req, "invalid_op", "%s",
+                              rc == OT_EPAST_END ? "the op runs past the end of the document"
+                                                 : "the op cannot be applied");
+        return;
+    }
+    room->last_activity = unix_ms();
+    json_t *final = ot_op_to_json(&op);
+    ot_op_free(&op);
+    doc_opreq_t *o = opreq_new(req, room, d);
+    o->version = d->version;
+    o->req.type = STORE_DOC_OP_INSERT;
+    store_doc_op_t *so = &o->pl.op;
+    snprintf(so->room_id, sizeof(so->room_id), "%s", room->id);
+    snprintf(so->doc_id, sizeof(so->doc_id), "%s", d->id);
+    so->version = d->version;
+    so->delta = json_dumps(final, JSON_COMPACT);
+    snprintf(so->author, sizeof(so->author), "%s", req->c->user.sub);
+    snprintf(so->op_id, sizeof(so->op_id), "%s", op_id);
+    so->created_at = room->last_activity;
+    if (d->version - d->snapshot_version >= r->docs.snapshot_every) {
+        o->pl.doc.snapshot = ch_strndup(d->text.s ? d->text.s : "", d->text.len);
+        d->snapshot_version = d->version;
+    }
+    o->event = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s, s:s}", "op", "doc_op", "room",
+                         room->id, "doc", d->id, "version", (json_int_t)d->version, "delta",
+                         final, "author", req->c->user.sub, "opId", op_id);
+    store_submit(r->store, &o->req);
+}
+
+/* ---------- doc_ops ---------- */
+
+typedef struct {
+    proto_deferred_t d;
+    room_t *room;
+    store_req_t req;
+    store_docs_t pl;
+} doc_range_t;
+
+static void on_range(store_req_t *req)
+{
+    doc_range_t *g = req->data;
+    if (req->err != STORE_OK) {
+        proto_deferred_error(&g->d, "internal_error", "cannot read the op log");
+    } else {
+        json_t *a = json_array();
+        for (size_t i = 0; i < g->pl.nops; i++) {
+            store_doc_op_t *o = &g->pl.ops[i];
+            json_t *delta = json_loads(o->delta, 0, NULL);
+            json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s}", "version",
+                                               (json_int_t)o->version, "delta",
+                                               delta ? delta : json_array(), "author",
+                                               o->author, "opId", o->op_id));
+        }
+        proto_deferred_ok(&g->d, json_pack("{s:o}", "ops", a));
+    }
+    store_docs_free(&g->pl);
+    room_t *room = g->room;
+    free(g);
+    rooms_release(room);
+}
+
+static void op_doc_ops(proto_req_t *req)
+{
+    const char *doc_id;
+    room_t *room = room_and_doc(req, &doc_id);
+    if (!room) return;
+    json_t *jf = json_object_get(req->msg, "from");
+    if (!json_is_integer(jf) || json_integer_value(jf) < 0) {
+        invalid(req, "from", "from must be a non-negative integer");
+        return;
+    }
+    doc_range_t *g = ch_calloc(1, sizeof(*g));
+    proto_defer(req, &g->d);
+    g->room = room;
+    rooms_hold(room);
+    snprintf(g->pl.doc.room_id, sizeof(g->pl.doc.room_id), "%s", room->id);
+    snprintf(g->pl.doc.doc_id, sizeof(g->pl.doc.doc_id), "%s", doc_id);
+    g->pl.from = json_integer_value(jf);
+    g->pl.limit = DOC_OPS_PAGE;
+    g->req.type = STORE_DOC_OPS_RANGE;
+    g->req.docs = &g->pl;
+    g->req.cb = on_range;
+    g->req.data = g;
+    store_submit(rooms_of(req)->store, &g->req);
+}
+
+/* ---------- doc_presence ---------- */
+
+static void op_doc_presence(proto_req_t *req)
+{
+    const char *doc_id;
+    room_t *room = room_and_doc(req, &doc_id);
+    if (!room) return;
+    json_t *p = json_object_get(req->msg, "presence");
+    if (!json_is_object(p) && !json_is_null(p)) {
+        invalid(req, "presence", "presence must be an object (cursor, selection) or null");
+        return;
+    }
+    /* Shared like room presence (coalesced, idle), under docs.<id> of the user's state. */
+    json_t *patch = json_pack("{s:{s:O}}", "docs", doc_id, p);
+    int rc = rooms_presence(rooms_of(req), room, req->c, patch);
+    json_decref(patch);
+    if (rc != 0) {
+        proto_reply_error(req, "payload_too_large", "presence state is too large");
+        return;
+    }
+    proto_reply_ok(req, NULL);
+}
+
+/* ---------- lifecycle ---------- */
+
+void docs_client_gone(rooms_t *r, proto_client_t *c)
+{
+    (void)r;
+    while (c->doc_subs) unsubscribe(c->doc_subs);
+}
+
+void docs_client_left_room(proto_client_t *c, room_t *room)
+{
+    for (bus_sub_t *s = c->doc_subs, *next; s; s = next) {
+        next = s->client_next;
+        if (((doc_t *)s->room)->room == room) unsubscribe(s);
+    }
+}
+
+void docs_room_dropped(room_t *room)
+{
+    for (doc_t *d = room->docs, *next; d; d = next) {
+        next = d->next;
+        while (d->subs.head) {
+            bus_sub_t *s = d->subs.head;
+            bus_unsubscribe(&d->subs, s);
+            free(s);
+        }
+        doc_maybe_unload(d);
+    }
+}
+
+void docs_room_free(room_t *room)
+{
+    for (doc_t *d = room->docs, *next; d; d = next) {
+        next = d->next;
+        CH_ASSERT(d->subs.count == 0 && d->inflight == 0);
+        doc_free(d);
+    }
+    room->docs = NULL;
+}
+
+static const proto_op_t doc_ops[] = {
+    {"doc_open", op_doc_open, 0},   {"doc_close", op_doc_close, 0},
+    {"doc_op", op_doc_op, 0},       {"doc_ops", op_doc_ops, 0},
+    {"doc_presence", op_doc_presence, 0},
+};
+
+void proto_docs_register(proto_t *p)
+{
+    proto_register(p, doc_ops, CH_ARRAY_LEN(doc_ops));
+}
