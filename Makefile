@@ -24,13 +24,21 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build deps run test unit e2e fuzz format clean
+.PHONY: all build web deps run test unit e2e sdk browser fuzz format clean
 
 all: build
 
-build:
+build: web
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The web app loads the SDK from its own directory (the static server never follows a
+# link out of the web root), so the build copies it in.
+web: web/lib/chorus.js
+
+web/lib/chorus.js: clients/js/chorus.js
+	@mkdir -p web/lib
+	@cp $< $@
 
 deps:
 	@scripts/deps.sh
@@ -39,13 +47,20 @@ run: deps build
 	@mkdir -p var
 	exec ./$(BUILD)/chorus serve --listen 127.0.0.1:8080 --data ./var --web ./web
 
-test: deps build unit e2e
+test: deps build unit e2e sdk
 
 unit:
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 e2e:
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 tests/e2e/
+
+sdk:
+	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 clients/js/test/
+
+browser:
+	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus CHORUS_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
+		node --test --test-concurrency=1 tests/browser/
 
 fuzz:
 	@scripts/deps.sh --fuzz

@@ -26,7 +26,14 @@ export class ChorusError extends Error {
   code: string;
   status?: number;   // HTTP status for REST errors
   field?: string;    // validation_error: the field at fault
-  constructor(code: string, message: string, extra?: { status?: number; field?: string });
+  /** REST 429: the Retry-After header in seconds (SDK extension). */
+  retryAfter?: number;
+  /** The room id, for an error about one room (e.g. a failed rejoin) (SDK extension). */
+  room?: string;
+  /** The WebSocket close code, for errors caused by a close (e.g. 1008) (SDK extension). */
+  closeCode?: number;
+  constructor(code: string, message: string,
+    extra?: { status?: number; field?: string; retryAfter?: number; room?: string; closeCode?: number });
 }
 
 export interface ChorusOptions {
@@ -39,14 +46,28 @@ export interface ChorusOptions {
   requestTimeout?: number;
   /** Reconnection backoff: delay = min(max, base * 2^attempt) * (0.5 + random/2). Defaults 250 / 10000. */
   reconnect?: { base?: number; max?: number; enabled?: boolean };
+  /** Page size of the history requests that catch up after a reconnect (1..200, default 200) (SDK extension). */
+  historyPage?: number;
+  /** A fetch implementation; default: globalThis.fetch (SDK extension). */
+  fetch?: unknown;
 }
+
+/** RFC 7396 JSON merge patch (null removes a field); returns a new value (SDK extension). */
+export function mergePatch(target: unknown, patch: unknown): unknown;
 
 type Handler<T> = (payload: T) => void;
 
 export class Chorus {
   constructor(options?: ChorusOptions);
   readonly state: ConnectionState;
+  /** Setting a different token while connected re-authenticates the socket (`auth` renewal). */
   token: string | undefined;
+  /** The user of the authenticated socket (`auth` reply), null before (SDK extension). */
+  readonly user: { id: string; name: string | null; color: string | null } | null;
+  /** The underlying WebSocket object, null when not connected; for diagnostics and tests (SDK extension). */
+  readonly socket: unknown;
+  /** The rooms joined on this client, id -> Room (a copy) (SDK extension). */
+  readonly rooms: Map<string, Room>;
   /** REST helpers (JSON in and out; they throw ChorusError with the server's code). */
   register(email: string, password: string, username: string): Promise<Session>; // also sets this.token
   login(email: string, password: string): Promise<Session>;                      // also sets this.token
@@ -58,6 +79,8 @@ export class Chorus {
   publicRooms(): Promise<RoomInfo[]>;
   deleteRoom(id: string): Promise<void>;
   kick(roomId: string, userId: string, ban?: boolean): Promise<void>;
+  /** GET /api/rooms/:roomId/messages (SDK extension). */
+  roomMessages(roomId: string, opts?: { before?: number; after?: number; limit?: number }): Promise<Message[]>;
   /** Opens the WebSocket and authenticates (first-message `auth`). Resolves when open. */
   connect(): Promise<void>;
   /** Closes for good (no reconnection). */
@@ -69,6 +92,12 @@ export class Chorus {
   on(event: 'connection', h: Handler<ConnectionState>): () => void;
   on(event: 'error', h: Handler<ChorusError>): () => void;
   on(event: 'token_expired', h: Handler<{ graceMs: number }>): () => void;
+  /** A reconnection attempt was scheduled in `delay` ms (attempt counts from 1 per outage) (SDK extension). */
+  on(event: 'reconnect', h: Handler<{ attempt: number; delay: number }>): () => void;
+  /** A reconnection attempt starts now (SDK extension). */
+  on(event: 'reconnect_attempt', h: Handler<{ attempt: number }>): () => void;
+  /** Any other server event (a future op), with the raw message (SDK extension). */
+  on(event: string, h: Handler<any>): () => void;
 }
 
 export class Room {
@@ -82,6 +111,10 @@ export class Room {
   readonly stateVersion: number;
   /** Messages seen so far (join history + live), ascending by seq, without duplicates. */
   readonly messages: Message[];
+  /** The highest seq delivered in order (everything up to it is in `messages`) (SDK extension). */
+  readonly lastSeq: number;
+  /** False once left, deleted, kicked, forgotten after a failed rejoin, or after close() (SDK extension). */
+  readonly active: boolean;
   /** Resolves with the stored message. */
   send(type: string, content: string, metadata?: object): Promise<Message>;
   broadcast(event: string, data?: unknown): Promise<void>;
@@ -95,7 +128,14 @@ export class Room {
   on(event: 'participant_removed', h: Handler<{ userId: string; reason: string }>): () => void;
   on(event: 'presence', h: Handler<{ userId: string; state: object; presence: object }>): () => void;
   on(event: 'state', h: Handler<{ state: object; version: number; currentMode: unknown }>): () => void;
-  on(event: 'room_deleted' | 'kicked', h: Handler<object>): () => void;
+  on(event: 'room_deleted', h: Handler<{ reason: string }>): () => void;
+  on(event: 'kicked', h: Handler<{ ban: boolean }>): () => void;
+  /** A failed rejoin after a reconnect, or a failed catch-up (SDK extension). */
+  on(event: 'error', h: Handler<ChorusError>): () => void;
+  /** Every broadcast, whatever its name (SDK extension; names that clash with the events above only come this way). */
+  on(event: 'broadcast', h: Handler<{ event: string; from: string; data: unknown }>): () => void;
   /** Custom broadcast events: room.on('entry_created', ({from, data}) => …). */
   on(event: string, h: Handler<{ from: string; data: unknown }>): () => void;
 }
+
+export default Chorus;
