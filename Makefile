@@ -47,7 +47,7 @@ run: deps build
 	@mkdir -p var
 	exec ./$(BUILD)/chorus serve --listen 127.0.0.1:8080 --data ./var --web ./web
 
-test: deps build unit e2e sdk
+test: deps build unit e2e sdk browser
 
 unit:
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -1,0 +1,192 @@
+// env.mjs: the browser tests' harness: the real server serving the real web app, Debian's
+// Chromium through playwright-core, users in their own browser contexts, console-error
+// collection and screenshots into CHORUS_ARTIFACTS.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+import { startServer, makeTempDir, REPO_ROOT } from '../../e2e/lib/server.mjs';
+import { freePort } from '../../e2e/lib/util.mjs';
+
+export const CHROMIUM = process.env.CHORUS_CHROMIUM || '/usr/bin/chromium';
+export const ARTIFACTS = path.resolve(process.env.CHORUS_ARTIFACTS || path.join(REPO_ROOT, 'build', 'artifacts'));
+export const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
+export const PASSWORD = 'correct horse battery';
+/** What the browser itself logs while the server is away. */
+export const CONNECTION_ERRORS = /WebSocket connection to .* failed|net::ERR_CONNECTION_REFUSED|net::ERR_CONNECTION_RESET|net::ERR_EMPTY_RESPONSE/;
+/** What the browser itself logs for a REST answer with the given status. */
+export const httpStatusError = (status) => new RegExp(`Failed to load resource: the server responded with a status of ${status}`);
+
+const FAST_HASH = ['--password-ops', '1', '--password-memory', '8KiB'];
+
+/**
+ * The files of web/ (without web/lib, which the build fills) plus the SDK from
+ * clients/js/chorus.js as lib/chorus.js: what `make web` ships, always with the current SDK.
+ */
+export function webFiles() {
+  const root = path.join(REPO_ROOT, 'web');
+  const files = {};
+  const walk = (dir) => {
+    for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, ent.name);
+      const rel = path.relative(root, p);
+      if (rel === 'lib') continue;
+      if (ent.isDirectory()) walk(p);
+      else files[rel] = fs.readFileSync(p);
+    }
+  };
+  walk(root);
+  files['lib/chorus.js'] = fs.readFileSync(path.join(REPO_ROOT, 'clients', 'js', 'chorus.js'));
+  return files;
+}
+
+/** Starts chorus on a fixed port with its own data dir (so it can be restarted in place). */
+export class Env {
+  static async start() {
+    const env = new Env();
+    env.port = await freePort();
+    env.dataDir = makeTempDir('chorus-browser-data-');
+    env.files = webFiles();
+    env.url = `http://127.0.0.1:${env.port}`;
+    env.srv = await env.startServer();
+    env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    env.users = [];
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    return env;
+  }
+
+  startServer() {
+    return startServer({
+      listen: `127.0.0.1:${this.port}`,
+      data: false,
+      webFiles: this.files,
+      args: ['--data', this.dataDir, '--public-url', `http://127.0.0.1:${this.port}`, ...FAST_HASH],
+    });
+  }
+
+  /** SIGKILL; resolves when the process is gone. */
+  async killServer() {
+    this.srv.kill();
+    await this.srv.exited;
+    this.srv.cleanup();
+  }
+
+  async restartServer() {
+    this.srv = await this.startServer();
+  }
+
+  /** A user with a browser context of their own (own localStorage). */
+  async newUser(name, { viewport = { width: 1280, height: 800 } } = {}) {
+    const ctx = await this.browser.newContext({ viewport });
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: this.url });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(8000);
+    const u = {
+      name,
+      email: `${name.toLowerCase()}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}@example.com`,
+      ctx,
+      page,
+      errors: [],
+    };
+    page.on('console', (m) => {
+      if (m.type() === 'error') u.errors.push({ text: m.text(), at: Date.now() });
+    });
+    page.on('pageerror', (e) => u.errors.push({ text: `pageerror: ${e.stack || e}`, at: Date.now() }));
+    this.users.push(u);
+    return u;
+  }
+
+  /**
+   * Runs fn; console errors matching re on the given users' pages while it runs (plus
+   * slack ms) are expected: the browser logs every 4xx fetch ("Failed to load resource:
+   * the server responded with a status of 401") and every refused WebSocket on its own.
+   */
+  async expectingConsoleErrors(users, re, fn, slack = 500) {
+    const from = Date.now();
+    try {
+      return await fn();
+    } finally {
+      const to = Date.now() + slack;
+      for (const u of users) (u.allowed ??= []).push({ re, from, to });
+    }
+  }
+
+  /** Asserts no console errors on any page but the expected ones (expectingConsoleErrors). */
+  assertNoConsoleErrors() {
+    for (const u of this.users) {
+      const ok = (e) => (u.allowed ?? []).some((a) => a.re.test(e.text) && e.at >= a.from && e.at <= a.to);
+      const bad = u.errors.filter((e) => !ok(e));
+      assert.deepEqual(bad.map((e) => e.text), [], `console errors on ${u.name}'s page`);
+    }
+  }
+
+  async screenshot(user, name) {
+    const file = path.join(ARTIFACTS, name);
+    await user.page.screenshot({ path: file });
+    return file;
+  }
+
+  async close() {
+    await this.browser?.close().catch(() => {});
+    if (this.srv && !this.srv.exitInfo) await this.srv.stop().catch(() => this.srv.kill());
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Polls fn until it returns a truthy value (which it returns) or throws after timeout. */
+export async function until(fn, { timeout = 8000, interval = 50, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timeout after ${timeout} ms waiting for ${message}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Waits until the locator's text matches re (string: includes). */
+export function untilText(locator, re, opts = {}) {
+  const test = typeof re === 'string' ? (t) => t.includes(re) : (t) => re.test(t);
+  return until(async () => {
+    const t = (await locator.textContent({ timeout: 500 })) ?? '';
+    return test(t) ? t : false;
+  }, { message: `text ${re}`, ...opts });
+}
+
+/** Signs up through the form (the page is on the auth view). */
+export async function signUp(page, u) {
+  await page.getByTestId('auth-view').waitFor();
+  await page.getByTestId('auth-tab-register').click();
+  await page.getByTestId('auth-username').fill(u.name);
+  await page.getByTestId('auth-email').fill(u.email);
+  await page.getByTestId('auth-password').fill(PASSWORD);
+  await page.getByTestId('auth-submit').click();
+}
+
+/** The participants list as [{name, online, you, host}] in display order. */
+export function participants(page) {
+  return page.getByTestId('participants').getByTestId('participant').evaluateAll((els) => els.map((el) => ({
+    name: el.querySelector('[data-testid="participant-name"]').textContent,
+    online: el.dataset.online === 'true',
+    you: !!el.querySelector('[data-testid="you-badge"]'),
+    host: !!el.querySelector('[data-testid="host-badge"]'),
+  })));
+}
+
+/** The message contents shown, in order. */
+export function messageTexts(page) {
+  return page.getByTestId('messages').getByTestId('message-content').allTextContents();
+}
+
+export async function sendMessage(page, text) {
+  const input = page.getByTestId('message-input');
+  await input.fill(text);
+  await input.press('Enter');
+}
