@@ -139,3 +139,53 @@ export class Room {
 }
 
 export default Chorus;
+
+// ---- Collaborative documents (docs/protocol.md "Documents") ----
+
+/** An ot-text-unicode operation: numbers skip, strings insert, {d: n} deletes (code points). */
+export type TextOp = Array<number | string | { d: number | string }>;
+
+export interface RemoteCursor {
+  userId: string; name: string; color: string;
+  cursor?: number; selection?: [number, number];   // code points in the current local text
+}
+
+/** A shared text document with the client side of OT: synchronized / awaiting confirm /
+ *  awaiting with buffer. Local edits apply at once; one op is in flight at a time (with an
+ *  opId), later ones are composed into a buffer; remote ops transform what is pending and
+ *  remote cursors. After a reconnect the document is reopened and pending ops are
+ *  resubmitted with their opIds (the server acknowledges an op it already applied as a
+ *  duplicate, never twice). */
+export class Doc {
+  readonly id: string;
+  readonly text: string;
+  readonly version: number;                 // server version the local text is based on
+  readonly state: 'synchronized' | 'awaiting_confirm' | 'awaiting_with_buffer';
+  readonly cursors: Map<string, RemoteCursor>;
+  /** Applies op locally (throws ChorusError('invalid_op') if it does not fit) and sends it. */
+  submit(op: TextOp): void;
+  insert(pos: number, text: string): void;
+  delete(pos: number, count: number): void;
+  /** Shares this user's cursor/selection (code points in the local text); null hides it. */
+  setPresence(p: { cursor?: number; selection?: [number, number] } | null): Promise<void>;
+  /** Resolves when nothing is pending (every local op acknowledged). */
+  whenSynced(): Promise<void>;
+  close(): Promise<void>;
+  on(event: 'change', h: Handler<{ op: TextOp; source: 'local' | 'remote'; author?: string }>): () => void;
+  on(event: 'cursors', h: Handler<Map<string, RemoteCursor>>): () => void;
+  on(event: 'synced' | 'error', h: Handler<unknown>): () => void;
+}
+
+/** Pure OT helpers (the same semantics as the ot-text-unicode npm package). */
+export const textType: {
+  apply(text: string, op: TextOp): string;
+  transform(op: TextOp, other: TextOp, side: 'left' | 'right'): TextOp;
+  compose(a: TextOp, b: TextOp): TextOp;
+  transformPosition(pos: number, op: TextOp, isOwn?: boolean): number;
+  normalize(op: TextOp): TextOp;
+};
+
+export interface Room {
+  /** Opens (and subscribes to) a document of this room. */
+  doc(id: string): Promise<Doc>;
+}
