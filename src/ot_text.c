@@ -408,7 +408,8 @@ int ot_apply(ot_buf_t *out, const char *doc, size_t doc_len, size_t doc_cp,
     CH_ASSERT(doc_cp <= doc_len);
     /* Deletes only shrink, so this bounds the result; no growth inside the loop. */
     buf_reserve(out, doc_len + op->text_len + 1);
-    CH_ASSERT(out->s + out->cap <= doc || doc + doc_len <= out->s || doc_len == 0);
+    uintptr_t o = (uintptr_t)out->s, d = (uintptr_t)doc;
+    CH_ASSERT(o + out->cap <= d || d + doc_len <= o || doc_len == 0); /* no overlap */
     /* An ASCII document (as many bytes as code points) maps positions to bytes 1:1. */
     int ascii = doc_cp == doc_len;
     size_t pos = 0, w = 0, cp = doc_cp;

@@ -1,7 +1,7 @@
 /* test_ot_props.c: property tests for ot_text over random documents (ASCII, combining
  * marks, CJK, emoji) and random ops, from a fixed seed: convergence of transform, compose
  * against sequential apply, cursor bounds, normalization and the JSON round trip.
- * CHORUS_OT_ITER sets the number of cases (default 1000000, 100000 under sanitizers). */
+ * CHORUS_OT_ITER sets the number of cases (default 1000000, 300000 under sanitizers). */
 #include "test.h"
 
 #include "ot_text.h"
@@ -223,7 +223,7 @@ int main(void)
 {
     const char *env = getenv("CHORUS_OT_ITER");
     if (env && *env) cases = (size_t)strtoull(env, NULL, 10);
-    else if (SANITIZED) cases = 100000;
+    else if (SANITIZED) cases = 300000;
     RUN(test_props);
     fprintf(stderr, "%zu cases, %zu random ops, %zu property checks\n", cases, random_ops,
             checks);
