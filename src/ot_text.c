@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(OT_NO_SIMD)
 #include <emmintrin.h>
 #endif
 
@@ -28,25 +28,42 @@ const char *ot_strerror(int err)
 /* A code point starts at every byte that is not a continuation byte (10xxxxxx). */
 static inline int is_start(unsigned char b) { return (b & 0xC0) != 0x80; }
 
-#if defined(__SSE2__)
-/* Returns how many of the 16 bytes at p start a code point. Continuation bytes are
- * 0x80..0xBF, which as signed bytes are exactly those below -64. */
-static inline unsigned starts16(const unsigned char *p)
+#if defined(__SSE2__) && !defined(OT_NO_SIMD)
+/* Returns how many of the 16 * chunks bytes at p (chunks <= 255) start a code point.
+ * Continuation bytes are 0x80..0xBF, i.e. the signed bytes up to -65; each start adds one
+ * to its lane (at most 255 per lane: each accumulator sees at most 128 chunks) and one SAD
+ * sums the lanes, so there is no per-chunk popcount. */
+static inline size_t starts_chunks(const unsigned char *p, size_t chunks)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(-64)));
-    return 16u - (unsigned)__builtin_popcount(cont);
+    const __m128i lim = _mm_set1_epi8(-65);
+    /* Two accumulators so consecutive chunks do not wait on each other. */
+    __m128i acc0 = _mm_setzero_si128(), acc1 = _mm_setzero_si128();
+    size_t j = 0;
+    for (; j + 2 <= chunks; j += 2) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * j));
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * j + 16));
+        acc0 = _mm_sub_epi8(acc0, _mm_cmpgt_epi8(v0, lim));
+        acc1 = _mm_sub_epi8(acc1, _mm_cmpgt_epi8(v1, lim));
+    }
+    if (j < chunks) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * j));
+        acc0 = _mm_sub_epi8(acc0, _mm_cmpgt_epi8(v0, lim));
+    }
+    __m128i z = _mm_setzero_si128();
+    __m128i sum = _mm_add_epi64(_mm_sad_epu8(acc0, z), _mm_sad_epu8(acc1, z));
+    return (size_t)_mm_cvtsi128_si32(sum) + (size_t)_mm_extract_epi16(sum, 4);
 }
 #else
-/* Portable fallback: the same count a word at a time (bit 7 set and bit 6 clear). */
-static inline unsigned starts16(const unsigned char *p)
+/* Portable fallback: the same count a word at a time (a continuation byte has bit 7 set
+ * and bit 6 clear); the multiply adds the per-byte flags into the top byte. */
+static inline size_t starts_chunks(const unsigned char *p, size_t chunks)
 {
-    unsigned n = 0;
-    for (int h = 0; h < 2; h++) {
+    size_t n = 0;
+    for (size_t j = 0; j < 2 * chunks; j++) {
         uint64_t w;
-        memcpy(&w, p + 8 * h, 8);
-        uint64_t cont = w & ~(w << 1) & 0x8080808080808080ULL;
-        n += 8u - (unsigned)__builtin_popcountll(cont);
+        memcpy(&w, p + 8 * j, 8);
+        uint64_t cont = (w & ~(w << 1) & 0x8080808080808080ULL) >> 7;
+        n += 8 - (size_t)((cont * 0x0101010101010101ULL) >> 56);
     }
     return n;
 }
@@ -56,8 +73,9 @@ size_t ot_utf8_count(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, n = 0;
-    for (; len - i >= 16; i += 16) n += starts16(p + i);
-    for (; i < len; i++) n += is_start(p[i]);
+    for (; len - i >= 16 * 255; i += 16 * 255) n += starts_chunks(p + i, 255);
+    n += starts_chunks(p + i, (len - i) / 16);
+    for (i += (len - i) / 16 * 16; i < len; i++) n += is_start(p[i]);
     return n;
 }
 
@@ -65,9 +83,16 @@ size_t ot_utf8_offset(const char *s, size_t len, size_t k)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
-    /* Whole chunks whose starts are all before code point k can be stepped over. */
+    /* Blocks whose starts all come before code point k are stepped over whole: first
+     * 256 bytes at a time, then 16. */
+    while (len - i >= 256 && k >= 64) {
+        size_t st = starts_chunks(p + i, 16);
+        if (st > k) break;
+        k -= st;
+        i += 256;
+    }
     while (len - i >= 16) {
-        unsigned st = starts16(p + i);
+        size_t st = starts_chunks(p + i, 1);
         if (st > k) break;
         k -= st;
         i += 16;
@@ -383,7 +408,8 @@ int ot_apply(ot_buf_t *out, const char *doc, size_t doc_len, size_t doc_cp,
     CH_ASSERT(doc_cp <= doc_len);
     /* Deletes only shrink, so this bounds the result; no growth inside the loop. */
     buf_reserve(out, doc_len + op->text_len + 1);
-    CH_ASSERT(out->s + out->cap <= doc || doc + doc_len <= out->s || doc_len == 0);
+    uintptr_t o = (uintptr_t)out->s, d = (uintptr_t)doc;
+    CH_ASSERT(o + out->cap <= d || d + doc_len <= o || doc_len == 0); /* no overlap */
     /* An ASCII document (as many bytes as code points) maps positions to bytes 1:1. */
     int ascii = doc_cp == doc_len;
     size_t pos = 0, w = 0, cp = doc_cp;
