@@ -81,11 +81,12 @@ static doc_logent_t *log_at(doc_t *d, int64_t v)
     return &d->log[idx];
 }
 
-static void log_push(doc_t *d, const ot_op_t *op, const char *author, const char *op_id)
+static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char *author,
+                        const char *op_id)
 {
     doc_logent_t *e = &d->log[d->log_head];
     ot_op_copy(&e->op, op);
-    e->version = d->version;
+    e->version = version;
     snprintf(e->author, sizeof(e->author), "%s", author);
     snprintf(e->op_id, sizeof(e->op_id), "%s", op_id ? op_id : "");
     d->log_head = (d->log_head + 1) % d->log_cap;
@@ -102,7 +103,7 @@ static int doc_apply(doc_t *d, const ot_op_t *op, size_t max_size, const char *a
     if (d->scratch.len > max_size) return 1;
     ot_buf_swap(&d->text, &d->scratch);
     d->version++;
-    log_push(d, op, author, op_id);
+    log_push_at(d, d->version, op, author, op_id);
     return 0;
 }
 
@@ -171,12 +172,14 @@ typedef struct {
     store_docs_t pl;
 } doc_load_t;
 
+static void on_window_loaded(store_req_t *req);
+static void load_done(doc_load_t *l);
+
 static void on_loaded(store_req_t *req)
 {
     doc_load_t *l = req->data;
     doc_t *d = l->doc;
     rooms_t *r = l->r;
-    d->inflight--;
     if (req->err == STORE_OK) {
         const char *snap = l->pl.doc.snapshot ? l->pl.doc.snapshot : "";
         size_t n = strlen(snap);
@@ -202,6 +205,54 @@ static void on_loaded(store_req_t *req)
     } else {
         d->failed = 1;
     }
+    if (!d->failed && d->snapshot_version > 0 && d->log_len < d->log_cap &&
+        (int64_t)d->log_len < d->version) {
+        /* The ops before the snapshot are history the window must cover too (a client
+         * based on them, or resubmitting one, must still be served): fetch them. */
+        store_docs_free(&l->pl);
+        int64_t from = d->version - (int64_t)d->log_cap;
+        l->pl.from = from > 0 ? from : 0;
+        l->pl.limit = (uint32_t)(d->version - l->pl.from);
+        l->req.type = STORE_DOC_OPS_RANGE;
+        l->req.cb = on_window_loaded;
+        store_submit(r->store, &l->req);
+        return;
+    }
+    load_done(l);
+}
+
+/* The ops of the window arrived: they replace the log (same ops, more of them). */
+static void on_window_loaded(store_req_t *req)
+{
+    doc_load_t *l = req->data;
+    doc_t *d = l->doc;
+    if (req->err == STORE_OK && l->pl.nops > 0 &&
+        l->pl.ops[l->pl.nops - 1].version == d->version) {
+        ot_op_t op;
+        ot_op_init(&op);
+        d->log_len = d->log_head = 0;
+        for (size_t i = 0; i < l->pl.nops; i++) {
+            store_doc_op_t *o = &l->pl.ops[i];
+            json_t *j = json_loads(o->delta, 0, NULL);
+            const char *why = NULL;
+            if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0) {
+                json_decref(j);
+                d->log_len = d->log_head = 0; /* an unreadable op: keep no window at all */
+                break;
+            }
+            json_decref(j);
+            log_push_at(d, o->version, &op, o->author, o->op_id);
+        }
+        ot_op_free(&op);
+    }
+    load_done(l);
+}
+
+/* The document is ready (or failed): answer everyone who waited for it. */
+static void load_done(doc_load_t *l)
+{
+    doc_t *d = l->doc;
+    d->inflight--;
     d->loaded = 1;
     doc_waiter_t *w = d->waiters;
     d->waiters = NULL;
