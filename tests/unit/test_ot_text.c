@@ -309,7 +309,7 @@ static void test_cursor(void)
 static void test_json_round_trip(void)
 {
     static const char *ops[] = {
-        "[]", "[\"a\"]", "[1,\"\xf0\x9f\x98\x80" "e\xcc\x81\",{\"d\":2},3,\"\\u0000z\"]",
+        "[]", "[\"a\"]", ("[1,\"\xf0\x9f\x98\x80" "e\xcc\x81\",{\"d\":2},3,\"\\u0000z\"]"),
         "[{\"d\":9007199254740991}]",
     };
     ot_op_t a, b;
