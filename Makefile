@@ -35,6 +35,8 @@ build: web
 # The web app loads the SDK from its own directory (the static server never follows a
 # link out of the web root), so the build copies it in.
 web: web/lib/chorus.js
+	@if [ -d node_modules/@codemirror ]; then scripts/web-vendor.sh; \
+	else echo "web: node_modules is missing (make deps); the editor tab will not load"; fi
 
 web/lib/chorus.js: clients/js/chorus.js
 	@mkdir -p web/lib

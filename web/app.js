@@ -335,6 +335,15 @@ const el = {
   count: $('[data-testid="participant-count"]'),
   cursors: $('[data-testid="cursor-layer"]'),
   loading: $('[data-testid="room-loading"]'),
+  tabs: [...document.querySelectorAll('.room-tabs [data-tab]')],
+  chatPanel: $('[data-testid="chat-panel"]'),
+  unread: $('[data-testid="chat-unread"]'),
+  editorPanel: $('[data-testid="editor-panel"]'),
+  editorHost: $('[data-testid="editor"]'),
+  editorLoading: $('[data-testid="editor-loading"]'),
+  editorStatus: $('[data-testid="editor-status"]'),
+  editorPresence: $('[data-testid="editor-presence"]'),
+  editorPeople: $('[data-testid="editor-people"]'),
 };
 
 async function enterRoom(code) {
@@ -356,7 +365,7 @@ async function enterRoom(code) {
   const sess = {
     client, code, room: null, offs: [], cursors: new Map(), seen: new Set(), colors: new Map(),
     timers: [], lastCursorSent: 0, cursorTimer: null, pendingCursor: undefined, typingSentAt: 0,
-    typingStopTimer: null, wasDown: false,
+    typingStopTimer: null, wasDown: false, tab: 'chat', unread: 0, editor: null, doc: null, editorOpening: null,
   };
   current = sess;
   sess.offs.push(client.on('connection', (state) => onConnection(sess, state)));
@@ -387,7 +396,7 @@ async function enterRoom(code) {
   el.area.hidden = false;
   wireRoom(sess);
   renderRoomAll(sess);
-  el.input.focus({ preventScroll: true });
+  setTab(sess, 'chat');
 }
 
 function joinFailed(code, message) {
@@ -407,6 +416,7 @@ function onConnection(sess, state) {
     renderRoomAll(sess);
   }
   updateComposer(sess);
+  renderEditorStatus(sess);
 }
 
 function updateComposer(sess) {
@@ -459,12 +469,16 @@ function leaveRoomSession() {
   for (const t of sess.timers) clearInterval(t);
   clearTimeout(sess.cursorTimer);
   clearTimeout(sess.typingStopTimer);
+  closeEditor(sess);
   try { sess.client.close(); } catch { /* ignore */ }
   el.messages.replaceChildren();
   el.participants.replaceChildren();
   el.cursors.replaceChildren();
   el.typing.textContent = '';
   el.input.value = '';
+  showTab('chat');
+  el.unread.hidden = true;
+  el.editorPeople.hidden = true;
   $('[data-testid="reconnect-banner"]').hidden = true;
   closeDialogIfOpen();
 }
@@ -516,11 +530,16 @@ function renderParticipants(sess) {
   const full = max > 0 && list.length >= max;
   el.count.classList.toggle('is-full', full);
   el.full.hidden = !full;
+  const editors = list.filter((p) => p.userId !== session.user.id && inEditor(p)).length;
+  el.editorPeople.hidden = editors === 0;
+  el.editorPeople.textContent = String(editors);
+  el.editorPeople.title = `${editors} ${editors === 1 ? 'person' : 'people'} in the editor`;
   el.participants.replaceChildren(...list.map((p) => {
     const you = p.userId === session.user.id;
     const idle = p.presence?.idle === true;
     const typing = p.presence?.typing === true && p.online && !you;
-    const status = !p.online ? 'offline' : typing ? 'typing…' : idle ? 'idle' : 'online';
+    const editing = !you && inEditor(p);
+    const status = !p.online ? 'offline' : typing ? 'typing…' : idle ? 'idle' : editing ? 'in the editor' : 'online';
     return h('li', {
       class: `participant${you ? ' is-you' : ''}${p.online ? ' is-online' : ' is-offline'}${idle ? ' is-idle' : ''}`,
       'data-testid': 'participant', 'data-user-id': p.userId, 'data-online': String(!!p.online),
@@ -561,6 +580,11 @@ function addMessage(sess, m, { batch = false } = {}) {
   }
   el.messages.insertBefore(node, before);
   if (!batch) scrollMessages(stick || m.userId === session.user.id);
+  if (!batch && sess.tab !== 'chat' && m.userId !== session.user.id) {
+    sess.unread++;
+    el.unread.textContent = sess.unread > 99 ? '99+' : String(sess.unread);
+    el.unread.hidden = false;
+  }
 }
 
 function messageNode(sess, m) {
@@ -749,7 +773,7 @@ function renderTyping(sess) {
 
 el.area.addEventListener('pointermove', (e) => {
   const sess = current;
-  if (!sess?.room) return;
+  if (!sess?.room || sess.tab !== 'chat') return;
   const r = el.area.getBoundingClientRect();
   if (!r.width || !r.height) return;
   const x = Math.round(((e.clientX - r.left) / r.width) * 10000) / 10000;
@@ -771,6 +795,158 @@ function queueCursor(sess, cursor) {
     if (current === sess && sess.pendingCursor !== undefined) presence(sess, { cursor: sess.pendingCursor });
     sess.pendingCursor = undefined;
   }, wait);
+}
+
+// ----- the shared editor (Chat | Editor tabs)
+
+const EDITOR_DOC = 'main';
+
+/** Someone with a cursor in the room's editor (room presence carries {docs: {main: …}}). */
+function inEditor(p) {
+  return !!(p.online && p.presence?.docs && p.presence.docs[EDITOR_DOC]);
+}
+
+function showTab(tab) {
+  for (const t of el.tabs) {
+    const on = t.dataset.tab === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+  }
+  el.chatPanel.hidden = tab !== 'chat';
+  el.editorPanel.hidden = tab !== 'editor';
+  el.area.dataset.tab = tab;
+}
+
+function setTab(sess, tab) {
+  const was = sess.tab;
+  sess.tab = tab;
+  showTab(tab);
+  if (tab === 'chat') {
+    sess.unread = 0;
+    el.unread.hidden = true;
+    scrollMessages(true);
+    el.input.focus({ preventScroll: true });
+    if (was === 'editor') sess.editor?.hidePresence();
+  } else {
+    // The pointer arrows belong to the chat view; the editor shows carets instead.
+    if (was === 'chat') queueCursor(sess, null);
+    setTyping(sess, false);
+    openEditor(sess);
+  }
+}
+
+for (const t of el.tabs) {
+  t.addEventListener('click', () => { if (current?.room && current.tab !== t.dataset.tab) setTab(current, t.dataset.tab); });
+  t.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    const i = el.tabs.indexOf(t);
+    const next = el.tabs[(i + (e.key === 'ArrowRight' ? 1 : el.tabs.length - 1)) % el.tabs.length];
+    next.focus();
+    next.click();
+  });
+}
+
+/** Opens the room's document and the editor on it (once per room session). */
+async function openEditor(sess) {
+  if (sess.editor) {
+    sess.editor.showPresence();
+    sess.editor.focus();
+    return;
+  }
+  if (sess.editorOpening) return;
+  el.editorLoading.hidden = false;
+  el.editorLoading.lastElementChild.textContent = 'Opening the shared document…';
+  el.editorStatus.dataset.state = 'loading';
+  el.editorStatus.textContent = 'Opening…';
+  sess.editorOpening = (async () => {
+    let mod;
+    let doc;
+    try {
+      [mod, doc] = await Promise.all([import('./editor.js'), sess.room.doc(EDITOR_DOC)]);
+    } catch (err) {
+      if (current !== sess) return;
+      sess.editorOpening = null;
+      const msg = err?.code ? friendlyError(err) : 'the editor could not be loaded (was `make web` run?)';
+      el.editorLoading.lastElementChild.textContent = `Couldn’t open the editor: ${msg}`;
+      el.editorStatus.dataset.state = 'error';
+      el.editorStatus.textContent = 'Unavailable';
+      el.editorLoading.querySelector('.spinner').hidden = true;
+      return;
+    }
+    if (current !== sess) {
+      doc.close().catch(() => {});
+      return;
+    }
+    sess.doc = doc;
+    el.editorLoading.hidden = true;
+    el.editorHost.replaceChildren();
+    sess.editor = mod.mountEditor(el.editorHost, doc, {
+      onError: () => { if (current === sess) renderEditorStatus(sess); },
+    });
+    const status = () => { if (current === sess) renderEditorStatus(sess); };
+    sess.offs.push(doc.on('change', status), doc.on('synced', status), doc.on('cursors', () => { if (current === sess) renderEditorPresence(sess); }));
+    sess.offs.push(doc.on('error', (err) => {
+      if (current === sess) toast(`Editor: ${friendlyError(err)}`, 'error');
+    }));
+    // For tests and debugging: the live CodeMirror view and the Doc.
+    window.chorusEditor = { view: sess.editor.view, doc };
+    renderEditorStatus(sess);
+    renderEditorPresence(sess);
+    if (sess.tab === 'editor') {
+      sess.editor.showPresence();
+      sess.editor.focus();
+    } else {
+      sess.editor.hidePresence();
+    }
+  })();
+  await sess.editorOpening;
+}
+
+function closeEditor(sess) {
+  if (sess.editor) {
+    sess.editor.destroy();
+    sess.editor = null;
+  }
+  if (sess.doc) {
+    sess.doc.close().catch(() => {});
+    sess.doc = null;
+  }
+  sess.editorOpening = null;
+  if (window.chorusEditor) delete window.chorusEditor;
+  el.editorHost.replaceChildren();
+  el.editorPresence.replaceChildren();
+  el.editorLoading.hidden = false;
+  el.editorLoading.querySelector('.spinner').hidden = false;
+}
+
+function renderEditorStatus(sess) {
+  const doc = sess.doc;
+  if (!doc) return;
+  let state;
+  let text;
+  if (sess.client.state !== 'open') {
+    state = 'offline';
+    text = doc.state === 'synchronized' ? 'Offline' : 'Offline: edits kept';
+  } else if (doc.state === 'synchronized') {
+    state = 'saved';
+    text = 'Saved';
+  } else {
+    state = 'saving';
+    text = 'Saving…';
+  }
+  el.editorStatus.dataset.state = state;
+  el.editorStatus.textContent = text;
+  el.editorStatus.title = `Version ${doc.version}`;
+}
+
+function renderEditorPresence(sess) {
+  const doc = sess.doc;
+  if (!doc) return;
+  const people = [...doc.cursors.values()].filter((c) => c && c.userId !== session.user.id);
+  el.editorPresence.replaceChildren(...people.slice(0, 6).map((c) => h('span', {
+    class: 'avatar avatar-xs', style: `--c:${c.color || colorFor(c.userId)}`, title: `${c.name} is here`,
+    'data-testid': 'editor-person', 'data-user-id': c.userId,
+  }, initials(c.name))));
 }
 
 // ----- room controls

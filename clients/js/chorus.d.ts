@@ -155,34 +155,64 @@ export interface RemoteCursor {
  *  opId), later ones are composed into a buffer; remote ops transform what is pending and
  *  remote cursors. After a reconnect the document is reopened and pending ops are
  *  resubmitted with their opIds (the server acknowledges an op it already applied as a
- *  duplicate, never twice). */
+ *  duplicate, never twice).
+ *
+ *  Reopening (after a reconnect, a `version_too_old` reply or a gap in the op stream): the
+ *  ops since `version` are fetched with `doc_ops` and go through the state machine as
+ *  remote ops; our own in-flight op found among them (same author and opId) counts as
+ *  acknowledged; otherwise it is resubmitted with its opId at its original base version
+ *  (and, if that base is older than the server's log window, as transformed at the current
+ *  version). When the catch-up is impossible, or the server refuses an op (`invalid_op`,
+ *  `document_too_large`, …), pending edits are dropped, the text becomes the server's
+ *  snapshot (a 'change' with source 'remote' and a diff op) and 'error' is emitted. */
 export class Doc {
   readonly id: string;
   readonly text: string;
   readonly version: number;                 // server version the local text is based on
   readonly state: 'synchronized' | 'awaiting_confirm' | 'awaiting_with_buffer';
+  /** Remote users' cursors, in the current local text (a fresh Map each time). Reports
+   *  are positions at the sender's `version` (plus its pending ops): they are moved through
+   *  the later ops of other users and through this client's pending ops. */
   readonly cursors: Map<string, RemoteCursor>;
+  /** False after close(), or once the room is left or the client closed (SDK extension). */
+  readonly active: boolean;
   /** Applies op locally (throws ChorusError('invalid_op') if it does not fit) and sends it. */
   submit(op: TextOp): void;
   insert(pos: number, text: string): void;
   delete(pos: number, count: number): void;
   /** Shares this user's cursor/selection (code points in the local text); null hides it. */
   setPresence(p: { cursor?: number; selection?: [number, number] } | null): Promise<void>;
-  /** Resolves when nothing is pending (every local op acknowledged). */
+  /** Resolves when nothing is pending (every local op acknowledged); rejects with
+   *  ChorusError('closed') if the document is closed first. */
   whenSynced(): Promise<void>;
+  /** Waits (at most requestTimeout, while connected) for pending edits, then doc_close. */
   close(): Promise<void>;
   on(event: 'change', h: Handler<{ op: TextOp; source: 'local' | 'remote'; author?: string }>): () => void;
   on(event: 'cursors', h: Handler<Map<string, RemoteCursor>>): () => void;
+  /** 'synced': {version} whenever nothing is pending any more. 'error': a ChorusError
+   *  (the server refused an op, the catch-up failed: `version_too_old`, `diverged`, …). */
   on(event: 'synced' | 'error', h: Handler<unknown>): () => void;
 }
 
 /** Pure OT helpers (the same semantics as the ot-text-unicode npm package). */
 export const textType: {
+  /** Throws if op is not a normalized op that fits text (also a delete past the end,
+   *  which the npm package lets through). */
   apply(text: string, op: TextOp): string;
   transform(op: TextOp, other: TextOp, side: 'left' | 'right'): TextOp;
   compose(a: TextOp, b: TextOp): TextOp;
+  /** As the npm package: an insert exactly at pos leaves pos before it; with isOwn (the
+   *  position's owner made op) pos moves after it. */
   transformPosition(pos: number, op: TextOp, isOwn?: boolean): number;
   normalize(op: TextOp): TextOp;
+  /** Throws unless op is a valid normalized op (SDK extension). */
+  checkOp(op: TextOp): void;
+  /** Length of a string in code points (SDK extension). */
+  length(text: string): number;
+  /** 'text-unicode' (SDK extension). */
+  readonly name: string;
+  /** A new snapshot (SDK extension). */
+  create(text?: string): string;
 };
 
 export interface Room {

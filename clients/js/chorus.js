@@ -101,6 +101,285 @@ function errorFromReply(err, extra = {}) {
     typeof e.message === 'string' ? e.message : 'request failed', { field: e.field, ...extra });
 }
 
+// ---- textType: the ot-text-unicode operational transform type, dependency-free ----
+//
+// An op is an array of components: a number skips (retains) that many code points, a
+// string inserts, {d: N} (or {d: "text"}) deletes N code points. Every length counts
+// Unicode code points (a surrogate pair is one), like the server and the npm package.
+// The functions below follow ot-text-unicode 4 component for component (test/texttype.test.mjs
+// checks them against it), except that apply() also refuses a delete past the end.
+
+const isSurrogate = (code) => code >= 0xd800 && code <= 0xdfff;
+
+/** Code points in s (a UTF-16 surrogate pair counts once). */
+function cpLen(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++, n++) if (isSurrogate(s.charCodeAt(i))) i++;
+  return n;
+}
+
+/** The UTF-16 offset of code point cp in s (s.length when past the end). */
+function cpToIndex(s, cp) {
+  let i = 0;
+  for (; cp > 0 && i < s.length; cp--) i += isSurrogate(s.charCodeAt(i)) ? 2 : 1;
+  return Math.min(i, s.length);
+}
+
+function cpSlice(s, start, end) {
+  const a = cpToIndex(s, start);
+  return end == null ? s.slice(a) : s.slice(a, cpToIndex(s, end));
+}
+
+const dlen = (d) => (typeof d === 'number' ? d : cpLen(d));
+
+const compLen = (c) => (typeof c === 'number' ? c : typeof c === 'string' ? cpLen(c) : dlen(c.d));
+
+const dslice = (d, start, end) => (typeof d === 'number'
+  ? (end == null ? d - start : Math.min(d, end) - start)
+  : cpSlice(d, start, end));
+
+function checkOp(op) {
+  if (!Array.isArray(op)) throw new Error('Op must be an array of components');
+  let last = null;
+  for (const c of op) {
+    switch (typeof c) {
+      case 'object':
+        if (c === null || (typeof c.d !== 'number' && typeof c.d !== 'string')) throw new Error('Delete must be number or string');
+        if (!(dlen(c.d) > 0)) throw new Error('Deletes must not be empty');
+        if (typeof c.d === 'number' && !Number.isInteger(c.d)) throw new Error('Delete lengths must be integers');
+        break;
+      case 'string':
+        if (!(c.length > 0)) throw new Error('Inserts cannot be empty');
+        break;
+      case 'number':
+        if (!(c > 0) || !Number.isInteger(c)) throw new Error('Skip components must be integers > 0');
+        if (typeof last === 'number') throw new Error('Adjacent skip components should be combined');
+        break;
+      default:
+        throw new Error('Invalid op component');
+    }
+    last = c;
+  }
+  if (typeof last === 'number') throw new Error('Op has a trailing skip');
+}
+
+/** Returns a function appending a component to op, merging it with the last one. */
+function makeAppend(op) {
+  return (c) => {
+    if (!c || c.d === 0 || c.d === '') return; // a no-op
+    if (op.length === 0) {
+      op.push(c);
+      return;
+    }
+    const last = op[op.length - 1];
+    if (typeof c !== typeof last) {
+      op.push(c);
+    } else if (typeof c === 'object') {
+      // Merged deletes keep their text only when both have it.
+      op[op.length - 1] = {
+        d: typeof last.d === 'string' && typeof c.d === 'string' ? last.d + c.d : dlen(last.d) + dlen(c.d),
+      };
+    } else {
+      op[op.length - 1] = last + c;
+    }
+  };
+}
+
+/** take(n, indivisible) hands out op's components, split to at most n code points. */
+function makeTake(op) {
+  let idx = 0;
+  let offset = 0; // into op[idx]: UTF-16 units for inserts, code points otherwise
+  const take = (n, indivisible) => {
+    if (idx === op.length) return n === -1 ? null : n; // skips forever
+    const c = op[idx];
+    if (typeof c === 'number') {
+      if (n === -1 || c - offset <= n) {
+        const part = c - offset;
+        idx++;
+        offset = 0;
+        return part;
+      }
+      offset += n;
+      return n;
+    }
+    if (typeof c === 'string') {
+      const rest = c.slice(offset);
+      if (n === -1 || indivisible === 'i' || cpLen(rest) <= n) {
+        idx++;
+        offset = 0;
+        return rest;
+      }
+      const end = offset + cpToIndex(rest, n);
+      const part = c.slice(offset, end);
+      offset = end;
+      return part;
+    }
+    if (n === -1 || indivisible === 'd' || dlen(c.d) - offset <= n) {
+      const part = { d: dslice(c.d, offset) };
+      idx++;
+      offset = 0;
+      return part;
+    }
+    const part = { d: dslice(c.d, offset, offset + n) };
+    offset += n;
+    return part;
+  };
+  const peek = () => op[idx];
+  return { take, peek };
+}
+
+function trim(op) {
+  if (op.length > 0 && typeof op[op.length - 1] === 'number') op.pop();
+  return op;
+}
+
+function normalize(op) {
+  const out = [];
+  const append = makeAppend(out);
+  for (const c of op) append(typeof c === 'object' && c !== null ? { d: c.d } : c);
+  return trim(out);
+}
+
+function apply(text, op) {
+  checkOp(op);
+  const parts = [];
+  let i = 0; // UTF-16 offset into text
+  for (const c of op) {
+    if (typeof c === 'string') {
+      parts.push(c);
+      continue;
+    }
+    const n = compLen(c);
+    let j = i;
+    for (let k = 0; k < n; k++) {
+      if (j >= text.length) throw new Error('The op is too long for this document');
+      j += isSurrogate(text.charCodeAt(j)) ? 2 : 1;
+    }
+    if (typeof c === 'number') parts.push(text.slice(i, j));
+    i = j;
+  }
+  parts.push(text.slice(i));
+  return parts.join('');
+}
+
+function transform(op, other, side) {
+  if (side !== 'left' && side !== 'right') throw new Error(`side (${side}) must be 'left' or 'right'`);
+  checkOp(op);
+  checkOp(other);
+  const out = [];
+  const append = makeAppend(out);
+  const { take, peek } = makeTake(op);
+  for (const c2 of other) {
+    let length;
+    let c1;
+    switch (typeof c2) {
+      case 'number':
+        length = c2;
+        while (length > 0) {
+          c1 = take(length, 'i');
+          append(c1);
+          if (typeof c1 !== 'string') length -= compLen(c1);
+        }
+        break;
+      case 'string':
+        // The left side's insert at the same place goes first.
+        if (side === 'left' && typeof peek() === 'string') append(take(-1));
+        append(cpLen(c2));
+        break;
+      default:
+        length = dlen(c2.d);
+        while (length > 0) {
+          c1 = take(length, 'i');
+          if (typeof c1 === 'number') length -= c1;
+          else if (typeof c1 === 'string') append(c1);
+          else length -= dlen(c1.d); // deleted by both
+        }
+    }
+  }
+  let c;
+  while ((c = take(-1))) append(c);
+  return trim(out);
+}
+
+function compose(a, b) {
+  checkOp(a);
+  checkOp(b);
+  const out = [];
+  const append = makeAppend(out);
+  const { take } = makeTake(a);
+  for (const c of b) {
+    let length;
+    let chunk;
+    switch (typeof c) {
+      case 'number':
+        length = c;
+        while (length > 0) {
+          chunk = take(length, 'd');
+          append(chunk);
+          if (typeof chunk !== 'object') length -= compLen(chunk);
+        }
+        break;
+      case 'string':
+        append(c);
+        break;
+      default: {
+        length = dlen(c.d);
+        let offset = 0;
+        while (offset < length) {
+          chunk = take(length - offset, 'd');
+          if (typeof chunk === 'number') {
+            append({ d: dslice(c.d, offset, offset + chunk) });
+            offset += chunk;
+          } else if (typeof chunk === 'string') {
+            offset += cpLen(chunk);
+          } else {
+            append(chunk);
+          }
+        }
+      }
+    }
+  }
+  let c;
+  while ((c = take(-1))) append(c);
+  return trim(out);
+}
+
+/**
+ * Moves a position (code points) through op. An insert exactly at the position leaves
+ * it before the inserted text, unless isOwn (the position's owner typed it): then it
+ * moves after it (SDK extension; the npm package has no isOwn).
+ */
+function transformPosition(cursor, op, isOwn = false) {
+  let pos = 0;
+  for (let i = 0; i < op.length && (cursor > pos || (isOwn && cursor === pos)); i++) {
+    const c = op[i];
+    if (typeof c === 'number') {
+      pos += c;
+    } else if (typeof c === 'string') {
+      const n = cpLen(c);
+      pos += n;
+      cursor += n;
+    } else {
+      cursor -= Math.min(dlen(c.d), cursor - pos);
+    }
+  }
+  return cursor;
+}
+
+/** Pure OT helpers with the semantics of the ot-text-unicode npm package. */
+export const textType = Object.freeze({
+  name: 'text-unicode',
+  create: (text = '') => String(text),
+  apply,
+  transform,
+  compose,
+  transformPosition,
+  normalize,
+  checkOp,
+  /** Code points in a string (SDK extension). */
+  length: cpLen,
+});
+
 export class Chorus extends Emitter {
   constructor(options = {}) {
     super();
@@ -132,6 +411,8 @@ export class Chorus extends Emitter {
     this._abortOpen = null; // rejects the socket opening in progress
     this._waiters = []; // connect() calls while reconnecting: {resolve, reject}
     this.user = null; // {id, name, color} from the auth reply
+    this._clientId = randomId(); // opIds of document ops: `${clientId}-${n}`
+    this._opSeq = 0;
   }
 
   // ---- properties ----
@@ -507,6 +788,7 @@ export class Chorus extends Emitter {
         return;
       }
       room._applyJoin(data, false);
+      room._reopenDocs();
     }));
     this._flushOrphans();
   }
@@ -533,27 +815,34 @@ export class Chorus extends Emitter {
   }
 
   _request(op, fields = {}, { beforeAuth = false } = {}) {
+    return new Promise((resolve, reject) => this._requestCb(op, fields, resolve, reject, beforeAuth));
+  }
+
+  /**
+   * Sends a request; resolve/reject run synchronously when the reply is read, before the
+   * next message (a promise would run its handlers after every message of the same read).
+   */
+  _requestCb(op, fields, resolve, reject, beforeAuth = false) {
     const ws = this._ws;
     if (!ws || (!this._authed && !beforeAuth)) {
-      return Promise.reject(new ChorusError('closed', `not connected (${this._state})`));
+      reject(new ChorusError('closed', `not connected (${this._state})`));
+      return;
     }
     const ref = ++this._ref;
     const msg = { ...fields, op, ref };
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this._pending.delete(ref)) {
-          reject(new ChorusError('timeout', `no reply to "${op}" within ${this._requestTimeout} ms`));
-        }
-      }, this._requestTimeout);
-      this._pending.set(ref, { resolve, reject, timer, op });
-      try {
-        ws.send(JSON.stringify(msg));
-      } catch (e) {
-        this._pending.delete(ref);
-        clearTimeout(timer);
-        reject(new ChorusError('closed', `send failed: ${e?.message ?? e}`));
+    const timer = setTimeout(() => {
+      if (this._pending.delete(ref)) {
+        reject(new ChorusError('timeout', `no reply to "${op}" within ${this._requestTimeout} ms`));
       }
-    });
+    }, this._requestTimeout);
+    this._pending.set(ref, { resolve, reject, timer, op });
+    try {
+      ws.send(JSON.stringify(msg));
+    } catch (e) {
+      this._pending.delete(ref);
+      clearTimeout(timer);
+      reject(new ChorusError('closed', `send failed: ${e?.message ?? e}`));
+    }
   }
 
   _onMessage(raw) {
@@ -582,7 +871,7 @@ export class Chorus extends Emitter {
         this._emit('token_expired', { graceMs: msg.graceMs });
         return;
       default:
-        if (ROOM_EVENTS.has(msg.op) && typeof msg.room === 'string') {
+        if ((ROOM_EVENTS.has(msg.op) || msg.op === 'doc_op') && typeof msg.room === 'string') {
           this._routeRoomEvent(msg);
           return;
         }
@@ -668,6 +957,9 @@ export class Room extends Emitter {
     this._resyncing = false;
     this._catching = null;
     this._active = true;
+    this._docs = new Map(); // doc id -> Doc
+    this._docOpening = new Map(); // doc id -> Promise<Doc>
+    this._docEarly = new Map(); // doc id -> events received while opening
     this._applyJoin(data, true);
   }
 
@@ -802,6 +1094,42 @@ export class Room extends Emitter {
   _detach() {
     this._active = false;
     this._pendingMsgs.clear();
+    for (const d of this._docs.values()) d._detach();
+    this._docs.clear();
+  }
+
+  /** After a rejoin: every open document reopens and catches up. */
+  _reopenDocs() {
+    for (const d of this._docs.values()) {
+      d._seedCursors();
+      d._resync();
+    }
+  }
+
+  /** Opens (and subscribes to) a document of this room; the same Doc while it is open. */
+  doc(id) {
+    const open = this._docs.get(id);
+    if (open) return Promise.resolve(open);
+    let p = this._docOpening.get(id);
+    if (!p) {
+      const early = []; // events read right behind the reply, before the Doc exists
+      p = (async () => {
+        try {
+          const data = await this._req('doc_open', { doc: id });
+          if (!this._active) throw new ChorusError('forbidden', 'not in this room');
+          const d = new Doc(this, id, data);
+          this._docs.set(id, d);
+          for (const m of early) d._onEvent(m);
+          return d;
+        } finally {
+          this._docOpening.delete(id);
+          this._docEarly.delete(id);
+        }
+      })();
+      this._docOpening.set(id, p);
+      this._docEarly.set(id, early);
+    }
+    return p;
   }
 
   _handle(msg) {
@@ -828,11 +1156,13 @@ export class Room extends Emitter {
           // left / kicked / banned: the seat is gone.
           this._participants.delete(msg.userId);
         }
+        for (const d of this._docs.values()) d._onGone(msg.userId);
         this._emit('participant_left', { userId: msg.userId, reason: msg.reason });
         return;
       }
       case 'participant_removed':
         this._participants.delete(msg.userId);
+        for (const d of this._docs.values()) d._onGone(msg.userId);
         this._emit('participant_removed', { userId: msg.userId, reason: msg.reason });
         return;
       case 'presence': {
@@ -842,7 +1172,14 @@ export class Room extends Emitter {
           p.presence = mergePatch(p.presence ?? {}, msg.state ?? {});
           presence = p.presence;
         }
+        for (const d of this._docs.values()) d._onPresence(msg.userId, msg.state, presence);
         this._emit('presence', { userId: msg.userId, state: msg.state, presence });
+        return;
+      }
+      case 'doc_op': {
+        const d = this._docs.get(msg.doc);
+        if (d) d._onEvent(msg);
+        else this._docEarly.get(msg.doc)?.push(msg);
         return;
       }
       case 'state':
@@ -919,6 +1256,524 @@ export class Room extends Emitter {
   async leave() {
     await this._req('leave', {});
     this._client._forget(this);
+  }
+}
+
+// ---- Collaborative documents ----
+
+const CURSOR_LOG = 500; // recent server ops kept to bring late cursor reports up to date
+const CATCHUP_RETRIES = 40; // doc_ops polls while the server's store catches up (25 ms apart)
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function randomId() {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID().replace(/-/g, '').slice(0, 12);
+  return Math.random().toString(36).slice(2, 14).padEnd(12, '0');
+}
+
+/** A minimal op turning a into b (common prefix and suffix, in code points). */
+function diffOp(a, b) {
+  const ca = Array.from(a);
+  const cb = Array.from(b);
+  let p = 0;
+  while (p < ca.length && p < cb.length && ca[p] === cb[p]) p++;
+  let s = 0;
+  while (s < ca.length - p && s < cb.length - p && ca[ca.length - 1 - s] === cb[cb.length - 1 - s]) s++;
+  const op = [];
+  if (p) op.push(p);
+  if (cb.length - p - s) op.push(cb.slice(p, cb.length - s).join(''));
+  if (ca.length - p - s) op.push({ d: ca.length - p - s });
+  return normalize(op);
+}
+
+const isPos = (v) => Number.isInteger(v) && v >= 0;
+
+/**
+ * A shared text document: the client side of OT (see chorus.d.ts). The local text is the
+ * server's text at `version` with the in-flight op and then the buffer applied to it.
+ */
+export class Doc extends Emitter {
+  constructor(room, id, data) {
+    super();
+    this._room = room;
+    this._client = room._client;
+    this._id = id;
+    this._text = typeof data.text === 'string' ? data.text : '';
+    this._version = data.version ?? 0;
+    this._inflight = null; // {op (transformed to `version`), orig, base, opId, sent}
+    this._buffer = null; // composed local ops not sent yet
+    this._open = true;
+    this._ready = true; // false while reopening (remote events are queued)
+    this._queue = [];
+    this._gen = 0; // bumped by each resync and drop: stale async work stops
+    this._log = []; // recent server ops {version, op, author} for cursor reports
+    this._rc = new Map(); // userId -> {version, cursor?, selection?} in server text at version
+    this._waiters = [];
+    this._offConn = this._client.on('connection', (s) => {
+      if (s !== 'open' && this._ready) {
+        this._ready = false;
+        this._gen++;
+      }
+    });
+    this._seedCursors();
+  }
+
+  get id() {
+    return this._id;
+  }
+
+  get text() {
+    return this._text;
+  }
+
+  get version() {
+    return this._version;
+  }
+
+  get state() {
+    if (!this._inflight) return this._buffer ? 'awaiting_with_buffer' : 'synchronized';
+    return this._buffer ? 'awaiting_with_buffer' : 'awaiting_confirm';
+  }
+
+  /** False after close(), or once the room is left (SDK extension). */
+  get active() {
+    return this._open;
+  }
+
+  get cursors() {
+    const out = new Map();
+    const len = cpLen(this._text);
+    for (const [userId, r] of this._rc) {
+      const p = this._room._participants.get(userId);
+      const c = { userId, name: p?.displayName ?? '', color: p?.color ?? '' };
+      const map = (x) => Math.min(len, this._toLocal(x, r.version));
+      if (isPos(r.cursor)) c.cursor = map(r.cursor);
+      if (Array.isArray(r.selection)) c.selection = [map(r.selection[0]), map(r.selection[1])];
+      out.set(userId, c);
+    }
+    return out;
+  }
+
+  _handlerError(e, event) {
+    this._client._handlerError(e, event);
+  }
+
+  _me() {
+    return this._client.user?.id;
+  }
+
+  // ---- local edits ----
+
+  submit(op) {
+    if (!this._open) throw new ChorusError('closed', `document ${this._id} is closed`);
+    let norm;
+    let text;
+    try {
+      if (!Array.isArray(op)) throw new Error('an op is an array of components');
+      for (const c of op) {
+        const ok = typeof c === 'string' || isPos(c)
+          || (c && typeof c === 'object' && (isPos(c.d) || typeof c.d === 'string'));
+        if (!ok) throw new Error(`invalid component ${JSON.stringify(c)}`);
+      }
+      norm = normalize(op);
+      text = apply(this._text, norm);
+    } catch (e) {
+      throw new ChorusError('invalid_op', `invalid op for document ${this._id}: ${e.message}`);
+    }
+    if (!norm.length) return;
+    this._text = text;
+    this._buffer = this._buffer ? compose(this._buffer, norm) : norm;
+    this._emit('change', { op: norm, source: 'local' });
+    if (this._rc.size) this._emit('cursors', this.cursors);
+    this._flush();
+  }
+
+  insert(pos, text) {
+    if (!isPos(pos)) throw new ChorusError('invalid_op', 'insert: pos must be an integer >= 0');
+    if (typeof text !== 'string') throw new ChorusError('invalid_op', 'insert: text must be a string');
+    if (!text) return;
+    this.submit(pos ? [pos, text] : [text]);
+  }
+
+  delete(pos, count) {
+    if (!isPos(pos) || !isPos(count)) throw new ChorusError('invalid_op', 'delete: pos and count must be integers >= 0');
+    if (!count) return;
+    this.submit(pos ? [pos, { d: count }] : [{ d: count }]);
+  }
+
+  whenSynced() {
+    if (!this._inflight && !this._buffer) return Promise.resolve();
+    if (!this._open) return Promise.reject(new ChorusError('closed', `document ${this._id} is closed`));
+    return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
+  }
+
+  async setPresence(p) {
+    let presence = null;
+    if (p) {
+      presence = { version: this._version };
+      if (p.cursor !== undefined) presence.cursor = p.cursor;
+      if (p.selection !== undefined) presence.selection = p.selection;
+    }
+    await this._room._req('doc_presence', { doc: this._id, presence });
+  }
+
+  /** Waits (up to requestTimeout) for pending edits while connected, then doc_close. */
+  async close() {
+    if (!this._open) return;
+    if ((this._inflight || this._buffer) && this._client.state === 'open') {
+      let timer;
+      await Promise.race([
+        this.whenSynced().catch(() => {}),
+        new Promise((r) => { timer = setTimeout(r, this._client._requestTimeout); }),
+      ]);
+      clearTimeout(timer);
+    }
+    if (!this._open) return;
+    this._detach();
+    if (this._room._docs.get(this._id) === this) this._room._docs.delete(this._id);
+    if (this._room._active && this._client._authed) {
+      try {
+        await this._room._req('doc_close', { doc: this._id });
+      } catch (e) {
+        if (e.code !== 'closed' && e.code !== 'not_found') throw e;
+      }
+    }
+  }
+
+  _detach() {
+    if (!this._open) return;
+    this._open = false;
+    this._ready = false;
+    this._gen++;
+    this._offConn();
+    const err = new ChorusError('closed', `document ${this._id} is closed`);
+    for (const w of this._waiters.splice(0)) w.reject(err);
+  }
+
+  // ---- sending ----
+
+  _flush() {
+    if (!this._open || !this._ready || this._inflight || !this._buffer) return;
+    const op = this._buffer;
+    this._buffer = null;
+    const opId = `${this._client._clientId}-${++this._client._opSeq}`;
+    this._inflight = { op, orig: op, base: this._version, opId };
+    this._send(this._inflight, this._version, op);
+  }
+
+  _send(inf, version, delta) {
+    const gen = this._gen;
+    const fields = { room: this._room.id, doc: this._id, version, delta, opId: inf.opId };
+    // The ack is handled as soon as it is read: a remote op right behind it must see it.
+    this._client._requestCb('doc_op', fields, (data) => this._onAck(inf, data, gen), (e) => {
+      // Asynchronously, as a promise rejection would be (the send may fail synchronously).
+      queueMicrotask(() => this._onSendError(inf, e, gen));
+    });
+  }
+
+  _onAck(inf, data, gen) {
+    // A reply from before a resync or drop: the resync settles that op by its opId.
+    if (this._inflight !== inf || gen !== this._gen || !this._ready) return;
+    if (data?.version !== this._version + 1) {
+      // Ops between are missing here: catch up (the op is recognised there by its opId).
+      this._resync();
+      return;
+    }
+    this._acked(data.version);
+  }
+
+  _acked(version) {
+    const inf = this._inflight;
+    this._inflight = null;
+    this._version = version;
+    this._serverOp(version, inf.op, this._me());
+    this._flush();
+    this._maybeSynced();
+  }
+
+  _onSendError(inf, e, gen) {
+    if (this._inflight !== inf || gen !== this._gen || !this._open) return;
+    switch (e.code) {
+      case 'closed':
+        return; // the reconnect reopens the document and resubmits
+      case 'timeout':
+        // No answer on a live socket: start over with a fresh connection (as a rejoin does).
+        if (this._client._ws) this._client._ws.close(4000, 'doc_op timeout');
+        return;
+      case 'version_too_old':
+        if (inf.sent === 'base') {
+          // A resubmission at its original base: the resync verified that the server has
+          // not applied it, so send it as transformed to the current version instead.
+          inf.sent = 'current';
+          this._send(inf, this._version, inf.op);
+        } else {
+          this._resync();
+        }
+        return;
+      case 'forbidden':
+      case 'rate_limited':
+        this._resync();
+        return;
+      default:
+        // Refused (invalid_op, document_too_large, payload_too_large, …): the local text
+        // can no longer match the server's. Drop what is pending and reload.
+        this._resync({ drop: e });
+    }
+  }
+
+  _maybeSynced() {
+    if (this._inflight || this._buffer || !this._ready) return;
+    for (const w of this._waiters.splice(0)) w.resolve();
+    this._emit('synced', { version: this._version });
+  }
+
+  // ---- remote ops ----
+
+  _onEvent(msg) {
+    if (!this._open) return;
+    if (!this._ready) {
+      this._queue.push(msg);
+      return;
+    }
+    this._ingest(msg);
+  }
+
+  /** Takes one server op (event or catch-up) in version order; false on a gap. */
+  _ingest(o) {
+    if (typeof o.version !== 'number' || o.version <= this._version) return true; // seen
+    if (o.version !== this._version + 1) {
+      this._resync();
+      return false;
+    }
+    if (this._inflight && o.author === this._me() && o.opId === this._inflight.opId) {
+      this._acked(o.version); // our in-flight op (its reply was lost to a drop)
+      return true;
+    }
+    try {
+      this._applyRemote(o.delta, o.version, o.author);
+    } catch (e) {
+      this._resync({ drop: new ChorusError('invalid_op', `a remote op does not apply: ${e.message}`) });
+      return false;
+    }
+    return true;
+  }
+
+  _applyRemote(delta, version, author) {
+    let remote = normalize(delta);
+    let inflight = this._inflight?.op;
+    let buffer = this._buffer;
+    // The server put our pending ops after `remote` (a submitted op takes side left).
+    if (inflight) {
+      const r = transform(remote, inflight, 'right');
+      inflight = transform(inflight, remote, 'left');
+      remote = r;
+    }
+    if (buffer) {
+      const r = transform(remote, buffer, 'right');
+      buffer = transform(buffer, remote, 'left');
+      remote = r;
+    }
+    const text = apply(this._text, remote);
+    this._text = text;
+    if (this._inflight) this._inflight.op = inflight;
+    this._buffer = buffer;
+    this._version = version;
+    this._serverOp(version, delta, author);
+    this._emit('change', { op: remote, source: 'remote', author });
+    if (this._rc.size) this._emit('cursors', this.cursors);
+  }
+
+  // ---- reopening ----
+
+  /**
+   * Reopens the document (doc_open) and catches up with doc_ops from `version`: the ops
+   * go through the client state machine as remote ops, except our own in-flight op
+   * (recognised by author and opId), which counts as acknowledged. A pending in-flight op
+   * is then resubmitted with its opId at its original base version (the server answers
+   * `duplicate` if it had applied it), and the buffer follows. If the catch-up is not
+   * possible (the log is gone, the texts disagree) or `drop` is given (the server refused
+   * our op), pending edits are dropped, the text is replaced by the snapshot (a 'change'
+   * with a diff op) and 'error' is emitted.
+   */
+  async _resync({ drop } = {}) {
+    if (!this._open) return;
+    const gen = ++this._gen;
+    this._ready = false;
+    const room = this._room;
+    try {
+      const snap = await room._req('doc_open', { doc: this._id });
+      if (gen !== this._gen) return;
+      let failure = drop ?? null;
+      if (!failure && snap.version < this._version) {
+        failure = new ChorusError('version_too_old', `document ${this._id} went back from version ${this._version} to ${snap.version}`);
+      }
+      // Fetch the ops we have not seen (the store may lag behind the snapshot a little).
+      const ops = [];
+      let from = this._version;
+      let tries = 0;
+      while (!failure && from < snap.version) {
+        const res = await room._req('doc_ops', { doc: this._id, from });
+        if (gen !== this._gen) return;
+        const got = (res?.ops ?? []).filter((o) => o.version > from && o.version <= snap.version);
+        if (!got.length || got[0].version !== from + 1) {
+          if (got.length || ++tries > CATCHUP_RETRIES) {
+            failure = new ChorusError('version_too_old', `document ${this._id}: the ops after version ${from} are not available`);
+            break;
+          }
+          await sleep(25);
+          if (gen !== this._gen) return;
+          continue;
+        }
+        for (const o of got) {
+          if (o.version !== from + 1) break;
+          ops.push(o);
+          from = o.version;
+        }
+      }
+      if (!failure) {
+        for (const o of ops) {
+          if (!this._ingestCatchUp(o)) {
+            failure = new ChorusError('invalid_op', `document ${this._id}: op ${o.version} does not apply`);
+            break;
+          }
+        }
+      }
+      if (!failure) {
+        // The local text must be the snapshot with our pending ops on top.
+        let expect = snap.text;
+        try {
+          if (this._inflight) expect = apply(expect, this._inflight.op);
+          if (this._buffer) expect = apply(expect, this._buffer);
+        } catch {
+          expect = null;
+        }
+        if (expect !== this._text) failure = new ChorusError('diverged', `document ${this._id}: the local text no longer matches the server's`);
+      }
+      if (failure) this._reset(snap, failure);
+      // Live again: queued events, then the pending ops.
+      this._ready = true;
+      const queued = this._queue.splice(0).sort((a, b) => a.version - b.version);
+      for (const m of queued) if (!this._ingest(m)) return;
+      const inf = this._inflight;
+      if (inf) {
+        inf.sent = 'base';
+        this._send(inf, inf.base, inf.orig);
+      } else {
+        this._flush();
+      }
+      this._maybeSynced();
+    } catch (e) {
+      if (gen !== this._gen || !this._open) return;
+      if (e.code === 'closed') return; // the next reconnect tries again
+      if (e.code === 'timeout') {
+        if (this._client._ws) this._client._ws.close(4000, 'doc_open timeout');
+        return;
+      }
+      this._ready = true; // give up: keep the local state, report
+      this._emit('error', e);
+    }
+  }
+
+  _ingestCatchUp(o) {
+    if (this._inflight && o.author === this._me() && o.opId === this._inflight.opId) {
+      const inf = this._inflight;
+      this._inflight = null;
+      this._version = o.version;
+      this._serverOp(o.version, inf.op, o.author);
+      return true;
+    }
+    try {
+      this._applyRemote(o.delta, o.version, o.author);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Drops pending edits and takes the snapshot (emitted as a remote change), then reports err. */
+  _reset(snap, err) {
+    this._inflight = null;
+    this._buffer = null;
+    this._queue = this._queue.filter((m) => m.version > snap.version);
+    const op = diffOp(this._text, snap.text);
+    this._text = snap.text;
+    this._version = snap.version;
+    this._log = [];
+    this._seedCursors();
+    if (op.length) this._emit('change', { op, source: 'remote' });
+    this._emit('cursors', this.cursors);
+    this._emit('error', err);
+  }
+
+  // ---- remote cursors ----
+
+  /** Records a server op (version, delta as the server has it) and moves cursors through it. */
+  _serverOp(version, op, author) {
+    this._log.push({ version, op, author });
+    if (this._log.length > CURSOR_LOG) this._log.splice(0, this._log.length - CURSOR_LOG);
+    for (const [userId, r] of this._rc) {
+      if (r.version >= version) continue; // reported after this op
+      // A user's own ops after the version it reported were most likely already in its
+      // text (pending there): its positions include them.
+      if (author !== userId) this._moveCursor(r, op);
+      r.version = version;
+    }
+  }
+
+  _moveCursor(r, op) {
+    if (isPos(r.cursor)) r.cursor = transformPosition(r.cursor, op);
+    if (Array.isArray(r.selection)) r.selection = r.selection.map((x) => transformPosition(x, op));
+  }
+
+  /** A position in the server text at `version` -> the local text (pending ops on top). */
+  _toLocal(pos, version) {
+    if (version !== this._version) return pos; // reported ahead of us: as is
+    if (this._inflight) pos = transformPosition(pos, this._inflight.op);
+    if (this._buffer) pos = transformPosition(pos, this._buffer);
+    return pos;
+  }
+
+  _setCursor(userId, p) {
+    if (!p || typeof p !== 'object' || (!isPos(p.cursor) && !Array.isArray(p.selection))) {
+      this._rc.delete(userId);
+      return;
+    }
+    const r = { version: isPos(p.version) ? p.version : this._version };
+    if (isPos(p.cursor)) r.cursor = p.cursor;
+    if (Array.isArray(p.selection) && p.selection.length === 2 && p.selection.every(isPos)) r.selection = [...p.selection];
+    if (r.version < this._version) {
+      // Bring it up to date through the ops logged since (if the log reaches back).
+      for (const e of this._log) {
+        if (e.version <= r.version) continue;
+        if (e.author !== userId) this._moveCursor(r, e.op);
+      }
+      r.version = this._version;
+    }
+    this._rc.set(userId, r);
+  }
+
+  _seedCursors() {
+    this._rc.clear();
+    const me = this._me();
+    for (const [userId, p] of this._room._participants) {
+      if (userId === me || p.online === false) continue;
+      const d = p.presence?.docs?.[this._id];
+      if (d) this._setCursor(userId, d);
+    }
+  }
+
+  _onPresence(userId, patch, presence) {
+    if (!this._open || userId === this._me()) return;
+    if (!patch || typeof patch !== 'object' || !('docs' in patch)) return;
+    const docs = patch.docs;
+    if (docs !== null && (typeof docs !== 'object' || !(this._id in docs))) return;
+    this._setCursor(userId, presence?.docs?.[this._id]);
+    this._emit('cursors', this.cursors);
+  }
+
+  _onGone(userId) {
+    if (this._rc.delete(userId)) this._emit('cursors', this.cursors);
   }
 }
 

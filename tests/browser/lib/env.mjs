@@ -2,7 +2,9 @@
 // Chromium through playwright-core, users in their own browser contexts, console-error
 // collection and screenshots into CHORUS_ARTIFACTS.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
@@ -23,7 +25,8 @@ const FAST_HASH = ['--password-ops', '1', '--password-memory', '8KiB'];
 
 /**
  * The files of web/ (without web/lib, which the build fills) plus the SDK from
- * clients/js/chorus.js as lib/chorus.js: what `make web` ships, always with the current SDK.
+ * clients/js/chorus.js as lib/chorus.js and the vendored editor modules as lib/vendor/:
+ * what `make web` ships, always with the current SDK.
  */
 export function webFiles() {
   const root = path.join(REPO_ROOT, 'web');
@@ -39,6 +42,21 @@ export function webFiles() {
   };
   walk(root);
   files['lib/chorus.js'] = fs.readFileSync(path.join(REPO_ROOT, 'clients', 'js', 'chorus.js'));
+  // The editor's npm modules, as `make web` vendors them (scripts/web-vendor.sh).
+  const vendor = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-vendor-'));
+  try {
+    execFileSync(path.join(REPO_ROOT, 'scripts', 'web-vendor.sh'), [vendor], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const walkVendor = (dir) => {
+      for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, ent.name);
+        if (ent.isDirectory()) walkVendor(p);
+        else files[path.join('lib', 'vendor', path.relative(vendor, p))] = fs.readFileSync(p);
+      }
+    };
+    walkVendor(vendor);
+  } finally {
+    fs.rmSync(vendor, { recursive: true, force: true });
+  }
   return files;
 }
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# web-vendor.sh: copies the browser (ES module) builds of the web app's npm dependencies
+# (CodeMirror 6 and what it imports) from node_modules into web/lib/vendor/, one file per
+# package. There is no bundler: the import map in web/index.html maps each bare specifier
+# ("@codemirror/state") to its file here ("./lib/vendor/@codemirror/state.js"), and that
+# import map is the list of what gets copied. The script checks that every file's imports
+# are in the map (so a new CodeMirror release with a new dependency fails here, not in a
+# browser), and copies only files that changed, so a second run does nothing.
+# Needs node_modules (npm ci). Usage: scripts/web-vendor.sh [out-dir]   (default web/lib/vendor)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-web/lib/vendor}"
+
+if [ ! -d node_modules/@codemirror/view ]; then
+    echo "web-vendor: node_modules/@codemirror is missing: run npm ci first" >&2
+    exit 1
+fi
+
+exec node --input-type=module - "$out" <<'JS'
+import fs from 'node:fs';
+import path from 'node:path';
+
+const out = process.argv[2];
+const html = fs.readFileSync('web/index.html', 'utf8');
+const m = html.match(/<script type="importmap">([\s\S]*?)<\/script>/);
+if (!m) throw new Error('web/index.html has no <script type="importmap">');
+const imports = JSON.parse(m[1]).imports;
+const PREFIX = './lib/vendor/';
+
+/** The ES module entry of an installed package: exports["."].import, else module. */
+function esmEntry(pkg) {
+  const pj = path.join('node_modules', pkg, 'package.json');
+  if (!fs.existsSync(pj)) throw new Error(`${pkg} is not installed (no ${pj}): is it in package.json? run npm ci`);
+  const j = JSON.parse(fs.readFileSync(pj, 'utf8'));
+  let e = j.exports && (typeof j.exports === 'string' ? j.exports : j.exports['.'] ?? j.exports);
+  while (e && typeof e === 'object') e = e.import ?? e.browser ?? e.default;
+  e = e || j.module;
+  if (!e) throw new Error(`${pkg}: no ES module entry in its package.json`);
+  return path.join(path.dirname(pj), e);
+}
+
+const bareImports = (src) => [...src.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)]
+  .map((x) => x[1] ?? x[2]);
+
+let copied = 0;
+const problems = [];
+for (const [spec, target] of Object.entries(imports)) {
+  if (!target.startsWith(PREFIX)) continue;           // not a vendored package
+  const src = esmEntry(spec);
+  const code = fs.readFileSync(src);
+  for (const dep of bareImports(code.toString('utf8'))) {
+    if (dep.startsWith('.') || dep.startsWith('/')) problems.push(`${spec} imports a relative file (${dep}): one file per package is assumed`);
+    else if (!(dep in imports)) problems.push(`${spec} imports "${dep}", which the import map in web/index.html lacks`);
+  }
+  const dest = path.join(out, target.slice(PREFIX.length));
+  const old = fs.existsSync(dest) ? fs.readFileSync(dest) : null;
+  if (old && old.equals(code)) continue;
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.writeFileSync(dest, code);
+  copied++;
+}
+if (problems.length) {
+  console.error(`web-vendor: ${problems.join('\nweb-vendor: ')}`);
+  process.exit(1);
+}
+if (copied) console.log(`web-vendor: ${copied} file(s) copied into ${out}`);
+JS
