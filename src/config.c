@@ -62,6 +62,10 @@ static const opt_t options[] = {
      "inbound message burst per connection"},
     {"ws-flood-close", OPT_COUNT, OFF(ws_flood_close), 1, 100000000, "500",
      "rate-limited messages in a row before close 1008"},
+    {"ws-max-rooms", OPT_COUNT, OFF(ws_max_rooms), 1, 1000000, "64",
+     "rooms one connection may join (too_many_rooms)"},
+    {"ws-max-docs", OPT_COUNT, OFF(ws_max_docs), 1, 1000000, "32",
+     "documents one connection may have open (too_many_documents)"},
     {"origins", OPT_LIST, 0, 0, 0, "", "comma-separated allowed Origins (empty: all)"},
     {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout), 0, HOUR_MS, "5s",
      "how long SIGTERM waits for clients to close"},
@@ -147,6 +151,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->ws_rate = 1000;
     cfg->ws_burst = 2000;
     cfg->ws_flood_close = 500;
+    cfg->ws_max_rooms = 64;
+    cfg->ws_max_docs = 32;
     cfg->shutdown_timeout = 5000;
     cfg->jwt_secret = ch_strdup("");
     cfg->jwt_alg = ch_strdup("HS256");

@@ -41,8 +41,10 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
     ot_buf_init(&d->text);
     ot_buf_init(&d->scratch);
     d->log_cap = r->docs.log_window ? r->docs.log_window : 1;
-    d->log = ch_calloc(d->log_cap, sizeof(*d->log));
-    for (size_t i = 0; i < d->log_cap; i++) ot_op_init(&d->log[i].op);
+    /* The window grows with the document's history, so an idle document is small. */
+    d->log_alloc = d->log_cap < 16 ? d->log_cap : 16;
+    d->log = ch_calloc(d->log_alloc, sizeof(*d->log));
+    for (size_t i = 0; i < d->log_alloc; i++) ot_op_init(&d->log[i].op);
     d->next = room->docs;
     room->docs = d;
     return d;
@@ -50,7 +52,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
 
 static void doc_free(doc_t *d)
 {
-    for (size_t i = 0; i < d->log_cap; i++) ot_op_free(&d->log[i].op);
+    for (size_t i = 0; i < d->log_alloc; i++) ot_op_free(&d->log[i].op);
     free(d->log);
     ot_buf_free(&d->text);
     ot_buf_free(&d->scratch);
@@ -77,20 +79,31 @@ static doc_logent_t *log_at(doc_t *d, int64_t v)
     int64_t first = d->version - (int64_t)d->log_len + 1;
     if (v < first || v > d->version) return NULL;
     size_t back = (size_t)(d->version - v); /* 0 = newest */
-    size_t idx = (d->log_head + d->log_cap - 1 - back) % d->log_cap;
+    size_t idx = (d->log_head + d->log_alloc - 1 - back) % d->log_alloc;
     return &d->log[idx];
 }
 
 static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char *author,
                         const char *op_id)
 {
+    if (d->log_len == d->log_alloc && d->log_alloc < d->log_cap) {
+        /* Not wrapped yet: entries are in order from 0, so growing keeps them so. */
+        size_t n = d->log_alloc * 2 < d->log_cap ? d->log_alloc * 2 : d->log_cap;
+        d->log = ch_realloc(d->log, n * sizeof(*d->log));
+        for (size_t i = d->log_alloc; i < n; i++) {
+            memset(&d->log[i], 0, sizeof(d->log[i]));
+            ot_op_init(&d->log[i].op);
+        }
+        d->log_head = d->log_len;
+        d->log_alloc = n;
+    }
     doc_logent_t *e = &d->log[d->log_head];
     ot_op_copy(&e->op, op);
     e->version = version;
     snprintf(e->author, sizeof(e->author), "%s", author);
     snprintf(e->op_id, sizeof(e->op_id), "%s", op_id ? op_id : "");
-    d->log_head = (d->log_head + 1) % d->log_cap;
-    if (d->log_len < d->log_cap) d->log_len++;
+    d->log_head = (d->log_head + 1) % d->log_alloc;
+    if (d->log_len < d->log_alloc) d->log_len++;
 }
 
 /* Applies op (valid for the current text) as the next version. Returns 0 or an OT error,
@@ -189,7 +202,7 @@ static void on_loaded(store_req_t *req)
         ot_op_init(&op);
         for (size_t i = 0; i < l->pl.nops && !d->failed; i++) {
             store_doc_op_t *o = &l->pl.ops[i];
-            json_t *j = json_loads(o->delta, 0, NULL);
+            json_t *j = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             const char *why = NULL;
             if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0 ||
                 o->version != d->version + 1 ||
@@ -233,7 +246,7 @@ static void on_window_loaded(store_req_t *req)
         d->log_len = d->log_head = 0;
         for (size_t i = 0; i < l->pl.nops; i++) {
             store_doc_op_t *o = &l->pl.ops[i];
-            json_t *j = json_loads(o->delta, 0, NULL);
+            json_t *j = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             const char *why = NULL;
             if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0) {
                 json_decref(j);
@@ -260,6 +273,9 @@ static void load_done(doc_load_t *l)
         doc_waiter_t *next = w->next;
         if (d->failed || l->room->deleted) {
             proto_deferred_error(&w->d, "internal_error", "the document cannot be loaded");
+        } else if (!w->d.c->gone && !bus_find(w->d.c->subs, l->room)) {
+            /* It left (or was kicked from) the room while the document loaded. */
+            proto_deferred_error(&w->d, PROTO_FORBIDDEN, "join the room first");
         } else {
             if (!w->d.c->gone) subscribe(d, w->d.c);
             proto_deferred_ok(&w->d, snapshot_json(d));
@@ -281,6 +297,15 @@ static void op_doc_open(proto_req_t *req)
     if (!room) return;
     rooms_t *r = rooms_of(req);
     doc_t *d = doc_find(room, doc_id);
+    if (!d || !bus_find(req->c->doc_subs, d)) {
+        uint32_t open = 0;
+        for (bus_sub_t *s = req->c->doc_subs; s; s = s->client_next) open++;
+        if (open >= r->docs.max_open) {
+            proto_reply_error(req, "too_many_documents",
+                              "this connection has %u documents open (the limit)", open);
+            return;
+        }
+    }
     if (d && d->loaded) {
         if (d->failed) {
             proto_reply_error(req, "internal_error", "the document cannot be loaded");
@@ -465,6 +490,12 @@ static void op_doc_op(proto_req_t *req)
         proto_reply_error(req, "invalid_op", "%s", why);
         return;
     }
+    if (op.text_len && memchr(op.text, 0, op.text_len)) {
+        ot_op_free(&op);
+        ot_op_free(&tmp);
+        proto_reply_error(req, "invalid_op", "U+0000 is not allowed in documents");
+        return;
+    }
     /* Transform against everything committed since base; a resubmission is recognised
      * by its opId on the way (ShareDB's convention: the submitted op goes left). */
     for (int64_t v = base + 1; v <= d->version; v++) {
@@ -543,7 +574,7 @@ static void on_range(store_req_t *req)
         json_t *a = json_array();
         for (size_t i = 0; i < g->pl.nops; i++) {
             store_doc_op_t *o = &g->pl.ops[i];
-            json_t *delta = json_loads(o->delta, 0, NULL);
+            json_t *delta = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s}", "version",
                                                (json_int_t)o->version, "delta",
                                                delta ? delta : json_array(), "author",

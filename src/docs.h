@@ -40,8 +40,8 @@ struct doc_s {
     int64_t version;            /* ops applied */
     int64_t committed;          /* ops the store committed */
     int64_t snapshot_version;   /* last snapshot handed to the store */
-    doc_logent_t *log;          /* ring of the last log_cap ops */
-    size_t log_cap, log_len, log_head;
+    doc_logent_t *log;          /* ring of the last log_cap ops, grown on demand */
+    size_t log_cap, log_alloc, log_len, log_head;
     bus_room_t subs;            /* connections with the document open */
     uint32_t inflight;          /* store requests pending */
     int loaded;
@@ -55,6 +55,7 @@ typedef struct {
     size_t max_components;
     size_t log_window;          /* recent ops kept for transforms */
     uint32_t snapshot_every;    /* ops between snapshots */
+    uint32_t max_open;          /* documents one connection may have open */
 } docs_limits_t;
 
 /* Registers the document ops (doc_open, doc_close, doc_op, doc_ops, doc_presence) on p. */

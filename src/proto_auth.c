@@ -1,5 +1,6 @@
 /* proto_auth.c: WebSocket authentication: the auth op, the auth timeout, token expiry
  * and its grace period. Pure protocol logic: times come from the caller. */
+#include <stdint.h>
 #include <string.h>
 
 #include "mem.h"
@@ -9,7 +10,9 @@
 /* Loop time at which claims expire, given the loop time now_ms. */
 static uint64_t expiry_deadline(proto_t *p, const auth_claims_t *u, uint64_t now_ms)
 {
-    int64_t left = u->exp * 1000 - p->auth.unix_ms();
+    int64_t exp_ms;
+    if (__builtin_mul_overflow(u->exp, (int64_t)1000, &exp_ms)) exp_ms = INT64_MAX;
+    int64_t left = exp_ms - p->auth.unix_ms();
     return now_ms + (left > 0 ? (uint64_t)left : 0);
 }
 

@@ -138,6 +138,15 @@ static void op_join(proto_req_t *req)
         invalid(req, "displayName", "displayName must be a non-empty string");
         return;
     }
+    if (!bus_find(req->c->subs, room)) {
+        uint32_t joined = 0;
+        for (bus_sub_t *s = req->c->subs; s; s = s->client_next) joined++;
+        if (joined >= rooms_of(req)->lim.max_joined) {
+            proto_reply_error(req, "too_many_rooms",
+                              "this connection has joined %u rooms (the limit)", joined);
+            return;
+        }
+    }
     ws_op_t *op = ws_op(req, room);
     rooms_join(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member, op);
 }
@@ -158,7 +167,7 @@ static void op_message(proto_req_t *req)
     ws_op_t *op = ws_op(req, room);
     rooms_post(op->r, room, &req->c->user, json_is_string(type) ? json_string_value(type) : "",
                json_object_get(req->msg, "content"), json_object_get(req->msg, "metadata"),
-               bus_find(req->c->subs, room), answer, op);
+               req->c, answer, op);
 }
 
 /* Reads an optional non-negative integer field into *out (def when absent). Returns 0,

@@ -1,8 +1,10 @@
 /* rooms.c: the live room registry, membership rules, state, messages and their
  * persistence (see rooms.h). Every change is applied to the live room first (so the
  * next request sees it: codes stay unique, seats are counted, seqs have no gaps), then
- * persisted; the caller's answer and the events to other members go out once the store
- * committed it. */
+ * persisted in order. Messages, state changes and room creation are answered and
+ * announced once the store committed them; membership changes (leave, kick, ban, room
+ * deletion, seat release) take effect and are announced at once, and the caller's
+ * answer waits for the commit. */
 #include "rooms.h"
 
 #include <stdarg.h>
@@ -193,7 +195,7 @@ json_t *room_members_json(const room_t *room)
 json_t *room_message_json(const store_message_t *m)
 {
     json_t *meta = NULL;
-    if (m->metadata) meta = json_loads(m->metadata, 0, NULL);
+    if (m->metadata) meta = json_loads(m->metadata, JSON_ALLOW_NUL, NULL);
     return json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:o, s:I}", "id", m->id, "roomId",
                      m->room_id, "seq", (json_int_t)m->seq, "userId",
                      m->user_id[0] ? json_string(m->user_id) : json_null(), "displayName",
@@ -209,7 +211,7 @@ static void publish(room_t *room, const proto_client_t *except, const char *even
     json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
     json_object_update(msg, fields);
     json_decref(fields);
-    if (room->bus.count > (except ? 1u : 0u)) {
+    if (room->bus.count > 0) {
         cbuf_t *frame = proto_frame_json(msg);
         bus_publish(&room->bus, frame, except);
         cbuf_unref(frame);
@@ -231,7 +233,7 @@ struct rooms_op_s {
     void *ud;
     op_stored_fn stored;   /* runs after a successful commit */
     json_t *result;        /* handed to done */
-    bus_sub_t *except;
+    const proto_client_t *except; /* compared only: never dereferenced */
 };
 
 static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
@@ -537,6 +539,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         if (!m->banned) room->seats--;
         m->banned = 1;
         m->online = 0;
+        m->release_at = 0; /* the row must stay: it is the ban */
         dirty_remove(r, m);
         op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
         fill_part(&op->pl.part, m);
@@ -647,7 +650,7 @@ static void after_post(rooms_op_t *op)
     if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
     json_t *m = room_message_json(&op->pl.msg);
     if (!op->room->deleted)
-        publish(op->room, op->except ? op->except->client : NULL, "message",
+        publish(op->room, op->except, "message",
                 json_pack("{s:O}", "message", m));
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
 }
@@ -655,7 +658,7 @@ static void after_post(rooms_op_t *op)
 /* Builds and submits a message insert; content and metadata are copied. */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
                  const char *type, const char *content, const json_t *metadata,
-                 bus_sub_t *except, rooms_done_fn done, void *ud)
+                 const proto_client_t *except, rooms_done_fn done, void *ud)
 {
     rooms_op_t *op = op_new(r, room, STORE_MESSAGE_INSERT, done, ud);
     store_message_t *m = &op->pl.msg;
@@ -685,7 +688,7 @@ static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
 }
 
 void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
-                const json_t *content, const json_t *metadata, bus_sub_t *except,
+                const json_t *content, const json_t *metadata, const proto_client_t *except,
                 rooms_done_fn done, void *ud)
 {
     room_member_t *m = room_member(room, by->sub);
@@ -700,6 +703,10 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
     }
     if (!json_is_string(content)) {
         invalid(done, ud, "content", "content must be a string");
+        return;
+    }
+    if (memchr(json_string_value(content), 0, json_string_length(content))) {
+        invalid(done, ud, "content", "content must not contain U+0000");
         return;
     }
     if (json_string_length(content) > r->lim.max_message) {
@@ -764,16 +771,6 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
     publish(room, NULL, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
-}
-
-void rooms_unsubscribe(rooms_t *r, room_t *room, proto_client_t *c, const char *reason)
-{
-    bus_sub_t *s = bus_find(c->subs, room);
-    if (!s) return;
-    docs_client_left_room(c, room);
-    bus_unsubscribe(&room->bus, s);
-    free(s);
-    went_away(r, room, c->user.sub, reason);
 }
 
 void rooms_client_gone(rooms_t *r, proto_client_t *c)
@@ -888,7 +885,7 @@ static void on_tick(uv_timer_t *t)
                     if (change) presence_emit(room, m, change);
                 }
                 if (presence_watched(m)) schedule_presence(r, m);
-            } else if (!m->online && m->release_at && now >= m->release_at) {
+            } else if (!m->online && !m->banned && m->release_at && now >= m->release_at) {
                 rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
                 fill_part(&op->pl.part, m);
                 op_submit(op);
@@ -948,7 +945,7 @@ static void on_loaded(store_req_t *req)
         memcpy(room->host_id, sr->host_id, sizeof(room->host_id));
         room->capacity = sr->capacity;
         room->is_public = sr->is_public;
-        json_t *st = sr->state ? json_loads(sr->state, 0, NULL) : NULL;
+        json_t *st = sr->state ? json_loads(sr->state, JSON_ALLOW_NUL, NULL) : NULL;
         if (json_is_object(st)) {
             json_decref(room->state);
             room->state = st;
@@ -993,6 +990,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .seat_grace_ms = cfg->room_seat_grace,
         .idle_room_ms = cfg->room_idle,
         .sweep_ms = cfg->room_sweep,
+        .max_joined = (uint32_t)cfg->ws_max_rooms,
         .presence = {.max_rate = (uint32_t)cfg->presence_rate,
                      .idle_ms = cfg->presence_idle,
                      .typing_ms = cfg->presence_typing,
@@ -1005,6 +1003,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .max_components = (size_t)cfg->doc_max_components,
         .log_window = (size_t)cfg->doc_log_window,
         .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
+        .max_open = (uint32_t)cfg->ws_max_docs,
     };
     strmap_init(&r->by_id, random_seed());
     strmap_init(&r->by_code, random_seed());

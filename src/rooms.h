@@ -72,6 +72,7 @@ typedef struct {
     uint64_t seat_grace_ms;    /* a dropped member's seat is held this long */
     uint64_t idle_room_ms;     /* rooms idle this long are deleted */
     uint64_t sweep_ms;         /* how often idle rooms are looked for */
+    uint32_t max_joined;       /* rooms one connection may have joined */
     presence_rules_t presence;
     const char *public_url;    /* joinLink base */
 } rooms_limits_t;
@@ -143,7 +144,7 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
 void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
                        rooms_done_fn done, void *ud);
 void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
-                const json_t *content, const json_t *metadata, bus_sub_t *except,
+                const json_t *content, const json_t *metadata, const proto_client_t *except,
                 rooms_done_fn done, void *ud);
 void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
                    rooms_done_fn done, void *ud);
@@ -151,8 +152,6 @@ void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint
 /* Realtime side (called by the WebSocket ops). */
 /* Subscribes c to room as user (who must be a participant). */
 void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c);
-/* Unsubscribes c from room; reason NULL for a voluntary leave already announced. */
-void rooms_unsubscribe(rooms_t *r, room_t *room, proto_client_t *c, const char *reason);
 /* Everything c was subscribed to, on its disconnect. */
 void rooms_client_gone(rooms_t *r, proto_client_t *c);
 /* Sends an ephemeral event to the other subscribers. Returns 0 or -1 (too big). */
