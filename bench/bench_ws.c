@@ -1,0 +1,231 @@
+/* bench_ws.c: a minimal WebSocket client over libuv for the load generator. */
+#include "bench_ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+/* One loop, one thread: every read lands in this buffer and is parsed before the next read.
+ * The parser copies what it must keep (partial frames) into its own buffer. */
+static char g_rbuf[256 * 1024];
+
+/* A constant, non-zero mask: the server unmasks for real, the generator pays little. */
+static const uint8_t k_mask[4] = {0x37, 0xa2, 0x5c, 0x19};
+
+typedef struct {
+    uv_write_t req;
+    char data[];
+} bws_wreq_t;
+
+static void on_closed(uv_handle_t *h)
+{
+    bws_t *c = h->data;
+    c->state = BWS_CLOSED;
+}
+
+static void bws_fail(bws_t *c, const char *why)
+{
+    if (c->state == BWS_CLOSING || c->state == BWS_CLOSED)
+        return;
+    c->state = BWS_CLOSING;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    if (c->on_fail)
+        c->on_fail(c, why);
+}
+
+void bws_close(bws_t *c)
+{
+    if (c->state == BWS_CLOSING || c->state == BWS_CLOSED)
+        return;
+    c->state = BWS_CLOSING;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)h;
+    (void)hint;
+    buf->base = g_rbuf;
+    buf->len = sizeof(g_rbuf);
+}
+
+static void feed_frames(bws_t *c, uint8_t *p, size_t n)
+{
+    while (n > 0 && c->state == BWS_OPEN) {
+        size_t used = 0;
+        ws_event_t ev;
+        int r = ws_parser_feed(&c->parser, p, n, &used, &ev);
+        if (r < 0) {
+            bws_fail(c, "bad frame from the server");
+            return;
+        }
+        p += used;
+        n -= used;
+        if (r == 0)
+            return;
+        switch (ev.type) {
+        case WS_EV_TEXT:
+            if (c->on_msg)
+                c->on_msg(c, (char *)ev.data, ev.len);
+            break;
+        case WS_EV_CLOSE:
+            bws_fail(c, "closed by the server");
+            return;
+        default:
+            break; /* pings: the server also accepts any data as liveness; ignore */
+        }
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    bws_t *c = s->data;
+    if (nread < 0) {
+        bws_fail(c, nread == UV_EOF ? "connection closed by the server" : uv_strerror((int)nread));
+        return;
+    }
+    uint8_t *p = (uint8_t *)buf->base;
+    size_t n = (size_t)nread;
+    if (c->state == BWS_HANDSHAKE) {
+        size_t room = sizeof(c->hs) - 1 - c->hs_len;
+        size_t take = n < room ? n : room;
+        memcpy(c->hs + c->hs_len, p, take);
+        c->hs_len += take;
+        c->hs[c->hs_len] = '\0';
+        char *end = strstr(c->hs, "\r\n\r\n");
+        if (!end) {
+            if (c->hs_len == sizeof(c->hs) - 1)
+                bws_fail(c, "handshake response too long");
+            return;
+        }
+        if (strncmp(c->hs, "HTTP/1.1 101", 12) != 0) {
+            char *eol = strstr(c->hs, "\r\n");
+            if (eol)
+                *eol = '\0';
+            fprintf(stderr, "chorus-bench: upgrade refused: %s\n", c->hs);
+            bws_fail(c, "upgrade refused");
+            return;
+        }
+        /* Bytes after the head that came in this read are frames. */
+        size_t head = (size_t)(end + 4 - c->hs);
+        size_t before = c->hs_len - take; /* head bytes from earlier reads */
+        size_t skip = head - before;
+        c->state = BWS_OPEN;
+        if (c->on_open)
+            c->on_open(c);
+        feed_frames(c, p + skip, n - skip);
+        return;
+    }
+    feed_frames(c, p, n);
+}
+
+static void on_request_written(uv_write_t *req, int status)
+{
+    bws_t *c = req->data;
+    free(req);
+    free(c->request);
+    c->request = NULL;
+    if (status < 0)
+        bws_fail(c, uv_strerror(status));
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    bws_t *c = req->data;
+    if (c->state != BWS_CONNECTING)
+        return;
+    if (status < 0) {
+        bws_fail(c, uv_strerror(status));
+        return;
+    }
+    c->state = BWS_HANDSHAKE;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_write_t *w = ch_malloc(sizeof(*w));
+    w->data = c;
+    uv_buf_t b = uv_buf_init(c->request, (unsigned)strlen(c->request));
+    int r = uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_request_written);
+    if (r == 0)
+        r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    else
+        free(w);
+    if (r < 0)
+        bws_fail(c, uv_strerror(r));
+}
+
+int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const char *path)
+{
+    ws_parser_init(&c->parser, 0, 0);
+    c->hs_len = 0;
+    c->state = BWS_CONNECTING;
+    size_t n = strlen(path) + 256;
+    c->request = ch_malloc(n);
+    snprintf(c->request, n,
+             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chorus.v1\r\n\r\n",
+             path);
+    int r = uv_tcp_init(loop, &c->tcp);
+    if (r < 0)
+        return r;
+    c->tcp.data = c;
+    c->creq.data = c;
+    r = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connect);
+    if (r < 0) {
+        c->state = BWS_CLOSING;
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
+    }
+    return r;
+}
+
+static void on_frame_written(uv_write_t *req, int status)
+{
+    bws_t *c = req->data;
+    free(req);
+    if (status < 0)
+        bws_fail(c, uv_strerror(status));
+}
+
+int bws_send_text(bws_t *c, const char *p, size_t n)
+{
+    if (c->state != BWS_OPEN)
+        return -1;
+    uint8_t stackbuf[4096];
+    size_t total = WS_MAX_HEADER + n;
+    uint8_t *f = total <= sizeof(stackbuf) ? stackbuf : ch_malloc(total);
+    size_t h = ws_frame_header(f, WS_OP_TEXT, n);
+    f[1] |= 0x80; /* client frames are masked */
+    memcpy(f + h, k_mask, 4);
+    h += 4;
+    for (size_t i = 0; i < n; i++)
+        f[h + i] = (uint8_t)p[i] ^ k_mask[i & 3];
+    size_t len = h + n;
+
+    uv_buf_t b = uv_buf_init((char *)f, (unsigned)len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    size_t done = w > 0 ? (size_t)w : 0;
+    if (w < 0 && w != UV_EAGAIN) {
+        if (f != stackbuf)
+            free(f);
+        bws_fail(c, uv_strerror(w));
+        return -1;
+    }
+    if (done < len) {
+        bws_wreq_t *req = ch_malloc(sizeof(*req) + (len - done));
+        memcpy(req->data, f + done, len - done);
+        req->req.data = c;
+        uv_buf_t rb = uv_buf_init(req->data, (unsigned)(len - done));
+        int r = uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_frame_written);
+        if (r < 0) {
+            free(req);
+            if (f != stackbuf)
+                free(f);
+            bws_fail(c, uv_strerror(r));
+            return -1;
+        }
+    }
+    if (f != stackbuf)
+        free(f);
+    return 0;
+}

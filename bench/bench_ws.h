@@ -1,0 +1,49 @@
+/* bench_ws.h: a minimal WebSocket client over libuv for the load generator (text frames only). */
+#ifndef CHORUS_BENCH_WS_H
+#define CHORUS_BENCH_WS_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "ws_frame.h"
+
+typedef struct bws_s bws_t;
+
+/* The handshake succeeded (101): the connection may send. */
+typedef void (*bws_open_cb)(bws_t *c);
+/* One complete text message. data is borrowed (valid during the call) and may be modified. */
+typedef void (*bws_msg_cb)(bws_t *c, char *data, size_t len);
+/* The connection failed or was closed by the peer; why is a static or borrowed string.
+ * Called at most once; the handle is being closed and c must not send any more. */
+typedef void (*bws_fail_cb)(bws_t *c, const char *why);
+
+enum { BWS_CONNECTING, BWS_HANDSHAKE, BWS_OPEN, BWS_CLOSING, BWS_CLOSED };
+
+struct bws_s {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    ws_parser_t parser;
+    char *request;   /* owned: the upgrade request until it is written */
+    char hs[2048];   /* response head being read */
+    size_t hs_len;
+    int state;
+    void *data;      /* the caller's */
+    bws_open_cb on_open;
+    bws_msg_cb on_msg;
+    bws_fail_cb on_fail;
+};
+
+/* Starts connecting c (memory owned by the caller, must stay put until bws_close's close
+ * completes) to addr and upgrading "GET path" (path includes the query, e.g. the token).
+ * Returns 0 or a negative libuv error. */
+int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const char *path);
+
+/* Sends one masked text frame holding n bytes of p (borrowed). Returns 0, or -1 when the
+ * connection is not open. */
+int bws_send_text(bws_t *c, const char *p, size_t n);
+
+/* Closes the socket without a close handshake (the benchmark is over). Safe to call in any
+ * state; on_fail is not called afterwards. */
+void bws_close(bws_t *c);
+
+#endif
