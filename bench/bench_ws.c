@@ -104,8 +104,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             char *eol = strstr(c->hs, "\r\n");
             if (eol)
                 *eol = '\0';
-            fprintf(stderr, "chorus-bench: upgrade refused: %s\n", c->hs);
-            bws_fail(c, "upgrade refused");
+            bws_fail(c, c->hs); /* the status line says why */
             return;
         }
         /* Bytes after the head that came in this read are frames. */
