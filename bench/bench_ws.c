@@ -23,6 +23,8 @@ static void on_closed(uv_handle_t *h)
 {
     bws_t *c = h->data;
     c->state = BWS_CLOSED;
+    free(c->request); /* still here when the connect failed */
+    c->request = NULL;
 }
 
 static void bws_fail(bws_t *c, const char *why)

@@ -407,6 +407,8 @@ static void on_stop(uv_timer_t *t)
     b->phase = PH_DRAIN;
     b->t_stop = uv_hrtime();
     sample_procs(b, &b->self1, &b->srv1);
+    if (b->sec_count > 0 || b->sec_pub > 0)
+        on_tick(&b->tick); /* the last second, when its tick has not fired yet */
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->pace);
 }
@@ -518,7 +520,7 @@ static void usage(FILE *f)
             "  --duration D      seconds of measurement (5)\n"
             "  --json            print one JSON object instead of the table\n"
             "  --server-pid PID  report the server's CPU time and memory from /proc\n"
-            "  --size M          filler bytes in each message (0)\n"
+            "  --size M          filler bytes in each message, 0..4000 (0)\n"
             " echo:\n"
             "  --connections K   connections, one echo in flight each (50)\n"
             " fanout:\n"
