@@ -9,6 +9,7 @@
 #include <http_parser.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "mem.h"
 #include "utf8.h"
 
@@ -24,13 +25,6 @@ static const struct {
     {api_auth_routes, &api_auth_nroutes},
     {api_rooms_routes, &api_rooms_nroutes},
 };
-
-int64_t api_unix_ms(void)
-{
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static rl_rule_t rule_of(config_rate_t r)
 {
@@ -158,7 +152,7 @@ void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
     store_req_t *req = ch_calloc(1, sizeof(*req));
     req->type = STORE_AUDIT;
     req->cb = on_audit_done;
-    req->audit.at = api_unix_ms();
+    req->audit.at = clock_unix_ms();
     snprintf(req->audit.event, sizeof(req->audit.event), "%s", event);
     snprintf(req->audit.user_id, sizeof(req->audit.user_id), "%s", user_id ? user_id : "");
     snprintf(req->audit.ip, sizeof(req->audit.ip), "%s", ip ? ip : "");
@@ -277,7 +271,7 @@ static int authenticate(api_req_t *r)
     const char *why = "missing bearer token";
     if (r->bearer) {
         int rc = auth_jwt_verify(r->api->jwt, r->bearer, strlen(r->bearer),
-                                 api_unix_ms() / 1000, &r->user, &why);
+                                 clock_unix_ms() / 1000, &r->user, &why);
         if (rc == 0) {
             r->authed = 1;
             return 1;

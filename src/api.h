@@ -128,9 +128,6 @@ void api_invalid(api_req_t *r, const char *field, const char *message);
 void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
                const char *detail);
 
-/* Returns the current wall-clock time in unix milliseconds. */
-int64_t api_unix_ms(void);
-
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];
 extern const size_t api_auth_nroutes;

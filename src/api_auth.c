@@ -11,6 +11,7 @@
 #include "api.h"
 #include "auth_password.h"
 #include "auth_random.h"
+#include "clock.h"
 #include "mem.h"
 #include "user_valid.h"
 #include "utf8.h"
@@ -70,7 +71,7 @@ static char *token_for(api_t *a, const store_user_t *u)
     snprintf(c.sub, sizeof(c.sub), "%s", u->id);
     snprintf(c.name, sizeof(c.name), "%s", u->username);
     snprintf(c.color, sizeof(c.color), "%s", u->color);
-    char *tok = auth_jwt_mint(a->jwt, &c, api_unix_ms() / 1000,
+    char *tok = auth_jwt_mint(a->jwt, &c, clock_unix_ms() / 1000,
                               (int64_t)(a->cfg->jwt_ttl / 1000));
     if (!tok) log_error(a->log, "cannot mint a token for user %s", u->id);
     return tok;
@@ -185,7 +186,7 @@ static void h_register(api_req_t *r)
     u->username[ulen] = '\0';
     snprintf(u->color, sizeof(u->color), "%s",
              user_color_pick((const unsigned char *)u->id, strlen(u->id)));
-    u->created_at = u->updated_at = api_unix_ms();
+    u->created_at = u->updated_at = clock_unix_ms();
     copy_secret(r, pw, plen);
     r->work.data = r;
     uv_queue_work(r->api->loop, &r->work, work_hash, after_hash);
@@ -351,7 +352,7 @@ static void h_patch_me(api_req_t *r)
         return;
     }
     memcpy(u->id, r->user.sub, strlen(r->user.sub) + 1);
-    u->updated_at = api_unix_ms();
+    u->updated_at = clock_unix_ms();
     r->sreq.type = STORE_USER_UPDATE;
     r->sreq.cb = on_updated;
     r->sreq.data = r;

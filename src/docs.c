@@ -7,17 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mem.h"
 #include "rooms.h"
 
 #define DOC_OPS_PAGE 1000
-
-static int64_t unix_ms(void)
-{
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 struct doc_waiter_s {
     doc_waiter_t *next;
@@ -532,7 +526,7 @@ static void op_doc_op(proto_req_t *req)
                                                  : "the op cannot be applied");
         return;
     }
-    room->last_activity = unix_ms();
+    room->last_activity = clock_unix_ms();
     json_t *final = ot_op_to_json(&op);
     ot_op_free(&op);
     doc_opreq_t *o = opreq_new(req, room, d);

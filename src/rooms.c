@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "auth_random.h"
+#include "clock.h"
 #include "json_patch.h"
 #include "mem.h"
 #include "room_code.h"
@@ -25,13 +26,6 @@
 #define CODE_TRIES 64
 
 /* ---------- registry ---------- */
-
-static int64_t unix_ms(void)
-{
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static uint64_t random_seed(void)
 {
@@ -371,7 +365,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
         json_decref(room->state);
         room->state = json_deep_copy(jstate);
     }
-    room->created_at = room->last_activity = unix_ms();
+    room->created_at = room->last_activity = clock_unix_ms();
     char *state_text = json_dumps(room->state, JSON_COMPACT);
     if (strlen(state_text) > r->lim.max_state) {
         free(state_text);
@@ -441,7 +435,7 @@ void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char 
     int changed = 0;
     if (!m) {
         m = member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
-                       STORE_ROLE_MEMBER, unix_ms(), uv_now(r->loop));
+                       STORE_ROLE_MEMBER, clock_unix_ms(), uv_now(r->loop));
         changed = 1;
         system_message(r, room, "%s joined", m->display_name);
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
@@ -634,7 +628,7 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     json_decref(room->state);
     room->state = next;
     room->state_version++;
-    room->last_activity = unix_ms();
+    room->last_activity = clock_unix_ms();
     rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, text);
     op->stored = after_state;
@@ -670,7 +664,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     snprintf(m->type, sizeof(m->type), "%s", type);
     m->content = ch_strdup(content);
     m->metadata = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
-    m->created_at = room->last_activity = unix_ms();
+    m->created_at = room->last_activity = clock_unix_ms();
     op->except = except;
     op->stored = after_post;
     op_submit(op);
@@ -900,7 +894,7 @@ static void on_tick(uv_timer_t *t)
 static void on_sweep(uv_timer_t *t)
 {
     rooms_t *r = t->data;
-    int64_t cutoff = unix_ms() - (int64_t)r->lim.idle_room_ms;
+    int64_t cutoff = clock_unix_ms() - (int64_t)r->lim.idle_room_ms;
     room_t **doomed = NULL;
     size_t n = 0;
     const char *k;

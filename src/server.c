@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "mem.h"
 
@@ -193,7 +194,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         .jwt = jwt,
         .timeout_ms = cfg->auth_timeout,
         .grace_ms = cfg->token_grace,
-        .unix_ms = api_unix_ms,
+        .unix_ms = clock_unix_ms,
         .audit_rejected = audit_rejected,
         .ud = s,
     };
