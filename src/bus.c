@@ -31,6 +31,13 @@ void bus_unsubscribe(bus_room_t *room, bus_sub_t *s)
     s->prev = s->next = s->client_next = NULL;
 }
 
+uint32_t bus_count(const bus_sub_t *client_list)
+{
+    uint32_t n = 0;
+    for (; client_list; client_list = client_list->client_next) n++;
+    return n;
+}
+
 bus_sub_t *bus_find(bus_sub_t *client_list, const void *room)
 {
     for (bus_sub_t *s = client_list; s; s = s->client_next)

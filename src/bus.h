@@ -35,6 +35,9 @@ void bus_subscribe(bus_room_t *room, bus_sub_t *s, bus_sub_t **client_list);
 /* Removes s from room and from its client's list (does not free it). */
 void bus_unsubscribe(bus_room_t *room, bus_sub_t *s);
 
+/* Returns how many subscriptions a client's list holds. */
+uint32_t bus_count(const bus_sub_t *client_list);
+
 /* Finds the subscription to room in a client's list, or NULL. */
 bus_sub_t *bus_find(bus_sub_t *client_list, const void *room);
 

@@ -129,20 +129,8 @@ static void invalid(proto_req_t *req, const char *field, const char *message)
 /* The joined room and the document id of req, or NULL after replying. */
 static room_t *room_and_doc(proto_req_t *req, const char **doc_id)
 {
-    json_t *jr = json_object_get(req->msg, "room");
-    if (!json_is_string(jr)) {
-        proto_reply_error(req, PROTO_BAD_REQUEST, "room (an id or a code) is required");
-        return NULL;
-    }
-    room_t *room = rooms_get(rooms_of(req), json_string_value(jr));
-    if (!room) {
-        proto_reply_error(req, "not_found", "no such room");
-        return NULL;
-    }
-    if (!bus_find(req->c->subs, room)) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "join the room first");
-        return NULL;
-    }
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return NULL;
     json_t *jd = json_object_get(req->msg, "doc");
     if (!json_is_string(jd) || json_string_length(jd) == 0 ||
         json_string_length(jd) >= STORE_DOC_ID_LEN) {
@@ -292,8 +280,7 @@ static void op_doc_open(proto_req_t *req)
     rooms_t *r = rooms_of(req);
     doc_t *d = doc_find(room, doc_id);
     if (!d || !bus_find(req->c->doc_subs, d)) {
-        uint32_t open = 0;
-        for (bus_sub_t *s = req->c->doc_subs; s; s = s->client_next) open++;
+        uint32_t open = bus_count(req->c->doc_subs);
         if (open >= r->docs.max_open) {
             proto_reply_error(req, "too_many_documents",
                               "this connection has %u documents open (the limit)", open);

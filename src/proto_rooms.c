@@ -23,9 +23,7 @@ static rooms_t *rooms_of(proto_req_t *req)
     return req->p->app;
 }
 
-/* The room named by the "room" field (an id or a code), or NULL after replying. With
- * joined, the connection must have joined it. */
-static room_t *target(proto_req_t *req, int joined)
+room_t *proto_rooms_target(proto_req_t *req, int joined)
 {
     json_t *jr = json_object_get(req->msg, "room");
     if (!json_is_string(jr)) {
@@ -130,7 +128,7 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
 
 static void op_join(proto_req_t *req)
 {
-    room_t *room = target(req, 0);
+    room_t *room = proto_rooms_target(req, 0);
     if (!room) return;
     json_t *dn = json_object_get(req->msg, "displayName");
     if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
@@ -139,8 +137,7 @@ static void op_join(proto_req_t *req)
         return;
     }
     if (!bus_find(req->c->subs, room)) {
-        uint32_t joined = 0;
-        for (bus_sub_t *s = req->c->subs; s; s = s->client_next) joined++;
+        uint32_t joined = bus_count(req->c->subs);
         if (joined >= rooms_of(req)->lim.max_joined) {
             proto_reply_error(req, "too_many_rooms",
                               "this connection has joined %u rooms (the limit)", joined);
@@ -153,7 +150,7 @@ static void op_join(proto_req_t *req)
 
 static void op_leave(proto_req_t *req)
 {
-    room_t *room = target(req, 0);
+    room_t *room = proto_rooms_target(req, 0);
     if (!room) return;
     ws_op_t *op = ws_op(req, room);
     rooms_leave(op->r, room, req->c->user.sub, "left", answer, op);
@@ -161,7 +158,7 @@ static void op_leave(proto_req_t *req)
 
 static void op_message(proto_req_t *req)
 {
-    room_t *room = target(req, 1);
+    room_t *room = proto_rooms_target(req, 1);
     if (!room) return;
     json_t *type = json_object_get(req->msg, "type");
     ws_op_t *op = ws_op(req, room);
@@ -189,7 +186,7 @@ static int opt_int(proto_req_t *req, const char *name, int64_t def, int64_t *out
 
 static void op_history(proto_req_t *req)
 {
-    room_t *room = target(req, 0);
+    room_t *room = proto_rooms_target(req, 0);
     if (!room) return;
     room_member_t *m = room_member(room, req->c->user.sub);
     if (!m || m->banned) {
@@ -210,7 +207,7 @@ static void op_history(proto_req_t *req)
 
 static void op_broadcast(proto_req_t *req)
 {
-    room_t *room = target(req, 1);
+    room_t *room = proto_rooms_target(req, 1);
     if (!room) return;
     json_t *ev = json_object_get(req->msg, "event");
     if (!json_is_string(ev) || json_string_length(ev) == 0 ||
@@ -228,7 +225,7 @@ static void op_broadcast(proto_req_t *req)
 
 static void op_presence(proto_req_t *req)
 {
-    room_t *room = target(req, 1);
+    room_t *room = proto_rooms_target(req, 1);
     if (!room) return;
     json_t *st = json_object_get(req->msg, "state");
     if (!json_is_object(st)) {
@@ -244,7 +241,7 @@ static void op_presence(proto_req_t *req)
 
 static void op_state(proto_req_t *req)
 {
-    room_t *room = target(req, 0);
+    room_t *room = proto_rooms_target(req, 0);
     if (!room) return;
     ws_op_t *op = ws_op(req, room);
     rooms_patch_state(op->r, room, &req->c->user, json_object_get(req->msg, "patch"), answer, op);

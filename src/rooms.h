@@ -160,6 +160,11 @@ int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *
 /* Applies a presence patch from c's user. Returns 0 or -1 (invalid or too big). */
 int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch);
 
+/* The room named by req's "room" field (an id or a code), or NULL after replying
+ * (bad_request, not_found; forbidden when joined is set and this connection has not
+ * joined it). Shared by the room and document ops. */
+room_t *proto_rooms_target(proto_req_t *req, int joined);
+
 /* Registers the room ops (proto_rooms.c) on p, working on r (borrowed). */
 void proto_rooms_register(proto_t *p, rooms_t *r);
 
