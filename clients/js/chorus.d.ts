@@ -32,8 +32,10 @@ export class ChorusError extends Error {
   room?: string;
   /** The WebSocket close code, for errors caused by a close (e.g. 1008) (SDK extension). */
   closeCode?: number;
+  /** exists / conflict / locked: the entity as the server has it now. */
+  entity?: Entity;
   constructor(code: string, message: string,
-    extra?: { status?: number; field?: string; retryAfter?: number; room?: string; closeCode?: number });
+    extra?: { status?: number; field?: string; retryAfter?: number; room?: string; closeCode?: number; entity?: Entity });
 }
 
 export interface ChorusOptions {
@@ -108,7 +110,10 @@ export class Room {
   /** Live map userId -> participant, updated by events. */
   readonly participants: Map<string, Participant>;
   readonly state: Record<string, unknown>;
+  /** The highest room stateVersion seen: join and sync replies, acks, entity and state events. */
   readonly stateVersion: number;
+  /** The room's entities (shared scene state), kept in sync; see Entities. */
+  readonly entities: Entities;
   /** Messages seen so far (join history + live), ascending by seq, without duplicates. */
   readonly messages: Message[];
   /** The highest seq delivered in order (everything up to it is in `messages`) (SDK extension). */
@@ -121,6 +126,9 @@ export class Room {
   setPresence(patch: object): Promise<void>;
   history(opts?: { before?: number; after?: number; limit?: number }): Promise<Message[]>;
   updateState(patch: object): Promise<{ state: object; stateVersion: number }>;
+  /** `sync` from stateVersion: applies what changed (entity events with source 'sync', then
+   *  'synced'). The SDK does this itself after a reconnect (join with `since`). */
+  sync(): Promise<{ type: 'up_to_date' | 'delta' | 'full'; stateVersion: number }>;
   leave(): Promise<void>;
   on(event: 'message', h: Handler<Message>): () => void;
   on(event: 'participant_joined', h: Handler<Participant>): () => void;
@@ -132,6 +140,15 @@ export class Room {
   on(event: 'kicked', h: Handler<{ ban: boolean }>): () => void;
   /** A failed rejoin after a reconnect, or a failed catch-up (SDK extension). */
   on(event: 'error', h: Handler<ChorusError>): () => void;
+  /** Entity changes, from this client ('local'), events ('remote') or a join/sync reply ('sync'). */
+  on(event: 'entity_created', h: Handler<EntityEvent>): () => void;
+  on(event: 'entity_updated', h: Handler<EntityEvent & { previous: Entity; transient: boolean }>): () => void;
+  on(event: 'entity_deleted', h: Handler<{ id: string; entity: Entity; by?: string; stateVersion?: number; source: EntitySource }>): () => void;
+  on(event: 'entity_locked', h: Handler<{ id: string; lock: EntityLock; entity?: Entity; source: EntitySource }>): () => void;
+  /** reason: unlocked | expired | disconnected | left | deleted, or 'sync' (a sync reply showed it gone). */
+  on(event: 'entity_unlocked', h: Handler<{ id: string; reason: string; entity?: Entity; source: EntitySource }>): () => void;
+  /** A sync was applied: after a reconnect (join since), room.sync(), or the settling of transient updates. */
+  on(event: 'synced', h: Handler<{ type: 'up_to_date' | 'delta' | 'full'; stateVersion: number }>): () => void;
   /** Every broadcast, whatever its name (SDK extension; names that clash with the events above only come this way). */
   on(event: 'broadcast', h: Handler<{ event: string; from: string; data: unknown }>): () => void;
   /** Custom broadcast events: room.on('entry_created', ({from, data}) => …). */
@@ -218,4 +235,51 @@ export const textType: {
 export interface Room {
   /** Opens (and subscribes to) a document of this room. */
   doc(id: string): Promise<Doc>;
+}
+
+// ---- Entities (docs/protocol.md "Entities (shared scene state)") ----
+
+export interface EntityLock { userId: string; displayName: string; expiresAt: number; }
+
+/** An entity as the server has it (plus, for this client's own transient updates not yet
+ *  settled, those patches on `data`). Objects are replaced on each change, never mutated. */
+export interface Entity {
+  id: string; kind: string; data: Record<string, any>; owner: string;
+  /** Durable changes (1 after create); transient updates do not count. */
+  version: number;
+  /** The room stateVersion of its last change. */
+  stateVersion: number;
+  createdAt: number; updatedAt: number;
+  /** Present only while locked. */
+  lock?: EntityLock;
+}
+
+export type EntitySource = 'local' | 'remote' | 'sync';
+export interface EntityEvent { entity: Entity; by?: string; stateVersion?: number; source: EntitySource; }
+
+/** room.entities: a live read-only Map-like view (id -> Entity) and the entity operations.
+ *  Events are emitted on the Room. Failing operations reject with ChorusError: `exists`,
+ *  `conflict` and `locked` carry `.entity` (which the view takes too), `not_found`,
+ *  `forbidden`, `too_many_entities`, `payload_too_large`, `validation_error`. */
+export class Entities implements Iterable<[string, Entity]> {
+  readonly size: number;
+  get(id: string): Entity | undefined;
+  has(id: string): boolean;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<Entity>;
+  entries(): IterableIterator<[string, Entity]>;
+  forEach(fn: (entity: Entity, id: string, entities: Entities) => void, thisArg?: unknown): void;
+  [Symbol.iterator](): IterableIterator<[string, Entity]>;
+  /** entity_create (id optional: the server makes a UUID); resolves with the stored entity. */
+  create(e: { id?: string; kind: string; data?: Record<string, unknown> }): Promise<Entity>;
+  /** entity_update: an RFC 7396 merge patch on `data`. Durable: resolves with the stored
+   *  entity; with baseVersion only at that version (else `conflict`). Transient: applied to
+   *  this view at once, coalesced by the server (20/s), resolves when the server took it;
+   *  once quiet the SDK syncs to take what the server settled on. */
+  update(id: string, patch: Record<string, unknown>, opts?: { baseVersion?: number; transient?: boolean }): Promise<Entity>;
+  /** entity_delete; resolves with the deletion's stateVersion. */
+  delete(id: string): Promise<number>;
+  /** entity_lock for ttl ms (server default 30 s, at most 5 min); locking again renews. */
+  lock(id: string, ttl?: number): Promise<EntityLock>;
+  unlock(id: string): Promise<void>;
 }

@@ -12,7 +12,16 @@ const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
   'state', 'broadcast', 'room_deleted', 'kicked',
 ]);
-const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, 'error']);
+// Entity ops the server sends to a room (docs/protocol.md "Entities").
+const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
+// What a Room emits for its shared scene state (a broadcast by one of these names only
+// arrives as 'broadcast', like the other room events).
+const ENTITY_EVENTS = ['entity_created', 'entity_updated', 'entity_deleted', 'entity_locked', 'entity_unlocked', 'synced'];
+const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_EVENTS, 'error']);
+// A burst of transient updates is followed, once quiet for this long, by a sync: the
+// server never echoes our own transient batches, so the sync brings their stateVersion
+// and the value the server settled on. 250: several coalescing intervals (50 ms).
+const TRANSIENT_SETTLE_MS = 250;
 const CODE_RE = /^[A-Za-z0-9]{6}$/;
 
 /** An error from the server (its stable `code`) or from the SDK (`timeout`, `closed`, `network`). */
@@ -26,6 +35,7 @@ export class ChorusError extends Error {
     if (extra.retryAfter !== undefined) this.retryAfter = extra.retryAfter;
     if (extra.room !== undefined) this.room = extra.room;
     if (extra.closeCode !== undefined) this.closeCode = extra.closeCode;
+    if (extra.entity !== undefined) this.entity = extra.entity;
   }
 }
 
@@ -98,7 +108,7 @@ function toWsUrl(base) {
 function errorFromReply(err, extra = {}) {
   const e = err && typeof err === 'object' ? err : {};
   return new ChorusError(typeof e.code === 'string' ? e.code : 'unknown_error',
-    typeof e.message === 'string' ? e.message : 'request failed', { field: e.field, ...extra });
+    typeof e.message === 'string' ? e.message : 'request failed', { field: e.field, entity: e.entity, ...extra });
 }
 
 // ---- textType: the ot-text-unicode operational transform type, dependency-free ----
@@ -770,7 +780,8 @@ export class Chorus extends Emitter {
       room._resyncing = true;
       let data;
       try {
-        data = await this._joinRequest(room.id, room._displayName);
+        // `since`: the server answers with the changes of the shared state (`sync`).
+        data = await this._joinRequest(room.id, room._displayName, room._stateVersion);
       } catch (e) {
         room._resyncing = false;
         if (e.code === 'closed') return; // the next reconnect retries
@@ -871,7 +882,7 @@ export class Chorus extends Emitter {
         this._emit('token_expired', { graceMs: msg.graceMs });
         return;
       default:
-        if ((ROOM_EVENTS.has(msg.op) || msg.op === 'doc_op') && typeof msg.room === 'string') {
+        if ((ROOM_EVENTS.has(msg.op) || ENTITY_OPS.has(msg.op) || msg.op === 'doc_op') && typeof msg.room === 'string') {
           this._routeRoomEvent(msg);
           return;
         }
@@ -894,9 +905,10 @@ export class Chorus extends Emitter {
     return undefined;
   }
 
-  async _joinRequest(codeOrId, displayName) {
+  async _joinRequest(codeOrId, displayName, since) {
     const fields = { room: codeOrId };
     if (displayName !== undefined) fields.displayName = displayName;
+    if (typeof since === 'number') fields.since = since;
     this._joinsInFlight++;
     try {
       return await this._request('join', fields);
@@ -960,6 +972,9 @@ export class Room extends Emitter {
     this._docs = new Map(); // doc id -> Doc
     this._docOpening = new Map(); // doc id -> Promise<Doc>
     this._docEarly = new Map(); // doc id -> events received while opening
+    this._stateVersion = 0; // the highest stateVersion seen (state and entity changes)
+    this._stateAt = 0; // the stateVersion `state` is at
+    this._entities = new Entities(this);
     this._applyJoin(data, true);
   }
 
@@ -987,8 +1002,14 @@ export class Room extends Emitter {
     return this._state;
   }
 
+  /** The highest room stateVersion seen (join, sync, acks, entity and state events). */
   get stateVersion() {
     return this._stateVersion;
+  }
+
+  /** The room's entities: a live Map-like view with create/update/delete/lock/unlock. */
+  get entities() {
+    return this._entities;
   }
 
   get messages() {
@@ -1018,7 +1039,9 @@ export class Room extends Emitter {
       this._participants.set(data.participant.userId, { ...data.participant });
     }
     this._state = data.state ?? data.room.state ?? {};
-    this._stateVersion = data.stateVersion ?? data.room.stateVersion ?? 0;
+    const sv = data.stateVersion ?? data.room.stateVersion ?? 0;
+    this._stateAt = sv;
+    this._entities._onJoin(data, sv, initial);
     const msgs = [...(data.messages ?? [])].sort((a, b) => a.seq - b.seq);
     const last = typeof data.lastSeq === 'number' ? data.lastSeq : (msgs.at(-1)?.seq ?? 0);
     this._serverLastSeq = Math.max(last, msgs.at(-1)?.seq ?? 0);
@@ -1093,6 +1116,7 @@ export class Room extends Emitter {
 
   _detach() {
     this._active = false;
+    this._entities._detach();
     this._pendingMsgs.clear();
     for (const d of this._docs.values()) d._detach();
     this._docs.clear();
@@ -1183,8 +1207,15 @@ export class Room extends Emitter {
         return;
       }
       case 'state':
+        // At or below the last join/sync reply's stateVersion: already in it.
+        if (typeof msg.version === 'number' && msg.version <= this._entities._floor) return;
         this._applyState(msg.state, msg.version, msg.currentMode);
         this._emit('state', { state: msg.state, version: msg.version, currentMode: msg.currentMode });
+        return;
+      case 'entity':
+      case 'entity_lock':
+      case 'entity_unlock':
+        this._entities._onEvent(msg);
         return;
       case 'broadcast':
         // By its event name, unless that name is one of the room's own events (a
@@ -1204,11 +1235,36 @@ export class Room extends Emitter {
     }
   }
 
+  /** Takes the room state at `version`; false when it is not newer than what we have. */
   _applyState(state, version, currentMode) {
-    if (typeof version === 'number' && version < this._stateVersion) return; // stale
+    if (typeof version === 'number') {
+      if (version <= this._stateAt) return false; // stale (or our own change, applied)
+      this._stateAt = version;
+      this._seenVersion(version);
+    }
     this._state = state ?? {};
-    if (typeof version === 'number') this._stateVersion = version;
-    this._info = { ...this._info, state: this._state, stateVersion: this._stateVersion, currentMode };
+    const info = { ...this._info, state: this._state, stateVersion: this._stateVersion };
+    if (currentMode !== undefined) info.currentMode = currentMode;
+    this._info = info;
+    return true;
+  }
+
+  _seenVersion(v) {
+    if (typeof v === 'number' && v > this._stateVersion) this._stateVersion = v;
+  }
+
+  /**
+   * Asks for what changed in the shared state since `stateVersion` (`sync`) and applies
+   * it: entity events with source 'sync', then 'synced' {type, stateVersion}.
+   */
+  async sync() {
+    return this._syncFrom(this._stateVersion);
+  }
+
+  async _syncFrom(version) {
+    const data = await this._req('sync', { version });
+    if (this._active) this._entities._applySync(data);
+    return { type: data?.type, stateVersion: data?.stateVersion };
   }
 
   _req(op, fields) {
@@ -1249,13 +1305,403 @@ export class Room extends Emitter {
 
   async updateState(patch) {
     const data = await this._req('state', { patch });
-    this._applyState(data.state, data.stateVersion, data.currentMode);
+    this._applyState(data.state, data.stateVersion, data.currentMode); // false when an event was first
     return { state: data.state, stateVersion: data.stateVersion, currentMode: data.currentMode };
   }
 
   async leave() {
     await this._req('leave', {});
     this._client._forget(this);
+  }
+}
+
+// ---- Entities (shared scene state, docs/protocol.md "Entities") ----
+
+/** Composes two RFC 7396 merge patches: applying the result = applying a, then b. */
+function composePatch(a, b) {
+  const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObj(a) || !isObj(b)) return b;
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isObj(v) && isObj(out[k]) ? composePatch(out[k], v) : v;
+  return out;
+}
+
+const sameJson = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The lock of a `locks` list entry ({id, userId, displayName, expiresAt}) as an entity's `lock`. */
+const lockOf = (l) => ({ userId: l.userId, displayName: l.displayName, expiresAt: l.expiresAt });
+
+/**
+ * The entities of a room: a live, read-only Map-like view (id -> entity object as the
+ * server has it, plus this client's transient changes not yet settled) and the operations
+ * on it. Changes are emitted on the room: entity_created / entity_updated / entity_deleted /
+ * entity_locked / entity_unlocked (with `source`: 'local' for this client's own acknowledged
+ * or transient changes, 'remote' for events, 'sync' for join and sync replies) and 'synced'.
+ *
+ * Entity objects are replaced, never mutated, on every change: keep a reference to compare.
+ */
+export class Entities {
+  constructor(room) {
+    this._room = room;
+    this._map = new Map(); // id -> entity as shown (server entity + our transient overlay)
+    this._base = new Map(); // id -> server entity, for ids with an overlay
+    this._overlay = new Map(); // id -> {patch, gen, from}: our transient patches not settled yet
+    this._floor = 0; // stateVersion of the last join/sync reply: events at or below are in it
+    this._transientInflight = 0;
+    this._settleTimer = null;
+    this._settling = null;
+  }
+
+  // ---- the Map-like view ----
+
+  get size() {
+    return this._map.size;
+  }
+
+  get(id) {
+    return this._map.get(id);
+  }
+
+  has(id) {
+    return this._map.has(id);
+  }
+
+  keys() {
+    return this._map.keys();
+  }
+
+  values() {
+    return this._map.values();
+  }
+
+  entries() {
+    return this._map.entries();
+  }
+
+  forEach(fn, thisArg) {
+    for (const [id, e] of this._map) fn.call(thisArg, e, id, this);
+  }
+
+  [Symbol.iterator]() {
+    return this._map.entries();
+  }
+
+  // ---- operations ----
+
+  /** entity_create; resolves with the stored entity (version 1). `exists` carries `.entity`. */
+  async create({ id, kind, data } = {}) {
+    const fields = { kind };
+    if (id !== undefined) fields.id = id;
+    if (data !== undefined) fields.data = data;
+    const res = await this._request('entity_create', fields);
+    const e = res?.entity;
+    if (e) this._applyServer(e, { source: 'local', by: this._me() });
+    return this._map.get(e?.id) ?? e;
+  }
+
+  /**
+   * entity_update with a merge patch on `data`. Durable (default): resolves with the stored
+   * entity; with `baseVersion` it applies only at that version (`conflict` with `.entity`).
+   * Transient: applied here at once (optimistic) and resolved when the server took it.
+   */
+  async update(id, patch, { baseVersion, transient = false } = {}) {
+    if (transient && baseVersion !== undefined) {
+      throw new ChorusError('validation_error', 'baseVersion cannot be combined with transient', { field: 'baseVersion' });
+    }
+    const fields = { id, patch };
+    if (baseVersion !== undefined) fields.baseVersion = baseVersion;
+    if (!transient) {
+      const res = await this._request('entity_update', fields);
+      const e = res?.entity;
+      if (e) this._applyServer(e, { source: 'local', by: this._me() });
+      return this._map.get(id) ?? e;
+    }
+    fields.transient = true;
+    const gen = this._addOverlay(id, patch);
+    this._transientInflight++;
+    try {
+      await this._request('entity_update', fields);
+    } catch (e) {
+      if (this._overlay.get(id)?.gen === gen) this._dropOverlay(id, 'local');
+      throw e;
+    } finally {
+      this._transientInflight--;
+      this._scheduleSettle();
+    }
+    return this._map.get(id);
+  }
+
+  /** entity_delete; resolves with the room stateVersion of the deletion. */
+  async delete(id) {
+    const res = await this._request('entity_delete', { id });
+    const sv = res?.stateVersion;
+    this._room._seenVersion(sv);
+    this._remove(id, { source: 'local', by: this._me(), stateVersion: sv });
+    return sv;
+  }
+
+  /** entity_lock (ttl in ms; the server's default when omitted); resolves with the lock. */
+  async lock(id, ttl) {
+    const fields = { id };
+    if (ttl !== undefined) fields.ttl = ttl;
+    const res = await this._request('entity_lock', fields);
+    if (res?.lock) this._setLock(id, res.lock, { source: 'local' });
+    return res?.lock;
+  }
+
+  /** entity_unlock (the holder only; `forbidden` from anyone else). */
+  async unlock(id) {
+    await this._request('entity_unlock', { id });
+    this._setLock(id, null, { source: 'local', reason: 'unlocked' });
+  }
+
+  // ---- internals ----
+
+  _me() {
+    return this._room._client.user?.id;
+  }
+
+  async _request(op, fields) {
+    try {
+      return await this._room._req(op, fields);
+    } catch (e) {
+      // exists / conflict / locked carry the current entity: take it, it is the server's.
+      if (e?.entity && typeof e.entity === 'object' && typeof e.entity.id === 'string') {
+        this._applyServer(e.entity, { source: 'remote' });
+        if (e.entity.lock !== undefined) this._setLock(e.entity.id, e.entity.lock ?? null, { source: 'remote', reason: 'sync' });
+      }
+      throw e;
+    }
+  }
+
+  _emit(event, payload) {
+    this._room._emit(event, payload);
+  }
+
+  /** The entity as shown: the server's, with our unsettled transient patch on top. */
+  _view(e) {
+    const o = this._overlay.get(e.id);
+    return o ? { ...e, data: mergePatch(e.data ?? {}, o.patch) } : e;
+  }
+
+  _serverEntity(id) {
+    return this._base.get(id) ?? this._map.get(id);
+  }
+
+  /** Stores id's shown entity and emits created/updated (nothing when it did not change). */
+  _show(id, next, meta) {
+    const prev = this._map.get(id);
+    if (prev && prev !== next && sameJson(prev, next)) {
+      this._map.set(id, next);
+      return;
+    }
+    if (prev === next) return;
+    this._map.set(id, next);
+    const payload = { entity: next, by: meta.by, stateVersion: meta.stateVersion ?? next.stateVersion, source: meta.source };
+    if (prev) this._emit('entity_updated', { ...payload, previous: prev, transient: !!meta.transient });
+    else this._emit('entity_created', payload);
+  }
+
+  /** Takes an entity from the server unless what we have is as new (same stateVersion or later). */
+  _applyServer(e, meta, { force = false } = {}) {
+    if (!e || typeof e.id !== 'string') return;
+    const cur = this._serverEntity(e.id);
+    if (!force && cur && typeof cur.stateVersion === 'number' && typeof e.stateVersion === 'number'
+        && e.stateVersion <= cur.stateVersion) return;
+    this._room._seenVersion(e.stateVersion);
+    if (this._overlay.has(e.id)) this._base.set(e.id, e);
+    this._show(e.id, this._view(e), meta);
+  }
+
+  _remove(id, meta) {
+    const prev = this._map.get(id);
+    this._map.delete(id);
+    this._base.delete(id);
+    this._overlay.delete(id);
+    if (prev) this._emit('entity_deleted', { id, entity: prev, by: meta.by, stateVersion: meta.stateVersion, source: meta.source });
+  }
+
+  /** Sets (lock object) or clears (null) id's lock; emits entity_locked / entity_unlocked. */
+  _setLock(id, lock, { source, reason, emit = true }) {
+    const upd = (e) => {
+      if (!e) return e;
+      const out = { ...e };
+      if (lock) out.lock = lock;
+      else delete out.lock;
+      return out;
+    };
+    const cur = this._map.get(id);
+    const changed = !sameJson(cur?.lock ?? null, lock ?? null);
+    if (cur && changed) {
+      if (this._base.has(id)) this._base.set(id, upd(this._base.get(id)));
+      this._map.set(id, upd(cur));
+    }
+    if (!emit || (cur && !changed)) return;
+    if (lock) this._emit('entity_locked', { id, lock, entity: this._map.get(id), source });
+    else this._emit('entity_unlocked', { id, reason, entity: this._map.get(id), source });
+  }
+
+  _onEvent(msg) {
+    if (msg.op === 'entity_lock') {
+      if (msg.lock) this._setLock(msg.id, msg.lock, { source: 'remote' });
+      return;
+    }
+    if (msg.op === 'entity_unlock') {
+      this._setLock(msg.id, null, { source: 'remote', reason: msg.reason });
+      return;
+    }
+    const sv = msg.stateVersion;
+    if (typeof sv === 'number' && sv <= this._floor) return; // already in the last join/sync reply
+    const meta = { source: 'remote', by: msg.by, stateVersion: sv, transient: !!msg.transient };
+    if (msg.action === 'delete') {
+      const cur = this._serverEntity(msg.id);
+      if (cur && typeof sv === 'number' && typeof cur.stateVersion === 'number' && cur.stateVersion > sv) return;
+      this._room._seenVersion(sv);
+      this._remove(msg.id, meta);
+      return;
+    }
+    if (msg.entity) {
+      this._room._seenVersion(sv);
+      this._applyServer(msg.entity, meta);
+    }
+  }
+
+  /** A join reply: `sync` (a rejoin with `since`), else `entities` (every entity). */
+  _onJoin(data, sv, initial) {
+    const source = 'sync';
+    if (!initial) this._clearOverlays(); // the reply is the server's view; our held transients are in it or lost
+    if (data.sync && typeof data.sync === 'object') {
+      this._applySync(data.sync, { emitSynced: true });
+      return;
+    }
+    if (Array.isArray(data.entities)) {
+      this._replaceAll(data.entities, null, sv, { source, emit: !initial });
+    }
+    // A server without entities: nothing to do but keep the counter.
+    if (initial || !Array.isArray(data.entities)) this._room._seenVersion(sv);
+    if (!initial) this._emit('synced', { type: 'full', stateVersion: this._room._stateVersion });
+  }
+
+  /** Replaces every entity (a full sync or a join reply). locks: the list, or null to take entity.lock. */
+  _replaceAll(entities, locks, sv, { source, emit = true }) {
+    const ids = new Set(entities.map((e) => e.id));
+    for (const id of [...this._map.keys()]) {
+      if (!ids.has(id)) this._remove(id, { source, stateVersion: sv });
+    }
+    for (const e of entities) {
+      const lockFromList = locks ? locks.find((l) => l.id === e.id) : undefined;
+      let ent = e;
+      if (locks) {
+        ent = { ...e };
+        if (lockFromList) ent.lock = lockOf(lockFromList);
+        else delete ent.lock;
+      }
+      if (emit) {
+        this._applyServer(ent, { source }, { force: true });
+      } else {
+        this._map.set(ent.id, this._view(ent));
+      }
+    }
+    this._floor = sv;
+    this._room._stateVersion = sv; // replace everything: also a server that went back
+  }
+
+  /** Applies a `sync` reply (or a join reply's `sync`). */
+  _applySync(sync, { emitSynced = true } = {}) {
+    if (!sync || typeof sync !== 'object') return;
+    const sv = sync.stateVersion;
+    const source = 'sync';
+    const room = this._room;
+    if (sync.type === 'full') {
+      this._replaceAll(Array.isArray(sync.entities) ? sync.entities : [], Array.isArray(sync.locks) ? sync.locks : null, sv, { source });
+      if (sync.state !== undefined) {
+        room._stateAt = 0;
+        room._applyState(sync.state, sv);
+      }
+    } else if (sync.type === 'delta') {
+      for (const c of Array.isArray(sync.changes) ? sync.changes : []) {
+        if (!c || typeof c.id !== 'string') continue;
+        if (c.deleted) {
+          const cur = this._serverEntity(c.id);
+          if (cur && typeof cur.stateVersion === 'number' && cur.stateVersion > sv) continue; // newer event
+          this._remove(c.id, { source, stateVersion: sv });
+        } else {
+          this._applyServer(c, { source });
+        }
+      }
+      if (sync.state !== undefined) room._applyState(sync.state, sv);
+      if (Array.isArray(sync.locks)) this._syncLocks(sync.locks);
+      if (typeof sv === 'number' && sv > this._floor) this._floor = sv;
+      room._seenVersion(sv);
+    } else {
+      // up_to_date
+      if (typeof sv === 'number' && sv > this._floor) this._floor = sv;
+      room._seenVersion(sv);
+    }
+    if (emitSynced) this._emit('synced', { type: sync.type, stateVersion: room._stateVersion });
+  }
+
+  /** The sync's `locks` list is every current lock: set those, clear the others. */
+  _syncLocks(locks) {
+    const byId = new Map(locks.filter((l) => l && typeof l.id === 'string').map((l) => [l.id, lockOf(l)]));
+    for (const [id, e] of [...this._map]) {
+      const want = byId.get(id) ?? null;
+      if (!sameJson(e.lock ?? null, want)) this._setLock(id, want, { source: 'sync', reason: 'sync' });
+    }
+  }
+
+  // ---- transient overlay ----
+
+  _addOverlay(id, patch) {
+    const cur = this._overlay.get(id);
+    const gen = (cur?.gen ?? 0) + 1;
+    const server = this._serverEntity(id);
+    // from: the stateVersion before the first patch; the server applies ours after it.
+    const from = cur?.from ?? this._room._stateVersion;
+    this._overlay.set(id, { patch: composePatch(cur?.patch ?? {}, patch), gen, from });
+    if (server) {
+      this._base.set(id, server);
+      this._show(id, this._view(server), { source: 'local', by: this._me(), transient: true });
+    }
+    return gen;
+  }
+
+  _dropOverlay(id, source) {
+    if (!this._overlay.delete(id)) return;
+    const server = this._base.get(id);
+    this._base.delete(id);
+    if (server) this._show(id, server, { source, transient: true });
+  }
+
+  _clearOverlays() {
+    clearTimeout(this._settleTimer);
+    this._settleTimer = null;
+    for (const id of [...this._overlay.keys()]) this._dropOverlay(id, 'sync');
+  }
+
+  /** Once our transient updates have been quiet for a while, sync to take what the server settled on. */
+  _scheduleSettle() {
+    if (!this._overlay.size || !this._room._active) return;
+    clearTimeout(this._settleTimer);
+    this._settleTimer = setTimeout(() => {
+      this._settleTimer = null;
+      if (this._transientInflight > 0) {
+        this._scheduleSettle();
+        return;
+      }
+      // From before our first patch: the delta then holds each of these entities as it is
+      // now (our batches took stateVersions we never saw); newer events already won.
+      const gens = new Map([...this._overlay].map(([id, o]) => [id, o.gen]));
+      const from = Math.min(...[...this._overlay.values()].map((o) => o.from));
+      this._room._syncFrom(from).then(() => {
+        for (const [id, gen] of gens) if (this._overlay.get(id)?.gen === gen) this._dropOverlay(id, 'sync');
+      }, () => { /* closed: the rejoin syncs and clears the overlays */ });
+    }, TRANSIENT_SETTLE_MS);
+  }
+
+  _detach() {
+    clearTimeout(this._settleTimer);
+    this._settleTimer = null;
   }
 }
 
