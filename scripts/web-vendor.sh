@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # web-vendor.sh: copies the browser (ES module) builds of the web app's npm dependencies
-# (CodeMirror 6 and what it imports) from node_modules into web/lib/vendor/, one file per
-# package. There is no bundler: the import map in web/index.html maps each bare specifier
-# ("@codemirror/state") to its file here ("./lib/vendor/@codemirror/state.js"), and that
-# import map is the list of what gets copied. The script checks that every file's imports
-# are in the map (so a new CodeMirror release with a new dependency fails here, not in a
-# browser), and copies only files that changed, so a second run does nothing.
+# (CodeMirror 6 and what it imports, three.js) from node_modules into web/lib/vendor/, one
+# entry file per package. There is no bundler: the import map in web/index.html maps each
+# bare specifier ("@codemirror/state") to its file here ("./lib/vendor/@codemirror/state.js"),
+# and that import map is the list of what gets copied. A file the entry imports by a
+# relative path inside its package (three.module.js imports ./three.core.js) is copied
+# beside it at the same relative place, where the browser resolves it. The script checks
+# that every bare import is in the map (so a new release with a new dependency fails here,
+# not in a browser), and copies only files that changed, so a second run does nothing.
 # Needs node_modules (npm ci). Usage: scripts/web-vendor.sh [out-dir]   (default web/lib/vendor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,20 +46,43 @@ const bareImports = (src) => [...src.matchAll(/^\s*(?:import|export)\b[^'"]*?\bf
 
 let copied = 0;
 const problems = [];
+const written = new Map(); // dest -> the package that put it there (two must not clash)
 for (const [spec, target] of Object.entries(imports)) {
   if (!target.startsWith(PREFIX)) continue;           // not a vendored package
-  const src = esmEntry(spec);
-  const code = fs.readFileSync(src);
-  for (const dep of bareImports(code.toString('utf8'))) {
-    if (dep.startsWith('.') || dep.startsWith('/')) problems.push(`${spec} imports a relative file (${dep}): one file per package is assumed`);
-    else if (!(dep in imports)) problems.push(`${spec} imports "${dep}", which the import map in web/index.html lacks`);
+  const entry = esmEntry(spec);
+  const pkgDir = path.dirname(path.join('node_modules', spec, 'package.json'));
+  const entryDest = path.join(out, target.slice(PREFIX.length));
+  // The entry, then every file it reaches by relative imports (kept inside the package).
+  const queue = [[entry, entryDest]];
+  const seen = new Set();
+  while (queue.length) {
+    const [src, dest] = queue.shift();
+    if (seen.has(src)) continue;
+    seen.add(src);
+    const code = fs.readFileSync(src);
+    for (const dep of bareImports(code.toString('utf8'))) {
+      if (dep.startsWith('./') || dep.startsWith('../')) {
+        const depSrc = path.join(path.dirname(src), dep);
+        if (path.relative(pkgDir, depSrc).startsWith('..')) problems.push(`${spec} imports ${dep}, outside its package`);
+        else if (!fs.existsSync(depSrc)) problems.push(`${spec} imports ${dep}, which is not in node_modules`);
+        else queue.push([depSrc, path.join(path.dirname(dest), dep)]);
+      } else if (dep.startsWith('/')) {
+        problems.push(`${spec} imports an absolute path (${dep})`);
+      } else if (!(dep in imports)) {
+        problems.push(`${spec} imports "${dep}", which the import map in web/index.html lacks`);
+      }
+    }
+    if (written.has(dest) && written.get(dest) !== spec) {
+      problems.push(`${spec} and ${written.get(dest)} both need ${dest}: map one of them elsewhere`);
+      continue;
+    }
+    written.set(dest, spec);
+    const old = fs.existsSync(dest) ? fs.readFileSync(dest) : null;
+    if (old && old.equals(code)) continue;
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, code);
+    copied++;
   }
-  const dest = path.join(out, target.slice(PREFIX.length));
-  const old = fs.existsSync(dest) ? fs.readFileSync(dest) : null;
-  if (old && old.equals(code)) continue;
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  fs.writeFileSync(dest, code);
-  copied++;
 }
 if (problems.length) {
   console.error(`web-vendor: ${problems.join('\nweb-vendor: ')}`);
