@@ -344,6 +344,14 @@ const el = {
   editorStatus: $('[data-testid="editor-status"]'),
   editorPresence: $('[data-testid="editor-presence"]'),
   editorPeople: $('[data-testid="editor-people"]'),
+  cosmosPanel: $('[data-testid="cosmos-panel"]'),
+  cosmosHost: $('[data-testid="cosmos"]'),
+  cosmosLoading: $('[data-testid="cosmos-loading"]'),
+  cosmosForm: $('[data-testid="cosmos-form"]'),
+  cosmosText: $('[data-testid="cosmos-text"]'),
+  cosmosCreate: $('[data-testid="cosmos-create"]'),
+  cosmosStatus: $('[data-testid="cosmos-status"]'),
+  cosmosCount: $('[data-testid="cosmos-count"]'),
 };
 
 async function enterRoom(code) {
@@ -366,6 +374,7 @@ async function enterRoom(code) {
     client, code, room: null, offs: [], cursors: new Map(), seen: new Set(), colors: new Map(),
     timers: [], lastCursorSent: 0, cursorTimer: null, pendingCursor: undefined, typingSentAt: 0,
     typingStopTimer: null, wasDown: false, tab: 'chat', unread: 0, editor: null, doc: null, editorOpening: null,
+    cosmos: null, cosmosOpening: null,
   };
   current = sess;
   sess.offs.push(client.on('connection', (state) => onConnection(sess, state)));
@@ -439,6 +448,7 @@ function wireRoom(sess) {
   on('participant_removed', (p) => { renderParticipants(sess); if (p) removeCursor(sess, p.userId); renderTyping(sess); });
   on('presence', (p) => onPresence(sess, p));
   on('state', (s) => renderMode(sess, s?.currentMode ?? s?.state?.mode));
+  for (const ev of ['entity_created', 'entity_deleted', 'synced']) on(ev, () => renderCosmosCount(sess));
   on('kicked', (p) => {
     leaveRoomSession();
     navigate(lobbyUrl(), { replace: true });
@@ -470,6 +480,7 @@ function leaveRoomSession() {
   clearTimeout(sess.cursorTimer);
   clearTimeout(sess.typingStopTimer);
   closeEditor(sess);
+  closeCosmos(sess);
   try { sess.client.close(); } catch { /* ignore */ }
   el.messages.replaceChildren();
   el.participants.replaceChildren();
@@ -479,6 +490,7 @@ function leaveRoomSession() {
   showTab('chat');
   el.unread.hidden = true;
   el.editorPeople.hidden = true;
+  el.cosmosCount.hidden = true;
   $('[data-testid="reconnect-banner"]').hidden = true;
   closeDialogIfOpen();
 }
@@ -500,6 +512,7 @@ function renderRoomAll(sess) {
   }
   renderTyping(sess);
   updateComposer(sess);
+  renderCosmosCount(sess);
 }
 
 function isHost(sess) {
@@ -814,6 +827,7 @@ function showTab(tab) {
   }
   el.chatPanel.hidden = tab !== 'chat';
   el.editorPanel.hidden = tab !== 'editor';
+  el.cosmosPanel.hidden = tab !== 'cosmos';
   el.area.dataset.tab = tab;
 }
 
@@ -821,17 +835,25 @@ function setTab(sess, tab) {
   const was = sess.tab;
   sess.tab = tab;
   showTab(tab);
+  // What the tab we leave shows of us to others: the chat's pointer arrow, the editor's
+  // caret, the cosmos marker.
+  if (was === 'chat') {
+    queueCursor(sess, null);
+    setTyping(sess, false);
+  } else if (was === 'editor') {
+    sess.editor?.hidePresence();
+  } else if (was === 'cosmos') {
+    sess.cosmos?.setActive(false);
+  }
   if (tab === 'chat') {
     sess.unread = 0;
     el.unread.hidden = true;
     scrollMessages(true);
     el.input.focus({ preventScroll: true });
-    if (was === 'editor') sess.editor?.hidePresence();
-  } else {
-    // The pointer arrows belong to the chat view; the editor shows carets instead.
-    if (was === 'chat') queueCursor(sess, null);
-    setTyping(sess, false);
+  } else if (tab === 'editor') {
     openEditor(sess);
+  } else if (tab === 'cosmos') {
+    openCosmos(sess);
   }
 }
 
@@ -948,6 +970,108 @@ function renderEditorPresence(sess) {
     'data-testid': 'editor-person', 'data-user-id': c.userId,
   }, initials(c.name))));
 }
+
+// ----- the shared cosmos (Cosmos tab): the room's entries as a 3D scene
+
+function participantColor(sess, userId) {
+  return sess.room?.participants.get(userId)?.color || sess.colors.get(userId) || colorFor(userId);
+}
+
+function participantName(sess, userId) {
+  if (userId === session.user.id) return 'You';
+  return sess.room?.participants.get(userId)?.displayName || 'Someone';
+}
+
+function renderCosmosCount(sess) {
+  if (!sess.room) return;
+  let n = 0;
+  for (const e of sess.room.entities.values()) if (e.kind === 'entry') n++;
+  el.cosmosCount.hidden = n === 0;
+  el.cosmosCount.textContent = String(n);
+  el.cosmosCount.title = `${n} ${n === 1 ? 'entry' : 'entries'} in the cosmos`;
+}
+
+function cosmosStatus(text, kind = '') {
+  el.cosmosStatus.textContent = text || '';
+  el.cosmosStatus.dataset.kind = kind;
+}
+
+/** Loads three.js and mounts the scene (once per room session); shows it. */
+async function openCosmos(sess) {
+  if (sess.cosmos) {
+    sess.cosmos.setActive(true);
+    return;
+  }
+  if (sess.cosmosOpening) return;
+  el.cosmosLoading.hidden = false;
+  el.cosmosLoading.querySelector('.spinner').hidden = false;
+  el.cosmosLoading.lastElementChild.textContent = 'Opening the cosmos…';
+  sess.cosmosOpening = (async () => {
+    let mod;
+    try {
+      mod = await import('./cosmos.js');
+    } catch {
+      if (current !== sess) return;
+      sess.cosmosOpening = null;
+      el.cosmosLoading.lastElementChild.textContent = 'Couldn’t load the cosmos view (was `make web` run?)';
+      el.cosmosLoading.querySelector('.spinner').hidden = true;
+      return;
+    }
+    if (current !== sess) return;
+    el.cosmosLoading.hidden = true;
+    sess.cosmos = mod.mountCosmos(el.cosmosHost, sess.room, {
+      me: session.user.id,
+      colorOf: (userId) => participantColor(sess, userId),
+      nameOf: (userId) => participantName(sess, userId),
+      setPresence: (patch) => { if (current === sess) presence(sess, patch); },
+      onStatus: (text, kind) => { if (current === sess) cosmosStatus(text, kind); },
+    });
+    // For tests and debugging: the logical scene (works without WebGL too).
+    window.__cosmos = sess.cosmos.state;
+    sess.cosmos.setActive(sess.tab === 'cosmos');
+  })();
+  await sess.cosmosOpening;
+}
+
+function closeCosmos(sess) {
+  if (sess.cosmos) {
+    sess.cosmos.destroy();
+    sess.cosmos = null;
+  }
+  sess.cosmosOpening = null;
+  if (window.__cosmos) delete window.__cosmos;
+  el.cosmosHost.replaceChildren();
+  el.cosmosLoading.hidden = false;
+  el.cosmosText.value = '';
+  cosmosStatus('');
+}
+
+el.cosmosForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const sess = current;
+  if (!sess?.cosmos) return;
+  const text = el.cosmosText.value.trim();
+  if (!text) {
+    cosmosStatus('Write something first.', 'error');
+    return;
+  }
+  if (sess.client.state !== 'open') {
+    cosmosStatus('Not connected: try again when the connection is back.', 'error');
+    return;
+  }
+  el.cosmosText.value = '';
+  el.cosmosCreate.disabled = true;
+  try {
+    await sess.cosmos.createEntry(text);
+  } catch (err) {
+    if (current === sess) {
+      cosmosStatus(`Couldn’t add the entry: ${friendlyError(err)}`, 'error');
+      if (!el.cosmosText.value) el.cosmosText.value = text;
+    }
+  } finally {
+    el.cosmosCreate.disabled = false;
+  }
+});
 
 // ----- room controls
 

@@ -1,0 +1,612 @@
+// cosmos.js: the room's "cosmos": its entities of kind "entry" as glowing spheres in a
+// shared 3D scene (three.js), the others' pointers as colored markers with names, and the
+// making of an entry (placeholder -> enriched chunk by chunk -> glides to its final place).
+//
+// Loaded on demand (the first time someone opens the Cosmos tab): three.js comes from
+// web/lib/vendor through the import map in index.html (scripts/web-vendor.sh).
+//
+// The scene has two halves. The logical scene (items and cursors: positions, targets,
+// scales, colors) is plain data driven by the room's entities and presence; it is what
+// window.__cosmos shows and what the tests check, and it works without WebGL. The three.js
+// scene graph mirrors it (meshes, halos, markers; raycasting for hover works on it without
+// a renderer); a WebGLRenderer draws it only when WebGL is available.
+//
+// Where an entry is: data.pos [x, y, z], as stored in the entity, so every client places it
+// at the same numbers. Its author computes the final position from a hash of the text (a
+// three-armed spiral galaxy) and stores it; the others only follow.
+import * as THREE from 'three';
+
+const GLIDE_MS = 1500;      // a change of data.pos glides this long (ease in-out)
+const GROW_MS = 500;        // a change of size eases this long
+const CURSOR_SEND_MS = 50;  // at most 20 pointer updates a second (the server's presence rate)
+const CURSOR_HIDE_MS = 8000; // a marker without movement fades out after this
+const CHUNK_MS = 450;       // the pause between enrichment chunks of a new entry
+const PLACEHOLDER_SIZE = 0.35;
+const MOODS = ['calm', 'bright', 'wistful', 'curious', 'restless', 'tender'];
+
+// ---------------------------------------------------------------- pure helpers
+
+/** FNV-1a, 32 bits, over the UTF-16 units of s. */
+export function hash32(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+const round3 = (v) => Math.round(v * 1000) / 1000;
+
+/**
+ * The final place of an entry: a three-armed spiral galaxy, deterministic from the text
+ * (and the id, so that two equal texts do not hide each other). Rounded to 1e-3.
+ */
+export function finalPosition(text, id = '') {
+  const h = hash32(text);
+  const j = hash32(`${id}|${text}`);
+  const arm = h % 3;
+  const t = ((h >>> 2) % 1000) / 1000;          // how far out along the arm
+  const radius = 2 + t * 8;
+  const angle = arm * ((2 * Math.PI) / 3) + t * 3.2 + ((j % 1000) / 1000 - 0.5) * 0.35;
+  const y = (((j >>> 10) % 1000) / 1000 - 0.5) * (1.6 - t);
+  return [round3(radius * Math.cos(angle)), round3(y), round3(radius * Math.sin(angle))];
+}
+
+/** The enrichment of a text, in chunks (each a merge patch growing the sphere). */
+export function enrichmentChunks(text) {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const keywords = [...new Set(words.map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '')).filter((w) => w.length > 3))]
+    .sort((a, b) => b.length - a.length).slice(0, 3);
+  return [
+    { stage: 'enriching', words: words.length, size: 0.55 },
+    { mood: MOODS[hash32(text) % MOODS.length], size: 0.75 },
+    { keywords, size: 0.9 },
+  ];
+}
+
+const isVec3 = (p) => Array.isArray(p) && p.length === 3 && p.every((v) => typeof v === 'number' && Number.isFinite(v));
+const easeInOut = (t) => (t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2);
+const lerp3 = (a, b, k) => [a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k, a[2] + (b[2] - a[2]) * k];
+
+function sizeOf(data) {
+  if (typeof data.size === 'number' && Number.isFinite(data.size)) return Math.min(3, Math.max(0.1, data.size));
+  return data.final ? 1 : PLACEHOLDER_SIZE;
+}
+
+function webglAvailable() {
+  try {
+    const c = document.createElement('canvas');
+    return !!(c.getContext('webgl2') || c.getContext('webgl'));
+  } catch {
+    return false;
+  }
+}
+
+/** A soft radial glow (white; tinted by the sprite's color). */
+function glowTexture() {
+  const c = document.createElement('canvas');
+  c.width = c.height = 64;
+  const g = c.getContext('2d');
+  if (g) {
+    const grad = g.createRadialGradient(32, 32, 0, 32, 32, 32);
+    grad.addColorStop(0, 'rgba(255,255,255,1)');
+    grad.addColorStop(0.25, 'rgba(255,255,255,.55)');
+    grad.addColorStop(1, 'rgba(255,255,255,0)');
+    g.fillStyle = grad;
+    g.fillRect(0, 0, 64, 64);
+  }
+  const tex = new THREE.CanvasTexture(c);
+  tex.colorSpace = THREE.SRGBColorSpace;
+  return tex;
+}
+
+/** Deterministic background stars (a small LCG, so every client has the same sky). */
+function starfield() {
+  let s = 12345;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const pts = new Float32Array(700 * 3);
+  for (let i = 0; i < 700; i++) {
+    const r = 40 + rnd() * 40;
+    const th = rnd() * Math.PI * 2;
+    const ph = Math.acos(2 * rnd() - 1);
+    pts.set([r * Math.sin(ph) * Math.cos(th), r * Math.cos(ph), r * Math.sin(ph) * Math.sin(th)], i * 3);
+  }
+  const geo = new THREE.BufferGeometry();
+  geo.setAttribute('position', new THREE.BufferAttribute(pts, 3));
+  return new THREE.Points(geo, new THREE.PointsMaterial({ color: 0x9aa4c7, size: 0.18, sizeAttenuation: true, transparent: true, opacity: 0.7 }));
+}
+
+// ---------------------------------------------------------------- the view
+
+/**
+ * Mounts the cosmos of `room` into `host` (an empty element).
+ * opts: {me: userId, colorOf(userId) -> css color, nameOf(userId) -> string,
+ *        setPresence(patch) (best effort), onStatus(text, kind)}.
+ * Returns {createEntry(text) -> Promise<entity>, setActive(on), destroy(), state}.
+ */
+export function mountCosmos(host, room, opts) {
+  const { me, colorOf, nameOf, setPresence, onStatus = () => {} } = opts;
+  const reduceMotion = window.matchMedia?.('(prefers-reduced-motion: reduce)').matches ?? false;
+  const items = new Map(); // entity id -> item (logical + its meshes)
+  const cursors = new Map(); // userId -> {pos, at, mesh, label}
+  const offs = [];
+  let alive = true;
+  let active = false;
+  let frame = 0;
+
+  // ----- DOM: canvas host, labels layer, tooltip, no-WebGL message
+  const stage = document.createElement('div');
+  stage.className = 'cosmos-stage';
+  stage.dataset.testid = 'cosmos-stage';
+  const labels = document.createElement('div');
+  labels.className = 'cosmos-labels';
+  const tooltip = document.createElement('div');
+  tooltip.className = 'cosmos-tooltip';
+  tooltip.dataset.testid = 'cosmos-tooltip';
+  tooltip.hidden = true;
+  stage.append(labels, tooltip);
+  host.replaceChildren(stage);
+
+  // ----- three.js scene graph (a renderer only with WebGL)
+  const scene = new THREE.Scene();
+  scene.fog = new THREE.FogExp2(0x0b0d13, 0.012);
+  const camera = new THREE.PerspectiveCamera(55, 1, 0.1, 300);
+  const orbit = { az: 0.7, el: 0.55, dist: 18, target: new THREE.Vector3(0, 0, 0) };
+  scene.add(new THREE.HemisphereLight(0xbfc8ff, 0x101018, 1.2));
+  scene.add(starfield());
+  const core = new THREE.Mesh(new THREE.SphereGeometry(0.18, 16, 12), new THREE.MeshBasicMaterial({ color: 0xfff3d6 }));
+  scene.add(core); // the galaxy's center
+  const sphereGeo = new THREE.SphereGeometry(1, 32, 20);
+  const markerGeo = new THREE.OctahedronGeometry(0.16, 0);
+  const glow = glowTexture();
+  const plane = new THREE.Plane(new THREE.Vector3(0, 1, 0), 0); // where pointers live
+  const raycaster = new THREE.Raycaster();
+
+  let renderer = null;
+  if (webglAvailable()) {
+    try {
+      renderer = new THREE.WebGLRenderer({ antialias: true, alpha: true, preserveDrawingBuffer: true });
+      renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+      renderer.domElement.className = 'cosmos-canvas';
+      renderer.domElement.dataset.testid = 'cosmos-canvas';
+      stage.prepend(renderer.domElement);
+    } catch {
+      renderer = null;
+    }
+  }
+  let surface = renderer?.domElement;
+  if (!renderer) {
+    // No WebGL: say so, keep the logical scene (and hover, cursors) on a plain surface.
+    surface = document.createElement('div');
+    surface.className = 'cosmos-canvas cosmos-nogl';
+    surface.dataset.testid = 'cosmos-canvas';
+    surface.append(Object.assign(document.createElement('p'), {
+      className: 'cosmos-nogl-text', textContent: 'This browser cannot draw 3D (no WebGL): the cosmos is listed, not drawn.',
+    }));
+    stage.prepend(surface);
+  }
+  stage.dataset.webgl = String(!!renderer);
+
+  function size() {
+    const w = Math.max(1, stage.clientWidth);
+    const h = Math.max(1, stage.clientHeight);
+    return { w, h };
+  }
+
+  function placeCamera() {
+    const { w, h } = size();
+    camera.aspect = w / h;
+    const ce = Math.cos(orbit.el);
+    camera.position.set(
+      orbit.target.x + orbit.dist * ce * Math.sin(orbit.az),
+      orbit.target.y + orbit.dist * Math.sin(orbit.el),
+      orbit.target.z + orbit.dist * ce * Math.cos(orbit.az),
+    );
+    camera.lookAt(orbit.target);
+    camera.updateProjectionMatrix();
+    camera.updateMatrixWorld();
+    if (renderer) renderer.setSize(w, h, false);
+  }
+  placeCamera();
+  const ro = new ResizeObserver(() => { placeCamera(); requestFrame(); });
+  ro.observe(stage);
+
+  /** Client pixel -> normalized device coordinates of the stage. */
+  function ndc(clientX, clientY) {
+    const r = stage.getBoundingClientRect();
+    return new THREE.Vector2(((clientX - r.left) / r.width) * 2 - 1, -((clientY - r.top) / r.height) * 2 + 1);
+  }
+
+  /** World point -> client pixel (or null behind the camera). */
+  function toScreen(p) {
+    const v = new THREE.Vector3(p[0], p[1], p[2]).project(camera);
+    if (v.z > 1) return null;
+    const r = stage.getBoundingClientRect();
+    return { x: r.left + ((v.x + 1) / 2) * r.width, y: r.top + ((1 - v.y) / 2) * r.height };
+  }
+
+  // ----- items (entries)
+
+  function makeItem(e) {
+    const color = colorOf(e.owner);
+    const mat = new THREE.MeshStandardMaterial({ color, emissive: color, emissiveIntensity: 0.85, roughness: 0.35, metalness: 0, transparent: true });
+    const mesh = new THREE.Mesh(sphereGeo, mat);
+    mesh.userData.id = e.id;
+    const halo = new THREE.Sprite(new THREE.SpriteMaterial({ map: glow, color, blending: THREE.AdditiveBlending, transparent: true, depthWrite: false }));
+    const group = new THREE.Group();
+    group.add(halo, mesh);
+    scene.add(group);
+    const pos = isVec3(e.data?.pos) ? [...e.data.pos] : [0, 0, 0];
+    return {
+      id: e.id, owner: e.owner, color, mesh, halo, group,
+      pos, from: pos, target: pos, t0: 0,
+      scale: reduceMotion ? sizeOf(e.data ?? {}) : 0.01, scaleFrom: 0.01, scaleTarget: sizeOf(e.data ?? {}), s0: performance.now(),
+      text: '', stage: '', final: false,
+    };
+  }
+
+  /** Brings the item of entity id in line with room.entities (creates, moves, removes). */
+  function reconcile(id) {
+    const e = room.entities.get(id);
+    let it = items.get(id);
+    if (!e || e.kind !== 'entry') {
+      if (it) removeItem(it);
+      return;
+    }
+    const now = performance.now();
+    if (!it) {
+      it = makeItem(e);
+      items.set(id, it);
+    }
+    const data = e.data ?? {};
+    it.text = typeof data.text === 'string' ? data.text : '';
+    it.stage = typeof data.stage === 'string' ? data.stage : '';
+    it.final = data.final === true;
+    const color = colorOf(e.owner);
+    if (color !== it.color) {
+      it.color = color;
+      it.mesh.material.color.set(color);
+      it.mesh.material.emissive.set(color);
+      it.halo.material.color.set(color);
+    }
+    const target = isVec3(data.pos) ? [...data.pos] : it.target;
+    if (target.some((v, k) => v !== it.target[k])) {
+      it.from = [...it.pos];
+      it.target = target;
+      it.t0 = now;
+      if (reduceMotion) it.pos = [...target];
+    }
+    const s = sizeOf(data);
+    if (s !== it.scaleTarget) {
+      it.scaleFrom = it.scale;
+      it.scaleTarget = s;
+      it.s0 = now;
+      if (reduceMotion) it.scale = s;
+    }
+    requestFrame();
+  }
+
+  function removeItem(it) {
+    scene.remove(it.group);
+    it.mesh.material.dispose();
+    it.halo.material.dispose();
+    items.delete(it.id);
+    if (hovered === it.id) setHover(null);
+    requestFrame();
+  }
+
+  function reconcileAll() {
+    for (const id of [...items.keys()]) if (!room.entities.has(id)) removeItem(items.get(id));
+    for (const id of room.entities.keys()) reconcile(id);
+  }
+
+  /** Advances every animation to `now`; true while something still moves. */
+  function step(now = performance.now()) {
+    let moving = false;
+    for (const it of items.values()) {
+      if (it.pos !== it.target) {
+        const k = reduceMotion ? 1 : Math.min(1, (now - it.t0) / GLIDE_MS);
+        if (k >= 1) it.pos = it.target; // exactly the stored numbers at the end
+        else {
+          it.pos = lerp3(it.from, it.target, easeInOut(k));
+          moving = true;
+        }
+      }
+      if (it.scale !== it.scaleTarget) {
+        const k = reduceMotion ? 1 : Math.min(1, (now - it.s0) / GROW_MS);
+        it.scale = k >= 1 ? it.scaleTarget : it.scaleFrom + (it.scaleTarget - it.scaleFrom) * easeInOut(k);
+        if (k < 1) moving = true;
+      }
+      const pulse = !it.final && !reduceMotion ? 1 + 0.12 * Math.sin(now / 260) : 1;
+      if (!it.final && !reduceMotion) moving = true;
+      it.group.position.set(it.pos[0], it.pos[1], it.pos[2]);
+      it.mesh.scale.setScalar(Math.max(0.01, it.scale));
+      it.halo.scale.setScalar(Math.max(0.01, it.scale) * 4.2 * pulse);
+      it.mesh.material.opacity = it.stage === 'placeholder' ? 0.55 : 1;
+      it.halo.material.opacity = it.final ? 0.9 : 0.6;
+    }
+    return moving;
+  }
+
+  // ----- others' pointers
+
+  function setCursor(userId, c) {
+    if (userId === me) return;
+    let cur = cursors.get(userId);
+    if (!c || !isVec3([c.x, c.y, c.z])) {
+      if (cur) {
+        scene.remove(cur.mesh);
+        cur.mesh.material.dispose();
+        cur.label.remove();
+        cursors.delete(userId);
+      }
+      requestFrame();
+      return;
+    }
+    const color = colorOf(userId);
+    if (!cur) {
+      const mesh = new THREE.Mesh(markerGeo, new THREE.MeshBasicMaterial({ color }));
+      const label = document.createElement('span');
+      label.className = 'cosmos-label';
+      label.dataset.testid = 'cosmos-cursor';
+      label.dataset.userId = userId;
+      scene.add(mesh);
+      labels.append(label);
+      cur = { mesh, label };
+      cursors.set(userId, cur);
+    }
+    cur.pos = [c.x, c.y, c.z];
+    cur.at = Date.now();
+    cur.color = color;
+    cur.name = nameOf(userId);
+    cur.mesh.material.color.set(color);
+    cur.mesh.position.set(c.x, c.y + 0.05, c.z);
+    cur.label.textContent = cur.name;
+    cur.label.style.setProperty('--c', color);
+    requestFrame();
+  }
+
+  function cursorHidden(cur) {
+    return Date.now() - cur.at > CURSOR_HIDE_MS;
+  }
+
+  function placeLabels() {
+    const r = stage.getBoundingClientRect();
+    for (const cur of cursors.values()) {
+      const s = toScreen(cur.pos);
+      const hidden = !s || cursorHidden(cur);
+      cur.mesh.visible = !hidden;
+      cur.label.hidden = hidden;
+      if (s) cur.label.style.transform = `translate(${Math.round(s.x - r.left)}px, ${Math.round(s.y - r.top)}px)`;
+    }
+  }
+
+  function onPresence({ userId, presence }) {
+    const p = room.participants.get(userId);
+    if (presence?.idle === true || (p && p.online === false)) setCursor(userId, null);
+    else if (presence && 'cosmos' in presence) setCursor(userId, presence.cosmos);
+    else setCursor(userId, null);
+  }
+
+  // ----- pointer: orbit (drag), zoom (wheel), hover, publishing our pointer
+
+  let hovered = null;
+  let drag = null;
+  let lastPoint = null; // our pointer on the plane (where new entries start)
+  let sendTimer = null;
+  let pending;
+  let lastSent = 0;
+
+  function queuePresence(p) {
+    pending = p;
+    if (sendTimer) return;
+    sendTimer = setTimeout(() => {
+      sendTimer = null;
+      lastSent = Date.now();
+      if (alive && pending !== undefined) setPresence({ cosmos: pending });
+      pending = undefined;
+    }, Math.max(0, lastSent + CURSOR_SEND_MS - Date.now()));
+  }
+
+  function setHover(id, clientX, clientY) {
+    hovered = id;
+    const it = id && items.get(id);
+    if (!it) {
+      tooltip.hidden = true;
+      stage.style.cursor = '';
+      return;
+    }
+    tooltip.replaceChildren(
+      Object.assign(document.createElement('strong'), { textContent: nameOf(it.owner) }),
+      Object.assign(document.createElement('span'), { textContent: it.text || '(an entry)' }),
+    );
+    tooltip.dataset.entityId = id;
+    tooltip.style.setProperty('--c', it.color);
+    const r = stage.getBoundingClientRect();
+    tooltip.style.transform = `translate(${Math.round(clientX - r.left + 14)}px, ${Math.round(clientY - r.top + 14)}px)`;
+    tooltip.hidden = false;
+    stage.style.cursor = 'pointer';
+  }
+
+  function onPointerMove(ev) {
+    if (drag) {
+      orbit.az = drag.az - (ev.clientX - drag.x) * 0.006;
+      orbit.el = Math.min(1.35, Math.max(0.05, drag.el + (ev.clientY - drag.y) * 0.005));
+      placeCamera();
+      requestFrame();
+    }
+    step();
+    raycaster.setFromCamera(ndc(ev.clientX, ev.clientY), camera);
+    const hit = raycaster.intersectObjects([...items.values()].map((it) => it.mesh), false)[0];
+    setHover(hit ? hit.object.userData.id : null, ev.clientX, ev.clientY);
+    const p = raycaster.ray.intersectPlane(plane, new THREE.Vector3());
+    if (p && Math.abs(p.x) < 60 && Math.abs(p.z) < 60) {
+      lastPoint = [round3(p.x), 0, round3(p.z)];
+      queuePresence({ x: lastPoint[0], y: 0, z: lastPoint[2] });
+    }
+  }
+
+  function onPointerDown(ev) {
+    if (ev.button !== 0) return;
+    drag = { x: ev.clientX, y: ev.clientY, az: orbit.az, el: orbit.el };
+    surface.setPointerCapture?.(ev.pointerId);
+  }
+
+  function onPointerUp(ev) {
+    drag = null;
+    surface.releasePointerCapture?.(ev.pointerId);
+  }
+
+  function onLeave() {
+    setHover(null);
+    queuePresence(null);
+  }
+
+  function onWheel(ev) {
+    ev.preventDefault();
+    orbit.dist = Math.min(45, Math.max(6, orbit.dist * (1 + Math.sign(ev.deltaY) * 0.08)));
+    placeCamera();
+    requestFrame();
+  }
+
+  surface.addEventListener('pointermove', onPointerMove);
+  surface.addEventListener('pointerdown', onPointerDown);
+  surface.addEventListener('pointerup', onPointerUp);
+  surface.addEventListener('pointerleave', onLeave);
+  surface.addEventListener('wheel', onWheel, { passive: false });
+
+  // ----- the frame loop (only while the tab shows, and only while something changes)
+
+  let idleFrames = 0;
+  function requestFrame() {
+    idleFrames = 0;
+    if (!frame && active && alive) frame = requestAnimationFrame(render);
+  }
+
+  function render(now) {
+    frame = 0;
+    if (!alive || !active) return;
+    const moving = step(now);
+    core.scale.setScalar(reduceMotion ? 1 : 1 + 0.08 * Math.sin(now / 700));
+    placeLabels();
+    if (renderer) renderer.render(scene, camera);
+    // Keep drawing while things move, then a few more frames, then sleep until a change.
+    if (moving || ++idleFrames < 30) frame = requestAnimationFrame(render);
+  }
+
+  // ----- room events
+
+  const on = (ev, fn) => offs.push(room.on(ev, (p) => { if (alive) fn(p); }));
+  on('entity_created', (p) => reconcile(p.entity.id));
+  on('entity_updated', (p) => reconcile(p.entity.id));
+  on('entity_deleted', (p) => reconcile(p.id));
+  on('synced', () => reconcileAll());
+  on('presence', onPresence);
+  on('participant_left', (p) => setCursor(p.userId, null));
+  on('participant_removed', (p) => setCursor(p.userId, null));
+  on('participant_joined', () => { for (const it of items.values()) reconcile(it.id); });
+
+  reconcileAll();
+  for (const p of room.participants.values()) {
+    if (p.userId !== me && p.online && p.presence?.cosmos && p.presence.idle !== true) setCursor(p.userId, p.presence.cosmos);
+  }
+  const sweep = setInterval(() => { if (active) placeLabels(); }, 1000);
+
+  // ----- making an entry
+
+  /**
+   * Creates an entry as its author: at once a placeholder near our pointer (or the center),
+   * then enrichment chunks growing it, then its final place from the text's hash (stored,
+   * so everyone glides to the same numbers). Resolves with the final entity.
+   */
+  async function createEntry(text) {
+    const clean = String(text).trim().slice(0, 500);
+    if (!clean) throw new Error('Write something first.');
+    const id = `entry-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const near = lastPoint ?? [orbit.target.x, 0, orbit.target.z];
+    const j = hash32(id);
+    const pos = [round3(near[0] + ((j % 100) / 100 - 0.5) * 0.6), 0.4, round3(near[2] + (((j >>> 8) % 100) / 100 - 0.5) * 0.6)];
+    const pause = () => new Promise((r) => setTimeout(r, reduceMotion ? 60 : CHUNK_MS));
+    onStatus('Placing your entry…', 'busy');
+    await room.entities.create({ id, kind: 'entry', data: { pos, text: clean, stage: 'placeholder', size: PLACEHOLDER_SIZE } });
+    const chunks = enrichmentChunks(clean);
+    for (let i = 0; i < chunks.length; i++) {
+      await pause();
+      if (!room.active) throw new Error('left the room');
+      onStatus(`Enriching (${i + 1}/${chunks.length})…`, 'busy');
+      await room.entities.update(id, chunks[i]);
+    }
+    await pause();
+    const e = await room.entities.update(id, { stage: 'final', final: true, pos: finalPosition(clean, id), size: 1 });
+    onStatus('Your entry found its place.', 'ok');
+    return e;
+  }
+
+  // ----- the state tests and debugging read
+
+  const state = {
+    get ready() { return alive; },
+    get webgl() { return !!renderer; },
+    /** Every entry as drawn now: {id, pos, target, scale, color, owner, text, stage, final}. */
+    entities() {
+      step();
+      return [...items.values()].map((it) => ({
+        id: it.id, pos: [...it.pos], target: [...it.target], scale: it.scale, scaleTarget: it.scaleTarget,
+        color: it.color, owner: it.owner, text: it.text, stage: it.stage, final: it.final,
+      }));
+    },
+    /** The others' pointers: {userId, name, color, pos, visible}. */
+    cursors() {
+      return [...cursors.entries()].map(([userId, c]) => ({ userId, name: c.name, color: c.color, pos: [...c.pos], visible: !cursorHidden(c) }));
+    },
+    /** Where entity id is on the screen now (client pixels), for pointing at it. */
+    screenPosition(id) {
+      step();
+      const it = items.get(id);
+      return it ? toScreen(it.pos) : null;
+    },
+    get hovered() { return hovered; },
+    /** The SDK's entity (a JSON copy): what the server has. */
+    entity(id) {
+      const e = room.entities.get(id);
+      return e ? JSON.parse(JSON.stringify(e)) : null;
+    },
+  };
+
+  return {
+    state,
+    createEntry,
+    /** Showing (draw, publish the pointer) or hidden (stop drawing, withdraw the pointer). */
+    setActive(on) {
+      if (on === active) return;
+      active = on;
+      if (on) {
+        placeCamera();
+        requestFrame();
+      } else {
+        if (frame) cancelAnimationFrame(frame);
+        frame = 0;
+        setHover(null);
+        queuePresence(null);
+      }
+    },
+    destroy() {
+      if (!alive) return;
+      alive = false;
+      active = false;
+      if (frame) cancelAnimationFrame(frame);
+      clearTimeout(sendTimer);
+      clearInterval(sweep);
+      ro.disconnect();
+      for (const off of offs) off();
+      for (const it of [...items.values()]) removeItem(it);
+      for (const userId of [...cursors.keys()]) setCursor(userId, null);
+      sphereGeo.dispose();
+      markerGeo.dispose();
+      glow.dispose();
+      renderer?.dispose();
+      host.replaceChildren();
+    },
+  };
+}
