@@ -128,6 +128,18 @@ static const opt_t options[] = {
      "recent ops kept to transform late ops (older: version_too_old)"},
     {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every), 1, 10000000, "100",
      "ops between stored snapshots"},
+    {"entity-max-count", OPT_COUNT, OFF(entity_max_count), 1, 1000000, "1000",
+     "entities per room (too_many_entities)"},
+    {"entity-max-bytes", OPT_SIZE, OFF(entity_max_bytes), 2, 16 * MiB, "16KiB",
+     "one entity's data size"},
+    {"entity-max-patch", OPT_SIZE, OFF(entity_max_patch), 2, 16 * MiB, "8KiB",
+     "one entity patch's size"},
+    {"entity-log-window", OPT_COUNT, OFF(entity_log_window), 0, 10000000, "1000",
+     "changes per room remembered for sync (older: full)"},
+    {"entity-lock-max-ttl", OPT_DURATION, OFF(entity_lock_max_ttl), 1000, 24 * HOUR_MS, "5m",
+     "longest entity lock"},
+    {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
+     "transient updates applied per entity per second"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -186,6 +198,12 @@ void config_defaults(chorus_config_t *cfg)
     cfg->doc_max_components = 10000;
     cfg->doc_log_window = 1000;
     cfg->doc_snapshot_every = 100;
+    cfg->entity_max_count = 1000;
+    cfg->entity_max_bytes = 16 * KiB;
+    cfg->entity_max_patch = 8 * KiB;
+    cfg->entity_log_window = 1000;
+    cfg->entity_lock_max_ttl = 5 * 60 * 1000;
+    cfg->entity_transient_rate = 20;
 }
 
 static void free_origins(chorus_config_t *cfg)

@@ -73,6 +73,13 @@ typedef struct {
     uint64_t doc_max_components;  /* components of one op */
     uint64_t doc_log_window;      /* recent ops kept to transform late ops */
     uint64_t doc_snapshot_every;  /* ops between stored snapshots */
+    /* entities */
+    uint64_t entity_max_count;    /* entities per room */
+    uint64_t entity_max_bytes;    /* bytes of one entity's data */
+    uint64_t entity_max_patch;    /* bytes of one patch */
+    uint64_t entity_log_window;   /* changes per room remembered for sync */
+    uint64_t entity_lock_max_ttl; /* ms */
+    uint64_t entity_transient_rate; /* transient batches per entity per second */
 } chorus_config_t;
 
 /* Fills cfg with the defaults. Free with config_free. */

@@ -166,14 +166,12 @@ static json_t *error_object(const char *code, const char *message)
     return json_pack("{s:s, s:s}", "code", code, "message", message);
 }
 
+static void send_error_obj(proto_client_t *c, int has_ref, json_int_t ref, json_t *err);
+
 static void send_error(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
                        const char *message)
 {
-    json_t *msg = has_ref ? json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", ref, "ok",
-                                      0, "error", error_object(code, message))
-                          : json_pack("{s:s, s:o}", "op", "error", "error",
-                                      error_object(code, message));
-    proto_send_json(c, msg);
+    send_error_obj(c, has_ref, ref, error_object(code, message));
 }
 
 void proto_reply_ok(proto_req_t *req, json_t *data)
@@ -289,13 +287,26 @@ void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt
     deferred_done(d);
 }
 
-static void send_error_field(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
-                             const char *field, const char *message)
+/* Sends the error object err (stolen) as a reply, or as an error event without a ref. */
+static void send_error_obj(proto_client_t *c, int has_ref, json_int_t ref, json_t *err)
 {
-    json_t *err = json_pack("{s:s, s:s, s:s}", "code", code, "field", field, "message", message);
     proto_send_json(c, has_ref ? json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", ref,
                                            "ok", 0, "error", err)
                                : json_pack("{s:s, s:o}", "op", "error", "error", err));
+}
+
+static void send_error_field(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
+                             const char *field, const char *message)
+{
+    send_error_obj(c, has_ref, ref,
+                   json_pack("{s:s, s:s, s:s}", "code", code, "field", field, "message", message));
+}
+
+void proto_reply_error_obj(proto_req_t *req, json_t *err)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    send_error_obj(req->c, req->has_ref, req->ref, err);
 }
 
 void proto_reply_error_field(proto_req_t *req, const char *code, const char *field,

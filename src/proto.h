@@ -191,6 +191,9 @@ void proto_reply_ok(proto_req_t *req, json_t *data);
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Replies with the error object err (stolen): {"code", "message", ...more fields}. */
+void proto_reply_error_obj(proto_req_t *req, json_t *err);
+
 /* Replies with an error carrying error.field (validation errors). */
 void proto_reply_error_field(proto_req_t *req, const char *code, const char *field,
                              const char *message);

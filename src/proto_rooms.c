@@ -49,6 +49,7 @@ typedef struct {
     rooms_t *r;
     char room_id[STORE_ID_LEN];
     json_t *joined;        /* join: the join result, until history arrives */
+    int64_t since;         /* join: sync entities from this version; -1 = send them all */
 } ws_op_t;
 
 static ws_op_t *ws_op(proto_req_t *req, room_t *room)
@@ -106,6 +107,7 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
     json_object_set_new(data, "participants", room_members_json(room));
     json_object_set_new(data, "state", json_deep_copy(room->state));
     json_object_set_new(data, "stateVersion", json_integer(room->state_version));
+    entities_join_fields(room, data, op->since);
     json_object_set_new(data, "lastSeq", json_integer(room->committed_seq));
     json_object_set_new(data, "room", room_json(op->r, room));
     json_decref(result);
@@ -126,6 +128,8 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
     rooms_history(op->r, room, -1, -1, op->r->lim.join_history, join_history, op);
 }
 
+static int opt_int(proto_req_t *req, const char *name, int64_t def, int64_t *out);
+
 static void op_join(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, 0);
@@ -144,7 +148,10 @@ static void op_join(proto_req_t *req)
             return;
         }
     }
+    int64_t since;
+    if (opt_int(req, "since", -1, &since)) return;
     ws_op_t *op = ws_op(req, room);
+    op->since = since;
     rooms_join(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member, op);
 }
 
@@ -257,6 +264,7 @@ static const proto_op_t room_ops[] = {
 static void client_gone(proto_t *p, proto_client_t *c)
 {
     docs_client_gone(p->app, c);
+    entities_client_gone(p->app, c);
     rooms_client_gone(p->app, c);
 }
 

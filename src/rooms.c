@@ -38,6 +38,7 @@ static room_t *room_new(void)
 {
     room_t *room = ch_calloc(1, sizeof(*room));
     room->state = json_object();
+    entset_init(&room->ents, random_seed(), 0);
     return room;
 }
 
@@ -50,6 +51,7 @@ static void member_free(room_member_t *m)
 static void room_free(room_t *room)
 {
     docs_room_free(room);
+    entities_room_free(room);
     for (room_member_t *m = room->members, *next; m; m = next) {
         next = m->next;
         member_free(m);
@@ -228,6 +230,7 @@ struct rooms_op_s {
     op_stored_fn stored;   /* runs after a successful commit */
     json_t *result;        /* handed to done */
     const proto_client_t *except; /* compared only: never dereferenced */
+    ent_event_t *ev;       /* a versioned event sent once the store answered */
 };
 
 static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
@@ -259,6 +262,8 @@ static const rooms_err_t ERR_IO = {500, "internal_error", "the database failed",
 static void on_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
+    /* In every outcome: the change is in memory, and later events wait behind it. */
+    if (op->ev) entities_event_ready(op->room, op->ev);
     if (req->err != STORE_OK) {
         if (req->err != STORE_ECLOSED)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
@@ -460,12 +465,14 @@ static void after_simple(rooms_op_t *op)
 }
 
 /* Takes every connection of user_id out of room (they get event first when not NULL). */
-static void unsubscribe_user(room_t *room, const char *user_id, const char *event, json_t *fields)
+static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, const char *event,
+                             json_t *fields)
 {
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         if (strcmp(s->client->user.sub, user_id) != 0) continue;
         docs_client_left_room(s->client, room);
+        entities_client_left_room(r, s->client, room);
         if (event) {
             json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
             if (fields) json_object_update(msg, fields);
@@ -492,7 +499,7 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     snprintf(name, sizeof(name), "%s", m->display_name);
     rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
     fill_part(&op->pl.part, m);
-    unsubscribe_user(room, user_id, NULL, NULL);
+    unsubscribe_user(r, room, user_id, NULL, NULL);
     member_remove(r, room, m);
     publish(room, NULL, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
@@ -525,7 +532,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     char name[STORE_NAME_LEN];
     snprintf(name, sizeof(name), "%s", m->display_name);
     json_t *fields = json_pack("{s:b}", "ban", ban);
-    unsubscribe_user(room, user_id, "kicked", fields);
+    unsubscribe_user(r, room, user_id, "kicked", fields);
     json_decref(fields);
     rooms_op_t *op;
     if (ban) {
@@ -580,18 +587,6 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
 
 /* ---------- state ---------- */
 
-static void after_state(rooms_op_t *op)
-{
-    room_t *room = op->room;
-    op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
-                           "stateVersion", (json_int_t)room->state_version, "currentMode",
-                           mode_of(room));
-    if (!room->deleted)
-        publish(room, NULL, "state",
-                json_pack("{s:O, s:I, s:o}", "state", room->state, "version",
-                          (json_int_t)room->state_version, "currentMode", mode_of(room)));
-}
-
 static void fill_room_update(store_room_t *sr, const room_t *room, char *state_text)
 {
     memcpy(sr->id, room->id, sizeof(sr->id));
@@ -629,9 +624,19 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     room->state = next;
     room->state_version++;
     room->last_activity = clock_unix_ms();
+    entset_log_state(&room->ents, &r->ent_lim, room->state_version);
     rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, text);
-    op->stored = after_state;
+    /* The event and the answer carry this version's state, whatever follows; the event
+     * waits for the commit in the room's versioned outbox (entities.h). */
+    op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
+                           "stateVersion", (json_int_t)room->state_version, "currentMode",
+                           mode_of(room));
+    json_t *ev = json_pack("{s:s, s:s, s:O, s:I, s:o}", "op", "state", "room", room->id, "state",
+                           room->state, "version", (json_int_t)room->state_version,
+                           "currentMode", mode_of(room));
+    op->ev = entities_event_push(room, proto_frame_json(ev), NULL, 0);
+    json_decref(ev);
     op_submit(op);
     system_message(r, room, "the host changed the room state (version %lld)",
                    (long long)room->state_version);
@@ -870,6 +875,7 @@ static void on_tick(uv_timer_t *t)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
+        entities_tick(r, room, now);
         for (room_member_t *m = room->members, *next; m; m = next) {
             next = m->next;
             if (m->online && !m->presence_dirty) {
@@ -946,7 +952,7 @@ static void on_loaded(store_req_t *req)
         } else {
             json_decref(st);
         }
-        room->state_version = sr->state_version;
+        room->state_version = room->ents.base = sr->state_version;
         room->last_seq = room->committed_seq = sr->last_seq;
         room->created_at = sr->created_at;
         room->last_activity = sr->last_activity;
@@ -963,7 +969,10 @@ static void on_loaded(store_req_t *req)
             room->seats--;
         }
     }
-    log_info(r->log, "rooms: %zu loaded, %zu participants", pl->nrooms, pl->nparts);
+    for (size_t i = 0; i < pl->nents; i++)
+        entities_load_row(r, &pl->ents[i]);
+    log_info(r->log, "rooms: %zu loaded, %zu participants, %zu entities", pl->nrooms,
+             pl->nparts, pl->nents);
 }
 
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
@@ -999,6 +1008,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
         .max_open = (uint32_t)cfg->ws_max_docs,
     };
+    r->ent_lim = entities_limits(cfg);
     strmap_init(&r->by_id, random_seed());
     strmap_init(&r->by_code, random_seed());
 
@@ -1022,7 +1032,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_timer_init(loop, &r->presence_timer);
     uv_timer_init(loop, &r->tick_timer);
     uv_timer_init(loop, &r->sweep_timer);
-    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
+    uv_timer_init(loop, &r->ent_timer);
+    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r->ent_timer.data = r;
     uv_timer_start(&r->tick_timer, on_tick, ROOMS_TICK_MS, ROOMS_TICK_MS);
     uv_timer_start(&r->sweep_timer, on_sweep, r->lim.sweep_ms, r->lim.sweep_ms);
     uv_unref((uv_handle_t *)&r->tick_timer);
@@ -1032,6 +1043,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 
 void rooms_close(rooms_t *r)
 {
+    entities_flush(r);
+    uv_close((uv_handle_t *)&r->ent_timer, NULL);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);

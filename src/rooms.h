@@ -14,6 +14,8 @@
 #include "bus.h"
 #include "config.h"
 #include "docs.h"
+#include "entities.h"
+#include "entity_set.h"
 #include "log.h"
 #include "presence.h"
 #include "proto.h"
@@ -48,7 +50,7 @@ struct room_s {
     uint32_t capacity;
     int is_public;
     json_t *state;             /* owned object */
-    int64_t state_version;
+    int64_t state_version;     /* of the last state or entity change */
     int64_t last_seq;          /* seq of the last message handed to the store */
     int64_t committed_seq;     /* seq of the last message the store committed */
     int64_t created_at;        /* unix ms */
@@ -57,6 +59,9 @@ struct room_s {
     uint32_t seats;            /* members that are not banned */
     bus_room_t bus;            /* subscribed connections */
     doc_t *docs;               /* documents loaded in memory (docs.c) */
+    entity_set_t ents;         /* shared scene state (entities.c) */
+    uint32_t nlocks;           /* entities locked */
+    ent_event_t *out_head, *out_tail; /* versioned events waiting for their turn */
     uint32_t refs;             /* pending store work holding the room */
     int deleted;               /* gone from the registry; freed when refs reach 0 */
 };
@@ -83,7 +88,11 @@ typedef struct rooms_s {
     store_t *store;            /* borrowed */
     rooms_limits_t lim;
     docs_limits_t docs;
+    entity_limits_t ent_lim;
     strmap_t by_id, by_code;
+    entity_t *ent_due;         /* entities with held transient changes */
+    uv_timer_t ent_timer;      /* applies them when due */
+    int ent_timer_on;
     room_member_t *dirty;      /* members with held presence changes */
     uv_timer_t presence_timer; /* flushes held presence changes */
     uv_timer_t tick_timer;     /* idle presence, typing expiry, seat release (1 s) */

@@ -230,6 +230,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->rooms_ready = 1;
     proto_rooms_register(&s->proto, &s->rooms);
     proto_docs_register(&s->proto);
+    proto_entities_register(&s->proto);
     int api_rc = api_init(&s->api, loop, cfg, log, store, jwt);
     s->api_ready = 1;
     s->api.rooms = &s->rooms;

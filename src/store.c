@@ -299,6 +299,13 @@ void store_rooms_free(store_rooms_t *r)
     free(r->msgs);
     r->msgs = NULL;
     r->nmsgs = 0;
+    free(r->ent.data);
+    r->ent.data = NULL;
+    for (size_t i = 0; i < r->nents; i++)
+        free(r->ents[i].data);
+    free(r->ents);
+    r->ents = NULL;
+    r->nents = 0;
 }
 
 void store_docs_free(store_docs_t *d)

@@ -56,7 +56,8 @@ typedef enum {
     STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
     STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (name, capacity, is_public,
                           * state, state_version, last_activity). err: ENOTFOUND */
-    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants and messages too.
+    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents
+                          * and entities too.
                           * err: ENOTFOUND */
     STORE_PARTICIPANT_PUT,    /* in: part (insert or replace by room_id + user_id) */
     STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
@@ -66,7 +67,8 @@ typedef enum {
                                * out: msgs, ascending by seq: with before, the newest
                                * `limit` below it; with after, the oldest `limit` above it;
                                * with neither, the newest `limit`. */
-    STORE_ROOMS_LOAD,         /* out: every room (with last_seq) and every participant */
+    STORE_ROOMS_LOAD,         /* out: every room (with last_seq), every participant and
+                               * every entity */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
     STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text and
                                * version; version 0 and "" when the document is new) and
@@ -77,6 +79,13 @@ typedef enum {
                                * ENOTFOUND (no such room) */
     STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from, limit. out: ops with
                                * version > from, ascending, at most limit */
+    /* Entities: payload in req->rooms (ent). */
+    STORE_ENTITY_PUT,         /* in: ent (all fields; insert or replace by room_id + id);
+                               * also raises the room's state_version to ent.room_version
+                               * and sets its last_activity to ent.updated_at.
+                               * err: ENOTFOUND (no such room) */
+    STORE_ENTITY_DELETE,      /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
+                               * (the room's, as for PUT). A missing row is not an error. */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -124,6 +133,23 @@ typedef struct {
 #define STORE_ROLE_MEMBER 0
 #define STORE_ROLE_HOST 1
 
+#define STORE_ENTITY_ID_LEN 129  /* entity ids: up to 128 bytes */
+#define STORE_ENTITY_KIND_LEN 65 /* entity kinds: up to 64 bytes */
+
+/* One entity of a room's shared state (entity_set.h). */
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char id[STORE_ENTITY_ID_LEN];
+    char kind[STORE_ENTITY_KIND_LEN];
+    char owner[STORE_SUB_LEN];
+    char *data;            /* JSON object text (malloc'd) */
+    int64_t version;       /* durable changes */
+    int64_t state_version; /* the room state version of its last change */
+    int64_t created_at;    /* unix ms */
+    int64_t updated_at;    /* unix ms */
+    int64_t room_version;  /* PUT / DELETE: the room's state version now */
+} store_entity_t;
+
 typedef struct {
     char id[STORE_ID_LEN];
     char room_id[STORE_ID_LEN];
@@ -150,10 +176,13 @@ typedef struct {
     size_t nparts;
     store_message_t *msgs; /* MESSAGES_PAGE */
     size_t nmsgs;
+    store_entity_t ent;    /* ENTITY_PUT / ENTITY_DELETE */
+    store_entity_t *ents;  /* ROOMS_LOAD: every entity, by room */
+    size_t nents;
 } store_rooms_t;
 
-/* Frees what r owns (room.state, msg.content, msg.metadata, the output arrays and their
- * strings), not r itself, and zeroes those fields. */
+/* Frees what r owns (room.state, msg.content, msg.metadata, ent.data, the output arrays
+ * and their strings), not r itself, and zeroes those fields. */
 void store_rooms_free(store_rooms_t *r);
 
 #define STORE_DOC_ID_LEN 129     /* document ids: up to 128 bytes */

@@ -89,6 +89,20 @@ static const char *const sq_migrations[] = {
     " op_id TEXT,"
     " created_at INTEGER NOT NULL,"
     " PRIMARY KEY(room_id, doc_id, version)) WITHOUT ROWID;",
+    /* 5: entities, the shared scene state of a room: the latest value of each (their
+     * change history is not kept). The room's state_version is the version of the
+     * room's last state or entity change. */
+    "CREATE TABLE entities("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " owner TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " state_version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, id)) WITHOUT ROWID;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -118,6 +132,10 @@ enum {
     SQ_DOC_UPSERT,
     SQ_DOC_OP_INSERT,
     SQ_DOC_OPS,
+    SQ_ENT_UPSERT,
+    SQ_ENT_DELETE,
+    SQ_ENT_ROOM_VERSION,
+    SQ_ENTS_ALL,
     SQ_STMT_MAX
 };
 
@@ -129,6 +147,8 @@ enum {
 #define SQ_MSG_COLUMNS                                                                         \
     "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
+#define SQ_ENT_COLUMNS                                                                         \
+    "room_id, id, kind, owner, data, version, state_version, created_at, updated_at"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -188,6 +208,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_DOC_OPS] = "SELECT " SQ_OP_COLUMNS " FROM doc_ops"
                    " WHERE room_id = ?1 AND doc_id = ?2 AND version > ?3"
                    " ORDER BY version ASC LIMIT ?4",
+    [SQ_ENT_UPSERT] = "INSERT OR REPLACE INTO entities(" SQ_ENT_COLUMNS ")"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SQ_ENT_DELETE] = "DELETE FROM entities WHERE room_id = ?1 AND id = ?2",
+    /* max(): writes are applied in the order the loop made them, so this only guards. */
+    [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = max(state_version, ?1),"
+                            " last_activity = max(last_activity, ?2) WHERE id = ?3",
+    [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
 };
 
 /* One connection. Used by one thread at a time (open on the caller's thread, everything
@@ -629,6 +656,89 @@ fail:
     return err;
 }
 
+/* ---- entities ---- */
+
+/* Raises the room's state version and activity to e's (same transaction as the change).
+ * ENOTFOUND when the room is gone. */
+static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ENT_ROOM_VERSION];
+    int bad = sqlite3_bind_int64(s, 1, e->room_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, e->updated_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, e->room_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entity room version");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ENT_UPSERT];
+    int bad = SQ_BIND(s, 1, e->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, e->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, e->kind) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, e->owner) != SQLITE_OK;
+    bad |= sq_bind_str(s, 5, e->data, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, e->version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, e->state_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, e->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, e->updated_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* A missing room is the foreign key: ENOTFOUND, and only this statement was undone. */
+    int err = sq_write_result(c, rc, "entity put");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    err = sq_ent_room_version(c, e);
+    return err == STORE_ENOTFOUND ? STORE_EIO : err; /* the row passed the foreign key */
+}
+
+static int sq_ent_delete(sq_conn_t *c, const store_entity_t *e)
+{
+    int err = sq_delete(c, SQ_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
+                        "entity delete");
+    if (err != STORE_OK && err != STORE_ENOTFOUND) return err;
+    err = sq_ent_room_version(c, e);
+    return err == STORE_ENOTFOUND ? STORE_OK : err; /* the room went with it: nothing to do */
+}
+
+static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
+{
+    store_entity_t *ents = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *s = c->stmt[SQ_ENTS_ALL];
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ents = ch_realloc(ents, cap * sizeof(*ents));
+        }
+        store_entity_t *e = &ents[n++];
+        memset(e, 0, sizeof(*e));
+        sq_copy_text(c, e->room_id, sizeof(e->room_id), s, 0);
+        sq_copy_text(c, e->id, sizeof(e->id), s, 1);
+        sq_copy_text(c, e->kind, sizeof(e->kind), s, 2);
+        sq_copy_text(c, e->owner, sizeof(e->owner), s, 3);
+        e->data = sq_dup_text(s, 4, 1);
+        e->version = sqlite3_column_int64(s, 5);
+        e->state_version = sqlite3_column_int64(s, 6);
+        e->created_at = sqlite3_column_int64(s, 7);
+        e->updated_at = sqlite3_column_int64(s, 8);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entities load");
+    sqlite3_reset(s);
+    if (err != STORE_OK) {
+        for (size_t i = 0; i < n; i++)
+            free(ents[i].data);
+        free(ents);
+        return err;
+    }
+    r->ents = ents;
+    r->nents = n;
+    return STORE_OK;
+}
+
 /* ---- documents ---- */
 
 /* DOC_OPS_RANGE answers at most this many ops, whatever the caller asked. */
@@ -842,6 +952,15 @@ static void sq_exec(void *conn, store_req_t *req)
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);
         req->err = sq_rooms_load(c, req->rooms);
+        if (req->err == STORE_OK) req->err = sq_ents_load(c, req->rooms);
+        break;
+    case STORE_ENTITY_PUT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_ent_put(c, &req->rooms->ent);
+        break;
+    case STORE_ENTITY_DELETE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_ent_delete(c, &req->rooms->ent);
         break;
     case STORE_DOC_LOAD:
         CH_ASSERT(req->docs);

@@ -52,7 +52,7 @@ describe('rooms over WebSocket', () => {
         delete d.participant;
       }
       assert.deepEqual(Object.keys(d).sort(),
-        ['lastSeq', 'messages', 'participants', 'role', 'room', 'state', 'stateVersion']);
+        ['entities', 'lastSeq', 'messages', 'participants', 'role', 'room', 'state', 'stateVersion']);
       assertRoom(d.room);
       assert.equal(d.room.id, r.id);
       assert.equal(d.room.onlineCount, 1);

@@ -1235,10 +1235,10 @@ static void test_migrate_from_v3(void)
     ASSERT_STREQ(r.msgs[0].content, "hello");
     store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
-    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 4);
+    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-                           " name IN ('documents', 'doc_ops') AND sql LIKE '%WITHOUT ROWID'"),
-              2);
+                           " name IN ('documents', 'doc_ops', 'entities') AND sql LIKE '%WITHOUT ROWID'"),
+              3);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE content = 'hello'"), 1);
@@ -1910,6 +1910,96 @@ static void test_backend_open_failure(void)
     ASSERT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* Entities: put (insert, replace), delete, load with the rooms, the room's state version
+ * raised with each change, and the cascade of a room delete. */
+static void fill_entity(store_entity_t *e, int room, const char *id, int64_t version, int64_t rv)
+{
+    memset(e, 0, sizeof(*e));
+    snprintf(e->room_id, sizeof(e->room_id), "10000000-0000-4000-8000-%012d", room);
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    snprintf(e->kind, sizeof(e->kind), "entry");
+    snprintf(e->owner, sizeof(e->owner), "owner-%d", room);
+    char data[64];
+    snprintf(data, sizeof(data), "{\"v\":%lld,\"s\":\"\u2713\"}", (long long)version);
+    e->data = strdup(data);
+    e->version = version;
+    e->state_version = e->room_version = rv;
+    e->created_at = 1000;
+    e->updated_at = 1000 + rv;
+}
+
+static int ent_req(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type, int room,
+                   const char *id, int64_t version, int64_t rv)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_entity(&r.ent, room, id, version, rv);
+    int err = run_rooms(st, loop, c, type, &r);
+    store_rooms_free(&r);
+    return err;
+}
+
+static void test_entities(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "entities");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 1, 5), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "b", 1, 6), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 2, 7), STORE_OK); /* replaces */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 1, 3), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "b", 0, 8), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "nope", 0, 9), STORE_OK);
+    /* A put for a room that does not exist is ENOTFOUND (the foreign key). */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 9, "a", 1, 1), STORE_ENOTFOUND);
+    /* An older room version never lowers the stored one. */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
+    ASSERT_EQ(r.nents, 2);
+    ASSERT_EQ(r.nrooms, 2);
+    int seen = 0;
+    for (size_t i = 0; i < r.nents; i++) {
+        store_entity_t *e = &r.ents[i];
+        ASSERT_STREQ(e->id, "a");
+        ASSERT_STREQ(e->kind, "entry");
+        if (strcmp(e->room_id, "10000000-0000-4000-8000-000000000001") == 0) {
+            ASSERT_EQ(e->version, 2);
+            ASSERT_EQ(e->state_version, 7);
+            ASSERT_STREQ(e->data, "{\"v\":2,\"s\":\"\u2713\"}");
+            ASSERT_STREQ(e->owner, "owner-1");
+            ASSERT_EQ(e->created_at, 1000);
+            ASSERT_EQ(e->updated_at, 1007);
+            seen |= 1;
+        } else {
+            ASSERT_EQ(e->version, 2);
+            ASSERT_EQ(e->state_version, 2);
+            seen |= 2;
+        }
+    }
+    ASSERT_EQ(seen, 3);
+    for (size_t i = 0; i < r.nrooms; i++) {
+        int64_t want = strcmp(r.rooms[i].id, "10000000-0000-4000-8000-000000000001") == 0 ? 9 : 3;
+        ASSERT_EQ(r.rooms[i].state_version, want);
+    }
+    store_rooms_free(&r);
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM entities"), 1);
+    rm_db(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -1934,6 +2024,7 @@ int main(void)
     RUN(test_doc_op_errors);
     RUN(test_doc_ops_range);
     RUN(test_doc_room_delete_cascades);
+    RUN(test_entities);
     RUN(test_doc_op_burst_in_order);
     RUN(test_doc_op_insert_timing_and_range_cap);
     RUN(test_docs_free);

@@ -1,0 +1,647 @@
+/* entities.c: the entity ops over WebSocket, their persistence and the ordered delivery
+ * of a room's versioned events (see entities.h). The rules are entity_set.c. */
+#include "entities.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_random.h"
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "rooms.h"
+
+#define LOCK_TTL_DEFAULT_MS 30000
+
+entity_limits_t entities_limits(const chorus_config_t *cfg)
+{
+    entity_limits_t lim = ENTITY_LIMITS_DEFAULT;
+    lim.max_count = (uint32_t)cfg->entity_max_count;
+    lim.max_bytes = (size_t)cfg->entity_max_bytes;
+    lim.max_patch = (size_t)cfg->entity_max_patch;
+    lim.log_window = (size_t)cfg->entity_log_window;
+    lim.lock_max_ttl = cfg->entity_lock_max_ttl;
+    lim.transient_rate = (uint32_t)cfg->entity_transient_rate;
+    return lim;
+}
+
+void entities_load_row(rooms_t *r, const store_entity_t *row)
+{
+    room_t *room = strmap_get(&r->by_id, row->room_id);
+    if (!room) return;
+    entity_t *e = entset_insert_loaded(&room->ents, row);
+    if (e) e->room = room;
+    else log_warn(r->log, "entities: skipped the unreadable entity %.64s of room %s", row->id, room->id);
+}
+
+/* ---------- the outbox ---------- */
+
+struct ent_event_s {
+    ent_event_t *next;
+    cbuf_t *frame;                /* owned */
+    const proto_client_t *except; /* compared only */
+    int ready;
+};
+
+/* Sends every ready event at the head of room's outbox. */
+static void outbox_flush(room_t *room)
+{
+    while (room->out_head && room->out_head->ready) {
+        ent_event_t *ev = room->out_head;
+        room->out_head = ev->next;
+        if (!room->out_head) room->out_tail = NULL;
+        if (!room->deleted && room->bus.count) bus_publish(&room->bus, ev->frame, ev->except);
+        cbuf_unref(ev->frame);
+        free(ev);
+    }
+}
+
+ent_event_t *entities_event_push(room_t *room, cbuf_t *frame, const proto_client_t *except,
+                                 int ready)
+{
+    ent_event_t *ev = ch_calloc(1, sizeof(*ev));
+    ev->frame = frame;
+    ev->except = except;
+    ev->ready = ready;
+    if (room->out_tail) room->out_tail->next = ev;
+    else room->out_head = ev;
+    room->out_tail = ev;
+    outbox_flush(room);
+    return ready ? NULL : ev;
+}
+
+void entities_event_ready(room_t *room, ent_event_t *ev)
+{
+    if (!ev) return;
+    ev->ready = 1;
+    outbox_flush(room);
+}
+
+/* Forgets c as the except of room's queued events (c leaves; its address may be reused
+ * by a new connection, which must not miss them). */
+static void outbox_forget(room_t *room, const proto_client_t *c)
+{
+    for (ent_event_t *ev = room->out_head; ev; ev = ev->next)
+        if (ev->except == c) ev->except = NULL;
+}
+
+/* ---------- events ---------- */
+
+/* Sends {"op": op, "room": id, ...fields} (stolen) now, to room's connections except
+ * except. For the unversioned lock events. */
+static void send_now(room_t *room, const proto_client_t *except, const char *op, json_t *fields)
+{
+    json_t *msg = json_pack("{s:s, s:s}", "op", op, "room", room->id);
+    json_object_update(msg, fields);
+    json_decref(fields);
+    if (room->bus.count) {
+        cbuf_t *frame = proto_frame_json(msg);
+        bus_publish(&room->bus, frame, except);
+        cbuf_unref(frame);
+    }
+    json_decref(msg);
+}
+
+/* The frame of an "entity" event (fields stolen). */
+static cbuf_t *entity_event(room_t *room, const char *action, int64_t v, const char *by,
+                            json_t *fields)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:I, s:s?}", "op", "entity", "room", room->id,
+                            "action", action, "stateVersion", (json_int_t)v, "by", by);
+    json_object_update(msg, fields);
+    json_decref(fields);
+    cbuf_t *frame = proto_frame_json(msg);
+    json_decref(msg);
+    return frame;
+}
+
+static void unlock_event(rooms_t *r, room_t *room, entity_t *e, const proto_client_t *except,
+                         const char *reason)
+{
+    (void)r;
+    entity_unlock(e);
+    room->nlocks--;
+    send_now(room, except, "entity_unlock", json_pack("{s:s, s:s}", "id", e->id, "reason", reason));
+}
+
+/* ---------- store writes ---------- */
+
+typedef struct {
+    proto_deferred_t d;
+    int has_reply;
+    json_t *reply;     /* the reply's data, sent after the commit */
+    rooms_t *r;
+    room_t *room;      /* held */
+    entity_t *e;       /* writes counted */
+    ent_event_t *ev;   /* the change's event, sent after the commit (or NULL) */
+    store_req_t req;
+    store_rooms_t pl;
+} ent_write_t;
+
+static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req,
+                         json_t *reply, ent_event_t *ev);
+
+static void maybe_free(entity_t *e)
+{
+    if (e->removed && e->writes == 0 && !e->on_due_list) entity_free(e);
+}
+
+static void on_written(store_req_t *req)
+{
+    ent_write_t *w = req->data;
+    room_t *room = w->room;
+    entity_t *e = w->e;
+    if (req->err != STORE_OK && req->err != STORE_ECLOSED)
+        log_error(w->r->log, "entities: storing %.64s in room %s failed: %d", e->id, room->id,
+                  req->err);
+    /* The change is in memory whatever the store said: the others see it too. */
+    entities_event_ready(room, w->ev);
+    if (w->has_reply) {
+        if (req->err == STORE_OK) {
+            proto_deferred_ok(&w->d, w->reply);
+            w->reply = NULL;
+        } else {
+            proto_deferred_error(&w->d, "internal_error", "the database failed");
+        }
+    }
+    json_decref(w->reply);
+    store_rooms_free(&w->pl);
+    e->writes--;
+    if (e->write_again && !e->removed && !room->deleted && e->writes == 0) {
+        e->write_again = 0;
+        write_entity(w->r, room, e, NULL, NULL, NULL);
+    }
+    maybe_free(e);
+    rooms_release(room);
+    free(w);
+}
+
+/* Writes e as it is now (a PUT, or a DELETE once removed). With req, the reply (data
+ * stolen) goes out after the commit; ev is the change's event. A transient write (no
+ * req) while another write of e is in flight only marks e to be written again. */
+static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req,
+                         json_t *reply, ent_event_t *ev)
+{
+    if (!req && e->writes) {
+        e->write_again = 1;
+        return;
+    }
+    ent_write_t *w = ch_calloc(1, sizeof(*w));
+    if (req) {
+        proto_defer(req, &w->d);
+        w->has_reply = 1;
+        w->reply = reply;
+    }
+    w->r = r;
+    w->room = room;
+    rooms_hold(room);
+    w->e = e;
+    e->writes++;
+    w->ev = ev;
+    store_entity_t *se = &w->pl.ent;
+    memcpy(se->room_id, room->id, sizeof(se->room_id));
+    snprintf(se->id, sizeof(se->id), "%s", e->id);
+    se->room_version = room->state_version;
+    se->updated_at = e->updated_at;
+    if (e->removed) {
+        w->req.type = STORE_ENTITY_DELETE;
+    } else {
+        w->req.type = STORE_ENTITY_PUT;
+        snprintf(se->kind, sizeof(se->kind), "%s", e->kind);
+        snprintf(se->owner, sizeof(se->owner), "%s", e->owner);
+        se->data = json_dumps(e->data, JSON_COMPACT);
+        se->version = e->version;
+        se->state_version = e->state_version;
+        se->created_at = e->created_at;
+    }
+    w->req.rooms = &w->pl;
+    w->req.data = w;
+    w->req.cb = on_written;
+    store_submit(r->store, &w->req);
+}
+
+/* ---------- transient changes ---------- */
+
+static void due_add(rooms_t *r, entity_t *e);
+
+/* Applies e's held transient changes as the room's next version: sent at once (through
+ * the outbox, so after any earlier change), written when no other write is in flight. */
+static void apply_pending(rooms_t *r, room_t *room, entity_t *e)
+{
+    const proto_client_t *from = e->pending_from;
+    int64_t v = room->state_version + 1;
+    int64_t now = clock_unix_ms();
+    if (!entset_apply_pending(&room->ents, &r->ent_lim, e, uv_now(r->loop), v, now)) return;
+    room->state_version = v;
+    room->last_activity = now;
+    cbuf_t *frame = entity_event(room, "update", v, from ? from->user.sub : NULL,
+                                 json_pack("{s:b, s:o}", "transient", 1, "entity", entity_json(e)));
+    entities_event_push(room, frame, from, 1);
+    write_entity(r, room, e, NULL, NULL, NULL);
+}
+
+static void on_due(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    uint64_t now = uv_now(r->loop);
+    entity_t *list = r->ent_due, *keep = NULL;
+    r->ent_due = NULL;
+    while (list) {
+        entity_t *e = list;
+        list = e->due_next;
+        room_t *room = e->room;
+        uint64_t due = entity_pending_due(e, &r->ent_lim);
+        if (!e->removed && due && due > now) { /* not yet */
+            e->due_next = keep;
+            keep = e;
+            continue;
+        }
+        e->on_due_list = 0;
+        if (!e->removed && due && !room->deleted) apply_pending(r, room, e);
+        maybe_free(e);
+        rooms_release(room);
+    }
+    /* Anything added while applying is already on r->ent_due. */
+    while (keep) {
+        entity_t *e = keep;
+        keep = e->due_next;
+        e->due_next = r->ent_due;
+        r->ent_due = e;
+    }
+    if (!r->ent_due) {
+        uv_timer_stop(&r->ent_timer);
+        r->ent_timer_on = 0;
+    }
+}
+
+/* Puts e on the due list (holding its room) and starts the timer. */
+static void due_add(rooms_t *r, entity_t *e)
+{
+    if (!e->on_due_list) {
+        e->on_due_list = 1;
+        e->due_next = r->ent_due;
+        r->ent_due = e;
+        rooms_hold(e->room);
+    }
+    if (!r->ent_timer_on) {
+        r->ent_timer_on = 1;
+        uint64_t gap = r->ent_lim.transient_rate ? 1000 / r->ent_lim.transient_rate : 1;
+        if (gap < 1) gap = 1;
+        uv_timer_start(&r->ent_timer, on_due, gap, gap);
+    }
+}
+
+void entities_flush(rooms_t *r)
+{
+    while (r->ent_due) {
+        entity_t *e = r->ent_due;
+        r->ent_due = e->due_next;
+        e->on_due_list = 0;
+        room_t *room = e->room;
+        if (!e->removed && e->pending && !room->deleted) apply_pending(r, room, e);
+        maybe_free(e);
+        rooms_release(room);
+    }
+}
+
+/* ---------- connections going ---------- */
+
+static void release_locks_of(rooms_t *r, room_t *room, const proto_client_t *c,
+                             const char *reason)
+{
+    if (!room->nlocks) return;
+    const char *k;
+    void *v;
+    /* Collected first: sending does not touch the map, but keep iteration plain. */
+    for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
+        entity_t *e = v;
+        if (e->lock && e->lock->holder == c) unlock_event(r, room, e, c, reason);
+    }
+}
+
+static void forget_client(rooms_t *r, proto_client_t *c, room_t *room, const char *reason)
+{
+    release_locks_of(r, room, c, reason);
+    outbox_forget(room, c);
+    for (entity_t *e = r->ent_due; e; e = e->due_next)
+        if (e->room == room && e->pending_from == c) e->pending_from = NULL;
+}
+
+void entities_client_left_room(rooms_t *r, proto_client_t *c, room_t *room)
+{
+    forget_client(r, c, room, "left");
+}
+
+void entities_client_gone(rooms_t *r, proto_client_t *c)
+{
+    for (bus_sub_t *s = c->subs; s; s = s->client_next)
+        forget_client(r, c, s->room, "disconnected");
+}
+
+void entities_tick(rooms_t *r, room_t *room, uint64_t now_ms)
+{
+    if (!room->nlocks) return;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
+        entity_t *e = v;
+        if (e->lock && now_ms >= e->lock->until_ms) unlock_event(r, room, e, NULL, "expired");
+    }
+}
+
+void entities_room_free(room_t *room)
+{
+    while (room->out_head) {
+        ent_event_t *ev = room->out_head;
+        room->out_head = ev->next;
+        cbuf_unref(ev->frame);
+        free(ev);
+    }
+    room->out_tail = NULL;
+    entset_free(&room->ents);
+}
+
+void entities_join_fields(room_t *room, json_t *data, int64_t since)
+{
+    if (since >= 0)
+        json_object_set_new(data, "sync", entset_sync(&room->ents, since, room->state_version,
+                                                      room->state));
+    else
+        json_object_set_new(data, "entities", entset_json(&room->ents));
+}
+
+/* ---------- the ops ---------- */
+
+static rooms_t *rooms_of(proto_req_t *req)
+{
+    return req->p->app;
+}
+
+static void invalid(proto_req_t *req, const char *field, const char *message)
+{
+    proto_reply_error_field(req, "validation_error", field, message);
+}
+
+/* An error carrying the entity as it is now (conflict, locked, exists). */
+static void error_entity(proto_req_t *req, const char *code, const char *message,
+                         const entity_t *e)
+{
+    json_t *err = json_pack("{s:s, s:s, s:o}", "code", code, "message", message, "entity",
+                            entity_json(e));
+    proto_reply_error_obj(req, err);
+}
+
+/* The entity named by the request's "id", or NULL after replying. */
+static entity_t *target(proto_req_t *req, room_t *room)
+{
+    json_t *id = json_object_get(req->msg, "id");
+    if (!json_is_string(id) || !entity_id_valid(json_string_value(id))) {
+        invalid(req, "id", "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
+        return NULL;
+    }
+    entity_t *e = entset_get(&room->ents, json_string_value(id));
+    if (!e) proto_reply_error(req, "not_found", "no such entity");
+    return e;
+}
+
+/* Replies for a change refused by the set's rules. */
+static void refused(proto_req_t *req, int rc, const char *field, const entity_t *e)
+{
+    rooms_t *r = rooms_of(req);
+    switch (rc) {
+    case ENT_EXISTS:
+        error_entity(req, "exists", "an entity with this id exists", e);
+        break;
+    case ENT_TOO_MANY:
+        proto_reply_error(req, "too_many_entities", "the room holds %u entities (the limit)",
+                          r->ent_lim.max_count);
+        break;
+    case ENT_TOO_LARGE:
+        proto_reply_error(req, "payload_too_large",
+                          "the %s is too large (data at most %zu bytes, a patch %zu, nesting %d)",
+                          field, r->ent_lim.max_bytes, r->ent_lim.max_patch,
+                          r->ent_lim.max_depth);
+        break;
+    case ENT_CONFLICT:
+        error_entity(req, "conflict", "the entity changed since baseVersion", e);
+        break;
+    default:
+        invalid(req, field, "must be a JSON object");
+    }
+}
+
+static void op_create(proto_req_t *req)
+{
+    rooms_t *r = rooms_of(req);
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return;
+    json_t *jid = json_object_get(req->msg, "id");
+    json_t *kind = json_object_get(req->msg, "kind");
+    json_t *data = json_object_get(req->msg, "data");
+    char idbuf[STORE_ID_LEN];
+    const char *id;
+    if (jid && !json_is_null(jid)) {
+        if (!json_is_string(jid) || !entity_id_valid(json_string_value(jid))) {
+            invalid(req, "id", "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
+            return;
+        }
+        id = json_string_value(jid);
+    } else {
+        auth_random_uuid(idbuf);
+        id = idbuf;
+    }
+    if (!json_is_string(kind) || !entity_kind_valid(json_string_value(kind))) {
+        invalid(req, "kind", "kind must be 1-64 bytes of A-Z a-z 0-9 _ - . :");
+        return;
+    }
+    json_t *empty = NULL;
+    if (!data || json_is_null(data)) data = empty = json_object();
+    entity_t *e;
+    int64_t v = room->state_version + 1, now = clock_unix_ms();
+    int rc = entset_create(&room->ents, &r->ent_lim, id, json_string_value(kind),
+                           req->c->user.sub, data, v, now, &e);
+    json_decref(empty);
+    if (rc != ENT_OK) {
+        refused(req, rc, "data", e);
+        return;
+    }
+    e->room = room;
+    room->state_version = v;
+    room->last_activity = now;
+    json_t *ej = entity_json(e);
+    ent_event_t *ev = entities_event_push(
+        room, entity_event(room, "create", v, req->c->user.sub, json_pack("{s:O}", "entity", ej)),
+        req->c, 0);
+    write_entity(r, room, e, req, json_pack("{s:o}", "entity", ej), ev);
+}
+
+/* Reads an optional non-negative integer; -1 when absent. Returns 0 or -1 after
+ * replying. */
+static int opt_version(proto_req_t *req, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(req->msg, name);
+    *out = -1;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
+        invalid(req, name, msg);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static void op_update(proto_req_t *req)
+{
+    rooms_t *r = rooms_of(req);
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return;
+    entity_t *e = target(req, room);
+    if (!e) return;
+    json_t *patch = json_object_get(req->msg, "patch");
+    json_t *tr = json_object_get(req->msg, "transient");
+    int64_t base;
+    if (opt_version(req, "baseVersion", &base)) return;
+    if (tr && !json_is_boolean(tr)) {
+        invalid(req, "transient", "transient must be true or false");
+        return;
+    }
+    int transient = json_is_true(tr);
+    if (transient && base >= 0) {
+        invalid(req, "baseVersion", "baseVersion cannot be combined with transient");
+        return;
+    }
+    int rc = entity_patch_check(patch, &r->ent_lim);
+    if (rc != ENT_OK) {
+        refused(req, rc, "patch", e);
+        return;
+    }
+    uint64_t now_ms = uv_now(r->loop);
+    if (!entity_may_change(e, req->c, now_ms)) {
+        error_entity(req, "locked", "someone else holds the entity's lock", e);
+        return;
+    }
+    if (transient) {
+        uint64_t due;
+        rc = entity_transient(e, &r->ent_lim, patch, req->c, now_ms, &due);
+        if (rc != ENT_OK) {
+            refused(req, rc, "data", e);
+            return;
+        }
+        proto_reply_ok(req, json_pack("{s:s, s:b}", "id", e->id, "transient", 1));
+        if (due <= now_ms) apply_pending(r, room, e);
+        else due_add(r, e);
+        return;
+    }
+    /* Held transient changes go first, as their own version, so their order is kept. */
+    if (e->pending) apply_pending(r, room, e);
+    int64_t v = room->state_version + 1, now = clock_unix_ms();
+    rc = entset_update(&room->ents, &r->ent_lim, e, patch, base, v, now);
+    if (rc != ENT_OK) {
+        refused(req, rc, "data", e);
+        return;
+    }
+    room->state_version = v;
+    room->last_activity = now;
+    json_t *ej = entity_json(e);
+    ent_event_t *ev = entities_event_push(
+        room, entity_event(room, "update", v, req->c->user.sub, json_pack("{s:O}", "entity", ej)),
+        req->c, 0);
+    write_entity(r, room, e, req, json_pack("{s:o}", "entity", ej), ev);
+}
+
+static void op_delete(proto_req_t *req)
+{
+    rooms_t *r = rooms_of(req);
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return;
+    entity_t *e = target(req, room);
+    if (!e) return;
+    if (!entity_may_change(e, req->c, uv_now(r->loop))) {
+        error_entity(req, "locked", "someone else holds the entity's lock", e);
+        return;
+    }
+    if (e->lock) unlock_event(r, room, e, NULL, "deleted");
+    int64_t v = room->state_version + 1, now = clock_unix_ms();
+    entset_remove(&room->ents, &r->ent_lim, e, v);
+    room->state_version = v;
+    room->last_activity = now;
+    e->updated_at = now;
+    ent_event_t *ev = entities_event_push(
+        room, entity_event(room, "delete", v, req->c->user.sub, json_pack("{s:s}", "id", e->id)),
+        req->c, 0);
+    write_entity(r, room, e, req,
+                 json_pack("{s:s, s:I}", "id", e->id, "stateVersion", (json_int_t)v), ev);
+}
+
+static void op_lock(proto_req_t *req)
+{
+    rooms_t *r = rooms_of(req);
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return;
+    entity_t *e = target(req, room);
+    if (!e) return;
+    int64_t ttl;
+    if (opt_version(req, "ttl", &ttl)) return;
+    if (ttl < 0) ttl = LOCK_TTL_DEFAULT_MS;
+    if (ttl < 1 || (uint64_t)ttl > r->ent_lim.lock_max_ttl) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "ttl must be 1 to %llu milliseconds",
+                 (unsigned long long)r->ent_lim.lock_max_ttl);
+        invalid(req, "ttl", msg);
+        return;
+    }
+    uint64_t now_ms = uv_now(r->loop);
+    if (!entity_may_change(e, req->c, now_ms)) {
+        error_entity(req, "locked", "someone else holds the entity's lock", e);
+        return;
+    }
+    room_member_t *m = room_member(room, req->c->user.sub);
+    if (!e->lock) room->nlocks++;
+    entity_lock(e, req->c, req->c->user.sub,
+                m ? m->display_name : req->c->user.name, (uint64_t)ttl, now_ms, clock_unix_ms());
+    send_now(room, req->c, "entity_lock",
+             json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
+    proto_reply_ok(req, json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
+}
+
+static void op_unlock(proto_req_t *req)
+{
+    rooms_t *r = rooms_of(req);
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return;
+    entity_t *e = target(req, room);
+    if (!e) return;
+    if (e->lock && !entity_may_change(e, req->c, uv_now(r->loop))) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "someone else holds the entity's lock");
+        return;
+    }
+    if (e->lock) unlock_event(r, room, e, req->c, "unlocked");
+    proto_reply_ok(req, json_pack("{s:s}", "id", e->id));
+}
+
+static void op_sync(proto_req_t *req)
+{
+    room_t *room = proto_rooms_target(req, 1);
+    if (!room) return;
+    int64_t since;
+    if (opt_version(req, "version", &since)) return;
+    if (since < 0) {
+        invalid(req, "version", "version (the highest stateVersion seen) is required");
+        return;
+    }
+    proto_reply_ok(req, entset_sync(&room->ents, since, room->state_version, room->state));
+}
+
+static const proto_op_t entity_ops[] = {
+    {"entity_create", op_create, 0}, {"entity_update", op_update, 0},
+    {"entity_delete", op_delete, 0}, {"entity_lock", op_lock, 0},
+    {"entity_unlock", op_unlock, 0}, {"sync", op_sync, 0},
+};
+
+void proto_entities_register(proto_t *p)
+{
+    proto_register(p, entity_ops, CH_ARRAY_LEN(entity_ops));
+}
