@@ -153,7 +153,10 @@ export function mountCosmos(host, room, opts) {
   scene.fog = new THREE.FogExp2(0x0b0d13, 0.012);
   const camera = new THREE.PerspectiveCamera(55, 1, 0.1, 300);
   const orbit = { az: 0.7, el: 0.55, dist: 18, target: new THREE.Vector3(0, 0, 0) };
-  scene.add(new THREE.HemisphereLight(0xbfc8ff, 0x101018, 1.2));
+  scene.add(new THREE.HemisphereLight(0xbfc8ff, 0x101018, 0.9));
+  const sun = new THREE.DirectionalLight(0xffffff, 1.6); // shading, so spheres read as spheres
+  sun.position.set(4, 10, 6);
+  scene.add(sun);
   scene.add(starfield());
   const core = new THREE.Mesh(new THREE.SphereGeometry(0.18, 16, 12), new THREE.MeshBasicMaterial({ color: 0xfff3d6 }));
   scene.add(core); // the galaxy's center
@@ -230,7 +233,7 @@ export function mountCosmos(host, room, opts) {
 
   function makeItem(e) {
     const color = colorOf(e.owner);
-    const mat = new THREE.MeshStandardMaterial({ color, emissive: color, emissiveIntensity: 0.85, roughness: 0.35, metalness: 0, transparent: true });
+    const mat = new THREE.MeshStandardMaterial({ color, emissive: color, emissiveIntensity: 0.55, roughness: 0.35, metalness: 0, transparent: true });
     const mesh = new THREE.Mesh(sphereGeo, mat);
     mesh.userData.id = e.id;
     const halo = new THREE.Sprite(new THREE.SpriteMaterial({ map: glow, color, blending: THREE.AdditiveBlending, transparent: true, depthWrite: false }));
