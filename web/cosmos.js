@@ -179,15 +179,35 @@ export function mountCosmos(host, room, opts) {
     }
   }
   let surface = renderer?.domElement;
+  let list = null; // without WebGL: the entries as a list
   if (!renderer) {
     // No WebGL: say so, keep the logical scene (and hover, cursors) on a plain surface.
     surface = document.createElement('div');
     surface.className = 'cosmos-canvas cosmos-nogl';
     surface.dataset.testid = 'cosmos-canvas';
-    surface.append(Object.assign(document.createElement('p'), {
+    list = document.createElement('ul');
+    list.className = 'cosmos-list';
+    list.dataset.testid = 'cosmos-list';
+    surface.append(list, Object.assign(document.createElement('p'), {
       className: 'cosmos-nogl-text', textContent: 'This browser cannot draw 3D (no WebGL): the cosmos is listed, not drawn.',
     }));
     stage.prepend(surface);
+  }
+
+  function renderList() {
+    if (!list) return;
+    list.replaceChildren(...[...items.values()].map((it) => {
+      const li = document.createElement('li');
+      li.dataset.testid = 'cosmos-list-item';
+      li.dataset.entityId = it.id;
+      li.style.setProperty('--c', it.color);
+      li.append(
+        Object.assign(document.createElement('strong'), { textContent: nameOf(it.owner) }),
+        Object.assign(document.createElement('span'), { textContent: it.text || '(an entry)' }),
+        Object.assign(document.createElement('em'), { textContent: it.final ? '' : it.stage }),
+      );
+      return li;
+    }));
   }
   stage.dataset.webgl = String(!!renderer);
 
@@ -287,6 +307,7 @@ export function mountCosmos(host, room, opts) {
       it.s0 = now;
       if (reduceMotion) it.scale = s;
     }
+    renderList();
     requestFrame();
   }
 
@@ -296,6 +317,7 @@ export function mountCosmos(host, room, opts) {
     it.halo.material.dispose();
     items.delete(it.id);
     if (hovered === it.id) setHover(null);
+    renderList();
     requestFrame();
   }
 

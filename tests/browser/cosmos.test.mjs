@@ -161,3 +161,56 @@ describe('web app: the shared cosmos', () => {
     env.assertNoConsoleErrors();
   });
 });
+
+describe('web app: the cosmos without WebGL, with reduced motion', () => {
+  let env;
+  let A;
+
+  before(async () => {
+    env = await Env.start({ browserArgs: ['--disable-webgl', '--disable-3d-apis'] });
+    A = await env.newUser('Ada', { context: { reducedMotion: 'reduce' } });
+  });
+
+  after(async () => {
+    await env?.close();
+  });
+
+  it('says it cannot draw, keeps the scene state, and entries jump instead of gliding', async () => {
+    await A.page.goto(env.url);
+    await signUp(A.page, A);
+    await A.page.getByTestId('create-name').fill('Flat');
+    await A.page.getByTestId('create-submit').click();
+    await untilText(A.page.getByTestId('room-code'), CODE_RE);
+    await openCosmos(A.page);
+    assert.equal(await A.page.evaluate(() => window.__cosmos.webgl), false);
+    await untilText(A.page.getByTestId('cosmos-canvas'), 'WebGL');
+
+    // Every state A's scene goes through: with reduced motion it is always where the entity says.
+    const watch = A.page.evaluate(() => new Promise((resolve) => {
+      const seen = [];
+      const t = setInterval(() => {
+        const e = window.__cosmos?.entities()[0];
+        if (!e) return;
+        seen.push(e);
+        if (e.final) {
+          clearInterval(t);
+          resolve(seen);
+        }
+      }, 15);
+      setTimeout(() => { clearInterval(t); resolve(seen); }, 15000);
+    }));
+    await A.page.getByTestId('cosmos-text').fill('flat but fine');
+    await A.page.getByTestId('cosmos-create').click();
+    const seen = await watch;
+    assert.ok(seen.length > 0 && seen.at(-1).final, 'the entry reached its final stage');
+    for (const e of seen) {
+      assert.deepEqual(e.pos, e.target, 'no glide: always at the stored position');
+      assert.equal(e.scale, e.scaleTarget, 'no growing animation: always at its size');
+    }
+    const stored = await A.page.evaluate((id) => window.__cosmos.entity(id), seen.at(-1).id);
+    assert.deepEqual(seen.at(-1).target, stored.data.pos);
+    await untilText(A.page.getByTestId('cosmos-list-item'), 'flat but fine');
+    await env.screenshot(A, 'cosmos-nowebgl.png');
+    env.assertNoConsoleErrors();
+  });
+});

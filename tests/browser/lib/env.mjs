@@ -62,14 +62,15 @@ export function webFiles() {
 
 /** Starts chorus on a fixed port with its own data dir (so it can be restarted in place). */
 export class Env {
-  static async start() {
+  /** browserArgs: extra Chromium switches (e.g. --disable-webgl). */
+  static async start({ browserArgs = [] } = {}) {
     const env = new Env();
     env.port = await freePort();
     env.dataDir = makeTempDir('chorus-browser-data-');
     env.files = webFiles();
     env.url = `http://127.0.0.1:${env.port}`;
     env.srv = await env.startServer();
-    env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...browserArgs] });
     env.users = [];
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     return env;
@@ -95,9 +96,9 @@ export class Env {
     this.srv = await this.startServer();
   }
 
-  /** A user with a browser context of their own (own localStorage). */
-  async newUser(name, { viewport = { width: 1280, height: 800 } } = {}) {
-    const ctx = await this.browser.newContext({ viewport });
+  /** A user with a browser context of their own (own localStorage); context: more newContext options. */
+  async newUser(name, { viewport = { width: 1280, height: 800 }, context = {} } = {}) {
+    const ctx = await this.browser.newContext({ viewport, ...context });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: this.url });
     const page = await ctx.newPage();
     page.setDefaultTimeout(8000);
