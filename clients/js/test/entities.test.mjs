@@ -290,6 +290,25 @@ describe('entities', () => {
     }
   });
 
+  it('the holder\'s own lock is gone after its connection dropped and came back (nothing else changed)', T, async () => {
+    const { clients: [a], rooms: [ar, br], close } = await roomWith(srv.port, ['A', 'B'], { A: { reconnect: { base: 100, max: 200 } } });
+    try {
+      await ar.entities.create({ id: 'held', kind: 'k' });
+      await ar.entities.lock('held', 60000);
+      await until(() => br.entities.get('held')?.lock, 5000, 'B sees the lock');
+      const unlockedA = next(ar, 'entity_unlocked', (x) => x.id === 'held', 10000);
+      const unlockedB = next(br, 'entity_unlocked', (x) => x.id === 'held', 10000);
+      a.socket._socket.destroy();
+      assert.equal((await unlockedB).reason, 'disconnected');
+      await unlockedA;
+      await until(() => a.state === 'open', 5000, 'A open again');
+      assert.equal(ar.entities.get('held').lock, undefined, "A no longer shows its lock");
+      await ar.entities.update('held', { ok: true }); // and may change it like anyone
+    } finally {
+      close();
+    }
+  });
+
   it('sync: up_to_date, then a delta; events already in it are skipped', T, async () => {
     const { rooms: [ar, br], close } = await roomWith(srv.port, ['A', 'B']);
     try {
