@@ -19,15 +19,19 @@ const comparable = (e) => e && {
 /** A room's entities sorted by id, comparable. */
 const snapshot = (room) => [...room.entities.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(comparable);
 
-/** The server's entities now: a fresh client's join reply. */
+const observers = new Map(); // port -> a connected client that only sends raw joins
+
+/** The server's entities now: the `entities` of a join reply (raw, not through room.entities). */
 async function serverSnapshot(port, code) {
-  const f = await connected(port, 'Fresh');
-  try {
-    return snapshot(await f.join(code));
-  } finally {
-    f.close();
-  }
+  let o = observers.get(port);
+  if (!o) observers.set(port, (o = connected(port, 'Observer')));
+  const data = await (await o).request('join', { room: code });
+  return data.entities.sort((a, b) => (a.id < b.id ? -1 : 1)).map(comparable);
 }
+
+after(async () => {
+  for (const o of observers.values()) (await o).close();
+});
 
 /** Waits until room's entities equal the server's (a fresh join), and returns them. */
 async function untilLikeServer(port, code, room, label) {
@@ -49,7 +53,7 @@ async function untilLikeServer(port, code, room, label) {
 async function roomWith(port, names, opts = {}) {
   const clients = [];
   for (const n of names) clients.push(await connected(port, n, opts[n] ?? {}));
-  const info = await clients[0].createRoom({ name: `entities ${names.join(' ')}` });
+  const info = await clients[0].createRoom({ name: `entities ${names.join(' ')}`, maxParticipants: 50 });
   const rooms = [];
   for (const c of clients) rooms.push(await c.join(info.roomCode));
   return { clients, rooms, code: info.roomCode, close: () => clients.forEach((c) => c.close()) };
@@ -253,6 +257,20 @@ describe('entities', () => {
       await untilLikeServer(srv.port, code, br, 'B');
       await untilLikeServer(srv.port, code, ar, 'A (after settling)');
       await assert.rejects(ar.entities.update('avatar', {}, { transient: true, baseVersion: 1 }), { code: 'validation_error' });
+
+      // A drags while B changes another field durably, and B drags too at the end: both
+      // end with what the server has (A's view settles through a sync).
+      const drags = [];
+      for (let i = 1; i <= 30; i++) {
+        drags.push(ar.entities.update('avatar', { pos: [100 + i, 0, 0] }, { transient: true }));
+        if (i === 15) drags.push(br.entities.update('avatar', { mood: 'calm' }));
+        await delay(3);
+      }
+      drags.push(br.entities.update('avatar', { pos: [-1, -1, -1] }, { transient: true }));
+      await Promise.all(drags);
+      const want = await untilLikeServer(srv.port, code, ar, 'A after both dragged');
+      await untilLikeServer(srv.port, code, br, 'B after both dragged');
+      assert.equal(want[0].data.mood, 'calm');
     } finally {
       close();
     }
