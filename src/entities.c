@@ -476,23 +476,6 @@ static void op_create(proto_req_t *req)
     write_entity(r, room, e, req, json_pack("{s:o}", "entity", ej), ev);
 }
 
-/* Reads an optional non-negative integer; -1 when absent. Returns 0 or -1 after
- * replying. */
-static int opt_version(proto_req_t *req, const char *name, int64_t *out)
-{
-    json_t *v = json_object_get(req->msg, name);
-    *out = -1;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
-        invalid(req, name, msg);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 0;
-}
-
 static void op_update(proto_req_t *req)
 {
     rooms_t *r = rooms_of(req);
@@ -503,7 +486,7 @@ static void op_update(proto_req_t *req)
     json_t *patch = json_object_get(req->msg, "patch");
     json_t *tr = json_object_get(req->msg, "transient");
     int64_t base;
-    if (opt_version(req, "baseVersion", &base)) return;
+    if (proto_opt_uint(req, "baseVersion", -1, &base)) return;
     if (tr && !json_is_boolean(tr)) {
         invalid(req, "transient", "transient must be true or false");
         return;
@@ -584,7 +567,7 @@ static void op_lock(proto_req_t *req)
     entity_t *e = target(req, room);
     if (!e) return;
     int64_t ttl;
-    if (opt_version(req, "ttl", &ttl)) return;
+    if (proto_opt_uint(req, "ttl", -1, &ttl)) return;
     if (ttl < 0) ttl = LOCK_TTL_DEFAULT_MS;
     if (ttl < 1 || (uint64_t)ttl > r->ent_lim.lock_max_ttl) {
         char msg[80];
@@ -627,7 +610,7 @@ static void op_sync(proto_req_t *req)
     room_t *room = proto_rooms_target(req, 1);
     if (!room) return;
     int64_t since;
-    if (opt_version(req, "version", &since)) return;
+    if (proto_opt_uint(req, "version", -1, &since)) return;
     if (since < 0) {
         invalid(req, "version", "version (the highest stateVersion seen) is required");
         return;

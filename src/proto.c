@@ -302,6 +302,21 @@ static void send_error_field(proto_client_t *c, int has_ref, json_int_t ref, con
                    json_pack("{s:s, s:s, s:s}", "code", code, "field", field, "message", message));
 }
 
+int proto_opt_uint(proto_req_t *req, const char *name, int64_t def, int64_t *out)
+{
+    json_t *v = json_object_get(req->msg, name);
+    *out = def;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%.48s must be a non-negative integer", name);
+        proto_reply_error_field(req, "validation_error", name, msg);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
 void proto_reply_error_obj(proto_req_t *req, json_t *err)
 {
     CH_ASSERT(!req->replied);

@@ -191,6 +191,11 @@ void proto_reply_ok(proto_req_t *req, json_t *data);
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Reads the optional field name of req's message as a non-negative integer into *out
+ * (def when absent or null). Returns 0, or -1 after replying validation_error naming the
+ * field. */
+int proto_opt_uint(proto_req_t *req, const char *name, int64_t def, int64_t *out);
+
 /* Replies with the error object err (stolen): {"code", "message", ...more fields}. */
 void proto_reply_error_obj(proto_req_t *req, json_t *err);
 

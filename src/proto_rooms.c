@@ -128,8 +128,6 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
     rooms_history(op->r, room, -1, -1, op->r->lim.join_history, join_history, op);
 }
 
-static int opt_int(proto_req_t *req, const char *name, int64_t def, int64_t *out);
-
 static void op_join(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, 0);
@@ -149,7 +147,7 @@ static void op_join(proto_req_t *req)
         }
     }
     int64_t since;
-    if (opt_int(req, "since", -1, &since)) return;
+    if (proto_opt_uint(req, "since", -1, &since)) return;
     ws_op_t *op = ws_op(req, room);
     op->since = since;
     rooms_join(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member, op);
@@ -174,23 +172,6 @@ static void op_message(proto_req_t *req)
                req->c, answer, op);
 }
 
-/* Reads an optional non-negative integer field into *out (def when absent). Returns 0,
- * or -1 after replying. */
-static int opt_int(proto_req_t *req, const char *name, int64_t def, int64_t *out)
-{
-    json_t *v = json_object_get(req->msg, name);
-    *out = def;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
-        invalid(req, name, msg);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 0;
-}
-
 static void op_history(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, 0);
@@ -201,8 +182,8 @@ static void op_history(proto_req_t *req)
         return;
     }
     int64_t before, after, limit;
-    if (opt_int(req, "before", -1, &before) || opt_int(req, "after", -1, &after) ||
-        opt_int(req, "limit", 50, &limit))
+    if (proto_opt_uint(req, "before", -1, &before) || proto_opt_uint(req, "after", -1, &after) ||
+        proto_opt_uint(req, "limit", 50, &limit))
         return;
     if (limit < 1 || limit > HISTORY_MAX) {
         invalid(req, "limit", "limit must be 1 to 200");

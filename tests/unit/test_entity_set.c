@@ -103,8 +103,10 @@ static void test_create_limits(void)
     ASSERT_EQ(create(&s, &l, "c", "{}", 3, NULL), ENT_OK);
     ASSERT_EQ(create(&s, &l, "d", "{}", 4, NULL), ENT_TOO_MANY);
     ASSERT_EQ(s.count, 3);
-    entset_remove(&s, &l, entset_get(&s, "b"), 4);
-    entity_t *b = NULL;
+    entity_t *b = entset_get(&s, "b");
+    entset_remove(&s, &l, b, 4);
+    ASSERT_TRUE(b->removed);
+    entity_free(b); /* out of the set: the caller's */
     ASSERT_TRUE(!entset_get(&s, "b"));
     ASSERT_EQ(create(&s, &l, "d", "{}", 5, &b), ENT_OK);
     entset_free(&s);
