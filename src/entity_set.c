@@ -340,8 +340,8 @@ json_t *entset_locks_json(const entity_set_t *s)
 json_t *entset_sync(const entity_set_t *s, int64_t since, int64_t current, const json_t *state)
 {
     if (since == current)
-        return json_pack("{s:s, s:I}", "type", "up_to_date", "stateVersion",
-                         (json_int_t)current);
+        return json_pack("{s:s, s:I, s:o}", "type", "up_to_date", "stateVersion",
+                         (json_int_t)current, "locks", entset_locks_json(s));
     if (since < s->base || since > current)
         return json_pack("{s:s, s:I, s:o, s:O, s:o}", "type", "full", "stateVersion",
                          (json_int_t)current, "entities", entset_json(s), "state", state,
@@ -368,7 +368,8 @@ json_t *entset_sync(const entity_set_t *s, int64_t since, int64_t current, const
             json_array_insert_new(changes, 0, entity_json(e));
         else
             json_array_insert_new(changes, 0,
-                                  json_pack("{s:s, s:b}", "id", c->id, "deleted", 1));
+                                  json_pack("{s:s, s:b, s:I}", "id", c->id, "deleted", 1,
+                                            "stateVersion", (json_int_t)c->version));
     }
     strmap_free(&seen);
     json_t *j = json_pack("{s:s, s:I, s:o, s:o}", "type", "delta", "stateVersion",

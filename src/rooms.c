@@ -632,9 +632,10 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
                            "stateVersion", (json_int_t)room->state_version, "currentMode",
                            mode_of(room));
-    json_t *ev = json_pack("{s:s, s:s, s:O, s:I, s:o}", "op", "state", "room", room->id, "state",
-                           room->state, "version", (json_int_t)room->state_version,
-                           "currentMode", mode_of(room));
+    json_t *ev = json_pack("{s:s, s:s, s:O, s:I, s:I, s:o}", "op", "state", "room", room->id,
+                           "state", room->state, "version", (json_int_t)room->state_version,
+                           "stateVersion", (json_int_t)room->state_version, "currentMode",
+                           mode_of(room));
     op->ev = entities_event_push(room, proto_frame_json(ev), NULL, 0);
     json_decref(ev);
     op_submit(op);

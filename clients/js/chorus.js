@@ -1572,14 +1572,6 @@ export class Entities {
     if (!initial) this._clearOverlays(); // the reply is the server's view; our held transients are in it or lost
     if (data.sync && typeof data.sync === 'object') {
       this._applySync(data.sync, { emitSynced: true });
-      // Locks are not state changes: an up_to_date reply has no `locks` list, yet a lock we
-      // show may have ended while we were away (ours did, with our connection). A delta
-      // from one change back carries the list of every current lock.
-      const v = data.sync.stateVersion;
-      if (!initial && data.sync.type === 'up_to_date' && typeof v === 'number' && v > 0
-          && [...this._map.values()].some((e) => e.lock)) {
-        this._room._syncFrom(v - 1).catch(() => { /* closed: the next rejoin tries again */ });
-      }
       return;
     }
     if (Array.isArray(data.entities)) {
@@ -1642,7 +1634,8 @@ export class Entities {
       if (typeof sv === 'number' && sv > this._floor) this._floor = sv;
       room._seenVersion(sv);
     } else {
-      // up_to_date
+      // up_to_date: nothing changed, but locks (not state changes) may have ended meanwhile
+      if (Array.isArray(sync.locks)) this._syncLocks(sync.locks);
       if (typeof sv === 'number' && sv > this._floor) this._floor = sv;
       room._seenVersion(sv);
     }

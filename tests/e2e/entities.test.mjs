@@ -418,7 +418,7 @@ describe('entities', () => {
       const rb = new Replica(cb, joins[1]);
       rb.pump();
       const seenVersion = rb.version;
-      assert.deepEqual(await cb.ok('sync', { room: r, version: seenVersion }), { type: 'up_to_date', stateVersion: seenVersion });
+      assert.deepEqual(await cb.ok('sync', { room: r, version: seenVersion }), { type: 'up_to_date', stateVersion: seenVersion, locks: [] });
       cb.terminate();
       // B is away across several changes.
       await ca.ok('entity_update', { room: r, id: 'p', patch: { v: 1 } });
@@ -435,7 +435,7 @@ describe('entities', () => {
       assert.equal(s.type, 'delta');
       assert.equal(s.stateVersion, j.stateVersion);
       assert.deepEqual(s.changes.map((c) => c.id), ['p', 'q', 's', 'gone']);
-      assert.deepEqual(s.changes[1], { id: 'q', deleted: true });
+      assert.deepEqual(s.changes[1], { id: 'q', deleted: true, stateVersion: seenVersion + 3 });
       assert.deepEqual(s.changes[0].data, { v: 2 });
       assert.deepEqual(s.state, { mode: 'x' });
       assert.deepEqual(s.locks, []);

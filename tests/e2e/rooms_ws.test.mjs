@@ -468,7 +468,7 @@ describe('rooms over WebSocket', () => {
       assert.deepEqual(d, { state: { mode: 'focus' }, stateVersion: 1, currentMode: 'focus' });
       for (const c of [ch, ch2, cm]) {
         const ev = await c.waitEvent('state');
-        assert.deepEqual(plain(ev), { op: 'state', room: r.id, state: { mode: 'focus' }, version: 1, currentMode: 'focus' });
+        assert.deepEqual(plain(ev), { op: 'state', room: r.id, state: { mode: 'focus' }, version: 1, stateVersion: 1, currentMode: 'focus' });
       }
       const d2 = await ch2.ok('state', { room: r.roomCode, patch: { mode: null, n: 2 } });
       assert.deepEqual(d2, { state: { n: 2 }, stateVersion: 2, currentMode: null });

@@ -247,7 +247,7 @@ static void test_log_window(void)
     entset_init(&s, 5, 10); /* loaded at version 10 */
     json_t *state = parse("{\"m\":1}");
     json_t *j = entset_sync(&s, 10, 10, state);
-    ASSERT_TRUE(is_json(j, "{\"type\":\"up_to_date\",\"stateVersion\":10}"));
+    ASSERT_TRUE(is_json(j, "{\"type\":\"up_to_date\",\"stateVersion\":10,\"locks\":[]}"));
     json_decref(j);
     j = entset_sync(&s, 9, 10, state); /* before the load: unknown */
     ASSERT_STREQ(sync_type(j), "full");
@@ -276,7 +276,7 @@ static void test_log_window(void)
     ASSERT_STREQ(sync_type(j), "delta");
     ASSERT_TRUE(is_json(json_object_get(j, "changes"), "[{\"id\":\"a\",\"kind\":\"k\",\"data\":{\"n\":1},\"owner\":\"owner\","
                                                         "\"version\":2,\"stateVersion\":13,\"createdAt\":1011,\"updatedAt\":1013},"
-                                                        "{\"id\":\"b\",\"deleted\":true}]"));
+                                                        "{\"id\":\"b\",\"deleted\":true,\"stateVersion\":15}]"));
     json_decref(j);
     /* 15 pushed 11 out: since 10 is now too old, since 11 the oldest answerable. */
     j = entset_sync(&s, 10, 15, state);
