@@ -25,6 +25,9 @@ static void on_closed(uv_handle_t *h)
     c->state = BWS_CLOSED;
     free(c->request); /* still here when the connect failed */
     c->request = NULL;
+    ws_parser_free(&c->parser);
+    if (c->on_closed)
+        c->on_closed(c);
 }
 
 static void bws_fail(bws_t *c, const char *why)
@@ -53,6 +56,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = sizeof(g_rbuf);
 }
 
+static int bws_send_frame(bws_t *c, int op, const char *p, size_t n);
+
 static void feed_frames(bws_t *c, uint8_t *p, size_t n)
 {
     while (n > 0 && c->state == BWS_OPEN) {
@@ -75,8 +80,11 @@ static void feed_frames(bws_t *c, uint8_t *p, size_t n)
         case WS_EV_CLOSE:
             bws_fail(c, "closed by the server");
             return;
+        case WS_EV_PING: /* an idle connection (the connections scenario) must answer */
+            bws_send_frame(c, WS_OP_PONG, (const char *)ev.data, ev.len);
+            break;
         default:
-            break; /* pings: the server also accepts any data as liveness; ignore */
+            break;
         }
     }
 }
@@ -155,7 +163,8 @@ static void on_connect(uv_connect_t *req, int status)
         bws_fail(c, uv_strerror(r));
 }
 
-int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const char *path)
+int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr,
+                const struct sockaddr *src, const char *path)
 {
     ws_parser_init(&c->parser, 0, 0);
     c->hs_len = 0;
@@ -172,7 +181,9 @@ int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const ch
         return r;
     c->tcp.data = c;
     c->creq.data = c;
-    r = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connect);
+    r = src ? uv_tcp_bind(&c->tcp, src, 0) : 0;
+    if (r == 0)
+        r = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connect);
     if (r < 0) {
         c->state = BWS_CLOSING;
         uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -188,14 +199,14 @@ static void on_frame_written(uv_write_t *req, int status)
         bws_fail(c, uv_strerror(status));
 }
 
-int bws_send_text(bws_t *c, const char *p, size_t n)
+static int bws_send_frame(bws_t *c, int op, const char *p, size_t n)
 {
     if (c->state != BWS_OPEN)
         return -1;
     uint8_t stackbuf[4096];
     size_t total = WS_MAX_HEADER + n;
     uint8_t *f = total <= sizeof(stackbuf) ? stackbuf : ch_malloc(total);
-    size_t h = ws_frame_header(f, WS_OP_TEXT, n);
+    size_t h = ws_frame_header(f, op, n);
     f[1] |= 0x80; /* client frames are masked */
     memcpy(f + h, k_mask, 4);
     h += 4;
@@ -229,4 +240,9 @@ int bws_send_text(bws_t *c, const char *p, size_t n)
     if (f != stackbuf)
         free(f);
     return 0;
+}
+
+int bws_send_text(bws_t *c, const char *p, size_t n)
+{
+    return bws_send_frame(c, WS_OP_TEXT, p, n);
 }
