@@ -58,6 +58,7 @@ struct bench_s {
 
     client_t *cl;
     int n;
+    int npubs; /* clients that publish (fanout, rooms) */
     int next_connect, connecting;
     int ready, failed;
     int phase;
