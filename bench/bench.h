@@ -4,6 +4,7 @@
 #define CHORUS_BENCH_H
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -79,8 +80,20 @@ struct bench_s {
     int printed_errors;
 };
 
+/* bench_setup.c */
+/* Parses the command line into b (zeroed). Returns 0, or -1 for a usage error. */
+int bench_parse_args(bench_t *b, int argc, char **argv);
+void bench_usage(FILE *f);
+/* Creates the rooms (over REST on Chorus), the clients and their roles; raises the
+ * descriptor limit. Returns 0, or -1 after saying why on stderr. */
+int bench_setup(bench_t *b);
+
+/* chorus_bench.c */
+/* Mints c's token and writes its upgrade path into path[cap]. Returns 0 or -1. */
+int bench_client_path(bench_t *b, client_t *c, char *path, size_t cap);
 /* The scenario's name as on the command line (static). */
 const char *bench_scenario_name(int scenario);
+/* bench_report.c */
 /* Prints the result table, or one JSON object with --json, on stdout. */
 void bench_report(bench_t *b);
 /* 1 when the run had no error, loss, duplicate or failed connection and got to run. */
