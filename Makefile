@@ -3,6 +3,7 @@
 #   make run        install what is missing, build, serve on http://127.0.0.1:8080
 #   make test       install what is missing, build, run every test suite
 #   make SANITIZE=1 test   the same with ASan+UBSan (build-asan/)
+#   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
 #   make format     clang-format the C sources
 
@@ -24,7 +25,7 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build web deps run test unit e2e sdk browser fuzz format clean
+.PHONY: all build web deps run test unit e2e sdk browser bench fuzz format clean
 
 all: build
 
@@ -63,6 +64,12 @@ sdk:
 browser:
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus CHORUS_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
 		node --test --test-concurrency=1 tests/browser/
+
+# Builds without sanitizers whatever SANITIZE says: a benchmark of an ASan build measures ASan.
+bench: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS)
+	@scripts/bench.sh build
 
 fuzz:
 	@scripts/deps.sh --fuzz

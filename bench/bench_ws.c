@@ -1,9 +1,11 @@
 /* bench_ws.c: a minimal WebSocket client over libuv for the load generator. */
 #include "bench_ws.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "mem.h"
 
@@ -25,6 +27,9 @@ static void on_closed(uv_handle_t *h)
     c->state = BWS_CLOSED;
     free(c->request); /* still here when the connect failed */
     c->request = NULL;
+    ws_parser_free(&c->parser);
+    if (c->on_closed)
+        c->on_closed(c);
 }
 
 static void bws_fail(bws_t *c, const char *why)
@@ -53,6 +58,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = sizeof(g_rbuf);
 }
 
+static int bws_send_frame(bws_t *c, int op, const char *p, size_t n);
+
 static void feed_frames(bws_t *c, uint8_t *p, size_t n)
 {
     while (n > 0 && c->state == BWS_OPEN) {
@@ -75,8 +82,11 @@ static void feed_frames(bws_t *c, uint8_t *p, size_t n)
         case WS_EV_CLOSE:
             bws_fail(c, "closed by the server");
             return;
+        case WS_EV_PING: /* an idle connection (the connections scenario) must answer */
+            bws_send_frame(c, WS_OP_PONG, (const char *)ev.data, ev.len);
+            break;
         default:
-            break; /* pings: the server also accepts any data as liveness; ignore */
+            break;
         }
     }
 }
@@ -155,7 +165,8 @@ static void on_connect(uv_connect_t *req, int status)
         bws_fail(c, uv_strerror(r));
 }
 
-int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const char *path)
+int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr,
+                const struct sockaddr *src, const char *path)
 {
     ws_parser_init(&c->parser, 0, 0);
     c->hs_len = 0;
@@ -167,12 +178,25 @@ int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const ch
              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
              "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chorus.v1\r\n\r\n",
              path);
-    int r = uv_tcp_init(loop, &c->tcp);
+    int r = src ? uv_tcp_init_ex(loop, &c->tcp, src->sa_family) : uv_tcp_init(loop, &c->tcp);
     if (r < 0)
         return r;
     c->tcp.data = c;
     c->creq.data = c;
-    r = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connect);
+    if (src) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+        /* Pick the port at connect() by the whole four-tuple: a bind() to port 0 searches
+         * the source address's ports one by one (inet_csk_get_port), which made the
+         * generator spend ~1 ms of kernel time per connection past a few thousand. */
+        uv_os_fd_t fd;
+        int one = 1;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+        r = uv_tcp_bind(&c->tcp, src, 0);
+    }
+    if (r == 0)
+        r = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connect);
     if (r < 0) {
         c->state = BWS_CLOSING;
         uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -188,14 +212,14 @@ static void on_frame_written(uv_write_t *req, int status)
         bws_fail(c, uv_strerror(status));
 }
 
-int bws_send_text(bws_t *c, const char *p, size_t n)
+static int bws_send_frame(bws_t *c, int op, const char *p, size_t n)
 {
     if (c->state != BWS_OPEN)
         return -1;
     uint8_t stackbuf[4096];
     size_t total = WS_MAX_HEADER + n;
     uint8_t *f = total <= sizeof(stackbuf) ? stackbuf : ch_malloc(total);
-    size_t h = ws_frame_header(f, WS_OP_TEXT, n);
+    size_t h = ws_frame_header(f, op, n);
     f[1] |= 0x80; /* client frames are masked */
     memcpy(f + h, k_mask, 4);
     h += 4;
@@ -229,4 +253,9 @@ int bws_send_text(bws_t *c, const char *p, size_t n)
     if (f != stackbuf)
         free(f);
     return 0;
+}
+
+int bws_send_text(bws_t *c, const char *p, size_t n)
+{
+    return bws_send_frame(c, WS_OP_TEXT, p, n);
 }

@@ -16,6 +16,8 @@ typedef void (*bws_msg_cb)(bws_t *c, char *data, size_t len);
 /* The connection failed or was closed by the peer; why is a static or borrowed string.
  * Called at most once; the handle is being closed and c must not send any more. */
 typedef void (*bws_fail_cb)(bws_t *c, const char *why);
+/* The socket is closed (after bws_close or a failure): c may be connected again. */
+typedef void (*bws_closed_cb)(bws_t *c);
 
 enum { BWS_CONNECTING, BWS_HANDSHAKE, BWS_OPEN, BWS_CLOSING, BWS_CLOSED };
 
@@ -31,12 +33,16 @@ struct bws_s {
     bws_open_cb on_open;
     bws_msg_cb on_msg;
     bws_fail_cb on_fail;
+    bws_closed_cb on_closed; /* optional */
 };
 
 /* Starts connecting c (memory owned by the caller, must stay put until bws_close's close
  * completes) to addr and upgrading "GET path" (path includes the query, e.g. the token).
+ * src (borrowed, may be NULL) is the local address to bind first (port 0): several
+ * 127.0.0.x sources give more than 64k connections to one server port.
  * Returns 0 or a negative libuv error. */
-int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr, const char *path);
+int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr,
+                const struct sockaddr *src, const char *path);
 
 /* Sends one masked text frame holding n bytes of p (borrowed). Returns 0, or -1 when the
  * connection is not open. */

@@ -50,10 +50,11 @@ void outq_push(outq_t *q, cbuf_t *b);
 /* Fills up to max iovecs with the oldest unwritten bytes; returns how many were filled.
  * The iovecs borrow the queue's buffers: valid until outq_consume or outq_clear. */
 size_t outq_iov(const outq_t *q, struct iovec *iov, size_t max);
-/* Drops n written bytes from the front, releasing buffers that are done. */
+/* Drops n written bytes from the front, releasing buffers that are done, and the item
+ * array once the queue is empty. */
 void outq_consume(outq_t *q, size_t n);
 /* Keeps the first n bytes and drops the rest; n must end on an item boundary (the bytes
- * already handed to a write). */
+ * already handed to a write). An empty queue releases its item array. */
 void outq_truncate(outq_t *q, size_t n);
 /* Releases everything. The queue stays usable. */
 void outq_clear(outq_t *q);

@@ -41,6 +41,7 @@ static int ensure_dir(const char *dir, log_t *lg)
 
 static int serve(int argc, char **argv)
 {
+    ch_mem_tune();
     chorus_config_t cfg;
     char err[512];
     config_defaults(&cfg);

@@ -4,6 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+/* 2 MiB: in chorus-bench join-storm a join cost ~640 us of server CPU with glibc's default
+ * (128 KiB), ~440 us with 1 MiB, ~400 us with 2 MiB or more. The price: at most 2 MiB of
+ * free heap stays resident. */
+#define CH_TRIM_THRESHOLD (2u << 20)
+
+void ch_mem_tune(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, (int)CH_TRIM_THRESHOLD);
+#endif
+}
 
 static _Noreturn void oom(size_t n)
 {

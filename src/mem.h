@@ -14,6 +14,13 @@ char *ch_strdup(const char *s);
 /* Returns a new NUL-terminated copy of the first n bytes of s (caller frees). */
 char *ch_strndup(const char *s, size_t n);
 
+/* Tunes the allocator for a long-running server; call once at start. With glibc: the heap
+ * top is given back to the system only when more than 2 MiB of it is free (the default,
+ * 128 KiB, made every join reply's free shrink the heap with brk() and the next reply grow
+ * it again: a fifth of the server's time in a join storm, docs/benchmarks.md). A no-op
+ * elsewhere. */
+void ch_mem_tune(void);
+
 /* A broken invariant is a bug, not a peer error: report file and line and abort. */
 #define CH_ASSERT(expr) \
     ((expr) ? (void)0 : ch_assert_fail(#expr, __FILE__, __LINE__))

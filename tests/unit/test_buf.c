@@ -70,7 +70,30 @@ static void test_truncate_keeps_inflight(void)
     outq_truncate(&q, 0);
     ASSERT_EQ(q.count, 0);
     ASSERT_EQ(q.bytes, 0);
+    ASSERT_TRUE(q.items == NULL);
     outq_clear(&q);
+}
+
+/* An idle connection holds no output memory: a drained queue frees its array, whatever
+ * size a burst grew it to, and is usable again. */
+static void test_drained_queue_releases_array(void)
+{
+    outq_t q;
+    outq_init(&q);
+    cbuf_t *b = cbuf_from("abc", 3);
+    for (int i = 0; i < 100; i++) outq_push(&q, b);
+    ASSERT_TRUE(q.cap >= 100);
+    outq_consume(&q, 299);
+    ASSERT_TRUE(q.items != NULL); /* one byte left */
+    outq_consume(&q, 1);
+    ASSERT_EQ(q.count, 0);
+    ASSERT_EQ(q.cap, 0);
+    ASSERT_TRUE(q.items == NULL);
+    ASSERT_EQ(b->refcnt, 1);
+    outq_push(&q, b);
+    ASSERT_EQ(q.bytes, 3);
+    outq_clear(&q);
+    cbuf_unref(b);
 }
 
 static void test_append_grows(void)
@@ -101,6 +124,7 @@ int main(void)
     RUN(test_refcount_shared);
     RUN(test_iov_and_partial_consume);
     RUN(test_truncate_keeps_inflight);
+    RUN(test_drained_queue_releases_array);
     RUN(test_append_grows);
     RUN(test_empty_push_ignored);
     TEST_MAIN_END();

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: `make bench`: runs the same chorus-bench scenarios against Chorus, the ws
+# peer and the Socket.IO peer (bench/peers), one server at a time on 127.0.0.1, and prints
+# the comparison table (docs/benchmarks.md). Usage: scripts/bench.sh [BUILD_DIR]
+# Environment: BENCH_DURATION (5 s a scenario), BENCH_CONNECTIONS (idle connections, 10000),
+# BENCH_PORT (18290; the peers use +1 and +2), BENCH_TARGETS ("chorus ws socketio"),
+# BENCH_OUT (where the JSON results go; BUILD_DIR/bench).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+BENCH=$BUILD/chorus-bench
+CHORUS=$BUILD/chorus
+DURATION=${BENCH_DURATION:-5}
+CONNECTIONS=${BENCH_CONNECTIONS:-10000}
+PORT=${BENCH_PORT:-18290}
+TARGETS=${BENCH_TARGETS:-chorus ws socketio}
+OUT=${BENCH_OUT:-$BUILD/bench}
+SECRET=bench-secret-bench-secret-bench-secret-0123
+T0=$(date +%s)
+
+for f in "$BENCH" "$CHORUS"; do
+  [ -x "$f" ] || { echo "bench: $f is missing (make build)" >&2; exit 2; }
+done
+[ -d node_modules/ws ] && [ -d node_modules/socket.io ] || { echo "bench: node_modules is missing (npm ci)" >&2; exit 2; }
+
+# Every connection is a descriptor in the generator and one in the server: raise the soft
+# limit to the hard one for both (raising the hard limit needs root: docs/benchmarks.md).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+MAXFD=$(ulimit -n)
+if [ "$MAXFD" != unlimited ] && [ "$CONNECTIONS" -gt $((MAXFD - 200)) ]; then
+  echo "bench: the descriptor limit is $MAXFD: connections scenario lowered to $((MAXFD - 200)) (BENCH_CONNECTIONS)" >&2
+  CONNECTIONS=$((MAXFD - 200))
+fi
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.log
+DATA=$(mktemp -d /tmp/chorus-bench-data.XXXXXX)
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+  fi
+}
+trap 'stop_server; rm -rf "$DATA"' EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # port: up to 10 s for something to listen on 127.0.0.1:port
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# name | chorus-bench arguments. The same list runs against every server, in this order.
+SCENARIOS=(
+  "connections|connections --connections $CONNECTIONS --room-size 100 --duration 2"
+  "echo|echo --connections 50"
+  "fanout|fanout --subscribers 100 --publishers 1 --window 16"
+  "fanout-100k|fanout --subscribers 100 --publishers 1 --rate 1000"
+  "rooms|rooms --rooms 10 --room-size 10 --window 4"
+  "join-storm|join-storm --connections 50"
+)
+
+FAILED=0
+port=$PORT
+for target in $TARGETS; do
+  case $target in
+    chorus)
+      "$CHORUS" serve --listen "127.0.0.1:$port" --data "$DATA/chorus" --web /nonexistent \
+        --jwt-secret "$SECRET" --log-level warn --max-connections 1000000 \
+        --room-max-capacity 100000 --ws-rate 1000000 --ws-burst 1000000 \
+        --rate-api-ip 1000000/1m --rate-api-user 1000000/1m >"$OUT/chorus-server.log" 2>&1 &
+      ;;
+    ws) node bench/peers/ws_peer.mjs "$port" >"$OUT/ws-server.log" 2>&1 & ;;
+    socketio) node bench/peers/socketio_peer.mjs "$port" >"$OUT/socketio-server.log" 2>&1 & ;;
+    *) echo "bench: unknown target $target" >&2; exit 2 ;;
+  esac
+  SERVER_PID=$!
+  if ! wait_port "$port"; then
+    echo "bench: $target did not start (see $OUT/$target-server.log)" >&2
+    FAILED=1; stop_server; port=$((port + 1)); continue
+  fi
+  for s in "${SCENARIOS[@]}"; do
+    if [ "${s%%|*}" = echo ]; then
+      # Warm up (the peers' JIT, the server's caches); not measured. After connections,
+      # which measures memory growth and so wants a fresh server whose heap has no holes.
+      "$BENCH" fanout --target "$target" --port "$port" --secret "$SECRET" --duration 1 \
+        >"$OUT/$target-warmup.log" 2>&1 || true
+    fi
+    name=${s%%|*}
+    # shellcheck disable=SC2086 # the arguments are words
+    set -- ${s#*|}
+    printf 'bench: %-9s %-12s ' "$target" "$name" >&2
+    "$BENCH" "$@" --target "$target" --port "$port" --secret "$SECRET" \
+      --server-pid "$SERVER_PID" --json $( [ "$name" = connections ] || echo --duration "$DURATION" ) \
+      >"$OUT/$target-$name.json" 2>"$OUT/$target-$name.log"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+      FAILED=1
+      echo "FAILED (exit $rc; $OUT/$target-$name.log)" >&2
+      tail -n 3 "$OUT/$target-$name.log" >&2
+    else
+      echo ok >&2
+    fi
+  done
+  stop_server
+  port=$((port + 1))
+done
+
+node scripts/bench-table.mjs "$OUT" $TARGETS
+echo "make bench: $(( $(date +%s) - T0 )) s, JSON results in $OUT"
+exit $FAILED

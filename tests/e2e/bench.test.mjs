@@ -1,0 +1,112 @@
+// bench.test.mjs: a short smoke run of every chorus-bench scenario against a real Chorus
+// and against both benchmark peers (bench/peers). Correctness only: exit 0, one JSON
+// object, nothing lost, every count above zero. No timing is asserted.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { BIN, REPO_ROOT, startServer } from './lib/server.mjs';
+
+const BENCH = path.join(path.dirname(BIN), 'chorus-bench');
+const SECRET = 'bench-smoke-secret-0123456789abcdefghijkl';
+
+// Runs chorus-bench with args; resolves {code, json, stderr}.
+function runBench(args, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(BENCH, [...args, '--secret', SECRET, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.setEncoding('utf8').on('data', (s) => (out += s));
+    p.stderr.setEncoding('utf8').on('data', (s) => (err += s));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      let json = null;
+      try {
+        json = JSON.parse(out);
+      } catch {
+        /* asserted by the caller */
+      }
+      resolve({ code, json, out, stderr: err });
+    });
+  });
+}
+
+// The small run of each scenario, and what must hold of its result.
+const SCENARIOS = [
+  ['echo', ['--connections', '4'], (r) => assert.ok(r.count > 0)],
+  ['fanout', ['--subscribers', '5', '--publishers', '2'], (r) => {
+    assert.ok(r.published > 0 && r.count > 0);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicates, 0);
+  }],
+  ['fanout', ['--subscribers', '5', '--rate', '200'], (r) => assert.ok(r.count > 0 && r.lost === 0)],
+  ['rooms', ['--rooms', '2', '--room-size', '3'], (r) => {
+    assert.ok(r.published > 0 && r.count > 0);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicates, 0);
+  }],
+  ['join-storm', ['--connections', '3'], (r) => assert.ok(r.count > 0)],
+  ['connections', ['--connections', '30', '--room-size', '10', '--sources', '2'], (r) => {
+    assert.equal(r.connections, 30);
+    assert.ok(r.setupS > 0);
+  }],
+];
+
+async function smoke(target, port, pid) {
+  for (const [scenario, args, check] of SCENARIOS) {
+    const r = await runBench([scenario, ...args, '--target', target, '--port', String(port),
+      '--duration', '0.5', '--server-pid', String(pid)]);
+    const what = `${target} ${scenario} ${args.join(' ')}: exit ${r.code}\n${r.stderr}\n${r.out}`;
+    assert.equal(r.code, 0, what);
+    assert.ok(r.json, `one JSON object: ${what}`);
+    assert.equal(r.json.ok, true, what);
+    assert.equal(r.json.scenario, scenario, what);
+    assert.equal(r.json.target, target, what);
+    assert.equal(r.json.errors, 0, what);
+    assert.equal(r.json.failedConnections, 0, what);
+    assert.ok(r.json.benchCpuS >= 0 && r.json.serverRssKiB > 0, what);
+    check(r.json);
+  }
+}
+
+describe('chorus-bench smoke', () => {
+  test('chorus', async () => {
+    const srv = await startServer({
+      args: ['--jwt-secret', SECRET, '--ws-rate', '100000', '--ws-burst', '100000'],
+    });
+    try {
+      await smoke('chorus', srv.port, srv.proc.pid);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  for (const [target, file] of [['ws', 'ws_peer.mjs'], ['socketio', 'socketio_peer.mjs']]) {
+    describe(target, () => {
+      let peer;
+      let port;
+      before(async () => {
+        peer = spawn(process.execPath, [path.join(REPO_ROOT, 'bench', 'peers', file), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        port = await new Promise((resolve, reject) => {
+          let out = '';
+          peer.stdout.setEncoding('utf8').on('data', (s) => {
+            out += s;
+            const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+            if (m) resolve(Number(m[1]));
+          });
+          peer.on('exit', (code) => reject(new Error(`${file} exited ${code}`)));
+        });
+      });
+      after(() => peer.kill('SIGTERM'));
+      test(`every scenario against the ${target} peer`, () => smoke(target, port, peer.pid));
+    });
+  }
+
+  test('refuses a target that is not a loopback address', async () => {
+    const r = await runBench(['echo', '--host', '192.0.2.1', '--port', '80']);
+    assert.equal(r.code, 2);
+  });
+});
