@@ -431,6 +431,28 @@ static void refused(proto_req_t *req, int rc, const char *field, const entity_t 
     }
 }
 
+/* The common end of a durable change of e (applied in memory at room version v, time now):
+ * the room takes version v, the event waits in the outbox, the write goes to the store, and
+ * the reply follows its commit. */
+static void commit_change(proto_req_t *req, room_t *room, entity_t *e, const char *action,
+                          int64_t v, int64_t now)
+{
+    room->state_version = v;
+    room->last_activity = now;
+    json_t *fields, *reply;
+    if (e->removed) {
+        fields = json_pack("{s:s}", "id", e->id);
+        reply = json_pack("{s:s, s:I}", "id", e->id, "stateVersion", (json_int_t)v);
+    } else {
+        json_t *ej = entity_json(e);
+        fields = json_pack("{s:O}", "entity", ej);
+        reply = json_pack("{s:o}", "entity", ej);
+    }
+    ent_event_t *ev =
+        entities_event_push(room, entity_event(room, action, v, req->c->user.sub, fields), req->c, 0);
+    write_entity(rooms_of(req), room, e, req, reply, ev);
+}
+
 static void op_create(proto_req_t *req)
 {
     rooms_t *r = rooms_of(req);
@@ -467,13 +489,7 @@ static void op_create(proto_req_t *req)
         return;
     }
     e->room = room;
-    room->state_version = v;
-    room->last_activity = now;
-    json_t *ej = entity_json(e);
-    ent_event_t *ev = entities_event_push(
-        room, entity_event(room, "create", v, req->c->user.sub, json_pack("{s:O}", "entity", ej)),
-        req->c, 0);
-    write_entity(r, room, e, req, json_pack("{s:o}", "entity", ej), ev);
+    commit_change(req, room, e, "create", v, now);
 }
 
 static void op_update(proto_req_t *req)
@@ -526,13 +542,7 @@ static void op_update(proto_req_t *req)
         refused(req, rc, "data", e);
         return;
     }
-    room->state_version = v;
-    room->last_activity = now;
-    json_t *ej = entity_json(e);
-    ent_event_t *ev = entities_event_push(
-        room, entity_event(room, "update", v, req->c->user.sub, json_pack("{s:O}", "entity", ej)),
-        req->c, 0);
-    write_entity(r, room, e, req, json_pack("{s:o}", "entity", ej), ev);
+    commit_change(req, room, e, "update", v, now);
 }
 
 static void op_delete(proto_req_t *req)
@@ -549,14 +559,8 @@ static void op_delete(proto_req_t *req)
     if (e->lock) unlock_event(r, room, e, NULL, "deleted");
     int64_t v = room->state_version + 1, now = clock_unix_ms();
     entset_remove(&room->ents, &r->ent_lim, e, v);
-    room->state_version = v;
-    room->last_activity = now;
     e->updated_at = now;
-    ent_event_t *ev = entities_event_push(
-        room, entity_event(room, "delete", v, req->c->user.sub, json_pack("{s:s}", "id", e->id)),
-        req->c, 0);
-    write_entity(r, room, e, req,
-                 json_pack("{s:s, s:I}", "id", e->id, "stateVersion", (json_int_t)v), ev);
+    commit_change(req, room, e, "delete", v, now);
 }
 
 static void op_lock(proto_req_t *req)
