@@ -508,7 +508,7 @@ describe('entities: window, limits, durability', () => {
       for (let i = 0; i < 3; i++) await c.ok('entity_create', { room: r, id: `e${i}`, kind: 'k', data: { s: 'x'.repeat(150) } });
       await c.err('entity_create', { room: r, kind: 'k' }, 'too_many_entities');
       await c.err('entity_update', { room: r, id: 'e0', patch: { t: 'y'.repeat(100) } }, 'payload_too_large');
-      await c.err('entity_update', { room: r, id: 'e0', patch: { t: 'y'.repeat(60) } }, 'payload_too_large', 'the result is over 200');
+      await c.err('entity_update', { room: r, id: 'e0', patch: { t: 'y'.repeat(60) } }, 'payload_too_large'); // the result would be over 200
       await c.err('entity_update', { room: r, id: 'e0', patch: { t: 'y'.repeat(60) }, transient: true }, 'payload_too_large');
       await c.ok('entity_update', { room: r, id: 'e0', patch: { s: null, t: 'y'.repeat(60) } });
       await c.ok('entity_delete', { room: r, id: 'e1' });
