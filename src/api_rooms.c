@@ -177,6 +177,21 @@ static void h_participants(api_req_t *r)
                                   room_members_json(room)));
 }
 
+/* The room's shared scene state for backends and tools: every entity (with its lock) and
+ * the state version. Changes go over WebSocket (docs/protocol.md "Entities"). */
+static void h_entities(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    if (!is_participant(room, r->user.sub)) {
+        api_error(r, 403, "forbidden", "only participants see the entities");
+        return;
+    }
+    api_respond(r, 200, json_pack("{s:b, s:o, s:I, s:O}", "success", 1, "entities",
+                                  entset_json(&room->ents), "stateVersion",
+                                  (json_int_t)room->state_version, "state", room->state));
+}
+
 /* Reads query parameter name as a non-negative integer into *out (unchanged when
  * absent). Returns 0, or -1 after answering 400. */
 static int query_int(api_req_t *r, const char *name, int64_t *out)
@@ -259,6 +274,7 @@ const api_route_t api_rooms_routes[] = {
     {HTTP_DELETE, "/api/rooms/:roomId/leave", h_leave, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/participants", h_participants, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/messages", h_messages, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/entities", h_entities, 0, API_GROUP_API},
     {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},
 };

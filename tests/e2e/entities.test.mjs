@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
-import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { createRoom, mkUser, RoomWs, until } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { delay, withTimeout } from './lib/util.mjs';
@@ -175,6 +175,34 @@ describe('entities', () => {
       assert.deepEqual([...view.entities.keys()], [auto.entity.id]);
     } finally {
       closeAll([ca, cb]);
+    }
+  });
+
+  it('REST: GET /api/rooms/:id/entities gives participants the same view as join', T, async () => {
+    const [a, b] = [mkUser('A'), mkUser('B')];
+    const { room, cs: [ca] } = await roomWith(srv.port, [a]);
+    try {
+      await ca.ok('entity_create', { room: room.id, id: 'one', kind: 'k', data: { n: 1 } });
+      await ca.ok('entity_create', { room: room.id, id: 'two', kind: 'k' });
+      await ca.ok('entity_lock', { room: room.id, id: 'two' });
+      await ca.ok('state', { room: room.id, patch: { mode: 'm' } });
+      const res = await api(srv.port, 'GET', `/api/rooms/${room.id}/entities`, { token: a.token });
+      assert.equal(res.status, 200, res.text);
+      const j = res.json();
+      const view = await serverView(srv.port, a, room.id);
+      assert.equal(j.success, true);
+      assert.deepEqual(j.entities.map((e) => e.id), ['one', 'two'], 'oldest change first');
+      assert.deepEqual(new Map(j.entities.map((e) => [e.id, e])), view.entities);
+      assert.equal(j.entities[1].lock.userId, a.sub);
+      assert.equal(j.stateVersion, view.stateVersion);
+      assert.deepEqual(j.state, { mode: 'm' });
+      const other = await api(srv.port, 'GET', `/api/rooms/${room.id}/entities`, { token: b.token });
+      assert.equal(other.status, 403);
+      assert.equal(other.json().error.code, 'forbidden');
+      assert.equal((await api(srv.port, 'GET', '/api/rooms/00000000-0000-4000-8000-000000000000/entities', { token: a.token })).status, 404);
+      assert.equal((await api(srv.port, 'GET', `/api/rooms/${room.id}/entities`, {})).status, 401);
+    } finally {
+      closeAll([ca]);
     }
   });
 
