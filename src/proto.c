@@ -137,14 +137,18 @@ static int dump_cb(const char *chunk, size_t size, void *data)
     return 0;
 }
 
-cbuf_t *proto_frame_json(const json_t *msg)
+/* Encodes v (compact) at the end of *bp. */
+static void dump_into(cbuf_t **bp, const json_t *v)
 {
-    cbuf_t *b = cbuf_new(256);
-    b->off = WS_MAX_HEADER;
-    if (json_dump_callback(msg, dump_cb, &b, JSON_COMPACT) != 0) {
+    if (json_dump_callback(v, dump_cb, bp, JSON_COMPACT) != 0) {
         /* Only values we built ourselves reach here; failing to encode them is a bug. */
         CH_ASSERT(!"json_dump_callback failed");
     }
+}
+
+/* Puts the WebSocket text frame header in front of b's payload (b->off was reserved). */
+static cbuf_t *frame_text(cbuf_t *b)
+{
     uint8_t hdr[WS_MAX_HEADER];
     size_t h = ws_frame_header(hdr, WS_OP_TEXT, b->len);
     b->off -= h;
@@ -152,6 +156,15 @@ cbuf_t *proto_frame_json(const json_t *msg)
     memcpy(b->data + b->off, hdr, h);
     return b;
 }
+
+cbuf_t *proto_frame_json(const json_t *msg)
+{
+    cbuf_t *b = cbuf_new(256);
+    b->off = WS_MAX_HEADER;
+    dump_into(&b, msg);
+    return frame_text(b);
+}
+
 
 void proto_send_json(proto_client_t *c, json_t *msg)
 {
@@ -270,6 +283,38 @@ void proto_deferred_ok(proto_deferred_t *d, json_t *data)
         proto_send_json(d->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", d->ref,
                                         "ok", 1, "data", data ? data : json_null()));
     else json_decref(data);
+    deferred_done(d);
+}
+
+void proto_deferred_ok_with_array(proto_deferred_t *d, json_t *data, const char *key,
+                                  const char *const *items, size_t n)
+{
+    CH_ASSERT(json_is_object(data) && !json_object_get(data, key));
+    for (const char *k = key; *k; k++) /* written as is: a plain name needs no escaping */
+        CH_ASSERT((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || *k == '_');
+    if (!d->c->gone && d->has_ref) {
+        cbuf_t *b = cbuf_new(4096);
+        b->off = WS_MAX_HEADER;
+        char head[96];
+        int hn = snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
+                          ",\"ok\":true,\"data\":", d->ref);
+        cbuf_append(&b, head, (size_t)hn);
+        dump_into(&b, data);
+        b->len--; /* the data object's closing brace: the array goes in before it */
+        if (json_object_size(data)) cbuf_append(&b, ",", 1);
+        cbuf_append(&b, "\"", 1);
+        cbuf_append(&b, key, strlen(key));
+        cbuf_append(&b, "\":[", 3);
+        for (size_t i = 0; i < n; i++) {
+            if (i) cbuf_append(&b, ",", 1);
+            cbuf_append(&b, items[i], strlen(items[i]));
+        }
+        cbuf_append(&b, "]}}", 3);
+        frame_text(b);
+        d->c->tr->send(d->c, b);
+        cbuf_unref(b);
+    }
+    json_decref(data);
     deferred_done(d);
 }
 

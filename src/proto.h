@@ -174,6 +174,12 @@ typedef struct {
  * proto_deferred_ok / proto_deferred_error exactly once. */
 void proto_defer(proto_req_t *req, proto_deferred_t *d);
 void proto_deferred_ok(proto_deferred_t *d, json_t *data);
+/* proto_deferred_ok with one more member in data (an object, stolen; key, a plain name
+ * of letters and _, must not be in it): key, whose value is the JSON array of the n pre-encoded JSON texts in items
+ * (borrowed; each one complete, valid JSON value). A reply can so reuse JSON that was
+ * encoded once (a room's recent messages) instead of building and encoding it again. */
+void proto_deferred_ok_with_array(proto_deferred_t *d, json_t *data, const char *key,
+                                  const char *const *items, size_t n);
 void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -81,25 +81,28 @@ static void answer(void *ud, const rooms_err_t *err, json_t *result)
 
 /* ---- join: membership, then subscription and the recent messages ---- */
 
-static void join_history(void *ud, const rooms_err_t *err, json_t *result)
+/* Ends a join: subscribes the connection and answers with the room as it is now. The
+ * messages are msgs (a JSON array, stolen) from the store, or with msgs NULL the room's
+ * recent-message cache, read here in the same step as lastSeq and the subscription, so
+ * the messages and the later events meet without a gap. */
+static void join_finish(ws_op_t *op, json_t *msgs)
 {
-    ws_op_t *op = ud;
     room_t *room = strmap_get(&op->r->by_id, op->room_id);
     if (!room || op->d.c->gone) {
-        answer(op, &(rooms_err_t){.status = 404, .code = "not_found", .message = "the room was deleted"}, result);
+        json_decref(msgs);
+        answer(op, &(rooms_err_t){.status = 404, .code = "not_found", .message = "the room was deleted"}, NULL);
         return;
     }
     room_member_t *me = room_member(room, op->d.c->user.sub);
     if (!me || me->banned) { /* kicked while the join was in flight */
+        json_decref(msgs);
         answer(op, &(rooms_err_t){.status = 403, .code = PROTO_FORBIDDEN, .message = "you are no longer in this room"},
-               result);
+               NULL);
         return;
     }
     json_t *data = op->joined;
     op->joined = NULL;
     json_object_del(data, "success");
-    json_t *msgs = !err || !err->status ? json_object_get(result, "messages") : NULL;
-    json_object_set_new(data, "messages", msgs ? json_incref(msgs) : json_array());
     json_object_set_new(data, "role",
                         json_string(me && me->role == STORE_ROLE_HOST ? "host" : "member"));
     /* Subscribe last, so the member list includes the caller as online. */
@@ -110,9 +113,25 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
     entities_join_fields(room, data, op->since);
     json_object_set_new(data, "lastSeq", json_integer(room->committed_seq));
     json_object_set_new(data, "room", room_json(op->r, room));
-    json_decref(result);
-    proto_deferred_ok(&op->d, data);
+    if (msgs) {
+        json_object_set_new(data, "messages", msgs);
+        proto_deferred_ok(&op->d, data);
+    } else {
+        CH_ASSERT(rooms_recent_ready(op->r, room)); /* join_member checked; nothing ran since */
+        size_t n;
+        const char **items = rooms_recent(room, &n);
+        proto_deferred_ok_with_array(&op->d, data, "messages", items, n);
+        free(items);
+    }
     free(op);
+}
+
+static void join_history(void *ud, const rooms_err_t *err, json_t *result)
+{
+    json_t *msgs = !err || !err->status ? json_object_get(result, "messages") : NULL;
+    msgs = msgs ? json_incref(msgs) : json_array();
+    json_decref(result);
+    join_finish(ud, msgs);
 }
 
 static void join_member(void *ud, const rooms_err_t *err, json_t *result)
@@ -125,7 +144,8 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
         return;
     }
     op->joined = result;
-    rooms_history(op->r, room, -1, -1, op->r->lim.join_history, join_history, op);
+    if (rooms_recent_ready(op->r, room)) join_finish(op, NULL); /* the newest messages are in memory */
+    else rooms_join_history(op->r, room, join_history, op);
 }
 
 static void op_join(proto_req_t *req)

@@ -42,6 +42,80 @@ static room_t *room_new(void)
     return room;
 }
 
+/* ---------- recent messages, encoded once for join replies ---------- */
+
+static void recent_drop(room_t *room)
+{
+    for (size_t i = 0; i < room->recent_cap; i++) {
+        free(room->recent[i]);
+        room->recent[i] = NULL;
+    }
+    room->recent_len = room->recent_head = room->recent_bytes = 0;
+    room->recent_ok = 0;
+}
+
+/* Adds the encoded message of seq (text owned) as the newest; a gap or the byte cap
+ * drops the cache (the next join reads the store and fills it again). */
+static void recent_add(rooms_t *r, room_t *room, char *text, int64_t seq)
+{
+    size_t cap = r->lim.join_history;
+    if (!room->recent_ok || seq != room->recent_last + 1 || cap == 0) {
+        free(text);
+        if (room->recent_ok && cap) recent_drop(room);
+        room->recent_last = seq;
+        return;
+    }
+    if (!room->recent) {
+        room->recent = ch_calloc(cap, sizeof(*room->recent));
+        room->recent_cap = cap;
+    }
+    size_t slot;
+    if (room->recent_len == cap) { /* full: the oldest goes */
+        slot = room->recent_head;
+        room->recent_bytes -= strlen(room->recent[slot]);
+        free(room->recent[slot]);
+        room->recent_head = (room->recent_head + 1) % cap;
+    } else {
+        slot = (room->recent_head + room->recent_len++) % cap;
+    }
+    room->recent[slot] = text;
+    room->recent_bytes += strlen(text);
+    room->recent_last = seq;
+    if (room->recent_bytes > ROOMS_RECENT_MAX_BYTES) recent_drop(room);
+}
+
+/* Fills the cache from the newest page of history (msgs ascending), taken when the store
+ * had committed exactly up to room->committed_seq. */
+static void recent_fill(rooms_t *r, room_t *room, const store_message_t *msgs, size_t n)
+{
+    if (room->recent_ok || r->lim.join_history == 0) return;
+    if ((n ? msgs[n - 1].seq : 0) != room->committed_seq) return; /* a gap: not exact */
+    recent_drop(room);
+    room->recent_ok = 1;
+    room->recent_last = n ? msgs[0].seq - 1 : room->committed_seq;
+    for (size_t i = 0; i < n && room->recent_ok; i++) {
+        json_t *m = room_message_json(&msgs[i]);
+        recent_add(r, room, json_dumps(m, JSON_COMPACT), msgs[i].seq);
+        json_decref(m);
+    }
+}
+
+int rooms_recent_ready(const rooms_t *r, const room_t *room)
+{
+    return r->lim.join_history == 0 || room->recent_ok;
+}
+
+const char **rooms_recent(const room_t *room, size_t *n)
+{
+    *n = 0;
+    if (!room->recent_ok || !room->recent_len) return NULL;
+    const char **items = ch_malloc(room->recent_len * sizeof(*items));
+    for (size_t i = 0; i < room->recent_len; i++)
+        items[i] = room->recent[(room->recent_head + i) % room->recent_cap];
+    *n = room->recent_len;
+    return items;
+}
+
 static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
@@ -52,6 +126,8 @@ static void room_free(room_t *room)
 {
     docs_room_free(room);
     entities_room_free(room);
+    recent_drop(room);
+    free(room->recent);
     for (room_member_t *m = room->members, *next; m; m = next) {
         next = m->next;
         member_free(m);
@@ -231,6 +307,7 @@ struct rooms_op_s {
     json_t *result;        /* handed to done */
     const proto_client_t *except; /* compared only: never dereferenced */
     ent_event_t *ev;       /* a versioned event sent once the store answered */
+    int fill_recent;       /* a join's history page: fill the recent-message cache */
 };
 
 static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
@@ -649,6 +726,7 @@ static void after_post(rooms_op_t *op)
 {
     if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
     json_t *m = room_message_json(&op->pl.msg);
+    if (op->room->recent_ok) recent_add(op->r, op->room, json_dumps(m, JSON_COMPACT), op->pl.msg.seq);
     if (!op->room->deleted)
         publish(op->room, op->except, "message",
                 json_pack("{s:O}", "message", m));
@@ -723,6 +801,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
 
 static void after_history(rooms_op_t *op)
 {
+    if (op->fill_recent) recent_fill(op->r, op->room, op->pl.msgs, op->pl.nmsgs);
     json_t *a = json_array();
     for (size_t i = 0; i < op->pl.nmsgs; i++)
         json_array_append_new(a, room_message_json(&op->pl.msgs[i]));
@@ -737,6 +816,17 @@ void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint
     op->pl.before = before;
     op->pl.after = after;
     op->pl.limit = limit;
+    op->stored = after_history;
+    op_submit(op);
+}
+
+void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
+{
+    rooms_op_t *op = op_new(r, room, STORE_MESSAGES_PAGE, done, ud);
+    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
+    op->pl.before = op->pl.after = -1;
+    op->pl.limit = r->lim.join_history;
+    op->fill_recent = 1;
     op->stored = after_history;
     op_submit(op);
 }
@@ -877,6 +967,8 @@ static void on_tick(uv_timer_t *t)
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
         entities_tick(r, room, now);
+        /* Recent messages are kept for rooms people are in (and were a moment ago). */
+        if (!room->bus.count && room->recent_ok) recent_drop(room);
         for (room_member_t *m = room->members, *next; m; m = next) {
             next = m->next;
             if (m->online && !m->presence_dirty) {

@@ -53,6 +53,15 @@ struct room_s {
     int64_t state_version;     /* of the last state or entity change */
     int64_t last_seq;          /* seq of the last message handed to the store */
     int64_t committed_seq;     /* seq of the last message the store committed */
+    /* The newest committed messages, encoded once, for join replies (rooms_recent): a
+     * ring of up to lim.join_history texts, oldest first from recent_head. Only while
+     * recent_ok (filled by a join's history, kept up by each commit, dropped on a gap,
+     * past ROOMS_RECENT_MAX_BYTES, and by the 1 s tick when the room has no
+     * subscribers). */
+    char **recent;
+    size_t recent_cap, recent_len, recent_head, recent_bytes;
+    int64_t recent_last;       /* seq of the newest message in it */
+    int recent_ok;
     int64_t created_at;        /* unix ms */
     int64_t last_activity;     /* unix ms */
     room_member_t *members;
@@ -157,6 +166,22 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
                 rooms_done_fn done, void *ud);
 void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
                    rooms_done_fn done, void *ud);
+
+/* Bytes of encoded messages a room keeps for join replies; past it joins read the store. */
+#define ROOMS_RECENT_MAX_BYTES (64 * 1024)
+
+/* The newest lim.join_history messages of room as a join reply needs them: the history
+ * page (like rooms_history), which also fills the room's recent-message cache. */
+void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud);
+
+/* 1 when rooms_recent can answer for room now, else 0 (then use rooms_join_history). */
+int rooms_recent_ready(const rooms_t *r, const room_t *room);
+
+/* The room's newest committed messages (up to lim.join_history, oldest first) as
+ * encoded JSON texts, from memory (rooms_recent_ready said yes): a new array of *n
+ * borrowed texts, valid until the room changes (free the array, not the texts); NULL
+ * when *n is 0. */
+const char **rooms_recent(const room_t *room, size_t *n);
 
 /* Realtime side (called by the WebSocket ops). */
 /* Subscribes c to room as user (who must be a participant). */

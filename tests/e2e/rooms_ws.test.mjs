@@ -594,6 +594,59 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('join messages from memory equal the stored history: eviction, big messages, an emptied room', T, async () => {
+    const own = await startServer({ args: BASE_ARGS }); // 16 KiB messages: past the 64 KiB cache
+    const port = own.port;
+    const host = mkUser('Host');
+    const users = [mkUser('J1'), mkUser('J2'), mkUser('J3')];
+    const room = await createRoom(port, host, { name: 'recent' });
+    const h = await RoomWs.open(port, host);
+    const extra = [];
+    try {
+      await h.join(room.id); // reads the store and fills the room's recent messages
+      // The newest 50 of the stored history, as REST pages give them.
+      const newest = async () => (await allMessages(port, host, room.id)).slice(-50).map(plain);
+      const joinAs = async (u) => {
+        const c = await RoomWs.open(port, u);
+        extra.push(c);
+        return c.join(room.id);
+      };
+      let i = 0;
+      const post = async (n, content = (k) => `m${k} ✓ «${'x'.repeat(k % 7)}»`) => {
+        for (let k = 0; k < n; k++, i++) {
+          await h.ok('message', { room: room.id, type: 'user_text', content: content(i), metadata: { i, tags: ['a', i % 3] } });
+        }
+      };
+      await post(30);
+      let j = await joinAs(users[0]);
+      assert.deepEqual(j.messages.map(plain), await newest(), 'from memory: the same messages, byte for byte in JSON');
+      assert.equal(j.lastSeq, j.messages.at(-1).seq);
+      await post(45); // past 50: the oldest are evicted
+      j = await joinAs(users[1]);
+      assert.equal(j.messages.length, 50);
+      assert.deepEqual(j.messages.map(plain), await newest());
+      // Big messages pass the byte cap: the join reads the store again, still exact.
+      await post(60, (k) => `${k}:${'y'.repeat(4000)}`);
+      j = await joinAs(users[2]);
+      assert.deepEqual(j.messages.map(plain), await newest());
+      assert.equal(j.lastSeq, j.messages.at(-1).seq);
+      // Everyone leaves (the memory goes), then more messages, then a join.
+      closeAll(extra);
+      h.close();
+      await delay(100);
+      const h2 = await RoomWs.open(port, host);
+      extra.push(h2);
+      await h2.join(room.id);
+      await h2.ok('message', { room: room.id, type: 'user_text', content: 'after' });
+      j = await joinAs(users[0]);
+      assert.deepEqual(j.messages.map(plain), await newest());
+      assert.equal(j.messages.at(-1).content, 'after');
+    } finally {
+      closeAll([h, ...extra]);
+      await own.stop();
+    }
+  });
+
   it('delete by the host: members get room_deleted; later ops on the room -> not_found', T, async () => {
     const [h, m] = [mkUser('XH'), mkUser('XM')];
     const r = await createRoom(port, h, { name: 'gone' });
