@@ -50,6 +50,8 @@ export interface ChorusOptions {
   reconnect?: { base?: number; max?: number; enabled?: boolean };
   /** Page size of the history requests that catch up after a reconnect (1..200, default 200) (SDK extension). */
   historyPage?: number;
+  /** How many messages `room.messages` keeps, the newest (default 1000) (SDK extension). */
+  maxMessages?: number;
   /** A fetch implementation; default: globalThis.fetch (SDK extension). */
   fetch?: unknown;
 }
@@ -114,7 +116,7 @@ export class Room {
   readonly stateVersion: number;
   /** The room's entities (shared scene state), kept in sync; see Entities. */
   readonly entities: Entities;
-  /** Messages seen so far (join history + live), ascending by seq, without duplicates. */
+  /** The newest messages seen (join history + live, at most `maxMessages`), ascending by seq, without duplicates. */
   readonly messages: Message[];
   /** The highest seq delivered in order (everything up to it is in `messages`) (SDK extension). */
   readonly lastSeq: number;

@@ -8,6 +8,7 @@ const DEFAULT_TIMEOUT = 10000;
 const DEFAULT_BASE = 250;
 const DEFAULT_MAX = 10000;
 const HISTORY_PAGE = 200; // the server's maximum `limit`
+const MAX_MESSAGES = 1000; // room.messages keeps the newest this many
 const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
   'state', 'broadcast', 'room_deleted', 'kicked',
@@ -399,6 +400,7 @@ export class Chorus extends Emitter {
     this._fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
     this._requestTimeout = options.requestTimeout ?? DEFAULT_TIMEOUT;
     this._historyPage = Math.max(1, Math.min(HISTORY_PAGE, options.historyPage ?? HISTORY_PAGE));
+    this._maxMessages = Math.max(1, Math.floor(options.maxMessages ?? MAX_MESSAGES));
     const rc = options.reconnect ?? {};
     this._reconnect = {
       base: rc.base ?? DEFAULT_BASE,
@@ -1047,7 +1049,7 @@ export class Room extends Emitter {
     this._serverLastSeq = Math.max(last, msgs.at(-1)?.seq ?? 0);
     if (initial) {
       // The join history is the starting point: kept in `messages`, not emitted.
-      this._messages = msgs;
+      this._messages = msgs.slice(-this._client._maxMessages);
       this._lastSeq = this._serverLastSeq;
       this._resyncing = false;
       return;
@@ -1079,6 +1081,9 @@ export class Room extends Emitter {
   _deliver(m) {
     this._lastSeq = m.seq;
     this._messages.push(m);
+    // A long-lived room must not grow without bound: the oldest go (room.history() has them).
+    const over = this._messages.length - this._client._maxMessages;
+    if (over > 0) this._messages.splice(0, over);
     this._emit('message', m);
   }
 

@@ -120,6 +120,25 @@ describe('rooms over the WebSocket', () => {
     assert.deepEqual(hr.messages.map((x) => x.seq), mr.messages.map((x) => x.seq));
   });
 
+  it('room.messages keeps the newest maxMessages (join history and live), in order', T, async () => {
+    const host = await conn('CapHost');
+    const r = await host.createRoom({ name: 'cap' });
+    const hr = await host.join(r.roomCode);
+    for (let i = 0; i < 12; i++) await hr.send('user_text', `early ${i}`);
+    const small = await conn('CapMem', { maxMessages: 5 });
+    const mr = await small.join(r.roomCode);
+    assert.equal(mr.messages.length, 5, 'the join history is cut to the newest 5');
+    assert.equal(mr.messages.at(-1).seq, mr.lastSeq);
+    const got = [];
+    mr.on('message', (m) => got.push(m.seq));
+    for (let i = 0; i < 9; i++) await hr.send('user_text', `late ${i}`);
+    await until(() => mr.lastSeq === hr.lastSeq, 3000, 'the capped client to catch up');
+    assert.equal(got.length, 9, 'every live message is still emitted');
+    const seqs = mr.messages.map((x) => x.seq);
+    assert.deepEqual(seqs, [hr.lastSeq - 4, hr.lastSeq - 3, hr.lastSeq - 2, hr.lastSeq - 1, hr.lastSeq]);
+    assert.deepEqual(mr.messages.map((x) => x.content), hr.messages.slice(-5).map((x) => x.content));
+  });
+
   it('broadcast custom events arrive as {from, data}', T, async () => {
     const host = await conn('BHost');
     const mem = await conn('BMem');
