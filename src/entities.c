@@ -116,10 +116,10 @@ static cbuf_t *entity_event(room_t *room, const char *action, int64_t v, const c
     return frame;
 }
 
-static void unlock_event(rooms_t *r, room_t *room, entity_t *e, const proto_client_t *except,
+/* Ends e's lock and tells the room's connections (except except) why. */
+static void unlock_event(room_t *room, entity_t *e, const proto_client_t *except,
                          const char *reason)
 {
-    (void)r;
     entity_unlock(e);
     room->nlocks--;
     send_now(room, except, "entity_unlock", json_pack("{s:s, s:s}", "id", e->id, "reason", reason));
@@ -223,8 +223,6 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req
 
 /* ---------- transient changes ---------- */
 
-static void due_add(rooms_t *r, entity_t *e);
-
 /* Applies e's held transient changes as the room's next version: sent at once (through
  * the outbox, so after any earlier change), written when no other write is in flight. */
 static void apply_pending(rooms_t *r, room_t *room, entity_t *e)
@@ -307,22 +305,22 @@ void entities_flush(rooms_t *r)
 
 /* ---------- connections going ---------- */
 
-static void release_locks_of(rooms_t *r, room_t *room, const proto_client_t *c,
+static void release_locks_of(room_t *room, const proto_client_t *c,
                              const char *reason)
 {
     if (!room->nlocks) return;
     const char *k;
     void *v;
-    /* Collected first: sending does not touch the map, but keep iteration plain. */
+    /* Sending does not change the map, so iterating while unlocking is safe. */
     for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
         entity_t *e = v;
-        if (e->lock && e->lock->holder == c) unlock_event(r, room, e, c, reason);
+        if (e->lock && e->lock->holder == c) unlock_event(room, e, c, reason);
     }
 }
 
 static void forget_client(rooms_t *r, proto_client_t *c, room_t *room, const char *reason)
 {
-    release_locks_of(r, room, c, reason);
+    release_locks_of(room, c, reason);
     outbox_forget(room, c);
     for (entity_t *e = r->ent_due; e; e = e->due_next)
         if (e->room == room && e->pending_from == c) e->pending_from = NULL;
@@ -339,14 +337,14 @@ void entities_client_gone(rooms_t *r, proto_client_t *c)
         forget_client(r, c, s->room, "disconnected");
 }
 
-void entities_tick(rooms_t *r, room_t *room, uint64_t now_ms)
+void entities_tick(room_t *room, uint64_t now_ms)
 {
     if (!room->nlocks) return;
     const char *k;
     void *v;
     for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
         entity_t *e = v;
-        if (e->lock && now_ms >= e->lock->until_ms) unlock_event(r, room, e, NULL, "expired");
+        if (e->lock && now_ms >= e->lock->until_ms) unlock_event(room, e, NULL, "expired");
     }
 }
 
@@ -556,7 +554,7 @@ static void op_delete(proto_req_t *req)
         error_entity(req, "locked", "someone else holds the entity's lock", e);
         return;
     }
-    if (e->lock) unlock_event(r, room, e, NULL, "deleted");
+    if (e->lock) unlock_event(room, e, NULL, "deleted");
     int64_t v = room->state_version + 1, now = clock_unix_ms();
     entset_remove(&room->ents, &r->ent_lim, e, v);
     e->updated_at = now;
@@ -605,7 +603,7 @@ static void op_unlock(proto_req_t *req)
         proto_reply_error(req, PROTO_FORBIDDEN, "someone else holds the entity's lock");
         return;
     }
-    if (e->lock) unlock_event(r, room, e, req->c, "unlocked");
+    if (e->lock) unlock_event(room, e, req->c, "unlocked");
     proto_reply_ok(req, json_pack("{s:s}", "id", e->id));
 }
 

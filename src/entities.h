@@ -56,7 +56,7 @@ void entities_client_left_room(struct rooms_s *r, proto_client_t *c, struct room
 void entities_client_gone(struct rooms_s *r, proto_client_t *c);
 
 /* Ends the expired locks of room at monotonic time now_ms (the rooms tick). */
-void entities_tick(struct rooms_s *r, struct room_s *room, uint64_t now_ms);
+void entities_tick(struct room_s *room, uint64_t now_ms);
 
 /* Applies every held transient change now (shutdown: their writes are queued before the
  * store closes). */

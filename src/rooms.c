@@ -54,15 +54,16 @@ static void recent_drop(room_t *room)
     room->recent_ok = 0;
 }
 
-/* Adds the encoded message of seq (text owned) as the newest; a gap or the byte cap
- * drops the cache (the next join reads the store and fills it again). */
+/* Adds the encoded message of seq (text owned) to a valid cache (recent_ok, which needs
+ * join_history > 0) as the newest; a gap or the byte cap drops the cache (the next join
+ * reads the store and fills it again). */
 static void recent_add(rooms_t *r, room_t *room, char *text, int64_t seq)
 {
     size_t cap = r->lim.join_history;
-    if (!room->recent_ok || seq != room->recent_last + 1 || cap == 0) {
+    CH_ASSERT(room->recent_ok && cap > 0);
+    if (seq != room->recent_last + 1) {
         free(text);
-        if (room->recent_ok && cap) recent_drop(room);
-        room->recent_last = seq;
+        recent_drop(room);
         return;
     }
     if (!room->recent) {
@@ -966,7 +967,7 @@ static void on_tick(uv_timer_t *t)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
-        entities_tick(r, room, now);
+        entities_tick(room, now);
         /* Recent messages are kept for rooms people are in (and were a moment ago). */
         if (!room->bus.count && room->recent_ok) recent_drop(room);
         for (room_member_t *m = room->members, *next; m; m = next) {
