@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
-          libssl-dev libsqlite3-dev libsodium-dev libjwt-dev sqlite3
+          libssl-dev libsqlite3-dev libsodium-dev libjwt-dev liburing-dev sqlite3
           chromium)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)

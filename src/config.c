@@ -14,7 +14,7 @@
 #include "mem.h"
 
 typedef enum { OPT_LISTEN, OPT_PATH, OPT_STRING, OPT_ALG, OPT_LEVEL, OPT_FORMAT, OPT_COUNT,
-               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST } opt_type_t;
+               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH } opt_type_t;
 
 typedef struct {
     const char *name; /* flag name without "--" */
@@ -38,6 +38,8 @@ static const opt_t options[] = {
     {"config", OPT_PATH, OFF(config_file), 0, 0, "", "JSON config file"},
     {"log-level", OPT_LEVEL, OFF(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"log-format", OPT_FORMAT, OFF(log_format), 0, 0, "text", "text or json"},
+    {"io-uring", OPT_SWITCH, OFF(io_uring), 0, 1, "on",
+     "send each loop iteration's output with one io_uring submission (off: writev each)"},
     {"max-connections", OPT_COUNT, OFF(max_connections), 1, 10000000, "10000",
      "connections accepted at once"},
     {"http-max-header", OPT_SIZE, OFF(http_max_header), 1 * KiB, 1 * MiB, "16KiB",
@@ -151,6 +153,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->web_dir = ch_strdup("./web");
     cfg->log_level = LOG_INFO;
     cfg->log_format = LOG_TEXT;
+    cfg->io_uring = 1;
     cfg->max_connections = 10000;
     cfg->http_max_header = 16 * KiB;
     cfg->http_max_body = 1 * MiB;
@@ -389,6 +392,14 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
     case OPT_LIST:
         set_origins(cfg, v);
         break;
+    case OPT_SWITCH:
+        if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            *(uint64_t *)(base + o->offset) = 1;
+        else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            *(uint64_t *)(base + o->offset) = 0;
+        else
+            rc = -1;
+        break;
     }
     if (rc == 0 && (o->type == OPT_COUNT || o->type == OPT_SIZE || o->type == OPT_DURATION)) {
         if (n < o->min || n > o->max) {
@@ -466,6 +477,8 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
         } else if (json_is_integer(val) && json_integer_value(val) >= 0) {
             snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(val));
             v = num;
+        } else if (json_is_boolean(val) && o->type == OPT_SWITCH) {
+            v = json_is_true(val) ? "on" : "off";
         } else if (json_is_array(val) && o->type == OPT_LIST) {
             /* ["https://a", "https://b"] is the natural JSON spelling of a list. */
             size_t i, total = 1;

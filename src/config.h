@@ -21,6 +21,7 @@ typedef struct {
     char *config_file;            /* owned; NULL when none */
     log_level_t log_level;
     log_format_t log_format;
+    uint64_t io_uring;            /* 1: batch sends through io_uring when available */
     uint64_t max_connections;
     uint64_t http_max_header;     /* bytes */
     uint64_t http_max_body;       /* bytes */

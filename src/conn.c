@@ -103,6 +103,44 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 static void on_write(uv_write_t *req, int status);
 
+/* Hands what the socket did not take to uv_write (libuv waits for the socket to become
+ * writable), or, with nothing left and the connection finishing, shuts down its sending
+ * side. */
+static void write_rest(conn_t *c)
+{
+    if (c->closing) return;
+    if (c->out.bytes > 0) {
+        uv_buf_t bufs[CONN_IOV];
+        size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+        c->inflight = 0;
+        for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
+        c->wreq.data = c;
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) < 0) {
+            conn_close(c);
+            return;
+        }
+        c->writing = 1;
+        return;
+    }
+    if (c->finishing && !c->shut) {
+        c->shut = 1;
+        c->sreq.data = c;
+        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) conn_close(c);
+    }
+}
+
+/* Accounts for a direct write of res bytes (or a negative error) of c's queue. */
+static void wrote(conn_t *c, long res)
+{
+    if (res < 0 && res != UV_EAGAIN) {
+        log_debug(c->srv->log, "%s: write error: %s", c->remote, uv_strerror((int)res));
+        conn_close(c);
+        return;
+    }
+    if (res > 0) outq_consume(&c->out, (size_t)res);
+    write_rest(c);
+}
+
 void conn_flush(conn_t *c)
 {
     if (c->closing || c->writing) return;
@@ -111,31 +149,47 @@ void conn_flush(conn_t *c)
         size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
         /* Try the socket directly first: usually it takes everything and no request
          * object or callback is needed. */
-        int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
-        if (w < 0 && w != UV_EAGAIN) {
-            log_debug(c->srv->log, "%s: write error: %s", c->remote, uv_strerror(w));
-            conn_close(c);
-            return;
-        }
-        if (w > 0) outq_consume(&c->out, (size_t)w);
-        if (c->out.bytes > 0) {
-            n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
-            c->inflight = 0;
-            for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
-            c->wreq.data = c;
-            int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write);
-            if (rc < 0) {
-                conn_close(c);
-                return;
-            }
-            c->writing = 1;
-            return;
-        }
+        wrote(c, uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n));
+        return;
     }
-    if (c->finishing && !c->shut) {
-        c->shut = 1;
-        c->sreq.data = c;
-        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) conn_close(c);
+    write_rest(c);
+}
+
+static void batch_done(void *data, long res)
+{
+    /* liburing reports -errno; libuv's UV_E* are -errno on Unix too. */
+    wrote(data, res);
+}
+
+void conn_flush_batch(conn_t *list, uring_t *u)
+{
+    while (list) {
+        conn_t *c = list;
+        uv_os_fd_t fd;
+        if (!c->closing && !c->writing && c->out.bytes > 0 &&
+            uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+            struct iovec iov[CONN_IOV];
+            size_t n = outq_iov(&c->out, iov, CONN_IOV);
+            if (uring_sendv(u, fd, iov, n, c) != 0) {
+                uring_run(u, batch_done); /* full: send these, then queue c again */
+                if (uring_broken(u)) break;
+                continue;
+            }
+        } else {
+            conn_flush(c); /* nothing to send, or it cannot be sent now */
+        }
+        list = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_listed = 0;
+    }
+    if (uring_queued(u) > 0) uring_run(u, batch_done);
+    /* A ring that failed hands the rest back to the caller's ordinary flush. */
+    while (list) {
+        conn_t *c = list;
+        list = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_listed = 0;
+        conn_flush(c);
     }
 }
 

@@ -1,6 +1,7 @@
 /* server.c: listener, signals, connection registry, per-iteration flush, shutdown. */
 #include "server.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,23 @@ static void on_connection(uv_stream_t *listener, int status)
     conn_accept(s);
 }
 
-/* Runs the flush list: every connection that got output this iteration writes it with
- * one writev. Called from prepare (before the loop blocks, for output made by timers)
- * and from check (right after I/O callbacks). */
+/* Runs the flush list: every connection that got output this iteration writes it, all
+ * of them in one io_uring submission when the ring is there, else one writev each.
+ * Called from prepare (before the loop blocks, for output made by timers) and from check
+ * (right after I/O callbacks). */
 static void flush_all(server_t *s)
 {
     conn_t *c = s->flush_list;
     s->flush_list = NULL;
+    if (s->uring) {
+        conn_flush_batch(c, s->uring);
+        if (uring_broken(s->uring)) {
+            log_error(s->log, "io_uring failed; writing with writev from now on");
+            uring_free(s->uring);
+            s->uring = NULL;
+        }
+        return;
+    }
     while (c) {
         conn_t *next = c->flush_next;
         c->flush_next = NULL;
@@ -222,6 +233,15 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_unref((uv_handle_t *)&s->check);
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    if (cfg->io_uring) {
+        s->uring = uring_new(SERVER_URING_DEPTH);
+        if (s->uring)
+            log_info(log, "sending with io_uring, up to %d sends a submission",
+                     SERVER_URING_DEPTH);
+        else
+            log_info(log, "io_uring is not available (%s): one writev per connection",
+                     strerror(errno));
+    }
     if (rooms_init(&s->rooms, loop, cfg, log, store) != 0) {
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
@@ -255,6 +275,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
 void server_free(server_t *s)
 {
     CH_ASSERT(s->nconns == 0);
+    uring_free(s->uring);
+    s->uring = NULL;
     if (s->rooms_ready) rooms_free(&s->rooms);
     proto_free(&s->proto);
     free(s->web_root);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "proto.h"
 #include "rooms.h"
+#include "uring.h"
 #include "ws_handshake.h"
 
 typedef struct conn_s conn_t;
@@ -21,6 +22,9 @@ typedef struct conn_s conn_t;
  * every connection and an idle connection holds no read buffer at all. 64 KiB: the
  * largest read libuv asks for in one go on Linux. */
 #define SERVER_READ_BUF (64 * 1024)
+
+/* Sends per io_uring submission: a broadcast to more receivers takes several. */
+#define SERVER_URING_DEPTH 256
 
 typedef struct server_s {
     uv_loop_t *loop;               /* borrowed */
@@ -34,6 +38,7 @@ typedef struct server_s {
     conn_t *conns;                 /* every open connection (doubly linked) */
     size_t nconns;
     conn_t *flush_list;            /* connections with output queued this iteration */
+    uring_t *uring;                /* owned: batches the flush's sends; NULL = writev each */
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
     proto_t proto;
     api_t api;

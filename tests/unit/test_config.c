@@ -124,6 +124,46 @@ static void test_flags(void)
     config_free(&cfg);
 }
 
+static void test_switch(void)
+{
+    chorus_config_t cfg;
+    ASSERT_EQ(load(&cfg, 0, NULL, NULL), 0);
+    ASSERT_EQ(cfg.io_uring, 1); /* on by default */
+    config_free(&cfg);
+
+    char *off[] = {"--io-uring", "off"};
+    ASSERT_EQ(load(&cfg, 2, off, NULL), 0);
+    ASSERT_EQ(cfg.io_uring, 0);
+    config_free(&cfg);
+
+    char *env[] = {"CHORUS_IO_URING=false", NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env), 0);
+    ASSERT_EQ(cfg.io_uring, 0);
+    char *on[] = {"--io-uring=on"};
+    ASSERT_EQ(load(&cfg, 1, on, env), 0); /* the flag beats the environment */
+    ASSERT_EQ(cfg.io_uring, 1);
+    config_free(&cfg);
+
+    const char *f = temp_file("{\"io_uring\": false}");
+    char *file[] = {"--config", (char *)f};
+    ASSERT_EQ(load(&cfg, 2, file, NULL), 0);
+    ASSERT_EQ(cfg.io_uring, 0);
+    config_free(&cfg);
+    unlink(f);
+
+    char *bad[] = {"--io-uring", "maybe"};
+    ASSERT_EQ(load(&cfg, 2, bad, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "io-uring") != NULL);
+    ASSERT_TRUE(strstr(errbuf, "maybe") != NULL);
+    config_free(&cfg);
+
+    f = temp_file("{\"ws_rate\": true}"); /* true is only for switches */
+    char *file2[] = {"--config", (char *)f};
+    ASSERT_EQ(load(&cfg, 2, file2, NULL), -1);
+    config_free(&cfg);
+    unlink(f);
+}
+
 static void test_errors_name_the_option(void)
 {
     chorus_config_t cfg;
@@ -245,6 +285,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_units);
     RUN(test_flags);
+    RUN(test_switch);
     RUN(test_rates_and_auth_options);
     RUN(test_errors_name_the_option);
     RUN(test_precedence);
