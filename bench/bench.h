@@ -73,7 +73,9 @@ struct bench_s {
     bhist_t hist, sec_hist;
     uint64_t t_setup, t_start, t_stop, t_drain_end;
     int ticks;
-    uv_timer_t tick, stop, check, pace;
+    uv_timer_t tick, stop, check;
+    uv_poll_t pace;     /* --rate: on pace_fd, a timerfd */
+    int pace_fd;        /* -1 until the run starts with --rate */
     bench_proc_t self_pre, srv_pre; /* before connecting (connections: setup CPU, memory) */
     bench_proc_t self0, self1, srv0, srv1;
     int srv_ok;
