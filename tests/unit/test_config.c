@@ -139,6 +139,7 @@ static void test_switch(void)
     char *env[] = {"CHORUS_IO_URING=false", NULL};
     ASSERT_EQ(load(&cfg, 0, NULL, env), 0);
     ASSERT_EQ(cfg.io_uring, 0);
+    config_free(&cfg);
     char *on[] = {"--io-uring=on"};
     ASSERT_EQ(load(&cfg, 1, on, env), 0); /* the flag beats the environment */
     ASSERT_EQ(cfg.io_uring, 1);
