@@ -1,6 +1,7 @@
 /* conn.c: connection lifecycle: accept, read dispatch, corked writes, finish and close. */
 #include "conn.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,9 @@ void conn_flush(conn_t *c)
 
 static void batch_done(void *data, long res)
 {
-    /* liburing reports -errno; libuv's UV_E* are -errno on Unix too. */
+    /* liburing reports -errno, and libuv's UV_E* are -errno on Unix too. Like
+     * uv_try_write, take EINTR and ENOBUFS for "nothing sent, try when writable". */
+    if (res == -EINTR || res == -ENOBUFS) res = UV_EAGAIN;
     wrote(data, res);
 }
 
@@ -183,7 +186,7 @@ void conn_flush_batch(conn_t *list, uring_t *u)
         c->flush_listed = 0;
     }
     if (uring_queued(u) > 0) uring_run(u, batch_done);
-    /* A ring that failed hands the rest back to the caller's ordinary flush. */
+    /* The ring failed: the connections not queued yet are flushed with writev here. */
     while (list) {
         conn_t *c = list;
         list = c->flush_next;

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,11 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
 void server_free(server_t *s)
 {
     CH_ASSERT(s->nconns == 0);
+    if (s->uring) {
+        uint64_t subs, sends;
+        uring_stats(s->uring, &subs, &sends);
+        log_info(s->log, "io_uring: %" PRIu64 " sends in %" PRIu64 " submissions", sends, subs);
+    }
     uring_free(s->uring);
     s->uring = NULL;
     if (s->rooms_ready) rooms_free(&s->rooms);

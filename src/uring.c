@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <liburing.h>
 
@@ -29,7 +30,32 @@ struct uring_s {
     uring_slot_t *slots; /* depth */
     struct iovec *iov;   /* iov_cap */
     int broken;
+    uint64_t submissions, sends; /* since uring_new, for the log */
 };
+
+static void probe_done(void *data, long res)
+{
+    *(long *)data = res;
+}
+
+/* Sends one byte over a socketpair through the ring: a sandbox can allow io_uring_setup
+ * and still refuse IORING_OP_SENDMSG, and then every connection's first send would fail.
+ * Returns 0, or -1 with errno set. */
+static int self_test(uring_t *u)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    long res = -EIO;
+    struct iovec iov = {.iov_base = "?", .iov_len = 1};
+    if (uring_sendv(u, sv[0], &iov, 1, &res) == 0) uring_run(u, probe_done);
+    char c;
+    int ok = res == 1 && read(sv[1], &c, 1) == 1;
+    close(sv[0]);
+    close(sv[1]);
+    if (ok) return 0;
+    errno = res < 0 ? (int)-res : EIO;
+    return -1;
+}
 
 uring_t *uring_new(unsigned depth)
 {
@@ -39,9 +65,10 @@ uring_t *uring_new(unsigned depth)
     }
     uring_t *u = ch_calloc(1, sizeof(*u));
     /* SUBMIT_ALL (Linux 5.18): one bad entry does not stop the rest of the batch from
-     * being submitted. It is also the floor: older kernels reject it and get writev,
-     * rather than being trusted to fail a MSG_DONTWAIT send at once instead of parking
-     * it (which would hold uring_run until the peer reads). */
+     * being submitted. It is also a conservative floor: older kernels reject it and keep
+     * writev, rather than being trusted to fail a MSG_DONTWAIT send at once instead of
+     * parking it (which would hold uring_run until the peer reads; test_uring checks
+     * that it does not). */
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
     p.flags = IORING_SETUP_SUBMIT_ALL;
@@ -55,6 +82,13 @@ uring_t *uring_new(unsigned depth)
     u->iov_cap = (size_t)depth * URING_IOV_PER_SEND;
     u->slots = ch_calloc(depth, sizeof(*u->slots));
     u->iov = ch_calloc(u->iov_cap, sizeof(*u->iov));
+    if (self_test(u) != 0) {
+        int e = errno;
+        uring_free(u);
+        errno = e;
+        return NULL;
+    }
+    u->submissions = u->sends = 0;
     return u;
 }
 
@@ -100,26 +134,39 @@ int uring_sendv(uring_t *u, int fd, const struct iovec *iov, size_t n, void *dat
     return 0;
 }
 
+/* Hands every completion posted so far to done; returns how many were ours. */
+static unsigned reap(uring_t *u, uring_done_cb done)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0, got = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe) {
+        uring_slot_t *slot = io_uring_cqe_get_data(cqe);
+        seen++;
+        if (!slot || slot->done) continue;
+        slot->done = 1;
+        got++;
+        u->sends++;
+        done(slot->data, (long)cqe->res);
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    return got;
+}
+
+/* io_uring_enter errors that say "try again" (a signal, no memory for requests right now,
+ * completions to reap first) are retried this many times in a row before the ring is
+ * given up on, so a kernel that keeps refusing cannot hold the loop forever. */
+#define URING_RETRIES 1000
+
 void uring_run(uring_t *u, uring_done_cb done)
 {
-    unsigned want = u->queued, got = 0;
+    unsigned want = u->queued, got = 0, retries = 0;
+    if (want > 0) u->submissions++;
     while (got < want && !u->broken) {
         int rc = io_uring_submit_and_wait(&u->ring, 1);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+        if (rc < 0 && ((rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) ||
+                       ++retries > URING_RETRIES))
             u->broken = 1;
-            break;
-        }
-        struct io_uring_cqe *cqe;
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&u->ring, head, cqe) {
-            uring_slot_t *slot = io_uring_cqe_get_data(cqe);
-            seen++;
-            if (!slot || slot->done) continue;
-            slot->done = 1;
-            got++;
-            done(slot->data, (long)cqe->res);
-        }
-        io_uring_cq_advance(&u->ring, seen);
+        got += reap(u, done); /* even when broken: what completed is reported as such */
     }
     if (u->broken)
         for (unsigned i = 0; i < want; i++)
@@ -129,4 +176,10 @@ void uring_run(uring_t *u, uring_done_cb done)
             }
     u->queued = 0;
     u->iov_used = 0;
+}
+
+void uring_stats(const uring_t *u, uint64_t *submissions, uint64_t *sends)
+{
+    *submissions = u->submissions;
+    *sends = u->sends;
 }

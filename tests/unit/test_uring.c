@@ -65,6 +65,10 @@ static void test_batch_of_sockets(void)
         close(sv[i][1]);
     }
     ASSERT_TRUE(!uring_broken(u));
+    uint64_t subs, sends;
+    uring_stats(u, &subs, &sends);
+    ASSERT_EQ(subs, 1); /* five sends, one submission (the start-up self-test not counted) */
+    ASSERT_EQ(sends, 5);
     uring_free(u);
 }
 
@@ -136,8 +140,9 @@ static void test_closed_peer_is_an_error(void)
 
 static void test_iovec_space_is_shared(void)
 {
-    /* depth 1: 16 iovecs for the batch; a send of 40 gets the first 16. */
-    uring_t *u = uring_new(1);
+    /* depth 2: 32 iovecs for the batch; a send of 40 gets the first 32, and then the
+     * batch refuses another send although it has a free slot. */
+    uring_t *u = uring_new(2);
     ASSERT_TRUE(u != NULL);
     int sv[2];
     pair(sv);
@@ -150,11 +155,14 @@ static void test_iovec_space_is_shared(void)
     }
     result_t r = {0};
     ASSERT_EQ(uring_sendv(u, sv[0], iov, 40, &r), 0);
+    ASSERT_EQ(uring_sendv(u, sv[0], iov, 1, &r), -1); /* no iovec space left */
+    ASSERT_EQ(uring_queued(u), 1);
     uring_run(u, on_done);
-    ASSERT_EQ(r.res, 16);
+    ASSERT_EQ(r.calls, 1);
+    ASSERT_EQ(r.res, 32);
     char buf[64];
-    ASSERT_EQ(drain(sv[1], buf, sizeof(buf)), 16);
-    ASSERT_MEMEQ(buf, bytes, 16);
+    ASSERT_EQ(drain(sv[1], buf, sizeof(buf)), 32);
+    ASSERT_MEMEQ(buf, bytes, 32);
     close(sv[0]);
     close(sv[1]);
     uring_free(u);
