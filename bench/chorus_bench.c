@@ -540,6 +540,12 @@ static int pace_start(bench_t *b)
     return uv_poll_start(&b->pace, UV_READABLE, on_pace);
 }
 
+static void pace_stop(bench_t *b)
+{
+    if (b->pace_fd >= 0)
+        uv_poll_stop(&b->pace);
+}
+
 /* What subscribers have not seen of what publishers sent: add_lost=0 returns 1 when some
  * delivery from a live publisher to a live subscriber is outstanding (else 0); add_lost=1
  * adds every missing delivery to b->lost (the run is over) and returns 0. */
@@ -609,8 +615,7 @@ static void on_stop(uv_timer_t *t)
     if (b->scenario != SC_CONNECTIONS && (b->sec_count > 0 || b->sec_pub > 0))
         on_tick(&b->tick); /* the last second, when its tick has not fired yet */
     uv_timer_stop(&b->tick);
-    if (b->pace_fd >= 0)
-        uv_poll_stop(&b->pace);
+    pace_stop(b);
 }
 
 static void start_run(bench_t *b)
@@ -672,8 +677,7 @@ static void finish(bench_t *b)
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->stop);
     uv_timer_stop(&b->check);
-    if (b->pace_fd >= 0)
-        uv_poll_stop(&b->pace);
+    pace_stop(b);
     for (int i = 0; i < b->n; i++) {
         b->cl[i].dead = 1; /* no new join-storm attempt from on_closed */
         bws_close(&b->cl[i].ws);

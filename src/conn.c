@@ -164,34 +164,40 @@ static void batch_done(void *data, long res)
     wrote(data, res);
 }
 
-void conn_flush_batch(conn_t *list, uring_t *u)
+/* Takes c off the server's flush list; returns the connection after it. */
+static conn_t *flush_unlink(conn_t *c)
 {
-    while (list) {
+    conn_t *next = c->flush_next;
+    c->flush_next = NULL;
+    c->flush_listed = 0;
+    return next;
+}
+
+void conn_flush_list(conn_t *list, uring_t *u)
+{
+    while (u && list) {
         conn_t *c = list;
         uv_os_fd_t fd;
-        if (!c->closing && !c->writing && c->out.bytes > 0 &&
-            uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
-            struct iovec iov[CONN_IOV];
-            size_t n = outq_iov(&c->out, iov, CONN_IOV);
-            if (uring_sendv(u, fd, iov, n, c) != 0) {
-                uring_run(u, batch_done); /* full: send these, then queue c again */
-                if (uring_broken(u)) break;
-                continue;
-            }
-        } else {
+        if (c->closing || c->writing || c->out.bytes == 0 ||
+            uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+            list = flush_unlink(c);
             conn_flush(c); /* nothing to send, or it cannot be sent now */
+            continue;
         }
-        list = c->flush_next;
-        c->flush_next = NULL;
-        c->flush_listed = 0;
+        struct iovec iov[CONN_IOV];
+        size_t n = outq_iov(&c->out, iov, CONN_IOV);
+        if (uring_sendv(u, fd, iov, n, c) == 0) {
+            list = flush_unlink(c);
+            continue;
+        }
+        uring_run(u, batch_done); /* full: send these, then queue c again */
+        if (uring_broken(u)) break;
     }
-    if (uring_queued(u) > 0) uring_run(u, batch_done);
-    /* The ring failed: the connections not queued yet are flushed with writev here. */
+    if (u && uring_queued(u) > 0) uring_run(u, batch_done);
+    /* No ring, or it failed: one writev each. */
     while (list) {
         conn_t *c = list;
-        list = c->flush_next;
-        c->flush_next = NULL;
-        c->flush_listed = 0;
+        list = flush_unlink(c);
         conn_flush(c);
     }
 }

@@ -65,11 +65,11 @@ void conn_send(conn_t *c, cbuf_t *b);
 void conn_flush(conn_t *c);
 
 /* Flushes every connection on list (linked by flush_next; each is unlinked and its
- * flush_listed cleared) with one io_uring submission per batch of u's depth instead of a
- * writev each; what a socket does not take goes to uv_write as in conn_flush. If u fails
- * (uring_broken), the connections it had not sent for are closed and the rest flushed
- * with conn_flush: the caller then frees u. Borrows both. */
-void conn_flush_batch(conn_t *list, uring_t *u);
+ * flush_listed cleared): with u, one io_uring submission per batch of u's depth; with u
+ * NULL, conn_flush (a writev) each. What a socket does not take goes to uv_write. If u
+ * fails (uring_broken), the connections it had not sent for are closed and the rest
+ * flushed with conn_flush: the caller then frees u. Borrows both. */
+void conn_flush_list(conn_t *list, uring_t *u);
 
 /* Stops handling input, flushes output, sends FIN, then closes on the peer's EOF or after
  * linger_ms at the latest (so a response is not lost to a reset). */

@@ -30,21 +30,11 @@ static void flush_all(server_t *s)
 {
     conn_t *c = s->flush_list;
     s->flush_list = NULL;
-    if (s->uring) {
-        conn_flush_batch(c, s->uring);
-        if (uring_broken(s->uring)) {
-            log_error(s->log, "io_uring failed; writing with writev from now on");
-            uring_free(s->uring);
-            s->uring = NULL;
-        }
-        return;
-    }
-    while (c) {
-        conn_t *next = c->flush_next;
-        c->flush_next = NULL;
-        c->flush_listed = 0;
-        conn_flush(c);
-        c = next;
+    conn_flush_list(c, s->uring);
+    if (s->uring && uring_broken(s->uring)) {
+        log_error(s->log, "io_uring failed; writing with writev from now on");
+        uring_free(s->uring);
+        s->uring = NULL;
     }
 }
 
