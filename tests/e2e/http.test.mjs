@@ -399,13 +399,28 @@ describe('HTTP connection limit', () => {
     await srv?.stop();
   });
 
+  /**
+   * A connection the server admitted (GET /healthz answered 200). A connection closed by
+   * a client (startServer's probe, an earlier test's) still counts until the server
+   * reads its EOF, so retry, bounded, until a slot is free.
+   */
+  async function admitted() {
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const c = await HttpConn.open(srv.port);
+      const res = await c.request('GET', '/healthz').catch((e) => e);
+      if (res.status === 200) return c;
+      c.close();
+      if (Date.now() > deadline) assert.fail(`no slot freed within 3 s: ${res.status ?? res.message}`);
+      await delay(50);
+    }
+  }
+
   it('--max-connections 2: the third connection gets 503 service_unavailable and is closed', T, async () => {
-    const a = await HttpConn.open(srv.port);
-    const b = await HttpConn.open(srv.port);
+    const a = await admitted();
+    const b = await admitted();
     let c;
     try {
-      assertHealthy(await a.request('GET', '/healthz'));
-      assertHealthy(await b.request('GET', '/healthz'));
       c = await HttpConn.open(srv.port);
       // The server answers on accept, without waiting for a request. (Sending one after a
       // short wait raced the server's close under load: the reset could discard the 503.)
@@ -426,18 +441,7 @@ describe('HTTP connection limit', () => {
 
   it('freed slots are usable again', T, async () => {
     // Connections closed by the client are noticed by the server asynchronously, so
-    // retry (bounded) until one is admitted; then hold it while admitting a second.
-    async function admitted() {
-      const deadline = Date.now() + 3000;
-      for (;;) {
-        const c = await HttpConn.open(srv.port);
-        const res = await c.request('GET', '/healthz').catch((e) => e);
-        if (res.status === 200) return c;
-        c.close();
-        if (Date.now() > deadline) assert.fail(`no slot freed within 3 s: ${res.status ?? res.message}`);
-        await delay(50);
-      }
-    }
+    // admitted() retries until one is admitted; then hold it while admitting a second.
     const a = await admitted();
     const b = await admitted();
     try {
