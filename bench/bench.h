@@ -4,6 +4,8 @@
 #define CHORUS_BENCH_H
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <uv.h>
@@ -17,6 +19,25 @@ enum { SC_ECHO, SC_FANOUT, SC_ROOMS, SC_CONNECTIONS, SC_JOINSTORM, SC_COUNT };
 enum { PH_SETUP, PH_RUN, PH_DRAIN, PH_DONE };
 
 typedef struct bench_s bench_t;
+typedef struct bench_worker_s bench_worker_t;
+
+/* What the receivers count. The main loop has one (bench_t.st) and so has each receiving
+ * thread; a thread's is guarded by mu (shared = 1) while it runs, because the main loop
+ * reads it for the progress line, and is added into the main one when the thread is done:
+ * bench_report reads bench_t.st only. */
+typedef struct {
+    pthread_mutex_t mu;
+    int shared;
+    uint64_t errors;    /* error replies, parse errors, failures */
+    uint64_t dup;       /* messages seen twice or out of order */
+    uint64_t lost;
+    uint64_t count;     /* round trips, deliveries or joins in the run window */
+    uint64_t count_all; /* including the drain */
+    uint64_t sec_count;
+    int failed;         /* connections that failed or were closed by the server */
+    int printed_errors;
+    bhist_t hist, sec_hist;
+} bench_stats_t;
 
 typedef struct {
     bws_t ws;
@@ -26,13 +47,16 @@ typedef struct {
     int slot;         /* publisher number within its room, -1 when it does not publish */
     int sub;          /* receives and checks deliveries */
     int ready;        /* connected (echo) or joined */
-    int dead;         /* failed or closed by the server */
+    atomic_int dead;  /* failed or closed by the server (read by the main loop's checks) */
     int busy;         /* join-storm: an attempt is in flight (connect .. socket closed) */
     uint64_t ref;     /* last ref sent */
     uint64_t sent_at; /* echo: send time of the one in flight (0: none); join: connect time */
     uint64_t seq;     /* publisher: messages sent so far (next seq) */
     uint64_t acked;   /* publisher: acknowledged */
-    uint64_t *expect; /* subscriber: per publisher slot of its room, the next seq expected */
+    /* subscriber: per publisher slot of its room, the next seq expected; written by the
+     * thread that receives, read by the main loop's drain check */
+    _Atomic uint64_t *expect;
+    bench_stats_t *st; /* where its receipts count: bench_t.st or its thread's */
     char *path;       /* join-storm: the upgrade path, token minted once per slot */
 } client_t;
 
@@ -49,6 +73,7 @@ struct bench_s {
     int nrooms, room_size, sources;
     double rate;
     int server_pid;
+    int threads; /* fanout: receiving threads (0: subscribers stay on the main loop) */
 
     uv_loop_t *loop;
     auth_jwt_t *jwt;
@@ -61,16 +86,17 @@ struct bench_s {
     int n;
     int npubs; /* clients that publish (fanout, rooms) */
     int next_connect, connecting;
-    int ready, failed;
-    int phase;
-    uint64_t errors;    /* error replies, parse errors, failures */
-    uint64_t dup;       /* messages seen twice or out of order */
-    uint64_t lost;
-    uint64_t count;     /* round trips, deliveries or joins in the run window */
-    uint64_t count_all; /* including the drain */
+    int ready;
+    atomic_int phase;   /* PH_*: written by the main loop, read by receiving threads too */
+    bench_stats_t st;
     uint64_t published; /* fanout, rooms: sent in the run window */
-    uint64_t sec_count, sec_pub;
-    bhist_t hist, sec_hist;
+    uint64_t sec_pub;
+    /* fanout with --threads: subscribers move to the receiving threads before the run */
+    bench_worker_t *workers;
+    int to_move;         /* subscribers handed over */
+    atomic_int attached; /* ... and taken up by their thread (or failed to be) */
+    uv_async_t moved;    /* a thread took some up */
+    int moved_on;        /* moved is initialised */
     uint64_t t_setup, t_start, t_stop, t_drain_end;
     int ticks;
     uv_timer_t tick, stop, check;
@@ -95,6 +121,19 @@ int bench_setup(bench_t *b);
 int bench_client_path(bench_t *b, client_t *c, char *path, size_t cap);
 /* The scenario's name as on the command line (static). */
 const char *bench_scenario_name(int scenario);
+/* bench_recv.c: fanout's receiving threads */
+/* Starts b->threads threads, each running its own loop, and hands every subscriber over
+ * to one of them (round robin); when all are taken up, b->moved wakes the main loop.
+ * Returns 0, or -1 after saying why on stderr. */
+int brecv_start(bench_t *b);
+/* Closes the threads' connections, joins them and adds their counts into b->st. Safe to
+ * call when none was started. */
+void brecv_stop(bench_t *b);
+/* Adds what the threads counted in the last second into *count and *hist, resets that,
+ * and adds their error and lost totals so far into *errors and *lost. */
+void brecv_second(bench_t *b, uint64_t *count, bhist_t *hist, uint64_t *errors,
+                  uint64_t *lost);
+
 /* bench_report.c */
 /* Prints the result table, or one JSON object with --json, on stdout. */
 void bench_report(bench_t *b);

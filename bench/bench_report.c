@@ -7,7 +7,7 @@
 
 int bench_ok(const bench_t *b)
 {
-    return b->errors == 0 && b->lost == 0 && b->dup == 0 && b->failed == 0 && b->t_start != 0;
+    return b->st.errors == 0 && b->st.lost == 0 && b->st.dup == 0 && b->st.failed == 0 && b->t_start != 0;
 }
 
 static double us(uint64_t ns)
@@ -63,7 +63,7 @@ static figures_t figures(const bench_t *b)
         f.srv_cpu = b->srv0.cpu_s - b->srv_pre.cpu_s;
         f.self_cpu = b->self0.cpu_s - b->self_pre.cpu_s;
     } else {
-        f.rate = f.run_s > 0 ? (double)b->count / f.run_s : 0;
+        f.rate = f.run_s > 0 ? (double)b->st.count / f.run_s : 0;
     }
     f.pub_rate = f.run_s > 0 ? (double)b->published / f.run_s : 0;
     f.bytes_per_conn = -1;
@@ -85,7 +85,7 @@ static void report_json(const bench_t *b, const figures_t *f)
     json_object_set_new(j, "durationS", json_real(f->run_s));
     json_object_set_new(j, "rateName", json_string(count_name(b->scenario)));
     json_object_set_new(j, "ratePerS", json_real(f->rate));
-    json_object_set_new(j, "count", json_integer((json_int_t)b->count));
+    json_object_set_new(j, "count", json_integer((json_int_t)b->st.count));
     switch (b->scenario) {
     case SC_ROOMS:
         json_object_set_new(j, "rooms", json_integer(b->nrooms));
@@ -101,8 +101,8 @@ static void report_json(const bench_t *b, const figures_t *f)
         json_object_set_new(j, "size", json_integer(b->size));
         json_object_set_new(j, "published", json_integer((json_int_t)b->published));
         json_object_set_new(j, "publishedPerS", json_real(f->pub_rate));
-        json_object_set_new(j, "lost", json_integer((json_int_t)b->lost));
-        json_object_set_new(j, "duplicates", json_integer((json_int_t)b->dup));
+        json_object_set_new(j, "lost", json_integer((json_int_t)b->st.lost));
+        json_object_set_new(j, "duplicates", json_integer((json_int_t)b->st.dup));
         break;
     case SC_CONNECTIONS:
         json_object_set_new(j, "roomSize", json_integer(b->room_size));
@@ -122,11 +122,11 @@ static void report_json(const bench_t *b, const figures_t *f)
     }
     json_t *lat = json_object();
     for (int i = 0; i < 4; i++)
-        json_object_set_new(lat, qn[i], json_real(us(bhist_quantile(&b->hist, qs[i]))));
-    json_object_set_new(lat, "max", json_real(us(b->hist.max)));
+        json_object_set_new(lat, qn[i], json_real(us(bhist_quantile(&b->st.hist, qs[i]))));
+    json_object_set_new(lat, "max", json_real(us(b->st.hist.max)));
     json_object_set_new(j, "latencyUs", lat);
-    json_object_set_new(j, "errors", json_integer((json_int_t)b->errors));
-    json_object_set_new(j, "failedConnections", json_integer(b->failed));
+    json_object_set_new(j, "errors", json_integer((json_int_t)b->st.errors));
+    json_object_set_new(j, "failedConnections", json_integer(b->st.failed));
     json_object_set_new(j, "benchCpuS", json_real(f->self_cpu));
     json_object_set_new(j, "benchRssKiB", json_integer(b->self1.rss_kib));
     if (f->srv) {
@@ -187,19 +187,19 @@ void bench_report(bench_t *b)
     if (b->scenario == SC_FANOUT || b->scenario == SC_ROOMS) {
         printf("%-22s %llu (%.0f/s)\n", b->scenario == SC_ROOMS ? "messages" : "published",
                (unsigned long long)b->published, f.pub_rate);
-        printf("%-22s %llu (%.0f/s)\n", "deliveries", (unsigned long long)b->count, f.rate);
+        printf("%-22s %llu (%.0f/s)\n", "deliveries", (unsigned long long)b->st.count, f.rate);
         printf("%-22s %llu lost, %llu duplicate/out of order\n", "loss",
-               (unsigned long long)b->lost, (unsigned long long)b->dup);
+               (unsigned long long)b->st.lost, (unsigned long long)b->st.dup);
     } else if (b->scenario != SC_CONNECTIONS) {
-        printf("%-22s %llu (%.0f/s)\n", count_name(b->scenario), (unsigned long long)b->count,
+        printf("%-22s %llu (%.0f/s)\n", count_name(b->scenario), (unsigned long long)b->st.count,
                f.rate);
     }
     printf("%-22s", latency_name(b->scenario));
     for (int i = 0; i < 4; i++)
-        printf(" %s %.1f ", qn[i], us(bhist_quantile(&b->hist, qs[i])));
-    printf(" max %.1f us\n", us(b->hist.max));
-    printf("%-22s %llu (failed connections %d)\n", "errors", (unsigned long long)b->errors,
-           b->failed);
+        printf(" %s %.1f ", qn[i], us(bhist_quantile(&b->st.hist, qs[i])));
+    printf(" max %.1f us\n", us(b->st.hist.max));
+    printf("%-22s %llu (failed connections %d)\n", "errors", (unsigned long long)b->st.errors,
+           b->st.failed);
     double span = b->scenario == SC_CONNECTIONS ? f.setup_s : f.run_s;
     printf("%-22s %.2f s CPU (%.0f%% of one core), RSS %ld KiB\n", "load generator", f.self_cpu,
            span > 0 ? 100 * f.self_cpu / span : 0, b->self1.rss_kib);

@@ -73,6 +73,8 @@ void bench_usage(FILE *f)
             "  --subscribers N   (100)\n"
             "  --publishers P    (1)\n"
             "  --room ID         use this room (else one is created over REST)\n"
+            "  --threads T       threads that read the subscribers' deliveries (2); 0: the\n"
+            "                    main loop reads them as well as publishing\n"
             " fanout, rooms:\n"
             "  --window W        unacknowledged messages per publisher (fanout 16, rooms 4)\n"
             "  --rate R          total messages per second instead of as fast as possible\n"
@@ -95,6 +97,7 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
     b->window = -1;
     b->nrooms = 10;
     b->room_size = -1;
+    b->threads = 2;
     if (argc < 2)
         return -1;
     b->scenario = -1;
@@ -142,6 +145,8 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
             b->room_size = atoi(v);
         else if (strcmp(o, "--sources") == 0)
             b->sources = atoi(v);
+        else if (strcmp(o, "--threads") == 0)
+            b->threads = atoi(v);
         else if (strcmp(o, "--server-pid") == 0)
             b->server_pid = atoi(v);
         else
@@ -155,7 +160,7 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
         b->room_size = b->scenario == SC_CONNECTIONS ? 100 : 10;
     if (!b->secret || b->target < 0 || b->duration <= 0 || b->conns < 1 || b->subs < 1 ||
         b->pubs < 1 || b->window < 1 || b->rate < 0 || b->size < 0 || b->size > 4000 ||
-        b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250)
+        b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250 || b->threads < 0 || b->threads > 64)
         return -1;
     return 0;
 }
@@ -238,6 +243,8 @@ int bench_setup(bench_t *b)
         c->idx = i;
         c->slot = -1;
         c->ws.state = BWS_CLOSED;
+        c->ws.moved_fd = -1;
+        c->st = &b->st;
         if (b->scenario == SC_FANOUT) {
             c->sub = i < b->subs;
             c->slot = i < b->subs ? -1 : i - b->subs;
@@ -249,7 +256,7 @@ int bench_setup(bench_t *b)
             c->room = i / b->room_size;
         }
         if (c->sub)
-            c->expect = ch_calloc((size_t)pubs, sizeof(uint64_t));
+            c->expect = (_Atomic uint64_t *)ch_calloc((size_t)pubs, sizeof(*c->expect));
         b->npubs += c->slot >= 0;
         if (b->scenario == SC_JOINSTORM) {
             char path[1024];

@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "mem.h"
 
-/* One loop, one thread: every read lands in this buffer and is parsed before the next read.
- * The parser copies what it must keep (partial frames) into its own buffer. */
-static char g_rbuf[256 * 1024];
+/* One buffer per thread (each thread runs one loop): every read lands in it and is parsed
+ * before the next read. The parser copies what it must keep (partial frames). */
+static _Thread_local char g_rbuf[256 * 1024];
 
 /* A constant, non-zero mask: the server unmasks for real, the generator pays little. */
 static const uint8_t k_mask[4] = {0x37, 0xa2, 0x5c, 0x19};
@@ -34,7 +37,7 @@ static void on_closed(uv_handle_t *h)
 
 static void bws_fail(bws_t *c, const char *why)
 {
-    if (c->state == BWS_CLOSING || c->state == BWS_CLOSED)
+    if (c->state == BWS_CLOSING || c->state == BWS_CLOSED || c->state == BWS_MOVING)
         return;
     c->state = BWS_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -44,7 +47,7 @@ static void bws_fail(bws_t *c, const char *why)
 
 void bws_close(bws_t *c)
 {
-    if (c->state == BWS_CLOSING || c->state == BWS_CLOSED)
+    if (c->state == BWS_CLOSING || c->state == BWS_CLOSED || c->state == BWS_MOVING)
         return;
     c->state = BWS_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -91,9 +94,8 @@ static void feed_frames(bws_t *c, uint8_t *p, size_t n)
     }
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void read_data(bws_t *c, ssize_t nread, const uv_buf_t *buf)
 {
-    bws_t *c = s->data;
     if (nread < 0) {
         bws_fail(c, nread == UV_EOF ? "connection closed by the server" : uv_strerror((int)nread));
         return;
@@ -130,6 +132,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     feed_frames(c, p, n);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    bws_t *c = s->data; /* the caller's memory: still there after a close */
+    c->reading = 1;
+    read_data(c, nread, buf);
+    c->reading = 0;
 }
 
 static void on_request_written(uv_write_t *req, int status)
@@ -197,6 +207,59 @@ int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr,
     }
     if (r == 0)
         r = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connect);
+    if (r < 0) {
+        c->state = BWS_CLOSING;
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
+    }
+    return r;
+}
+
+static void on_detached(uv_handle_t *h)
+{
+    bws_t *c = h->data;
+    c->on_detached(c);
+}
+
+int bws_detach(bws_t *c, bws_detached_cb done)
+{
+    uv_os_fd_t fd;
+    if (c->state != BWS_OPEN || c->reading ||
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0)
+        return UV_EBUSY;
+    int r = uv_fileno((uv_handle_t *)&c->tcp, &fd);
+    if (r < 0)
+        return r;
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0)
+        return uv_translate_sys_error(errno);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->moved_fd = dup_fd;
+    c->on_detached = done;
+    c->state = BWS_MOVING;
+    uv_close((uv_handle_t *)&c->tcp, on_detached); /* closes fd, not its duplicate */
+    return 0;
+}
+
+int bws_attach(bws_t *c, uv_loop_t *loop)
+{
+    int fd = c->moved_fd;
+    c->moved_fd = -1;
+    int r = uv_tcp_init(loop, &c->tcp);
+    if (r < 0) {
+        close(fd);
+        c->state = BWS_CLOSED;
+        return r;
+    }
+    c->tcp.data = c;
+    r = uv_tcp_open(&c->tcp, fd);
+    if (r < 0) {
+        close(fd);
+        c->state = BWS_CLOSING;
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
+        return r;
+    }
+    c->state = BWS_OPEN;
+    r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (r < 0) {
         c->state = BWS_CLOSING;
         uv_close((uv_handle_t *)&c->tcp, on_closed);

@@ -18,8 +18,11 @@ typedef void (*bws_msg_cb)(bws_t *c, char *data, size_t len);
 typedef void (*bws_fail_cb)(bws_t *c, const char *why);
 /* The socket is closed (after bws_close or a failure): c may be connected again. */
 typedef void (*bws_closed_cb)(bws_t *c);
+/* bws_detach is done: the old handle is closed and c waits for bws_attach. */
+typedef void (*bws_detached_cb)(bws_t *c);
 
-enum { BWS_CONNECTING, BWS_HANDSHAKE, BWS_OPEN, BWS_CLOSING, BWS_CLOSED };
+/* BWS_MOVING: between bws_detach and bws_attach (another loop takes the socket up). */
+enum { BWS_CONNECTING, BWS_HANDSHAKE, BWS_OPEN, BWS_CLOSING, BWS_CLOSED, BWS_MOVING };
 
 struct bws_s {
     uv_tcp_t tcp;
@@ -34,6 +37,9 @@ struct bws_s {
     bws_msg_cb on_msg;
     bws_fail_cb on_fail;
     bws_closed_cb on_closed; /* optional */
+    bws_detached_cb on_detached;
+    int moved_fd;    /* BWS_MOVING: the socket, owned, until bws_attach takes it */
+    int reading;     /* inside the read callback: what it read is still being parsed */
 };
 
 /* Starts connecting c (memory owned by the caller, must stay put until bws_close's close
@@ -48,8 +54,20 @@ int bws_connect(uv_loop_t *loop, bws_t *c, const struct sockaddr *addr,
  * connection is not open. */
 int bws_send_text(bws_t *c, const char *p, size_t n);
 
+/* Moves an open connection to another loop (another thread's): bws_detach, on the loop
+ * that has c, stops reading and closes the handle but keeps a duplicate of the socket;
+ * done(c) runs on that loop once the handle is closed. Then bws_attach, on the loop that
+ * takes c over (from that loop's thread), opens a new handle on the socket and reads on.
+ * Bytes that arrive in between wait in the socket; the parser's state goes along. The
+ * connection must have no write in flight, and bws_detach is refused (UV_EBUSY) from
+ * within c's own callbacks while a read is being parsed. Both return 0 or a negative libuv error; after
+ * a failed bws_attach the socket is closed and on_closed is called (when set) once the
+ * handle is. In between, bws_close does nothing and c must not send. */
+int bws_detach(bws_t *c, bws_detached_cb done);
+int bws_attach(bws_t *c, uv_loop_t *loop);
+
 /* Closes the socket without a close handshake (the benchmark is over). Safe to call in any
- * state; on_fail is not called afterwards. */
+ * state but BWS_MOVING; on_fail is not called afterwards. */
 void bws_close(bws_t *c);
 
 #endif

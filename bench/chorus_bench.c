@@ -30,17 +30,47 @@ const char *bench_scenario_name(int scenario)
     return k_scenarios[scenario];
 }
 
+static void st_lock(bench_stats_t *st)
+{
+    if (st->shared)
+        pthread_mutex_lock(&st->mu);
+}
+
+static void st_unlock(bench_stats_t *st)
+{
+    if (st->shared)
+        pthread_mutex_unlock(&st->mu);
+}
+
+static void vfail(bench_stats_t *st, const char *fmt, va_list ap)
+{
+    st_lock(st);
+    st->errors++;
+    int print = st->printed_errors++ < 5;
+    st_unlock(st);
+    if (print) {
+        char line[512];
+        vsnprintf(line, sizeof(line), fmt, ap);
+        fprintf(stderr, "chorus-bench: %s\n", line);
+    }
+}
+
+/* An error of the run as a whole (the main loop's). */
 __attribute__((format(printf, 2, 3))) static void fail_msg(bench_t *b, const char *fmt, ...)
 {
-    b->errors++;
-    if (b->printed_errors++ < 5) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "chorus-bench: ");
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(&b->st, fmt, ap);
+    va_end(ap);
+}
+
+/* An error seen on c, from whichever loop has it. */
+__attribute__((format(printf, 2, 3))) static void cfail(client_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c->st, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- tiny scanners: receivers only look for the numbers they need ---- */
@@ -193,10 +223,12 @@ static void on_fail(bws_t *ws, const char *why)
     client_t *c = ws->data;
     bench_t *b = c->b;
     c->dead = 1;
-    b->failed++;
+    st_lock(c->st);
+    c->st->failed++;
+    st_unlock(c->st);
     if (b->phase == PH_SETUP && !c->ready)
         b->connecting--;
-    fail_msg(b, "connection failed: %s", why);
+    cfail(c, "connection failed: %s", why);
 }
 
 static void on_closed(bws_t *ws)
@@ -214,7 +246,31 @@ static void client_ready(client_t *c)
     b->ready++;
     b->connecting--;
     connect_more(b);
-    if (b->ready == b->n)
+    if (b->ready < b->n)
+        return;
+    if (b->moved_on)
+        uv_async_send(&b->moved); /* on_moved hands the subscribers over */
+    else
+        start_run(b);
+}
+
+/* With receiving threads: once every connection is joined, hands the subscribers over
+ * (not from client_ready: that runs inside a read callback, and the rest of that read
+ * would be parsed by a connection that is no longer there); then, as the threads take
+ * them up, starts the run when all are there. */
+static void on_moved(uv_async_t *a)
+{
+    bench_t *b = a->data;
+    if (b->phase != PH_SETUP)
+        return;
+    if (!b->workers) {
+        if (brecv_start(b) < 0) {
+            fail_msg(b, "%s", "cannot hand the subscribers to receiving threads");
+            finish(b);
+            return;
+        }
+    }
+    if (atomic_load(&b->attached) == b->to_move)
         start_run(b);
 }
 
@@ -234,26 +290,34 @@ static void on_open(bws_t *ws)
         proto_ready(c);
 }
 
-static void record(bench_t *b, uint64_t ns)
+/* Counts one measured latency into st, which the caller holds (st_lock). */
+static void record_locked(bench_stats_t *st, int phase, uint64_t ns)
 {
-    bhist_add(&b->hist, ns);
-    bhist_add(&b->sec_hist, ns);
-    b->count_all++;
-    if (b->phase == PH_RUN) {
-        b->count++;
-        b->sec_count++;
+    bhist_add(&st->hist, ns);
+    bhist_add(&st->sec_hist, ns);
+    st->count_all++;
+    if (phase == PH_RUN) {
+        st->count++;
+        st->sec_count++;
     }
+}
+
+static void record(client_t *c, uint64_t ns)
+{
+    st_lock(c->st);
+    record_locked(c->st, c->b->phase, ns);
+    st_unlock(c->st);
 }
 
 static void on_join_reply(client_t *c)
 {
     bench_t *b = c->b;
     if (b->scenario == SC_JOINSTORM) {
-        record(b, uv_hrtime() - c->sent_at);
+        record(c, uv_hrtime() - c->sent_at);
         bws_close(&c->ws); /* on_closed starts the next attempt */
     } else {
         if (b->scenario == SC_CONNECTIONS)
-            record(b, uv_hrtime() - c->sent_at);
+            record(c, uv_hrtime() - c->sent_at);
         client_ready(c);
     }
 }
@@ -263,14 +327,14 @@ static void on_reply(client_t *c, char *s, size_t len)
     bench_t *b = c->b;
     uint64_t ref = 0;
     if (SCAN_UINT(s, len, "ref", &ref) < 0) {
-        fail_msg(b, "reply without ref: %.*s", (int)(len < 200 ? len : 200), s);
+        cfail(c, "reply without ref: %.*s", (int)(len < 200 ? len : 200), s);
         return;
     }
     if (!has(s, len, "\"ok\":true")) {
-        fail_msg(b, "error reply: %.*s", (int)(len < 300 ? len : 300), s);
-        if (!c->ready) { /* a refused join */
+        cfail(c, "error reply: %.*s", (int)(len < 300 ? len : 300), s);
+        if (!c->ready) { /* a refused join (on the main loop: setup) */
             c->dead = 1;
-            b->failed++;
+            b->st.failed++;
             if (b->phase == PH_SETUP)
                 b->connecting--;
             bws_close(&c->ws);
@@ -287,10 +351,10 @@ static void on_reply(client_t *c, char *s, size_t len)
     }
     if (b->scenario == SC_ECHO) {
         if (ref != c->ref || c->sent_at == 0) {
-            fail_msg(b, "unexpected echo reply: %.*s", (int)(len < 200 ? len : 200), s);
+            cfail(c, "unexpected echo reply: %.*s", (int)(len < 200 ? len : 200), s);
             return;
         }
-        record(b, uv_hrtime() - c->sent_at);
+        record(c, uv_hrtime() - c->sent_at);
         c->sent_at = 0;
         if (b->phase == PH_RUN)
             send_echo(c);
@@ -345,18 +409,23 @@ static void on_delivery(client_t *c, const char *s, size_t len, const char *obj)
     size_t rest = obj ? len - (size_t)(obj - s) : 0;
     if (!obj || read_pst(obj, rest, &p, &seq, &t) < 0 || p >= (uint64_t)room_pubs(b) ||
         (int)p == c->slot) {
-        fail_msg(b, "unexpected delivery: %.*s", (int)(len < 200 ? len : 200), s);
+        cfail(c, "unexpected delivery: %.*s", (int)(len < 200 ? len : 200), s);
         return;
     }
-    if (seq == c->expect[p]) {
-        c->expect[p]++;
-    } else if (seq > c->expect[p]) {
-        b->lost += seq - c->expect[p]; /* a gap: those never come (order is per sender) */
-        c->expect[p] = seq + 1;
+    /* Only the thread that receives for c writes c->expect; the main loop reads it. */
+    uint64_t want = atomic_load_explicit(&c->expect[p], memory_order_relaxed);
+    bench_stats_t *st = c->st;
+    st_lock(st);
+    if (seq == want) {
+        atomic_store_explicit(&c->expect[p], want + 1, memory_order_relaxed);
+    } else if (seq > want) {
+        st->lost += seq - want; /* a gap: those never come (order is per sender) */
+        atomic_store_explicit(&c->expect[p], seq + 1, memory_order_relaxed);
     } else {
-        b->dup++;
+        st->dup++;
     }
-    record(b, now - t);
+    record_locked(st, b->phase, now - t);
+    st_unlock(st);
 }
 
 static void on_msg(bws_t *ws, char *raw, size_t raw_len)
@@ -370,10 +439,12 @@ static void on_msg(bws_t *ws, char *raw, size_t raw_len)
         proto_ready(c);
         return;
     case BPROTO_ERROR:
-        fail_msg(b, "protocol error from the server: %.*s", (int)(raw_len < 200 ? raw_len : 200),
-                 raw);
+        cfail(c, "protocol error from the server: %.*s", (int)(raw_len < 200 ? raw_len : 200),
+              raw);
         c->dead = 1;
-        b->failed++;
+        st_lock(c->st);
+        c->st->failed++;
+        st_unlock(c->st);
         bws_close(ws);
         return;
     case BPROTO_NONE:
@@ -421,7 +492,7 @@ static int client_connect(client_t *c, const char *path)
     int r = bws_connect(b->loop, &c->ws, (const struct sockaddr *)&b->addr, src, path);
     if (r < 0) {
         c->dead = 1;
-        b->failed++;
+        b->st.failed++;
         fail_msg(b, "connect: %s", uv_strerror(r));
     }
     return r;
@@ -435,7 +506,7 @@ static void connect_more(bench_t *b)
         if (bench_client_path(b, c, path, sizeof(path)) < 0) {
             fail_msg(b, "%s", "cannot mint a token");
             c->dead = 1;
-            b->failed++;
+            b->st.failed++;
             continue;
         }
         b->connecting++;
@@ -461,8 +532,11 @@ static void on_tick(uv_timer_t *t)
 {
     bench_t *b = t->data;
     b->ticks++;
-    double p50 = us(bhist_quantile(&b->sec_hist, 0.5)), p99 = us(bhist_quantile(&b->sec_hist, 0.99));
-    unsigned long long sc = (unsigned long long)b->sec_count, er = (unsigned long long)b->errors;
+    uint64_t sec_count = b->st.sec_count, errors = b->st.errors, lost = b->st.lost;
+    brecv_second(b, &sec_count, &b->st.sec_hist, &errors, &lost);
+    double p50 = us(bhist_quantile(&b->st.sec_hist, 0.5));
+    double p99 = us(bhist_quantile(&b->st.sec_hist, 0.99));
+    unsigned long long sc = (unsigned long long)sec_count, er = (unsigned long long)errors;
     switch (b->scenario) {
     case SC_ECHO:
         fprintf(stderr, "[%2ds] round trips %8llu/s  p50 %7.1f us  p99 %7.1f us  errors %llu\n",
@@ -487,10 +561,10 @@ static void on_tick(uv_timer_t *t)
                 "[%2ds] published %7llu/s  deliveries %9llu/s  p50 %7.1f us  p99 %7.1f us  "
                 "lost %llu  errors %llu\n",
                 b->ticks, (unsigned long long)b->sec_pub, sc, p50, p99,
-                (unsigned long long)b->lost, er);
+                (unsigned long long)lost, er);
     }
-    b->sec_count = b->sec_pub = 0;
-    bhist_reset(&b->sec_hist);
+    b->st.sec_count = b->sec_pub = 0;
+    bhist_reset(&b->st.sec_hist);
 }
 
 /* Fixed-rate publishing: at each tick every publisher sends what is due by now. */
@@ -548,7 +622,7 @@ static void pace_stop(bench_t *b)
 
 /* What subscribers have not seen of what publishers sent: add_lost=0 returns 1 when some
  * delivery from a live publisher to a live subscriber is outstanding (else 0); add_lost=1
- * adds every missing delivery to b->lost (the run is over) and returns 0. */
+ * adds every missing delivery to b->st.lost (the run is over, the threads joined) and returns 0. */
 static int outstanding(bench_t *b, int add_lost)
 {
     int pubs = room_pubs(b);
@@ -558,11 +632,12 @@ static int outstanding(bench_t *b, int add_lost)
             continue;
         for (int p = 0; p < pubs; p++) {
             client_t *q = pub_client(b, c->room, p);
-            if (q == c || (q->dead && !add_lost) || c->expect[p] >= q->seq)
+            uint64_t seen = atomic_load_explicit(&c->expect[p], memory_order_relaxed);
+            if (q == c || (q->dead && !add_lost) || seen >= q->seq)
                 continue;
             if (!add_lost)
                 return 1;
-            b->lost += q->seq - c->expect[p];
+            b->st.lost += q->seq - seen;
         }
     }
     return 0;
@@ -591,7 +666,7 @@ static void on_check(uv_timer_t *t)
     if (b->phase == PH_SETUP && now - b->t_setup > (uint64_t)SETUP_TIMEOUT_MS * 1000000u) {
         fail_msg(b, "%s", "setup timed out (connect/join)");
         finish(b);
-    } else if (b->phase == PH_SETUP && b->failed > 0) {
+    } else if (b->phase == PH_SETUP && b->st.failed > 0) {
         finish(b); /* a run short of connections measures something else: stop */
     } else if (b->phase == PH_DRAIN &&
                (drained(b) || now - b->t_stop > (uint64_t)DRAIN_TIMEOUT_MS * 1000000u)) {
@@ -612,7 +687,7 @@ static void on_stop(uv_timer_t *t)
     b->phase = PH_DRAIN;
     b->t_stop = uv_hrtime();
     sample_procs(b, &b->self1, &b->srv1);
-    if (b->scenario != SC_CONNECTIONS && (b->sec_count > 0 || b->sec_pub > 0))
+    if (b->scenario != SC_CONNECTIONS && (b->st.sec_count > 0 || b->sec_pub > 0 || b->workers))
         on_tick(&b->tick); /* the last second, when its tick has not fired yet */
     uv_timer_stop(&b->tick);
     pace_stop(b);
@@ -627,8 +702,8 @@ static void start_run(bench_t *b)
     sample_procs(b, &b->self0, &b->srv0);
     b->t_start = uv_hrtime();
     if (b->scenario != SC_CONNECTIONS) { /* connections keeps its setup latencies */
-        bhist_reset(&b->hist);
-        bhist_reset(&b->sec_hist);
+        bhist_reset(&b->st.hist);
+        bhist_reset(&b->st.sec_hist);
     }
     if (b->scenario != SC_CONNECTIONS) /* connections' tick runs since setup */
         uv_timer_start(&b->tick, on_tick, 1000, 1000);
@@ -657,6 +732,10 @@ static void finish(bench_t *b)
         sample_procs(b, &b->self1, &b->srv1);
     }
     b->phase = PH_DONE;
+    brecv_stop(b); /* the threads' connections close; their counts join b->st */
+    if (b->moved_on)
+        uv_close((uv_handle_t *)&b->moved, NULL);
+    b->moved_on = 0;
     b->t_drain_end = uv_hrtime();
     if (b->t_start != 0 && (b->scenario == SC_FANOUT || b->scenario == SC_ROOMS)) {
         outstanding(b, 1); /* whatever a subscriber has not seen by now is lost */
@@ -714,6 +793,15 @@ int main(int argc, char **argv)
     b->srv_ok = 1;
     b->pace_fd = -1;
     b->loop = uv_default_loop();
+    b->st.shared = 0; /* the main loop's own */
+    if (b->threads > 0 && b->scenario == SC_FANOUT) {
+        if (uv_async_init(b->loop, &b->moved, on_moved) < 0) {
+            fprintf(stderr, "chorus-bench: cannot set up the receiving threads\n");
+            return 1;
+        }
+        b->moved.data = b;
+        b->moved_on = 1;
+    }
 
     int rc = 1;
     if (bench_setup(b) == 0) {
@@ -745,7 +833,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; b->cl && i < b->n; i++) {
         ws_parser_free(&b->cl[i].ws.parser);
-        free(b->cl[i].expect);
+        free((void *)b->cl[i].expect);
         free(b->cl[i].path);
     }
     free(b->cl);

@@ -42,6 +42,17 @@ const SCENARIOS = [
     assert.equal(r.lost, 0);
     assert.equal(r.duplicates, 0);
   }],
+  // Subscribers handed to receiving threads (the default is 2) and kept on the main loop.
+  ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3'], (r) => {
+    assert.ok(r.published > 0 && r.count > 0);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicates, 0);
+  }],
+  ['fanout', ['--subscribers', '5', '--publishers', '2', '--threads', '0'], (r) => {
+    assert.ok(r.published > 0 && r.count > 0);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicates, 0);
+  }],
   ['fanout', ['--subscribers', '5', '--rate', '200'], (r) => {
     // 0.5 s at 200/s: 100 sends when the pacing keeps up; never more.
     assert.ok(r.published >= 60 && r.published <= 101, `published ${r.published}`);
