@@ -120,7 +120,15 @@ const char **rooms_recent(const room_t *room, size_t *n)
 static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
+    free(m->json);
     free(m);
+}
+
+/* Drops m's kept encoding: called after every change to a field room_member_json shows. */
+static void member_changed(room_member_t *m)
+{
+    free(m->json);
+    m->json = NULL;
 }
 
 static void room_free(room_t *room)
@@ -263,6 +271,27 @@ json_t *room_members_json(const room_t *room)
     for (const room_member_t *m = room->members; m; m = m->next)
         if (!m->banned) json_array_append_new(a, room_member_json(m));
     return a;
+}
+
+const char **room_members_encoded(room_t *room, size_t *n)
+{
+    *n = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) (*n)++;
+    if (!*n) return NULL;
+    const char **items = ch_malloc(*n * sizeof(*items));
+    size_t i = 0;
+    for (room_member_t *m = room->members; m; m = m->next) {
+        if (m->banned) continue;
+        if (!m->json) {
+            json_t *j = room_member_json(m);
+            m->json = json_dumps(j, JSON_COMPACT); /* the flags proto.c encodes replies with */
+            CH_ASSERT(m->json != NULL);
+            json_decref(j);
+        }
+        items[i++] = m->json;
+    }
+    return items;
 }
 
 json_t *room_message_json(const store_message_t *m)
@@ -523,6 +552,7 @@ void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char 
         system_message(r, room, "%s joined", m->display_name);
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
+        member_changed(m);
         changed = 1;
     }
     m->release_at = 0;
@@ -619,6 +649,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         m->banned = 1;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
+        member_changed(m);
         dirty_remove(r, m);
         op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
         fill_part(&op->pl.part, m);
@@ -843,10 +874,11 @@ void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
     s->client = c;
     s->room = room;
     bus_subscribe(&room->bus, s, &c->subs);
-    if (m->online++ == 0) {
+    if (m->online++ == 0) { /* online and presence change; more connections change nothing */
         m->release_at = 0;
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
+        member_changed(m);
         publish(room, c, "participant_joined", json_pack("{s:o}", "participant",
                                                          room_member_json(m)));
     }
@@ -858,6 +890,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     room_member_t *m = room_member(room, user_id);
     if (!m || m->online == 0) return;
     if (--m->online > 0) return;
+    member_changed(m);
     dirty_remove(r, m);
     if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
     publish(room, NULL, "participant_left",
@@ -936,6 +969,7 @@ static void on_presence_timer(uv_timer_t *t)
         list = m->dirty_next;
         m->presence_dirty = 0;
         json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+        member_changed(m); /* typing or idle may have changed the state, sent or not */
         if (change) presence_emit(m->room, m, change);
         if (presence_watched(m)) schedule_presence(r, m);
     }
@@ -952,6 +986,7 @@ int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t 
     json_t *emit = NULL;
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
         return -1;
+    member_changed(m); /* the state changed, whether the change goes out now or later */
     if (emit) presence_emit(room, m, emit);
     if (presence_watched(m)) schedule_presence(r, m);
     return 0;
@@ -976,6 +1011,7 @@ static void on_tick(uv_timer_t *t)
                 uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
                 if (due && due <= now) {
                     json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+                    member_changed(m);
                     if (change) presence_emit(room, m, change);
                 }
                 if (presence_watched(m)) schedule_presence(r, m);
