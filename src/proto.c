@@ -326,7 +326,15 @@ static void append_array(cbuf_t **bp, const char *key, const char *const *items,
 void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts)
 {
     if (!d->c->gone && d->has_ref) {
-        cbuf_t *b = cbuf_new(4096);
+        /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB
+         * is a guess for each object (a bigger one grows the buffer). */
+        size_t cap = WS_MAX_HEADER + 128;
+        for (size_t i = 0; i < nparts; i++) {
+            cap += parts[i].obj ? 1024 : strlen(parts[i].key) + 8;
+            for (size_t j = 0; !parts[i].obj && j < parts[i].n; j++)
+                cap += strlen(parts[i].items[j]) + 1;
+        }
+        cbuf_t *b = cbuf_new(cap);
         b->off = WS_MAX_HEADER;
         char head[96];
         int hn = snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
