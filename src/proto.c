@@ -304,49 +304,73 @@ static void append_members(cbuf_t **bp, const json_t *obj, int *members)
     *members = 1;
 }
 
-/* Appends "key":[items...] at the end of *bp (see proto_part_t). */
-static void append_array(cbuf_t **bp, const char *key, const char *const *items, size_t n,
-                         int *members)
+/* Appends "key": and the part's text or array of texts at the end of *bp (proto_part_t). */
+static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
 {
+    const char *key = part->key;
     for (const char *k = key; *k; k++) /* written as is: a plain name needs no escaping */
         CH_ASSERT((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || *k == '_');
     CH_ASSERT(*key);
     if (*members) cbuf_append(bp, ",", 1);
     cbuf_append(bp, "\"", 1);
     cbuf_append(bp, key, strlen(key));
-    cbuf_append(bp, "\":[", 3);
-    for (size_t i = 0; i < n; i++) {
-        if (i) cbuf_append(bp, ",", 1);
-        cbuf_append(bp, items[i], strlen(items[i]));
+    cbuf_append(bp, "\":", 2);
+    if (part->text) {
+        cbuf_append(bp, part->text, strlen(part->text));
+    } else {
+        cbuf_append(bp, "[", 1);
+        for (size_t i = 0; i < part->n; i++) {
+            if (i) cbuf_append(bp, ",", 1);
+            cbuf_append(bp, part->items[i], strlen(part->items[i]));
+        }
+        cbuf_append(bp, "]", 1);
     }
-    cbuf_append(bp, "]", 1);
     *members = 1;
+}
+
+/* A new text frame: before, the object made of parts, then after (both plain text). */
+static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t nparts,
+                           const char *after)
+{
+    /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB is a
+     * guess for each object (a bigger one grows the buffer). */
+    size_t cap = WS_MAX_HEADER + strlen(before) + strlen(after) + 2;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj) {
+            cap += 1024;
+            continue;
+        }
+        cap += strlen(parts[i].key) + 6;
+        if (parts[i].text) cap += strlen(parts[i].text);
+        for (size_t j = 0; !parts[i].text && j < parts[i].n; j++)
+            cap += strlen(parts[i].items[j]) + 1;
+    }
+    cbuf_t *b = cbuf_new(cap);
+    b->off = WS_MAX_HEADER;
+    cbuf_append(&b, before, strlen(before));
+    cbuf_append(&b, "{", 1);
+    int members = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj) append_members(&b, parts[i].obj, &members);
+        else append_texts(&b, &parts[i], &members);
+    }
+    cbuf_append(&b, "}", 1);
+    cbuf_append(&b, after, strlen(after));
+    return frame_text(b);
+}
+
+cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts)
+{
+    return frame_parts("", parts, nparts, "");
 }
 
 void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts)
 {
     if (!d->c->gone && d->has_ref) {
-        /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB
-         * is a guess for each object (a bigger one grows the buffer). */
-        size_t cap = WS_MAX_HEADER + 128;
-        for (size_t i = 0; i < nparts; i++) {
-            cap += parts[i].obj ? 1024 : strlen(parts[i].key) + 8;
-            for (size_t j = 0; !parts[i].obj && j < parts[i].n; j++)
-                cap += strlen(parts[i].items[j]) + 1;
-        }
-        cbuf_t *b = cbuf_new(cap);
-        b->off = WS_MAX_HEADER;
         char head[96];
-        int hn = snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
-                          ",\"ok\":true,\"data\":{", d->ref);
-        cbuf_append(&b, head, (size_t)hn);
-        int members = 0;
-        for (size_t i = 0; i < nparts; i++) {
-            if (parts[i].obj) append_members(&b, parts[i].obj, &members);
-            else append_array(&b, parts[i].key, parts[i].items, parts[i].n, &members);
-        }
-        cbuf_append(&b, "}}", 2);
-        frame_text(b);
+        snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
+                 ",\"ok\":true,\"data\":", d->ref);
+        cbuf_t *b = frame_parts(head, parts, nparts, "}");
         d->c->tr->send(d->c, b);
         cbuf_unref(b);
     }

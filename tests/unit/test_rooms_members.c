@@ -74,16 +74,19 @@ static int fx_close(fx_t *f)
     return rc;
 }
 
-/* A connection as the rooms see it: frames are counted and dropped. */
+/* A connection as the rooms see it: frames are counted, the last one is kept. */
 typedef struct {
     proto_client_t pc;
     int frames;
+    cbuf_t *last;
 } tclient_t;
 
 static void t_send(proto_client_t *pc, cbuf_t *frame)
 {
-    (void)frame;
-    ((tclient_t *)pc)->frames++;
+    tclient_t *c = (tclient_t *)pc;
+    c->frames++;
+    cbuf_unref(c->last);
+    c->last = cbuf_ref(frame);
 }
 static void t_close(proto_client_t *pc, int code, const char *reason)
 {
@@ -243,6 +246,15 @@ static void test_encoded_follows_every_change(void)
     ASSERT_TRUE(members_match(room));
     rooms_subscribe(&f.r, room, &ann.pc);
     ASSERT_TRUE(members_match(room));
+    /* host heard it, framed from ann's kept encoding: the bytes of the JSON built whole */
+    json_t *ev = json_pack("{s:s, s:s, s:o}", "op", "participant_joined", "room", room->id,
+                           "participant", room_member_json(room_member(room, "ann")));
+    cbuf_t *want = proto_frame_json(ev);
+    json_decref(ev);
+    ASSERT_TRUE(host.last != NULL);
+    ASSERT_EQ(host.last->len, want->len);
+    ASSERT_MEMEQ(host.last->data + host.last->off, want->data + want->off, want->len);
+    cbuf_unref(want);
     rooms_subscribe(&f.r, room, &bob.pc);
     ASSERT_TRUE(members_match(room));
 
@@ -319,6 +331,10 @@ static void test_encoded_follows_every_change(void)
     rooms_client_gone(&f.r, &bob.pc); /* already unsubscribed by the ban */
     rooms_client_gone(&f.r, &host.pc);
     ASSERT_TRUE(members_match(room));
+    cbuf_unref(ann.last);
+    cbuf_unref(ann2.last);
+    cbuf_unref(bob.last);
+    cbuf_unref(host.last);
     ASSERT_EQ(fx_close(&f), 0);
 }
 
