@@ -286,35 +286,94 @@ void proto_deferred_ok(proto_deferred_t *d, json_t *data)
     deferred_done(d);
 }
 
-void proto_deferred_ok_with_array(proto_deferred_t *d, json_t *data, const char *key,
-                                  const char *const *items, size_t n)
+/* Appends obj's members (without its braces) at the end of *bp, after a comma when
+ * *members says some were already written. */
+static void append_members(cbuf_t **bp, const json_t *obj, int *members)
 {
-    CH_ASSERT(json_is_object(data) && !json_object_get(data, key));
+    CH_ASSERT(json_is_object(obj));
+    if (!json_object_size(obj)) return;
+    if (*members) cbuf_append(bp, ",", 1);
+    size_t start = (*bp)->len;
+    dump_into(bp, obj); /* {...} */
+    cbuf_t *b = *bp;
+    uint8_t *p = b->data + b->off + start;
+    size_t n = b->len - start;
+    CH_ASSERT(n > 2 && p[0] == '{' && p[n - 1] == '}');
+    memmove(p, p + 1, n - 2);
+    b->len -= 2;
+    *members = 1;
+}
+
+/* Appends "key": and the part's text or array of texts at the end of *bp (proto_part_t). */
+static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
+{
+    const char *key = part->key;
     for (const char *k = key; *k; k++) /* written as is: a plain name needs no escaping */
         CH_ASSERT((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || *k == '_');
-    if (!d->c->gone && d->has_ref) {
-        cbuf_t *b = cbuf_new(4096);
-        b->off = WS_MAX_HEADER;
-        char head[96];
-        int hn = snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
-                          ",\"ok\":true,\"data\":", d->ref);
-        cbuf_append(&b, head, (size_t)hn);
-        dump_into(&b, data);
-        b->len--; /* the data object's closing brace: the array goes in before it */
-        if (json_object_size(data)) cbuf_append(&b, ",", 1);
-        cbuf_append(&b, "\"", 1);
-        cbuf_append(&b, key, strlen(key));
-        cbuf_append(&b, "\":[", 3);
-        for (size_t i = 0; i < n; i++) {
-            if (i) cbuf_append(&b, ",", 1);
-            cbuf_append(&b, items[i], strlen(items[i]));
+    CH_ASSERT(*key);
+    if (*members) cbuf_append(bp, ",", 1);
+    cbuf_append(bp, "\"", 1);
+    cbuf_append(bp, key, strlen(key));
+    cbuf_append(bp, "\":", 2);
+    if (part->text) {
+        cbuf_append(bp, part->text, strlen(part->text));
+    } else {
+        cbuf_append(bp, "[", 1);
+        for (size_t i = 0; i < part->n; i++) {
+            if (i) cbuf_append(bp, ",", 1);
+            cbuf_append(bp, part->items[i], strlen(part->items[i]));
         }
-        cbuf_append(&b, "]}}", 3);
-        frame_text(b);
+        cbuf_append(bp, "]", 1);
+    }
+    *members = 1;
+}
+
+/* A new text frame: before, the object made of parts, then after (both plain text). */
+static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t nparts,
+                           const char *after)
+{
+    /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB is a
+     * guess for each object (a bigger one grows the buffer). */
+    size_t cap = WS_MAX_HEADER + strlen(before) + strlen(after) + 2;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj) {
+            cap += 1024;
+            continue;
+        }
+        cap += strlen(parts[i].key) + 6;
+        if (parts[i].text) cap += strlen(parts[i].text);
+        for (size_t j = 0; !parts[i].text && j < parts[i].n; j++)
+            cap += strlen(parts[i].items[j]) + 1;
+    }
+    cbuf_t *b = cbuf_new(cap);
+    b->off = WS_MAX_HEADER;
+    cbuf_append(&b, before, strlen(before));
+    cbuf_append(&b, "{", 1);
+    int members = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj) append_members(&b, parts[i].obj, &members);
+        else append_texts(&b, &parts[i], &members);
+    }
+    cbuf_append(&b, "}", 1);
+    cbuf_append(&b, after, strlen(after));
+    return frame_text(b);
+}
+
+cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts)
+{
+    return frame_parts("", parts, nparts, "");
+}
+
+void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts)
+{
+    if (!d->c->gone && d->has_ref) {
+        char head[96];
+        snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
+                 ",\"ok\":true,\"data\":", d->ref);
+        cbuf_t *b = frame_parts(head, parts, nparts, "}");
         d->c->tr->send(d->c, b);
         cbuf_unref(b);
     }
-    json_decref(data);
     deferred_done(d);
 }
 

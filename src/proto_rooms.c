@@ -48,7 +48,7 @@ typedef struct {
     proto_deferred_t d;
     rooms_t *r;
     char room_id[STORE_ID_LEN];
-    json_t *joined;        /* join: the join result, until history arrives */
+    char *participant;     /* join: the member as the join left it (encoded), until history arrives */
     int64_t since;         /* join: sync entities from this version; -1 = send them all */
 } ws_op_t;
 
@@ -75,7 +75,7 @@ static void answer(void *ud, const rooms_err_t *err, json_t *result)
         result = NULL;
     }
     json_decref(result);
-    json_decref(op->joined);
+    free(op->participant);
     free(op);
 }
 
@@ -84,7 +84,9 @@ static void answer(void *ud, const rooms_err_t *err, json_t *result)
 /* Ends a join: subscribes the connection and answers with the room as it is now. The
  * messages are msgs (a JSON array, stolen) from the store, or with msgs NULL the room's
  * recent-message cache, read here in the same step as lastSeq and the subscription, so
- * the messages and the later events meet without a gap. */
+ * the messages and the later events meet without a gap. The participants and the recent
+ * messages go into the reply as the texts the room keeps encoded (room_members_encoded,
+ * rooms_recent): a join into a room of N members does not build and encode N members. */
 static void join_finish(ws_op_t *op, json_t *msgs)
 {
     room_t *room = strmap_get(&op->r->by_id, op->room_id);
@@ -100,29 +102,43 @@ static void join_finish(ws_op_t *op, json_t *msgs)
                NULL);
         return;
     }
-    json_t *data = op->joined;
-    op->joined = NULL;
-    json_object_del(data, "success");
-    json_object_set_new(data, "role",
-                        json_string(me && me->role == STORE_ROLE_HOST ? "host" : "member"));
+    /* The reply's data, in this order: room | participant | role | participants | state,
+     * stateVersion, the entity fields, lastSeq[, messages] | [messages]. */
+    json_t *role = json_pack("{s:s}", "role",
+                             me && me->role == STORE_ROLE_HOST ? "host" : "member");
     /* Subscribe last, so the member list includes the caller as online. */
     rooms_subscribe(op->r, room, op->d.c);
-    json_object_set_new(data, "participants", room_members_json(room));
-    json_object_set_new(data, "state", json_deep_copy(room->state));
-    json_object_set_new(data, "stateVersion", json_integer(room->state_version));
-    entities_join_fields(room, data, op->since);
-    json_object_set_new(data, "lastSeq", json_integer(room->committed_seq));
-    json_object_set_new(data, "room", room_json(op->r, room));
+    size_t nmembers;
+    const char **members = room_members_encoded(room, &nmembers);
+    json_t *tail = json_object();
+    json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
+    json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
+    entities_join_fields(room, tail, op->since);
+    json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
+    json_t *head = json_pack("{s:o}", "room", room_json(op->r, room));
+    size_t nmsgs = 0;
+    const char **items = NULL;
     if (msgs) {
-        json_object_set_new(data, "messages", msgs);
-        proto_deferred_ok(&op->d, data);
+        json_object_set_new(tail, "messages", msgs);
     } else {
         CH_ASSERT(rooms_recent_ready(op->r, room)); /* join_member checked; nothing ran since */
-        size_t n;
-        const char **items = rooms_recent(room, &n);
-        proto_deferred_ok_with_array(&op->d, data, "messages", items, n);
-        free(items);
+        items = rooms_recent(room, &nmsgs);
     }
+    proto_part_t parts[6] = {
+        {.obj = head},
+        {.key = "participant", .text = op->participant},
+        {.obj = role},
+        {.key = "participants", .items = members, .n = nmembers},
+        {.obj = tail},
+        {.key = "messages", .items = items, .n = nmsgs},
+    };
+    proto_deferred_ok_parts(&op->d, parts, msgs ? 5 : 6);
+    free(items);
+    free(members);
+    json_decref(head);
+    json_decref(role);
+    json_decref(tail);
+    free(op->participant);
     free(op);
 }
 
@@ -143,7 +159,11 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
                result);
         return;
     }
-    op->joined = result;
+    json_decref(result);
+    /* The member as the join left it: before the subscription (join_finish) makes them
+     * online and gives them a fresh presence. */
+    room_member_t *m = room_member(room, op->d.c->user.sub);
+    op->participant = ch_strdup(m ? room_member_encoded(m) : "null");
     if (rooms_recent_ready(op->r, room)) join_finish(op, NULL); /* the newest messages are in memory */
     else rooms_join_history(op->r, room, join_history, op);
 }
@@ -170,7 +190,8 @@ static void op_join(proto_req_t *req)
     if (proto_opt_uint(req, "since", -1, &since)) return;
     ws_op_t *op = ws_op(req, room);
     op->since = since;
-    rooms_join(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member, op);
+    rooms_join_quiet(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member,
+                     op);
 }
 
 static void op_leave(proto_req_t *req)

@@ -120,7 +120,15 @@ const char **rooms_recent(const room_t *room, size_t *n)
 static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
+    free(m->json);
     free(m);
+}
+
+/* Drops m's kept encoding: called after every change to a field room_member_json shows. */
+static void member_changed(room_member_t *m)
+{
+    free(m->json);
+    m->json = NULL;
 }
 
 static void room_free(room_t *room)
@@ -265,6 +273,30 @@ json_t *room_members_json(const room_t *room)
     return a;
 }
 
+const char *room_member_encoded(room_member_t *m)
+{
+    if (!m->json) {
+        json_t *j = room_member_json(m);
+        m->json = json_dumps(j, JSON_COMPACT); /* the flags proto.c encodes with */
+        CH_ASSERT(m->json != NULL);
+        json_decref(j);
+    }
+    return m->json;
+}
+
+const char **room_members_encoded(room_t *room, size_t *n)
+{
+    *n = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) (*n)++;
+    if (!*n) return NULL;
+    const char **items = ch_malloc(*n * sizeof(*items));
+    size_t i = 0;
+    for (room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) items[i++] = room_member_encoded(m);
+    return items;
+}
+
 json_t *room_message_json(const store_message_t *m)
 {
     json_t *meta = NULL;
@@ -290,6 +322,20 @@ static void publish(room_t *room, const proto_client_t *except, const char *even
         cbuf_unref(frame);
     }
     json_decref(msg);
+}
+
+/* Sends {"op": event, "room": id, "participant": m} to the room's subscribers except
+ * except, with the member's kept encoding. */
+static void publish_member(room_t *room, const proto_client_t *except, const char *event,
+                           room_member_t *m)
+{
+    if (room->bus.count == 0) return;
+    json_t *head = json_pack("{s:s, s:s}", "op", event, "room", room->id);
+    proto_part_t parts[2] = {{.obj = head}, {.key = "participant", .text = room_member_encoded(m)}};
+    cbuf_t *frame = proto_frame_parts(parts, 2);
+    bus_publish(&room->bus, frame, except);
+    cbuf_unref(frame);
+    json_decref(head);
 }
 
 /* ---------- asynchronous operations ---------- */
@@ -495,15 +541,23 @@ static void fill_part(store_participant_t *p, const room_member_t *m)
     p->joined_at = m->joined_at;
 }
 
-static void after_join(rooms_op_t *op)
+static json_t *join_result(rooms_t *r, room_t *room, const char *user_id)
 {
-    room_member_t *m = room_member(op->room, op->pl.part.user_id);
-    op->result = json_pack("{s:b, s:o, s:o}", "success", 1, "room", room_json(op->r, op->room),
-                           "participant", m ? room_member_json(m) : json_null());
+    room_member_t *m = room_member(room, user_id);
+    return json_pack("{s:b, s:o, s:o}", "success", 1, "room", room_json(r, room),
+                     "participant", m ? room_member_json(m) : json_null());
 }
 
-void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
-                rooms_done_fn done, void *ud)
+static void after_join(rooms_op_t *op)
+{
+    op->result = join_result(op->r, op->room, op->pl.part.user_id);
+}
+
+static void after_simple(rooms_op_t *op);
+
+/* rooms_join, answering with the room and the member (full) or with success only. */
+static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                 int full, rooms_done_fn done, void *ud)
 {
     room_member_t *m = room_member(room, user->sub);
     const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
@@ -523,18 +577,34 @@ void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char 
         system_message(r, room, "%s joined", m->display_name);
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
+        member_changed(m);
         changed = 1;
     }
     m->release_at = 0;
-    rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
-    fill_part(&op->pl.part, m);
-    op->stored = after_join;
-    if (!changed) { /* nothing to store: answer at once */
-        after_join(op);
-        op_finish(op, NULL);
+    if (!changed) { /* nothing to store: answer at once (an op is a 2.5 KB allocation) */
+        rooms_hold(room);
+        json_t *result = full ? join_result(r, room, m->user_id) : json_pack("{s:b}", "success", 1);
+        if (done) done(ud, NULL, result);
+        else json_decref(result);
+        rooms_release(room);
         return;
     }
+    rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
+    fill_part(&op->pl.part, m);
+    op->stored = full ? after_join : after_simple;
     op_submit(op);
+}
+
+void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                rooms_done_fn done, void *ud)
+{
+    join(r, room, user, display_name, 1, done, ud);
+}
+
+void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
+                      const char *display_name, rooms_done_fn done, void *ud)
+{
+    join(r, room, user, display_name, 0, done, ud);
 }
 
 static void after_simple(rooms_op_t *op)
@@ -619,6 +689,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         m->banned = 1;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
+        member_changed(m);
         dirty_remove(r, m);
         op = op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
         fill_part(&op->pl.part, m);
@@ -843,12 +914,12 @@ void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
     s->client = c;
     s->room = room;
     bus_subscribe(&room->bus, s, &c->subs);
-    if (m->online++ == 0) {
+    if (m->online++ == 0) { /* online and presence change; more connections change nothing */
         m->release_at = 0;
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
-        publish(room, c, "participant_joined", json_pack("{s:o}", "participant",
-                                                         room_member_json(m)));
+        member_changed(m);
+        publish_member(room, c, "participant_joined", m);
     }
 }
 
@@ -858,6 +929,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     room_member_t *m = room_member(room, user_id);
     if (!m || m->online == 0) return;
     if (--m->online > 0) return;
+    member_changed(m);
     dirty_remove(r, m);
     if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
     publish(room, NULL, "participant_left",
@@ -936,6 +1008,7 @@ static void on_presence_timer(uv_timer_t *t)
         list = m->dirty_next;
         m->presence_dirty = 0;
         json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+        member_changed(m); /* typing or idle may have changed the state, sent or not */
         if (change) presence_emit(m->room, m, change);
         if (presence_watched(m)) schedule_presence(r, m);
     }
@@ -952,6 +1025,7 @@ int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t 
     json_t *emit = NULL;
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
         return -1;
+    member_changed(m); /* the state changed, whether the change goes out now or later */
     if (emit) presence_emit(room, m, emit);
     if (presence_watched(m)) schedule_presence(r, m);
     return 0;
@@ -976,6 +1050,7 @@ static void on_tick(uv_timer_t *t)
                 uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
                 if (due && due <= now) {
                     json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+                    member_changed(m);
                     if (change) presence_emit(room, m, change);
                 }
                 if (presence_watched(m)) schedule_presence(r, m);

@@ -40,6 +40,11 @@ struct room_member_s {
     presence_t presence;
     int presence_dirty;        /* on the registry's pending-presence list */
     room_member_t *dirty_next;
+    /* room_member_json(m) encoded (compact), kept for join replies so a join does not
+     * rebuild and encode every member (room_members_encoded); NULL until asked for and
+     * after every change to a field it shows (rooms.c calls member_changed wherever
+     * display_name, color, role, banned, joined_at, online or presence change). Owned. */
+    char *json;
 };
 
 struct room_s {
@@ -139,7 +144,16 @@ room_member_t *room_member(room_t *room, const char *user_id);
 json_t *room_json(rooms_t *r, const room_t *room);
 /* A member as JSON (new reference). */
 json_t *room_member_json(const room_member_t *m);
+/* The member's compact JSON encoding, byte for byte what encoding room_member_json(m)
+ * gives, kept in m (borrowed: valid until m changes; see room_member_s.json). */
+const char *room_member_encoded(room_member_t *m);
 json_t *room_members_json(const room_t *room);
+/* The members room_members_json lists, in its order, as their compact JSON encodings
+ * (each one byte for byte what encoding that array's element gives): a new array of *n
+ * borrowed texts, valid until a member changes or the room's member list does (free the
+ * array, not the texts); NULL when *n is 0. Encodes and keeps the members whose encoding
+ * was not kept yet. */
+const char **room_members_encoded(room_t *room, size_t *n);
 /* A stored message as JSON (new reference). */
 json_t *room_message_json(const store_message_t *m);
 
@@ -153,6 +167,10 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
                   void *ud);
 void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                 rooms_done_fn done, void *ud);
+/* rooms_join whose result is {"success": true} only, not the room and the member: for a
+ * caller that reads the room and the member itself (the WebSocket join). */
+void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
+                      const char *display_name, rooms_done_fn done, void *ud);
 void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
                  rooms_done_fn done, void *ud);
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,

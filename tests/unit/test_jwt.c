@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <jwt.h>
+#include <sodium.h>
 
 #include "auth_jwt.h"
+#include "mem.h"
 
 /* Vectors generated once by this node script (node >= 16), with the PEMs below:
  *   const c = require('crypto'), b = x => Buffer.from(x).toString('base64url');
@@ -603,6 +605,107 @@ static void test_libjwt_quirks(void)
     ASSERT_EQ(jwt_decode(&j, "x.y.z", (const unsigned char *)SECRET, (int)strlen(SECRET)), EINVAL);
 }
 
+/* ---- HS256 is checked without libjwt: it must agree with libjwt's jwt_decode ---- */
+
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    uint32_t v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = A[(v >> bits) & 63];
+        }
+    }
+    if (bits) out[o++] = A[(v << (6 - bits)) & 63];
+    out[o] = '\0';
+}
+
+/* header.payload.sig where sig is the HMAC-SHA256 under key, changed by how: 0 as is,
+ * 1 first byte flipped, 2 last byte flipped, 3 one byte short, 4 one byte more. */
+static void hs_token(char *out, const char *header, const char *payload, const char *key,
+                     int how)
+{
+    b64url((const unsigned char *)header, strlen(header), out);
+    strcat(out, ".");
+    b64url((const unsigned char *)payload, strlen(payload), out + strlen(out));
+    unsigned char mac[crypto_auth_hmacsha256_BYTES + 1];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)out, strlen(out));
+    crypto_auth_hmacsha256_final(&st, mac);
+    size_t n = crypto_auth_hmacsha256_BYTES;
+    if (how == 1) mac[0] ^= 1;
+    if (how == 2) mac[n - 1] ^= 0x80;
+    if (how == 3) n--;
+    if (how == 4) mac[n++] = 0;
+    strcat(out, ".");
+    b64url(mac, n, out + strlen(out));
+}
+
+static void test_hs256_agrees_with_libjwt(void)
+{
+    static const char *const headers[] = {
+        "{\"alg\":\"HS256\"}",
+        "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+        "{\"typ\":\"jwt\",\"alg\":\"HS256\"}",
+        "{\"alg\":\"HS256\",\"typ\":\"JwT\"}",
+        "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}",
+        "{\"alg\":\"HS256\",\"typ\":\"\"}",
+        "{\"alg\":\"HS256\",\"typ\":\"JWT \"}",
+        "{\"alg\":\"HS256\",\"typ\":5}",
+        "{\"alg\":\"HS256\",\"typ\":null}",
+        "{\"alg\":\"HS256\",\"typ\":true}",
+        "{\"alg\":\"HS256\",\"typ\":{\"a\":\"JWT\"}}",
+        "{\"alg\":\"HS256\",\"kid\":\"k-\u00e9\",\"x\":[1,2]}",
+        " { \"alg\" : \"HS256\" } ",
+    };
+    static const char *const payloads[] = {
+        "{\"sub\":\"u\",\"exp\":1800000000}",
+        "{\"sub\":\"user-\u00fc\",\"name\":\"N\",\"color\":\"#AABBCC\",\"iat\":1600000000,"
+        "\"exp\":1800000000,\"nbf\":1600000000,\"extra\":{\"deep\":[null]}}",
+    };
+    /* 64 bytes and more: HMAC hashes such keys first. */
+    static const char *const keys[] = {
+        SECRET,
+        "a-long-secret-a-long-secret-a-long-secret-a-long-secret-a-long-secret-0123456789",
+    };
+    char tok[2048];
+    for (size_t k = 0; k < CH_ARRAY_LEN(keys); k++) {
+        auth_jwt_t *a = auth_jwt_new(AUTH_ALG_HS256, (const unsigned char *)keys[k],
+                                     strlen(keys[k]), NULL, 0, 0);
+        ASSERT_TRUE(a != NULL);
+        for (size_t h = 0; h < CH_ARRAY_LEN(headers); h++) {
+            for (size_t p = 0; p < CH_ARRAY_LEN(payloads); p++) {
+                for (int how = 0; how <= 5; how++) {
+                    /* how 5: signed with another key */
+                    hs_token(tok, headers[h], payloads[p], how == 5 ? keys[!k] : keys[k],
+                             how == 5 ? 0 : how);
+                    jwt_t *j = NULL;
+                    int lib = jwt_decode(&j, tok, (const unsigned char *)keys[k],
+                                         (int)strlen(keys[k]));
+                    jwt_free(j);
+                    auth_claims_t c;
+                    int ours = auth_jwt_verify(a, tok, strlen(tok), NOW, &c, NULL);
+                    if ((lib == 0) != (ours == 0) || (ours && ours != AUTH_JWT_EBAD_SIGNATURE))
+                        fprintf(stderr, "key %zu header %s payload %zu how %d: libjwt %d, ours %d\n",
+                                k, headers[h], p, how, lib, ours);
+                    ASSERT_EQ(lib == 0, ours == 0);
+                    if (ours) ASSERT_EQ(ours, AUTH_JWT_EBAD_SIGNATURE);
+                    ASSERT_EQ(ours == 0, how == 0 && !strstr(headers[h], "at+jwt") &&
+                                             !strstr(headers[h], "\"typ\":\"\"") &&
+                                             !strstr(headers[h], "JWT \""));
+                }
+            }
+        }
+        auth_jwt_free(a);
+    }
+}
+
 int main(void)
 {
     RUN(test_good);
@@ -618,5 +721,6 @@ int main(void)
     RUN(test_asym_signature_lengths);
     RUN(test_new_rejects);
     RUN(test_libjwt_quirks);
+    RUN(test_hs256_agrees_with_libjwt);
     TEST_MAIN_END();
 }

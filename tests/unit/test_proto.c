@@ -2,6 +2,7 @@
  * fake transport that records what would be sent. */
 #include "test.h"
 
+#include "mem.h"
 #include "proto.h"
 #include "ws_frame.h"
 
@@ -244,6 +245,115 @@ static void test_frame_lengths(void)
     teardown(&p, &f);
 }
 
+/* ---- objects assembled from parts (pre-encoded texts): the bytes of the whole ---- */
+
+typedef struct {
+    proto_client_t pc;
+    cbuf_t *last;
+} bytes_t;
+
+static void bytes_send(proto_client_t *c, cbuf_t *frame)
+{
+    bytes_t *b = (bytes_t *)c;
+    cbuf_unref(b->last);
+    b->last = cbuf_ref(frame);
+}
+
+static const proto_transport_t bytes_tr = {bytes_send, fake_close, NULL, NULL};
+
+static int same_frame(const cbuf_t *a, const cbuf_t *b)
+{
+    return a && b && a->len == b->len && memcmp(a->data + a->off, b->data + b->off, a->len) == 0;
+}
+
+/* Checks parts against the whole object: as a frame, and as a deferred reply's data. */
+static int parts_match(proto_t *p, const proto_part_t *parts, size_t n, const json_t *whole)
+{
+    cbuf_t *got = proto_frame_parts(parts, n), *want = proto_frame_json(whole);
+    int ok = same_frame(got, want);
+    cbuf_unref(got);
+    cbuf_unref(want);
+    bytes_t b1, b2;
+    memset(&b1, 0, sizeof(b1));
+    memset(&b2, 0, sizeof(b2));
+    b1.pc.tr = b2.pc.tr = &bytes_tr;
+    proto_req_t r1 = {.p = p, .c = &b1.pc, .has_ref = 1, .ref = 42};
+    proto_req_t r2 = {.p = p, .c = &b2.pc, .has_ref = 1, .ref = 42};
+    proto_deferred_t d1, d2;
+    proto_defer(&r1, &d1);
+    proto_defer(&r2, &d2);
+    proto_deferred_ok_parts(&d1, parts, n);
+    proto_deferred_ok(&d2, json_deep_copy(whole));
+    ok = ok && same_frame(b1.last, b2.last);
+    cbuf_unref(b1.last);
+    cbuf_unref(b2.last);
+    return ok;
+}
+
+static void test_parts_match_whole(void)
+{
+    proto_t p;
+    fake_t f;
+    setup(&p, &f, 1000, 2000, 500);
+    json_t *a = json_pack("{s:{s:[i,f,s,n]}, s:s}", "a", "deep", 1, 2.5, "\xc3\xa9\"\\/\x01", "s",
+                          "x\ny");
+    json_t *b = json_pack("{s:b, s:{}}", "on", 1, "presence");
+    json_t *items[3] = {json_pack("{s:i}", "i", 0), json_string("t\"wo"), json_real(-0.125)};
+    json_t *d = json_pack("{s:I, s:n}", "d", (json_int_t)1800000000000, "e");
+    char *btext = json_dumps(b, JSON_COMPACT);
+    char *itexts[3];
+    for (int i = 0; i < 3; i++) itexts[i] = json_dumps(items[i], JSON_COMPACT | JSON_ENCODE_ANY);
+    json_t *arr = json_array(), *empty = json_object();
+    for (int i = 0; i < 3; i++) json_array_append(arr, items[i]);
+    json_t *whole = json_deep_copy(a);
+    json_object_set(whole, "b", b);
+    json_object_set(whole, "c", arr);
+    json_object_set_new(whole, "none", json_array());
+    json_object_update(whole, d);
+    proto_part_t parts[] = {
+        {.obj = empty}, /* nothing, not even a comma */
+        {.obj = a},
+        {.key = "b", .text = btext},
+        {.key = "c", .items = (const char *const *)itexts, .n = 3},
+        {.obj = empty},
+        {.key = "none", .items = NULL, .n = 0},
+        {.obj = d},
+    };
+    ASSERT_TRUE(parts_match(&p, parts, CH_ARRAY_LEN(parts), whole));
+    /* texts first, and nothing at all */
+    json_t *w2 = json_pack("{s:O, s:O}", "b", b, "z", json_object_get(d, "d"));
+    json_t *dz = json_pack("{s:O}", "z", json_object_get(d, "d"));
+    proto_part_t p2[] = {{.key = "b", .text = btext}, {.obj = empty}, {.obj = dz}};
+    ASSERT_TRUE(parts_match(&p, p2, CH_ARRAY_LEN(p2), w2));
+    ASSERT_TRUE(parts_match(&p, parts, 1, empty));
+    ASSERT_TRUE(parts_match(&p, NULL, 0, empty));
+    /* big enough for a 64-bit frame length, and for the buffer to grow past its guess */
+    char *pad = malloc(70001);
+    memset(pad, 'q', 70000);
+    pad[70000] = 0;
+    json_t *big = json_pack("{s:s}", "pad", pad);
+    json_t *w3 = json_pack("{s:O, s:O}", "pad", json_object_get(big, "pad"), "b", b);
+    proto_part_t p3[] = {{.obj = big}, {.key = "b", .text = btext}};
+    ASSERT_TRUE(parts_match(&p, p3, CH_ARRAY_LEN(p3), w3));
+    free(pad);
+    json_decref(big);
+    json_decref(w3);
+    json_decref(w2);
+    json_decref(dz);
+    json_decref(whole);
+    json_decref(arr);
+    json_decref(empty);
+    for (int i = 0; i < 3; i++) {
+        free(itexts[i]);
+        json_decref(items[i]);
+    }
+    free(btext);
+    json_decref(a);
+    json_decref(b);
+    json_decref(d);
+    teardown(&p, &f);
+}
+
 int main(void)
 {
     RUN(test_echo_any_value);
@@ -253,5 +363,6 @@ int main(void)
     RUN(test_decode_pure);
     RUN(test_register_many_ops);
     RUN(test_frame_lengths);
+    RUN(test_parts_match_whole);
     TEST_MAIN_END();
 }
