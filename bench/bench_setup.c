@@ -58,6 +58,7 @@ void bench_usage(FILE *f)
 {
     fprintf(f,
             "usage: chorus-bench echo|fanout|rooms|connections|join-storm --secret S [options]\n"
+            "       chorus-bench jitter [--duration D] [--json]   this machine's CPU stalls\n"
             "  --target T        chorus (default), ws or socketio (the peers in bench/peers)\n"
             "  --host H          server address, loopback only (127.0.0.1)\n"
             "  --port P          server port (8080)\n"
@@ -73,8 +74,8 @@ void bench_usage(FILE *f)
             "  --subscribers N   (100)\n"
             "  --publishers P    (1)\n"
             "  --room ID         use this room (else one is created over REST)\n"
-            "  --threads T       threads that read the subscribers' deliveries (2); 0: the\n"
-            "                    main loop reads them as well as publishing\n"
+            "  --threads T       threads that read the subscribers' deliveries (0: the main\n"
+            "                    loop reads them as well as publishing)\n"
             " fanout, rooms:\n"
             "  --window W        unacknowledged messages per publisher (fanout 16, rooms 4)\n"
             "  --rate R          total messages per second instead of as fast as possible\n"
@@ -97,7 +98,7 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
     b->window = -1;
     b->nrooms = 10;
     b->room_size = -1;
-    b->threads = 2;
+    b->threads = 0;
     if (argc < 2)
         return -1;
     b->scenario = -1;
@@ -160,7 +161,8 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
         b->room_size = b->scenario == SC_CONNECTIONS ? 100 : 10;
     if (!b->secret || b->target < 0 || b->duration <= 0 || b->conns < 1 || b->subs < 1 ||
         b->pubs < 1 || b->window < 1 || b->rate < 0 || b->size < 0 || b->size > 4000 ||
-        b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250 || b->threads < 0 || b->threads > 64)
+        b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250 ||
+        b->threads < 0 || b->threads > 64)
         return -1;
     return 0;
 }

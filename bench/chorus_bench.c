@@ -13,6 +13,7 @@
 
 #include "auth_password.h"
 #include "bench.h"
+#include "bench_jitter.h"
 #include "bench_proto.h"
 #include "mem.h"
 
@@ -767,6 +768,8 @@ int main(int argc, char **argv)
 {
     static bench_t bench;
     bench_t *b = &bench;
+    if (argc >= 2 && strcmp(argv[1], "jitter") == 0)
+        return bench_jitter(argc, argv);
     if (bench_parse_args(b, argc, argv) < 0) {
         bench_usage(stderr);
         return 2;

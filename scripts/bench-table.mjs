@@ -64,3 +64,18 @@ console.log('ratios: how many times better Chorus is (higher rate, or lower late
 print(head, body);
 console.log('\nCPU over the measured window (connections: over the setup), % of one core:\n');
 print(cpuHead, cpuBody);
+
+// The machine's own stalls (chorus-bench jitter, run before the servers): a core taken
+// away for 0.5-1 ms several times a second is in every p99 measured here.
+let jitter = null;
+try {
+  jitter = JSON.parse(readFileSync(`${dir}/jitter.json`, 'utf8'));
+} catch {
+  /* not run */
+}
+if (jitter) {
+  const per = jitter.stallsPerCoreSecond;
+  console.log(`\nmachine stalls (chorus-bench jitter, ${jitter.durationS} s on each of ${jitter.cores} cores): ` +
+    `${per.over500Us.toFixed(1)}/s of 0.5 ms or more and ${per.over1000Us.toFixed(1)}/s of 1 ms or more per core, ` +
+    `longest ${fmt(jitter.maxStallUs)} µs, ${jitter.lostPercent.toFixed(1)}% of the time taken away`);
+}

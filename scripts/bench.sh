@@ -65,6 +65,15 @@ SCENARIOS=(
 )
 
 FAILED=0
+# How often this machine takes a core away: a floor under every p99 below.
+printf 'bench: %-9s %-12s ' machine jitter >&2
+if "$BENCH" jitter --duration 2 --json >"$OUT/jitter.json" 2>"$OUT/jitter.log"; then
+  echo ok >&2
+else
+  echo "FAILED ($OUT/jitter.log)" >&2
+  FAILED=1
+fi
+
 port=$PORT
 for target in $TARGETS; do
   case $target in

@@ -42,7 +42,7 @@ const SCENARIOS = [
     assert.equal(r.lost, 0);
     assert.equal(r.duplicates, 0);
   }],
-  // Subscribers handed to receiving threads (the default is 2) and kept on the main loop.
+  // Subscribers handed to receiving threads, and kept on the main loop (the default).
   ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3'], (r) => {
     assert.ok(r.published > 0 && r.count > 0);
     assert.equal(r.lost, 0);
@@ -119,6 +119,28 @@ describe('chorus-bench smoke', () => {
       test(`every scenario against the ${target} peer`, () => smoke(target, port, peer.pid));
     });
   }
+
+  test('jitter: the machine\'s stalls, one spinning thread per core', async () => {
+    const jitter = (args) => new Promise((resolve, reject) => {
+      const p = spawn(BENCH, ['jitter', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.setEncoding('utf8').on('data', (s) => (out += s));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, out }));
+    });
+    const r = await jitter(['--duration', '0.3', '--json']);
+    assert.equal(r.code, 0, r.out);
+    const j = JSON.parse(r.out);
+    assert.equal(j.scenario, 'jitter');
+    assert.ok(j.cores >= 1 && j.durationS === 0.3, r.out);
+    const per = j.stallsPerCoreSecond;
+    // Longer stalls are a subset of shorter ones.
+    assert.ok(per.over50Us >= per.over100Us && per.over100Us >= per.over500Us &&
+      per.over500Us >= per.over1000Us && per.over1000Us >= 0, r.out);
+    assert.ok(j.lostPercent >= 0 && j.lostPercent < 100 && j.maxStallUs >= 0, r.out);
+    assert.equal((await jitter(['--duration', '0'])).code, 2);
+    assert.equal((await jitter(['--duration', '0.1'])).code, 0);
+  });
 
   test('refuses a target that is not a loopback address', async () => {
     const r = await runBench(['echo', '--host', '192.0.2.1', '--port', '80']);
