@@ -1,9 +1,11 @@
 /* bench_jitter.c: `chorus-bench jitter`: how often this machine takes a core away. One
  * thread per online core, pinned to it, reads the monotonic clock in a loop for the
  * duration; a gap between two reads is time the thread did not run (an interrupt, another
- * task, or on a virtual machine the hypervisor). On a quiet bare-metal core gaps stay
- * under ~20 us; a virtual CPU stalled for 0.5-1 ms several times a second puts a floor
- * under any p99 measured on it, whatever server runs there. */
+ * task, or on a virtual machine the hypervisor running someone else). A quiet bare-metal
+ * core shows almost no gap over ~20 us; a shared virtual machine can show many of a
+ * millisecond or more a second. The cores spin the whole time, which a hypervisor
+ * preempts more than the half-busy cores of a latency run, so this tells the state of
+ * the machine a run was taken on, not how much of its p99 is the machine's. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>

@@ -65,8 +65,8 @@ print(head, body);
 console.log('\nCPU over the measured window (connections: over the setup), % of one core:\n');
 print(cpuHead, cpuBody);
 
-// The machine's own stalls (chorus-bench jitter, run before the servers): a core taken
-// away for 0.5-1 ms several times a second is in every p99 measured here.
+// The machine's own stalls (chorus-bench jitter, run before the servers): the state of
+// the machine the figures above were taken on (a shared VM's moves during the day).
 let jitter = null;
 try {
   jitter = JSON.parse(readFileSync(`${dir}/jitter.json`, 'utf8'));
