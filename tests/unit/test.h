@@ -57,6 +57,17 @@ static int test_count;
                 #fn);                                                           \
     } while (0)
 
+/* Removes an SQLite database file and its WAL companions (-wal, -shm). */
+static inline void test_rm_db(const char *path)
+{
+    char p[600];
+    remove(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    remove(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    remove(p);
+}
+
 #define TEST_MAIN_END()                                                         \
     do {                                                                        \
         fprintf(stderr, "%d tests, %d failed\n", test_count, test_failures);    \

@@ -26,16 +26,6 @@ typedef struct {
     char db[512];
 } fx_t;
 
-static void rm_db(const char *path)
-{
-    char p[600];
-    remove(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    remove(p);
-}
-
 static int fx_open(fx_t *f)
 {
     memset(f, 0, sizeof(*f));
@@ -43,7 +33,7 @@ static int fx_open(fx_t *f)
     if (!dir || !*dir) dir = "/tmp";
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
     snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-members-%ld.db", dir, (long)getpid());
-    rm_db(f->db);
+    test_rm_db(f->db);
     uv_loop_init(&f->loop);
     log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
     config_defaults(&f->cfg);
@@ -70,7 +60,7 @@ static int fx_close(fx_t *f)
     rooms_free(&f->r);
     int rc = uv_loop_close(&f->loop);
     config_free(&f->cfg);
-    rm_db(f->db);
+    test_rm_db(f->db);
     return rc;
 }
 

@@ -26,17 +26,6 @@ static void tmp_db(char *out, size_t cap, const char *name)
     remove(out);
 }
 
-/* Removes the database and its WAL companions. */
-static void rm_db(const char *path)
-{
-    char p[512];
-    remove(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    remove(p);
-}
-
 /* What every callback records. One per test, reached through req->data. */
 typedef struct {
     uv_thread_t loop_thread;
@@ -168,7 +157,7 @@ static void test_migrate_empty(void)
                            " 'room_messages')"),
               8);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_migrate_from_v1(void)
@@ -209,7 +198,7 @@ static void test_migrate_from_v1(void)
     ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_newer_refused(void)
@@ -233,7 +222,7 @@ static void test_newer_refused(void)
     ASSERT_EQ(uv_loop_close(&loop), 0); /* a failed open leaves no handle behind */
     ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 7); /* untouched */
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'users'"), 0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_open_fails_cleanly(void)
@@ -336,7 +325,7 @@ static void test_user_crud(void)
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* An EEXISTS or ENOTFOUND in a batch must not roll back its neighbours. */
@@ -378,7 +367,7 @@ static void test_soft_errors_do_not_poison_batch(void)
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 3);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_many_in_order_and_durable(void)
@@ -430,7 +419,7 @@ static void test_many_in_order_and_durable(void)
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     free(t);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_audit(void)
@@ -464,7 +453,7 @@ static void test_audit(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit WHERE detail = 'bad password'"
                            " AND ip = '192.0.2.1'"),
               1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* A value longer than its field (a hand-edited file) is cut, never overflows. */
@@ -497,7 +486,7 @@ static void test_long_value_truncated(void)
     ASSERT_EQ((unsigned char)t.req.user.username[126], 0xc3);
     ASSERT_STREQ(t.req.user.color, "#abcdef");
     ASSERT_EQ(close_store(st, &loop), 0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* ---- rooms ---- */
@@ -658,7 +647,7 @@ static void test_migrate_from_v2(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN"
                            " ('rooms_host_id', 'room_participants_user_id')"),
               2);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_room_crud(void)
@@ -739,7 +728,7 @@ static void test_room_crud(void)
                            " user_id = '00000000-0000-4000-8000-000000000007' AND role = 1"
                            " AND banned = 1 AND display_name = 'seven' AND joined_at = 200"),
               1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_messages_and_pages(void)
@@ -805,7 +794,7 @@ static void test_messages_and_pages(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE user_id = ''"), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE metadata IS NULL"),
               N - N / 3);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_room_delete_cascades(void)
@@ -848,7 +837,7 @@ static void test_room_delete_cascades(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE room_id ="
                            " '10000000-0000-4000-8000-000000000001'"),
               0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_rooms_load_after_reopen(void)
@@ -930,7 +919,7 @@ static void test_rooms_load_after_reopen(void)
     store_rooms_free(&r);
     store_rooms_free(NULL);
     ASSERT_EQ(close_store(st, &loop), 0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* The SQLite backend, counting its transactions. With counted_gate set, the next begin
@@ -1037,7 +1026,7 @@ static void test_message_burst_in_order(void)
     ASSERT_EQ(db_int(path, "SELECT last_activity FROM rooms"), 1700000100000 + N);
     uv_sem_destroy(&counted_entered);
     uv_sem_destroy(&counted_release);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* Not a test of speed: prints how long 10,000 inserts take end to end. */
@@ -1067,7 +1056,7 @@ static void test_message_insert_timing(void)
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), N);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* ---- documents ---- */
@@ -1244,7 +1233,7 @@ static void test_migrate_from_v3(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE content = 'hello'"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), 2);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_doc_load_and_snapshot(void)
@@ -1338,7 +1327,7 @@ static void test_doc_load_and_snapshot(void)
               N / 4);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE op_id = ''"), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 3);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_doc_op_errors(void)
@@ -1425,7 +1414,7 @@ static void test_doc_op_errors(void)
               0);
     uv_sem_destroy(&counted_entered);
     uv_sem_destroy(&counted_release);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_doc_ops_range(void)
@@ -1476,7 +1465,7 @@ static void test_doc_ops_range(void)
     ASSERT_EQ(ops_range(st, &loop, &c, 1, "none", 0, 10), 0);
     ASSERT_EQ(ops_range(st, &loop, &c, 99, "a", 0, 10), 0);
     ASSERT_EQ(close_store(st, &loop), 0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_doc_room_delete_cascades(void)
@@ -1523,7 +1512,7 @@ static void test_doc_room_delete_cascades(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops WHERE room_id ="
                            " '10000000-0000-4000-8000-000000000001'"),
               1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 typedef struct {
@@ -1605,7 +1594,7 @@ static void test_doc_op_burst_in_order(void)
               N);
     uv_sem_destroy(&counted_entered);
     uv_sem_destroy(&counted_release);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* Prints how long 10,000 DOC_OP_INSERTs take end to end (not a test of speed), then
@@ -1640,7 +1629,7 @@ static void test_doc_op_insert_timing_and_range_cap(void)
     ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 9000, 4000000000u), 1005);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), N + 5);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 static void test_docs_free(void)
@@ -1720,7 +1709,7 @@ static void test_close_drains_then_eclosed(void)
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_STREQ(t.req.user.username, "user 9");
     ASSERT_EQ(close_store(st, &loop), 0);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 /* ---- the store core with a scripted backend ---- */
@@ -1997,7 +1986,7 @@ static void test_entities(void)
     store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM entities"), 1);
-    rm_db(path);
+    test_rm_db(path);
 }
 
 int main(void)
