@@ -87,14 +87,23 @@ int bench_jitter(int argc, char **argv)
         usage();
         return 2;
     }
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* The cores this process may run on (a container's cpuset may hold fewer than the
+     * machine has, and not numbered from 0): one spinner each. */
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
+        fprintf(stderr, "chorus-bench: sched_getaffinity failed\n");
+        return 1;
+    }
+    int ncpu = CPU_COUNT(&allowed);
     if (ncpu < 1)
-        ncpu = 1;
+        return 1;
     spinner_t *s = ch_calloc((size_t)ncpu, sizeof(*s));
     pthread_t *tid = ch_calloc((size_t)ncpu, sizeof(*tid));
     int started = 0, rc = 0;
-    for (long c = 0; c < ncpu; c++) {
-        s[c].cpu = (int)c;
+    for (int cpu = 0, c = 0; cpu < CPU_SETSIZE && c < ncpu; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed))
+            continue;
+        s[c].cpu = cpu;
         s[c].seconds = seconds;
         if (pthread_create(&tid[c], NULL, spin, &s[c]) != 0) {
             fprintf(stderr, "chorus-bench: cannot start a spinning thread\n");
@@ -102,6 +111,7 @@ int bench_jitter(int argc, char **argv)
             break;
         }
         started++;
+        c++;
     }
     for (int c = 0; c < started; c++)
         pthread_join(tid[c], NULL);

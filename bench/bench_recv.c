@@ -106,15 +106,17 @@ static void on_detached(bws_t *ws)
 int brecv_start(bench_t *b)
 {
     b->workers = ch_calloc((size_t)b->threads, sizeof(bench_worker_t));
-    for (int t = 0; t < b->threads; t++) {
+    for (int t = 0; t < b->threads; t++) { /* what brecv_stop undoes for every worker */
         bench_worker_t *w = &b->workers[t];
         w->b = b;
-        int cap = b->subs / b->threads + 1;
-        w->inbox = ch_calloc((size_t)cap, sizeof(*w->inbox));
-        w->own = ch_calloc((size_t)cap, sizeof(*w->own));
+        w->inbox = ch_calloc((size_t)b->n, sizeof(*w->inbox));
+        w->own = ch_calloc((size_t)b->n, sizeof(*w->own));
         pthread_mutex_init(&w->mu, NULL);
         pthread_mutex_init(&w->st.mu, NULL);
         w->st.shared = 1;
+    }
+    for (int t = 0; t < b->threads; t++) {
+        bench_worker_t *w = &b->workers[t];
         if (uv_loop_init(&w->loop) < 0) {
             fprintf(stderr, "chorus-bench: cannot set up a receiving thread's loop\n");
             return -1;
@@ -180,6 +182,8 @@ void brecv_stop(bench_t *b)
         bhist_merge(&b->st.hist, &s->hist);
         pthread_mutex_destroy(&w->mu);
         pthread_mutex_destroy(&s->mu);
+        for (int i = 0; i < w->nown; i++)
+            w->own[i]->st = &b->st; /* not the freed thread's any more */
         free(w->inbox);
         free(w->own);
     }

@@ -1,5 +1,5 @@
 /* auth_jwt.c: session tokens: our own strict parse of the JOSE header and claims around
- * libjwt's signature check.
+ * the signature check (libsodium's HMAC for HS256, libjwt for RS256 and ES256).
  *
  * Why not just call jwt_decode: libjwt 1.10.2 takes the algorithm from the token header
  * and uses whatever key it is given with it. An HS256 token whose HMAC key is the RS256
@@ -8,8 +8,8 @@
  * failure as EINVAL, so a bad signature cannot be told from a bad token, and its libb64
  * decoder skips characters outside the alphabet. So we: cap the size, split into exactly
  * three strict base64url parts, parse header and payload with jansson ourselves, pin
- * "alg" to the configured algorithm, and only then let libjwt check the signature; after
- * it, jwt_get_alg() must still be ours. Once the text has passed our strict checks, a
+ * "alg" to the configured algorithm, and only then let libjwt check an RS256 or ES256
+ * signature (HS256: below); after it, jwt_get_alg() must still be ours. Once the text has passed our strict checks, a
  * jwt_decode failure means the signature did not verify.
  *
  * HS256, the common case, does not go through libjwt at all: jwt_decode parses the whole
@@ -298,6 +298,7 @@ static int auth_jwt__hs256(const auth_jwt_t *a, const char *input, size_t len,
     crypto_auth_hmacsha256_final(&st, mac);
     int ok = typ_ok && n == sizeof mac && sodium_memcmp(mac, sig, sizeof mac) == 0;
     sodium_memzero(&st, sizeof st);
+    sodium_memzero(mac, sizeof mac);
     if (!ok) {
         *why = "signature does not verify";
         return AUTH_JWT_EBAD_SIGNATURE;
