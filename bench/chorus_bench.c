@@ -43,7 +43,8 @@ static void st_unlock(bench_stats_t *st)
         pthread_mutex_unlock(&st->mu);
 }
 
-static void vfail(bench_stats_t *st, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vfail(bench_stats_t *st, const char *fmt,
+                                                      va_list ap)
 {
     st_lock(st);
     st->errors++;
