@@ -29,17 +29,12 @@ struct bench_worker_s {
     int started; /* tid is running */
 };
 
-static void on_wake_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
 static void worker_stop(bench_worker_t *w)
 {
     for (int i = 0; i < w->nown; i++)
         if (w->own[i]->ws.state != BWS_MOVING)
             bws_close(&w->own[i]->ws);
-    uv_close((uv_handle_t *)&w->wake, on_wake_closed);
+    uv_close((uv_handle_t *)&w->wake, NULL);
 }
 
 /* Runs on the worker's loop: takes up what the main loop detached, or stops. */
@@ -129,7 +124,7 @@ int brecv_start(bench_t *b)
         w->wake.data = w;
         w->inited = 1;
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
-            uv_close((uv_handle_t *)&w->wake, on_wake_closed);
+            uv_close((uv_handle_t *)&w->wake, NULL);
             uv_run(&w->loop, UV_RUN_DEFAULT);
             fprintf(stderr, "chorus-bench: cannot start a receiving thread\n");
             return -1;

@@ -165,7 +165,6 @@ cbuf_t *proto_frame_json(const json_t *msg)
     return frame_text(b);
 }
 
-
 void proto_send_json(proto_client_t *c, json_t *msg)
 {
     cbuf_t *b = proto_frame_json(msg);

@@ -880,27 +880,29 @@ static void after_history(rooms_op_t *op)
     op->result = json_pack("{s:b, s:o}", "success", 1, "messages", a);
 }
 
-void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
-                   rooms_done_fn done, void *ud)
+/* A page of room's history; fill_recent: the newest page, which also fills the cache. */
+static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                    int fill_recent, rooms_done_fn done, void *ud)
 {
     rooms_op_t *op = op_new(r, room, STORE_MESSAGES_PAGE, done, ud);
     memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
     op->pl.before = before;
     op->pl.after = after;
     op->pl.limit = limit;
+    op->fill_recent = fill_recent;
     op->stored = after_history;
     op_submit(op);
 }
 
+void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                   rooms_done_fn done, void *ud)
+{
+    history(r, room, before, after, limit, 0, done, ud);
+}
+
 void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
 {
-    rooms_op_t *op = op_new(r, room, STORE_MESSAGES_PAGE, done, ud);
-    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
-    op->pl.before = op->pl.after = -1;
-    op->pl.limit = r->lim.join_history;
-    op->fill_recent = 1;
-    op->stored = after_history;
-    op_submit(op);
+    history(r, room, -1, -1, r->lim.join_history, 1, done, ud);
 }
 
 /* ---------- realtime ---------- */

@@ -34,35 +34,26 @@ function runBench(args, timeoutMs = 20000) {
   });
 }
 
+// What must hold of a run whose publishers' messages are counted by every receiver.
+const noLoss = (r) => {
+  assert.ok(r.published > 0 && r.count > 0);
+  assert.equal(r.lost, 0);
+  assert.equal(r.duplicates, 0);
+};
+
 // The small run of each scenario, and what must hold of its result.
 const SCENARIOS = [
   ['echo', ['--connections', '4'], (r) => assert.ok(r.count > 0)],
-  ['fanout', ['--subscribers', '5', '--publishers', '2'], (r) => {
-    assert.ok(r.published > 0 && r.count > 0);
-    assert.equal(r.lost, 0);
-    assert.equal(r.duplicates, 0);
-  }],
+  ['fanout', ['--subscribers', '5', '--publishers', '2'], noLoss],
   // Subscribers handed to receiving threads, and kept on the main loop (the default).
-  ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3'], (r) => {
-    assert.ok(r.published > 0 && r.count > 0);
-    assert.equal(r.lost, 0);
-    assert.equal(r.duplicates, 0);
-  }],
-  ['fanout', ['--subscribers', '5', '--publishers', '2', '--threads', '0'], (r) => {
-    assert.ok(r.published > 0 && r.count > 0);
-    assert.equal(r.lost, 0);
-    assert.equal(r.duplicates, 0);
-  }],
+  ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3'], noLoss],
+  ['fanout', ['--subscribers', '5', '--publishers', '2', '--threads', '0'], noLoss],
   ['fanout', ['--subscribers', '5', '--rate', '200'], (r) => {
     // 0.5 s at 200/s: 100 sends when the pacing keeps up; never more.
     assert.ok(r.published >= 60 && r.published <= 101, `published ${r.published}`);
     assert.ok(r.count > 0 && r.lost === 0);
   }],
-  ['rooms', ['--rooms', '2', '--room-size', '3'], (r) => {
-    assert.ok(r.published > 0 && r.count > 0);
-    assert.equal(r.lost, 0);
-    assert.equal(r.duplicates, 0);
-  }],
+  ['rooms', ['--rooms', '2', '--room-size', '3'], noLoss],
   ['join-storm', ['--connections', '3'], (r) => assert.ok(r.count > 0)],
   ['connections', ['--connections', '30', '--room-size', '10', '--sources', '2'], (r) => {
     assert.equal(r.connections, 30);
