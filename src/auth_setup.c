@@ -41,12 +41,19 @@ static unsigned char *read_file(const char *path, size_t *len, log_t *lg)
     return buf;
 }
 
-/* Returns the secret kept in the data directory, creating it on first start. */
-static char *data_dir_secret(const char *data_dir, log_t *lg)
+/* Returns the secret kept in the data directory, creating it on first start when create
+ * is set (otherwise a missing file is an error that says where it looked). */
+static char *data_dir_secret(const char *data_dir, int create, log_t *lg)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/" SECRET_FILE, data_dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    struct stat st;
+    if (!create && stat(path, &st) != 0) {
+        log_error(lg, "no token secret at '%s' (%s): start the server once with --data %s to "
+                  "create it, or give the server's --jwt-secret", path, strerror(errno), data_dir);
+        return NULL;
+    }
+    int fd = create ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
     if (fd >= 0) {
         char hex[SECRET_BYTES * 2 + 2];
         auth_random_hex(hex, SECRET_BYTES);
@@ -63,11 +70,10 @@ static char *data_dir_secret(const char *data_dir, log_t *lg)
         hex[n] = '\0';
         return ch_strdup(hex);
     }
-    if (errno != EEXIST) {
+    if (create && errno != EEXIST) {
         log_error(lg, "cannot create '%s': %s", path, strerror(errno));
         return NULL;
     }
-    struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         log_warn(lg, "'%s' is readable by other users; chmod 600 it", path);
     size_t len;
@@ -83,7 +89,7 @@ static char *data_dir_secret(const char *data_dir, log_t *lg)
     return s;
 }
 
-auth_jwt_t *auth_setup(const chorus_config_t *cfg, log_t *lg)
+auth_jwt_t *auth_setup(const chorus_config_t *cfg, int create_secret, log_t *lg)
 {
     if (auth_init() != 0) {
         log_error(lg, "libsodium failed to initialise");
@@ -92,7 +98,7 @@ auth_jwt_t *auth_setup(const chorus_config_t *cfg, log_t *lg)
     int64_t leeway = (int64_t)(cfg->jwt_leeway / 1000);
     if (strcmp(cfg->jwt_alg, "HS256") == 0) {
         char *secret = cfg->jwt_secret[0] ? ch_strdup(cfg->jwt_secret)
-                                          : data_dir_secret(cfg->data_dir, lg);
+                                          : data_dir_secret(cfg->data_dir, create_secret, lg);
         if (!secret) return NULL;
         size_t n = strlen(secret);
         if (n < 32) {

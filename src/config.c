@@ -14,10 +14,10 @@
 #include "mem.h"
 
 typedef enum { OPT_LISTEN, OPT_PATH, OPT_STRING, OPT_ALG, OPT_LEVEL, OPT_FORMAT, OPT_COUNT,
-               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH } opt_type_t;
+               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH, OPT_GROUP } opt_type_t;
 
 typedef struct {
-    const char *name; /* flag name without "--" */
+    const char *name; /* flag name without "--"; NULL for a GROUP header row */
     opt_type_t type;
     size_t offset;
     uint64_t min, max; /* for numbers, sizes and durations */
@@ -30,14 +30,20 @@ typedef struct {
 #define MiB (1024ULL * 1024)
 #define GiB (1024ULL * 1024 * 1024)
 #define HOUR_MS 3600000ULL
+/* A header row: --help prints the rows after it, up to the next header, under title. */
+#define GROUP(title) {NULL, OPT_GROUP, 0, 0, 0, NULL, title}
 
 static const opt_t options[] = {
+    GROUP("network"),
     {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on (port 0: any)"},
+    GROUP("store and files"),
     {"data", OPT_PATH, OFF(data_dir), 0, 0, "./var", "data directory"},
     {"web", OPT_PATH, OFF(web_dir), 0, 0, "./web", "static web app directory"},
     {"config", OPT_PATH, OFF(config_file), 0, 0, "", "JSON config file"},
+    GROUP("logs"),
     {"log-level", OPT_LEVEL, OFF(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"log-format", OPT_FORMAT, OFF(log_format), 0, 0, "text", "text or json"},
+    GROUP("connections and their limits"),
     {"io-uring", OPT_SWITCH, OFF(io_uring), 0, 1, "on",
      "send each loop iteration's output with one io_uring submission (off: writev each)"},
     {"max-connections", OPT_COUNT, OFF(max_connections), 1, 10000000, "10000",
@@ -71,6 +77,7 @@ static const opt_t options[] = {
     {"origins", OPT_LIST, 0, 0, 0, "", "comma-separated allowed Origins (empty: all)"},
     {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout), 0, HOUR_MS, "5s",
      "how long SIGTERM waits for clients to close"},
+    GROUP("auth, passwords and rate limits"),
     {"jwt-secret", OPT_STRING, OFF(jwt_secret), 0, 0, "",
      "HS256 secret (empty: generated into DATA/jwt_secret)"},
     {"jwt-alg", OPT_ALG, OFF(jwt_alg), 0, 0, "HS256", "token algorithm: HS256, RS256 or ES256"},
@@ -95,6 +102,7 @@ static const opt_t options[] = {
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
      "other /api/ requests per user"},
+    GROUP("rooms and presence"),
     {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
      "base URL of joinLink"},
     {"room-max-capacity", OPT_COUNT, OFF(room_max_capacity), 1, 1000000, "50",
@@ -122,6 +130,7 @@ static const opt_t options[] = {
      "typing expires after"},
     {"presence-max", OPT_SIZE, OFF(presence_max), 2, 1 * MiB, "2KiB",
      "one user's presence state size"},
+    GROUP("documents"),
     {"doc-max-size", OPT_SIZE, OFF(doc_max_size), 1, 1 * GiB, "4MiB", "document text size"},
     {"doc-max-op", OPT_SIZE, OFF(doc_max_op), 16, 64 * MiB, "256KiB", "one op's JSON size"},
     {"doc-max-components", OPT_COUNT, OFF(doc_max_components), 1, 10000000, "10000",
@@ -130,6 +139,7 @@ static const opt_t options[] = {
      "recent ops kept to transform late ops (older: version_too_old)"},
     {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every), 1, 10000000, "100",
      "ops between stored snapshots"},
+    GROUP("entities"),
     {"entity-max-count", OPT_COUNT, OFF(entity_max_count), 1, 1000000, "1000",
      "entities per room (too_many_entities)"},
     {"entity-max-bytes", OPT_SIZE, OFF(entity_max_bytes), 2, 16 * MiB, "16KiB",
@@ -339,8 +349,30 @@ static void set_origins(chorus_config_t *cfg, const char *list)
     }
 }
 
+/* The form a value of o's type takes, for error messages. */
+static const char *value_form(const opt_t *o)
+{
+    switch (o->type) {
+    case OPT_LISTEN: return "HOST:PORT or [IPv6]:PORT, port 0 to 65535";
+    case OPT_PATH: return "a path";
+    case OPT_STRING: return "text";
+    case OPT_ALG: return "HS256, RS256 or ES256";
+    case OPT_LEVEL: return "debug, info, warn or error";
+    case OPT_FORMAT: return "text or json";
+    case OPT_COUNT: return "a whole number";
+    case OPT_SIZE: return "bytes, or a number and KiB, MiB or GiB, such as 16KiB";
+    case OPT_DURATION: return "seconds, or a number and ms, s, m or h, such as 250ms or 5m";
+    case OPT_RATE: return "COUNT/DURATION such as 100/15m; COUNT 1 to 100000000, DURATION 1ms to 24h";
+    case OPT_LIST: return "a comma-separated list";
+    case OPT_SWITCH: return "on or off";
+    case OPT_GROUP: break;
+    }
+    return "";
+}
+
 /* Applies one textual value. Returns 0, or -1 with err set. src names where the value
- * came from, for the message. */
+ * came from and under which name ("--ws-max-message", "CHORUS_WS_MAX_MESSAGE",
+ * "config FILE: ws_max_message"), for the message. */
 static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char *src,
                  char *err, size_t errlen)
 {
@@ -400,17 +432,20 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
         else
             rc = -1;
         break;
+    case OPT_GROUP:
+        rc = -1;
+        break;
     }
     if (rc == 0 && (o->type == OPT_COUNT || o->type == OPT_SIZE || o->type == OPT_DURATION)) {
         if (n < o->min || n > o->max) {
-            snprintf(err, errlen, "%s: %s: value '%s' is out of range [%" PRIu64 ", %" PRIu64
-                     "]", src, o->name, v, o->min, o->max);
+            snprintf(err, errlen, "%s: value '%s' is out of range [%" PRIu64 ", %" PRIu64 "]",
+                     src, v, o->min, o->max);
             return -1;
         }
         *(uint64_t *)(base + o->offset) = n;
     }
     if (rc != 0) {
-        snprintf(err, errlen, "%s: %s: invalid value '%s'", src, o->name, v);
+        snprintf(err, errlen, "%s: invalid value '%s' (want %s)", src, v, value_form(o));
         return -1;
     }
     return 0;
@@ -419,7 +454,8 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
 static const opt_t *find_flag(const char *name, size_t len)
 {
     for (size_t i = 0; i < CH_ARRAY_LEN(options); i++)
-        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
+        if (options[i].name && strlen(options[i].name) == len &&
+            memcmp(options[i].name, name, len) == 0)
             return &options[i];
     return NULL;
 }
@@ -444,8 +480,14 @@ static const char *env_get(char **envp, const char *name)
 
 static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t errlen)
 {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
+        return -1;
+    }
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(f);
     if (!root) {
         snprintf(err, errlen, "config %s:%d: %s", path, jerr.line, jerr.text);
         return -1;
@@ -462,6 +504,7 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
         const opt_t *o = NULL;
         char jname[64];
         for (size_t i = 0; i < CH_ARRAY_LEN(options) && !o; i++) {
+            if (!options[i].name) continue;
             derive_name(options[i].name, jname, sizeof(jname), 0);
             if (strcmp(jname, key) == 0 && strcmp(key, "config") != 0) o = &options[i];
         }
@@ -497,12 +540,13 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
             }
         }
         if (!v) {
-            snprintf(err, errlen, "config %s: %s: invalid value", path, key);
+            snprintf(err, errlen, "config %s: %s: invalid value (want %s)", path, key,
+                     value_form(o));
             rc = -1;
             break;
         }
-        char src[300];
-        snprintf(src, sizeof(src), "config %s", path);
+        char src[400];
+        snprintf(src, sizeof(src), "config %s: %s", path, key);
         rc = apply(cfg, o, v, src, err, errlen);
         free(text);
         if (rc) break;
@@ -518,6 +562,7 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
     const char *file = env_get(envp, "CHORUS_CONFIG");
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return CONFIG_EHELP;
         if (strncmp(a, "--", 2) != 0) {
             snprintf(err, errlen, "unexpected argument '%s'", a);
             return -1;
@@ -546,6 +591,7 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
     }
     for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
         char env[64];
+        if (!options[i].name) continue;
         derive_name(options[i].name, env, sizeof(env), 1);
         const char *v = env_get(envp, env);
         if (v && strcmp(options[i].name, "config") != 0 &&
@@ -562,21 +608,88 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
         snprintf(src, sizeof(src), "--%s", o->name);
         if (strcmp(o->name, "config") != 0 && apply(cfg, o, v, src, err, errlen)) return -1;
     }
+    /* Rules between options, checked once every source applied: a usage error like a bad
+     * value, not a failure to start. */
+    size_t slen = strlen(cfg->jwt_secret);
+    if (strcmp(cfg->jwt_alg, "HS256") == 0 && slen > 0 && slen < CONFIG_SECRET_MIN) {
+        snprintf(err, errlen, "jwt-secret: %zu bytes is too short for HS256 (want at least %d "
+                 "bytes, or none: one is generated into the data directory)", slen,
+                 CONFIG_SECRET_MIN);
+        return -1;
+    }
     return 0;
+}
+
+/* The placeholder --help shows after o's flag. */
+static const char *value_name(const opt_t *o)
+{
+    switch (o->type) {
+    case OPT_LISTEN: return "HOST:PORT";
+    case OPT_PATH: return "PATH";
+    case OPT_STRING: return "TEXT";
+    case OPT_ALG: return "ALG";
+    case OPT_LEVEL: return "LEVEL";
+    case OPT_FORMAT: return "FORMAT";
+    case OPT_COUNT: return "N";
+    case OPT_SIZE: return "SIZE";
+    case OPT_DURATION: return "DURATION";
+    case OPT_RATE: return "COUNT/DURATION";
+    case OPT_LIST: return "LIST";
+    case OPT_SWITCH: return "on|off";
+    case OPT_GROUP: break;
+    }
+    return "";
+}
+
+#define USAGE_WIDTH 99 /* columns of a --help line, at most */
+#define USAGE_INDENT 34 /* where the description column starts */
+
+/* Prints text word-wrapped from column col to USAGE_WIDTH, continuation lines indented
+ * to USAGE_INDENT, then a newline. */
+static void print_wrapped(FILE *out, size_t col, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        size_t w = strcspn(p, " ");
+        if (col > USAGE_INDENT && col + 1 + w > USAGE_WIDTH) {
+            fprintf(out, "\n%*s", USAGE_INDENT, "");
+            col = USAGE_INDENT;
+        } else if (col > USAGE_INDENT) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, w, out);
+        col += w;
+        p += w;
+        while (*p == ' ') p++;
+    }
+    fputc('\n', out);
 }
 
 void config_print_usage(FILE *out)
 {
-    fprintf(out, "options (flag / environment variable / JSON config key, default):\n");
+    fprintf(out,
+            "Every option is a flag (--ws-max-message 2MiB or --ws-max-message=2MiB), an\n"
+            "environment variable (CHORUS_WS_MAX_MESSAGE=2MiB) and a key of the JSON config\n"
+            "file ({\"ws_max_message\": \"2MiB\"}). Flags beat environment variables, which beat\n"
+            "the config file, which beats the defaults (in brackets).\n");
     for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
         const opt_t *o = &options[i];
-        char env[64], key[64], flag[48];
-        derive_name(o->name, env, sizeof(env), 1);
-        derive_name(o->name, key, sizeof(key), 0);
-        snprintf(flag, sizeof(flag), "--%s", o->name);
-        fprintf(out, "  %-24s %-30s %s", flag, env, o->help);
-        if (*o->def) fprintf(out, " (default %s)", o->def);
-        fputc('\n', out);
+        if (!o->name) {
+            fprintf(out, "\n%s:\n", o->help);
+            continue;
+        }
+        char flag[80], text[400];
+        int n = snprintf(flag, sizeof(flag), "  --%s %s", o->name, value_name(o));
+        if (*o->def) snprintf(text, sizeof(text), "%s [%s]", o->help, o->def);
+        else snprintf(text, sizeof(text), "%s", o->help);
+        if (n > USAGE_INDENT - 1) {
+            fprintf(out, "%s\n%*s", flag, USAGE_INDENT, "");
+        } else {
+            fprintf(out, "%-*s", USAGE_INDENT, flag);
+        }
+        print_wrapped(out, USAGE_INDENT, text);
     }
-    fprintf(out, "Flags beat environment variables, which beat the config file.\n");
+    fprintf(out, "\nSIZE: %s.\nDURATION: %s.\n", value_form(&(opt_t){.type = OPT_SIZE}),
+            value_form(&(opt_t){.type = OPT_DURATION}));
 }

@@ -83,6 +83,12 @@ typedef struct {
     uint64_t entity_transient_rate; /* transient batches per entity per second */
 } chorus_config_t;
 
+/* The shortest HS256 --jwt-secret config_load accepts, in bytes. */
+#define CONFIG_SECRET_MIN 32
+
+/* config_load's answer to -h/--help. */
+#define CONFIG_EHELP (-2)
+
 /* Fills cfg with the defaults. Free with config_free. */
 void config_defaults(chorus_config_t *cfg);
 
@@ -91,8 +97,9 @@ void config_free(chorus_config_t *cfg);
 
 /* Applies, in rising precedence, the JSON config file (--config FILE, else CHORUS_CONFIG),
  * the environment (envp: NULL-terminated "NAME=value" strings, borrowed) and the flags in
- * argv[0..argc) (the arguments after "serve"). Returns 0, or -1 with a one-line message
- * naming the offending option in err. */
+ * argv[0..argc) (the arguments after "serve"). Returns 0; CONFIG_EHELP when -h or --help
+ * is among the flags (nothing applied: print the usage); or -1 with a one-line message
+ * naming the offending option, and the form its value takes, in err. */
 int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
                 size_t errlen);
 
@@ -107,7 +114,9 @@ int config_parse_duration(const char *s, uint64_t *out);
 /* Parses "100/15m" (a count, a slash, a duration as above) into r. Returns 0 or -1. */
 int config_parse_rate(const char *s, config_rate_t *r);
 
-/* Prints the option reference (flags, env vars, defaults) used by --help. */
+/* Prints the option reference used by --help: how flags, environment variables and config
+ * keys are named, then every option by group with its value form, meaning and default,
+ * in lines of at most 99 columns. */
 void config_print_usage(FILE *out);
 
 #endif

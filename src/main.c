@@ -1,5 +1,7 @@
-/* main.c: the chorus command line: serve, --help, --version. */
+/* main.c: the chorus command line: serve, token, --help, --version. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +27,37 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: chorus serve [options]   run the server\n"
-            "       chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl SECONDS]\n"
+            "       chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
             "                    [options]   print a token (for app backends and scripts)\n"
-            "       chorus --help            this text\n"
-            "       chorus --version         print the version\n\n");
+            "       chorus --help            this text (chorus COMMAND --help: one command)\n"
+            "       chorus --version         print the version\n\n"
+            "serve options:\n");
     config_print_usage(out);
+}
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out, "usage: chorus serve [options]\n"
+                 "Runs the server until SIGINT or SIGTERM.\n\n");
+    config_print_usage(out);
+}
+
+static void token_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
+            "                    [options]\n"
+            "Prints a token signed with the server's key, for app backends and scripts.\n\n"
+            "  --user ID            the token's subject, 1 to 128 bytes (required)\n"
+            "  --name NAME          display name, at most 128 bytes of UTF-8\n"
+            "  --color #rrggbb      display color\n"
+            "  --ttl DURATION       lifetime: seconds, or a number and ms, s, m or h, such as\n"
+            "                       10m or 2h (default: --jwt-ttl)\n\n"
+            "The key is found as the server finds it, with the options of chorus serve (see\n"
+            "chorus serve --help): --data DIR (its jwt_secret file, written by the server's\n"
+            "first start; token never creates one), --jwt-secret TEXT, --jwt-alg ALG,\n"
+            "--jwt-private-key PATH, --jwt-ttl DURATION, --config PATH, and their CHORUS_*\n"
+            "environment variables.\n");
 }
 
 /* Creates dir (one level) when missing. */
@@ -46,8 +74,14 @@ static int serve(int argc, char **argv)
     chorus_config_t cfg;
     char err[512];
     config_defaults(&cfg);
-    if (config_load(&cfg, argc, argv, environ, err, sizeof(err)) != 0) {
-        fprintf(stderr, "chorus: %s\n", err);
+    int lrc = config_load(&cfg, argc, argv, environ, err, sizeof(err));
+    if (lrc == CONFIG_EHELP) {
+        serve_usage(stdout);
+        config_free(&cfg);
+        return 0;
+    }
+    if (lrc != 0) {
+        fprintf(stderr, "chorus serve: %s\n", err);
         config_free(&cfg);
         return 2;
     }
@@ -64,7 +98,7 @@ static int serve(int argc, char **argv)
         return 1;
     }
 
-    auth_jwt_t *jwt = auth_setup(&cfg, &lg);
+    auth_jwt_t *jwt = auth_setup(&cfg, 1, &lg);
     if (!jwt) {
         config_free(&cfg);
         return 1;
@@ -84,8 +118,23 @@ static int serve(int argc, char **argv)
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, store, jwt);
     if (rc == 0) {
-        log_info(&lg, "chorus %s serving %s (data %s)", CHORUS_VERSION,
-                 srv->web_root ? srv->web_root : "no web directory", cfg.data_dir);
+        /* The line a person waits for (make run): the URL to open, once it answers. */
+        struct sockaddr_storage bound;
+        int len = (int)sizeof(bound);
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+        if (bound.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+        }
+        int v6 = bound.ss_family == AF_INET6;
+        log_info(&lg, "ready on http://%s%s%s:%d (chorus %s, web %s, data %s)", v6 ? "[" : "",
+                 host, v6 ? "]" : "", port, CHORUS_VERSION,
+                 srv->web_root ? srv->web_root : "none", cfg.data_dir);
         uv_run(&loop, UV_RUN_DEFAULT);
         log_info(&lg, "stopped");
     }
@@ -113,6 +162,11 @@ static int token(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            token_usage(stdout);
+            free(rest);
+            return 0;
+        }
         if (strcmp(a, "--user") == 0) dst = &user;
         else if (strcmp(a, "--name") == 0) dst = &name;
         else if (strcmp(a, "--color") == 0) dst = &color;
@@ -125,13 +179,17 @@ static int token(int argc, char **argv)
             if (dst) {
                 *dst = argv[++i];
             } else {
-                char *end;
-                ttl = strtoll(argv[++i], &end, 10);
-                if (*end || ttl <= 0 || ttl > 10LL * 365 * 86400) {
-                    fprintf(stderr, "chorus token: --ttl: invalid value '%s'\n", argv[i]);
+                uint64_t ms;
+                if (config_parse_duration(argv[++i], &ms) != 0 || ms < 1000 ||
+                    ms > 10ULL * 365 * 86400 * 1000) {
+                    fprintf(stderr,
+                            "chorus token: --ttl: invalid value '%s' (want 1s to 3650 days: "
+                            "seconds, or a number and s, m or h, such as 10m)\n",
+                            argv[i]);
                     free(rest);
                     return 2;
                 }
+                ttl = (long long)(ms / 1000);
             }
             continue;
         }
@@ -150,9 +208,12 @@ static int token(int argc, char **argv)
     chorus_config_t cfg;
     config_defaults(&cfg);
     char err[512];
-    if (rc == 0 && config_load(&cfg, nrest, rest, environ, err, sizeof(err)) != 0) {
-        fprintf(stderr, "chorus token: %s\n", err);
-        rc = 2;
+    if (rc == 0) {
+        int lrc = config_load(&cfg, nrest, rest, environ, err, sizeof(err));
+        if (lrc != 0) {
+            fprintf(stderr, "chorus token: %s\n", err);
+            rc = 2;
+        }
     }
     free(rest);
     if (rc != 0) {
@@ -161,7 +222,7 @@ static int token(int argc, char **argv)
     }
     log_t lg;
     log_init(&lg, LOG_WARN, LOG_TEXT, stderr);
-    auth_jwt_t *jwt = ensure_dir(cfg.data_dir, &lg) == 0 ? auth_setup(&cfg, &lg) : NULL;
+    auth_jwt_t *jwt = auth_setup(&cfg, 0, &lg);
     char *tok = NULL;
     if (jwt && !auth_jwt_can_mint(jwt)) {
         fprintf(stderr, "chorus token: %s needs --jwt-private-key to mint tokens\n", cfg.jwt_alg);

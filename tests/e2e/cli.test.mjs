@@ -105,6 +105,104 @@ describe('command line', () => {
   });
 });
 
+describe('command help and messages (issue 15)', () => {
+  for (const cmd of ['serve', 'token']) {
+    for (const flag of ['--help', '-h']) {
+      it(`chorus ${cmd} ${flag} prints its usage on stdout and exits 0`, T, async () => {
+        const r = await runCli([cmd, flag]);
+        assert.equal(r.code, 0, `exit code; stderr: ${r.stderr}`);
+        assert.equal(r.stderr, '');
+        assert.match(r.stdout, new RegExp(`^usage: chorus ${cmd} `));
+        for (const line of r.stdout.split('\n')) assert.ok(line.length < 100, `line of ${line.length} columns: ${line}`);
+      });
+    }
+  }
+
+  it('chorus serve --help: options grouped, each with its value form and default', T, async () => {
+    const r = await runCli(['serve', '--help', '--listen', '127.0.0.1:0']);
+    assert.equal(r.code, 0, r.stderr);
+    const groups = [...r.stdout.matchAll(/^(\S[^:\n]*):$/gm)].map((m) => m[1]);
+    for (const g of ['network', 'store and files', 'documents', 'entities']) assert.ok(groups.includes(g), `group ${g} in ${groups}`);
+    assert.ok(groups.some((g) => g.startsWith('auth')), `an auth group in ${groups}`);
+    assert.ok(groups.some((g) => g.startsWith('rooms')), `a rooms group in ${groups}`);
+    assert.match(r.stdout, /^ {2}--ws-max-message SIZE +WebSocket message size .*\[1MiB\]$/m);
+    assert.match(r.stdout, /^ {2}--rate-auth COUNT\/DURATION +.*\[100\/15m\]$/m);
+    // The header names what every row shows: no column that is not there.
+    assert.match(r.stdout, /CHORUS_WS_MAX_MESSAGE/);
+    assert.match(r.stdout, /ws_max_message/);
+  });
+
+  it('chorus token --help explains where the key comes from', T, async () => {
+    const r = await runCli(['token', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /--user ID/);
+    assert.match(r.stdout, /--ttl DURATION/);
+    assert.match(r.stdout, /--data/);
+    assert.match(r.stdout, /--jwt-secret/);
+  });
+
+  for (const [args, re] of [
+    [['--ws-max-message', 'abc'], /^chorus serve: --ws-max-message: invalid value 'abc' \(want .*KiB.*\)$/],
+    [['--rate-auth', '5'], /^chorus serve: --rate-auth: invalid value '5' \(want COUNT\/DURATION .*100\/15m/],
+    [['--config', 'none.json'], /^chorus serve: config file none\.json: No such file or directory$/],
+    [['--jwt-secret', 'short'], /^chorus serve: jwt-secret: 5 bytes is too short for HS256 \(want at least 32 bytes/],
+  ]) {
+    it(`serve ${args.join(' ')}: exit 2, one line that names the option once and says the form`, T, async () => {
+      const d = makeTempDir();
+      try {
+        const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', d, ...args]);
+        assertUsageError(r, re);
+        const name = args[0].replace(/^--/, '');
+        assert.equal(r.stderr.split(name).length - 1, 1, `"${name}" once in: ${r.stderr}`);
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('chorus token never creates a secret: a data directory without one exits 1 saying where it looked', T, async () => {
+    const base = makeTempDir();
+    try {
+      for (const data of [path.join(base, 'missing'), base]) {
+        const r = await runCli(['token', '--user', 'u1', '--data', data]);
+        assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
+        assert.equal(r.stdout, '', 'no token');
+        assert.ok(r.stderr.includes(path.join(data, 'jwt_secret')), `names the file it looked for: ${r.stderr}`);
+        assert.equal(fs.existsSync(path.join(data, 'jwt_secret')), false, 'no secret created');
+      }
+      assert.equal(fs.existsSync(path.join(base, 'missing')), false, 'no data directory created');
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('chorus token uses the secret the server generated, and --ttl takes suffixes', T, async () => {
+    const srv = await startServer();
+    try {
+      const data = path.join(srv.base, 'data');
+      const r = await runCli(['token', '--user', 'u1', '--name', 'Ada', '--ttl', '10m', '--data', data]);
+      assert.equal(r.code, 0, r.stderr);
+      const tok = r.stdout.trim();
+      const payload = JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString());
+      assert.equal(payload.exp - payload.iat, 600, '--ttl 10m');
+      const res = await fetchOnce(srv.port, 'GET', '/api/auth/me', { headers: { authorization: `Bearer ${tok}` } });
+      assert.equal(res.status, 200, res.text);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('serve logs "ready on http://HOST:PORT" once it listens', T, async () => {
+    const srv = await startServer();
+    try {
+      const line = await srv.waitForLine(/ready on /, 3000);
+      assert.match(line, new RegExp(`^\\S+ INFO ready on http://127\\.0\\.0\\.1:${srv.port} `));
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('starting', () => {
   it('--opt=value syntax works', T, async () => {
     const srv = await startServer({ listen: null, args: ['--listen=127.0.0.1:0', '--ws-max-message=2KiB'] });

@@ -281,6 +281,105 @@ static void test_bad_file(void)
     config_free(&cfg);
 }
 
+/* Counts occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+static void test_errors_say_the_form_once(void)
+{
+    chorus_config_t cfg;
+    char *bad[] = {"--ws-max-message", "abc"};
+    ASSERT_EQ(load(&cfg, 2, bad, NULL), -1);
+    ASSERT_EQ(count_of(errbuf, "ws-max-message"), 1); /* not "--x: x: ..." */
+    ASSERT_TRUE(strstr(errbuf, "KiB") != NULL);        /* the form a size takes */
+    config_free(&cfg);
+
+    char *rate[] = {"--rate-auth", "5"};
+    ASSERT_EQ(load(&cfg, 2, rate, NULL), -1);
+    ASSERT_EQ(count_of(errbuf, "rate-auth"), 1);
+    ASSERT_TRUE(strstr(errbuf, "COUNT/DURATION") != NULL);
+    config_free(&cfg);
+
+    char *range[] = {"--ws-burst", "0"};
+    ASSERT_EQ(load(&cfg, 2, range, NULL), -1);
+    ASSERT_EQ(count_of(errbuf, "ws-burst"), 1);
+    config_free(&cfg);
+
+    char *env[] = {"CHORUS_WS_RATE=fast", NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env), -1);
+    ASSERT_EQ(count_of(errbuf, "WS_RATE") + count_of(errbuf, "ws-rate"), 1);
+    config_free(&cfg);
+
+    /* A short HS256 secret is a bad value like any other, found before the server starts. */
+    char *secret[] = {"--jwt-secret", "short"};
+    ASSERT_EQ(load(&cfg, 2, secret, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "jwt-secret") != NULL);
+    ASSERT_TRUE(strstr(errbuf, "32") != NULL);
+    config_free(&cfg);
+    char *long_secret[] = {"--jwt-secret", "0123456789abcdef0123456789abcdef"};
+    ASSERT_EQ(load(&cfg, 2, long_secret, NULL), 0);
+    config_free(&cfg);
+    char *empty_secret[] = {"--jwt-secret", ""};
+    ASSERT_EQ(load(&cfg, 2, empty_secret, NULL), 0);
+    config_free(&cfg);
+
+    /* A missing file: its name and the reason, no JSON line number. */
+    char *missing[] = {"--config", "/nonexistent/none.json"};
+    ASSERT_EQ(load(&cfg, 2, missing, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "/nonexistent/none.json") != NULL);
+    ASSERT_TRUE(strstr(errbuf, "No such file") != NULL);
+    ASSERT_TRUE(strstr(errbuf, ":-1") == NULL);
+    config_free(&cfg);
+}
+
+static void test_help_flag(void)
+{
+    chorus_config_t cfg;
+    char *h1[] = {"--listen", "127.0.0.1:1", "--help"};
+    ASSERT_EQ(load(&cfg, 3, h1, NULL), CONFIG_EHELP);
+    config_free(&cfg);
+    char *h2[] = {"-h"};
+    ASSERT_EQ(load(&cfg, 1, h2, NULL), CONFIG_EHELP);
+    config_free(&cfg);
+    /* A value that happens to be "--help" is a value. */
+    char *h3[] = {"--public-url", "--help"};
+    ASSERT_EQ(load(&cfg, 2, h3, NULL), 0);
+    ASSERT_STREQ(cfg.public_url, "--help");
+    config_free(&cfg);
+}
+
+static void test_usage(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print_usage(f);
+    fclose(f);
+    /* Lines under 100 columns. */
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n >= 100) fprintf(stderr, "long help line: %.*s\n", (int)n, line);
+        ASSERT_TRUE(n < 100);
+        line += n + (nl ? 1 : 0);
+    }
+    /* Grouped, every option with its value form and default. */
+    const char *groups[] = {"\nnetwork:\n", "\nstore and files:\n", "\nauth, ", "\nrooms",
+                            "\ndocuments:\n", "\nentities:\n"};
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+        ASSERT_TRUE(strstr(text, groups[i]) != NULL);
+    ASSERT_TRUE(strstr(text, "  --ws-max-message SIZE ") != NULL);
+    ASSERT_TRUE(strstr(text, "[1MiB]") != NULL);
+    ASSERT_TRUE(strstr(text, "  --rate-auth COUNT/DURATION ") != NULL);
+    ASSERT_TRUE(strstr(text, "CHORUS_WS_MAX_MESSAGE") != NULL);
+    ASSERT_TRUE(strstr(text, "ws_max_message") != NULL);
+    free(text);
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -291,5 +390,8 @@ int main(void)
     RUN(test_errors_name_the_option);
     RUN(test_precedence);
     RUN(test_bad_file);
+    RUN(test_errors_say_the_form_once);
+    RUN(test_help_flag);
+    RUN(test_usage);
     TEST_MAIN_END();
 }
