@@ -42,7 +42,7 @@ export interface ChorusOptions {
   /** Base URL of the server, e.g. "http://127.0.0.1:8080" (ws(s) URL derived from it). Default: the page's origin in a browser. */
   url?: string;
   token?: string;
-  /** A WebSocket constructor (e.g. `ws` in Node < 22); default: globalThis.WebSocket. */
+  /** A WebSocket constructor. Default: globalThis.WebSocket (browsers, Node >= 22), else in Node the `ws` package when installed. */
   WebSocket?: unknown;
   /** Milliseconds before a request without a reply fails with ChorusError('timeout'). Default 10000. */
   requestTimeout?: number;

@@ -1,8 +1,9 @@
 // chorus.js: the JavaScript client SDK of Chorus (one ES module, no dependencies).
 // Public API: chorus.d.ts. Wire protocol: docs/protocol.md. REST: docs/api.md.
 //
-// Works in browsers and in Node >= 20 (pass the `ws` package as options.WebSocket when
-// globalThis.WebSocket is missing). REST goes through globalThis.fetch.
+// Works in browsers and in Node >= 20: the WebSocket is options.WebSocket, else
+// globalThis.WebSocket (browsers, Node >= 22), else in Node the `ws` package when it is
+// installed. REST goes through globalThis.fetch.
 
 const DEFAULT_TIMEOUT = 10000;
 const DEFAULT_BASE = 250;
@@ -95,6 +96,20 @@ class Emitter {
 function defaultUrl() {
   const loc = globalThis.location;
   return loc && loc.origin && loc.origin !== 'null' ? loc.origin : undefined;
+}
+
+/**
+ * Node without a global WebSocket (Node < 22): the `ws` package's constructor, when it can
+ * be imported; undefined elsewhere (a browser never reaches the import).
+ */
+async function nodeWebSocket() {
+  if (typeof process === 'undefined' || !process.versions?.node) return undefined;
+  try {
+    const mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'ws');
+    return mod.WebSocket ?? mod.default;
+  } catch {
+    return undefined;
+  }
 }
 
 function toWsUrl(base) {
@@ -641,10 +656,19 @@ export class Chorus extends Emitter {
    * data; rejects (and leaves no socket) when the socket fails or the token is refused.
    */
   _openSocket() {
+    if (typeof this._WebSocket === 'function') return this._openWith(this._WebSocket);
+    return nodeWebSocket().then((WS) => {
+      if (this._closedByUser) throw new ChorusError('closed', 'the client was closed');
+      if (WS) this._WebSocket = WS;
+      return this._openWith(WS);
+    });
+  }
+
+  _openWith(WS) {
     return new Promise((resolve, reject) => {
-      const WS = this._WebSocket;
       if (typeof WS !== 'function') {
-        reject(new ChorusError('network', 'no WebSocket implementation: pass options.WebSocket'));
+        reject(new ChorusError('network',
+          'no WebSocket implementation: pass options.WebSocket (in Node < 22: npm install ws)'));
         return;
       }
       if (!this._url) {
