@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium)
+          chromium curl)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi
@@ -30,6 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
         "${missing[@]}"
 fi
+
+# Debian's nodejs may be older than what the suites need: say so now, not in a test.
+scripts/check-node.sh
 
 # npm ci only when the lock file changed since the last install.
 stamp=node_modules/.chorus-lock.sha
