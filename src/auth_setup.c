@@ -49,8 +49,10 @@ static char *data_dir_secret(const char *data_dir, int create, log_t *lg)
     snprintf(path, sizeof(path), "%s/" SECRET_FILE, data_dir);
     struct stat st;
     if (!create && stat(path, &st) != 0) {
-        log_error(lg, "no token secret at '%s' (%s): start the server once with --data %s to "
-                  "create it, or give the server's --jwt-secret", path, strerror(errno), data_dir);
+        log_error(lg,
+                  "no token secret at '%s' (%s): start the server once with --data %s to "
+                  "create it, or give the server's --jwt-secret",
+                  path, strerror(errno), data_dir);
         return NULL;
     }
     int fd = create ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -362,7 +363,8 @@ static const char *value_form(const opt_t *o)
     case OPT_COUNT: return "a whole number";
     case OPT_SIZE: return "bytes, or a number and KiB, MiB or GiB, such as 16KiB";
     case OPT_DURATION: return "seconds, or a number and ms, s, m or h, such as 250ms or 5m";
-    case OPT_RATE: return "COUNT/DURATION such as 100/15m; COUNT 1 to 100000000, DURATION 1ms to 24h";
+    case OPT_RATE:
+        return "COUNT/DURATION such as 100/15m; COUNT 1 to 100000000, DURATION 1ms to 24h";
     case OPT_LIST: return "a comma-separated list";
     case OPT_SWITCH: return "on or off";
     case OPT_GROUP: break;
@@ -481,6 +483,12 @@ static const char *env_get(char **envp, const char *name)
 static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        errno = EISDIR;
+    }
     if (!f) {
         snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
         return -1;
@@ -671,8 +679,8 @@ void config_print_usage(FILE *out)
     fprintf(out,
             "Every option is a flag (--ws-max-message 2MiB or --ws-max-message=2MiB), an\n"
             "environment variable (CHORUS_WS_MAX_MESSAGE=2MiB) and a key of the JSON config\n"
-            "file ({\"ws_max_message\": \"2MiB\"}). Flags beat environment variables, which beat\n"
-            "the config file, which beats the defaults (in brackets).\n");
+            "file ({\"ws_max_message\": \"2MiB\"}). Flags beat environment variables,\n"
+            "which beat the config file, which beats the defaults (in brackets).\n");
     for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
         const opt_t *o = &options[i];
         if (!o->name) {

@@ -334,6 +334,10 @@ static void test_errors_say_the_form_once(void)
     ASSERT_TRUE(strstr(errbuf, "No such file") != NULL);
     ASSERT_TRUE(strstr(errbuf, ":-1") == NULL);
     config_free(&cfg);
+    char *dir[] = {"--config", "/tmp"};
+    ASSERT_EQ(load(&cfg, 2, dir, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "config file /tmp: Is a directory") != NULL);
+    config_free(&cfg);
 }
 
 static void test_help_flag(void)
