@@ -68,6 +68,29 @@ static int ensure_dir(const char *dir, log_t *lg)
     return -1;
 }
 
+/* Logs "ready on http://HOST:PORT (...)": the line a person waits for (make run), with the
+ * URL to open, once the server answers. Borrows everything. */
+static void log_ready(server_t *srv, const chorus_config_t *cfg, log_t *lg)
+{
+    struct sockaddr_storage bound;
+    int len = (int)sizeof(bound);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    memset(&bound, 0, sizeof(bound));
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    int v6 = bound.ss_family == AF_INET6;
+    if (v6) {
+        uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    }
+    log_info(lg, "ready on http://%s%s%s:%d (chorus %s, web %s, data %s)", v6 ? "[" : "", host,
+             v6 ? "]" : "", port, CHORUS_VERSION, srv->web_root ? srv->web_root : "none",
+             cfg->data_dir);
+}
+
 static int serve(int argc, char **argv)
 {
     ch_mem_tune();
@@ -118,23 +141,7 @@ static int serve(int argc, char **argv)
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, store, jwt);
     if (rc == 0) {
-        /* The line a person waits for (make run): the URL to open, once it answers. */
-        struct sockaddr_storage bound;
-        int len = (int)sizeof(bound);
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
-        if (bound.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
-            port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-        } else {
-            uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
-            port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-        }
-        int v6 = bound.ss_family == AF_INET6;
-        log_info(&lg, "ready on http://%s%s%s:%d (chorus %s, web %s, data %s)", v6 ? "[" : "",
-                 host, v6 ? "]" : "", port, CHORUS_VERSION,
-                 srv->web_root ? srv->web_root : "none", cfg.data_dir);
+        log_ready(srv, &cfg, &lg);
         uv_run(&loop, UV_RUN_DEFAULT);
         log_info(&lg, "stopped");
     }
