@@ -40,10 +40,11 @@ function promisedOutputs(code) {
   return out;
 }
 
-/** Runs a process to completion; resolves {code, stdout, stderr}. */
-function run(cmd, args, { input = '', env, timeoutMs = 30000 } = {}) {
+/** Runs a process to completion, input (if any) on its stdin; resolves {code, stdout, stderr}. */
+function run(cmd, args, { input, env, timeoutMs = 30000 } = {}) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdin = input === undefined ? 'ignore' : 'pipe';
+    const p = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (s) => (stdout += s));
@@ -54,7 +55,10 @@ function run(cmd, args, { input = '', env, timeoutMs = 30000 } = {}) {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
-    p.stdin.end(input);
+    if (p.stdin) {
+      p.stdin.on('error', () => {}); // a child that exits early: its exit status tells
+      p.stdin.end(input);
+    }
   });
 }
 
