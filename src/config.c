@@ -50,6 +50,8 @@ static const opt_t options[] = {
      "time for a request's headers to arrive (408)"},
     {"http-idle-timeout", OPT_DURATION, OFF(http_idle_timeout), 10, 24 * HOUR_MS, "60s",
      "idle keep-alive connections close after"},
+    {"http-max-queue", OPT_SIZE, OFF(http_max_queue), 1 * KiB, 1 * GiB, "64KiB",
+     "response bytes waiting for a client before its next request is read"},
     {"ws-max-message", OPT_SIZE, OFF(ws_max_message), 128, 1 * GiB, "1MiB",
      "WebSocket message size (1009 beyond)"},
     {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 4 * GiB, "4MiB",
@@ -159,6 +161,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->http_max_body = 1 * MiB;
     cfg->http_header_timeout = 10000;
     cfg->http_idle_timeout = 60000;
+    cfg->http_max_queue = 64 * KiB;
     cfg->ws_max_message = 1 * MiB;
     cfg->ws_max_queue = 4 * MiB;
     cfg->ws_ping_interval = 30000;

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t http_max_body;       /* bytes */
     uint64_t http_header_timeout; /* ms */
     uint64_t http_idle_timeout;   /* ms */
+    uint64_t http_max_queue;      /* bytes of responses queued before reading stops */
     uint64_t ws_max_message;      /* bytes */
     uint64_t ws_max_queue;        /* bytes */
     uint64_t ws_ping_interval;    /* ms */

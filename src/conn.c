@@ -139,6 +139,7 @@ static void wrote(conn_t *c, long res)
         return;
     }
     if (res > 0) outq_consume(&c->out, (size_t)res);
+    if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
     write_rest(c);
 }
 
@@ -212,6 +213,7 @@ static void on_write(uv_write_t *req, int status)
     }
     outq_consume(&c->out, c->inflight);
     c->inflight = 0;
+    if (c->drain_wait && !c->closing) conn_http_on_drain(c);
     conn_flush(c);
 }
 

@@ -56,6 +56,32 @@ void server_want_flush(server_t *s, conn_t *c)
     s->flush_list = c;
 }
 
+/* Resumes the HTTP connections whose output drained. Runs from the idle phase, so an
+ * API call made for a held-back request never runs inside a write callback. */
+static void on_resume(uv_idle_t *h)
+{
+    server_t *s = h->data;
+    conn_t *c = s->resume_list;
+    s->resume_list = NULL;
+    uv_idle_stop(&s->resume);
+    while (c) {
+        conn_t *next = c->resume_next;
+        c->resume_next = NULL;
+        c->resume_listed = 0;
+        conn_http_resume(c);
+        c = next;
+    }
+}
+
+void server_want_resume(server_t *s, conn_t *c)
+{
+    if (c->resume_listed || c->closing) return;
+    c->resume_listed = 1;
+    c->resume_next = s->resume_list;
+    s->resume_list = c;
+    uv_idle_start(&s->resume, on_resume);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
@@ -77,6 +103,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
+    uv_close((uv_handle_t *)&s->resume, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     if (s->api_ready) api_close(&s->api);
     if (s->rooms_ready) rooms_close(&s->rooms);
@@ -108,6 +135,12 @@ void server_stop(server_t *s)
 
 void server_conn_gone(server_t *s, conn_t *c)
 {
+    if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
+        conn_t **pp = &s->resume_list;
+        while (*pp != c) pp = &(*pp)->resume_next;
+        *pp = c->resume_next;
+        c->resume_listed = 0;
+    }
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -222,6 +255,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     /* Neither keeps the loop alive by itself. */
     uv_unref((uv_handle_t *)&s->prepare);
     uv_unref((uv_handle_t *)&s->check);
+    uv_idle_init(loop, &s->resume);
+    s->resume.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     if (cfg->io_uring) {

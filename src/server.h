@@ -38,6 +38,8 @@ typedef struct server_s {
     conn_t *conns;                 /* every open connection (doubly linked) */
     size_t nconns;
     conn_t *flush_list;            /* connections with output queued this iteration */
+    conn_t *resume_list;           /* HTTP connections whose output drained (see resume) */
+    uv_idle_t resume;              /* runs while resume_list is not empty */
     uring_t *uring;                /* owned: batches the flush's sends; NULL = writev each */
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
     proto_t proto;
@@ -71,6 +73,10 @@ void server_free(server_t *s);
 
 /* Marks c as having output; it is written once at the end of this loop iteration. */
 void server_want_flush(server_t *s, conn_t *c);
+
+/* Marks HTTP connection c to be resumed (conn_http_resume) from the loop's idle phase,
+ * outside any write callback, before this iteration's output is flushed. */
+void server_want_resume(server_t *s, conn_t *c);
 
 /* Called by the connection code when c is gone (after its handles closed). */
 void server_conn_gone(server_t *s, conn_t *c);

@@ -35,6 +35,7 @@ static void test_defaults(void)
     ASSERT_EQ(cfg.http_max_body, 1048576);
     ASSERT_EQ(cfg.http_header_timeout, 10000);
     ASSERT_EQ(cfg.http_idle_timeout, 60000);
+    ASSERT_EQ(cfg.http_max_queue, 65536);
     ASSERT_EQ(cfg.ws_max_message, 1048576);
     ASSERT_EQ(cfg.ws_max_queue, 4194304);
     ASSERT_EQ(cfg.ws_ping_interval, 30000);
