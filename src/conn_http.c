@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "http_deadline.h"
 #include "http_static.h"
 #include "mem.h"
 #include "ws_handshake.h"
@@ -493,6 +494,8 @@ void conn_http_free(conn_t *c)
     c->http = NULL;
 }
 
+static void body_timer(conn_t *c);
+
 void conn_http_on_data(conn_t *c, char *data, size_t len)
 {
     const chorus_config_t *cfg = c->srv->cfg;
@@ -503,6 +506,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
         }
         http_reqparser_t *p = c->http;
         int was_started = p->started;
+        int was_headers_done = p->headers_done;
         size_t used = 0;
         int rc = http_reqparser_feed(p, data, len, &used);
         data += used;
@@ -511,9 +515,17 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
             c->req_start_ns = uv_hrtime();
-            conn_timer(c, cfg->http_header_timeout);
+            c->req_start = uv_now(c->srv->loop);
+            conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
+                              ? cfg->http_header_timeout : cfg->http_request_timeout);
         }
-        if (rc == HTTP_PARSE_AGAIN) return;
+        if (rc == HTTP_PARSE_AGAIN) {
+            if (!was_headers_done && p->headers_done) { /* the body is on its way */
+                c->body_start = uv_now(c->srv->loop);
+                body_timer(c);
+            }
+            return;
+        }
         if (rc == HTTP_PARSE_ERROR) {
             conn_http_error(c, p->error_status, error_code(p->error_status),
                             p->error_message ? p->error_message : "bad request", NULL);
@@ -530,6 +542,41 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
         request_done(c);
     }
     if (!c->finishing && !c->closing && c->kind == CONN_HTTP && busy(c)) hold(c);
+}
+
+/* While a body arrives: cuts off a request past --http-request-timeout or behind
+ * --http-body-min-rate with 408, drops one silent for --http-idle-timeout, else re-arms
+ * the timer for the next moment one of these can happen. */
+static void body_timer(conn_t *c)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    const http_reqparser_t *p = c->http;
+    http_deadline_t d = {
+        .request_ms = cfg->http_request_timeout,
+        .grace_ms = cfg->http_header_timeout,
+        .min_rate = cfg->http_body_min_rate,
+    };
+    uint64_t now = uv_now(c->srv->loop), next = 0;
+    int rc = http_deadline_check(&d, c->req_start, c->body_start,
+                                 p->msg_bytes - p->header_bytes, now, &next);
+    if (rc != HTTP_DEADLINE_OK) {
+        log_info(c->srv->log, "%s: request body %s", c->remote,
+                 rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
+                                             : "below --http-body-min-rate");
+        conn_http_error(c, 408, "request_timeout",
+                        rc == HTTP_DEADLINE_EXPIRED ? "the request took too long"
+                                                    : "the request body is arriving too slowly",
+                        NULL);
+        return;
+    }
+    uint64_t idle = now - c->last_rx;
+    if (idle >= cfg->http_idle_timeout) {
+        log_debug(c->srv->log, "%s: request body stalled", c->remote);
+        conn_close(c);
+        return;
+    }
+    if (cfg->http_idle_timeout - idle < next) next = cfg->http_idle_timeout - idle;
+    conn_timer(c, next);
 }
 
 void conn_http_on_timer(conn_t *c)
@@ -552,14 +599,9 @@ void conn_http_on_timer(conn_t *c)
         conn_http_error(c, 408, "request_timeout", "request headers took too long", NULL);
         return;
     }
-    if (p->started) {
-        /* Headers are in and the body is arriving: allow idle gaps, not a stall. */
-        uint64_t idle = uv_now(c->srv->loop) - c->last_rx;
-        if (idle < cfg->http_idle_timeout) {
-            conn_timer(c, cfg->http_idle_timeout - idle);
-            return;
-        }
-        log_debug(c->srv->log, "%s: request body stalled", c->remote);
+    if (p->started) { /* headers are in and the body is arriving */
+        body_timer(c);
+        return;
     }
-    conn_close(c); /* idle keep-alive connection, or a body that stopped */
+    conn_close(c); /* idle keep-alive connection */
 }

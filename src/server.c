@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "clock.h"
 #include "conn.h"
 #include "mem.h"
@@ -133,8 +135,38 @@ void server_stop(server_t *s)
     uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, s->cfg->shutdown_timeout, 0);
 }
 
+int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa)
+{
+    uint64_t max = s->cfg->max_connections_per_ip;
+    char key[IP_GROUP_KEY_MAX];
+    if (max == 0 || ip_group_key(sa, (unsigned)s->cfg->max_connections_ipv6_prefix, key) != 0)
+        return 0;
+    server_ip_t *e = strmap_get(&s->per_ip, key);
+    if (e && e->count >= max) return -1;
+    if (!e) {
+        e = ch_calloc(1, sizeof(*e));
+        memcpy(e->key, key, sizeof(key));
+        strmap_put(&s->per_ip, e->key, e);
+    }
+    e->count++;
+    c->per_ip = e;
+    return 0;
+}
+
+/* Uncounts c from its address; the entry goes with its last connection. */
+static void ip_release(server_t *s, conn_t *c)
+{
+    server_ip_t *e = c->per_ip;
+    if (!e) return;
+    c->per_ip = NULL;
+    if (--e->count > 0) return;
+    strmap_del(&s->per_ip, e->key);
+    free(e);
+}
+
 void server_conn_gone(server_t *s, conn_t *c)
 {
+    ip_release(s, c);
     if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
         conn_t **pp = &s->resume_list;
         while (*pp != c) pp = &(*pp)->resume_next;
@@ -211,6 +243,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->store = store;
     s->jwt = jwt;
     s->date_sec = -1;
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof(seed));
+    strmap_init(&s->per_ip, seed);
 
     char real[PATH_MAX];
     if (realpath(cfg->web_dir, real)) {
@@ -308,6 +343,8 @@ void server_free(server_t *s)
     }
     uring_free(s->uring);
     s->uring = NULL;
+    CH_ASSERT(s->per_ip.count == 0);
+    strmap_free(&s->per_ip);
     if (s->rooms_ready) rooms_free(&s->rooms);
     proto_free(&s->proto);
     free(s->web_root);
