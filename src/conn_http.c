@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "http_csp.h"
 #include "http_deadline.h"
 #include "http_static.h"
 #include "mem.h"
@@ -19,6 +20,10 @@
  * (see pump_file): a file costs at most one chunk of memory per connection whatever its
  * size. 64 KiB: one read from the page cache, a few TCP segments' worth of sends. */
 #define HTTP_FILE_CHUNK (64 * 1024)
+
+/* An HTML page is read whole to pin its inline scripts in its Content-Security-Policy;
+ * a bigger one is streamed like any file, with a policy that allows no inline script. */
+#define HTTP_PAGE_MAX (1024 * 1024)
 
 static const char *reason_phrase(int status)
 {
@@ -321,8 +326,10 @@ static void handle_static(conn_t *c, const http_request_t *req)
         error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
         return;
     }
-    char extra[160];
-    snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: no-cache\r\n", f.etag);
+    char extra[HTTP_CSP_MAX + 256];
+    int n = snprintf(extra, sizeof(extra),
+                     "ETag: %s\r\nCache-Control: no-cache\r\n" HTTP_CSP_STATIC_HEADERS, f.etag);
+    CH_ASSERT(n > 0 && (size_t)n < sizeof(extra));
     const http_header_t *inm = http_request_header(req, "If-None-Match");
     if (inm && static_etag_matches(inm->value, inm->value_len, f.etag)) {
         respond(c, 304, NULL, extra, NULL, 0, last, 1);
@@ -330,6 +337,31 @@ static void handle_static(conn_t *c, const http_request_t *req)
         return;
     }
     int head = req->method == HTTP_HEAD;
+    if (strncmp(f.mime, "text/html", 9) == 0) {
+        char *page = f.size <= HTTP_PAGE_MAX ? ch_malloc(f.size + 1) : NULL;
+        size_t got = 0;
+        while (page && got < f.size) {
+            ssize_t r = pread(f.fd, page + got, f.size - got, (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (page && got != f.size) {
+            free(page);
+            close(f.fd);
+            error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
+            return;
+        }
+        char csp[HTTP_CSP_MAX];
+        http_csp_policy(page ? page : "", page ? f.size : 0, csp, sizeof(csp));
+        snprintf(extra + n, sizeof(extra) - (size_t)n, "Content-Security-Policy: %s\r\n", csp);
+        if (page) {
+            respond(c, 200, f.mime, extra, page, f.size, last, head);
+            free(page);
+            close(f.fd);
+            return;
+        }
+    }
     /* The head now, the bytes as the client takes them (pump_file). */
     queue_response(c, 200, f.mime, extra, NULL, f.size, last, head);
     if (head || f.size == 0) {
