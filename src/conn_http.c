@@ -589,8 +589,8 @@ static void body_timer(conn_t *c)
         .min_rate = cfg->http_body_min_rate,
     };
     uint64_t now = uv_now(c->srv->loop), next = 0;
-    int rc = http_deadline_check(&d, c->req_start, c->body_start,
-                                 p->msg_bytes - p->header_bytes, now, &next);
+    size_t received = p->msg_bytes > p->header_bytes ? p->msg_bytes - p->header_bytes : 0;
+    int rc = http_deadline_check(&d, c->req_start, c->body_start, received, now, &next);
     if (rc != HTTP_DEADLINE_OK) {
         log_info(c->srv->log, "%s: request body %s", c->remote,
                  rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
