@@ -297,10 +297,12 @@ void conn_accept(server_t *s)
         return;
     }
     if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
-        log_warn(s->log, "%s: refused: %" PRIu64 " connections open from this address "
-                 "(max-connections-per-ip)", c->remote, s->cfg->max_connections_per_ip);
-        conn_http_error(c, 429, "too_many_connections", "too many connections from your address",
-                        "Retry-After: 1\r\n");
+        log_warn(s->log,
+                 "%s: refused: %" PRIu64 " connections open from this address "
+                 "(max-connections-per-ip)",
+                 c->remote, s->cfg->max_connections_per_ip);
+        conn_http_error(c, 429, "too_many_connections",
+                        "too many connections from your address", "Retry-After: 1\r\n");
         conn_finish(c, 1000);
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         return;

@@ -41,7 +41,7 @@ struct conn_s {
     uint8_t open_handles;
     char remote[64];       /* "ip:port", for logs */
     char ip[48];           /* the peer's address, for rate limits and audit */
-    server_ip_t *per_ip;   /* borrowed from the server's per-address counts; NULL: not counted */
+    server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
 
     /* HTTP state (NULL once upgraded) */
     http_reqparser_t *http;

@@ -549,7 +549,8 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             c->req_start_ns = uv_hrtime();
             c->req_start = uv_now(c->srv->loop);
             conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
-                              ? cfg->http_header_timeout : cfg->http_request_timeout);
+                              ? cfg->http_header_timeout
+                              : cfg->http_request_timeout);
         }
         if (rc == HTTP_PARSE_AGAIN) {
             if (!was_headers_done && p->headers_done) { /* the body is on its way */

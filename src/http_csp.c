@@ -25,7 +25,8 @@ static size_t find_ci(const char *s, size_t len, size_t from, const char *word)
     size_t n = strlen(word);
     for (size_t i = from; i + n <= len; i++) {
         size_t k = 0;
-        while (k < n && lower(s[i + k]) == word[k]) k++;
+        while (k < n && lower(s[i + k]) == word[k])
+            k++;
         if (k == n) return i;
     }
     return len;
@@ -37,24 +38,30 @@ static size_t scan_tag(const char *s, size_t len, size_t i, int *has_src)
 {
     *has_src = 0;
     while (i < len) {
-        while (i < len && (is_space(s[i]) || s[i] == '/')) i++;
+        while (i < len && (is_space(s[i]) || s[i] == '/'))
+            i++;
         if (i >= len) return len;
         if (s[i] == '>') return i + 1;
         size_t name = i;
-        while (i < len && !is_space(s[i]) && s[i] != '=' && s[i] != '>' && s[i] != '/') i++;
+        while (i < len && !is_space(s[i]) && s[i] != '=' && s[i] != '>' && s[i] != '/')
+            i++;
         if (i - name == 3 && lower(s[name]) == 's' && lower(s[name + 1]) == 'r' &&
             lower(s[name + 2]) == 'c')
             *has_src = 1;
-        while (i < len && is_space(s[i])) i++;
+        while (i < len && is_space(s[i]))
+            i++;
         if (i < len && s[i] == '=') {
             i++;
-            while (i < len && is_space(s[i])) i++;
+            while (i < len && is_space(s[i]))
+                i++;
             if (i < len && (s[i] == '"' || s[i] == '\'')) {
                 char q = s[i++];
-                while (i < len && s[i] != q) i++;
+                while (i < len && s[i] != q)
+                    i++;
                 if (i < len) i++;
             } else {
-                while (i < len && !is_space(s[i]) && s[i] != '>') i++;
+                while (i < len && !is_space(s[i]) && s[i] != '>')
+                    i++;
             }
         }
     }

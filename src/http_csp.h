@@ -10,8 +10,8 @@
 #define HTTP_CSP_MAX 1536
 
 /* Security headers sent with every static file (CRLF-terminated lines). */
-#define HTTP_CSP_STATIC_HEADERS                                                          \
-    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"                      \
+#define HTTP_CSP_STATIC_HEADERS                                                                \
+    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"                             \
     "Referrer-Policy: no-referrer\r\n"
 
 /* Writes into out (cap bytes, NUL-terminated) the Content-Security-Policy value for an

@@ -169,7 +169,8 @@ void server_conn_gone(server_t *s, conn_t *c)
     ip_release(s, c);
     if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
         conn_t **pp = &s->resume_list;
-        while (*pp != c) pp = &(*pp)->resume_next;
+        while (*pp != c)
+            pp = &(*pp)->resume_next;
         *pp = c->resume_next;
         c->resume_listed = 0;
     }

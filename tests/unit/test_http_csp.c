@@ -26,7 +26,8 @@ static void source(const char *text, char *out, size_t cap)
 static void test_no_inline_scripts(void)
 {
     char out[HTTP_CSP_MAX];
-    ASSERT_EQ(policy("<!doctype html><script src=\"app.js\"></script><p>hi", out, sizeof(out)), 0);
+    ASSERT_EQ(policy("<!doctype html><script src=\"app.js\"></script><p>hi", out, sizeof(out)),
+              0);
     ASSERT_STREQ(out, "default-src 'self'; script-src 'self'" TAIL);
     ASSERT_EQ(policy("", out, sizeof(out)), 0);
     ASSERT_STREQ(out, "default-src 'self'; script-src 'self'" TAIL);
@@ -41,7 +42,8 @@ static void test_inline_scripts_hashed(void)
              "<head><SCRIPT type=\"importmap\">%s</script>"
              "<script type=\"module\" src='app.js'></script>"
              "<script data-src=\"x\" title='a > b'>%s</ScRiPt>"
-             "<scripts>not a script</scripts><script", map, two);
+             "<scripts>not a script</scripts><script",
+             map, two);
     source(map, s1, sizeof(s1));
     source(two, s2, sizeof(s2));
     ASSERT_EQ(policy(html, out, sizeof(out)), 2);
