@@ -79,7 +79,7 @@ for target in $TARGETS; do
   case $target in
     chorus)
       "$CHORUS" serve --listen "127.0.0.1:$port" --data "$DATA/chorus" --web /nonexistent \
-        --jwt-secret "$SECRET" --log-level warn --max-connections 1000000 \
+        --jwt-secret "$SECRET" --log-level warn --max-connections 1000000 --max-connections-per-ip 0 \
         --room-max-capacity 100000 --ws-rate 1000000 --ws-burst 1000000 \
         --rate-api-ip 1000000/1m --rate-api-user 1000000/1m >"$OUT/chorus-server.log" 2>&1 &
       ;;

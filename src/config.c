@@ -49,6 +49,10 @@ static const opt_t options[] = {
      "send each loop iteration's output with one io_uring submission (off: writev each)"},
     {"max-connections", OPT_COUNT, OFF(max_connections), 1, 10000000, "10000",
      "connections accepted at once"},
+    {"max-connections-per-ip", OPT_COUNT, OFF(max_connections_per_ip), 0, 10000000, "100",
+     "connections open at once from one address (429; 0: no limit)"},
+    {"max-connections-ipv6-prefix", OPT_COUNT, OFF(max_connections_ipv6_prefix), 1, 128, "64",
+     "IPv6 addresses sharing this many leading bits count as one address"},
     {"http-max-header", OPT_SIZE, OFF(http_max_header), 1 * KiB, 1 * MiB, "16KiB",
      "request line + headers (431 beyond)"},
     {"http-max-body", OPT_SIZE, OFF(http_max_body), 0, 1 * GiB, "1MiB",
@@ -57,6 +61,12 @@ static const opt_t options[] = {
      "time for a request's headers to arrive (408)"},
     {"http-idle-timeout", OPT_DURATION, OFF(http_idle_timeout), 10, 24 * HOUR_MS, "60s",
      "idle keep-alive connections close after"},
+    {"http-request-timeout", OPT_DURATION, OFF(http_request_timeout), 10, 24 * HOUR_MS, "30s",
+     "time for a whole request, headers and body, to arrive (408)"},
+    {"http-body-min-rate", OPT_SIZE, OFF(http_body_min_rate), 0, 1 * GiB, "1KiB",
+     "bytes per second a request body must average (408; 0: off)"},
+    {"http-max-queue", OPT_SIZE, OFF(http_max_queue), 1 * KiB, 1 * GiB, "64KiB",
+     "response bytes waiting for a client before its next request is read"},
     {"ws-max-message", OPT_SIZE, OFF(ws_max_message), 128, 1 * GiB, "1MiB",
      "WebSocket message size (1009 beyond)"},
     {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 4 * GiB, "4MiB",
@@ -166,10 +176,15 @@ void config_defaults(chorus_config_t *cfg)
     cfg->log_format = LOG_TEXT;
     cfg->io_uring = 1;
     cfg->max_connections = 10000;
+    cfg->max_connections_per_ip = 100;
+    cfg->max_connections_ipv6_prefix = 64;
     cfg->http_max_header = 16 * KiB;
     cfg->http_max_body = 1 * MiB;
     cfg->http_header_timeout = 10000;
     cfg->http_idle_timeout = 60000;
+    cfg->http_request_timeout = 30000;
+    cfg->http_body_min_rate = 1 * KiB;
+    cfg->http_max_queue = 64 * KiB;
     cfg->ws_max_message = 1 * MiB;
     cfg->ws_max_queue = 4 * MiB;
     cfg->ws_ping_interval = 30000;

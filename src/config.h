@@ -23,10 +23,15 @@ typedef struct {
     log_format_t log_format;
     uint64_t io_uring;            /* 1: batch sends through io_uring when available */
     uint64_t max_connections;
+    uint64_t max_connections_per_ip; /* 0 = no limit */
+    uint64_t max_connections_ipv6_prefix; /* bits of an IPv6 address that count as one IP */
     uint64_t http_max_header;     /* bytes */
     uint64_t http_max_body;       /* bytes */
     uint64_t http_header_timeout; /* ms */
     uint64_t http_idle_timeout;   /* ms */
+    uint64_t http_request_timeout; /* ms from a request's first byte to its last */
+    uint64_t http_body_min_rate;  /* bytes per second a body must average; 0 = off */
+    uint64_t http_max_queue;      /* bytes of responses queued before reading stops */
     uint64_t ws_max_message;      /* bytes */
     uint64_t ws_max_queue;        /* bytes */
     uint64_t ws_ping_interval;    /* ms */

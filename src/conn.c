@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,7 @@ static void wrote(conn_t *c, long res)
         return;
     }
     if (res > 0) outq_consume(&c->out, (size_t)res);
+    if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
     write_rest(c);
 }
 
@@ -212,6 +214,7 @@ static void on_write(uv_write_t *req, int status)
     }
     outq_consume(&c->out, c->inflight);
     c->inflight = 0;
+    if (c->drain_wait && !c->closing) conn_http_on_drain(c);
     conn_flush(c);
 }
 
@@ -239,12 +242,15 @@ void conn_finish(conn_t *c, uint64_t linger_ms)
     server_want_flush(c->srv, c);
 }
 
-static void peer_name(conn_t *c)
+/* Fills c->remote and c->ip from the peer's address, which it leaves in ss (family
+ * AF_UNSPEC when unknown). */
+static void peer_name(conn_t *c, struct sockaddr_storage *ss_out)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     char host[48] = "?";
     int port = 0;
+    memset(&ss, 0, sizeof(ss));
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
@@ -256,6 +262,7 @@ static void peer_name(conn_t *c)
     }
     snprintf(c->remote, sizeof(c->remote), "%s:%d", host, port);
     snprintf(c->ip, sizeof(c->ip), "%s", host);
+    *ss_out = ss;
 }
 
 void conn_accept(server_t *s)
@@ -276,7 +283,8 @@ void conn_accept(server_t *s)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_name(c);
+    struct sockaddr_storage ss;
+    peer_name(c, &ss);
     c->last_rx = uv_now(s->loop);
     conn_http_init(c);
     if (s->nconns > s->cfg->max_connections) {
@@ -284,6 +292,17 @@ void conn_accept(server_t *s)
                  s->nconns - 1);
         conn_http_error(c, 503, "service_unavailable", "too many connections",
                         "Retry-After: 1\r\n");
+        conn_finish(c, 1000);
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        return;
+    }
+    if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
+        log_warn(s->log,
+                 "%s: refused: %" PRIu64 " connections open from this address "
+                 "(max-connections-per-ip)",
+                 c->remote, s->cfg->max_connections_per_ip);
+        conn_http_error(c, 429, "too_many_connections",
+                        "too many connections from your address", "Retry-After: 1\r\n");
         conn_finish(c, 1000);
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         return;

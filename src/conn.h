@@ -25,6 +25,7 @@ struct conn_s {
     server_t *srv;         /* borrowed */
     conn_t *prev, *next;   /* server's registry */
     conn_t *flush_next;    /* server's flush list */
+    conn_t *resume_next;   /* server's resume list (HTTP, see conn_http_resume) */
     outq_t out;
     size_t inflight;       /* bytes at the front of out handed to uv_write */
     uint64_t last_rx;      /* loop time (ms) of the last bytes received */
@@ -35,9 +36,12 @@ struct conn_s {
     unsigned shut : 1;      /* shutdown(SHUT_WR) requested */
     unsigned closing : 1;   /* uv_close called */
     unsigned in_api_call : 1; /* inside api_handle: a response now is synchronous */
+    unsigned resume_listed : 1;
+    unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
     uint8_t open_handles;
     char remote[64];       /* "ip:port", for logs */
     char ip[48];           /* the peer's address, for rate limits and audit */
+    server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
 
     /* HTTP state (NULL once upgraded) */
     http_reqparser_t *http;
@@ -45,6 +49,14 @@ struct conn_s {
     api_req_t *api_req;    /* the API request being answered (reading is paused) */
     char *stash;           /* owned: input that arrived after it, handled on resume */
     size_t stash_len;
+    uint64_t req_start;    /* loop time (ms) of the current request's first byte */
+    uint64_t body_start;   /* loop time (ms) its headers were complete */
+    uint64_t last_tx;      /* loop time (ms) of the last write progress while drain_wait */
+    /* A static file being sent: read in chunks as the output queue drains. */
+    int file_fd;
+    unsigned file_open : 1;
+    unsigned file_last : 1; /* finish the connection once it is sent */
+    uint64_t file_off, file_left;
 
     /* WebSocket state */
     ws_parser_t *ws;
@@ -91,6 +103,13 @@ void conn_http_init(conn_t *c);
 void conn_http_on_data(conn_t *c, char *data, size_t len);
 void conn_http_on_timer(conn_t *c);
 void conn_http_free(conn_t *c);
+/* Called by the write path after output was written while c->drain_wait is set: sends
+ * more of a static file, and once the queue is under cfg->http_max_queue asks the server
+ * to resume c (server_want_resume). Touches only c, so it is safe inside a write batch. */
+void conn_http_on_drain(conn_t *c);
+/* Called by the server (outside any write) for a connection it was asked to resume:
+ * answers the requests held back, then reads again. */
+void conn_http_resume(conn_t *c);
 /* Sends a JSON error response {"success":false,"error":{code,message}}. extra_headers is
  * NULL or CRLF-terminated header lines. */
 void conn_http_error(conn_t *c, int status, const char *code, const char *message,

@@ -10,13 +10,20 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "http_csp.h"
+#include "http_deadline.h"
 #include "http_static.h"
 #include "mem.h"
 #include "ws_handshake.h"
 
-/* Web assets are read whole into one response buffer; anything bigger belongs to the
- * asset store, which streams. */
-#define STATIC_MAX_FILE (64 * 1024 * 1024)
+/* Static files are read this much at a time, as the connection's output queue drains
+ * (see pump_file): a file costs at most one chunk of memory per connection whatever its
+ * size. 64 KiB: one read from the page cache, a few TCP segments' worth of sends. */
+#define HTTP_FILE_CHUNK (64 * 1024)
+
+/* An HTML page is read whole to pin its inline scripts in its Content-Security-Policy;
+ * a bigger one is streamed like any file, with a policy that allows no inline script. */
+#define HTTP_PAGE_MAX (1024 * 1024)
 
 static const char *reason_phrase(int status)
 {
@@ -69,10 +76,11 @@ static const http_request_t *current(conn_t *c)
 }
 
 /* Queues one response. body is borrowed and copied into the same buffer as the head so
- * the whole response leaves in one write. close: send "Connection: close" and finish the
- * connection afterwards. omit_body: HEAD and 304 carry the length but no bytes. */
-static void respond(conn_t *c, int status, const char *ctype, const char *extra,
-                    const void *body, size_t len, int last, int omit_body)
+ * the whole response leaves in one write; body NULL with len > 0 queues the head only (the
+ * caller sends the len bytes). last: send "Connection: close". omit_body: HEAD and 304
+ * carry the length but no bytes. */
+static void queue_response(conn_t *c, int status, const char *ctype, const char *extra,
+                           const void *body, size_t len, int last, int omit_body)
 {
     const http_request_t *req = current(c);
     char head[1024];
@@ -88,18 +96,69 @@ static void respond(conn_t *c, int status, const char *ctype, const char *extra,
     CH_ASSERT(h > 0 && (size_t)h < sizeof(head));
     size_t extra_len = extra ? strlen(extra) : 0;
     size_t body_len = omit_body ? 0 : len;
-    cbuf_t *b = cbuf_new((size_t)h + extra_len + 2 + body_len);
+    size_t copy_len = body ? body_len : 0;
+    cbuf_t *b = cbuf_new((size_t)h + extra_len + 2 + copy_len);
     cbuf_append(&b, head, (size_t)h);
     if (extra_len) cbuf_append(&b, extra, extra_len);
     cbuf_append(&b, "\r\n", 2);
-    if (body_len) cbuf_append(&b, body, body_len);
+    if (copy_len) cbuf_append(&b, body, copy_len);
     conn_send(c, b);
     cbuf_unref(b);
 
     double ms = c->req_start_ns ? (double)(uv_hrtime() - c->req_start_ns) / 1e6 : 0.0;
     log_access(c->srv->log, c->remote, req ? http_method_str((enum http_method)req->method) : "-",
                req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
+}
+
+/* Queues one response (see queue_response); last: finish the connection afterwards. */
+static void respond(conn_t *c, int status, const char *ctype, const char *extra,
+                    const void *body, size_t len, int last, int omit_body)
+{
+    queue_response(c, status, ctype, extra, body, len, last, omit_body);
     if (last) conn_finish(c, CONN_LINGER_MS);
+}
+
+static void file_close(conn_t *c)
+{
+    if (!c->file_open) return;
+    close(c->file_fd);
+    c->file_open = 0;
+    c->file_left = 0;
+}
+
+/* Queues the next chunks of the file being sent while the output queue is under
+ * http_max_queue. A read error after the head went out leaves nothing to say to the
+ * client but a close. */
+static void pump_file(conn_t *c)
+{
+    size_t max = (size_t)c->srv->cfg->http_max_queue;
+    while (c->file_open && !c->closing && c->out.bytes < max) {
+        size_t n = c->file_left < HTTP_FILE_CHUNK ? (size_t)c->file_left : HTTP_FILE_CHUNK;
+        cbuf_t *b = cbuf_new(n);
+        size_t got = 0;
+        while (got < n) {
+            ssize_t r = pread(c->file_fd, b->data + got, n - got, (off_t)(c->file_off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (got != n) { /* the file shrank or failed under us */
+            cbuf_unref(b);
+            log_warn(c->srv->log, "%s: static file read failed; closing", c->remote);
+            file_close(c);
+            conn_close(c);
+            return;
+        }
+        b->len = n;
+        conn_send(c, b);
+        cbuf_unref(b);
+        c->file_off += n;
+        c->file_left -= n;
+        if (c->file_left == 0) {
+            file_close(c);
+            if (c->file_last) conn_finish(c, CONN_LINGER_MS);
+        }
+    }
 }
 
 static int keep_alive(conn_t *c)
@@ -267,36 +326,55 @@ static void handle_static(conn_t *c, const http_request_t *req)
         error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
         return;
     }
-    char extra[160];
-    snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: no-cache\r\n", f.etag);
+    char extra[HTTP_CSP_MAX + 256];
+    int n = snprintf(extra, sizeof(extra),
+                     "ETag: %s\r\nCache-Control: no-cache\r\n" HTTP_CSP_STATIC_HEADERS, f.etag);
+    CH_ASSERT(n > 0 && (size_t)n < sizeof(extra));
     const http_header_t *inm = http_request_header(req, "If-None-Match");
     if (inm && static_etag_matches(inm->value, inm->value_len, f.etag)) {
         respond(c, 304, NULL, extra, NULL, 0, last, 1);
         close(f.fd);
         return;
     }
-    if (f.size > STATIC_MAX_FILE) {
+    int head = req->method == HTTP_HEAD;
+    if (strncmp(f.mime, "text/html", 9) == 0) {
+        char *page = f.size <= HTTP_PAGE_MAX ? ch_malloc(f.size + 1) : NULL;
+        size_t got = 0;
+        while (page && got < f.size) {
+            ssize_t r = pread(f.fd, page + got, f.size - got, (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (page && got != f.size) {
+            free(page);
+            close(f.fd);
+            error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
+            return;
+        }
+        char csp[HTTP_CSP_MAX];
+        http_csp_policy(page ? page : "", page ? f.size : 0, csp, sizeof(csp));
+        snprintf(extra + n, sizeof(extra) - (size_t)n, "Content-Security-Policy: %s\r\n", csp);
+        if (page) {
+            respond(c, 200, f.mime, extra, page, f.size, last, head);
+            free(page);
+            close(f.fd);
+            return;
+        }
+    }
+    /* The head now, the bytes as the client takes them (pump_file). */
+    queue_response(c, 200, f.mime, extra, NULL, f.size, last, head);
+    if (head || f.size == 0) {
         close(f.fd);
-        error_reply(c, 500, "internal_error", "file too large for the static server", NULL,
-                    last);
+        if (last) conn_finish(c, CONN_LINGER_MS);
         return;
     }
-    char *body = ch_malloc(f.size);
-    size_t got = 0;
-    while (got < f.size) {
-        ssize_t n = pread(f.fd, body + got, f.size - got, (off_t)got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(f.fd);
-    if (got != f.size) {
-        free(body);
-        error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
-        return;
-    }
-    respond(c, 200, f.mime, extra, body, f.size, last, req->method == HTTP_HEAD);
-    free(body);
+    c->file_fd = f.fd;
+    c->file_open = 1;
+    c->file_last = (unsigned)last;
+    c->file_off = 0;
+    c->file_left = f.size;
+    pump_file(c);
 }
 
 /* Gets ready for the next request on c once the current one was answered. */
@@ -306,6 +384,72 @@ static void request_done(conn_t *c)
     http_reqparser_reset(c->http);
     c->req_start_ns = 0;
     conn_timer(c, c->srv->cfg->http_idle_timeout);
+}
+
+/* 1 while c must not take its next request: an API answer is pending, a file is being
+ * sent, or more than http_max_queue bytes of responses wait for the client to read them.
+ * This one bound covers every kind of response, so pipelining cannot grow the queue. */
+static int busy(const conn_t *c)
+{
+    return c->api_req || c->file_open || c->out.bytes > c->srv->cfg->http_max_queue;
+}
+
+/* Keeps the unhandled input (one read at most: reading stops here) for later. */
+static void stash(conn_t *c, const char *data, size_t len)
+{
+    CH_ASSERT(!c->stash);
+    c->stash = ch_malloc(len);
+    memcpy(c->stash, data, len);
+    c->stash_len = len;
+}
+
+/* Stops reading while c is busy. Waiting for the API stops the timer too (the answer
+ * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
+static void hold(conn_t *c)
+{
+    if (c->api_req) {
+        conn_pause(c);
+        return;
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->drain_wait) {
+        c->drain_wait = 1;
+        c->last_tx = uv_now(c->srv->loop);
+        conn_timer(c, c->srv->cfg->http_idle_timeout);
+    }
+}
+
+/* Carries on after a hold: holds again if still busy, else answers what was held back
+ * and reads again. */
+static void carry_on(conn_t *c)
+{
+    if (c->closing || c->finishing || c->kind != CONN_HTTP) return;
+    if (busy(c)) {
+        hold(c);
+        return;
+    }
+    char *rest = c->stash;
+    size_t n = c->stash_len;
+    c->stash = NULL;
+    c->stash_len = 0;
+    conn_resume(c);
+    if (c->http && !c->http->started) conn_timer(c, c->srv->cfg->http_idle_timeout);
+    if (rest) conn_http_on_data(c, rest, n);
+    free(rest);
+}
+
+void conn_http_on_drain(conn_t *c)
+{
+    c->last_tx = uv_now(c->srv->loop);
+    if (c->file_open) pump_file(c);
+    if (c->closing || c->file_open || c->out.bytes > c->srv->cfg->http_max_queue) return;
+    c->drain_wait = 0;
+    server_want_resume(c->srv, c);
+}
+
+void conn_http_resume(conn_t *c)
+{
+    carry_on(c);
 }
 
 /* The API's answer to c's current request. From inside api_handle (c->in_api_call) the
@@ -323,13 +467,7 @@ static void api_done(api_req_t *r)
     api_req_free(r);
     if (!c->in_api_call) {
         request_done(c);
-        char *rest = c->stash;
-        size_t n = c->stash_len;
-        c->stash = NULL;
-        c->stash_len = 0;
-        conn_resume(c);
-        if (rest) conn_http_on_data(c, rest, n);
-        free(rest);
+        carry_on(c);
     }
 }
 
@@ -381,18 +519,26 @@ void conn_http_free(conn_t *c)
     }
     free(c->stash);
     c->stash = NULL;
+    file_close(c);
     if (!c->http) return;
     http_reqparser_free(c->http);
     free(c->http);
     c->http = NULL;
 }
 
+static void body_timer(conn_t *c);
+
 void conn_http_on_data(conn_t *c, char *data, size_t len)
 {
     const chorus_config_t *cfg = c->srv->cfg;
     while (len > 0 && !c->finishing && !c->closing) {
+        if (busy(c)) { /* answered in order, once the earlier answers are out */
+            stash(c, data, len);
+            break;
+        }
         http_reqparser_t *p = c->http;
         int was_started = p->started;
+        int was_headers_done = p->headers_done;
         size_t used = 0;
         int rc = http_reqparser_feed(p, data, len, &used);
         data += used;
@@ -401,9 +547,18 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
             c->req_start_ns = uv_hrtime();
-            conn_timer(c, cfg->http_header_timeout);
+            c->req_start = uv_now(c->srv->loop);
+            conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
+                              ? cfg->http_header_timeout
+                              : cfg->http_request_timeout);
         }
-        if (rc == HTTP_PARSE_AGAIN) return;
+        if (rc == HTTP_PARSE_AGAIN) {
+            if (!was_headers_done && p->headers_done) { /* the body is on its way */
+                c->body_start = uv_now(c->srv->loop);
+                body_timer(c);
+            }
+            return;
+        }
         if (rc == HTTP_PARSE_ERROR) {
             conn_http_error(c, p->error_status, error_code(p->error_status),
                             p->error_message ? p->error_message : "bad request", NULL);
@@ -415,37 +570,71 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
             return;
         }
-        if (c->api_req) {
-            /* Answered later: hold the rest (pipelined requests) until then. */
-            conn_pause(c);
-            if (len > 0) {
-                c->stash = ch_malloc(len);
-                memcpy(c->stash, data, len);
-                c->stash_len = len;
-            }
-            return;
-        }
+        if (c->api_req) continue; /* answered later: the rest waits (busy) */
         if (c->finishing || c->closing) return;
         request_done(c);
     }
+    if (!c->finishing && !c->closing && c->kind == CONN_HTTP && busy(c)) hold(c);
+}
+
+/* While a body arrives: cuts off a request past --http-request-timeout or behind
+ * --http-body-min-rate with 408, drops one silent for --http-idle-timeout, else re-arms
+ * the timer for the next moment one of these can happen. */
+static void body_timer(conn_t *c)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    const http_reqparser_t *p = c->http;
+    http_deadline_t d = {
+        .request_ms = cfg->http_request_timeout,
+        .grace_ms = cfg->http_header_timeout,
+        .min_rate = cfg->http_body_min_rate,
+    };
+    uint64_t now = uv_now(c->srv->loop), next = 0;
+    size_t received = p->msg_bytes > p->header_bytes ? p->msg_bytes - p->header_bytes : 0;
+    int rc = http_deadline_check(&d, c->req_start, c->body_start, received, now, &next);
+    if (rc != HTTP_DEADLINE_OK) {
+        log_info(c->srv->log, "%s: request body %s", c->remote,
+                 rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
+                                             : "below --http-body-min-rate");
+        conn_http_error(c, 408, "request_timeout",
+                        rc == HTTP_DEADLINE_EXPIRED ? "the request took too long"
+                                                    : "the request body is arriving too slowly",
+                        NULL);
+        return;
+    }
+    uint64_t idle = now - c->last_rx;
+    if (idle >= cfg->http_idle_timeout) {
+        log_debug(c->srv->log, "%s: request body stalled", c->remote);
+        conn_close(c);
+        return;
+    }
+    if (cfg->http_idle_timeout - idle < next) next = cfg->http_idle_timeout - idle;
+    conn_timer(c, next);
 }
 
 void conn_http_on_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
     http_reqparser_t *p = c->http;
+    if (c->drain_wait) {
+        /* Responses are waiting for the client to read them: allow slow progress, not
+         * none. */
+        uint64_t quiet = uv_now(c->srv->loop) - c->last_tx;
+        if (quiet < cfg->http_idle_timeout) {
+            conn_timer(c, cfg->http_idle_timeout - quiet);
+            return;
+        }
+        log_debug(c->srv->log, "%s: client stopped reading responses", c->remote);
+        conn_close(c);
+        return;
+    }
     if (p->started && !p->headers_done) {
         conn_http_error(c, 408, "request_timeout", "request headers took too long", NULL);
         return;
     }
-    if (p->started) {
-        /* Headers are in and the body is arriving: allow idle gaps, not a stall. */
-        uint64_t idle = uv_now(c->srv->loop) - c->last_rx;
-        if (idle < cfg->http_idle_timeout) {
-            conn_timer(c, cfg->http_idle_timeout - idle);
-            return;
-        }
-        log_debug(c->srv->log, "%s: request body stalled", c->remote);
+    if (p->started) { /* headers are in and the body is arriving */
+        body_timer(c);
+        return;
     }
-    conn_close(c); /* idle keep-alive connection, or a body that stopped */
+    conn_close(c); /* idle keep-alive connection */
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "clock.h"
 #include "conn.h"
 #include "mem.h"
@@ -56,6 +58,32 @@ void server_want_flush(server_t *s, conn_t *c)
     s->flush_list = c;
 }
 
+/* Resumes the HTTP connections whose output drained. Runs from the idle phase, so an
+ * API call made for a held-back request never runs inside a write callback. */
+static void on_resume(uv_idle_t *h)
+{
+    server_t *s = h->data;
+    conn_t *c = s->resume_list;
+    s->resume_list = NULL;
+    uv_idle_stop(&s->resume);
+    while (c) {
+        conn_t *next = c->resume_next;
+        c->resume_next = NULL;
+        c->resume_listed = 0;
+        conn_http_resume(c);
+        c = next;
+    }
+}
+
+void server_want_resume(server_t *s, conn_t *c)
+{
+    if (c->resume_listed || c->closing) return;
+    c->resume_listed = 1;
+    c->resume_next = s->resume_list;
+    s->resume_list = c;
+    uv_idle_start(&s->resume, on_resume);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
@@ -77,6 +105,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
+    uv_close((uv_handle_t *)&s->resume, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     if (s->api_ready) api_close(&s->api);
     if (s->rooms_ready) rooms_close(&s->rooms);
@@ -106,8 +135,45 @@ void server_stop(server_t *s)
     uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, s->cfg->shutdown_timeout, 0);
 }
 
+int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa)
+{
+    uint64_t max = s->cfg->max_connections_per_ip;
+    char key[IP_GROUP_KEY_MAX];
+    if (max == 0 || ip_group_key(sa, (unsigned)s->cfg->max_connections_ipv6_prefix, key) != 0)
+        return 0;
+    server_ip_t *e = strmap_get(&s->per_ip, key);
+    if (e && e->count >= max) return -1;
+    if (!e) {
+        e = ch_calloc(1, sizeof(*e));
+        memcpy(e->key, key, sizeof(key));
+        strmap_put(&s->per_ip, e->key, e);
+    }
+    e->count++;
+    c->per_ip = e;
+    return 0;
+}
+
+/* Uncounts c from its address; the entry goes with its last connection. */
+static void ip_release(server_t *s, conn_t *c)
+{
+    server_ip_t *e = c->per_ip;
+    if (!e) return;
+    c->per_ip = NULL;
+    if (--e->count > 0) return;
+    strmap_del(&s->per_ip, e->key);
+    free(e);
+}
+
 void server_conn_gone(server_t *s, conn_t *c)
 {
+    ip_release(s, c);
+    if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
+        conn_t **pp = &s->resume_list;
+        while (*pp != c)
+            pp = &(*pp)->resume_next;
+        *pp = c->resume_next;
+        c->resume_listed = 0;
+    }
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -178,6 +244,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->store = store;
     s->jwt = jwt;
     s->date_sec = -1;
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof(seed));
+    strmap_init(&s->per_ip, seed);
 
     char real[PATH_MAX];
     if (realpath(cfg->web_dir, real)) {
@@ -222,6 +291,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     /* Neither keeps the loop alive by itself. */
     uv_unref((uv_handle_t *)&s->prepare);
     uv_unref((uv_handle_t *)&s->check);
+    uv_idle_init(loop, &s->resume);
+    s->resume.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     if (cfg->io_uring) {
@@ -273,6 +344,8 @@ void server_free(server_t *s)
     }
     uring_free(s->uring);
     s->uring = NULL;
+    CH_ASSERT(s->per_ip.count == 0);
+    strmap_free(&s->per_ip);
     if (s->rooms_ready) rooms_free(&s->rooms);
     proto_free(&s->proto);
     free(s->web_root);

@@ -10,13 +10,21 @@
 
 #include "api.h"
 #include "config.h"
+#include "ip_group.h"
 #include "log.h"
 #include "proto.h"
 #include "rooms.h"
+#include "strmap.h"
 #include "uring.h"
 #include "ws_handshake.h"
 
 typedef struct conn_s conn_t;
+
+/* Open connections from one address (ip_group_key), for --max-connections-per-ip. */
+typedef struct {
+    uint64_t count;
+    char key[IP_GROUP_KEY_MAX];
+} server_ip_t;
 
 /* Reads are handed to the protocol code synchronously, so one buffer per loop serves
  * every connection and an idle connection holds no read buffer at all. 64 KiB: the
@@ -37,7 +45,10 @@ typedef struct server_s {
     uv_timer_t shutdown_timer;
     conn_t *conns;                 /* every open connection (doubly linked) */
     size_t nconns;
+    strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
     conn_t *flush_list;            /* connections with output queued this iteration */
+    conn_t *resume_list;           /* HTTP connections whose output drained (see resume) */
+    uv_idle_t resume;              /* runs while resume_list is not empty */
     uring_t *uring;                /* owned: batches the flush's sends; NULL = writev each */
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
     proto_t proto;
@@ -71,6 +82,15 @@ void server_free(server_t *s);
 
 /* Marks c as having output; it is written once at the end of this loop iteration. */
 void server_want_flush(server_t *s, conn_t *c);
+
+/* Marks HTTP connection c to be resumed (conn_http_resume) from the loop's idle phase,
+ * outside any write callback, before this iteration's output is flushed. */
+void server_want_resume(server_t *s, conn_t *c);
+
+/* Counts c toward the connections of its peer address sa (borrowed). Returns 0, or -1
+ * when that address (an IPv6 one grouped by cfg->max_connections_ipv6_prefix) already has
+ * cfg->max_connections_per_ip open; c is then not counted. server_conn_gone uncounts. */
+int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa);
 
 /* Called by the connection code when c is gone (after its handles closed). */
 void server_conn_gone(server_t *s, conn_t *c);

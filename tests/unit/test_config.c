@@ -35,6 +35,11 @@ static void test_defaults(void)
     ASSERT_EQ(cfg.http_max_body, 1048576);
     ASSERT_EQ(cfg.http_header_timeout, 10000);
     ASSERT_EQ(cfg.http_idle_timeout, 60000);
+    ASSERT_EQ(cfg.http_max_queue, 65536);
+    ASSERT_EQ(cfg.http_request_timeout, 30000);
+    ASSERT_EQ(cfg.http_body_min_rate, 1024);
+    ASSERT_EQ(cfg.max_connections_per_ip, 100);
+    ASSERT_EQ(cfg.max_connections_ipv6_prefix, 64);
     ASSERT_EQ(cfg.ws_max_message, 1048576);
     ASSERT_EQ(cfg.ws_max_queue, 4194304);
     ASSERT_EQ(cfg.ws_ping_interval, 30000);
