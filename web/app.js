@@ -10,6 +10,9 @@ const CURSOR_HIDE_MS = 5000;      // a remote cursor without movement fades out 
 const CURSOR_SEND_MS = 33;        // ~30 presence updates a second at most
 const TYPING_REFRESH_MS = 3000;   // re-send typing:true while typing (the server expires it after 5 s)
 const TYPING_STOP_MS = 4000;      // no keystroke for this long: typing:false
+const MAX_MESSAGE_BYTES = 16384;  // the server's default --room-max-message (UTF-8 bytes)
+const COUNT_FROM_BYTES = 4096;    // the composer shows its counter from this size on
+const MAX_OUTBOX = 50;            // messages waiting for the connection, at most
 
 // ---------------------------------------------------------------- session
 
@@ -113,8 +116,7 @@ $('[data-testid="signout"]').addEventListener('click', () => {
 
 $('[data-testid="brand"]').addEventListener('click', (e) => {
   e.preventDefault();
-  if (current) requestLeave();
-  else navigate(lobbyUrl());
+  backToLobby();
 });
 
 function setConnState(state) {
@@ -197,6 +199,7 @@ const joinForm = $('[data-testid="join-form"]');
 
 function showLobby() {
   showView('lobby');
+  formError('join-error', null); // an error belongs to the attempt that caused it
   document.title = 'Chorus: Spaces';
   loadRoomLists();
 }
@@ -330,6 +333,7 @@ const el = {
   typing: $('[data-testid="typing-indicator"]'),
   composer: $('[data-testid="composer"]'),
   input: $('[data-testid="message-input"]'),
+  msgCount: $('[data-testid="message-count"]'),
   send: $('[data-testid="send-button"]'),
   participants: $('[data-testid="participants"]'),
   count: $('[data-testid="participant-count"]'),
@@ -374,7 +378,7 @@ async function enterRoom(code) {
     client, code, room: null, offs: [], cursors: new Map(), seen: new Set(), colors: new Map(),
     timers: [], lastCursorSent: 0, cursorTimer: null, pendingCursor: undefined, typingSentAt: 0,
     typingStopTimer: null, wasDown: false, tab: 'chat', unread: 0, editor: null, doc: null, editorOpening: null,
-    cosmos: null, cosmosOpening: null,
+    cosmos: null, cosmosOpening: null, outbox: [], flushing: false,
   };
   current = sess;
   sess.offs.push(client.on('connection', (state) => onConnection(sess, state)));
@@ -424,14 +428,34 @@ function onConnection(sess, state) {
     // The SDK has re-joined (fresh participants) and catches up on missed messages itself.
     renderRoomAll(sess);
   }
+  if (sess.room) renderParticipants(sess); // while we are away, no one is known to be online
   updateComposer(sess);
   renderEditorStatus(sess);
+  if (state === 'open' && sess.room) {
+    flushOutbox(sess);
+    // An editor that could not open while the connection was down opens now.
+    if (sess.tab === 'editor' && !sess.editor && !sess.editorOpening) openEditor(sess);
+  }
 }
 
 function updateComposer(sess) {
   const open = sess.client.state === 'open';
-  el.send.disabled = !open;
-  el.input.placeholder = open ? 'Write a message…' : 'Waiting for the connection…';
+  el.input.placeholder = open ? 'Write a message…' : 'Offline: messages are sent when the connection is back';
+  updateCount();
+}
+
+const utf8Bytes = (s) => new TextEncoder().encode(s).length;
+
+/** The composer's size counter (from COUNT_FROM_BYTES on); over the limit, sending is refused. */
+function updateCount() {
+  const n = utf8Bytes(el.input.value);
+  const over = n > MAX_MESSAGE_BYTES;
+  el.msgCount.hidden = n < COUNT_FROM_BYTES;
+  el.msgCount.dataset.over = String(over);
+  el.msgCount.textContent = over
+    ? `${n.toLocaleString('en-US')} / ${MAX_MESSAGE_BYTES.toLocaleString('en-US')}: ${(n - MAX_MESSAGE_BYTES).toLocaleString('en-US')} too many to send`
+    : `${n.toLocaleString('en-US')} / ${MAX_MESSAGE_BYTES.toLocaleString('en-US')}`;
+  el.send.disabled = over;
 }
 
 function wireRoom(sess) {
@@ -487,6 +511,7 @@ function leaveRoomSession() {
   el.cursors.replaceChildren();
   el.typing.textContent = '';
   el.input.value = '';
+  updateCount();
   showTab('chat');
   el.unread.hidden = true;
   el.editorPeople.hidden = true;
@@ -547,19 +572,24 @@ function renderParticipants(sess) {
   el.editorPeople.hidden = editors === 0;
   el.editorPeople.textContent = String(editors);
   el.editorPeople.title = `${editors} ${editors === 1 ? 'person' : 'people'} in the editor`;
+  // Disconnected, we know nothing of who is online (ourselves included): all grey.
+  const live = sess.client.state === 'open';
+  el.participants.dataset.live = String(live);
   el.participants.replaceChildren(...list.map((p) => {
     const you = p.userId === session.user.id;
-    const idle = p.presence?.idle === true;
-    const typing = p.presence?.typing === true && p.online && !you;
-    const editing = !you && inEditor(p);
-    const status = !p.online ? 'offline' : typing ? 'typing…' : idle ? 'idle' : editing ? 'in the editor' : 'online';
+    const online = live && !!p.online;
+    const idle = online && p.presence?.idle === true;
+    const typing = p.presence?.typing === true && online && !you;
+    const editing = !you && live && inEditor(p);
+    const status = !live ? (you ? 'offline' : 'unknown while you are offline')
+      : !online ? 'offline' : typing ? 'typing…' : idle ? 'idle' : editing ? 'in the editor' : 'online';
     return h('li', {
-      class: `participant${you ? ' is-you' : ''}${p.online ? ' is-online' : ' is-offline'}${idle ? ' is-idle' : ''}`,
-      'data-testid': 'participant', 'data-user-id': p.userId, 'data-online': String(!!p.online),
+      class: `participant${you ? ' is-you' : ''}${online ? ' is-online' : ' is-offline'}${idle ? ' is-idle' : ''}`,
+      'data-testid': 'participant', 'data-user-id': p.userId, 'data-online': String(online),
       'data-role': p.role, 'data-you': String(you), style: `--c:${p.color || colorFor(p.userId)}`,
     },
     h('span', { class: 'avatar' }, initials(p.displayName),
-      h('i', { class: `dot ${p.online ? (idle ? 'dot-idle' : 'dot-on') : 'dot-off'}`, 'data-testid': 'online-dot', title: status })),
+      h('i', { class: `dot ${online ? (idle ? 'dot-idle' : 'dot-on') : 'dot-off'}`, 'data-testid': 'online-dot', title: status })),
     h('span', { class: 'participant-text' },
       h('span', { class: 'participant-name' },
         h('span', { 'data-testid': 'participant-name' }, p.displayName),
@@ -583,6 +613,12 @@ function scrollMessages(force) {
 function addMessage(sess, m, { batch = false } = {}) {
   if (!m || sess.seen.has(m.id)) return;
   sess.seen.add(m.id);
+  const clientId = m.userId === session.user.id ? m.metadata?.clientId : undefined;
+  if (clientId) {
+    // Ours from the outbox, seen in a catch-up before its reply: no longer pending.
+    const i = sess.outbox.findIndex((it) => it.id === clientId);
+    if (i >= 0) sess.outbox.splice(i, 1)[0].node.remove();
+  }
   const stick = nearBottom();
   const node = messageNode(sess, m);
   // Keep seq order even if a late one arrives (catch-up after a reconnect).
@@ -636,6 +672,7 @@ el.input.addEventListener('keydown', (e) => {
 
 el.input.addEventListener('input', () => {
   autosize();
+  updateCount();
   const sess = current;
   if (!sess?.room) return;
   if (!el.input.value.trim()) return setTyping(sess, false);
@@ -670,30 +707,95 @@ function presence(sess, patch) {
   sess.room.setPresence(patch).catch(() => { /* best effort: presence is ephemeral */ });
 }
 
-async function sendMessage() {
+/**
+ * Every message goes through the room session's outbox: shown at once as pending, sent in
+ * order while connected, kept while offline and sent once the connection is back. Each
+ * carries a client id (metadata.clientId) so a message whose reply was lost in a drop is
+ * recognised in the catch-up instead of being sent twice.
+ */
+function sendMessage() {
   const sess = current;
   if (!sess?.room) return;
   const text = el.input.value;
-  if (!text.trim() || sess.sending) return;
-  if (sess.client.state !== 'open') {
-    toast('Not connected: your message will be ready to send when the connection is back.', 'warn');
+  if (!text.trim()) return;
+  const n = utf8Bytes(text);
+  if (n > MAX_MESSAGE_BYTES) {
+    toast(`Too long to send: ${(n - MAX_MESSAGE_BYTES).toLocaleString('en-US')} over the limit of ${MAX_MESSAGE_BYTES.toLocaleString('en-US')}.`, 'error');
     return;
   }
-  sess.sending = true;
+  if (sess.outbox.length >= MAX_OUTBOX) {
+    toast(`${MAX_OUTBOX} messages are already waiting for the connection: wait for it before writing more.`, 'warn');
+    return;
+  }
   el.input.value = '';
   autosize();
+  updateCount();
   setTyping(sess, false);
+  const item = { id: `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`, text };
+  item.node = pendingNode(item);
+  el.messages.append(item.node);
+  scrollMessages(true);
+  sess.outbox.push(item);
+  flushOutbox(sess);
+}
+
+function pendingNode(item) {
+  return h('li', {
+    class: 'msg msg-user is-mine is-pending', 'data-testid': 'message', 'data-type': 'user_text',
+    'data-seq': 'Infinity', 'data-pending': 'true', 'data-client-id': item.id,
+    style: `--c:${session.user.color || colorFor(session.user.id)}`,
+  },
+  h('span', { class: 'avatar avatar-sm msg-avatar' }, initials(displayNameOf(session.user))),
+  h('div', { class: 'msg-bubble' },
+    h('div', { class: 'msg-head' },
+      h('span', { class: 'msg-author', 'data-testid': 'message-author' }, 'You'),
+      h('span', { class: 'msg-pending-state', 'data-testid': 'message-status' }, 'Waiting for the connection…')),
+    h('div', { class: 'msg-content', 'data-testid': 'message-content' }, item.text)));
+}
+
+function setPendingState(item, state, text) {
+  item.node.dataset.state = state;
+  item.node.querySelector('[data-testid="message-status"]').textContent = text;
+}
+
+function dropFromOutbox(sess, item) {
+  const i = sess.outbox.indexOf(item);
+  if (i >= 0) sess.outbox.splice(i, 1);
+}
+
+/** Sends the outbox in order while the connection is open (one flush at a time). */
+async function flushOutbox(sess) {
+  if (sess.flushing) return;
+  sess.flushing = true;
   try {
-    const m = await sess.room.send('user_text', text);
-    if (current === sess) addMessage(sess, m);
-  } catch (err) {
-    if (current === sess && !el.input.value) {
-      el.input.value = text;
-      autosize();
+    while (sess.outbox.length && current === sess && sess.client.state === 'open') {
+      const item = sess.outbox[0];
+      const stored = (sess.room.messages || []).find((m) => m?.metadata?.clientId === item.id);
+      let m = stored;
+      if (!m) {
+        setPendingState(item, 'sending', 'Sending…');
+        try {
+          m = await sess.room.send('user_text', item.text, { clientId: item.id });
+        } catch (err) {
+          if (current !== sess) return;
+          if (err?.code === 'closed' || err?.code === 'timeout') {
+            setPendingState(item, 'queued', 'Waiting for the connection…');
+            return; // the next 'open' flushes again
+          }
+          dropFromOutbox(sess, item);
+          item.node.dataset.pending = 'false';
+          setPendingState(item, 'failed', `Not sent: ${friendlyError(err)}`);
+          continue;
+        }
+      }
+      if (current !== sess) return;
+      dropFromOutbox(sess, item); // (the message event of the reply may have done it)
+      item.node.remove();
+      addMessage(sess, m);
     }
-    toast(`Message not sent: ${friendlyError(err)}`, 'error');
+    if (current === sess) for (const item of sess.outbox) setPendingState(item, 'queued', 'Waiting for the connection…');
   } finally {
-    sess.sending = false;
+    sess.flushing = false;
   }
 }
 
@@ -773,8 +875,9 @@ function sweepCursors(sess) {
 }
 
 function renderTyping(sess) {
+  const live = sess.client.state === 'open';
   const names = participantList(sess)
-    .filter((p) => p.userId !== session.user.id && p.online && p.presence?.typing === true)
+    .filter((p) => p.userId !== session.user.id && live && p.online && p.presence?.typing === true)
     .map((p) => p.displayName);
   let text = '';
   if (names.length === 1) text = `${names[0]} is typing`;
@@ -888,6 +991,13 @@ async function openEditor(sess) {
     } catch (err) {
       if (current !== sess) return;
       sess.editorOpening = null;
+      if (err?.code === 'closed' || err?.code === 'timeout') {
+        // The connection is down: onConnection opens it when it is back.
+        el.editorLoading.lastElementChild.textContent = 'Offline: the document opens when the connection is back…';
+        el.editorStatus.dataset.state = 'offline';
+        el.editorStatus.textContent = 'Offline';
+        return;
+      }
       const msg = err?.code ? friendlyError(err) : 'the editor could not be loaded (was `make web` run?)';
       el.editorLoading.lastElementChild.textContent = `Couldn’t open the editor: ${msg}`;
       el.editorStatus.dataset.state = 'error';
@@ -1082,8 +1192,14 @@ el.share.addEventListener('click', () => {
   copyWithToast(shareLink({ joinLink: info.joinLink, roomCode: current.room.code || current.code }), 'Invite link copied', el.share);
 });
 el.leave.addEventListener('click', () => requestLeave());
-el.back.addEventListener('click', () => requestLeave());
+el.back.addEventListener('click', () => backToLobby());
 el.settings.addEventListener('click', () => openSettings());
+
+/** Back to the lobby, keeping the seat (members and hosts alike); leaving is requestLeave. */
+function backToLobby() {
+  leaveRoomSession();
+  navigate(lobbyUrl());
+}
 
 async function requestLeave() {
   const sess = current;

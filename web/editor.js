@@ -191,7 +191,8 @@ function cursorDecorations(cursors, text) {
     }
     ranges.push({ from: head, to: head, deco: Decoration.widget({
       widget: new CaretWidget(c.userId, c.name || 'Someone', color),
-      side: 1,
+      // In an empty document the placeholder (a side-1 widget at 0) would come first.
+      side: text.length === 0 ? -1 : 1,
     }) });
   });
   return Decoration.set(ranges.map((r) => r.deco.range(r.from, r.to)), true); // true: sort them
