@@ -1135,6 +1135,8 @@ async function openCosmos(sess) {
       nameOf: (userId) => participantName(sess, userId),
       setPresence: (patch) => { if (current === sess) presence(sess, patch); },
       onStatus: (text, kind) => { if (current === sess) cosmosStatus(text, kind); },
+      confirm: (title, body) => openDialog({ title, body, confirmText: 'Delete', danger: true, testid: 'cosmos-delete' }),
+      describeError: friendlyError,
     });
     // For tests and debugging: the logical scene (works without WebGL too).
     window.__cosmos = sess.cosmos.state;
