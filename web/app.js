@@ -6,6 +6,17 @@ import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendl
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
 const MODES = ['chill', 'focus', 'brainstorm', 'debate', 'playful'];
+/** What each mode asks of the people in the room (a shared convention; the server only stores it). */
+const MODE_HINTS = {
+  chill: 'No agenda: hang out and talk about anything.',
+  focus: 'Heads down: keep the chat short and on the task.',
+  brainstorm: 'Every idea is welcome; judge them later.',
+  debate: 'Take a side and argue it; disagree with ideas, not people.',
+  playful: 'Games, jokes and tangents are the point.',
+};
+/** Colors to pick from in the profile: the server's palette (src/user_valid.c). */
+const PROFILE_COLORS = ['#d9534f', '#d9682a', '#b8800a', '#8a8c17', '#55962a', '#3a9b1f', '#2e9e57', '#1f9e8f',
+  '#1b95b8', '#3b82f6', '#5b6ee8', '#8060e0', '#a855d6', '#bf4fd0', '#c94fb0', '#d94f86'];
 const CURSOR_HIDE_MS = 5000;      // a remote cursor without movement fades out after this
 const CURSOR_SEND_MS = 33;        // ~30 presence updates a second at most
 const TYPING_REFRESH_MS = 3000;   // re-send typing:true while typing (the server expires it after 5 s)
@@ -107,9 +118,56 @@ function renderTopbar() {
   me.querySelector('[data-role="me-name"]').textContent = name;
 }
 
+$('[data-testid="current-user"]').addEventListener('click', () => openProfile());
+
+/** The profile dialog: name and color (PATCH /api/users/me; a fresh token carries them). */
+async function openProfile() {
+  if (!session) return;
+  const curColor = (session.user.color || '').toLowerCase();
+  const name = h('input', { value: displayNameOf(session.user), maxlength: '32', 'data-testid': 'profile-name', autocomplete: 'nickname' });
+  let color = curColor;
+  const swatches = PROFILE_COLORS.map((c) => h('button', {
+    type: 'button', class: 'swatch', style: `--c:${c}`, title: c, 'aria-label': `Color ${c}`,
+    'aria-pressed': String(c === curColor), 'data-testid': 'profile-color', 'data-color': c,
+    onclick: (e) => {
+      color = c;
+      for (const b of e.currentTarget.parentNode.children) b.setAttribute('aria-pressed', String(b.dataset.color === c));
+    },
+  }));
+  const err = h('p', { class: 'form-error', 'data-testid': 'profile-error', hidden: true });
+  const body = h('div', { class: 'settings' },
+    h('label', { class: 'field' }, h('span', {}, 'Name'), name),
+    h('div', { class: 'field' }, h('span', {}, 'Color'), h('div', { class: 'swatches' }, swatches)),
+    h('p', { class: 'muted small' }, 'Rooms you are in show the new name and color the next time you enter them.'),
+    err);
+  for (;;) {
+    const ok = await openDialog({ title: 'Your profile', body, confirmText: 'Save', testid: 'profile' });
+    if (!ok || !session) return;
+    const patch = {};
+    const newName = name.value.trim();
+    if (!newName) { err.hidden = false; err.textContent = 'Enter a name.'; name.focus(); continue; }
+    if ([...newName].length > 32) { err.hidden = false; err.textContent = 'Names have at most 32 characters.'; continue; }
+    if (newName !== displayNameOf(session.user)) patch.username = newName;
+    if (color && color !== curColor) patch.color = color;
+    if (!Object.keys(patch).length) return;
+    try {
+      const sdk = api();
+      const user = await sdk.updateMe(patch);
+      saveSession({ token: sdk.token || session.token, user: { ...session.user, ...user } });
+      toast('Profile saved', 'ok');
+      return;
+    } catch (e) {
+      if (e?.code === 'unauthorized') return sessionExpired();
+      err.hidden = false;
+      err.textContent = friendlyError(e);
+    }
+  }
+}
+
 $('[data-testid="signout"]').addEventListener('click', () => {
   leaveRoomSession();
   saveSession(null);
+  setAuthMode('login'); // a returning user signs in; creating an account is one click away
   navigate(lobbyUrl());
   toast('Signed out');
 });
@@ -157,6 +215,14 @@ function formError(testid, msg) {
   const el = $(`[data-testid="${testid}"]`);
   el.hidden = !msg;
   el.textContent = msg || '';
+  if (!msg) for (const f of el.closest('form')?.querySelectorAll('[aria-invalid]') ?? []) f.removeAttribute('aria-invalid');
+}
+
+/** A form error about one field: the field is marked and focused. */
+function fieldError(testid, field, msg) {
+  formError(testid, msg);
+  field.setAttribute('aria-invalid', 'true');
+  field.focus();
 }
 
 authForm.addEventListener('submit', async (e) => {
@@ -164,13 +230,18 @@ authForm.addEventListener('submit', async (e) => {
   const email = authForm.email.value.trim();
   const password = authForm.password.value;
   const username = authForm.username.value.trim();
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return formError('auth-error', 'Enter a valid email address.');
+  // In the order of the fields, so the first one at fault is the one pointed at.
+  formError('auth-error', null);
   if (authMode === 'register') {
-    if (!username) return formError('auth-error', 'Choose a username.');
-    if ([...username].length > 32) return formError('auth-error', 'Usernames have at most 32 characters.');
-    if (password.length < 8) return formError('auth-error', 'Passwords have at least 8 characters.');
+    if (!username) return fieldError('auth-error', authForm.username, 'Choose a username.');
+    if ([...username].length > 32) return fieldError('auth-error', authForm.username, 'Usernames have at most 32 characters.');
+  }
+  if (!email) return fieldError('auth-error', authForm.email, 'Enter your email address.');
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return fieldError('auth-error', authForm.email, 'Enter a valid email address.');
+  if (authMode === 'register') {
+    if (password.length < 8) return fieldError('auth-error', authForm.password, 'Passwords have at least 8 characters.');
   } else if (!password) {
-    return formError('auth-error', 'Enter your password.');
+    return fieldError('auth-error', authForm.password, 'Enter your password.');
   }
   formError('auth-error', null);
   const btn = $('[data-testid="auth-submit"]');
@@ -225,14 +296,18 @@ function renderRoomList(testid, rooms, err) {
         class: 'room-item-main', type: 'button', 'data-testid': 'room-open',
         onclick: () => navigate(roomUrl(r.roomCode)),
       },
-      h('span', { class: 'room-item-name' }, r.name, isHost ? h('span', { class: 'crown', title: 'You host this room' }, crownSvg()) : null),
+      h('span', { class: 'room-item-name', title: r.name }, h('span', { class: 'room-item-title' }, r.name), isHost ? h('span', { class: 'crown', title: 'You host this room' }, crownSvg()) : null),
       h('span', { class: 'room-item-meta' },
         h('span', { class: 'mono' }, r.roomCode),
         h('span', { class: `count${full ? ' is-full' : ''}` }, `${r.participantCount}/${r.maxParticipants}`),
         r.onlineCount ? h('span', { class: 'online-count' }, h('i', { class: 'dot dot-on' }), `${r.onlineCount} online`) : null)),
       h('span', { class: 'room-item-actions' },
         h('button', { class: 'btn btn-icon', type: 'button', title: 'Copy code', 'aria-label': `Copy code ${r.roomCode}`, 'data-testid': 'room-copy-code', onclick: () => copyWithToast(r.roomCode, 'Room code copied') }, copySvg()),
-        h('button', { class: 'btn btn-icon', type: 'button', title: 'Copy share link', 'aria-label': 'Copy share link', 'data-testid': 'room-share-link', onclick: () => copyWithToast(shareLink(r), 'Link copied') }, linkSvg()))));
+        h('button', { class: 'btn btn-icon', type: 'button', title: 'Copy share link', 'aria-label': 'Copy share link', 'data-testid': 'room-share-link', onclick: () => copyWithToast(shareLink(r), 'Link copied') }, linkSvg()),
+        isHost && testid === 'my-rooms' ? h('button', {
+          class: 'btn btn-icon btn-danger-ghost', type: 'button', title: 'Delete room', 'aria-label': `Delete room ${r.name}`,
+          'data-testid': 'room-delete', onclick: () => deleteFromLobby(r),
+        }, '✕') : null)));
   }
   empty.hidden = rooms.length > 0;
   if (err && !rooms.length) {
@@ -241,15 +316,33 @@ function renderRoomList(testid, rooms, err) {
   }
 }
 
+async function deleteFromLobby(r) {
+  const ok = await openDialog({
+    title: `Delete “${r.name}”?`,
+    body: 'Everyone is removed and the messages are deleted. This can’t be undone.',
+    confirmText: 'Delete room', danger: true, testid: 'delete',
+  });
+  if (!ok) return;
+  try {
+    await api().deleteRoom(r.id);
+    toast(`“${r.name}” was deleted.`);
+    formError('create-error', null);
+  } catch (err) {
+    if (err?.code === 'unauthorized') return sessionExpired();
+    toast(`Couldn’t delete the room: ${friendlyError(err)}`, 'error');
+  }
+  loadRoomLists();
+}
+
 createForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   const name = createForm.name.value.trim();
   const capRaw = createForm.capacity.value.trim();
   const cap = Number(capRaw);
-  if (!name) return formError('create-error', 'Give the room a name.');
-  if ([...name].length > 100) return formError('create-error', 'Room names have at most 100 characters.');
-  if (!capRaw || !Number.isInteger(cap)) return formError('create-error', 'Capacity must be a whole number.');
-  if (cap < 1 || cap > 50) return formError('create-error', 'Capacity must be between 1 and 50.');
+  if (!name) return fieldError('create-error', createForm.name, 'Give the room a name.');
+  if ([...name].length > 100) return fieldError('create-error', createForm.name, 'Room names have at most 100 characters.');
+  if (!capRaw || !Number.isInteger(cap)) return fieldError('create-error', createForm.capacity, 'Capacity must be a whole number.');
+  if (cap < 1 || cap > 50) return fieldError('create-error', createForm.capacity, 'Capacity must be between 1 and 50.');
   formError('create-error', null);
   const btn = $('[data-testid="create-submit"]');
   btn.disabled = true;
@@ -274,8 +367,8 @@ joinForm.code.addEventListener('input', () => {
 joinForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const code = joinForm.code.value.trim().toUpperCase();
-  if (code.length !== 6) return formError('join-error', 'Room codes have exactly 6 characters.');
-  if (!CODE_RE.test(code)) return formError('join-error', 'That isn’t a valid room code (codes never use 0, 1, I or O).');
+  if (code.length !== 6) return fieldError('join-error', joinForm.code, 'Room codes have exactly 6 characters.');
+  if (!CODE_RE.test(code)) return fieldError('join-error', joinForm.code, 'That isn’t a valid room code (codes never use 0, 1, I or O).');
   formError('join-error', null);
   navigate(roomUrl(code));
 });
@@ -487,6 +580,7 @@ function wireRoom(sess) {
     }
   });
   on('room_deleted', () => {
+    if (sess.deleting) return; // our own delete: requestDelete says it
     leaveRoomSession();
     navigate(lobbyUrl(), { replace: true });
     toast('This room was deleted.', 'warn', 6000);
@@ -524,6 +618,7 @@ function renderRoomAll(sess) {
   const { room } = sess;
   const info = room.info || {};
   el.name.textContent = info.name || sess.code;
+  el.name.title = info.name || sess.code; // ellipsized when long: the full name on hover
   document.title = `${info.name || sess.code} · Chorus`;
   el.code.textContent = room.code || info.roomCode || sess.code;
   el.visibility.textContent = info.isPublic ? 'Public' : 'Private';
@@ -548,6 +643,8 @@ function isHost(sess) {
 function renderMode(sess, mode) {
   el.mode.hidden = mode == null || mode === '';
   el.mode.textContent = mode == null ? '' : `Mode: ${typeof mode === 'string' ? mode : JSON.stringify(mode)}`;
+  el.mode.title = (typeof mode === 'string' && MODE_HINTS[mode]) || '';
+  el.mode.dataset.hint = el.mode.title;
   sess.mode = mode;
 }
 
@@ -567,7 +664,8 @@ function renderParticipants(sess) {
   el.count.textContent = max ? `${list.length}/${max}` : String(list.length);
   const full = max > 0 && list.length >= max;
   el.count.classList.toggle('is-full', full);
-  el.full.hidden = !full;
+  if (!full) sess.fullDismissed = false; // full again later: say it again
+  el.full.hidden = !full || !!sess.fullDismissed;
   const editors = list.filter((p) => p.userId !== session.user.id && inEditor(p)).length;
   el.editorPeople.hidden = editors === 0;
   el.editorPeople.textContent = String(editors);
@@ -628,11 +726,39 @@ function addMessage(sess, m, { batch = false } = {}) {
     else break;
   }
   el.messages.insertBefore(node, before);
+  if (node.classList.contains('msg-system') && !m.userId) collapseNotices(node);
   if (!batch) scrollMessages(stick || m.userId === session.user.id);
   if (!batch && sess.tab !== 'chat' && m.userId !== session.user.id) {
     sess.unread++;
     el.unread.textContent = sess.unread > 99 ? '99+' : String(sess.unread);
     el.unread.hidden = false;
+  }
+}
+
+const NOTICE_RUN = 3; // this many server notices in a row collapse behind the newest
+
+/**
+ * Quieter joins and leaves: in a run of consecutive server notices (joins, leaves, mode
+ * changes) only the newest shows, with "N more" to unfold the others.
+ */
+function collapseNotices(node) {
+  const isNotice = (n) => n && n.classList.contains('msg-system') && !n.dataset.userId;
+  let first = node;
+  while (isNotice(first.previousElementSibling)) first = first.previousElementSibling;
+  const run = [];
+  for (let n = first; isNotice(n); n = n.nextElementSibling) run.push(n);
+  for (const n of run) n.querySelector('.msg-more')?.remove();
+  const open = run.some((n) => n.dataset.expanded === 'true');
+  const newest = run[run.length - 1];
+  for (const n of run) {
+    n.dataset.collapsed = String(run.length >= NOTICE_RUN && n !== newest && !open);
+    if (open) n.dataset.expanded = 'true';
+  }
+  if (run.length >= NOTICE_RUN && !open) {
+    newest.append(h('button', {
+      class: 'msg-more', type: 'button', 'data-testid': 'notices-more',
+      onclick: () => { for (const n of run) { n.dataset.expanded = 'true'; n.dataset.collapsed = 'false'; } newest.querySelector('.msg-more')?.remove(); },
+    }, `${run.length - 1} more`));
   }
 }
 
@@ -655,7 +781,33 @@ function messageNode(sess, m) {
         h('span', { class: 'msg-author', 'data-testid': 'message-author' }, mine ? 'You' : m.displayName),
         label ? h('span', { class: `msg-type msg-type-${kind}`, 'data-testid': 'message-type' }, label) : null,
         h('time', { class: 'msg-time', datetime: new Date(m.createdAt).toISOString() }, fmtTime(m.createdAt))),
-      h('div', { class: 'msg-content', 'data-testid': 'message-content' }, m.content)));
+      h('div', { class: 'msg-content', 'data-testid': 'message-content' }, linkify(m.content))));
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+
+/**
+ * Text with its http(s) URLs as links: built as text nodes and <a> elements (never markup),
+ * only http and https, opening in a new tab without access to this page.
+ */
+function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(URL_RE)) {
+    let url = m[0].replace(/[.,;:!?)\]}]+$/, ''); // trailing punctuation belongs to the sentence
+    let href;
+    try {
+      href = new URL(url);
+    } catch {
+      continue;
+    }
+    if (href.protocol !== 'http:' && href.protocol !== 'https:') continue;
+    out.push(text.slice(last, m.index));
+    out.push(h('a', { href: href.href, target: '_blank', rel: 'noopener noreferrer nofollow', 'data-testid': 'message-link' }, url));
+    last = m.index + url.length;
+  }
+  out.push(text.slice(last));
+  return out;
 }
 
 el.composer.addEventListener('submit', (e) => {
@@ -1196,6 +1348,10 @@ el.share.addEventListener('click', () => {
 el.leave.addEventListener('click', () => requestLeave());
 el.back.addEventListener('click', () => backToLobby());
 el.settings.addEventListener('click', () => openSettings());
+$('[data-testid="room-full-dismiss"]').addEventListener('click', () => {
+  if (current) current.fullDismissed = true;
+  el.full.hidden = true;
+});
 
 /** Back to the lobby, keeping the seat (members and hosts alike); leaving is requestLeave. */
 function backToLobby() {
@@ -1268,10 +1424,15 @@ async function openSettings() {
   const select = h('select', { 'data-testid': 'mode-select', class: 'select' },
     h('option', { value: '' }, 'No mode'),
     ...modes.map((m) => h('option', { value: m, selected: m === curMode ? '' : undefined }, m)));
+  const modeHint = h('p', { class: 'muted small', 'data-testid': 'mode-hint' });
+  const showHint = () => { modeHint.textContent = MODE_HINTS[select.value] || 'No mode: the room has no particular tone.'; };
+  select.addEventListener('change', showHint);
+  showHint();
   const del = h('button', { class: 'btn btn-danger-ghost btn-sm', type: 'button', 'data-testid': 'delete-room' }, 'Delete room…');
   const body = h('div', { class: 'settings' },
     h('label', { class: 'field' }, h('span', {}, 'Room mode'), select),
-    h('p', { class: 'muted small' }, 'Everyone in the room sees the mode change at once.'),
+    modeHint,
+    h('p', { class: 'muted small' }, 'A mode tells everyone how the room is meant to be used; they see it change at once.'),
     h('div', { class: 'danger-zone' }, h('div', {}, h('strong', {}, 'Delete room'), h('p', { class: 'muted small' }, 'Removes the room, its people and its messages for everyone.')), del));
   let wantDelete = false;
   del.addEventListener('click', () => { wantDelete = true; closeDialogIfOpen(false); });
@@ -1298,12 +1459,14 @@ async function requestDelete(sess) {
     confirmText: 'Delete room', danger: true, testid: 'delete',
   });
   if (!ok || current !== sess) return;
+  sess.deleting = true;
   try {
     await sess.client.deleteRoom(sess.room.id);
     leaveRoomSession();
     navigate(lobbyUrl());
     toast(`“${name}” was deleted.`);
   } catch (err) {
+    sess.deleting = false;
     toast(`Couldn’t delete the room: ${friendlyError(err)}`, 'error');
   }
 }
