@@ -1348,6 +1348,8 @@ el.share.addEventListener('click', () => {
 el.leave.addEventListener('click', () => requestLeave());
 el.back.addEventListener('click', () => backToLobby());
 el.settings.addEventListener('click', () => openSettings());
+// A long name is ellipsized; a tap (touch has no hover for its title) shows it whole.
+el.name.addEventListener('click', () => el.name.classList.toggle('is-expanded'));
 $('[data-testid="room-full-dismiss"]').addEventListener('click', () => {
   if (current) current.fullDismissed = true;
   el.full.hidden = true;

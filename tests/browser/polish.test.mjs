@@ -21,7 +21,7 @@ describe('web app: polish', () => {
   before(async () => {
     env = await Env.start();
     A = await env.newUser('Ada');
-    B = await env.newUser('Bob');
+    B = await env.newUser('Bob', { viewport: { width: 390, height: 844 } }); // a phone
   });
 
   after(async () => {
@@ -84,7 +84,7 @@ describe('web app: polish', () => {
     assert.equal(await item.getAttribute('title'), LONG_NAME);
     assert.ok(await item.locator('.room-item-title').evaluate((n) => n.scrollWidth > n.clientWidth), 'ellipsized');
 
-    await p.getByTestId('create-name').fill('Sixth');
+    await p.getByTestId('create-name').fill(`Sixth: ${LONG_NAME}`.slice(0, 100));
     await env.expectingConsoleErrors([A], httpStatusError(429), async () => {
       await p.getByTestId('create-submit').click();
       await untilText(p.getByTestId('create-error'), 'My rooms');
@@ -113,6 +113,15 @@ describe('web app: polish', () => {
     await B.page.goto(`${env.url}/?room=${code}`);
     await signUp(B.page, B);
     await untilText(B.page.getByTestId('room-code'), code);
+    // On the phone the long name is ellipsized; a tap shows it whole.
+    const h1 = B.page.getByTestId('room-name');
+    await untilText(h1, 'Sixth');
+    assert.equal(await h1.getAttribute('title'), `Sixth: ${LONG_NAME}`.slice(0, 100));
+    assert.ok(await h1.evaluate((n) => n.scrollWidth > n.clientWidth), 'ellipsized');
+    await h1.click();
+    assert.ok(await h1.evaluate((n) => n.scrollWidth <= n.clientWidth), 'whole after a tap');
+    await env.screenshot(B, 'polish-phone-long-name.png');
+    await h1.click();
     await B.page.getByTestId('room-full-warning').waitFor();
     await B.page.getByTestId('room-full-dismiss').click();
     await B.page.getByTestId('room-full-warning').waitFor({ state: 'hidden' });
