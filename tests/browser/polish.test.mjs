@@ -169,8 +169,19 @@ describe('web app: polish', () => {
     await until(async () => (await opacity()) === '1', { message: 'the label on hover' });
   });
 
+  it('deleting the room from its settings says so once', async () => {
+    await A.page.getByTestId('settings-button').click();
+    await A.page.getByTestId('delete-room').click();
+    await untilText(A.page.getByTestId('dialog-title'), 'Delete');
+    await A.page.getByTestId('dialog-confirm').click();
+    await A.page.getByTestId('lobby-view').waitFor();
+    await untilText(A.page.getByTestId('toasts'), 'was deleted');
+    // After the answer the room's events are unsubscribed: no second toast can follow.
+    assert.equal(await A.page.getByTestId('toast').filter({ hasText: 'deleted' }).count(), 1);
+    await untilText(B.page.getByTestId('toasts'), 'This room was deleted');
+  });
+
   it('signing out opens "Sign in"', async () => {
-    await A.page.getByTestId('back-to-lobby').click();
     await A.page.getByTestId('signout').click();
     await A.page.getByTestId('auth-view').waitFor();
     await untilText(A.page.getByTestId('auth-submit'), 'Sign in');
