@@ -166,7 +166,7 @@ export function mountCosmos(host, room, opts) {
   tooltip.className = 'cosmos-tooltip';
   tooltip.dataset.testid = 'cosmos-tooltip';
   tooltip.hidden = true;
-  const hint = el('p', 'cosmos-hint', 'Drag to orbit · wheel to zoom · click an entry for details · drag an entry to move it');
+  const hint = el('p', 'cosmos-hint', 'Drag to orbit · wheel or pinch to zoom · click or tap an entry for details · drag an entry to move it');
   hint.dataset.testid = 'cosmos-hint';
   const empty = el('div', 'cosmos-empty');
   empty.dataset.testid = 'cosmos-empty';
@@ -546,7 +546,35 @@ export function mountCosmos(host, room, opts) {
     return p && Math.abs(p.x) < 60 && Math.abs(p.z) < 60 ? [round3(p.x), round3(y), round3(p.z)] : null;
   }
 
+  // Touch: two fingers pinch to zoom (the wheel's job on a desktop).
+  const touches = new Map(); // pointerId -> {x, y}
+  let pinch = null; // {d0, dist0}
+
+  function touchSpread() {
+    const [a, b] = [...touches.values()];
+    return Math.hypot(a.x - b.x, a.y - b.y);
+  }
+
+  function capture(id, on) {
+    try {
+      if (on) surface.setPointerCapture?.(id);
+      else surface.releasePointerCapture?.(id);
+    } catch {
+      /* a pointer that is already gone */
+    }
+  }
+
   function onPointerMove(ev) {
+    if (touches.has(ev.pointerId)) touches.set(ev.pointerId, { x: ev.clientX, y: ev.clientY });
+    if (pinch) {
+      const d = touchSpread();
+      if (d > 0) {
+        orbit.dist = Math.min(45, Math.max(6, pinch.dist0 * (pinch.d0 / d)));
+        placeCamera();
+        requestFrame();
+      }
+      return;
+    }
     if (drag && !drag.moved && Math.hypot(ev.clientX - drag.x, ev.clientY - drag.y) >= DRAG_START_PX) {
       drag.moved = true;
       if (drag.kind === 'entry') startEntryDrag(drag);
@@ -574,18 +602,32 @@ export function mountCosmos(host, room, opts) {
 
   function onPointerDown(ev) {
     if (ev.button !== 0) return;
+    if (ev.pointerType === 'touch') touches.set(ev.pointerId, { x: ev.clientX, y: ev.clientY });
+    if (touches.size === 2) {
+      // A second finger: pinch, not a drag (an entry drag that had begun is stored where it is).
+      if (drag?.kind === 'entry' && drag.moved) endEntryDrag(drag);
+      drag = null;
+      pinch = { d0: Math.max(1, touchSpread()), dist0: orbit.dist };
+      return;
+    }
     step();
     const id = hitAt(ev.clientX, ev.clientY);
     drag = id
       ? { kind: 'entry', id, x: ev.clientX, y: ev.clientY, moved: false, locked: false }
       : { kind: 'orbit', x: ev.clientX, y: ev.clientY, az: orbit.az, el: orbit.el, moved: false };
-    surface.setPointerCapture?.(ev.pointerId);
+    capture(ev.pointerId, true);
   }
 
   function onPointerUp(ev) {
+    touches.delete(ev.pointerId);
+    if (pinch) {
+      if (touches.size < 2) pinch = null;
+      capture(ev.pointerId, false);
+      return;
+    }
     const d = drag;
     drag = null;
-    surface.releasePointerCapture?.(ev.pointerId);
+    capture(ev.pointerId, false);
     if (!d) return;
     if (!d.moved) {
       select(d.kind === 'entry' ? d.id : null); // a click or a tap
@@ -857,6 +899,8 @@ export function mountCosmos(host, room, opts) {
     },
     get hovered() { return hovered; },
     get selected() { return selected; },
+    /** The camera's distance from the center (the zoom). */
+    get distance() { return orbit.dist; },
     /** The entries' locks as shown: {id: {userId, displayName}}. */
     locks() {
       const out = {};

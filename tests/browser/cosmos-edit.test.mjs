@@ -49,7 +49,7 @@ describe('web app: selecting, moving, editing and deleting cosmos entries', () =
     await A.page.getByTestId('cosmos-empty').waitFor();
     await untilText(A.page.getByTestId('cosmos-empty'), 'Write an entry');
     await untilText(A.page.getByTestId('cosmos-hint'), 'Drag to orbit');
-    await untilText(A.page.getByTestId('cosmos-hint'), 'wheel to zoom');
+    await untilText(A.page.getByTestId('cosmos-hint'), 'wheel or pinch to zoom');
     await env.screenshot(A, 'cosmos-empty-hint.png');
 
     await A.page.getByTestId('cosmos-text').fill('first light over the hills');
@@ -130,6 +130,29 @@ describe('web app: selecting, moving, editing and deleting cosmos entries', () =
     await until(async () => (await entries(A.page)).length === 0 && (await entries(B.page)).length === 0, { message: 'gone on both' });
     await B.page.getByTestId('cosmos-detail').waitFor({ state: 'hidden' });
     await A.page.getByTestId('cosmos-empty').waitFor();
+  });
+
+  it('on a touch screen two fingers pinch to zoom', async () => {
+    const before = await B.page.evaluate(() => window.__cosmos.distance);
+    await B.page.getByTestId('cosmos-canvas').evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const cx = r.left + r.width / 2;
+      const cy = r.top + r.height / 2;
+      const fire = (type, id, dx) => el.dispatchEvent(new PointerEvent(type, {
+        pointerId: id, pointerType: 'touch', isPrimary: id === 11, button: type === 'pointermove' ? -1 : 0,
+        clientX: cx + dx, clientY: cy, bubbles: true,
+      }));
+      fire('pointerdown', 11, -40);
+      fire('pointerdown', 12, 40);
+      for (let k = 1; k <= 5; k++) {
+        fire('pointermove', 11, -40 - 16 * k);
+        fire('pointermove', 12, 40 + 16 * k);
+      }
+      fire('pointerup', 11, -120);
+      fire('pointerup', 12, 120);
+    });
+    const after = await B.page.evaluate(() => window.__cosmos.distance);
+    assert.ok(after < before * 0.7, `fingers apart zoom in: ${before} -> ${after}`);
   });
 
   it('no console errors on any page', () => {
