@@ -750,6 +750,24 @@ static void fill_room_update(store_room_t *sr, const room_t *room, char *state_t
     sr->last_activity = room->last_activity;
 }
 
+/* Says in words who changed what: the mode (set or cleared) or else the settings. Borrows
+ * old_mode (the mode before the change). */
+static void state_message(rooms_t *r, room_t *room, const auth_claims_t *by,
+                          const json_t *old_mode)
+{
+    const room_member_t *m = room_member(room, by->sub);
+    const char *who = m && m->display_name[0] ? m->display_name : "The host";
+    json_t *mode = json_object_get(room->state, "mode");
+    if (json_equal(mode ? mode : json_null(), (json_t *)old_mode))
+        system_message(r, room, "%s changed the room settings", who);
+    else if (json_is_string(mode))
+        system_message(r, room, "%s set the room mode to %.64s", who, json_string_value(mode));
+    else if (!mode || json_is_null(mode))
+        system_message(r, room, "%s cleared the room mode", who);
+    else
+        system_message(r, room, "%s changed the room mode", who);
+}
+
 void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
                        rooms_done_fn done, void *ud)
 {
@@ -761,9 +779,11 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
         invalid(done, ud, "patch", "the patch must be a JSON object");
         return;
     }
+    json_t *old_mode = mode_of(room);
     json_t *next = json_merge_patch(room->state, patch);
     char *text = next ? json_dumps(next, JSON_COMPACT) : NULL;
     if (!next || !json_is_object(next) || !text || strlen(text) > r->lim.max_state) {
+        json_decref(old_mode);
         json_decref(next);
         free(text);
         fail(done, ud, 413, "payload_too_large", "the room state would be too large");
@@ -788,8 +808,8 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     op->ev = entities_event_push(room, proto_frame_json(ev), NULL, 0);
     json_decref(ev);
     op_submit(op);
-    system_message(r, room, "the host changed the room state (version %lld)",
-                   (long long)room->state_version);
+    state_message(r, room, by, old_mode);
+    json_decref(old_mode);
 }
 
 /* ---------- messages ---------- */

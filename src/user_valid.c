@@ -130,7 +130,7 @@ void user_color_normalize(const char *s, size_t len, char *out)
 
 static const char *const user__palette[] = {
     "#d9534f", "#d9682a", "#b8800a", "#8a8c17", "#55962a", "#2e9e57", "#1f9e8f", "#1b95b8",
-    "#3b82f6", "#5b6ee8", "#8060e0", "#a855d6", "#c94fb0", "#d94f86", "#a07050", "#6f8796",
+    "#3b82f6", "#5b6ee8", "#8060e0", "#a855d6", "#c94fb0", "#d94f86", "#3a9b1f", "#bf4fd0",
 };
 
 size_t user_color_palette_size(void)

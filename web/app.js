@@ -6,10 +6,24 @@ import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendl
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
 const MODES = ['chill', 'focus', 'brainstorm', 'debate', 'playful'];
+/** What each mode asks of the people in the room (a shared convention; the server only stores it). */
+const MODE_HINTS = {
+  chill: 'No agenda: hang out and talk about anything.',
+  focus: 'Heads down: keep the chat short and on the task.',
+  brainstorm: 'Every idea is welcome; judge them later.',
+  debate: 'Take a side and argue it; disagree with ideas, not people.',
+  playful: 'Games, jokes and tangents are the point.',
+};
+/** Colors to pick from in the profile: the server's palette (src/user_valid.c). */
+const PROFILE_COLORS = ['#d9534f', '#d9682a', '#b8800a', '#8a8c17', '#55962a', '#3a9b1f', '#2e9e57', '#1f9e8f',
+  '#1b95b8', '#3b82f6', '#5b6ee8', '#8060e0', '#a855d6', '#bf4fd0', '#c94fb0', '#d94f86'];
 const CURSOR_HIDE_MS = 5000;      // a remote cursor without movement fades out after this
 const CURSOR_SEND_MS = 33;        // ~30 presence updates a second at most
 const TYPING_REFRESH_MS = 3000;   // re-send typing:true while typing (the server expires it after 5 s)
 const TYPING_STOP_MS = 4000;      // no keystroke for this long: typing:false
+const MAX_MESSAGE_BYTES = 16384;  // the server's default --room-max-message (UTF-8 bytes)
+const COUNT_FROM_BYTES = 4096;    // the composer shows its counter from this size on
+const MAX_OUTBOX = 50;            // messages waiting for the connection, at most
 
 // ---------------------------------------------------------------- session
 
@@ -104,17 +118,63 @@ function renderTopbar() {
   me.querySelector('[data-role="me-name"]').textContent = name;
 }
 
+$('[data-testid="current-user"]').addEventListener('click', () => openProfile());
+
+/** The profile dialog: name and color (PATCH /api/users/me; a fresh token carries them). */
+async function openProfile() {
+  if (!session) return;
+  const curColor = (session.user.color || '').toLowerCase();
+  const name = h('input', { value: displayNameOf(session.user), maxlength: '32', 'data-testid': 'profile-name', autocomplete: 'nickname' });
+  let color = curColor;
+  const swatches = PROFILE_COLORS.map((c) => h('button', {
+    type: 'button', class: 'swatch', style: `--c:${c}`, title: c, 'aria-label': `Color ${c}`,
+    'aria-pressed': String(c === curColor), 'data-testid': 'profile-color', 'data-color': c,
+    onclick: (e) => {
+      color = c;
+      for (const b of e.currentTarget.parentNode.children) b.setAttribute('aria-pressed', String(b.dataset.color === c));
+    },
+  }));
+  const err = h('p', { class: 'form-error', 'data-testid': 'profile-error', hidden: true });
+  const body = h('div', { class: 'settings' },
+    h('label', { class: 'field' }, h('span', {}, 'Name'), name),
+    h('div', { class: 'field' }, h('span', {}, 'Color'), h('div', { class: 'swatches' }, swatches)),
+    h('p', { class: 'muted small' }, 'Rooms you are in show the new name and color the next time you enter them.'),
+    err);
+  for (;;) {
+    const ok = await openDialog({ title: 'Your profile', body, confirmText: 'Save', testid: 'profile' });
+    if (!ok || !session) return;
+    const patch = {};
+    const newName = name.value.trim();
+    if (!newName) { err.hidden = false; err.textContent = 'Enter a name.'; name.focus(); continue; }
+    if ([...newName].length > 32) { err.hidden = false; err.textContent = 'Names have at most 32 characters.'; continue; }
+    if (newName !== displayNameOf(session.user)) patch.username = newName;
+    if (color && color !== curColor) patch.color = color;
+    if (!Object.keys(patch).length) return;
+    try {
+      const sdk = api();
+      const user = await sdk.updateMe(patch);
+      saveSession({ token: sdk.token || session.token, user: { ...session.user, ...user } });
+      toast('Profile saved', 'ok');
+      return;
+    } catch (e) {
+      if (e?.code === 'unauthorized') return sessionExpired();
+      err.hidden = false;
+      err.textContent = friendlyError(e);
+    }
+  }
+}
+
 $('[data-testid="signout"]').addEventListener('click', () => {
   leaveRoomSession();
   saveSession(null);
+  setAuthMode('login'); // a returning user signs in; creating an account is one click away
   navigate(lobbyUrl());
   toast('Signed out');
 });
 
 $('[data-testid="brand"]').addEventListener('click', (e) => {
   e.preventDefault();
-  if (current) requestLeave();
-  else navigate(lobbyUrl());
+  backToLobby();
 });
 
 function setConnState(state) {
@@ -155,6 +215,14 @@ function formError(testid, msg) {
   const el = $(`[data-testid="${testid}"]`);
   el.hidden = !msg;
   el.textContent = msg || '';
+  if (!msg) for (const f of el.closest('form')?.querySelectorAll('[aria-invalid]') ?? []) f.removeAttribute('aria-invalid');
+}
+
+/** A form error about one field: the field is marked and focused. */
+function fieldError(testid, field, msg) {
+  formError(testid, msg);
+  field.setAttribute('aria-invalid', 'true');
+  field.focus();
 }
 
 authForm.addEventListener('submit', async (e) => {
@@ -162,13 +230,18 @@ authForm.addEventListener('submit', async (e) => {
   const email = authForm.email.value.trim();
   const password = authForm.password.value;
   const username = authForm.username.value.trim();
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return formError('auth-error', 'Enter a valid email address.');
+  // In the order of the fields, so the first one at fault is the one pointed at.
+  formError('auth-error', null);
   if (authMode === 'register') {
-    if (!username) return formError('auth-error', 'Choose a username.');
-    if ([...username].length > 32) return formError('auth-error', 'Usernames have at most 32 characters.');
-    if (password.length < 8) return formError('auth-error', 'Passwords have at least 8 characters.');
+    if (!username) return fieldError('auth-error', authForm.username, 'Choose a username.');
+    if ([...username].length > 32) return fieldError('auth-error', authForm.username, 'Usernames have at most 32 characters.');
+  }
+  if (!email) return fieldError('auth-error', authForm.email, 'Enter your email address.');
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return fieldError('auth-error', authForm.email, 'Enter a valid email address.');
+  if (authMode === 'register') {
+    if (password.length < 8) return fieldError('auth-error', authForm.password, 'Passwords have at least 8 characters.');
   } else if (!password) {
-    return formError('auth-error', 'Enter your password.');
+    return fieldError('auth-error', authForm.password, 'Enter your password.');
   }
   formError('auth-error', null);
   const btn = $('[data-testid="auth-submit"]');
@@ -197,6 +270,7 @@ const joinForm = $('[data-testid="join-form"]');
 
 function showLobby() {
   showView('lobby');
+  formError('join-error', null); // an error belongs to the attempt that caused it
   document.title = 'Chorus: Spaces';
   loadRoomLists();
 }
@@ -222,14 +296,18 @@ function renderRoomList(testid, rooms, err) {
         class: 'room-item-main', type: 'button', 'data-testid': 'room-open',
         onclick: () => navigate(roomUrl(r.roomCode)),
       },
-      h('span', { class: 'room-item-name' }, r.name, isHost ? h('span', { class: 'crown', title: 'You host this room' }, crownSvg()) : null),
+      h('span', { class: 'room-item-name', title: r.name }, h('span', { class: 'room-item-title' }, r.name), isHost ? h('span', { class: 'crown', title: 'You host this room' }, crownSvg()) : null),
       h('span', { class: 'room-item-meta' },
         h('span', { class: 'mono' }, r.roomCode),
         h('span', { class: `count${full ? ' is-full' : ''}` }, `${r.participantCount}/${r.maxParticipants}`),
         r.onlineCount ? h('span', { class: 'online-count' }, h('i', { class: 'dot dot-on' }), `${r.onlineCount} online`) : null)),
       h('span', { class: 'room-item-actions' },
         h('button', { class: 'btn btn-icon', type: 'button', title: 'Copy code', 'aria-label': `Copy code ${r.roomCode}`, 'data-testid': 'room-copy-code', onclick: () => copyWithToast(r.roomCode, 'Room code copied') }, copySvg()),
-        h('button', { class: 'btn btn-icon', type: 'button', title: 'Copy share link', 'aria-label': 'Copy share link', 'data-testid': 'room-share-link', onclick: () => copyWithToast(shareLink(r), 'Link copied') }, linkSvg()))));
+        h('button', { class: 'btn btn-icon', type: 'button', title: 'Copy share link', 'aria-label': 'Copy share link', 'data-testid': 'room-share-link', onclick: () => copyWithToast(shareLink(r), 'Link copied') }, linkSvg()),
+        isHost && testid === 'my-rooms' ? h('button', {
+          class: 'btn btn-icon btn-danger-ghost', type: 'button', title: 'Delete room', 'aria-label': `Delete room ${r.name}`,
+          'data-testid': 'room-delete', onclick: () => deleteFromLobby(r),
+        }, '✕') : null)));
   }
   empty.hidden = rooms.length > 0;
   if (err && !rooms.length) {
@@ -238,15 +316,33 @@ function renderRoomList(testid, rooms, err) {
   }
 }
 
+async function deleteFromLobby(r) {
+  const ok = await openDialog({
+    title: `Delete “${r.name}”?`,
+    body: 'Everyone is removed and the messages are deleted. This can’t be undone.',
+    confirmText: 'Delete room', danger: true, testid: 'delete',
+  });
+  if (!ok) return;
+  try {
+    await api().deleteRoom(r.id);
+    toast(`“${r.name}” was deleted.`);
+    formError('create-error', null);
+  } catch (err) {
+    if (err?.code === 'unauthorized') return sessionExpired();
+    toast(`Couldn’t delete the room: ${friendlyError(err)}`, 'error');
+  }
+  loadRoomLists();
+}
+
 createForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   const name = createForm.name.value.trim();
   const capRaw = createForm.capacity.value.trim();
   const cap = Number(capRaw);
-  if (!name) return formError('create-error', 'Give the room a name.');
-  if ([...name].length > 100) return formError('create-error', 'Room names have at most 100 characters.');
-  if (!capRaw || !Number.isInteger(cap)) return formError('create-error', 'Capacity must be a whole number.');
-  if (cap < 1 || cap > 50) return formError('create-error', 'Capacity must be between 1 and 50.');
+  if (!name) return fieldError('create-error', createForm.name, 'Give the room a name.');
+  if ([...name].length > 100) return fieldError('create-error', createForm.name, 'Room names have at most 100 characters.');
+  if (!capRaw || !Number.isInteger(cap)) return fieldError('create-error', createForm.capacity, 'Capacity must be a whole number.');
+  if (cap < 1 || cap > 50) return fieldError('create-error', createForm.capacity, 'Capacity must be between 1 and 50.');
   formError('create-error', null);
   const btn = $('[data-testid="create-submit"]');
   btn.disabled = true;
@@ -271,8 +367,8 @@ joinForm.code.addEventListener('input', () => {
 joinForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const code = joinForm.code.value.trim().toUpperCase();
-  if (code.length !== 6) return formError('join-error', 'Room codes have exactly 6 characters.');
-  if (!CODE_RE.test(code)) return formError('join-error', 'That isn’t a valid room code (codes never use 0, 1, I or O).');
+  if (code.length !== 6) return fieldError('join-error', joinForm.code, 'Room codes have exactly 6 characters.');
+  if (!CODE_RE.test(code)) return fieldError('join-error', joinForm.code, 'That isn’t a valid room code (codes never use 0, 1, I or O).');
   formError('join-error', null);
   navigate(roomUrl(code));
 });
@@ -330,6 +426,7 @@ const el = {
   typing: $('[data-testid="typing-indicator"]'),
   composer: $('[data-testid="composer"]'),
   input: $('[data-testid="message-input"]'),
+  msgCount: $('[data-testid="message-count"]'),
   send: $('[data-testid="send-button"]'),
   participants: $('[data-testid="participants"]'),
   count: $('[data-testid="participant-count"]'),
@@ -374,7 +471,7 @@ async function enterRoom(code) {
     client, code, room: null, offs: [], cursors: new Map(), seen: new Set(), colors: new Map(),
     timers: [], lastCursorSent: 0, cursorTimer: null, pendingCursor: undefined, typingSentAt: 0,
     typingStopTimer: null, wasDown: false, tab: 'chat', unread: 0, editor: null, doc: null, editorOpening: null,
-    cosmos: null, cosmosOpening: null,
+    cosmos: null, cosmosOpening: null, outbox: [], flushing: false,
   };
   current = sess;
   sess.offs.push(client.on('connection', (state) => onConnection(sess, state)));
@@ -424,14 +521,34 @@ function onConnection(sess, state) {
     // The SDK has re-joined (fresh participants) and catches up on missed messages itself.
     renderRoomAll(sess);
   }
+  if (sess.room) renderParticipants(sess); // while we are away, no one is known to be online
   updateComposer(sess);
   renderEditorStatus(sess);
+  if (state === 'open' && sess.room) {
+    flushOutbox(sess);
+    // An editor that could not open while the connection was down opens now.
+    if (sess.tab === 'editor' && !sess.editor && !sess.editorOpening) openEditor(sess);
+  }
 }
 
 function updateComposer(sess) {
   const open = sess.client.state === 'open';
-  el.send.disabled = !open;
-  el.input.placeholder = open ? 'Write a message…' : 'Waiting for the connection…';
+  el.input.placeholder = open ? 'Write a message…' : 'Offline: messages are sent when the connection is back';
+  updateCount();
+}
+
+const utf8Bytes = (s) => new TextEncoder().encode(s).length;
+
+/** The composer's size counter (from COUNT_FROM_BYTES on); over the limit, sending is refused. */
+function updateCount() {
+  const n = utf8Bytes(el.input.value);
+  const over = n > MAX_MESSAGE_BYTES;
+  el.msgCount.hidden = n < COUNT_FROM_BYTES;
+  el.msgCount.dataset.over = String(over);
+  el.msgCount.textContent = over
+    ? `${n.toLocaleString('en-US')} / ${MAX_MESSAGE_BYTES.toLocaleString('en-US')}: ${(n - MAX_MESSAGE_BYTES).toLocaleString('en-US')} too many to send`
+    : `${n.toLocaleString('en-US')} / ${MAX_MESSAGE_BYTES.toLocaleString('en-US')}`;
+  el.send.disabled = over;
 }
 
 function wireRoom(sess) {
@@ -463,6 +580,7 @@ function wireRoom(sess) {
     }
   });
   on('room_deleted', () => {
+    if (sess.deleting) return; // our own delete: requestDelete says it
     leaveRoomSession();
     navigate(lobbyUrl(), { replace: true });
     toast('This room was deleted.', 'warn', 6000);
@@ -487,6 +605,7 @@ function leaveRoomSession() {
   el.cursors.replaceChildren();
   el.typing.textContent = '';
   el.input.value = '';
+  updateCount();
   showTab('chat');
   el.unread.hidden = true;
   el.editorPeople.hidden = true;
@@ -499,6 +618,7 @@ function renderRoomAll(sess) {
   const { room } = sess;
   const info = room.info || {};
   el.name.textContent = info.name || sess.code;
+  el.name.title = info.name || sess.code; // ellipsized when long: the full name on hover
   document.title = `${info.name || sess.code} · Chorus`;
   el.code.textContent = room.code || info.roomCode || sess.code;
   el.visibility.textContent = info.isPublic ? 'Public' : 'Private';
@@ -523,6 +643,8 @@ function isHost(sess) {
 function renderMode(sess, mode) {
   el.mode.hidden = mode == null || mode === '';
   el.mode.textContent = mode == null ? '' : `Mode: ${typeof mode === 'string' ? mode : JSON.stringify(mode)}`;
+  el.mode.title = (typeof mode === 'string' && MODE_HINTS[mode]) || '';
+  el.mode.dataset.hint = el.mode.title;
   sess.mode = mode;
 }
 
@@ -542,24 +664,30 @@ function renderParticipants(sess) {
   el.count.textContent = max ? `${list.length}/${max}` : String(list.length);
   const full = max > 0 && list.length >= max;
   el.count.classList.toggle('is-full', full);
-  el.full.hidden = !full;
+  if (!full) sess.fullDismissed = false; // full again later: say it again
+  el.full.hidden = !full || !!sess.fullDismissed;
   const editors = list.filter((p) => p.userId !== session.user.id && inEditor(p)).length;
   el.editorPeople.hidden = editors === 0;
   el.editorPeople.textContent = String(editors);
   el.editorPeople.title = `${editors} ${editors === 1 ? 'person' : 'people'} in the editor`;
+  // Disconnected, we know nothing of who is online (ourselves included): all grey.
+  const live = sess.client.state === 'open';
+  el.participants.dataset.live = String(live);
   el.participants.replaceChildren(...list.map((p) => {
     const you = p.userId === session.user.id;
-    const idle = p.presence?.idle === true;
-    const typing = p.presence?.typing === true && p.online && !you;
-    const editing = !you && inEditor(p);
-    const status = !p.online ? 'offline' : typing ? 'typing…' : idle ? 'idle' : editing ? 'in the editor' : 'online';
+    const online = live && !!p.online;
+    const idle = online && p.presence?.idle === true;
+    const typing = p.presence?.typing === true && online && !you;
+    const editing = !you && live && inEditor(p);
+    const status = !live ? (you ? 'offline' : 'unknown while you are offline')
+      : !online ? 'offline' : typing ? 'typing…' : idle ? 'idle' : editing ? 'in the editor' : 'online';
     return h('li', {
-      class: `participant${you ? ' is-you' : ''}${p.online ? ' is-online' : ' is-offline'}${idle ? ' is-idle' : ''}`,
-      'data-testid': 'participant', 'data-user-id': p.userId, 'data-online': String(!!p.online),
+      class: `participant${you ? ' is-you' : ''}${online ? ' is-online' : ' is-offline'}${idle ? ' is-idle' : ''}`,
+      'data-testid': 'participant', 'data-user-id': p.userId, 'data-online': String(online),
       'data-role': p.role, 'data-you': String(you), style: `--c:${p.color || colorFor(p.userId)}`,
     },
     h('span', { class: 'avatar' }, initials(p.displayName),
-      h('i', { class: `dot ${p.online ? (idle ? 'dot-idle' : 'dot-on') : 'dot-off'}`, 'data-testid': 'online-dot', title: status })),
+      h('i', { class: `dot ${online ? (idle ? 'dot-idle' : 'dot-on') : 'dot-off'}`, 'data-testid': 'online-dot', title: status })),
     h('span', { class: 'participant-text' },
       h('span', { class: 'participant-name' },
         h('span', { 'data-testid': 'participant-name' }, p.displayName),
@@ -583,6 +711,12 @@ function scrollMessages(force) {
 function addMessage(sess, m, { batch = false } = {}) {
   if (!m || sess.seen.has(m.id)) return;
   sess.seen.add(m.id);
+  const clientId = m.userId === session.user.id ? m.metadata?.clientId : undefined;
+  if (clientId) {
+    // Ours from the outbox, seen in a catch-up before its reply: no longer pending.
+    const i = sess.outbox.findIndex((it) => it.id === clientId);
+    if (i >= 0) sess.outbox.splice(i, 1)[0].node.remove();
+  }
   const stick = nearBottom();
   const node = messageNode(sess, m);
   // Keep seq order even if a late one arrives (catch-up after a reconnect).
@@ -592,11 +726,39 @@ function addMessage(sess, m, { batch = false } = {}) {
     else break;
   }
   el.messages.insertBefore(node, before);
+  if (node.classList.contains('msg-system') && !m.userId) collapseNotices(node);
   if (!batch) scrollMessages(stick || m.userId === session.user.id);
   if (!batch && sess.tab !== 'chat' && m.userId !== session.user.id) {
     sess.unread++;
     el.unread.textContent = sess.unread > 99 ? '99+' : String(sess.unread);
     el.unread.hidden = false;
+  }
+}
+
+const NOTICE_RUN = 3; // this many server notices in a row collapse behind the newest
+
+/**
+ * Quieter joins and leaves: in a run of consecutive server notices (joins, leaves, mode
+ * changes) only the newest shows, with "N more" to unfold the others.
+ */
+function collapseNotices(node) {
+  const isNotice = (n) => n && n.classList.contains('msg-system') && !n.dataset.userId;
+  let first = node;
+  while (isNotice(first.previousElementSibling)) first = first.previousElementSibling;
+  const run = [];
+  for (let n = first; isNotice(n); n = n.nextElementSibling) run.push(n);
+  for (const n of run) n.querySelector('.msg-more')?.remove();
+  const open = run.some((n) => n.dataset.expanded === 'true');
+  const newest = run[run.length - 1];
+  for (const n of run) {
+    n.dataset.collapsed = String(run.length >= NOTICE_RUN && n !== newest && !open);
+    if (open) n.dataset.expanded = 'true';
+  }
+  if (run.length >= NOTICE_RUN && !open) {
+    newest.append(h('button', {
+      class: 'msg-more', type: 'button', 'data-testid': 'notices-more',
+      onclick: () => { for (const n of run) { n.dataset.expanded = 'true'; n.dataset.collapsed = 'false'; } newest.querySelector('.msg-more')?.remove(); },
+    }, `${run.length - 1} more`));
   }
 }
 
@@ -619,7 +781,33 @@ function messageNode(sess, m) {
         h('span', { class: 'msg-author', 'data-testid': 'message-author' }, mine ? 'You' : m.displayName),
         label ? h('span', { class: `msg-type msg-type-${kind}`, 'data-testid': 'message-type' }, label) : null,
         h('time', { class: 'msg-time', datetime: new Date(m.createdAt).toISOString() }, fmtTime(m.createdAt))),
-      h('div', { class: 'msg-content', 'data-testid': 'message-content' }, m.content)));
+      h('div', { class: 'msg-content', 'data-testid': 'message-content' }, linkify(m.content))));
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+
+/**
+ * Text with its http(s) URLs as links: built as text nodes and <a> elements (never markup),
+ * only http and https, opening in a new tab without access to this page.
+ */
+function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(URL_RE)) {
+    let url = m[0].replace(/[.,;:!?)\]}]+$/, ''); // trailing punctuation belongs to the sentence
+    let href;
+    try {
+      href = new URL(url);
+    } catch {
+      continue;
+    }
+    if (href.protocol !== 'http:' && href.protocol !== 'https:') continue;
+    out.push(text.slice(last, m.index));
+    out.push(h('a', { href: href.href, target: '_blank', rel: 'noopener noreferrer nofollow', 'data-testid': 'message-link' }, url));
+    last = m.index + url.length;
+  }
+  out.push(text.slice(last));
+  return out;
 }
 
 el.composer.addEventListener('submit', (e) => {
@@ -636,6 +824,7 @@ el.input.addEventListener('keydown', (e) => {
 
 el.input.addEventListener('input', () => {
   autosize();
+  updateCount();
   const sess = current;
   if (!sess?.room) return;
   if (!el.input.value.trim()) return setTyping(sess, false);
@@ -670,30 +859,95 @@ function presence(sess, patch) {
   sess.room.setPresence(patch).catch(() => { /* best effort: presence is ephemeral */ });
 }
 
-async function sendMessage() {
+/**
+ * Every message goes through the room session's outbox: shown at once as pending, sent in
+ * order while connected, kept while offline and sent once the connection is back. Each
+ * carries a client id (metadata.clientId) so a message whose reply was lost in a drop is
+ * recognised in the catch-up instead of being sent twice.
+ */
+function sendMessage() {
   const sess = current;
   if (!sess?.room) return;
   const text = el.input.value;
-  if (!text.trim() || sess.sending) return;
-  if (sess.client.state !== 'open') {
-    toast('Not connected: your message will be ready to send when the connection is back.', 'warn');
+  if (!text.trim()) return;
+  const n = utf8Bytes(text);
+  if (n > MAX_MESSAGE_BYTES) {
+    toast(`Too long to send: ${(n - MAX_MESSAGE_BYTES).toLocaleString('en-US')} over the limit of ${MAX_MESSAGE_BYTES.toLocaleString('en-US')}.`, 'error');
     return;
   }
-  sess.sending = true;
+  if (sess.outbox.length >= MAX_OUTBOX) {
+    toast(`${MAX_OUTBOX} messages are already waiting for the connection: wait for it before writing more.`, 'warn');
+    return;
+  }
   el.input.value = '';
   autosize();
+  updateCount();
   setTyping(sess, false);
+  const item = { id: `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`, text };
+  item.node = pendingNode(item);
+  el.messages.append(item.node);
+  scrollMessages(true);
+  sess.outbox.push(item);
+  flushOutbox(sess);
+}
+
+function pendingNode(item) {
+  return h('li', {
+    class: 'msg msg-user is-mine is-pending', 'data-testid': 'message', 'data-type': 'user_text',
+    'data-seq': 'Infinity', 'data-pending': 'true', 'data-client-id': item.id,
+    style: `--c:${session.user.color || colorFor(session.user.id)}`,
+  },
+  h('span', { class: 'avatar avatar-sm msg-avatar' }, initials(displayNameOf(session.user))),
+  h('div', { class: 'msg-bubble' },
+    h('div', { class: 'msg-head' },
+      h('span', { class: 'msg-author', 'data-testid': 'message-author' }, 'You'),
+      h('span', { class: 'msg-pending-state', 'data-testid': 'message-status' }, 'Waiting for the connection…')),
+    h('div', { class: 'msg-content', 'data-testid': 'message-content' }, item.text)));
+}
+
+function setPendingState(item, state, text) {
+  item.node.dataset.state = state;
+  item.node.querySelector('[data-testid="message-status"]').textContent = text;
+}
+
+function dropFromOutbox(sess, item) {
+  const i = sess.outbox.indexOf(item);
+  if (i >= 0) sess.outbox.splice(i, 1);
+}
+
+/** Sends the outbox in order while the connection is open (one flush at a time). */
+async function flushOutbox(sess) {
+  if (sess.flushing) return;
+  sess.flushing = true;
   try {
-    const m = await sess.room.send('user_text', text);
-    if (current === sess) addMessage(sess, m);
-  } catch (err) {
-    if (current === sess && !el.input.value) {
-      el.input.value = text;
-      autosize();
+    while (sess.outbox.length && current === sess && sess.client.state === 'open') {
+      const item = sess.outbox[0];
+      const stored = (sess.room.messages || []).find((m) => m?.metadata?.clientId === item.id);
+      let m = stored;
+      if (!m) {
+        setPendingState(item, 'sending', 'Sending…');
+        try {
+          m = await sess.room.send('user_text', item.text, { clientId: item.id });
+        } catch (err) {
+          if (current !== sess) return;
+          if (err?.code === 'closed' || err?.code === 'timeout') {
+            setPendingState(item, 'queued', 'Waiting for the connection…');
+            return; // the next 'open' flushes again
+          }
+          dropFromOutbox(sess, item);
+          item.node.dataset.pending = 'false';
+          setPendingState(item, 'failed', `Not sent: ${friendlyError(err)}`);
+          continue;
+        }
+      }
+      if (current !== sess) return;
+      dropFromOutbox(sess, item); // (the message event of the reply may have done it)
+      item.node.remove();
+      addMessage(sess, m);
     }
-    toast(`Message not sent: ${friendlyError(err)}`, 'error');
+    if (current === sess) for (const item of sess.outbox) setPendingState(item, 'queued', 'Waiting for the connection…');
   } finally {
-    sess.sending = false;
+    sess.flushing = false;
   }
 }
 
@@ -773,8 +1027,9 @@ function sweepCursors(sess) {
 }
 
 function renderTyping(sess) {
+  const live = sess.client.state === 'open';
   const names = participantList(sess)
-    .filter((p) => p.userId !== session.user.id && p.online && p.presence?.typing === true)
+    .filter((p) => p.userId !== session.user.id && live && p.online && p.presence?.typing === true)
     .map((p) => p.displayName);
   let text = '';
   if (names.length === 1) text = `${names[0]} is typing`;
@@ -888,6 +1143,13 @@ async function openEditor(sess) {
     } catch (err) {
       if (current !== sess) return;
       sess.editorOpening = null;
+      if (err?.code === 'closed' || err?.code === 'timeout') {
+        // The connection is down: onConnection opens it when it is back.
+        el.editorLoading.lastElementChild.textContent = 'Offline: the document opens when the connection is back…';
+        el.editorStatus.dataset.state = 'offline';
+        el.editorStatus.textContent = 'Offline';
+        return;
+      }
       const msg = err?.code ? friendlyError(err) : 'the editor could not be loaded (was `make web` run?)';
       el.editorLoading.lastElementChild.textContent = `Couldn’t open the editor: ${msg}`;
       el.editorStatus.dataset.state = 'error';
@@ -1025,6 +1287,8 @@ async function openCosmos(sess) {
       nameOf: (userId) => participantName(sess, userId),
       setPresence: (patch) => { if (current === sess) presence(sess, patch); },
       onStatus: (text, kind) => { if (current === sess) cosmosStatus(text, kind); },
+      confirm: (title, body) => openDialog({ title, body, confirmText: 'Delete', danger: true, testid: 'cosmos-delete' }),
+      describeError: friendlyError,
     });
     // For tests and debugging: the logical scene (works without WebGL too).
     window.__cosmos = sess.cosmos.state;
@@ -1082,8 +1346,20 @@ el.share.addEventListener('click', () => {
   copyWithToast(shareLink({ joinLink: info.joinLink, roomCode: current.room.code || current.code }), 'Invite link copied', el.share);
 });
 el.leave.addEventListener('click', () => requestLeave());
-el.back.addEventListener('click', () => requestLeave());
+el.back.addEventListener('click', () => backToLobby());
 el.settings.addEventListener('click', () => openSettings());
+// A long name is ellipsized; a tap (touch has no hover for its title) shows it whole.
+el.name.addEventListener('click', () => el.name.classList.toggle('is-expanded'));
+$('[data-testid="room-full-dismiss"]').addEventListener('click', () => {
+  if (current) current.fullDismissed = true;
+  el.full.hidden = true;
+});
+
+/** Back to the lobby, keeping the seat (members and hosts alike); leaving is requestLeave. */
+function backToLobby() {
+  leaveRoomSession();
+  navigate(lobbyUrl());
+}
 
 async function requestLeave() {
   const sess = current;
@@ -1150,10 +1426,15 @@ async function openSettings() {
   const select = h('select', { 'data-testid': 'mode-select', class: 'select' },
     h('option', { value: '' }, 'No mode'),
     ...modes.map((m) => h('option', { value: m, selected: m === curMode ? '' : undefined }, m)));
+  const modeHint = h('p', { class: 'muted small', 'data-testid': 'mode-hint' });
+  const showHint = () => { modeHint.textContent = MODE_HINTS[select.value] || 'No mode: the room has no particular tone.'; };
+  select.addEventListener('change', showHint);
+  showHint();
   const del = h('button', { class: 'btn btn-danger-ghost btn-sm', type: 'button', 'data-testid': 'delete-room' }, 'Delete room…');
   const body = h('div', { class: 'settings' },
     h('label', { class: 'field' }, h('span', {}, 'Room mode'), select),
-    h('p', { class: 'muted small' }, 'Everyone in the room sees the mode change at once.'),
+    modeHint,
+    h('p', { class: 'muted small' }, 'A mode tells everyone how the room is meant to be used; they see it change at once.'),
     h('div', { class: 'danger-zone' }, h('div', {}, h('strong', {}, 'Delete room'), h('p', { class: 'muted small' }, 'Removes the room, its people and its messages for everyone.')), del));
   let wantDelete = false;
   del.addEventListener('click', () => { wantDelete = true; closeDialogIfOpen(false); });
@@ -1180,12 +1461,14 @@ async function requestDelete(sess) {
     confirmText: 'Delete room', danger: true, testid: 'delete',
   });
   if (!ok || current !== sess) return;
+  sess.deleting = true;
   try {
     await sess.client.deleteRoom(sess.room.id);
     leaveRoomSession();
     navigate(lobbyUrl());
     toast(`“${name}” was deleted.`);
   } catch (err) {
+    sess.deleting = false;
     toast(`Couldn’t delete the room: ${friendlyError(err)}`, 'error');
   }
 }

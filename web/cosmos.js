@@ -22,6 +22,11 @@ const CURSOR_SEND_MS = 50;  // at most 20 pointer updates a second (the server's
 const CURSOR_HIDE_MS = 8000; // a marker without movement fades out after this
 const CHUNK_MS = 450;       // the pause between enrichment chunks of a new entry
 const PLACEHOLDER_SIZE = 0.35;
+const DRAG_START_PX = 5;     // a press that moves less than this is a click (select), not a drag
+const DRAG_SEND_MS = 50;     // transient moves while dragging: at most 20 a second
+const LOCK_TTL_MS = 30000;   // the lock held while dragging, renewed while the drag lasts
+const LOCK_RENEW_MS = 10000;
+const MAX_TEXT = 500;        // an entry's text, at most (the form's maxlength)
 const MOODS = ['calm', 'bright', 'wistful', 'curious', 'restless', 'tender'];
 
 // ---------------------------------------------------------------- pure helpers
@@ -119,14 +124,30 @@ function starfield() {
 
 // ---------------------------------------------------------------- the view
 
+/** A DOM element with a class and text (text set as text, never as markup). */
+function el(tag, cls, text) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+
 /**
  * Mounts the cosmos of `room` into `host` (an empty element).
  * opts: {me: userId, colorOf(userId) -> css color, nameOf(userId) -> string,
- *        setPresence(patch) (best effort), onStatus(text, kind)}.
+ *        setPresence(patch) (best effort), onStatus(text, kind),
+ *        confirm(title, text) -> Promise<boolean> (asked before a delete),
+ *        describeError(err) -> string}.
  * Returns {createEntry(text) -> Promise<entity>, setActive(on), destroy(), state}.
+ *
+ * Entries can be selected (click or tap: a card with author, text, Edit and Delete),
+ * dragged (the entry is locked, moved by transient updates everyone sees live, stored on
+ * drop, unlocked), edited and deleted. Whoever holds an entry's lock is named next to it.
  */
 export function mountCosmos(host, room, opts) {
   const { me, colorOf, nameOf, setPresence, onStatus = () => {} } = opts;
+  const confirmDelete = opts.confirm ?? (async () => true);
+  const describeError = opts.describeError ?? ((err) => err?.message || String(err));
   const reduceMotion = window.matchMedia?.('(prefers-reduced-motion: reduce)').matches ?? false;
   const items = new Map(); // entity id -> item (logical + its meshes)
   const cursors = new Map(); // userId -> {pos, at, mesh, label}
@@ -145,7 +166,16 @@ export function mountCosmos(host, room, opts) {
   tooltip.className = 'cosmos-tooltip';
   tooltip.dataset.testid = 'cosmos-tooltip';
   tooltip.hidden = true;
-  stage.append(labels, tooltip);
+  const hint = el('p', 'cosmos-hint', 'Drag to orbit · wheel or pinch to zoom · click or tap an entry for details · drag an entry to move it');
+  hint.dataset.testid = 'cosmos-hint';
+  const empty = el('div', 'cosmos-empty');
+  empty.dataset.testid = 'cosmos-empty';
+  empty.append(el('strong', '', 'The cosmos is empty'),
+    el('span', '', 'Write an entry above: it appears as a glowing sphere in your color, finds its place in the galaxy, and everyone here sees it live.'));
+  const card = el('div', 'cosmos-card');
+  card.dataset.testid = 'cosmos-detail';
+  card.hidden = true;
+  stage.append(labels, tooltip, hint, empty, card);
   host.replaceChildren(stage);
 
   // ----- three.js scene graph (a renderer only with WebGL)
@@ -200,6 +230,10 @@ export function mountCosmos(host, room, opts) {
       const li = document.createElement('li');
       li.dataset.testid = 'cosmos-list-item';
       li.dataset.entityId = it.id;
+      li.tabIndex = 0;
+      li.classList.toggle('is-selected', selected === it.id);
+      li.addEventListener('click', () => select(it.id));
+      li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') select(it.id); });
       li.style.setProperty('--c', it.color);
       li.append(
         Object.assign(document.createElement('strong'), { textContent: nameOf(it.owner) }),
@@ -265,12 +299,15 @@ export function mountCosmos(host, room, opts) {
       id: e.id, owner: e.owner, color, mesh, halo, group,
       pos, from: pos, target: pos, t0: 0,
       scale: reduceMotion ? sizeOf(e.data ?? {}) : 0.01, scaleFrom: 0.01, scaleTarget: sizeOf(e.data ?? {}), s0: performance.now(),
-      text: '', stage: '', final: false,
+      text: '', stage: '', final: false, lock: null, lockLabel: null,
     };
   }
 
-  /** Brings the item of entity id in line with room.entities (creates, moves, removes). */
-  function reconcile(id) {
+  /**
+   * Brings the item of entity id in line with room.entities (creates, moves, removes).
+   * instant: a move jumps (a drag, live) instead of gliding.
+   */
+  function reconcile(id, { instant = false } = {}) {
     const e = room.entities.get(id);
     let it = items.get(id);
     if (!e || e.kind !== 'entry') {
@@ -298,8 +335,9 @@ export function mountCosmos(host, room, opts) {
       it.from = [...it.pos];
       it.target = target;
       it.t0 = now;
-      if (reduceMotion) it.pos = [...target];
+      if (reduceMotion || instant) it.pos = target;
     }
+    setLock(it, e.lock && e.lock.userId ? e.lock : null);
     const s = sizeOf(data);
     if (s !== it.scaleTarget) {
       it.scaleFrom = it.scale;
@@ -308,6 +346,8 @@ export function mountCosmos(host, room, opts) {
       if (reduceMotion) it.scale = s;
     }
     renderList();
+    renderEmpty();
+    if (selected === id) renderCard();
     requestFrame();
   }
 
@@ -315,10 +355,39 @@ export function mountCosmos(host, room, opts) {
     scene.remove(it.group);
     it.mesh.material.dispose();
     it.halo.material.dispose();
+    it.lockLabel?.remove();
     items.delete(it.id);
     if (hovered === it.id) setHover(null);
+    if (selected === it.id) select(null);
+    if (drag?.id === it.id) drag = null;
     renderList();
+    renderEmpty();
     requestFrame();
+  }
+
+  function renderEmpty() {
+    empty.hidden = items.size > 0;
+  }
+
+  /** Shows who holds the entry's lock next to it ("Ada is moving this"). */
+  function setLock(it, lock) {
+    it.lock = lock;
+    if (!lock) {
+      it.lockLabel?.remove();
+      it.lockLabel = null;
+      return;
+    }
+    if (!it.lockLabel) {
+      it.lockLabel = el('span', 'cosmos-label cosmos-lock');
+      it.lockLabel.dataset.testid = 'cosmos-lock';
+      it.lockLabel.dataset.entityId = it.id;
+      labels.append(it.lockLabel);
+    }
+    const who = lock.userId === me ? 'You' : (lock.displayName || nameOf(lock.userId));
+    it.lockLabel.textContent = `${who} ${lock.userId === me ? 'are' : 'is'} moving this`;
+    it.lockLabel.dataset.userId = lock.userId;
+    it.lockLabel.style.setProperty('--c', colorOf(lock.userId));
+    placeLabels();
   }
 
   function reconcileAll() {
@@ -405,6 +474,13 @@ export function mountCosmos(host, room, opts) {
       cur.label.hidden = hidden;
       if (s) cur.label.style.transform = `translate(${Math.round(s.x - r.left)}px, ${Math.round(s.y - r.top)}px)`;
     }
+    for (const it of items.values()) {
+      if (!it.lockLabel) continue;
+      const s = renderer ? toScreen(it.pos) : null;
+      it.lockLabel.hidden = renderer ? !s : false;
+      if (s) it.lockLabel.style.transform = `translate(${Math.round(s.x - r.left)}px, ${Math.round(s.y - r.top - 56)}px)`;
+      else if (!renderer) it.lockLabel.style.transform = 'translate(8px, 8px)';
+    }
   }
 
   function onPresence({ userId, presence }) {
@@ -417,7 +493,9 @@ export function mountCosmos(host, room, opts) {
   // ----- pointer: orbit (drag), zoom (wheel), hover, publishing our pointer
 
   let hovered = null;
-  let drag = null;
+  let selected = null; // the entry whose card shows
+  let editing = false; // the card's text is being edited
+  let drag = null; // {kind: 'orbit'|'entry', x, y, ...}
   let lastPoint = null; // our pointer on the plane (where new entries start)
   let sendTimer = null;
   let pending;
@@ -451,20 +529,70 @@ export function mountCosmos(host, room, opts) {
     const r = stage.getBoundingClientRect();
     tooltip.style.transform = `translate(${Math.round(clientX - r.left + 14)}px, ${Math.round(clientY - r.top + 14)}px)`;
     tooltip.hidden = false;
-    stage.style.cursor = 'pointer';
+    stage.style.cursor = 'grab';
+  }
+
+  /** The entry under a client point, or null. */
+  function hitAt(clientX, clientY) {
+    raycaster.setFromCamera(ndc(clientX, clientY), camera);
+    const hit = raycaster.intersectObjects([...items.values()].map((it) => it.mesh), false)[0];
+    return hit ? hit.object.userData.id : null;
+  }
+
+  /** Where a client point meets the horizontal plane at height y, or null. */
+  function pointOnPlane(clientX, clientY, y) {
+    raycaster.setFromCamera(ndc(clientX, clientY), camera);
+    const p = raycaster.ray.intersectPlane(new THREE.Plane(new THREE.Vector3(0, 1, 0), -y), new THREE.Vector3());
+    return p && Math.abs(p.x) < 60 && Math.abs(p.z) < 60 ? [round3(p.x), round3(y), round3(p.z)] : null;
+  }
+
+  // Touch: two fingers pinch to zoom (the wheel's job on a desktop).
+  const touches = new Map(); // pointerId -> {x, y}
+  let pinch = null; // {d0, dist0}
+
+  function touchSpread() {
+    const [a, b] = [...touches.values()];
+    return Math.hypot(a.x - b.x, a.y - b.y);
+  }
+
+  function capture(id, on) {
+    try {
+      if (on) surface.setPointerCapture?.(id);
+      else surface.releasePointerCapture?.(id);
+    } catch {
+      /* a pointer that is already gone */
+    }
   }
 
   function onPointerMove(ev) {
-    if (drag) {
+    if (touches.has(ev.pointerId)) touches.set(ev.pointerId, { x: ev.clientX, y: ev.clientY });
+    if (pinch) {
+      const d = touchSpread();
+      if (d > 0) {
+        orbit.dist = Math.min(45, Math.max(6, pinch.dist0 * (pinch.d0 / d)));
+        placeCamera();
+        requestFrame();
+      }
+      return;
+    }
+    if (drag && !drag.moved && Math.hypot(ev.clientX - drag.x, ev.clientY - drag.y) >= DRAG_START_PX) {
+      drag.moved = true;
+      if (drag.kind === 'entry') startEntryDrag(drag);
+    }
+    if (drag?.kind === 'orbit' && drag.moved) {
       orbit.az = drag.az - (ev.clientX - drag.x) * 0.006;
       orbit.el = Math.min(1.35, Math.max(0.05, drag.el + (ev.clientY - drag.y) * 0.005));
       placeCamera();
       requestFrame();
     }
+    if (drag?.kind === 'entry' && drag.moved && drag.locked) {
+      const p = pointOnPlane(ev.clientX, ev.clientY, drag.y0);
+      if (p) moveDragged(drag, p);
+    }
     step();
+    const over = drag?.kind === 'entry' ? drag.id : hitAt(ev.clientX, ev.clientY);
+    setHover(over, ev.clientX, ev.clientY);
     raycaster.setFromCamera(ndc(ev.clientX, ev.clientY), camera);
-    const hit = raycaster.intersectObjects([...items.values()].map((it) => it.mesh), false)[0];
-    setHover(hit ? hit.object.userData.id : null, ev.clientX, ev.clientY);
     const p = raycaster.ray.intersectPlane(plane, new THREE.Vector3());
     if (p && Math.abs(p.x) < 60 && Math.abs(p.z) < 60) {
       lastPoint = [round3(p.x), 0, round3(p.z)];
@@ -474,18 +602,191 @@ export function mountCosmos(host, room, opts) {
 
   function onPointerDown(ev) {
     if (ev.button !== 0) return;
-    drag = { x: ev.clientX, y: ev.clientY, az: orbit.az, el: orbit.el };
-    surface.setPointerCapture?.(ev.pointerId);
+    if (ev.pointerType === 'touch') touches.set(ev.pointerId, { x: ev.clientX, y: ev.clientY });
+    if (touches.size === 2) {
+      // A second finger: pinch, not a drag (an entry drag that had begun is stored where it is).
+      if (drag?.kind === 'entry' && drag.moved) endEntryDrag(drag);
+      drag = null;
+      pinch = { d0: Math.max(1, touchSpread()), dist0: orbit.dist };
+      return;
+    }
+    step();
+    const id = hitAt(ev.clientX, ev.clientY);
+    drag = id
+      ? { kind: 'entry', id, x: ev.clientX, y: ev.clientY, moved: false, locked: false }
+      : { kind: 'orbit', x: ev.clientX, y: ev.clientY, az: orbit.az, el: orbit.el, moved: false };
+    capture(ev.pointerId, true);
   }
 
   function onPointerUp(ev) {
+    touches.delete(ev.pointerId);
+    if (pinch) {
+      if (touches.size < 2) pinch = null;
+      capture(ev.pointerId, false);
+      return;
+    }
+    const d = drag;
     drag = null;
-    surface.releasePointerCapture?.(ev.pointerId);
+    capture(ev.pointerId, false);
+    if (!d) return;
+    if (!d.moved) {
+      select(d.kind === 'entry' ? d.id : null); // a click or a tap
+      return;
+    }
+    if (d.kind === 'entry') endEntryDrag(d);
+  }
+
+  // ----- moving an entry: lock, transient moves (everyone sees them live), store, unlock
+
+  async function startEntryDrag(d) {
+    const it = items.get(d.id);
+    if (!it) return;
+    if (it.lock && it.lock.userId !== me) {
+      onStatus(`${it.lock.displayName || nameOf(it.lock.userId)} is moving this entry.`, 'error');
+      d.refused = true;
+      return;
+    }
+    d.y0 = it.pos[1];
+    d.pos = [...it.pos];
+    try {
+      await room.entities.lock(d.id, LOCK_TTL_MS);
+    } catch (err) {
+      d.refused = true;
+      onStatus(`Couldn’t move it: ${describeError(err)}`, 'error');
+      return;
+    }
+    d.locked = true;
+    d.renew = setInterval(() => room.entities.lock(d.id, LOCK_TTL_MS).catch(() => {}), LOCK_RENEW_MS);
+    onStatus('Moving the entry: others see it move.', 'busy');
+    if (drag !== d) endEntryDrag(d); // released while the lock was on its way
+  }
+
+  function moveDragged(d, p) {
+    d.pos = p;
+    d.pendingMove = p;
+    if (d.sendTimer) return;
+    d.sendTimer = setTimeout(() => {
+      d.sendTimer = null;
+      const pos = d.pendingMove;
+      d.pendingMove = null;
+      if (!pos || !alive || !d.locked || d.ended) return;
+      room.entities.update(d.id, { pos }, { transient: true }).catch(() => {});
+    }, DRAG_SEND_MS);
+  }
+
+  async function endEntryDrag(d) {
+    if (!d.locked || d.ended) return;
+    d.ended = true;
+    clearTimeout(d.sendTimer);
+    clearInterval(d.renew);
+    try {
+      if (room.entities.has(d.id)) await room.entities.update(d.id, { pos: d.pos });
+      onStatus('Entry moved.', 'ok');
+    } catch (err) {
+      onStatus(`Couldn’t move it: ${describeError(err)}`, 'error');
+    }
+    if (room.entities.has(d.id)) room.entities.unlock(d.id).catch(() => {});
+  }
+
+  // ----- the selected entry's card: author, text, Edit, Delete
+
+  function select(id) {
+    if (selected !== id) editing = false;
+    selected = id && items.has(id) ? id : null;
+    renderCard();
+    renderList();
+  }
+
+  function button(text, testid, onClick, cls = 'btn btn-sm btn-secondary') {
+    const b = el('button', cls, text);
+    b.type = 'button';
+    b.dataset.testid = testid;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  function renderCard() {
+    const it = selected && items.get(selected);
+    if (!it) {
+      card.hidden = true;
+      card.replaceChildren();
+      return;
+    }
+    card.hidden = false;
+    card.dataset.entityId = it.id;
+    card.style.setProperty('--c', it.color);
+    const lockedByOther = !!(it.lock && it.lock.userId !== me);
+    const head = el('div', 'cosmos-card-head');
+    head.append(el('strong', '', nameOf(it.owner)), button('✕', 'cosmos-detail-close', () => select(null), 'btn btn-icon btn-sm'));
+    head.lastChild.setAttribute('aria-label', 'Close');
+    const parts = [head];
+    if (editing) {
+      const input = el('textarea', 'cosmos-edit');
+      input.value = it.text;
+      input.maxLength = MAX_TEXT;
+      input.rows = 3;
+      input.dataset.testid = 'cosmos-edit-text';
+      const save = button('Save', 'cosmos-edit-save', () => saveEdit(it.id, input.value), 'btn btn-sm btn-primary');
+      const actions = el('div', 'cosmos-card-actions');
+      actions.append(save, button('Cancel', 'cosmos-edit-cancel', () => { editing = false; renderCard(); }));
+      parts.push(input, actions);
+      queueMicrotask(() => input.focus());
+    } else {
+      const text = el('p', 'cosmos-card-text', it.text || '(an entry)');
+      text.dataset.testid = 'cosmos-detail-text';
+      parts.push(text);
+      if (it.lock) {
+        const l = el('p', 'cosmos-card-lock', lockedByOther ? `${it.lock.displayName || nameOf(it.lock.userId)} is moving this` : 'You are moving this');
+        l.dataset.testid = 'cosmos-detail-lock';
+        parts.push(l);
+      }
+      const actions = el('div', 'cosmos-card-actions');
+      const edit = button('Edit', 'cosmos-edit', () => { editing = true; renderCard(); });
+      const del = button('Delete', 'cosmos-delete', () => deleteEntry(it.id), 'btn btn-sm btn-danger-ghost');
+      edit.disabled = del.disabled = lockedByOther || !it.final;
+      if (!it.final) edit.title = del.title = 'Still taking shape: wait a moment';
+      actions.append(edit, del);
+      parts.push(actions, el('p', 'cosmos-card-hint', 'Drag the sphere to move it.'));
+    }
+    card.replaceChildren(...parts);
+  }
+
+  async function saveEdit(id, value) {
+    const text = String(value).trim();
+    if (!text) {
+      onStatus('An entry needs some text.', 'error');
+      return;
+    }
+    try {
+      await room.entities.update(id, { text: text.slice(0, MAX_TEXT) });
+      editing = false;
+      renderCard();
+      onStatus('Entry saved.', 'ok');
+    } catch (err) {
+      onStatus(`Couldn’t save it: ${describeError(err)}`, 'error');
+    }
+  }
+
+  async function deleteEntry(id) {
+    const it = items.get(id);
+    if (!it) return;
+    const ok = await confirmDelete('Delete this entry?', `“${it.text || 'This entry'}” leaves the cosmos for everyone.`);
+    if (!ok || !alive) return;
+    try {
+      await room.entities.delete(id);
+      onStatus('Entry deleted.', 'ok');
+    } catch (err) {
+      onStatus(`Couldn’t delete it: ${describeError(err)}`, 'error');
+    }
   }
 
   function onLeave() {
-    setHover(null);
+    if (!drag) setHover(null);
     queuePresence(null);
+  }
+
+  function onKey(ev) {
+    if (ev.key === 'Escape' && selected && !editing) select(null);
   }
 
   function onWheel(ev) {
@@ -500,6 +801,8 @@ export function mountCosmos(host, room, opts) {
   surface.addEventListener('pointerup', onPointerUp);
   surface.addEventListener('pointerleave', onLeave);
   surface.addEventListener('wheel', onWheel, { passive: false });
+  surface.addEventListener('pointercancel', onPointerUp);
+  stage.addEventListener('keydown', onKey);
 
   // ----- the frame loop (only while the tab shows, and only while something changes)
 
@@ -524,7 +827,9 @@ export function mountCosmos(host, room, opts) {
 
   const on = (ev, fn) => offs.push(room.on(ev, (p) => { if (alive) fn(p); }));
   on('entity_created', (p) => reconcile(p.entity.id));
-  on('entity_updated', (p) => reconcile(p.entity.id));
+  on('entity_updated', (p) => reconcile(p.entity.id, { instant: !!p.transient || drag?.id === p.entity.id }));
+  on('entity_locked', (p) => reconcile(p.id));
+  on('entity_unlocked', (p) => reconcile(p.id));
   on('entity_deleted', (p) => reconcile(p.id));
   on('synced', () => reconcileAll());
   on('presence', onPresence);
@@ -533,6 +838,7 @@ export function mountCosmos(host, room, opts) {
   on('participant_joined', () => { for (const it of items.values()) reconcile(it.id); });
 
   reconcileAll();
+  renderEmpty();
   for (const p of room.participants.values()) {
     if (p.userId !== me && p.online && p.presence?.cosmos && p.presence.idle !== true) setCursor(p.userId, p.presence.cosmos);
   }
@@ -592,6 +898,15 @@ export function mountCosmos(host, room, opts) {
       return it ? toScreen(it.pos) : null;
     },
     get hovered() { return hovered; },
+    get selected() { return selected; },
+    /** The camera's distance from the center (the zoom). */
+    get distance() { return orbit.dist; },
+    /** The entries' locks as shown: {id: {userId, displayName}}. */
+    locks() {
+      const out = {};
+      for (const it of items.values()) if (it.lock) out[it.id] = { userId: it.lock.userId, displayName: it.lock.displayName };
+      return out;
+    },
     /** The SDK's entity (a JSON copy): what the server has. */
     entity(id) {
       const e = room.entities.get(id);
@@ -620,6 +935,9 @@ export function mountCosmos(host, room, opts) {
       if (!alive) return;
       alive = false;
       active = false;
+      if (drag?.renew) clearInterval(drag.renew);
+      if (drag?.sendTimer) clearTimeout(drag.sendTimer);
+      drag = null;
       if (frame) cancelAnimationFrame(frame);
       clearTimeout(sendTimer);
       clearInterval(sweep);

@@ -127,15 +127,17 @@ export function opToChanges(op, text) {
 // ---------------------------------------------------------------- remote cursors
 
 class CaretWidget extends WidgetType {
-  constructor(userId, name, color) {
+  /** pos: where the caret is; a move makes a new element, so the name label shows again. */
+  constructor(userId, name, color, pos) {
     super();
     this.userId = userId;
     this.name = name;
     this.color = color;
+    this.pos = pos;
   }
 
   eq(other) {
-    return other.userId === this.userId && other.name === this.name && other.color === this.color;
+    return other.userId === this.userId && other.name === this.name && other.color === this.color && other.pos === this.pos;
   }
 
   toDOM() {
@@ -190,8 +192,9 @@ function cursorDecorations(cursors, text) {
       }) });
     }
     ranges.push({ from: head, to: head, deco: Decoration.widget({
-      widget: new CaretWidget(c.userId, c.name || 'Someone', color),
-      side: 1,
+      widget: new CaretWidget(c.userId, c.name || 'Someone', color, head),
+      // In an empty document the placeholder (a side-1 widget at 0) would come first.
+      side: text.length === 0 ? -1 : 1,
     }) });
   });
   return Decoration.set(ranges.map((r) => r.deco.range(r.from, r.to)), true); // true: sort them

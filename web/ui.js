@@ -158,7 +158,7 @@ const MESSAGES = {
   email_taken: 'That email already has an account. Sign in instead.',
   invalid_credentials: 'Wrong email or password.',
   rate_limited: 'Too many requests. Wait a moment and try again.',
-  room_limit: 'You already host the maximum number of rooms. Delete one first.',
+  room_limit: 'You already host the maximum number of rooms. Delete one of them first (✕ in My rooms).',
   host_cannot_leave: 'The host can’t leave; delete the room instead.',
   unauthorized: 'Your session has expired. Please sign in again.',
   network: 'Can’t reach the server. Check your connection.',

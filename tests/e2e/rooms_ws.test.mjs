@@ -487,6 +487,26 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('a state change is posted as a system message in words: who changed what, no version numbers', T, async () => {
+    const [h, m] = [mkUser('Hosta'), mkUser('Membo')];
+    const r = await createRoom(port, h, { name: 'state words' });
+    const [ch, cm] = await openAll(port, [h, m]);
+    try {
+      await ch.join(r.id);
+      await cm.join(r.id);
+      const said = async (patch) => {
+        await ch.ok('state', { room: r.id, patch });
+        return (await cm.waitEvent((x) => x.op === 'message' && x.message.type === 'system')).message.content;
+      };
+      assert.equal(await said({ mode: 'focus' }), 'Hosta set the room mode to focus');
+      assert.equal(await said({ topic: 'retro' }), 'Hosta changed the room settings');
+      assert.equal(await said({ mode: 'chill' }), 'Hosta set the room mode to chill');
+      assert.equal(await said({ mode: null }), 'Hosta cleared the room mode');
+    } finally {
+      closeAll([ch, cm]);
+    }
+  });
+
   it('message/broadcast/presence before joining on this connection -> forbidden; message limits and types', T, async () => {
     const [h, m] = [mkUser('MH'), mkUser('MM')];
     const r = await createRoom(port, h, { name: 'msg rules' });

@@ -174,6 +174,17 @@ static double luminance(const char *hex)
     return 0.2126 * lin((int)r) + 0.7152 * lin((int)g) + 0.0722 * lin((int)b);
 }
 
+/* HSL saturation of #rrggbb: 0 for a grey, 1 for a pure hue. */
+static double saturation(const char *hex)
+{
+    unsigned r, g, b;
+    sscanf(hex, "#%2x%2x%2x", &r, &g, &b);
+    double mx = fmax(r, fmax(g, b)) / 255.0, mn = fmin(r, fmin(g, b)) / 255.0;
+    double l = (mx + mn) / 2;
+    if (mx == mn) return 0;
+    return l > 0.5 ? (mx - mn) / (2 - mx - mn) : (mx - mn) / (mx + mn);
+}
+
 static void test_palette(void)
 {
     size_t n = user_color_palette_size();
@@ -189,6 +200,8 @@ static void test_palette(void)
         /* the documented readability claim: WCAG >= 3:1 on white and on #1e1e1e */
         ASSERT_TRUE(1.05 / (l + 0.05) >= 3.0);
         ASSERT_TRUE((l + 0.05) / (dark + 0.05) >= 3.0);
+        /* vivid: no grey or brown that reads as "disabled" next to the others */
+        ASSERT_TRUE(saturation(c) >= 0.5);
         for (size_t k = 0; k < i; k++) ASSERT_TRUE(strcmp(c, user_color_palette_at(k)) != 0);
     }
 }
