@@ -12,6 +12,9 @@
 #include "rooms.h"
 
 #define MESSAGES_MAX 200
+/* Public rooms per page: default and most (a summary is under 1 KiB). */
+#define PUBLIC_PAGE_DEFAULT 50
+#define PUBLIC_PAGE_MAX 100
 
 static rooms_t *rooms_of(api_req_t *r)
 {
@@ -53,12 +56,23 @@ static int is_participant(room_t *room, const char *user_id)
     return m && !m->banned;
 }
 
-/* Room JSON for the caller: participants only for participants (seed 003's row rules). */
+/* Room JSON without what only participants see (state, currentMode): for lists and for
+ * callers who are not in the room (a new reference). */
+static json_t *room_summary_json(rooms_t *rs, const room_t *room)
+{
+    json_t *j = room_json(rs, room);
+    json_object_del(j, "state");
+    json_object_del(j, "currentMode");
+    return j;
+}
+
+/* Room JSON for the caller: state and participants only for participants (seed 003's row
+ * rules). */
 static json_t *room_for(api_req_t *r, room_t *room)
 {
+    if (!is_participant(room, r->user.sub)) return room_summary_json(rooms_of(r), room);
     json_t *j = room_json(rooms_of(r), room);
-    if (is_participant(room, r->user.sub))
-        json_object_set_new(j, "participants", room_members_json(room));
+    json_object_set_new(j, "participants", room_members_json(room));
     return j;
 }
 
@@ -110,14 +124,101 @@ static void h_list_mine(api_req_t *r)
     api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "rooms", a));
 }
 
+/* Newest first, then by id: the order of the public list (a total order, so a cursor
+ * names a position even when its room is gone). */
+static int public_before(const room_t *a, int64_t created_at, const char *id)
+{
+    if (a->created_at != created_at) return a->created_at > created_at;
+    return strcmp(a->id, id) < 0;
+}
+
+static int public_cmp(const void *x, const void *y)
+{
+    const room_t *a = *(room_t *const *)x, *b = *(room_t *const *)y;
+    return public_before(a, b->created_at, b->id) ? -1 : public_before(b, a->created_at, a->id);
+}
+
+/* Parses a public-list cursor, "<createdAt>.<id>", into *created_at and id. Returns 0, or
+ * -1 when it is not one. */
+static int public_cursor_parse(const char *s, int64_t *created_at, char id[STORE_ID_LEN])
+{
+    char *end;
+    long long t = strtoll(s, &end, 10);
+    if (end == s || *end != '.' || t < 0) return -1;
+    size_t n = strlen(end + 1);
+    if (n == 0 || n >= STORE_ID_LEN) return -1;
+    *created_at = t;
+    memcpy(id, end + 1, n + 1);
+    return 0;
+}
+
+/* The query parameter name (raw, borrowed into buf of cap bytes), or NULL when absent or
+ * too long (then *too_long is set). */
+static const char *query_str(const api_req_t *r, const char *name, char *buf, size_t cap,
+                             int *too_long)
+{
+    size_t n = strlen(name);
+    const char *found = NULL;
+    for (const char *q = r->query; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            if (len - n - 1 >= cap) {
+                *too_long = 1;
+                return NULL;
+            }
+            memcpy(buf, q + n + 1, len - n - 1);
+            buf[len - n - 1] = 0;
+            found = buf;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return found;
+}
+
+static int query_int(api_req_t *r, const char *name, int64_t *out);
+
+/* The public rooms, a page at a time, without state (docs/api.md): a lobby's list must
+ * not grow with what hosts put in their rooms. */
 static void h_list_public(api_req_t *r)
 {
-    json_t *a = json_array();
+    int64_t limit = PUBLIC_PAGE_DEFAULT, after_t = INT64_MAX;
+    char after_id[STORE_ID_LEN] = "", cbuf[STORE_ID_LEN + 24];
+    int too_long = 0;
+    if (query_int(r, "limit", &limit)) return;
+    if (limit < 1 || limit > PUBLIC_PAGE_MAX) {
+        api_invalid(r, "limit", "limit must be 1 to 100");
+        return;
+    }
+    const char *cursor = query_str(r, "cursor", cbuf, sizeof(cbuf), &too_long);
+    if (too_long || (cursor && public_cursor_parse(cursor, &after_t, after_id) != 0)) {
+        api_invalid(r, "cursor", "cursor must be a nextCursor from an earlier page");
+        return;
+    }
+    room_t **all = NULL;
+    size_t n = 0, cap = 0;
     const char *k;
     void *v;
-    for (size_t i = 0; strmap_next(&rooms_of(r)->by_id, &i, &k, &v);)
-        if (((room_t *)v)->is_public) json_array_append_new(a, room_json(rooms_of(r), v));
-    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "rooms", a));
+    for (size_t i = 0; strmap_next(&rooms_of(r)->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        if (!room->is_public) continue;
+        if (cursor && (room->created_at > after_t ||
+                       (room->created_at == after_t && strcmp(room->id, after_id) <= 0)))
+            continue; /* at or before the cursor */
+        if (n == cap) all = ch_realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
+        all[n++] = room;
+    }
+    if (n) qsort(all, n, sizeof(*all), public_cmp);
+    json_t *a = json_array();
+    size_t page = n < (size_t)limit ? n : (size_t)limit;
+    for (size_t i = 0; i < page; i++) json_array_append_new(a, room_summary_json(rooms_of(r), all[i]));
+    json_t *next = json_null();
+    if (n > page) {
+        const room_t *last = all[page - 1];
+        next = json_sprintf("%lld.%s", (long long)last->created_at, last->id);
+    }
+    free(all);
+    api_respond(r, 200, json_pack("{s:b, s:o, s:o}", "success", 1, "rooms", a, "nextCursor", next));
 }
 
 static void h_by_code(api_req_t *r)

@@ -12,6 +12,8 @@ export interface RoomInfo {
   stateVersion: number; participantCount: number; onlineCount: number; createdAt: number;
   lastActivity: number; joinLink: string; participants?: Participant[];
 }
+/** A room in a list, or as a non-participant sees it: without `state` and `currentMode`. */
+export type RoomSummary = Omit<RoomInfo, 'state' | 'currentMode' | 'participants'>;
 export interface Participant {
   userId: string; displayName: string; color: string; role: 'host' | 'member';
   online: boolean; presence: Record<string, unknown>; joinedAt: number;
@@ -78,9 +80,12 @@ export class Chorus {
   me(): Promise<User>;
   updateMe(patch: { username?: string; color?: string }): Promise<User>;        // takes the fresh token
   createRoom(opts: { name: string; maxParticipants?: number; isPublic?: boolean; state?: object }): Promise<RoomInfo>;
-  getRoom(idOrCode: string): Promise<RoomInfo>;   // a 6-char code uses GET /api/rooms/code/:code
+  getRoom(idOrCode: string): Promise<RoomInfo>;   // a 6-char code uses GET /api/rooms/code/:code; non-participants get a RoomSummary
   myRooms(): Promise<RoomInfo[]>;
-  publicRooms(): Promise<RoomInfo[]>;
+  /** The first page of public rooms; summaries: no `state` or `currentMode`. */
+  publicRooms(opts?: { limit?: number; cursor?: string }): Promise<RoomSummary[]>;
+  /** GET /api/rooms/public, one page: pass `nextCursor` back as `cursor` (null: the last page). */
+  publicRoomsPage(opts?: { limit?: number; cursor?: string | null }): Promise<{ rooms: RoomSummary[]; nextCursor: string | null }>;
   deleteRoom(id: string): Promise<void>;
   kick(roomId: string, userId: string, ban?: boolean): Promise<void>;
   /** GET /api/rooms/:roomId/messages (SDK extension). */

@@ -548,8 +548,18 @@ export class Chorus extends Emitter {
     return (await this._rest('GET', '/api/rooms')).rooms;
   }
 
-  async publicRooms() {
-    return (await this._rest('GET', '/api/rooms/public')).rooms;
+  /** The first page of public rooms (summaries, no state): see publicRoomsPage. */
+  async publicRooms(opts = {}) {
+    return (await this.publicRoomsPage(opts)).rooms;
+  }
+
+  /** GET /api/rooms/public: {limit?, cursor?} -> {rooms, nextCursor} (null on the last page). */
+  async publicRoomsPage(opts = {}) {
+    const q = new URLSearchParams();
+    for (const k of ['limit', 'cursor']) if (opts[k] !== undefined && opts[k] !== null) q.set(k, String(opts[k]));
+    const qs = q.toString();
+    const j = await this._rest('GET', `/api/rooms/public${qs ? `?${qs}` : ''}`);
+    return { rooms: j.rooms, nextCursor: j.nextCursor ?? null };
   }
 
   async deleteRoom(id) {

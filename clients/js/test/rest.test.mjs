@@ -87,6 +87,11 @@ describe('REST helpers', () => {
     assert.equal((await mem.getRoom(r.id)).roomCode, r.roomCode);
     assert.ok((await host.myRooms()).some((x) => x.id === r.id));
     assert.ok((await mem.publicRooms()).some((x) => x.id === r.id));
+    const page = await mem.publicRoomsPage({ limit: 1 });
+    assert.equal(page.rooms.length, 1);
+    assert.equal('state' in page.rooms[0], false, 'a public list carries no state');
+    assert.ok(page.nextCursor === null || typeof page.nextCursor === 'string');
+    if (page.nextCursor) assert.ok(Array.isArray((await mem.publicRoomsPage({ limit: 1, cursor: page.nextCursor })).rooms));
     await assert.rejects(host.createRoom({ name: '' }), { code: 'validation_error', field: 'name', status: 400 });
 
     // The member joins over the WebSocket, then the host kicks with ban.
