@@ -42,12 +42,37 @@ static void done_200(void *ud, const rooms_err_t *err, json_t *result)
     done_with(ud, 200, err, result);
 }
 
-/* The room of the :roomId parameter, or NULL after answering 404. */
+/* room (the lookup's result, NULL for none) when the caller may learn of it as seek says
+ * (rooms_access), else NULL after answering 404 not_found (the same for a room that does
+ * not exist and one the caller may not know of) or 429 rate_limited. */
+static room_t *room_allowed(api_req_t *r, room_t *room, rooms_seek_t seek)
+{
+    uint64_t retry_ms = 0;
+    int rc = rooms_access(rooms_of(r), room, r->user.sub, r->ip, seek, &retry_ms);
+    if (rc == 0) return room;
+    if (rc == ROOMS_ELIMITED) {
+        unsigned long long secs = (retry_ms + 999) / 1000;
+        if (secs == 0) secs = 1;
+        snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", secs);
+        api_error(r, 429, "rate_limited",
+                  "too many lookups of rooms you are not in; retry in %llu s", secs);
+    } else {
+        api_error(r, 404, "not_found", "no such room");
+    }
+    return NULL;
+}
+
+/* The room of the :roomId parameter for a participant, or NULL after answering
+ * (room_allowed). */
 static room_t *room_param(api_req_t *r)
 {
-    room_t *room = strmap_get(&rooms_of(r)->by_id, r->params[0]);
-    if (!room) api_error(r, 404, "not_found", "no such room");
-    return room;
+    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_MEMBER);
+}
+
+/* The room of the :roomId parameter for anyone who knows its id (join, look). */
+static room_t *room_param_any(api_req_t *r)
+{
+    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_ANY);
 }
 
 static int is_participant(room_t *room, const char *user_id)
@@ -229,23 +254,20 @@ static void h_by_code(api_req_t *r)
                   "a room code is 6 characters from ABCDEFGHJKLMNPQRSTUVWXYZ23456789");
         return;
     }
-    room_t *room = strmap_get(&rooms_of(r)->by_code, code);
-    if (!room) {
-        api_error(r, 404, "not_found", "no room with this code");
-        return;
-    }
+    room_t *room = room_allowed(r, strmap_get(&rooms_of(r)->by_code, code), ROOMS_SEEK_ANY);
+    if (!room) return;
     api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
 }
 
 static void h_get(api_req_t *r)
 {
-    room_t *room = room_param(r);
+    room_t *room = room_param_any(r);
     if (room) api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
 }
 
 static void h_join(api_req_t *r)
 {
-    room_t *room = room_param(r);
+    room_t *room = room_param_any(r);
     if (!room) return;
     json_t *dn = r->json ? json_object_get(r->json, "displayName") : NULL;
     if (r->json && !json_is_object(r->json)) {
@@ -270,10 +292,6 @@ static void h_participants(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    if (!is_participant(room, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only participants see the participants");
-        return;
-    }
     api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "participants",
                                   room_members_json(room)));
 }
@@ -284,10 +302,6 @@ static void h_entities(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    if (!is_participant(room, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only participants see the entities");
-        return;
-    }
     api_respond(r, 200, json_pack("{s:b, s:o, s:I, s:O}", "success", 1, "entities",
                                   entset_json(&room->ents), "stateVersion",
                                   (json_int_t)room->state_version, "state", room->state));
@@ -321,10 +335,6 @@ static void h_messages(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    if (!is_participant(room, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only participants read the messages");
-        return;
-    }
     int64_t limit = 50, before = -1, after = -1;
     if (query_int(r, "limit", &limit) || query_int(r, "before", &before) ||
         query_int(r, "after", &after))
@@ -346,6 +356,17 @@ static void h_delete(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (room) rooms_delete(rooms_of(r), room, &r->user, done_delete, r);
+}
+
+static void done_code(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_code_rotate", err, result);
+}
+
+static void h_code(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_rotate_code(rooms_of(r), room, &r->user, done_code, r);
 }
 
 static void h_kick(api_req_t *r)
@@ -378,5 +399,6 @@ const api_route_t api_rooms_routes[] = {
     {HTTP_GET, "/api/rooms/:roomId/entities", h_entities, 0, API_GROUP_API},
     {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},
+    {HTTP_POST, "/api/rooms/:roomId/code", h_code, 0, API_GROUP_API},
 };
 const size_t api_rooms_nroutes = CH_ARRAY_LEN(api_rooms_routes);

@@ -95,6 +95,10 @@ static const opt_t options[] = {
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
      "other /api/ requests per user"},
+    {"rate-room-miss-user", OPT_RATE, OFF(rate_room_miss_user), 1, 0, "20/1m",
+     "failed room lookups (unknown, or not yours) per user (rate_limited)"},
+    {"rate-room-miss-ip", OPT_RATE, OFF(rate_room_miss_ip), 1, 0, "100/1m",
+     "failed room lookups (unknown, or not yours) per client IP (rate_limited)"},
     {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
      "base URL of joinLink"},
     {"room-max-capacity", OPT_COUNT, OFF(room_max_capacity), 1, 1000000, "50",
@@ -182,6 +186,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_auth = (config_rate_t){100, 15 * 60000};
     cfg->rate_api_ip = (config_rate_t){6000, 60000};
     cfg->rate_api_user = (config_rate_t){1200, 60000};
+    cfg->rate_room_miss_user = (config_rate_t){20, 60000};
+    cfg->rate_room_miss_ip = (config_rate_t){100, 60000};
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;

@@ -53,6 +53,8 @@ typedef struct {
     config_rate_t rate_auth;      /* /api/auth/ per client IP */
     config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
     config_rate_t rate_api_user;  /* other /api/ routes per user */
+    config_rate_t rate_room_miss_user; /* failed room lookups per user */
+    config_rate_t rate_room_miss_ip;   /* failed room lookups per client IP */
     /* rooms */
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */

@@ -54,8 +54,8 @@ typedef enum {
     STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
     STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
-    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (name, capacity, is_public,
-                          * state, state_version, last_activity). err: ENOTFOUND */
+    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
+                          * is_public, state, state_version, last_activity). err: ENOTFOUND */
     STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents
                           * and entities too.
                           * err: ENOTFOUND */

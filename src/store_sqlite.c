@@ -168,7 +168,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
-                       " state_version = ?5, last_activity = ?6 WHERE id = ?7",
+                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7",
     /* Participants and messages go with it (ON DELETE CASCADE). */
     [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
@@ -463,6 +463,7 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     bad |= sqlite3_bind_int64(s, 5, rm->state_version) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 6, rm->last_activity) != SQLITE_OK;
     bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 8, rm->code) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room update");
     if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;

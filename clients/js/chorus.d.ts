@@ -88,6 +88,8 @@ export class Chorus {
   publicRoomsPage(opts?: { limit?: number; cursor?: string | null }): Promise<{ rooms: RoomSummary[]; nextCursor: string | null }>;
   deleteRoom(id: string): Promise<void>;
   kick(roomId: string, userId: string, ban?: boolean): Promise<void>;
+  /** POST /api/rooms/:roomId/code (host only): a new code and joinLink; the old code stops working. */
+  rotateRoomCode(roomId: string): Promise<RoomInfo>;
   /** GET /api/rooms/:roomId/messages (SDK extension). */
   roomMessages(roomId: string, opts?: { before?: number; after?: number; limit?: number }): Promise<Message[]>;
   /** Opens the WebSocket and authenticates (first-message `auth`). Resolves when open. */
@@ -145,6 +147,8 @@ export class Room {
   on(event: 'state', h: Handler<{ state: object; version: number; currentMode: unknown }>): () => void;
   on(event: 'room_deleted', h: Handler<{ reason: string }>): () => void;
   on(event: 'kicked', h: Handler<{ ban: boolean }>): () => void;
+  /** The host rotated the room code (`code` and `info` already show the new one). */
+  on(event: 'room_code', h: Handler<{ roomCode: string; joinLink: string }>): () => void;
   /** A failed rejoin after a reconnect, or a failed catch-up (SDK extension). */
   on(event: 'error', h: Handler<ChorusError>): () => void;
   /** Entity changes, from this client ('local'), events ('remote') or a join/sync reply ('sync'). */

@@ -11,7 +11,7 @@ const HISTORY_PAGE = 200; // the server's maximum `limit`
 const MAX_MESSAGES = 1000; // room.messages keeps the newest this many
 const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
-  'state', 'broadcast', 'room_deleted', 'kicked',
+  'state', 'broadcast', 'room_deleted', 'kicked', 'room_code',
 ]);
 // Entity ops the server sends to a room (docs/protocol.md "Entities").
 const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
@@ -564,6 +564,11 @@ export class Chorus extends Emitter {
 
   async deleteRoom(id) {
     await this._rest('DELETE', `/api/rooms/${encodeURIComponent(id)}`);
+  }
+
+  /** POST /api/rooms/:id/code (host): a new room code; the old one stops working. Returns the room. */
+  async rotateRoomCode(roomId) {
+    return (await this._rest('POST', `/api/rooms/${encodeURIComponent(roomId)}/code`)).room;
   }
 
   async kick(roomId, userId, ban = false) {
@@ -1245,6 +1250,11 @@ export class Room extends Emitter {
       case 'kicked':
         this._client._forget(this);
         this._emit('kicked', { ban: !!msg.ban });
+        return;
+      case 'room_code':
+        // The host gave the room a new code: the old one names no room any more.
+        this._info = { ...this._info, roomCode: msg.roomCode, joinLink: msg.joinLink };
+        this._emit('room_code', { roomCode: msg.roomCode, joinLink: msg.joinLink });
         return;
       default:
     }

@@ -242,14 +242,14 @@ describe('rooms over REST', () => {
     assert.equal(hostP.role, 'host');
   });
 
-  it('participants and messages: non-participant -> 403 forbidden; participant -> 200', T, async () => {
+  it('participants and messages: non-participant -> 404 not_found (as for no room); participant -> 200', T, async () => {
     const host = mkUser('PH');
     const m = mkUser('PM');
     const out = mkUser('PO');
     const r = await createRoom(port, host, { name: 'members' });
     await joinRest(port, m, r.id, { displayName: 'Member One' });
     for (const path of [`/api/rooms/${r.id}/participants`, `/api/rooms/${r.id}/messages`]) {
-      assertJsonError(await get(port, out, path), 403, 'forbidden');
+      assertJsonError(await get(port, out, path), 404, 'not_found');
     }
     const ps = await getOk(port, m, `/api/rooms/${r.id}/participants`);
     assert.deepEqual(Object.keys(ps).sort(), ['participants', 'success']);
@@ -264,9 +264,9 @@ describe('rooms over REST', () => {
     assert.equal(ms.messages[0].seq, 1);
     assert.equal(ms.messages[0].type, 'system');
     assert.equal(ms.messages[0].userId, null);
-    // After leaving, the former member is forbidden again.
+    // After leaving, the former member is refused again.
     expectJson(await del(port, m, `/api/rooms/${r.id}/leave`), 200);
-    assertJsonError(await get(port, m, `/api/rooms/${r.id}/participants`), 403, 'forbidden');
+    assertJsonError(await get(port, m, `/api/rooms/${r.id}/participants`), 404, 'not_found');
   });
 
   it('messages paging: limit, before, after; bad values -> 400 validation_error', T, async () => {
@@ -309,7 +309,7 @@ describe('rooms over REST', () => {
     await joinRest(port, m, r.id);
     const url = `/api/rooms/${r.id}/state`;
     assertJsonError(await patch(port, m, url, { mode: 'x' }), 403, 'forbidden');
-    assertJsonError(await patch(port, mkUser('out'), url, { mode: 'x' }), 403, 'forbidden');
+    assertJsonError(await patch(port, mkUser('out'), url, { mode: 'x' }), 404, 'not_found');
 
     const j1 = expectJson(await patch(port, host, url, { mode: 'focus', a: null, keep: { y: null, z: 3 } }), 200);
     assert.deepEqual(j1, {
@@ -351,12 +351,12 @@ describe('rooms over REST', () => {
     assert.deepEqual(expectJson(await post(port, host, url, { userId: a.sub }), 200), { success: true });
     let ps = (await getOk(port, host, `/api/rooms/${r.id}/participants`)).participants.map((p) => p.userId);
     assert.equal(ps.includes(a.sub), false, 'kicked user is no longer a participant');
-    assertJsonError(await get(port, a, `/api/rooms/${r.id}/participants`), 403, 'forbidden');
+    assertJsonError(await get(port, a, `/api/rooms/${r.id}/participants`), 404, 'not_found');
     await joinRest(port, a, r.id); // may come back
 
     assert.deepEqual(expectJson(await post(port, host, url, { userId: b.sub, ban: true }), 200), { success: true });
     assertJsonError(await post(port, b, `/api/rooms/${r.id}/join`), 403, 'banned');
-    assertJsonError(await get(port, b, `/api/rooms/${r.id}/messages`), 403, 'forbidden');
+    assertJsonError(await get(port, b, `/api/rooms/${r.id}/messages`), 404, 'not_found');
     ps = (await getOk(port, host, `/api/rooms/${r.id}/participants`)).participants.map((p) => p.userId);
     assert.deepEqual(ps.sort(), [host.sub, a.sub].sort());
     const room = (await getOk(port, host, `/api/rooms/${r.id}`)).room;

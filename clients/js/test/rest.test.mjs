@@ -98,12 +98,21 @@ describe('REST helpers', () => {
     await mem.connect();
     const room = await mem.join(r.roomCode);
     assert.ok((await mem.myRooms()).some((x) => x.id === r.id));
+    // The host rotates the code: the member's room follows, the old code is gone.
+    const rotated = new Promise((resolve) => room.on('room_code', resolve));
+    const r2 = await host.rotateRoomCode(r.id);
+    assert.notEqual(r2.roomCode, r.roomCode);
+    assert.deepEqual(await rotated, { roomCode: r2.roomCode, joinLink: r2.joinLink });
+    assert.equal(room.code, r2.roomCode);
+    await assert.rejects(mem.rotateRoomCode(r.id), { code: 'forbidden', status: 403 });
+    await assert.rejects(host.getRoom(r.roomCode), { code: 'not_found', status: 404 });
     const kicked = new Promise((resolve) => room.on('kicked', resolve));
     await host.kick(r.id, mem.session.user.id, true);
     assert.deepEqual(await kicked, { ban: true });
     assert.equal(room.active, false);
-    await assert.rejects(mem.join(r.roomCode), { code: 'banned' });
-    await assert.rejects(mem.deleteRoom(r.id), { code: 'forbidden', status: 403 });
+    await assert.rejects(mem.join(r2.roomCode), { code: 'banned' });
+    // A banned user is not a participant: as for a room that does not exist.
+    await assert.rejects(mem.deleteRoom(r.id), { code: 'not_found', status: 404 });
     await host.deleteRoom(r.id);
     await assert.rejects(host.getRoom(r.id), { code: 'not_found' });
     mem.close();
