@@ -685,7 +685,7 @@ static void test_room_crud(void)
     r.room.capacity = 3;
     r.room.is_public = 0;
     r.room.last_activity = 1800000000000;
-    strcpy(r.room.code, "IGNORE"); /* not mutable */
+    strcpy(r.room.code, "R00009"); /* a rotated code */
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
     strcpy(r.room.id, "no-such-room");
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_ENOTFOUND);
@@ -717,7 +717,7 @@ static void test_room_crud(void)
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 1);
-    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms WHERE code = 'R00001'"
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms WHERE code = 'R00009'"
                            " AND name = 'Renamed ✓' AND capacity = 3 AND is_public = 0"
                            " AND state = '{\"mode\":\"draw\",\"n\":2}' AND state_version = 42"
                            " AND last_activity = 1800000000000 AND created_at = 1700000000001"
