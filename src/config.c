@@ -144,6 +144,8 @@ static const opt_t options[] = {
      "changes per room remembered for sync (older: full)"},
     {"entity-lock-max-ttl", OPT_DURATION, OFF(entity_lock_max_ttl), 1000, 24 * HOUR_MS, "5m",
      "longest entity lock"},
+    {"entity-lock-max-hold", OPT_DURATION, OFF(entity_lock_max_hold), 1000, 7 * 24 * HOUR_MS,
+     "10m", "longest an entity lock lasts from when it was taken, renewals included"},
     {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
      "transient updates applied per entity per second"},
 };
@@ -212,6 +214,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->entity_max_patch = 8 * KiB;
     cfg->entity_log_window = 1000;
     cfg->entity_lock_max_ttl = 5 * 60 * 1000;
+    cfg->entity_lock_max_hold = 10 * 60 * 1000;
     cfg->entity_transient_rate = 20;
 }
 

@@ -82,6 +82,7 @@ typedef struct {
     uint64_t entity_max_patch;    /* bytes of one patch */
     uint64_t entity_log_window;   /* changes per room remembered for sync */
     uint64_t entity_lock_max_ttl; /* ms */
+    uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
     uint64_t entity_transient_rate; /* transient batches per entity per second */
 } chorus_config_t;
 

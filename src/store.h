@@ -148,6 +148,7 @@ typedef struct {
     int64_t created_at;    /* unix ms */
     int64_t updated_at;    /* unix ms */
     int64_t room_version;  /* PUT / DELETE: the room's state version now */
+    int owner_only;        /* 1: only the owner and the room's host may change it */
 } store_entity_t;
 
 typedef struct {

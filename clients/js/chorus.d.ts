@@ -263,6 +263,8 @@ export interface Entity {
   createdAt: number; updatedAt: number;
   /** Present only while locked. */
   lock?: EntityLock;
+  /** Present (true) only when only the owner and the room's host may change it. */
+  ownerOnly?: true;
 }
 
 export type EntitySource = 'local' | 'remote' | 'sync';
@@ -271,7 +273,8 @@ export interface EntityEvent { entity: Entity; by?: string; stateVersion?: numbe
 /** room.entities: a live read-only Map-like view (id -> Entity) and the entity operations.
  *  Events are emitted on the Room. Failing operations reject with ChorusError: `exists`,
  *  `conflict` and `locked` carry `.entity` (which the view takes too), `not_found`,
- *  `forbidden`, `too_many_entities`, `payload_too_large`, `validation_error`. */
+ *  `forbidden` (ownerOnly, a lock of someone else), `lock_limit`, `too_many_entities`,
+ *  `payload_too_large`, `validation_error`. */
 export class Entities implements Iterable<[string, Entity]> {
   readonly size: number;
   get(id: string): Entity | undefined;
@@ -282,15 +285,17 @@ export class Entities implements Iterable<[string, Entity]> {
   forEach(fn: (entity: Entity, id: string, entities: Entities) => void, thisArg?: unknown): void;
   [Symbol.iterator](): IterableIterator<[string, Entity]>;
   /** entity_create (id optional: the server makes a UUID); resolves with the stored entity. */
-  create(e: { id?: string; kind: string; data?: Record<string, unknown> }): Promise<Entity>;
+  create(e: { id?: string; kind: string; data?: Record<string, unknown>; ownerOnly?: boolean }): Promise<Entity>;
   /** entity_update: an RFC 7396 merge patch on `data`. Durable: resolves with the stored
    *  entity; with baseVersion only at that version (else `conflict`). Transient: applied to
    *  this view at once, coalesced by the server (20/s), resolves when the server took it;
    *  once quiet the SDK syncs to take what the server settled on. */
-  update(id: string, patch: Record<string, unknown>, opts?: { baseVersion?: number; transient?: boolean }): Promise<Entity>;
+  update(id: string, patch: Record<string, unknown> | null, opts?: { baseVersion?: number; transient?: boolean; ownerOnly?: boolean }): Promise<Entity>;
   /** entity_delete; resolves with the deletion's stateVersion. */
   delete(id: string): Promise<number>;
-  /** entity_lock for ttl ms (server default 30 s, at most 5 min); locking again renews. */
+  /** entity_lock for ttl ms (server default 30 s, at most 5 min); locking again renews, up
+   *  to --entity-lock-max-hold from when it was taken (then `lock_limit` for a while). */
   lock(id: string, ttl?: number): Promise<EntityLock>;
-  unlock(id: string): Promise<void>;
+  /** The holder unlocks; with force the room's host breaks anyone's lock. */
+  unlock(id: string, opts?: { force?: boolean }): Promise<void>;
 }

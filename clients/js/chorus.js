@@ -1413,11 +1413,15 @@ export class Entities {
 
   // ---- operations ----
 
-  /** entity_create; resolves with the stored entity (version 1). `exists` carries `.entity`. */
-  async create({ id, kind, data } = {}) {
+  /**
+   * entity_create; resolves with the stored entity (version 1). `exists` carries `.entity`.
+   * ownerOnly: only its owner (this user) and the host may change it.
+   */
+  async create({ id, kind, data, ownerOnly } = {}) {
     const fields = { kind };
     if (id !== undefined) fields.id = id;
     if (data !== undefined) fields.data = data;
+    if (ownerOnly !== undefined) fields.ownerOnly = !!ownerOnly;
     const res = await this._request('entity_create', fields);
     const e = res?.entity;
     if (e) this._applyServer(e, { source: 'local', by: this._me() });
@@ -1429,12 +1433,15 @@ export class Entities {
    * entity; with `baseVersion` it applies only at that version (`conflict` with `.entity`).
    * Transient: applied here at once (optimistic) and resolved when the server took it.
    */
-  async update(id, patch, { baseVersion, transient = false } = {}) {
+  async update(id, patch, { baseVersion, transient = false, ownerOnly } = {}) {
     if (transient && baseVersion !== undefined) {
       throw new ChorusError('validation_error', 'baseVersion cannot be combined with transient', { field: 'baseVersion' });
     }
-    const fields = { id, patch };
+    const fields = { id };
+    if (patch !== undefined && patch !== null) fields.patch = patch;
     if (baseVersion !== undefined) fields.baseVersion = baseVersion;
+    // The owner or the host sets or clears the flag (with or without a patch).
+    if (ownerOnly !== undefined) fields.ownerOnly = !!ownerOnly;
     if (!transient) {
       const res = await this._request('entity_update', fields);
       const e = res?.entity;
@@ -1474,10 +1481,13 @@ export class Entities {
     return res?.lock;
   }
 
-  /** entity_unlock (the holder only; `forbidden` from anyone else). */
-  async unlock(id) {
-    await this._request('entity_unlock', { id });
-    this._setLock(id, null, { source: 'local', reason: 'unlocked' });
+  /**
+   * entity_unlock (the holder only; `forbidden` from anyone else). With `force` the host
+   * breaks anyone's lock (reason 'broken').
+   */
+  async unlock(id, { force = false } = {}) {
+    await this._request('entity_unlock', force ? { id, force: true } : { id });
+    this._setLock(id, null, { source: 'local', reason: force ? 'broken' : 'unlocked' });
   }
 
   // ---- internals ----

@@ -1915,6 +1915,7 @@ static void fill_entity(store_entity_t *e, int room, const char *id, int64_t ver
     e->state_version = e->room_version = rv;
     e->created_at = 1000;
     e->updated_at = 1000 + rv;
+    e->owner_only = room == 1;
 }
 
 static int ent_req(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type, int room,
@@ -1967,10 +1968,12 @@ static void test_entities(void)
             ASSERT_STREQ(e->owner, "owner-1");
             ASSERT_EQ(e->created_at, 1000);
             ASSERT_EQ(e->updated_at, 1007);
+            ASSERT_EQ(e->owner_only, 1);
             seen |= 1;
         } else {
             ASSERT_EQ(e->version, 2);
             ASSERT_EQ(e->state_version, 2);
+            ASSERT_EQ(e->owner_only, 0);
             seen |= 2;
         }
     }
