@@ -97,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     const char *user = (op & 1) ? "u1" : "u0";
                     if (entity_lock_check(e, who, user, &lim, now, &ttl) == ENT_OK) {
                         entity_lock(e, who, user, "U", ttl, now, 0);
-                        if (e->lock->until_ms > e->lock->since_ms + lim.lock_max_hold) __builtin_trap();
+                        if (e->lock->until_ms > e->lock->since_ms + lim.lock_max_hold)
+                            __builtin_trap();
                     }
                 } else if (e && e->lock && e->lock->holder == who) {
                     entity_unlock(e);

@@ -236,14 +236,16 @@ static void h_list_public(api_req_t *r)
     if (n) qsort(all, n, sizeof(*all), public_cmp);
     json_t *a = json_array();
     size_t page = n < (size_t)limit ? n : (size_t)limit;
-    for (size_t i = 0; i < page; i++) json_array_append_new(a, room_summary_json(rooms_of(r), all[i]));
+    for (size_t i = 0; i < page; i++)
+        json_array_append_new(a, room_summary_json(rooms_of(r), all[i]));
     json_t *next = json_null();
     if (n > page) {
         const room_t *last = all[page - 1];
         next = json_sprintf("%lld.%s", (long long)last->created_at, last->id);
     }
     free(all);
-    api_respond(r, 200, json_pack("{s:b, s:o, s:o}", "success", 1, "rooms", a, "nextCursor", next));
+    api_respond(r, 200,
+                json_pack("{s:b, s:o, s:o}", "success", 1, "rooms", a, "nextCursor", next));
 }
 
 static void h_by_code(api_req_t *r)

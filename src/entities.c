@@ -417,7 +417,8 @@ static int caller_is_host(proto_req_t *req, const room_t *room)
 static int may_edit(proto_req_t *req, room_t *room, const entity_t *e)
 {
     if (entity_may_edit(e, req->c->user.sub, caller_is_host(req, room))) return 1;
-    proto_reply_error(req, PROTO_FORBIDDEN, "only its owner and the host may change this entity");
+    proto_reply_error(req, PROTO_FORBIDDEN,
+                      "only its owner and the host may change this entity");
     return 0;
 }
 
@@ -553,8 +554,10 @@ static void op_update(proto_req_t *req)
                           : "ownerOnly cannot be combined with transient");
         return;
     }
-    if (owner_only >= 0 && !caller_is_host(req, room) && strcmp(e->owner, req->c->user.sub) != 0) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "only its owner and the host may set ownerOnly");
+    if (owner_only >= 0 && !caller_is_host(req, room) &&
+        strcmp(e->owner, req->c->user.sub) != 0) {
+        proto_reply_error(req, PROTO_FORBIDDEN,
+                          "only its owner and the host may set ownerOnly");
         return;
     }
     json_t *empty = NULL; /* owned when the flag comes alone: an empty patch */
@@ -640,15 +643,17 @@ static void op_lock(proto_req_t *req)
         return;
     }
     uint64_t granted = (uint64_t)ttl;
-    if (entity_lock_check(e, req->c, req->c->user.sub, &r->ent_lim, now_ms, &granted) != ENT_OK) {
-        proto_reply_error(req, "lock_limit",
-                          "you held this entity's lock for the longest allowed; others get a turn");
+    if (entity_lock_check(e, req->c, req->c->user.sub, &r->ent_lim, now_ms, &granted) !=
+        ENT_OK) {
+        proto_reply_error(
+            req, "lock_limit",
+            "you held this entity's lock for the longest allowed; others get a turn");
         return;
     }
     room_member_t *m = room_member(room, req->c->user.sub);
     if (!e->lock) room->nlocks++;
-    entity_lock(e, req->c, req->c->user.sub,
-                m ? m->display_name : req->c->user.name, granted, now_ms, clock_unix_ms());
+    entity_lock(e, req->c, req->c->user.sub, m ? m->display_name : req->c->user.name, granted,
+                now_ms, clock_unix_ms());
     send_now(room, req->c, "entity_lock",
              json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
     proto_reply_ok(req, json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));

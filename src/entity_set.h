@@ -37,7 +37,8 @@ typedef struct {
     uint64_t lock_max_hold;  /* ms a lock may last from when it was taken, renewals included */
 } entity_limits_t;
 
-#define ENTITY_LIMITS_DEFAULT ((entity_limits_t){1000, 16384, 8192, 32, 20, 1000, 300000, 600000})
+#define ENTITY_LIMITS_DEFAULT                                                                  \
+    ((entity_limits_t){1000, 16384, 8192, 32, 20, 1000, 300000, 600000})
 
 /* After a lock was cut at lock_max_hold, its user may not lock that entity again for this
  * long after the cut (30 s, the default lock ttl: a turn for the others). */

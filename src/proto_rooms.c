@@ -35,8 +35,9 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
     if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->subs, room)) return room;
     uint64_t retry_ms = 0;
     const char *ip = req->c->tr && req->c->tr->peer ? req->c->tr->peer(req->c) : NULL;
-    int rc = rooms_access(rooms_of(req), room, req->c->user.sub, ip,
-                          need == PROTO_ROOM_ANY ? ROOMS_SEEK_ANY : ROOMS_SEEK_MEMBER, &retry_ms);
+    int rc =
+        rooms_access(rooms_of(req), room, req->c->user.sub, ip,
+                     need == PROTO_ROOM_ANY ? ROOMS_SEEK_ANY : ROOMS_SEEK_MEMBER, &retry_ms);
     if (rc == ROOMS_ELIMITED) {
         unsigned long long secs = (retry_ms + 999) / 1000;
         proto_reply_error(req, PROTO_RATE_LIMITED,

@@ -228,6 +228,7 @@ int rl_map_peek(const rl_map_t *m, const char *key, size_t key_len, const rl_rul
     uint64_t units = rl_units_at(&m->entries[m->slots[s] - 1].bucket, rule->limit,
                                  rule->window_ms, rule->limit, now_ms);
     if (units >= rule->window_ms) return 1;
-    if (retry_after_ms) *retry_after_ms = (rule->window_ms - units + rule->limit - 1) / rule->limit;
+    if (retry_after_ms)
+        *retry_after_ms = (rule->window_ms - units + rule->limit - 1) / rule->limit;
     return 0;
 }

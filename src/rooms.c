@@ -232,7 +232,8 @@ int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char
         if (m && !m->banned) return 0;
     }
     uint64_t now = uv_now(r->loop);
-    if (!room_lookup_allowed(r->lookup, user_id, ip, now, retry_after_ms)) return ROOMS_ELIMITED;
+    if (!room_lookup_allowed(r->lookup, user_id, ip, now, retry_after_ms))
+        return ROOMS_ELIMITED;
     if (room && seek == ROOMS_SEEK_ANY) return 0;
     room_lookup_failed(r->lookup, user_id, ip, now);
     return ROOMS_ENOENT;
@@ -836,7 +837,8 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
     room->last_activity = clock_unix_ms();
     char link[512];
     snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
-    publish(room, NULL, "room_code", json_pack("{s:s, s:s}", "roomCode", room->code, "joinLink", link));
+    publish(room, NULL, "room_code",
+            json_pack("{s:s, s:s}", "roomCode", room->code, "joinLink", link));
     rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->stored = after_rotate;
@@ -1236,7 +1238,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     };
     r->ent_lim = entities_limits(cfg);
     r->lookup = room_lookup_new(
-        &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit, cfg->rate_room_miss_user.window_ms},
+        &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
+                     cfg->rate_room_miss_user.window_ms},
         &(rl_rule_t){(uint32_t)cfg->rate_room_miss_ip.limit, cfg->rate_room_miss_ip.window_ms},
         ROOMS_LOOKUP_KEYS);
     strmap_init(&r->by_id, random_seed());

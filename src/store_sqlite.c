@@ -150,7 +150,8 @@ enum {
     "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define SQ_ENT_COLUMNS                                                                         \
-    "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, owner_only"
+    "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
+    "owner_only"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and

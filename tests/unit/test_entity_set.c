@@ -283,7 +283,8 @@ static void test_lock_max_hold(void)
     /* Past the end the same user rests for ENTITY_LOCK_REST_MS, from any connection. */
     ttl = 4000;
     ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 11000, &ttl), ENT_HOLD_USED);
-    ASSERT_EQ(entity_lock_check(e, b, "ua", &l, 11000 + ENTITY_LOCK_REST_MS - 1, &ttl), ENT_HOLD_USED);
+    ASSERT_EQ(entity_lock_check(e, b, "ua", &l, 11000 + ENTITY_LOCK_REST_MS - 1, &ttl),
+              ENT_HOLD_USED);
     /* Someone else may take it at once, with a fresh hold. */
     ttl = 4000;
     ASSERT_TRUE(entity_may_change(e, b, 11000));

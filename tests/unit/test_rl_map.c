@@ -37,7 +37,8 @@ static void test_peek_takes_nothing(void)
     ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 1);
     ASSERT_EQ(rl_map_count(m), 0); /* an unknown key is not added */
     ASSERT_EQ(take(m, "k", &r, 1000, NULL), 1);
-    for (int i = 0; i < 5; i++) ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 1);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 1);
     ASSERT_EQ(take(m, "k", &r, 1000, NULL), 1);
     ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 0);
     ASSERT_EQ(ra, 30000);

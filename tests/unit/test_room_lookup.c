@@ -40,7 +40,7 @@ static void test_ip_bucket(void)
     ASSERT_EQ(ra, 12000);
     ASSERT_TRUE(room_lookup_allowed(l, "fresh", "::2", 0, &ra));
     ASSERT_TRUE(room_lookup_allowed(l, "fresh", NULL, 0, &ra)); /* no IP: the user only */
-    room_lookup_sweep(l, 60000);                                  /* all refilled */
+    room_lookup_sweep(l, 60000);                                /* all refilled */
     ASSERT_TRUE(room_lookup_allowed(l, "fresh", "::1", 60000, &ra));
     room_lookup_free(l);
 }
@@ -51,7 +51,8 @@ static void test_long_keys(void)
     char sub[129];
     memset(sub, 'a', 128);
     sub[128] = 0;
-    for (int i = 0; i < 3; i++) room_lookup_failed(l, sub, "", 0);
+    for (int i = 0; i < 3; i++)
+        room_lookup_failed(l, sub, "", 0);
     ASSERT_TRUE(!room_lookup_allowed(l, sub, "", 0, NULL));
     sub[127] = 'b'; /* a different long sub has its own bucket */
     ASSERT_TRUE(room_lookup_allowed(l, sub, "", 0, NULL));
