@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lim.max_patch = 128;
     lim.max_depth = 8;
     lim.log_window = 5;
+    lim.lock_max_hold = 50;
     entity_set_t s;
     entset_init(&s, 42, 0);
     json_t *state = json_object();
@@ -90,8 +91,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 break;
             case 6:
-                if (e && entity_may_change(e, who, now)) entity_lock(e, who, "u", "U", 20, now, 0);
-                else if (e && e->lock && e->lock->holder == who) entity_unlock(e);
+                if (e && entity_may_change(e, who, now)) {
+                    /* Renewals every 7 ms reach the hold; the lock never outlasts it. */
+                    uint64_t ttl = 20;
+                    const char *user = (op & 1) ? "u1" : "u0";
+                    if (entity_lock_check(e, who, user, &lim, now, &ttl) == ENT_OK) {
+                        entity_lock(e, who, user, "U", ttl, now, 0);
+                        if (e->lock->until_ms > e->lock->since_ms + lim.lock_max_hold)
+                            __builtin_trap();
+                    }
+                } else if (e && e->lock && e->lock->holder == who) {
+                    entity_unlock(e);
+                }
                 break;
             default:
                 json_decref(state);

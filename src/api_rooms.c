@@ -12,6 +12,9 @@
 #include "rooms.h"
 
 #define MESSAGES_MAX 200
+/* Public rooms per page: default and most (a summary is under 1 KiB). */
+#define PUBLIC_PAGE_DEFAULT 50
+#define PUBLIC_PAGE_MAX 100
 
 static rooms_t *rooms_of(api_req_t *r)
 {
@@ -39,12 +42,37 @@ static void done_200(void *ud, const rooms_err_t *err, json_t *result)
     done_with(ud, 200, err, result);
 }
 
-/* The room of the :roomId parameter, or NULL after answering 404. */
+/* room (the lookup's result, NULL for none) when the caller may learn of it as seek says
+ * (rooms_access), else NULL after answering 404 not_found (the same for a room that does
+ * not exist and one the caller may not know of) or 429 rate_limited. */
+static room_t *room_allowed(api_req_t *r, room_t *room, rooms_seek_t seek)
+{
+    uint64_t retry_ms = 0;
+    int rc = rooms_access(rooms_of(r), room, r->user.sub, r->ip, seek, &retry_ms);
+    if (rc == 0) return room;
+    if (rc == ROOMS_ELIMITED) {
+        unsigned long long secs = (retry_ms + 999) / 1000;
+        if (secs == 0) secs = 1;
+        snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", secs);
+        api_error(r, 429, "rate_limited",
+                  "too many lookups of rooms you are not in; retry in %llu s", secs);
+    } else {
+        api_error(r, 404, "not_found", "no such room");
+    }
+    return NULL;
+}
+
+/* The room of the :roomId parameter for a participant, or NULL after answering
+ * (room_allowed). */
 static room_t *room_param(api_req_t *r)
 {
-    room_t *room = strmap_get(&rooms_of(r)->by_id, r->params[0]);
-    if (!room) api_error(r, 404, "not_found", "no such room");
-    return room;
+    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_MEMBER);
+}
+
+/* The room of the :roomId parameter for anyone who knows its id (join, look). */
+static room_t *room_param_any(api_req_t *r)
+{
+    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_ANY);
 }
 
 static int is_participant(room_t *room, const char *user_id)
@@ -53,12 +81,23 @@ static int is_participant(room_t *room, const char *user_id)
     return m && !m->banned;
 }
 
-/* Room JSON for the caller: participants only for participants (seed 003's row rules). */
+/* Room JSON without what only participants see (state, currentMode): for lists and for
+ * callers who are not in the room (a new reference). */
+static json_t *room_summary_json(rooms_t *rs, const room_t *room)
+{
+    json_t *j = room_json(rs, room);
+    json_object_del(j, "state");
+    json_object_del(j, "currentMode");
+    return j;
+}
+
+/* Room JSON for the caller: state and participants only for participants (seed 003's row
+ * rules). */
 static json_t *room_for(api_req_t *r, room_t *room)
 {
+    if (!is_participant(room, r->user.sub)) return room_summary_json(rooms_of(r), room);
     json_t *j = room_json(rooms_of(r), room);
-    if (is_participant(room, r->user.sub))
-        json_object_set_new(j, "participants", room_members_json(room));
+    json_object_set_new(j, "participants", room_members_json(room));
     return j;
 }
 
@@ -110,14 +149,103 @@ static void h_list_mine(api_req_t *r)
     api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "rooms", a));
 }
 
+/* Newest first, then by id: the order of the public list (a total order, so a cursor
+ * names a position even when its room is gone). */
+static int public_before(const room_t *a, int64_t created_at, const char *id)
+{
+    if (a->created_at != created_at) return a->created_at > created_at;
+    return strcmp(a->id, id) < 0;
+}
+
+static int public_cmp(const void *x, const void *y)
+{
+    const room_t *a = *(room_t *const *)x, *b = *(room_t *const *)y;
+    return public_before(a, b->created_at, b->id) ? -1 : public_before(b, a->created_at, a->id);
+}
+
+/* Parses a public-list cursor, "<createdAt>.<id>", into *created_at and id. Returns 0, or
+ * -1 when it is not one. */
+static int public_cursor_parse(const char *s, int64_t *created_at, char id[STORE_ID_LEN])
+{
+    char *end;
+    long long t = strtoll(s, &end, 10);
+    if (end == s || *end != '.' || t < 0) return -1;
+    size_t n = strlen(end + 1);
+    if (n == 0 || n >= STORE_ID_LEN) return -1;
+    *created_at = t;
+    memcpy(id, end + 1, n + 1);
+    return 0;
+}
+
+/* The query parameter name (raw, borrowed into buf of cap bytes), or NULL when absent or
+ * too long (then *too_long is set). */
+static const char *query_str(const api_req_t *r, const char *name, char *buf, size_t cap,
+                             int *too_long)
+{
+    size_t n = strlen(name);
+    const char *found = NULL;
+    for (const char *q = r->query; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            if (len - n - 1 >= cap) {
+                *too_long = 1;
+                return NULL;
+            }
+            memcpy(buf, q + n + 1, len - n - 1);
+            buf[len - n - 1] = 0;
+            found = buf;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return found;
+}
+
+static int query_int(api_req_t *r, const char *name, int64_t *out);
+
+/* The public rooms, a page at a time, without state (docs/api.md): a lobby's list must
+ * not grow with what hosts put in their rooms. */
 static void h_list_public(api_req_t *r)
 {
-    json_t *a = json_array();
+    int64_t limit = PUBLIC_PAGE_DEFAULT, after_t = INT64_MAX;
+    char after_id[STORE_ID_LEN] = "", cbuf[STORE_ID_LEN + 24];
+    int too_long = 0;
+    if (query_int(r, "limit", &limit)) return;
+    if (limit < 1 || limit > PUBLIC_PAGE_MAX) {
+        api_invalid(r, "limit", "limit must be 1 to 100");
+        return;
+    }
+    const char *cursor = query_str(r, "cursor", cbuf, sizeof(cbuf), &too_long);
+    if (too_long || (cursor && public_cursor_parse(cursor, &after_t, after_id) != 0)) {
+        api_invalid(r, "cursor", "cursor must be a nextCursor from an earlier page");
+        return;
+    }
+    room_t **all = NULL;
+    size_t n = 0, cap = 0;
     const char *k;
     void *v;
-    for (size_t i = 0; strmap_next(&rooms_of(r)->by_id, &i, &k, &v);)
-        if (((room_t *)v)->is_public) json_array_append_new(a, room_json(rooms_of(r), v));
-    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "rooms", a));
+    for (size_t i = 0; strmap_next(&rooms_of(r)->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        if (!room->is_public) continue;
+        if (cursor && (room->created_at > after_t ||
+                       (room->created_at == after_t && strcmp(room->id, after_id) <= 0)))
+            continue; /* at or before the cursor */
+        if (n == cap) all = ch_realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
+        all[n++] = room;
+    }
+    if (n) qsort(all, n, sizeof(*all), public_cmp);
+    json_t *a = json_array();
+    size_t page = n < (size_t)limit ? n : (size_t)limit;
+    for (size_t i = 0; i < page; i++)
+        json_array_append_new(a, room_summary_json(rooms_of(r), all[i]));
+    json_t *next = json_null();
+    if (n > page) {
+        const room_t *last = all[page - 1];
+        next = json_sprintf("%lld.%s", (long long)last->created_at, last->id);
+    }
+    free(all);
+    api_respond(r, 200,
+                json_pack("{s:b, s:o, s:o}", "success", 1, "rooms", a, "nextCursor", next));
 }
 
 static void h_by_code(api_req_t *r)
@@ -128,23 +256,20 @@ static void h_by_code(api_req_t *r)
                   "a room code is 6 characters from ABCDEFGHJKLMNPQRSTUVWXYZ23456789");
         return;
     }
-    room_t *room = strmap_get(&rooms_of(r)->by_code, code);
-    if (!room) {
-        api_error(r, 404, "not_found", "no room with this code");
-        return;
-    }
+    room_t *room = room_allowed(r, strmap_get(&rooms_of(r)->by_code, code), ROOMS_SEEK_ANY);
+    if (!room) return;
     api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
 }
 
 static void h_get(api_req_t *r)
 {
-    room_t *room = room_param(r);
+    room_t *room = room_param_any(r);
     if (room) api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
 }
 
 static void h_join(api_req_t *r)
 {
-    room_t *room = room_param(r);
+    room_t *room = room_param_any(r);
     if (!room) return;
     json_t *dn = r->json ? json_object_get(r->json, "displayName") : NULL;
     if (r->json && !json_is_object(r->json)) {
@@ -169,10 +294,6 @@ static void h_participants(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    if (!is_participant(room, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only participants see the participants");
-        return;
-    }
     api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "participants",
                                   room_members_json(room)));
 }
@@ -183,10 +304,6 @@ static void h_entities(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    if (!is_participant(room, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only participants see the entities");
-        return;
-    }
     api_respond(r, 200, json_pack("{s:b, s:o, s:I, s:O}", "success", 1, "entities",
                                   entset_json(&room->ents), "stateVersion",
                                   (json_int_t)room->state_version, "state", room->state));
@@ -220,10 +337,6 @@ static void h_messages(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    if (!is_participant(room, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only participants read the messages");
-        return;
-    }
     int64_t limit = 50, before = -1, after = -1;
     if (query_int(r, "limit", &limit) || query_int(r, "before", &before) ||
         query_int(r, "after", &after))
@@ -245,6 +358,17 @@ static void h_delete(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (room) rooms_delete(rooms_of(r), room, &r->user, done_delete, r);
+}
+
+static void done_code(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_code_rotate", err, result);
+}
+
+static void h_code(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_rotate_code(rooms_of(r), room, &r->user, done_code, r);
 }
 
 static void h_kick(api_req_t *r)
@@ -277,5 +401,6 @@ const api_route_t api_rooms_routes[] = {
     {HTTP_GET, "/api/rooms/:roomId/entities", h_entities, 0, API_GROUP_API},
     {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},
+    {HTTP_POST, "/api/rooms/:roomId/code", h_code, 0, API_GROUP_API},
 };
 const size_t api_rooms_nroutes = CH_ARRAY_LEN(api_rooms_routes);

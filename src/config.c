@@ -113,6 +113,10 @@ static const opt_t options[] = {
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
      "other /api/ requests per user"},
+    {"rate-room-miss-user", OPT_RATE, OFF(rate_room_miss_user), 1, 0, "20/1m",
+     "failed room lookups (unknown, or not yours) per user (rate_limited)"},
+    {"rate-room-miss-ip", OPT_RATE, OFF(rate_room_miss_ip), 1, 0, "100/1m",
+     "failed room lookups (unknown, or not yours) per client IP (rate_limited)"},
     GROUP("rooms and presence"),
     {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
      "base URL of joinLink"},
@@ -161,6 +165,8 @@ static const opt_t options[] = {
      "changes per room remembered for sync (older: full)"},
     {"entity-lock-max-ttl", OPT_DURATION, OFF(entity_lock_max_ttl), 1000, 24 * HOUR_MS, "5m",
      "longest entity lock"},
+    {"entity-lock-max-hold", OPT_DURATION, OFF(entity_lock_max_hold), 1000, 7 * 24 * HOUR_MS,
+     "10m", "longest an entity lock lasts from when it was taken, renewals included"},
     {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
      "transient updates applied per entity per second"},
 };
@@ -208,6 +214,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_auth = (config_rate_t){100, 15 * 60000};
     cfg->rate_api_ip = (config_rate_t){6000, 60000};
     cfg->rate_api_user = (config_rate_t){1200, 60000};
+    cfg->rate_room_miss_user = (config_rate_t){20, 60000};
+    cfg->rate_room_miss_ip = (config_rate_t){100, 60000};
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;
@@ -232,6 +240,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->entity_max_patch = 8 * KiB;
     cfg->entity_log_window = 1000;
     cfg->entity_lock_max_ttl = 5 * 60 * 1000;
+    cfg->entity_lock_max_hold = 10 * 60 * 1000;
     cfg->entity_transient_rate = 20;
 }
 

@@ -58,6 +58,8 @@ typedef struct {
     config_rate_t rate_auth;      /* /api/auth/ per client IP */
     config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
     config_rate_t rate_api_user;  /* other /api/ routes per user */
+    config_rate_t rate_room_miss_user; /* failed room lookups per user */
+    config_rate_t rate_room_miss_ip;   /* failed room lookups per client IP */
     /* rooms */
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */
@@ -85,6 +87,7 @@ typedef struct {
     uint64_t entity_max_patch;    /* bytes of one patch */
     uint64_t entity_log_window;   /* changes per room remembered for sync */
     uint64_t entity_lock_max_ttl; /* ms */
+    uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
     uint64_t entity_transient_rate; /* transient batches per entity per second */
 } chorus_config_t;
 

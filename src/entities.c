@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
+#include "room_rules.h"
 #include "rooms.h"
 
 #define LOCK_TTL_DEFAULT_MS 30000
@@ -22,6 +23,7 @@ entity_limits_t entities_limits(const chorus_config_t *cfg)
     lim.max_patch = (size_t)cfg->entity_max_patch;
     lim.log_window = (size_t)cfg->entity_log_window;
     lim.lock_max_ttl = cfg->entity_lock_max_ttl;
+    lim.lock_max_hold = cfg->entity_lock_max_hold;
     lim.transient_rate = (uint32_t)cfg->entity_transient_rate;
     return lim;
 }
@@ -210,6 +212,7 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req
         w->req.type = STORE_ENTITY_PUT;
         snprintf(se->kind, sizeof(se->kind), "%s", e->kind);
         snprintf(se->owner, sizeof(se->owner), "%s", e->owner);
+        se->owner_only = e->owner_only;
         se->data = json_dumps(e->data, JSON_COMPACT);
         se->version = e->version;
         se->state_version = e->state_version;
@@ -403,6 +406,39 @@ static entity_t *target(proto_req_t *req, room_t *room)
     return e;
 }
 
+/* 1 when the caller is the room's host. */
+static int caller_is_host(proto_req_t *req, const room_t *room)
+{
+    return room_may_manage(room->host_id, req->c->user.sub);
+}
+
+/* 1 when the caller may change e under its ownerOnly flag; else 0 after replying
+ * forbidden. */
+static int may_edit(proto_req_t *req, room_t *room, const entity_t *e)
+{
+    if (entity_may_edit(e, req->c->user.sub, caller_is_host(req, room))) return 1;
+    proto_reply_error(req, PROTO_FORBIDDEN,
+                      "only its owner and the host may change this entity");
+    return 0;
+}
+
+/* Reads the optional boolean field name into *out (-1 when absent). Returns 0, or -1 after
+ * replying validation_error. */
+static int opt_bool(proto_req_t *req, const char *name, int *out)
+{
+    json_t *v = json_object_get(req->msg, name);
+    *out = -1;
+    if (!v) return 0;
+    if (!json_is_boolean(v)) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%s must be true or false", name);
+        invalid(req, name, msg);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
 /* Replies for a change refused by the set's rules. */
 static void refused(proto_req_t *req, int rc, const char *field, const entity_t *e)
 {
@@ -475,6 +511,8 @@ static void op_create(proto_req_t *req)
         invalid(req, "kind", "kind must be 1-64 bytes of A-Z a-z 0-9 _ - . :");
         return;
     }
+    int owner_only;
+    if (opt_bool(req, "ownerOnly", &owner_only)) return;
     json_t *empty = NULL;
     if (!data || json_is_null(data)) data = empty = json_object();
     entity_t *e;
@@ -487,6 +525,7 @@ static void op_create(proto_req_t *req)
         return;
     }
     e->room = room;
+    e->owner_only = owner_only == 1;
     commit_change(req, room, e, "create", v, now);
 }
 
@@ -497,8 +536,11 @@ static void op_update(proto_req_t *req)
     if (!room) return;
     entity_t *e = target(req, room);
     if (!e) return;
+    if (!may_edit(req, room, e)) return;
     json_t *patch = json_object_get(req->msg, "patch");
     json_t *tr = json_object_get(req->msg, "transient");
+    int owner_only;
+    if (opt_bool(req, "ownerOnly", &owner_only)) return;
     int64_t base;
     if (proto_opt_uint(req, "baseVersion", -1, &base)) return;
     if (tr && !json_is_boolean(tr)) {
@@ -506,17 +548,29 @@ static void op_update(proto_req_t *req)
         return;
     }
     int transient = json_is_true(tr);
-    if (transient && base >= 0) {
-        invalid(req, "baseVersion", "baseVersion cannot be combined with transient");
+    if (transient && (base >= 0 || owner_only >= 0)) {
+        invalid(req, base >= 0 ? "baseVersion" : "ownerOnly",
+                base >= 0 ? "baseVersion cannot be combined with transient"
+                          : "ownerOnly cannot be combined with transient");
         return;
     }
+    if (owner_only >= 0 && !caller_is_host(req, room) &&
+        strcmp(e->owner, req->c->user.sub) != 0) {
+        proto_reply_error(req, PROTO_FORBIDDEN,
+                          "only its owner and the host may set ownerOnly");
+        return;
+    }
+    json_t *empty = NULL; /* owned when the flag comes alone: an empty patch */
+    if (!patch && owner_only >= 0) patch = empty = json_object();
     int rc = entity_patch_check(patch, &r->ent_lim);
     if (rc != ENT_OK) {
+        json_decref(empty);
         refused(req, rc, "patch", e);
         return;
     }
     uint64_t now_ms = uv_now(r->loop);
     if (!entity_may_change(e, req->c, now_ms)) {
+        json_decref(empty);
         error_entity(req, "locked", "someone else holds the entity's lock", e);
         return;
     }
@@ -536,10 +590,12 @@ static void op_update(proto_req_t *req)
     if (e->pending) apply_pending(r, room, e);
     int64_t v = room->state_version + 1, now = clock_unix_ms();
     rc = entset_update(&room->ents, &r->ent_lim, e, patch, base, v, now);
+    json_decref(empty);
     if (rc != ENT_OK) {
         refused(req, rc, "data", e);
         return;
     }
+    if (owner_only >= 0) e->owner_only = owner_only == 1;
     commit_change(req, room, e, "update", v, now);
 }
 
@@ -550,7 +606,9 @@ static void op_delete(proto_req_t *req)
     if (!room) return;
     entity_t *e = target(req, room);
     if (!e) return;
-    if (!entity_may_change(e, req->c, uv_now(r->loop))) {
+    if (!may_edit(req, room, e)) return;
+    /* The host deletes any entity, locked or not. */
+    if (!caller_is_host(req, room) && !entity_may_change(e, req->c, uv_now(r->loop))) {
         error_entity(req, "locked", "someone else holds the entity's lock", e);
         return;
     }
@@ -578,15 +636,24 @@ static void op_lock(proto_req_t *req)
         invalid(req, "ttl", msg);
         return;
     }
+    if (!may_edit(req, room, e)) return;
     uint64_t now_ms = uv_now(r->loop);
     if (!entity_may_change(e, req->c, now_ms)) {
         error_entity(req, "locked", "someone else holds the entity's lock", e);
         return;
     }
+    uint64_t granted = (uint64_t)ttl;
+    if (entity_lock_check(e, req->c, req->c->user.sub, &r->ent_lim, now_ms, &granted) !=
+        ENT_OK) {
+        proto_reply_error(
+            req, "lock_limit",
+            "you held this entity's lock for the longest allowed; others get a turn");
+        return;
+    }
     room_member_t *m = room_member(room, req->c->user.sub);
     if (!e->lock) room->nlocks++;
-    entity_lock(e, req->c, req->c->user.sub,
-                m ? m->display_name : req->c->user.name, (uint64_t)ttl, now_ms, clock_unix_ms());
+    entity_lock(e, req->c, req->c->user.sub, m ? m->display_name : req->c->user.name, granted,
+                now_ms, clock_unix_ms());
     send_now(room, req->c, "entity_lock",
              json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
     proto_reply_ok(req, json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
@@ -599,11 +666,19 @@ static void op_unlock(proto_req_t *req)
     if (!room) return;
     entity_t *e = target(req, room);
     if (!e) return;
-    if (e->lock && !entity_may_change(e, req->c, uv_now(r->loop))) {
+    int force;
+    if (opt_bool(req, "force", &force)) return;
+    if (force == 1 && !caller_is_host(req, room)) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "only the host can break a lock");
+        return;
+    }
+    int mine = !e->lock || entity_may_change(e, req->c, uv_now(r->loop));
+    if (!mine && force != 1) {
         proto_reply_error(req, PROTO_FORBIDDEN, "someone else holds the entity's lock");
         return;
     }
-    if (e->lock) unlock_event(room, e, req->c, "unlocked");
+    /* A broken lock's holder is told too; an own unlock is answered by the reply. */
+    if (e->lock) unlock_event(room, e, mine ? req->c : NULL, mine ? "unlocked" : "broken");
     proto_reply_ok(req, json_pack("{s:s}", "id", e->id));
 }
 

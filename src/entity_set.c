@@ -62,6 +62,7 @@ entity_t *entset_insert_loaded(entity_set_t *s, const store_entity_t *row)
     e->state_version = row->state_version;
     e->created_at = row->created_at;
     e->updated_at = row->updated_at;
+    e->owner_only = row->owner_only != 0;
     strmap_put(&s->by_id, e->id, e);
     s->count++;
     return e;
@@ -262,10 +263,46 @@ int entity_may_change(const entity_t *e, const void *holder, uint64_t now_ms)
     return !e->lock || e->lock->holder == holder || now_ms >= e->lock->until_ms;
 }
 
+int entity_may_edit(const entity_t *e, const char *user_id, int is_host)
+{
+    return !e->owner_only || is_host || strcmp(e->owner, user_id) == 0;
+}
+
+/* 1 when e's lock is holder's and still running at now_ms: a renewal. */
+static int renewal(const entity_t *e, const void *holder, uint64_t now_ms)
+{
+    return e->lock && e->lock->holder == holder && now_ms < e->lock->until_ms;
+}
+
+int entity_lock_check(entity_t *e, const void *holder, const char *user_id,
+                      const entity_limits_t *lim, uint64_t now_ms, uint64_t *ttl_ms)
+{
+    int renew = renewal(e, holder, now_ms);
+    if (!renew && now_ms < e->rest_until_ms && strcmp(e->rest_user, user_id) == 0)
+        return ENT_HOLD_USED;
+    uint64_t since = renew ? e->lock->since_ms : now_ms;
+    uint64_t end = since + lim->lock_max_hold;
+    if (end <= now_ms) return ENT_HOLD_USED;
+    if (*ttl_ms > end - now_ms) {
+        *ttl_ms = end - now_ms;
+        snprintf(e->rest_user, sizeof(e->rest_user), "%s", user_id);
+        e->rest_until_ms = end + ENTITY_LOCK_REST_MS;
+    }
+    return ENT_OK;
+}
+
 void entity_lock(entity_t *e, const void *holder, const char *user_id,
                  const char *display_name, uint64_t ttl_ms, uint64_t now_ms, int64_t now)
 {
+    if (renewal(e, holder, now_ms)) {
+        /* Moved by the monotonic difference, so a renewal to the same end (a cut one)
+         * gives the same expiresAt. */
+        e->lock->expires_at += (int64_t)(now_ms + ttl_ms) - (int64_t)e->lock->until_ms;
+        e->lock->until_ms = now_ms + ttl_ms;
+        return;
+    }
     if (!e->lock) e->lock = ch_calloc(1, sizeof(*e->lock));
+    e->lock->since_ms = now_ms;
     entity_lock_t *l = e->lock;
     l->holder = holder;
     snprintf(l->user_id, sizeof(l->user_id), "%s", user_id);
@@ -296,6 +333,7 @@ json_t *entity_json(const entity_t *e)
                           (json_int_t)e->state_version, "createdAt",
                           (json_int_t)e->created_at, "updatedAt", (json_int_t)e->updated_at);
     if (e->lock) json_object_set_new(j, "lock", entity_lock_json(e->lock));
+    if (e->owner_only) json_object_set_new(j, "ownerOnly", json_true());
     return j;
 }
 

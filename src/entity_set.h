@@ -23,6 +23,7 @@ enum {
     ENT_TOO_LARGE = -3, /* the data (or the patch) is over its limit or too deep */
     ENT_CONFLICT = -4,  /* update: baseVersion is not the entity's version */
     ENT_INVALID = -5,   /* the data or the patch is not a JSON object */
+    ENT_HOLD_USED = -6, /* lock: the user's lock reached lock_max_hold; others get a turn */
 };
 
 typedef struct {
@@ -33,9 +34,15 @@ typedef struct {
     uint32_t transient_rate; /* transient batches applied per entity per second; 0 = no cap */
     size_t log_window;       /* changes remembered for sync */
     uint64_t lock_max_ttl;   /* ms */
+    uint64_t lock_max_hold;  /* ms a lock may last from when it was taken, renewals included */
 } entity_limits_t;
 
-#define ENTITY_LIMITS_DEFAULT ((entity_limits_t){1000, 16384, 8192, 32, 20, 1000, 300000})
+#define ENTITY_LIMITS_DEFAULT                                                                  \
+    ((entity_limits_t){1000, 16384, 8192, 32, 20, 1000, 300000, 600000})
+
+/* After a lock was cut at lock_max_hold, its user may not lock that entity again for this
+ * long after the cut (30 s, the default lock ttl: a turn for the others). */
+#define ENTITY_LOCK_REST_MS 30000
 
 /* A lock: one connection's exclusive right to change an entity until a time. */
 typedef struct {
@@ -43,6 +50,7 @@ typedef struct {
     char user_id[STORE_SUB_LEN];
     char display_name[STORE_NAME_LEN];
     uint64_t until_ms;              /* on the caller's monotonic clock */
+    uint64_t since_ms;              /* when the holder took it (renewals keep it) */
     int64_t expires_at;             /* unix ms, for clients */
 } entity_lock_t;
 
@@ -56,6 +64,11 @@ struct entity_s {
     int64_t state_version;          /* the room state version of its last change */
     int64_t created_at, updated_at; /* unix ms */
     entity_lock_t *lock;            /* owned; NULL when unlocked */
+    unsigned owner_only : 1;        /* only the owner and the room's host may change it */
+    /* The user whose lock was cut at lock_max_hold, who may not lock it again before
+     * rest_until_ms (monotonic; see entity_lock_check). */
+    char rest_user[STORE_SUB_LEN];
+    uint64_t rest_until_ms;
     /* Transient updates not applied yet: data with them merged (owned), the connection
      * that sent the last one (compared only; NULL once it is gone) and when the last
      * batch was applied (monotonic ms, 0 = never). */
@@ -159,8 +172,21 @@ int entset_apply_pending(entity_set_t *s, const entity_limits_t *lim, entity_t *
  * expired one, or its own), else 0. */
 int entity_may_change(const entity_t *e, const void *holder, uint64_t now_ms);
 
+/* 1 when user_id may change e (update, delete, lock) under its ownerOnly flag: anyone
+ * when it is off, else its owner and the room's host (is_host). */
+int entity_may_edit(const entity_t *e, const char *user_id, int is_host);
+
+/* Checks a lock request by holder (user_id) for *ttl_ms at now_ms, after entity_may_change:
+ * ENT_OK with *ttl_ms cut so that the lock ends at most lim->lock_max_hold after it was
+ * taken (a renewal by the holder keeps the time it was taken; a cut also makes user_id
+ * rest: no new lock of e until ENTITY_LOCK_REST_MS after the cut end), or ENT_HOLD_USED
+ * when user_id rests or its hold is used up. */
+int entity_lock_check(entity_t *e, const void *holder, const char *user_id,
+                      const entity_limits_t *lim, uint64_t now_ms, uint64_t *ttl_ms);
+
 /* Gives e's lock to holder (as user_id / display_name) for ttl_ms from now_ms (unix time
- * now for expires_at). The caller checked entity_may_change. */
+ * now for expires_at); a renewal by the holder keeps since_ms. The caller checked
+ * entity_may_change (and entity_lock_check for the hold). */
 void entity_lock(entity_t *e, const void *holder, const char *user_id,
                  const char *display_name, uint64_t ttl_ms, uint64_t now_ms, int64_t now);
 

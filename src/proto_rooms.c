@@ -23,7 +23,7 @@ static rooms_t *rooms_of(proto_req_t *req)
     return req->p->app;
 }
 
-room_t *proto_rooms_target(proto_req_t *req, int joined)
+room_t *proto_rooms_target(proto_req_t *req, int need)
 {
     json_t *jr = json_object_get(req->msg, "room");
     if (!json_is_string(jr)) {
@@ -31,11 +31,25 @@ room_t *proto_rooms_target(proto_req_t *req, int joined)
         return NULL;
     }
     room_t *room = rooms_get(rooms_of(req), json_string_value(jr));
-    if (!room) {
+    /* A connection's joined rooms are its own: the common case costs no member lookup. */
+    if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->subs, room)) return room;
+    uint64_t retry_ms = 0;
+    const char *ip = req->c->tr && req->c->tr->peer ? req->c->tr->peer(req->c) : NULL;
+    int rc =
+        rooms_access(rooms_of(req), room, req->c->user.sub, ip,
+                     need == PROTO_ROOM_ANY ? ROOMS_SEEK_ANY : ROOMS_SEEK_MEMBER, &retry_ms);
+    if (rc == ROOMS_ELIMITED) {
+        unsigned long long secs = (retry_ms + 999) / 1000;
+        proto_reply_error(req, PROTO_RATE_LIMITED,
+                          "too many lookups of rooms you are not in; retry in %llu s",
+                          secs ? secs : 1);
+        return NULL;
+    }
+    if (rc != 0) {
         proto_reply_error(req, "not_found", "no such room");
         return NULL;
     }
-    if (joined && !bus_find(req->c->subs, room)) {
+    if (need == PROTO_ROOM_JOINED && !bus_find(req->c->subs, room)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "join the room first");
         return NULL;
     }
@@ -170,7 +184,7 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
 
 static void op_join(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 0);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_ANY);
     if (!room) return;
     json_t *dn = json_object_get(req->msg, "displayName");
     if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
@@ -196,7 +210,7 @@ static void op_join(proto_req_t *req)
 
 static void op_leave(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 0);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
     if (!room) return;
     ws_op_t *op = ws_op(req, room);
     rooms_leave(op->r, room, req->c->user.sub, "left", answer, op);
@@ -204,7 +218,7 @@ static void op_leave(proto_req_t *req)
 
 static void op_message(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 1);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
     if (!room) return;
     json_t *type = json_object_get(req->msg, "type");
     ws_op_t *op = ws_op(req, room);
@@ -215,13 +229,8 @@ static void op_message(proto_req_t *req)
 
 static void op_history(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 0);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
     if (!room) return;
-    room_member_t *m = room_member(room, req->c->user.sub);
-    if (!m || m->banned) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "only participants can read the messages");
-        return;
-    }
     int64_t before, after, limit;
     if (proto_opt_uint(req, "before", -1, &before) || proto_opt_uint(req, "after", -1, &after) ||
         proto_opt_uint(req, "limit", 50, &limit))
@@ -236,7 +245,7 @@ static void op_history(proto_req_t *req)
 
 static void op_broadcast(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 1);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
     if (!room) return;
     json_t *ev = json_object_get(req->msg, "event");
     if (!json_is_string(ev) || json_string_length(ev) == 0 ||
@@ -254,7 +263,7 @@ static void op_broadcast(proto_req_t *req)
 
 static void op_presence(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 1);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
     if (!room) return;
     json_t *st = json_object_get(req->msg, "state");
     if (!json_is_object(st)) {
@@ -270,17 +279,25 @@ static void op_presence(proto_req_t *req)
 
 static void op_state(proto_req_t *req)
 {
-    room_t *room = proto_rooms_target(req, 0);
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
     if (!room) return;
     ws_op_t *op = ws_op(req, room);
     rooms_patch_state(op->r, room, &req->c->user, json_object_get(req->msg, "patch"), answer, op);
+}
+
+static void op_rotate_code(proto_req_t *req)
+{
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
+    if (!room) return;
+    ws_op_t *op = ws_op(req, room);
+    rooms_rotate_code(op->r, room, &req->c->user, answer, op);
 }
 
 static const proto_op_t room_ops[] = {
     {"join", op_join, 0},           {"leave", op_leave, 0},
     {"message", op_message, 0},     {"history", op_history, 0},
     {"broadcast", op_broadcast, 0}, {"presence", op_presence, 0},
-    {"state", op_state, 0},
+    {"state", op_state, 0},         {"rotate_code", op_rotate_code, 0},
 };
 
 static void client_gone(proto_t *p, proto_client_t *c)

@@ -217,3 +217,18 @@ int rl_map_take(rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *r
     return rl_take_window(&e->bucket, rule->limit, rule->window_ms, rule->limit, now_ms,
                           retry_after_ms);
 }
+
+int rl_map_peek(const rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *rule,
+                uint64_t now_ms, uint64_t *retry_after_ms)
+{
+    CH_ASSERT(key_len <= RL_MAP_KEY_MAX);
+    CH_ASSERT(rule->limit >= 1);
+    size_t s = rl_map__find(m, rl_map__hash(m, key, key_len), key, key_len);
+    if (!m->slots[s]) return 1;
+    uint64_t units = rl_units_at(&m->entries[m->slots[s] - 1].bucket, rule->limit,
+                                 rule->window_ms, rule->limit, now_ms);
+    if (units >= rule->window_ms) return 1;
+    if (retry_after_ms)
+        *retry_after_ms = (rule->window_ms - units + rule->limit - 1) / rule->limit;
+    return 0;
+}

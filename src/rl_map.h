@@ -39,6 +39,13 @@ void rl_map_free(rl_map_t *m);
 int rl_map_take(rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *rule,
                 uint64_t now_ms, uint64_t *retry_after_ms);
 
+/* Whether rl_map_take would allow key now, without taking a token or adding the key
+ * (borrowed, as for rl_map_take). Returns 1 (a token is there, or the key is unknown: its
+ * bucket would start full), or 0 and, if retry_after_ms is not NULL, the exact ms until a
+ * token is available. For limits that charge only some outcomes: peek first, take after. */
+int rl_map_peek(const rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *rule,
+                uint64_t now_ms, uint64_t *retry_after_ms);
+
 /* Drops every entry whose bucket is full again at now_ms (such an entry behaves exactly
  * like a new key). Returns how many were dropped. Meant to be called periodically. */
 size_t rl_map_sweep(rl_map_t *m, const rl_rule_t *rule, uint64_t now_ms);

@@ -24,6 +24,10 @@
 
 #define ROOMS_TICK_MS 1000
 #define CODE_TRIES 64
+/* Failed-lookup buckets: keys kept per map (rl_map.h evicts past it) and how often the
+ * refilled ones are dropped. */
+#define ROOMS_LOOKUP_KEYS 65536
+#define ROOMS_LOOKUP_SWEEP_MS 60000
 
 /* ---------- registry ---------- */
 
@@ -218,6 +222,21 @@ room_t *rooms_get(rooms_t *r, const char *id_or_code)
     if (!room && room_code_parse(id_or_code, strlen(id_or_code), code))
         room = strmap_get(&r->by_code, code);
     return room;
+}
+
+int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char *ip,
+                 rooms_seek_t seek, uint64_t *retry_after_ms)
+{
+    if (room) {
+        room_member_t *m = room_member((room_t *)room, user_id);
+        if (m && !m->banned) return 0;
+    }
+    uint64_t now = uv_now(r->loop);
+    if (!room_lookup_allowed(r->lookup, user_id, ip, now, retry_after_ms))
+        return ROOMS_ELIMITED;
+    if (room && seek == ROOMS_SEEK_ANY) return 0;
+    room_lookup_failed(r->lookup, user_id, ip, now);
+    return ROOMS_ENOENT;
 }
 
 static uint32_t hosted_by(rooms_t *r, const char *user_id)
@@ -812,6 +831,40 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     json_decref(old_mode);
 }
 
+/* ---------- the room code ---------- */
+
+static void after_rotate(rooms_op_t *op)
+{
+    op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
+}
+
+void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+                       void *ud)
+{
+    if (!is_host(room, by)) {
+        fail(done, ud, 403, "forbidden", "only the host can change the room code");
+        return;
+    }
+    char code[ROOM_CODE_LEN + 1];
+    /* The old code is still registered, so the new one differs from it. */
+    if (room_code_generate(code, rng, code_taken, r, CODE_TRIES) != 0) {
+        fail(done, ud, 503, "service_unavailable", "no free room code; try again");
+        return;
+    }
+    strmap_del(&r->by_code, room->code); /* the map borrows the key: out before it changes */
+    snprintf(room->code, sizeof(room->code), "%s", code);
+    strmap_put(&r->by_code, room->code, room);
+    room->last_activity = clock_unix_ms();
+    char link[512];
+    snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
+    publish(room, NULL, "room_code",
+            json_pack("{s:s, s:s}", "roomCode", room->code, "joinLink", link));
+    rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
+    fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
+    op->stored = after_rotate;
+    op_submit(op);
+}
+
 /* ---------- messages ---------- */
 
 static void after_post(rooms_op_t *op)
@@ -1059,6 +1112,10 @@ static void on_tick(uv_timer_t *t)
 {
     rooms_t *r = t->data;
     uint64_t now = uv_now(r->loop);
+    if (now - r->lookup_swept_ms >= ROOMS_LOOKUP_SWEEP_MS) {
+        room_lookup_sweep(r->lookup, now);
+        r->lookup_swept_ms = now;
+    }
     const char *k;
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
@@ -1200,6 +1257,11 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .max_open = (uint32_t)cfg->ws_max_docs,
     };
     r->ent_lim = entities_limits(cfg);
+    r->lookup = room_lookup_new(
+        &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
+                     cfg->rate_room_miss_user.window_ms},
+        &(rl_rule_t){(uint32_t)cfg->rate_room_miss_ip.limit, cfg->rate_room_miss_ip.window_ms},
+        ROOMS_LOOKUP_KEYS);
     strmap_init(&r->by_id, random_seed());
     strmap_init(&r->by_code, random_seed());
 
@@ -1252,4 +1314,6 @@ void rooms_free(rooms_t *r)
     }
     strmap_free(&r->by_id);
     strmap_free(&r->by_code);
+    room_lookup_free(r->lookup);
+    r->lookup = NULL;
 }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "presence.h"
 #include "proto.h"
+#include "room_lookup.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -112,6 +113,8 @@ typedef struct rooms_s {
     uv_timer_t tick_timer;     /* idle presence, typing expiry, seat release (1 s) */
     uv_timer_t sweep_timer;    /* idle rooms */
     int presence_timer_on;
+    room_lookup_t *lookup;     /* failed lookups per user and IP (owned) */
+    uint64_t lookup_swept_ms;  /* when the tick last swept it */
 } rooms_t;
 
 /* Errors of room operations: a status for REST and a code for both. */
@@ -136,8 +139,27 @@ void rooms_free(rooms_t *r);
 void rooms_hold(room_t *room);
 void rooms_release(room_t *room);
 
-/* Looks up a live room by id or by code (any case). NULL when none. */
+/* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
+ * client pass the result through rooms_access. */
 room_t *rooms_get(rooms_t *r, const char *id_or_code);
+
+/* What a caller must be to learn that a room exists. */
+typedef enum {
+    ROOMS_SEEK_ANY = 0,    /* the id or code is the invitation: join, look at the room */
+    ROOMS_SEEK_MEMBER = 1, /* only participants (not banned) may know of it */
+} rooms_seek_t;
+
+enum { ROOMS_ENOENT = -1, ROOMS_ELIMITED = -2 };
+
+/* Decides whether user_id, from ip (borrowed; may be NULL), may learn of room (the result
+ * of a lookup; NULL when it named none), as seek says. Participants pass at once and are
+ * never limited. Anyone else is first checked against the failed-lookup limit
+ * (room_lookup.h); then a room that exists passes ROOMS_SEEK_ANY, and everything else is a
+ * failed lookup (charged). Returns 0; ROOMS_ENOENT: answer not_found "no such room",
+ * exactly as for a room that does not exist; ROOMS_ELIMITED: answer rate_limited, with
+ * *retry_after_ms (may be NULL) until a lookup is allowed again. */
+int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char *ip,
+                 rooms_seek_t seek, uint64_t *retry_after_ms);
 room_member_t *room_member(room_t *room, const char *user_id);
 
 /* Room JSON as in the REST API (borrowed room; new reference). */
@@ -177,6 +199,11 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
                 rooms_done_fn done, void *ud);
 void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
                   void *ud);
+/* Gives room a new code (host only; 403 forbidden): the old code names no room from now
+ * on, the room's connections get {"op": "room_code", "room", "roomCode", "joinLink"}, and
+ * the result, after the commit, is {"success", "room"}. */
+void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+                       void *ud);
 void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
                        rooms_done_fn done, void *ud);
 void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
@@ -212,10 +239,17 @@ int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *
 /* Applies a presence patch from c's user. Returns 0 or -1 (invalid or too big). */
 int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch);
 
-/* The room named by req's "room" field (an id or a code), or NULL after replying
- * (bad_request, not_found; forbidden when joined is set and this connection has not
- * joined it). Shared by the room and document ops. */
-room_t *proto_rooms_target(proto_req_t *req, int joined);
+/* What proto_rooms_target asks of the caller. */
+#define PROTO_ROOM_ANY 0    /* join: the id or code is the invitation */
+#define PROTO_ROOM_JOINED 1 /* joined on this connection */
+#define PROTO_ROOM_MEMBER 2 /* a participant (joined on this connection or not) */
+
+/* The room named by req's "room" field (an id or a code), or NULL after replying:
+ * bad_request; not_found for no such room and, the same, for a room the caller is not in
+ * (unless need is PROTO_ROOM_ANY); rate_limited (rooms_access); forbidden for a
+ * participant who has not joined it on this connection when need is PROTO_ROOM_JOINED.
+ * Shared by the room, document and entity ops. */
+room_t *proto_rooms_target(proto_req_t *req, int need);
 
 /* Registers the room ops (proto_rooms.c) on p, working on r (borrowed). */
 void proto_rooms_register(proto_t *p, rooms_t *r);

@@ -54,8 +54,8 @@ typedef enum {
     STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
     STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
-    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (name, capacity, is_public,
-                          * state, state_version, last_activity). err: ENOTFOUND */
+    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
+                          * is_public, state, state_version, last_activity). err: ENOTFOUND */
     STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents
                           * and entities too.
                           * err: ENOTFOUND */
@@ -148,6 +148,7 @@ typedef struct {
     int64_t created_at;    /* unix ms */
     int64_t updated_at;    /* unix ms */
     int64_t room_version;  /* PUT / DELETE: the room's state version now */
+    int owner_only;        /* 1: only the owner and the room's host may change it */
 } store_entity_t;
 
 typedef struct {

@@ -103,6 +103,8 @@ static const char *const sq_migrations[] = {
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL,"
     " PRIMARY KEY(room_id, id)) WITHOUT ROWID;",
+    /* 6: an entity may be changed by its owner and the room's host only (ownerOnly). */
+    "ALTER TABLE entities ADD COLUMN owner_only INTEGER NOT NULL DEFAULT 0;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -148,7 +150,8 @@ enum {
     "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define SQ_ENT_COLUMNS                                                                         \
-    "room_id, id, kind, owner, data, version, state_version, created_at, updated_at"
+    "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
+    "owner_only"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -168,7 +171,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
-                       " state_version = ?5, last_activity = ?6 WHERE id = ?7",
+                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7",
     /* Participants and messages go with it (ON DELETE CASCADE). */
     [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
@@ -209,7 +212,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                    " WHERE room_id = ?1 AND doc_id = ?2 AND version > ?3"
                    " ORDER BY version ASC LIMIT ?4",
     [SQ_ENT_UPSERT] = "INSERT OR REPLACE INTO entities(" SQ_ENT_COLUMNS ")"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ENT_DELETE] = "DELETE FROM entities WHERE room_id = ?1 AND id = ?2",
     /* max(): writes are applied in the order the loop made them, so this only guards. */
     [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = max(state_version, ?1),"
@@ -463,6 +466,7 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     bad |= sqlite3_bind_int64(s, 5, rm->state_version) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 6, rm->last_activity) != SQLITE_OK;
     bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 8, rm->code) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room update");
     if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
@@ -685,6 +689,7 @@ static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
     bad |= sqlite3_bind_int64(s, 7, e->state_version) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 8, e->created_at) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 9, e->updated_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 10, e->owner_only ? 1 : 0) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     /* A missing room is the foreign key: ENOTFOUND, and only this statement was undone. */
     int err = sq_write_result(c, rc, "entity put");
@@ -725,6 +730,7 @@ static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
         e->state_version = sqlite3_column_int64(s, 6);
         e->created_at = sqlite3_column_int64(s, 7);
         e->updated_at = sqlite3_column_int64(s, 8);
+        e->owner_only = sqlite3_column_int(s, 9) != 0;
     }
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entities load");
     sqlite3_reset(s);

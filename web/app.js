@@ -579,6 +579,12 @@ function wireRoom(sess) {
       toast(`You’re no longer in this room: ${friendlyError(err)}`, 'warn', 6000);
     }
   });
+  on('room_code', (p) => {
+    // The host gave the room a new code: show it and keep the address bar's link working.
+    sess.code = p.roomCode;
+    el.code.textContent = p.roomCode;
+    history.replaceState(null, '', roomUrl(p.roomCode));
+  });
   on('room_deleted', () => {
     if (sess.deleting) return; // our own delete: requestDelete says it
     leaveRoomSession();

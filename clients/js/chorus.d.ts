@@ -12,6 +12,8 @@ export interface RoomInfo {
   stateVersion: number; participantCount: number; onlineCount: number; createdAt: number;
   lastActivity: number; joinLink: string; participants?: Participant[];
 }
+/** A room in a list, or as a non-participant sees it: without `state` and `currentMode`. */
+export type RoomSummary = Omit<RoomInfo, 'state' | 'currentMode' | 'participants'>;
 export interface Participant {
   userId: string; displayName: string; color: string; role: 'host' | 'member';
   online: boolean; presence: Record<string, unknown>; joinedAt: number;
@@ -78,11 +80,16 @@ export class Chorus {
   me(): Promise<User>;
   updateMe(patch: { username?: string; color?: string }): Promise<User>;        // takes the fresh token
   createRoom(opts: { name: string; maxParticipants?: number; isPublic?: boolean; state?: object }): Promise<RoomInfo>;
-  getRoom(idOrCode: string): Promise<RoomInfo>;   // a 6-char code uses GET /api/rooms/code/:code
+  getRoom(idOrCode: string): Promise<RoomInfo>;   // a 6-char code uses GET /api/rooms/code/:code; non-participants get a RoomSummary
   myRooms(): Promise<RoomInfo[]>;
-  publicRooms(): Promise<RoomInfo[]>;
+  /** The first page of public rooms; summaries: no `state` or `currentMode`. */
+  publicRooms(opts?: { limit?: number; cursor?: string }): Promise<RoomSummary[]>;
+  /** GET /api/rooms/public, one page: pass `nextCursor` back as `cursor` (null: the last page). */
+  publicRoomsPage(opts?: { limit?: number; cursor?: string | null }): Promise<{ rooms: RoomSummary[]; nextCursor: string | null }>;
   deleteRoom(id: string): Promise<void>;
   kick(roomId: string, userId: string, ban?: boolean): Promise<void>;
+  /** POST /api/rooms/:roomId/code (host only): a new code and joinLink; the old code stops working. */
+  rotateRoomCode(roomId: string): Promise<RoomInfo>;
   /** GET /api/rooms/:roomId/messages (SDK extension). */
   roomMessages(roomId: string, opts?: { before?: number; after?: number; limit?: number }): Promise<Message[]>;
   /** Opens the WebSocket and authenticates (first-message `auth`). Resolves when open. */
@@ -140,6 +147,8 @@ export class Room {
   on(event: 'state', h: Handler<{ state: object; version: number; currentMode: unknown }>): () => void;
   on(event: 'room_deleted', h: Handler<{ reason: string }>): () => void;
   on(event: 'kicked', h: Handler<{ ban: boolean }>): () => void;
+  /** The host rotated the room code (`code` and `info` already show the new one). */
+  on(event: 'room_code', h: Handler<{ roomCode: string; joinLink: string }>): () => void;
   /** A failed rejoin after a reconnect, or a failed catch-up (SDK extension). */
   on(event: 'error', h: Handler<ChorusError>): () => void;
   /** Entity changes, from this client ('local'), events ('remote') or a join/sync reply ('sync'). */
@@ -254,6 +263,8 @@ export interface Entity {
   createdAt: number; updatedAt: number;
   /** Present only while locked. */
   lock?: EntityLock;
+  /** Present (true) only when only the owner and the room's host may change it. */
+  ownerOnly?: true;
 }
 
 export type EntitySource = 'local' | 'remote' | 'sync';
@@ -262,7 +273,8 @@ export interface EntityEvent { entity: Entity; by?: string; stateVersion?: numbe
 /** room.entities: a live read-only Map-like view (id -> Entity) and the entity operations.
  *  Events are emitted on the Room. Failing operations reject with ChorusError: `exists`,
  *  `conflict` and `locked` carry `.entity` (which the view takes too), `not_found`,
- *  `forbidden`, `too_many_entities`, `payload_too_large`, `validation_error`. */
+ *  `forbidden` (ownerOnly, a lock of someone else), `lock_limit`, `too_many_entities`,
+ *  `payload_too_large`, `validation_error`. */
 export class Entities implements Iterable<[string, Entity]> {
   readonly size: number;
   get(id: string): Entity | undefined;
@@ -273,15 +285,17 @@ export class Entities implements Iterable<[string, Entity]> {
   forEach(fn: (entity: Entity, id: string, entities: Entities) => void, thisArg?: unknown): void;
   [Symbol.iterator](): IterableIterator<[string, Entity]>;
   /** entity_create (id optional: the server makes a UUID); resolves with the stored entity. */
-  create(e: { id?: string; kind: string; data?: Record<string, unknown> }): Promise<Entity>;
+  create(e: { id?: string; kind: string; data?: Record<string, unknown>; ownerOnly?: boolean }): Promise<Entity>;
   /** entity_update: an RFC 7396 merge patch on `data`. Durable: resolves with the stored
    *  entity; with baseVersion only at that version (else `conflict`). Transient: applied to
    *  this view at once, coalesced by the server (20/s), resolves when the server took it;
    *  once quiet the SDK syncs to take what the server settled on. */
-  update(id: string, patch: Record<string, unknown>, opts?: { baseVersion?: number; transient?: boolean }): Promise<Entity>;
+  update(id: string, patch: Record<string, unknown> | null, opts?: { baseVersion?: number; transient?: boolean; ownerOnly?: boolean }): Promise<Entity>;
   /** entity_delete; resolves with the deletion's stateVersion. */
   delete(id: string): Promise<number>;
-  /** entity_lock for ttl ms (server default 30 s, at most 5 min); locking again renews. */
+  /** entity_lock for ttl ms (server default 30 s, at most 5 min); locking again renews, up
+   *  to --entity-lock-max-hold from when it was taken (then `lock_limit` for a while). */
   lock(id: string, ttl?: number): Promise<EntityLock>;
-  unlock(id: string): Promise<void>;
+  /** The holder unlocks; with force the room's host breaks anyone's lock. */
+  unlock(id: string, opts?: { force?: boolean }): Promise<void>;
 }

@@ -12,7 +12,7 @@ const HISTORY_PAGE = 200; // the server's maximum `limit`
 const MAX_MESSAGES = 1000; // room.messages keeps the newest this many
 const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
-  'state', 'broadcast', 'room_deleted', 'kicked',
+  'state', 'broadcast', 'room_deleted', 'kicked', 'room_code',
 ]);
 // Entity ops the server sends to a room (docs/protocol.md "Entities").
 const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
@@ -563,12 +563,27 @@ export class Chorus extends Emitter {
     return (await this._rest('GET', '/api/rooms')).rooms;
   }
 
-  async publicRooms() {
-    return (await this._rest('GET', '/api/rooms/public')).rooms;
+  /** The first page of public rooms (summaries, no state): see publicRoomsPage. */
+  async publicRooms(opts = {}) {
+    return (await this.publicRoomsPage(opts)).rooms;
+  }
+
+  /** GET /api/rooms/public: {limit?, cursor?} -> {rooms, nextCursor} (null on the last page). */
+  async publicRoomsPage(opts = {}) {
+    const q = new URLSearchParams();
+    for (const k of ['limit', 'cursor']) if (opts[k] !== undefined && opts[k] !== null) q.set(k, String(opts[k]));
+    const qs = q.toString();
+    const j = await this._rest('GET', `/api/rooms/public${qs ? `?${qs}` : ''}`);
+    return { rooms: j.rooms, nextCursor: j.nextCursor ?? null };
   }
 
   async deleteRoom(id) {
     await this._rest('DELETE', `/api/rooms/${encodeURIComponent(id)}`);
+  }
+
+  /** POST /api/rooms/:id/code (host): a new room code; the old one stops working. Returns the room. */
+  async rotateRoomCode(roomId) {
+    return (await this._rest('POST', `/api/rooms/${encodeURIComponent(roomId)}/code`)).room;
   }
 
   async kick(roomId, userId, ban = false) {
@@ -1260,6 +1275,11 @@ export class Room extends Emitter {
         this._client._forget(this);
         this._emit('kicked', { ban: !!msg.ban });
         return;
+      case 'room_code':
+        // The host gave the room a new code: the old one names no room any more.
+        this._info = { ...this._info, roomCode: msg.roomCode, joinLink: msg.joinLink };
+        this._emit('room_code', { roomCode: msg.roomCode, joinLink: msg.joinLink });
+        return;
       default:
     }
   }
@@ -1417,11 +1437,15 @@ export class Entities {
 
   // ---- operations ----
 
-  /** entity_create; resolves with the stored entity (version 1). `exists` carries `.entity`. */
-  async create({ id, kind, data } = {}) {
+  /**
+   * entity_create; resolves with the stored entity (version 1). `exists` carries `.entity`.
+   * ownerOnly: only its owner (this user) and the host may change it.
+   */
+  async create({ id, kind, data, ownerOnly } = {}) {
     const fields = { kind };
     if (id !== undefined) fields.id = id;
     if (data !== undefined) fields.data = data;
+    if (ownerOnly !== undefined) fields.ownerOnly = !!ownerOnly;
     const res = await this._request('entity_create', fields);
     const e = res?.entity;
     if (e) this._applyServer(e, { source: 'local', by: this._me() });
@@ -1433,12 +1457,15 @@ export class Entities {
    * entity; with `baseVersion` it applies only at that version (`conflict` with `.entity`).
    * Transient: applied here at once (optimistic) and resolved when the server took it.
    */
-  async update(id, patch, { baseVersion, transient = false } = {}) {
+  async update(id, patch, { baseVersion, transient = false, ownerOnly } = {}) {
     if (transient && baseVersion !== undefined) {
       throw new ChorusError('validation_error', 'baseVersion cannot be combined with transient', { field: 'baseVersion' });
     }
-    const fields = { id, patch };
+    const fields = { id };
+    if (patch !== undefined && patch !== null) fields.patch = patch;
     if (baseVersion !== undefined) fields.baseVersion = baseVersion;
+    // The owner or the host sets or clears the flag (with or without a patch).
+    if (ownerOnly !== undefined) fields.ownerOnly = !!ownerOnly;
     if (!transient) {
       const res = await this._request('entity_update', fields);
       const e = res?.entity;
@@ -1478,10 +1505,13 @@ export class Entities {
     return res?.lock;
   }
 
-  /** entity_unlock (the holder only; `forbidden` from anyone else). */
-  async unlock(id) {
-    await this._request('entity_unlock', { id });
-    this._setLock(id, null, { source: 'local', reason: 'unlocked' });
+  /**
+   * entity_unlock (the holder only; `forbidden` from anyone else). With `force` the host
+   * breaks anyone's lock (reason 'broken').
+   */
+  async unlock(id, { force = false } = {}) {
+    await this._request('entity_unlock', force ? { id, force: true } : { id });
+    this._setLock(id, null, { source: 'local', reason: force ? 'broken' : 'unlocked' });
   }
 
   // ---- internals ----

@@ -165,6 +165,23 @@ describe('web app: a room with two people', () => {
     await untilText(A.page.getByTestId('room-mode'), 'focus');
   });
 
+  it('the host rotates the room code: both pages show the new code, in the address bar too', async () => {
+    const fresh = await A.page.evaluate(async (old) => {
+      const { token } = JSON.parse(localStorage.getItem('chorus.session'));
+      const auth = { authorization: `Bearer ${token}` };
+      const room = (await (await fetch(`/api/rooms/code/${old}`, { headers: auth })).json()).room;
+      const res = await fetch(`/api/rooms/${room.id}/code`, { method: 'POST', headers: auth });
+      return (await res.json()).room.roomCode;
+    }, code);
+    assert.match(fresh, CODE_RE);
+    assert.notEqual(fresh, code);
+    for (const u of [A, B]) {
+      await untilText(u.page.getByTestId('room-code'), fresh);
+      assert.equal(new URL(u.page.url()).searchParams.get('room'), fresh);
+    }
+    code = fresh; // the share link below carries it
+  });
+
   it('a third person opening the share link of the full room is told it is full', async () => {
     await A.page.getByTestId('share-link').click();
     await untilText(A.page.getByTestId('share-link'), 'Copied');

@@ -264,10 +264,11 @@ describe('documents', () => {
 
       // doc_op without doc_open (room joined) -> forbidden, on this doc and on an unloaded one.
       await cb.err('doc_op', { room: R, doc: 'never-opened', version: 0, delta: ['x'] }, 'forbidden');
-      await co.err('doc_open', { room: R, doc: 'v' }, 'forbidden'); // not joined
-      await co.err('doc_op', { room: R, doc: 'v', version: 2, delta: ['x'] }, 'forbidden');
-      await co.err('doc_ops', { room: R, doc: 'v', from: 0 }, 'forbidden');
-      await co.err('doc_presence', { room: R, doc: 'v', presence: { cursor: 1 } }, 'forbidden');
+      // Not in the room: as for no room.
+      await co.err('doc_open', { room: R, doc: 'v' }, 'not_found');
+      await co.err('doc_op', { room: R, doc: 'v', version: 2, delta: ['x'] }, 'not_found');
+      await co.err('doc_ops', { room: R, doc: 'v', from: 0 }, 'not_found');
+      await co.err('doc_presence', { room: R, doc: 'v', presence: { cursor: 1 } }, 'not_found');
       await co.join(R);
       await co.err('doc_op', { room: R, doc: 'v', version: 2, delta: ['x'] }, 'forbidden');
       // Field errors of doc_open.
@@ -510,7 +511,7 @@ describe('documents', () => {
       for (let i = 0; i < 30; i++) cd.send({ op: 'doc_op', ref: 1000 + i, room: R, doc: 'flood', version: 0, delta: [`<${i}>`], opId: `f${i}` });
       cd.terminate();
       await cm.ok('leave', { room: R });
-      await cm.err('doc_op', { room: R, doc: 'l', version: 1, delta: ['x'] }, 'forbidden');
+      await cm.err('doc_op', { room: R, doc: 'l', version: 1, delta: ['x'] }, 'not_found'); // no longer in it
       assert.equal((await op(ch, 1, [1, 'h'])).ok, true);
       await cm.sync();
       assert.deepEqual(cm.kept('doc_op'), [], 'no events after leave');

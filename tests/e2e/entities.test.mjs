@@ -197,8 +197,8 @@ describe('entities', () => {
       assert.equal(j.stateVersion, view.stateVersion);
       assert.deepEqual(j.state, { mode: 'm' });
       const other = await api(srv.port, 'GET', `/api/rooms/${room.id}/entities`, { token: b.token });
-      assert.equal(other.status, 403);
-      assert.equal(other.json().error.code, 'forbidden');
+      assert.equal(other.status, 404, 'not a participant: as for no room');
+      assert.equal(other.json().error.code, 'not_found');
       assert.equal((await api(srv.port, 'GET', '/api/rooms/00000000-0000-4000-8000-000000000000/entities', { token: a.token })).status, 404);
       assert.equal((await api(srv.port, 'GET', `/api/rooms/${room.id}/entities`, {})).status, 401);
     } finally {
@@ -241,9 +241,9 @@ describe('entities', () => {
       await ca.err('entity_delete', { room: r, id: 'nope' }, 'not_found');
       await ca.err('entity_lock', { room: r, id: 'nope' }, 'not_found');
       await ca.err('entity_create', { kind: 'x' }, 'bad_request');
-      // Not joined on this connection.
-      await cb.err('entity_create', { room: r, kind: 'x' }, 'forbidden');
-      await cb.err('sync', { room: r, version: 0 }, 'forbidden');
+      // Not in the room: as for no room.
+      await cb.err('entity_create', { room: r, kind: 'x' }, 'not_found');
+      await cb.err('sync', { room: r, version: 0 }, 'not_found');
       // Nothing of that changed the room.
       const view = await serverView(srv.port, a, r);
       assert.equal(view.entities.size, 1);

@@ -169,7 +169,7 @@ describe('rooms over REST', () => {
     assert.equal(mine.room.participants[0].color, host.color);
 
     const lower = await getOk(port, stranger, `/api/rooms/code/${r.roomCode.toLowerCase()}`);
-    assertRoom(lower.room); // no participants for a non-participant
+    assertRoom(lower.room, { summary: true }); // no participants, no state for a non-participant
     assert.equal(lower.room.id, r.id);
     assert.equal('participants' in lower.room, false);
 
@@ -179,7 +179,7 @@ describe('rooms over REST', () => {
     assertJsonError(await get(port, stranger, `/api/rooms/code/${unusedCode()}`), 404, 'not_found');
 
     const byId = await getOk(port, stranger, `/api/rooms/${r.id}`);
-    assertRoom(byId.room);
+    assertRoom(byId.room, { summary: true });
     assert.equal(byId.room.roomCode, r.roomCode);
     assert.equal('participants' in byId.room, false);
     const byIdHost = await getOk(port, host, `/api/rooms/${r.id}`);
@@ -242,14 +242,14 @@ describe('rooms over REST', () => {
     assert.equal(hostP.role, 'host');
   });
 
-  it('participants and messages: non-participant -> 403 forbidden; participant -> 200', T, async () => {
+  it('participants and messages: non-participant -> 404 not_found (as for no room); participant -> 200', T, async () => {
     const host = mkUser('PH');
     const m = mkUser('PM');
     const out = mkUser('PO');
     const r = await createRoom(port, host, { name: 'members' });
     await joinRest(port, m, r.id, { displayName: 'Member One' });
     for (const path of [`/api/rooms/${r.id}/participants`, `/api/rooms/${r.id}/messages`]) {
-      assertJsonError(await get(port, out, path), 403, 'forbidden');
+      assertJsonError(await get(port, out, path), 404, 'not_found');
     }
     const ps = await getOk(port, m, `/api/rooms/${r.id}/participants`);
     assert.deepEqual(Object.keys(ps).sort(), ['participants', 'success']);
@@ -264,9 +264,9 @@ describe('rooms over REST', () => {
     assert.equal(ms.messages[0].seq, 1);
     assert.equal(ms.messages[0].type, 'system');
     assert.equal(ms.messages[0].userId, null);
-    // After leaving, the former member is forbidden again.
+    // After leaving, the former member is refused again.
     expectJson(await del(port, m, `/api/rooms/${r.id}/leave`), 200);
-    assertJsonError(await get(port, m, `/api/rooms/${r.id}/participants`), 403, 'forbidden');
+    assertJsonError(await get(port, m, `/api/rooms/${r.id}/participants`), 404, 'not_found');
   });
 
   it('messages paging: limit, before, after; bad values -> 400 validation_error', T, async () => {
@@ -309,7 +309,7 @@ describe('rooms over REST', () => {
     await joinRest(port, m, r.id);
     const url = `/api/rooms/${r.id}/state`;
     assertJsonError(await patch(port, m, url, { mode: 'x' }), 403, 'forbidden');
-    assertJsonError(await patch(port, mkUser('out'), url, { mode: 'x' }), 403, 'forbidden');
+    assertJsonError(await patch(port, mkUser('out'), url, { mode: 'x' }), 404, 'not_found');
 
     const j1 = expectJson(await patch(port, host, url, { mode: 'focus', a: null, keep: { y: null, z: 3 } }), 200);
     assert.deepEqual(j1, {
@@ -351,12 +351,12 @@ describe('rooms over REST', () => {
     assert.deepEqual(expectJson(await post(port, host, url, { userId: a.sub }), 200), { success: true });
     let ps = (await getOk(port, host, `/api/rooms/${r.id}/participants`)).participants.map((p) => p.userId);
     assert.equal(ps.includes(a.sub), false, 'kicked user is no longer a participant');
-    assertJsonError(await get(port, a, `/api/rooms/${r.id}/participants`), 403, 'forbidden');
+    assertJsonError(await get(port, a, `/api/rooms/${r.id}/participants`), 404, 'not_found');
     await joinRest(port, a, r.id); // may come back
 
     assert.deepEqual(expectJson(await post(port, host, url, { userId: b.sub, ban: true }), 200), { success: true });
     assertJsonError(await post(port, b, `/api/rooms/${r.id}/join`), 403, 'banned');
-    assertJsonError(await get(port, b, `/api/rooms/${r.id}/messages`), 403, 'forbidden');
+    assertJsonError(await get(port, b, `/api/rooms/${r.id}/messages`), 404, 'not_found');
     ps = (await getOk(port, host, `/api/rooms/${r.id}/participants`)).participants.map((p) => p.userId);
     assert.deepEqual(ps.sort(), [host.sub, a.sub].sort());
     const room = (await getOk(port, host, `/api/rooms/${r.id}`)).room;
@@ -393,7 +393,7 @@ describe('rooms over REST', () => {
     assert.deepEqual((await getOk(port, mkUser('none'), '/api/rooms')).rooms, []);
 
     const pub = await getOk(port, c, '/api/rooms/public');
-    pub.rooms.forEach((r) => assertRoom(r));
+    pub.rooms.forEach((r) => assertRoom(r, { summary: true }));
     assert.ok(pub.rooms.every((r) => r.isPublic === true), 'only public rooms');
     const ids = pub.rooms.map((r) => r.id);
     assert.ok(ids.includes(rb.id));

@@ -244,7 +244,7 @@ describe('rooms over WebSocket', () => {
         const e = await c.err('history', { room: r.id, ...f }, 'validation_error');
         assert.equal(e.error.field, Object.keys(f)[0]);
       }
-      await co.err('history', { room: r.id }, 'forbidden');
+      await co.err('history', { room: r.id }, 'not_found'); // not theirs: as for no room
       await co.err('history', { room: 'ZZZZZZ' }, 'not_found');
     } finally {
       closeAll([c, co]);
@@ -449,7 +449,7 @@ describe('rooms over WebSocket', () => {
       assert.equal((await getOk(port, host, `/api/rooms/${r.id}`)).room.participantCount, 10);
       const d = await cm.join(r.roomCode); // a seated member still joins
       assert.equal(d.role, 'member');
-      await cl.err('message', { room: r.id, type: 'user_text', content: 'x' }, 'forbidden');
+      await cl.err('message', { room: r.id, type: 'user_text', content: 'x' }, 'not_found'); // not theirs
     } finally {
       closeAll([cl, cm]);
     }
@@ -586,8 +586,8 @@ describe('rooms over WebSocket', () => {
         assert.deepEqual(plain(await x.waitEvent('participant_left')),
           { op: 'participant_left', room: r.id, userId: b.sub, reason: 'kicked' });
       }
-      await cb.err('message', { room: r.id, type: 'user_text', content: 'after kick' }, 'forbidden');
-      await cb.err('history', { room: r.id }, 'forbidden');
+      await cb.err('message', { room: r.id, type: 'user_text', content: 'after kick' }, 'not_found');
+      await cb.err('history', { room: r.id }, 'not_found');
       // A kicked (not banned) user may come back.
       await cb.join(r.id);
       await ch.waitEvent((e) => e.op === 'participant_joined' && e.participant.userId === b.sub);
@@ -596,16 +596,16 @@ describe('rooms over WebSocket', () => {
       assert.deepEqual(plain(await cc.waitEvent('kicked')), { op: 'kicked', room: r.id, ban: true });
       assert.deepEqual(plain(await ch.waitEvent('participant_left')),
         { op: 'participant_left', room: r.id, userId: c.sub, reason: 'banned' });
-      await cc.err('message', { room: r.id, type: 'user_text', content: 'x' }, 'forbidden');
+      await cc.err('message', { room: r.id, type: 'user_text', content: 'x' }, 'not_found');
       await cc.err('join', { room: r.id }, 'banned');
-      await cc.err('presence', { room: r.id, state: { a: 1 } }, 'forbidden');
+      await cc.err('presence', { room: r.id, state: { a: 1 } }, 'not_found');
 
       // leave over WS: others get participant_left "left"; the host cannot leave.
       await ch.err('leave', { room: r.id }, 'host_cannot_leave');
       await cb.ok('leave', { room: r.id });
       assert.deepEqual(plain(await ch.waitEvent((e) => e.op === 'participant_left' && e.userId === b.sub)),
         { op: 'participant_left', room: r.id, userId: b.sub, reason: 'left' });
-      await cb.err('message', { room: r.id, type: 'user_text', content: 'x' }, 'forbidden');
+      await cb.err('message', { room: r.id, type: 'user_text', content: 'x' }, 'not_found');
       await cb.err('leave', { room: r.id }, 'not_found');
       const ps = (await getOk(port, h, `/api/rooms/${r.id}/participants`)).participants;
       assert.deepEqual(ps.map((p) => p.userId), [h.sub]);

@@ -234,6 +234,69 @@ static void test_locks(void)
     entset_free(&s);
 }
 
+static void test_owner_only(void)
+{
+    entity_limits_t l = ENTITY_LIMITS_DEFAULT;
+    entity_set_t s;
+    entset_init(&s, 4, 0);
+    entity_t *e;
+    ASSERT_EQ(create(&s, &l, "o", "{}", 1, &e), ENT_OK); /* owner "owner" */
+    ASSERT_TRUE(entity_may_edit(e, "someone", 0));
+    json_t *j = entity_json(e);
+    ASSERT_TRUE(json_object_get(j, "ownerOnly") == NULL); /* shown only when set */
+    json_decref(j);
+    e->owner_only = 1;
+    ASSERT_TRUE(entity_may_edit(e, "owner", 0));
+    ASSERT_TRUE(entity_may_edit(e, "someone", 1)); /* the host */
+    ASSERT_TRUE(!entity_may_edit(e, "someone", 0));
+    ASSERT_TRUE(!entity_may_edit(e, "owner2", 0));
+    j = entity_json(e);
+    ASSERT_TRUE(json_is_true(json_object_get(j, "ownerOnly")));
+    json_decref(j);
+    entset_free(&s);
+}
+
+static void test_lock_max_hold(void)
+{
+    entity_limits_t l = ENTITY_LIMITS_DEFAULT;
+    l.lock_max_hold = 10000;
+    entity_set_t s;
+    entset_init(&s, 4, 0);
+    entity_t *e;
+    ASSERT_EQ(create(&s, &l, "o", "{}", 1, &e), ENT_OK);
+    const void *a = (void *)0xa, *b = (void *)0xb;
+    uint64_t ttl = 4000;
+    ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 1000, &ttl), ENT_OK);
+    ASSERT_EQ(ttl, 4000);
+    entity_lock(e, a, "ua", "Ada", ttl, 1000, 0);
+    /* Renewals keep the time the lock was taken: the last one is cut at 1000 + 10000. */
+    ttl = 4000;
+    ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 4000, &ttl), ENT_OK);
+    entity_lock(e, a, "ua", "Ada", ttl, 4000, 0);
+    ASSERT_EQ(e->lock->since_ms, 1000);
+    ttl = 4000;
+    ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 7500, &ttl), ENT_OK);
+    ASSERT_EQ(ttl, 3500);
+    entity_lock(e, a, "ua", "Ada", ttl, 7500, 0);
+    ASSERT_EQ(e->lock->until_ms, 11000);
+    ASSERT_EQ(e->lock->since_ms, 1000);
+    /* Past the end the same user rests for ENTITY_LOCK_REST_MS, from any connection. */
+    ttl = 4000;
+    ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 11000, &ttl), ENT_HOLD_USED);
+    ASSERT_EQ(entity_lock_check(e, b, "ua", &l, 11000 + ENTITY_LOCK_REST_MS - 1, &ttl),
+              ENT_HOLD_USED);
+    /* Someone else may take it at once, with a fresh hold. */
+    ttl = 4000;
+    ASSERT_TRUE(entity_may_change(e, b, 11000));
+    ASSERT_EQ(entity_lock_check(e, b, "ub", &l, 11000, &ttl), ENT_OK);
+    entity_lock(e, b, "ub", "Bob", ttl, 11000, 0);
+    ASSERT_EQ(e->lock->since_ms, 11000);
+    entity_unlock(e);
+    ttl = 4000;
+    ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 11000 + ENTITY_LOCK_REST_MS, &ttl), ENT_OK);
+    entset_free(&s);
+}
+
 static const char *sync_type(const json_t *j)
 {
     return json_string_value(json_object_get(j, "type"));
@@ -314,9 +377,11 @@ static void test_loaded(void)
     row.data = "{\"a\":1}";
     row.version = 3;
     row.state_version = 7;
+    row.owner_only = 1;
     entity_t *e = entset_insert_loaded(&s, &row);
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ(e->version, 3);
+    ASSERT_EQ(e->owner_only, 1);
     ASSERT_TRUE(entset_insert_loaded(&s, &row) == NULL); /* twice */
     strcpy(row.id, "y");
     row.data = "[1]";
@@ -448,6 +513,8 @@ int main(void)
     RUN(test_update_merge_and_conflict);
     RUN(test_transient);
     RUN(test_locks);
+    RUN(test_owner_only);
+    RUN(test_lock_max_hold);
     RUN(test_log_window);
     RUN(test_loaded);
     RUN(test_delta_property);

@@ -29,6 +29,27 @@ static void test_limit_and_retry_after(void)
     rl_map_free(m);
 }
 
+static void test_peek_takes_nothing(void)
+{
+    rl_map_t *m = rl_map_new_seeded(16, seed);
+    rl_rule_t r = {2, 60000}; /* one token per 30000 ms */
+    uint64_t ra = 0;
+    ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 1);
+    ASSERT_EQ(rl_map_count(m), 0); /* an unknown key is not added */
+    ASSERT_EQ(take(m, "k", &r, 1000, NULL), 1);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 1);
+    ASSERT_EQ(take(m, "k", &r, 1000, NULL), 1);
+    ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000, &ra), 0);
+    ASSERT_EQ(ra, 30000);
+    ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000 + 29999, &ra), 0);
+    ASSERT_EQ(ra, 1);
+    ASSERT_EQ(rl_map_peek(m, "k", 1, &r, 1000 + 30000, &ra), 1);
+    ASSERT_EQ(take(m, "k", &r, 1000 + 30000, NULL), 1);
+    ASSERT_EQ(take(m, "k", &r, 1000 + 30000, &ra), 0);
+    rl_map_free(m);
+}
+
 static void test_refill_after_window(void)
 {
     rl_map_t *m = rl_map_new_seeded(16, seed);
@@ -186,6 +207,7 @@ int main(void)
     RUN(test_refill_after_window);
     RUN(test_keys_independent);
     RUN(test_sweep_drops_full);
+    RUN(test_peek_takes_nothing);
     RUN(test_survivors_keep_state_after_sweep);
     RUN(test_bounded);
     RUN(test_eviction_spares_drained);

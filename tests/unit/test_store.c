@@ -685,7 +685,7 @@ static void test_room_crud(void)
     r.room.capacity = 3;
     r.room.is_public = 0;
     r.room.last_activity = 1800000000000;
-    strcpy(r.room.code, "IGNORE"); /* not mutable */
+    strcpy(r.room.code, "R00009"); /* a rotated code */
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
     strcpy(r.room.id, "no-such-room");
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_ENOTFOUND);
@@ -717,7 +717,7 @@ static void test_room_crud(void)
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 1);
-    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms WHERE code = 'R00001'"
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms WHERE code = 'R00009'"
                            " AND name = 'Renamed ✓' AND capacity = 3 AND is_public = 0"
                            " AND state = '{\"mode\":\"draw\",\"n\":2}' AND state_version = 42"
                            " AND last_activity = 1800000000000 AND created_at = 1700000000001"
@@ -1915,6 +1915,7 @@ static void fill_entity(store_entity_t *e, int room, const char *id, int64_t ver
     e->state_version = e->room_version = rv;
     e->created_at = 1000;
     e->updated_at = 1000 + rv;
+    e->owner_only = room == 1;
 }
 
 static int ent_req(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type, int room,
@@ -1967,10 +1968,12 @@ static void test_entities(void)
             ASSERT_STREQ(e->owner, "owner-1");
             ASSERT_EQ(e->created_at, 1000);
             ASSERT_EQ(e->updated_at, 1007);
+            ASSERT_EQ(e->owner_only, 1);
             seen |= 1;
         } else {
             ASSERT_EQ(e->version, 2);
             ASSERT_EQ(e->state_version, 2);
+            ASSERT_EQ(e->owner_only, 0);
             seen |= 2;
         }
     }

@@ -235,6 +235,33 @@ describe('entities', () => {
     }
   });
 
+  it('ownerOnly and the host: only owner and host change it; the host breaks a lock', T, async () => {
+    const { clients: [h, a], rooms: [hr, ar, br], close } = await roomWith(srv.port, ['H', 'A', 'B']);
+    try {
+      const e = await ar.entities.create({ id: 'mine', kind: 'note', ownerOnly: true });
+      assert.equal(e.ownerOnly, true);
+      await until(() => br.entities.get('mine')?.ownerOnly === true, 5000, 'B sees ownerOnly');
+      await assert.rejects(br.entities.update('mine', { x: 1 }), { code: 'forbidden' });
+      await assert.rejects(br.entities.delete('mine'), { code: 'forbidden' });
+      assert.equal((await hr.entities.update('mine', { by: 'host' })).data.by, 'host');
+      // The owner clears the flag with no patch; then B may change it.
+      const cleared = await ar.entities.update('mine', null, { ownerOnly: false });
+      assert.equal(cleared.ownerOnly, undefined);
+      await until(() => br.entities.get('mine')?.ownerOnly === undefined, 5000, 'B sees it cleared');
+      await br.entities.update('mine', { x: 1 });
+      // A lock of A's: the host breaks it; everyone sees 'broken'.
+      await ar.entities.lock('mine', 60000);
+      await assert.rejects(br.entities.unlock('mine', { force: true }), { code: 'forbidden' });
+      const broken = next(ar, 'entity_unlocked');
+      await hr.entities.unlock('mine', { force: true });
+      assert.equal((await broken).reason, 'broken');
+      assert.equal(hr.entities.get('mine').lock, undefined);
+      assert.ok(h && a);
+    } finally {
+      close();
+    }
+  });
+
   it('transient updates: applied at once locally, coalesced at the other client, final value everywhere', T, async () => {
     const { rooms: [ar, br], code, close } = await roomWith(srv.port, ['A', 'B']);
     try {

@@ -87,18 +87,32 @@ describe('REST helpers', () => {
     assert.equal((await mem.getRoom(r.id)).roomCode, r.roomCode);
     assert.ok((await host.myRooms()).some((x) => x.id === r.id));
     assert.ok((await mem.publicRooms()).some((x) => x.id === r.id));
+    const page = await mem.publicRoomsPage({ limit: 1 });
+    assert.equal(page.rooms.length, 1);
+    assert.equal('state' in page.rooms[0], false, 'a public list carries no state');
+    assert.ok(page.nextCursor === null || typeof page.nextCursor === 'string');
+    if (page.nextCursor) assert.ok(Array.isArray((await mem.publicRoomsPage({ limit: 1, cursor: page.nextCursor })).rooms));
     await assert.rejects(host.createRoom({ name: '' }), { code: 'validation_error', field: 'name', status: 400 });
 
     // The member joins over the WebSocket, then the host kicks with ban.
     await mem.connect();
     const room = await mem.join(r.roomCode);
     assert.ok((await mem.myRooms()).some((x) => x.id === r.id));
+    // The host rotates the code: the member's room follows, the old code is gone.
+    const rotated = new Promise((resolve) => room.on('room_code', resolve));
+    const r2 = await host.rotateRoomCode(r.id);
+    assert.notEqual(r2.roomCode, r.roomCode);
+    assert.deepEqual(await rotated, { roomCode: r2.roomCode, joinLink: r2.joinLink });
+    assert.equal(room.code, r2.roomCode);
+    await assert.rejects(mem.rotateRoomCode(r.id), { code: 'forbidden', status: 403 });
+    await assert.rejects(host.getRoom(r.roomCode), { code: 'not_found', status: 404 });
     const kicked = new Promise((resolve) => room.on('kicked', resolve));
     await host.kick(r.id, mem.session.user.id, true);
     assert.deepEqual(await kicked, { ban: true });
     assert.equal(room.active, false);
-    await assert.rejects(mem.join(r.roomCode), { code: 'banned' });
-    await assert.rejects(mem.deleteRoom(r.id), { code: 'forbidden', status: 403 });
+    await assert.rejects(mem.join(r2.roomCode), { code: 'banned' });
+    // A banned user is not a participant: as for a room that does not exist.
+    await assert.rejects(mem.deleteRoom(r.id), { code: 'not_found', status: 404 });
     await host.deleteRoom(r.id);
     await assert.rejects(host.getRoom(r.id), { code: 'not_found' });
     mem.close();

@@ -40,9 +40,19 @@ export const mkUsers = (n, prefix = 'u') => Array.from({ length: n }, (_, i) => 
 
 export const near = (ms) => Number.isInteger(ms) && Math.abs(ms - Date.now()) < 10 * 60 * 1000;
 
-/** Asserts the room JSON of docs/api.md (exact keys; participants allowed when withParticipants). */
-export function assertRoom(room, { withParticipants = false } = {}) {
+/** The keys of a room summary: the room without what only participants see. */
+export const ROOM_SUMMARY_KEYS = ROOM_KEYS.filter((k) => k !== 'state' && k !== 'currentMode');
+
+/**
+ * Asserts the room JSON of docs/api.md (exact keys; participants allowed when
+ * withParticipants; summary: a list entry or a non-participant's view, without state).
+ */
+export function assertRoom(room, { withParticipants = false, summary = false } = {}) {
   const s = JSON.stringify(room);
+  if (summary) {
+    assert.deepEqual(Object.keys(room).sort(), ROOM_SUMMARY_KEYS, `room summary keys: ${s}`);
+    return assertRoom({ ...room, state: {}, currentMode: null });
+  }
   const keys = withParticipants ? [...ROOM_KEYS, 'participants'].sort() : ROOM_KEYS;
   assert.deepEqual(Object.keys(room).sort(), keys, `room keys: ${s}`);
   assert.match(room.id, UUID_V4, `room.id is a UUID: ${s}`);
