@@ -1101,7 +1101,7 @@ static int sq_restrict_mode(const char *target, char *err, size_t errlen)
     if (target[0] == '\0' || target[0] == ':' || strncmp(target, "file:", 5) == 0) return 0;
     int fd = open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || fchmod(fd, 0600) != 0) {
-        snprintf(err, errlen, "cannot create database %s with mode 0600: %s", target,
+        snprintf(err, errlen, "cannot open database %s (mode 0600): %s", target,
                  strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
