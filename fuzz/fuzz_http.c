@@ -30,7 +30,7 @@ static int has_dot_segment(const char *rel)
 static void use_request(const http_request_t *r)
 {
     static const char *const origins[] = {"https://app.example.com", "http://localhost:8080"};
-    const ws_handshake_opts_t opts = {origins, 2, "chorus.v1"};
+    const ws_handshake_opts_t opts = {origins, 2, "chorus.v1", "https://chat.example.com"};
     char rel[1024];
     size_t sum = 0;
 

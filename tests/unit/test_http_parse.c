@@ -547,7 +547,8 @@ static void test_bare_lf_and_obs_fold(void)
                                    "5\r\nhello\r\n0\r\nT: x\n\r\n",
                                    "bare LF"),
               0);
-    ASSERT_EQ(expect_framing_error("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n", "obs-fold"), 0);
+    ASSERT_EQ(expect_framing_error("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n", "obs-fold"),
+              0);
     ASSERT_EQ(expect_framing_error("GET / HTTP/1.1\r\nX-A: one\r\n\ttwo\r\n\r\n", "obs-fold"),
               0);
     ASSERT_EQ(expect_framing_error("GET / HTTP/1.1\r\n Host: a\r\n\r\n", "obs-fold"), 0);
