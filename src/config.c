@@ -110,7 +110,7 @@ static const opt_t options[] = {
      "broadcast data size"},
     {"room-max-state", OPT_SIZE, OFF(room_max_state), 2, 16 * MiB, "64KiB", "room state size"},
     {"room-seat-grace", OPT_DURATION, OFF(room_seat_grace), 0, 24 * HOUR_MS, "60s",
-     "a dropped member keeps the seat this long"},
+     "a member with no connection keeps the seat this long"},
     {"room-idle", OPT_DURATION, OFF(room_idle), 1000, 365 * 24 * HOUR_MS, "24h",
      "rooms idle this long are deleted"},
     {"room-sweep", OPT_DURATION, OFF(room_sweep), 100, 24 * HOUR_MS, "1h",

@@ -555,9 +555,20 @@ static void after_join(rooms_op_t *op)
 
 static void after_simple(rooms_op_t *op);
 
-/* rooms_join, answering with the room and the member (full) or with success only. */
+/* Starts the seat grace of m when no connection holds its seat (the host's seat is never
+ * released). */
+static void seat_unconnected(rooms_t *r, room_member_t *m)
+{
+    if (m->online || m->banned || m->role == STORE_ROLE_HOST)
+        m->release_at = 0;
+    else
+        m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+}
+
+/* rooms_join, answering with the room and the member (full) or with success only;
+ * connecting: the caller subscribes a connection to the room next. */
 static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
-                 int full, rooms_done_fn done, void *ud)
+                 int full, int connecting, rooms_done_fn done, void *ud)
 {
     room_member_t *m = room_member(room, user->sub);
     const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
@@ -580,7 +591,13 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
         member_changed(m);
         changed = 1;
     }
-    m->release_at = 0;
+    /* A WebSocket join subscribes its connection next, which holds the seat; any other
+     * join (REST) holds it for the grace only, as a dropped connection does, so a seat
+     * nobody connects to is released. */
+    if (connecting)
+        m->release_at = 0;
+    else
+        seat_unconnected(r, m);
     if (!changed) { /* nothing to store: answer at once (an op is a 2.5 KB allocation) */
         rooms_hold(room);
         json_t *result = full ? join_result(r, room, m->user_id) : json_pack("{s:b}", "success", 1);
@@ -598,13 +615,19 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
 void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                 rooms_done_fn done, void *ud)
 {
-    join(r, room, user, display_name, 1, done, ud);
+    join(r, room, user, display_name, 1, 0, done, ud);
 }
 
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
                       const char *display_name, rooms_done_fn done, void *ud)
 {
-    join(r, room, user, display_name, 0, done, ud);
+    join(r, room, user, display_name, 0, 1, done, ud);
+}
+
+void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (m && !m->release_at) seat_unconnected(r, m);
 }
 
 static void after_simple(rooms_op_t *op)
@@ -1139,6 +1162,7 @@ static void on_loaded(store_req_t *req)
             m->banned = 1;
             room->seats--;
         }
+        seat_unconnected(r, m); /* nobody is connected after a restart */
     }
     for (size_t i = 0; i < pl->nents; i++)
         entities_load_row(r, &pl->ents[i]);

@@ -392,6 +392,34 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('a seat taken over REST join is released after the seat grace when the user never connects; a WebSocket join keeps it', T, async () => {
+    const [h, b, c] = [mkUser('RH'), mkUser('RestOnly'), mkUser('RestThenWs')];
+    const r = await createRoom(port, h, { name: 'rest seat', maxParticipants: 2 });
+    const ch = await RoomWs.open(port, h);
+    let cc;
+    try {
+      await ch.join(r.id);
+      await joinRest(port, b, r.id);
+      assert.equal((await getOk(port, h, `/api/rooms/${r.id}`)).room.participantCount, 2);
+      assertJsonErrorStatus(await api(port, 'POST', `/api/rooms/${r.id}/join`, { token: c.token }), 403, 'room_full');
+      const removed = await ch.waitEvent('participant_removed', SEAT_GRACE_MS + 2500);
+      assert.deepEqual(plain(removed), { op: 'participant_removed', room: r.id, userId: b.sub, reason: 'timeout' });
+      assert.equal((await getOk(port, h, `/api/rooms/${r.id}`)).room.participantCount, 1);
+
+      // REST join, then the same user connects and joins: the connection holds the seat.
+      await joinRest(port, c, r.id);
+      cc = await RoomWs.open(port, c);
+      await cc.join(r.id);
+      await delay(SEAT_GRACE_MS + 1200);
+      await ch.sync();
+      assert.equal(ch.kept('participant_removed').length, 0, `no removal while connected: ${JSON.stringify(ch.events)}`);
+      const ps = (await getOk(port, h, `/api/rooms/${r.id}/participants`)).participants;
+      assert.deepEqual(ps.map((p) => p.userId).sort(), [h.sub, c.sub].sort());
+    } finally {
+      closeAll([ch, cc]);
+    }
+  });
+
   it('coming back within the seat grace keeps the seat; a user with two connections goes offline only when the second closes', T, async () => {
     const [h, u] = [mkUser('TH'), mkUser('Two')];
     const r = await createRoom(port, h, { name: 'two conns' });
