@@ -7,7 +7,6 @@
  * answer waits for the commit. */
 #include "rooms.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #include "mem.h"
 #include "room_code.h"
 #include "room_rules.h"
-#include "utf8.h"
+#include "user_valid.h"
 
 #define ROOMS_TICK_MS 1000
 #define CODE_TRIES 64
@@ -417,9 +416,12 @@ static void invalid(rooms_done_fn done, void *ud, const char *field, const char 
     if (done) done(ud, &e, NULL);
 }
 
-/* Persists a server message of type system in room (fire and forget) and announces it. */
-static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Persists a server message of type system in room (fire and forget) and announces it.
+ * It is structured so clients render it themselves: metadata {"event", "userId"?,
+ * "displayName"?} (user_id and name NULL for events about no participant), and content
+ * is a fixed text that never contains a user's name. */
+static void system_event(rooms_t *r, room_t *room, const char *event, const char *user_id,
+                         const char *name, const char *text);
 
 /* ---------- create ---------- */
 
@@ -570,6 +572,27 @@ static void seat_unconnected(rooms_t *r, room_member_t *m)
 static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                  int full, int connecting, rooms_done_fn done, void *ud)
 {
+    /* A chosen name follows the account rules (no control or bidirectional formatting
+     * characters; surrounding spaces dropped). */
+    char chosen[STORE_NAME_LEN];
+    if (display_name && *display_name) {
+        size_t len = strlen(display_name);
+        while (len && display_name[0] == ' ') {
+            display_name++;
+            len--;
+        }
+        while (len && display_name[len - 1] == ' ')
+            len--;
+        if (len >= sizeof(chosen) || !user_name_valid(display_name, len)) {
+            invalid(done, ud, "displayName",
+                    "displayName must be 1 to 32 characters, without control or "
+                    "bidirectional formatting characters");
+            return;
+        }
+        memcpy(chosen, display_name, len);
+        chosen[len] = '\0';
+        display_name = chosen;
+    }
     room_member_t *m = room_member(room, user->sub);
     const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
     if (refused) {
@@ -578,14 +601,24 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
         return;
     }
     const char *name = display_name && *display_name ? display_name
+                       : m                           ? m->display_name
                        : user->name[0]               ? user->name
-                                                     : "guest";
+                                                     : ROOM_GUEST_NAME;
+    /* No one passes for another participant by name. */
+    for (const room_member_t *o = room->members; o; o = o->next) {
+        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) {
+            fail(done, ud, 409, "name_taken",
+                 "another participant of this room has that name; join with another "
+                 "displayName");
+            return;
+        }
+    }
     int changed = 0;
     if (!m) {
         m = member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
                        STORE_ROLE_MEMBER, clock_unix_ms(), uv_now(r->loop));
         changed = 1;
-        system_message(r, room, "%s joined", m->display_name);
+        system_event(r, room, "joined", m->user_id, m->display_name, "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
         member_changed(m);
@@ -674,7 +707,7 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     member_remove(r, room, m);
     publish(room, NULL, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
-    system_message(r, room, "%s left", name);
+    system_event(r, room, "left", user_id, name, "a participant left");
     op->stored = after_simple;
     op_submit(op);
 }
@@ -723,7 +756,9 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     }
     publish(room, NULL, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", ban ? "banned" : "kicked"));
-    system_message(r, room, "%s was %s by the host", name, ban ? "banned" : "removed");
+    system_event(r, room, ban ? "banned" : "removed", user_id, name,
+                 ban ? "a participant was banned by the host"
+                     : "a participant was removed by the host");
     op->stored = after_simple;
     op_submit(op);
 }
@@ -811,8 +846,10 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     op->ev = entities_event_push(room, proto_frame_json(ev), NULL, 0);
     json_decref(ev);
     op_submit(op);
-    system_message(r, room, "the host changed the room state (version %lld)",
-                   (long long)room->state_version);
+    char note[96];
+    snprintf(note, sizeof(note), "the host changed the room state (version %lld)",
+             (long long)room->state_version);
+    system_event(r, room, "state", NULL, NULL, note);
 }
 
 /* ---------- messages ---------- */
@@ -849,15 +886,14 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     op_submit(op);
 }
 
-static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
+static void system_event(rooms_t *r, room_t *room, const char *event, const char *user_id,
+                         const char *name, const char *text)
 {
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    utf8_scrub(text, strlen(text));
-    post(r, room, "", "system", "system", text, NULL, NULL, NULL, NULL);
+    json_t *meta = json_pack("{s:s}", "event", event);
+    if (user_id) json_object_set_new(meta, "userId", json_string(user_id));
+    if (name) json_object_set_new(meta, "displayName", json_string(name));
+    post(r, room, "", "system", "system", text, meta, NULL, NULL, NULL);
+    json_decref(meta);
 }
 
 void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,

@@ -420,6 +420,66 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('displayName: control or bidi characters -> validation_error; another participant\'s name -> name_taken (REST and WebSocket)', T, async () => {
+    const [h, a, b, ada2] = [mkUser('NH'), mkUser('Ann'), mkUser('Ben'), mkUser('Ada')];
+    const r = await createRoom(port, h, { name: 'names' });
+    const cb = await RoomWs.open(port, b);
+    try {
+      for (const bad of ['Bob\u202Egnp.exe', '\u202DAda', 'a\u2066b\u2069', 'x\u200Fy', 'a\u0007b', 'a\u2028b', '\u0085']) {
+        const res = await api(port, 'POST', `/api/rooms/${r.id}/join`, { body: { displayName: bad }, token: a.token });
+        assertJsonErrorStatus(res, 400, 'validation_error');
+        assert.equal(res.json().error.field, 'displayName', res.text);
+        const m = await cb.err('join', { room: r.id, displayName: bad }, 'validation_error');
+        assert.equal(m.error.field, 'displayName');
+      }
+      assert.equal((await getOk(port, h, `/api/rooms/${r.id}`)).room.participantCount, 1, 'no seat taken');
+
+      // Surrounding spaces are dropped; a right-to-left name needs no controls.
+      assert.equal((await joinRest(port, a, r.id, { displayName: '  Ada  ' })).participant.displayName, 'Ada');
+      assert.equal((await cb.join(r.id, { displayName: 'שלום' })).participant.displayName, 'שלום');
+      // Another participant's name, in any ASCII case, chosen or from the token: 409 / name_taken.
+      for (const dn of ['Ada', 'ADA', ' ada']) {
+        const res = await api(port, 'POST', `/api/rooms/${r.id}/join`, { body: { displayName: dn }, token: h.token });
+        assertJsonErrorStatus(res, 409, 'name_taken');
+        await cb.err('join', { room: r.id, displayName: dn }, 'name_taken');
+      }
+      assertJsonErrorStatus(await api(port, 'POST', `/api/rooms/${r.id}/join`, { token: ada2.token }), 409, 'name_taken');
+      assert.equal((await joinRest(port, ada2, r.id, { displayName: 'Ada Two' })).participant.displayName, 'Ada Two');
+      // Keeping one's own name is fine.
+      assert.equal((await joinRest(port, a, r.id, { displayName: 'ada' })).participant.displayName, 'ada');
+      const ps = (await getOk(port, h, `/api/rooms/${r.id}/participants`)).participants;
+      assert.deepEqual(ps.map((p) => p.displayName).sort(), ['Ada Two', 'NH', 'ada', 'שלום'].sort());
+    } finally {
+      closeAll([cb]);
+    }
+  });
+
+  it('the server\'s system messages are structured: metadata {event, userId, displayName}, no name in content', T, async () => {
+    const [h, c] = [mkUser('SysHost'), mkUser('Cee')];
+    const r = await createRoom(port, h, { name: 'system messages' });
+    const [ch, cc] = await openAll(port, [h, c]);
+    try {
+      await ch.join(r.id);
+      await cc.join(r.id, { displayName: 'Cee <b>\u00e9</b>' });
+      const joined = await ch.waitEvent((e) => e.op === 'message' && e.message.type === 'system');
+      assert.equal(joined.message.userId, null);
+      assert.equal(joined.message.content, 'a participant joined');
+      assert.deepEqual(joined.message.metadata, { event: 'joined', userId: c.sub, displayName: 'Cee <b>\u00e9</b>' });
+      await cc.ok('leave', { room: r.id });
+      const left = await ch.waitEvent((e) => e.op === 'message' && e.message.type === 'system');
+      assert.equal(left.message.content, 'a participant left');
+      assert.deepEqual(left.message.metadata, { event: 'left', userId: c.sub, displayName: 'Cee <b>\u00e9</b>' });
+      await ch.ok('state', { room: r.id, patch: { mode: 'x' } });
+      const st = await ch.waitEvent((e) => e.op === 'message' && e.message.type === 'system');
+      assert.deepEqual(st.message.metadata, { event: 'state' });
+      const history = await ch.ok('history', { room: r.id });
+      assert.deepEqual(history.messages.map((m) => m.metadata.event), ['joined', 'left', 'state']);
+      for (const m of history.messages) assert.ok(!m.content.includes('Cee'), m.content);
+    } finally {
+      closeAll([ch, cc]);
+    }
+  });
+
   it('coming back within the seat grace keeps the seat; a user with two connections goes offline only when the second closes', T, async () => {
     const [h, u] = [mkUser('TH'), mkUser('Two')];
     const r = await createRoom(port, h, { name: 'two conns' });
