@@ -557,6 +557,14 @@ static void after_join(rooms_op_t *op)
 
 static void after_simple(rooms_op_t *op);
 
+/* 1 when a participant of room other than m has a name that clashes with name. */
+static int name_taken(const room_t *room, const room_member_t *m, const char *name)
+{
+    for (const room_member_t *o = room->members; o; o = o->next)
+        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) return 1;
+    return 0;
+}
+
 /* Starts the seat grace of m when no connection holds its seat (the host's seat is never
  * released). */
 static void seat_unconnected(rooms_t *r, room_member_t *m)
@@ -601,17 +609,32 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
         return;
     }
     const char *name = display_name && *display_name ? display_name
-                       : m                           ? m->display_name
                        : user->name[0]               ? user->name
                                                      : ROOM_GUEST_NAME;
-    /* No one passes for another participant by name. */
-    for (const room_member_t *o = room->members; o; o = o->next) {
-        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) {
+    /* No one takes another participant's name (a member keeping theirs is not checked:
+     * names stored before this rule may repeat). A chosen name that is taken is refused;
+     * a token's name is not the caller's choice (two people may share it), so it becomes
+     * the first free "name 2" … "name 99". */
+    int naming = !m || (display_name && *display_name && strcmp(m->display_name, name) != 0);
+    char alt[STORE_NAME_LEN];
+    if (naming && name_taken(room, m, name)) {
+        int i = 2;
+        while (!(display_name && *display_name) && i < 100) {
+            size_t n = 0, cps = 0;
+            while (name[n] && n < sizeof(alt) - 4 &&
+                   (cps < USER_NAME_MAX_CP - 3 || ((unsigned char)name[n] & 0xC0) == 0x80))
+                cps += ((unsigned char)name[n++] & 0xC0) != 0x80;
+            snprintf(alt, sizeof(alt), "%.*s %d", (int)n, name, i);
+            if (!name_taken(room, m, alt)) break;
+            i++;
+        }
+        if ((display_name && *display_name) || i == 100) {
             fail(done, ud, 409, "name_taken",
                  "another participant of this room has that name; join with another "
                  "displayName");
             return;
         }
+        name = alt;
     }
     int changed = 0;
     if (!m) {
