@@ -30,7 +30,7 @@ static int has_dot_segment(const char *rel)
 static void use_request(const http_request_t *r)
 {
     static const char *const origins[] = {"https://app.example.com", "http://localhost:8080"};
-    const ws_handshake_opts_t opts = {origins, 2, "chorus.v1"};
+    const ws_handshake_opts_t opts = {origins, 2, "chorus.v1", "https://chat.example.com"};
     char rel[1024];
     size_t sum = 0;
 
@@ -64,13 +64,23 @@ static void use_request(const http_request_t *r)
     if (inm) (void)static_etag_matches(inm->value, inm->value_len, "\"1a-2b-3c\"");
 }
 
+/* The request line and header block of an accepted request end every line with CR LF and
+ * start no line with SP or HTAB (no bare LF, no obs-fold). */
+static void check_head(const char *head, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (head[i] == '\n') CH_ASSERT(i > 0 && head[i - 1] == '\r');
+        if (i > 0 && head[i - 1] == '\n') CH_ASSERT(head[i] != ' ' && head[i] != '\t');
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
     /* The first byte picks the read size, as different socket reads would split it. */
     size_t chunk = (size_t)data[0] + 1;
     const char *in = (const char *)data + 1;
-    size_t len = size - 1, off = 0, arrived = 0;
+    size_t len = size - 1, off = 0, arrived = 0, start = 0;
     http_reqparser_t p;
     http_reqparser_init(&p, FUZZ_MAX_HEADER, FUZZ_MAX_BODY);
 
@@ -91,9 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         if (rc == HTTP_PARSE_DONE) {
+            CH_ASSERT(p.header_bytes <= off - start);
+            check_head(in + start, p.header_bytes);
             use_request(&p.req);
             if (p.req.upgrade) break; /* the rest would be WebSocket frames */
             http_reqparser_reset(&p);
+            start = off;
             continue;
         }
         CH_ASSERT(rc == HTTP_PARSE_AGAIN && off == arrived);

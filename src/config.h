@@ -41,7 +41,7 @@ typedef struct {
     uint64_t ws_flood_close;      /* consecutive rate-limited messages before 1008 */
     uint64_t ws_max_rooms;        /* rooms one connection may join */
     uint64_t ws_max_docs;         /* documents one connection may have open */
-    char **origins;               /* owned; allowed Origin values, none = all */
+    char **origins;               /* owned; Origins allowed besides same-origin ("*": any) */
     size_t norigins;
     uint64_t shutdown_timeout;    /* ms */
     /* accounts and tokens */

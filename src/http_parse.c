@@ -49,20 +49,40 @@ static void append_nul(http_reqparser_t *p)
  * and any two bytes for the CR LF after chunk data. A front proxy reading those bytes
  * differently would disagree on where the request ends (smuggling), so the framing bytes
  * (everything but body data) are checked here: each CR is followed by LF, and chunk data
- * by CR LF. Moves p->scan to end. Returns 0, or -1 on a violation. */
+ * by CR LF. For the same reason two laxities RFC 9112 permits are refused: a bare LF as a
+ * line ending (2.2 lets a recipient accept it; a proxy that does not would read
+ * "A: x\nTransfer-Encoding: chunked" as one header, and no real client sends it), and
+ * obs-fold, a line starting with SP or HTAB (5.2 requires rejecting it outside
+ * message/http). Moves p->scan to end. Returns 0, or a FRAMING_* code on a violation. */
+enum { FRAMING_CR = -1, FRAMING_BARE_LF = -2, FRAMING_OBS_FOLD = -3 };
+
 static int scan_framing(http_reqparser_t *p, const char *end)
 {
     for (const char *c = p->scan; c < end; c++) {
         if (p->expect_cr) {
-            if (*c != '\r') return -1;
+            if (*c != '\r') return FRAMING_CR;
             p->expect_cr = 0;
         } else if (p->prev_cr && *c != '\n') {
-            return -1;
+            return FRAMING_CR;
+        } else if (*c == '\n' && !p->prev_cr) {
+            return FRAMING_BARE_LF;
+        } else if (p->prev_lf && (*c == ' ' || *c == '\t')) {
+            return FRAMING_OBS_FOLD;
         }
         p->prev_cr = *c == '\r';
+        p->prev_lf = *c == '\n';
     }
     p->scan = end;
     return 0;
+}
+
+/* Records a scan_framing violation as a 400 and returns HTTP_PARSE_ERROR. */
+static int framing_fail(http_reqparser_t *p, int rc)
+{
+    if (rc == FRAMING_BARE_LF) return fail(p, 400, "bare LF line ending (CR LF required)");
+    if (rc == FRAMING_OBS_FOLD)
+        return fail(p, 400, "obsolete line folding (obs-fold) in header");
+    return fail(p, 400, "malformed line ending in request framing");
 }
 
 static int on_message_begin(http_parser *hp)
@@ -217,11 +237,13 @@ static int on_body(http_parser *hp, const char *at, size_t len)
 {
     http_reqparser_t *p = hp->data;
     /* A CR right before body data was not followed by LF. */
-    if (scan_framing(p, at) != 0 || p->prev_cr) {
-        fail(p, 400, "malformed line ending in request framing");
+    int rc = scan_framing(p, at);
+    if (rc != 0 || p->prev_cr) {
+        framing_fail(p, rc ? rc : FRAMING_CR);
         return 1;
     }
     p->scan = at + len;
+    p->prev_lf = 0; /* body data may start with SP: that is not a folded line */
     if (p->chunk_left > 0) {
         p->chunk_left = len < p->chunk_left ? p->chunk_left - len : 0;
         if (p->chunk_left == 0) p->expect_cr = 1;
@@ -399,7 +421,7 @@ void http_reqparser_reset(http_reqparser_t *p)
     p->buf_len = p->msg_bytes = p->header_bytes = p->body_len = 0;
     p->last_was_value = 0;
     p->scan = NULL;
-    p->prev_cr = p->expect_cr = 0;
+    p->prev_cr = p->prev_lf = p->expect_cr = 0;
     p->chunk_left = 0;
 }
 
@@ -424,8 +446,8 @@ int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_
         *consumed = off;
         enum http_errno e = HTTP_PARSER_ERRNO(&p->parser);
         if (e != HPE_OK && e != HPE_PAUSED) return parser_error(p, e);
-        if (scan_framing(p, data + off) != 0)
-            return fail(p, 400, "malformed line ending in request framing");
+        int frc = scan_framing(p, data + off);
+        if (frc != 0) return framing_fail(p, frc);
         if (e == HPE_PAUSED) {
             http_parser_pause(&p->parser, 0);
             if (p->complete) {

@@ -62,6 +62,7 @@ typedef struct {
     /* Framing checks http-parser skips when built non-strict, as Debian's is (see .c). */
     const char *scan;    /* first byte of the current input not yet checked */
     int prev_cr;         /* the last framing byte was CR, so LF must follow */
+    int prev_lf;         /* the last framing byte was LF, so a line starts: no SP/HTAB */
     int expect_cr;       /* a chunk's data just ended, so CR LF must follow */
     uint64_t chunk_left; /* data bytes still due in the current chunk */
     char *body;
@@ -78,7 +79,8 @@ void http_reqparser_free(http_reqparser_t *p);
  * *consumed up to the end of that request (the remaining bytes are the next pipelined
  * request, or WebSocket frames after an upgrade), HTTP_PARSE_AGAIN when all input was
  * consumed, HTTP_PARSE_ERROR on a malformed request (400; a request carrying both
- * Content-Length and Transfer-Encoding is 400: request smuggling), a header block larger
+ * Content-Length and Transfer-Encoding is 400: request smuggling; so are a line ending
+ * that is not CR LF and an obs-fold header continuation line), a header block larger
  * than max_header (431) or a body larger than max_body (413, detected from
  * Content-Length before the body arrives; chunk framing and trailers beyond max_header
  * bytes are 413 too). After DONE or ERROR, further calls consume nothing and return the

@@ -105,6 +105,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
 {
     room_t *room = strmap_get(&op->r->by_id, op->room_id);
     if (!room || op->d.c->gone) {
+        if (room) rooms_join_abandoned(op->r, room, op->d.c->user.sub);
         json_decref(msgs);
         answer(op, &(rooms_err_t){.status = 404, .code = "not_found", .message = "the room was deleted"}, NULL);
         return;

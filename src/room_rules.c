@@ -2,6 +2,7 @@
 #include "room_rules.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "utf8.h"
 
@@ -51,4 +52,9 @@ const char *room_join_check(int is_member, int banned, uint32_t seats, uint32_t 
 int room_may_manage(const char *host_id, const char *user_id)
 {
     return strcmp(host_id, user_id) == 0;
+}
+
+int room_display_names_clash(const char *want, const char *other)
+{
+    return strcasecmp(want, other) == 0 && strcmp(want, ROOM_GUEST_NAME) != 0;
 }

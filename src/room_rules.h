@@ -22,6 +22,15 @@ int room_message_type_valid(const char *t, int is_host);
  * holds a seat may always come back. */
 const char *room_join_check(int is_member, int banned, uint32_t seats, uint32_t capacity);
 
+/* Placeholder display name of a participant whose join and token name none. */
+#define ROOM_GUEST_NAME "guest"
+
+/* 1 when a participant named want may not join beside one named other: the two names are
+ * equal ignoring ASCII case (so "Ada" cannot pass for "ada"). The placeholder
+ * ROOM_GUEST_NAME never clashes: any number of nameless users may share it. Borrows both.
+ * Look-alike letters of other scripts are not caught; clients show the user id's color. */
+int room_display_names_clash(const char *want, const char *other);
+
 /* 1 when user_id may change state, kick or delete: only the host. */
 int room_may_manage(const char *host_id, const char *user_id);
 

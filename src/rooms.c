@@ -7,7 +7,6 @@
  * answer waits for the commit. */
 #include "rooms.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #include "mem.h"
 #include "room_code.h"
 #include "room_rules.h"
-#include "utf8.h"
+#include "user_valid.h"
 
 #define ROOMS_TICK_MS 1000
 #define CODE_TRIES 64
@@ -436,9 +435,15 @@ static void invalid(rooms_done_fn done, void *ud, const char *field, const char 
     if (done) done(ud, &e, NULL);
 }
 
-/* Persists a server message of type system in room (fire and forget) and announces it. */
-static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Persists a server message of type system in room (fire and forget) and announces it.
+ * It is structured so clients render it themselves: metadata {"event", "userId"?,
+ * "displayName"?} (user_id and name NULL for events about no participant), and content
+ * is a fixed text that never contains a user's name. */
+static void system_event(rooms_t *r, room_t *room, const char *event, const char *user_id,
+                         const char *name, const char *text);
+
+/* The same with the metadata built by the caller (takes ownership of meta). */
+static void system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text);
 
 /* ---------- create ---------- */
 
@@ -574,10 +579,50 @@ static void after_join(rooms_op_t *op)
 
 static void after_simple(rooms_op_t *op);
 
-/* rooms_join, answering with the room and the member (full) or with success only. */
-static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
-                 int full, rooms_done_fn done, void *ud)
+/* 1 when a participant of room other than m has a name that clashes with name. */
+static int name_taken(const room_t *room, const room_member_t *m, const char *name)
 {
+    for (const room_member_t *o = room->members; o; o = o->next)
+        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) return 1;
+    return 0;
+}
+
+/* Starts the seat grace of m when no connection holds its seat (the host's seat is never
+ * released). */
+static void seat_unconnected(rooms_t *r, room_member_t *m)
+{
+    if (m->online || m->banned || m->role == STORE_ROLE_HOST)
+        m->release_at = 0;
+    else
+        m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+}
+
+/* rooms_join, answering with the room and the member (full) or with success only;
+ * connecting: the caller subscribes a connection to the room next. */
+static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                 int full, int connecting, rooms_done_fn done, void *ud)
+{
+    /* A chosen name follows the account rules (no control or bidirectional formatting
+     * characters; surrounding spaces dropped). */
+    char chosen[STORE_NAME_LEN];
+    if (display_name && *display_name) {
+        size_t len = strlen(display_name);
+        while (len && display_name[0] == ' ') {
+            display_name++;
+            len--;
+        }
+        while (len && display_name[len - 1] == ' ')
+            len--;
+        if (len >= sizeof(chosen) || !user_name_valid(display_name, len)) {
+            invalid(done, ud, "displayName",
+                    "displayName must be 1 to 32 characters, without control or "
+                    "bidirectional formatting characters");
+            return;
+        }
+        memcpy(chosen, display_name, len);
+        chosen[len] = '\0';
+        display_name = chosen;
+    }
     room_member_t *m = room_member(room, user->sub);
     const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
     if (refused) {
@@ -587,19 +632,50 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
     }
     const char *name = display_name && *display_name ? display_name
                        : user->name[0]               ? user->name
-                                                     : "guest";
+                                                     : ROOM_GUEST_NAME;
+    /* No one takes another participant's name (a member keeping theirs is not checked:
+     * names stored before this rule may repeat). A chosen name that is taken is refused;
+     * a token's name is not the caller's choice (two people may share it), so it becomes
+     * the first free "name 2" … "name 99". */
+    int naming = !m || (display_name && *display_name && strcmp(m->display_name, name) != 0);
+    char alt[STORE_NAME_LEN];
+    if (naming && name_taken(room, m, name)) {
+        int i = 2;
+        while (!(display_name && *display_name) && i < 100) {
+            size_t n = 0, cps = 0;
+            while (name[n] && n < sizeof(alt) - 4 &&
+                   (cps < USER_NAME_MAX_CP - 3 || ((unsigned char)name[n] & 0xC0) == 0x80))
+                cps += ((unsigned char)name[n++] & 0xC0) != 0x80;
+            snprintf(alt, sizeof(alt), "%.*s %d", (int)n, name, i);
+            if (!name_taken(room, m, alt)) break;
+            i++;
+        }
+        if ((display_name && *display_name) || i == 100) {
+            fail(done, ud, 409, "name_taken",
+                 "another participant of this room has that name; join with another "
+                 "displayName");
+            return;
+        }
+        name = alt;
+    }
     int changed = 0;
     if (!m) {
         m = member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
                        STORE_ROLE_MEMBER, clock_unix_ms(), uv_now(r->loop));
         changed = 1;
-        system_message(r, room, "%s joined", m->display_name);
+        system_event(r, room, "joined", m->user_id, m->display_name, "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
         member_changed(m);
         changed = 1;
     }
-    m->release_at = 0;
+    /* A WebSocket join subscribes its connection next, which holds the seat; any other
+     * join (REST) holds it for the grace only, as a dropped connection does, so a seat
+     * nobody connects to is released. */
+    if (connecting)
+        m->release_at = 0;
+    else
+        seat_unconnected(r, m);
     if (!changed) { /* nothing to store: answer at once (an op is a 2.5 KB allocation) */
         rooms_hold(room);
         json_t *result = full ? join_result(r, room, m->user_id) : json_pack("{s:b}", "success", 1);
@@ -617,13 +693,19 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
 void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                 rooms_done_fn done, void *ud)
 {
-    join(r, room, user, display_name, 1, done, ud);
+    join(r, room, user, display_name, 1, 0, done, ud);
 }
 
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
                       const char *display_name, rooms_done_fn done, void *ud)
 {
-    join(r, room, user, display_name, 0, done, ud);
+    join(r, room, user, display_name, 0, 1, done, ud);
+}
+
+void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (m && !m->release_at) seat_unconnected(r, m);
 }
 
 static void after_simple(rooms_op_t *op)
@@ -670,7 +752,7 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     member_remove(r, room, m);
     publish(room, NULL, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
-    system_message(r, room, "%s left", name);
+    system_event(r, room, "left", user_id, name, "a participant left");
     op->stored = after_simple;
     op_submit(op);
 }
@@ -719,7 +801,9 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     }
     publish(room, NULL, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", ban ? "banned" : "kicked"));
-    system_message(r, room, "%s was %s by the host", name, ban ? "banned" : "removed");
+    system_event(r, room, ban ? "banned" : "removed", user_id, name,
+                 ban ? "a participant was banned by the host"
+                     : "a participant was removed by the host");
     op->stored = after_simple;
     op_submit(op);
 }
@@ -775,16 +859,27 @@ static void state_message(rooms_t *r, room_t *room, const auth_claims_t *by,
                           const json_t *old_mode)
 {
     const room_member_t *m = room_member(room, by->sub);
-    const char *who = m && m->display_name[0] ? m->display_name : "The host";
     json_t *mode = json_object_get(room->state, "mode");
-    if (json_equal(mode ? mode : json_null(), (json_t *)old_mode))
-        system_message(r, room, "%s changed the room settings", who);
-    else if (json_is_string(mode))
-        system_message(r, room, "%s set the room mode to %.64s", who, json_string_value(mode));
-    else if (!mode || json_is_null(mode))
-        system_message(r, room, "%s cleared the room mode", who);
-    else
-        system_message(r, room, "%s changed the room mode", who);
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "event", "state", "userId", by->sub,
+                             "displayName", m && m->display_name[0] ? m->display_name : "");
+    char text[128];
+    if (json_equal(mode ? mode : json_null(), (json_t *)old_mode)) {
+        json_object_set_new(meta, "change", json_string("settings"));
+        snprintf(text, sizeof(text), "the host changed the room settings");
+    } else if (json_is_string(mode)) {
+        json_object_set_new(meta, "change", json_string("mode"));
+        json_object_set(meta, "mode", mode);
+        snprintf(text, sizeof(text), "the host set the room mode to %.64s",
+                 json_string_value(mode));
+    } else if (!mode || json_is_null(mode)) {
+        json_object_set_new(meta, "change", json_string("mode_cleared"));
+        snprintf(text, sizeof(text), "the host cleared the room mode");
+    } else {
+        json_object_set_new(meta, "change", json_string("mode"));
+        json_object_set(meta, "mode", mode);
+        snprintf(text, sizeof(text), "the host changed the room mode");
+    }
+    system_message_meta(r, room, meta, text);
 }
 
 void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
@@ -899,15 +994,19 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     op_submit(op);
 }
 
-static void system_message(rooms_t *r, room_t *room, const char *fmt, ...)
+static void system_event(rooms_t *r, room_t *room, const char *event, const char *user_id,
+                         const char *name, const char *text)
 {
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    utf8_scrub(text, strlen(text));
-    post(r, room, "", "system", "system", text, NULL, NULL, NULL, NULL);
+    json_t *meta = json_pack("{s:s}", "event", event);
+    if (user_id) json_object_set_new(meta, "userId", json_string(user_id));
+    if (name) json_object_set_new(meta, "displayName", json_string(name));
+    system_message_meta(r, room, meta, text);
+}
+
+static void system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
+{
+    post(r, room, "", "system", "system", text, meta, NULL, NULL, NULL);
+    json_decref(meta);
 }
 
 void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
@@ -1216,6 +1315,7 @@ static void on_loaded(store_req_t *req)
             m->banned = 1;
             room->seats--;
         }
+        seat_unconnected(r, m); /* nobody is connected after a restart */
     }
     for (size_t i = 0; i < pl->nents; i++)
         entities_load_row(r, &pl->ents[i]);

@@ -190,9 +190,15 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
 void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                 rooms_done_fn done, void *ud);
 /* rooms_join whose result is {"success": true} only, not the room and the member: for a
- * caller that reads the room and the member itself (the WebSocket join). */
+ * caller that reads the room and the member itself and then subscribes a connection with
+ * rooms_subscribe (the WebSocket join), or calls rooms_join_abandoned when it cannot.
+ * rooms_join (REST) holds the seat for lim.seat_grace_ms only, unless a connection of the
+ * user subscribes meanwhile: a seat nobody connects to is released like a dropped one. */
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
                       const char *display_name, rooms_done_fn done, void *ud);
+/* After rooms_join_quiet, when no connection will subscribe (it went away): the seat is
+ * held for lim.seat_grace_ms from now, unless already counting down. Borrows user_id. */
+void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id);
 void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
                  rooms_done_fn done, void *ud);
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,

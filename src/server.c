@@ -273,6 +273,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->handshake.origins = (const char *const *)cfg->origins;
     s->handshake.norigins = cfg->norigins;
     s->handshake.subprotocol = "chorus.v1";
+    s->handshake.public_url = cfg->public_url;
 
     /* Signal handlers go in before the listener exists: once the "listening" line is out,
      * a SIGTERM must already mean a clean stop. */

@@ -1,10 +1,14 @@
 /* store_sqlite.c: the SQLite store backend: schema migrations, cached statements, requests. */
 #include "store_sqlite.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -1092,6 +1096,39 @@ fail:
     return -1;
 }
 
+/* The database holds password hashes and every message: only the server's user may read
+ * it. SQLite creates a database file with mode 0644 less the umask, and its -wal and -shm
+ * files with the database file's mode, so the database is created (or an existing one
+ * tightened) to 0600 before SQLite opens it, and -wal and -shm files left by an earlier run
+ * are tightened too. ":memory:" and other non-file targets are left alone. Returns 0, or
+ * -1 with err set. */
+static int sq_restrict_mode(const char *target, char *err, size_t errlen)
+{
+    if (target[0] == '\0' || target[0] == ':' || strncmp(target, "file:", 5) == 0) return 0;
+    int fd = open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        snprintf(err, errlen, "cannot open database %s (mode 0600): %s", target,
+                 strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    static const char *const companions[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
+        char path[4096];
+        int n = snprintf(path, sizeof(path), "%s%s", target, companions[i]);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            snprintf(err, errlen, "database path too long: %s", target);
+            return -1;
+        }
+        if (chmod(path, 0600) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "cannot set mode 0600 on %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
 {
     /* The connection is used from two threads, one at a time: that needs a SQLite built
@@ -1100,6 +1137,7 @@ static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
         snprintf(err, errlen, "sqlite was built without thread support");
         return NULL;
     }
+    if (sq_restrict_mode(target, err, errlen) != 0) return NULL;
     sq_conn_t *c = ch_calloc(1, sizeof(*c));
     c->log = log;
     int rc = sqlite3_open_v2(

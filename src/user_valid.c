@@ -97,6 +97,16 @@ static int user__blank(uint32_t cp)
            cp == 0x3000 || cp == 0xfeff;
 }
 
+/* Bidirectional formatting characters (Unicode 15, UAX #9): ALM, LRM, RLM, the
+ * embeddings and overrides LRE RLE PDF LRO RLO, and the isolates LRI RLI FSI PDI. In a
+ * name they reorder the text shown after it ("U+202E" makes "txt.exe" read backwards), so
+ * they are refused; a right-to-left name needs none of them. */
+static int user__bidi(uint32_t cp)
+{
+    return cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
 int user_name_valid(const char *s, size_t len)
 {
     /* 4 bytes per code point at most: longer input cannot be valid, skip the scan. */
@@ -109,6 +119,7 @@ int user_name_valid(const char *s, size_t len)
         uint32_t cp;
         i += user__decode(p + i, &cp);
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return 0;
+        if (user__bidi(cp) || cp == 0x2028 || cp == 0x2029) return 0; /* and line breaks */
         if (!user__blank(cp)) visible = 1;
         if (++count > USER_NAME_MAX_CP) return 0;
     }

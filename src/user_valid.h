@@ -23,10 +23,11 @@ void user_email_normalize(const char *s, size_t len, char *out);
 
 /* Returns 1 when the len bytes at s (borrowed; the caller trims surrounding whitespace
  * first) are valid UTF-8 of 1..USER_NAME_MAX_CP code points, with no control characters
- * (C0 U+0000..U+001F, DEL U+007F, C1 U+0080..U+009F), and not only whitespace (ASCII space,
- * U+00A0, U+1680, U+2000..U+200D, U+2028, U+2029, U+202F, U+205F, U+2060, U+3000, U+FEFF
- * count as blank). A code point is one character here, so a ZWJ emoji sequence counts
- * as several. */
+ * (C0 U+0000..U+001F, DEL U+007F, C1 U+0080..U+009F), no bidirectional formatting
+ * characters (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), no line or
+ * paragraph separator (U+2028, U+2029), and not only whitespace (ASCII space, U+00A0,
+ * U+1680, U+2000..U+200D, U+202F, U+205F, U+2060, U+3000, U+FEFF count as blank). A code
+ * point is one character here, so a ZWJ emoji sequence counts as several. */
 int user_name_valid(const char *s, size_t len);
 
 /* Returns 1 when the len bytes at s are exactly "#rrggbb" (hex digits, either case). */

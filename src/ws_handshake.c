@@ -110,6 +110,60 @@ static const http_header_t *single_header(const http_request_t *req, const char 
     return *count == 1 ? found : NULL;
 }
 
+/* Splits an http(s) URL or origin of len bytes into its scheme (1 for https) and its
+ * host[:port], less a port that is the scheme's default; the authority ends at '/', '?',
+ * '#' or the end. Returns 0, or -1 when it is not http(s) or has no host. */
+static int split_origin(const char *s, size_t len, int *https, const char **auth, size_t *alen,
+                        size_t *rest)
+{
+    size_t skip;
+    if (len >= 7 && strncasecmp(s, "http://", 7) == 0) {
+        *https = 0;
+        skip = 7;
+    } else if (len >= 8 && strncasecmp(s, "https://", 8) == 0) {
+        *https = 1;
+        skip = 8;
+    } else {
+        return -1;
+    }
+    size_t n = 0;
+    while (skip + n < len && !strchr("/?#", s[skip + n]))
+        n++;
+    *auth = s + skip;
+    *rest = len - skip - n;
+    const char *def = *https ? ":443" : ":80";
+    size_t dlen = strlen(def);
+    if (n > dlen && memcmp(*auth + n - dlen, def, dlen) == 0) n -= dlen;
+    *alen = n;
+    return n > 0 ? 0 : -1;
+}
+
+/* 1 when the Origin (value, len) is the server's own: its authority equals the request's
+ * Host, or it equals public_url's scheme and authority. Host names compare without case. */
+static int is_same_origin(const char *value, size_t len, const http_request_t *req,
+                          const char *public_url)
+{
+    int https, count = 0;
+    const char *auth;
+    size_t alen, rest;
+    if (split_origin(value, len, &https, &auth, &alen, &rest) != 0 || rest != 0) return 0;
+    const http_header_t *host = single_header(req, "Host", &count);
+    if (host) {
+        const char *def = https ? ":443" : ":80";
+        size_t hlen = host->value_len, dlen = strlen(def);
+        if (hlen > dlen && memcmp(host->value + hlen - dlen, def, dlen) == 0) hlen -= dlen;
+        if (hlen == alen && strncasecmp(host->value, auth, alen) == 0) return 1;
+    }
+    int pub_https;
+    const char *pub;
+    size_t plen, prest;
+    if (public_url &&
+        split_origin(public_url, strlen(public_url), &pub_https, &pub, &plen, &prest) == 0 &&
+        pub_https == https && plen == alen && strncasecmp(pub, auth, alen) == 0)
+        return 1;
+    return 0;
+}
+
 static int reject(const char **msg, int status, const char *why)
 {
     if (msg) *msg = why;
@@ -135,18 +189,19 @@ int ws_handshake_check(const http_request_t *req, const ws_handshake_opts_t *opt
         return reject(msg, 426, "unsupported Sec-WebSocket-Version (need 13)");
 
     /* Browsers always send Origin; a request without one is a non-browser client, which
-     * could forge any Origin anyway, so the check only stops cross-site pages. */
-    if (opts && opts->origins && opts->norigins > 0) {
-        const http_header_t *origin = single_header(req, "Origin", &count);
-        if (count > 1) return reject(msg, 403, "more than one Origin");
-        if (origin) {
-            size_t i = 0;
-            while (i < opts->norigins &&
-                   !(strlen(opts->origins[i]) == origin->value_len &&
-                     memcmp(opts->origins[i], origin->value, origin->value_len) == 0))
-                i++;
-            if (i == opts->norigins) return reject(msg, 403, "Origin not allowed");
-        }
+     * could forge any Origin anyway, so the check only stops cross-site pages: a page
+     * elsewhere opening a socket to this server with its visitor's network position. */
+    const http_header_t *origin = single_header(req, "Origin", &count);
+    if (count > 1) return reject(msg, 403, "more than one Origin");
+    if (origin) {
+        size_t n = opts && opts->origins ? opts->norigins : 0, i = 0;
+        while (i < n && strcmp(opts->origins[i], "*") != 0 &&
+               !(strlen(opts->origins[i]) == origin->value_len &&
+                 memcmp(opts->origins[i], origin->value, origin->value_len) == 0))
+            i++;
+        if (i == n && !is_same_origin(origin->value, origin->value_len, req,
+                                      opts ? opts->public_url : NULL))
+            return reject(msg, 403, "Origin not allowed (not this server's, not in --origins)");
     }
 
     ws_accept_key(key->value, key->value_len, out->accept);

@@ -52,6 +52,18 @@ function displayNameOf(user) {
   return user?.username || (user?.email ? user.email.split('@')[0] : 'Guest');
 }
 
+/** Joins as name; when another participant has it (name_taken), as "name 2", "name 3"… */
+async function joinWithFreeName(client, code, name) {
+  const base = [...name].slice(0, 29).join('');
+  for (let i = 1; ; i++) {
+    try {
+      return await client.join(code, { displayName: i === 1 ? name : `${base} ${i}` });
+    } catch (err) {
+      if (err?.code !== 'name_taken' || i >= 20) throw err;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- views / routing
 
 const views = {
@@ -487,7 +499,7 @@ async function enterRoom(code) {
   try {
     await client.connect();
     if (current !== sess) return;
-    room = await client.join(code, { displayName: displayNameOf(session.user) });
+    room = await joinWithFreeName(client, code, displayNameOf(session.user));
   } catch (err) {
     if (current !== sess) return;
     leaveRoomSession();
@@ -768,6 +780,31 @@ function collapseNotices(node) {
   }
 }
 
+// The server's own messages carry {event, userId, displayName} in metadata and never a
+// name in their text: the name is rendered here as text, isolated (<bdi>) so it cannot
+// reorder the sentence around it. Unknown events show the server's plain text.
+const SYSTEM_EVENTS = { joined: 'joined', left: 'left', removed: 'was removed by the host', banned: 'was banned by the host' };
+
+// A state change says who changed what in words: metadata {event: "state", change, mode?}.
+function stateText(md) {
+  if (md.change === 'mode' && typeof md.mode === 'string') return `set the room mode to ${md.mode}`;
+  if (md.change === 'mode') return 'changed the room mode';
+  if (md.change === 'mode_cleared') return 'cleared the room mode';
+  if (md.change === 'settings') return 'changed the room settings';
+  return null;
+}
+
+function systemText(sess, m) {
+  const md = m.metadata;
+  const ev = md?.event;
+  const what = ev === 'state' ? stateText(md) : SYSTEM_EVENTS[ev];
+  if (!what || typeof md.userId !== 'string') return m.content;
+  const uid = md.userId;
+  const name = uid === session.user.id ? 'You'
+    : sess.room.participants.get(uid)?.displayName || md.displayName || 'Someone';
+  return [h('bdi', { class: 'msg-name', 'data-testid': 'system-name' }, name), ` ${what}`];
+}
+
 function messageNode(sess, m) {
   const mine = m.userId && m.userId === session.user.id;
   const kind = m.type === 'system' ? 'system' : m.type === 'ai_response' ? 'ai' : m.type === 'user_voice' ? 'voice' : m.type.startsWith('x-') ? 'custom' : 'user';
@@ -775,7 +812,7 @@ function messageNode(sess, m) {
   if (kind === 'system' && !m.userId) {
     return h('li', { ...base, class: 'msg msg-system' },
       h('span', { class: 'msg-type', 'data-testid': 'message-type' }, 'system'),
-      h('span', { class: 'msg-content', 'data-testid': 'message-content' }, m.content),
+      h('span', { class: 'msg-content', 'data-testid': 'message-content' }, systemText(sess, m)),
       h('time', { class: 'msg-time', datetime: new Date(m.createdAt).toISOString() }, fmtTime(m.createdAt)));
   }
   const color = kind === 'ai' ? '#a78bfa' : (m.userId && (sess.room.participants.get(m.userId)?.color || sess.colors.get(m.userId))) || colorFor(m.userId || m.displayName);

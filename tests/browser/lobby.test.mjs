@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Env, PASSWORD, CODE_RE, httpStatusError, signUp, until, untilText } from './lib/env.mjs';
+import { Env, PASSWORD, CODE_RE, httpStatusError, participants, signUp, until, untilText } from './lib/env.mjs';
 
 describe('web app: accounts and the lobby', () => {
   let env;
@@ -132,6 +132,46 @@ describe('web app: accounts and the lobby', () => {
     await E.page.getByTestId('lobby-view').waitFor();
     await untilText(E.page.getByTestId('toasts'), 'deleted');
     await until(async () => (await D.page.locator(`[data-testid="my-rooms"] [data-code="${code}"]`).count()) === 0);
+  });
+
+  it('no console errors on any page', () => {
+    env.assertNoConsoleErrors();
+  });
+});
+
+describe('web app: two accounts with the same username in one room', () => {
+  let env;
+  let S1;
+  let S2;
+
+  before(async () => {
+    env = await Env.start();
+    S1 = await env.newUser('Sam');
+    S2 = await env.newUser('Sam');
+  });
+
+  after(async () => {
+    await env?.close();
+  });
+
+  it('the second joins as "Sam 2" (the server refuses a taken displayName with name_taken)', async () => {
+    await S1.page.goto(env.url);
+    await signUp(S1.page, S1);
+    await S1.page.getByTestId('lobby-view').waitFor();
+    await S1.page.getByTestId('create-name').fill('Namesakes');
+    await S1.page.getByTestId('create-submit').click();
+    await S1.page.getByTestId('room-view').waitFor();
+    const code = (await untilText(S1.page.getByTestId('room-code'), CODE_RE)).trim();
+
+    await S2.page.goto(env.url);
+    await signUp(S2.page, S2);
+    await S2.page.getByTestId('lobby-view').waitFor();
+    await S2.page.getByTestId('join-code').fill(code);
+    await S2.page.getByTestId('join-submit').click();
+    await S2.page.getByTestId('room-view').waitFor();
+    const names = async (p) => (await participants(p)).map((x) => x.name).sort().join(',');
+    await until(async () => (await names(S1.page)) === 'Sam,Sam 2', { message: 'both listed on the host page' });
+    await until(async () => (await names(S2.page)) === 'Sam,Sam 2', { message: 'both listed on the joiner page' });
   });
 
   it('no console errors on any page', () => {

@@ -103,6 +103,10 @@ describe('web app: a room with two people', () => {
     assert.equal((await mine.getByTestId('message-author').textContent()).trim(), 'You');
     // The server's join messages are shown as system messages.
     assert.ok(await A.page.locator('[data-testid="message"][data-type="system"]').count() >= 1, 'system messages shown');
+    // Structured: the page renders Bob's name (from its participant list) in a <bdi>.
+    const joinedOnA = A.page.locator('[data-testid="message"][data-type="system"]').filter({ hasText: 'joined' }).first();
+    assert.equal((await joinedOnA.getByTestId('message-content').textContent()).trim(), 'Bob joined');
+    assert.equal((await joinedOnA.locator('bdi[data-testid="system-name"]').textContent()).trim(), 'Bob');
     // Each message exactly once (reply and event are deduplicated).
     const texts = await messageTexts(A.page);
     assert.equal(texts.filter((t) => t === 'Hello from Ada').length, 1);

@@ -230,6 +230,36 @@ describe('starting', () => {
     }
   });
 
+  it('the database and its -wal/-shm files are mode 0600, new or existing', T, async () => {
+    const base = makeTempDir();
+    const dataDir = path.join(base, 'data');
+    const files = ['chorus.db', 'chorus.db-wal', 'chorus.db-shm'];
+    const modes = () => Object.fromEntries(files.map((f) => [f, fs.statSync(path.join(dataDir, f)).mode & 0o777]));
+    const all600 = Object.fromEntries(files.map((f) => [f, 0o600]));
+    try {
+      // A new database (WAL mode: -wal and -shm exist while the server runs).
+      const srv = await startServer({ args: ['--data', dataDir], data: false });
+      try {
+        assert.deepEqual(modes(), all600);
+      } finally {
+        // Killed, so the -wal and -shm files stay behind as after a crash.
+        srv.kill();
+        await srv.exited;
+        srv.cleanup();
+      }
+      // An existing database and companions made world-readable are tightened at start.
+      for (const f of files) fs.chmodSync(path.join(dataDir, f), 0o644);
+      const again = await startServer({ args: ['--data', dataDir], data: false });
+      try {
+        assert.deepEqual(modes(), all600);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   it('an address already in use exits 1', T, async () => {
     const srv = await startServer();
     try {

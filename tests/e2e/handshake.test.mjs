@@ -1,5 +1,5 @@
 // handshake.test.mjs: the WebSocket opening handshake at GET /ws: validation, the
-// accept value, subprotocol selection and the Origin allow-list.
+// accept value, subprotocol selection and the Origin check (same-origin + allow-list).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -149,9 +149,60 @@ describe('WebSocket handshake', () => {
     assert.equal(res.headers['sec-websocket-protocol'], undefined);
   });
 
-  it('without --origins any Origin is accepted', T, async () => {
-    const c = await JsonWs.open(srv.port, { origin: 'http://anything.example' });
+  it('without --origins a browser from another origin -> 403 forbidden', T, async () => {
+    for (const origin of ['http://anything.example', `http://localhost:${srv.port}`,
+      `http://127.0.0.1:${srv.port + 1}`, `http://127.0.0.1:${srv.port}.evil.example`, 'null',
+      `ftp://127.0.0.1:${srv.port}`]) {
+      const res = await fetchOnce(srv.port, 'GET', '/ws', {
+        headers: upgradeHeaders({ Host: `127.0.0.1:${srv.port}`, Origin: origin }),
+      });
+      assertJsonError(res, 403, 'forbidden');
+      assert.equal(res.headers['sec-websocket-accept'], undefined);
+    }
+    await assert.rejects(JsonWs.open(srv.port, { origin: 'http://anything.example' }), (e) => e.statusCode === 403);
+  });
+
+  it('without --origins the same origin (Origin host:port = Host) and no Origin -> 101', T, async () => {
+    const c = await JsonWs.open(srv.port, { origin: `http://127.0.0.1:${srv.port}` });
+    await c.echo('same origin');
     c.close();
+    // Behind a proxy that keeps Host: the browser's origin has the default port.
+    for (const [host, origin] of [['chat.example.com', 'https://chat.example.com'],
+      ['Chat.Example.com:443', 'https://chat.example.com']]) {
+      const res = await fetchOnce(srv.port, 'GET', '/ws', { headers: upgradeHeaders({ Host: host, Origin: origin }) });
+      assert.equal(res.status, 101, `${host} / ${origin}`);
+    }
+    const res = await fetchOnce(srv.port, 'GET', '/ws', { headers: upgradeHeaders() });
+    assert.equal(res.status, 101);
+  });
+});
+
+describe('WebSocket handshake: same-origin by --public-url and --origins "*"', () => {
+  it('--public-url: its origin is the server\'s own whatever Host says', T, async () => {
+    const srv = await startServer({ args: ['--public-url', 'https://chat.example.com/rooms/'] });
+    try {
+      const ok = await fetchOnce(srv.port, 'GET', '/ws', {
+        headers: upgradeHeaders({ Host: `127.0.0.1:${srv.port}`, Origin: 'https://chat.example.com' }),
+      });
+      assert.equal(ok.status, 101);
+      const bad = await fetchOnce(srv.port, 'GET', '/ws', {
+        headers: upgradeHeaders({ Host: `127.0.0.1:${srv.port}`, Origin: 'http://chat.example.com' }),
+      });
+      assertJsonError(bad, 403, 'forbidden');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('--origins "*" allows any Origin', T, async () => {
+    const srv = await startServer({ args: ['--origins', '*'] });
+    try {
+      const c = await JsonWs.open(srv.port, { origin: 'http://anything.example' });
+      await c.echo('any');
+      c.close();
+    } finally {
+      await srv.stop();
+    }
   });
 });
 
@@ -179,6 +230,12 @@ describe('WebSocket handshake with --origins', () => {
       assertJsonError(res, 403, 'forbidden');
       assert.equal(res.headers['sec-websocket-accept'], undefined);
     }
+  });
+
+  it('the server\'s own origin is allowed besides the list', T, async () => {
+    const c = await JsonWs.open(srv.port, { origin: `http://127.0.0.1:${srv.port}` });
+    await c.echo('own');
+    c.close();
   });
 
   it('no Origin header (a non-browser client) -> 101', T, async () => {

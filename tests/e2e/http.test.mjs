@@ -224,6 +224,35 @@ describe('HTTP with default limits', () => {
     }
   });
 
+  it('bare LF line endings and obs-fold header lines -> 400 bad_request, connection closed', T, async () => {
+    const cases = [
+      ['GET /healthz HTTP/1.1\nHost: x\n\n', /bare LF/],
+      ['GET /healthz HTTP/1.1\r\nHost: x\n\r\n', /bare LF/],
+      ['GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n', /obs-fold/],
+      ['POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\tx\r\n\r\n0\r\n\r\n', /obs-fold/],
+    ];
+    for (const [raw, msg] of cases) {
+      const c = await HttpConn.open(srv.port);
+      try {
+        c.write(raw);
+        const res = await c.response();
+        assertJsonError(res, 400, 'bad_request');
+        assert.match(res.json().error.message, msg, JSON.stringify(raw));
+        await c.waitClosed(2000);
+      } finally {
+        c.close();
+      }
+    }
+    // The same requests with CR LF and no folding are fine.
+    const c = await HttpConn.open(srv.port);
+    try {
+      c.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1 2\r\n\r\n');
+      assertHealthy(await c.response());
+    } finally {
+      c.close();
+    }
+  });
+
   it('a transfer coding other than chunked -> 400 bad_request', T, async () => {
     const c = await HttpConn.open(srv.port);
     try {

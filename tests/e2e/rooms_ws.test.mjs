@@ -392,6 +392,96 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('a seat taken over REST join is released after the seat grace when the user never connects; a WebSocket join keeps it', T, async () => {
+    const [h, b, c] = [mkUser('RH'), mkUser('RestOnly'), mkUser('RestThenWs')];
+    const r = await createRoom(port, h, { name: 'rest seat', maxParticipants: 2 });
+    const ch = await RoomWs.open(port, h);
+    let cc;
+    try {
+      await ch.join(r.id);
+      await joinRest(port, b, r.id);
+      assert.equal((await getOk(port, h, `/api/rooms/${r.id}`)).room.participantCount, 2);
+      assertJsonErrorStatus(await api(port, 'POST', `/api/rooms/${r.id}/join`, { token: c.token }), 403, 'room_full');
+      const removed = await ch.waitEvent('participant_removed', SEAT_GRACE_MS + 2500);
+      assert.deepEqual(plain(removed), { op: 'participant_removed', room: r.id, userId: b.sub, reason: 'timeout' });
+      assert.equal((await getOk(port, h, `/api/rooms/${r.id}`)).room.participantCount, 1);
+
+      // REST join, then the same user connects and joins: the connection holds the seat.
+      await joinRest(port, c, r.id);
+      cc = await RoomWs.open(port, c);
+      await cc.join(r.id);
+      await delay(SEAT_GRACE_MS + 1200);
+      await ch.sync();
+      assert.equal(ch.kept('participant_removed').length, 0, `no removal while connected: ${JSON.stringify(ch.events)}`);
+      const ps = (await getOk(port, h, `/api/rooms/${r.id}/participants`)).participants;
+      assert.deepEqual(ps.map((p) => p.userId).sort(), [h.sub, c.sub].sort());
+    } finally {
+      closeAll([ch, cc]);
+    }
+  });
+
+  it('displayName: control or bidi characters -> validation_error; another participant\'s name -> name_taken, or "name 2" for a token name (REST and WebSocket)', T, async () => {
+    const [h, a, b, ada2] = [mkUser('NH'), mkUser('Ann'), mkUser('Ben'), mkUser('Ada')];
+    const r = await createRoom(port, h, { name: 'names' });
+    const cb = await RoomWs.open(port, b);
+    try {
+      for (const bad of ['Bob\u202Egnp.exe', '\u202DAda', 'a\u2066b\u2069', 'x\u200Fy', 'a\u0007b', 'a\u2028b', '\u0085']) {
+        const res = await api(port, 'POST', `/api/rooms/${r.id}/join`, { body: { displayName: bad }, token: a.token });
+        assertJsonErrorStatus(res, 400, 'validation_error');
+        assert.equal(res.json().error.field, 'displayName', res.text);
+        const m = await cb.err('join', { room: r.id, displayName: bad }, 'validation_error');
+        assert.equal(m.error.field, 'displayName');
+      }
+      assert.equal((await getOk(port, h, `/api/rooms/${r.id}`)).room.participantCount, 1, 'no seat taken');
+
+      // Surrounding spaces are dropped; a right-to-left name needs no controls.
+      assert.equal((await joinRest(port, a, r.id, { displayName: '  Ada  ' })).participant.displayName, 'Ada');
+      assert.equal((await cb.join(r.id, { displayName: 'שלום' })).participant.displayName, 'שלום');
+      // Choosing another participant's name, in any ASCII case: 409 / name_taken.
+      for (const dn of ['Ada', 'ADA', ' ada']) {
+        const res = await api(port, 'POST', `/api/rooms/${r.id}/join`, { body: { displayName: dn }, token: h.token });
+        assertJsonErrorStatus(res, 409, 'name_taken');
+        await cb.err('join', { room: r.id, displayName: dn }, 'name_taken');
+      }
+      // A token's name that is taken becomes "name 2" (two people may share a name).
+      assert.equal((await joinRest(port, ada2, r.id)).participant.displayName, 'Ada 2');
+      assert.equal((await joinRest(port, ada2, r.id, { displayName: 'Ada Two' })).participant.displayName, 'Ada Two');
+      // Keeping one's own name is fine.
+      assert.equal((await joinRest(port, a, r.id, { displayName: 'ada' })).participant.displayName, 'ada');
+      const ps = (await getOk(port, h, `/api/rooms/${r.id}/participants`)).participants;
+      assert.deepEqual(ps.map((p) => p.displayName).sort(), ['Ada Two', 'NH', 'ada', 'שלום'].sort());
+    } finally {
+      closeAll([cb]);
+    }
+  });
+
+  it('the server\'s system messages are structured: metadata {event, userId, displayName}, no name in content', T, async () => {
+    const [h, c] = [mkUser('SysHost'), mkUser('Cee')];
+    const r = await createRoom(port, h, { name: 'system messages' });
+    const [ch, cc] = await openAll(port, [h, c]);
+    try {
+      await ch.join(r.id);
+      await cc.join(r.id, { displayName: 'Cee <b>\u00e9</b>' });
+      const joined = await ch.waitEvent((e) => e.op === 'message' && e.message.type === 'system');
+      assert.equal(joined.message.userId, null);
+      assert.equal(joined.message.content, 'a participant joined');
+      assert.deepEqual(joined.message.metadata, { event: 'joined', userId: c.sub, displayName: 'Cee <b>\u00e9</b>' });
+      await cc.ok('leave', { room: r.id });
+      const left = await ch.waitEvent((e) => e.op === 'message' && e.message.type === 'system');
+      assert.equal(left.message.content, 'a participant left');
+      assert.deepEqual(left.message.metadata, { event: 'left', userId: c.sub, displayName: 'Cee <b>\u00e9</b>' });
+      await ch.ok('state', { room: r.id, patch: { mode: 'x' } });
+      const st = await ch.waitEvent((e) => e.op === 'message' && e.message.type === 'system');
+      assert.deepEqual(st.message.metadata, { event: 'state', userId: h.sub, displayName: 'SysHost', change: 'mode', mode: 'x' });
+      assert.equal(st.message.content, 'the host set the room mode to x');
+      const history = await ch.ok('history', { room: r.id });
+      assert.deepEqual(history.messages.map((m) => m.metadata.event), ['joined', 'left', 'state']);
+      for (const m of history.messages) assert.ok(!m.content.includes('Cee'), m.content);
+    } finally {
+      closeAll([ch, cc]);
+    }
+  });
+
   it('coming back within the seat grace keeps the seat; a user with two connections goes offline only when the second closes', T, async () => {
     const [h, u] = [mkUser('TH'), mkUser('Two')];
     const r = await createRoom(port, h, { name: 'two conns' });
@@ -487,7 +577,7 @@ describe('rooms over WebSocket', () => {
     }
   });
 
-  it('a state change is posted as a system message in words: who changed what, no version numbers', T, async () => {
+  it('a state change is posted as a structured system message: who changed what, no version numbers', T, async () => {
     const [h, m] = [mkUser('Hosta'), mkUser('Membo')];
     const r = await createRoom(port, h, { name: 'state words' });
     const [ch, cm] = await openAll(port, [h, m]);
@@ -496,12 +586,17 @@ describe('rooms over WebSocket', () => {
       await cm.join(r.id);
       const said = async (patch) => {
         await ch.ok('state', { room: r.id, patch });
-        return (await cm.waitEvent((x) => x.op === 'message' && x.message.type === 'system')).message.content;
+        const msg = (await cm.waitEvent((x) => x.op === 'message' && x.message.type === 'system')).message;
+        assert.equal(msg.metadata.event, 'state');
+        assert.equal(msg.metadata.userId, h.sub);
+        assert.equal(msg.metadata.displayName, 'Hosta');
+        assert.doesNotMatch(msg.content, /Hosta|version|\d/);
+        return [msg.content, msg.metadata.change, msg.metadata.mode];
       };
-      assert.equal(await said({ mode: 'focus' }), 'Hosta set the room mode to focus');
-      assert.equal(await said({ topic: 'retro' }), 'Hosta changed the room settings');
-      assert.equal(await said({ mode: 'chill' }), 'Hosta set the room mode to chill');
-      assert.equal(await said({ mode: null }), 'Hosta cleared the room mode');
+      assert.deepEqual(await said({ mode: 'focus' }), ['the host set the room mode to focus', 'mode', 'focus']);
+      assert.deepEqual(await said({ topic: 'retro' }), ['the host changed the room settings', 'settings', undefined]);
+      assert.deepEqual(await said({ mode: 'chill' }), ['the host set the room mode to chill', 'mode', 'chill']);
+      assert.deepEqual(await said({ mode: null }), ['the host cleared the room mode', 'mode_cleared', undefined]);
     } finally {
       closeAll([ch, cm]);
     }

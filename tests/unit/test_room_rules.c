@@ -58,11 +58,24 @@ static void test_join(void)
     ASSERT_TRUE(!room_may_manage("u1", "u10"));
 }
 
+static void test_display_names(void)
+{
+    ASSERT_EQ(room_display_names_clash("Ada", "Ada"), 1);
+    ASSERT_EQ(room_display_names_clash("ADA", "ada"), 1);
+    ASSERT_EQ(room_display_names_clash("Ada", "Ada "), 0);
+    ASSERT_EQ(room_display_names_clash("Ada", "Adam"), 0);
+    ASSERT_EQ(room_display_names_clash("\xc3\x89mile", "\xc3\xa9mile"),
+              0); /* ASCII case only */
+    ASSERT_EQ(room_display_names_clash(ROOM_GUEST_NAME, ROOM_GUEST_NAME), 0);
+    ASSERT_EQ(room_display_names_clash("Guest", ROOM_GUEST_NAME), 1);
+}
+
 int main(void)
 {
     RUN(test_names);
     RUN(test_capacity);
     RUN(test_types);
     RUN(test_join);
+    RUN(test_display_names);
     TEST_MAIN_END();
 }

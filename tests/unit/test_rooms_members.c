@@ -1,7 +1,8 @@
 /* test_rooms_members.c: the encoded members a room keeps for join replies
  * (room_members_encoded) stay equal to encoding room_members_json afresh, across every
  * change to a member: subscription, disconnect, presence (now, held back, typing expiry,
- * idle), display name, ban, kick, leave and seat release. */
+ * idle), display name, ban, kick, leave and seat release; and when a seat with no
+ * connection is released. */
 #include "test.h"
 
 #include <errno.h>
@@ -40,7 +41,7 @@ static int fx_open(fx_t *f)
     /* Short presence timers so typing expiry and idle happen within the test. */
     f->cfg.presence_typing = 100;
     f->cfg.presence_idle = 300;
-    f->cfg.room_seat_grace = 0;
+    f->cfg.room_seat_grace = 60000; /* tests that need a release shorten lim.seat_grace_ms */
     char err[256];
     f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
     if (!f->store) {
@@ -289,6 +290,7 @@ static void test_encoded_follows_every_change(void)
     rooms_client_gone(&f.r, &ann.pc);
     ASSERT_EQ(room_member(room, "ann")->online, 1);
     ASSERT_TRUE(members_match(room));
+    f.r.lim.seat_grace_ms = 0; /* ann's seat goes on the next tick */
     rooms_client_gone(&f.r, &ann2.pc);
     ASSERT_EQ(room_member(room, "ann")->online, 0);
     ASSERT_TRUE(members_match(room));
@@ -328,8 +330,46 @@ static void test_encoded_follows_every_change(void)
     ASSERT_EQ(fx_close(&f), 0);
 }
 
+/* A seat needs a connection: one taken by a REST join that no connection subscribes to
+ * is released after the grace; a subscription, or a WebSocket join (rooms_join_quiet),
+ * holds it; an abandoned WebSocket join starts the grace. */
+static void test_unconnected_seat_released(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    f.r.lim.seat_grace_ms = 0;
+    ASSERT_EQ(join(&f, room, "rest", NULL), 0); /* never connects */
+    ASSERT_EQ(join(&f, room, "subs", NULL), 0); /* connects */
+    ASSERT_EQ(room->seats, 3);
+    tclient_t subs;
+    tclient_init(&subs, "subs");
+    rooms_subscribe(&f.r, room, &subs.pc);
+    auth_claims_t ws = user("ws"), gone = user("gone");
+    outcome_t o = {0}, o2 = {0};
+    rooms_join_quiet(&f.r, room, &ws, NULL, on_done, &o); /* subscribes later */
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    rooms_join_quiet(&f.r, room, &gone, NULL, on_done, &o2);
+    ASSERT_EQ(wait_op(&f, &o2), 0);
+    rooms_join_abandoned(&f.r, room, "gone");
+    ASSERT_EQ(room->seats, 5);
+    for (int i = 0; i < 150 && (room_member(room, "rest") || room_member(room, "gone")); i++)
+        run_for(&f, 20);
+    ASSERT_TRUE(room_member(room, "rest") == NULL);
+    ASSERT_TRUE(room_member(room, "gone") == NULL);
+    ASSERT_TRUE(room_member(room, "subs") != NULL);
+    ASSERT_TRUE(room_member(room, "ws") != NULL); /* its join is still in flight */
+    ASSERT_TRUE(room_member(room, "host") != NULL);
+    ASSERT_EQ(room->seats, 3);
+    rooms_client_gone(&f.r, &subs.pc);
+    cbuf_unref(subs.last);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_encoded_follows_every_change);
+    RUN(test_unconnected_seat_released);
     TEST_MAIN_END();
 }

@@ -237,6 +237,38 @@ static void test_open_fails_cleanly(void)
     ASSERT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* The database and its -wal/-shm are 0600 whatever the umask, new or existing. */
+static int mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+static void test_file_mode(void)
+{
+    char path[512], wal[600], shm[600];
+    tmp_db(path, sizeof(path), "mode");
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    snprintf(shm, sizeof(shm), "%s-shm", path);
+    mode_t old = umask(022);
+    for (int existing = 0; existing < 2; existing++) {
+        if (existing) { /* as left by a server killed mid-run, then made world-readable */
+            ASSERT_EQ(db_exec(path, "PRAGMA journal_mode=WAL"), 0);
+            ASSERT_EQ(chmod(path, 0644), 0);
+        }
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        store_t *st = open_store(path, &loop);
+        ASSERT_TRUE(st != NULL);
+        ASSERT_EQ(mode_of(path), 0600);
+        ASSERT_EQ(mode_of(wal), 0600);
+        ASSERT_EQ(mode_of(shm), 0600);
+        ASSERT_EQ(close_store(st, &loop), 0);
+    }
+    umask(old);
+    test_rm_db(path);
+}
+
 /* ---- requests ---- */
 
 static void test_user_crud(void)
@@ -1999,6 +2031,7 @@ int main(void)
     RUN(test_migrate_from_v1);
     RUN(test_newer_refused);
     RUN(test_open_fails_cleanly);
+    RUN(test_file_mode);
     RUN(test_user_crud);
     RUN(test_soft_errors_do_not_poison_batch);
     RUN(test_many_in_order_and_durable);

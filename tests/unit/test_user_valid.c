@@ -137,6 +137,21 @@ static void test_names(void)
         {"\xc0\xaf", 0},             /* overlong */
         {"\xed\xa0\x80", 0},         /* surrogate */
         {"\xf4\x90\x80\x80", 0},     /* > U+10FFFF */
+        /* bidirectional formatting characters and line separators */
+        {"Bob\u202Eexe.txt", 0}, /* RLO */
+        {"\u202DAda", 0},        /* LRO */
+        {"a\u202Ab", 0},         /* LRE */
+        {"a\u202Cb", 0},         /* PDF */
+        {"a\u200E", 0},          /* LRM */
+        {"a\u200F", 0},          /* RLM */
+        {"a\u061C", 0},          /* ALM */
+        {"a\u2066b", 0},         /* LRI */
+        {"a\u2069b", 0},         /* PDI */
+        {"a\u2028b", 0},         /* LINE SEPARATOR */
+        {"a\u2029b", 0},         /* PARAGRAPH SEPARATOR */
+        {"\u05E9\u05DC\u05D5\u05DD", 1}, /* Hebrew needs no controls */
+        {"a\u202Fb", 1},         /* NNBSP is a space, not a control */
+        {"a\u2065b", 1},         /* unassigned, between the ranges */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int got = user_name_valid(cases[i].s, strlen(cases[i].s));

@@ -171,10 +171,65 @@ static void test_handshake_errors(void)
               426);
 }
 
+#define HEAD_HOST(host)                                                                        \
+    "GET /ws HTTP/1.1\r\nHost: " host "\r\nUpgrade: websocket\r\n"                             \
+    "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"                                    \
+    "Sec-WebSocket-Version: 13\r\n"
+
+/* Same-origin: the Origin's host[:port] is the request's Host or --public-url's. */
+static void test_same_origin(void)
+{
+    ws_handshake_opts_t o = {NULL, 0, NULL, NULL};
+    ASSERT_EQ(check(HEAD_HOST("127.0.0.1:8080") "Origin: http://127.0.0.1:8080\r\n", &o, NULL),
+              0);
+    ASSERT_EQ(
+        check(HEAD_HOST("Chat.Example.com") "Origin: https://chat.example.COM\r\n", &o, NULL),
+        0);
+    ASSERT_EQ(check(HEAD_HOST("[::1]:9000") "Origin: http://[::1]:9000\r\n", &o, NULL), 0);
+    /* Default ports: browsers leave them out of Origin; a Host may carry one. */
+    ASSERT_EQ(check(HEAD_HOST("chat.example.com:443") "Origin: https://chat.example.com\r\n",
+                    &o, NULL),
+              0);
+    ASSERT_EQ(
+        check(HEAD_HOST("chat.example.com:80") "Origin: http://chat.example.com\r\n", &o, NULL),
+        0);
+    ASSERT_EQ(check(HEAD_HOST("chat.example.com:443") "Origin: http://chat.example.com\r\n", &o,
+                    NULL),
+              403);
+    /* Another port, host or a look-alike is another origin. */
+    ASSERT_EQ(check(HEAD_HOST("127.0.0.1:8080") "Origin: http://127.0.0.1:8081\r\n", &o, NULL),
+              403);
+    ASSERT_EQ(check(HEAD_HOST("127.0.0.1:8080") "Origin: http://127.0.0.1\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Origin: http://a.example.evil\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Origin: http://evil.a.example\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Origin: http://a.example/\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Origin: ftp://a.example\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Origin: null\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Origin: http://\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("") "Origin: http://\r\n", &o, NULL), 403);
+    ASSERT_EQ(check(HEAD_HOST("a.example") "Host: b.example\r\nOrigin: http://a.example\r\n",
+                    &o, NULL),
+              403); /* two Hosts: no answer */
+    /* --public-url: the origin a proxy's clients see, whatever Host the proxy sends. */
+    ws_handshake_opts_t pub = {NULL, 0, NULL, "https://chat.example.com/app/"};
+    ASSERT_EQ(
+        check(HEAD_HOST("127.0.0.1:8080") "Origin: https://chat.example.com\r\n", &pub, NULL),
+        0);
+    ASSERT_EQ(
+        check(HEAD_HOST("127.0.0.1:8080") "Origin: http://chat.example.com\r\n", &pub, NULL),
+        403);
+    ws_handshake_opts_t pub443 = {NULL, 0, NULL, "https://chat.example.com:443"};
+    ASSERT_EQ(check(HEAD_HOST("127.0.0.1:8080") "Origin: https://chat.example.com\r\n", &pub443,
+                    NULL),
+              0);
+    ws_handshake_opts_t bad = {NULL, 0, NULL, "not a url"};
+    ASSERT_EQ(check(HEAD_HOST("x") "Origin: http://not a url\r\n", &bad, NULL), 403);
+}
+
 static void test_origin(void)
 {
     static const char *const allowed[] = {"https://app.example.com", "http://localhost:8080"};
-    ws_handshake_opts_t opts = {allowed, 2, NULL};
+    ws_handshake_opts_t opts = {allowed, 2, NULL, NULL};
     ASSERT_EQ(check(GOOD_HEAD "Origin: https://app.example.com\r\n", &opts, NULL), 0);
     ASSERT_EQ(check(GOOD_HEAD "Origin: http://localhost:8080\r\n", &opts, NULL), 0);
     ASSERT_EQ(check(GOOD_HEAD "Origin: https://evil.example.com\r\n", &opts, NULL), 403);
@@ -187,11 +242,17 @@ static void test_origin(void)
                     &opts, NULL),
               403);
     ASSERT_EQ(check(GOOD_HEAD, &opts, NULL), 0); /* no Origin: not a browser */
-    /* An empty list allows everything. */
-    ws_handshake_opts_t open_opts = {allowed, 0, NULL};
-    ASSERT_EQ(check(GOOD_HEAD "Origin: https://evil.example.com\r\n", &open_opts, NULL), 0);
-    ws_handshake_opts_t null_opts = {NULL, 0, "chorus.v1"};
-    ASSERT_EQ(check(GOOD_HEAD "Origin: https://evil.example.com\r\n", &null_opts, NULL), 0);
+    /* Without a list only the server's own origin is allowed (GOOD_HEAD's Host is
+     * example.com); "*" allows any. */
+    ws_handshake_opts_t open_opts = {allowed, 0, NULL, NULL};
+    ASSERT_EQ(check(GOOD_HEAD "Origin: https://evil.example.com\r\n", &open_opts, NULL), 403);
+    ws_handshake_opts_t null_opts = {NULL, 0, "chorus.v1", NULL};
+    ASSERT_EQ(check(GOOD_HEAD "Origin: https://evil.example.com\r\n", &null_opts, NULL), 403);
+    ASSERT_EQ(check(GOOD_HEAD "Origin: http://example.com\r\n", &null_opts, NULL), 0);
+    static const char *const star[] = {"http://x.example", "*"};
+    ws_handshake_opts_t star_opts = {star, 2, NULL, NULL};
+    ASSERT_EQ(check(GOOD_HEAD "Origin: https://evil.example.com\r\n", &star_opts, NULL), 0);
+    ASSERT_EQ(check(GOOD_HEAD "Origin: null\r\n", &star_opts, NULL), 0);
     /* Handshake errors come before origin errors. */
     ASSERT_EQ(check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 12\r\n"
@@ -202,7 +263,7 @@ static void test_origin(void)
 
 static void test_subprotocol(void)
 {
-    ws_handshake_opts_t opts = {NULL, 0, "chorus.v1"};
+    ws_handshake_opts_t opts = {NULL, 0, "chorus.v1", NULL};
     ws_handshake_t hs;
     memset(&hs, 0, sizeof(hs));
     ASSERT_EQ(check(GOOD_HEAD "Sec-WebSocket-Protocol: foo, chorus.v1\r\n", &opts, &hs), 0);
@@ -224,7 +285,7 @@ static void test_subprotocol(void)
     ASSERT_EQ(hs.subprotocol, 0);
     ASSERT_EQ(check(GOOD_HEAD, &opts, &hs), 0);
     ASSERT_EQ(hs.subprotocol, 0);
-    ws_handshake_opts_t none = {NULL, 0, NULL};
+    ws_handshake_opts_t none = {NULL, 0, NULL, NULL};
     ASSERT_EQ(check(GOOD_HEAD "Sec-WebSocket-Protocol: chorus.v1\r\n", &none, &hs), 0);
     ASSERT_EQ(hs.subprotocol, 0);
 }
@@ -237,6 +298,7 @@ int main(void)
     RUN(test_handshake_ok);
     RUN(test_handshake_errors);
     RUN(test_origin);
+    RUN(test_same_origin);
     RUN(test_subprotocol);
     TEST_MAIN_END();
 }
