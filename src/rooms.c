@@ -531,7 +531,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
         fail(done, ud, 413, "payload_too_large", "state is too large");
         return;
     }
-    int qrc = rooms_quota_check(r, room, user->sub, (int64_t)state_len);
+    int qrc = rooms_quota_check(r, room, room->host_id, (int64_t)state_len);
     if (qrc != QUOTA_OK) {
         free(state_text);
         room_free(room);
@@ -875,7 +875,9 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     int qrc = rooms_quota_check(r, room, user_id, bytes);
     if (qrc != QUOTA_OK) {
         free(meta);
-        if (!done) log_debug(r->log, "room %s: over its quota; a server message was dropped", room->id);
+        if (!done)
+            log_debug(r->log, "room %s: over its quota; a server message was dropped",
+                      room->id);
         over_quota(done, ud, qrc);
         return;
     }
@@ -1173,8 +1175,10 @@ static void retention_submit(rooms_t *r, const char *cursor);
 static void after_retention(rooms_op_t *op)
 {
     rooms_t *r = op->r;
+    int64_t freed = 0;
     for (size_t i = 0; i < op->pl.nusage; i++) {
         const store_usage_t *u = &op->pl.usage[i];
+        freed += u->bytes;
         room_t *room = strmap_get(&r->by_id, u->room_id);
         if (room) {
             room->stored_bytes = quota_add(room->stored_bytes, -u->bytes);
@@ -1183,8 +1187,8 @@ static void after_retention(rooms_op_t *op)
         quota_user_add(&r->users, u->user_id, -u->bytes);
     }
     if (op->pl.nusage)
-        log_info(r->log, "retention: %zu rooms/authors had rows deleted%s", op->pl.nusage,
-                 op->pl.ret.more ? "; going on" : "");
+        log_info(r->log, "retention: deleted rows of %lld bytes%s", (long long)freed,
+                 op->pl.ret.more ? "; more to go" : "");
     /* Shutting down (rooms_close closed the timer): the next sweep finishes the work. */
     if (op->pl.ret.more && !uv_is_closing((uv_handle_t *)&r->retention_timer))
         retention_submit(r, op->pl.ret.cursor);
