@@ -449,7 +449,24 @@ static int over_quota(proto_req_t *req, room_t *room, const char *owner, int64_t
 /* The encoded size of j (compact, as stored), without building the text. */
 static int64_t encoded_size(const json_t *j)
 {
-    return (int64_t)json_dumpb(j, NULL, 0, JSON_COMPACT);
+    return (int64_t)json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* How much a merge patch can grow the data it applies to, at most (about: key escapes
+ * aside): its members without the null ones (which delete), each with its key and
+ * separators; objects counted the same way inside. So a patch that only deletes grows
+ * nothing and passes a full quota. */
+static int64_t patch_growth(const json_t *patch, int top)
+{
+    int64_t n = top ? 0 : 2; /* a new object's braces */
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)patch, k, v) {
+        if (json_is_null(v)) continue;
+        n += (int64_t)strlen(k) + 4; /* "k": and a comma */
+        n += json_is_object(v) ? patch_growth(v, 0) : encoded_size(v);
+    }
+    return n;
 }
 
 /* The common end of a durable change of e (applied in memory at room version v, time now):
@@ -543,8 +560,7 @@ static void op_update(proto_req_t *req)
         refused(req, rc, "patch", e);
         return;
     }
-    /* A merge patch grows the data by at most its own size. */
-    if (over_quota(req, room, e->owner, encoded_size(patch))) return;
+    if (over_quota(req, room, e->owner, patch_growth(patch, 1))) return;
     uint64_t now_ms = uv_now(r->loop);
     if (!entity_may_change(e, req->c, now_ms)) {
         error_entity(req, "locked", "someone else holds the entity's lock", e);

@@ -104,6 +104,12 @@ describe('storage quotas', () => {
         assert.ok(i < 20, 'the room quota refuses entities');
       }
       assert.ok(ids.length >= 4, `${ids.length} entities of 1.5 KiB in 8 KiB`);
+      // At the quota, an update that grows is refused (transient too), one that deletes a
+      // field is not, and what it freed is usable.
+      await ca.err('entity_update', { room: r1.id, id: ids[1], patch: { more: 'm'.repeat(1500) } }, 'quota_exceeded');
+      await ca.err('entity_update', { room: r1.id, id: ids[1], patch: { more: 'm'.repeat(1500) }, transient: true }, 'quota_exceeded');
+      await ca.ok('entity_update', { room: r1.id, id: ids[1], patch: { pad: null } });
+      await ca.ok('entity_update', { room: r1.id, id: ids[1], patch: { more: 'm'.repeat(1200) } });
       await ca.ok('entity_delete', { room: r1.id, id: ids[0] });
       await ca.ok('entity_create', { room: r1.id, id: 'again', kind: 'k', data: { pad: 'e'.repeat(1500) } });
 
