@@ -138,6 +138,18 @@ static const opt_t options[] = {
      "rooms idle this long are deleted"},
     {"room-sweep", OPT_DURATION, OFF(room_sweep), 100, 24 * HOUR_MS, "1h",
      "how often idle rooms are looked for"},
+    {"room-quota", OPT_SIZE, OFF(room_quota), 0, 1024 * GiB, "128MiB",
+     "bytes one room may store (507 quota_exceeded; 0: unlimited)"},
+    {"user-quota", OPT_SIZE, OFF(user_quota), 0, 1024 * GiB, "512MiB",
+     "bytes one user may store across rooms (507 quota_exceeded; 0: unlimited)"},
+    {"message-retention", OPT_DURATION, OFF(message_retention), 0, 100 * 365 * 24 * HOUR_MS,
+     "0", "messages older than this are deleted (0: kept)"},
+    {"message-retention-count", OPT_COUNT, OFF(message_retention_count), 0, 1000000000, "0",
+     "messages kept per room, the newest (0: all)"},
+    {"doc-log-retention", OPT_COUNT, OFF(doc_log_retention), 0, 1000000000, "0",
+     "op log rows kept before a document's snapshot (0: all)"},
+    {"retention-sweep", OPT_DURATION, OFF(retention_sweep), 100, 24 * HOUR_MS, "10m",
+     "how often the retention rules are applied"},
     {"presence-rate", OPT_COUNT, OFF(presence_rate), 1, 1000, "20",
      "presence changes sent per user per second"},
     {"presence-idle", OPT_DURATION, OFF(presence_idle), 100, 24 * HOUR_MS, "60s",
@@ -227,6 +239,12 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_seat_grace = 60000;
     cfg->room_idle = 24 * HOUR_MS;
     cfg->room_sweep = HOUR_MS;
+    cfg->room_quota = 128 * MiB;
+    cfg->user_quota = 512 * MiB;
+    cfg->message_retention = 0;
+    cfg->message_retention_count = 0;
+    cfg->doc_log_retention = 0;
+    cfg->retention_sweep = 10 * 60000;
     cfg->presence_rate = 20;
     cfg->presence_idle = 60000;
     cfg->presence_typing = 5000;

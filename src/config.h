@@ -71,6 +71,12 @@ typedef struct {
     uint64_t room_seat_grace;     /* ms a dropped member keeps the seat */
     uint64_t room_idle;           /* ms of inactivity before a room is deleted */
     uint64_t room_sweep;          /* ms between idle-room sweeps */
+    uint64_t room_quota;          /* bytes stored per room, 0 = unlimited */
+    uint64_t user_quota;          /* bytes stored per user, 0 = unlimited */
+    uint64_t message_retention;   /* ms a message is kept, 0 = forever */
+    uint64_t message_retention_count; /* messages kept per room, 0 = all */
+    uint64_t doc_log_retention;   /* op log rows kept before a snapshot, 0 = all */
+    uint64_t retention_sweep;     /* ms between retention sweeps */
     uint64_t presence_rate;       /* presence changes per user per second */
     uint64_t presence_idle;       /* ms of silence before a user shows idle */
     uint64_t presence_typing;     /* ms before typing expires */

@@ -180,6 +180,7 @@ static void on_loaded(store_req_t *req)
         size_t n = strlen(snap);
         ot_buf_set(&d->text, snap, n);
         d->version = d->committed = d->snapshot_version = l->pl.doc.version;
+        d->snapshot_bytes = (int64_t)n;
         ot_op_t op;
         ot_op_init(&op);
         for (size_t i = 0; i < l->pl.nops && !d->failed; i++) {
@@ -456,6 +457,13 @@ static void op_doc_op(proto_req_t *req)
         invalid(req, "version", "version is ahead of the document");
         return;
     }
+    /* Checked at the submitted op's size (transforming changes it little); the stored
+     * size is what is counted. */
+    int qrc = rooms_quota_check(r, room, req->c->user.sub, STORE_ROW_BYTES + (int64_t)text_len);
+    if (qrc != QUOTA_OK) {
+        proto_reply_error(req, "quota_exceeded", "%s", rooms_quota_message(qrc));
+        return;
+    }
     if (base < d->version - (int64_t)d->log_len) {
         proto_reply_error(req, "version_too_old",
                           "the document moved on too far; reload it with doc_open");
@@ -527,9 +535,13 @@ static void op_doc_op(proto_req_t *req)
     snprintf(so->author, sizeof(so->author), "%s", req->c->user.sub);
     snprintf(so->op_id, sizeof(so->op_id), "%s", op_id);
     so->created_at = room->last_activity;
+    rooms_quota_count(r, room, so->author, STORE_ROW_BYTES + (int64_t)strlen(so->delta));
     if (d->version - d->snapshot_version >= r->docs.snapshot_every) {
         o->pl.doc.snapshot = ch_strndup(d->text.s ? d->text.s : "", d->text.len);
         d->snapshot_version = d->version;
+        /* A snapshot replaces the last one and counts for the room only. */
+        rooms_quota_count(r, room, "", (int64_t)d->text.len - d->snapshot_bytes);
+        d->snapshot_bytes = (int64_t)d->text.len;
     }
     o->event = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s, s:s}", "op", "doc_op", "room",
                          room->id, "doc", d->id, "version", (json_int_t)d->version, "delta",
@@ -551,6 +563,11 @@ static void on_range(store_req_t *req)
     doc_range_t *g = req->data;
     if (req->err != STORE_OK) {
         proto_deferred_error(&g->d, "internal_error", "cannot read the op log");
+    } else if (g->pl.nops > 0 && g->pl.ops[0].version != g->pl.from + 1) {
+        /* Retention deleted the ops right after from (--doc-log-retention). */
+        proto_deferred_error(&g->d, "version_too_old",
+                             "the op log starts at version %lld now; reload with doc_open",
+                             (long long)g->pl.ops[0].version);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < g->pl.nops; i++) {

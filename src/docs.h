@@ -40,6 +40,7 @@ struct doc_s {
     int64_t version;            /* ops applied */
     int64_t committed;          /* ops the store committed */
     int64_t snapshot_version;   /* last snapshot handed to the store */
+    int64_t snapshot_bytes;     /* its size, as the room's quota counts it */
     doc_logent_t *log;          /* ring of the last log_cap ops, grown on demand */
     size_t log_cap, log_alloc, log_len, log_head;
     bus_room_t subs;            /* connections with the document open */

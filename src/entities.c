@@ -33,6 +33,7 @@ void entities_load_row(rooms_t *r, const store_entity_t *row)
     room_t *room = strmap_get(&r->by_id, row->room_id);
     if (!room) return;
     entity_t *e = entset_insert_loaded(&room->ents, row);
+    if (e) e->stored_bytes = STORE_ROW_BYTES + (int64_t)strlen(row->data ? row->data : "{}");
     if (e) e->room = room;
     else log_warn(r->log, "entities: skipped the unreadable entity %.64s of room %s", row->id, room->id);
 }
@@ -208,12 +209,18 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req
     se->updated_at = e->updated_at;
     if (e->removed) {
         w->req.type = STORE_ENTITY_DELETE;
+        rooms_quota_count(r, room, e->owner, -e->stored_bytes);
+        e->stored_bytes = 0;
     } else {
         w->req.type = STORE_ENTITY_PUT;
         snprintf(se->kind, sizeof(se->kind), "%s", e->kind);
         snprintf(se->owner, sizeof(se->owner), "%s", e->owner);
         se->owner_only = e->owner_only;
         se->data = json_dumps(e->data, JSON_COMPACT);
+        /* The row replaces the last one and counts for the room and the owner. */
+        int64_t bytes = STORE_ROW_BYTES + (int64_t)strlen(se->data);
+        rooms_quota_count(r, room, e->owner, bytes - e->stored_bytes);
+        e->stored_bytes = bytes;
         se->version = e->version;
         se->state_version = e->state_version;
         se->created_at = e->created_at;
@@ -465,6 +472,39 @@ static void refused(proto_req_t *req, int rc, const char *field, const entity_t 
     }
 }
 
+/* Refuses with quota_exceeded (returns -1) when add more bytes, written in room for
+ * owner, would pass a quota. Entities count for their owner (who created them). */
+static int over_quota(proto_req_t *req, room_t *room, const char *owner, int64_t add)
+{
+    int rc = rooms_quota_check(rooms_of(req), room, owner, add);
+    if (rc == QUOTA_OK) return 0;
+    proto_reply_error(req, "quota_exceeded", "%s", rooms_quota_message(rc));
+    return -1;
+}
+
+/* The encoded size of j (compact, as stored), without building the text. */
+static int64_t encoded_size(const json_t *j)
+{
+    return (int64_t)json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* How much a merge patch can grow the data it applies to, at most (about: key escapes
+ * aside): its members without the null ones (which delete), each with its key and
+ * separators; objects counted the same way inside. So a patch that only deletes grows
+ * nothing and passes a full quota. */
+static int64_t patch_growth(const json_t *patch, int top)
+{
+    int64_t n = top ? 0 : 2; /* a new object's braces */
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)patch, k, v) {
+        if (json_is_null(v)) continue;
+        n += (int64_t)strlen(k) + 4; /* "k": and a comma */
+        n += json_is_object(v) ? patch_growth(v, 0) : encoded_size(v);
+    }
+    return n;
+}
+
 /* The common end of a durable change of e (applied in memory at room version v, time now):
  * the room takes version v, the event waits in the outbox, the write goes to the store, and
  * the reply follows its commit. */
@@ -515,6 +555,11 @@ static void op_create(proto_req_t *req)
     if (opt_bool(req, "ownerOnly", &owner_only)) return;
     json_t *empty = NULL;
     if (!data || json_is_null(data)) data = empty = json_object();
+    if (json_is_object(data) &&
+        over_quota(req, room, req->c->user.sub, STORE_ROW_BYTES + encoded_size(data))) {
+        json_decref(empty);
+        return;
+    }
     entity_t *e;
     int64_t v = room->state_version + 1, now = clock_unix_ms();
     int rc = entset_create(&room->ents, &r->ent_lim, id, json_string_value(kind),
@@ -568,6 +613,7 @@ static void op_update(proto_req_t *req)
         refused(req, rc, "patch", e);
         return;
     }
+    if (over_quota(req, room, e->owner, patch_growth(patch, 1))) return;
     uint64_t now_ms = uv_now(r->loop);
     if (!entity_may_change(e, req->c, now_ms)) {
         json_decref(empty);

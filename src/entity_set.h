@@ -79,6 +79,7 @@ struct entity_s {
      * entset_remove sets removed). */
     void *room;                     /* the room_t it belongs to */
     uint32_t writes;                /* store writes in flight */
+    int64_t stored_bytes;           /* its row as the quotas count it (0: not stored) */
     unsigned removed : 1;           /* out of the set; freed once writes is 0 and it is
                                      * off the due list */
     unsigned write_again : 1;       /* a transient change waits for the write in flight */

@@ -238,6 +238,34 @@ int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char
     return ROOMS_ENOENT;
 }
 
+/* ---------- storage quotas ---------- */
+
+int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, int64_t add)
+{
+    quota_limits_t lim = r->lim.quota;
+    if (!user[0]) lim.user_max = 0; /* the server's own writes count for the room only */
+    return quota_check(&lim, room->stored_bytes, quota_user_used(&r->users, user), add);
+}
+
+void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta)
+{
+    room->stored_bytes = quota_add(room->stored_bytes, delta);
+    quota_user_add(&r->users, user, delta);
+}
+
+const char *rooms_quota_message(int rc)
+{
+    return rc == QUOTA_EUSER ? "your storage quota is full; delete something first"
+                             : "the room's storage quota is full; delete something first";
+}
+
+/* Answers quota_exceeded for a rooms_quota_check result. */
+static void over_quota(rooms_done_fn done, void *ud, int rc)
+{
+    rooms_err_t e = {ROOMS_QUOTA_STATUS, "quota_exceeded", rooms_quota_message(rc), NULL};
+    if (done) done(ud, &e, NULL);
+}
+
 static uint32_t hosted_by(rooms_t *r, const char *user_id)
 {
     uint32_t n = 0;
@@ -520,12 +548,22 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     }
     room->created_at = room->last_activity = clock_unix_ms();
     char *state_text = json_dumps(room->state, JSON_COMPACT);
-    if (strlen(state_text) > r->lim.max_state) {
+    size_t state_len = strlen(state_text);
+    if (state_len > r->lim.max_state) {
         free(state_text);
         room_free(room);
         fail(done, ud, 413, "payload_too_large", "state is too large");
         return;
     }
+    int qrc = rooms_quota_check(r, room, room->host_id, (int64_t)state_len);
+    if (qrc != QUOTA_OK) {
+        free(state_text);
+        room_free(room);
+        over_quota(done, ud, qrc);
+        return;
+    }
+    rooms_quota_count(r, room, room->host_id, (int64_t)state_len);
+    room->state_bytes = (int64_t)state_len;
     room_member_t *host = member_add(room, user->sub, user->name[0] ? user->name : "host",
                                      user->color[0] ? user->color : "#64748b", STORE_ROLE_HOST,
                                      room->created_at, uv_now(r->loop));
@@ -823,6 +861,14 @@ static void drop_room(rooms_t *r, room_t *room, const char *reason)
     room->deleted = 1;
 }
 
+/* The room's rows are gone: its authors' quotas get their bytes back. */
+static void after_delete(rooms_op_t *op)
+{
+    for (size_t i = 0; i < op->pl.nusage; i++)
+        quota_user_add(&op->r->users, op->pl.usage[i].user_id, -op->pl.usage[i].bytes);
+    after_simple(op);
+}
+
 void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
                   void *ud)
 {
@@ -833,7 +879,7 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
     rooms_op_t *op = op_new(r, room, STORE_ROOM_DELETE, done, ud);
     memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
     drop_room(r, room, by ? "deleted" : "idle");
-    op->stored = after_simple;
+    op->stored = after_delete;
     op_submit(op);
 }
 
@@ -903,6 +949,17 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
         fail(done, ud, 413, "payload_too_large", "the room state would be too large");
         return;
     }
+    /* The state counts for the host, whoever manages the room. */
+    int64_t grow = (int64_t)strlen(text) - room->state_bytes;
+    int qrc = rooms_quota_check(r, room, room->host_id, grow);
+    if (qrc != QUOTA_OK) {
+        json_decref(next);
+        free(text);
+        over_quota(done, ud, qrc);
+        return;
+    }
+    rooms_quota_count(r, room, room->host_id, grow);
+    room->state_bytes += grow;
     json_decref(room->state);
     room->state = next;
     room->state_version++;
@@ -973,11 +1030,26 @@ static void after_post(rooms_op_t *op)
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
 }
 
-/* Builds and submits a message insert; content and metadata are copied. */
+/* Builds and submits a message insert; content and metadata are copied. Every message
+ * passes here, so here the quotas are checked: a message over them is refused with
+ * quota_exceeded (a server message, whose done is NULL, is then not stored). */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
                  const char *type, const char *content, const json_t *metadata,
                  const proto_client_t *except, rooms_done_fn done, void *ud)
 {
+    char *meta = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    size_t clen = strlen(content);
+    int64_t bytes = STORE_ROW_BYTES + (int64_t)clen + (meta ? (int64_t)strlen(meta) : 0);
+    int qrc = rooms_quota_check(r, room, user_id, bytes);
+    if (qrc != QUOTA_OK) {
+        free(meta);
+        if (!done)
+            log_debug(r->log, "room %s: over its quota; a server message was dropped",
+                      room->id);
+        over_quota(done, ud, qrc);
+        return;
+    }
+    rooms_quota_count(r, room, user_id, bytes);
     rooms_op_t *op = op_new(r, room, STORE_MESSAGE_INSERT, done, ud);
     store_message_t *m = &op->pl.msg;
     auth_random_uuid(m->id);
@@ -986,8 +1058,8 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
     snprintf(m->display_name, sizeof(m->display_name), "%s", name);
     snprintf(m->type, sizeof(m->type), "%s", type);
-    m->content = ch_strdup(content);
-    m->metadata = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    m->content = ch_strndup(content, clen);
+    m->metadata = meta;
     m->created_at = room->last_activity = clock_unix_ms();
     op->except = except;
     op->stored = after_post;
@@ -1266,6 +1338,69 @@ static void on_sweep(uv_timer_t *t)
     free(doomed);
 }
 
+/* ---------- retention ---------- */
+
+/* Rows deleted per store request: one transaction holds the store's worker (and every
+ * write queued behind it) for about a millisecond per 100 rows; 1000 keeps that short,
+ * and the sweep goes on with the next request until every room was swept. */
+#define RETENTION_BATCH 1000
+
+static void retention_submit(rooms_t *r, const char *cursor);
+
+/* A batch of the sweep committed: the rooms and authors get their bytes back. */
+static void after_retention(rooms_op_t *op)
+{
+    rooms_t *r = op->r;
+    int64_t freed = 0;
+    for (size_t i = 0; i < op->pl.nusage; i++) {
+        const store_usage_t *u = &op->pl.usage[i];
+        freed += u->bytes;
+        room_t *room = strmap_get(&r->by_id, u->room_id);
+        if (room) {
+            room->stored_bytes = quota_add(room->stored_bytes, -u->bytes);
+            recent_drop(room); /* it may show deleted messages: the next join reads them */
+        }
+        quota_user_add(&r->users, u->user_id, -u->bytes);
+    }
+    if (op->pl.nusage)
+        log_info(r->log, "retention: deleted rows of %lld bytes%s", (long long)freed,
+                 op->pl.ret.more ? "; more to go" : "");
+    /* Shutting down (rooms_close closed the timer): the next sweep finishes the work. */
+    if (op->pl.ret.more && !uv_is_closing((uv_handle_t *)&r->retention_timer))
+        retention_submit(r, op->pl.ret.cursor);
+    else
+        r->retention_busy = 0;
+}
+
+static void on_retention_failed(void *ud, const rooms_err_t *err, json_t *result)
+{
+    rooms_t *r = ud;
+    (void)result;
+    if (err && err->status) r->retention_busy = 0; /* logged by on_stored; next tick retries */
+}
+
+/* Submits one batch of the sweep, from the room cursor ("" = the first). */
+static void retention_submit(rooms_t *r, const char *cursor)
+{
+    rooms_op_t *op = op_new(r, NULL, STORE_RETENTION_SWEEP, on_retention_failed, r);
+    store_retention_t *ret = &op->pl.ret;
+    if (r->lim.msg_retention_ms)
+        ret->msg_before = clock_unix_ms() - (int64_t)r->lim.msg_retention_ms;
+    ret->msg_keep = (int64_t)r->lim.msg_keep;
+    ret->doc_keep = (int64_t)r->lim.doc_keep;
+    ret->batch = RETENTION_BATCH;
+    snprintf(ret->cursor, sizeof(ret->cursor), "%s", cursor);
+    op->stored = after_retention;
+    r->retention_busy = 1;
+    op_submit(op);
+}
+
+static void on_retention_timer(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    if (!r->retention_busy) retention_submit(r, "");
+}
+
 /* ---------- lifecycle ---------- */
 
 typedef struct {
@@ -1299,6 +1434,7 @@ static void on_loaded(store_req_t *req)
         } else {
             json_decref(st);
         }
+        room->state_bytes = sr->state ? (int64_t)strlen(sr->state) : 0;
         room->state_version = room->ents.base = sr->state_version;
         room->last_seq = room->committed_seq = sr->last_seq;
         room->created_at = sr->created_at;
@@ -1319,6 +1455,11 @@ static void on_loaded(store_req_t *req)
     }
     for (size_t i = 0; i < pl->nents; i++)
         entities_load_row(r, &pl->ents[i]);
+    for (size_t i = 0; i < pl->nusage; i++) {
+        store_usage_t *u = &pl->usage[i];
+        room_t *room = strmap_get(&r->by_id, u->room_id);
+        if (room) rooms_quota_count(r, room, u->user_id, u->bytes);
+    }
     log_info(r->log, "rooms: %zu loaded, %zu participants, %zu entities", pl->nrooms,
              pl->nparts, pl->nents);
 }
@@ -1342,6 +1483,11 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .idle_room_ms = cfg->room_idle,
         .sweep_ms = cfg->room_sweep,
         .max_joined = (uint32_t)cfg->ws_max_rooms,
+        .quota = {.room_max = cfg->room_quota, .user_max = cfg->user_quota},
+        .msg_retention_ms = cfg->message_retention,
+        .msg_keep = cfg->message_retention_count,
+        .doc_keep = cfg->doc_log_retention,
+        .retention_ms = cfg->retention_sweep,
         .presence = {.max_rate = (uint32_t)cfg->presence_rate,
                      .idle_ms = cfg->presence_idle,
                      .typing_ms = cfg->presence_typing,
@@ -1364,6 +1510,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         ROOMS_LOOKUP_KEYS);
     strmap_init(&r->by_id, random_seed());
     strmap_init(&r->by_code, random_seed());
+    quota_users_init(&r->users, random_seed());
 
     store_rooms_t pl;
     memset(&pl, 0, sizeof(pl));
@@ -1386,7 +1533,14 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_timer_init(loop, &r->tick_timer);
     uv_timer_init(loop, &r->sweep_timer);
     uv_timer_init(loop, &r->ent_timer);
+    uv_timer_init(loop, &r->retention_timer);
     r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r->ent_timer.data = r;
+    r->retention_timer.data = r;
+    if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep) {
+        uv_timer_start(&r->retention_timer, on_retention_timer, r->lim.retention_ms,
+                       r->lim.retention_ms);
+        uv_unref((uv_handle_t *)&r->retention_timer);
+    }
     uv_timer_start(&r->tick_timer, on_tick, ROOMS_TICK_MS, ROOMS_TICK_MS);
     uv_timer_start(&r->sweep_timer, on_sweep, r->lim.sweep_ms, r->lim.sweep_ms);
     uv_unref((uv_handle_t *)&r->tick_timer);
@@ -1401,6 +1555,7 @@ void rooms_close(rooms_t *r)
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&r->retention_timer, NULL);
 }
 
 void rooms_free(rooms_t *r)
@@ -1416,4 +1571,5 @@ void rooms_free(rooms_t *r)
     strmap_free(&r->by_code);
     room_lookup_free(r->lookup);
     r->lookup = NULL;
+    quota_users_free(&r->users);
 }

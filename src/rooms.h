@@ -20,6 +20,7 @@
 #include "presence.h"
 #include "proto.h"
 #include "room_lookup.h"
+#include "quota.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -77,6 +78,8 @@ struct room_s {
     entity_set_t ents;         /* shared scene state (entities.c) */
     uint32_t nlocks;           /* entities locked */
     ent_event_t *out_head, *out_tail; /* versioned events waiting for their turn */
+    int64_t stored_bytes;      /* what the room stores, as quotas count it (quota.h) */
+    int64_t state_bytes;       /* of that, the state's */
     uint32_t refs;             /* pending store work holding the room */
     int deleted;               /* gone from the registry; freed when refs reach 0 */
 };
@@ -93,6 +96,11 @@ typedef struct {
     uint64_t idle_room_ms;     /* rooms idle this long are deleted */
     uint64_t sweep_ms;         /* how often idle rooms are looked for */
     uint32_t max_joined;       /* rooms one connection may have joined */
+    quota_limits_t quota;      /* bytes stored per room and per user */
+    uint64_t msg_retention_ms; /* messages older than this go; 0 = kept */
+    uint64_t msg_keep;         /* newest messages kept per room; 0 = all */
+    uint64_t doc_keep;         /* op log rows kept before a snapshot; 0 = all */
+    uint64_t retention_ms;     /* how often the retention rules run */
     presence_rules_t presence;
     const char *public_url;    /* joinLink base */
 } rooms_limits_t;
@@ -112,6 +120,9 @@ typedef struct rooms_s {
     uv_timer_t presence_timer; /* flushes held presence changes */
     uv_timer_t tick_timer;     /* idle presence, typing expiry, seat release (1 s) */
     uv_timer_t sweep_timer;    /* idle rooms */
+    uv_timer_t retention_timer; /* retention sweeps (when a rule is set) */
+    int retention_busy;        /* a sweep is in the store */
+    quota_users_t users;       /* bytes stored per user */
     int presence_timer_on;
     room_lookup_t *lookup;     /* failed lookups per user and IP (owned) */
     uint64_t lookup_swept_ms;  /* when the tick last swept it */
@@ -178,6 +189,20 @@ json_t *room_members_json(const room_t *room);
 const char **room_members_encoded(room_t *room, size_t *n);
 /* A stored message as JSON (new reference). */
 json_t *room_message_json(const store_message_t *m);
+
+/* Whether add more bytes, written in room by user (borrowed; "" = the server, whose
+ * writes count for the room only), fit the quotas: 0, or QUOTA_EROOM / QUOTA_EUSER (then
+ * answer quota_exceeded: HTTP 507, rooms_quota_message). add <= 0 always fits. */
+int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, int64_t add);
+
+/* Counts delta bytes (may be negative) as stored in room by user ("" = nobody). */
+void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta);
+
+/* The message of a quota_exceeded answer for a rooms_quota_check result (static text). */
+const char *rooms_quota_message(int rc);
+
+/* The HTTP status of quota_exceeded: 507 Insufficient Storage. */
+#define ROOMS_QUOTA_STATUS 507
 
 /* Completion of an asynchronous room operation. */
 typedef void (*rooms_done_fn)(void *ud, const rooms_err_t *err, json_t *result);

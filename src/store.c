@@ -306,6 +306,9 @@ void store_rooms_free(store_rooms_t *r)
     free(r->ents);
     r->ents = NULL;
     r->nents = 0;
+    free(r->usage);
+    r->usage = NULL;
+    r->nusage = 0;
 }
 
 void store_docs_free(store_docs_t *d)

@@ -57,7 +57,8 @@ typedef enum {
     STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
                           * is_public, state, state_version, last_activity). err: ENOTFOUND */
     STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents
-                          * and entities too.
+                          * and entities too. out: usage (what each author had stored
+                          * in it, as ROOMS_LOAD counts it, read before the delete).
                           * err: ENOTFOUND */
     STORE_PARTICIPANT_PUT,    /* in: part (insert or replace by room_id + user_id) */
     STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
@@ -67,8 +68,9 @@ typedef enum {
                                * out: msgs, ascending by seq: with before, the newest
                                * `limit` below it; with after, the oldest `limit` above it;
                                * with neither, the newest `limit`. */
-    STORE_ROOMS_LOAD,         /* out: every room (with last_seq), every participant and
-                               * every entity */
+    STORE_ROOMS_LOAD,         /* out: every room (with last_seq), every participant,
+                               * every entity, and usage: the bytes stored per room and
+                               * author (STORE_ROW_BYTES per row plus its payload) */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
     STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text and
                                * version; version 0 and "" when the document is new) and
@@ -79,6 +81,13 @@ typedef enum {
                                * ENOTFOUND (no such room) */
     STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from, limit. out: ops with
                                * version > from, ascending, at most limit */
+    /* Retention: payload in req->rooms (ret, usage). */
+    STORE_RETENTION_SWEEP,    /* in: ret (rules and the cursor). Deletes at most
+                               * ret.batch rows: messages past the rules, op log rows
+                               * past doc_keep before each document's snapshot, room by
+                               * room from the cursor. out: usage (bytes freed per room
+                               * and author), ret.cursor and ret.more (1: call again
+                               * from the cursor; 0: every room was swept) */
     /* Entities: payload in req->rooms (ent). */
     STORE_ENTITY_PUT,         /* in: ent (all fields; insert or replace by room_id + id);
                                * also raises the room's state_version to ent.room_version
@@ -165,6 +174,27 @@ typedef struct {
 
 /* The payload of room requests. Strings marked malloc'd and the output arrays belong to
  * the struct: store_rooms_free releases them (the worker allocates outputs with malloc). */
+/* Bytes a stored row counts for quotas on top of its payload (content, metadata, delta,
+ * data, state, snapshot): the ids, names and numbers, roughly, so empty rows are not free. */
+#define STORE_ROW_BYTES 64
+
+/* Bytes stored in a room by one author ("" = none: the server's messages, snapshots). */
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char user_id[STORE_SUB_LEN];
+    int64_t bytes;
+} store_usage_t;
+
+/* Retention rules and the sweep's progress (STORE_RETENTION_SWEEP). */
+typedef struct {
+    int64_t msg_before;      /* messages created before this unix ms go; 0 = no age rule */
+    int64_t msg_keep;        /* each room keeps its newest msg_keep messages; 0 = all */
+    int64_t doc_keep;        /* op log rows kept before a document's snapshot; 0 = all */
+    uint32_t batch;          /* rows deleted at most per request */
+    char cursor[STORE_ID_LEN]; /* in/out: rooms with a greater id are swept next; "" = first */
+    int more;                /* out */
+} store_retention_t;
+
 typedef struct {
     store_room_t room;
     store_participant_t part;
@@ -180,10 +210,13 @@ typedef struct {
     store_entity_t ent;    /* ENTITY_PUT / ENTITY_DELETE */
     store_entity_t *ents;  /* ROOMS_LOAD: every entity, by room */
     size_t nents;
+    store_usage_t *usage;  /* ROOMS_LOAD, ROOM_DELETE, RETENTION_SWEEP */
+    size_t nusage;
+    store_retention_t ret; /* RETENTION_SWEEP */
 } store_rooms_t;
 
 /* Frees what r owns (room.state, msg.content, msg.metadata, ent.data, the output arrays
- * and their strings), not r itself, and zeroes those fields. */
+ * (usage too) and their strings), not r itself, and zeroes those fields. */
 void store_rooms_free(store_rooms_t *r);
 
 #define STORE_DOC_ID_LEN 129     /* document ids: up to 128 bytes */

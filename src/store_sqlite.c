@@ -142,6 +142,15 @@ enum {
     SQ_ENT_DELETE,
     SQ_ENT_ROOM_VERSION,
     SQ_ENTS_ALL,
+    SQ_USAGE_ALL,
+    SQ_USAGE_ROOM,
+    SQ_RET_ROOMS,
+    SQ_RET_MSG_MAX,
+    SQ_RET_MSGS,
+    SQ_RET_MSG_DELETE,
+    SQ_RET_DOCS,
+    SQ_RET_OPS,
+    SQ_RET_OPS_DELETE,
     SQ_STMT_MAX
 };
 
@@ -156,6 +165,27 @@ enum {
 #define SQ_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
     "owner_only"
+
+/* What each stored row counts for quotas (store.h: STORE_ROW_BYTES plus its payload, in
+ * bytes: length() of a BLOB cast, since length() of TEXT counts characters). The loop
+ * counts the same way when it writes (rooms.c, docs.c, entities.c). */
+#define SQ_ROW_BYTES "64" /* STORE_ROW_BYTES */
+#define SQ_LEN(col) "length(CAST(" col " AS BLOB))"
+#define SQ_MSG_BYTES                                                                           \
+    "(" SQ_ROW_BYTES " + " SQ_LEN("content") " + coalesce(" SQ_LEN("metadata") ", 0))"
+#define SQ_OP_BYTES "(" SQ_ROW_BYTES " + " SQ_LEN("delta") ")"
+/* Bytes per room and author: every table that holds what a room's users wrote. The room
+ * state counts for the host, snapshots for nobody (the room only). */
+#define SQ_USAGE(where_room, where_id)                                                         \
+    "SELECT room_id, user_id, sum(b) FROM ("                                                   \
+    " SELECT room_id, coalesce(user_id, '') AS user_id, " SQ_MSG_BYTES " AS b"                 \
+    "  FROM room_messages WHERE " where_room                                                   \
+    " UNION ALL SELECT room_id, author, " SQ_OP_BYTES " FROM doc_ops WHERE " where_room        \
+    " UNION ALL SELECT room_id, '', " SQ_LEN("snapshot") " FROM documents WHERE " where_room   \
+    " UNION ALL SELECT room_id, owner, " SQ_ROW_BYTES " + " SQ_LEN("data")                     \
+    "  FROM entities WHERE " where_room                                                        \
+    " UNION ALL SELECT id, host_id, " SQ_LEN("state") " FROM rooms WHERE " where_id            \
+    ") GROUP BY room_id, user_id"
 
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -222,7 +252,23 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = max(state_version, ?1),"
                             " last_activity = max(last_activity, ?2) WHERE id = ?3",
     [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
+    [SQ_USAGE_ALL] = SQ_USAGE("1", "1"),
+    [SQ_USAGE_ROOM] = SQ_USAGE("room_id = ?1", "id = ?1"),
+    /* Retention walks the rooms in id order from a cursor, one room at a time. */
+    [SQ_RET_ROOMS] = "SELECT id FROM rooms WHERE id >= ?1 ORDER BY id",
+    [SQ_RET_MSG_MAX] = "SELECT max(seq) FROM room_messages WHERE room_id = ?1",
+    /* The oldest first: seq grows with time, so the rows to go are a prefix. */
+    [SQ_RET_MSGS] = "SELECT seq, coalesce(user_id, ''), created_at, " SQ_MSG_BYTES
+                    " FROM room_messages WHERE room_id = ?1 ORDER BY seq LIMIT ?2",
+    [SQ_RET_MSG_DELETE] = "DELETE FROM room_messages WHERE room_id = ?1 AND seq <= ?2",
+    [SQ_RET_DOCS] = "SELECT doc_id, version FROM documents WHERE room_id = ?1",
+    [SQ_RET_OPS] = "SELECT version, author, " SQ_OP_BYTES " FROM doc_ops"
+                   " WHERE room_id = ?1 AND doc_id = ?2 AND version <= ?3"
+                   " ORDER BY version LIMIT ?4",
+    [SQ_RET_OPS_DELETE] = "DELETE FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
+                          " AND version <= ?3",
 };
+_Static_assert(STORE_ROW_BYTES == 64, "SQ_ROW_BYTES must equal STORE_ROW_BYTES");
 
 /* One connection. Used by one thread at a time (open on the caller's thread, everything
  * else on the store's worker, handed over through the store's mutex and thread start), so
@@ -880,6 +926,193 @@ static int sq_doc_ops_range(sq_conn_t *c, store_docs_t *d)
     return sq_doc_ops(c, d, d->doc.room_id, d->doc.doc_id, d->from, limit);
 }
 
+/* ---- usage and retention ---- */
+
+/* Adds bytes to (room_id, user_id) in *u (n rows, *cap allocated). Rows of one room are
+ * added together, so only the tail is searched for the pair. */
+static void sq_usage_add(store_usage_t **u, size_t *n, size_t *cap, const char *room_id,
+                         const char *user_id, int64_t bytes)
+{
+    for (size_t i = *n; i-- > 0 && strcmp((*u)[i].room_id, room_id) == 0;) {
+        if (strcmp((*u)[i].user_id, user_id) == 0) {
+            (*u)[i].bytes += bytes;
+            return;
+        }
+    }
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *u = ch_realloc(*u, *cap * sizeof(**u));
+    }
+    store_usage_t *row = &(*u)[(*n)++];
+    memset(row, 0, sizeof(*row));
+    snprintf(row->room_id, sizeof(row->room_id), "%s", room_id);
+    snprintf(row->user_id, sizeof(row->user_id), "%s", user_id);
+    row->bytes = bytes;
+}
+
+/* Sets r->usage to the bytes stored per room and author: of every room (room_id NULL) or
+ * of one. */
+static int sq_usage(sq_conn_t *c, store_rooms_t *r, const char *room_id)
+{
+    free(r->usage);
+    r->usage = NULL;
+    r->nusage = 0;
+    sqlite3_stmt *s = c->stmt[room_id ? SQ_USAGE_ROOM : SQ_USAGE_ALL];
+    int bad = room_id ? sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK : 0;
+    store_usage_t *u = NULL;
+    size_t n = 0, cap = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        char rid[STORE_ID_LEN], uid[STORE_SUB_LEN];
+        sq_copy_text(c, rid, sizeof(rid), s, 0);
+        sq_copy_text(c, uid, sizeof(uid), s, 1);
+        sq_usage_add(&u, &n, &cap, rid, uid, sqlite3_column_int64(s, 2));
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "usage");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(u);
+        return err;
+    }
+    r->usage = u;
+    r->nusage = n;
+    return STORE_OK;
+}
+
+/* Deletes the messages of room_id past the rules, oldest first, at most *budget rows
+ * (lowered by what went). The newest message always stays, so seqs never restart. */
+static int sq_ret_messages(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint32_t *budget,
+                           size_t *ucap)
+{
+    const store_retention_t *ret = &r->ret;
+    sqlite3_stmt *s = c->stmt[SQ_RET_MSG_MAX];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
+                                                                      : SQLITE_ERROR;
+    int64_t max = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "retention max seq");
+    sq_release(s);
+    if (err != STORE_OK || max <= 1) return err;
+
+    s = c->stmt[SQ_RET_MSGS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, *budget) != SQLITE_OK;
+    int64_t upto = 0;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        int64_t seq = sqlite3_column_int64(s, 0);
+        int64_t at = sqlite3_column_int64(s, 2);
+        int old = ret->msg_before > 0 && at < ret->msg_before;
+        int over = ret->msg_keep > 0 && seq <= max - ret->msg_keep;
+        if (seq >= max || (!old && !over)) break;
+        char uid[STORE_SUB_LEN];
+        sq_copy_text(c, uid, sizeof(uid), s, 1);
+        sq_usage_add(&r->usage, &r->nusage, ucap, room_id, uid, sqlite3_column_int64(s, 3));
+        upto = seq;
+        (*budget)--;
+    }
+    err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention messages");
+    sq_release(s);
+    if (err != STORE_OK || upto == 0) return err;
+    s = c->stmt[SQ_RET_MSG_DELETE];
+    bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, upto) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention message delete");
+    sq_release(s);
+    return err;
+}
+
+/* Deletes the op log rows of one document more than doc_keep before its snapshot (at
+ * version snap), oldest first, at most *budget rows. */
+static int sq_ret_doc(sq_conn_t *c, store_rooms_t *r, const char *room_id, const char *doc_id,
+                      int64_t snap, uint32_t *budget, size_t *ucap)
+{
+    int64_t lim = snap - r->ret.doc_keep;
+    if (lim <= 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_RET_OPS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, lim) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, *budget) != SQLITE_OK;
+    int64_t upto = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        char uid[STORE_SUB_LEN];
+        sq_copy_text(c, uid, sizeof(uid), s, 1);
+        sq_usage_add(&r->usage, &r->nusage, ucap, room_id, uid, sqlite3_column_int64(s, 2));
+        upto = sqlite3_column_int64(s, 0);
+        (*budget)--;
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention ops");
+    sq_release(s);
+    if (err != STORE_OK || upto == 0) return err;
+    s = c->stmt[SQ_RET_OPS_DELETE];
+    bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, upto) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention op delete");
+    sq_release(s);
+    return err;
+}
+
+static int sq_ret_docs(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint32_t *budget,
+                       size_t *ucap)
+{
+    sqlite3_stmt *s = c->stmt[SQ_RET_DOCS];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
+                                                                      : SQLITE_ERROR;
+    int err = STORE_OK;
+    for (; rc == SQLITE_ROW && *budget > 0; rc = sqlite3_step(s)) {
+        char doc_id[STORE_DOC_ID_LEN];
+        sq_copy_text(c, doc_id, sizeof(doc_id), s, 0);
+        err = sq_ret_doc(c, r, room_id, doc_id, sqlite3_column_int64(s, 1), budget, ucap);
+        if (err != STORE_OK) break;
+    }
+    if (err == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(c, "retention documents");
+    sq_release(s);
+    return err;
+}
+
+static int sq_retention(sq_conn_t *c, store_rooms_t *r)
+{
+    store_retention_t *ret = &r->ret;
+    free(r->usage);
+    r->usage = NULL;
+    r->nusage = 0;
+    ret->more = 0;
+    size_t ucap = 0;
+    uint32_t budget = ret->batch ? ret->batch : 1;
+    sqlite3_stmt *s = c->stmt[SQ_RET_ROOMS];
+    int rc = SQ_BIND(s, 1, ret->cursor) == SQLITE_OK ? sqlite3_step(s) : SQLITE_ERROR;
+    int err = STORE_OK;
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        char room_id[STORE_ID_LEN];
+        sq_copy_text(c, room_id, sizeof(room_id), s, 0);
+        if (budget == 0) { /* out of budget: this room is the next request's first */
+            memcpy(ret->cursor, room_id, sizeof(ret->cursor));
+            ret->more = 1;
+            break;
+        }
+        if (ret->msg_before > 0 || ret->msg_keep > 0)
+            err = sq_ret_messages(c, r, room_id, &budget, &ucap);
+        if (err == STORE_OK && ret->doc_keep > 0 && budget > 0)
+            err = sq_ret_docs(c, r, room_id, &budget, &ucap);
+        if (err != STORE_OK) break;
+        if (budget == 0) { /* maybe more in this room: start there next time */
+            memcpy(ret->cursor, room_id, sizeof(ret->cursor));
+            ret->more = 1;
+            break;
+        }
+    }
+    if (err == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(c, "retention rooms");
+    sq_release(s);
+    if (!ret->more) ret->cursor[0] = '\0';
+    return err;
+}
+
 /* ---- backend functions ---- */
 
 /* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK). Returns 0 or STORE_EIO. */
@@ -939,8 +1172,11 @@ static void sq_exec(void *conn, store_req_t *req)
         break;
     case STORE_ROOM_DELETE:
         CH_ASSERT(req->rooms);
-        req->err = sq_delete(c, SQ_ROOM_DELETE, req->rooms->room.id, STORE_ID_LEN, NULL, 0,
-                             "room delete");
+        /* What goes with the room, for the authors' quotas; same transaction. */
+        req->err = sq_usage(c, req->rooms, req->rooms->room.id);
+        if (req->err == STORE_OK)
+            req->err = sq_delete(c, SQ_ROOM_DELETE, req->rooms->room.id, STORE_ID_LEN, NULL,
+                                 0, "room delete");
         break;
     case STORE_PARTICIPANT_PUT:
         CH_ASSERT(req->rooms);
@@ -963,6 +1199,7 @@ static void sq_exec(void *conn, store_req_t *req)
         CH_ASSERT(req->rooms);
         req->err = sq_rooms_load(c, req->rooms);
         if (req->err == STORE_OK) req->err = sq_ents_load(c, req->rooms);
+        if (req->err == STORE_OK) req->err = sq_usage(c, req->rooms, NULL);
         break;
     case STORE_ENTITY_PUT:
         CH_ASSERT(req->rooms);
@@ -971,6 +1208,10 @@ static void sq_exec(void *conn, store_req_t *req)
     case STORE_ENTITY_DELETE:
         CH_ASSERT(req->rooms);
         req->err = sq_ent_delete(c, &req->rooms->ent);
+        break;
+    case STORE_RETENTION_SWEEP:
+        CH_ASSERT(req->rooms);
+        req->err = sq_retention(c, req->rooms);
         break;
     case STORE_DOC_LOAD:
         CH_ASSERT(req->docs);

@@ -389,6 +389,34 @@ static void test_usage(void)
     free(text);
 }
 
+/* Storage quotas and retention: bounded by default, 0 turns each off. */
+static void test_quota_and_retention_options(void)
+{
+    chorus_config_t cfg;
+    ASSERT_EQ(load(&cfg, 0, NULL, NULL), 0);
+    ASSERT_EQ(cfg.room_quota, 128ULL * 1024 * 1024);
+    ASSERT_EQ(cfg.user_quota, 512ULL * 1024 * 1024);
+    ASSERT_EQ(cfg.message_retention, 0);
+    ASSERT_EQ(cfg.message_retention_count, 0);
+    ASSERT_EQ(cfg.doc_log_retention, 0);
+    ASSERT_EQ(cfg.retention_sweep, 600000);
+    config_free(&cfg);
+    char *argv[] = {"--room-quota", "0", "--user-quota=2MiB", "--message-retention", "720h",
+                    "--message-retention-count", "5000", "--doc-log-retention", "100",
+                    "--retention-sweep", "250ms"};
+    ASSERT_EQ(load(&cfg, 11, argv, NULL), 0);
+    ASSERT_EQ(cfg.room_quota, 0);
+    ASSERT_EQ(cfg.user_quota, 2 * 1024 * 1024);
+    ASSERT_EQ(cfg.message_retention, 720ULL * 3600 * 1000);
+    ASSERT_EQ(cfg.message_retention_count, 5000);
+    ASSERT_EQ(cfg.doc_log_retention, 100);
+    ASSERT_EQ(cfg.retention_sweep, 250);
+    config_free(&cfg);
+    char *bad[] = {"--retention-sweep", "10ms"}; /* below 100ms */
+    ASSERT_EQ(load(&cfg, 2, bad, NULL), -1);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -402,5 +430,6 @@ int main(void)
     RUN(test_errors_say_the_form_once);
     RUN(test_help_flag);
     RUN(test_usage);
+    RUN(test_quota_and_retention_options);
     TEST_MAIN_END();
 }

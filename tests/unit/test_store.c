@@ -2024,6 +2024,148 @@ static void test_entities(void)
     test_rm_db(path);
 }
 
+/* ---- quotas and retention ---- */
+
+/* Bytes of message seq of room as fill_msg builds it, as the store counts it. */
+static int64_t msg_bytes(int room, int64_t seq)
+{
+    store_message_t m;
+    fill_msg(&m, room, seq);
+    int64_t n = STORE_ROW_BYTES + (int64_t)strlen(m.content) +
+                (m.metadata ? (int64_t)strlen(m.metadata) : 0);
+    free(m.content);
+    free(m.metadata);
+    return n;
+}
+
+static int64_t op_bytes(int room, const char *doc, int64_t version)
+{
+    store_doc_op_t op;
+    fill_op(&op, room, doc, version);
+    int64_t n = STORE_ROW_BYTES + (int64_t)strlen(op.delta);
+    free(op.delta);
+    return n;
+}
+
+/* The bytes of (room, user) in usage rows; user NULL: the room's total. */
+static int64_t usage_of(const store_rooms_t *r, int room, const char *user)
+{
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "10000000-0000-4000-8000-%012d", room);
+    int64_t n = 0;
+    for (size_t i = 0; i < r->nusage; i++)
+        if (strcmp(r->usage[i].room_id, id) == 0 && (!user || strcmp(r->usage[i].user_id, user) == 0))
+            n += r->usage[i].bytes;
+    return n;
+}
+
+/* Runs sweeps of rules ret (batch rows each) until one says done, summing what they
+ * freed per room into freed[room]; returns the number of requests or -1. */
+static int sweep_all(store_t *st, uv_loop_t *loop, tctx_t *c, store_retention_t ret,
+                     int64_t freed[3])
+{
+    int calls = 0;
+    ret.cursor[0] = '\0';
+    do {
+        store_rooms_t r;
+        memset(&r, 0, sizeof(r));
+        r.ret = ret;
+        if (run_rooms(st, loop, c, STORE_RETENTION_SWEEP, &r) != STORE_OK) return -1;
+        for (int room = 1; room <= 2; room++)
+            freed[room] += usage_of(&r, room, NULL);
+        ret = r.ret;
+        store_rooms_free(&r);
+        if (++calls > 100) return -1;
+    } while (ret.more);
+    return calls;
+}
+
+/* Usage at load (per room and author), retention by count, by age and of op logs in
+ * batches with the bytes freed reported, and a room delete's usage. */
+static void test_usage_and_retention(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "usage");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    int64_t want1 = 15, want2 = 15; /* the state {"mode":"chat"}, the host's */
+    for (int64_t seq = 1; seq <= 10; seq++) {
+        ASSERT_EQ(insert_msg(st, &loop, &c, 1, seq), STORE_OK);
+        want1 += msg_bytes(1, seq);
+    }
+    for (int64_t seq = 1; seq <= 3; seq++) {
+        ASSERT_EQ(insert_msg(st, &loop, &c, 2, seq), STORE_OK);
+        want2 += msg_bytes(2, seq);
+    }
+    char snap[160];
+    snapshot_text(snap, sizeof(snap), "d", 6);
+    for (int64_t v = 1; v <= 10; v++) {
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "d", v, v == 6), STORE_OK);
+        want1 += op_bytes(1, "d", v);
+    }
+    want1 += (int64_t)strlen(snap);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 1, 5), STORE_OK);
+    want1 += STORE_ROW_BYTES + (int64_t)strlen("{\"v\":1,\"s\":\"\u2713\"}");
+
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
+    ASSERT_EQ(usage_of(&r, 1, NULL), want1);
+    ASSERT_EQ(usage_of(&r, 2, NULL), want2);
+    /* Per author: the host has the state; the server's messages ("") and the snapshot
+     * count for nobody; the entity for its owner. */
+    ASSERT_EQ(usage_of(&r, 1, "00000000-0000-4000-8000-000000000001"),
+              15 + op_bytes(1, "d", 1) + op_bytes(1, "d", 4) + op_bytes(1, "d", 7) +
+                  op_bytes(1, "d", 10));
+    ASSERT_EQ(usage_of(&r, 1, ""), msg_bytes(1, 5) + msg_bytes(1, 10) + (int64_t)strlen(snap));
+    ASSERT_EQ(usage_of(&r, 1, "owner-1"), STORE_ROW_BYTES + (int64_t)strlen("{\"v\":1,\"s\":\"\u2713\"}"));
+    ASSERT_EQ(usage_of(&r, 1, "user-1"), msg_bytes(1, 1) + msg_bytes(1, 4) + msg_bytes(1, 7));
+    store_rooms_free(&r);
+
+    /* Count 4 and ops 2 before the snapshot, 3 rows per request: room 1 loses messages
+     * 1-6 and ops 1-4, room 2 nothing (3 messages). */
+    store_retention_t ret = {.msg_keep = 4, .doc_keep = 2, .batch = 3};
+    int64_t freed[3] = {0, 0, 0};
+    int calls = sweep_all(st, &loop, &c, ret, freed);
+    ASSERT_TRUE(calls >= 4); /* 10 rows, 3 per request */
+    int64_t gone1 = 0;
+    for (int64_t seq = 1; seq <= 6; seq++)
+        gone1 += msg_bytes(1, seq);
+    for (int64_t v = 1; v <= 4; v++)
+        gone1 += op_bytes(1, "d", v);
+    ASSERT_EQ(freed[1], gone1);
+    ASSERT_EQ(freed[2], 0);
+    /* Again: nothing is left to delete. */
+    freed[1] = freed[2] = 0;
+    ASSERT_EQ(sweep_all(st, &loop, &c, ret, freed), 1);
+    ASSERT_EQ(freed[1] + freed[2], 0);
+
+    /* By age: before seq 9's time, but the newest message of a room always stays. */
+    store_retention_t age = {.msg_before = 1700000100000 + 9, .batch = 1000};
+    ASSERT_EQ(sweep_all(st, &loop, &c, age, freed), 1);
+    ASSERT_EQ(freed[1], msg_bytes(1, 7) + msg_bytes(1, 8));
+    ASSERT_EQ(freed[2], msg_bytes(2, 1) + msg_bytes(2, 2));
+
+    /* A room delete reports what went with it: what is left of room 1. */
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    ASSERT_EQ(usage_of(&r, 1, NULL), want1 - gone1 - freed[1]);
+    ASSERT_EQ(usage_of(&r, 2, NULL), 0);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages"), 1);
+    ASSERT_EQ(db_int(path, "SELECT min(seq) FROM room_messages"), 3);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), 0);
+    test_rm_db(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -2050,6 +2192,7 @@ int main(void)
     RUN(test_doc_ops_range);
     RUN(test_doc_room_delete_cascades);
     RUN(test_entities);
+    RUN(test_usage_and_retention);
     RUN(test_doc_op_burst_in_order);
     RUN(test_doc_op_insert_timing_and_range_cap);
     RUN(test_docs_free);
