@@ -86,7 +86,8 @@ struct api_s {
     rl_map_t *rl_auth;           /* per IP, /api/auth/ */
     rl_map_t *rl_api_ip;         /* per IP, other routes */
     rl_map_t *rl_api_user;       /* per user, other routes */
-    rl_rule_t rule_auth, rule_api_ip, rule_api_user;
+    rl_map_t *rl_account;        /* per account (email): failed password checks */
+    rl_rule_t rule_auth, rule_api_ip, rule_api_user, rule_account;
     uv_timer_t sweep;            /* drops refilled rate-limit entries */
     api_auth_state_t auth;
 };
@@ -123,6 +124,13 @@ void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
 
 /* Answers 400 {"error":{"code":"validation_error","field":field,"message":message}}. */
 void api_invalid(api_req_t *r, const char *field, const char *message);
+
+/* Takes a token for key (borrowed; hashed when longer than RL_MAP_KEY_MAX) from m.
+ * Returns 1 when allowed; else answers 429 rate_limited with Retry-After and returns 0. */
+int api_rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key);
+
+/* Gives back the token api_rate_ok took for key (limits that count failures only). */
+void api_rate_refund(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key);
 
 /* Records an audit event (fire and forget). user_id may be NULL. */
 void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,

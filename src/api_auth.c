@@ -208,6 +208,8 @@ static void after_verify(uv_work_t *w, int status)
     api_req_t *r = w->data;
     wipe_secret(r);
     if (status == 0 && r->match) {
+        /* Only failures count against the account. */
+        api_rate_refund(r, r->api->rl_account, &r->api->rule_account, r->sreq.key);
         api_audit(r->api, "login", r->sreq.user.id, r->ip, NULL);
         respond_session(r, 200);
         return;
@@ -244,6 +246,9 @@ static void h_login(api_req_t *r)
         return;
     }
     user_email_normalize(email, elen, r->sreq.key);
+    /* Per account, whether it exists or not (a 429 must not tell), on top of the per-IP
+     * limit: guesses spread over many addresses still meet this bucket. */
+    if (!api_rate_ok(r, r->api->rl_account, &r->api->rule_account, r->sreq.key)) return;
     copy_secret(r, pw, plen);
     r->sreq.type = STORE_USER_BY_EMAIL;
     r->sreq.cb = on_login_user;

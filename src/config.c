@@ -12,9 +12,10 @@
 #include <jansson.h>
 
 #include "mem.h"
+#include "net_addr.h"
 
 typedef enum { OPT_LISTEN, OPT_PATH, OPT_STRING, OPT_ALG, OPT_LEVEL, OPT_FORMAT, OPT_COUNT,
-               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH } opt_type_t;
+               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH, OPT_CIDRS } opt_type_t;
 
 typedef struct {
     const char *name; /* flag name without "--" */
@@ -95,6 +96,10 @@ static const opt_t options[] = {
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
      "other /api/ requests per user"},
+    {"rate-login-account", OPT_RATE, OFF(rate_login_account), 1, 0, "10/10m",
+     "failed logins per account (429 until the next one is allowed)"},
+    {"trusted-proxies", OPT_CIDRS, 0, 0, 0, "",
+     "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/Forwarded is believed"},
     {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
      "base URL of joinLink"},
     {"room-max-capacity", OPT_COUNT, OFF(room_max_capacity), 1, 1000000, "50",
@@ -182,6 +187,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_auth = (config_rate_t){100, 15 * 60000};
     cfg->rate_api_ip = (config_rate_t){6000, 60000};
     cfg->rate_api_user = (config_rate_t){1200, 60000};
+    cfg->rate_login_account = (config_rate_t){10, 10 * 60000};
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;
@@ -229,6 +235,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->jwt_private_key);
     free(cfg->public_url);
     free_origins(cfg);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -392,6 +399,17 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
     case OPT_LIST:
         set_origins(cfg, v);
         break;
+    case OPT_CIDRS: {
+        net_cidr_t *list;
+        size_t nlist;
+        rc = net_cidr_list_parse(v, &list, &nlist);
+        if (rc == 0) {
+            free(cfg->trusted_proxies);
+            cfg->trusted_proxies = list;
+            cfg->ntrusted_proxies = nlist;
+        }
+        break;
+    }
     case OPT_SWITCH:
         if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
             *(uint64_t *)(base + o->offset) = 1;
@@ -479,7 +497,7 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
             v = num;
         } else if (json_is_boolean(val) && o->type == OPT_SWITCH) {
             v = json_is_true(val) ? "on" : "off";
-        } else if (json_is_array(val) && o->type == OPT_LIST) {
+        } else if (json_is_array(val) && (o->type == OPT_LIST || o->type == OPT_CIDRS)) {
             /* ["https://a", "https://b"] is the natural JSON spelling of a list. */
             size_t i, total = 1;
             json_t *el;

@@ -53,6 +53,9 @@ typedef struct {
     config_rate_t rate_auth;      /* /api/auth/ per client IP */
     config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
     config_rate_t rate_api_user;  /* other /api/ routes per user */
+    config_rate_t rate_login_account; /* failed logins per account (email) */
+    struct net_cidr_s *trusted_proxies; /* owned; peers whose forwarding headers count */
+    size_t ntrusted_proxies;
     /* rooms */
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */

@@ -38,6 +38,8 @@ struct conn_s {
     uint8_t open_handles;
     char remote[64];       /* "ip:port", for logs */
     char ip[48];           /* the peer's address, for rate limits and audit */
+    char client_ip[48];    /* WebSocket: the client's address (behind a trusted proxy, the
+                            * one it forwarded), for rate limits and audit */
 
     /* HTTP state (NULL once upgraded) */
     http_reqparser_t *http;

@@ -12,6 +12,7 @@
 
 #include "http_static.h"
 #include "mem.h"
+#include "net_addr.h"
 #include "ws_handshake.h"
 
 /* Web assets are read whole into one response buffer; anything bigger belongs to the
@@ -163,6 +164,43 @@ static const char *bearer_token(const http_request_t *req, size_t *len)
     return n ? v : NULL;
 }
 
+/* Returns every line of header name joined with ',' (new, caller frees; NULL when there
+ * is none), with its length in *len. */
+static char *header_joined(const http_request_t *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name), total = 0;
+    char *out = NULL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (h->name_len != n || strncasecmp(h->name, name, n) != 0) continue;
+        out = ch_realloc(out, total + h->value_len + 2);
+        if (total) out[total++] = ',';
+        memcpy(out + total, h->value, h->value_len);
+        total += h->value_len;
+        out[total] = '\0';
+    }
+    *len = total;
+    return out;
+}
+
+/* Writes the client's address for req into out (cap >= NET_IP_TEXT): the peer's, or
+ * the one its forwarding headers name when the peer is a --trusted-proxies address. */
+static void request_ip(conn_t *c, const http_request_t *req, char *out, size_t cap)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    if (!cfg->ntrusted_proxies) {
+        snprintf(out, cap, "%s", c->ip);
+        return;
+    }
+    size_t flen = 0, xlen = 0;
+    char *fwd = header_joined(req, "Forwarded", &flen);
+    char *xff = header_joined(req, "X-Forwarded-For", &xlen);
+    net_client_ip(c->ip, cfg->trusted_proxies, cfg->ntrusted_proxies, fwd, flen, xff, xlen,
+                  out, cap);
+    free(fwd);
+    free(xff);
+}
+
 /* Returns the raw value of query parameter name (up to '&'), or NULL. */
 static const char *query_param(const http_request_t *req, const char *name, size_t *len)
 {
@@ -202,11 +240,12 @@ static void handle_ws(conn_t *c, const http_request_t *req)
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
     if (!tok) tok = query_param(req, "token", &tlen);
+    request_ip(c, req, c->client_ip, sizeof(c->client_ip));
     auth_claims_t claims;
     if (tok) {
         const char *reason = "invalid token";
         if (proto_auth_verify(&c->srv->proto, tok, tlen, &claims, &reason) != 0) {
-            api_audit(&c->srv->api, "token_rejected", NULL, c->ip, reason);
+            api_audit(&c->srv->api, "token_rejected", NULL, c->client_ip, reason);
             error_reply(c, 401, "unauthorized", reason,
                         "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", 1);
             return;
@@ -337,7 +376,7 @@ static void handle_api(conn_t *c, const http_request_t *req)
 {
     api_req_t *r = api_req_new(&c->srv->api, req->method, req->path, req->path_len, req->query,
                                req->query_len);
-    snprintf(r->ip, sizeof(r->ip), "%s", c->ip);
+    request_ip(c, req, r->ip, sizeof(r->ip));
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
     if (tok) api_req_set_bearer(r, tok, tlen);
