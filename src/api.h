@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "audit_agg.h"
 #include "auth_jwt.h"
 #include "config.h"
 #include "log.h"
@@ -89,6 +90,10 @@ struct api_s {
     rl_map_t *rl_account;        /* per account (email): failed password checks */
     rl_rule_t rule_auth, rule_api_ip, rule_api_user, rule_account;
     uv_timer_t sweep;            /* drops refilled rate-limit entries */
+    audit_agg_t *audit_agg;      /* repeated failures of the current audit window */
+    uv_timer_t audit_timer;      /* ends audit windows, prunes old audit rows */
+    uint64_t audit_pruned_ms;    /* loop time of the last prune */
+    int audit_pruning;           /* a prune (chain) is running */
     api_auth_state_t auth;
 };
 
@@ -135,6 +140,12 @@ void api_rate_refund(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const cha
 /* Records an audit event (fire and forget). user_id may be NULL. */
 void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
                const char *detail);
+
+/* Records a failure event (refused token, failed login) through the aggregator: the first
+ * of its source in a window is written at once, repeats are counted and written as one
+ * row (with count) when the window ends. user_id may be NULL. */
+void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
+                       const char *detail);
 
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];

@@ -214,7 +214,7 @@ static void after_verify(uv_work_t *w, int status)
         respond_session(r, 200);
         return;
     }
-    api_audit(r->api, "login_failed", r->sreq.err == STORE_OK ? r->sreq.user.id : NULL, r->ip,
+    api_audit_failure(r->api, "login_failed", r->sreq.err == STORE_OK ? r->sreq.user.id : NULL, r->ip,
               r->sreq.err == STORE_OK ? "wrong password" : "unknown email");
     api_error(r, 401, "invalid_credentials", "wrong email or password");
 }

@@ -92,6 +92,8 @@ static const opt_t options[] = {
      "argon2id memory per hash"},
     {"rate-auth", OPT_RATE, OFF(rate_auth), 1, 0, "100/15m",
      "/api/auth/ requests per client IP"},
+    {"rate-ws-auth", OPT_RATE, OFF(rate_ws_auth), 1, 0, "30/1m",
+     "failed WebSocket token checks per client IP (then refused unchecked)"},
     {"rate-api-ip", OPT_RATE, OFF(rate_api_ip), 1, 0, "6000/1m",
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
@@ -100,6 +102,12 @@ static const opt_t options[] = {
      "failed logins per account (429 until the next one is allowed)"},
     {"trusted-proxies", OPT_CIDRS, 0, 0, 0, "",
      "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/Forwarded is believed"},
+    {"audit-window", OPT_DURATION, OFF(audit_window), 100, 24 * HOUR_MS, "1m",
+     "repeated failures of one source are written as one audit row per window"},
+    {"audit-max-sources", OPT_COUNT, OFF(audit_max_sources), 1, 10000000, "10000",
+     "failure sources counted per window (the rest share one row)"},
+    {"audit-retention", OPT_DURATION, OFF(audit_retention), 1000, 100 * 365 * 24 * HOUR_MS,
+     "2160h", "audit rows older than this are deleted"},
     {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
      "base URL of joinLink"},
     {"room-max-capacity", OPT_COUNT, OFF(room_max_capacity), 1, 1000000, "50",
@@ -188,6 +196,10 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_api_ip = (config_rate_t){6000, 60000};
     cfg->rate_api_user = (config_rate_t){1200, 60000};
     cfg->rate_login_account = (config_rate_t){10, 10 * 60000};
+    cfg->rate_ws_auth = (config_rate_t){30, 60000};
+    cfg->audit_window = 60000;
+    cfg->audit_max_sources = 10000;
+    cfg->audit_retention = 90 * 24 * HOUR_MS;
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;

@@ -54,6 +54,10 @@ typedef struct {
     config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
     config_rate_t rate_api_user;  /* other /api/ routes per user */
     config_rate_t rate_login_account; /* failed logins per account (email) */
+    config_rate_t rate_ws_auth;   /* failed WebSocket token checks per client IP */
+    uint64_t audit_window;        /* ms: repeated failures of a source fold into one row */
+    uint64_t audit_max_sources;   /* failure sources counted per window */
+    uint64_t audit_retention;     /* ms: older audit rows are deleted */
     struct net_cidr_s *trusted_proxies; /* owned; peers whose forwarding headers count */
     size_t ntrusted_proxies;
     /* rooms */

@@ -244,8 +244,17 @@ static void handle_ws(conn_t *c, const http_request_t *req)
     auth_claims_t claims;
     if (tok) {
         const char *reason = "invalid token";
-        if (proto_auth_verify(&c->srv->proto, tok, tlen, &claims, &reason) != 0) {
-            api_audit(&c->srv->api, "token_rejected", NULL, c->client_ip, reason);
+        uint64_t retry_ms = 0;
+        int rc = proto_auth_verify(&c->srv->proto, c->client_ip, tok, tlen,
+                                   uv_now(c->srv->loop), &claims, &reason, &retry_ms);
+        if (rc == PROTO_AUTH_ELIMITED) {
+            char ra[40];
+            snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
+                     (unsigned long long)(retry_ms + 999) / 1000);
+            error_reply(c, 429, "rate_limited", reason, ra, 1);
+            return;
+        }
+        if (rc != 0) {
             error_reply(c, 401, "unauthorized", reason,
                         "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", 1);
             return;

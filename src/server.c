@@ -165,7 +165,7 @@ static int bind_listener(server_t *s, char *name, size_t cap)
 static void audit_rejected(void *ud, const char *ip, const char *why)
 {
     server_t *s = ud;
-    api_audit(&s->api, "token_rejected", NULL, ip, why);
+    api_audit_failure(&s->api, "token_rejected", NULL, ip, why);
 }
 
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
@@ -199,6 +199,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         .unix_ms = clock_unix_ms,
         .audit_rejected = audit_rejected,
         .ud = s,
+        .rl = rl_map_new(SERVER_WS_AUTH_KEYS),
+        .rule = {.limit = (uint32_t)cfg->rate_ws_auth.limit,
+                 .window_ms = cfg->rate_ws_auth.window_ms},
     };
     proto_auth_register(&s->proto);
     s->handshake.origins = (const char *const *)cfg->origins;
@@ -274,6 +277,8 @@ void server_free(server_t *s)
     uring_free(s->uring);
     s->uring = NULL;
     if (s->rooms_ready) rooms_free(&s->rooms);
+    rl_map_free(s->proto.auth.rl);
+    s->proto.auth.rl = NULL;
     proto_free(&s->proto);
     free(s->web_root);
     s->web_root = NULL;

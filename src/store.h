@@ -52,6 +52,8 @@ typedef enum {
     STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at.
                           * out: the whole updated user. err: ENOTFOUND */
     STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
+    STORE_AUDIT_PRUNE,   /* in: audit.at (unix ms): deletes the oldest audit rows before it,
+                          * at most STORE_AUDIT_PRUNE_BATCH. out: audit.count = rows deleted */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
     STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
     STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (name, capacity, is_public,
@@ -99,7 +101,12 @@ typedef struct {
     char user_id[STORE_ID_LEN];  /* "" when unknown */
     char ip[STORE_IP_LEN];
     char detail[128];            /* short free text, never a secret */
+    int64_t count;               /* repeats this row stands for (0 is stored as 1) */
 } store_audit_t;
+
+/* Rows deleted by one STORE_AUDIT_PRUNE: keeps each transaction short; the caller repeats
+ * while a prune deleted this many. */
+#define STORE_AUDIT_PRUNE_BATCH 10000
 
 #define STORE_SUB_LEN 129        /* a token's sub: up to 128 bytes */
 #define STORE_CODE_LEN 7         /* room code, 6 chars */

@@ -103,6 +103,8 @@ static const char *const sq_migrations[] = {
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL,"
     " PRIMARY KEY(room_id, id)) WITHOUT ROWID;",
+    /* 6: a row may stand for several repeats of one failure from one source. */
+    "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -117,6 +119,7 @@ enum {
     SQ_USER_BY_ID,
     SQ_USER_UPDATE,
     SQ_AUDIT_INSERT,
+    SQ_AUDIT_PRUNE,
     SQ_ROOM_INSERT,
     SQ_ROOM_UPDATE,
     SQ_ROOM_DELETE,
@@ -163,8 +166,10 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     /* A NULL parameter keeps the column: the caller's update_mask decides what changes. */
     [SQ_USER_UPDATE] = "UPDATE users SET username = coalesce(?1, username),"
                        " color = coalesce(?2, color), updated_at = ?3 WHERE id = ?4",
-    [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail, count)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN"
+                       " (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)",
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
@@ -366,8 +371,21 @@ static int sq_audit(sq_conn_t *c, const store_audit_t *a)
     bad |= SQ_BIND_OPT(s, 3, a->user_id) != SQLITE_OK;
     bad |= SQ_BIND_OPT(s, 4, a->ip) != SQLITE_OK;
     bad |= SQ_BIND_OPT(s, 5, a->detail) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, a->count > 0 ? a->count : 1) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit insert");
+    sq_release(s);
+    return err;
+}
+
+static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_AUDIT_PRUNE];
+    int bad = sqlite3_bind_int64(s, 1, a->at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, STORE_AUDIT_PRUNE_BATCH) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit prune");
+    a->count = err == STORE_OK ? sqlite3_changes(c->db) : 0;
     sq_release(s);
     return err;
 }
@@ -918,6 +936,9 @@ static void sq_exec(void *conn, store_req_t *req)
         break;
     case STORE_AUDIT:
         req->err = sq_audit(c, &req->audit);
+        break;
+    case STORE_AUDIT_PRUNE:
+        req->err = sq_audit_prune(c, &req->audit);
         break;
     case STORE_ROOM_CREATE:
         CH_ASSERT(req->rooms);

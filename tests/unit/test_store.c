@@ -456,6 +456,38 @@ static void test_audit(void)
     test_rm_db(path);
 }
 
+/* A row stands for count repeats; a prune deletes the rows before a time, oldest first. */
+static void test_audit_count_and_prune(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "audit_prune");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t[5];
+    for (int i = 0; i < 4; i++) {
+        treq_init(&t[i], &c, STORE_AUDIT);
+        t[i].req.audit.at = 1000 * (i + 1);
+        strcpy(t[i].req.audit.event, "token_rejected");
+        t[i].req.audit.count = i == 3 ? 250 : 0;
+        store_submit(st, &t[i].req);
+    }
+    treq_init(&t[4], &c, STORE_AUDIT_PRUNE);
+    t[4].req.audit.at = 3000; /* deletes the rows at 1000 and 2000 */
+    store_submit(st, &t[4].req);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 5; i++) ASSERT_EQ(t[i].req.err, STORE_OK);
+    ASSERT_EQ(t[4].req.audit.count, 2);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 2);
+    ASSERT_EQ(db_int(path, "SELECT min(at) FROM audit"), 3000);
+    ASSERT_EQ(db_int(path, "SELECT sum(count) FROM audit"), 251);
+    test_rm_db(path);
+}
+
 /* A value longer than its field (a hand-edited file) is cut, never overflows. */
 static void test_long_value_truncated(void)
 {
@@ -2000,6 +2032,7 @@ int main(void)
     RUN(test_soft_errors_do_not_poison_batch);
     RUN(test_many_in_order_and_durable);
     RUN(test_audit);
+    RUN(test_audit_count_and_prune);
     RUN(test_long_value_truncated);
     RUN(test_migrate_from_v2);
     RUN(test_room_crud);
