@@ -40,6 +40,7 @@ static void on_sweep(uv_timer_t *t)
     rl_map_sweep(a->rl_api_ip, &a->rule_api_ip, now);
     rl_map_sweep(a->rl_api_user, &a->rule_api_user, now);
     rl_map_sweep(a->rl_account, &a->rule_account, now);
+    revoke_sweep(a->revoke, clock_unix_ms() / 1000);
 }
 
 static void on_audit_done(store_req_t *req);
@@ -98,7 +99,62 @@ static void on_audit_timer(uv_timer_t *t)
     uint64_t every = a->cfg->audit_retention < API_AUDIT_PRUNE_EVERY_MS
                          ? a->cfg->audit_retention
                          : API_AUDIT_PRUNE_EVERY_MS;
-    if (uv_now(a->loop) - a->audit_pruned_ms >= every) audit_prune_start(a);
+    if (uv_now(a->loop) - a->audit_pruned_ms >= every) {
+        audit_prune_start(a);
+        store_req_t *req = ch_calloc(1, sizeof(*req));
+        req->type = STORE_REVOKE_PRUNE;
+        req->cb = on_audit_done;
+        req->revoke.until_s = clock_unix_ms() / 1000;
+        store_submit(a->store, req);
+    }
+}
+
+typedef struct {
+    int done, err;
+} api_load_t;
+
+static void on_revokes_loaded(store_req_t *req)
+{
+    api_load_t *l = req->data;
+    l->done = 1;
+    l->err = req->err;
+}
+
+/* Loads the live revocations into a->revoke (running the loop until they are in). */
+static int load_revocations(api_t *a)
+{
+    api_load_t l = {0, 0};
+    store_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.type = STORE_REVOKE_LOAD;
+    req.cb = on_revokes_loaded;
+    req.data = &l;
+    req.revoke.until_s = clock_unix_ms() / 1000;
+    store_submit(a->store, &req);
+    while (!l.done) uv_run(a->loop, UV_RUN_ONCE);
+    for (size_t i = 0; i < req.nrevokes; i++) {
+        const store_revoke_t *e = &req.revokes[i];
+        if (e->kind == STORE_REVOKE_TOKEN) revoke_token(a->revoke, e->id, e->until_s);
+        else revoke_user(a->revoke, e->id, e->epoch, e->until_s);
+    }
+    free(req.revokes);
+    if (l.err != STORE_OK) {
+        log_error(a->log, "cannot load the token revocations from the database");
+        return -1;
+    }
+    return 0;
+}
+
+void api_revoke_token(api_t *a, const char *sub, const char *jti, int64_t until_s)
+{
+    revoke_token(a->revoke, jti, until_s);
+    if (a->revoked) a->revoked(a->revoked_ud, sub);
+}
+
+void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s)
+{
+    revoke_user(a->revoke, sub, epoch, until_s);
+    if (a->revoked) a->revoked(a->revoked_ud, sub);
 }
 
 int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
@@ -128,6 +184,8 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     uv_timer_start(&a->audit_timer, on_audit_timer, cfg->audit_window, cfg->audit_window);
     uv_unref((uv_handle_t *)&a->audit_timer);
     audit_prune_start(a);
+    a->revoke = revoke_new((size_t)cfg->revocations_max);
+    if (load_revocations(a) != 0) return -1;
     return api_auth_init(a);
 }
 
@@ -139,6 +197,8 @@ static void on_sweep_closed(uv_handle_t *h)
     rl_map_free(a->rl_api_user);
     rl_map_free(a->rl_account);
     a->rl_auth = a->rl_api_ip = a->rl_api_user = a->rl_account = NULL;
+    revoke_free(a->revoke);
+    a->revoke = NULL;
 }
 
 void api_close(api_t *a)
@@ -187,6 +247,7 @@ void api_req_free(api_req_t *r)
     json_decref(r->json);
     json_decref(r->resp);
     sodium_memzero(r->secret, sizeof(r->secret));
+    sodium_memzero(r->secret2, sizeof(r->secret2));
     free(r);
 }
 
@@ -379,6 +440,10 @@ static int authenticate(api_req_t *r)
     if (r->bearer) {
         int rc = auth_jwt_verify(r->api->jwt, r->bearer, strlen(r->bearer),
                                  clock_unix_ms() / 1000, &r->user, &why);
+        if (rc == 0 && revoke_check(r->api->revoke, &r->user) != 0) {
+            rc = -1;
+            why = "token revoked (signed out)";
+        }
         if (rc == 0) {
             r->authed = 1;
             return 1;

@@ -15,6 +15,7 @@
 #include "auth_jwt.h"
 #include "config.h"
 #include "log.h"
+#include "revoke.h"
 #include "rl_map.h"
 #include "store.h"
 
@@ -70,6 +71,8 @@ struct api_req_s {
     uv_work_t work;
     char secret[1025];
     size_t secret_len;
+    char secret2[1025];         /* a second one (the new password of a change) */
+    size_t secret2_len;
     int match;                  /* password verify result */
 };
 
@@ -95,9 +98,15 @@ struct api_s {
     uint64_t audit_pruned_ms;    /* loop time of the last prune */
     int audit_pruning;           /* a prune (chain) is running */
     api_auth_state_t auth;
+    revoke_t *revoke;            /* owned: revoked tokens, checked on every request */
+    /* Called after a revocation took effect, with the user it concerns, so the server can
+     * close that user's WebSocket connections whose token is now refused (may be NULL). */
+    void (*revoked)(void *ud, const char *sub);
+    void *revoked_ud;
 };
 
-/* Initialises a on loop; every pointer is borrowed and must outlive a. Returns 0 or -1
+/* Initialises a on loop and loads the revocations from the store (running the loop
+ * until they are in); every pointer is borrowed and must outlive a. Returns 0 or -1
  * (with a log line). */
 int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
              store_t *store, auth_jwt_t *jwt);
@@ -146,6 +155,12 @@ void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
  * row (with count) when the window ends. user_id may be NULL. */
 void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
                        const char *detail);
+
+/* Revokes, in memory at once, the token jti of user sub (borrowed) until until_s, or the
+ * tokens of sub whose "ep" is below epoch (REVOKE_ALL: every one), then runs a->revoked.
+ * The caller writes the same revocation to the store. */
+void api_revoke_token(api_t *a, const char *sub, const char *jti, int64_t until_s);
+void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s);
 
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];

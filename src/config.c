@@ -83,6 +83,8 @@ static const opt_t options[] = {
      "lifetime of tokens Chorus mints"},
     {"jwt-leeway", OPT_DURATION, OFF(jwt_leeway), 0, HOUR_MS, "0s",
      "clock skew allowed when checking exp and nbf"},
+    {"revocations-max", OPT_COUNT, OFF(revocations_max), 1, 100000000, "100000",
+     "revoked tokens/users remembered at once (logout then answers 503 revocations_full)"},
     {"auth-timeout", OPT_DURATION, OFF(auth_timeout), 10, HOUR_MS, "10s",
      "time for a WebSocket to authenticate (1008)"},
     {"token-grace", OPT_DURATION, OFF(token_grace), 0, HOUR_MS, "30s",
@@ -188,6 +190,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->jwt_private_key = ch_strdup("");
     cfg->jwt_ttl = 24 * HOUR_MS;
     cfg->jwt_leeway = 0;
+    cfg->revocations_max = 100000;
     cfg->auth_timeout = 10000;
     cfg->token_grace = 30000;
     cfg->password_ops = 2;

@@ -46,6 +46,7 @@ typedef struct {
     char *jwt_private_key;        /* owned; PEM file to mint RS256/ES256 tokens, "" = none */
     uint64_t jwt_ttl;             /* ms */
     uint64_t jwt_leeway;          /* ms of clock skew allowed on exp/nbf */
+    uint64_t revocations_max;     /* revoked tokens / user epochs held in memory */
     uint64_t auth_timeout;        /* ms for a WebSocket to authenticate */
     uint64_t token_grace;         /* ms after token_expired before close 1008 */
     uint64_t password_ops;        /* argon2id passes */

@@ -94,6 +94,8 @@ typedef struct {
     /* Records a rejected token (may be NULL). */
     void (*audit_rejected)(void *ud, const char *ip, const char *why);
     void *ud;
+    /* Revoked tokens (refused like invalid ones); NULL = none. Borrowed. */
+    const struct revoke_s *revoke;
     /* Failed token checks per client address (IPv6 by /64); NULL = unlimited. Borrowed. */
     rl_map_t *rl;
     rl_rule_t rule;

@@ -6,6 +6,7 @@
 #include "mem.h"
 #include "net_addr.h"
 #include "proto.h"
+#include "revoke.h"
 #include "ws_frame.h"
 
 /* Loop time at which claims expire, given the loop time now_ms. */
@@ -52,6 +53,10 @@ int proto_auth_verify(proto_t *p, const char *ip, const char *token, size_t len,
     int rc = -1;
     if (!p->auth.jwt) *why = "authentication is not configured";
     else rc = auth_jwt_verify(p->auth.jwt, token, len, p->auth.unix_ms() / 1000, out, why);
+    if (rc == 0 && p->auth.revoke && revoke_check(p->auth.revoke, out) != 0) {
+        rc = -1;
+        *why = "token revoked (signed out)";
+    }
     if (rc != 0) {
         if (p->auth.audit_rejected) p->auth.audit_rejected(p->auth.ud, ip, *why);
         return PROTO_AUTH_EINVALID;

@@ -50,13 +50,12 @@ static void revoke__key(char *out, size_t cap, char kind, const char *id)
     snprintf(out, cap, "%c:%s", kind, id);
 }
 
-/* Finds or adds the entry for key; NULL when the set is full. */
+/* Finds or adds the entry for key. */
 static revoke_entry_t *revoke__slot(revoke_t *rv, const char *key, int *fresh)
 {
     revoke_entry_t *e = strmap_get(&rv->map, key);
     *fresh = 0;
     if (e) return e;
-    if (rv->map.count >= rv->max) return NULL;
     e = ch_calloc(1, sizeof(*e));
     snprintf(e->key, sizeof(e->key), "%s", key);
     strmap_put(&rv->map, e->key, e);
@@ -64,27 +63,23 @@ static revoke_entry_t *revoke__slot(revoke_t *rv, const char *key, int *fresh)
     return e;
 }
 
-int revoke_token(revoke_t *rv, const char *jti, int64_t until_s)
+void revoke_token(revoke_t *rv, const char *jti, int64_t until_s)
 {
     char key[AUTH_JWT_SUB_MAX + 3];
     revoke__key(key, sizeof(key), 't', jti);
     int fresh;
     revoke_entry_t *e = revoke__slot(rv, key, &fresh);
-    if (!e) return -1;
     if (fresh || until_s > e->until_s) e->until_s = until_s;
-    return 0;
 }
 
-int revoke_user(revoke_t *rv, const char *sub, int64_t epoch, int64_t until_s)
+void revoke_user(revoke_t *rv, const char *sub, int64_t epoch, int64_t until_s)
 {
     char key[AUTH_JWT_SUB_MAX + 3];
     revoke__key(key, sizeof(key), 'u', sub);
     int fresh;
     revoke_entry_t *e = revoke__slot(rv, key, &fresh);
-    if (!e) return -1;
     if (fresh || epoch > e->epoch) e->epoch = epoch;
     if (fresh || until_s > e->until_s) e->until_s = until_s;
-    return 0;
 }
 
 int revoke_has_room(const revoke_t *rv, const char *jti, const char *sub)

@@ -17,20 +17,22 @@
 
 typedef struct revoke_s revoke_t;
 
-/* Returns a new, empty set holding at most max (>= 1) entries; free with revoke_free. */
+/* Returns a new, empty set meant to hold at most max (>= 1) entries; free with
+ * revoke_free. The bound is enforced at admission (revoke_has_room, before the durable
+ * write), so an entry whose write committed is always added: the set may exceed max by
+ * the revocations in flight. */
 revoke_t *revoke_new(size_t max);
 
 /* Frees rv; NULL is ignored. */
 void revoke_free(revoke_t *rv);
 
 /* Revokes the token with id jti (borrowed, non-empty) until until_s (its exp plus the
- * leeway). Returns 0, or -1 when the set is full (nothing changed). */
-int revoke_token(revoke_t *rv, const char *jti, int64_t until_s);
+ * leeway). */
+void revoke_token(revoke_t *rv, const char *jti, int64_t until_s);
 
 /* Refuses the tokens of user sub (borrowed) whose "ep" is below epoch (REVOKE_ALL: every
- * token of sub) until until_s; an entry for sub is replaced by the higher epoch. Returns 0,
- * or -1 when the set is full and sub has no entry yet. */
-int revoke_user(revoke_t *rv, const char *sub, int64_t epoch, int64_t until_s);
+ * token of sub) until until_s; an entry for sub keeps the higher epoch and until. */
+void revoke_user(revoke_t *rv, const char *sub, int64_t epoch, int64_t until_s);
 
 /* Returns 1 when revoke_token / revoke_user for these keys would succeed (room left or
  * an entry to replace), else 0. jti or sub may be NULL. */

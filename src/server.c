@@ -168,6 +168,17 @@ static void audit_rejected(void *ud, const char *ip, const char *why)
     api_audit_failure(&s->api, "token_rejected", NULL, ip, why);
 }
 
+/* A revocation took effect: close sub's WebSocket connections whose token it refuses. */
+static void on_revoked(void *ud, const char *sub)
+{
+    server_t *s = ud;
+    for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
+        if (revoke_check(s->api.revoke, &c->pc.user) != 0)
+            conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
+    }
+}
+
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
                  store_t *store, auth_jwt_t *jwt)
 {
@@ -248,6 +259,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     int api_rc = api_init(&s->api, loop, cfg, log, store, jwt);
     s->api_ready = 1;
     s->api.rooms = &s->rooms;
+    s->api.revoked = on_revoked;
+    s->api.revoked_ud = s;
+    s->proto.auth.revoke = s->api.revoke;
     if (api_rc != 0) {
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
