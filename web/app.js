@@ -105,6 +105,7 @@ function renderTopbar() {
 }
 
 $('[data-testid="signout"]').addEventListener('click', () => {
+  api().logout().catch(() => {}); // revokes the token on the server; signing out here does not wait
   leaveRoomSession();
   saveSession(null);
   navigate(lobbyUrl());
