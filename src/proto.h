@@ -25,7 +25,8 @@ typedef struct {
     void (*send)(proto_client_t *c, cbuf_t *frame);
     /* Starts closing the client with a WebSocket close code. */
     void (*close)(proto_client_t *c, int code, const char *reason);
-    /* Returns the client's IP address, for the audit log. */
+    /* Returns the client's IP address, for rate limits and the audit log (may be NULL:
+     * no address). */
     const char *(*peer)(proto_client_t *c);
     /* Frees a client that went away while operations were pending, once the last one
      * completed (see proto_defer). */

@@ -94,7 +94,8 @@ static void op_auth(proto_req_t *req)
     auth_claims_t u;
     const char *why = "invalid token";
     uint64_t retry_ms = 0;
-    int rc = proto_auth_verify(p, c->tr->peer(c), json_string_value(tok),
+    const char *ip = c->tr->peer ? c->tr->peer(c) : "";
+    int rc = proto_auth_verify(p, ip, json_string_value(tok),
                                json_string_length(tok), req->now_ms, &u, &why, &retry_ms);
     if (rc == PROTO_AUTH_ELIMITED) {
         proto_reply_error_obj(req, json_pack("{s:s, s:s, s:I}", "code", PROTO_RATE_LIMITED,
