@@ -40,121 +40,7 @@ static void on_sweep(uv_timer_t *t)
     rl_map_sweep(a->rl_api_ip, &a->rule_api_ip, now);
     rl_map_sweep(a->rl_api_user, &a->rule_api_user, now);
     rl_map_sweep(a->rl_account, &a->rule_account, now);
-    revoke_sweep(a->revoke, clock_unix_ms() / 1000);
-}
-
-static void on_audit_done(store_req_t *req);
-
-static void audit_emit(void *ud, const store_audit_t *row)
-{
-    api_t *a = ud;
-    store_req_t *req = ch_calloc(1, sizeof(*req));
-    req->type = STORE_AUDIT;
-    req->cb = on_audit_done;
-    req->audit = *row;
-    store_submit(a->store, req);
-}
-
-static void audit_prune_start(api_t *a);
-
-static void on_prune_done(store_req_t *req)
-{
-    api_t *a = req->data;
-    int more = req->err == STORE_OK && req->audit.count == STORE_AUDIT_PRUNE_BATCH;
-    int64_t cutoff = req->audit.at;
-    free(req);
-    a->audit_pruning = 0;
-    if (more && a->audit_agg) { /* more to delete: one short transaction at a time */
-        a->audit_pruning = 1;
-        store_req_t *next = ch_calloc(1, sizeof(*next));
-        next->type = STORE_AUDIT_PRUNE;
-        next->cb = on_prune_done;
-        next->data = a;
-        next->audit.at = cutoff;
-        store_submit(a->store, next);
-    }
-}
-
-/* Deletes the audit rows older than --audit-retention (unless a prune is running). */
-static void audit_prune_start(api_t *a)
-{
-    if (a->audit_pruning) return;
-    a->audit_pruning = 1;
-    a->audit_pruned_ms = uv_now(a->loop);
-    store_req_t *req = ch_calloc(1, sizeof(*req));
-    req->type = STORE_AUDIT_PRUNE;
-    req->cb = on_prune_done;
-    req->data = a;
-    req->audit.at = clock_unix_ms() - (int64_t)a->cfg->audit_retention;
-    store_submit(a->store, req);
-}
-
-/* Prunes at most this often (and at start), however long the retention. */
-#define API_AUDIT_PRUNE_EVERY_MS 3600000ULL
-
-static void on_audit_timer(uv_timer_t *t)
-{
-    api_t *a = t->data;
-    audit_agg_flush(a->audit_agg, clock_unix_ms(), audit_emit, a);
-    uint64_t every = a->cfg->audit_retention < API_AUDIT_PRUNE_EVERY_MS
-                         ? a->cfg->audit_retention
-                         : API_AUDIT_PRUNE_EVERY_MS;
-    if (uv_now(a->loop) - a->audit_pruned_ms >= every) {
-        audit_prune_start(a);
-        store_req_t *req = ch_calloc(1, sizeof(*req));
-        req->type = STORE_REVOKE_PRUNE;
-        req->cb = on_audit_done;
-        req->revoke.until_s = clock_unix_ms() / 1000;
-        store_submit(a->store, req);
-    }
-}
-
-typedef struct {
-    int done, err;
-} api_load_t;
-
-static void on_revokes_loaded(store_req_t *req)
-{
-    api_load_t *l = req->data;
-    l->done = 1;
-    l->err = req->err;
-}
-
-/* Loads the live revocations into a->revoke (running the loop until they are in). */
-static int load_revocations(api_t *a)
-{
-    api_load_t l = {0, 0};
-    store_req_t req;
-    memset(&req, 0, sizeof(req));
-    req.type = STORE_REVOKE_LOAD;
-    req.cb = on_revokes_loaded;
-    req.data = &l;
-    req.revoke.until_s = clock_unix_ms() / 1000;
-    store_submit(a->store, &req);
-    while (!l.done) uv_run(a->loop, UV_RUN_ONCE);
-    for (size_t i = 0; i < req.nrevokes; i++) {
-        const store_revoke_t *e = &req.revokes[i];
-        if (e->kind == STORE_REVOKE_TOKEN) revoke_token(a->revoke, e->id, e->until_s);
-        else revoke_user(a->revoke, e->id, e->epoch, e->until_s);
-    }
-    free(req.revokes);
-    if (l.err != STORE_OK) {
-        log_error(a->log, "cannot load the token revocations from the database");
-        return -1;
-    }
-    return 0;
-}
-
-void api_revoke_token(api_t *a, const char *sub, const char *jti, int64_t until_s)
-{
-    revoke_token(a->revoke, jti, until_s);
-    if (a->revoked) a->revoked(a->revoked_ud, sub);
-}
-
-void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s)
-{
-    revoke_user(a->revoke, sub, epoch, until_s);
-    if (a->revoked) a->revoked(a->revoked_ud, sub);
+    api_revoke_sweep(a);
 }
 
 int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
@@ -178,14 +64,8 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     a->sweep.data = a;
     uv_timer_start(&a->sweep, on_sweep, API_SWEEP_MS, API_SWEEP_MS);
     uv_unref((uv_handle_t *)&a->sweep);
-    a->audit_agg = audit_agg_new((size_t)cfg->audit_max_sources);
-    uv_timer_init(loop, &a->audit_timer);
-    a->audit_timer.data = a;
-    uv_timer_start(&a->audit_timer, on_audit_timer, cfg->audit_window, cfg->audit_window);
-    uv_unref((uv_handle_t *)&a->audit_timer);
-    audit_prune_start(a);
-    a->revoke = revoke_new((size_t)cfg->revocations_max);
-    if (load_revocations(a) != 0) return -1;
+    api_audit_start(a);
+    if (api_revoke_load(a) != 0) return -1;
     return api_auth_init(a);
 }
 
@@ -203,11 +83,7 @@ static void on_sweep_closed(uv_handle_t *h)
 
 void api_close(api_t *a)
 {
-    /* The window's counts go to the store before it closes. */
-    audit_agg_flush(a->audit_agg, clock_unix_ms(), audit_emit, a);
-    audit_agg_free(a->audit_agg);
-    a->audit_agg = NULL;
-    uv_close((uv_handle_t *)&a->audit_timer, NULL);
+    api_audit_stop(a);
     uv_close((uv_handle_t *)&a->sweep, on_sweep_closed);
 }
 
@@ -280,19 +156,6 @@ void api_invalid(api_req_t *r, const char *field, const char *message)
 static void on_audit_done(store_req_t *req)
 {
     free(req);
-}
-
-void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
-                       const char *detail)
-{
-    store_audit_t ev;
-    memset(&ev, 0, sizeof(ev));
-    snprintf(ev.event, sizeof(ev.event), "%s", event);
-    snprintf(ev.user_id, sizeof(ev.user_id), "%s", user_id ? user_id : "");
-    snprintf(ev.ip, sizeof(ev.ip), "%s", ip ? ip : "");
-    snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
-    if (a->audit_agg && !audit_agg_add(a->audit_agg, &ev)) return; /* counted */
-    api_audit(a, event, user_id, ip, detail);
 }
 
 void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,

@@ -156,6 +156,18 @@ void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
 void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
                        const char *detail);
 
+/* api_audit.c: starts the audit window timer and the first prune; api_audit_stop
+ * writes the window's counts and closes the timer. */
+void api_audit_start(api_t *a);
+void api_audit_stop(api_t *a);
+
+/* api_revoke.c: creates a->revoke and loads the live revocations from the store (running
+ * the loop until they are in). Returns 0 or -1 (logged). */
+int api_revoke_load(api_t *a);
+
+/* Drops the ended revocations from memory and, when there were any, from the store. */
+void api_revoke_sweep(api_t *a);
+
 /* Revokes, in memory at once, the token jti of user sub (borrowed) until until_s, or the
  * tokens of sub whose "ep" is below epoch (REVOKE_ALL: every one), then runs a->revoked.
  * The caller writes the same revocation to the store. */
