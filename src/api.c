@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "mem.h"
+#include "net_addr.h"
 #include "utf8.h"
 
 /* Rate-limit keys beyond this many per group are evicted (see rl_map.h). */
@@ -38,6 +39,8 @@ static void on_sweep(uv_timer_t *t)
     rl_map_sweep(a->rl_auth, &a->rule_auth, now);
     rl_map_sweep(a->rl_api_ip, &a->rule_api_ip, now);
     rl_map_sweep(a->rl_api_user, &a->rule_api_user, now);
+    rl_map_sweep(a->rl_account, &a->rule_account, now);
+    api_revoke_sweep(a);
 }
 
 int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
@@ -52,13 +55,17 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     a->rule_auth = rule_of(cfg->rate_auth);
     a->rule_api_ip = rule_of(cfg->rate_api_ip);
     a->rule_api_user = rule_of(cfg->rate_api_user);
+    a->rule_account = rule_of(cfg->rate_login_account);
     a->rl_auth = rl_map_new(API_RL_MAX_KEYS);
     a->rl_api_ip = rl_map_new(API_RL_MAX_KEYS);
     a->rl_api_user = rl_map_new(API_RL_MAX_KEYS);
+    a->rl_account = rl_map_new(API_RL_MAX_KEYS);
     uv_timer_init(loop, &a->sweep);
     a->sweep.data = a;
     uv_timer_start(&a->sweep, on_sweep, API_SWEEP_MS, API_SWEEP_MS);
     uv_unref((uv_handle_t *)&a->sweep);
+    api_audit_start(a);
+    if (api_revoke_load(a) != 0) return -1;
     return api_auth_init(a);
 }
 
@@ -68,11 +75,15 @@ static void on_sweep_closed(uv_handle_t *h)
     rl_map_free(a->rl_auth);
     rl_map_free(a->rl_api_ip);
     rl_map_free(a->rl_api_user);
-    a->rl_auth = a->rl_api_ip = a->rl_api_user = NULL;
+    rl_map_free(a->rl_account);
+    a->rl_auth = a->rl_api_ip = a->rl_api_user = a->rl_account = NULL;
+    revoke_free(a->revoke);
+    a->revoke = NULL;
 }
 
 void api_close(api_t *a)
 {
+    api_audit_stop(a);
     uv_close((uv_handle_t *)&a->sweep, on_sweep_closed);
 }
 
@@ -112,6 +123,7 @@ void api_req_free(api_req_t *r)
     json_decref(r->json);
     json_decref(r->resp);
     sodium_memzero(r->secret, sizeof(r->secret));
+    sodium_memzero(r->secret2, sizeof(r->secret2));
     free(r);
 }
 
@@ -244,18 +256,22 @@ static const api_route_t *find_route(api_req_t *r, char *allow, size_t cap)
     return NULL;
 }
 
-/* Takes a token from m for key. Returns 1 when allowed; else answers 429 and returns 0. */
-static int rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key)
+/* Points *key at the map key of key (borrowed): itself, or its hash in digest when it
+ * is longer than RL_MAP_KEY_MAX (a token's sub may be 128 bytes, an email 254). */
+static size_t rate_key(const char **key, unsigned char digest[RL_MAP_KEY_MAX / 2])
+{
+    size_t klen = strlen(*key);
+    if (klen <= RL_MAP_KEY_MAX) return klen;
+    crypto_generichash(digest, RL_MAP_KEY_MAX / 2, (const unsigned char *)*key, klen, NULL, 0);
+    *key = (const char *)digest;
+    return RL_MAP_KEY_MAX / 2;
+}
+
+int api_rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key)
 {
     uint64_t retry_ms = 0;
-    size_t klen = strlen(key);
     unsigned char digest[RL_MAP_KEY_MAX / 2];
-    if (klen > RL_MAP_KEY_MAX) {
-        /* A token's sub may be up to 128 bytes: longer keys are stored by their hash. */
-        crypto_generichash(digest, sizeof(digest), (const unsigned char *)key, klen, NULL, 0);
-        key = (const char *)digest;
-        klen = sizeof(digest);
-    }
+    size_t klen = rate_key(&key, digest);
     if (rl_map_take(m, key, klen, rule, uv_now(r->api->loop), &retry_ms)) return 1;
     uint64_t secs = (retry_ms + 999) / 1000;
     if (secs == 0) secs = 1;
@@ -265,6 +281,21 @@ static int rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char 
     return 0;
 }
 
+void api_rate_refund(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key)
+{
+    unsigned char digest[RL_MAP_KEY_MAX / 2];
+    size_t klen = rate_key(&key, digest);
+    rl_map_refund(m, key, klen, rule, uv_now(r->api->loop));
+}
+
+/* api_rate_ok keyed by the client's address (an IPv6 client by its /64). */
+static int rate_ok_ip(api_req_t *r, rl_map_t *m, const rl_rule_t *rule)
+{
+    char key[NET_IP_TEXT];
+    net_ip_key(r->ip, key, sizeof(key));
+    return api_rate_ok(r, m, rule, key);
+}
+
 /* Checks the bearer token. Returns 1 when r->user is set; else answers 401 and returns 0. */
 static int authenticate(api_req_t *r)
 {
@@ -272,11 +303,15 @@ static int authenticate(api_req_t *r)
     if (r->bearer) {
         int rc = auth_jwt_verify(r->api->jwt, r->bearer, strlen(r->bearer),
                                  clock_unix_ms() / 1000, &r->user, &why);
+        if (rc == 0 && revoke_check(r->api->revoke, &r->user) != 0) {
+            rc = -1;
+            why = "token revoked (signed out)";
+        }
         if (rc == 0) {
             r->authed = 1;
             return 1;
         }
-        api_audit(r->api, "token_rejected", NULL, r->ip, why);
+        api_audit_failure(r->api, "token_rejected", NULL, r->ip, why);
     }
     snprintf(r->extra, sizeof(r->extra), "WWW-Authenticate: Bearer realm=\"chorus\"\r\n");
     api_error(r, 401, "unauthorized", "%s", why);
@@ -298,14 +333,14 @@ void api_handle(api_req_t *r)
         return;
     }
     if (rt->group == API_GROUP_AUTH) {
-        if (!rate_ok(r, a->rl_auth, &a->rule_auth, r->ip)) return;
-    } else if (!rate_ok(r, a->rl_api_ip, &a->rule_api_ip, r->ip)) {
+        if (!rate_ok_ip(r, a->rl_auth, &a->rule_auth)) return;
+    } else if (!rate_ok_ip(r, a->rl_api_ip, &a->rule_api_ip)) {
         return;
     }
     if (!(rt->flags & API_PUBLIC)) {
         if (!authenticate(r)) return;
         if (rt->group == API_GROUP_API &&
-            !rate_ok(r, a->rl_api_user, &a->rule_api_user, r->user.sub))
+            !api_rate_ok(r, a->rl_api_user, &a->rule_api_user, r->user.sub))
             return;
     }
     if (r->body && r->body_len > 0) {

@@ -11,9 +11,11 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "audit_agg.h"
 #include "auth_jwt.h"
 #include "config.h"
 #include "log.h"
+#include "revoke.h"
 #include "rl_map.h"
 #include "store.h"
 
@@ -69,6 +71,8 @@ struct api_req_s {
     uv_work_t work;
     char secret[1025];
     size_t secret_len;
+    char secret2[1025];         /* a second one (the new password of a change) */
+    size_t secret2_len;
     int match;                  /* password verify result */
 };
 
@@ -86,12 +90,23 @@ struct api_s {
     rl_map_t *rl_auth;           /* per IP, /api/auth/ */
     rl_map_t *rl_api_ip;         /* per IP, other routes */
     rl_map_t *rl_api_user;       /* per user, other routes */
-    rl_rule_t rule_auth, rule_api_ip, rule_api_user;
+    rl_map_t *rl_account;        /* per account (email): failed password checks */
+    rl_rule_t rule_auth, rule_api_ip, rule_api_user, rule_account;
     uv_timer_t sweep;            /* drops refilled rate-limit entries */
+    audit_agg_t *audit_agg;      /* repeated failures of the current audit window */
+    uv_timer_t audit_timer;      /* ends audit windows, prunes old audit rows */
+    uint64_t audit_pruned_ms;    /* loop time of the last prune */
+    int audit_pruning;           /* a prune (chain) is running */
     api_auth_state_t auth;
+    revoke_t *revoke;            /* owned: revoked tokens, checked on every request */
+    /* Called after a revocation took effect, with the user it concerns, so the server can
+     * close that user's WebSocket connections whose token is now refused (may be NULL). */
+    void (*revoked)(void *ud, const char *sub);
+    void *revoked_ud;
 };
 
-/* Initialises a on loop; every pointer is borrowed and must outlive a. Returns 0 or -1
+/* Initialises a on loop and loads the revocations from the store (running the loop
+ * until they are in); every pointer is borrowed and must outlive a. Returns 0 or -1
  * (with a log line). */
 int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
              store_t *store, auth_jwt_t *jwt);
@@ -124,9 +139,40 @@ void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
 /* Answers 400 {"error":{"code":"validation_error","field":field,"message":message}}. */
 void api_invalid(api_req_t *r, const char *field, const char *message);
 
+/* Takes a token for key (borrowed; hashed when longer than RL_MAP_KEY_MAX) from m.
+ * Returns 1 when allowed; else answers 429 rate_limited with Retry-After and returns 0. */
+int api_rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key);
+
+/* Gives back the token api_rate_ok took for key (limits that count failures only). */
+void api_rate_refund(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key);
+
 /* Records an audit event (fire and forget). user_id may be NULL. */
 void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
                const char *detail);
+
+/* Records a failure event (refused token, failed login) through the aggregator: the first
+ * of its source in a window is written at once, repeats are counted and written as one
+ * row (with count) when the window ends. user_id may be NULL. */
+void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
+                       const char *detail);
+
+/* api_audit.c: starts the audit window timer and the first prune; api_audit_stop
+ * writes the window's counts and closes the timer. */
+void api_audit_start(api_t *a);
+void api_audit_stop(api_t *a);
+
+/* api_revoke.c: creates a->revoke and loads the live revocations from the store (running
+ * the loop until they are in). Returns 0 or -1 (logged). */
+int api_revoke_load(api_t *a);
+
+/* Drops the ended revocations from memory and, when there were any, from the store. */
+void api_revoke_sweep(api_t *a);
+
+/* Revokes, in memory at once, the token jti of user sub (borrowed) until until_s, or the
+ * tokens of sub whose "ep" is below epoch (REVOKE_ALL: every one), then runs a->revoked.
+ * The caller writes the same revocation to the store. */
+void api_revoke_token(api_t *a, const char *sub, const char *jti, int64_t until_s);
+void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s);
 
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];

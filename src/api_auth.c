@@ -71,6 +71,11 @@ static char *token_for(api_t *a, const store_user_t *u)
     snprintf(c.sub, sizeof(c.sub), "%s", u->id);
     snprintf(c.name, sizeof(c.name), "%s", u->username);
     snprintf(c.color, sizeof(c.color), "%s", u->color);
+    /* An id, so this token can be revoked alone (logout), and the account's epoch, so
+     * logout everywhere / a password change revokes every earlier token. */
+    auth_random_hex(c.jti, 16);
+    c.ep = u->token_epoch;
+    c.has_ep = 1;
     char *tok = auth_jwt_mint(a->jwt, &c, clock_unix_ms() / 1000,
                               (int64_t)(a->cfg->jwt_ttl / 1000));
     if (!tok) log_error(a->log, "cannot mint a token for user %s", u->id);
@@ -104,6 +109,8 @@ static void wipe_secret(api_req_t *r)
 {
     sodium_memzero(r->secret, sizeof(r->secret));
     r->secret_len = 0;
+    sodium_memzero(r->secret2, sizeof(r->secret2));
+    r->secret2_len = 0;
     if (r->body) sodium_memzero((char *)r->body, r->body_len);
 }
 
@@ -208,11 +215,13 @@ static void after_verify(uv_work_t *w, int status)
     api_req_t *r = w->data;
     wipe_secret(r);
     if (status == 0 && r->match) {
+        /* Only failures count against the account. */
+        api_rate_refund(r, r->api->rl_account, &r->api->rule_account, r->sreq.key);
         api_audit(r->api, "login", r->sreq.user.id, r->ip, NULL);
         respond_session(r, 200);
         return;
     }
-    api_audit(r->api, "login_failed", r->sreq.err == STORE_OK ? r->sreq.user.id : NULL, r->ip,
+    api_audit_failure(r->api, "login_failed", r->sreq.err == STORE_OK ? r->sreq.user.id : NULL, r->ip,
               r->sreq.err == STORE_OK ? "wrong password" : "unknown email");
     api_error(r, 401, "invalid_credentials", "wrong email or password");
 }
@@ -244,6 +253,9 @@ static void h_login(api_req_t *r)
         return;
     }
     user_email_normalize(email, elen, r->sreq.key);
+    /* Per account, whether it exists or not (a 429 must not tell), on top of the per-IP
+     * limit: guesses spread over many addresses still meet this bucket. */
+    if (!api_rate_ok(r, r->api->rl_account, &r->api->rule_account, r->sreq.key)) return;
     copy_secret(r, pw, plen);
     r->sreq.type = STORE_USER_BY_EMAIL;
     r->sreq.cb = on_login_user;
@@ -359,11 +371,256 @@ static void h_patch_me(api_req_t *r)
     store_submit(r->api->store, &r->sreq);
 }
 
+/* --- revocation: logout, logout everywhere, password change, account deletion --- */
+
+static int64_t leeway_s(const api_t *a)
+{
+    return (int64_t)(a->cfg->jwt_leeway / 1000);
+}
+
+/* When the tokens of an account minted before now have all expired. */
+static int64_t epoch_until(const api_t *a)
+{
+    return clock_unix_ms() / 1000 + (int64_t)(a->cfg->jwt_ttl / 1000) + leeway_s(a) + 1;
+}
+
+/* Answers 503 and returns 0 when the revocation set is full (see --revocations-max). */
+static int revoke_room(api_req_t *r, const char *jti, const char *sub)
+{
+    if (revoke_has_room(r->api->revoke, jti, sub)) return 1;
+    snprintf(r->extra, sizeof(r->extra), "Retry-After: 60\r\n");
+    api_error(r, 503, "revocations_full",
+              "too many revoked tokens are remembered; try again later");
+    return 0;
+}
+
+static int chorus_account(api_req_t *r)
+{
+    if (strlen(r->user.sub) < sizeof(r->sreq.user.id)) return 1;
+    api_error(r, 404, "not_found",
+              "no Chorus account for this token (the app backend manages this user)");
+    return 0;
+}
+
+static void on_revocation_stored(store_req_t *sreq)
+{
+    api_req_t *r = sreq->data;
+    if (sreq->err != STORE_OK) {
+        api_error(r, 500, "internal_error", "cannot store the revocation");
+        return;
+    }
+    api_respond(r, 200, json_pack("{s:b}", "success", 1));
+}
+
+static void h_logout(api_req_t *r)
+{
+    if (!r->user.jti[0]) {
+        api_error(r, 400, "not_revocable",
+                  "this token has no jti (an app backend minted it): it cannot be revoked "
+                  "alone and ends at its exp");
+        return;
+    }
+    if (!revoke_room(r, r->user.jti, NULL)) return;
+    int64_t until = r->user.exp + leeway_s(r->api) + 1;
+    api_revoke_token(r->api, r->user.sub, r->user.jti, until);
+    api_audit(r->api, "logout", r->user.sub, r->ip, NULL);
+    r->sreq.type = STORE_REVOKE_PUT;
+    r->sreq.revoke.kind = STORE_REVOKE_TOKEN;
+    snprintf(r->sreq.revoke.id, sizeof(r->sreq.revoke.id), "%s", r->user.jti);
+    r->sreq.revoke.until_s = until;
+    r->sreq.cb = on_revocation_stored;
+    r->sreq.data = r;
+    store_submit(r->api->store, &r->sreq);
+}
+
+/* After STORE_USER_UPDATE with STORE_UPD_EPOCH: the new epoch takes effect. */
+static int epoch_bumped(api_req_t *r)
+{
+    store_req_t *sreq = &r->sreq;
+    if (sreq->err == STORE_ENOTFOUND) {
+        api_error(r, 404, "not_found",
+                  "no Chorus account for this token (the app backend manages this user)");
+        return 0;
+    }
+    if (sreq->err != STORE_OK) {
+        api_error(r, 500, "internal_error", "cannot update the account");
+        return 0;
+    }
+    api_revoke_user(r->api, sreq->user.id, sreq->user.token_epoch, sreq->revoke.until_s);
+    return 1;
+}
+
+static void on_logout_all(store_req_t *sreq)
+{
+    api_req_t *r = sreq->data;
+    if (!epoch_bumped(r)) return;
+    api_audit(r->api, "logout_all", sreq->user.id, r->ip, NULL);
+    api_respond(r, 200, json_pack("{s:b}", "success", 1));
+}
+
+/* Submits the epoch bump (with flags more, e.g. a new password) for r's user. */
+static void bump_epoch(api_req_t *r, unsigned more, store_cb cb)
+{
+    memcpy(r->sreq.user.id, r->user.sub, strlen(r->user.sub) + 1);
+    r->sreq.user.updated_at = clock_unix_ms();
+    r->sreq.update_mask = STORE_UPD_EPOCH | more;
+    r->sreq.revoke.until_s = epoch_until(r->api);
+    r->sreq.type = STORE_USER_UPDATE;
+    r->sreq.cb = cb;
+    r->sreq.data = r;
+    store_submit(r->api->store, &r->sreq);
+}
+
+static void h_logout_all(api_req_t *r)
+{
+    if (!chorus_account(r) || !revoke_room(r, NULL, r->user.sub)) return;
+    bump_epoch(r, 0, on_logout_all);
+}
+
+static void on_password_changed(store_req_t *sreq)
+{
+    api_req_t *r = sreq->data;
+    if (!epoch_bumped(r)) return;
+    api_audit(r->api, "password_changed", sreq->user.id, r->ip, NULL);
+    respond_session(r, 200); /* a token with the new epoch: this client stays signed in */
+}
+
+static void after_new_hash(uv_work_t *w, int status)
+{
+    api_req_t *r = w->data;
+    wipe_secret(r);
+    if (status != 0 || r->match != 0) {
+        log_error(r->api->log, "password hashing failed");
+        api_error(r, 500, "internal_error", "cannot hash the password");
+        return;
+    }
+    bump_epoch(r, STORE_UPD_PASSWORD, on_password_changed);
+}
+
+static void on_deleted(store_req_t *sreq)
+{
+    api_req_t *r = sreq->data;
+    if (sreq->err == STORE_ENOTFOUND) {
+        api_error(r, 404, "not_found", "no Chorus account for this token");
+        return;
+    }
+    if (sreq->err != STORE_OK) {
+        api_error(r, 500, "internal_error", "cannot delete the account");
+        return;
+    }
+    api_revoke_user(r->api, r->user.sub, REVOKE_ALL, sreq->revoke.until_s);
+    api_audit(r->api, "account_deleted", r->user.sub, r->ip, NULL);
+    api_respond(r, 200, json_pack("{s:b}", "success", 1));
+}
+
+/* The current password was checked: change it (POST /api/auth/password) or delete the
+ * account (DELETE /api/users/me). */
+static void after_reauth(uv_work_t *w, int status)
+{
+    api_req_t *r = w->data;
+    sodium_memzero(r->secret, sizeof(r->secret));
+    r->secret_len = 0;
+    if (status != 0 || !r->match) {
+        wipe_secret(r);
+        api_audit_failure(r->api, "login_failed", r->sreq.user.id, r->ip,
+                          "wrong password (re-authentication)");
+        api_error(r, 401, "invalid_credentials", "wrong password");
+        return;
+    }
+    api_rate_refund(r, r->api->rl_account, &r->api->rule_account, r->sreq.user.email);
+    if (r->method == HTTP_DELETE) {
+        wipe_secret(r);
+        memcpy(r->sreq.user.id, r->user.sub, strlen(r->user.sub) + 1);
+        r->sreq.revoke.until_s = epoch_until(r->api);
+        r->sreq.type = STORE_USER_DELETE;
+        r->sreq.cb = on_deleted;
+        r->sreq.data = r;
+        store_submit(r->api->store, &r->sreq);
+        return;
+    }
+    copy_secret(r, r->secret2, r->secret2_len);
+    sodium_memzero(r->secret2, sizeof(r->secret2));
+    r->secret2_len = 0;
+    r->work.data = r;
+    uv_queue_work(r->api->loop, &r->work, work_hash, after_new_hash);
+}
+
+static void on_reauth_user(store_req_t *sreq)
+{
+    api_req_t *r = sreq->data;
+    if (sreq->err != STORE_OK) {
+        wipe_secret(r);
+        if (sreq->err == STORE_ENOTFOUND)
+            api_error(r, 404, "not_found",
+                      "no Chorus account for this token (the app backend manages this user)");
+        else
+            api_error(r, 500, "internal_error", "cannot read the account");
+        return;
+    }
+    /* Password checks count against the account like logins do. */
+    if (!api_rate_ok(r, r->api->rl_account, &r->api->rule_account, sreq->user.email)) {
+        wipe_secret(r);
+        return;
+    }
+    r->work.data = r;
+    uv_queue_work(r->api->loop, &r->work, work_verify, after_reauth);
+}
+
+/* Reads the current password from field name and starts checking it. */
+static void reauth(api_req_t *r, const char *name)
+{
+    size_t plen;
+    const char *pw = string_field(r, name, &plen);
+    if (!pw) return;
+    if (plen == 0 || plen > PASSWORD_MAX) {
+        api_error(r, 401, "invalid_credentials", "wrong password");
+        return;
+    }
+    copy_secret(r, pw, plen);
+    snprintf(r->sreq.key, sizeof(r->sreq.key), "%s", r->user.sub);
+    r->sreq.type = STORE_USER_BY_ID;
+    r->sreq.cb = on_reauth_user;
+    r->sreq.data = r;
+    store_submit(r->api->store, &r->sreq);
+}
+
+static void h_password(api_req_t *r)
+{
+    if (!can_mint(r) || !body_object(r) || !chorus_account(r)) return;
+    size_t nlen;
+    const char *np = string_field(r, "newPassword", &nlen);
+    if (!np) return;
+    if (!user_password_valid(nlen)) {
+        api_invalid(r, "newPassword", "newPassword must be 8 to 1024 characters");
+        return;
+    }
+    if (!json_is_string(json_object_get(r->json, "currentPassword"))) {
+        size_t dummy;
+        string_field(r, "currentPassword", &dummy);
+        return;
+    }
+    if (!revoke_room(r, NULL, r->user.sub)) return;
+    memcpy(r->secret2, np, nlen);
+    r->secret2[nlen] = '\0';
+    r->secret2_len = nlen;
+    reauth(r, "currentPassword");
+}
+
+static void h_delete_me(api_req_t *r)
+{
+    if (!body_object(r) || !chorus_account(r) || !revoke_room(r, NULL, r->user.sub)) return;
+    reauth(r, "password");
+}
+
 const api_route_t api_auth_routes[] = {
     {HTTP_POST, "/api/auth/register", h_register, API_PUBLIC, API_GROUP_AUTH},
     {HTTP_POST, "/api/auth/login", h_login, API_PUBLIC, API_GROUP_AUTH},
     {HTTP_GET, "/api/auth/me", h_me, 0, API_GROUP_API},
     {HTTP_PATCH, "/api/users/me", h_patch_me, 0, API_GROUP_API},
+    {HTTP_DELETE, "/api/users/me", h_delete_me, 0, API_GROUP_API},
+    {HTTP_POST, "/api/auth/logout", h_logout, 0, API_GROUP_API},
+    {HTTP_POST, "/api/auth/logout-all", h_logout_all, 0, API_GROUP_API},
+    {HTTP_POST, "/api/auth/password", h_password, 0, API_GROUP_API},
 };
 const size_t api_auth_nroutes = CH_ARRAY_LEN(api_auth_routes);
 

@@ -265,6 +265,15 @@ static int auth_jwt__claims(json_t *p, auth_claims_t *out, const char **why)
         return AUTH_JWT_EMALFORMED;
     }
     user_color_normalize(color, strlen(color), out->color);
+    if (auth_jwt__str_claim(p, "jti", out->jti, AUTH_JWT_JTI_MAX, 0) != 0) {
+        *why = "jti claim not a string or too long";
+        return AUTH_JWT_EMALFORMED;
+    }
+    out->has_ep = json_object_get(p, "ep") != NULL;
+    if (auth_jwt__int_claim(p, "ep", &out->ep) != 0 || out->ep < 0) {
+        *why = "ep claim not an integer >= 0";
+        return AUTH_JWT_EMALFORMED;
+    }
     return 0;
 }
 
@@ -420,7 +429,9 @@ char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, 
     if (!auth_jwt_can_mint(a) || !c || ttl_s <= 0) return NULL;
     if (!auth_jwt__terminated(c->sub, sizeof c->sub) || c->sub[0] == '\0' ||
         !auth_jwt__terminated(c->name, sizeof c->name) ||
-        !auth_jwt__terminated(c->color, sizeof c->color))
+        !auth_jwt__terminated(c->color, sizeof c->color) ||
+        !auth_jwt__terminated(c->jti, sizeof c->jti) || (c->has_ep && c->ep < 0) ||
+        (c->has_ep && c->ep > LONG_MAX))
         return NULL;
     if (c->color[0] && !user_color_valid(c->color, strlen(c->color))) return NULL;
     int64_t exp;
@@ -436,6 +447,8 @@ char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, 
         jwt_add_grant_int(j, "exp", (long)exp) != 0 ||
         (c->name[0] && jwt_add_grant(j, "name", c->name) != 0) ||
         (color[0] && jwt_add_grant(j, "color", color) != 0) ||
+        (c->jti[0] && jwt_add_grant(j, "jti", c->jti) != 0) ||
+        (c->has_ep && jwt_add_grant_int(j, "ep", (long)c->ep) != 0) ||
         jwt_set_alg(j, a->jalg, a->skey, (int)a->slen) != 0)
         goto done;
     /* libjwt 1.10.2 has no allocator hooks: the string is malloc'd, free() releases it. */

@@ -17,6 +17,8 @@ typedef struct auth_jwt_s auth_jwt_t;
 /* Longest sub and name claims, in bytes. */
 #define AUTH_JWT_SUB_MAX 128
 #define AUTH_JWT_NAME_MAX 128
+/* Longest jti claim, in bytes (Chorus mints 32 hex characters). */
+#define AUTH_JWT_JTI_MAX 64
 
 /* auth_jwt_verify results: 0 on success, else one of these. */
 enum {
@@ -65,12 +67,15 @@ typedef struct {
     char name[AUTH_JWT_NAME_MAX + 1]; /* display name */
     char color[8];                    /* "#rrggbb", lower case */
     int64_t iat, exp, nbf;            /* seconds since the epoch; 0 when absent */
+    char jti[AUTH_JWT_JTI_MAX + 1];   /* token id, "" when absent (revocable alone) */
+    int64_t ep;                       /* the user's token epoch when minted */
+    int has_ep;                       /* 1 when the token carries "ep" */
 } auth_claims_t;
 
 /* Returns a new token string (caller frees with free()) or NULL when a cannot mint or the
  * claims are invalid (empty or unterminated sub, bad color, ttl_s <= 0, overflow).
- * Writes sub, iat = now_s, exp = now_s + ttl_s, and name / color when non-empty; the
- * iat/exp/nbf fields of c are ignored. Borrows a and c. */
+ * Writes sub, iat = now_s, exp = now_s + ttl_s, name / color / jti when non-empty and
+ * ep when has_ep; the iat/exp/nbf fields of c are ignored. Borrows a and c. */
 char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, int64_t ttl_s);
 
 /* Verifies the len bytes at token (borrowed; need not be NUL-terminated) at time now_s.

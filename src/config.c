@@ -13,9 +13,11 @@
 #include <jansson.h>
 
 #include "mem.h"
+#include "net_addr.h"
 
 typedef enum { OPT_LISTEN, OPT_PATH, OPT_STRING, OPT_ALG, OPT_LEVEL, OPT_FORMAT, OPT_COUNT,
-               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH, OPT_GROUP } opt_type_t;
+               OPT_SIZE, OPT_DURATION, OPT_RATE, OPT_LIST, OPT_SWITCH, OPT_GROUP,
+               OPT_CIDRS } opt_type_t;
 
 typedef struct {
     const char *name; /* flag name without "--"; NULL for a GROUP header row */
@@ -101,6 +103,8 @@ static const opt_t options[] = {
      "lifetime of tokens Chorus mints"},
     {"jwt-leeway", OPT_DURATION, OFF(jwt_leeway), 0, HOUR_MS, "0s",
      "clock skew allowed when checking exp and nbf"},
+    {"revocations-max", OPT_COUNT, OFF(revocations_max), 1, 100000000, "100000",
+     "revoked tokens/users remembered at once (logout then answers 503 revocations_full)"},
     {"auth-timeout", OPT_DURATION, OFF(auth_timeout), 10, HOUR_MS, "10s",
      "time for a WebSocket to authenticate (1008)"},
     {"token-grace", OPT_DURATION, OFF(token_grace), 0, HOUR_MS, "30s",
@@ -110,6 +114,8 @@ static const opt_t options[] = {
      "argon2id memory per hash"},
     {"rate-auth", OPT_RATE, OFF(rate_auth), 1, 0, "100/15m",
      "/api/auth/ requests per client IP"},
+    {"rate-ws-auth", OPT_RATE, OFF(rate_ws_auth), 1, 0, "30/1m",
+     "failed WebSocket token checks per client IP (then refused unchecked)"},
     {"rate-api-ip", OPT_RATE, OFF(rate_api_ip), 1, 0, "6000/1m",
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
@@ -118,6 +124,16 @@ static const opt_t options[] = {
      "failed room lookups (unknown, or not yours) per user (rate_limited)"},
     {"rate-room-miss-ip", OPT_RATE, OFF(rate_room_miss_ip), 1, 0, "100/1m",
      "failed room lookups (unknown, or not yours) per client IP (rate_limited)"},
+    {"rate-login-account", OPT_RATE, OFF(rate_login_account), 1, 0, "10/10m",
+     "failed logins per account (429 until the next one is allowed)"},
+    {"trusted-proxies", OPT_CIDRS, 0, 0, 0, "",
+     "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/Forwarded is believed"},
+    {"audit-window", OPT_DURATION, OFF(audit_window), 100, 24 * HOUR_MS, "1m",
+     "repeated failures of one source are written as one audit row per window"},
+    {"audit-max-sources", OPT_COUNT, OFF(audit_max_sources), 1, 10000000, "10000",
+     "failure sources counted per window (the rest share one row)"},
+    {"audit-retention", OPT_DURATION, OFF(audit_retention), 1000, 100 * 365 * 24 * HOUR_MS,
+     "2160h", "audit rows older than this are deleted"},
     GROUP("rooms and presence"),
     {"public-url", OPT_STRING, OFF(public_url), 0, 0, "http://127.0.0.1:8080",
      "base URL of joinLink"},
@@ -220,6 +236,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->jwt_private_key = ch_strdup("");
     cfg->jwt_ttl = 24 * HOUR_MS;
     cfg->jwt_leeway = 0;
+    cfg->revocations_max = 100000;
     cfg->auth_timeout = 10000;
     cfg->token_grace = 30000;
     cfg->password_ops = 2;
@@ -229,6 +246,11 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_api_user = (config_rate_t){1200, 60000};
     cfg->rate_room_miss_user = (config_rate_t){20, 60000};
     cfg->rate_room_miss_ip = (config_rate_t){100, 60000};
+    cfg->rate_login_account = (config_rate_t){10, 10 * 60000};
+    cfg->rate_ws_auth = (config_rate_t){30, 60000};
+    cfg->audit_window = 60000;
+    cfg->audit_max_sources = 10000;
+    cfg->audit_retention = 90 * 24 * HOUR_MS;
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;
@@ -283,6 +305,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->jwt_private_key);
     free(cfg->public_url);
     free_origins(cfg);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -409,6 +432,7 @@ static const char *value_form(const opt_t *o)
     case OPT_RATE:
         return "COUNT/DURATION such as 100/15m; COUNT 1 to 100000000, DURATION 1ms to 24h";
     case OPT_LIST: return "a comma-separated list";
+    case OPT_CIDRS: return "comma-separated addresses or CIDRs such as 10.0.0.0/8, ::1";
     case OPT_SWITCH: return "on or off";
     case OPT_GROUP: break;
     }
@@ -469,6 +493,17 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
     case OPT_LIST:
         set_origins(cfg, v);
         break;
+    case OPT_CIDRS: {
+        net_cidr_t *list;
+        size_t nlist;
+        rc = net_cidr_list_parse(v, &list, &nlist);
+        if (rc == 0) {
+            free(cfg->trusted_proxies);
+            cfg->trusted_proxies = list;
+            cfg->ntrusted_proxies = nlist;
+        }
+        break;
+    }
     case OPT_SWITCH:
         if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
             *(uint64_t *)(base + o->offset) = 1;
@@ -573,7 +608,7 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
             v = num;
         } else if (json_is_boolean(val) && o->type == OPT_SWITCH) {
             v = json_is_true(val) ? "on" : "off";
-        } else if (json_is_array(val) && o->type == OPT_LIST) {
+        } else if (json_is_array(val) && (o->type == OPT_LIST || o->type == OPT_CIDRS)) {
             /* ["https://a", "https://b"] is the natural JSON spelling of a list. */
             size_t i, total = 1;
             json_t *el;
@@ -686,6 +721,7 @@ static const char *value_name(const opt_t *o)
     case OPT_DURATION: return "DURATION";
     case OPT_RATE: return "COUNT/DURATION";
     case OPT_LIST: return "LIST";
+    case OPT_CIDRS: return "CIDRS";
     case OPT_SWITCH: return "on|off";
     case OPT_GROUP: break;
     }

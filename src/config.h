@@ -51,6 +51,7 @@ typedef struct {
     char *jwt_private_key;        /* owned; PEM file to mint RS256/ES256 tokens, "" = none */
     uint64_t jwt_ttl;             /* ms */
     uint64_t jwt_leeway;          /* ms of clock skew allowed on exp/nbf */
+    uint64_t revocations_max;     /* revoked tokens / user epochs held in memory */
     uint64_t auth_timeout;        /* ms for a WebSocket to authenticate */
     uint64_t token_grace;         /* ms after token_expired before close 1008 */
     uint64_t password_ops;        /* argon2id passes */
@@ -60,6 +61,13 @@ typedef struct {
     config_rate_t rate_api_user;  /* other /api/ routes per user */
     config_rate_t rate_room_miss_user; /* failed room lookups per user */
     config_rate_t rate_room_miss_ip;   /* failed room lookups per client IP */
+    config_rate_t rate_login_account; /* failed logins per account (email) */
+    config_rate_t rate_ws_auth;   /* failed WebSocket token checks per client IP */
+    uint64_t audit_window;        /* ms: repeated failures of a source fold into one row */
+    uint64_t audit_max_sources;   /* failure sources counted per window */
+    uint64_t audit_retention;     /* ms: older audit rows are deleted */
+    struct net_cidr_s *trusted_proxies; /* owned; peers whose forwarding headers count */
+    size_t ntrusted_proxies;
     /* rooms */
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */

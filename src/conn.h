@@ -42,6 +42,8 @@ struct conn_s {
     char remote[64];       /* "ip:port", for logs */
     char ip[48];           /* the peer's address, for rate limits and audit */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
+    char client_ip[48];    /* WebSocket: the client's address (behind a trusted proxy, the
+                            * one it forwarded), for rate limits and audit */
 
     /* HTTP state (NULL once upgraded) */
     http_reqparser_t *http;

@@ -14,6 +14,7 @@
 #include "http_deadline.h"
 #include "http_static.h"
 #include "mem.h"
+#include "net_addr.h"
 #include "ws_handshake.h"
 
 /* Static files are read this much at a time, as the connection's output queue drains
@@ -222,6 +223,43 @@ static const char *bearer_token(const http_request_t *req, size_t *len)
     return n ? v : NULL;
 }
 
+/* Returns every line of header name joined with ',' (new, caller frees; NULL when there
+ * is none), with its length in *len. */
+static char *header_joined(const http_request_t *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name), total = 0;
+    char *out = NULL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (h->name_len != n || strncasecmp(h->name, name, n) != 0) continue;
+        out = ch_realloc(out, total + h->value_len + 2);
+        if (total) out[total++] = ',';
+        memcpy(out + total, h->value, h->value_len);
+        total += h->value_len;
+        out[total] = '\0';
+    }
+    *len = total;
+    return out;
+}
+
+/* Writes the client's address for req into out (cap >= NET_IP_TEXT): the peer's, or
+ * the one its forwarding headers name when the peer is a --trusted-proxies address. */
+static void request_ip(conn_t *c, const http_request_t *req, char *out, size_t cap)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    if (!cfg->ntrusted_proxies) {
+        snprintf(out, cap, "%s", c->ip);
+        return;
+    }
+    size_t flen = 0, xlen = 0;
+    char *fwd = header_joined(req, "Forwarded", &flen);
+    char *xff = header_joined(req, "X-Forwarded-For", &xlen);
+    net_client_ip(c->ip, cfg->trusted_proxies, cfg->ntrusted_proxies, fwd, flen, xff, xlen,
+                  out, cap);
+    free(fwd);
+    free(xff);
+}
+
 /* Returns the raw value of query parameter name (up to '&'), or NULL. */
 static const char *query_param(const http_request_t *req, const char *name, size_t *len)
 {
@@ -261,11 +299,21 @@ static void handle_ws(conn_t *c, const http_request_t *req)
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
     if (!tok) tok = query_param(req, "token", &tlen);
+    request_ip(c, req, c->client_ip, sizeof(c->client_ip));
     auth_claims_t claims;
     if (tok) {
         const char *reason = "invalid token";
-        if (proto_auth_verify(&c->srv->proto, tok, tlen, &claims, &reason) != 0) {
-            api_audit(&c->srv->api, "token_rejected", NULL, c->ip, reason);
+        uint64_t retry_ms = 0;
+        int rc = proto_auth_verify(&c->srv->proto, c->client_ip, tok, tlen,
+                                   uv_now(c->srv->loop), &claims, &reason, &retry_ms);
+        if (rc == PROTO_AUTH_ELIMITED) {
+            char ra[40];
+            snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
+                     (unsigned long long)(retry_ms + 999) / 1000);
+            error_reply(c, 429, "rate_limited", reason, ra, 1);
+            return;
+        }
+        if (rc != 0) {
             error_reply(c, 401, "unauthorized", reason,
                         "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", 1);
             return;
@@ -475,7 +523,7 @@ static void handle_api(conn_t *c, const http_request_t *req)
 {
     api_req_t *r = api_req_new(&c->srv->api, req->method, req->path, req->path_len, req->query,
                                req->query_len);
-    snprintf(r->ip, sizeof(r->ip), "%s", c->ip);
+    request_ip(c, req, r->ip, sizeof(r->ip));
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
     if (tok) api_req_set_bearer(r, tok, tlen);

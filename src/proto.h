@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "rl_map.h"
 
 typedef struct proto_client_s proto_client_t;
 struct bus_sub_s;
@@ -24,7 +25,8 @@ typedef struct {
     void (*send)(proto_client_t *c, cbuf_t *frame);
     /* Starts closing the client with a WebSocket close code. */
     void (*close)(proto_client_t *c, int code, const char *reason);
-    /* Returns the client's IP address, for the audit log. */
+    /* Returns the client's IP address, for rate limits and the audit log (may be NULL:
+     * no address). */
     const char *(*peer)(proto_client_t *c);
     /* Frees a client that went away while operations were pending, once the last one
      * completed (see proto_defer). */
@@ -93,6 +95,11 @@ typedef struct {
     /* Records a rejected token (may be NULL). */
     void (*audit_rejected)(void *ud, const char *ip, const char *why);
     void *ud;
+    /* Revoked tokens (refused like invalid ones); NULL = none. Borrowed. */
+    const struct revoke_s *revoke;
+    /* Failed token checks per client address (IPv6 by /64); NULL = unlimited. Borrowed. */
+    rl_map_t *rl;
+    rl_rule_t rule;
 } proto_auth_t;
 
 struct proto_s {
@@ -123,9 +130,17 @@ void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
 void proto_auth_start(proto_t *p, proto_client_t *c, const auth_claims_t *claims,
                       uint64_t now_ms);
 
-/* Verifies token for c (borrowed). Returns 0, or -1 with *why a static reason. */
-int proto_auth_verify(proto_t *p, const char *token, size_t len, auth_claims_t *out,
-                      const char **why);
+/* proto_auth_verify results besides 0. */
+#define PROTO_AUTH_EINVALID (-1) /* refused (recorded through audit_rejected) */
+#define PROTO_AUTH_ELIMITED (-2) /* too many failures from ip: not even checked */
+
+/* Verifies token (borrowed) for a client at address ip (borrowed) at loop time now_ms.
+ * Returns 0 with *out filled; PROTO_AUTH_EINVALID with *why a static reason; or
+ * PROTO_AUTH_ELIMITED with *why and *retry_ms (ms until ip may try again) when ip spent
+ * its failures (p->auth.rl): a failure takes a token, a success gives it back. */
+int proto_auth_verify(proto_t *p, const char *ip, const char *token, size_t len,
+                      uint64_t now_ms, auth_claims_t *out, const char **why,
+                      uint64_t *retry_ms);
 
 /* Runs c's auth deadline when it is due: close 1008 after the auth timeout, send
  * {"op":"token_expired"} when the token expires, close 1008 when the grace ends. */

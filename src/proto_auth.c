@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "mem.h"
+#include "net_addr.h"
 #include "proto.h"
+#include "revoke.h"
 #include "ws_frame.h"
 
 /* Loop time at which claims expire, given the loop time now_ms. */
@@ -37,16 +39,30 @@ void proto_auth_start(proto_t *p, proto_client_t *c, const auth_claims_t *claims
     else set_deadline(c, now_ms + p->auth.timeout_ms);
 }
 
-int proto_auth_verify(proto_t *p, const char *token, size_t len, auth_claims_t *out,
-                      const char **why)
+int proto_auth_verify(proto_t *p, const char *ip, const char *token, size_t len,
+                      uint64_t now_ms, auth_claims_t *out, const char **why,
+                      uint64_t *retry_ms)
 {
-    if (!p->auth.jwt) {
-        *why = "authentication is not configured";
-        return -1;
+    char key[NET_IP_TEXT];
+    net_ip_key(ip, key, sizeof(key));
+    if (p->auth.rl && !rl_map_take(p->auth.rl, key, strlen(key), &p->auth.rule, now_ms,
+                                   retry_ms)) {
+        *why = "too many failed authentications from this address";
+        return PROTO_AUTH_ELIMITED;
     }
-    return auth_jwt_verify(p->auth.jwt, token, len, p->auth.unix_ms() / 1000, out, why) == 0
-               ? 0
-               : -1;
+    int rc = -1;
+    if (!p->auth.jwt) *why = "authentication is not configured";
+    else rc = auth_jwt_verify(p->auth.jwt, token, len, p->auth.unix_ms() / 1000, out, why);
+    if (rc == 0 && p->auth.revoke && revoke_check(p->auth.revoke, out) != 0) {
+        rc = -1;
+        *why = "token revoked (signed out)";
+    }
+    if (rc != 0) {
+        if (p->auth.audit_rejected) p->auth.audit_rejected(p->auth.ud, ip, *why);
+        return PROTO_AUTH_EINVALID;
+    }
+    if (p->auth.rl) rl_map_refund(p->auth.rl, key, strlen(key), &p->auth.rule, now_ms);
+    return 0;
 }
 
 void proto_auth_tick(proto_t *p, proto_client_t *c, uint64_t now_ms)
@@ -77,8 +93,17 @@ static void op_auth(proto_req_t *req)
     }
     auth_claims_t u;
     const char *why = "invalid token";
-    if (proto_auth_verify(p, json_string_value(tok), json_string_length(tok), &u, &why) != 0) {
-        if (p->auth.audit_rejected) p->auth.audit_rejected(p->auth.ud, c->tr->peer(c), why);
+    uint64_t retry_ms = 0;
+    const char *ip = c->tr->peer ? c->tr->peer(c) : "";
+    int rc = proto_auth_verify(p, ip, json_string_value(tok),
+                               json_string_length(tok), req->now_ms, &u, &why, &retry_ms);
+    if (rc == PROTO_AUTH_ELIMITED) {
+        proto_reply_error_obj(req, json_pack("{s:s, s:s, s:I}", "code", PROTO_RATE_LIMITED,
+                                             "message", why, "retryAfterMs",
+                                             (json_int_t)retry_ms));
+        return;
+    }
+    if (rc != 0) {
         proto_reply_error(req, PROTO_UNAUTHORIZED, "%s", why);
         return;
     }

@@ -232,3 +232,17 @@ int rl_map_peek(const rl_map_t *m, const char *key, size_t key_len, const rl_rul
         *retry_after_ms = (rule->window_ms - units + rule->limit - 1) / rule->limit;
     return 0;
 }
+
+void rl_map_refund(rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *rule,
+                   uint64_t now_ms)
+{
+    CH_ASSERT(key_len <= RL_MAP_KEY_MAX);
+    uint64_t h = rl_map__hash(m, key, key_len);
+    size_t s = rl_map__find(m, h, key, key_len);
+    if (!m->slots[s]) return;
+    rl_bucket_t *b = &m->entries[m->slots[s] - 1].bucket;
+    uint64_t cap = (uint64_t)rule->limit * rule->window_ms;
+    b->units = rl_units_at(b, rule->limit, rule->window_ms, rule->limit, now_ms);
+    if (now_ms > b->last_ms) b->last_ms = now_ms;
+    b->units = cap - b->units < rule->window_ms ? cap : b->units + rule->window_ms;
+}

@@ -46,6 +46,12 @@ int rl_map_take(rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *r
 int rl_map_peek(const rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *rule,
                 uint64_t now_ms, uint64_t *retry_after_ms);
 
+/* Gives back one token taken from key with rl_map_take (a bucket never holds more than
+ * rule->limit): for limits that count only failures, a request takes a token before the
+ * work and returns it when the work succeeded. A key no longer held is ignored. */
+void rl_map_refund(rl_map_t *m, const char *key, size_t key_len, const rl_rule_t *rule,
+                   uint64_t now_ms);
+
 /* Drops every entry whose bucket is full again at now_ms (such an entry behaves exactly
  * like a new key). Returns how many were dropped. Meant to be called periodically. */
 size_t rl_map_sweep(rl_map_t *m, const rl_rule_t *rule, uint64_t now_ms);

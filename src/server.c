@@ -231,7 +231,18 @@ static int bind_listener(server_t *s, char *name, size_t cap)
 static void audit_rejected(void *ud, const char *ip, const char *why)
 {
     server_t *s = ud;
-    api_audit(&s->api, "token_rejected", NULL, ip, why);
+    api_audit_failure(&s->api, "token_rejected", NULL, ip, why);
+}
+
+/* A revocation took effect: close sub's WebSocket connections whose token it refuses. */
+static void on_revoked(void *ud, const char *sub)
+{
+    server_t *s = ud;
+    for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
+        if (revoke_check(s->api.revoke, &c->pc.user) != 0)
+            conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
+    }
 }
 
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
@@ -268,6 +279,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         .unix_ms = clock_unix_ms,
         .audit_rejected = audit_rejected,
         .ud = s,
+        .rl = rl_map_new(SERVER_WS_AUTH_KEYS),
+        .rule = {.limit = (uint32_t)cfg->rate_ws_auth.limit,
+                 .window_ms = cfg->rate_ws_auth.window_ms},
     };
     proto_auth_register(&s->proto);
     s->handshake.origins = (const char *const *)cfg->origins;
@@ -317,6 +331,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     int api_rc = api_init(&s->api, loop, cfg, log, store, jwt);
     s->api_ready = 1;
     s->api.rooms = &s->rooms;
+    s->api.revoked = on_revoked;
+    s->api.revoked_ud = s;
+    s->proto.auth.revoke = s->api.revoke;
     if (api_rc != 0) {
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
@@ -348,6 +365,8 @@ void server_free(server_t *s)
     CH_ASSERT(s->per_ip.count == 0);
     strmap_free(&s->per_ip);
     if (s->rooms_ready) rooms_free(&s->rooms);
+    rl_map_free(s->proto.auth.rl);
+    s->proto.auth.rl = NULL;
     proto_free(&s->proto);
     free(s->web_root);
     s->web_root = NULL;

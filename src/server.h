@@ -31,6 +31,10 @@ typedef struct {
  * largest read libuv asks for in one go on Linux. */
 #define SERVER_READ_BUF (64 * 1024)
 
+/* Client addresses whose failed WebSocket token checks are counted (see rl_map.h for
+ * what happens past it). */
+#define SERVER_WS_AUTH_KEYS 100000
+
 /* Sends per io_uring submission: a broadcast to more receivers takes several. */
 #define SERVER_URING_DEPTH 256
 

@@ -43,6 +43,7 @@ typedef struct {
     char password_hash[STORE_HASH_LEN];
     int64_t created_at; /* unix ms */
     int64_t updated_at; /* unix ms */
+    int64_t token_epoch; /* tokens minted carry it ("ep"); raised to revoke them all */
 } store_user_t;
 
 typedef enum {
@@ -50,8 +51,19 @@ typedef enum {
     STORE_USER_BY_EMAIL, /* in: key (email, lower-cased). out: user. err: ENOTFOUND */
     STORE_USER_BY_ID,    /* in: key (id). out: user. err: ENOTFOUND */
     STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at.
-                          * out: the whole updated user. err: ENOTFOUND */
+                          * out: the whole updated user. err: ENOTFOUND. With
+                          * STORE_UPD_EPOCH also stores the revocation {user, id, the new
+                          * epoch, revoke.until_s} (same transaction) */
+    STORE_USER_DELETE,   /* in: user.id, revoke.until_s: deletes the account and stores the
+                          * revocation {user, id, REVOKE_ALL, until_s}. err: ENOTFOUND */
+    STORE_REVOKE_PUT,    /* in: revoke (kept with the higher epoch / until of an existing
+                          * entry of the same kind and id) */
+    STORE_REVOKE_LOAD,   /* in: revoke.until_s = now. out: revokes, nrevokes: every entry
+                          * with until_s later (malloc'd array: the caller frees it) */
+    STORE_REVOKE_PRUNE,  /* in: revoke.until_s = now: deletes the entries that ended */
     STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
+    STORE_AUDIT_PRUNE,   /* in: audit.at (unix ms): deletes the oldest audit rows before it,
+                          * at most STORE_AUDIT_PRUNE_BATCH. out: audit.count = rows deleted */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
     STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
     STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
@@ -101,6 +113,8 @@ typedef enum {
 /* Bits of update_mask for STORE_USER_UPDATE. */
 #define STORE_UPD_USERNAME 1u
 #define STORE_UPD_COLOR 2u
+#define STORE_UPD_PASSWORD 4u /* user.password_hash */
+#define STORE_UPD_EPOCH 8u    /* token_epoch + 1: the user's earlier tokens are revoked */
 
 typedef struct {
     int64_t at;                  /* unix ms */
@@ -108,10 +122,25 @@ typedef struct {
     char user_id[STORE_ID_LEN];  /* "" when unknown */
     char ip[STORE_IP_LEN];
     char detail[128];            /* short free text, never a secret */
+    int64_t count;               /* repeats this row stands for (0 is stored as 1) */
 } store_audit_t;
+
+/* Rows deleted by one STORE_AUDIT_PRUNE: keeps each transaction short; the caller repeats
+ * while a prune deleted this many. */
+#define STORE_AUDIT_PRUNE_BATCH 10000
 
 #define STORE_SUB_LEN 129        /* a token's sub: up to 128 bytes */
 #define STORE_CODE_LEN 7         /* room code, 6 chars */
+
+/* A durable token revocation (revoke.h holds the in-memory view). */
+#define STORE_REVOKE_TOKEN 0     /* id is a jti */
+#define STORE_REVOKE_USER 1      /* id is a user id; tokens with "ep" below epoch refused */
+typedef struct {
+    int kind;
+    char id[STORE_SUB_LEN];
+    int64_t epoch;               /* STORE_REVOKE_USER */
+    int64_t until_s;             /* unix s: no token it refuses is valid after this */
+} store_revoke_t;
 #define STORE_ROOM_NAME_LEN 401  /* 100 code points of at most 4 bytes */
 #define STORE_MSG_TYPE_LEN 33
 
@@ -267,6 +296,9 @@ struct store_req_s {
     unsigned update_mask;
     store_user_t user;
     store_audit_t audit;
+    store_revoke_t revoke;
+    store_revoke_t *revokes; /* REVOKE_LOAD output (malloc'd; the caller frees it) */
+    size_t nrevokes;
     store_rooms_t *rooms; /* room requests: borrowed until cb */
     store_docs_t *docs;   /* document requests: borrowed until cb */
     store_req_t *next;    /* internal: queue link */

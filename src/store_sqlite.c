@@ -109,6 +109,19 @@ static const char *const sq_migrations[] = {
     " PRIMARY KEY(room_id, id)) WITHOUT ROWID;",
     /* 6: an entity may be changed by its owner and the room's host only (ownerOnly). */
     "ALTER TABLE entities ADD COLUMN owner_only INTEGER NOT NULL DEFAULT 0;",
+    /* 7: a row may stand for several repeats of one failure from one source. */
+    "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
+    /* 8: token revocation: a per-user epoch carried by tokens ("ep"), and the revoked
+     * tokens (kind 0, by jti) and user epochs (kind 1) kept until no token they refuse
+     * can still be valid. */
+    "ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE revocations("
+    " kind INTEGER NOT NULL,"
+    " id TEXT NOT NULL,"
+    " epoch INTEGER NOT NULL,"
+    " until INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+    "CREATE INDEX revocations_until ON revocations(until);",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -123,6 +136,11 @@ enum {
     SQ_USER_BY_ID,
     SQ_USER_UPDATE,
     SQ_AUDIT_INSERT,
+    SQ_AUDIT_PRUNE,
+    SQ_USER_DELETE,
+    SQ_REVOKE_UPSERT,
+    SQ_REVOKE_LOAD,
+    SQ_REVOKE_PRUNE,
     SQ_ROOM_INSERT,
     SQ_ROOM_UPDATE,
     SQ_ROOM_DELETE,
@@ -154,7 +172,8 @@ enum {
     SQ_STMT_MAX
 };
 
-#define SQ_USER_COLUMNS "id, email, username, color, password_hash, created_at, updated_at"
+#define SQ_USER_COLUMNS                                                                        \
+    "id, email, username, color, password_hash, created_at, updated_at, token_epoch"
 #define SQ_ROOM_COLUMNS                                                                        \
     "id, code, name, host_id, capacity, is_public, state, state_version, created_at,"          \
     " last_activity"
@@ -194,14 +213,24 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
     [SQ_USER_INSERT] =
-        "INSERT INTO users(" SQ_USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO users(" SQ_USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_USER_BY_EMAIL] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE email = ?1",
     [SQ_USER_BY_ID] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?1",
     /* A NULL parameter keeps the column: the caller's update_mask decides what changes. */
     [SQ_USER_UPDATE] = "UPDATE users SET username = coalesce(?1, username),"
-                       " color = coalesce(?2, color), updated_at = ?3 WHERE id = ?4",
-    [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+                       " color = coalesce(?2, color), updated_at = ?3,"
+                       " password_hash = coalesce(?5, password_hash),"
+                       " token_epoch = token_epoch + ?6 WHERE id = ?4",
+    [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail, count)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [SQ_REVOKE_UPSERT] = "INSERT INTO revocations(kind, id, epoch, until) VALUES(?1, ?2, ?3, ?4)"
+                         " ON CONFLICT(kind, id) DO UPDATE SET"
+                         " epoch = max(epoch, excluded.epoch), until = max(until, excluded.until)",
+    [SQ_REVOKE_LOAD] = "SELECT kind, id, epoch, until FROM revocations WHERE until > ?1",
+    [SQ_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= ?1",
+    [SQ_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN"
+                       " (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)",
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
@@ -341,6 +370,7 @@ static void sq_read_user(sq_conn_t *c, sqlite3_stmt *s, store_user_t *u)
     sq_copy_text(c, u->password_hash, sizeof(u->password_hash), s, 4);
     u->created_at = sqlite3_column_int64(s, 5);
     u->updated_at = sqlite3_column_int64(s, 6);
+    u->token_epoch = sqlite3_column_int64(s, 7);
 }
 
 /* Runs a one-row select bound to key; fills u. Returns 0, STORE_ENOTFOUND or STORE_EIO. */
@@ -375,6 +405,7 @@ static int sq_user_create(sq_conn_t *c, const store_user_t *u)
     bad |= SQ_BIND(s, 5, u->password_hash) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 6, u->created_at) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 7, u->updated_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, u->token_epoch) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = STORE_OK;
     /* A constraint failure undoes only this statement (ON CONFLICT ABORT), so the rest of
@@ -384,6 +415,19 @@ static int sq_user_create(sq_conn_t *c, const store_user_t *u)
         err = STORE_EEXISTS;
     else if (rc != SQLITE_DONE)
         err = sq_fail(c, "user create");
+    sq_release(s);
+    return err;
+}
+
+static int sq_revoke_put(sq_conn_t *c, const store_revoke_t *r)
+{
+    sqlite3_stmt *s = c->stmt[SQ_REVOKE_UPSERT];
+    int bad = sqlite3_bind_int(s, 1, r->kind) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, r->id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, r->epoch) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, r->until_s) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "revocation put");
     sq_release(s);
     return err;
 }
@@ -398,6 +442,9 @@ static int sq_user_update(sq_conn_t *c, store_req_t *req)
                                                  : sqlite3_bind_null(s, 2)) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 3, u->updated_at) != SQLITE_OK;
     bad |= SQ_BIND(s, 4, u->id) != SQLITE_OK;
+    bad |= ((req->update_mask & STORE_UPD_PASSWORD) ? SQ_BIND(s, 5, u->password_hash)
+                                                    : sqlite3_bind_null(s, 5)) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, (req->update_mask & STORE_UPD_EPOCH) ? 1 : 0) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int changed = sqlite3_changes(c->db);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "user update");
@@ -408,7 +455,57 @@ static int sq_user_update(sq_conn_t *c, store_req_t *req)
     char id[STORE_ID_LEN];
     memcpy(id, u->id, sizeof(id));
     id[sizeof(id) - 1] = '\0';
-    return sq_user_select(c, SQ_USER_BY_ID, id, sizeof(id), u);
+    err = sq_user_select(c, SQ_USER_BY_ID, id, sizeof(id), u);
+    if (err != STORE_OK || !(req->update_mask & STORE_UPD_EPOCH)) return err;
+    store_revoke_t rv = {.kind = STORE_REVOKE_USER, .epoch = u->token_epoch,
+                         .until_s = req->revoke.until_s};
+    memcpy(rv.id, id, sizeof(id));
+    return sq_revoke_put(c, &rv);
+}
+
+static int sq_user_delete(sq_conn_t *c, store_req_t *req)
+{
+    sqlite3_stmt *s = c->stmt[SQ_USER_DELETE];
+    int rc = SQ_BIND(s, 1, req->user.id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int changed = sqlite3_changes(c->db);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "user delete");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    if (changed == 0) return STORE_ENOTFOUND;
+    store_revoke_t rv = {.kind = STORE_REVOKE_USER, .epoch = INT64_MAX,
+                         .until_s = req->revoke.until_s};
+    snprintf(rv.id, sizeof(rv.id), "%.*s", (int)sizeof(req->user.id) - 1, req->user.id);
+    return sq_revoke_put(c, &rv);
+}
+
+static int sq_revoke_load(sq_conn_t *c, store_req_t *req)
+{
+    sqlite3_stmt *s = c->stmt[SQ_REVOKE_LOAD];
+    int rc = sqlite3_bind_int64(s, 1, req->revoke.until_s);
+    size_t n = 0, cap = 0;
+    store_revoke_t *out = NULL;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            out = ch_realloc(out, cap * sizeof(*out));
+        }
+        store_revoke_t *r = &out[n++];
+        r->kind = sqlite3_column_int(s, 0);
+        sq_copy_text(c, r->id, sizeof(r->id), s, 1);
+        r->epoch = sqlite3_column_int64(s, 2);
+        r->until_s = sqlite3_column_int64(s, 3);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "revocations load");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(out);
+        return err;
+    }
+    req->revokes = out;
+    req->nrevokes = n;
+    return STORE_OK;
 }
 
 static int sq_audit(sq_conn_t *c, const store_audit_t *a)
@@ -419,8 +516,21 @@ static int sq_audit(sq_conn_t *c, const store_audit_t *a)
     bad |= SQ_BIND_OPT(s, 3, a->user_id) != SQLITE_OK;
     bad |= SQ_BIND_OPT(s, 4, a->ip) != SQLITE_OK;
     bad |= SQ_BIND_OPT(s, 5, a->detail) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, a->count > 0 ? a->count : 1) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit insert");
+    sq_release(s);
+    return err;
+}
+
+static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_AUDIT_PRUNE];
+    int bad = sqlite3_bind_int64(s, 1, a->at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, STORE_AUDIT_PRUNE_BATCH) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit prune");
+    a->count = err == STORE_OK ? sqlite3_changes(c->db) : 0;
     sq_release(s);
     return err;
 }
@@ -1162,6 +1272,26 @@ static void sq_exec(void *conn, store_req_t *req)
     case STORE_AUDIT:
         req->err = sq_audit(c, &req->audit);
         break;
+    case STORE_AUDIT_PRUNE:
+        req->err = sq_audit_prune(c, &req->audit);
+        break;
+    case STORE_USER_DELETE:
+        req->err = sq_user_delete(c, req);
+        break;
+    case STORE_REVOKE_PUT:
+        req->err = sq_revoke_put(c, &req->revoke);
+        break;
+    case STORE_REVOKE_LOAD:
+        req->err = sq_revoke_load(c, req);
+        break;
+    case STORE_REVOKE_PRUNE: {
+        sqlite3_stmt *s = c->stmt[SQ_REVOKE_PRUNE];
+        int rc = sqlite3_bind_int64(s, 1, req->revoke.until_s);
+        if (rc == SQLITE_OK) rc = sqlite3_step(s);
+        req->err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "revocations prune");
+        sq_release(s);
+        break;
+    }
     case STORE_ROOM_CREATE:
         CH_ASSERT(req->rooms);
         req->err = sq_room_create(c, req->rooms);

@@ -177,6 +177,7 @@ async function openProfile() {
 }
 
 $('[data-testid="signout"]').addEventListener('click', () => {
+  api().logout().catch(() => {}); // revokes the token on the server; signing out here does not wait
   leaveRoomSession();
   saveSession(null);
   setAuthMode('login'); // a returning user signs in; creating an account is one click away

@@ -79,6 +79,14 @@ export class Chorus {
   login(email: string, password: string): Promise<Session>;                      // also sets this.token
   me(): Promise<User>;
   updateMe(patch: { username?: string; color?: string }): Promise<User>;        // takes the fresh token
+  /** Closes the client, revokes its token (POST /api/auth/logout) and forgets it. */
+  logout(): Promise<void>;
+  /** The same, revoking every token of the account (POST /api/auth/logout-all). */
+  logoutAll(): Promise<void>;
+  /** POST /api/auth/password: other sessions end; this client takes the fresh token. */
+  changePassword(currentPassword: string, newPassword: string): Promise<Session>;
+  /** DELETE /api/users/me (the password confirms it), then closes the client and forgets the token. */
+  deleteAccount(password: string): Promise<void>;
   createRoom(opts: { name: string; maxParticipants?: number; isPublic?: boolean; state?: object }): Promise<RoomInfo>;
   getRoom(idOrCode: string): Promise<RoomInfo>;   // a 6-char code uses GET /api/rooms/code/:code; non-participants get a RoomSummary
   myRooms(): Promise<RoomInfo[]>;

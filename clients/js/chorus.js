@@ -548,6 +548,51 @@ export class Chorus extends Emitter {
     return j.user;
   }
 
+  /**
+   * Signs out: closes the client (no reconnection with a token about to be refused),
+   * revokes the token on the server (POST /api/auth/logout) and forgets it. The token is
+   * forgotten even when the request fails (the error is then thrown).
+   */
+  async logout() {
+    await this._signOut('/api/auth/logout');
+  }
+
+  /** Signs out every session of the account (POST /api/auth/logout-all), this one too. */
+  async logoutAll() {
+    await this._signOut('/api/auth/logout-all');
+  }
+
+  async _signOut(path) {
+    const token = this._token;
+    this.close();
+    if (!token) return;
+    try {
+      await this._rest('POST', path);
+    } finally {
+      this._token = undefined;
+    }
+  }
+
+  /**
+   * POST /api/auth/password: every other session of the account ends; this client takes
+   * the fresh token (a connected socket re-authenticates or reconnects with it).
+   */
+  async changePassword(currentPassword, newPassword) {
+    const j = await this._rest('POST', '/api/auth/password', { currentPassword, newPassword });
+    this.token = j.token;
+    return { token: j.token, user_id: j.user_id, user: j.user };
+  }
+
+  /**
+   * DELETE /api/users/me: deletes the account (the password confirms it), then closes the
+   * client and forgets the token. A refusal (wrong password) changes nothing.
+   */
+  async deleteAccount(password) {
+    await this._rest('DELETE', '/api/users/me', { password });
+    this.close();
+    this._token = undefined;
+  }
+
   async createRoom(opts) {
     return (await this._rest('POST', '/api/rooms/create', opts)).room;
   }

@@ -54,9 +54,17 @@ describe('web app: accounts and the lobby', () => {
 
   it('sign out, a wrong password, then sign in again', async () => {
     const p = D.page;
+    const { token } = JSON.parse(await p.evaluate(() => localStorage.getItem('chorus.session')));
     await p.getByTestId('signout').click();
     await p.getByTestId('auth-view').waitFor();
     assert.equal(await p.evaluate(() => localStorage.getItem('chorus.session')), null, 'the token is gone');
+    // Sign-out revoked it on the server too (POST /api/auth/logout).
+    for (let i = 0; ; i++) {
+      const res = await fetch(new URL('/api/auth/me', env.url), { headers: { Authorization: `Bearer ${token}` } });
+      if (res.status === 401) break;
+      assert.ok(i < 50, `the token still works after sign-out (${res.status})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await p.getByTestId('auth-tab-login').click();
     assert.equal(await p.getByTestId('auth-username').isVisible(), false, 'no username to sign in');
     await p.getByTestId('auth-email').fill(D.email.toUpperCase());

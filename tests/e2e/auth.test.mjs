@@ -59,7 +59,7 @@ describe('register, login, me, PATCH users/me', () => {
     const { token, user, claims } = assertSession(res, 201, { email: email.toLowerCase(), username: 'Ada' });
     const { header, payload } = decodeJwt(token);
     assert.equal(header.alg, 'HS256');
-    assert.deepEqual(Object.keys(payload).sort(), ['color', 'exp', 'iat', 'name', 'sub'], JSON.stringify(payload));
+    assert.deepEqual(Object.keys(payload).sort(), ['color', 'ep', 'exp', 'iat', 'jti', 'name', 'sub'], JSON.stringify(payload));
     assert.equal(claims.sub, user.id);
     assert.equal(claims.exp - claims.iat, 86400, 'default --jwt-ttl is 24 h');
   });
@@ -320,8 +320,8 @@ describe('register, login, me, PATCH users/me', () => {
       ['GET', '/api/auth/register', 'POST'],
       ['PUT', '/api/auth/login', 'POST'],
       ['POST', '/api/auth/me', 'GET'],
-      ['DELETE', '/api/users/me', 'PATCH'],
-      ['GET', '/api/users/me', 'PATCH'],
+      ['PUT', '/api/users/me', 'PATCH, DELETE'],
+      ['GET', '/api/users/me', 'PATCH, DELETE'],
     ]) {
       const res = await api(port, method, target, method === 'GET' ? {} : { body: {} });
       assertJsonError(res, 405, 'method_not_allowed');

@@ -411,6 +411,34 @@ static void test_malformed_shape(void)
     auth_jwt_free(a);
 }
 
+/* jti and ep (revocation) round-trip; absent ones stay absent; bad ones are refused. */
+static void test_jti_and_epoch(void)
+{
+    auth_jwt_t *a = hs(0);
+    auth_claims_t in = {0}, out;
+    strcpy(in.sub, "u");
+    strcpy(in.jti, "0123456789abcdef0123456789abcdef");
+    in.ep = 7;
+    in.has_ep = 1;
+    char *t = auth_jwt_mint(a, &in, NOW, 60);
+    ASSERT_TRUE(t != NULL);
+    ASSERT_EQ(verify(a, t, NOW, &out), 0);
+    ASSERT_STREQ(out.jti, in.jti);
+    ASSERT_EQ(out.has_ep, 1);
+    ASSERT_EQ(out.ep, 7);
+    free(t);
+    auth_claims_t bare = {0};
+    strcpy(bare.sub, "u");
+    t = auth_jwt_mint(a, &bare, NOW, 60);
+    ASSERT_EQ(verify(a, t, NOW, &out), 0);
+    ASSERT_STREQ(out.jti, "");
+    ASSERT_EQ(out.has_ep, 0);
+    free(t);
+    in.ep = -1;
+    ASSERT_TRUE(auth_jwt_mint(a, &in, NOW, 60) == NULL);
+    auth_jwt_free(a);
+}
+
 static void test_mint_roundtrip(void)
 {
     auth_jwt_t *a = hs(0);
@@ -716,6 +744,7 @@ int main(void)
     RUN(test_malformed_claims);
     RUN(test_malformed_shape);
     RUN(test_mint_roundtrip);
+    RUN(test_jti_and_epoch);
     RUN(test_rs256);
     RUN(test_es256);
     RUN(test_asym_signature_lengths);

@@ -167,7 +167,8 @@ static void test_expiry_grace_and_renewal(void)
     char *tok = mint(j, "u1", fake_unix_ms / 1000, 60);
     auth_claims_t c;
     const char *why;
-    ASSERT_EQ(proto_auth_verify(&p, tok, strlen(tok), &c, &why), 0);
+    uint64_t retry = 0;
+    ASSERT_EQ(proto_auth_verify(&p, "127.0.0.1", tok, strlen(tok), 0, &c, &why, &retry), 0);
     proto_auth_start(&p, &f.pc, &c, 0);
     ASSERT_EQ(f.pc.deadline_ms, 60000);
     proto_auth_tick(&p, &f.pc, 60000);
@@ -222,9 +223,54 @@ static void test_expired_token_refused(void)
     auth_jwt_free(j);
 }
 
+/* Failed checks per address: past the limit the token is not even checked (nor
+ * audited); a success gives its token back. */
+static void test_failures_limited_per_ip(void)
+{
+    proto_t p;
+    fake_t f;
+    auth_jwt_t *j = hs256();
+    setup(&p, &f, j);
+    unsigned char seed[16] = {1};
+    p.auth.rl = rl_map_new_seeded(16, seed);
+    p.auth.rule = (rl_rule_t){.limit = 2, .window_ms = 60000};
+    char *good = mint(j, "u1", fake_unix_ms / 1000, 3600);
+    for (int i = 0; i < 4; i++) send_auth(&p, &f, good, 10 + i, 0); /* successes are free */
+    ASSERT_EQ(f.nsent, 4);
+    ASSERT_TRUE(json_is_object(json_object_get(f.sent[3], "data")));
+    send_auth(&p, &f, "bad.token.here", 20, 0);
+    send_auth(&p, &f, "bad.token.here", 21, 0);
+    ASSERT_STREQ(err_code(f.sent[4]), "unauthorized");
+    ASSERT_STREQ(err_code(f.sent[5]), "unauthorized");
+    ASSERT_EQ(f.rejected, 2);
+    send_auth(&p, &f, "bad.token.here", 22, 1000);
+    ASSERT_STREQ(err_code(f.sent[6]), "rate_limited");
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(f.sent[6], "error"),
+                                                 "retryAfterMs")),
+              29000);
+    send_auth(&p, &f, good, 23, 1000); /* even a good token waits */
+    ASSERT_STREQ(err_code(f.sent[7]), "rate_limited");
+    ASSERT_EQ(f.rejected, 2);
+    /* Another address (an IPv6 /64 counts as one) is not affected. */
+    auth_claims_t c;
+    const char *why;
+    uint64_t retry = 0;
+    ASSERT_EQ(proto_auth_verify(&p, "2001:db8::1", "x", 1, 1000, &c, &why, &retry),
+              PROTO_AUTH_EINVALID);
+    ASSERT_EQ(proto_auth_verify(&p, "2001:db8::2", "x", 1, 1000, &c, &why, &retry),
+              PROTO_AUTH_EINVALID);
+    ASSERT_EQ(proto_auth_verify(&p, "2001:db8::3", "x", 1, 1000, &c, &why, &retry),
+              PROTO_AUTH_ELIMITED);
+    free(good);
+    rl_map_free(p.auth.rl);
+    teardown(&p, &f);
+    auth_jwt_free(j);
+}
+
 int main(void)
 {
     RUN(test_timeout_without_auth);
+    RUN(test_failures_limited_per_ip);
     RUN(test_auth_op);
     RUN(test_expiry_grace_and_renewal);
     RUN(test_expired_token_refused);

@@ -201,8 +201,30 @@ static void test_window_bucket(void)
               (uint64_t)UINT32_MAX * RL_WINDOW_MAX_MS);
 }
 
+static void test_refund(void)
+{
+    rl_map_t *m = rl_map_new_seeded(16, seed);
+    rl_rule_t r = {2, 60000};
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 1);
+    rl_map_refund(m, "a", 1, &r, 0);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 1);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 1);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 0);
+    rl_map_refund(m, "a", 1, &r, 0);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 1);
+    /* Never more than the limit, however many refunds. */
+    for (int i = 0; i < 5; i++) rl_map_refund(m, "a", 1, &r, 0);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 1);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 1);
+    ASSERT_EQ(take(m, "a", &r, 0, NULL), 0);
+    rl_map_refund(m, "absent", 6, &r, 0); /* ignored */
+    ASSERT_EQ(rl_map_count(m), 1);
+    rl_map_free(m);
+}
+
 int main(void)
 {
+    RUN(test_refund);
     RUN(test_limit_and_retry_after);
     RUN(test_refill_after_window);
     RUN(test_keys_independent);

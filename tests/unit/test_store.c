@@ -206,7 +206,7 @@ static void test_newer_refused(void)
     char path[512];
     tmp_db(path, sizeof(path), "newer");
     ASSERT_EQ(db_exec(path, "CREATE TABLE schema_version(version INTEGER NOT NULL);"
-                            "INSERT INTO schema_version VALUES(7);"),
+                            "INSERT INTO schema_version VALUES(99);"),
               0);
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -216,11 +216,11 @@ static void test_newer_refused(void)
     char want[128];
     snprintf(
         want, sizeof(want),
-        "database schema version 7 is newer than this chorus supports (%d); upgrade chorus",
+        "database schema version 99 is newer than this chorus supports (%d); upgrade chorus",
         STORE_SQLITE_SCHEMA_VERSION);
     ASSERT_TRUE(strstr(err, want) != NULL);
     ASSERT_EQ(uv_loop_close(&loop), 0); /* a failed open leaves no handle behind */
-    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 7); /* untouched */
+    ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), 99); /* untouched */
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'users'"), 0);
     test_rm_db(path);
 }
@@ -488,6 +488,98 @@ static void test_audit(void)
     test_rm_db(path);
 }
 
+/* A row stands for count repeats; a prune deletes the rows before a time, oldest first. */
+static void test_audit_count_and_prune(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "audit_prune");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t[5];
+    for (int i = 0; i < 4; i++) {
+        treq_init(&t[i], &c, STORE_AUDIT);
+        t[i].req.audit.at = 1000 * (i + 1);
+        strcpy(t[i].req.audit.event, "token_rejected");
+        t[i].req.audit.count = i == 3 ? 250 : 0;
+        store_submit(st, &t[i].req);
+    }
+    treq_init(&t[4], &c, STORE_AUDIT_PRUNE);
+    t[4].req.audit.at = 3000; /* deletes the rows at 1000 and 2000 */
+    store_submit(st, &t[4].req);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 5; i++) ASSERT_EQ(t[i].req.err, STORE_OK);
+    ASSERT_EQ(t[4].req.audit.count, 2);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 2);
+    ASSERT_EQ(db_int(path, "SELECT min(at) FROM audit"), 3000);
+    ASSERT_EQ(db_int(path, "SELECT sum(count) FROM audit"), 251);
+    test_rm_db(path);
+}
+
+/* Password + epoch update stores the revocation with the new epoch; delete stores one
+ * for every token; load returns the live entries, prune drops the ended ones. */
+static void test_revocations(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "revoke");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t[7];
+    treq_init(&t[0], &c, STORE_USER_CREATE);
+    strcpy(t[0].req.user.id, "u-1");
+    strcpy(t[0].req.user.email, "a@example.com");
+    strcpy(t[0].req.user.username, "A");
+    strcpy(t[0].req.user.color, "#000000");
+    strcpy(t[0].req.user.password_hash, "old");
+    store_submit(st, &t[0].req);
+    treq_init(&t[1], &c, STORE_USER_UPDATE);
+    strcpy(t[1].req.user.id, "u-1");
+    strcpy(t[1].req.user.password_hash, "new");
+    t[1].req.update_mask = STORE_UPD_PASSWORD | STORE_UPD_EPOCH;
+    t[1].req.revoke.until_s = 500;
+    store_submit(st, &t[1].req);
+    treq_init(&t[2], &c, STORE_REVOKE_PUT);
+    t[2].req.revoke = (store_revoke_t){.kind = STORE_REVOKE_TOKEN, .id = "jti-1", .until_s = 50};
+    store_submit(st, &t[2].req);
+    treq_init(&t[3], &c, STORE_USER_DELETE);
+    strcpy(t[3].req.user.id, "u-1");
+    t[3].req.revoke.until_s = 600;
+    store_submit(st, &t[3].req);
+    treq_init(&t[4], &c, STORE_USER_DELETE);
+    strcpy(t[4].req.user.id, "u-1"); /* gone */
+    store_submit(st, &t[4].req);
+    treq_init(&t[5], &c, STORE_REVOKE_PRUNE);
+    t[5].req.revoke.until_s = 100; /* drops jti-1 */
+    store_submit(st, &t[5].req);
+    treq_init(&t[6], &c, STORE_REVOKE_LOAD);
+    t[6].req.revoke.until_s = 100;
+    store_submit(st, &t[6].req);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(t[1].req.err, STORE_OK);
+    ASSERT_EQ(t[1].req.user.token_epoch, 1);
+    ASSERT_STREQ(t[1].req.user.password_hash, "new");
+    ASSERT_EQ(t[3].req.err, STORE_OK);
+    ASSERT_EQ(t[4].req.err, STORE_ENOTFOUND);
+    ASSERT_EQ(t[6].req.err, STORE_OK);
+    ASSERT_EQ(t[6].req.nrevokes, 1);
+    ASSERT_EQ(t[6].req.revokes[0].kind, STORE_REVOKE_USER);
+    ASSERT_STREQ(t[6].req.revokes[0].id, "u-1");
+    ASSERT_EQ(t[6].req.revokes[0].epoch, INT64_MAX); /* the delete raised it */
+    ASSERT_EQ(t[6].req.revokes[0].until_s, 600);
+    free(t[6].req.revokes);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM users"), 0);
+    test_rm_db(path);
+}
+
 /* A value longer than its field (a hand-edited file) is cut, never overflows. */
 static void test_long_value_truncated(void)
 {
@@ -499,7 +591,8 @@ static void test_long_value_truncated(void)
     ASSERT_TRUE(st != NULL);
     ASSERT_EQ(close_store(st, &loop), 0);
     /* 200 two-byte characters: 400 bytes for a 129-byte field. */
-    ASSERT_EQ(db_exec(path, "INSERT INTO users VALUES('u-long', 'l@example.com',"
+    ASSERT_EQ(db_exec(path, "INSERT INTO users(id, email, username, color, password_hash,"
+                            " created_at, updated_at) VALUES('u-long', 'l@example.com',"
                             " replace(hex(zeroblob(200)), '00', 'é'), '#abcdef', 'h', 1, 2)"),
               0);
     uv_loop_init(&loop);
@@ -2178,6 +2271,8 @@ int main(void)
     RUN(test_soft_errors_do_not_poison_batch);
     RUN(test_many_in_order_and_durable);
     RUN(test_audit);
+    RUN(test_audit_count_and_prune);
+    RUN(test_revocations);
     RUN(test_long_value_truncated);
     RUN(test_migrate_from_v2);
     RUN(test_room_crud);

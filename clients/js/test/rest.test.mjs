@@ -45,6 +45,48 @@ describe('REST helpers', () => {
     assert.equal((await c2.me()).username, 'Ada L.');
   });
 
+  it('logout revokes the token and closes the client; logoutAll revokes every session', async () => {
+    const a = await registered(port, 'Out');
+    await a.connect();
+    const token = a.token;
+    await a.logout();
+    assert.equal(a.token, undefined);
+    assert.equal(a.state, 'closed');
+    const reuse = client(port);
+    reuse.token = token;
+    await assert.rejects(reuse.me(), (e) => e.code === 'unauthorized' && /revoked/.test(e.message));
+
+    const email = uniqueEmail('all');
+    const b = client(port);
+    await b.register(email, 'correct horse', 'All');
+    const b2 = client(port);
+    await b2.login(email, 'correct horse');
+    await b2.connect();
+    const closed = new Promise((resolve) => b2.on('connection', (s) => s !== 'open' && resolve(s)));
+    await b.logoutAll();
+    await closed; // the server closed b2's socket (1008)
+    await assert.rejects(b2.me(), (e) => e.code === 'unauthorized');
+    b2.close();
+  });
+
+  it('changePassword takes the fresh token; deleteAccount needs the password', async () => {
+    const email = uniqueEmail('pw');
+    const c = client(port);
+    await c.register(email, 'correct horse', 'Pw');
+    const old = c.token;
+    await assert.rejects(c.changePassword('wrong horse', 'battery staple'), (e) => e.code === 'invalid_credentials');
+    const s = await c.changePassword('correct horse', 'battery staple');
+    assert.equal(c.token, s.token);
+    assert.notEqual(s.token, old);
+    assert.equal((await c.me()).email, email);
+    await assert.rejects(client(port).login(email, 'correct horse'), (e) => e.code === 'invalid_credentials');
+    await assert.rejects(c.deleteAccount('correct horse'), (e) => e.code === 'invalid_credentials');
+    assert.equal(c.token, s.token, 'a refused deletion keeps the session');
+    await c.deleteAccount('battery staple');
+    assert.equal(c.token, undefined);
+    await assert.rejects(client(port).login(email, 'battery staple'), (e) => e.code === 'invalid_credentials');
+  });
+
   it('errors are ChorusError with code, status and field', async () => {
     const c = client(port);
     await assert.rejects(c.register('not-an-email', 'correct horse', 'X'), (e) => {

@@ -1,0 +1,56 @@
+/* net_addr.h: client addresses (pure): IP and CIDR parsing, the rate-limit key of an
+ * address (IPv6 grouped by /64), and the client address behind trusted proxies from
+ * X-Forwarded-For / Forwarded values. */
+#ifndef CHORUS_NET_ADDR_H
+#define CHORUS_NET_ADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest text form of an address, with its NUL (an IPv6 with an embedded IPv4). */
+#define NET_IP_TEXT 48
+
+typedef struct {
+    int v6;             /* 0: IPv4 in b[0..4), 1: IPv6 in b[0..16) */
+    uint8_t b[16];
+} net_ip_t;
+
+typedef struct net_cidr_s {
+    net_ip_t ip;
+    unsigned bits;      /* prefix length: 0..32 or 0..128 */
+} net_cidr_t;
+
+/* Parses the len bytes at s (borrowed) as an IPv4 or IPv6 address; an IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) becomes the IPv4 address. Returns 0 or -1. */
+int net_ip_parse(const char *s, size_t len, net_ip_t *out);
+
+/* Parses "a.b.c.d", "a.b.c.d/n", "v6" or "v6/n" (a bare address is a /32 or /128).
+ * Returns 0 or -1. */
+int net_cidr_parse(const char *s, size_t len, net_cidr_t *out);
+
+/* Parses a comma-separated list of CIDRs (spaces allowed around items; empty: none).
+ * On success returns 0 with *out a new array (free with free(); NULL when empty) of *n
+ * items; -1 when an item is not a CIDR. Borrows list. */
+int net_cidr_list_parse(const char *list, net_cidr_t **out, size_t *n);
+
+/* Returns 1 when ip lies in one of cidrs[0..n), else 0. Borrows both. */
+int net_cidr_list_match(const net_cidr_t *cidrs, size_t n, const net_ip_t *ip);
+
+/* Writes into out (cap >= NET_IP_TEXT) the rate-limit key of the address text ip: an IPv4
+ * address as is, an IPv6 address as its /64 network ("2001:db8:1:2::/64"), since one
+ * host is usually handed a whole /64; text that is not an address is copied as is (cut
+ * to fit). Borrows ip. */
+void net_ip_key(const char *ip, char *out, size_t cap);
+
+/* The client address of a request: peer is the socket's address (text). When peer lies
+ * in trusted[0..ntrusted), the hops listed by the proxies are read right to left and the
+ * first address not in trusted is the client; a hop that is not an address ("unknown",
+ * an obfuscated name) ends the walk at the hop to its right. The hops come from the
+ * Forwarded header's for= parameters when fwd is not NULL (RFC 7239), else from
+ * X-Forwarded-For (xff); both may hold several header lines joined with ','. Writes the
+ * result (always an address text) into out (cap >= NET_IP_TEXT). Borrows everything. */
+void net_client_ip(const char *peer, const net_cidr_t *trusted, size_t ntrusted,
+                   const char *fwd, size_t fwd_len, const char *xff, size_t xff_len,
+                   char *out, size_t cap);
+
+#endif
