@@ -52,3 +52,10 @@ int room_may_manage(const char *host_id, const char *user_id)
 {
     return strcmp(host_id, user_id) == 0;
 }
+
+const char *room_capacity_check(long long cap, uint32_t max, uint32_t seats)
+{
+    if (!room_capacity_valid(cap, max)) return "validation_error";
+    if (cap < (long long)seats) return "capacity_below_participants";
+    return NULL;
+}

@@ -58,11 +58,25 @@ static void test_join(void)
     ASSERT_TRUE(!room_may_manage("u1", "u10"));
 }
 
+/* A settings change keeps the create bounds and never drops below the seats taken. */
+static void test_capacity_change(void)
+{
+    ASSERT_TRUE(room_capacity_check(5, 50, 3) == NULL);
+    ASSERT_TRUE(room_capacity_check(3, 50, 3) == NULL); /* exactly the seats taken */
+    ASSERT_TRUE(room_capacity_check(50, 50, 1) == NULL);
+    ASSERT_STREQ(room_capacity_check(2, 50, 3), "capacity_below_participants");
+    ASSERT_STREQ(room_capacity_check(1, 50, 2), "capacity_below_participants");
+    ASSERT_STREQ(room_capacity_check(0, 50, 0), "validation_error");
+    ASSERT_STREQ(room_capacity_check(51, 50, 1), "validation_error");
+    ASSERT_STREQ(room_capacity_check(-3, 50, 1), "validation_error");
+}
+
 int main(void)
 {
     RUN(test_names);
     RUN(test_capacity);
     RUN(test_types);
     RUN(test_join);
+    RUN(test_capacity_change);
     TEST_MAIN_END();
 }
