@@ -663,6 +663,14 @@ static int is_host(const room_t *room, const auth_claims_t *by)
     return room_may_manage(room->host_id, by->sub);
 }
 
+/* Banned users of room (bounded by lim.max_bans). */
+static uint32_t bans_count(const room_t *room)
+{
+    uint32_t n = 0;
+    for (const room_member_t *m = room->members; m; m = m->next) n += m->banned != 0;
+    return n;
+}
+
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
                 rooms_done_fn done, void *ud)
 {
@@ -677,6 +685,10 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     }
     if (m->role == STORE_ROLE_HOST) {
         fail(done, ud, 400, "bad_request", "the host cannot kick themselves");
+        return;
+    }
+    if (ban && !m->banned && bans_count(room) >= r->lim.max_bans) {
+        fail(done, ud, 409, "ban_limit", "this room keeps no more bans: lift one first");
         return;
     }
     char name[STORE_NAME_LEN];
@@ -942,8 +954,7 @@ static int ban_cmp(const void *a, const void *b)
 
 json_t *rooms_bans_json(const room_t *room)
 {
-    size_t n = 0;
-    for (const room_member_t *m = room->members; m; m = m->next) n += m->banned != 0;
+    size_t n = bans_count(room);
     json_t *a = json_array();
     if (n == 0) return a;
     const room_member_t **list = ch_malloc(n * sizeof(*list));
@@ -1348,6 +1359,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .max_capacity = (uint32_t)cfg->room_max_capacity,
         .default_capacity = 10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
         .max_hosted = (uint32_t)cfg->room_max_hosted,
+        .max_bans = (uint32_t)cfg->room_max_bans,
         .join_history = (uint32_t)cfg->room_join_history,
         .max_message = (size_t)cfg->room_max_message,
         .max_broadcast = (size_t)cfg->room_max_broadcast,

@@ -84,6 +84,7 @@ typedef struct {
     uint32_t max_capacity;     /* upper bound of capacity */
     uint32_t default_capacity;
     uint32_t max_hosted;       /* live rooms one user may host */
+    uint32_t max_bans;         /* banned users one room keeps */
     uint32_t join_history;     /* messages in the join reply */
     size_t max_message;        /* bytes of message content */
     size_t max_broadcast;      /* bytes of a broadcast's data */

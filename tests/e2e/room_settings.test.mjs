@@ -246,6 +246,29 @@ describe('room settings and bans', () => {
   });
 });
 
+describe('room settings and bans: --room-max-bans', () => {
+  it('a ban past --room-max-bans is 409 ban_limit (the user stays); lifting one makes room', T, async () => {
+    const srv = await startServer({ args: [...BASE_ARGS, '--room-max-bans', '1'] });
+    try {
+      const host = mkUser('Limit');
+      const [a, b] = [mkUser('LA'), mkUser('LB')];
+      const r = await createRoom(srv.port, host, { name: 'limit' });
+      for (const u of [a, b]) await joinRest(srv.port, u, r.id);
+      const kick = `/api/rooms/${r.id}/kick`;
+      expectJson(await post(srv.port, host, kick, { userId: a.sub, ban: true }), 200);
+      assertJsonError(await post(srv.port, host, kick, { userId: b.sub, ban: true }), 409, 'ban_limit');
+      const ps = (await getOk(srv.port, host, `/api/rooms/${r.id}/participants`)).participants.map((p) => p.userId);
+      assert.ok(ps.includes(b.sub), 'a refused ban leaves the user in the room');
+      expectJson(await post(srv.port, host, kick, { userId: a.sub, ban: true }), 200); // banning again is no new ban
+      expectJson(await del(srv.port, host, `/api/rooms/${r.id}/bans/${a.sub}`), 200);
+      expectJson(await post(srv.port, host, kick, { userId: b.sub, ban: true }), 200);
+      assert.deepEqual((await getOk(srv.port, host, `/api/rooms/${r.id}/bans`)).bans.map((x) => x.userId), [b.sub]);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('room settings and bans: persistence', () => {
   it('a restart keeps the new settings, the bans (with bannedAt) and a lifted ban', T, async () => {
     const dir = makeTempDir('chorus-settings-data-');
