@@ -9,6 +9,7 @@
 #include "api.h"
 #include "mem.h"
 #include "room_code.h"
+#include "room_rules.h"
 #include "rooms.h"
 
 #define MESSAGES_MAX 200
@@ -386,6 +387,87 @@ static void h_kick(api_req_t *r)
                done_kick, r);
 }
 
+/* ---- settings and bans (host only) ---- */
+
+static void done_update(void *ud, const rooms_err_t *err, json_t *result)
+{
+    api_req_t *r = ud;
+    if (!err || !err->status) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "room %s", r->params[0]);
+        api_audit(r->api, "room_update", r->user.sub, r->ip, detail);
+    }
+    done_with(r, 200, err, result);
+}
+
+static void done_unban(void *ud, const rooms_err_t *err, json_t *result)
+{
+    api_req_t *r = ud;
+    if (!err || !err->status) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "room %s user %s", r->params[0], r->params[1]);
+        api_audit(r->api, "room_unban", r->user.sub, r->ip, detail);
+    }
+    done_with(r, 200, err, result);
+}
+
+static void h_update(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_update(rooms_of(r), room, &r->user, r->json, done_update, r);
+}
+
+static void h_bans(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    if (!room_may_manage(room->host_id, r->user.sub)) {
+        api_error(r, 403, "forbidden", "only the host sees the bans");
+        return;
+    }
+    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "bans", rooms_bans_json(room)));
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s in place (a path segment; it only shrinks). Returns 0, or -1 for a
+ * bad escape or an encoded NUL. */
+static int unescape_segment(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        if (*p != '%') {
+            *o++ = *p;
+            continue;
+        }
+        int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
+        if (lo < 0 || (hi == 0 && lo == 0)) return -1;
+        *o++ = (char)(hi * 16 + lo);
+        p += 2;
+    }
+    *o = '\0';
+    return 0;
+}
+
+static void h_unban(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    /* params point into param_buf, which the request owns. */
+    char *user_id = (char *)r->params[1];
+    if (unescape_segment(user_id) != 0 || strlen(user_id) >= STORE_SUB_LEN) {
+        api_invalid(r, "userId", "userId must be a percent-encoded id of up to 128 bytes");
+        return;
+    }
+    rooms_unban(rooms_of(r), room, &r->user, user_id, done_unban, r);
+}
+
 /* Literal paths come before ':roomId' ones with the same shape. */
 const api_route_t api_rooms_routes[] = {
     {HTTP_POST, "/api/rooms/create", h_create, 0, API_GROUP_API},
@@ -402,5 +484,8 @@ const api_route_t api_rooms_routes[] = {
     {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/code", h_code, 0, API_GROUP_API},
+    {HTTP_PATCH, "/api/rooms/:roomId", h_update, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/bans", h_bans, 0, API_GROUP_API},
+    {HTTP_DELETE, "/api/rooms/:roomId/bans/:userId", h_unban, 0, API_GROUP_API},
 };
 const size_t api_rooms_nroutes = CH_ARRAY_LEN(api_rooms_routes);

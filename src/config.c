@@ -141,6 +141,8 @@ static const opt_t options[] = {
      "largest maxParticipants a room may have"},
     {"room-max-hosted", OPT_COUNT, OFF(room_max_hosted), 1, 1000000, "5",
      "live rooms one user may host (429 room_limit)"},
+    {"room-max-bans", OPT_COUNT, OFF(room_max_bans), 1, 1000000, "1000",
+     "banned users one room keeps (409 ban_limit)"},
     {"room-join-history", OPT_COUNT, OFF(room_join_history), 0, 1000, "50",
      "messages sent with a join reply"},
     {"room-max-message", OPT_SIZE, OFF(room_max_message), 1, 16 * MiB, "16KiB",
@@ -254,6 +256,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;
+    cfg->room_max_bans = 1000;
     cfg->room_join_history = 50;
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_broadcast = 64 * KiB;

@@ -72,6 +72,7 @@ typedef struct {
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */
     uint64_t room_max_hosted;     /* live rooms per host */
+    uint64_t room_max_bans;       /* banned users per room */
     uint64_t room_join_history;   /* messages in the join reply */
     uint64_t room_max_message;    /* bytes of message content */
     uint64_t room_max_broadcast;  /* bytes of broadcast data */

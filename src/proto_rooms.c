@@ -294,11 +294,29 @@ static void op_rotate_code(proto_req_t *req)
     rooms_rotate_code(op->r, room, &req->c->user, answer, op);
 }
 
+/* room_update: the settings of PATCH /api/rooms/:roomId; the other keys of the message
+ * (op, ref, room) are the envelope, so only the settings go to rooms_update. */
+static void op_room_update(proto_req_t *req)
+{
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
+    if (!room) return;
+    json_t *body = json_object();
+    static const char *const keys[] = {"name", "maxParticipants", "isPublic"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(keys); i++) {
+        json_t *v = json_object_get(req->msg, keys[i]);
+        if (v) json_object_set(body, keys[i], v);
+    }
+    ws_op_t *op = ws_op(req, room);
+    rooms_update(op->r, room, &req->c->user, body, answer, op);
+    json_decref(body);
+}
+
 static const proto_op_t room_ops[] = {
     {"join", op_join, 0},           {"leave", op_leave, 0},
     {"message", op_message, 0},     {"history", op_history, 0},
     {"broadcast", op_broadcast, 0}, {"presence", op_presence, 0},
     {"state", op_state, 0},         {"rotate_code", op_rotate_code, 0},
+    {"room_update", op_room_update, 0},
 };
 
 static void client_gone(proto_t *p, proto_client_t *c)

@@ -58,3 +58,10 @@ int room_display_names_clash(const char *want, const char *other)
 {
     return strcasecmp(want, other) == 0 && strcmp(want, ROOM_GUEST_NAME) != 0;
 }
+
+const char *room_capacity_check(long long cap, uint32_t max, uint32_t seats)
+{
+    if (!room_capacity_valid(cap, max)) return "validation_error";
+    if (cap < (long long)seats) return "capacity_below_participants";
+    return NULL;
+}

@@ -34,4 +34,10 @@ int room_display_names_clash(const char *want, const char *other);
 /* 1 when user_id may change state, kick or delete: only the host. */
 int room_may_manage(const char *host_id, const char *user_id);
 
+/* Decides a new capacity for a room whose seats are taken by seats members. Returns NULL
+ * when cap is fine, "validation_error" when it is outside 1 .. max, or
+ * "capacity_below_participants" when it is below seats (nobody is pushed out of a room
+ * by a settings change: the host kicks first). */
+const char *room_capacity_check(long long cap, uint32_t max, uint32_t seats);
+
 #endif

@@ -401,6 +401,7 @@ struct rooms_op_s {
     const proto_client_t *except; /* compared only: never dereferenced */
     ent_event_t *ev;       /* a versioned event sent once the store answered */
     int fill_recent;       /* a join's history page: fill the recent-message cache */
+    json_t *event;         /* fields of an event published once stored (owned) */
 };
 
 static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
@@ -422,6 +423,7 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
 {
     if (op->done) op->done(op->ud, err, err && err->status ? NULL : json_incref(op->result));
     json_decref(op->result);
+    json_decref(op->event);
     store_rooms_free(&op->pl);
     if (op->room) rooms_release(op->room);
     free(op);
@@ -800,6 +802,14 @@ static int is_host(const room_t *room, const auth_claims_t *by)
     return room_may_manage(room->host_id, by->sub);
 }
 
+/* Banned users of room (bounded by lim.max_bans). */
+static uint32_t bans_count(const room_t *room)
+{
+    uint32_t n = 0;
+    for (const room_member_t *m = room->members; m; m = m->next) n += m->banned != 0;
+    return n;
+}
+
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
                 rooms_done_fn done, void *ud)
 {
@@ -816,6 +826,10 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         fail(done, ud, 400, "bad_request", "the host cannot kick themselves");
         return;
     }
+    if (ban && !m->banned && bans_count(room) >= r->lim.max_bans) {
+        fail(done, ud, 409, "ban_limit", "this room keeps no more bans: lift one first");
+        return;
+    }
     char name[STORE_NAME_LEN];
     snprintf(name, sizeof(name), "%s", m->display_name);
     json_t *fields = json_pack("{s:b}", "ban", ban);
@@ -823,8 +837,12 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     json_decref(fields);
     rooms_op_t *op;
     if (ban) {
-        /* A ban keeps the row (so the user cannot come back) but frees the seat. */
-        if (!m->banned) room->seats--;
+        /* A ban keeps the row (so the user cannot come back) but frees the seat; the
+         * row's joined_at becomes the time of the ban (rooms_bans_json). */
+        if (!m->banned) {
+            room->seats--;
+            m->joined_at = clock_unix_ms();
+        }
         m->banned = 1;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
@@ -1014,6 +1032,186 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
     rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->stored = after_rotate;
+    op_submit(op);
+}
+
+/* ---------- settings and bans ---------- */
+
+/* The settings a host may change after creation (rooms_update's body). */
+static const char *const SETTINGS_KEYS[] = {"name", "maxParticipants", "isPublic"};
+
+/* Says who changed which settings (only those that changed), structured like every
+ * system message: metadata {"event": "settings", "userId", "displayName", and the new
+ * value of each setting that changed}; content names no user. */
+static void settings_message(rooms_t *r, room_t *room, const auth_claims_t *by,
+                             const store_room_t *before)
+{
+    const room_member_t *m = room_member(room, by->sub);
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "event", "settings", "userId", by->sub,
+                             "displayName", m && m->display_name[0] ? m->display_name : "");
+    char parts[3][256];
+    size_t n = 0;
+    if (strcmp(before->name, room->name) != 0) {
+        json_object_set_new(meta, "name", json_string(room->name));
+        snprintf(parts[n++], sizeof(parts[0]), "renamed the room to \"%.200s\"", room->name);
+    }
+    if (before->capacity != room->capacity) {
+        json_object_set_new(meta, "maxParticipants", json_integer(room->capacity));
+        snprintf(parts[n++], sizeof(parts[0]), "set the capacity to %u", room->capacity);
+    }
+    if (before->is_public != room->is_public) {
+        json_object_set_new(meta, "isPublic", json_boolean(room->is_public));
+        snprintf(parts[n++], sizeof(parts[0]), "made the room %s",
+                 room->is_public ? "public" : "private");
+    }
+    char text[900];
+    if (n == 0) {
+        json_decref(meta);
+        return;
+    }
+    if (n == 1)
+        snprintf(text, sizeof(text), "the host %s", parts[0]);
+    else if (n == 2)
+        snprintf(text, sizeof(text), "the host %s and %s", parts[0], parts[1]);
+    else
+        snprintf(text, sizeof(text), "the host %s, %s and %s", parts[0], parts[1], parts[2]);
+    system_message_meta(r, room, meta, text);
+}
+
+static void after_update(rooms_op_t *op)
+{
+    /* The event carries this change's values, whatever changed since. */
+    if (!op->room->deleted) publish(op->room, NULL, "room_updated", op->event);
+    else json_decref(op->event);
+    op->event = NULL;
+    op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
+}
+
+void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *body,
+                  rooms_done_fn done, void *ud)
+{
+    if (!is_host(room, by)) {
+        fail(done, ud, 403, "forbidden", "only the host can change the room settings");
+        return;
+    }
+    if (!json_is_object(body)) {
+        fail(done, ud, 400, "bad_request", "the body must be a JSON object");
+        return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)body, key, val) {
+        size_t i = 0;
+        while (i < CH_ARRAY_LEN(SETTINGS_KEYS) && strcmp(key, SETTINGS_KEYS[i]) != 0) i++;
+        if (i == CH_ARRAY_LEN(SETTINGS_KEYS)) {
+            rooms_err_t e = {400, "validation_error",
+                             "only name, maxParticipants and isPublic can be changed", key};
+            if (done) done(ud, &e, NULL);
+            return;
+        }
+    }
+    if (json_object_size(body) == 0) {
+        invalid(done, ud, "name", "send at least one of name, maxParticipants, isPublic");
+        return;
+    }
+    json_t *jname = json_object_get(body, "name");
+    json_t *jcap = json_object_get(body, "maxParticipants");
+    json_t *jpub = json_object_get(body, "isPublic");
+    if (jname && (!json_is_string(jname) ||
+                  !room_name_valid(json_string_value(jname), json_string_length(jname)))) {
+        invalid(done, ud, "name", "name must be 1 to 100 characters");
+        return;
+    }
+    if (jcap) {
+        const char *refused =
+            json_is_integer(jcap)
+                ? room_capacity_check(json_integer_value(jcap), r->lim.max_capacity, room->seats)
+                : "validation_error";
+        if (refused && strcmp(refused, "capacity_below_participants") == 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg),
+                     "%u participants hold a seat: maxParticipants cannot be lower",
+                     room->seats);
+            rooms_err_t e = {409, refused, msg, "maxParticipants"};
+            if (done) done(ud, &e, NULL);
+            return;
+        }
+        if (refused) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "maxParticipants must be an integer from 1 to %u",
+                     r->lim.max_capacity);
+            invalid(done, ud, "maxParticipants", msg);
+            return;
+        }
+    }
+    if (jpub && !json_is_boolean(jpub)) {
+        invalid(done, ud, "isPublic", "isPublic must be a boolean");
+        return;
+    }
+    store_room_t before;
+    fill_room_update(&before, room, NULL);
+    if (jname) snprintf(room->name, sizeof(room->name), "%s", json_string_value(jname));
+    if (jcap) room->capacity = (uint32_t)json_integer_value(jcap);
+    if (jpub) room->is_public = json_is_true(jpub);
+    room->last_activity = clock_unix_ms();
+    rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
+    fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
+    op->event = json_pack("{s:s, s:I, s:b, s:s}", "name", room->name, "maxParticipants",
+                          (json_int_t)room->capacity, "isPublic", room->is_public, "by",
+                          by->sub);
+    op->stored = after_update;
+    op_submit(op);
+    settings_message(r, room, by, &before);
+}
+
+/* Orders bans oldest first (then by user id, so the order is stable). */
+static int ban_cmp(const void *a, const void *b)
+{
+    const room_member_t *x = *(room_member_t *const *)a, *y = *(room_member_t *const *)b;
+    if (x->joined_at != y->joined_at) return x->joined_at < y->joined_at ? -1 : 1;
+    return strcmp(x->user_id, y->user_id);
+}
+
+json_t *rooms_bans_json(const room_t *room)
+{
+    size_t n = bans_count(room);
+    json_t *a = json_array();
+    if (n == 0) return a;
+    const room_member_t **list = ch_malloc(n * sizeof(*list));
+    size_t i = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->banned) list[i++] = m;
+    qsort(list, n, sizeof(*list), ban_cmp);
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "userId", list[i]->user_id,
+                                           "displayName", list[i]->display_name, "color",
+                                           list[i]->color, "bannedAt",
+                                           (json_int_t)list[i]->joined_at));
+    free(list);
+    return a;
+}
+
+void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id,
+                 rooms_done_fn done, void *ud)
+{
+    if (!is_host(room, by)) {
+        fail(done, ud, 403, "forbidden", "only the host can lift a ban");
+        return;
+    }
+    room_member_t *m = room_member(room, user_id);
+    if (!m || !m->banned) {
+        fail(done, ud, 404, "not_found", "this user is not banned from this room");
+        return;
+    }
+    char name[STORE_NAME_LEN], uid[sizeof(m->user_id)];
+    snprintf(name, sizeof(name), "%s", m->display_name);
+    snprintf(uid, sizeof(uid), "%s", m->user_id);
+    /* Deleting the row lifts the ban: the user joins again as a new member. */
+    rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
+    fill_part(&op->pl.part, m);
+    member_remove(r, room, m);
+    system_event(r, room, "unbanned", uid, name, "a participant may join again: the host lifted the ban");
+    op->stored = after_simple;
     op_submit(op);
 }
 
@@ -1475,6 +1673,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .max_capacity = (uint32_t)cfg->room_max_capacity,
         .default_capacity = 10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
         .max_hosted = (uint32_t)cfg->room_max_hosted,
+        .max_bans = (uint32_t)cfg->room_max_bans,
         .join_history = (uint32_t)cfg->room_join_history,
         .max_message = (size_t)cfg->room_max_message,
         .max_broadcast = (size_t)cfg->room_max_broadcast,

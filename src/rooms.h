@@ -36,7 +36,7 @@ struct room_member_s {
     char color[STORE_COLOR_LEN];
     int role;                  /* STORE_ROLE_* */
     int banned;                /* kicked with ban: holds no seat, may not join */
-    int64_t joined_at;         /* unix ms */
+    int64_t joined_at;         /* unix ms; for a banned member, when the ban was made */
     uint32_t online;           /* subscribed connections */
     uint64_t release_at;       /* loop ms when a dropped member's seat goes; 0 = none */
     presence_t presence;
@@ -88,6 +88,7 @@ typedef struct {
     uint32_t max_capacity;     /* upper bound of capacity */
     uint32_t default_capacity;
     uint32_t max_hosted;       /* live rooms one user may host */
+    uint32_t max_bans;         /* banned users one room keeps */
     uint32_t join_history;     /* messages in the join reply */
     size_t max_message;        /* bytes of message content */
     size_t max_broadcast;      /* bytes of a broadcast's data */
@@ -237,6 +238,19 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
                        void *ud);
 void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
                        rooms_done_fn done, void *ud);
+/* Changes the settings in body ({"name"?, "maxParticipants"?, "isPublic"?}, borrowed;
+ * host only; the bounds of rooms_create, and a capacity not below the seats taken: 409
+ * capacity_below_participants). Applied at once; answered with the room and announced to
+ * the room's connections as room_updated once stored. */
+void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *body,
+                  rooms_done_fn done, void *ud);
+/* Lifts user_id's ban (host only; 404 not_found when not banned): the row goes, and the
+ * user may join again as a new member. */
+void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id,
+                 rooms_done_fn done, void *ud);
+/* The room's bans, oldest first: [{"userId", "displayName", "color", "bannedAt"}] (new
+ * reference; room borrowed). */
+json_t *rooms_bans_json(const room_t *room);
 void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
                 const json_t *content, const json_t *metadata, const proto_client_t *except,
                 rooms_done_fn done, void *ud);

@@ -165,7 +165,7 @@ typedef struct {
     char color[STORE_COLOR_LEN];
     int role;              /* STORE_ROLE_* */
     int banned;            /* kicked with ban: may not join again */
-    int64_t joined_at;     /* unix ms */
+    int64_t joined_at;     /* unix ms; for a banned row, when the ban was made */
 } store_participant_t;
 
 #define STORE_ROLE_MEMBER 0

@@ -22,6 +22,7 @@ const CURSOR_SEND_MS = 33;        // ~30 presence updates a second at most
 const TYPING_REFRESH_MS = 3000;   // re-send typing:true while typing (the server expires it after 5 s)
 const TYPING_STOP_MS = 4000;      // no keystroke for this long: typing:false
 const MAX_MESSAGE_BYTES = 16384;  // the server's default --room-max-message (UTF-8 bytes)
+const MAX_CAPACITY = 50;          // the server's default --room-max-capacity
 const COUNT_FROM_BYTES = 4096;    // the composer shows its counter from this size on
 const MAX_OUTBOX = 50;            // messages waiting for the connection, at most
 
@@ -578,6 +579,7 @@ function wireRoom(sess) {
   on('participant_removed', (p) => { renderParticipants(sess); if (p) removeCursor(sess, p.userId); renderTyping(sess); });
   on('presence', (p) => onPresence(sess, p));
   on('state', (s) => renderMode(sess, s?.currentMode ?? s?.state?.mode));
+  on('room_updated', () => { renderRoomInfo(sess); renderParticipants(sess); });
   for (const ev of ['entity_created', 'entity_deleted', 'synced']) on(ev, () => renderCosmosCount(sess));
   on('kicked', (p) => {
     leaveRoomSession();
@@ -633,7 +635,8 @@ function leaveRoomSession() {
   closeDialogIfOpen();
 }
 
-function renderRoomAll(sess) {
+/** The room's name, code and visibility in the header (also after room_updated). */
+function renderRoomInfo(sess) {
   const { room } = sess;
   const info = room.info || {};
   el.name.textContent = info.name || sess.code;
@@ -641,6 +644,12 @@ function renderRoomAll(sess) {
   document.title = `${info.name || sess.code} · Chorus`;
   el.code.textContent = room.code || info.roomCode || sess.code;
   el.visibility.textContent = info.isPublic ? 'Public' : 'Private';
+}
+
+function renderRoomAll(sess) {
+  const { room } = sess;
+  const info = room.info || {};
+  renderRoomInfo(sess);
   el.settings.hidden = !isHost(sess);
   renderMode(sess, room.state?.mode ?? info.currentMode);
   renderParticipants(sess);
@@ -784,7 +793,7 @@ function collapseNotices(node) {
 // The server's own messages carry {event, userId, displayName} in metadata and never a
 // name in their text: the name is rendered here as text, isolated (<bdi>) so it cannot
 // reorder the sentence around it. Unknown events show the server's plain text.
-const SYSTEM_EVENTS = { joined: 'joined', left: 'left', removed: 'was removed by the host', banned: 'was banned by the host' };
+const SYSTEM_EVENTS = { joined: 'joined', left: 'left', removed: 'was removed by the host', banned: 'was banned by the host', unbanned: 'may join again: the host lifted the ban' };
 
 // A state change says who changed what in words: metadata {event: "state", change, mode?}.
 function stateText(md) {
@@ -795,10 +804,21 @@ function stateText(md) {
   return null;
 }
 
+// A settings change (room_update) names what changed: metadata {event: "settings", name?,
+// maxParticipants?, isPublic?}.
+function settingsText(md) {
+  const parts = [];
+  if (typeof md.name === 'string') parts.push(`renamed the room to “${md.name}”`);
+  if (Number.isInteger(md.maxParticipants)) parts.push(`set the capacity to ${md.maxParticipants}`);
+  if (typeof md.isPublic === 'boolean') parts.push(`made the room ${md.isPublic ? 'public' : 'private'}`);
+  if (!parts.length) return null;
+  return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+}
+
 function systemText(sess, m) {
   const md = m.metadata;
   const ev = md?.event;
-  const what = ev === 'state' ? stateText(md) : SYSTEM_EVENTS[ev];
+  const what = ev === 'state' ? stateText(md) : ev === 'settings' ? settingsText(md) : SYSTEM_EVENTS[ev];
   if (!what || typeof md.userId !== 'string') return m.content;
   const uid = md.userId;
   const name = uid === session.user.id ? 'You'
@@ -1465,8 +1485,16 @@ async function requestKick(sess, p) {
 async function openSettings() {
   const sess = current;
   if (!sess?.room || !isHost(sess)) return;
+  const info = sess.room.info || {};
   const curMode = typeof sess.mode === 'string' ? sess.mode : '';
   const modes = curMode && !MODES.includes(curMode) ? [curMode, ...MODES] : MODES;
+  const name = h('input', { value: info.name || '', maxlength: '100', 'data-testid': 'settings-name', autocomplete: 'off' });
+  const capacity = h('input', {
+    type: 'number', inputmode: 'numeric', min: '1', max: String(MAX_CAPACITY), value: String(info.maxParticipants ?? ''),
+    'data-testid': 'settings-capacity',
+  });
+  const isPublic = h('input', { type: 'checkbox', 'data-testid': 'settings-public' });
+  isPublic.checked = !!info.isPublic;
   const select = h('select', { 'data-testid': 'mode-select', class: 'select' },
     h('option', { value: '' }, 'No mode'),
     ...modes.map((m) => h('option', { value: m, selected: m === curMode ? '' : undefined }, m)));
@@ -1474,27 +1502,108 @@ async function openSettings() {
   const showHint = () => { modeHint.textContent = MODE_HINTS[select.value] || 'No mode: the room has no particular tone.'; };
   select.addEventListener('change', showHint);
   showHint();
+  const err = h('p', { class: 'form-error', 'data-testid': 'settings-error', hidden: true });
+  const bans = h('ul', { class: 'bans', 'data-testid': 'bans-list' }, h('li', { class: 'muted small' }, 'Loading…'));
   const del = h('button', { class: 'btn btn-danger-ghost btn-sm', type: 'button', 'data-testid': 'delete-room' }, 'Delete room…');
   const body = h('div', { class: 'settings' },
+    h('label', { class: 'field' }, h('span', {}, 'Room name'), name),
+    h('label', { class: 'field' }, h('span', {}, 'Capacity'), capacity),
+    h('label', { class: 'check' }, isPublic, h('span', {}, 'Public (listed in the lobby for everyone)')),
     h('label', { class: 'field' }, h('span', {}, 'Room mode'), select),
     modeHint,
     h('p', { class: 'muted small' }, 'A mode tells everyone how the room is meant to be used; they see it change at once.'),
+    err,
+    h('div', { class: 'field' }, h('span', {}, 'Banned'), bans),
     h('div', { class: 'danger-zone' }, h('div', {}, h('strong', {}, 'Delete room'), h('p', { class: 'muted small' }, 'Removes the room, its people and its messages for everyone.')), del));
+  loadBans(sess, bans);
   let wantDelete = false;
   del.addEventListener('click', () => { wantDelete = true; closeDialogIfOpen(false); });
-  const ok = await openDialog({ title: 'Room settings', body, confirmText: 'Save', testid: 'settings' });
-  if (current !== sess) return;
-  if (wantDelete) return requestDelete(sess);
-  if (!ok) return;
-  const mode = select.value;
-  if (mode === curMode) return;
-  try {
-    const res = await sess.room.updateState({ mode: mode || null });
-    renderMode(sess, res?.state?.mode ?? (mode || null));
-    toast(mode ? `Mode set to ${mode}` : 'Mode cleared', 'ok');
-  } catch (err) {
-    toast(`Couldn’t change the mode: ${friendlyError(err)}`, 'error');
+  for (;;) {
+    const ok = await openDialog({ title: 'Room settings', body, confirmText: 'Save', testid: 'settings' });
+    if (current !== sess) return;
+    if (wantDelete) return requestDelete(sess);
+    if (!ok) return;
+    const fail = (input, text) => { err.hidden = false; err.textContent = text; input?.focus(); };
+    const newName = name.value.trim();
+    const capRaw = capacity.value.trim();
+    const cap = Number(capRaw);
+    const seats = sess.room.participants.size;
+    if (!newName) { fail(name, 'Give the room a name.'); continue; }
+    if ([...newName].length > 100) { fail(name, 'Room names have at most 100 characters.'); continue; }
+    if (!capRaw || !Number.isInteger(cap) || cap < 1 || cap > MAX_CAPACITY) {
+      fail(capacity, `Capacity must be a whole number between 1 and ${MAX_CAPACITY}.`);
+      continue;
+    }
+    if (cap < seats) { fail(capacity, capacityBelow(seats)); continue; }
+    err.hidden = true;
+    const now = sess.room.info || {};
+    const patch = {};
+    if (newName !== now.name) patch.name = newName;
+    if (cap !== now.maxParticipants) patch.maxParticipants = cap;
+    if (isPublic.checked !== !!now.isPublic) patch.isPublic = isPublic.checked;
+    if (Object.keys(patch).length) {
+      try {
+        await sess.room.updateSettings(patch);
+        if (current !== sess) return;
+        renderRoomInfo(sess);
+        renderParticipants(sess);
+        toast('Room settings saved', 'ok');
+      } catch (e) {
+        if (current !== sess) return;
+        if (e?.code === 'capacity_below_participants') fail(capacity, capacityBelow(sess.room.participants.size));
+        else fail(null, `Couldn’t save the settings: ${friendlyError(e)}`);
+        continue;
+      }
+    }
+    const mode = select.value;
+    if (mode === curMode) return;
+    try {
+      const res = await sess.room.updateState({ mode: mode || null });
+      renderMode(sess, res?.state?.mode ?? (mode || null));
+      toast(mode ? `Mode set to ${mode}` : 'Mode cleared', 'ok');
+    } catch (e) {
+      toast(`Couldn’t change the mode: ${friendlyError(e)}`, 'error');
+    }
+    return;
   }
+}
+
+const capacityBelow = (seats) =>
+  `${seats} ${seats === 1 ? 'person holds a seat' : 'people hold a seat'}: the capacity can’t be lower. Remove someone first.`;
+
+/** Fills list with the room's bans (host only), each with an Unban button. */
+async function loadBans(sess, list) {
+  let bans;
+  try {
+    bans = await sess.client.bans(sess.room.id);
+  } catch (e) {
+    list.replaceChildren(h('li', { class: 'form-error' }, `Couldn’t load the bans: ${friendlyError(e)}`));
+    return;
+  }
+  const empty = () => h('li', { class: 'muted small', 'data-testid': 'bans-empty' }, 'Nobody is banned.');
+  if (!bans.length) return list.replaceChildren(empty());
+  list.replaceChildren(...bans.map((b) => {
+    const btn = h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-testid': 'unban-button' }, 'Unban');
+    const row = h('li', { class: 'ban', 'data-testid': 'ban-row', 'data-user-id': b.userId, style: `--c:${b.color || colorFor(b.userId)}` },
+      h('span', { class: 'avatar avatar-sm' }, initials(b.displayName)),
+      h('span', { class: 'ban-text' },
+        h('span', { class: 'ban-name', 'data-testid': 'ban-name', title: b.displayName }, b.displayName),
+        h('span', { class: 'muted small' }, `banned ${new Date(b.bannedAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}`)),
+      btn);
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      try {
+        await sess.client.unban(sess.room.id, b.userId);
+        row.remove();
+        if (!list.children.length) list.replaceChildren(empty());
+        toast(`${b.displayName} can join again.`, 'ok');
+      } catch (e) {
+        btn.disabled = false;
+        toast(`Couldn’t unban ${b.displayName}: ${friendlyError(e)}`, 'error');
+      }
+    });
+    return row;
+  }));
 }
 
 async function requestDelete(sess) {

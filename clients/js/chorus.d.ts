@@ -14,6 +14,11 @@ export interface RoomInfo {
 }
 /** A room in a list, or as a non-participant sees it: without `state` and `currentMode`. */
 export type RoomSummary = Omit<RoomInfo, 'state' | 'currentMode' | 'participants'>;
+/** The settings the host changes after creation (PATCH /api/rooms/:roomId, `room_update`). */
+export interface RoomSettings { name?: string; maxParticipants?: number; isPublic?: boolean; }
+/** A banned user (GET /api/rooms/:roomId/bans); bannedAt is unix ms. */
+export interface Ban { userId: string; displayName: string; color: string; bannedAt: number; }
+
 export interface Participant {
   userId: string; displayName: string; color: string; role: 'host' | 'member';
   online: boolean; presence: Record<string, unknown>; joinedAt: number;
@@ -98,6 +103,12 @@ export class Chorus {
   kick(roomId: string, userId: string, ban?: boolean): Promise<void>;
   /** POST /api/rooms/:roomId/code (host only): a new code and joinLink; the old code stops working. */
   rotateRoomCode(roomId: string): Promise<RoomInfo>;
+  /** PATCH /api/rooms/:roomId (host): at least one setting; 409 capacity_below_participants. */
+  updateRoom(roomId: string, patch: RoomSettings): Promise<RoomInfo>;
+  /** GET /api/rooms/:roomId/bans (host), oldest ban first. */
+  bans(roomId: string): Promise<Ban[]>;
+  /** DELETE /api/rooms/:roomId/bans/:userId (host); 404 not_found when the user is not banned. */
+  unban(roomId: string, userId: string): Promise<void>;
   /** GET /api/rooms/:roomId/messages (SDK extension). */
   roomMessages(roomId: string, opts?: { before?: number; after?: number; limit?: number }): Promise<Message[]>;
   /** Opens the WebSocket and authenticates (first-message `auth`). Resolves when open. */
@@ -146,6 +157,8 @@ export class Room {
   /** `sync` from stateVersion: applies what changed (entity events with source 'sync', then
    *  'synced'). The SDK does this itself after a reconnect (join with `since`). */
   sync(): Promise<{ type: 'up_to_date' | 'delta' | 'full'; stateVersion: number }>;
+  /** Changes the room's settings over the socket (host; the `room_update` op); updates `info`. */
+  updateSettings(patch: RoomSettings): Promise<RoomInfo>;
   leave(): Promise<void>;
   on(event: 'message', h: Handler<Message>): () => void;
   on(event: 'participant_joined', h: Handler<Participant>): () => void;
@@ -157,6 +170,8 @@ export class Room {
   on(event: 'kicked', h: Handler<{ ban: boolean }>): () => void;
   /** The host rotated the room code (`code` and `info` already show the new one). */
   on(event: 'room_code', h: Handler<{ roomCode: string; joinLink: string }>): () => void;
+  /** The host changed the settings (any connection's change, this one's too); `info` has them already. */
+  on(event: 'room_updated', h: Handler<{ name: string; maxParticipants: number; isPublic: boolean; by: string }>): () => void;
   /** A failed rejoin after a reconnect, or a failed catch-up (SDK extension). */
   on(event: 'error', h: Handler<ChorusError>): () => void;
   /** Entity changes, from this client ('local'), events ('remote') or a join/sync reply ('sync'). */

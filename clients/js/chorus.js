@@ -12,7 +12,7 @@ const HISTORY_PAGE = 200; // the server's maximum `limit`
 const MAX_MESSAGES = 1000; // room.messages keeps the newest this many
 const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
-  'state', 'broadcast', 'room_deleted', 'kicked', 'room_code',
+  'state', 'broadcast', 'room_deleted', 'kicked', 'room_code', 'room_updated',
 ]);
 // Entity ops the server sends to a room (docs/protocol.md "Entities").
 const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
@@ -633,6 +633,21 @@ export class Chorus extends Emitter {
 
   async kick(roomId, userId, ban = false) {
     await this._rest('POST', `/api/rooms/${encodeURIComponent(roomId)}/kick`, { userId, ban: !!ban });
+  }
+
+  /** PATCH /api/rooms/:id (host): {name?, maxParticipants?, isPublic?} -> the room. */
+  async updateRoom(roomId, patch) {
+    return (await this._rest('PATCH', `/api/rooms/${encodeURIComponent(roomId)}`, patch)).room;
+  }
+
+  /** GET /api/rooms/:id/bans (host) -> [{userId, displayName, color, bannedAt}], oldest first. */
+  async bans(roomId) {
+    return (await this._rest('GET', `/api/rooms/${encodeURIComponent(roomId)}/bans`)).bans;
+  }
+
+  /** DELETE /api/rooms/:id/bans/:userId (host): the user may join again. */
+  async unban(roomId, userId) {
+    await this._rest('DELETE', `/api/rooms/${encodeURIComponent(roomId)}/bans/${encodeURIComponent(userId)}`);
   }
 
   /** GET /api/rooms/:id/messages (extension): {before?, after?, limit?} -> messages ascending. */
@@ -1325,6 +1340,12 @@ export class Room extends Emitter {
         this._info = { ...this._info, roomCode: msg.roomCode, joinLink: msg.joinLink };
         this._emit('room_code', { roomCode: msg.roomCode, joinLink: msg.joinLink });
         return;
+      case 'room_updated': {
+        const settings = { name: msg.name, maxParticipants: msg.maxParticipants, isPublic: msg.isPublic };
+        this._info = { ...this._info, ...settings };
+        this._emit('room_updated', { ...settings, by: msg.by });
+        return;
+      }
       default:
     }
   }
@@ -1401,6 +1422,14 @@ export class Room extends Emitter {
     const data = await this._req('state', { patch });
     this._applyState(data.state, data.stateVersion, data.currentMode); // false when an event was first
     return { state: data.state, stateVersion: data.stateVersion, currentMode: data.currentMode };
+  }
+
+  /** The room_update op (host): {name?, maxParticipants?, isPublic?} -> the room (also in `info`). */
+  async updateSettings(patch) {
+    const data = await this._req('room_update', { ...patch });
+    const { name, maxParticipants, isPublic } = data.room;
+    this._info = { ...this._info, name, maxParticipants, isPublic };
+    return data.room;
   }
 
   async leave() {

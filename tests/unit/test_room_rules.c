@@ -70,6 +70,19 @@ static void test_display_names(void)
     ASSERT_EQ(room_display_names_clash("Guest", ROOM_GUEST_NAME), 1);
 }
 
+/* A settings change keeps the create bounds and never drops below the seats taken. */
+static void test_capacity_change(void)
+{
+    ASSERT_TRUE(room_capacity_check(5, 50, 3) == NULL);
+    ASSERT_TRUE(room_capacity_check(3, 50, 3) == NULL); /* exactly the seats taken */
+    ASSERT_TRUE(room_capacity_check(50, 50, 1) == NULL);
+    ASSERT_STREQ(room_capacity_check(2, 50, 3), "capacity_below_participants");
+    ASSERT_STREQ(room_capacity_check(1, 50, 2), "capacity_below_participants");
+    ASSERT_STREQ(room_capacity_check(0, 50, 0), "validation_error");
+    ASSERT_STREQ(room_capacity_check(51, 50, 1), "validation_error");
+    ASSERT_STREQ(room_capacity_check(-3, 50, 1), "validation_error");
+}
+
 int main(void)
 {
     RUN(test_names);
@@ -77,5 +90,6 @@ int main(void)
     RUN(test_types);
     RUN(test_join);
     RUN(test_display_names);
+    RUN(test_capacity_change);
     TEST_MAIN_END();
 }
