@@ -128,6 +128,8 @@ static const opt_t options[] = {
      "components of one op"},
     {"doc-log-window", OPT_COUNT, OFF(doc_log_window), 1, 10000000, "1000",
      "recent ops kept to transform late ops (older: version_too_old)"},
+    {"doc-log-max-bytes", OPT_SIZE, OFF(doc_log_max_bytes), 1 * KiB, 1 * GiB, "1MiB",
+     "memory of the recent ops one open document keeps (older: version_too_old)"},
     {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every), 1, 10000000, "100",
      "ops between stored snapshots"},
     {"entity-max-count", OPT_COUNT, OFF(entity_max_count), 1, 1000000, "1000",
@@ -200,6 +202,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->doc_max_op = 256 * KiB;
     cfg->doc_max_components = 10000;
     cfg->doc_log_window = 1000;
+    cfg->doc_log_max_bytes = 1 * MiB;
     cfg->doc_snapshot_every = 100;
     cfg->entity_max_count = 1000;
     cfg->entity_max_bytes = 16 * KiB;

@@ -73,6 +73,7 @@ typedef struct {
     uint64_t doc_max_op;          /* bytes of one op's JSON */
     uint64_t doc_max_components;  /* components of one op */
     uint64_t doc_log_window;      /* recent ops kept to transform late ops */
+    uint64_t doc_log_max_bytes;   /* bytes those ops may hold per open document */
     uint64_t doc_snapshot_every;  /* ops between stored snapshots */
     /* entities */
     uint64_t entity_max_count;    /* entities per room */

@@ -35,6 +35,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
     ot_buf_init(&d->text);
     ot_buf_init(&d->scratch);
     d->log_cap = r->docs.log_window ? r->docs.log_window : 1;
+    d->log_max_bytes = r->docs.log_max_bytes;
     /* The window grows with the document's history, so an idle document is small. */
     d->log_alloc = d->log_cap < 16 ? d->log_cap : 16;
     d->log = ch_calloc(d->log_alloc, sizeof(*d->log));
@@ -77,17 +78,47 @@ static doc_logent_t *log_at(doc_t *d, int64_t v)
     return &d->log[idx];
 }
 
+/* Memory an entry's op holds: its buffers (their capacity, which is what stays
+ * allocated) and the entry itself. */
+static size_t logent_bytes(const doc_logent_t *e)
+{
+    return sizeof(*e) + e->op.cap * sizeof(*e->op.c) + e->op.text_cap;
+}
+
+/* Drops the oldest entry of a non-empty log and frees what its op holds. */
+static void log_drop_oldest(doc_t *d)
+{
+    doc_logent_t *e = &d->log[(d->log_head + d->log_alloc - d->log_len) % d->log_alloc];
+    d->log_bytes -= e->bytes;
+    e->bytes = 0;
+    ot_op_free(&e->op);
+    d->log_len--;
+}
+
+/* Empties the log, freeing what its ops hold. */
+static void log_clear(doc_t *d)
+{
+    while (d->log_len) log_drop_oldest(d);
+    d->log_head = 0;
+}
+
+/* Appends the op of version (the newest) to the log: the oldest entries go while there
+ * are log_cap of them or they hold more than log_max_bytes together (the newest stays, so
+ * its resubmission is still recognised). */
 static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char *author,
                         const char *op_id)
 {
+    if (d->log_len == d->log_alloc && d->log_alloc == d->log_cap) log_drop_oldest(d);
     if (d->log_len == d->log_alloc && d->log_alloc < d->log_cap) {
-        /* Not wrapped yet: entries are in order from 0, so growing keeps them so. */
+        /* Full: the entries move, oldest first, to the start of a larger ring (the ring
+         * may have wrapped once entries were dropped for their bytes). */
         size_t n = d->log_alloc * 2 < d->log_cap ? d->log_alloc * 2 : d->log_cap;
-        d->log = ch_realloc(d->log, n * sizeof(*d->log));
-        for (size_t i = d->log_alloc; i < n; i++) {
-            memset(&d->log[i], 0, sizeof(d->log[i]));
-            ot_op_init(&d->log[i].op);
-        }
+        doc_logent_t *grown = ch_calloc(n, sizeof(*grown));
+        for (size_t i = 0; i < d->log_len; i++)
+            grown[i] = d->log[(d->log_head + i) % d->log_alloc];
+        for (size_t i = d->log_len; i < n; i++) ot_op_init(&grown[i].op);
+        free(d->log);
+        d->log = grown;
         d->log_head = d->log_len;
         d->log_alloc = n;
     }
@@ -96,8 +127,11 @@ static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char
     e->version = version;
     snprintf(e->author, sizeof(e->author), "%s", author);
     snprintf(e->op_id, sizeof(e->op_id), "%s", op_id ? op_id : "");
+    e->bytes = logent_bytes(e);
+    d->log_bytes += e->bytes;
     d->log_head = (d->log_head + 1) % d->log_alloc;
-    if (d->log_len < d->log_alloc) d->log_len++;
+    d->log_len++;
+    while (d->log_len > 1 && d->log_bytes > d->log_max_bytes) log_drop_oldest(d);
 }
 
 /* Applies op (valid for the current text) as the next version. Returns 0 or an OT error,
@@ -201,7 +235,7 @@ static void on_loaded(store_req_t *req)
         d->failed = 1;
     }
     if (!d->failed && d->snapshot_version > 0 && d->log_len < d->log_cap &&
-        (int64_t)d->log_len < d->version) {
+        d->log_bytes < d->log_max_bytes && (int64_t)d->log_len < d->version) {
         /* The ops before the snapshot are history the window must cover too (a client
          * based on them, or resubmitting one, must still be served): fetch them. */
         store_docs_free(&l->pl);
@@ -225,14 +259,14 @@ static void on_window_loaded(store_req_t *req)
         l->pl.ops[l->pl.nops - 1].version == d->version) {
         ot_op_t op;
         ot_op_init(&op);
-        d->log_len = d->log_head = 0;
+        log_clear(d);
         for (size_t i = 0; i < l->pl.nops; i++) {
             store_doc_op_t *o = &l->pl.ops[i];
             json_t *j = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             const char *why = NULL;
             if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0) {
                 json_decref(j);
-                d->log_len = d->log_head = 0; /* an unreadable op: keep no window at all */
+                log_clear(d); /* an unreadable op: keep no window at all */
                 break;
             }
             json_decref(j);

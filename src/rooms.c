@@ -1176,6 +1176,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .max_op = (size_t)cfg->doc_max_op,
         .max_components = (size_t)cfg->doc_max_components,
         .log_window = (size_t)cfg->doc_log_window,
+        .log_max_bytes = (size_t)cfg->doc_log_max_bytes,
         .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
         .max_open = (uint32_t)cfg->ws_max_docs,
     };
