@@ -54,6 +54,9 @@ static const opt_t options[] = {
      "WebSocket message size (1009 beyond)"},
     {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 4 * GiB, "4MiB",
      "unsent bytes per client before it is closed (1008)"},
+    {"ws-max-reply", OPT_SIZE, OFF(ws_max_reply), 1 * KiB, 1 * GiB, "1MiB",
+     "stored data in one reply or REST page (join, history, sync, doc_open, doc_ops); "
+     "at most a quarter of --ws-max-queue"},
     {"ws-ping-interval", OPT_DURATION, OFF(ws_ping_interval), 10, 24 * HOUR_MS, "30s",
      "silence before the server pings"},
     {"ws-pong-timeout", OPT_DURATION, OFF(ws_pong_timeout), 10, 24 * HOUR_MS, "10s",
@@ -104,7 +107,9 @@ static const opt_t options[] = {
     {"room-join-history", OPT_COUNT, OFF(room_join_history), 0, 1000, "50",
      "messages sent with a join reply"},
     {"room-max-message", OPT_SIZE, OFF(room_max_message), 1, 16 * MiB, "16KiB",
-     "message content size"},
+     "message content size, JSON-encoded"},
+    {"room-max-metadata", OPT_SIZE, OFF(room_max_metadata), 2, 16 * MiB, "4KiB",
+     "message metadata size, JSON-encoded"},
     {"room-max-broadcast", OPT_SIZE, OFF(room_max_broadcast), 1, 16 * MiB, "64KiB",
      "broadcast data size"},
     {"room-max-state", OPT_SIZE, OFF(room_max_state), 2, 16 * MiB, "64KiB", "room state size"},
@@ -122,7 +127,8 @@ static const opt_t options[] = {
      "typing expires after"},
     {"presence-max", OPT_SIZE, OFF(presence_max), 2, 1 * MiB, "2KiB",
      "one user's presence state size"},
-    {"doc-max-size", OPT_SIZE, OFF(doc_max_size), 1, 1 * GiB, "4MiB", "document text size"},
+    {"doc-max-size", OPT_SIZE, OFF(doc_max_size), 1, 1 * GiB, "1MiB",
+     "document text size, JSON-encoded (at most the reply budget)"},
     {"doc-max-op", OPT_SIZE, OFF(doc_max_op), 16, 64 * MiB, "256KiB", "one op's JSON size"},
     {"doc-max-components", OPT_COUNT, OFF(doc_max_components), 1, 10000000, "10000",
      "components of one op"},
@@ -163,6 +169,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->http_idle_timeout = 60000;
     cfg->ws_max_message = 1 * MiB;
     cfg->ws_max_queue = 4 * MiB;
+    cfg->ws_max_reply = 1 * MiB;
     cfg->ws_ping_interval = 30000;
     cfg->ws_pong_timeout = 10000;
     cfg->ws_rate = 1000;
@@ -189,6 +196,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_max_hosted = 5;
     cfg->room_join_history = 50;
     cfg->room_max_message = 16 * KiB;
+    cfg->room_max_metadata = 4 * KiB;
     cfg->room_max_broadcast = 64 * KiB;
     cfg->room_max_state = 64 * KiB;
     cfg->room_seat_grace = 60000;
@@ -198,7 +206,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->presence_idle = 60000;
     cfg->presence_typing = 5000;
     cfg->presence_max = 2 * KiB;
-    cfg->doc_max_size = 4 * MiB;
+    cfg->doc_max_size = 1 * MiB;
     cfg->doc_max_op = 256 * KiB;
     cfg->doc_max_components = 10000;
     cfg->doc_log_window = 1000;
@@ -566,6 +574,12 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
         if (strcmp(o->name, "config") != 0 && apply(cfg, o, v, src, err, errlen)) return -1;
     }
     return 0;
+}
+
+uint64_t config_reply_budget(const chorus_config_t *cfg)
+{
+    uint64_t quarter = cfg->ws_max_queue / 4;
+    return cfg->ws_max_reply < quarter ? cfg->ws_max_reply : quarter;
 }
 
 void config_print_usage(FILE *out)

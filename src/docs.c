@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "mem.h"
 #include "rooms.h"
+#include "utf8.h"
 
 #define DOC_OPS_PAGE 1000
 
@@ -141,7 +142,12 @@ static int doc_apply(doc_t *d, const ot_op_t *op, size_t max_size, const char *a
 {
     int rc = ot_apply(&d->scratch, d->text.s ? d->text.s : "", d->text.len, d->text.cp, op);
     if (rc != 0) return rc;
-    if (d->scratch.len > max_size) return 1;
+    /* The size is the text's JSON encoding, what a doc_open reply carries: the raw
+     * length is a lower bound, six times it an upper one. */
+    if (d->scratch.len > max_size ||
+        (d->scratch.len > max_size / 6 &&
+         utf8_json_len(d->scratch.s, d->scratch.len) > max_size))
+        return 1;
     ot_buf_swap(&d->text, &d->scratch);
     d->version++;
     log_push_at(d, d->version, op, author, op_id);
@@ -576,6 +582,7 @@ static void op_doc_op(proto_req_t *req)
 typedef struct {
     proto_deferred_t d;
     room_t *room;
+    size_t budget;          /* bytes of ops in the reply */
     store_req_t req;
     store_docs_t pl;
 } doc_range_t;
@@ -586,8 +593,16 @@ static void on_range(store_req_t *req)
     if (req->err != STORE_OK) {
         proto_deferred_error(&g->d, "internal_error", "cannot read the op log");
     } else {
+        /* Byte-bounded: the oldest ops that fit in the reply budget (at least one). */
+        size_t n = g->pl.nops;
+        size_t *lens = ch_malloc((n ? n : 1) * sizeof(*lens));
+        for (size_t i = 0; i < n; i++)
+            lens[i] = 96 + strlen(g->pl.ops[i].delta) + strlen(g->pl.ops[i].author) +
+                      utf8_json_len(g->pl.ops[i].op_id, strlen(g->pl.ops[i].op_id));
+        size_t k = rooms_fit(lens, n, g->budget, 0);
+        free(lens);
         json_t *a = json_array();
-        for (size_t i = 0; i < g->pl.nops; i++) {
+        for (size_t i = 0; i < k; i++) {
             store_doc_op_t *o = &g->pl.ops[i];
             json_t *delta = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s}", "version",
@@ -595,7 +610,9 @@ static void on_range(store_req_t *req)
                                                delta ? delta : json_array(), "author",
                                                o->author, "opId", o->op_id));
         }
-        proto_deferred_ok(&g->d, json_pack("{s:o}", "ops", a));
+        json_t *data = json_pack("{s:o}", "ops", a);
+        if (k < n) json_object_set_new(data, "more", json_true());
+        proto_deferred_ok(&g->d, data);
     }
     store_docs_free(&g->pl);
     room_t *room = g->room;
@@ -616,6 +633,7 @@ static void op_doc_ops(proto_req_t *req)
     doc_range_t *g = ch_calloc(1, sizeof(*g));
     proto_defer(req, &g->d);
     g->room = room;
+    g->budget = rooms_of(req)->lim.max_reply;
     rooms_hold(room);
     snprintf(g->pl.doc.room_id, sizeof(g->pl.doc.room_id), "%s", room->id);
     snprintf(g->pl.doc.doc_id, sizeof(g->pl.doc.doc_id), "%s", doc_id);

@@ -1,11 +1,14 @@
 // bounded.test.mjs: memory and replies bounded by bytes (issue 14, items 2 and 5): the
-// document op window by bytes (--doc-log-max-bytes).
+// document op window by bytes (--doc-log-max-bytes); stored message content, metadata and
+// documents limited by their encoded size; join, history, REST message pages and doc_ops
+// bounded by the reply budget (--ws-max-reply, at most a quarter of --ws-max-queue), so
+// no legal sequence of operations makes a room unjoinable.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { insertOp } from './lib/docs.mjs';
-import { createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
+import { allMessages, createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
@@ -73,6 +76,175 @@ describe('document op window by bytes (--doc-log-max-bytes)', () => {
       assert.equal(m.data.version, 10);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('stored data is bounded by its encoded size (default limits)', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: BASE_ARGS });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('metadata over --room-max-metadata (4 KiB encoded) is refused; the room stays joinable', T, async () => {
+    const [host, m] = [mkUser('Host'), mkUser('M')];
+    const { room, c: hc } = await roomAndClient(port, host);
+    const c = await RoomWs.open(port, m);
+    try {
+      await c.join(room.id);
+      // The attack: 5 messages with 1 MB of metadata each.
+      for (let i = 0; i < 5; i++) {
+        await c.err('message', { room: room.id, type: 'user_text', content: 'x', metadata: { pad: 'm'.repeat(1000000) } },
+          'payload_too_large');
+      }
+      // 4 KiB encoded passes, one byte more does not ({"p":"…"} is 8 bytes around the text).
+      await c.ok('message', { room: room.id, type: 'user_text', content: 'x', metadata: { p: 'm'.repeat(4096 - 8) } });
+      await c.err('message', { room: room.id, type: 'user_text', content: 'x', metadata: { p: 'm'.repeat(4096 - 7) } },
+        'payload_too_large');
+      // Escapes count: 700 U+0001 are 4,200 bytes encoded.
+      await c.err('message', { room: room.id, type: 'user_text', content: 'x', metadata: { p: '\u0001'.repeat(700) } },
+        'payload_too_large');
+      const late = await RoomWs.open(port, host);
+      try {
+        const j = await late.join(room.id);
+        assert.equal(j.messages.at(-1).metadata.p.length, 4096 - 8);
+      } finally {
+        late.close();
+      }
+    } finally {
+      c.close();
+      hc.close();
+    }
+  });
+
+  it('content counts its encoded size: 16,384 x U+0001 is over --room-max-message', T, async () => {
+    const host = mkUser('Host');
+    const { room, c } = await roomAndClient(port, host);
+    try {
+      await c.err('message', { room: room.id, type: 'user_text', content: '\u0001'.repeat(16384) }, 'payload_too_large');
+      await c.err('message', { room: room.id, type: 'user_text', content: '"'.repeat(8193) }, 'payload_too_large');
+      await c.ok('message', { room: room.id, type: 'user_text', content: '"'.repeat(8192) });
+      await c.ok('message', { room: room.id, type: 'user_text', content: 'é'.repeat(8192) }); // 16 KiB of UTF-8
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a document of quotes cannot pass --doc-max-size encoded (1 MiB): doc_open stays possible', T, async () => {
+    const [host, m] = [mkUser('Host'), mkUser('M')];
+    const { room, c: hc } = await roomAndClient(port, host);
+    const c = await RoomWs.open(port, m);
+    try {
+      await c.join(room.id);
+      await c.ok('doc_open', { room: room.id, doc: 'q' });
+      const chunk = '"'.repeat(100000); // 200 KB of JSON per op, under --doc-max-op
+      let v = 0;
+      let refused = null;
+      for (let i = 0; i < 30 && !refused; i++) {
+        const r = await c.call('doc_op', { room: room.id, doc: 'q', version: v, delta: v ? [v * chunk.length, chunk] : [chunk] });
+        if (r.ok) v++;
+        else refused = r;
+      }
+      assert.equal(refused?.error?.code, 'document_too_large', JSON.stringify(refused).slice(0, 200));
+      assert.ok(v >= 4 && v <= 5, `ops accepted: ${v}`); // 5 x 200 KB encoded is just under 1 MiB
+      await hc.ok('doc_open', { room: room.id, doc: 'q' });
+      const fresh = await RoomWs.open(port, host);
+      try {
+        await fresh.join(room.id);
+        const d = await fresh.ok('doc_open', { room: room.id, doc: 'q' });
+        assert.equal(d.text.length, v * chunk.length);
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      c.close();
+      hc.close();
+    }
+  });
+
+  it('doc_ops pages by bytes: more: true, and following from the last version gets the rest', T, async () => {
+    const host = mkUser('Host');
+    const { room, c } = await roomAndClient(port, host);
+    try {
+      await c.ok('doc_open', { room: room.id, doc: 'ops' });
+      const chunk = 'o'.repeat(200000);
+      for (let v = 0; v < 8; v++) await c.ok('doc_op', { room: room.id, doc: 'ops', version: v, delta: v ? [{ d: chunk.length }, chunk] : [chunk] });
+      const first = await c.ok('doc_ops', { room: room.id, doc: 'ops', from: 0 });
+      assert.equal(first.more, true);
+      assert.ok(first.ops.length >= 1 && first.ops.length < 8, `first page: ${first.ops.length}`);
+      assert.ok(JSON.stringify(first).length <= 1024 * 1024 + 4096);
+      let got = first.ops.map((o) => o.version);
+      let page = first;
+      while (page.more) {
+        page = await c.ok('doc_ops', { room: room.id, doc: 'ops', from: got.at(-1) });
+        got = [...got, ...page.ops.map((o) => o.version)];
+      }
+      assert.deepEqual(got, [1, 2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('replies that grow with stored data fit the reply budget (--ws-max-queue 64KiB: 16 KiB)', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: [...BASE_ARGS, '--ws-max-queue', '64KiB'] });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('50 legal 3 KB messages: join returns the newest that fit; history and REST page by bytes', T, async () => {
+    const [host, m] = [mkUser('Host'), mkUser('M')];
+    const { room, c: hc } = await roomAndClient(port, host);
+    const c = await RoomWs.open(port, m);
+    try {
+      await c.join(room.id);
+      for (let i = 1; i <= 50; i++) await c.ok('message', { room: room.id, type: 'user_text', content: `${i}:` + 'z'.repeat(3000) });
+      // Every later join succeeds (before: the join reply passed the queue cap, close 1008).
+      for (const u of [host, m, mkUser('New')]) {
+        const late = await RoomWs.open(port, u);
+        try {
+          const j = await late.join(room.id);
+          assert.ok(j.messages.length >= 1 && j.messages.length < 50, `join messages: ${j.messages.length}`);
+          assert.equal(j.messages.at(-1).seq, j.lastSeq, 'the newest message is there');
+          assert.ok(JSON.stringify(j.messages).length <= 8 * 1024 + 4096);
+          // The newest page of history, then the pages before it, reach every message.
+          let page = await late.ok('history', { room: room.id, limit: 200 });
+          assert.equal(page.more, true);
+          let seqs = page.messages.map((x) => x.seq);
+          while (seqs[0] > 1) {
+            page = await late.ok('history', { room: room.id, before: seqs[0], limit: 200 });
+            assert.ok(page.messages.length >= 1);
+            seqs = [...page.messages.map((x) => x.seq), ...seqs];
+          }
+          assert.deepEqual(seqs.filter((s) => s > 0 && s <= 60).length, seqs.length);
+          assert.equal(new Set(seqs).size, seqs.length);
+          const after = await late.ok('history', { room: room.id, after: 0, limit: 200 });
+          assert.equal(after.more, true);
+          assert.equal(after.messages[0].seq, 1);
+        } finally {
+          late.close();
+        }
+      }
+      // REST: a byte-bounded page with more: true; the helper walks before= to the start.
+      const res = await api(port, 'GET', `/api/rooms/${room.id}/messages?limit=200`, { token: m.token });
+      assert.equal(res.status, 200);
+      assert.ok(res.text.length <= 16 * 1024 + 4096, `body ${res.text.length} bytes`);
+      assert.equal(res.json().more, true);
+      const all = await allMessages(port, m, room.id);
+      assert.equal(all.filter((x) => x.type === 'user_text').length, 50);
+    } finally {
+      c.close();
+      hc.close();
     }
   });
 });
