@@ -113,7 +113,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
     json_t *tail = json_object();
     json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
     json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
-    entities_join_fields(room, tail, op->since);
+    entities_join_fields(room, tail, op->since, ROOMS_JOIN_ENTITIES(op->r));
     json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
     json_t *head = json_pack("{s:o}", "room", room_json(op->r, room));
     size_t nmsgs = 0;

@@ -166,9 +166,11 @@ size_t room_message_encoded_len(const store_message_t *m);
  * moves on even past an item larger than the budget). Pure; borrows lens. */
 size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest);
 
-/* The bytes of messages a join reply carries: half the reply budget, the other half is
- * for the room, the participants, the state and the first page of entities. */
+/* The bytes of messages a join reply carries: half the reply budget; a quarter is for the
+ * first page of entities (or the sync page), the rest for the room, the participants and
+ * the state. */
 #define ROOMS_JOIN_MESSAGES(r) ((r)->lim.max_reply / 2)
+#define ROOMS_JOIN_ENTITIES(r) ((r)->lim.max_reply / 4)
 
 /* Completion of an asynchronous room operation. */
 typedef void (*rooms_done_fn)(void *ud, const rooms_err_t *err, json_t *result);

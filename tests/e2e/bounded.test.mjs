@@ -248,3 +248,100 @@ describe('replies that grow with stored data fit the reply budget (--ws-max-queu
     }
   });
 });
+
+describe('entities come in pages of the reply budget (default limits)', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: BASE_ARGS });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  /** Follows sync pages from a first answer; returns the entities by id and the last page. */
+  async function follow(c, roomId, first, map = new Map()) {
+    let page = first;
+    let pages = 1;
+    for (;;) {
+      if (page.type === 'full') map.clear();
+      for (const e of page.entities ?? []) map.set(e.id, e);
+      for (const e of page.changes ?? []) {
+        if (e.deleted) map.delete(e.id);
+        else map.set(e.id, e);
+      }
+      if (!page.more) return { map, page, pages };
+      assert.ok(JSON.stringify(page).length <= 1024 * 1024 + 64 * 1024, `page of ${JSON.stringify(page).length} bytes`);
+      page = await c.ok('sync', { room: roomId, version: page.stateVersion, cursor: page.cursor });
+      pages++;
+    }
+  }
+
+  it('280 entities of 16 KB: join, sync and REST stay possible and page through them all', { timeout: 60000 }, async () => {
+    const [host, m] = [mkUser('Host'), mkUser('M')];
+    const { room, c: hc } = await roomAndClient(port, host);
+    const c = await RoomWs.open(port, m);
+    const R = room.id;
+    try {
+      await c.join(R);
+      const pad = 'p'.repeat(16000);
+      for (let i = 0; i < 280; i += 40) {
+        await Promise.all(Array.from({ length: Math.min(40, 280 - i) }, (_, k) =>
+          c.ok('entity_create', { room: R, id: `e${i + k}`, kind: 'k', data: { pad, n: i + k } })));
+      }
+      // One deleted while the pages are walked, one created: the pages end at the truth.
+      const late = await RoomWs.open(port, host);
+      try {
+        const j = await late.join(R);
+        assert.ok(j.entities.length >= 1 && j.entities.length < 280, `first page: ${j.entities.length}`);
+        assert.equal(typeof j.entitiesNext?.version, 'number');
+        assert.equal(typeof j.entitiesNext?.cursor, 'number');
+        const map = new Map(j.entities.map((e) => [e.id, e]));
+        await hc.ok('entity_delete', { room: R, id: j.entities[0].id });
+        await hc.ok('entity_create', { room: R, id: 'fresh', kind: 'k', data: {} });
+        const first = await late.ok('sync', { room: R, version: j.entitiesNext.version, cursor: j.entitiesNext.cursor });
+        const { map: all, pages } = await follow(late, R, first, map);
+        assert.ok(pages >= 2, `pages: ${pages}`);
+        assert.equal(all.size, 280);
+        assert.ok(all.has('fresh') && !all.has(j.entities[0].id));
+        // A full sync (version from the future) and a delta from 0 page the same way.
+        for (const version of [1e9, 0]) {
+          const s = await late.ok('sync', { room: R, version });
+          assert.equal(s.more, true);
+          const r = await follow(late, R, s);
+          assert.equal(r.map.size, 280);
+          assert.equal(r.page.stateVersion, (await late.ok('sync', { room: R, version: r.page.stateVersion })).stateVersion);
+        }
+        // join with since: its sync is a page too.
+        const again = await RoomWs.open(port, m);
+        try {
+          const js = await again.join(R, { since: 0 });
+          assert.equal(js.sync.more, true);
+          assert.equal((await follow(again, R, js.sync)).map.size, 280);
+        } finally {
+          again.close();
+        }
+      } finally {
+        late.close();
+      }
+      // REST: the first page and the ones after it.
+      let res = await api(port, 'GET', `/api/rooms/${R}/entities`, { token: m.token });
+      assert.equal(res.status, 200);
+      assert.ok(res.text.length <= 1024 * 1024 + 64 * 1024, `body ${res.text.length} bytes`);
+      let body = res.json();
+      assert.equal(body.more, true);
+      const ids = new Set(body.entities.map((e) => e.id));
+      while (body.more) {
+        res = await api(port, 'GET', `/api/rooms/${R}/entities?version=${body.stateVersion}&cursor=${body.cursor}`, { token: m.token });
+        assert.equal(res.status, 200);
+        body = res.json();
+        for (const e of body.changes) ids.add(e.id);
+      }
+      assert.equal(ids.size, 280);
+    } finally {
+      c.close();
+      hc.close();
+    }
+  });
+});
