@@ -126,10 +126,20 @@ describe('stored data is bounded by its encoded size (default limits)', () => {
     const host = mkUser('Host');
     const { room, c } = await roomAndClient(port, host);
     try {
-      await c.err('message', { room: room.id, type: 'user_text', content: '\u0001'.repeat(16384) }, 'payload_too_large');
+      // The attack: 50 messages of 16,384 x U+0001 (98 KB each once encoded).
+      for (let i = 0; i < 50; i++) {
+        await c.err('message', { room: room.id, type: 'user_text', content: '\u0001'.repeat(16384) }, 'payload_too_large');
+      }
       await c.err('message', { room: room.id, type: 'user_text', content: '"'.repeat(8193) }, 'payload_too_large');
       await c.ok('message', { room: room.id, type: 'user_text', content: '"'.repeat(8192) });
       await c.ok('message', { room: room.id, type: 'user_text', content: 'é'.repeat(8192) }); // 16 KiB of UTF-8
+      const late = await RoomWs.open(port, mkUser('Late'));
+      try {
+        const j = await late.join(room.id);
+        assert.ok(j.messages.some((x) => x.content === 'é'.repeat(8192)), 'the last user message is in the join');
+      } finally {
+        late.close();
+      }
     } finally {
       c.close();
     }
