@@ -380,11 +380,14 @@ json_t *entset_sync_page(const entity_set_t *s, int64_t since, int64_t cursor, i
     int full = since > current || cursor > current || need < s->base;
     int64_t after = full ? INT64_MIN : since;
     int64_t dels = full ? current : need;
+    /* With since in the log (a delta), the live entities changed since are in it too
+     * (each at its last change), so only the log is read; else the whole set. */
+    int from_log = !full && since >= s->base;
     sync_item_t *items = ch_malloc((s->count + s->log_len + 1) * sizeof(*items));
     size_t n = 0;
     const char *k;
     void *v;
-    for (size_t i = 0; strmap_next(&s->by_id, &i, &k, &v);) {
+    for (size_t i = 0; !from_log && strmap_next(&s->by_id, &i, &k, &v);) {
         const entity_t *e = v;
         if (e->state_version > after) items[n++] = (sync_item_t){e->state_version, e, e->id};
     }
@@ -392,19 +395,23 @@ json_t *entset_sync_page(const entity_set_t *s, int64_t since, int64_t cursor, i
     strmap_t seen;
     strmap_init(&seen, (uint64_t)(uintptr_t)s ^ (uint64_t)current);
     int state_changed = full;
+    int64_t stop = from_log ? since : dels;
     for (size_t j = 0; j < s->log_len; j++) {
         const entity_change_t *c = &s->log[(s->log_head + s->log_alloc - 1 - j) % s->log_alloc];
-        if (c->version <= dels) break;
+        if (c->version <= stop) break;
         if (!c->id) {
-            state_changed = 1;
+            if (c->version > dels) state_changed = 1;
             continue;
         }
         if (strmap_get(&seen, c->id)) continue;
         strmap_put(&seen, c->id, (void *)c);
         const entity_t *e = entset_get(s, c->id);
         /* An id deleted and created again since: the live entity is its last change. */
-        if (!e || e->state_version < c->version)
+        if (e && e->state_version >= c->version) {
+            if (from_log) items[n++] = (sync_item_t){e->state_version, e, e->id};
+        } else if (c->version > dels) {
             items[n++] = (sync_item_t){c->version, NULL, c->id};
+        }
     }
     qsort(items, n, sizeof(*items), by_item_version);
     /* The oldest items that fit (at least one); the state counts against the budget. */
