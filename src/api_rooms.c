@@ -194,8 +194,10 @@ static void h_entities(api_req_t *r)
     int64_t version = -1, cursor = -1;
     if (query_int(r, "version", &version) || query_int(r, "cursor", &cursor)) return;
     int first = version < 0;
-    if (first) version = cursor = room->state_version + 1;
-    else if (cursor < 0) cursor = version;
+    if (first)
+        version = cursor = room->state_version + 1;
+    else if (cursor < 0)
+        cursor = version;
     json_t *page = entset_sync_page(&room->ents, version, cursor, room->state_version,
                                     room->state, rooms_of(r)->lim.max_reply);
     if (first) {

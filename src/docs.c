@@ -99,7 +99,8 @@ static void log_drop_oldest(doc_t *d)
 /* Empties the log, freeing what its ops hold. */
 static void log_clear(doc_t *d)
 {
-    while (d->log_len) log_drop_oldest(d);
+    while (d->log_len)
+        log_drop_oldest(d);
     d->log_head = 0;
 }
 
@@ -117,7 +118,8 @@ static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char
         doc_logent_t *grown = ch_calloc(n, sizeof(*grown));
         for (size_t i = 0; i < d->log_len; i++)
             grown[i] = d->log[(d->log_head + i) % d->log_alloc];
-        for (size_t i = d->log_len; i < n; i++) ot_op_init(&grown[i].op);
+        for (size_t i = d->log_len; i < n; i++)
+            ot_op_init(&grown[i].op);
         free(d->log);
         d->log = grown;
         d->log_head = d->log_len;
@@ -132,7 +134,8 @@ static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char
     d->log_bytes += e->bytes;
     d->log_head = (d->log_head + 1) % d->log_alloc;
     d->log_len++;
-    while (d->log_len > 1 && d->log_bytes > d->log_max_bytes) log_drop_oldest(d);
+    while (d->log_len > 1 && d->log_bytes > d->log_max_bytes)
+        log_drop_oldest(d);
 }
 
 /* Applies op (valid for the current text) as the next version. Returns 0 or an OT error,
@@ -144,9 +147,8 @@ static int doc_apply(doc_t *d, const ot_op_t *op, size_t max_size, const char *a
     if (rc != 0) return rc;
     /* The size is the text's JSON encoding, what a doc_open reply carries: the raw
      * length is a lower bound, six times it an upper one. */
-    if (d->scratch.len > max_size ||
-        (d->scratch.len > max_size / 6 &&
-         utf8_json_len(d->scratch.s, d->scratch.len) > max_size))
+    if (d->scratch.len > max_size || (d->scratch.len > max_size / 6 &&
+                                      utf8_json_len(d->scratch.s, d->scratch.len) > max_size))
         return 1;
     ot_buf_swap(&d->text, &d->scratch);
     d->version++;
@@ -582,7 +584,7 @@ static void op_doc_op(proto_req_t *req)
 typedef struct {
     proto_deferred_t d;
     room_t *room;
-    size_t budget;          /* bytes of ops in the reply */
+    size_t budget; /* bytes of ops in the reply */
     store_req_t req;
     store_docs_t pl;
 } doc_range_t;

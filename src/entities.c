@@ -363,15 +363,15 @@ void entities_room_free(room_t *room)
 void entities_join_fields(room_t *room, json_t *data, int64_t since, size_t budget)
 {
     if (since >= 0) {
-        json_object_set_new(data, "sync", entset_sync_page(&room->ents, since, since,
-                                                           room->state_version, room->state,
-                                                           budget));
+        json_object_set_new(data, "sync",
+                            entset_sync_page(&room->ents, since, since, room->state_version,
+                                             room->state, budget));
         return;
     }
     /* The first page of a full answer (asked as from a version the room never had). */
     int64_t future = room->state_version + 1;
-    json_t *page = entset_sync_page(&room->ents, future, future, room->state_version,
-                                    room->state, budget);
+    json_t *page =
+        entset_sync_page(&room->ents, future, future, room->state_version, room->state, budget);
     json_object_set(data, "entities", json_object_get(page, "entities"));
     if (json_is_true(json_object_get(page, "more")))
         json_object_set_new(data, "entitiesNext",
@@ -624,7 +624,8 @@ static void op_sync(proto_req_t *req)
     room_t *room = proto_rooms_target(req, 1);
     if (!room) return;
     int64_t since, cursor;
-    if (proto_opt_uint(req, "version", -1, &since) || proto_opt_uint(req, "cursor", -1, &cursor))
+    if (proto_opt_uint(req, "version", -1, &since) ||
+        proto_opt_uint(req, "cursor", -1, &cursor))
         return;
     if (since < 0) {
         invalid(req, "version", "version (the highest stateVersion seen) is required");

@@ -126,7 +126,8 @@ static void join_finish(ws_op_t *op, json_t *msgs)
         /* The newest that fit in the join's share of the reply budget. */
         if (nmsgs) {
             size_t *lens = ch_malloc(nmsgs * sizeof(*lens));
-            for (size_t i = 0; i < nmsgs; i++) lens[i] = strlen(items[i]);
+            for (size_t i = 0; i < nmsgs; i++)
+                lens[i] = strlen(items[i]);
             size_t k = rooms_fit(lens, nmsgs, ROOMS_JOIN_MESSAGES(op->r), 1);
             free(lens);
             memmove(items, items + (nmsgs - k), k * sizeof(*items));

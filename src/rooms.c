@@ -909,7 +909,8 @@ static void after_history(rooms_op_t *op)
     /* Byte-bounded: the newest messages that fit (the oldest for an "after" page). */
     size_t n = op->pl.nmsgs;
     size_t *lens = ch_malloc((n ? n : 1) * sizeof(*lens));
-    for (size_t i = 0; i < n; i++) lens[i] = room_message_encoded_len(&op->pl.msgs[i]);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = room_message_encoded_len(&op->pl.msgs[i]);
     int forward = op->pl.after >= 0;
     size_t k = rooms_fit(lens, n, op->budget, !forward);
     free(lens);
@@ -1198,7 +1199,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->store = store;
     r->lim = (rooms_limits_t){
         .max_capacity = (uint32_t)cfg->room_max_capacity,
-        .default_capacity = 10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
+        .default_capacity =
+            10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
         .max_hosted = (uint32_t)cfg->room_max_hosted,
         .join_history = (uint32_t)cfg->room_join_history,
         .max_message = (size_t)cfg->room_max_message,
@@ -1218,9 +1220,9 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     };
     r->docs = (docs_limits_t){
         /* A snapshot is one doc_open reply: it must fit in the reply budget. */
-        .max_size = (size_t)(cfg->doc_max_size < config_reply_budget(cfg)
-                                 ? cfg->doc_max_size
-                                 : config_reply_budget(cfg)),
+        .max_size =
+            (size_t)(cfg->doc_max_size < config_reply_budget(cfg) ? cfg->doc_max_size
+                                                                  : config_reply_budget(cfg)),
         .max_op = (size_t)cfg->doc_max_op,
         .max_components = (size_t)cfg->doc_max_components,
         .log_window = (size_t)cfg->doc_log_window,

@@ -469,10 +469,13 @@ static int64_t apply_sync(json_t *rep, const json_t *j)
         json_array_foreach(json_object_get(j, "entities"), i, x)
             json_object_set(ents, json_string_value(json_object_get(x, "id")), x);
     } else if (strcmp(type, "delta") == 0) {
-        json_array_foreach(json_object_get(j, "changes"), i, x) {
+        json_array_foreach(json_object_get(j, "changes"), i, x)
+        {
             const char *id = json_string_value(json_object_get(x, "id"));
-            if (json_is_true(json_object_get(x, "deleted"))) json_object_del(ents, id);
-            else json_object_set(ents, id, x);
+            if (json_is_true(json_object_get(x, "deleted")))
+                json_object_del(ents, id);
+            else
+                json_object_set(ents, id, x);
         }
     }
     if (json_object_get(j, "state")) json_object_set(rep, "state", json_object_get(j, "state"));
@@ -498,31 +501,32 @@ static void test_paged_sync_property(void)
         snaps[0] = snapshot(&s, state);
         int ok = 1;
         /* Changes: a random one; returns nothing, v moves on and snaps[v] is kept. */
-#define CHANGE()                                                                          \
-    do {                                                                                  \
-        char id_[8];                                                                      \
-        snprintf(id_, sizeof(id_), "e%d", RND(14));                                       \
-        entity_t *e_ = entset_get(&s, id_);                                               \
-        int what_ = RND(10);                                                              \
-        if (!e_) {                                                                        \
-            if (create(&s, &l, id_, "{\"pad\":\"0123456789012345678901234567890\"}", v + 1, \
-                       NULL) == ENT_OK)                                                   \
-                v++;                                                                      \
-        } else if (what_ < 3) {                                                           \
-            entset_remove(&s, &l, e_, ++v);                                               \
-            entity_free(e_);                                                              \
-        } else if (what_ < 4) {                                                           \
-            json_decref(state);                                                           \
-            state = json_pack("{s:i}", "v", (int)v);                                      \
-            entset_log_state(&s, &l, ++v);                                                \
-        } else {                                                                          \
-            char p_[32];                                                                  \
-            snprintf(p_, sizeof(p_), "{\"n\":%d}", (int)v);                               \
-            if (update(&s, &l, e_, p_, -1, v + 1) == ENT_OK) v++;                         \
-        }                                                                                 \
-        if (v < 399 && !snaps[v]) snaps[v] = snapshot(&s, state);                         \
+#define CHANGE()                                                                               \
+    do {                                                                                       \
+        char id_[8];                                                                           \
+        snprintf(id_, sizeof(id_), "e%d", RND(14));                                            \
+        entity_t *e_ = entset_get(&s, id_);                                                    \
+        int what_ = RND(10);                                                                   \
+        if (!e_) {                                                                             \
+            if (create(&s, &l, id_, "{\"pad\":\"0123456789012345678901234567890\"}", v + 1,    \
+                       NULL) == ENT_OK)                                                        \
+                v++;                                                                           \
+        } else if (what_ < 3) {                                                                \
+            entset_remove(&s, &l, e_, ++v);                                                    \
+            entity_free(e_);                                                                   \
+        } else if (what_ < 4) {                                                                \
+            json_decref(state);                                                                \
+            state = json_pack("{s:i}", "v", (int)v);                                           \
+            entset_log_state(&s, &l, ++v);                                                     \
+        } else {                                                                               \
+            char p_[32];                                                                       \
+            snprintf(p_, sizeof(p_), "{\"n\":%d}", (int)v);                                    \
+            if (update(&s, &l, e_, p_, -1, v + 1) == ENT_OK) v++;                              \
+        }                                                                                      \
+        if (v < 399 && !snaps[v]) snaps[v] = snapshot(&s, state);                              \
     } while (0)
-        for (int i = 0; i < 80; i++) CHANGE();
+        for (int i = 0; i < 80; i++)
+            CHANGE();
         for (int trial = 0; trial < 10 && ok && v < 300; trial++) {
             int64_t since = RND(2) ? (int64_t)RND((unsigned)v + 1) : -1;
             json_t *rep = since >= 0 ? json_deep_copy(snaps[since])
@@ -550,17 +554,20 @@ static void test_paged_sync_property(void)
             if (!json_equal(rep, cur)) {
                 char *a = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
                 char *b = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS);
-                fprintf(stderr, "  round %d since %lld: %s != %s\n", round, (long long)since, a, b);
+                fprintf(stderr, "  round %d since %lld: %s != %s\n", round, (long long)since, a,
+                        b);
                 free(a);
                 free(b);
                 ok = 0;
             }
             json_decref(cur);
             json_decref(rep);
-            for (int i = 0; i < 5; i++) CHANGE();
+            for (int i = 0; i < 5; i++)
+                CHANGE();
         }
 #undef CHANGE
-        for (int64_t i = 0; i < 400; i++) json_decref(snaps[i]);
+        for (int64_t i = 0; i < 400; i++)
+            json_decref(snaps[i]);
         json_decref(state);
         entset_free(&s);
         ASSERT_TRUE(ok);

@@ -26,10 +26,10 @@ static void test_fit(void)
 {
     size_t lens[] = {10, 20, 30, 40};
     ASSERT_EQ(rooms_fit(lens, 4, 100, 0), 4);
-    ASSERT_EQ(rooms_fit(lens, 4, 99, 0), 3);  /* 10 + 20 + 30 */
-    ASSERT_EQ(rooms_fit(lens, 4, 70, 1), 2);  /* 40 + 30, newest first */
+    ASSERT_EQ(rooms_fit(lens, 4, 99, 0), 3); /* 10 + 20 + 30 */
+    ASSERT_EQ(rooms_fit(lens, 4, 70, 1), 2); /* 40 + 30, newest first */
     ASSERT_EQ(rooms_fit(lens, 4, 69, 1), 1);
-    ASSERT_EQ(rooms_fit(lens, 4, 5, 0), 1);   /* always one, even too large */
+    ASSERT_EQ(rooms_fit(lens, 4, 5, 0), 1); /* always one, even too large */
     ASSERT_EQ(rooms_fit(lens, 4, 5, 1), 1);
     ASSERT_EQ(rooms_fit(lens, 0, 5, 1), 0);
     size_t big[] = {200, 1, 1};
@@ -39,7 +39,8 @@ static void test_fit(void)
 static void test_message_bound(void)
 {
     static char content[3000], name[] = "A\"da\x01";
-    for (size_t i = 0; i < sizeof(content) - 1; i++) content[i] = (char)(1 + i % 127);
+    for (size_t i = 0; i < sizeof(content) - 1; i++)
+        content[i] = (char)(1 + i % 127);
     const char *metas[] = {NULL, "{}", "{\"k\":[1,2.5,\"\\u00e9\",null,true]}"};
     for (size_t i = 0; i < CH_ARRAY_LEN(metas); i++) {
         store_message_t m = {.seq = 9007199254740991LL, .created_at = 1795420800000LL};

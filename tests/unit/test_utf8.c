@@ -462,9 +462,16 @@ static void test_scrub(void)
 static void test_json_len(void)
 {
     char all[128];
-    for (int i = 0; i < 128; i++) all[i] = (char)(i + 1 == 128 ? 0x7f : i + 1);
-    const char *samples[] = {"", "plain", "\"q\"", "back\\slash", "\x01\x1f\n\t",
-                             "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80", "a/b\x7f", all};
+    for (int i = 0; i < 128; i++)
+        all[i] = (char)(i + 1 == 128 ? 0x7f : i + 1);
+    const char *samples[] = {"",
+                             "plain",
+                             "\"q\"",
+                             "back\\slash",
+                             "\x01\x1f\n\t",
+                             "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80",
+                             "a/b\x7f",
+                             all};
     for (size_t i = 0; i < CH_ARRAY_LEN(samples); i++) {
         size_t n = i + 1 == CH_ARRAY_LEN(samples) ? sizeof(all) : strlen(samples[i]);
         json_t *j = json_stringn(samples[i], n);
