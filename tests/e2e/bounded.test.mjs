@@ -355,3 +355,35 @@ describe('entities come in pages of the reply budget (default limits)', () => {
     }
   });
 });
+
+describe('a client pipelining many commits is slowed down, not closed (default limits)', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: BASE_ARGS });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('1,000 pipelined 16 KB entity_creates (16 MB of replies) all succeed on one connection', { timeout: 90000 }, async () => {
+    const host = mkUser('Host');
+    const { room, c } = await roomAndClient(port, host);
+    try {
+      const pad = 'p'.repeat(16000);
+      // Sent at once, before any reply: the server reads them as fast as they commit.
+      const all = Promise.all(Array.from({ length: 1000 }, (_, i) =>
+        c.call('entity_create', { room: room.id, id: `e${i}`, kind: 'k', data: { pad, i } }, 80000)));
+      const replies = await Promise.race([all, c.closed.then((info) => {
+        throw new Error(`the connection was closed: ${JSON.stringify(info)}`);
+      })]);
+      assert.equal(replies.filter((m) => m.ok).length, 1000, JSON.stringify(replies.find((m) => !m.ok) ?? c.closeInfo));
+      assert.equal(c.closeInfo, null, 'the connection stays open');
+      await c.sync();
+      assert.equal(c.closeInfo, null, 'the connection stays open');
+    } finally {
+      c.close();
+    }
+  });
+});
