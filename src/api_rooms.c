@@ -299,15 +299,31 @@ static void h_participants(api_req_t *r)
                                   room_members_json(room)));
 }
 
+static int query_int(api_req_t *r, const char *name, int64_t *out);
+
 /* The room's shared scene state for backends and tools: every entity (with its lock) and
  * the state version. Changes go over WebSocket (docs/protocol.md "Entities"). */
 static void h_entities(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    api_respond(r, 200, json_pack("{s:b, s:o, s:I, s:O}", "success", 1, "entities",
-                                  entset_json(&room->ents), "stateVersion",
-                                  (json_int_t)room->state_version, "state", room->state));
+    /* Pages of at most the reply budget: the first one (a full answer's), or with
+     * version and cursor the one that follows it (a sync answer, docs/protocol.md). */
+    int64_t version = -1, cursor = -1;
+    if (query_int(r, "version", &version) || query_int(r, "cursor", &cursor)) return;
+    int first = version < 0;
+    if (first)
+        version = cursor = room->state_version + 1;
+    else if (cursor < 0)
+        cursor = version;
+    json_t *page = entset_sync_page(&room->ents, version, cursor, room->state_version,
+                                    room->state, rooms_of(r)->lim.max_reply);
+    if (first) {
+        json_object_del(page, "type");
+        json_object_del(page, "locks");
+    }
+    json_object_set_new(page, "success", json_true());
+    api_respond(r, 200, page);
 }
 
 /* Reads query parameter name as a non-negative integer into *out (unchanged when

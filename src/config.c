@@ -73,6 +73,9 @@ static const opt_t options[] = {
      "WebSocket message size (1009 beyond)"},
     {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 4 * GiB, "4MiB",
      "unsent bytes per client before it is closed (1008)"},
+    {"ws-max-reply", OPT_SIZE, OFF(ws_max_reply), 1 * KiB, 1 * GiB, "1MiB",
+     "stored data in one reply or REST page (join, history, sync, doc_open, doc_ops); "
+     "at most a quarter of --ws-max-queue"},
     {"ws-ping-interval", OPT_DURATION, OFF(ws_ping_interval), 10, 24 * HOUR_MS, "30s",
      "silence before the server pings"},
     {"ws-pong-timeout", OPT_DURATION, OFF(ws_pong_timeout), 10, 24 * HOUR_MS, "10s",
@@ -146,7 +149,9 @@ static const opt_t options[] = {
     {"room-join-history", OPT_COUNT, OFF(room_join_history), 0, 1000, "50",
      "messages sent with a join reply"},
     {"room-max-message", OPT_SIZE, OFF(room_max_message), 1, 16 * MiB, "16KiB",
-     "message content size"},
+     "message content size, JSON-encoded"},
+    {"room-max-metadata", OPT_SIZE, OFF(room_max_metadata), 2, 16 * MiB, "4KiB",
+     "message metadata size, JSON-encoded"},
     {"room-max-broadcast", OPT_SIZE, OFF(room_max_broadcast), 1, 16 * MiB, "64KiB",
      "broadcast data size"},
     {"room-max-state", OPT_SIZE, OFF(room_max_state), 2, 16 * MiB, "64KiB", "room state size"},
@@ -177,12 +182,15 @@ static const opt_t options[] = {
     {"presence-max", OPT_SIZE, OFF(presence_max), 2, 1 * MiB, "2KiB",
      "one user's presence state size"},
     GROUP("documents"),
-    {"doc-max-size", OPT_SIZE, OFF(doc_max_size), 1, 1 * GiB, "4MiB", "document text size"},
+    {"doc-max-size", OPT_SIZE, OFF(doc_max_size), 1, 1 * GiB, "1MiB",
+     "document text size, JSON-encoded (at most the reply budget)"},
     {"doc-max-op", OPT_SIZE, OFF(doc_max_op), 16, 64 * MiB, "256KiB", "one op's JSON size"},
     {"doc-max-components", OPT_COUNT, OFF(doc_max_components), 1, 10000000, "10000",
      "components of one op"},
     {"doc-log-window", OPT_COUNT, OFF(doc_log_window), 1, 10000000, "1000",
      "recent ops kept to transform late ops (older: version_too_old)"},
+    {"doc-log-max-bytes", OPT_SIZE, OFF(doc_log_max_bytes), 1 * KiB, 1 * GiB, "1MiB",
+     "memory of the recent ops one open document keeps (older: version_too_old)"},
     {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every), 1, 10000000, "100",
      "ops between stored snapshots"},
     GROUP("entities"),
@@ -224,6 +232,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->http_max_queue = 64 * KiB;
     cfg->ws_max_message = 1 * MiB;
     cfg->ws_max_queue = 4 * MiB;
+    cfg->ws_max_reply = 1 * MiB;
     cfg->ws_ping_interval = 30000;
     cfg->ws_pong_timeout = 10000;
     cfg->ws_rate = 1000;
@@ -259,6 +268,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_max_bans = 1000;
     cfg->room_join_history = 50;
     cfg->room_max_message = 16 * KiB;
+    cfg->room_max_metadata = 4 * KiB;
     cfg->room_max_broadcast = 64 * KiB;
     cfg->room_max_state = 64 * KiB;
     cfg->room_seat_grace = 60000;
@@ -274,10 +284,11 @@ void config_defaults(chorus_config_t *cfg)
     cfg->presence_idle = 60000;
     cfg->presence_typing = 5000;
     cfg->presence_max = 2 * KiB;
-    cfg->doc_max_size = 4 * MiB;
+    cfg->doc_max_size = 1 * MiB;
     cfg->doc_max_op = 256 * KiB;
     cfg->doc_max_components = 10000;
     cfg->doc_log_window = 1000;
+    cfg->doc_log_max_bytes = 1 * MiB;
     cfg->doc_snapshot_every = 100;
     cfg->entity_max_count = 1000;
     cfg->entity_max_bytes = 16 * KiB;
@@ -754,6 +765,12 @@ static void print_wrapped(FILE *out, size_t col, const char *text)
         while (*p == ' ') p++;
     }
     fputc('\n', out);
+}
+
+uint64_t config_reply_budget(const chorus_config_t *cfg)
+{
+    uint64_t quarter = cfg->ws_max_queue / 4;
+    return cfg->ws_max_reply < quarter ? cfg->ws_max_reply : quarter;
 }
 
 void config_print_usage(FILE *out)

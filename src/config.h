@@ -34,6 +34,7 @@ typedef struct {
     uint64_t http_max_queue;      /* bytes of responses queued before reading stops */
     uint64_t ws_max_message;      /* bytes */
     uint64_t ws_max_queue;        /* bytes */
+    uint64_t ws_max_reply;        /* bytes of stored data in one reply (config_reply_budget) */
     uint64_t ws_ping_interval;    /* ms */
     uint64_t ws_pong_timeout;     /* ms */
     uint64_t ws_rate;             /* messages per second */
@@ -74,7 +75,8 @@ typedef struct {
     uint64_t room_max_hosted;     /* live rooms per host */
     uint64_t room_max_bans;       /* banned users per room */
     uint64_t room_join_history;   /* messages in the join reply */
-    uint64_t room_max_message;    /* bytes of message content */
+    uint64_t room_max_message;    /* bytes of message content, JSON-encoded */
+    uint64_t room_max_metadata;   /* bytes of message metadata, JSON-encoded */
     uint64_t room_max_broadcast;  /* bytes of broadcast data */
     uint64_t room_max_state;      /* bytes of room state */
     uint64_t room_seat_grace;     /* ms a dropped member keeps the seat */
@@ -95,6 +97,7 @@ typedef struct {
     uint64_t doc_max_op;          /* bytes of one op's JSON */
     uint64_t doc_max_components;  /* components of one op */
     uint64_t doc_log_window;      /* recent ops kept to transform late ops */
+    uint64_t doc_log_max_bytes;   /* bytes those ops may hold per open document */
     uint64_t doc_snapshot_every;  /* ops between stored snapshots */
     /* entities */
     uint64_t entity_max_count;    /* entities per room */
@@ -125,6 +128,11 @@ void config_free(chorus_config_t *cfg);
  * naming the offending option, and the form its value takes, in err. */
 int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
                 size_t errlen);
+
+/* The bytes of stored data one reply may carry (a join, a history or REST page, a sync
+ * page, a document snapshot, a doc_ops page): ws_max_reply, and at most a quarter of
+ * ws_max_queue so that a reply always fits in a client's queue with room to spare. */
+uint64_t config_reply_budget(const chorus_config_t *cfg);
 
 /* Parses "123", "16KiB", "1MiB", "2GiB" (also KB/MB/GB and k/m/g, all binary) into bytes.
  * Returns 0 or -1. */

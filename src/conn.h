@@ -66,6 +66,11 @@ struct conn_s {
     unsigned awaiting_pong : 1;
     uint64_t ping_at;      /* loop time the unanswered ping went out */
     unsigned close_sent : 1;
+    /* Reading paused while the client's own work is backlogged (conn_ws.c): the input
+     * not handled yet (owned), handled on resume. */
+    unsigned ws_paused : 1;
+    uint8_t *ws_held;
+    size_t ws_held_len;
 };
 
 /* Accepts one pending connection from s's listener. */

@@ -8,6 +8,11 @@
 
 #include "mem.h"
 
+/* Reading pauses while this many of a connection's requests wait for their replies (store
+ * commits); it is looked at again every WS_RESUME_POLL_MS. */
+#define WS_PAUSE_PENDING 64
+#define WS_RESUME_POLL_MS 2
+
 static conn_t *conn_of(proto_client_t *pc)
 {
     return (conn_t *)((char *)pc - offsetof(conn_t, pc));
@@ -77,6 +82,9 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 
 void conn_ws_free(conn_t *c)
 {
+    free(c->ws_held);
+    c->ws_held = NULL;
+    c->ws_held_len = 0;
     if (!c->ws) return;
     ws_parser_free(c->ws);
     free(c->ws);
@@ -115,11 +123,40 @@ static const char *close_reason(int code)
     }
 }
 
+/* 1 when the connection's own requests are backlogged: many replies wait for the store.
+ * Reading more of its requests would only add to them, and a pipelined burst committed
+ * together could queue more replies at once than ws_max_queue and close a client that
+ * reads them fine; so reading waits, and TCP flow control slows the client down instead.
+ * Output the client does not read is not a reason to wait: a client that stops reading
+ * is still closed at ws_max_queue (it must not hold its slot by never reading). */
+static int backlogged(const conn_t *c)
+{
+    return c->pc.pending >= WS_PAUSE_PENDING;
+}
+
+/* Keeps data[0..len) (the input not handled yet) and stops reading until backlogged()
+ * clears (conn_ws_on_timer looks every WS_RESUME_POLL_MS). */
+static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
+{
+    c->ws_held = ch_realloc(c->ws_held, c->ws_held_len + len);
+    memcpy(c->ws_held + c->ws_held_len, data, len);
+    c->ws_held_len += len;
+    if (!c->ws_paused) {
+        c->ws_paused = 1;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    conn_timer(c, WS_RESUME_POLL_MS);
+}
+
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
 {
     server_t *s = c->srv;
     c->awaiting_pong = 0; /* any bytes prove the peer is alive */
     while (len > 0 && !c->finishing && !c->closing) {
+        if (!c->close_sent && backlogged(c)) {
+            pause_reading(c, data, len);
+            return;
+        }
         size_t used = 0;
         ws_event_t ev;
         int rc = ws_parser_feed(c->ws, data, len, &used, &ev);
@@ -158,6 +195,26 @@ void conn_ws_on_timer(conn_t *c)
     uint64_t now = uv_now(c->srv->loop);
     proto_auth_tick(&c->srv->proto, &c->pc, now);
     if (c->close_sent || c->finishing || c->closing) return;
+    if (c->ws_paused) {
+        if (backlogged(c)) {
+            conn_timer(c, WS_RESUME_POLL_MS);
+            return;
+        }
+        /* Handle what was held (which may pause again), then read again. The silence
+         * while paused was ours: the keepalive starts over. */
+        uint8_t *held = c->ws_held;
+        size_t n = c->ws_held_len;
+        c->ws_held = NULL;
+        c->ws_held_len = 0;
+        c->ws_paused = 0;
+        c->last_rx = now;
+        conn_ws_on_data(c, held, n);
+        free(held);
+        if (c->closing || c->finishing) return;
+        if (c->ws_paused) return; /* its timer is armed */
+        conn_resume(c);
+        if (c->close_sent) return;
+    }
     if (c->awaiting_pong) {
         if (now - c->ping_at >= cfg->ws_pong_timeout) {
             log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", c->remote,

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "mem.h"
 #include "rooms.h"
+#include "utf8.h"
 
 #define DOC_OPS_PAGE 1000
 
@@ -35,6 +36,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
     ot_buf_init(&d->text);
     ot_buf_init(&d->scratch);
     d->log_cap = r->docs.log_window ? r->docs.log_window : 1;
+    d->log_max_bytes = r->docs.log_max_bytes;
     /* The window grows with the document's history, so an idle document is small. */
     d->log_alloc = d->log_cap < 16 ? d->log_cap : 16;
     d->log = ch_calloc(d->log_alloc, sizeof(*d->log));
@@ -77,17 +79,49 @@ static doc_logent_t *log_at(doc_t *d, int64_t v)
     return &d->log[idx];
 }
 
+/* Memory an entry's op holds: its buffers (their capacity, which is what stays
+ * allocated) and the entry itself. */
+static size_t logent_bytes(const doc_logent_t *e)
+{
+    return sizeof(*e) + e->op.cap * sizeof(*e->op.c) + e->op.text_cap;
+}
+
+/* Drops the oldest entry of a non-empty log and frees what its op holds. */
+static void log_drop_oldest(doc_t *d)
+{
+    doc_logent_t *e = &d->log[(d->log_head + d->log_alloc - d->log_len) % d->log_alloc];
+    d->log_bytes -= e->bytes;
+    e->bytes = 0;
+    ot_op_free(&e->op);
+    d->log_len--;
+}
+
+/* Empties the log, freeing what its ops hold. */
+static void log_clear(doc_t *d)
+{
+    while (d->log_len)
+        log_drop_oldest(d);
+    d->log_head = 0;
+}
+
+/* Appends the op of version (the newest) to the log: the oldest entries go while there
+ * are log_cap of them or they hold more than log_max_bytes together (the newest stays, so
+ * its resubmission is still recognised). */
 static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char *author,
                         const char *op_id)
 {
+    if (d->log_len == d->log_alloc && d->log_alloc == d->log_cap) log_drop_oldest(d);
     if (d->log_len == d->log_alloc && d->log_alloc < d->log_cap) {
-        /* Not wrapped yet: entries are in order from 0, so growing keeps them so. */
+        /* Full: the entries move, oldest first, to the start of a larger ring (the ring
+         * may have wrapped once entries were dropped for their bytes). */
         size_t n = d->log_alloc * 2 < d->log_cap ? d->log_alloc * 2 : d->log_cap;
-        d->log = ch_realloc(d->log, n * sizeof(*d->log));
-        for (size_t i = d->log_alloc; i < n; i++) {
-            memset(&d->log[i], 0, sizeof(d->log[i]));
-            ot_op_init(&d->log[i].op);
-        }
+        doc_logent_t *grown = ch_calloc(n, sizeof(*grown));
+        for (size_t i = 0; i < d->log_len; i++)
+            grown[i] = d->log[(d->log_head + i) % d->log_alloc];
+        for (size_t i = d->log_len; i < n; i++)
+            ot_op_init(&grown[i].op);
+        free(d->log);
+        d->log = grown;
         d->log_head = d->log_len;
         d->log_alloc = n;
     }
@@ -96,8 +130,12 @@ static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char
     e->version = version;
     snprintf(e->author, sizeof(e->author), "%s", author);
     snprintf(e->op_id, sizeof(e->op_id), "%s", op_id ? op_id : "");
+    e->bytes = logent_bytes(e);
+    d->log_bytes += e->bytes;
     d->log_head = (d->log_head + 1) % d->log_alloc;
-    if (d->log_len < d->log_alloc) d->log_len++;
+    d->log_len++;
+    while (d->log_len > 1 && d->log_bytes > d->log_max_bytes)
+        log_drop_oldest(d);
 }
 
 /* Applies op (valid for the current text) as the next version. Returns 0 or an OT error,
@@ -107,7 +145,11 @@ static int doc_apply(doc_t *d, const ot_op_t *op, size_t max_size, const char *a
 {
     int rc = ot_apply(&d->scratch, d->text.s ? d->text.s : "", d->text.len, d->text.cp, op);
     if (rc != 0) return rc;
-    if (d->scratch.len > max_size) return 1;
+    /* The size is the text's JSON encoding, what a doc_open reply carries: the raw
+     * length is a lower bound, six times it an upper one. */
+    if (d->scratch.len > max_size || (d->scratch.len > max_size / 6 &&
+                                      utf8_json_len(d->scratch.s, d->scratch.len) > max_size))
+        return 1;
     ot_buf_swap(&d->text, &d->scratch);
     d->version++;
     log_push_at(d, d->version, op, author, op_id);
@@ -202,7 +244,7 @@ static void on_loaded(store_req_t *req)
         d->failed = 1;
     }
     if (!d->failed && d->snapshot_version > 0 && d->log_len < d->log_cap &&
-        (int64_t)d->log_len < d->version) {
+        d->log_bytes < d->log_max_bytes && (int64_t)d->log_len < d->version) {
         /* The ops before the snapshot are history the window must cover too (a client
          * based on them, or resubmitting one, must still be served): fetch them. */
         store_docs_free(&l->pl);
@@ -226,14 +268,14 @@ static void on_window_loaded(store_req_t *req)
         l->pl.ops[l->pl.nops - 1].version == d->version) {
         ot_op_t op;
         ot_op_init(&op);
-        d->log_len = d->log_head = 0;
+        log_clear(d);
         for (size_t i = 0; i < l->pl.nops; i++) {
             store_doc_op_t *o = &l->pl.ops[i];
             json_t *j = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             const char *why = NULL;
             if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0) {
                 json_decref(j);
-                d->log_len = d->log_head = 0; /* an unreadable op: keep no window at all */
+                log_clear(d); /* an unreadable op: keep no window at all */
                 break;
             }
             json_decref(j);
@@ -554,6 +596,7 @@ static void op_doc_op(proto_req_t *req)
 typedef struct {
     proto_deferred_t d;
     room_t *room;
+    size_t budget; /* bytes of ops in the reply */
     store_req_t req;
     store_docs_t pl;
 } doc_range_t;
@@ -569,8 +612,16 @@ static void on_range(store_req_t *req)
                              "the op log starts at version %lld now; reload with doc_open",
                              (long long)g->pl.ops[0].version);
     } else {
+        /* Byte-bounded: the oldest ops that fit in the reply budget (at least one). */
+        size_t n = g->pl.nops;
+        size_t *lens = ch_malloc((n ? n : 1) * sizeof(*lens));
+        for (size_t i = 0; i < n; i++)
+            lens[i] = 96 + strlen(g->pl.ops[i].delta) + strlen(g->pl.ops[i].author) +
+                      utf8_json_len(g->pl.ops[i].op_id, strlen(g->pl.ops[i].op_id));
+        size_t k = rooms_fit(lens, n, g->budget, 0);
+        free(lens);
         json_t *a = json_array();
-        for (size_t i = 0; i < g->pl.nops; i++) {
+        for (size_t i = 0; i < k; i++) {
             store_doc_op_t *o = &g->pl.ops[i];
             json_t *delta = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             json_array_append_new(a, json_pack("{s:I, s:o, s:s, s:s}", "version",
@@ -578,7 +629,9 @@ static void on_range(store_req_t *req)
                                                delta ? delta : json_array(), "author",
                                                o->author, "opId", o->op_id));
         }
-        proto_deferred_ok(&g->d, json_pack("{s:o}", "ops", a));
+        json_t *data = json_pack("{s:o}", "ops", a);
+        if (k < n) json_object_set_new(data, "more", json_true());
+        proto_deferred_ok(&g->d, data);
     }
     store_docs_free(&g->pl);
     room_t *room = g->room;
@@ -599,6 +652,7 @@ static void op_doc_ops(proto_req_t *req)
     doc_range_t *g = ch_calloc(1, sizeof(*g));
     proto_defer(req, &g->d);
     g->room = room;
+    g->budget = rooms_of(req)->lim.max_reply;
     rooms_hold(room);
     snprintf(g->pl.doc.room_id, sizeof(g->pl.doc.room_id), "%s", room->id);
     snprintf(g->pl.doc.doc_id, sizeof(g->pl.doc.doc_id), "%s", doc_id);

@@ -27,6 +27,7 @@ typedef struct {
     ot_op_t op;
     char author[STORE_SUB_LEN];
     char op_id[STORE_OP_ID_LEN];
+    size_t bytes;               /* memory the op holds (docs.c logent_bytes) */
 } doc_logent_t;
 
 typedef struct doc_waiter_s doc_waiter_t;
@@ -43,6 +44,8 @@ struct doc_s {
     int64_t snapshot_bytes;     /* its size, as the room's quota counts it */
     doc_logent_t *log;          /* ring of the last log_cap ops, grown on demand */
     size_t log_cap, log_alloc, log_len, log_head;
+    size_t log_bytes;           /* sum of the bytes of the log_len entries */
+    size_t log_max_bytes;       /* the oldest entries go while log_bytes passes it */
     bus_room_t subs;            /* connections with the document open */
     uint32_t inflight;          /* store requests pending */
     int loaded;
@@ -55,6 +58,7 @@ typedef struct {
     size_t max_op;              /* bytes of an op's JSON */
     size_t max_components;
     size_t log_window;          /* recent ops kept for transforms */
+    size_t log_max_bytes;       /* memory those ops may hold, per document */
     uint32_t snapshot_every;    /* ops between snapshots */
     uint32_t max_open;          /* documents one connection may have open */
 } docs_limits_t;

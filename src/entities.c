@@ -370,13 +370,25 @@ void entities_room_free(room_t *room)
     entset_free(&room->ents);
 }
 
-void entities_join_fields(room_t *room, json_t *data, int64_t since)
+void entities_join_fields(room_t *room, json_t *data, int64_t since, size_t budget)
 {
-    if (since >= 0)
-        json_object_set_new(data, "sync", entset_sync(&room->ents, since, room->state_version,
-                                                      room->state));
-    else
-        json_object_set_new(data, "entities", entset_json(&room->ents));
+    if (since >= 0) {
+        json_object_set_new(data, "sync",
+                            entset_sync_page(&room->ents, since, since, room->state_version,
+                                             room->state, budget));
+        return;
+    }
+    /* The first page of a full answer (asked as from a version the room never had). */
+    int64_t future = room->state_version + 1;
+    json_t *page =
+        entset_sync_page(&room->ents, future, future, room->state_version, room->state, budget);
+    json_object_set(data, "entities", json_object_get(page, "entities"));
+    if (json_is_true(json_object_get(page, "more")))
+        json_object_set_new(data, "entitiesNext",
+                            json_pack("{s:O, s:O}", "version",
+                                      json_object_get(page, "stateVersion"), "cursor",
+                                      json_object_get(page, "cursor")));
+    json_decref(page);
 }
 
 /* ---------- the ops ---------- */
@@ -732,13 +744,17 @@ static void op_sync(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, 1);
     if (!room) return;
-    int64_t since;
-    if (proto_opt_uint(req, "version", -1, &since)) return;
+    int64_t since, cursor;
+    if (proto_opt_uint(req, "version", -1, &since) ||
+        proto_opt_uint(req, "cursor", -1, &cursor))
+        return;
     if (since < 0) {
         invalid(req, "version", "version (the highest stateVersion seen) is required");
         return;
     }
-    proto_reply_ok(req, entset_sync(&room->ents, since, room->state_version, room->state));
+    proto_reply_ok(req, entset_sync_page(&room->ents, since, cursor < 0 ? since : cursor,
+                                         room->state_version, room->state,
+                                         rooms_of(req)->lim.max_reply));
 }
 
 static const proto_op_t entity_ops[] = {

@@ -43,9 +43,11 @@ ent_event_t *entities_event_push(struct room_s *room, cbuf_t *frame,
                                  const proto_client_t *except, int ready);
 void entities_event_ready(struct room_s *room, ent_event_t *ev);
 
-/* Adds "entities" (every entity) to a join reply, or with since >= 0 "sync" (the answer
- * to sync from since). data is the reply object (borrowed). */
-void entities_join_fields(struct room_s *room, json_t *data, int64_t since);
+/* Adds "entities" to a join reply: the first page of every entity, at most budget bytes
+ * (with "entitiesNext": {"version", "cursor"} when more follow, to continue with sync); or
+ * with since >= 0 "sync" (the answer to sync from since, a page of budget bytes). data is
+ * the reply object (borrowed). */
+void entities_join_fields(struct room_s *room, json_t *data, int64_t since, size_t budget);
 
 /* Releases c's locks in room and forgets c in the room's pending events (c left the
  * room; it is still subscribed). */

@@ -377,42 +377,109 @@ json_t *entset_locks_json(const entity_set_t *s)
 
 json_t *entset_sync(const entity_set_t *s, int64_t since, int64_t current, const json_t *state)
 {
+    return entset_sync_page(s, since, since, current, state, SIZE_MAX);
+}
+
+/* One item of a sync answer: a live entity (e) or an id deleted at version (e NULL). */
+typedef struct {
+    int64_t version;
+    const entity_t *e;
+    const char *id;
+} sync_item_t;
+
+static int by_item_version(const void *a, const void *b)
+{
+    const sync_item_t *x = a, *y = b;
+    return (x->version > y->version) - (x->version < y->version);
+}
+
+/* Bytes an item takes in the answer, at most (the entity's fields besides data and lock
+ * come to under 400 bytes; a lock under 300). */
+static size_t item_bytes(const sync_item_t *it)
+{
+    if (!it->e) return 64 + strlen(it->id);
+    char *data = json_dumps(it->e->data, JSON_COMPACT);
+    size_t n = 400 + (it->e->lock ? 300 : 0) + strlen(it->e->id) + strlen(it->e->kind) +
+               strlen(it->e->owner) + (data ? strlen(data) : 0);
+    free(data);
+    return n;
+}
+
+json_t *entset_sync_page(const entity_set_t *s, int64_t since, int64_t cursor, int64_t current,
+                         const json_t *state, size_t budget)
+{
     if (since == current)
         return json_pack("{s:s, s:I, s:o}", "type", "up_to_date", "stateVersion",
                          (json_int_t)current, "locks", entset_locks_json(s));
-    if (since < s->base || since > current)
-        return json_pack("{s:s, s:I, s:o, s:O, s:o}", "type", "full", "stateVersion",
-                         (json_int_t)current, "entities", entset_json(s), "state", state,
-                         "locks", entset_locks_json(s));
-    /* Newest first, so each id is taken at its last change; then reversed. Every change
-     * above since is in the log (since >= base). */
-    json_t *changes = json_array();
+    /* Live entities changed above since come from the set; deletions from the log, which
+     * knows them above base only. They are needed above since, and in the pages that
+     * continue a full answer above its cursor (the version it was taken at). */
+    int64_t need = since > cursor ? since : cursor;
+    int full = since > current || cursor > current || need < s->base;
+    int64_t after = full ? INT64_MIN : since;
+    int64_t dels = full ? current : need;
+    /* With since in the log (a delta), the live entities changed since are in it too
+     * (each at its last change), so only the log is read; else the whole set. */
+    int from_log = !full && since >= s->base;
+    sync_item_t *items = ch_malloc((s->count + s->log_len + 1) * sizeof(*items));
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; !from_log && strmap_next(&s->by_id, &i, &k, &v);) {
+        const entity_t *e = v;
+        if (e->state_version > after) items[n++] = (sync_item_t){e->state_version, e, e->id};
+    }
+    /* Newest first, so each id is taken at its last change. */
     strmap_t seen;
     strmap_init(&seen, (uint64_t)(uintptr_t)s ^ (uint64_t)current);
-    int state_changed = 0;
-    for (size_t k = 0; k < s->log_len; k++) {
-        const entity_change_t *c = &s->log[(s->log_head + s->log_alloc - 1 - k) % s->log_alloc];
-        if (c->version <= since) break;
+    int state_changed = full;
+    int64_t stop = from_log ? since : dels;
+    for (size_t j = 0; j < s->log_len; j++) {
+        const entity_change_t *c = &s->log[(s->log_head + s->log_alloc - 1 - j) % s->log_alloc];
+        if (c->version <= stop) break;
         if (!c->id) {
-            state_changed = 1;
+            if (c->version > dels) state_changed = 1;
             continue;
         }
         if (strmap_get(&seen, c->id)) continue;
         strmap_put(&seen, c->id, (void *)c);
         const entity_t *e = entset_get(s, c->id);
-        /* An id deleted and created again since: the live entity is its last change only
-         * if its version is this one's. */
-        if (e && e->state_version >= c->version)
-            json_array_insert_new(changes, 0, entity_json(e));
-        else
-            json_array_insert_new(changes, 0,
-                                  json_pack("{s:s, s:b, s:I}", "id", c->id, "deleted", 1,
-                                            "stateVersion", (json_int_t)c->version));
+        /* An id deleted and created again since: the live entity is its last change. */
+        if (e && e->state_version >= c->version) {
+            if (from_log) items[n++] = (sync_item_t){e->state_version, e, e->id};
+        } else if (c->version > dels) {
+            items[n++] = (sync_item_t){c->version, NULL, c->id};
+        }
+    }
+    qsort(items, n, sizeof(*items), by_item_version);
+    /* The oldest items that fit (at least one); the state counts against the budget. */
+    size_t used = 0, fit = 0;
+    if (state_changed) {
+        char *st = json_dumps(state, JSON_COMPACT);
+        used = st ? strlen(st) : 0;
+        free(st);
+    }
+    for (; fit < n; fit++) {
+        size_t len = item_bytes(&items[fit]);
+        if (fit > 0 && (used >= budget || len > budget - used)) break;
+        used += len;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < fit; i++)
+        json_array_append_new(arr, items[i].e ? entity_json(items[i].e)
+                                              : json_pack("{s:s, s:b, s:I}", "id", items[i].id,
+                                                          "deleted", 1, "stateVersion",
+                                                          (json_int_t)items[i].version));
+    int64_t upto = fit < n ? items[fit - 1].version : current;
+    json_t *j = json_pack("{s:s, s:I, s:o, s:o}", "type", full ? "full" : "delta",
+                          "stateVersion", (json_int_t)upto, full ? "entities" : "changes", arr,
+                          "locks", entset_locks_json(s));
+    if (state_changed) json_object_set(j, "state", (json_t *)state);
+    if (fit < n) {
+        json_object_set_new(j, "more", json_true());
+        json_object_set_new(j, "cursor", json_integer(full ? current : dels));
     }
     strmap_free(&seen);
-    json_t *j = json_pack("{s:s, s:I, s:o, s:o}", "type", "delta", "stateVersion",
-                          (json_int_t)current, "changes", changes, "locks",
-                          entset_locks_json(s));
-    if (state_changed) json_object_set(j, "state", (json_t *)state);
+    free(items);
     return j;
 }

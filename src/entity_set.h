@@ -204,6 +204,16 @@ json_t *entity_lock_json(const entity_lock_t *l);
  * "stateVersion": current, ...} as docs/protocol.md describes. */
 json_t *entset_sync(const entity_set_t *s, int64_t since, int64_t current, const json_t *state);
 
+/* entset_sync as a page of at most budget bytes of entities, changes and state (at least
+ * one entity or change). Items go in the order of their last change; when the budget
+ * cuts them, the answer holds the oldest that fit, its "stateVersion" is the version of
+ * the last one, and it carries "more": true and "cursor": the caller continues with
+ * entset_sync_page(s, that stateVersion, that cursor, ...), which answers a delta (a
+ * "full" only when the log no longer reaches the cursor: start again). cursor = since
+ * asks for a first page. Returns a new object. */
+json_t *entset_sync_page(const entity_set_t *s, int64_t since, int64_t cursor, int64_t current,
+                         const json_t *state, size_t budget);
+
 /* Every entity as a JSON array, oldest change first (new reference). */
 json_t *entset_json(const entity_set_t *s);
 

@@ -128,7 +128,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
     json_t *tail = json_object();
     json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
     json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
-    entities_join_fields(room, tail, op->since);
+    entities_join_fields(room, tail, op->since, ROOMS_JOIN_ENTITIES(op->r));
     json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
     json_t *head = json_pack("{s:o}", "room", room_json(op->r, room));
     size_t nmsgs = 0;
@@ -138,6 +138,16 @@ static void join_finish(ws_op_t *op, json_t *msgs)
     } else {
         CH_ASSERT(rooms_recent_ready(op->r, room)); /* join_member checked; nothing ran since */
         items = rooms_recent(room, &nmsgs);
+        /* The newest that fit in the join's share of the reply budget. */
+        if (nmsgs) {
+            size_t *lens = ch_malloc(nmsgs * sizeof(*lens));
+            for (size_t i = 0; i < nmsgs; i++)
+                lens[i] = strlen(items[i]);
+            size_t k = rooms_fit(lens, nmsgs, ROOMS_JOIN_MESSAGES(op->r), 1);
+            free(lens);
+            memmove(items, items + (nmsgs - k), k * sizeof(*items));
+            nmsgs = k;
+        }
     }
     proto_part_t parts[6] = {
         {.obj = head},

@@ -20,6 +20,7 @@
 #include "room_code.h"
 #include "room_rules.h"
 #include "user_valid.h"
+#include "utf8.h"
 
 #define ROOMS_TICK_MS 1000
 #define CODE_TRIES 64
@@ -402,6 +403,7 @@ struct rooms_op_s {
     ent_event_t *ev;       /* a versioned event sent once the store answered */
     int fill_recent;       /* a join's history page: fill the recent-message cache */
     json_t *event;         /* fields of an event published once stored (owned) */
+    size_t budget;         /* a history page: bytes of messages at most */
 };
 
 static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
@@ -1301,7 +1303,9 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         invalid(done, ud, "content", "content must not contain U+0000");
         return;
     }
-    if (json_string_length(content) > r->lim.max_message) {
+    /* Sizes are of the JSON encoding, what the messages take in every reply. */
+    if (utf8_json_len(json_string_value(content), json_string_length(content)) >
+        r->lim.max_message) {
         fail(done, ud, 413, "payload_too_large", "content is too long");
         return;
     }
@@ -1309,24 +1313,65 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         invalid(done, ud, "metadata", "metadata must be a JSON object");
         return;
     }
+    if (metadata) {
+        char *text = json_dumps(metadata, JSON_COMPACT);
+        size_t n = text ? strlen(text) : SIZE_MAX;
+        free(text);
+        if (n > r->lim.max_metadata) {
+            fail(done, ud, 413, "payload_too_large", "metadata is too large");
+            return;
+        }
+    }
     post(r, room, by->sub, m->display_name, type, json_string_value(content), metadata, except,
          done, ud);
+}
+
+size_t room_message_encoded_len(const store_message_t *m)
+{
+    /* The keys, punctuation, numbers and null come to under 160 bytes. */
+    return 160 + strlen(m->id) + strlen(m->room_id) + strlen(m->user_id) +
+           utf8_json_len(m->display_name, strlen(m->display_name)) + strlen(m->type) +
+           (m->content ? utf8_json_len(m->content, strlen(m->content)) : 0) +
+           (m->metadata ? strlen(m->metadata) : 2);
+}
+
+size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest)
+{
+    size_t used = 0, k = 0;
+    for (; k < n; k++) {
+        size_t len = lens[newest ? n - 1 - k : k];
+        if (k > 0 && len > budget - used) break;
+        used += len < budget - used ? len : budget - used;
+    }
+    return k;
 }
 
 static void after_history(rooms_op_t *op)
 {
     if (op->fill_recent) recent_fill(op->r, op->room, op->pl.msgs, op->pl.nmsgs);
+    /* Byte-bounded: the newest messages that fit (the oldest for an "after" page). */
+    size_t n = op->pl.nmsgs;
+    size_t *lens = ch_malloc((n ? n : 1) * sizeof(*lens));
+    for (size_t i = 0; i < n; i++)
+        lens[i] = room_message_encoded_len(&op->pl.msgs[i]);
+    int forward = op->pl.after >= 0;
+    size_t k = rooms_fit(lens, n, op->budget, !forward);
+    free(lens);
+    size_t first = forward ? 0 : n - k;
     json_t *a = json_array();
-    for (size_t i = 0; i < op->pl.nmsgs; i++)
+    for (size_t i = first; i < first + k; i++)
         json_array_append_new(a, room_message_json(&op->pl.msgs[i]));
     op->result = json_pack("{s:b, s:o}", "success", 1, "messages", a);
+    if (k < n) json_object_set_new(op->result, "more", json_true());
 }
 
-/* A page of room's history; fill_recent: the newest page, which also fills the cache. */
+/* A page of room's history, at most budget bytes of messages (at least one); fill_recent:
+ * the newest page, which also fills the cache. */
 static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
-                    int fill_recent, rooms_done_fn done, void *ud)
+                    int fill_recent, size_t budget, rooms_done_fn done, void *ud)
 {
     rooms_op_t *op = op_new(r, room, STORE_MESSAGES_PAGE, done, ud);
+    op->budget = budget;
     memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
     op->pl.before = before;
     op->pl.after = after;
@@ -1339,12 +1384,12 @@ static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uin
 void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
                    rooms_done_fn done, void *ud)
 {
-    history(r, room, before, after, limit, 0, done, ud);
+    history(r, room, before, after, limit, 0, r->lim.max_reply, done, ud);
 }
 
 void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
 {
-    history(r, room, -1, -1, r->lim.join_history, 1, done, ud);
+    history(r, room, -1, -1, r->lim.join_history, 1, ROOMS_JOIN_MESSAGES(r), done, ud);
 }
 
 /* ---------- realtime ---------- */
@@ -1671,11 +1716,14 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->store = store;
     r->lim = (rooms_limits_t){
         .max_capacity = (uint32_t)cfg->room_max_capacity,
-        .default_capacity = 10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
+        .default_capacity =
+            10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
         .max_hosted = (uint32_t)cfg->room_max_hosted,
         .max_bans = (uint32_t)cfg->room_max_bans,
         .join_history = (uint32_t)cfg->room_join_history,
         .max_message = (size_t)cfg->room_max_message,
+        .max_metadata = (size_t)cfg->room_max_metadata,
+        .max_reply = (size_t)config_reply_budget(cfg),
         .max_broadcast = (size_t)cfg->room_max_broadcast,
         .max_state = (size_t)cfg->room_max_state,
         .seat_grace_ms = cfg->room_seat_grace,
@@ -1694,10 +1742,14 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .public_url = cfg->public_url,
     };
     r->docs = (docs_limits_t){
-        .max_size = (size_t)cfg->doc_max_size,
+        /* A snapshot is one doc_open reply: it must fit in the reply budget. */
+        .max_size =
+            (size_t)(cfg->doc_max_size < config_reply_budget(cfg) ? cfg->doc_max_size
+                                                                  : config_reply_budget(cfg)),
         .max_op = (size_t)cfg->doc_max_op,
         .max_components = (size_t)cfg->doc_max_components,
         .log_window = (size_t)cfg->doc_log_window,
+        .log_max_bytes = (size_t)cfg->doc_log_max_bytes,
         .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
         .max_open = (uint32_t)cfg->ws_max_docs,
     };

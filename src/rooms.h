@@ -90,7 +90,9 @@ typedef struct {
     uint32_t max_hosted;       /* live rooms one user may host */
     uint32_t max_bans;         /* banned users one room keeps */
     uint32_t join_history;     /* messages in the join reply */
-    size_t max_message;        /* bytes of message content */
+    size_t max_message;        /* bytes of message content, JSON-encoded */
+    size_t max_metadata;       /* bytes of message metadata, JSON-encoded */
+    size_t max_reply;          /* bytes of stored data in one reply (config_reply_budget) */
     size_t max_broadcast;      /* bytes of a broadcast's data */
     size_t max_state;          /* bytes of room state */
     uint64_t seat_grace_ms;    /* a dropped member's seat is held this long */
@@ -190,6 +192,19 @@ json_t *room_members_json(const room_t *room);
 const char **room_members_encoded(room_t *room, size_t *n);
 /* A stored message as JSON (new reference). */
 json_t *room_message_json(const store_message_t *m);
+/* An upper bound of the bytes room_message_json(m) takes encoded (borrows m). */
+size_t room_message_encoded_len(const store_message_t *m);
+
+/* How many of n items of lens[i] bytes a reply of budget bytes takes: the first ones, or
+ * with newest set the last ones, while they fit, and always at least one (so paging
+ * moves on even past an item larger than the budget). Pure; borrows lens. */
+size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest);
+
+/* The bytes of messages a join reply carries: half the reply budget; a quarter is for the
+ * first page of entities (or the sync page), the rest for the room, the participants and
+ * the state. */
+#define ROOMS_JOIN_MESSAGES(r) ((r)->lim.max_reply / 2)
+#define ROOMS_JOIN_ENTITIES(r) ((r)->lim.max_reply / 4)
 
 /* Whether add more bytes, written in room by user (borrowed; "" = the server, whose
  * writes count for the room only), fit the quotas: 0, or QUOTA_EROOM / QUOTA_EUSER (then

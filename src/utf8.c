@@ -112,3 +112,17 @@ void utf8_scrub(char *s, size_t n)
         }
     }
 }
+
+size_t utf8_json_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\' || ch == '\b' || ch == '\f' || ch == '\n' || ch == '\r' ||
+            ch == '\t')
+            len += 2;
+        else
+            len += ch < 0x20 ? 6 : 1;
+    }
+    return len;
+}

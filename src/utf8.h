@@ -32,4 +32,9 @@ int utf8_valid(const uint8_t *p, size_t n);
  * still be sent as a JSON string. */
 void utf8_scrub(char *s, size_t n);
 
+/* The bytes the n bytes at s take inside a JSON string as the server encodes them
+ * (Jansson, UTF-8 kept): '"' and '\\' take 2, \b \f \n \r \t 2, other control
+ * characters 6 (\u00XX), every other byte 1. The quotes are not counted. Borrows s. */
+size_t utf8_json_len(const char *s, size_t n);
+
 #endif

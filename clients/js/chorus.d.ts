@@ -115,7 +115,9 @@ export class Chorus {
   connect(): Promise<void>;
   /** Closes for good (no reconnection). */
   close(): void;
-  /** Joins a room by code or id over the WebSocket. */
+  /** Joins a room by code or id over the WebSocket. Resolves once every page of the room's
+   *  entities arrived (a large room's join reply holds the first page; the SDK follows the
+   *  rest with `sync`). */
   join(codeOrId: string, opts?: { displayName?: string }): Promise<Room>;
   /** Sends any op and resolves with the reply's data (rejects with ChorusError). */
   request(op: string, fields?: object): Promise<any>;
@@ -155,7 +157,8 @@ export class Room {
   history(opts?: { before?: number; after?: number; limit?: number }): Promise<Message[]>;
   updateState(patch: object): Promise<{ state: object; stateVersion: number }>;
   /** `sync` from stateVersion: applies what changed (entity events with source 'sync', then
-   *  'synced'). The SDK does this itself after a reconnect (join with `since`). */
+   *  'synced'), following every page of the answer (`more`/`cursor`) before it resolves.
+   *  The SDK does this itself after a reconnect (join with `since`). */
   sync(): Promise<{ type: 'up_to_date' | 'delta' | 'full'; stateVersion: number }>;
   /** Changes the room's settings over the socket (host; the `room_update` op); updates `info`. */
   updateSettings(patch: RoomSettings): Promise<RoomInfo>;

@@ -901,6 +901,11 @@ export class Chorus extends Emitter {
       }
       room._applyJoin(data, false);
       room._reopenDocs();
+      try {
+        if (room._paging) await room._paging;
+      } catch (e) {
+        if (e.code !== 'closed') room._emit('error', e); // 'closed': the next reconnect resyncs
+      }
     }));
     this._flushOrphans();
   }
@@ -1048,6 +1053,8 @@ export class Chorus extends Emitter {
       this._rooms.set(id, room);
     }
     this._flushOrphans();
+    // Every entity, when the join reply held only the first page of them.
+    if (room._paging) await room._paging;
     return room;
   }
 
@@ -1142,7 +1149,9 @@ export class Room extends Emitter {
     this._state = data.state ?? data.room.state ?? {};
     const sv = data.stateVersion ?? data.room.stateVersion ?? 0;
     this._stateAt = sv;
-    this._entities._onJoin(data, sv, initial);
+    const next = this._entities._onJoin(data, sv, initial);
+    // The rest of the entities, page by page (join() and the rejoin wait for it).
+    this._paging = next ? this._followSync(next, initial) : null;
     const msgs = [...(data.messages ?? [])].sort((a, b) => a.seq - b.seq);
     const last = typeof data.lastSeq === 'number' ? data.lastSeq : (msgs.at(-1)?.seq ?? 0);
     this._serverLastSeq = Math.max(last, msgs.at(-1)?.seq ?? 0);
@@ -1378,8 +1387,26 @@ export class Room extends Emitter {
 
   async _syncFrom(version) {
     const data = await this._req('sync', { version });
-    if (this._active) this._entities._applySync(data);
-    return { type: data?.type, stateVersion: data?.stateVersion };
+    const more = data?.more === true;
+    if (this._active) this._entities._applySync(data, { emitSynced: !more });
+    if (more) await this._followSync({ version: data.stateVersion, cursor: data.cursor }, false);
+    return { type: data?.type, stateVersion: this._stateVersion };
+  }
+
+  /**
+   * Follows the pages of a `sync` answer (or of a join's entities) that the server's reply
+   * budget cut short: `sync` with the page's stateVersion and cursor until `more` is gone.
+   * 'synced' is emitted after the last page (not for the initial join).
+   */
+  async _followSync(next, initial) {
+    let page = next;
+    while (page && this._active) {
+      const data = await this._req('sync', { version: page.version, cursor: page.cursor });
+      if (!this._active) return;
+      const more = data?.more === true;
+      this._entities._applySync(data, { emitSynced: !more && !initial });
+      page = more ? { version: data.stateVersion, cursor: data.cursor } : null;
+    }
   }
 
   _req(op, fields) {
@@ -1699,20 +1726,28 @@ export class Entities {
     }
   }
 
-  /** A join reply: `sync` (a rejoin with `since`), else `entities` (every entity). */
+  /**
+   * A join reply: `sync` (a rejoin with `since`), else `entities` (the first page of every
+   * entity). Returns {version, cursor} when more pages follow (Room._followSync), else null.
+   */
   _onJoin(data, sv, initial) {
     const source = 'sync';
     if (!initial) this._clearOverlays(); // the reply is the server's view; our held transients are in it or lost
     if (data.sync && typeof data.sync === 'object') {
-      this._applySync(data.sync, { emitSynced: true });
-      return;
+      const more = data.sync.more === true;
+      this._applySync(data.sync, { emitSynced: !more });
+      return more ? { version: data.sync.stateVersion, cursor: data.sync.cursor } : null;
     }
+    // A page of entities is complete up to its version only: the counter says that one.
+    const next = data.entitiesNext && typeof data.entitiesNext === 'object' ? data.entitiesNext : null;
+    const upto = next ? next.version : sv;
     if (Array.isArray(data.entities)) {
-      this._replaceAll(data.entities, null, sv, { source, emit: !initial });
+      this._replaceAll(data.entities, null, upto, { source, emit: !initial });
     }
     // A server without entities: nothing to do but keep the counter.
-    if (initial || !Array.isArray(data.entities)) this._room._seenVersion(sv);
-    if (!initial) this._emit('synced', { type: 'full', stateVersion: this._room._stateVersion });
+    if (initial || !Array.isArray(data.entities)) this._room._seenVersion(upto);
+    if (!initial && !next) this._emit('synced', { type: 'full', stateVersion: this._room._stateVersion });
+    return next;
   }
 
   /** Replaces every entity (a full sync or a join reply). locks: the list, or null to take entity.lock. */

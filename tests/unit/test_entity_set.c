@@ -506,6 +506,141 @@ static void test_delta_property(void)
 #undef RND
 }
 
+/* The current entities and state of s as {"entities": {id: entity}, "state": state}. */
+static json_t *snapshot(const entity_set_t *s, const json_t *state)
+{
+    json_t *snap = json_object(), *ents = json_object();
+    json_t *arr = entset_json(s);
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x)
+        json_object_set(ents, json_string_value(json_object_get(x, "id")), x);
+    json_decref(arr);
+    json_object_set_new(snap, "entities", ents);
+    json_object_set(snap, "state", (json_t *)state);
+    return snap;
+}
+
+/* Applies one sync answer j to a client's copy rep (a snapshot); returns the stateVersion
+ * the client has then. */
+static int64_t apply_sync(json_t *rep, const json_t *j)
+{
+    json_t *ents = json_object_get(rep, "entities");
+    const char *type = json_string_value(json_object_get(j, "type"));
+    size_t i;
+    json_t *x;
+    if (strcmp(type, "full") == 0) {
+        json_object_clear(ents);
+        json_array_foreach(json_object_get(j, "entities"), i, x)
+            json_object_set(ents, json_string_value(json_object_get(x, "id")), x);
+    } else if (strcmp(type, "delta") == 0) {
+        json_array_foreach(json_object_get(j, "changes"), i, x)
+        {
+            const char *id = json_string_value(json_object_get(x, "id"));
+            if (json_is_true(json_object_get(x, "deleted")))
+                json_object_del(ents, id);
+            else
+                json_object_set(ents, id, x);
+        }
+    }
+    if (json_object_get(j, "state")) json_object_set(rep, "state", json_object_get(j, "state"));
+    return json_integer_value(json_object_get(j, "stateVersion"));
+}
+
+/* Paged sync: a client at any version (or none) follows the pages of a small budget
+ * while the set keeps changing between them, and ends with exactly the current state;
+ * every page but the last stays within the budget or holds one item. */
+static void test_paged_sync_property(void)
+{
+    entity_limits_t l = ENTITY_LIMITS_DEFAULT;
+    l.log_window = 60;
+    l.max_count = 12;
+    unsigned seed = 777;
+#define RND(n) rnd(&seed, (n))
+    for (int round = 0; round < 40; round++) {
+        entity_set_t s;
+        entset_init(&s, (uint64_t)round, 0);
+        json_t *state = parse("{}");
+        json_t *snaps[400] = {0};
+        int64_t v = 0;
+        snaps[0] = snapshot(&s, state);
+        int ok = 1;
+        /* Changes: a random one; returns nothing, v moves on and snaps[v] is kept. */
+#define CHANGE()                                                                               \
+    do {                                                                                       \
+        char id_[8];                                                                           \
+        snprintf(id_, sizeof(id_), "e%d", RND(14));                                            \
+        entity_t *e_ = entset_get(&s, id_);                                                    \
+        int what_ = RND(10);                                                                   \
+        if (!e_) {                                                                             \
+            if (create(&s, &l, id_, "{\"pad\":\"0123456789012345678901234567890\"}", v + 1,    \
+                       NULL) == ENT_OK)                                                        \
+                v++;                                                                           \
+        } else if (what_ < 3) {                                                                \
+            entset_remove(&s, &l, e_, ++v);                                                    \
+            entity_free(e_);                                                                   \
+        } else if (what_ < 4) {                                                                \
+            json_decref(state);                                                                \
+            state = json_pack("{s:i}", "v", (int)v);                                           \
+            entset_log_state(&s, &l, ++v);                                                     \
+        } else {                                                                               \
+            char p_[32];                                                                       \
+            snprintf(p_, sizeof(p_), "{\"n\":%d}", (int)v);                                    \
+            if (update(&s, &l, e_, p_, -1, v + 1) == ENT_OK) v++;                              \
+        }                                                                                      \
+        if (v < 399 && !snaps[v]) snaps[v] = snapshot(&s, state);                              \
+    } while (0)
+        for (int i = 0; i < 80; i++)
+            CHANGE();
+        for (int trial = 0; trial < 10 && ok && v < 300; trial++) {
+            int64_t since = RND(2) ? (int64_t)RND((unsigned)v + 1) : -1;
+            json_t *rep = since >= 0 ? json_deep_copy(snaps[since])
+                                     : parse("{\"entities\":{},\"state\":{}}");
+            int64_t have = since >= 0 ? since : (int64_t)1 << 40; /* none: ask the future */
+            int64_t cursor = have;
+            for (int page = 0; page < 200; page++) {
+                size_t budget = 700 + (size_t)RND(1200);
+                json_t *j = entset_sync_page(&s, have, cursor, v, state, budget);
+                char *text = json_dumps(j, JSON_COMPACT);
+                size_t nitems = json_array_size(json_object_get(j, "entities")) +
+                                json_array_size(json_object_get(j, "changes"));
+                int more = json_is_true(json_object_get(j, "more"));
+                if (more && nitems > 1 && strlen(text) > budget + 2000) ok = 0;
+                free(text);
+                have = apply_sync(rep, j);
+                if (more) cursor = json_integer_value(json_object_get(j, "cursor"));
+                json_decref(j);
+                if (!more) break;
+                if (RND(2)) CHANGE(); /* the room moves on between pages */
+                if (v >= 399) break;
+            }
+            if (have != v) ok = 0;
+            json_t *cur = snapshot(&s, state);
+            if (!json_equal(rep, cur)) {
+                char *a = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+                char *b = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS);
+                fprintf(stderr, "  round %d since %lld: %s != %s\n", round, (long long)since, a,
+                        b);
+                free(a);
+                free(b);
+                ok = 0;
+            }
+            json_decref(cur);
+            json_decref(rep);
+            for (int i = 0; i < 5; i++)
+                CHANGE();
+        }
+#undef CHANGE
+        for (int64_t i = 0; i < 400; i++)
+            json_decref(snaps[i]);
+        json_decref(state);
+        entset_free(&s);
+        ASSERT_TRUE(ok);
+        if (!ok) break;
+    }
+#undef RND
+}
+
 int main(void)
 {
     RUN(test_ids);
@@ -518,5 +653,6 @@ int main(void)
     RUN(test_log_window);
     RUN(test_loaded);
     RUN(test_delta_property);
+    RUN(test_paged_sync_property);
     TEST_MAIN_END();
 }

@@ -2,6 +2,8 @@
  * positions, exhaustive comparison with a decoding reference, chunked feeding. */
 #include "test.h"
 
+#include <jansson.h>
+
 #include "mem.h"
 #include "utf8.h"
 
@@ -456,6 +458,34 @@ static void test_scrub(void)
     ASSERT_STREQ(c, "???");
 }
 
+/* utf8_json_len agrees with what Jansson writes for the same string (minus the quotes). */
+static void test_json_len(void)
+{
+    char all[128];
+    for (int i = 0; i < 128; i++)
+        all[i] = (char)(i + 1 == 128 ? 0x7f : i + 1);
+    const char *samples[] = {"",
+                             "plain",
+                             "\"q\"",
+                             "back\\slash",
+                             "\x01\x1f\n\t",
+                             "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80",
+                             "a/b\x7f",
+                             all};
+    for (size_t i = 0; i < CH_ARRAY_LEN(samples); i++) {
+        size_t n = i + 1 == CH_ARRAY_LEN(samples) ? sizeof(all) : strlen(samples[i]);
+        json_t *j = json_stringn(samples[i], n);
+        char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        ASSERT_EQ(utf8_json_len(samples[i], n), strlen(text) - 2);
+        free(text);
+        json_decref(j);
+    }
+    /* The attack of issue 14: U+0001 takes 6 bytes once encoded. */
+    char ones[100];
+    memset(ones, 1, sizeof(ones));
+    ASSERT_EQ(utf8_json_len(ones, sizeof(ones)), 600);
+}
+
 int main(void)
 {
     RUN(test_init_and_zero_state);
@@ -468,5 +498,6 @@ int main(void)
     RUN(test_ascii_fast_path);
     RUN(test_random_against_reference);
     RUN(test_scrub);
+    RUN(test_json_len);
     TEST_MAIN_END();
 }

@@ -449,3 +449,66 @@ describe('entities across a server restart', () => {
     }
   });
 });
+
+describe('entities in pages (--ws-max-queue 64KiB: a 16 KiB reply budget)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: [...BASE_ARGS, '--ws-max-queue', '64KiB'] });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('join, room.sync() and the rejoin after a reconnect follow every page', T, async () => {
+    const { clients: [, b], rooms: [ar, br], code, close } = await roomWith(srv.port, ['A', 'B'], { B: { reconnect: { base: 300, max: 300 } } });
+    const pad = 'q'.repeat(1000);
+    let late;
+    try {
+      for (let i = 0; i < 40; i++) await ar.entities.create({ id: `e${i}`, kind: 'k', data: { pad, i } });
+      // A join whose reply holds only the first page: join() resolves with all of them.
+      late = await connected(srv.port, 'Late');
+      const raw = await late.request('join', { room: code });
+      assert.ok(raw.entitiesNext && raw.entities.length < 40, 'the server pages the join');
+      const lr = await late.join(code);
+      assert.equal(lr.entities.size, 40);
+      assert.equal(lr.entities.get('e39').data.i, 39);
+      await until(() => br.entities.size === 40, 5000, 'B has them');
+      // room.sync() pages too: from 0 it is a delta of 40 changes (the version is reset
+      // to 0 through the private counter, as a client that lost everything would be).
+      br._stateVersion = 0;
+      const s = await br.sync();
+      assert.equal(s.stateVersion, ar.stateVersion);
+      assert.equal(br.entities.size, 40);
+      // The rejoin after a reconnect (join with since, then sync pages).
+      const synced = next(br, 'synced', () => true, 10000);
+      b.socket._socket.destroy();
+      await until(() => b.state === 'reconnecting', 2000, 'B reconnecting');
+      for (let i = 0; i < 40; i += 2) await ar.entities.update(`e${i}`, { pad: 'r'.repeat(1000) });
+      await ar.entities.delete('e1');
+      await synced;
+      await until(() => br.entities.size === 39 && br.entities.get('e38')?.data.pad[0] === 'r', 5000, 'B caught up');
+      assert.equal(br.stateVersion, ar.stateVersion);
+      const want = await serverSnapshotAll(srv.port, late, code);
+      assert.deepEqual(snapshot(br), want);
+      assert.deepEqual(snapshot(lr), want);
+    } finally {
+      late?.close();
+      close();
+    }
+  });
+});
+
+/** Every entity of the room through raw sync pages (the join's first page is not all). */
+async function serverSnapshotAll(port, c, code) {
+  const join = await c.request('join', { room: code });
+  const map = new Map(join.entities.map((e) => [e.id, e]));
+  let page = join.entitiesNext ? { more: true, stateVersion: join.entitiesNext.version, cursor: join.entitiesNext.cursor } : { more: false };
+  while (page.more) {
+    page = await c.request('sync', { room: join.room.id, version: page.stateVersion, cursor: page.cursor });
+    for (const e of page.changes ?? []) {
+      if (e.deleted) map.delete(e.id);
+      else map.set(e.id, e);
+    }
+  }
+  return [...map.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(comparable);
+}
