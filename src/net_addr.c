@@ -2,6 +2,7 @@
 #include "net_addr.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,22 +98,49 @@ int net_cidr_list_match(const net_cidr_t *cidrs, size_t n, const net_ip_t *ip)
     return 0;
 }
 
-void net_ip_key(const char *ip, char *out, size_t cap)
+/* Writes the limit key of a: an IPv4 address as is; an IPv6 address cut to v6_prefix
+ * bits (1..128), as "network/prefix". Returns 0 or -1. */
+static int net__group_key(net_ip_t a, unsigned v6_prefix, char *out, size_t cap)
 {
-    net_ip_t a;
-    if (net_ip_parse(ip, strlen(ip), &a) != 0) {
-        snprintf(out, cap, "%s", ip);
-        return;
-    }
     char text[INET6_ADDRSTRLEN];
     if (!a.v6) {
         inet_ntop(AF_INET, a.b, text, sizeof(text));
-        snprintf(out, cap, "%s", text);
-        return;
+        int n = snprintf(out, cap, "%s", text);
+        return n > 0 && (size_t)n < cap ? 0 : -1;
     }
-    memset(a.b + 8, 0, 8);
+    if (v6_prefix < 1 || v6_prefix > 128) return -1;
+    for (unsigned bit = v6_prefix; bit < 128; bit++)
+        a.b[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
     inet_ntop(AF_INET6, a.b, text, sizeof(text));
-    snprintf(out, cap, "%s/64", text);
+    int n = snprintf(out, cap, "%s/%u", text, v6_prefix);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+void net_ip_key(const char *ip, char *out, size_t cap)
+{
+    net_ip_t a;
+    if (net_ip_parse(ip, strlen(ip), &a) != 0 || net__group_key(a, 64, out, cap) != 0)
+        snprintf(out, cap, "%s", ip);
+}
+
+int net_sockaddr_key(const struct sockaddr *sa, unsigned v6_prefix, char *out, size_t cap)
+{
+    net_ip_t a;
+    memset(&a, 0, sizeof(a));
+    if (sa->sa_family == AF_INET) {
+        memcpy(a.b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(x)) {
+            memcpy(a.b, x->s6_addr + 12, 4);
+        } else {
+            a.v6 = 1;
+            memcpy(a.b, x->s6_addr, 16);
+        }
+    } else {
+        return -1;
+    }
+    return net__group_key(a, v6_prefix, out, cap);
 }
 
 typedef struct {

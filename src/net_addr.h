@@ -6,9 +6,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Longest text form of an address, with its NUL (an IPv6 with an embedded IPv4). */
 #define NET_IP_TEXT 48
+
+/* Longest limit key, NUL included: an IPv6 text address (45) + "/128". */
+#define NET_IP_KEY_MAX 52
 
 typedef struct {
     int v6;             /* 0: IPv4 in b[0..4), 1: IPv6 in b[0..16) */
@@ -41,6 +45,13 @@ int net_cidr_list_match(const net_cidr_t *cidrs, size_t n, const net_ip_t *ip);
  * host is usually handed a whole /64; text that is not an address is copied as is (cut
  * to fit). Borrows ip. */
 void net_ip_key(const char *ip, char *out, size_t cap);
+
+/* Writes into out (cap >= NET_IP_KEY_MAX) the key under which the socket address sa
+ * (borrowed; AF_INET or AF_INET6) counts toward a per-address limit: "192.0.2.1" for IPv4
+ * and IPv4-mapped IPv6, "2001:db8:1:2::/64" for IPv6 with v6_prefix 64 (1..128; the bits
+ * past it are zeroed: one host usually holds a whole /64). Returns 0, or -1 for another
+ * family or a prefix out of range. */
+int net_sockaddr_key(const struct sockaddr *sa, unsigned v6_prefix, char *out, size_t cap);
 
 /* The client address of a request: peer is the socket's address (text). When peer lies
  * in trusted[0..ntrusted), the hops listed by the proxies are read right to left and the

@@ -138,8 +138,8 @@ void server_stop(server_t *s)
 int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa)
 {
     uint64_t max = s->cfg->max_connections_per_ip;
-    char key[IP_GROUP_KEY_MAX];
-    if (max == 0 || ip_group_key(sa, (unsigned)s->cfg->max_connections_ipv6_prefix, key) != 0)
+    char key[NET_IP_KEY_MAX];
+    if (max == 0 || net_sockaddr_key(sa, (unsigned)s->cfg->max_connections_ipv6_prefix, key, sizeof(key)) != 0)
         return 0;
     server_ip_t *e = strmap_get(&s->per_ip, key);
     if (e && e->count >= max) return -1;

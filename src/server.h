@@ -10,7 +10,7 @@
 
 #include "api.h"
 #include "config.h"
-#include "ip_group.h"
+#include "net_addr.h"
 #include "log.h"
 #include "proto.h"
 #include "rooms.h"
@@ -20,10 +20,10 @@
 
 typedef struct conn_s conn_t;
 
-/* Open connections from one address (ip_group_key), for --max-connections-per-ip. */
+/* Open connections from one address (net_sockaddr_key), for --max-connections-per-ip. */
 typedef struct {
     uint64_t count;
-    char key[IP_GROUP_KEY_MAX];
+    char key[NET_IP_KEY_MAX];
 } server_ip_t;
 
 /* Reads are handed to the protocol code synchronously, so one buffer per loop serves

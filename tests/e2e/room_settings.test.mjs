@@ -125,7 +125,8 @@ describe('room settings and bans', () => {
     assert.equal(expectJson(await patch(port, host, url, { maxParticipants: 3 }), 200).room.maxParticipants, 3);
     assertJsonError(await post(port, mkUser('late'), `${url}/join`), 403, 'room_full');
     assertJsonError(await patch(port, a, url, { name: 'mine now' }), 403, 'forbidden');
-    assertJsonError(await patch(port, mkUser('stranger'), url, { name: 'mine now' }), 403, 'forbidden');
+    // Not a participant: answered like a room that does not exist (no enumeration).
+    assertJsonError(await patch(port, mkUser('stranger'), url, { name: 'mine now' }), 404, 'not_found');
     assertJsonError(await patch(port, host, '/api/rooms/3f0c8a4e-5b1d-4c47-9a43-2c1f8f3a9e11', { name: 'x' }), 404,
       'not_found');
     assertJsonError(await patch(port, undefined, url, { name: 'x' }), 401, 'unauthorized');
@@ -188,12 +189,18 @@ describe('room settings and bans', () => {
       assert.deepEqual(Object.keys(x).sort(), ['bannedAt', 'color', 'displayName', 'userId']);
       assert.ok(x.bannedAt >= t0 - 1000 && x.bannedAt <= Date.now() + 1000, `bannedAt is the time of the ban: ${x.bannedAt}`);
     }
-    assertJsonError(await get(port, a, bans), 403, 'forbidden');
-    assertJsonError(await get(port, c, bans), 403, 'forbidden');
+    // A participant who is not the host is refused; the banned and the kicked are no
+    // participants, so for them the room is not there.
+    const d = mkUser('Dee');
+    await joinRest(port, d, r.id);
+    assertJsonError(await get(port, d, bans), 403, 'forbidden');
+    assertJsonError(await del(port, d, `${bans}/${a.sub}`), 403, 'forbidden');
+    assertJsonError(await get(port, a, bans), 404, 'not_found');
+    assertJsonError(await get(port, c, bans), 404, 'not_found');
     assertJsonError(await get(port, host, '/api/rooms/3f0c8a4e-5b1d-4c47-9a43-2c1f8f3a9e11/bans'), 404, 'not_found');
 
     assertJsonError(await post(port, a, `/api/rooms/${r.id}/join`), 403, 'banned');
-    assertJsonError(await del(port, a, `${bans}/${a.sub}`), 403, 'forbidden');
+    assertJsonError(await del(port, a, `${bans}/${a.sub}`), 404, 'not_found');
     assertJsonError(await del(port, host, `${bans}/${c.sub}`), 404, 'not_found'); // kicked only
     assertJsonError(await del(port, host, `${bans}/${host.sub}`), 404, 'not_found');
     assertJsonError(await del(port, host, `${bans}/nobody`), 404, 'not_found');
