@@ -40,10 +40,9 @@ struct conn_s {
     unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
     uint8_t open_handles;
     char remote[64];       /* "ip:port", for logs */
-    char ip[48];           /* the peer's address, for rate limits and audit */
+    char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
+                            * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
-    char client_ip[48];    /* WebSocket: the client's address (behind a trusted proxy, the
-                            * one it forwarded), for rate limits and audit */
 
     /* HTTP state (NULL once upgraded) */
     http_reqparser_t *http;
@@ -63,8 +62,8 @@ struct conn_s {
     /* WebSocket state */
     ws_parser_t *ws;
     proto_client_t pc;
-    unsigned awaiting_pong : 1;
     uint64_t ping_at;      /* loop time the unanswered ping went out */
+    unsigned awaiting_pong : 1;
     unsigned close_sent : 1;
     /* Reading paused while the client's own work is backlogged (conn_ws.c): the input
      * not handled yet (owned), handled on resume. */

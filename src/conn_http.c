@@ -299,12 +299,13 @@ static void handle_ws(conn_t *c, const http_request_t *req)
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
     if (!tok) tok = query_param(req, "token", &tlen);
-    request_ip(c, req, c->client_ip, sizeof(c->client_ip));
+    char client_ip[NET_IP_TEXT];
+    request_ip(c, req, client_ip, sizeof(client_ip));
     auth_claims_t claims;
     if (tok) {
         const char *reason = "invalid token";
         uint64_t retry_ms = 0;
-        int rc = proto_auth_verify(&c->srv->proto, c->client_ip, tok, tlen,
+        int rc = proto_auth_verify(&c->srv->proto, client_ip, tok, tlen,
                                    uv_now(c->srv->loop), &claims, &reason, &retry_ms);
         if (rc == PROTO_AUTH_ELIMITED) {
             char ra[40];
@@ -324,6 +325,8 @@ static void handle_ws(conn_t *c, const http_request_t *req)
              "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s",
              hs.accept, hs.subprotocol ? "Sec-WebSocket-Protocol: chorus.v1\r\n" : "");
     respond(c, 101, NULL, extra, NULL, 0, 0, 1);
+    /* From now on c->ip is the client's: behind a trusted proxy, the one it forwarded. */
+    snprintf(c->ip, sizeof(c->ip), "%s", client_ip);
     conn_ws_start(c, tok ? &claims : NULL);
 }
 

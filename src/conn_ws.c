@@ -32,7 +32,7 @@ static void tr_close(proto_client_t *pc, int code, const char *reason)
 static const char *tr_peer(proto_client_t *pc)
 {
     conn_t *c = conn_of(pc);
-    return c->client_ip[0] ? c->client_ip : c->ip;
+    return c->ip;
 }
 
 static void tr_release(proto_client_t *pc)
