@@ -123,23 +123,33 @@ void net_ip_key(const char *ip, char *out, size_t cap)
         snprintf(out, cap, "%s", ip);
 }
 
+int net_ip_from_sockaddr(const struct sockaddr *sa, net_ip_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET) {
+        memcpy(out->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family != AF_INET6) return -1;
+    const struct in6_addr *x = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(x)) {
+        memcpy(out->b, x->s6_addr + 12, 4);
+    } else {
+        out->v6 = 1;
+        memcpy(out->b, x->s6_addr, 16);
+    }
+    return 0;
+}
+
+int net_ip_group_key(const net_ip_t *ip, unsigned v6_prefix, char *out, size_t cap)
+{
+    return net__group_key(*ip, v6_prefix, out, cap);
+}
+
 int net_sockaddr_key(const struct sockaddr *sa, unsigned v6_prefix, char *out, size_t cap)
 {
     net_ip_t a;
-    memset(&a, 0, sizeof(a));
-    if (sa->sa_family == AF_INET) {
-        memcpy(a.b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *x = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(x)) {
-            memcpy(a.b, x->s6_addr + 12, 4);
-        } else {
-            a.v6 = 1;
-            memcpy(a.b, x->s6_addr, 16);
-        }
-    } else {
-        return -1;
-    }
+    if (net_ip_from_sockaddr(sa, &a) != 0) return -1;
     return net__group_key(a, v6_prefix, out, cap);
 }
 

@@ -53,6 +53,13 @@ void net_ip_key(const char *ip, char *out, size_t cap);
  * family or a prefix out of range. */
 int net_sockaddr_key(const struct sockaddr *sa, unsigned v6_prefix, char *out, size_t cap);
 
+/* The address of sa (borrowed; AF_INET or AF_INET6; IPv4-mapped IPv6 becomes IPv4) into
+ * out. Returns 0, or -1 for another family. */
+int net_ip_from_sockaddr(const struct sockaddr *sa, net_ip_t *out);
+
+/* net_sockaddr_key for an address already parsed (borrowed). */
+int net_ip_group_key(const net_ip_t *ip, unsigned v6_prefix, char *out, size_t cap);
+
 /* The client address of a request: peer is the socket's address (text). When peer lies
  * in trusted[0..ntrusted), the hops listed by the proxies are read right to left and the
  * first address not in trusted is the client; a hop that is not an address ("unknown",

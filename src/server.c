@@ -137,12 +137,16 @@ void server_stop(server_t *s)
 
 int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa)
 {
-    uint64_t max = s->cfg->max_connections_per_ip;
+    const chorus_config_t *cfg = s->cfg;
+    net_ip_t ip;
+    if (cfg->max_connections_per_ip == 0 || net_ip_from_sockaddr(sa, &ip) != 0) return 0;
+    /* A trusted proxy speaks for many clients: its connections are not counted here. */
+    if (net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &ip)) return 0;
     char key[NET_IP_KEY_MAX];
-    if (max == 0 || net_sockaddr_key(sa, (unsigned)s->cfg->max_connections_ipv6_prefix, key, sizeof(key)) != 0)
+    if (net_ip_group_key(&ip, (unsigned)cfg->max_connections_ipv6_prefix, key, sizeof(key)))
         return 0;
     server_ip_t *e = strmap_get(&s->per_ip, key);
-    if (e && e->count >= max) return -1;
+    if (e && e->count >= cfg->max_connections_per_ip) return -1;
     if (!e) {
         e = ch_calloc(1, sizeof(*e));
         memcpy(e->key, key, sizeof(key));

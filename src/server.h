@@ -93,7 +93,9 @@ void server_want_resume(server_t *s, conn_t *c);
 
 /* Counts c toward the connections of its peer address sa (borrowed). Returns 0, or -1
  * when that address (an IPv6 one grouped by cfg->max_connections_ipv6_prefix) already has
- * cfg->max_connections_per_ip open; c is then not counted. server_conn_gone uncounts. */
+ * cfg->max_connections_per_ip open; c is then not counted. A peer in
+ * cfg->trusted_proxies is never counted (it speaks for many clients). server_conn_gone
+ * uncounts. */
 int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa);
 
 /* Called by the connection code when c is gone (after its handles closed). */

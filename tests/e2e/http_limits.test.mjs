@@ -146,3 +146,22 @@ describe('--max-connections-per-ip default', () => {
     }
   });
 });
+
+describe('--max-connections-per-ip with --trusted-proxies', () => {
+  it('a trusted proxy is not capped (it speaks for many clients); other addresses still are', { timeout: 20000 }, async () => {
+    const srv = await startServer({ args: ['--max-connections-per-ip', '2', '--trusted-proxies', '127.0.0.3'] });
+    try {
+      const proxy = [];
+      for (let i = 0; i < 5; i++) proxy.push(await connectFrom(srv.port, '127.0.0.3'));
+      for (const c of proxy) assert.equal((await c.request('GET', '/healthz')).status, 200);
+      const direct = [await connectFrom(srv.port, '127.0.0.4'), await connectFrom(srv.port, '127.0.0.4')];
+      for (const c of direct) assert.equal((await c.request('GET', '/healthz')).status, 200);
+      const third = await connectFrom(srv.port, '127.0.0.4');
+      assertJsonError(await third.response({ timeout: 5000 }), 429, 'too_many_connections');
+      third.close();
+      for (const c of [...proxy, ...direct]) c.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
