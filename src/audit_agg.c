@@ -33,21 +33,14 @@ audit_agg_t *audit_agg_new(size_t max_sources)
 
 static void audit_agg__clear(audit_agg_t *g)
 {
-    const char *k;
-    void *v;
-    for (size_t i = 0; strmap_next(&g->map, &i, &k, &v);) free(v);
-    strmap_free(&g->map);
-    uint64_t seed;
-    randombytes_buf(&seed, sizeof(seed));
-    strmap_init(&g->map, seed);
+    strmap_free_all(&g->map);
     memset(&g->overflow, 0, sizeof(g->overflow));
 }
 
 void audit_agg_free(audit_agg_t *g)
 {
     if (!g) return;
-    audit_agg__clear(g);
-    strmap_free(&g->map);
+    strmap_free_all(&g->map);
     free(g);
 }
 

@@ -32,11 +32,7 @@ void quota_users_init(quota_users_t *u, uint64_t seed)
 
 void quota_users_free(quota_users_t *u)
 {
-    const char *k;
-    void *v;
-    for (size_t i = 0; strmap_next(&u->map, &i, &k, &v);)
-        free(v);
-    strmap_free(&u->map);
+    strmap_free_all(&u->map);
 }
 
 int64_t quota_user_used(const quota_users_t *u, const char *user)

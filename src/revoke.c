@@ -33,10 +33,7 @@ revoke_t *revoke_new(size_t max)
 void revoke_free(revoke_t *rv)
 {
     if (!rv) return;
-    const char *k;
-    void *v;
-    for (size_t i = 0; strmap_next(&rv->map, &i, &k, &v);) free(v);
-    strmap_free(&rv->map);
+    strmap_free_all(&rv->map);
     free(rv);
 }
 

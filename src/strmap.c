@@ -35,6 +35,13 @@ void strmap_free(strmap_t *m)
     m->cap = m->count = 0;
 }
 
+void strmap_free_all(strmap_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) free(m->vals[i]);
+    strmap_free(m);
+}
+
 static size_t find(const strmap_t *m, const char *key)
 {
     size_t mask = m->cap - 1;

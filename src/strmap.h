@@ -18,8 +18,12 @@ typedef struct {
 /* Initialises m empty; seed should be random (e.g. randombytes). */
 void strmap_init(strmap_t *m, uint64_t seed);
 
-/* Frees m's tables (not keys or values). */
+/* Frees m's tables (not keys or values). m is left empty, ready for use again. */
 void strmap_free(strmap_t *m);
+
+/* For a map that owns its values, each one allocation whose key lives inside it: frees
+ * every value with free(), then m's tables, as strmap_free. */
+void strmap_free_all(strmap_t *m);
 
 /* Returns the value for key, or NULL. */
 void *strmap_get(const strmap_t *m, const char *key);

@@ -62,9 +62,30 @@ static void test_empty(void)
     strmap_free(&m);
 }
 
+/* strmap_free_all frees values that own their keys (LeakSanitizer checks in the ASan run)
+ * and leaves the map empty and usable. */
+static void test_free_all(void)
+{
+    strmap_t m;
+    strmap_init(&m, 7);
+    for (int i = 0; i < 100; i++) {
+        char *v = malloc(16);
+        snprintf(v, 16, "k%d", i);
+        strmap_put(&m, v, v);
+    }
+    free(strmap_del(&m, "k5")); /* a deleted value is the caller's again */
+    ASSERT_EQ(m.count, 99);
+    strmap_free_all(&m);
+    ASSERT_EQ(m.count, 0);
+    ASSERT_EQ(m.cap, 0);
+    ASSERT_TRUE(strmap_get(&m, "k1") == NULL);
+    strmap_free_all(&m); /* empty: nothing to free */
+}
+
 int main(void)
 {
     RUN(test_against_reference);
     RUN(test_empty);
+    RUN(test_free_all);
     TEST_MAIN_END();
 }
