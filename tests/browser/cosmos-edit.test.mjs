@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Env, CODE_RE, signUp, until, untilText } from './lib/env.mjs';
+import { Env, roomOfTwo, until, untilText } from './lib/env.mjs';
 
 const entries = (page) => page.evaluate(() => window.__cosmos?.entities() ?? null);
 const locks = (page) => page.evaluate(() => window.__cosmos?.locks() ?? null);
@@ -36,14 +36,7 @@ describe('web app: selecting, moving, editing and deleting cosmos entries', () =
   });
 
   it('an empty cosmos explains itself: how to orbit and zoom, and how to add an entry', async () => {
-    await A.page.goto(env.url);
-    await signUp(A.page, A);
-    await A.page.getByTestId('create-name').fill('Stars');
-    await A.page.getByTestId('create-submit').click();
-    const code = (await untilText(A.page.getByTestId('room-code'), CODE_RE)).trim();
-    await B.page.goto(`${env.url}/?room=${code}`);
-    await signUp(B.page, B);
-    await untilText(B.page.getByTestId('room-code'), code);
+    await roomOfTwo(env, A, B, 'Stars');
     for (const u of [A, B]) await openCosmos(u.page);
 
     await A.page.getByTestId('cosmos-empty').waitFor();

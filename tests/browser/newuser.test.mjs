@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Env, CODE_RE, CONNECTION_ERRORS, signUp, participants, messageTexts, sendMessage, until, untilText } from './lib/env.mjs';
+import { Env, CODE_RE, CONNECTION_ERRORS, roomOfTwo, signUp, participants, messageTexts, sendMessage, until, untilText } from './lib/env.mjs';
 
 describe('web app: what a new user tripped on', () => {
   let env;
@@ -29,15 +29,7 @@ describe('web app: what a new user tripped on', () => {
   const connState = (u) => u.page.getByTestId('connection-status').getAttribute('data-state');
 
   it('A creates a room, B joins it', async () => {
-    await A.page.goto(env.url);
-    await signUp(A.page, A);
-    await A.page.getByTestId('create-name').fill('Retro');
-    await A.page.getByTestId('create-capacity').fill('5');
-    await A.page.getByTestId('create-submit').click();
-    code = (await untilText(A.page.getByTestId('room-code'), CODE_RE)).trim();
-    await B.page.goto(`${env.url}/?room=${code}`);
-    await signUp(B.page, B);
-    await untilText(B.page.getByTestId('room-code'), code);
+    code = await roomOfTwo(env, A, B, 'Retro', { capacity: 5 });
     await untilText(A.page.getByTestId('participant-count'), '2/5');
   });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Env, CODE_RE, signUp, until, untilText } from './lib/env.mjs';
+import { Env, roomOfTwo, until, untilText } from './lib/env.mjs';
 
 describe('web app: room settings and bans', () => {
   let env;
@@ -24,15 +24,7 @@ describe('web app: room settings and bans', () => {
   });
 
   it('A creates a room, B joins it', async () => {
-    await A.page.goto(env.url);
-    await signUp(A.page, A);
-    await A.page.getByTestId('create-name').fill('Standup');
-    await A.page.getByTestId('create-capacity').fill('5');
-    await A.page.getByTestId('create-submit').click();
-    code = (await untilText(A.page.getByTestId('room-code'), CODE_RE)).trim();
-    await B.page.goto(`${env.url}/?room=${code}`);
-    await signUp(B.page, B);
-    await untilText(B.page.getByTestId('room-code'), code);
+    code = await roomOfTwo(env, A, B, 'Standup', { capacity: 5 });
     await untilText(A.page.getByTestId('participant-count'), '2/5');
   });
 

@@ -189,6 +189,23 @@ export async function signUp(page, u) {
   await page.getByTestId('auth-submit').click();
 }
 
+/**
+ * A signs up and creates a room named name (of capacity seats when given), then B signs up
+ * through the room's link. Resolves with the room code once B is in the room.
+ */
+export async function roomOfTwo(env, A, B, name, { capacity } = {}) {
+  await A.page.goto(env.url);
+  await signUp(A.page, A);
+  await A.page.getByTestId('create-name').fill(name);
+  if (capacity) await A.page.getByTestId('create-capacity').fill(String(capacity));
+  await A.page.getByTestId('create-submit').click();
+  const code = (await untilText(A.page.getByTestId('room-code'), CODE_RE)).trim();
+  await B.page.goto(`${env.url}/?room=${code}`);
+  await signUp(B.page, B);
+  await untilText(B.page.getByTestId('room-code'), code);
+  return code;
+}
+
 /** The participants list as [{name, online, you, host}] in display order. */
 export function participants(page) {
   return page.getByTestId('participants').getByTestId('participant').evaluateAll((els) => els.map((el) => ({
