@@ -1230,14 +1230,14 @@ static void after_post(rooms_op_t *op)
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
 }
 
-/* Builds and submits a message insert; content and metadata are copied. Every message
- * passes here, so here the quotas are checked: a message over them is refused with
- * quota_exceeded (a server message, whose done is NULL, is then not stored). */
+/* Builds and submits a message insert; content is copied, meta (the metadata's compact
+ * JSON, or NULL) is taken over. Every message passes here, so here the quotas are checked:
+ * a message over them is refused with quota_exceeded (a server message, whose done is
+ * NULL, is then not stored). */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
-                 const char *type, const char *content, const json_t *metadata,
+                 const char *type, const char *content, char *meta,
                  const proto_client_t *except, rooms_done_fn done, void *ud)
 {
-    char *meta = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
     size_t clen = strlen(content);
     int64_t bytes = STORE_ROW_BYTES + (int64_t)clen + (meta ? (int64_t)strlen(meta) : 0);
     int qrc = rooms_quota_check(r, room, user_id, bytes);
@@ -1277,7 +1277,8 @@ static void system_event(rooms_t *r, room_t *room, const char *event, const char
 
 static void system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
 {
-    post(r, room, "", "system", "system", text, meta, NULL, NULL, NULL);
+    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), NULL, NULL,
+         NULL);
     json_decref(meta);
 }
 
@@ -1313,16 +1314,14 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         invalid(done, ud, "metadata", "metadata must be a JSON object");
         return;
     }
-    if (metadata) {
-        char *text = json_dumps(metadata, JSON_COMPACT);
-        size_t n = text ? strlen(text) : SIZE_MAX;
-        free(text);
-        if (n > r->lim.max_metadata) {
-            fail(done, ud, 413, "payload_too_large", "metadata is too large");
-            return;
-        }
+    /* Encoded once: measured here, stored as it is. */
+    char *meta = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    if (metadata && (!meta || strlen(meta) > r->lim.max_metadata)) {
+        free(meta);
+        fail(done, ud, 413, "payload_too_large", "metadata is too large");
+        return;
     }
-    post(r, room, by->sub, m->display_name, type, json_string_value(content), metadata, except,
+    post(r, room, by->sub, m->display_name, type, json_string_value(content), meta, except,
          done, ud);
 }
 
