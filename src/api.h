@@ -182,6 +182,10 @@ extern const size_t api_auth_nroutes;
 extern const api_route_t api_rooms_routes[];
 extern const size_t api_rooms_nroutes;
 
+/* The HTTP status that answers a room operation's outcome kind (a rooms_errno_t, rooms.h;
+ * 200 for ROOMS_OK): the one place where domain errors become statuses (api_rooms.c). */
+int api_status_of(int kind);
+
 /* Prepares the accounts module (the dummy hash). Returns 0 or -1. */
 int api_auth_init(api_t *a);
 

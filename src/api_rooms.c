@@ -22,16 +22,35 @@ static rooms_t *rooms_of(api_req_t *r)
     return r->api->rooms;
 }
 
+int api_status_of(int kind)
+{
+    switch ((rooms_errno_t)kind) {
+    case ROOMS_OK: return 200;
+    case ROOMS_E_INVALID: return 400;
+    case ROOMS_E_FORBIDDEN: return 403;
+    case ROOMS_E_NOT_FOUND: return 404;
+    case ROOMS_E_CONFLICT: return 409;
+    case ROOMS_E_TOO_LARGE: return 413;
+    case ROOMS_E_LIMIT: return 429;
+    case ROOMS_E_RATE_LIMITED: return 429;
+    case ROOMS_E_QUOTA: return 507; /* Insufficient Storage: retrying does not help */
+    case ROOMS_E_UNAVAILABLE: return 503;
+    case ROOMS_E_IO: return 500;
+    }
+    return 500;
+}
+
 /* Status for a successful answer, kept in the request while the work is in flight. */
 static void done_with(api_req_t *r, int ok_status, const rooms_err_t *err, json_t *result)
 {
-    if (err && err->status) {
+    if (err && err->kind) {
+        int status = api_status_of(err->kind);
         if (err->field)
-            api_respond(r, err->status,
+            api_respond(r, status,
                         json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error", "code",
                                   err->code, "field", err->field, "message", err->message));
         else
-            api_error(r, err->status, err->code, "%s", err->message);
+            api_error(r, status, err->code, "%s", err->message);
         json_decref(result);
         return;
     }
@@ -51,14 +70,14 @@ static room_t *room_allowed(api_req_t *r, room_t *room, rooms_seek_t seek)
     uint64_t retry_ms = 0;
     int rc = rooms_access(rooms_of(r), room, r->user.sub, r->ip, seek, &retry_ms);
     if (rc == 0) return room;
-    if (rc == ROOMS_ELIMITED) {
+    if (rc == ROOMS_E_RATE_LIMITED) {
         unsigned long long secs = (retry_ms + 999) / 1000;
         if (secs == 0) secs = 1;
         snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", secs);
-        api_error(r, 429, "rate_limited",
+        api_error(r, api_status_of(rc), "rate_limited",
                   "too many lookups of rooms you are not in; retry in %llu s", secs);
     } else {
-        api_error(r, 404, "not_found", "no such room");
+        api_error(r, api_status_of(ROOMS_E_NOT_FOUND), "not_found", "no such room");
     }
     return NULL;
 }
@@ -106,7 +125,7 @@ static json_t *room_for(api_req_t *r, room_t *room)
 static void audited(api_req_t *r, int ok_status, const char *event, const rooms_err_t *err,
                     json_t *result)
 {
-    if (!err || !err->status) {
+    if (!err || !err->kind) {
         char detail[128];
         json_t *room = json_object_get(result, "room");
         snprintf(detail, sizeof(detail), "room %s%s%s",
@@ -408,7 +427,7 @@ static void h_kick(api_req_t *r)
 static void done_update(void *ud, const rooms_err_t *err, json_t *result)
 {
     api_req_t *r = ud;
-    if (!err || !err->status) {
+    if (!err || !err->kind) {
         char detail[128];
         snprintf(detail, sizeof(detail), "room %s", r->params[0]);
         api_audit(r->api, "room_update", r->user.sub, r->ip, detail);
@@ -419,7 +438,7 @@ static void done_update(void *ud, const rooms_err_t *err, json_t *result)
 static void done_unban(void *ud, const rooms_err_t *err, json_t *result)
 {
     api_req_t *r = ud;
-    if (!err || !err->status) {
+    if (!err || !err->kind) {
         char detail[128];
         snprintf(detail, sizeof(detail), "room %s user %s", r->params[0], r->params[1]);
         api_audit(r->api, "room_unban", r->user.sub, r->ip, detail);

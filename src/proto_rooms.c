@@ -38,7 +38,7 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
     int rc =
         rooms_access(rooms_of(req), room, req->c->user.sub, ip,
                      need == PROTO_ROOM_ANY ? ROOMS_SEEK_ANY : ROOMS_SEEK_MEMBER, &retry_ms);
-    if (rc == ROOMS_ELIMITED) {
+    if (rc == ROOMS_E_RATE_LIMITED) {
         unsigned long long secs = (retry_ms + 999) / 1000;
         proto_reply_error(req, PROTO_RATE_LIMITED,
                           "too many lookups of rooms you are not in; retry in %llu s",
@@ -79,9 +79,9 @@ static ws_op_t *ws_op(proto_req_t *req, room_t *room)
 static void answer(void *ud, const rooms_err_t *err, json_t *result)
 {
     ws_op_t *op = ud;
-    if (err && err->status && err->field) {
+    if (err && err->kind && err->field) {
         proto_deferred_error_field(&op->d, err->code, err->field, err->message);
-    } else if (err && err->status) {
+    } else if (err && err->kind) {
         proto_deferred_error(&op->d, err->code, "%s", err->message);
     } else {
         json_object_del(result, "success");
@@ -107,13 +107,13 @@ static void join_finish(ws_op_t *op, json_t *msgs)
     if (!room || op->d.c->gone) {
         if (room) rooms_join_abandoned(op->r, room, op->d.c->user.sub);
         json_decref(msgs);
-        answer(op, &(rooms_err_t){.status = 404, .code = "not_found", .message = "the room was deleted"}, NULL);
+        answer(op, &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found", .message = "the room was deleted"}, NULL);
         return;
     }
     room_member_t *me = room_member(room, op->d.c->user.sub);
     if (!me || me->banned) { /* kicked while the join was in flight */
         json_decref(msgs);
-        answer(op, &(rooms_err_t){.status = 403, .code = PROTO_FORBIDDEN, .message = "you are no longer in this room"},
+        answer(op, &(rooms_err_t){.kind = ROOMS_E_FORBIDDEN, .code = PROTO_FORBIDDEN, .message = "you are no longer in this room"},
                NULL);
         return;
     }
@@ -169,7 +169,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
 
 static void join_history(void *ud, const rooms_err_t *err, json_t *result)
 {
-    json_t *msgs = !err || !err->status ? json_object_get(result, "messages") : NULL;
+    json_t *msgs = !err || !err->kind ? json_object_get(result, "messages") : NULL;
     msgs = msgs ? json_incref(msgs) : json_array();
     json_decref(result);
     join_finish(ud, msgs);
@@ -179,8 +179,8 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
 {
     ws_op_t *op = ud;
     room_t *room = strmap_get(&op->r->by_id, op->room_id);
-    if ((err && err->status) || !room) {
-        answer(op, err && err->status ? err : &(rooms_err_t){.status = 404, .code = "not_found", .message = "no such room"},
+    if ((err && err->kind) || !room) {
+        answer(op, err && err->kind ? err : &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found", .message = "no such room"},
                result);
         return;
     }

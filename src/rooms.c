@@ -233,10 +233,10 @@ int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char
     }
     uint64_t now = uv_now(r->loop);
     if (!room_lookup_allowed(r->lookup, user_id, ip, now, retry_after_ms))
-        return ROOMS_ELIMITED;
+        return ROOMS_E_RATE_LIMITED;
     if (room && seek == ROOMS_SEEK_ANY) return 0;
     room_lookup_failed(r->lookup, user_id, ip, now);
-    return ROOMS_ENOENT;
+    return ROOMS_E_NOT_FOUND;
 }
 
 /* ---------- storage quotas ---------- */
@@ -263,7 +263,7 @@ const char *rooms_quota_message(int rc)
 /* Answers quota_exceeded for a rooms_quota_check result. */
 static void over_quota(rooms_done_fn done, void *ud, int rc)
 {
-    rooms_err_t e = {ROOMS_QUOTA_STATUS, "quota_exceeded", rooms_quota_message(rc), NULL};
+    rooms_err_t e = {ROOMS_E_QUOTA, "quota_exceeded", rooms_quota_message(rc), NULL};
     if (done) done(ud, &e, NULL);
 }
 
@@ -423,7 +423,7 @@ static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms
 
 static void op_finish(rooms_op_t *op, const rooms_err_t *err)
 {
-    if (op->done) op->done(op->ud, err, err && err->status ? NULL : json_incref(op->result));
+    if (op->done) op->done(op->ud, err, err && err->kind ? NULL : json_incref(op->result));
     json_decref(op->result);
     json_decref(op->event);
     store_rooms_free(&op->pl);
@@ -431,7 +431,7 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
     free(op);
 }
 
-static const rooms_err_t ERR_IO = {500, "internal_error", "the database failed", NULL};
+static const rooms_err_t ERR_IO = {ROOMS_E_IO, "internal_error", "the database failed", NULL};
 
 static void on_stored(store_req_t *req)
 {
@@ -454,16 +454,17 @@ static void op_submit(rooms_op_t *op)
     store_submit(op->r->store, &op->req);
 }
 
-static void fail(rooms_done_fn done, void *ud, int status, const char *code, const char *message)
+static void fail(rooms_done_fn done, void *ud, rooms_errno_t kind, const char *code,
+                 const char *message)
 {
-    rooms_err_t e = {status, code, message, NULL};
+    rooms_err_t e = {kind, code, message, NULL};
     if (done) done(ud, &e, NULL);
 }
 
-/* A 400 validation_error naming the field. */
+/* A validation_error naming the field. */
 static void invalid(rooms_done_fn done, void *ud, const char *field, const char *message)
 {
-    rooms_err_t e = {400, "validation_error", message, field};
+    rooms_err_t e = {ROOMS_E_INVALID, "validation_error", message, field};
     if (done) done(ud, &e, NULL);
 }
 
@@ -499,7 +500,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
                   void *ud)
 {
     if (!json_is_object(body)) {
-        fail(done, ud, 400, "bad_request", "the body must be a JSON object");
+        fail(done, ud, ROOMS_E_INVALID, "bad_request", "the body must be a JSON object");
         return;
     }
     json_t *jname = json_object_get(body, "name");
@@ -532,13 +533,15 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
         return;
     }
     if (hosted_by(r, user->sub) >= r->lim.max_hosted) {
-        fail(done, ud, 429, "room_limit", "you host the maximum number of live rooms");
+        fail(done, ud, ROOMS_E_LIMIT, "room_limit",
+             "you host the maximum number of live rooms");
         return;
     }
     room_t *room = room_new();
     if (room_code_generate(room->code, rng, code_taken, r, CODE_TRIES) != 0) {
         room_free(room);
-        fail(done, ud, 503, "service_unavailable", "no free room code; try again");
+        fail(done, ud, ROOMS_E_UNAVAILABLE, "service_unavailable",
+             "no free room code; try again");
         return;
     }
     auth_random_uuid(room->id);
@@ -556,7 +559,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     if (state_len > r->lim.max_state) {
         free(state_text);
         room_free(room);
-        fail(done, ud, 413, "payload_too_large", "state is too large");
+        fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "state is too large");
         return;
     }
     int qrc = rooms_quota_check(r, room, room->host_id, (int64_t)state_len);
@@ -668,7 +671,7 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
     room_member_t *m = room_member(room, user->sub);
     const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
     if (refused) {
-        fail(done, ud, 403, refused,
+        fail(done, ud, ROOMS_E_FORBIDDEN, refused,
              m && m->banned ? "you were banned from this room" : "the room is full");
         return;
     }
@@ -693,7 +696,7 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
             i++;
         }
         if ((display_name && *display_name) || i == 100) {
-            fail(done, ud, 409, "name_taken",
+            fail(done, ud, ROOMS_E_CONFLICT, "name_taken",
                  "another participant of this room has that name; join with another "
                  "displayName");
             return;
@@ -779,11 +782,12 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
 {
     room_member_t *m = room_member(room, user_id);
     if (!m || m->banned) {
-        fail(done, ud, 404, "not_found", "you are not in this room");
+        fail(done, ud, ROOMS_E_NOT_FOUND, "not_found", "you are not in this room");
         return;
     }
     if (m->role == STORE_ROLE_HOST) {
-        fail(done, ud, 400, "host_cannot_leave", "the host deletes the room instead of leaving");
+        fail(done, ud, ROOMS_E_INVALID, "host_cannot_leave",
+             "the host deletes the room instead of leaving");
         return;
     }
     char name[STORE_NAME_LEN];
@@ -816,20 +820,21 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
                 rooms_done_fn done, void *ud)
 {
     if (!is_host(room, by)) {
-        fail(done, ud, 403, "forbidden", "only the host can kick");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only the host can kick");
         return;
     }
     room_member_t *m = room_member(room, user_id);
     if (!m || (m->banned && !ban)) {
-        fail(done, ud, 404, "not_found", "no such participant");
+        fail(done, ud, ROOMS_E_NOT_FOUND, "not_found", "no such participant");
         return;
     }
     if (m->role == STORE_ROLE_HOST) {
-        fail(done, ud, 400, "bad_request", "the host cannot kick themselves");
+        fail(done, ud, ROOMS_E_INVALID, "bad_request", "the host cannot kick themselves");
         return;
     }
     if (ban && !m->banned && bans_count(room) >= r->lim.max_bans) {
-        fail(done, ud, 409, "ban_limit", "this room keeps no more bans: lift one first");
+        fail(done, ud, ROOMS_E_CONFLICT, "ban_limit",
+             "this room keeps no more bans: lift one first");
         return;
     }
     char name[STORE_NAME_LEN];
@@ -893,7 +898,7 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
                   void *ud)
 {
     if (by && !is_host(room, by)) {
-        fail(done, ud, 403, "forbidden", "only the host can delete the room");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only the host can delete the room");
         return;
     }
     rooms_op_t *op = op_new(r, room, STORE_ROOM_DELETE, done, ud);
@@ -952,7 +957,8 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
                        rooms_done_fn done, void *ud)
 {
     if (!is_host(room, by)) {
-        fail(done, ud, 403, "forbidden", "only the host can change the room state");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
+             "only the host can change the room state");
         return;
     }
     if (!json_is_object(patch)) {
@@ -966,7 +972,8 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
         json_decref(old_mode);
         json_decref(next);
         free(text);
-        fail(done, ud, 413, "payload_too_large", "the room state would be too large");
+        fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large",
+             "the room state would be too large");
         return;
     }
     /* The state counts for the host, whoever manages the room. */
@@ -1014,13 +1021,15 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
                        void *ud)
 {
     if (!is_host(room, by)) {
-        fail(done, ud, 403, "forbidden", "only the host can change the room code");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
+             "only the host can change the room code");
         return;
     }
     char code[ROOM_CODE_LEN + 1];
     /* The old code is still registered, so the new one differs from it. */
     if (room_code_generate(code, rng, code_taken, r, CODE_TRIES) != 0) {
-        fail(done, ud, 503, "service_unavailable", "no free room code; try again");
+        fail(done, ud, ROOMS_E_UNAVAILABLE, "service_unavailable",
+             "no free room code; try again");
         return;
     }
     strmap_del(&r->by_code, room->code); /* the map borrows the key: out before it changes */
@@ -1093,11 +1102,12 @@ void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_
                   rooms_done_fn done, void *ud)
 {
     if (!is_host(room, by)) {
-        fail(done, ud, 403, "forbidden", "only the host can change the room settings");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
+             "only the host can change the room settings");
         return;
     }
     if (!json_is_object(body)) {
-        fail(done, ud, 400, "bad_request", "the body must be a JSON object");
+        fail(done, ud, ROOMS_E_INVALID, "bad_request", "the body must be a JSON object");
         return;
     }
     const char *key;
@@ -1106,7 +1116,7 @@ void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_
         size_t i = 0;
         while (i < CH_ARRAY_LEN(SETTINGS_KEYS) && strcmp(key, SETTINGS_KEYS[i]) != 0) i++;
         if (i == CH_ARRAY_LEN(SETTINGS_KEYS)) {
-            rooms_err_t e = {400, "validation_error",
+            rooms_err_t e = {ROOMS_E_INVALID, "validation_error",
                              "only name, maxParticipants and isPublic can be changed", key};
             if (done) done(ud, &e, NULL);
             return;
@@ -1134,7 +1144,7 @@ void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_
             snprintf(msg, sizeof(msg),
                      "%u participants hold a seat: maxParticipants cannot be lower",
                      room->seats);
-            rooms_err_t e = {409, refused, msg, "maxParticipants"};
+            rooms_err_t e = {ROOMS_E_CONFLICT, refused, msg, "maxParticipants"};
             if (done) done(ud, &e, NULL);
             return;
         }
@@ -1197,12 +1207,13 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
                  rooms_done_fn done, void *ud)
 {
     if (!is_host(room, by)) {
-        fail(done, ud, 403, "forbidden", "only the host can lift a ban");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only the host can lift a ban");
         return;
     }
     room_member_t *m = room_member(room, user_id);
     if (!m || !m->banned) {
-        fail(done, ud, 404, "not_found", "this user is not banned from this room");
+        fail(done, ud, ROOMS_E_NOT_FOUND, "not_found",
+             "this user is not banned from this room");
         return;
     }
     char name[STORE_NAME_LEN], uid[sizeof(m->user_id)];
@@ -1288,7 +1299,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
 {
     room_member_t *m = room_member(room, by->sub);
     if (!m || m->banned) {
-        fail(done, ud, 403, "forbidden", "only participants can post");
+        fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only participants can post");
         return;
     }
     if (!room_message_type_valid(type, is_host(room, by))) {
@@ -1307,7 +1318,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
     /* Sizes are of the JSON encoding, what the messages take in every reply. */
     if (utf8_json_len(json_string_value(content), json_string_length(content)) >
         r->lim.max_message) {
-        fail(done, ud, 413, "payload_too_large", "content is too long");
+        fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "content is too long");
         return;
     }
     if (metadata && !json_is_object(metadata)) {
@@ -1318,7 +1329,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
     char *meta = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
     if (metadata && (!meta || strlen(meta) > r->lim.max_metadata)) {
         free(meta);
-        fail(done, ud, 413, "payload_too_large", "metadata is too large");
+        fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
         return;
     }
     post(r, room, by->sub, m->display_name, type, json_string_value(content), meta, except,
@@ -1618,7 +1629,7 @@ static void on_retention_failed(void *ud, const rooms_err_t *err, json_t *result
 {
     rooms_t *r = ud;
     (void)result;
-    if (err && err->status) r->retention_busy = 0; /* logged by on_stored; next tick retries */
+    if (err && err->kind) r->retention_busy = 0; /* logged by on_stored; next tick retries */
 }
 
 /* Submits one batch of the sweep, from the room cursor ("" = the first). */

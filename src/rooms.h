@@ -131,9 +131,31 @@ typedef struct rooms_s {
     uint64_t lookup_swept_ms;  /* when the tick last swept it */
 } rooms_t;
 
-/* Errors of room operations: a status for REST and a code for both. */
+/* The outcomes of room operations, whatever the transport asked for them: the REST layer
+ * turns each into an HTTP status (api_status_of, api_rooms.c), the WebSocket layer answers
+ * the error's code. One value per kind of outcome; the codes each one carries today are
+ * listed (the code says which case it was, to clients of both). */
+typedef enum {
+    ROOMS_OK = 0,
+    ROOMS_E_INVALID = -1,      /* the request is malformed or makes no sense: bad_request,
+                                * validation_error (with a field), host_cannot_leave */
+    ROOMS_E_FORBIDDEN = -2,    /* the caller may not: forbidden, banned, room_full */
+    ROOMS_E_NOT_FOUND = -3,    /* no such room, participant or ban: not_found */
+    ROOMS_E_CONFLICT = -4,     /* the room's state refuses it: name_taken, ban_limit,
+                                * capacity_below_participants */
+    ROOMS_E_TOO_LARGE = -5,    /* content, metadata or state over its limit:
+                                * payload_too_large */
+    ROOMS_E_LIMIT = -6,        /* the caller hosts the most live rooms: room_limit */
+    ROOMS_E_RATE_LIMITED = -7, /* too many failed lookups (rooms_access): rate_limited */
+    ROOMS_E_QUOTA = -8,        /* a storage quota is full: quota_exceeded */
+    ROOMS_E_UNAVAILABLE = -9,  /* try again later: service_unavailable */
+    ROOMS_E_IO = -10,          /* the store failed: internal_error */
+} rooms_errno_t;
+
+/* An error of a room operation: its kind and the stable protocol code, the message and the
+ * field at fault (static or caller-owned texts, valid during the callback). */
 typedef struct {
-    int status;                /* 0 = ok */
+    rooms_errno_t kind;        /* ROOMS_OK (0) = no error */
     const char *code;
     const char *message;
     const char *field;         /* validation_error: the field at fault, else NULL */
@@ -163,14 +185,12 @@ typedef enum {
     ROOMS_SEEK_MEMBER = 1, /* only participants (not banned) may know of it */
 } rooms_seek_t;
 
-enum { ROOMS_ENOENT = -1, ROOMS_ELIMITED = -2 };
-
 /* Decides whether user_id, from ip (borrowed; may be NULL), may learn of room (the result
  * of a lookup; NULL when it named none), as seek says. Participants pass at once and are
  * never limited. Anyone else is first checked against the failed-lookup limit
  * (room_lookup.h); then a room that exists passes ROOMS_SEEK_ANY, and everything else is a
- * failed lookup (charged). Returns 0; ROOMS_ENOENT: answer not_found "no such room",
- * exactly as for a room that does not exist; ROOMS_ELIMITED: answer rate_limited, with
+ * failed lookup (charged). Returns 0; ROOMS_E_NOT_FOUND: answer not_found "no such room",
+ * exactly as for a room that does not exist; ROOMS_E_RATE_LIMITED: answer rate_limited, with
  * *retry_after_ms (may be NULL) until a lookup is allowed again. */
 int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char *ip,
                  rooms_seek_t seek, uint64_t *retry_after_ms);
@@ -208,7 +228,7 @@ size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest);
 
 /* Whether add more bytes, written in room by user (borrowed; "" = the server, whose
  * writes count for the room only), fit the quotas: 0, or QUOTA_EROOM / QUOTA_EUSER (then
- * answer quota_exceeded: HTTP 507, rooms_quota_message). add <= 0 always fits. */
+ * answer quota_exceeded, ROOMS_E_QUOTA, with rooms_quota_message). add <= 0 always fits. */
 int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, int64_t add);
 
 /* Counts delta bytes (may be negative) as stored in room by user ("" = nobody). */
@@ -216,9 +236,6 @@ void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta
 
 /* The message of a quota_exceeded answer for a rooms_quota_check result (static text). */
 const char *rooms_quota_message(int rc);
-
-/* The HTTP status of quota_exceeded: 507 Insufficient Storage. */
-#define ROOMS_QUOTA_STATUS 507
 
 /* Completion of an asynchronous room operation. */
 typedef void (*rooms_done_fn)(void *ud, const rooms_err_t *err, json_t *result);
@@ -246,7 +263,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
                 rooms_done_fn done, void *ud);
 void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
                   void *ud);
-/* Gives room a new code (host only; 403 forbidden): the old code names no room from now
+/* Gives room a new code (host only; else ROOMS_E_FORBIDDEN forbidden): the old code names no room from now
  * on, the room's connections get {"op": "room_code", "room", "roomCode", "joinLink"}, and
  * the result, after the commit, is {"success", "room"}. */
 void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
@@ -254,12 +271,12 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
 void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
                        rooms_done_fn done, void *ud);
 /* Changes the settings in body ({"name"?, "maxParticipants"?, "isPublic"?}, borrowed;
- * host only; the bounds of rooms_create, and a capacity not below the seats taken: 409
+ * host only; the bounds of rooms_create, and a capacity not below the seats taken: ROOMS_E_CONFLICT
  * capacity_below_participants). Applied at once; answered with the room and announced to
  * the room's connections as room_updated once stored. */
 void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *body,
                   rooms_done_fn done, void *ud);
-/* Lifts user_id's ban (host only; 404 not_found when not banned): the row goes, and the
+/* Lifts user_id's ban (host only; ROOMS_E_NOT_FOUND not_found when not banned): the row goes, and the
  * user may join again as a new member. */
 void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id,
                  rooms_done_fn done, void *ud);

@@ -121,7 +121,7 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
 {
     outcome_t *o = ud;
     o->done = 1;
-    o->status = err ? err->status : 0;
+    o->status = err ? err->kind : 0;
     o->result = result;
 }
 
@@ -147,10 +147,11 @@ static int run_until(fx_t *f, const int *flag, uint64_t ms)
     return *flag;
 }
 
-/* Waits for an operation and drops its result; returns its status (-1: it never ended). */
+/* Waits for an operation and drops its result; returns its outcome (0 or a negative
+ * rooms_errno_t; 1: it never ended). */
 static int wait_op(fx_t *f, outcome_t *o)
 {
-    if (!run_until(f, &o->done, 5000)) return -1;
+    if (!run_until(f, &o->done, 5000)) return 1;
     json_decref(o->result);
     o->result = NULL;
     return o->status;
