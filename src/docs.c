@@ -1,6 +1,6 @@
 /* docs.c: collaborative documents over WebSocket: doc_open, doc_close, doc_op, doc_ops,
- * doc_presence (see docs.h). The OT itself is ot_text.c; this file orders, transforms,
- * persists and fans out. */
+ * doc_presence (see docs.h). The step of an op (order, transform, apply, log) is
+ * doc_ot.c, the OT itself ot_text.c; this file checks the caller, persists and fans out. */
 #include "docs.h"
 
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "doc_ot.h"
 #include "mem.h"
 #include "rooms.h"
 #include "utf8.h"
@@ -33,14 +34,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
     doc_t *d = ch_calloc(1, sizeof(*d));
     d->room = room;
     snprintf(d->id, sizeof(d->id), "%s", id);
-    ot_buf_init(&d->text);
-    ot_buf_init(&d->scratch);
-    d->log_cap = r->docs.log_window ? r->docs.log_window : 1;
-    d->log_max_bytes = r->docs.log_max_bytes;
-    /* The window grows with the document's history, so an idle document is small. */
-    d->log_alloc = d->log_cap < 16 ? d->log_cap : 16;
-    d->log = ch_calloc(d->log_alloc, sizeof(*d->log));
-    for (size_t i = 0; i < d->log_alloc; i++) ot_op_init(&d->log[i].op);
+    doc_ot_init(d, r->docs.log_window, r->docs.log_max_bytes);
     d->next = room->docs;
     room->docs = d;
     return d;
@@ -48,10 +42,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
 
 static void doc_free(doc_t *d)
 {
-    for (size_t i = 0; i < d->log_alloc; i++) ot_op_free(&d->log[i].op);
-    free(d->log);
-    ot_buf_free(&d->text);
-    ot_buf_free(&d->scratch);
+    doc_ot_free(d);
     free(d);
 }
 
@@ -67,93 +58,6 @@ static void doc_maybe_unload(doc_t *d)
         }
     }
     doc_free(d);
-}
-
-/* The log entry of version v, or NULL when it left the window. */
-static doc_logent_t *log_at(doc_t *d, int64_t v)
-{
-    int64_t first = d->version - (int64_t)d->log_len + 1;
-    if (v < first || v > d->version) return NULL;
-    size_t back = (size_t)(d->version - v); /* 0 = newest */
-    size_t idx = (d->log_head + d->log_alloc - 1 - back) % d->log_alloc;
-    return &d->log[idx];
-}
-
-/* Memory an entry's op holds: its buffers (their capacity, which is what stays
- * allocated) and the entry itself. */
-static size_t logent_bytes(const doc_logent_t *e)
-{
-    return sizeof(*e) + e->op.cap * sizeof(*e->op.c) + e->op.text_cap;
-}
-
-/* Drops the oldest entry of a non-empty log and frees what its op holds. */
-static void log_drop_oldest(doc_t *d)
-{
-    doc_logent_t *e = &d->log[(d->log_head + d->log_alloc - d->log_len) % d->log_alloc];
-    d->log_bytes -= e->bytes;
-    e->bytes = 0;
-    ot_op_free(&e->op);
-    d->log_len--;
-}
-
-/* Empties the log, freeing what its ops hold. */
-static void log_clear(doc_t *d)
-{
-    while (d->log_len)
-        log_drop_oldest(d);
-    d->log_head = 0;
-}
-
-/* Appends the op of version (the newest) to the log: the oldest entries go while there
- * are log_cap of them or they hold more than log_max_bytes together (the newest stays, so
- * its resubmission is still recognised). */
-static void log_push_at(doc_t *d, int64_t version, const ot_op_t *op, const char *author,
-                        const char *op_id)
-{
-    if (d->log_len == d->log_alloc && d->log_alloc == d->log_cap) log_drop_oldest(d);
-    if (d->log_len == d->log_alloc && d->log_alloc < d->log_cap) {
-        /* Full: the entries move, oldest first, to the start of a larger ring (the ring
-         * may have wrapped once entries were dropped for their bytes). */
-        size_t n = d->log_alloc * 2 < d->log_cap ? d->log_alloc * 2 : d->log_cap;
-        doc_logent_t *grown = ch_calloc(n, sizeof(*grown));
-        for (size_t i = 0; i < d->log_len; i++)
-            grown[i] = d->log[(d->log_head + i) % d->log_alloc];
-        for (size_t i = d->log_len; i < n; i++)
-            ot_op_init(&grown[i].op);
-        free(d->log);
-        d->log = grown;
-        d->log_head = d->log_len;
-        d->log_alloc = n;
-    }
-    doc_logent_t *e = &d->log[d->log_head];
-    ot_op_copy(&e->op, op);
-    e->version = version;
-    snprintf(e->author, sizeof(e->author), "%s", author);
-    snprintf(e->op_id, sizeof(e->op_id), "%s", op_id ? op_id : "");
-    e->bytes = logent_bytes(e);
-    d->log_bytes += e->bytes;
-    d->log_head = (d->log_head + 1) % d->log_alloc;
-    d->log_len++;
-    while (d->log_len > 1 && d->log_bytes > d->log_max_bytes)
-        log_drop_oldest(d);
-}
-
-/* Applies op (valid for the current text) as the next version. Returns 0 or an OT error,
- * or 1 when the result would pass max_size (nothing changes then). */
-static int doc_apply(doc_t *d, const ot_op_t *op, size_t max_size, const char *author,
-                     const char *op_id)
-{
-    int rc = ot_apply(&d->scratch, d->text.s ? d->text.s : "", d->text.len, d->text.cp, op);
-    if (rc != 0) return rc;
-    /* The size is the text's JSON encoding, what a doc_open reply carries: the raw
-     * length is a lower bound, six times it an upper one. */
-    if (d->scratch.len > max_size || (d->scratch.len > max_size / 6 &&
-                                      utf8_json_len(d->scratch.s, d->scratch.len) > max_size))
-        return 1;
-    ot_buf_swap(&d->text, &d->scratch);
-    d->version++;
-    log_push_at(d, d->version, op, author, op_id);
-    return 0;
 }
 
 /* ---------- helpers for the ops ---------- */
@@ -231,7 +135,7 @@ static void on_loaded(store_req_t *req)
             const char *why = NULL;
             if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0 ||
                 o->version != d->version + 1 ||
-                doc_apply(d, &op, SIZE_MAX, o->author, o->op_id) != 0) {
+                doc_ot_apply(d, &op, SIZE_MAX, o->author, o->op_id, NULL) != DOC_OT_OK) {
                 log_error(r->log, "document %s/%s: stored op %lld does not apply", d->room->id,
                           d->id, (long long)o->version);
                 d->failed = 1;
@@ -268,18 +172,18 @@ static void on_window_loaded(store_req_t *req)
         l->pl.ops[l->pl.nops - 1].version == d->version) {
         ot_op_t op;
         ot_op_init(&op);
-        log_clear(d);
+        doc_ot_log_clear(d);
         for (size_t i = 0; i < l->pl.nops; i++) {
             store_doc_op_t *o = &l->pl.ops[i];
             json_t *j = json_loads(o->delta, JSON_ALLOW_NUL, NULL);
             const char *why = NULL;
             if (!j || ot_op_from_json(&op, j, SIZE_MAX, &why) != 0) {
                 json_decref(j);
-                log_clear(d); /* an unreadable op: keep no window at all */
+                doc_ot_log_clear(d); /* an unreadable op: keep no window at all */
                 break;
             }
             json_decref(j);
-            log_push_at(d, o->version, &op, o->author, o->op_id);
+            doc_ot_log_push(d, o->version, &op, o->author, o->op_id);
         }
         ot_op_free(&op);
     }
@@ -506,66 +410,36 @@ static void op_doc_op(proto_req_t *req)
         proto_reply_error(req, "quota_exceeded", "%s", rooms_quota_message(qrc));
         return;
     }
-    if (base < d->version - (int64_t)d->log_len) {
-        proto_reply_error(req, "version_too_old",
-                          "the document moved on too far; reload it with doc_open");
-        return;
-    }
-    ot_op_t op, tmp;
-    ot_op_init(&op);
-    ot_op_init(&tmp);
-    const char *why = "invalid op";
-    if (ot_op_from_json(&op, delta, r->docs.max_components, &why) != 0) {
-        ot_op_free(&op);
-        ot_op_free(&tmp);
-        proto_reply_error(req, "invalid_op", "%s", why);
-        return;
-    }
-    if (op.text_len && memchr(op.text, 0, op.text_len)) {
-        ot_op_free(&op);
-        ot_op_free(&tmp);
-        proto_reply_error(req, "invalid_op", "U+0000 is not allowed in documents");
-        return;
-    }
-    /* Transform against everything committed since base; a resubmission is recognised
-     * by its opId on the way (ShareDB's convention: the submitted op goes left). */
-    for (int64_t v = base + 1; v <= d->version; v++) {
-        doc_logent_t *e = log_at(d, v);
-        if (op_id[0] && strcmp(e->op_id, op_id) == 0 && strcmp(e->author, req->c->user.sub) == 0) {
-            ot_op_free(&op);
-            ot_op_free(&tmp);
-            /* Answer once everything before it is durable: a store round trip behind the
-             * insert of that op. */
-            doc_opreq_t *o = opreq_new(req, room, d);
-            o->duplicate = 1;
-            o->version = v;
-            o->req.type = STORE_DOC_OPS_RANGE;
-            o->pl.from = d->version;
-            o->pl.limit = 0;
-            store_submit(r->store, &o->req);
-            return;
-        }
-        ot_transform(&tmp, &op, &e->op, OT_LEFT);
-        ot_op_t swap = op;
-        op = tmp;
-        tmp = swap;
-    }
-    int rc = doc_apply(d, &op, r->docs.max_size, req->c->user.sub, op_id);
-    ot_op_free(&tmp);
-    if (rc != 0) {
-        ot_op_free(&op);
-        if (rc == 1)
+    doc_ot_op_t in = {.base = base, .delta = delta, .author = req->c->user.sub, .op_id = op_id};
+    doc_ot_result_t res;
+    int rc = doc_ot_submit(d, &in, &r->docs, &res);
+    if (rc != DOC_OT_OK) {
+        if (rc == DOC_OT_EAHEAD)
+            invalid(req, "version", "version is ahead of the document");
+        else if (rc == DOC_OT_ETOO_OLD)
+            proto_reply_error(req, "version_too_old",
+                              "the document moved on too far; reload it with doc_open");
+        else if (rc == DOC_OT_ETOO_LARGE)
             proto_reply_error(req, "document_too_large", "the document would pass %zu bytes",
                               r->docs.max_size);
         else
-            proto_reply_error(req, "invalid_op", "%s",
-                              rc == OT_EPAST_END ? "the op runs past the end of the document"
-                                                 : "the op cannot be applied");
+            proto_reply_error(req, "invalid_op", "%s", res.why);
+        return;
+    }
+    if (res.duplicate) {
+        /* Answer once everything before it is durable: a store round trip behind the
+         * insert of that op. */
+        doc_opreq_t *o = opreq_new(req, room, d);
+        o->duplicate = 1;
+        o->version = res.version;
+        o->req.type = STORE_DOC_OPS_RANGE;
+        o->pl.from = d->version;
+        o->pl.limit = 0;
+        store_submit(r->store, &o->req);
         return;
     }
     room->last_activity = clock_unix_ms();
-    json_t *final = ot_op_to_json(&op);
-    ot_op_free(&op);
+    json_t *final = res.delta;
     doc_opreq_t *o = opreq_new(req, room, d);
     o->version = d->version;
     o->req.type = STORE_DOC_OP_INSERT;
@@ -578,9 +452,8 @@ static void op_doc_op(proto_req_t *req)
     snprintf(so->op_id, sizeof(so->op_id), "%s", op_id);
     so->created_at = room->last_activity;
     rooms_quota_count(r, room, so->author, STORE_ROW_BYTES + (int64_t)strlen(so->delta));
-    if (d->version - d->snapshot_version >= r->docs.snapshot_every) {
+    if (res.snapshot) {
         o->pl.doc.snapshot = ch_strndup(d->text.s ? d->text.s : "", d->text.len);
-        d->snapshot_version = d->version;
         /* A snapshot replaces the last one and counts for the room only. */
         rooms_quota_count(r, room, "", (int64_t)d->text.len - d->snapshot_bytes);
         d->snapshot_bytes = (int64_t)d->text.len;

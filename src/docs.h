@@ -27,7 +27,7 @@ typedef struct {
     ot_op_t op;
     char author[STORE_SUB_LEN];
     char op_id[STORE_OP_ID_LEN];
-    size_t bytes;               /* memory the op holds (docs.c logent_bytes) */
+    size_t bytes;               /* memory the op holds (doc_ot.c logent_bytes) */
 } doc_logent_t;
 
 typedef struct doc_waiter_s doc_waiter_t;
