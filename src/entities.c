@@ -354,7 +354,7 @@ void entities_tick(room_t *room, uint64_t now_ms)
     void *v;
     for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
         entity_t *e = v;
-        if (e->lock && now_ms >= e->lock->until_ms) unlock_event(room, e, NULL, "expired");
+        if (entity_lock_expired(e, now_ms)) unlock_event(room, e, NULL, "expired");
     }
 }
 
@@ -478,6 +478,13 @@ static void refused(proto_req_t *req, int rc, const char *field, const entity_t 
         break;
     case ENT_CONFLICT:
         error_entity(req, "conflict", "the entity changed since baseVersion", e);
+        break;
+    case ENT_FORBIDDEN:
+        proto_reply_error(req, PROTO_FORBIDDEN,
+                          "only its owner and the host may change this entity");
+        break;
+    case ENT_LOCKED:
+        error_entity(req, "locked", "someone else holds the entity's lock", e);
         break;
     default:
         invalid(req, field, "must be a JSON object");
@@ -611,8 +618,8 @@ static void op_update(proto_req_t *req)
                           : "ownerOnly cannot be combined with transient");
         return;
     }
-    if (owner_only >= 0 && !caller_is_host(req, room) &&
-        strcmp(e->owner, req->c->user.sub) != 0) {
+    if (owner_only >= 0 &&
+        !entity_may_set_owner_only(e, req->c->user.sub, caller_is_host(req, room))) {
         proto_reply_error(req, PROTO_FORBIDDEN,
                           "only its owner and the host may set ownerOnly");
         return;
@@ -664,10 +671,11 @@ static void op_delete(proto_req_t *req)
     if (!room) return;
     entity_t *e = target(req, room);
     if (!e) return;
-    if (!may_edit(req, room, e)) return;
     /* The host deletes any entity, locked or not. */
-    if (!caller_is_host(req, room) && !entity_may_change(e, req->c, uv_now(r->loop))) {
-        error_entity(req, "locked", "someone else holds the entity's lock", e);
+    int rc = entity_delete_check(e, req->c, req->c->user.sub, caller_is_host(req, room),
+                                 uv_now(r->loop));
+    if (rc != ENT_OK) {
+        refused(req, rc, "data", e);
         return;
     }
     if (e->lock) unlock_event(room, e, NULL, "deleted");
@@ -694,24 +702,22 @@ static void op_lock(proto_req_t *req)
         invalid(req, "ttl", msg);
         return;
     }
-    if (!may_edit(req, room, e)) return;
-    uint64_t now_ms = uv_now(r->loop);
-    if (!entity_may_change(e, req->c, now_ms)) {
-        error_entity(req, "locked", "someone else holds the entity's lock", e);
-        return;
-    }
-    uint64_t granted = (uint64_t)ttl;
-    if (entity_lock_check(e, req->c, req->c->user.sub, &r->ent_lim, now_ms, &granted) !=
-        ENT_OK) {
+    room_member_t *m = room_member(room, req->c->user.sub);
+    int had_lock = e->lock != NULL;
+    int rc = entity_lock_take(
+        e, &r->ent_lim, req->c, req->c->user.sub, m ? m->display_name : req->c->user.name,
+        caller_is_host(req, room), (uint64_t)ttl, uv_now(r->loop), clock_unix_ms());
+    if (rc == ENT_HOLD_USED) {
         proto_reply_error(
             req, "lock_limit",
             "you held this entity's lock for the longest allowed; others get a turn");
         return;
     }
-    room_member_t *m = room_member(room, req->c->user.sub);
-    if (!e->lock) room->nlocks++;
-    entity_lock(e, req->c, req->c->user.sub, m ? m->display_name : req->c->user.name, granted,
-                now_ms, clock_unix_ms());
+    if (rc != ENT_OK) {
+        refused(req, rc, "data", e);
+        return;
+    }
+    if (!had_lock) room->nlocks++;
     send_now(room, req->c, "entity_lock",
              json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
     proto_reply_ok(req, json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
@@ -726,15 +732,16 @@ static void op_unlock(proto_req_t *req)
     if (!e) return;
     int force;
     if (opt_bool(req, "force", &force)) return;
-    if (force == 1 && !caller_is_host(req, room)) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "only the host can break a lock");
+    int broken;
+    int rc = entity_unlock_check(e, req->c, caller_is_host(req, room), force == 1,
+                                 uv_now(r->loop), &broken);
+    if (rc != ENT_OK) {
+        proto_reply_error(req, PROTO_FORBIDDEN, "%s",
+                          rc == ENT_FORBIDDEN ? "only the host can break a lock"
+                                              : "someone else holds the entity's lock");
         return;
     }
-    int mine = !e->lock || entity_may_change(e, req->c, uv_now(r->loop));
-    if (!mine && force != 1) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "someone else holds the entity's lock");
-        return;
-    }
+    int mine = !broken;
     /* A broken lock's holder is told too; an own unlock is answered by the reply. */
     if (e->lock) unlock_event(room, e, mine ? req->c : NULL, mine ? "unlocked" : "broken");
     proto_reply_ok(req, json_pack("{s:s}", "id", e->id));

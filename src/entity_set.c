@@ -317,6 +317,47 @@ void entity_unlock(entity_t *e)
     e->lock = NULL;
 }
 
+int entity_lock_expired(const entity_t *e, uint64_t now_ms)
+{
+    return e->lock && now_ms >= e->lock->until_ms;
+}
+
+int entity_may_set_owner_only(const entity_t *e, const char *user_id, int is_host)
+{
+    return is_host || strcmp(e->owner, user_id) == 0;
+}
+
+int entity_delete_check(const entity_t *e, const void *holder, const char *user_id, int is_host,
+                        uint64_t now_ms)
+{
+    if (!entity_may_edit(e, user_id, is_host)) return ENT_FORBIDDEN;
+    if (!is_host && !entity_may_change(e, holder, now_ms)) return ENT_LOCKED;
+    return ENT_OK;
+}
+
+int entity_lock_take(entity_t *e, const entity_limits_t *lim, const void *holder,
+                     const char *user_id, const char *display_name, int is_host,
+                     uint64_t ttl_ms, uint64_t now_ms, int64_t now)
+{
+    if (!entity_may_edit(e, user_id, is_host)) return ENT_FORBIDDEN;
+    if (!entity_may_change(e, holder, now_ms)) return ENT_LOCKED;
+    if (entity_lock_check(e, holder, user_id, lim, now_ms, &ttl_ms) != ENT_OK)
+        return ENT_HOLD_USED;
+    entity_lock(e, holder, user_id, display_name, ttl_ms, now_ms, now);
+    return ENT_OK;
+}
+
+int entity_unlock_check(const entity_t *e, const void *holder, int is_host, int force,
+                        uint64_t now_ms, int *broken)
+{
+    *broken = 0;
+    if (force && !is_host) return ENT_FORBIDDEN;
+    int mine = !e->lock || entity_may_change(e, holder, now_ms);
+    if (!mine && !force) return ENT_LOCKED;
+    *broken = !mine;
+    return ENT_OK;
+}
+
 /* ---------- JSON ---------- */
 
 json_t *entity_lock_json(const entity_lock_t *l)

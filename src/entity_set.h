@@ -24,6 +24,8 @@ enum {
     ENT_CONFLICT = -4,  /* update: baseVersion is not the entity's version */
     ENT_INVALID = -5,   /* the data or the patch is not a JSON object */
     ENT_HOLD_USED = -6, /* lock: the user's lock reached lock_max_hold; others get a turn */
+    ENT_FORBIDDEN = -7, /* the caller may not: ownerOnly, or what only the host may do */
+    ENT_LOCKED = -8,    /* someone else's lock runs */
 };
 
 typedef struct {
@@ -192,6 +194,35 @@ void entity_lock(entity_t *e, const void *holder, const char *user_id,
                  const char *display_name, uint64_t ttl_ms, uint64_t now_ms, int64_t now);
 
 void entity_unlock(entity_t *e);
+
+/* 1 when e has a lock that ran out by now_ms (monotonic; the rooms tick ends it), else 0. */
+int entity_lock_expired(const entity_t *e, uint64_t now_ms);
+
+/* 1 when user_id may set e's ownerOnly flag: its owner and the room's host (is_host). */
+int entity_may_set_owner_only(const entity_t *e, const char *user_id, int is_host);
+
+/* Whether holder (as user_id; is_host: the room's host) may delete e at now_ms: ENT_OK,
+ * ENT_FORBIDDEN (entity_may_edit says no) or ENT_LOCKED (someone else's lock runs; the
+ * host deletes a locked entity all the same). The caller drops the lock. */
+int entity_delete_check(const entity_t *e, const void *holder, const char *user_id, int is_host,
+                        uint64_t now_ms);
+
+/* Takes or renews e's lock for holder (as user_id / display_name; is_host: the room's
+ * host) for ttl_ms from now_ms (monotonic; now: unix ms, for expiresAt), in the order of
+ * the rules: ENT_FORBIDDEN (entity_may_edit), ENT_LOCKED (entity_may_change: someone
+ * else's lock runs), ENT_HOLD_USED (entity_lock_check), else ENT_OK with e->lock holder's,
+ * its ttl cut at lock_max_hold. Borrows the strings (copied). */
+int entity_lock_take(entity_t *e, const entity_limits_t *lim, const void *holder,
+                     const char *user_id, const char *display_name, int is_host,
+                     uint64_t ttl_ms, uint64_t now_ms, int64_t now);
+
+/* Whether holder (is_host: the room's host) may end e's lock at now_ms; force asks to
+ * break someone else's. ENT_FORBIDDEN when force comes from another than the host;
+ * ENT_LOCKED when someone else's lock runs and force is not set; else ENT_OK with
+ * *broken 1 when that lock is broken (0: holder's own, an expired one, or none). The
+ * caller ends the lock (entity_unlock) after telling why. */
+int entity_unlock_check(const entity_t *e, const void *holder, int is_host, int force,
+                        uint64_t now_ms, int *broken);
 
 /* Entity JSON as in the protocol (new reference), with "lock" while e has one. */
 json_t *entity_json(const entity_t *e);

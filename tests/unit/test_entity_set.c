@@ -297,6 +297,109 @@ static void test_lock_max_hold(void)
     entset_free(&s);
 }
 
+/* The lock rules as the entity ops apply them, on a fake monotonic clock: take, refuse,
+ * renew, expire, release, break, and the host's and ownerOnly's part. */
+static void test_lock_rules_clock(void)
+{
+    entity_limits_t l = ENTITY_LIMITS_DEFAULT;
+    l.lock_max_hold = 10000;
+    entity_set_t s;
+    entset_init(&s, 4, 0);
+    entity_t *e;
+    ASSERT_EQ(create(&s, &l, "o", "{}", 1, &e), ENT_OK); /* owner "owner" */
+    const void *a = (void *)0xa, *b = (void *)0xb, *h = (void *)0xc;
+    uint64_t t = 1000; /* the clock */
+    int broken = -1;
+    ASSERT_TRUE(!entity_lock_expired(e, t));                        /* no lock */
+    ASSERT_EQ(entity_unlock_check(e, b, 0, 0, t, &broken), ENT_OK); /* nothing to end */
+    ASSERT_EQ(broken, 0);
+    /* a takes it for 3 s; b is refused while it runs, the host too. */
+    ASSERT_EQ(entity_lock_take(e, &l, a, "ua", "Ada", 0, 3000, t, 50000), ENT_OK);
+    ASSERT_EQ(e->lock->until_ms, 4000);
+    ASSERT_EQ(e->lock->expires_at, 53000);
+    ASSERT_EQ(entity_lock_take(e, &l, b, "ub", "Bob", 0, 3000, 3999, 0), ENT_LOCKED);
+    ASSERT_EQ(entity_lock_take(e, &l, h, "uh", "Host", 1, 3000, 3999, 0), ENT_LOCKED);
+    ASSERT_TRUE(e->lock->holder == a);
+    /* Deleting: b may not while the lock runs; the host may; a may. */
+    ASSERT_EQ(entity_delete_check(e, b, "ub", 0, 3999), ENT_LOCKED);
+    ASSERT_EQ(entity_delete_check(e, h, "uh", 1, 3999), ENT_OK);
+    ASSERT_EQ(entity_delete_check(e, a, "ua", 0, 3999), ENT_OK);
+    /* Unlocking someone else's lock: refused, or broken by the host with force. */
+    ASSERT_EQ(entity_unlock_check(e, b, 0, 0, 3999, &broken), ENT_LOCKED);
+    ASSERT_EQ(entity_unlock_check(e, b, 0, 1, 3999, &broken), ENT_FORBIDDEN);
+    ASSERT_EQ(entity_unlock_check(e, h, 1, 1, 3999, &broken), ENT_OK);
+    ASSERT_EQ(broken, 1);
+    ASSERT_EQ(entity_unlock_check(e, a, 0, 0, 3999, &broken), ENT_OK); /* its own */
+    ASSERT_EQ(broken, 0);
+    /* a renews at 3.5 s: the lock runs 3 s from then and keeps when it was taken. */
+    ASSERT_EQ(entity_lock_take(e, &l, a, "ua", "Ada", 0, 3000, 3500, 52500), ENT_OK);
+    ASSERT_EQ(e->lock->until_ms, 6500);
+    ASSERT_EQ(e->lock->since_ms, 1000);
+    ASSERT_EQ(e->lock->expires_at, 55500);
+    /* It expires at its end: the tick's test, and then anyone may change or take it. */
+    ASSERT_TRUE(!entity_lock_expired(e, 6499));
+    ASSERT_TRUE(entity_lock_expired(e, 6500));
+    ASSERT_EQ(entity_delete_check(e, b, "ub", 0, 6500), ENT_OK);
+    ASSERT_EQ(entity_unlock_check(e, b, 0, 0, 6500, &broken), ENT_OK);
+    ASSERT_EQ(broken, 0); /* an expired lock is not broken */
+    ASSERT_EQ(entity_lock_take(e, &l, b, "ub", "Bob", 0, 1000, 6500, 0), ENT_OK);
+    ASSERT_TRUE(e->lock->holder == b);
+    ASSERT_EQ(e->lock->since_ms, 6500); /* a new lock, not a renewal */
+    ASSERT_STREQ(e->lock->display_name, "Bob");
+    entity_unlock(e); /* released */
+    ASSERT_TRUE(e->lock == NULL);
+    /* The hold: b takes it again at 7 s and renews up to 17 s at most; past it, b rests. */
+    ASSERT_EQ(entity_lock_take(e, &l, b, "ub", "Bob", 0, 30000, 7000, 0), ENT_OK);
+    ASSERT_EQ(e->lock->until_ms, 17000); /* cut at lock_max_hold */
+    ASSERT_EQ(entity_lock_take(e, &l, b, "ub", "Bob", 0, 1000, 17000, 0), ENT_HOLD_USED);
+    ASSERT_EQ(entity_lock_take(e, &l, a, "ua", "Ada", 0, 1000, 17000, 0), ENT_OK);
+    entity_unlock(e);
+    ASSERT_EQ(
+        entity_lock_take(e, &l, b, "ub", "Bob", 0, 1000, 17000 + ENTITY_LOCK_REST_MS - 1, 0),
+        ENT_HOLD_USED);
+    ASSERT_EQ(entity_lock_take(e, &l, b, "ub", "Bob", 0, 1000, 17000 + ENTITY_LOCK_REST_MS, 0),
+              ENT_OK);
+    entity_unlock(e);
+    /* ownerOnly: only the owner and the host may lock, delete or set the flag. */
+    e->owner_only = 1;
+    ASSERT_EQ(entity_lock_take(e, &l, a, "ua", "Ada", 0, 1000, 60000, 0), ENT_FORBIDDEN);
+    ASSERT_TRUE(e->lock == NULL);
+    ASSERT_EQ(entity_delete_check(e, a, "ua", 0, 60000), ENT_FORBIDDEN);
+    ASSERT_EQ(entity_delete_check(e, a, "owner", 0, 60000), ENT_OK);
+    ASSERT_EQ(entity_lock_take(e, &l, h, "uh", "Host", 1, 1000, 60000, 0), ENT_OK);
+    ASSERT_EQ(entity_delete_check(e, a, "owner", 0, 60500), ENT_LOCKED); /* the host's lock */
+    ASSERT_TRUE(entity_may_set_owner_only(e, "owner", 0));
+    ASSERT_TRUE(entity_may_set_owner_only(e, "uh", 1));
+    ASSERT_TRUE(!entity_may_set_owner_only(e, "ua", 0));
+    entset_free(&s);
+}
+
+/* Conflicts of durable changes: an id taken, a baseVersion behind, and what stays. */
+static void test_change_conflicts(void)
+{
+    entity_limits_t l = ENTITY_LIMITS_DEFAULT;
+    entity_set_t s;
+    entset_init(&s, 4, 0);
+    entity_t *e, *dup = NULL;
+    ASSERT_EQ(create(&s, &l, "x", "{\"n\":1}", 1, &e), ENT_OK);
+    ASSERT_EQ(create(&s, &l, "x", "{\"n\":9}", 2, &dup), ENT_EXISTS);
+    ASSERT_TRUE(dup == e);
+    ASSERT_EQ(update(&s, &l, e, "{\"n\":2}", 1, 2), ENT_OK); /* on version 1: ok */
+    ASSERT_EQ(e->version, 2);
+    ASSERT_EQ(update(&s, &l, e, "{\"n\":3}", 1, 3), ENT_CONFLICT); /* on 1 again: behind */
+    ASSERT_EQ(e->version, 2);
+    ASSERT_EQ(e->state_version, 2);
+    ASSERT_TRUE(is_json(e->data, "{\"n\":2}"));
+    ASSERT_EQ(update(&s, &l, e, "{\"n\":3}", -1, 3), ENT_OK); /* no base: last write wins */
+    ASSERT_EQ(e->version, 3);
+    entset_remove(&s, &l, e, 4);
+    ASSERT_TRUE(entset_get(&s, "x") == NULL);
+    entity_free(e);
+    ASSERT_EQ(create(&s, &l, "x", "{}", 5, &e), ENT_OK); /* the id is free again */
+    ASSERT_EQ(e->version, 1);
+    entset_free(&s);
+}
+
 static const char *sync_type(const json_t *j)
 {
     return json_string_value(json_object_get(j, "type"));
@@ -650,6 +753,8 @@ int main(void)
     RUN(test_locks);
     RUN(test_owner_only);
     RUN(test_lock_max_hold);
+    RUN(test_lock_rules_clock);
+    RUN(test_change_conflicts);
     RUN(test_log_window);
     RUN(test_loaded);
     RUN(test_delta_property);
