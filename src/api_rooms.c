@@ -25,17 +25,28 @@ static rooms_t *rooms_of(api_req_t *r)
 int api_status_of(int kind)
 {
     switch ((rooms_errno_t)kind) {
-    case ROOMS_OK: return 200;
-    case ROOMS_E_INVALID: return 400;
-    case ROOMS_E_FORBIDDEN: return 403;
-    case ROOMS_E_NOT_FOUND: return 404;
-    case ROOMS_E_CONFLICT: return 409;
-    case ROOMS_E_TOO_LARGE: return 413;
-    case ROOMS_E_LIMIT: return 429;
-    case ROOMS_E_RATE_LIMITED: return 429;
-    case ROOMS_E_QUOTA: return 507; /* Insufficient Storage: retrying does not help */
-    case ROOMS_E_UNAVAILABLE: return 503;
-    case ROOMS_E_IO: return 500;
+    case ROOMS_OK:
+        return 200;
+    case ROOMS_E_INVALID:
+        return 400;
+    case ROOMS_E_FORBIDDEN:
+        return 403;
+    case ROOMS_E_NOT_FOUND:
+        return 404;
+    case ROOMS_E_CONFLICT:
+        return 409;
+    case ROOMS_E_TOO_LARGE:
+        return 413;
+    case ROOMS_E_LIMIT:
+        return 429;
+    case ROOMS_E_RATE_LIMITED:
+        return 429;
+    case ROOMS_E_QUOTA:
+        return 507; /* Insufficient Storage: retrying does not help */
+    case ROOMS_E_UNAVAILABLE:
+        return 503;
+    case ROOMS_E_IO:
+        return 500;
     }
     return 500;
 }
