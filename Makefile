@@ -6,6 +6,7 @@
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
 #   make format     clang-format the C sources
+#   make sdk-types  regenerate the JS SDK's .d.ts files from its JSDoc (clients/js)
 
 SANITIZE ?= 0
 WERROR ?= 0
