@@ -17,6 +17,7 @@ export type EntityEvent = import('./src/types.js').EntityEvent;
 export type EntityLock = import('./src/types.js').EntityLock;
 export type EntitySource = import('./src/types.js').EntitySource;
 export type HistoryPage = import('./src/types.js').HistoryPage;
+export type Handler<T> = (payload: T) => void;
 export type Message = import('./src/types.js').Message;
 export type Participant = import('./src/types.js').Participant;
 export type RemoteCursor = import('./src/types.js').RemoteCursor;
@@ -39,6 +40,11 @@ export type User = import('./src/types.js').User;
 /** @typedef {import('./src/types.js').EntityLock} EntityLock */
 /** @typedef {import('./src/types.js').EntitySource} EntitySource */
 /** @typedef {import('./src/types.js').HistoryPage} HistoryPage */
+/**
+ * An event handler, as on() takes it.
+ * @template T
+ * @typedef {(payload: T) => void} Handler
+ */
 /** @typedef {import('./src/types.js').Message} Message */
 /** @typedef {import('./src/types.js').Participant} Participant */
 /** @typedef {import('./src/types.js').RemoteCursor} RemoteCursor */

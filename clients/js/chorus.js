@@ -24,6 +24,11 @@ export default Chorus;
 /** @typedef {import('./src/types.js').EntityLock} EntityLock */
 /** @typedef {import('./src/types.js').EntitySource} EntitySource */
 /** @typedef {import('./src/types.js').HistoryPage} HistoryPage */
+/**
+ * An event handler, as on() takes it.
+ * @template T
+ * @typedef {(payload: T) => void} Handler
+ */
 /** @typedef {import('./src/types.js').Message} Message */
 /** @typedef {import('./src/types.js').Participant} Participant */
 /** @typedef {import('./src/types.js').RemoteCursor} RemoteCursor */

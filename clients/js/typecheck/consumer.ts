@@ -4,7 +4,7 @@
 import Default, {
   Chorus, ChorusError, Doc, Entities, Room, mergePatch, textType,
   type Ban, type ChorusOptions, type ConnectionState, type Entity, type EntityEvent,
-  type EntityLock, type EntitySource, type HistoryPage, type Message, type Participant,
+  type EntityLock, type EntitySource, type Handler, type HistoryPage, type Message, type Participant,
   type RemoteCursor, type RoomInfo, type RoomSettings, type RoomSummary, type Session,
   type SyncResult, type TextOp, type User,
 } from '../chorus.js';
@@ -108,6 +108,8 @@ async function roomApi(room: Room): Promise<void> {
   const doc: Doc = await room.doc('notes');
 
   room.on('message', (msg) => { const c: string = msg.content; });
+  const onMessage: Handler<Message> = (msg) => { const c: string = msg.content; };
+  room.on('message', onMessage);
   room.on('participant_joined', (p) => { const r: 'host' | 'member' = p.role; });
   room.on('participant_left', ({ userId, reason }) => { const t: string = userId + reason; });
   room.on('participant_removed', ({ userId, reason }) => { const t: string = userId + reason; });
