@@ -6,6 +6,7 @@
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
 #   make format     clang-format the C sources
+#   make sdk-types  regenerate the JS SDK's .d.ts files from its JSDoc (clients/js)
 
 SANITIZE ?= 0
 WERROR ?= 0
@@ -25,7 +26,7 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build web deps run test unit e2e sdk browser bench fuzz format clean
+.PHONY: all build web deps run test unit e2e sdk sdk-types browser bench fuzz format clean
 
 all: build
 
@@ -34,14 +35,18 @@ build: web
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The web app loads the SDK from its own directory (the static server never follows a
-# link out of the web root), so the build copies it in.
-web: web/lib/chorus.js
-	@if [ -d node_modules/@codemirror ]; then scripts/web-vendor.sh; \
+# link out of the web root) as one file: the build bundles the SDK's modules into it.
+SDK_SRC := clients/js/chorus.js $(wildcard clients/js/src/*.js)
+
+web: $(if $(wildcard node_modules/.bin/esbuild),web/lib/chorus.js)
+	@if [ ! -x node_modules/.bin/esbuild ]; then \
+		echo "web: node_modules is missing (make deps); the web app will not load"; \
+	elif [ -d node_modules/@codemirror ]; then scripts/web-vendor.sh; \
 	else echo "web: node_modules is missing (make deps); the editor tab will not load"; fi
 
-web/lib/chorus.js: clients/js/chorus.js
+web/lib/chorus.js: $(SDK_SRC) scripts/sdk-bundle.sh
 	@mkdir -p web/lib
-	@cp $< $@
+	@scripts/sdk-bundle.sh $@
 
 deps:
 	@scripts/deps.sh
@@ -58,8 +63,15 @@ unit:
 e2e:
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 tests/e2e/
 
+# The checked-in .d.ts must be what tsc generates from the SDK's JSDoc now, and a
+# TypeScript program using the API must compile against it (scripts/sdk-types.sh).
 sdk:
+	@scripts/sdk-types.sh --check
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 clients/js/test/
+
+# Regenerates clients/js/chorus.d.ts and src/*.d.ts from the JSDoc (commit them).
+sdk-types:
+	@scripts/sdk-types.sh
 
 browser:
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus CHORUS_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \

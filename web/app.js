@@ -1,5 +1,5 @@
 // Chorus web app: sign-in, the lobby (spaces) and a room with live presence.
-// Vanilla ES module on top of the Chorus SDK (./lib/chorus.js, copied there by `make web`).
+// Vanilla ES module on top of the Chorus SDK (./lib/chorus.js, bundled there by `make web`).
 import { Chorus } from './lib/chorus.js';
 import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendlyError } from './ui.js';
 

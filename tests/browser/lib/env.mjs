@@ -24,9 +24,9 @@ export const httpStatusError = (status) => new RegExp(`Failed to load resource: 
 const FAST_HASH = ['--password-ops', '1', '--password-memory', '8KiB'];
 
 /**
- * The files of web/ (without web/lib, which the build fills) plus the SDK from
- * clients/js/chorus.js as lib/chorus.js and the vendored editor modules as lib/vendor/:
- * what `make web` ships, always with the current SDK.
+ * The files of web/ (without web/lib, which the build fills) plus the SDK bundled from
+ * clients/js as lib/chorus.js and the vendored editor modules as lib/vendor/: what
+ * `make web` ships, always with the current SDK.
  */
 export function webFiles() {
   const root = path.join(REPO_ROOT, 'web');
@@ -41,7 +41,15 @@ export function webFiles() {
     }
   };
   walk(root);
-  files['lib/chorus.js'] = fs.readFileSync(path.join(REPO_ROOT, 'clients', 'js', 'chorus.js'));
+  // The SDK's modules in one file, as `make web` bundles them (scripts/sdk-bundle.sh).
+  const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-sdk-'));
+  try {
+    const bundle = path.join(bundleDir, 'chorus.js');
+    execFileSync(path.join(REPO_ROOT, 'scripts', 'sdk-bundle.sh'), [bundle], { stdio: ['ignore', 'ignore', 'inherit'] });
+    files['lib/chorus.js'] = fs.readFileSync(bundle);
+  } finally {
+    fs.rmSync(bundleDir, { recursive: true, force: true });
+  }
   // The editor's npm modules, as `make web` vendors them (scripts/web-vendor.sh).
   const vendor = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-vendor-'));
   try {

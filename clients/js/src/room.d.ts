@@ -1,0 +1,256 @@
+import { Doc } from './doc.js';
+import { Emitter } from './emitter.js';
+import { Entities } from './entities.js';
+import { ChorusError } from './errors.js';
+export type Entity = import('./types.js').Entity;
+export type EntityEvent = import('./types.js').EntityEvent;
+export type EntityLock = import('./types.js').EntityLock;
+export type EntitySource = import('./types.js').EntitySource;
+export type HistoryPage = import('./types.js').HistoryPage;
+export type Message = import('./types.js').Message;
+export type Participant = import('./types.js').Participant;
+export type RoomInfo = import('./types.js').RoomInfo;
+export type RoomSettings = import('./types.js').RoomSettings;
+export type SyncResult = import('./types.js').SyncResult;
+/** @typedef {import('./types.js').Entity} Entity */
+/** @typedef {import('./types.js').EntityEvent} EntityEvent */
+/** @typedef {import('./types.js').EntityLock} EntityLock */
+/** @typedef {import('./types.js').EntitySource} EntitySource */
+/** @typedef {import('./types.js').HistoryPage} HistoryPage */
+/** @typedef {import('./types.js').Message} Message */
+/** @typedef {import('./types.js').Participant} Participant */
+/** @typedef {import('./types.js').RoomInfo} RoomInfo */
+/** @typedef {import('./types.js').RoomSettings} RoomSettings */
+/** @typedef {import('./types.js').SyncResult} SyncResult */
+/** The server ops that are events of a room (docs/protocol.md). */
+export declare const ROOM_EVENTS: Set<string>;
+/** Entity ops the server sends to a room (docs/protocol.md "Entities"). */
+export declare const ENTITY_OPS: Set<string>;
+export type RoomEvents = {
+    message: Message;
+    participant_joined: Participant;
+    participant_left: {
+        userId: string;
+        reason: string;
+    };
+    participant_removed: {
+        userId: string;
+        reason: string;
+    };
+    presence: {
+        userId: string;
+        state: object;
+        presence: object;
+    };
+    state: {
+        state: object;
+        version: number;
+        currentMode: unknown;
+    };
+    room_deleted: {
+        reason: string;
+    };
+    kicked: {
+        ban: boolean;
+    };
+    room_code: {
+        roomCode: string;
+        joinLink: string;
+    };
+    room_updated: {
+        name: string;
+        maxParticipants: number;
+        isPublic: boolean;
+        by: string;
+    };
+    error: ChorusError;
+    entity_created: EntityEvent;
+    entity_updated: EntityEvent & {
+        previous: Entity;
+        transient: boolean;
+    };
+    entity_deleted: {
+        id: string;
+        entity: Entity;
+        by?: string;
+        stateVersion?: number;
+        source: EntitySource;
+    };
+    entity_locked: {
+        id: string;
+        lock: EntityLock;
+        entity?: Entity;
+        source: EntitySource;
+    };
+    entity_unlocked: {
+        id: string;
+        reason: string;
+        entity?: Entity;
+        source: EntitySource;
+    };
+    synced: SyncResult;
+    broadcast: {
+        event: string;
+        from: string;
+        data: unknown;
+    };
+};
+/**
+ * The events of a Room and their payloads. Entity changes come from this client
+ * ('local'), events ('remote') or a join/sync reply ('sync'). entity_unlocked's reason:
+ * unlocked | expired | disconnected | left | deleted | broken, or 'sync' (a sync reply
+ * showed it gone). 'synced': a sync was applied (after a reconnect, room.sync(), or the
+ * settling of transient updates). 'room_code': the host rotated the code (`code` and `info`
+ * show the new one already). 'room_updated': the host changed the settings (any
+ * connection's change, this one's too; `info` has them already). 'error': a failed rejoin
+ * after a reconnect, or a failed catch-up (SDK extension). 'broadcast': every broadcast,
+ * whatever its name (SDK extension; names that clash with the other events only come this
+ * way). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * @typedef {{
+ *   message: Message;
+ *   participant_joined: Participant;
+ *   participant_left: { userId: string; reason: string };
+ *   participant_removed: { userId: string; reason: string };
+ *   presence: { userId: string; state: object; presence: object };
+ *   state: { state: object; version: number; currentMode: unknown };
+ *   room_deleted: { reason: string };
+ *   kicked: { ban: boolean };
+ *   room_code: { roomCode: string; joinLink: string };
+ *   room_updated: { name: string; maxParticipants: number; isPublic: boolean; by: string };
+ *   error: ChorusError;
+ *   entity_created: EntityEvent;
+ *   entity_updated: EntityEvent & { previous: Entity; transient: boolean };
+ *   entity_deleted: { id: string; entity: Entity; by?: string; stateVersion?: number; source: EntitySource };
+ *   entity_locked: { id: string; lock: EntityLock; entity?: Entity; source: EntitySource };
+ *   entity_unlocked: { id: string; reason: string; entity?: Entity; source: EntitySource };
+ *   synced: SyncResult;
+ *   broadcast: { event: string; from: string; data: unknown };
+ * }} RoomEvents
+ */
+/**
+ * A room joined over the WebSocket (chorus.join()). Its events: RoomEvents.
+ * @extends {Emitter<RoomEvents, { from: string; data: unknown }>}
+ */
+export declare class Room extends Emitter<RoomEvents, {
+    from: string;
+    data: unknown;
+}> {
+    /** @returns {string} */
+    get id(): string;
+    /** @returns {string} */
+    get code(): string;
+    /** @returns {RoomInfo} */
+    get info(): RoomInfo;
+    /** @returns {'host' | 'member'} */
+    get role(): 'host' | 'member';
+    /**
+     * Live map userId -> participant, updated by events.
+     * @returns {Map<string, Participant>}
+     */
+    get participants(): Map<string, Participant>;
+    /** @returns {Record<string, unknown>} */
+    get state(): Record<string, unknown>;
+    /**
+     * The highest room stateVersion seen (join, sync, acks, entity and state events).
+     * @returns {number}
+     */
+    get stateVersion(): number;
+    /**
+     * The room's entities (shared scene state): a live Map-like view with
+     * create/update/delete/lock/unlock, kept in sync.
+     * @returns {Entities}
+     */
+    get entities(): Entities;
+    /**
+     * The newest messages seen (join history + live, at most `maxMessages`), ascending by
+     * seq, without duplicates.
+     * @returns {Message[]}
+     */
+    get messages(): Message[];
+    /**
+     * The highest seq delivered in order (everything up to it is in `messages`) (SDK extension).
+     * @returns {number}
+     */
+    get lastSeq(): number;
+    /**
+     * False once left, deleted, kicked, forgotten after a failed rejoin, or after close()
+     * (SDK extension).
+     * @returns {boolean}
+     */
+    get active(): boolean;
+    /**
+     * Opens (and subscribes to) a document of this room; the same Doc while it is open.
+     * @param {string} id
+     * @returns {Promise<Doc>}
+     */
+    doc(id: string): Promise<Doc>;
+    /**
+     * Asks for what changed in the shared state since `stateVersion` (`sync`) and applies
+     * it: entity events with source 'sync', then 'synced' {type, stateVersion}, following
+     * every page of the answer (`more`/`cursor`) before it resolves. The SDK does this itself
+     * after a reconnect (join with `since`).
+     * @returns {Promise<SyncResult>}
+     */
+    sync(): Promise<SyncResult>;
+    /**
+     * Resolves with the stored message (also delivered as a 'message' event, in seq order).
+     * @param {string} type
+     * @param {string} content
+     * @param {object} [metadata]
+     * @returns {Promise<Message>}
+     */
+    send(type: string, content: string, metadata?: object): Promise<Message>;
+    /**
+     * Sends a custom event to the room's other connections (not stored).
+     * @param {string} event
+     * @param {unknown} [data]
+     * @returns {Promise<void>}
+     */
+    broadcast(event: string, data?: unknown): Promise<void>;
+    /**
+     * Merges patch into this user's presence (an RFC 7396 merge patch).
+     * @param {object} patch
+     * @returns {Promise<void>}
+     */
+    setPresence(patch: object): Promise<void>;
+    /**
+     * One page of history, ascending by seq (historyPage() also says whether the page was
+     * cut short); messages newer than lastSeq are also delivered as 'message' events.
+     * @param {{ before?: number; after?: number; limit?: number }} [opts]
+     * @returns {Promise<Message[]>}
+     */
+    history(opts?: {
+        before?: number;
+        after?: number;
+        limit?: number;
+    }): Promise<Message[]>;
+    /**
+     * The same page with the server's `more` flag: true when the reply budget cut the page
+     * short (continue with `before` = the first seq, or `after` = the last).
+     * @param {{ before?: number; after?: number; limit?: number }} [opts]
+     * @returns {Promise<HistoryPage>}
+     */
+    historyPage(opts?: {
+        before?: number;
+        after?: number;
+        limit?: number;
+    }): Promise<HistoryPage>;
+    /**
+     * Changes the room state (host only): an RFC 7396 merge patch.
+     * @param {object} patch
+     * @returns {Promise<{ state: Record<string, unknown>; stateVersion: number; currentMode: unknown }>}
+     */
+    updateState(patch: object): Promise<{
+        state: Record<string, unknown>;
+        stateVersion: number;
+        currentMode: unknown;
+    }>;
+    /**
+     * Changes the room's settings over the socket (host; the `room_update` op); updates `info`.
+     * @param {RoomSettings} patch
+     * @returns {Promise<RoomInfo>}
+     */
+    updateSettings(patch: RoomSettings): Promise<RoomInfo>;
+    /** @returns {Promise<void>} */
+    leave(): Promise<void>;
+}
