@@ -187,6 +187,7 @@ struct bus_s {
     const bus_vtable_t *vt;
     uint32_t node;                /* this process's node id */
     uint64_t last_conn;           /* the connection counter */
+    uint64_t framed;              /* events framed on this process (a statistic) */
     bus_op_fn serve;              /* the rooms' handler (bus_serve); NULL = none yet */
     void *serve_ud;
 };

@@ -31,12 +31,14 @@ static cbuf_t *frame_of(const bus_event_t *ev)
  * the same buffer goes to every receiver. */
 static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
-    (void)b;
     cbuf_t *frame = NULL;
     uint32_t n = 0;
     for (bus_sub_t *s = t->head; s; s = s->next) {
         if (skips(ev, s)) continue;
-        if (!frame) frame = frame_of(ev);
+        if (!frame) {
+            frame = frame_of(ev);
+            b->framed++;
+        }
         s->client->tr->send(s->client, frame);
         n++;
     }
