@@ -119,7 +119,7 @@ typedef struct {
     const char *room;             /* topic: the room's id */
     const char *doc;              /* documents: the document's id (in the topic); else NULL */
     const char *name;             /* the event's name, the frame's "op" */
-    const proto_part_t *parts;    /* the payload (nparts may be 0) */
+    const proto_part_t *parts;    /* the payload (nparts: 0 to 6) */
     size_t nparts;
     int64_t seq;                  /* the room's seq or stateVersion it carries; 0 = none */
     int64_t version;              /* documents: subscribers with since >= version skip it;

@@ -5,6 +5,9 @@
 #include "bus.h"
 #include "mem.h"
 
+/* Payload parts one event may have. */
+#define BUS_LOCAL_MAX_PARTS 6
+
 /* 1 when ev skips subscriber s. */
 static int skips(const bus_event_t *ev, const bus_sub_t *s)
 {
@@ -14,15 +17,45 @@ static int skips(const bus_event_t *ev, const bus_sub_t *s)
     return ev->except_user && strcmp(c->user.sub, ev->except_user) == 0;
 }
 
+/* Writes s as a JSON string into out (n bytes) when it needs no escaping (letters,
+ * digits, _ and -, as op names and room ids are): the bytes jansson would write. Returns
+ * 0, or -1 when s is anything else or does not fit. */
+static int quote_plain(char *out, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    if (len + 3 > n) return -1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+            return -1;
+    }
+    out[0] = '"';
+    memcpy(out + 1, s, len);
+    out[len + 1] = '"';
+    out[len + 2] = 0;
+    return 0;
+}
+
 /* The event's frame: its name and room, then its payload. */
 static cbuf_t *frame_of(const bus_event_t *ev)
 {
-    json_t *head = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
-    CH_ASSERT(head != NULL && ev->nparts < 8);
-    proto_part_t parts[9];
-    parts[0] = (proto_part_t){.obj = head};
-    for (size_t i = 0; i < ev->nparts; i++) parts[i + 1] = ev->parts[i];
-    cbuf_t *frame = proto_frame_parts(parts, ev->nparts + 1);
+    CH_ASSERT(ev->nparts <= BUS_LOCAL_MAX_PARTS);
+    proto_part_t parts[BUS_LOCAL_MAX_PARTS + 2];
+    char name[64], room[64];
+    json_t *head = NULL;
+    size_t k = 0;
+    if (quote_plain(name, sizeof(name), ev->name) == 0 &&
+        quote_plain(room, sizeof(room), ev->room) == 0) {
+        parts[k++] = (proto_part_t){.key = "op", .text = name};
+        parts[k++] = (proto_part_t){.key = "room", .text = room};
+    } else {
+        head = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
+        CH_ASSERT(head != NULL);
+        parts[k++] = (proto_part_t){.obj = head};
+    }
+    for (size_t i = 0; i < ev->nparts; i++) parts[k++] = ev->parts[i];
+    cbuf_t *frame = proto_frame_parts(parts, k);
     json_decref(head);
     return frame;
 }

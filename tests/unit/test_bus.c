@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "mem.h"
 #include "test.h"
 
 typedef struct {
@@ -135,6 +136,39 @@ static void test_framed_once_shared(void)
     ASSERT_TRUE(last_is(&f.c[1], "{\"op\":\"x\",\"room\":\"r1\"}"));
     json_decref(fields);
     fx_close(&f);
+}
+
+/* The frame is what encoding the whole event object gives, whether the name and room are
+ * written as they are (plain) or encoded (anything else). */
+static void test_frame_bytes(void)
+{
+    static const char *const names[] = {"entity", "doc_op", "x.y", "caf\xc3\xa9"};
+    static const char *const rooms[] = {"7b0c2f6e-1d2a-4e4b-9c1d-0a1b2c3d4e5f", "r\"1", "a/b"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(names); i++) {
+        for (size_t j = 0; j < CH_ARRAY_LEN(rooms); j++) {
+            fx_t f;
+            fx_open(&f, 1);
+            json_t *a = json_pack("{s:s, s:I, s:n}", "action", "update", "stateVersion",
+                                  (json_int_t)9, "by");
+            json_t *b = json_pack("{s:{s:[i, s]}}", "entity", "data", 1, "\u00e9\"");
+            proto_part_t parts[3] = {{.obj = a}, {.obj = b}, {.key = "t", .text = "[1,2]"}};
+            bus_event_t ev = {.room = rooms[j], .name = names[i], .parts = parts, .nparts = 3};
+            ASSERT_EQ(bus_publish(&f.room, &ev), 1);
+            json_t *whole = json_pack("{s:s, s:s}", "op", names[i], "room", rooms[j]);
+            json_object_update(whole, a);
+            json_object_update(whole, b);
+            json_object_set_new(whole, "t", json_pack("[i, i]", 1, 2));
+            cbuf_t *want = proto_frame_json(whole);
+            cbuf_t *got = f.c[0].last;
+            ASSERT_EQ(got->len, want->len);
+            ASSERT_MEMEQ(got->data + got->off, want->data + want->off, want->len);
+            cbuf_unref(want);
+            json_decref(whole);
+            json_decref(a);
+            json_decref(b);
+            fx_close(&f);
+        }
+    }
 }
 
 static void test_skip_member(void)
@@ -338,6 +372,7 @@ int main(void)
 {
     RUN(test_identities);
     RUN(test_framed_once_shared);
+    RUN(test_frame_bytes);
     RUN(test_skip_member);
     RUN(test_skip_user);
     RUN(test_doc_since);
