@@ -10,7 +10,8 @@
  *   proto_part_t, so text already encoded, such as a member's kept encoding, is copied and
  *   not encoded again), the room's seq or stateVersion when the event carries one, and
  *   whom to skip: the origin connection, every connection of one user (presence), and for
- *   a document the subscribers that opened it at or after the event's version. The domain
+ *   a document the subscribers that opened it at or after the event's version; or the one
+ *   connection it is for (a member being removed). The domain
  *   hands the bus an event; it never builds the frame. The bus frames it once per
  *   receiving process, only when that process has a receiver, and hands the same
  *   refcounted buffer to each of them.
@@ -125,6 +126,8 @@ typedef struct {
     int64_t version;              /* documents: subscribers with since >= version skip it;
                                      0 = no filter */
     bus_member_t except;          /* the origin connection, skipped; BUS_MEMBER_NONE = none */
+    bus_member_t to;              /* only this connection receives it (one member told it
+                                     is out, say); BUS_MEMBER_NONE = every one not skipped */
     const char *except_user;      /* every connection of this user is skipped; NULL = none */
 } bus_event_t;
 

@@ -12,6 +12,7 @@
 static int skips(const bus_event_t *ev, const bus_sub_t *s)
 {
     const proto_client_t *c = s->client;
+    if (ev->to && c->id != ev->to) return 1;
     if (ev->except && c->id == ev->except) return 1;
     if (ev->version && s->since >= ev->version) return 1;
     return ev->except_user && strcmp(c->user.sub, ev->except_user) == 0;
@@ -74,6 +75,7 @@ static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
         }
         s->client->tr->send(s->client, frame);
         n++;
+        if (ev->to) break; /* its one receiver */
     }
     if (frame) cbuf_unref(frame);
     return n;

@@ -764,9 +764,10 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
         docs_client_left_room(s->client, room);
         entities_client_left_room(r, s->client, room);
         if (event) {
-            json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
-            if (fields) json_object_update(msg, fields);
-            proto_send_json(s->client, msg);
+            proto_part_t part = {.obj = fields};
+            bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
+                                                   .parts = &part, .nparts = fields ? 1 : 0,
+                                                   .to = s->client->id});
         }
         bus_unsubscribe(&room->bus, s);
         free(s);

@@ -184,6 +184,15 @@ static void test_skip_member(void)
     /* A member of another node is nobody here. */
     ev.except = bus_member_make(8, 3);
     ASSERT_EQ(bus_publish(&f.room, &ev), 4);
+    /* To one connection only. */
+    ev = (bus_event_t){.room = "r1", .name = "kicked", .to = f.c[1].pc.id};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 1);
+    ASSERT_EQ(f.c[0].frames, 2);
+    ASSERT_EQ(f.c[1].frames, 3);
+    ASSERT_EQ(f.c[2].frames, 1);
+    ASSERT_TRUE(last_is(&f.c[1], "{\"op\":\"kicked\",\"room\":\"r1\"}"));
+    ev.to = bus_member_make(8, 2); /* not here */
+    ASSERT_EQ(bus_publish(&f.room, &ev), 0);
     fx_close(&f);
 }
 
