@@ -42,7 +42,9 @@
  * bus_topic_t has subscribers); on receipt, apply the same skips and framing to its
  * subscribers; for an operation whose room lives on another node, send it to that node
  * keeping the route, and deliver the answer to the route's process, which calls the
- * route's function there. Nothing outside the bus changes for it. */
+ * route's function there. The seq and version let a receiving process keep a topic's
+ * events in order and see a gap (the local bus, in order by construction, ignores seq).
+ * Nothing outside the bus changes for it. */
 #ifndef CHORUS_BUS_H
 #define CHORUS_BUS_H
 
