@@ -34,6 +34,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
     doc_t *d = ch_calloc(1, sizeof(*d));
     d->room = room;
     snprintf(d->id, sizeof(d->id), "%s", id);
+    bus_topic_init(&d->subs, r->bus);
     doc_ot_init(d, r->docs.log_window, r->docs.log_max_bytes);
     d->next = room->docs;
     room->docs = d;
@@ -299,10 +300,10 @@ typedef struct {
     doc_t *doc;
     store_req_t req;
     store_docs_t pl;
-    json_t *event;          /* the doc_op event for the other subscribers */
+    json_t *event;          /* the doc_op event's fields, for the other subscribers */
     int64_t version;
     int duplicate;          /* acknowledging an op applied before */
-    proto_client_t *from;
+    bus_member_t from;      /* the sender's connection */
 } doc_opreq_t;
 
 static void op_stored(store_req_t *req)
@@ -323,14 +324,11 @@ static void op_stored(store_req_t *req)
     } else {
         if (o->version > d->committed) d->committed = o->version;
         proto_deferred_ok(&o->d, json_pack("{s:I}", "version", (json_int_t)o->version));
-        /* Framed once; subscribers that opened after this version already have it. */
-        cbuf_t *frame = NULL;
-        for (bus_sub_t *s = d->subs.head; s; s = s->next) {
-            if (s->client == o->from || s->since >= o->version) continue;
-            if (!frame) frame = proto_frame_json(o->event);
-            s->client->tr->send(s->client, frame);
-        }
-        if (frame) cbuf_unref(frame);
+        /* Subscribers that opened after this version already have it. */
+        proto_part_t part = {.obj = o->event};
+        bus_publish(&d->subs, &(bus_event_t){.room = d->room->id, .doc = d->id,
+                                             .name = "doc_op", .parts = &part, .nparts = 1,
+                                             .version = o->version, .except = o->from});
     }
     json_decref(o->event);
     store_docs_free(&o->pl);
@@ -347,7 +345,7 @@ static doc_opreq_t *opreq_new(proto_req_t *req, room_t *room, doc_t *d)
     o->r = rooms_of(req);
     o->room = room;
     o->doc = d;
-    o->from = req->c;
+    o->from = req->c->id;
     rooms_hold(room);
     d->inflight++;
     o->req.docs = &o->pl;
@@ -458,9 +456,9 @@ static void op_doc_op(proto_req_t *req)
         rooms_quota_count(r, room, "", (int64_t)d->text.len - d->snapshot_bytes);
         d->snapshot_bytes = (int64_t)d->text.len;
     }
-    o->event = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s, s:s}", "op", "doc_op", "room",
-                         room->id, "doc", d->id, "version", (json_int_t)d->version, "delta",
-                         final, "author", req->c->user.sub, "opId", op_id);
+    o->event = json_pack("{s:s, s:I, s:o, s:s, s:s}", "doc", d->id, "version",
+                         (json_int_t)d->version, "delta", final, "author", req->c->user.sub,
+                         "opId", op_id);
     store_submit(r->store, &o->req);
 }
 

@@ -46,7 +46,7 @@ struct doc_s {
     size_t log_cap, log_alloc, log_len, log_head;
     size_t log_bytes;           /* sum of the bytes of the log_len entries */
     size_t log_max_bytes;       /* the oldest entries go while log_bytes passes it */
-    bus_room_t subs;            /* connections with the document open */
+    bus_topic_t subs;           /* the document's topic: connections with it open here */
     uint32_t inflight;          /* store requests pending */
     int loaded;
     int failed;                 /* the load failed: refuse everything */

@@ -42,29 +42,38 @@ void entities_load_row(rooms_t *r, const store_entity_t *row)
 
 struct ent_event_s {
     ent_event_t *next;
-    cbuf_t *frame;                /* owned */
-    const proto_client_t *except; /* compared only */
+    const char *name;             /* static */
+    json_t *fields;               /* owned; immutable values */
+    int64_t version;
+    bus_member_t except;
     int ready;
 };
 
-/* Sends every ready event at the head of room's outbox. */
+/* Publishes every ready event at the head of room's outbox. */
 static void outbox_flush(room_t *room)
 {
     while (room->out_head && room->out_head->ready) {
         ent_event_t *ev = room->out_head;
         room->out_head = ev->next;
         if (!room->out_head) room->out_tail = NULL;
-        if (!room->deleted && room->bus.count) bus_publish(&room->bus, ev->frame, ev->except);
-        cbuf_unref(ev->frame);
+        if (!room->deleted) {
+            proto_part_t part = {.obj = ev->fields};
+            bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = ev->name,
+                                                   .parts = &part, .nparts = 1,
+                                                   .seq = ev->version, .except = ev->except});
+        }
+        json_decref(ev->fields);
         free(ev);
     }
 }
 
-ent_event_t *entities_event_push(room_t *room, cbuf_t *frame, const proto_client_t *except,
-                                 int ready)
+ent_event_t *entities_event_push(room_t *room, const char *name, json_t *fields,
+                                 int64_t version, bus_member_t except, int ready)
 {
     ent_event_t *ev = ch_calloc(1, sizeof(*ev));
-    ev->frame = frame;
+    ev->name = name;
+    ev->fields = fields;
+    ev->version = version;
     ev->except = except;
     ev->ready = ready;
     if (room->out_tail) room->out_tail->next = ev;
@@ -81,46 +90,40 @@ void entities_event_ready(room_t *room, ent_event_t *ev)
     outbox_flush(room);
 }
 
-/* Forgets c as the except of room's queued events (c leaves; its address may be reused
- * by a new connection, which must not miss them). */
-static void outbox_forget(room_t *room, const proto_client_t *c)
-{
-    for (ent_event_t *ev = room->out_head; ev; ev = ev->next)
-        if (ev->except == c) ev->except = NULL;
-}
-
 /* ---------- events ---------- */
 
 /* Sends {"op": op, "room": id, ...fields} (stolen) now, to room's connections except
  * except. For the unversioned lock events. */
-static void send_now(room_t *room, const proto_client_t *except, const char *op, json_t *fields)
+static void send_now(room_t *room, bus_member_t except, const char *op, json_t *fields)
 {
-    json_t *msg = json_pack("{s:s, s:s}", "op", op, "room", room->id);
-    json_object_update(msg, fields);
+    proto_part_t part = {.obj = fields};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = op, .parts = &part,
+                                           .nparts = 1, .except = except});
     json_decref(fields);
-    if (room->bus.count) {
-        cbuf_t *frame = proto_frame_json(msg);
-        bus_publish(&room->bus, frame, except);
-        cbuf_unref(frame);
-    }
-    json_decref(msg);
 }
 
-/* The frame of an "entity" event (fields stolen). */
-static cbuf_t *entity_event(room_t *room, const char *action, int64_t v, const char *by,
-                            json_t *fields)
+/* Queues the "entity" event of version v in room's outbox (fields stolen; see
+ * entities_event_push). */
+static ent_event_t *entity_event(room_t *room, const char *action, int64_t v, const char *by,
+                                 json_t *fields, bus_member_t except, int ready)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:I, s:s?}", "op", "entity", "room", room->id,
-                            "action", action, "stateVersion", (json_int_t)v, "by", by);
-    json_object_update(msg, fields);
+    json_t *all = json_pack("{s:s, s:I, s:s?}", "action", action, "stateVersion",
+                            (json_int_t)v, "by", by);
+    json_object_update(all, fields);
     json_decref(fields);
-    cbuf_t *frame = proto_frame_json(msg);
-    json_decref(msg);
-    return frame;
+    return entities_event_push(room, "entity", all, v, except, ready);
+}
+
+/* The user of the connection m subscribed to room, or NULL when it is not there. */
+static const char *user_of(room_t *room, bus_member_t m)
+{
+    for (bus_sub_t *s = m ? room->bus.head : NULL; s; s = s->next)
+        if (s->client->id == m) return s->client->user.sub;
+    return NULL;
 }
 
 /* Ends e's lock and tells the room's connections (except except) why. */
-static void unlock_event(room_t *room, entity_t *e, const proto_client_t *except,
+static void unlock_event(room_t *room, entity_t *e, bus_member_t except,
                          const char *reason)
 {
     entity_unlock(e);
@@ -237,15 +240,14 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req
  * the outbox, so after any earlier change), written when no other write is in flight. */
 static void apply_pending(rooms_t *r, room_t *room, entity_t *e)
 {
-    const proto_client_t *from = e->pending_from;
+    bus_member_t from = e->pending_from;
     int64_t v = room->state_version + 1;
     int64_t now = clock_unix_ms();
     if (!entset_apply_pending(&room->ents, &r->ent_lim, e, uv_now(r->loop), v, now)) return;
     room->state_version = v;
     room->last_activity = now;
-    cbuf_t *frame = entity_event(room, "update", v, from ? from->user.sub : NULL,
-                                 json_pack("{s:b, s:o}", "transient", 1, "entity", entity_json(e)));
-    entities_event_push(room, frame, from, 1);
+    entity_event(room, "update", v, user_of(room, from),
+                 json_pack("{s:b, s:o}", "transient", 1, "entity", entity_json(e)), from, 1);
     write_entity(r, room, e, NULL, NULL, NULL);
 }
 
@@ -315,8 +317,7 @@ void entities_flush(rooms_t *r)
 
 /* ---------- connections going ---------- */
 
-static void release_locks_of(room_t *room, const proto_client_t *c,
-                             const char *reason)
+static void release_locks_of(room_t *room, bus_member_t c, const char *reason)
 {
     if (!room->nlocks) return;
     const char *k;
@@ -330,10 +331,9 @@ static void release_locks_of(room_t *room, const proto_client_t *c,
 
 static void forget_client(rooms_t *r, proto_client_t *c, room_t *room, const char *reason)
 {
-    release_locks_of(room, c, reason);
-    outbox_forget(room, c);
+    release_locks_of(room, c->id, reason);
     for (entity_t *e = r->ent_due; e; e = e->due_next)
-        if (e->room == room && e->pending_from == c) e->pending_from = NULL;
+        if (e->room == room && e->pending_from == c->id) e->pending_from = BUS_MEMBER_NONE;
 }
 
 void entities_client_left_room(rooms_t *r, proto_client_t *c, room_t *room)
@@ -354,7 +354,7 @@ void entities_tick(room_t *room, uint64_t now_ms)
     void *v;
     for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
         entity_t *e = v;
-        if (entity_lock_expired(e, now_ms)) unlock_event(room, e, NULL, "expired");
+        if (entity_lock_expired(e, now_ms)) unlock_event(room, e, BUS_MEMBER_NONE, "expired");
     }
 }
 
@@ -363,7 +363,7 @@ void entities_room_free(room_t *room)
     while (room->out_head) {
         ent_event_t *ev = room->out_head;
         room->out_head = ev->next;
-        cbuf_unref(ev->frame);
+        json_decref(ev->fields);
         free(ev);
     }
     room->out_tail = NULL;
@@ -541,8 +541,7 @@ static void commit_change(proto_req_t *req, room_t *room, entity_t *e, const cha
         fields = json_pack("{s:O}", "entity", ej);
         reply = json_pack("{s:o}", "entity", ej);
     }
-    ent_event_t *ev =
-        entities_event_push(room, entity_event(room, action, v, req->c->user.sub, fields), req->c, 0);
+    ent_event_t *ev = entity_event(room, action, v, req->c->user.sub, fields, req->c->id, 0);
     write_entity(rooms_of(req), room, e, req, reply, ev);
 }
 
@@ -634,14 +633,14 @@ static void op_update(proto_req_t *req)
     }
     if (over_quota(req, room, e->owner, patch_growth(patch, 1))) return;
     uint64_t now_ms = uv_now(r->loop);
-    if (!entity_may_change(e, req->c, now_ms)) {
+    if (!entity_may_change(e, req->c->id, now_ms)) {
         json_decref(empty);
         error_entity(req, "locked", "someone else holds the entity's lock", e);
         return;
     }
     if (transient) {
         uint64_t due;
-        rc = entity_transient(e, &r->ent_lim, patch, req->c, now_ms, &due);
+        rc = entity_transient(e, &r->ent_lim, patch, req->c->id, now_ms, &due);
         if (rc != ENT_OK) {
             refused(req, rc, "data", e);
             return;
@@ -672,13 +671,13 @@ static void op_delete(proto_req_t *req)
     entity_t *e = target(req, room);
     if (!e) return;
     /* The host deletes any entity, locked or not. */
-    int rc = entity_delete_check(e, req->c, req->c->user.sub, caller_is_host(req, room),
+    int rc = entity_delete_check(e, req->c->id, req->c->user.sub, caller_is_host(req, room),
                                  uv_now(r->loop));
     if (rc != ENT_OK) {
         refused(req, rc, "data", e);
         return;
     }
-    if (e->lock) unlock_event(room, e, NULL, "deleted");
+    if (e->lock) unlock_event(room, e, BUS_MEMBER_NONE, "deleted");
     int64_t v = room->state_version + 1, now = clock_unix_ms();
     entset_remove(&room->ents, &r->ent_lim, e, v);
     e->updated_at = now;
@@ -705,7 +704,7 @@ static void op_lock(proto_req_t *req)
     room_member_t *m = room_member(room, req->c->user.sub);
     int had_lock = e->lock != NULL;
     int rc = entity_lock_take(
-        e, &r->ent_lim, req->c, req->c->user.sub, m ? m->display_name : req->c->user.name,
+        e, &r->ent_lim, req->c->id, req->c->user.sub, m ? m->display_name : req->c->user.name,
         caller_is_host(req, room), (uint64_t)ttl, uv_now(r->loop), clock_unix_ms());
     if (rc == ENT_HOLD_USED) {
         proto_reply_error(
@@ -718,7 +717,7 @@ static void op_lock(proto_req_t *req)
         return;
     }
     if (!had_lock) room->nlocks++;
-    send_now(room, req->c, "entity_lock",
+    send_now(room, req->c->id, "entity_lock",
              json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
     proto_reply_ok(req, json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
 }
@@ -733,7 +732,7 @@ static void op_unlock(proto_req_t *req)
     int force;
     if (opt_bool(req, "force", &force)) return;
     int broken;
-    int rc = entity_unlock_check(e, req->c, caller_is_host(req, room), force == 1,
+    int rc = entity_unlock_check(e, req->c->id, caller_is_host(req, room), force == 1,
                                  uv_now(r->loop), &broken);
     if (rc != ENT_OK) {
         proto_reply_error(req, PROTO_FORBIDDEN, "%s",
@@ -743,7 +742,7 @@ static void op_unlock(proto_req_t *req)
     }
     int mine = !broken;
     /* A broken lock's holder is told too; an own unlock is answered by the reply. */
-    if (e->lock) unlock_event(room, e, mine ? req->c : NULL, mine ? "unlocked" : "broken");
+    if (e->lock) unlock_event(room, e, mine ? req->c->id : BUS_MEMBER_NONE, mine ? "unlocked" : "broken");
     proto_reply_ok(req, json_pack("{s:s}", "id", e->id));
 }
 

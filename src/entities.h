@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "bus.h"
 #include "config.h"
 #include "entity_set.h"
 #include "proto.h"
@@ -35,12 +36,14 @@ entity_limits_t entities_limits(const chorus_config_t *cfg);
 /* Adds an entity row read at start to its room (rows of unknown rooms are skipped). */
 void entities_load_row(struct rooms_s *r, const store_entity_t *row);
 
-/* Queues frame (stolen) in room's outbox, to go to the room's connections except except
- * (compared only; may be NULL) once it is ready and everything queued before it was
+/* Queues the event {"op": name, "room": id, ...fields} of the room's state version
+ * version in room's outbox (name borrowed: a static string; fields stolen, kept as they
+ * are until sent), to go through the bus to the room's connections except the connection
+ * except (BUS_MEMBER_NONE: none) once it is ready and everything queued before it was
  * sent. ready = 0 for a change that waits for its commit: call entities_event_ready then,
  * in every outcome. Returns the entry (valid until it is sent). */
-ent_event_t *entities_event_push(struct room_s *room, cbuf_t *frame,
-                                 const proto_client_t *except, int ready);
+ent_event_t *entities_event_push(struct room_s *room, const char *name, json_t *fields,
+                                 int64_t version, bus_member_t except, int ready);
 void entities_event_ready(struct room_s *room, ent_event_t *ev);
 
 /* Adds "entities" to a join reply: the first page of every entity, at most budget bytes
@@ -49,8 +52,8 @@ void entities_event_ready(struct room_s *room, ent_event_t *ev);
  * the reply object (borrowed). */
 void entities_join_fields(struct room_s *room, json_t *data, int64_t since, size_t budget);
 
-/* Releases c's locks in room and forgets c in the room's pending events (c left the
- * room; it is still subscribed). */
+/* Releases c's locks in room and forgets c as the sender of its held transient changes
+ * (c left the room; it is still subscribed). */
 void entities_client_left_room(struct rooms_s *r, proto_client_t *c, struct room_s *room);
 
 /* The same for every room c joined (c disconnected; call before the rooms module

@@ -201,7 +201,7 @@ void entset_remove(entity_set_t *s, const entity_limits_t *lim, entity_t *e, int
     entity_unlock(e);
     json_decref(e->pending);
     e->pending = NULL;
-    e->pending_from = NULL;
+    e->pending_from = BUS_MEMBER_NONE;
     log_change(s, lim, v, e->id);
 }
 
@@ -222,7 +222,7 @@ uint64_t entity_pending_due(const entity_t *e, const entity_limits_t *lim)
 }
 
 int entity_transient(entity_t *e, const entity_limits_t *lim, const json_t *patch,
-                     const void *from, uint64_t now_ms, uint64_t *due_ms)
+                     bus_member_t from, uint64_t now_ms, uint64_t *due_ms)
 {
     json_t *next = json_merge_patch(e->pending ? e->pending : e->data, patch);
     if (data_check(next, lim) != ENT_OK) {
@@ -258,7 +258,7 @@ int entset_apply_pending(entity_set_t *s, const entity_limits_t *lim, entity_t *
 
 /* ---------- locks ---------- */
 
-int entity_may_change(const entity_t *e, const void *holder, uint64_t now_ms)
+int entity_may_change(const entity_t *e, bus_member_t holder, uint64_t now_ms)
 {
     return !e->lock || e->lock->holder == holder || now_ms >= e->lock->until_ms;
 }
@@ -269,12 +269,12 @@ int entity_may_edit(const entity_t *e, const char *user_id, int is_host)
 }
 
 /* 1 when e's lock is holder's and still running at now_ms: a renewal. */
-static int renewal(const entity_t *e, const void *holder, uint64_t now_ms)
+static int renewal(const entity_t *e, bus_member_t holder, uint64_t now_ms)
 {
     return e->lock && e->lock->holder == holder && now_ms < e->lock->until_ms;
 }
 
-int entity_lock_check(entity_t *e, const void *holder, const char *user_id,
+int entity_lock_check(entity_t *e, bus_member_t holder, const char *user_id,
                       const entity_limits_t *lim, uint64_t now_ms, uint64_t *ttl_ms)
 {
     int renew = renewal(e, holder, now_ms);
@@ -291,7 +291,7 @@ int entity_lock_check(entity_t *e, const void *holder, const char *user_id,
     return ENT_OK;
 }
 
-void entity_lock(entity_t *e, const void *holder, const char *user_id,
+void entity_lock(entity_t *e, bus_member_t holder, const char *user_id,
                  const char *display_name, uint64_t ttl_ms, uint64_t now_ms, int64_t now)
 {
     if (renewal(e, holder, now_ms)) {
@@ -327,7 +327,7 @@ int entity_may_set_owner_only(const entity_t *e, const char *user_id, int is_hos
     return is_host || strcmp(e->owner, user_id) == 0;
 }
 
-int entity_delete_check(const entity_t *e, const void *holder, const char *user_id, int is_host,
+int entity_delete_check(const entity_t *e, bus_member_t holder, const char *user_id, int is_host,
                         uint64_t now_ms)
 {
     if (!entity_may_edit(e, user_id, is_host)) return ENT_FORBIDDEN;
@@ -335,7 +335,7 @@ int entity_delete_check(const entity_t *e, const void *holder, const char *user_
     return ENT_OK;
 }
 
-int entity_lock_take(entity_t *e, const entity_limits_t *lim, const void *holder,
+int entity_lock_take(entity_t *e, const entity_limits_t *lim, bus_member_t holder,
                      const char *user_id, const char *display_name, int is_host,
                      uint64_t ttl_ms, uint64_t now_ms, int64_t now)
 {
@@ -347,7 +347,7 @@ int entity_lock_take(entity_t *e, const entity_limits_t *lim, const void *holder
     return ENT_OK;
 }
 
-int entity_unlock_check(const entity_t *e, const void *holder, int is_host, int force,
+int entity_unlock_check(const entity_t *e, bus_member_t holder, int is_host, int force,
                         uint64_t now_ms, int *broken)
 {
     *broken = 0;

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "bus.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -48,7 +49,7 @@ typedef struct {
 
 /* A lock: one connection's exclusive right to change an entity until a time. */
 typedef struct {
-    const void *holder;             /* the connection; compared, never dereferenced */
+    bus_member_t holder;            /* the connection */
     char user_id[STORE_SUB_LEN];
     char display_name[STORE_NAME_LEN];
     uint64_t until_ms;              /* on the caller's monotonic clock */
@@ -72,10 +73,10 @@ struct entity_s {
     char rest_user[STORE_SUB_LEN];
     uint64_t rest_until_ms;
     /* Transient updates not applied yet: data with them merged (owned), the connection
-     * that sent the last one (compared only; NULL once it is gone) and when the last
+     * that sent the last one (BUS_MEMBER_NONE once it is gone) and when the last
      * batch was applied (monotonic ms, 0 = never). */
     json_t *pending;
-    const void *pending_from;
+    bus_member_t pending_from;
     uint64_t last_applied_ms;
     /* Bookkeeping of entities.c (the pure functions leave it alone, except that
      * entset_remove sets removed). */
@@ -160,7 +161,7 @@ void entset_log_state(entity_set_t *s, const entity_limits_t *lim, int64_t v);
  * must be applied (entset_apply_pending): now_ms or earlier means at once; or
  * ENT_TOO_LARGE (the data would pass max_bytes; nothing changes). */
 int entity_transient(entity_t *e, const entity_limits_t *lim, const json_t *patch,
-                     const void *from, uint64_t now_ms, uint64_t *due_ms);
+                     bus_member_t from, uint64_t now_ms, uint64_t *due_ms);
 
 /* When e's held changes are due (monotonic ms), or 0 when none are held. */
 uint64_t entity_pending_due(const entity_t *e, const entity_limits_t *lim);
@@ -173,7 +174,7 @@ int entset_apply_pending(entity_set_t *s, const entity_limits_t *lim, entity_t *
 
 /* Locks. entity_may_change: 1 when holder may update or delete e at now_ms (no lock, an
  * expired one, or its own), else 0. */
-int entity_may_change(const entity_t *e, const void *holder, uint64_t now_ms);
+int entity_may_change(const entity_t *e, bus_member_t holder, uint64_t now_ms);
 
 /* 1 when user_id may change e (update, delete, lock) under its ownerOnly flag: anyone
  * when it is off, else its owner and the room's host (is_host). */
@@ -184,13 +185,13 @@ int entity_may_edit(const entity_t *e, const char *user_id, int is_host);
  * taken (a renewal by the holder keeps the time it was taken; a cut also makes user_id
  * rest: no new lock of e until ENTITY_LOCK_REST_MS after the cut end), or ENT_HOLD_USED
  * when user_id rests or its hold is used up. */
-int entity_lock_check(entity_t *e, const void *holder, const char *user_id,
+int entity_lock_check(entity_t *e, bus_member_t holder, const char *user_id,
                       const entity_limits_t *lim, uint64_t now_ms, uint64_t *ttl_ms);
 
 /* Gives e's lock to holder (as user_id / display_name) for ttl_ms from now_ms (unix time
  * now for expires_at); a renewal by the holder keeps since_ms. The caller checked
  * entity_may_change (and entity_lock_check for the hold). */
-void entity_lock(entity_t *e, const void *holder, const char *user_id,
+void entity_lock(entity_t *e, bus_member_t holder, const char *user_id,
                  const char *display_name, uint64_t ttl_ms, uint64_t now_ms, int64_t now);
 
 void entity_unlock(entity_t *e);
@@ -204,7 +205,7 @@ int entity_may_set_owner_only(const entity_t *e, const char *user_id, int is_hos
 /* Whether holder (as user_id; is_host: the room's host) may delete e at now_ms: ENT_OK,
  * ENT_FORBIDDEN (entity_may_edit says no) or ENT_LOCKED (someone else's lock runs; the
  * host deletes a locked entity all the same). The caller drops the lock. */
-int entity_delete_check(const entity_t *e, const void *holder, const char *user_id, int is_host,
+int entity_delete_check(const entity_t *e, bus_member_t holder, const char *user_id, int is_host,
                         uint64_t now_ms);
 
 /* Takes or renews e's lock for holder (as user_id / display_name; is_host: the room's
@@ -212,7 +213,7 @@ int entity_delete_check(const entity_t *e, const void *holder, const char *user_
  * the rules: ENT_FORBIDDEN (entity_may_edit), ENT_LOCKED (entity_may_change: someone
  * else's lock runs), ENT_HOLD_USED (entity_lock_check), else ENT_OK with e->lock holder's,
  * its ttl cut at lock_max_hold. Borrows the strings (copied). */
-int entity_lock_take(entity_t *e, const entity_limits_t *lim, const void *holder,
+int entity_lock_take(entity_t *e, const entity_limits_t *lim, bus_member_t holder,
                      const char *user_id, const char *display_name, int is_host,
                      uint64_t ttl_ms, uint64_t now_ms, int64_t now);
 
@@ -221,7 +222,7 @@ int entity_lock_take(entity_t *e, const entity_limits_t *lim, const void *holder
  * ENT_LOCKED when someone else's lock runs and force is not set; else ENT_OK with
  * *broken 1 when that lock is broken (0: holder's own, an expired one, or none). The
  * caller ends the lock (entity_unlock) after telling why. */
-int entity_unlock_check(const entity_t *e, const void *holder, int is_host, int force,
+int entity_unlock_check(const entity_t *e, bus_member_t holder, int is_host, int force,
                         uint64_t now_ms, int *broken);
 
 /* Entity JSON as in the protocol (new reference), with "lock" while e has one. */

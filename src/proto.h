@@ -36,6 +36,9 @@ typedef struct {
 /* Per-client protocol state, embedded in the connection. */
 struct proto_client_s {
     const proto_transport_t *tr;
+    /* The connection's identity on the bus (a bus_member_t, bus.h): set by the server
+     * when it starts the client, never reused. */
+    uint64_t id;
     rl_bucket_t bucket;
     uint32_t limited_in_row; /* consecutive rate-limited messages */
     /* Authentication (proto_auth.c). deadline_ms is the loop time of the next auth

@@ -38,9 +38,10 @@ static uint64_t random_seed(void)
     return s;
 }
 
-static room_t *room_new(void)
+static room_t *room_new(rooms_t *r)
 {
     room_t *room = ch_calloc(1, sizeof(*room));
+    bus_topic_init(&room->bus, r->bus);
     room->state = json_object();
     entset_init(&room->ents, random_seed(), 0);
     return room;
@@ -356,33 +357,31 @@ json_t *room_message_json(const store_message_t *m)
                      (json_int_t)m->created_at);
 }
 
-/* Sends {"op": event, "room": id, ...fields} (fields stolen) to the room's subscribers
- * except except. */
-static void publish(room_t *room, const proto_client_t *except, const char *event, json_t *fields)
+/* Sends {"op": event, "room": id, ...fields} (fields stolen) to the room's members
+ * except the connection except (BUS_MEMBER_NONE: none); seq is the room's seq or state
+ * version the event carries (0: none). */
+static void publish_seq(room_t *room, bus_member_t except, const char *event, json_t *fields,
+                        int64_t seq)
 {
-    json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
-    json_object_update(msg, fields);
+    proto_part_t part = {.obj = fields};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
+                                           .nparts = 1, .seq = seq, .except = except});
     json_decref(fields);
-    if (room->bus.count > 0) {
-        cbuf_t *frame = proto_frame_json(msg);
-        bus_publish(&room->bus, frame, except);
-        cbuf_unref(frame);
-    }
-    json_decref(msg);
 }
 
-/* Sends {"op": event, "room": id, "participant": m} to the room's subscribers except
- * except, with the member's kept encoding. */
-static void publish_member(room_t *room, const proto_client_t *except, const char *event,
+static void publish(room_t *room, bus_member_t except, const char *event, json_t *fields)
+{
+    publish_seq(room, except, event, fields, 0);
+}
+
+/* Sends {"op": event, "room": id, "participant": m} to the room's members except the
+ * connection except, with the member's kept encoding. */
+static void publish_member(room_t *room, bus_member_t except, const char *event,
                            room_member_t *m)
 {
-    if (room->bus.count == 0) return;
-    json_t *head = json_pack("{s:s, s:s}", "op", event, "room", room->id);
-    proto_part_t parts[2] = {{.obj = head}, {.key = "participant", .text = room_member_encoded(m)}};
-    cbuf_t *frame = proto_frame_parts(parts, 2);
-    bus_publish(&room->bus, frame, except);
-    cbuf_unref(frame);
-    json_decref(head);
+    proto_part_t part = {.key = "participant", .text = room_member_encoded(m)};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
+                                           .nparts = 1, .except = except});
 }
 
 /* ---------- asynchronous operations ---------- */
@@ -399,7 +398,7 @@ struct rooms_op_s {
     void *ud;
     op_stored_fn stored;   /* runs after a successful commit */
     json_t *result;        /* handed to done */
-    const proto_client_t *except; /* compared only: never dereferenced */
+    bus_member_t except;   /* the connection the event skips (its sender) */
     ent_event_t *ev;       /* a versioned event sent once the store answered */
     int fill_recent;       /* a join's history page: fill the recent-message cache */
     json_t *event;         /* fields of an event published once stored (owned) */
@@ -537,7 +536,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
              "you host the maximum number of live rooms");
         return;
     }
-    room_t *room = room_new();
+    room_t *room = room_new(r);
     if (room_code_generate(room->code, rng, code_taken, r, CODE_TRIES) != 0) {
         room_free(room);
         fail(done, ud, ROOMS_E_UNAVAILABLE, "service_unavailable",
@@ -768,9 +767,10 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
         docs_client_left_room(s->client, room);
         entities_client_left_room(r, s->client, room);
         if (event) {
-            json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
-            if (fields) json_object_update(msg, fields);
-            proto_send_json(s->client, msg);
+            proto_part_t part = {.obj = fields};
+            bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
+                                                   .parts = &part, .nparts = fields ? 1 : 0,
+                                                   .to = s->client->id});
         }
         bus_unsubscribe(&room->bus, s);
         free(s);
@@ -796,7 +796,7 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     fill_part(&op->pl.part, m);
     unsubscribe_user(r, room, user_id, NULL, NULL);
     member_remove(r, room, m);
-    publish(room, NULL, "participant_left",
+    publish(room, BUS_MEMBER_NONE, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
     system_event(r, room, "left", user_id, name, "a participant left");
     op->stored = after_simple;
@@ -862,7 +862,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         fill_part(&op->pl.part, m);
         member_remove(r, room, m);
     }
-    publish(room, NULL, "participant_left",
+    publish(room, BUS_MEMBER_NONE, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", ban ? "banned" : "kicked"));
     system_event(r, room, ban ? "banned" : "removed", user_id, name,
                  ban ? "a participant was banned by the host"
@@ -873,7 +873,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
 
 static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
-    publish(room, NULL, "room_deleted", json_pack("{s:s}", "reason", reason));
+    publish(room, BUS_MEMBER_NONE, "room_deleted", json_pack("{s:s}", "reason", reason));
     docs_room_dropped(room);
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
@@ -999,12 +999,10 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
                            "stateVersion", (json_int_t)room->state_version, "currentMode",
                            mode_of(room));
-    json_t *ev = json_pack("{s:s, s:s, s:O, s:I, s:I, s:o}", "op", "state", "room", room->id,
-                           "state", room->state, "version", (json_int_t)room->state_version,
-                           "stateVersion", (json_int_t)room->state_version, "currentMode",
-                           mode_of(room));
-    op->ev = entities_event_push(room, proto_frame_json(ev), NULL, 0);
-    json_decref(ev);
+    json_t *ev = json_pack("{s:O, s:I, s:I, s:o}", "state", room->state, "version",
+                           (json_int_t)room->state_version, "stateVersion",
+                           (json_int_t)room->state_version, "currentMode", mode_of(room));
+    op->ev = entities_event_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
     op_submit(op);
     state_message(r, room, by, old_mode);
     json_decref(old_mode);
@@ -1038,7 +1036,7 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
     room->last_activity = clock_unix_ms();
     char link[512];
     snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
-    publish(room, NULL, "room_code",
+    publish(room, BUS_MEMBER_NONE, "room_code",
             json_pack("{s:s, s:s}", "roomCode", room->code, "joinLink", link));
     rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
@@ -1092,7 +1090,7 @@ static void settings_message(rooms_t *r, room_t *room, const auth_claims_t *by,
 static void after_update(rooms_op_t *op)
 {
     /* The event carries this change's values, whatever changed since. */
-    if (!op->room->deleted) publish(op->room, NULL, "room_updated", op->event);
+    if (!op->room->deleted) publish(op->room, BUS_MEMBER_NONE, "room_updated", op->event);
     else json_decref(op->event);
     op->event = NULL;
     op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
@@ -1236,8 +1234,8 @@ static void after_post(rooms_op_t *op)
     json_t *m = room_message_json(&op->pl.msg);
     if (op->room->recent_ok) recent_add(op->r, op->room, json_dumps(m, JSON_COMPACT), op->pl.msg.seq);
     if (!op->room->deleted)
-        publish(op->room, op->except, "message",
-                json_pack("{s:O}", "message", m));
+        publish_seq(op->room, op->except, "message", json_pack("{s:O}", "message", m),
+                    op->pl.msg.seq);
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
 }
 
@@ -1272,7 +1270,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     m->content = ch_strndup(content, clen);
     m->metadata = meta;
     m->created_at = room->last_activity = clock_unix_ms();
-    op->except = except;
+    op->except = except ? except->id : BUS_MEMBER_NONE;
     op->stored = after_post;
     op_submit(op);
 }
@@ -1418,7 +1416,7 @@ void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
         member_changed(m);
-        publish_member(room, c, "participant_joined", m);
+        publish_member(room, c->id, "participant_joined", m);
     }
 }
 
@@ -1431,7 +1429,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     member_changed(m);
     dirty_remove(r, m);
     if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
-    publish(room, NULL, "participant_left",
+    publish(room, BUS_MEMBER_NONE, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
 }
 
@@ -1453,7 +1451,7 @@ int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *
     size_t n = text ? strlen(text) : 0;
     free(text);
     if (n > r->lim.max_broadcast) return -1;
-    publish(room, from, "broadcast",
+    publish(room, from->id, "broadcast",
             json_pack("{s:s, s:s, s:O}", "event", event, "from", from->user.sub, "data",
                       data ? data : json_null()));
     return 0;
@@ -1463,14 +1461,11 @@ int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *
  * connections: they know). */
 static void presence_emit(room_t *room, room_member_t *m, json_t *change)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:o}", "op", "presence", "room", room->id,
-                            "userId", m->user_id, "state", change);
-    if (room->bus.count > m->online) {
-        cbuf_t *frame = proto_frame_json(msg);
-        bus_publish_others(&room->bus, frame, m->user_id);
-        cbuf_unref(frame);
-    }
-    json_decref(msg);
+    json_t *fields = json_pack("{s:s, s:o}", "userId", m->user_id, "state", change);
+    proto_part_t part = {.obj = fields};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = "presence", .parts = &part,
+                                           .nparts = 1, .except_user = m->user_id});
+    json_decref(fields);
 }
 
 static void on_presence_timer(uv_timer_t *t);
@@ -1561,7 +1556,7 @@ static void on_tick(uv_timer_t *t)
                 rooms_op_t *op = op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
                 fill_part(&op->pl.part, m);
                 op_submit(op);
-                publish(room, NULL, "participant_removed",
+                publish(room, BUS_MEMBER_NONE, "participant_removed",
                         json_pack("{s:s, s:s}", "userId", m->user_id, "reason", "timeout"));
                 member_remove(r, room, m);
             }
@@ -1673,7 +1668,7 @@ static void on_loaded(store_req_t *req)
     uint64_t now = uv_now(r->loop);
     for (size_t i = 0; i < pl->nrooms; i++) {
         store_room_t *sr = &pl->rooms[i];
-        room_t *room = room_new();
+        room_t *room = room_new(r);
         memcpy(room->id, sr->id, sizeof(room->id));
         memcpy(room->code, sr->code, sizeof(room->code));
         memcpy(room->name, sr->name, sizeof(room->name));
@@ -1718,12 +1713,13 @@ static void on_loaded(store_req_t *req)
 }
 
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store)
+               store_t *store, bus_t *bus)
 {
     memset(r, 0, sizeof(*r));
     r->loop = loop;
     r->log = log;
     r->store = store;
+    r->bus = bus;
     r->lim = (rooms_limits_t){
         .max_capacity = (uint32_t)cfg->room_max_capacity,
         .default_capacity =

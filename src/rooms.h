@@ -73,7 +73,7 @@ struct room_s {
     int64_t last_activity;     /* unix ms */
     room_member_t *members;
     uint32_t seats;            /* members that are not banned */
-    bus_room_t bus;            /* subscribed connections */
+    bus_topic_t bus;           /* the room's topic: its connections here */
     doc_t *docs;               /* documents loaded in memory (docs.c) */
     entity_set_t ents;         /* shared scene state (entities.c) */
     uint32_t nlocks;           /* entities locked */
@@ -112,6 +112,7 @@ typedef struct rooms_s {
     uv_loop_t *loop;           /* borrowed */
     log_t *log;                /* borrowed */
     store_t *store;            /* borrowed */
+    bus_t *bus;                /* borrowed: how events reach the members */
     rooms_limits_t lim;
     docs_limits_t docs;
     entity_limits_t ent_lim;
@@ -165,7 +166,7 @@ typedef struct {
  * (running the loop until loaded). Returns 0, or -1 with a log line. Borrowed pointers
  * must outlive r. */
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store);
+               store_t *store, bus_t *bus);
 
 /* Closes r's timers; memory is freed by rooms_free after the loop ran. */
 void rooms_close(rooms_t *r);

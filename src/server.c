@@ -323,7 +323,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
             log_info(log, "io_uring is not available (%s): one writev per connection",
                      strerror(errno));
     }
-    if (rooms_init(&s->rooms, loop, cfg, log, store) != 0) {
+    s->bus = bus_local_new(0);
+    if (rooms_init(&s->rooms, loop, cfg, log, store, s->bus) != 0) {
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
         return -1;
@@ -369,6 +370,8 @@ void server_free(server_t *s)
     CH_ASSERT(s->per_ip.count == 0);
     strmap_free(&s->per_ip);
     if (s->rooms_ready) rooms_free(&s->rooms);
+    bus_free(s->bus);
+    s->bus = NULL;
     rl_map_free(s->proto.auth.rl);
     s->proto.auth.rl = NULL;
     proto_free(&s->proto);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "bus.h"
 #include "config.h"
 #include "net_addr.h"
 #include "log.h"
@@ -58,6 +59,7 @@ typedef struct server_s {
     proto_t proto;
     api_t api;
     rooms_t rooms;
+    bus_t *bus;                    /* owned: how rooms reach their members (bus.h) */
     store_t *store;                /* borrowed */
     auth_jwt_t *jwt;               /* borrowed */
     ws_handshake_opts_t handshake;

@@ -160,7 +160,7 @@ static void test_transient(void)
     ASSERT_EQ(create(&s, &l, "av", "{\"x\":0,\"name\":\"a\"}", 1, &e), ENT_OK);
     uint64_t due;
     json_t *p = parse("{\"x\":1}");
-    ASSERT_EQ(entity_transient(e, &l, p, (void *)1, 1000, &due), ENT_OK);
+    ASSERT_EQ(entity_transient(e, &l, p, 1, 1000, &due), ENT_OK);
     json_decref(p);
     ASSERT_EQ(due, 1000); /* the first one goes at once */
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1000, 2, 2000), 1);
@@ -172,12 +172,12 @@ static void test_transient(void)
         char buf[64];
         snprintf(buf, sizeof(buf), "{\"x\":%d,\"y\":%d}", i, -i);
         p = parse(buf);
-        ASSERT_EQ(entity_transient(e, &l, p, (void *)2, 1000 + (uint64_t)i, &due), ENT_OK);
+        ASSERT_EQ(entity_transient(e, &l, p, 2, 1000 + (uint64_t)i, &due), ENT_OK);
         json_decref(p);
         ASSERT_EQ(due, 1050);
     }
     ASSERT_EQ(entity_pending_due(e, &l), 1050);
-    ASSERT_TRUE(e->pending_from == (void *)2);
+    ASSERT_EQ(e->pending_from, 2);
     ASSERT_TRUE(is_json(e->data, "{\"x\":1,\"name\":\"a\"}")); /* not applied yet */
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1050, 3, 2050), 1);
     ASSERT_TRUE(is_json(e->data, "{\"x\":10,\"y\":-10,\"name\":\"a\"}"));
@@ -185,7 +185,7 @@ static void test_transient(void)
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1100, 4, 2100), 0); /* nothing held */
     /* A held change equal to the data is no change. */
     p = parse("{\"x\":10}");
-    ASSERT_EQ(entity_transient(e, &l, p, NULL, 1060, &due), ENT_OK);
+    ASSERT_EQ(entity_transient(e, &l, p, BUS_MEMBER_NONE, 1060, &due), ENT_OK);
     json_decref(p);
     ASSERT_EQ(due, 1100);
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1100, 4, 2100), 0);
@@ -193,7 +193,7 @@ static void test_transient(void)
     /* Too large: refused, nothing held. */
     entity_limits_t sl = lim_small();
     p = parse("{\"s\":\"0123456789012345678901234567890123456789\"}");
-    ASSERT_EQ(entity_transient(e, &sl, p, NULL, 1200, &due), ENT_TOO_LARGE);
+    ASSERT_EQ(entity_transient(e, &sl, p, BUS_MEMBER_NONE, 1200, &due), ENT_TOO_LARGE);
     json_decref(p);
     ASSERT_TRUE(e->pending == NULL);
     entset_free(&s);
@@ -206,7 +206,7 @@ static void test_locks(void)
     entset_init(&s, 4, 0);
     entity_t *e;
     ASSERT_EQ(create(&s, &l, "o", "{}", 1, &e), ENT_OK);
-    const void *a = (void *)0xa, *b = (void *)0xb;
+    const bus_member_t a = 0xa, b = 0xb;
     ASSERT_TRUE(entity_may_change(e, a, 0));
     entity_lock(e, a, "ua", "Ada", 1000, 5000, 100000);
     ASSERT_TRUE(entity_may_change(e, a, 5500));
@@ -264,7 +264,7 @@ static void test_lock_max_hold(void)
     entset_init(&s, 4, 0);
     entity_t *e;
     ASSERT_EQ(create(&s, &l, "o", "{}", 1, &e), ENT_OK);
-    const void *a = (void *)0xa, *b = (void *)0xb;
+    const bus_member_t a = 0xa, b = 0xb;
     uint64_t ttl = 4000;
     ASSERT_EQ(entity_lock_check(e, a, "ua", &l, 1000, &ttl), ENT_OK);
     ASSERT_EQ(ttl, 4000);
@@ -307,7 +307,7 @@ static void test_lock_rules_clock(void)
     entset_init(&s, 4, 0);
     entity_t *e;
     ASSERT_EQ(create(&s, &l, "o", "{}", 1, &e), ENT_OK); /* owner "owner" */
-    const void *a = (void *)0xa, *b = (void *)0xb, *h = (void *)0xc;
+    const bus_member_t a = 0xa, b = 0xb, h = 0xc;
     uint64_t t = 1000; /* the clock */
     int broken = -1;
     ASSERT_TRUE(!entity_lock_expired(e, t));                        /* no lock */
@@ -539,7 +539,7 @@ static void test_delta_property(void)
                 snprintf(p, sizeof(p), "{\"t\":%d}", step);
                 json_t *pt = parse(p);
                 uint64_t due;
-                entity_transient(e, &l, pt, NULL, (uint64_t)step * 100 + 1, &due);
+                entity_transient(e, &l, pt, BUS_MEMBER_NONE, (uint64_t)step * 100 + 1, &due);
                 json_decref(pt);
                 if (entset_apply_pending(&s, &l, e, (uint64_t)step * 100 + 1, v + 1, step)) v++;
             } else {

@@ -23,6 +23,7 @@ typedef struct {
     log_t log;
     chorus_config_t cfg;
     store_t *store;
+    bus_t *bus;
     rooms_t r;
     char db[512];
 } fx_t;
@@ -48,7 +49,8 @@ static int fx_open(fx_t *f)
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store);
+    f->bus = bus_local_new(0);
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus);
 }
 
 /* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
@@ -59,6 +61,7 @@ static int fx_close(fx_t *f)
     store_close(f->store);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     rooms_free(&f->r);
+    bus_free(f->bus);
     int rc = uv_loop_close(&f->loop);
     config_free(&f->cfg);
     test_rm_db(f->db);
@@ -94,10 +97,11 @@ static void t_release(proto_client_t *pc)
 }
 static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release};
 
-static void tclient_init(tclient_t *c, const char *sub)
+static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &t_tr;
+    c->pc.id = bus_member_next(bus);
     c->pc.authed = 1;
     snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
 }
@@ -230,10 +234,10 @@ static void test_encoded_follows_every_change(void)
 
     /* Subscribing: online, and a fresh presence. */
     tclient_t ann, ann2, bob, host;
-    tclient_init(&ann, "ann");
-    tclient_init(&ann2, "ann");
-    tclient_init(&bob, "bob");
-    tclient_init(&host, "host");
+    tclient_init(&ann, f.bus, "ann");
+    tclient_init(&ann2, f.bus, "ann");
+    tclient_init(&bob, f.bus, "bob");
+    tclient_init(&host, f.bus, "host");
     rooms_subscribe(&f.r, room, &host.pc);
     ASSERT_TRUE(members_match(room));
     rooms_subscribe(&f.r, room, &ann.pc);
@@ -345,7 +349,7 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(join(&f, room, "subs", NULL), 0); /* connects */
     ASSERT_EQ(room->seats, 3);
     tclient_t subs;
-    tclient_init(&subs, "subs");
+    tclient_init(&subs, f.bus, "subs");
     rooms_subscribe(&f.r, room, &subs.pc);
     auth_claims_t ws = user("ws"), gone = user("gone");
     outcome_t o = {0}, o2 = {0};
