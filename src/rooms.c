@@ -15,6 +15,7 @@
 
 #include "auth_random.h"
 #include "clock.h"
+#include "entities.h" /* the versioned outbox (entities_event_*): fan-out, issue 16 item 1 */
 #include "json_patch.h"
 #include "mem.h"
 #include "room_code.h"
@@ -38,9 +39,10 @@ static uint64_t random_seed(void)
     return s;
 }
 
-static room_t *room_new(void)
+static room_t *room_new(rooms_t *r)
 {
     room_t *room = ch_calloc(1, sizeof(*room));
+    room->rooms = r;
     room->state = json_object();
     entset_init(&room->ents, random_seed(), 0);
     return room;
@@ -137,8 +139,12 @@ static void member_changed(room_member_t *m)
 
 static void room_free(room_t *room)
 {
-    docs_room_free(room);
-    entities_room_free(room);
+    rooms_t *r = room->rooms;
+    for (size_t i = 0; i < r->nfeatures; i++)
+        if (r->features[i]->room_freed) r->features[i]->room_freed(r, room);
+    /* The entity set is the room's versioned state log too (entset_log_state): rooms.c
+     * makes it in room_new and frees it here, after the features freed what is in it. */
+    entset_free(&room->ents);
     recent_drop(room);
     free(room->recent);
     for (room_member_t *m = room->members, *next; m; m = next) {
@@ -535,7 +541,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
         fail(done, ud, 429, "room_limit", "you host the maximum number of live rooms");
         return;
     }
-    room_t *room = room_new();
+    room_t *room = room_new(r);
     if (room_code_generate(room->code, rng, code_taken, r, CODE_TRIES) != 0) {
         room_free(room);
         fail(done, ud, 503, "service_unavailable", "no free room code; try again");
@@ -762,8 +768,8 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         if (strcmp(s->client->user.sub, user_id) != 0) continue;
-        docs_client_left_room(s->client, room);
-        entities_client_left_room(r, s->client, room);
+        for (size_t i = 0; i < r->nfeatures; i++)
+            if (r->features[i]->member_left) r->features[i]->member_left(r, room, s->client);
         if (event) {
             json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
             if (fields) json_object_update(msg, fields);
@@ -869,7 +875,8 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
 static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
     publish(room, NULL, "room_deleted", json_pack("{s:s}", "reason", reason));
-    docs_room_dropped(room);
+    for (size_t i = 0; i < r->nfeatures; i++)
+        if (r->features[i]->room_dropped) r->features[i]->room_dropped(r, room);
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         bus_unsubscribe(&room->bus, s);
@@ -1426,6 +1433,8 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 
 void rooms_client_gone(rooms_t *r, proto_client_t *c)
 {
+    for (size_t i = 0; i < r->nfeatures; i++)
+        if (r->features[i]->client_gone) r->features[i]->client_gone(r, c);
     while (c->subs) {
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
@@ -1533,7 +1542,8 @@ static void on_tick(uv_timer_t *t)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
-        entities_tick(room, now);
+        for (size_t f = 0; f < r->nfeatures; f++)
+            if (r->features[f]->tick) r->features[f]->tick(r, room, now);
         /* Recent messages are kept for rooms people are in (and were a moment ago). */
         if (!room->bus.count && room->recent_ok) recent_drop(room);
         for (room_member_t *m = room->members, *next; m; m = next) {
@@ -1662,7 +1672,7 @@ static void on_loaded(store_req_t *req)
     uint64_t now = uv_now(r->loop);
     for (size_t i = 0; i < pl->nrooms; i++) {
         store_room_t *sr = &pl->rooms[i];
-        room_t *room = room_new();
+        room_t *room = room_new(r);
         memcpy(room->id, sr->id, sizeof(room->id));
         memcpy(room->code, sr->code, sizeof(room->code));
         memcpy(room->name, sr->name, sizeof(room->name));
@@ -1695,8 +1705,8 @@ static void on_loaded(store_req_t *req)
         }
         seat_unconnected(r, m); /* nobody is connected after a restart */
     }
-    for (size_t i = 0; i < pl->nents; i++)
-        entities_load_row(r, &pl->ents[i]);
+    for (size_t i = 0; i < r->nfeatures; i++)
+        if (r->features[i]->load) r->features[i]->load(r, pl);
     for (size_t i = 0; i < pl->nusage; i++) {
         store_usage_t *u = &pl->usage[i];
         room_t *room = strmap_get(&r->by_id, u->room_id);
@@ -1707,12 +1717,14 @@ static void on_loaded(store_req_t *req)
 }
 
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store)
+               store_t *store, const rooms_feature_t *const *features, size_t nfeatures)
 {
     memset(r, 0, sizeof(*r));
     r->loop = loop;
     r->log = log;
     r->store = store;
+    r->features = features;
+    r->nfeatures = nfeatures;
     r->lim = (rooms_limits_t){
         .max_capacity = (uint32_t)cfg->room_max_capacity,
         .default_capacity =
@@ -1740,19 +1752,6 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
                      .max_bytes = (size_t)cfg->presence_max},
         .public_url = cfg->public_url,
     };
-    r->docs = (docs_limits_t){
-        /* A snapshot is one doc_open reply: it must fit in the reply budget. */
-        .max_size =
-            (size_t)(cfg->doc_max_size < config_reply_budget(cfg) ? cfg->doc_max_size
-                                                                  : config_reply_budget(cfg)),
-        .max_op = (size_t)cfg->doc_max_op,
-        .max_components = (size_t)cfg->doc_max_components,
-        .log_window = (size_t)cfg->doc_log_window,
-        .log_max_bytes = (size_t)cfg->doc_log_max_bytes,
-        .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
-        .max_open = (uint32_t)cfg->ws_max_docs,
-    };
-    r->ent_lim = entities_limits(cfg);
     r->lookup = room_lookup_new(
         &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
                      cfg->rate_room_miss_user.window_ms},
@@ -1782,10 +1781,11 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_timer_init(loop, &r->presence_timer);
     uv_timer_init(loop, &r->tick_timer);
     uv_timer_init(loop, &r->sweep_timer);
-    uv_timer_init(loop, &r->ent_timer);
     uv_timer_init(loop, &r->retention_timer);
-    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r->ent_timer.data = r;
+    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
     r->retention_timer.data = r;
+    for (size_t i = 0; i < nfeatures; i++)
+        if (features[i]->start) features[i]->start(r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep) {
         uv_timer_start(&r->retention_timer, on_retention_timer, r->lim.retention_ms,
                        r->lim.retention_ms);
@@ -1800,8 +1800,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 
 void rooms_close(rooms_t *r)
 {
-    entities_flush(r);
-    uv_close((uv_handle_t *)&r->ent_timer, NULL);
+    for (size_t i = 0; i < r->nfeatures; i++)
+        if (r->features[i]->close) r->features[i]->close(r);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);

@@ -12,7 +12,13 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "docs.h"
+#include "entities.h"
 #include "mem.h"
+#include "proto_rooms.h"
+
+/* The rooms' features, in the order rooms.c calls their hooks. */
+static const rooms_feature_t *const server_features[] = {&docs_feature, &entities_feature};
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -323,7 +329,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
             log_info(log, "io_uring is not available (%s): one writev per connection",
                      strerror(errno));
     }
-    if (rooms_init(&s->rooms, loop, cfg, log, store) != 0) {
+    if (rooms_init(&s->rooms, loop, cfg, log, store, server_features,
+                   CH_ARRAY_LEN(server_features)) != 0) {
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
         return -1;

@@ -12,6 +12,9 @@
 #include <uv.h>
 
 #include "config.h"
+#include "docs.h"
+#include "entities.h"
+#include "mem.h"
 #include "rooms.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -48,7 +51,10 @@ static int fx_open(fx_t *f)
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store);
+    /* The server's features (app.c), so that leaving and disconnecting run their hooks. */
+    static const rooms_feature_t *const features[] = {&docs_feature, &entities_feature};
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, features,
+                      CH_ARRAY_LEN(features));
 }
 
 /* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
