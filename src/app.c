@@ -11,8 +11,10 @@
 #include "mem.h"
 #include "proto_rooms.h"
 
-/* The rooms' features, in the order rooms.c calls their hooks. */
-static const rooms_feature_t *const app_features[] = {&docs_feature, &entities_feature};
+/* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in
+ * rooms_t and room_t: no ud. */
+static const rooms_feature_use_t app_features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
 
 static void audit_rejected(void *ud, const char *ip, const char *why)
 {

@@ -728,8 +728,11 @@ void docs_room_free(room_t *room)
     room->docs = NULL;
 }
 
-static void hook_start(rooms_t *r, const chorus_config_t *cfg)
+/* ---------- the hooks in rooms ---------- */
+
+static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
 {
+    (void)ud;
     r->docs = (docs_limits_t){
         /* A snapshot is one doc_open reply: it must fit in the reply budget. */
         .max_size =
@@ -744,29 +747,38 @@ static void hook_start(rooms_t *r, const chorus_config_t *cfg)
     };
 }
 
-static void hook_member_left(rooms_t *r, room_t *room, proto_client_t *c)
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
 {
+    (void)ud;
     (void)r;
     docs_client_left_room(c, room);
 }
 
-static void hook_room_dropped(rooms_t *r, room_t *room)
+static void hook_room_dropped(void *ud, rooms_t *r, room_t *room)
 {
+    (void)ud;
     (void)r;
     docs_room_dropped(room);
 }
 
-static void hook_room_freed(rooms_t *r, room_t *room)
+static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
 {
+    (void)ud;
     (void)r;
     docs_room_free(room);
+}
+
+static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+{
+    (void)ud;
+    docs_client_gone(r, c);
 }
 
 const rooms_feature_t docs_feature = {
     .name = "documents",
     .start = hook_start,
     .member_left = hook_member_left,
-    .client_gone = docs_client_gone,
+    .client_gone = hook_client_gone,
     .room_dropped = hook_room_dropped,
     .room_freed = hook_room_freed,
 };

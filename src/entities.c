@@ -759,40 +759,52 @@ static void op_sync(proto_req_t *req)
 
 /* ---------- the hooks in rooms ---------- */
 
-static void hook_load(rooms_t *r, const store_rooms_t *pl)
+static void hook_load(void *ud, rooms_t *r, const store_rooms_t *pl)
 {
+    (void)ud;
     for (size_t i = 0; i < pl->nents; i++)
         entities_load_row(r, &pl->ents[i]);
 }
 
-static void hook_start(rooms_t *r, const chorus_config_t *cfg)
+static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
 {
+    (void)ud;
     r->ent_lim = entities_limits(cfg);
     uv_timer_init(r->loop, &r->ent_timer);
     r->ent_timer.data = r;
 }
 
-static void hook_close(rooms_t *r)
+static void hook_close(void *ud, rooms_t *r)
 {
+    (void)ud;
     entities_flush(r);
     uv_close((uv_handle_t *)&r->ent_timer, NULL);
 }
 
-static void hook_member_left(rooms_t *r, room_t *room, proto_client_t *c)
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
 {
+    (void)ud;
     entities_client_left_room(r, c, room);
 }
 
-static void hook_room_freed(rooms_t *r, room_t *room)
+static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
 {
+    (void)ud;
     (void)r;
     entities_room_free(room);
 }
 
-static void hook_tick(rooms_t *r, room_t *room, uint64_t now_ms)
+static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
 {
+    (void)ud;
     (void)r;
     entities_tick(room, now_ms);
+}
+
+static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+{
+    (void)ud;
+    entities_client_gone(r, c);
 }
 
 const rooms_feature_t entities_feature = {
@@ -801,7 +813,7 @@ const rooms_feature_t entities_feature = {
     .start = hook_start,
     .close = hook_close,
     .member_left = hook_member_left,
-    .client_gone = entities_client_gone,
+    .client_gone = hook_client_gone,
     .room_freed = hook_room_freed,
     .tick = hook_tick,
 };

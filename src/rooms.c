@@ -30,6 +30,15 @@
 #define ROOMS_LOOKUP_KEYS 65536
 #define ROOMS_LOOKUP_SWEEP_MS 60000
 
+/* Calls hook of every feature that has it, in the features' order, with the feature's ud
+ * and then the arguments after hook. */
+#define ROOMS_FEATURES_CALL(r, hook, ...)                                                 \
+    do {                                                                                 \
+        for (size_t f_ = 0; f_ < (r)->nfeatures; f_++)                                   \
+            if ((r)->features[f_].hooks->hook)                                           \
+                (r)->features[f_].hooks->hook((r)->features[f_].ud, __VA_ARGS__);        \
+    } while (0)
+
 /* ---------- registry ---------- */
 
 static uint64_t random_seed(void)
@@ -140,8 +149,7 @@ static void member_changed(room_member_t *m)
 static void room_free(room_t *room)
 {
     rooms_t *r = room->rooms;
-    for (size_t i = 0; i < r->nfeatures; i++)
-        if (r->features[i]->room_freed) r->features[i]->room_freed(r, room);
+    ROOMS_FEATURES_CALL(r, room_freed, r, room);
     /* The entity set is the room's versioned state log too (entset_log_state): rooms.c
      * makes it in room_new and frees it here, after the features freed what is in it. */
     entset_free(&room->ents);
@@ -768,8 +776,7 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         if (strcmp(s->client->user.sub, user_id) != 0) continue;
-        for (size_t i = 0; i < r->nfeatures; i++)
-            if (r->features[i]->member_left) r->features[i]->member_left(r, room, s->client);
+        ROOMS_FEATURES_CALL(r, member_left, r, room, s->client);
         if (event) {
             json_t *msg = json_pack("{s:s, s:s}", "op", event, "room", room->id);
             if (fields) json_object_update(msg, fields);
@@ -875,8 +882,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
 static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
     publish(room, NULL, "room_deleted", json_pack("{s:s}", "reason", reason));
-    for (size_t i = 0; i < r->nfeatures; i++)
-        if (r->features[i]->room_dropped) r->features[i]->room_dropped(r, room);
+    ROOMS_FEATURES_CALL(r, room_dropped, r, room);
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         bus_unsubscribe(&room->bus, s);
@@ -1433,8 +1439,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 
 void rooms_client_gone(rooms_t *r, proto_client_t *c)
 {
-    for (size_t i = 0; i < r->nfeatures; i++)
-        if (r->features[i]->client_gone) r->features[i]->client_gone(r, c);
+    ROOMS_FEATURES_CALL(r, client_gone, r, c);
     while (c->subs) {
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
@@ -1542,8 +1547,7 @@ static void on_tick(uv_timer_t *t)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
-        for (size_t f = 0; f < r->nfeatures; f++)
-            if (r->features[f]->tick) r->features[f]->tick(r, room, now);
+        ROOMS_FEATURES_CALL(r, tick, r, room, now);
         /* Recent messages are kept for rooms people are in (and were a moment ago). */
         if (!room->bus.count && room->recent_ok) recent_drop(room);
         for (room_member_t *m = room->members, *next; m; m = next) {
@@ -1705,8 +1709,7 @@ static void on_loaded(store_req_t *req)
         }
         seat_unconnected(r, m); /* nobody is connected after a restart */
     }
-    for (size_t i = 0; i < r->nfeatures; i++)
-        if (r->features[i]->load) r->features[i]->load(r, pl);
+    ROOMS_FEATURES_CALL(r, load, r, pl);
     for (size_t i = 0; i < pl->nusage; i++) {
         store_usage_t *u = &pl->usage[i];
         room_t *room = strmap_get(&r->by_id, u->room_id);
@@ -1717,13 +1720,15 @@ static void on_loaded(store_req_t *req)
 }
 
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store, const rooms_feature_t *const *features, size_t nfeatures)
+               store_t *store, const rooms_feature_use_t *features, size_t nfeatures)
 {
     memset(r, 0, sizeof(*r));
     r->loop = loop;
     r->log = log;
     r->store = store;
-    r->features = features;
+    CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
+    for (size_t i = 0; i < nfeatures; i++)
+        r->features[i] = features[i];
     r->nfeatures = nfeatures;
     r->lim = (rooms_limits_t){
         .max_capacity = (uint32_t)cfg->room_max_capacity,
@@ -1784,8 +1789,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_timer_init(loop, &r->retention_timer);
     r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
     r->retention_timer.data = r;
-    for (size_t i = 0; i < nfeatures; i++)
-        if (features[i]->start) features[i]->start(r, cfg);
+    ROOMS_FEATURES_CALL(r, start, r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep) {
         uv_timer_start(&r->retention_timer, on_retention_timer, r->lim.retention_ms,
                        r->lim.retention_ms);
@@ -1800,8 +1804,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 
 void rooms_close(rooms_t *r)
 {
-    for (size_t i = 0; i < r->nfeatures; i++)
-        if (r->features[i]->close) r->features[i]->close(r);
+    ROOMS_FEATURES_CALL(r, close, r);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);

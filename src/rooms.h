@@ -27,6 +27,16 @@ typedef struct room_s room_t;
 typedef struct room_member_s room_member_t;
 typedef struct rooms_s rooms_t;
 typedef struct rooms_feature_s rooms_feature_t;
+
+/* A feature as rooms_init takes it: its hooks and the state they are given. */
+typedef struct {
+    const rooms_feature_t *hooks; /* borrowed (a static const table) */
+    void *ud;                     /* borrowed: the feature's own state, first argument of
+                                   * every hook (NULL when it keeps none) */
+} rooms_feature_use_t;
+
+/* Features one registry takes: documents, entities, and room for signaling and assets. */
+#define ROOMS_FEATURES_MAX 8
 struct doc_s;
 struct ent_event_s;
 
@@ -120,7 +130,7 @@ struct rooms_s {
     uv_loop_t *loop;           /* borrowed */
     log_t *log;                /* borrowed */
     store_t *store;            /* borrowed */
-    const rooms_feature_t *const *features; /* borrowed: the hooks, called in this order */
+    rooms_feature_use_t features[ROOMS_FEATURES_MAX]; /* hooks called in this order */
     size_t nfeatures;
     rooms_limits_t lim;
     /* The built-in features' registry-wide state, embedded for the same reason as in
@@ -145,31 +155,33 @@ struct rooms_s {
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls
  * at the points of a room's and a member's life, so that it knows no feature by name. A
- * feature is one static const table, listed to rooms_init; rooms.c calls each hook of
- * each feature in the list's order, at the point written, and skips a NULL hook. Every
- * hook borrows all its arguments. */
+ * feature is one static const table, listed to rooms_init with its state (ud); rooms.c
+ * calls each hook of each feature in the list's order, at the point written, with that
+ * ud first, and skips a NULL hook. Every hook borrows all its arguments. A feature keeps
+ * what it needs per registry in its ud and per room in its own map by room id (the
+ * built-in ones' state is embedded in rooms_t and room_t, see there). */
 struct rooms_feature_s {
     const char *name;
     /* The rows the store loaded at start (pl borrowed), once the rooms and their
      * participants are in the registry. */
-    void (*load)(rooms_t *r, const store_rooms_t *pl);
+    void (*load)(void *ud, rooms_t *r, const store_rooms_t *pl);
     /* Once the rooms loaded: reads its limits from cfg and sets up its handles. */
-    void (*start)(rooms_t *r, const chorus_config_t *cfg);
+    void (*start)(void *ud, rooms_t *r, const chorus_config_t *cfg);
     /* Shutdown (rooms_close), before the rooms' own timers close: applies what it holds
      * back, so its writes are queued before the store closes, and closes its handles. */
-    void (*close)(rooms_t *r);
+    void (*close)(void *ud, rooms_t *r);
     /* Connection c leaves room (its user left, was kicked or banned): called while c is
      * still subscribed to the room, before c is told and unsubscribed. */
-    void (*member_left)(rooms_t *r, room_t *room, proto_client_t *c);
+    void (*member_left)(void *ud, rooms_t *r, room_t *room, proto_client_t *c);
     /* Connection c disconnected: before the rooms module unsubscribes it from its rooms. */
-    void (*client_gone)(rooms_t *r, proto_client_t *c);
+    void (*client_gone)(void *ud, rooms_t *r, proto_client_t *c);
     /* room is deleted (by its host or idle): room_deleted is already published, and its
      * connections are still subscribed. The room stays allocated while work holds it. */
-    void (*room_dropped)(rooms_t *r, room_t *room);
+    void (*room_dropped)(void *ud, rooms_t *r, room_t *room);
     /* room is freed: nothing is in flight any more; free what the feature keeps in it. */
-    void (*room_freed)(rooms_t *r, room_t *room);
+    void (*room_freed)(void *ud, rooms_t *r, room_t *room);
     /* The rooms' 1 s tick, for each live room, at monotonic time now_ms. */
-    void (*tick)(rooms_t *r, room_t *room, uint64_t now_ms);
+    void (*tick)(void *ud, rooms_t *r, room_t *room, uint64_t now_ms);
 };
 
 /* Errors of room operations: a status for REST and a code for both. */
@@ -180,12 +192,12 @@ typedef struct {
     const char *field;         /* validation_error: the field at fault, else NULL */
 } rooms_err_t;
 
-/* Initialises r on loop from cfg with the nfeatures features (the array and the tables
- * borrowed; may be NULL when nfeatures is 0); loads every room and participant from the
+/* Initialises r on loop from cfg with the nfeatures features (at most ROOMS_FEATURES_MAX;
+ * the array is copied, the tables and uds are borrowed; NULL when nfeatures is 0); loads every room and participant from the
  * store, and hands the features their rows (running the loop until loaded). Returns 0, or
  * -1 with a log line. Borrowed pointers must outlive r. */
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store, const rooms_feature_t *const *features, size_t nfeatures);
+               store_t *store, const rooms_feature_use_t *features, size_t nfeatures);
 
 /* Closes r's timers and the features' handles; memory is freed by rooms_free after the
  * loop ran. */

@@ -52,7 +52,8 @@ static int fx_open(fx_t *f)
         return -1;
     }
     /* The server's features (app.c), so that leaving and disconnecting run their hooks. */
-    static const rooms_feature_t *const features[] = {&docs_feature, &entities_feature};
+    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
     return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, features,
                       CH_ARRAY_LEN(features));
 }
