@@ -45,8 +45,7 @@ static void proto_setup(app_t *a)
     proto_auth_register(&a->proto);
 }
 
-int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-             auth_jwt_t *jwt)
+int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, auth_jwt_t *jwt)
 {
     memset(a, 0, sizeof(*a));
     a->loop = loop;

@@ -37,6 +37,7 @@ typedef struct {
 
 /* Features one registry takes: documents, entities, and room for signaling and assets. */
 #define ROOMS_FEATURES_MAX 8
+
 struct doc_s;
 struct ent_event_s;
 
@@ -193,9 +194,10 @@ typedef struct {
 } rooms_err_t;
 
 /* Initialises r on loop from cfg with the nfeatures features (at most ROOMS_FEATURES_MAX;
- * the array is copied, the tables and uds are borrowed; NULL when nfeatures is 0); loads every room and participant from the
- * store, and hands the features their rows (running the loop until loaded). Returns 0, or
- * -1 with a log line. Borrowed pointers must outlive r. */
+ * the array is copied, the tables and uds are borrowed; NULL when nfeatures is 0); loads
+ * every room and participant from the store and hands the features their rows (running
+ * the loop until loaded), then starts the features. Returns 0, or -1 with a log line.
+ * Borrowed pointers must outlive r. */
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
                store_t *store, const rooms_feature_use_t *features, size_t nfeatures);
 

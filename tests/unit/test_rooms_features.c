@@ -138,8 +138,8 @@ static int fx_open(fx_t *f)
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    const rooms_feature_use_t features[] = {{&recording, &f->a}, {&recording, &f->b},
-                                            {&sparse, &f->c}};
+    const rooms_feature_use_t features[] = {
+        {&recording, &f->a}, {&recording, &f->b}, {&sparse, &f->c}};
     /* features is copied: it may go out of scope. */
     return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, features, 3);
 }
@@ -314,7 +314,8 @@ static void test_hooks_in_order_at_their_points(void)
     ASSERT_STREQ(f.j.text, "a:client_gone:host:out b:client_gone:host:out");
     f.j.text[0] = 0;
     ASSERT_EQ(fx_close(&f), 0);
-    ASSERT_STREQ(f.j.text, "a:close b:close a:room_freed:two b:room_freed:two c:room_freed:two");
+    ASSERT_STREQ(f.j.text,
+                 "a:close b:close a:room_freed:two b:room_freed:two c:room_freed:two");
 
     /* A restart hands the features the stored rooms before starting them. */
     ASSERT_EQ(fx_open(&f), 0);
