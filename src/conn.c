@@ -83,7 +83,7 @@ static void on_handle_closed(uv_handle_t *h)
     conn_ws_free(c);
     server_conn_gone(s, c);
     /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
-    if (was_ws && !proto_client_gone(&s->proto, &c->pc)) return;
+    if (was_ws && !proto_client_gone(&s->app->proto, &c->pc)) return;
     free(c);
 }
 

@@ -305,7 +305,7 @@ static void handle_ws(conn_t *c, const http_request_t *req)
     if (tok) {
         const char *reason = "invalid token";
         uint64_t retry_ms = 0;
-        int rc = proto_auth_verify(&c->srv->proto, client_ip, tok, tlen,
+        int rc = proto_auth_verify(&c->srv->app->proto, client_ip, tok, tlen,
                                    uv_now(c->srv->loop), &claims, &reason, &retry_ms);
         if (rc == PROTO_AUTH_ELIMITED) {
             char ra[40];
@@ -524,8 +524,8 @@ static void api_done(api_req_t *r)
 
 static void handle_api(conn_t *c, const http_request_t *req)
 {
-    api_req_t *r = api_req_new(&c->srv->api, req->method, req->path, req->path_len, req->query,
-                               req->query_len);
+    api_req_t *r = api_req_new(&c->srv->app->api, req->method, req->path, req->path_len,
+                               req->query, req->query_len);
     request_ip(c, req, r->ip, sizeof(r->ip));
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);

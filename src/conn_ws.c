@@ -72,12 +72,12 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
     c->kind = CONN_WS;
     c->ws = ch_malloc(sizeof(*c->ws));
     ws_parser_init(c->ws, s->cfg->ws_max_message, 1);
-    proto_client_init(&c->pc, &s->proto.limits, &ws_transport, uv_now(s->loop));
-    c->pc.id = bus_member_next(s->bus);
+    proto_client_init(&c->pc, &s->app->proto.limits, &ws_transport, uv_now(s->loop));
+    c->pc.id = bus_member_next(s->app->bus);
     c->awaiting_pong = 0;
     c->close_sent = 0;
     uint64_t now = uv_now(s->loop);
-    proto_auth_start(&s->proto, &c->pc, claims, now);
+    proto_auth_start(&s->app->proto, &c->pc, claims, now);
     arm_timer(c, now);
 }
 
@@ -170,7 +170,7 @@ void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
         }
         switch (ev.type) {
         case WS_EV_TEXT:
-            proto_handle_text(&s->proto, &c->pc, (const char *)ev.data, ev.len,
+            proto_handle_text(&s->app->proto, &c->pc, (const char *)ev.data, ev.len,
                               uv_now(s->loop));
             if (c->pc.deadline_moved && !c->close_sent) arm_timer(c, uv_now(s->loop));
             break;
@@ -194,7 +194,7 @@ void conn_ws_on_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
     uint64_t now = uv_now(c->srv->loop);
-    proto_auth_tick(&c->srv->proto, &c->pc, now);
+    proto_auth_tick(&c->srv->app->proto, &c->pc, now);
     if (c->close_sent || c->finishing || c->closing) return;
     if (c->ws_paused) {
         if (backlogged(c)) {

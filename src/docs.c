@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "doc_ot.h"
 #include "mem.h"
+#include "proto_rooms.h"
 #include "rooms.h"
 #include "utf8.h"
 
@@ -597,6 +598,61 @@ void docs_room_free(room_t *room)
     }
     room->docs = NULL;
 }
+
+/* ---------- the hooks in rooms ---------- */
+
+static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
+{
+    (void)ud;
+    r->docs = (docs_limits_t){
+        /* A snapshot is one doc_open reply: it must fit in the reply budget. */
+        .max_size =
+            (size_t)(cfg->doc_max_size < config_reply_budget(cfg) ? cfg->doc_max_size
+                                                                  : config_reply_budget(cfg)),
+        .max_op = (size_t)cfg->doc_max_op,
+        .max_components = (size_t)cfg->doc_max_components,
+        .log_window = (size_t)cfg->doc_log_window,
+        .log_max_bytes = (size_t)cfg->doc_log_max_bytes,
+        .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
+        .max_open = (uint32_t)cfg->ws_max_docs,
+    };
+}
+
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
+{
+    (void)ud;
+    (void)r;
+    docs_client_left_room(c, room);
+}
+
+static void hook_room_dropped(void *ud, rooms_t *r, room_t *room)
+{
+    (void)ud;
+    (void)r;
+    docs_room_dropped(room);
+}
+
+static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
+{
+    (void)ud;
+    (void)r;
+    docs_room_free(room);
+}
+
+static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+{
+    (void)ud;
+    docs_client_gone(r, c);
+}
+
+const rooms_feature_t docs_feature = {
+    .name = "documents",
+    .start = hook_start,
+    .member_left = hook_member_left,
+    .client_gone = hook_client_gone,
+    .room_dropped = hook_room_dropped,
+    .room_freed = hook_room_freed,
+};
 
 static const proto_op_t doc_ops[] = {
     {"doc_open", op_doc_open, 0},   {"doc_close", op_doc_close, 0},

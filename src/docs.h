@@ -12,12 +12,14 @@
 #include <jansson.h>
 
 #include "bus.h"
+#include "docs_limits.h"
 #include "ot_text.h"
 #include "proto.h"
 #include "store.h"
 
 struct rooms_s;
 struct room_s;
+struct rooms_feature_s;
 
 typedef struct doc_s doc_t;
 
@@ -53,15 +55,9 @@ struct doc_s {
     doc_waiter_t *waiters;      /* doc_open calls waiting for the load */
 };
 
-typedef struct {
-    size_t max_size;            /* bytes of text */
-    size_t max_op;              /* bytes of an op's JSON */
-    size_t max_components;
-    size_t log_window;          /* recent ops kept for transforms */
-    size_t log_max_bytes;       /* memory those ops may hold, per document */
-    uint32_t snapshot_every;    /* ops between snapshots */
-    uint32_t max_open;          /* documents one connection may have open */
-} docs_limits_t;
+/* The documents' hooks in rooms (rooms.h): limits at start, subscriptions closed when a
+ * member leaves, disconnects or the room goes, documents freed with the room. */
+extern const struct rooms_feature_s docs_feature;
 
 /* Registers the document ops (doc_open, doc_close, doc_op, doc_ops, doc_presence) on p. */
 void proto_docs_register(proto_t *p);

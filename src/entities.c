@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
+#include "proto_rooms.h"
 #include "room_rules.h"
 #include "rooms.h"
 
@@ -367,7 +368,6 @@ void entities_room_free(room_t *room)
         free(ev);
     }
     room->out_tail = NULL;
-    entset_free(&room->ents);
 }
 
 void entities_join_fields(room_t *room, json_t *data, int64_t since, size_t budget)
@@ -762,6 +762,67 @@ static void op_sync(proto_req_t *req)
                                          room->state_version, room->state,
                                          rooms_of(req)->lim.max_reply));
 }
+
+/* ---------- the hooks in rooms ---------- */
+
+static void hook_load(void *ud, rooms_t *r, const store_rooms_t *pl)
+{
+    (void)ud;
+    for (size_t i = 0; i < pl->nents; i++)
+        entities_load_row(r, &pl->ents[i]);
+}
+
+static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
+{
+    (void)ud;
+    r->ent_lim = entities_limits(cfg);
+    uv_timer_init(r->loop, &r->ent_timer);
+    r->ent_timer.data = r;
+}
+
+static void hook_close(void *ud, rooms_t *r)
+{
+    (void)ud;
+    entities_flush(r);
+    uv_close((uv_handle_t *)&r->ent_timer, NULL);
+}
+
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
+{
+    (void)ud;
+    entities_client_left_room(r, c, room);
+}
+
+static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
+{
+    (void)ud;
+    (void)r;
+    entities_room_free(room);
+}
+
+static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
+{
+    (void)ud;
+    (void)r;
+    entities_tick(room, now_ms);
+}
+
+static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+{
+    (void)ud;
+    entities_client_gone(r, c);
+}
+
+const rooms_feature_t entities_feature = {
+    .name = "entities",
+    .load = hook_load,
+    .start = hook_start,
+    .close = hook_close,
+    .member_left = hook_member_left,
+    .client_gone = hook_client_gone,
+    .room_freed = hook_room_freed,
+    .tick = hook_tick,
+};
 
 static const proto_op_t entity_ops[] = {
     {"entity_create", op_create, 0}, {"entity_update", op_update, 0},

@@ -23,9 +23,15 @@
 
 struct rooms_s;
 struct room_s;
+struct rooms_feature_s;
 
 /* One versioned event waiting for its turn in a room's outbox. */
 typedef struct ent_event_s ent_event_t;
+
+/* The entities' hooks in rooms (rooms.h): rows loaded at start, limits and the timer of
+ * held transient changes, locks released when a member leaves or disconnects, expired
+ * locks on the tick, held changes applied at shutdown, entities freed with the room. */
+extern const struct rooms_feature_s entities_feature;
 
 /* Registers the entity ops on p (whose app is the rooms_t). */
 void proto_entities_register(proto_t *p);
@@ -67,7 +73,8 @@ void entities_tick(struct room_s *room, uint64_t now_ms);
  * store closes). */
 void entities_flush(struct rooms_s *r);
 
-/* Frees room's entities and outbox (the room is freed: nothing is in flight). */
+/* Frees room's outbox (the room is freed: nothing is in flight; rooms.c frees the
+ * entity set itself, after this). */
 void entities_room_free(struct room_s *room);
 
 #endif

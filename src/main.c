@@ -11,12 +11,12 @@
 
 #include <uv.h>
 
+#include "app.h"
 #include "auth_setup.h"
 #include "config.h"
 #include "log.h"
 #include "mem.h"
 #include "server.h"
-#include "store.h"
 #include "user_valid.h"
 #include "utf8.h"
 #include "ws_handshake.h"
@@ -128,28 +128,31 @@ static int serve(int argc, char **argv)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    char dbpath[4096];
-    snprintf(dbpath, sizeof(dbpath), "%s/chorus.db", cfg.data_dir);
-    store_t *store = store_open(&store_sqlite_backend, dbpath, &loop, &lg, err, sizeof(err));
-    if (!store) {
-        log_error(&lg, "cannot open the database %s: %s", dbpath, err);
+    /* The application (store, rooms, ops, API), then the server that borrows it. */
+    app_t *app = ch_malloc(sizeof(*app));
+    if (app_init(app, &loop, &cfg, &lg, jwt) != 0) {
+        free(app);
         auth_jwt_free(jwt);
         uv_loop_close(&loop);
         config_free(&cfg);
         return 1;
     }
     server_t *srv = ch_malloc(sizeof(*srv));
-    int rc = server_start(srv, &loop, &cfg, &lg, store, jwt);
+    int rc = server_start(srv, &loop, &cfg, &lg, app);
     if (rc == 0) {
         log_ready(srv, &cfg, &lg);
         uv_run(&loop, UV_RUN_DEFAULT);
         log_info(&lg, "stopped");
     }
-    /* The loop ran until every connection closed and every store callback ran. */
-    store_close(store);
+    /* The loop ran until every connection closed and the server's and the app's handles
+     * closed (app_close); the store's queued requests finish now, then the store goes,
+     * then the rooms. */
+    app_store_close(app);
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(srv);
     free(srv);
+    app_free(app);
+    free(app);
     auth_jwt_free(jwt);
     int closed = uv_loop_close(&loop);
     CH_ASSERT(closed == 0 || rc != 0);

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "entities.h"
 #include "mem.h"
 #include "proto.h"
+#include "proto_rooms.h"
 #include "rooms.h"
 
 #define EVENT_NAME_MAX 64
@@ -329,10 +331,9 @@ static const proto_op_t room_ops[] = {
     {"room_update", op_room_update, 0},
 };
 
+/* The features' subscriptions go first (their client_gone hooks), then the rooms'. */
 static void client_gone(proto_t *p, proto_client_t *c)
 {
-    docs_client_gone(p->app, c);
-    entities_client_gone(p->app, c);
     rooms_client_gone(p->app, c);
 }
 

@@ -15,6 +15,7 @@
 
 #include "auth_random.h"
 #include "clock.h"
+#include "entities.h" /* the versioned outbox (entities_event_*): fan-out, issue 16 item 1 */
 #include "json_patch.h"
 #include "mem.h"
 #include "room_code.h"
@@ -29,6 +30,15 @@
 #define ROOMS_LOOKUP_KEYS 65536
 #define ROOMS_LOOKUP_SWEEP_MS 60000
 
+/* Calls hook of every feature that has it, in the features' order, with the feature's ud
+ * and then the arguments after hook. */
+#define ROOMS_FEATURES_CALL(r, hook, ...)                                                 \
+    do {                                                                                 \
+        for (size_t f_ = 0; f_ < (r)->nfeatures; f_++)                                   \
+            if ((r)->features[f_].hooks->hook)                                           \
+                (r)->features[f_].hooks->hook((r)->features[f_].ud, __VA_ARGS__);        \
+    } while (0)
+
 /* ---------- registry ---------- */
 
 static uint64_t random_seed(void)
@@ -42,6 +52,7 @@ static room_t *room_new(rooms_t *r)
 {
     room_t *room = ch_calloc(1, sizeof(*room));
     bus_topic_init(&room->bus, r->bus);
+    room->rooms = r;
     room->state = json_object();
     entset_init(&room->ents, random_seed(), 0);
     return room;
@@ -138,8 +149,11 @@ static void member_changed(room_member_t *m)
 
 static void room_free(room_t *room)
 {
-    docs_room_free(room);
-    entities_room_free(room);
+    rooms_t *r = room->rooms;
+    ROOMS_FEATURES_CALL(r, room_freed, r, room);
+    /* The entity set is the room's versioned state log too (entset_log_state): rooms.c
+     * makes it in room_new and frees it here, after the features freed what is in it. */
+    entset_free(&room->ents);
     recent_drop(room);
     free(room->recent);
     for (room_member_t *m = room->members, *next; m; m = next) {
@@ -764,8 +778,7 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         if (strcmp(s->client->user.sub, user_id) != 0) continue;
-        docs_client_left_room(s->client, room);
-        entities_client_left_room(r, s->client, room);
+        ROOMS_FEATURES_CALL(r, member_left, r, room, s->client);
         if (event) {
             proto_part_t part = {.obj = fields};
             bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
@@ -874,7 +887,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
 static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
     publish(room, BUS_MEMBER_NONE, "room_deleted", json_pack("{s:s}", "reason", reason));
-    docs_room_dropped(room);
+    ROOMS_FEATURES_CALL(r, room_dropped, r, room);
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
         bus_unsubscribe(&room->bus, s);
@@ -1435,6 +1448,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 
 void rooms_client_gone(rooms_t *r, proto_client_t *c)
 {
+    ROOMS_FEATURES_CALL(r, client_gone, r, c);
     while (c->subs) {
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
@@ -1539,7 +1553,7 @@ static void on_tick(uv_timer_t *t)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
-        entities_tick(room, now);
+        ROOMS_FEATURES_CALL(r, tick, r, room, now);
         /* Recent messages are kept for rooms people are in (and were a moment ago). */
         if (!room->bus.count && room->recent_ok) recent_drop(room);
         for (room_member_t *m = room->members, *next; m; m = next) {
@@ -1701,8 +1715,7 @@ static void on_loaded(store_req_t *req)
         }
         seat_unconnected(r, m); /* nobody is connected after a restart */
     }
-    for (size_t i = 0; i < pl->nents; i++)
-        entities_load_row(r, &pl->ents[i]);
+    ROOMS_FEATURES_CALL(r, load, r, pl);
     for (size_t i = 0; i < pl->nusage; i++) {
         store_usage_t *u = &pl->usage[i];
         room_t *room = strmap_get(&r->by_id, u->room_id);
@@ -1713,13 +1726,18 @@ static void on_loaded(store_req_t *req)
 }
 
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store, bus_t *bus)
+               store_t *store, bus_t *bus, const rooms_feature_use_t *features,
+               size_t nfeatures)
 {
     memset(r, 0, sizeof(*r));
     r->loop = loop;
     r->log = log;
     r->store = store;
     r->bus = bus;
+    CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
+    for (size_t i = 0; i < nfeatures; i++)
+        r->features[i] = features[i];
+    r->nfeatures = nfeatures;
     r->lim = (rooms_limits_t){
         .max_capacity = (uint32_t)cfg->room_max_capacity,
         .default_capacity =
@@ -1747,19 +1765,6 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
                      .max_bytes = (size_t)cfg->presence_max},
         .public_url = cfg->public_url,
     };
-    r->docs = (docs_limits_t){
-        /* A snapshot is one doc_open reply: it must fit in the reply budget. */
-        .max_size =
-            (size_t)(cfg->doc_max_size < config_reply_budget(cfg) ? cfg->doc_max_size
-                                                                  : config_reply_budget(cfg)),
-        .max_op = (size_t)cfg->doc_max_op,
-        .max_components = (size_t)cfg->doc_max_components,
-        .log_window = (size_t)cfg->doc_log_window,
-        .log_max_bytes = (size_t)cfg->doc_log_max_bytes,
-        .snapshot_every = (uint32_t)cfg->doc_snapshot_every,
-        .max_open = (uint32_t)cfg->ws_max_docs,
-    };
-    r->ent_lim = entities_limits(cfg);
     r->lookup = room_lookup_new(
         &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
                      cfg->rate_room_miss_user.window_ms},
@@ -1789,10 +1794,10 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_timer_init(loop, &r->presence_timer);
     uv_timer_init(loop, &r->tick_timer);
     uv_timer_init(loop, &r->sweep_timer);
-    uv_timer_init(loop, &r->ent_timer);
     uv_timer_init(loop, &r->retention_timer);
-    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r->ent_timer.data = r;
+    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
     r->retention_timer.data = r;
+    ROOMS_FEATURES_CALL(r, start, r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep) {
         uv_timer_start(&r->retention_timer, on_retention_timer, r->lim.retention_ms,
                        r->lim.retention_ms);
@@ -1807,8 +1812,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 
 void rooms_close(rooms_t *r)
 {
-    entities_flush(r);
-    uv_close((uv_handle_t *)&r->ent_timer, NULL);
+    ROOMS_FEATURES_CALL(r, close, r);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);

@@ -13,8 +13,7 @@
 
 #include "bus.h"
 #include "config.h"
-#include "docs.h"
-#include "entities.h"
+#include "docs_limits.h"
 #include "entity_set.h"
 #include "log.h"
 #include "presence.h"
@@ -26,6 +25,21 @@
 
 typedef struct room_s room_t;
 typedef struct room_member_s room_member_t;
+typedef struct rooms_s rooms_t;
+typedef struct rooms_feature_s rooms_feature_t;
+
+/* A feature as rooms_init takes it: its hooks and the state they are given. */
+typedef struct {
+    const rooms_feature_t *hooks; /* borrowed (a static const table) */
+    void *ud;                     /* borrowed: the feature's own state, first argument of
+                                   * every hook (NULL when it keeps none) */
+} rooms_feature_use_t;
+
+/* Features one registry takes: documents, entities, and room for signaling and assets. */
+#define ROOMS_FEATURES_MAX 8
+
+struct doc_s;
+struct ent_event_s;
 
 /* A participant: a user with a seat in a room, online or not. */
 struct room_member_s {
@@ -74,10 +88,15 @@ struct room_s {
     room_member_t *members;
     uint32_t seats;            /* members that are not banned */
     bus_topic_t bus;           /* the room's topic: its connections here */
-    doc_t *docs;               /* documents loaded in memory (docs.c) */
+    /* The built-in features' state of the room, embedded rather than reached through a
+     * per-feature pointer so the doc op and the entity update read it with no indirection
+     * and no allocation per room; only docs.c and entities.c use it (rooms.c frees it
+     * through their hooks). A new feature keeps its own. */
+    struct doc_s *docs;        /* documents loaded in memory (docs.c) */
     entity_set_t ents;         /* shared scene state (entities.c) */
     uint32_t nlocks;           /* entities locked */
-    ent_event_t *out_head, *out_tail; /* versioned events waiting for their turn */
+    struct ent_event_s *out_head, *out_tail; /* versioned events waiting for their turn */
+    rooms_t *rooms;            /* the registry (borrowed): how room_free finds the hooks */
     int64_t stored_bytes;      /* what the room stores, as quotas count it (quota.h) */
     int64_t state_bytes;       /* of that, the state's */
     uint32_t refs;             /* pending store work holding the room */
@@ -108,12 +127,16 @@ typedef struct {
     const char *public_url;    /* joinLink base */
 } rooms_limits_t;
 
-typedef struct rooms_s {
+struct rooms_s {
     uv_loop_t *loop;           /* borrowed */
     log_t *log;                /* borrowed */
     store_t *store;            /* borrowed */
     bus_t *bus;                /* borrowed: how events reach the members */
+    rooms_feature_use_t features[ROOMS_FEATURES_MAX]; /* hooks called in this order */
+    size_t nfeatures;
     rooms_limits_t lim;
+    /* The built-in features' registry-wide state, embedded for the same reason as in
+     * room_t; set up by their start hooks (docs.c, entities.c), unused by rooms.c. */
     docs_limits_t docs;
     entity_limits_t ent_lim;
     strmap_t by_id, by_code;
@@ -130,7 +153,38 @@ typedef struct rooms_s {
     int presence_timer_on;
     room_lookup_t *lookup;     /* failed lookups per user and IP (owned) */
     uint64_t lookup_swept_ms;  /* when the tick last swept it */
-} rooms_t;
+};
+
+/* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls
+ * at the points of a room's and a member's life, so that it knows no feature by name. A
+ * feature is one static const table, listed to rooms_init with its state (ud); rooms.c
+ * calls each hook of each feature in the list's order, at the point written, with that
+ * ud first, and skips a NULL hook. Every hook borrows all its arguments. A feature keeps
+ * what it needs per registry in its ud and per room in its own map by room id (the
+ * built-in ones' state is embedded in rooms_t and room_t, see there). */
+struct rooms_feature_s {
+    const char *name;
+    /* The rows the store loaded at start (pl borrowed), once the rooms and their
+     * participants are in the registry. */
+    void (*load)(void *ud, rooms_t *r, const store_rooms_t *pl);
+    /* Once the rooms loaded: reads its limits from cfg and sets up its handles. */
+    void (*start)(void *ud, rooms_t *r, const chorus_config_t *cfg);
+    /* Shutdown (rooms_close), before the rooms' own timers close: applies what it holds
+     * back, so its writes are queued before the store closes, and closes its handles. */
+    void (*close)(void *ud, rooms_t *r);
+    /* Connection c leaves room (its user left, was kicked or banned): called while c is
+     * still subscribed to the room, before c is told and unsubscribed. */
+    void (*member_left)(void *ud, rooms_t *r, room_t *room, proto_client_t *c);
+    /* Connection c disconnected: before the rooms module unsubscribes it from its rooms. */
+    void (*client_gone)(void *ud, rooms_t *r, proto_client_t *c);
+    /* room is deleted (by its host or idle): room_deleted is already published, and its
+     * connections are still subscribed. The room stays allocated while work holds it. */
+    void (*room_dropped)(void *ud, rooms_t *r, room_t *room);
+    /* room is freed: nothing is in flight any more; free what the feature keeps in it. */
+    void (*room_freed)(void *ud, rooms_t *r, room_t *room);
+    /* The rooms' 1 s tick, for each live room, at monotonic time now_ms. */
+    void (*tick)(void *ud, rooms_t *r, room_t *room, uint64_t now_ms);
+};
 
 /* The outcomes of room operations, whatever the transport asked for them: the REST layer
  * turns each into an HTTP status (api_status_of, api_rooms.c), the WebSocket layer answers
@@ -162,13 +216,17 @@ typedef struct {
     const char *field;         /* validation_error: the field at fault, else NULL */
 } rooms_err_t;
 
-/* Initialises r on loop from cfg; loads every room and participant from the store
- * (running the loop until loaded). Returns 0, or -1 with a log line. Borrowed pointers
- * must outlive r. */
+/* Initialises r on loop from cfg with the nfeatures features (at most ROOMS_FEATURES_MAX;
+ * the array is copied, the tables and uds are borrowed; NULL when nfeatures is 0); loads
+ * every room and participant from the store and hands the features their rows (running
+ * the loop until loaded), then starts the features. Returns 0, or -1 with a log line.
+ * Borrowed pointers must outlive r. */
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-               store_t *store, bus_t *bus);
+               store_t *store, bus_t *bus, const rooms_feature_use_t *features,
+               size_t nfeatures);
 
-/* Closes r's timers; memory is freed by rooms_free after the loop ran. */
+/* Closes r's timers and the features' handles; memory is freed by rooms_free after the
+ * loop ran. */
 void rooms_close(rooms_t *r);
 void rooms_free(rooms_t *r);
 
@@ -309,7 +367,8 @@ const char **rooms_recent(const room_t *room, size_t *n);
 /* Realtime side (called by the WebSocket ops). */
 /* Subscribes c to room as user (who must be a participant). */
 void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c);
-/* Everything c was subscribed to, on its disconnect. */
+/* Everything c was subscribed to, on its disconnect: the features' client_gone hooks
+ * first, then its rooms. */
 void rooms_client_gone(rooms_t *r, proto_client_t *c);
 /* Sends an ephemeral event to the other subscribers. Returns 0 or -1 (too big). */
 int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *event,
@@ -317,19 +376,5 @@ int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *
 /* Applies a presence patch from c's user. Returns 0 or -1 (invalid or too big). */
 int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch);
 
-/* What proto_rooms_target asks of the caller. */
-#define PROTO_ROOM_ANY 0    /* join: the id or code is the invitation */
-#define PROTO_ROOM_JOINED 1 /* joined on this connection */
-#define PROTO_ROOM_MEMBER 2 /* a participant (joined on this connection or not) */
-
-/* The room named by req's "room" field (an id or a code), or NULL after replying:
- * bad_request; not_found for no such room and, the same, for a room the caller is not in
- * (unless need is PROTO_ROOM_ANY); rate_limited (rooms_access); forbidden for a
- * participant who has not joined it on this connection when need is PROTO_ROOM_JOINED.
- * Shared by the room, document and entity ops. */
-room_t *proto_rooms_target(proto_req_t *req, int need);
-
-/* Registers the room ops (proto_rooms.c) on p, working on r (borrowed). */
-void proto_rooms_register(proto_t *p, rooms_t *r);
 
 #endif

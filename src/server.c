@@ -10,7 +10,6 @@
 
 #include <sodium.h>
 
-#include "clock.h"
 #include "conn.h"
 #include "mem.h"
 
@@ -107,8 +106,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
-    if (s->api_ready) api_close(&s->api);
-    if (s->rooms_ready) rooms_close(&s->rooms);
+    app_close(s->app);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -232,32 +230,25 @@ static int bind_listener(server_t *s, char *name, size_t cap)
     return 0;
 }
 
-static void audit_rejected(void *ud, const char *ip, const char *why)
-{
-    server_t *s = ud;
-    api_audit_failure(&s->api, "token_rejected", NULL, ip, why);
-}
-
 /* A revocation took effect: close sub's WebSocket connections whose token it refuses. */
 static void on_revoked(void *ud, const char *sub)
 {
     server_t *s = ud;
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
-        if (revoke_check(s->api.revoke, &c->pc.user) != 0)
+        if (revoke_check(s->app->api.revoke, &c->pc.user) != 0)
             conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
     }
 }
 
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-                 store_t *store, auth_jwt_t *jwt)
+                 app_t *app)
 {
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
     s->log = log;
-    s->store = store;
-    s->jwt = jwt;
+    s->app = app;
     s->date_sec = -1;
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
@@ -270,24 +261,6 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         log_warn(log, "web directory '%s' not found: static files are disabled",
                  cfg->web_dir);
     }
-    proto_limits_t limits = {
-        .rate = (uint32_t)cfg->ws_rate,
-        .burst = (uint32_t)cfg->ws_burst,
-        .flood_close = (uint32_t)cfg->ws_flood_close,
-    };
-    proto_init(&s->proto, &limits, log);
-    s->proto.auth = (proto_auth_t){
-        .jwt = jwt,
-        .timeout_ms = cfg->auth_timeout,
-        .grace_ms = cfg->token_grace,
-        .unix_ms = clock_unix_ms,
-        .audit_rejected = audit_rejected,
-        .ud = s,
-        .rl = rl_map_new(SERVER_WS_AUTH_KEYS),
-        .rule = {.limit = (uint32_t)cfg->rate_ws_auth.limit,
-                 .window_ms = cfg->rate_ws_auth.window_ms},
-    };
-    proto_auth_register(&s->proto);
     s->handshake.origins = (const char *const *)cfg->origins;
     s->handshake.norigins = cfg->norigins;
     s->handshake.subprotocol = "chorus.v1";
@@ -323,27 +296,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
             log_info(log, "io_uring is not available (%s): one writev per connection",
                      strerror(errno));
     }
-    s->bus = bus_local_new(0);
-    if (rooms_init(&s->rooms, loop, cfg, log, store, s->bus) != 0) {
-        close_server_handles(s);
-        uv_run(loop, UV_RUN_DEFAULT);
-        return -1;
-    }
-    s->rooms_ready = 1;
-    proto_rooms_register(&s->proto, &s->rooms);
-    proto_docs_register(&s->proto);
-    proto_entities_register(&s->proto);
-    int api_rc = api_init(&s->api, loop, cfg, log, store, jwt);
-    s->api_ready = 1;
-    s->api.rooms = &s->rooms;
-    s->api.revoked = on_revoked;
-    s->api.revoked_ud = s;
-    s->proto.auth.revoke = s->api.revoke;
-    if (api_rc != 0) {
-        close_server_handles(s);
-        uv_run(loop, UV_RUN_DEFAULT);
-        return -1;
-    }
+    app->api.revoked = on_revoked;
+    app->api.revoked_ud = s;
 
     char name[96];
     int rc = bind_listener(s, name, sizeof(name));
@@ -369,12 +323,6 @@ void server_free(server_t *s)
     s->uring = NULL;
     CH_ASSERT(s->per_ip.count == 0);
     strmap_free(&s->per_ip);
-    if (s->rooms_ready) rooms_free(&s->rooms);
-    bus_free(s->bus);
-    s->bus = NULL;
-    rl_map_free(s->proto.auth.rl);
-    s->proto.auth.rl = NULL;
-    proto_free(&s->proto);
     free(s->web_root);
     s->web_root = NULL;
 }

@@ -1,5 +1,6 @@
 /* server.h: the server context: one libuv loop, the listener, signals, the connection
- * registry and the once-per-iteration flush of output ("corking"). */
+ * registry and the once-per-iteration flush of output ("corking"). The application it
+ * serves (store, rooms, ops, API) is an app_t (app.h), borrowed. */
 #ifndef CHORUS_SERVER_H
 #define CHORUS_SERVER_H
 
@@ -8,13 +9,10 @@
 
 #include <uv.h>
 
-#include "api.h"
-#include "bus.h"
+#include "app.h"
 #include "config.h"
 #include "net_addr.h"
 #include "log.h"
-#include "proto.h"
-#include "rooms.h"
 #include "strmap.h"
 #include "uring.h"
 #include "ws_handshake.h"
@@ -31,10 +29,6 @@ typedef struct {
  * every connection and an idle connection holds no read buffer at all. 64 KiB: the
  * largest read libuv asks for in one go on Linux. */
 #define SERVER_READ_BUF (64 * 1024)
-
-/* Client addresses whose failed WebSocket token checks are counted (see rl_map.h for
- * what happens past it). */
-#define SERVER_WS_AUTH_KEYS 100000
 
 /* Sends per io_uring submission: a broadcast to more receivers takes several. */
 #define SERVER_URING_DEPTH 256
@@ -56,34 +50,29 @@ typedef struct server_s {
     uv_idle_t resume;              /* runs while resume_list is not empty */
     uring_t *uring;                /* owned: batches the flush's sends; NULL = writev each */
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
-    proto_t proto;
-    api_t api;
-    rooms_t rooms;
-    bus_t *bus;                    /* owned: how rooms reach their members (bus.h) */
-    store_t *store;                /* borrowed */
-    auth_jwt_t *jwt;               /* borrowed */
+    app_t *app;                    /* borrowed: what the connections speak to */
     ws_handshake_opts_t handshake;
     char date[40];                 /* cached HTTP Date header value */
     int64_t date_sec;
     int stopping;                  /* a signal asked us to stop */
     int handles_closed;            /* server handles closed, loop can end */
-    int rooms_ready;               /* rooms loaded (to close and free) */
-    int api_ready;                 /* api initialised (to close) */
     char readbuf[SERVER_READ_BUF];
 } server_t;
 
-/* Initialises s on loop with cfg, log, the store and the token verifier (all borrowed;
- * they must outlive s), binds and listens. Returns 0, or a negative libuv error (or -1)
- * with a log line saying what failed. */
+/* Initialises s on loop with cfg, log and the application app (all borrowed; they must
+ * outlive s; app was built on the same loop), binds and listens. Returns 0, or a
+ * negative libuv error with a log line saying what failed; then s's handles are closed
+ * (the loop was run) and s only needs server_free. */
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
-                 store_t *store, auth_jwt_t *jwt);
+                 app_t *app);
 
 /* Starts a graceful stop: stop accepting, close WebSockets with 1001, let pending
- * writes drain, force-close what remains after cfg->shutdown_timeout. The loop ends
- * once everything is closed. */
+ * writes drain, force-close what remains after cfg->shutdown_timeout. Once every
+ * connection is closed, the server's handles close and so do the app's (app_close):
+ * the loop ends. */
 void server_stop(server_t *s);
 
-/* Frees what s owns once uv_run returned. */
+/* Frees what s owns once uv_run returned (not the app). */
 void server_free(server_t *s);
 
 /* Marks c as having output; it is written once at the end of this loop iteration. */

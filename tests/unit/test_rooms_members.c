@@ -12,6 +12,9 @@
 #include <uv.h>
 
 #include "config.h"
+#include "docs.h"
+#include "entities.h"
+#include "mem.h"
 #include "rooms.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -50,7 +53,11 @@ static int fx_open(fx_t *f)
         return -1;
     }
     f->bus = bus_local_new(0);
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus);
+    /* The server's features (app.c), so that leaving and disconnecting run their hooks. */
+    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
+                      CH_ARRAY_LEN(features));
 }
 
 /* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
