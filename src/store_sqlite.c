@@ -131,6 +131,9 @@ enum {
     SQ_BEGIN,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
     SQ_USER_INSERT,
     SQ_USER_BY_EMAIL,
     SQ_USER_BY_ID,
@@ -212,6 +215,12 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    /* One savepoint around each write request (sq_exec): a request answered ENOTFOUND
+     * or EEXISTS is undone whole, whichever of its statements refused it, and the rest of
+     * the batch commits (store.h, "Atomicity"). */
+    [SQ_SAVEPOINT] = "SAVEPOINT sq_req",
+    [SQ_RELEASE] = "RELEASE sq_req",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO sq_req",
     [SQ_USER_INSERT] =
         "INSERT INTO users(" SQ_USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_USER_BY_EMAIL] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE email = ?1",
@@ -1225,7 +1234,8 @@ static int sq_retention(sq_conn_t *c, store_rooms_t *r)
 
 /* ---- backend functions ---- */
 
-/* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK). Returns 0 or STORE_EIO. */
+/* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK, savepoints). Returns 0 or
+ * STORE_EIO. */
 static int sq_step_simple(sq_conn_t *c, int which, const char *what)
 {
     sqlite3_stmt *s = c->stmt[which];
@@ -1253,9 +1263,9 @@ static void sq_rollback(void *conn)
     sq_step_simple(c, SQ_ROLLBACK, "rollback");
 }
 
-static void sq_exec(void *conn, store_req_t *req)
+/* Runs one request (sq_exec wraps it in its savepoint). */
+static void sq_exec_req(sq_conn_t *c, store_req_t *req)
 {
-    sq_conn_t *c = conn;
     switch (req->type) {
     case STORE_USER_CREATE:
         req->err = sq_user_create(c, &req->user);
@@ -1358,6 +1368,43 @@ static void sq_exec(void *conn, store_req_t *req)
     default:
         CH_ASSERT(!"unknown store request type");
     }
+}
+
+/* Whether a request may write. Reads need no savepoint: they leave nothing to undo. */
+static int sq_writes(store_req_type_t type)
+{
+    switch (type) {
+    case STORE_USER_BY_EMAIL:
+    case STORE_USER_BY_ID:
+    case STORE_REVOKE_LOAD:
+    case STORE_MESSAGES_PAGE:
+    case STORE_ROOMS_LOAD:
+    case STORE_DOC_LOAD:
+    case STORE_DOC_OPS_RANGE:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static void sq_exec(void *conn, store_req_t *req)
+{
+    sq_conn_t *c = conn;
+    if (!sq_writes(req->type)) {
+        sq_exec_req(c, req);
+        return;
+    }
+    /* A constraint undoes only its own statement in SQLite; the savepoint undoes every
+     * statement of a refused request. EIO needs neither: the store rolls the whole
+     * transaction back. */
+    req->err = sq_step_simple(c, SQ_SAVEPOINT, "savepoint");
+    if (req->err != STORE_OK) return;
+    sq_exec_req(c, req);
+    if (req->err == STORE_EIO) return;
+    if (req->err != STORE_OK && sq_step_simple(c, SQ_ROLLBACK_TO, "rollback to savepoint") != 0)
+        req->err = STORE_EIO;
+    else if (sq_step_simple(c, SQ_RELEASE, "release savepoint") != 0)
+        req->err = STORE_EIO;
 }
 
 static void sq_close(void *conn)
