@@ -546,9 +546,6 @@ static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
 
 /* ---- rooms ---- */
 
-/* MESSAGES_PAGE answers at most this many messages, whatever the caller asked. */
-#define SQ_PAGE_MAX 1000u
-
 /* Binds a malloc'd string (borrowed until sq_release); NULL binds dflt, or SQL NULL when
  * dflt is NULL too. */
 static int sq_bind_str(sqlite3_stmt *s, int idx, const char *str, const char *dflt)
@@ -637,7 +634,9 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
     bad |= SQ_BIND(s, 8, rm->code) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
-    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room update");
+    /* A code taken by another room is EEXISTS (the loop picks free codes, so only a
+     * caller's bug meets it) and leaves the batch alone. */
+    int err = sq_write_result(c, rc, "room update");
     if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
     sq_release(s);
     return err;
@@ -714,7 +713,7 @@ static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
 {
     r->msgs = NULL;
     r->nmsgs = 0;
-    uint32_t limit = r->limit < SQ_PAGE_MAX ? r->limit : SQ_PAGE_MAX;
+    uint32_t limit = r->limit < STORE_PAGE_MAX ? r->limit : STORE_PAGE_MAX;
     if (limit == 0) return STORE_OK;
     /* A negative bound means none (0 is a real bound: after 0 is "from the first"). With
      * after, the oldest messages above it (also below before, if both are given);
@@ -916,9 +915,6 @@ static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
 
 /* ---- documents ---- */
 
-/* DOC_OPS_RANGE answers at most this many ops, whatever the caller asked. */
-#define SQ_OPS_MAX 10000u
-
 /* Fills op (malloc'd delta) from the current row of a SQ_OP_COLUMNS select. */
 static void sq_read_op(sq_conn_t *c, sqlite3_stmt *s, store_doc_op_t *op)
 {
@@ -1041,7 +1037,7 @@ static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
 
 static int sq_doc_ops_range(sq_conn_t *c, store_docs_t *d)
 {
-    uint32_t limit = d->limit < SQ_OPS_MAX ? d->limit : SQ_OPS_MAX;
+    uint32_t limit = d->limit < STORE_OPS_MAX ? d->limit : STORE_OPS_MAX;
     return sq_doc_ops(c, d, d->doc.room_id, d->doc.doc_id, d->from, limit);
 }
 
