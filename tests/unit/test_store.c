@@ -1889,15 +1889,15 @@ static void test_batch_refusals_undone_whole(void)
     memset(r, 0, sizeof(r));
     memset(d, 0, sizeof(d));
     const store_req_type_t types[B] = {
-        STORE_MESSAGE_INSERT, STORE_ROOM_CREATE,   STORE_MESSAGE_INSERT, STORE_USER_UPDATE,
-        STORE_DOC_OP_INSERT,  STORE_ENTITY_PUT,    STORE_USER_DELETE,    STORE_ROOM_UPDATE,
-        STORE_PARTICIPANT_PUT, STORE_USER_CREATE,  STORE_DOC_OP_INSERT,  STORE_MESSAGE_INSERT,
+        STORE_MESSAGE_INSERT,  STORE_ROOM_CREATE, STORE_MESSAGE_INSERT, STORE_USER_UPDATE,
+        STORE_DOC_OP_INSERT,   STORE_ENTITY_PUT,  STORE_USER_DELETE,    STORE_ROOM_UPDATE,
+        STORE_PARTICIPANT_PUT, STORE_USER_CREATE, STORE_DOC_OP_INSERT,  STORE_MESSAGE_INSERT,
         STORE_USER_CREATE,
     };
     const int want[B] = {
-        STORE_OK,       STORE_EEXISTS, STORE_EEXISTS, STORE_ENOTFOUND, STORE_EEXISTS,
-        STORE_ENOTFOUND, STORE_ENOTFOUND, STORE_EEXISTS, STORE_OK,     STORE_OK,
-        STORE_OK,       STORE_EEXISTS, STORE_EEXISTS,
+        STORE_OK,        STORE_EEXISTS,   STORE_EEXISTS, STORE_ENOTFOUND, STORE_EEXISTS,
+        STORE_ENOTFOUND, STORE_ENOTFOUND, STORE_EEXISTS, STORE_OK,        STORE_OK,
+        STORE_OK,        STORE_EEXISTS,   STORE_EEXISTS,
     };
     for (int i = 0; i < B; i++) {
         treq_init(&t[i], &c, types[i]);
@@ -2022,7 +2022,8 @@ static int64_t version_of(store_t *st, uv_loop_t *loop, tctx_t *c, int i)
 {
     store_rooms_t r;
     int64_t v = -1;
-    if (load_rooms(st, loop, c, &r) == STORE_OK && room_of(&r, i)) v = room_of(&r, i)->state_version;
+    if (load_rooms(st, loop, c, &r) == STORE_OK && room_of(&r, i))
+        v = room_of(&r, i)->state_version;
     store_rooms_free(&r);
     return v;
 }

@@ -117,7 +117,6 @@ static inline int run_one(store_t *st, uv_loop_t *loop, treq_t *t)
     return t->done ? t->req.err : -100;
 }
 
-
 /* ---- rooms ---- */
 
 static inline void fill_room(store_room_t *rm, int i)
@@ -136,7 +135,7 @@ static inline void fill_room(store_room_t *rm, int i)
 }
 
 static inline void fill_part(store_participant_t *p, const char *room_id, int user, int role,
-                      int64_t joined_at)
+                             int64_t joined_at)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->room_id, sizeof(p->room_id), "%s", room_id);
@@ -170,7 +169,7 @@ static inline void fill_msg(store_message_t *m, int room, int64_t seq)
 
 /* Runs one room request on r and returns its err. */
 static inline int run_rooms(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
-                     store_rooms_t *r)
+                            store_rooms_t *r)
 {
     treq_t t;
     treq_init(&t, c, type);
@@ -203,7 +202,7 @@ static inline int insert_msg(store_t *st, uv_loop_t *loop, tctx_t *c, int room, 
 /* Asks a page of room `room` and checks it holds exactly seqs first..first+n-1. Returns
  * the number of messages, or -1 on a mismatch (printed). */
 static inline long page(store_t *st, uv_loop_t *loop, tctx_t *c, int room, int64_t before,
-                 int64_t after, uint32_t limit, int64_t first)
+                        int64_t after, uint32_t limit, int64_t first)
 {
     store_rooms_t r;
     memset(&r, 0, sizeof(r));
@@ -262,7 +261,8 @@ static inline void snapshot_text(char *out, size_t cap, const char *doc, int64_t
 }
 
 /* Whether op is exactly what fill_op(room, doc, version) built (printed when not). */
-static inline int op_matches(const store_doc_op_t *op, int room, const char *doc, int64_t version)
+static inline int op_matches(const store_doc_op_t *op, int room, const char *doc,
+                             int64_t version)
 {
     store_doc_op_t want;
     fill_op(&want, room, doc, version);
@@ -279,7 +279,7 @@ static inline int op_matches(const store_doc_op_t *op, int room, const char *doc
 
 /* Runs one document request on d and returns its err. */
 static inline int run_docs(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
-                    store_docs_t *d)
+                           store_docs_t *d)
 {
     treq_t t;
     treq_init(&t, c, type);
@@ -289,7 +289,7 @@ static inline int run_docs(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_ty
 
 /* Inserts op `version` (with its snapshot when snap is set). */
 static inline int insert_op(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *doc,
-                     int64_t version, int snap)
+                            int64_t version, int snap)
 {
     store_docs_t d;
     memset(&d, 0, sizeof(d));
@@ -306,7 +306,7 @@ static inline int insert_op(store_t *st, uv_loop_t *loop, tctx_t *c, int room, c
 
 /* Loads the document into d (the caller frees it). */
 static inline int load_doc(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *doc,
-                    store_docs_t *d)
+                           store_docs_t *d)
 {
     memset(d, 0, sizeof(*d));
     snprintf(d->doc.room_id, sizeof(d->doc.room_id), "10000000-0000-4000-8000-%012d", room);
@@ -317,7 +317,7 @@ static inline int load_doc(store_t *st, uv_loop_t *loop, tctx_t *c, int room, co
 /* Asks ops of the document after from, at most limit, and checks they are exactly
  * from+1..from+n. Returns n, or -1 on an error or a mismatch. */
 static inline long ops_range(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *doc,
-                      int64_t from, uint32_t limit)
+                             int64_t from, uint32_t limit)
 {
     store_docs_t d;
     memset(&d, 0, sizeof(d));

@@ -315,9 +315,11 @@ static void test_migrate_from_v3(void)
     store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT version FROM schema_version"), STORE_SQLITE_SCHEMA_VERSION);
-    ASSERT_EQ(db_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-                           " name IN ('documents', 'doc_ops', 'entities') AND sql LIKE '%WITHOUT ROWID'"),
-              3);
+    ASSERT_EQ(
+        db_int(path,
+               "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+               " name IN ('documents', 'doc_ops', 'entities') AND sql LIKE '%WITHOUT ROWID'"),
+        3);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM rooms"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_participants"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE content = 'hello'"), 1);
@@ -385,7 +387,8 @@ static void test_audit_count_rows(void)
     t[4].req.audit.at = 3000; /* deletes the rows at 1000 and 2000 */
     store_submit(st, &t[4].req);
     uv_run(&loop, UV_RUN_DEFAULT);
-    for (int i = 0; i < 5; i++) ASSERT_EQ(t[i].req.err, STORE_OK);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(t[i].req.err, STORE_OK);
     ASSERT_EQ(t[4].req.audit.count, 2);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM audit"), 2);
