@@ -44,8 +44,9 @@
  *
  * Outputs. Output arrays and strings are malloc'd by the backend and belong to the
  * payload (store_rooms_free, store_docs_free; revokes to the caller). A request that
- * fills outputs replaces what the payload held (freeing it) and leaves them empty on an
- * error. Callers free payloads whatever err says.
+ * fills outputs replaces what the payload held (freeing it) and leaves them empty when it
+ * fails itself (a request failed with EIO because of a batch-mate may have filled them).
+ * Callers free payloads whatever err says.
  *
  * Side effects that belong to the contract (each is checked by the conformance suite):
  * - a room's last_activity: set by ROOM_CREATE and ROOM_UPDATE (the caller's value), set

@@ -659,6 +659,15 @@ static void test_room_delete_cascades(void)
     /* Its code is free again, and the new room starts without history. */
     ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
     ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 10, 1), 0);
+    /* Deleting the account of room 2's host leaves the room and what it holds. */
+    treq_t t;
+    treq_init(&t, &c, STORE_USER_CREATE);
+    fill_user(&t.req.user, 2);
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    treq_init(&t, &c, STORE_USER_DELETE);
+    fill_user(&t.req.user, 2);
+    t.req.revoke.until_s = 10;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
 
     uv_loop_init(&loop);
@@ -668,6 +677,9 @@ static void test_room_delete_cascades(void)
     ASSERT_EQ(r.nrooms, 2);
     ASSERT_EQ(parts_of(&r, 1, -1), 1); /* only the new host */
     ASSERT_EQ(parts_of(&r, 1, 1), 1);
+    ASSERT_EQ(parts_of(&r, 2, 2), 1); /* the deleted account's rows stay */
+    ASSERT_TRUE(room_of(&r, 2) != NULL);
+    ASSERT_STREQ(room_of(&r, 2)->host_id, "00000000-0000-4000-8000-000000000002");
     ASSERT_EQ(r.nparts, 3);
     store_rooms_free(&r);
     ASSERT_EQ(count_msgs(st, &loop, &c, 1), 0);
@@ -851,6 +863,9 @@ static void test_message_burst_in_order(void)
     /* The gate's own transaction, then full batches of 256: 8 for 2,000 requests. */
     ASSERT_EQ(counted_begins, 1 + (N + 255) / 256);
     ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 1000, N - 999), 1000);
+    /* A larger limit is capped at STORE_PAGE_MAX (the newest), not refused. */
+    ASSERT_EQ(page(st, &loop, &c, 1, -1, -1, 4000000000u, N - STORE_PAGE_MAX + 1),
+              STORE_PAGE_MAX);
     ASSERT_EQ(close_store(st, &loop), 0);
     /* Each stored message is the request that carried its seq (id and time, checked by
      * page()), seqs 1..N, and the last one applied was last. */
