@@ -415,8 +415,9 @@ typedef struct {
      * state, or NULL with a one-line reason in err and nothing left open. log is borrowed
      * for the connection's life. */
     void *(*open)(const char *target, log_t *log, char *err, size_t errlen);
-    /* Starts the batch's transaction, taking the write lock up front so a request cannot
-     * fail later for want of it. 0 or STORE_EIO (the batch then fails with EIO). */
+    /* Starts the batch's transaction; an engine with a database-wide write lock takes it
+     * here (SQLite: BEGIN IMMEDIATE), so a request cannot fail later for want of it. 0 or
+     * STORE_EIO (the batch then fails with EIO). */
     int (*begin)(void *conn);
     /* Commits the batch: once it returns 0 the batch is durable (see "Durability"). 0 or
      * STORE_EIO (the store then calls rollback and the batch fails with EIO). */
