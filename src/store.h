@@ -19,9 +19,10 @@
  * - STORE_OK: all of its writes are in the transaction.
  * - STORE_ENOTFOUND / STORE_EEXISTS: an answer, not a failure. The request left no change
  *   behind (none of its statements, even when it refused at its second one), and the rest
- *   of the batch still commits. A backend whose engine aborts the transaction on an error
- *   (PostgreSQL) or undoes only the failed statement (SQLite) wraps each write request in
- *   its own SAVEPOINT and rolls back to it.
+ *   of the batch still commits. PostgreSQL aborts the whole transaction on any error, so
+ *   there each write request that may be refused runs in its own SAVEPOINT and a refusal
+ *   rolls back to it; SQLite undoes only the failed statement, so there each request of
+ *   several write statements runs in a SAVEPOINT.
  * - STORE_EIO: the database failed (logged by the backend). The store rolls the whole
  *   transaction back and every request of the batch answers STORE_EIO, including those
  *   that ran before it. A backend also answers EIO when a request meets a constraint that
@@ -426,7 +427,7 @@ typedef struct {
     void (*rollback)(void *conn);
     /* Runs one request inside the open transaction and sets req->err to STORE_OK, or to
      * the STORE_ENOTFOUND / STORE_EEXISTS its type lists, leaving no change behind (a
-     * SAVEPOINT per write request), or to STORE_EIO. Reads the request's inputs, writes
+     * SAVEPOINT; see "Atomicity"), or to STORE_EIO. Reads the request's inputs, writes
      * its outputs; never touches cb, data or next. A STORE_EIO result rolls the
      * transaction back: every request of the batch then fails with EIO. */
     void (*exec)(void *conn, store_req_t *req);

@@ -215,9 +215,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
-    /* One savepoint around each write request (sq_exec): a request answered ENOTFOUND
-     * or EEXISTS is undone whole, whichever of its statements refused it, and the rest of
-     * the batch commits (store.h, "Atomicity"). */
+    /* One savepoint around each request of several write statements (sq_exec): a
+     * request answered ENOTFOUND or EEXISTS is undone whole, whichever of its statements
+     * refused it, and the rest of the batch commits (store.h, "Atomicity"). */
     [SQ_SAVEPOINT] = "SAVEPOINT sq_req",
     [SQ_RELEASE] = "RELEASE sq_req",
     [SQ_ROLLBACK_TO] = "ROLLBACK TO sq_req",
@@ -1366,33 +1366,38 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     }
 }
 
-/* Whether a request may write. Reads need no savepoint: they leave nothing to undo. */
-static int sq_writes(store_req_type_t type)
+/* Whether a request may run more than one write statement. SQLite undoes a refused
+ * statement by itself (ON CONFLICT ABORT), so a read or a single write is atomic as it
+ * is; a request of several writes needs a savepoint to be undone whole. Skipping it for
+ * the others keeps it off the most frequent requests (document ops without a snapshot,
+ * audit rows, participants). */
+static int sq_needs_savepoint(const store_req_t *req)
 {
-    switch (type) {
-    case STORE_USER_BY_EMAIL:
-    case STORE_USER_BY_ID:
-    case STORE_REVOKE_LOAD:
-    case STORE_MESSAGES_PAGE:
-    case STORE_ROOMS_LOAD:
-    case STORE_DOC_LOAD:
-    case STORE_DOC_OPS_RANGE:
-        return 0;
-    default:
+    switch (req->type) {
+    case STORE_USER_UPDATE:    /* the row, then the revocation */
+    case STORE_USER_DELETE:    /* the row, then the revocation */
+    case STORE_ROOM_CREATE:    /* the room, then its host */
+    case STORE_MESSAGE_INSERT: /* the message, then the room's activity */
+    case STORE_ENTITY_PUT:     /* the entity, then the room's version */
+    case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
+    case STORE_RETENTION_SWEEP:
         return 1;
+    case STORE_DOC_OP_INSERT: /* the op, then the snapshot when there is one */
+        return req->docs && req->docs->doc.snapshot != NULL;
+    default:
+        return 0;
     }
 }
 
 static void sq_exec(void *conn, store_req_t *req)
 {
     sq_conn_t *c = conn;
-    if (!sq_writes(req->type)) {
+    if (!sq_needs_savepoint(req)) {
         sq_exec_req(c, req);
         return;
     }
-    /* A constraint undoes only its own statement in SQLite; the savepoint undoes every
-     * statement of a refused request. EIO needs neither: the store rolls the whole
-     * transaction back. */
+    /* The savepoint undoes every statement of a refused request, whichever of them
+     * refused it. EIO needs none: the store rolls the whole transaction back. */
     req->err = sq_step_simple(c, SQ_SAVEPOINT, "savepoint");
     if (req->err != STORE_OK) return;
     sq_exec_req(c, req);
