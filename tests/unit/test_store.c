@@ -1645,6 +1645,8 @@ static void test_entities(void)
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "nope", 0, 9), STORE_OK);
     /* A put for a room that does not exist is ENOTFOUND (the foreign key). */
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 9, "a", 1, 1), STORE_ENOTFOUND);
+    /* A delete there is no error: there is nothing to delete. */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 9, "a", 0, 1), STORE_OK);
     /* An older room version never lowers the stored one. */
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_OK);
     store_rooms_t r;
