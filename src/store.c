@@ -80,7 +80,7 @@ static void store__fail_batch(store_req_t *batch, int err)
 
 /* Runs one batch in one transaction. Only STORE_EIO aborts it: ENOTFOUND and EEXISTS are
  * answers, and the backend guarantees a request failing that way left no change behind
- * (SQLite rolls back the failed statement only), so the rest of the batch still commits. */
+ * (store.h, "Atomicity": savepoints), so the rest of the batch still commits. */
 static void store__run_batch(store_t *st, store_req_t *batch, size_t n)
 {
     const store_backend_t *be = st->be;

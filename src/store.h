@@ -1,12 +1,69 @@
-/* store.h: durable storage behind one interface. Callers build a request, submit it, and
- * get their callback on the loop thread once a worker thread has run it; they never see
- * SQL. A backend (store_sqlite.c now, PostgreSQL later) implements store_backend_t.
+/* store.h: durable storage behind one interface, and the contract every backend keeps.
+ * Callers build a request, submit it, and get their callback on the loop thread once a
+ * worker thread has run it; they never see SQL. A backend (store_sqlite.c now, PostgreSQL
+ * later) implements store_backend_t; docs/store.md says the same in prose and how to run
+ * the conformance suite (tests/unit/test_store.c) against a backend.
  *
- * Threading: one worker thread owns the backend connection and runs requests in
- * submission order, so writes are applied in the order the loop issued them. Requests
- * queued together run in one transaction (group commit); a request's callback runs only
- * after its transaction committed, so an acknowledged write is durable. Callbacks run on
- * the loop thread, in submission order. */
+ * The contract, for every backend:
+ *
+ * Order. One worker thread owns the backend connection and runs requests one at a time in
+ * submission order, so writes are applied in the order the loop issued them and a request
+ * sees every write submitted before it. Callbacks run on the loop thread, in submission
+ * order, never from inside store_submit.
+ *
+ * Group commit. The worker takes what is queued (at most 256 requests, in order) and runs
+ * it as one transaction: begin, exec of each request, commit. One commit (one log write)
+ * then serves the whole batch; the batch's callbacks run after it.
+ *
+ * Atomicity. Each request is all or nothing, and independent of its batch-mates:
+ * - STORE_OK: all of its writes are in the transaction.
+ * - STORE_ENOTFOUND / STORE_EEXISTS: an answer, not a failure. The request left no change
+ *   behind (none of its statements, even when it refused at its second one), and the rest
+ *   of the batch still commits. PostgreSQL aborts the whole transaction on any error, so
+ *   there each write request that may be refused runs in its own SAVEPOINT and a refusal
+ *   rolls back to it; SQLite undoes only the failed statement, so there each request of
+ *   several write statements runs in a SAVEPOINT.
+ * - STORE_EIO: the database failed (logged by the backend). The store rolls the whole
+ *   transaction back and every request of the batch answers STORE_EIO, including those
+ *   that ran before it. A backend also answers EIO when a request meets a constraint that
+ *   a consistent database cannot meet, so that nothing half-done commits.
+ *
+ * Durability. When a callback runs, its batch is committed: every later request and a
+ * store reopened on the same target see it, and it survives the process being killed. What
+ * a power loss may take is the backend's sync setting (SQLite: synchronous=NORMAL in WAL
+ * mode may lose the last commits, never corrupts; see docs/store.md).
+ *
+ * Inputs. The loop validated every input: fixed fields are NUL-terminated within their
+ * STORE_*_LEN (names count code points, so their limits are in bytes of UTF-8), malloc'd
+ * strings are NUL-terminated UTF-8 and the JSON ones (state, data, metadata, delta) are
+ * valid JSON the backend stores as text without parsing. A backend still reads at most
+ * cap - 1 bytes of a fixed field, and cuts a longer stored value at a UTF-8 character
+ * boundary when copying it out (only a hand-edited database has one). Times are unix ms
+ * (revocations: unix s) taken from the request: a backend never reads the clock. Ids,
+ * message seqs and document versions are chosen by the loop; the backend enforces only
+ * their uniqueness.
+ *
+ * Outputs. Output arrays and strings are malloc'd by the backend and belong to the
+ * payload (store_rooms_free, store_docs_free; revokes to the caller). A request that
+ * fills outputs replaces what the payload held (freeing it) and leaves them empty when it
+ * fails itself (a request failed with EIO because of a batch-mate may have filled them).
+ * Callers free payloads whatever err says.
+ *
+ * Side effects that belong to the contract (each is checked by the conformance suite):
+ * - a room's last_activity: set by ROOM_CREATE and ROOM_UPDATE (the caller's value), set
+ *   to msg.created_at by MESSAGE_INSERT, raised (never lowered) to ent.updated_at by
+ *   ENTITY_PUT and ENTITY_DELETE. Nothing else touches it: not participants, not
+ *   documents, not retention.
+ * - a room's state_version: set by ROOM_CREATE and ROOM_UPDATE, raised (never lowered) to
+ *   ent.room_version by ENTITY_PUT and ENTITY_DELETE.
+ * - deleting a room deletes its participants, messages, documents, op log and entities;
+ *   deleting a user deletes neither the rooms it hosts nor what it wrote.
+ * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
+ *   bytes of metadata for its author ("" for the server); an op STORE_ROW_BYTES + bytes of
+ *   delta for its author; a snapshot its bytes for "" (no row bytes); an entity
+ *   STORE_ROW_BYTES + bytes of data for its owner; a room's state its bytes for the host.
+ *   Bytes, not characters: the loop counts the same way as it writes (rooms.c, docs.c,
+ *   entities.c), so a backend that counts otherwise makes quotas drift. */
 #ifndef CHORUS_STORE_H
 #define CHORUS_STORE_H
 
@@ -17,16 +74,18 @@
 
 #include "log.h"
 
-/* Errors (req->err). 0 is success. */
+/* Errors (req->err). 0 is success. ENOTFOUND and EEXISTS left no change behind and do not
+ * affect the batch; EIO fails the whole batch (see "Atomicity" above). */
 enum {
     STORE_OK = 0,
-    STORE_ENOTFOUND = -1, /* no such row */
+    STORE_ENOTFOUND = -1, /* no such row (or no such room for a row that needs one) */
     STORE_EEXISTS = -2,   /* a unique key is taken (e.g. email) */
     STORE_EIO = -3,       /* the database failed; details were logged */
-    STORE_ECLOSED = -4,   /* submitted after store_close began */
+    STORE_ECLOSED = -4,   /* submitted after store_close began (the store's, never a
+                           * backend's) */
 };
 
-/* Sizes of fixed fields, including the NUL. */
+/* Sizes of fixed fields, including the NUL. The loop never submits a longer value. */
 #define STORE_ID_LEN 37     /* UUID text, 36 chars */
 #define STORE_EMAIL_LEN 255 /* RFC 5321 path limit is 254 */
 #define STORE_NAME_LEN 129  /* 32 code points of at most 4 bytes */
@@ -47,66 +106,101 @@ typedef struct {
 } store_user_t;
 
 typedef enum {
-    STORE_USER_CREATE,   /* in: user (all fields). err: EEXISTS when the email is taken */
-    STORE_USER_BY_EMAIL, /* in: key (email, lower-cased). out: user. err: ENOTFOUND */
+    STORE_USER_CREATE,   /* in: user (all fields). err: EEXISTS when the email or the id is
+                          * taken (nothing stored) */
+    STORE_USER_BY_EMAIL, /* in: key (email, lower-cased; compared exactly). out: user.
+                          * err: ENOTFOUND */
     STORE_USER_BY_ID,    /* in: key (id). out: user. err: ENOTFOUND */
-    STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at.
-                          * out: the whole updated user. err: ENOTFOUND. With
-                          * STORE_UPD_EPOCH also stores the revocation {user, id, the new
-                          * epoch, revoke.until_s} (same transaction) */
+    STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at
+                          * (always set). out: the whole updated user. err: ENOTFOUND
+                          * (nothing stored, no revocation). With STORE_UPD_EPOCH also
+                          * stores the revocation {user, id, the new epoch,
+                          * revoke.until_s} as REVOKE_PUT does (same request) */
     STORE_USER_DELETE,   /* in: user.id, revoke.until_s: deletes the account and stores the
-                          * revocation {user, id, REVOKE_ALL, until_s}. err: ENOTFOUND */
-    STORE_REVOKE_PUT,    /* in: revoke (kept with the higher epoch / until of an existing
-                          * entry of the same kind and id) */
+                          * revocation {user, id, epoch INT64_MAX, until_s}. Rooms it hosts
+                          * and what it wrote stay. err: ENOTFOUND (no revocation stored) */
+    STORE_REVOKE_PUT,    /* in: revoke (merged with an existing entry of the same kind
+                          * and id: each of epoch and until_s keeps the higher value) */
     STORE_REVOKE_LOAD,   /* in: revoke.until_s = now. out: revokes, nrevokes: every entry
-                          * with until_s later (malloc'd array: the caller frees it) */
-    STORE_REVOKE_PRUNE,  /* in: revoke.until_s = now: deletes the entries that ended */
-    STORE_AUDIT,         /* in: audit. Never fails the caller's flow: errors are logged */
+                          * with until_s later, in no set order (malloc'd array: the
+                          * caller frees it) */
+    STORE_REVOKE_PRUNE,  /* in: revoke.until_s = now: deletes the entries with until_s at
+                          * or before it */
+    STORE_AUDIT,         /* in: audit ("" user_id, ip, detail: none; count 0 stored as 1).
+                          * Only EIO; never fails the caller's flow: errors are logged */
     STORE_AUDIT_PRUNE,   /* in: audit.at (unix ms): deletes the oldest audit rows before it,
                           * at most STORE_AUDIT_PRUNE_BATCH. out: audit.count = rows deleted */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
-    STORE_ROOM_CREATE,   /* in: room (all fields), part (the host). err: EEXISTS (id/code) */
+    STORE_ROOM_CREATE,   /* in: room (all fields; state NULL is "{}"), part (the host,
+                          * stored in this room whatever part.room_id says), as one
+                          * request. err: EEXISTS (id or code taken; neither the room nor
+                          * the host stored) */
     STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
-                          * is_public, state, state_version, last_activity). err: ENOTFOUND */
-    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents
-                          * and entities too. out: usage (what each author had stored
-                          * in it, as ROOMS_LOAD counts it, read before the delete).
-                          * err: ENOTFOUND */
-    STORE_PARTICIPANT_PUT,    /* in: part (insert or replace by room_id + user_id) */
+                          * is_public, state, state_version, last_activity), each set as
+                          * given; host_id and created_at never change. err: ENOTFOUND,
+                          * EEXISTS (the code is another room's) */
+    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents,
+                          * op log and entities too. out: usage (what each author had
+                          * stored in it, as ROOMS_LOAD counts it, read before the delete
+                          * in the same request). err: ENOTFOUND. Its id and code are free
+                          * again: a room created with them starts empty */
+    STORE_PARTICIPANT_PUT,    /* in: part (insert, or replace every field by room_id +
+                               * user_id). err: ENOTFOUND (no such room) */
     STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
-    STORE_MESSAGE_INSERT,     /* in: msg; also sets the room's last_activity to
-                               * msg.created_at. err: EEXISTS (room_id + seq taken) */
-    STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, negative = none), limit.
-                               * out: msgs, ascending by seq: with before, the newest
-                               * `limit` below it; with after, the oldest `limit` above it;
-                               * with neither, the newest `limit`. */
-    STORE_ROOMS_LOAD,         /* out: every room (with last_seq), every participant,
-                               * every entity, and usage: the bytes stored per room and
-                               * author (STORE_ROW_BYTES per row plus its payload) */
+    STORE_MESSAGE_INSERT,     /* in: msg (user_id "": the server's; metadata NULL: none;
+                               * seq chosen by the room, from 1 without gaps); also sets
+                               * the room's last_activity to msg.created_at (same
+                               * request). err: EEXISTS (room_id + seq, or id, taken),
+                               * ENOTFOUND (no such room); the room is then untouched */
+    STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
+                               * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
+                               * answers nothing). out: msgs, ascending by seq: with after
+                               * (and maybe before), the oldest `limit` between them; with
+                               * before only, the newest `limit` below it; with neither,
+                               * the newest `limit`. A missing room has no messages (OK) */
+    STORE_ROOMS_LOAD,         /* out: every room (with last_seq, the highest stored seq)
+                               * by created_at then id; every participant by room_id,
+                               * joined_at, user_id; every entity by room_id then
+                               * state_version; and usage: the bytes stored per room and
+                               * author (see "quota bytes" above), one row per pair */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
-    STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text and
-                               * version; version 0 and "" when the document is new) and
-                               * ops: every op after the snapshot, ascending. */
-    STORE_DOC_OP_INSERT,      /* in: op (all fields); when doc.snapshot is set, also stores
-                               * it as the snapshot at op.version (same transaction).
-                               * err: EEXISTS (room_id + doc_id + version taken),
-                               * ENOTFOUND (no such room) */
-    STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from, limit. out: ops with
-                               * version > from, ascending, at most limit */
+    STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
+                               * version, updated_at; version 0, "" and 0 when the
+                               * document or its room is new) and ops: every op after the
+                               * snapshot, ascending, read in the same request. */
+    STORE_DOC_OP_INSERT,      /* in: op (all fields; op_id "": none; version chosen by the
+                               * document, from 1); when doc.snapshot is set, also stores
+                               * it as the snapshot at op.version with updated_at
+                               * op.created_at (same request), unless the stored snapshot
+                               * is newer. The op log is kept whole (retention trims it).
+                               * Does not touch the room's last_activity. err: EEXISTS
+                               * (room_id + doc_id + version taken), ENOTFOUND (no such
+                               * room); neither op nor snapshot is then stored */
+    STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from (negative: from the
+                               * first), limit (capped at STORE_OPS_MAX; 0 answers
+                               * nothing). out: ops with version > from, ascending, at
+                               * most limit, whatever the snapshot */
     /* Retention: payload in req->rooms (ret, usage). */
     STORE_RETENTION_SWEEP,    /* in: ret (rules and the cursor). Deletes at most
-                               * ret.batch rows: messages past the rules, op log rows
-                               * past doc_keep before each document's snapshot, room by
-                               * room from the cursor. out: usage (bytes freed per room
-                               * and author), ret.cursor and ret.more (1: call again
-                               * from the cursor; 0: every room was swept) */
+                               * ret.batch rows (0 counts as 1), room by room in id order
+                               * from the cursor: a room's oldest messages while they are
+                               * past a rule (created before msg_before, or more than
+                               * msg_keep below its highest seq), but never its newest
+                               * message, so seqs never restart; and each document's op
+                               * log rows at or below (snapshot version - doc_keep), so
+                               * a document without a snapshot keeps them all. out: usage
+                               * (bytes freed per room and author), ret.cursor and
+                               * ret.more (1: call again from the cursor; 0: every room
+                               * was swept, cursor ""). Touches no last_activity */
     /* Entities: payload in req->rooms (ent). */
-    STORE_ENTITY_PUT,         /* in: ent (all fields; insert or replace by room_id + id);
-                               * also raises the room's state_version to ent.room_version
-                               * and sets its last_activity to ent.updated_at.
-                               * err: ENOTFOUND (no such room) */
+    STORE_ENTITY_PUT,         /* in: ent (all fields; data NULL is "{}"; insert or replace
+                               * by room_id + id); also raises the room's state_version to
+                               * ent.room_version and its last_activity to ent.updated_at
+                               * (never lowers either; same request). err: ENOTFOUND (no
+                               * such room; nothing stored) */
     STORE_ENTITY_DELETE,      /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
-                               * (the room's, as for PUT). A missing row is not an error. */
+                               * (the room's, raised as for PUT, even when the entity was
+                               * already gone). A missing row, or room, is not an error. */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -128,6 +222,11 @@ typedef struct {
 /* Rows deleted by one STORE_AUDIT_PRUNE: keeps each transaction short; the caller repeats
  * while a prune deleted this many. */
 #define STORE_AUDIT_PRUNE_BATCH 10000
+
+/* The most messages one STORE_MESSAGES_PAGE answers, and ops one STORE_DOC_OPS_RANGE
+ * answers, whatever limit asked: a larger limit is capped, not refused. */
+#define STORE_PAGE_MAX 1000u
+#define STORE_OPS_MAX 10000u
 
 #define STORE_SUB_LEN 129        /* a token's sub: up to 128 bytes */
 #define STORE_CODE_LEN 7         /* room code, 6 chars */
@@ -304,19 +403,35 @@ struct store_req_s {
     store_req_t *next;    /* internal: queue link */
 };
 
-/* What a backend implements. Every function runs on the worker thread, except open (at
- * start, on the caller's thread, before any request) and close (after the last one). */
+/* What a backend implements (the contract at the top of this file applies to all of it).
+ * Every function runs on the worker thread, except open (at start, on the caller's thread,
+ * before any request) and close (after the last one); one thread at a time uses conn, so a
+ * backend needs no lock of its own. No function sees the loop or a callback. The
+ * conformance suite (tests/unit/test_store.c) runs every request type against each backend
+ * of its table; a new backend passes it unchanged. */
 typedef struct {
     const char *name;
-    /* Opens the database at target, applies pending schema migrations. Returns the
-     * backend's connection state, or NULL with a one-line reason in err. */
+    /* Opens the database at target (SQLite: a file path), creates or migrates its schema
+     * to this binary's version, and refuses a newer one. Returns the backend's connection
+     * state, or NULL with a one-line reason in err and nothing left open. log is borrowed
+     * for the connection's life. */
     void *(*open)(const char *target, log_t *log, char *err, size_t errlen);
-    int (*begin)(void *conn);           /* 0 or STORE_EIO */
-    int (*commit)(void *conn);          /* 0 or STORE_EIO */
+    /* Starts the batch's transaction; an engine with a database-wide write lock takes it
+     * here (SQLite: BEGIN IMMEDIATE), so a request cannot fail later for want of it. 0 or
+     * STORE_EIO (the batch then fails with EIO). */
+    int (*begin)(void *conn);
+    /* Commits the batch: once it returns 0 the batch is durable (see "Durability"). 0 or
+     * STORE_EIO (the store then calls rollback and the batch fails with EIO). */
+    int (*commit)(void *conn);
+    /* Undoes the open transaction; harmless when the engine already ended it. */
     void (*rollback)(void *conn);
-    /* Runs one request inside the open transaction and sets req->err. A STORE_EIO result
-     * rolls the transaction back: every request of the batch then fails with EIO. */
+    /* Runs one request inside the open transaction and sets req->err to STORE_OK, or to
+     * the STORE_ENOTFOUND / STORE_EEXISTS its type lists, leaving no change behind (a
+     * SAVEPOINT; see "Atomicity"), or to STORE_EIO. Reads the request's inputs, writes
+     * its outputs; never touches cb, data or next. A STORE_EIO result rolls the
+     * transaction back: every request of the batch then fails with EIO. */
     void (*exec)(void *conn, store_req_t *req);
+    /* Rolls back a transaction left open, frees conn. NULL is not passed. */
     void (*close)(void *conn);
 } store_backend_t;
 

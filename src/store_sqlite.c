@@ -131,6 +131,9 @@ enum {
     SQ_BEGIN,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
     SQ_USER_INSERT,
     SQ_USER_BY_EMAIL,
     SQ_USER_BY_ID,
@@ -212,6 +215,12 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    /* One savepoint around each request of several write statements (sq_exec): a
+     * request answered ENOTFOUND or EEXISTS is undone whole, whichever of its statements
+     * refused it, and the rest of the batch commits (store.h, "Atomicity"). */
+    [SQ_SAVEPOINT] = "SAVEPOINT sq_req",
+    [SQ_RELEASE] = "RELEASE sq_req",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO sq_req",
     [SQ_USER_INSERT] =
         "INSERT INTO users(" SQ_USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_USER_BY_EMAIL] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE email = ?1",
@@ -537,9 +546,6 @@ static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
 
 /* ---- rooms ---- */
 
-/* MESSAGES_PAGE answers at most this many messages, whatever the caller asked. */
-#define SQ_PAGE_MAX 1000u
-
 /* Binds a malloc'd string (borrowed until sq_release); NULL binds dflt, or SQL NULL when
  * dflt is NULL too. */
 static int sq_bind_str(sqlite3_stmt *s, int idx, const char *str, const char *dflt)
@@ -628,7 +634,9 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
     bad |= SQ_BIND(s, 8, rm->code) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
-    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room update");
+    /* A code taken by another room is EEXISTS (the loop picks free codes, so only a
+     * caller's bug meets it) and leaves the batch alone. */
+    int err = sq_write_result(c, rc, "room update");
     if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
     sq_release(s);
     return err;
@@ -705,7 +713,7 @@ static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
 {
     r->msgs = NULL;
     r->nmsgs = 0;
-    uint32_t limit = r->limit < SQ_PAGE_MAX ? r->limit : SQ_PAGE_MAX;
+    uint32_t limit = r->limit < STORE_PAGE_MAX ? r->limit : STORE_PAGE_MAX;
     if (limit == 0) return STORE_OK;
     /* A negative bound means none (0 is a real bound: after 0 is "from the first"). With
      * after, the oldest messages above it (also below before, if both are given);
@@ -907,9 +915,6 @@ static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
 
 /* ---- documents ---- */
 
-/* DOC_OPS_RANGE answers at most this many ops, whatever the caller asked. */
-#define SQ_OPS_MAX 10000u
-
 /* Fills op (malloc'd delta) from the current row of a SQ_OP_COLUMNS select. */
 static void sq_read_op(sq_conn_t *c, sqlite3_stmt *s, store_doc_op_t *op)
 {
@@ -1032,7 +1037,7 @@ static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
 
 static int sq_doc_ops_range(sq_conn_t *c, store_docs_t *d)
 {
-    uint32_t limit = d->limit < SQ_OPS_MAX ? d->limit : SQ_OPS_MAX;
+    uint32_t limit = d->limit < STORE_OPS_MAX ? d->limit : STORE_OPS_MAX;
     return sq_doc_ops(c, d, d->doc.room_id, d->doc.doc_id, d->from, limit);
 }
 
@@ -1225,7 +1230,8 @@ static int sq_retention(sq_conn_t *c, store_rooms_t *r)
 
 /* ---- backend functions ---- */
 
-/* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK). Returns 0 or STORE_EIO. */
+/* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK, savepoints). Returns 0 or
+ * STORE_EIO. */
 static int sq_step_simple(sq_conn_t *c, int which, const char *what)
 {
     sqlite3_stmt *s = c->stmt[which];
@@ -1253,9 +1259,9 @@ static void sq_rollback(void *conn)
     sq_step_simple(c, SQ_ROLLBACK, "rollback");
 }
 
-static void sq_exec(void *conn, store_req_t *req)
+/* Runs one request (sq_exec wraps it in its savepoint). */
+static void sq_exec_req(sq_conn_t *c, store_req_t *req)
 {
-    sq_conn_t *c = conn;
     switch (req->type) {
     case STORE_USER_CREATE:
         req->err = sq_user_create(c, &req->user);
@@ -1358,6 +1364,48 @@ static void sq_exec(void *conn, store_req_t *req)
     default:
         CH_ASSERT(!"unknown store request type");
     }
+}
+
+/* Whether a request may run more than one write statement. SQLite undoes a refused
+ * statement by itself (ON CONFLICT ABORT), so a read or a single write is atomic as it
+ * is; a request of several writes needs a savepoint to be undone whole. Skipping it for
+ * the others keeps it off the most frequent requests (document ops without a snapshot,
+ * audit rows, participants). */
+static int sq_needs_savepoint(const store_req_t *req)
+{
+    switch (req->type) {
+    case STORE_USER_UPDATE:    /* the row, then the revocation */
+    case STORE_USER_DELETE:    /* the row, then the revocation */
+    case STORE_ROOM_CREATE:    /* the room, then its host */
+    case STORE_MESSAGE_INSERT: /* the message, then the room's activity */
+    case STORE_ENTITY_PUT:     /* the entity, then the room's version */
+    case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
+    case STORE_RETENTION_SWEEP:
+        return 1;
+    case STORE_DOC_OP_INSERT: /* the op, then the snapshot when there is one */
+        return req->docs && req->docs->doc.snapshot != NULL;
+    default:
+        return 0;
+    }
+}
+
+static void sq_exec(void *conn, store_req_t *req)
+{
+    sq_conn_t *c = conn;
+    if (!sq_needs_savepoint(req)) {
+        sq_exec_req(c, req);
+        return;
+    }
+    /* The savepoint undoes every statement of a refused request, whichever of them
+     * refused it. EIO needs none: the store rolls the whole transaction back. */
+    req->err = sq_step_simple(c, SQ_SAVEPOINT, "savepoint");
+    if (req->err != STORE_OK) return;
+    sq_exec_req(c, req);
+    if (req->err == STORE_EIO) return;
+    if (req->err != STORE_OK && sq_step_simple(c, SQ_ROLLBACK_TO, "rollback to savepoint") != 0)
+        req->err = STORE_EIO;
+    else if (sq_step_simple(c, SQ_RELEASE, "release savepoint") != 0)
+        req->err = STORE_EIO;
 }
 
 static void sq_close(void *conn)
