@@ -97,9 +97,12 @@ void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
+/* libuv calls this once per request, with UV_ECANCELED when the handle is closed first,
+ * and always before the handle's close callback: c is still there. */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     conn_t *c = req->data;
+    free(req);
     if (status < 0 && !c->closing) conn_close(c);
 }
 
@@ -116,8 +119,12 @@ static void write_rest(conn_t *c)
         size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
         c->inflight = 0;
         for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
-        c->wreq.data = c;
-        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) < 0) {
+        /* The request lives only while the write is in flight (on_write frees it): most
+         * connections are idle, and most writes go out whole through the direct path. */
+        uv_write_t *req = ch_malloc(sizeof(*req));
+        req->data = c;
+        if (uv_write(req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) < 0) {
+            free(req);
             conn_close(c);
             return;
         }
@@ -126,8 +133,13 @@ static void write_rest(conn_t *c)
     }
     if (c->finishing && !c->shut) {
         c->shut = 1;
-        c->sreq.data = c;
-        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) conn_close(c);
+        /* Made here, once in a connection's life, not carried by every idle one. */
+        uv_shutdown_t *req = ch_malloc(sizeof(*req));
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+            free(req);
+            conn_close(c);
+        }
     }
 }
 
@@ -204,9 +216,11 @@ void conn_flush_list(conn_t *list, uring_t *u)
     }
 }
 
+/* Like on_shutdown, called once per request and before the handle's close callback. */
 static void on_write(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
+    free(req);
     c->writing = 0;
     if (status < 0) {
         if (!c->closing) conn_close(c);

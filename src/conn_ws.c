@@ -82,9 +82,8 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 
 void conn_ws_free(conn_t *c)
 {
-    free(c->ws_held);
+    cbuf_unref(c->ws_held);
     c->ws_held = NULL;
-    c->ws_held_len = 0;
     if (!c->ws) return;
     ws_parser_free(c->ws);
     free(c->ws);
@@ -138,9 +137,8 @@ static int backlogged(const conn_t *c)
  * clears (conn_ws_on_timer looks every WS_RESUME_POLL_MS). */
 static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
 {
-    c->ws_held = ch_realloc(c->ws_held, c->ws_held_len + len);
-    memcpy(c->ws_held + c->ws_held_len, data, len);
-    c->ws_held_len += len;
+    if (!c->ws_held) c->ws_held = cbuf_new(len);
+    cbuf_append(&c->ws_held, data, len);
     if (!c->ws_paused) {
         c->ws_paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -202,14 +200,12 @@ void conn_ws_on_timer(conn_t *c)
         }
         /* Handle what was held (which may pause again), then read again. The silence
          * while paused was ours: the keepalive starts over. */
-        uint8_t *held = c->ws_held;
-        size_t n = c->ws_held_len;
+        cbuf_t *held = c->ws_held;
         c->ws_held = NULL;
-        c->ws_held_len = 0;
         c->ws_paused = 0;
         c->last_rx = now;
-        conn_ws_on_data(c, held, n);
-        free(held);
+        conn_ws_on_data(c, held->data + held->off, held->len);
+        cbuf_unref(held);
         if (c->closing || c->finishing) return;
         if (c->ws_paused) return; /* its timer is armed */
         conn_resume(c);
