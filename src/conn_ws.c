@@ -9,9 +9,8 @@
 #include "mem.h"
 
 /* Reading pauses while this many of a connection's requests wait for their replies (store
- * commits); it is looked at again every WS_RESUME_POLL_MS. */
+ * commits); it resumes as soon as one of them completes (tr_settled). */
 #define WS_PAUSE_PENDING 64
-#define WS_RESUME_POLL_MS 2
 
 static conn_t *conn_of(proto_client_t *pc)
 {
@@ -40,7 +39,18 @@ static void tr_release(proto_client_t *pc)
     free(conn_of(pc));
 }
 
-static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release};
+static int backlogged(const conn_t *c);
+
+/* A deferred request completed. Runs inside its store callback, so when that ends a pause
+ * it only fires the timer now: conn_ws_on_timer handles the held input from the loop. */
+static void tr_settled(proto_client_t *pc)
+{
+    conn_t *c = conn_of(pc);
+    if (c->ws_paused && !backlogged(c) && !c->closing && !c->finishing) conn_timer(c, 0);
+}
+
+static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release,
+                                               tr_settled};
 
 /* Arms the one timer for whichever comes first: the keepalive ping (or the pong
  * deadline) and the protocol's auth deadline. Firing early is harmless: the timer
@@ -133,8 +143,21 @@ static int backlogged(const conn_t *c)
     return c->pc.pending >= WS_PAUSE_PENDING;
 }
 
+/* While paused the timer waits for the auth deadline only: the silence is ours, so no
+ * keepalive ping (its pong could not be read), and the end of the pause comes from
+ * tr_settled. */
+static void arm_paused(conn_t *c, uint64_t now)
+{
+    c->pc.deadline_moved = 0;
+    if (!c->pc.deadline_ms) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    conn_timer(c, c->pc.deadline_ms > now ? c->pc.deadline_ms - now : 0);
+}
+
 /* Keeps data[0..len) (the input not handled yet) and stops reading until backlogged()
- * clears (conn_ws_on_timer looks every WS_RESUME_POLL_MS). */
+ * clears (tr_settled). */
 static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
 {
     if (!c->ws_held) c->ws_held = cbuf_new(len);
@@ -143,7 +166,7 @@ static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
         c->ws_paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
     }
-    conn_timer(c, WS_RESUME_POLL_MS);
+    arm_paused(c, uv_now(c->srv->loop));
 }
 
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
@@ -194,8 +217,8 @@ void conn_ws_on_timer(conn_t *c)
     proto_auth_tick(&c->srv->proto, &c->pc, now);
     if (c->close_sent || c->finishing || c->closing) return;
     if (c->ws_paused) {
-        if (backlogged(c)) {
-            conn_timer(c, WS_RESUME_POLL_MS);
+        if (backlogged(c)) { /* the auth deadline, or early */
+            arm_paused(c, now);
             return;
         }
         /* Handle what was held (which may pause again), then read again. The silence
