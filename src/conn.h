@@ -39,7 +39,6 @@ struct conn_s {
     unsigned resume_listed : 1;
     unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
     uint8_t open_handles;
-    char remote[64];       /* "ip:port", for logs */
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -60,6 +59,14 @@ struct conn_s {
     unsigned ws_paused : 1;
     cbuf_t *ws_held;
 };
+
+/* Longest "ip:port" text of a peer, NUL included. */
+#define CONN_REMOTE_MAX 64
+
+/* The peer's "ip:port", for logs: kept while c speaks HTTP (every request logs it), asked
+ * of the socket afterwards and written into buf ("?:0" when that fails). Returns the kept
+ * text or buf. Borrows both. */
+const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX]);
 
 /* Accepts one pending connection from s's listener. */
 void conn_accept(server_t *s);
@@ -94,11 +101,14 @@ void conn_resume(conn_t *c);
 void conn_timer(conn_t *c, uint64_t ms);
 
 /* HTTP side (conn_http.c) */
-void conn_http_init(conn_t *c);
+/* Starts the HTTP side of a new connection from remote ("ip:port", copied). */
+void conn_http_init(conn_t *c, const char *remote);
 void conn_http_on_data(conn_t *c, char *data, size_t len);
 void conn_http_on_timer(conn_t *c);
 /* Frees the HTTP state (at the upgrade, or when c closes); safe to call more than once. */
 void conn_http_free(conn_t *c);
+/* The kept "ip:port" while c speaks HTTP, else NULL (see conn_remote). */
+const char *conn_http_remote(const conn_t *c);
 /* Returns 1 while an API request of c is being answered (reading is paused), else 0. */
 int conn_http_in_api(const conn_t *c);
 /* Called by the write path after output was written while c->drain_wait is set: sends

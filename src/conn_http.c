@@ -28,6 +28,7 @@
 
 struct conn_http_s {
     http_reqparser_t p;
+    char remote[CONN_REMOTE_MAX]; /* the peer's "ip:port": every request logs it */
     uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
     uint64_t req_start;    /* loop time (ms) of the current request's first byte */
     uint64_t body_start;   /* loop time (ms) its headers were complete */
@@ -124,7 +125,8 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
 
     uint64_t t0 = c->http ? c->http->req_start_ns : 0;
     double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
-    log_access(c->srv->log, c->remote, req ? http_method_str((enum http_method)req->method) : "-",
+    log_access(c->srv->log, c->http ? c->http->remote : "-",
+               req ? http_method_str((enum http_method)req->method) : "-",
                req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
 }
 
@@ -163,7 +165,7 @@ static void pump_file(conn_t *c)
         }
         if (got != n) { /* the file shrank or failed under us */
             cbuf_unref(b);
-            log_warn(c->srv->log, "%s: static file read failed; closing", c->remote);
+            log_warn(c->srv->log, "%s: static file read failed; closing", c->http->remote);
             file_close(c);
             conn_close(c);
             return;
@@ -575,10 +577,11 @@ static void handle_request(conn_t *c, const http_request_t *req)
     else handle_static(c, req);
 }
 
-void conn_http_init(conn_t *c)
+void conn_http_init(conn_t *c, const char *remote)
 {
     c->kind = CONN_HTTP;
     c->http = ch_calloc(1, sizeof(*c->http));
+    snprintf(c->http->remote, sizeof(c->http->remote), "%s", remote);
     http_reqparser_init(&c->http->p, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
     /* A connection that sends nothing is held only as long as a slow request would be. */
     conn_timer(c, c->srv->cfg->http_header_timeout);
@@ -594,6 +597,11 @@ void conn_http_free(conn_t *c)
     http_reqparser_free(&h->p);
     free(h);
     c->http = NULL;
+}
+
+const char *conn_http_remote(const conn_t *c)
+{
+    return c->http ? c->http->remote : NULL;
 }
 
 int conn_http_in_api(const conn_t *c)
@@ -669,7 +677,7 @@ static void body_timer(conn_t *c)
     int rc =
         http_deadline_check(&d, c->http->req_start, c->http->body_start, received, now, &next);
     if (rc != HTTP_DEADLINE_OK) {
-        log_info(c->srv->log, "%s: request body %s", c->remote,
+        log_info(c->srv->log, "%s: request body %s", c->http->remote,
                  rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
                                              : "below --http-body-min-rate");
         conn_http_error(c, 408, "request_timeout",
@@ -680,7 +688,7 @@ static void body_timer(conn_t *c)
     }
     uint64_t idle = now - c->last_rx;
     if (idle >= cfg->http_idle_timeout) {
-        log_debug(c->srv->log, "%s: request body stalled", c->remote);
+        log_debug(c->srv->log, "%s: request body stalled", c->http->remote);
         conn_close(c);
         return;
     }
@@ -700,7 +708,7 @@ void conn_http_on_timer(conn_t *c)
             conn_timer(c, cfg->http_idle_timeout - quiet);
             return;
         }
-        log_debug(c->srv->log, "%s: client stopped reading responses", c->remote);
+        log_debug(c->srv->log, "%s: client stopped reading responses", c->http->remote);
         conn_close(c);
         return;
     }

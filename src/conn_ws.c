@@ -114,8 +114,9 @@ void conn_ws_close(conn_t *c, int code, const char *reason)
      * not recurse into another close. */
     c->close_sent = 1;
     send_control(c, WS_OP_CLOSE, payload, len);
+    char r[CONN_REMOTE_MAX];
     if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_NO_STATUS)
-        log_debug(c->srv->log, "%s: closing websocket: %d %s", c->remote, code,
+        log_debug(c->srv->log, "%s: closing websocket: %d %s", conn_remote(c, r), code,
                   reason ? reason : "");
     /* The peer answers with its own close frame; we send FIN after ours and drop the
      * connection on its EOF (the server closes TCP first, RFC 6455 section 7.1.1). */
@@ -236,7 +237,8 @@ void conn_ws_on_timer(conn_t *c)
     }
     if (c->awaiting_pong) {
         if (now - c->ping_at >= cfg->ws_pong_timeout) {
-            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", c->remote,
+            char r[CONN_REMOTE_MAX];
+            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", conn_remote(c, r),
                       (unsigned long long)cfg->ws_pong_timeout);
             conn_close(c);
             return;
