@@ -171,7 +171,7 @@ void api_revoke_sweep(api_t *a);
 /* Revokes, in memory at once, the token jti of user sub (borrowed) until until_s, or the
  * tokens of sub whose "ep" is below epoch (REVOKE_ALL: every one), then runs a->revoked.
  * The caller writes the same revocation to the store. */
-void api_revoke_token(api_t *a, const char *sub, const char *jti, int64_t until_s);
+void api_revoke_token(api_t *a, const char *sub, const auth_jti_t *jti, int64_t until_s);
 void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s);
 
 /* Routes of the accounts module (api_auth.c). */

@@ -73,7 +73,10 @@ static char *token_for(api_t *a, const store_user_t *u)
     snprintf(c.color, sizeof(c.color), "%s", u->color);
     /* An id, so this token can be revoked alone (logout), and the account's epoch, so
      * logout everywhere / a password change revokes every earlier token. */
-    auth_random_hex(c.jti, 16);
+    char jti[AUTH_JTI_HEX_LEN + 1];
+    auth_random_hex(jti, AUTH_JTI_KEY_LEN);
+    auth_jti_key(jti, AUTH_JTI_HEX_LEN, &c.jti);
+    c.has_jti = 1;
     c.ep = u->token_epoch;
     c.has_ep = 1;
     char *tok = auth_jwt_mint(a->jwt, &c, clock_unix_ms() / 1000,
@@ -385,7 +388,7 @@ static int64_t epoch_until(const api_t *a)
 }
 
 /* Answers 503 and returns 0 when the revocation set is full (see --revocations-max). */
-static int revoke_room(api_req_t *r, const char *jti, const char *sub)
+static int revoke_room(api_req_t *r, const auth_jti_t *jti, const char *sub)
 {
     if (revoke_has_room(r->api->revoke, jti, sub)) return 1;
     snprintf(r->extra, sizeof(r->extra), "Retry-After: 60\r\n");
@@ -414,19 +417,20 @@ static void on_revocation_stored(store_req_t *sreq)
 
 static void h_logout(api_req_t *r)
 {
-    if (!r->user.jti[0]) {
+    if (!r->user.has_jti) {
         api_error(r, 400, "not_revocable",
                   "this token has no jti (an app backend minted it): it cannot be revoked "
                   "alone and ends at its exp");
         return;
     }
-    if (!revoke_room(r, r->user.jti, NULL)) return;
+    if (!revoke_room(r, &r->user.jti, NULL)) return;
     int64_t until = r->user.exp + leeway_s(r->api) + 1;
-    api_revoke_token(r->api, r->user.sub, r->user.jti, until);
+    api_revoke_token(r->api, r->user.sub, &r->user.jti, until);
     api_audit(r->api, "logout", r->user.sub, r->ip, NULL);
     r->sreq.type = STORE_REVOKE_PUT;
     r->sreq.revoke.kind = STORE_REVOKE_TOKEN;
-    snprintf(r->sreq.revoke.id, sizeof(r->sreq.revoke.id), "%s", r->user.jti);
+    _Static_assert(sizeof(r->sreq.revoke.id) > AUTH_JTI_HEX_LEN, "a jti key's hex form fits");
+    auth_jti_hex(&r->user.jti, r->sreq.revoke.id);
     r->sreq.revoke.until_s = until;
     r->sreq.cb = on_revocation_stored;
     r->sreq.data = r;

@@ -32,8 +32,14 @@ int api_revoke_load(api_t *a)
     while (!l.done) uv_run(a->loop, UV_RUN_ONCE);
     for (size_t i = 0; i < req.nrevokes; i++) {
         const store_revoke_t *e = &req.revokes[i];
-        if (e->kind == STORE_REVOKE_TOKEN) revoke_token(a->revoke, e->id, e->until_s);
-        else revoke_user(a->revoke, e->id, e->epoch, e->until_s);
+        if (e->kind == STORE_REVOKE_TOKEN) {
+            /* The jti as minted, or (a later logout) its key's hex form: the same key. */
+            auth_jti_t k;
+            auth_jti_key(e->id, strlen(e->id), &k);
+            revoke_token(a->revoke, &k, e->until_s);
+        } else {
+            revoke_user(a->revoke, e->id, e->epoch, e->until_s);
+        }
     }
     free(req.revokes);
     if (l.err != STORE_OK) {
@@ -60,7 +66,7 @@ void api_revoke_sweep(api_t *a)
     store_submit(a->store, req);
 }
 
-void api_revoke_token(api_t *a, const char *sub, const char *jti, int64_t until_s)
+void api_revoke_token(api_t *a, const char *sub, const auth_jti_t *jti, int64_t until_s)
 {
     revoke_token(a->revoke, jti, until_s);
     if (a->revoked) a->revoked(a->revoked_ud, sub);

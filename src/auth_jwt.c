@@ -265,10 +265,13 @@ static int auth_jwt__claims(json_t *p, auth_claims_t *out, const char **why)
         return AUTH_JWT_EMALFORMED;
     }
     user_color_normalize(color, strlen(color), out->color);
-    if (auth_jwt__str_claim(p, "jti", out->jti, AUTH_JWT_JTI_MAX, 0) != 0) {
+    char jti[AUTH_JWT_JTI_MAX + 1];
+    if (auth_jwt__str_claim(p, "jti", jti, AUTH_JWT_JTI_MAX, 0) != 0) {
         *why = "jti claim not a string or too long";
         return AUTH_JWT_EMALFORMED;
     }
+    out->has_jti = jti[0] != '\0';
+    if (out->has_jti) auth_jti_key(jti, strlen(jti), &out->jti);
     out->has_ep = json_object_get(p, "ep") != NULL;
     if (auth_jwt__int_claim(p, "ep", &out->ep) != 0 || out->ep < 0) {
         *why = "ep claim not an integer >= 0";
@@ -417,6 +420,39 @@ done:
     return rc;
 }
 
+/* ---- token ids ---- */
+
+static int auth_jwt__hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    return -1;
+}
+
+void auth_jti_key(const char *s, size_t len, auth_jti_t *out)
+{
+    if (len == AUTH_JTI_HEX_LEN) {
+        size_t i = 0;
+        for (; i < AUTH_JTI_KEY_LEN; i++) {
+            int hi = auth_jwt__hexval(s[2 * i]), lo = auth_jwt__hexval(s[2 * i + 1]);
+            if (hi < 0 || lo < 0) break;
+            out->b[i] = (uint8_t)(hi << 4 | lo);
+        }
+        if (i == AUTH_JTI_KEY_LEN) return;
+    }
+    crypto_generichash(out->b, sizeof out->b, (const unsigned char *)s, len, NULL, 0);
+}
+
+void auth_jti_hex(const auth_jti_t *k, char out[AUTH_JTI_HEX_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < AUTH_JTI_KEY_LEN; i++) {
+        out[2 * i] = hex[k->b[i] >> 4];
+        out[2 * i + 1] = hex[k->b[i] & 15];
+    }
+    out[AUTH_JTI_HEX_LEN] = '\0';
+}
+
 /* ---- minting ---- */
 
 static int auth_jwt__terminated(const char *s, size_t size)
@@ -429,8 +465,7 @@ char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, 
     if (!auth_jwt_can_mint(a) || !c || ttl_s <= 0) return NULL;
     if (!auth_jwt__terminated(c->sub, sizeof c->sub) || c->sub[0] == '\0' ||
         !auth_jwt__terminated(c->name, sizeof c->name) ||
-        !auth_jwt__terminated(c->color, sizeof c->color) ||
-        !auth_jwt__terminated(c->jti, sizeof c->jti) || (c->has_ep && c->ep < 0) ||
+        !auth_jwt__terminated(c->color, sizeof c->color) || (c->has_ep && c->ep < 0) ||
         (c->has_ep && c->ep > LONG_MAX))
         return NULL;
     if (c->color[0] && !user_color_valid(c->color, strlen(c->color))) return NULL;
@@ -441,13 +476,14 @@ char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, 
     jwt_t *j = NULL;
     char *tok = NULL;
     if (jwt_new(&j) != 0) return NULL;
-    char color[8];
+    char color[8], jti[AUTH_JTI_HEX_LEN + 1];
     user_color_normalize(c->color, strlen(c->color), color);
+    if (c->has_jti) auth_jti_hex(&c->jti, jti);
     if (jwt_add_grant(j, "sub", c->sub) != 0 || jwt_add_grant_int(j, "iat", (long)now_s) != 0 ||
         jwt_add_grant_int(j, "exp", (long)exp) != 0 ||
         (c->name[0] && jwt_add_grant(j, "name", c->name) != 0) ||
         (color[0] && jwt_add_grant(j, "color", color) != 0) ||
-        (c->jti[0] && jwt_add_grant(j, "jti", c->jti) != 0) ||
+        (c->has_jti && jwt_add_grant(j, "jti", jti) != 0) ||
         (c->has_ep && jwt_add_grant_int(j, "ep", (long)c->ep) != 0) ||
         jwt_set_alg(j, a->jalg, a->skey, (int)a->slen) != 0)
         goto done;

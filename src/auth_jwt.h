@@ -61,21 +61,41 @@ void auth_jwt_free(auth_jwt_t *a);
 /* Returns 1 when a holds a signing key (auth_jwt_mint can work), else 0. */
 int auth_jwt_can_mint(const auth_jwt_t *a);
 
-/* Claims carried by a session token. Strings are NUL-terminated; "" when absent. */
+/* A token id (the "jti" claim) as a fixed-size key: revocation only compares ids, so a
+ * connection need not carry the string. A jti of AUTH_JTI_HEX_LEN lower-case hex digits
+ * (what Chorus mints) is kept as the bytes it spells, so that auth_jti_hex gives the jti
+ * back; any other (an app backend's) as its 128-bit BLAKE2b digest. Either way
+ * auth_jti_key(auth_jti_hex(k)) == k, which is how a revocation is stored and reloaded. */
+#define AUTH_JTI_KEY_LEN 16
+#define AUTH_JTI_HEX_LEN (2 * AUTH_JTI_KEY_LEN)
+typedef struct {
+    uint8_t b[AUTH_JTI_KEY_LEN];
+} auth_jti_t;
+
+/* Writes the key of the len-byte jti at s (borrowed; need not be NUL-terminated) to *out. */
+void auth_jti_key(const char *s, size_t len, auth_jti_t *out);
+
+/* Writes the AUTH_JTI_HEX_LEN lower-case hex digits of k (borrowed) and a NUL to out. */
+void auth_jti_hex(const auth_jti_t *k, char out[AUTH_JTI_HEX_LEN + 1]);
+
+/* Claims carried by a session token. Strings are NUL-terminated; "" when absent. Embedded
+ * in every connection: keep it small. */
 typedef struct {
     char sub[AUTH_JWT_SUB_MAX + 1];   /* user id */
     char name[AUTH_JWT_NAME_MAX + 1]; /* display name */
     char color[8];                    /* "#rrggbb", lower case */
+    uint8_t has_jti;                  /* 1 when the token carries a non-empty "jti" */
+    uint8_t has_ep;                   /* 1 when the token carries "ep" */
     int64_t iat, exp, nbf;            /* seconds since the epoch; 0 when absent */
-    char jti[AUTH_JWT_JTI_MAX + 1];   /* token id, "" when absent (revocable alone) */
     int64_t ep;                       /* the user's token epoch when minted */
-    int has_ep;                       /* 1 when the token carries "ep" */
+    auth_jti_t jti;                   /* token id when has_jti (revocable alone) */
 } auth_claims_t;
 
 /* Returns a new token string (caller frees with free()) or NULL when a cannot mint or the
  * claims are invalid (empty or unterminated sub, bad color, ttl_s <= 0, overflow).
- * Writes sub, iat = now_s, exp = now_s + ttl_s, name / color / jti when non-empty and
- * ep when has_ep; the iat/exp/nbf fields of c are ignored. Borrows a and c. */
+ * Writes sub, iat = now_s, exp = now_s + ttl_s, name / color when non-empty, jti (its
+ * auth_jti_hex form) when has_jti and ep when has_ep; the iat/exp/nbf fields of c are ignored.
+ * Borrows a and c. */
 char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, int64_t ttl_s);
 
 /* Verifies the len bytes at token (borrowed; need not be NUL-terminated) at time now_s.

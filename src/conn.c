@@ -32,8 +32,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     conn_t *c = stream->data;
     if (nread == 0) return;
     if (nread < 0) {
-        if (nread != UV_EOF && nread != UV_ECONNRESET)
-            log_debug(c->srv->log, "%s: read error: %s", c->remote, uv_strerror((int)nread));
+        if (nread != UV_EOF && nread != UV_ECONNRESET) {
+            char r[CONN_REMOTE_MAX];
+            log_debug(c->srv->log, "%s: read error: %s", conn_remote(c, r),
+                      uv_strerror((int)nread));
+        }
         conn_close(c);
         return;
     }
@@ -97,9 +100,12 @@ void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
+/* libuv calls this once per request, with UV_ECANCELED when the handle is closed first,
+ * and always before the handle's close callback: c is still there. */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     conn_t *c = req->data;
+    free(req);
     if (status < 0 && !c->closing) conn_close(c);
 }
 
@@ -116,8 +122,12 @@ static void write_rest(conn_t *c)
         size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
         c->inflight = 0;
         for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
-        c->wreq.data = c;
-        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) < 0) {
+        /* The request lives only while the write is in flight (on_write frees it): most
+         * connections are idle, and most writes go out whole through the direct path. */
+        uv_write_t *req = ch_malloc(sizeof(*req));
+        req->data = c;
+        if (uv_write(req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) < 0) {
+            free(req);
             conn_close(c);
             return;
         }
@@ -126,8 +136,13 @@ static void write_rest(conn_t *c)
     }
     if (c->finishing && !c->shut) {
         c->shut = 1;
-        c->sreq.data = c;
-        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) conn_close(c);
+        /* Made here, once in a connection's life, not carried by every idle one. */
+        uv_shutdown_t *req = ch_malloc(sizeof(*req));
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+            free(req);
+            conn_close(c);
+        }
     }
 }
 
@@ -135,7 +150,8 @@ static void write_rest(conn_t *c)
 static void wrote(conn_t *c, long res)
 {
     if (res < 0 && res != UV_EAGAIN) {
-        log_debug(c->srv->log, "%s: write error: %s", c->remote, uv_strerror((int)res));
+        char r[CONN_REMOTE_MAX];
+        log_debug(c->srv->log, "%s: write error: %s", conn_remote(c, r), uv_strerror((int)res));
         conn_close(c);
         return;
     }
@@ -204,9 +220,11 @@ void conn_flush_list(conn_t *list, uring_t *u)
     }
 }
 
+/* Like on_shutdown, called once per request and before the handle's close callback. */
 static void on_write(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
+    free(req);
     c->writing = 0;
     if (status < 0) {
         if (!c->closing) conn_close(c);
@@ -227,7 +245,8 @@ void conn_send(conn_t *c, cbuf_t *b)
         /* A client that does not read must not make us buffer without bound, nor slow
          * anyone else: drop what it has not been sent yet and close it. Bytes already
          * handed to libuv stay (it points into them). */
-        log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", c->remote,
+        char r[CONN_REMOTE_MAX];
+        log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
                  c->out.bytes);
         outq_truncate(&c->out, c->inflight);
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
@@ -242,16 +261,17 @@ void conn_finish(conn_t *c, uint64_t linger_ms)
     server_want_flush(c->srv, c);
 }
 
-/* Fills c->remote and c->ip from the peer's address, which it leaves in ss (family
- * AF_UNSPEC when unknown). */
-static void peer_name(conn_t *c, struct sockaddr_storage *ss_out)
+/* Writes the peer's address of tcp as "ip:port" into remote (CONN_REMOTE_MAX) and as
+ * "ip" into ip (ip_cap), and leaves it in *ss_out (family AF_UNSPEC when unknown). */
+static void peer_name(const uv_tcp_t *tcp, char *remote, char *ip, size_t ip_cap,
+                      struct sockaddr_storage *ss_out)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     char host[48] = "?";
     int port = 0;
     memset(&ss, 0, sizeof(ss));
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -260,9 +280,17 @@ static void peer_name(conn_t *c, struct sockaddr_storage *ss_out)
             port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         }
     }
-    snprintf(c->remote, sizeof(c->remote), "%s:%d", host, port);
-    snprintf(c->ip, sizeof(c->ip), "%s", host);
-    *ss_out = ss;
+    snprintf(remote, CONN_REMOTE_MAX, "%s:%d", host, port);
+    if (ip) snprintf(ip, ip_cap, "%s", host);
+    if (ss_out) *ss_out = ss;
+}
+
+const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
+{
+    const char *kept = conn_http_remote(c);
+    if (kept) return kept;
+    peer_name(&c->tcp, buf, NULL, 0, NULL);
+    return buf;
 }
 
 void conn_accept(server_t *s)
@@ -284,11 +312,12 @@ void conn_accept(server_t *s)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     struct sockaddr_storage ss;
-    peer_name(c, &ss);
+    char remote[CONN_REMOTE_MAX];
+    peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
     c->last_rx = uv_now(s->loop);
-    conn_http_init(c);
+    conn_http_init(c, remote);
     if (s->nconns > s->cfg->max_connections) {
-        log_warn(s->log, "%s: refused: %zu connections open (max-connections)", c->remote,
+        log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,
                  s->nconns - 1);
         conn_http_error(c, 503, "service_unavailable", "too many connections",
                         "Retry-After: 1\r\n");
@@ -300,7 +329,7 @@ void conn_accept(server_t *s)
         log_warn(s->log,
                  "%s: refused: %" PRIu64 " connections open from this address "
                  "(max-connections-per-ip)",
-                 c->remote, s->cfg->max_connections_per_ip);
+                 remote, s->cfg->max_connections_per_ip);
         conn_http_error(c, 429, "too_many_connections",
                         "too many connections from your address", "Retry-After: 1\r\n");
         conn_finish(c, 1000);

@@ -17,11 +17,11 @@
 
 typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
 
+typedef struct conn_http_s conn_http_t; /* private to conn_http.c */
+
 struct conn_s {
     uv_tcp_t tcp;          /* tcp.data and timer.data point back here */
     uv_timer_t timer;      /* one timer, meaning depends on state (see conn_on_timer) */
-    uv_write_t wreq;
-    uv_shutdown_t sreq;
     server_t *srv;         /* borrowed */
     conn_t *prev, *next;   /* server's registry */
     conn_t *flush_next;    /* server's flush list */
@@ -31,7 +31,7 @@ struct conn_s {
     uint64_t last_rx;      /* loop time (ms) of the last bytes received */
     conn_kind_t kind;
     unsigned flush_listed : 1;
-    unsigned writing : 1;   /* wreq in flight */
+    unsigned writing : 1;   /* a uv_write in flight (its request is allocated for it) */
     unsigned finishing : 1; /* no more input handled; close once output is flushed */
     unsigned shut : 1;      /* shutdown(SHUT_WR) requested */
     unsigned closing : 1;   /* uv_close called */
@@ -39,25 +39,14 @@ struct conn_s {
     unsigned resume_listed : 1;
     unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
     uint8_t open_handles;
-    char remote[64];       /* "ip:port", for logs */
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
 
-    /* HTTP state (NULL once upgraded) */
-    http_reqparser_t *http;
-    uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
-    api_req_t *api_req;    /* the API request being answered (reading is paused) */
-    char *stash;           /* owned: input that arrived after it, handled on resume */
-    size_t stash_len;
-    uint64_t req_start;    /* loop time (ms) of the current request's first byte */
-    uint64_t body_start;   /* loop time (ms) its headers were complete */
-    uint64_t last_tx;      /* loop time (ms) of the last write progress while drain_wait */
-    /* A static file being sent: read in chunks as the output queue drains. */
-    int file_fd;
-    unsigned file_open : 1;
-    unsigned file_last : 1; /* finish the connection once it is sent */
-    uint64_t file_off, file_left;
+    /* HTTP state: the request parser, deadlines, a held-back request, a file being sent
+     * (conn_http.c). Owned; one allocation that exists only while the connection speaks
+     * HTTP and is freed at the upgrade, so an idle WebSocket does not carry it. */
+    conn_http_t *http;
 
     /* WebSocket state */
     ws_parser_t *ws;
@@ -66,11 +55,18 @@ struct conn_s {
     unsigned awaiting_pong : 1;
     unsigned close_sent : 1;
     /* Reading paused while the client's own work is backlogged (conn_ws.c): the input
-     * not handled yet (owned), handled on resume. */
+     * not handled yet (owned; NULL when not paused), handled on resume. */
     unsigned ws_paused : 1;
-    uint8_t *ws_held;
-    size_t ws_held_len;
+    cbuf_t *ws_held;
 };
+
+/* Longest "ip:port" text of a peer, NUL included. */
+#define CONN_REMOTE_MAX 64
+
+/* The peer's "ip:port", for logs: kept while c speaks HTTP (every request logs it), asked
+ * of the socket afterwards and written into buf ("?:0" when that fails). Returns the kept
+ * text or buf. Borrows both. */
+const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX]);
 
 /* Accepts one pending connection from s's listener. */
 void conn_accept(server_t *s);
@@ -105,10 +101,16 @@ void conn_resume(conn_t *c);
 void conn_timer(conn_t *c, uint64_t ms);
 
 /* HTTP side (conn_http.c) */
-void conn_http_init(conn_t *c);
+/* Starts the HTTP side of a new connection from remote ("ip:port", copied). */
+void conn_http_init(conn_t *c, const char *remote);
 void conn_http_on_data(conn_t *c, char *data, size_t len);
 void conn_http_on_timer(conn_t *c);
+/* Frees the HTTP state (at the upgrade, or when c closes); safe to call more than once. */
 void conn_http_free(conn_t *c);
+/* The kept "ip:port" while c speaks HTTP, else NULL (see conn_remote). */
+const char *conn_http_remote(const conn_t *c);
+/* Returns 1 while an API request of c is being answered (reading is paused), else 0. */
+int conn_http_in_api(const conn_t *c);
 /* Called by the write path after output was written while c->drain_wait is set: sends
  * more of a static file, and once the queue is under cfg->http_max_queue asks the server
  * to resume c (server_want_resume). Touches only c, so it is safe inside a write batch. */

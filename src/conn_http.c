@@ -26,6 +26,23 @@
  * a bigger one is streamed like any file, with a policy that allows no inline script. */
 #define HTTP_PAGE_MAX (1024 * 1024)
 
+struct conn_http_s {
+    http_reqparser_t p;
+    char remote[CONN_REMOTE_MAX]; /* the peer's "ip:port": every request logs it */
+    uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
+    uint64_t req_start;    /* loop time (ms) of the current request's first byte */
+    uint64_t body_start;   /* loop time (ms) its headers were complete */
+    uint64_t last_tx;      /* loop time (ms) of the last write progress while drain_wait */
+    api_req_t *api_req;    /* the API request being answered (reading is paused) */
+    char *stash;           /* owned: input that arrived after it, handled on resume */
+    size_t stash_len;
+    /* A static file being sent: read in chunks as the output queue drains. */
+    uint64_t file_off, file_left;
+    int file_fd;
+    unsigned file_open : 1;
+    unsigned file_last : 1; /* finish the connection once it is sent */
+};
+
 static const char *reason_phrase(int status)
 {
     switch (status) {
@@ -73,7 +90,7 @@ static const char *error_code(int status)
 /* The request being answered, or NULL before one was parsed. */
 static const http_request_t *current(conn_t *c)
 {
-    return c->http && c->http->headers_done ? &c->http->req : NULL;
+    return c->http && c->http->p.headers_done ? &c->http->p.req : NULL;
 }
 
 /* Queues one response. body is borrowed and copied into the same buffer as the head so
@@ -106,8 +123,10 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     conn_send(c, b);
     cbuf_unref(b);
 
-    double ms = c->req_start_ns ? (double)(uv_hrtime() - c->req_start_ns) / 1e6 : 0.0;
-    log_access(c->srv->log, c->remote, req ? http_method_str((enum http_method)req->method) : "-",
+    uint64_t t0 = c->http ? c->http->req_start_ns : 0;
+    double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
+    log_access(c->srv->log, c->http ? c->http->remote : "-",
+               req ? http_method_str((enum http_method)req->method) : "-",
                req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
 }
 
@@ -121,10 +140,10 @@ static void respond(conn_t *c, int status, const char *ctype, const char *extra,
 
 static void file_close(conn_t *c)
 {
-    if (!c->file_open) return;
-    close(c->file_fd);
-    c->file_open = 0;
-    c->file_left = 0;
+    if (!c->http || !c->http->file_open) return;
+    close(c->http->file_fd);
+    c->http->file_open = 0;
+    c->http->file_left = 0;
 }
 
 /* Queues the next chunks of the file being sent while the output queue is under
@@ -132,20 +151,21 @@ static void file_close(conn_t *c)
  * client but a close. */
 static void pump_file(conn_t *c)
 {
+    conn_http_t *h = c->http;
     size_t max = (size_t)c->srv->cfg->http_max_queue;
-    while (c->file_open && !c->closing && c->out.bytes < max) {
-        size_t n = c->file_left < HTTP_FILE_CHUNK ? (size_t)c->file_left : HTTP_FILE_CHUNK;
+    while (h->file_open && !c->closing && c->out.bytes < max) {
+        size_t n = h->file_left < HTTP_FILE_CHUNK ? (size_t)h->file_left : HTTP_FILE_CHUNK;
         cbuf_t *b = cbuf_new(n);
         size_t got = 0;
         while (got < n) {
-            ssize_t r = pread(c->file_fd, b->data + got, n - got, (off_t)(c->file_off + got));
+            ssize_t r = pread(h->file_fd, b->data + got, n - got, (off_t)(h->file_off + got));
             if (r < 0 && errno == EINTR) continue;
             if (r <= 0) break;
             got += (size_t)r;
         }
         if (got != n) { /* the file shrank or failed under us */
             cbuf_unref(b);
-            log_warn(c->srv->log, "%s: static file read failed; closing", c->remote);
+            log_warn(c->srv->log, "%s: static file read failed; closing", c->http->remote);
             file_close(c);
             conn_close(c);
             return;
@@ -153,11 +173,11 @@ static void pump_file(conn_t *c)
         b->len = n;
         conn_send(c, b);
         cbuf_unref(b);
-        c->file_off += n;
-        c->file_left -= n;
-        if (c->file_left == 0) {
+        h->file_off += n;
+        h->file_left -= n;
+        if (h->file_left == 0) {
             file_close(c);
-            if (c->file_last) conn_finish(c, CONN_LINGER_MS);
+            if (h->file_last) conn_finish(c, CONN_LINGER_MS);
         }
     }
 }
@@ -420,11 +440,11 @@ static void handle_static(conn_t *c, const http_request_t *req)
         if (last) conn_finish(c, CONN_LINGER_MS);
         return;
     }
-    c->file_fd = f.fd;
-    c->file_open = 1;
-    c->file_last = (unsigned)last;
-    c->file_off = 0;
-    c->file_left = f.size;
+    c->http->file_fd = f.fd;
+    c->http->file_open = 1;
+    c->http->file_last = (unsigned)last;
+    c->http->file_off = 0;
+    c->http->file_left = f.size;
     pump_file(c);
 }
 
@@ -432,8 +452,8 @@ static void handle_static(conn_t *c, const http_request_t *req)
 static void request_done(conn_t *c)
 {
     if (c->finishing || c->closing) return;
-    http_reqparser_reset(c->http);
-    c->req_start_ns = 0;
+    http_reqparser_reset(&c->http->p);
+    c->http->req_start_ns = 0;
     conn_timer(c, c->srv->cfg->http_idle_timeout);
 }
 
@@ -442,30 +462,30 @@ static void request_done(conn_t *c)
  * This one bound covers every kind of response, so pipelining cannot grow the queue. */
 static int busy(const conn_t *c)
 {
-    return c->api_req || c->file_open || c->out.bytes > c->srv->cfg->http_max_queue;
+    return c->http->api_req || c->http->file_open || c->out.bytes > c->srv->cfg->http_max_queue;
 }
 
 /* Keeps the unhandled input (one read at most: reading stops here) for later. */
 static void stash(conn_t *c, const char *data, size_t len)
 {
-    CH_ASSERT(!c->stash);
-    c->stash = ch_malloc(len);
-    memcpy(c->stash, data, len);
-    c->stash_len = len;
+    CH_ASSERT(!c->http->stash);
+    c->http->stash = ch_malloc(len);
+    memcpy(c->http->stash, data, len);
+    c->http->stash_len = len;
 }
 
 /* Stops reading while c is busy. Waiting for the API stops the timer too (the answer
  * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
 static void hold(conn_t *c)
 {
-    if (c->api_req) {
+    if (c->http->api_req) {
         conn_pause(c);
         return;
     }
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (!c->drain_wait) {
         c->drain_wait = 1;
-        c->last_tx = uv_now(c->srv->loop);
+        c->http->last_tx = uv_now(c->srv->loop);
         conn_timer(c, c->srv->cfg->http_idle_timeout);
     }
 }
@@ -479,21 +499,25 @@ static void carry_on(conn_t *c)
         hold(c);
         return;
     }
-    char *rest = c->stash;
-    size_t n = c->stash_len;
-    c->stash = NULL;
-    c->stash_len = 0;
+    char *rest = c->http->stash;
+    size_t n = c->http->stash_len;
+    c->http->stash = NULL;
+    c->http->stash_len = 0;
     conn_resume(c);
-    if (c->http && !c->http->started) conn_timer(c, c->srv->cfg->http_idle_timeout);
+    if (c->http && !c->http->p.started) conn_timer(c, c->srv->cfg->http_idle_timeout);
     if (rest) conn_http_on_data(c, rest, n);
     free(rest);
 }
 
 void conn_http_on_drain(conn_t *c)
 {
-    c->last_tx = uv_now(c->srv->loop);
-    if (c->file_open) pump_file(c);
-    if (c->closing || c->file_open || c->out.bytes > c->srv->cfg->http_max_queue) return;
+    if (!c->http) { /* upgraded meanwhile: nothing of HTTP waits */
+        c->drain_wait = 0;
+        return;
+    }
+    c->http->last_tx = uv_now(c->srv->loop);
+    if (c->http->file_open) pump_file(c);
+    if (c->closing || c->http->file_open || c->out.bytes > c->srv->cfg->http_max_queue) return;
     c->drain_wait = 0;
     server_want_resume(c->srv, c);
 }
@@ -512,7 +536,7 @@ static void api_done(api_req_t *r)
         api_req_free(r);
         return;
     }
-    c->api_req = NULL;
+    c->http->api_req = NULL;
     respond_json(c, r->status, json_incref(r->resp), r->extra[0] ? r->extra : NULL,
                  !keep_alive(c));
     api_req_free(r);
@@ -533,7 +557,7 @@ static void handle_api(conn_t *c, const http_request_t *req)
     if (req->body) api_req_set_body(r, req->body, req->body_len);
     r->done = api_done;
     r->conn = c;
-    c->api_req = r;
+    c->http->api_req = r;
     c->in_api_call = 1;
     api_handle(r);
     c->in_api_call = 0;
@@ -553,28 +577,36 @@ static void handle_request(conn_t *c, const http_request_t *req)
     else handle_static(c, req);
 }
 
-void conn_http_init(conn_t *c)
+void conn_http_init(conn_t *c, const char *remote)
 {
     c->kind = CONN_HTTP;
-    c->http = ch_malloc(sizeof(*c->http));
-    http_reqparser_init(c->http, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
+    c->http = ch_calloc(1, sizeof(*c->http));
+    snprintf(c->http->remote, sizeof(c->http->remote), "%s", remote);
+    http_reqparser_init(&c->http->p, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
     /* A connection that sends nothing is held only as long as a slow request would be. */
     conn_timer(c, c->srv->cfg->http_header_timeout);
 }
 
 void conn_http_free(conn_t *c)
 {
-    if (c->api_req) { /* its answer will find nobody to send to */
-        c->api_req->conn = NULL;
-        c->api_req = NULL;
-    }
-    free(c->stash);
-    c->stash = NULL;
+    conn_http_t *h = c->http;
+    if (!h) return;
+    if (h->api_req) h->api_req->conn = NULL; /* its answer will find nobody to send to */
+    free(h->stash);
     file_close(c);
-    if (!c->http) return;
-    http_reqparser_free(c->http);
-    free(c->http);
+    http_reqparser_free(&h->p);
+    free(h);
     c->http = NULL;
+}
+
+const char *conn_http_remote(const conn_t *c)
+{
+    return c->http ? c->http->remote : NULL;
+}
+
+int conn_http_in_api(const conn_t *c)
+{
+    return c->http && c->http->api_req;
 }
 
 static void body_timer(conn_t *c);
@@ -587,7 +619,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             stash(c, data, len);
             break;
         }
-        http_reqparser_t *p = c->http;
+        http_reqparser_t *p = &c->http->p;
         int was_started = p->started;
         int was_headers_done = p->headers_done;
         size_t used = 0;
@@ -597,15 +629,15 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
         if (!was_started && p->started) {
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
-            c->req_start_ns = uv_hrtime();
-            c->req_start = uv_now(c->srv->loop);
+            c->http->req_start_ns = uv_hrtime();
+            c->http->req_start = uv_now(c->srv->loop);
             conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
                               ? cfg->http_header_timeout
                               : cfg->http_request_timeout);
         }
         if (rc == HTTP_PARSE_AGAIN) {
             if (!was_headers_done && p->headers_done) { /* the body is on its way */
-                c->body_start = uv_now(c->srv->loop);
+                c->http->body_start = uv_now(c->srv->loop);
                 body_timer(c);
             }
             return;
@@ -621,7 +653,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
             return;
         }
-        if (c->api_req) continue; /* answered later: the rest waits (busy) */
+        if (c->http->api_req) continue; /* answered later: the rest waits (busy) */
         if (c->finishing || c->closing) return;
         request_done(c);
     }
@@ -634,7 +666,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
 static void body_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    const http_reqparser_t *p = c->http;
+    const http_reqparser_t *p = &c->http->p;
     http_deadline_t d = {
         .request_ms = cfg->http_request_timeout,
         .grace_ms = cfg->http_header_timeout,
@@ -642,9 +674,10 @@ static void body_timer(conn_t *c)
     };
     uint64_t now = uv_now(c->srv->loop), next = 0;
     size_t received = p->msg_bytes > p->header_bytes ? p->msg_bytes - p->header_bytes : 0;
-    int rc = http_deadline_check(&d, c->req_start, c->body_start, received, now, &next);
+    int rc =
+        http_deadline_check(&d, c->http->req_start, c->http->body_start, received, now, &next);
     if (rc != HTTP_DEADLINE_OK) {
-        log_info(c->srv->log, "%s: request body %s", c->remote,
+        log_info(c->srv->log, "%s: request body %s", c->http->remote,
                  rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
                                              : "below --http-body-min-rate");
         conn_http_error(c, 408, "request_timeout",
@@ -655,7 +688,7 @@ static void body_timer(conn_t *c)
     }
     uint64_t idle = now - c->last_rx;
     if (idle >= cfg->http_idle_timeout) {
-        log_debug(c->srv->log, "%s: request body stalled", c->remote);
+        log_debug(c->srv->log, "%s: request body stalled", c->http->remote);
         conn_close(c);
         return;
     }
@@ -666,16 +699,16 @@ static void body_timer(conn_t *c)
 void conn_http_on_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    http_reqparser_t *p = c->http;
+    http_reqparser_t *p = &c->http->p;
     if (c->drain_wait) {
         /* Responses are waiting for the client to read them: allow slow progress, not
          * none. */
-        uint64_t quiet = uv_now(c->srv->loop) - c->last_tx;
+        uint64_t quiet = uv_now(c->srv->loop) - c->http->last_tx;
         if (quiet < cfg->http_idle_timeout) {
             conn_timer(c, cfg->http_idle_timeout - quiet);
             return;
         }
-        log_debug(c->srv->log, "%s: client stopped reading responses", c->remote);
+        log_debug(c->srv->log, "%s: client stopped reading responses", c->http->remote);
         conn_close(c);
         return;
     }

@@ -9,9 +9,8 @@
 #include "mem.h"
 
 /* Reading pauses while this many of a connection's requests wait for their replies (store
- * commits); it is looked at again every WS_RESUME_POLL_MS. */
+ * commits); it resumes as soon as one of them completes (tr_settled). */
 #define WS_PAUSE_PENDING 64
-#define WS_RESUME_POLL_MS 2
 
 static conn_t *conn_of(proto_client_t *pc)
 {
@@ -40,7 +39,18 @@ static void tr_release(proto_client_t *pc)
     free(conn_of(pc));
 }
 
-static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release};
+static int backlogged(const conn_t *c);
+
+/* A deferred request completed. Runs inside its store callback, so when that ends a pause
+ * it only fires the timer now: conn_ws_on_timer handles the held input from the loop. */
+static void tr_settled(proto_client_t *pc)
+{
+    conn_t *c = conn_of(pc);
+    if (c->ws_paused && !backlogged(c) && !c->closing && !c->finishing) conn_timer(c, 0);
+}
+
+static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release,
+                                               tr_settled};
 
 /* Arms the one timer for whichever comes first: the keepalive ping (or the pong
  * deadline) and the protocol's auth deadline. Firing early is harmless: the timer
@@ -83,9 +93,8 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 
 void conn_ws_free(conn_t *c)
 {
-    free(c->ws_held);
+    cbuf_unref(c->ws_held);
     c->ws_held = NULL;
-    c->ws_held_len = 0;
     if (!c->ws) return;
     ws_parser_free(c->ws);
     free(c->ws);
@@ -106,8 +115,9 @@ void conn_ws_close(conn_t *c, int code, const char *reason)
      * not recurse into another close. */
     c->close_sent = 1;
     send_control(c, WS_OP_CLOSE, payload, len);
+    char r[CONN_REMOTE_MAX];
     if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_NO_STATUS)
-        log_debug(c->srv->log, "%s: closing websocket: %d %s", c->remote, code,
+        log_debug(c->srv->log, "%s: closing websocket: %d %s", conn_remote(c, r), code,
                   reason ? reason : "");
     /* The peer answers with its own close frame; we send FIN after ours and drop the
      * connection on its EOF (the server closes TCP first, RFC 6455 section 7.1.1). */
@@ -135,18 +145,30 @@ static int backlogged(const conn_t *c)
     return c->pc.pending >= WS_PAUSE_PENDING;
 }
 
+/* While paused the timer waits for the auth deadline only: the silence is ours, so no
+ * keepalive ping (its pong could not be read), and the end of the pause comes from
+ * tr_settled. */
+static void arm_paused(conn_t *c, uint64_t now)
+{
+    c->pc.deadline_moved = 0;
+    if (!c->pc.deadline_ms) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    conn_timer(c, c->pc.deadline_ms > now ? c->pc.deadline_ms - now : 0);
+}
+
 /* Keeps data[0..len) (the input not handled yet) and stops reading until backlogged()
- * clears (conn_ws_on_timer looks every WS_RESUME_POLL_MS). */
+ * clears (tr_settled). */
 static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
 {
-    c->ws_held = ch_realloc(c->ws_held, c->ws_held_len + len);
-    memcpy(c->ws_held + c->ws_held_len, data, len);
-    c->ws_held_len += len;
+    if (!c->ws_held) c->ws_held = cbuf_new(len);
+    cbuf_append(&c->ws_held, data, len);
     if (!c->ws_paused) {
         c->ws_paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
     }
-    conn_timer(c, WS_RESUME_POLL_MS);
+    arm_paused(c, uv_now(c->srv->loop));
 }
 
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
@@ -197,20 +219,18 @@ void conn_ws_on_timer(conn_t *c)
     proto_auth_tick(&c->srv->app->proto, &c->pc, now);
     if (c->close_sent || c->finishing || c->closing) return;
     if (c->ws_paused) {
-        if (backlogged(c)) {
-            conn_timer(c, WS_RESUME_POLL_MS);
+        if (backlogged(c)) { /* the auth deadline, or early */
+            arm_paused(c, now);
             return;
         }
         /* Handle what was held (which may pause again), then read again. The silence
          * while paused was ours: the keepalive starts over. */
-        uint8_t *held = c->ws_held;
-        size_t n = c->ws_held_len;
+        cbuf_t *held = c->ws_held;
         c->ws_held = NULL;
-        c->ws_held_len = 0;
         c->ws_paused = 0;
         c->last_rx = now;
-        conn_ws_on_data(c, held, n);
-        free(held);
+        conn_ws_on_data(c, held->data + held->off, held->len);
+        cbuf_unref(held);
         if (c->closing || c->finishing) return;
         if (c->ws_paused) return; /* its timer is armed */
         conn_resume(c);
@@ -218,7 +238,8 @@ void conn_ws_on_timer(conn_t *c)
     }
     if (c->awaiting_pong) {
         if (now - c->ping_at >= cfg->ws_pong_timeout) {
-            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", c->remote,
+            char r[CONN_REMOTE_MAX];
+            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", conn_remote(c, r),
                       (unsigned long long)cfg->ws_pong_timeout);
             conn_close(c);
             return;

@@ -274,6 +274,8 @@ static void deferred_done(proto_deferred_t *d)
     proto_client_t *c = d->c;
     CH_ASSERT(c->pending > 0);
     if (--c->pending == 0 && c->gone) c->tr->release(c);
+    else if (!c->gone && c->tr->settled)
+        c->tr->settled(c);
 }
 
 void proto_deferred_ok(proto_deferred_t *d, json_t *data)

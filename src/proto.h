@@ -31,6 +31,9 @@ typedef struct {
     /* Frees a client that went away while operations were pending, once the last one
      * completed (see proto_defer). */
     void (*release)(proto_client_t *c);
+    /* Optional: one of a live client's deferred operations completed (c->pending went
+     * down). Must not handle input from inside (it runs in the operation's callback). */
+    void (*settled)(proto_client_t *c);
 } proto_transport_t;
 
 /* Per-client protocol state, embedded in the connection. */

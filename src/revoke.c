@@ -60,10 +60,18 @@ static revoke_entry_t *revoke__slot(revoke_t *rv, const char *key, int *fresh)
     return e;
 }
 
-void revoke_token(revoke_t *rv, const char *jti, int64_t until_s)
+/* The map key of a token: "t:" and the hex form of its id. */
+static void revoke__token_key(char *out, size_t cap, const auth_jti_t *jti)
+{
+    char hex[AUTH_JTI_HEX_LEN + 1];
+    auth_jti_hex(jti, hex);
+    revoke__key(out, cap, 't', hex);
+}
+
+void revoke_token(revoke_t *rv, const auth_jti_t *jti, int64_t until_s)
 {
     char key[AUTH_JWT_SUB_MAX + 3];
-    revoke__key(key, sizeof(key), 't', jti);
+    revoke__token_key(key, sizeof(key), jti);
     int fresh;
     revoke_entry_t *e = revoke__slot(rv, key, &fresh);
     if (fresh || until_s > e->until_s) e->until_s = until_s;
@@ -79,12 +87,12 @@ void revoke_user(revoke_t *rv, const char *sub, int64_t epoch, int64_t until_s)
     if (fresh || until_s > e->until_s) e->until_s = until_s;
 }
 
-int revoke_has_room(const revoke_t *rv, const char *jti, const char *sub)
+int revoke_has_room(const revoke_t *rv, const auth_jti_t *jti, const char *sub)
 {
     if (rv->map.count < rv->max) return 1;
     char key[AUTH_JWT_SUB_MAX + 3];
     if (jti) {
-        revoke__key(key, sizeof(key), 't', jti);
+        revoke__token_key(key, sizeof(key), jti);
         if (!strmap_get(&rv->map, key)) return 0;
     }
     if (sub) {
@@ -98,8 +106,8 @@ int revoke_check(const revoke_t *rv, const auth_claims_t *c)
 {
     if (!rv->map.count) return 0;
     char key[AUTH_JWT_SUB_MAX + 3];
-    if (c->jti[0]) {
-        revoke__key(key, sizeof(key), 't', c->jti);
+    if (c->has_jti) {
+        revoke__token_key(key, sizeof(key), &c->jti);
         if (strmap_get(&rv->map, key)) return -1;
     }
     revoke__key(key, sizeof(key), 'u', c->sub);

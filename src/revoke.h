@@ -26,9 +26,9 @@ revoke_t *revoke_new(size_t max);
 /* Frees rv; NULL is ignored. */
 void revoke_free(revoke_t *rv);
 
-/* Revokes the token with id jti (borrowed, non-empty) until until_s (its exp plus the
+/* Revokes the token with id jti (borrowed; see auth_jti_t) until until_s (its exp plus the
  * leeway). */
-void revoke_token(revoke_t *rv, const char *jti, int64_t until_s);
+void revoke_token(revoke_t *rv, const auth_jti_t *jti, int64_t until_s);
 
 /* Refuses the tokens of user sub (borrowed) whose "ep" is below epoch (REVOKE_ALL: every
  * token of sub) until until_s; an entry for sub keeps the higher epoch and until. */
@@ -36,7 +36,7 @@ void revoke_user(revoke_t *rv, const char *sub, int64_t epoch, int64_t until_s);
 
 /* Returns 1 when revoke_token / revoke_user for these keys would succeed (room left or
  * an entry to replace), else 0. jti or sub may be NULL. */
-int revoke_has_room(const revoke_t *rv, const char *jti, const char *sub);
+int revoke_has_room(const revoke_t *rv, const auth_jti_t *jti, const char *sub);
 
 /* Returns 0 when c (borrowed) is not revoked, -1 when it is (a revoked jti, an "ep" below
  * the user's epoch, or a deleted user). A token without "ep" and "jti" is refused only

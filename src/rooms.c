@@ -417,6 +417,10 @@ struct rooms_op_s {
     int fill_recent;       /* a join's history page: fill the recent-message cache */
     json_t *event;         /* fields of an event published once stored (owned) */
     size_t budget;         /* a history page: bytes of messages at most */
+    /* Bytes of a new row counted against the quotas before the commit (so that writes in
+     * flight cannot pass a quota together), given back if the commit fails. */
+    int64_t charged;
+    char charged_user[STORE_SUB_LEN];
 };
 
 static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
@@ -432,6 +436,22 @@ static rooms_op_t *op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms
     op->done = done;
     op->ud = ud;
     return op;
+}
+
+/* Records that op's write was counted for user (borrowed; "" = the room only). */
+static void op_charged(rooms_op_t *op, const char *user, int64_t bytes)
+{
+    op->charged = bytes;
+    snprintf(op->charged_user, sizeof(op->charged_user), "%s", user);
+}
+
+/* The commit failed: what was not stored does not count. */
+static void op_uncharge(rooms_op_t *op)
+{
+    if (!op->charged) return;
+    rooms_quota_count(op->r, op->room, op->charged_user, -op->charged);
+    if (op->req.type == STORE_ROOM_CREATE) op->room->state_bytes = 0;
+    op->charged = 0;
 }
 
 static void op_finish(rooms_op_t *op, const rooms_err_t *err)
@@ -454,6 +474,7 @@ static void on_stored(store_req_t *req)
     if (req->err != STORE_OK) {
         if (req->err != STORE_ECLOSED)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
+        op_uncharge(op);
         op_finish(op, &ERR_IO);
         return;
     }
@@ -590,6 +611,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     registry_add(r, room);
 
     rooms_op_t *op = op_new(r, room, STORE_ROOM_CREATE, done, ud);
+    op_charged(op, room->host_id, (int64_t)state_len);
     store_room_t *sr = &op->pl.room;
     memcpy(sr->id, room->id, sizeof(sr->id));
     memcpy(sr->code, room->code, sizeof(sr->code));
@@ -989,7 +1011,8 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
              "the room state would be too large");
         return;
     }
-    /* The state counts for the host, whoever manages the room. */
+    /* The state counts for the host, whoever manages the room. Not given back if the write
+     * fails: the state in memory stays, and the next write stores it whole. */
     int64_t grow = (int64_t)strlen(text) - room->state_bytes;
     int qrc = rooms_quota_check(r, room, room->host_id, grow);
     if (qrc != QUOTA_OK) {
@@ -1273,6 +1296,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     }
     rooms_quota_count(r, room, user_id, bytes);
     rooms_op_t *op = op_new(r, room, STORE_MESSAGE_INSERT, done, ud);
+    op_charged(op, user_id, bytes);
     store_message_t *m = &op->pl.msg;
     auth_random_uuid(m->id);
     memcpy(m->room_id, room->id, sizeof(m->room_id));

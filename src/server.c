@@ -123,7 +123,8 @@ void server_stop(server_t *s)
     uv_close((uv_handle_t *)&s->listener, NULL);
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-        else if (!c->api_req) conn_finish(c, CONN_LINGER_MS);
+        else if (!conn_http_in_api(c))
+            conn_finish(c, CONN_LINGER_MS);
         /* else: the answer on its way goes out with "Connection: close" */
     }
     if (s->nconns == 0) {

@@ -417,13 +417,19 @@ static void test_jti_and_epoch(void)
     auth_jwt_t *a = hs(0);
     auth_claims_t in = {0}, out;
     strcpy(in.sub, "u");
-    strcpy(in.jti, "0123456789abcdef0123456789abcdef");
+    auth_jti_key("0123456789abcdef0123456789abcdef", AUTH_JTI_HEX_LEN, &in.jti);
+    in.has_jti = 1;
     in.ep = 7;
     in.has_ep = 1;
     char *t = auth_jwt_mint(a, &in, NOW, 60);
     ASSERT_TRUE(t != NULL);
+    jwt_t *j = NULL; /* the jti goes out as minted: the key's hex form */
+    ASSERT_EQ(jwt_decode(&j, t, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
+    ASSERT_STREQ(jwt_get_grant(j, "jti"), "0123456789abcdef0123456789abcdef");
+    jwt_free(j);
     ASSERT_EQ(verify(a, t, NOW, &out), 0);
-    ASSERT_STREQ(out.jti, in.jti);
+    ASSERT_EQ(out.has_jti, 1);
+    ASSERT_TRUE(memcmp(&out.jti, &in.jti, sizeof(in.jti)) == 0);
     ASSERT_EQ(out.has_ep, 1);
     ASSERT_EQ(out.ep, 7);
     free(t);
@@ -431,11 +437,57 @@ static void test_jti_and_epoch(void)
     strcpy(bare.sub, "u");
     t = auth_jwt_mint(a, &bare, NOW, 60);
     ASSERT_EQ(verify(a, t, NOW, &out), 0);
-    ASSERT_STREQ(out.jti, "");
+    ASSERT_EQ(out.has_jti, 0);
     ASSERT_EQ(out.has_ep, 0);
     free(t);
     in.ep = -1;
     ASSERT_TRUE(auth_jwt_mint(a, &in, NOW, 60) == NULL);
+    auth_jwt_free(a);
+}
+
+/* A jti is kept as a 16-byte key: Chorus's 32 hex digits as the bytes they spell (the hex
+ * form gives the jti back), anything else as a digest; equal ids give equal keys, and the
+ * hex form of any key reads back as the same key. */
+static void test_jti_key(void)
+{
+    auth_jti_t k, k2;
+    char hex[AUTH_JTI_HEX_LEN + 1];
+    const char *chorus = "00ff0123456789abcdef0123456789ab";
+    auth_jti_key(chorus, strlen(chorus), &k);
+    ASSERT_EQ(k.b[0], 0x00);
+    ASSERT_EQ(k.b[1], 0xff);
+    auth_jti_hex(&k, hex);
+    ASSERT_STREQ(hex, chorus);
+    const char *others[] = {
+        "backend-1", "00FF0123456789ABCDEF0123456789AB", "00ff0123456789abcdef0123456789a",
+        "00ff0123456789abcdef0123456789abc", "00ff0123456789abcdef0123456789ag"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(others); i++) {
+        auth_jti_key(others[i], strlen(others[i]), &k);
+        auth_jti_key(others[i], strlen(others[i]), &k2);
+        ASSERT_TRUE(memcmp(&k, &k2, sizeof(k)) == 0);
+        auth_jti_hex(&k, hex);
+        ASSERT_TRUE(strcmp(hex, others[i]) != 0);
+        auth_jti_key(hex, strlen(hex), &k2);
+        ASSERT_TRUE(memcmp(&k, &k2, sizeof(k)) == 0);
+        auth_jti_key(chorus, strlen(chorus), &k2);
+        ASSERT_TRUE(memcmp(&k, &k2, sizeof(k)) != 0);
+    }
+    /* A token carries it: an app backend's jti verifies to its digest. */
+    auth_jwt_t *a = hs(0);
+    jwt_t *j = NULL;
+    ASSERT_EQ(jwt_new(&j), 0);
+    jwt_add_grant(j, "sub", "u");
+    jwt_add_grant_int(j, "exp", (long)NOW + 60);
+    jwt_add_grant(j, "jti", "backend-1");
+    jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET));
+    char *t = jwt_encode_str(j);
+    jwt_free(j);
+    auth_claims_t out;
+    ASSERT_EQ(verify(a, t, NOW, &out), 0);
+    ASSERT_EQ(out.has_jti, 1);
+    auth_jti_key("backend-1", 9, &k);
+    ASSERT_TRUE(memcmp(&out.jti, &k, sizeof(k)) == 0);
+    free(t);
     auth_jwt_free(a);
 }
 
@@ -745,6 +797,7 @@ int main(void)
     RUN(test_malformed_shape);
     RUN(test_mint_roundtrip);
     RUN(test_jti_and_epoch);
+    RUN(test_jti_key);
     RUN(test_rs256);
     RUN(test_es256);
     RUN(test_asym_signature_lengths);

@@ -37,7 +37,7 @@ static void fake_close(proto_client_t *c, int code, const char *reason)
     ((fake_t *)c)->closed_code = code;
 }
 
-static const proto_transport_t fake_tr = {fake_send, fake_close, NULL, NULL};
+static const proto_transport_t fake_tr = {fake_send, fake_close, NULL, NULL, NULL};
 static log_t quiet;
 
 static void setup(proto_t *p, fake_t *f, uint32_t rate, uint32_t burst, uint32_t flood)
@@ -259,7 +259,7 @@ static void bytes_send(proto_client_t *c, cbuf_t *frame)
     b->last = cbuf_ref(frame);
 }
 
-static const proto_transport_t bytes_tr = {bytes_send, fake_close, NULL, NULL};
+static const proto_transport_t bytes_tr = {bytes_send, fake_close, NULL, NULL, NULL};
 
 static int same_frame(const cbuf_t *a, const cbuf_t *b)
 {
@@ -288,6 +288,65 @@ static int parts_match(proto_t *p, const proto_part_t *parts, size_t n, const js
     cbuf_unref(b1.last);
     cbuf_unref(b2.last);
     return ok;
+}
+
+/* The transport hears of every deferred request of a live client that completes (the
+ * WebSocket side resumes a paused connection on it), with or without a reply to send; a
+ * client that went away is released instead. */
+typedef struct {
+    proto_client_t pc;
+    int settled, released;
+    uint32_t pending_seen;
+} settle_t;
+
+static void settle_send(proto_client_t *c, cbuf_t *frame)
+{
+    (void)c;
+    (void)frame;
+}
+
+static void settle_release(proto_client_t *c)
+{
+    ((settle_t *)c)->released++;
+}
+
+static void settle_settled(proto_client_t *c)
+{
+    settle_t *s = (settle_t *)c;
+    s->settled++;
+    s->pending_seen = c->pending;
+}
+
+static const proto_transport_t settle_tr = {settle_send, fake_close, NULL, settle_release,
+                                            settle_settled};
+
+static void test_deferred_settled(void)
+{
+    proto_t p;
+    fake_t f;
+    setup(&p, &f, 1000, 2000, 500);
+    settle_t s;
+    memset(&s, 0, sizeof(s));
+    s.pc.tr = &settle_tr;
+    proto_req_t r1 = {.p = &p, .c = &s.pc, .has_ref = 1, .ref = 1};
+    proto_req_t r2 = {.p = &p, .c = &s.pc};
+    proto_req_t r3 = {.p = &p, .c = &s.pc, .has_ref = 1, .ref = 3};
+    proto_deferred_t d1, d2, d3;
+    proto_defer(&r1, &d1);
+    proto_defer(&r2, &d2);
+    proto_defer(&r3, &d3);
+    ASSERT_EQ(s.pc.pending, 3);
+    proto_deferred_ok(&d1, NULL);
+    ASSERT_EQ(s.settled, 1);
+    ASSERT_EQ(s.pending_seen, 2); /* called after the count went down */
+    proto_deferred_error(&d2, "bad_request", "no");
+    ASSERT_EQ(s.settled, 2);
+    ASSERT_EQ(s.pending_seen, 1);
+    s.pc.gone = 1;
+    proto_deferred_ok(&d3, NULL);
+    ASSERT_EQ(s.settled, 2);
+    ASSERT_EQ(s.released, 1);
+    proto_free(&p);
 }
 
 static void test_parts_match_whole(void)
@@ -364,5 +423,6 @@ int main(void)
     RUN(test_register_many_ops);
     RUN(test_frame_lengths);
     RUN(test_parts_match_whole);
+    RUN(test_deferred_settled);
     TEST_MAIN_END();
 }

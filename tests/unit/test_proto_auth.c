@@ -56,7 +56,7 @@ static void on_rejected(void *ud, const char *ip, const char *why)
     ((fake_t *)ud)->rejected++;
 }
 
-static const proto_transport_t fake_tr = {fake_send, fake_close, fake_peer, NULL};
+static const proto_transport_t fake_tr = {fake_send, fake_close, fake_peer, NULL, NULL};
 static log_t quiet;
 
 static void setup(proto_t *p, fake_t *f, auth_jwt_t *jwt)

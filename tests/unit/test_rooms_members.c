@@ -102,7 +102,7 @@ static void t_release(proto_client_t *pc)
 {
     (void)pc;
 }
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release};
+static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
 
 static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
 {
