@@ -35,7 +35,7 @@ static void f_release(proto_client_t *pc)
 {
     (void)pc;
 }
-static const proto_transport_t f_tr = {f_send, f_close, f_peer, f_release};
+static const proto_transport_t f_tr = {f_send, f_close, f_peer, f_release, NULL};
 
 static void fake_init(fake_t *c, bus_t *b, const char *user)
 {

@@ -244,7 +244,7 @@ static void t_release(proto_client_t *pc)
 {
     (void)pc;
 }
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release};
+static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
 
 /* Joins sub to room and subscribes c as sub. Returns 0 or -1. */
 static int join_subscribed(fx_t *f, room_t *room, proto_client_t *c, const char *sub)

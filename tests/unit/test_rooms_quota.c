@@ -12,6 +12,9 @@
 #include <uv.h>
 
 #include "config.h"
+#include "docs.h"
+#include "entities.h"
+#include "mem.h"
 #include "rooms.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -21,6 +24,7 @@ typedef struct {
     log_t log;
     chorus_config_t cfg;
     store_t *store;
+    bus_t *bus;
     rooms_t r;
     char db[512];
 } fx_t;
@@ -45,7 +49,12 @@ static int fx_open(fx_t *f)
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store);
+    f->bus = bus_local_new(0);
+    /* The server's features (app.c), as rooms run in it. */
+    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
+                      CH_ARRAY_LEN(features));
 }
 
 static int fx_close(fx_t *f)
@@ -55,6 +64,7 @@ static int fx_close(fx_t *f)
     store_close(f->store);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     rooms_free(&f->r);
+    bus_free(f->bus);
     int rc = uv_loop_close(&f->loop);
     config_free(&f->cfg);
     test_rm_db(f->db);
@@ -86,7 +96,7 @@ static auth_claims_t user(const char *sub)
 
 typedef struct {
     int done;
-    int status;
+    int kind;
     json_t *result;
 } outcome_t;
 
@@ -94,7 +104,7 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
 {
     outcome_t *o = ud;
     o->done = 1;
-    o->status = err ? err->status : 0;
+    o->kind = err ? (int)err->kind : 0;
     o->result = result;
 }
 
@@ -103,7 +113,8 @@ static void on_keepalive(uv_timer_t *t)
     (void)t;
 }
 
-/* Runs the loop until o is done (5 s at most); returns its status, -1 if it never ended. */
+/* Runs the loop until o is done (5 s at most); returns its error kind (0: none), 1 if it
+ * never ended. */
 static int wait_op(fx_t *f, outcome_t *o)
 {
     uv_timer_t keep;
@@ -116,7 +127,7 @@ static int wait_op(fx_t *f, outcome_t *o)
     }
     uv_close((uv_handle_t *)&keep, NULL);
     uv_run(&f->loop, UV_RUN_NOWAIT);
-    return o->done ? o->status : -1;
+    return o->done ? o->kind : 1;
 }
 
 /* Creates a room hosted by host with the given state; returns its id in id. */
@@ -172,7 +183,7 @@ static void test_failed_message_gives_back(void)
                           "BEGIN SELECT RAISE(ABORT, 'test: no messages'); END"),
               0);
     for (int i = 0; i < 5; i++)
-        ASSERT_EQ(post(&f, room, "host", "hello"), 500);
+        ASSERT_EQ(post(&f, room, "host", "hello"), ROOMS_E_IO);
     ASSERT_EQ(room->stored_bytes, room0 + one);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), host0 + one);
 
@@ -192,7 +203,7 @@ static void test_failed_create_gives_back(void)
                           "BEGIN SELECT RAISE(ABORT, 'test: no rooms'); END"),
               0);
     char id[64];
-    ASSERT_EQ(create(&f, "host", "{\"big\":\"0123456789\"}", id, sizeof(id)), 500);
+    ASSERT_EQ(create(&f, "host", "{\"big\":\"0123456789\"}", id, sizeof(id)), ROOMS_E_IO);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), 0);
     ASSERT_EQ(quota_users_count(&f.r.users), 0);
     ASSERT_EQ(fx_close(&f), 0);
