@@ -1,7 +1,15 @@
 /* rooms.h: live rooms: the registry (by id and by code), membership rules, room state,
  * message sequencing and the persistence of all of it through the store. Both the REST
  * API and the WebSocket ops go through here, so the rules live in one place. Delivery to
- * connected members goes through the bus (bus.h). */
+ * connected members goes through the bus (bus.h).
+ *
+ * The module's files, one concern each (what they share: rooms_internal.h, private):
+ *   rooms.c           the registry, access, quotas, JSON views, the tick, the sweep, init
+ *   rooms_op.c        store round trips (an operation answers once its write committed)
+ *   rooms_members.c   create, join, leave, kick, bans, subscriptions
+ *   rooms_messages.c  post, history, the recent-message ring, retention, broadcast
+ *   rooms_presence.c  presence and typing
+ *   rooms_state.c     state, settings, the room code, delete */
 #ifndef CHORUS_ROOMS_H
 #define CHORUS_ROOMS_H
 
@@ -58,8 +66,9 @@ struct room_member_s {
     room_member_t *dirty_next;
     /* room_member_json(m) encoded (compact), kept for join replies so a join does not
      * rebuild and encode every member (room_members_encoded); NULL until asked for and
-     * after every change to a field it shows (rooms.c calls member_changed wherever
-     * display_name, color, role, banned, joined_at, online or presence change). Owned. */
+     * after every change to a field it shows (the rooms module calls rooms_member_changed
+     * wherever display_name, color, role, banned, joined_at, online or presence change).
+     * Owned. */
     char *json;
 };
 
