@@ -15,6 +15,8 @@
 #include "room_rules.h"
 #include "user_valid.h"
 
+/* ---------- create ---------- */
+
 static uint32_t hosted_by(rooms_t *r, const char *user_id)
 {
     uint32_t n = 0;
@@ -24,8 +26,6 @@ static uint32_t hosted_by(rooms_t *r, const char *user_id)
         if (strcmp(((room_t *)v)->host_id, user_id) == 0) n++;
     return n;
 }
-
-/* ---------- create ---------- */
 
 static void after_create(rooms_op_t *op)
 {
@@ -409,6 +409,8 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     rooms_op_submit(op);
 }
 
+/* ---------- bans ---------- */
+
 /* Orders bans oldest first (then by user id, so the order is stable). */
 static int ban_cmp(const void *a, const void *b)
 {
@@ -461,7 +463,7 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
     rooms_op_submit(op);
 }
 
-/* ---------- realtime ---------- */
+/* ---------- connections (online members) ---------- */
 
 void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
 {

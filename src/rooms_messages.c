@@ -264,6 +264,8 @@ void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
     history(r, room, -1, -1, r->lim.join_history, 1, ROOMS_JOIN_MESSAGES(r), done, ud);
 }
 
+/* ---------- broadcast (not stored) ---------- */
+
 int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *event,
                     const json_t *data)
 {

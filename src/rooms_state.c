@@ -14,6 +14,8 @@
 #include "room_code.h"
 #include "room_rules.h"
 
+/* ---------- delete ---------- */
+
 static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
     rooms_publish(room, BUS_MEMBER_NONE, "room_deleted", json_pack("{s:s}", "reason", reason));
@@ -189,7 +191,7 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_
     rooms_op_submit(op);
 }
 
-/* ---------- settings and bans ---------- */
+/* ---------- settings ---------- */
 
 /* The settings a host may change after creation (rooms_update's body). */
 static const char *const SETTINGS_KEYS[] = {"name", "maxParticipants", "isPublic"};
