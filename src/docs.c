@@ -271,9 +271,8 @@ static void op_stored(store_req_t *req)
         log_error(o->r->log, "document %s/%s: op %lld not stored (%d)", d->room->id, d->id,
                   (long long)o->version, req->err);
         d->failed = 1;
-        o->done(o->ud,
-                &(rooms_err_t){ROOMS_E_IO, "internal_error", "the op could not be stored", NULL},
-                NULL);
+        rooms_err_t e = {ROOMS_E_IO, "internal_error", "the op could not be stored", NULL};
+        o->done(o->ud, &e, NULL);
     } else {
         if (o->version > d->committed) d->committed = o->version;
         o->done(o->ud, NULL, json_pack("{s:I}", "version", (json_int_t)o->version));
@@ -440,7 +439,8 @@ static void on_range(store_req_t *req)
     } else if (g->pl.nops > 0 && g->pl.ops[0].version != g->pl.from + 1) {
         /* Retention deleted the ops right after from (--doc-log-retention). */
         char msg[96];
-        snprintf(msg, sizeof(msg), "the op log starts at version %lld now; reload with doc_open",
+        snprintf(msg, sizeof(msg),
+                 "the op log starts at version %lld now; reload with doc_open",
                  (long long)g->pl.ops[0].version);
         g->done(g->ud, &(rooms_err_t){ROOMS_E_CONFLICT, "version_too_old", msg, NULL}, NULL);
     } else {

@@ -97,7 +97,8 @@ static void op_doc_open(proto_req_t *req)
     doc_t *ready;
     void *wait;
     rooms_err_t err;
-    if (docs_open(r, room, doc_id, opened, sizeof(proto_deferred_t), &ready, &wait, &err) != 0) {
+    int rc = docs_open(r, room, doc_id, opened, sizeof(proto_deferred_t), &ready, &wait, &err);
+    if (rc != 0) {
         reply_err(req, &err);
     } else if (ready) {
         docs_subscribe(ready, req->c);
@@ -167,7 +168,8 @@ static void op_doc_op(proto_req_t *req)
     };
     void *wait;
     docs_err_t err;
-    if (docs_submit(rooms_of(req), d, &op, answer, sizeof(proto_deferred_t), &wait, &err) != 0) {
+    int rc = docs_submit(rooms_of(req), d, &op, answer, sizeof(proto_deferred_t), &wait, &err);
+    if (rc != 0) {
         reply_err(req, &err.err);
         return;
     }
