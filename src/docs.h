@@ -99,8 +99,8 @@ void docs_subscribe(doc_t *d, proto_client_t *c);
  * when nothing else holds it. */
 void docs_unsubscribe(bus_sub_t *s);
 
-/* Returns 0 when ops may be submitted to d, else ROOMS_E_IO with *err (internal_error:
- * it failed and must be opened again). */
+/* Returns 0 when ops may be submitted to d (borrowed), else ROOMS_E_IO with *err
+ * (internal_error: it failed and must be opened again). */
 int docs_usable(const doc_t *d, rooms_err_t *err);
 
 /* One op as the caller submits it. Everything is borrowed for the call. */
@@ -113,7 +113,7 @@ typedef struct {
     int64_t now_ms;             /* unix ms: the room's activity and the op's time */
 } docs_op_t;
 
-/* Submits op to d (usable, docs_usable) of r: checks its size (max_op), its base, the
+/* Submits op to d (usable, docs_usable) of r, all borrowed (op for the call): checks its size (max_op), its base, the
  * quotas, transforms it against the ops after its base, applies it, counts and stores it.
  * Returns 0 and *wait the caller's area of ud_size bytes (zeroed): done(*wait, err,
  * result) is called once the store answered, with result {"version"} (or {"version",
