@@ -113,14 +113,14 @@ typedef struct {
     int64_t now_ms;             /* unix ms: the room's activity and the op's time */
 } docs_op_t;
 
-/* Submits op to d (usable, docs_usable) of r, all borrowed (op for the call): checks its size (max_op), its base, the
- * quotas, transforms it against the ops after its base, applies it, counts and stores it.
- * Returns 0 and *wait the caller's area of ud_size bytes (zeroed): done(*wait, err,
- * result) is called once the store answered, with result {"version"} (or {"version",
- * "duplicate": true} for an opId applied before; a new reference), then the other
- * subscribers get the doc_op event. Else returns a negative rooms_errno_t with *err filled
- * (nothing changed): payload_too_large, validation_error (version), quota_exceeded,
- * version_too_old, document_too_large, invalid_op. */
+/* Submits op to d (usable, docs_usable) of r, all borrowed (op for the call): checks its
+ * size (max_op), its base, the quotas, transforms it against the ops after its base,
+ * applies it, counts and stores it. Returns 0 and *wait the caller's area of ud_size bytes
+ * (zeroed): done(*wait, err, result) is called once the store answered, with result
+ * {"version"} (or {"version", "duplicate": true} for an opId applied before; a new
+ * reference), then the other subscribers get the doc_op event. Else returns a negative
+ * rooms_errno_t with *err filled (nothing changed): payload_too_large, validation_error
+ * (version), quota_exceeded, version_too_old, document_too_large, invalid_op. */
 int docs_submit(struct rooms_s *r, doc_t *d, const docs_op_t *op, rooms_done_fn done,
                 size_t ud_size, void **wait, docs_err_t *err);
 
