@@ -9,6 +9,7 @@
 #include "docs.h"
 #include "entities.h"
 #include "mem.h"
+#include "proto_docs.h"
 #include "proto_rooms.h"
 
 /* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in

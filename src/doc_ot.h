@@ -1,7 +1,8 @@
 /* doc_ot.h: the pure step of a document op. A document's text, version and window of
  * recent ops are in memory (doc_t, docs.h); an op made on an older version is transformed
  * against the ops committed since, applied as the next version and logged. No I/O, no
- * clock, no connection: docs.c checks the caller, stores the result and sends the event. */
+ * clock, no connection: docs.c checks the limits and quotas, stores the result and hands the
+ * event to the bus; proto_docs.c checks the caller. */
 #ifndef CHORUS_DOC_OT_H
 #define CHORUS_DOC_OT_H
 

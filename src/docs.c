@@ -1,29 +1,36 @@
-/* docs.c: collaborative documents over WebSocket: doc_open, doc_close, doc_op, doc_ops,
- * doc_presence (see docs.h). The step of an op (order, transform, apply, log) is
- * doc_ot.c, the OT itself ot_text.c; this file checks the caller, persists and fans out. */
+/* docs.c: collaborative documents, the domain (see docs.h): open and load from the store,
+ * submit an op, read the op log, subscriptions and unloading. The step of an op (order,
+ * transform, apply, log) is doc_ot.c, the OT itself ot_text.c; this file checks the op
+ * against the limits and quotas, persists it and hands the event to the bus. The WebSocket
+ * ops over it are proto_docs.c. */
 #include "docs.h"
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "doc_ot.h"
 #include "mem.h"
-#include "proto_rooms.h"
 #include "rooms.h"
 #include "utf8.h"
 
 #define DOC_OPS_PAGE 1000
 
+/* A docs_open waiting for the load, with the caller's area after it. */
 struct doc_waiter_s {
     doc_waiter_t *next;
-    proto_deferred_t d;
+    docs_open_fn done;
+    _Alignas(max_align_t) unsigned char ud[];
 };
+
+static const rooms_err_t ERR_LOAD = {ROOMS_E_IO, "internal_error",
+                                     "the document cannot be loaded", NULL};
 
 /* ---------- documents in memory ---------- */
 
-static doc_t *doc_find(room_t *room, const char *id)
+doc_t *docs_find(room_t *room, const char *id)
 {
     for (doc_t *d = room->docs; d; d = d->next)
         if (strcmp(d->id, id) == 0) return d;
@@ -49,7 +56,7 @@ static void doc_free(doc_t *d)
 }
 
 /* Drops d from its room when nobody has it open and nothing is in flight; the next
- * doc_open loads it again from the store. */
+ * docs_open loads it again from the store. */
 static void doc_maybe_unload(doc_t *d)
 {
     if (d->subs.count || d->inflight || d->waiters) return;
@@ -62,34 +69,7 @@ static void doc_maybe_unload(doc_t *d)
     doc_free(d);
 }
 
-/* ---------- helpers for the ops ---------- */
-
-static rooms_t *rooms_of(proto_req_t *req)
-{
-    return req->p->app;
-}
-
-static void invalid(proto_req_t *req, const char *field, const char *message)
-{
-    proto_reply_error_field(req, "validation_error", field, message);
-}
-
-/* The joined room and the document id of req, or NULL after replying. */
-static room_t *room_and_doc(proto_req_t *req, const char **doc_id)
-{
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return NULL;
-    json_t *jd = json_object_get(req->msg, "doc");
-    if (!json_is_string(jd) || json_string_length(jd) == 0 ||
-        json_string_length(jd) >= STORE_DOC_ID_LEN) {
-        invalid(req, "doc", "doc must be a string of 1 to 128 bytes");
-        return NULL;
-    }
-    *doc_id = json_string_value(jd);
-    return room;
-}
-
-static void subscribe(doc_t *d, proto_client_t *c)
+void docs_subscribe(doc_t *d, proto_client_t *c)
 {
     if (bus_find(c->doc_subs, d)) return;
     bus_sub_t *s = ch_calloc(1, sizeof(*s));
@@ -99,13 +79,21 @@ static void subscribe(doc_t *d, proto_client_t *c)
     bus_subscribe(&d->subs, s, &c->doc_subs);
 }
 
-static json_t *snapshot_json(const doc_t *d)
+void docs_unsubscribe(bus_sub_t *s)
+{
+    doc_t *d = s->room;
+    bus_unsubscribe(&d->subs, s);
+    free(s);
+    doc_maybe_unload(d);
+}
+
+json_t *docs_snapshot_json(const doc_t *d)
 {
     return json_pack("{s:s, s:s#, s:I}", "doc", d->id, "text", d->text.s ? d->text.s : "",
                      d->text.len, "version", (json_int_t)d->version);
 }
 
-/* ---------- doc_open ---------- */
+/* ---------- open: load from the store ---------- */
 
 typedef struct {
     rooms_t *r;
@@ -202,15 +190,8 @@ static void load_done(doc_load_t *l)
     d->waiters = NULL;
     while (w) {
         doc_waiter_t *next = w->next;
-        if (d->failed || l->room->deleted) {
-            proto_deferred_error(&w->d, "internal_error", "the document cannot be loaded");
-        } else if (!w->d.c->gone && !bus_find(w->d.c->subs, l->room)) {
-            /* It left (or was kicked from) the room while the document loaded. */
-            proto_deferred_error(&w->d, PROTO_FORBIDDEN, "join the room first");
-        } else {
-            if (!w->d.c->gone) subscribe(d, w->d.c);
-            proto_deferred_ok(&w->d, snapshot_json(d));
-        }
+        if (d->failed || l->room->deleted) w->done(w->ud, &ERR_LOAD, NULL);
+        else w->done(w->ud, NULL, d);
         free(w);
         w = next;
     }
@@ -221,29 +202,19 @@ static void load_done(doc_load_t *l)
     rooms_release(room);
 }
 
-static void op_doc_open(proto_req_t *req)
+int docs_open(rooms_t *r, room_t *room, const char *doc_id, docs_open_fn done, size_t ud_size,
+              doc_t **ready, void **wait, rooms_err_t *err)
 {
-    const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    rooms_t *r = rooms_of(req);
-    doc_t *d = doc_find(room, doc_id);
-    if (!d || !bus_find(req->c->doc_subs, d)) {
-        uint32_t open = bus_count(req->c->doc_subs);
-        if (open >= r->docs.max_open) {
-            proto_reply_error(req, "too_many_documents",
-                              "this connection has %u documents open (the limit)", open);
-            return;
-        }
-    }
+    *ready = NULL;
+    *wait = NULL;
+    doc_t *d = docs_find(room, doc_id);
     if (d && d->loaded) {
         if (d->failed) {
-            proto_reply_error(req, "internal_error", "the document cannot be loaded");
-            return;
+            *err = ERR_LOAD;
+            return ROOMS_E_IO;
         }
-        subscribe(d, req->c);
-        proto_reply_ok(req, snapshot_json(d));
-        return;
+        *ready = d;
+        return 0;
     }
     if (!d) {
         d = doc_new(r, room, doc_id);
@@ -261,41 +232,18 @@ static void op_doc_open(proto_req_t *req)
         l->req.data = l;
         store_submit(r->store, &l->req);
     }
-    doc_waiter_t *w = ch_calloc(1, sizeof(*w));
-    proto_defer(req, &w->d);
+    doc_waiter_t *w = ch_calloc(1, sizeof(*w) + ud_size);
+    w->done = done;
     w->next = d->waiters;
     d->waiters = w;
+    *wait = w->ud;
+    return 0;
 }
 
-/* ---------- doc_close ---------- */
+/* ---------- submit an op ---------- */
 
-static void unsubscribe(bus_sub_t *s)
-{
-    doc_t *d = s->room;
-    bus_unsubscribe(&d->subs, s);
-    free(s);
-    doc_maybe_unload(d);
-}
-
-static void op_doc_close(proto_req_t *req)
-{
-    const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    doc_t *d = doc_find(room, doc_id);
-    bus_sub_t *s = d ? bus_find(req->c->doc_subs, d) : NULL;
-    if (!s) {
-        proto_reply_error(req, "not_found", "this document is not open on this connection");
-        return;
-    }
-    unsubscribe(s);
-    proto_reply_ok(req, NULL);
-}
-
-/* ---------- doc_op ---------- */
-
+/* An op on its way to the store, with the caller's area after it. */
 typedef struct {
-    proto_deferred_t d;
     rooms_t *r;
     room_t *room;
     doc_t *doc;
@@ -305,6 +253,8 @@ typedef struct {
     int64_t version;
     int duplicate;          /* acknowledging an op applied before */
     bus_member_t from;      /* the sender's connection */
+    rooms_done_fn done;
+    _Alignas(max_align_t) unsigned char ud[];
 } doc_opreq_t;
 
 static void op_stored(store_req_t *req)
@@ -313,18 +263,19 @@ static void op_stored(store_req_t *req)
     doc_t *d = o->doc;
     d->inflight--;
     if (o->duplicate) {
-        proto_deferred_ok(&o->d, json_pack("{s:I, s:b}", "version", (json_int_t)o->version,
-                                           "duplicate", 1));
+        o->done(o->ud, NULL, json_pack("{s:I, s:b}", "version", (json_int_t)o->version,
+                                       "duplicate", 1));
     } else if (req->err != STORE_OK) {
         /* The op is in memory but not in the store: this copy is no longer trustworthy.
          * Everyone must reopen; the document reloads from what was committed. */
         log_error(o->r->log, "document %s/%s: op %lld not stored (%d)", d->room->id, d->id,
                   (long long)o->version, req->err);
         d->failed = 1;
-        proto_deferred_error(&o->d, "internal_error", "the op could not be stored");
+        rooms_err_t e = {ROOMS_E_IO, "internal_error", "the op could not be stored", NULL};
+        o->done(o->ud, &e, NULL);
     } else {
         if (o->version > d->committed) d->committed = o->version;
-        proto_deferred_ok(&o->d, json_pack("{s:I}", "version", (json_int_t)o->version));
+        o->done(o->ud, NULL, json_pack("{s:I}", "version", (json_int_t)o->version));
         /* Subscribers that opened after this version already have it. */
         proto_part_t part = {.obj = o->event};
         bus_publish(&d->subs, &(bus_event_t){.room = d->room->id, .doc = d->id,
@@ -339,107 +290,110 @@ static void op_stored(store_req_t *req)
     rooms_release(room);
 }
 
-static doc_opreq_t *opreq_new(proto_req_t *req, room_t *room, doc_t *d)
+static doc_opreq_t *opreq_new(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done,
+                              size_t ud_size, void **wait)
 {
-    doc_opreq_t *o = ch_calloc(1, sizeof(*o));
-    proto_defer(req, &o->d);
-    o->r = rooms_of(req);
-    o->room = room;
+    doc_opreq_t *o = ch_calloc(1, sizeof(*o) + ud_size);
+    o->r = r;
+    o->room = d->room;
     o->doc = d;
-    o->from = req->c->id;
-    rooms_hold(room);
+    o->from = op->from;
+    o->done = done;
+    rooms_hold(d->room);
     d->inflight++;
     o->req.docs = &o->pl;
     o->req.data = o;
     o->req.cb = op_stored;
-    snprintf(o->pl.doc.room_id, sizeof(o->pl.doc.room_id), "%s", room->id);
+    snprintf(o->pl.doc.room_id, sizeof(o->pl.doc.room_id), "%s", d->room->id);
     snprintf(o->pl.doc.doc_id, sizeof(o->pl.doc.doc_id), "%s", d->id);
+    *wait = o->ud;
     return o;
 }
 
-static void op_doc_op(proto_req_t *req)
+int docs_usable(const doc_t *d, rooms_err_t *err)
 {
-    const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    rooms_t *r = rooms_of(req);
-    doc_t *d = doc_find(room, doc_id);
-    if (!d || !bus_find(req->c->doc_subs, d)) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "open the document first (doc_open)");
-        return;
-    }
-    if (d->failed) {
-        proto_reply_error(req, "internal_error", "the document is unavailable; open it again");
-        return;
-    }
-    json_t *jv = json_object_get(req->msg, "version");
-    if (!json_is_integer(jv) || json_integer_value(jv) < 0) {
-        invalid(req, "version", "version must be a non-negative integer");
-        return;
-    }
-    int64_t base = json_integer_value(jv);
-    json_t *jid = json_object_get(req->msg, "opId");
-    if (jid && !json_is_null(jid) &&
-        (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN)) {
-        invalid(req, "opId", "opId must be a string of at most 64 bytes");
-        return;
-    }
-    const char *op_id = json_is_string(jid) ? json_string_value(jid) : "";
-    json_t *delta = json_object_get(req->msg, "delta");
-    if (!delta) {
-        invalid(req, "delta", "delta (the operation) is required");
-        return;
-    }
-    char *text = json_dumps(delta, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!d->failed) return 0;
+    *err = (rooms_err_t){ROOMS_E_IO, "internal_error",
+                         "the document is unavailable; open it again", NULL};
+    return ROOMS_E_IO;
+}
+
+/* Fills e with a validation_error of field version; returns ROOMS_E_INVALID. */
+static int err_ahead(docs_err_t *e)
+{
+    e->err = (rooms_err_t){ROOMS_E_INVALID, "validation_error",
+                           "version is ahead of the document", "version"};
+    return ROOMS_E_INVALID;
+}
+
+/* Fills e with kind, code and message (static); returns kind. */
+static int err_set(docs_err_t *e, rooms_errno_t kind, const char *code, const char *message)
+{
+    e->err = (rooms_err_t){kind, code, message, NULL};
+    return kind;
+}
+
+/* Fills e with kind, code and a formatted message; returns kind. */
+static int err_fmt(docs_err_t *e, rooms_errno_t kind, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int err_fmt(docs_err_t *e, rooms_errno_t kind, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    e->err = (rooms_err_t){kind, code, e->msg, NULL};
+    return kind;
+}
+
+int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, size_t ud_size,
+                void **wait, docs_err_t *err)
+{
+    *wait = NULL;
+    if (docs_usable(d, &err->err) != 0) return ROOMS_E_IO;
+    room_t *room = d->room;
+    char *text = json_dumps(op->delta, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t text_len = text ? strlen(text) : 0;
     free(text);
-    if (text_len > r->docs.max_op) {
-        proto_reply_error(req, "payload_too_large", "the op is larger than %zu bytes",
-                          r->docs.max_op);
-        return;
-    }
-    if (base > d->version) {
-        invalid(req, "version", "version is ahead of the document");
-        return;
-    }
+    if (text_len > r->docs.max_op)
+        return err_fmt(err, ROOMS_E_TOO_LARGE, "payload_too_large",
+                       "the op is larger than %zu bytes", r->docs.max_op);
+    if (op->base > d->version) return err_ahead(err);
     /* Checked at the submitted op's size (transforming changes it little); the stored
      * size is what is counted. */
-    int qrc = rooms_quota_check(r, room, req->c->user.sub, STORE_ROW_BYTES + (int64_t)text_len);
-    if (qrc != QUOTA_OK) {
-        proto_reply_error(req, "quota_exceeded", "%s", rooms_quota_message(qrc));
-        return;
-    }
-    doc_ot_op_t in = {.base = base, .delta = delta, .author = req->c->user.sub, .op_id = op_id};
+    int qrc = rooms_quota_check(r, room, op->user, STORE_ROW_BYTES + (int64_t)text_len);
+    if (qrc != QUOTA_OK)
+        return err_set(err, ROOMS_E_QUOTA, "quota_exceeded", rooms_quota_message(qrc));
+    doc_ot_op_t in = {.base = op->base, .delta = op->delta, .author = op->user,
+                      .op_id = op->op_id};
     doc_ot_result_t res;
     int rc = doc_ot_submit(d, &in, &r->docs, &res);
     if (rc != DOC_OT_OK) {
-        if (rc == DOC_OT_EAHEAD)
-            invalid(req, "version", "version is ahead of the document");
-        else if (rc == DOC_OT_ETOO_OLD)
-            proto_reply_error(req, "version_too_old",
-                              "the document moved on too far; reload it with doc_open");
-        else if (rc == DOC_OT_ETOO_LARGE)
-            proto_reply_error(req, "document_too_large", "the document would pass %zu bytes",
-                              r->docs.max_size);
-        else
-            proto_reply_error(req, "invalid_op", "%s", res.why);
-        return;
+        if (rc == DOC_OT_EAHEAD) return err_ahead(err);
+        if (rc == DOC_OT_ETOO_OLD)
+            return err_set(err, ROOMS_E_CONFLICT, "version_too_old",
+                           "the document moved on too far; reload it with doc_open");
+        if (rc == DOC_OT_ETOO_LARGE)
+            return err_fmt(err, ROOMS_E_TOO_LARGE, "document_too_large",
+                           "the document would pass %zu bytes", r->docs.max_size);
+        return err_set(err, ROOMS_E_INVALID, "invalid_op", res.why);
     }
     if (res.duplicate) {
         /* Answer once everything before it is durable: a store round trip behind the
          * insert of that op. */
-        doc_opreq_t *o = opreq_new(req, room, d);
+        doc_opreq_t *o = opreq_new(r, d, op, done, ud_size, wait);
         o->duplicate = 1;
         o->version = res.version;
         o->req.type = STORE_DOC_OPS_RANGE;
         o->pl.from = d->version;
         o->pl.limit = 0;
         store_submit(r->store, &o->req);
-        return;
+        return 0;
     }
-    room->last_activity = clock_unix_ms();
+    room->last_activity = op->now_ms;
     json_t *final = res.delta;
-    doc_opreq_t *o = opreq_new(req, room, d);
+    doc_opreq_t *o = opreq_new(r, d, op, done, ud_size, wait);
     o->version = d->version;
     o->req.type = STORE_DOC_OP_INSERT;
     store_doc_op_t *so = &o->pl.op;
@@ -447,8 +401,8 @@ static void op_doc_op(proto_req_t *req)
     snprintf(so->doc_id, sizeof(so->doc_id), "%s", d->id);
     so->version = d->version;
     so->delta = json_dumps(final, JSON_COMPACT);
-    snprintf(so->author, sizeof(so->author), "%s", req->c->user.sub);
-    snprintf(so->op_id, sizeof(so->op_id), "%s", op_id);
+    snprintf(so->author, sizeof(so->author), "%s", op->user);
+    snprintf(so->op_id, sizeof(so->op_id), "%s", op->op_id);
     so->created_at = room->last_activity;
     rooms_quota_count(r, room, so->author, STORE_ROW_BYTES + (int64_t)strlen(so->delta));
     if (res.snapshot) {
@@ -458,31 +412,37 @@ static void op_doc_op(proto_req_t *req)
         d->snapshot_bytes = (int64_t)d->text.len;
     }
     o->event = json_pack("{s:s, s:I, s:o, s:s, s:s}", "doc", d->id, "version",
-                         (json_int_t)d->version, "delta", final, "author", req->c->user.sub,
-                         "opId", op_id);
+                         (json_int_t)d->version, "delta", final, "author", op->user, "opId",
+                         op->op_id);
     store_submit(r->store, &o->req);
+    return 0;
 }
 
-/* ---------- doc_ops ---------- */
+/* ---------- the op log ---------- */
 
 typedef struct {
-    proto_deferred_t d;
     room_t *room;
     size_t budget; /* bytes of ops in the reply */
     store_req_t req;
     store_docs_t pl;
+    rooms_done_fn done;
+    _Alignas(max_align_t) unsigned char ud[];
 } doc_range_t;
 
 static void on_range(store_req_t *req)
 {
     doc_range_t *g = req->data;
     if (req->err != STORE_OK) {
-        proto_deferred_error(&g->d, "internal_error", "cannot read the op log");
+        g->done(g->ud,
+                &(rooms_err_t){ROOMS_E_IO, "internal_error", "cannot read the op log", NULL},
+                NULL);
     } else if (g->pl.nops > 0 && g->pl.ops[0].version != g->pl.from + 1) {
         /* Retention deleted the ops right after from (--doc-log-retention). */
-        proto_deferred_error(&g->d, "version_too_old",
-                             "the op log starts at version %lld now; reload with doc_open",
-                             (long long)g->pl.ops[0].version);
+        char msg[96];
+        snprintf(msg, sizeof(msg),
+                 "the op log starts at version %lld now; reload with doc_open",
+                 (long long)g->pl.ops[0].version);
+        g->done(g->ud, &(rooms_err_t){ROOMS_E_CONFLICT, "version_too_old", msg, NULL}, NULL);
     } else {
         /* Byte-bounded: the oldest ops that fit in the reply budget (at least one). */
         size_t n = g->pl.nops;
@@ -503,7 +463,7 @@ static void on_range(store_req_t *req)
         }
         json_t *data = json_pack("{s:o}", "ops", a);
         if (k < n) json_object_set_new(data, "more", json_true());
-        proto_deferred_ok(&g->d, data);
+        g->done(g->ud, NULL, data);
     }
     store_docs_free(&g->pl);
     room_t *room = g->room;
@@ -511,53 +471,24 @@ static void on_range(store_req_t *req)
     rooms_release(room);
 }
 
-static void op_doc_ops(proto_req_t *req)
+void *docs_ops_range(rooms_t *r, room_t *room, const char *doc_id, int64_t from,
+                     rooms_done_fn done, size_t ud_size)
 {
-    const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    json_t *jf = json_object_get(req->msg, "from");
-    if (!json_is_integer(jf) || json_integer_value(jf) < 0) {
-        invalid(req, "from", "from must be a non-negative integer");
-        return;
-    }
-    doc_range_t *g = ch_calloc(1, sizeof(*g));
-    proto_defer(req, &g->d);
+    doc_range_t *g = ch_calloc(1, sizeof(*g) + ud_size);
     g->room = room;
-    g->budget = rooms_of(req)->lim.max_reply;
+    g->budget = r->lim.max_reply;
+    g->done = done;
     rooms_hold(room);
     snprintf(g->pl.doc.room_id, sizeof(g->pl.doc.room_id), "%s", room->id);
     snprintf(g->pl.doc.doc_id, sizeof(g->pl.doc.doc_id), "%s", doc_id);
-    g->pl.from = json_integer_value(jf);
+    g->pl.from = from;
     g->pl.limit = DOC_OPS_PAGE;
     g->req.type = STORE_DOC_OPS_RANGE;
     g->req.docs = &g->pl;
     g->req.cb = on_range;
     g->req.data = g;
-    store_submit(rooms_of(req)->store, &g->req);
-}
-
-/* ---------- doc_presence ---------- */
-
-static void op_doc_presence(proto_req_t *req)
-{
-    const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    json_t *p = json_object_get(req->msg, "presence");
-    if (!json_is_object(p) && !json_is_null(p)) {
-        invalid(req, "presence", "presence must be an object (cursor, selection) or null");
-        return;
-    }
-    /* Shared like room presence (coalesced, idle), under docs.<id> of the user's state. */
-    json_t *patch = json_pack("{s:{s:O}}", "docs", doc_id, p);
-    int rc = rooms_presence(rooms_of(req), room, req->c, patch);
-    json_decref(patch);
-    if (rc != 0) {
-        proto_reply_error(req, "payload_too_large", "presence state is too large");
-        return;
-    }
-    proto_reply_ok(req, NULL);
+    store_submit(r->store, &g->req);
+    return g->ud;
 }
 
 /* ---------- lifecycle ---------- */
@@ -565,14 +496,14 @@ static void op_doc_presence(proto_req_t *req)
 void docs_client_gone(rooms_t *r, proto_client_t *c)
 {
     (void)r;
-    while (c->doc_subs) unsubscribe(c->doc_subs);
+    while (c->doc_subs) docs_unsubscribe(c->doc_subs);
 }
 
 void docs_client_left_room(proto_client_t *c, room_t *room)
 {
     for (bus_sub_t *s = c->doc_subs, *next; s; s = next) {
         next = s->client_next;
-        if (((doc_t *)s->room)->room == room) unsubscribe(s);
+        if (((doc_t *)s->room)->room == room) docs_unsubscribe(s);
     }
 }
 
@@ -653,14 +584,3 @@ const rooms_feature_t docs_feature = {
     .room_dropped = hook_room_dropped,
     .room_freed = hook_room_freed,
 };
-
-static const proto_op_t doc_ops[] = {
-    {"doc_open", op_doc_open, 0},   {"doc_close", op_doc_close, 0},
-    {"doc_op", op_doc_op, 0},       {"doc_ops", op_doc_ops, 0},
-    {"doc_presence", op_doc_presence, 0},
-};
-
-void proto_docs_register(proto_t *p)
-{
-    proto_register(p, doc_ops, CH_ARRAY_LEN(doc_ops));
-}
