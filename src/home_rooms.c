@@ -172,10 +172,14 @@ static void op_room_update(void *ud, room_t *room, const bus_op_t *op)
 }
 
 static const home_op_t room_home_ops[] = {
-    {"leave", op_leave},         {"message", op_message},
-    {"history", op_history},     {"broadcast", op_broadcast},
-    {"presence", op_presence},   {"state", op_state},
-    {"rotate_code", op_rotate_code}, {"room_update", op_room_update},
+    {"leave", op_leave},
+    {"message", op_message},
+    {"history", op_history},
+    {"broadcast", op_broadcast},
+    {"presence", op_presence},
+    {"state", op_state},
+    {"rotate_code", op_rotate_code},
+    {"room_update", op_room_update},
 };
 
 void home_rooms_register(home_t *h)

@@ -228,6 +228,7 @@ static void op_join(proto_req_t *req)
 static void home_answer(const bus_route_t *route, int has_ref, const char *code,
                         const char *message, json_t *data)
 {
+    /* The deferred replies read the client and the ref, not the proto_t. */
     proto_deferred_t d = {.c = route->ud, .has_ref = has_ref, .ref = route->ref};
     if (!code) {
         proto_deferred_ok(&d, data);
