@@ -2,15 +2,19 @@
  * an op for a room that is not here answers not_found, an op nobody registered answers
  * unknown_op, a registered handler is called with its room and answers through the
  * route; the room ops answer now (broadcast, a refused argument) or after the store's
- * commit (message), always exactly once, with the route's ref and member. */
+ * commit (message), always exactly once, with the route's ref and member. And the
+ * member's side (proto_rooms.c) through an application context: the frames a client gets
+ * back, and a client that goes away before its answer. */
 #include "test.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "app.h"
 #include "config.h"
 #include "docs.h"
 #include "entities.h"
@@ -358,9 +362,168 @@ static void test_room_ops(void)
     ASSERT_EQ(fx_close(&f), 0);
 }
 
+/* ---- the member's side: frames in, replies out, through an app_t ---- */
+
+/* A WebSocket client as the protocol sees it: the last frame's payload, and release. */
+typedef struct {
+    proto_client_t pc;
+    int frames;
+    int released;
+    char last[512];
+} wclient_t;
+
+static void w_send(proto_client_t *pc, cbuf_t *frame)
+{
+    wclient_t *c = (wclient_t *)pc;
+    const uint8_t *d = frame->data + frame->off;
+    size_t h = (d[1] & 0x7f) < 126 ? 2 : 4; /* the replies here are under 64 KiB */
+    size_t n = frame->len - h;
+    if (n >= sizeof(c->last)) n = sizeof(c->last) - 1;
+    memcpy(c->last, d + h, n);
+    c->last[n] = 0;
+    c->frames++;
+}
+static void w_release(proto_client_t *pc)
+{
+    ((wclient_t *)pc)->released++;
+}
+static const proto_transport_t w_tr = {w_send, t_close, t_peer, w_release, NULL};
+
+/* Hands c's frame (printf-formatted) to the protocol, as the WebSocket layer does. */
+static void handle(app_t *a, wclient_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void handle(app_t *a, wclient_t *c, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    proto_handle_text(&a->proto, &c->pc, text, strlen(text), uv_now(a->loop));
+}
+
+/* Runs the loop until c has no answer pending (or about 5 s went by). */
+static void settle(fx_t *f, const wclient_t *c)
+{
+    for (int i = 0; i < 2500 && c->pc.pending; i++) {
+        int never = 0;
+        run_until(f, &never, 2);
+    }
+}
+
+static void test_member_side(void)
+{
+    char dir[512];
+    const char *tmp = getenv("CHORUS_TEST_TMP");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) tmp = "/tmp";
+    snprintf(dir, sizeof(dir), "%s/chorus-home-app-%ld", tmp, (long)getpid());
+    ASSERT_TRUE(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    char db[600];
+    snprintf(db, sizeof(db), "%s/chorus.db", dir);
+    test_rm_db(db);
+    chorus_config_t cfg;
+    config_defaults(&cfg);
+    free(cfg.data_dir);
+    cfg.data_dir = ch_strdup(dir);
+    static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
+    auth_jwt_t *jwt = auth_jwt_new(AUTH_ALG_HS256, secret, 32, secret, 32, 0);
+    ASSERT_TRUE(jwt != NULL);
+    log_t lg;
+    log_init(&lg, LOG_WARN, LOG_TEXT, stderr);
+    fx_t f; /* its loop only, for run_until */
+    memset(&f, 0, sizeof(f));
+    uv_loop_init(&f.loop);
+    app_t a;
+    ASSERT_EQ(app_init(&a, &f.loop, &cfg, &lg, jwt), 0);
+    ASSERT_TRUE(a.bus->serve_ud == &a.home); /* the home serves the app's bus */
+
+    /* ann hosts a room and has one connection subscribed to it. */
+    auth_claims_t ann;
+    memset(&ann, 0, sizeof(ann));
+    snprintf(ann.sub, sizeof(ann.sub), "ann");
+    json_t *body = json_pack("{s:s}", "name", "member side");
+    outcome_t o = {0};
+    rooms_create(&a.rooms, &ann, body, on_done, &o);
+    json_decref(body);
+    ASSERT_TRUE(run_until(&f, &o.done, 5000) && o.result);
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s",
+             json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
+    json_decref(o.result);
+    room_t *room = rooms_get(&a.rooms, id);
+    ASSERT_TRUE(room != NULL);
+    wclient_t c;
+    memset(&c, 0, sizeof(c));
+    proto_client_init(&c.pc, &a.proto.limits, &w_tr, uv_now(&f.loop));
+    c.pc.id = bus_member_next(a.bus);
+    c.pc.authed = 1;
+    c.pc.user = ann;
+    rooms_subscribe(&a.rooms, room, &c.pc);
+
+    /* Answered at once, through the home: the reply's bytes, and nothing left pinned. */
+    handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":1,\"room\":\"%s\",\"event\":\"e\"}", id);
+    ASSERT_STREQ(c.last, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":null}");
+    ASSERT_EQ(c.pc.pending, 0);
+    /* Any integer is a ref, -1 too. */
+    handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":-1,\"room\":\"%s\",\"event\":\"e\"}", id);
+    ASSERT_STREQ(c.last, "{\"op\":\"reply\",\"ref\":-1,\"ok\":true,\"data\":null}");
+    /* Without a ref: a success is not answered, an error is an error event (its field). */
+    int frames = c.frames;
+    handle(&a, &c, "{\"op\":\"presence\",\"room\":\"%s\",\"state\":{\"x\":1}}", id);
+    ASSERT_EQ(c.frames, frames);
+    handle(&a, &c, "{\"op\":\"broadcast\",\"room\":\"%s\",\"event\":\"\"}", id);
+    ASSERT_STREQ(c.last, "{\"op\":\"error\",\"error\":{\"code\":\"validation_error\","
+                         "\"field\":\"event\",\"message\":\"event must be a string of 1 "
+                         "to 64 bytes\"}}");
+    ASSERT_EQ(c.pc.pending, 0);
+
+    /* Answered after the commit: pinned meanwhile. */
+    frames = c.frames;
+    handle(&a, &c,
+           "{\"op\":\"message\",\"ref\":3,\"room\":\"%s\",\"type\":\"user_text\","
+           "\"content\":\"hi\"}",
+           id);
+    ASSERT_EQ(c.frames, frames);
+    ASSERT_EQ(c.pc.pending, 1);
+    settle(&f, &c);
+    ASSERT_EQ(c.pc.pending, 0);
+    ASSERT_EQ(c.frames, frames + 1);
+    static const char reply3[] = "{\"op\":\"reply\",\"ref\":3,\"ok\":true,\"data\":{\"message\":{";
+    ASSERT_MEMEQ(c.last, reply3, strlen(reply3));
+    ASSERT_TRUE(strstr(c.last, "\"seq\":1,") != NULL);
+    ASSERT_TRUE(strstr(c.last, "\"success\"") == NULL);
+
+    /* The connection goes before its answer: nothing is sent to it, and the answer's
+     * arrival releases it, once. */
+    handle(&a, &c,
+           "{\"op\":\"message\",\"ref\":4,\"room\":\"%s\",\"type\":\"user_text\","
+           "\"content\":\"bye\"}",
+           id);
+    ASSERT_EQ(c.pc.pending, 1);
+    frames = c.frames;
+    ASSERT_EQ(proto_client_gone(&a.proto, &c.pc), 0);
+    ASSERT_TRUE(run_until(&f, &c.released, 5000));
+    ASSERT_EQ(c.released, 1);
+    ASSERT_EQ(c.frames, frames);
+    ASSERT_EQ(c.pc.pending, 0);
+
+    app_close(&a);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    app_store_close(&a);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    app_free(&a);
+    ASSERT_EQ(uv_loop_close(&f.loop), 0);
+    auth_jwt_free(jwt);
+    config_free(&cfg);
+    test_rm_db(db);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_dispatch);
     RUN(test_room_ops);
+    RUN(test_member_side);
     TEST_MAIN_END();
 }
