@@ -1,5 +1,5 @@
 /* app.c: the application context (app.h): builds the store, the rooms with their
- * features, the op table and the API in order, and takes them down in reverse. */
+ * features and their home, the op table and the API in order, and takes them down in reverse. */
 #include "app.h"
 
 #include <stdio.h>
@@ -66,6 +66,8 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
                    CH_ARRAY_LEN(app_features)) != 0)
         goto fail;
     a->rooms_ready = 1;
+    home_init(&a->home, &a->rooms, a->bus);
+    home_rooms_register(&a->home);
     proto_rooms_register(&a->proto, &a->rooms);
     proto_docs_register(&a->proto);
     proto_entities_register(&a->proto);
@@ -103,6 +105,7 @@ void app_free(app_t *a)
     CH_ASSERT(a->store == NULL);
     if (a->rooms_ready) rooms_free(&a->rooms);
     a->rooms_ready = 0;
+    home_free(&a->home);
     bus_free(a->bus);
     a->bus = NULL;
     a->api_ready = 0;

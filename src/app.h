@@ -1,5 +1,6 @@
 /* app.h: the application context: the store, the live rooms with their features
- * (documents, entities), the protocol's op table and the REST API, built once in main.c
+ * (documents, entities) and their home (the ops the bus brings them), the protocol's op
+ * table and the REST API, built once in main.c
  * and borrowed by the server (server.h), which only does I/O. Nothing in it is global, so
  * one process (a unit test) may run several contexts on one loop. */
 #ifndef CHORUS_APP_H
@@ -13,6 +14,7 @@
 #include "auth_jwt.h"
 #include "bus.h"
 #include "config.h"
+#include "home.h"
 #include "log.h"
 #include "proto.h"
 #include "rooms.h"
@@ -32,6 +34,7 @@ typedef struct app_s {
     proto_t proto;              /* the WebSocket ops: auth, rooms, documents, entities */
     api_t api;                  /* the REST routes */
     bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
+    home_t home;                /* the rooms' home: serves the bus's operations (home.h) */
     /* Other shared services the domain will borrow from here (metrics) go next to it. */
     int rooms_ready;            /* rooms loaded (to close and free) */
     int api_ready;              /* api initialised (to close) */

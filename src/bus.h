@@ -143,7 +143,8 @@ typedef struct bus_route_s bus_route_t;
 
 /* Receives the answer of an operation on the member's process, exactly once: code NULL
  * and data (stolen; NULL = null) for success, else an error code and message (borrowed)
- * and data NULL. */
+ * and data (stolen) NULL or an object of the error's further members ({"field": name}
+ * for a validation_error). */
 typedef void (*bus_reply_fn)(const bus_route_t *route, const char *code, const char *message,
                              json_t *data);
 

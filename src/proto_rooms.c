@@ -1,6 +1,8 @@
-/* proto_rooms.c: the room operations over WebSocket: join, leave, message, history,
- * broadcast, presence, state. Validation of the envelope fields happens here; the rules
- * live in rooms.c. */
+/* proto_rooms.c: where a frame becomes a room operation: join, leave, message, history,
+ * broadcast, presence, state, rotate_code, room_update. Here the room a frame names is
+ * found and the caller's access checked (proto_rooms_target); join then runs here, and
+ * every other op goes to the room's home through the bus (home.h) with a route back to
+ * this connection. The rules live in rooms.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,6 @@
 #include "proto.h"
 #include "proto_rooms.h"
 #include "rooms.h"
-
-#define EVENT_NAME_MAX 64
-#define HISTORY_MAX 200
 
 /* Replies validation_error naming the field. */
 static void invalid(proto_req_t *req, const char *field, const char *message)
@@ -221,114 +220,95 @@ static void op_join(proto_req_t *req)
                      op);
 }
 
-static void op_leave(proto_req_t *req)
+/* ---- the ops that go to the room's home (home.h, home_rooms.c) ---- */
+
+/* Answers the client behind route, whose ud is its proto_client_t, pinned by to_home
+ * (c->pending) until this answer: as a deferred reply, so nothing goes to a client that
+ * went away meanwhile and its last answer frees it. An error's data carries its field. */
+static void home_answer(const bus_route_t *route, int has_ref, const char *code,
+                        const char *message, json_t *data)
 {
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (!room) return;
-    ws_op_t *op = ws_op(req, room);
-    rooms_leave(op->r, room, req->c->user.sub, "left", answer, op);
+    /* The deferred replies read the client and the ref, not the proto_t. */
+    proto_deferred_t d = {.c = route->ud, .has_ref = has_ref, .ref = route->ref};
+    if (!code) {
+        proto_deferred_ok(&d, data);
+        return;
+    }
+    json_t *field = json_object_get(data, "field");
+    if (json_is_string(field))
+        proto_deferred_error_field(&d, code, json_string_value(field), message);
+    else proto_deferred_error(&d, code, "%s", message);
+    json_decref(data);
 }
 
-static void op_message(proto_req_t *req)
+/* bus_reply_fn for a request with a ref (route->ref), and for one without (an error goes
+ * as an error event, a success is not answered): the route's ref alone cannot tell them
+ * apart, since a client may send any integer as its ref. */
+static void home_answer_ref(const bus_route_t *route, const char *code, const char *message,
+                            json_t *data)
+{
+    home_answer(route, 1, code, message, data);
+}
+
+static void home_answer_event(const bus_route_t *route, const char *code,
+                              const char *message, json_t *data)
+{
+    home_answer(route, 0, code, message, data);
+}
+
+/* Sends req, on room (found and allowed by proto_rooms_target), to the room's home as a
+ * bus operation whose arguments are the frame itself. On the local bus the home runs now,
+ * on this stack: the op and its route are passed by value, nothing is allocated or
+ * encoded here; the home copies the route into the completion context of an op that waits
+ * for the store. */
+static void to_home(proto_req_t *req, room_t *room)
+{
+    proto_deferred_t pin;
+    proto_defer(req, &pin); /* c->pending: the client stays allocated until answered */
+    bus_op_t op = {
+        .room = room->id,
+        .name = req->op,
+        .user = req->c->user.sub,
+        .args = req->msg,
+        .route = {.member = req->c->id,
+                  .ref = req->has_ref ? req->ref : -1,
+                  .fn = req->has_ref ? home_answer_ref : home_answer_event,
+                  .ud = req->c},
+    };
+    if (bus_send_op(rooms_of(req)->bus, &op) != 0)
+        bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+}
+
+/* Ops for the room's participants, joined on this connection or not (leave, history,
+ * state, rotate_code, room_update). */
+static void op_home_member(proto_req_t *req)
+{
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
+    if (room) to_home(req, room);
+}
+
+/* Ops for the connections that joined the room (message, broadcast, presence). */
+static void op_home_joined(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
-    if (!room) return;
-    json_t *type = json_object_get(req->msg, "type");
-    ws_op_t *op = ws_op(req, room);
-    rooms_post(op->r, room, &req->c->user, json_is_string(type) ? json_string_value(type) : "",
-               json_object_get(req->msg, "content"), json_object_get(req->msg, "metadata"),
-               req->c, answer, op);
+    if (room) to_home(req, room);
 }
 
-static void op_history(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (!room) return;
-    int64_t before, after, limit;
-    if (proto_opt_uint(req, "before", -1, &before) || proto_opt_uint(req, "after", -1, &after) ||
-        proto_opt_uint(req, "limit", 50, &limit))
-        return;
-    if (limit < 1 || limit > HISTORY_MAX) {
-        invalid(req, "limit", "limit must be 1 to 200");
-        return;
-    }
-    ws_op_t *op = ws_op(req, room);
-    rooms_history(op->r, room, before, after, (uint32_t)limit, answer, op);
-}
-
-static void op_broadcast(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
-    if (!room) return;
-    json_t *ev = json_object_get(req->msg, "event");
-    if (!json_is_string(ev) || json_string_length(ev) == 0 ||
-        json_string_length(ev) > EVENT_NAME_MAX) {
-        invalid(req, "event", "event must be a string of 1 to 64 bytes");
-        return;
-    }
-    if (rooms_broadcast(rooms_of(req), room, req->c, json_string_value(ev),
-                        json_object_get(req->msg, "data")) != 0) {
-        proto_reply_error(req, "payload_too_large", "broadcast data is too large");
-        return;
-    }
-    proto_reply_ok(req, NULL);
-}
-
-static void op_presence(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
-    if (!room) return;
-    json_t *st = json_object_get(req->msg, "state");
-    if (!json_is_object(st)) {
-        invalid(req, "state", "state must be a JSON object");
-        return;
-    }
-    if (rooms_presence(rooms_of(req), room, req->c, st) != 0) {
-        proto_reply_error(req, "payload_too_large", "presence state is too large");
-        return;
-    }
-    proto_reply_ok(req, NULL);
-}
-
-static void op_state(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (!room) return;
-    ws_op_t *op = ws_op(req, room);
-    rooms_patch_state(op->r, room, &req->c->user, json_object_get(req->msg, "patch"), answer, op);
-}
-
-static void op_rotate_code(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (!room) return;
-    ws_op_t *op = ws_op(req, room);
-    rooms_rotate_code(op->r, room, &req->c->user, answer, op);
-}
-
-/* room_update: the settings of PATCH /api/rooms/:roomId; the other keys of the message
- * (op, ref, room) are the envelope, so only the settings go to rooms_update. */
-static void op_room_update(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (!room) return;
-    json_t *body = json_object();
-    static const char *const keys[] = {"name", "maxParticipants", "isPublic"};
-    for (size_t i = 0; i < CH_ARRAY_LEN(keys); i++) {
-        json_t *v = json_object_get(req->msg, keys[i]);
-        if (v) json_object_set(body, keys[i], v);
-    }
-    ws_op_t *op = ws_op(req, room);
-    rooms_update(op->r, room, &req->c->user, body, answer, op);
-    json_decref(body);
-}
-
+/* join stays a direct call: it subscribes this connection, on this process, to a room
+ * whose state, members and recent messages it reads in the same step (join_finish); going
+ * through the home would take a second step, the home answering the membership and this
+ * process subscribing and reading what the home sends, for a room elsewhere. Every other
+ * room op goes to the room's home through the bus. */
 static const proto_op_t room_ops[] = {
-    {"join", op_join, 0},           {"leave", op_leave, 0},
-    {"message", op_message, 0},     {"history", op_history, 0},
-    {"broadcast", op_broadcast, 0}, {"presence", op_presence, 0},
-    {"state", op_state, 0},         {"rotate_code", op_rotate_code, 0},
-    {"room_update", op_room_update, 0},
+    {"join", op_join, 0},
+    {"leave", op_home_member, 0},
+    {"message", op_home_joined, 0},
+    {"history", op_home_member, 0},
+    {"broadcast", op_home_joined, 0},
+    {"presence", op_home_joined, 0},
+    {"state", op_home_member, 0},
+    {"rotate_code", op_home_member, 0},
+    {"room_update", op_home_member, 0},
 };
 
 /* The features' subscriptions go first (their client_gone hooks), then the rooms'. */
