@@ -15,7 +15,6 @@
 
 #include "auth_random.h"
 #include "clock.h"
-#include "entities.h" /* the versioned outbox (entities_event_*): fan-out, issue 16 item 1 */
 #include "json_patch.h"
 #include "mem.h"
 #include "room_code.h"
@@ -413,7 +412,7 @@ struct rooms_op_s {
     op_stored_fn stored;   /* runs after a successful commit */
     json_t *result;        /* handed to done */
     bus_member_t except;   /* the connection the event skips (its sender) */
-    ent_event_t *ev;       /* a versioned event sent once the store answered */
+    rooms_outbox_ev_t *ev; /* a versioned event sent once the store answered */
     int fill_recent;       /* a join's history page: fill the recent-message cache */
     json_t *event;         /* fields of an event published once stored (owned) */
     size_t budget;         /* a history page: bytes of messages at most */
@@ -470,7 +469,7 @@ static void on_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
     /* In every outcome: the change is in memory, and later events wait behind it. */
-    if (op->ev) entities_event_ready(op->room, op->ev);
+    if (op->ev) rooms_outbox_ready(op->room, op->ev);
     if (req->err != STORE_OK) {
         if (req->err != STORE_ECLOSED)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
@@ -1031,14 +1030,14 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     rooms_op_t *op = op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, text);
     /* The event and the answer carry this version's state, whatever follows; the event
-     * waits for the commit in the room's versioned outbox (entities.h). */
+     * waits for the commit in the room's versioned outbox (rooms_outbox.c). */
     op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
                            "stateVersion", (json_int_t)room->state_version, "currentMode",
                            mode_of(room));
     json_t *ev = json_pack("{s:O, s:I, s:I, s:o}", "state", room->state, "version",
                            (json_int_t)room->state_version, "stateVersion",
                            (json_int_t)room->state_version, "currentMode", mode_of(room));
-    op->ev = entities_event_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
+    op->ev = rooms_outbox_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
     op_submit(op);
     state_message(r, room, by, old_mode);
     json_decref(old_mode);
