@@ -11,7 +11,6 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
-#include "room_rules.h"
 
 entity_limits_t entities_limits(const chorus_config_t *cfg)
 {
