@@ -1,5 +1,6 @@
-/* entities.c: the entity ops over WebSocket, their persistence and the ordered delivery
- * of a room's versioned events (see entities.h). The rules are entity_set.c. */
+/* entities.c: the entity domain (see entities.h): changes applied to a live room, their
+ * persistence, held transient changes, locks, and the events. The rules are
+ * entity_set.c; the WebSocket ops are proto_entities.c. */
 #include "entities.h"
 
 #include <stdio.h>
@@ -10,11 +11,6 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
-#include "proto_rooms.h"
-#include "room_rules.h"
-#include "rooms.h"
-
-#define LOCK_TTL_DEFAULT_MS 30000
 
 entity_limits_t entities_limits(const chorus_config_t *cfg)
 {
@@ -39,56 +35,9 @@ void entities_load_row(rooms_t *r, const store_entity_t *row)
     else log_warn(r->log, "entities: skipped the unreadable entity %.64s of room %s", row->id, room->id);
 }
 
-/* ---------- the outbox ---------- */
-
-struct ent_event_s {
-    ent_event_t *next;
-    const char *name;             /* static */
-    json_t *fields;               /* owned; immutable values */
-    int64_t version;
-    bus_member_t except;
-    int ready;
-};
-
-/* Publishes every ready event at the head of room's outbox. */
-static void outbox_flush(room_t *room)
+entity_t *entities_get(room_t *room, const char *id)
 {
-    while (room->out_head && room->out_head->ready) {
-        ent_event_t *ev = room->out_head;
-        room->out_head = ev->next;
-        if (!room->out_head) room->out_tail = NULL;
-        if (!room->deleted) {
-            proto_part_t part = {.obj = ev->fields};
-            bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = ev->name,
-                                                   .parts = &part, .nparts = 1,
-                                                   .seq = ev->version, .except = ev->except});
-        }
-        json_decref(ev->fields);
-        free(ev);
-    }
-}
-
-ent_event_t *entities_event_push(room_t *room, const char *name, json_t *fields,
-                                 int64_t version, bus_member_t except, int ready)
-{
-    ent_event_t *ev = ch_calloc(1, sizeof(*ev));
-    ev->name = name;
-    ev->fields = fields;
-    ev->version = version;
-    ev->except = except;
-    ev->ready = ready;
-    if (room->out_tail) room->out_tail->next = ev;
-    else room->out_head = ev;
-    room->out_tail = ev;
-    outbox_flush(room);
-    return ready ? NULL : ev;
-}
-
-void entities_event_ready(room_t *room, ent_event_t *ev)
-{
-    if (!ev) return;
-    ev->ready = 1;
-    outbox_flush(room);
+    return entset_get(&room->ents, id);
 }
 
 /* ---------- events ---------- */
@@ -104,15 +53,16 @@ static void send_now(room_t *room, bus_member_t except, const char *op, json_t *
 }
 
 /* Queues the "entity" event of version v in room's outbox (fields stolen; see
- * entities_event_push). */
-static ent_event_t *entity_event(room_t *room, const char *action, int64_t v, const char *by,
-                                 json_t *fields, bus_member_t except, int ready)
+ * rooms_outbox_push). */
+static rooms_outbox_ev_t *entity_event(room_t *room, const char *action, int64_t v,
+                                       const char *by, json_t *fields, bus_member_t except,
+                                       int ready)
 {
     json_t *all = json_pack("{s:s, s:I, s:s?}", "action", action, "stateVersion",
                             (json_int_t)v, "by", by);
     json_object_update(all, fields);
     json_decref(fields);
-    return entities_event_push(room, "entity", all, v, except, ready);
+    return rooms_outbox_push(room, "entity", all, v, except, ready);
 }
 
 /* The user of the connection m subscribed to room, or NULL when it is not there. */
@@ -134,89 +84,76 @@ static void unlock_event(room_t *room, entity_t *e, bus_member_t except,
 
 /* ---------- store writes ---------- */
 
-typedef struct {
-    proto_deferred_t d;
-    int has_reply;
-    json_t *reply;     /* the reply's data, sent after the commit */
-    rooms_t *r;
-    room_t *room;      /* held */
-    entity_t *e;       /* writes counted */
-    ent_event_t *ev;   /* the change's event, sent after the commit (or NULL) */
-    store_req_t req;
-    store_rooms_t pl;
-} ent_write_t;
+static const rooms_err_t ERR_IO = {ROOMS_E_IO, "internal_error", "the database failed", NULL};
 
-static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req,
-                         json_t *reply, ent_event_t *ev);
+static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *w);
 
 static void maybe_free(entity_t *e)
 {
     if (e->removed && e->writes == 0 && !e->on_due_list) entity_free(e);
 }
 
-static void on_written(store_req_t *req)
+static void on_written(store_req_t *sreq)
 {
-    ent_write_t *w = req->data;
+    entities_req_t *w = sreq->data;
+    rooms_t *r = w->r;
     room_t *room = w->room;
     entity_t *e = w->e;
-    if (req->err != STORE_OK && req->err != STORE_ECLOSED)
-        log_error(w->r->log, "entities: storing %.64s in room %s failed: %d", e->id, room->id,
-                  req->err);
+    int err = sreq->err;
+    if (err != STORE_OK && err != STORE_ECLOSED)
+        log_error(r->log, "entities: storing %.64s in room %s failed: %d", e->id, room->id,
+                  err);
     /* The change is in memory whatever the store said: the others see it too. */
-    entities_event_ready(room, w->ev);
-    if (w->has_reply) {
-        if (req->err == STORE_OK) {
-            proto_deferred_ok(&w->d, w->reply);
-            w->reply = NULL;
-        } else {
-            proto_deferred_error(&w->d, "internal_error", "the database failed");
-        }
-    }
-    json_decref(w->reply);
+    rooms_outbox_ready(room, w->ev);
     store_rooms_free(&w->pl);
+    entities_done_fn done = w->done;
+    json_t *reply = w->reply;
+    w->reply = NULL;
+    if (!done) free(w); /* a transient change's write: ours */
     e->writes--;
     if (e->write_again && !e->removed && !room->deleted && e->writes == 0) {
         e->write_again = 0;
-        write_entity(w->r, room, e, NULL, NULL, NULL);
+        write_entity(r, room, e, NULL);
     }
     maybe_free(e);
     rooms_release(room);
-    free(w);
+    if (!done) return;
+    if (err == STORE_OK) {
+        done(w, NULL, reply);
+    } else {
+        json_decref(reply);
+        done(w, &ERR_IO, NULL);
+    }
 }
 
-/* Writes e as it is now (a PUT, or a DELETE once removed). With req, the reply (data
- * stolen) goes out after the commit; ev is the change's event. A transient write (no
- * req) while another write of e is in flight only marks e to be written again. */
-static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req,
-                         json_t *reply, ent_event_t *ev)
+/* Writes e as it is now (a PUT, or a DELETE once removed) with w: a caller's durable
+ * change (done, reply and ev set), or NULL for a transient change's write, which while
+ * another write of e is in flight only marks e to be written again. */
+static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *w)
 {
-    if (!req && e->writes) {
+    if (!w && e->writes) {
         e->write_again = 1;
         return;
     }
-    ent_write_t *w = ch_calloc(1, sizeof(*w));
-    if (req) {
-        proto_defer(req, &w->d);
-        w->has_reply = 1;
-        w->reply = reply;
-    }
+    if (!w) w = ch_calloc(1, sizeof(*w));
     w->r = r;
     w->room = room;
     rooms_hold(room);
     w->e = e;
     e->writes++;
-    w->ev = ev;
+    memset(&w->sreq, 0, sizeof(w->sreq));
+    memset(&w->pl, 0, sizeof(w->pl));
     store_entity_t *se = &w->pl.ent;
     memcpy(se->room_id, room->id, sizeof(se->room_id));
     snprintf(se->id, sizeof(se->id), "%s", e->id);
     se->room_version = room->state_version;
     se->updated_at = e->updated_at;
     if (e->removed) {
-        w->req.type = STORE_ENTITY_DELETE;
+        w->sreq.type = STORE_ENTITY_DELETE;
         rooms_quota_count(r, room, e->owner, -e->stored_bytes);
         e->stored_bytes = 0;
     } else {
-        w->req.type = STORE_ENTITY_PUT;
+        w->sreq.type = STORE_ENTITY_PUT;
         snprintf(se->kind, sizeof(se->kind), "%s", e->kind);
         snprintf(se->owner, sizeof(se->owner), "%s", e->owner);
         se->owner_only = e->owner_only;
@@ -229,27 +166,28 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, proto_req_t *req
         se->state_version = e->state_version;
         se->created_at = e->created_at;
     }
-    w->req.rooms = &w->pl;
-    w->req.data = w;
-    w->req.cb = on_written;
-    store_submit(r->store, &w->req);
+    w->sreq.rooms = &w->pl;
+    w->sreq.data = w;
+    w->sreq.cb = on_written;
+    store_submit(r->store, &w->sreq);
 }
 
 /* ---------- transient changes ---------- */
 
-/* Applies e's held transient changes as the room's next version: sent at once (through
- * the outbox, so after any earlier change), written when no other write is in flight. */
-static void apply_pending(rooms_t *r, room_t *room, entity_t *e)
+/* Applies e's held transient changes as the room's next version at now_ms (monotonic) and
+ * unix_ms: sent at once (through the outbox, so after any earlier change), written when
+ * no other write is in flight. */
+static void apply_pending(rooms_t *r, room_t *room, entity_t *e, uint64_t now_ms,
+                          int64_t unix_ms)
 {
     bus_member_t from = e->pending_from;
     int64_t v = room->state_version + 1;
-    int64_t now = clock_unix_ms();
-    if (!entset_apply_pending(&room->ents, &r->ent_lim, e, uv_now(r->loop), v, now)) return;
+    if (!entset_apply_pending(&room->ents, &r->ent_lim, e, now_ms, v, unix_ms)) return;
     room->state_version = v;
-    room->last_activity = now;
+    room->last_activity = unix_ms;
     entity_event(room, "update", v, user_of(room, from),
                  json_pack("{s:b, s:o}", "transient", 1, "entity", entity_json(e)), from, 1);
-    write_entity(r, room, e, NULL, NULL, NULL);
+    write_entity(r, room, e, NULL);
 }
 
 static void on_due(uv_timer_t *t)
@@ -269,7 +207,7 @@ static void on_due(uv_timer_t *t)
             continue;
         }
         e->on_due_list = 0;
-        if (!e->removed && due && !room->deleted) apply_pending(r, room, e);
+        if (!e->removed && due && !room->deleted) apply_pending(r, room, e, now, clock_unix_ms());
         maybe_free(e);
         rooms_release(room);
     }
@@ -310,42 +248,28 @@ void entities_flush(rooms_t *r)
         r->ent_due = e->due_next;
         e->on_due_list = 0;
         room_t *room = e->room;
-        if (!e->removed && e->pending && !room->deleted) apply_pending(r, room, e);
+        if (!e->removed && e->pending && !room->deleted)
+            apply_pending(r, room, e, uv_now(r->loop), clock_unix_ms());
         maybe_free(e);
         rooms_release(room);
     }
 }
 
-/* ---------- connections going ---------- */
+/* ---------- members going ---------- */
 
-static void release_locks_of(room_t *room, bus_member_t c, const char *reason)
+void entities_member_gone(rooms_t *r, room_t *room, bus_member_t member, const char *reason)
 {
-    if (!room->nlocks) return;
-    const char *k;
-    void *v;
-    /* Sending does not change the map, so iterating while unlocking is safe. */
-    for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
-        entity_t *e = v;
-        if (e->lock && e->lock->holder == c) unlock_event(room, e, c, reason);
+    if (room->nlocks) {
+        const char *k;
+        void *v;
+        /* Sending does not change the map, so iterating while unlocking is safe. */
+        for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
+            entity_t *e = v;
+            if (e->lock && e->lock->holder == member) unlock_event(room, e, member, reason);
+        }
     }
-}
-
-static void forget_client(rooms_t *r, proto_client_t *c, room_t *room, const char *reason)
-{
-    release_locks_of(room, c->id, reason);
     for (entity_t *e = r->ent_due; e; e = e->due_next)
-        if (e->room == room && e->pending_from == c->id) e->pending_from = BUS_MEMBER_NONE;
-}
-
-void entities_client_left_room(rooms_t *r, proto_client_t *c, room_t *room)
-{
-    forget_client(r, c, room, "left");
-}
-
-void entities_client_gone(rooms_t *r, proto_client_t *c)
-{
-    for (bus_sub_t *s = c->subs; s; s = s->client_next)
-        forget_client(r, c, s->room, "disconnected");
+        if (e->room == room && e->pending_from == member) e->pending_from = BUS_MEMBER_NONE;
 }
 
 void entities_tick(room_t *room, uint64_t now_ms)
@@ -357,17 +281,6 @@ void entities_tick(room_t *room, uint64_t now_ms)
         entity_t *e = v;
         if (entity_lock_expired(e, now_ms)) unlock_event(room, e, BUS_MEMBER_NONE, "expired");
     }
-}
-
-void entities_room_free(room_t *room)
-{
-    while (room->out_head) {
-        ent_event_t *ev = room->out_head;
-        room->out_head = ev->next;
-        json_decref(ev->fields);
-        free(ev);
-    }
-    room->out_tail = NULL;
 }
 
 void entities_join_fields(room_t *room, json_t *data, int64_t since, size_t budget)
@@ -391,114 +304,68 @@ void entities_join_fields(room_t *room, json_t *data, int64_t since, size_t budg
     json_decref(page);
 }
 
-/* ---------- the ops ---------- */
-
-static rooms_t *rooms_of(proto_req_t *req)
+json_t *entities_sync(rooms_t *r, room_t *room, int64_t since, int64_t cursor)
 {
-    return req->p->app;
+    return entset_sync_page(&room->ents, since, cursor < 0 ? since : cursor,
+                            room->state_version, room->state, r->lim.max_reply);
 }
 
-static void invalid(proto_req_t *req, const char *field, const char *message)
+/* ---------- the operations ---------- */
+
+/* Fills *err and returns its kind. message is a static text or err->msg. */
+static int fail(entities_err_t *err, rooms_errno_t kind, const char *code, const char *message,
+                const char *field, const entity_t *e)
 {
-    proto_reply_error_field(req, "validation_error", field, message);
+    err->err = (rooms_err_t){.kind = kind, .code = code, .message = message, .field = field};
+    err->entity = e;
+    return kind;
 }
 
-/* An error carrying the entity as it is now (conflict, locked, exists). */
-static void error_entity(proto_req_t *req, const char *code, const char *message,
-                         const entity_t *e)
+static int forbidden_edit(entities_err_t *err)
 {
-    json_t *err = json_pack("{s:s, s:s, s:o}", "code", code, "message", message, "entity",
-                            entity_json(e));
-    proto_reply_error_obj(req, err);
+    return fail(err, ROOMS_E_FORBIDDEN, PROTO_FORBIDDEN,
+                "only its owner and the host may change this entity", NULL, NULL);
 }
 
-/* The entity named by the request's "id", or NULL after replying. */
-static entity_t *target(proto_req_t *req, room_t *room)
+/* Refuses a change the set's rules refused with rc (field: what was too large or
+ * malformed). */
+static int refused(rooms_t *r, entities_err_t *err, int rc, const char *field, const entity_t *e)
 {
-    json_t *id = json_object_get(req->msg, "id");
-    if (!json_is_string(id) || !entity_id_valid(json_string_value(id))) {
-        invalid(req, "id", "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
-        return NULL;
-    }
-    entity_t *e = entset_get(&room->ents, json_string_value(id));
-    if (!e) proto_reply_error(req, "not_found", "no such entity");
-    return e;
-}
-
-/* 1 when the caller is the room's host. */
-static int caller_is_host(proto_req_t *req, const room_t *room)
-{
-    return room_may_manage(room->host_id, req->c->user.sub);
-}
-
-/* 1 when the caller may change e under its ownerOnly flag; else 0 after replying
- * forbidden. */
-static int may_edit(proto_req_t *req, room_t *room, const entity_t *e)
-{
-    if (entity_may_edit(e, req->c->user.sub, caller_is_host(req, room))) return 1;
-    proto_reply_error(req, PROTO_FORBIDDEN,
-                      "only its owner and the host may change this entity");
-    return 0;
-}
-
-/* Reads the optional boolean field name into *out (-1 when absent). Returns 0, or -1 after
- * replying validation_error. */
-static int opt_bool(proto_req_t *req, const char *name, int *out)
-{
-    json_t *v = json_object_get(req->msg, name);
-    *out = -1;
-    if (!v) return 0;
-    if (!json_is_boolean(v)) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "%s must be true or false", name);
-        invalid(req, name, msg);
-        return -1;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
-/* Replies for a change refused by the set's rules. */
-static void refused(proto_req_t *req, int rc, const char *field, const entity_t *e)
-{
-    rooms_t *r = rooms_of(req);
+    const entity_limits_t *lim = &r->ent_lim;
     switch (rc) {
     case ENT_EXISTS:
-        error_entity(req, "exists", "an entity with this id exists", e);
-        break;
+        return fail(err, ROOMS_E_CONFLICT, "exists", "an entity with this id exists", NULL, e);
     case ENT_TOO_MANY:
-        proto_reply_error(req, "too_many_entities", "the room holds %u entities (the limit)",
-                          r->ent_lim.max_count);
-        break;
+        snprintf(err->msg, sizeof(err->msg), "the room holds %u entities (the limit)",
+                 lim->max_count);
+        return fail(err, ROOMS_E_LIMIT, "too_many_entities", err->msg, NULL, NULL);
     case ENT_TOO_LARGE:
-        proto_reply_error(req, "payload_too_large",
-                          "the %s is too large (data at most %zu bytes, a patch %zu, nesting %d)",
-                          field, r->ent_lim.max_bytes, r->ent_lim.max_patch,
-                          r->ent_lim.max_depth);
-        break;
+        snprintf(err->msg, sizeof(err->msg),
+                 "the %s is too large (data at most %zu bytes, a patch %zu, nesting %d)", field,
+                 lim->max_bytes, lim->max_patch, lim->max_depth);
+        return fail(err, ROOMS_E_TOO_LARGE, "payload_too_large", err->msg, NULL, NULL);
     case ENT_CONFLICT:
-        error_entity(req, "conflict", "the entity changed since baseVersion", e);
-        break;
+        return fail(err, ROOMS_E_CONFLICT, "conflict", "the entity changed since baseVersion",
+                    NULL, e);
     case ENT_FORBIDDEN:
-        proto_reply_error(req, PROTO_FORBIDDEN,
-                          "only its owner and the host may change this entity");
-        break;
+        return forbidden_edit(err);
     case ENT_LOCKED:
-        error_entity(req, "locked", "someone else holds the entity's lock", e);
-        break;
+        return fail(err, ROOMS_E_CONFLICT, "locked", "someone else holds the entity's lock",
+                    NULL, e);
     default:
-        invalid(req, field, "must be a JSON object");
+        return fail(err, ROOMS_E_INVALID, "validation_error", "must be a JSON object", field,
+                    NULL);
     }
 }
 
-/* Refuses with quota_exceeded (returns -1) when add more bytes, written in room for
- * owner, would pass a quota. Entities count for their owner (who created them). */
-static int over_quota(proto_req_t *req, room_t *room, const char *owner, int64_t add)
+/* Refuses with quota_exceeded when add more bytes, written in room for owner, would pass
+ * a quota. Entities count for their owner (who created them). */
+static int over_quota(rooms_t *r, room_t *room, const char *owner, int64_t add,
+                      entities_err_t *err)
 {
-    int rc = rooms_quota_check(rooms_of(req), room, owner, add);
+    int rc = rooms_quota_check(r, room, owner, add);
     if (rc == QUOTA_OK) return 0;
-    proto_reply_error(req, "quota_exceeded", "%s", rooms_quota_message(rc));
-    return -1;
+    return fail(err, ROOMS_E_QUOTA, "quota_exceeded", rooms_quota_message(rc), NULL, NULL);
 }
 
 /* The encoded size of j (compact, as stored), without building the text. */
@@ -524,243 +391,178 @@ static int64_t patch_growth(const json_t *patch, int top)
     return n;
 }
 
-/* The common end of a durable change of e (applied in memory at room version v, time now):
- * the room takes version v, the event waits in the outbox, the write goes to the store, and
- * the reply follows its commit. */
-static void commit_change(proto_req_t *req, room_t *room, entity_t *e, const char *action,
-                          int64_t v, int64_t now)
+/* The common end of a durable change of e (applied in memory at room version v): the room
+ * takes version v, the event waits in the outbox, the write goes to the store with req,
+ * and done gets the answer after its commit. */
+static void commit_change(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t *who,
+                          const char *action, int64_t v, entities_req_t *req,
+                          entities_done_fn done)
 {
     room->state_version = v;
-    room->last_activity = now;
-    json_t *fields, *reply;
+    room->last_activity = who->unix_ms;
+    json_t *fields;
     if (e->removed) {
         fields = json_pack("{s:s}", "id", e->id);
-        reply = json_pack("{s:s, s:I}", "id", e->id, "stateVersion", (json_int_t)v);
+        req->reply = json_pack("{s:s, s:I}", "id", e->id, "stateVersion", (json_int_t)v);
     } else {
         json_t *ej = entity_json(e);
         fields = json_pack("{s:O}", "entity", ej);
-        reply = json_pack("{s:o}", "entity", ej);
+        req->reply = json_pack("{s:o}", "entity", ej);
     }
-    ent_event_t *ev = entity_event(room, action, v, req->c->user.sub, fields, req->c->id, 0);
-    write_entity(rooms_of(req), room, e, req, reply, ev);
+    req->done = done;
+    req->ev = entity_event(room, action, v, who->user, fields, who->member, 0);
+    write_entity(r, room, e, req);
 }
 
-static void op_create(proto_req_t *req)
+int entities_may_edit(const entity_t *e, const entities_caller_t *who)
 {
-    rooms_t *r = rooms_of(req);
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return;
-    json_t *jid = json_object_get(req->msg, "id");
-    json_t *kind = json_object_get(req->msg, "kind");
-    json_t *data = json_object_get(req->msg, "data");
+    return entity_may_edit(e, who->user, who->is_host);
+}
+
+int entities_create(rooms_t *r, room_t *room, const entities_caller_t *who, const char *id,
+                    const char *kind, const json_t *data, int owner_only, entities_req_t *req,
+                    entities_done_fn done, entities_err_t *err)
+{
     char idbuf[STORE_ID_LEN];
-    const char *id;
-    if (jid && !json_is_null(jid)) {
-        if (!json_is_string(jid) || !entity_id_valid(json_string_value(jid))) {
-            invalid(req, "id", "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
-            return;
-        }
-        id = json_string_value(jid);
-    } else {
+    if (!id) {
         auth_random_uuid(idbuf);
         id = idbuf;
     }
-    if (!json_is_string(kind) || !entity_kind_valid(json_string_value(kind))) {
-        invalid(req, "kind", "kind must be 1-64 bytes of A-Z a-z 0-9 _ - . :");
-        return;
-    }
-    int owner_only;
-    if (opt_bool(req, "ownerOnly", &owner_only)) return;
     json_t *empty = NULL;
-    if (!data || json_is_null(data)) data = empty = json_object();
+    if (!data) data = empty = json_object();
     if (json_is_object(data) &&
-        over_quota(req, room, req->c->user.sub, STORE_ROW_BYTES + encoded_size(data))) {
+        over_quota(r, room, who->user, STORE_ROW_BYTES + encoded_size(data), err)) {
         json_decref(empty);
-        return;
+        return err->err.kind;
     }
-    entity_t *e;
-    int64_t v = room->state_version + 1, now = clock_unix_ms();
-    int rc = entset_create(&room->ents, &r->ent_lim, id, json_string_value(kind),
-                           req->c->user.sub, data, v, now, &e);
+    entity_t *e = NULL;
+    int64_t v = room->state_version + 1;
+    int rc = entset_create(&room->ents, &r->ent_lim, id, kind, who->user, data, v,
+                           who->unix_ms, &e);
     json_decref(empty);
-    if (rc != ENT_OK) {
-        refused(req, rc, "data", e);
-        return;
-    }
+    if (rc != ENT_OK) return refused(r, err, rc, "data", e);
     e->room = room;
     e->owner_only = owner_only == 1;
-    commit_change(req, room, e, "create", v, now);
+    commit_change(r, room, e, who, "create", v, req, done);
+    return 0;
 }
 
-static void op_update(proto_req_t *req)
+/* The checks a change of e by who with patch (NULL: none) and owner_only
+ * passes first, durable or transient: the ownerOnly rules, the patch, the quota, the
+ * lock. Returns 0 or the kind of the refusal. */
+static int change_check(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t *who,
+                        const json_t *patch, int owner_only, entities_err_t *err)
 {
-    rooms_t *r = rooms_of(req);
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return;
-    entity_t *e = target(req, room);
-    if (!e) return;
-    if (!may_edit(req, room, e)) return;
-    json_t *patch = json_object_get(req->msg, "patch");
-    json_t *tr = json_object_get(req->msg, "transient");
-    int owner_only;
-    if (opt_bool(req, "ownerOnly", &owner_only)) return;
-    int64_t base;
-    if (proto_opt_uint(req, "baseVersion", -1, &base)) return;
-    if (tr && !json_is_boolean(tr)) {
-        invalid(req, "transient", "transient must be true or false");
-        return;
+    if (!entity_may_edit(e, who->user, who->is_host)) return forbidden_edit(err);
+    if (owner_only >= 0 && !entity_may_set_owner_only(e, who->user, who->is_host))
+        return fail(err, ROOMS_E_FORBIDDEN, PROTO_FORBIDDEN,
+                    "only its owner and the host may set ownerOnly", NULL, NULL);
+    /* A missing patch is refused, unless the flag comes alone (an empty patch). */
+    if (patch || owner_only < 0) {
+        int rc = entity_patch_check(patch, &r->ent_lim);
+        if (rc != ENT_OK) return refused(r, err, rc, "patch", e);
+        if (over_quota(r, room, e->owner, patch_growth(patch, 1), err)) return err->err.kind;
     }
-    int transient = json_is_true(tr);
-    if (transient && (base >= 0 || owner_only >= 0)) {
-        invalid(req, base >= 0 ? "baseVersion" : "ownerOnly",
-                base >= 0 ? "baseVersion cannot be combined with transient"
-                          : "ownerOnly cannot be combined with transient");
-        return;
-    }
-    if (owner_only >= 0 &&
-        !entity_may_set_owner_only(e, req->c->user.sub, caller_is_host(req, room))) {
-        proto_reply_error(req, PROTO_FORBIDDEN,
-                          "only its owner and the host may set ownerOnly");
-        return;
-    }
-    json_t *empty = NULL; /* owned when the flag comes alone: an empty patch */
-    if (!patch && owner_only >= 0) patch = empty = json_object();
-    int rc = entity_patch_check(patch, &r->ent_lim);
-    if (rc != ENT_OK) {
-        json_decref(empty);
-        refused(req, rc, "patch", e);
-        return;
-    }
-    if (over_quota(req, room, e->owner, patch_growth(patch, 1))) return;
-    uint64_t now_ms = uv_now(r->loop);
-    if (!entity_may_change(e, req->c->id, now_ms)) {
-        json_decref(empty);
-        error_entity(req, "locked", "someone else holds the entity's lock", e);
-        return;
-    }
-    if (transient) {
-        uint64_t due;
-        rc = entity_transient(e, &r->ent_lim, patch, req->c->id, now_ms, &due);
-        if (rc != ENT_OK) {
-            refused(req, rc, "data", e);
-            return;
-        }
-        proto_reply_ok(req, json_pack("{s:s, s:b}", "id", e->id, "transient", 1));
-        if (due <= now_ms) apply_pending(r, room, e);
-        else due_add(r, e);
-        return;
-    }
+    if (!entity_may_change(e, who->member, who->now_ms))
+        return refused(r, err, ENT_LOCKED, "data", e);
+    return 0;
+}
+
+int entities_update(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t *who,
+                    const json_t *patch, int64_t base, int owner_only, entities_req_t *req,
+                    entities_done_fn done, entities_err_t *err)
+{
+    int rc = change_check(r, room, e, who, patch, owner_only, err);
+    if (rc) return rc;
     /* Held transient changes go first, as their own version, so their order is kept. */
-    if (e->pending) apply_pending(r, room, e);
-    int64_t v = room->state_version + 1, now = clock_unix_ms();
-    rc = entset_update(&room->ents, &r->ent_lim, e, patch, base, v, now);
+    if (e->pending) apply_pending(r, room, e, who->now_ms, who->unix_ms);
+    json_t *empty = NULL; /* the flag comes alone: an empty patch */
+    if (!patch) patch = empty = json_object();
+    int64_t v = room->state_version + 1;
+    rc = entset_update(&room->ents, &r->ent_lim, e, patch, base, v, who->unix_ms);
     json_decref(empty);
-    if (rc != ENT_OK) {
-        refused(req, rc, "data", e);
-        return;
-    }
+    if (rc != ENT_OK) return refused(r, err, rc, "data", e);
     if (owner_only >= 0) e->owner_only = owner_only == 1;
-    commit_change(req, room, e, "update", v, now);
+    commit_change(r, room, e, who, "update", v, req, done);
+    return 0;
 }
 
-static void op_delete(proto_req_t *req)
+int entities_update_transient(rooms_t *r, room_t *room, entity_t *e,
+                              const entities_caller_t *who, const json_t *patch,
+                              entities_err_t *err, json_t **result)
 {
-    rooms_t *r = rooms_of(req);
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return;
-    entity_t *e = target(req, room);
-    if (!e) return;
+    *result = NULL;
+    int rc = change_check(r, room, e, who, patch, -1, err);
+    if (rc) return rc;
+    uint64_t due;
+    rc = entity_transient(e, &r->ent_lim, patch, who->member, who->now_ms, &due);
+    if (rc != ENT_OK) return refused(r, err, rc, "data", e);
+    if (due <= who->now_ms) apply_pending(r, room, e, who->now_ms, who->unix_ms);
+    else due_add(r, e);
+    *result = json_pack("{s:s, s:b}", "id", e->id, "transient", 1);
+    return 0;
+}
+
+int entities_delete(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t *who,
+                    entities_req_t *req, entities_done_fn done, entities_err_t *err)
+{
     /* The host deletes any entity, locked or not. */
-    int rc = entity_delete_check(e, req->c->id, req->c->user.sub, caller_is_host(req, room),
-                                 uv_now(r->loop));
-    if (rc != ENT_OK) {
-        refused(req, rc, "data", e);
-        return;
-    }
+    int rc = entity_delete_check(e, who->member, who->user, who->is_host, who->now_ms);
+    if (rc != ENT_OK) return refused(r, err, rc, "data", e);
     if (e->lock) unlock_event(room, e, BUS_MEMBER_NONE, "deleted");
-    int64_t v = room->state_version + 1, now = clock_unix_ms();
+    int64_t v = room->state_version + 1;
     entset_remove(&room->ents, &r->ent_lim, e, v);
-    e->updated_at = now;
-    commit_change(req, room, e, "delete", v, now);
+    e->updated_at = who->unix_ms;
+    commit_change(r, room, e, who, "delete", v, req, done);
+    return 0;
 }
 
-static void op_lock(proto_req_t *req)
+int entities_lock(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t *who,
+                  int64_t ttl, entities_err_t *err, json_t **result)
 {
-    rooms_t *r = rooms_of(req);
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return;
-    entity_t *e = target(req, room);
-    if (!e) return;
-    int64_t ttl;
-    if (proto_opt_uint(req, "ttl", -1, &ttl)) return;
-    if (ttl < 0) ttl = LOCK_TTL_DEFAULT_MS;
+    *result = NULL;
+    if (ttl < 0) ttl = ENTITIES_LOCK_TTL_DEFAULT;
     if (ttl < 1 || (uint64_t)ttl > r->ent_lim.lock_max_ttl) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "ttl must be 1 to %llu milliseconds",
+        snprintf(err->msg, sizeof(err->msg), "ttl must be 1 to %llu milliseconds",
                  (unsigned long long)r->ent_lim.lock_max_ttl);
-        invalid(req, "ttl", msg);
-        return;
+        return fail(err, ROOMS_E_INVALID, "validation_error", err->msg, "ttl", NULL);
     }
-    room_member_t *m = room_member(room, req->c->user.sub);
+    room_member_t *m = room_member(room, who->user);
     int had_lock = e->lock != NULL;
-    int rc = entity_lock_take(
-        e, &r->ent_lim, req->c->id, req->c->user.sub, m ? m->display_name : req->c->user.name,
-        caller_is_host(req, room), (uint64_t)ttl, uv_now(r->loop), clock_unix_ms());
-    if (rc == ENT_HOLD_USED) {
-        proto_reply_error(
-            req, "lock_limit",
-            "you held this entity's lock for the longest allowed; others get a turn");
-        return;
-    }
-    if (rc != ENT_OK) {
-        refused(req, rc, "data", e);
-        return;
-    }
+    int rc = entity_lock_take(e, &r->ent_lim, who->member, who->user,
+                              m ? m->display_name : who->name, who->is_host, (uint64_t)ttl,
+                              who->now_ms, who->unix_ms);
+    if (rc == ENT_HOLD_USED)
+        return fail(err, ROOMS_E_LIMIT, "lock_limit",
+                    "you held this entity's lock for the longest allowed; others get a turn",
+                    NULL, NULL);
+    if (rc != ENT_OK) return refused(r, err, rc, "data", e);
     if (!had_lock) room->nlocks++;
-    send_now(room, req->c->id, "entity_lock",
+    send_now(room, who->member, "entity_lock",
              json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
-    proto_reply_ok(req, json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
+    *result = json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock));
+    return 0;
 }
 
-static void op_unlock(proto_req_t *req)
+int entities_unlock(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t *who,
+                    int force, entities_err_t *err, json_t **result)
 {
-    rooms_t *r = rooms_of(req);
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return;
-    entity_t *e = target(req, room);
-    if (!e) return;
-    int force;
-    if (opt_bool(req, "force", &force)) return;
+    (void)r;
+    *result = NULL;
     int broken;
-    int rc = entity_unlock_check(e, req->c->id, caller_is_host(req, room), force == 1,
-                                 uv_now(r->loop), &broken);
-    if (rc != ENT_OK) {
-        proto_reply_error(req, PROTO_FORBIDDEN, "%s",
-                          rc == ENT_FORBIDDEN ? "only the host can break a lock"
-                                              : "someone else holds the entity's lock");
-        return;
-    }
+    int rc = entity_unlock_check(e, who->member, who->is_host, force == 1, who->now_ms,
+                                 &broken);
+    if (rc != ENT_OK)
+        return fail(err, ROOMS_E_FORBIDDEN, PROTO_FORBIDDEN,
+                    rc == ENT_FORBIDDEN ? "only the host can break a lock"
+                                        : "someone else holds the entity's lock",
+                    NULL, NULL);
     int mine = !broken;
     /* A broken lock's holder is told too; an own unlock is answered by the reply. */
-    if (e->lock) unlock_event(room, e, mine ? req->c->id : BUS_MEMBER_NONE, mine ? "unlocked" : "broken");
-    proto_reply_ok(req, json_pack("{s:s}", "id", e->id));
-}
-
-static void op_sync(proto_req_t *req)
-{
-    room_t *room = proto_rooms_target(req, 1);
-    if (!room) return;
-    int64_t since, cursor;
-    if (proto_opt_uint(req, "version", -1, &since) ||
-        proto_opt_uint(req, "cursor", -1, &cursor))
-        return;
-    if (since < 0) {
-        invalid(req, "version", "version (the highest stateVersion seen) is required");
-        return;
-    }
-    proto_reply_ok(req, entset_sync_page(&room->ents, since, cursor < 0 ? since : cursor,
-                                         room->state_version, room->state,
-                                         rooms_of(req)->lim.max_reply));
+    if (e->lock)
+        unlock_event(room, e, mine ? who->member : BUS_MEMBER_NONE, mine ? "unlocked" : "broken");
+    *result = json_pack("{s:s}", "id", e->id);
+    return 0;
 }
 
 /* ---------- the hooks in rooms ---------- */
@@ -790,14 +592,7 @@ static void hook_close(void *ud, rooms_t *r)
 static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
 {
     (void)ud;
-    entities_client_left_room(r, c, room);
-}
-
-static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
-{
-    (void)ud;
-    (void)r;
-    entities_room_free(room);
+    entities_member_gone(r, room, c->id, "left");
 }
 
 static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
@@ -810,7 +605,8 @@ static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
 static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
 {
     (void)ud;
-    entities_client_gone(r, c);
+    for (bus_sub_t *s = c->subs; s; s = s->client_next)
+        entities_member_gone(r, s->room, c->id, "disconnected");
 }
 
 const rooms_feature_t entities_feature = {
@@ -820,17 +616,5 @@ const rooms_feature_t entities_feature = {
     .close = hook_close,
     .member_left = hook_member_left,
     .client_gone = hook_client_gone,
-    .room_freed = hook_room_freed,
     .tick = hook_tick,
 };
-
-static const proto_op_t entity_ops[] = {
-    {"entity_create", op_create, 0}, {"entity_update", op_update, 0},
-    {"entity_delete", op_delete, 0}, {"entity_lock", op_lock, 0},
-    {"entity_unlock", op_unlock, 0}, {"sync", op_sync, 0},
-};
-
-void proto_entities_register(proto_t *p)
-{
-    proto_register(p, entity_ops, CH_ARRAY_LEN(entity_ops));
-}

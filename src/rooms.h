@@ -47,7 +47,6 @@ typedef struct {
 #define ROOMS_FEATURES_MAX 8
 
 struct doc_s;
-struct ent_event_s;
 
 /* A participant: a user with a seat in a room, online or not. */
 struct room_member_s {
@@ -104,7 +103,7 @@ struct room_s {
     struct doc_s *docs;        /* documents loaded in memory (docs.c) */
     entity_set_t ents;         /* shared scene state (entities.c) */
     uint32_t nlocks;           /* entities locked */
-    struct ent_event_s *out_head, *out_tail; /* versioned events waiting for their turn */
+    struct rooms_outbox_ev_s *out_head, *out_tail; /* the outbox (rooms_outbox_push) */
     rooms_t *rooms;            /* the registry (borrowed): how room_free finds the hooks */
     int64_t stored_bytes;      /* what the room stores, as quotas count it (quota.h) */
     int64_t state_bytes;       /* of that, the state's */
@@ -372,6 +371,32 @@ int rooms_recent_ready(const rooms_t *r, const room_t *room);
  * borrowed texts, valid until the room changes (free the array, not the texts); NULL
  * when *n is 0. */
 const char **rooms_recent(const room_t *room, size_t *n);
+
+/* ---------- the room's ordered outbox (rooms_outbox.c) ----------
+ * Every change of a room's shared state (its state, its entities) takes the room's next
+ * state version. A durable change is announced only once the store committed it, a
+ * transient one at once; the room's outbox keeps their events in version order, so a
+ * connection receives a room's versioned events (state, entity) in version order
+ * whichever kind they are. An entry not ready is owned by the work that holds the room
+ * (rooms_hold) until it calls rooms_outbox_ready, so the outbox is empty when the room is
+ * freed. */
+
+/* One versioned event waiting for its turn in a room's outbox. */
+typedef struct rooms_outbox_ev_s rooms_outbox_ev_t;
+
+/* Queues the event {"op": name, "room": id, ...fields} of the room's state version
+ * version in room's outbox (name borrowed: a static string; fields stolen, kept as they
+ * are until sent), to go through the bus to the room's connections except the connection
+ * except (BUS_MEMBER_NONE: none) once it is ready and everything queued before it was
+ * sent (not at all once the room is deleted). ready = 0 for a change that waits for its
+ * commit: the entry is returned (valid until it is sent), and the caller must call
+ * rooms_outbox_ready with it then, in every outcome. ready = 1: returns NULL. */
+rooms_outbox_ev_t *rooms_outbox_push(room_t *room, const char *name, json_t *fields,
+                                     int64_t version, bus_member_t except, int ready);
+
+/* Marks ev (from rooms_outbox_push; NULL is fine) ready, and sends what is ready at the
+ * head of room's outbox. */
+void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
 
 /* Realtime side (called by the WebSocket ops). */
 /* Subscribes c to room as user (who must be a participant). */

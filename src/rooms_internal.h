@@ -48,7 +48,7 @@ struct rooms_op_s {
     op_stored_fn stored;   /* runs after a successful commit */
     json_t *result;        /* handed to done */
     bus_member_t except;   /* the connection the event skips (its sender) */
-    struct ent_event_s *ev; /* a versioned event sent once the store answered */
+    rooms_outbox_ev_t *ev;  /* a versioned event sent once the store answered */
     int fill_recent;       /* a join's history page: fill the recent-message cache */
     json_t *event;         /* fields of an event published once stored (owned) */
     size_t budget;         /* a history page: bytes of messages at most */

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "entities.h" /* the versioned outbox (entities_event_*): fan-out, issue 16 item 1 */
 #include "mem.h"
 
 /* ---------- asynchronous operations ---------- */
@@ -60,7 +59,7 @@ static void on_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
     /* In every outcome: the change is in memory, and later events wait behind it. */
-    if (op->ev) entities_event_ready(op->room, op->ev);
+    if (op->ev) rooms_outbox_ready(op->room, op->ev);
     if (req->err != STORE_OK) {
         if (req->err != STORE_ECLOSED)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "entities.h" /* the versioned outbox (entities_event_*): fan-out, issue 16 item 1 */
 #include "json_patch.h"
 #include "mem.h"
 #include "room_code.h"
@@ -142,14 +141,14 @@ void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const 
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
     fill_room_update(&op->pl.room, room, text);
     /* The event and the answer carry this version's state, whatever follows; the event
-     * waits for the commit in the room's versioned outbox (entities.h). */
+     * waits for the commit in the room's versioned outbox (rooms_outbox.c). */
     op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
                            "stateVersion", (json_int_t)room->state_version, "currentMode",
                            rooms_mode_of(room));
     json_t *ev = json_pack("{s:O, s:I, s:I, s:o}", "state", room->state, "version",
                            (json_int_t)room->state_version, "stateVersion",
                            (json_int_t)room->state_version, "currentMode", rooms_mode_of(room));
-    op->ev = entities_event_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
+    op->ev = rooms_outbox_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
     rooms_op_submit(op);
     state_message(r, room, by, old_mode);
     json_decref(old_mode);
