@@ -398,7 +398,7 @@ static void h_messages(api_req_t *r)
 static void h_state(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_patch_state(rooms_of(r), room, &r->user, r->json, done_200, r);
+    if (room) rooms_patch_state(rooms_of(r), room, r->user.sub, r->json, done_200, r);
 }
 
 static void h_delete(api_req_t *r)
@@ -415,7 +415,7 @@ static void done_code(void *ud, const rooms_err_t *err, json_t *result)
 static void h_code(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_rotate_code(rooms_of(r), room, &r->user, done_code, r);
+    if (room) rooms_rotate_code(rooms_of(r), room, r->user.sub, done_code, r);
 }
 
 static void h_kick(api_req_t *r)
@@ -460,7 +460,7 @@ static void done_unban(void *ud, const rooms_err_t *err, json_t *result)
 static void h_update(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_update(rooms_of(r), room, &r->user, r->json, done_update, r);
+    if (room) rooms_update(rooms_of(r), room, r->user.sub, r->json, done_update, r);
 }
 
 static void h_bans(api_req_t *r)

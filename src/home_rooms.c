@@ -49,17 +49,6 @@ static void answered(void *ud, const rooms_err_t *err, json_t *result)
     free(w);
 }
 
-/* The sender as rooms_post, rooms_broadcast and rooms_presence take it today: a
- * proto_client_t of which they read the identity (id) and the user (user.sub) only. The
- * home has no connection, so it fills a stand-in on its stack; it goes once those take
- * (bus_member_t, user id), when rooms.c (split in parallel) is merged. */
-static void sender_of(const bus_op_t *op, proto_client_t *from)
-{
-    memset(from, 0, sizeof(*from));
-    from->id = op->route.member;
-    snprintf(from->user.sub, sizeof(from->user.sub), "%s", op->user);
-}
-
 /* Reads the optional argument name as a non-negative integer into *out (def when absent
  * or null). Returns 0, or -1 after answering validation_error naming it. */
 static int opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out)
@@ -84,12 +73,10 @@ static void op_leave(void *ud, room_t *room, const bus_op_t *op)
 
 static void op_message(void *ud, room_t *room, const bus_op_t *op)
 {
-    proto_client_t from;
-    sender_of(op, &from);
     json_t *type = json_object_get(op->args, "type");
-    rooms_post(ud, room, &from.user, json_is_string(type) ? json_string_value(type) : "",
+    rooms_post(ud, room, op->user, json_is_string(type) ? json_string_value(type) : "",
                json_object_get(op->args, "content"), json_object_get(op->args, "metadata"),
-               &from, answered, wait_new(op));
+               op->route.member, answered, wait_new(op));
 }
 
 static void op_history(void *ud, room_t *room, const bus_op_t *op)
@@ -114,9 +101,7 @@ static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
                     "event must be a string of 1 to 64 bytes");
         return;
     }
-    proto_client_t from;
-    sender_of(op, &from);
-    if (rooms_broadcast(ud, room, &from, json_string_value(ev),
+    if (rooms_broadcast(ud, room, op->route.member, op->user, json_string_value(ev),
                         json_object_get(op->args, "data")) != 0) {
         bus_reply(&op->route, "payload_too_large", "broadcast data is too large", NULL);
         return;
@@ -131,9 +116,7 @@ static void op_presence(void *ud, room_t *room, const bus_op_t *op)
         reply_field(&op->route, "validation_error", "state", "state must be a JSON object");
         return;
     }
-    proto_client_t from;
-    sender_of(op, &from);
-    if (rooms_presence(ud, room, &from, st) != 0) {
+    if (rooms_presence(ud, room, op->user, st) != 0) {
         bus_reply(&op->route, "payload_too_large", "presence state is too large", NULL);
         return;
     }
@@ -142,17 +125,13 @@ static void op_presence(void *ud, room_t *room, const bus_op_t *op)
 
 static void op_state(void *ud, room_t *room, const bus_op_t *op)
 {
-    proto_client_t from;
-    sender_of(op, &from);
-    rooms_patch_state(ud, room, &from.user, json_object_get(op->args, "patch"), answered,
+    rooms_patch_state(ud, room, op->user, json_object_get(op->args, "patch"), answered,
                       wait_new(op));
 }
 
 static void op_rotate_code(void *ud, room_t *room, const bus_op_t *op)
 {
-    proto_client_t from;
-    sender_of(op, &from);
-    rooms_rotate_code(ud, room, &from.user, answered, wait_new(op));
+    rooms_rotate_code(ud, room, op->user, answered, wait_new(op));
 }
 
 /* room_update: the settings of PATCH /api/rooms/:roomId; the other keys of the arguments
@@ -165,9 +144,7 @@ static void op_room_update(void *ud, room_t *room, const bus_op_t *op)
         json_t *v = json_object_get(op->args, keys[i]);
         if (v) json_object_set(body, keys[i], v);
     }
-    proto_client_t from;
-    sender_of(op, &from);
-    rooms_update(ud, room, &from.user, body, answered, wait_new(op));
+    rooms_update(ud, room, op->user, body, answered, wait_new(op));
     json_decref(body);
 }
 

@@ -208,7 +208,7 @@ static void op_doc_presence(proto_req_t *req)
     }
     /* Shared like room presence (coalesced, idle), under docs.<id> of the user's state. */
     json_t *patch = json_pack("{s:{s:O}}", "docs", doc_id, p);
-    int rc = rooms_presence(rooms_of(req), room, req->c, patch);
+    int rc = rooms_presence(rooms_of(req), room, req->c->user.sub, patch);
     json_decref(patch);
     if (rc != 0) {
         proto_reply_error(req, "payload_too_large", "presence state is too large");

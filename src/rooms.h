@@ -333,15 +333,18 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
 /* Gives room a new code (host only; else ROOMS_E_FORBIDDEN forbidden): the old code names no room from now
  * on, the room's connections get {"op": "room_code", "room", "roomCode", "joinLink"}, and
  * the result, after the commit, is {"success", "room"}. */
-void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn done,
                        void *ud);
-void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
+/* (rooms_rotate_code, rooms_patch_state, rooms_update: by is the caller's user id.) */
+/* Applies patch (a JSON merge patch, borrowed) to the room's state as the user by
+ * (borrowed; host only). */
+void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
                        rooms_done_fn done, void *ud);
 /* Changes the settings in body ({"name"?, "maxParticipants"?, "isPublic"?}, borrowed;
  * host only; the bounds of rooms_create, and a capacity not below the seats taken: ROOMS_E_CONFLICT
  * capacity_below_participants). Applied at once; answered with the room and announced to
  * the room's connections as room_updated once stored. */
-void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *body,
+void rooms_update(rooms_t *r, room_t *room, const char *by, const json_t *body,
                   rooms_done_fn done, void *ud);
 /* Lifts user_id's ban (host only; ROOMS_E_NOT_FOUND not_found when not banned): the row goes, and the
  * user may join again as a new member. */
@@ -350,8 +353,10 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
 /* The room's bans, oldest first: [{"userId", "displayName", "color", "bannedAt"}] (new
  * reference; room borrowed). */
 json_t *rooms_bans_json(const room_t *room);
-void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
-                const json_t *content, const json_t *metadata, const proto_client_t *except,
+/* Posts a message of user_id (borrowed; a participant) to room; its event skips the
+ * connection except (its sender; BUS_MEMBER_NONE = none). */
+void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
+                const json_t *content, const json_t *metadata, bus_member_t except,
                 rooms_done_fn done, void *ud);
 void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
                    rooms_done_fn done, void *ud);
@@ -398,17 +403,19 @@ rooms_outbox_ev_t *rooms_outbox_push(room_t *room, const char *name, json_t *fie
  * head of room's outbox. */
 void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
 
-/* Realtime side (called by the WebSocket ops). */
+/* Realtime side (called by the room's home, home_rooms.c, and the WebSocket ops). */
 /* Subscribes c to room as user (who must be a participant). */
 void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c);
 /* Everything c was subscribed to, on its disconnect: the features' client_gone hooks
  * first, then its rooms. */
 void rooms_client_gone(rooms_t *r, proto_client_t *c);
-/* Sends an ephemeral event to the other subscribers. Returns 0 or -1 (too big). */
-int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *event,
-                    const json_t *data);
-/* Applies a presence patch from c's user. Returns 0 or -1 (invalid or too big). */
-int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch);
+/* Sends an ephemeral event from user_id's connection from to the room's other connections
+ * (event, data and user_id borrowed). Returns 0 or -1 (too big). */
+int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
+                    const char *event, const json_t *data);
+/* Applies a presence patch (borrowed) from user_id (borrowed). Returns 0 or -1 (invalid or
+ * too big). */
+int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *patch);
 
 
 #endif

@@ -107,8 +107,8 @@ static void after_post(rooms_op_t *op)
  * a message over them is refused with quota_exceeded (a server message, whose done is
  * NULL, is then not stored). */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
-                 const char *type, const char *content, char *meta,
-                 const proto_client_t *except, rooms_done_fn done, void *ud)
+                 const char *type, const char *content, char *meta, bus_member_t except,
+                 rooms_done_fn done, void *ud)
 {
     size_t clen = strlen(content);
     int64_t bytes = STORE_ROW_BYTES + (int64_t)clen + (meta ? (int64_t)strlen(meta) : 0);
@@ -134,7 +134,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     m->content = ch_strndup(content, clen);
     m->metadata = meta;
     m->created_at = room->last_activity = clock_unix_ms();
-    op->except = except ? except->id : BUS_MEMBER_NONE;
+    op->except = except;
     op->stored = after_post;
     rooms_op_submit(op);
 }
@@ -150,21 +150,21 @@ void rooms_system_event(rooms_t *r, room_t *room, const char *event, const char 
 
 void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
 {
-    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), NULL, NULL,
-         NULL);
+    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), BUS_MEMBER_NONE,
+         NULL, NULL);
     json_decref(meta);
 }
 
-void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *type,
-                const json_t *content, const json_t *metadata, const proto_client_t *except,
+void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
+                const json_t *content, const json_t *metadata, bus_member_t except,
                 rooms_done_fn done, void *ud)
 {
-    room_member_t *m = room_member(room, by->sub);
+    room_member_t *m = room_member(room, user_id);
     if (!m || m->banned) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only participants can post");
         return;
     }
-    if (!room_message_type_valid(type, rooms_is_host(room, by))) {
+    if (!room_message_type_valid(type, room_may_manage(room->host_id, user_id))) {
         rooms_invalid(done, ud, "type",
              "type must be user_text, user_voice, ai_response, system (host) or x-...");
         return;
@@ -194,7 +194,7 @@ void rooms_post(rooms_t *r, room_t *room, const auth_claims_t *by, const char *t
         rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
         return;
     }
-    post(r, room, by->sub, m->display_name, type, json_string_value(content), meta, except,
+    post(r, room, user_id, m->display_name, type, json_string_value(content), meta, except,
          done, ud);
 }
 
@@ -266,15 +266,15 @@ void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
 
 /* ---------- broadcast (not stored) ---------- */
 
-int rooms_broadcast(rooms_t *r, room_t *room, proto_client_t *from, const char *event,
-                    const json_t *data)
+int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
+                    const char *event, const json_t *data)
 {
     char *text = json_dumps(data ? data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
     size_t n = text ? strlen(text) : 0;
     free(text);
     if (n > r->lim.max_broadcast) return -1;
-    rooms_publish(room, from->id, "broadcast",
-                  json_pack("{s:s, s:s, s:O}", "event", event, "from", from->user.sub, "data",
+    rooms_publish(room, from, "broadcast",
+                  json_pack("{s:s, s:s, s:O}", "event", event, "from", user_id, "data",
                       data ? data : json_null()));
     return 0;
 }

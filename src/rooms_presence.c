@@ -64,9 +64,9 @@ static void on_presence_timer(uv_timer_t *t)
     }
 }
 
-int rooms_presence(rooms_t *r, room_t *room, proto_client_t *from, const json_t *patch)
+int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *patch)
 {
-    room_member_t *m = room_member(room, from->user.sub);
+    room_member_t *m = room_member(room, user_id);
     if (!m) return -1;
     json_t *emit = NULL;
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)

@@ -71,12 +71,12 @@ static void fill_room_update(store_room_t *sr, const room_t *room, char *state_t
 
 /* Says in words who changed what: the mode (set or cleared) or else the settings. Borrows
  * old_mode (the mode before the change). */
-static void state_message(rooms_t *r, room_t *room, const auth_claims_t *by,
+static void state_message(rooms_t *r, room_t *room, const char *by,
                           const json_t *old_mode)
 {
-    const room_member_t *m = room_member(room, by->sub);
+    const room_member_t *m = room_member(room, by);
     json_t *mode = json_object_get(room->state, "mode");
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "event", "state", "userId", by->sub,
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "event", "state", "userId", by,
                              "displayName", m && m->display_name[0] ? m->display_name : "");
     char text[128];
     if (json_equal(mode ? mode : json_null(), (json_t *)old_mode)) {
@@ -98,10 +98,10 @@ static void state_message(rooms_t *r, room_t *room, const auth_claims_t *by,
     rooms_system_message_meta(r, room, meta, text);
 }
 
-void rooms_patch_state(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *patch,
+void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
                        rooms_done_fn done, void *ud)
 {
-    if (!rooms_is_host(room, by)) {
+    if (!room_may_manage(room->host_id, by)) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can change the room state");
         return;
@@ -161,10 +161,10 @@ static void after_rotate(rooms_op_t *op)
     op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
 }
 
-void rooms_rotate_code(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn done,
                        void *ud)
 {
-    if (!rooms_is_host(room, by)) {
+    if (!room_may_manage(room->host_id, by)) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can change the room code");
         return;
@@ -198,11 +198,11 @@ static const char *const SETTINGS_KEYS[] = {"name", "maxParticipants", "isPublic
 /* Says who changed which settings (only those that changed), structured like every
  * system message: metadata {"event": "settings", "userId", "displayName", and the new
  * value of each setting that changed}; content names no user. */
-static void settings_message(rooms_t *r, room_t *room, const auth_claims_t *by,
+static void settings_message(rooms_t *r, room_t *room, const char *by,
                              const store_room_t *before)
 {
-    const room_member_t *m = room_member(room, by->sub);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "event", "settings", "userId", by->sub,
+    const room_member_t *m = room_member(room, by);
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "event", "settings", "userId", by,
                              "displayName", m && m->display_name[0] ? m->display_name : "");
     char parts[3][256];
     size_t n = 0;
@@ -242,10 +242,10 @@ static void after_update(rooms_op_t *op)
     op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
 }
 
-void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_t *body,
+void rooms_update(rooms_t *r, room_t *room, const char *by, const json_t *body,
                   rooms_done_fn done, void *ud)
 {
-    if (!rooms_is_host(room, by)) {
+    if (!room_may_manage(room->host_id, by)) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can change the room settings");
         return;
@@ -314,7 +314,7 @@ void rooms_update(rooms_t *r, room_t *room, const auth_claims_t *by, const json_
     fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->event = json_pack("{s:s, s:I, s:b, s:s}", "name", room->name, "maxParticipants",
                           (json_int_t)room->capacity, "isPublic", room->is_public, "by",
-                          by->sub);
+                          by);
     op->stored = after_update;
     rooms_op_submit(op);
     settings_message(r, room, by, &before);

@@ -382,7 +382,7 @@ static void test_events_in_version_order(void)
               0);
     auth_claims_t h = user("host");
     outcome_t os = {0};
-    rooms_patch_state(&f.r, room, &h, ps, on_done, &os);
+    rooms_patch_state(&f.r, room, h.sub, ps, on_done, &os);
     json_t *res = NULL;
     ASSERT_EQ(entities_update_transient(&f.r, room, entities_get(room, "b"), &a, p2, &err, &res),
               0);

@@ -313,10 +313,10 @@ static int join(fx_t *f, room_t *room, const char *sub, outcome_t *o)
 static int post(fx_t *f, room_t *room, const char *sub, const char *text,
                 const proto_client_t *from, outcome_t *o)
 {
-    auth_claims_t u = user(sub);
     json_t *content = json_string(text);
     memset(o, 0, sizeof(*o));
-    rooms_post(&f->r, room, &u, "user_text", content, NULL, from, on_done, o);
+    rooms_post(&f->r, room, sub, "user_text", content, NULL, from ? from->id : BUS_MEMBER_NONE,
+               on_done, o);
     json_decref(content);
     return wait_op(f, o);
 }
@@ -559,7 +559,8 @@ static void test_seq(void)
     json_t *content = json_string("burst");
     for (int i = 0; i < 3; i++) {
         memset(&os[i], 0, sizeof(os[i]));
-        rooms_post(&f.r, room, &h, "user_text", content, NULL, NULL, on_done, &os[i]);
+        rooms_post(&f.r, room, h.sub, "user_text", content, NULL, BUS_MEMBER_NONE, on_done,
+                   &os[i]);
     }
     json_decref(content);
     ASSERT_EQ(room->last_seq, 6);
@@ -637,7 +638,7 @@ static void test_sender_skipped(void)
 
     /* A broadcast skips its sender, at once and with no seq. */
     json_t *data = json_pack("{s:i}", "x", 1);
-    ASSERT_EQ(rooms_broadcast(&f.r, room, &hc, "cursor", data), 0);
+    ASSERT_EQ(rooms_broadcast(&f.r, room, hc.id, hc.user.sub, "cursor", data), 0);
     json_decref(data);
     ASSERT_EQ(f.bus->n, 1);
     rec_t *e = &f.bus->recs[0];
@@ -651,7 +652,7 @@ static void test_sender_skipped(void)
 
     /* Presence skips every connection of its user. */
     json_t *patch = json_pack("{s:s}", "status", "away");
-    ASSERT_EQ(rooms_presence(&f.r, room, &cc, patch), 0);
+    ASSERT_EQ(rooms_presence(&f.r, room, cc.user.sub, patch), 0);
     json_decref(patch);
     e = fb_find(f.bus, 0, "presence");
     ASSERT_TRUE(e != NULL);

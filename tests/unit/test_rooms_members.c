@@ -264,18 +264,18 @@ static void test_encoded_follows_every_change(void)
     /* Presence sent at once, then one held back by the rate limit: the state changes
      * either way. */
     json_t *p = json_pack("{s:{s:i}}", "cursor", "x", 1);
-    ASSERT_EQ(rooms_presence(&f.r, room, &ann.pc, p), 0);
+    ASSERT_EQ(rooms_presence(&f.r, room, ann.pc.user.sub, p), 0);
     json_decref(p);
     ASSERT_TRUE(members_match(room));
     p = json_pack("{s:{s:i}, s:s}", "cursor", "x", 2, "s", "\xc3\xbc\n\"");
-    ASSERT_EQ(rooms_presence(&f.r, room, &ann.pc, p), 0);
+    ASSERT_EQ(rooms_presence(&f.r, room, ann.pc.user.sub, p), 0);
     json_decref(p);
     ASSERT_TRUE(room_member(room, "ann")->presence.pending != NULL); /* held */
     ASSERT_TRUE(members_match(room));
 
     /* Typing expires on the presence timer (100 ms here). */
     p = json_pack("{s:b}", "typing", 1);
-    ASSERT_EQ(rooms_presence(&f.r, room, &bob.pc, p), 0);
+    ASSERT_EQ(rooms_presence(&f.r, room, bob.pc.user.sub, p), 0);
     json_decref(p);
     ASSERT_TRUE(members_match(room));
     room_member_t *mb = room_member(room, "bob");

@@ -153,7 +153,7 @@ static int post(fx_t *f, room_t *room, const char *sub, const char *text)
     json_t *content = json_string(text);
     json_t *meta = json_pack("{s:s}", "k", "v");
     outcome_t o = {0};
-    rooms_post(&f->r, room, &u, "user_text", content, meta, NULL, on_done, &o);
+    rooms_post(&f->r, room, u.sub, "user_text", content, meta, BUS_MEMBER_NONE, on_done, &o);
     json_decref(content);
     json_decref(meta);
     int st = wait_op(f, &o);
