@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "auth_jwt.h"
+#include "auth/auth_jwt.h"
 #include "bench_hist.h"
 #include "bench_util.h"
 #include "bench_ws.h"

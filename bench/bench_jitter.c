@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "bench_jitter.h"
-#include "mem.h"
+#include "util/mem.h"
 
 /* Gap thresholds reported, in microseconds. */
 static const int k_over_us[] = {50, 100, 500, 1000};

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "mem.h"
+#include "util/mem.h"
 
 struct bench_worker_s {
     bench_t *b;

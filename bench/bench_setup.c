@@ -9,7 +9,7 @@
 
 #include "bench.h"
 #include "bench_proto.h"
-#include "mem.h"
+#include "util/mem.h"
 
 /* Descriptors kept beside the connections (loop, files, the REST calls). */
 #define FD_SPARE 64

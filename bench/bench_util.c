@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "util/mem.h"
 
 int bench_loopback_addr(const char *host, int port, struct sockaddr_storage *out)
 {

@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "util/mem.h"
 
 /* One buffer per thread (each thread runs one loop): every read lands in it and is parsed
  * before the next read. The parser copies what it must keep (partial frames). */

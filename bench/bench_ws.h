@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "ws_frame.h"
+#include "proto/ws_frame.h"
 
 typedef struct bws_s bws_t;
 

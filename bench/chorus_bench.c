@@ -11,11 +11,11 @@
 #include <sys/timerfd.h>
 #include <uv.h>
 
-#include "auth_password.h"
+#include "auth/auth_password.h"
 #include "bench.h"
 #include "bench_jitter.h"
 #include "bench_proto.h"
-#include "mem.h"
+#include "util/mem.h"
 
 /* Setup (connect + join) and drain limits: a run that cannot get there is an error. */
 #define SETUP_TIMEOUT_MS 120000

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "mem.h"
-#include "ot_text.h"
+#include "util/mem.h"
+#include "domain/ot_text.h"
 
 #define DOC_BYTES 10240
 #define BATCH 1024 /* pairs generated (untimed) before each timed run */

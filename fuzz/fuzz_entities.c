@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "entity_set.h"
+#include "domain/entity_set.h"
 
 static void check(entity_set_t *s, const entity_limits_t *lim, int64_t v, const json_t *state)
 {
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *state = json_object();
     int64_t v = 0;
     uint64_t now = 1;
-    const void *holders[2] = {(void *)0x10, (void *)0x20};
+    const bus_member_t holders[2] = {0x10, 0x20};
     const char *p = (const char *)data, *end = p + size;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             snprintf(id, sizeof(id), "e%u", (op >> 4) % 8);
             json_t *arg = json_loadb(p + 1, (size_t)(le - p - 1), JSON_DECODE_ANY, NULL);
             entity_t *e = entset_get(&s, id);
-            const void *who = holders[op & 1];
+            bus_member_t who = holders[op & 1];
             now += 7;
             switch ((op >> 1) % 8) {
             case 0: {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proto.h"
+#include "proto/proto.h"
 
 static void sink_send(proto_client_t *c, cbuf_t *frame)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "net_addr.h"
+#include "util/mem.h"
+#include "util/net_addr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,10 +4,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "http_parse.h"
-#include "http_static.h"
-#include "mem.h"
-#include "ws_handshake.h"
+#include "io/http_parse.h"
+#include "io/http_static.h"
+#include "util/mem.h"
+#include "io/ws_handshake.h"
 
 /* Small limits so the fuzzer reaches the 431 and 413 paths with short inputs. */
 #define FUZZ_MAX_HEADER 4096

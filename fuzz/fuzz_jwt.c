@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_jwt.h"
+#include "auth/auth_jwt.h"
 
 static const char secret[] = "chorus-unit-test-secret-32-bytes!!";
 

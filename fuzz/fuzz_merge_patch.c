@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "json_patch.h"
+#include "util/json_patch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ot_text.h"
-#include "utf8.h"
+#include "domain/ot_text.h"
+#include "util/utf8.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 

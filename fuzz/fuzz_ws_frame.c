@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "utf8.h"
-#include "ws_frame.h"
+#include "util/mem.h"
+#include "util/utf8.h"
+#include "proto/ws_frame.h"
 
 /* 64 KiB: small enough that the fuzzer reaches the 1009 path, big enough for 64-bit
  * lengths and buffer growth and shrinking. */

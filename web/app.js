@@ -14,7 +14,7 @@ const MODE_HINTS = {
   debate: 'Take a side and argue it; disagree with ideas, not people.',
   playful: 'Games, jokes and tangents are the point.',
 };
-/** Colors to pick from in the profile: the server's palette (src/user_valid.c). */
+/** Colors to pick from in the profile: the server's palette (src/auth/user_valid.c). */
 const PROFILE_COLORS = ['#d9534f', '#d9682a', '#b8800a', '#8a8c17', '#55962a', '#3a9b1f', '#2e9e57', '#1f9e8f',
   '#1b95b8', '#3b82f6', '#5b6ee8', '#8060e0', '#a855d6', '#bf4fd0', '#c94fb0', '#d94f86'];
 const CURSOR_HIDE_MS = 5000;      // a remote cursor without movement fades out after this

@@ -1,4 +1,4 @@
-// gen_vectors.mjs: differential test vectors for src/ot_text.c, computed by the reference
+// gen_vectors.mjs: differential test vectors for src/domain/ot_text.c, computed by the reference
 // ot-text-unicode package from a fixed seed. Each line of vectors.jsonl is one case:
 //   doc, a, b (ops on doc), c (an op on apply(doc, a)),
 //   tl / tr = transform(a, b, 'left' / 'right'), comp = compose(a, c),

@@ -1,0 +1,115 @@
+/* app.c: the application context (app.h): builds the store, the rooms with their
+ * features and their home, the op table and the API in order, and takes them down in reverse. */
+#include "app/app.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "domain/docs.h"
+#include "domain/entities.h"
+#include "util/mem.h"
+#include "proto/proto_docs.h"
+#include "proto/proto_rooms.h"
+
+/* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in
+ * rooms_t and room_t: no ud. */
+static const rooms_feature_use_t app_features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
+
+static void audit_rejected(void *ud, const char *ip, const char *why)
+{
+    app_t *a = ud;
+    api_audit_failure(&a->api, "token_rejected", NULL, ip, why);
+}
+
+static void proto_setup(app_t *a)
+{
+    const chorus_config_t *cfg = a->cfg;
+    proto_limits_t limits = {
+        .rate = (uint32_t)cfg->ws_rate,
+        .burst = (uint32_t)cfg->ws_burst,
+        .flood_close = (uint32_t)cfg->ws_flood_close,
+    };
+    proto_init(&a->proto, &limits, a->log);
+    a->proto.auth = (proto_auth_t){
+        .jwt = a->jwt,
+        .timeout_ms = cfg->auth_timeout,
+        .grace_ms = cfg->token_grace,
+        .unix_ms = clock_unix_ms,
+        .audit_rejected = audit_rejected,
+        .ud = a,
+        .rl = rl_map_new(APP_WS_AUTH_KEYS),
+        .rule = {.limit = (uint32_t)cfg->rate_ws_auth.limit,
+                 .window_ms = cfg->rate_ws_auth.window_ms},
+    };
+    proto_auth_register(&a->proto);
+}
+
+int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, auth_jwt_t *jwt)
+{
+    memset(a, 0, sizeof(*a));
+    a->loop = loop;
+    a->cfg = cfg;
+    a->log = log;
+    a->jwt = jwt;
+    char dbpath[4096], err[512];
+    snprintf(dbpath, sizeof(dbpath), "%s/chorus.db", cfg->data_dir);
+    a->store = store_open(&store_sqlite_backend, dbpath, loop, log, err, sizeof(err));
+    if (!a->store) {
+        log_error(log, "cannot open the database %s: %s", dbpath, err);
+        return -1;
+    }
+    proto_setup(a);
+    a->bus = bus_local_new(0);
+    if (rooms_init(&a->rooms, loop, cfg, log, a->store, a->bus, app_features,
+                   CH_ARRAY_LEN(app_features)) != 0)
+        goto fail;
+    a->rooms_ready = 1;
+    home_init(&a->home, &a->rooms, a->bus);
+    home_rooms_register(&a->home);
+    proto_rooms_register(&a->proto, &a->rooms);
+    proto_docs_register(&a->proto);
+    proto_entities_register(&a->proto);
+    int api_rc = api_init(&a->api, loop, cfg, log, a->store, jwt);
+    a->api_ready = 1;
+    a->api.rooms = &a->rooms;
+    a->proto.auth.revoke = a->api.revoke;
+    if (api_rc != 0) goto fail;
+    return 0;
+
+fail:
+    /* The order of a stop: handles closed, the loop run out, then the store. */
+    app_close(a);
+    uv_run(loop, UV_RUN_DEFAULT);
+    app_store_close(a);
+    uv_run(loop, UV_RUN_DEFAULT);
+    app_free(a);
+    return -1;
+}
+
+void app_close(app_t *a)
+{
+    if (a->api_ready) api_close(&a->api);
+    if (a->rooms_ready) rooms_close(&a->rooms);
+}
+
+void app_store_close(app_t *a)
+{
+    store_close(a->store);
+    a->store = NULL;
+}
+
+void app_free(app_t *a)
+{
+    CH_ASSERT(a->store == NULL);
+    if (a->rooms_ready) rooms_free(&a->rooms);
+    a->rooms_ready = 0;
+    home_free(&a->home);
+    bus_free(a->bus);
+    a->bus = NULL;
+    a->api_ready = 0;
+    rl_map_free(a->proto.auth.rl);
+    a->proto.auth.rl = NULL;
+    proto_free(&a->proto);
+}

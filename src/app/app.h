@@ -1,0 +1,63 @@
+/* app.h: the application context: the store, the live rooms with their features
+ * (documents, entities) and their home (the ops the bus brings them), the protocol's op
+ * table and the REST API, built once in main.c
+ * and borrowed by the server (server.h), which only does I/O. Nothing in it is global, so
+ * one process (a unit test) may run several contexts on one loop. */
+#ifndef CHORUS_APP_H
+#define CHORUS_APP_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "proto/api.h"
+#include "auth/auth_jwt.h"
+#include "bus/bus.h"
+#include "util/config.h"
+#include "domain/home.h"
+#include "util/log.h"
+#include "proto/proto.h"
+#include "domain/rooms.h"
+#include "store/store.h"
+
+/* Client addresses whose failed WebSocket token checks are counted (see rl_map.h for
+ * what happens past it). */
+#define APP_WS_AUTH_KEYS 100000
+
+typedef struct app_s {
+    uv_loop_t *loop;            /* borrowed */
+    const chorus_config_t *cfg; /* borrowed */
+    log_t *log;                 /* borrowed */
+    auth_jwt_t *jwt;            /* borrowed */
+    store_t *store;             /* owned: cfg->data_dir/chorus.db; NULL once closed */
+    rooms_t rooms;              /* with the features app.c lists */
+    proto_t proto;              /* the WebSocket ops: auth, rooms, documents, entities */
+    api_t api;                  /* the REST routes */
+    bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
+    home_t home;                /* the rooms' home: serves the bus's operations (home.h) */
+    /* Other shared services the domain will borrow from here (metrics) go next to it. */
+    int rooms_ready;            /* rooms loaded (to close and free) */
+    int api_ready;              /* api initialised (to close) */
+} app_t;
+
+/* Builds a on loop from cfg: opens the store in cfg->data_dir (which must exist), loads
+ * the rooms and the revocations (running the loop until loaded), registers the protocol
+ * ops and sets up the API. loop, cfg, log and jwt are borrowed and must outlive a.
+ * Returns 0, or -1 with a log line; after -1 everything a opened is closed and freed
+ * (the loop was run until its handles closed) and a needs nothing more. */
+int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+             auth_jwt_t *jwt);
+
+/* Closes a's timers (the API's, the rooms' and their features'), applying what the
+ * features hold back, so that the loop can end: call once the server stopped. */
+void app_close(app_t *a);
+
+/* Once the loop ended after app_close: finishes the store's queued requests (their
+ * callbacks run from inside this call) and closes the store. Run the loop once more
+ * (its async handle closes) before app_free. */
+void app_store_close(app_t *a);
+
+/* Frees what a owns (the rooms, the op table) after app_store_close and the loop ran. */
+void app_free(app_t *a);
+
+#endif

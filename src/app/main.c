@@ -1,0 +1,274 @@
+/* main.c: the chorus command line: serve, token, --help, --version. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "app/app.h"
+#include "auth/auth_setup.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "io/server.h"
+#include "auth/user_valid.h"
+#include "util/utf8.h"
+#include "io/ws_handshake.h"
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chorus serve [options]   run the server\n"
+            "       chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
+            "                    [options]   print a token (for app backends and scripts)\n"
+            "       chorus --help            this text (chorus COMMAND --help: one command)\n"
+            "       chorus --version         print the version\n\n"
+            "serve options:\n");
+    config_print_usage(out);
+}
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out, "usage: chorus serve [options]\n"
+                 "Runs the server until SIGINT or SIGTERM.\n\n");
+    config_print_usage(out);
+}
+
+static void token_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
+            "                    [options]\n"
+            "Prints a token signed with the server's key, for app backends and scripts.\n\n"
+            "  --user ID            the token's subject, 1 to 128 bytes (required)\n"
+            "  --name NAME          display name, at most 128 bytes of UTF-8\n"
+            "  --color #rrggbb      display color\n"
+            "  --ttl DURATION       lifetime: seconds, or a number and ms, s, m or h, such as\n"
+            "                       10m or 2h (default: --jwt-ttl)\n\n"
+            "The key is found as the server finds it, with the options of chorus serve (see\n"
+            "chorus serve --help): --data DIR (its jwt_secret file, written by the server's\n"
+            "first start; token never creates one), --jwt-secret TEXT, --jwt-alg ALG,\n"
+            "--jwt-private-key PATH, --jwt-ttl DURATION, --config PATH, and their CHORUS_*\n"
+            "environment variables.\n");
+}
+
+/* Creates dir (one level) when missing. */
+static int ensure_dir(const char *dir, log_t *lg)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST) return 0;
+    log_error(lg, "cannot create data directory '%s': %s", dir, strerror(errno));
+    return -1;
+}
+
+/* Logs "ready on http://HOST:PORT (...)": the line a person waits for (make run), with the
+ * URL to open, once the server answers. Borrows everything. */
+static void log_ready(server_t *srv, const chorus_config_t *cfg, log_t *lg)
+{
+    struct sockaddr_storage bound;
+    int len = (int)sizeof(bound);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    memset(&bound, 0, sizeof(bound));
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    int v6 = bound.ss_family == AF_INET6;
+    if (v6) {
+        uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    }
+    log_info(lg, "ready on http://%s%s%s:%d (chorus %s, web %s, data %s)", v6 ? "[" : "", host,
+             v6 ? "]" : "", port, CHORUS_VERSION, srv->web_root ? srv->web_root : "none",
+             cfg->data_dir);
+}
+
+static int serve(int argc, char **argv)
+{
+    ch_mem_tune();
+    chorus_config_t cfg;
+    char err[512];
+    config_defaults(&cfg);
+    int lrc = config_load(&cfg, argc, argv, environ, err, sizeof(err));
+    if (lrc == CONFIG_EHELP) {
+        serve_usage(stdout);
+        config_free(&cfg);
+        return 0;
+    }
+    if (lrc != 0) {
+        fprintf(stderr, "chorus serve: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    log_t lg;
+    log_init(&lg, cfg.log_level, cfg.log_format, stderr);
+    /* A peer closing mid-write must be an EPIPE return, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
+    /* OpenSSL sets itself up (providers, a few MiB) at its first digest: do that now, not
+     * in the first client's upgrade, where it looked like memory per connection. */
+    char warm[WS_ACCEPT_LEN + 1];
+    ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, warm);
+    if (ensure_dir(cfg.data_dir, &lg) != 0) {
+        config_free(&cfg);
+        return 1;
+    }
+
+    auth_jwt_t *jwt = auth_setup(&cfg, 1, &lg);
+    if (!jwt) {
+        config_free(&cfg);
+        return 1;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    /* The application (store, rooms, ops, API), then the server that borrows it. */
+    app_t *app = ch_malloc(sizeof(*app));
+    if (app_init(app, &loop, &cfg, &lg, jwt) != 0) {
+        free(app);
+        auth_jwt_free(jwt);
+        uv_loop_close(&loop);
+        config_free(&cfg);
+        return 1;
+    }
+    server_t *srv = ch_malloc(sizeof(*srv));
+    int rc = server_start(srv, &loop, &cfg, &lg, app);
+    if (rc == 0) {
+        log_ready(srv, &cfg, &lg);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        log_info(&lg, "stopped");
+    }
+    /* The loop ran until every connection closed and the server's and the app's handles
+     * closed (app_close); the store's queued requests finish now, then the store goes,
+     * then the rooms. */
+    app_store_close(app);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server_free(srv);
+    free(srv);
+    app_free(app);
+    free(app);
+    auth_jwt_free(jwt);
+    int closed = uv_loop_close(&loop);
+    CH_ASSERT(closed == 0 || rc != 0);
+    config_free(&cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+/* chorus token: mints a token with the server's key, for app backends and scripts. Its
+ * own flags come first; every other argument is a server option (--data, --jwt-secret,
+ * ...), so it finds the same key the server uses. */
+static int token(int argc, char **argv)
+{
+    const char *user = NULL, *name = "", *color = "";
+    long long ttl = -1;
+    char **rest = ch_calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            token_usage(stdout);
+            free(rest);
+            return 0;
+        }
+        if (strcmp(a, "--user") == 0) dst = &user;
+        else if (strcmp(a, "--name") == 0) dst = &name;
+        else if (strcmp(a, "--color") == 0) dst = &color;
+        if (dst || strcmp(a, "--ttl") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "chorus token: %s needs a value\n", a);
+                free(rest);
+                return 2;
+            }
+            if (dst) {
+                *dst = argv[++i];
+            } else {
+                uint64_t ms;
+                if (config_parse_duration(argv[++i], &ms) != 0 || ms < 1000 ||
+                    ms > 10ULL * 365 * 86400 * 1000) {
+                    fprintf(stderr,
+                            "chorus token: --ttl: invalid value '%s' (want 1s to 3650 days: "
+                            "seconds, or a number and s, m or h, such as 10m)\n",
+                            argv[i]);
+                    free(rest);
+                    return 2;
+                }
+                ttl = (long long)(ms / 1000);
+            }
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    int rc = 2;
+    if (!user || !*user || strlen(user) > 128) {
+        fprintf(stderr, "chorus token: --user ID is required (1 to 128 bytes)\n");
+    } else if (strlen(name) > 128 || !utf8_valid((const uint8_t *)name, strlen(name))) {
+        fprintf(stderr, "chorus token: --name: at most 128 bytes of UTF-8\n");
+    } else if (*color && !user_color_valid(color, strlen(color))) {
+        fprintf(stderr, "chorus token: --color: invalid value '%s' (want #rrggbb)\n", color);
+    } else {
+        rc = 0;
+    }
+    chorus_config_t cfg;
+    config_defaults(&cfg);
+    char err[512];
+    if (rc == 0) {
+        int lrc = config_load(&cfg, nrest, rest, environ, err, sizeof(err));
+        if (lrc != 0) {
+            fprintf(stderr, "chorus token: %s\n", err);
+            rc = 2;
+        }
+    }
+    free(rest);
+    if (rc != 0) {
+        config_free(&cfg);
+        return rc;
+    }
+    log_t lg;
+    log_init(&lg, LOG_WARN, LOG_TEXT, stderr);
+    auth_jwt_t *jwt = auth_setup(&cfg, 0, &lg);
+    char *tok = NULL;
+    if (jwt && !auth_jwt_can_mint(jwt)) {
+        fprintf(stderr, "chorus token: %s needs --jwt-private-key to mint tokens\n", cfg.jwt_alg);
+    } else if (jwt) {
+        auth_claims_t c;
+        memset(&c, 0, sizeof(c));
+        snprintf(c.sub, sizeof(c.sub), "%s", user);
+        snprintf(c.name, sizeof(c.name), "%s", name);
+        if (*color) user_color_normalize(color, strlen(color), c.color);
+        int64_t now = (int64_t)time(NULL);
+        tok = auth_jwt_mint(jwt, &c, now, ttl > 0 ? ttl : (int64_t)(cfg.jwt_ttl / 1000));
+    }
+    if (tok) printf("%s\n", tok);
+    free(tok);
+    auth_jwt_free(jwt);
+    config_free(&cfg);
+    return tok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("chorus %s\n", CHORUS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) return serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "token") == 0) return token(argc - 2, argv + 2);
+    fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,87 @@
+/* bus.c: the bus interface (see bus.h): identities, a process's local subscriber lists,
+ * and the calls that go through an implementation's table. */
+#include "bus/bus.h"
+
+#include <stddef.h>
+
+#include "util/mem.h"
+
+bus_member_t bus_member_next(bus_t *b)
+{
+    CH_ASSERT(b->last_conn + 1 < (1ull << BUS_CONN_BITS));
+    return bus_member_make(b->node, ++b->last_conn);
+}
+
+void bus_free(bus_t *b)
+{
+    if (b) b->vt->free(b);
+}
+
+void bus_topic_init(bus_topic_t *t, bus_t *bus)
+{
+    t->bus = bus;
+    t->head = NULL;
+    t->count = 0;
+}
+
+void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list)
+{
+    s->prev = NULL;
+    s->next = t->head;
+    if (t->head) t->head->prev = s;
+    t->head = s;
+    t->count++;
+    s->client_list = client_list;
+    s->client_next = *client_list;
+    *client_list = s;
+}
+
+void bus_unsubscribe(bus_topic_t *t, bus_sub_t *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else t->head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    t->count--;
+    for (bus_sub_t **pp = s->client_list; *pp; pp = &(*pp)->client_next) {
+        if (*pp == s) {
+            *pp = s->client_next;
+            break;
+        }
+    }
+    s->prev = s->next = s->client_next = NULL;
+}
+
+uint32_t bus_count(const bus_sub_t *client_list)
+{
+    uint32_t n = 0;
+    for (; client_list; client_list = client_list->client_next) n++;
+    return n;
+}
+
+bus_sub_t *bus_find(bus_sub_t *client_list, const void *room)
+{
+    for (bus_sub_t *s = client_list; s; s = s->client_next)
+        if (s->room == room) return s;
+    return NULL;
+}
+
+uint32_t bus_publish(bus_topic_t *t, const bus_event_t *ev)
+{
+    return t->bus->vt->publish(t->bus, t, ev);
+}
+
+void bus_serve(bus_t *b, bus_op_fn fn, void *ud)
+{
+    b->serve = fn;
+    b->serve_ud = ud;
+}
+
+int bus_send_op(bus_t *b, const bus_op_t *op)
+{
+    return b->vt->send_op(b, op);
+}
+
+void bus_reply(const bus_route_t *route, const char *code, const char *message, json_t *data)
+{
+    route->fn(route, code, message, data);
+}

@@ -1,0 +1,210 @@
+/* bus.h: how a room reaches its members, wherever their connections are.
+ *
+ * A room has one home: the process whose memory holds it (its members, seq, state
+ * version, documents, entities). Its members' connections may be on any process. The bus
+ * joins the two, with two sides:
+ *
+ * - Events, from a room's home to every process that has members of it. An event is a
+ *   topic (the room's id; for a document, the room's id and the document's id), a name
+ *   (the frame's "op"), a JSON payload (the frame's members after "op" and "room", as
+ *   proto_part_t, so text already encoded, such as a member's kept encoding, is copied and
+ *   not encoded again), the room's seq or stateVersion when the event carries one, and
+ *   whom to skip: the origin connection, every connection of one user (presence), and for
+ *   a document the subscribers that opened it at or after the event's version; or the one
+ *   connection it is for (a member being removed). The domain
+ *   hands the bus an event; it never builds the frame. The bus frames it once per
+ *   receiving process, only when that process has a receiver, and hands the same
+ *   refcounted buffer to each of them.
+ *
+ * - Operations, from a member to its room's home: the member's identity and user, the
+ *   room, the op's name and JSON arguments, and a route back (bus_route_t: the member, the
+ *   request's ref, and where the answer goes on the member's process). The home answers
+ *   exactly once through bus_reply.
+ *
+ * Identities. A connection is named by a bus_member_t, unique in the whole cluster and
+ * never reused: the node id of its process in the top 16 bits, that process's connection
+ * counter (bus_member_next) in the low 48. It is what "skip the sender", entity lock
+ * holders and queued events compare, so they stay right after the connection is gone and
+ * can name a connection on another process. A connection stores only this 8-byte id.
+ *
+ * Subscriptions stay local and intrusive (bus_sub_t in the topic's bus_topic_t and in the
+ * client's list), so finding a connection's rooms and walking a room's receivers costs
+ * what it always did; bus_subscribe/bus_unsubscribe keep the lists. The topic points to
+ * its bus, so a room publishes with only its topic in hand.
+ *
+ * Implementations. bus_local_new (bus_local.c) is the single process: publish walks the
+ * topic's subscribers and frames on the first receiver; an operation is a direct call of
+ * the handler the domain registered (bus_serve), with no queueing and no copies. A cluster
+ * implementation (Redis) must: give each process its own node id; on publish, frame and
+ * deliver to its own subscribers as the local bus does and send the event (topic, name,
+ * payload, seq/version, skips) once to the topic's channel, which every process with a
+ * subscriber of the topic listens to (a process subscribes to the channel while its
+ * bus_topic_t has subscribers); on receipt, apply the same skips and framing to its
+ * subscribers; for an operation whose room lives on another node, send it to that node
+ * keeping the route, and deliver the answer to the route's process, which calls the
+ * route's function there. The seq and version let a receiving process keep a topic's
+ * events in order and see a gap (the local bus, in order by construction, ignores seq).
+ * Nothing outside the bus changes for it. */
+#ifndef CHORUS_BUS_H
+#define CHORUS_BUS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util/buf.h"
+#include "proto/proto.h"
+
+/* ---------- identities ---------- */
+
+/* One connection anywhere in the cluster (see above); 0 names nobody. */
+typedef uint64_t bus_member_t;
+
+#define BUS_MEMBER_NONE ((bus_member_t)0)
+#define BUS_CONN_BITS 48
+#define BUS_NODE_MAX 0xffffu
+
+/* Returns the identity of connection conn (1 ... 2^48-1) of node node. */
+static inline bus_member_t bus_member_make(uint32_t node, uint64_t conn)
+{
+    return ((bus_member_t)node << BUS_CONN_BITS) | (conn & ((1ull << BUS_CONN_BITS) - 1));
+}
+
+/* Returns the node of member m. */
+static inline uint32_t bus_member_node(bus_member_t m)
+{
+    return (uint32_t)(m >> BUS_CONN_BITS);
+}
+
+/* ---------- subscriptions (local, intrusive) ---------- */
+
+typedef struct bus_s bus_t;
+typedef struct bus_sub_s bus_sub_t;
+
+/* One connection subscribed to one topic. Owned by the module that subscribed it. */
+struct bus_sub_s {
+    proto_client_t *client;       /* borrowed */
+    void *room;                   /* what it subscribes to (a room_t, a doc_t) */
+    bus_sub_t *prev, *next;       /* the topic's subscribers */
+    bus_sub_t *client_next;       /* the client's subscriptions of this kind */
+    bus_sub_t **client_list;      /* the head of that list (c->subs or c->doc_subs) */
+    int64_t since;                /* documents: events for versions above this only */
+};
+
+/* This process's side of a topic: its local subscribers, and the bus events go through. */
+typedef struct {
+    bus_t *bus;                   /* borrowed */
+    bus_sub_t *head;
+    uint32_t count;
+} bus_topic_t;
+
+/* Makes t an empty topic on bus (borrowed: it must outlive t). */
+void bus_topic_init(bus_topic_t *t, bus_t *bus);
+
+/* Adds s (owned by the caller; s->client and s->room set) to topic t and to the client's
+ * list *client_list (&c->subs for rooms, &c->doc_subs for documents). */
+void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list);
+
+/* Removes s from t and from its client's list (does not free it). */
+void bus_unsubscribe(bus_topic_t *t, bus_sub_t *s);
+
+/* Returns how many subscriptions a client's list holds. */
+uint32_t bus_count(const bus_sub_t *client_list);
+
+/* Finds the subscription to room in a client's list, or NULL. */
+bus_sub_t *bus_find(bus_sub_t *client_list, const void *room);
+
+/* ---------- events: a room's home to its members ---------- */
+
+/* One event. The frame is {"op": name, "room": room, <the members of parts[0..nparts)>},
+ * byte for byte what proto_frame_parts gives for those parts. Everything is borrowed. */
+typedef struct {
+    const char *room;             /* topic: the room's id */
+    const char *doc;              /* documents: the document's id (in the topic); else NULL */
+    const char *name;             /* the event's name, the frame's "op" */
+    const proto_part_t *parts;    /* the payload (nparts: 0 to 6) */
+    size_t nparts;
+    int64_t seq;                  /* the room's seq or stateVersion it carries; 0 = none */
+    int64_t version;              /* documents: subscribers with since >= version skip it;
+                                     0 = no filter */
+    bus_member_t except;          /* the origin connection, skipped; BUS_MEMBER_NONE = none */
+    bus_member_t to;              /* only this connection receives it (one member told it
+                                     is out, say); BUS_MEMBER_NONE = every one not skipped */
+    const char *except_user;      /* every connection of this user is skipped; NULL = none */
+} bus_event_t;
+
+/* Delivers ev to every subscriber of t (on every process) that it does not skip. Borrows
+ * t and ev. Returns how many local subscribers received it. */
+uint32_t bus_publish(bus_topic_t *t, const bus_event_t *ev);
+
+/* ---------- operations: a member to its room's home ---------- */
+
+typedef struct bus_route_s bus_route_t;
+
+/* Receives the answer of an operation on the member's process, exactly once: code NULL
+ * and data (stolen; NULL = null) for success, else an error code and message (borrowed)
+ * and data (stolen) NULL or an object of the error's further members ({"field": name}
+ * for a validation_error). */
+typedef void (*bus_reply_fn)(const bus_route_t *route, const char *code, const char *message,
+                             json_t *data);
+
+/* Where an operation's answer goes: copy it by value to answer later. */
+struct bus_route_s {
+    bus_member_t member;          /* the connection that asked */
+    int64_t ref;                  /* the request's ref; -1 = none */
+    bus_reply_fn fn;              /* called on the member's process */
+    void *ud;                     /* for fn, meaningful only on the member's process */
+};
+
+/* One operation. Everything is borrowed for the duration of the handler's call. */
+typedef struct {
+    const char *room;             /* the room's id: where the operation goes */
+    const char *name;             /* the op's name */
+    const char *user;             /* the member's user id */
+    const json_t *args;           /* its arguments (an object) */
+    bus_route_t route;
+} bus_op_t;
+
+/* The room's home handles op (borrowed for the call) and answers through bus_reply with
+ * op->route, now or later. */
+typedef void (*bus_op_fn)(void *ud, const bus_op_t *op);
+
+/* Makes fn (with ud, borrowed) the handler of the operations addressed to rooms of this
+ * process. */
+void bus_serve(bus_t *b, bus_op_fn fn, void *ud);
+
+/* Sends op (borrowed) to its room's home. Returns 0, or -1 when no handler serves it (it
+ * is not answered then). */
+int bus_send_op(bus_t *b, const bus_op_t *op);
+
+/* Answers the operation of route (borrowed) exactly once; see bus_reply_fn. */
+void bus_reply(const bus_route_t *route, const char *code, const char *message, json_t *data);
+
+/* ---------- the interface ---------- */
+
+typedef struct {
+    uint32_t (*publish)(bus_t *b, bus_topic_t *t, const bus_event_t *ev);
+    int (*send_op)(bus_t *b, const bus_op_t *op);
+    void (*free)(bus_t *b);
+} bus_vtable_t;
+
+/* The part every implementation starts with. */
+struct bus_s {
+    const bus_vtable_t *vt;
+    uint32_t node;                /* this process's node id */
+    uint64_t last_conn;           /* the connection counter */
+    uint64_t framed;              /* events framed on this process (a statistic) */
+    bus_op_fn serve;              /* the rooms' handler (bus_serve); NULL = none yet */
+    void *serve_ud;
+};
+
+/* Returns a new identity for a connection of this process (never reused). */
+bus_member_t bus_member_next(bus_t *b);
+
+/* Frees b (owned; NULL is fine). No topic may be on it anymore. */
+void bus_free(bus_t *b);
+
+/* Returns the single process's bus (owned by the caller: bus_free), node id node. */
+bus_t *bus_local_new(uint32_t node);
+
+#endif

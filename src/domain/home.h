@@ -1,0 +1,65 @@
+/* home.h: where an operation reaches the room it changes. The home serves the bus's
+ * operations side (bus_serve, bus.h) for the rooms of this process: it finds the op's
+ * handler by name in a table the modules fill (the room ops: home_rooms.c; documents and
+ * entities register theirs the same way), finds the room by id, and calls the handler,
+ * which reads the op's JSON arguments, calls the domain with the member's identity and
+ * user, and answers exactly once through bus_reply(&op->route, ...), now or after a store
+ * commit. The member's side (proto_rooms.c) checks access and sends the op; the home
+ * sees no connection and no request struct, only the bus_op_t. */
+#ifndef CHORUS_HOME_H
+#define CHORUS_HOME_H
+
+#include <stddef.h>
+
+#include "bus/bus.h"
+#include "domain/rooms.h"
+
+/* The answer of an op for a room that is not (or no longer) here. */
+#define HOME_NOT_FOUND_CODE "not_found"
+#define HOME_NOT_FOUND_MESSAGE "no such room"
+
+/* Handles op (borrowed for the call) on room (live, borrowed), with the ud it was
+ * registered with; answers through bus_reply(&op->route, ...) exactly once, now or later
+ * (copying op->route by value to answer later). */
+typedef void (*home_op_fn)(void *ud, room_t *room, const bus_op_t *op);
+
+/* One op a module handles at the room's home. */
+typedef struct {
+    const char *name;          /* the op's name, as the frame's "op" */
+    home_op_fn fn;
+} home_op_t;
+
+/* A registered op: its entry (borrowed) and the module's ud (borrowed). */
+typedef struct {
+    const home_op_t *op;
+    void *ud;
+} home_slot_t;
+
+typedef struct {
+    rooms_t *rooms;            /* borrowed: where ops find their room */
+    bus_t *bus;                /* borrowed: whose operations this home serves */
+    home_slot_t *slots;        /* owned: open-addressing hash of op name -> handler */
+    size_t nslots, nops;
+} home_t;
+
+/* Makes h the home of rooms' rooms (borrowed; must outlive h) and serves bus's operations
+ * (bus_serve) with it. No op is registered yet. */
+void home_init(home_t *h, rooms_t *rooms, bus_t *bus);
+
+/* Registers n ops (the table is borrowed: it must outlive h), each called with ud
+ * (borrowed). A name registered twice is a bug. */
+void home_register(home_t *h, const home_op_t *ops, size_t n, void *ud);
+
+/* Handles op (borrowed for the call) as the bus hands it over: answers unknown_op for a
+ * name nobody registered and not_found for a room that is not here, else calls the op's
+ * handler. Answers exactly once, through op->route. ud is the home_t. */
+void home_serve(void *ud, const bus_op_t *op);
+
+/* Frees what h owns (the table; not the rooms or the bus). The bus must serve no more. */
+void home_free(home_t *h);
+
+/* Registers the room ops (home_rooms.c: message, broadcast, presence, state, history,
+ * leave, rotate_code, room_update) on h, working on h's rooms. */
+void home_rooms_register(home_t *h);
+
+#endif

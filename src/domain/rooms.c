@@ -1,0 +1,546 @@
+/* rooms.c: the live room registry (see rooms.h): rooms by id and by code, their members'
+ * records, access checks, storage quotas, the JSON views of rooms and members, publishing
+ * to a room's bus, the 1 s tick (idle and typing, seat grace), the idle-room sweep, and the
+ * registry's lifecycle (loading at start, timers, shutdown). Membership, state, messages
+ * and presence are in rooms_members.c, rooms_state.c, rooms_messages.c and
+ * rooms_presence.c; the store round trip in rooms_op.c. */
+#include "domain/rooms_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util/clock.h"
+#include "util/mem.h"
+#include "domain/room_code.h"
+
+#define ROOMS_TICK_MS 1000
+/* Failed-lookup buckets: keys kept per map (rl_map.h evicts past it) and how often the
+ * refilled ones are dropped. */
+#define ROOMS_LOOKUP_KEYS 65536
+#define ROOMS_LOOKUP_SWEEP_MS 60000
+
+/* ---------- registry ---------- */
+
+static uint64_t random_seed(void)
+{
+    uint64_t s;
+    randombytes_buf(&s, sizeof(s));
+    return s;
+}
+
+room_t *rooms_room_new(rooms_t *r)
+{
+    room_t *room = ch_calloc(1, sizeof(*room));
+    bus_topic_init(&room->bus, r->bus);
+    room->rooms = r;
+    room->state = json_object();
+    entset_init(&room->ents, random_seed(), 0);
+    return room;
+}
+
+static void member_free(room_member_t *m)
+{
+    presence_free(&m->presence);
+    free(m->json);
+    free(m);
+}
+
+/* Drops m's kept encoding: called after every change to a field room_member_json shows. */
+void rooms_member_changed(room_member_t *m)
+{
+    free(m->json);
+    m->json = NULL;
+}
+
+void rooms_room_free(room_t *room)
+{
+    rooms_t *r = room->rooms;
+    ROOMS_FEATURES_CALL(r, room_freed, r, room);
+    /* The entity set is the room's versioned state log too (entset_log_state): rooms.c
+     * makes it in rooms_room_new and frees it here, after the features freed what is in it. */
+    entset_free(&room->ents);
+    rooms_recent_drop(room);
+    free(room->recent);
+    for (room_member_t *m = room->members, *next; m; m = next) {
+        next = m->next;
+        member_free(m);
+    }
+    json_decref(room->state);
+    free(room);
+}
+
+void rooms_hold(room_t *room)
+{
+    room->refs++;
+}
+
+void rooms_release(room_t *room)
+{
+    CH_ASSERT(room->refs > 0);
+    if (--room->refs == 0 && room->deleted) rooms_room_free(room);
+}
+
+void rooms_registry_add(rooms_t *r, room_t *room)
+{
+    strmap_put(&r->by_id, room->id, room);
+    strmap_put(&r->by_code, room->code, room);
+}
+
+room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *name,
+                                const char *color, int role, int64_t joined_at, uint64_t now)
+{
+    room_member_t *m = ch_calloc(1, sizeof(*m));
+    m->room = room;
+    snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
+    snprintf(m->display_name, sizeof(m->display_name), "%s", name);
+    snprintf(m->color, sizeof(m->color), "%s", color);
+    m->role = role;
+    m->joined_at = joined_at;
+    presence_init(&m->presence, now);
+    m->next = room->members;
+    room->members = m;
+    room->seats++;
+    return m;
+}
+
+void rooms_dirty_remove(rooms_t *r, room_member_t *m)
+{
+    if (!m->presence_dirty) return;
+    for (room_member_t **pp = &r->dirty; *pp; pp = &(*pp)->dirty_next) {
+        if (*pp == m) {
+            *pp = m->dirty_next;
+            break;
+        }
+    }
+    m->presence_dirty = 0;
+}
+
+void rooms_member_remove(rooms_t *r, room_t *room, room_member_t *m)
+{
+    rooms_dirty_remove(r, m);
+    for (room_member_t **pp = &room->members; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    }
+    if (!m->banned) room->seats--;
+    member_free(m);
+}
+
+room_member_t *room_member(room_t *room, const char *user_id)
+{
+    for (room_member_t *m = room->members; m; m = m->next)
+        if (strcmp(m->user_id, user_id) == 0) return m;
+    return NULL;
+}
+
+room_t *rooms_get(rooms_t *r, const char *id_or_code)
+{
+    room_t *room = strmap_get(&r->by_id, id_or_code);
+    char code[ROOM_CODE_LEN + 1];
+    if (!room && room_code_parse(id_or_code, strlen(id_or_code), code))
+        room = strmap_get(&r->by_code, code);
+    return room;
+}
+
+int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char *ip,
+                 rooms_seek_t seek, uint64_t *retry_after_ms)
+{
+    if (room) {
+        room_member_t *m = room_member((room_t *)room, user_id);
+        if (m && !m->banned) return 0;
+    }
+    uint64_t now = uv_now(r->loop);
+    if (!room_lookup_allowed(r->lookup, user_id, ip, now, retry_after_ms))
+        return ROOMS_E_RATE_LIMITED;
+    if (room && seek == ROOMS_SEEK_ANY) return 0;
+    room_lookup_failed(r->lookup, user_id, ip, now);
+    return ROOMS_E_NOT_FOUND;
+}
+
+/* ---------- storage quotas ---------- */
+
+int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, int64_t add)
+{
+    quota_limits_t lim = r->lim.quota;
+    if (!user[0]) lim.user_max = 0; /* the server's own writes count for the room only */
+    return quota_check(&lim, room->stored_bytes, quota_user_used(&r->users, user), add);
+}
+
+void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta)
+{
+    room->stored_bytes = quota_add(room->stored_bytes, delta);
+    quota_user_add(&r->users, user, delta);
+}
+
+const char *rooms_quota_message(int rc)
+{
+    return rc == QUOTA_EUSER ? "your storage quota is full; delete something first"
+                             : "the room's storage quota is full; delete something first";
+}
+
+/* Answers quota_exceeded for a rooms_quota_check result. */
+void rooms_over_quota(rooms_done_fn done, void *ud, int rc)
+{
+    rooms_err_t e = {ROOMS_E_QUOTA, "quota_exceeded", rooms_quota_message(rc), NULL};
+    if (done) done(ud, &e, NULL);
+}
+
+/* ---------- JSON ---------- */
+
+json_t *rooms_mode_of(const room_t *room)
+{
+    json_t *mode = json_object_get(room->state, "mode");
+    return mode ? json_incref(mode) : json_null();
+}
+
+json_t *room_json(rooms_t *r, const room_t *room)
+{
+    uint32_t online = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->online) online++;
+    char link[512];
+    snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:O, s:o, s:I, s:I, s:I, s:I, s:I,"
+                     " s:s}",
+                     "id", room->id, "roomCode", room->code, "name", room->name,
+                     "maxParticipants", (json_int_t)room->capacity, "hostUserId",
+                     room->host_id, "isPublic", room->is_public, "isActive", 1, "state",
+                     room->state, "currentMode", rooms_mode_of(room), "stateVersion",
+                     (json_int_t)room->state_version, "participantCount",
+                     (json_int_t)room->seats, "onlineCount", (json_int_t)online, "createdAt",
+                     (json_int_t)room->created_at, "lastActivity",
+                     (json_int_t)room->last_activity, "joinLink", link);
+}
+
+json_t *room_member_json(const room_member_t *m)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:I}", "userId", m->user_id,
+                     "displayName", m->display_name, "color", m->color, "role",
+                     m->role == STORE_ROLE_HOST ? "host" : "member", "online", m->online > 0,
+                     "presence", m->presence.state, "joinedAt", (json_int_t)m->joined_at);
+}
+
+json_t *room_members_json(const room_t *room)
+{
+    json_t *a = json_array();
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) json_array_append_new(a, room_member_json(m));
+    return a;
+}
+
+const char *room_member_encoded(room_member_t *m)
+{
+    if (!m->json) {
+        json_t *j = room_member_json(m);
+        m->json = json_dumps(j, JSON_COMPACT); /* the flags proto.c encodes with */
+        CH_ASSERT(m->json != NULL);
+        json_decref(j);
+    }
+    return m->json;
+}
+
+const char **room_members_encoded(room_t *room, size_t *n)
+{
+    *n = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) (*n)++;
+    if (!*n) return NULL;
+    const char **items = ch_malloc(*n * sizeof(*items));
+    size_t i = 0;
+    for (room_member_t *m = room->members; m; m = m->next)
+        if (!m->banned) items[i++] = room_member_encoded(m);
+    return items;
+}
+
+json_t *room_message_json(const store_message_t *m)
+{
+    json_t *meta = NULL;
+    if (m->metadata) meta = json_loads(m->metadata, JSON_ALLOW_NUL, NULL);
+    return json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:o, s:I}", "id", m->id, "roomId",
+                     m->room_id, "seq", (json_int_t)m->seq, "userId",
+                     m->user_id[0] ? json_string(m->user_id) : json_null(), "displayName",
+                     m->display_name, "type", m->type, "content", m->content ? m->content : "",
+                     "metadata", meta ? meta : json_object(), "createdAt",
+                     (json_int_t)m->created_at);
+}
+
+/* Sends {"op": event, "room": id, ...fields} (fields stolen) to the room's members
+ * except the connection except (BUS_MEMBER_NONE: none); seq is the room's seq or state
+ * version the event carries (0: none). */
+void rooms_publish_seq(room_t *room, bus_member_t except, const char *event, json_t *fields,
+                       int64_t seq)
+{
+    proto_part_t part = {.obj = fields};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
+                                           .nparts = 1, .seq = seq, .except = except});
+    json_decref(fields);
+}
+
+void rooms_publish(room_t *room, bus_member_t except, const char *event, json_t *fields)
+{
+    rooms_publish_seq(room, except, event, fields, 0);
+}
+
+/* Sends {"op": event, "room": id, "participant": m} to the room's members except the
+ * connection except, with the member's kept encoding. */
+void rooms_publish_member(room_t *room, bus_member_t except, const char *event,
+                          room_member_t *m)
+{
+    proto_part_t part = {.key = "participant", .text = room_member_encoded(m)};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
+                                           .nparts = 1, .except = except});
+}
+
+/* ---------- room codes ---------- */
+
+void rooms_rng(void *ud, unsigned char *buf, size_t n)
+{
+    (void)ud;
+    randombytes_buf(buf, n);
+}
+
+int rooms_code_taken(void *ud, const char *code)
+{
+    return strmap_get(&((rooms_t *)ud)->by_code, code) != NULL;
+}
+
+/* ---------- timers ---------- */
+
+/* Every second: idle and typing changes of online members, and seats of dropped members
+ * whose grace ran out. */
+static void on_tick(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    uint64_t now = uv_now(r->loop);
+    if (now - r->lookup_swept_ms >= ROOMS_LOOKUP_SWEEP_MS) {
+        room_lookup_sweep(r->lookup, now);
+        r->lookup_swept_ms = now;
+    }
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        ROOMS_FEATURES_CALL(r, tick, r, room, now);
+        /* Recent messages are kept for rooms people are in (and were a moment ago). */
+        if (!room->bus.count && room->recent_ok) rooms_recent_drop(room);
+        for (room_member_t *m = room->members, *next; m; m = next) {
+            next = m->next;
+            if (m->online && !m->presence_dirty) {
+                uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
+                if (due && due <= now) {
+                    json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+                    rooms_member_changed(m);
+                    if (change) rooms_presence_emit(room, m, change);
+                }
+                if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
+            } else if (!m->online && !m->banned && m->release_at && now >= m->release_at) {
+                rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
+                rooms_fill_part(&op->pl.part, m);
+                rooms_op_submit(op);
+                rooms_publish(room, BUS_MEMBER_NONE, "participant_removed",
+                              json_pack("{s:s, s:s}", "userId", m->user_id, "reason",
+                                        "timeout"));
+                rooms_member_remove(r, room, m);
+            }
+        }
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    int64_t cutoff = clock_unix_ms() - (int64_t)r->lim.idle_room_ms;
+    room_t **doomed = NULL;
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        if (room->last_activity < cutoff && room->bus.count == 0) {
+            doomed = ch_realloc(doomed, (n + 1) * sizeof(*doomed));
+            doomed[n++] = room;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        log_info(r->log, "deleting room %s (%s): idle", doomed[i]->code, doomed[i]->id);
+        rooms_delete(r, doomed[i], NULL, NULL, NULL);
+    }
+    free(doomed);
+}
+
+/* ---------- lifecycle ---------- */
+
+typedef struct {
+    rooms_t *r;
+    int done;
+    int err;
+} load_t;
+
+static void on_loaded(store_req_t *req)
+{
+    load_t *l = req->data;
+    rooms_t *r = l->r;
+    l->done = 1;
+    l->err = req->err;
+    if (req->err != STORE_OK) return;
+    store_rooms_t *pl = req->rooms;
+    uint64_t now = uv_now(r->loop);
+    for (size_t i = 0; i < pl->nrooms; i++) {
+        store_room_t *sr = &pl->rooms[i];
+        room_t *room = rooms_room_new(r);
+        memcpy(room->id, sr->id, sizeof(room->id));
+        memcpy(room->code, sr->code, sizeof(room->code));
+        memcpy(room->name, sr->name, sizeof(room->name));
+        memcpy(room->host_id, sr->host_id, sizeof(room->host_id));
+        room->capacity = sr->capacity;
+        room->is_public = sr->is_public;
+        json_t *st = sr->state ? json_loads(sr->state, JSON_ALLOW_NUL, NULL) : NULL;
+        if (json_is_object(st)) {
+            json_decref(room->state);
+            room->state = st;
+        } else {
+            json_decref(st);
+        }
+        room->state_bytes = sr->state ? (int64_t)strlen(sr->state) : 0;
+        room->state_version = room->ents.base = sr->state_version;
+        room->last_seq = room->committed_seq = sr->last_seq;
+        room->created_at = sr->created_at;
+        room->last_activity = sr->last_activity;
+        rooms_registry_add(r, room);
+    }
+    for (size_t i = 0; i < pl->nparts; i++) {
+        store_participant_t *p = &pl->parts[i];
+        room_t *room = strmap_get(&r->by_id, p->room_id);
+        if (!room) continue;
+        room_member_t *m = rooms_member_add(room, p->user_id, p->display_name, p->color,
+                                            p->role, p->joined_at, now);
+        if (p->banned) {
+            m->banned = 1;
+            room->seats--;
+        }
+        rooms_seat_unconnected(r, m); /* nobody is connected after a restart */
+    }
+    ROOMS_FEATURES_CALL(r, load, r, pl);
+    for (size_t i = 0; i < pl->nusage; i++) {
+        store_usage_t *u = &pl->usage[i];
+        room_t *room = strmap_get(&r->by_id, u->room_id);
+        if (room) rooms_quota_count(r, room, u->user_id, u->bytes);
+    }
+    log_info(r->log, "rooms: %zu loaded, %zu participants, %zu entities", pl->nrooms,
+             pl->nparts, pl->nents);
+}
+
+int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+               store_t *store, bus_t *bus, const rooms_feature_use_t *features,
+               size_t nfeatures)
+{
+    memset(r, 0, sizeof(*r));
+    r->loop = loop;
+    r->log = log;
+    r->store = store;
+    r->bus = bus;
+    CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
+    for (size_t i = 0; i < nfeatures; i++)
+        r->features[i] = features[i];
+    r->nfeatures = nfeatures;
+    r->lim = (rooms_limits_t){
+        .max_capacity = (uint32_t)cfg->room_max_capacity,
+        .default_capacity =
+            10 <= cfg->room_max_capacity ? 10 : (uint32_t)cfg->room_max_capacity,
+        .max_hosted = (uint32_t)cfg->room_max_hosted,
+        .max_bans = (uint32_t)cfg->room_max_bans,
+        .join_history = (uint32_t)cfg->room_join_history,
+        .max_message = (size_t)cfg->room_max_message,
+        .max_metadata = (size_t)cfg->room_max_metadata,
+        .max_reply = (size_t)config_reply_budget(cfg),
+        .max_broadcast = (size_t)cfg->room_max_broadcast,
+        .max_state = (size_t)cfg->room_max_state,
+        .seat_grace_ms = cfg->room_seat_grace,
+        .idle_room_ms = cfg->room_idle,
+        .sweep_ms = cfg->room_sweep,
+        .max_joined = (uint32_t)cfg->ws_max_rooms,
+        .quota = {.room_max = cfg->room_quota, .user_max = cfg->user_quota},
+        .msg_retention_ms = cfg->message_retention,
+        .msg_keep = cfg->message_retention_count,
+        .doc_keep = cfg->doc_log_retention,
+        .retention_ms = cfg->retention_sweep,
+        .presence = {.max_rate = (uint32_t)cfg->presence_rate,
+                     .idle_ms = cfg->presence_idle,
+                     .typing_ms = cfg->presence_typing,
+                     .max_bytes = (size_t)cfg->presence_max},
+        .public_url = cfg->public_url,
+    };
+    r->lookup = room_lookup_new(
+        &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
+                     cfg->rate_room_miss_user.window_ms},
+        &(rl_rule_t){(uint32_t)cfg->rate_room_miss_ip.limit, cfg->rate_room_miss_ip.window_ms},
+        ROOMS_LOOKUP_KEYS);
+    strmap_init(&r->by_id, random_seed());
+    strmap_init(&r->by_code, random_seed());
+    quota_users_init(&r->users, random_seed());
+
+    store_rooms_t pl;
+    memset(&pl, 0, sizeof(pl));
+    load_t l = {r, 0, 0};
+    store_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.type = STORE_ROOMS_LOAD;
+    req.rooms = &pl;
+    req.cb = on_loaded;
+    req.data = &l;
+    store_submit(store, &req);
+    while (!l.done) uv_run(loop, UV_RUN_ONCE);
+    store_rooms_free(&pl);
+    if (l.err != STORE_OK) {
+        log_error(log, "cannot load the rooms from the database");
+        rooms_free(r);
+        return -1;
+    }
+    uv_timer_init(loop, &r->presence_timer);
+    uv_timer_init(loop, &r->tick_timer);
+    uv_timer_init(loop, &r->sweep_timer);
+    uv_timer_init(loop, &r->retention_timer);
+    r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
+    r->retention_timer.data = r;
+    ROOMS_FEATURES_CALL(r, start, r, cfg);
+    if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep) {
+        uv_timer_start(&r->retention_timer, rooms_on_retention_timer, r->lim.retention_ms,
+                       r->lim.retention_ms);
+        uv_unref((uv_handle_t *)&r->retention_timer);
+    }
+    uv_timer_start(&r->tick_timer, on_tick, ROOMS_TICK_MS, ROOMS_TICK_MS);
+    uv_timer_start(&r->sweep_timer, on_sweep, r->lim.sweep_ms, r->lim.sweep_ms);
+    uv_unref((uv_handle_t *)&r->tick_timer);
+    uv_unref((uv_handle_t *)&r->sweep_timer);
+    return 0;
+}
+
+void rooms_close(rooms_t *r)
+{
+    ROOMS_FEATURES_CALL(r, close, r);
+    uv_close((uv_handle_t *)&r->presence_timer, NULL);
+    uv_close((uv_handle_t *)&r->tick_timer, NULL);
+    uv_close((uv_handle_t *)&r->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&r->retention_timer, NULL);
+}
+
+void rooms_free(rooms_t *r)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        CH_ASSERT(room->bus.count == 0 && room->refs == 0);
+        rooms_room_free(room);
+    }
+    strmap_free(&r->by_id);
+    strmap_free(&r->by_code);
+    room_lookup_free(r->lookup);
+    r->lookup = NULL;
+    quota_users_free(&r->users);
+}

@@ -1,0 +1,421 @@
+/* rooms.h: live rooms: the registry (by id and by code), membership rules, room state,
+ * message sequencing and the persistence of all of it through the store. Both the REST
+ * API and the WebSocket ops go through here, so the rules live in one place. Delivery to
+ * connected members goes through the bus (bus.h).
+ *
+ * The module's files, one concern each (what they share: rooms_internal.h, private):
+ *   rooms.c           the registry, access, quotas, JSON views, the tick, the sweep, init
+ *   rooms_op.c        store round trips (an operation answers once its write committed)
+ *   rooms_members.c   create, join, leave, kick, bans, subscriptions
+ *   rooms_messages.c  post, history, the recent-message ring, retention, broadcast
+ *   rooms_presence.c  presence and typing
+ *   rooms_state.c     state, settings, the room code, delete */
+#ifndef CHORUS_ROOMS_H
+#define CHORUS_ROOMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "util/config.h"
+#include "domain/docs_limits.h"
+#include "domain/entity_set.h"
+#include "util/log.h"
+#include "domain/presence.h"
+#include "proto/proto.h"
+#include "domain/room_lookup.h"
+#include "domain/quota.h"
+#include "store/store.h"
+#include "util/strmap.h"
+
+typedef struct room_s room_t;
+typedef struct room_member_s room_member_t;
+typedef struct rooms_s rooms_t;
+typedef struct rooms_feature_s rooms_feature_t;
+
+/* A feature as rooms_init takes it: its hooks and the state they are given. */
+typedef struct {
+    const rooms_feature_t *hooks; /* borrowed (a static const table) */
+    void *ud;                     /* borrowed: the feature's own state, first argument of
+                                   * every hook (NULL when it keeps none) */
+} rooms_feature_use_t;
+
+/* Features one registry takes: documents, entities, and room for signaling and assets. */
+#define ROOMS_FEATURES_MAX 8
+
+struct doc_s;
+
+/* A participant: a user with a seat in a room, online or not. */
+struct room_member_s {
+    room_t *room;
+    room_member_t *next;       /* the room's members */
+    char user_id[STORE_SUB_LEN];
+    char display_name[STORE_NAME_LEN];
+    char color[STORE_COLOR_LEN];
+    int role;                  /* STORE_ROLE_* */
+    int banned;                /* kicked with ban: holds no seat, may not join */
+    int64_t joined_at;         /* unix ms; for a banned member, when the ban was made */
+    uint32_t online;           /* subscribed connections */
+    uint64_t release_at;       /* loop ms when a dropped member's seat goes; 0 = none */
+    presence_t presence;
+    int presence_dirty;        /* on the registry's pending-presence list */
+    room_member_t *dirty_next;
+    /* room_member_json(m) encoded (compact), kept for join replies so a join does not
+     * rebuild and encode every member (room_members_encoded); NULL until asked for and
+     * after every change to a field it shows (the rooms module calls rooms_member_changed
+     * wherever display_name, color, role, banned, joined_at, online or presence change).
+     * Owned. */
+    char *json;
+};
+
+struct room_s {
+    char id[STORE_ID_LEN];
+    char code[STORE_CODE_LEN];
+    char name[STORE_ROOM_NAME_LEN];
+    char host_id[STORE_SUB_LEN];
+    uint32_t capacity;
+    int is_public;
+    json_t *state;             /* owned object */
+    int64_t state_version;     /* of the last state or entity change */
+    int64_t last_seq;          /* seq of the last message handed to the store */
+    int64_t committed_seq;     /* seq of the last message the store committed */
+    /* The newest committed messages, encoded once, for join replies (rooms_recent): a
+     * ring of up to lim.join_history texts, oldest first from recent_head. Only while
+     * recent_ok (filled by a join's history, kept up by each commit, dropped on a gap,
+     * past ROOMS_RECENT_MAX_BYTES, and by the 1 s tick when the room has no
+     * subscribers). */
+    char **recent;
+    size_t recent_cap, recent_len, recent_head, recent_bytes;
+    int64_t recent_last;       /* seq of the newest message in it */
+    int recent_ok;
+    int64_t created_at;        /* unix ms */
+    int64_t last_activity;     /* unix ms */
+    room_member_t *members;
+    uint32_t seats;            /* members that are not banned */
+    bus_topic_t bus;           /* the room's topic: its connections here */
+    /* The built-in features' state of the room, embedded rather than reached through a
+     * per-feature pointer so the doc op and the entity update read it with no indirection
+     * and no allocation per room; only docs.c and entities.c use it (rooms.c frees it
+     * through their hooks). A new feature keeps its own. */
+    struct doc_s *docs;        /* documents loaded in memory (docs.c) */
+    entity_set_t ents;         /* shared scene state (entities.c) */
+    uint32_t nlocks;           /* entities locked */
+    struct rooms_outbox_ev_s *out_head, *out_tail; /* the outbox (rooms_outbox_push) */
+    rooms_t *rooms;            /* the registry (borrowed): how room_free finds the hooks */
+    int64_t stored_bytes;      /* what the room stores, as quotas count it (quota.h) */
+    int64_t state_bytes;       /* of that, the state's */
+    uint32_t refs;             /* pending store work holding the room */
+    int deleted;               /* gone from the registry; freed when refs reach 0 */
+};
+
+typedef struct {
+    uint32_t max_capacity;     /* upper bound of capacity */
+    uint32_t default_capacity;
+    uint32_t max_hosted;       /* live rooms one user may host */
+    uint32_t max_bans;         /* banned users one room keeps */
+    uint32_t join_history;     /* messages in the join reply */
+    size_t max_message;        /* bytes of message content, JSON-encoded */
+    size_t max_metadata;       /* bytes of message metadata, JSON-encoded */
+    size_t max_reply;          /* bytes of stored data in one reply (config_reply_budget) */
+    size_t max_broadcast;      /* bytes of a broadcast's data */
+    size_t max_state;          /* bytes of room state */
+    uint64_t seat_grace_ms;    /* a dropped member's seat is held this long */
+    uint64_t idle_room_ms;     /* rooms idle this long are deleted */
+    uint64_t sweep_ms;         /* how often idle rooms are looked for */
+    uint32_t max_joined;       /* rooms one connection may have joined */
+    quota_limits_t quota;      /* bytes stored per room and per user */
+    uint64_t msg_retention_ms; /* messages older than this go; 0 = kept */
+    uint64_t msg_keep;         /* newest messages kept per room; 0 = all */
+    uint64_t doc_keep;         /* op log rows kept before a snapshot; 0 = all */
+    uint64_t retention_ms;     /* how often the retention rules run */
+    presence_rules_t presence;
+    const char *public_url;    /* joinLink base */
+} rooms_limits_t;
+
+struct rooms_s {
+    uv_loop_t *loop;           /* borrowed */
+    log_t *log;                /* borrowed */
+    store_t *store;            /* borrowed */
+    bus_t *bus;                /* borrowed: how events reach the members */
+    rooms_feature_use_t features[ROOMS_FEATURES_MAX]; /* hooks called in this order */
+    size_t nfeatures;
+    rooms_limits_t lim;
+    /* The built-in features' registry-wide state, embedded for the same reason as in
+     * room_t; set up by their start hooks (docs.c, entities.c), unused by rooms.c. */
+    docs_limits_t docs;
+    entity_limits_t ent_lim;
+    strmap_t by_id, by_code;
+    entity_t *ent_due;         /* entities with held transient changes */
+    uv_timer_t ent_timer;      /* applies them when due */
+    int ent_timer_on;
+    room_member_t *dirty;      /* members with held presence changes */
+    uv_timer_t presence_timer; /* flushes held presence changes */
+    uv_timer_t tick_timer;     /* idle presence, typing expiry, seat release (1 s) */
+    uv_timer_t sweep_timer;    /* idle rooms */
+    uv_timer_t retention_timer; /* retention sweeps (when a rule is set) */
+    int retention_busy;        /* a sweep is in the store */
+    quota_users_t users;       /* bytes stored per user */
+    int presence_timer_on;
+    room_lookup_t *lookup;     /* failed lookups per user and IP (owned) */
+    uint64_t lookup_swept_ms;  /* when the tick last swept it */
+};
+
+/* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls
+ * at the points of a room's and a member's life, so that it knows no feature by name. A
+ * feature is one static const table, listed to rooms_init with its state (ud); rooms.c
+ * calls each hook of each feature in the list's order, at the point written, with that
+ * ud first, and skips a NULL hook. Every hook borrows all its arguments. A feature keeps
+ * what it needs per registry in its ud and per room in its own map by room id (the
+ * built-in ones' state is embedded in rooms_t and room_t, see there). */
+struct rooms_feature_s {
+    const char *name;
+    /* The rows the store loaded at start (pl borrowed), once the rooms and their
+     * participants are in the registry. */
+    void (*load)(void *ud, rooms_t *r, const store_rooms_t *pl);
+    /* Once the rooms loaded: reads its limits from cfg and sets up its handles. */
+    void (*start)(void *ud, rooms_t *r, const chorus_config_t *cfg);
+    /* Shutdown (rooms_close), before the rooms' own timers close: applies what it holds
+     * back, so its writes are queued before the store closes, and closes its handles. */
+    void (*close)(void *ud, rooms_t *r);
+    /* Connection c leaves room (its user left, was kicked or banned): called while c is
+     * still subscribed to the room, before c is told and unsubscribed. */
+    void (*member_left)(void *ud, rooms_t *r, room_t *room, proto_client_t *c);
+    /* Connection c disconnected: before the rooms module unsubscribes it from its rooms. */
+    void (*client_gone)(void *ud, rooms_t *r, proto_client_t *c);
+    /* room is deleted (by its host or idle): room_deleted is already published, and its
+     * connections are still subscribed. The room stays allocated while work holds it. */
+    void (*room_dropped)(void *ud, rooms_t *r, room_t *room);
+    /* room is freed: nothing is in flight any more; free what the feature keeps in it. */
+    void (*room_freed)(void *ud, rooms_t *r, room_t *room);
+    /* The rooms' 1 s tick, for each live room, at monotonic time now_ms. */
+    void (*tick)(void *ud, rooms_t *r, room_t *room, uint64_t now_ms);
+};
+
+/* The outcomes of room operations, whatever the transport asked for them: the REST layer
+ * turns each into an HTTP status (api_status_of, api_rooms.c), the WebSocket layer answers
+ * the error's code. One value per kind of outcome; the codes each one carries today are
+ * listed (the code says which case it was, to clients of both). */
+typedef enum {
+    ROOMS_OK = 0,
+    ROOMS_E_INVALID = -1,      /* the request is malformed or makes no sense: bad_request,
+                                * validation_error (with a field), host_cannot_leave */
+    ROOMS_E_FORBIDDEN = -2,    /* the caller may not: forbidden, banned, room_full */
+    ROOMS_E_NOT_FOUND = -3,    /* no such room, participant or ban: not_found */
+    ROOMS_E_CONFLICT = -4,     /* the room's state refuses it: name_taken, ban_limit,
+                                * capacity_below_participants */
+    ROOMS_E_TOO_LARGE = -5,    /* content, metadata or state over its limit:
+                                * payload_too_large */
+    ROOMS_E_LIMIT = -6,        /* the caller hosts the most live rooms: room_limit */
+    ROOMS_E_RATE_LIMITED = -7, /* too many failed lookups (rooms_access): rate_limited */
+    ROOMS_E_QUOTA = -8,        /* a storage quota is full: quota_exceeded */
+    ROOMS_E_UNAVAILABLE = -9,  /* try again later: service_unavailable */
+    ROOMS_E_IO = -10,          /* the store failed: internal_error */
+} rooms_errno_t;
+
+/* An error of a room operation: its kind and the stable protocol code, the message and the
+ * field at fault (static or caller-owned texts, valid during the callback). */
+typedef struct {
+    rooms_errno_t kind;        /* ROOMS_OK (0) = no error */
+    const char *code;
+    const char *message;
+    const char *field;         /* validation_error: the field at fault, else NULL */
+} rooms_err_t;
+
+/* Initialises r on loop from cfg with the nfeatures features (at most ROOMS_FEATURES_MAX;
+ * the array is copied, the tables and uds are borrowed; NULL when nfeatures is 0); loads
+ * every room and participant from the store and hands the features their rows (running
+ * the loop until loaded), then starts the features. Returns 0, or -1 with a log line.
+ * Borrowed pointers must outlive r. */
+int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+               store_t *store, bus_t *bus, const rooms_feature_use_t *features,
+               size_t nfeatures);
+
+/* Closes r's timers and the features' handles; memory is freed by rooms_free after the
+ * loop ran. */
+void rooms_close(rooms_t *r);
+void rooms_free(rooms_t *r);
+
+/* Keeps room allocated across asynchronous work (even if it is deleted meanwhile). */
+void rooms_hold(room_t *room);
+void rooms_release(room_t *room);
+
+/* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
+ * client pass the result through rooms_access. */
+room_t *rooms_get(rooms_t *r, const char *id_or_code);
+
+/* What a caller must be to learn that a room exists. */
+typedef enum {
+    ROOMS_SEEK_ANY = 0,    /* the id or code is the invitation: join, look at the room */
+    ROOMS_SEEK_MEMBER = 1, /* only participants (not banned) may know of it */
+} rooms_seek_t;
+
+/* Decides whether user_id, from ip (borrowed; may be NULL), may learn of room (the result
+ * of a lookup; NULL when it named none), as seek says. Participants pass at once and are
+ * never limited. Anyone else is first checked against the failed-lookup limit
+ * (room_lookup.h); then a room that exists passes ROOMS_SEEK_ANY, and everything else is a
+ * failed lookup (charged). Returns 0; ROOMS_E_NOT_FOUND: answer not_found "no such room",
+ * exactly as for a room that does not exist; ROOMS_E_RATE_LIMITED: answer rate_limited, with
+ * *retry_after_ms (may be NULL) until a lookup is allowed again. */
+int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char *ip,
+                 rooms_seek_t seek, uint64_t *retry_after_ms);
+room_member_t *room_member(room_t *room, const char *user_id);
+
+/* Room JSON as in the REST API (borrowed room; new reference). */
+json_t *room_json(rooms_t *r, const room_t *room);
+/* A member as JSON (new reference). */
+json_t *room_member_json(const room_member_t *m);
+/* The member's compact JSON encoding, byte for byte what encoding room_member_json(m)
+ * gives, kept in m (borrowed: valid until m changes; see room_member_s.json). */
+const char *room_member_encoded(room_member_t *m);
+json_t *room_members_json(const room_t *room);
+/* The members room_members_json lists, in its order, as their compact JSON encodings
+ * (each one byte for byte what encoding that array's element gives): a new array of *n
+ * borrowed texts, valid until a member changes or the room's member list does (free the
+ * array, not the texts); NULL when *n is 0. Encodes and keeps the members whose encoding
+ * was not kept yet. */
+const char **room_members_encoded(room_t *room, size_t *n);
+/* A stored message as JSON (new reference). */
+json_t *room_message_json(const store_message_t *m);
+/* An upper bound of the bytes room_message_json(m) takes encoded (borrows m). */
+size_t room_message_encoded_len(const store_message_t *m);
+
+/* How many of n items of lens[i] bytes a reply of budget bytes takes: the first ones, or
+ * with newest set the last ones, while they fit, and always at least one (so paging
+ * moves on even past an item larger than the budget). Pure; borrows lens. */
+size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest);
+
+/* The bytes of messages a join reply carries: half the reply budget; a quarter is for the
+ * first page of entities (or the sync page), the rest for the room, the participants and
+ * the state. */
+#define ROOMS_JOIN_MESSAGES(r) ((r)->lim.max_reply / 2)
+#define ROOMS_JOIN_ENTITIES(r) ((r)->lim.max_reply / 4)
+
+/* Whether add more bytes, written in room by user (borrowed; "" = the server, whose
+ * writes count for the room only), fit the quotas: 0, or QUOTA_EROOM / QUOTA_EUSER (then
+ * answer quota_exceeded, ROOMS_E_QUOTA, with rooms_quota_message). add <= 0 always fits. */
+int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, int64_t add);
+
+/* Counts delta bytes (may be negative) as stored in room by user ("" = nobody). */
+void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta);
+
+/* The message of a quota_exceeded answer for a rooms_quota_check result (static text). */
+const char *rooms_quota_message(int rc);
+
+/* Completion of an asynchronous room operation. */
+typedef void (*rooms_done_fn)(void *ud, const rooms_err_t *err, json_t *result);
+
+/* Operations. Each validates, changes the live room, persists, and calls done (from a
+ * store callback, or at once for a validation error) with a new reference to its result.
+ * user is the caller (borrowed). */
+void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, rooms_done_fn done,
+                  void *ud);
+void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                rooms_done_fn done, void *ud);
+/* rooms_join whose result is {"success": true} only, not the room and the member: for a
+ * caller that reads the room and the member itself and then subscribes a connection with
+ * rooms_subscribe (the WebSocket join), or calls rooms_join_abandoned when it cannot.
+ * rooms_join (REST) holds the seat for lim.seat_grace_ms only, unless a connection of the
+ * user subscribes meanwhile: a seat nobody connects to is released like a dropped one. */
+void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
+                      const char *display_name, rooms_done_fn done, void *ud);
+/* After rooms_join_quiet, when no connection will subscribe (it went away): the seat is
+ * held for lim.seat_grace_ms from now, unless already counting down. Borrows user_id. */
+void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id);
+void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
+                 rooms_done_fn done, void *ud);
+void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
+                rooms_done_fn done, void *ud);
+void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
+                  void *ud);
+/* Gives room a new code (host only; else ROOMS_E_FORBIDDEN forbidden): the old code names no room from now
+ * on, the room's connections get {"op": "room_code", "room", "roomCode", "joinLink"}, and
+ * the result, after the commit, is {"success", "room"}. */
+void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn done,
+                       void *ud);
+/* (rooms_rotate_code, rooms_patch_state, rooms_update: by is the caller's user id.) */
+/* Applies patch (a JSON merge patch, borrowed) to the room's state as the user by
+ * (borrowed; host only). */
+void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
+                       rooms_done_fn done, void *ud);
+/* Changes the settings in body ({"name"?, "maxParticipants"?, "isPublic"?}, borrowed;
+ * host only; the bounds of rooms_create, and a capacity not below the seats taken: ROOMS_E_CONFLICT
+ * capacity_below_participants). Applied at once; answered with the room and announced to
+ * the room's connections as room_updated once stored. */
+void rooms_update(rooms_t *r, room_t *room, const char *by, const json_t *body,
+                  rooms_done_fn done, void *ud);
+/* Lifts user_id's ban (host only; ROOMS_E_NOT_FOUND not_found when not banned): the row goes, and the
+ * user may join again as a new member. */
+void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id,
+                 rooms_done_fn done, void *ud);
+/* The room's bans, oldest first: [{"userId", "displayName", "color", "bannedAt"}] (new
+ * reference; room borrowed). */
+json_t *rooms_bans_json(const room_t *room);
+/* Posts a message of user_id (borrowed; a participant) to room; its event skips the
+ * connection except (its sender; BUS_MEMBER_NONE = none). */
+void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
+                const json_t *content, const json_t *metadata, bus_member_t except,
+                rooms_done_fn done, void *ud);
+void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                   rooms_done_fn done, void *ud);
+
+/* Bytes of encoded messages a room keeps for join replies; past it joins read the store. */
+#define ROOMS_RECENT_MAX_BYTES (64 * 1024)
+
+/* The newest lim.join_history messages of room as a join reply needs them: the history
+ * page (like rooms_history), which also fills the room's recent-message cache. */
+void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud);
+
+/* 1 when rooms_recent can answer for room now, else 0 (then use rooms_join_history). */
+int rooms_recent_ready(const rooms_t *r, const room_t *room);
+
+/* The room's newest committed messages (up to lim.join_history, oldest first) as
+ * encoded JSON texts, from memory (rooms_recent_ready said yes): a new array of *n
+ * borrowed texts, valid until the room changes (free the array, not the texts); NULL
+ * when *n is 0. */
+const char **rooms_recent(const room_t *room, size_t *n);
+
+/* ---------- the room's ordered outbox (rooms_outbox.c) ----------
+ * Every change of a room's shared state (its state, its entities) takes the room's next
+ * state version. A durable change is announced only once the store committed it, a
+ * transient one at once; the room's outbox keeps their events in version order, so a
+ * connection receives a room's versioned events (state, entity) in version order
+ * whichever kind they are. An entry not ready is owned by the work that holds the room
+ * (rooms_hold) until it calls rooms_outbox_ready, so the outbox is empty when the room is
+ * freed. */
+
+/* One versioned event waiting for its turn in a room's outbox. */
+typedef struct rooms_outbox_ev_s rooms_outbox_ev_t;
+
+/* Queues the event {"op": name, "room": id, ...fields} of the room's state version
+ * version in room's outbox (name borrowed: a static string; fields stolen, kept as they
+ * are until sent), to go through the bus to the room's connections except the connection
+ * except (BUS_MEMBER_NONE: none) once it is ready and everything queued before it was
+ * sent (not at all once the room is deleted). ready = 0 for a change that waits for its
+ * commit: the entry is returned (valid until it is sent), and the caller must call
+ * rooms_outbox_ready with it then, in every outcome. ready = 1: returns NULL. */
+rooms_outbox_ev_t *rooms_outbox_push(room_t *room, const char *name, json_t *fields,
+                                     int64_t version, bus_member_t except, int ready);
+
+/* Marks ev (from rooms_outbox_push; NULL is fine) ready, and sends what is ready at the
+ * head of room's outbox. */
+void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
+
+/* Realtime side (called by the room's home, home_rooms.c, and the WebSocket ops). */
+/* Subscribes c to room as user (who must be a participant). */
+void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c);
+/* Everything c was subscribed to, on its disconnect: the features' client_gone hooks
+ * first, then its rooms. */
+void rooms_client_gone(rooms_t *r, proto_client_t *c);
+/* Sends an ephemeral event from user_id's connection from to the room's other connections
+ * (event, data and user_id borrowed). Returns 0 or -1 (too big). */
+int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
+                    const char *event, const json_t *data);
+/* Applies a presence patch (borrowed) from user_id (borrowed). Returns 0 or -1 (invalid or
+ * too big). */
+int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *patch);
+
+
+#endif

@@ -1,0 +1,509 @@
+/* rooms_members.c: membership (see rooms.h): creating a room with its host, joining
+ * (names, seats, the seat grace), leaving, kicking, bans, and the connections subscribed
+ * to a room (online members). Membership changes take effect and are announced at once;
+ * the caller's answer waits for the commit. */
+#include "domain/rooms_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_random.h"
+#include "util/clock.h"
+#include "util/mem.h"
+#include "domain/room_code.h"
+#include "domain/room_rules.h"
+#include "auth/user_valid.h"
+
+/* ---------- create ---------- */
+
+static uint32_t hosted_by(rooms_t *r, const char *user_id)
+{
+    uint32_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);)
+        if (strcmp(((room_t *)v)->host_id, user_id) == 0) n++;
+    return n;
+}
+
+static void after_create(rooms_op_t *op)
+{
+    op->result = json_pack("{s:b, s:o}", "success", 1, "room", room_json(op->r, op->room));
+}
+
+void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, rooms_done_fn done,
+                  void *ud)
+{
+    if (!json_is_object(body)) {
+        rooms_fail(done, ud, ROOMS_E_INVALID, "bad_request", "the body must be a JSON object");
+        return;
+    }
+    json_t *jname = json_object_get(body, "name");
+    json_t *jcap = json_object_get(body, "maxParticipants");
+    json_t *jpub = json_object_get(body, "isPublic");
+    json_t *jstate = json_object_get(body, "state");
+    if (!json_is_string(jname) ||
+        !room_name_valid(json_string_value(jname), json_string_length(jname))) {
+        rooms_invalid(done, ud, "name", "name must be 1 to 100 characters");
+        return;
+    }
+    json_int_t cap = r->lim.default_capacity;
+    if (jcap) {
+        if (!json_is_integer(jcap) ||
+            !room_capacity_valid(json_integer_value(jcap), r->lim.max_capacity)) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "maxParticipants must be an integer from 1 to %u",
+                     r->lim.max_capacity);
+            rooms_invalid(done, ud, "maxParticipants", msg);
+            return;
+        }
+        cap = json_integer_value(jcap);
+    }
+    if (jpub && !json_is_boolean(jpub)) {
+        rooms_invalid(done, ud, "isPublic", "isPublic must be a boolean");
+        return;
+    }
+    if (jstate && !json_is_object(jstate)) {
+        rooms_invalid(done, ud, "state", "state must be a JSON object");
+        return;
+    }
+    if (hosted_by(r, user->sub) >= r->lim.max_hosted) {
+        rooms_fail(done, ud, ROOMS_E_LIMIT, "room_limit",
+                   "you host the maximum number of live rooms");
+        return;
+    }
+    room_t *room = rooms_room_new(r);
+    if (room_code_generate(room->code, rooms_rng, rooms_code_taken, r, CODE_TRIES) != 0) {
+        rooms_room_free(room);
+        rooms_fail(done, ud, ROOMS_E_UNAVAILABLE, "service_unavailable",
+                   "no free room code; try again");
+        return;
+    }
+    auth_random_uuid(room->id);
+    snprintf(room->name, sizeof(room->name), "%s", json_string_value(jname));
+    snprintf(room->host_id, sizeof(room->host_id), "%s", user->sub);
+    room->capacity = (uint32_t)cap;
+    room->is_public = jpub && json_is_true(jpub);
+    if (jstate) {
+        json_decref(room->state);
+        room->state = json_deep_copy(jstate);
+    }
+    room->created_at = room->last_activity = clock_unix_ms();
+    char *state_text = json_dumps(room->state, JSON_COMPACT);
+    size_t state_len = strlen(state_text);
+    if (state_len > r->lim.max_state) {
+        free(state_text);
+        rooms_room_free(room);
+        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "state is too large");
+        return;
+    }
+    int qrc = rooms_quota_check(r, room, room->host_id, (int64_t)state_len);
+    if (qrc != QUOTA_OK) {
+        free(state_text);
+        rooms_room_free(room);
+        rooms_over_quota(done, ud, qrc);
+        return;
+    }
+    rooms_quota_count(r, room, room->host_id, (int64_t)state_len);
+    room->state_bytes = (int64_t)state_len;
+    room_member_t *host = rooms_member_add(room, user->sub, user->name[0] ? user->name : "host",
+                                           user->color[0] ? user->color : "#64748b",
+                                           STORE_ROLE_HOST, room->created_at, uv_now(r->loop));
+    rooms_registry_add(r, room);
+
+    rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_CREATE, done, ud);
+    rooms_op_charged(op, room->host_id, (int64_t)state_len);
+    store_room_t *sr = &op->pl.room;
+    memcpy(sr->id, room->id, sizeof(sr->id));
+    memcpy(sr->code, room->code, sizeof(sr->code));
+    memcpy(sr->name, room->name, sizeof(sr->name));
+    memcpy(sr->host_id, room->host_id, sizeof(sr->host_id));
+    sr->capacity = room->capacity;
+    sr->is_public = room->is_public;
+    sr->state = state_text;
+    sr->created_at = sr->last_activity = room->created_at;
+    store_participant_t *p = &op->pl.part;
+    memcpy(p->room_id, room->id, sizeof(p->room_id));
+    memcpy(p->user_id, host->user_id, sizeof(p->user_id));
+    memcpy(p->display_name, host->display_name, sizeof(p->display_name));
+    memcpy(p->color, host->color, sizeof(p->color));
+    p->role = STORE_ROLE_HOST;
+    p->joined_at = host->joined_at;
+    op->stored = after_create;
+    rooms_op_submit(op);
+}
+
+/* ---------- membership ---------- */
+
+void rooms_fill_part(store_participant_t *p, const room_member_t *m)
+{
+    memcpy(p->room_id, m->room->id, sizeof(p->room_id));
+    memcpy(p->user_id, m->user_id, sizeof(p->user_id));
+    memcpy(p->display_name, m->display_name, sizeof(p->display_name));
+    memcpy(p->color, m->color, sizeof(p->color));
+    p->role = m->role;
+    p->banned = m->banned;
+    p->joined_at = m->joined_at;
+}
+
+static json_t *join_result(rooms_t *r, room_t *room, const char *user_id)
+{
+    room_member_t *m = room_member(room, user_id);
+    return json_pack("{s:b, s:o, s:o}", "success", 1, "room", room_json(r, room),
+                     "participant", m ? room_member_json(m) : json_null());
+}
+
+static void after_join(rooms_op_t *op)
+{
+    op->result = join_result(op->r, op->room, op->pl.part.user_id);
+}
+
+/* 1 when a participant of room other than m has a name that clashes with name. */
+static int name_taken(const room_t *room, const room_member_t *m, const char *name)
+{
+    for (const room_member_t *o = room->members; o; o = o->next)
+        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) return 1;
+    return 0;
+}
+
+/* Starts the seat grace of m when no connection holds its seat (the host's seat is never
+ * released). */
+void rooms_seat_unconnected(rooms_t *r, room_member_t *m)
+{
+    if (m->online || m->banned || m->role == STORE_ROLE_HOST)
+        m->release_at = 0;
+    else
+        m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+}
+
+/* rooms_join, answering with the room and the member (full) or with success only;
+ * connecting: the caller subscribes a connection to the room next. */
+static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                 int full, int connecting, rooms_done_fn done, void *ud)
+{
+    /* A chosen name follows the account rules (no control or bidirectional formatting
+     * characters; surrounding spaces dropped). */
+    char chosen[STORE_NAME_LEN];
+    if (display_name && *display_name) {
+        size_t len = strlen(display_name);
+        while (len && display_name[0] == ' ') {
+            display_name++;
+            len--;
+        }
+        while (len && display_name[len - 1] == ' ')
+            len--;
+        if (len >= sizeof(chosen) || !user_name_valid(display_name, len)) {
+            rooms_invalid(done, ud, "displayName",
+                          "displayName must be 1 to 32 characters, without control or "
+                          "bidirectional formatting characters");
+            return;
+        }
+        memcpy(chosen, display_name, len);
+        chosen[len] = '\0';
+        display_name = chosen;
+    }
+    room_member_t *m = room_member(room, user->sub);
+    const char *refused = room_join_check(m != NULL, m && m->banned, room->seats, room->capacity);
+    if (refused) {
+        rooms_fail(done, ud, ROOMS_E_FORBIDDEN, refused,
+                   m && m->banned ? "you were banned from this room" : "the room is full");
+        return;
+    }
+    const char *name = display_name && *display_name ? display_name
+                       : user->name[0]               ? user->name
+                                                     : ROOM_GUEST_NAME;
+    /* No one takes another participant's name (a member keeping theirs is not checked:
+     * names stored before this rule may repeat). A chosen name that is taken is refused;
+     * a token's name is not the caller's choice (two people may share it), so it becomes
+     * the first free "name 2" … "name 99". */
+    int naming = !m || (display_name && *display_name && strcmp(m->display_name, name) != 0);
+    char alt[STORE_NAME_LEN];
+    if (naming && name_taken(room, m, name)) {
+        int i = 2;
+        while (!(display_name && *display_name) && i < 100) {
+            size_t n = 0, cps = 0;
+            while (name[n] && n < sizeof(alt) - 4 &&
+                   (cps < USER_NAME_MAX_CP - 3 || ((unsigned char)name[n] & 0xC0) == 0x80))
+                cps += ((unsigned char)name[n++] & 0xC0) != 0x80;
+            snprintf(alt, sizeof(alt), "%.*s %d", (int)n, name, i);
+            if (!name_taken(room, m, alt)) break;
+            i++;
+        }
+        if ((display_name && *display_name) || i == 100) {
+            rooms_fail(done, ud, ROOMS_E_CONFLICT, "name_taken",
+                       "another participant of this room has that name; join with another "
+                       "displayName");
+            return;
+        }
+        name = alt;
+    }
+    int changed = 0;
+    if (!m) {
+        m = rooms_member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
+                             STORE_ROLE_MEMBER, clock_unix_ms(), uv_now(r->loop));
+        changed = 1;
+        rooms_system_event(r, room, "joined", m->user_id, m->display_name,
+                           "a participant joined");
+    } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
+        snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
+        rooms_member_changed(m);
+        changed = 1;
+    }
+    /* A WebSocket join subscribes its connection next, which holds the seat; any other
+     * join (REST) holds it for the grace only, as a dropped connection does, so a seat
+     * nobody connects to is released. */
+    if (connecting)
+        m->release_at = 0;
+    else
+        rooms_seat_unconnected(r, m);
+    if (!changed) { /* nothing to store: answer at once (an op is a 2.5 KB allocation) */
+        rooms_hold(room);
+        json_t *result = full ? join_result(r, room, m->user_id) : json_pack("{s:b}", "success", 1);
+        if (done) done(ud, NULL, result);
+        else json_decref(result);
+        rooms_release(room);
+        return;
+    }
+    rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
+    rooms_fill_part(&op->pl.part, m);
+    op->stored = full ? after_join : rooms_after_simple;
+    rooms_op_submit(op);
+}
+
+void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
+                rooms_done_fn done, void *ud)
+{
+    join(r, room, user, display_name, 1, 0, done, ud);
+}
+
+void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
+                      const char *display_name, rooms_done_fn done, void *ud)
+{
+    join(r, room, user, display_name, 0, 1, done, ud);
+}
+
+void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (m && !m->release_at) rooms_seat_unconnected(r, m);
+}
+
+void rooms_after_simple(rooms_op_t *op)
+{
+    op->result = json_pack("{s:b}", "success", 1);
+}
+
+/* Takes every connection of user_id out of room (they get event first when not NULL). */
+static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, const char *event,
+                             json_t *fields)
+{
+    for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
+        next = s->next;
+        if (strcmp(s->client->user.sub, user_id) != 0) continue;
+        ROOMS_FEATURES_CALL(r, member_left, r, room, s->client);
+        if (event) {
+            proto_part_t part = {.obj = fields};
+            bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
+                                                   .parts = &part, .nparts = fields ? 1 : 0,
+                                                   .to = s->client->id});
+        }
+        bus_unsubscribe(&room->bus, s);
+        free(s);
+    }
+}
+
+void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
+                 rooms_done_fn done, void *ud)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->banned) {
+        rooms_fail(done, ud, ROOMS_E_NOT_FOUND, "not_found", "you are not in this room");
+        return;
+    }
+    if (m->role == STORE_ROLE_HOST) {
+        rooms_fail(done, ud, ROOMS_E_INVALID, "host_cannot_leave",
+                   "the host deletes the room instead of leaving");
+        return;
+    }
+    char name[STORE_NAME_LEN];
+    snprintf(name, sizeof(name), "%s", m->display_name);
+    rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
+    rooms_fill_part(&op->pl.part, m);
+    unsubscribe_user(r, room, user_id, NULL, NULL);
+    rooms_member_remove(r, room, m);
+    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
+                  json_pack("{s:s, s:s}", "userId", user_id, "reason",
+                            reason ? reason : "left"));
+    rooms_system_event(r, room, "left", user_id, name, "a participant left");
+    op->stored = rooms_after_simple;
+    rooms_op_submit(op);
+}
+
+int rooms_is_host(const room_t *room, const auth_claims_t *by)
+{
+    return room_may_manage(room->host_id, by->sub);
+}
+
+/* Banned users of room (bounded by lim.max_bans). */
+static uint32_t bans_count(const room_t *room)
+{
+    uint32_t n = 0;
+    for (const room_member_t *m = room->members; m; m = m->next) n += m->banned != 0;
+    return n;
+}
+
+void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
+                rooms_done_fn done, void *ud)
+{
+    if (!rooms_is_host(room, by)) {
+        rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only the host can kick");
+        return;
+    }
+    room_member_t *m = room_member(room, user_id);
+    if (!m || (m->banned && !ban)) {
+        rooms_fail(done, ud, ROOMS_E_NOT_FOUND, "not_found", "no such participant");
+        return;
+    }
+    if (m->role == STORE_ROLE_HOST) {
+        rooms_fail(done, ud, ROOMS_E_INVALID, "bad_request", "the host cannot kick themselves");
+        return;
+    }
+    if (ban && !m->banned && bans_count(room) >= r->lim.max_bans) {
+        rooms_fail(done, ud, ROOMS_E_CONFLICT, "ban_limit",
+                   "this room keeps no more bans: lift one first");
+        return;
+    }
+    char name[STORE_NAME_LEN];
+    snprintf(name, sizeof(name), "%s", m->display_name);
+    json_t *fields = json_pack("{s:b}", "ban", ban);
+    unsubscribe_user(r, room, user_id, "kicked", fields);
+    json_decref(fields);
+    rooms_op_t *op;
+    if (ban) {
+        /* A ban keeps the row (so the user cannot come back) but frees the seat; the
+         * row's joined_at becomes the time of the ban (rooms_bans_json). */
+        if (!m->banned) {
+            room->seats--;
+            m->joined_at = clock_unix_ms();
+        }
+        m->banned = 1;
+        m->online = 0;
+        m->release_at = 0; /* the row must stay: it is the ban */
+        rooms_member_changed(m);
+        rooms_dirty_remove(r, m);
+        op = rooms_op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
+        rooms_fill_part(&op->pl.part, m);
+    } else {
+        op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
+        rooms_fill_part(&op->pl.part, m);
+        rooms_member_remove(r, room, m);
+    }
+    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
+                  json_pack("{s:s, s:s}", "userId", user_id, "reason",
+                            ban ? "banned" : "kicked"));
+    rooms_system_event(r, room, ban ? "banned" : "removed", user_id, name,
+                       ban ? "a participant was banned by the host"
+                     : "a participant was removed by the host");
+    op->stored = rooms_after_simple;
+    rooms_op_submit(op);
+}
+
+/* ---------- bans ---------- */
+
+/* Orders bans oldest first (then by user id, so the order is stable). */
+static int ban_cmp(const void *a, const void *b)
+{
+    const room_member_t *x = *(room_member_t *const *)a, *y = *(room_member_t *const *)b;
+    if (x->joined_at != y->joined_at) return x->joined_at < y->joined_at ? -1 : 1;
+    return strcmp(x->user_id, y->user_id);
+}
+
+json_t *rooms_bans_json(const room_t *room)
+{
+    size_t n = bans_count(room);
+    json_t *a = json_array();
+    if (n == 0) return a;
+    const room_member_t **list = ch_malloc(n * sizeof(*list));
+    size_t i = 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->banned) list[i++] = m;
+    qsort(list, n, sizeof(*list), ban_cmp);
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "userId", list[i]->user_id,
+                                           "displayName", list[i]->display_name, "color",
+                                           list[i]->color, "bannedAt",
+                                           (json_int_t)list[i]->joined_at));
+    free(list);
+    return a;
+}
+
+void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id,
+                 rooms_done_fn done, void *ud)
+{
+    if (!rooms_is_host(room, by)) {
+        rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only the host can lift a ban");
+        return;
+    }
+    room_member_t *m = room_member(room, user_id);
+    if (!m || !m->banned) {
+        rooms_fail(done, ud, ROOMS_E_NOT_FOUND, "not_found",
+                   "this user is not banned from this room");
+        return;
+    }
+    char name[STORE_NAME_LEN], uid[sizeof(m->user_id)];
+    snprintf(name, sizeof(name), "%s", m->display_name);
+    snprintf(uid, sizeof(uid), "%s", m->user_id);
+    /* Deleting the row lifts the ban: the user joins again as a new member. */
+    rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
+    rooms_fill_part(&op->pl.part, m);
+    rooms_member_remove(r, room, m);
+    rooms_system_event(r, room, "unbanned", uid, name, "a participant may join again: the host lifted the ban");
+    op->stored = rooms_after_simple;
+    rooms_op_submit(op);
+}
+
+/* ---------- connections (online members) ---------- */
+
+void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
+{
+    room_member_t *m = room_member(room, c->user.sub);
+    CH_ASSERT(m != NULL);
+    if (bus_find(c->subs, room)) return;
+    bus_sub_t *s = ch_calloc(1, sizeof(*s));
+    s->client = c;
+    s->room = room;
+    bus_subscribe(&room->bus, s, &c->subs);
+    if (m->online++ == 0) { /* online and presence change; more connections change nothing */
+        m->release_at = 0;
+        presence_free(&m->presence);
+        presence_init(&m->presence, uv_now(r->loop));
+        rooms_member_changed(m);
+        rooms_publish_member(room, c->id, "participant_joined", m);
+    }
+}
+
+/* Marks the member behind sub offline when it was their last connection. */
+static void went_away(rooms_t *r, room_t *room, const char *user_id, const char *reason)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->online == 0) return;
+    if (--m->online > 0) return;
+    rooms_member_changed(m);
+    rooms_dirty_remove(r, m);
+    if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
+                  json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
+}
+
+void rooms_client_gone(rooms_t *r, proto_client_t *c)
+{
+    ROOMS_FEATURES_CALL(r, client_gone, r, c);
+    while (c->subs) {
+        bus_sub_t *s = c->subs;
+        room_t *room = s->room;
+        bus_unsubscribe(&room->bus, s);
+        free(s);
+        went_away(r, room, c->user.sub, "disconnected");
+    }
+}

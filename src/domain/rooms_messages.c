@@ -1,0 +1,344 @@
+/* rooms_messages.c: a room's messages (see rooms.h): posting (seqs assigned in order,
+ * quotas charged before the commit, the event sent once stored), server messages, history
+ * pages, the recent-message ring encoded once for join replies, the retention sweep, and
+ * the unstored broadcast. */
+#include "domain/rooms_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_random.h"
+#include "util/clock.h"
+#include "util/mem.h"
+#include "domain/room_rules.h"
+#include "util/utf8.h"
+
+/* ---------- recent messages, encoded once for join replies ---------- */
+
+void rooms_recent_drop(room_t *room)
+{
+    for (size_t i = 0; i < room->recent_cap; i++) {
+        free(room->recent[i]);
+        room->recent[i] = NULL;
+    }
+    room->recent_len = room->recent_head = room->recent_bytes = 0;
+    room->recent_ok = 0;
+}
+
+/* Adds the encoded message of seq (text owned) to a valid cache (recent_ok, which needs
+ * join_history > 0) as the newest; a gap or the byte cap drops the cache (the next join
+ * reads the store and fills it again). */
+static void recent_add(rooms_t *r, room_t *room, char *text, int64_t seq)
+{
+    size_t cap = r->lim.join_history;
+    CH_ASSERT(room->recent_ok && cap > 0);
+    if (seq != room->recent_last + 1) {
+        free(text);
+        rooms_recent_drop(room);
+        return;
+    }
+    if (!room->recent) {
+        room->recent = ch_calloc(cap, sizeof(*room->recent));
+        room->recent_cap = cap;
+    }
+    size_t slot;
+    if (room->recent_len == cap) { /* full: the oldest goes */
+        slot = room->recent_head;
+        room->recent_bytes -= strlen(room->recent[slot]);
+        free(room->recent[slot]);
+        room->recent_head = (room->recent_head + 1) % cap;
+    } else {
+        slot = (room->recent_head + room->recent_len++) % cap;
+    }
+    room->recent[slot] = text;
+    room->recent_bytes += strlen(text);
+    room->recent_last = seq;
+    if (room->recent_bytes > ROOMS_RECENT_MAX_BYTES) rooms_recent_drop(room);
+}
+
+/* Fills the cache from the newest page of history (msgs ascending), taken when the store
+ * had committed exactly up to room->committed_seq. */
+static void recent_fill(rooms_t *r, room_t *room, const store_message_t *msgs, size_t n)
+{
+    if (room->recent_ok || r->lim.join_history == 0) return;
+    if ((n ? msgs[n - 1].seq : 0) != room->committed_seq) return; /* a gap: not exact */
+    rooms_recent_drop(room);
+    room->recent_ok = 1;
+    room->recent_last = n ? msgs[0].seq - 1 : room->committed_seq;
+    for (size_t i = 0; i < n && room->recent_ok; i++) {
+        json_t *m = room_message_json(&msgs[i]);
+        recent_add(r, room, json_dumps(m, JSON_COMPACT), msgs[i].seq);
+        json_decref(m);
+    }
+}
+
+int rooms_recent_ready(const rooms_t *r, const room_t *room)
+{
+    return r->lim.join_history == 0 || room->recent_ok;
+}
+
+const char **rooms_recent(const room_t *room, size_t *n)
+{
+    *n = 0;
+    if (!room->recent_ok || !room->recent_len) return NULL;
+    const char **items = ch_malloc(room->recent_len * sizeof(*items));
+    for (size_t i = 0; i < room->recent_len; i++)
+        items[i] = room->recent[(room->recent_head + i) % room->recent_cap];
+    *n = room->recent_len;
+    return items;
+}
+
+/* ---------- messages ---------- */
+
+static void after_post(rooms_op_t *op)
+{
+    if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
+    json_t *m = room_message_json(&op->pl.msg);
+    if (op->room->recent_ok) recent_add(op->r, op->room, json_dumps(m, JSON_COMPACT), op->pl.msg.seq);
+    if (!op->room->deleted)
+        rooms_publish_seq(op->room, op->except, "message", json_pack("{s:O}", "message", m),
+                          op->pl.msg.seq);
+    op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
+}
+
+/* Builds and submits a message insert; content is copied, meta (the metadata's compact
+ * JSON, or NULL) is taken over. Every message passes here, so here the quotas are checked:
+ * a message over them is refused with quota_exceeded (a server message, whose done is
+ * NULL, is then not stored). */
+static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
+                 const char *type, const char *content, char *meta, bus_member_t except,
+                 rooms_done_fn done, void *ud)
+{
+    size_t clen = strlen(content);
+    int64_t bytes = STORE_ROW_BYTES + (int64_t)clen + (meta ? (int64_t)strlen(meta) : 0);
+    int qrc = rooms_quota_check(r, room, user_id, bytes);
+    if (qrc != QUOTA_OK) {
+        free(meta);
+        if (!done)
+            log_debug(r->log, "room %s: over its quota; a server message was dropped",
+                      room->id);
+        rooms_over_quota(done, ud, qrc);
+        return;
+    }
+    rooms_quota_count(r, room, user_id, bytes);
+    rooms_op_t *op = rooms_op_new(r, room, STORE_MESSAGE_INSERT, done, ud);
+    rooms_op_charged(op, user_id, bytes);
+    store_message_t *m = &op->pl.msg;
+    auth_random_uuid(m->id);
+    memcpy(m->room_id, room->id, sizeof(m->room_id));
+    m->seq = ++room->last_seq;
+    snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
+    snprintf(m->display_name, sizeof(m->display_name), "%s", name);
+    snprintf(m->type, sizeof(m->type), "%s", type);
+    m->content = ch_strndup(content, clen);
+    m->metadata = meta;
+    m->created_at = room->last_activity = clock_unix_ms();
+    op->except = except;
+    op->stored = after_post;
+    rooms_op_submit(op);
+}
+
+void rooms_system_event(rooms_t *r, room_t *room, const char *event, const char *user_id,
+                        const char *name, const char *text)
+{
+    json_t *meta = json_pack("{s:s}", "event", event);
+    if (user_id) json_object_set_new(meta, "userId", json_string(user_id));
+    if (name) json_object_set_new(meta, "displayName", json_string(name));
+    rooms_system_message_meta(r, room, meta, text);
+}
+
+void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
+{
+    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), BUS_MEMBER_NONE,
+         NULL, NULL);
+    json_decref(meta);
+}
+
+void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
+                const json_t *content, const json_t *metadata, bus_member_t except,
+                rooms_done_fn done, void *ud)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->banned) {
+        rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only participants can post");
+        return;
+    }
+    if (!room_message_type_valid(type, room_may_manage(room->host_id, user_id))) {
+        rooms_invalid(done, ud, "type",
+             "type must be user_text, user_voice, ai_response, system (host) or x-...");
+        return;
+    }
+    if (!json_is_string(content)) {
+        rooms_invalid(done, ud, "content", "content must be a string");
+        return;
+    }
+    if (memchr(json_string_value(content), 0, json_string_length(content))) {
+        rooms_invalid(done, ud, "content", "content must not contain U+0000");
+        return;
+    }
+    /* Sizes are of the JSON encoding, what the messages take in every reply. */
+    if (utf8_json_len(json_string_value(content), json_string_length(content)) >
+        r->lim.max_message) {
+        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "content is too long");
+        return;
+    }
+    if (metadata && !json_is_object(metadata)) {
+        rooms_invalid(done, ud, "metadata", "metadata must be a JSON object");
+        return;
+    }
+    /* Encoded once: measured here, stored as it is. */
+    char *meta = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    if (metadata && (!meta || strlen(meta) > r->lim.max_metadata)) {
+        free(meta);
+        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
+        return;
+    }
+    post(r, room, user_id, m->display_name, type, json_string_value(content), meta, except,
+         done, ud);
+}
+
+size_t room_message_encoded_len(const store_message_t *m)
+{
+    /* The keys, punctuation, numbers and null come to under 160 bytes. */
+    return 160 + strlen(m->id) + strlen(m->room_id) + strlen(m->user_id) +
+           utf8_json_len(m->display_name, strlen(m->display_name)) + strlen(m->type) +
+           (m->content ? utf8_json_len(m->content, strlen(m->content)) : 0) +
+           (m->metadata ? strlen(m->metadata) : 2);
+}
+
+size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest)
+{
+    size_t used = 0, k = 0;
+    for (; k < n; k++) {
+        size_t len = lens[newest ? n - 1 - k : k];
+        if (k > 0 && len > budget - used) break;
+        used += len < budget - used ? len : budget - used;
+    }
+    return k;
+}
+
+static void after_history(rooms_op_t *op)
+{
+    if (op->fill_recent) recent_fill(op->r, op->room, op->pl.msgs, op->pl.nmsgs);
+    /* Byte-bounded: the newest messages that fit (the oldest for an "after" page). */
+    size_t n = op->pl.nmsgs;
+    size_t *lens = ch_malloc((n ? n : 1) * sizeof(*lens));
+    for (size_t i = 0; i < n; i++)
+        lens[i] = room_message_encoded_len(&op->pl.msgs[i]);
+    int forward = op->pl.after >= 0;
+    size_t k = rooms_fit(lens, n, op->budget, !forward);
+    free(lens);
+    size_t first = forward ? 0 : n - k;
+    json_t *a = json_array();
+    for (size_t i = first; i < first + k; i++)
+        json_array_append_new(a, room_message_json(&op->pl.msgs[i]));
+    op->result = json_pack("{s:b, s:o}", "success", 1, "messages", a);
+    if (k < n) json_object_set_new(op->result, "more", json_true());
+}
+
+/* A page of room's history, at most budget bytes of messages (at least one); fill_recent:
+ * the newest page, which also fills the cache. */
+static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                    int fill_recent, size_t budget, rooms_done_fn done, void *ud)
+{
+    rooms_op_t *op = rooms_op_new(r, room, STORE_MESSAGES_PAGE, done, ud);
+    op->budget = budget;
+    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
+    op->pl.before = before;
+    op->pl.after = after;
+    op->pl.limit = limit;
+    op->fill_recent = fill_recent;
+    op->stored = after_history;
+    rooms_op_submit(op);
+}
+
+void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                   rooms_done_fn done, void *ud)
+{
+    history(r, room, before, after, limit, 0, r->lim.max_reply, done, ud);
+}
+
+void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
+{
+    history(r, room, -1, -1, r->lim.join_history, 1, ROOMS_JOIN_MESSAGES(r), done, ud);
+}
+
+/* ---------- broadcast (not stored) ---------- */
+
+int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
+                    const char *event, const json_t *data)
+{
+    char *text = json_dumps(data ? data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t n = text ? strlen(text) : 0;
+    free(text);
+    if (n > r->lim.max_broadcast) return -1;
+    rooms_publish(room, from, "broadcast",
+                  json_pack("{s:s, s:s, s:O}", "event", event, "from", user_id, "data",
+                      data ? data : json_null()));
+    return 0;
+}
+
+/* ---------- retention ---------- */
+
+/* Rows deleted per store request: one transaction holds the store's worker (and every
+ * write queued behind it) for about a millisecond per 100 rows; 1000 keeps that short,
+ * and the sweep goes on with the next request until every room was swept. */
+#define RETENTION_BATCH 1000
+
+static void retention_submit(rooms_t *r, const char *cursor);
+
+/* A batch of the sweep committed: the rooms and authors get their bytes back. */
+static void after_retention(rooms_op_t *op)
+{
+    rooms_t *r = op->r;
+    int64_t freed = 0;
+    for (size_t i = 0; i < op->pl.nusage; i++) {
+        const store_usage_t *u = &op->pl.usage[i];
+        freed += u->bytes;
+        room_t *room = strmap_get(&r->by_id, u->room_id);
+        if (room) {
+            room->stored_bytes = quota_add(room->stored_bytes, -u->bytes);
+            /* it may show deleted messages: the next join reads them */
+            rooms_recent_drop(room);
+        }
+        quota_user_add(&r->users, u->user_id, -u->bytes);
+    }
+    if (op->pl.nusage)
+        log_info(r->log, "retention: deleted rows of %lld bytes%s", (long long)freed,
+                 op->pl.ret.more ? "; more to go" : "");
+    /* Shutting down (rooms_close closed the timer): the next sweep finishes the work. */
+    if (op->pl.ret.more && !uv_is_closing((uv_handle_t *)&r->retention_timer))
+        retention_submit(r, op->pl.ret.cursor);
+    else
+        r->retention_busy = 0;
+}
+
+static void on_retention_failed(void *ud, const rooms_err_t *err, json_t *result)
+{
+    rooms_t *r = ud;
+    (void)result;
+    if (err && err->kind) r->retention_busy = 0; /* logged by on_stored; next tick retries */
+}
+
+/* Submits one batch of the sweep, from the room cursor ("" = the first). */
+static void retention_submit(rooms_t *r, const char *cursor)
+{
+    rooms_op_t *op = rooms_op_new(r, NULL, STORE_RETENTION_SWEEP, on_retention_failed, r);
+    store_retention_t *ret = &op->pl.ret;
+    if (r->lim.msg_retention_ms)
+        ret->msg_before = clock_unix_ms() - (int64_t)r->lim.msg_retention_ms;
+    ret->msg_keep = (int64_t)r->lim.msg_keep;
+    ret->doc_keep = (int64_t)r->lim.doc_keep;
+    ret->batch = RETENTION_BATCH;
+    snprintf(ret->cursor, sizeof(ret->cursor), "%s", cursor);
+    op->stored = after_retention;
+    r->retention_busy = 1;
+    rooms_op_submit(op);
+}
+
+void rooms_on_retention_timer(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    if (!r->retention_busy) retention_submit(r, "");
+}

@@ -1,0 +1,92 @@
+/* rooms_op.c: the asynchronous operations of the rooms module (rooms_internal.h): an
+ * operation holds its room and the store request, runs its stored step once the store
+ * committed, answers its caller, and gives back the quota it charged if the write failed;
+ * and the error answers every operation shares. */
+#include "domain/rooms_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+/* ---------- asynchronous operations ---------- */
+
+rooms_op_t *rooms_op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
+                         void *ud)
+{
+    rooms_op_t *op = ch_calloc(1, sizeof(*op));
+    op->r = r;
+    op->room = room;
+    if (room) rooms_hold(room);
+    op->req.type = type;
+    op->req.rooms = &op->pl;
+    op->req.data = op;
+    op->done = done;
+    op->ud = ud;
+    return op;
+}
+
+/* Records that op's write was counted for user (borrowed; "" = the room only). */
+void rooms_op_charged(rooms_op_t *op, const char *user, int64_t bytes)
+{
+    op->charged = bytes;
+    snprintf(op->charged_user, sizeof(op->charged_user), "%s", user);
+}
+
+/* The commit failed: what was not stored does not count. */
+static void op_uncharge(rooms_op_t *op)
+{
+    if (!op->charged) return;
+    rooms_quota_count(op->r, op->room, op->charged_user, -op->charged);
+    if (op->req.type == STORE_ROOM_CREATE) op->room->state_bytes = 0;
+    op->charged = 0;
+}
+
+static void op_finish(rooms_op_t *op, const rooms_err_t *err)
+{
+    if (op->done) op->done(op->ud, err, err && err->kind ? NULL : json_incref(op->result));
+    json_decref(op->result);
+    json_decref(op->event);
+    store_rooms_free(&op->pl);
+    if (op->room) rooms_release(op->room);
+    free(op);
+}
+
+static const rooms_err_t ERR_IO = {ROOMS_E_IO, "internal_error", "the database failed", NULL};
+
+static void on_stored(store_req_t *req)
+{
+    rooms_op_t *op = req->data;
+    /* In every outcome: the change is in memory, and later events wait behind it. */
+    if (op->ev) rooms_outbox_ready(op->room, op->ev);
+    if (req->err != STORE_OK) {
+        if (req->err != STORE_ECLOSED)
+            log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
+        op_uncharge(op);
+        op_finish(op, &ERR_IO);
+        return;
+    }
+    if (op->stored) op->stored(op);
+    op_finish(op, NULL);
+}
+
+void rooms_op_submit(rooms_op_t *op)
+{
+    op->req.cb = on_stored;
+    store_submit(op->r->store, &op->req);
+}
+
+void rooms_fail(rooms_done_fn done, void *ud, rooms_errno_t kind, const char *code,
+                const char *message)
+{
+    rooms_err_t e = {kind, code, message, NULL};
+    if (done) done(ud, &e, NULL);
+}
+
+/* A validation_error naming the field. */
+void rooms_invalid(rooms_done_fn done, void *ud, const char *field, const char *message)
+{
+    rooms_err_t e = {ROOMS_E_INVALID, "validation_error", message, field};
+    if (done) done(ud, &e, NULL);
+}

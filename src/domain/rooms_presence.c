@@ -1,0 +1,78 @@
+/* rooms_presence.c: presence (see rooms.h): a member's patches and typing, sent to the
+ * room's other users at most at the configured rate; changes held back wait on the
+ * registry's pending-presence list, flushed by the fast presence timer. */
+#include "domain/rooms_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+/* Sends a presence change to the room's other users (not to the member's own
+ * connections: they know). */
+void rooms_presence_emit(room_t *room, room_member_t *m, json_t *change)
+{
+    json_t *fields = json_pack("{s:s, s:o}", "userId", m->user_id, "state", change);
+    proto_part_t part = {.obj = fields};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = "presence", .parts = &part,
+                                           .nparts = 1, .except_user = m->user_id});
+    json_decref(fields);
+}
+
+static void on_presence_timer(uv_timer_t *t);
+
+/* A member stays on the fast presence timer while a change is held back or typing is on
+ * (so "typing": false goes out on time); idle is looked at by the 1 s tick. */
+int rooms_presence_watched(const room_member_t *m)
+{
+    return m->online && (m->presence.pending || m->presence.typing_until);
+}
+
+void rooms_schedule_presence(rooms_t *r, room_member_t *m)
+{
+    if (!m->presence_dirty) {
+        m->presence_dirty = 1;
+        m->dirty_next = r->dirty;
+        r->dirty = m;
+    }
+    if (!r->presence_timer_on) {
+        r->presence_timer_on = 1;
+        uint64_t gap = r->lim.presence.max_rate ? 1000 / r->lim.presence.max_rate : 50;
+        uv_timer_start(&r->presence_timer, on_presence_timer, gap ? gap : 1, gap ? gap : 1);
+    }
+}
+
+static void on_presence_timer(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    uint64_t now = uv_now(r->loop);
+    room_member_t *list = r->dirty;
+    r->dirty = NULL;
+    while (list) {
+        room_member_t *m = list;
+        list = m->dirty_next;
+        m->presence_dirty = 0;
+        json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+        rooms_member_changed(m); /* typing or idle may have changed the state, sent or not */
+        if (change) rooms_presence_emit(m->room, m, change);
+        if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
+    }
+    if (!r->dirty) {
+        uv_timer_stop(&r->presence_timer);
+        r->presence_timer_on = 0;
+    }
+}
+
+int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *patch)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m) return -1;
+    json_t *emit = NULL;
+    if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
+        return -1;
+    rooms_member_changed(m); /* the state changed, whether the change goes out now or later */
+    if (emit) rooms_presence_emit(room, m, emit);
+    if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
+    return 0;
+}

@@ -1,0 +1,340 @@
+/* conn.c: connection lifecycle: accept, read dispatch, corked writes, finish and close. */
+#include "io/conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+/* libuv documents uv_buf_t as layout-compatible with struct iovec on Unix; the output
+ * queue fills iovecs and hands them to libuv as they are. */
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec), "uv_buf_t is an iovec");
+_Static_assert(offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base), "iov_base");
+_Static_assert(offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len), "iov_len");
+
+/* Buffers per writev. IOV_MAX is 1024 on Linux; 256 keeps the stack array small and still
+ * covers a loop iteration's output in one call for all but the busiest connections. */
+#define CONN_IOV 256
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn_t *c = h->data;
+    buf->base = c->srv->readbuf;
+    buf->len = sizeof(c->srv->readbuf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *c = stream->data;
+    if (nread == 0) return;
+    if (nread < 0) {
+        if (nread != UV_EOF && nread != UV_ECONNRESET) {
+            char r[CONN_REMOTE_MAX];
+            log_debug(c->srv->log, "%s: read error: %s", conn_remote(c, r),
+                      uv_strerror((int)nread));
+        }
+        conn_close(c);
+        return;
+    }
+    if (c->finishing || c->closing) return; /* lingering: discard until EOF */
+    c->last_rx = uv_now(c->srv->loop);
+    if (c->kind == CONN_WS) conn_ws_on_data(c, (uint8_t *)buf->base, (size_t)nread);
+    else conn_http_on_data(c, buf->base, (size_t)nread);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (c->closing) return;
+    if (c->finishing) {
+        conn_close(c); /* the peer did not close in time */
+        return;
+    }
+    if (c->kind == CONN_WS) conn_ws_on_timer(c);
+    else conn_http_on_timer(c);
+}
+
+void conn_pause(conn_t *c)
+{
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+}
+
+void conn_resume(conn_t *c)
+{
+    if (c->closing || c->finishing) return;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void conn_timer(conn_t *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    if (--c->open_handles > 0) return;
+    server_t *s = c->srv;
+    outq_clear(&c->out);
+    conn_http_free(c);
+    int was_ws = c->kind == CONN_WS;
+    conn_ws_free(c);
+    server_conn_gone(s, c);
+    /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
+    if (was_ws && !proto_client_gone(&s->app->proto, &c->pc)) return;
+    free(c);
+}
+
+void conn_close(conn_t *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    uv_timer_stop(&c->timer);
+    /* A pending uv_write completes with UV_ECANCELED before the close callbacks run. */
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+/* libuv calls this once per request, with UV_ECANCELED when the handle is closed first,
+ * and always before the handle's close callback: c is still there. */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    conn_t *c = req->data;
+    free(req);
+    if (status < 0 && !c->closing) conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands what the socket did not take to uv_write (libuv waits for the socket to become
+ * writable), or, with nothing left and the connection finishing, shuts down its sending
+ * side. */
+static void write_rest(conn_t *c)
+{
+    if (c->closing) return;
+    if (c->out.bytes > 0) {
+        uv_buf_t bufs[CONN_IOV];
+        size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+        c->inflight = 0;
+        for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
+        /* The request lives only while the write is in flight (on_write frees it): most
+         * connections are idle, and most writes go out whole through the direct path. */
+        uv_write_t *req = ch_malloc(sizeof(*req));
+        req->data = c;
+        if (uv_write(req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) < 0) {
+            free(req);
+            conn_close(c);
+            return;
+        }
+        c->writing = 1;
+        return;
+    }
+    if (c->finishing && !c->shut) {
+        c->shut = 1;
+        /* Made here, once in a connection's life, not carried by every idle one. */
+        uv_shutdown_t *req = ch_malloc(sizeof(*req));
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+            free(req);
+            conn_close(c);
+        }
+    }
+}
+
+/* Accounts for a direct write of res bytes (or a negative error) of c's queue. */
+static void wrote(conn_t *c, long res)
+{
+    if (res < 0 && res != UV_EAGAIN) {
+        char r[CONN_REMOTE_MAX];
+        log_debug(c->srv->log, "%s: write error: %s", conn_remote(c, r), uv_strerror((int)res));
+        conn_close(c);
+        return;
+    }
+    if (res > 0) outq_consume(&c->out, (size_t)res);
+    if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
+    write_rest(c);
+}
+
+void conn_flush(conn_t *c)
+{
+    if (c->closing || c->writing) return;
+    if (c->out.bytes > 0) {
+        uv_buf_t bufs[CONN_IOV];
+        size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+        /* Try the socket directly first: usually it takes everything and no request
+         * object or callback is needed. */
+        wrote(c, uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n));
+        return;
+    }
+    write_rest(c);
+}
+
+static void batch_done(void *data, long res)
+{
+    /* liburing reports -errno, and libuv's UV_E* are -errno on Unix too. Like
+     * uv_try_write, take EINTR and ENOBUFS for "nothing sent, try when writable". */
+    if (res == -EINTR || res == -ENOBUFS) res = UV_EAGAIN;
+    wrote(data, res);
+}
+
+/* Takes c off the server's flush list; returns the connection after it. */
+static conn_t *flush_unlink(conn_t *c)
+{
+    conn_t *next = c->flush_next;
+    c->flush_next = NULL;
+    c->flush_listed = 0;
+    return next;
+}
+
+void conn_flush_list(conn_t *list, uring_t *u)
+{
+    while (u && list) {
+        conn_t *c = list;
+        uv_os_fd_t fd;
+        if (c->closing || c->writing || c->out.bytes == 0 ||
+            uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+            list = flush_unlink(c);
+            conn_flush(c); /* nothing to send, or it cannot be sent now */
+            continue;
+        }
+        struct iovec iov[CONN_IOV];
+        size_t n = outq_iov(&c->out, iov, CONN_IOV);
+        if (uring_sendv(u, fd, iov, n, c) == 0) {
+            list = flush_unlink(c);
+            continue;
+        }
+        uring_run(u, batch_done); /* full: send these, then queue c again */
+        if (uring_broken(u)) break;
+    }
+    if (u && uring_queued(u) > 0) uring_run(u, batch_done);
+    /* No ring, or it failed: one writev each. */
+    while (list) {
+        conn_t *c = list;
+        list = flush_unlink(c);
+        conn_flush(c);
+    }
+}
+
+/* Like on_shutdown, called once per request and before the handle's close callback. */
+static void on_write(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+    free(req);
+    c->writing = 0;
+    if (status < 0) {
+        if (!c->closing) conn_close(c);
+        return;
+    }
+    outq_consume(&c->out, c->inflight);
+    c->inflight = 0;
+    if (c->drain_wait && !c->closing) conn_http_on_drain(c);
+    conn_flush(c);
+}
+
+void conn_send(conn_t *c, cbuf_t *b)
+{
+    if (c->closing || c->shut) return;
+    outq_push(&c->out, b);
+    server_want_flush(c->srv, c);
+    if (c->kind == CONN_WS && !c->close_sent && c->out.bytes > c->srv->cfg->ws_max_queue) {
+        /* A client that does not read must not make us buffer without bound, nor slow
+         * anyone else: drop what it has not been sent yet and close it. Bytes already
+         * handed to libuv stay (it points into them). */
+        char r[CONN_REMOTE_MAX];
+        log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
+                 c->out.bytes);
+        outq_truncate(&c->out, c->inflight);
+        conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
+    }
+}
+
+void conn_finish(conn_t *c, uint64_t linger_ms)
+{
+    if (c->closing || c->finishing) return;
+    c->finishing = 1;
+    conn_timer(c, linger_ms);
+    server_want_flush(c->srv, c);
+}
+
+/* Writes the peer's address of tcp as "ip:port" into remote (CONN_REMOTE_MAX) and as
+ * "ip" into ip (ip_cap), and leaves it in *ss_out (family AF_UNSPEC when unknown). */
+static void peer_name(const uv_tcp_t *tcp, char *remote, char *ip, size_t ip_cap,
+                      struct sockaddr_storage *ss_out)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char host[48] = "?";
+    int port = 0;
+    memset(&ss, 0, sizeof(ss));
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(remote, CONN_REMOTE_MAX, "%s:%d", host, port);
+    if (ip) snprintf(ip, ip_cap, "%s", host);
+    if (ss_out) *ss_out = ss;
+}
+
+const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
+{
+    const char *kept = conn_http_remote(c);
+    if (kept) return kept;
+    peer_name(&c->tcp, buf, NULL, 0, NULL);
+    return buf;
+}
+
+void conn_accept(server_t *s)
+{
+    conn_t *c = ch_calloc(1, sizeof(*c));
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->open_handles = 2;
+    outq_init(&c->out);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    char remote[CONN_REMOTE_MAX];
+    peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
+    c->last_rx = uv_now(s->loop);
+    conn_http_init(c, remote);
+    if (s->nconns > s->cfg->max_connections) {
+        log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,
+                 s->nconns - 1);
+        conn_http_error(c, 503, "service_unavailable", "too many connections",
+                        "Retry-After: 1\r\n");
+        conn_finish(c, 1000);
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        return;
+    }
+    if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
+        log_warn(s->log,
+                 "%s: refused: %" PRIu64 " connections open from this address "
+                 "(max-connections-per-ip)",
+                 remote, s->cfg->max_connections_per_ip);
+        conn_http_error(c, 429, "too_many_connections",
+                        "too many connections from your address", "Retry-After: 1\r\n");
+        conn_finish(c, 1000);
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}

@@ -1,0 +1,139 @@
+/* conn.h: one client connection: socket, timers, output queue, and its protocol state
+ * (HTTP/1.1 until an upgrade, then WebSocket). Internal to the I/O layer. */
+#ifndef CHORUS_CONN_H
+#define CHORUS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "util/buf.h"
+#include "io/http_parse.h"
+#include "proto/proto.h"
+#include "io/server.h"
+#include "io/uring.h"
+#include "proto/ws_frame.h"
+
+typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
+
+typedef struct conn_http_s conn_http_t; /* private to conn_http.c */
+
+struct conn_s {
+    uv_tcp_t tcp;          /* tcp.data and timer.data point back here */
+    uv_timer_t timer;      /* one timer, meaning depends on state (see conn_on_timer) */
+    server_t *srv;         /* borrowed */
+    conn_t *prev, *next;   /* server's registry */
+    conn_t *flush_next;    /* server's flush list */
+    conn_t *resume_next;   /* server's resume list (HTTP, see conn_http_resume) */
+    outq_t out;
+    size_t inflight;       /* bytes at the front of out handed to uv_write */
+    uint64_t last_rx;      /* loop time (ms) of the last bytes received */
+    conn_kind_t kind;
+    unsigned flush_listed : 1;
+    unsigned writing : 1;   /* a uv_write in flight (its request is allocated for it) */
+    unsigned finishing : 1; /* no more input handled; close once output is flushed */
+    unsigned shut : 1;      /* shutdown(SHUT_WR) requested */
+    unsigned closing : 1;   /* uv_close called */
+    unsigned in_api_call : 1; /* inside api_handle: a response now is synchronous */
+    unsigned resume_listed : 1;
+    unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
+    uint8_t open_handles;
+    char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
+                            * a WebSocket, behind a trusted proxy, the one it forwarded */
+    server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
+
+    /* HTTP state: the request parser, deadlines, a held-back request, a file being sent
+     * (conn_http.c). Owned; one allocation that exists only while the connection speaks
+     * HTTP and is freed at the upgrade, so an idle WebSocket does not carry it. */
+    conn_http_t *http;
+
+    /* WebSocket state */
+    ws_parser_t *ws;
+    proto_client_t pc;
+    uint64_t ping_at;      /* loop time the unanswered ping went out */
+    unsigned awaiting_pong : 1;
+    unsigned close_sent : 1;
+    /* Reading paused while the client's own work is backlogged (conn_ws.c): the input
+     * not handled yet (owned; NULL when not paused), handled on resume. */
+    unsigned ws_paused : 1;
+    cbuf_t *ws_held;
+};
+
+/* Longest "ip:port" text of a peer, NUL included. */
+#define CONN_REMOTE_MAX 64
+
+/* The peer's "ip:port", for logs: kept while c speaks HTTP (every request logs it), asked
+ * of the socket afterwards and written into buf ("?:0" when that fails). Returns the kept
+ * text or buf. Borrows both. */
+const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX]);
+
+/* Accepts one pending connection from s's listener. */
+void conn_accept(server_t *s);
+
+/* Queues b (borrowed; the queue takes its own reference) for writing at the end of this
+ * loop iteration. A WebSocket whose queue passes ws_max_queue is closed with 1008. */
+void conn_send(conn_t *c, cbuf_t *b);
+
+/* Writes what is queued (called once per loop iteration by the server). */
+void conn_flush(conn_t *c);
+
+/* Flushes every connection on list (linked by flush_next; each is unlinked and its
+ * flush_listed cleared): with u, one io_uring submission per batch of u's depth; with u
+ * NULL, conn_flush (a writev) each. What a socket does not take goes to uv_write. If u
+ * fails (uring_broken), the connections it had not sent for are closed and the rest
+ * flushed with conn_flush: the caller then frees u. Borrows both. */
+void conn_flush_list(conn_t *list, uring_t *u);
+
+/* Stops handling input, flushes output, sends FIN, then closes on the peer's EOF or after
+ * linger_ms at the latest (so a response is not lost to a reset). */
+void conn_finish(conn_t *c, uint64_t linger_ms);
+
+/* Closes now, dropping queued output. Safe to call more than once. c is freed later,
+ * from libuv's close callback, never inside the caller's stack. */
+void conn_close(conn_t *c);
+
+/* Stops reading (and the timer) while a request is answered elsewhere; resumes both. */
+void conn_pause(conn_t *c);
+void conn_resume(conn_t *c);
+
+/* (Re)arms the connection's timer to fire in ms. */
+void conn_timer(conn_t *c, uint64_t ms);
+
+/* HTTP side (conn_http.c) */
+/* Starts the HTTP side of a new connection from remote ("ip:port", copied). */
+void conn_http_init(conn_t *c, const char *remote);
+void conn_http_on_data(conn_t *c, char *data, size_t len);
+void conn_http_on_timer(conn_t *c);
+/* Frees the HTTP state (at the upgrade, or when c closes); safe to call more than once. */
+void conn_http_free(conn_t *c);
+/* The kept "ip:port" while c speaks HTTP, else NULL (see conn_remote). */
+const char *conn_http_remote(const conn_t *c);
+/* Returns 1 while an API request of c is being answered (reading is paused), else 0. */
+int conn_http_in_api(const conn_t *c);
+/* Called by the write path after output was written while c->drain_wait is set: sends
+ * more of a static file, and once the queue is under cfg->http_max_queue asks the server
+ * to resume c (server_want_resume). Touches only c, so it is safe inside a write batch. */
+void conn_http_on_drain(conn_t *c);
+/* Called by the server (outside any write) for a connection it was asked to resume:
+ * answers the requests held back, then reads again. */
+void conn_http_resume(conn_t *c);
+/* Sends a JSON error response {"success":false,"error":{code,message}}. extra_headers is
+ * NULL or CRLF-terminated header lines. */
+void conn_http_error(conn_t *c, int status, const char *code, const char *message,
+                     const char *extra_headers);
+
+/* WebSocket side (conn_ws.c) */
+/* Switches c to WebSocket after the 101 response was queued. The HTTP code then hands
+ * what followed the handshake in the same read to conn_ws_on_data. */
+void conn_ws_start(conn_t *c, const auth_claims_t *claims);
+void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len);
+void conn_ws_on_timer(conn_t *c);
+/* Sends a close frame with code and reason, then finishes the connection. */
+void conn_ws_close(conn_t *c, int code, const char *reason);
+void conn_ws_free(conn_t *c);
+
+/* How long a closing connection waits for the peer's EOF before dropping it. */
+#define CONN_LINGER_MS 2000
+
+#endif

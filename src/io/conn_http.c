@@ -1,0 +1,724 @@
+/* conn_http.c: HTTP/1.1 on a connection: request loop, routing, responses, static files,
+ * the WebSocket upgrade. */
+#include "io/conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "io/http_csp.h"
+#include "io/http_deadline.h"
+#include "io/http_static.h"
+#include "util/mem.h"
+#include "util/net_addr.h"
+#include "io/ws_handshake.h"
+
+/* Static files are read this much at a time, as the connection's output queue drains
+ * (see pump_file): a file costs at most one chunk of memory per connection whatever its
+ * size. 64 KiB: one read from the page cache, a few TCP segments' worth of sends. */
+#define HTTP_FILE_CHUNK (64 * 1024)
+
+/* An HTML page is read whole to pin its inline scripts in its Content-Security-Policy;
+ * a bigger one is streamed like any file, with a policy that allows no inline script. */
+#define HTTP_PAGE_MAX (1024 * 1024)
+
+struct conn_http_s {
+    http_reqparser_t p;
+    char remote[CONN_REMOTE_MAX]; /* the peer's "ip:port": every request logs it */
+    uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
+    uint64_t req_start;    /* loop time (ms) of the current request's first byte */
+    uint64_t body_start;   /* loop time (ms) its headers were complete */
+    uint64_t last_tx;      /* loop time (ms) of the last write progress while drain_wait */
+    api_req_t *api_req;    /* the API request being answered (reading is paused) */
+    char *stash;           /* owned: input that arrived after it, handled on resume */
+    size_t stash_len;
+    /* A static file being sent: read in chunks as the output queue drains. */
+    uint64_t file_off, file_left;
+    int file_fd;
+    unsigned file_open : 1;
+    unsigned file_last : 1; /* finish the connection once it is sent */
+};
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+static const char *error_code(int status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 408: return "request_timeout";
+    case 413: return "payload_too_large";
+    case 426: return "upgrade_required";
+    case 431: return "headers_too_large";
+    case 503: return "service_unavailable";
+    default: return "internal_error";
+    }
+}
+
+/* The request being answered, or NULL before one was parsed. */
+static const http_request_t *current(conn_t *c)
+{
+    return c->http && c->http->p.headers_done ? &c->http->p.req : NULL;
+}
+
+/* Queues one response. body is borrowed and copied into the same buffer as the head so
+ * the whole response leaves in one write; body NULL with len > 0 queues the head only (the
+ * caller sends the len bytes). last: send "Connection: close". omit_body: HEAD and 304
+ * carry the length but no bytes. */
+static void queue_response(conn_t *c, int status, const char *ctype, const char *extra,
+                           const void *body, size_t len, int last, int omit_body)
+{
+    const http_request_t *req = current(c);
+    char head[1024];
+    int h = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nServer: chorus/" CHORUS_VERSION "\r\nDate: %s\r\n",
+                     status, reason_phrase(status), server_http_date(c->srv));
+    if (ctype) h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Type: %s\r\n", ctype);
+    if (status != 304 && status != 101)
+        h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Length: %zu\r\n", len);
+    if (last) h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: close\r\n");
+    else if (req && req->http_major == 1 && req->http_minor == 0)
+        h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: keep-alive\r\n");
+    CH_ASSERT(h > 0 && (size_t)h < sizeof(head));
+    size_t extra_len = extra ? strlen(extra) : 0;
+    size_t body_len = omit_body ? 0 : len;
+    size_t copy_len = body ? body_len : 0;
+    cbuf_t *b = cbuf_new((size_t)h + extra_len + 2 + copy_len);
+    cbuf_append(&b, head, (size_t)h);
+    if (extra_len) cbuf_append(&b, extra, extra_len);
+    cbuf_append(&b, "\r\n", 2);
+    if (copy_len) cbuf_append(&b, body, copy_len);
+    conn_send(c, b);
+    cbuf_unref(b);
+
+    uint64_t t0 = c->http ? c->http->req_start_ns : 0;
+    double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
+    log_access(c->srv->log, c->http ? c->http->remote : "-",
+               req ? http_method_str((enum http_method)req->method) : "-",
+               req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
+}
+
+/* Queues one response (see queue_response); last: finish the connection afterwards. */
+static void respond(conn_t *c, int status, const char *ctype, const char *extra,
+                    const void *body, size_t len, int last, int omit_body)
+{
+    queue_response(c, status, ctype, extra, body, len, last, omit_body);
+    if (last) conn_finish(c, CONN_LINGER_MS);
+}
+
+static void file_close(conn_t *c)
+{
+    if (!c->http || !c->http->file_open) return;
+    close(c->http->file_fd);
+    c->http->file_open = 0;
+    c->http->file_left = 0;
+}
+
+/* Queues the next chunks of the file being sent while the output queue is under
+ * http_max_queue. A read error after the head went out leaves nothing to say to the
+ * client but a close. */
+static void pump_file(conn_t *c)
+{
+    conn_http_t *h = c->http;
+    size_t max = (size_t)c->srv->cfg->http_max_queue;
+    while (h->file_open && !c->closing && c->out.bytes < max) {
+        size_t n = h->file_left < HTTP_FILE_CHUNK ? (size_t)h->file_left : HTTP_FILE_CHUNK;
+        cbuf_t *b = cbuf_new(n);
+        size_t got = 0;
+        while (got < n) {
+            ssize_t r = pread(h->file_fd, b->data + got, n - got, (off_t)(h->file_off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (got != n) { /* the file shrank or failed under us */
+            cbuf_unref(b);
+            log_warn(c->srv->log, "%s: static file read failed; closing", c->http->remote);
+            file_close(c);
+            conn_close(c);
+            return;
+        }
+        b->len = n;
+        conn_send(c, b);
+        cbuf_unref(b);
+        h->file_off += n;
+        h->file_left -= n;
+        if (h->file_left == 0) {
+            file_close(c);
+            if (h->file_last) conn_finish(c, CONN_LINGER_MS);
+        }
+    }
+}
+
+static int keep_alive(conn_t *c)
+{
+    const http_request_t *req = current(c);
+    return req && req->keep_alive && !c->srv->stopping;
+}
+
+static void respond_json(conn_t *c, int status, json_t *body, const char *extra, int last)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    const http_request_t *req = current(c);
+    int head = req && req->method == HTTP_HEAD;
+    respond(c, status, "application/json", extra, text, strlen(text), last, head);
+    free(text);
+}
+
+static void error_reply(conn_t *c, int status, const char *code, const char *message,
+                        const char *extra, int last)
+{
+    json_t *body = json_pack("{s:b, s:{s:s, s:s}}", "success", 0, "error", "code", code,
+                             "message", message);
+    respond_json(c, status, body, extra, last);
+}
+
+void conn_http_error(conn_t *c, int status, const char *code, const char *message,
+                     const char *extra_headers)
+{
+    error_reply(c, status, code ? code : error_code(status), message, extra_headers, 1);
+}
+
+static void method_not_allowed(conn_t *c, const char *allow)
+{
+    char extra[64];
+    snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+    error_reply(c, 405, "method_not_allowed", "method not allowed", extra, !keep_alive(c));
+}
+
+static void handle_healthz(conn_t *c, const http_request_t *req)
+{
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        method_not_allowed(c, "GET, HEAD");
+        return;
+    }
+    respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL, !keep_alive(c));
+}
+
+/* Returns the token of an "Authorization: Bearer <token>" header, or NULL. */
+static const char *bearer_token(const http_request_t *req, size_t *len)
+{
+    const http_header_t *h = http_request_header(req, "Authorization");
+    if (!h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0) return NULL;
+    const char *v = h->value + 7;
+    size_t n = h->value_len - 7;
+    while (n > 0 && *v == ' ') {
+        v++;
+        n--;
+    }
+    *len = n;
+    return n ? v : NULL;
+}
+
+/* Returns every line of header name joined with ',' (new, caller frees; NULL when there
+ * is none), with its length in *len. */
+static char *header_joined(const http_request_t *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name), total = 0;
+    char *out = NULL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (h->name_len != n || strncasecmp(h->name, name, n) != 0) continue;
+        out = ch_realloc(out, total + h->value_len + 2);
+        if (total) out[total++] = ',';
+        memcpy(out + total, h->value, h->value_len);
+        total += h->value_len;
+        out[total] = '\0';
+    }
+    *len = total;
+    return out;
+}
+
+/* Writes the client's address for req into out (cap >= NET_IP_TEXT): the peer's, or
+ * the one its forwarding headers name when the peer is a --trusted-proxies address. */
+static void request_ip(conn_t *c, const http_request_t *req, char *out, size_t cap)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    if (!cfg->ntrusted_proxies) {
+        snprintf(out, cap, "%s", c->ip);
+        return;
+    }
+    size_t flen = 0, xlen = 0;
+    char *fwd = header_joined(req, "Forwarded", &flen);
+    char *xff = header_joined(req, "X-Forwarded-For", &xlen);
+    net_client_ip(c->ip, cfg->trusted_proxies, cfg->ntrusted_proxies, fwd, flen, xff, xlen,
+                  out, cap);
+    free(fwd);
+    free(xff);
+}
+
+/* Returns the raw value of query parameter name (up to '&'), or NULL. */
+static const char *query_param(const http_request_t *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *q = req->query, *end = req->query + req->query_len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            *len = (size_t)(stop - q) - n - 1;
+            return *len ? q + n + 1 : NULL;
+        }
+        q = stop + 1;
+    }
+    return NULL;
+}
+
+static void handle_ws(conn_t *c, const http_request_t *req)
+{
+    if (req->method != HTTP_GET) {
+        method_not_allowed(c, "GET");
+        return;
+    }
+    ws_handshake_t hs;
+    const char *why = "bad handshake";
+    int status = ws_handshake_check(req, &c->srv->handshake, &hs, &why);
+    if (status != 0) {
+        const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
+        error_reply(c, status, error_code(status), why, extra, 1);
+        return;
+    }
+    if (c->srv->stopping) {
+        error_reply(c, 503, "service_unavailable", "server shutting down", NULL, 1);
+        return;
+    }
+    /* Browsers cannot set headers on a WebSocket, so the token may come in the query. */
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    if (!tok) tok = query_param(req, "token", &tlen);
+    char client_ip[NET_IP_TEXT];
+    request_ip(c, req, client_ip, sizeof(client_ip));
+    auth_claims_t claims;
+    if (tok) {
+        const char *reason = "invalid token";
+        uint64_t retry_ms = 0;
+        int rc = proto_auth_verify(&c->srv->app->proto, client_ip, tok, tlen,
+                                   uv_now(c->srv->loop), &claims, &reason, &retry_ms);
+        if (rc == PROTO_AUTH_ELIMITED) {
+            char ra[40];
+            snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
+                     (unsigned long long)(retry_ms + 999) / 1000);
+            error_reply(c, 429, "rate_limited", reason, ra, 1);
+            return;
+        }
+        if (rc != 0) {
+            error_reply(c, 401, "unauthorized", reason,
+                        "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", 1);
+            return;
+        }
+    }
+    char extra[160];
+    snprintf(extra, sizeof(extra),
+             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s",
+             hs.accept, hs.subprotocol ? "Sec-WebSocket-Protocol: chorus.v1\r\n" : "");
+    respond(c, 101, NULL, extra, NULL, 0, 0, 1);
+    /* From now on c->ip is the client's: behind a trusted proxy, the one it forwarded. */
+    snprintf(c->ip, sizeof(c->ip), "%s", client_ip);
+    conn_ws_start(c, tok ? &claims : NULL);
+}
+
+/* Percent-encodes a relative path for a Location header: unreserved characters and '/'
+ * stay, everything else becomes %XX, so nothing a client sent can split the header. */
+static void location_encode(const char *rel, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    out[o++] = '/';
+    for (const unsigned char *p = (const unsigned char *)rel; *p && o + 4 < cap; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '/') {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static void handle_static(conn_t *c, const http_request_t *req)
+{
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        method_not_allowed(c, "GET, HEAD");
+        return;
+    }
+    int last = !keep_alive(c);
+    char rel[PATH_MAX];
+    static_file_t f;
+    int rc = STATIC_NOT_FOUND;
+    if (c->srv->web_root && static_path_normalize(req->path, req->path_len, rel, sizeof(rel)) == 0)
+        rc = static_open(c->srv->web_root, rel, &f);
+    if (rc == STATIC_REDIRECT) {
+        char loc[PATH_MAX * 3 + 32], enc[PATH_MAX * 3];
+        location_encode(rel, enc, sizeof(enc));
+        snprintf(loc, sizeof(loc), "Location: %s/\r\n", enc);
+        error_reply(c, 301, "moved", "this is a directory", loc, last);
+        return;
+    }
+    if (rc == STATIC_NOT_FOUND) {
+        error_reply(c, 404, "not_found", "no such file", NULL, last);
+        return;
+    }
+    if (rc != STATIC_OK) {
+        error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
+        return;
+    }
+    char extra[HTTP_CSP_MAX + 256];
+    int n = snprintf(extra, sizeof(extra),
+                     "ETag: %s\r\nCache-Control: no-cache\r\n" HTTP_CSP_STATIC_HEADERS, f.etag);
+    CH_ASSERT(n > 0 && (size_t)n < sizeof(extra));
+    const http_header_t *inm = http_request_header(req, "If-None-Match");
+    if (inm && static_etag_matches(inm->value, inm->value_len, f.etag)) {
+        respond(c, 304, NULL, extra, NULL, 0, last, 1);
+        close(f.fd);
+        return;
+    }
+    int head = req->method == HTTP_HEAD;
+    if (strncmp(f.mime, "text/html", 9) == 0) {
+        char *page = f.size <= HTTP_PAGE_MAX ? ch_malloc(f.size + 1) : NULL;
+        size_t got = 0;
+        while (page && got < f.size) {
+            ssize_t r = pread(f.fd, page + got, f.size - got, (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (page && got != f.size) {
+            free(page);
+            close(f.fd);
+            error_reply(c, 500, "internal_error", "cannot read the file", NULL, last);
+            return;
+        }
+        char csp[HTTP_CSP_MAX];
+        http_csp_policy(page ? page : "", page ? f.size : 0, csp, sizeof(csp));
+        snprintf(extra + n, sizeof(extra) - (size_t)n, "Content-Security-Policy: %s\r\n", csp);
+        if (page) {
+            respond(c, 200, f.mime, extra, page, f.size, last, head);
+            free(page);
+            close(f.fd);
+            return;
+        }
+    }
+    /* The head now, the bytes as the client takes them (pump_file). */
+    queue_response(c, 200, f.mime, extra, NULL, f.size, last, head);
+    if (head || f.size == 0) {
+        close(f.fd);
+        if (last) conn_finish(c, CONN_LINGER_MS);
+        return;
+    }
+    c->http->file_fd = f.fd;
+    c->http->file_open = 1;
+    c->http->file_last = (unsigned)last;
+    c->http->file_off = 0;
+    c->http->file_left = f.size;
+    pump_file(c);
+}
+
+/* Gets ready for the next request on c once the current one was answered. */
+static void request_done(conn_t *c)
+{
+    if (c->finishing || c->closing) return;
+    http_reqparser_reset(&c->http->p);
+    c->http->req_start_ns = 0;
+    conn_timer(c, c->srv->cfg->http_idle_timeout);
+}
+
+/* 1 while c must not take its next request: an API answer is pending, a file is being
+ * sent, or more than http_max_queue bytes of responses wait for the client to read them.
+ * This one bound covers every kind of response, so pipelining cannot grow the queue. */
+static int busy(const conn_t *c)
+{
+    return c->http->api_req || c->http->file_open || c->out.bytes > c->srv->cfg->http_max_queue;
+}
+
+/* Keeps the unhandled input (one read at most: reading stops here) for later. */
+static void stash(conn_t *c, const char *data, size_t len)
+{
+    CH_ASSERT(!c->http->stash);
+    c->http->stash = ch_malloc(len);
+    memcpy(c->http->stash, data, len);
+    c->http->stash_len = len;
+}
+
+/* Stops reading while c is busy. Waiting for the API stops the timer too (the answer
+ * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
+static void hold(conn_t *c)
+{
+    if (c->http->api_req) {
+        conn_pause(c);
+        return;
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->drain_wait) {
+        c->drain_wait = 1;
+        c->http->last_tx = uv_now(c->srv->loop);
+        conn_timer(c, c->srv->cfg->http_idle_timeout);
+    }
+}
+
+/* Carries on after a hold: holds again if still busy, else answers what was held back
+ * and reads again. */
+static void carry_on(conn_t *c)
+{
+    if (c->closing || c->finishing || c->kind != CONN_HTTP) return;
+    if (busy(c)) {
+        hold(c);
+        return;
+    }
+    char *rest = c->http->stash;
+    size_t n = c->http->stash_len;
+    c->http->stash = NULL;
+    c->http->stash_len = 0;
+    conn_resume(c);
+    if (c->http && !c->http->p.started) conn_timer(c, c->srv->cfg->http_idle_timeout);
+    if (rest) conn_http_on_data(c, rest, n);
+    free(rest);
+}
+
+void conn_http_on_drain(conn_t *c)
+{
+    if (!c->http) { /* upgraded meanwhile: nothing of HTTP waits */
+        c->drain_wait = 0;
+        return;
+    }
+    c->http->last_tx = uv_now(c->srv->loop);
+    if (c->http->file_open) pump_file(c);
+    if (c->closing || c->http->file_open || c->out.bytes > c->srv->cfg->http_max_queue) return;
+    c->drain_wait = 0;
+    server_want_resume(c->srv, c);
+}
+
+void conn_http_resume(conn_t *c)
+{
+    carry_on(c);
+}
+
+/* The API's answer to c's current request. From inside api_handle (c->in_api_call) the
+ * request loop carries on by itself; later, this resumes it. */
+static void api_done(api_req_t *r)
+{
+    conn_t *c = r->conn;
+    if (!c) { /* the client went away meanwhile */
+        api_req_free(r);
+        return;
+    }
+    c->http->api_req = NULL;
+    respond_json(c, r->status, json_incref(r->resp), r->extra[0] ? r->extra : NULL,
+                 !keep_alive(c));
+    api_req_free(r);
+    if (!c->in_api_call) {
+        request_done(c);
+        carry_on(c);
+    }
+}
+
+static void handle_api(conn_t *c, const http_request_t *req)
+{
+    api_req_t *r = api_req_new(&c->srv->app->api, req->method, req->path, req->path_len,
+                               req->query, req->query_len);
+    request_ip(c, req, r->ip, sizeof(r->ip));
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    if (tok) api_req_set_bearer(r, tok, tlen);
+    if (req->body) api_req_set_body(r, req->body, req->body_len);
+    r->done = api_done;
+    r->conn = c;
+    c->http->api_req = r;
+    c->in_api_call = 1;
+    api_handle(r);
+    c->in_api_call = 0;
+}
+
+static int path_is(const http_request_t *req, const char *p)
+{
+    size_t n = strlen(p);
+    return req->path_len == n && memcmp(req->path, p, n) == 0;
+}
+
+static void handle_request(conn_t *c, const http_request_t *req)
+{
+    if (path_is(req, "/healthz")) handle_healthz(c, req);
+    else if (path_is(req, "/ws")) handle_ws(c, req);
+    else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) handle_api(c, req);
+    else handle_static(c, req);
+}
+
+void conn_http_init(conn_t *c, const char *remote)
+{
+    c->kind = CONN_HTTP;
+    c->http = ch_calloc(1, sizeof(*c->http));
+    snprintf(c->http->remote, sizeof(c->http->remote), "%s", remote);
+    http_reqparser_init(&c->http->p, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
+    /* A connection that sends nothing is held only as long as a slow request would be. */
+    conn_timer(c, c->srv->cfg->http_header_timeout);
+}
+
+void conn_http_free(conn_t *c)
+{
+    conn_http_t *h = c->http;
+    if (!h) return;
+    if (h->api_req) h->api_req->conn = NULL; /* its answer will find nobody to send to */
+    free(h->stash);
+    file_close(c);
+    http_reqparser_free(&h->p);
+    free(h);
+    c->http = NULL;
+}
+
+const char *conn_http_remote(const conn_t *c)
+{
+    return c->http ? c->http->remote : NULL;
+}
+
+int conn_http_in_api(const conn_t *c)
+{
+    return c->http && c->http->api_req;
+}
+
+static void body_timer(conn_t *c);
+
+void conn_http_on_data(conn_t *c, char *data, size_t len)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    while (len > 0 && !c->finishing && !c->closing) {
+        if (busy(c)) { /* answered in order, once the earlier answers are out */
+            stash(c, data, len);
+            break;
+        }
+        http_reqparser_t *p = &c->http->p;
+        int was_started = p->started;
+        int was_headers_done = p->headers_done;
+        size_t used = 0;
+        int rc = http_reqparser_feed(p, data, len, &used);
+        data += used;
+        len -= used;
+        if (!was_started && p->started) {
+            /* The header deadline runs from a request's first byte, not per read, so a
+             * client trickling bytes (slowloris) cannot hold the connection. */
+            c->http->req_start_ns = uv_hrtime();
+            c->http->req_start = uv_now(c->srv->loop);
+            conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
+                              ? cfg->http_header_timeout
+                              : cfg->http_request_timeout);
+        }
+        if (rc == HTTP_PARSE_AGAIN) {
+            if (!was_headers_done && p->headers_done) { /* the body is on its way */
+                c->http->body_start = uv_now(c->srv->loop);
+                body_timer(c);
+            }
+            return;
+        }
+        if (rc == HTTP_PARSE_ERROR) {
+            conn_http_error(c, p->error_status, error_code(p->error_status),
+                            p->error_message ? p->error_message : "bad request", NULL);
+            return;
+        }
+        handle_request(c, &p->req);
+        if (c->kind == CONN_WS) {
+            conn_http_free(c);
+            if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
+            return;
+        }
+        if (c->http->api_req) continue; /* answered later: the rest waits (busy) */
+        if (c->finishing || c->closing) return;
+        request_done(c);
+    }
+    if (!c->finishing && !c->closing && c->kind == CONN_HTTP && busy(c)) hold(c);
+}
+
+/* While a body arrives: cuts off a request past --http-request-timeout or behind
+ * --http-body-min-rate with 408, drops one silent for --http-idle-timeout, else re-arms
+ * the timer for the next moment one of these can happen. */
+static void body_timer(conn_t *c)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    const http_reqparser_t *p = &c->http->p;
+    http_deadline_t d = {
+        .request_ms = cfg->http_request_timeout,
+        .grace_ms = cfg->http_header_timeout,
+        .min_rate = cfg->http_body_min_rate,
+    };
+    uint64_t now = uv_now(c->srv->loop), next = 0;
+    size_t received = p->msg_bytes > p->header_bytes ? p->msg_bytes - p->header_bytes : 0;
+    int rc =
+        http_deadline_check(&d, c->http->req_start, c->http->body_start, received, now, &next);
+    if (rc != HTTP_DEADLINE_OK) {
+        log_info(c->srv->log, "%s: request body %s", c->http->remote,
+                 rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
+                                             : "below --http-body-min-rate");
+        conn_http_error(c, 408, "request_timeout",
+                        rc == HTTP_DEADLINE_EXPIRED ? "the request took too long"
+                                                    : "the request body is arriving too slowly",
+                        NULL);
+        return;
+    }
+    uint64_t idle = now - c->last_rx;
+    if (idle >= cfg->http_idle_timeout) {
+        log_debug(c->srv->log, "%s: request body stalled", c->http->remote);
+        conn_close(c);
+        return;
+    }
+    if (cfg->http_idle_timeout - idle < next) next = cfg->http_idle_timeout - idle;
+    conn_timer(c, next);
+}
+
+void conn_http_on_timer(conn_t *c)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    http_reqparser_t *p = &c->http->p;
+    if (c->drain_wait) {
+        /* Responses are waiting for the client to read them: allow slow progress, not
+         * none. */
+        uint64_t quiet = uv_now(c->srv->loop) - c->http->last_tx;
+        if (quiet < cfg->http_idle_timeout) {
+            conn_timer(c, cfg->http_idle_timeout - quiet);
+            return;
+        }
+        log_debug(c->srv->log, "%s: client stopped reading responses", c->http->remote);
+        conn_close(c);
+        return;
+    }
+    if (p->started && !p->headers_done) {
+        conn_http_error(c, 408, "request_timeout", "request headers took too long", NULL);
+        return;
+    }
+    if (p->started) { /* headers are in and the body is arriving */
+        body_timer(c);
+        return;
+    }
+    conn_close(c); /* idle keep-alive connection */
+}

@@ -1,0 +1,255 @@
+/* conn_ws.c: WebSocket on a connection: frames in, protocol dispatch, control frames,
+ * keepalive pings and the closing handshake. */
+#include "io/conn.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+/* Reading pauses while this many of a connection's requests wait for their replies (store
+ * commits); it resumes as soon as one of them completes (tr_settled). */
+#define WS_PAUSE_PENDING 64
+
+static conn_t *conn_of(proto_client_t *pc)
+{
+    return (conn_t *)((char *)pc - offsetof(conn_t, pc));
+}
+
+static void tr_send(proto_client_t *pc, cbuf_t *frame)
+{
+    conn_t *c = conn_of(pc);
+    if (!c->close_sent) conn_send(c, frame);
+}
+
+static void tr_close(proto_client_t *pc, int code, const char *reason)
+{
+    conn_ws_close(conn_of(pc), code, reason);
+}
+
+static const char *tr_peer(proto_client_t *pc)
+{
+    conn_t *c = conn_of(pc);
+    return c->ip;
+}
+
+static void tr_release(proto_client_t *pc)
+{
+    free(conn_of(pc));
+}
+
+static int backlogged(const conn_t *c);
+
+/* A deferred request completed. Runs inside its store callback, so when that ends a pause
+ * it only fires the timer now: conn_ws_on_timer handles the held input from the loop. */
+static void tr_settled(proto_client_t *pc)
+{
+    conn_t *c = conn_of(pc);
+    if (c->ws_paused && !backlogged(c) && !c->closing && !c->finishing) conn_timer(c, 0);
+}
+
+static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release,
+                                               tr_settled};
+
+/* Arms the one timer for whichever comes first: the keepalive ping (or the pong
+ * deadline) and the protocol's auth deadline. Firing early is harmless: the timer
+ * handler checks what is really due. */
+static void arm_timer(conn_t *c, uint64_t now)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    uint64_t next = c->awaiting_pong ? c->ping_at + cfg->ws_pong_timeout
+                                     : c->last_rx + cfg->ws_ping_interval;
+    if (c->pc.deadline_ms && c->pc.deadline_ms < next) next = c->pc.deadline_ms;
+    c->pc.deadline_moved = 0;
+    conn_timer(c, next > now ? next - now : 0);
+}
+
+/* Queues a control frame (payload at most 125 bytes, borrowed). */
+static void send_control(conn_t *c, int opcode, const uint8_t *payload, size_t len)
+{
+    uint8_t frame[WS_MAX_HEADER + WS_MAX_CONTROL];
+    size_t h = ws_frame_header(frame, opcode, len);
+    if (len) memcpy(frame + h, payload, len);
+    cbuf_t *b = cbuf_from(frame, h + len);
+    conn_send(c, b);
+    cbuf_unref(b);
+}
+
+void conn_ws_start(conn_t *c, const auth_claims_t *claims)
+{
+    server_t *s = c->srv;
+    c->kind = CONN_WS;
+    c->ws = ch_malloc(sizeof(*c->ws));
+    ws_parser_init(c->ws, s->cfg->ws_max_message, 1);
+    proto_client_init(&c->pc, &s->app->proto.limits, &ws_transport, uv_now(s->loop));
+    c->pc.id = bus_member_next(s->app->bus);
+    c->awaiting_pong = 0;
+    c->close_sent = 0;
+    uint64_t now = uv_now(s->loop);
+    proto_auth_start(&s->app->proto, &c->pc, claims, now);
+    arm_timer(c, now);
+}
+
+void conn_ws_free(conn_t *c)
+{
+    cbuf_unref(c->ws_held);
+    c->ws_held = NULL;
+    if (!c->ws) return;
+    ws_parser_free(c->ws);
+    free(c->ws);
+    c->ws = NULL;
+}
+
+void conn_ws_close(conn_t *c, int code, const char *reason)
+{
+    if (c->closing || c->close_sent) return;
+    if (c->kind != CONN_WS) {
+        conn_finish(c, CONN_LINGER_MS);
+        return;
+    }
+    uint8_t payload[WS_MAX_CONTROL] = {0};
+    size_t len = code == WS_CLOSE_NO_STATUS ? 0
+                                            : ws_close_payload(payload, (uint16_t)code, reason);
+    /* Mark first: nothing may be queued after the close frame, and the queue cap must
+     * not recurse into another close. */
+    c->close_sent = 1;
+    send_control(c, WS_OP_CLOSE, payload, len);
+    char r[CONN_REMOTE_MAX];
+    if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_NO_STATUS)
+        log_debug(c->srv->log, "%s: closing websocket: %d %s", conn_remote(c, r), code,
+                  reason ? reason : "");
+    /* The peer answers with its own close frame; we send FIN after ours and drop the
+     * connection on its EOF (the server closes TCP first, RFC 6455 section 7.1.1). */
+    conn_finish(c, CONN_LINGER_MS);
+}
+
+static const char *close_reason(int code)
+{
+    switch (code) {
+    case WS_CLOSE_PROTOCOL: return "protocol error";
+    case WS_CLOSE_BAD_DATA: return "invalid UTF-8";
+    case WS_CLOSE_TOO_BIG: return "message too big";
+    default: return "";
+    }
+}
+
+/* 1 when the connection's own requests are backlogged: many replies wait for the store.
+ * Reading more of its requests would only add to them, and a pipelined burst committed
+ * together could queue more replies at once than ws_max_queue and close a client that
+ * reads them fine; so reading waits, and TCP flow control slows the client down instead.
+ * Output the client does not read is not a reason to wait: a client that stops reading
+ * is still closed at ws_max_queue (it must not hold its slot by never reading). */
+static int backlogged(const conn_t *c)
+{
+    return c->pc.pending >= WS_PAUSE_PENDING;
+}
+
+/* While paused the timer waits for the auth deadline only: the silence is ours, so no
+ * keepalive ping (its pong could not be read), and the end of the pause comes from
+ * tr_settled. */
+static void arm_paused(conn_t *c, uint64_t now)
+{
+    c->pc.deadline_moved = 0;
+    if (!c->pc.deadline_ms) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    conn_timer(c, c->pc.deadline_ms > now ? c->pc.deadline_ms - now : 0);
+}
+
+/* Keeps data[0..len) (the input not handled yet) and stops reading until backlogged()
+ * clears (tr_settled). */
+static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
+{
+    if (!c->ws_held) c->ws_held = cbuf_new(len);
+    cbuf_append(&c->ws_held, data, len);
+    if (!c->ws_paused) {
+        c->ws_paused = 1;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    arm_paused(c, uv_now(c->srv->loop));
+}
+
+void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
+{
+    server_t *s = c->srv;
+    c->awaiting_pong = 0; /* any bytes prove the peer is alive */
+    while (len > 0 && !c->finishing && !c->closing) {
+        if (!c->close_sent && backlogged(c)) {
+            pause_reading(c, data, len);
+            return;
+        }
+        size_t used = 0;
+        ws_event_t ev;
+        int rc = ws_parser_feed(c->ws, data, len, &used, &ev);
+        data += used;
+        len -= used;
+        if (rc == 0) return;
+        if (rc < 0) {
+            conn_ws_close(c, -rc, close_reason(-rc));
+            return;
+        }
+        switch (ev.type) {
+        case WS_EV_TEXT:
+            proto_handle_text(&s->app->proto, &c->pc, (const char *)ev.data, ev.len,
+                              uv_now(s->loop));
+            if (c->pc.deadline_moved && !c->close_sent) arm_timer(c, uv_now(s->loop));
+            break;
+        case WS_EV_BINARY:
+            conn_ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not supported");
+            return;
+        case WS_EV_PING:
+            send_control(c, WS_OP_PONG, ev.data, ev.len);
+            break;
+        case WS_EV_PONG:
+            break;
+        case WS_EV_CLOSE:
+            /* Echo the peer's code (an empty close is answered with an empty one). */
+            conn_ws_close(c, ev.close_code, NULL);
+            return;
+        }
+    }
+}
+
+void conn_ws_on_timer(conn_t *c)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    uint64_t now = uv_now(c->srv->loop);
+    proto_auth_tick(&c->srv->app->proto, &c->pc, now);
+    if (c->close_sent || c->finishing || c->closing) return;
+    if (c->ws_paused) {
+        if (backlogged(c)) { /* the auth deadline, or early */
+            arm_paused(c, now);
+            return;
+        }
+        /* Handle what was held (which may pause again), then read again. The silence
+         * while paused was ours: the keepalive starts over. */
+        cbuf_t *held = c->ws_held;
+        c->ws_held = NULL;
+        c->ws_paused = 0;
+        c->last_rx = now;
+        conn_ws_on_data(c, held->data + held->off, held->len);
+        cbuf_unref(held);
+        if (c->closing || c->finishing) return;
+        if (c->ws_paused) return; /* its timer is armed */
+        conn_resume(c);
+        if (c->close_sent) return;
+    }
+    if (c->awaiting_pong) {
+        if (now - c->ping_at >= cfg->ws_pong_timeout) {
+            char r[CONN_REMOTE_MAX];
+            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", conn_remote(c, r),
+                      (unsigned long long)cfg->ws_pong_timeout);
+            conn_close(c);
+            return;
+        }
+    } else if (now - c->last_rx >= cfg->ws_ping_interval) {
+        /* Incoming traffic does not re-arm the timer (that would be a heap update per
+         * message); the timer checks how long the line has really been silent. */
+        send_control(c, WS_OP_PING, NULL, 0);
+        c->awaiting_pong = 1;
+        c->ping_at = now;
+    }
+    arm_timer(c, now);
+}

@@ -1,0 +1,329 @@
+/* server.c: listener, signals, connection registry, per-iteration flush, shutdown. */
+#include "io/server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "io/conn.h"
+#include "util/mem.h"
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+    if (status < 0) {
+        log_warn(s->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(s);
+}
+
+/* Runs the flush list: every connection that got output this iteration writes it, all
+ * of them in one io_uring submission when the ring is there, else one writev each.
+ * Called from prepare (before the loop blocks, for output made by timers) and from check
+ * (right after I/O callbacks). */
+static void flush_all(server_t *s)
+{
+    conn_t *c = s->flush_list;
+    s->flush_list = NULL;
+    conn_flush_list(c, s->uring);
+    if (s->uring && uring_broken(s->uring)) {
+        log_error(s->log, "io_uring failed; writing with writev from now on");
+        uring_free(s->uring);
+        s->uring = NULL;
+    }
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    flush_all(h->data);
+}
+
+static void on_check(uv_check_t *h)
+{
+    flush_all(h->data);
+}
+
+void server_want_flush(server_t *s, conn_t *c)
+{
+    if (c->flush_listed) return;
+    c->flush_listed = 1;
+    c->flush_next = s->flush_list;
+    s->flush_list = c;
+}
+
+/* Resumes the HTTP connections whose output drained. Runs from the idle phase, so an
+ * API call made for a held-back request never runs inside a write callback. */
+static void on_resume(uv_idle_t *h)
+{
+    server_t *s = h->data;
+    conn_t *c = s->resume_list;
+    s->resume_list = NULL;
+    uv_idle_stop(&s->resume);
+    while (c) {
+        conn_t *next = c->resume_next;
+        c->resume_next = NULL;
+        c->resume_listed = 0;
+        conn_http_resume(c);
+        c = next;
+    }
+}
+
+void server_want_resume(server_t *s, conn_t *c)
+{
+    if (c->resume_listed || c->closing) return;
+    c->resume_listed = 1;
+    c->resume_next = s->resume_list;
+    s->resume_list = c;
+    uv_idle_start(&s->resume, on_resume);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_t *s = h->data;
+    if (s->stopping) {
+        log_warn(s->log, "second signal %d: closing everything now", signum);
+        for (conn_t *c = s->conns; c; c = c->next) conn_close(c);
+        return;
+    }
+    log_info(s->log, "signal %d: shutting down", signum);
+    server_stop(s);
+}
+
+static void close_server_handles(server_t *s)
+{
+    if (s->handles_closed) return;
+    s->handles_closed = 1;
+    if (!uv_is_closing((uv_handle_t *)&s->listener)) uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->prepare, NULL);
+    uv_close((uv_handle_t *)&s->check, NULL);
+    uv_close((uv_handle_t *)&s->resume, NULL);
+    uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    app_close(s->app);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    log_warn(s->log, "shutdown timeout: dropping %zu connection(s)", s->nconns);
+    for (conn_t *c = s->conns; c; c = c->next) conn_close(c);
+}
+
+void server_stop(server_t *s)
+{
+    if (s->stopping) return;
+    s->stopping = 1;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        else if (!conn_http_in_api(c))
+            conn_finish(c, CONN_LINGER_MS);
+        /* else: the answer on its way goes out with "Connection: close" */
+    }
+    if (s->nconns == 0) {
+        close_server_handles(s);
+        return;
+    }
+    uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, s->cfg->shutdown_timeout, 0);
+}
+
+int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa)
+{
+    const chorus_config_t *cfg = s->cfg;
+    net_ip_t ip;
+    if (cfg->max_connections_per_ip == 0 || net_ip_from_sockaddr(sa, &ip) != 0) return 0;
+    /* A trusted proxy speaks for many clients: its connections are not counted here. */
+    if (net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &ip)) return 0;
+    char key[NET_IP_KEY_MAX];
+    if (net_ip_group_key(&ip, (unsigned)cfg->max_connections_ipv6_prefix, key, sizeof(key)))
+        return 0;
+    server_ip_t *e = strmap_get(&s->per_ip, key);
+    if (e && e->count >= cfg->max_connections_per_ip) return -1;
+    if (!e) {
+        e = ch_calloc(1, sizeof(*e));
+        memcpy(e->key, key, sizeof(key));
+        strmap_put(&s->per_ip, e->key, e);
+    }
+    e->count++;
+    c->per_ip = e;
+    return 0;
+}
+
+/* Uncounts c from its address; the entry goes with its last connection. */
+static void ip_release(server_t *s, conn_t *c)
+{
+    server_ip_t *e = c->per_ip;
+    if (!e) return;
+    c->per_ip = NULL;
+    if (--e->count > 0) return;
+    strmap_del(&s->per_ip, e->key);
+    free(e);
+}
+
+void server_conn_gone(server_t *s, conn_t *c)
+{
+    ip_release(s, c);
+    if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
+        conn_t **pp = &s->resume_list;
+        while (*pp != c)
+            pp = &(*pp)->resume_next;
+        *pp = c->resume_next;
+        c->resume_listed = 0;
+    }
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    if (s->stopping && s->nconns == 0) close_server_handles(s);
+}
+
+const char *server_http_date(server_t *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof(s->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+/* Binds and listens; writes the bound address ("127.0.0.1:8080", "[::1]:8080") into
+ * name, which is how a port-0 listener learns its port. */
+static int bind_listener(server_t *s, char *name, size_t cap)
+{
+    const chorus_config_t *cfg = s->cfg;
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);
+    if (rc != 0) rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port,
+                                  (struct sockaddr_in6 *)&addr);
+    if (rc != 0) {
+        log_error(s->log, "listen address '%s' is not a numeric IPv4 or IPv6 address",
+                  cfg->listen_host);
+        return rc;
+    }
+    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc != 0) {
+        log_error(s->log, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                  uv_strerror(rc));
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    char host[64] = "?";
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    if (bound.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
+        snprintf(name, cap, "[%s]:%d", host, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+        snprintf(name, cap, "%s:%d", host, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+    }
+    return 0;
+}
+
+/* A revocation took effect: close sub's WebSocket connections whose token it refuses. */
+static void on_revoked(void *ud, const char *sub)
+{
+    server_t *s = ud;
+    for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
+        if (revoke_check(s->app->api.revoke, &c->pc.user) != 0)
+            conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
+    }
+}
+
+int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+                 app_t *app)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    s->log = log;
+    s->app = app;
+    s->date_sec = -1;
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof(seed));
+    strmap_init(&s->per_ip, seed);
+
+    char real[PATH_MAX];
+    if (realpath(cfg->web_dir, real)) {
+        s->web_root = ch_strdup(real);
+    } else {
+        log_warn(log, "web directory '%s' not found: static files are disabled",
+                 cfg->web_dir);
+    }
+    s->handshake.origins = (const char *const *)cfg->origins;
+    s->handshake.norigins = cfg->norigins;
+    s->handshake.subprotocol = "chorus.v1";
+    s->handshake.public_url = cfg->public_url;
+
+    /* Signal handlers go in before the listener exists: once the "listening" line is out,
+     * a SIGTERM must already mean a clean stop. */
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_prepare_init(loop, &s->prepare);
+    uv_check_init(loop, &s->check);
+    s->prepare.data = s->check.data = s;
+    uv_prepare_start(&s->prepare, on_prepare);
+    uv_check_start(&s->check, on_check);
+    /* Neither keeps the loop alive by itself. */
+    uv_unref((uv_handle_t *)&s->prepare);
+    uv_unref((uv_handle_t *)&s->check);
+    uv_idle_init(loop, &s->resume);
+    s->resume.data = s;
+    uv_timer_init(loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    if (cfg->io_uring) {
+        s->uring = uring_new(SERVER_URING_DEPTH);
+        if (s->uring)
+            log_info(log, "sending with io_uring, up to %d sends a submission",
+                     SERVER_URING_DEPTH);
+        else
+            log_info(log, "io_uring is not available (%s): one writev per connection",
+                     strerror(errno));
+    }
+    app->api.revoked = on_revoked;
+    app->api.revoked_ud = s;
+
+    char name[96];
+    int rc = bind_listener(s, name, sizeof(name));
+    if (rc != 0) {
+        /* Every handle must finish closing before the caller frees s. */
+        close_server_handles(s);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return rc;
+    }
+    log_info(log, "listening on %s", name);
+    return 0;
+}
+
+void server_free(server_t *s)
+{
+    CH_ASSERT(s->nconns == 0);
+    if (s->uring) {
+        uint64_t subs, sends;
+        uring_stats(s->uring, &subs, &sends);
+        log_info(s->log, "io_uring: %" PRIu64 " sends in %" PRIu64 " submissions", sends, subs);
+    }
+    uring_free(s->uring);
+    s->uring = NULL;
+    CH_ASSERT(s->per_ip.count == 0);
+    strmap_free(&s->per_ip);
+    free(s->web_root);
+    s->web_root = NULL;
+}

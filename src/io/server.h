@@ -1,0 +1,98 @@
+/* server.h: the server context: one libuv loop, the listener, signals, the connection
+ * registry and the once-per-iteration flush of output ("corking"). The application it
+ * serves (store, rooms, ops, API) is an app_t (app.h), borrowed. */
+#ifndef CHORUS_SERVER_H
+#define CHORUS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "app/app.h"
+#include "util/config.h"
+#include "util/net_addr.h"
+#include "util/log.h"
+#include "util/strmap.h"
+#include "io/uring.h"
+#include "io/ws_handshake.h"
+
+typedef struct conn_s conn_t;
+
+/* Open connections from one address (net_sockaddr_key), for --max-connections-per-ip. */
+typedef struct {
+    uint64_t count;
+    char key[NET_IP_KEY_MAX];
+} server_ip_t;
+
+/* Reads are handed to the protocol code synchronously, so one buffer per loop serves
+ * every connection and an idle connection holds no read buffer at all. 64 KiB: the
+ * largest read libuv asks for in one go on Linux. */
+#define SERVER_READ_BUF (64 * 1024)
+
+/* Sends per io_uring submission: a broadcast to more receivers takes several. */
+#define SERVER_URING_DEPTH 256
+
+typedef struct server_s {
+    uv_loop_t *loop;               /* borrowed */
+    const chorus_config_t *cfg;    /* borrowed */
+    log_t *log;                    /* borrowed */
+    uv_tcp_t listener;
+    uv_signal_t sigint, sigterm;
+    uv_prepare_t prepare;          /* flushes output produced by timers */
+    uv_check_t check;              /* flushes output produced by I/O callbacks */
+    uv_timer_t shutdown_timer;
+    conn_t *conns;                 /* every open connection (doubly linked) */
+    size_t nconns;
+    strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
+    conn_t *flush_list;            /* connections with output queued this iteration */
+    conn_t *resume_list;           /* HTTP connections whose output drained (see resume) */
+    uv_idle_t resume;              /* runs while resume_list is not empty */
+    uring_t *uring;                /* owned: batches the flush's sends; NULL = writev each */
+    char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
+    app_t *app;                    /* borrowed: what the connections speak to */
+    ws_handshake_opts_t handshake;
+    char date[40];                 /* cached HTTP Date header value */
+    int64_t date_sec;
+    int stopping;                  /* a signal asked us to stop */
+    int handles_closed;            /* server handles closed, loop can end */
+    char readbuf[SERVER_READ_BUF];
+} server_t;
+
+/* Initialises s on loop with cfg, log and the application app (all borrowed; they must
+ * outlive s; app was built on the same loop), binds and listens. Returns 0, or a
+ * negative libuv error with a log line saying what failed; then s's handles are closed
+ * (the loop was run) and s only needs server_free. */
+int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+                 app_t *app);
+
+/* Starts a graceful stop: stop accepting, close WebSockets with 1001, let pending
+ * writes drain, force-close what remains after cfg->shutdown_timeout. Once every
+ * connection is closed, the server's handles close and so do the app's (app_close):
+ * the loop ends. */
+void server_stop(server_t *s);
+
+/* Frees what s owns once uv_run returned (not the app). */
+void server_free(server_t *s);
+
+/* Marks c as having output; it is written once at the end of this loop iteration. */
+void server_want_flush(server_t *s, conn_t *c);
+
+/* Marks HTTP connection c to be resumed (conn_http_resume) from the loop's idle phase,
+ * outside any write callback, before this iteration's output is flushed. */
+void server_want_resume(server_t *s, conn_t *c);
+
+/* Counts c toward the connections of its peer address sa (borrowed). Returns 0, or -1
+ * when that address (an IPv6 one grouped by cfg->max_connections_ipv6_prefix) already has
+ * cfg->max_connections_per_ip open; c is then not counted. A peer in
+ * cfg->trusted_proxies is never counted (it speaks for many clients). server_conn_gone
+ * uncounts. */
+int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa);
+
+/* Called by the connection code when c is gone (after its handles closed). */
+void server_conn_gone(server_t *s, conn_t *c);
+
+/* Returns the current HTTP Date header value (cached per second). */
+const char *server_http_date(server_t *s);
+
+#endif

@@ -1,0 +1,192 @@
+/* api.h: the REST API under /api/. Routes a request to its handler, checks rate limits and
+ * the bearer token, and lets handlers answer later (after store or hashing work on other
+ * threads). Knows nothing of sockets: the transport hands over a request and gets the
+ * response back through the done callback it set. */
+#ifndef CHORUS_API_H
+#define CHORUS_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "auth/audit_agg.h"
+#include "auth/auth_jwt.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "auth/revoke.h"
+#include "util/rl_map.h"
+#include "store/store.h"
+
+typedef struct api_s api_t;
+struct rooms_s;
+typedef struct api_req_s api_req_t;
+
+/* Route groups, each with its own rate limits. */
+typedef enum { API_GROUP_AUTH, API_GROUP_API } api_group_t;
+
+/* Route flags. */
+#define API_PUBLIC 1u /* no bearer token needed */
+
+#define API_MAX_PARAMS 4
+
+typedef void (*api_handler_fn)(api_req_t *r);
+
+typedef struct {
+    int method;          /* enum http_method */
+    const char *pattern; /* "/api/rooms/:id/join": ':' segments are captured in order */
+    api_handler_fn fn;
+    unsigned flags;
+    api_group_t group;
+} api_route_t;
+
+/* One request. Created by the transport with api_req_new, handed to api_handle, answered
+ * exactly once with api_respond* (then the transport's done callback runs and frees it
+ * with api_req_free). Everything here is a copy: it outlives the connection. */
+struct api_req_s {
+    api_t *api;
+    int method;
+    char *path;                 /* owned, still percent-encoded */
+    char *query;                /* owned, "" when none */
+    char *bearer;               /* owned; the Authorization bearer token, NULL if none */
+    const char *body;           /* owned copy of the body, NUL-terminated; NULL if none */
+    size_t body_len;
+    json_t *json;               /* the body parsed as JSON (after routing), or NULL */
+    char ip[STORE_IP_LEN];
+    const char *params[API_MAX_PARAMS]; /* captured ':' segments, pointing into path */
+    size_t nparams;
+    char *param_buf;            /* owned storage for params */
+    auth_claims_t user;         /* valid when authed */
+    int authed;
+    /* response */
+    int status;
+    json_t *resp;               /* owned until done runs */
+    char extra[192];            /* extra CRLF-terminated header lines */
+    /* transport */
+    void (*done)(api_req_t *r); /* runs once the response is ready; frees r */
+    void *conn;                 /* the transport's; NULL once the client went away */
+    /* handler scratch: the store request and a secret that is wiped after use */
+    store_req_t sreq;
+    uv_work_t work;
+    char secret[1025];
+    size_t secret_len;
+    char secret2[1025];         /* a second one (the new password of a change) */
+    size_t secret2_len;
+    int match;                  /* password verify result */
+};
+
+typedef struct {
+    char dummy_hash[STORE_HASH_LEN]; /* verified for unknown emails, so timing tells nothing */
+} api_auth_state_t;
+
+struct api_s {
+    uv_loop_t *loop;             /* borrowed */
+    const chorus_config_t *cfg;  /* borrowed */
+    log_t *log;                  /* borrowed */
+    store_t *store;              /* borrowed */
+    auth_jwt_t *jwt;             /* borrowed */
+    struct rooms_s *rooms;       /* borrowed */
+    rl_map_t *rl_auth;           /* per IP, /api/auth/ */
+    rl_map_t *rl_api_ip;         /* per IP, other routes */
+    rl_map_t *rl_api_user;       /* per user, other routes */
+    rl_map_t *rl_account;        /* per account (email): failed password checks */
+    rl_rule_t rule_auth, rule_api_ip, rule_api_user, rule_account;
+    uv_timer_t sweep;            /* drops refilled rate-limit entries */
+    audit_agg_t *audit_agg;      /* repeated failures of the current audit window */
+    uv_timer_t audit_timer;      /* ends audit windows, prunes old audit rows */
+    uint64_t audit_pruned_ms;    /* loop time of the last prune */
+    int audit_pruning;           /* a prune (chain) is running */
+    api_auth_state_t auth;
+    revoke_t *revoke;            /* owned: revoked tokens, checked on every request */
+    /* Called after a revocation took effect, with the user it concerns, so the server can
+     * close that user's WebSocket connections whose token is now refused (may be NULL). */
+    void (*revoked)(void *ud, const char *sub);
+    void *revoked_ud;
+};
+
+/* Initialises a on loop and loads the revocations from the store (running the loop
+ * until they are in); every pointer is borrowed and must outlive a. Returns 0 or -1
+ * (with a log line). */
+int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
+             store_t *store, auth_jwt_t *jwt);
+
+/* Stops a's timer; its memory is freed once the loop ran the close callback. */
+void api_close(api_t *a);
+
+/* Returns a new request for method and the target's path and query (borrowed, copied).
+ * The caller then sets ip, bearer, body (api_req_set_body), done and conn. */
+api_req_t *api_req_new(api_t *a, int method, const char *path, size_t path_len,
+                       const char *query, size_t query_len);
+
+/* Copies the body and the bearer token value (both borrowed; bearer may be NULL). */
+void api_req_set_body(api_req_t *r, const char *body, size_t len);
+void api_req_set_bearer(api_req_t *r, const char *value, size_t len);
+
+/* Frees r and what it owns. */
+void api_req_free(api_req_t *r);
+
+/* Routes r. The response arrives through r->done, from inside this call or later. */
+void api_handle(api_req_t *r);
+
+/* Answers r with status and body (stolen), then runs r->done. */
+void api_respond(api_req_t *r, int status, json_t *body);
+
+/* Answers r with {"success":false,"error":{code,message}}. */
+void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answers 400 {"error":{"code":"validation_error","field":field,"message":message}}. */
+void api_invalid(api_req_t *r, const char *field, const char *message);
+
+/* Takes a token for key (borrowed; hashed when longer than RL_MAP_KEY_MAX) from m.
+ * Returns 1 when allowed; else answers 429 rate_limited with Retry-After and returns 0. */
+int api_rate_ok(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key);
+
+/* Gives back the token api_rate_ok took for key (limits that count failures only). */
+void api_rate_refund(api_req_t *r, rl_map_t *m, const rl_rule_t *rule, const char *key);
+
+/* Records an audit event (fire and forget). user_id may be NULL. */
+void api_audit(api_t *a, const char *event, const char *user_id, const char *ip,
+               const char *detail);
+
+/* Records a failure event (refused token, failed login) through the aggregator: the first
+ * of its source in a window is written at once, repeats are counted and written as one
+ * row (with count) when the window ends. user_id may be NULL. */
+void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
+                       const char *detail);
+
+/* api_audit.c: starts the audit window timer and the first prune; api_audit_stop
+ * writes the window's counts and closes the timer. */
+void api_audit_start(api_t *a);
+void api_audit_stop(api_t *a);
+
+/* api_revoke.c: creates a->revoke and loads the live revocations from the store (running
+ * the loop until they are in). Returns 0 or -1 (logged). */
+int api_revoke_load(api_t *a);
+
+/* Drops the ended revocations from memory and, when there were any, from the store. */
+void api_revoke_sweep(api_t *a);
+
+/* Revokes, in memory at once, the token jti of user sub (borrowed) until until_s, or the
+ * tokens of sub whose "ep" is below epoch (REVOKE_ALL: every one), then runs a->revoked.
+ * The caller writes the same revocation to the store. */
+void api_revoke_token(api_t *a, const char *sub, const auth_jti_t *jti, int64_t until_s);
+void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s);
+
+/* Routes of the accounts module (api_auth.c). */
+extern const api_route_t api_auth_routes[];
+extern const size_t api_auth_nroutes;
+
+/* Routes of the rooms module (api_rooms.c). */
+extern const api_route_t api_rooms_routes[];
+extern const size_t api_rooms_nroutes;
+
+/* The HTTP status that answers a room operation's outcome kind (a rooms_errno_t, rooms.h;
+ * 200 for ROOMS_OK): the one place where domain errors become statuses (api_rooms.c). */
+int api_status_of(int kind);
+
+/* Prepares the accounts module (the dummy hash). Returns 0 or -1. */
+int api_auth_init(api_t *a);
+
+#endif

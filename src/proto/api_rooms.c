@@ -1,0 +1,537 @@
+/* api_rooms.c: rooms over REST (seed 003's routes and a few beyond). The rules are in
+ * rooms.c; this file reads the request and shapes the answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <http_parser.h>
+
+#include "proto/api.h"
+#include "util/mem.h"
+#include "domain/room_code.h"
+#include "domain/room_rules.h"
+#include "domain/rooms.h"
+
+#define MESSAGES_MAX 200
+/* Public rooms per page: default and most (a summary is under 1 KiB). */
+#define PUBLIC_PAGE_DEFAULT 50
+#define PUBLIC_PAGE_MAX 100
+
+static rooms_t *rooms_of(api_req_t *r)
+{
+    return r->api->rooms;
+}
+
+int api_status_of(int kind)
+{
+    switch ((rooms_errno_t)kind) {
+    case ROOMS_OK:
+        return 200;
+    case ROOMS_E_INVALID:
+        return 400;
+    case ROOMS_E_FORBIDDEN:
+        return 403;
+    case ROOMS_E_NOT_FOUND:
+        return 404;
+    case ROOMS_E_CONFLICT:
+        return 409;
+    case ROOMS_E_TOO_LARGE:
+        return 413;
+    case ROOMS_E_LIMIT:
+        return 429;
+    case ROOMS_E_RATE_LIMITED:
+        return 429;
+    case ROOMS_E_QUOTA:
+        return 507; /* Insufficient Storage: retrying does not help */
+    case ROOMS_E_UNAVAILABLE:
+        return 503;
+    case ROOMS_E_IO:
+        return 500;
+    }
+    return 500;
+}
+
+/* Status for a successful answer, kept in the request while the work is in flight. */
+static void done_with(api_req_t *r, int ok_status, const rooms_err_t *err, json_t *result)
+{
+    if (err && err->kind) {
+        int status = api_status_of(err->kind);
+        if (err->field)
+            api_respond(r, status,
+                        json_pack("{s:b, s:{s:s, s:s, s:s}}", "success", 0, "error", "code",
+                                  err->code, "field", err->field, "message", err->message));
+        else
+            api_error(r, status, err->code, "%s", err->message);
+        json_decref(result);
+        return;
+    }
+    api_respond(r, ok_status, result);
+}
+
+static void done_200(void *ud, const rooms_err_t *err, json_t *result)
+{
+    done_with(ud, 200, err, result);
+}
+
+/* room (the lookup's result, NULL for none) when the caller may learn of it as seek says
+ * (rooms_access), else NULL after answering 404 not_found (the same for a room that does
+ * not exist and one the caller may not know of) or 429 rate_limited. */
+static room_t *room_allowed(api_req_t *r, room_t *room, rooms_seek_t seek)
+{
+    uint64_t retry_ms = 0;
+    int rc = rooms_access(rooms_of(r), room, r->user.sub, r->ip, seek, &retry_ms);
+    if (rc == 0) return room;
+    if (rc == ROOMS_E_RATE_LIMITED) {
+        unsigned long long secs = (retry_ms + 999) / 1000;
+        if (secs == 0) secs = 1;
+        snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", secs);
+        api_error(r, api_status_of(rc), "rate_limited",
+                  "too many lookups of rooms you are not in; retry in %llu s", secs);
+    } else {
+        api_error(r, api_status_of(ROOMS_E_NOT_FOUND), "not_found", "no such room");
+    }
+    return NULL;
+}
+
+/* The room of the :roomId parameter for a participant, or NULL after answering
+ * (room_allowed). */
+static room_t *room_param(api_req_t *r)
+{
+    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_MEMBER);
+}
+
+/* The room of the :roomId parameter for anyone who knows its id (join, look). */
+static room_t *room_param_any(api_req_t *r)
+{
+    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_ANY);
+}
+
+static int is_participant(room_t *room, const char *user_id)
+{
+    room_member_t *m = room_member(room, user_id);
+    return m && !m->banned;
+}
+
+/* Room JSON without what only participants see (state, currentMode): for lists and for
+ * callers who are not in the room (a new reference). */
+static json_t *room_summary_json(rooms_t *rs, const room_t *room)
+{
+    json_t *j = room_json(rs, room);
+    json_object_del(j, "state");
+    json_object_del(j, "currentMode");
+    return j;
+}
+
+/* Room JSON for the caller: state and participants only for participants (seed 003's row
+ * rules). */
+static json_t *room_for(api_req_t *r, room_t *room)
+{
+    if (!is_participant(room, r->user.sub)) return room_summary_json(rooms_of(r), room);
+    json_t *j = room_json(rooms_of(r), room);
+    json_object_set_new(j, "participants", room_members_json(room));
+    return j;
+}
+
+/* Host actions go to the audit table once they succeeded. */
+static void audited(api_req_t *r, int ok_status, const char *event, const rooms_err_t *err,
+                    json_t *result)
+{
+    if (!err || !err->kind) {
+        char detail[128];
+        json_t *room = json_object_get(result, "room");
+        snprintf(detail, sizeof(detail), "room %s%s%s",
+                 room ? json_string_value(json_object_get(room, "id")) : r->params[0],
+                 r->nparams > 0 && strcmp(event, "room_kick") == 0 ? " user " : "",
+                 strcmp(event, "room_kick") == 0
+                     ? json_string_value(json_object_get(r->json, "userId"))
+                     : "");
+        api_audit(r->api, event, r->user.sub, r->ip, detail);
+    }
+    done_with(r, ok_status, err, result);
+}
+
+static void done_create(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 201, "room_create", err, result);
+}
+
+static void done_delete(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_delete", err, result);
+}
+
+static void done_kick(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_kick", err, result);
+}
+
+static void h_create(api_req_t *r)
+{
+    rooms_create(rooms_of(r), &r->user, r->json, done_create, r);
+}
+
+static void h_list_mine(api_req_t *r)
+{
+    json_t *a = json_array();
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&rooms_of(r)->by_id, &i, &k, &v);)
+        if (is_participant(v, r->user.sub)) json_array_append_new(a, room_json(rooms_of(r), v));
+    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "rooms", a));
+}
+
+/* Newest first, then by id: the order of the public list (a total order, so a cursor
+ * names a position even when its room is gone). */
+static int public_before(const room_t *a, int64_t created_at, const char *id)
+{
+    if (a->created_at != created_at) return a->created_at > created_at;
+    return strcmp(a->id, id) < 0;
+}
+
+static int public_cmp(const void *x, const void *y)
+{
+    const room_t *a = *(room_t *const *)x, *b = *(room_t *const *)y;
+    return public_before(a, b->created_at, b->id) ? -1 : public_before(b, a->created_at, a->id);
+}
+
+/* Parses a public-list cursor, "<createdAt>.<id>", into *created_at and id. Returns 0, or
+ * -1 when it is not one. */
+static int public_cursor_parse(const char *s, int64_t *created_at, char id[STORE_ID_LEN])
+{
+    char *end;
+    long long t = strtoll(s, &end, 10);
+    if (end == s || *end != '.' || t < 0) return -1;
+    size_t n = strlen(end + 1);
+    if (n == 0 || n >= STORE_ID_LEN) return -1;
+    *created_at = t;
+    memcpy(id, end + 1, n + 1);
+    return 0;
+}
+
+/* The query parameter name (raw, borrowed into buf of cap bytes), or NULL when absent or
+ * too long (then *too_long is set). */
+static const char *query_str(const api_req_t *r, const char *name, char *buf, size_t cap,
+                             int *too_long)
+{
+    size_t n = strlen(name);
+    const char *found = NULL;
+    for (const char *q = r->query; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            if (len - n - 1 >= cap) {
+                *too_long = 1;
+                return NULL;
+            }
+            memcpy(buf, q + n + 1, len - n - 1);
+            buf[len - n - 1] = 0;
+            found = buf;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return found;
+}
+
+static int query_int(api_req_t *r, const char *name, int64_t *out);
+
+/* The public rooms, a page at a time, without state (docs/api.md): a lobby's list must
+ * not grow with what hosts put in their rooms. */
+static void h_list_public(api_req_t *r)
+{
+    int64_t limit = PUBLIC_PAGE_DEFAULT, after_t = INT64_MAX;
+    char after_id[STORE_ID_LEN] = "", cbuf[STORE_ID_LEN + 24];
+    int too_long = 0;
+    if (query_int(r, "limit", &limit)) return;
+    if (limit < 1 || limit > PUBLIC_PAGE_MAX) {
+        api_invalid(r, "limit", "limit must be 1 to 100");
+        return;
+    }
+    const char *cursor = query_str(r, "cursor", cbuf, sizeof(cbuf), &too_long);
+    if (too_long || (cursor && public_cursor_parse(cursor, &after_t, after_id) != 0)) {
+        api_invalid(r, "cursor", "cursor must be a nextCursor from an earlier page");
+        return;
+    }
+    room_t **all = NULL;
+    size_t n = 0, cap = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&rooms_of(r)->by_id, &i, &k, &v);) {
+        room_t *room = v;
+        if (!room->is_public) continue;
+        if (cursor && (room->created_at > after_t ||
+                       (room->created_at == after_t && strcmp(room->id, after_id) <= 0)))
+            continue; /* at or before the cursor */
+        if (n == cap) all = ch_realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
+        all[n++] = room;
+    }
+    if (n) qsort(all, n, sizeof(*all), public_cmp);
+    json_t *a = json_array();
+    size_t page = n < (size_t)limit ? n : (size_t)limit;
+    for (size_t i = 0; i < page; i++)
+        json_array_append_new(a, room_summary_json(rooms_of(r), all[i]));
+    json_t *next = json_null();
+    if (n > page) {
+        const room_t *last = all[page - 1];
+        next = json_sprintf("%lld.%s", (long long)last->created_at, last->id);
+    }
+    free(all);
+    api_respond(r, 200,
+                json_pack("{s:b, s:o, s:o}", "success", 1, "rooms", a, "nextCursor", next));
+}
+
+static void h_by_code(api_req_t *r)
+{
+    char code[ROOM_CODE_LEN + 1];
+    if (!room_code_parse(r->params[0], strlen(r->params[0]), code)) {
+        api_error(r, 400, "invalid_code",
+                  "a room code is 6 characters from ABCDEFGHJKLMNPQRSTUVWXYZ23456789");
+        return;
+    }
+    room_t *room = room_allowed(r, strmap_get(&rooms_of(r)->by_code, code), ROOMS_SEEK_ANY);
+    if (!room) return;
+    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
+}
+
+static void h_get(api_req_t *r)
+{
+    room_t *room = room_param_any(r);
+    if (room) api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
+}
+
+static void h_join(api_req_t *r)
+{
+    room_t *room = room_param_any(r);
+    if (!room) return;
+    json_t *dn = r->json ? json_object_get(r->json, "displayName") : NULL;
+    if (r->json && !json_is_object(r->json)) {
+        api_error(r, 400, "bad_request", "the body must be a JSON object");
+        return;
+    }
+    if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
+               json_string_length(dn) >= STORE_NAME_LEN)) {
+        api_invalid(r, "displayName", "displayName must be a non-empty string");
+        return;
+    }
+    rooms_join(rooms_of(r), room, &r->user, dn ? json_string_value(dn) : NULL, done_200, r);
+}
+
+static void h_leave(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_leave(rooms_of(r), room, r->user.sub, "left", done_200, r);
+}
+
+static void h_participants(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "participants",
+                                  room_members_json(room)));
+}
+
+static int query_int(api_req_t *r, const char *name, int64_t *out);
+
+/* The room's shared scene state for backends and tools: every entity (with its lock) and
+ * the state version. Changes go over WebSocket (docs/protocol.md "Entities"). */
+static void h_entities(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    /* Pages of at most the reply budget: the first one (a full answer's), or with
+     * version and cursor the one that follows it (a sync answer, docs/protocol.md). */
+    int64_t version = -1, cursor = -1;
+    if (query_int(r, "version", &version) || query_int(r, "cursor", &cursor)) return;
+    int first = version < 0;
+    if (first)
+        version = cursor = room->state_version + 1;
+    else if (cursor < 0)
+        cursor = version;
+    json_t *page = entset_sync_page(&room->ents, version, cursor, room->state_version,
+                                    room->state, rooms_of(r)->lim.max_reply);
+    if (first) {
+        json_object_del(page, "type");
+        json_object_del(page, "locks");
+    }
+    json_object_set_new(page, "success", json_true());
+    api_respond(r, 200, page);
+}
+
+/* Reads query parameter name as a non-negative integer into *out (unchanged when
+ * absent). Returns 0, or -1 after answering 400. */
+static int query_int(api_req_t *r, const char *name, int64_t *out)
+{
+    size_t n = strlen(name);
+    for (const char *q = r->query; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            char *end;
+            long long v = strtoll(q + n + 1, &end, 10);
+            if (end != q + len || end == q + n + 1 || v < 0) {
+                char msg[64];
+                snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
+                api_invalid(r, name, msg);
+                return -1;
+            }
+            *out = v;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return 0;
+}
+
+static void h_messages(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    int64_t limit = 50, before = -1, after = -1;
+    if (query_int(r, "limit", &limit) || query_int(r, "before", &before) ||
+        query_int(r, "after", &after))
+        return;
+    if (limit < 1 || limit > MESSAGES_MAX) {
+        api_invalid(r, "limit", "limit must be 1 to 200");
+        return;
+    }
+    rooms_history(rooms_of(r), room, before, after, (uint32_t)limit, done_200, r);
+}
+
+static void h_state(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_patch_state(rooms_of(r), room, r->user.sub, r->json, done_200, r);
+}
+
+static void h_delete(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_delete(rooms_of(r), room, &r->user, done_delete, r);
+}
+
+static void done_code(void *ud, const rooms_err_t *err, json_t *result)
+{
+    audited(ud, 200, "room_code_rotate", err, result);
+}
+
+static void h_code(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_rotate_code(rooms_of(r), room, r->user.sub, done_code, r);
+}
+
+static void h_kick(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    json_t *uid = json_is_object(r->json) ? json_object_get(r->json, "userId") : NULL;
+    json_t *ban = json_is_object(r->json) ? json_object_get(r->json, "ban") : NULL;
+    if (!json_is_string(uid) || (ban && !json_is_boolean(ban))) {
+        api_invalid(r, json_is_string(uid) ? "ban" : "userId",
+                    "send {\"userId\": \"…\", \"ban\": false}");
+        return;
+    }
+    rooms_kick(rooms_of(r), room, &r->user, json_string_value(uid), ban && json_is_true(ban),
+               done_kick, r);
+}
+
+/* ---- settings and bans (host only) ---- */
+
+static void done_update(void *ud, const rooms_err_t *err, json_t *result)
+{
+    api_req_t *r = ud;
+    if (!err || !err->kind) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "room %s", r->params[0]);
+        api_audit(r->api, "room_update", r->user.sub, r->ip, detail);
+    }
+    done_with(r, 200, err, result);
+}
+
+static void done_unban(void *ud, const rooms_err_t *err, json_t *result)
+{
+    api_req_t *r = ud;
+    if (!err || !err->kind) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "room %s user %s", r->params[0], r->params[1]);
+        api_audit(r->api, "room_unban", r->user.sub, r->ip, detail);
+    }
+    done_with(r, 200, err, result);
+}
+
+static void h_update(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (room) rooms_update(rooms_of(r), room, r->user.sub, r->json, done_update, r);
+}
+
+static void h_bans(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    if (!room_may_manage(room->host_id, r->user.sub)) {
+        api_error(r, 403, "forbidden", "only the host sees the bans");
+        return;
+    }
+    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "bans", rooms_bans_json(room)));
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s in place (a path segment; it only shrinks). Returns 0, or -1 for a
+ * bad escape or an encoded NUL. */
+static int unescape_segment(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        if (*p != '%') {
+            *o++ = *p;
+            continue;
+        }
+        int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
+        if (lo < 0 || (hi == 0 && lo == 0)) return -1;
+        *o++ = (char)(hi * 16 + lo);
+        p += 2;
+    }
+    *o = '\0';
+    return 0;
+}
+
+static void h_unban(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    /* params point into param_buf, which the request owns. */
+    char *user_id = (char *)r->params[1];
+    if (unescape_segment(user_id) != 0 || strlen(user_id) >= STORE_SUB_LEN) {
+        api_invalid(r, "userId", "userId must be a percent-encoded id of up to 128 bytes");
+        return;
+    }
+    rooms_unban(rooms_of(r), room, &r->user, user_id, done_unban, r);
+}
+
+/* Literal paths come before ':roomId' ones with the same shape. */
+const api_route_t api_rooms_routes[] = {
+    {HTTP_POST, "/api/rooms/create", h_create, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms", h_list_mine, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/public", h_list_public, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/code/:roomCode", h_by_code, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId", h_get, 0, API_GROUP_API},
+    {HTTP_DELETE, "/api/rooms/:roomId", h_delete, 0, API_GROUP_API},
+    {HTTP_POST, "/api/rooms/:roomId/join", h_join, 0, API_GROUP_API},
+    {HTTP_DELETE, "/api/rooms/:roomId/leave", h_leave, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/participants", h_participants, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/messages", h_messages, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/entities", h_entities, 0, API_GROUP_API},
+    {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
+    {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},
+    {HTTP_POST, "/api/rooms/:roomId/code", h_code, 0, API_GROUP_API},
+    {HTTP_PATCH, "/api/rooms/:roomId", h_update, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/bans", h_bans, 0, API_GROUP_API},
+    {HTTP_DELETE, "/api/rooms/:roomId/bans/:userId", h_unban, 0, API_GROUP_API},
+};
+const size_t api_rooms_nroutes = CH_ARRAY_LEN(api_rooms_routes);

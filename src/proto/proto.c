@@ -1,0 +1,452 @@
+/* proto.c: envelope decoding, op dispatch, replies. */
+#include "proto/proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/mem.h"
+#include "util/utf8.h"
+#include "proto/ws_frame.h"
+
+static void op_echo(proto_req_t *req)
+{
+    json_t *data = json_object_get(req->msg, "data");
+    proto_reply_ok(req, data ? json_incref(data) : NULL);
+}
+
+static const proto_op_t core_ops[] = {
+    {"echo", op_echo, PROTO_OP_PUBLIC},
+};
+
+/* FNV-1a: short op names, no adversarial pressure (the table is fixed at start-up). */
+static size_t hash_name(const char *s)
+{
+    size_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static const proto_op_t *lookup(const proto_t *p, const char *name)
+{
+    for (size_t i = hash_name(name) & (p->nslots - 1);; i = (i + 1) & (p->nslots - 1)) {
+        const proto_op_t *o = p->slots[i];
+        if (!o) return NULL;
+        if (strcmp(o->name, name) == 0) return o;
+    }
+}
+
+static void insert(const proto_op_t **slots, size_t nslots, const proto_op_t *op)
+{
+    size_t i = hash_name(op->name) & (nslots - 1);
+    while (slots[i]) {
+        CH_ASSERT(strcmp(slots[i]->name, op->name) != 0);
+        i = (i + 1) & (nslots - 1);
+    }
+    slots[i] = op;
+}
+
+void proto_register(proto_t *p, const proto_op_t *ops, size_t n)
+{
+    if ((p->nops + n) * 2 > p->nslots) {
+        /* Keep the load under 1/2 so probes stay short. */
+        size_t nslots = p->nslots ? p->nslots : 16;
+        while ((p->nops + n) * 2 > nslots) nslots *= 2;
+        const proto_op_t **slots = ch_calloc(nslots, sizeof(*slots));
+        for (size_t i = 0; i < p->nslots; i++)
+            if (p->slots[i]) insert(slots, nslots, p->slots[i]);
+        free(p->slots);
+        p->slots = slots;
+        p->nslots = nslots;
+    }
+    for (size_t i = 0; i < n; i++) insert(p->slots, p->nslots, &ops[i]);
+    p->nops += n;
+}
+
+void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log)
+{
+    memset(p, 0, sizeof(*p));
+    p->limits = *limits;
+    p->log = log;
+    proto_register(p, core_ops, CH_ARRAY_LEN(core_ops));
+}
+
+void proto_free(proto_t *p)
+{
+    free(p->slots);
+    memset(p, 0, sizeof(*p));
+}
+
+void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
+                       const proto_transport_t *tr, uint64_t now_ms)
+{
+    c->tr = tr;
+    c->limited_in_row = 0;
+    rl_init(&c->bucket, limits->burst, now_ms);
+}
+
+int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char **code,
+                 const char **message)
+{
+    json_error_t jerr;
+    memset(env, 0, sizeof(*env));
+    /* DECODE_ANY: a bare 5 or "x" is valid JSON, so it is a bad_request, not bad_json.
+     * ALLOW_NUL: "\u0000" is valid in a JSON string and applications may send it. */
+    json_t *root =
+        json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!root) {
+        *code = PROTO_BAD_JSON;
+        *message = "the message is not valid JSON";
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *code = PROTO_BAD_REQUEST;
+        *message = "a message must be a JSON object";
+        return -1;
+    }
+    json_t *ref = json_object_get(root, "ref");
+    if (ref && !json_is_integer(ref)) {
+        json_decref(root);
+        *code = PROTO_BAD_REQUEST;
+        *message = "\"ref\" must be an integer";
+        return -1;
+    }
+    if (ref) {
+        env->has_ref = 1;
+        env->ref = json_integer_value(ref);
+    }
+    json_t *op = json_object_get(root, "op");
+    /* An op name with an embedded NUL would compare equal to its prefix. */
+    if (!json_is_string(op) || strlen(json_string_value(op)) != json_string_length(op)) {
+        json_decref(root);
+        *code = PROTO_BAD_REQUEST;
+        *message = "\"op\" must be a string";
+        return -1;
+    }
+    env->root = root;
+    env->op = json_string_value(op);
+    return 0;
+}
+
+/* Dumps into a buffer that leaves room for the largest frame header in front, then writes
+ * the header right before the payload: one allocation, no copy. */
+static int dump_cb(const char *chunk, size_t size, void *data)
+{
+    cbuf_append((cbuf_t **)data, chunk, size);
+    return 0;
+}
+
+/* Encodes v (compact) at the end of *bp. */
+static void dump_into(cbuf_t **bp, const json_t *v)
+{
+    if (json_dump_callback(v, dump_cb, bp, JSON_COMPACT) != 0) {
+        /* Only values we built ourselves reach here; failing to encode them is a bug. */
+        CH_ASSERT(!"json_dump_callback failed");
+    }
+}
+
+/* Puts the WebSocket text frame header in front of b's payload (b->off was reserved). */
+static cbuf_t *frame_text(cbuf_t *b)
+{
+    uint8_t hdr[WS_MAX_HEADER];
+    size_t h = ws_frame_header(hdr, WS_OP_TEXT, b->len);
+    b->off -= h;
+    b->len += h;
+    memcpy(b->data + b->off, hdr, h);
+    return b;
+}
+
+cbuf_t *proto_frame_json(const json_t *msg)
+{
+    cbuf_t *b = cbuf_new(256);
+    b->off = WS_MAX_HEADER;
+    dump_into(&b, msg);
+    return frame_text(b);
+}
+
+void proto_send_json(proto_client_t *c, json_t *msg)
+{
+    cbuf_t *b = proto_frame_json(msg);
+    json_decref(msg);
+    c->tr->send(c, b);
+    cbuf_unref(b);
+}
+
+static json_t *error_object(const char *code, const char *message)
+{
+    return json_pack("{s:s, s:s}", "code", code, "message", message);
+}
+
+static void send_error_obj(proto_client_t *c, int has_ref, json_int_t ref, json_t *err);
+
+static void send_error(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
+                       const char *message)
+{
+    send_error_obj(c, has_ref, ref, error_object(code, message));
+}
+
+void proto_reply_ok(proto_req_t *req, json_t *data)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    if (!req->has_ref) {
+        json_decref(data);
+        return;
+    }
+    proto_send_json(req->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", req->ref,
+                                      "ok", 1, "data", data ? data : json_null()));
+}
+
+void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    /* Messages may quote what the client sent, cut to a length: keep them valid UTF-8. */
+    utf8_scrub(message, strlen(message));
+    send_error(req->c, req->has_ref, req->ref, code, message);
+}
+
+void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
+                       uint64_t now_ms)
+{
+    if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
+        if (++c->limited_in_row >= p->limits.flood_close) {
+            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
+                     c->limited_in_row);
+            c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
+            return;
+        }
+        /* Answer without decoding the whole message: flooding must stay cheap for us.
+         * The ref is still worth finding so the client can match the refusal. */
+        proto_envelope_t env;
+        const char *code, *message;
+        if (proto_decode(msg, len, &env, &code, &message) == 0) json_decref(env.root);
+        send_error(c, env.has_ref, env.ref, PROTO_RATE_LIMITED,
+                   "too many messages; slow down");
+        return;
+    }
+    c->limited_in_row = 0;
+
+    proto_envelope_t env;
+    const char *code, *message;
+    if (proto_decode(msg, len, &env, &code, &message) != 0) {
+        send_error(c, env.has_ref, env.ref, code, message);
+        return;
+    }
+    proto_req_t req = {
+        .p = p, .c = c, .msg = env.root, .op = env.op,
+        .has_ref = env.has_ref, .ref = env.ref, .now_ms = now_ms,
+    };
+    const proto_op_t *op = lookup(p, env.op);
+    if (!op) {
+        proto_reply_error(&req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", env.op);
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && c->expired_told) {
+        proto_reply_error(&req, PROTO_TOKEN_EXPIRED,
+                          "the token expired: send auth with a fresh token");
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && !c->authed) {
+        proto_reply_error(&req, PROTO_UNAUTHORIZED, "authenticate first: send auth with a token");
+    } else {
+        op->fn(&req);
+        if (!req.replied) proto_reply_ok(&req, NULL);
+    }
+    json_decref(env.root);
+}
+
+void proto_defer(proto_req_t *req, proto_deferred_t *d)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    d->p = req->p;
+    d->c = req->c;
+    d->has_ref = req->has_ref;
+    d->ref = req->ref;
+    d->c->pending++;
+}
+
+static void deferred_done(proto_deferred_t *d)
+{
+    proto_client_t *c = d->c;
+    CH_ASSERT(c->pending > 0);
+    if (--c->pending == 0 && c->gone) c->tr->release(c);
+    else if (!c->gone && c->tr->settled)
+        c->tr->settled(c);
+}
+
+void proto_deferred_ok(proto_deferred_t *d, json_t *data)
+{
+    if (!d->c->gone && d->has_ref)
+        proto_send_json(d->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", d->ref,
+                                        "ok", 1, "data", data ? data : json_null()));
+    else json_decref(data);
+    deferred_done(d);
+}
+
+/* Appends obj's members (without its braces) at the end of *bp, after a comma when
+ * *members says some were already written. */
+static void append_members(cbuf_t **bp, const json_t *obj, int *members)
+{
+    CH_ASSERT(json_is_object(obj));
+    if (!json_object_size(obj)) return;
+    if (*members) cbuf_append(bp, ",", 1);
+    size_t start = (*bp)->len;
+    dump_into(bp, obj); /* {...} */
+    cbuf_t *b = *bp;
+    uint8_t *p = b->data + b->off + start;
+    size_t n = b->len - start;
+    CH_ASSERT(n > 2 && p[0] == '{' && p[n - 1] == '}');
+    memmove(p, p + 1, n - 2);
+    b->len -= 2;
+    *members = 1;
+}
+
+/* Appends "key": and the part's text or array of texts at the end of *bp (proto_part_t). */
+static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
+{
+    const char *key = part->key;
+    for (const char *k = key; *k; k++) /* written as is: a plain name needs no escaping */
+        CH_ASSERT((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || *k == '_');
+    CH_ASSERT(*key);
+    if (*members) cbuf_append(bp, ",", 1);
+    cbuf_append(bp, "\"", 1);
+    cbuf_append(bp, key, strlen(key));
+    cbuf_append(bp, "\":", 2);
+    if (part->text) {
+        cbuf_append(bp, part->text, strlen(part->text));
+    } else {
+        cbuf_append(bp, "[", 1);
+        for (size_t i = 0; i < part->n; i++) {
+            if (i) cbuf_append(bp, ",", 1);
+            cbuf_append(bp, part->items[i], strlen(part->items[i]));
+        }
+        cbuf_append(bp, "]", 1);
+    }
+    *members = 1;
+}
+
+/* A new text frame: before, the object made of parts, then after (both plain text). */
+static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t nparts,
+                           const char *after)
+{
+    /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB is a
+     * guess for each object (a bigger one grows the buffer). */
+    size_t cap = WS_MAX_HEADER + strlen(before) + strlen(after) + 2;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj) {
+            cap += 1024;
+            continue;
+        }
+        cap += strlen(parts[i].key) + 6;
+        if (parts[i].text) cap += strlen(parts[i].text);
+        for (size_t j = 0; !parts[i].text && j < parts[i].n; j++)
+            cap += strlen(parts[i].items[j]) + 1;
+    }
+    cbuf_t *b = cbuf_new(cap);
+    b->off = WS_MAX_HEADER;
+    cbuf_append(&b, before, strlen(before));
+    cbuf_append(&b, "{", 1);
+    int members = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj) append_members(&b, parts[i].obj, &members);
+        else append_texts(&b, &parts[i], &members);
+    }
+    cbuf_append(&b, "}", 1);
+    cbuf_append(&b, after, strlen(after));
+    return frame_text(b);
+}
+
+cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts)
+{
+    return frame_parts("", parts, nparts, "");
+}
+
+void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts)
+{
+    if (!d->c->gone && d->has_ref) {
+        char head[96];
+        snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
+                 ",\"ok\":true,\"data\":", d->ref);
+        cbuf_t *b = frame_parts(head, parts, nparts, "}");
+        d->c->tr->send(d->c, b);
+        cbuf_unref(b);
+    }
+    deferred_done(d);
+}
+
+void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
+{
+    if (!d->c->gone) {
+        char message[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        utf8_scrub(message, strlen(message));
+        send_error(d->c, d->has_ref, d->ref, code, message);
+    }
+    deferred_done(d);
+}
+
+/* Sends the error object err (stolen) as a reply, or as an error event without a ref. */
+static void send_error_obj(proto_client_t *c, int has_ref, json_int_t ref, json_t *err)
+{
+    proto_send_json(c, has_ref ? json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", ref,
+                                           "ok", 0, "error", err)
+                               : json_pack("{s:s, s:o}", "op", "error", "error", err));
+}
+
+static void send_error_field(proto_client_t *c, int has_ref, json_int_t ref, const char *code,
+                             const char *field, const char *message)
+{
+    send_error_obj(c, has_ref, ref,
+                   json_pack("{s:s, s:s, s:s}", "code", code, "field", field, "message", message));
+}
+
+int proto_opt_uint(proto_req_t *req, const char *name, int64_t def, int64_t *out)
+{
+    json_t *v = json_object_get(req->msg, name);
+    *out = def;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%.48s must be a non-negative integer", name);
+        proto_reply_error_field(req, "validation_error", name, msg);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+void proto_reply_error_obj(proto_req_t *req, json_t *err)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    send_error_obj(req->c, req->has_ref, req->ref, err);
+}
+
+void proto_reply_error_field(proto_req_t *req, const char *code, const char *field,
+                             const char *message)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    send_error_field(req->c, req->has_ref, req->ref, code, field, message);
+}
+
+void proto_deferred_error_field(proto_deferred_t *d, const char *code, const char *field,
+                                const char *message)
+{
+    if (!d->c->gone) send_error_field(d->c, d->has_ref, d->ref, code, field, message);
+    deferred_done(d);
+}
+
+int proto_client_gone(proto_t *p, proto_client_t *c)
+{
+    if (p->client_gone) p->client_gone(p, c);
+    c->gone = 1;
+    return c->pending == 0;
+}

@@ -1,0 +1,256 @@
+/* proto.h: the JSON protocol envelope: decode a client frame, dispatch by op table,
+ * encode replies and events. Knows nothing of sockets: a client is reached through the
+ * transport callbacks it was given. */
+#ifndef CHORUS_PROTO_H
+#define CHORUS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "auth/auth_jwt.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/ratelimit.h"
+#include "util/rl_map.h"
+
+typedef struct proto_client_s proto_client_t;
+struct bus_sub_s;
+
+/* What the I/O layer provides for one client. */
+typedef struct {
+    /* Queues one framed message (a WebSocket text frame). Borrows frame: the transport
+     * takes its own reference, so one frame can go to many clients. */
+    void (*send)(proto_client_t *c, cbuf_t *frame);
+    /* Starts closing the client with a WebSocket close code. */
+    void (*close)(proto_client_t *c, int code, const char *reason);
+    /* Returns the client's IP address, for rate limits and the audit log (may be NULL:
+     * no address). */
+    const char *(*peer)(proto_client_t *c);
+    /* Frees a client that went away while operations were pending, once the last one
+     * completed (see proto_defer). */
+    void (*release)(proto_client_t *c);
+    /* Optional: one of a live client's deferred operations completed (c->pending went
+     * down). Must not handle input from inside (it runs in the operation's callback). */
+    void (*settled)(proto_client_t *c);
+} proto_transport_t;
+
+/* Per-client protocol state, embedded in the connection. */
+struct proto_client_s {
+    const proto_transport_t *tr;
+    /* The connection's identity on the bus (a bus_member_t, bus.h): set by the server
+     * when it starts the client, never reused. */
+    uint64_t id;
+    rl_bucket_t bucket;
+    uint32_t limited_in_row; /* consecutive rate-limited messages */
+    /* Authentication (proto_auth.c). deadline_ms is the loop time of the next auth
+     * event: the auth timeout before a token, the token's expiry after one, the end of the
+     * grace period once token_expired was sent; 0 = none. */
+    unsigned authed : 1;
+    unsigned expired_told : 1;
+    unsigned deadline_moved : 1; /* set when deadline_ms changed; the transport clears it */
+    uint64_t deadline_ms;
+    auth_claims_t user;          /* valid when authed */
+    struct bus_sub_s *subs;      /* rooms joined (rooms.c) */
+    struct bus_sub_s *doc_subs;  /* documents open (docs.c) */
+    uint32_t pending;            /* deferred replies outstanding (proto_defer) */
+    unsigned gone : 1;           /* the transport closed; freed when pending reaches 0 */
+};
+
+typedef struct proto_s proto_t;
+
+/* One decoded request being handled. */
+typedef struct {
+    proto_t *p;
+    proto_client_t *c;
+    json_t *msg;      /* the whole frame, an object; borrowed */
+    const char *op;   /* borrowed from msg */
+    int has_ref;
+    json_int_t ref;
+    int replied;
+    uint64_t now_ms;
+} proto_req_t;
+
+/* An operation handler. It must answer through proto_reply_ok / proto_reply_error at most
+ * once (the dispatcher answers "ok" with null data for it when it returns without
+ * replying and the request had a ref). */
+typedef void (*proto_op_fn)(proto_req_t *req);
+
+/* Op flags. */
+#define PROTO_OP_PUBLIC 1u /* allowed before authentication (auth, echo) */
+
+typedef struct {
+    const char *name;
+    proto_op_fn fn;
+    unsigned flags;
+} proto_op_t;
+
+typedef struct {
+    uint32_t rate;        /* messages per second */
+    uint32_t burst;
+    uint32_t flood_close; /* limited messages in a row before close 1008 */
+} proto_limits_t;
+
+/* How clients authenticate. */
+typedef struct {
+    auth_jwt_t *jwt;           /* borrowed */
+    uint64_t timeout_ms;       /* to authenticate after connecting */
+    uint64_t grace_ms;         /* after token_expired, before close */
+    int64_t (*unix_ms)(void);  /* wall clock, for token times */
+    /* Records a rejected token (may be NULL). */
+    void (*audit_rejected)(void *ud, const char *ip, const char *why);
+    void *ud;
+    /* Revoked tokens (refused like invalid ones); NULL = none. Borrowed. */
+    const struct revoke_s *revoke;
+    /* Failed token checks per client address (IPv6 by /64); NULL = unlimited. Borrowed. */
+    rl_map_t *rl;
+    rl_rule_t rule;
+} proto_auth_t;
+
+struct proto_s {
+    proto_limits_t limits;
+    proto_auth_t auth;
+    void *app;             /* the application state the ops work on (rooms) */
+    /* Called when a client disconnects (may be NULL). */
+    void (*client_gone)(proto_t *p, proto_client_t *c);
+    log_t *log;            /* borrowed */
+    const proto_op_t **slots; /* open-addressing hash of op name -> op */
+    size_t nslots, nops;
+};
+
+/* Initialises p with the built-in ops (echo). log is borrowed. */
+void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log);
+void proto_free(proto_t *p);
+
+/* Adds n ops (borrowed: the table must outlive p). A name registered twice is a bug. */
+void proto_register(proto_t *p, const proto_op_t *ops, size_t n);
+
+/* Initialises a client's protocol state at time now_ms. tr is borrowed. */
+void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
+                       const proto_transport_t *tr, uint64_t now_ms);
+
+/* Starts c's authentication at now_ms: with claims (borrowed; from the handshake's
+ * token) the client is authenticated at once, else it must send "auth" before the
+ * timeout. Sets c->deadline_ms. */
+void proto_auth_start(proto_t *p, proto_client_t *c, const auth_claims_t *claims,
+                      uint64_t now_ms);
+
+/* proto_auth_verify results besides 0. */
+#define PROTO_AUTH_EINVALID (-1) /* refused (recorded through audit_rejected) */
+#define PROTO_AUTH_ELIMITED (-2) /* too many failures from ip: not even checked */
+
+/* Verifies token (borrowed) for a client at address ip (borrowed) at loop time now_ms.
+ * Returns 0 with *out filled; PROTO_AUTH_EINVALID with *why a static reason; or
+ * PROTO_AUTH_ELIMITED with *why and *retry_ms (ms until ip may try again) when ip spent
+ * its failures (p->auth.rl): a failure takes a token, a success gives it back. */
+int proto_auth_verify(proto_t *p, const char *ip, const char *token, size_t len,
+                      uint64_t now_ms, auth_claims_t *out, const char **why,
+                      uint64_t *retry_ms);
+
+/* Runs c's auth deadline when it is due: close 1008 after the auth timeout, send
+ * {"op":"token_expired"} when the token expires, close 1008 when the grace ends. */
+void proto_auth_tick(proto_t *p, proto_client_t *c, uint64_t now_ms);
+
+/* Adds the auth op to p. */
+void proto_auth_register(proto_t *p);
+
+/* Handles one complete text message (valid UTF-8) from c. Borrows msg. */
+void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
+                       uint64_t now_ms);
+
+/* Error codes of the envelope (stable: clients switch on them). */
+#define PROTO_BAD_JSON "bad_json"
+#define PROTO_BAD_REQUEST "bad_request"
+#define PROTO_UNKNOWN_OP "unknown_op"
+#define PROTO_RATE_LIMITED "rate_limited"
+#define PROTO_UNAUTHORIZED "unauthorized"
+#define PROTO_TOKEN_EXPIRED "token_expired"
+#define PROTO_FORBIDDEN "forbidden"
+
+typedef struct {
+    json_t *root;     /* new reference; NULL on error */
+    const char *op;   /* borrowed from root */
+    int has_ref;
+    json_int_t ref;
+} proto_envelope_t;
+
+/* Pure: decodes one frame's text. Returns 0 with env filled (caller json_decref's
+ * env->root), or -1 with *code set to PROTO_BAD_JSON or PROTO_BAD_REQUEST and *message to
+ * a static explanation; when the object had a valid integer ref, env->has_ref/ref are set
+ * even on error so the error can go in a reply. */
+int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char **code,
+                 const char **message);
+
+/* A reply that will be sent later, after asynchronous work. The client stays allocated
+ * until it is answered, even when it disconnects meanwhile (the answer is then dropped). */
+typedef struct {
+    proto_t *p;
+    proto_client_t *c;
+    int has_ref;
+    json_int_t ref;
+} proto_deferred_t;
+
+/* Takes over req's reply: req counts as answered, *d answers later with
+ * proto_deferred_ok / proto_deferred_error exactly once. */
+void proto_defer(proto_req_t *req, proto_deferred_t *d);
+void proto_deferred_ok(proto_deferred_t *d, json_t *data);
+/* A run of members of an object built from JSON encoded once and kept (a room's members,
+ * its recent messages) as well as from jansson values, for proto_frame_parts and
+ * proto_deferred_ok_parts: with obj, every member of obj (an object) in its order; with
+ * obj NULL, the one member key (a plain name of letters and _) whose value is text (one
+ * complete, valid JSON text) when text is not NULL, else the JSON array of the n texts in
+ * items. Everything is borrowed. */
+typedef struct {
+    const json_t *obj;
+    const char *key;
+    const char *text;
+    const char *const *items;
+    size_t n;
+} proto_part_t;
+
+/* Returns a new WebSocket text frame (refcount 1) holding the object made of the members
+ * of parts[0..nparts) in that order (no key may appear twice): byte for byte what
+ * proto_frame_json gives for that object. Borrows parts and all they point to. */
+cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts);
+
+/* proto_deferred_ok whose data is the object made of parts[0..nparts) as in
+ * proto_frame_parts. Borrows parts and all they point to. */
+void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts);
+void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The same with error.field (validation errors). */
+void proto_deferred_error_field(proto_deferred_t *d, const char *code, const char *field,
+                                const char *message);
+
+/* Tells the protocol layer that c's transport closed. Returns 1 when c may be freed now,
+ * 0 when deferred replies are outstanding (tr->release frees it later). */
+int proto_client_gone(proto_t *p, proto_client_t *c);
+
+/* Replies ok with data (stolen; NULL means null). Without a ref nothing is sent. */
+void proto_reply_ok(proto_req_t *req, json_t *data);
+/* Replies with an error; without a ref it is sent as an {"op":"error"} event. */
+void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads the optional field name of req's message as a non-negative integer into *out
+ * (def when absent or null). Returns 0, or -1 after replying validation_error naming the
+ * field. */
+int proto_opt_uint(proto_req_t *req, const char *name, int64_t def, int64_t *out);
+
+/* Replies with the error object err (stolen): {"code", "message", ...more fields}. */
+void proto_reply_error_obj(proto_req_t *req, json_t *err);
+
+/* Replies with an error carrying error.field (validation errors). */
+void proto_reply_error_field(proto_req_t *req, const char *code, const char *field,
+                             const char *message);
+
+/* Returns a new WebSocket text frame holding msg's JSON encoding (refcount 1). Borrows
+ * msg. Encode once, send to many. */
+cbuf_t *proto_frame_json(const json_t *msg);
+
+/* Sends msg (stolen) to c as one frame. */
+void proto_send_json(proto_client_t *c, json_t *msg);
+
+#endif

@@ -1,0 +1,326 @@
+/* store.c: the backend-independent store: worker thread, group commit, loop callbacks. */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/mem.h"
+
+/* At most this many requests run in one transaction. A commit's fsync cost is shared by
+ * the whole batch, but every callback of a batch waits for its commit: 256 keeps one burst
+ * from delaying the first callbacks behind thousands of later requests. */
+#define STORE_BATCH_MAX 256
+
+/* A FIFO of requests linked through req->next. */
+typedef struct {
+    store_req_t *head;
+    store_req_t *tail;
+} store__queue_t;
+
+/* Threading: fields under "mu" are shared by the loop thread and the worker and only
+ * touched with mu held. Fields under "loop thread" are never touched by the worker. The
+ * backend connection belongs to the worker between thread start and join. */
+struct store_s {
+    const store_backend_t *be;
+    void *conn;
+    log_t *log;      /* borrowed */
+    uv_loop_t *loop; /* borrowed */
+    /* Heap-allocated, not embedded: store_close frees st at once while libuv still
+     * holds the handle until its close callback, which frees it. */
+    uv_async_t *async;
+    uv_thread_t worker;
+
+    uv_mutex_t mu;
+    uv_cond_t cond;         /* signalled when pending grows or stopping is set */
+    store__queue_t pending; /* mu: submitted, not yet taken by the worker */
+    store__queue_t done;    /* mu: finished (err set), callbacks not yet run */
+    int stopping;           /* mu: the worker finishes pending, then exits */
+
+    size_t outstanding; /* loop thread: submitted and callback not yet run */
+    int closing;        /* loop thread (read and written with mu held too) */
+    int dispatching;    /* loop thread: inside store__dispatch */
+};
+
+static void store__queue_push(store__queue_t *q, store_req_t *req)
+{
+    req->next = NULL;
+    if (q->tail)
+        q->tail->next = req;
+    else
+        q->head = req;
+    q->tail = req;
+}
+
+/* Detaches and returns the whole list (NULL when empty). */
+static store_req_t *store__queue_take_all(store__queue_t *q)
+{
+    store_req_t *all = q->head;
+    q->head = q->tail = NULL;
+    return all;
+}
+
+/* Appends a NULL-terminated list to q. */
+static void store__queue_append(store__queue_t *q, store_req_t *first, store_req_t *last)
+{
+    if (!first) return;
+    if (q->tail)
+        q->tail->next = first;
+    else
+        q->head = first;
+    q->tail = last;
+}
+
+/* ---- worker thread ---- */
+
+static void store__fail_batch(store_req_t *batch, int err)
+{
+    for (store_req_t *r = batch; r; r = r->next)
+        r->err = err;
+}
+
+/* Runs one batch in one transaction. Only STORE_EIO aborts it: ENOTFOUND and EEXISTS are
+ * answers, and the backend guarantees a request failing that way left no change behind
+ * (store.h, "Atomicity": savepoints), so the rest of the batch still commits. */
+static void store__run_batch(store_t *st, store_req_t *batch, size_t n)
+{
+    const store_backend_t *be = st->be;
+    if (be->begin(st->conn) != 0) {
+        log_error(st->log, "store: cannot begin a transaction; %zu requests fail", n);
+        store__fail_batch(batch, STORE_EIO);
+        return;
+    }
+    for (store_req_t *r = batch; r; r = r->next) {
+        r->err = STORE_OK;
+        be->exec(st->conn, r);
+        if (r->err == STORE_EIO) {
+            be->rollback(st->conn);
+            log_error(st->log, "store: transaction rolled back; %zu requests fail", n);
+            store__fail_batch(batch, STORE_EIO);
+            return;
+        }
+    }
+    if (be->commit(st->conn) != 0) {
+        be->rollback(st->conn);
+        log_error(st->log, "store: commit failed; %zu requests fail", n);
+        store__fail_batch(batch, STORE_EIO);
+    }
+}
+
+static void store__worker(void *arg)
+{
+    store_t *st = arg;
+    uv_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->pending.head && !st->stopping)
+            uv_cond_wait(&st->cond, &st->mu);
+        if (!st->pending.head) break; /* stopping and nothing left */
+
+        /* Take up to STORE_BATCH_MAX requests from the front, in submission order. */
+        store_req_t *first = st->pending.head, *last = first;
+        size_t n = 1;
+        while (last->next && n < STORE_BATCH_MAX) {
+            last = last->next;
+            n++;
+        }
+        st->pending.head = last->next;
+        if (!st->pending.head) st->pending.tail = NULL;
+        last->next = NULL;
+        uv_mutex_unlock(&st->mu);
+
+        store__run_batch(st, first, n);
+
+        uv_mutex_lock(&st->mu);
+        store__queue_append(&st->done, first, last);
+        /* Under mu so store_close cannot close the handle between our append and send;
+         * it joins this thread before closing anyway, this only keeps the rule simple. */
+        uv_async_send(st->async);
+    }
+    uv_mutex_unlock(&st->mu);
+}
+
+/* ---- loop thread ---- */
+
+/* Runs the callbacks of every finished request, in submission order. Returns how many ran.
+ * The lock is not held while callbacks run, so they may submit again. */
+static size_t store__dispatch(store_t *st)
+{
+    uv_mutex_lock(&st->mu);
+    store_req_t *r = store__queue_take_all(&st->done);
+    uv_mutex_unlock(&st->mu);
+
+    size_t ran = 0;
+    st->dispatching = 1;
+    while (r) {
+        store_req_t *next = r->next; /* r belongs to its owner once cb starts */
+        r->next = NULL;
+        CH_ASSERT(st->outstanding > 0);
+        if (--st->outstanding == 0) uv_unref((uv_handle_t *)st->async);
+        r->cb(r);
+        ran++;
+        r = next;
+    }
+    st->dispatching = 0;
+    return ran;
+}
+
+static void store__on_async(uv_async_t *h)
+{
+    store__dispatch(h->data);
+}
+
+static void store__on_async_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *loop, log_t *log,
+                    char *err, size_t errlen)
+{
+    CH_ASSERT(be && be->open && be->begin && be->commit && be->rollback && be->exec &&
+              be->close);
+    void *conn = be->open(target, log, err, errlen);
+    if (!conn) return NULL;
+
+    store_t *st = ch_calloc(1, sizeof(*st));
+    st->be = be;
+    st->conn = conn;
+    st->log = log;
+    st->loop = loop;
+    int rc = uv_mutex_init(&st->mu);
+    CH_ASSERT(rc == 0);
+    rc = uv_cond_init(&st->cond);
+    CH_ASSERT(rc == 0);
+    /* The async handle comes last: once initialised it can only be undone by uv_close,
+     * which needs a loop run, and a failed store_open must leave nothing on the loop. The
+     * worker does not touch st->async before the first request, which cannot be
+     * submitted before this returns. */
+    rc = uv_thread_create(&st->worker, store__worker, st);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: cannot start the worker thread: %s", uv_strerror(rc));
+        goto fail_sync;
+    }
+    st->async = ch_calloc(1, sizeof(*st->async));
+    rc = uv_async_init(loop, st->async, store__on_async);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: uv_async_init: %s", uv_strerror(rc));
+        free(st->async); /* a failed init registered nothing */
+        uv_mutex_lock(&st->mu);
+        st->stopping = 1;
+        uv_cond_signal(&st->cond);
+        uv_mutex_unlock(&st->mu);
+        rc = uv_thread_join(&st->worker);
+        CH_ASSERT(rc == 0);
+        goto fail_sync;
+    }
+    st->async->data = st;
+    /* Nothing outstanding yet: the store must not keep the loop alive. */
+    uv_unref((uv_handle_t *)st->async);
+    return st;
+
+fail_sync:
+    uv_cond_destroy(&st->cond);
+    uv_mutex_destroy(&st->mu);
+    be->close(conn);
+    free(st);
+    return NULL;
+}
+
+void store_submit(store_t *st, store_req_t *req)
+{
+    CH_ASSERT(req && req->cb && (unsigned)req->type < STORE_REQ_MAX);
+    req->err = STORE_OK;
+    if (st->outstanding++ == 0) uv_ref((uv_handle_t *)st->async);
+    uv_mutex_lock(&st->mu);
+    if (st->closing) {
+        /* The worker is stopped or stopping: answer without running it. store_close's
+         * drain runs this callback, never this call. */
+        req->err = STORE_ECLOSED;
+        store__queue_push(&st->done, req);
+    } else {
+        store__queue_push(&st->pending, req);
+        uv_cond_signal(&st->cond);
+    }
+    uv_mutex_unlock(&st->mu);
+}
+
+void store_close(store_t *st)
+{
+    if (!st) return;
+    /* Closing from inside a store callback would free st under store__dispatch. */
+    CH_ASSERT(!st->dispatching);
+    uv_mutex_lock(&st->mu);
+    st->closing = 1;
+    st->stopping = 1;
+    uv_cond_signal(&st->cond);
+    uv_mutex_unlock(&st->mu);
+    /* The worker finishes every pending request (they commit normally) and exits. */
+    int rc = uv_thread_join(&st->worker);
+    CH_ASSERT(rc == 0);
+
+    /* Run every callback here, including ECLOSED answers to submissions made from these
+     * callbacks, until none is left. */
+    while (store__dispatch(st) > 0) {
+    }
+    CH_ASSERT(st->outstanding == 0);
+
+    st->be->close(st->conn);
+    uv_cond_destroy(&st->cond);
+    uv_mutex_destroy(&st->mu);
+    /* The handle outlives st: its close callback frees it on the next loop run. Its
+     * async callback cannot run any more once uv_close was called. */
+    st->async->data = NULL;
+    uv_close((uv_handle_t *)st->async, store__on_async_closed);
+    free(st);
+}
+
+/* ---- payloads ---- */
+
+void store_rooms_free(store_rooms_t *r)
+{
+    if (!r) return;
+    free(r->room.state);
+    r->room.state = NULL;
+    free(r->msg.content);
+    r->msg.content = NULL;
+    free(r->msg.metadata);
+    r->msg.metadata = NULL;
+    for (size_t i = 0; i < r->nrooms; i++)
+        free(r->rooms[i].state);
+    free(r->rooms);
+    r->rooms = NULL;
+    r->nrooms = 0;
+    free(r->parts);
+    r->parts = NULL;
+    r->nparts = 0;
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        free(r->msgs[i].content);
+        free(r->msgs[i].metadata);
+    }
+    free(r->msgs);
+    r->msgs = NULL;
+    r->nmsgs = 0;
+    free(r->ent.data);
+    r->ent.data = NULL;
+    for (size_t i = 0; i < r->nents; i++)
+        free(r->ents[i].data);
+    free(r->ents);
+    r->ents = NULL;
+    r->nents = 0;
+    free(r->usage);
+    r->usage = NULL;
+    r->nusage = 0;
+}
+
+void store_docs_free(store_docs_t *d)
+{
+    if (!d) return;
+    free(d->doc.snapshot);
+    d->doc.snapshot = NULL;
+    free(d->op.delta);
+    d->op.delta = NULL;
+    for (size_t i = 0; i < d->nops; i++)
+        free(d->ops[i].delta);
+    free(d->ops);
+    d->ops = NULL;
+    d->nops = 0;
+}

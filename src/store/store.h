@@ -1,0 +1,461 @@
+/* store.h: durable storage behind one interface, and the contract every backend keeps.
+ * Callers build a request, submit it, and get their callback on the loop thread once a
+ * worker thread has run it; they never see SQL. A backend (store_sqlite.c now, PostgreSQL
+ * later) implements store_backend_t; docs/store.md says the same in prose and how to run
+ * the conformance suite (tests/unit/test_store.c) against a backend.
+ *
+ * The contract, for every backend:
+ *
+ * Order. One worker thread owns the backend connection and runs requests one at a time in
+ * submission order, so writes are applied in the order the loop issued them and a request
+ * sees every write submitted before it. Callbacks run on the loop thread, in submission
+ * order, never from inside store_submit.
+ *
+ * Group commit. The worker takes what is queued (at most 256 requests, in order) and runs
+ * it as one transaction: begin, exec of each request, commit. One commit (one log write)
+ * then serves the whole batch; the batch's callbacks run after it.
+ *
+ * Atomicity. Each request is all or nothing, and independent of its batch-mates:
+ * - STORE_OK: all of its writes are in the transaction.
+ * - STORE_ENOTFOUND / STORE_EEXISTS: an answer, not a failure. The request left no change
+ *   behind (none of its statements, even when it refused at its second one), and the rest
+ *   of the batch still commits. PostgreSQL aborts the whole transaction on any error, so
+ *   there each write request that may be refused runs in its own SAVEPOINT and a refusal
+ *   rolls back to it; SQLite undoes only the failed statement, so there each request of
+ *   several write statements runs in a SAVEPOINT.
+ * - STORE_EIO: the database failed (logged by the backend). The store rolls the whole
+ *   transaction back and every request of the batch answers STORE_EIO, including those
+ *   that ran before it. A backend also answers EIO when a request meets a constraint that
+ *   a consistent database cannot meet, so that nothing half-done commits.
+ *
+ * Durability. When a callback runs, its batch is committed: every later request and a
+ * store reopened on the same target see it, and it survives the process being killed. What
+ * a power loss may take is the backend's sync setting (SQLite: synchronous=NORMAL in WAL
+ * mode may lose the last commits, never corrupts; see docs/store.md).
+ *
+ * Inputs. The loop validated every input: fixed fields are NUL-terminated within their
+ * STORE_*_LEN (names count code points, so their limits are in bytes of UTF-8), malloc'd
+ * strings are NUL-terminated UTF-8 and the JSON ones (state, data, metadata, delta) are
+ * valid JSON the backend stores as text without parsing. A backend still reads at most
+ * cap - 1 bytes of a fixed field, and cuts a longer stored value at a UTF-8 character
+ * boundary when copying it out (only a hand-edited database has one). Times are unix ms
+ * (revocations: unix s) taken from the request: a backend never reads the clock. Ids,
+ * message seqs and document versions are chosen by the loop; the backend enforces only
+ * their uniqueness.
+ *
+ * Outputs. Output arrays and strings are malloc'd by the backend and belong to the
+ * payload (store_rooms_free, store_docs_free; revokes to the caller). A request that
+ * fills outputs replaces what the payload held (freeing it) and leaves them empty when it
+ * fails itself (a request failed with EIO because of a batch-mate may have filled them).
+ * Callers free payloads whatever err says.
+ *
+ * Side effects that belong to the contract (each is checked by the conformance suite):
+ * - a room's last_activity: set by ROOM_CREATE and ROOM_UPDATE (the caller's value), set
+ *   to msg.created_at by MESSAGE_INSERT, raised (never lowered) to ent.updated_at by
+ *   ENTITY_PUT and ENTITY_DELETE. Nothing else touches it: not participants, not
+ *   documents, not retention.
+ * - a room's state_version: set by ROOM_CREATE and ROOM_UPDATE, raised (never lowered) to
+ *   ent.room_version by ENTITY_PUT and ENTITY_DELETE.
+ * - deleting a room deletes its participants, messages, documents, op log and entities;
+ *   deleting a user deletes neither the rooms it hosts nor what it wrote.
+ * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
+ *   bytes of metadata for its author ("" for the server); an op STORE_ROW_BYTES + bytes of
+ *   delta for its author; a snapshot its bytes for "" (no row bytes); an entity
+ *   STORE_ROW_BYTES + bytes of data for its owner; a room's state its bytes for the host.
+ *   Bytes, not characters: the loop counts the same way as it writes (rooms.c, docs.c,
+ *   entities.c), so a backend that counts otherwise makes quotas drift. */
+#ifndef CHORUS_STORE_H
+#define CHORUS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "util/log.h"
+
+/* Errors (req->err). 0 is success. ENOTFOUND and EEXISTS left no change behind and do not
+ * affect the batch; EIO fails the whole batch (see "Atomicity" above). */
+enum {
+    STORE_OK = 0,
+    STORE_ENOTFOUND = -1, /* no such row (or no such room for a row that needs one) */
+    STORE_EEXISTS = -2,   /* a unique key is taken (e.g. email) */
+    STORE_EIO = -3,       /* the database failed; details were logged */
+    STORE_ECLOSED = -4,   /* submitted after store_close began (the store's, never a
+                           * backend's) */
+};
+
+/* Sizes of fixed fields, including the NUL. The loop never submits a longer value. */
+#define STORE_ID_LEN 37     /* UUID text, 36 chars */
+#define STORE_EMAIL_LEN 255 /* RFC 5321 path limit is 254 */
+#define STORE_NAME_LEN 129  /* 32 code points of at most 4 bytes */
+#define STORE_COLOR_LEN 8   /* "#rrggbb" */
+#define STORE_HASH_LEN 128  /* crypto_pwhash_STRBYTES */
+#define STORE_IP_LEN 48
+#define STORE_EVENT_LEN 32
+
+typedef struct {
+    char id[STORE_ID_LEN];
+    char email[STORE_EMAIL_LEN]; /* stored lower-cased */
+    char username[STORE_NAME_LEN];
+    char color[STORE_COLOR_LEN];
+    char password_hash[STORE_HASH_LEN];
+    int64_t created_at; /* unix ms */
+    int64_t updated_at; /* unix ms */
+    int64_t token_epoch; /* tokens minted carry it ("ep"); raised to revoke them all */
+} store_user_t;
+
+typedef enum {
+    STORE_USER_CREATE,   /* in: user (all fields). err: EEXISTS when the email or the id is
+                          * taken (nothing stored) */
+    STORE_USER_BY_EMAIL, /* in: key (email, lower-cased; compared exactly). out: user.
+                          * err: ENOTFOUND */
+    STORE_USER_BY_ID,    /* in: key (id). out: user. err: ENOTFOUND */
+    STORE_USER_UPDATE,   /* in: user.id, fields flagged in update_mask, user.updated_at
+                          * (always set). out: the whole updated user. err: ENOTFOUND
+                          * (nothing stored, no revocation). With STORE_UPD_EPOCH also
+                          * stores the revocation {user, id, the new epoch,
+                          * revoke.until_s} as REVOKE_PUT does (same request) */
+    STORE_USER_DELETE,   /* in: user.id, revoke.until_s: deletes the account and stores the
+                          * revocation {user, id, epoch INT64_MAX, until_s}. Rooms it hosts
+                          * and what it wrote stay. err: ENOTFOUND (no revocation stored) */
+    STORE_REVOKE_PUT,    /* in: revoke (merged with an existing entry of the same kind
+                          * and id: each of epoch and until_s keeps the higher value) */
+    STORE_REVOKE_LOAD,   /* in: revoke.until_s = now. out: revokes, nrevokes: every entry
+                          * with until_s later, in no set order (malloc'd array: the
+                          * caller frees it) */
+    STORE_REVOKE_PRUNE,  /* in: revoke.until_s = now: deletes the entries with until_s at
+                          * or before it */
+    STORE_AUDIT,         /* in: audit ("" user_id, ip, detail: none; count 0 stored as 1).
+                          * Only EIO; never fails the caller's flow: errors are logged */
+    STORE_AUDIT_PRUNE,   /* in: audit.at (unix ms): deletes the oldest audit rows before it,
+                          * at most STORE_AUDIT_PRUNE_BATCH. out: audit.count = rows deleted */
+    /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
+    STORE_ROOM_CREATE,   /* in: room (all fields; state NULL is "{}"), part (the host,
+                          * stored in this room whatever part.room_id says), as one
+                          * request. err: EEXISTS (id or code taken; neither the room nor
+                          * the host stored) */
+    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
+                          * is_public, state, state_version, last_activity), each set as
+                          * given; host_id and created_at never change. err: ENOTFOUND,
+                          * EEXISTS (the code is another room's) */
+    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents,
+                          * op log and entities too. out: usage (what each author had
+                          * stored in it, as ROOMS_LOAD counts it, read before the delete
+                          * in the same request). err: ENOTFOUND. Its id and code are free
+                          * again: a room created with them starts empty */
+    STORE_PARTICIPANT_PUT,    /* in: part (insert, or replace every field by room_id +
+                               * user_id). err: ENOTFOUND (no such room) */
+    STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
+    STORE_MESSAGE_INSERT,     /* in: msg (user_id "": the server's; metadata NULL: none;
+                               * seq chosen by the room, from 1 without gaps); also sets
+                               * the room's last_activity to msg.created_at (same
+                               * request). err: EEXISTS (room_id + seq, or id, taken),
+                               * ENOTFOUND (no such room); the room is then untouched */
+    STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
+                               * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
+                               * answers nothing). out: msgs, ascending by seq: with after
+                               * (and maybe before), the oldest `limit` between them; with
+                               * before only, the newest `limit` below it; with neither,
+                               * the newest `limit`. A missing room has no messages (OK) */
+    STORE_ROOMS_LOAD,         /* out: every room (with last_seq, the highest stored seq)
+                               * by created_at then id; every participant by room_id,
+                               * joined_at, user_id; every entity by room_id then
+                               * state_version; and usage: the bytes stored per room and
+                               * author (see "quota bytes" above), one row per pair */
+    /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
+    STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
+                               * version, updated_at; version 0, "" and 0 when the
+                               * document or its room is new) and ops: every op after the
+                               * snapshot, ascending, read in the same request. */
+    STORE_DOC_OP_INSERT,      /* in: op (all fields; op_id "": none; version chosen by the
+                               * document, from 1); when doc.snapshot is set, also stores
+                               * it as the snapshot at op.version with updated_at
+                               * op.created_at (same request), unless the stored snapshot
+                               * is newer. The op log is kept whole (retention trims it).
+                               * Does not touch the room's last_activity. err: EEXISTS
+                               * (room_id + doc_id + version taken), ENOTFOUND (no such
+                               * room); neither op nor snapshot is then stored */
+    STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from (negative: from the
+                               * first), limit (capped at STORE_OPS_MAX; 0 answers
+                               * nothing). out: ops with version > from, ascending, at
+                               * most limit, whatever the snapshot */
+    /* Retention: payload in req->rooms (ret, usage). */
+    STORE_RETENTION_SWEEP,    /* in: ret (rules and the cursor). Deletes at most
+                               * ret.batch rows (0 counts as 1), room by room in id order
+                               * from the cursor: a room's oldest messages while they are
+                               * past a rule (created before msg_before, or more than
+                               * msg_keep below its highest seq), but never its newest
+                               * message, so seqs never restart; and each document's op
+                               * log rows at or below (snapshot version - doc_keep), so
+                               * a document without a snapshot keeps them all. out: usage
+                               * (bytes freed per room and author), ret.cursor and
+                               * ret.more (1: call again from the cursor; 0: every room
+                               * was swept, cursor ""). Touches no last_activity */
+    /* Entities: payload in req->rooms (ent). */
+    STORE_ENTITY_PUT,         /* in: ent (all fields; data NULL is "{}"; insert or replace
+                               * by room_id + id); also raises the room's state_version to
+                               * ent.room_version and its last_activity to ent.updated_at
+                               * (never lowers either; same request). err: ENOTFOUND (no
+                               * such room; nothing stored) */
+    STORE_ENTITY_DELETE,      /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
+                               * (the room's, raised as for PUT, even when the entity was
+                               * already gone). A missing row, or room, is not an error. */
+    STORE_REQ_MAX
+} store_req_type_t;
+
+/* Bits of update_mask for STORE_USER_UPDATE. */
+#define STORE_UPD_USERNAME 1u
+#define STORE_UPD_COLOR 2u
+#define STORE_UPD_PASSWORD 4u /* user.password_hash */
+#define STORE_UPD_EPOCH 8u    /* token_epoch + 1: the user's earlier tokens are revoked */
+
+typedef struct {
+    int64_t at;                  /* unix ms */
+    char event[STORE_EVENT_LEN]; /* "register", "login", "login_failed", "token_rejected" */
+    char user_id[STORE_ID_LEN];  /* "" when unknown */
+    char ip[STORE_IP_LEN];
+    char detail[128];            /* short free text, never a secret */
+    int64_t count;               /* repeats this row stands for (0 is stored as 1) */
+} store_audit_t;
+
+/* Rows deleted by one STORE_AUDIT_PRUNE: keeps each transaction short; the caller repeats
+ * while a prune deleted this many. */
+#define STORE_AUDIT_PRUNE_BATCH 10000
+
+/* The most messages one STORE_MESSAGES_PAGE answers, and ops one STORE_DOC_OPS_RANGE
+ * answers, whatever limit asked: a larger limit is capped, not refused. */
+#define STORE_PAGE_MAX 1000u
+#define STORE_OPS_MAX 10000u
+
+#define STORE_SUB_LEN 129        /* a token's sub: up to 128 bytes */
+#define STORE_CODE_LEN 7         /* room code, 6 chars */
+
+/* A durable token revocation (revoke.h holds the in-memory view). */
+#define STORE_REVOKE_TOKEN 0     /* id is a jti */
+#define STORE_REVOKE_USER 1      /* id is a user id; tokens with "ep" below epoch refused */
+typedef struct {
+    int kind;
+    char id[STORE_SUB_LEN];
+    int64_t epoch;               /* STORE_REVOKE_USER */
+    int64_t until_s;             /* unix s: no token it refuses is valid after this */
+} store_revoke_t;
+#define STORE_ROOM_NAME_LEN 401  /* 100 code points of at most 4 bytes */
+#define STORE_MSG_TYPE_LEN 33
+
+typedef struct {
+    char id[STORE_ID_LEN];
+    char code[STORE_CODE_LEN];
+    char name[STORE_ROOM_NAME_LEN];
+    char host_id[STORE_SUB_LEN];
+    uint32_t capacity;
+    int is_public;
+    char *state;           /* JSON object text (malloc'd; see store_rooms_free) */
+    int64_t state_version;
+    int64_t last_seq;      /* out of ROOMS_LOAD: the highest message seq, 0 when none */
+    int64_t created_at;    /* unix ms */
+    int64_t last_activity; /* unix ms */
+} store_room_t;
+
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char user_id[STORE_SUB_LEN];
+    char display_name[STORE_NAME_LEN];
+    char color[STORE_COLOR_LEN];
+    int role;              /* STORE_ROLE_* */
+    int banned;            /* kicked with ban: may not join again */
+    int64_t joined_at;     /* unix ms; for a banned row, when the ban was made */
+} store_participant_t;
+
+#define STORE_ROLE_MEMBER 0
+#define STORE_ROLE_HOST 1
+
+#define STORE_ENTITY_ID_LEN 129  /* entity ids: up to 128 bytes */
+#define STORE_ENTITY_KIND_LEN 65 /* entity kinds: up to 64 bytes */
+
+/* One entity of a room's shared state (entity_set.h). */
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char id[STORE_ENTITY_ID_LEN];
+    char kind[STORE_ENTITY_KIND_LEN];
+    char owner[STORE_SUB_LEN];
+    char *data;            /* JSON object text (malloc'd) */
+    int64_t version;       /* durable changes */
+    int64_t state_version; /* the room state version of its last change */
+    int64_t created_at;    /* unix ms */
+    int64_t updated_at;    /* unix ms */
+    int64_t room_version;  /* PUT / DELETE: the room's state version now */
+    int owner_only;        /* 1: only the owner and the room's host may change it */
+} store_entity_t;
+
+typedef struct {
+    char id[STORE_ID_LEN];
+    char room_id[STORE_ID_LEN];
+    int64_t seq;           /* per room, from 1, without gaps */
+    char user_id[STORE_SUB_LEN]; /* "" for messages of the server itself */
+    char display_name[STORE_NAME_LEN];
+    char type[STORE_MSG_TYPE_LEN];
+    char *content;         /* UTF-8 text (malloc'd) */
+    char *metadata;        /* JSON object text (malloc'd) or NULL */
+    int64_t created_at;    /* unix ms */
+} store_message_t;
+
+/* The payload of room requests. Strings marked malloc'd and the output arrays belong to
+ * the struct: store_rooms_free releases them (the worker allocates outputs with malloc). */
+/* Bytes a stored row counts for quotas on top of its payload (content, metadata, delta,
+ * data, state, snapshot): the ids, names and numbers, roughly, so empty rows are not free. */
+#define STORE_ROW_BYTES 64
+
+/* Bytes stored in a room by one author ("" = none: the server's messages, snapshots). */
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char user_id[STORE_SUB_LEN];
+    int64_t bytes;
+} store_usage_t;
+
+/* Retention rules and the sweep's progress (STORE_RETENTION_SWEEP). */
+typedef struct {
+    int64_t msg_before;      /* messages created before this unix ms go; 0 = no age rule */
+    int64_t msg_keep;        /* each room keeps its newest msg_keep messages; 0 = all */
+    int64_t doc_keep;        /* op log rows kept before a document's snapshot; 0 = all */
+    uint32_t batch;          /* rows deleted at most per request */
+    char cursor[STORE_ID_LEN]; /* in/out: rooms with a greater id are swept next; "" = first */
+    int more;                /* out */
+} store_retention_t;
+
+typedef struct {
+    store_room_t room;
+    store_participant_t part;
+    store_message_t msg;
+    int64_t before, after; /* MESSAGES_PAGE */
+    uint32_t limit;
+    store_room_t *rooms;   /* ROOMS_LOAD */
+    size_t nrooms;
+    store_participant_t *parts;
+    size_t nparts;
+    store_message_t *msgs; /* MESSAGES_PAGE */
+    size_t nmsgs;
+    store_entity_t ent;    /* ENTITY_PUT / ENTITY_DELETE */
+    store_entity_t *ents;  /* ROOMS_LOAD: every entity, by room */
+    size_t nents;
+    store_usage_t *usage;  /* ROOMS_LOAD, ROOM_DELETE, RETENTION_SWEEP */
+    size_t nusage;
+    store_retention_t ret; /* RETENTION_SWEEP */
+} store_rooms_t;
+
+/* Frees what r owns (room.state, msg.content, msg.metadata, ent.data, the output arrays
+ * (usage too) and their strings), not r itself, and zeroes those fields. */
+void store_rooms_free(store_rooms_t *r);
+
+#define STORE_DOC_ID_LEN 129     /* document ids: up to 128 bytes */
+#define STORE_OP_ID_LEN 65       /* client op ids: up to 64 bytes */
+
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char doc_id[STORE_DOC_ID_LEN];
+    int64_t version;               /* of the snapshot */
+    char *snapshot;                /* UTF-8 text (malloc'd) or NULL */
+    int64_t updated_at;            /* unix ms */
+} store_doc_t;
+
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    char doc_id[STORE_DOC_ID_LEN];
+    int64_t version;               /* the document version this op produced (from 1) */
+    char *delta;                   /* the op as JSON text (malloc'd) */
+    char author[STORE_SUB_LEN];
+    char op_id[STORE_OP_ID_LEN];   /* "" when the client gave none */
+    int64_t created_at;            /* unix ms */
+} store_doc_op_t;
+
+/* The payload of document requests; store_docs_free releases what it owns. */
+typedef struct {
+    store_doc_t doc;
+    store_doc_op_t op;
+    int64_t from;                  /* DOC_OPS_RANGE */
+    uint32_t limit;
+    store_doc_op_t *ops;           /* DOC_LOAD / DOC_OPS_RANGE output (malloc'd array) */
+    size_t nops;
+} store_docs_t;
+
+/* Frees what d owns (doc.snapshot, op.delta, ops and their deltas) and zeroes them. */
+void store_docs_free(store_docs_t *d);
+
+typedef struct store_req_s store_req_t;
+typedef void (*store_cb)(store_req_t *req);
+
+/* One request. The caller allocates it (often embedded in its own struct), fills type
+ * and the inputs, and owns it again when cb runs. */
+struct store_req_s {
+    store_req_type_t type;
+    int err;              /* set before cb runs */
+    store_cb cb;          /* runs on the loop thread */
+    void *data;           /* the caller's */
+    char key[STORE_EMAIL_LEN];
+    unsigned update_mask;
+    store_user_t user;
+    store_audit_t audit;
+    store_revoke_t revoke;
+    store_revoke_t *revokes; /* REVOKE_LOAD output (malloc'd; the caller frees it) */
+    size_t nrevokes;
+    store_rooms_t *rooms; /* room requests: borrowed until cb */
+    store_docs_t *docs;   /* document requests: borrowed until cb */
+    store_req_t *next;    /* internal: queue link */
+};
+
+/* What a backend implements (the contract at the top of this file applies to all of it).
+ * Every function runs on the worker thread, except open (at start, on the caller's thread,
+ * before any request) and close (after the last one); one thread at a time uses conn, so a
+ * backend needs no lock of its own. No function sees the loop or a callback. The
+ * conformance suite (tests/unit/test_store.c) runs every request type against each backend
+ * of its table; a new backend passes it unchanged. */
+typedef struct {
+    const char *name;
+    /* Opens the database at target (SQLite: a file path), creates or migrates its schema
+     * to this binary's version, and refuses a newer one. Returns the backend's connection
+     * state, or NULL with a one-line reason in err and nothing left open. log is borrowed
+     * for the connection's life. */
+    void *(*open)(const char *target, log_t *log, char *err, size_t errlen);
+    /* Starts the batch's transaction; an engine with a database-wide write lock takes it
+     * here (SQLite: BEGIN IMMEDIATE), so a request cannot fail later for want of it. 0 or
+     * STORE_EIO (the batch then fails with EIO). */
+    int (*begin)(void *conn);
+    /* Commits the batch: once it returns 0 the batch is durable (see "Durability"). 0 or
+     * STORE_EIO (the store then calls rollback and the batch fails with EIO). */
+    int (*commit)(void *conn);
+    /* Undoes the open transaction; harmless when the engine already ended it. */
+    void (*rollback)(void *conn);
+    /* Runs one request inside the open transaction and sets req->err to STORE_OK, or to
+     * the STORE_ENOTFOUND / STORE_EEXISTS its type lists, leaving no change behind (a
+     * SAVEPOINT; see "Atomicity"), or to STORE_EIO. Reads the request's inputs, writes
+     * its outputs; never touches cb, data or next. A STORE_EIO result rolls the
+     * transaction back: every request of the batch then fails with EIO. */
+    void (*exec)(void *conn, store_req_t *req);
+    /* Rolls back a transaction left open, frees conn. NULL is not passed. */
+    void (*close)(void *conn);
+} store_backend_t;
+
+typedef struct store_s store_t;
+
+/* The SQLite backend (target: the database file path). */
+extern const store_backend_t store_sqlite_backend;
+
+/* Opens the store with backend be on target and starts its worker thread; callbacks are
+ * delivered on loop. log is borrowed and must outlive the store. Returns a new store, or
+ * NULL with a one-line reason in err (nothing is then left on the loop). The store keeps
+ * the loop alive only while requests are outstanding. Call on the loop thread. */
+store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *loop,
+                    log_t *log, char *err, size_t errlen);
+
+/* Queues req (borrowed until its callback). Never calls cb before returning. Call on the
+ * loop thread (a store callback may submit). */
+void store_submit(store_t *st, store_req_t *req);
+
+/* Finishes every queued request (their callbacks run first, on this thread, from inside
+ * this call), stops the worker and frees st. Submissions made from those callbacks fail
+ * with STORE_ECLOSED. Call on the loop thread once the server stopped, never from a store
+ * callback; NULL is a no-op. The store's async handle is left closing: run the loop once
+ * more (uv_run, any mode) before uv_loop_close, and its close callback frees it. */
+void store_close(store_t *st);
+
+#endif

@@ -1,0 +1,1632 @@
+/* store_sqlite.c: the SQLite store backend: schema migrations, cached statements, requests. */
+#include "store/store_sqlite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "util/mem.h"
+
+/* Migration n (1-based) brings the schema from version n-1 to n. Append only: a released
+ * migration is never edited, since databases in the field already ran it. Each runs in its
+ * own transaction together with its version bump, so a crash leaves a whole version. */
+static const char *const sq_migrations[] = {
+    /* 1: accounts. email is stored lower-cased by the caller, so UNIQUE is enough. */
+    "CREATE TABLE users("
+    " id TEXT PRIMARY KEY,"
+    " email TEXT NOT NULL UNIQUE,"
+    " username TEXT NOT NULL,"
+    " color TEXT NOT NULL,"
+    " password_hash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);",
+    /* 2: the security audit trail, read by time range. */
+    "CREATE TABLE audit("
+    " id INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " event TEXT NOT NULL,"
+    " user_id TEXT,"
+    " ip TEXT,"
+    " detail TEXT);"
+    "CREATE INDEX audit_at ON audit(at);",
+    /* 3: rooms, their participants and their chat history. Deleting a room deletes the
+     * rest through ON DELETE CASCADE (the connection runs with foreign_keys=ON; open
+     * checks it). UNIQUE(room_id, seq) is also the index pages and cascades use. */
+    "CREATE TABLE rooms("
+    " id TEXT PRIMARY KEY,"
+    " code TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " host_id TEXT NOT NULL,"
+    " capacity INTEGER NOT NULL,"
+    " is_public INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " state_version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_activity INTEGER NOT NULL);"
+    "CREATE INDEX rooms_host_id ON rooms(host_id);"
+    "CREATE TABLE room_participants("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " display_name TEXT NOT NULL,"
+    " color TEXT NOT NULL,"
+    " role INTEGER NOT NULL,"
+    " banned INTEGER NOT NULL DEFAULT 0,"
+    " joined_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, user_id));"
+    "CREATE INDEX room_participants_user_id ON room_participants(user_id);"
+    "CREATE TABLE room_messages("
+    " id TEXT PRIMARY KEY,"
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " user_id TEXT,"
+    " display_name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " content TEXT NOT NULL,"
+    " metadata TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE(room_id, seq));",
+    /* 4: collaborative documents: the latest snapshot of each, and the op log (kept
+     * whole: ops before the snapshot are the history). Both are keyed and read by their
+     * primary key, so WITHOUT ROWID stores the rows in that key's b-tree and needs no
+     * second index; its room_id prefix also serves the cascade of a room delete. An op
+     * does not need a documents row: a document gets one with its first snapshot. */
+    "CREATE TABLE documents("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " doc_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " snapshot TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, doc_id)) WITHOUT ROWID;"
+    "CREATE TABLE doc_ops("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " doc_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " delta TEXT NOT NULL,"
+    " author TEXT NOT NULL,"
+    " op_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, doc_id, version)) WITHOUT ROWID;",
+    /* 5: entities, the shared scene state of a room: the latest value of each (their
+     * change history is not kept). The room's state_version is the version of the
+     * room's last state or entity change. */
+    "CREATE TABLE entities("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " owner TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " state_version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, id)) WITHOUT ROWID;",
+    /* 6: an entity may be changed by its owner and the room's host only (ownerOnly). */
+    "ALTER TABLE entities ADD COLUMN owner_only INTEGER NOT NULL DEFAULT 0;",
+    /* 7: a row may stand for several repeats of one failure from one source. */
+    "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
+    /* 8: token revocation: a per-user epoch carried by tokens ("ep"), and the revoked
+     * tokens (kind 0, by jti) and user epochs (kind 1) kept until no token they refuse
+     * can still be valid. */
+    "ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE revocations("
+    " kind INTEGER NOT NULL,"
+    " id TEXT NOT NULL,"
+    " epoch INTEGER NOT NULL,"
+    " until INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+    "CREATE INDEX revocations_until ON revocations(until);",
+};
+_Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
+               "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
+
+/* Statements prepared once at open and reused for the connection's life. */
+enum {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
+    SQ_USER_INSERT,
+    SQ_USER_BY_EMAIL,
+    SQ_USER_BY_ID,
+    SQ_USER_UPDATE,
+    SQ_AUDIT_INSERT,
+    SQ_AUDIT_PRUNE,
+    SQ_USER_DELETE,
+    SQ_REVOKE_UPSERT,
+    SQ_REVOKE_LOAD,
+    SQ_REVOKE_PRUNE,
+    SQ_ROOM_INSERT,
+    SQ_ROOM_UPDATE,
+    SQ_ROOM_DELETE,
+    SQ_PART_UPSERT,
+    SQ_PART_DELETE,
+    SQ_MSG_INSERT,
+    SQ_ROOM_TOUCH,
+    SQ_MSGS_DESC,
+    SQ_MSGS_ASC,
+    SQ_ROOMS_ALL,
+    SQ_PARTS_ALL,
+    SQ_DOC_SELECT,
+    SQ_DOC_UPSERT,
+    SQ_DOC_OP_INSERT,
+    SQ_DOC_OPS,
+    SQ_ENT_UPSERT,
+    SQ_ENT_DELETE,
+    SQ_ENT_ROOM_VERSION,
+    SQ_ENTS_ALL,
+    SQ_USAGE_ALL,
+    SQ_USAGE_ROOM,
+    SQ_RET_ROOMS,
+    SQ_RET_MSG_MAX,
+    SQ_RET_MSGS,
+    SQ_RET_MSG_DELETE,
+    SQ_RET_DOCS,
+    SQ_RET_OPS,
+    SQ_RET_OPS_DELETE,
+    SQ_STMT_MAX
+};
+
+#define SQ_USER_COLUMNS                                                                        \
+    "id, email, username, color, password_hash, created_at, updated_at, token_epoch"
+#define SQ_ROOM_COLUMNS                                                                        \
+    "id, code, name, host_id, capacity, is_public, state, state_version, created_at,"          \
+    " last_activity"
+#define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
+#define SQ_MSG_COLUMNS                                                                         \
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
+#define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
+#define SQ_ENT_COLUMNS                                                                         \
+    "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
+    "owner_only"
+
+/* What each stored row counts for quotas (store.h: STORE_ROW_BYTES plus its payload, in
+ * bytes: length() of a BLOB cast, since length() of TEXT counts characters). The loop
+ * counts the same way when it writes (rooms.c, docs.c, entities.c). */
+#define SQ_ROW_BYTES "64" /* STORE_ROW_BYTES */
+#define SQ_LEN(col) "length(CAST(" col " AS BLOB))"
+#define SQ_MSG_BYTES                                                                           \
+    "(" SQ_ROW_BYTES " + " SQ_LEN("content") " + coalesce(" SQ_LEN("metadata") ", 0))"
+#define SQ_OP_BYTES "(" SQ_ROW_BYTES " + " SQ_LEN("delta") ")"
+/* Bytes per room and author: every table that holds what a room's users wrote. The room
+ * state counts for the host, snapshots for nobody (the room only). */
+#define SQ_USAGE(where_room, where_id)                                                         \
+    "SELECT room_id, user_id, sum(b) FROM ("                                                   \
+    " SELECT room_id, coalesce(user_id, '') AS user_id, " SQ_MSG_BYTES " AS b"                 \
+    "  FROM room_messages WHERE " where_room                                                   \
+    " UNION ALL SELECT room_id, author, " SQ_OP_BYTES " FROM doc_ops WHERE " where_room        \
+    " UNION ALL SELECT room_id, '', " SQ_LEN("snapshot") " FROM documents WHERE " where_room   \
+    " UNION ALL SELECT room_id, owner, " SQ_ROW_BYTES " + " SQ_LEN("data")                     \
+    "  FROM entities WHERE " where_room                                                        \
+    " UNION ALL SELECT id, host_id, " SQ_LEN("state") " FROM rooms WHERE " where_id            \
+    ") GROUP BY room_id, user_id"
+
+static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
+    /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+     * then writes can fail with SQLITE_BUSY without waiting for the busy timeout. */
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    /* One savepoint around each request of several write statements (sq_exec): a
+     * request answered ENOTFOUND or EEXISTS is undone whole, whichever of its statements
+     * refused it, and the rest of the batch commits (store.h, "Atomicity"). */
+    [SQ_SAVEPOINT] = "SAVEPOINT sq_req",
+    [SQ_RELEASE] = "RELEASE sq_req",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO sq_req",
+    [SQ_USER_INSERT] =
+        "INSERT INTO users(" SQ_USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [SQ_USER_BY_EMAIL] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE email = ?1",
+    [SQ_USER_BY_ID] = "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?1",
+    /* A NULL parameter keeps the column: the caller's update_mask decides what changes. */
+    [SQ_USER_UPDATE] = "UPDATE users SET username = coalesce(?1, username),"
+                       " color = coalesce(?2, color), updated_at = ?3,"
+                       " password_hash = coalesce(?5, password_hash),"
+                       " token_epoch = token_epoch + ?6 WHERE id = ?4",
+    [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail, count)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [SQ_REVOKE_UPSERT] = "INSERT INTO revocations(kind, id, epoch, until) VALUES(?1, ?2, ?3, ?4)"
+                         " ON CONFLICT(kind, id) DO UPDATE SET"
+                         " epoch = max(epoch, excluded.epoch), until = max(until, excluded.until)",
+    [SQ_REVOKE_LOAD] = "SELECT kind, id, epoch, until FROM revocations WHERE until > ?1",
+    [SQ_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= ?1",
+    [SQ_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN"
+                       " (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)",
+    [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
+                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7",
+    /* Participants and messages go with it (ON DELETE CASCADE). */
+    [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
+    [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                       " ON CONFLICT(room_id, user_id) DO UPDATE SET"
+                       " display_name = excluded.display_name, color = excluded.color,"
+                       " role = excluded.role, banned = excluded.banned,"
+                       " joined_at = excluded.joined_at",
+    [SQ_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = ?1 AND user_id = ?2",
+    [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
+    /* A page between two exclusive seq bounds, newest first (before / latest: the caller
+     * reverses it) or oldest first (after). */
+    [SQ_MSGS_DESC] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
+                     " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+    [SQ_MSGS_ASC] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
+                    " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq ASC LIMIT ?4",
+    [SQ_ROOMS_ALL] =
+        "SELECT " SQ_ROOM_COLUMNS ", coalesce((SELECT max(seq) FROM room_messages m"
+        " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
+    [SQ_PARTS_ALL] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
+                     " ORDER BY room_id, joined_at, user_id",
+    [SQ_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
+                      " WHERE room_id = ?1 AND doc_id = ?2",
+    /* Keeps the newest snapshot: one at a lower version than the stored one (ops
+     * written out of order) is not an update. */
+    [SQ_DOC_UPSERT] = "INSERT INTO documents(room_id, doc_id, version, snapshot, updated_at)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5)"
+                      " ON CONFLICT(room_id, doc_id) DO UPDATE SET"
+                      " version = excluded.version, snapshot = excluded.snapshot,"
+                      " updated_at = excluded.updated_at"
+                      " WHERE excluded.version >= documents.version",
+    [SQ_DOC_OP_INSERT] = "INSERT INTO doc_ops(" SQ_OP_COLUMNS ")"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A negative LIMIT is none (DOC_LOAD). */
+    [SQ_DOC_OPS] = "SELECT " SQ_OP_COLUMNS " FROM doc_ops"
+                   " WHERE room_id = ?1 AND doc_id = ?2 AND version > ?3"
+                   " ORDER BY version ASC LIMIT ?4",
+    [SQ_ENT_UPSERT] = "INSERT OR REPLACE INTO entities(" SQ_ENT_COLUMNS ")"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_ENT_DELETE] = "DELETE FROM entities WHERE room_id = ?1 AND id = ?2",
+    /* max(): writes are applied in the order the loop made them, so this only guards. */
+    [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = max(state_version, ?1),"
+                            " last_activity = max(last_activity, ?2) WHERE id = ?3",
+    [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
+    [SQ_USAGE_ALL] = SQ_USAGE("1", "1"),
+    [SQ_USAGE_ROOM] = SQ_USAGE("room_id = ?1", "id = ?1"),
+    /* Retention walks the rooms in id order from a cursor, one room at a time. */
+    [SQ_RET_ROOMS] = "SELECT id FROM rooms WHERE id >= ?1 ORDER BY id",
+    [SQ_RET_MSG_MAX] = "SELECT max(seq) FROM room_messages WHERE room_id = ?1",
+    /* The oldest first: seq grows with time, so the rows to go are a prefix. */
+    [SQ_RET_MSGS] = "SELECT seq, coalesce(user_id, ''), created_at, " SQ_MSG_BYTES
+                    " FROM room_messages WHERE room_id = ?1 ORDER BY seq LIMIT ?2",
+    [SQ_RET_MSG_DELETE] = "DELETE FROM room_messages WHERE room_id = ?1 AND seq <= ?2",
+    [SQ_RET_DOCS] = "SELECT doc_id, version FROM documents WHERE room_id = ?1",
+    [SQ_RET_OPS] = "SELECT version, author, " SQ_OP_BYTES " FROM doc_ops"
+                   " WHERE room_id = ?1 AND doc_id = ?2 AND version <= ?3"
+                   " ORDER BY version LIMIT ?4",
+    [SQ_RET_OPS_DELETE] = "DELETE FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
+                          " AND version <= ?3",
+};
+_Static_assert(STORE_ROW_BYTES == 64, "SQ_ROW_BYTES must equal STORE_ROW_BYTES");
+
+/* One connection. Used by one thread at a time (open on the caller's thread, everything
+ * else on the store's worker, handed over through the store's mutex and thread start), so
+ * the connection is opened with SQLITE_OPEN_NOMUTEX. */
+typedef struct {
+    sqlite3 *db;
+    log_t *log; /* borrowed */
+    sqlite3_stmt *stmt[SQ_STMT_MAX];
+} sq_conn_t;
+
+/* ---- helpers ---- */
+
+/* Logs a failed database call with SQLite's reason and returns STORE_EIO. */
+static int sq_fail(sq_conn_t *c, const char *what)
+{
+    log_error(c->log, "store sqlite: %s: %s (%d)", what, sqlite3_errmsg(c->db),
+              sqlite3_extended_errcode(c->db));
+    return STORE_EIO;
+}
+
+/* Makes s reusable and drops its bindings (which may point into a request). */
+static void sq_release(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* Binds a fixed-size text field (borrowed until sq_release). Reads at most cap - 1 bytes,
+ * so a field the caller forgot to terminate cannot be overrun. */
+static int sq_bind_field(sqlite3_stmt *s, int idx, const char *field, size_t cap)
+{
+    return sqlite3_bind_text(s, idx, field, (int)strnlen(field, cap - 1), SQLITE_STATIC);
+}
+
+/* Same, binding NULL for an empty field. */
+static int sq_bind_opt(sqlite3_stmt *s, int idx, const char *field, size_t cap)
+{
+    return field[0] ? sq_bind_field(s, idx, field, cap) : sqlite3_bind_null(s, idx);
+}
+
+#define SQ_BIND(s, idx, field) sq_bind_field((s), (idx), (field), sizeof(field))
+#define SQ_BIND_OPT(s, idx, field) sq_bind_opt((s), (idx), (field), sizeof(field))
+
+/* Copies text column col into dst (cap bytes including the NUL). A longer value (only
+ * possible if the file was edited by hand) is cut at a UTF-8 character boundary and
+ * reported, never written past cap. */
+static void sq_copy_text(sq_conn_t *c, char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && (t[n] & 0xC0) == 0x80)
+            n--; /* do not split a character */
+        /* Names the column, never its value: it may be a password hash. */
+        log_warn(c->log, "store sqlite: column %s is longer than its %zu-byte field; truncated",
+                 sqlite3_column_name(s, col), cap - 1);
+    }
+    if (n) memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+/* Fills u from the current row of a SQ_USER_COLUMNS select. */
+static void sq_read_user(sq_conn_t *c, sqlite3_stmt *s, store_user_t *u)
+{
+    sq_copy_text(c, u->id, sizeof(u->id), s, 0);
+    sq_copy_text(c, u->email, sizeof(u->email), s, 1);
+    sq_copy_text(c, u->username, sizeof(u->username), s, 2);
+    sq_copy_text(c, u->color, sizeof(u->color), s, 3);
+    sq_copy_text(c, u->password_hash, sizeof(u->password_hash), s, 4);
+    u->created_at = sqlite3_column_int64(s, 5);
+    u->updated_at = sqlite3_column_int64(s, 6);
+    u->token_epoch = sqlite3_column_int64(s, 7);
+}
+
+/* Runs a one-row select bound to key; fills u. Returns 0, STORE_ENOTFOUND or STORE_EIO. */
+static int sq_user_select(sq_conn_t *c, int which, const char *key, size_t keycap,
+                          store_user_t *u)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int rc = sq_bind_field(s, 1, key, keycap);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    int err;
+    if (rc == SQLITE_ROW) {
+        sq_read_user(c, s, u);
+        err = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        err = STORE_ENOTFOUND;
+    } else {
+        err = sq_fail(c, which == SQ_USER_BY_ID ? "user by id" : "user by email");
+    }
+    sq_release(s);
+    return err;
+}
+
+/* ---- requests (worker thread, inside a transaction) ---- */
+
+static int sq_user_create(sq_conn_t *c, const store_user_t *u)
+{
+    sqlite3_stmt *s = c->stmt[SQ_USER_INSERT];
+    int bad = SQ_BIND(s, 1, u->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, u->email) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, u->username) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, u->color) != SQLITE_OK;
+    bad |= SQ_BIND(s, 5, u->password_hash) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, u->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, u->updated_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, u->token_epoch) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    /* A constraint failure undoes only this statement (ON CONFLICT ABORT), so the rest of
+     * the transaction stays valid. A taken id is reported like a taken email: both mean
+     * "this account already exists". */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "user create");
+    sq_release(s);
+    return err;
+}
+
+static int sq_revoke_put(sq_conn_t *c, const store_revoke_t *r)
+{
+    sqlite3_stmt *s = c->stmt[SQ_REVOKE_UPSERT];
+    int bad = sqlite3_bind_int(s, 1, r->kind) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, r->id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, r->epoch) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, r->until_s) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "revocation put");
+    sq_release(s);
+    return err;
+}
+
+static int sq_user_update(sq_conn_t *c, store_req_t *req)
+{
+    store_user_t *u = &req->user;
+    sqlite3_stmt *s = c->stmt[SQ_USER_UPDATE];
+    int bad = ((req->update_mask & STORE_UPD_USERNAME) ? SQ_BIND(s, 1, u->username)
+                                                       : sqlite3_bind_null(s, 1)) != SQLITE_OK;
+    bad |= ((req->update_mask & STORE_UPD_COLOR) ? SQ_BIND(s, 2, u->color)
+                                                 : sqlite3_bind_null(s, 2)) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, u->updated_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, u->id) != SQLITE_OK;
+    bad |= ((req->update_mask & STORE_UPD_PASSWORD) ? SQ_BIND(s, 5, u->password_hash)
+                                                    : sqlite3_bind_null(s, 5)) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, (req->update_mask & STORE_UPD_EPOCH) ? 1 : 0) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int changed = sqlite3_changes(c->db);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "user update");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    if (changed == 0) return STORE_ENOTFOUND;
+    /* Answer with the whole row as stored. Copy the id out first: u is overwritten. */
+    char id[STORE_ID_LEN];
+    memcpy(id, u->id, sizeof(id));
+    id[sizeof(id) - 1] = '\0';
+    err = sq_user_select(c, SQ_USER_BY_ID, id, sizeof(id), u);
+    if (err != STORE_OK || !(req->update_mask & STORE_UPD_EPOCH)) return err;
+    store_revoke_t rv = {.kind = STORE_REVOKE_USER, .epoch = u->token_epoch,
+                         .until_s = req->revoke.until_s};
+    memcpy(rv.id, id, sizeof(id));
+    return sq_revoke_put(c, &rv);
+}
+
+static int sq_user_delete(sq_conn_t *c, store_req_t *req)
+{
+    sqlite3_stmt *s = c->stmt[SQ_USER_DELETE];
+    int rc = SQ_BIND(s, 1, req->user.id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int changed = sqlite3_changes(c->db);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "user delete");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    if (changed == 0) return STORE_ENOTFOUND;
+    store_revoke_t rv = {.kind = STORE_REVOKE_USER, .epoch = INT64_MAX,
+                         .until_s = req->revoke.until_s};
+    snprintf(rv.id, sizeof(rv.id), "%.*s", (int)sizeof(req->user.id) - 1, req->user.id);
+    return sq_revoke_put(c, &rv);
+}
+
+static int sq_revoke_load(sq_conn_t *c, store_req_t *req)
+{
+    sqlite3_stmt *s = c->stmt[SQ_REVOKE_LOAD];
+    int rc = sqlite3_bind_int64(s, 1, req->revoke.until_s);
+    size_t n = 0, cap = 0;
+    store_revoke_t *out = NULL;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            out = ch_realloc(out, cap * sizeof(*out));
+        }
+        store_revoke_t *r = &out[n++];
+        r->kind = sqlite3_column_int(s, 0);
+        sq_copy_text(c, r->id, sizeof(r->id), s, 1);
+        r->epoch = sqlite3_column_int64(s, 2);
+        r->until_s = sqlite3_column_int64(s, 3);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "revocations load");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(out);
+        return err;
+    }
+    req->revokes = out;
+    req->nrevokes = n;
+    return STORE_OK;
+}
+
+static int sq_audit(sq_conn_t *c, const store_audit_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_AUDIT_INSERT];
+    int bad = sqlite3_bind_int64(s, 1, a->at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, a->event) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 3, a->user_id) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 4, a->ip) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 5, a->detail) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, a->count > 0 ? a->count : 1) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit insert");
+    sq_release(s);
+    return err;
+}
+
+static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_AUDIT_PRUNE];
+    int bad = sqlite3_bind_int64(s, 1, a->at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, STORE_AUDIT_PRUNE_BATCH) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "audit prune");
+    a->count = err == STORE_OK ? sqlite3_changes(c->db) : 0;
+    sq_release(s);
+    return err;
+}
+
+/* ---- rooms ---- */
+
+/* Binds a malloc'd string (borrowed until sq_release); NULL binds dflt, or SQL NULL when
+ * dflt is NULL too. */
+static int sq_bind_str(sqlite3_stmt *s, int idx, const char *str, const char *dflt)
+{
+    if (!str) str = dflt;
+    return str ? sqlite3_bind_text(s, idx, str, -1, SQLITE_STATIC) : sqlite3_bind_null(s, idx);
+}
+
+/* Returns a malloc'd copy of text column col, or NULL for SQL NULL (or "" when
+ * not_null: a NOT NULL column never gives a caller a NULL). */
+static char *sq_dup_text(sqlite3_stmt *s, int col, int not_null)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (!t) return not_null ? ch_strdup("") : NULL;
+    return ch_strndup((const char *)t, (size_t)sqlite3_column_bytes(s, col));
+}
+
+/* Maps a failed write's result code to the store's answer: a taken unique key is
+ * EEXISTS, a missing room (foreign key) ENOTFOUND; both undid only this statement. Any
+ * other code is logged as EIO. */
+static int sq_write_result(sq_conn_t *c, int rc, const char *what)
+{
+    if (rc == SQLITE_DONE) return STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return STORE_EEXISTS;
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return STORE_ENOTFOUND;
+    return sq_fail(c, what);
+}
+
+/* Inserts or replaces p, in the room room_id (a fixed STORE_ID_LEN field). */
+static int sq_part_put(sq_conn_t *c, const store_participant_t *p, const char *room_id)
+{
+    sqlite3_stmt *s = c->stmt[SQ_PART_UPSERT];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, p->user_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, p->display_name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, p->color) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 5, p->role) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 6, p->banned ? 1 : 0) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, p->joined_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = sq_write_result(c, rc, "participant put");
+    sq_release(s);
+    return err;
+}
+
+static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
+{
+    const store_room_t *rm = &r->room;
+    sqlite3_stmt *s = c->stmt[SQ_ROOM_INSERT];
+    int bad = SQ_BIND(s, 1, rm->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, rm->code) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, rm->name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, rm->host_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, rm->capacity) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 6, rm->is_public ? 1 : 0) != SQLITE_OK;
+    bad |= sq_bind_str(s, 7, rm->state, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, rm->state_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, rm->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 10, rm->last_activity) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = sq_write_result(c, rc, "room create");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    /* The host joins the room just created, whatever part.room_id says. This cannot meet
+     * a constraint in a consistent database; if it does, failing with EIO rolls the room
+     * back too, since an answer other than EIO must leave no change behind. */
+    err = sq_part_put(c, &r->part, rm->id);
+    if (err != STORE_OK && err != STORE_EIO) {
+        log_error(c->log, "store sqlite: room create: the host participant was refused (%d)",
+                  err);
+        err = STORE_EIO;
+    }
+    return err;
+}
+
+static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ROOM_UPDATE];
+    int bad = SQ_BIND(s, 1, rm->name) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, rm->capacity) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 3, rm->is_public ? 1 : 0) != SQLITE_OK;
+    bad |= sq_bind_str(s, 4, rm->state, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, rm->state_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, rm->last_activity) != SQLITE_OK;
+    bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 8, rm->code) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* A code taken by another room is EEXISTS (the loop picks free codes, so only a
+     * caller's bug meets it) and leaves the batch alone. */
+    int err = sq_write_result(c, rc, "room update");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+/* Runs the cached DELETE statement `which` with its keys bound (k2 NULL: one key only).
+ * ENOTFOUND when no row matched. */
+static int sq_delete(sq_conn_t *c, int which, const char *k1, size_t cap1, const char *k2,
+                     size_t cap2, const char *what)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int bad = sq_bind_field(s, 1, k1, cap1) != SQLITE_OK;
+    if (k2) bad |= sq_bind_field(s, 2, k2, cap2) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    /* Counts the rows the statement named, not the ones its cascade removed. */
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+static int sq_message_insert(sq_conn_t *c, const store_message_t *m)
+{
+    sqlite3_stmt *s = c->stmt[SQ_MSG_INSERT];
+    int bad = SQ_BIND(s, 1, m->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, m->room_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, m->seq) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 4, m->user_id) != SQLITE_OK; /* "" (the server) is NULL */
+    bad |= SQ_BIND(s, 5, m->display_name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 6, m->type) != SQLITE_OK;
+    bad |= sq_bind_str(s, 7, m->content, "") != SQLITE_OK;
+    bad |= sq_bind_str(s, 8, m->metadata, NULL) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = sq_write_result(c, rc, "message insert");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    /* After the insert, so that a refused message leaves the room untouched; the insert
+     * passed the foreign key, so the room exists. */
+    s = c->stmt[SQ_ROOM_TOUCH];
+    bad = sqlite3_bind_int64(s, 1, m->created_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, m->room_id) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "room last_activity");
+    sq_release(s);
+    return err;
+}
+
+/* Fills m (malloc'd strings) from the current row of a SQ_MSG_COLUMNS select. */
+static void sq_read_msg(sq_conn_t *c, sqlite3_stmt *s, store_message_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    sq_copy_text(c, m->id, sizeof(m->id), s, 0);
+    sq_copy_text(c, m->room_id, sizeof(m->room_id), s, 1);
+    m->seq = sqlite3_column_int64(s, 2);
+    sq_copy_text(c, m->user_id, sizeof(m->user_id), s, 3); /* NULL reads as "" */
+    sq_copy_text(c, m->display_name, sizeof(m->display_name), s, 4);
+    sq_copy_text(c, m->type, sizeof(m->type), s, 5);
+    m->content = sq_dup_text(s, 6, 1);
+    m->metadata = sq_dup_text(s, 7, 0);
+    m->created_at = sqlite3_column_int64(s, 8);
+}
+
+static void sq_free_msgs(store_message_t *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(msgs[i].content);
+        free(msgs[i].metadata);
+    }
+    free(msgs);
+}
+
+static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
+{
+    r->msgs = NULL;
+    r->nmsgs = 0;
+    uint32_t limit = r->limit < STORE_PAGE_MAX ? r->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    /* A negative bound means none (0 is a real bound: after 0 is "from the first"). With
+     * after, the oldest messages above it (also below before, if both are given);
+     * otherwise the newest. */
+    int asc = r->after >= 0;
+    int64_t lo = r->after >= 0 ? r->after : 0;
+    int64_t hi = r->before >= 0 ? r->before : INT64_MAX;
+    sqlite3_stmt *s = c->stmt[asc ? SQ_MSGS_ASC : SQ_MSGS_DESC];
+    int bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, lo) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, hi) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, limit) != SQLITE_OK;
+    store_message_t *msgs = NULL;
+    size_t n = 0, cap = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW && n < limit; rc = sqlite3_step(s)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            if (cap > limit) cap = limit;
+            msgs = ch_realloc(msgs, cap * sizeof(*msgs));
+        }
+        sq_read_msg(c, s, &msgs[n++]);
+    }
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE; /* LIMIT makes this unreachable */
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "messages page");
+    sq_release(s);
+    if (err != STORE_OK) {
+        sq_free_msgs(msgs, n);
+        return err;
+    }
+    if (!asc) /* newest first from the database; the answer is ascending */
+        for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+            store_message_t t = msgs[i];
+            msgs[i] = msgs[j];
+            msgs[j] = t;
+        }
+    r->msgs = msgs;
+    r->nmsgs = n;
+    return STORE_OK;
+}
+
+static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
+{
+    r->rooms = NULL;
+    r->nrooms = 0;
+    r->parts = NULL;
+    r->nparts = 0;
+    store_room_t *rooms = NULL;
+    store_participant_t *parts = NULL;
+    size_t nrooms = 0, nparts = 0, cap = 0;
+
+    sqlite3_stmt *s = c->stmt[SQ_ROOMS_ALL];
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (nrooms == cap) {
+            cap = cap ? cap * 2 : 16;
+            rooms = ch_realloc(rooms, cap * sizeof(*rooms));
+        }
+        store_room_t *rm = &rooms[nrooms++];
+        memset(rm, 0, sizeof(*rm));
+        sq_copy_text(c, rm->id, sizeof(rm->id), s, 0);
+        sq_copy_text(c, rm->code, sizeof(rm->code), s, 1);
+        sq_copy_text(c, rm->name, sizeof(rm->name), s, 2);
+        sq_copy_text(c, rm->host_id, sizeof(rm->host_id), s, 3);
+        int64_t capacity = sqlite3_column_int64(s, 4);
+        rm->capacity = capacity < 0            ? 0
+                       : capacity > UINT32_MAX ? UINT32_MAX
+                                               : (uint32_t)capacity;
+        rm->is_public = sqlite3_column_int64(s, 5) != 0;
+        rm->state = sq_dup_text(s, 6, 1);
+        rm->state_version = sqlite3_column_int64(s, 7);
+        rm->created_at = sqlite3_column_int64(s, 8);
+        rm->last_activity = sqlite3_column_int64(s, 9);
+        rm->last_seq = sqlite3_column_int64(s, 10);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "rooms load");
+    sqlite3_reset(s);
+    if (err != STORE_OK) goto fail;
+
+    s = c->stmt[SQ_PARTS_ALL];
+    cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (nparts == cap) {
+            cap = cap ? cap * 2 : 16;
+            parts = ch_realloc(parts, cap * sizeof(*parts));
+        }
+        store_participant_t *p = &parts[nparts++];
+        memset(p, 0, sizeof(*p));
+        sq_copy_text(c, p->room_id, sizeof(p->room_id), s, 0);
+        sq_copy_text(c, p->user_id, sizeof(p->user_id), s, 1);
+        sq_copy_text(c, p->display_name, sizeof(p->display_name), s, 2);
+        sq_copy_text(c, p->color, sizeof(p->color), s, 3);
+        p->role = sqlite3_column_int(s, 4);
+        p->banned = sqlite3_column_int64(s, 5) != 0;
+        p->joined_at = sqlite3_column_int64(s, 6);
+    }
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "participants load");
+    sqlite3_reset(s);
+    if (err != STORE_OK) goto fail;
+
+    r->rooms = rooms;
+    r->nrooms = nrooms;
+    r->parts = parts;
+    r->nparts = nparts;
+    return STORE_OK;
+
+fail:
+    for (size_t i = 0; i < nrooms; i++)
+        free(rooms[i].state);
+    free(rooms);
+    free(parts);
+    return err;
+}
+
+/* ---- entities ---- */
+
+/* Raises the room's state version and activity to e's (same transaction as the change).
+ * ENOTFOUND when the room is gone. */
+static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ENT_ROOM_VERSION];
+    int bad = sqlite3_bind_int64(s, 1, e->room_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, e->updated_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, e->room_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entity room version");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ENT_UPSERT];
+    int bad = SQ_BIND(s, 1, e->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, e->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, e->kind) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, e->owner) != SQLITE_OK;
+    bad |= sq_bind_str(s, 5, e->data, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 6, e->version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, e->state_version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, e->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, e->updated_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 10, e->owner_only ? 1 : 0) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* A missing room is the foreign key: ENOTFOUND, and only this statement was undone. */
+    int err = sq_write_result(c, rc, "entity put");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    err = sq_ent_room_version(c, e);
+    return err == STORE_ENOTFOUND ? STORE_EIO : err; /* the row passed the foreign key */
+}
+
+static int sq_ent_delete(sq_conn_t *c, const store_entity_t *e)
+{
+    int err = sq_delete(c, SQ_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
+                        "entity delete");
+    if (err != STORE_OK && err != STORE_ENOTFOUND) return err;
+    err = sq_ent_room_version(c, e);
+    return err == STORE_ENOTFOUND ? STORE_OK : err; /* the room went with it: nothing to do */
+}
+
+static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
+{
+    store_entity_t *ents = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *s = c->stmt[SQ_ENTS_ALL];
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ents = ch_realloc(ents, cap * sizeof(*ents));
+        }
+        store_entity_t *e = &ents[n++];
+        memset(e, 0, sizeof(*e));
+        sq_copy_text(c, e->room_id, sizeof(e->room_id), s, 0);
+        sq_copy_text(c, e->id, sizeof(e->id), s, 1);
+        sq_copy_text(c, e->kind, sizeof(e->kind), s, 2);
+        sq_copy_text(c, e->owner, sizeof(e->owner), s, 3);
+        e->data = sq_dup_text(s, 4, 1);
+        e->version = sqlite3_column_int64(s, 5);
+        e->state_version = sqlite3_column_int64(s, 6);
+        e->created_at = sqlite3_column_int64(s, 7);
+        e->updated_at = sqlite3_column_int64(s, 8);
+        e->owner_only = sqlite3_column_int(s, 9) != 0;
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entities load");
+    sqlite3_reset(s);
+    if (err != STORE_OK) {
+        for (size_t i = 0; i < n; i++)
+            free(ents[i].data);
+        free(ents);
+        return err;
+    }
+    r->ents = ents;
+    r->nents = n;
+    return STORE_OK;
+}
+
+/* ---- documents ---- */
+
+/* Fills op (malloc'd delta) from the current row of a SQ_OP_COLUMNS select. */
+static void sq_read_op(sq_conn_t *c, sqlite3_stmt *s, store_doc_op_t *op)
+{
+    memset(op, 0, sizeof(*op));
+    sq_copy_text(c, op->room_id, sizeof(op->room_id), s, 0);
+    sq_copy_text(c, op->doc_id, sizeof(op->doc_id), s, 1);
+    op->version = sqlite3_column_int64(s, 2);
+    op->delta = sq_dup_text(s, 3, 1);
+    sq_copy_text(c, op->author, sizeof(op->author), s, 4);
+    sq_copy_text(c, op->op_id, sizeof(op->op_id), s, 5); /* NULL reads as "" */
+    op->created_at = sqlite3_column_int64(s, 6);
+}
+
+static void sq_free_ops(store_doc_op_t *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ops[i].delta);
+    free(ops);
+}
+
+/* Replaces d's output ops (freeing earlier ones) with the ops of document room_id/doc_id
+ * with version > from, ascending, at most limit (negative: all). */
+static int sq_doc_ops(sq_conn_t *c, store_docs_t *d, const char *room_id, const char *doc_id,
+                      int64_t from, int64_t limit)
+{
+    sq_free_ops(d->ops, d->nops);
+    d->ops = NULL;
+    d->nops = 0;
+    if (limit == 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_DOC_OPS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, from) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, limit) != SQLITE_OK;
+    store_doc_op_t *ops = NULL;
+    size_t n = 0, cap = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            if (limit > 0 && cap > (size_t)limit) cap = (size_t)limit;
+            ops = ch_realloc(ops, cap * sizeof(*ops));
+        }
+        sq_read_op(c, s, &ops[n++]);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "doc ops");
+    sq_release(s);
+    if (err != STORE_OK) {
+        sq_free_ops(ops, n);
+        return err;
+    }
+    d->ops = ops;
+    d->nops = n;
+    return STORE_OK;
+}
+
+static int sq_doc_load(sq_conn_t *c, store_docs_t *d)
+{
+    store_doc_t *doc = &d->doc;
+    free(doc->snapshot);
+    doc->snapshot = NULL;
+    doc->version = 0;
+    doc->updated_at = 0;
+    sqlite3_stmt *s = c->stmt[SQ_DOC_SELECT];
+    int bad = SQ_BIND(s, 1, doc->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, doc->doc_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        doc->version = sqlite3_column_int64(s, 0);
+        doc->snapshot = sq_dup_text(s, 1, 1);
+        doc->updated_at = sqlite3_column_int64(s, 2);
+    } else if (rc == SQLITE_DONE) {
+        doc->snapshot = ch_strdup(""); /* a new document: version 0, empty */
+    } else {
+        err = sq_fail(c, "doc load");
+    }
+    sq_release(s);
+    /* Same transaction: the ops are exactly those after this snapshot. */
+    if (err == STORE_OK) err = sq_doc_ops(c, d, doc->room_id, doc->doc_id, doc->version, -1);
+    if (err != STORE_OK) {
+        free(doc->snapshot);
+        doc->snapshot = NULL;
+        doc->version = 0;
+    }
+    return err;
+}
+
+static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
+{
+    const store_doc_op_t *op = &d->op;
+    sqlite3_stmt *s = c->stmt[SQ_DOC_OP_INSERT];
+    int bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, op->version) != SQLITE_OK;
+    bad |= sq_bind_str(s, 4, op->delta, "") != SQLITE_OK;
+    bad |= SQ_BIND(s, 5, op->author) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 6, op->op_id) != SQLITE_OK; /* "" (none) is NULL */
+    bad |= sqlite3_bind_int64(s, 7, op->created_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* A taken version is EEXISTS, a missing room (foreign key) ENOTFOUND: both undid
+     * only this statement, so the rest of the batch still commits. */
+    int err = sq_write_result(c, rc, "doc op insert");
+    sq_release(s);
+    if (err != STORE_OK || !d->doc.snapshot) return err;
+    /* The op passed the foreign key, so the room exists. This cannot meet a constraint in
+     * a consistent database; if it does, failing with EIO rolls the op back too, since an
+     * answer other than EIO must leave no change behind. */
+    s = c->stmt[SQ_DOC_UPSERT];
+    bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, op->version) != SQLITE_OK;
+    bad |= sq_bind_str(s, 4, d->doc.snapshot, NULL) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, op->created_at) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "doc snapshot");
+    sq_release(s);
+    return err;
+}
+
+static int sq_doc_ops_range(sq_conn_t *c, store_docs_t *d)
+{
+    uint32_t limit = d->limit < STORE_OPS_MAX ? d->limit : STORE_OPS_MAX;
+    return sq_doc_ops(c, d, d->doc.room_id, d->doc.doc_id, d->from, limit);
+}
+
+/* ---- usage and retention ---- */
+
+/* Adds bytes to (room_id, user_id) in *u (n rows, *cap allocated). Rows of one room are
+ * added together, so only the tail is searched for the pair. */
+static void sq_usage_add(store_usage_t **u, size_t *n, size_t *cap, const char *room_id,
+                         const char *user_id, int64_t bytes)
+{
+    for (size_t i = *n; i-- > 0 && strcmp((*u)[i].room_id, room_id) == 0;) {
+        if (strcmp((*u)[i].user_id, user_id) == 0) {
+            (*u)[i].bytes += bytes;
+            return;
+        }
+    }
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *u = ch_realloc(*u, *cap * sizeof(**u));
+    }
+    store_usage_t *row = &(*u)[(*n)++];
+    memset(row, 0, sizeof(*row));
+    snprintf(row->room_id, sizeof(row->room_id), "%s", room_id);
+    snprintf(row->user_id, sizeof(row->user_id), "%s", user_id);
+    row->bytes = bytes;
+}
+
+/* Sets r->usage to the bytes stored per room and author: of every room (room_id NULL) or
+ * of one. */
+static int sq_usage(sq_conn_t *c, store_rooms_t *r, const char *room_id)
+{
+    free(r->usage);
+    r->usage = NULL;
+    r->nusage = 0;
+    sqlite3_stmt *s = c->stmt[room_id ? SQ_USAGE_ROOM : SQ_USAGE_ALL];
+    int bad = room_id ? sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK : 0;
+    store_usage_t *u = NULL;
+    size_t n = 0, cap = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        char rid[STORE_ID_LEN], uid[STORE_SUB_LEN];
+        sq_copy_text(c, rid, sizeof(rid), s, 0);
+        sq_copy_text(c, uid, sizeof(uid), s, 1);
+        sq_usage_add(&u, &n, &cap, rid, uid, sqlite3_column_int64(s, 2));
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "usage");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(u);
+        return err;
+    }
+    r->usage = u;
+    r->nusage = n;
+    return STORE_OK;
+}
+
+/* Deletes the messages of room_id past the rules, oldest first, at most *budget rows
+ * (lowered by what went). The newest message always stays, so seqs never restart. */
+static int sq_ret_messages(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint32_t *budget,
+                           size_t *ucap)
+{
+    const store_retention_t *ret = &r->ret;
+    sqlite3_stmt *s = c->stmt[SQ_RET_MSG_MAX];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
+                                                                      : SQLITE_ERROR;
+    int64_t max = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "retention max seq");
+    sq_release(s);
+    if (err != STORE_OK || max <= 1) return err;
+
+    s = c->stmt[SQ_RET_MSGS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, *budget) != SQLITE_OK;
+    int64_t upto = 0;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        int64_t seq = sqlite3_column_int64(s, 0);
+        int64_t at = sqlite3_column_int64(s, 2);
+        int old = ret->msg_before > 0 && at < ret->msg_before;
+        int over = ret->msg_keep > 0 && seq <= max - ret->msg_keep;
+        if (seq >= max || (!old && !over)) break;
+        char uid[STORE_SUB_LEN];
+        sq_copy_text(c, uid, sizeof(uid), s, 1);
+        sq_usage_add(&r->usage, &r->nusage, ucap, room_id, uid, sqlite3_column_int64(s, 3));
+        upto = seq;
+        (*budget)--;
+    }
+    err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention messages");
+    sq_release(s);
+    if (err != STORE_OK || upto == 0) return err;
+    s = c->stmt[SQ_RET_MSG_DELETE];
+    bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, upto) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention message delete");
+    sq_release(s);
+    return err;
+}
+
+/* Deletes the op log rows of one document more than doc_keep before its snapshot (at
+ * version snap), oldest first, at most *budget rows. */
+static int sq_ret_doc(sq_conn_t *c, store_rooms_t *r, const char *room_id, const char *doc_id,
+                      int64_t snap, uint32_t *budget, size_t *ucap)
+{
+    int64_t lim = snap - r->ret.doc_keep;
+    if (lim <= 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_RET_OPS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, lim) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, *budget) != SQLITE_OK;
+    int64_t upto = 0;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        char uid[STORE_SUB_LEN];
+        sq_copy_text(c, uid, sizeof(uid), s, 1);
+        sq_usage_add(&r->usage, &r->nusage, ucap, room_id, uid, sqlite3_column_int64(s, 2));
+        upto = sqlite3_column_int64(s, 0);
+        (*budget)--;
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention ops");
+    sq_release(s);
+    if (err != STORE_OK || upto == 0) return err;
+    s = c->stmt[SQ_RET_OPS_DELETE];
+    bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, upto) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention op delete");
+    sq_release(s);
+    return err;
+}
+
+static int sq_ret_docs(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint32_t *budget,
+                       size_t *ucap)
+{
+    sqlite3_stmt *s = c->stmt[SQ_RET_DOCS];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
+                                                                      : SQLITE_ERROR;
+    int err = STORE_OK;
+    for (; rc == SQLITE_ROW && *budget > 0; rc = sqlite3_step(s)) {
+        char doc_id[STORE_DOC_ID_LEN];
+        sq_copy_text(c, doc_id, sizeof(doc_id), s, 0);
+        err = sq_ret_doc(c, r, room_id, doc_id, sqlite3_column_int64(s, 1), budget, ucap);
+        if (err != STORE_OK) break;
+    }
+    if (err == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(c, "retention documents");
+    sq_release(s);
+    return err;
+}
+
+static int sq_retention(sq_conn_t *c, store_rooms_t *r)
+{
+    store_retention_t *ret = &r->ret;
+    free(r->usage);
+    r->usage = NULL;
+    r->nusage = 0;
+    ret->more = 0;
+    size_t ucap = 0;
+    uint32_t budget = ret->batch ? ret->batch : 1;
+    sqlite3_stmt *s = c->stmt[SQ_RET_ROOMS];
+    int rc = SQ_BIND(s, 1, ret->cursor) == SQLITE_OK ? sqlite3_step(s) : SQLITE_ERROR;
+    int err = STORE_OK;
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        char room_id[STORE_ID_LEN];
+        sq_copy_text(c, room_id, sizeof(room_id), s, 0);
+        if (budget == 0) { /* out of budget: this room is the next request's first */
+            memcpy(ret->cursor, room_id, sizeof(ret->cursor));
+            ret->more = 1;
+            break;
+        }
+        if (ret->msg_before > 0 || ret->msg_keep > 0)
+            err = sq_ret_messages(c, r, room_id, &budget, &ucap);
+        if (err == STORE_OK && ret->doc_keep > 0 && budget > 0)
+            err = sq_ret_docs(c, r, room_id, &budget, &ucap);
+        if (err != STORE_OK) break;
+        if (budget == 0) { /* maybe more in this room: start there next time */
+            memcpy(ret->cursor, room_id, sizeof(ret->cursor));
+            ret->more = 1;
+            break;
+        }
+    }
+    if (err == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sq_fail(c, "retention rooms");
+    sq_release(s);
+    if (!ret->more) ret->cursor[0] = '\0';
+    return err;
+}
+
+/* ---- backend functions ---- */
+
+/* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK, savepoints). Returns 0 or
+ * STORE_EIO. */
+static int sq_step_simple(sq_conn_t *c, int which, const char *what)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int rc = sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    sqlite3_reset(s);
+    return err;
+}
+
+static int sq_begin(void *conn)
+{
+    return sq_step_simple(conn, SQ_BEGIN, "begin");
+}
+
+static int sq_commit(void *conn)
+{
+    return sq_step_simple(conn, SQ_COMMIT, "commit");
+}
+
+static void sq_rollback(void *conn)
+{
+    sq_conn_t *c = conn;
+    /* Some errors (SQLITE_FULL, IOERR, NOMEM) already rolled the transaction back. */
+    if (sqlite3_get_autocommit(c->db)) return;
+    sq_step_simple(c, SQ_ROLLBACK, "rollback");
+}
+
+/* Runs one request (sq_exec wraps it in its savepoint). */
+static void sq_exec_req(sq_conn_t *c, store_req_t *req)
+{
+    switch (req->type) {
+    case STORE_USER_CREATE:
+        req->err = sq_user_create(c, &req->user);
+        break;
+    case STORE_USER_BY_EMAIL:
+        req->err = sq_user_select(c, SQ_USER_BY_EMAIL, req->key, sizeof(req->key), &req->user);
+        break;
+    case STORE_USER_BY_ID:
+        req->err = sq_user_select(c, SQ_USER_BY_ID, req->key, sizeof(req->key), &req->user);
+        break;
+    case STORE_USER_UPDATE:
+        req->err = sq_user_update(c, req);
+        break;
+    case STORE_AUDIT:
+        req->err = sq_audit(c, &req->audit);
+        break;
+    case STORE_AUDIT_PRUNE:
+        req->err = sq_audit_prune(c, &req->audit);
+        break;
+    case STORE_USER_DELETE:
+        req->err = sq_user_delete(c, req);
+        break;
+    case STORE_REVOKE_PUT:
+        req->err = sq_revoke_put(c, &req->revoke);
+        break;
+    case STORE_REVOKE_LOAD:
+        req->err = sq_revoke_load(c, req);
+        break;
+    case STORE_REVOKE_PRUNE: {
+        sqlite3_stmt *s = c->stmt[SQ_REVOKE_PRUNE];
+        int rc = sqlite3_bind_int64(s, 1, req->revoke.until_s);
+        if (rc == SQLITE_OK) rc = sqlite3_step(s);
+        req->err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "revocations prune");
+        sq_release(s);
+        break;
+    }
+    case STORE_ROOM_CREATE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_room_create(c, req->rooms);
+        break;
+    case STORE_ROOM_UPDATE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_room_update(c, &req->rooms->room);
+        break;
+    case STORE_ROOM_DELETE:
+        CH_ASSERT(req->rooms);
+        /* What goes with the room, for the authors' quotas; same transaction. */
+        req->err = sq_usage(c, req->rooms, req->rooms->room.id);
+        if (req->err == STORE_OK)
+            req->err = sq_delete(c, SQ_ROOM_DELETE, req->rooms->room.id, STORE_ID_LEN, NULL,
+                                 0, "room delete");
+        break;
+    case STORE_PARTICIPANT_PUT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_part_put(c, &req->rooms->part, req->rooms->part.room_id);
+        break;
+    case STORE_PARTICIPANT_DELETE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_delete(c, SQ_PART_DELETE, req->rooms->part.room_id, STORE_ID_LEN,
+                             req->rooms->part.user_id, STORE_SUB_LEN, "participant delete");
+        break;
+    case STORE_MESSAGE_INSERT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_message_insert(c, &req->rooms->msg);
+        break;
+    case STORE_MESSAGES_PAGE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_messages_page(c, req->rooms);
+        break;
+    case STORE_ROOMS_LOAD:
+        CH_ASSERT(req->rooms);
+        req->err = sq_rooms_load(c, req->rooms);
+        if (req->err == STORE_OK) req->err = sq_ents_load(c, req->rooms);
+        if (req->err == STORE_OK) req->err = sq_usage(c, req->rooms, NULL);
+        break;
+    case STORE_ENTITY_PUT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_ent_put(c, &req->rooms->ent);
+        break;
+    case STORE_ENTITY_DELETE:
+        CH_ASSERT(req->rooms);
+        req->err = sq_ent_delete(c, &req->rooms->ent);
+        break;
+    case STORE_RETENTION_SWEEP:
+        CH_ASSERT(req->rooms);
+        req->err = sq_retention(c, req->rooms);
+        break;
+    case STORE_DOC_LOAD:
+        CH_ASSERT(req->docs);
+        req->err = sq_doc_load(c, req->docs);
+        break;
+    case STORE_DOC_OP_INSERT:
+        CH_ASSERT(req->docs);
+        req->err = sq_doc_op_insert(c, req->docs);
+        break;
+    case STORE_DOC_OPS_RANGE:
+        CH_ASSERT(req->docs);
+        req->err = sq_doc_ops_range(c, req->docs);
+        break;
+    default:
+        CH_ASSERT(!"unknown store request type");
+    }
+}
+
+/* Whether a request may run more than one write statement. SQLite undoes a refused
+ * statement by itself (ON CONFLICT ABORT), so a read or a single write is atomic as it
+ * is; a request of several writes needs a savepoint to be undone whole. Skipping it for
+ * the others keeps it off the most frequent requests (document ops without a snapshot,
+ * audit rows, participants). */
+static int sq_needs_savepoint(const store_req_t *req)
+{
+    switch (req->type) {
+    case STORE_USER_UPDATE:    /* the row, then the revocation */
+    case STORE_USER_DELETE:    /* the row, then the revocation */
+    case STORE_ROOM_CREATE:    /* the room, then its host */
+    case STORE_MESSAGE_INSERT: /* the message, then the room's activity */
+    case STORE_ENTITY_PUT:     /* the entity, then the room's version */
+    case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
+    case STORE_RETENTION_SWEEP:
+        return 1;
+    case STORE_DOC_OP_INSERT: /* the op, then the snapshot when there is one */
+        return req->docs && req->docs->doc.snapshot != NULL;
+    default:
+        return 0;
+    }
+}
+
+static void sq_exec(void *conn, store_req_t *req)
+{
+    sq_conn_t *c = conn;
+    if (!sq_needs_savepoint(req)) {
+        sq_exec_req(c, req);
+        return;
+    }
+    /* The savepoint undoes every statement of a refused request, whichever of them
+     * refused it. EIO needs none: the store rolls the whole transaction back. */
+    req->err = sq_step_simple(c, SQ_SAVEPOINT, "savepoint");
+    if (req->err != STORE_OK) return;
+    sq_exec_req(c, req);
+    if (req->err == STORE_EIO) return;
+    if (req->err != STORE_OK && sq_step_simple(c, SQ_ROLLBACK_TO, "rollback to savepoint") != 0)
+        req->err = STORE_EIO;
+    else if (sq_step_simple(c, SQ_RELEASE, "release savepoint") != 0)
+        req->err = STORE_EIO;
+}
+
+static void sq_close(void *conn)
+{
+    sq_conn_t *c = conn;
+    if (!c) return;
+    if (c->db && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < SQ_STMT_MAX; i++)
+        sqlite3_finalize(c->stmt[i]); /* NULL is a no-op */
+    /* The last connection to close checkpoints the WAL into the main file. */
+    if (sqlite3_close(c->db) != SQLITE_OK)
+        log_error(c->log, "store sqlite: close: %s", sqlite3_errmsg(c->db));
+    free(c);
+}
+
+/* ---- open and migrations (caller's thread) ---- */
+
+/* Runs SQL without parameters (pragmas, DDL, transaction control). Returns 0, or -1 with
+ * "what: reason" in err. */
+static int sq_exec_sql(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+    snprintf(err, errlen, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* Reads the schema version inside the open transaction, creating the version table (at
+ * version 0) in an empty database. Returns 0 or -1 with a reason in err. */
+static int sq_read_version(sqlite3 *db, int64_t *version, char *err, size_t errlen)
+{
+    if (sq_exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                    "create schema_version", err, errlen) != 0)
+        return -1;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &s,
+                                NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, errlen, "read schema version: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(s);
+        return -1;
+    }
+    int64_t rows = sqlite3_column_int64(s, 0);
+    *version = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    if (rows > 1) {
+        snprintf(err, errlen, "table schema_version has %" PRId64 " rows; expected one", rows);
+        return -1;
+    }
+    if (rows == 0) {
+        *version = 0;
+        return sq_exec_sql(db, "INSERT INTO schema_version(version) VALUES(0)",
+                           "init schema_version", err, errlen);
+    }
+    return 0;
+}
+
+/* Sets the schema version inside the open transaction. Returns 0 or -1 with err. */
+static int sq_write_version(sqlite3 *db, int64_t version, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "UPDATE schema_version SET version = ?1", -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 1, version);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "write schema version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Brings the schema to STORE_SQLITE_SCHEMA_VERSION, one migration per transaction. The
+ * version is re-read inside every transaction, so two processes opening the same file at
+ * once cannot both apply a migration. Returns 0 or -1 with a reason in err. */
+static int sq_migrate(sqlite3 *db, log_t *log, char *err, size_t errlen)
+{
+    for (;;) {
+        if (sq_exec_sql(db, "BEGIN IMMEDIATE", "begin migration", err, errlen) != 0) return -1;
+        int64_t v;
+        if (sq_read_version(db, &v, err, errlen) != 0) goto fail;
+        if (v > STORE_SQLITE_SCHEMA_VERSION) {
+            snprintf(err, errlen,
+                     "database schema version %" PRId64
+                     " is newer than this chorus supports (%d); upgrade chorus",
+                     v, STORE_SQLITE_SCHEMA_VERSION);
+            goto fail;
+        }
+        if (v < 0) {
+            snprintf(err, errlen, "database schema version %" PRId64 " is invalid", v);
+            goto fail;
+        }
+        if (v == STORE_SQLITE_SCHEMA_VERSION)
+            return sq_exec_sql(db, "COMMIT", "commit", err, errlen);
+        char what[64];
+        snprintf(what, sizeof(what), "migration %" PRId64, v + 1);
+        if (sq_exec_sql(db, sq_migrations[v], what, err, errlen) != 0) goto fail;
+        if (sq_write_version(db, v + 1, err, errlen) != 0) goto fail;
+        if (sq_exec_sql(db, "COMMIT", what, err, errlen) != 0) goto fail;
+        log_info(log, "store sqlite: database migrated to schema version %" PRId64, v + 1);
+    }
+fail:
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* The database holds password hashes and every message: only the server's user may read
+ * it. SQLite creates a database file with mode 0644 less the umask, and its -wal and -shm
+ * files with the database file's mode, so the database is created (or an existing one
+ * tightened) to 0600 before SQLite opens it, and -wal and -shm files left by an earlier run
+ * are tightened too. ":memory:" and other non-file targets are left alone. Returns 0, or
+ * -1 with err set. */
+static int sq_restrict_mode(const char *target, char *err, size_t errlen)
+{
+    if (target[0] == '\0' || target[0] == ':' || strncmp(target, "file:", 5) == 0) return 0;
+    int fd = open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        snprintf(err, errlen, "cannot open database %s (mode 0600): %s", target,
+                 strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    static const char *const companions[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
+        char path[4096];
+        int n = snprintf(path, sizeof(path), "%s%s", target, companions[i]);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            snprintf(err, errlen, "database path too long: %s", target);
+            return -1;
+        }
+        if (chmod(path, 0600) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "cannot set mode 0600 on %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
+{
+    /* The connection is used from two threads, one at a time: that needs a SQLite built
+     * thread-safe (mode 1 or 2), even though the connection itself takes no mutex. */
+    if (!sqlite3_threadsafe()) {
+        snprintf(err, errlen, "sqlite was built without thread support");
+        return NULL;
+    }
+    if (sq_restrict_mode(target, err, errlen) != 0) return NULL;
+    sq_conn_t *c = ch_calloc(1, sizeof(*c));
+    c->log = log;
+    int rc = sqlite3_open_v2(
+        target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", target,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(c->db, 1); /* SQLITE_CONSTRAINT_UNIQUE, not CONSTRAINT */
+    /* Another process (a backup, the sqlite3 shell) may hold the lock briefly. */
+    sqlite3_busy_timeout(c->db, 5000);
+
+    char why[256];
+    /* WAL: readers never block the writer, and a commit is one append to the log.
+     * synchronous=NORMAL in WAL mode syncs the log only at checkpoints, not on each
+     * commit: a committed transaction survives the process being killed (kill -9, crash),
+     * since it is already in the OS's page cache; a power loss or kernel crash may lose
+     * the last commits but never corrupts the database. FULL would fsync every commit. */
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, errlen, "%s: journal_mode=WAL: %s", target, sqlite3_errmsg(c->db));
+        sqlite3_finalize(s);
+        goto fail;
+    }
+    const unsigned char *mode = sqlite3_column_text(s, 0);
+    if (!mode || sqlite3_stricmp((const char *)mode, "wal") != 0)
+        log_warn(log, "store sqlite: %s: journal mode is %s, not wal", target,
+                 mode ? (const char *)mode : "unknown");
+    sqlite3_finalize(s);
+    if (sq_exec_sql(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "pragma", why,
+                    sizeof(why)) != 0 ||
+        sq_migrate(c->db, log, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", target, why);
+        goto fail;
+    }
+    /* Deleting a room relies on ON DELETE CASCADE, and a participant or message for a
+     * missing room on the foreign key: a SQLite built without them is refused. */
+    s = NULL;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA foreign_keys", -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    int fk = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (fk != 1) {
+        snprintf(err, errlen, "%s: sqlite foreign keys are off (needed for rooms)", target);
+        goto fail;
+    }
+    for (int i = 0; i < SQ_STMT_MAX; i++) {
+        rc = sqlite3_prepare_v3(c->db, sq_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &c->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "%s: prepare: %s", target, sqlite3_errmsg(c->db));
+            goto fail;
+        }
+    }
+    return c;
+
+fail:
+    sq_close(c);
+    return NULL;
+}
+
+const store_backend_t store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .exec = sq_exec,
+    .close = sq_close,
+};

@@ -1,0 +1,153 @@
+/* config.h: server settings from defaults, a JSON file, the environment and flags. */
+#ifndef CHORUS_CONFIG_H
+#define CHORUS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/log.h"
+
+/* A rate limit: at most limit requests per window, refilled evenly. */
+typedef struct {
+    uint64_t limit;
+    uint64_t window_ms;
+} config_rate_t;
+
+typedef struct {
+    char *listen_host;            /* owned */
+    int listen_port;              /* 0 = any free port */
+    char *data_dir;               /* owned */
+    char *web_dir;                /* owned */
+    char *config_file;            /* owned; NULL when none */
+    log_level_t log_level;
+    log_format_t log_format;
+    uint64_t io_uring;            /* 1: batch sends through io_uring when available */
+    uint64_t max_connections;
+    uint64_t max_connections_per_ip; /* 0 = no limit */
+    uint64_t max_connections_ipv6_prefix; /* bits of an IPv6 address that count as one IP */
+    uint64_t http_max_header;     /* bytes */
+    uint64_t http_max_body;       /* bytes */
+    uint64_t http_header_timeout; /* ms */
+    uint64_t http_idle_timeout;   /* ms */
+    uint64_t http_request_timeout; /* ms from a request's first byte to its last */
+    uint64_t http_body_min_rate;  /* bytes per second a body must average; 0 = off */
+    uint64_t http_max_queue;      /* bytes of responses queued before reading stops */
+    uint64_t ws_max_message;      /* bytes */
+    uint64_t ws_max_queue;        /* bytes */
+    uint64_t ws_max_reply;        /* bytes of stored data in one reply (config_reply_budget) */
+    uint64_t ws_ping_interval;    /* ms */
+    uint64_t ws_pong_timeout;     /* ms */
+    uint64_t ws_rate;             /* messages per second */
+    uint64_t ws_burst;            /* messages */
+    uint64_t ws_flood_close;      /* consecutive rate-limited messages before 1008 */
+    uint64_t ws_max_rooms;        /* rooms one connection may join */
+    uint64_t ws_max_docs;         /* documents one connection may have open */
+    char **origins;               /* owned; Origins allowed besides same-origin ("*": any) */
+    size_t norigins;
+    uint64_t shutdown_timeout;    /* ms */
+    /* accounts and tokens */
+    char *jwt_secret;             /* owned; "" = generated and kept in the data dir */
+    char *jwt_alg;                /* owned; "HS256", "RS256" or "ES256" */
+    char *jwt_public_key;         /* owned; PEM file for RS256/ES256, "" = none */
+    char *jwt_private_key;        /* owned; PEM file to mint RS256/ES256 tokens, "" = none */
+    uint64_t jwt_ttl;             /* ms */
+    uint64_t jwt_leeway;          /* ms of clock skew allowed on exp/nbf */
+    uint64_t revocations_max;     /* revoked tokens / user epochs held in memory */
+    uint64_t auth_timeout;        /* ms for a WebSocket to authenticate */
+    uint64_t token_grace;         /* ms after token_expired before close 1008 */
+    uint64_t password_ops;        /* argon2id passes */
+    uint64_t password_memory;     /* argon2id memory, bytes */
+    config_rate_t rate_auth;      /* /api/auth/ per client IP */
+    config_rate_t rate_api_ip;    /* other /api/ routes per client IP */
+    config_rate_t rate_api_user;  /* other /api/ routes per user */
+    config_rate_t rate_room_miss_user; /* failed room lookups per user */
+    config_rate_t rate_room_miss_ip;   /* failed room lookups per client IP */
+    config_rate_t rate_login_account; /* failed logins per account (email) */
+    config_rate_t rate_ws_auth;   /* failed WebSocket token checks per client IP */
+    uint64_t audit_window;        /* ms: repeated failures of a source fold into one row */
+    uint64_t audit_max_sources;   /* failure sources counted per window */
+    uint64_t audit_retention;     /* ms: older audit rows are deleted */
+    struct net_cidr_s *trusted_proxies; /* owned; peers whose forwarding headers count */
+    size_t ntrusted_proxies;
+    /* rooms */
+    char *public_url;             /* owned; base of joinLink */
+    uint64_t room_max_capacity;   /* upper bound of maxParticipants */
+    uint64_t room_max_hosted;     /* live rooms per host */
+    uint64_t room_max_bans;       /* banned users per room */
+    uint64_t room_join_history;   /* messages in the join reply */
+    uint64_t room_max_message;    /* bytes of message content, JSON-encoded */
+    uint64_t room_max_metadata;   /* bytes of message metadata, JSON-encoded */
+    uint64_t room_max_broadcast;  /* bytes of broadcast data */
+    uint64_t room_max_state;      /* bytes of room state */
+    uint64_t room_seat_grace;     /* ms a dropped member keeps the seat */
+    uint64_t room_idle;           /* ms of inactivity before a room is deleted */
+    uint64_t room_sweep;          /* ms between idle-room sweeps */
+    uint64_t room_quota;          /* bytes stored per room, 0 = unlimited */
+    uint64_t user_quota;          /* bytes stored per user, 0 = unlimited */
+    uint64_t message_retention;   /* ms a message is kept, 0 = forever */
+    uint64_t message_retention_count; /* messages kept per room, 0 = all */
+    uint64_t doc_log_retention;   /* op log rows kept before a snapshot, 0 = all */
+    uint64_t retention_sweep;     /* ms between retention sweeps */
+    uint64_t presence_rate;       /* presence changes per user per second */
+    uint64_t presence_idle;       /* ms of silence before a user shows idle */
+    uint64_t presence_typing;     /* ms before typing expires */
+    uint64_t presence_max;        /* bytes of one user's presence state */
+    /* documents */
+    uint64_t doc_max_size;        /* bytes of a document's text */
+    uint64_t doc_max_op;          /* bytes of one op's JSON */
+    uint64_t doc_max_components;  /* components of one op */
+    uint64_t doc_log_window;      /* recent ops kept to transform late ops */
+    uint64_t doc_log_max_bytes;   /* bytes those ops may hold per open document */
+    uint64_t doc_snapshot_every;  /* ops between stored snapshots */
+    /* entities */
+    uint64_t entity_max_count;    /* entities per room */
+    uint64_t entity_max_bytes;    /* bytes of one entity's data */
+    uint64_t entity_max_patch;    /* bytes of one patch */
+    uint64_t entity_log_window;   /* changes per room remembered for sync */
+    uint64_t entity_lock_max_ttl; /* ms */
+    uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
+    uint64_t entity_transient_rate; /* transient batches per entity per second */
+} chorus_config_t;
+
+/* The shortest HS256 --jwt-secret config_load accepts, in bytes. */
+#define CONFIG_SECRET_MIN 32
+
+/* config_load's answer to -h/--help. */
+#define CONFIG_EHELP (-2)
+
+/* Fills cfg with the defaults. Free with config_free. */
+void config_defaults(chorus_config_t *cfg);
+
+/* Frees what cfg owns. */
+void config_free(chorus_config_t *cfg);
+
+/* Applies, in rising precedence, the JSON config file (--config FILE, else CHORUS_CONFIG),
+ * the environment (envp: NULL-terminated "NAME=value" strings, borrowed) and the flags in
+ * argv[0..argc) (the arguments after "serve"). Returns 0; CONFIG_EHELP when -h or --help
+ * is among the flags (nothing applied: print the usage); or -1 with a one-line message
+ * naming the offending option, and the form its value takes, in err. */
+int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
+                size_t errlen);
+
+/* The bytes of stored data one reply may carry (a join, a history or REST page, a sync
+ * page, a document snapshot, a doc_ops page): ws_max_reply, and at most a quarter of
+ * ws_max_queue so that a reply always fits in a client's queue with room to spare. */
+uint64_t config_reply_budget(const chorus_config_t *cfg);
+
+/* Parses "123", "16KiB", "1MiB", "2GiB" (also KB/MB/GB and k/m/g, all binary) into bytes.
+ * Returns 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+/* Parses "250ms", "10s", "5m", "1h" or a plain number of seconds into milliseconds.
+ * Returns 0 or -1. */
+int config_parse_duration(const char *s, uint64_t *out);
+
+/* Parses "100/15m" (a count, a slash, a duration as above) into r. Returns 0 or -1. */
+int config_parse_rate(const char *s, config_rate_t *r);
+
+/* Prints the option reference used by --help: how flags, environment variables and config
+ * keys are named, then every option by group with its value form, meaning and default,
+ * in lines of at most 99 columns. */
+void config_print_usage(FILE *out);
+
+#endif

@@ -1,0 +1,392 @@
+/* test_bus.c: the bus (bus.h) through its local implementation, with fake clients whose
+ * transport records the frames they are sent. */
+#include "bus/bus.h"
+
+#include <jansson.h>
+
+#include "util/mem.h"
+#include "test.h"
+
+typedef struct {
+    proto_client_t pc;
+    int frames;
+    cbuf_t *last;     /* a reference to the last frame */
+    bus_sub_t room;   /* its subscription to the room topic */
+    bus_sub_t doc;    /* to the document topic */
+} fake_t;
+
+static void f_send(proto_client_t *pc, cbuf_t *frame)
+{
+    fake_t *c = (fake_t *)pc;
+    c->frames++;
+    cbuf_unref(c->last);
+    c->last = cbuf_ref(frame);
+}
+static void f_close(proto_client_t *pc, int code, const char *reason)
+{
+    (void)pc, (void)code, (void)reason;
+}
+static const char *f_peer(proto_client_t *pc)
+{
+    (void)pc;
+    return NULL;
+}
+static void f_release(proto_client_t *pc)
+{
+    (void)pc;
+}
+static const proto_transport_t f_tr = {f_send, f_close, f_peer, f_release, NULL};
+
+static void fake_init(fake_t *c, bus_t *b, const char *user)
+{
+    memset(c, 0, sizeof(*c));
+    c->pc.tr = &f_tr;
+    c->pc.id = bus_member_next(b);
+    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", user);
+}
+
+static void fake_free(fake_t *c)
+{
+    cbuf_unref(c->last);
+    c->last = NULL;
+}
+
+/* 1 when c's last frame is one WebSocket text frame holding exactly json. */
+static int last_is(const fake_t *c, const char *json)
+{
+    if (!c->last) return 0;
+    const uint8_t *p = c->last->data + c->last->off;
+    size_t n = strlen(json);
+    if (n >= 126 || c->last->len != n + 2) return 0;
+    return p[0] == 0x81 && p[1] == n && memcmp(p + 2, json, n) == 0;
+}
+
+/* A room topic with n fake clients subscribed (users ann, bob, ann, ...). */
+typedef struct {
+    bus_t *bus;
+    bus_topic_t room;
+    bus_topic_t doc;
+    fake_t c[4];
+    int room_marker, doc_marker;
+} fx_t;
+
+static void fx_open(fx_t *f, int subscribed)
+{
+    memset(f, 0, sizeof(*f));
+    f->bus = bus_local_new(7);
+    bus_topic_init(&f->room, f->bus);
+    bus_topic_init(&f->doc, f->bus);
+    static const char *const users[4] = {"ann", "bob", "ann", "cat"};
+    for (int i = 0; i < 4; i++) {
+        fake_init(&f->c[i], f->bus, users[i]);
+        if (i >= subscribed) continue;
+        f->c[i].room.client = &f->c[i].pc;
+        f->c[i].room.room = &f->room_marker;
+        bus_subscribe(&f->room, &f->c[i].room, &f->c[i].pc.subs);
+    }
+}
+
+static void fx_close(fx_t *f)
+{
+    for (int i = 0; i < 4; i++) fake_free(&f->c[i]);
+    bus_free(f->bus);
+}
+
+static void test_identities(void)
+{
+    bus_t *b = bus_local_new(7);
+    bus_member_t a = bus_member_next(b), c = bus_member_next(b);
+    ASSERT_TRUE(a != BUS_MEMBER_NONE && c != BUS_MEMBER_NONE && a != c);
+    ASSERT_EQ(bus_member_node(a), 7);
+    ASSERT_EQ(bus_member_node(c), 7);
+    ASSERT_EQ(a, bus_member_make(7, 1));
+    ASSERT_EQ(c, bus_member_make(7, 2));
+    /* The same connection number on another node is another member. */
+    ASSERT_NE(bus_member_make(8, 1), a);
+    ASSERT_EQ(bus_member_node(bus_member_make(BUS_NODE_MAX, 5)), BUS_NODE_MAX);
+    bus_free(b);
+    bus_free(NULL);
+}
+
+static void test_framed_once_shared(void)
+{
+    fx_t f;
+    fx_open(&f, 4);
+    json_t *fields = json_pack("{s:s, s:i}", "event", "ping", "n", 1);
+    proto_part_t part = {.obj = fields};
+    bus_event_t ev = {.room = "r1", .name = "broadcast", .parts = &part, .nparts = 1};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 4);
+    ASSERT_EQ(f.bus->framed, 1);
+    for (int i = 0; i < 4; i++) {
+        ASSERT_EQ(f.c[i].frames, 1);
+        ASSERT_TRUE(f.c[i].last == f.c[0].last); /* the same buffer */
+    }
+    ASSERT_EQ(f.c[0].last->refcnt, 4); /* the receivers' references only */
+    ASSERT_TRUE(last_is(&f.c[0], "{\"op\":\"broadcast\",\"room\":\"r1\",\"event\":\"ping\",\"n\":1}"));
+    /* Text already encoded is copied as it is, after the objects before it. */
+    proto_part_t parts[2] = {{.obj = fields}, {.key = "participant", .text = "{\"a\": 1}"}};
+    ev = (bus_event_t){.room = "r1", .name = "participant_joined", .parts = parts, .nparts = 2};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 4);
+    ASSERT_EQ(f.bus->framed, 2);
+    ASSERT_TRUE(last_is(&f.c[3], "{\"op\":\"participant_joined\",\"room\":\"r1\",\"event\":\"ping\","
+                                 "\"n\":1,\"participant\":{\"a\": 1}}"));
+    /* No payload: the name and the room. */
+    ev = (bus_event_t){.room = "r1", .name = "x"};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 4);
+    ASSERT_TRUE(last_is(&f.c[1], "{\"op\":\"x\",\"room\":\"r1\"}"));
+    json_decref(fields);
+    fx_close(&f);
+}
+
+/* The frame is what encoding the whole event object gives, whether the name and room are
+ * written as they are (plain) or encoded (anything else). */
+static void test_frame_bytes(void)
+{
+    static const char *const names[] = {"entity", "doc_op", "x.y", "caf\xc3\xa9"};
+    static const char *const rooms[] = {"7b0c2f6e-1d2a-4e4b-9c1d-0a1b2c3d4e5f", "r\"1", "a/b"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(names); i++) {
+        for (size_t j = 0; j < CH_ARRAY_LEN(rooms); j++) {
+            fx_t f;
+            fx_open(&f, 1);
+            json_t *a = json_pack("{s:s, s:I, s:n}", "action", "update", "stateVersion",
+                                  (json_int_t)9, "by");
+            json_t *b = json_pack("{s:{s:[i, s]}}", "entity", "data", 1, "\u00e9\"");
+            proto_part_t parts[3] = {{.obj = a}, {.obj = b}, {.key = "t", .text = "[1,2]"}};
+            bus_event_t ev = {.room = rooms[j], .name = names[i], .parts = parts, .nparts = 3};
+            ASSERT_EQ(bus_publish(&f.room, &ev), 1);
+            json_t *whole = json_pack("{s:s, s:s}", "op", names[i], "room", rooms[j]);
+            json_object_update(whole, a);
+            json_object_update(whole, b);
+            json_object_set_new(whole, "t", json_pack("[i, i]", 1, 2));
+            cbuf_t *want = proto_frame_json(whole);
+            cbuf_t *got = f.c[0].last;
+            ASSERT_EQ(got->len, want->len);
+            ASSERT_MEMEQ(got->data + got->off, want->data + want->off, want->len);
+            cbuf_unref(want);
+            json_decref(whole);
+            json_decref(a);
+            json_decref(b);
+            fx_close(&f);
+        }
+    }
+}
+
+static void test_skip_member(void)
+{
+    fx_t f;
+    fx_open(&f, 4);
+    bus_event_t ev = {.room = "r1", .name = "message", .seq = 5, .except = f.c[2].pc.id};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 3);
+    ASSERT_EQ(f.c[0].frames, 1);
+    ASSERT_EQ(f.c[1].frames, 1);
+    ASSERT_EQ(f.c[2].frames, 0); /* the sender; ann's other connection still gets it */
+    ASSERT_EQ(f.c[3].frames, 1);
+    /* A member of another node is nobody here. */
+    ev.except = bus_member_make(8, 3);
+    ASSERT_EQ(bus_publish(&f.room, &ev), 4);
+    /* To one connection only. */
+    ev = (bus_event_t){.room = "r1", .name = "kicked", .to = f.c[1].pc.id};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 1);
+    ASSERT_EQ(f.c[0].frames, 2);
+    ASSERT_EQ(f.c[1].frames, 3);
+    ASSERT_EQ(f.c[2].frames, 1);
+    ASSERT_TRUE(last_is(&f.c[1], "{\"op\":\"kicked\",\"room\":\"r1\"}"));
+    ev.to = bus_member_make(8, 2); /* not here */
+    ASSERT_EQ(bus_publish(&f.room, &ev), 0);
+    fx_close(&f);
+}
+
+static void test_skip_user(void)
+{
+    fx_t f;
+    fx_open(&f, 4);
+    bus_event_t ev = {.room = "r1", .name = "presence", .except_user = "ann"};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 2);
+    ASSERT_EQ(f.c[0].frames, 0);
+    ASSERT_EQ(f.c[1].frames, 1);
+    ASSERT_EQ(f.c[2].frames, 0);
+    ASSERT_EQ(f.c[3].frames, 1);
+    fx_close(&f);
+}
+
+static void test_doc_since(void)
+{
+    fx_t f;
+    fx_open(&f, 0);
+    int64_t since[3] = {3, 5, 9};
+    for (int i = 0; i < 3; i++) {
+        f.c[i].doc.client = &f.c[i].pc;
+        f.c[i].doc.room = &f.doc_marker;
+        f.c[i].doc.since = since[i];
+        bus_subscribe(&f.doc, &f.c[i].doc, &f.c[i].pc.doc_subs);
+    }
+    /* Version 6: c[2] opened at 9 and has it already; c[0] sent it. */
+    bus_event_t ev = {.room = "r1", .doc = "main", .name = "doc_op", .version = 6,
+                      .except = f.c[0].pc.id};
+    ASSERT_EQ(bus_publish(&f.doc, &ev), 1);
+    ASSERT_EQ(f.c[0].frames, 0);
+    ASSERT_EQ(f.c[1].frames, 1);
+    ASSERT_EQ(f.c[2].frames, 0);
+    /* At the version a subscriber opened at, it is skipped too. */
+    ev = (bus_event_t){.room = "r1", .doc = "main", .name = "doc_op", .version = 5};
+    ASSERT_EQ(bus_publish(&f.doc, &ev), 1);
+    ASSERT_EQ(f.c[0].frames, 1);
+    ASSERT_EQ(f.c[1].frames, 1);
+    for (int i = 0; i < 3; i++) bus_unsubscribe(&f.doc, &f.c[i].doc);
+    fx_close(&f);
+}
+
+static void test_no_frame_without_receiver(void)
+{
+    fx_t f;
+    fx_open(&f, 0);
+    json_t *fields = json_pack("{s:s}", "k", "v");
+    proto_part_t part = {.obj = fields};
+    bus_event_t ev = {.room = "r1", .name = "broadcast", .parts = &part, .nparts = 1};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 0);
+    ASSERT_EQ(f.bus->framed, 0);
+    /* Subscribers that are all skipped are no receivers either. */
+    f.c[0].room.client = &f.c[0].pc;
+    f.c[0].room.room = &f.room_marker;
+    bus_subscribe(&f.room, &f.c[0].room, &f.c[0].pc.subs);
+    ev.except = f.c[0].pc.id;
+    ASSERT_EQ(bus_publish(&f.room, &ev), 0);
+    ev.except = BUS_MEMBER_NONE;
+    ev.except_user = "ann";
+    ASSERT_EQ(bus_publish(&f.room, &ev), 0);
+    ASSERT_EQ(f.bus->framed, 0);
+    ASSERT_EQ(f.c[0].frames, 0);
+    json_decref(fields);
+    fx_close(&f);
+}
+
+static void test_subscriptions(void)
+{
+    fx_t f;
+    fx_open(&f, 3);
+    ASSERT_EQ(f.room.count, 3);
+    ASSERT_TRUE(bus_find(f.c[1].pc.subs, &f.room_marker) == &f.c[1].room);
+    ASSERT_TRUE(bus_find(f.c[3].pc.subs, &f.room_marker) == NULL);
+    /* c[1] opens the document too: its document list is apart from its rooms. */
+    f.c[1].doc.client = &f.c[1].pc;
+    f.c[1].doc.room = &f.doc_marker;
+    bus_subscribe(&f.doc, &f.c[1].doc, &f.c[1].pc.doc_subs);
+    ASSERT_EQ(bus_count(f.c[1].pc.subs), 1);
+    ASSERT_EQ(bus_count(f.c[1].pc.doc_subs), 1);
+    ASSERT_TRUE(bus_find(f.c[1].pc.subs, &f.doc_marker) == NULL);
+    ASSERT_TRUE(bus_find(f.c[1].pc.doc_subs, &f.doc_marker) == &f.c[1].doc);
+    /* Out of the middle of the topic's list. */
+    bus_unsubscribe(&f.room, &f.c[1].room);
+    ASSERT_EQ(f.room.count, 2);
+    ASSERT_TRUE(f.c[1].pc.subs == NULL);
+    ASSERT_EQ(bus_count(f.c[1].pc.doc_subs), 1);
+    bus_event_t ev = {.room = "r1", .name = "x"};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 2);
+    ASSERT_EQ(f.c[1].frames, 0);
+    bus_unsubscribe(&f.room, &f.c[0].room);
+    bus_unsubscribe(&f.room, &f.c[2].room);
+    ASSERT_EQ(f.room.count, 0);
+    ASSERT_TRUE(f.room.head == NULL);
+    bus_unsubscribe(&f.doc, &f.c[1].doc);
+    ASSERT_TRUE(f.doc.head == NULL && f.c[1].pc.doc_subs == NULL);
+    fx_close(&f);
+}
+
+/* ---- the operations side ---- */
+
+typedef struct {
+    int calls;
+    char room[16], name[16], user[16];
+    json_int_t n;
+    bus_route_t route; /* kept to answer later */
+} home_t;
+
+static void home_serve(void *ud, const bus_op_t *op)
+{
+    home_t *h = ud;
+    h->calls++;
+    snprintf(h->room, sizeof(h->room), "%s", op->room);
+    snprintf(h->name, sizeof(h->name), "%s", op->name);
+    snprintf(h->user, sizeof(h->user), "%s", op->user);
+    h->n = json_integer_value(json_object_get(op->args, "n"));
+    if (h->n < 0) bus_reply(&op->route, "bad_request", "n must not be negative", NULL);
+    else if (h->n == 0) h->route = op->route; /* answered later */
+    else bus_reply(&op->route, NULL, NULL, json_pack("{s:I}", "twice", h->n * 2));
+}
+
+typedef struct {
+    int calls;
+    bus_member_t member;
+    int64_t ref;
+    char code[32];
+    json_int_t twice;
+} asker_t;
+
+static void asker_reply(const bus_route_t *route, const char *code, const char *message,
+                        json_t *data)
+{
+    asker_t *a = route->ud;
+    (void)message;
+    a->calls++;
+    a->member = route->member;
+    a->ref = route->ref;
+    snprintf(a->code, sizeof(a->code), "%s", code ? code : "");
+    a->twice = data ? json_integer_value(json_object_get(data, "twice")) : -1;
+    json_decref(data);
+}
+
+static void test_ops(void)
+{
+    bus_t *b = bus_local_new(3);
+    bus_member_t me = bus_member_next(b);
+    asker_t a = {0};
+    json_t *args = json_pack("{s:I}", "n", (json_int_t)21);
+    bus_op_t op = {.room = "r1", .name = "double", .user = "ann", .args = args,
+                   .route = {.member = me, .ref = 12, .fn = asker_reply, .ud = &a}};
+    /* Nobody serves rooms yet. */
+    ASSERT_EQ(bus_send_op(b, &op), -1);
+    ASSERT_EQ(a.calls, 0);
+    home_t h = {0};
+    bus_serve(b, home_serve, &h);
+    ASSERT_EQ(bus_send_op(b, &op), 0);
+    ASSERT_EQ(h.calls, 1);
+    ASSERT_STREQ(h.room, "r1");
+    ASSERT_STREQ(h.name, "double");
+    ASSERT_STREQ(h.user, "ann");
+    ASSERT_EQ(a.calls, 1);
+    ASSERT_EQ(a.member, me);
+    ASSERT_EQ(a.ref, 12);
+    ASSERT_STREQ(a.code, "");
+    ASSERT_EQ(a.twice, 42);
+    /* An error. */
+    json_object_set_new(args, "n", json_integer(-1));
+    ASSERT_EQ(bus_send_op(b, &op), 0);
+    ASSERT_EQ(a.calls, 2);
+    ASSERT_STREQ(a.code, "bad_request");
+    ASSERT_EQ(a.twice, -1);
+    /* Answered after the call returned, through the route kept by value. */
+    json_object_set_new(args, "n", json_integer(0));
+    op.route.ref = 13;
+    ASSERT_EQ(bus_send_op(b, &op), 0);
+    ASSERT_EQ(a.calls, 2);
+    bus_reply(&h.route, NULL, NULL, NULL);
+    ASSERT_EQ(a.calls, 3);
+    ASSERT_EQ(a.ref, 13);
+    ASSERT_STREQ(a.code, "");
+    json_decref(args);
+    bus_free(b);
+}
+
+int main(void)
+{
+    RUN(test_identities);
+    RUN(test_framed_once_shared);
+    RUN(test_frame_bytes);
+    RUN(test_skip_member);
+    RUN(test_skip_user);
+    RUN(test_doc_since);
+    RUN(test_no_frame_without_receiver);
+    RUN(test_subscriptions);
+    RUN(test_ops);
+    TEST_MAIN_END();
+}

@@ -1,0 +1,385 @@
+/* test_docs.c: the document domain (docs.h) with no sockets and no protocol: an SQLite
+ * store in a temporary directory, the local bus, and fake connections whose transport
+ * records the frames they are sent, subscribed as readers. Open, an op at head, two
+ * members' concurrent ops (the second transformed; the readers get both events in version
+ * order, the sender none of its own), a duplicate opId, a base too old or ahead, a reload
+ * from the store (snapshot and window) after the document was unloaded, the op log. */
+#include "test.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "util/config.h"
+#include "domain/docs.h"
+#include "domain/entities.h"
+#include "util/mem.h"
+#include "domain/rooms.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+
+/* ---- fixtures ---- */
+
+typedef struct {
+    uv_loop_t loop;
+    log_t log;
+    chorus_config_t cfg;
+    store_t *store;
+    bus_t *bus;
+    rooms_t r;
+    char db[512];
+} fx_t;
+
+static int fx_open(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *dir = getenv("CHORUS_TEST_TMP");
+    if (!dir || !*dir) dir = "/tmp";
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
+    snprintf(f->db, sizeof(f->db), "%s/chorus-docs-%ld.db", dir, (long)getpid());
+    test_rm_db(f->db);
+    uv_loop_init(&f->loop);
+    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
+    config_defaults(&f->cfg);
+    /* A small window and frequent snapshots, so that "too old" and a reload from a
+     * snapshot plus the window happen within a few ops. */
+    f->cfg.doc_log_window = 3;
+    f->cfg.doc_snapshot_every = 2;
+    char err[256];
+    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
+    if (!f->store) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    f->bus = bus_local_new(0);
+    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
+                      CH_ARRAY_LEN(features));
+}
+
+/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
+static int fx_close(fx_t *f)
+{
+    rooms_close(&f->r);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    store_close(f->store);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    rooms_free(&f->r);
+    bus_free(f->bus);
+    int rc = uv_loop_close(&f->loop);
+    config_free(&f->cfg);
+    test_rm_db(f->db);
+    return rc;
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until *flag is set or 5 s went by; returns *flag. */
+static int run_until(fx_t *f, const int *flag)
+{
+    uv_timer_t keep;
+    uv_timer_init(&f->loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 5, 5);
+    uint64_t end = uv_hrtime() + 5000ull * 1000000u;
+    while (!*flag && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!*flag) usleep(1000);
+    }
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return *flag;
+}
+
+/* A reader: a connection whose frames are decoded and kept. */
+#define FRAMES_MAX 16
+
+typedef struct {
+    proto_client_t pc;
+    int n;
+    json_t *frames[FRAMES_MAX];
+} reader_t;
+
+static void r_send(proto_client_t *pc, cbuf_t *frame)
+{
+    reader_t *c = (reader_t *)pc;
+    const uint8_t *p = frame->data + frame->off;
+    size_t hdr = p[1] == 126 ? 4 : 2; /* the events here are shorter than 64 KiB */
+    if (c->n < FRAMES_MAX)
+        c->frames[c->n] = json_loadb((const char *)p + hdr, frame->len - hdr, 0, NULL);
+    c->n++;
+}
+static void r_close(proto_client_t *pc, int code, const char *reason)
+{
+    (void)pc, (void)code, (void)reason;
+}
+static const char *r_peer(proto_client_t *pc)
+{
+    (void)pc;
+    return NULL;
+}
+static void r_release(proto_client_t *pc)
+{
+    (void)pc;
+}
+static const proto_transport_t r_tr = {r_send, r_close, r_peer, r_release, NULL};
+
+static void reader_init(reader_t *c, bus_t *bus, const char *sub)
+{
+    memset(c, 0, sizeof(*c));
+    c->pc.tr = &r_tr;
+    c->pc.id = bus_member_next(bus);
+    c->pc.authed = 1;
+    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
+}
+
+static void reader_free(reader_t *c)
+{
+    while (c->pc.doc_subs) docs_unsubscribe(c->pc.doc_subs);
+    for (int i = 0; i < c->n && i < FRAMES_MAX; i++) json_decref(c->frames[i]);
+    c->n = 0;
+}
+
+/* 1 when c's frame i is the doc_op event of version v by author with delta (JSON text). */
+static int event_is(const reader_t *c, int i, const char *room, int64_t v, const char *author,
+                    const char *delta)
+{
+    if (i >= c->n || i >= FRAMES_MAX || !c->frames[i]) return 0;
+    json_t *ev = c->frames[i];
+    char *d = json_dumps(json_object_get(ev, "delta"), JSON_COMPACT | JSON_ENCODE_ANY);
+    int ok = d && strcmp(d, delta) == 0 &&
+             strcmp(json_string_value(json_object_get(ev, "op")), "doc_op") == 0 &&
+             strcmp(json_string_value(json_object_get(ev, "room")), room) == 0 &&
+             strcmp(json_string_value(json_object_get(ev, "doc")), "d1") == 0 &&
+             json_integer_value(json_object_get(ev, "version")) == v &&
+             strcmp(json_string_value(json_object_get(ev, "author")), author) == 0;
+    if (!ok) {
+        char *all = json_dumps(ev, JSON_COMPACT);
+        fprintf(stderr, "event %d: %s\n", i, all ? all : "?");
+        free(all);
+    }
+    free(d);
+    return ok;
+}
+
+/* The outcome of one asynchronous domain call; the caller's area holds a pointer to it. */
+typedef struct {
+    int done;
+    rooms_errno_t kind;
+    const char *code;
+    json_t *result;
+    doc_t *doc;
+    proto_client_t *reader; /* docs_open: subscribed in the callback, as proto_docs.c does */
+} outcome_t;
+
+static void on_done(void *ud, const rooms_err_t *err, json_t *result)
+{
+    outcome_t *o = *(outcome_t **)ud;
+    o->done = 1;
+    o->kind = err ? err->kind : ROOMS_OK;
+    o->code = err ? err->code : NULL;
+    o->result = result;
+}
+
+static void on_opened(void *ud, const rooms_err_t *err, doc_t *d)
+{
+    outcome_t *o = *(outcome_t **)ud;
+    o->done = 1;
+    o->kind = err ? err->kind : ROOMS_OK;
+    o->doc = d;
+    /* Subscribe now: once the callback returns, a document nobody reads is unloaded. */
+    if (d) docs_subscribe(d, o->reader);
+}
+
+static room_t *make_room(fx_t *f)
+{
+    auth_claims_t h;
+    memset(&h, 0, sizeof(h));
+    snprintf(h.sub, sizeof(h.sub), "host");
+    json_t *body = json_pack("{s:s}", "name", "docs");
+    outcome_t o = {0};
+    outcome_t *po = &o;
+    rooms_create(&f->r, &h, body, on_done, &po);
+    json_decref(body);
+    if (!run_until(f, &o.done) || o.kind) return NULL;
+    const char *id =
+        json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
+    room_t *room = id ? rooms_get(&f->r, id) : NULL;
+    json_decref(o.result);
+    return room;
+}
+
+/* Opens d1 of room for reader c, waiting for the load when there is one; NULL on
+ * error. */
+static doc_t *open_doc(fx_t *f, room_t *room, proto_client_t *c, int *loaded_now)
+{
+    doc_t *ready = NULL;
+    void *wait = NULL;
+    rooms_err_t err;
+    if (docs_open(&f->r, room, "d1", on_opened, sizeof(outcome_t *), &ready, &wait, &err) != 0)
+        return NULL;
+    *loaded_now = ready == NULL;
+    if (ready) {
+        docs_subscribe(ready, c);
+        return ready;
+    }
+    outcome_t o = {.reader = c};
+    *(outcome_t **)wait = &o;
+    if (!run_until(f, &o.done) || o.kind) return NULL;
+    return o.doc;
+}
+
+/* Submits delta (JSON text) on base as user from connection c; returns 0 with *o waiting
+ * for the store, or the synchronous error kind with *e. */
+static int submit(fx_t *f, doc_t *d, reader_t *c, int64_t base, const char *delta,
+                  const char *op_id, outcome_t *o, docs_err_t *e)
+{
+    json_t *j = json_loads(delta, JSON_DECODE_ANY, NULL);
+    docs_op_t op = {.base = base, .delta = j, .op_id = op_id, .user = c->pc.user.sub,
+                    .from = c->pc.id, .now_ms = 1700000000000};
+    void *wait = NULL;
+    memset(o, 0, sizeof(*o));
+    int rc = docs_submit(&f->r, d, &op, on_done, sizeof(outcome_t *), &wait, e);
+    json_decref(j);
+    if (rc == 0) *(outcome_t **)wait = o;
+    return rc;
+}
+
+/* The version in an op's result, after waiting for it; -1 on error. */
+static int64_t version_of(fx_t *f, outcome_t *o, int *duplicate)
+{
+    if (!run_until(f, &o->done) || o->kind) return -1;
+    int64_t v = json_integer_value(json_object_get(o->result, "version"));
+    *duplicate = json_is_true(json_object_get(o->result, "duplicate"));
+    json_decref(o->result);
+    o->result = NULL;
+    return v;
+}
+
+static int text_is(const doc_t *d, const char *s)
+{
+    return d->text.len == strlen(s) && memcmp(d->text.s, s, d->text.len) == 0;
+}
+
+/* ---- tests ---- */
+
+static void test_docs_domain(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    reader_t ann, bob, cat;
+    reader_init(&ann, f.bus, "ann");
+    reader_init(&bob, f.bus, "bob");
+    reader_init(&cat, f.bus, "cat");
+    int loaded = 0;
+    doc_t *d = open_doc(&f, room, &ann.pc, &loaded);
+    ASSERT_TRUE(d != NULL);
+    ASSERT_TRUE(loaded); /* a new document: read from the store first */
+    ASSERT_EQ(d->version, 0);
+    ASSERT_TRUE(open_doc(&f, room, &bob.pc, &loaded) == d);
+    ASSERT_TRUE(!loaded); /* in memory: answered at once */
+    ASSERT_TRUE(open_doc(&f, room, &cat.pc, &loaded) == d);
+    docs_subscribe(d, &cat.pc); /* once */
+    ASSERT_EQ(d->subs.count, 3);
+
+    /* An op at head. */
+    outcome_t o1, o2;
+    docs_err_t e;
+    int dup = 0;
+    ASSERT_EQ(submit(&f, d, &ann, 0, "[\"hello\"]", "a1", &o1, &e), 0);
+    ASSERT_EQ(version_of(&f, &o1, &dup), 1);
+    ASSERT_TRUE(!dup);
+    ASSERT_TRUE(text_is(d, "hello"));
+    ASSERT_EQ(room->last_activity, 1700000000000);
+    ASSERT_EQ(ann.n, 0); /* the sender is skipped */
+    ASSERT_EQ(bob.n, 1);
+    ASSERT_EQ(cat.n, 1);
+    ASSERT_TRUE(event_is(&bob, 0, room->id, 1, "ann", "[\"hello\"]"));
+
+    /* Two members' ops on the same version, both before the store answers: the second is
+     * transformed past the first. */
+    ASSERT_EQ(submit(&f, d, &ann, 1, "[\"> \"]", "a2", &o1, &e), 0);
+    ASSERT_EQ(submit(&f, d, &bob, 1, "[5, \"!\"]", "b1", &o2, &e), 0);
+    ASSERT_TRUE(text_is(d, "> hello!"));
+    ASSERT_EQ(version_of(&f, &o1, &dup), 2);
+    ASSERT_EQ(version_of(&f, &o2, &dup), 3);
+    ASSERT_EQ(ann.n, 1);
+    ASSERT_TRUE(event_is(&ann, 0, room->id, 3, "bob", "[7,\"!\"]"));
+    ASSERT_EQ(bob.n, 2);
+    ASSERT_TRUE(event_is(&bob, 1, room->id, 2, "ann", "[\"> \"]"));
+    ASSERT_EQ(cat.n, 3);
+    ASSERT_TRUE(event_is(&cat, 1, room->id, 2, "ann", "[\"> \"]"));
+    ASSERT_TRUE(event_is(&cat, 2, room->id, 3, "bob", "[7,\"!\"]"));
+
+    /* A retry of an applied op: acknowledged with its version, applied and sent once. */
+    ASSERT_EQ(submit(&f, d, &ann, 1, "[\"> \"]", "a2", &o1, &e), 0);
+    ASSERT_EQ(version_of(&f, &o1, &dup), 2);
+    ASSERT_TRUE(dup);
+    ASSERT_EQ(d->version, 3);
+    ASSERT_EQ(cat.n, 3);
+
+    /* A base ahead of the document, then one older than the window (3 ops). */
+    ASSERT_EQ(submit(&f, d, &ann, 9, "[\"x\"]", "", &o1, &e), ROOMS_E_INVALID);
+    ASSERT_STREQ(e.err.code, "validation_error");
+    ASSERT_STREQ(e.err.field, "version");
+    ASSERT_EQ(submit(&f, d, &ann, 3, "[{\"d\": 2}]", "a3", &o1, &e), 0);
+    ASSERT_EQ(version_of(&f, &o1, &dup), 4);
+    ASSERT_EQ(submit(&f, d, &bob, 4, "[5, \"*\"]", "b2", &o2, &e), 0);
+    ASSERT_EQ(version_of(&f, &o2, &dup), 5);
+    ASSERT_TRUE(text_is(d, "hello*!"));
+    ASSERT_EQ(submit(&f, d, &ann, 1, "[\"x\"]", "a4", &o1, &e), ROOMS_E_CONFLICT);
+    ASSERT_STREQ(e.err.code, "version_too_old");
+    ASSERT_EQ(d->version, 5);
+    ASSERT_EQ(cat.n, 5);
+    ASSERT_TRUE(event_is(&cat, 4, room->id, 5, "bob", "[5,\"*\"]"));
+
+    /* Nobody has it open: it is unloaded; opening it again reads the snapshot and the
+     * window of ops from the store, so a late op is still transformed and a retry still
+     * recognised. */
+    reader_free(&ann);
+    reader_free(&bob);
+    reader_free(&cat);
+    ASSERT_TRUE(docs_find(room, "d1") == NULL);
+    d = open_doc(&f, room, &cat.pc, &loaded);
+    ASSERT_TRUE(d != NULL && loaded);
+    ASSERT_EQ(d->version, 5);
+    ASSERT_TRUE(text_is(d, "hello*!"));
+    ASSERT_EQ(submit(&f, d, &ann, 4, "[1, \"#\"]", "b2", &o1, &e), 0); /* bob's id, by ann */
+    ASSERT_EQ(version_of(&f, &o1, &dup), 6);
+    ASSERT_TRUE(!dup); /* an opId is the author's */
+    ASSERT_EQ(submit(&f, d, &bob, 4, "[5, \"*\"]", "b2", &o2, &e), 0);
+    ASSERT_EQ(version_of(&f, &o2, &dup), 5);
+    ASSERT_TRUE(dup);
+    ASSERT_EQ(submit(&f, d, &bob, 3, "[\"<\"]", "b3", &o2, &e), 0);
+    ASSERT_EQ(version_of(&f, &o2, &dup), 7);
+    ASSERT_TRUE(text_is(d, "<h#ello*!"));
+    ASSERT_EQ(cat.n, 2);
+    ASSERT_TRUE(event_is(&cat, 1, room->id, 7, "bob", "[\"<\"]"));
+
+    /* The op log after version 5, as stored. */
+    memset(&o1, 0, sizeof(o1));
+    *(outcome_t **)docs_ops_range(&f.r, room, "d1", 5, on_done, sizeof(outcome_t *)) = &o1;
+    ASSERT_TRUE(run_until(&f, &o1.done));
+    ASSERT_EQ(o1.kind, ROOMS_OK);
+    char *ops = json_dumps(o1.result, JSON_COMPACT);
+    json_decref(o1.result);
+    ASSERT_STREQ(ops, "{\"ops\":[{\"version\":6,\"delta\":[1,\"#\"],\"author\":\"ann\","
+                      "\"opId\":\"b2\"},{\"version\":7,\"delta\":[\"<\"],\"author\":\"bob\","
+                      "\"opId\":\"b3\"}]}");
+    free(ops);
+    reader_free(&cat);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+int main(void)
+{
+    RUN(test_docs_domain);
+    TEST_MAIN_END();
+}

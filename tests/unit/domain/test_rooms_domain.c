@@ -1,0 +1,681 @@
+/* test_rooms_domain.c: the rooms driven through their domain API on a recording bus, with
+ * no sockets: what each operation publishes (topic, name, payload, seq, whom it skips or
+ * is addressed to). Membership (create, join, a second join, subscribe, leave, kick with
+ * ban and the refused join after it, unban), the message seq (in order, consecutive for
+ * posts in flight together, continued after the rooms are reopened from the store), and
+ * the sender skipped on broadcast (posts, broadcasts, presence). */
+#include "test.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "util/config.h"
+#include "domain/docs.h"
+#include "domain/entities.h"
+#include "util/mem.h"
+#include "domain/rooms.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+
+/* ---- a recording bus ---- */
+
+/* One published event as the bus was handed it. */
+typedef struct {
+    char topic[STORE_ID_LEN];
+    char name[32];
+    json_t *payload;           /* the members of the parts, decoded (owned) */
+    int text_parts;            /* parts handed as encoded text (a member's kept encoding) */
+    int64_t seq;
+    bus_member_t except, to;
+    char except_user[STORE_SUB_LEN];
+} rec_t;
+
+typedef struct {
+    bus_t base;
+    rec_t recs[64];
+    size_t n;
+} fbus_t;
+
+/* Decodes the parts of ev into one object, as the frame would hold them. */
+static json_t *parts_json(const bus_event_t *ev, int *text_parts)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < ev->nparts; i++) {
+        const proto_part_t *p = &ev->parts[i];
+        if (p->obj) {
+            json_object_update(o, (json_t *)p->obj);
+        } else if (p->text) {
+            json_object_set_new(o, p->key, json_loads(p->text, JSON_DECODE_ANY, NULL));
+            (*text_parts)++;
+        } else {
+            json_t *a = json_array();
+            for (size_t k = 0; k < p->n; k++)
+                json_array_append_new(a, json_loads(p->items[k], JSON_DECODE_ANY, NULL));
+            json_object_set_new(o, p->key, a);
+            (*text_parts)++;
+        }
+    }
+    return o;
+}
+
+static uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
+{
+    fbus_t *fb = (fbus_t *)b;
+    (void)t;
+    CH_ASSERT(fb->n < CH_ARRAY_LEN(fb->recs));
+    rec_t *r = &fb->recs[fb->n++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->topic, sizeof(r->topic), "%s", ev->room);
+    snprintf(r->name, sizeof(r->name), "%s", ev->name);
+    r->payload = parts_json(ev, &r->text_parts);
+    r->seq = ev->seq;
+    r->except = ev->except;
+    r->to = ev->to;
+    if (ev->except_user) snprintf(r->except_user, sizeof(r->except_user), "%s", ev->except_user);
+    return 0; /* nobody received it here: the bus only records */
+}
+
+/* Operations are answered by the handler the rooms registered, as on the local bus. */
+static int fb_send_op(bus_t *b, const bus_op_t *op)
+{
+    if (!b->serve) return -1;
+    b->serve(b->serve_ud, op);
+    return 0;
+}
+
+static void fb_clear(fbus_t *fb)
+{
+    for (size_t i = 0; i < fb->n; i++)
+        json_decref(fb->recs[i].payload);
+    fb->n = 0;
+}
+
+static void fb_free(bus_t *b)
+{
+    fb_clear((fbus_t *)b);
+    free(b);
+}
+
+static const bus_vtable_t fb_vt = {fb_publish, fb_send_op, fb_free};
+
+static fbus_t *fb_new(void)
+{
+    fbus_t *fb = ch_calloc(1, sizeof(*fb));
+    fb->base.vt = &fb_vt;
+    fb->base.node = 3;
+    return fb;
+}
+
+/* The first event named name from index from on, or NULL. */
+static rec_t *fb_find(fbus_t *fb, size_t from, const char *name)
+{
+    for (size_t i = from; i < fb->n; i++)
+        if (strcmp(fb->recs[i].name, name) == 0) return &fb->recs[i];
+    return NULL;
+}
+
+/* ---- fixtures ---- */
+
+typedef struct {
+    uv_loop_t loop;
+    log_t log;
+    chorus_config_t cfg;
+    store_t *store;
+    fbus_t *bus;
+    rooms_t r;
+    char db[512];
+} fx_t;
+
+static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                               {&entities_feature, NULL}};
+
+/* Opens the store at f->db and the rooms on a new recording bus. */
+static int fx_start(fx_t *f)
+{
+    uv_loop_init(&f->loop);
+    char err[256];
+    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
+    if (!f->store) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    f->bus = fb_new();
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, &f->bus->base, features,
+                      CH_ARRAY_LEN(features));
+}
+
+static int fx_open(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *dir = getenv("CHORUS_TEST_TMP");
+    if (!dir || !*dir) dir = "/tmp";
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
+    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-domain-%ld.db", dir, (long)getpid());
+    test_rm_db(f->db);
+    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
+    config_defaults(&f->cfg);
+    return fx_start(f);
+}
+
+/* Closes the rooms, the store and the bus, keeping the database; returns uv_loop_close's
+ * result (0: nothing was left open). */
+static int fx_stop(fx_t *f)
+{
+    rooms_close(&f->r);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    store_close(f->store);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    rooms_free(&f->r);
+    bus_free(&f->bus->base);
+    f->bus = NULL;
+    return uv_loop_close(&f->loop);
+}
+
+static int fx_close(fx_t *f)
+{
+    int rc = fx_stop(f);
+    config_free(&f->cfg);
+    test_rm_db(f->db);
+    return rc;
+}
+
+/* A connection as the rooms see it: an identity and a user, never written to (the
+ * recording bus delivers nothing). */
+static void t_send(proto_client_t *pc, cbuf_t *frame)
+{
+    (void)pc, (void)frame;
+    CH_ASSERT(!"the recording bus delivers nothing");
+}
+static void t_close(proto_client_t *pc, int code, const char *reason)
+{
+    (void)pc, (void)code, (void)reason;
+}
+static const char *t_peer(proto_client_t *pc)
+{
+    (void)pc;
+    return "127.0.0.1";
+}
+static void t_release(proto_client_t *pc)
+{
+    (void)pc;
+}
+static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
+
+static void client_init(proto_client_t *c, fx_t *f, const char *sub)
+{
+    memset(c, 0, sizeof(*c));
+    c->tr = &t_tr;
+    c->id = bus_member_next(&f->bus->base);
+    c->authed = 1;
+    snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
+}
+
+static auth_claims_t user(const char *sub)
+{
+    auth_claims_t u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.sub, sizeof(u.sub), "%s", sub);
+    snprintf(u.name, sizeof(u.name), "%s", sub);
+    return u;
+}
+
+/* The outcome of one asynchronous room operation. */
+typedef struct {
+    int done;
+    int status;
+    char code[64];
+    json_t *result;
+} outcome_t;
+
+static void on_done(void *ud, const rooms_err_t *err, json_t *result)
+{
+    outcome_t *o = ud;
+    o->done = 1;
+    o->status = err ? err->kind : 0;
+    snprintf(o->code, sizeof(o->code), "%s", err && err->code ? err->code : "");
+    o->result = result;
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until *flag is set or ms went by; returns *flag. */
+static int run_until(fx_t *f, const int *flag, uint64_t ms)
+{
+    uv_timer_t keep;
+    uv_timer_init(&f->loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 5, 5);
+    uint64_t end = uv_hrtime() + ms * 1000000u;
+    while (!*flag && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!*flag) usleep(1000);
+    }
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return *flag;
+}
+
+/* Waits for an operation; returns its outcome (0 or a negative rooms_errno_t; 1: it never
+ * ended). The result stays in o->result (the caller drops it). */
+static int wait_op(fx_t *f, outcome_t *o)
+{
+    if (!run_until(f, &o->done, 5000)) return 1;
+    return o->status;
+}
+
+/* Runs the loop until an event named name is published (from index from on) or 5 s went
+ * by; returns it or NULL. */
+static rec_t *wait_event(fx_t *f, size_t from, const char *name)
+{
+    int found = 0;
+    uint64_t end = uv_hrtime() + 5000 * 1000000ull;
+    while (!(found = fb_find(f->bus, from, name) != NULL) && uv_hrtime() < end) {
+        int step = 0;
+        run_until(f, &step, 2);
+    }
+    return found ? fb_find(f->bus, from, name) : NULL;
+}
+
+static void drop(outcome_t *o)
+{
+    json_decref(o->result);
+    memset(o, 0, sizeof(*o));
+}
+
+static room_t *make_room(fx_t *f, const char *host)
+{
+    auth_claims_t h = user(host);
+    json_t *body = json_pack("{s:s, s:i}", "name", "domain", "maxParticipants", 10);
+    outcome_t o = {0};
+    rooms_create(&f->r, &h, body, on_done, &o);
+    json_decref(body);
+    if (wait_op(f, &o) != 0) return NULL;
+    const char *id =
+        json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
+    room_t *room = id ? rooms_get(&f->r, id) : NULL;
+    drop(&o);
+    return room;
+}
+
+static int join(fx_t *f, room_t *room, const char *sub, outcome_t *o)
+{
+    auth_claims_t u = user(sub);
+    memset(o, 0, sizeof(*o));
+    rooms_join(&f->r, room, &u, NULL, on_done, o);
+    return wait_op(f, o);
+}
+
+static int post(fx_t *f, room_t *room, const char *sub, const char *text,
+                const proto_client_t *from, outcome_t *o)
+{
+    json_t *content = json_string(text);
+    memset(o, 0, sizeof(*o));
+    rooms_post(&f->r, room, sub, "user_text", content, NULL, from ? from->id : BUS_MEMBER_NONE,
+               on_done, o);
+    json_decref(content);
+    return wait_op(f, o);
+}
+
+static const char *str_at(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b) v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+/* ---- tests ---- */
+
+static void test_membership(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    fbus_t *fb = f.bus;
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    ASSERT_EQ(fb->n, 0); /* creating a room tells nobody */
+
+    /* The host connects: participant_joined carries the member's kept encoding and skips
+     * the connection itself. */
+    proto_client_t hc;
+    client_init(&hc, &f, "host");
+    rooms_subscribe(&f.r, room, &hc);
+    ASSERT_EQ(fb->n, 1);
+    rec_t *e = &fb->recs[0];
+    ASSERT_STREQ(e->name, "participant_joined");
+    ASSERT_STREQ(e->topic, room->id);
+    ASSERT_EQ(e->except, hc.id);
+    ASSERT_EQ(e->to, BUS_MEMBER_NONE);
+    ASSERT_EQ(e->text_parts, 1);
+    ASSERT_STREQ(str_at(e->payload, "participant", "userId"), "host");
+    ASSERT_STREQ(str_at(e->payload, "participant", "role"), "host");
+    ASSERT_TRUE(json_is_true(json_object_get(json_object_get(e->payload, "participant"),
+                                             "online")));
+    fb_clear(fb);
+
+    /* A member joins: the answer has the member, and the stored system message announces
+     * it to everyone with the room's next seq. */
+    outcome_t o;
+    ASSERT_EQ(join(&f, room, "ana", &o), 0);
+    ASSERT_STREQ(str_at(o.result, "participant", "userId"), "ana");
+    ASSERT_STREQ(str_at(o.result, "participant", "role"), "member");
+    drop(&o);
+    ASSERT_EQ(room->seats, 2);
+    e = wait_event(&f, 0, "message");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_EQ(e->seq, 1);
+    ASSERT_EQ(e->except, BUS_MEMBER_NONE);
+    ASSERT_STREQ(str_at(e->payload, "message", "type"), "system");
+    json_t *meta = json_object_get(json_object_get(e->payload, "message"), "metadata");
+    ASSERT_STREQ(str_at(meta, "event", NULL), "joined");
+    ASSERT_STREQ(str_at(meta, "userId", NULL), "ana");
+    size_t before = fb->n;
+
+    /* Ana connects: participant_joined with her, skipping her connection. */
+    proto_client_t ac;
+    client_init(&ac, &f, "ana");
+    rooms_subscribe(&f.r, room, &ac);
+    e = fb_find(fb, before, "participant_joined");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_EQ(e->except, ac.id);
+    ASSERT_STREQ(str_at(e->payload, "participant", "userId"), "ana");
+    ASSERT_STREQ(str_at(e->payload, "participant", "displayName"), "ana");
+    fb_clear(fb);
+
+    /* A second join of the same user: the same member, no new seat, nothing published. */
+    ASSERT_EQ(join(&f, room, "ana", &o), 0);
+    ASSERT_STREQ(str_at(o.result, "participant", "userId"), "ana");
+    drop(&o);
+    ASSERT_EQ(room->seats, 2);
+    ASSERT_EQ(fb->n, 0);
+
+    /* A second connection of hers changes nothing the others see. */
+    proto_client_t ac2;
+    client_init(&ac2, &f, "ana");
+    rooms_subscribe(&f.r, room, &ac2);
+    ASSERT_EQ(fb->n, 0);
+
+    /* She leaves: participant_left at once, to everyone, then the system message. */
+    memset(&o, 0, sizeof(o));
+    rooms_leave(&f.r, room, "ana", NULL, on_done, &o);
+    ASSERT_TRUE(fb->n >= 1);
+    e = &fb->recs[0];
+    ASSERT_STREQ(e->name, "participant_left");
+    ASSERT_EQ(e->except, BUS_MEMBER_NONE);
+    ASSERT_STREQ(str_at(e->payload, "userId", NULL), "ana");
+    ASSERT_STREQ(str_at(e->payload, "reason", NULL), "left");
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    drop(&o);
+    ASSERT_EQ(room->seats, 1);
+    ASSERT_TRUE(room_member(room, "ana") == NULL);
+    ASSERT_TRUE(ac.subs == NULL && ac2.subs == NULL); /* her connections are out */
+    e = wait_event(&f, 1, "message");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_EQ(e->seq, 2);
+    meta = json_object_get(json_object_get(e->payload, "message"), "metadata");
+    ASSERT_STREQ(str_at(meta, "event", NULL), "left");
+
+    /* The host may not leave. */
+    memset(&o, 0, sizeof(o));
+    rooms_leave(&f.r, room, "host", NULL, on_done, &o);
+    ASSERT_EQ(o.status, ROOMS_E_INVALID);
+    ASSERT_STREQ(o.code, "host_cannot_leave");
+
+    rooms_client_gone(&f.r, &hc);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+static void test_kick_ban_unban(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    fbus_t *fb = f.bus;
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    outcome_t o;
+    ASSERT_EQ(join(&f, room, "bob", &o), 0);
+    drop(&o);
+    proto_client_t bc;
+    client_init(&bc, &f, "bob");
+    rooms_subscribe(&f.r, room, &bc);
+    ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
+    fb_clear(fb);
+
+    /* Only the host kicks. */
+    auth_claims_t host = user("host"), bob = user("bob");
+    memset(&o, 0, sizeof(o));
+    rooms_kick(&f.r, room, &bob, "host", 1, on_done, &o);
+    ASSERT_EQ(o.status, ROOMS_E_FORBIDDEN);
+    ASSERT_EQ(fb->n, 0);
+
+    /* Kicked with ban: "kicked" is addressed to his connection only, then everyone is told
+     * he left, banned. */
+    memset(&o, 0, sizeof(o));
+    rooms_kick(&f.r, room, &host, "bob", 1, on_done, &o);
+    ASSERT_TRUE(fb->n >= 2);
+    rec_t *e = &fb->recs[0];
+    ASSERT_STREQ(e->name, "kicked");
+    ASSERT_EQ(e->to, bc.id);
+    ASSERT_EQ(e->except, BUS_MEMBER_NONE);
+    ASSERT_TRUE(json_is_true(json_object_get(e->payload, "ban")));
+    e = &fb->recs[1];
+    ASSERT_STREQ(e->name, "participant_left");
+    ASSERT_EQ(e->to, BUS_MEMBER_NONE);
+    ASSERT_STREQ(str_at(e->payload, "userId", NULL), "bob");
+    ASSERT_STREQ(str_at(e->payload, "reason", NULL), "banned");
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    drop(&o);
+    ASSERT_TRUE(bc.subs == NULL);
+    ASSERT_EQ(room->seats, 1);
+    e = wait_event(&f, 2, "message");
+    ASSERT_TRUE(e != NULL);
+    json_t *meta = json_object_get(json_object_get(e->payload, "message"), "metadata");
+    ASSERT_STREQ(str_at(meta, "event", NULL), "banned");
+
+    /* The ban holds: his join is refused, and nothing is published. */
+    size_t before = fb->n;
+    ASSERT_EQ(join(&f, room, "bob", &o), ROOMS_E_FORBIDDEN);
+    ASSERT_STREQ(o.code, "banned");
+    drop(&o);
+    ASSERT_EQ(fb->n, before);
+    json_t *bans = rooms_bans_json(room);
+    ASSERT_EQ(json_array_size(bans), 1);
+    ASSERT_STREQ(str_at(json_array_get(bans, 0), "userId", NULL), "bob");
+    json_decref(bans);
+
+    /* Unbanned, he joins again as a new member. */
+    memset(&o, 0, sizeof(o));
+    rooms_unban(&f.r, room, &host, "bob", on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    drop(&o);
+    ASSERT_TRUE(room_member(room, "bob") == NULL);
+    e = wait_event(&f, before, "message");
+    ASSERT_TRUE(e != NULL);
+    meta = json_object_get(json_object_get(e->payload, "message"), "metadata");
+    ASSERT_STREQ(str_at(meta, "event", NULL), "unbanned");
+    ASSERT_EQ(join(&f, room, "bob", &o), 0);
+    drop(&o);
+    ASSERT_EQ(room->seats, 2);
+
+    /* Kicked without ban: the member is gone, "kicked" says so, and he may come back. */
+    client_init(&bc, &f, "bob");
+    rooms_subscribe(&f.r, room, &bc);
+    fb_clear(fb);
+    memset(&o, 0, sizeof(o));
+    rooms_kick(&f.r, room, &host, "bob", 0, on_done, &o);
+    e = fb_find(fb, 0, "kicked");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_EQ(e->to, bc.id);
+    ASSERT_TRUE(json_is_false(json_object_get(e->payload, "ban")));
+    e = fb_find(fb, 0, "participant_left");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_STREQ(str_at(e->payload, "reason", NULL), "kicked");
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    drop(&o);
+    ASSERT_TRUE(room_member(room, "bob") == NULL);
+    ASSERT_EQ(join(&f, room, "bob", &o), 0);
+    drop(&o);
+
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+static void test_seq(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s", room->id);
+
+    /* One after the other: seq 1, 2, 3, in the answer and in the event. */
+    for (int i = 1; i <= 3; i++) {
+        outcome_t o;
+        fb_clear(f.bus);
+        ASSERT_EQ(post(&f, room, "host", "hello", NULL, &o), 0);
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(o.result, "message"),
+                                                     "seq")),
+                  i);
+        drop(&o);
+        ASSERT_EQ(f.bus->n, 1);
+        rec_t *e = &f.bus->recs[0];
+        ASSERT_STREQ(e->name, "message");
+        ASSERT_STREQ(e->topic, id);
+        ASSERT_EQ(e->seq, i);
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(e->payload, "message"),
+                                                     "seq")),
+                  i);
+    }
+
+    /* Three posts in flight before the first commit: consecutive seqs, published in
+     * order once stored. */
+    fb_clear(f.bus);
+    outcome_t os[3];
+    auth_claims_t h = user("host");
+    json_t *content = json_string("burst");
+    for (int i = 0; i < 3; i++) {
+        memset(&os[i], 0, sizeof(os[i]));
+        rooms_post(&f.r, room, h.sub, "user_text", content, NULL, BUS_MEMBER_NONE, on_done,
+                   &os[i]);
+    }
+    json_decref(content);
+    ASSERT_EQ(room->last_seq, 6);
+    ASSERT_EQ(f.bus->n, 0); /* nothing is announced before the store committed it */
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(wait_op(&f, &os[i]), 0);
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(os[i].result, "message"),
+                                                     "seq")),
+                  4 + i);
+        drop(&os[i]);
+    }
+    ASSERT_EQ(f.bus->n, 3);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(f.bus->recs[i].seq, 4 + i);
+
+    /* Closed and opened again from the store: the sequence goes on. */
+    ASSERT_EQ(fx_stop(&f), 0);
+    ASSERT_EQ(fx_start(&f), 0);
+    room = rooms_get(&f.r, id);
+    ASSERT_TRUE(room != NULL);
+    ASSERT_EQ(room->last_seq, 6);
+    outcome_t o;
+    ASSERT_EQ(post(&f, room, "host", "after restart", NULL, &o), 0);
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(o.result, "message"), "seq")),
+              7);
+    drop(&o);
+    ASSERT_EQ(f.bus->n, 1);
+    ASSERT_EQ(f.bus->recs[0].seq, 7);
+
+    /* History agrees: seqs 1 to 7, in order. */
+    memset(&o, 0, sizeof(o));
+    rooms_history(&f.r, room, -1, -1, 50, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    json_t *msgs = json_object_get(o.result, "messages");
+    ASSERT_EQ(json_array_size(msgs), 7);
+    for (size_t i = 0; i < 7; i++)
+        ASSERT_EQ(json_integer_value(json_object_get(json_array_get(msgs, i), "seq")),
+                  (long long)i + 1);
+    drop(&o);
+
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+static void test_sender_skipped(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    outcome_t o;
+    ASSERT_EQ(join(&f, room, "cy", &o), 0);
+    drop(&o);
+    proto_client_t hc, cc;
+    client_init(&hc, &f, "host");
+    client_init(&cc, &f, "cy");
+    rooms_subscribe(&f.r, room, &hc);
+    rooms_subscribe(&f.r, room, &cc);
+    ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
+    fb_clear(f.bus);
+
+    /* A message sent over a connection skips that connection; one posted otherwise (REST)
+     * skips none. */
+    ASSERT_EQ(post(&f, room, "cy", "from the socket", &cc, &o), 0);
+    drop(&o);
+    ASSERT_EQ(f.bus->n, 1);
+    ASSERT_STREQ(f.bus->recs[0].name, "message");
+    ASSERT_EQ(f.bus->recs[0].except, cc.id);
+    ASSERT_STREQ(str_at(f.bus->recs[0].payload, "message", "userId"), "cy");
+    fb_clear(f.bus);
+    ASSERT_EQ(post(&f, room, "cy", "from REST", NULL, &o), 0);
+    drop(&o);
+    ASSERT_EQ(f.bus->n, 1);
+    ASSERT_EQ(f.bus->recs[0].except, BUS_MEMBER_NONE);
+    fb_clear(f.bus);
+
+    /* A broadcast skips its sender, at once and with no seq. */
+    json_t *data = json_pack("{s:i}", "x", 1);
+    ASSERT_EQ(rooms_broadcast(&f.r, room, hc.id, hc.user.sub, "cursor", data), 0);
+    json_decref(data);
+    ASSERT_EQ(f.bus->n, 1);
+    rec_t *e = &f.bus->recs[0];
+    ASSERT_STREQ(e->name, "broadcast");
+    ASSERT_EQ(e->except, hc.id);
+    ASSERT_EQ(e->seq, 0);
+    ASSERT_STREQ(str_at(e->payload, "event", NULL), "cursor");
+    ASSERT_STREQ(str_at(e->payload, "from", NULL), "host");
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(e->payload, "data"), "x")), 1);
+    fb_clear(f.bus);
+
+    /* Presence skips every connection of its user. */
+    json_t *patch = json_pack("{s:s}", "status", "away");
+    ASSERT_EQ(rooms_presence(&f.r, room, cc.user.sub, patch), 0);
+    json_decref(patch);
+    e = fb_find(f.bus, 0, "presence");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_STREQ(e->except_user, "cy");
+    ASSERT_EQ(e->except, BUS_MEMBER_NONE);
+    ASSERT_STREQ(str_at(e->payload, "userId", NULL), "cy");
+    fb_clear(f.bus);
+
+    /* A connection that goes away: the others are told its member left. */
+    rooms_client_gone(&f.r, &cc);
+    e = fb_find(f.bus, 0, "participant_left");
+    ASSERT_TRUE(e != NULL);
+    ASSERT_STREQ(str_at(e->payload, "userId", NULL), "cy");
+    ASSERT_STREQ(str_at(e->payload, "reason", NULL), "disconnected");
+    rooms_client_gone(&f.r, &hc);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+int main(void)
+{
+    RUN(test_membership);
+    RUN(test_kick_ban_unban);
+    RUN(test_seq);
+    RUN(test_sender_skipped);
+    TEST_MAIN_END();
+}

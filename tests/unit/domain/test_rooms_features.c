@@ -1,0 +1,334 @@
+/* test_rooms_features.c: the feature hook table of rooms (rooms_feature_t): two recording
+ * features see every hook, in their order, at the point rooms.h promises (start after
+ * the load, member_left while still subscribed, client_gone before the unsubscription,
+ * room_dropped while subscribed, room_freed once nothing holds the room, tick, close),
+ * each with its own ud. */
+#include "test.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "util/config.h"
+#include "domain/rooms.h"
+#include "store/store.h"
+
+/* What the hooks saw, as "name:hook[:detail]" words separated by spaces. */
+typedef struct {
+    char text[2048];
+} journal_t;
+
+typedef struct {
+    const char *name;
+    journal_t *j;
+} recorder_t;
+
+static void note(void *ud, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(void *ud, const char *fmt, ...)
+{
+    recorder_t *rec = ud;
+    char word[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(word, sizeof(word), fmt, ap);
+    va_end(ap);
+    size_t len = strlen(rec->j->text);
+    snprintf(rec->j->text + len, sizeof(rec->j->text) - len, "%s%s:%s", len ? " " : "",
+             rec->name, word);
+}
+
+static void h_load(void *ud, rooms_t *r, const store_rooms_t *pl)
+{
+    (void)r;
+    note(ud, "load:%zu", pl->nrooms);
+}
+static void h_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
+{
+    (void)cfg;
+    note(ud, "start:%zu", (size_t)r->by_id.count);
+}
+static void h_close(void *ud, rooms_t *r)
+{
+    (void)r;
+    note(ud, "close");
+}
+static void h_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
+{
+    (void)r;
+    note(ud, "member_left:%s:%s", c->user.sub, c->subs && c->subs->room == room ? "in" : "out");
+}
+static void h_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+{
+    (void)r;
+    note(ud, "client_gone:%s:%s", c->user.sub, c->subs ? "in" : "out");
+}
+static void h_room_dropped(void *ud, rooms_t *r, room_t *room)
+{
+    note(ud, "room_dropped:%s:%u", room->name, (unsigned)room->bus.count);
+    (void)r;
+}
+static void h_room_freed(void *ud, rooms_t *r, room_t *room)
+{
+    (void)r;
+    note(ud, "room_freed:%s", room->name);
+}
+static void h_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
+{
+    (void)now_ms;
+    (void)r;
+    note(ud, "tick:%s", room->name);
+}
+
+static const rooms_feature_t recording = {
+    .name = "recording",
+    .load = h_load,
+    .start = h_start,
+    .close = h_close,
+    .member_left = h_member_left,
+    .client_gone = h_client_gone,
+    .room_dropped = h_room_dropped,
+    .room_freed = h_room_freed,
+    .tick = h_tick,
+};
+
+/* Only two hooks: the others are NULL and skipped. */
+static const rooms_feature_t sparse = {
+    .name = "sparse",
+    .start = h_start,
+    .room_freed = h_room_freed,
+};
+
+typedef struct {
+    uv_loop_t loop;
+    log_t log;
+    chorus_config_t cfg;
+    store_t *store;
+    bus_t *bus;
+    rooms_t r;
+    char db[512];
+    journal_t j;
+    recorder_t a, b, c;
+} fx_t;
+
+static void fx_path(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *dir = getenv("CHORUS_TEST_TMP");
+    if (!dir || !*dir) dir = "/tmp";
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
+    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-features-%ld.db", dir, (long)getpid());
+    test_rm_db(f->db);
+}
+
+/* Opens the store at f->db and the rooms with features a, b (recording) and c (sparse). */
+static int fx_open(fx_t *f)
+{
+    uv_loop_init(&f->loop);
+    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
+    config_defaults(&f->cfg);
+    f->j.text[0] = 0;
+    f->a = (recorder_t){"a", &f->j};
+    f->b = (recorder_t){"b", &f->j};
+    f->c = (recorder_t){"c", &f->j};
+    char err[256];
+    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
+    if (!f->store) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    const rooms_feature_use_t features[] = {
+        {&recording, &f->a}, {&recording, &f->b}, {&sparse, &f->c}};
+    /* features is copied: it may go out of scope. */
+    f->bus = bus_local_new(0);
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features, 3);
+}
+
+/* Closes as the server does; returns uv_loop_close's result. Keeps the database. */
+static int fx_close(fx_t *f)
+{
+    rooms_close(&f->r);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    store_close(f->store);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    rooms_free(&f->r);
+    bus_free(f->bus);
+    int rc = uv_loop_close(&f->loop);
+    config_free(&f->cfg);
+    return rc;
+}
+
+typedef struct {
+    int done;
+    json_t *result; /* NULL when the operation failed */
+} outcome_t;
+
+static void on_done(void *ud, const rooms_err_t *err, json_t *result)
+{
+    (void)err;
+    outcome_t *o = ud;
+    o->done = 1;
+    o->result = result;
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until *flag is set or ms went by; returns *flag. */
+static int run_until(fx_t *f, const int *flag, uint64_t ms)
+{
+    uv_timer_t keep;
+    uv_timer_init(&f->loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 5, 5);
+    uint64_t end = uv_hrtime() + ms * 1000000u;
+    while (!*flag && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!*flag) usleep(2000);
+    }
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return *flag;
+}
+
+/* Waits for an operation; returns 0 when it succeeded. */
+static int wait_ok(fx_t *f, outcome_t *o)
+{
+    if (!run_until(f, &o->done, 5000) || !o->result) return -1;
+    json_decref(o->result);
+    o->result = NULL;
+    return 0;
+}
+
+static auth_claims_t user(const char *sub)
+{
+    auth_claims_t u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.sub, sizeof(u.sub), "%s", sub);
+    return u;
+}
+
+static room_t *make_room(fx_t *f, const char *host, const char *name)
+{
+    auth_claims_t h = user(host);
+    json_t *body = json_pack("{s:s, s:i}", "name", name, "maxParticipants", 10);
+    outcome_t o = {0};
+    rooms_create(&f->r, &h, body, on_done, &o);
+    json_decref(body);
+    if (!run_until(f, &o.done, 5000) || !o.result) return NULL;
+    const char *id =
+        json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
+    room_t *room = id ? rooms_get(&f->r, id) : NULL;
+    json_decref(o.result);
+    return room;
+}
+
+/* A connection as the rooms see it; frames are dropped. */
+static void t_send(proto_client_t *pc, cbuf_t *frame)
+{
+    (void)pc, (void)frame;
+}
+static void t_close(proto_client_t *pc, int code, const char *reason)
+{
+    (void)pc, (void)code, (void)reason;
+}
+static const char *t_peer(proto_client_t *pc)
+{
+    (void)pc;
+    return "127.0.0.1";
+}
+static void t_release(proto_client_t *pc)
+{
+    (void)pc;
+}
+static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
+
+/* Joins sub to room and subscribes c as sub. Returns 0 or -1. */
+static int join_subscribed(fx_t *f, room_t *room, proto_client_t *c, const char *sub)
+{
+    memset(c, 0, sizeof(*c));
+    c->tr = &t_tr;
+    c->authed = 1;
+    snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
+    auth_claims_t u = user(sub);
+    outcome_t o = {0};
+    rooms_join(&f->r, room, &u, NULL, on_done, &o);
+    if (wait_ok(f, &o) != 0) return -1;
+    rooms_subscribe(&f->r, room, c);
+    return 0;
+}
+
+static void test_hooks_in_order_at_their_points(void)
+{
+    fx_t f;
+    fx_path(&f);
+    ASSERT_EQ(fx_open(&f), 0);
+    /* The load, then the start, once the rooms are in (none yet). */
+    ASSERT_STREQ(f.j.text, "a:load:0 b:load:0 a:start:0 b:start:0 c:start:0");
+
+    room_t *room = make_room(&f, "host", "one");
+    ASSERT_TRUE(room != NULL);
+    ASSERT_TRUE(make_room(&f, "host", "two") != NULL);
+    proto_client_t ann, bob, host;
+    ASSERT_EQ(join_subscribed(&f, room, &ann, "ann"), 0);
+    ASSERT_EQ(join_subscribed(&f, room, &bob, "bob"), 0);
+    ASSERT_EQ(join_subscribed(&f, room, &host, "host"), 0);
+    ASSERT_STREQ(f.j.text, "a:load:0 b:load:0 a:start:0 b:start:0 c:start:0");
+
+    /* Leaving: while still subscribed. */
+    f.j.text[0] = 0;
+    outcome_t o = {0};
+    rooms_leave(&f.r, room, "ann", "left", on_done, &o);
+    ASSERT_EQ(wait_ok(&f, &o), 0);
+    ASSERT_STREQ(f.j.text, "a:member_left:ann:in b:member_left:ann:in");
+    ASSERT_TRUE(ann.subs == NULL);
+
+    /* Disconnecting: before the rooms unsubscribe it. */
+    f.j.text[0] = 0;
+    rooms_client_gone(&f.r, &bob);
+    ASSERT_STREQ(f.j.text, "a:client_gone:bob:in b:client_gone:bob:in");
+    ASSERT_TRUE(bob.subs == NULL);
+
+    /* The 1 s tick: each live room, each feature in order. */
+    f.j.text[0] = 0;
+    int never = 0;
+    run_until(&f, &never, 1300);
+    ASSERT_TRUE(strstr(f.j.text, "a:tick:one b:tick:one") != NULL);
+    ASSERT_TRUE(strstr(f.j.text, "a:tick:two b:tick:two") != NULL);
+    ASSERT_TRUE(strstr(f.j.text, "c:") == NULL);
+
+    /* Deleting: dropped while the host is still subscribed, freed once the delete is
+     * committed and nothing holds the room any more. */
+    f.j.text[0] = 0;
+    auth_claims_t h = user("host");
+    outcome_t d = {0};
+    rooms_delete(&f.r, room, &h, on_done, &d);
+    ASSERT_EQ(wait_ok(&f, &d), 0);
+    ASSERT_STREQ(f.j.text, "a:room_dropped:one:1 b:room_dropped:one:1 a:room_freed:one "
+                           "b:room_freed:one c:room_freed:one");
+    ASSERT_TRUE(host.subs == NULL);
+
+    /* Shutdown: close, then the live room is freed. */
+    f.j.text[0] = 0;
+    rooms_client_gone(&f.r, &host);
+    ASSERT_STREQ(f.j.text, "a:client_gone:host:out b:client_gone:host:out");
+    f.j.text[0] = 0;
+    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_STREQ(f.j.text,
+                 "a:close b:close a:room_freed:two b:room_freed:two c:room_freed:two");
+
+    /* A restart hands the features the stored rooms before starting them. */
+    ASSERT_EQ(fx_open(&f), 0);
+    ASSERT_STREQ(f.j.text, "a:load:1 b:load:1 a:start:1 b:start:1 c:start:1");
+    ASSERT_EQ(fx_close(&f), 0);
+    test_rm_db(f.db);
+}
+
+int main(void)
+{
+    RUN(test_hooks_in_order_at_their_points);
+    TEST_MAIN_END();
+}

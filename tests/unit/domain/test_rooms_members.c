@@ -1,0 +1,387 @@
+/* test_rooms_members.c: the encoded members a room keeps for join replies
+ * (room_members_encoded) stay equal to encoding room_members_json afresh, across every
+ * change to a member: subscription, disconnect, presence (now, held back, typing expiry,
+ * idle), display name, ban, kick, leave and seat release; and when a seat with no
+ * connection is released. */
+#include "test.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "util/config.h"
+#include "domain/docs.h"
+#include "domain/entities.h"
+#include "util/mem.h"
+#include "domain/rooms.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+
+/* ---- fixtures ---- */
+
+typedef struct {
+    uv_loop_t loop;
+    log_t log;
+    chorus_config_t cfg;
+    store_t *store;
+    bus_t *bus;
+    rooms_t r;
+    char db[512];
+} fx_t;
+
+static int fx_open(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *dir = getenv("CHORUS_TEST_TMP");
+    if (!dir || !*dir) dir = "/tmp";
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
+    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-members-%ld.db", dir, (long)getpid());
+    test_rm_db(f->db);
+    uv_loop_init(&f->loop);
+    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
+    config_defaults(&f->cfg);
+    /* Short presence timers so typing expiry and idle happen within the test. */
+    f->cfg.presence_typing = 100;
+    f->cfg.presence_idle = 300;
+    f->cfg.room_seat_grace = 60000; /* tests that need a release shorten lim.seat_grace_ms */
+    char err[256];
+    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
+    if (!f->store) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    f->bus = bus_local_new(0);
+    /* The server's features (app.c), so that leaving and disconnecting run their hooks. */
+    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
+    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
+                      CH_ARRAY_LEN(features));
+}
+
+/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
+static int fx_close(fx_t *f)
+{
+    rooms_close(&f->r);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    store_close(f->store);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    rooms_free(&f->r);
+    bus_free(f->bus);
+    int rc = uv_loop_close(&f->loop);
+    config_free(&f->cfg);
+    test_rm_db(f->db);
+    return rc;
+}
+
+/* A connection as the rooms see it: frames are counted, the last one is kept. */
+typedef struct {
+    proto_client_t pc;
+    int frames;
+    cbuf_t *last;
+} tclient_t;
+
+static void t_send(proto_client_t *pc, cbuf_t *frame)
+{
+    tclient_t *c = (tclient_t *)pc;
+    c->frames++;
+    cbuf_unref(c->last);
+    c->last = cbuf_ref(frame);
+}
+static void t_close(proto_client_t *pc, int code, const char *reason)
+{
+    (void)pc, (void)code, (void)reason;
+}
+static const char *t_peer(proto_client_t *pc)
+{
+    (void)pc;
+    return "127.0.0.1";
+}
+static void t_release(proto_client_t *pc)
+{
+    (void)pc;
+}
+static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
+
+static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
+{
+    memset(c, 0, sizeof(*c));
+    c->pc.tr = &t_tr;
+    c->pc.id = bus_member_next(bus);
+    c->pc.authed = 1;
+    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
+}
+
+static auth_claims_t user(const char *sub)
+{
+    auth_claims_t u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.sub, sizeof(u.sub), "%s", sub);
+    return u;
+}
+
+/* The outcome of one asynchronous room operation. */
+typedef struct {
+    int done;
+    int status;
+    json_t *result;
+} outcome_t;
+
+static void on_done(void *ud, const rooms_err_t *err, json_t *result)
+{
+    outcome_t *o = ud;
+    o->done = 1;
+    o->status = err ? err->kind : 0;
+    o->result = result;
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until *flag is set or ms went by; returns *flag. A referenced timer keeps
+ * the loop alive meanwhile: the rooms' 1 s tick alone does not (it is unreferenced). */
+static int run_until(fx_t *f, const int *flag, uint64_t ms)
+{
+    uv_timer_t keep;
+    uv_timer_init(&f->loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 5, 5);
+    uint64_t end = uv_hrtime() + ms * 1000000u;
+    while (!*flag && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!*flag) usleep(2000);
+    }
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT); /* the close callback, before keep goes out of scope */
+    return *flag;
+}
+
+/* Waits for an operation and drops its result; returns its outcome (0 or a negative
+ * rooms_errno_t; 1: it never ended). */
+static int wait_op(fx_t *f, outcome_t *o)
+{
+    if (!run_until(f, &o->done, 5000)) return 1;
+    json_decref(o->result);
+    o->result = NULL;
+    return o->status;
+}
+
+/* 1 when the kept encodings are exactly what encoding room_members_json gives now, else 0
+ * (with the first difference on stderr). Fills the kept encodings, so the next change is
+ * what the next call checks. */
+static int members_match(room_t *room)
+{
+    size_t n;
+    const char **texts = room_members_encoded(room, &n);
+    json_t *fresh = room_members_json(room);
+    int ok = n == json_array_size(fresh);
+    if (!ok)
+        fprintf(stderr, "kept %zu members, the room lists %zu\n", n, json_array_size(fresh));
+    for (size_t i = 0; ok && i < n; i++) {
+        char *want = json_dumps(json_array_get(fresh, i), JSON_COMPACT);
+        if (strcmp(want, texts[i]) != 0) {
+            fprintf(stderr, "member %zu kept as\n  %s\nbut is now\n  %s\n", i, texts[i], want);
+            ok = 0;
+        }
+        free(want);
+    }
+    json_decref(fresh);
+    free(texts);
+    return ok;
+}
+
+/* Runs the loop for about ms milliseconds. */
+static void run_for(fx_t *f, uint64_t ms)
+{
+    int never = 0;
+    run_until(f, &never, ms);
+}
+
+/* ---- tests ---- */
+
+static room_t *make_room(fx_t *f, const char *host)
+{
+    auth_claims_t h = user(host);
+    json_t *body = json_pack("{s:s, s:i}", "name", "members", "maxParticipants", 10);
+    outcome_t o = {0};
+    rooms_create(&f->r, &h, body, on_done, &o);
+    json_decref(body);
+    if (!run_until(f, &o.done, 5000) || o.status) return NULL;
+    const char *id =
+        json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
+    room_t *room = id ? rooms_get(&f->r, id) : NULL;
+    json_decref(o.result);
+    return room;
+}
+
+static int join(fx_t *f, room_t *room, const char *sub, const char *name)
+{
+    auth_claims_t u = user(sub);
+    outcome_t o = {0};
+    rooms_join(&f->r, room, &u, name, on_done, &o);
+    return wait_op(f, &o);
+}
+
+static void test_encoded_follows_every_change(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    ASSERT_EQ(join(&f, room, "ann", "Ann"), 0);
+    ASSERT_EQ(join(&f, room, "bob", NULL), 0);
+    ASSERT_EQ(join(&f, room, "cat", NULL), 0);
+    ASSERT_EQ(join(&f, room, "dan", NULL), 0);
+    ASSERT_TRUE(members_match(room));
+    size_t n;
+    free(room_members_encoded(room, &n));
+    ASSERT_EQ(n, 5);
+
+    /* Subscribing: online, and a fresh presence. */
+    tclient_t ann, ann2, bob, host;
+    tclient_init(&ann, f.bus, "ann");
+    tclient_init(&ann2, f.bus, "ann");
+    tclient_init(&bob, f.bus, "bob");
+    tclient_init(&host, f.bus, "host");
+    rooms_subscribe(&f.r, room, &host.pc);
+    ASSERT_TRUE(members_match(room));
+    rooms_subscribe(&f.r, room, &ann.pc);
+    ASSERT_TRUE(members_match(room));
+    /* host heard it, framed from ann's kept encoding: the bytes of the JSON built whole */
+    json_t *ev = json_pack("{s:s, s:s, s:o}", "op", "participant_joined", "room", room->id,
+                           "participant", room_member_json(room_member(room, "ann")));
+    cbuf_t *want = proto_frame_json(ev);
+    json_decref(ev);
+    ASSERT_TRUE(host.last != NULL);
+    ASSERT_EQ(host.last->len, want->len);
+    ASSERT_MEMEQ(host.last->data + host.last->off, want->data + want->off, want->len);
+    cbuf_unref(want);
+    rooms_subscribe(&f.r, room, &bob.pc);
+    ASSERT_TRUE(members_match(room));
+
+    /* Presence sent at once, then one held back by the rate limit: the state changes
+     * either way. */
+    json_t *p = json_pack("{s:{s:i}}", "cursor", "x", 1);
+    ASSERT_EQ(rooms_presence(&f.r, room, ann.pc.user.sub, p), 0);
+    json_decref(p);
+    ASSERT_TRUE(members_match(room));
+    p = json_pack("{s:{s:i}, s:s}", "cursor", "x", 2, "s", "\xc3\xbc\n\"");
+    ASSERT_EQ(rooms_presence(&f.r, room, ann.pc.user.sub, p), 0);
+    json_decref(p);
+    ASSERT_TRUE(room_member(room, "ann")->presence.pending != NULL); /* held */
+    ASSERT_TRUE(members_match(room));
+
+    /* Typing expires on the presence timer (100 ms here). */
+    p = json_pack("{s:b}", "typing", 1);
+    ASSERT_EQ(rooms_presence(&f.r, room, bob.pc.user.sub, p), 0);
+    json_decref(p);
+    ASSERT_TRUE(members_match(room));
+    room_member_t *mb = room_member(room, "bob");
+    for (int i = 0; i < 100 && json_is_true(json_object_get(mb->presence.state, "typing")); i++)
+        run_for(&f, 20);
+    ASSERT_TRUE(json_is_false(json_object_get(mb->presence.state, "typing")));
+    ASSERT_TRUE(members_match(room));
+
+    /* Idle (300 ms here) is set by the 1 s tick. */
+    room_member_t *mh = room_member(room, "host");
+    for (int i = 0; i < 150 && !mh->presence.idle; i++)
+        run_for(&f, 20);
+    ASSERT_TRUE(mh->presence.idle);
+    ASSERT_TRUE(members_match(room));
+
+    /* A join with another display name. */
+    ASSERT_EQ(join(&f, room, "ann", "Annie"), 0);
+    ASSERT_STREQ(room_member(room, "ann")->display_name, "Annie");
+    ASSERT_TRUE(members_match(room));
+
+    /* A second connection changes nothing shown; the last one going makes ann offline. */
+    rooms_subscribe(&f.r, room, &ann2.pc);
+    ASSERT_TRUE(members_match(room));
+    rooms_client_gone(&f.r, &ann.pc);
+    ASSERT_EQ(room_member(room, "ann")->online, 1);
+    ASSERT_TRUE(members_match(room));
+    f.r.lim.seat_grace_ms = 0; /* ann's seat goes on the next tick */
+    rooms_client_gone(&f.r, &ann2.pc);
+    ASSERT_EQ(room_member(room, "ann")->online, 0);
+    ASSERT_TRUE(members_match(room));
+
+    /* Ban (the member stays, unlisted), kick, leave. */
+    auth_claims_t h = user("host");
+    outcome_t o = {0};
+    rooms_kick(&f.r, room, &h, "bob", 1, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    ASSERT_TRUE(room_member(room, "bob")->banned);
+    ASSERT_TRUE(members_match(room));
+    memset(&o, 0, sizeof(o));
+    rooms_kick(&f.r, room, &h, "cat", 0, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    ASSERT_TRUE(room_member(room, "cat") == NULL);
+    ASSERT_TRUE(members_match(room));
+    memset(&o, 0, sizeof(o));
+    rooms_leave(&f.r, room, "dan", "left", on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    ASSERT_TRUE(members_match(room));
+    free(room_members_encoded(room, &n));
+    ASSERT_EQ(n, 2); /* host, ann */
+
+    /* ann's seat goes on the tick (grace 0 here). */
+    for (int i = 0; i < 150 && room_member(room, "ann"); i++)
+        run_for(&f, 20);
+    ASSERT_TRUE(room_member(room, "ann") == NULL);
+    ASSERT_TRUE(members_match(room));
+
+    rooms_client_gone(&f.r, &bob.pc); /* already unsubscribed by the ban */
+    rooms_client_gone(&f.r, &host.pc);
+    ASSERT_TRUE(members_match(room));
+    cbuf_unref(ann.last);
+    cbuf_unref(ann2.last);
+    cbuf_unref(bob.last);
+    cbuf_unref(host.last);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+/* A seat needs a connection: one taken by a REST join that no connection subscribes to
+ * is released after the grace; a subscription, or a WebSocket join (rooms_join_quiet),
+ * holds it; an abandoned WebSocket join starts the grace. */
+static void test_unconnected_seat_released(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    f.r.lim.seat_grace_ms = 0;
+    ASSERT_EQ(join(&f, room, "rest", NULL), 0); /* never connects */
+    ASSERT_EQ(join(&f, room, "subs", NULL), 0); /* connects */
+    ASSERT_EQ(room->seats, 3);
+    tclient_t subs;
+    tclient_init(&subs, f.bus, "subs");
+    rooms_subscribe(&f.r, room, &subs.pc);
+    auth_claims_t ws = user("ws"), gone = user("gone");
+    outcome_t o = {0}, o2 = {0};
+    rooms_join_quiet(&f.r, room, &ws, NULL, on_done, &o); /* subscribes later */
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    rooms_join_quiet(&f.r, room, &gone, NULL, on_done, &o2);
+    ASSERT_EQ(wait_op(&f, &o2), 0);
+    rooms_join_abandoned(&f.r, room, "gone");
+    ASSERT_EQ(room->seats, 5);
+    for (int i = 0; i < 150 && (room_member(room, "rest") || room_member(room, "gone")); i++)
+        run_for(&f, 20);
+    ASSERT_TRUE(room_member(room, "rest") == NULL);
+    ASSERT_TRUE(room_member(room, "gone") == NULL);
+    ASSERT_TRUE(room_member(room, "subs") != NULL);
+    ASSERT_TRUE(room_member(room, "ws") != NULL); /* its join is still in flight */
+    ASSERT_TRUE(room_member(room, "host") != NULL);
+    ASSERT_EQ(room->seats, 3);
+    rooms_client_gone(&f.r, &subs.pc);
+    cbuf_unref(subs.last);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+int main(void)
+{
+    RUN(test_encoded_follows_every_change);
+    RUN(test_unconnected_seat_released);
+    TEST_MAIN_END();
+}
