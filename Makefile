@@ -38,11 +38,16 @@ build: web
 # link out of the web root) as one file: the build bundles the SDK's modules into it.
 SDK_SRC := clients/js/chorus.js $(wildcard clients/js/src/*.js)
 
-web: $(if $(wildcard node_modules/.bin/esbuild),web/lib/chorus.js)
+# Whether esbuild is there is asked when the recipe runs, not when make reads this file:
+# `make run` and `make test` install node_modules (deps) in the same invocation.
+web:
 	@if [ ! -x node_modules/.bin/esbuild ]; then \
 		echo "web: node_modules is missing (make deps); the web app will not load"; \
-	elif [ -d node_modules/@codemirror ]; then scripts/web-vendor.sh; \
-	else echo "web: node_modules is missing (make deps); the editor tab will not load"; fi
+	else \
+		$(MAKE) -s --no-print-directory web/lib/chorus.js && \
+		if [ -d node_modules/@codemirror ]; then scripts/web-vendor.sh; \
+		else echo "web: node_modules is missing (make deps); the editor tab will not load"; fi; \
+	fi
 
 web/lib/chorus.js: $(SDK_SRC) scripts/sdk-bundle.sh
 	@mkdir -p web/lib
