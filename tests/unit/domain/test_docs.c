@@ -5,6 +5,7 @@
  * order, the sender none of its own), a duplicate opId, a base too old or ahead, a reload
  * from the store (snapshot and window) after the document was unloaded, the op log. */
 #include "test.h"
+#include "rooms_fixture.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -22,57 +23,18 @@
 
 /* ---- fixtures ---- */
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    bus_t *bus;
-    rooms_t r;
-    char db[512];
-} fx_t;
+/* The options this test runs with. */
+static void tune(chorus_config_t *cfg)
+{
+    /* A small window and frequent snapshots, so that "too old" and a reload from a
+     * snapshot plus the window happen within a few ops. */
+    cfg->doc_log_window = 3;
+    cfg->doc_snapshot_every = 2;
+}
 
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-docs-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    uv_loop_init(&f->loop);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
-    /* A small window and frequent snapshots, so that "too old" and a reload from a
-     * snapshot plus the window happen within a few ops. */
-    f->cfg.doc_log_window = 3;
-    f->cfg.doc_snapshot_every = 2;
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = bus_local_new(0);
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                      CH_ARRAY_LEN(features));
-}
-
-/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
-static int fx_close(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    bus_free(f->bus);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
+    return rooms_fx_open(f, "docs", LOG_WARN, tune);
 }
 
 static void on_keepalive(uv_timer_t *t)
@@ -375,7 +337,7 @@ static void test_docs_domain(void)
                       "\"opId\":\"b3\"}]}");
     free(ops);
     reader_free(&cat);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)

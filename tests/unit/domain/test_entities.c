@@ -4,6 +4,7 @@
  * events in stateVersion order even when commits come later (the room's outbox), a lock
  * refusing another member, and a lock's expiry with the time passed in. */
 #include "test.h"
+#include "rooms_fixture.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -22,53 +23,9 @@
 
 /* ---- fixtures ---- */
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    bus_t *bus;
-    rooms_t r;
-    char db[512];
-} fx_t;
-
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-entities-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    uv_loop_init(&f->loop);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = bus_local_new(0);
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                      CH_ARRAY_LEN(features));
-}
-
-/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
-static int fx_close(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    bus_free(f->bus);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
+    return rooms_fx_open(f, "entities", LOG_WARN, NULL);
 }
 
 /* A connection as the bus sees it: every frame it is sent, decoded. */
@@ -345,7 +302,7 @@ static void test_create_and_conflict(void)
     ASSERT_STREQ(err.err.field, "patch");
 
     drop_clients(&f, &ann, &bob);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_events_in_version_order(void)
@@ -420,7 +377,7 @@ static void test_events_in_version_order(void)
         ASSERT_TRUE(strcmp(str(frame(&ann, i), "op"), "entity") != 0);
 
     drop_clients(&f, &ann, &bob);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_lock_and_expiry(void)
@@ -496,7 +453,7 @@ static void test_lock_and_expiry(void)
     json_decref(c.o.result);
 
     drop_clients(&f, &ann, &bob);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)

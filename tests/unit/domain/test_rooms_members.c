@@ -4,6 +4,7 @@
  * idle), display name, ban, kick, leave and seat release; and when a seat with no
  * connection is released. */
 #include "test.h"
+#include "rooms_fixture.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -21,58 +22,18 @@
 
 /* ---- fixtures ---- */
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    bus_t *bus;
-    rooms_t r;
-    char db[512];
-} fx_t;
+/* The options this test runs with. */
+static void tune(chorus_config_t *cfg)
+{
+    /* Short presence timers so typing expiry and idle happen within the test. */
+    cfg->presence_typing = 100;
+    cfg->presence_idle = 300;
+    cfg->room_seat_grace = 60000; /* tests that need a release shorten lim.seat_grace_ms */
+}
 
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-members-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    uv_loop_init(&f->loop);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
-    /* Short presence timers so typing expiry and idle happen within the test. */
-    f->cfg.presence_typing = 100;
-    f->cfg.presence_idle = 300;
-    f->cfg.room_seat_grace = 60000; /* tests that need a release shorten lim.seat_grace_ms */
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = bus_local_new(0);
-    /* The server's features (app.c), so that leaving and disconnecting run their hooks. */
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                      CH_ARRAY_LEN(features));
-}
-
-/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
-static int fx_close(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    bus_free(f->bus);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
+    return rooms_fx_open(f, "rooms-members", LOG_WARN, tune);
 }
 
 /* A connection as the rooms see it: frames are counted, the last one is kept. */
@@ -339,7 +300,7 @@ static void test_encoded_follows_every_change(void)
     cbuf_unref(ann2.last);
     cbuf_unref(bob.last);
     cbuf_unref(host.last);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 /* A seat needs a connection: one taken by a REST join that no connection subscribes to
@@ -376,7 +337,7 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(room->seats, 3);
     rooms_client_gone(&f.r, &subs.pc);
     cbuf_unref(subs.last);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)

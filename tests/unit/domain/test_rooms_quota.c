@@ -3,6 +3,7 @@
  * room's creation), so failed writes do not make the counters drift up until a restart.
  * The store is made to fail with a SQLite trigger that aborts the insert. */
 #include "test.h"
+#include "rooms_fixture.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -19,56 +20,17 @@
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    bus_t *bus;
-    rooms_t r;
-    char db[512];
-} fx_t;
+/* The options this test runs with. */
+static void tune(chorus_config_t *cfg)
+{
+    cfg->room_quota = 1000000;
+    cfg->user_quota = 1000000;
+}
 
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-quota-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    uv_loop_init(&f->loop);
     /* The failed writes below are logged as errors: expected. */
-    log_init(&f->log, LOG_ERROR, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
-    f->cfg.room_quota = 1000000;
-    f->cfg.user_quota = 1000000;
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = bus_local_new(0);
-    /* The server's features (app.c), as rooms run in it. */
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                      CH_ARRAY_LEN(features));
-}
-
-static int fx_close(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    bus_free(f->bus);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
+    return rooms_fx_open(f, "rooms-quota", LOG_ERROR, tune);
 }
 
 /* Runs sql on the database through a second connection (the store's is on its thread,
@@ -192,7 +154,7 @@ static void test_failed_message_gives_back(void)
     ASSERT_EQ(post(&f, room, "host", "hello"), 0);
     ASSERT_EQ(room->stored_bytes, room0 + 2 * one);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), host0 + 2 * one);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_failed_create_gives_back(void)
@@ -206,7 +168,7 @@ static void test_failed_create_gives_back(void)
     ASSERT_EQ(create(&f, "host", "{\"big\":\"0123456789\"}", id, sizeof(id)), ROOMS_E_IO);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), 0);
     ASSERT_EQ(quota_users_count(&f.r.users), 0);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)
