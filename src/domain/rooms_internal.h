@@ -113,6 +113,10 @@ int rooms_code_taken(void *ud, const char *code);
 
 /* ---------- membership (rooms_members.c) ---------- */
 
+/* Copies room's row into sr, with state_text (taken over by sr; NULL = none) as its
+ * state (rooms_state.c). */
+void rooms_fill_room(store_room_t *sr, const room_t *room, char *state_text);
+
 /* Copies m's row into p. */
 void rooms_fill_part(store_participant_t *p, const room_member_t *m);
 /* Starts the seat grace of m when no connection holds its seat (the host's seat is never

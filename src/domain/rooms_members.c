@@ -114,22 +114,8 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
 
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_CREATE, done, ud);
     rooms_op_charged(op, room->host_id, (int64_t)state_len);
-    store_room_t *sr = &op->pl.room;
-    memcpy(sr->id, room->id, sizeof(sr->id));
-    memcpy(sr->code, room->code, sizeof(sr->code));
-    memcpy(sr->name, room->name, sizeof(sr->name));
-    memcpy(sr->host_id, room->host_id, sizeof(sr->host_id));
-    sr->capacity = room->capacity;
-    sr->is_public = room->is_public;
-    sr->state = state_text;
-    sr->created_at = sr->last_activity = room->created_at;
-    store_participant_t *p = &op->pl.part;
-    memcpy(p->room_id, room->id, sizeof(p->room_id));
-    memcpy(p->user_id, host->user_id, sizeof(p->user_id));
-    memcpy(p->display_name, host->display_name, sizeof(p->display_name));
-    memcpy(p->color, host->color, sizeof(p->color));
-    p->role = STORE_ROLE_HOST;
-    p->joined_at = host->joined_at;
+    rooms_fill_room(&op->pl.room, room, state_text); /* state version 0, last activity now */
+    rooms_fill_part(&op->pl.part, host);
     op->stored = after_create;
     rooms_op_submit(op);
 }

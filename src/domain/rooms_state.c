@@ -55,7 +55,7 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
 
 /* ---------- state ---------- */
 
-static void fill_room_update(store_room_t *sr, const room_t *room, char *state_text)
+void rooms_fill_room(store_room_t *sr, const room_t *room, char *state_text)
 {
     memcpy(sr->id, room->id, sizeof(sr->id));
     memcpy(sr->code, room->code, sizeof(sr->code));
@@ -139,7 +139,7 @@ void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *p
     room->last_activity = clock_unix_ms();
     entset_log_state(&room->ents, &r->ent_lim, room->state_version);
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
-    fill_room_update(&op->pl.room, room, text);
+    rooms_fill_room(&op->pl.room, room, text);
     /* The event and the answer carry this version's state, whatever follows; the event
      * waits for the commit in the room's versioned outbox (rooms_outbox.c). */
     op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
@@ -185,7 +185,7 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn d
     rooms_publish(room, BUS_MEMBER_NONE, "room_code",
                   json_pack("{s:s, s:s}", "roomCode", room->code, "joinLink", link));
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
-    fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
+    rooms_fill_room(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->stored = after_rotate;
     rooms_op_submit(op);
 }
@@ -305,13 +305,13 @@ void rooms_update(rooms_t *r, room_t *room, const char *by, const json_t *body,
         return;
     }
     store_room_t before;
-    fill_room_update(&before, room, NULL);
+    rooms_fill_room(&before, room, NULL);
     if (jname) snprintf(room->name, sizeof(room->name), "%s", json_string_value(jname));
     if (jcap) room->capacity = (uint32_t)json_integer_value(jcap);
     if (jpub) room->is_public = json_is_true(jpub);
     room->last_activity = clock_unix_ms();
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
-    fill_room_update(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
+    rooms_fill_room(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->event = json_pack("{s:s, s:I, s:b, s:s}", "name", room->name, "maxParticipants",
                           (json_int_t)room->capacity, "isPublic", room->is_public, "by",
                           by);
