@@ -67,8 +67,10 @@ void home_rooms_register(home_t *h);
  * the response's body whole ({"success": true, ...}, in the order it is sent), and an
  * error's data is {"kind": the rooms_errno_t, "field"?: the field at fault}, from which
  * the REST side chooses the status (api_status_of); the home's own not_found (the room is
- * not, or no longer, here) comes without a kind. The caller is the op's user (the token's
- * sub); route.member is BUS_MEMBER_NONE (a request has no connection). The arguments:
+ * not, or no longer, here) comes without a kind. api_rooms.c has checked that the caller
+ * may learn of the room (rooms_access, with the failed-lookup limit by address) before
+ * sending the op, as proto_rooms.c does. The caller is the op's user (the token's sub);
+ * route.member is BUS_MEMBER_NONE (a request has no connection). The arguments:
  *   rest.get          -                       the room as the caller may see it
  *   rest.delete       -                       rooms_delete
  *   rest.join         displayName?, userName, userColor (the token's name and color,
@@ -76,7 +78,8 @@ void home_rooms_register(home_t *h);
  *   rest.leave        -                       rooms_leave
  *   rest.participants -                       the participants
  *   rest.messages     before, after, limit    rooms_history (-1: no bound)
- *   rest.entities     version, cursor         a page of entities (-1: the first)
+ *   rest.entities     version, cursor         a page of entities (version -1: the first
+ *                                             page; cursor -1: from version)
  *   rest.state        patch?                  rooms_patch_state
  *   rest.kick         userId, ban             rooms_kick
  *   rest.code         -                       rooms_rotate_code
