@@ -374,8 +374,7 @@ static void to_home(api_req_t *r, room_t *room, const char *name, json_t *args,
     json_decref(args);
 }
 
-/* A new object of the request body's members as one argument, key (r->json may be NULL,
- * then the argument is absent). */
+/* Returns new arguments {key: the request's body}, or {} when it has none. */
 static json_t *body_as(const api_req_t *r, const char *key)
 {
     json_t *args = json_object();
