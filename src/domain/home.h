@@ -62,4 +62,34 @@ void home_free(home_t *h);
  * leave, rotate_code, room_update) on h, working on h's rooms. */
 void home_rooms_register(home_t *h);
 
+/* The REST room routes that act on an existing room (api_rooms.c), as ops of their own
+ * (home_api.c), since they answer differently from the WebSocket ops: an answer's data is
+ * the response's body whole ({"success": true, ...}, in the order it is sent), and an
+ * error's data is {"kind": the rooms_errno_t, "field"?: the field at fault}, from which
+ * the REST side chooses the status (api_status_of); the home's own not_found (the room is
+ * not, or no longer, here) comes without a kind. api_rooms.c has checked that the caller
+ * may learn of the room (rooms_access, with the failed-lookup limit by address) before
+ * sending the op, as proto_rooms.c does. The caller is the op's user (the token's sub);
+ * route.member is BUS_MEMBER_NONE (a request has no connection). The arguments:
+ *   rest.get          -                       the room as the caller may see it
+ *   rest.delete       -                       rooms_delete
+ *   rest.join         displayName?, userName, userColor (the token's name and color,
+ *                     "" when it has none)    rooms_join: membership, no subscription
+ *   rest.leave        -                       rooms_leave
+ *   rest.participants -                       the participants
+ *   rest.messages     before, after, limit    rooms_history (-1: no bound)
+ *   rest.entities     version, cursor         a page of entities (version -1: the first
+ *                                             page; cursor -1: from version)
+ *   rest.state        patch?                  rooms_patch_state
+ *   rest.kick         userId, ban             rooms_kick
+ *   rest.code         -                       rooms_rotate_code
+ *   rest.update       body?                   rooms_update (the request's body)
+ *   rest.bans         -                       the bans (host only)
+ *   rest.unban        userId                  rooms_unban
+ * Creating a room and the room lists do not go through the home: see api_rooms.c. */
+#define HOME_KIND_KEY "kind"
+
+/* Registers the REST ops (home_api.c, above) on h, working on h's rooms. */
+void home_api_register(home_t *h);
+
 #endif

@@ -1,5 +1,9 @@
-/* api_rooms.c: rooms over REST (seed 003's routes and a few beyond). The rules are in
- * rooms.c; this file reads the request and shapes the answer. */
+/* api_rooms.c: rooms over REST (seed 003's routes and a few beyond). This file reads the
+ * request, checks that the caller may learn of the room, and shapes the answer; the
+ * routes that act on an existing room send an op to the room's home through the bus
+ * (home.h, home_api.c), which decides, the way the WebSocket ops do (proto_rooms.c).
+ * Creating a room and the lists stay here, on the process that got the request: creating
+ * makes it the new room's home, and the lists read the registry. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +12,9 @@
 
 #include "proto/api.h"
 #include "util/mem.h"
+#include "domain/home.h"
 #include "domain/room_code.h"
-#include "domain/room_rules.h"
+#include "domain/room_view.h"
 #include "domain/rooms.h"
 
 #define MESSAGES_MAX 200
@@ -112,26 +117,6 @@ static int is_participant(room_t *room, const char *user_id)
     return m && !m->banned;
 }
 
-/* Room JSON without what only participants see (state, currentMode): for lists and for
- * callers who are not in the room (a new reference). */
-static json_t *room_summary_json(rooms_t *rs, const room_t *room)
-{
-    json_t *j = room_json(rs, room);
-    json_object_del(j, "state");
-    json_object_del(j, "currentMode");
-    return j;
-}
-
-/* Room JSON for the caller: state and participants only for participants (seed 003's row
- * rules). */
-static json_t *room_for(api_req_t *r, room_t *room)
-{
-    if (!is_participant(room, r->user.sub)) return room_summary_json(rooms_of(r), room);
-    json_t *j = room_json(rooms_of(r), room);
-    json_object_set_new(j, "participants", room_members_json(room));
-    return j;
-}
-
 /* Host actions go to the audit table once they succeeded. */
 static void audited(api_req_t *r, int ok_status, const char *event, const rooms_err_t *err,
                     json_t *result)
@@ -165,6 +150,8 @@ static void done_kick(void *ud, const rooms_err_t *err, json_t *result)
     audited(ud, 200, "room_kick", err, result);
 }
 
+/* Creating a room stays on this process, which becomes the new room's home; so do the
+ * lists (mine, public, by code), which read this process's registry. */
 static void h_create(api_req_t *r)
 {
     rooms_create(rooms_of(r), &r->user, r->json, done_create, r);
@@ -268,7 +255,7 @@ static void h_list_public(api_req_t *r)
     json_t *a = json_array();
     size_t page = n < (size_t)limit ? n : (size_t)limit;
     for (size_t i = 0; i < page; i++)
-        json_array_append_new(a, room_summary_json(rooms_of(r), all[i]));
+        json_array_append_new(a, room_view_summary(rooms_of(r), all[i]));
     json_t *next = json_null();
     if (n > page) {
         const room_t *last = all[page - 1];
@@ -289,13 +276,116 @@ static void h_by_code(api_req_t *r)
     }
     room_t *room = room_allowed(r, strmap_get(&rooms_of(r)->by_code, code), ROOMS_SEEK_ANY);
     if (!room) return;
-    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
+    api_respond(r, 200,
+                json_pack("{s:b, s:o}", "success", 1, "room",
+                          room_view_for(rooms_of(r), room, r->user.sub)));
+}
+
+/* ---- the routes that act on a room: ops to its home (home.h, home_api.c) ---- */
+
+/* The kind of an op's error answer: the home's REST ops send it in the data; the home
+ * answers only not_found without one (the room is not, or no longer, there). */
+static int kind_of(const char *code, const json_t *data)
+{
+    json_t *kind = json_object_get(data, HOME_KIND_KEY);
+    if (json_is_integer(kind)) return (int)json_integer_value(kind);
+    return strcmp(code, HOME_NOT_FOUND_CODE) == 0 ? ROOMS_E_NOT_FOUND : ROOMS_E_IO;
+}
+
+/* Hands an op's answer (bus_reply_fn's arguments; data stolen) to done, the route's
+ * completion, with the request (route->ud) as the domain's outcome. */
+static void back_to(rooms_done_fn done, const bus_route_t *route, const char *code,
+                    const char *message, json_t *data)
+{
+    if (!code) {
+        done(route->ud, NULL, data);
+        return;
+    }
+    json_t *field = json_object_get(data, "field");
+    rooms_err_t err = {.kind = (rooms_errno_t)kind_of(code, data),
+                       .code = code,
+                       .message = message,
+                       .field = json_is_string(field) ? json_string_value(field) : NULL};
+    done(route->ud, &err, NULL);
+    json_decref(data); /* after done: err.field is borrowed from it */
+}
+
+/* The routes' bus_reply_fn, one per completion (its status and audit event). */
+static void back_200(const bus_route_t *route, const char *code, const char *message,
+                     json_t *data)
+{
+    back_to(done_200, route, code, message, data);
+}
+
+static void back_delete(const bus_route_t *route, const char *code, const char *message,
+                        json_t *data)
+{
+    back_to(done_delete, route, code, message, data);
+}
+
+static void back_kick(const bus_route_t *route, const char *code, const char *message,
+                      json_t *data)
+{
+    back_to(done_kick, route, code, message, data);
+}
+
+static void done_code(void *ud, const rooms_err_t *err, json_t *result);
+static void done_update(void *ud, const rooms_err_t *err, json_t *result);
+static void done_unban(void *ud, const rooms_err_t *err, json_t *result);
+
+static void back_code(const bus_route_t *route, const char *code, const char *message,
+                      json_t *data)
+{
+    back_to(done_code, route, code, message, data);
+}
+
+static void back_update(const bus_route_t *route, const char *code, const char *message,
+                        json_t *data)
+{
+    back_to(done_update, route, code, message, data);
+}
+
+static void back_unban(const bus_route_t *route, const char *code, const char *message,
+                       json_t *data)
+{
+    back_to(done_unban, route, code, message, data);
+}
+
+/* Sends the op name with args (stolen; NULL = none) as the caller, on room (found and
+ * allowed by room_allowed), to the room's home; back receives the answer, with r. r stays
+ * allocated until it is answered (api_respond): a request outlives its connection
+ * (api.h), and the transport's done callback drops the response of a connection that
+ * went away meanwhile. On the local bus the home runs on this stack, so r may be answered
+ * and freed before this returns. */
+static void to_home(api_req_t *r, room_t *room, const char *name, json_t *args,
+                    bus_reply_fn back)
+{
+    if (!args) args = json_object();
+    bus_op_t op = {
+        .room = room->id,
+        .name = name,
+        .user = r->user.sub,
+        .args = args,
+        .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = back, .ud = r},
+    };
+    if (bus_send_op(rooms_of(r)->bus, &op) != 0)
+        api_error(r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
+                  "the room is not reachable now");
+    json_decref(args);
+}
+
+/* Returns new arguments {key: the request's body}, or {} when it has none. */
+static json_t *body_as(const api_req_t *r, const char *key)
+{
+    json_t *args = json_object();
+    if (r->json) json_object_set(args, key, r->json);
+    return args;
 }
 
 static void h_get(api_req_t *r)
 {
     room_t *room = room_param_any(r);
-    if (room) api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "room", room_for(r, room)));
+    if (room) to_home(r, room, "rest.get", NULL, back_200);
 }
 
 static void h_join(api_req_t *r)
@@ -312,48 +402,38 @@ static void h_join(api_req_t *r)
         api_invalid(r, "displayName", "displayName must be a non-empty string");
         return;
     }
-    rooms_join(rooms_of(r), room, &r->user, dn ? json_string_value(dn) : NULL, done_200, r);
+    json_t *args =
+        json_pack("{s:s, s:s}", "userName", r->user.name, "userColor", r->user.color);
+    if (dn) json_object_set(args, "displayName", dn);
+    to_home(r, room, "rest.join", args, back_200);
 }
 
 static void h_leave(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_leave(rooms_of(r), room, r->user.sub, "left", done_200, r);
+    if (room) to_home(r, room, "rest.leave", NULL, back_200);
 }
 
 static void h_participants(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (!room) return;
-    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "participants",
-                                  room_members_json(room)));
+    if (room) to_home(r, room, "rest.participants", NULL, back_200);
 }
 
 static int query_int(api_req_t *r, const char *name, int64_t *out);
 
 /* The room's shared scene state for backends and tools: every entity (with its lock) and
- * the state version. Changes go over WebSocket (docs/protocol.md "Entities"). */
+ * the state version, a page at a time (the home's rest.entities). Changes go over
+ * WebSocket (docs/protocol.md "Entities"). */
 static void h_entities(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    /* Pages of at most the reply budget: the first one (a full answer's), or with
-     * version and cursor the one that follows it (a sync answer, docs/protocol.md). */
     int64_t version = -1, cursor = -1;
     if (query_int(r, "version", &version) || query_int(r, "cursor", &cursor)) return;
-    int first = version < 0;
-    if (first)
-        version = cursor = room->state_version + 1;
-    else if (cursor < 0)
-        cursor = version;
-    json_t *page = entset_sync_page(&room->ents, version, cursor, room->state_version,
-                                    room->state, rooms_of(r)->lim.max_reply);
-    if (first) {
-        json_object_del(page, "type");
-        json_object_del(page, "locks");
-    }
-    json_object_set_new(page, "success", json_true());
-    api_respond(r, 200, page);
+    json_t *args =
+        json_pack("{s:I, s:I}", "version", (json_int_t)version, "cursor", (json_int_t)cursor);
+    to_home(r, room, "rest.entities", args, back_200);
 }
 
 /* Reads query parameter name as a non-negative integer into *out (unchanged when
@@ -392,19 +472,22 @@ static void h_messages(api_req_t *r)
         api_invalid(r, "limit", "limit must be 1 to 200");
         return;
     }
-    rooms_history(rooms_of(r), room, before, after, (uint32_t)limit, done_200, r);
+    to_home(r, room, "rest.messages",
+            json_pack("{s:I, s:I, s:I}", "before", (json_int_t)before, "after",
+                      (json_int_t)after, "limit", (json_int_t)limit),
+            back_200);
 }
 
 static void h_state(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_patch_state(rooms_of(r), room, r->user.sub, r->json, done_200, r);
+    if (room) to_home(r, room, "rest.state", body_as(r, "patch"), back_200);
 }
 
 static void h_delete(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_delete(rooms_of(r), room, &r->user, done_delete, r);
+    if (room) to_home(r, room, "rest.delete", NULL, back_delete);
 }
 
 static void done_code(void *ud, const rooms_err_t *err, json_t *result)
@@ -415,7 +498,7 @@ static void done_code(void *ud, const rooms_err_t *err, json_t *result)
 static void h_code(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_rotate_code(rooms_of(r), room, r->user.sub, done_code, r);
+    if (room) to_home(r, room, "rest.code", NULL, back_code);
 }
 
 static void h_kick(api_req_t *r)
@@ -429,8 +512,8 @@ static void h_kick(api_req_t *r)
                     "send {\"userId\": \"…\", \"ban\": false}");
         return;
     }
-    rooms_kick(rooms_of(r), room, &r->user, json_string_value(uid), ban && json_is_true(ban),
-               done_kick, r);
+    to_home(r, room, "rest.kick",
+            json_pack("{s:O, s:b}", "userId", uid, "ban", ban && json_is_true(ban)), back_kick);
 }
 
 /* ---- settings and bans (host only) ---- */
@@ -460,18 +543,13 @@ static void done_unban(void *ud, const rooms_err_t *err, json_t *result)
 static void h_update(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) rooms_update(rooms_of(r), room, r->user.sub, r->json, done_update, r);
+    if (room) to_home(r, room, "rest.update", body_as(r, "body"), back_update);
 }
 
 static void h_bans(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (!room) return;
-    if (!room_may_manage(room->host_id, r->user.sub)) {
-        api_error(r, 403, "forbidden", "only the host sees the bans");
-        return;
-    }
-    api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "bans", rooms_bans_json(room)));
+    if (room) to_home(r, room, "rest.bans", NULL, back_200);
 }
 
 static int hex_digit(char c)
@@ -511,7 +589,7 @@ static void h_unban(api_req_t *r)
         api_invalid(r, "userId", "userId must be a percent-encoded id of up to 128 bytes");
         return;
     }
-    rooms_unban(rooms_of(r), room, &r->user, user_id, done_unban, r);
+    to_home(r, room, "rest.unban", json_pack("{s:s}", "userId", user_id), back_unban);
 }
 
 /* Literal paths come before ':roomId' ones with the same shape. */

@@ -1,0 +1,217 @@
+/* test_api_rooms.c: the REST room routes (api_rooms.c) through an application context,
+ * with no sockets: the routes that act on a room go to its home as bus ops and come back
+ * as the same statuses and the same body bytes as when they called the domain directly;
+ * a request answered after the store's commit stays pinned until then and is answered
+ * exactly once. */
+#include "test.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+#include <uv.h>
+
+#include "app/app.h"
+#include "util/clock.h"
+#include "util/mem.h"
+
+typedef struct {
+    uv_loop_t loop;
+    log_t log;
+    chorus_config_t cfg;
+    auth_jwt_t *jwt;
+    app_t app;
+    char dir[512];
+    char db[600];
+} fx_t;
+
+static int fx_open(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *tmp = getenv("CHORUS_TEST_TMP");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) tmp = "/tmp";
+    snprintf(f->dir, sizeof(f->dir), "%s/chorus-api-rooms-%ld", tmp, (long)getpid());
+    if (mkdir(f->dir, 0700) != 0 && errno != EEXIST) return -1;
+    snprintf(f->db, sizeof(f->db), "%s/chorus.db", f->dir);
+    test_rm_db(f->db);
+    config_defaults(&f->cfg);
+    free(f->cfg.data_dir);
+    f->cfg.data_dir = ch_strdup(f->dir);
+    static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
+    f->jwt = auth_jwt_new(AUTH_ALG_HS256, secret, 32, secret, 32, 0);
+    if (!f->jwt) return -1;
+    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
+    uv_loop_init(&f->loop);
+    return app_init(&f->app, &f->loop, &f->cfg, &f->log, f->jwt);
+}
+
+/* Closes everything as main.c does; returns uv_loop_close's result (0: nothing left). */
+static int fx_close(fx_t *f)
+{
+    app_close(&f->app);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    app_store_close(&f->app);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    app_free(&f->app);
+    int rc = uv_loop_close(&f->loop);
+    auth_jwt_free(f->jwt);
+    config_free(&f->cfg);
+    test_rm_db(f->db);
+    rmdir(f->dir);
+    return rc;
+}
+
+/* What the transport got: the status, the body as it is sent, and how many answers. */
+typedef struct {
+    int answers;
+    int status;
+    char body[1024];
+} got_t;
+
+static void on_done(api_req_t *r)
+{
+    got_t *g = r->conn;
+    g->answers++;
+    g->status = r->status;
+    char *text = json_dumps(r->resp, JSON_COMPACT); /* as conn_http.c encodes it */
+    snprintf(g->body, sizeof(g->body), "%s", text ? text : "");
+    free(text);
+    api_req_free(r);
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Sends method path with body (NULL = none) as user, runs the loop until it is answered
+ * (or 5 s), and returns how many answers came. */
+static int request(fx_t *f, got_t *g, int method, const char *path, const char *body,
+                   const char *user)
+{
+    memset(g, 0, sizeof(*g));
+    api_req_t *r = api_req_new(&f->app.api, method, path, strlen(path), NULL, 0);
+    snprintf(r->ip, sizeof(r->ip), "127.0.0.1");
+    auth_claims_t c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.sub, sizeof(c.sub), "%s", user);
+    snprintf(c.name, sizeof(c.name), "%s", user);
+    char *token = auth_jwt_mint(f->jwt, &c, clock_unix_ms() / 1000, 3600);
+    api_req_set_bearer(r, token, strlen(token));
+    free(token);
+    if (body) api_req_set_body(r, body, strlen(body));
+    r->done = on_done;
+    r->conn = g;
+    api_handle(r);
+    uv_timer_t keep;
+    uv_timer_init(&f->loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 5, 5);
+    uint64_t end = uv_hrtime() + 5000 * 1000000ull;
+    while (!g->answers && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!g->answers) usleep(2000);
+    }
+    /* A little longer: a second answer would come now. */
+    for (int i = 0; i < 10; i++)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return g->answers;
+}
+
+static void test_routes(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    got_t g;
+    char path[256];
+
+    /* Created here (not through the home). */
+    ASSERT_EQ(request(&f, &g, HTTP_POST, "/api/rooms/create", "{\"name\":\"api\"}", "ann"), 1);
+    ASSERT_EQ(g.status, 201);
+    json_t *j = json_loads(g.body, 0, NULL);
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s",
+             json_string_value(json_object_get(json_object_get(j, "room"), "id")));
+    json_decref(j);
+    ASSERT_TRUE(rooms_get(&f.app.rooms, id) != NULL);
+
+    /* A room that does not exist: 404, as before. */
+    ASSERT_EQ(request(&f, &g, HTTP_GET, "/api/rooms/nosuchroom", NULL, "ann"), 1);
+    ASSERT_EQ(g.status, 404);
+    ASSERT_STREQ(g.body,
+                 "{\"success\":false,\"error\":{\"code\":\"not_found\",\"message\":\"no such "
+                 "room\"}}");
+
+    /* GET through the home: the whole room for its host. */
+    snprintf(path, sizeof(path), "/api/rooms/%s", id);
+    ASSERT_EQ(request(&f, &g, HTTP_GET, path, NULL, "ann"), 1);
+    ASSERT_EQ(g.status, 200);
+    ASSERT_MEMEQ(g.body, "{\"success\":true,\"room\":{", 24);
+    ASSERT_TRUE(strstr(g.body, "\"participants\":[") != NULL);
+
+    /* join (bob), answered after the commit: pinned until then, answered once. */
+    snprintf(path, sizeof(path), "/api/rooms/%s/join", id);
+    ASSERT_EQ(request(&f, &g, HTTP_POST, path, NULL, "bob"), 1);
+    ASSERT_EQ(g.status, 200);
+    ASSERT_MEMEQ(g.body, "{\"success\":true", 15);
+
+    /* kick: by bob, 403 with the domain's message; of nobody, 404; of bob, 200. */
+    snprintf(path, sizeof(path), "/api/rooms/%s/kick", id);
+    ASSERT_EQ(request(&f, &g, HTTP_POST, path, "{\"userId\":\"ann\"}", "bob"), 1);
+    ASSERT_EQ(g.status, 403);
+    ASSERT_STREQ(g.body, "{\"success\":false,\"error\":{\"code\":\"forbidden\",\"message\":"
+                         "\"only the host can kick\"}}");
+    ASSERT_EQ(request(&f, &g, HTTP_POST, path, "{\"userId\":\"nobody\"}", "ann"), 1);
+    ASSERT_EQ(g.status, 404);
+    ASSERT_STREQ(g.body, "{\"success\":false,\"error\":{\"code\":\"not_found\",\"message\":"
+                         "\"no such participant\"}}");
+    ASSERT_EQ(request(&f, &g, HTTP_POST, path, "{\"userId\":\"bob\",\"ban\":false}", "ann"), 1);
+    ASSERT_EQ(g.status, 200);
+    ASSERT_MEMEQ(g.body, "{\"success\":true", 15);
+    ASSERT_TRUE(room_member(rooms_get(&f.app.rooms, id), "bob") == NULL);
+
+    /* state: the host's patch, 200; a patch that is not an object, 400 naming it; someone
+     * who is not in the room does not learn of it, 404. */
+    snprintf(path, sizeof(path), "/api/rooms/%s/state", id);
+    ASSERT_EQ(request(&f, &g, HTTP_PATCH, path, "{\"mode\":1}", "ann"), 1);
+    ASSERT_EQ(g.status, 200);
+    ASSERT_MEMEQ(g.body, "{\"success\":true", 15);
+    ASSERT_EQ(json_integer_value(json_object_get(rooms_get(&f.app.rooms, id)->state, "mode")),
+              1);
+    ASSERT_EQ(request(&f, &g, HTTP_PATCH, path, "[1]", "ann"), 1);
+    ASSERT_EQ(g.status, 400);
+    ASSERT_STREQ(g.body, "{\"success\":false,\"error\":{\"code\":\"validation_error\","
+                         "\"field\":\"patch\",\"message\":\"the patch must be a JSON "
+                         "object\"}}");
+    ASSERT_EQ(request(&f, &g, HTTP_PATCH, path, "{\"mode\":2}", "bob"), 1);
+    ASSERT_EQ(g.status, 404);
+
+    /* bans: the host's only, 403 for anyone else in the room. */
+    snprintf(path, sizeof(path), "/api/rooms/%s/join", id);
+    ASSERT_EQ(request(&f, &g, HTTP_POST, path, NULL, "cy"), 1);
+    snprintf(path, sizeof(path), "/api/rooms/%s/bans", id);
+    ASSERT_EQ(request(&f, &g, HTTP_GET, path, NULL, "cy"), 1);
+    ASSERT_EQ(g.status, 403);
+    ASSERT_STREQ(g.body, "{\"success\":false,\"error\":{\"code\":\"forbidden\",\"message\":"
+                         "\"only the host sees the bans\"}}");
+    ASSERT_EQ(request(&f, &g, HTTP_GET, path, NULL, "ann"), 1);
+    ASSERT_EQ(g.status, 200);
+    ASSERT_STREQ(g.body, "{\"success\":true,\"bans\":[]}");
+
+    /* delete, then the room is gone. */
+    snprintf(path, sizeof(path), "/api/rooms/%s", id);
+    ASSERT_EQ(request(&f, &g, HTTP_DELETE, path, NULL, "ann"), 1);
+    ASSERT_EQ(g.status, 200);
+    ASSERT_TRUE(rooms_get(&f.app.rooms, id) == NULL);
+
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+int main(void)
+{
+    RUN(test_routes);
+    TEST_MAIN_END();
+}
