@@ -7,7 +7,8 @@
  * the member's side (proto_docs.c) through an application context: doc_open's answer
  * subscribes the connection from the answered version on, so a connection that opens the
  * document while an op is in the store (its snapshot has it) does not get that op's event,
- * and gets the next one; doc_close. */
+ * and gets the next one; the checks of the connection (doc_op on a document it has not
+ * open, doc_close); a connection out of the room when its document loaded is refused. */
 #include "test.h"
 #include "rooms_fixture.h"
 
@@ -495,6 +496,17 @@ static void test_member_side_since(void)
     ASSERT_TRUE(c[2].pc.doc_subs == NULL);
     ASSERT_EQ(docs_find(room, "d1")->subs.count, 2);
     for (int i = 0; i < 3; i++) ASSERT_EQ(c[i].pc.pending, 0);
+
+    /* c2 is out of the room when the document it asked for has loaded: the answer refuses
+     * it on the member's side and subscribes nothing, so the document is not kept. */
+    handle(&a, &c[2], "{\"op\":\"doc_open\",\"ref\":7,\"room\":\"%s\",\"doc\":\"d2\"}", id);
+    ASSERT_EQ(c[2].pc.pending, 1);
+    rooms_client_gone(&a.rooms, &c[2].pc); /* its room subscription ends */
+    settle(&loop, &c[2]);
+    ASSERT_STREQ(c[2].last, "{\"op\":\"reply\",\"ref\":7,\"ok\":false,\"error\":{\"code\":"
+                            "\"forbidden\",\"message\":\"join the room first\"}}");
+    ASSERT_TRUE(c[2].pc.doc_subs == NULL);
+    ASSERT_TRUE(docs_find(room, "d2") == NULL);
 
     for (int i = 0; i < 3; i++) {
         ASSERT_EQ(proto_client_gone(&a.proto, &c[i].pc), 1);
