@@ -2,7 +2,7 @@
  * recent ops are in memory (doc_t, docs.h); an op made on an older version is transformed
  * against the ops committed since, applied as the next version and logged. No I/O, no
  * clock, no connection: docs.c checks the limits and quotas, stores the result and hands the
- * event to the bus; proto_docs.c checks the caller. */
+ * event to the bus; home_docs.c checks the caller, proto_docs.c its connection. */
 #ifndef CHORUS_DOC_OT_H
 #define CHORUS_DOC_OT_H
 

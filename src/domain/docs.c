@@ -1,8 +1,8 @@
 /* docs.c: collaborative documents, the domain (see docs.h): open and load from the store,
  * submit an op, read the op log, subscriptions and unloading. The step of an op (order,
  * transform, apply, log) is doc_ot.c, the OT itself ot_text.c; this file checks the op
- * against the limits and quotas, persists it and hands the event to the bus. The WebSocket
- * ops over it are proto_docs.c. */
+ * against the limits and quotas, persists it and hands the event to the bus. The ops over
+ * it arrive at the room's home (home_docs.c) from the WebSocket side (proto_docs.c). */
 #include "domain/docs.h"
 
 #include <stdarg.h>
@@ -30,10 +30,27 @@ static const rooms_err_t ERR_LOAD = {ROOMS_E_IO, "internal_error",
 
 /* ---------- documents in memory ---------- */
 
+const char *docs_id_of(const json_t *jd)
+{
+    if (!json_is_string(jd) || json_string_length(jd) == 0 ||
+        json_string_length(jd) >= STORE_DOC_ID_LEN)
+        return NULL;
+    return json_string_value(jd);
+}
+
 doc_t *docs_find(room_t *room, const char *id)
 {
     for (doc_t *d = room->docs; d; d = d->next)
         if (strcmp(d->id, id) == 0) return d;
+    return NULL;
+}
+
+bus_sub_t *docs_sub_find(bus_sub_t *doc_subs, const room_t *room, const char *doc_id)
+{
+    for (bus_sub_t *s = doc_subs; s; s = s->client_next) {
+        const doc_t *d = s->room;
+        if (d->room == room && strcmp(d->id, doc_id) == 0) return s;
+    }
     return NULL;
 }
 
@@ -69,13 +86,13 @@ static void doc_maybe_unload(doc_t *d)
     doc_free(d);
 }
 
-void docs_subscribe(doc_t *d, proto_client_t *c)
+void docs_subscribe(doc_t *d, proto_client_t *c, int64_t since)
 {
     if (bus_find(c->doc_subs, d)) return;
     bus_sub_t *s = ch_calloc(1, sizeof(*s));
     s->client = c;
     s->room = d;
-    s->since = d->version;
+    s->since = since;
     bus_subscribe(&d->subs, s, &c->doc_subs);
 }
 

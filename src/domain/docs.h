@@ -7,9 +7,11 @@
  * The functions take plain values (the room, the document id, the caller as a
  * bus_member_t and a user id, the op's fields, the time) and answer with a rooms_err_t
  * (kind and stable protocol code) at once or through a completion callback once the store
- * answered; the WebSocket ops that call them are proto_docs.c. Where an answer waits for
- * the store, the context the domain allocates for that wait carries ud_size bytes for the
- * caller (its reply route), handed to the callback as ud: one allocation per request. */
+ * answered. They are called at the room's home (home_docs.c: the ops the bus brings) and,
+ * for what belongs to a connection (its subscriptions), on the member's side
+ * (proto_docs.c). Where an answer waits for the store, the context the domain allocates
+ * for that wait carries ud_size bytes for the caller (its reply route), handed to the
+ * callback as ud: one allocation per request. */
 #ifndef CHORUS_DOCS_H
 #define CHORUS_DOCS_H
 
@@ -20,6 +22,7 @@
 
 #include "bus/bus.h"
 #include "domain/docs_limits.h"
+#include "domain/home.h"
 #include "domain/ot_text.h"
 #include "proto/proto.h" /* proto_client_t: what a subscription holds */
 #include "domain/rooms.h"
@@ -78,8 +81,20 @@ typedef struct {
  * ready to subscribe to, or err (d NULL). ud is the caller's area (see above). */
 typedef void (*docs_open_fn)(void *ud, const rooms_err_t *err, doc_t *d);
 
+/* The message of a document id that is not a string of 1 to STORE_DOC_ID_LEN - 1 bytes. */
+#define DOCS_ID_MESSAGE "doc must be a string of 1 to 128 bytes"
+
+/* Returns the document id jd holds (borrowed from jd), or NULL when jd is not a string of 1
+ * to STORE_DOC_ID_LEN - 1 bytes (answer validation_error, field doc, DOCS_ID_MESSAGE).
+ * Borrows jd (may be NULL). */
+const char *docs_id_of(const json_t *jd);
+
 /* The document id of room in memory (loaded or loading), or NULL. Borrows both. */
 doc_t *docs_find(struct room_s *room, const char *id);
+
+/* The subscription to document doc_id of room in a connection's list doc_subs (its
+ * c->doc_subs), or NULL: whether that connection has the document open. Borrows all. */
+bus_sub_t *docs_sub_find(bus_sub_t *doc_subs, const struct room_s *room, const char *doc_id);
 
 /* Opens document doc_id (borrowed) of room for reading. Returns 0 with *ready the
  * document, in memory and usable now; 0 with *ready NULL and *wait the caller's area of
@@ -92,8 +107,10 @@ int docs_open(struct rooms_s *r, struct room_s *room, const char *doc_id, docs_o
 /* Returns d's snapshot {"doc", "text", "version"} (new reference; borrows d). */
 json_t *docs_snapshot_json(const doc_t *d);
 
-/* Subscribes connection c (borrowed) to d's events from its current version on, once. */
-void docs_subscribe(doc_t *d, proto_client_t *c);
+/* Subscribes connection c (borrowed) to d's events for the versions above since (the
+ * version of the snapshot c was answered with: the events at or below it are in it), once:
+ * a connection that has d open already keeps its subscription. */
+void docs_subscribe(doc_t *d, proto_client_t *c, int64_t since);
 
 /* Ends subscription s (a document's, from c->doc_subs; freed) and unloads its document
  * when nothing else holds it. */
@@ -143,5 +160,10 @@ void docs_room_dropped(struct room_s *room);
 
 /* Frees every document of room (the room is freed; nothing is in flight). */
 void docs_room_free(struct room_s *room);
+
+/* Registers the document ops at the room's home (home_docs.c: doc_open, doc_op, doc_ops,
+ * doc_presence) on h, working on h's rooms. doc_close is not one: it ends a subscription,
+ * which is the connection's (proto_docs.c). */
+void home_docs_register(home_t *h);
 
 #endif

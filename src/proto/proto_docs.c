@@ -1,13 +1,15 @@
-/* proto_docs.c: the document ops over WebSocket, where a frame becomes a document
- * operation: doc_open, doc_close, doc_op, doc_ops, doc_presence. Each one reads and
- * validates the frame's fields, finds the room (proto_rooms_target), checks what belongs
- * to the connection (its open documents and their limit), calls the domain (docs.c) and
- * answers with the domain's error code or result. */
+/* proto_docs.c: the document ops over WebSocket, the member's side: doc_open, doc_close,
+ * doc_op, doc_ops, doc_presence. Each reads what the frame names (the room, the document)
+ * and checks what the connection knows (it joined the room; its open documents and their
+ * limit; for doc_op, that it has the document open), then sends the op to the room's home
+ * through the bus (proto_rooms_to_home), where home_docs.c decides everything about the
+ * room and the document and answers through the route. doc_open subscribes the connection
+ * to the document in its answer, before the reply goes; doc_close stays here. */
 #include "proto/proto_docs.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
-#include "util/clock.h"
 #include "domain/docs.h"
 #include "util/mem.h"
 #include "proto/proto_rooms.h"
@@ -18,65 +20,58 @@ static rooms_t *rooms_of(proto_req_t *req)
     return req->p->app;
 }
 
-static void invalid(proto_req_t *req, const char *field, const char *message)
-{
-    proto_reply_error_field(req, "validation_error", field, message);
-}
-
-/* Replies with the domain error err (borrowed). */
-static void reply_err(proto_req_t *req, const rooms_err_t *err)
-{
-    if (err->field) proto_reply_error_field(req, err->code, err->field, err->message);
-    else proto_reply_error(req, err->code, "%s", err->message);
-}
-
-/* Answers the deferred reply ud (the area the domain kept for it) from a domain result. */
-static void answer(void *ud, const rooms_err_t *err, json_t *result)
-{
-    proto_deferred_t *d = ud;
-    if (err && err->kind && err->field) {
-        proto_deferred_error_field(d, err->code, err->field, err->message);
-    } else if (err && err->kind) {
-        proto_deferred_error(d, err->code, "%s", err->message);
-    } else {
-        proto_deferred_ok(d, result);
-        result = NULL;
-    }
-    json_decref(result);
-}
-
 /* The joined room and the document id of req, or NULL after replying. */
 static room_t *room_and_doc(proto_req_t *req, const char **doc_id)
 {
     room_t *room = proto_rooms_target(req, 1);
     if (!room) return NULL;
-    json_t *jd = json_object_get(req->msg, "doc");
-    if (!json_is_string(jd) || json_string_length(jd) == 0 ||
-        json_string_length(jd) >= STORE_DOC_ID_LEN) {
-        invalid(req, "doc", "doc must be a string of 1 to 128 bytes");
+    *doc_id = docs_id_of(json_object_get(req->msg, "doc"));
+    if (!*doc_id) {
+        proto_reply_error_field(req, "validation_error", "doc", DOCS_ID_MESSAGE);
         return NULL;
     }
-    *doc_id = json_string_value(jd);
     return room;
 }
 
 /* ---------- doc_open ---------- */
 
-/* The document loaded for a waiting doc_open: subscribe the connection unless it left the
- * room meanwhile, and answer with the snapshot. */
-static void opened(void *ud, const rooms_err_t *err, doc_t *d)
+/* A doc_open on its way to the home: the reply (pinned until the answer) and what the
+ * answer needs to find the document's topic here. */
+typedef struct {
+    proto_deferred_t d;
+    rooms_t *r;
+    char room_id[STORE_ID_LEN];
+    char doc_id[STORE_DOC_ID_LEN];
+} doc_opening_t;
+
+/* bus_reply_fn of doc_open: on success subscribes the connection to the document's topic
+ * for the versions above the answered one (the snapshot has the rest), unless it left the
+ * room meanwhile, then replies. On the local bus the home answers on its own stack (at
+ * once, or from the load's completion), so the document is in memory here and no event
+ * can come between the answer and the subscription. A cluster bus must subscribe this
+ * process to the document's topic before it sends the op, and drop the events at or
+ * below the answered version (what the subscription's since does here). */
+static void opened(const bus_route_t *route, const char *code, const char *message,
+                   json_t *data)
 {
-    proto_deferred_t *pd = ud;
-    proto_client_t *c = pd->c;
-    if (err) {
-        proto_deferred_error(pd, err->code, "%s", err->message);
-    } else if (!c->gone && !bus_find(c->subs, d->room)) {
-        /* It left (or was kicked from) the room while the document loaded. */
-        proto_deferred_error(pd, PROTO_FORBIDDEN, "join the room first");
-    } else {
-        if (!c->gone) docs_subscribe(d, c);
-        proto_deferred_ok(pd, docs_snapshot_json(d));
+    doc_opening_t *w = route->ud;
+    proto_client_t *c = w->d.c;
+    if (!code && !c->gone) {
+        room_t *room = strmap_get(&w->r->by_id, w->room_id);
+        if (!room || !bus_find(c->subs, room)) {
+            /* It left (or was kicked from) the room while the document loaded. */
+            json_decref(data);
+            data = NULL;
+            code = PROTO_FORBIDDEN;
+            message = "join the room first";
+        } else {
+            doc_t *d = docs_find(room, w->doc_id);
+            CH_ASSERT(d != NULL); /* the home answered it loaded, on this stack */
+            docs_subscribe(d, c, json_integer_value(json_object_get(data, "version")));
+        }
     }
+    proto_rooms_answer(&w->d, code, message, data);
+    free(w);
 }
 
 static void op_doc_open(proto_req_t *req)
@@ -85,8 +80,7 @@ static void op_doc_open(proto_req_t *req)
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
     rooms_t *r = rooms_of(req);
-    doc_t *d = docs_find(room, doc_id);
-    if (!d || !bus_find(req->c->doc_subs, d)) {
+    if (!docs_sub_find(req->c->doc_subs, room, doc_id)) {
         uint32_t open = bus_count(req->c->doc_subs);
         if (open >= r->docs.max_open) {
             proto_reply_error(req, "too_many_documents",
@@ -94,29 +88,26 @@ static void op_doc_open(proto_req_t *req)
             return;
         }
     }
-    doc_t *ready;
-    void *wait;
-    rooms_err_t err;
-    int rc = docs_open(r, room, doc_id, opened, sizeof(proto_deferred_t), &ready, &wait, &err);
-    if (rc != 0) {
-        reply_err(req, &err);
-    } else if (ready) {
-        docs_subscribe(ready, req->c);
-        proto_reply_ok(req, docs_snapshot_json(ready));
-    } else {
-        proto_defer(req, wait);
-    }
+    doc_opening_t *w = ch_calloc(1, sizeof(*w));
+    proto_defer(req, &w->d);
+    w->r = r;
+    snprintf(w->room_id, sizeof(w->room_id), "%s", room->id);
+    snprintf(w->doc_id, sizeof(w->doc_id), "%s", doc_id);
+    proto_rooms_send(req, room, opened, w);
 }
 
 /* ---------- doc_close ---------- */
 
+/* Ends this connection's subscription, here. What the home must know of it is only when
+ * nobody has the document open any more, so that it unloads it: on the local bus the
+ * topic is the home's document itself, and docs_unsubscribe unloads it after its last
+ * subscriber; a cluster must tell the home when the last subscriber of a process goes. */
 static void op_doc_close(proto_req_t *req)
 {
     const char *doc_id;
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
-    doc_t *d = docs_find(room, doc_id);
-    bus_sub_t *s = d ? bus_find(req->c->doc_subs, d) : NULL;
+    bus_sub_t *s = docs_sub_find(req->c->doc_subs, room, doc_id);
     if (!s) {
         proto_reply_error(req, "not_found", "this document is not open on this connection");
         return;
@@ -125,102 +116,34 @@ static void op_doc_close(proto_req_t *req)
     proto_reply_ok(req, NULL);
 }
 
-/* ---------- doc_op ---------- */
+/* ---------- doc_op, doc_ops, doc_presence: decided at the home ---------- */
 
+/* doc_op: only for a connection that has the document open. Its fields (the delta
+ * included) go to the home as the frame's parsed JSON: nothing is encoded again. */
 static void op_doc_op(proto_req_t *req)
 {
     const char *doc_id;
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
-    doc_t *d = docs_find(room, doc_id);
-    if (!d || !bus_find(req->c->doc_subs, d)) {
+    if (!docs_sub_find(req->c->doc_subs, room, doc_id)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "open the document first (doc_open)");
         return;
     }
-    rooms_err_t uerr;
-    if (docs_usable(d, &uerr) != 0) {
-        reply_err(req, &uerr);
-        return;
-    }
-    json_t *jv = json_object_get(req->msg, "version");
-    if (!json_is_integer(jv) || json_integer_value(jv) < 0) {
-        invalid(req, "version", "version must be a non-negative integer");
-        return;
-    }
-    json_t *jid = json_object_get(req->msg, "opId");
-    if (jid && !json_is_null(jid) &&
-        (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN)) {
-        invalid(req, "opId", "opId must be a string of at most 64 bytes");
-        return;
-    }
-    json_t *delta = json_object_get(req->msg, "delta");
-    if (!delta) {
-        invalid(req, "delta", "delta (the operation) is required");
-        return;
-    }
-    docs_op_t op = {
-        .base = json_integer_value(jv),
-        .delta = delta,
-        .op_id = json_is_string(jid) ? json_string_value(jid) : "",
-        .user = req->c->user.sub,
-        .from = req->c->id,
-        .now_ms = clock_unix_ms(),
-    };
-    void *wait;
-    docs_err_t err;
-    int rc = docs_submit(rooms_of(req), d, &op, answer, sizeof(proto_deferred_t), &wait, &err);
-    if (rc != 0) {
-        reply_err(req, &err.err);
-        return;
-    }
-    proto_defer(req, wait);
+    proto_rooms_to_home(req, room);
 }
 
-/* ---------- doc_ops ---------- */
-
-static void op_doc_ops(proto_req_t *req)
+/* doc_ops (the op log) and doc_presence: for a connection that joined the room. */
+static void op_doc_home(proto_req_t *req)
 {
     const char *doc_id;
     room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    json_t *jf = json_object_get(req->msg, "from");
-    if (!json_is_integer(jf) || json_integer_value(jf) < 0) {
-        invalid(req, "from", "from must be a non-negative integer");
-        return;
-    }
-    /* Store callbacks run later on the loop, never inside the call: deferring after it
-     * is in time. */
-    proto_defer(req, docs_ops_range(rooms_of(req), room, doc_id, json_integer_value(jf), answer,
-                                    sizeof(proto_deferred_t)));
-}
-
-/* ---------- doc_presence ---------- */
-
-static void op_doc_presence(proto_req_t *req)
-{
-    const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
-    if (!room) return;
-    json_t *p = json_object_get(req->msg, "presence");
-    if (!json_is_object(p) && !json_is_null(p)) {
-        invalid(req, "presence", "presence must be an object (cursor, selection) or null");
-        return;
-    }
-    /* Shared like room presence (coalesced, idle), under docs.<id> of the user's state. */
-    json_t *patch = json_pack("{s:{s:O}}", "docs", doc_id, p);
-    int rc = rooms_presence(rooms_of(req), room, req->c->user.sub, patch);
-    json_decref(patch);
-    if (rc != 0) {
-        proto_reply_error(req, "payload_too_large", "presence state is too large");
-        return;
-    }
-    proto_reply_ok(req, NULL);
+    if (room) proto_rooms_to_home(req, room);
 }
 
 static const proto_op_t doc_ops[] = {
     {"doc_open", op_doc_open, 0},   {"doc_close", op_doc_close, 0},
-    {"doc_op", op_doc_op, 0},       {"doc_ops", op_doc_ops, 0},
-    {"doc_presence", op_doc_presence, 0},
+    {"doc_op", op_doc_op, 0},       {"doc_ops", op_doc_home, 0},
+    {"doc_presence", op_doc_home, 0},
 };
 
 void proto_docs_register(proto_t *p)

@@ -222,23 +222,29 @@ static void op_join(proto_req_t *req)
 
 /* ---- the ops that go to the room's home (home.h, home_rooms.c) ---- */
 
-/* Answers the client behind route, whose ud is its proto_client_t, pinned by to_home
- * (c->pending) until this answer: as a deferred reply, so nothing goes to a client that
- * went away meanwhile and its last answer frees it. An error's data carries its field. */
+void proto_rooms_answer(proto_deferred_t *d, const char *code, const char *message,
+                        json_t *data)
+{
+    if (!code) {
+        proto_deferred_ok(d, data);
+        return;
+    }
+    json_t *field = json_object_get(data, "field");
+    if (json_is_string(field))
+        proto_deferred_error_field(d, code, json_string_value(field), message);
+    else proto_deferred_error(d, code, "%s", message);
+    json_decref(data);
+}
+
+/* Answers the client behind route, whose ud is its proto_client_t, pinned by
+ * proto_rooms_to_home (c->pending) until this answer: as a deferred reply, so nothing goes
+ * to a client that went away meanwhile and its last answer frees it. */
 static void home_answer(const bus_route_t *route, int has_ref, const char *code,
                         const char *message, json_t *data)
 {
     /* The deferred replies read the client and the ref, not the proto_t. */
     proto_deferred_t d = {.c = route->ud, .has_ref = has_ref, .ref = route->ref};
-    if (!code) {
-        proto_deferred_ok(&d, data);
-        return;
-    }
-    json_t *field = json_object_get(data, "field");
-    if (json_is_string(field))
-        proto_deferred_error_field(&d, code, json_string_value(field), message);
-    else proto_deferred_error(&d, code, "%s", message);
-    json_decref(data);
+    proto_rooms_answer(&d, code, message, data);
 }
 
 /* bus_reply_fn for a request with a ref (route->ref), and for one without (an error goes
@@ -256,15 +262,11 @@ static void home_answer_event(const bus_route_t *route, const char *code,
     home_answer(route, 0, code, message, data);
 }
 
-/* Sends req, on room (found and allowed by proto_rooms_target), to the room's home as a
- * bus operation whose arguments are the frame itself. On the local bus the home runs now,
- * on this stack: the op and its route are passed by value, nothing is allocated or
- * encoded here; the home copies the route into the completion context of an op that waits
- * for the store. */
-static void to_home(proto_req_t *req, room_t *room)
+/* On the local bus the home runs now, on this stack: the op and its route are passed by
+ * value, nothing is allocated or encoded here; the home copies the route into the
+ * completion context of an op that waits for the store. */
+void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
 {
-    proto_deferred_t pin;
-    proto_defer(req, &pin); /* c->pending: the client stays allocated until answered */
     bus_op_t op = {
         .room = room->id,
         .name = req->op,
@@ -272,11 +274,18 @@ static void to_home(proto_req_t *req, room_t *room)
         .args = req->msg,
         .route = {.member = req->c->id,
                   .ref = req->has_ref ? req->ref : -1,
-                  .fn = req->has_ref ? home_answer_ref : home_answer_event,
-                  .ud = req->c},
+                  .fn = fn,
+                  .ud = ud},
     };
     if (bus_send_op(rooms_of(req)->bus, &op) != 0)
         bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+}
+
+void proto_rooms_to_home(proto_req_t *req, room_t *room)
+{
+    proto_deferred_t pin;
+    proto_defer(req, &pin); /* c->pending: the client stays allocated until answered */
+    proto_rooms_send(req, room, req->has_ref ? home_answer_ref : home_answer_event, req->c);
 }
 
 /* Ops for the room's participants, joined on this connection or not (leave, history,
@@ -284,14 +293,14 @@ static void to_home(proto_req_t *req, room_t *room)
 static void op_home_member(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (room) to_home(req, room);
+    if (room) proto_rooms_to_home(req, room);
 }
 
 /* Ops for the connections that joined the room (message, broadcast, presence). */
 static void op_home_joined(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
-    if (room) to_home(req, room);
+    if (room) proto_rooms_to_home(req, room);
 }
 
 /* join stays a direct call: it subscribes this connection, on this process, to a room

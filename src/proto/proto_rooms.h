@@ -19,6 +19,26 @@
  * Shared by the room, document and entity ops. */
 room_t *proto_rooms_target(proto_req_t *req, int need);
 
+/* Sends req, on room (found and allowed by proto_rooms_target), to the room's home as a
+ * bus operation whose arguments are the frame itself, and takes over req's reply
+ * (proto_defer): the home's answer is req's reply, sent exactly once (an error's field in
+ * error.field; nothing to a connection gone meanwhile). The room, document and entity ops
+ * that the home decides. */
+void proto_rooms_to_home(proto_req_t *req, room_t *room);
+
+/* proto_rooms_to_home for an op whose answer does more on this side first (doc_open
+ * subscribes the connection): sends req to room's home with the route fn, ud (borrowed
+ * until fn is called); the caller has taken over req's reply (proto_defer) and fn answers
+ * it once, through proto_rooms_answer. fn is called exactly once, maybe before this
+ * returns (service_unavailable when no home serves the bus). */
+void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud);
+
+/* Answers the deferred reply d with an answer of the home as bus_reply_fn gets it: data
+ * (stolen) for success (code NULL), else code and message (borrowed), and the error's
+ * field from data {"field"} when there is one. */
+void proto_rooms_answer(proto_deferred_t *d, const char *code, const char *message,
+                        json_t *data);
+
 /* Registers the room ops (proto_rooms.c) on p, working on r (borrowed). */
 void proto_rooms_register(proto_t *p, rooms_t *r);
 

@@ -155,7 +155,7 @@ static void on_opened(void *ud, const rooms_err_t *err, doc_t *d)
     o->kind = err ? err->kind : ROOMS_OK;
     o->doc = d;
     /* Subscribe now: once the callback returns, a document nobody reads is unloaded. */
-    if (d) docs_subscribe(d, o->reader);
+    if (d) docs_subscribe(d, o->reader, d->version);
 }
 
 static room_t *make_room(fx_t *f)
@@ -187,7 +187,7 @@ static doc_t *open_doc(fx_t *f, room_t *room, proto_client_t *c, int *loaded_now
         return NULL;
     *loaded_now = ready == NULL;
     if (ready) {
-        docs_subscribe(ready, c);
+        docs_subscribe(ready, c, ready->version);
         return ready;
     }
     outcome_t o = {.reader = c};
@@ -248,7 +248,7 @@ static void test_docs_domain(void)
     ASSERT_TRUE(open_doc(&f, room, &bob.pc, &loaded) == d);
     ASSERT_TRUE(!loaded); /* in memory: answered at once */
     ASSERT_TRUE(open_doc(&f, room, &cat.pc, &loaded) == d);
-    docs_subscribe(d, &cat.pc); /* once */
+    docs_subscribe(d, &cat.pc, d->version); /* once */
     ASSERT_EQ(d->subs.count, 3);
 
     /* An op at head. */
