@@ -7,7 +7,7 @@
  * - Events, from a room's home to every process that has members of it. An event is a
  *   topic (the room's id; for a document, the room's id and the document's id), a name
  *   (the frame's "op"), a JSON payload (the frame's members after "op" and "room", as
- *   proto_part_t, so text already encoded, such as a member's kept encoding, is copied and
+ *   jpart_t, so text already encoded, such as a member's kept encoding, is copied and
  *   not encoded again), the room's seq or stateVersion when the event carries one, and
  *   whom to skip: the origin connection, every connection of one user (presence), and for
  *   a document the subscribers that opened it at or after the event's version; or the one
@@ -122,7 +122,7 @@ typedef struct {
     const char *room;             /* topic: the room's id */
     const char *doc;              /* documents: the document's id (in the topic); else NULL */
     const char *name;             /* the event's name, the frame's "op" */
-    const proto_part_t *parts;    /* the payload (nparts: 0 to 6) */
+    const jpart_t *parts;         /* the payload (nparts: 0 to 6) */
     size_t nparts;
     int64_t seq;                  /* the room's seq or stateVersion it carries; 0 = none */
     int64_t version;              /* documents: subscribers with since >= version skip it;

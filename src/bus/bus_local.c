@@ -42,18 +42,18 @@ static int quote_plain(char *out, size_t n, const char *s)
 static cbuf_t *frame_of(const bus_event_t *ev)
 {
     CH_ASSERT(ev->nparts <= BUS_LOCAL_MAX_PARTS);
-    proto_part_t parts[BUS_LOCAL_MAX_PARTS + 2];
+    jpart_t parts[BUS_LOCAL_MAX_PARTS + 2];
     char name[64], room[64];
     json_t *head = NULL;
     size_t k = 0;
     if (quote_plain(name, sizeof(name), ev->name) == 0 &&
         quote_plain(room, sizeof(room), ev->room) == 0) {
-        parts[k++] = (proto_part_t){.key = "op", .text = name};
-        parts[k++] = (proto_part_t){.key = "room", .text = room};
+        parts[k++] = (jpart_t){.key = "op", .text = name};
+        parts[k++] = (jpart_t){.key = "room", .text = room};
     } else {
         head = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
         CH_ASSERT(head != NULL);
-        parts[k++] = (proto_part_t){.obj = head};
+        parts[k++] = (jpart_t){.obj = head};
     }
     for (size_t i = 0; i < ev->nparts; i++) parts[k++] = ev->parts[i];
     cbuf_t *frame = proto_frame_parts(parts, k);

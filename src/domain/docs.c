@@ -277,7 +277,7 @@ static void op_stored(store_req_t *req)
         if (o->version > d->committed) d->committed = o->version;
         o->done(o->ud, NULL, json_pack("{s:I}", "version", (json_int_t)o->version));
         /* Subscribers that opened after this version already have it. */
-        proto_part_t part = {.obj = o->event};
+        jpart_t part = {.obj = o->event};
         bus_publish(&d->subs, &(bus_event_t){.room = d->room->id, .doc = d->id,
                                              .name = "doc_op", .parts = &part, .nparts = 1,
                                              .version = o->version, .except = o->from});

@@ -46,7 +46,7 @@ entity_t *entities_get(room_t *room, const char *id)
  * except. For the unversioned lock events. */
 static void send_now(room_t *room, bus_member_t except, const char *op, json_t *fields)
 {
-    proto_part_t part = {.obj = fields};
+    jpart_t part = {.obj = fields};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = op, .parts = &part,
                                            .nparts = 1, .except = except});
     json_decref(fields);

@@ -289,7 +289,7 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
         if (strcmp(s->client->user.sub, user_id) != 0) continue;
         ROOMS_FEATURES_CALL(r, member_left, r, room, s->client);
         if (event) {
-            proto_part_t part = {.obj = fields};
+            jpart_t part = {.obj = fields};
             bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
                                                    .parts = &part, .nparts = fields ? 1 : 0,
                                                    .to = s->client->id});

@@ -305,8 +305,8 @@ static void append_members(cbuf_t **bp, const json_t *obj, int *members)
     *members = 1;
 }
 
-/* Appends "key": and the part's text or array of texts at the end of *bp (proto_part_t). */
-static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
+/* Appends "key": and the part's text or array of texts at the end of *bp (jpart_t). */
+static void append_texts(cbuf_t **bp, const jpart_t *part, int *members)
 {
     const char *key = part->key;
     for (const char *k = key; *k; k++) /* written as is: a plain name needs no escaping */
@@ -330,7 +330,7 @@ static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
 }
 
 /* A new text frame: before, the object made of parts, then after (both plain text). */
-static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t nparts,
+static cbuf_t *frame_parts(const char *before, const jpart_t *parts, size_t nparts,
                            const char *after)
 {
     /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB is a
@@ -360,12 +360,12 @@ static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t
     return frame_text(b);
 }
 
-cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts)
+cbuf_t *proto_frame_parts(const jpart_t *parts, size_t nparts)
 {
     return frame_parts("", parts, nparts, "");
 }
 
-void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts)
+void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts)
 {
     if (!d->c->gone && d->has_ref) {
         char head[96];

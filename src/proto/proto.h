@@ -11,6 +11,7 @@
 
 #include "auth/auth_jwt.h"
 #include "util/buf.h"
+#include "util/jpart.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
 #include "util/rl_map.h"
@@ -195,28 +196,15 @@ typedef struct {
  * proto_deferred_ok / proto_deferred_error exactly once. */
 void proto_defer(proto_req_t *req, proto_deferred_t *d);
 void proto_deferred_ok(proto_deferred_t *d, json_t *data);
-/* A run of members of an object built from JSON encoded once and kept (a room's members,
- * its recent messages) as well as from jansson values, for proto_frame_parts and
- * proto_deferred_ok_parts: with obj, every member of obj (an object) in its order; with
- * obj NULL, the one member key (a plain name of letters and _) whose value is text (one
- * complete, valid JSON text) when text is not NULL, else the JSON array of the n texts in
- * items. Everything is borrowed. */
-typedef struct {
-    const json_t *obj;
-    const char *key;
-    const char *text;
-    const char *const *items;
-    size_t n;
-} proto_part_t;
 
 /* Returns a new WebSocket text frame (refcount 1) holding the object made of the members
  * of parts[0..nparts) in that order (no key may appear twice): byte for byte what
  * proto_frame_json gives for that object. Borrows parts and all they point to. */
-cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts);
+cbuf_t *proto_frame_parts(const jpart_t *parts, size_t nparts);
 
 /* proto_deferred_ok whose data is the object made of parts[0..nparts) as in
  * proto_frame_parts. Borrows parts and all they point to. */
-void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts);
+void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts);
 void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -150,7 +150,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
             nmsgs = k;
         }
     }
-    proto_part_t parts[6] = {
+    jpart_t parts[6] = {
         {.obj = head},
         {.key = "participant", .text = op->participant},
         {.obj = role},

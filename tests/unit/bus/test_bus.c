@@ -113,7 +113,7 @@ static void test_framed_once_shared(void)
     fx_t f;
     fx_open(&f, 4);
     json_t *fields = json_pack("{s:s, s:i}", "event", "ping", "n", 1);
-    proto_part_t part = {.obj = fields};
+    jpart_t part = {.obj = fields};
     bus_event_t ev = {.room = "r1", .name = "broadcast", .parts = &part, .nparts = 1};
     ASSERT_EQ(bus_publish(&f.room, &ev), 4);
     ASSERT_EQ(f.bus->framed, 1);
@@ -124,7 +124,7 @@ static void test_framed_once_shared(void)
     ASSERT_EQ(f.c[0].last->refcnt, 4); /* the receivers' references only */
     ASSERT_TRUE(last_is(&f.c[0], "{\"op\":\"broadcast\",\"room\":\"r1\",\"event\":\"ping\",\"n\":1}"));
     /* Text already encoded is copied as it is, after the objects before it. */
-    proto_part_t parts[2] = {{.obj = fields}, {.key = "participant", .text = "{\"a\": 1}"}};
+    jpart_t parts[2] = {{.obj = fields}, {.key = "participant", .text = "{\"a\": 1}"}};
     ev = (bus_event_t){.room = "r1", .name = "participant_joined", .parts = parts, .nparts = 2};
     ASSERT_EQ(bus_publish(&f.room, &ev), 4);
     ASSERT_EQ(f.bus->framed, 2);
@@ -151,7 +151,7 @@ static void test_frame_bytes(void)
             json_t *a = json_pack("{s:s, s:I, s:n}", "action", "update", "stateVersion",
                                   (json_int_t)9, "by");
             json_t *b = json_pack("{s:{s:[i, s]}}", "entity", "data", 1, "\u00e9\"");
-            proto_part_t parts[3] = {{.obj = a}, {.obj = b}, {.key = "t", .text = "[1,2]"}};
+            jpart_t parts[3] = {{.obj = a}, {.obj = b}, {.key = "t", .text = "[1,2]"}};
             bus_event_t ev = {.room = rooms[j], .name = names[i], .parts = parts, .nparts = 3};
             ASSERT_EQ(bus_publish(&f.room, &ev), 1);
             json_t *whole = json_pack("{s:s, s:s}", "op", names[i], "room", rooms[j]);
@@ -241,7 +241,7 @@ static void test_no_frame_without_receiver(void)
     fx_t f;
     fx_open(&f, 0);
     json_t *fields = json_pack("{s:s}", "k", "v");
-    proto_part_t part = {.obj = fields};
+    jpart_t part = {.obj = fields};
     bus_event_t ev = {.room = "r1", .name = "broadcast", .parts = &part, .nparts = 1};
     ASSERT_EQ(bus_publish(&f.room, &ev), 0);
     ASSERT_EQ(f.bus->framed, 0);

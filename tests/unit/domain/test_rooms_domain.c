@@ -44,7 +44,7 @@ static json_t *parts_json(const bus_event_t *ev, int *text_parts)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < ev->nparts; i++) {
-        const proto_part_t *p = &ev->parts[i];
+        const jpart_t *p = &ev->parts[i];
         if (p->obj) {
             json_object_update(o, (json_t *)p->obj);
         } else if (p->text) {

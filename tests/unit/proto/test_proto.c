@@ -267,7 +267,7 @@ static int same_frame(const cbuf_t *a, const cbuf_t *b)
 }
 
 /* Checks parts against the whole object: as a frame, and as a deferred reply's data. */
-static int parts_match(proto_t *p, const proto_part_t *parts, size_t n, const json_t *whole)
+static int parts_match(proto_t *p, const jpart_t *parts, size_t n, const json_t *whole)
 {
     cbuf_t *got = proto_frame_parts(parts, n), *want = proto_frame_json(whole);
     int ok = same_frame(got, want);
@@ -369,7 +369,7 @@ static void test_parts_match_whole(void)
     json_object_set(whole, "c", arr);
     json_object_set_new(whole, "none", json_array());
     json_object_update(whole, d);
-    proto_part_t parts[] = {
+    jpart_t parts[] = {
         {.obj = empty}, /* nothing, not even a comma */
         {.obj = a},
         {.key = "b", .text = btext},
@@ -382,7 +382,7 @@ static void test_parts_match_whole(void)
     /* texts first, and nothing at all */
     json_t *w2 = json_pack("{s:O, s:O}", "b", b, "z", json_object_get(d, "d"));
     json_t *dz = json_pack("{s:O}", "z", json_object_get(d, "d"));
-    proto_part_t p2[] = {{.key = "b", .text = btext}, {.obj = empty}, {.obj = dz}};
+    jpart_t p2[] = {{.key = "b", .text = btext}, {.obj = empty}, {.obj = dz}};
     ASSERT_TRUE(parts_match(&p, p2, CH_ARRAY_LEN(p2), w2));
     ASSERT_TRUE(parts_match(&p, parts, 1, empty));
     ASSERT_TRUE(parts_match(&p, NULL, 0, empty));
@@ -392,7 +392,7 @@ static void test_parts_match_whole(void)
     pad[70000] = 0;
     json_t *big = json_pack("{s:s}", "pad", pad);
     json_t *w3 = json_pack("{s:O, s:O}", "pad", json_object_get(big, "pad"), "b", b);
-    proto_part_t p3[] = {{.obj = big}, {.key = "b", .text = btext}};
+    jpart_t p3[] = {{.obj = big}, {.key = "b", .text = btext}};
     ASSERT_TRUE(parts_match(&p, p3, CH_ARRAY_LEN(p3), w3));
     free(pad);
     json_decref(big);
