@@ -21,7 +21,6 @@
 #include "bus/bus.h"
 #include "domain/docs_limits.h"
 #include "domain/ot_text.h"
-#include "proto/proto.h" /* proto_client_t: what a subscription holds */
 #include "domain/rooms.h"
 #include "store/store.h"
 
@@ -93,7 +92,7 @@ int docs_open(struct rooms_s *r, struct room_s *room, const char *doc_id, docs_o
 json_t *docs_snapshot_json(const doc_t *d);
 
 /* Subscribes connection c (borrowed) to d's events from its current version on, once. */
-void docs_subscribe(doc_t *d, proto_client_t *c);
+void docs_subscribe(doc_t *d, bus_rcv_t *c);
 
 /* Ends subscription s (a document's, from c->doc_subs; freed) and unloads its document
  * when nothing else holds it. */
@@ -133,10 +132,10 @@ void *docs_ops_range(struct rooms_s *r, struct room_s *room, const char *doc_id,
                      rooms_done_fn done, size_t ud_size);
 
 /* Takes every document subscription of c away (c disconnected). */
-void docs_client_gone(struct rooms_s *r, proto_client_t *c);
+void docs_client_gone(struct rooms_s *r, bus_rcv_t *c);
 
 /* Closes c's documents of room (c left the room). */
-void docs_client_left_room(proto_client_t *c, struct room_s *room);
+void docs_client_left_room(bus_rcv_t *c, struct room_s *room);
 
 /* Unsubscribes everyone from room's documents (the room is being deleted). */
 void docs_room_dropped(struct room_s *room);

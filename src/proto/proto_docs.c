@@ -70,11 +70,11 @@ static void opened(void *ud, const rooms_err_t *err, doc_t *d)
     proto_client_t *c = pd->c;
     if (err) {
         proto_deferred_error(pd, err->code, "%s", err->message);
-    } else if (!c->gone && !bus_find(c->subs, d->room)) {
+    } else if (!c->gone && !bus_find(c->rcv.subs, d->room)) {
         /* It left (or was kicked from) the room while the document loaded. */
         proto_deferred_error(pd, PROTO_FORBIDDEN, "join the room first");
     } else {
-        if (!c->gone) docs_subscribe(d, c);
+        if (!c->gone) docs_subscribe(d, &c->rcv);
         proto_deferred_ok(pd, docs_snapshot_json(d));
     }
 }
@@ -86,8 +86,8 @@ static void op_doc_open(proto_req_t *req)
     if (!room) return;
     rooms_t *r = rooms_of(req);
     doc_t *d = docs_find(room, doc_id);
-    if (!d || !bus_find(req->c->doc_subs, d)) {
-        uint32_t open = bus_count(req->c->doc_subs);
+    if (!d || !bus_find(req->c->rcv.doc_subs, d)) {
+        uint32_t open = bus_count(req->c->rcv.doc_subs);
         if (open >= r->docs.max_open) {
             proto_reply_error(req, "too_many_documents",
                               "this connection has %u documents open (the limit)", open);
@@ -101,7 +101,7 @@ static void op_doc_open(proto_req_t *req)
     if (rc != 0) {
         reply_err(req, &err);
     } else if (ready) {
-        docs_subscribe(ready, req->c);
+        docs_subscribe(ready, &req->c->rcv);
         proto_reply_ok(req, docs_snapshot_json(ready));
     } else {
         proto_defer(req, wait);
@@ -116,7 +116,7 @@ static void op_doc_close(proto_req_t *req)
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
     doc_t *d = docs_find(room, doc_id);
-    bus_sub_t *s = d ? bus_find(req->c->doc_subs, d) : NULL;
+    bus_sub_t *s = d ? bus_find(req->c->rcv.doc_subs, d) : NULL;
     if (!s) {
         proto_reply_error(req, "not_found", "this document is not open on this connection");
         return;
@@ -133,7 +133,7 @@ static void op_doc_op(proto_req_t *req)
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
     doc_t *d = docs_find(room, doc_id);
-    if (!d || !bus_find(req->c->doc_subs, d)) {
+    if (!d || !bus_find(req->c->rcv.doc_subs, d)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "open the document first (doc_open)");
         return;
     }
@@ -163,7 +163,7 @@ static void op_doc_op(proto_req_t *req)
         .delta = delta,
         .op_id = json_is_string(jid) ? json_string_value(jid) : "",
         .user = req->c->user.sub,
-        .from = req->c->id,
+        .from = req->c->rcv.id,
         .now_ms = clock_unix_ms(),
     };
     void *wait;
