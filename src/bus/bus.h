@@ -226,7 +226,7 @@ typedef struct {
 /* The part every implementation starts with. */
 struct bus_s {
     const bus_vtable_t *vt;
-    const bus_rcv_ops_t *rcv;     /* borrowed: how its receivers are framed for and reached */
+    const bus_rcv_ops_t *rcv_ops; /* borrowed: how its receivers are framed for and reached */
     uint32_t node;                /* this process's node id */
     uint64_t last_conn;           /* the connection counter */
     uint64_t framed;              /* events framed on this process (a statistic) */
@@ -240,14 +240,15 @@ bus_member_t bus_member_next(bus_t *b);
 /* Returns the user id of r, a receiver of b (both borrowed; see bus_rcv_ops_t.user). */
 static inline const char *bus_rcv_user(const bus_t *b, const bus_rcv_t *r)
 {
-    return b->rcv->user(r);
+    return b->rcv_ops->user(r);
 }
 
 /* Frees b (owned; NULL is fine). No topic may be on it anymore. */
 void bus_free(bus_t *b);
 
 /* Returns the single process's bus (owned by the caller: bus_free), node id node, whose
- * receivers are framed for and reached through rcv (borrowed: it must outlive the bus). */
-bus_t *bus_local_new(uint32_t node, const bus_rcv_ops_t *rcv);
+ * receivers are framed for and reached through rcv_ops (borrowed: it must outlive the
+ * bus). */
+bus_t *bus_local_new(uint32_t node, const bus_rcv_ops_t *rcv_ops);
 
 #endif

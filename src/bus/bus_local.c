@@ -24,10 +24,10 @@ static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
     for (bus_sub_t *s = t->head; s; s = s->next) {
         if (skips(b, ev, s)) continue;
         if (!frame) {
-            frame = b->rcv->frame(ev);
+            frame = b->rcv_ops->frame(ev);
             b->framed++;
         }
-        b->rcv->deliver(s->rcv, frame);
+        b->rcv_ops->deliver(s->rcv, frame);
         n++;
         if (ev->to) break; /* its one receiver */
     }
@@ -54,12 +54,12 @@ static const bus_vtable_t local_vt = {
     .free = local_free,
 };
 
-bus_t *bus_local_new(uint32_t node, const bus_rcv_ops_t *rcv)
+bus_t *bus_local_new(uint32_t node, const bus_rcv_ops_t *rcv_ops)
 {
     CH_ASSERT(node <= BUS_NODE_MAX);
     bus_t *b = ch_calloc(1, sizeof(*b));
     b->vt = &local_vt;
-    b->rcv = rcv;
+    b->rcv_ops = rcv_ops;
     b->node = node;
     return b;
 }

@@ -240,6 +240,9 @@ void proto_reply_error_field(proto_req_t *req, const char *code, const char *fie
  * msg. Encode once, send to many. */
 cbuf_t *proto_frame_json(const json_t *msg);
 
+/* Sends msg (stolen) to c as one frame. */
+void proto_send_json(proto_client_t *c, json_t *msg);
+
 /* Payload parts a bus event may have (bus_event_t.nparts). */
 #define PROTO_EVENT_MAX_PARTS 6
 
@@ -252,8 +255,5 @@ cbuf_t *proto_frame_event(const bus_event_t *ev);
  * delivers through the client's transport (tr->send), and names the client's user.sub.
  * Given to the bus when the application makes it (app.c). */
 extern const bus_rcv_ops_t proto_bus_rcv_ops;
-
-/* Sends msg (stolen) to c as one frame. */
-void proto_send_json(proto_client_t *c, json_t *msg);
 
 #endif

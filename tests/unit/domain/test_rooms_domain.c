@@ -106,7 +106,7 @@ static fbus_t *fb_new(void)
 {
     fbus_t *fb = ch_calloc(1, sizeof(*fb));
     fb->base.vt = &fb_vt;
-    fb->base.rcv = &proto_bus_rcv_ops;
+    fb->base.rcv_ops = &proto_bus_rcv_ops;
     fb->base.node = 3;
     return fb;
 }
