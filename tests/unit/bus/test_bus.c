@@ -121,6 +121,18 @@ static void test_identities(void)
     bus_free(NULL);
 }
 
+/* A receiver holds its identity and its two list heads, nothing more: the bus's table
+ * (framing, delivery, user) is one per bus, so a connection carries no pointer for it. */
+static void test_receiver_size(void)
+{
+    ASSERT_EQ(sizeof(bus_rcv_t), sizeof(bus_member_t) + 2 * sizeof(bus_sub_t *));
+    fx_t f;
+    fx_open(&f, 1);
+    ASSERT_TRUE(f.bus->rcv_ops == &f_ops);
+    ASSERT_STREQ(bus_rcv_user(f.bus, &f.c[1].rcv), "bob");
+    fx_close(&f);
+}
+
 static void test_framed_once_shared(void)
 {
     fx_t f;
@@ -361,6 +373,7 @@ static void test_ops(void)
 int main(void)
 {
     RUN(test_identities);
+    RUN(test_receiver_size);
     RUN(test_framed_once_shared);
     RUN(test_skip_member);
     RUN(test_skip_user);
