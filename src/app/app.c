@@ -10,6 +10,7 @@
 #include "domain/entities.h"
 #include "util/mem.h"
 #include "proto/proto_docs.h"
+#include "proto/proto_entities.h"
 #include "proto/proto_rooms.h"
 
 /* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in
@@ -61,7 +62,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
         return -1;
     }
     proto_setup(a);
-    a->bus = bus_local_new(0);
+    a->bus = bus_local_new(0, &proto_bus_rcv_ops);
     if (rooms_init(&a->rooms, loop, cfg, log, a->store, a->bus, app_features,
                    CH_ARRAY_LEN(app_features)) != 0)
         goto fail;

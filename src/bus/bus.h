@@ -7,7 +7,7 @@
  * - Events, from a room's home to every process that has members of it. An event is a
  *   topic (the room's id; for a document, the room's id and the document's id), a name
  *   (the frame's "op"), a JSON payload (the frame's members after "op" and "room", as
- *   proto_part_t, so text already encoded, such as a member's kept encoding, is copied and
+ *   jpart_t, so text already encoded, such as a member's kept encoding, is copied and
  *   not encoded again), the room's seq or stateVersion when the event carries one, and
  *   whom to skip: the origin connection, every connection of one user (presence), and for
  *   a document the subscribers that opened it at or after the event's version; or the one
@@ -27,8 +27,16 @@
  * holders and queued events compare, so they stay right after the connection is gone and
  * can name a connection on another process. A connection stores only this 8-byte id.
  *
+ * Receivers and framing. A local connection is a bus_rcv_t, embedded in the layer
+ * above's client (proto_client_t): its identity and the heads of its two subscription
+ * lists, nothing more. What the bus cannot know itself is given when it is made, as one
+ * table for all its receivers (bus_rcv_ops_t; the server's is proto.c's
+ * proto_bus_rcv_ops): how an event becomes a frame, how a frame reaches a receiver (its
+ * transport), and a receiver's user (for except_user). So neither the bus nor the domain
+ * names anything of the protocol, and a connection carries no pointer for any of it.
+ *
  * Subscriptions stay local and intrusive (bus_sub_t in the topic's bus_topic_t and in the
- * client's list), so finding a connection's rooms and walking a room's receivers costs
+ * receiver's list), so finding a connection's rooms and walking a room's receivers costs
  * what it always did; bus_subscribe/bus_unsubscribe keep the lists. The topic points to
  * its bus, so a room publishes with only its topic in hand.
  *
@@ -53,7 +61,7 @@
 #include <jansson.h>
 
 #include "util/buf.h"
-#include "proto/proto.h"
+#include "util/jpart.h"
 
 /* ---------- identities ---------- */
 
@@ -80,14 +88,26 @@ static inline uint32_t bus_member_node(bus_member_t m)
 
 typedef struct bus_s bus_t;
 typedef struct bus_sub_s bus_sub_t;
+typedef struct bus_rcv_s bus_rcv_t;
+
+/* A receiver: one local connection as the bus sees it, embedded in the layer above's
+ * client (proto_client_t's rcv). It holds only what the bus compares and the heads of the
+ * connection's subscription lists; how a frame reaches it and which user it is are asked
+ * of the bus's receiver table (bus_rcv_ops_t), shared by every receiver of the bus, so a
+ * connection carries no pointer for them. */
+struct bus_rcv_s {
+    bus_member_t id;              /* the connection's identity; set when it starts */
+    bus_sub_t *subs;              /* rooms joined (rooms_members.c) */
+    bus_sub_t *doc_subs;          /* documents open (docs.c) */
+};
 
 /* One connection subscribed to one topic. Owned by the module that subscribed it. */
 struct bus_sub_s {
-    proto_client_t *client;       /* borrowed */
+    bus_rcv_t *rcv;               /* borrowed */
     void *room;                   /* what it subscribes to (a room_t, a doc_t) */
     bus_sub_t *prev, *next;       /* the topic's subscribers */
-    bus_sub_t *client_next;       /* the client's subscriptions of this kind */
-    bus_sub_t **client_list;      /* the head of that list (c->subs or c->doc_subs) */
+    bus_sub_t *client_next;       /* the receiver's subscriptions of this kind */
+    bus_sub_t **client_list;      /* the head of that list (rcv->subs or rcv->doc_subs) */
     int64_t since;                /* documents: events for versions above this only */
 };
 
@@ -101,28 +121,28 @@ typedef struct {
 /* Makes t an empty topic on bus (borrowed: it must outlive t). */
 void bus_topic_init(bus_topic_t *t, bus_t *bus);
 
-/* Adds s (owned by the caller; s->client and s->room set) to topic t and to the client's
- * list *client_list (&c->subs for rooms, &c->doc_subs for documents). */
+/* Adds s (owned by the caller; s->rcv and s->room set) to topic t and to the receiver's
+ * list *client_list (&rcv->subs for rooms, &rcv->doc_subs for documents). */
 void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list);
 
-/* Removes s from t and from its client's list (does not free it). */
+/* Removes s from t and from its receiver's list (does not free it). */
 void bus_unsubscribe(bus_topic_t *t, bus_sub_t *s);
 
-/* Returns how many subscriptions a client's list holds. */
+/* Returns how many subscriptions a receiver's list holds. */
 uint32_t bus_count(const bus_sub_t *client_list);
 
-/* Finds the subscription to room in a client's list, or NULL. */
+/* Finds the subscription to room in a receiver's list, or NULL. */
 bus_sub_t *bus_find(bus_sub_t *client_list, const void *room);
 
 /* ---------- events: a room's home to its members ---------- */
 
 /* One event. The frame is {"op": name, "room": room, <the members of parts[0..nparts)>},
- * byte for byte what proto_frame_parts gives for those parts. Everything is borrowed. */
+ * as the bus's receiver table frames it (bus_rcv_ops_t.frame). Everything is borrowed. */
 typedef struct {
     const char *room;             /* topic: the room's id */
     const char *doc;              /* documents: the document's id (in the topic); else NULL */
     const char *name;             /* the event's name, the frame's "op" */
-    const proto_part_t *parts;    /* the payload (nparts: 0 to 6) */
+    const jpart_t *parts;         /* the payload (nparts: 0 to 6) */
     size_t nparts;
     int64_t seq;                  /* the room's seq or stateVersion it carries; 0 = none */
     int64_t version;              /* documents: subscribers with since >= version skip it;
@@ -136,6 +156,21 @@ typedef struct {
 /* Delivers ev to every subscriber of t (on every process) that it does not skip. Borrows
  * t and ev. Returns how many local subscribers received it. */
 uint32_t bus_publish(bus_topic_t *t, const bus_event_t *ev);
+
+/* ---------- receivers: what the layer above provides ---------- */
+
+/* How the bus frames events and reaches its receivers, given by the layer above when the
+ * bus is made (proto.c: proto_bus_rcv_ops) and shared by every receiver of the bus. */
+typedef struct {
+    /* Returns a new frame (refcount 1) of ev (borrowed): the bus calls it once per event
+     * and process, on the first receiver, and hands the same buffer to every receiver. */
+    cbuf_t *(*frame)(const bus_event_t *ev);
+    /* Queues frame to r. Borrows both: the receiver takes its own reference. */
+    void (*deliver)(bus_rcv_t *r, cbuf_t *frame);
+    /* Returns r's user id (borrowed: valid, and the same, as long as r is subscribed to
+     * anything). */
+    const char *(*user)(const bus_rcv_t *r);
+} bus_rcv_ops_t;
 
 /* ---------- operations: a member to its room's home ---------- */
 
@@ -191,6 +226,7 @@ typedef struct {
 /* The part every implementation starts with. */
 struct bus_s {
     const bus_vtable_t *vt;
+    const bus_rcv_ops_t *rcv_ops; /* borrowed: how its receivers are framed for and reached */
     uint32_t node;                /* this process's node id */
     uint64_t last_conn;           /* the connection counter */
     uint64_t framed;              /* events framed on this process (a statistic) */
@@ -201,10 +237,18 @@ struct bus_s {
 /* Returns a new identity for a connection of this process (never reused). */
 bus_member_t bus_member_next(bus_t *b);
 
+/* Returns the user id of r, a receiver of b (both borrowed; see bus_rcv_ops_t.user). */
+static inline const char *bus_rcv_user(const bus_t *b, const bus_rcv_t *r)
+{
+    return b->rcv_ops->user(r);
+}
+
 /* Frees b (owned; NULL is fine). No topic may be on it anymore. */
 void bus_free(bus_t *b);
 
-/* Returns the single process's bus (owned by the caller: bus_free), node id node. */
-bus_t *bus_local_new(uint32_t node);
+/* Returns the single process's bus (owned by the caller: bus_free), node id node, whose
+ * receivers are framed for and reached through rcv_ops (borrowed: it must outlive the
+ * bus). */
+bus_t *bus_local_new(uint32_t node, const bus_rcv_ops_t *rcv_ops);
 
 #endif

@@ -86,11 +86,11 @@ static void doc_maybe_unload(doc_t *d)
     doc_free(d);
 }
 
-void docs_subscribe(doc_t *d, proto_client_t *c, int64_t since)
+void docs_subscribe(doc_t *d, bus_rcv_t *c, int64_t since)
 {
     if (bus_find(c->doc_subs, d)) return;
     bus_sub_t *s = ch_calloc(1, sizeof(*s));
-    s->client = c;
+    s->rcv = c;
     s->room = d;
     s->since = since;
     bus_subscribe(&d->subs, s, &c->doc_subs);
@@ -294,7 +294,7 @@ static void op_stored(store_req_t *req)
         if (o->version > d->committed) d->committed = o->version;
         o->done(o->ud, NULL, json_pack("{s:I}", "version", (json_int_t)o->version));
         /* Subscribers that opened after this version already have it. */
-        proto_part_t part = {.obj = o->event};
+        jpart_t part = {.obj = o->event};
         bus_publish(&d->subs, &(bus_event_t){.room = d->room->id, .doc = d->id,
                                              .name = "doc_op", .parts = &part, .nparts = 1,
                                              .version = o->version, .except = o->from});
@@ -510,13 +510,13 @@ void *docs_ops_range(rooms_t *r, room_t *room, const char *doc_id, int64_t from,
 
 /* ---------- lifecycle ---------- */
 
-void docs_client_gone(rooms_t *r, proto_client_t *c)
+void docs_client_gone(rooms_t *r, bus_rcv_t *c)
 {
     (void)r;
     while (c->doc_subs) docs_unsubscribe(c->doc_subs);
 }
 
-void docs_client_left_room(proto_client_t *c, room_t *room)
+void docs_client_left_room(bus_rcv_t *c, room_t *room)
 {
     for (bus_sub_t *s = c->doc_subs, *next; s; s = next) {
         next = s->client_next;
@@ -566,7 +566,7 @@ static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
     };
 }
 
-static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
 {
     (void)ud;
     (void)r;
@@ -587,7 +587,7 @@ static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
     docs_room_free(room);
 }
 
-static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+static void hook_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
 {
     (void)ud;
     docs_client_gone(r, c);

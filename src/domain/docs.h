@@ -24,7 +24,6 @@
 #include "domain/docs_limits.h"
 #include "domain/home.h"
 #include "domain/ot_text.h"
-#include "proto/proto.h" /* proto_client_t: what a subscription holds */
 #include "domain/rooms.h"
 #include "store/store.h"
 
@@ -110,7 +109,7 @@ json_t *docs_snapshot_json(const doc_t *d);
 /* Subscribes connection c (borrowed) to d's events for the versions above since (the
  * version of the snapshot c was answered with: the events at or below it are in it), once:
  * a connection that has d open already keeps its subscription. */
-void docs_subscribe(doc_t *d, proto_client_t *c, int64_t since);
+void docs_subscribe(doc_t *d, bus_rcv_t *c, int64_t since);
 
 /* Ends subscription s (a document's, from c->doc_subs; freed) and unloads its document
  * when nothing else holds it. */
@@ -150,10 +149,10 @@ void *docs_ops_range(struct rooms_s *r, struct room_s *room, const char *doc_id,
                      rooms_done_fn done, size_t ud_size);
 
 /* Takes every document subscription of c away (c disconnected). */
-void docs_client_gone(struct rooms_s *r, proto_client_t *c);
+void docs_client_gone(struct rooms_s *r, bus_rcv_t *c);
 
 /* Closes c's documents of room (c left the room). */
-void docs_client_left_room(proto_client_t *c, struct room_s *room);
+void docs_client_left_room(bus_rcv_t *c, struct room_s *room);
 
 /* Unsubscribes everyone from room's documents (the room is being deleted). */
 void docs_room_dropped(struct room_s *room);

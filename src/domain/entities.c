@@ -46,7 +46,7 @@ entity_t *entities_get(room_t *room, const char *id)
  * except. For the unversioned lock events. */
 static void send_now(room_t *room, bus_member_t except, const char *op, json_t *fields)
 {
-    proto_part_t part = {.obj = fields};
+    jpart_t part = {.obj = fields};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = op, .parts = &part,
                                            .nparts = 1, .except = except});
     json_decref(fields);
@@ -69,7 +69,7 @@ static rooms_outbox_ev_t *entity_event(room_t *room, const char *action, int64_t
 static const char *user_of(room_t *room, bus_member_t m)
 {
     for (bus_sub_t *s = m ? room->bus.head : NULL; s; s = s->next)
-        if (s->client->id == m) return s->client->user.sub;
+        if (s->rcv->id == m) return bus_rcv_user(room->bus.bus, s->rcv);
     return NULL;
 }
 
@@ -323,7 +323,7 @@ static int fail(entities_err_t *err, rooms_errno_t kind, const char *code, const
 
 static int forbidden_edit(entities_err_t *err)
 {
-    return fail(err, ROOMS_E_FORBIDDEN, PROTO_FORBIDDEN,
+    return fail(err, ROOMS_E_FORBIDDEN, "forbidden",
                 "only its owner and the host may change this entity", NULL, NULL);
 }
 
@@ -455,7 +455,7 @@ static int change_check(rooms_t *r, room_t *room, entity_t *e, const entities_ca
 {
     if (!entity_may_edit(e, who->user, who->is_host)) return forbidden_edit(err);
     if (owner_only >= 0 && !entity_may_set_owner_only(e, who->user, who->is_host))
-        return fail(err, ROOMS_E_FORBIDDEN, PROTO_FORBIDDEN,
+        return fail(err, ROOMS_E_FORBIDDEN, "forbidden",
                     "only its owner and the host may set ownerOnly", NULL, NULL);
     /* A missing patch is refused, unless the flag comes alone (an empty patch). */
     if (patch || owner_only < 0) {
@@ -553,7 +553,7 @@ int entities_unlock(rooms_t *r, room_t *room, entity_t *e, const entities_caller
     int rc = entity_unlock_check(e, who->member, who->is_host, force == 1, who->now_ms,
                                  &broken);
     if (rc != ENT_OK)
-        return fail(err, ROOMS_E_FORBIDDEN, PROTO_FORBIDDEN,
+        return fail(err, ROOMS_E_FORBIDDEN, "forbidden",
                     rc == ENT_FORBIDDEN ? "only the host can break a lock"
                                         : "someone else holds the entity's lock",
                     NULL, NULL);
@@ -589,7 +589,7 @@ static void hook_close(void *ud, rooms_t *r)
     uv_close((uv_handle_t *)&r->ent_timer, NULL);
 }
 
-static void hook_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
 {
     (void)ud;
     entities_member_gone(r, room, c->id, "left");
@@ -602,7 +602,7 @@ static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
     entities_tick(room, now_ms);
 }
 
-static void hook_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+static void hook_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
 {
     (void)ud;
     for (bus_sub_t *s = c->subs; s; s = s->client_next)

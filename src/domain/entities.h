@@ -22,7 +22,6 @@
 #include "bus/bus.h"
 #include "util/config.h"
 #include "domain/entity_set.h"
-#include "proto/proto.h"
 #include "domain/rooms.h"
 #include "store/store.h"
 
@@ -78,10 +77,6 @@ struct entities_req_s {
  * held transient changes, locks released when a member leaves or disconnects, expired
  * locks on the tick, held changes applied at shutdown. */
 extern const struct rooms_feature_s entities_feature;
-
-/* Registers the entity ops on p (whose app is the rooms_t). Defined in proto_entities.c,
- * where a frame becomes an entity operation. */
-void proto_entities_register(proto_t *p);
 
 /* Limits from the configuration. */
 entity_limits_t entities_limits(const chorus_config_t *cfg);

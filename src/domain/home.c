@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "util/mem.h"
-#include "proto/proto.h"
 
 /* FNV-1a over the op's name: short names, a table fixed at start-up. */
 static size_t name_hash(const char *s)
@@ -69,7 +68,7 @@ void home_serve(void *ud, const bus_op_t *op)
         /* The member's side sends only ops it knows; answered as its dispatcher would. */
         char message[96];
         snprintf(message, sizeof(message), "unknown op \"%.64s\"", op->name);
-        bus_reply(&op->route, PROTO_UNKNOWN_OP, message, NULL);
+        bus_reply(&op->route, HOME_UNKNOWN_OP, message, NULL);
         return;
     }
     room_t *room = strmap_get(&h->rooms->by_id, op->room);

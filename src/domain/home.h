@@ -14,6 +14,10 @@
 #include "bus/bus.h"
 #include "domain/rooms.h"
 
+/* The answer of an op nobody registered: the code the member's dispatcher gives an op it
+ * does not know (the envelope's unknown_op). */
+#define HOME_UNKNOWN_OP "unknown_op"
+
 /* The answer of an op for a room that is not (or no longer) here. */
 #define HOME_NOT_FOUND_CODE "not_found"
 #define HOME_NOT_FOUND_MESSAGE "no such room"

@@ -275,7 +275,7 @@ json_t *room_message_json(const store_message_t *m)
 void rooms_publish_seq(room_t *room, bus_member_t except, const char *event, json_t *fields,
                        int64_t seq)
 {
-    proto_part_t part = {.obj = fields};
+    jpart_t part = {.obj = fields};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
                                            .nparts = 1, .seq = seq, .except = except});
     json_decref(fields);
@@ -291,7 +291,7 @@ void rooms_publish(room_t *room, bus_member_t except, const char *event, json_t 
 void rooms_publish_member(room_t *room, bus_member_t except, const char *event,
                           room_member_t *m)
 {
-    proto_part_t part = {.key = "participant", .text = room_member_encoded(m)};
+    jpart_t part = {.key = "participant", .text = room_member_encoded(m)};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
                                            .nparts = 1, .except = except});
 }

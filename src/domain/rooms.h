@@ -19,13 +19,13 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "auth/auth_jwt.h"
 #include "bus/bus.h"
 #include "util/config.h"
 #include "domain/docs_limits.h"
 #include "domain/entity_set.h"
 #include "util/log.h"
 #include "domain/presence.h"
-#include "proto/proto.h"
 #include "domain/room_lookup.h"
 #include "domain/quota.h"
 #include "store/store.h"
@@ -182,9 +182,9 @@ struct rooms_feature_s {
     void (*close)(void *ud, rooms_t *r);
     /* Connection c leaves room (its user left, was kicked or banned): called while c is
      * still subscribed to the room, before c is told and unsubscribed. */
-    void (*member_left)(void *ud, rooms_t *r, room_t *room, proto_client_t *c);
+    void (*member_left)(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c);
     /* Connection c disconnected: before the rooms module unsubscribes it from its rooms. */
-    void (*client_gone)(void *ud, rooms_t *r, proto_client_t *c);
+    void (*client_gone)(void *ud, rooms_t *r, bus_rcv_t *c);
     /* room is deleted (by its host or idle): room_deleted is already published, and its
      * connections are still subscribed. The room stays allocated while work holds it. */
     void (*room_dropped)(void *ud, rooms_t *r, room_t *room);
@@ -405,10 +405,10 @@ void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
 
 /* Realtime side (called by the room's home, home_rooms.c, and the WebSocket ops). */
 /* Subscribes c to room as user (who must be a participant). */
-void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c);
+void rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c);
 /* Everything c was subscribed to, on its disconnect: the features' client_gone hooks
  * first, then its rooms. */
-void rooms_client_gone(rooms_t *r, proto_client_t *c);
+void rooms_client_gone(rooms_t *r, bus_rcv_t *c);
 /* Sends an ephemeral event from user_id's connection from to the room's other connections
  * (event, data and user_id borrowed). Returns 0 or -1 (too big). */
 int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,

@@ -286,13 +286,13 @@ static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, cons
 {
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
-        if (strcmp(s->client->user.sub, user_id) != 0) continue;
-        ROOMS_FEATURES_CALL(r, member_left, r, room, s->client);
+        if (strcmp(bus_rcv_user(r->bus, s->rcv), user_id) != 0) continue;
+        ROOMS_FEATURES_CALL(r, member_left, r, room, s->rcv);
         if (event) {
-            proto_part_t part = {.obj = fields};
+            jpart_t part = {.obj = fields};
             bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
                                                    .parts = &part, .nparts = fields ? 1 : 0,
-                                                   .to = s->client->id});
+                                                   .to = s->rcv->id});
         }
         bus_unsubscribe(&room->bus, s);
         free(s);
@@ -451,13 +451,13 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
 
 /* ---------- connections (online members) ---------- */
 
-void rooms_subscribe(rooms_t *r, room_t *room, proto_client_t *c)
+void rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c)
 {
-    room_member_t *m = room_member(room, c->user.sub);
+    room_member_t *m = room_member(room, bus_rcv_user(r->bus, c));
     CH_ASSERT(m != NULL);
     if (bus_find(c->subs, room)) return;
     bus_sub_t *s = ch_calloc(1, sizeof(*s));
-    s->client = c;
+    s->rcv = c;
     s->room = room;
     bus_subscribe(&room->bus, s, &c->subs);
     if (m->online++ == 0) { /* online and presence change; more connections change nothing */
@@ -482,7 +482,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
                   json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
 }
 
-void rooms_client_gone(rooms_t *r, proto_client_t *c)
+void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
 {
     ROOMS_FEATURES_CALL(r, client_gone, r, c);
     while (c->subs) {
@@ -490,6 +490,6 @@ void rooms_client_gone(rooms_t *r, proto_client_t *c)
         room_t *room = s->room;
         bus_unsubscribe(&room->bus, s);
         free(s);
-        went_away(r, room, c->user.sub, "disconnected");
+        went_away(r, room, bus_rcv_user(r->bus, c), "disconnected");
     }
 }

@@ -23,7 +23,7 @@ static void outbox_flush(room_t *room)
         room->out_head = ev->next;
         if (!room->out_head) room->out_tail = NULL;
         if (!room->deleted) {
-            proto_part_t part = {.obj = ev->fields};
+            jpart_t part = {.obj = ev->fields};
             bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = ev->name,
                                                    .parts = &part, .nparts = 1,
                                                    .seq = ev->version, .except = ev->except});

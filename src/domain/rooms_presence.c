@@ -14,7 +14,7 @@
 void rooms_presence_emit(room_t *room, room_member_t *m, json_t *change)
 {
     json_t *fields = json_pack("{s:s, s:o}", "userId", m->user_id, "state", change);
-    proto_part_t part = {.obj = fields};
+    jpart_t part = {.obj = fields};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = "presence", .parts = &part,
                                            .nparts = 1, .except_user = m->user_id});
     json_decref(fields);

@@ -83,7 +83,7 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
     c->ws = ch_malloc(sizeof(*c->ws));
     ws_parser_init(c->ws, s->cfg->ws_max_message, 1);
     proto_client_init(&c->pc, &s->app->proto.limits, &ws_transport, uv_now(s->loop));
-    c->pc.id = bus_member_next(s->app->bus);
+    c->pc.rcv.id = bus_member_next(s->app->bus);
     c->awaiting_pong = 0;
     c->close_sent = 0;
     uint64_t now = uv_now(s->loop);

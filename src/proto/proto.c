@@ -305,8 +305,8 @@ static void append_members(cbuf_t **bp, const json_t *obj, int *members)
     *members = 1;
 }
 
-/* Appends "key": and the part's text or array of texts at the end of *bp (proto_part_t). */
-static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
+/* Appends "key": and the part's text or array of texts at the end of *bp (jpart_t). */
+static void append_texts(cbuf_t **bp, const jpart_t *part, int *members)
 {
     const char *key = part->key;
     for (const char *k = key; *k; k++) /* written as is: a plain name needs no escaping */
@@ -330,7 +330,7 @@ static void append_texts(cbuf_t **bp, const proto_part_t *part, int *members)
 }
 
 /* A new text frame: before, the object made of parts, then after (both plain text). */
-static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t nparts,
+static cbuf_t *frame_parts(const char *before, const jpart_t *parts, size_t nparts,
                            const char *after)
 {
     /* Room for the texts, so a reply of tens of KiB is not copied as it grows; 1 KiB is a
@@ -360,12 +360,80 @@ static cbuf_t *frame_parts(const char *before, const proto_part_t *parts, size_t
     return frame_text(b);
 }
 
-cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts)
+cbuf_t *proto_frame_parts(const jpart_t *parts, size_t nparts)
 {
     return frame_parts("", parts, nparts, "");
 }
 
-void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts)
+/* Writes s as a JSON string into out (n bytes) when it needs no escaping (letters,
+ * digits, _ and -, as op names and room ids are): the bytes jansson would write. Returns
+ * 0, or -1 when s is anything else or does not fit. */
+static int quote_plain(char *out, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    if (len + 3 > n) return -1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+            return -1;
+    }
+    out[0] = '"';
+    memcpy(out + 1, s, len);
+    out[len + 1] = '"';
+    out[len + 2] = 0;
+    return 0;
+}
+
+/* The event's frame: its name and room, then its payload. */
+cbuf_t *proto_frame_event(const bus_event_t *ev)
+{
+    CH_ASSERT(ev->nparts <= PROTO_EVENT_MAX_PARTS);
+    jpart_t parts[PROTO_EVENT_MAX_PARTS + 2];
+    char name[64], room[64];
+    json_t *head = NULL;
+    size_t k = 0;
+    if (quote_plain(name, sizeof(name), ev->name) == 0 &&
+        quote_plain(room, sizeof(room), ev->room) == 0) {
+        parts[k++] = (jpart_t){.key = "op", .text = name};
+        parts[k++] = (jpart_t){.key = "room", .text = room};
+    } else {
+        head = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
+        CH_ASSERT(head != NULL);
+        parts[k++] = (jpart_t){.obj = head};
+    }
+    for (size_t i = 0; i < ev->nparts; i++) parts[k++] = ev->parts[i];
+    cbuf_t *frame = proto_frame_parts(parts, k);
+    json_decref(head);
+    return frame;
+}
+
+/* The client whose bus receiver r is. */
+static proto_client_t *client_of_rcv(bus_rcv_t *r)
+{
+    return (proto_client_t *)((char *)r - offsetof(proto_client_t, rcv));
+}
+
+static void rcv_deliver(bus_rcv_t *r, cbuf_t *frame)
+{
+    proto_client_t *c = client_of_rcv(r);
+    c->tr->send(c, frame);
+}
+
+static const char *rcv_user(const bus_rcv_t *r)
+{
+    const proto_client_t *c =
+        (const proto_client_t *)((const char *)r - offsetof(proto_client_t, rcv));
+    return c->user.sub;
+}
+
+const bus_rcv_ops_t proto_bus_rcv_ops = {
+    .frame = proto_frame_event,
+    .deliver = rcv_deliver,
+    .user = rcv_user,
+};
+
+void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts)
 {
     if (!d->c->gone && d->has_ref) {
         char head[96];

@@ -10,13 +10,14 @@
 #include <jansson.h>
 
 #include "auth/auth_jwt.h"
+#include "bus/bus.h"
 #include "util/buf.h"
+#include "util/jpart.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
 #include "util/rl_map.h"
 
 typedef struct proto_client_s proto_client_t;
-struct bus_sub_s;
 
 /* What the I/O layer provides for one client. */
 typedef struct {
@@ -39,9 +40,13 @@ typedef struct {
 /* Per-client protocol state, embedded in the connection. */
 struct proto_client_s {
     const proto_transport_t *tr;
-    /* The connection's identity on the bus (a bus_member_t, bus.h): set by the server
-     * when it starts the client, never reused. */
-    uint64_t id;
+    /* The connection as the bus sees it (bus.h): rcv.id, its identity, set by the server
+     * when it starts the client, never reused; rcv.subs, the rooms joined
+     * (rooms_members.c); rcv.doc_subs, the documents open (docs.c). The bus asks
+     * proto_bus_rcv_ops for the rest: its user is user.sub (set once authenticated, never
+     * changed after: auth refuses another user, so the text stays valid and the same while
+     * it is subscribed) and a frame reaches it through tr->send. */
+    bus_rcv_t rcv;
     rl_bucket_t bucket;
     uint32_t limited_in_row; /* consecutive rate-limited messages */
     /* Authentication (proto_auth.c). deadline_ms is the loop time of the next auth
@@ -52,8 +57,6 @@ struct proto_client_s {
     unsigned deadline_moved : 1; /* set when deadline_ms changed; the transport clears it */
     uint64_t deadline_ms;
     auth_claims_t user;          /* valid when authed */
-    struct bus_sub_s *subs;      /* rooms joined (rooms.c) */
-    struct bus_sub_s *doc_subs;  /* documents open (docs.c) */
     uint32_t pending;            /* deferred replies outstanding (proto_defer) */
     unsigned gone : 1;           /* the transport closed; freed when pending reaches 0 */
 };
@@ -195,28 +198,15 @@ typedef struct {
  * proto_deferred_ok / proto_deferred_error exactly once. */
 void proto_defer(proto_req_t *req, proto_deferred_t *d);
 void proto_deferred_ok(proto_deferred_t *d, json_t *data);
-/* A run of members of an object built from JSON encoded once and kept (a room's members,
- * its recent messages) as well as from jansson values, for proto_frame_parts and
- * proto_deferred_ok_parts: with obj, every member of obj (an object) in its order; with
- * obj NULL, the one member key (a plain name of letters and _) whose value is text (one
- * complete, valid JSON text) when text is not NULL, else the JSON array of the n texts in
- * items. Everything is borrowed. */
-typedef struct {
-    const json_t *obj;
-    const char *key;
-    const char *text;
-    const char *const *items;
-    size_t n;
-} proto_part_t;
 
 /* Returns a new WebSocket text frame (refcount 1) holding the object made of the members
  * of parts[0..nparts) in that order (no key may appear twice): byte for byte what
  * proto_frame_json gives for that object. Borrows parts and all they point to. */
-cbuf_t *proto_frame_parts(const proto_part_t *parts, size_t nparts);
+cbuf_t *proto_frame_parts(const jpart_t *parts, size_t nparts);
 
 /* proto_deferred_ok whose data is the object made of parts[0..nparts) as in
  * proto_frame_parts. Borrows parts and all they point to. */
-void proto_deferred_ok_parts(proto_deferred_t *d, const proto_part_t *parts, size_t nparts);
+void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts);
 void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -252,5 +242,18 @@ cbuf_t *proto_frame_json(const json_t *msg);
 
 /* Sends msg (stolen) to c as one frame. */
 void proto_send_json(proto_client_t *c, json_t *msg);
+
+/* Payload parts a bus event may have (bus_event_t.nparts). */
+#define PROTO_EVENT_MAX_PARTS 6
+
+/* Returns a new WebSocket text frame (refcount 1) of the bus event ev (borrowed):
+ * {"op": name, "room": room, <the members of its parts>}, byte for byte what
+ * proto_frame_json gives for that object. */
+cbuf_t *proto_frame_event(const bus_event_t *ev);
+
+/* The bus's receiver table for protocol clients (bus.h): frames with proto_frame_event,
+ * delivers through the client's transport (tr->send), and names the client's user.sub.
+ * Given to the bus when the application makes it (app.c). */
+extern const bus_rcv_ops_t proto_bus_rcv_ops;
 
 #endif

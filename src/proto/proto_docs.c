@@ -58,7 +58,7 @@ static void opened(const bus_route_t *route, const char *code, const char *messa
     proto_client_t *c = w->d.c;
     if (!code && !c->gone) {
         room_t *room = strmap_get(&w->r->by_id, w->room_id);
-        if (!room || !bus_find(c->subs, room)) {
+        if (!room || !bus_find(c->rcv.subs, room)) {
             /* It left (or was kicked from) the room while the document loaded. */
             json_decref(data);
             data = NULL;
@@ -67,7 +67,7 @@ static void opened(const bus_route_t *route, const char *code, const char *messa
         } else {
             doc_t *d = docs_find(room, w->doc_id);
             CH_ASSERT(d != NULL); /* the home answered it loaded, on this stack */
-            docs_subscribe(d, c, json_integer_value(json_object_get(data, "version")));
+            docs_subscribe(d, &c->rcv, json_integer_value(json_object_get(data, "version")));
         }
     }
     proto_rooms_answer(&w->d, code, message, data);
@@ -80,8 +80,8 @@ static void op_doc_open(proto_req_t *req)
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
     rooms_t *r = rooms_of(req);
-    if (!docs_sub_find(req->c->doc_subs, room, doc_id)) {
-        uint32_t open = bus_count(req->c->doc_subs);
+    if (!docs_sub_find(req->c->rcv.doc_subs, room, doc_id)) {
+        uint32_t open = bus_count(req->c->rcv.doc_subs);
         if (open >= r->docs.max_open) {
             proto_reply_error(req, "too_many_documents",
                               "this connection has %u documents open (the limit)", open);
@@ -107,7 +107,7 @@ static void op_doc_close(proto_req_t *req)
     const char *doc_id;
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
-    bus_sub_t *s = docs_sub_find(req->c->doc_subs, room, doc_id);
+    bus_sub_t *s = docs_sub_find(req->c->rcv.doc_subs, room, doc_id);
     if (!s) {
         proto_reply_error(req, "not_found", "this document is not open on this connection");
         return;
@@ -125,7 +125,7 @@ static void op_doc_op(proto_req_t *req)
     const char *doc_id;
     room_t *room = room_and_doc(req, &doc_id);
     if (!room) return;
-    if (!docs_sub_find(req->c->doc_subs, room, doc_id)) {
+    if (!docs_sub_find(req->c->rcv.doc_subs, room, doc_id)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "open the document first (doc_open)");
         return;
     }

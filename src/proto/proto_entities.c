@@ -10,6 +10,7 @@
 #include "domain/entities.h"
 #include "util/mem.h"
 #include "proto/proto.h"
+#include "proto/proto_entities.h"
 #include "proto/proto_rooms.h"
 #include "domain/room_rules.h"
 #include "domain/rooms.h"
@@ -50,7 +51,7 @@ static void reply_err(proto_req_t *req, const entities_err_t *err)
 static entities_caller_t caller_of(proto_req_t *req, const room_t *room)
 {
     return (entities_caller_t){
-        .member = req->c->id,
+        .member = req->c->rcv.id,
         .user = req->c->user.sub,
         .name = req->c->user.name,
         .is_host = room_may_manage(room->host_id, req->c->user.sub),

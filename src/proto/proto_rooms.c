@@ -33,7 +33,7 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
     }
     room_t *room = rooms_get(rooms_of(req), json_string_value(jr));
     /* A connection's joined rooms are its own: the common case costs no member lookup. */
-    if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->subs, room)) return room;
+    if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->rcv.subs, room)) return room;
     uint64_t retry_ms = 0;
     const char *ip = req->c->tr && req->c->tr->peer ? req->c->tr->peer(req->c) : NULL;
     int rc =
@@ -50,7 +50,7 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
         proto_reply_error(req, "not_found", "no such room");
         return NULL;
     }
-    if (need == PROTO_ROOM_JOINED && !bus_find(req->c->subs, room)) {
+    if (need == PROTO_ROOM_JOINED && !bus_find(req->c->rcv.subs, room)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "join the room first");
         return NULL;
     }
@@ -123,7 +123,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
     json_t *role = json_pack("{s:s}", "role",
                              me && me->role == STORE_ROLE_HOST ? "host" : "member");
     /* Subscribe last, so the member list includes the caller as online. */
-    rooms_subscribe(op->r, room, op->d.c);
+    rooms_subscribe(op->r, room, &op->d.c->rcv);
     size_t nmembers;
     const char **members = room_members_encoded(room, &nmembers);
     json_t *tail = json_object();
@@ -150,7 +150,7 @@ static void join_finish(ws_op_t *op, json_t *msgs)
             nmsgs = k;
         }
     }
-    proto_part_t parts[6] = {
+    jpart_t parts[6] = {
         {.obj = head},
         {.key = "participant", .text = op->participant},
         {.obj = role},
@@ -204,8 +204,8 @@ static void op_join(proto_req_t *req)
         invalid(req, "displayName", "displayName must be a non-empty string");
         return;
     }
-    if (!bus_find(req->c->subs, room)) {
-        uint32_t joined = bus_count(req->c->subs);
+    if (!bus_find(req->c->rcv.subs, room)) {
+        uint32_t joined = bus_count(req->c->rcv.subs);
         if (joined >= rooms_of(req)->lim.max_joined) {
             proto_reply_error(req, "too_many_rooms",
                               "this connection has joined %u rooms (the limit)", joined);
@@ -272,7 +272,7 @@ void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
         .name = req->op,
         .user = req->c->user.sub,
         .args = req->msg,
-        .route = {.member = req->c->id,
+        .route = {.member = req->c->rcv.id,
                   .ref = req->has_ref ? req->ref : -1,
                   .fn = fn,
                   .ud = ud},
@@ -323,7 +323,7 @@ static const proto_op_t room_ops[] = {
 /* The features' subscriptions go first (their client_gone hooks), then the rooms'. */
 static void client_gone(proto_t *p, proto_client_t *c)
 {
-    rooms_client_gone(p->app, c);
+    rooms_client_gone(p->app, &c->rcv);
 }
 
 void proto_rooms_register(proto_t *p, rooms_t *r)

@@ -20,6 +20,7 @@
 #include "domain/docs.h"
 #include "domain/entities.h"
 #include "domain/rooms.h"
+#include "proto/proto.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "util/config.h"
@@ -60,7 +61,7 @@ static int rooms_fx_open(fx_t *f, const char *name, log_level_t level,
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    f->bus = bus_local_new(0);
+    f->bus = bus_local_new(0, &proto_bus_rcv_ops);
     static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
                                                    {&entities_feature, NULL}};
     return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,

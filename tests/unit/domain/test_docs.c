@@ -95,14 +95,14 @@ static void reader_init(reader_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &r_tr;
-    c->pc.id = bus_member_next(bus);
+    c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
     snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
 }
 
 static void reader_free(reader_t *c)
 {
-    while (c->pc.doc_subs) docs_unsubscribe(c->pc.doc_subs);
+    while (c->pc.rcv.doc_subs) docs_unsubscribe(c->pc.rcv.doc_subs);
     for (int i = 0; i < c->n && i < FRAMES_MAX; i++) json_decref(c->frames[i]);
     c->n = 0;
 }
@@ -155,7 +155,7 @@ static void on_opened(void *ud, const rooms_err_t *err, doc_t *d)
     o->kind = err ? err->kind : ROOMS_OK;
     o->doc = d;
     /* Subscribe now: once the callback returns, a document nobody reads is unloaded. */
-    if (d) docs_subscribe(d, o->reader, d->version);
+    if (d) docs_subscribe(d, &o->reader->rcv, d->version);
 }
 
 static room_t *make_room(fx_t *f)
@@ -187,7 +187,7 @@ static doc_t *open_doc(fx_t *f, room_t *room, proto_client_t *c, int *loaded_now
         return NULL;
     *loaded_now = ready == NULL;
     if (ready) {
-        docs_subscribe(ready, c, ready->version);
+        docs_subscribe(ready, &c->rcv, ready->version);
         return ready;
     }
     outcome_t o = {.reader = c};
@@ -203,7 +203,7 @@ static int submit(fx_t *f, doc_t *d, reader_t *c, int64_t base, const char *delt
 {
     json_t *j = json_loads(delta, JSON_DECODE_ANY, NULL);
     docs_op_t op = {.base = base, .delta = j, .op_id = op_id, .user = c->pc.user.sub,
-                    .from = c->pc.id, .now_ms = 1700000000000};
+                    .from = c->pc.rcv.id, .now_ms = 1700000000000};
     void *wait = NULL;
     memset(o, 0, sizeof(*o));
     int rc = docs_submit(&f->r, d, &op, on_done, sizeof(outcome_t *), &wait, e);
@@ -248,7 +248,7 @@ static void test_docs_domain(void)
     ASSERT_TRUE(open_doc(&f, room, &bob.pc, &loaded) == d);
     ASSERT_TRUE(!loaded); /* in memory: answered at once */
     ASSERT_TRUE(open_doc(&f, room, &cat.pc, &loaded) == d);
-    docs_subscribe(d, &cat.pc, d->version); /* once */
+    docs_subscribe(d, &cat.pc.rcv, d->version); /* once */
     ASSERT_EQ(d->subs.count, 3);
 
     /* An op at head. */

@@ -75,7 +75,7 @@ static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &t_tr;
-    c->pc.id = bus_member_next(bus);
+    c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
     snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
 }
@@ -107,7 +107,7 @@ static json_int_t num(const json_t *obj, const char *key)
 /* The caller c at monotonic time now_ms. */
 static entities_caller_t as(const tclient_t *c, const room_t *room, uint64_t now_ms)
 {
-    return (entities_caller_t){.member = c->pc.id,
+    return (entities_caller_t){.member = c->pc.rcv.id,
                                .user = c->pc.user.sub,
                                .name = c->pc.user.sub,
                                .is_host = strcmp(room->host_id, c->pc.user.sub) == 0,
@@ -203,8 +203,8 @@ static room_t *make_room(fx_t *f, tclient_t *ann, tclient_t *bob)
     if (!room) return NULL;
     tclient_init(ann, f->bus, "ann");
     tclient_init(bob, f->bus, "bob");
-    rooms_subscribe(&f->r, room, &ann->pc);
-    rooms_subscribe(&f->r, room, &bob->pc);
+    rooms_subscribe(&f->r, room, &ann->pc.rcv);
+    rooms_subscribe(&f->r, room, &bob->pc.rcv);
     tclient_clear(ann);
     tclient_clear(bob);
     return room;
@@ -212,8 +212,8 @@ static room_t *make_room(fx_t *f, tclient_t *ann, tclient_t *bob)
 
 static void drop_clients(fx_t *f, tclient_t *ann, tclient_t *bob)
 {
-    rooms_client_gone(&f->r, &ann->pc);
-    rooms_client_gone(&f->r, &bob->pc);
+    rooms_client_gone(&f->r, &ann->pc.rcv);
+    rooms_client_gone(&f->r, &bob->pc.rcv);
     tclient_clear(ann);
     tclient_clear(bob);
 }

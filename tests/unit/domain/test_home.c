@@ -54,7 +54,7 @@ static int fx_open(fx_t *f)
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    f->bus = bus_local_new(0);
+    f->bus = bus_local_new(0, &proto_bus_rcv_ops);
     static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
                                                    {&entities_feature, NULL}};
     if (rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
@@ -132,7 +132,7 @@ static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &t_tr;
-    c->pc.id = bus_member_next(bus);
+    c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
     snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
 }
@@ -282,26 +282,26 @@ static void test_room_ops(void)
     tclient_t c1, c2;
     tclient_init(&c1, f.bus, "host");
     tclient_init(&c2, f.bus, "host");
-    rooms_subscribe(&f.r, room, &c1.pc);
-    rooms_subscribe(&f.r, room, &c2.pc);
+    rooms_subscribe(&f.r, room, &c1.pc.rcv);
+    rooms_subscribe(&f.r, room, &c2.pc.rcv);
     int before1 = c1.frames, before2 = c2.frames;
     asker_t a = {0};
 
     /* broadcast: answered now with null, the sender (the route's member) skipped. */
     json_t *args = json_pack("{s:s, s:{s:i}}", "event", "cursor", "data", "x", 1);
-    bus_op_t op = op_of(room->id, "broadcast", "host", args, c1.pc.id, 1, &a);
+    bus_op_t op = op_of(room->id, "broadcast", "host", args, c1.pc.rcv.id, 1, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 1);
     ASSERT_STREQ(a.code, "");
     ASSERT_TRUE(a.data == NULL);
-    ASSERT_EQ(a.member, c1.pc.id);
+    ASSERT_EQ(a.member, c1.pc.rcv.id);
     ASSERT_EQ(c1.frames, before1);
     ASSERT_EQ(c2.frames, before2 + 1);
 
     /* A refused argument: answered now, its field in the error's data. */
     args = json_pack("{s:i}", "event", 5);
-    op = op_of(room->id, "broadcast", "host", args, c1.pc.id, 2, &a);
+    op = op_of(room->id, "broadcast", "host", args, c1.pc.rcv.id, 2, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 2);
@@ -310,7 +310,7 @@ static void test_room_ops(void)
     ASSERT_STREQ(json_string_value(json_object_get(a.data, "field")), "event");
 
     args = json_pack("{s:i}", "limit", 0);
-    op = op_of(room->id, "history", "host", args, c1.pc.id, 3, &a);
+    op = op_of(room->id, "history", "host", args, c1.pc.rcv.id, 3, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 3);
@@ -322,7 +322,7 @@ static void test_room_ops(void)
     before1 = c1.frames;
     before2 = c2.frames;
     args = json_pack("{s:s, s:s}", "type", "user_text", "content", "hello");
-    op = op_of(room->id, "message", "host", args, c1.pc.id, 4, &a);
+    op = op_of(room->id, "message", "host", args, c1.pc.rcv.id, 4, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args); /* the frame is gone; the answer does not need it */
     ASSERT_EQ(a.calls, 3);
@@ -331,7 +331,7 @@ static void test_room_ops(void)
     ASSERT_EQ(a.calls, 4);
     ASSERT_STREQ(a.code, "");
     ASSERT_EQ(a.ref, 4);
-    ASSERT_EQ(a.member, c1.pc.id);
+    ASSERT_EQ(a.member, c1.pc.rcv.id);
     json_t *m = json_object_get(a.data, "message");
     ASSERT_EQ(json_integer_value(json_object_get(m, "seq")), 1);
     ASSERT_STREQ(json_string_value(json_object_get(m, "content")), "hello");
@@ -341,7 +341,7 @@ static void test_room_ops(void)
 
     /* history: after the store, the message there. */
     args = json_object();
-    op = op_of(room->id, "history", "host", args, c1.pc.id, 5, &a);
+    op = op_of(room->id, "history", "host", args, c1.pc.rcv.id, 5, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 4);
@@ -357,8 +357,8 @@ static void test_room_ops(void)
     ASSERT_EQ(a.calls, 5);
 
     json_decref(a.data);
-    rooms_client_gone(&f.r, &c1.pc);
-    rooms_client_gone(&f.r, &c2.pc);
+    rooms_client_gone(&f.r, &c1.pc.rcv);
+    rooms_client_gone(&f.r, &c2.pc.rcv);
     ASSERT_EQ(fx_close(&f), 0);
 }
 
@@ -456,10 +456,10 @@ static void test_member_side(void)
     wclient_t c;
     memset(&c, 0, sizeof(c));
     proto_client_init(&c.pc, &a.proto.limits, &w_tr, uv_now(&f.loop));
-    c.pc.id = bus_member_next(a.bus);
+    c.pc.rcv.id = bus_member_next(a.bus);
     c.pc.authed = 1;
     c.pc.user = ann;
-    rooms_subscribe(&a.rooms, room, &c.pc);
+    rooms_subscribe(&a.rooms, room, &c.pc.rcv);
 
     /* Answered at once, through the home: the reply's bytes, and nothing left pinned. */
     handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":1,\"room\":\"%s\",\"event\":\"e\"}", id);

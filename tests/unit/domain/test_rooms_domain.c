@@ -17,6 +17,7 @@
 #include "domain/entities.h"
 #include "util/mem.h"
 #include "domain/rooms.h"
+#include "proto/proto.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 
@@ -44,7 +45,7 @@ static json_t *parts_json(const bus_event_t *ev, int *text_parts)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < ev->nparts; i++) {
-        const proto_part_t *p = &ev->parts[i];
+        const jpart_t *p = &ev->parts[i];
         if (p->obj) {
             json_object_update(o, (json_t *)p->obj);
         } else if (p->text) {
@@ -105,6 +106,7 @@ static fbus_t *fb_new(void)
 {
     fbus_t *fb = ch_calloc(1, sizeof(*fb));
     fb->base.vt = &fb_vt;
+    fb->base.rcv_ops = &proto_bus_rcv_ops;
     fb->base.node = 3;
     return fb;
 }
@@ -208,7 +210,7 @@ static void client_init(proto_client_t *c, fx_t *f, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->tr = &t_tr;
-    c->id = bus_member_next(&f->bus->base);
+    c->rcv.id = bus_member_next(&f->bus->base);
     c->authed = 1;
     snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
 }
@@ -315,8 +317,8 @@ static int post(fx_t *f, room_t *room, const char *sub, const char *text,
 {
     json_t *content = json_string(text);
     memset(o, 0, sizeof(*o));
-    rooms_post(&f->r, room, sub, "user_text", content, NULL, from ? from->id : BUS_MEMBER_NONE,
-               on_done, o);
+    rooms_post(&f->r, room, sub, "user_text", content, NULL,
+               from ? from->rcv.id : BUS_MEMBER_NONE, on_done, o);
     json_decref(content);
     return wait_op(f, o);
 }
@@ -343,12 +345,12 @@ static void test_membership(void)
      * the connection itself. */
     proto_client_t hc;
     client_init(&hc, &f, "host");
-    rooms_subscribe(&f.r, room, &hc);
+    rooms_subscribe(&f.r, room, &hc.rcv);
     ASSERT_EQ(fb->n, 1);
     rec_t *e = &fb->recs[0];
     ASSERT_STREQ(e->name, "participant_joined");
     ASSERT_STREQ(e->topic, room->id);
-    ASSERT_EQ(e->except, hc.id);
+    ASSERT_EQ(e->except, hc.rcv.id);
     ASSERT_EQ(e->to, BUS_MEMBER_NONE);
     ASSERT_EQ(e->text_parts, 1);
     ASSERT_STREQ(str_at(e->payload, "participant", "userId"), "host");
@@ -378,10 +380,10 @@ static void test_membership(void)
     /* Ana connects: participant_joined with her, skipping her connection. */
     proto_client_t ac;
     client_init(&ac, &f, "ana");
-    rooms_subscribe(&f.r, room, &ac);
+    rooms_subscribe(&f.r, room, &ac.rcv);
     e = fb_find(fb, before, "participant_joined");
     ASSERT_TRUE(e != NULL);
-    ASSERT_EQ(e->except, ac.id);
+    ASSERT_EQ(e->except, ac.rcv.id);
     ASSERT_STREQ(str_at(e->payload, "participant", "userId"), "ana");
     ASSERT_STREQ(str_at(e->payload, "participant", "displayName"), "ana");
     fb_clear(fb);
@@ -396,7 +398,7 @@ static void test_membership(void)
     /* A second connection of hers changes nothing the others see. */
     proto_client_t ac2;
     client_init(&ac2, &f, "ana");
-    rooms_subscribe(&f.r, room, &ac2);
+    rooms_subscribe(&f.r, room, &ac2.rcv);
     ASSERT_EQ(fb->n, 0);
 
     /* She leaves: participant_left at once, to everyone, then the system message. */
@@ -412,7 +414,7 @@ static void test_membership(void)
     drop(&o);
     ASSERT_EQ(room->seats, 1);
     ASSERT_TRUE(room_member(room, "ana") == NULL);
-    ASSERT_TRUE(ac.subs == NULL && ac2.subs == NULL); /* her connections are out */
+    ASSERT_TRUE(ac.rcv.subs == NULL && ac2.rcv.subs == NULL); /* her connections are out */
     e = wait_event(&f, 1, "message");
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ(e->seq, 2);
@@ -425,7 +427,7 @@ static void test_membership(void)
     ASSERT_EQ(o.status, ROOMS_E_INVALID);
     ASSERT_STREQ(o.code, "host_cannot_leave");
 
-    rooms_client_gone(&f.r, &hc);
+    rooms_client_gone(&f.r, &hc.rcv);
     ASSERT_EQ(fx_close(&f), 0);
 }
 
@@ -441,7 +443,7 @@ static void test_kick_ban_unban(void)
     drop(&o);
     proto_client_t bc;
     client_init(&bc, &f, "bob");
-    rooms_subscribe(&f.r, room, &bc);
+    rooms_subscribe(&f.r, room, &bc.rcv);
     ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
     fb_clear(fb);
 
@@ -459,7 +461,7 @@ static void test_kick_ban_unban(void)
     ASSERT_TRUE(fb->n >= 2);
     rec_t *e = &fb->recs[0];
     ASSERT_STREQ(e->name, "kicked");
-    ASSERT_EQ(e->to, bc.id);
+    ASSERT_EQ(e->to, bc.rcv.id);
     ASSERT_EQ(e->except, BUS_MEMBER_NONE);
     ASSERT_TRUE(json_is_true(json_object_get(e->payload, "ban")));
     e = &fb->recs[1];
@@ -469,7 +471,7 @@ static void test_kick_ban_unban(void)
     ASSERT_STREQ(str_at(e->payload, "reason", NULL), "banned");
     ASSERT_EQ(wait_op(&f, &o), 0);
     drop(&o);
-    ASSERT_TRUE(bc.subs == NULL);
+    ASSERT_TRUE(bc.rcv.subs == NULL);
     ASSERT_EQ(room->seats, 1);
     e = wait_event(&f, 2, "message");
     ASSERT_TRUE(e != NULL);
@@ -503,13 +505,13 @@ static void test_kick_ban_unban(void)
 
     /* Kicked without ban: the member is gone, "kicked" says so, and he may come back. */
     client_init(&bc, &f, "bob");
-    rooms_subscribe(&f.r, room, &bc);
+    rooms_subscribe(&f.r, room, &bc.rcv);
     fb_clear(fb);
     memset(&o, 0, sizeof(o));
     rooms_kick(&f.r, room, &host, "bob", 0, on_done, &o);
     e = fb_find(fb, 0, "kicked");
     ASSERT_TRUE(e != NULL);
-    ASSERT_EQ(e->to, bc.id);
+    ASSERT_EQ(e->to, bc.rcv.id);
     ASSERT_TRUE(json_is_false(json_object_get(e->payload, "ban")));
     e = fb_find(fb, 0, "participant_left");
     ASSERT_TRUE(e != NULL);
@@ -616,8 +618,8 @@ static void test_sender_skipped(void)
     proto_client_t hc, cc;
     client_init(&hc, &f, "host");
     client_init(&cc, &f, "cy");
-    rooms_subscribe(&f.r, room, &hc);
-    rooms_subscribe(&f.r, room, &cc);
+    rooms_subscribe(&f.r, room, &hc.rcv);
+    rooms_subscribe(&f.r, room, &cc.rcv);
     ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
     fb_clear(f.bus);
 
@@ -627,7 +629,7 @@ static void test_sender_skipped(void)
     drop(&o);
     ASSERT_EQ(f.bus->n, 1);
     ASSERT_STREQ(f.bus->recs[0].name, "message");
-    ASSERT_EQ(f.bus->recs[0].except, cc.id);
+    ASSERT_EQ(f.bus->recs[0].except, cc.rcv.id);
     ASSERT_STREQ(str_at(f.bus->recs[0].payload, "message", "userId"), "cy");
     fb_clear(f.bus);
     ASSERT_EQ(post(&f, room, "cy", "from REST", NULL, &o), 0);
@@ -638,12 +640,12 @@ static void test_sender_skipped(void)
 
     /* A broadcast skips its sender, at once and with no seq. */
     json_t *data = json_pack("{s:i}", "x", 1);
-    ASSERT_EQ(rooms_broadcast(&f.r, room, hc.id, hc.user.sub, "cursor", data), 0);
+    ASSERT_EQ(rooms_broadcast(&f.r, room, hc.rcv.id, hc.user.sub, "cursor", data), 0);
     json_decref(data);
     ASSERT_EQ(f.bus->n, 1);
     rec_t *e = &f.bus->recs[0];
     ASSERT_STREQ(e->name, "broadcast");
-    ASSERT_EQ(e->except, hc.id);
+    ASSERT_EQ(e->except, hc.rcv.id);
     ASSERT_EQ(e->seq, 0);
     ASSERT_STREQ(str_at(e->payload, "event", NULL), "cursor");
     ASSERT_STREQ(str_at(e->payload, "from", NULL), "host");
@@ -662,12 +664,12 @@ static void test_sender_skipped(void)
     fb_clear(f.bus);
 
     /* A connection that goes away: the others are told its member left. */
-    rooms_client_gone(&f.r, &cc);
+    rooms_client_gone(&f.r, &cc.rcv);
     e = fb_find(f.bus, 0, "participant_left");
     ASSERT_TRUE(e != NULL);
     ASSERT_STREQ(str_at(e->payload, "userId", NULL), "cy");
     ASSERT_STREQ(str_at(e->payload, "reason", NULL), "disconnected");
-    rooms_client_gone(&f.r, &hc);
+    rooms_client_gone(&f.r, &hc.rcv);
     ASSERT_EQ(fx_close(&f), 0);
 }
 

@@ -14,6 +14,7 @@
 
 #include "util/config.h"
 #include "domain/rooms.h"
+#include "proto/proto.h"
 #include "store/store.h"
 
 /* What the hooks saw, as "name:hook[:detail]" words separated by spaces. */
@@ -55,15 +56,14 @@ static void h_close(void *ud, rooms_t *r)
     (void)r;
     note(ud, "close");
 }
-static void h_member_left(void *ud, rooms_t *r, room_t *room, proto_client_t *c)
+static void h_member_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
 {
-    (void)r;
-    note(ud, "member_left:%s:%s", c->user.sub, c->subs && c->subs->room == room ? "in" : "out");
+    note(ud, "member_left:%s:%s", bus_rcv_user(r->bus, c),
+         c->subs && c->subs->room == room ? "in" : "out");
 }
-static void h_client_gone(void *ud, rooms_t *r, proto_client_t *c)
+static void h_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
 {
-    (void)r;
-    note(ud, "client_gone:%s:%s", c->user.sub, c->subs ? "in" : "out");
+    note(ud, "client_gone:%s:%s", bus_rcv_user(r->bus, c), c->subs ? "in" : "out");
 }
 static void h_room_dropped(void *ud, rooms_t *r, room_t *room)
 {
@@ -142,7 +142,7 @@ static int fx_open(fx_t *f)
     const rooms_feature_use_t features[] = {
         {&recording, &f->a}, {&recording, &f->b}, {&sparse, &f->c}};
     /* features is copied: it may go out of scope. */
-    f->bus = bus_local_new(0);
+    f->bus = bus_local_new(0, &proto_bus_rcv_ops);
     return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features, 3);
 }
 
@@ -257,7 +257,7 @@ static int join_subscribed(fx_t *f, room_t *room, proto_client_t *c, const char 
     outcome_t o = {0};
     rooms_join(&f->r, room, &u, NULL, on_done, &o);
     if (wait_ok(f, &o) != 0) return -1;
-    rooms_subscribe(&f->r, room, c);
+    rooms_subscribe(&f->r, room, &c->rcv);
     return 0;
 }
 
@@ -284,13 +284,13 @@ static void test_hooks_in_order_at_their_points(void)
     rooms_leave(&f.r, room, "ann", "left", on_done, &o);
     ASSERT_EQ(wait_ok(&f, &o), 0);
     ASSERT_STREQ(f.j.text, "a:member_left:ann:in b:member_left:ann:in");
-    ASSERT_TRUE(ann.subs == NULL);
+    ASSERT_TRUE(ann.rcv.subs == NULL);
 
     /* Disconnecting: before the rooms unsubscribe it. */
     f.j.text[0] = 0;
-    rooms_client_gone(&f.r, &bob);
+    rooms_client_gone(&f.r, &bob.rcv);
     ASSERT_STREQ(f.j.text, "a:client_gone:bob:in b:client_gone:bob:in");
-    ASSERT_TRUE(bob.subs == NULL);
+    ASSERT_TRUE(bob.rcv.subs == NULL);
 
     /* The 1 s tick: each live room, each feature in order. */
     f.j.text[0] = 0;
@@ -309,11 +309,11 @@ static void test_hooks_in_order_at_their_points(void)
     ASSERT_EQ(wait_ok(&f, &d), 0);
     ASSERT_STREQ(f.j.text, "a:room_dropped:one:1 b:room_dropped:one:1 a:room_freed:one "
                            "b:room_freed:one c:room_freed:one");
-    ASSERT_TRUE(host.subs == NULL);
+    ASSERT_TRUE(host.rcv.subs == NULL);
 
     /* Shutdown: close, then the live room is freed. */
     f.j.text[0] = 0;
-    rooms_client_gone(&f.r, &host);
+    rooms_client_gone(&f.r, &host.rcv);
     ASSERT_STREQ(f.j.text, "a:client_gone:host:out b:client_gone:host:out");
     f.j.text[0] = 0;
     ASSERT_EQ(fx_close(&f), 0);

@@ -69,7 +69,7 @@ static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &t_tr;
-    c->pc.id = bus_member_next(bus);
+    c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
     snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
 }
@@ -206,9 +206,9 @@ static void test_encoded_follows_every_change(void)
     tclient_init(&ann2, f.bus, "ann");
     tclient_init(&bob, f.bus, "bob");
     tclient_init(&host, f.bus, "host");
-    rooms_subscribe(&f.r, room, &host.pc);
+    rooms_subscribe(&f.r, room, &host.pc.rcv);
     ASSERT_TRUE(members_match(room));
-    rooms_subscribe(&f.r, room, &ann.pc);
+    rooms_subscribe(&f.r, room, &ann.pc.rcv);
     ASSERT_TRUE(members_match(room));
     /* host heard it, framed from ann's kept encoding: the bytes of the JSON built whole */
     json_t *ev = json_pack("{s:s, s:s, s:o}", "op", "participant_joined", "room", room->id,
@@ -219,7 +219,7 @@ static void test_encoded_follows_every_change(void)
     ASSERT_EQ(host.last->len, want->len);
     ASSERT_MEMEQ(host.last->data + host.last->off, want->data + want->off, want->len);
     cbuf_unref(want);
-    rooms_subscribe(&f.r, room, &bob.pc);
+    rooms_subscribe(&f.r, room, &bob.pc.rcv);
     ASSERT_TRUE(members_match(room));
 
     /* Presence sent at once, then one held back by the rate limit: the state changes
@@ -258,13 +258,13 @@ static void test_encoded_follows_every_change(void)
     ASSERT_TRUE(members_match(room));
 
     /* A second connection changes nothing shown; the last one going makes ann offline. */
-    rooms_subscribe(&f.r, room, &ann2.pc);
+    rooms_subscribe(&f.r, room, &ann2.pc.rcv);
     ASSERT_TRUE(members_match(room));
-    rooms_client_gone(&f.r, &ann.pc);
+    rooms_client_gone(&f.r, &ann.pc.rcv);
     ASSERT_EQ(room_member(room, "ann")->online, 1);
     ASSERT_TRUE(members_match(room));
     f.r.lim.seat_grace_ms = 0; /* ann's seat goes on the next tick */
-    rooms_client_gone(&f.r, &ann2.pc);
+    rooms_client_gone(&f.r, &ann2.pc.rcv);
     ASSERT_EQ(room_member(room, "ann")->online, 0);
     ASSERT_TRUE(members_match(room));
 
@@ -293,8 +293,8 @@ static void test_encoded_follows_every_change(void)
     ASSERT_TRUE(room_member(room, "ann") == NULL);
     ASSERT_TRUE(members_match(room));
 
-    rooms_client_gone(&f.r, &bob.pc); /* already unsubscribed by the ban */
-    rooms_client_gone(&f.r, &host.pc);
+    rooms_client_gone(&f.r, &bob.pc.rcv); /* already unsubscribed by the ban */
+    rooms_client_gone(&f.r, &host.pc.rcv);
     ASSERT_TRUE(members_match(room));
     cbuf_unref(ann.last);
     cbuf_unref(ann2.last);
@@ -318,7 +318,7 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(room->seats, 3);
     tclient_t subs;
     tclient_init(&subs, f.bus, "subs");
-    rooms_subscribe(&f.r, room, &subs.pc);
+    rooms_subscribe(&f.r, room, &subs.pc.rcv);
     auth_claims_t ws = user("ws"), gone = user("gone");
     outcome_t o = {0}, o2 = {0};
     rooms_join_quiet(&f.r, room, &ws, NULL, on_done, &o); /* subscribes later */
@@ -335,7 +335,7 @@ static void test_unconnected_seat_released(void)
     ASSERT_TRUE(room_member(room, "ws") != NULL); /* its join is still in flight */
     ASSERT_TRUE(room_member(room, "host") != NULL);
     ASSERT_EQ(room->seats, 3);
-    rooms_client_gone(&f.r, &subs.pc);
+    rooms_client_gone(&f.r, &subs.pc.rcv);
     cbuf_unref(subs.last);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }

@@ -267,7 +267,7 @@ static int same_frame(const cbuf_t *a, const cbuf_t *b)
 }
 
 /* Checks parts against the whole object: as a frame, and as a deferred reply's data. */
-static int parts_match(proto_t *p, const proto_part_t *parts, size_t n, const json_t *whole)
+static int parts_match(proto_t *p, const jpart_t *parts, size_t n, const json_t *whole)
 {
     cbuf_t *got = proto_frame_parts(parts, n), *want = proto_frame_json(whole);
     int ok = same_frame(got, want);
@@ -288,6 +288,87 @@ static int parts_match(proto_t *p, const proto_part_t *parts, size_t n, const js
     cbuf_unref(b1.last);
     cbuf_unref(b2.last);
     return ok;
+}
+
+/* ---- a bus event's frame (proto_frame_event, the bus's framing) ---- */
+
+/* 1 when frame (its reference taken) is one WebSocket text frame holding exactly json. */
+static int frame_is(cbuf_t *frame, const char *json)
+{
+    const uint8_t *p = frame->data + frame->off;
+    size_t n = strlen(json);
+    int ok = n < 126 && frame->len == n + 2 && p[0] == 0x81 && p[1] == n &&
+             memcmp(p + 2, json, n) == 0;
+    cbuf_unref(frame);
+    return ok;
+}
+
+static void test_frame_event(void)
+{
+    json_t *fields = json_pack("{s:s, s:i}", "event", "ping", "n", 1);
+    jpart_t part = {.obj = fields};
+    bus_event_t ev = {.room = "r1", .name = "broadcast", .parts = &part, .nparts = 1};
+    ASSERT_TRUE(frame_is(proto_frame_event(&ev),
+                         "{\"op\":\"broadcast\",\"room\":\"r1\",\"event\":\"ping\",\"n\":1}"));
+    /* Text already encoded is copied as it is, after the objects before it. */
+    jpart_t parts[2] = {{.obj = fields}, {.key = "participant", .text = "{\"a\": 1}"}};
+    ev = (bus_event_t){.room = "r1", .name = "participant_joined", .parts = parts, .nparts = 2};
+    ASSERT_TRUE(frame_is(proto_frame_event(&ev),
+                         "{\"op\":\"participant_joined\",\"room\":\"r1\",\"event\":\"ping\","
+                         "\"n\":1,\"participant\":{\"a\": 1}}"));
+    /* No payload: the name and the room. */
+    ev = (bus_event_t){.room = "r1", .name = "x"};
+    ASSERT_TRUE(frame_is(proto_frame_event(&ev), "{\"op\":\"x\",\"room\":\"r1\"}"));
+    json_decref(fields);
+}
+
+/* The frame is what encoding the whole event object gives, whether the name and room are
+ * written as they are (plain) or encoded (anything else). */
+static void test_frame_event_bytes(void)
+{
+    static const char *const names[] = {"entity", "doc_op", "x.y", "caf\xc3\xa9"};
+    static const char *const rooms[] = {"7b0c2f6e-1d2a-4e4b-9c1d-0a1b2c3d4e5f", "r\"1", "a/b"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(names); i++) {
+        for (size_t j = 0; j < CH_ARRAY_LEN(rooms); j++) {
+            json_t *a = json_pack("{s:s, s:I, s:n}", "action", "update", "stateVersion",
+                                  (json_int_t)9, "by");
+            json_t *b = json_pack("{s:{s:[i, s]}}", "entity", "data", 1, "\u00e9\"");
+            jpart_t parts[3] = {{.obj = a}, {.obj = b}, {.key = "t", .text = "[1,2]"}};
+            bus_event_t ev = {.room = rooms[j], .name = names[i], .parts = parts, .nparts = 3};
+            json_t *whole = json_pack("{s:s, s:s}", "op", names[i], "room", rooms[j]);
+            json_object_update(whole, a);
+            json_object_update(whole, b);
+            json_object_set_new(whole, "t", json_pack("[i, i]", 1, 2));
+            cbuf_t *want = proto_frame_json(whole);
+            cbuf_t *got = proto_frame_event(&ev);
+            ASSERT_EQ(got->len, want->len);
+            ASSERT_MEMEQ(got->data + got->off, want->data + want->off, want->len);
+            cbuf_unref(got);
+            cbuf_unref(want);
+            json_decref(whole);
+            json_decref(a);
+            json_decref(b);
+        }
+    }
+}
+
+/* The bus's receiver table reaches a client through its transport and names its user. */
+static void test_bus_rcv_ops(void)
+{
+    bytes_t c;
+    memset(&c, 0, sizeof(c));
+    c.pc.tr = &bytes_tr;
+    snprintf(c.pc.user.sub, sizeof(c.pc.user.sub), "%s", "ann");
+    ASSERT_TRUE(proto_bus_rcv_ops.frame == proto_frame_event);
+    ASSERT_STREQ(proto_bus_rcv_ops.user(&c.pc.rcv), "ann");
+    json_t *empty = json_object();
+    cbuf_t *frame = proto_frame_json(empty);
+    json_decref(empty);
+    proto_bus_rcv_ops.deliver(&c.pc.rcv, frame);
+    ASSERT_TRUE(c.last == frame);
+    ASSERT_EQ(frame->refcnt, 2);
+    cbuf_unref(c.last);
+    cbuf_unref(frame);
 }
 
 /* The transport hears of every deferred request of a live client that completes (the
@@ -369,7 +450,7 @@ static void test_parts_match_whole(void)
     json_object_set(whole, "c", arr);
     json_object_set_new(whole, "none", json_array());
     json_object_update(whole, d);
-    proto_part_t parts[] = {
+    jpart_t parts[] = {
         {.obj = empty}, /* nothing, not even a comma */
         {.obj = a},
         {.key = "b", .text = btext},
@@ -382,7 +463,7 @@ static void test_parts_match_whole(void)
     /* texts first, and nothing at all */
     json_t *w2 = json_pack("{s:O, s:O}", "b", b, "z", json_object_get(d, "d"));
     json_t *dz = json_pack("{s:O}", "z", json_object_get(d, "d"));
-    proto_part_t p2[] = {{.key = "b", .text = btext}, {.obj = empty}, {.obj = dz}};
+    jpart_t p2[] = {{.key = "b", .text = btext}, {.obj = empty}, {.obj = dz}};
     ASSERT_TRUE(parts_match(&p, p2, CH_ARRAY_LEN(p2), w2));
     ASSERT_TRUE(parts_match(&p, parts, 1, empty));
     ASSERT_TRUE(parts_match(&p, NULL, 0, empty));
@@ -392,7 +473,7 @@ static void test_parts_match_whole(void)
     pad[70000] = 0;
     json_t *big = json_pack("{s:s}", "pad", pad);
     json_t *w3 = json_pack("{s:O, s:O}", "pad", json_object_get(big, "pad"), "b", b);
-    proto_part_t p3[] = {{.obj = big}, {.key = "b", .text = btext}};
+    jpart_t p3[] = {{.obj = big}, {.key = "b", .text = btext}};
     ASSERT_TRUE(parts_match(&p, p3, CH_ARRAY_LEN(p3), w3));
     free(pad);
     json_decref(big);
@@ -423,6 +504,9 @@ int main(void)
     RUN(test_register_many_ops);
     RUN(test_frame_lengths);
     RUN(test_parts_match_whole);
+    RUN(test_frame_event);
+    RUN(test_frame_event_bytes);
+    RUN(test_bus_rcv_ops);
     RUN(test_deferred_settled);
     TEST_MAIN_END();
 }
