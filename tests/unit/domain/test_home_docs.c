@@ -101,7 +101,7 @@ static void reader_init(reader_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &r_tr;
-    c->pc.id = bus_member_next(bus);
+    c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
     snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
 }
@@ -183,7 +183,7 @@ static void asker_reply(const bus_route_t *route, const char *code, const char *
     snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
     if (!code && a->sub) {
         doc_t *d = docs_find(a->room, json_string_value(json_object_get(data, "doc")));
-        if (d) docs_subscribe(d, &a->sub->pc, json_integer_value(json_object_get(data, "version")));
+        if (d) docs_subscribe(d, &a->sub->pc.rcv, json_integer_value(json_object_get(data, "version")));
     }
     json_decref(a->data);
     a->data = data;
@@ -197,7 +197,7 @@ static void send_op(bus_t *bus, room_t *room, const char *name, reader_t *c, int
     json_t *j = json_loads(args, 0, NULL);
     CH_ASSERT(j != NULL);
     bus_op_t op = {.room = room->id, .name = name, .user = c->pc.user.sub, .args = j,
-                   .route = {.member = c->pc.id, .ref = ref, .fn = asker_reply, .ud = a}};
+                   .route = {.member = c->pc.rcv.id, .ref = ref, .fn = asker_reply, .ud = a}};
     CH_ASSERT(bus_send_op(bus, &op) == 0);
     json_decref(j); /* the frame is gone; an answer later does not need it */
 }
@@ -228,7 +228,7 @@ static void test_open_and_op(void)
     ASSERT_EQ(a.calls, 1);
     ASSERT_STREQ(a.code, "");
     ASSERT_EQ(a.ref, 1);
-    ASSERT_EQ(a.member, c1.pc.id);
+    ASSERT_EQ(a.member, c1.pc.rcv.id);
     ASSERT_STREQ(json_string_value(json_object_get(a.data, "doc")), "d1");
     ASSERT_STREQ(json_string_value(json_object_get(a.data, "text")), "");
     ASSERT_EQ(data_int(&a, "version"), 0);
@@ -317,8 +317,8 @@ static void test_open_and_op(void)
     ASSERT_EQ(a.calls, 10);
 
     json_decref(a.data);
-    docs_client_gone(&h.fx.r, &c1.pc);
-    docs_client_gone(&h.fx.r, &c2.pc);
+    docs_client_gone(&h.fx.r, &c1.pc.rcv);
+    docs_client_gone(&h.fx.r, &c2.pc.rcv);
     ASSERT_TRUE(docs_find(room, "d1") == NULL); /* unloaded with its last subscriber */
     reader_clear(&c1);
     reader_clear(&c2);
@@ -360,7 +360,7 @@ static void test_non_member(void)
     }
     ASSERT_EQ(d->version, 0);
     ASSERT_EQ(d->subs.count, 1);
-    ASSERT_TRUE(eve.pc.doc_subs == NULL);
+    ASSERT_TRUE(eve.pc.rcv.doc_subs == NULL);
     ASSERT_TRUE(room_member(room, "eve") == NULL);
     int never = 0;
     run_until(&h.fx.loop, &never, 50);
@@ -368,7 +368,7 @@ static void test_non_member(void)
     ASSERT_EQ(host.n, 0);
 
     json_decref(a.data);
-    docs_client_gone(&h.fx.r, &host.pc);
+    docs_client_gone(&h.fx.r, &host.pc.rcv);
     reader_clear(&host);
     ASSERT_EQ(hfx_close(&h), 0);
 }
@@ -431,7 +431,7 @@ static void test_member_side_since(void)
     for (int i = 0; i < 3; i++) {
         reader_init(&c[i], a.bus, "ann");
         proto_client_init(&c[i].pc, &a.proto.limits, &r_tr, uv_now(&loop));
-        rooms_subscribe(&a.rooms, room, &c[i].pc);
+        rooms_subscribe(&a.rooms, room, &c[i].pc.rcv);
     }
 
     /* c0 opens d1: answered once loaded, subscribed in the answer before the reply. */
@@ -440,11 +440,11 @@ static void test_member_side_since(void)
     settle(&loop, &c[0]);
     ASSERT_STREQ(c[0].last, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":{\"doc\":\"d1\","
                             "\"text\":\"\",\"version\":0}}");
-    ASSERT_TRUE(c[0].pc.doc_subs != NULL);
-    ASSERT_EQ(c[0].pc.doc_subs->since, 0);
+    ASSERT_TRUE(c[0].pc.rcv.doc_subs != NULL);
+    ASSERT_EQ(c[0].pc.rcv.doc_subs->since, 0);
     handle(&a, &c[1], "{\"op\":\"doc_open\",\"ref\":1,\"room\":\"%s\",\"doc\":\"d1\"}", id);
     ASSERT_EQ(c[1].pc.pending, 0); /* in memory: answered at once */
-    ASSERT_EQ(c[1].pc.doc_subs->since, 0);
+    ASSERT_EQ(c[1].pc.rcv.doc_subs->since, 0);
 
     /* c0's op is applied and in the store when c2 opens: c2's snapshot has it, so its
      * subscription starts above version 1 and the op's event does not reach it. */
@@ -456,7 +456,7 @@ static void test_member_side_since(void)
     handle(&a, &c[2], "{\"op\":\"doc_open\",\"ref\":1,\"room\":\"%s\",\"doc\":\"d1\"}", id);
     ASSERT_STREQ(c[2].last, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":{\"doc\":\"d1\","
                             "\"text\":\"hi\",\"version\":1}}");
-    ASSERT_EQ(c[2].pc.doc_subs->since, 1);
+    ASSERT_EQ(c[2].pc.rcv.doc_subs->since, 1);
     settle(&loop, &c[0]);
     ASSERT_STREQ(c[0].last, "{\"op\":\"reply\",\"ref\":2,\"ok\":true,\"data\":{\"version\":1}}");
     int64_t v;
@@ -493,7 +493,7 @@ static void test_member_side_since(void)
                             "connection\"}}");
     handle(&a, &c[2], "{\"op\":\"doc_close\",\"ref\":6,\"room\":\"%s\",\"doc\":\"d1\"}", id);
     ASSERT_STREQ(c[2].last, "{\"op\":\"reply\",\"ref\":6,\"ok\":true,\"data\":null}");
-    ASSERT_TRUE(c[2].pc.doc_subs == NULL);
+    ASSERT_TRUE(c[2].pc.rcv.doc_subs == NULL);
     ASSERT_EQ(docs_find(room, "d1")->subs.count, 2);
     for (int i = 0; i < 3; i++) ASSERT_EQ(c[i].pc.pending, 0);
 
@@ -501,11 +501,11 @@ static void test_member_side_since(void)
      * it on the member's side and subscribes nothing, so the document is not kept. */
     handle(&a, &c[2], "{\"op\":\"doc_open\",\"ref\":7,\"room\":\"%s\",\"doc\":\"d2\"}", id);
     ASSERT_EQ(c[2].pc.pending, 1);
-    rooms_client_gone(&a.rooms, &c[2].pc); /* its room subscription ends */
+    rooms_client_gone(&a.rooms, &c[2].pc.rcv); /* its room subscription ends */
     settle(&loop, &c[2]);
     ASSERT_STREQ(c[2].last, "{\"op\":\"reply\",\"ref\":7,\"ok\":false,\"error\":{\"code\":"
                             "\"forbidden\",\"message\":\"join the room first\"}}");
-    ASSERT_TRUE(c[2].pc.doc_subs == NULL);
+    ASSERT_TRUE(c[2].pc.rcv.doc_subs == NULL);
     ASSERT_TRUE(docs_find(room, "d2") == NULL);
 
     for (int i = 0; i < 3; i++) {
