@@ -26,16 +26,16 @@
 #define FAKE_CLIENT_FRAMES 64
 
 typedef struct {
-    proto_client_t pc;                  /* first: the transport casts back */
-    int frames;                         /* frames sent to it */
-    cbuf_t *last;                       /* a reference to the last one */
-    char text[1024];                    /* the last one's payload, cut to fit */
-    json_t *sent[FAKE_CLIENT_FRAMES];   /* the first frames' payloads, decoded (owned) */
+    proto_client_t pc;                /* first: the transport casts back */
+    int frames;                       /* frames sent to it */
+    cbuf_t *last;                     /* a reference to the last one */
+    char text[1024];                  /* the last one's payload, cut to fit */
+    json_t *sent[FAKE_CLIENT_FRAMES]; /* the first frames' payloads, decoded (owned) */
     int nsent;
-    int closed_code;                    /* the last close code asked for, 0: none */
-    int released;                       /* tr->release calls */
-    int settled;                        /* tr->settled calls */
-    uint32_t pending_seen;              /* pc.pending at the last settlement */
+    int closed_code;       /* the last close code asked for, 0: none */
+    int released;          /* tr->release calls */
+    int settled;           /* tr->settled calls */
+    uint32_t pending_seen; /* pc.pending at the last settlement */
     FAKE_CLIENT_EXTRA
 } fake_client_t;
 
@@ -90,9 +90,9 @@ static inline void fake_client_settled(proto_client_t *pc)
     c->pending_seen = pc->pending;
 }
 
-__attribute__((unused)) static const proto_transport_t fake_client_tr = {fake_client_send, fake_client_close,
-                                                 fake_client_peer, fake_client_release,
-                                                 fake_client_settled};
+__attribute__((unused)) static const proto_transport_t fake_client_tr = {
+    fake_client_send, fake_client_close, fake_client_peer, fake_client_release,
+    fake_client_settled};
 
 /* Clears c and makes it an authenticated connection of user sub with the recording
  * transport and a new identity on bus (none when bus is NULL). Borrows bus and sub. */
@@ -153,18 +153,16 @@ static inline void fake_conn_release(proto_client_t *pc)
     (void)pc;
 }
 
-__attribute__((unused)) static const proto_transport_t fake_conn_quiet_tr = {fake_conn_drop, fake_conn_close,
-                                                     fake_client_peer, fake_conn_release,
-                                                     NULL};
-__attribute__((unused)) static const proto_transport_t fake_conn_deaf_tr = {fake_conn_deaf, fake_conn_close,
-                                                    fake_client_peer, fake_conn_release,
-                                                    NULL};
+__attribute__((unused)) static const proto_transport_t fake_conn_quiet_tr = {
+    fake_conn_drop, fake_conn_close, fake_client_peer, fake_conn_release, NULL};
+__attribute__((unused)) static const proto_transport_t fake_conn_deaf_tr = {
+    fake_conn_deaf, fake_conn_close, fake_client_peer, fake_conn_release, NULL};
 
 /* Clears c and makes it an authenticated connection of user sub with transport tr
  * (fake_conn_quiet_tr or fake_conn_deaf_tr) and a new identity on bus (none when bus is
  * NULL). Borrows all. */
 static inline void fake_conn_init(proto_client_t *c, const proto_transport_t *tr, bus_t *bus,
-                           const char *sub)
+                                  const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->tr = tr;

@@ -2,7 +2,7 @@
  * SQLite store in a fresh temporary file, the local bus (or a test's own), the server's
  * features (app.c) and the home serving the bus with the room ops, no sockets. Started
  * and stopped in the server's order, again on the same database for a restart. Static
- * functions only: each test file is its own program. */
+ * inline functions only: each test file is its own program, and uses what it needs. */
 #ifndef CHORUS_TEST_ROOMS_FIXTURE_H
 #define CHORUS_TEST_ROOMS_FIXTURE_H
 
@@ -61,12 +61,11 @@ static const rooms_feature_use_t rooms_fx_features[] = {{&docs_feature, NULL},
 /* Clears f and names its database chorus-<name>-<pid>.db under $CHORUS_TEST_TMP (or
  * /tmp), removed first. rooms_fx_start will log at level to stderr, take the default
  * options then tune(&f->cfg) when tune is not NULL, and the server's features. */
-static void rooms_fx_init(fx_t *f, const char *name, log_level_t level,
-                          void (*tune)(chorus_config_t *cfg))
+static inline void rooms_fx_init(fx_t *f, const char *name, log_level_t level,
+                                 void (*tune)(chorus_config_t *cfg))
 {
     memset(f, 0, sizeof(*f));
-    snprintf(f->db, sizeof(f->db), "%s/chorus-%s-%ld.db", test_tmp_dir(), name,
-             (long)getpid());
+    snprintf(f->db, sizeof(f->db), "%s/chorus-%s-%ld.db", test_tmp_dir(), name, (long)getpid());
     test_rm_db(f->db);
     f->level = level;
     f->tune = tune;
@@ -78,7 +77,7 @@ static void rooms_fx_init(fx_t *f, const char *name, log_level_t level,
  * options, the store at f->db (kept from an earlier start), bus (taken; NULL: a new
  * local bus), the rooms with f->features, and the home serving the bus with the room
  * ops. Returns rooms_init's result, or -1 when the store did not open. */
-static int rooms_fx_start(fx_t *f, bus_t *bus)
+static inline int rooms_fx_start(fx_t *f, bus_t *bus)
 {
     uv_loop_init(&f->loop);
     log_init(&f->log, f->level, LOG_TEXT, stderr);
@@ -102,7 +101,7 @@ static int rooms_fx_start(fx_t *f, bus_t *bus)
 
 /* Stops everything in the server's order, keeping the database for another start;
  * returns uv_loop_close's result (0: nothing was left open). */
-static int rooms_fx_stop(fx_t *f)
+static inline int rooms_fx_stop(fx_t *f)
 {
     rooms_close(&f->r);
     uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -118,15 +117,15 @@ static int rooms_fx_stop(fx_t *f)
 }
 
 /* rooms_fx_init then rooms_fx_start with a local bus. */
-static int rooms_fx_open(fx_t *f, const char *name, log_level_t level,
-                         void (*tune)(chorus_config_t *cfg))
+static inline int rooms_fx_open(fx_t *f, const char *name, log_level_t level,
+                                void (*tune)(chorus_config_t *cfg))
 {
     rooms_fx_init(f, name, level, tune);
     return rooms_fx_start(f, NULL);
 }
 
 /* rooms_fx_stop, then removes the database; returns rooms_fx_stop's result. */
-static int rooms_fx_close(fx_t *f)
+static inline int rooms_fx_close(fx_t *f)
 {
     int rc = rooms_fx_stop(f);
     test_rm_db(f->db);
