@@ -7,49 +7,11 @@
 #include "util/mem.h"
 #include "test.h"
 
-typedef struct {
-    proto_client_t pc;
-    int frames;
-    cbuf_t *last;     /* a reference to the last frame */
-    bus_sub_t room;   /* its subscription to the room topic */
-    bus_sub_t doc;    /* to the document topic */
-} fake_t;
-
-static void f_send(proto_client_t *pc, cbuf_t *frame)
-{
-    fake_t *c = (fake_t *)pc;
-    c->frames++;
-    cbuf_unref(c->last);
-    c->last = cbuf_ref(frame);
-}
-static void f_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *f_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return NULL;
-}
-static void f_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t f_tr = {f_send, f_close, f_peer, f_release, NULL};
-
-static void fake_init(fake_t *c, bus_t *b, const char *user)
-{
-    memset(c, 0, sizeof(*c));
-    c->pc.tr = &f_tr;
-    c->pc.id = bus_member_next(b);
-    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", user);
-}
-
-static void fake_free(fake_t *c)
-{
-    cbuf_unref(c->last);
-    c->last = NULL;
-}
+/* A client whose transport records the frames it is sent (fake_client.h), with its
+ * subscriptions to the room topic and to the document topic. */
+#define FAKE_CLIENT_EXTRA bus_sub_t room, doc;
+#include "fake_client.h"
+typedef fake_client_t fake_t;
 
 /* 1 when c's last frame is one WebSocket text frame holding exactly json. */
 static int last_is(const fake_t *c, const char *json)
@@ -78,7 +40,7 @@ static void fx_open(fx_t *f, int subscribed)
     bus_topic_init(&f->doc, f->bus);
     static const char *const users[4] = {"ann", "bob", "ann", "cat"};
     for (int i = 0; i < 4; i++) {
-        fake_init(&f->c[i], f->bus, users[i]);
+        fake_client_init(&f->c[i], f->bus, users[i]);
         if (i >= subscribed) continue;
         f->c[i].room.client = &f->c[i].pc;
         f->c[i].room.room = &f->room_marker;
@@ -88,7 +50,7 @@ static void fx_open(fx_t *f, int subscribed)
 
 static void fx_close(fx_t *f)
 {
-    for (int i = 0; i < 4; i++) fake_free(&f->c[i]);
+    for (int i = 0; i < 4; i++) fake_client_free(&f->c[i]);
     bus_free(f->bus);
 }
 
