@@ -106,7 +106,7 @@ fuzz:
 	done
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/test.h tests/unit/*/*.c tests/unit/*/*.h fuzz/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.h tests/unit/*/*.c tests/unit/*/*.h fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

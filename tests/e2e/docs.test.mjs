@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { cpLen, deleteOp, insertOp, ot, OtDoc } from './lib/docs.mjs';
-import { createRoom, mkUser, RoomWs, until } from './lib/rooms.mjs';
+import { closeAll, createRoom, mkUser, openAll, roomWith, RoomWs, until } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { delay, withTimeout } from './lib/util.mjs';
 
@@ -18,17 +18,6 @@ const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
 const EVENT_KEYS = ['author', 'delta', 'doc', 'op', 'opId', 'room', 'version'];
 
 const rnd = (n) => Math.floor(Math.random() * n);
-const openAll = (port, users) => Promise.all(users.map((u) => RoomWs.open(port, u)));
-const closeAll = (clients) => clients.forEach((c) => c?.close());
-
-/** A room created by the first user; every user joined on its own connection. */
-async function roomWith(port, users) {
-  const room = await createRoom(port, users[0], { name: 'docs' });
-  const cs = await openAll(port, users);
-  for (const c of cs) await c.join(room.id);
-  for (const c of cs) c.clear();
-  return { room, cs };
-}
 
 /** A fresh connection's view of the document: {text, version}. */
 async function snapshot(port, user, roomId, doc) {

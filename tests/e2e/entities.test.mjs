@@ -8,25 +8,13 @@ import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { createRoom, mkUser, RoomWs, until } from './lib/rooms.mjs';
+import { closeAll, createRoom, mkUser, roomWith, RoomWs, until } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { delay, withTimeout } from './lib/util.mjs';
 
 const T = { timeout: 20000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
 const ENTITY_KEYS = ['createdAt', 'data', 'id', 'kind', 'owner', 'stateVersion', 'updatedAt', 'version'];
-
-const closeAll = (cs) => cs.forEach((c) => c?.close());
-
-/** A room created by the first user; every user joined on its own connection. */
-async function roomWith(port, users) {
-  const room = await createRoom(port, users[0], { name: 'scene' });
-  const cs = await Promise.all(users.map((u) => RoomWs.open(port, u)));
-  const joins = [];
-  for (const c of cs) joins.push(await c.join(room.id));
-  for (const c of cs) c.clear();
-  return { room, cs, joins };
-}
 
 function assertEntity(e, { locked = false } = {}) {
   const s = JSON.stringify(e);

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { createRoom, joinRest, mkUser, RoomWs } from './lib/rooms.mjs';
+import { closeAll, createRoom, joinRest, mkUser, RoomWs } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
-const closeAll = (cs) => cs.forEach((c) => c?.close());
 
 /** host, owner and other joined on their own connections to a room of host's. */
 async function scene(port, start = 'scene') {

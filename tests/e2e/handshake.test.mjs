@@ -4,25 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
-import { jsonFrame, OP, RawWs } from './lib/rawws.mjs';
+import { jsonFrame, OP, RawWs, upgradeHeaders } from './lib/rawws.mjs';
 import { startServer } from './lib/server.mjs';
 import { JsonWs } from './lib/wsclient.mjs';
 
 const T = { timeout: 15000 };
-const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const SAMPLE_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
-
-const upgradeHeaders = (over = {}) => {
-  const h = {
-    Upgrade: 'websocket',
-    Connection: 'Upgrade',
-    'Sec-WebSocket-Key': SAMPLE_KEY,
-    'Sec-WebSocket-Version': '13',
-    ...over,
-  };
-  for (const k of Object.keys(h)) if (h[k] === undefined) delete h[k];
-  return h;
-};
 
 describe('WebSocket handshake', () => {
   let srv;

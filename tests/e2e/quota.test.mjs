@@ -9,14 +9,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { createRoom, mkUser, RoomWs, until } from './lib/rooms.mjs';
+import { closeAll, createRoom, mkUser, RoomWs, until } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
 const ROW = 64; // STORE_ROW_BYTES: what a row counts on top of its payload
 
-const closeAll = (cs) => cs.forEach((c) => c?.close());
 
 /** Sends messages of about size bytes (in metadata) until one is refused; returns how many went. */
 async function fillWithMessages(c, room, size, max = 1000) {

@@ -9,16 +9,14 @@ import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, mintJwt, nowSec, TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError } from './lib/http.mjs';
-import { assertRoom, createRoom, expectJson, getOk, joinRest, mkUser, RoomWs, until } from './lib/rooms.mjs';
+import {
+  assertRoom, createRoom, del, expectJson, get, getOk, joinRest, mkUser, patch, post, RoomWs, until,
+} from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
 
-const post = (port, user, path, body) => api(port, 'POST', path, { body, token: user?.token });
-const del = (port, user, path) => api(port, 'DELETE', path, { token: user?.token });
-const get = (port, user, path) => api(port, 'GET', path, { token: user?.token });
-const patch = (port, user, path, body) => api(port, 'PATCH', path, { body, token: user?.token });
 
 /** The system messages of a room (as the host sees them). */
 async function systemTexts(port, host, roomId) {

@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { api, FAST_HASH, register, TEST_SECRET, UUID_V4 } from './lib/auth.mjs';
 import { assertJsonError } from './lib/http.mjs';
 import {
-  allMessages, assertMessage, assertParticipant, assertRoom, CODE_ALPHABET, createRoom, expectJson,
-  getOk, joinRest, mkUser, RoomWs, until,
+  allMessages, assertMessage, assertParticipant, assertRoom, CODE_ALPHABET, createRoom, del, expectJson, get,
+  getOk, joinRest, mkUser, patch, post, RoomWs, until,
 } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
@@ -19,10 +19,6 @@ const T = { timeout: 20000 };
 const PUBLIC_URL = 'https://rooms.example.test:8443';
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
 
-const post = (port, user, path, body) => api(port, 'POST', path, { body, token: user?.token });
-const del = (port, user, path) => api(port, 'DELETE', path, { token: user?.token });
-const get = (port, user, path) => api(port, 'GET', path, { token: user?.token });
-const patch = (port, user, path, body) => api(port, 'PATCH', path, { body, token: user?.token });
 
 /** A code from the alphabet that no live room has (6 symbols; collisions are ~1e-9). */
 const unusedCode = () => 'ZZ' + Array.from({ length: 4 }, (_, i) => CODE_ALPHABET[(Date.now() + i * 7) % 32]).join('');

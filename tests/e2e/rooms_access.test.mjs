@@ -7,13 +7,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError } from './lib/http.mjs';
-import { assertRoom, createRoom, expectJson, getOk, joinRest, mkUser, RoomWs } from './lib/rooms.mjs';
+import { assertRoom, createRoom, expectJson, get, getOk, joinRest, mkUser, post, RoomWs } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
-const get = (port, user, path) => api(port, 'GET', path, { token: user?.token });
-const post = (port, user, path, body) => api(port, 'POST', path, { body, token: user?.token });
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 /** A well-formed code that names no room (the alphabet has no I, O, 0, 1; ZZ... is rare). */
 const unknownCode = (room) => (room.roomCode === 'ZZZZZZ' ? 'YYYYYY' : 'ZZZZZZ');

@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import {
-  allMessages, assertMessage, assertParticipant, assertRoom, createRoom, expectJson, getOk, joinRest,
-  mkUser, RoomWs, until,
+  allMessages, assertMessage, assertParticipant, assertRoom, closeAll, createRoom, expectJson, getOk,
+  joinRest, mkUser, openAll, RoomWs, until,
 } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
@@ -22,8 +22,6 @@ const SEAT_GRACE_MS = 500;
 const plain = (m) => JSON.parse(JSON.stringify(m));
 
 /** Opens a connection per user; returns the clients. */
-const openAll = (port, users) => Promise.all(users.map((u) => RoomWs.open(port, u)));
-const closeAll = (clients) => clients.forEach((c) => c?.close());
 
 describe('rooms over WebSocket', () => {
   let srv;

@@ -7,20 +7,13 @@ import { after, before, describe, it } from 'node:test';
 
 import { decodeJwt, FAST_HASH, mintJwt, nowSec, register, TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError, fetchOnce } from './lib/http.mjs';
+import { upgradeHeaders } from './lib/rawws.mjs';
 import { makeTempDir, runCli, startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
 import { assertErrorReply, JsonWs } from './lib/wsclient.mjs';
 
 const T = { timeout: 20000 };
 const AUTH_TIMEOUT_MS = 500;
-
-const upgradeHeaders = (extra = {}) => ({
-  Upgrade: 'websocket',
-  Connection: 'Upgrade',
-  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-  'Sec-WebSocket-Version': '13',
-  ...extra,
-});
 
 /** Sends auth with a fresh ref and returns the reply. */
 const auth = (c, token) => c.call('auth', { token });

@@ -2,10 +2,12 @@
 #ifndef CHORUS_TEST_H
 #define CHORUS_TEST_H
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int test_failures;
 static int test_count;
@@ -56,6 +58,15 @@ static int test_count;
         fprintf(stderr, "%s %s\n", test_failures == before_ ? "ok  " : "FAIL",  \
                 #fn);                                                           \
     } while (0)
+
+/* The directory for a test's files: $CHORUS_TEST_TMP (made when missing), else /tmp. */
+static inline const char *test_tmp_dir(void)
+{
+    const char *dir = getenv("CHORUS_TEST_TMP");
+    if (!dir || !*dir) dir = "/tmp";
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
+    return dir;
+}
 
 /* Removes an SQLite database file and its WAL companions (-wal, -shm). */
 static inline void test_rm_db(const char *path)

@@ -15,6 +15,22 @@ export function acceptFor(key) {
   return createHash('sha1').update(key + GUID).digest('base64');
 }
 
+/** RFC 6455's sample key (section 1.3). */
+export const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** The headers of a valid upgrade request, with over's on top (an undefined one is left out). */
+export function upgradeHeaders(over = {}) {
+  const h = {
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Key': SAMPLE_KEY,
+    'Sec-WebSocket-Version': '13',
+    ...over,
+  };
+  for (const k of Object.keys(h)) if (h[k] === undefined) delete h[k];
+  return h;
+}
+
 const toBuf = (p) => (p === undefined ? Buffer.alloc(0) : Buffer.isBuffer(p) ? p : Buffer.from(p));
 
 /**

@@ -283,6 +283,31 @@ export class RoomWs {
   }
 }
 
+/** Opens a connection per user; returns the clients, in the users' order. */
+export const openAll = (port, users) => Promise.all(users.map((u) => RoomWs.open(port, u)));
+
+/** Closes every client (a missing one is skipped). */
+export const closeAll = (clients) => clients.forEach((c) => c?.close());
+
+/**
+ * A room created by the first user, every user joined on its own connection, in order;
+ * returns {room, cs, joins}: the clients (their kept events cleared) and their join replies.
+ */
+export async function roomWith(port, users, name = 'Room') {
+  const room = await createRoom(port, users[0], { name });
+  const cs = await openAll(port, users);
+  const joins = [];
+  for (const c of cs) joins.push(await c.join(room.id));
+  for (const c of cs) c.clear();
+  return { room, cs, joins };
+}
+
+/** REST as user (its token; none without a user): the response, whatever its status. */
+export const get = (port, user, path) => api(port, 'GET', path, { token: user?.token });
+export const post = (port, user, path, body) => api(port, 'POST', path, { body, token: user?.token });
+export const patch = (port, user, path, body) => api(port, 'PATCH', path, { body, token: user?.token });
+export const del = (port, user, path) => api(port, 'DELETE', path, { token: user?.token });
+
 /** Polls fn until it returns a truthy value; rejects after ms. */
 export async function until(fn, ms, label, every = 50) {
   const deadline = Date.now() + ms;

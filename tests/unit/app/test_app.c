@@ -2,6 +2,7 @@
  * SQLite store in its own directory, keep their rooms apart, survive a restart apart,
  * and close and free cleanly (the loop closes with nothing left open). */
 #include "test.h"
+#include "test_loop.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -25,10 +26,8 @@ typedef struct {
 static int ctx_setup(ctx_t *x, const char *name)
 {
     memset(x, 0, sizeof(*x));
-    const char *tmp = getenv("CHORUS_TEST_TMP");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) tmp = "/tmp";
-    snprintf(x->dir, sizeof(x->dir), "%s/chorus-app-%ld-%s", tmp, (long)getpid(), name);
+    snprintf(x->dir, sizeof(x->dir), "%s/chorus-app-%ld-%s", test_tmp_dir(), (long)getpid(),
+             name);
     if (mkdir(x->dir, 0700) != 0 && errno != EEXIST) return -1;
     snprintf(x->db, sizeof(x->db), "%s/chorus.db", x->dir);
     test_rm_db(x->db);
@@ -72,26 +71,6 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
     o->result = result;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or about 5 s went by (the rooms' timers do not keep
- * the loop alive by themselves: a referenced timer does meanwhile). Returns *flag. */
-static int run_until(uv_loop_t *loop, const int *flag)
-{
-    uv_timer_t keep;
-    uv_timer_init(loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_now(loop) + 5000;
-    while (!*flag && uv_now(loop) < end)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 /* Creates a room named name hosted by host in a through the domain API; writes its id
  * and code. Returns 0 or -1. */
 static int create_room(uv_loop_t *loop, app_t *a, const char *host, const char *name,
@@ -105,7 +84,7 @@ static int create_room(uv_loop_t *loop, app_t *a, const char *host, const char *
     outcome_t o = {0};
     rooms_create(&a->rooms, &h, body, on_done, &o);
     json_decref(body);
-    if (!run_until(loop, &o.done) || !o.result) return -1;
+    if (!test_run_until(loop, &o.done, 5000) || !o.result) return -1;
     json_t *room = json_object_get(o.result, "room");
     const char *rid = json_string_value(json_object_get(room, "id"));
     const char *rcode = json_string_value(json_object_get(room, "roomCode"));

@@ -1,17 +1,17 @@
 /* rooms_fixture.h: the rooms as the server runs them, for the domain unit tests: a loop, a
- * SQLite store in a fresh temporary file, the local bus and the server's features (app.c),
- * no sockets. Opened and closed in the server's order. Static functions only: each test
- * file is its own program. */
+ * SQLite store in a fresh temporary file, the local bus (or a test's own), the server's
+ * features (app.c) and the home serving the bus with the room ops, no sockets. Started
+ * and stopped in the server's order, again on the same database for a restart. Static
+ * inline functions only: each test file is its own program, and uses what it needs. */
 #ifndef CHORUS_TEST_ROOMS_FIXTURE_H
 #define CHORUS_TEST_ROOMS_FIXTURE_H
 
 #include "test.h"
+#include "test_loop.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -19,6 +19,7 @@
 #include "bus/bus.h"
 #include "domain/docs.h"
 #include "domain/entities.h"
+#include "domain/home.h"
 #include "domain/rooms.h"
 #include "proto/proto.h"
 #include "store/store.h"
@@ -27,59 +28,107 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+/* The type of f->bus: a test with a bus of its own (whose first member is its bus_t)
+ * defines ROOMS_FX_BUS_T as that type before including this header. Members a test
+ * keeps beside the fixture go in ROOMS_FX_EXTRA (member declarations) the same way. */
+#ifndef ROOMS_FX_BUS_T
+#define ROOMS_FX_BUS_T bus_t
+#endif
+#ifndef ROOMS_FX_EXTRA
+#define ROOMS_FX_EXTRA
+#endif
+
 typedef struct {
     uv_loop_t loop;
     log_t log;
     chorus_config_t cfg;
     store_t *store;
-    bus_t *bus;
+    ROOMS_FX_BUS_T *bus;
     rooms_t r;
+    home_t home;
     char db[512];
+    /* What rooms_fx_start uses; rooms_fx_init sets them, a test may change them. */
+    log_level_t level;
+    void (*tune)(chorus_config_t *cfg);
+    const rooms_feature_use_t *features; /* borrowed for rooms_fx_start (rooms_init copies) */
+    size_t nfeatures;
+    ROOMS_FX_EXTRA
 } fx_t;
 
-/* Opens f: the database chorus-<name>-<pid>.db under $CHORUS_TEST_TMP (or /tmp), removed
- * first; logs at level to stderr; the default options, then tune(&f->cfg) when tune is not
- * NULL; the store, the local bus and the rooms with the server's features (documents,
- * entities), so that leaving and disconnecting run their hooks. Returns rooms_init's
- * result, or -1 when the store did not open. */
-static int rooms_fx_open(fx_t *f, const char *name, log_level_t level,
-                         void (*tune)(chorus_config_t *cfg))
+/* The server's features (app.c): leaving and disconnecting run their hooks. */
+static const rooms_feature_use_t rooms_fx_features[] = {{&docs_feature, NULL},
+                                                        {&entities_feature, NULL}};
+
+/* Clears f and names its database chorus-<name>-<pid>.db under $CHORUS_TEST_TMP (or
+ * /tmp), removed first. rooms_fx_start will log at level to stderr, take the default
+ * options then tune(&f->cfg) when tune is not NULL, and the server's features. */
+static inline void rooms_fx_init(fx_t *f, const char *name, log_level_t level,
+                                 void (*tune)(chorus_config_t *cfg))
 {
     memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-%s-%ld.db", dir, name, (long)getpid());
+    snprintf(f->db, sizeof(f->db), "%s/chorus-%s-%ld.db", test_tmp_dir(), name, (long)getpid());
     test_rm_db(f->db);
+    f->level = level;
+    f->tune = tune;
+    f->features = rooms_fx_features;
+    f->nfeatures = CH_ARRAY_LEN(rooms_fx_features);
+}
+
+/* Starts what rooms_fx_init prepared, as the server does: the loop, the log, the
+ * options, the store at f->db (kept from an earlier start), bus (taken; NULL: a new
+ * local bus), the rooms with f->features, and the home serving the bus with the room
+ * ops. Returns rooms_init's result, or -1 when the store did not open. */
+static inline int rooms_fx_start(fx_t *f, bus_t *bus)
+{
     uv_loop_init(&f->loop);
-    log_init(&f->log, level, LOG_TEXT, stderr);
+    log_init(&f->log, f->level, LOG_TEXT, stderr);
     config_defaults(&f->cfg);
-    if (tune) tune(&f->cfg);
+    if (f->tune) f->tune(&f->cfg);
     char err[256];
     f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
     if (!f->store) {
         fprintf(stderr, "store_open: %s\n", err);
+        bus_free(bus);
         return -1;
     }
-    f->bus = bus_local_new(0, &proto_bus_rcv_ops);
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                      CH_ARRAY_LEN(features));
+    f->bus = (ROOMS_FX_BUS_T *)(bus ? bus : bus_local_new(0, &proto_bus_rcv_ops));
+    int rc = rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, (bus_t *)f->bus,
+                        f->features, f->nfeatures);
+    if (rc != 0) return rc;
+    home_init(&f->home, &f->r, (bus_t *)f->bus);
+    home_rooms_register(&f->home);
+    return 0;
 }
 
-/* Closes everything as the server does, removes the database and returns uv_loop_close's
- * result (0: nothing was left open). */
-static int rooms_fx_close(fx_t *f)
+/* Stops everything in the server's order, keeping the database for another start;
+ * returns uv_loop_close's result (0: nothing was left open). */
+static inline int rooms_fx_stop(fx_t *f)
 {
     rooms_close(&f->r);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     store_close(f->store);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     rooms_free(&f->r);
-    bus_free(f->bus);
+    home_free(&f->home);
+    bus_free((bus_t *)f->bus);
+    f->bus = NULL;
     int rc = uv_loop_close(&f->loop);
     config_free(&f->cfg);
+    return rc;
+}
+
+/* rooms_fx_init then rooms_fx_start with a local bus. */
+static inline int rooms_fx_open(fx_t *f, const char *name, log_level_t level,
+                                void (*tune)(chorus_config_t *cfg))
+{
+    rooms_fx_init(f, name, level, tune);
+    return rooms_fx_start(f, NULL);
+}
+
+/* rooms_fx_stop, then removes the database; returns rooms_fx_stop's result. */
+static inline int rooms_fx_close(fx_t *f)
+{
+    int rc = rooms_fx_stop(f);
     test_rm_db(f->db);
     return rc;
 }

@@ -5,6 +5,7 @@
  * order, the sender none of its own), a duplicate opId, a base too old or ahead, a reload
  * from the store (snapshot and window) after the document was unloaded, the op log. */
 #include "test.h"
+#include "fake_client.h"
 #include "rooms_fixture.h"
 
 #include <errno.h>
@@ -37,82 +38,19 @@ static int fx_open(fx_t *f)
     return rooms_fx_open(f, "docs", LOG_WARN, tune);
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or 5 s went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + 5000ull * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(1000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
-/* A reader: a connection whose frames are decoded and kept. */
-#define FRAMES_MAX 16
-
-typedef struct {
-    proto_client_t pc;
-    int n;
-    json_t *frames[FRAMES_MAX];
-} reader_t;
-
-static void r_send(proto_client_t *pc, cbuf_t *frame)
-{
-    reader_t *c = (reader_t *)pc;
-    const uint8_t *p = frame->data + frame->off;
-    size_t hdr = p[1] == 126 ? 4 : 2; /* the events here are shorter than 64 KiB */
-    if (c->n < FRAMES_MAX)
-        c->frames[c->n] = json_loadb((const char *)p + hdr, frame->len - hdr, 0, NULL);
-    c->n++;
-}
-static void r_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *r_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return NULL;
-}
-static void r_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t r_tr = {r_send, r_close, r_peer, r_release, NULL};
-
-static void reader_init(reader_t *c, bus_t *bus, const char *sub)
-{
-    memset(c, 0, sizeof(*c));
-    c->pc.tr = &r_tr;
-    c->pc.rcv.id = bus_member_next(bus);
-    c->pc.authed = 1;
-    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
-}
-
-static void reader_free(reader_t *c)
+/* Unsubscribes reader c from its documents and drops what it recorded. */
+static void reader_free(fake_client_t *c)
 {
     while (c->pc.rcv.doc_subs) docs_unsubscribe(c->pc.rcv.doc_subs);
-    for (int i = 0; i < c->n && i < FRAMES_MAX; i++) json_decref(c->frames[i]);
-    c->n = 0;
+    fake_client_free(c);
 }
 
 /* 1 when c's frame i is the doc_op event of version v by author with delta (JSON text). */
-static int event_is(const reader_t *c, int i, const char *room, int64_t v, const char *author,
-                    const char *delta)
+static int event_is(const fake_client_t *c, int i, const char *room, int64_t v,
+                    const char *author, const char *delta)
 {
-    if (i >= c->n || i >= FRAMES_MAX || !c->frames[i]) return 0;
-    json_t *ev = c->frames[i];
+    json_t *ev = fake_client_frame(c, i);
+    if (!ev) return 0;
     char *d = json_dumps(json_object_get(ev, "delta"), JSON_COMPACT | JSON_ENCODE_ANY);
     int ok = d && strcmp(d, delta) == 0 &&
              strcmp(json_string_value(json_object_get(ev, "op")), "doc_op") == 0 &&
@@ -168,7 +106,7 @@ static room_t *make_room(fx_t *f)
     outcome_t *po = &o;
     rooms_create(&f->r, &h, body, on_done, &po);
     json_decref(body);
-    if (!run_until(f, &o.done) || o.kind) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || o.kind) return NULL;
     const char *id =
         json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
     room_t *room = id ? rooms_get(&f->r, id) : NULL;
@@ -192,13 +130,13 @@ static doc_t *open_doc(fx_t *f, room_t *room, proto_client_t *c, int *loaded_now
     }
     outcome_t o = {.reader = c};
     *(outcome_t **)wait = &o;
-    if (!run_until(f, &o.done) || o.kind) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || o.kind) return NULL;
     return o.doc;
 }
 
 /* Submits delta (JSON text) on base as user from connection c; returns 0 with *o waiting
  * for the store, or the synchronous error kind with *e. */
-static int submit(fx_t *f, doc_t *d, reader_t *c, int64_t base, const char *delta,
+static int submit(fx_t *f, doc_t *d, fake_client_t *c, int64_t base, const char *delta,
                   const char *op_id, outcome_t *o, docs_err_t *e)
 {
     json_t *j = json_loads(delta, JSON_DECODE_ANY, NULL);
@@ -215,7 +153,7 @@ static int submit(fx_t *f, doc_t *d, reader_t *c, int64_t base, const char *delt
 /* The version in an op's result, after waiting for it; -1 on error. */
 static int64_t version_of(fx_t *f, outcome_t *o, int *duplicate)
 {
-    if (!run_until(f, &o->done) || o->kind) return -1;
+    if (!test_run_until(&f->loop, &o->done, 5000) || o->kind) return -1;
     int64_t v = json_integer_value(json_object_get(o->result, "version"));
     *duplicate = json_is_true(json_object_get(o->result, "duplicate"));
     json_decref(o->result);
@@ -236,10 +174,10 @@ static void test_docs_domain(void)
     ASSERT_EQ(fx_open(&f), 0);
     room_t *room = make_room(&f);
     ASSERT_TRUE(room != NULL);
-    reader_t ann, bob, cat;
-    reader_init(&ann, f.bus, "ann");
-    reader_init(&bob, f.bus, "bob");
-    reader_init(&cat, f.bus, "cat");
+    fake_client_t ann, bob, cat;
+    fake_client_init(&ann, f.bus, "ann");
+    fake_client_init(&bob, f.bus, "bob");
+    fake_client_init(&cat, f.bus, "cat");
     int loaded = 0;
     doc_t *d = open_doc(&f, room, &ann.pc, &loaded);
     ASSERT_TRUE(d != NULL);
@@ -260,9 +198,9 @@ static void test_docs_domain(void)
     ASSERT_TRUE(!dup);
     ASSERT_TRUE(text_is(d, "hello"));
     ASSERT_EQ(room->last_activity, 1700000000000);
-    ASSERT_EQ(ann.n, 0); /* the sender is skipped */
-    ASSERT_EQ(bob.n, 1);
-    ASSERT_EQ(cat.n, 1);
+    ASSERT_EQ(ann.frames, 0); /* the sender is skipped */
+    ASSERT_EQ(bob.frames, 1);
+    ASSERT_EQ(cat.frames, 1);
     ASSERT_TRUE(event_is(&bob, 0, room->id, 1, "ann", "[\"hello\"]"));
 
     /* Two members' ops on the same version, both before the store answers: the second is
@@ -272,11 +210,11 @@ static void test_docs_domain(void)
     ASSERT_TRUE(text_is(d, "> hello!"));
     ASSERT_EQ(version_of(&f, &o1, &dup), 2);
     ASSERT_EQ(version_of(&f, &o2, &dup), 3);
-    ASSERT_EQ(ann.n, 1);
+    ASSERT_EQ(ann.frames, 1);
     ASSERT_TRUE(event_is(&ann, 0, room->id, 3, "bob", "[7,\"!\"]"));
-    ASSERT_EQ(bob.n, 2);
+    ASSERT_EQ(bob.frames, 2);
     ASSERT_TRUE(event_is(&bob, 1, room->id, 2, "ann", "[\"> \"]"));
-    ASSERT_EQ(cat.n, 3);
+    ASSERT_EQ(cat.frames, 3);
     ASSERT_TRUE(event_is(&cat, 1, room->id, 2, "ann", "[\"> \"]"));
     ASSERT_TRUE(event_is(&cat, 2, room->id, 3, "bob", "[7,\"!\"]"));
 
@@ -285,7 +223,7 @@ static void test_docs_domain(void)
     ASSERT_EQ(version_of(&f, &o1, &dup), 2);
     ASSERT_TRUE(dup);
     ASSERT_EQ(d->version, 3);
-    ASSERT_EQ(cat.n, 3);
+    ASSERT_EQ(cat.frames, 3);
 
     /* A base ahead of the document, then one older than the window (3 ops). */
     ASSERT_EQ(submit(&f, d, &ann, 9, "[\"x\"]", "", &o1, &e), ROOMS_E_INVALID);
@@ -299,7 +237,7 @@ static void test_docs_domain(void)
     ASSERT_EQ(submit(&f, d, &ann, 1, "[\"x\"]", "a4", &o1, &e), ROOMS_E_CONFLICT);
     ASSERT_STREQ(e.err.code, "version_too_old");
     ASSERT_EQ(d->version, 5);
-    ASSERT_EQ(cat.n, 5);
+    ASSERT_EQ(cat.frames, 5);
     ASSERT_TRUE(event_is(&cat, 4, room->id, 5, "bob", "[5,\"*\"]"));
 
     /* Nobody has it open: it is unloaded; opening it again reads the snapshot and the
@@ -322,13 +260,13 @@ static void test_docs_domain(void)
     ASSERT_EQ(submit(&f, d, &bob, 3, "[\"<\"]", "b3", &o2, &e), 0);
     ASSERT_EQ(version_of(&f, &o2, &dup), 7);
     ASSERT_TRUE(text_is(d, "<h#ello*!"));
-    ASSERT_EQ(cat.n, 2);
+    ASSERT_EQ(cat.frames, 2);
     ASSERT_TRUE(event_is(&cat, 1, room->id, 7, "bob", "[\"<\"]"));
 
     /* The op log after version 5, as stored. */
     memset(&o1, 0, sizeof(o1));
     *(outcome_t **)docs_ops_range(&f.r, room, "d1", 5, on_done, sizeof(outcome_t *)) = &o1;
-    ASSERT_TRUE(run_until(&f, &o1.done));
+    ASSERT_TRUE(test_run_until(&f.loop, &o1.done, 5000));
     ASSERT_EQ(o1.kind, ROOMS_OK);
     char *ops = json_dumps(o1.result, JSON_COMPACT);
     json_decref(o1.result);

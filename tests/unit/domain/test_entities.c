@@ -4,6 +4,7 @@
  * events in stateVersion order even when commits come later (the room's outbox), a lock
  * refusing another member, and a lock's expiry with the time passed in. */
 #include "test.h"
+#include "fake_client.h"
 #include "rooms_fixture.h"
 
 #include <errno.h>
@@ -28,72 +29,6 @@ static int fx_open(fx_t *f)
     return rooms_fx_open(f, "entities", LOG_WARN, NULL);
 }
 
-/* A connection as the bus sees it: every frame it is sent, decoded. */
-#define FRAMES_MAX 32
-typedef struct {
-    proto_client_t pc;
-    json_t *frames[FRAMES_MAX];
-    int nframes;
-} tclient_t;
-
-static void t_send(proto_client_t *pc, cbuf_t *frame)
-{
-    tclient_t *c = (tclient_t *)pc;
-    const uint8_t *p = frame->data + frame->off;
-    size_t head = 2, len = p[1] & 0x7f;
-    if (len == 126) {
-        len = (size_t)p[2] << 8 | p[3];
-        head = 4;
-    } else if (len == 127) {
-        len = 0;
-        for (int i = 2; i < 10; i++)
-            len = len << 8 | p[i];
-        head = 10;
-    }
-    if (p[0] != 0x81 || head + len != frame->len || c->nframes == FRAMES_MAX) {
-        c->nframes = FRAMES_MAX + 1; /* noticed by the checks */
-        return;
-    }
-    c->frames[c->nframes++] = json_loadb((const char *)p + head, len, 0, NULL);
-}
-static void t_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *t_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return "127.0.0.1";
-}
-static void t_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
-
-static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
-{
-    memset(c, 0, sizeof(*c));
-    c->pc.tr = &t_tr;
-    c->pc.rcv.id = bus_member_next(bus);
-    c->pc.authed = 1;
-    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
-}
-
-/* Forgets c's frames. */
-static void tclient_clear(tclient_t *c)
-{
-    for (int i = 0; i < c->nframes && i < FRAMES_MAX; i++)
-        json_decref(c->frames[i]);
-    c->nframes = 0;
-}
-
-/* The frame i of c, or NULL. */
-static json_t *frame(const tclient_t *c, int i)
-{
-    return i < c->nframes && i < FRAMES_MAX ? c->frames[i] : NULL;
-}
-
 static const char *str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -105,7 +40,7 @@ static json_int_t num(const json_t *obj, const char *key)
 }
 
 /* The caller c at monotonic time now_ms. */
-static entities_caller_t as(const tclient_t *c, const room_t *room, uint64_t now_ms)
+static entities_caller_t as(const fake_client_t *c, const room_t *room, uint64_t now_ms)
 {
     return (entities_caller_t){.member = c->pc.rcv.id,
                                .user = c->pc.user.sub,
@@ -151,27 +86,6 @@ static void change_init(change_t *c)
     c->req.data = c;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(1000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 static auth_claims_t user(const char *sub)
 {
     auth_claims_t u;
@@ -181,14 +95,14 @@ static auth_claims_t user(const char *sub)
 }
 
 /* A room hosted by "host" that ann and bob joined, with a connection of each subscribed. */
-static room_t *make_room(fx_t *f, tclient_t *ann, tclient_t *bob)
+static room_t *make_room(fx_t *f, fake_client_t *ann, fake_client_t *bob)
 {
     auth_claims_t h = user("host");
     json_t *body = json_pack("{s:s}", "name", "scene");
     outcome_t o = {0};
     rooms_create(&f->r, &h, body, on_done, &o);
     json_decref(body);
-    if (!run_until(f, &o.done, 5000) || o.status) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || o.status) return NULL;
     room_t *room = rooms_get(
         &f->r, json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
     json_decref(o.result);
@@ -197,25 +111,25 @@ static room_t *make_room(fx_t *f, tclient_t *ann, tclient_t *bob)
         auth_claims_t u = user(subs[i]);
         outcome_t j = {0};
         rooms_join(&f->r, room, &u, NULL, on_done, &j);
-        if (!run_until(f, &j.done, 5000) || j.status) room = NULL;
+        if (!test_run_until(&f->loop, &j.done, 5000) || j.status) room = NULL;
         json_decref(j.result);
     }
     if (!room) return NULL;
-    tclient_init(ann, f->bus, "ann");
-    tclient_init(bob, f->bus, "bob");
+    fake_client_init(ann, f->bus, "ann");
+    fake_client_init(bob, f->bus, "bob");
     rooms_subscribe(&f->r, room, &ann->pc.rcv);
     rooms_subscribe(&f->r, room, &bob->pc.rcv);
-    tclient_clear(ann);
-    tclient_clear(bob);
+    fake_client_clear(ann);
+    fake_client_clear(bob);
     return room;
 }
 
-static void drop_clients(fx_t *f, tclient_t *ann, tclient_t *bob)
+static void drop_clients(fx_t *f, fake_client_t *ann, fake_client_t *bob)
 {
     rooms_client_gone(&f->r, &ann->pc.rcv);
     rooms_client_gone(&f->r, &bob->pc.rcv);
-    tclient_clear(ann);
-    tclient_clear(bob);
+    fake_client_clear(ann);
+    fake_client_clear(bob);
 }
 
 /* ---- tests ---- */
@@ -224,7 +138,7 @@ static void test_create_and_conflict(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    tclient_t ann, bob;
+    fake_client_t ann, bob;
     room_t *room = make_room(&f, &ann, &bob);
     ASSERT_TRUE(room != NULL);
     uint64_t now = uv_now(&f.loop);
@@ -241,8 +155,8 @@ static void test_create_and_conflict(void)
               0);
     json_decref(data);
     ASSERT_EQ(c.o.done, 0); /* never from inside the call */
-    ASSERT_EQ(bob.nframes, 0); /* the event waits for the commit */
-    ASSERT_TRUE(run_until(&f, &c.o.done, 5000));
+    ASSERT_EQ(bob.frames, 0); /* the event waits for the commit */
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
     ASSERT_EQ(c.o.done, 1);
     ASSERT_EQ(c.o.status, 0);
     json_t *ent = json_object_get(c.o.result, "entity");
@@ -251,12 +165,12 @@ static void test_create_and_conflict(void)
     ASSERT_EQ(num(json_object_get(ent, "data"), "x"), 1);
     json_decref(c.o.result);
     ASSERT_EQ(room->state_version, v0 + 1);
-    ASSERT_EQ(bob.nframes, 1);
-    ASSERT_STREQ(str(frame(&bob, 0), "op"), "entity");
-    ASSERT_STREQ(str(frame(&bob, 0), "action"), "create");
-    ASSERT_STREQ(str(frame(&bob, 0), "by"), "ann");
-    ASSERT_EQ(num(frame(&bob, 0), "stateVersion"), v0 + 1);
-    ASSERT_EQ(ann.nframes, 0);
+    ASSERT_EQ(bob.frames, 1);
+    ASSERT_STREQ(str(fake_client_frame(&bob, 0), "op"), "entity");
+    ASSERT_STREQ(str(fake_client_frame(&bob, 0), "action"), "create");
+    ASSERT_STREQ(str(fake_client_frame(&bob, 0), "by"), "ann");
+    ASSERT_EQ(num(fake_client_frame(&bob, 0), "stateVersion"), v0 + 1);
+    ASSERT_EQ(ann.frames, 0);
 
     /* The same id again: exists, with the entity. */
     change_init(&c);
@@ -272,7 +186,7 @@ static void test_create_and_conflict(void)
     json_t *patch = json_pack("{s:i}", "x", 2);
     change_init(&c);
     ASSERT_EQ(entities_update(&f.r, room, e, &a, patch, 1, -1, &c.req, on_change, &err), 0);
-    ASSERT_TRUE(run_until(&f, &c.o.done, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
     ASSERT_EQ(c.o.status, 0);
     ASSERT_EQ(num(json_object_get(c.o.result, "entity"), "version"), 2);
     json_decref(c.o.result);
@@ -289,10 +203,10 @@ static void test_create_and_conflict(void)
     ASSERT_EQ(err.entity->version, 2);
     ASSERT_EQ(json_integer_value(json_object_get(e->data, "x")), 2);
     ASSERT_EQ(room->state_version, v);
-    run_until(&f, &c.o.done, 50);
+    test_run_until(&f.loop, &c.o.done, 50);
     ASSERT_EQ(c.o.done, 0); /* a refusal does not complete */
-    ASSERT_EQ(bob.nframes, 2); /* create, ann's update */
-    ASSERT_EQ(ann.nframes, 0);
+    ASSERT_EQ(bob.frames, 2); /* create, ann's update */
+    ASSERT_EQ(ann.frames, 0);
 
     /* A missing patch is a validation error naming it. */
     change_init(&c);
@@ -309,7 +223,7 @@ static void test_events_in_version_order(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    tclient_t ann, bob;
+    fake_client_t ann, bob;
     room_t *room = make_room(&f, &ann, &bob);
     ASSERT_TRUE(room != NULL);
     entities_caller_t a = as(&ann, room, uv_now(&f.loop));
@@ -321,11 +235,11 @@ static void test_events_in_version_order(void)
               0);
     ASSERT_EQ(entities_create(&f.r, room, &a, "b", "shape", NULL, -1, &c2.req, on_change, &err),
               0);
-    ASSERT_TRUE(run_until(&f, &c2.o.done, 5000));
-    ASSERT_TRUE(run_until(&f, &c1.o.done, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &c2.o.done, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &c1.o.done, 5000));
     json_decref(c1.o.result);
     json_decref(c2.o.result);
-    tclient_clear(&bob);
+    fake_client_clear(&bob);
     int64_t v = room->state_version;
 
     /* A durable update of a (v+1, waits for its commit), a state patch by the host (v+2,
@@ -349,17 +263,17 @@ static void test_events_in_version_order(void)
     json_decref(p2);
     json_decref(ps);
     ASSERT_EQ(room->state_version, v + 3);
-    ASSERT_EQ(bob.nframes, 0); /* the transient change waits behind the durable ones */
-    ASSERT_TRUE(run_until(&f, &c1.o.done, 5000));
-    ASSERT_TRUE(run_until(&f, &os.done, 5000));
+    ASSERT_EQ(bob.frames, 0); /* the transient change waits behind the durable ones */
+    ASSERT_TRUE(test_run_until(&f.loop, &c1.o.done, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &os.done, 5000));
     json_decref(c1.o.result);
     json_decref(os.result);
     /* Whatever else the room says (a state change's message), its versioned events come
      * in order: entity a, state, entity b. */
     int64_t seen[3];
     int n = 0;
-    for (int i = 0; i < bob.nframes && n < 3; i++) {
-        json_t *fr = frame(&bob, i);
+    for (int i = 0; i < bob.frames && n < 3; i++) {
+        json_t *fr = fake_client_frame(&bob, i);
         const char *op = str(fr, "op");
         if (op && (!strcmp(op, "entity") || !strcmp(op, "state")))
             seen[n++] = num(fr, "stateVersion");
@@ -373,8 +287,8 @@ static void test_events_in_version_order(void)
     ASSERT_EQ(seen[1], v + 2);
     ASSERT_EQ(seen[2], v + 3);
     /* ann sent both entity changes: she got only the state event. */
-    for (int i = 0; i < ann.nframes; i++)
-        ASSERT_TRUE(strcmp(str(frame(&ann, i), "op"), "entity") != 0);
+    for (int i = 0; i < ann.frames; i++)
+        ASSERT_TRUE(strcmp(str(fake_client_frame(&ann, i), "op"), "entity") != 0);
 
     drop_clients(&f, &ann, &bob);
     ASSERT_EQ(rooms_fx_close(&f), 0);
@@ -384,7 +298,7 @@ static void test_lock_and_expiry(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    tclient_t ann, bob;
+    fake_client_t ann, bob;
     room_t *room = make_room(&f, &ann, &bob);
     ASSERT_TRUE(room != NULL);
     uint64_t t0 = uv_now(&f.loop);
@@ -394,9 +308,9 @@ static void test_lock_and_expiry(void)
     change_init(&c);
     ASSERT_EQ(entities_create(&f.r, room, &a, "box", "shape", NULL, -1, &c.req, on_change, &err),
               0);
-    ASSERT_TRUE(run_until(&f, &c.o.done, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
     json_decref(c.o.result);
-    tclient_clear(&bob);
+    fake_client_clear(&bob);
     entity_t *e = entities_get(room, "box");
 
     /* ann locks it for 5 s: bob hears it; ann is answered. */
@@ -405,9 +319,9 @@ static void test_lock_and_expiry(void)
     ASSERT_STREQ(str(res, "id"), "box");
     ASSERT_STREQ(str(json_object_get(res, "lock"), "userId"), "ann");
     json_decref(res);
-    ASSERT_EQ(bob.nframes, 1);
-    ASSERT_STREQ(str(frame(&bob, 0), "op"), "entity_lock");
-    ASSERT_EQ(ann.nframes, 0);
+    ASSERT_EQ(bob.frames, 1);
+    ASSERT_STREQ(str(fake_client_frame(&bob, 0), "op"), "entity_lock");
+    ASSERT_EQ(ann.frames, 0);
 
     /* bob can neither lock nor change it, nor unlock it without being the host. */
     ASSERT_EQ(entities_lock(&f.r, room, e, &b, -1, &err, &res), ROOMS_E_CONFLICT);
@@ -426,17 +340,17 @@ static void test_lock_and_expiry(void)
     ASSERT_STREQ(err.err.field, "ttl");
 
     /* The tick before the lock's end keeps it; at its end, everyone hears it expired. */
-    tclient_clear(&bob);
+    fake_client_clear(&bob);
     entities_tick(room, t0 + 4999);
     ASSERT_TRUE(e->lock != NULL);
-    ASSERT_EQ(bob.nframes, 0);
+    ASSERT_EQ(bob.frames, 0);
     entities_tick(room, t0 + 5000);
     ASSERT_TRUE(e->lock == NULL);
     ASSERT_EQ(room->nlocks, 0);
-    const tclient_t *both[2] = {&ann, &bob};
+    const fake_client_t *both[2] = {&ann, &bob};
     for (int i = 0; i < 2; i++) {
-        ASSERT_EQ(both[i]->nframes, 1);
-        json_t *fr = frame(both[i], 0);
+        ASSERT_EQ(both[i]->frames, 1);
+        json_t *fr = fake_client_frame(both[i], 0);
         ASSERT_STREQ(str(fr, "op"), "entity_unlock");
         ASSERT_STREQ(str(fr, "room"), room->id);
         ASSERT_STREQ(str(fr, "id"), "box");
@@ -448,7 +362,7 @@ static void test_lock_and_expiry(void)
     change_init(&c);
     ASSERT_EQ(entities_update(&f.r, room, e, &b, patch, -1, -1, &c.req, on_change, &err), 0);
     json_decref(patch);
-    ASSERT_TRUE(run_until(&f, &c.o.done, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
     ASSERT_EQ(c.o.status, 0);
     json_decref(c.o.result);
 

@@ -6,6 +6,8 @@
  * member's side (proto_rooms.c) through an application context: the frames a client gets
  * back, and a client that goes away before its answer. */
 #include "test.h"
+#include "fake_client.h"
+#include "rooms_fixture.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,115 +28,9 @@
 
 /* ---- fixtures ---- */
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    bus_t *bus;
-    rooms_t r;
-    home_t home;
-    char db[512];
-} fx_t;
-
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-home-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    uv_loop_init(&f->loop);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = bus_local_new(0, &proto_bus_rcv_ops);
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    if (rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                   CH_ARRAY_LEN(features)) != 0)
-        return -1;
-    home_init(&f->home, &f->r, f->bus);
-    home_rooms_register(&f->home);
-    return 0;
-}
-
-/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
-static int fx_close(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    home_free(&f->home);
-    bus_free(f->bus);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
-}
-
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(2000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
-/* A connection as the rooms see it: frames are counted. */
-typedef struct {
-    proto_client_t pc;
-    int frames;
-} tclient_t;
-
-static void t_send(proto_client_t *pc, cbuf_t *frame)
-{
-    (void)frame;
-    ((tclient_t *)pc)->frames++;
-}
-static void t_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *t_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return "127.0.0.1";
-}
-static void t_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
-
-static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
-{
-    memset(c, 0, sizeof(*c));
-    c->pc.tr = &t_tr;
-    c->pc.rcv.id = bus_member_next(bus);
-    c->pc.authed = 1;
-    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
+    return rooms_fx_open(f, "home", LOG_WARN, NULL);
 }
 
 typedef struct {
@@ -159,7 +55,7 @@ static room_t *make_room(fx_t *f, const char *host)
     outcome_t o = {0};
     rooms_create(&f->r, &h, body, on_done, &o);
     json_decref(body);
-    if (!run_until(f, &o.done, 5000) || !o.result) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     const char *id =
         json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
     room_t *room = id ? rooms_get(&f->r, id) : NULL;
@@ -170,7 +66,7 @@ static room_t *make_room(fx_t *f, const char *host)
 /* The member's side of a route: what came back, and how often. */
 typedef struct {
     int calls;
-    int fresh;                 /* set by each answer (run_until waits for it) */
+    int fresh;                 /* set by each answer (test_run_until waits for it) */
     bus_member_t member;
     int64_t ref;
     char code[32];
@@ -269,7 +165,7 @@ static void test_dispatch(void)
 
     json_decref(a.data);
     json_decref(args);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_room_ops(void)
@@ -279,9 +175,9 @@ static void test_room_ops(void)
     room_t *room = make_room(&f, "host");
     ASSERT_TRUE(room != NULL);
     /* Two connections of the host: one sends, the other hears. */
-    tclient_t c1, c2;
-    tclient_init(&c1, f.bus, "host");
-    tclient_init(&c2, f.bus, "host");
+    fake_client_t c1, c2;
+    fake_client_init(&c1, f.bus, "host");
+    fake_client_init(&c2, f.bus, "host");
     rooms_subscribe(&f.r, room, &c1.pc.rcv);
     rooms_subscribe(&f.r, room, &c2.pc.rcv);
     int before1 = c1.frames, before2 = c2.frames;
@@ -327,7 +223,7 @@ static void test_room_ops(void)
     json_decref(args); /* the frame is gone; the answer does not need it */
     ASSERT_EQ(a.calls, 3);
     a.fresh = 0;
-    ASSERT_TRUE(run_until(&f, &a.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &a.fresh, 5000));
     ASSERT_EQ(a.calls, 4);
     ASSERT_STREQ(a.code, "");
     ASSERT_EQ(a.ref, 4);
@@ -346,53 +242,29 @@ static void test_room_ops(void)
     json_decref(args);
     ASSERT_EQ(a.calls, 4);
     a.fresh = 0;
-    ASSERT_TRUE(run_until(&f, &a.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &a.fresh, 5000));
     ASSERT_EQ(a.calls, 5);
     ASSERT_EQ(a.ref, 5);
     ASSERT_EQ(json_array_size(json_object_get(a.data, "messages")), 1);
 
     /* Nothing more comes: each op was answered exactly once. */
-    int never = 0;
-    run_until(&f, &never, 50);
+    test_run_for(&f.loop, 50);
     ASSERT_EQ(a.calls, 5);
 
     json_decref(a.data);
     rooms_client_gone(&f.r, &c1.pc.rcv);
     rooms_client_gone(&f.r, &c2.pc.rcv);
-    ASSERT_EQ(fx_close(&f), 0);
+    fake_client_free(&c1);
+    fake_client_free(&c2);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 /* ---- the member's side: frames in, replies out, through an app_t ---- */
 
-/* A WebSocket client as the protocol sees it: the last frame's payload, and release. */
-typedef struct {
-    proto_client_t pc;
-    int frames;
-    int released;
-    char last[512];
-} wclient_t;
-
-static void w_send(proto_client_t *pc, cbuf_t *frame)
-{
-    wclient_t *c = (wclient_t *)pc;
-    const uint8_t *d = frame->data + frame->off;
-    size_t h = (d[1] & 0x7f) < 126 ? 2 : 4; /* the replies here are under 64 KiB */
-    size_t n = frame->len - h;
-    if (n >= sizeof(c->last)) n = sizeof(c->last) - 1;
-    memcpy(c->last, d + h, n);
-    c->last[n] = 0;
-    c->frames++;
-}
-static void w_release(proto_client_t *pc)
-{
-    ((wclient_t *)pc)->released++;
-}
-static const proto_transport_t w_tr = {w_send, t_close, t_peer, w_release, NULL};
-
 /* Hands c's frame (printf-formatted) to the protocol, as the WebSocket layer does. */
-static void handle(app_t *a, wclient_t *c, const char *fmt, ...)
+static void handle(app_t *a, fake_client_t *c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void handle(app_t *a, wclient_t *c, const char *fmt, ...)
+static void handle(app_t *a, fake_client_t *c, const char *fmt, ...)
 {
     char text[512];
     va_list ap;
@@ -403,21 +275,16 @@ static void handle(app_t *a, wclient_t *c, const char *fmt, ...)
 }
 
 /* Runs the loop until c has no answer pending (or about 5 s went by). */
-static void settle(fx_t *f, const wclient_t *c)
+static void settle(fx_t *f, const fake_client_t *c)
 {
-    for (int i = 0; i < 2500 && c->pc.pending; i++) {
-        int never = 0;
-        run_until(f, &never, 2);
-    }
+    for (int i = 0; i < 2500 && c->pc.pending; i++)
+        test_run_for(&f->loop, 2);
 }
 
 static void test_member_side(void)
 {
     char dir[512];
-    const char *tmp = getenv("CHORUS_TEST_TMP");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) tmp = "/tmp";
-    snprintf(dir, sizeof(dir), "%s/chorus-home-app-%ld", tmp, (long)getpid());
+    snprintf(dir, sizeof(dir), "%s/chorus-home-app-%ld", test_tmp_dir(), (long)getpid());
     ASSERT_TRUE(mkdir(dir, 0700) == 0 || errno == EEXIST);
     char db[600];
     snprintf(db, sizeof(db), "%s/chorus.db", dir);
@@ -431,7 +298,7 @@ static void test_member_side(void)
     ASSERT_TRUE(jwt != NULL);
     log_t lg;
     log_init(&lg, LOG_WARN, LOG_TEXT, stderr);
-    fx_t f; /* its loop only, for run_until */
+    fx_t f; /* its loop only, for test_run_until */
     memset(&f, 0, sizeof(f));
     uv_loop_init(&f.loop);
     app_t a;
@@ -446,16 +313,16 @@ static void test_member_side(void)
     outcome_t o = {0};
     rooms_create(&a.rooms, &ann, body, on_done, &o);
     json_decref(body);
-    ASSERT_TRUE(run_until(&f, &o.done, 5000) && o.result);
+    ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000) && o.result);
     char id[STORE_ID_LEN];
     snprintf(id, sizeof(id), "%s",
              json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
     json_decref(o.result);
     room_t *room = rooms_get(&a.rooms, id);
     ASSERT_TRUE(room != NULL);
-    wclient_t c;
+    fake_client_t c;
     memset(&c, 0, sizeof(c));
-    proto_client_init(&c.pc, &a.proto.limits, &w_tr, uv_now(&f.loop));
+    proto_client_init(&c.pc, &a.proto.limits, &fake_client_tr, uv_now(&f.loop));
     c.pc.rcv.id = bus_member_next(a.bus);
     c.pc.authed = 1;
     c.pc.user = ann;
@@ -463,17 +330,17 @@ static void test_member_side(void)
 
     /* Answered at once, through the home: the reply's bytes, and nothing left pinned. */
     handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":1,\"room\":\"%s\",\"event\":\"e\"}", id);
-    ASSERT_STREQ(c.last, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":null}");
+    ASSERT_STREQ(c.text, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":null}");
     ASSERT_EQ(c.pc.pending, 0);
     /* Any integer is a ref, -1 too. */
     handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":-1,\"room\":\"%s\",\"event\":\"e\"}", id);
-    ASSERT_STREQ(c.last, "{\"op\":\"reply\",\"ref\":-1,\"ok\":true,\"data\":null}");
+    ASSERT_STREQ(c.text, "{\"op\":\"reply\",\"ref\":-1,\"ok\":true,\"data\":null}");
     /* Without a ref: a success is not answered, an error is an error event (its field). */
     int frames = c.frames;
     handle(&a, &c, "{\"op\":\"presence\",\"room\":\"%s\",\"state\":{\"x\":1}}", id);
     ASSERT_EQ(c.frames, frames);
     handle(&a, &c, "{\"op\":\"broadcast\",\"room\":\"%s\",\"event\":\"\"}", id);
-    ASSERT_STREQ(c.last, "{\"op\":\"error\",\"error\":{\"code\":\"validation_error\","
+    ASSERT_STREQ(c.text, "{\"op\":\"error\",\"error\":{\"code\":\"validation_error\","
                          "\"field\":\"event\",\"message\":\"event must be a string of 1 "
                          "to 64 bytes\"}}");
     ASSERT_EQ(c.pc.pending, 0);
@@ -490,9 +357,9 @@ static void test_member_side(void)
     ASSERT_EQ(c.pc.pending, 0);
     ASSERT_EQ(c.frames, frames + 1);
     static const char reply3[] = "{\"op\":\"reply\",\"ref\":3,\"ok\":true,\"data\":{\"message\":{";
-    ASSERT_MEMEQ(c.last, reply3, strlen(reply3));
-    ASSERT_TRUE(strstr(c.last, "\"seq\":1,") != NULL);
-    ASSERT_TRUE(strstr(c.last, "\"success\"") == NULL);
+    ASSERT_MEMEQ(c.text, reply3, strlen(reply3));
+    ASSERT_TRUE(strstr(c.text, "\"seq\":1,") != NULL);
+    ASSERT_TRUE(strstr(c.text, "\"success\"") == NULL);
 
     /* The connection goes before its answer: nothing is sent to it, and the answer's
      * arrival releases it, once. */
@@ -503,7 +370,7 @@ static void test_member_side(void)
     ASSERT_EQ(c.pc.pending, 1);
     frames = c.frames;
     ASSERT_EQ(proto_client_gone(&a.proto, &c.pc), 0);
-    ASSERT_TRUE(run_until(&f, &c.released, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &c.released, 5000));
     ASSERT_EQ(c.released, 1);
     ASSERT_EQ(c.frames, frames);
     ASSERT_EQ(c.pc.pending, 0);
@@ -513,6 +380,7 @@ static void test_member_side(void)
     app_store_close(&a);
     uv_run(&f.loop, UV_RUN_DEFAULT);
     app_free(&a);
+    fake_client_free(&c);
     ASSERT_EQ(uv_loop_close(&f.loop), 0);
     auth_jwt_free(jwt);
     config_free(&cfg);

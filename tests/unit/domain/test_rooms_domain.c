@@ -5,6 +5,7 @@
  * posts in flight together, continued after the rooms are reopened from the store), and
  * the sender skipped on broadcast (posts, broadcasts, presence). */
 #include "test.h"
+#include "fake_client.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -121,98 +122,27 @@ static rec_t *fb_find(fbus_t *fb, size_t from, const char *name)
 
 /* ---- fixtures ---- */
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    fbus_t *bus;
-    rooms_t r;
-    char db[512];
-} fx_t;
+/* The fixture, on the recording bus. */
+#define ROOMS_FX_BUS_T fbus_t
+#include "rooms_fixture.h"
 
-static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                               {&entities_feature, NULL}};
-
-/* Opens the store at f->db and the rooms on a new recording bus. */
+/* Starts the rooms on the database at f->db, on a new recording bus. */
 static int fx_start(fx_t *f)
 {
-    uv_loop_init(&f->loop);
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = fb_new();
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, &f->bus->base, features,
-                      CH_ARRAY_LEN(features));
+    return rooms_fx_start(f, &fb_new()->base);
 }
 
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-domain-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
+    rooms_fx_init(f, "rooms-domain", LOG_WARN, NULL);
     return fx_start(f);
-}
-
-/* Closes the rooms, the store and the bus, keeping the database; returns uv_loop_close's
- * result (0: nothing was left open). */
-static int fx_stop(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    bus_free(&f->bus->base);
-    f->bus = NULL;
-    return uv_loop_close(&f->loop);
-}
-
-static int fx_close(fx_t *f)
-{
-    int rc = fx_stop(f);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
 }
 
 /* A connection as the rooms see it: an identity and a user, never written to (the
  * recording bus delivers nothing). */
-static void t_send(proto_client_t *pc, cbuf_t *frame)
-{
-    (void)pc, (void)frame;
-    CH_ASSERT(!"the recording bus delivers nothing");
-}
-static void t_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *t_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return "127.0.0.1";
-}
-static void t_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
-
 static void client_init(proto_client_t *c, fx_t *f, const char *sub)
 {
-    memset(c, 0, sizeof(*c));
-    c->tr = &t_tr;
-    c->rcv.id = bus_member_next(&f->bus->base);
-    c->authed = 1;
-    snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
+    fake_conn_init(c, &fake_conn_deaf_tr, &f->bus->base, sub);
 }
 
 static auth_claims_t user(const char *sub)
@@ -241,32 +171,11 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
     o->result = result;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(1000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 /* Waits for an operation; returns its outcome (0 or a negative rooms_errno_t; 1: it never
  * ended). The result stays in o->result (the caller drops it). */
 static int wait_op(fx_t *f, outcome_t *o)
 {
-    if (!run_until(f, &o->done, 5000)) return 1;
+    if (!test_run_until(&f->loop, &o->done, 5000)) return 1;
     return o->status;
 }
 
@@ -276,10 +185,8 @@ static rec_t *wait_event(fx_t *f, size_t from, const char *name)
 {
     int found = 0;
     uint64_t end = uv_hrtime() + 5000 * 1000000ull;
-    while (!(found = fb_find(f->bus, from, name) != NULL) && uv_hrtime() < end) {
-        int step = 0;
-        run_until(f, &step, 2);
-    }
+    while (!(found = fb_find(f->bus, from, name) != NULL) && uv_hrtime() < end)
+        test_run_for(&f->loop, 2);
     return found ? fb_find(f->bus, from, name) : NULL;
 }
 
@@ -428,7 +335,7 @@ static void test_membership(void)
     ASSERT_STREQ(o.code, "host_cannot_leave");
 
     rooms_client_gone(&f.r, &hc.rcv);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_kick_ban_unban(void)
@@ -522,7 +429,7 @@ static void test_kick_ban_unban(void)
     ASSERT_EQ(join(&f, room, "bob", &o), 0);
     drop(&o);
 
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_seq(void)
@@ -579,7 +486,7 @@ static void test_seq(void)
         ASSERT_EQ(f.bus->recs[i].seq, 4 + i);
 
     /* Closed and opened again from the store: the sequence goes on. */
-    ASSERT_EQ(fx_stop(&f), 0);
+    ASSERT_EQ(rooms_fx_stop(&f), 0);
     ASSERT_EQ(fx_start(&f), 0);
     room = rooms_get(&f.r, id);
     ASSERT_TRUE(room != NULL);
@@ -603,7 +510,7 @@ static void test_seq(void)
                   (long long)i + 1);
     drop(&o);
 
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_sender_skipped(void)
@@ -670,7 +577,7 @@ static void test_sender_skipped(void)
     ASSERT_STREQ(str_at(e->payload, "userId", NULL), "cy");
     ASSERT_STREQ(str_at(e->payload, "reason", NULL), "disconnected");
     rooms_client_gone(&f.r, &hc.rcv);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)

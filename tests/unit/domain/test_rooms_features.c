@@ -4,6 +4,7 @@
  * room_dropped while subscribed, room_freed once nothing holds the room, tick, close),
  * each with its own ud. */
 #include "test.h"
+#include "fake_client.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -101,63 +102,29 @@ static const rooms_feature_t sparse = {
     .room_freed = h_room_freed,
 };
 
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    bus_t *bus;
-    rooms_t r;
-    char db[512];
-    journal_t j;
-    recorder_t a, b, c;
-} fx_t;
+/* The fixture, with the journal and the three features' recorders beside it. */
+#define ROOMS_FX_EXTRA journal_t j; recorder_t a, b, c; rooms_feature_use_t uses[3];
+#include "rooms_fixture.h"
 
 static void fx_path(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-rooms-features-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
+    rooms_fx_init(f, "rooms-features", LOG_WARN, NULL);
 }
 
-/* Opens the store at f->db and the rooms with features a, b (recording) and c (sparse). */
+/* Starts the rooms on the database at f->db with features a, b (recording) and c
+ * (sparse). */
 static int fx_open(fx_t *f)
 {
-    uv_loop_init(&f->loop);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
     f->j.text[0] = 0;
     f->a = (recorder_t){"a", &f->j};
     f->b = (recorder_t){"b", &f->j};
     f->c = (recorder_t){"c", &f->j};
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    const rooms_feature_use_t features[] = {
-        {&recording, &f->a}, {&recording, &f->b}, {&sparse, &f->c}};
-    /* features is copied: it may go out of scope. */
-    f->bus = bus_local_new(0, &proto_bus_rcv_ops);
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features, 3);
-}
-
-/* Closes as the server does; returns uv_loop_close's result. Keeps the database. */
-static int fx_close(fx_t *f)
-{
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    bus_free(f->bus);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    return rc;
+    f->uses[0] = (rooms_feature_use_t){&recording, &f->a};
+    f->uses[1] = (rooms_feature_use_t){&recording, &f->b};
+    f->uses[2] = (rooms_feature_use_t){&sparse, &f->c};
+    f->features = f->uses;
+    f->nfeatures = 3;
+    return rooms_fx_start(f, NULL);
 }
 
 typedef struct {
@@ -173,31 +140,10 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
     o->result = result;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(2000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 /* Waits for an operation; returns 0 when it succeeded. */
 static int wait_ok(fx_t *f, outcome_t *o)
 {
-    if (!run_until(f, &o->done, 5000) || !o->result) return -1;
+    if (!test_run_until(&f->loop, &o->done, 5000) || !o->result) return -1;
     json_decref(o->result);
     o->result = NULL;
     return 0;
@@ -218,7 +164,7 @@ static room_t *make_room(fx_t *f, const char *host, const char *name)
     outcome_t o = {0};
     rooms_create(&f->r, &h, body, on_done, &o);
     json_decref(body);
-    if (!run_until(f, &o.done, 5000) || !o.result) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     const char *id =
         json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
     room_t *room = id ? rooms_get(&f->r, id) : NULL;
@@ -226,33 +172,10 @@ static room_t *make_room(fx_t *f, const char *host, const char *name)
     return room;
 }
 
-/* A connection as the rooms see it; frames are dropped. */
-static void t_send(proto_client_t *pc, cbuf_t *frame)
-{
-    (void)pc, (void)frame;
-}
-static void t_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *t_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return "127.0.0.1";
-}
-static void t_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
-
 /* Joins sub to room and subscribes c as sub. Returns 0 or -1. */
 static int join_subscribed(fx_t *f, room_t *room, proto_client_t *c, const char *sub)
 {
-    memset(c, 0, sizeof(*c));
-    c->tr = &t_tr;
-    c->authed = 1;
-    snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
+    fake_conn_init(c, &fake_conn_quiet_tr, NULL, sub); /* its frames are dropped */
     auth_claims_t u = user(sub);
     outcome_t o = {0};
     rooms_join(&f->r, room, &u, NULL, on_done, &o);
@@ -295,7 +218,7 @@ static void test_hooks_in_order_at_their_points(void)
     /* The 1 s tick: each live room, each feature in order. */
     f.j.text[0] = 0;
     int never = 0;
-    run_until(&f, &never, 1300);
+    test_run_until(&f.loop, &never, 1300);
     ASSERT_TRUE(strstr(f.j.text, "a:tick:one b:tick:one") != NULL);
     ASSERT_TRUE(strstr(f.j.text, "a:tick:two b:tick:two") != NULL);
     ASSERT_TRUE(strstr(f.j.text, "c:") == NULL);
@@ -316,14 +239,14 @@ static void test_hooks_in_order_at_their_points(void)
     rooms_client_gone(&f.r, &host.rcv);
     ASSERT_STREQ(f.j.text, "a:client_gone:host:out b:client_gone:host:out");
     f.j.text[0] = 0;
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_stop(&f), 0);
     ASSERT_STREQ(f.j.text,
                  "a:close b:close a:room_freed:two b:room_freed:two c:room_freed:two");
 
     /* A restart hands the features the stored rooms before starting them. */
     ASSERT_EQ(fx_open(&f), 0);
     ASSERT_STREQ(f.j.text, "a:load:1 b:load:1 a:start:1 b:start:1 c:start:1");
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_stop(&f), 0);
     test_rm_db(f.db);
 }
 

@@ -4,6 +4,7 @@
  * idle), display name, ban, kick, leave and seat release; and when a seat with no
  * connection is released. */
 #include "test.h"
+#include "fake_client.h"
 #include "rooms_fixture.h"
 
 #include <errno.h>
@@ -36,44 +37,6 @@ static int fx_open(fx_t *f)
     return rooms_fx_open(f, "rooms-members", LOG_WARN, tune);
 }
 
-/* A connection as the rooms see it: frames are counted, the last one is kept. */
-typedef struct {
-    proto_client_t pc;
-    int frames;
-    cbuf_t *last;
-} tclient_t;
-
-static void t_send(proto_client_t *pc, cbuf_t *frame)
-{
-    tclient_t *c = (tclient_t *)pc;
-    c->frames++;
-    cbuf_unref(c->last);
-    c->last = cbuf_ref(frame);
-}
-static void t_close(proto_client_t *pc, int code, const char *reason)
-{
-    (void)pc, (void)code, (void)reason;
-}
-static const char *t_peer(proto_client_t *pc)
-{
-    (void)pc;
-    return "127.0.0.1";
-}
-static void t_release(proto_client_t *pc)
-{
-    (void)pc;
-}
-static const proto_transport_t t_tr = {t_send, t_close, t_peer, t_release, NULL};
-
-static void tclient_init(tclient_t *c, bus_t *bus, const char *sub)
-{
-    memset(c, 0, sizeof(*c));
-    c->pc.tr = &t_tr;
-    c->pc.rcv.id = bus_member_next(bus);
-    c->pc.authed = 1;
-    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
-}
-
 static auth_claims_t user(const char *sub)
 {
     auth_claims_t u;
@@ -97,33 +60,11 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
     o->result = result;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. A referenced timer keeps
- * the loop alive meanwhile: the rooms' 1 s tick alone does not (it is unreferenced). */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(2000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT); /* the close callback, before keep goes out of scope */
-    return *flag;
-}
-
 /* Waits for an operation and drops its result; returns its outcome (0 or a negative
  * rooms_errno_t; 1: it never ended). */
 static int wait_op(fx_t *f, outcome_t *o)
 {
-    if (!run_until(f, &o->done, 5000)) return 1;
+    if (!test_run_until(&f->loop, &o->done, 5000)) return 1;
     json_decref(o->result);
     o->result = NULL;
     return o->status;
@@ -153,13 +94,6 @@ static int members_match(room_t *room)
     return ok;
 }
 
-/* Runs the loop for about ms milliseconds. */
-static void run_for(fx_t *f, uint64_t ms)
-{
-    int never = 0;
-    run_until(f, &never, ms);
-}
-
 /* ---- tests ---- */
 
 static room_t *make_room(fx_t *f, const char *host)
@@ -169,7 +103,7 @@ static room_t *make_room(fx_t *f, const char *host)
     outcome_t o = {0};
     rooms_create(&f->r, &h, body, on_done, &o);
     json_decref(body);
-    if (!run_until(f, &o.done, 5000) || o.status) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || o.status) return NULL;
     const char *id =
         json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
     room_t *room = id ? rooms_get(&f->r, id) : NULL;
@@ -201,11 +135,11 @@ static void test_encoded_follows_every_change(void)
     ASSERT_EQ(n, 5);
 
     /* Subscribing: online, and a fresh presence. */
-    tclient_t ann, ann2, bob, host;
-    tclient_init(&ann, f.bus, "ann");
-    tclient_init(&ann2, f.bus, "ann");
-    tclient_init(&bob, f.bus, "bob");
-    tclient_init(&host, f.bus, "host");
+    fake_client_t ann, ann2, bob, host;
+    fake_client_init(&ann, f.bus, "ann");
+    fake_client_init(&ann2, f.bus, "ann");
+    fake_client_init(&bob, f.bus, "bob");
+    fake_client_init(&host, f.bus, "host");
     rooms_subscribe(&f.r, room, &host.pc.rcv);
     ASSERT_TRUE(members_match(room));
     rooms_subscribe(&f.r, room, &ann.pc.rcv);
@@ -241,14 +175,14 @@ static void test_encoded_follows_every_change(void)
     ASSERT_TRUE(members_match(room));
     room_member_t *mb = room_member(room, "bob");
     for (int i = 0; i < 100 && json_is_true(json_object_get(mb->presence.state, "typing")); i++)
-        run_for(&f, 20);
+        test_run_for(&f.loop, 20);
     ASSERT_TRUE(json_is_false(json_object_get(mb->presence.state, "typing")));
     ASSERT_TRUE(members_match(room));
 
     /* Idle (300 ms here) is set by the 1 s tick. */
     room_member_t *mh = room_member(room, "host");
     for (int i = 0; i < 150 && !mh->presence.idle; i++)
-        run_for(&f, 20);
+        test_run_for(&f.loop, 20);
     ASSERT_TRUE(mh->presence.idle);
     ASSERT_TRUE(members_match(room));
 
@@ -289,17 +223,17 @@ static void test_encoded_follows_every_change(void)
 
     /* ann's seat goes on the tick (grace 0 here). */
     for (int i = 0; i < 150 && room_member(room, "ann"); i++)
-        run_for(&f, 20);
+        test_run_for(&f.loop, 20);
     ASSERT_TRUE(room_member(room, "ann") == NULL);
     ASSERT_TRUE(members_match(room));
 
     rooms_client_gone(&f.r, &bob.pc.rcv); /* already unsubscribed by the ban */
     rooms_client_gone(&f.r, &host.pc.rcv);
     ASSERT_TRUE(members_match(room));
-    cbuf_unref(ann.last);
-    cbuf_unref(ann2.last);
-    cbuf_unref(bob.last);
-    cbuf_unref(host.last);
+    fake_client_free(&ann);
+    fake_client_free(&ann2);
+    fake_client_free(&bob);
+    fake_client_free(&host);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
@@ -316,8 +250,8 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(join(&f, room, "rest", NULL), 0); /* never connects */
     ASSERT_EQ(join(&f, room, "subs", NULL), 0); /* connects */
     ASSERT_EQ(room->seats, 3);
-    tclient_t subs;
-    tclient_init(&subs, f.bus, "subs");
+    fake_client_t subs;
+    fake_client_init(&subs, f.bus, "subs");
     rooms_subscribe(&f.r, room, &subs.pc.rcv);
     auth_claims_t ws = user("ws"), gone = user("gone");
     outcome_t o = {0}, o2 = {0};
@@ -328,7 +262,7 @@ static void test_unconnected_seat_released(void)
     rooms_join_abandoned(&f.r, room, "gone");
     ASSERT_EQ(room->seats, 5);
     for (int i = 0; i < 150 && (room_member(room, "rest") || room_member(room, "gone")); i++)
-        run_for(&f, 20);
+        test_run_for(&f.loop, 20);
     ASSERT_TRUE(room_member(room, "rest") == NULL);
     ASSERT_TRUE(room_member(room, "gone") == NULL);
     ASSERT_TRUE(room_member(room, "subs") != NULL);
@@ -336,7 +270,7 @@ static void test_unconnected_seat_released(void)
     ASSERT_TRUE(room_member(room, "host") != NULL);
     ASSERT_EQ(room->seats, 3);
     rooms_client_gone(&f.r, &subs.pc.rcv);
-    cbuf_unref(subs.last);
+    fake_client_free(&subs);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 

@@ -70,26 +70,11 @@ static void on_done(void *ud, const rooms_err_t *err, json_t *result)
     o->result = result;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
 /* Runs the loop until o is done (5 s at most); returns its error kind (0: none), 1 if it
  * never ended. */
 static int wait_op(fx_t *f, outcome_t *o)
 {
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + 5000 * 1000000ull;
-    while (!o->done && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!o->done) usleep(2000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return o->done ? o->kind : 1;
+    return test_run_until(&f->loop, &o->done, 5000) ? o->kind : 1;
 }
 
 /* Creates a room hosted by host with the given state; returns its id in id. */

@@ -154,10 +154,7 @@ static int fixture_setup(fixture_t *fx)
 
 static int fixture_populate(fixture_t *fx)
 {
-    const char *tmp = getenv("CHORUS_TEST_TMP");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    mkdir(tmp, 0700); /* CHORUS_TEST_TMP may not exist yet */
-    snprintf(fx->base, sizeof(fx->base), "%s/chorus-static-XXXXXX", tmp);
+    snprintf(fx->base, sizeof(fx->base), "%s/chorus-static-XXXXXX", test_tmp_dir());
     if (!mkdtemp(fx->base)) {
         fx->base[0] = '\0';
         return -1;

@@ -1,43 +1,14 @@
 /* test_proto.c: envelope decoding, dispatch, replies, error events, rate limiting, with a
  * fake transport that records what would be sent. */
 #include "test.h"
+#include "fake_client.h"
 
 #include "util/mem.h"
 #include "proto/proto.h"
 #include "proto/ws_frame.h"
 
-typedef struct {
-    proto_client_t pc; /* first: the transport callbacks cast back */
-    json_t *sent[64];
-    int nsent;
-    int closed_code;
-} fake_t;
-
-/* Decodes a server text frame (unmasked, FIN) back into JSON. */
-static void fake_send(proto_client_t *c, cbuf_t *frame)
-{
-    fake_t *f = (fake_t *)c;
-    const uint8_t *p = frame->data + frame->off;
-    size_t len = p[1] & 0x7f, h = 2;
-    if (len == 126) {
-        len = (size_t)p[2] << 8 | p[3];
-        h = 4;
-    } else if (len == 127) {
-        len = 0;
-        for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
-        h = 10;
-    }
-    if (p[0] != 0x81 || h + len != frame->len) abort();
-    if (f->nsent < 64) f->sent[f->nsent++] = json_loadb((const char *)p + h, len, 0, NULL);
-}
-
-static void fake_close(proto_client_t *c, int code, const char *reason)
-{
-    (void)reason;
-    ((fake_t *)c)->closed_code = code;
-}
-
-static const proto_transport_t fake_tr = {fake_send, fake_close, NULL, NULL, NULL};
+/* A client whose transport records what would be sent (fake_client.h). */
+typedef fake_client_t fake_t;
 static log_t quiet;
 
 static void setup(proto_t *p, fake_t *f, uint32_t rate, uint32_t burst, uint32_t flood)
@@ -46,12 +17,12 @@ static void setup(proto_t *p, fake_t *f, uint32_t rate, uint32_t burst, uint32_t
     log_init(&quiet, LOG_ERROR, LOG_TEXT, stderr);
     proto_init(p, &lim, &quiet);
     memset(f, 0, sizeof(*f));
-    proto_client_init(&f->pc, &lim, &fake_tr, 0);
+    proto_client_init(&f->pc, &lim, &fake_client_tr, 0);
 }
 
 static void teardown(proto_t *p, fake_t *f)
 {
-    for (int i = 0; i < f->nsent; i++) json_decref(f->sent[i]);
+    fake_client_free(f);
     proto_free(p);
 }
 
@@ -247,20 +218,6 @@ static void test_frame_lengths(void)
 
 /* ---- objects assembled from parts (pre-encoded texts): the bytes of the whole ---- */
 
-typedef struct {
-    proto_client_t pc;
-    cbuf_t *last;
-} bytes_t;
-
-static void bytes_send(proto_client_t *c, cbuf_t *frame)
-{
-    bytes_t *b = (bytes_t *)c;
-    cbuf_unref(b->last);
-    b->last = cbuf_ref(frame);
-}
-
-static const proto_transport_t bytes_tr = {bytes_send, fake_close, NULL, NULL, NULL};
-
 static int same_frame(const cbuf_t *a, const cbuf_t *b)
 {
     return a && b && a->len == b->len && memcmp(a->data + a->off, b->data + b->off, a->len) == 0;
@@ -273,10 +230,10 @@ static int parts_match(proto_t *p, const jpart_t *parts, size_t n, const json_t 
     int ok = same_frame(got, want);
     cbuf_unref(got);
     cbuf_unref(want);
-    bytes_t b1, b2;
+    fake_client_t b1, b2;
     memset(&b1, 0, sizeof(b1));
     memset(&b2, 0, sizeof(b2));
-    b1.pc.tr = b2.pc.tr = &bytes_tr;
+    b1.pc.tr = b2.pc.tr = &fake_client_tr;
     proto_req_t r1 = {.p = p, .c = &b1.pc, .has_ref = 1, .ref = 42};
     proto_req_t r2 = {.p = p, .c = &b2.pc, .has_ref = 1, .ref = 42};
     proto_deferred_t d1, d2;
@@ -285,8 +242,8 @@ static int parts_match(proto_t *p, const jpart_t *parts, size_t n, const json_t 
     proto_deferred_ok_parts(&d1, parts, n);
     proto_deferred_ok(&d2, json_deep_copy(whole));
     ok = ok && same_frame(b1.last, b2.last);
-    cbuf_unref(b1.last);
-    cbuf_unref(b2.last);
+    fake_client_free(&b1);
+    fake_client_free(&b2);
     return ok;
 }
 
@@ -355,9 +312,9 @@ static void test_frame_event_bytes(void)
 /* The bus's receiver table reaches a client through its transport and names its user. */
 static void test_bus_rcv_ops(void)
 {
-    bytes_t c;
+    fake_client_t c;
     memset(&c, 0, sizeof(c));
-    c.pc.tr = &bytes_tr;
+    c.pc.tr = &fake_client_tr;
     snprintf(c.pc.user.sub, sizeof(c.pc.user.sub), "%s", "ann");
     ASSERT_TRUE(proto_bus_rcv_ops.frame == proto_frame_event);
     ASSERT_STREQ(proto_bus_rcv_ops.user(&c.pc.rcv), "ann");
@@ -367,48 +324,21 @@ static void test_bus_rcv_ops(void)
     proto_bus_rcv_ops.deliver(&c.pc.rcv, frame);
     ASSERT_TRUE(c.last == frame);
     ASSERT_EQ(frame->refcnt, 2);
-    cbuf_unref(c.last);
     cbuf_unref(frame);
+    fake_client_free(&c);
 }
 
 /* The transport hears of every deferred request of a live client that completes (the
  * WebSocket side resumes a paused connection on it), with or without a reply to send; a
  * client that went away is released instead. */
-typedef struct {
-    proto_client_t pc;
-    int settled, released;
-    uint32_t pending_seen;
-} settle_t;
-
-static void settle_send(proto_client_t *c, cbuf_t *frame)
-{
-    (void)c;
-    (void)frame;
-}
-
-static void settle_release(proto_client_t *c)
-{
-    ((settle_t *)c)->released++;
-}
-
-static void settle_settled(proto_client_t *c)
-{
-    settle_t *s = (settle_t *)c;
-    s->settled++;
-    s->pending_seen = c->pending;
-}
-
-static const proto_transport_t settle_tr = {settle_send, fake_close, NULL, settle_release,
-                                            settle_settled};
-
 static void test_deferred_settled(void)
 {
     proto_t p;
     fake_t f;
     setup(&p, &f, 1000, 2000, 500);
-    settle_t s;
+    fake_client_t s;
     memset(&s, 0, sizeof(s));
-    s.pc.tr = &settle_tr;
+    s.pc.tr = &fake_client_tr;
     proto_req_t r1 = {.p = &p, .c = &s.pc, .has_ref = 1, .ref = 1};
     proto_req_t r2 = {.p = &p, .c = &s.pc};
     proto_req_t r3 = {.p = &p, .c = &s.pc, .has_ref = 1, .ref = 3};
@@ -427,6 +357,7 @@ static void test_deferred_settled(void)
     proto_deferred_ok(&d3, NULL);
     ASSERT_EQ(s.settled, 2);
     ASSERT_EQ(s.released, 1);
+    fake_client_free(&s);
     proto_free(&p);
 }
 

@@ -10,43 +10,17 @@
 
 #define SECRET "0123456789abcdef0123456789abcdef"
 
-typedef struct {
-    proto_client_t pc; /* first: the transport casts back */
-    json_t *sent[16];
-    int nsent;
-    int closed_code;
-    int rejected;
-} fake_t;
+/* A client whose transport records what would be sent (fake_client.h), with the count
+ * of rejections the audit hook saw. */
+#define FAKE_CLIENT_EXTRA int rejected;
+#include "fake_client.h"
+typedef fake_client_t fake_t;
 
 static int64_t fake_unix_ms; /* the wall clock the protocol sees */
 
 static int64_t clock_ms(void)
 {
     return fake_unix_ms;
-}
-
-static void fake_send(proto_client_t *c, cbuf_t *frame)
-{
-    fake_t *f = (fake_t *)c;
-    const unsigned char *p = frame->data + frame->off;
-    size_t len = p[1] & 0x7f, h = 2;
-    if (len == 126) {
-        len = (size_t)p[2] << 8 | p[3];
-        h = 4;
-    }
-    if (f->nsent < 16) f->sent[f->nsent++] = json_loadb((const char *)p + h, len, 0, NULL);
-}
-
-static void fake_close(proto_client_t *c, int code, const char *reason)
-{
-    (void)reason;
-    ((fake_t *)c)->closed_code = code;
-}
-
-static const char *fake_peer(proto_client_t *c)
-{
-    (void)c;
-    return "127.0.0.1";
 }
 
 static void on_rejected(void *ud, const char *ip, const char *why)
@@ -56,7 +30,6 @@ static void on_rejected(void *ud, const char *ip, const char *why)
     ((fake_t *)ud)->rejected++;
 }
 
-static const proto_transport_t fake_tr = {fake_send, fake_close, fake_peer, NULL, NULL};
 static log_t quiet;
 
 static void setup(proto_t *p, fake_t *f, auth_jwt_t *jwt)
@@ -68,13 +41,13 @@ static void setup(proto_t *p, fake_t *f, auth_jwt_t *jwt)
     p->auth = (proto_auth_t){.jwt = jwt, .timeout_ms = 10000, .grace_ms = 30000,
                              .unix_ms = clock_ms, .audit_rejected = on_rejected, .ud = f};
     proto_auth_register(p);
-    proto_client_init(&f->pc, &lim, &fake_tr, 0);
+    proto_client_init(&f->pc, &lim, &fake_client_tr, 0);
     fake_unix_ms = 1800000000000LL;
 }
 
 static void teardown(proto_t *p, fake_t *f)
 {
-    for (int i = 0; i < f->nsent; i++) json_decref(f->sent[i]);
+    fake_client_free(f);
     proto_free(p);
 }
 

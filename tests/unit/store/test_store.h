@@ -23,10 +23,8 @@ static int tmp_seq;
 /* Writes a fresh database path under $CHORUS_TEST_TMP (or /tmp) into out. */
 static inline void tmp_db(char *out, size_t cap, const char *name)
 {
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(out, cap, "%s/chorus-store-%ld-%d-%s.db", dir, (long)getpid(), tmp_seq++, name);
+    snprintf(out, cap, "%s/chorus-store-%ld-%d-%s.db", test_tmp_dir(), (long)getpid(),
+             tmp_seq++, name);
     remove(out);
 }
 
