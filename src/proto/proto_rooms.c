@@ -222,9 +222,10 @@ static void op_join(proto_req_t *req)
 
 /* ---- the ops that go to the room's home (home.h, home_rooms.c) ---- */
 
-/* Answers the client behind route, whose ud is its proto_client_t, pinned by to_home
- * (c->pending) until this answer: as a deferred reply, so nothing goes to a client that
- * went away meanwhile and its last answer frees it. An error's data carries its field. */
+/* Answers the client behind route, whose ud is its proto_client_t, pinned by
+ * proto_rooms_to_home (c->pending) until this answer: as a deferred reply, so nothing
+ * goes to a client that went away meanwhile and its last answer frees it. An error's data
+ * carries its field, or further members of the error object (an entity's "entity"). */
 static void home_answer(const bus_route_t *route, int has_ref, const char *code,
                         const char *message, json_t *data)
 {
@@ -235,9 +236,15 @@ static void home_answer(const bus_route_t *route, int has_ref, const char *code,
         return;
     }
     json_t *field = json_object_get(data, "field");
-    if (json_is_string(field))
+    if (json_is_string(field)) {
         proto_deferred_error_field(&d, code, json_string_value(field), message);
-    else proto_deferred_error(&d, code, "%s", message);
+    } else if (json_object_size(data)) {
+        json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+        json_object_update(err, data);
+        proto_deferred_error_obj(&d, err);
+    } else {
+        proto_deferred_error(&d, code, "%s", message);
+    }
     json_decref(data);
 }
 
@@ -256,12 +263,10 @@ static void home_answer_event(const bus_route_t *route, const char *code,
     home_answer(route, 0, code, message, data);
 }
 
-/* Sends req, on room (found and allowed by proto_rooms_target), to the room's home as a
- * bus operation whose arguments are the frame itself. On the local bus the home runs now,
- * on this stack: the op and its route are passed by value, nothing is allocated or
- * encoded here; the home copies the route into the completion context of an op that waits
- * for the store. */
-static void to_home(proto_req_t *req, room_t *room)
+/* On the local bus the home runs now, on this stack: the op and its route are passed by
+ * value, nothing is allocated or encoded here; the home copies the route into the
+ * completion context of an op that waits for the store. */
+void proto_rooms_to_home(proto_req_t *req, room_t *room)
 {
     proto_deferred_t pin;
     proto_defer(req, &pin); /* c->pending: the client stays allocated until answered */
@@ -284,14 +289,14 @@ static void to_home(proto_req_t *req, room_t *room)
 static void op_home_member(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_MEMBER);
-    if (room) to_home(req, room);
+    if (room) proto_rooms_to_home(req, room);
 }
 
 /* Ops for the connections that joined the room (message, broadcast, presence). */
 static void op_home_joined(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
-    if (room) to_home(req, room);
+    if (room) proto_rooms_to_home(req, room);
 }
 
 /* join stays a direct call: it subscribes this connection, on this process, to a room

@@ -19,6 +19,13 @@
  * Shared by the room, document and entity ops. */
 room_t *proto_rooms_target(proto_req_t *req, int need);
 
+/* Sends req, on room (found and allowed by proto_rooms_target; borrowed), to the room's
+ * home as a bus operation whose arguments are the frame itself, with a route back to
+ * req's client, which stays allocated until the home answered (exactly once: a reply, or
+ * an error event for a request without a ref). Takes over req's reply. Shared by the
+ * room, document and entity ops. */
+void proto_rooms_to_home(proto_req_t *req, room_t *room);
+
 /* Registers the room ops (proto_rooms.c) on p, working on r (borrowed). */
 void proto_rooms_register(proto_t *p, rooms_t *r);
 
