@@ -68,6 +68,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     a->rooms_ready = 1;
     home_init(&a->home, &a->rooms, a->bus);
     home_rooms_register(&a->home);
+    home_entities_register(&a->home);
     proto_rooms_register(&a->proto, &a->rooms);
     proto_docs_register(&a->proto);
     proto_entities_register(&a->proto);
