@@ -73,9 +73,9 @@ struct entity_s {
     char rest_user[STORE_SUB_LEN];
     uint64_t rest_until_ms;
     /* Transient updates not applied yet: data with them merged (owned), the connection
-     * that sent the last one (BUS_MEMBER_NONE once it is gone) and its user (owned; the
-     * "by" of the change, named by the sender, so no walk of connections is needed to
-     * find it) and when the last batch was applied (monotonic ms, 0 = never). */
+     * that sent the last one (BUS_MEMBER_NONE once it is gone), that sender's user (owned:
+     * the "by" of the change, as the sender's op named it), and when the last batch was
+     * applied (monotonic ms, 0 = never). */
     json_t *pending;
     bus_member_t pending_from;
     char *pending_by;

@@ -31,18 +31,22 @@ static void reply_field(const bus_route_t *route, const char *code, const char *
 static void reply_err(const bus_route_t *route, const entities_err_t *err)
 {
     const rooms_err_t *e = &err->err;
-    if (e->field) reply_field(route, e->code, e->field, e->message);
+    if (e->field)
+        reply_field(route, e->code, e->field, e->message);
     else if (err->entity)
         bus_reply(route, e->code, e->message,
                   json_pack("{s:o}", "entity", entity_json(err->entity)));
-    else bus_reply(route, e->code, e->message, NULL);
+    else
+        bus_reply(route, e->code, e->message, NULL);
 }
 
 /* Answers a synchronous op: its result (stolen) or its refusal. */
 static void answer(const bus_route_t *route, int rc, const entities_err_t *err, json_t *result)
 {
-    if (rc == 0) bus_reply(route, NULL, NULL, result);
-    else reply_err(route, err);
+    if (rc == 0)
+        bus_reply(route, NULL, NULL, result);
+    else
+        reply_err(route, err);
 }
 
 /* The op's caller as the domain sees it, at the loop's time. The name shown by a lock is
@@ -120,8 +124,10 @@ typedef struct {
 static void change_done(entities_req_t *er, const rooms_err_t *err, json_t *result)
 {
     home_change_t *w = er->data;
-    if (err) bus_reply(&w->route, err->code, err->message, NULL);
-    else bus_reply(&w->route, NULL, NULL, result);
+    if (err)
+        bus_reply(&w->route, err->code, err->message, NULL);
+    else
+        bus_reply(&w->route, NULL, NULL, result);
     free(w);
 }
 
@@ -210,8 +216,8 @@ static void op_update(void *ud, room_t *room, const bus_op_t *op)
         return;
     }
     home_change_t *w = change_new(op);
-    int rc = entities_update(ud, room, e, &who, patch, base, owner_only, &w->req, change_done,
-                             &err);
+    int rc =
+        entities_update(ud, room, e, &who, patch, base, owner_only, &w->req, change_done, &err);
     change_started(op, w, rc, &err);
 }
 
@@ -269,9 +275,8 @@ static void op_sync(void *ud, room_t *room, const bus_op_t *op)
 }
 
 static const home_op_t entity_home_ops[] = {
-    {"entity_create", op_create}, {"entity_update", op_update},
-    {"entity_delete", op_delete}, {"entity_lock", op_lock},
-    {"entity_unlock", op_unlock}, {"sync", op_sync},
+    {"entity_create", op_create}, {"entity_update", op_update}, {"entity_delete", op_delete},
+    {"entity_lock", op_lock},     {"entity_unlock", op_unlock}, {"sync", op_sync},
 };
 
 void home_entities_register(home_t *h)

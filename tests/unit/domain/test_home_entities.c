@@ -26,7 +26,7 @@
 
 typedef struct {
     char name[32];
-    json_t *payload;           /* the members of the object parts (owned) */
+    json_t *payload; /* the members of the object parts (owned) */
     bus_member_t except;
 } rec_t;
 
@@ -84,7 +84,8 @@ static rec_t *fb_last(fbus_t *fb, const char *name)
 static int fb_count(fbus_t *fb, const char *name)
 {
     int n = 0;
-    for (size_t i = 0; i < fb->n; i++) n += strcmp(fb->recs[i].name, name) == 0;
+    for (size_t i = 0; i < fb->n; i++)
+        n += strcmp(fb->recs[i].name, name) == 0;
     return n;
 }
 
@@ -213,7 +214,7 @@ typedef struct {
     bus_member_t id;
     const char *user;
     int calls;
-    int fresh;                 /* set by each answer (run_until waits for it) */
+    int fresh; /* set by each answer (run_until waits for it) */
     int64_t ref;
     char code[32];
     char message[128];
@@ -249,7 +250,10 @@ static int send_op(fx_t *f, room_t *room, asker_t *a, const char *name, int64_t 
     json_t *j = json_loads(args, 0, NULL);
     CH_ASSERT(j);
     a->fresh = 0;
-    bus_op_t op = {.room = room->id, .name = name, .user = a->user, .args = j,
+    bus_op_t op = {.room = room->id,
+                   .name = name,
+                   .user = a->user,
+                   .args = j,
                    .route = {.member = a->id, .ref = ref, .fn = asker_reply, .ud = a}};
     int rc = bus_send_op(&f->bus->base, &op);
     json_decref(j); /* the frame is gone; an answer after the commit does not need it */
@@ -304,9 +308,8 @@ static void test_create_and_conflict(void)
     ASSERT_EQ(ev->except, ann.id);
 
     /* The same id from bob: exists, answered now, with the entity as it is. */
-    ASSERT_EQ(send_op(&f, room, &bob, "entity_create", 2,
-                      "{\"id\":\"box\",\"kind\":\"shape\"}"),
-              0);
+    ASSERT_EQ(
+        send_op(&f, room, &bob, "entity_create", 2, "{\"id\":\"box\",\"kind\":\"shape\"}"), 0);
     ASSERT_EQ(bob.calls, 1);
     ASSERT_EQ(bob.ref, 2);
     ASSERT_STREQ(bob.code, "exists");
@@ -357,7 +360,8 @@ static void test_arguments(void)
     ASSERT_TRUE(room != NULL);
     asker_t ann;
     asker_init(&ann, &f, "ann");
-    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"), 0);
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
     ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
     ASSERT_STREQ(ann.code, "");
     static const struct {
@@ -406,8 +410,10 @@ static void test_arguments(void)
         ASSERT_EQ(ann.ref, (int64_t)i);
         ASSERT_STREQ(ann.code, cases[i].code);
         ASSERT_STREQ(ann.message, cases[i].message);
-        if (cases[i].field) ASSERT_STREQ(str(ann.data, "field"), cases[i].field);
-        else ASSERT_TRUE(ann.data == NULL);
+        if (cases[i].field)
+            ASSERT_STREQ(str(ann.data, "field"), cases[i].field);
+        else
+            ASSERT_TRUE(ann.data == NULL);
     }
 
     /* sync answers the page entities.h gives, as it is. */
@@ -431,7 +437,8 @@ static void test_lock_held_by_one_identity(void)
     asker_init(&ann, &f, "ann");
     asker_init(&ann2, &f, "ann"); /* ann's second connection: another identity */
     asker_init(&bob, &f, "bob");
-    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"), 0);
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
     ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
     fb_clear(f.bus);
 
@@ -441,7 +448,8 @@ static void test_lock_held_by_one_identity(void)
     ASSERT_STREQ(ann.code, "");
     ASSERT_STREQ(str(ann.data, "id"), "box");
     ASSERT_STREQ(str(json_object_get(ann.data, "lock"), "userId"), "ann");
-    ASSERT_STREQ(str(json_object_get(ann.data, "lock"), "displayName"), "Ann"); /* the member's */
+    ASSERT_STREQ(str(json_object_get(ann.data, "lock"), "displayName"),
+                 "Ann"); /* the member's */
     rec_t *ev = fb_last(f.bus, "entity_lock");
     ASSERT_TRUE(ev != NULL);
     ASSERT_EQ(ev->except, ann.id);
@@ -469,8 +477,8 @@ static void test_lock_held_by_one_identity(void)
     ASSERT_TRUE(entities_get(room, "box")->lock != NULL);
 
     /* The holder changes it and unlocks it; the others hear it was unlocked. */
-    ASSERT_EQ(send_op(&f, room, &ann, "entity_update", 6, "{\"id\":\"box\",\"patch\":{\"x\":1}}"),
-              0);
+    ASSERT_EQ(
+        send_op(&f, room, &ann, "entity_update", 6, "{\"id\":\"box\",\"patch\":{\"x\":1}}"), 0);
     ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
     ASSERT_STREQ(ann.code, "");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_unlock", 7, "{\"id\":\"box\"}"), 0);
@@ -497,7 +505,8 @@ static void test_lock_expiry(void)
     asker_t ann, bob;
     asker_init(&ann, &f, "ann");
     asker_init(&bob, &f, "bob");
-    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"), 0);
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
     ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
     fb_clear(f.bus);
 
@@ -547,7 +556,8 @@ static void test_transient_by(void)
     asker_t ann, bob;
     asker_init(&ann, &f, "ann");
     asker_init(&bob, &f, "bob");
-    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"), 0);
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
     ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
     fb_clear(f.bus);
 
