@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             case 3:
                 if (e && arg && entity_patch_check(arg, &lim) == ENT_OK) {
                     uint64_t due;
-                    entity_transient(e, &lim, arg, who, now, &due);
+                    entity_transient(e, &lim, arg, who, (op & 1) ? "u1" : "u0", now, &due);
                 }
                 break;
             case 4:

@@ -65,14 +65,6 @@ static rooms_outbox_ev_t *entity_event(room_t *room, const char *action, int64_t
     return rooms_outbox_push(room, "entity", all, v, except, ready);
 }
 
-/* The user of the connection m subscribed to room, or NULL when it is not there. */
-static const char *user_of(room_t *room, bus_member_t m)
-{
-    for (bus_sub_t *s = m ? room->bus.head : NULL; s; s = s->next)
-        if (s->rcv->id == m) return bus_rcv_user(room->bus.bus, s->rcv);
-    return NULL;
-}
-
 /* Ends e's lock and tells the room's connections (except except) why. */
 static void unlock_event(room_t *room, entity_t *e, bus_member_t except,
                          const char *reason)
@@ -185,7 +177,9 @@ static void apply_pending(rooms_t *r, room_t *room, entity_t *e, uint64_t now_ms
     if (!entset_apply_pending(&room->ents, &r->ent_lim, e, now_ms, v, unix_ms)) return;
     room->state_version = v;
     room->last_activity = unix_ms;
-    entity_event(room, "update", v, user_of(room, from),
+    /* "by": the user who sent the held changes, as the op named it; none once that
+     * connection left or went (entities_member_gone). */
+    entity_event(room, "update", v, from ? e->pending_by : NULL,
                  json_pack("{s:b, s:o}", "transient", 1, "entity", entity_json(e)), from, 1);
     write_entity(r, room, e, NULL);
 }
@@ -495,7 +489,7 @@ int entities_update_transient(rooms_t *r, room_t *room, entity_t *e,
     int rc = change_check(r, room, e, who, patch, -1, err);
     if (rc) return rc;
     uint64_t due;
-    rc = entity_transient(e, &r->ent_lim, patch, who->member, who->now_ms, &due);
+    rc = entity_transient(e, &r->ent_lim, patch, who->member, who->user, who->now_ms, &due);
     if (rc != ENT_OK) return refused(r, err, rc, "data", e);
     if (due <= who->now_ms) apply_pending(r, room, e, who->now_ms, who->unix_ms);
     else due_add(r, e);

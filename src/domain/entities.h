@@ -3,8 +3,9 @@
  * transient changes and their timer, locks and their expiry, the writes to the store, and
  * the events, queued in the room's ordered outbox (rooms_outbox_push) or, for locks, sent
  * through the bus at once. It takes plain values (the room, the entity, the caller as a
- * bus member, the values, the time) and answers with a result or a domain error; where a
- * frame becomes one of these calls is proto_entities.c.
+ * bus member, the values, the time) and answers with a result or a domain error; where an
+ * entity op from the bus becomes one of these calls is home_entities.c, at the room's
+ * home, and the op's frame is sent there by proto_entities.c.
  *
  * Errors are rooms_err_t kinds with the stable protocol codes: ROOMS_E_INVALID
  * validation_error (with the field); ROOMS_E_NOT_FOUND not_found; ROOMS_E_FORBIDDEN
@@ -22,6 +23,7 @@
 #include "bus/bus.h"
 #include "util/config.h"
 #include "domain/entity_set.h"
+#include "domain/home.h"
 #include "domain/rooms.h"
 #include "store/store.h"
 
@@ -77,6 +79,11 @@ struct entities_req_s {
  * held transient changes, locks released when a member leaves or disconnects, expired
  * locks on the tick, held changes applied at shutdown. */
 extern const struct rooms_feature_s entities_feature;
+
+/* Registers the entity ops at the room's home on h (entity_create, entity_update,
+ * entity_delete, entity_lock, entity_unlock, sync), working on h's rooms. Defined in
+ * home_entities.c. */
+void home_entities_register(home_t *h);
 
 /* Limits from the configuration. */
 entity_limits_t entities_limits(const chorus_config_t *cfg);

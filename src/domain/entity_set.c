@@ -20,6 +20,7 @@ void entity_free(entity_t *e)
     if (!e) return;
     json_decref(e->data);
     json_decref(e->pending);
+    free(e->pending_by);
     free(e->lock);
     free(e);
 }
@@ -222,7 +223,7 @@ uint64_t entity_pending_due(const entity_t *e, const entity_limits_t *lim)
 }
 
 int entity_transient(entity_t *e, const entity_limits_t *lim, const json_t *patch,
-                     bus_member_t from, uint64_t now_ms, uint64_t *due_ms)
+                     bus_member_t from, const char *by, uint64_t now_ms, uint64_t *due_ms)
 {
     json_t *next = json_merge_patch(e->pending ? e->pending : e->data, patch);
     if (data_check(next, lim) != ENT_OK) {
@@ -232,6 +233,11 @@ int entity_transient(entity_t *e, const entity_limits_t *lim, const json_t *patc
     json_decref(e->pending);
     e->pending = next;
     e->pending_from = from;
+    /* Kept while the same user sends, the common case: no copy per update. */
+    if (!by || !e->pending_by || strcmp(e->pending_by, by) != 0) {
+        free(e->pending_by);
+        e->pending_by = by ? ch_strdup(by) : NULL;
+    }
     uint64_t due = entity_pending_due(e, lim);
     *due_ms = due < now_ms ? now_ms : due;
     return ENT_OK;

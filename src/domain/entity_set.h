@@ -73,10 +73,12 @@ struct entity_s {
     char rest_user[STORE_SUB_LEN];
     uint64_t rest_until_ms;
     /* Transient updates not applied yet: data with them merged (owned), the connection
-     * that sent the last one (BUS_MEMBER_NONE once it is gone) and when the last
-     * batch was applied (monotonic ms, 0 = never). */
+     * that sent the last one (BUS_MEMBER_NONE once it is gone), that sender's user (owned:
+     * the "by" of the change, as the sender's op named it), and when the last batch was
+     * applied (monotonic ms, 0 = never). */
     json_t *pending;
     bus_member_t pending_from;
+    char *pending_by;
     uint64_t last_applied_ms;
     /* Bookkeeping of entities.c (the pure functions leave it alone, except that
      * entset_remove sets removed). */
@@ -156,12 +158,13 @@ void entset_remove(entity_set_t *s, const entity_limits_t *lim, entity_t *e, int
 /* Logs a change of the room's own state at version v. */
 void entset_log_state(entity_set_t *s, const entity_limits_t *lim, int64_t v);
 
-/* Merges a transient patch (borrowed, checked) from connection from into e's held
- * changes at monotonic time now_ms. Returns ENT_OK with *due_ms, when the held changes
- * must be applied (entset_apply_pending): now_ms or earlier means at once; or
- * ENT_TOO_LARGE (the data would pass max_bytes; nothing changes). */
+/* Merges a transient patch (borrowed, checked) from connection from, of user by
+ * (borrowed, copied; NULL = none), into e's held changes at monotonic time now_ms.
+ * Returns ENT_OK with *due_ms, when the held changes must be applied
+ * (entset_apply_pending): now_ms or earlier means at once; or ENT_TOO_LARGE (the data
+ * would pass max_bytes; nothing changes). */
 int entity_transient(entity_t *e, const entity_limits_t *lim, const json_t *patch,
-                     bus_member_t from, uint64_t now_ms, uint64_t *due_ms);
+                     bus_member_t from, const char *by, uint64_t now_ms, uint64_t *due_ms);
 
 /* When e's held changes are due (monotonic ms), or 0 when none are held. */
 uint64_t entity_pending_due(const entity_t *e, const entity_limits_t *lim);

@@ -512,6 +512,13 @@ void proto_deferred_error_field(proto_deferred_t *d, const char *code, const cha
     deferred_done(d);
 }
 
+void proto_deferred_error_obj(proto_deferred_t *d, json_t *err)
+{
+    if (!d->c->gone) send_error_obj(d->c, d->has_ref, d->ref, err);
+    else json_decref(err);
+    deferred_done(d);
+}
+
 int proto_client_gone(proto_t *p, proto_client_t *c)
 {
     if (p->client_gone) p->client_gone(p, c);

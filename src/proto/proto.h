@@ -214,6 +214,9 @@ void proto_deferred_error(proto_deferred_t *d, const char *code, const char *fmt
 void proto_deferred_error_field(proto_deferred_t *d, const char *code, const char *field,
                                 const char *message);
 
+/* The same with the error object err (stolen): {"code", "message", ...more fields}. */
+void proto_deferred_error_obj(proto_deferred_t *d, json_t *err);
+
 /* Tells the protocol layer that c's transport closed. Returns 1 when c may be freed now,
  * 0 when deferred replies are outstanding (tr->release frees it later). */
 int proto_client_gone(proto_t *p, proto_client_t *c);

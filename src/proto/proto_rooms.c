@@ -230,9 +230,15 @@ void proto_rooms_answer(proto_deferred_t *d, const char *code, const char *messa
         return;
     }
     json_t *field = json_object_get(data, "field");
-    if (json_is_string(field))
+    if (json_is_string(field)) {
         proto_deferred_error_field(d, code, json_string_value(field), message);
-    else proto_deferred_error(d, code, "%s", message);
+    } else if (json_object_size(data)) {
+        json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+        json_object_update(err, data);
+        proto_deferred_error_obj(d, err);
+    } else {
+        proto_deferred_error(d, code, "%s", message);
+    }
     json_decref(data);
 }
 

@@ -35,7 +35,8 @@ void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
 
 /* Answers the deferred reply d with an answer of the home as bus_reply_fn gets it: data
  * (stolen) for success (code NULL), else code and message (borrowed), and the error's
- * field from data {"field"} when there is one. */
+ * field from data {"field"} when there is one, or data's further members in the error
+ * object (an entity's "entity"). */
 void proto_rooms_answer(proto_deferred_t *d, const char *code, const char *message,
                         json_t *data);
 

@@ -160,7 +160,7 @@ static void test_transient(void)
     ASSERT_EQ(create(&s, &l, "av", "{\"x\":0,\"name\":\"a\"}", 1, &e), ENT_OK);
     uint64_t due;
     json_t *p = parse("{\"x\":1}");
-    ASSERT_EQ(entity_transient(e, &l, p, 1, 1000, &due), ENT_OK);
+    ASSERT_EQ(entity_transient(e, &l, p, 1, "ann", 1000, &due), ENT_OK);
     json_decref(p);
     ASSERT_EQ(due, 1000); /* the first one goes at once */
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1000, 2, 2000), 1);
@@ -172,12 +172,13 @@ static void test_transient(void)
         char buf[64];
         snprintf(buf, sizeof(buf), "{\"x\":%d,\"y\":%d}", i, -i);
         p = parse(buf);
-        ASSERT_EQ(entity_transient(e, &l, p, 2, 1000 + (uint64_t)i, &due), ENT_OK);
+        ASSERT_EQ(entity_transient(e, &l, p, 2, "bob", 1000 + (uint64_t)i, &due), ENT_OK);
         json_decref(p);
         ASSERT_EQ(due, 1050);
     }
     ASSERT_EQ(entity_pending_due(e, &l), 1050);
     ASSERT_EQ(e->pending_from, 2);
+    ASSERT_STREQ(e->pending_by, "bob"); /* the last sender's user: the change's "by" */
     ASSERT_TRUE(is_json(e->data, "{\"x\":1,\"name\":\"a\"}")); /* not applied yet */
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1050, 3, 2050), 1);
     ASSERT_TRUE(is_json(e->data, "{\"x\":10,\"y\":-10,\"name\":\"a\"}"));
@@ -185,7 +186,7 @@ static void test_transient(void)
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1100, 4, 2100), 0); /* nothing held */
     /* A held change equal to the data is no change. */
     p = parse("{\"x\":10}");
-    ASSERT_EQ(entity_transient(e, &l, p, BUS_MEMBER_NONE, 1060, &due), ENT_OK);
+    ASSERT_EQ(entity_transient(e, &l, p, BUS_MEMBER_NONE, NULL, 1060, &due), ENT_OK);
     json_decref(p);
     ASSERT_EQ(due, 1100);
     ASSERT_EQ(entset_apply_pending(&s, &l, e, 1100, 4, 2100), 0);
@@ -193,7 +194,7 @@ static void test_transient(void)
     /* Too large: refused, nothing held. */
     entity_limits_t sl = lim_small();
     p = parse("{\"s\":\"0123456789012345678901234567890123456789\"}");
-    ASSERT_EQ(entity_transient(e, &sl, p, BUS_MEMBER_NONE, 1200, &due), ENT_TOO_LARGE);
+    ASSERT_EQ(entity_transient(e, &sl, p, BUS_MEMBER_NONE, NULL, 1200, &due), ENT_TOO_LARGE);
     json_decref(p);
     ASSERT_TRUE(e->pending == NULL);
     entset_free(&s);
@@ -539,7 +540,7 @@ static void test_delta_property(void)
                 snprintf(p, sizeof(p), "{\"t\":%d}", step);
                 json_t *pt = parse(p);
                 uint64_t due;
-                entity_transient(e, &l, pt, BUS_MEMBER_NONE, (uint64_t)step * 100 + 1, &due);
+                entity_transient(e, &l, pt, BUS_MEMBER_NONE, NULL, (uint64_t)step * 100 + 1, &due);
                 json_decref(pt);
                 if (entset_apply_pending(&s, &l, e, (uint64_t)step * 100 + 1, v + 1, step)) v++;
             } else {

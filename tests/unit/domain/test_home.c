@@ -4,7 +4,8 @@
  * route; the room ops answer now (broadcast, a refused argument) or after the store's
  * commit (message), always exactly once, with the route's ref and member. And the
  * member's side (proto_rooms.c) through an application context: the frames a client gets
- * back, and a client that goes away before its answer. */
+ * back (an entity op's refusal with the entity too), and a client that goes away before
+ * its answer. */
 #include "test.h"
 #include "fake_client.h"
 #include "rooms_fixture.h"
@@ -360,6 +361,27 @@ static void test_member_side(void)
     ASSERT_MEMEQ(c.text, reply3, strlen(reply3));
     ASSERT_TRUE(strstr(c.text, "\"seq\":1,") != NULL);
     ASSERT_TRUE(strstr(c.text, "\"success\"") == NULL);
+
+    /* An entity op through the home (home_entities.c): a refusal carrying the entity
+     * comes back as one error object, code and message first, then the entity. */
+    handle(&a, &c,
+           "{\"op\":\"entity_create\",\"ref\":5,\"room\":\"%s\",\"id\":\"b\","
+           "\"kind\":\"k\"}",
+           id);
+    settle(&f, &c);
+    static const char created5[] =
+        "{\"op\":\"reply\",\"ref\":5,\"ok\":true,\"data\":{\"entity\":{\"id\":\"b\",\"kind\":"
+        "\"k\",\"data\":{},\"owner\":\"ann\",\"version\":1,";
+    ASSERT_MEMEQ(c.text, created5, strlen(created5));
+    handle(&a, &c,
+           "{\"op\":\"entity_create\",\"ref\":6,\"room\":\"%s\",\"id\":\"b\","
+           "\"kind\":\"k\"}",
+           id);
+    ASSERT_EQ(c.pc.pending, 0); /* refused now */
+    static const char exists6[] =
+        "{\"op\":\"reply\",\"ref\":6,\"ok\":false,\"error\":{\"code\":\"exists\",\"message\":"
+        "\"an entity with this id exists\",\"entity\":{\"id\":\"b\",\"kind\":\"k\",";
+    ASSERT_MEMEQ(c.text, exists6, strlen(exists6));
 
     /* The connection goes before its answer: nothing is sent to it, and the answer's
      * arrival releases it, once. */

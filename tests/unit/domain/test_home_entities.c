@@ -1,0 +1,617 @@
+/* test_home_entities.c: the entity ops at the room's home (home_entities.c) driven as bus
+ * operations on a recording bus, with no sockets and no connection at all: each op is
+ * answered through its route exactly once (now, or after the store's commit), and the
+ * events it publishes are recorded. A create and an update conflict with the entity in
+ * the answer, a lock held by one identity refused to another (of the same user too),
+ * a lock's expiry with the time passed to the tick, the "by" of transient changes from
+ * the op's user, and the argument checks in their order. */
+#include "test.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "domain/docs.h"
+#include "domain/entities.h"
+#include "domain/home.h"
+#include "domain/rooms.h"
+#include "store/store.h"
+#include "store/store_sqlite.h"
+#include "util/config.h"
+#include "util/mem.h"
+
+/* ---- a recording bus: publishes are kept, ops go to the home ---- */
+
+typedef struct {
+    char name[32];
+    json_t *payload; /* the members of the object parts (owned) */
+    bus_member_t except;
+} rec_t;
+
+typedef struct {
+    bus_t base;
+    rec_t recs[64];
+    size_t n;
+} fbus_t;
+
+static uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
+{
+    fbus_t *fb = (fbus_t *)b;
+    (void)t;
+    CH_ASSERT(fb->n < CH_ARRAY_LEN(fb->recs));
+    rec_t *r = &fb->recs[fb->n++];
+    snprintf(r->name, sizeof(r->name), "%s", ev->name);
+    r->payload = json_object();
+    for (size_t i = 0; i < ev->nparts; i++)
+        if (ev->parts[i].obj) json_object_update(r->payload, (json_t *)ev->parts[i].obj);
+    r->except = ev->except;
+    return 0;
+}
+
+static int fb_send_op(bus_t *b, const bus_op_t *op)
+{
+    if (!b->serve) return -1;
+    b->serve(b->serve_ud, op);
+    return 0;
+}
+
+static void fb_clear(fbus_t *fb)
+{
+    for (size_t i = 0; i < fb->n; i++)
+        json_decref(fb->recs[i].payload);
+    fb->n = 0;
+}
+
+static void fb_free(bus_t *b)
+{
+    fb_clear((fbus_t *)b);
+    free(b);
+}
+
+static const bus_vtable_t fb_vt = {fb_publish, fb_send_op, fb_free};
+
+/* The last recorded event named name, or NULL. */
+static rec_t *fb_last(fbus_t *fb, const char *name)
+{
+    for (size_t i = fb->n; i-- > 0;)
+        if (strcmp(fb->recs[i].name, name) == 0) return &fb->recs[i];
+    return NULL;
+}
+
+/* How many recorded events are named name. */
+static int fb_count(fbus_t *fb, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < fb->n; i++)
+        n += strcmp(fb->recs[i].name, name) == 0;
+    return n;
+}
+
+/* ---- fixtures ---- */
+
+typedef struct {
+    uv_loop_t loop;
+    log_t log;
+    chorus_config_t cfg;
+    store_t *store;
+    fbus_t *bus;
+    rooms_t r;
+    home_t home;
+    char db[512];
+} fx_t;
+
+static int fx_open(fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *dir = getenv("CHORUS_TEST_TMP");
+    if (!dir || !*dir) dir = "/tmp";
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
+    snprintf(f->db, sizeof(f->db), "%s/chorus-home-entities-%ld.db", dir, (long)getpid());
+    test_rm_db(f->db);
+    uv_loop_init(&f->loop);
+    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
+    config_defaults(&f->cfg);
+    char err[256];
+    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
+    if (!f->store) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    f->bus = ch_calloc(1, sizeof(*f->bus));
+    f->bus->base.vt = &fb_vt;
+    f->bus->base.node = 5;
+    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
+                                                   {&entities_feature, NULL}};
+    if (rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, &f->bus->base, features,
+                   CH_ARRAY_LEN(features)) != 0)
+        return -1;
+    home_init(&f->home, &f->r, &f->bus->base);
+    home_entities_register(&f->home);
+    return 0;
+}
+
+/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
+static int fx_close(fx_t *f)
+{
+    rooms_close(&f->r);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    store_close(f->store);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    rooms_free(&f->r);
+    home_free(&f->home);
+    bus_free(&f->bus->base);
+    int rc = uv_loop_close(&f->loop);
+    config_free(&f->cfg);
+    test_rm_db(f->db);
+    return rc;
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until *flag is set or ms went by; returns *flag. */
+static int run_until(fx_t *f, const int *flag, uint64_t ms)
+{
+    uv_timer_t keep;
+    uv_timer_init(&f->loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 5, 5);
+    uint64_t end = uv_hrtime() + ms * 1000000u;
+    while (!*flag && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!*flag) usleep(1000);
+    }
+    uv_close((uv_handle_t *)&keep, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return *flag;
+}
+
+typedef struct {
+    int done;
+    json_t *result;
+} outcome_t;
+
+static void on_done(void *ud, const rooms_err_t *err, json_t *result)
+{
+    outcome_t *o = ud;
+    o->done = 1;
+    if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
+    o->result = result;
+}
+
+/* A room hosted by "host" that ann and bob joined (no connection subscribed). */
+static room_t *make_room(fx_t *f)
+{
+    auth_claims_t u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.sub, sizeof(u.sub), "host");
+    json_t *body = json_pack("{s:s}", "name", "scene");
+    outcome_t o = {0};
+    rooms_create(&f->r, &u, body, on_done, &o);
+    json_decref(body);
+    if (!run_until(f, &o.done, 5000) || !o.result) return NULL;
+    room_t *room = rooms_get(
+        &f->r, json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
+    json_decref(o.result);
+    const char *subs[2] = {"ann", "bob"};
+    for (int i = 0; room && i < 2; i++) {
+        snprintf(u.sub, sizeof(u.sub), "%s", subs[i]);
+        snprintf(u.name, sizeof(u.name), "%c%s", subs[i][0] - 32, subs[i] + 1);
+        outcome_t j = {0};
+        rooms_join(&f->r, room, &u, NULL, on_done, &j);
+        if (!run_until(f, &j.done, 5000) || !j.result) room = NULL;
+        json_decref(j.result);
+    }
+    fb_clear(f->bus);
+    return room;
+}
+
+/* One member's side of the routes: what came back, and how often. */
+typedef struct {
+    bus_member_t id;
+    const char *user;
+    int calls;
+    int fresh; /* set by each answer (run_until waits for it) */
+    int64_t ref;
+    char code[32];
+    char message[128];
+    json_t *data;
+} asker_t;
+
+static void asker_reply(const bus_route_t *route, const char *code, const char *message,
+                        json_t *data)
+{
+    asker_t *a = route->ud;
+    CH_ASSERT(route->member == a->id);
+    a->calls++;
+    a->fresh = 1;
+    a->ref = route->ref;
+    snprintf(a->code, sizeof(a->code), "%s", code ? code : "");
+    snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
+    json_decref(a->data);
+    a->data = data;
+}
+
+static void asker_init(asker_t *a, fx_t *f, const char *user)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = bus_member_next(&f->bus->base);
+    a->user = user;
+}
+
+/* Sends op name with args (a JSON text) to room's home as a's, with ref; returns
+ * bus_send_op's result. */
+static int send_op(fx_t *f, room_t *room, asker_t *a, const char *name, int64_t ref,
+                   const char *args)
+{
+    json_t *j = json_loads(args, 0, NULL);
+    CH_ASSERT(j);
+    a->fresh = 0;
+    bus_op_t op = {.room = room->id,
+                   .name = name,
+                   .user = a->user,
+                   .args = j,
+                   .route = {.member = a->id, .ref = ref, .fn = asker_reply, .ud = a}};
+    int rc = bus_send_op(&f->bus->base, &op);
+    json_decref(j); /* the frame is gone; an answer after the commit does not need it */
+    return rc;
+}
+
+static const char *str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static json_int_t num(const json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+/* ---- tests ---- */
+
+static void test_create_and_conflict(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    asker_t ann, bob;
+    asker_init(&ann, &f, "ann");
+    asker_init(&bob, &f, "bob");
+    int64_t v0 = room->state_version;
+
+    /* Created: answered once the store committed, through the route kept by value; the
+     * event names ann and skips her connection. */
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1,
+                      "{\"room\":\"x\",\"id\":\"box\",\"kind\":\"shape\",\"data\":{\"x\":1}}"),
+              0);
+    ASSERT_EQ(ann.calls, 0);
+    ASSERT_EQ(f.bus->n, 0); /* the event waits for the commit too */
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_EQ(ann.calls, 1);
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_EQ(ann.ref, 1);
+    json_t *ent = json_object_get(ann.data, "entity");
+    ASSERT_STREQ(str(ent, "id"), "box");
+    ASSERT_STREQ(str(ent, "owner"), "ann");
+    ASSERT_EQ(num(ent, "version"), 1);
+    ASSERT_EQ(num(json_object_get(ent, "data"), "x"), 1);
+    ASSERT_EQ(room->state_version, v0 + 1);
+    rec_t *ev = fb_last(f.bus, "entity");
+    ASSERT_TRUE(ev != NULL);
+    ASSERT_STREQ(str(ev->payload, "action"), "create");
+    ASSERT_STREQ(str(ev->payload, "by"), "ann");
+    ASSERT_EQ(num(ev->payload, "stateVersion"), v0 + 1);
+    ASSERT_EQ(ev->except, ann.id);
+
+    /* The same id from bob: exists, answered now, with the entity as it is. */
+    ASSERT_EQ(
+        send_op(&f, room, &bob, "entity_create", 2, "{\"id\":\"box\",\"kind\":\"shape\"}"), 0);
+    ASSERT_EQ(bob.calls, 1);
+    ASSERT_EQ(bob.ref, 2);
+    ASSERT_STREQ(bob.code, "exists");
+    ASSERT_STREQ(bob.message, "an entity with this id exists");
+    ASSERT_STREQ(str(json_object_get(bob.data, "entity"), "owner"), "ann");
+    ASSERT_EQ(json_object_size(bob.data), 1); /* only the entity: no field */
+
+    /* ann updates on version 1; bob's update on that old version is a conflict with the
+     * entity as it is now, answered now, and changes nothing. */
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_update", 3,
+                      "{\"id\":\"box\",\"patch\":{\"x\":2},\"baseVersion\":1}"),
+              0);
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_EQ(ann.calls, 2);
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_EQ(num(json_object_get(ann.data, "entity"), "version"), 2);
+    int64_t v = room->state_version;
+    size_t events = f.bus->n;
+    ASSERT_EQ(send_op(&f, room, &bob, "entity_update", 4,
+                      "{\"id\":\"box\",\"patch\":{\"x\":3},\"baseVersion\":1}"),
+              0);
+    ASSERT_EQ(bob.calls, 2);
+    ASSERT_EQ(bob.ref, 4);
+    ASSERT_STREQ(bob.code, "conflict");
+    ASSERT_STREQ(bob.message, "the entity changed since baseVersion");
+    ent = json_object_get(bob.data, "entity");
+    ASSERT_EQ(num(ent, "version"), 2);
+    ASSERT_EQ(num(json_object_get(ent, "data"), "x"), 2);
+    ASSERT_EQ(room->state_version, v);
+    ASSERT_EQ(f.bus->n, events);
+
+    /* Each op was answered exactly once: nothing more comes. */
+    int never = 0;
+    run_until(&f, &never, 50);
+    ASSERT_EQ(ann.calls, 2);
+    ASSERT_EQ(bob.calls, 2);
+
+    json_decref(ann.data);
+    json_decref(bob.data);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+static void test_arguments(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    asker_t ann;
+    asker_init(&ann, &f, "ann");
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_STREQ(ann.code, "");
+    static const struct {
+        const char *name, *args, *code, *field, *message;
+    } cases[] = {
+        {"entity_create", "{\"kind\":\"a b\"}", "validation_error", "kind",
+         "kind must be 1-64 bytes of A-Z a-z 0-9 _ - . :"},
+        {"entity_create", "{\"id\":7,\"kind\":\"k\"}", "validation_error", "id",
+         "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :"},
+        {"entity_create", "{\"kind\":\"k\",\"ownerOnly\":1}", "validation_error", "ownerOnly",
+         "ownerOnly must be true or false"},
+        {"entity_create", "{\"kind\":\"k\",\"data\":[1]}", "validation_error", "data",
+         "must be a JSON object"},
+        /* The entity comes before the other fields. */
+        {"entity_update", "{\"id\":\"nope\",\"ownerOnly\":1}", "not_found", NULL,
+         "no such entity"},
+        {"entity_update", "{\"id\":\"box\",\"ownerOnly\":1}", "validation_error", "ownerOnly",
+         "ownerOnly must be true or false"},
+        {"entity_update", "{\"id\":\"box\",\"baseVersion\":-1}", "validation_error",
+         "baseVersion", "baseVersion must be a non-negative integer"},
+        {"entity_update", "{\"id\":\"box\",\"transient\":1}", "validation_error", "transient",
+         "transient must be true or false"},
+        {"entity_update", "{\"id\":\"box\",\"transient\":true,\"baseVersion\":1}",
+         "validation_error", "baseVersion", "baseVersion cannot be combined with transient"},
+        {"entity_update", "{\"id\":\"box\",\"transient\":true,\"ownerOnly\":true}",
+         "validation_error", "ownerOnly", "ownerOnly cannot be combined with transient"},
+        {"entity_update", "{\"id\":\"box\"}", "validation_error", "patch",
+         "must be a JSON object"},
+        {"entity_delete", "{}", "validation_error", "id",
+         "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :"},
+        {"entity_lock", "{\"id\":\"box\",\"ttl\":\"5\"}", "validation_error", "ttl",
+         "ttl must be a non-negative integer"},
+        {"entity_lock", "{\"id\":\"box\",\"ttl\":0}", "validation_error", "ttl",
+         "ttl must be 1 to 300000 milliseconds"},
+        {"entity_unlock", "{\"id\":\"box\",\"force\":\"yes\"}", "validation_error", "force",
+         "force must be true or false"},
+        {"sync", "{}", "validation_error", "version",
+         "version (the highest stateVersion seen) is required"},
+        {"sync", "{\"version\":0,\"cursor\":-2}", "validation_error", "cursor",
+         "cursor must be a non-negative integer"},
+    };
+    for (size_t i = 0; i < CH_ARRAY_LEN(cases); i++) {
+        int calls = ann.calls;
+        ASSERT_EQ(send_op(&f, room, &ann, cases[i].name, (int64_t)i, cases[i].args), 0);
+        ASSERT_EQ(ann.calls, calls + 1); /* answered now */
+        ASSERT_EQ(ann.ref, (int64_t)i);
+        ASSERT_STREQ(ann.code, cases[i].code);
+        ASSERT_STREQ(ann.message, cases[i].message);
+        if (cases[i].field)
+            ASSERT_STREQ(str(ann.data, "field"), cases[i].field);
+        else
+            ASSERT_TRUE(ann.data == NULL);
+    }
+
+    /* sync answers the page entities.h gives, as it is. */
+    ASSERT_EQ(send_op(&f, room, &ann, "sync", 9, "{\"version\":0}"), 0);
+    ASSERT_STREQ(ann.code, "");
+    json_t *page = entities_sync(&f.r, room, 0, -1);
+    ASSERT_TRUE(json_equal(ann.data, page));
+    json_decref(page);
+
+    json_decref(ann.data);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+static void test_lock_held_by_one_identity(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    asker_t ann, ann2, bob;
+    asker_init(&ann, &f, "ann");
+    asker_init(&ann2, &f, "ann"); /* ann's second connection: another identity */
+    asker_init(&bob, &f, "bob");
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    fb_clear(f.bus);
+
+    /* ann's connection locks it: answered now, the others told. */
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_lock", 2, "{\"id\":\"box\"}"), 0);
+    ASSERT_EQ(ann.calls, 2);
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_STREQ(str(ann.data, "id"), "box");
+    ASSERT_STREQ(str(json_object_get(ann.data, "lock"), "userId"), "ann");
+    ASSERT_STREQ(str(json_object_get(ann.data, "lock"), "displayName"),
+                 "Ann"); /* the member's */
+    rec_t *ev = fb_last(f.bus, "entity_lock");
+    ASSERT_TRUE(ev != NULL);
+    ASSERT_EQ(ev->except, ann.id);
+
+    /* Refused to bob, and to ann's other connection: the lock is the identity's. */
+    asker_t *others[2] = {&bob, &ann2};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(send_op(&f, room, others[i], "entity_lock", 3, "{\"id\":\"box\"}"), 0);
+        ASSERT_EQ(others[i]->calls, 1);
+        ASSERT_STREQ(others[i]->code, "locked");
+        ASSERT_STREQ(others[i]->message, "someone else holds the entity's lock");
+        json_t *lock = json_object_get(json_object_get(others[i]->data, "entity"), "lock");
+        ASSERT_STREQ(str(lock, "userId"), "ann");
+        ASSERT_EQ(send_op(&f, room, others[i], "entity_update", 4,
+                          "{\"id\":\"box\",\"patch\":{\"x\":1}}"),
+                  0);
+        ASSERT_EQ(others[i]->calls, 2);
+        ASSERT_STREQ(others[i]->code, "locked");
+        ASSERT_EQ(send_op(&f, room, others[i], "entity_unlock", 5, "{\"id\":\"box\"}"), 0);
+        ASSERT_EQ(others[i]->calls, 3);
+        ASSERT_STREQ(others[i]->code, "forbidden");
+        ASSERT_STREQ(others[i]->message, "someone else holds the entity's lock");
+    }
+    ASSERT_EQ(fb_count(f.bus, "entity"), 0);
+    ASSERT_TRUE(entities_get(room, "box")->lock != NULL);
+
+    /* The holder changes it and unlocks it; the others hear it was unlocked. */
+    ASSERT_EQ(
+        send_op(&f, room, &ann, "entity_update", 6, "{\"id\":\"box\",\"patch\":{\"x\":1}}"), 0);
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_unlock", 7, "{\"id\":\"box\"}"), 0);
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_STREQ(str(ann.data, "id"), "box");
+    ev = fb_last(f.bus, "entity_unlock");
+    ASSERT_TRUE(ev != NULL);
+    ASSERT_STREQ(str(ev->payload, "reason"), "unlocked");
+    ASSERT_EQ(ev->except, ann.id);
+    ASSERT_EQ(room->nlocks, 0);
+
+    json_decref(ann.data);
+    json_decref(ann2.data);
+    json_decref(bob.data);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+static void test_lock_expiry(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    asker_t ann, bob;
+    asker_init(&ann, &f, "ann");
+    asker_init(&bob, &f, "bob");
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    fb_clear(f.bus);
+
+    /* The home takes the loop's time: the lock runs 5 s from it. */
+    uint64_t t0 = uv_now(&f.loop);
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_lock", 2, "{\"id\":\"box\",\"ttl\":5000}"), 0);
+    ASSERT_STREQ(ann.code, "");
+    entity_t *e = entities_get(room, "box");
+    ASSERT_TRUE(e->lock != NULL);
+    ASSERT_EQ(e->lock->until_ms, t0 + 5000);
+    ASSERT_EQ(send_op(&f, room, &bob, "entity_lock", 3, "{\"id\":\"box\"}"), 0);
+    ASSERT_STREQ(bob.code, "locked");
+
+    /* The rooms' tick with a fake clock: kept before its end, ended at it, everyone told. */
+    entities_feature.tick(NULL, &f.r, room, t0 + 4999);
+    ASSERT_TRUE(e->lock != NULL);
+    ASSERT_EQ(fb_count(f.bus, "entity_unlock"), 0);
+    entities_feature.tick(NULL, &f.r, room, t0 + 5000);
+    ASSERT_TRUE(e->lock == NULL);
+    ASSERT_EQ(room->nlocks, 0);
+    rec_t *ev = fb_last(f.bus, "entity_unlock");
+    ASSERT_TRUE(ev != NULL);
+    ASSERT_STREQ(str(ev->payload, "id"), "box");
+    ASSERT_STREQ(str(ev->payload, "reason"), "expired");
+    ASSERT_EQ(ev->except, BUS_MEMBER_NONE);
+
+    /* Now bob's lock through the home is taken. */
+    ASSERT_EQ(send_op(&f, room, &bob, "entity_lock", 4, "{\"id\":\"box\"}"), 0);
+    ASSERT_EQ(bob.calls, 2);
+    ASSERT_STREQ(bob.code, "");
+    ASSERT_STREQ(str(json_object_get(bob.data, "lock"), "userId"), "bob");
+
+    json_decref(ann.data);
+    json_decref(bob.data);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+/* No connection is subscribed anywhere (the recording bus has none): the "by" of a
+ * transient change comes from the op, not from a walk of local connections. */
+static void test_transient_by(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    ASSERT_EQ(room->bus.count, 0);
+    asker_t ann, bob;
+    asker_init(&ann, &f, "ann");
+    asker_init(&bob, &f, "bob");
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
+    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    fb_clear(f.bus);
+
+    /* The first transient change goes at once, by ann, skipping her connection. */
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_update", 2,
+                      "{\"id\":\"box\",\"transient\":true,\"patch\":{\"x\":1}}"),
+              0);
+    ASSERT_EQ(ann.calls, 2);
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_STREQ(str(ann.data, "id"), "box");
+    ASSERT_TRUE(json_is_true(json_object_get(ann.data, "transient")));
+    rec_t *ev = fb_last(f.bus, "entity");
+    ASSERT_TRUE(ev != NULL);
+    ASSERT_TRUE(json_is_true(json_object_get(ev->payload, "transient")));
+    ASSERT_STREQ(str(ev->payload, "by"), "ann");
+    ASSERT_EQ(ev->except, ann.id);
+
+    /* bob's, right after, is held (the rate); applied, it is bob's. */
+    ASSERT_EQ(send_op(&f, room, &bob, "entity_update", 3,
+                      "{\"id\":\"box\",\"transient\":true,\"patch\":{\"x\":2}}"),
+              0);
+    ASSERT_STREQ(bob.code, "");
+    ASSERT_EQ(fb_count(f.bus, "entity"), 1);
+    entities_flush(&f.r);
+    ASSERT_EQ(fb_count(f.bus, "entity"), 2);
+    ev = fb_last(f.bus, "entity");
+    ASSERT_STREQ(str(ev->payload, "by"), "bob");
+    ASSERT_EQ(ev->except, bob.id);
+    ASSERT_EQ(num(json_object_get(json_object_get(ev->payload, "entity"), "data"), "x"), 2);
+
+    /* ann's next one is held, and her connection goes before it is applied: "by" is
+     * null and nobody is skipped, as always when the sender is gone. */
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_update", 4,
+                      "{\"id\":\"box\",\"transient\":true,\"patch\":{\"x\":3}}"),
+              0);
+    ASSERT_EQ(fb_count(f.bus, "entity"), 2);
+    entities_member_gone(&f.r, room, ann.id, "disconnected");
+    entities_flush(&f.r);
+    ASSERT_EQ(fb_count(f.bus, "entity"), 3);
+    ev = fb_last(f.bus, "entity");
+    ASSERT_TRUE(json_is_null(json_object_get(ev->payload, "by")));
+    ASSERT_EQ(ev->except, BUS_MEMBER_NONE);
+
+    json_decref(ann.data);
+    json_decref(bob.data);
+    ASSERT_EQ(fx_close(&f), 0);
+}
+
+int main(void)
+{
+    RUN(test_create_and_conflict);
+    RUN(test_arguments);
+    RUN(test_lock_held_by_one_identity);
+    RUN(test_lock_expiry);
+    RUN(test_transient_by);
+    TEST_MAIN_END();
+}
