@@ -59,7 +59,19 @@ void home_serve(void *ud, const bus_op_t *op);
 void home_free(home_t *h);
 
 /* Registers the room ops (home_rooms.c: message, broadcast, presence, state, history,
- * leave, rotate_code, room_update) on h, working on h's rooms. */
+ * leave, rotate_code, room_update; and home_join_register's) on h, working on h's rooms. */
 void home_rooms_register(home_t *h);
+
+/* Registers join and detach (home_join.c) on h, working on h's rooms.
+ * - join: args {"displayName"? (checked by the member's side), "since" (sync entities
+ *   from this version; -1 or absent: all), "userName", "userColor" (the caller's token
+ *   claims), "attach" (true: the connection is not in the room yet)}. Joins op->user
+ *   (rooms_join_quiet), attaches the connection op->route.member when asked
+ *   (rooms_attach), and answers with bus_reply_parts: the room's snapshot, the data of
+ *   today's join reply. The route's function subscribes the connection before it replies
+ *   (bus.h: subscribing in the answer), or detaches it when it went away meanwhile.
+ * - detach (ROOMS_OP_DETACH): no args; the connection op->route.member left the room on
+ *   its process (rooms_detach); answered with success, which nobody waits for. */
+void home_join_register(home_t *h);
 
 #endif

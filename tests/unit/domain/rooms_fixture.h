@@ -1,7 +1,8 @@
 /* rooms_fixture.h: the rooms as the server runs them, for the domain unit tests: a loop, a
  * SQLite store in a fresh temporary file, the local bus and the server's features (app.c),
- * no sockets. Opened and closed in the server's order. Static functions only: each test
- * file is its own program. */
+ * no sockets, and the rooms' home on that bus (home_rooms_register, as app.c: where a
+ * disconnect's detach goes). Opened and closed in the server's order. Static functions
+ * only: each test file is its own program. */
 #ifndef CHORUS_TEST_ROOMS_FIXTURE_H
 #define CHORUS_TEST_ROOMS_FIXTURE_H
 
@@ -19,6 +20,7 @@
 #include "bus/bus.h"
 #include "domain/docs.h"
 #include "domain/entities.h"
+#include "domain/home.h"
 #include "domain/rooms.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -33,6 +35,7 @@ typedef struct {
     store_t *store;
     bus_t *bus;
     rooms_t r;
+    home_t home;
     char db[512];
 } fx_t;
 
@@ -63,8 +66,20 @@ static int rooms_fx_open(fx_t *f, const char *name, log_level_t level,
     f->bus = bus_local_new(0);
     static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
                                                    {&entities_feature, NULL}};
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
-                      CH_ARRAY_LEN(features));
+    int rc = rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, f->bus, features,
+                        CH_ARRAY_LEN(features));
+    if (rc != 0) return rc;
+    home_init(&f->home, &f->r, f->bus);
+    home_rooms_register(&f->home);
+    return 0;
+}
+
+/* Puts connection c (its id and user set) in room as a join does: attached at the home
+ * (rooms_attach), then subscribed on its process (rooms_subscribe). Returns 0 or -1. */
+static inline int rooms_fx_attach(fx_t *f, room_t *room, proto_client_t *c)
+{
+    if (rooms_attach(&f->r, room, c->id, c->user.sub) != 0) return -1;
+    return rooms_subscribe(&f->r, room, c);
 }
 
 /* Closes everything as the server does, removes the database and returns uv_loop_close's
@@ -76,6 +91,7 @@ static int rooms_fx_close(fx_t *f)
     store_close(f->store);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     rooms_free(&f->r);
+    home_free(&f->home);
     bus_free(f->bus);
     int rc = uv_loop_close(&f->loop);
     config_free(&f->cfg);

@@ -203,8 +203,8 @@ static room_t *make_room(fx_t *f, tclient_t *ann, tclient_t *bob)
     if (!room) return NULL;
     tclient_init(ann, f->bus, "ann");
     tclient_init(bob, f->bus, "bob");
-    rooms_subscribe(&f->r, room, &ann->pc);
-    rooms_subscribe(&f->r, room, &bob->pc);
+    if (rooms_fx_attach(f, room, &ann->pc) != 0 || rooms_fx_attach(f, room, &bob->pc) != 0)
+        return NULL;
     tclient_clear(ann);
     tclient_clear(bob);
     return room;

@@ -2,8 +2,10 @@
  * no sockets: what each operation publishes (topic, name, payload, seq, whom it skips or
  * is addressed to). Membership (create, join, a second join, subscribe, leave, kick with
  * ban and the refused join after it, unban), the message seq (in order, consecutive for
- * posts in flight together, continued after the rooms are reopened from the store), and
- * the sender skipped on broadcast (posts, broadcasts, presence). */
+ * posts in flight together, continued after the rooms are reopened from the store), the
+ * sender skipped on broadcast (posts, broadcasts, presence), and the removal of a user's
+ * connections (leave, kick, ban, delete) as an unsubscribe event the bus applies to this
+ * process's subscriptions. */
 #include "test.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include "util/config.h"
 #include "domain/docs.h"
 #include "domain/entities.h"
+#include "domain/home.h"
 #include "util/mem.h"
 #include "domain/rooms.h"
 #include "store/store.h"
@@ -31,6 +34,8 @@ typedef struct {
     int64_t seq;
     bus_member_t except, to;
     char except_user[STORE_SUB_LEN];
+    char to_user[STORE_SUB_LEN];
+    int unsubscribe;
 } rec_t;
 
 typedef struct {
@@ -61,15 +66,23 @@ static json_t *parts_json(const bus_event_t *ev, int *text_parts)
     return o;
 }
 
+/* Records ev; an unsubscribe event also drops the subscriptions here that it reaches
+ * (every one, or its user's), as a process's bus does. */
 static uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
     fbus_t *fb = (fbus_t *)b;
-    (void)t;
     CH_ASSERT(fb->n < CH_ARRAY_LEN(fb->recs));
     rec_t *r = &fb->recs[fb->n++];
     memset(r, 0, sizeof(*r));
     snprintf(r->topic, sizeof(r->topic), "%s", ev->room);
-    snprintf(r->name, sizeof(r->name), "%s", ev->name);
+    snprintf(r->name, sizeof(r->name), "%s", ev->name ? ev->name : "");
+    if (ev->to_user) snprintf(r->to_user, sizeof(r->to_user), "%s", ev->to_user);
+    r->unsubscribe = ev->unsubscribe;
+    for (bus_sub_t *s = t->head, *next; ev->unsubscribe && s; s = next) {
+        next = s->next;
+        if (!ev->to_user || strcmp(s->client->user.sub, ev->to_user) == 0)
+            b->drop(b->drop_ud, t, s);
+    }
     r->payload = parts_json(ev, &r->text_parts);
     r->seq = ev->seq;
     r->except = ev->except;
@@ -126,6 +139,7 @@ typedef struct {
     store_t *store;
     fbus_t *bus;
     rooms_t r;
+    home_t home;
     char db[512];
 } fx_t;
 
@@ -143,8 +157,12 @@ static int fx_start(fx_t *f)
         return -1;
     }
     f->bus = fb_new();
-    return rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, &f->bus->base, features,
-                      CH_ARRAY_LEN(features));
+    if (rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, &f->bus->base, features,
+                   CH_ARRAY_LEN(features)) != 0)
+        return -1;
+    home_init(&f->home, &f->r, &f->bus->base); /* a disconnect's detach goes there */
+    home_rooms_register(&f->home);
+    return 0;
 }
 
 static int fx_open(fx_t *f)
@@ -169,6 +187,7 @@ static int fx_stop(fx_t *f)
     store_close(f->store);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     rooms_free(&f->r);
+    home_free(&f->home);
     bus_free(&f->bus->base);
     f->bus = NULL;
     return uv_loop_close(&f->loop);
@@ -211,6 +230,13 @@ static void client_init(proto_client_t *c, fx_t *f, const char *sub)
     c->id = bus_member_next(&f->bus->base);
     c->authed = 1;
     snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
+}
+
+/* Connects c to room as a join does: attached at the home, then subscribed here. */
+static void connect_to(fx_t *f, room_t *room, proto_client_t *c)
+{
+    ASSERT_EQ(rooms_attach(&f->r, room, c->id, c->user.sub), 0);
+    ASSERT_EQ(rooms_subscribe(&f->r, room, c), 0);
 }
 
 static auth_claims_t user(const char *sub)
@@ -343,7 +369,7 @@ static void test_membership(void)
      * the connection itself. */
     proto_client_t hc;
     client_init(&hc, &f, "host");
-    rooms_subscribe(&f.r, room, &hc);
+    connect_to(&f, room, &hc);
     ASSERT_EQ(fb->n, 1);
     rec_t *e = &fb->recs[0];
     ASSERT_STREQ(e->name, "participant_joined");
@@ -378,7 +404,7 @@ static void test_membership(void)
     /* Ana connects: participant_joined with her, skipping her connection. */
     proto_client_t ac;
     client_init(&ac, &f, "ana");
-    rooms_subscribe(&f.r, room, &ac);
+    connect_to(&f, room, &ac);
     e = fb_find(fb, before, "participant_joined");
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ(e->except, ac.id);
@@ -396,14 +422,22 @@ static void test_membership(void)
     /* A second connection of hers changes nothing the others see. */
     proto_client_t ac2;
     client_init(&ac2, &f, "ana");
-    rooms_subscribe(&f.r, room, &ac2);
+    connect_to(&f, room, &ac2);
     ASSERT_EQ(fb->n, 0);
 
-    /* She leaves: participant_left at once, to everyone, then the system message. */
+    /* She leaves: her connections are unsubscribed through the bus (an event with no
+     * frame, for her connections), participant_left at once, to everyone, then the
+     * system message. */
     memset(&o, 0, sizeof(o));
     rooms_leave(&f.r, room, "ana", NULL, on_done, &o);
-    ASSERT_TRUE(fb->n >= 1);
+    ASSERT_TRUE(fb->n >= 2);
     e = &fb->recs[0];
+    ASSERT_STREQ(e->name, "");
+    ASSERT_STREQ(e->to_user, "ana");
+    ASSERT_EQ(e->unsubscribe, 1);
+    ASSERT_TRUE(ac.subs == NULL && ac2.subs == NULL); /* applied here by the bus */
+    ASSERT_EQ(hc.subs->room, room);
+    e = &fb->recs[1];
     ASSERT_STREQ(e->name, "participant_left");
     ASSERT_EQ(e->except, BUS_MEMBER_NONE);
     ASSERT_STREQ(str_at(e->payload, "userId", NULL), "ana");
@@ -413,7 +447,7 @@ static void test_membership(void)
     ASSERT_EQ(room->seats, 1);
     ASSERT_TRUE(room_member(room, "ana") == NULL);
     ASSERT_TRUE(ac.subs == NULL && ac2.subs == NULL); /* her connections are out */
-    e = wait_event(&f, 1, "message");
+    e = wait_event(&f, 2, "message");
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ(e->seq, 2);
     meta = json_object_get(json_object_get(e->payload, "message"), "metadata");
@@ -441,7 +475,7 @@ static void test_kick_ban_unban(void)
     drop(&o);
     proto_client_t bc;
     client_init(&bc, &f, "bob");
-    rooms_subscribe(&f.r, room, &bc);
+    connect_to(&f, room, &bc);
     ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
     fb_clear(fb);
 
@@ -452,14 +486,17 @@ static void test_kick_ban_unban(void)
     ASSERT_EQ(o.status, ROOMS_E_FORBIDDEN);
     ASSERT_EQ(fb->n, 0);
 
-    /* Kicked with ban: "kicked" is addressed to his connection only, then everyone is told
-     * he left, banned. */
+    /* Kicked with ban: "kicked" is addressed to his connections only, which the bus then
+     * unsubscribes, then everyone is told he left, banned. */
     memset(&o, 0, sizeof(o));
     rooms_kick(&f.r, room, &host, "bob", 1, on_done, &o);
     ASSERT_TRUE(fb->n >= 2);
     rec_t *e = &fb->recs[0];
     ASSERT_STREQ(e->name, "kicked");
-    ASSERT_EQ(e->to, bc.id);
+    ASSERT_STREQ(e->to_user, "bob");
+    ASSERT_EQ(e->unsubscribe, 1);
+    ASSERT_TRUE(bc.subs == NULL);
+    ASSERT_EQ(e->to, BUS_MEMBER_NONE);
     ASSERT_EQ(e->except, BUS_MEMBER_NONE);
     ASSERT_TRUE(json_is_true(json_object_get(e->payload, "ban")));
     e = &fb->recs[1];
@@ -503,13 +540,15 @@ static void test_kick_ban_unban(void)
 
     /* Kicked without ban: the member is gone, "kicked" says so, and he may come back. */
     client_init(&bc, &f, "bob");
-    rooms_subscribe(&f.r, room, &bc);
+    connect_to(&f, room, &bc);
     fb_clear(fb);
     memset(&o, 0, sizeof(o));
     rooms_kick(&f.r, room, &host, "bob", 0, on_done, &o);
     e = fb_find(fb, 0, "kicked");
     ASSERT_TRUE(e != NULL);
-    ASSERT_EQ(e->to, bc.id);
+    ASSERT_STREQ(e->to_user, "bob");
+    ASSERT_EQ(e->unsubscribe, 1);
+    ASSERT_TRUE(bc.subs == NULL);
     ASSERT_TRUE(json_is_false(json_object_get(e->payload, "ban")));
     e = fb_find(fb, 0, "participant_left");
     ASSERT_TRUE(e != NULL);
@@ -616,8 +655,8 @@ static void test_sender_skipped(void)
     proto_client_t hc, cc;
     client_init(&hc, &f, "host");
     client_init(&cc, &f, "cy");
-    rooms_subscribe(&f.r, room, &hc);
-    rooms_subscribe(&f.r, room, &cc);
+    connect_to(&f, room, &hc);
+    connect_to(&f, room, &cc);
     ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
     fb_clear(f.bus);
 
