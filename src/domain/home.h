@@ -1,7 +1,8 @@
 /* home.h: where an operation reaches the room it changes. The home serves the bus's
  * operations side (bus_serve, bus.h) for the rooms of this process: it finds the op's
- * handler by name in a table the modules fill (the room ops: home_rooms.c; documents and
- * entities register theirs the same way), finds the room by id, and calls the handler,
+ * handler by name in a table the modules fill (the room ops: home_rooms.c and
+ * home_join.c; documents and entities register theirs the same way), finds the room by
+ * id, and calls the handler,
  * which reads the op's JSON arguments, calls the domain with the member's identity and
  * user, and answers exactly once through bus_reply(&op->route, ...), now or after a store
  * commit. The member's side (proto_rooms.c) checks access and sends the op; the home

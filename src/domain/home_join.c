@@ -52,7 +52,7 @@ static void join_finish(join_t *j, json_t *msgs)
     room_member_t *me = room_member(room, j->user);
     if (!me || me->banned) { /* kicked while the join was in flight */
         json_decref(msgs);
-        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_FORBIDDEN, .code = PROTO_FORBIDDEN,
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_FORBIDDEN, .code = "forbidden",
                                     .message = "you are no longer in this room"});
         return;
     }
