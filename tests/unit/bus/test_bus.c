@@ -1,5 +1,6 @@
 /* test_bus.c: the bus (bus.h) through its local implementation, with fake clients whose
- * transport records the frames they are sent. */
+ * transport records the frames they are sent: identities, framing once, skips, events
+ * that unsubscribe the receivers they reach, operations and answers in parts. */
 #include "bus/bus.h"
 
 #include <jansson.h>
@@ -377,6 +378,72 @@ static void test_ops(void)
     bus_free(b);
 }
 
+/* bus_drop_fn of the fakes: their subscriptions are embedded, so unsubscribed only. */
+static void fake_drop(void *ud, bus_topic_t *t, bus_sub_t *s)
+{
+    (*(int *)ud)++;
+    bus_unsubscribe(t, s);
+}
+
+static void test_unsubscribe(void)
+{
+    fx_t f;
+    fx_open(&f, 4);
+    int dropped = 0;
+    bus_on_drop(f.bus, fake_drop, &dropped);
+    /* To one user's connections (ann: c[0] and c[2]), which then leave the topic. */
+    json_t *fields = json_pack("{s:b}", "ban", 0);
+    proto_part_t part = {.obj = fields};
+    bus_event_t ev = {.room = "r1", .name = "kicked", .parts = &part, .nparts = 1,
+                      .to_user = "ann", .unsubscribe = 1};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 2);
+    json_decref(fields);
+    ASSERT_EQ(dropped, 2);
+    ASSERT_EQ(f.bus->framed, 1);
+    ASSERT_TRUE(last_is(&f.c[0], "{\"op\":\"kicked\",\"room\":\"r1\",\"ban\":false}"));
+    ASSERT_TRUE(f.c[0].last == f.c[2].last); /* one buffer */
+    ASSERT_EQ(f.c[1].frames + f.c[3].frames, 0);
+    ASSERT_TRUE(f.c[0].pc.subs == NULL && f.c[2].pc.subs == NULL);
+    ASSERT_EQ(f.room.count, 2);
+    /* No name: no frame, every receiver dropped. */
+    bus_event_t all = {.room = "r1", .unsubscribe = 1};
+    ASSERT_EQ(bus_publish(&f.room, &all), 2);
+    ASSERT_EQ(dropped, 4);
+    ASSERT_EQ(f.bus->framed, 1);
+    ASSERT_EQ(f.c[1].frames + f.c[3].frames, 0);
+    ASSERT_EQ(f.room.count, 0);
+    ASSERT_TRUE(f.room.head == NULL);
+    fx_close(&f);
+}
+
+/* The member's side of a route answered with parts: the object they make, as text. */
+static void parts_reply(const bus_route_t *route, const proto_part_t *parts, size_t nparts)
+{
+    cbuf_t **out = route->ud;
+    *out = proto_frame_parts(parts, nparts);
+}
+
+static void test_reply_parts(void)
+{
+    const char *items[2] = {"{\"a\":1}", "2"};
+    json_t *head = json_pack("{s:s}", "room", "r1");
+    proto_part_t parts[3] = {{.obj = head},
+                             {.key = "participant", .text = "{\"userId\":\"ann\"}"},
+                             {.key = "messages", .items = items, .n = 2}};
+    cbuf_t *got = NULL;
+    bus_route_t route = {.member = 1, .ref = 5, .parts_fn = parts_reply, .ud = &got};
+    bus_reply_parts(&route, parts, 3);
+    json_decref(head);
+    ASSERT_TRUE(got != NULL);
+    const char *want = "{\"room\":\"r1\",\"participant\":{\"userId\":\"ann\"},"
+                       "\"messages\":[{\"a\":1},2]}";
+    ASSERT_EQ(got->len, strlen(want) + 2);
+    ASSERT_MEMEQ(got->data + got->off + 2, want, strlen(want));
+    cbuf_unref(got);
+    /* A fire-and-forget route drops whatever comes. */
+    bus_reply_ignore(&route, NULL, NULL, json_pack("{s:i}", "x", 1));
+}
+
 int main(void)
 {
     RUN(test_identities);
@@ -388,5 +455,7 @@ int main(void)
     RUN(test_no_frame_without_receiver);
     RUN(test_subscriptions);
     RUN(test_ops);
+    RUN(test_unsubscribe);
+    RUN(test_reply_parts);
     TEST_MAIN_END();
 }
