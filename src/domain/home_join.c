@@ -134,7 +134,8 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
      * online and gives them a fresh presence. */
     room_member_t *m = room_member(room, j->user);
     j->participant = ch_strdup(m ? room_member_encoded(m) : "null");
-    if (rooms_recent_ready(j->r, room)) join_finish(j, NULL); /* the newest messages are in memory */
+    if (rooms_recent_ready(j->r, room)) /* the newest messages are in memory */
+        join_finish(j, NULL);
     else rooms_join_history(j->r, room, join_history, j);
 }
 
