@@ -163,7 +163,9 @@ uint32_t bus_publish(bus_topic_t *t, const bus_event_t *ev);
 typedef void (*bus_drop_fn)(void *ud, bus_topic_t *t, bus_sub_t *s);
 
 /* Makes fn (with ud, borrowed) what this process runs for its subscriptions that an
- * unsubscribe event reaches (the rooms: rooms_init). */
+ * unsubscribe event reaches: one function per bus, the rooms' (rooms_init), since only a
+ * room's topic carries unsubscribe events (a document's subscriptions go with it through
+ * the rooms' client_left hook). */
 void bus_on_drop(bus_t *b, bus_drop_fn fn, void *ud);
 
 /* ---------- operations: a member to its room's home ---------- */
