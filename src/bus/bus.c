@@ -85,3 +85,24 @@ void bus_reply(const bus_route_t *route, const char *code, const char *message, 
 {
     route->fn(route, code, message, data);
 }
+
+void bus_reply_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts)
+{
+    CH_ASSERT(route->parts_fn != NULL);
+    route->parts_fn(route, parts, nparts);
+}
+
+void bus_reply_ignore(const bus_route_t *route, const char *code, const char *message,
+                      json_t *data)
+{
+    (void)route;
+    (void)code;
+    (void)message;
+    json_decref(data);
+}
+
+void bus_on_drop(bus_t *b, bus_drop_fn fn, void *ud)
+{
+    b->drop = fn;
+    b->drop_ud = ud;
+}

@@ -11,7 +11,11 @@
  *   not encoded again), the room's seq or stateVersion when the event carries one, and
  *   whom to skip: the origin connection, every connection of one user (presence), and for
  *   a document the subscribers that opened it at or after the event's version; or the one
- *   connection it is for (a member being removed). The domain
+ *   connection it is for, or the connections of the one user it is for (a member being
+ *   removed). An event may also end the subscriptions it reaches (unsubscribe: a member
+ *   left, was kicked, the room was deleted): each process drops its own receivers' after
+ *   delivering the frame, if any, through the drop function the domain gave the bus
+ *   (bus_on_drop), so the home never walks another process's subscriber list. The domain
  *   hands the bus an event; it never builds the frame. The bus frames it once per
  *   receiving process, only when that process has a receiver, and hands the same
  *   refcounted buffer to each of them.
@@ -19,7 +23,20 @@
  * - Operations, from a member to its room's home: the member's identity and user, the
  *   room, the op's name and JSON arguments, and a route back (bus_route_t: the member, the
  *   request's ref, and where the answer goes on the member's process). The home answers
- *   exactly once through bus_reply.
+ *   exactly once through bus_reply, or bus_reply_parts for an answer made of payload parts
+ *   (a join's snapshot: the room's members and recent messages as the texts it keeps
+ *   encoded). An op nobody waits for (a detach) has a route whose function is
+ *   bus_reply_ignore.
+ *
+ * Subscribing in the answer. An op that subscribes the member's connection to the room
+ * (join) is answered with the room as it is at the home (its seq and stateVersion); the
+ * route's function on the member's process subscribes the connection, then sends the
+ * reply. On the local bus the home runs on the caller's stack, so no event can fall
+ * between the answer and the subscription. A cluster bus must leave no gap either: the
+ * member's process subscribes itself to the topic's channel before it sends such an op
+ * (so events published while the op is in flight reach it), and once the answer arrives
+ * it drops, for that connection, the topic's events it received with a seq (or document
+ * version) at or below the answer's, which the answer already holds.
  *
  * Identities. A connection is named by a bus_member_t, unique in the whole cluster and
  * never reused: the node id of its process in the top 16 bits, that process's connection
@@ -151,10 +168,14 @@ typedef struct {
     bus_member_t to;              /* only this connection receives it (one member told it
                                      is out, say); BUS_MEMBER_NONE = every one not skipped */
     const char *except_user;      /* every connection of this user is skipped; NULL = none */
+    const char *to_user;          /* only this user's connections receive it; NULL = all */
+    int unsubscribe;              /* each receiver it reaches is then dropped from the topic
+                                     (bus_on_drop); with name NULL no frame is sent */
 } bus_event_t;
 
-/* Delivers ev to every subscriber of t (on every process) that it does not skip. Borrows
- * t and ev. Returns how many local subscribers received it. */
+/* Delivers ev to every subscriber of t (on every process) that it does not skip; with
+ * ev->unsubscribe, then hands each of them to the bus's drop function. Borrows t and ev.
+ * Returns how many local subscribers received it. */
 uint32_t bus_publish(bus_topic_t *t, const bus_event_t *ev);
 
 /* ---------- receivers: what the layer above provides ---------- */
@@ -172,6 +193,16 @@ typedef struct {
     const char *(*user)(const bus_rcv_t *r);
 } bus_rcv_ops_t;
 
+/* Drops subscription s (of topic t) that an unsubscribe event reached on this process:
+ * unsubscribes it (bus_unsubscribe) and frees it (owned by the module that subscribed it). */
+typedef void (*bus_drop_fn)(void *ud, bus_topic_t *t, bus_sub_t *s);
+
+/* Makes fn (with ud, borrowed) what this process runs for its subscriptions that an
+ * unsubscribe event reaches: one function per bus, the rooms' (rooms_init), since only a
+ * room's topic carries unsubscribe events (a document's subscriptions go with it through
+ * the rooms' client_left hook). */
+void bus_on_drop(bus_t *b, bus_drop_fn fn, void *ud);
+
 /* ---------- operations: a member to its room's home ---------- */
 
 typedef struct bus_route_s bus_route_t;
@@ -183,11 +214,19 @@ typedef struct bus_route_s bus_route_t;
 typedef void (*bus_reply_fn)(const bus_route_t *route, const char *code, const char *message,
                              json_t *data);
 
+/* Receives a success answer made of payload parts (bus_reply_parts) on the member's
+ * process: the answer's data is the object of parts[0..nparts) as proto_frame_parts
+ * builds it. Everything is borrowed for the call. */
+typedef void (*bus_reply_parts_fn)(const bus_route_t *route, const jpart_t *parts,
+                                   size_t nparts);
+
 /* Where an operation's answer goes: copy it by value to answer later. */
 struct bus_route_s {
     bus_member_t member;          /* the connection that asked */
     int64_t ref;                  /* the request's ref; -1 = none */
     bus_reply_fn fn;              /* called on the member's process */
+    bus_reply_parts_fn parts_fn;  /* the same for bus_reply_parts; NULL when the op is
+                                     never answered with parts */
     void *ud;                     /* for fn, meaningful only on the member's process */
 };
 
@@ -196,7 +235,7 @@ typedef struct {
     const char *room;             /* the room's id: where the operation goes */
     const char *name;             /* the op's name */
     const char *user;             /* the member's user id */
-    const json_t *args;           /* its arguments (an object) */
+    const json_t *args;           /* its arguments (an object; NULL = none) */
     bus_route_t route;
 } bus_op_t;
 
@@ -215,6 +254,16 @@ int bus_send_op(bus_t *b, const bus_op_t *op);
 /* Answers the operation of route (borrowed) exactly once; see bus_reply_fn. */
 void bus_reply(const bus_route_t *route, const char *code, const char *message, json_t *data);
 
+/* Answers the operation of route (borrowed) exactly once, with success and the object of
+ * parts[0..nparts) (borrowed for the call; the local bus hands them over by pointer, a
+ * cluster bus sends the object they make). route->parts_fn must be set. */
+void bus_reply_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts);
+
+/* A bus_reply_fn that drops the answer (frees data): the route of an op sent fire and
+ * forget (a detach). */
+void bus_reply_ignore(const bus_route_t *route, const char *code, const char *message,
+                      json_t *data);
+
 /* ---------- the interface ---------- */
 
 typedef struct {
@@ -232,6 +281,8 @@ struct bus_s {
     uint64_t framed;              /* events framed on this process (a statistic) */
     bus_op_fn serve;              /* the rooms' handler (bus_serve); NULL = none yet */
     void *serve_ud;
+    bus_drop_fn drop;             /* unsubscribe events' receivers (bus_on_drop) */
+    void *drop_ud;
 };
 
 /* Returns a new identity for a connection of this process (never reused). */

@@ -12,23 +12,32 @@ static int skips(const bus_t *b, const bus_event_t *ev, const bus_sub_t *s)
     if (ev->to && r->id != ev->to) return 1;
     if (ev->except && r->id == ev->except) return 1;
     if (ev->version && s->since >= ev->version) return 1;
+    if (ev->to_user && strcmp(bus_rcv_user(b, r), ev->to_user) != 0) return 1;
     return ev->except_user && strcmp(bus_rcv_user(b, r), ev->except_user) == 0;
 }
 
 /* Framed on the first receiver, so a topic nobody here receives costs no encoding; then
- * the same buffer goes to every receiver. */
+ * the same buffer goes to every receiver. An unsubscribe event drops each receiver after
+ * its frame (the drop function unlinks it, so the next one is read first). */
 static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
     cbuf_t *frame = NULL;
     uint32_t n = 0;
-    for (bus_sub_t *s = t->head; s; s = s->next) {
+    for (bus_sub_t *s = t->head, *next; s; s = next) {
+        next = s->next;
         if (skips(b, ev, s)) continue;
-        if (!frame) {
-            frame = b->rcv_ops->frame(ev);
-            b->framed++;
+        if (ev->name) {
+            if (!frame) {
+                frame = b->rcv_ops->frame(ev);
+                b->framed++;
+            }
+            b->rcv_ops->deliver(s->rcv, frame);
         }
-        b->rcv_ops->deliver(s->rcv, frame);
         n++;
+        if (ev->unsubscribe) {
+            CH_ASSERT(b->drop != NULL);
+            b->drop(b->drop_ud, t, s);
+        }
         if (ev->to) break; /* its one receiver */
     }
     if (frame) cbuf_unref(frame);

@@ -566,7 +566,7 @@ static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
     };
 }
 
-static void hook_member_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
+static void hook_client_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
 {
     (void)ud;
     (void)r;
@@ -596,7 +596,7 @@ static void hook_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
 const rooms_feature_t docs_feature = {
     .name = "documents",
     .start = hook_start,
-    .member_left = hook_member_left,
+    .client_left = hook_client_left,
     .client_gone = hook_client_gone,
     .room_dropped = hook_room_dropped,
     .room_freed = hook_room_freed,

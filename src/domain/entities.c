@@ -583,10 +583,20 @@ static void hook_close(void *ud, rooms_t *r)
     uv_close((uv_handle_t *)&r->ent_timer, NULL);
 }
 
-static void hook_member_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
+/* The user's locks go: every connection of theirs is leaving the room. */
+static void hook_member_left(void *ud, rooms_t *r, room_t *room, const char *user_id)
 {
     (void)ud;
-    entities_member_gone(r, room, c->id, "left");
+    (void)r;
+    if (!room->nlocks) return;
+    const char *k;
+    void *v;
+    /* Sending does not change the map, so iterating while unlocking is safe. */
+    for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
+        entity_t *e = v;
+        if (e->lock && strcmp(e->lock->user_id, user_id) == 0)
+            unlock_event(room, e, e->lock->holder, "left");
+    }
 }
 
 static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
@@ -596,11 +606,12 @@ static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
     entities_tick(room, now_ms);
 }
 
-static void hook_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
+static void hook_member_gone(void *ud, rooms_t *r, room_t *room, bus_member_t member,
+                             const char *user_id)
 {
     (void)ud;
-    for (bus_sub_t *s = c->subs; s; s = s->client_next)
-        entities_member_gone(r, s->room, c->id, "disconnected");
+    (void)user_id;
+    entities_member_gone(r, room, member, "disconnected");
 }
 
 const rooms_feature_t entities_feature = {
@@ -609,6 +620,6 @@ const rooms_feature_t entities_feature = {
     .start = hook_start,
     .close = hook_close,
     .member_left = hook_member_left,
-    .client_gone = hook_client_gone,
+    .member_gone = hook_member_gone,
     .tick = hook_tick,
 };

@@ -1,7 +1,8 @@
 /* home.h: where an operation reaches the room it changes. The home serves the bus's
  * operations side (bus_serve, bus.h) for the rooms of this process: it finds the op's
- * handler by name in a table the modules fill (the room ops: home_rooms.c; documents and
- * entities register theirs the same way), finds the room by id, and calls the handler,
+ * handler by name in a table the modules fill (the room ops: home_rooms.c and
+ * home_join.c; documents and entities register theirs the same way), finds the room by
+ * id, and calls the handler,
  * which reads the op's JSON arguments, calls the domain with the member's identity and
  * user, and answers exactly once through bus_reply(&op->route, ...), now or after a store
  * commit. The member's side (proto_rooms.c) checks access and sends the op; the home
@@ -63,7 +64,7 @@ void home_serve(void *ud, const bus_op_t *op);
 void home_free(home_t *h);
 
 /* Registers the room ops (home_rooms.c: message, broadcast, presence, state, history,
- * leave, rotate_code, room_update) on h, working on h's rooms. */
+ * leave, rotate_code, room_update; and home_join_register's) on h, working on h's rooms. */
 void home_rooms_register(home_t *h);
 
 /* The REST room routes that act on an existing room (api_rooms.c), as ops of their own
@@ -95,5 +96,17 @@ void home_rooms_register(home_t *h);
 
 /* Registers the REST ops (home_api.c, above) on h, working on h's rooms. */
 void home_api_register(home_t *h);
+
+/* Registers join and detach (home_join.c) on h, working on h's rooms.
+ * - join: args {"displayName"? (checked by the member's side), "since" (sync entities
+ *   from this version; -1 or absent: all), "userName", "userColor" (the caller's token
+ *   claims), "attach" (true: the connection is not in the room yet)}. Joins op->user
+ *   (rooms_join_quiet), attaches the connection op->route.member when asked
+ *   (rooms_attach), and answers with bus_reply_parts: the room's snapshot, the data of
+ *   today's join reply. The route's function subscribes the connection before it replies
+ *   (bus.h: subscribing in the answer), or detaches it when it went away meanwhile.
+ * - detach (ROOMS_OP_DETACH): no args; the connection op->route.member left the room on
+ *   its process (rooms_detach); answered with success, which nobody waits for. */
+void home_join_register(home_t *h);
 
 #endif

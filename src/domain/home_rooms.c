@@ -162,4 +162,5 @@ static const home_op_t room_home_ops[] = {
 void home_rooms_register(home_t *h)
 {
     home_register(h, room_home_ops, CH_ARRAY_LEN(room_home_ops), h->rooms);
+    home_join_register(h);
 }

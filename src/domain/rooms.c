@@ -444,6 +444,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->log = log;
     r->store = store;
     r->bus = bus;
+    bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
     for (size_t i = 0; i < nfeatures; i++)
         r->features[i] = features[i];

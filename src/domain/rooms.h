@@ -180,10 +180,19 @@ struct rooms_feature_s {
     /* Shutdown (rooms_close), before the rooms' own timers close: applies what it holds
      * back, so its writes are queued before the store closes, and closes its handles. */
     void (*close)(void *ud, rooms_t *r);
-    /* Connection c leaves room (its user left, was kicked or banned): called while c is
-     * still subscribed to the room, before c is told and unsubscribed. */
-    void (*member_left)(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c);
-    /* Connection c disconnected: before the rooms module unsubscribes it from its rooms. */
+    /* At the room's home: user_id left room, was kicked or banned, before its connections
+     * are told and unsubscribed (through the bus). */
+    void (*member_left)(void *ud, rooms_t *r, room_t *room, const char *user_id);
+    /* At the room's home: the connection member (of user_id) detached from room (it
+     * disconnected), before the member may go offline. */
+    void (*member_gone)(void *ud, rooms_t *r, room_t *room, bus_member_t member,
+                        const char *user_id);
+    /* On the connection's process: c's subscription to room is being dropped because the
+     * home removed its user (left, kicked, banned) or the room (deleted); c is still
+     * subscribed. */
+    void (*client_left)(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c);
+    /* On the connection's process: c disconnected, before its subscriptions are dropped
+     * and its rooms' homes are told (rooms_detach). */
     void (*client_gone)(void *ud, rooms_t *r, bus_rcv_t *c);
     /* room is deleted (by its host or idle): room_deleted is already published, and its
      * connections are still subscribed. The room stays allocated while work holds it. */
@@ -315,15 +324,13 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
 void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                 rooms_done_fn done, void *ud);
 /* rooms_join whose result is {"success": true} only, not the room and the member: for a
- * caller that reads the room and the member itself and then subscribes a connection with
- * rooms_subscribe (the WebSocket join), or calls rooms_join_abandoned when it cannot.
+ * caller that reads the room and the member itself and then attaches a connection with
+ * rooms_attach (the WebSocket join at the room's home; when the connection went away
+ * meanwhile, its process detaches it again: rooms_detach starts the seat's grace).
  * rooms_join (REST) holds the seat for lim.seat_grace_ms only, unless a connection of the
  * user subscribes meanwhile: a seat nobody connects to is released like a dropped one. */
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
                       const char *display_name, rooms_done_fn done, void *ud);
-/* After rooms_join_quiet, when no connection will subscribe (it went away): the seat is
- * held for lim.seat_grace_ms from now, unless already counting down. Borrows user_id. */
-void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id);
 void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
                  rooms_done_fn done, void *ud);
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,
@@ -403,12 +410,37 @@ rooms_outbox_ev_t *rooms_outbox_push(room_t *room, const char *name, json_t *fie
  * head of room's outbox. */
 void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
 
-/* Realtime side (called by the room's home, home_rooms.c, and the WebSocket ops). */
-/* Subscribes c to room as user (who must be a participant). */
-void rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c);
-/* Everything c was subscribed to, on its disconnect: the features' client_gone hooks
- * first, then its rooms. */
+/* Realtime side. A connection is in a room on two sides: at the room's home, by identity
+ * (rooms_attach / rooms_detach: the member's online count, presence, participant_joined
+ * and participant_left), and on its own process, as a subscription to the room's topic
+ * (rooms_subscribe / rooms_unsubscribe), which events reach. The home removes a user's
+ * subscriptions with an unsubscribe event (bus.h), which each process applies with
+ * rooms_unsubscribe (rooms_init gives it to the bus). */
+/* At the room's home: the connection member of user_id (a participant, not banned: else
+ * ROOMS_E_NOT_FOUND) is in room: at its first connection the member goes online with a
+ * fresh presence and participant_joined goes to everyone else. Returns 0 or the error. */
+int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id);
+/* At the room's home: the connection member of user_id left room (it disconnected): the
+ * features' member_gone hooks, then at the member's last connection they go offline
+ * (participant_left "disconnected") and their seat's grace starts. Borrows user_id. */
+void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id);
+/* On c's process: subscribes c to room's topic (once attached at the home). Returns 0,
+ * or -1 when c is subscribed to room already (nothing done). */
+int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c);
+/* On the subscription's process: drops subscription s of a connection to a room (owned:
+ * freed), after the features' client_left hooks. A bus_drop_fn (ud: the rooms_t). */
+void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s);
+/* On c's process, when c disconnects: the features' client_gone hooks while c is still
+ * subscribed to its rooms, then for each room its subscription is dropped
+ * (rooms_unsubscribe) and the room's home told (rooms_send_detach). */
 void rooms_client_gone(rooms_t *r, bus_rcv_t *c);
+/* The op a connection's process sends a room's home when the connection is no longer in
+ * the room there (home_join.c: rooms_detach). */
+#define ROOMS_OP_DETACH "detach"
+/* Sends room_id's home the detach op of connection member of user_id (all borrowed), fire
+ * and forget: its route's answer is dropped (bus_reply_ignore). */
+void rooms_send_detach(rooms_t *r, const char *room_id, bus_member_t member,
+                       const char *user_id);
 /* Sends an ephemeral event from user_id's connection from to the room's other connections
  * (event, data and user_id borrowed). Returns 0 or -1 (too big). */
 int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,

@@ -269,34 +269,22 @@ void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
     join(r, room, user, display_name, 0, 1, done, ud);
 }
 
-void rooms_join_abandoned(rooms_t *r, room_t *room, const char *user_id)
-{
-    room_member_t *m = room_member(room, user_id);
-    if (m && !m->release_at) rooms_seat_unconnected(r, m);
-}
-
 void rooms_after_simple(rooms_op_t *op)
 {
     op->result = json_pack("{s:b}", "success", 1);
 }
 
-/* Takes every connection of user_id out of room (they get event first when not NULL). */
+/* Takes every connection of user_id out of room, after the features' member_left hooks:
+ * they get event (with fields, borrowed; NULL = none) first when not NULL, and each
+ * process drops its own subscriptions of theirs (the bus's unsubscribe, bus.h). */
 static void unsubscribe_user(rooms_t *r, room_t *room, const char *user_id, const char *event,
                              json_t *fields)
 {
-    for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
-        next = s->next;
-        if (strcmp(bus_rcv_user(r->bus, s->rcv), user_id) != 0) continue;
-        ROOMS_FEATURES_CALL(r, member_left, r, room, s->rcv);
-        if (event) {
-            jpart_t part = {.obj = fields};
-            bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event,
-                                                   .parts = &part, .nparts = fields ? 1 : 0,
-                                                   .to = s->rcv->id});
-        }
-        bus_unsubscribe(&room->bus, s);
-        free(s);
-    }
+    ROOMS_FEATURES_CALL(r, member_left, r, room, user_id);
+    jpart_t part = {.obj = fields};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
+                                           .nparts = fields ? 1 : 0, .to_user = user_id,
+                                           .unsubscribe = 1});
 }
 
 void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
@@ -451,25 +439,40 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
 
 /* ---------- connections (online members) ---------- */
 
-void rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c)
+int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id)
 {
-    room_member_t *m = room_member(room, bus_rcv_user(r->bus, c));
-    CH_ASSERT(m != NULL);
-    if (bus_find(c->subs, room)) return;
-    bus_sub_t *s = ch_calloc(1, sizeof(*s));
-    s->rcv = c;
-    s->room = room;
-    bus_subscribe(&room->bus, s, &c->subs);
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->banned) return ROOMS_E_NOT_FOUND;
     if (m->online++ == 0) { /* online and presence change; more connections change nothing */
         m->release_at = 0;
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
         rooms_member_changed(m);
-        rooms_publish_member(room, c->id, "participant_joined", m);
+        rooms_publish_member(room, member, "participant_joined", m);
     }
+    return 0;
 }
 
-/* Marks the member behind sub offline when it was their last connection. */
+int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c)
+{
+    (void)r;
+    if (bus_find(c->subs, room)) return -1;
+    bus_sub_t *s = ch_calloc(1, sizeof(*s));
+    s->rcv = c;
+    s->room = room;
+    bus_subscribe(&room->bus, s, &c->subs);
+    return 0;
+}
+
+void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s)
+{
+    rooms_t *r = ud;
+    ROOMS_FEATURES_CALL(r, client_left, r, s->room, s->rcv);
+    bus_unsubscribe(t, s);
+    free(s);
+}
+
+/* Marks the member user_id offline when it was their last connection. */
 static void went_away(rooms_t *r, room_t *room, const char *user_id, const char *reason)
 {
     room_member_t *m = room_member(room, user_id);
@@ -482,6 +485,12 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
                   json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
 }
 
+void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id)
+{
+    ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
+    went_away(r, room, user_id, "disconnected");
+}
+
 void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
 {
     ROOMS_FEATURES_CALL(r, client_gone, r, c);
@@ -490,6 +499,16 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
         room_t *room = s->room;
         bus_unsubscribe(&room->bus, s);
         free(s);
-        went_away(r, room, bus_rcv_user(r->bus, c), "disconnected");
+        rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c));
     }
+}
+
+void rooms_send_detach(rooms_t *r, const char *room_id, bus_member_t member,
+                       const char *user_id)
+{
+    bus_op_t op = {.room = room_id,
+                   .name = ROOMS_OP_DETACH,
+                   .user = user_id,
+                   .route = {.member = member, .ref = -1, .fn = bus_reply_ignore}};
+    bus_send_op(r->bus, &op); /* -1: no home serves it, so nothing is attached there */
 }

@@ -19,11 +19,8 @@ static void drop_room(rooms_t *r, room_t *room, const char *reason)
 {
     rooms_publish(room, BUS_MEMBER_NONE, "room_deleted", json_pack("{s:s}", "reason", reason));
     ROOMS_FEATURES_CALL(r, room_dropped, r, room);
-    for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
-        next = s->next;
-        bus_unsubscribe(&room->bus, s);
-        free(s);
-    }
+    /* Each process drops its connections' subscriptions (no frame: they were told). */
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .unsubscribe = 1});
     for (room_member_t *m = room->members; m; m = m->next) rooms_dirty_remove(r, m);
     strmap_del(&r->by_id, room->id);
     strmap_del(&r->by_code, room->code);

@@ -1,13 +1,12 @@
 /* proto_rooms.c: where a frame becomes a room operation: join, leave, message, history,
  * broadcast, presence, state, rotate_code, room_update. Here the room a frame names is
- * found and the caller's access checked (proto_rooms_target); join then runs here, and
- * every other op goes to the room's home through the bus (home.h) with a route back to
- * this connection. The rules live in rooms.c. */
+ * found and the caller's access checked (proto_rooms_target), and each op goes to the
+ * room's home through the bus (home.h) with a route back to this connection; join's
+ * answer subscribes the connection to the room here. The rules live in rooms.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/entities.h"
 #include "util/mem.h"
 #include "proto/proto.h"
 #include "proto/proto_rooms.h"
@@ -57,141 +56,56 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
     return room;
 }
 
-/* A deferred reply carrying the room id, so the room is looked up again when the answer
- * comes (it may have been deleted meanwhile). */
+/* ---- join: at the room's home; the connection subscribes when the answer comes ---- */
+
+/* A join until its answer: the reply, the room (looked up again when the answer comes)
+ * and whether the home attaches this connection. */
 typedef struct {
     proto_deferred_t d;
     rooms_t *r;
     char room_id[STORE_ID_LEN];
-    char *participant;     /* join: the member as the join left it (encoded), until history arrives */
-    int64_t since;         /* join: sync entities from this version; -1 = send them all */
-} ws_op_t;
+    int attach;
+} join_wait_t;
 
-static ws_op_t *ws_op(proto_req_t *req, room_t *room)
+/* bus_reply_fn of a join: an error (with its field), or a success without parts. */
+static void join_answered(const bus_route_t *route, const char *code, const char *message,
+                          json_t *data)
 {
-    ws_op_t *op = ch_calloc(1, sizeof(*op));
-    proto_defer(req, &op->d);
-    op->r = rooms_of(req);
-    snprintf(op->room_id, sizeof(op->room_id), "%s", room->id);
-    return op;
-}
-
-/* Answers a deferred op from a rooms result: the result minus "success", or the error. */
-static void answer(void *ud, const rooms_err_t *err, json_t *result)
-{
-    ws_op_t *op = ud;
-    if (err && err->kind && err->field) {
-        proto_deferred_error_field(&op->d, err->code, err->field, err->message);
-    } else if (err && err->kind) {
-        proto_deferred_error(&op->d, err->code, "%s", err->message);
+    join_wait_t *w = route->ud;
+    if (!code) {
+        proto_deferred_ok(&w->d, data);
     } else {
-        json_object_del(result, "success");
-        proto_deferred_ok(&op->d, result);
-        result = NULL;
+        json_t *field = json_object_get(data, "field");
+        if (json_is_string(field))
+            proto_deferred_error_field(&w->d, code, json_string_value(field), message);
+        else proto_deferred_error(&w->d, code, "%s", message);
+        json_decref(data);
     }
-    json_decref(result);
-    free(op->participant);
-    free(op);
+    free(w);
 }
 
-/* ---- join: membership, then subscription and the recent messages ---- */
-
-/* Ends a join: subscribes the connection and answers with the room as it is now. The
- * messages are msgs (a JSON array, stolen) from the store, or with msgs NULL the room's
- * recent-message cache, read here in the same step as lastSeq and the subscription, so
- * the messages and the later events meet without a gap. The participants and the recent
- * messages go into the reply as the texts the room keeps encoded (room_members_encoded,
- * rooms_recent): a join into a room of N members does not build and encode N members. */
-static void join_finish(ws_op_t *op, json_t *msgs)
+/* bus_reply_parts_fn of a join: the home attached the connection (when asked) and sent the
+ * room's snapshot. The connection subscribes now, before its reply goes, so the events
+ * after the snapshot reach it (bus.h: subscribing in the answer); when it went away
+ * meanwhile, or another join subscribed it first, the home detaches it again. */
+static void join_answered_parts(const bus_route_t *route, const jpart_t *parts,
+                                size_t nparts)
 {
-    room_t *room = strmap_get(&op->r->by_id, op->room_id);
-    if (!room || op->d.c->gone) {
-        if (room) rooms_join_abandoned(op->r, room, op->d.c->user.sub);
-        json_decref(msgs);
-        answer(op, &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found", .message = "the room was deleted"}, NULL);
-        return;
+    join_wait_t *w = route->ud;
+    proto_client_t *c = w->d.c;
+    int undo = 0;
+    if (w->attach) {
+        room_t *room = strmap_get(&w->r->by_id, w->room_id);
+        undo = c->gone || !room || rooms_subscribe(w->r, room, &c->rcv) != 0;
     }
-    room_member_t *me = room_member(room, op->d.c->user.sub);
-    if (!me || me->banned) { /* kicked while the join was in flight */
-        json_decref(msgs);
-        answer(op, &(rooms_err_t){.kind = ROOMS_E_FORBIDDEN, .code = PROTO_FORBIDDEN, .message = "you are no longer in this room"},
-               NULL);
-        return;
-    }
-    /* The reply's data, in this order: room | participant | role | participants | state,
-     * stateVersion, the entity fields, lastSeq[, messages] | [messages]. */
-    json_t *role = json_pack("{s:s}", "role",
-                             me && me->role == STORE_ROLE_HOST ? "host" : "member");
-    /* Subscribe last, so the member list includes the caller as online. */
-    rooms_subscribe(op->r, room, &op->d.c->rcv);
-    size_t nmembers;
-    const char **members = room_members_encoded(room, &nmembers);
-    json_t *tail = json_object();
-    json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
-    json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
-    entities_join_fields(room, tail, op->since, ROOMS_JOIN_ENTITIES(op->r));
-    json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
-    json_t *head = json_pack("{s:o}", "room", room_json(op->r, room));
-    size_t nmsgs = 0;
-    const char **items = NULL;
-    if (msgs) {
-        json_object_set_new(tail, "messages", msgs);
-    } else {
-        CH_ASSERT(rooms_recent_ready(op->r, room)); /* join_member checked; nothing ran since */
-        items = rooms_recent(room, &nmsgs);
-        /* The newest that fit in the join's share of the reply budget. */
-        if (nmsgs) {
-            size_t *lens = ch_malloc(nmsgs * sizeof(*lens));
-            for (size_t i = 0; i < nmsgs; i++)
-                lens[i] = strlen(items[i]);
-            size_t k = rooms_fit(lens, nmsgs, ROOMS_JOIN_MESSAGES(op->r), 1);
-            free(lens);
-            memmove(items, items + (nmsgs - k), k * sizeof(*items));
-            nmsgs = k;
-        }
-    }
-    jpart_t parts[6] = {
-        {.obj = head},
-        {.key = "participant", .text = op->participant},
-        {.obj = role},
-        {.key = "participants", .items = members, .n = nmembers},
-        {.obj = tail},
-        {.key = "messages", .items = items, .n = nmsgs},
-    };
-    proto_deferred_ok_parts(&op->d, parts, msgs ? 5 : 6);
-    free(items);
-    free(members);
-    json_decref(head);
-    json_decref(role);
-    json_decref(tail);
-    free(op->participant);
-    free(op);
-}
-
-static void join_history(void *ud, const rooms_err_t *err, json_t *result)
-{
-    json_t *msgs = !err || !err->kind ? json_object_get(result, "messages") : NULL;
-    msgs = msgs ? json_incref(msgs) : json_array();
-    json_decref(result);
-    join_finish(ud, msgs);
-}
-
-static void join_member(void *ud, const rooms_err_t *err, json_t *result)
-{
-    ws_op_t *op = ud;
-    room_t *room = strmap_get(&op->r->by_id, op->room_id);
-    if ((err && err->kind) || !room) {
-        answer(op, err && err->kind ? err : &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found", .message = "no such room"},
-               result);
-        return;
-    }
-    json_decref(result);
-    /* The member as the join left it: before the subscription (join_finish) makes them
-     * online and gives them a fresh presence. */
-    room_member_t *m = room_member(room, op->d.c->user.sub);
-    op->participant = ch_strdup(m ? room_member_encoded(m) : "null");
-    if (rooms_recent_ready(op->r, room)) join_finish(op, NULL); /* the newest messages are in memory */
-    else rooms_join_history(op->r, room, join_history, op);
+    bus_member_t id = c->rcv.id;
+    char user[sizeof(c->user.sub)];
+    if (undo) memcpy(user, c->user.sub, sizeof(user));
+    proto_deferred_ok_parts(&w->d, parts, nparts); /* dropped when c went away; may free c */
+    /* After the reply: the parts borrow the members' kept encodings, which a detach
+     * changes. */
+    if (undo) rooms_send_detach(w->r, w->room_id, id, user);
+    free(w);
 }
 
 static void op_join(proto_req_t *req)
@@ -204,7 +118,8 @@ static void op_join(proto_req_t *req)
         invalid(req, "displayName", "displayName must be a non-empty string");
         return;
     }
-    if (!bus_find(req->c->rcv.subs, room)) {
+    int attach = !bus_find(req->c->rcv.subs, room);
+    if (attach) {
         uint32_t joined = bus_count(req->c->rcv.subs);
         if (joined >= rooms_of(req)->lim.max_joined) {
             proto_reply_error(req, "too_many_rooms",
@@ -214,10 +129,31 @@ static void op_join(proto_req_t *req)
     }
     int64_t since;
     if (proto_opt_uint(req, "since", -1, &since)) return;
-    ws_op_t *op = ws_op(req, room);
-    op->since = since;
-    rooms_join_quiet(op->r, room, &req->c->user, dn ? json_string_value(dn) : NULL, join_member,
-                     op);
+    join_wait_t *w = ch_calloc(1, sizeof(*w));
+    proto_defer(req, &w->d); /* c->pending: the client stays allocated until answered */
+    w->r = rooms_of(req);
+    snprintf(w->room_id, sizeof(w->room_id), "%s", room->id);
+    w->attach = attach;
+    /* What the home needs besides the frame: the caller's name and color (its token) and
+     * whether this connection is in the room already. */
+    json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)since, "userName",
+                             req->c->user.name, "userColor", req->c->user.color, "attach",
+                             attach);
+    if (dn) json_object_set(args, "displayName", dn);
+    bus_op_t op = {
+        .room = room->id,
+        .name = "join",
+        .user = req->c->user.sub,
+        .args = args,
+        .route = {.member = req->c->rcv.id,
+                  .ref = req->has_ref ? req->ref : -1,
+                  .fn = join_answered,
+                  .parts_fn = join_answered_parts,
+                  .ud = w},
+    };
+    if (bus_send_op(w->r->bus, &op) != 0)
+        bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+    json_decref(args);
 }
 
 /* ---- the ops that go to the room's home (home.h, home_rooms.c) ---- */
@@ -309,11 +245,8 @@ static void op_home_joined(proto_req_t *req)
     if (room) proto_rooms_to_home(req, room);
 }
 
-/* join stays a direct call: it subscribes this connection, on this process, to a room
- * whose state, members and recent messages it reads in the same step (join_finish); going
- * through the home would take a second step, the home answering the membership and this
- * process subscribing and reading what the home sends, for a room elsewhere. Every other
- * room op goes to the room's home through the bus. */
+/* Every room op goes to the room's home through the bus; join's answer subscribes the
+ * connection here. */
 static const proto_op_t room_ops[] = {
     {"join", op_join, 0},
     {"leave", op_home_member, 0},
@@ -326,7 +259,8 @@ static const proto_op_t room_ops[] = {
     {"room_update", op_home_member, 0},
 };
 
-/* The features' subscriptions go first (their client_gone hooks), then the rooms'. */
+/* The features' local state goes first (their client_gone hooks), then each room's
+ * subscription, told to the room's home (rooms_client_gone). */
 static void client_gone(proto_t *p, proto_client_t *c)
 {
     rooms_client_gone(p->app, &c->rcv);

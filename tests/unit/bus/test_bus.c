@@ -1,6 +1,8 @@
 /* test_bus.c: the bus (bus.h) through its local implementation, with fake receivers whose
- * table records the frames they are delivered. The frames are the test's own (the event
- * as one object, encoded by jansson): the protocol's bytes are test_proto.c's. */
+ * table records the frames they are delivered: identities, framing once, skips, events
+ * that unsubscribe the receivers they reach, operations and answers in parts. The frames
+ * are the test's own (the event as one object, encoded by jansson): the protocol's bytes
+ * are test_proto.c's. */
 #include "bus/bus.h"
 
 #include <jansson.h>
@@ -17,12 +19,11 @@ typedef struct {
     bus_sub_t doc;    /* to the document topic */
 } fake_t;
 
-/* The event as one object: "op", "room", then the members of its parts. */
-static cbuf_t *f_frame(const bus_event_t *ev)
+/* Adds the members of parts[0..n) to o. */
+static void f_add_parts(json_t *o, const jpart_t *parts, size_t n)
 {
-    json_t *o = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
-    for (size_t i = 0; i < ev->nparts; i++) {
-        const jpart_t *p = &ev->parts[i];
+    for (size_t i = 0; i < n; i++) {
+        const jpart_t *p = &parts[i];
         if (p->obj) {
             json_object_update(o, (json_t *)p->obj);
         } else if (p->text) {
@@ -34,9 +35,23 @@ static cbuf_t *f_frame(const bus_event_t *ev)
             json_object_set_new(o, p->key, a);
         }
     }
+}
+
+/* The text of o (borrowed) as a buffer. */
+static cbuf_t *f_text(const json_t *o)
+{
     char *text = json_dumps(o, JSON_COMPACT);
     cbuf_t *b = cbuf_from(text, strlen(text));
     free(text);
+    return b;
+}
+
+/* The event as one object: "op", "room", then the members of its parts. */
+static cbuf_t *f_frame(const bus_event_t *ev)
+{
+    json_t *o = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
+    f_add_parts(o, ev->parts, ev->nparts);
+    cbuf_t *b = f_text(o);
     json_decref(o);
     return b;
 }
@@ -370,6 +385,75 @@ static void test_ops(void)
     bus_free(b);
 }
 
+/* bus_drop_fn of the fakes: their subscriptions are embedded, so unsubscribed only. */
+static void fake_drop(void *ud, bus_topic_t *t, bus_sub_t *s)
+{
+    (*(int *)ud)++;
+    bus_unsubscribe(t, s);
+}
+
+static void test_unsubscribe(void)
+{
+    fx_t f;
+    fx_open(&f, 4);
+    int dropped = 0;
+    bus_on_drop(f.bus, fake_drop, &dropped);
+    /* To one user's connections (ann: c[0] and c[2]), which then leave the topic. */
+    json_t *fields = json_pack("{s:b}", "ban", 0);
+    jpart_t part = {.obj = fields};
+    bus_event_t ev = {.room = "r1", .name = "kicked", .parts = &part, .nparts = 1,
+                      .to_user = "ann", .unsubscribe = 1};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 2);
+    json_decref(fields);
+    ASSERT_EQ(dropped, 2);
+    ASSERT_EQ(f.bus->framed, 1);
+    ASSERT_TRUE(last_is(&f.c[0], "{\"op\":\"kicked\",\"room\":\"r1\",\"ban\":false}"));
+    ASSERT_TRUE(f.c[0].last == f.c[2].last); /* one buffer */
+    ASSERT_EQ(f.c[1].frames + f.c[3].frames, 0);
+    ASSERT_TRUE(f.c[0].rcv.subs == NULL && f.c[2].rcv.subs == NULL);
+    ASSERT_EQ(f.room.count, 2);
+    /* No name: no frame, every receiver dropped. */
+    bus_event_t all = {.room = "r1", .unsubscribe = 1};
+    ASSERT_EQ(bus_publish(&f.room, &all), 2);
+    ASSERT_EQ(dropped, 4);
+    ASSERT_EQ(f.bus->framed, 1);
+    ASSERT_EQ(f.c[1].frames + f.c[3].frames, 0);
+    ASSERT_EQ(f.room.count, 0);
+    ASSERT_TRUE(f.room.head == NULL);
+    fx_close(&f);
+}
+
+/* The member's side of a route answered with parts: the object they make, as text. */
+static void parts_reply(const bus_route_t *route, const jpart_t *parts, size_t nparts)
+{
+    cbuf_t **out = route->ud;
+    json_t *o = json_object();
+    f_add_parts(o, parts, nparts);
+    *out = f_text(o);
+    json_decref(o);
+}
+
+static void test_reply_parts(void)
+{
+    const char *items[2] = {"{\"a\":1}", "2"};
+    json_t *head = json_pack("{s:s}", "room", "r1");
+    jpart_t parts[3] = {{.obj = head},
+                             {.key = "participant", .text = "{\"userId\":\"ann\"}"},
+                             {.key = "messages", .items = items, .n = 2}};
+    cbuf_t *got = NULL;
+    bus_route_t route = {.member = 1, .ref = 5, .parts_fn = parts_reply, .ud = &got};
+    bus_reply_parts(&route, parts, 3);
+    json_decref(head);
+    ASSERT_TRUE(got != NULL);
+    const char *want = "{\"room\":\"r1\",\"participant\":{\"userId\":\"ann\"},"
+                       "\"messages\":[{\"a\":1},2]}";
+    ASSERT_EQ(got->len, strlen(want));
+    ASSERT_MEMEQ(got->data + got->off, want, strlen(want));
+    cbuf_unref(got);
+    /* A fire-and-forget route drops whatever comes. */
+    bus_reply_ignore(&route, NULL, NULL, json_pack("{s:i}", "x", 1));
+}
+
 int main(void)
 {
     RUN(test_identities);
@@ -381,5 +465,7 @@ int main(void)
     RUN(test_no_frame_without_receiver);
     RUN(test_subscriptions);
     RUN(test_ops);
+    RUN(test_unsubscribe);
+    RUN(test_reply_parts);
     TEST_MAIN_END();
 }

@@ -100,6 +100,14 @@ static inline int rooms_fx_start(fx_t *f, bus_t *bus)
     return 0;
 }
 
+/* Puts connection c (its id and user set) in room as a join does: attached at the home
+ * (rooms_attach), then subscribed on its process (rooms_subscribe). Returns 0 or -1. */
+static inline int rooms_fx_attach(fx_t *f, room_t *room, proto_client_t *c)
+{
+    if (rooms_attach(&f->r, room, c->rcv.id, c->user.sub) != 0) return -1;
+    return rooms_subscribe(&f->r, room, &c->rcv);
+}
+
 /* Stops everything in the server's order, keeping the database for another start;
  * returns uv_loop_close's result (0: nothing was left open). */
 static inline int rooms_fx_stop(fx_t *f)

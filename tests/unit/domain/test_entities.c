@@ -117,8 +117,8 @@ static room_t *make_room(fx_t *f, fake_client_t *ann, fake_client_t *bob)
     if (!room) return NULL;
     fake_client_init(ann, f->bus, "ann");
     fake_client_init(bob, f->bus, "bob");
-    rooms_subscribe(&f->r, room, &ann->pc.rcv);
-    rooms_subscribe(&f->r, room, &bob->pc.rcv);
+    if (rooms_fx_attach(f, room, &ann->pc) != 0 || rooms_fx_attach(f, room, &bob->pc) != 0)
+        return NULL;
     fake_client_clear(ann);
     fake_client_clear(bob);
     return room;

@@ -2,10 +2,11 @@
  * an op for a room that is not here answers not_found, an op nobody registered answers
  * unknown_op, a registered handler is called with its room and answers through the
  * route; the room ops answer now (broadcast, a refused argument) or after the store's
- * commit (message), always exactly once, with the route's ref and member. And the
- * member's side (proto_rooms.c) through an application context: the frames a client gets
- * back (an entity op's refusal with the entity too), and a client that goes away before
- * its answer. */
+ * commit (message), always exactly once, with the route's ref and member. join answers
+ * with the room's snapshot in payload parts and attaches the connection by identity;
+ * detach makes the member offline only at their last connection. And the member's side
+ * (proto_rooms.c) through an application context: the frames a client gets back, a join
+ * that subscribes the connection, and a client that goes away before its answer. */
 #include "test.h"
 #include "fake_client.h"
 #include "rooms_fixture.h"
@@ -87,6 +88,26 @@ static void asker_reply(const bus_route_t *route, const char *code, const char *
     snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
     json_decref(a->data);
     a->data = data;
+}
+
+/* bus_reply_parts_fn: a success whose data is the object the parts make. */
+static void asker_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < nparts; i++) {
+        const jpart_t *p = &parts[i];
+        if (p->obj) {
+            json_object_update(o, (json_t *)p->obj);
+        } else if (p->text) {
+            json_object_set_new(o, p->key, json_loads(p->text, JSON_DECODE_ANY, NULL));
+        } else {
+            json_t *arr = json_array();
+            for (size_t k = 0; k < p->n; k++)
+                json_array_append_new(arr, json_loads(p->items[k], JSON_DECODE_ANY, NULL));
+            json_object_set_new(o, p->key, arr);
+        }
+    }
+    asker_reply(route, NULL, NULL, o);
 }
 
 static bus_op_t op_of(const char *room, const char *name, const char *user, const json_t *args,
@@ -179,8 +200,10 @@ static void test_room_ops(void)
     fake_client_t c1, c2;
     fake_client_init(&c1, f.bus, "host");
     fake_client_init(&c2, f.bus, "host");
-    rooms_subscribe(&f.r, room, &c1.pc.rcv);
-    rooms_subscribe(&f.r, room, &c2.pc.rcv);
+    ASSERT_EQ(rooms_attach(&f.r, room, c1.pc.rcv.id, "host"), 0);
+    ASSERT_EQ(rooms_subscribe(&f.r, room, &c1.pc.rcv), 0);
+    ASSERT_EQ(rooms_attach(&f.r, room, c2.pc.rcv.id, "host"), 0);
+    ASSERT_EQ(rooms_subscribe(&f.r, room, &c2.pc.rcv), 0);
     int before1 = c1.frames, before2 = c2.frames;
     asker_t a = {0};
 
@@ -260,6 +283,120 @@ static void test_room_ops(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* Sends the join op of user over connection c (attach: it is not in the room yet) and
+ * waits for the answer in a. */
+static void join_op(fx_t *f, room_t *room, fake_client_t *c, const char *user, int attach,
+                    asker_t *a)
+{
+    json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)-1, "userName",
+                             user, "userColor", "", "attach", attach);
+    bus_op_t op = op_of(room->id, "join", user, args, c->pc.rcv.id, 7, a);
+    op.route.parts_fn = asker_parts;
+    a->fresh = 0;
+    ASSERT_EQ(bus_send_op(f->bus, &op), 0);
+    json_decref(args);
+    ASSERT_TRUE(test_run_until(&f->loop, &a->fresh, 5000));
+}
+
+/* The online flag of user in a join answer's participants. */
+static int listed_online(const json_t *data, const char *user)
+{
+    json_t *ps = json_object_get(data, "participants");
+    for (size_t i = 0; i < json_array_size(ps); i++) {
+        json_t *p = json_array_get(ps, i);
+        if (strcmp(json_string_value(json_object_get(p, "userId")), user) == 0)
+            return json_is_true(json_object_get(p, "online"));
+    }
+    return -1;
+}
+
+static void test_join_and_detach(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    fake_client_t h, a1, a2;
+    fake_client_init(&h, f.bus, "host");
+    fake_client_init(&a1, f.bus, "ann");
+    fake_client_init(&a2, f.bus, "ann");
+    asker_t a = {0};
+
+    /* The host joins: answered at once (nothing to store) with the snapshot, attached by
+     * its identity; its process subscribes it (as proto_rooms.c does in the answer). */
+    join_op(&f, room, &h, "host", 1, &a);
+    ASSERT_EQ(a.calls, 1);
+    ASSERT_STREQ(a.code, "");
+    ASSERT_EQ(a.member, h.pc.rcv.id);
+    ASSERT_EQ(a.ref, 7);
+    ASSERT_STREQ(json_string_value(json_object_get(json_object_get(a.data, "room"), "id")),
+                 room->id);
+    ASSERT_STREQ(json_string_value(json_object_get(a.data, "role")), "host");
+    ASSERT_EQ(listed_online(a.data, "host"), 1);
+    ASSERT_TRUE(json_is_object(json_object_get(a.data, "state")));
+    ASSERT_EQ(json_integer_value(json_object_get(a.data, "lastSeq")), 0);
+    ASSERT_TRUE(json_is_array(json_object_get(a.data, "messages")));
+    ASSERT_EQ(room_member(room, "host")->online, 1);
+    ASSERT_EQ(rooms_subscribe(&f.r, room, &h.pc.rcv), 0);
+
+    /* ann joins: a new member, answered after the commit; her participant is as the join
+     * left it (not online yet), the list shows her online, and the host heard
+     * participant_joined (and the system message). */
+    int hf = h.frames;
+    join_op(&f, room, &a1, "ann", 1, &a);
+    ASSERT_EQ(a.calls, 2);
+    ASSERT_STREQ(a.code, "");
+    ASSERT_STREQ(json_string_value(json_object_get(a.data, "role")), "member");
+    json_t *me = json_object_get(a.data, "participant");
+    ASSERT_STREQ(json_string_value(json_object_get(me, "userId")), "ann");
+    ASSERT_TRUE(json_is_false(json_object_get(me, "online")));
+    ASSERT_EQ(listed_online(a.data, "ann"), 1);
+    ASSERT_EQ(json_array_size(json_object_get(a.data, "participants")), 2);
+    ASSERT_EQ(room_member(room, "ann")->online, 1);
+    ASSERT_EQ(h.frames, hf + 2);
+    ASSERT_EQ(rooms_subscribe(&f.r, room, &a1.pc.rcv), 0);
+
+    /* Her second connection: attached too, nothing the others see. */
+    hf = h.frames;
+    join_op(&f, room, &a2, "ann", 1, &a);
+    ASSERT_EQ(a.calls, 3);
+    ASSERT_EQ(room_member(room, "ann")->online, 2);
+    ASSERT_EQ(rooms_subscribe(&f.r, room, &a2.pc.rcv), 0);
+    /* A join again over a connection already in the room attaches nothing more. */
+    join_op(&f, room, &a1, "ann", 0, &a);
+    ASSERT_EQ(a.calls, 4);
+    ASSERT_EQ(room_member(room, "ann")->online, 2);
+    ASSERT_EQ(h.frames, hf);
+
+    /* Detach (by identity, fire and forget): offline only at her last connection. */
+    rooms_client_gone(&f.r, &a1.pc.rcv);
+    ASSERT_TRUE(a1.pc.rcv.subs == NULL);
+    ASSERT_EQ(room_member(room, "ann")->online, 1);
+    ASSERT_EQ(h.frames, hf);
+    ASSERT_EQ(room_member(room, "ann")->release_at, 0);
+    rooms_client_gone(&f.r, &a2.pc.rcv);
+    ASSERT_EQ(room_member(room, "ann")->online, 0);
+    ASSERT_EQ(h.frames, hf + 1); /* participant_left */
+    ASSERT_TRUE(room_member(room, "ann")->release_at != 0); /* the seat's grace */
+
+    /* A refused join answers the error through the route, attaching nothing. */
+    memset(&a.code, 0, sizeof(a.code));
+    json_t *args = json_pack("{s:s, s:s}", "displayName", "host", "userName", "x");
+    bus_op_t op = op_of(room->id, "join", "zed", args, h.pc.rcv.id, 8, &a);
+    op.route.parts_fn = asker_parts;
+    a.fresh = 0;
+    ASSERT_EQ(bus_send_op(f.bus, &op), 0);
+    json_decref(args);
+    ASSERT_TRUE(test_run_until(&f.loop, &a.fresh, 5000));
+    ASSERT_STREQ(a.code, "name_taken");
+    ASSERT_TRUE(room_member(room, "zed") == NULL);
+
+    json_decref(a.data);
+    rooms_client_gone(&f.r, &h.pc.rcv);
+    ASSERT_EQ(room_member(room, "host")->online, 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 /* ---- the member's side: frames in, replies out, through an app_t ---- */
 
 /* Hands c's frame (printf-formatted) to the protocol, as the WebSocket layer does. */
@@ -327,7 +464,15 @@ static void test_member_side(void)
     c.pc.rcv.id = bus_member_next(a.bus);
     c.pc.authed = 1;
     c.pc.user = ann;
-    rooms_subscribe(&a.rooms, room, &c.pc.rcv);
+
+    /* join: answered with the room, the connection subscribed and its member online. */
+    handle(&a, &c, "{\"op\":\"join\",\"ref\":0,\"room\":\"%s\"}", id);
+    settle(&f, &c); /* the recent messages are read from the store first */
+    static const char joined[] = "{\"op\":\"reply\",\"ref\":0,\"ok\":true,\"data\":{\"room\":{";
+    ASSERT_MEMEQ(c.text, joined, strlen(joined));
+    ASSERT_EQ(c.pc.pending, 0);
+    ASSERT_TRUE(c.pc.rcv.subs != NULL && c.pc.rcv.subs->room == room);
+    ASSERT_EQ(room_member(room, "ann")->online, 1);
 
     /* Answered at once, through the home: the reply's bytes, and nothing left pinned. */
     handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":1,\"room\":\"%s\",\"event\":\"e\"}", id);
@@ -396,6 +541,28 @@ static void test_member_side(void)
     ASSERT_EQ(c.released, 1);
     ASSERT_EQ(c.frames, frames);
     ASSERT_EQ(c.pc.pending, 0);
+    /* Its room's home was told: ann is offline. */
+    ASSERT_TRUE(c.pc.rcv.subs == NULL);
+    ASSERT_EQ(room_member(room, "ann")->online, 0);
+
+    /* A join whose connection goes before its answer (bob is a new member: the answer
+     * waits for the commit): nothing is sent to it, and the home detaches it, so bob is
+     * not left online. */
+    fake_client_t d;
+    memset(&d, 0, sizeof(d));
+    proto_client_init(&d.pc, &a.proto.limits, &fake_client_tr, uv_now(&f.loop));
+    d.pc.rcv.id = bus_member_next(a.bus);
+    d.pc.authed = 1;
+    snprintf(d.pc.user.sub, sizeof(d.pc.user.sub), "bob");
+    handle(&a, &d, "{\"op\":\"join\",\"ref\":1,\"room\":\"%s\"}", id);
+    ASSERT_EQ(d.pc.pending, 1);
+    ASSERT_EQ(proto_client_gone(&a.proto, &d.pc), 0);
+    ASSERT_TRUE(test_run_until(&f.loop, &d.released, 5000));
+    ASSERT_EQ(d.frames, 0);
+    ASSERT_TRUE(d.pc.rcv.subs == NULL);
+    ASSERT_TRUE(room_member(room, "bob") != NULL);
+    ASSERT_EQ(room_member(room, "bob")->online, 0);
+    ASSERT_TRUE(room_member(room, "bob")->release_at != 0); /* the seat's grace */
 
     app_close(&a);
     uv_run(&f.loop, UV_RUN_DEFAULT);
@@ -414,6 +581,7 @@ int main(void)
 {
     RUN(test_dispatch);
     RUN(test_room_ops);
+    RUN(test_join_and_detach);
     RUN(test_member_side);
     TEST_MAIN_END();
 }

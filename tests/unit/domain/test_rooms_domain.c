@@ -2,8 +2,10 @@
  * no sockets: what each operation publishes (topic, name, payload, seq, whom it skips or
  * is addressed to). Membership (create, join, a second join, subscribe, leave, kick with
  * ban and the refused join after it, unban), the message seq (in order, consecutive for
- * posts in flight together, continued after the rooms are reopened from the store), and
- * the sender skipped on broadcast (posts, broadcasts, presence). */
+ * posts in flight together, continued after the rooms are reopened from the store), the
+ * sender skipped on broadcast (posts, broadcasts, presence), and the removal of a user's
+ * connections (leave, kick, ban, delete) as an unsubscribe event the bus applies to this
+ * process's subscriptions. */
 #include "test.h"
 #include "fake_client.h"
 
@@ -33,6 +35,8 @@ typedef struct {
     int64_t seq;
     bus_member_t except, to;
     char except_user[STORE_SUB_LEN];
+    char to_user[STORE_SUB_LEN];
+    int unsubscribe;
 } rec_t;
 
 typedef struct {
@@ -63,15 +67,23 @@ static json_t *parts_json(const bus_event_t *ev, int *text_parts)
     return o;
 }
 
+/* Records ev; an unsubscribe event also drops the subscriptions here that it reaches
+ * (every one, or its user's), as a process's bus does. */
 static uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
     fbus_t *fb = (fbus_t *)b;
-    (void)t;
     CH_ASSERT(fb->n < CH_ARRAY_LEN(fb->recs));
     rec_t *r = &fb->recs[fb->n++];
     memset(r, 0, sizeof(*r));
     snprintf(r->topic, sizeof(r->topic), "%s", ev->room);
-    snprintf(r->name, sizeof(r->name), "%s", ev->name);
+    snprintf(r->name, sizeof(r->name), "%s", ev->name ? ev->name : "");
+    if (ev->to_user) snprintf(r->to_user, sizeof(r->to_user), "%s", ev->to_user);
+    r->unsubscribe = ev->unsubscribe;
+    for (bus_sub_t *s = t->head, *next; ev->unsubscribe && s; s = next) {
+        next = s->next;
+        if (!ev->to_user || strcmp(bus_rcv_user(b, s->rcv), ev->to_user) == 0)
+            b->drop(b->drop_ud, t, s);
+    }
     r->payload = parts_json(ev, &r->text_parts);
     r->seq = ev->seq;
     r->except = ev->except;
@@ -143,6 +155,12 @@ static int fx_open(fx_t *f)
 static void client_init(proto_client_t *c, fx_t *f, const char *sub)
 {
     fake_conn_init(c, &fake_conn_deaf_tr, &f->bus->base, sub);
+}
+
+/* Connects c to room as a join does: attached at the home, then subscribed here. */
+static void connect_to(fx_t *f, room_t *room, proto_client_t *c)
+{
+    ASSERT_EQ(rooms_fx_attach(f, room, c), 0);
 }
 
 static auth_claims_t user(const char *sub)
@@ -252,7 +270,7 @@ static void test_membership(void)
      * the connection itself. */
     proto_client_t hc;
     client_init(&hc, &f, "host");
-    rooms_subscribe(&f.r, room, &hc.rcv);
+    connect_to(&f, room, &hc);
     ASSERT_EQ(fb->n, 1);
     rec_t *e = &fb->recs[0];
     ASSERT_STREQ(e->name, "participant_joined");
@@ -287,7 +305,7 @@ static void test_membership(void)
     /* Ana connects: participant_joined with her, skipping her connection. */
     proto_client_t ac;
     client_init(&ac, &f, "ana");
-    rooms_subscribe(&f.r, room, &ac.rcv);
+    connect_to(&f, room, &ac);
     e = fb_find(fb, before, "participant_joined");
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ(e->except, ac.rcv.id);
@@ -305,14 +323,22 @@ static void test_membership(void)
     /* A second connection of hers changes nothing the others see. */
     proto_client_t ac2;
     client_init(&ac2, &f, "ana");
-    rooms_subscribe(&f.r, room, &ac2.rcv);
+    connect_to(&f, room, &ac2);
     ASSERT_EQ(fb->n, 0);
 
-    /* She leaves: participant_left at once, to everyone, then the system message. */
+    /* She leaves: her connections are unsubscribed through the bus (an event with no
+     * frame, for her connections), participant_left at once, to everyone, then the
+     * system message. */
     memset(&o, 0, sizeof(o));
     rooms_leave(&f.r, room, "ana", NULL, on_done, &o);
-    ASSERT_TRUE(fb->n >= 1);
+    ASSERT_TRUE(fb->n >= 2);
     e = &fb->recs[0];
+    ASSERT_STREQ(e->name, "");
+    ASSERT_STREQ(e->to_user, "ana");
+    ASSERT_EQ(e->unsubscribe, 1);
+    ASSERT_TRUE(ac.rcv.subs == NULL && ac2.rcv.subs == NULL); /* applied here by the bus */
+    ASSERT_EQ(hc.rcv.subs->room, room);
+    e = &fb->recs[1];
     ASSERT_STREQ(e->name, "participant_left");
     ASSERT_EQ(e->except, BUS_MEMBER_NONE);
     ASSERT_STREQ(str_at(e->payload, "userId", NULL), "ana");
@@ -322,7 +348,7 @@ static void test_membership(void)
     ASSERT_EQ(room->seats, 1);
     ASSERT_TRUE(room_member(room, "ana") == NULL);
     ASSERT_TRUE(ac.rcv.subs == NULL && ac2.rcv.subs == NULL); /* her connections are out */
-    e = wait_event(&f, 1, "message");
+    e = wait_event(&f, 2, "message");
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ(e->seq, 2);
     meta = json_object_get(json_object_get(e->payload, "message"), "metadata");
@@ -350,7 +376,7 @@ static void test_kick_ban_unban(void)
     drop(&o);
     proto_client_t bc;
     client_init(&bc, &f, "bob");
-    rooms_subscribe(&f.r, room, &bc.rcv);
+    connect_to(&f, room, &bc);
     ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
     fb_clear(fb);
 
@@ -361,14 +387,17 @@ static void test_kick_ban_unban(void)
     ASSERT_EQ(o.status, ROOMS_E_FORBIDDEN);
     ASSERT_EQ(fb->n, 0);
 
-    /* Kicked with ban: "kicked" is addressed to his connection only, then everyone is told
-     * he left, banned. */
+    /* Kicked with ban: "kicked" is addressed to his connections only, which the bus then
+     * unsubscribes, then everyone is told he left, banned. */
     memset(&o, 0, sizeof(o));
     rooms_kick(&f.r, room, &host, "bob", 1, on_done, &o);
     ASSERT_TRUE(fb->n >= 2);
     rec_t *e = &fb->recs[0];
     ASSERT_STREQ(e->name, "kicked");
-    ASSERT_EQ(e->to, bc.rcv.id);
+    ASSERT_STREQ(e->to_user, "bob");
+    ASSERT_EQ(e->unsubscribe, 1);
+    ASSERT_TRUE(bc.rcv.subs == NULL);
+    ASSERT_EQ(e->to, BUS_MEMBER_NONE);
     ASSERT_EQ(e->except, BUS_MEMBER_NONE);
     ASSERT_TRUE(json_is_true(json_object_get(e->payload, "ban")));
     e = &fb->recs[1];
@@ -412,13 +441,15 @@ static void test_kick_ban_unban(void)
 
     /* Kicked without ban: the member is gone, "kicked" says so, and he may come back. */
     client_init(&bc, &f, "bob");
-    rooms_subscribe(&f.r, room, &bc.rcv);
+    connect_to(&f, room, &bc);
     fb_clear(fb);
     memset(&o, 0, sizeof(o));
     rooms_kick(&f.r, room, &host, "bob", 0, on_done, &o);
     e = fb_find(fb, 0, "kicked");
     ASSERT_TRUE(e != NULL);
-    ASSERT_EQ(e->to, bc.rcv.id);
+    ASSERT_STREQ(e->to_user, "bob");
+    ASSERT_EQ(e->unsubscribe, 1);
+    ASSERT_TRUE(bc.rcv.subs == NULL);
     ASSERT_TRUE(json_is_false(json_object_get(e->payload, "ban")));
     e = fb_find(fb, 0, "participant_left");
     ASSERT_TRUE(e != NULL);
@@ -525,8 +556,8 @@ static void test_sender_skipped(void)
     proto_client_t hc, cc;
     client_init(&hc, &f, "host");
     client_init(&cc, &f, "cy");
-    rooms_subscribe(&f.r, room, &hc.rcv);
-    rooms_subscribe(&f.r, room, &cc.rcv);
+    connect_to(&f, room, &hc);
+    connect_to(&f, room, &cc);
     ASSERT_TRUE(wait_event(&f, 0, "message") != NULL); /* "joined" */
     fb_clear(f.bus);
 

@@ -1,8 +1,9 @@
 /* test_rooms_features.c: the feature hook table of rooms (rooms_feature_t): two recording
  * features see every hook, in their order, at the point rooms.h promises (start after
- * the load, member_left while still subscribed, client_gone before the unsubscription,
- * room_dropped while subscribed, room_freed once nothing holds the room, tick, close),
- * each with its own ud. */
+ * the load; member_left at the home, then client_left while the connection is still
+ * subscribed; client_gone before the unsubscription, then member_gone at the home with
+ * the connection's identity; room_dropped while subscribed, then client_left; room_freed
+ * once nothing holds the room; tick; close), each with its own ud. */
 #include "test.h"
 #include "fake_client.h"
 
@@ -57,9 +58,22 @@ static void h_close(void *ud, rooms_t *r)
     (void)r;
     note(ud, "close");
 }
-static void h_member_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
+static void h_member_left(void *ud, rooms_t *r, room_t *room, const char *user_id)
 {
-    note(ud, "member_left:%s:%s", bus_rcv_user(r->bus, c),
+    (void)r;
+    (void)room;
+    note(ud, "member_left:%s", user_id);
+}
+static void h_member_gone(void *ud, rooms_t *r, room_t *room, bus_member_t member,
+                          const char *user_id)
+{
+    (void)r;
+    (void)room;
+    note(ud, "member_gone:%s:%llu", user_id, (unsigned long long)member);
+}
+static void h_client_left(void *ud, rooms_t *r, room_t *room, bus_rcv_t *c)
+{
+    note(ud, "client_left:%s:%s", bus_rcv_user(r->bus, c),
          c->subs && c->subs->room == room ? "in" : "out");
 }
 static void h_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
@@ -89,6 +103,8 @@ static const rooms_feature_t recording = {
     .start = h_start,
     .close = h_close,
     .member_left = h_member_left,
+    .member_gone = h_member_gone,
+    .client_left = h_client_left,
     .client_gone = h_client_gone,
     .room_dropped = h_room_dropped,
     .room_freed = h_room_freed,
@@ -175,13 +191,12 @@ static room_t *make_room(fx_t *f, const char *host, const char *name)
 /* Joins sub to room and subscribes c as sub. Returns 0 or -1. */
 static int join_subscribed(fx_t *f, room_t *room, proto_client_t *c, const char *sub)
 {
-    fake_conn_init(c, &fake_conn_quiet_tr, NULL, sub); /* its frames are dropped */
+    fake_conn_init(c, &fake_conn_quiet_tr, f->bus, sub); /* its frames are dropped */
     auth_claims_t u = user(sub);
     outcome_t o = {0};
     rooms_join(&f->r, room, &u, NULL, on_done, &o);
     if (wait_ok(f, &o) != 0) return -1;
-    rooms_subscribe(&f->r, room, &c->rcv);
-    return 0;
+    return rooms_fx_attach(f, room, c);
 }
 
 static void test_hooks_in_order_at_their_points(void)
@@ -201,18 +216,21 @@ static void test_hooks_in_order_at_their_points(void)
     ASSERT_EQ(join_subscribed(&f, room, &host, "host"), 0);
     ASSERT_STREQ(f.j.text, "a:load:0 b:load:0 a:start:0 b:start:0 c:start:0");
 
-    /* Leaving: while still subscribed. */
+    /* Leaving: the home's hook, then the connection's, while it is still subscribed. */
     f.j.text[0] = 0;
     outcome_t o = {0};
     rooms_leave(&f.r, room, "ann", "left", on_done, &o);
     ASSERT_EQ(wait_ok(&f, &o), 0);
-    ASSERT_STREQ(f.j.text, "a:member_left:ann:in b:member_left:ann:in");
+    ASSERT_STREQ(f.j.text, "a:member_left:ann b:member_left:ann a:client_left:ann:in "
+                           "b:client_left:ann:in");
     ASSERT_TRUE(ann.rcv.subs == NULL);
 
-    /* Disconnecting: before the rooms unsubscribe it. */
+    /* Disconnecting: before the rooms unsubscribe it; then the detach at the home, with
+     * the connection's identity (bob's is 2). */
     f.j.text[0] = 0;
     rooms_client_gone(&f.r, &bob.rcv);
-    ASSERT_STREQ(f.j.text, "a:client_gone:bob:in b:client_gone:bob:in");
+    ASSERT_STREQ(f.j.text, "a:client_gone:bob:in b:client_gone:bob:in a:member_gone:bob:2 "
+                           "b:member_gone:bob:2");
     ASSERT_TRUE(bob.rcv.subs == NULL);
 
     /* The 1 s tick: each live room, each feature in order. */
@@ -230,8 +248,9 @@ static void test_hooks_in_order_at_their_points(void)
     outcome_t d = {0};
     rooms_delete(&f.r, room, &h, on_done, &d);
     ASSERT_EQ(wait_ok(&f, &d), 0);
-    ASSERT_STREQ(f.j.text, "a:room_dropped:one:1 b:room_dropped:one:1 a:room_freed:one "
-                           "b:room_freed:one c:room_freed:one");
+    ASSERT_STREQ(f.j.text, "a:room_dropped:one:1 b:room_dropped:one:1 a:client_left:host:in "
+                           "b:client_left:host:in a:room_freed:one b:room_freed:one "
+                           "c:room_freed:one");
     ASSERT_TRUE(host.rcv.subs == NULL);
 
     /* Shutdown: close, then the live room is freed. */

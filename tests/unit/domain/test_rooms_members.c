@@ -140,9 +140,9 @@ static void test_encoded_follows_every_change(void)
     fake_client_init(&ann2, f.bus, "ann");
     fake_client_init(&bob, f.bus, "bob");
     fake_client_init(&host, f.bus, "host");
-    rooms_subscribe(&f.r, room, &host.pc.rcv);
+    ASSERT_EQ(rooms_fx_attach(&f, room, &host.pc), 0);
     ASSERT_TRUE(members_match(room));
-    rooms_subscribe(&f.r, room, &ann.pc.rcv);
+    ASSERT_EQ(rooms_fx_attach(&f, room, &ann.pc), 0);
     ASSERT_TRUE(members_match(room));
     /* host heard it, framed from ann's kept encoding: the bytes of the JSON built whole */
     json_t *ev = json_pack("{s:s, s:s, s:o}", "op", "participant_joined", "room", room->id,
@@ -153,7 +153,7 @@ static void test_encoded_follows_every_change(void)
     ASSERT_EQ(host.last->len, want->len);
     ASSERT_MEMEQ(host.last->data + host.last->off, want->data + want->off, want->len);
     cbuf_unref(want);
-    rooms_subscribe(&f.r, room, &bob.pc.rcv);
+    ASSERT_EQ(rooms_fx_attach(&f, room, &bob.pc), 0);
     ASSERT_TRUE(members_match(room));
 
     /* Presence sent at once, then one held back by the rate limit: the state changes
@@ -192,7 +192,7 @@ static void test_encoded_follows_every_change(void)
     ASSERT_TRUE(members_match(room));
 
     /* A second connection changes nothing shown; the last one going makes ann offline. */
-    rooms_subscribe(&f.r, room, &ann2.pc.rcv);
+    ASSERT_EQ(rooms_fx_attach(&f, room, &ann2.pc), 0);
     ASSERT_TRUE(members_match(room));
     rooms_client_gone(&f.r, &ann.pc.rcv);
     ASSERT_EQ(room_member(room, "ann")->online, 1);
@@ -239,7 +239,8 @@ static void test_encoded_follows_every_change(void)
 
 /* A seat needs a connection: one taken by a REST join that no connection subscribes to
  * is released after the grace; a subscription, or a WebSocket join (rooms_join_quiet),
- * holds it; an abandoned WebSocket join starts the grace. */
+ * holds it; a WebSocket join whose connection went away before the answer (attached,
+ * then detached) starts the grace. */
 static void test_unconnected_seat_released(void)
 {
     fx_t f;
@@ -252,14 +253,17 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(room->seats, 3);
     fake_client_t subs;
     fake_client_init(&subs, f.bus, "subs");
-    rooms_subscribe(&f.r, room, &subs.pc.rcv);
+    ASSERT_EQ(rooms_fx_attach(&f, room, &subs.pc), 0);
     auth_claims_t ws = user("ws"), gone = user("gone");
     outcome_t o = {0}, o2 = {0};
     rooms_join_quiet(&f.r, room, &ws, NULL, on_done, &o); /* subscribes later */
     ASSERT_EQ(wait_op(&f, &o), 0);
     rooms_join_quiet(&f.r, room, &gone, NULL, on_done, &o2);
     ASSERT_EQ(wait_op(&f, &o2), 0);
-    rooms_join_abandoned(&f.r, room, "gone");
+    /* Its connection went away before the answer: attached by the join, then detached by
+     * its process (proto_rooms.c). */
+    ASSERT_EQ(rooms_attach(&f.r, room, bus_member_next(f.bus), "gone"), 0);
+    rooms_detach(&f.r, room, f.bus->last_conn, "gone");
     ASSERT_EQ(room->seats, 5);
     for (int i = 0; i < 150 && (room_member(room, "rest") || room_member(room, "gone")); i++)
         test_run_for(&f.loop, 20);

@@ -1,0 +1,186 @@
+/* home_join.c: a connection in a room, at the room's home (home.h): join (the membership,
+ * then the connection attached by identity and the room as it is now answered in payload
+ * parts) and detach (the connection went away). The member's side (proto_rooms.c) checked
+ * the frame and the connection's own limits, and subscribes the connection when the
+ * join's answer comes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/entities.h"
+#include "domain/home.h"
+#include "util/mem.h"
+
+/* A join until the room's snapshot is answered. */
+typedef struct {
+    bus_route_t route;
+    rooms_t *r;
+    char room_id[STORE_ID_LEN];
+    char user[STORE_SUB_LEN];
+    char *participant;     /* the member as the join left it (encoded), until history arrives */
+    int64_t since;         /* sync entities from this version; -1 = send them all */
+    int attach;            /* attach the connection (it is not in the room yet) */
+} join_t;
+
+/* Answers j's error and frees j. */
+static void join_fail(join_t *j, const rooms_err_t *err)
+{
+    if (err->field)
+        bus_reply(&j->route, err->code, err->message, json_pack("{s:s}", "field", err->field));
+    else bus_reply(&j->route, err->code, err->message, NULL);
+    free(j->participant);
+    free(j);
+}
+
+/* Ends a join: attaches the connection and answers with the room as it is now. The
+ * messages are msgs (a JSON array, stolen) from the store, or with msgs NULL the room's
+ * recent-message cache, read here in the same step as lastSeq and the attachment, so the
+ * messages and the later events meet without a gap (bus.h: subscribing in the answer).
+ * The participants and the recent messages go into the answer as the texts the room keeps
+ * encoded (room_members_encoded, rooms_recent): a join into a room of N members does not
+ * build and encode N members. */
+static void join_finish(join_t *j, json_t *msgs)
+{
+    rooms_t *r = j->r;
+    room_t *room = strmap_get(&r->by_id, j->room_id);
+    if (!room) {
+        json_decref(msgs);
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found",
+                                    .message = "the room was deleted"});
+        return;
+    }
+    room_member_t *me = room_member(room, j->user);
+    if (!me || me->banned) { /* kicked while the join was in flight */
+        json_decref(msgs);
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_FORBIDDEN, .code = "forbidden",
+                                    .message = "you are no longer in this room"});
+        return;
+    }
+    /* The reply's data, in this order: room | participant | role | participants | state,
+     * stateVersion, the entity fields, lastSeq[, messages] | [messages]. */
+    json_t *role = json_pack("{s:s}", "role", me->role == STORE_ROLE_HOST ? "host" : "member");
+    /* Attach first, so the member list shows the caller online. */
+    if (j->attach) {
+        int rc = rooms_attach(r, room, j->route.member, j->user);
+        CH_ASSERT(rc == 0); /* a participant, not banned: checked above */
+    }
+    size_t nmembers;
+    const char **members = room_members_encoded(room, &nmembers);
+    json_t *tail = json_object();
+    json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
+    json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
+    entities_join_fields(room, tail, j->since, ROOMS_JOIN_ENTITIES(r));
+    json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
+    json_t *head = json_pack("{s:o}", "room", room_json(r, room));
+    size_t nmsgs = 0;
+    const char **items = NULL;
+    if (msgs) {
+        json_object_set_new(tail, "messages", msgs);
+    } else {
+        CH_ASSERT(rooms_recent_ready(r, room)); /* join_member checked; nothing ran since */
+        items = rooms_recent(room, &nmsgs);
+        /* The newest that fit in the join's share of the reply budget. */
+        if (nmsgs) {
+            size_t *lens = ch_malloc(nmsgs * sizeof(*lens));
+            for (size_t i = 0; i < nmsgs; i++)
+                lens[i] = strlen(items[i]);
+            size_t k = rooms_fit(lens, nmsgs, ROOMS_JOIN_MESSAGES(r), 1);
+            free(lens);
+            memmove(items, items + (nmsgs - k), k * sizeof(*items));
+            nmsgs = k;
+        }
+    }
+    jpart_t parts[6] = {
+        {.obj = head},
+        {.key = "participant", .text = j->participant},
+        {.obj = role},
+        {.key = "participants", .items = members, .n = nmembers},
+        {.obj = tail},
+        {.key = "messages", .items = items, .n = nmsgs},
+    };
+    bus_reply_parts(&j->route, parts, msgs ? 5 : 6);
+    free(items);
+    free(members);
+    json_decref(head);
+    json_decref(role);
+    json_decref(tail);
+    free(j->participant);
+    free(j);
+}
+
+static void join_history(void *ud, const rooms_err_t *err, json_t *result)
+{
+    json_t *msgs = !err || !err->kind ? json_object_get(result, "messages") : NULL;
+    msgs = msgs ? json_incref(msgs) : json_array();
+    json_decref(result);
+    join_finish(ud, msgs);
+}
+
+static void join_member(void *ud, const rooms_err_t *err, json_t *result)
+{
+    join_t *j = ud;
+    room_t *room = strmap_get(&j->r->by_id, j->room_id);
+    json_decref(result);
+    if (err && err->kind) {
+        join_fail(j, err);
+        return;
+    }
+    if (!room) {
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found",
+                                    .message = "no such room"});
+        return;
+    }
+    /* The member as the join left it: before the attachment (join_finish) makes them
+     * online and gives them a fresh presence. */
+    room_member_t *m = room_member(room, j->user);
+    j->participant = ch_strdup(m ? room_member_encoded(m) : "null");
+    if (rooms_recent_ready(j->r, room)) /* the newest messages are in memory */
+        join_finish(j, NULL);
+    else rooms_join_history(j->r, room, join_history, j);
+}
+
+/* Copies the string argument name of op into out (n bytes; "" when absent). */
+static void str_arg(const bus_op_t *op, const char *name, char *out, size_t n)
+{
+    json_t *v = json_object_get(op->args, name);
+    snprintf(out, n, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+/* join: the arguments of home.h (the member's side checked them). */
+static void op_join(void *ud, room_t *room, const bus_op_t *op)
+{
+    join_t *j = ch_calloc(1, sizeof(*j));
+    j->route = op->route;
+    j->r = ud;
+    snprintf(j->room_id, sizeof(j->room_id), "%s", room->id);
+    snprintf(j->user, sizeof(j->user), "%s", op->user);
+    json_t *since = json_object_get(op->args, "since");
+    j->since = json_is_integer(since) ? json_integer_value(since) : -1;
+    j->attach = json_is_true(json_object_get(op->args, "attach"));
+    auth_claims_t user;
+    memset(&user, 0, sizeof(user));
+    snprintf(user.sub, sizeof(user.sub), "%s", op->user);
+    str_arg(op, "userName", user.name, sizeof(user.name));
+    str_arg(op, "userColor", user.color, sizeof(user.color));
+    json_t *dn = json_object_get(op->args, "displayName");
+    rooms_join_quiet(j->r, room, &user, json_is_string(dn) ? json_string_value(dn) : NULL,
+                     join_member, j);
+}
+
+/* detach: the connection op->route.member went away (fire and forget: answered with
+ * success, which its route drops). */
+static void op_detach(void *ud, room_t *room, const bus_op_t *op)
+{
+    rooms_detach(ud, room, op->route.member, op->user);
+    bus_reply(&op->route, NULL, NULL, NULL);
+}
+
+static const home_op_t join_home_ops[] = {
+    {"join", op_join},
+    {ROOMS_OP_DETACH, op_detach},
+};
+
+void home_join_register(home_t *h)
+{
+    home_register(h, join_home_ops, CH_ARRAY_LEN(join_home_ops), h->rooms);
+}
