@@ -83,6 +83,11 @@ room_t *rooms_room_new(rooms_t *r);
 void rooms_room_free(room_t *room);
 /* Registers room (the registry takes ownership) under its id and its code. */
 void rooms_registry_add(rooms_t *r, room_t *room);
+/* Takes room out of the registry (rooms_state.c): room_deleted with reason (borrowed) to
+ * its connections, the features' room_dropped hooks, every subscription dropped; freed
+ * once nothing holds it (rooms_release). For a delete, an idle room, and a room whose
+ * creation the store refused. */
+void rooms_room_drop(rooms_t *r, room_t *room, const char *reason);
 /* Adds a member to room (room owns it); the strings are copied; now is loop ms. */
 room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *name,
                                 const char *color, int role, int64_t joined_at, uint64_t now);

@@ -64,6 +64,9 @@ static void on_stored(store_req_t *req)
         if (req->err != STORE_ECLOSED)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
         op_uncharge(op);
+        /* A room the store did not create is not a room: nobody was told its id yet. */
+        if (op->req.type == STORE_ROOM_CREATE && !op->room->deleted)
+            rooms_room_drop(op->r, op->room, "failed");
         op_finish(op, &ERR_IO);
         return;
     }

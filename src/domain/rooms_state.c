@@ -15,7 +15,7 @@
 
 /* ---------- delete ---------- */
 
-static void drop_room(rooms_t *r, room_t *room, const char *reason)
+void rooms_room_drop(rooms_t *r, room_t *room, const char *reason)
 {
     rooms_publish(room, BUS_MEMBER_NONE, "room_deleted", json_pack("{s:s}", "reason", reason));
     ROOMS_FEATURES_CALL(r, room_dropped, r, room);
@@ -45,7 +45,7 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
     }
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_DELETE, done, ud);
     memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
-    drop_room(r, room, by ? "deleted" : "idle");
+    rooms_room_drop(r, room, by ? "deleted" : "idle");
     op->stored = after_delete;
     rooms_op_submit(op);
 }

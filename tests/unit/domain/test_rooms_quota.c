@@ -153,6 +153,13 @@ static void test_failed_create_gives_back(void)
     ASSERT_EQ(create(&f, "host", "{\"big\":\"0123456789\"}", id, sizeof(id)), ROOMS_E_IO);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), 0);
     ASSERT_EQ(quota_users_count(&f.r.users), 0);
+    /* Nor is the room left in memory, where it would count against the host's rooms. */
+    ASSERT_EQ(f.r.by_id.count, 0);
+    ASSERT_EQ(f.r.by_code.count, 0);
+    ASSERT_EQ(db_exec(&f, "DROP TRIGGER no_room"), 0);
+    for (int i = 0; i < 5; i++) /* --room-max-hosted's default */
+        ASSERT_EQ(create(&f, "host", "{}", id, sizeof(id)), ROOMS_OK);
+    ASSERT_EQ(f.r.by_id.count, 5);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
