@@ -394,6 +394,9 @@ static void test_join_and_detach(void)
     json_decref(a.data);
     rooms_client_gone(&f.r, &h.pc.rcv);
     ASSERT_EQ(room_member(room, "host")->online, 0);
+    fake_client_free(&h);
+    fake_client_free(&a1);
+    fake_client_free(&a2);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
