@@ -85,3 +85,24 @@ void home_free(home_t *h)
     h->slots = NULL;
     h->nslots = h->nops = 0;
 }
+
+void home_reply_field(const bus_route_t *route, const char *code, const char *field,
+                      const char *message)
+{
+    bus_reply(route, code, message, json_pack("{s:s}", "field", field));
+}
+
+int home_opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out)
+{
+    json_t *v = json_object_get(op->args, name);
+    *out = def;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%.48s must be a non-negative integer", name);
+        home_reply_field(&op->route, "validation_error", name, msg);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}

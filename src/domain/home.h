@@ -63,6 +63,17 @@ void home_serve(void *ud, const bus_op_t *op);
 /* Frees what h owns (the table; not the rooms or the bus). The bus must serve no more. */
 void home_free(home_t *h);
 
+/* ---- what the op handlers share (home.c) ---- */
+
+/* Answers the op of route (borrowed) with error code and message (borrowed) naming field
+ * (borrowed): the field goes in the error's data, {"field": field} (bus.h). */
+void home_reply_field(const bus_route_t *route, const char *code, const char *field,
+                      const char *message);
+
+/* Reads op's optional argument name (borrowed) as a non-negative integer into *out (def
+ * when absent or null). Returns 0, or -1 after answering validation_error naming it. */
+int home_opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out);
+
 /* Registers the room ops (home_rooms.c: message, broadcast, presence, state, history,
  * leave, rotate_code, room_update; and home_join_register's) on h, working on h's rooms. */
 void home_rooms_register(home_t *h);

@@ -21,12 +21,6 @@ static void reply_err(const bus_route_t *route, const rooms_err_t *err)
               err->field ? json_pack("{s:s}", "field", err->field) : NULL);
 }
 
-/* Answers validation_error naming field. */
-static void reply_invalid(const bus_route_t *route, const char *field, const char *message)
-{
-    bus_reply(route, "validation_error", message, json_pack("{s:s}", "field", field));
-}
-
 /* Keeps op's route in area, the caller's area of a domain call that answers later (sized
  * and aligned for a bus_route_t): the answer goes through it. */
 static void keep_route(void *area, const bus_op_t *op)
@@ -58,7 +52,7 @@ static const char *doc_of(room_t *room, const bus_op_t *op)
         return NULL;
     }
     const char *id = docs_id_of(json_object_get(op->args, "doc"));
-    if (!id) reply_invalid(&op->route, "doc", DOCS_ID_MESSAGE);
+    if (!id) home_reply_field(&op->route, "validation_error", "doc", DOCS_ID_MESSAGE);
     return id;
 }
 
@@ -112,18 +106,21 @@ static void op_doc_op(void *ud, room_t *room, const bus_op_t *op)
     }
     json_t *jv = json_object_get(op->args, "version");
     if (!json_is_integer(jv) || json_integer_value(jv) < 0) {
-        reply_invalid(&op->route, "version", "version must be a non-negative integer");
+        home_reply_field(&op->route, "validation_error", "version",
+                         "version must be a non-negative integer");
         return;
     }
     json_t *jid = json_object_get(op->args, "opId");
     if (jid && !json_is_null(jid) &&
         (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN)) {
-        reply_invalid(&op->route, "opId", "opId must be a string of at most 64 bytes");
+        home_reply_field(&op->route, "validation_error", "opId",
+                         "opId must be a string of at most 64 bytes");
         return;
     }
     json_t *delta = json_object_get(op->args, "delta");
     if (!delta) {
-        reply_invalid(&op->route, "delta", "delta (the operation) is required");
+        home_reply_field(&op->route, "validation_error", "delta",
+                         "delta (the operation) is required");
         return;
     }
     /* The op enters the domain here: its time is read once and passed in. */
@@ -152,7 +149,8 @@ static void op_doc_ops(void *ud, room_t *room, const bus_op_t *op)
     if (!doc_id) return;
     json_t *jf = json_object_get(op->args, "from");
     if (!json_is_integer(jf) || json_integer_value(jf) < 0) {
-        reply_invalid(&op->route, "from", "from must be a non-negative integer");
+        home_reply_field(&op->route, "validation_error", "from",
+                         "from must be a non-negative integer");
         return;
     }
     /* Store callbacks run later on the loop, never inside the call: the route is kept in
@@ -170,8 +168,8 @@ static void op_doc_presence(void *ud, room_t *room, const bus_op_t *op)
     if (!doc_id) return;
     json_t *p = json_object_get(op->args, "presence");
     if (!json_is_object(p) && !json_is_null(p)) {
-        reply_invalid(&op->route, "presence",
-                      "presence must be an object (cursor, selection) or null");
+        home_reply_field(&op->route, "validation_error", "presence",
+                         "presence must be an object (cursor, selection) or null");
         return;
     }
     /* Shared like room presence (coalesced, idle), under docs.<id> of the user's state. */

@@ -18,21 +18,13 @@
 #include "util/clock.h"
 #include "util/mem.h"
 
-/* Answers code (validation_error) naming the field: the field goes in the error's data
- * (bus.h). */
-static void reply_field(const bus_route_t *route, const char *code, const char *field,
-                        const char *message)
-{
-    bus_reply(route, code, message, json_pack("{s:s}", "field", field));
-}
-
 /* Answers the domain's refusal: with its field, with the entity as it is now (the
  * error's further member "entity"), or plain. */
 static void reply_err(const bus_route_t *route, const entities_err_t *err)
 {
     const rooms_err_t *e = &err->err;
     if (e->field)
-        reply_field(route, e->code, e->field, e->message);
+        home_reply_field(route, e->code, e->field, e->message);
     else if (err->entity)
         bus_reply(route, e->code, e->message,
                   json_pack("{s:o}", "entity", entity_json(err->entity)));
@@ -69,8 +61,8 @@ static entity_t *target(room_t *room, const bus_op_t *op)
 {
     json_t *id = json_object_get(op->args, "id");
     if (!json_is_string(id) || !entity_id_valid(json_string_value(id))) {
-        reply_field(&op->route, "validation_error", "id",
-                    "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
+        home_reply_field(&op->route, "validation_error", "id",
+                         "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
         return NULL;
     }
     entity_t *e = entities_get(room, json_string_value(id));
@@ -88,27 +80,10 @@ static int opt_bool(const bus_op_t *op, const char *name, int *out)
     if (!json_is_boolean(v)) {
         char msg[64];
         snprintf(msg, sizeof(msg), "%s must be true or false", name);
-        reply_field(&op->route, "validation_error", name, msg);
+        home_reply_field(&op->route, "validation_error", name, msg);
         return -1;
     }
     *out = json_is_true(v);
-    return 0;
-}
-
-/* Reads the optional argument name as a non-negative integer into *out (def when absent
- * or null). Returns 0, or -1 after answering validation_error naming it. */
-static int opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out)
-{
-    json_t *v = json_object_get(op->args, name);
-    *out = def;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "%.48s must be a non-negative integer", name);
-        reply_field(&op->route, "validation_error", name, msg);
-        return -1;
-    }
-    *out = json_integer_value(v);
     return 0;
 }
 
@@ -158,15 +133,15 @@ static void op_create(void *ud, room_t *room, const bus_op_t *op)
     const char *id = NULL; /* a new UUID */
     if (jid && !json_is_null(jid)) {
         if (!json_is_string(jid) || !entity_id_valid(json_string_value(jid))) {
-            reply_field(&op->route, "validation_error", "id",
-                        "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
+            home_reply_field(&op->route, "validation_error", "id",
+                             "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
             return;
         }
         id = json_string_value(jid);
     }
     if (!json_is_string(kind) || !entity_kind_valid(json_string_value(kind))) {
-        reply_field(&op->route, "validation_error", "kind",
-                    "kind must be 1-64 bytes of A-Z a-z 0-9 _ - . :");
+        home_reply_field(&op->route, "validation_error", "kind",
+                         "kind must be 1-64 bytes of A-Z a-z 0-9 _ - . :");
         return;
     }
     int owner_only;
@@ -195,17 +170,18 @@ static void op_update(void *ud, room_t *room, const bus_op_t *op)
     int owner_only;
     if (opt_bool(op, "ownerOnly", &owner_only)) return;
     int64_t base;
-    if (opt_uint(op, "baseVersion", -1, &base)) return;
+    if (home_opt_uint(op, "baseVersion", -1, &base)) return;
     if (tr && !json_is_boolean(tr)) {
-        reply_field(&op->route, "validation_error", "transient",
-                    "transient must be true or false");
+        home_reply_field(&op->route, "validation_error", "transient",
+                         "transient must be true or false");
         return;
     }
     int transient = json_is_true(tr);
     if (transient && (base >= 0 || owner_only >= 0)) {
-        reply_field(&op->route, "validation_error", base >= 0 ? "baseVersion" : "ownerOnly",
-                    base >= 0 ? "baseVersion cannot be combined with transient"
-                              : "ownerOnly cannot be combined with transient");
+        home_reply_field(&op->route, "validation_error",
+                         base >= 0 ? "baseVersion" : "ownerOnly",
+                         base >= 0 ? "baseVersion cannot be combined with transient"
+                                   : "ownerOnly cannot be combined with transient");
         return;
     }
     entities_err_t err;
@@ -239,7 +215,7 @@ static void op_lock(void *ud, room_t *room, const bus_op_t *op)
     entity_t *e = target(room, op);
     if (!e) return;
     int64_t ttl;
-    if (opt_uint(op, "ttl", -1, &ttl)) return;
+    if (home_opt_uint(op, "ttl", -1, &ttl)) return;
     entities_caller_t who = caller_of(ud, room, op);
     entities_err_t err;
     json_t *result;
@@ -265,10 +241,11 @@ static void op_unlock(void *ud, room_t *room, const bus_op_t *op)
 static void op_sync(void *ud, room_t *room, const bus_op_t *op)
 {
     int64_t since, cursor;
-    if (opt_uint(op, "version", -1, &since) || opt_uint(op, "cursor", -1, &cursor)) return;
+    if (home_opt_uint(op, "version", -1, &since) || home_opt_uint(op, "cursor", -1, &cursor))
+        return;
     if (since < 0) {
-        reply_field(&op->route, "validation_error", "version",
-                    "version (the highest stateVersion seen) is required");
+        home_reply_field(&op->route, "validation_error", "version",
+                         "version (the highest stateVersion seen) is required");
         return;
     }
     bus_reply(&op->route, NULL, NULL, entities_sync(ud, room, since, cursor));

@@ -13,14 +13,6 @@
 #define EVENT_NAME_MAX 64
 #define HISTORY_MAX 200
 
-/* Answers validation_error (or code) naming the field: the field goes in the error's
- * data (bus.h). */
-static void reply_field(const bus_route_t *route, const char *code, const char *field,
-                        const char *message)
-{
-    bus_reply(route, code, message, json_pack("{s:s}", "field", field));
-}
-
 /* What an asynchronous op keeps until the rooms domain answers: where the answer goes. */
 typedef struct {
     bus_route_t route;
@@ -40,30 +32,14 @@ static void answered(void *ud, const rooms_err_t *err, json_t *result)
     home_wait_t *w = ud;
     if (err && err->kind) {
         json_decref(result);
-        if (err->field) reply_field(&w->route, err->code, err->field, err->message);
+        if (err->field)
+            home_reply_field(&w->route, err->code, err->field, err->message);
         else bus_reply(&w->route, err->code, err->message, NULL);
     } else {
         json_object_del(result, "success");
         bus_reply(&w->route, NULL, NULL, result);
     }
     free(w);
-}
-
-/* Reads the optional argument name as a non-negative integer into *out (def when absent
- * or null). Returns 0, or -1 after answering validation_error naming it. */
-static int opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out)
-{
-    json_t *v = json_object_get(op->args, name);
-    *out = def;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "%.48s must be a non-negative integer", name);
-        reply_field(&op->route, "validation_error", name, msg);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 0;
 }
 
 static void op_leave(void *ud, room_t *room, const bus_op_t *op)
@@ -82,11 +58,11 @@ static void op_message(void *ud, room_t *room, const bus_op_t *op)
 static void op_history(void *ud, room_t *room, const bus_op_t *op)
 {
     int64_t before, after, limit;
-    if (opt_uint(op, "before", -1, &before) || opt_uint(op, "after", -1, &after) ||
-        opt_uint(op, "limit", 50, &limit))
+    if (home_opt_uint(op, "before", -1, &before) || home_opt_uint(op, "after", -1, &after) ||
+        home_opt_uint(op, "limit", 50, &limit))
         return;
     if (limit < 1 || limit > HISTORY_MAX) {
-        reply_field(&op->route, "validation_error", "limit", "limit must be 1 to 200");
+        home_reply_field(&op->route, "validation_error", "limit", "limit must be 1 to 200");
         return;
     }
     rooms_history(ud, room, before, after, (uint32_t)limit, answered, wait_new(op));
@@ -97,8 +73,8 @@ static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
     json_t *ev = json_object_get(op->args, "event");
     if (!json_is_string(ev) || json_string_length(ev) == 0 ||
         json_string_length(ev) > EVENT_NAME_MAX) {
-        reply_field(&op->route, "validation_error", "event",
-                    "event must be a string of 1 to 64 bytes");
+        home_reply_field(&op->route, "validation_error", "event",
+                         "event must be a string of 1 to 64 bytes");
         return;
     }
     if (rooms_broadcast(ud, room, op->route.member, op->user, json_string_value(ev),
@@ -113,7 +89,8 @@ static void op_presence(void *ud, room_t *room, const bus_op_t *op)
 {
     json_t *st = json_object_get(op->args, "state");
     if (!json_is_object(st)) {
-        reply_field(&op->route, "validation_error", "state", "state must be a JSON object");
+        home_reply_field(&op->route, "validation_error", "state",
+                         "state must be a JSON object");
         return;
     }
     if (rooms_presence(ud, room, op->user, st) != 0) {
