@@ -4,29 +4,9 @@
  * the data, its kind (the REST side's status) and field; a room that is not here answers
  * not_found without a kind. */
 #include "domain/rooms_fixture.h"
+#include "test_loop.h"
 
 #include "domain/home.h"
-
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(2000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
 
 /* The REST side of a route: the last answer, and how many came. */
 typedef struct {
@@ -63,7 +43,7 @@ static int ask(fx_t *f, asker_t *a, const char *room_id, const char *name, const
     a->fresh = 0;
     int rc = bus_send_op(f->bus, &op);
     json_decref(args);
-    if (rc != 0 || !run_until(f, &a->fresh, 5000)) return -1;
+    if (rc != 0 || !test_run_until(&f->loop, &a->fresh, 5000)) return -1;
     return 0;
 }
 
@@ -109,7 +89,7 @@ static room_t *open_with_room(fx_t *f, home_t *h, char id[STORE_ID_LEN])
     outcome_t o = {0};
     rooms_create(&f->r, &host, body, on_done, &o);
     json_decref(body);
-    if (!run_until(f, &o.done, 5000) || !o.result) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     snprintf(id, STORE_ID_LEN, "%s",
              json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
     json_decref(o.result);
@@ -220,7 +200,7 @@ static void test_join_kick_bans(void)
     /* Nothing more comes: each op was answered exactly once. */
     calls = a.calls;
     int never = 0;
-    run_until(&f, &never, 50);
+    test_run_until(&f.loop, &never, 50);
     ASSERT_EQ(a.calls, calls);
     json_decref(a.data);
     ASSERT_EQ(close_all(&f, &h), 0);

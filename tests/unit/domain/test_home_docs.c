@@ -10,6 +10,7 @@
  * and gets the next one; the checks of the connection (doc_op on a document it has not
  * open, doc_close); a connection out of the room when its document loaded is refused. */
 #include "test.h"
+#include "test_loop.h"
 #include "rooms_fixture.h"
 
 #include <stdarg.h>
@@ -36,27 +37,6 @@ static int hfx_close(hfx_t *h)
 {
     home_free(&h->home);
     return rooms_fx_close(&h->fx);
-}
-
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs loop until *flag is set or ms went by; returns *flag. */
-static int run_until(uv_loop_t *loop, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(1000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return *flag;
 }
 
 /* A connection: its frames, decoded (the events here are under 64 KiB). */
@@ -149,7 +129,7 @@ static room_t *make_room(rooms_t *r, uv_loop_t *loop, const char *host)
     outcome_t o = {0};
     rooms_create(r, &h, body, on_done, &o);
     json_decref(body);
-    if (!run_until(loop, &o.done, 5000) || !o.result) return NULL;
+    if (!test_run_until(loop, &o.done, 5000) || !o.result) return NULL;
     const char *id =
         json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
     room_t *room = id ? rooms_get(r, id) : NULL;
@@ -161,7 +141,7 @@ static room_t *make_room(rooms_t *r, uv_loop_t *loop, const char *host)
  * that connection to the document it was answered, as proto_docs.c does for doc_open. */
 typedef struct {
     int calls;
-    int fresh;                 /* set by each answer (run_until waits for it) */
+    int fresh;                 /* set by each answer (test_run_until waits for it) */
     bus_member_t member;
     int64_t ref;
     char code[32];
@@ -224,7 +204,7 @@ static void test_open_and_op(void)
     /* doc_open of a document not in memory: answered once it loaded, through the route. */
     send_op(bus, room, "doc_open", &c1, 1, "{\"doc\": \"d1\"}", &a);
     ASSERT_EQ(a.calls, 0);
-    ASSERT_TRUE(run_until(&h.fx.loop, &a.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&h.fx.loop, &a.fresh, 5000));
     ASSERT_EQ(a.calls, 1);
     ASSERT_STREQ(a.code, "");
     ASSERT_EQ(a.ref, 1);
@@ -251,7 +231,7 @@ static void test_open_and_op(void)
     send_op(bus, room, "doc_op", &c1, 3,
             "{\"doc\": \"d1\", \"version\": 0, \"delta\": [\"hello\"], \"opId\": \"o1\"}", &a);
     ASSERT_EQ(a.calls, 2);
-    ASSERT_TRUE(run_until(&h.fx.loop, &a.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&h.fx.loop, &a.fresh, 5000));
     ASSERT_EQ(a.calls, 3);
     ASSERT_STREQ(a.code, "");
     ASSERT_EQ(a.ref, 3);
@@ -293,7 +273,7 @@ static void test_open_and_op(void)
     a.fresh = 0;
     send_op(bus, room, "doc_ops", &c1, 8, "{\"doc\": \"d1\", \"from\": 0}", &a);
     ASSERT_EQ(a.calls, 7);
-    ASSERT_TRUE(run_until(&h.fx.loop, &a.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&h.fx.loop, &a.fresh, 5000));
     ASSERT_EQ(a.calls, 8);
     ASSERT_EQ(a.ref, 8);
     json_t *ops = json_object_get(a.data, "ops");
@@ -313,7 +293,7 @@ static void test_open_and_op(void)
 
     /* Each op was answered exactly once: nothing more comes. */
     int never = 0;
-    run_until(&h.fx.loop, &never, 50);
+    test_run_until(&h.fx.loop, &never, 50);
     ASSERT_EQ(a.calls, 10);
 
     json_decref(a.data);
@@ -337,7 +317,7 @@ static void test_non_member(void)
     reader_init(&eve, bus, "eve");
     asker_t a = {.room = room, .sub = &host};
     send_op(bus, room, "doc_open", &host, 1, "{\"doc\": \"d1\"}", &a);
-    ASSERT_TRUE(run_until(&h.fx.loop, &a.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&h.fx.loop, &a.fresh, 5000));
     ASSERT_STREQ(a.code, "");
     doc_t *d = docs_find(room, "d1");
     ASSERT_TRUE(d != NULL);
@@ -363,7 +343,7 @@ static void test_non_member(void)
     ASSERT_TRUE(eve.pc.rcv.doc_subs == NULL);
     ASSERT_TRUE(room_member(room, "eve") == NULL);
     int never = 0;
-    run_until(&h.fx.loop, &never, 50);
+    test_run_until(&h.fx.loop, &never, 50);
     ASSERT_EQ(e.calls, 4);
     ASSERT_EQ(host.n, 0);
 
@@ -393,7 +373,7 @@ static void settle(uv_loop_t *loop, const reader_t *c)
 {
     for (int i = 0; i < 2500 && c->pc.pending; i++) {
         int never = 0;
-        run_until(loop, &never, 2);
+        test_run_until(loop, &never, 2);
     }
 }
 

@@ -6,6 +6,7 @@
  * a lock's expiry with the time passed to the tick, the "by" of transient changes from
  * the op's user, and the argument checks in their order. */
 #include "test.h"
+#include "test_loop.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -148,27 +149,6 @@ static int fx_close(fx_t *f)
     return rc;
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until *flag is set or ms went by; returns *flag. */
-static int run_until(fx_t *f, const int *flag, uint64_t ms)
-{
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + ms * 1000000u;
-    while (!*flag && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!*flag) usleep(1000);
-    }
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    return *flag;
-}
-
 typedef struct {
     int done;
     json_t *result;
@@ -192,7 +172,7 @@ static room_t *make_room(fx_t *f)
     outcome_t o = {0};
     rooms_create(&f->r, &u, body, on_done, &o);
     json_decref(body);
-    if (!run_until(f, &o.done, 5000) || !o.result) return NULL;
+    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     room_t *room = rooms_get(
         &f->r, json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
     json_decref(o.result);
@@ -202,7 +182,7 @@ static room_t *make_room(fx_t *f)
         snprintf(u.name, sizeof(u.name), "%c%s", subs[i][0] - 32, subs[i] + 1);
         outcome_t j = {0};
         rooms_join(&f->r, room, &u, NULL, on_done, &j);
-        if (!run_until(f, &j.done, 5000) || !j.result) room = NULL;
+        if (!test_run_until(&f->loop, &j.done, 5000) || !j.result) room = NULL;
         json_decref(j.result);
     }
     fb_clear(f->bus);
@@ -290,7 +270,7 @@ static void test_create_and_conflict(void)
               0);
     ASSERT_EQ(ann.calls, 0);
     ASSERT_EQ(f.bus->n, 0); /* the event waits for the commit too */
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     ASSERT_EQ(ann.calls, 1);
     ASSERT_STREQ(ann.code, "");
     ASSERT_EQ(ann.ref, 1);
@@ -322,7 +302,7 @@ static void test_create_and_conflict(void)
     ASSERT_EQ(send_op(&f, room, &ann, "entity_update", 3,
                       "{\"id\":\"box\",\"patch\":{\"x\":2},\"baseVersion\":1}"),
               0);
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     ASSERT_EQ(ann.calls, 2);
     ASSERT_STREQ(ann.code, "");
     ASSERT_EQ(num(json_object_get(ann.data, "entity"), "version"), 2);
@@ -343,7 +323,7 @@ static void test_create_and_conflict(void)
 
     /* Each op was answered exactly once: nothing more comes. */
     int never = 0;
-    run_until(&f, &never, 50);
+    test_run_until(&f.loop, &never, 50);
     ASSERT_EQ(ann.calls, 2);
     ASSERT_EQ(bob.calls, 2);
 
@@ -362,7 +342,7 @@ static void test_arguments(void)
     asker_init(&ann, &f, "ann");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     ASSERT_STREQ(ann.code, "");
     static const struct {
         const char *name, *args, *code, *field, *message;
@@ -439,7 +419,7 @@ static void test_lock_held_by_one_identity(void)
     asker_init(&bob, &f, "bob");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     fb_clear(f.bus);
 
     /* ann's connection locks it: answered now, the others told. */
@@ -479,7 +459,7 @@ static void test_lock_held_by_one_identity(void)
     /* The holder changes it and unlocks it; the others hear it was unlocked. */
     ASSERT_EQ(
         send_op(&f, room, &ann, "entity_update", 6, "{\"id\":\"box\",\"patch\":{\"x\":1}}"), 0);
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     ASSERT_STREQ(ann.code, "");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_unlock", 7, "{\"id\":\"box\"}"), 0);
     ASSERT_STREQ(ann.code, "");
@@ -507,7 +487,7 @@ static void test_lock_expiry(void)
     asker_init(&bob, &f, "bob");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     fb_clear(f.bus);
 
     /* The home takes the loop's time: the lock runs 5 s from it. */
@@ -558,7 +538,7 @@ static void test_transient_by(void)
     asker_init(&bob, &f, "bob");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
-    ASSERT_TRUE(run_until(&f, &ann.fresh, 5000));
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
     fb_clear(f.bus);
 
     /* The first transient change goes at once, by ann, skipping her connection. */
