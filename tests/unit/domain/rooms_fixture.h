@@ -100,6 +100,22 @@ static inline int rooms_fx_start(fx_t *f, bus_t *bus)
     return 0;
 }
 
+/* The outcome of one asynchronous room operation, recorded by rooms_fx_done. */
+typedef struct {
+    int done;
+    json_t *result; /* NULL when the operation failed */
+} rooms_fx_outcome_t;
+
+/* rooms_done_fn recording into ud (a rooms_fx_outcome_t): done, and the result (owned by
+ * the outcome from then on); a failure is said on stderr. */
+static inline void rooms_fx_done(void *ud, const rooms_err_t *err, json_t *result)
+{
+    rooms_fx_outcome_t *o = ud;
+    o->done = 1;
+    if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
+    o->result = result;
+}
+
 /* Puts connection c (its id and user set) in room as a join does: attached at the home
  * (rooms_attach), then subscribed on its process (rooms_subscribe). Returns 0 or -1. */
 static inline int rooms_fx_attach(fx_t *f, room_t *room, proto_client_t *c)

@@ -35,27 +35,14 @@ static int fx_open(fx_t *f)
     return rooms_fx_open(f, "home", LOG_WARN, NULL);
 }
 
-typedef struct {
-    int done;
-    json_t *result;
-} outcome_t;
-
-static void on_done(void *ud, const rooms_err_t *err, json_t *result)
-{
-    outcome_t *o = ud;
-    o->done = 1;
-    if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
-    o->result = result;
-}
-
 static room_t *make_room(fx_t *f, const char *host)
 {
     auth_claims_t h;
     memset(&h, 0, sizeof(h));
     snprintf(h.sub, sizeof(h.sub), "%s", host);
     json_t *body = json_pack("{s:s}", "name", "home");
-    outcome_t o = {0};
-    rooms_create(&f->r, &h, body, on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_create(&f->r, &h, body, rooms_fx_done, &o);
     json_decref(body);
     if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     const char *id =
@@ -451,8 +438,8 @@ static void test_member_side(void)
     memset(&ann, 0, sizeof(ann));
     snprintf(ann.sub, sizeof(ann.sub), "ann");
     json_t *body = json_pack("{s:s}", "name", "member side");
-    outcome_t o = {0};
-    rooms_create(&a.rooms, &ann, body, on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_create(&a.rooms, &ann, body, rooms_fx_done, &o);
     json_decref(body);
     ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000) && o.result);
     char id[STORE_ID_LEN];

@@ -62,19 +62,6 @@ static int body_ok(const asker_t *a)
     return ok;
 }
 
-typedef struct {
-    int done;
-    json_t *result;
-} outcome_t;
-
-static void on_done(void *ud, const rooms_err_t *err, json_t *result)
-{
-    outcome_t *o = ud;
-    o->done = 1;
-    if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
-    o->result = result;
-}
-
 /* The fixture with a home serving the REST ops, and a room hosted by "host" (its id in
  * id). Returns the room, or NULL. */
 static room_t *open_with_room(fx_t *f, home_t *h, char id[STORE_ID_LEN])
@@ -86,8 +73,8 @@ static room_t *open_with_room(fx_t *f, home_t *h, char id[STORE_ID_LEN])
     memset(&host, 0, sizeof(host));
     snprintf(host.sub, sizeof(host.sub), "host");
     json_t *body = json_pack("{s:s}", "name", "rest");
-    outcome_t o = {0};
-    rooms_create(&f->r, &host, body, on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_create(&f->r, &host, body, rooms_fx_done, &o);
     json_decref(body);
     if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     snprintf(id, STORE_ID_LEN, "%s",

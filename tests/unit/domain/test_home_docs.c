@@ -106,19 +106,6 @@ static int doc_events(const reader_t *c, int64_t *last_version)
     return k;
 }
 
-typedef struct {
-    int done;
-    json_t *result;
-} outcome_t;
-
-static void on_done(void *ud, const rooms_err_t *err, json_t *result)
-{
-    outcome_t *o = ud;
-    o->done = 1;
-    if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
-    o->result = result;
-}
-
 /* A room hosted by host in r; NULL on error. */
 static room_t *make_room(rooms_t *r, uv_loop_t *loop, const char *host)
 {
@@ -126,8 +113,8 @@ static room_t *make_room(rooms_t *r, uv_loop_t *loop, const char *host)
     memset(&h, 0, sizeof(h));
     snprintf(h.sub, sizeof(h.sub), "%s", host);
     json_t *body = json_pack("{s:s}", "name", "docs at home");
-    outcome_t o = {0};
-    rooms_create(r, &h, body, on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_create(r, &h, body, rooms_fx_done, &o);
     json_decref(body);
     if (!test_run_until(loop, &o.done, 5000) || !o.result) return NULL;
     const char *id =

@@ -143,21 +143,8 @@ static int fx_open(fx_t *f)
     return rooms_fx_start(f, NULL);
 }
 
-typedef struct {
-    int done;
-    json_t *result; /* NULL when the operation failed */
-} outcome_t;
-
-static void on_done(void *ud, const rooms_err_t *err, json_t *result)
-{
-    (void)err;
-    outcome_t *o = ud;
-    o->done = 1;
-    o->result = result;
-}
-
 /* Waits for an operation; returns 0 when it succeeded. */
-static int wait_ok(fx_t *f, outcome_t *o)
+static int wait_ok(fx_t *f, rooms_fx_outcome_t *o)
 {
     if (!test_run_until(&f->loop, &o->done, 5000) || !o->result) return -1;
     json_decref(o->result);
@@ -177,8 +164,8 @@ static room_t *make_room(fx_t *f, const char *host, const char *name)
 {
     auth_claims_t h = user(host);
     json_t *body = json_pack("{s:s, s:i}", "name", name, "maxParticipants", 10);
-    outcome_t o = {0};
-    rooms_create(&f->r, &h, body, on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_create(&f->r, &h, body, rooms_fx_done, &o);
     json_decref(body);
     if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
     const char *id =
@@ -193,8 +180,8 @@ static int join_subscribed(fx_t *f, room_t *room, proto_client_t *c, const char 
 {
     fake_conn_init(c, &fake_conn_quiet_tr, f->bus, sub); /* its frames are dropped */
     auth_claims_t u = user(sub);
-    outcome_t o = {0};
-    rooms_join(&f->r, room, &u, NULL, on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_join(&f->r, room, &u, NULL, rooms_fx_done, &o);
     if (wait_ok(f, &o) != 0) return -1;
     return rooms_fx_attach(f, room, c);
 }
@@ -218,8 +205,8 @@ static void test_hooks_in_order_at_their_points(void)
 
     /* Leaving: the home's hook, then the connection's, while it is still subscribed. */
     f.j.text[0] = 0;
-    outcome_t o = {0};
-    rooms_leave(&f.r, room, "ann", "left", on_done, &o);
+    rooms_fx_outcome_t o = {0};
+    rooms_leave(&f.r, room, "ann", "left", rooms_fx_done, &o);
     ASSERT_EQ(wait_ok(&f, &o), 0);
     ASSERT_STREQ(f.j.text, "a:member_left:ann b:member_left:ann a:client_left:ann:in "
                            "b:client_left:ann:in");
@@ -245,8 +232,8 @@ static void test_hooks_in_order_at_their_points(void)
      * committed and nothing holds the room any more. */
     f.j.text[0] = 0;
     auth_claims_t h = user("host");
-    outcome_t d = {0};
-    rooms_delete(&f.r, room, &h, on_done, &d);
+    rooms_fx_outcome_t d = {0};
+    rooms_delete(&f.r, room, &h, rooms_fx_done, &d);
     ASSERT_EQ(wait_ok(&f, &d), 0);
     ASSERT_STREQ(f.j.text, "a:room_dropped:one:1 b:room_dropped:one:1 a:client_left:host:in "
                            "b:client_left:host:in a:room_freed:one b:room_freed:one "
