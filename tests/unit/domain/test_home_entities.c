@@ -23,112 +23,16 @@
 #include "util/config.h"
 #include "util/mem.h"
 
-/* ---- a recording bus: publishes are kept, ops go to the home ---- */
+/* ---- fixtures: the rooms on a recording bus (fake_bus.h), the entity ops at the home ---- */
 
-typedef struct {
-    char name[32];
-    json_t *payload; /* the members of the object parts (owned) */
-    bus_member_t except;
-} rec_t;
-
-typedef struct {
-    bus_t base;
-    rec_t recs[64];
-    size_t n;
-} fbus_t;
-
-static uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
-{
-    fbus_t *fb = (fbus_t *)b;
-    (void)t;
-    CH_ASSERT(fb->n < CH_ARRAY_LEN(fb->recs));
-    rec_t *r = &fb->recs[fb->n++];
-    snprintf(r->name, sizeof(r->name), "%s", ev->name);
-    r->payload = json_object();
-    for (size_t i = 0; i < ev->nparts; i++)
-        if (ev->parts[i].obj) json_object_update(r->payload, (json_t *)ev->parts[i].obj);
-    r->except = ev->except;
-    return 0;
-}
-
-static int fb_send_op(bus_t *b, const bus_op_t *op)
-{
-    if (!b->serve) return -1;
-    b->serve(b->serve_ud, op);
-    return 0;
-}
-
-static void fb_clear(fbus_t *fb)
-{
-    for (size_t i = 0; i < fb->n; i++)
-        json_decref(fb->recs[i].payload);
-    fb->n = 0;
-}
-
-static void fb_free(bus_t *b)
-{
-    fb_clear((fbus_t *)b);
-    free(b);
-}
-
-static const bus_vtable_t fb_vt = {fb_publish, fb_send_op, fb_free};
-
-/* The last recorded event named name, or NULL. */
-static rec_t *fb_last(fbus_t *fb, const char *name)
-{
-    for (size_t i = fb->n; i-- > 0;)
-        if (strcmp(fb->recs[i].name, name) == 0) return &fb->recs[i];
-    return NULL;
-}
-
-/* How many recorded events are named name. */
-static int fb_count(fbus_t *fb, const char *name)
-{
-    int n = 0;
-    for (size_t i = 0; i < fb->n; i++)
-        n += strcmp(fb->recs[i].name, name) == 0;
-    return n;
-}
-
-/* ---- fixtures ---- */
-
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    store_t *store;
-    fbus_t *bus;
-    rooms_t r;
-    home_t home;
-    char db[512];
-} fx_t;
+#define ROOMS_FX_BUS_T fbus_t
+#include "fake_bus.h"
+#include "domain/rooms_fixture.h"
 
 static int fx_open(fx_t *f)
 {
-    memset(f, 0, sizeof(*f));
-    const char *dir = getenv("CHORUS_TEST_TMP");
-    if (!dir || !*dir) dir = "/tmp";
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) dir = "/tmp";
-    snprintf(f->db, sizeof(f->db), "%s/chorus-home-entities-%ld.db", dir, (long)getpid());
-    test_rm_db(f->db);
-    uv_loop_init(&f->loop);
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    config_defaults(&f->cfg);
-    char err[256];
-    f->store = store_open(&store_sqlite_backend, f->db, &f->loop, &f->log, err, sizeof(err));
-    if (!f->store) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    f->bus = ch_calloc(1, sizeof(*f->bus));
-    f->bus->base.vt = &fb_vt;
-    f->bus->base.node = 5;
-    static const rooms_feature_use_t features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
-    if (rooms_init(&f->r, &f->loop, &f->cfg, &f->log, f->store, &f->bus->base, features,
-                   CH_ARRAY_LEN(features)) != 0)
-        return -1;
-    home_init(&f->home, &f->r, &f->bus->base);
+    rooms_fx_init(f, "home-entities", LOG_WARN, NULL);
+    if (rooms_fx_start(f, &fb_new(5)->base) != 0) return -1;
     home_entities_register(&f->home);
     return 0;
 }
@@ -136,17 +40,7 @@ static int fx_open(fx_t *f)
 /* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
 static int fx_close(fx_t *f)
 {
-    rooms_close(&f->r);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    store_close(f->store);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    rooms_free(&f->r);
-    home_free(&f->home);
-    bus_free(&f->bus->base);
-    int rc = uv_loop_close(&f->loop);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    return rc;
+    return rooms_fx_close(f);
 }
 
 typedef struct {
