@@ -72,15 +72,7 @@ static void join_answered(const bus_route_t *route, const char *code, const char
                           json_t *data)
 {
     join_wait_t *w = route->ud;
-    if (!code) {
-        proto_deferred_ok(&w->d, data);
-    } else {
-        json_t *field = json_object_get(data, "field");
-        if (json_is_string(field))
-            proto_deferred_error_field(&w->d, code, json_string_value(field), message);
-        else proto_deferred_error(&w->d, code, "%s", message);
-        json_decref(data);
-    }
+    proto_rooms_answer(&w->d, code, message, data);
     free(w);
 }
 
