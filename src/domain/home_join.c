@@ -25,8 +25,7 @@ typedef struct {
 /* Answers j's error and frees j. */
 static void join_fail(join_t *j, const rooms_err_t *err)
 {
-    if (err->field)
-        bus_reply(&j->route, err->code, err->message, json_pack("{s:s}", "field", err->field));
+    if (err->field) home_reply_field(&j->route, err->code, err->field, err->message);
     else bus_reply(&j->route, err->code, err->message, NULL);
     free(j->participant);
     free(j);
