@@ -29,7 +29,7 @@
  *   bus_reply_ignore.
  *
  * Subscribing in the answer. An op that subscribes the member's connection to the room
- * (join) is answered with the room as it is at the home (its seq and stateVersion); the
+ * (join) or to a document (doc_open) is answered with the room as it is at the home (its seq and stateVersion); the
  * route's function on the member's process subscribes the connection, then sends the
  * reply. On the local bus the home runs on the caller's stack, so no event can fall
  * between the answer and the subscription. A cluster bus must leave no gap either: the
@@ -69,7 +69,8 @@
  * keeping the route, and deliver the answer to the route's process, which calls the
  * route's function there. The seq and version let a receiving process keep a topic's
  * events in order and see a gap (the local bus, in order by construction, ignores seq).
- * Nothing outside the bus changes for it. */
+ * Outside the bus, a cluster adds one thing: a directory of rooms (id and code to home
+ * node), where the member's side finds a room's home (docs/architecture.md). */
 #ifndef CHORUS_BUS_H
 #define CHORUS_BUS_H
 
