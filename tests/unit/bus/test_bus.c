@@ -9,6 +9,7 @@
 
 #include "util/mem.h"
 #include "test.h"
+#include "test_jpart.h"
 
 typedef struct {
     bus_rcv_t rcv;    /* first: the receiver table casts back */
@@ -18,24 +19,6 @@ typedef struct {
     bus_sub_t room;   /* its subscription to the room topic */
     bus_sub_t doc;    /* to the document topic */
 } fake_t;
-
-/* Adds the members of parts[0..n) to o. */
-static void f_add_parts(json_t *o, const jpart_t *parts, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const jpart_t *p = &parts[i];
-        if (p->obj) {
-            json_object_update(o, (json_t *)p->obj);
-        } else if (p->text) {
-            json_object_set_new(o, p->key, json_loads(p->text, JSON_DECODE_ANY, NULL));
-        } else {
-            json_t *a = json_array();
-            for (size_t k = 0; k < p->n; k++)
-                json_array_append_new(a, json_loads(p->items[k], JSON_DECODE_ANY, NULL));
-            json_object_set_new(o, p->key, a);
-        }
-    }
-}
 
 /* The text of o (borrowed) as a buffer. */
 static cbuf_t *f_text(const json_t *o)
@@ -50,7 +33,7 @@ static cbuf_t *f_text(const json_t *o)
 static cbuf_t *f_frame(const bus_event_t *ev)
 {
     json_t *o = json_pack("{s:s, s:s}", "op", ev->name, "room", ev->room);
-    f_add_parts(o, ev->parts, ev->nparts);
+    test_jpart_add(o, ev->parts, ev->nparts);
     cbuf_t *b = f_text(o);
     json_decref(o);
     return b;
@@ -428,7 +411,7 @@ static void parts_reply(const bus_route_t *route, const jpart_t *parts, size_t n
 {
     cbuf_t **out = route->ud;
     json_t *o = json_object();
-    f_add_parts(o, parts, nparts);
+    test_jpart_add(o, parts, nparts);
     *out = f_text(o);
     json_decref(o);
 }

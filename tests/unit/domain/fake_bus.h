@@ -18,6 +18,7 @@
 #include "bus/bus.h"
 #include "proto/proto.h"
 #include "store/store.h"
+#include "test_jpart.h"
 #include "util/mem.h"
 
 /* One published event as the bus was handed it. */
@@ -39,28 +40,6 @@ typedef struct {
     size_t n;
 } fbus_t;
 
-/* Decodes the parts of ev into one object, as the frame would hold them. */
-static inline json_t *parts_json(const bus_event_t *ev, int *text_parts)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < ev->nparts; i++) {
-        const jpart_t *p = &ev->parts[i];
-        if (p->obj) {
-            json_object_update(o, (json_t *)p->obj);
-        } else if (p->text) {
-            json_object_set_new(o, p->key, json_loads(p->text, JSON_DECODE_ANY, NULL));
-            (*text_parts)++;
-        } else {
-            json_t *a = json_array();
-            for (size_t k = 0; k < p->n; k++)
-                json_array_append_new(a, json_loads(p->items[k], JSON_DECODE_ANY, NULL));
-            json_object_set_new(o, p->key, a);
-            (*text_parts)++;
-        }
-    }
-    return o;
-}
-
 /* Records ev; an unsubscribe event also drops the subscriptions here that it reaches
  * (every one, or its user's), as a process's bus does. */
 static inline uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
@@ -78,7 +57,8 @@ static inline uint32_t fb_publish(bus_t *b, bus_topic_t *t, const bus_event_t *e
         if (!ev->to_user || strcmp(bus_rcv_user(b, s->rcv), ev->to_user) == 0)
             b->drop(b->drop_ud, t, s);
     }
-    r->payload = parts_json(ev, &r->text_parts);
+    r->payload = json_object();
+    r->text_parts = test_jpart_add(r->payload, ev->parts, ev->nparts);
     r->seq = ev->seq;
     r->except = ev->except;
     r->to = ev->to;
