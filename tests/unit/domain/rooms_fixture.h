@@ -1,8 +1,9 @@
 /* rooms_fixture.h: the rooms as the server runs them, for the domain unit tests: a loop, a
  * SQLite store in a fresh temporary file, the local bus (or a test's own), the server's
  * features (app.c) and the home serving the bus with the room ops, no sockets. Started
- * and stopped in the server's order, again on the same database for a restart. Static
- * inline functions only: each test file is its own program, and uses what it needs. */
+ * and stopped in the server's order, again on the same database for a restart; a room
+ * operation's outcome, and a room created through it. Static inline functions only: each
+ * test file is its own program, and uses what it needs. */
 #ifndef CHORUS_TEST_ROOMS_FIXTURE_H
 #define CHORUS_TEST_ROOMS_FIXTURE_H
 
@@ -114,6 +115,26 @@ static inline void rooms_fx_done(void *ud, const rooms_err_t *err, json_t *resul
     o->done = 1;
     if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
     o->result = result;
+}
+
+/* Creates a room named name hosted by host in r (the fixture's, or an application's),
+ * running loop until it is stored. Returns the room (borrowed from r), or NULL. */
+static inline room_t *rooms_fx_create(rooms_t *r, uv_loop_t *loop, const char *host,
+                                      const char *name)
+{
+    auth_claims_t h;
+    memset(&h, 0, sizeof(h));
+    snprintf(h.sub, sizeof(h.sub), "%s", host);
+    json_t *body = json_pack("{s:s}", "name", name);
+    rooms_fx_outcome_t o = {0};
+    rooms_create(r, &h, body, rooms_fx_done, &o);
+    json_decref(body);
+    if (!test_run_until(loop, &o.done, 5000) || !o.result) return NULL;
+    const char *id =
+        json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
+    room_t *room = id ? rooms_get(r, id) : NULL;
+    json_decref(o.result);
+    return room;
 }
 
 /* Puts connection c (its id and user set) in room as a join does: attached at the home

@@ -10,23 +10,14 @@
 #include "test.h"
 #include "fake_client.h"
 #include "rooms_fixture.h"
-
-#include <errno.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "home_fixture.h"
+#include "app/app_fixture.h"
 
 #include <uv.h>
 
 #include "app/app.h"
-#include "util/config.h"
-#include "domain/docs.h"
-#include "domain/entities.h"
 #include "domain/home.h"
-#include "util/mem.h"
 #include "domain/rooms.h"
-#include "store/store.h"
-#include "store/store_sqlite.h"
 
 /* ---- fixtures ---- */
 
@@ -37,71 +28,7 @@ static int fx_open(fx_t *f)
 
 static room_t *make_room(fx_t *f, const char *host)
 {
-    auth_claims_t h;
-    memset(&h, 0, sizeof(h));
-    snprintf(h.sub, sizeof(h.sub), "%s", host);
-    json_t *body = json_pack("{s:s}", "name", "home");
-    rooms_fx_outcome_t o = {0};
-    rooms_create(&f->r, &h, body, rooms_fx_done, &o);
-    json_decref(body);
-    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
-    const char *id =
-        json_string_value(json_object_get(json_object_get(o.result, "room"), "id"));
-    room_t *room = id ? rooms_get(&f->r, id) : NULL;
-    json_decref(o.result);
-    return room;
-}
-
-/* The member's side of a route: what came back, and how often. */
-typedef struct {
-    int calls;
-    int fresh;                 /* set by each answer (test_run_until waits for it) */
-    bus_member_t member;
-    int64_t ref;
-    char code[32];
-    char message[96];
-    json_t *data;
-} asker_t;
-
-static void asker_reply(const bus_route_t *route, const char *code, const char *message,
-                        json_t *data)
-{
-    asker_t *a = route->ud;
-    a->calls++;
-    a->fresh = 1;
-    a->member = route->member;
-    a->ref = route->ref;
-    snprintf(a->code, sizeof(a->code), "%s", code ? code : "");
-    snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
-    json_decref(a->data);
-    a->data = data;
-}
-
-/* bus_reply_parts_fn: a success whose data is the object the parts make. */
-static void asker_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < nparts; i++) {
-        const jpart_t *p = &parts[i];
-        if (p->obj) {
-            json_object_update(o, (json_t *)p->obj);
-        } else if (p->text) {
-            json_object_set_new(o, p->key, json_loads(p->text, JSON_DECODE_ANY, NULL));
-        } else {
-            json_t *arr = json_array();
-            for (size_t k = 0; k < p->n; k++)
-                json_array_append_new(arr, json_loads(p->items[k], JSON_DECODE_ANY, NULL));
-            json_object_set_new(o, p->key, arr);
-        }
-    }
-    asker_reply(route, NULL, NULL, o);
-}
-
-static bus_op_t op_of(const char *room, const char *name, const char *user, const json_t *args,
-                      bus_member_t member, int64_t ref, asker_t *a)
-{
-    return (bus_op_t){.room = room, .name = name, .user = user, .args = args,
-                      .route = {.member = member, .ref = ref, .fn = asker_reply, .ud = a}};
+    return rooms_fx_create(&f->r, &f->loop, host, "home");
 }
 
 /* A module's op: answers at once with the id of the room the home found. */
@@ -129,10 +56,10 @@ static void test_dispatch(void)
     home_register(&f.home, probe_ops, CH_ARRAY_LEN(probe_ops), &probe);
     bus_member_t me = bus_member_next(f.bus);
     json_t *args = json_object();
-    asker_t a = {0};
+    home_asker_t a = {0};
 
     /* No such room: not_found, as the member's side answers for a room it cannot find. */
-    bus_op_t op = op_of("no-such-room", "probe", "host", args, me, 7, &a);
+    bus_op_t op = home_op_of("no-such-room", "probe", "host", args, me, 7, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     ASSERT_EQ(a.calls, 1);
     ASSERT_EQ(probe.calls, 0);
@@ -143,7 +70,7 @@ static void test_dispatch(void)
     ASSERT_TRUE(a.data == NULL);
 
     /* An op nobody registered: unknown_op, as the protocol's dispatcher words it. */
-    op = op_of(room->id, "frobnicate", "host", args, me, 8, &a);
+    op = home_op_of(room->id, "frobnicate", "host", args, me, 8, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     ASSERT_EQ(a.calls, 2);
     ASSERT_STREQ(a.code, "unknown_op");
@@ -151,7 +78,7 @@ static void test_dispatch(void)
     ASSERT_EQ(a.ref, 8);
 
     /* A registered op: called once with its room, answered through the route now. */
-    op = op_of(room->id, "probe", "host", args, me, 9, &a);
+    op = home_op_of(room->id, "probe", "host", args, me, 9, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     ASSERT_EQ(probe.calls, 1);
     ASSERT_EQ(a.calls, 3);
@@ -164,9 +91,9 @@ static void test_dispatch(void)
     static const home_op_t more[] = {{"p1", probe_op}, {"p2", probe_op}, {"p3", probe_op},
                                      {"p4", probe_op}, {"p5", probe_op}, {"p6", probe_op}};
     home_register(&f.home, more, CH_ARRAY_LEN(more), &probe);
-    op = op_of(room->id, "p6", "host", args, me, 10, &a);
+    op = home_op_of(room->id, "p6", "host", args, me, 10, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
-    op = op_of(room->id, "message", "host", args, me, 11, &a); /* content missing */
+    op = home_op_of(room->id, "message", "host", args, me, 11, &a); /* content missing */
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     ASSERT_EQ(probe.calls, 2);
     ASSERT_EQ(a.calls, 5);
@@ -192,11 +119,11 @@ static void test_room_ops(void)
     ASSERT_EQ(rooms_attach(&f.r, room, c2.pc.rcv.id, "host"), 0);
     ASSERT_EQ(rooms_subscribe(&f.r, room, &c2.pc.rcv), 0);
     int before1 = c1.frames, before2 = c2.frames;
-    asker_t a = {0};
+    home_asker_t a = {0};
 
     /* broadcast: answered now with null, the sender (the route's member) skipped. */
     json_t *args = json_pack("{s:s, s:{s:i}}", "event", "cursor", "data", "x", 1);
-    bus_op_t op = op_of(room->id, "broadcast", "host", args, c1.pc.rcv.id, 1, &a);
+    bus_op_t op = home_op_of(room->id, "broadcast", "host", args, c1.pc.rcv.id, 1, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 1);
@@ -208,7 +135,7 @@ static void test_room_ops(void)
 
     /* A refused argument: answered now, its field in the error's data. */
     args = json_pack("{s:i}", "event", 5);
-    op = op_of(room->id, "broadcast", "host", args, c1.pc.rcv.id, 2, &a);
+    op = home_op_of(room->id, "broadcast", "host", args, c1.pc.rcv.id, 2, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 2);
@@ -217,7 +144,7 @@ static void test_room_ops(void)
     ASSERT_STREQ(json_string_value(json_object_get(a.data, "field")), "event");
 
     args = json_pack("{s:i}", "limit", 0);
-    op = op_of(room->id, "history", "host", args, c1.pc.rcv.id, 3, &a);
+    op = home_op_of(room->id, "history", "host", args, c1.pc.rcv.id, 3, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 3);
@@ -229,7 +156,7 @@ static void test_room_ops(void)
     before1 = c1.frames;
     before2 = c2.frames;
     args = json_pack("{s:s, s:s}", "type", "user_text", "content", "hello");
-    op = op_of(room->id, "message", "host", args, c1.pc.rcv.id, 4, &a);
+    op = home_op_of(room->id, "message", "host", args, c1.pc.rcv.id, 4, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args); /* the frame is gone; the answer does not need it */
     ASSERT_EQ(a.calls, 3);
@@ -248,7 +175,7 @@ static void test_room_ops(void)
 
     /* history: after the store, the message there. */
     args = json_object();
-    op = op_of(room->id, "history", "host", args, c1.pc.rcv.id, 5, &a);
+    op = home_op_of(room->id, "history", "host", args, c1.pc.rcv.id, 5, &a);
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
     ASSERT_EQ(a.calls, 4);
@@ -273,12 +200,12 @@ static void test_room_ops(void)
 /* Sends the join op of user over connection c (attach: it is not in the room yet) and
  * waits for the answer in a. */
 static void join_op(fx_t *f, room_t *room, fake_client_t *c, const char *user, int attach,
-                    asker_t *a)
+                    home_asker_t *a)
 {
     json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)-1, "userName",
                              user, "userColor", "", "attach", attach);
-    bus_op_t op = op_of(room->id, "join", user, args, c->pc.rcv.id, 7, a);
-    op.route.parts_fn = asker_parts;
+    bus_op_t op = home_op_of(room->id, "join", user, args, c->pc.rcv.id, 7, a);
+    op.route.parts_fn = home_asker_parts;
     a->fresh = 0;
     ASSERT_EQ(bus_send_op(f->bus, &op), 0);
     json_decref(args);
@@ -307,7 +234,7 @@ static void test_join_and_detach(void)
     fake_client_init(&h, f.bus, "host");
     fake_client_init(&a1, f.bus, "ann");
     fake_client_init(&a2, f.bus, "ann");
-    asker_t a = {0};
+    home_asker_t a = {0};
 
     /* The host joins: answered at once (nothing to store) with the snapshot, attached by
      * its identity; its process subscribes it (as proto_rooms.c does in the answer). */
@@ -369,8 +296,8 @@ static void test_join_and_detach(void)
     /* A refused join answers the error through the route, attaching nothing. */
     memset(&a.code, 0, sizeof(a.code));
     json_t *args = json_pack("{s:s, s:s}", "displayName", "host", "userName", "x");
-    bus_op_t op = op_of(room->id, "join", "zed", args, h.pc.rcv.id, 8, &a);
-    op.route.parts_fn = asker_parts;
+    bus_op_t op = home_op_of(room->id, "join", "zed", args, h.pc.rcv.id, 8, &a);
+    op.route.parts_fn = home_asker_parts;
     a.fresh = 0;
     ASSERT_EQ(bus_send_op(f.bus, &op), 0);
     json_decref(args);
@@ -389,49 +316,12 @@ static void test_join_and_detach(void)
 
 /* ---- the member's side: frames in, replies out, through an app_t ---- */
 
-/* Hands c's frame (printf-formatted) to the protocol, as the WebSocket layer does. */
-static void handle(app_t *a, fake_client_t *c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void handle(app_t *a, fake_client_t *c, const char *fmt, ...)
-{
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    proto_handle_text(&a->proto, &c->pc, text, strlen(text), uv_now(a->loop));
-}
-
-/* Runs the loop until c has no answer pending (or about 5 s went by). */
-static void settle(fx_t *f, const fake_client_t *c)
-{
-    for (int i = 0; i < 2500 && c->pc.pending; i++)
-        test_run_for(&f->loop, 2);
-}
-
 static void test_member_side(void)
 {
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/chorus-home-app-%ld", test_tmp_dir(), (long)getpid());
-    ASSERT_TRUE(mkdir(dir, 0700) == 0 || errno == EEXIST);
-    char db[600];
-    snprintf(db, sizeof(db), "%s/chorus.db", dir);
-    test_rm_db(db);
-    chorus_config_t cfg;
-    config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = ch_strdup(dir);
-    static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
-    auth_jwt_t *jwt = auth_jwt_new(AUTH_ALG_HS256, secret, 32, secret, 32, 0);
-    ASSERT_TRUE(jwt != NULL);
-    log_t lg;
-    log_init(&lg, LOG_WARN, LOG_TEXT, stderr);
-    fx_t f; /* its loop only, for test_run_until */
-    memset(&f, 0, sizeof(f));
-    uv_loop_init(&f.loop);
-    app_t a;
-    ASSERT_EQ(app_init(&a, &f.loop, &cfg, &lg, jwt), 0);
-    ASSERT_TRUE(a.bus->serve_ud == &a.home); /* the home serves the app's bus */
+    app_fx_t f;
+    ASSERT_EQ(app_fx_open(&f, "home-app"), 0);
+    app_t *a = &f.app;
+    ASSERT_TRUE(a->bus->serve_ud == &a->home); /* the home serves the app's bus */
 
     /* ann hosts a room and has one connection subscribed to it. */
     auth_claims_t ann;
@@ -439,25 +329,21 @@ static void test_member_side(void)
     snprintf(ann.sub, sizeof(ann.sub), "ann");
     json_t *body = json_pack("{s:s}", "name", "member side");
     rooms_fx_outcome_t o = {0};
-    rooms_create(&a.rooms, &ann, body, rooms_fx_done, &o);
+    rooms_create(&a->rooms, &ann, body, rooms_fx_done, &o);
     json_decref(body);
     ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000) && o.result);
     char id[STORE_ID_LEN];
     snprintf(id, sizeof(id), "%s",
              json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
     json_decref(o.result);
-    room_t *room = rooms_get(&a.rooms, id);
+    room_t *room = rooms_get(&a->rooms, id);
     ASSERT_TRUE(room != NULL);
     fake_client_t c;
-    memset(&c, 0, sizeof(c));
-    proto_client_init(&c.pc, &a.proto.limits, &fake_client_tr, uv_now(&f.loop));
-    c.pc.rcv.id = bus_member_next(a.bus);
-    c.pc.authed = 1;
-    c.pc.user = ann;
+    app_fx_client(&f, &c, ann.sub);
 
     /* join: answered with the room, the connection subscribed and its member online. */
-    handle(&a, &c, "{\"op\":\"join\",\"ref\":0,\"room\":\"%s\"}", id);
-    settle(&f, &c); /* the recent messages are read from the store first */
+    app_fx_handle(a, &c, "{\"op\":\"join\",\"ref\":0,\"room\":\"%s\"}", id);
+    app_fx_settle(&f.loop, &c); /* the recent messages are read from the store first */
     static const char joined[] = "{\"op\":\"reply\",\"ref\":0,\"ok\":true,\"data\":{\"room\":{";
     ASSERT_MEMEQ(c.text, joined, strlen(joined));
     ASSERT_EQ(c.pc.pending, 0);
@@ -465,17 +351,19 @@ static void test_member_side(void)
     ASSERT_EQ(room_member(room, "ann")->online, 1);
 
     /* Answered at once, through the home: the reply's bytes, and nothing left pinned. */
-    handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":1,\"room\":\"%s\",\"event\":\"e\"}", id);
+    app_fx_handle(a, &c, "{\"op\":\"broadcast\",\"ref\":1,\"room\":\"%s\",\"event\":\"e\"}",
+                  id);
     ASSERT_STREQ(c.text, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":null}");
     ASSERT_EQ(c.pc.pending, 0);
     /* Any integer is a ref, -1 too. */
-    handle(&a, &c, "{\"op\":\"broadcast\",\"ref\":-1,\"room\":\"%s\",\"event\":\"e\"}", id);
+    app_fx_handle(a, &c, "{\"op\":\"broadcast\",\"ref\":-1,\"room\":\"%s\",\"event\":\"e\"}",
+                  id);
     ASSERT_STREQ(c.text, "{\"op\":\"reply\",\"ref\":-1,\"ok\":true,\"data\":null}");
     /* Without a ref: a success is not answered, an error is an error event (its field). */
     int frames = c.frames;
-    handle(&a, &c, "{\"op\":\"presence\",\"room\":\"%s\",\"state\":{\"x\":1}}", id);
+    app_fx_handle(a, &c, "{\"op\":\"presence\",\"room\":\"%s\",\"state\":{\"x\":1}}", id);
     ASSERT_EQ(c.frames, frames);
-    handle(&a, &c, "{\"op\":\"broadcast\",\"room\":\"%s\",\"event\":\"\"}", id);
+    app_fx_handle(a, &c, "{\"op\":\"broadcast\",\"room\":\"%s\",\"event\":\"\"}", id);
     ASSERT_STREQ(c.text, "{\"op\":\"error\",\"error\":{\"code\":\"validation_error\","
                          "\"field\":\"event\",\"message\":\"event must be a string of 1 "
                          "to 64 bytes\"}}");
@@ -483,13 +371,13 @@ static void test_member_side(void)
 
     /* Answered after the commit: pinned meanwhile. */
     frames = c.frames;
-    handle(&a, &c,
-           "{\"op\":\"message\",\"ref\":3,\"room\":\"%s\",\"type\":\"user_text\","
-           "\"content\":\"hi\"}",
-           id);
+    app_fx_handle(a, &c,
+                  "{\"op\":\"message\",\"ref\":3,\"room\":\"%s\",\"type\":\"user_text\","
+                  "\"content\":\"hi\"}",
+                  id);
     ASSERT_EQ(c.frames, frames);
     ASSERT_EQ(c.pc.pending, 1);
-    settle(&f, &c);
+    app_fx_settle(&f.loop, &c);
     ASSERT_EQ(c.pc.pending, 0);
     ASSERT_EQ(c.frames, frames + 1);
     static const char reply3[] = "{\"op\":\"reply\",\"ref\":3,\"ok\":true,\"data\":{\"message\":{";
@@ -499,19 +387,19 @@ static void test_member_side(void)
 
     /* An entity op through the home (home_entities.c): a refusal carrying the entity
      * comes back as one error object, code and message first, then the entity. */
-    handle(&a, &c,
-           "{\"op\":\"entity_create\",\"ref\":5,\"room\":\"%s\",\"id\":\"b\","
-           "\"kind\":\"k\"}",
-           id);
-    settle(&f, &c);
+    app_fx_handle(a, &c,
+                  "{\"op\":\"entity_create\",\"ref\":5,\"room\":\"%s\",\"id\":\"b\","
+                  "\"kind\":\"k\"}",
+                  id);
+    app_fx_settle(&f.loop, &c);
     static const char created5[] =
         "{\"op\":\"reply\",\"ref\":5,\"ok\":true,\"data\":{\"entity\":{\"id\":\"b\",\"kind\":"
         "\"k\",\"data\":{},\"owner\":\"ann\",\"version\":1,";
     ASSERT_MEMEQ(c.text, created5, strlen(created5));
-    handle(&a, &c,
-           "{\"op\":\"entity_create\",\"ref\":6,\"room\":\"%s\",\"id\":\"b\","
-           "\"kind\":\"k\"}",
-           id);
+    app_fx_handle(a, &c,
+                  "{\"op\":\"entity_create\",\"ref\":6,\"room\":\"%s\",\"id\":\"b\","
+                  "\"kind\":\"k\"}",
+                  id);
     ASSERT_EQ(c.pc.pending, 0); /* refused now */
     static const char exists6[] =
         "{\"op\":\"reply\",\"ref\":6,\"ok\":false,\"error\":{\"code\":\"exists\",\"message\":"
@@ -520,13 +408,13 @@ static void test_member_side(void)
 
     /* The connection goes before its answer: nothing is sent to it, and the answer's
      * arrival releases it, once. */
-    handle(&a, &c,
-           "{\"op\":\"message\",\"ref\":4,\"room\":\"%s\",\"type\":\"user_text\","
-           "\"content\":\"bye\"}",
-           id);
+    app_fx_handle(a, &c,
+                  "{\"op\":\"message\",\"ref\":4,\"room\":\"%s\",\"type\":\"user_text\","
+                  "\"content\":\"bye\"}",
+                  id);
     ASSERT_EQ(c.pc.pending, 1);
     frames = c.frames;
-    ASSERT_EQ(proto_client_gone(&a.proto, &c.pc), 0);
+    ASSERT_EQ(proto_client_gone(&a->proto, &c.pc), 0);
     ASSERT_TRUE(test_run_until(&f.loop, &c.released, 5000));
     ASSERT_EQ(c.released, 1);
     ASSERT_EQ(c.frames, frames);
@@ -539,14 +427,10 @@ static void test_member_side(void)
      * waits for the commit): nothing is sent to it, and the home detaches it, so bob is
      * not left online. */
     fake_client_t d;
-    memset(&d, 0, sizeof(d));
-    proto_client_init(&d.pc, &a.proto.limits, &fake_client_tr, uv_now(&f.loop));
-    d.pc.rcv.id = bus_member_next(a.bus);
-    d.pc.authed = 1;
-    snprintf(d.pc.user.sub, sizeof(d.pc.user.sub), "bob");
-    handle(&a, &d, "{\"op\":\"join\",\"ref\":1,\"room\":\"%s\"}", id);
+    app_fx_client(&f, &d, "bob");
+    app_fx_handle(a, &d, "{\"op\":\"join\",\"ref\":1,\"room\":\"%s\"}", id);
     ASSERT_EQ(d.pc.pending, 1);
-    ASSERT_EQ(proto_client_gone(&a.proto, &d.pc), 0);
+    ASSERT_EQ(proto_client_gone(&a->proto, &d.pc), 0);
     ASSERT_TRUE(test_run_until(&f.loop, &d.released, 5000));
     ASSERT_EQ(d.frames, 0);
     ASSERT_TRUE(d.pc.rcv.subs == NULL);
@@ -554,17 +438,8 @@ static void test_member_side(void)
     ASSERT_EQ(room_member(room, "bob")->online, 0);
     ASSERT_TRUE(room_member(room, "bob")->release_at != 0); /* the seat's grace */
 
-    app_close(&a);
-    uv_run(&f.loop, UV_RUN_DEFAULT);
-    app_store_close(&a);
-    uv_run(&f.loop, UV_RUN_DEFAULT);
-    app_free(&a);
     fake_client_free(&c);
-    ASSERT_EQ(uv_loop_close(&f.loop), 0);
-    auth_jwt_free(jwt);
-    config_free(&cfg);
-    test_rm_db(db);
-    rmdir(dir);
+    ASSERT_EQ(app_fx_close(&f), 0);
 }
 
 int main(void)

@@ -4,42 +4,17 @@
  * the data, its kind (the REST side's status) and field; a room that is not here answers
  * not_found without a kind. */
 #include "domain/rooms_fixture.h"
-#include "test_loop.h"
+#include "domain/home_fixture.h"
 
 #include "domain/home.h"
 
-/* The REST side of a route: the last answer, and how many came. */
-typedef struct {
-    int calls;
-    int fresh;
-    char code[32];
-    char message[96];
-    json_t *data;
-} asker_t;
-
-static void asker_reply(const bus_route_t *route, const char *code, const char *message,
-                        json_t *data)
-{
-    asker_t *a = route->ud;
-    a->calls++;
-    a->fresh = 1;
-    snprintf(a->code, sizeof(a->code), "%s", code ? code : "");
-    snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
-    json_decref(a->data);
-    a->data = data;
-}
-
 /* Sends the op name as user with args (stolen; NULL = none) on room_id to its home, as
  * api_rooms.c does, and waits for its answer. Returns 0 once answered, else -1. */
-static int ask(fx_t *f, asker_t *a, const char *room_id, const char *name, const char *user,
-               json_t *args)
+static int ask(fx_t *f, home_asker_t *a, const char *room_id, const char *name,
+               const char *user, json_t *args)
 {
     if (!args) args = json_object();
-    bus_op_t op = {.room = room_id,
-                   .name = name,
-                   .user = user,
-                   .args = args,
-                   .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = asker_reply, .ud = a}};
+    bus_op_t op = home_op_of(room_id, name, user, args, BUS_MEMBER_NONE, -1, a);
     a->fresh = 0;
     int rc = bus_send_op(f->bus, &op);
     json_decref(args);
@@ -48,13 +23,13 @@ static int ask(fx_t *f, asker_t *a, const char *room_id, const char *name, const
 }
 
 /* The kind an error answer carries, or 0. */
-static int kind_of(const asker_t *a)
+static int kind_of(const home_asker_t *a)
 {
     return (int)json_integer_value(json_object_get(a->data, HOME_KIND_KEY));
 }
 
 /* 1 when the answer's data encodes with "success": true first, as the response's body. */
-static int body_ok(const asker_t *a)
+static int body_ok(const home_asker_t *a)
 {
     char *text = json_dumps(a->data, JSON_COMPACT);
     int ok = text && strncmp(text, "{\"success\":true", 15) == 0;
@@ -62,32 +37,15 @@ static int body_ok(const asker_t *a)
     return ok;
 }
 
-/* The fixture with a home serving the REST ops, and a room hosted by "host" (its id in
- * id). Returns the room, or NULL. */
-static room_t *open_with_room(fx_t *f, home_t *h, char id[STORE_ID_LEN])
+/* The fixture with its home serving the REST ops too, and a room hosted by "host" (its id
+ * in id). Returns the room, or NULL. */
+static room_t *open_with_room(fx_t *f, char id[STORE_ID_LEN])
 {
     if (rooms_fx_open(f, "home-api", LOG_WARN, NULL) != 0) return NULL;
-    home_init(h, &f->r, f->bus);
-    home_api_register(h);
-    auth_claims_t host;
-    memset(&host, 0, sizeof(host));
-    snprintf(host.sub, sizeof(host.sub), "host");
-    json_t *body = json_pack("{s:s}", "name", "rest");
-    rooms_fx_outcome_t o = {0};
-    rooms_create(&f->r, &host, body, rooms_fx_done, &o);
-    json_decref(body);
-    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
-    snprintf(id, STORE_ID_LEN, "%s",
-             json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
-    json_decref(o.result);
-    return rooms_get(&f->r, id);
-}
-
-static int close_all(fx_t *f, home_t *h)
-{
-    int rc = rooms_fx_close(f);
-    home_free(h);
-    return rc;
+    home_api_register(&f->home);
+    room_t *room = rooms_fx_create(&f->r, &f->loop, "host", "rest");
+    if (room) snprintf(id, STORE_ID_LEN, "%s", room->id);
+    return room;
 }
 
 /* ---- tests ---- */
@@ -95,10 +53,9 @@ static int close_all(fx_t *f, home_t *h)
 static void test_not_found(void)
 {
     fx_t f;
-    home_t h;
     char id[STORE_ID_LEN];
-    ASSERT_TRUE(open_with_room(&f, &h, id) != NULL);
-    asker_t a = {0};
+    ASSERT_TRUE(open_with_room(&f, id) != NULL);
+    home_asker_t a = {0};
     /* The home's own answer: no kind (the REST side answers 404 not_found for it). */
     ASSERT_EQ(ask(&f, &a, "no-such-room", "rest.kick", "host",
                   json_pack("{s:s, s:b}", "userId", "bob", "ban", 0)),
@@ -119,17 +76,16 @@ static void test_not_found(void)
     ASSERT_STREQ(a.code, "not_found");
     ASSERT_EQ(kind_of(&a), ROOMS_E_NOT_FOUND);
     json_decref(a.data);
-    ASSERT_EQ(close_all(&f, &h), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_join_kick_bans(void)
 {
     fx_t f;
-    home_t h;
     char id[STORE_ID_LEN];
-    room_t *room = open_with_room(&f, &h, id);
+    room_t *room = open_with_room(&f, id);
     ASSERT_TRUE(room != NULL);
-    asker_t a = {0};
+    home_asker_t a = {0};
 
     /* join: membership only, with the token's name and color from the arguments. */
     ASSERT_EQ(ask(&f, &a, id, "rest.join", "bob",
@@ -186,21 +142,19 @@ static void test_join_kick_bans(void)
 
     /* Nothing more comes: each op was answered exactly once. */
     calls = a.calls;
-    int never = 0;
-    test_run_until(&f.loop, &never, 50);
+    test_run_for(&f.loop, 50);
     ASSERT_EQ(a.calls, calls);
     json_decref(a.data);
-    ASSERT_EQ(close_all(&f, &h), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_state(void)
 {
     fx_t f;
-    home_t h;
     char id[STORE_ID_LEN];
-    room_t *room = open_with_room(&f, &h, id);
+    room_t *room = open_with_room(&f, id);
     ASSERT_TRUE(room != NULL);
-    asker_t a = {0};
+    home_asker_t a = {0};
 
     /* The host's patch: answered once stored, with the body whole. */
     int64_t version = room->state_version;
@@ -227,7 +181,7 @@ static void test_state(void)
     ASSERT_EQ(kind_of(&a), ROOMS_E_INVALID);
     ASSERT_STREQ(json_string_value(json_object_get(a.data, "field")), "patch");
     json_decref(a.data);
-    ASSERT_EQ(close_all(&f, &h), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 /* The ops that read the room answer now: the room as the caller may see it, the
@@ -235,11 +189,10 @@ static void test_state(void)
 static void test_reads(void)
 {
     fx_t f;
-    home_t h;
     char id[STORE_ID_LEN];
-    room_t *room = open_with_room(&f, &h, id);
+    room_t *room = open_with_room(&f, id);
     ASSERT_TRUE(room != NULL);
-    asker_t a = {0};
+    home_asker_t a = {0};
 
     ASSERT_EQ(ask(&f, &a, id, "rest.get", "host", NULL), 0);
     ASSERT_TRUE(body_ok(&a));
@@ -278,17 +231,16 @@ static void test_reads(void)
     ASSERT_TRUE(body_ok(&a));
     ASSERT_TRUE(json_is_array(json_object_get(a.data, "messages")));
     json_decref(a.data);
-    ASSERT_EQ(close_all(&f, &h), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 /* delete: the host's only; answered once stored, and the room is gone from the home. */
 static void test_delete(void)
 {
     fx_t f;
-    home_t h;
     char id[STORE_ID_LEN];
-    ASSERT_TRUE(open_with_room(&f, &h, id) != NULL);
-    asker_t a = {0};
+    ASSERT_TRUE(open_with_room(&f, id) != NULL);
+    home_asker_t a = {0};
     ASSERT_EQ(ask(&f, &a, id, "rest.delete", "eve", NULL), 0);
     ASSERT_STREQ(a.code, "forbidden");
     ASSERT_EQ(kind_of(&a), ROOMS_E_FORBIDDEN);
@@ -299,7 +251,7 @@ static void test_delete(void)
     ASSERT_EQ(ask(&f, &a, id, "rest.leave", "host", NULL), 0);
     ASSERT_STREQ(a.code, HOME_NOT_FOUND_CODE);
     json_decref(a.data);
-    ASSERT_EQ(close_all(&f, &h), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)
