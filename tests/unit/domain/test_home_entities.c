@@ -6,29 +6,22 @@
  * a lock's expiry with the time passed to the tick, the "by" of transient changes from
  * the op's user, and the argument checks in their order. */
 #include "test.h"
-#include "test_loop.h"
+#include "fake_bus.h"
 
-#include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
+/* The fixture, on the recording bus. */
+#define ROOMS_FX_BUS_T fbus_t
+#include "rooms_fixture.h"
+#include "home_fixture.h"
 
 #include <uv.h>
 
-#include "domain/docs.h"
 #include "domain/entities.h"
 #include "domain/home.h"
 #include "domain/rooms.h"
-#include "store/store.h"
-#include "store/store_sqlite.h"
-#include "util/config.h"
-#include "util/mem.h"
 
-/* ---- fixtures: the rooms on a recording bus (fake_bus.h), the entity ops at the home ---- */
+/* ---- fixtures ---- */
 
-#define ROOMS_FX_BUS_T fbus_t
-#include "fake_bus.h"
-#include "domain/rooms_fixture.h"
-
+/* The rooms on a new recording bus, their home serving the entity ops too. */
 static int fx_open(fx_t *f)
 {
     rooms_fx_init(f, "home-entities", LOG_WARN, NULL);
@@ -37,45 +30,18 @@ static int fx_open(fx_t *f)
     return 0;
 }
 
-/* Closes everything and returns uv_loop_close's result (0: nothing was left open). */
-static int fx_close(fx_t *f)
-{
-    return rooms_fx_close(f);
-}
-
-typedef struct {
-    int done;
-    json_t *result;
-} outcome_t;
-
-static void on_done(void *ud, const rooms_err_t *err, json_t *result)
-{
-    outcome_t *o = ud;
-    o->done = 1;
-    if (err && err->kind) fprintf(stderr, "room op failed: %s\n", err->code);
-    o->result = result;
-}
-
 /* A room hosted by "host" that ann and bob joined (no connection subscribed). */
 static room_t *make_room(fx_t *f)
 {
+    room_t *room = rooms_fx_create(&f->r, &f->loop, "host", "scene");
     auth_claims_t u;
     memset(&u, 0, sizeof(u));
-    snprintf(u.sub, sizeof(u.sub), "host");
-    json_t *body = json_pack("{s:s}", "name", "scene");
-    outcome_t o = {0};
-    rooms_create(&f->r, &u, body, on_done, &o);
-    json_decref(body);
-    if (!test_run_until(&f->loop, &o.done, 5000) || !o.result) return NULL;
-    room_t *room = rooms_get(
-        &f->r, json_string_value(json_object_get(json_object_get(o.result, "room"), "id")));
-    json_decref(o.result);
     const char *subs[2] = {"ann", "bob"};
     for (int i = 0; room && i < 2; i++) {
         snprintf(u.sub, sizeof(u.sub), "%s", subs[i]);
         snprintf(u.name, sizeof(u.name), "%c%s", subs[i][0] - 32, subs[i] + 1);
-        outcome_t j = {0};
-        rooms_join(&f->r, room, &u, NULL, on_done, &j);
+        rooms_fx_outcome_t j = {0};
+        rooms_join(&f->r, room, &u, NULL, rooms_fx_done, &j);
         if (!test_run_until(&f->loop, &j.done, 5000) || !j.result) room = NULL;
         json_decref(j.result);
     }
@@ -83,55 +49,12 @@ static room_t *make_room(fx_t *f)
     return room;
 }
 
-/* One member's side of the routes: what came back, and how often. */
-typedef struct {
-    bus_member_t id;
-    const char *user;
-    int calls;
-    int fresh; /* set by each answer (run_until waits for it) */
-    int64_t ref;
-    char code[32];
-    char message[128];
-    json_t *data;
-} asker_t;
-
-static void asker_reply(const bus_route_t *route, const char *code, const char *message,
-                        json_t *data)
-{
-    asker_t *a = route->ud;
-    CH_ASSERT(route->member == a->id);
-    a->calls++;
-    a->fresh = 1;
-    a->ref = route->ref;
-    snprintf(a->code, sizeof(a->code), "%s", code ? code : "");
-    snprintf(a->message, sizeof(a->message), "%s", message ? message : "");
-    json_decref(a->data);
-    a->data = data;
-}
-
-static void asker_init(asker_t *a, fx_t *f, const char *user)
-{
-    memset(a, 0, sizeof(*a));
-    a->id = bus_member_next(&f->bus->base);
-    a->user = user;
-}
-
 /* Sends op name with args (a JSON text) to room's home as a's, with ref; returns
  * bus_send_op's result. */
-static int send_op(fx_t *f, room_t *room, asker_t *a, const char *name, int64_t ref,
+static int send_op(fx_t *f, room_t *room, home_asker_t *a, const char *name, int64_t ref,
                    const char *args)
 {
-    json_t *j = json_loads(args, 0, NULL);
-    CH_ASSERT(j);
-    a->fresh = 0;
-    bus_op_t op = {.room = room->id,
-                   .name = name,
-                   .user = a->user,
-                   .args = j,
-                   .route = {.member = a->id, .ref = ref, .fn = asker_reply, .ud = a}};
-    int rc = bus_send_op(&f->bus->base, &op);
-    json_decref(j); /* the frame is gone; an answer after the commit does not need it */
-    return rc;
+    return home_asker_send(&f->bus->base, room->id, name, a->user, a->id, ref, args, a);
 }
 
 static const char *str(const json_t *obj, const char *key)
@@ -152,9 +75,9 @@ static void test_create_and_conflict(void)
     ASSERT_EQ(fx_open(&f), 0);
     room_t *room = make_room(&f);
     ASSERT_TRUE(room != NULL);
-    asker_t ann, bob;
-    asker_init(&ann, &f, "ann");
-    asker_init(&bob, &f, "bob");
+    home_asker_t ann, bob;
+    home_asker_init(&ann, &f.bus->base, "ann");
+    home_asker_init(&bob, &f.bus->base, "bob");
     int64_t v0 = room->state_version;
 
     /* Created: answered once the store committed, through the route kept by value; the
@@ -216,14 +139,13 @@ static void test_create_and_conflict(void)
     ASSERT_EQ(f.bus->n, events);
 
     /* Each op was answered exactly once: nothing more comes. */
-    int never = 0;
-    test_run_until(&f.loop, &never, 50);
+    test_run_for(&f.loop, 50);
     ASSERT_EQ(ann.calls, 2);
     ASSERT_EQ(bob.calls, 2);
 
     json_decref(ann.data);
     json_decref(bob.data);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_arguments(void)
@@ -232,8 +154,8 @@ static void test_arguments(void)
     ASSERT_EQ(fx_open(&f), 0);
     room_t *room = make_room(&f);
     ASSERT_TRUE(room != NULL);
-    asker_t ann;
-    asker_init(&ann, &f, "ann");
+    home_asker_t ann;
+    home_asker_init(&ann, &f.bus->base, "ann");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
     ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
@@ -298,7 +220,7 @@ static void test_arguments(void)
     json_decref(page);
 
     json_decref(ann.data);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_lock_held_by_one_identity(void)
@@ -307,10 +229,10 @@ static void test_lock_held_by_one_identity(void)
     ASSERT_EQ(fx_open(&f), 0);
     room_t *room = make_room(&f);
     ASSERT_TRUE(room != NULL);
-    asker_t ann, ann2, bob;
-    asker_init(&ann, &f, "ann");
-    asker_init(&ann2, &f, "ann"); /* ann's second connection: another identity */
-    asker_init(&bob, &f, "bob");
+    home_asker_t ann, ann2, bob;
+    home_asker_init(&ann, &f.bus->base, "ann");
+    home_asker_init(&ann2, &f.bus->base, "ann"); /* ann's second connection: another identity */
+    home_asker_init(&bob, &f.bus->base, "bob");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
     ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
@@ -329,7 +251,7 @@ static void test_lock_held_by_one_identity(void)
     ASSERT_EQ(ev->except, ann.id);
 
     /* Refused to bob, and to ann's other connection: the lock is the identity's. */
-    asker_t *others[2] = {&bob, &ann2};
+    home_asker_t *others[2] = {&bob, &ann2};
     for (int i = 0; i < 2; i++) {
         ASSERT_EQ(send_op(&f, room, others[i], "entity_lock", 3, "{\"id\":\"box\"}"), 0);
         ASSERT_EQ(others[i]->calls, 1);
@@ -367,7 +289,7 @@ static void test_lock_held_by_one_identity(void)
     json_decref(ann.data);
     json_decref(ann2.data);
     json_decref(bob.data);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 static void test_lock_expiry(void)
@@ -376,9 +298,9 @@ static void test_lock_expiry(void)
     ASSERT_EQ(fx_open(&f), 0);
     room_t *room = make_room(&f);
     ASSERT_TRUE(room != NULL);
-    asker_t ann, bob;
-    asker_init(&ann, &f, "ann");
-    asker_init(&bob, &f, "bob");
+    home_asker_t ann, bob;
+    home_asker_init(&ann, &f.bus->base, "ann");
+    home_asker_init(&bob, &f.bus->base, "bob");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
     ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
@@ -415,7 +337,7 @@ static void test_lock_expiry(void)
 
     json_decref(ann.data);
     json_decref(bob.data);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 /* No connection is subscribed anywhere (the recording bus has none): the "by" of a
@@ -427,9 +349,9 @@ static void test_transient_by(void)
     room_t *room = make_room(&f);
     ASSERT_TRUE(room != NULL);
     ASSERT_EQ(room->bus.count, 0);
-    asker_t ann, bob;
-    asker_init(&ann, &f, "ann");
-    asker_init(&bob, &f, "bob");
+    home_asker_t ann, bob;
+    home_asker_init(&ann, &f.bus->base, "ann");
+    home_asker_init(&bob, &f.bus->base, "bob");
     ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
               0);
     ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
@@ -477,7 +399,7 @@ static void test_transient_by(void)
 
     json_decref(ann.data);
     json_decref(bob.data);
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
 int main(void)
