@@ -3,9 +3,8 @@
  * and close and free cleanly (the loop closes with nothing left open). */
 #include "test.h"
 #include "test_loop.h"
+#include "app/app_fixture.h"
 
-#include <errno.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -22,19 +21,14 @@ typedef struct {
     app_t app;
 } ctx_t;
 
-/* A context's directory under CHORUS_TEST_TMP, empty of any database of an earlier run. */
+/* A context's directory under CHORUS_TEST_TMP (chorus-app-<name>-<pid>), empty of any
+ * database of an earlier run. */
 static int ctx_setup(ctx_t *x, const char *name)
 {
     memset(x, 0, sizeof(*x));
-    snprintf(x->dir, sizeof(x->dir), "%s/chorus-app-%ld-%s", test_tmp_dir(), (long)getpid(),
-             name);
-    if (mkdir(x->dir, 0700) != 0 && errno != EEXIST) return -1;
-    snprintf(x->db, sizeof(x->db), "%s/chorus.db", x->dir);
-    test_rm_db(x->db);
-    config_defaults(&x->cfg);
-    free(x->cfg.data_dir);
-    x->cfg.data_dir = ch_strdup(x->dir);
-    return 0;
+    char dir_name[64];
+    snprintf(dir_name, sizeof(dir_name), "app-%s", name);
+    return app_fx_data_dir(&x->cfg, x->dir, x->db, dir_name);
 }
 
 static void ctx_teardown(ctx_t *x)

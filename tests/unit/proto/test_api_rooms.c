@@ -4,64 +4,14 @@
  * a request answered after the store's commit stays pinned until then and is answered
  * exactly once. */
 #include "test.h"
-
-#include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "test_loop.h"
+#include "app/app_fixture.h"
 
 #include <http_parser.h>
 #include <uv.h>
 
 #include "app/app.h"
 #include "util/clock.h"
-#include "util/mem.h"
-
-typedef struct {
-    uv_loop_t loop;
-    log_t log;
-    chorus_config_t cfg;
-    auth_jwt_t *jwt;
-    app_t app;
-    char dir[512];
-    char db[600];
-} fx_t;
-
-static int fx_open(fx_t *f)
-{
-    memset(f, 0, sizeof(*f));
-    const char *tmp = getenv("CHORUS_TEST_TMP");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) tmp = "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/chorus-api-rooms-%ld", tmp, (long)getpid());
-    if (mkdir(f->dir, 0700) != 0 && errno != EEXIST) return -1;
-    snprintf(f->db, sizeof(f->db), "%s/chorus.db", f->dir);
-    test_rm_db(f->db);
-    config_defaults(&f->cfg);
-    free(f->cfg.data_dir);
-    f->cfg.data_dir = ch_strdup(f->dir);
-    static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
-    f->jwt = auth_jwt_new(AUTH_ALG_HS256, secret, 32, secret, 32, 0);
-    if (!f->jwt) return -1;
-    log_init(&f->log, LOG_WARN, LOG_TEXT, stderr);
-    uv_loop_init(&f->loop);
-    return app_init(&f->app, &f->loop, &f->cfg, &f->log, f->jwt);
-}
-
-/* Closes everything as main.c does; returns uv_loop_close's result (0: nothing left). */
-static int fx_close(fx_t *f)
-{
-    app_close(&f->app);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    app_store_close(&f->app);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    app_free(&f->app);
-    int rc = uv_loop_close(&f->loop);
-    auth_jwt_free(f->jwt);
-    config_free(&f->cfg);
-    test_rm_db(f->db);
-    rmdir(f->dir);
-    return rc;
-}
 
 /* What the transport got: the status, the body as it is sent, and how many answers. */
 typedef struct {
@@ -81,14 +31,9 @@ static void on_done(api_req_t *r)
     api_req_free(r);
 }
 
-static void on_keepalive(uv_timer_t *t)
-{
-    (void)t;
-}
-
 /* Sends method path with body (NULL = none) as user, runs the loop until it is answered
  * (or 5 s), and returns how many answers came. */
-static int request(fx_t *f, got_t *g, int method, const char *path, const char *body,
+static int request(app_fx_t *f, got_t *g, int method, const char *path, const char *body,
                    const char *user)
 {
     memset(g, 0, sizeof(*g));
@@ -105,26 +50,17 @@ static int request(fx_t *f, got_t *g, int method, const char *path, const char *
     r->done = on_done;
     r->conn = g;
     api_handle(r);
-    uv_timer_t keep;
-    uv_timer_init(&f->loop, &keep);
-    uv_timer_start(&keep, on_keepalive, 5, 5);
-    uint64_t end = uv_hrtime() + 5000 * 1000000ull;
-    while (!g->answers && uv_hrtime() < end) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (!g->answers) usleep(2000);
-    }
+    test_run_until(&f->loop, &g->answers, 5000);
     /* A little longer: a second answer would come now. */
     for (int i = 0; i < 10; i++)
         uv_run(&f->loop, UV_RUN_NOWAIT);
-    uv_close((uv_handle_t *)&keep, NULL);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
     return g->answers;
 }
 
 static void test_routes(void)
 {
-    fx_t f;
-    ASSERT_EQ(fx_open(&f), 0);
+    app_fx_t f;
+    ASSERT_EQ(app_fx_open(&f, "api-rooms"), 0);
     got_t g;
     char path[256];
 
@@ -207,7 +143,7 @@ static void test_routes(void)
     ASSERT_EQ(g.status, 200);
     ASSERT_TRUE(rooms_get(&f.app.rooms, id) == NULL);
 
-    ASSERT_EQ(fx_close(&f), 0);
+    ASSERT_EQ(app_fx_close(&f), 0);
 }
 
 int main(void)
