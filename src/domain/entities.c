@@ -583,20 +583,26 @@ static void hook_close(void *ud, rooms_t *r)
     uv_close((uv_handle_t *)&r->ent_timer, NULL);
 }
 
-/* The user's locks go: every connection of theirs is leaving the room. */
+/* The user's locks go, and their held transient changes lose their sender (applied
+ * later with no "by", as for a connection that went): every connection of theirs is
+ * leaving the room. */
 static void hook_member_left(void *ud, rooms_t *r, room_t *room, const char *user_id)
 {
     (void)ud;
-    (void)r;
-    if (!room->nlocks) return;
-    const char *k;
-    void *v;
-    /* Sending does not change the map, so iterating while unlocking is safe. */
-    for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
-        entity_t *e = v;
-        if (e->lock && strcmp(e->lock->user_id, user_id) == 0)
-            unlock_event(room, e, e->lock->holder, "left");
+    if (room->nlocks) {
+        const char *k;
+        void *v;
+        /* Sending does not change the map, so iterating while unlocking is safe. */
+        for (size_t i = 0; strmap_next(&room->ents.by_id, &i, &k, &v);) {
+            entity_t *e = v;
+            if (e->lock && strcmp(e->lock->user_id, user_id) == 0)
+                unlock_event(room, e, e->lock->holder, "left");
+        }
     }
+    for (entity_t *e = r->ent_due; e; e = e->due_next)
+        if (e->room == room && e->pending_from && e->pending_by &&
+            strcmp(e->pending_by, user_id) == 0)
+            e->pending_from = BUS_MEMBER_NONE;
 }
 
 static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)

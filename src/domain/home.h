@@ -116,8 +116,10 @@ void home_api_register(home_t *h);
  *   (rooms_attach), and answers with bus_reply_parts: the room's snapshot, the data of
  *   today's join reply. The route's function subscribes the connection before it replies
  *   (bus.h: subscribing in the answer), or detaches it when it went away meanwhile.
- * - detach (ROOMS_OP_DETACH): no args; the connection op->route.member left the room on
- *   its process (rooms_detach); answered with success, which nobody waits for. */
+ * - detach (ROOMS_OP_DETACH): args {"undo"?: true}; the connection op->route.member left
+ *   the room on its process, or (undo) a join's attach is taken back because the
+ *   connection never subscribed through it (rooms_detach); answered with success, which
+ *   nobody waits for. */
 void home_join_register(home_t *h);
 
 #endif

@@ -170,7 +170,8 @@ static void op_join(void *ud, room_t *room, const bus_op_t *op)
  * success, which its route drops). */
 static void op_detach(void *ud, room_t *room, const bus_op_t *op)
 {
-    rooms_detach(ud, room, op->route.member, op->user);
+    rooms_detach(ud, room, op->route.member, op->user,
+                 json_is_true(json_object_get(op->args, "undo")));
     bus_reply(&op->route, NULL, NULL, NULL);
 }
 

@@ -328,7 +328,7 @@ void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char 
  * rooms_attach (the WebSocket join at the room's home; when the connection went away
  * meanwhile, its process detaches it again: rooms_detach starts the seat's grace).
  * rooms_join (REST) holds the seat for lim.seat_grace_ms only, unless a connection of the
- * user subscribes meanwhile: a seat nobody connects to is released like a dropped one. */
+ * user attaches meanwhile: a seat nobody connects to is released like a dropped one. */
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
                       const char *display_name, rooms_done_fn done, void *ud);
 void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
@@ -422,8 +422,13 @@ void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
 int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id);
 /* At the room's home: the connection member of user_id left room (it disconnected): the
  * features' member_gone hooks, then at the member's last connection they go offline
- * (participant_left "disconnected") and their seat's grace starts. Borrows user_id. */
-void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id);
+ * (participant_left "disconnected") and their seat's grace starts. With undo, the attach
+ * of a join whose connection never subscribed through it is taken back (it went away
+ * before the answer, or another join of it had subscribed it first): the online count
+ * only, no member_gone hooks, since nothing was held through that attach (the
+ * connection's locks, through its other attach, stay). Borrows user_id. */
+void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
+                  int undo);
 /* On c's process: subscribes c to room's topic (once attached at the home). Returns 0,
  * or -1 when c is subscribed to room already (nothing done). */
 int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c);
@@ -437,10 +442,11 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c);
 /* The op a connection's process sends a room's home when the connection is no longer in
  * the room there (home_join.c: rooms_detach). */
 #define ROOMS_OP_DETACH "detach"
-/* Sends room_id's home the detach op of connection member of user_id (all borrowed), fire
- * and forget: its route's answer is dropped (bus_reply_ignore). */
+/* Sends room_id's home the detach op of connection member of user_id (all borrowed), with
+ * undo as rooms_detach takes it ({"undo": true} in its arguments), fire and forget: its
+ * route's answer is dropped (bus_reply_ignore). */
 void rooms_send_detach(rooms_t *r, const char *room_id, bus_member_t member,
-                       const char *user_id);
+                       const char *user_id, int undo);
 /* Sends an ephemeral event from user_id's connection from to the room's other connections
  * (event, data and user_id borrowed). Returns 0 or -1 (too big). */
 int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,

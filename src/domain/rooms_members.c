@@ -485,9 +485,10 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
                   json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
 }
 
-void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id)
+void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
+                  int undo)
 {
-    ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
+    if (!undo) ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
     went_away(r, room, user_id, "disconnected");
 }
 
@@ -499,16 +500,19 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
         room_t *room = s->room;
         bus_unsubscribe(&room->bus, s);
         free(s);
-        rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c));
+        rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c), 0);
     }
 }
 
 void rooms_send_detach(rooms_t *r, const char *room_id, bus_member_t member,
-                       const char *user_id)
+                       const char *user_id, int undo)
 {
+    json_t *args = undo ? json_pack("{s:b}", "undo", 1) : NULL;
     bus_op_t op = {.room = room_id,
                    .name = ROOMS_OP_DETACH,
                    .user = user_id,
+                   .args = args,
                    .route = {.member = member, .ref = -1, .fn = bus_reply_ignore}};
     bus_send_op(r->bus, &op); /* -1: no home serves it, so nothing is attached there */
+    json_decref(args);
 }

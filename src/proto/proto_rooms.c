@@ -96,7 +96,7 @@ static void join_answered_parts(const bus_route_t *route, const jpart_t *parts,
     proto_deferred_ok_parts(&w->d, parts, nparts); /* dropped when c went away; may free c */
     /* After the reply: the parts borrow the members' kept encodings, which a detach
      * changes. */
-    if (undo) rooms_send_detach(w->r, w->room_id, id, user);
+    if (undo) rooms_send_detach(w->r, w->room_id, id, user, 1);
     free(w);
 }
 

@@ -28,7 +28,8 @@ void proto_rooms_to_home(proto_req_t *req, room_t *room);
 
 /* proto_rooms_to_home for an op whose answer does more on this side first (doc_open
  * subscribes the connection): sends req to room's home with the route fn, ud (borrowed
- * until fn is called); the caller has taken over req's reply (proto_defer) and fn answers
+ * until fn is called). It does not pin req's client: the caller has taken over req's reply
+ * (proto_defer) before calling it, and fn answers
  * it once, through proto_rooms_answer. fn is called exactly once, maybe before this
  * returns (service_unavailable when no home serves the bus). */
 void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud);

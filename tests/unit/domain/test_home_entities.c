@@ -397,8 +397,66 @@ static void test_transient_by(void)
     ASSERT_TRUE(json_is_null(json_object_get(ev->payload, "by")));
     ASSERT_EQ(ev->except, BUS_MEMBER_NONE);
 
+    /* bob's next one is held, and bob leaves the room before it is applied: the same,
+     * since every connection of his is leaving (the home's member_left hook). */
+    ASSERT_EQ(send_op(&f, room, &bob, "entity_update", 5,
+                      "{\"id\":\"box\",\"transient\":true,\"patch\":{\"x\":4}}"),
+              0);
+    ASSERT_EQ(fb_count(f.bus, "entity"), 3);
+    rooms_fx_outcome_t left = {0};
+    rooms_leave(&f.r, room, "bob", "left", rooms_fx_done, &left);
+    ASSERT_TRUE(test_run_until(&f.loop, &left.done, 5000));
+    ASSERT_TRUE(left.result != NULL);
+    json_decref(left.result);
+    entities_flush(&f.r);
+    ASSERT_EQ(fb_count(f.bus, "entity"), 4);
+    ev = fb_last(f.bus, "entity");
+    ASSERT_TRUE(json_is_null(json_object_get(ev->payload, "by")));
+    ASSERT_EQ(ev->except, BUS_MEMBER_NONE);
+
     json_decref(ann.data);
     json_decref(bob.data);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
+/* A detach that takes back a join's attach (undo: the connection never subscribed through
+ * it, say a second join of a connection already in the room) keeps what the connection
+ * holds through its other attach; a real detach (it went away) releases it. */
+static void test_detach_undo_keeps_locks(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    home_asker_t ann;
+    home_asker_init(&ann, &f.bus->base, "ann");
+    /* Attached twice, as two joins in flight from one connection leave it. */
+    ASSERT_EQ(rooms_attach(&f.r, room, ann.id, "ann"), 0);
+    ASSERT_EQ(rooms_attach(&f.r, room, ann.id, "ann"), 0);
+    ASSERT_EQ(room_member(room, "ann")->online, 2);
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_create", 1, "{\"id\":\"box\",\"kind\":\"k\"}"),
+              0);
+    ASSERT_TRUE(test_run_until(&f.loop, &ann.fresh, 5000));
+    ASSERT_EQ(send_op(&f, room, &ann, "entity_lock", 2, "{\"id\":\"box\"}"), 0);
+    ASSERT_STREQ(ann.code, "");
+    ASSERT_EQ(room->nlocks, 1);
+    fb_clear(f.bus);
+
+    /* The second join's answer finds the connection subscribed: its attach is undone. */
+    rooms_send_detach(&f.r, room->id, ann.id, "ann", 1);
+    ASSERT_EQ(room->nlocks, 1);
+    ASSERT_EQ(fb_count(f.bus, "entity_unlock"), 0);
+    ASSERT_EQ(room_member(room, "ann")->online, 1);
+    ASSERT_EQ(fb_count(f.bus, "participant_left"), 0);
+
+    /* The connection goes: its lock goes, and the member is offline. */
+    rooms_send_detach(&f.r, room->id, ann.id, "ann", 0);
+    ASSERT_EQ(room->nlocks, 0);
+    ASSERT_EQ(fb_count(f.bus, "entity_unlock"), 1);
+    ASSERT_EQ(room_member(room, "ann")->online, 0);
+    ASSERT_EQ(fb_count(f.bus, "participant_left"), 1);
+
+    json_decref(ann.data);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
@@ -409,5 +467,6 @@ int main(void)
     RUN(test_lock_held_by_one_identity);
     RUN(test_lock_expiry);
     RUN(test_transient_by);
+    RUN(test_detach_undo_keeps_locks);
     TEST_MAIN_END();
 }

@@ -263,7 +263,7 @@ static void test_unconnected_seat_released(void)
     /* Its connection went away before the answer: attached by the join, then detached by
      * its process (proto_rooms.c). */
     ASSERT_EQ(rooms_attach(&f.r, room, bus_member_next(f.bus), "gone"), 0);
-    rooms_detach(&f.r, room, f.bus->last_conn, "gone");
+    rooms_detach(&f.r, room, f.bus->last_conn, "gone", 0);
     ASSERT_EQ(room->seats, 5);
     for (int i = 0; i < 150 && (room_member(room, "rest") || room_member(room, "gone")); i++)
         test_run_for(&f.loop, 20);
