@@ -106,3 +106,10 @@ int home_opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *ou
     *out = json_integer_value(v);
     return 0;
 }
+
+bus_route_t *home_route_keep(const bus_op_t *op)
+{
+    bus_route_t *route = ch_malloc(sizeof(*route));
+    *route = op->route;
+    return route;
+}

@@ -70,6 +70,10 @@ void home_free(home_t *h);
 void home_reply_field(const bus_route_t *route, const char *code, const char *field,
                       const char *message);
 
+/* Returns a copy of op's route (owned by the caller: free it once answered), the
+ * completion context of an op that answers after the store's commit. */
+bus_route_t *home_route_keep(const bus_op_t *op);
+
 /* Reads op's optional argument name (borrowed) as a non-negative integer into *out (def
  * when absent or null). Returns 0, or -1 after answering validation_error naming it. */
 int home_opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out);

@@ -24,31 +24,18 @@ static void reply_error(const bus_route_t *route, const rooms_err_t *err)
     bus_reply(route, err->code, err->message, data);
 }
 
-/* What an asynchronous op keeps until the rooms domain answers: where the answer goes. */
-typedef struct {
-    bus_route_t route;
-} rest_wait_t;
-
-/* Copies op's route into a new completion context (freed by rest_answered). */
-static rest_wait_t *rest_wait(const bus_op_t *op)
-{
-    rest_wait_t *w = ch_malloc(sizeof(*w));
-    w->route = op->route;
-    return w;
-}
-
 /* rooms_done_fn: answers with the rooms result as it is (the response's body), or the
  * error with its kind. */
 static void rest_answered(void *ud, const rooms_err_t *err, json_t *result)
 {
-    rest_wait_t *w = ud;
+    bus_route_t *route = ud; /* home_route_keep's */
     if (err && err->kind) {
         json_decref(result);
-        reply_error(&w->route, err);
+        reply_error(route, err);
     } else {
-        bus_reply(&w->route, NULL, NULL, result);
+        bus_reply(route, NULL, NULL, result);
     }
-    free(w);
+    free(route);
 }
 
 /* The caller as the rooms domain takes it: the op's user, and the token's name and color
@@ -96,19 +83,19 @@ static void op_delete(void *ud, room_t *room, const bus_op_t *op)
 {
     auth_claims_t by;
     caller_of(op, &by);
-    rooms_delete(ud, room, &by, rest_answered, rest_wait(op));
+    rooms_delete(ud, room, &by, rest_answered, home_route_keep(op));
 }
 
 static void op_join(void *ud, room_t *room, const bus_op_t *op)
 {
     auth_claims_t by;
     caller_of(op, &by);
-    rooms_join(ud, room, &by, arg_str(op, "displayName"), rest_answered, rest_wait(op));
+    rooms_join(ud, room, &by, arg_str(op, "displayName"), rest_answered, home_route_keep(op));
 }
 
 static void op_leave(void *ud, room_t *room, const bus_op_t *op)
 {
-    rooms_leave(ud, room, op->user, "left", rest_answered, rest_wait(op));
+    rooms_leave(ud, room, op->user, "left", rest_answered, home_route_keep(op));
 }
 
 static void op_participants(void *ud, room_t *room, const bus_op_t *op)
@@ -128,7 +115,7 @@ static void op_messages(void *ud, room_t *room, const bus_op_t *op)
         return;
     }
     rooms_history(ud, room, arg_int(op, "before", -1), arg_int(op, "after", -1),
-                  (uint32_t)limit, rest_answered, rest_wait(op));
+                  (uint32_t)limit, rest_answered, home_route_keep(op));
 }
 
 /* The room's shared scene state for backends and tools: every entity (with its lock) and
@@ -157,7 +144,7 @@ static void op_entities(void *ud, room_t *room, const bus_op_t *op)
 static void op_state(void *ud, room_t *room, const bus_op_t *op)
 {
     rooms_patch_state(ud, room, op->user, json_object_get(op->args, "patch"), rest_answered,
-                      rest_wait(op));
+                      home_route_keep(op));
 }
 
 static void op_kick(void *ud, room_t *room, const bus_op_t *op)
@@ -167,18 +154,18 @@ static void op_kick(void *ud, room_t *room, const bus_op_t *op)
     auth_claims_t by;
     caller_of(op, &by);
     rooms_kick(ud, room, &by, user_id, json_is_true(json_object_get(op->args, "ban")),
-               rest_answered, rest_wait(op));
+               rest_answered, home_route_keep(op));
 }
 
 static void op_code(void *ud, room_t *room, const bus_op_t *op)
 {
-    rooms_rotate_code(ud, room, op->user, rest_answered, rest_wait(op));
+    rooms_rotate_code(ud, room, op->user, rest_answered, home_route_keep(op));
 }
 
 static void op_update(void *ud, room_t *room, const bus_op_t *op)
 {
     rooms_update(ud, room, op->user, json_object_get(op->args, "body"), rest_answered,
-                 rest_wait(op));
+                 home_route_keep(op));
 }
 
 static void op_bans(void *ud, room_t *room, const bus_op_t *op)
@@ -199,7 +186,7 @@ static void op_unban(void *ud, room_t *room, const bus_op_t *op)
     if (arg_missing(op, "userId", user_id)) return;
     auth_claims_t by;
     caller_of(op, &by);
-    rooms_unban(ud, room, &by, user_id, rest_answered, rest_wait(op));
+    rooms_unban(ud, room, &by, user_id, rest_answered, home_route_keep(op));
 }
 
 static const home_op_t rest_home_ops[] = {

@@ -13,38 +13,26 @@
 #define EVENT_NAME_MAX 64
 #define HISTORY_MAX 200
 
-/* What an asynchronous op keeps until the rooms domain answers: where the answer goes. */
-typedef struct {
-    bus_route_t route;
-} home_wait_t;
-
-/* Copies op's route into a new completion context (freed by answered). */
-static home_wait_t *wait_new(const bus_op_t *op)
-{
-    home_wait_t *w = ch_malloc(sizeof(*w));
-    w->route = op->route;
-    return w;
-}
-
 /* rooms_done_fn: answers from a rooms result: the result minus "success", or the error. */
 static void answered(void *ud, const rooms_err_t *err, json_t *result)
 {
-    home_wait_t *w = ud;
+    bus_route_t *route = ud; /* home_route_keep's */
     if (err && err->kind) {
         json_decref(result);
         if (err->field)
-            home_reply_field(&w->route, err->code, err->field, err->message);
-        else bus_reply(&w->route, err->code, err->message, NULL);
+            home_reply_field(route, err->code, err->field, err->message);
+        else
+            bus_reply(route, err->code, err->message, NULL);
     } else {
         json_object_del(result, "success");
-        bus_reply(&w->route, NULL, NULL, result);
+        bus_reply(route, NULL, NULL, result);
     }
-    free(w);
+    free(route);
 }
 
 static void op_leave(void *ud, room_t *room, const bus_op_t *op)
 {
-    rooms_leave(ud, room, op->user, "left", answered, wait_new(op));
+    rooms_leave(ud, room, op->user, "left", answered, home_route_keep(op));
 }
 
 static void op_message(void *ud, room_t *room, const bus_op_t *op)
@@ -52,7 +40,7 @@ static void op_message(void *ud, room_t *room, const bus_op_t *op)
     json_t *type = json_object_get(op->args, "type");
     rooms_post(ud, room, op->user, json_is_string(type) ? json_string_value(type) : "",
                json_object_get(op->args, "content"), json_object_get(op->args, "metadata"),
-               op->route.member, answered, wait_new(op));
+               op->route.member, answered, home_route_keep(op));
 }
 
 static void op_history(void *ud, room_t *room, const bus_op_t *op)
@@ -65,7 +53,7 @@ static void op_history(void *ud, room_t *room, const bus_op_t *op)
         home_reply_field(&op->route, "validation_error", "limit", "limit must be 1 to 200");
         return;
     }
-    rooms_history(ud, room, before, after, (uint32_t)limit, answered, wait_new(op));
+    rooms_history(ud, room, before, after, (uint32_t)limit, answered, home_route_keep(op));
 }
 
 static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
@@ -103,12 +91,12 @@ static void op_presence(void *ud, room_t *room, const bus_op_t *op)
 static void op_state(void *ud, room_t *room, const bus_op_t *op)
 {
     rooms_patch_state(ud, room, op->user, json_object_get(op->args, "patch"), answered,
-                      wait_new(op));
+                      home_route_keep(op));
 }
 
 static void op_rotate_code(void *ud, room_t *room, const bus_op_t *op)
 {
-    rooms_rotate_code(ud, room, op->user, answered, wait_new(op));
+    rooms_rotate_code(ud, room, op->user, answered, home_route_keep(op));
 }
 
 /* room_update: the settings of PATCH /api/rooms/:roomId; the other keys of the arguments
@@ -121,7 +109,7 @@ static void op_room_update(void *ud, room_t *room, const bus_op_t *op)
         json_t *v = json_object_get(op->args, keys[i]);
         if (v) json_object_set(body, keys[i], v);
     }
-    rooms_update(ud, room, op->user, body, answered, wait_new(op));
+    rooms_update(ud, room, op->user, body, answered, home_route_keep(op));
     json_decref(body);
 }
 
