@@ -80,6 +80,7 @@
 
 #include "util/buf.h"
 #include "util/jpart.h"
+#include "util/jscan.h"
 
 /* ---------- identities ---------- */
 
@@ -237,6 +238,10 @@ typedef struct {
     const char *name;             /* the op's name */
     const char *user;             /* the member's user id */
     const json_t *args;           /* its arguments (an object; NULL = none) */
+    /* Or, with args NULL, the same arguments as the scanned text of the frame (jscan.h:
+     * the hot ops, decoded without a tree; home_args reads either). A cluster bus sends
+     * the text (scan->buf) and scans it again on the home's process. */
+    const jscan_t *scan;
     bus_route_t route;
 } bus_op_t;
 

@@ -107,6 +107,20 @@ int home_opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *ou
     return 0;
 }
 
+const jscan_t *home_args(const bus_op_t *op, jscan_t *tmp, const char *const *keys,
+                         size_t nkeys, char **text)
+{
+    *text = NULL;
+    if (op->scan) return op->scan;
+    if (!op->args) {
+        CH_ASSERT(jscan_parse(tmp, "{}", 2, JSCAN_TRUSTED) == 0);
+        return tmp;
+    }
+    /* nkeys <= JSCAN_MAX_MEMBERS: a handler names the few it reads. */
+    CH_ASSERT(jscan_json(tmp, op->args, keys, nkeys, text) == 0);
+    return tmp;
+}
+
 bus_route_t *home_route_keep(const bus_op_t *op)
 {
     bus_route_t *route = ch_malloc(sizeof(*route));

@@ -78,6 +78,13 @@ bus_route_t *home_route_keep(const bus_op_t *op);
  * when absent or null). Returns 0, or -1 after answering validation_error naming it. */
 int home_opt_uint(const bus_op_t *op, const char *name, int64_t def, int64_t *out);
 
+/* Returns op's arguments (borrowed) as scanned text: op->scan when the member's side
+ * scanned the frame (the hot ops), else the members of op->args named in keys[0..nkeys)
+ * scanned into tmp from their encoding in *text (new: the caller frees it; NULL when
+ * nothing was allocated). So a handler reads its arguments one way, with no tree. */
+const jscan_t *home_args(const bus_op_t *op, jscan_t *tmp, const char *const *keys,
+                         size_t nkeys, char **text);
+
 /* Registers the room ops (home_rooms.c: message, broadcast, presence, state, history,
  * leave, rotate_code, room_update; and home_join_register's) on h, working on h's rooms. */
 void home_rooms_register(home_t *h);

@@ -35,12 +35,44 @@ static void op_leave(void *ud, room_t *room, const bus_op_t *op)
     rooms_leave(ud, room, op->user, "left", answered, home_route_keep(op));
 }
 
+/* Decodes the string member m (borrowed; NULL or not a string: NULL) into buf (cap
+ * bytes), or into *heap (new) when it does not fit. */
+static const char *string_arg(const jscan_member_t *m, char *buf, size_t cap, char **heap,
+                              size_t *len)
+{
+    *heap = NULL;
+    *len = 0;
+    if (!m || m->type != JSCAN_STRING) return NULL;
+    if (m->val_len >= cap) buf = *heap = ch_malloc(cap = m->val_len);
+    int n = jscan_string(m, buf, cap);
+    CH_ASSERT(n >= 0); /* a decoded string is shorter than its text */
+    *len = (size_t)n;
+    return buf;
+}
+
 static void op_message(void *ud, room_t *room, const bus_op_t *op)
 {
-    json_t *type = json_object_get(op->args, "type");
-    rooms_post(ud, room, op->user, json_is_string(type) ? json_string_value(type) : "",
-               json_object_get(op->args, "content"), json_object_get(op->args, "metadata"),
-               op->route.member, answered, home_route_keep(op));
+    static const char *const keys[] = {"type", "content", "metadata"};
+    jscan_t tmp;
+    char *text, *type_heap, *content_heap, *meta_owned = NULL;
+    const jscan_t *a = home_args(op, &tmp, keys, CH_ARRAY_LEN(keys), &text);
+    char type_buf[64], content_buf[512];
+    size_t type_len;
+    const char *type =
+        string_arg(jscan_get(a, "type"), type_buf, sizeof(type_buf), &type_heap, &type_len);
+    rooms_post_in_t in = {.type = type ? type : ""};
+    in.content = string_arg(jscan_get(a, "content"), content_buf, sizeof(content_buf),
+                            &content_heap, &in.content_len);
+    const jscan_member_t *meta = jscan_get(a, "metadata");
+    if (meta) {
+        in.metadata_object = meta->type == JSCAN_OBJECT;
+        in.metadata = jscan_text(meta, &in.metadata_len, &meta_owned);
+    }
+    rooms_post_text(ud, room, op->user, &in, op->route.member, answered, home_route_keep(op));
+    free(meta_owned);
+    free(content_heap);
+    free(type_heap);
+    free(text);
 }
 
 static void op_history(void *ud, room_t *room, const bus_op_t *op)
@@ -58,15 +90,27 @@ static void op_history(void *ud, room_t *room, const bus_op_t *op)
 
 static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
 {
-    json_t *ev = json_object_get(op->args, "event");
-    if (!json_is_string(ev) || json_string_length(ev) == 0 ||
-        json_string_length(ev) > EVENT_NAME_MAX) {
+    static const char *const keys[] = {"event", "data"};
+    jscan_t tmp;
+    char *text, *data_owned = NULL;
+    const jscan_t *a = home_args(op, &tmp, keys, CH_ARRAY_LEN(keys), &text);
+    const jscan_member_t *ev = jscan_get(a, "event");
+    char name[EVENT_NAME_MAX + 1];
+    /* The length in bytes, a U+0000 counted: 1 to 64 (a longer one does not fit). */
+    int n = ev && ev->type == JSCAN_STRING ? jscan_string(ev, name, sizeof(name)) : -1;
+    if (n <= 0) {
         home_reply_field(&op->route, "validation_error", "event",
                          "event must be a string of 1 to 64 bytes");
+        free(text);
         return;
     }
-    if (rooms_broadcast(ud, room, op->route.member, op->user, json_string_value(ev),
-                        json_object_get(op->args, "data")) != 0) {
+    const jscan_member_t *data = jscan_get(a, "data");
+    size_t len = 4;
+    const char *json = data ? jscan_text(data, &len, &data_owned) : "null";
+    int rc = rooms_broadcast_text(ud, room, op->route.member, op->user, name, json, len);
+    free(data_owned);
+    free(text);
+    if (rc != 0) {
         bus_reply(&op->route, "payload_too_large", "broadcast data is too large", NULL);
         return;
     }
@@ -75,13 +119,24 @@ static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
 
 static void op_presence(void *ud, room_t *room, const bus_op_t *op)
 {
-    json_t *st = json_object_get(op->args, "state");
-    if (!json_is_object(st)) {
+    static const char *const keys[] = {"state"};
+    jscan_t tmp;
+    char *text;
+    const jscan_t *a = home_args(op, &tmp, keys, CH_ARRAY_LEN(keys), &text);
+    const jscan_member_t *m = jscan_get(a, "state");
+    if (!m || m->type != JSCAN_OBJECT) {
+        free(text);
         home_reply_field(&op->route, "validation_error", "state",
                          "state must be a JSON object");
         return;
     }
-    if (rooms_presence(ud, room, op->user, st) != 0) {
+    /* A merge patch into the member's state: the state slice alone becomes a tree. */
+    json_t *st = json_loadb(m->val, m->val_len, JSON_ALLOW_NUL, NULL);
+    free(text);
+    CH_ASSERT(st != NULL); /* scanned: valid */
+    int rc = rooms_presence(ud, room, op->user, st);
+    json_decref(st);
+    if (rc != 0) {
         bus_reply(&op->route, "payload_too_large", "presence state is too large", NULL);
         return;
     }

@@ -365,6 +365,23 @@ json_t *rooms_bans_json(const room_t *room);
 void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
                 const json_t *content, const json_t *metadata, bus_member_t except,
                 rooms_done_fn done, void *ud);
+
+/* A message as a post carries it, read from the frame's text without a tree. */
+typedef struct {
+    const char *type;    /* "" when the frame's was not a string */
+    const char *content; /* content_len decoded bytes, NUL-terminated; NULL when the
+                            frame's content was not a string */
+    size_t content_len;
+    const char *metadata; /* the metadata as Jansson writes it (metadata_len bytes, not
+                             NUL-terminated), or NULL when the frame had none */
+    size_t metadata_len;
+    int metadata_object; /* the metadata is an object (anything else is refused) */
+} rooms_post_in_t;
+
+/* rooms_post with the message as text (in and what it points to borrowed): the same
+ * checks, answers and effects. */
+void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
+                     bus_member_t except, rooms_done_fn done, void *ud);
 void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
                    rooms_done_fn done, void *ud);
 
@@ -451,6 +468,10 @@ void rooms_send_detach(rooms_t *r, const char *room_id, bus_member_t member,
  * (event, data and user_id borrowed). Returns 0 or -1 (too big). */
 int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
                     const char *event, const json_t *data);
+/* rooms_broadcast with data as the len bytes of its JSON text, as Jansson writes it
+ * (borrowed): spliced into the event's frame as it is, never decoded. */
+int rooms_broadcast_text(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
+                         const char *event, const char *data, size_t len);
 /* Applies a presence patch (borrowed) from user_id (borrowed). Returns 0 or -1 (invalid or
  * too big). */
 int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *patch);

@@ -155,47 +155,62 @@ void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const cha
     json_decref(meta);
 }
 
-void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
-                const json_t *content, const json_t *metadata, bus_member_t except,
-                rooms_done_fn done, void *ud)
+void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
+                     bus_member_t except, rooms_done_fn done, void *ud)
 {
     room_member_t *m = room_member(room, user_id);
     if (!m || m->banned) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only participants can post");
         return;
     }
-    if (!room_message_type_valid(type, room_may_manage(room->host_id, user_id))) {
+    if (!room_message_type_valid(in->type, room_may_manage(room->host_id, user_id))) {
         rooms_invalid(done, ud, "type",
              "type must be user_text, user_voice, ai_response, system (host) or x-...");
         return;
     }
-    if (!json_is_string(content)) {
+    if (!in->content) {
         rooms_invalid(done, ud, "content", "content must be a string");
         return;
     }
-    if (memchr(json_string_value(content), 0, json_string_length(content))) {
+    if (memchr(in->content, 0, in->content_len)) {
         rooms_invalid(done, ud, "content", "content must not contain U+0000");
         return;
     }
     /* Sizes are of the JSON encoding, what the messages take in every reply. */
-    if (utf8_json_len(json_string_value(content), json_string_length(content)) >
-        r->lim.max_message) {
+    if (utf8_json_len(in->content, in->content_len) > r->lim.max_message) {
         rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "content is too long");
         return;
     }
-    if (metadata && !json_is_object(metadata)) {
+    if (in->metadata && !in->metadata_object) {
         rooms_invalid(done, ud, "metadata", "metadata must be a JSON object");
         return;
     }
-    /* Encoded once: measured here, stored as it is. */
-    char *meta = metadata ? json_dumps(metadata, JSON_COMPACT) : NULL;
-    if (metadata && (!meta || strlen(meta) > r->lim.max_metadata)) {
-        free(meta);
+    /* Encoded once (by the client, checked as Jansson writes it): measured here, stored
+     * as it is. */
+    if (in->metadata && in->metadata_len > r->lim.max_metadata) {
         rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
         return;
     }
-    post(r, room, user_id, m->display_name, type, json_string_value(content), meta, except,
-         done, ud);
+    char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
+    post(r, room, user_id, m->display_name, in->type, in->content, meta, except, done, ud);
+}
+
+void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
+                const json_t *content, const json_t *metadata, bus_member_t except,
+                rooms_done_fn done, void *ud)
+{
+    char *meta =
+        metadata && json_is_object(metadata) ? json_dumps(metadata, JSON_COMPACT) : NULL;
+    rooms_post_in_t in = {
+        .type = type,
+        .content = json_is_string(content) ? json_string_value(content) : NULL,
+        .content_len = json_is_string(content) ? json_string_length(content) : 0,
+        .metadata = metadata ? (meta ? meta : "null") : NULL,
+        .metadata_len = meta ? strlen(meta) : 0,
+        .metadata_object = meta != NULL,
+    };
+    rooms_post_text(r, room, user_id, &in, except, done, ud);
+    free(meta);
 }
 
 size_t room_message_encoded_len(const store_message_t *m)
@@ -270,12 +285,38 @@ int rooms_broadcast(rooms_t *r, room_t *room, bus_member_t from, const char *use
                     const char *event, const json_t *data)
 {
     char *text = json_dumps(data ? data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t n = text ? strlen(text) : 0;
+    CH_ASSERT(text != NULL);
+    int rc = rooms_broadcast_text(r, room, from, user_id, event, text, strlen(text));
     free(text);
-    if (n > r->lim.max_broadcast) return -1;
-    rooms_publish(room, from, "broadcast",
-                  json_pack("{s:s, s:s, s:O}", "event", event, "from", user_id, "data",
-                      data ? data : json_null()));
+    return rc;
+}
+
+int rooms_broadcast_text(rooms_t *r, room_t *room, bus_member_t from, const char *user_id,
+                         const char *event, const char *data, size_t len)
+{
+    if (len > r->lim.max_broadcast) return -1;
+    /* The event's name (at most 64 bytes) and the user's id, quoted as Jansson would. */
+    char name[6 * 64 + 3], from_user[6 * 64 + 3];
+    if (jscan_quote(name, sizeof(name), event, strlen(event)) < 0 ||
+        jscan_quote(from_user, sizeof(from_user), user_id, strlen(user_id)) < 0) {
+        json_t *fields = json_pack("{s:s, s:s}", "event", event, "from", user_id);
+        jpart_t parts[2] = {{.obj = fields}, {.key = "data", .text = data, .len = len}};
+        bus_publish(&room->bus, &(bus_event_t){.room = room->id,
+                                               .name = "broadcast",
+                                               .parts = parts,
+                                               .nparts = 2,
+                                               .except = from});
+        json_decref(fields);
+        return 0;
+    }
+    jpart_t parts[3] = {{.key = "event", .text = name},
+                        {.key = "from", .text = from_user},
+                        {.key = "data", .text = data, .len = len}};
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id,
+                                           .name = "broadcast",
+                                           .parts = parts,
+                                           .nparts = 3,
+                                           .except = from});
     return 0;
 }
 

@@ -11,12 +11,21 @@
 
 static void op_echo(proto_req_t *req)
 {
+    if (req->scan) {
+        const jscan_member_t *d = jscan_get(req->scan, "data");
+        size_t len = 4;
+        char *owned = NULL;
+        const char *text = d ? jscan_text(d, &len, &owned) : "null";
+        proto_reply_ok_text(req, text, len);
+        free(owned);
+        return;
+    }
     json_t *data = json_object_get(req->msg, "data");
     proto_reply_ok(req, data ? json_incref(data) : NULL);
 }
 
 static const proto_op_t core_ops[] = {
-    {"echo", op_echo, PROTO_OP_PUBLIC},
+    {"echo", op_echo, PROTO_OP_PUBLIC | PROTO_OP_SCAN},
 };
 
 /* FNV-1a: short op names, no adversarial pressure (the table is fixed at start-up). */
@@ -198,6 +207,26 @@ void proto_reply_ok(proto_req_t *req, json_t *data)
                                       "ok", 1, "data", data ? data : json_null()));
 }
 
+void proto_reply_ok_text(proto_req_t *req, const char *data, size_t len)
+{
+    CH_ASSERT(!req->replied);
+    req->replied = 1;
+    if (!req->has_ref) return;
+    /* The bytes json_pack + json_dumps gave for {"op","ref","ok","data"}. */
+    char head[96];
+    int n = snprintf(
+        head, sizeof(head),
+        "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT ",\"ok\":true,\"data\":", req->ref);
+    cbuf_t *b = cbuf_new(WS_MAX_HEADER + (size_t)n + len + 1);
+    b->off = WS_MAX_HEADER;
+    cbuf_append(&b, head, (size_t)n);
+    cbuf_append(&b, data, len);
+    cbuf_append(&b, "}", 1);
+    frame_text(b);
+    req->c->tr->send(req->c, b);
+    cbuf_unref(b);
+}
+
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
 {
     CH_ASSERT(!req->replied);
@@ -212,9 +241,71 @@ void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     send_error(req->c, req->has_ref, req->ref, code, message);
 }
 
+/* The envelope of a scanned frame, checked as proto_decode checks it: the ref into env, the
+ * op's name decoded into op (cap bytes). Returns 0; -1 with *code and *message as
+ * proto_decode's; or 1 when the name does not fit op (Jansson reads the frame then). */
+static int scan_envelope(const jscan_t *s, proto_envelope_t *env, char *op, size_t cap,
+                         const char **code, const char **message)
+{
+    memset(env, 0, sizeof(*env));
+    *code = PROTO_BAD_REQUEST;
+    if (s->type != JSCAN_OBJECT) {
+        *message = "a message must be a JSON object";
+        return -1;
+    }
+    const jscan_member_t *ref = jscan_get(s, "ref");
+    if (ref && ref->type != JSCAN_INT) {
+        *message = "\"ref\" must be an integer";
+        return -1;
+    }
+    if (ref) {
+        env->has_ref = 1;
+        env->ref = jscan_int(ref);
+    }
+    const jscan_member_t *name = jscan_get(s, "op");
+    int n = name && name->type == JSCAN_STRING ? jscan_string(name, op, cap) : -2;
+    if (n == -1) return 1;
+    /* An op name with an embedded NUL would compare equal to its prefix. */
+    if (n < 0 || strlen(op) != (size_t)n) {
+        *message = "\"op\" must be a string";
+        return -1;
+    }
+    env->op = op;
+    return 0;
+}
+
+/* Runs the op req names, or refuses it; answers ok with null data for a handler that did
+ * not reply. */
+static void dispatch(proto_req_t *req, const proto_op_t *op)
+{
+    proto_client_t *c = req->c;
+    if (!op) {
+        proto_reply_error(req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", req->op);
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && c->expired_told) {
+        proto_reply_error(req, PROTO_TOKEN_EXPIRED,
+                          "the token expired: send auth with a fresh token");
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && !c->authed) {
+        proto_reply_error(req, PROTO_UNAUTHORIZED,
+                          "authenticate first: send auth with a token");
+    } else {
+        op->fn(req);
+        if (!req->replied) proto_reply_ok(req, NULL);
+    }
+}
+
+/* An op name longer than this is read by Jansson (no op has such a name). */
+#define OP_NAME_MAX 64
+
 void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
                        uint64_t now_ms)
 {
+    proto_envelope_t env;
+    const char *code, *message;
+    char name[OP_NAME_MAX + 1];
+    jscan_t scan;
+    /* The envelope is scanned, not parsed into a tree (jscan.h): 0, the verdict of Jansson
+     * (JSCAN_EINVALID), or JSCAN_EUNSURE, which leaves the frame to Jansson. */
+    int rc = jscan_parse(&scan, msg, len, 0);
     if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
         if (++c->limited_in_row >= p->limits.flood_close) {
             log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
@@ -222,19 +313,47 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
             c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
             return;
         }
-        /* Answer without decoding the whole message: flooding must stay cheap for us.
-         * The ref is still worth finding so the client can match the refusal. */
-        proto_envelope_t env;
-        const char *code, *message;
-        if (proto_decode(msg, len, &env, &code, &message) == 0) json_decref(env.root);
+        /* Answer without handling the message: flooding must stay cheap for us. The ref
+         * is still worth finding so the client can match the refusal. */
+        if (rc == 0) {
+            scan_envelope(&scan, &env, name, sizeof(name), &code, &message);
+        } else if (rc == JSCAN_EINVALID) {
+            memset(&env, 0, sizeof(env));
+        } else if (proto_decode(msg, len, &env, &code, &message) == 0) {
+            json_decref(env.root);
+        }
         send_error(c, env.has_ref, env.ref, PROTO_RATE_LIMITED,
                    "too many messages; slow down");
         return;
     }
     c->limited_in_row = 0;
 
-    proto_envelope_t env;
-    const char *code, *message;
+    if (rc == JSCAN_EINVALID) {
+        send_error(c, 0, 0, PROTO_BAD_JSON, "the message is not valid JSON");
+        return;
+    }
+    if (rc == 0) {
+        rc = scan_envelope(&scan, &env, name, sizeof(name), &code, &message);
+        if (rc < 0) {
+            send_error(c, env.has_ref, env.ref, code, message);
+            return;
+        }
+        const proto_op_t *op = rc == 0 ? lookup(p, name) : NULL;
+        if (rc == 0 && (!op || (op->flags & PROTO_OP_SCAN))) {
+            proto_req_t req = {
+                .p = p,
+                .c = c,
+                .scan = &scan,
+                .op = name,
+                .has_ref = env.has_ref,
+                .ref = env.ref,
+                .now_ms = now_ms,
+            };
+            dispatch(&req, op);
+            return;
+        }
+    }
+    /* The other ops, and frames the scanner left to Jansson, as a tree. */
     if (proto_decode(msg, len, &env, &code, &message) != 0) {
         send_error(c, env.has_ref, env.ref, code, message);
         return;
@@ -243,18 +362,7 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
         .p = p, .c = c, .msg = env.root, .op = env.op,
         .has_ref = env.has_ref, .ref = env.ref, .now_ms = now_ms,
     };
-    const proto_op_t *op = lookup(p, env.op);
-    if (!op) {
-        proto_reply_error(&req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", env.op);
-    } else if (!(op->flags & PROTO_OP_PUBLIC) && c->expired_told) {
-        proto_reply_error(&req, PROTO_TOKEN_EXPIRED,
-                          "the token expired: send auth with a fresh token");
-    } else if (!(op->flags & PROTO_OP_PUBLIC) && !c->authed) {
-        proto_reply_error(&req, PROTO_UNAUTHORIZED, "authenticate first: send auth with a token");
-    } else {
-        op->fn(&req);
-        if (!req.replied) proto_reply_ok(&req, NULL);
-    }
+    dispatch(&req, lookup(p, env.op));
     json_decref(env.root);
 }
 
@@ -317,7 +425,7 @@ static void append_texts(cbuf_t **bp, const jpart_t *part, int *members)
     cbuf_append(bp, key, strlen(key));
     cbuf_append(bp, "\":", 2);
     if (part->text) {
-        cbuf_append(bp, part->text, strlen(part->text));
+        cbuf_append(bp, part->text, part->len ? part->len : strlen(part->text));
     } else {
         cbuf_append(bp, "[", 1);
         for (size_t i = 0; i < part->n; i++) {
@@ -342,7 +450,7 @@ static cbuf_t *frame_parts(const char *before, const jpart_t *parts, size_t npar
             continue;
         }
         cap += strlen(parts[i].key) + 6;
-        if (parts[i].text) cap += strlen(parts[i].text);
+        if (parts[i].text) cap += parts[i].len ? parts[i].len : strlen(parts[i].text);
         for (size_t j = 0; !parts[i].text && j < parts[i].n; j++)
             cap += strlen(parts[i].items[j]) + 1;
     }

@@ -13,6 +13,7 @@
 #include "bus/bus.h"
 #include "util/buf.h"
 #include "util/jpart.h"
+#include "util/jscan.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
 #include "util/rl_map.h"
@@ -67,8 +68,10 @@ typedef struct proto_s proto_t;
 typedef struct {
     proto_t *p;
     proto_client_t *c;
-    json_t *msg;      /* the whole frame, an object; borrowed */
-    const char *op;   /* borrowed from msg */
+    json_t *msg;         /* the whole frame, an object; borrowed. NULL for an op flagged
+                            PROTO_OP_SCAN whose frame was scanned: see scan */
+    const jscan_t *scan; /* the frame's text scanned (jscan.h), when msg is NULL */
+    const char *op;      /* borrowed from msg, or the frame's op decoded */
     int has_ref;
     json_int_t ref;
     int replied;
@@ -82,6 +85,10 @@ typedef void (*proto_op_fn)(proto_req_t *req);
 
 /* Op flags. */
 #define PROTO_OP_PUBLIC 1u /* allowed before authentication (auth, echo) */
+/* A hot op that reads its frame as scanned text (req->scan), no tree built: echo,
+ * message, broadcast, presence. When the scanner leaves a frame to Jansson (an escaped
+ * key, an object of many keys), it gets req->msg as the other ops do. */
+#define PROTO_OP_SCAN 2u
 
 typedef struct {
     const char *name;
@@ -223,6 +230,10 @@ int proto_client_gone(proto_t *p, proto_client_t *c);
 
 /* Replies ok with data (stolen; NULL means null). Without a ref nothing is sent. */
 void proto_reply_ok(proto_req_t *req, json_t *data);
+/* Replies ok with data given as the len bytes of its JSON text, as Jansson writes it
+ * (borrowed): copied into the reply's frame as it is. Without a ref nothing is sent. */
+void proto_reply_ok_text(proto_req_t *req, const char *data, size_t len);
+
 /* Replies with an error; without a ref it is sent as an {"op":"error"} event. */
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -23,14 +23,33 @@ static rooms_t *rooms_of(proto_req_t *req)
     return req->p->app;
 }
 
+/* Room ids and codes fit; a longer name is decoded on the heap. */
+#define ROOM_NAME_MAX 128
+
 room_t *proto_rooms_target(proto_req_t *req, int need)
 {
-    json_t *jr = json_object_get(req->msg, "room");
-    if (!json_is_string(jr)) {
+    char name[ROOM_NAME_MAX + 1], *heap = NULL;
+    const char *key;
+    if (req->scan) {
+        const jscan_member_t *m = jscan_get(req->scan, "room");
+        key = NULL;
+        if (m && m->type == JSCAN_STRING) {
+            key = name;
+            if (jscan_string(m, name, sizeof(name)) < 0) {
+                key = heap = ch_malloc(m->val_len);
+                CH_ASSERT(jscan_string(m, heap, m->val_len) >= 0);
+            }
+        }
+    } else {
+        json_t *jr = json_object_get(req->msg, "room");
+        key = json_is_string(jr) ? json_string_value(jr) : NULL;
+    }
+    if (!key) {
         proto_reply_error(req, PROTO_BAD_REQUEST, "room (an id or a code) is required");
         return NULL;
     }
-    room_t *room = rooms_get(rooms_of(req), json_string_value(jr));
+    room_t *room = rooms_get(rooms_of(req), key);
+    free(heap);
     /* A connection's joined rooms are its own: the common case costs no member lookup. */
     if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->rcv.subs, room)) return room;
     uint64_t retry_ms = 0;
@@ -206,6 +225,7 @@ void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
         .name = req->op,
         .user = req->c->user.sub,
         .args = req->msg,
+        .scan = req->msg ? NULL : req->scan,
         .route = {.member = req->c->rcv.id,
                   .ref = req->has_ref ? req->ref : -1,
                   .fn = fn,
@@ -242,10 +262,10 @@ static void op_home_joined(proto_req_t *req)
 static const proto_op_t room_ops[] = {
     {"join", op_join, 0},
     {"leave", op_home_member, 0},
-    {"message", op_home_joined, 0},
+    {"message", op_home_joined, PROTO_OP_SCAN},
     {"history", op_home_member, 0},
-    {"broadcast", op_home_joined, 0},
-    {"presence", op_home_joined, 0},
+    {"broadcast", op_home_joined, PROTO_OP_SCAN},
+    {"presence", op_home_joined, PROTO_OP_SCAN},
     {"state", op_home_member, 0},
     {"rotate_code", op_home_member, 0},
     {"room_update", op_home_member, 0},

@@ -11,12 +11,14 @@
  * its recent messages) as well as from jansson values, for proto_frame_parts and
  * proto_deferred_ok_parts: with obj, every member of obj (an object) in its order; with
  * obj NULL, the one member key (a plain name of letters and _) whose value is text (one
- * complete, valid JSON text) when text is not NULL, else the JSON array of the n texts in
- * items. Everything is borrowed. A bus event's payload (bus.h) is such parts too. */
+ * complete, valid JSON text, as Jansson writes it; len bytes, or up to its NUL when len
+ * is 0) when text is not NULL, else the JSON array of the n texts in items. Everything is
+ * borrowed. A bus event's payload (bus.h) is such parts too. */
 typedef struct {
     const json_t *obj;
     const char *key;
     const char *text;
+    size_t len;
     const char *const *items;
     size_t n;
 } jpart_t;

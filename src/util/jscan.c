@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/mem.h"
+
 /* A container open in the scan: where its keys start in the key stack (objects), or
  * ARRAY_MARK. */
 #define ARRAY_MARK 0xffffu
@@ -505,4 +507,40 @@ int jscan_quote(char *out, size_t cap, const char *s, size_t n)
     out[o++] = '"';
     out[o] = 0;
     return (int)o;
+}
+
+const char *jscan_text(const jscan_member_t *m, size_t *len, char **owned)
+{
+    *owned = NULL;
+    if (m->canonical) {
+        *len = m->val_len;
+        return m->val;
+    }
+    /* Rare (a client that is not JSON.stringify, or a number such as 0.1 that Jansson
+     * writes with 17 digits): what was sent before the scanner is kept byte for byte. */
+    json_t *v = json_loadb(m->val, m->val_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    CH_ASSERT(v != NULL); /* jscan_parse accepted it */
+    *owned = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    CH_ASSERT(*owned != NULL);
+    *len = strlen(*owned);
+    return *owned;
+}
+
+int jscan_json(jscan_t *s, const json_t *obj, const char *const *keys, size_t nkeys,
+               char **text)
+{
+    json_t *sub = json_object();
+    if (!keys) {
+        json_object_update(sub, (json_t *)obj);
+    } else {
+        for (size_t i = 0; i < nkeys; i++) {
+            json_t *v = json_object_get(obj, keys[i]);
+            if (v) json_object_set(sub, keys[i], v);
+        }
+    }
+    *text = json_dumps(sub, JSON_COMPACT);
+    json_decref(sub);
+    CH_ASSERT(*text != NULL);
+    return jscan_parse(s, *text, strlen(*text), JSCAN_TRUSTED);
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* The kind of a value, from its first byte (and, for a number, its form). */
 typedef enum {
     JSCAN_NULL,
@@ -85,6 +87,19 @@ int jscan_string(const jscan_member_t *m, char *out, size_t cap);
 
 /* Returns the integer value of m (borrowed; type JSCAN_INT, so in range). */
 int64_t jscan_int(const jscan_member_t *m);
+
+/* Returns the text Jansson writes for the value m (borrowed): m's own bytes when it is
+ * canonical, else (whitespace, escapes or a number Jansson writes otherwise) a new
+ * encoding in *owned, which the caller frees (NULL when nothing was allocated). *len gets
+ * the length; the text is not NUL-terminated when it is m's. */
+const char *jscan_text(const jscan_member_t *m, size_t *len, char **owned);
+
+/* Scans the members of obj (borrowed, an object) named in keys[0..nkeys) (all of them
+ * when keys is NULL), as Jansson encodes them into *text (new, NUL-terminated: the caller
+ * frees it; s points into it). Returns 0, or JSCAN_EUNSURE when they are more than
+ * JSCAN_MAX_MEMBERS. For arguments that came as a tree (jansson's encoding is trusted). */
+int jscan_json(jscan_t *s, const json_t *obj, const char *const *keys, size_t nkeys,
+               char **text);
 
 /* Writes s (n bytes, valid UTF-8) into out (cap bytes) as Jansson encodes a string:
  * quoted, '"' '\\' and control characters escaped, NUL-terminated. Returns the length

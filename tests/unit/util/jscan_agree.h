@@ -75,7 +75,15 @@ static int jscan_agree(const char *buf, size_t len, unsigned flags, int *rc_out,
         json_object_foreach(root, key, v)
         {
             const jscan_member_t *m = &s.m[i++];
-            if (strlen(key) != m->key_len || memcmp(key, m->key, m->key_len) != 0) {
+            /* An escaped key (trusted text only) compares decoded. */
+            jscan_member_t km = {
+                .val = m->key - 1, .val_len = m->key_len + 2, .type = JSCAN_STRING};
+            char *kbuf = malloc(m->key_len + 1);
+            int kn = jscan_string(&km, kbuf, m->key_len + 1);
+            int same_key =
+                kn >= 0 && strlen(key) == (size_t)kn && memcmp(key, kbuf, (size_t)kn) == 0;
+            free(kbuf);
+            if (!same_key) {
                 snprintf(why, cap, "member %zu: key \"%s\"", i - 1, key);
                 bad = 1;
                 break;
