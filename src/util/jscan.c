@@ -245,7 +245,7 @@ int jscan_parse(jscan_t *out, const char *buf, size_t len, unsigned flags)
     out->n = 0;
     out->type = JSCAN_NULL;
     jscan_member_t *mem = NULL; /* the top-level member whose value is being scanned */
-    int rc;
+    int rc, skip_nul = 0;
 
 value: /* a value is expected at s.p (after whitespace) */
     skip_ws(&s);
@@ -284,6 +284,9 @@ value: /* a value is expected at s.p (after whitespace) */
         } else {
             if ((type = scan_literal(&s)) < 0) return type;
         }
+        /* Jansson's lexer reads one NUL byte right after a number or a literal as the end
+         * of its lookahead buffer and skips it: "1\0" and [1\0,2] are accepted. */
+        skip_nul = c != '"' && s.p < s.end && *s.p == 0;
         if (s.depth == 0)
             out->type = (uint8_t)type;
         else if (s.depth == 1 && mem) {
@@ -296,6 +299,10 @@ after: /* a value ended at s.p */
         mem->val_len = (uint32_t)(s.p - mem->val);
         mem->canonical = (uint8_t)s.canon;
         mem = NULL;
+    }
+    if (skip_nul) {
+        s.p++;
+        skip_nul = 0;
     }
     skip_ws(&s);
     if (s.depth == 0) return s.p == s.end ? 0 : JSCAN_EINVALID;

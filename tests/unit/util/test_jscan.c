@@ -236,6 +236,31 @@ static void test_agrees_with_jansson(void)
         json_decref(v);
     }
     ASSERT_TRUE(decided >= 45);
+    /* Jansson skips one NUL byte right after a number or a literal, and nowhere else. */
+    static const struct {
+        const char *text;
+        size_t len;
+    } nul[] = {{"2\0", 2},
+               {"{\"a\":1\0}", 8},
+               {"[1\0,2]", 6},
+               {"1\0\0", 3},
+               {"\"x\"\0", 4},
+               {"[null\0\0]", 8},
+               {"tr\0ue", 5},
+               {" \0", 2},
+               {"{\"a\":1}\0x", 9},
+               {"12\0"
+                "34",
+                5},
+               {"1e5\0", 4},
+               {"\"a\0b\"", 5}};
+    for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
+        int rc;
+        char why[300];
+        if (jscan_agree(nul[i].text, nul[i].len, 0, &rc, why, sizeof(why)) != 0)
+            TEST_FAIL_("NUL case %zu: %s", i, why);
+        ASSERT_NE(rc, JSCAN_EUNSURE);
+    }
 }
 
 static void test_quote_as_jansson(void)
