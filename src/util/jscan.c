@@ -303,6 +303,7 @@ after: /* a value ended at s.p */
     if (skip_nul) {
         s.p++;
         skip_nul = 0;
+        if (s.depth >= 2) s.canon = 0; /* the NUL is inside a member's value */
     }
     skip_ws(&s);
     if (s.depth == 0) return s.p == s.end ? 0 : JSCAN_EINVALID;

@@ -253,7 +253,8 @@ static void test_agrees_with_jansson(void)
                 "34",
                 5},
                {"1e5\0", 4},
-               {"\"a\0b\"", 5}};
+               {"\"a\0b\"", 5},
+               {"{\"m\":{\"a\":[18\0]}}", 17}};
     for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
         int rc;
         char why[300];
