@@ -195,12 +195,34 @@ static void send_error(proto_client_t *c, int has_ref, json_int_t ref, const cha
     send_error_obj(c, has_ref, ref, error_object(code, message));
 }
 
+/* Sends c the success reply to ref whose data is the len bytes of JSON text at data: the
+ * bytes json_pack + json_dumps gave for {"op","ref","ok","data"}, with no tree. */
+static void send_ok_text(proto_client_t *c, json_int_t ref, const char *data, size_t len)
+{
+    char head[96];
+    int n = snprintf(
+        head, sizeof(head),
+        "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT ",\"ok\":true,\"data\":", ref);
+    cbuf_t *b = cbuf_new(WS_MAX_HEADER + (size_t)n + len + 1);
+    b->off = WS_MAX_HEADER;
+    cbuf_append(&b, head, (size_t)n);
+    cbuf_append(&b, data, len);
+    cbuf_append(&b, "}", 1);
+    frame_text(b);
+    c->tr->send(c, b);
+    cbuf_unref(b);
+}
+
 void proto_reply_ok(proto_req_t *req, json_t *data)
 {
     CH_ASSERT(!req->replied);
     req->replied = 1;
     if (!req->has_ref) {
         json_decref(data);
+        return;
+    }
+    if (!data) { /* the common answer of an op that returns nothing: no tree */
+        send_ok_text(req->c, req->ref, "null", 4);
         return;
     }
     proto_send_json(req->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", req->ref,
@@ -211,20 +233,7 @@ void proto_reply_ok_text(proto_req_t *req, const char *data, size_t len)
 {
     CH_ASSERT(!req->replied);
     req->replied = 1;
-    if (!req->has_ref) return;
-    /* The bytes json_pack + json_dumps gave for {"op","ref","ok","data"}. */
-    char head[96];
-    int n = snprintf(
-        head, sizeof(head),
-        "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT ",\"ok\":true,\"data\":", req->ref);
-    cbuf_t *b = cbuf_new(WS_MAX_HEADER + (size_t)n + len + 1);
-    b->off = WS_MAX_HEADER;
-    cbuf_append(&b, head, (size_t)n);
-    cbuf_append(&b, data, len);
-    cbuf_append(&b, "}", 1);
-    frame_text(b);
-    req->c->tr->send(req->c, b);
-    cbuf_unref(b);
+    if (req->has_ref) send_ok_text(req->c, req->ref, data, len);
 }
 
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
@@ -388,7 +397,9 @@ static void deferred_done(proto_deferred_t *d)
 
 void proto_deferred_ok(proto_deferred_t *d, json_t *data)
 {
-    if (!d->c->gone && d->has_ref)
+    if (!d->c->gone && d->has_ref && !data)
+        send_ok_text(d->c, d->ref, "null", 4); /* an op that returns nothing: no tree */
+    else if (!d->c->gone && d->has_ref)
         proto_send_json(d->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", d->ref,
                                         "ok", 1, "data", data ? data : json_null()));
     else json_decref(data);
