@@ -375,6 +375,21 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
     json_decref(env.root);
 }
 
+void proto_dispatch_json(proto_t *p, proto_client_t *c, const char *op, json_t *msg,
+                         int has_ref, json_int_t ref, uint64_t now_ms)
+{
+    proto_req_t req = {
+        .p = p,
+        .c = c,
+        .msg = msg,
+        .op = op,
+        .has_ref = has_ref,
+        .ref = ref,
+        .now_ms = now_ms,
+    };
+    dispatch(&req, lookup(p, op));
+}
+
 void proto_defer(proto_req_t *req, proto_deferred_t *d)
 {
     CH_ASSERT(!req->replied);

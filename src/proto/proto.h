@@ -169,6 +169,14 @@ void proto_auth_register(proto_t *p);
 void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
                        uint64_t now_ms);
 
+/* Runs the op named op (borrowed) for c, its arguments the object msg (borrowed: the
+ * envelope as another framing decoded it, Socket.IO's say; it may hold op and ref too) and
+ * its ref (has_ref), as proto_handle_text does once a frame is decoded: the same refusals
+ * (unknown_op, unauthorized, token_expired) and replies through c's transport. A hot op
+ * (PROTO_OP_SCAN) reads msg as a tree then. The rate limit is the caller's. */
+void proto_dispatch_json(proto_t *p, proto_client_t *c, const char *op, json_t *msg,
+                         int has_ref, json_int_t ref, uint64_t now_ms);
+
 /* Error codes of the envelope (stable: clients switch on them). */
 #define PROTO_BAD_JSON "bad_json"
 #define PROTO_BAD_REQUEST "bad_request"

@@ -62,6 +62,53 @@ static void test_echo_any_value(void)
     teardown(&p, &f);
 }
 
+/* An op flagged PROTO_OP_SCAN: replies with what it was given, "scan" or "tree". */
+static void op_which(proto_req_t *req)
+{
+    CH_ASSERT(!req->scan != !req->msg);
+    json_t *room = req->msg ? json_object_get(req->msg, "room") : NULL;
+    const jscan_member_t *m = req->scan ? jscan_get(req->scan, "room") : NULL;
+    char buf[64] = "";
+    if (m) jscan_string(m, buf, sizeof(buf));
+    proto_reply_ok(req, json_pack("{s:s, s:s}", "how", req->scan ? "scan" : "tree", "room",
+                                  m ? buf : json_string_value(room)));
+}
+
+static void op_tree(proto_req_t *req)
+{
+    proto_reply_ok(req, json_string(req->msg && !req->scan ? "tree" : "scan"));
+}
+
+/* The hot ops read the frame scanned, the others as a tree; a frame the scanner leaves to
+ * Jansson (an escaped key) reaches a hot op as a tree; proto_dispatch_json (another
+ * framing's entry) as a tree too. */
+static void test_scanned_or_tree(void)
+{
+    static const proto_op_t ops[] = {{"which", op_which, PROTO_OP_PUBLIC | PROTO_OP_SCAN},
+                                     {"tree", op_tree, PROTO_OP_PUBLIC}};
+    proto_t p;
+    fake_t f;
+    setup(&p, &f, 1000, 2000, 500);
+    proto_register(&p, ops, CH_ARRAY_LEN(ops));
+    send_text(&p, &f, "{\"op\":\"which\",\"ref\":1,\"room\":\"r\\u00e9\"}");
+    send_text(&p, &f, "{\"op\":\"which\",\"ref\":2,\"r\\u006fom\":\"x\"}");
+    send_text(&p, &f, "{\"op\":\"tree\",\"ref\":3}");
+    json_t *args = json_pack("{s:s}", "room", "y");
+    proto_dispatch_json(&p, &f.pc, "which", args, 1, 4, 0);
+    proto_dispatch_json(&p, &f.pc, "nope", args, 1, 5, 0);
+    json_decref(args);
+    ASSERT_EQ(f.nsent, 5);
+    ASSERT_STREQ(str_at(f.sent[0], "data", "how"), "scan");
+    ASSERT_STREQ(str_at(f.sent[0], "data", "room"), "r\xc3\xa9");
+    ASSERT_STREQ(str_at(f.sent[1], "data", "how"), "tree");
+    ASSERT_STREQ(str_at(f.sent[1], "data", "room"), "x");
+    ASSERT_STREQ(str_at(f.sent[2], "data", NULL), "tree");
+    ASSERT_STREQ(str_at(f.sent[3], "data", "how"), "tree");
+    ASSERT_STREQ(str_at(f.sent[3], "data", "room"), "y");
+    ASSERT_STREQ(str_at(f.sent[4], "error", "code"), "unknown_op");
+    teardown(&p, &f);
+}
+
 static void test_no_ref_no_reply(void)
 {
     proto_t p;
@@ -429,6 +476,7 @@ int main(void)
 {
     RUN(test_echo_any_value);
     RUN(test_no_ref_no_reply);
+    RUN(test_scanned_or_tree);
     RUN(test_envelope_errors);
     RUN(test_rate_limit_and_flood_close);
     RUN(test_decode_pure);
