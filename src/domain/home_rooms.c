@@ -1,8 +1,10 @@
 /* home_rooms.c: the room ops at their room's home (home.h): each reads the op's JSON
- * arguments, calls the rooms domain (rooms.h) with the member's identity and user, and
- * answers through the op's route, now (broadcast, presence, a refused argument) or once
- * the store answered (message, history, state, leave, rotate_code, room_update). The
- * member's side (proto_rooms.c) has checked the caller's access to the room already. */
+ * arguments (message, broadcast and presence as scanned text, home_args: no tree, the
+ * values re-emitted as sent), calls the rooms domain (rooms.h) with the member's identity
+ * and user, and answers through the op's route, now (broadcast, presence, a refused
+ * argument) or once the store answered (message, history, state, leave, rotate_code,
+ * room_update). The member's side (proto_rooms.c) has checked the caller's access to the
+ * room already. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
