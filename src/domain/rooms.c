@@ -219,10 +219,11 @@ json_t *room_json(rooms_t *r, const room_t *room)
 
 json_t *room_member_json(const room_member_t *m)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:I}", "userId", m->user_id,
-                     "displayName", m->display_name, "color", m->color, "role",
+    json_t *presence = m->presence.state ? json_incref(m->presence.state) : json_object();
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "userId", m->user_id, "displayName",
+                     m->display_name, "color", m->color, "role",
                      m->role == STORE_ROLE_HOST ? "host" : "member", "online", m->online > 0,
-                     "presence", m->presence.state, "joinedAt", (json_int_t)m->joined_at);
+                     "presence", presence, "joinedAt", (json_int_t)m->joined_at);
 }
 
 json_t *room_members_json(const room_t *room)
