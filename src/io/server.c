@@ -251,6 +251,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->log = log;
     s->app = app;
     s->date_sec = -1;
+    ws_parser_init(&s->ws_rest, cfg->ws_max_message, 1);
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     strmap_init(&s->per_ip, seed);
@@ -326,4 +327,5 @@ void server_free(server_t *s)
     strmap_free(&s->per_ip);
     free(s->web_root);
     s->web_root = NULL;
+    ws_parser_free(&s->ws_rest);
 }

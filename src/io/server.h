@@ -16,6 +16,7 @@
 #include "util/strmap.h"
 #include "io/uring.h"
 #include "io/ws_handshake.h"
+#include "proto/ws_frame.h"
 
 typedef struct conn_s conn_t;
 
@@ -57,6 +58,10 @@ typedef struct server_s {
     int stopping;                  /* a signal asked us to stop */
     int handles_closed;            /* server handles closed, loop can end */
     char readbuf[SERVER_READ_BUF];
+    /* The WebSocket parser of every connection at rest (conn_ws.c parser_of): one whose
+     * read ends partway through a frame or message takes it over and the server starts a
+     * new one, so idle connections carry none. */
+    ws_parser_t ws_rest;
 } server_t;
 
 /* Initialises s on loop with cfg, log and the application app (all borrowed; they must
