@@ -87,6 +87,7 @@ static void on_handle_closed(uv_handle_t *h)
     server_conn_gone(s, c);
     /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
     if (was_ws && !proto_client_gone(&s->app->proto, &c->pc)) return;
+    proto_client_free(&c->pc);
     free(c);
 }
 

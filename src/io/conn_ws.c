@@ -36,6 +36,7 @@ static const char *tr_peer(proto_client_t *pc)
 
 static void tr_release(proto_client_t *pc)
 {
+    proto_client_free(pc);
     free(conn_of(pc));
 }
 

@@ -237,7 +237,9 @@ static void on_revoked(void *ud, const char *sub)
     server_t *s = ud;
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
-        if (revoke_check(s->app->api.revoke, &c->pc.user) != 0)
+        auth_claims_t claims;
+        proto_user_claims(&c->pc.user, &claims);
+        if (revoke_check(s->app->api.revoke, &claims) != 0)
             conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
     }
 }
