@@ -152,7 +152,7 @@ static void arm_paused(conn_t *c, uint64_t now)
 {
     c->pc.deadline_moved = 0;
     if (!c->pc.deadline_ms) {
-        uv_timer_stop(&c->timer);
+        conn_timer_stop(c);
         return;
     }
     conn_timer(c, c->pc.deadline_ms > now ? c->pc.deadline_ms - now : 0);

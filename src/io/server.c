@@ -106,6 +106,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&s->conn_timer, NULL);
     app_close(s->app);
 }
 
@@ -291,6 +292,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->resume.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    conn_timers_init(s);
     if (cfg->io_uring) {
         s->uring = uring_new(SERVER_URING_DEPTH);
         if (s->uring)
@@ -330,4 +332,5 @@ void server_free(server_t *s)
     free(s->web_root);
     s->web_root = NULL;
     ws_parser_free(&s->ws_rest);
+    conn_timers_free(s);
 }

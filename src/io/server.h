@@ -43,6 +43,12 @@ typedef struct server_s {
     uv_prepare_t prepare;          /* flushes output produced by timers */
     uv_check_t check;              /* flushes output produced by I/O callbacks */
     uv_timer_t shutdown_timer;
+    /* The connections' timers (conn_timer.c): a min-heap by due time behind one libuv
+     * timer that fires at the first. */
+    uv_timer_t conn_timer;
+    conn_t **timers;
+    uint32_t ntimers, timers_cap;
+    uint32_t timer_seq;
     conn_t *conns;                 /* every open connection (doubly linked) */
     size_t nconns;
     strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
