@@ -24,10 +24,7 @@ static uint64_t pr__flush_at(const presence_t *p, const presence_rules_t *r)
 
 void presence_init(presence_t *p, uint64_t now_ms)
 {
-    p->state = json_object();
-    CH_ASSERT(p->state != NULL);
-    p->sent = json_incref(p->state);
-    p->pending = NULL;
+    p->state = p->sent = p->pending = NULL; /* {}: nothing allocated until a change */
     p->last_emit_ms = 0;
     p->last_active_ms = now_ms;
     p->typing_until = 0;
@@ -48,7 +45,14 @@ static void pr__set_state(presence_t *p, json_t *ns)
     json_decref(p->state);
     p->state = ns;
     json_decref(p->pending);
-    p->pending = json_merge_diff(p->sent, p->state);
+    if (p->sent) {
+        p->pending = json_merge_diff(p->sent, p->state);
+        return;
+    }
+    json_t *empty = json_object();
+    CH_ASSERT(empty != NULL);
+    p->pending = json_merge_diff(empty, p->state);
+    json_decref(empty);
 }
 
 /* Returns the pending change (new reference) when the rate allows sending it at now. */

@@ -26,7 +26,9 @@ typedef struct {
  * and the timer on "typing". Times are milliseconds on any monotonic clock; a reading of
  * 0 is taken as 1 when recorded as last_emit_ms (where 0 means "never"). */
 typedef struct {
-    json_t *state;          /* owned: the full current state (object), {} initially */
+    /* Owned: the full current state (object); NULL stands for {} (the state of a member
+     * who never sent presence), so an idle member holds no JSON at all. */
+    json_t *state;
     json_t *pending;        /* owned: merged changes not yet emitted, or NULL */
     uint64_t last_emit_ms;  /* when a change was last emitted (0 = never) */
     uint64_t last_active_ms; /* the last accepted update (or presence_init) */
@@ -35,11 +37,12 @@ typedef struct {
     /* Added to the brief's struct: the state as the room last saw it (owned; shares the
      * immutable state object). pending is always json_merge_diff(sent, state): merge
      * patches do not compose exactly ({"a":null} then {"a":{"b":1}} is no single patch
-     * on an object "a"), a diff against what was sent always is. */
+     * on an object "a"), a diff against what was sent always is. NULL stands for {}. */
     json_t *sent;
 } presence_t;
 
-/* Initialises p with state {} and the user active at now_ms. Free with presence_free. */
+/* Initialises p with state {} (allocates nothing) and the user active at now_ms. Free with
+ * presence_free. */
 void presence_init(presence_t *p, uint64_t now_ms);
 
 /* Releases everything p owns; p may then be initialised again. */

@@ -45,6 +45,7 @@ static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
     free(m->json);
+    free(m->display_name);
     free(m);
 }
 
@@ -92,12 +93,13 @@ void rooms_registry_add(rooms_t *r, room_t *room)
 room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *name,
                                 const char *color, int role, int64_t joined_at, uint64_t now)
 {
-    room_member_t *m = ch_calloc(1, sizeof(*m));
+    size_t len = strnlen(user_id, STORE_SUB_LEN - 1);
+    room_member_t *m = ch_calloc(1, sizeof(*m) + len + 1);
     m->room = room;
-    snprintf(m->user_id, sizeof(m->user_id), "%s", user_id);
-    snprintf(m->display_name, sizeof(m->display_name), "%s", name);
+    memcpy(m->user_id, user_id, len);
+    m->display_name = ch_strndup(name, strnlen(name, STORE_NAME_LEN - 1));
     snprintf(m->color, sizeof(m->color), "%s", color);
-    m->role = role;
+    m->role = (uint8_t)role;
     m->joined_at = joined_at;
     presence_init(&m->presence, now);
     m->next = room->members;
@@ -219,10 +221,11 @@ json_t *room_json(rooms_t *r, const room_t *room)
 
 json_t *room_member_json(const room_member_t *m)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:I}", "userId", m->user_id,
-                     "displayName", m->display_name, "color", m->color, "role",
+    json_t *presence = m->presence.state ? json_incref(m->presence.state) : json_object();
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "userId", m->user_id, "displayName",
+                     m->display_name, "color", m->color, "role",
                      m->role == STORE_ROLE_HOST ? "host" : "member", "online", m->online > 0,
-                     "presence", m->presence.state, "joinedAt", (json_int_t)m->joined_at);
+                     "presence", presence, "joinedAt", (json_int_t)m->joined_at);
 }
 
 json_t *room_members_json(const room_t *room)

@@ -48,27 +48,29 @@ typedef struct {
 
 struct doc_s;
 
-/* A participant: a user with a seat in a room, online or not. */
+/* A participant: a user with a seat in a room, online or not. One per member of every
+ * room in memory, so kept small (docs/benchmarks.md, the idle connection's bytes): the
+ * strings are as long as they are, the user id allocated with the record. */
 struct room_member_s {
     room_t *room;
     room_member_t *next;       /* the room's members */
-    char user_id[STORE_SUB_LEN];
-    char display_name[STORE_NAME_LEN];
-    char color[STORE_COLOR_LEN];
-    int role;                  /* STORE_ROLE_* */
-    int banned;                /* kicked with ban: holds no seat, may not join */
-    int64_t joined_at;         /* unix ms; for a banned member, when the ban was made */
-    uint32_t online;           /* subscribed connections */
-    uint64_t release_at;       /* loop ms when a dropped member's seat goes; 0 = none */
-    presence_t presence;
-    int presence_dirty;        /* on the registry's pending-presence list */
-    room_member_t *dirty_next;
+    room_member_t *dirty_next; /* the registry's pending-presence list */
+    char *display_name;        /* owned; replaced when the member picks another name */
     /* room_member_json(m) encoded (compact), kept for join replies so a join does not
      * rebuild and encode every member (room_members_encoded); NULL until asked for and
      * after every change to a field it shows (the rooms module calls rooms_member_changed
      * wherever display_name, color, role, banned, joined_at, online or presence change).
      * Owned. */
     char *json;
+    int64_t joined_at;   /* unix ms; for a banned member, when the ban was made */
+    uint64_t release_at; /* loop ms when a dropped member's seat goes; 0 = none */
+    presence_t presence;
+    uint32_t online;        /* subscribed connections */
+    uint8_t role;           /* STORE_ROLE_* */
+    uint8_t banned;         /* kicked with ban: holds no seat, may not join */
+    uint8_t presence_dirty; /* on the registry's pending-presence list */
+    char color[STORE_COLOR_LEN];
+    char user_id[]; /* allocated with the record (rooms_member_add) */
 };
 
 struct room_s {

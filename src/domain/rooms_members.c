@@ -125,8 +125,8 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
 void rooms_fill_part(store_participant_t *p, const room_member_t *m)
 {
     memcpy(p->room_id, m->room->id, sizeof(p->room_id));
-    memcpy(p->user_id, m->user_id, sizeof(p->user_id));
-    memcpy(p->display_name, m->display_name, sizeof(p->display_name));
+    snprintf(p->user_id, sizeof(p->user_id), "%s", m->user_id);
+    snprintf(p->display_name, sizeof(p->display_name), "%s", m->display_name);
     memcpy(p->color, m->color, sizeof(p->color));
     p->role = m->role;
     p->banned = m->banned;
@@ -232,7 +232,8 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
         rooms_system_event(r, room, "joined", m->user_id, m->display_name,
                            "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
-        snprintf(m->display_name, sizeof(m->display_name), "%s", display_name);
+        free(m->display_name);
+        m->display_name = ch_strdup(display_name); /* checked above: < STORE_NAME_LEN */
         rooms_member_changed(m);
         changed = 1;
     }
@@ -425,7 +426,7 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
                    "this user is not banned from this room");
         return;
     }
-    char name[STORE_NAME_LEN], uid[sizeof(m->user_id)];
+    char name[STORE_NAME_LEN], uid[STORE_SUB_LEN];
     snprintf(name, sizeof(name), "%s", m->display_name);
     snprintf(uid, sizeof(uid), "%s", m->user_id);
     /* Deleting the row lifts the ban: the user joins again as a new member. */

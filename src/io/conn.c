@@ -46,9 +46,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     else conn_http_on_data(c, buf->base, (size_t)nread);
 }
 
-static void on_timer(uv_timer_t *t)
+void conn_on_timer(conn_t *c)
 {
-    conn_t *c = t->data;
     if (c->closing) return;
     if (c->finishing) {
         conn_close(c); /* the peer did not close in time */
@@ -61,7 +60,7 @@ static void on_timer(uv_timer_t *t)
 void conn_pause(conn_t *c)
 {
     uv_read_stop((uv_stream_t *)&c->tcp);
-    uv_timer_stop(&c->timer);
+    conn_timer_stop(c);
 }
 
 void conn_resume(conn_t *c)
@@ -70,16 +69,11 @@ void conn_resume(conn_t *c)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-void conn_timer(conn_t *c, uint64_t ms)
-{
-    uv_timer_start(&c->timer, on_timer, ms, 0);
-}
-
 static void on_handle_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
-    if (--c->open_handles > 0) return;
     server_t *s = c->srv;
+    CH_ASSERT(c->timer_idx == 0);
     outq_clear(&c->out);
     conn_http_free(c);
     int was_ws = c->kind == CONN_WS;
@@ -87,6 +81,7 @@ static void on_handle_closed(uv_handle_t *h)
     server_conn_gone(s, c);
     /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
     if (was_ws && !proto_client_gone(&s->app->proto, &c->pc)) return;
+    proto_client_free(&c->pc);
     free(c);
 }
 
@@ -94,10 +89,9 @@ void conn_close(conn_t *c)
 {
     if (c->closing) return;
     c->closing = 1;
-    uv_timer_stop(&c->timer);
-    /* A pending uv_write completes with UV_ECANCELED before the close callbacks run. */
+    conn_timer_stop(c);
+    /* A pending uv_write completes with UV_ECANCELED before the close callback runs. */
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
 /* libuv calls this once per request, with UV_ECANCELED when the handle is closed first,
@@ -298,9 +292,7 @@ void conn_accept(server_t *s)
     conn_t *c = ch_calloc(1, sizeof(*c));
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
-    uv_timer_init(s->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
-    c->open_handles = 2;
+    c->tcp.data = c;
     outq_init(&c->out);
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;

@@ -20,9 +20,14 @@ typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
 typedef struct conn_http_s conn_http_t; /* private to conn_http.c */
 
 struct conn_s {
-    uv_tcp_t tcp;          /* tcp.data and timer.data point back here */
-    uv_timer_t timer;      /* one timer, meaning depends on state (see conn_on_timer) */
+    uv_tcp_t tcp;          /* tcp.data points back here */
     server_t *srv;         /* borrowed */
+    /* One one-shot timer, its meaning depending on the state (conn_on_timer), kept in the
+     * server's heap (conn_timer.c): when it is due, its place in the heap (0: not armed),
+     * and when it was armed (the order of timers due in the same millisecond). */
+    uint64_t timer_due;
+    uint32_t timer_idx;
+    uint32_t timer_seq;
     conn_t *prev, *next;   /* server's registry */
     conn_t *flush_next;    /* server's flush list */
     conn_t *resume_next;   /* server's resume list (HTTP, see conn_http_resume) */
@@ -38,7 +43,6 @@ struct conn_s {
     unsigned in_api_call : 1; /* inside api_handle: a response now is synchronous */
     unsigned resume_listed : 1;
     unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
-    uint8_t open_handles;
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -97,8 +101,16 @@ void conn_close(conn_t *c);
 void conn_pause(conn_t *c);
 void conn_resume(conn_t *c);
 
-/* (Re)arms the connection's timer to fire in ms. */
+/* Timers (conn_timer.c). (Re)arms c's timer to fire in ms (conn_on_timer then runs from
+ * the loop's timer phase, never inside the caller); stops it. */
 void conn_timer(conn_t *c, uint64_t ms);
+void conn_timer_stop(conn_t *c);
+/* Starts and frees the server's timer heap (its libuv timer is closed with the server's
+ * other handles, server.c). No connection may have its timer armed at conn_timers_free. */
+void conn_timers_init(server_t *s);
+void conn_timers_free(server_t *s);
+/* c's timer is due (conn.c): what it means depends on c's state. */
+void conn_on_timer(conn_t *c);
 
 /* HTTP side (conn_http.c) */
 /* Starts the HTTP side of a new connection from remote ("ip:port", copied). */

@@ -36,6 +36,7 @@ static const char *tr_peer(proto_client_t *pc)
 
 static void tr_release(proto_client_t *pc)
 {
+    proto_client_free(pc);
     free(conn_of(pc));
 }
 
@@ -80,8 +81,7 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 {
     server_t *s = c->srv;
     c->kind = CONN_WS;
-    c->ws = ch_malloc(sizeof(*c->ws));
-    ws_parser_init(c->ws, s->cfg->ws_max_message, 1);
+    c->ws = NULL; /* the server's resting parser until a frame is partial (parser_of) */
     proto_client_init(&c->pc, &s->app->proto.limits, &ws_transport, uv_now(s->loop));
     c->pc.rcv.id = bus_member_next(s->app->bus);
     c->awaiting_pong = 0;
@@ -152,7 +152,7 @@ static void arm_paused(conn_t *c, uint64_t now)
 {
     c->pc.deadline_moved = 0;
     if (!c->pc.deadline_ms) {
-        uv_timer_stop(&c->timer);
+        conn_timer_stop(c);
         return;
     }
     conn_timer(c, c->pc.deadline_ms > now ? c->pc.deadline_ms - now : 0);
@@ -171,7 +171,45 @@ static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
     arm_paused(c, uv_now(c->srv->loop));
 }
 
+/* The parser c's input goes through: its own while it holds a partial frame or message,
+ * else the server's resting one (s->ws_rest), which holds nothing between reads. Most
+ * reads carry whole frames, so an idle connection has no parser at all. */
+static ws_parser_t *parser_of(conn_t *c)
+{
+    return c->ws ? c->ws : &c->srv->ws_rest;
+}
+
+/* Called once c's input so far was handled with p (parser_of(c)), the events' data no
+ * longer in use: a parser at rest lets go of its message buffer, and c of its own parser;
+ * the server's parser left partway through a frame or message becomes c's own (the
+ * struct moves, its buffer with it) and the server's starts afresh. */
+static void parser_settle(conn_t *c, ws_parser_t *p)
+{
+    server_t *s = c->srv;
+    if (ws_parser_at_rest(p)) {
+        ws_parser_free(p);
+        if (p != &s->ws_rest) {
+            free(c->ws);
+            c->ws = NULL;
+        }
+        return;
+    }
+    if (p != &s->ws_rest) return;
+    c->ws = ch_malloc(sizeof(*c->ws));
+    *c->ws = *p;
+    ws_parser_init(&s->ws_rest, s->cfg->ws_max_message, 1);
+}
+
+static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len);
+
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
+{
+    ws_parser_t *p = parser_of(c);
+    ws_on_data(c, p, data, len);
+    parser_settle(c, p);
+}
+
+static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
 {
     server_t *s = c->srv;
     c->awaiting_pong = 0; /* any bytes prove the peer is alive */
@@ -182,7 +220,7 @@ void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
         }
         size_t used = 0;
         ws_event_t ev;
-        int rc = ws_parser_feed(c->ws, data, len, &used, &ev);
+        int rc = ws_parser_feed(p, data, len, &used, &ev);
         data += used;
         len -= used;
         if (rc == 0) return;

@@ -106,6 +106,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&s->conn_timer, NULL);
     app_close(s->app);
 }
 
@@ -237,7 +238,9 @@ static void on_revoked(void *ud, const char *sub)
     server_t *s = ud;
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
-        if (revoke_check(s->app->api.revoke, &c->pc.user) != 0)
+        auth_claims_t claims;
+        proto_user_claims(&c->pc.user, &claims);
+        if (revoke_check(s->app->api.revoke, &claims) != 0)
             conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
     }
 }
@@ -251,6 +254,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->log = log;
     s->app = app;
     s->date_sec = -1;
+    ws_parser_init(&s->ws_rest, cfg->ws_max_message, 1);
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     strmap_init(&s->per_ip, seed);
@@ -288,6 +292,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->resume.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    conn_timers_init(s);
     if (cfg->io_uring) {
         s->uring = uring_new(SERVER_URING_DEPTH);
         if (s->uring)
@@ -326,4 +331,6 @@ void server_free(server_t *s)
     strmap_free(&s->per_ip);
     free(s->web_root);
     s->web_root = NULL;
+    ws_parser_free(&s->ws_rest);
+    conn_timers_free(s);
 }

@@ -16,6 +16,7 @@
 #include "util/strmap.h"
 #include "io/uring.h"
 #include "io/ws_handshake.h"
+#include "proto/ws_frame.h"
 
 typedef struct conn_s conn_t;
 
@@ -42,6 +43,12 @@ typedef struct server_s {
     uv_prepare_t prepare;          /* flushes output produced by timers */
     uv_check_t check;              /* flushes output produced by I/O callbacks */
     uv_timer_t shutdown_timer;
+    /* The connections' timers (conn_timer.c): a min-heap by due time behind one libuv
+     * timer that fires at the first. */
+    uv_timer_t conn_timer;
+    conn_t **timers;
+    uint32_t ntimers, timers_cap;
+    uint32_t timer_seq;
     conn_t *conns;                 /* every open connection (doubly linked) */
     size_t nconns;
     strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
@@ -57,6 +64,10 @@ typedef struct server_s {
     int stopping;                  /* a signal asked us to stop */
     int handles_closed;            /* server handles closed, loop can end */
     char readbuf[SERVER_READ_BUF];
+    /* The WebSocket parser of every connection at rest (conn_ws.c parser_of): one whose
+     * read ends partway through a frame or message takes it over and the server starts a
+     * new one, so idle connections carry none. */
+    ws_parser_t ws_rest;
 } server_t;
 
 /* Initialises s on loop with cfg, log and the application app (all borrowed; they must

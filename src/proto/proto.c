@@ -94,6 +94,11 @@ void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
     rl_init(&c->bucket, limits->burst, now_ms);
 }
 
+void proto_client_free(proto_client_t *c)
+{
+    proto_user_free(&c->user);
+}
+
 int proto_decode(const char *buf, size_t len, proto_envelope_t *env, const char **code,
                  const char **message)
 {

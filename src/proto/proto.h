@@ -38,6 +38,31 @@ typedef struct {
     void (*settled)(proto_client_t *c);
 } proto_transport_t;
 
+/* The user a client authenticated as: what a connection keeps of its token's claims once
+ * they were checked (the token's times are used then and not kept), its strings in one
+ * allocation of their own length rather than auth_claims_t's 320 bytes. */
+typedef struct {
+    /* NUL-terminated (name and color "" when the token has none), read only once the
+     * client is authenticated (NULL in a new, zeroed client); they point into block, or
+     * anywhere for a test's client made by hand. */
+    const char *sub, *name, *color;
+    char *block;    /* owned: "sub\0name\0color\0"; NULL when nothing is allocated */
+    auth_jti_t jti; /* token id when has_jti (revocable alone) */
+    int64_t ep;     /* the user's token epoch when minted, when has_ep */
+    uint8_t has_jti, has_ep;
+} proto_user_t;
+
+/* Makes u the user of claims (borrowed), letting go of what u held. */
+void proto_user_set(proto_user_t *u, const auth_claims_t *claims);
+
+/* Writes u's claims (sub, name, color, jti, ep; no times) into *out, for revoke_check.
+ * Borrows u. */
+void proto_user_claims(const proto_user_t *u, auth_claims_t *out);
+
+/* Frees what u owns; its strings are then "" (a u that owns nothing is left as it is).
+ * Safe to call more than once. */
+void proto_user_free(proto_user_t *u);
+
 /* Per-client protocol state, embedded in the connection. */
 struct proto_client_s {
     const proto_transport_t *tr;
@@ -57,7 +82,7 @@ struct proto_client_s {
     unsigned expired_told : 1;
     unsigned deadline_moved : 1; /* set when deadline_ms changed; the transport clears it */
     uint64_t deadline_ms;
-    auth_claims_t user;          /* valid when authed */
+    proto_user_t user;           /* valid when authed */
     uint32_t pending;            /* deferred replies outstanding (proto_defer) */
     unsigned gone : 1;           /* the transport closed; freed when pending reaches 0 */
 };
@@ -139,6 +164,10 @@ void proto_register(proto_t *p, const proto_op_t *ops, size_t n);
 /* Initialises a client's protocol state at time now_ms. tr is borrowed. */
 void proto_client_init(proto_client_t *c, const proto_limits_t *limits,
                        const proto_transport_t *tr, uint64_t now_ms);
+
+/* Frees what c's protocol state owns (its user's strings): the transport calls it before it
+ * frees the memory c lives in (after proto_client_gone returned 1, or in tr->release). */
+void proto_client_free(proto_client_t *c);
 
 /* Starts c's authentication at now_ms: with claims (borrowed; from the handshake's
  * token) the client is authenticated at once, else it must send "auth" before the

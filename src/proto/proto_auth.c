@@ -1,6 +1,8 @@
 /* proto_auth.c: WebSocket authentication: the auth op, the auth timeout, token expiry
  * and its grace period. Pure protocol logic: times come from the caller. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/mem.h"
@@ -24,9 +26,46 @@ static void set_deadline(proto_client_t *c, uint64_t at)
     c->deadline_moved = 1;
 }
 
+void proto_user_free(proto_user_t *u)
+{
+    if (!u->block) return; /* nothing owned (strings set by hand, or freed already) */
+    free(u->block);
+    *u = (proto_user_t){.sub = "", .name = "", .color = ""};
+}
+
+void proto_user_set(proto_user_t *u, const auth_claims_t *claims)
+{
+    size_t ls = strlen(claims->sub), ln = strlen(claims->name), lc = strlen(claims->color);
+    char *b = ch_malloc(ls + ln + lc + 3);
+    memcpy(b, claims->sub, ls + 1);
+    memcpy(b + ls + 1, claims->name, ln + 1);
+    memcpy(b + ls + 1 + ln + 1, claims->color, lc + 1);
+    proto_user_free(u);
+    u->block = b;
+    u->sub = b;
+    u->name = b + ls + 1;
+    u->color = b + ls + 1 + ln + 1;
+    u->jti = claims->jti;
+    u->ep = claims->ep;
+    u->has_jti = claims->has_jti;
+    u->has_ep = claims->has_ep;
+}
+
+void proto_user_claims(const proto_user_t *u, auth_claims_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->sub, sizeof(out->sub), "%s", u->sub);
+    snprintf(out->name, sizeof(out->name), "%s", u->name);
+    snprintf(out->color, sizeof(out->color), "%s", u->color);
+    out->jti = u->jti;
+    out->ep = u->ep;
+    out->has_jti = u->has_jti;
+    out->has_ep = u->has_ep;
+}
+
 static void become(proto_t *p, proto_client_t *c, const auth_claims_t *u, uint64_t now_ms)
 {
-    c->user = *u;
+    proto_user_set(&c->user, u);
     c->authed = 1;
     c->expired_told = 0;
     set_deadline(c, expiry_deadline(p, u, now_ms));

@@ -110,8 +110,8 @@ static void join_answered_parts(const bus_route_t *route, const jpart_t *parts,
         undo = c->gone || !room || rooms_subscribe(w->r, room, &c->rcv) != 0;
     }
     bus_member_t id = c->rcv.id;
-    char user[sizeof(c->user.sub)];
-    if (undo) memcpy(user, c->user.sub, sizeof(user));
+    char user[AUTH_JWT_SUB_MAX + 1];
+    if (undo) snprintf(user, sizeof(user), "%s", c->user.sub);
     proto_deferred_ok_parts(&w->d, parts, nparts); /* dropped when c went away; may free c */
     /* After the reply: the parts borrow the members' kept encodings, which a detach
      * changes. */

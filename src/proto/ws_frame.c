@@ -36,6 +36,11 @@ void ws_parser_free(ws_parser_t *p)
     p->msg_cap = 0;
 }
 
+int ws_parser_at_rest(const ws_parser_t *p)
+{
+    return p->state == ST_HEADER && p->hdr_len == 0 && !p->msg_opcode && !p->error;
+}
+
 /* XORs n bytes of src with the mask into dst (dst may equal src). phase is the payload
  * offset of src[0] modulo 4. Eight bytes per step with the mask widened to 64 bits;
  * memcpy keeps unaligned loads and stores legal and compiles to plain moves. */

@@ -89,6 +89,12 @@ void ws_parser_init(ws_parser_t *p, size_t max_message, int server);
 /* Frees the parser's message buffer. p itself belongs to the caller. */
 void ws_parser_free(ws_parser_t *p);
 
+/* Returns 1 when p is between messages (no frame header, payload or fragmented message
+ * partly read, no error), else 0. Such a parser holds no input: after ws_parser_free it
+ * is the same as a new one, so a server may keep one parser for all its connections at
+ * rest and give a connection its own only while a frame or message is partial. */
+int ws_parser_at_rest(const ws_parser_t *p);
+
 /* Feeds bytes. data is mutable: masked payloads may be unmasked in place.
  * Returns 1 when an event is in *ev (*consumed says how much input was used; feed the
  * rest next), 0 when all len bytes were consumed and more input is needed

@@ -95,14 +95,15 @@ __attribute__((unused)) static const proto_transport_t fake_client_tr = {
     fake_client_settled};
 
 /* Clears c and makes it an authenticated connection of user sub with the recording
- * transport and a new identity on bus (none when bus is NULL). Borrows bus and sub. */
+ * transport and a new identity on bus (none when bus is NULL). Borrows bus and sub (which
+ * must outlive c). */
 static inline void fake_client_init(fake_client_t *c, bus_t *bus, const char *sub)
 {
     memset(c, 0, sizeof(*c));
     c->pc.tr = &fake_client_tr;
     if (bus) c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
-    snprintf(c->pc.user.sub, sizeof(c->pc.user.sub), "%s", sub);
+    c->pc.user = (proto_user_t){.sub = sub, .name = "", .color = ""};
 }
 
 /* Decoded frame i of c (borrowed), or NULL: not sent, past the first ones, or not JSON. */
@@ -127,6 +128,7 @@ static inline void fake_client_clear(fake_client_t *c)
 static inline void fake_client_free(fake_client_t *c)
 {
     fake_client_clear(c);
+    proto_client_free(&c->pc);
 }
 
 /* A bare connection (a proto_client_t that records nothing): its frames are dropped. */
@@ -160,7 +162,7 @@ __attribute__((unused)) static const proto_transport_t fake_conn_deaf_tr = {
 
 /* Clears c and makes it an authenticated connection of user sub with transport tr
  * (fake_conn_quiet_tr or fake_conn_deaf_tr) and a new identity on bus (none when bus is
- * NULL). Borrows all. */
+ * NULL). Borrows all (sub must outlive c). */
 static inline void fake_conn_init(proto_client_t *c, const proto_transport_t *tr, bus_t *bus,
                                   const char *sub)
 {
@@ -168,7 +170,7 @@ static inline void fake_conn_init(proto_client_t *c, const proto_transport_t *tr
     c->tr = tr;
     if (bus) c->rcv.id = bus_member_next(bus);
     c->authed = 1;
-    snprintf(c->user.sub, sizeof(c->user.sub), "%s", sub);
+    c->user = (proto_user_t){.sub = sub, .name = "", .color = ""};
 }
 
 #endif

@@ -41,6 +41,39 @@ static json_t *upd(presence_t *p, const char *patch, uint64_t now, const presenc
     return emit;
 }
 
+/* Jansson allocations counted by test_idle_member_holds_nothing. */
+static size_t g_json_allocs;
+static void *count_malloc(size_t n)
+{
+    g_json_allocs++;
+    return malloc(n);
+}
+
+/* A member who never sent presence holds no JSON (docs/benchmarks.md, the idle connection's
+ * bytes): its state {} is NULL until the first change, and still reads as {}. */
+static void test_idle_member_holds_nothing(void)
+{
+    presence_rules_t r = PRESENCE_RULES_DEFAULT;
+    json_set_alloc_funcs(count_malloc, free);
+    g_json_allocs = 0;
+    presence_t p;
+    presence_init(&p, 1000);
+    size_t allocs = g_json_allocs;
+    uint64_t due = presence_next_due(&p, &r);
+    json_t *e = presence_tick(&p, 2000, &r);
+    json_set_alloc_funcs(malloc, free);
+    ASSERT_EQ(allocs, 0);
+    ASSERT_TRUE(p.state == NULL && p.sent == NULL && p.pending == NULL);
+    ASSERT_EQ(due, 61000); /* going idle is the only thing scheduled */
+    ASSERT_TRUE(e == NULL);
+    /* the first change is a diff against {} */
+    e = upd(&p, "{\"a\":1}", 2000, &r, NULL);
+    int ok = is_json(e, "{\"a\":1}") && is_json(p.state, "{\"a\":1}");
+    json_decref(e);
+    presence_free(&p);
+    ASSERT_TRUE(ok);
+}
+
 static void test_first_update_at_once(void)
 {
     presence_rules_t r = PRESENCE_RULES_DEFAULT;
@@ -389,6 +422,7 @@ static void test_room_stays_consistent(void)
 
 int main(void)
 {
+    RUN(test_idle_member_holds_nothing);
     RUN(test_first_update_at_once);
     RUN(test_burst_coalesced);
     RUN(test_next_due_exact_flush);

@@ -240,8 +240,43 @@ static void test_failures_limited_per_ip(void)
     auth_jwt_free(j);
 }
 
+/* A connection keeps its user's strings at their own length (proto_user_t, not the
+ * claims' 320 bytes) and what revocation compares; a new auth replaces them. */
+static void test_user_kept_compact(void)
+{
+    auth_claims_t cl = {.has_jti = 1, .has_ep = 1, .ep = 42};
+    snprintf(cl.sub, sizeof(cl.sub), "%s", "u-7");
+    snprintf(cl.name, sizeof(cl.name), "%s", "Ada");
+    snprintf(cl.color, sizeof(cl.color), "%s", "#3b82f6");
+    auth_jti_key("00112233445566778899aabbccddeeff", 32, &cl.jti);
+    proto_user_t u = {0};
+    proto_user_set(&u, &cl);
+    ASSERT_STREQ(u.sub, "u-7");
+    ASSERT_STREQ(u.name, "Ada");
+    ASSERT_STREQ(u.color, "#3b82f6");
+    ASSERT_TRUE(u.sub == u.block && u.name == u.block + 4 && u.color == u.block + 8);
+    auth_claims_t back;
+    proto_user_claims(&u, &back);
+    ASSERT_STREQ(back.sub, "u-7");
+    ASSERT_STREQ(back.name, "Ada");
+    ASSERT_STREQ(back.color, "#3b82f6");
+    ASSERT_TRUE(back.has_jti && back.has_ep && back.ep == 42);
+    ASSERT_TRUE(memcmp(&back.jti, &cl.jti, sizeof(cl.jti)) == 0);
+    /* a new token: the old strings are freed (LeakSanitizer), the new ones kept */
+    cl.name[0] = 0;
+    cl.has_jti = 0;
+    proto_user_set(&u, &cl);
+    ASSERT_STREQ(u.name, "");
+    ASSERT_TRUE(!u.has_jti);
+    proto_user_free(&u);
+    ASSERT_STREQ(u.sub, "");
+    ASSERT_TRUE(u.block == NULL);
+    proto_user_free(&u);
+}
+
 int main(void)
 {
+    RUN(test_user_kept_compact);
     RUN(test_timeout_without_auth);
     RUN(test_failures_limited_per_ip);
     RUN(test_auth_op);

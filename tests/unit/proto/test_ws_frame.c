@@ -303,6 +303,40 @@ static int check_buf(const buf_t *b, int server, size_t max, const exp_t *ev, in
 
 /* ---- RFC 6455 section 5.7 examples -------------------------------------------------- */
 
+/* ws_parser_at_rest: true only between messages, so the server can keep one parser for all
+ * its connections at rest (conn_ws.c) and hand a connection its own while anything is
+ * partial: a header, a payload, a fragmented message (even between its fragments, and
+ * across a control frame inside it), or an error. */
+static void test_at_rest(void)
+{
+    buf_t b = {0};
+    put_str(&b, FIN | WS_OP_TEXT, "hi", 1);            /* [0, 8) */
+    put_str(&b, WS_OP_TEXT, "Hel", 1);                 /* [8, 17) */
+    put_str(&b, FIN | WS_OP_PING, "x", 1);             /* [17, 24) */
+    put_str(&b, FIN | WS_OP_CONT, "lo", 1);            /* [24, 32) */
+    ws_parser_t p;
+    ws_parser_init(&p, 0, 1);
+    ASSERT_TRUE(ws_parser_at_rest(&p));
+    size_t rest_after[] = {8, 32}; /* offsets after which the parser is at rest */
+    for (size_t i = 0; i < b.len; i++) {
+        size_t used;
+        ws_event_t ev;
+        int rc = ws_parser_feed(&p, b.p + i, 1, &used, &ev);
+        ASSERT_TRUE(rc == 0 || rc == 1);
+        ASSERT_EQ(used, 1);
+        int want = i + 1 == rest_after[0] || i + 1 == rest_after[1];
+        ASSERT_EQ(ws_parser_at_rest(&p), want);
+    }
+    /* an error is sticky: never at rest again */
+    uint8_t bad[] = {0x81, 0x02, 'n', 'o'}; /* unmasked from a client */
+    size_t used;
+    ws_event_t ev;
+    ASSERT_EQ(ws_parser_feed(&p, bad, sizeof(bad), &used, &ev), -WS_CLOSE_PROTOCOL);
+    ASSERT_TRUE(!ws_parser_at_rest(&p));
+    ws_parser_free(&p);
+    buf_free(&b);
+}
+
 static void test_rfc_unmasked_text(void)
 {
     static const uint8_t in[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
@@ -1305,6 +1339,7 @@ static void test_frame_header_encoder(void)
 
 int main(void)
 {
+    RUN(test_at_rest);
     RUN(test_rfc_unmasked_text);
     RUN(test_rfc_masked_text);
     RUN(test_rfc_fragmented_unmasked);

@@ -1,0 +1,50 @@
+/* test_footprint.c: the memory an idle, authenticated, joined WebSocket connection holds
+ * (issue 17: at most 1 KiB each at 19,000 connections, docs/benchmarks.md) must not creep
+ * back: the records it is made of stay within their budgets. A field added to one of them
+ * must fit its budget, or come with a new measurement and a new budget. */
+#include "test.h"
+
+#include "io/conn.h"
+#include "domain/rooms.h"
+
+/* The connection: libuv's TCP handle (248 bytes with libuv 1.4x on Linux x86-64, not ours
+ * to shrink) and 352 for the rest: registry and flush links, the timer's heap entry, the
+ * output queue (empty: no allocation), the address text, the protocol client. No timer
+ * handle (conn_timer.c), no WebSocket parser at rest (conn_ws.c parser_of), no HTTP state
+ * once upgraded. */
+static void test_conn(void)
+{
+    size_t rest = sizeof(conn_t) - sizeof(uv_tcp_t);
+    fprintf(stderr, "  conn_t %zu = uv_tcp_t %zu + %zu\n", sizeof(conn_t), sizeof(uv_tcp_t),
+            rest);
+    ASSERT_TRUE(rest <= 352);
+}
+
+/* The protocol client, inside the connection: the bus receiver, the rate bucket, the auth
+ * deadline and the user (its strings allocated at their length: proto_user_t). */
+static void test_proto_client(void)
+{
+    fprintf(stderr, "  proto_client_t %zu, proto_user_t %zu\n", sizeof(proto_client_t),
+            sizeof(proto_user_t));
+    ASSERT_TRUE(sizeof(proto_user_t) <= 64);
+    ASSERT_TRUE(sizeof(proto_client_t) <= 136);
+}
+
+/* The member record (one per member of a room in memory): 128 bytes plus its user id, the
+ * display name allocated on its own; presence holds no JSON until the first change. */
+static void test_member(void)
+{
+    fprintf(stderr, "  room_member_t %zu, presence_t %zu, bus_sub_t %zu\n",
+            sizeof(room_member_t), sizeof(presence_t), sizeof(bus_sub_t));
+    ASSERT_TRUE(sizeof(presence_t) <= 56);
+    ASSERT_TRUE(sizeof(room_member_t) <= 128);
+    ASSERT_TRUE(sizeof(bus_sub_t) <= 56);
+}
+
+int main(void)
+{
+    RUN(test_conn);
+    RUN(test_proto_client);
+    RUN(test_member);
+    TEST_MAIN_END();
+}
