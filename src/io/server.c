@@ -39,9 +39,26 @@ static void flush_all(server_t *s)
     }
 }
 
+/* Records the work of the loop iteration that ends here, just before the next poll: the
+ * time since the previous mark less the time the loop spent blocked in the poll in
+ * between (libuv's idle time), i.e. I/O callbacks, check, close, timers and idle
+ * callbacks and this flush. The first mark only starts the count. */
+static void loop_mark(server_t *s)
+{
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(s->loop);
+    if (s->loop_mark_ns) {
+        uint64_t wall = now - s->loop_mark_ns, blocked = idle - s->loop_idle_ns;
+        loop_stat_add(&s->loop_stat, wall > blocked ? wall - blocked : 0);
+    }
+    s->loop_mark_ns = now;
+    s->loop_idle_ns = idle;
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
     flush_all(h->data);
+    loop_mark(h->data);
 }
 
 static void on_check(uv_check_t *h)
@@ -276,6 +293,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    /* The loop's time blocked in the poll, which loop_mark takes from each iteration. */
+    uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_prepare_init(loop, &s->prepare);
     uv_check_init(loop, &s->check);
     s->prepare.data = s->check.data = s;

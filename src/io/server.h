@@ -13,6 +13,7 @@
 #include "util/config.h"
 #include "util/net_addr.h"
 #include "util/log.h"
+#include "util/loop_stat.h"
 #include "util/strmap.h"
 #include "io/uring.h"
 #include "io/ws_handshake.h"
@@ -52,6 +53,9 @@ typedef struct server_s {
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
     app_t *app;                    /* borrowed: what the connections speak to */
     ws_handshake_opts_t handshake;
+    loop_stat_t loop_stat;         /* iteration lengths since start (GET /metrics) */
+    uint64_t loop_mark_ns;         /* uv_hrtime at the end of the last iteration; 0: none */
+    uint64_t loop_idle_ns;         /* uv_metrics_idle_time then */
     char date[40];                 /* cached HTTP Date header value */
     int64_t date_sec;
     int stopping;                  /* a signal asked us to stop */
