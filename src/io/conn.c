@@ -95,6 +95,12 @@ void conn_close(conn_t *c)
     if (c->closing) return;
     c->closing = 1;
     uv_timer_stop(&c->timer);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    server_close_later(c->srv, c);
+}
+
+void conn_close_handles(conn_t *c)
+{
     /* A pending uv_write completes with UV_ECANCELED before the close callbacks run. */
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);

@@ -100,6 +100,35 @@ void server_want_resume(server_t *s, conn_t *c)
     uv_idle_start(&s->resume, on_resume);
 }
 
+/* Closes the oldest queued connections, SERVER_CLOSE_BUDGET of them. */
+static void on_closer(uv_idle_t *h)
+{
+    server_t *s = h->data;
+    for (int n = 0; n < SERVER_CLOSE_BUDGET && s->closeq_len; n++) {
+        conn_t *c = s->closeq[s->closeq_head];
+        s->closeq_head = (s->closeq_head + 1) % s->closeq_cap;
+        s->closeq_len--;
+        conn_close_handles(c);
+    }
+    if (!s->closeq_len) uv_idle_stop(h);
+}
+
+void server_close_later(server_t *s, conn_t *c)
+{
+    if (s->closeq_len == s->closeq_cap) { /* grow, unwrapping the ring */
+        size_t cap = s->closeq_cap ? 2 * s->closeq_cap : 64;
+        conn_t **q = ch_malloc(cap * sizeof(*q));
+        for (size_t i = 0; i < s->closeq_len; i++)
+            q[i] = s->closeq[(s->closeq_head + i) % s->closeq_cap];
+        free(s->closeq);
+        s->closeq = q;
+        s->closeq_cap = cap;
+        s->closeq_head = 0;
+    }
+    s->closeq[(s->closeq_head + s->closeq_len++) % s->closeq_cap] = c;
+    uv_idle_start(&s->closer, on_closer);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
@@ -122,6 +151,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
+    uv_close((uv_handle_t *)&s->closer, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     app_close(s->app);
 }
@@ -305,6 +335,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_unref((uv_handle_t *)&s->check);
     uv_idle_init(loop, &s->resume);
     s->resume.data = s;
+    uv_idle_init(loop, &s->closer);
+    s->closer.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     if (cfg->io_uring) {
@@ -345,4 +377,7 @@ void server_free(server_t *s)
     strmap_free(&s->per_ip);
     free(s->web_root);
     s->web_root = NULL;
+    CH_ASSERT(s->closeq_len == 0);
+    free(s->closeq);
+    s->closeq = NULL;
 }

@@ -129,6 +129,43 @@ describe('GET /metrics', () => {
     }
   });
 
+  // The server is stopped (SIGSTOP) while 300 clients close and a /metrics request waits,
+  // so the 300 ends reach it in one loop iteration: it closes at most 32 connections an
+  // iteration (SERVER_CLOSE_BUDGET), so the answer, a few iterations later, still counts
+  // most of them. Closing them all in that iteration, it would count only its own.
+  it('connections that end together are closed over several iterations', T, async () => {
+    const srv = await startServer({ args: ['--max-connections-per-ip', '0'] });
+    try {
+      const socks = [];
+      for (let i = 0; i < 300; i++) {
+        socks.push(await new Promise((resolve, reject) => {
+          const s = net.connect({ port: srv.port, host: '127.0.0.1' });
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        }));
+      }
+      const open = parseMetrics((await fetchOnce(srv.port, 'GET', '/metrics')).text);
+      assert.equal(open.samples.get('chorus_connections'), 301);
+      srv.proc.kill('SIGSTOP');
+      let c;
+      try {
+        // 'finish': the FIN is sent (the stopped server closes its side later).
+        await Promise.all(socks.map((s) => new Promise((resolve) => s.end(resolve))));
+        c = await connectFrom(srv.port, '127.0.0.1'); // the kernel accepts it meanwhile
+        var pending = c.request('GET', '/metrics');
+      } finally {
+        srv.proc.kill('SIGCONT');
+      }
+      const res = await pending;
+      c.close();
+      const { samples } = parseMetrics(res.text);
+      assert.ok(samples.get('chorus_connections') > 100,
+        `connections still closing when the answer was made: ${samples.get('chorus_connections')}`);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('a bad --metrics-allow stops the server at start', T, async () => {
     await assert.rejects(startServer({ args: ['--metrics-allow', '127.0.0.1/99'] }));
   });
