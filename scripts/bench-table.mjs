@@ -31,12 +31,52 @@ const pct = (r, key) => {
   return span > 0 && r[key] !== undefined ? `${Math.round((100 * r[key]) / span)}%` : '-';
 };
 
+// The server's CPU (user + system, from /proc) per unit the scenario counts (a round trip,
+// a delivery, a join; connections: a connection set up), in µs.
+const cpuPerUnit = (r) => {
+  if (!r?.ok || r.serverCpuS === undefined) return '-';
+  const units = r.scenario === 'connections' ? r.connections : r.count;
+  return units > 0 ? ((1e6 * r.serverCpuS) / units).toFixed(2) : '-';
+};
+
+// Chorus's /metrics page scraped before a scenario and after its aftermath (bench.sh):
+// { max: seconds, le: [cumulative counts of the buckets 1, 2, 5, 10 ms, +Inf] } or null.
+const LE = ['0.001', '0.002', '0.005', '0.010', '+Inf'];
+const metrics = (t, name, i) => {
+  let text;
+  try {
+    text = readFileSync(`${dir}/${t}-${name}.metrics${i}`, 'utf8');
+  } catch {
+    return null;
+  }
+  const get = (re) => Number(re.exec(text)?.[1]);
+  const max = get(/^chorus_loop_iteration_seconds_max ([0-9.]+)$/m);
+  const le = LE.map((b) => get(new RegExp(`^chorus_loop_iteration_seconds_bucket\\{le="${b.replace('+', '\\+')}[0-9]*"\\} ([0-9]+)$`, 'm')));
+  return Number.isNaN(max) || le.some(Number.isNaN) ? null : { max, le };
+};
+// The longest iteration in between: the maximum when it grew, else the highest histogram
+// bucket that gained iterations ("<= 2 ms"); "-" without /metrics (the peers).
+const loopMax = (t, name) => {
+  const a = metrics(t, name, 0), b = metrics(t, name, 1);
+  if (!a || !b) return '-';
+  if (b.max > a.max) return `${(b.max * 1e3).toFixed(2)} ms`;
+  for (let i = LE.length - 1; i >= 0; i--) {
+    const added = b.le[i] - a.le[i] - (i ? b.le[i - 1] - a.le[i - 1] : 0);
+    if (added > 0) return i === LE.length - 1 ? '> 10 ms' : `<= ${Number(LE[i]) * 1e3} ms`;
+  }
+  return '-';
+};
+
 const peers = targets.filter((t) => t !== 'chorus');
-const head = ['scenario', 'measure', ...targets, ...peers.map((p) => `chorus vs ${p}`)];
+const head = ['scenario', 'measure', ...targets, ...targets.map((t) => `${t} server µs/unit`),
+  ...(targets.includes('chorus') ? ['chorus longest loop iteration'] : []),
+  ...peers.map((p) => `chorus vs ${p}`)];
 const body = [];
 for (const [name, what, get, higher] of rows) {
   const res = Object.fromEntries(targets.map((t) => [t, load(t, name)]));
-  const line = [name, what, ...targets.map((t) => cell(res[t], get))];
+  const line = [name, what, ...targets.map((t) => cell(res[t], get)),
+    ...targets.map((t) => cpuPerUnit(res[t]))];
+  if (targets.includes('chorus')) line.push(loopMax('chorus', name));
   for (const p of peers) {
     const c = res.chorus, o = res[p];
     if (!c?.ok || !o?.ok || !get(c) || !get(o) || saturated(c)) line.push('-');

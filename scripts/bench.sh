@@ -33,7 +33,7 @@ if [ "$MAXFD" != unlimited ] && [ "$CONNECTIONS" -gt $((MAXFD - 200)) ]; then
 fi
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.log
+rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/*.metrics[01]
 DATA=$(mktemp -d /tmp/chorus-bench-data.XXXXXX)
 SERVER_PID=
 stop_server() {
@@ -52,6 +52,25 @@ wait_port() { # port: up to 10 s for something to listen on 127.0.0.1:port
     sleep 0.1
   done
   return 1
+}
+
+# Chorus's /metrics page (docs/operations.md) into file, or an empty file when there is none
+# (the peers). HTTP/1.0: the server closes when it has answered. Usage: scrape PORT FILE
+scrape() {
+  : >"$2"
+  { exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 &&
+    cat <&3 >"$2"; exec 3<&-; } 2>/dev/null
+  grep -q '^HTTP/1\.[01] 200' "$2" || : >"$2"
+}
+# After a scenario: its aftermath (the connections closing) is over once the scrape's own
+# connection is the only one left (up to 10 s), then scrape. Usage: settle PORT FILE
+settle() {
+  for _ in $(seq 100); do
+    scrape "$1" "$2"
+    [ -s "$2" ] || return 0
+    grep -q '^chorus_connections 1$' "$2" && return 0
+    sleep 0.1
+  done
 }
 
 # name | chorus-bench arguments. The same list runs against every server, in this order.
@@ -103,10 +122,13 @@ for target in $TARGETS; do
     # shellcheck disable=SC2086 # the arguments are words
     set -- ${s#*|}
     printf 'bench: %-9s %-12s ' "$target" "$name" >&2
+    # The loop's longest iteration during the run and its aftermath (bench-table.mjs).
+    [ "$target" = chorus ] && scrape "$port" "$OUT/$target-$name.metrics0"
     "$BENCH" "$@" --target "$target" --port "$port" --secret "$SECRET" \
       --server-pid "$SERVER_PID" --json $( [ "$name" = connections ] || echo --duration "$DURATION" ) \
       >"$OUT/$target-$name.json" 2>"$OUT/$target-$name.log"
     rc=$?
+    [ "$target" = chorus ] && settle "$port" "$OUT/$target-$name.metrics1"
     if [ $rc -ne 0 ]; then
       FAILED=1
       echo "FAILED (exit $rc; $OUT/$target-$name.log)" >&2

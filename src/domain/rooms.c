@@ -17,6 +17,16 @@
 #include "domain/room_code.h"
 
 #define ROOMS_TICK_MS 1000
+/* What the tick may do in one loop iteration: visiting a room or a member costs
+ * ROOMS_TICK_VISIT, sending an event or releasing a seat ROOMS_TICK_ACT (a store op, an
+ * event framed and queued to the room's connections: a few microseconds). 4096 visits
+ * (~0.1 ms) or 64 releases (~0.3 ms): a tick over 10,000 seats whose grace ran out in the
+ * same second takes 157 iterations instead of one of 30-50 ms (docs/benchmarks.md). */
+#define ROOMS_TICK_BUDGET 4096
+#define ROOMS_TICK_VISIT 1
+#define ROOMS_TICK_ACT 64
+/* Idle rooms deleted per loop iteration (a store op, events and the features' hooks each). */
+#define ROOMS_SWEEP_BUDGET 32
 /* Failed-lookup buckets: keys kept per map (rl_map.h evicts past it) and how often the
  * refilled ones are dropped. */
 #define ROOMS_LOOKUP_KEYS 65536
@@ -130,6 +140,7 @@ void rooms_member_remove(rooms_t *r, room_t *room, room_member_t *m)
         }
     }
     if (!m->banned) room->seats--;
+    if (r->tick_member == m) r->tick_member = m->next;
     member_free(m);
 }
 
@@ -314,66 +325,147 @@ int rooms_code_taken(void *ud, const char *code)
 
 /* ---------- timers ---------- */
 
-/* Every second: idle and typing changes of online members, and seats of dropped members
- * whose grace ran out. */
+/* Returns what visiting m on the tick at now cost (ROOMS_TICK_VISIT, or ROOMS_TICK_ACT when
+ * it sent an event or released the seat): idle and typing changes of an online member, the
+ * seat of a dropped member whose grace ran out. */
+static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t now)
+{
+    if (m->online && !m->presence_dirty) {
+        unsigned cost = ROOMS_TICK_VISIT;
+        uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
+        if (due && due <= now) {
+            json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+            rooms_member_changed(m);
+            if (change) {
+                rooms_presence_emit(room, m, change);
+                cost = ROOMS_TICK_ACT;
+            }
+        }
+        if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
+        return cost;
+    }
+    if (m->online || m->banned || !m->release_at || now < m->release_at)
+        return ROOMS_TICK_VISIT;
+    rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
+    rooms_fill_part(&op->pl.part, m);
+    rooms_op_submit(op);
+    rooms_publish(room, BUS_MEMBER_NONE, "participant_removed",
+                  json_pack("{s:s, s:s}", "userId", m->user_id, "reason", "timeout"));
+    rooms_member_remove(r, room, m);
+    return ROOMS_TICK_ACT;
+}
+
+int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget)
+{
+    if (!r->tick_busy) {
+        r->tick_busy = 1;
+        r->tick_pos = 0;
+        r->tick_room = NULL;
+        r->tick_member = NULL;
+        if (now - r->lookup_swept_ms >= ROOMS_LOOKUP_SWEEP_MS) {
+            room_lookup_sweep(r->lookup, now);
+            r->lookup_swept_ms = now;
+        }
+    }
+    uint64_t left = budget;
+    while (left > 0) {
+        room_t *room = r->tick_room;
+        if (!room) {
+            const char *k;
+            void *v;
+            if (!strmap_next(&r->by_id, &r->tick_pos, &k, &v)) {
+                r->tick_busy = 0;
+                return 0;
+            }
+            room = v;
+            ROOMS_FEATURES_CALL(r, tick, r, room, now);
+            /* Recent messages are kept for rooms people are in (and were a moment ago). */
+            if (!room->bus.count && room->recent_ok) rooms_recent_drop(room);
+            left = left > ROOMS_TICK_VISIT ? left - ROOMS_TICK_VISIT : 0;
+            r->tick_room = room;
+            r->tick_member = room->members;
+        }
+        /* tick_member is the next member to visit: rooms_member_remove moves it on when
+         * it removes that member, whatever removes it (this walk or anything else). */
+        while (r->tick_member && left > 0) {
+            room_member_t *m = r->tick_member;
+            r->tick_member = m->next;
+            unsigned cost = tick_member(r, room, m, now);
+            left = left > cost ? left - cost : 0;
+        }
+        if (!r->tick_member) r->tick_room = NULL;
+    }
+    return 1;
+}
+
+/* Continues the tick's pass (and the sweep's deletions) one slice per loop iteration. */
+static void on_tick_more(uv_idle_t *h)
+{
+    rooms_t *r = h->data;
+    int more = r->tick_busy && rooms_tick_step(r, uv_now(r->loop), ROOMS_TICK_BUDGET);
+    more |= rooms_sweep_step(r, ROOMS_SWEEP_BUDGET);
+    if (!more) uv_idle_stop(h);
+}
+
+/* Every second: a new pass of the tick (unless the last one is still going), its first
+ * slice now and the rest from the idle phase of the next iterations. */
 static void on_tick(uv_timer_t *t)
 {
     rooms_t *r = t->data;
-    uint64_t now = uv_now(r->loop);
-    if (now - r->lookup_swept_ms >= ROOMS_LOOKUP_SWEEP_MS) {
-        room_lookup_sweep(r->lookup, now);
-        r->lookup_swept_ms = now;
-    }
-    const char *k;
-    void *v;
-    for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
-        room_t *room = v;
-        ROOMS_FEATURES_CALL(r, tick, r, room, now);
-        /* Recent messages are kept for rooms people are in (and were a moment ago). */
-        if (!room->bus.count && room->recent_ok) rooms_recent_drop(room);
-        for (room_member_t *m = room->members, *next; m; m = next) {
-            next = m->next;
-            if (m->online && !m->presence_dirty) {
-                uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
-                if (due && due <= now) {
-                    json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
-                    rooms_member_changed(m);
-                    if (change) rooms_presence_emit(room, m, change);
-                }
-                if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
-            } else if (!m->online && !m->banned && m->release_at && now >= m->release_at) {
-                rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
-                rooms_fill_part(&op->pl.part, m);
-                rooms_op_submit(op);
-                rooms_publish(room, BUS_MEMBER_NONE, "participant_removed",
-                              json_pack("{s:s, s:s}", "userId", m->user_id, "reason",
-                                        "timeout"));
-                rooms_member_remove(r, room, m);
-            }
-        }
-    }
+    if (rooms_tick_step(r, uv_now(r->loop), ROOMS_TICK_BUDGET))
+        uv_idle_start(&r->tick_more, on_tick_more);
 }
 
-static void on_sweep(uv_timer_t *t)
+void rooms_tick_forget(rooms_t *r, room_t *room)
 {
-    rooms_t *r = t->data;
-    int64_t cutoff = clock_unix_ms() - (int64_t)r->lim.idle_room_ms;
-    room_t **doomed = NULL;
-    size_t n = 0;
+    if (r->tick_room != room) return;
+    r->tick_room = NULL;
+    r->tick_member = NULL;
+}
+
+void rooms_sweep_start(rooms_t *r, int64_t cutoff)
+{
+    if (r->sweep_n > r->sweep_i) return; /* the last sweep's deletions are still going */
+    r->sweep_n = r->sweep_i = 0;
     const char *k;
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
         if (room->last_activity < cutoff && room->bus.count == 0) {
-            doomed = ch_realloc(doomed, (n + 1) * sizeof(*doomed));
-            doomed[n++] = room;
+            if (r->sweep_n == r->sweep_cap) {
+                r->sweep_cap = r->sweep_cap ? 2 * r->sweep_cap : 16;
+                r->sweep_doomed = ch_realloc(r->sweep_doomed, r->sweep_cap * sizeof(room_t *));
+            }
+            rooms_hold(room); /* its pointer stays good until its turn */
+            r->sweep_doomed[r->sweep_n++] = room;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        log_info(r->log, "deleting room %s (%s): idle", doomed[i]->code, doomed[i]->id);
-        rooms_delete(r, doomed[i], NULL, NULL, NULL);
+    r->sweep_cutoff = cutoff;
+}
+
+int rooms_sweep_step(rooms_t *r, unsigned budget)
+{
+    while (budget > 0 && r->sweep_i < r->sweep_n) {
+        room_t *room = r->sweep_doomed[r->sweep_i++];
+        /* Still idle and still there: a join or a delete may have come in meanwhile. */
+        if (!room->deleted && room->last_activity < r->sweep_cutoff && room->bus.count == 0) {
+            log_info(r->log, "deleting room %s (%s): idle", room->code, room->id);
+            rooms_delete(r, room, NULL, NULL, NULL);
+            budget--;
+        }
+        rooms_release(room);
     }
-    free(doomed);
+    if (r->sweep_i < r->sweep_n) return 1;
+    r->sweep_n = r->sweep_i = 0;
+    return 0;
+}
+
+/* Idle rooms go, ROOMS_SWEEP_BUDGET a loop iteration. */
+static void on_sweep(uv_timer_t *t)
+{
+    rooms_t *r = t->data;
+    rooms_sweep_start(r, clock_unix_ms() - (int64_t)r->lim.idle_room_ms);
+    if (rooms_sweep_step(r, ROOMS_SWEEP_BUDGET)) uv_idle_start(&r->tick_more, on_tick_more);
 }
 
 /* ---------- lifecycle ---------- */
@@ -511,6 +603,9 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_timer_init(loop, &r->retention_timer);
     r->presence_timer.data = r->tick_timer.data = r->sweep_timer.data = r;
     r->retention_timer.data = r;
+    uv_idle_init(loop, &r->tick_more);
+    r->tick_more.data = r;
+    uv_unref((uv_handle_t *)&r->tick_more);
     ROOMS_FEATURES_CALL(r, start, r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep) {
         uv_timer_start(&r->retention_timer, rooms_on_retention_timer, r->lim.retention_ms,
@@ -531,6 +626,11 @@ void rooms_close(rooms_t *r)
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);
     uv_close((uv_handle_t *)&r->retention_timer, NULL);
+    uv_close((uv_handle_t *)&r->tick_more, NULL);
+    /* Rooms the sweep did not reach are kept (the next start sweeps again). */
+    for (size_t i = r->sweep_i; i < r->sweep_n; i++)
+        rooms_release(r->sweep_doomed[i]);
+    r->sweep_n = r->sweep_i = 0;
 }
 
 void rooms_free(rooms_t *r)
@@ -544,6 +644,8 @@ void rooms_free(rooms_t *r)
     }
     strmap_free(&r->by_id);
     strmap_free(&r->by_code);
+    free(r->sweep_doomed);
+    r->sweep_doomed = NULL;
     room_lookup_free(r->lookup);
     r->lookup = NULL;
     quota_users_free(&r->users);

@@ -163,6 +163,18 @@ struct rooms_s {
     int presence_timer_on;
     room_lookup_t *lookup;     /* failed lookups per user and IP (owned) */
     uint64_t lookup_swept_ms;  /* when the tick last swept it */
+    /* The tick's pass over every room and member, a budget at a time (rooms_tick_step):
+     * the next slot of by_id, and the room being walked with its next member (NULL
+     * between rooms; rooms_member_remove and rooms_room_drop keep both valid). */
+    int tick_busy;
+    size_t tick_pos;
+    room_t *tick_room;
+    room_member_t *tick_member;
+    uv_idle_t tick_more;       /* the rest of a pass and of a sweep, a slice an iteration */
+    /* The idle-room sweep's rooms, held, deleted a budget at a time (rooms_sweep_step). */
+    room_t **sweep_doomed;     /* owned array */
+    size_t sweep_n, sweep_i, sweep_cap;
+    int64_t sweep_cutoff;      /* unix ms: rooms last active before it go */
 };
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls
@@ -243,6 +255,22 @@ typedef struct {
 int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
                store_t *store, bus_t *bus, const rooms_feature_use_t *features,
                size_t nfeatures);
+
+/* One slice of the 1 s tick at monotonic time now (ms): continues the current pass over
+ * every room and member, or starts one, and stops once it did budget's worth of work
+ * (rooms.c: visiting a room or a member costs 1, an event sent or a seat released 64).
+ * Returns 1 while the pass has more to do (call again, from a later loop iteration), 0
+ * when it is over. A member is handled once per pass: a seat is released at the first
+ * slice whose now is at or past its release_at, never before. A room added or deleted
+ * during a pass may be skipped (or seen twice) by that pass only. Borrows r. */
+int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget);
+
+/* The idle-room sweep: rooms_sweep_start picks the rooms with no connection here whose
+ * last activity is before cutoff (unix ms), unless the last sweep still has rooms to
+ * delete; each rooms_sweep_step deletes at most budget of them (those still idle) and
+ * returns 1 while some are left, else 0. Borrows r. */
+void rooms_sweep_start(rooms_t *r, int64_t cutoff);
+int rooms_sweep_step(rooms_t *r, unsigned budget);
 
 /* Closes r's timers and the features' handles; memory is freed by rooms_free after the
  * loop ran. */

@@ -88,6 +88,9 @@ void rooms_registry_add(rooms_t *r, room_t *room);
  * once nothing holds it (rooms_release). For a delete, an idle room, and a room whose
  * creation the store refused. */
 void rooms_room_drop(rooms_t *r, room_t *room, const char *reason);
+
+/* room leaves the registry: the tick's pass stops walking it (rooms.c). */
+void rooms_tick_forget(rooms_t *r, room_t *room);
 /* Adds a member to room (room owns it); the strings are copied; now is loop ms. */
 room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *name,
                                 const char *color, int role, int64_t joined_at, uint64_t now);

@@ -22,6 +22,7 @@ void rooms_room_drop(rooms_t *r, room_t *room, const char *reason)
     /* Each process drops its connections' subscriptions (no frame: they were told). */
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .unsubscribe = 1});
     for (room_member_t *m = room->members; m; m = m->next) rooms_dirty_remove(r, m);
+    rooms_tick_forget(r, room);
     strmap_del(&r->by_id, room->id);
     strmap_del(&r->by_code, room->code);
     room->deleted = 1;

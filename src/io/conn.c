@@ -90,6 +90,12 @@ void conn_close(conn_t *c)
     if (c->closing) return;
     c->closing = 1;
     conn_timer_stop(c);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    server_close_later(c->srv, c);
+}
+
+void conn_close_handles(conn_t *c)
+{
     /* A pending uv_write completes with UV_ECANCELED before the close callback runs. */
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }

@@ -93,9 +93,14 @@ void conn_flush_list(conn_t *list, uring_t *u);
  * linger_ms at the latest (so a response is not lost to a reset). */
 void conn_finish(conn_t *c, uint64_t linger_ms);
 
-/* Closes now, dropping queued output. Safe to call more than once. c is freed later,
- * from libuv's close callback, never inside the caller's stack. */
+/* Closes c, dropping queued output: from now on c reads, writes and times out no more, and
+ * its socket is closed from the server's close queue (server_close_later), at most
+ * SERVER_CLOSE_BUDGET connections a loop iteration. Safe to call more than once. c is
+ * freed later, from libuv's close callback, never inside the caller's stack. */
 void conn_close(conn_t *c);
+
+/* The server's close queue reached c (closing): closes its handles. */
+void conn_close_handles(conn_t *c);
 
 /* Stops reading (and the timer) while a request is answered elsewhere; resumes both. */
 void conn_pause(conn_t *c);

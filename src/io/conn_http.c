@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "io/http_csp.h"
 #include "io/http_deadline.h"
+#include "io/http_metrics.h"
 #include "io/http_static.h"
 #include "util/mem.h"
 #include "util/net_addr.h"
@@ -569,9 +571,39 @@ static int path_is(const http_request_t *req, const char *p)
     return req->path_len == n && memcmp(req->path, p, n) == 0;
 }
 
+/* GET /metrics (http_metrics.h): a client outside --metrics-allow gets the 404 of a path
+ * that does not exist, whatever the method. */
+static void handle_metrics(conn_t *c, const http_request_t *req)
+{
+    char ip[NET_IP_TEXT];
+    request_ip(c, req, ip, sizeof(ip));
+    if (!http_metrics_allowed(c->srv->cfg, ip)) {
+        error_reply(c, 404, "not_found", "no such file", NULL, !keep_alive(c));
+        return;
+    }
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        method_not_allowed(c, "GET, HEAD");
+        return;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    http_metrics_t m = {
+        .loop = &c->srv->loop_stat,
+        .cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
+        .connections = c->srv->nconns,
+    };
+    char text[HTTP_METRICS_MAX];
+    int n = http_metrics_text(&m, text, sizeof(text));
+    CH_ASSERT(n > 0);
+    respond(c, 200, HTTP_METRICS_CTYPE, NULL, text, (size_t)n, !keep_alive(c),
+            req->method == HTTP_HEAD);
+}
+
 static void handle_request(conn_t *c, const http_request_t *req)
 {
     if (path_is(req, "/healthz")) handle_healthz(c, req);
+    else if (path_is(req, "/metrics")) handle_metrics(c, req);
     else if (path_is(req, "/ws")) handle_ws(c, req);
     else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) handle_api(c, req);
     else handle_static(c, req);

@@ -39,9 +39,26 @@ static void flush_all(server_t *s)
     }
 }
 
+/* Records the work of the loop iteration that ends here, just before the next poll: the
+ * time since the previous mark less the time the loop spent blocked in the poll in
+ * between (libuv's idle time), i.e. I/O callbacks, check, close, timers and idle
+ * callbacks and this flush. The first mark only starts the count. */
+static void loop_mark(server_t *s)
+{
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(s->loop);
+    if (s->loop_mark_ns) {
+        uint64_t wall = now - s->loop_mark_ns, blocked = idle - s->loop_idle_ns;
+        loop_stat_add(&s->loop_stat, wall > blocked ? wall - blocked : 0);
+    }
+    s->loop_mark_ns = now;
+    s->loop_idle_ns = idle;
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
     flush_all(h->data);
+    loop_mark(h->data);
 }
 
 static void on_check(uv_check_t *h)
@@ -83,6 +100,35 @@ void server_want_resume(server_t *s, conn_t *c)
     uv_idle_start(&s->resume, on_resume);
 }
 
+/* Closes the oldest queued connections, SERVER_CLOSE_BUDGET of them. */
+static void on_closer(uv_idle_t *h)
+{
+    server_t *s = h->data;
+    for (int n = 0; n < SERVER_CLOSE_BUDGET && s->closeq_len; n++) {
+        conn_t *c = s->closeq[s->closeq_head];
+        s->closeq_head = (s->closeq_head + 1) % s->closeq_cap;
+        s->closeq_len--;
+        conn_close_handles(c);
+    }
+    if (!s->closeq_len) uv_idle_stop(h);
+}
+
+void server_close_later(server_t *s, conn_t *c)
+{
+    if (s->closeq_len == s->closeq_cap) { /* grow, unwrapping the ring */
+        size_t cap = s->closeq_cap ? 2 * s->closeq_cap : 64;
+        conn_t **q = ch_malloc(cap * sizeof(*q));
+        for (size_t i = 0; i < s->closeq_len; i++)
+            q[i] = s->closeq[(s->closeq_head + i) % s->closeq_cap];
+        free(s->closeq);
+        s->closeq = q;
+        s->closeq_cap = cap;
+        s->closeq_head = 0;
+    }
+    s->closeq[(s->closeq_head + s->closeq_len++) % s->closeq_cap] = c;
+    uv_idle_start(&s->closer, on_closer);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
@@ -105,6 +151,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
+    uv_close((uv_handle_t *)&s->closer, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     uv_close((uv_handle_t *)&s->conn_timer, NULL);
     app_close(s->app);
@@ -280,6 +327,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    /* The loop's time blocked in the poll, which loop_mark takes from each iteration. */
+    uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_prepare_init(loop, &s->prepare);
     uv_check_init(loop, &s->check);
     s->prepare.data = s->check.data = s;
@@ -290,6 +339,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_unref((uv_handle_t *)&s->check);
     uv_idle_init(loop, &s->resume);
     s->resume.data = s;
+    uv_idle_init(loop, &s->closer);
+    s->closer.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     conn_timers_init(s);
@@ -333,4 +384,7 @@ void server_free(server_t *s)
     s->web_root = NULL;
     ws_parser_free(&s->ws_rest);
     conn_timers_free(s);
+    CH_ASSERT(s->closeq_len == 0);
+    free(s->closeq);
+    s->closeq = NULL;
 }

@@ -23,7 +23,8 @@ typedef struct {
     const char *name; /* flag name without "--"; NULL for a GROUP header row */
     opt_type_t type;
     size_t offset;
-    uint64_t min, max; /* for numbers, sizes and durations */
+    uint64_t min, max; /* for numbers, sizes and durations; OPT_CIDRS: min is the offset
+                        * of the list's count (size_t) */
     const char *def;   /* default, as text for --help */
     const char *help;
 } opt_t;
@@ -129,8 +130,10 @@ static const opt_t options[] = {
      "failed room lookups (unknown, or not yours) per client IP (rate_limited)"},
     {"rate-login-account", OPT_RATE, OFF(rate_login_account), 1, 0, "10/10m",
      "failed logins per account (429 until the next one is allowed)"},
-    {"trusted-proxies", OPT_CIDRS, 0, 0, 0, "",
+    {"trusted-proxies", OPT_CIDRS, OFF(trusted_proxies), OFF(ntrusted_proxies), 0, "",
      "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/Forwarded is believed"},
+    {"metrics-allow", OPT_CIDRS, OFF(metrics_allow), OFF(nmetrics_allow), 0, "127.0.0.0/8,::1",
+     "client addresses/CIDRs that may read GET /metrics (others: 404)"},
     {"audit-window", OPT_DURATION, OFF(audit_window), 100, 24 * HOUR_MS, "1m",
      "repeated failures of one source are written as one audit row per window"},
     {"audit-max-sources", OPT_COUNT, OFF(audit_max_sources), 1, 10000000, "10000",
@@ -262,6 +265,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->audit_window = 60000;
     cfg->audit_max_sources = 10000;
     cfg->audit_retention = 90 * 24 * HOUR_MS;
+    int rc = net_cidr_list_parse("127.0.0.0/8,::1", &cfg->metrics_allow, &cfg->nmetrics_allow);
+    CH_ASSERT(rc == 0);
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;
@@ -320,6 +325,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->public_url);
     free_origins(cfg);
     free(cfg->trusted_proxies);
+    free(cfg->metrics_allow);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -512,9 +518,10 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
         size_t nlist;
         rc = net_cidr_list_parse(v, &list, &nlist);
         if (rc == 0) {
-            free(cfg->trusted_proxies);
-            cfg->trusted_proxies = list;
-            cfg->ntrusted_proxies = nlist;
+            net_cidr_t **lp = (net_cidr_t **)(void *)(base + o->offset);
+            free(*lp);
+            *lp = list;
+            *(size_t *)(void *)(base + o->min) = nlist;
         }
         break;
     }

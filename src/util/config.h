@@ -69,6 +69,8 @@ typedef struct {
     uint64_t audit_retention;     /* ms: older audit rows are deleted */
     struct net_cidr_s *trusted_proxies; /* owned; peers whose forwarding headers count */
     size_t ntrusted_proxies;
+    struct net_cidr_s *metrics_allow; /* owned; client addresses that may read /metrics */
+    size_t nmetrics_allow;
     /* rooms */
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */

@@ -1,0 +1,52 @@
+/* test_loop_stat.c: the loop iteration histogram: bucket edges, cumulative counts, max. */
+#include "test.h"
+
+#include "util/loop_stat.h"
+
+static void test_empty(void)
+{
+    loop_stat_t ls = {0};
+    for (size_t i = 0; i <= LOOP_STAT_NBOUNDS; i++)
+        ASSERT_EQ(loop_stat_le(&ls, i), 0);
+    ASSERT_EQ(ls.max_ns, 0);
+}
+
+/* A length equal to a bound falls in that bound's bucket (Prometheus's "le"). */
+static void test_edges(void)
+{
+    loop_stat_t ls = {0};
+    loop_stat_add(&ls, 0);
+    loop_stat_add(&ls, 1000000);  /* <= 1 ms */
+    loop_stat_add(&ls, 1000001);  /* <= 2 ms */
+    loop_stat_add(&ls, 5000000);  /* <= 5 ms */
+    loop_stat_add(&ls, 10000000); /* <= 10 ms */
+    loop_stat_add(&ls, 10000001); /* above */
+    loop_stat_add(&ls, 3000000);  /* <= 5 ms */
+    ASSERT_EQ(loop_stat_le(&ls, 0), 2);
+    ASSERT_EQ(loop_stat_le(&ls, 1), 3);
+    ASSERT_EQ(loop_stat_le(&ls, 2), 5);
+    ASSERT_EQ(loop_stat_le(&ls, 3), 6);
+    ASSERT_EQ(loop_stat_le(&ls, LOOP_STAT_NBOUNDS), 7);
+    ASSERT_EQ(ls.count, 7);
+    ASSERT_EQ(ls.max_ns, 10000001);
+    ASSERT_EQ(ls.sum_ns, 0 + 1000000 + 1000001 + 5000000 + 10000000 + 10000001 + 3000000);
+    ASSERT_EQ(loop_stat_bound_ns(0), 1000000);
+    ASSERT_EQ(loop_stat_bound_ns(LOOP_STAT_NBOUNDS - 1), 10000000);
+}
+
+/* The maximum is the longest ever, not the last. */
+static void test_max_kept(void)
+{
+    loop_stat_t ls = {0};
+    loop_stat_add(&ls, 7000);
+    loop_stat_add(&ls, 900);
+    ASSERT_EQ(ls.max_ns, 7000);
+}
+
+int main(void)
+{
+    RUN(test_empty);
+    RUN(test_edges);
+    RUN(test_max_kept);
+    TEST_MAIN_END();
+}
