@@ -74,18 +74,17 @@ static void cors_headers(const http_request_t *req, const http_header_t *origin,
              (int)origin->value_len, origin->value);
 }
 
-/* Answers the held GET with what is queued (packets joined by the record separator), or
- * with pkt when nothing is queued (a noop, a close); nothing when neither. */
-static void flush_get(conn_sio_sess_t *x, const char *pkt)
+/* Takes what is queued, and pkt after it (NULL: none), as one polling payload: packets
+ * joined by the record separator. Returns the new body (caller frees), its length in *len. */
+static char *take_payload(conn_sio_sess_t *x, const char *pkt, size_t *len)
 {
-    if (!x->get || (!x->nq && !pkt)) return;
     size_t total = 1;
     for (size_t i = 0; i < x->nq; i++) {
         size_t n;
         packet_of(x->q[i], &n);
         total += n + 1;
     }
-    char *body = ch_malloc(total + (pkt ? strlen(pkt) + 1 : 0) + 1);
+    char *body = ch_malloc(total + (pkt ? strlen(pkt) + 1 : 0));
     size_t o = 0;
     for (size_t i = 0; i < x->nq; i++) {
         size_t n;
@@ -102,11 +101,22 @@ static void flush_get(conn_sio_sess_t *x, const char *pkt)
     }
     x->nq = 0;
     x->qbytes = 0;
+    *len = o;
+    return body;
+}
+
+/* Answers the held GET with what is queued, then pkt (a noop, a close) if not NULL;
+ * nothing when there is neither. */
+static void flush_get(conn_sio_sess_t *x, const char *pkt)
+{
+    if (!x->get || (!x->nq && !pkt)) return;
+    size_t len;
+    char *body = take_payload(x, pkt, &len);
     conn_t *c = x->get;
     char *cors = x->get_cors;
     x->get = NULL;
     x->get_cors = NULL;
-    conn_http_release(c, 200, "text/plain; charset=UTF-8", cors, body, o);
+    conn_http_release(c, 200, "text/plain; charset=UTF-8", cors, body, len);
     free(cors);
     free(body);
 }
@@ -225,9 +235,10 @@ static void sess_close(conn_sio_sess_t *x, const char *why)
     if (x->closed) return;
     server_t *s = x->srv;
     log_debug(s->log, "engine.io session %s closed: %s", x->sid, why);
-    /* The held GET gets what is queued and a close packet. */
-    flush_get(x, "1");
+    /* The held GET gets what is queued and a close packet. Closed first: answering it may
+     * run that connection's next pipelined request, which must not find the session. */
     x->closed = 1;
+    flush_get(x, "1");
     for (size_t i = 0; i < x->nq; i++)
         cbuf_unref(x->q[i]);
     free(x->q);
@@ -368,10 +379,16 @@ static void on_get(conn_t *c, conn_sio_sess_t *x, const char *cors)
                         NULL);
         return;
     }
+    if (x->nq) { /* answered now */
+        size_t len;
+        char *body = take_payload(x, NULL, &len);
+        conn_http_reply(c, 200, "text/plain; charset=UTF-8", cors, body, len);
+        free(body);
+        return;
+    }
     x->get = c;
     x->get_cors = cors[0] ? ch_strdup(cors) : NULL;
     conn_http_hold(c, x);
-    flush_get(x, NULL); /* at once when something is queued */
 }
 
 void conn_sio_poll_request(conn_t *c, const http_request_t *req)
