@@ -446,11 +446,18 @@ describe('socket.io polling sessions: cleanup and bounds', () => {
   it('sessions count toward --max-connections-per-ip', T, async () => {
     const srv = await startServer({ args: [...ARGS, '--max-connections-per-ip', '3'] });
     try {
-      await pollOpen(srv.port);
-      await pollOpen(srv.port);
-      // Two sessions and this request's connection: the third session is refused.
-      const res = await fetchOnce(srv.port, 'GET', '/socket.io/?EIO=4&transport=polling');
-      assertJsonError(res, 503, 'service_unavailable');
+      // One keep-alive connection (1 of 3) opens two sessions (2 and 3): the third is refused.
+      const conn = await HttpConn.open(srv.port);
+      try {
+        for (let i = 0; i < 2; i++) {
+          const ok = await conn.request('GET', '/socket.io/?EIO=4&transport=polling');
+          assert.equal(ok.status, 200, ok.text);
+        }
+        const res = await conn.request('GET', '/socket.io/?EIO=4&transport=polling');
+        assertJsonError(res, 503, 'service_unavailable');
+      } finally {
+        conn.close();
+      }
     } finally {
       await srv.stop();
     }
