@@ -443,6 +443,31 @@ describe('socket.io polling sessions: cleanup and bounds', () => {
     }
   });
 
+  it('a polling client that does not poll while its output passes --ws-max-queue is closed', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--ws-max-queue', '16KiB'] });
+    try {
+      const host = mkUser('Host');
+      const reader = mkUser('Sleepy');
+      const r = await createRoom(srv.port, host, { name: 'slow poller' });
+      const ws = await RoomWs.open(srv.port, host);
+      await ws.join(r.roomCode);
+      const { open } = await pollOpen(srv.port);
+      await fetchOnce(srv.port, 'POST', pollPath(open.sid), {
+        body: `40{"token":"${reader.token}"}\x1e421["join",{"room":"${r.roomCode}"}]`,
+      });
+      // Its join answer and 20 KiB of broadcasts wait for a GET that never comes.
+      const blob = 'x'.repeat(1000);
+      for (let i = 0; i < 20; i++) await ws.ok('broadcast', { room: r.id, event: 'big', data: { blob } });
+      const res = await fetchOnce(srv.port, 'GET', pollPath(open.sid));
+      assertJsonError(res, 400, 'unknown_sid');
+      // The other member is unaffected.
+      assert.equal((await ws.ok('echo', { data: 1 })), 1);
+      ws.ws.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('sessions count toward --max-connections-per-ip', T, async () => {
     const srv = await startServer({ args: [...ARGS, '--max-connections-per-ip', '3'] });
     try {
