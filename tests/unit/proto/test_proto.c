@@ -80,7 +80,7 @@ static void op_tree(proto_req_t *req)
 }
 
 /* The hot ops read the frame scanned, the others as a tree; a frame the scanner leaves to
- * Jansson (an escaped key) reaches a hot op as a tree; proto_dispatch_json (another
+ * Jansson (an escaped key) reaches a hot op as a tree; proto_run (another
  * framing's entry) as a tree too. */
 static void test_scanned_or_tree(void)
 {
@@ -94,8 +94,8 @@ static void test_scanned_or_tree(void)
     send_text(&p, &f, "{\"op\":\"which\",\"ref\":2,\"r\\u006fom\":\"x\"}");
     send_text(&p, &f, "{\"op\":\"tree\",\"ref\":3}");
     json_t *args = json_pack("{s:s}", "room", "y");
-    proto_dispatch_json(&p, &f.pc, "which", args, 1, 4, 0);
-    proto_dispatch_json(&p, &f.pc, "nope", args, 1, 5, 0);
+    proto_run(&p, &f.pc, "which", 1, 4, args, 0);
+    proto_run(&p, &f.pc, "nope", 1, 5, args, 0);
     json_decref(args);
     ASSERT_EQ(f.nsent, 5);
     ASSERT_STREQ(str_at(f.sent[0], "data", "how"), "scan");
