@@ -8,6 +8,7 @@
 
 #include "util/mem.h"
 #include "proto/proto.h"
+#include "proto/ws_frame.h"
 
 /* Voice start and stop are Chorus broadcasts with these event names, so a /ws client sees
  * and sends them too (docs/socketio.md). */
@@ -334,4 +335,20 @@ int sio_seed_event_append(cbuf_t **bp, const bus_event_t *ev)
     cbuf_append(bp, "]", 1);
     json_decref(head);
     return 0;
+}
+
+cbuf_t *sio_seed_frame_event(const bus_event_t *ev)
+{
+    if (!sio_seed_event_name(ev)) return NULL;
+    /* 1 KiB: a guess for the payload objects; a bigger one grows the buffer. */
+    cbuf_t *b = cbuf_new(WS_MAX_HEADER + 1024);
+    b->off = WS_MAX_HEADER;
+    cbuf_append(&b, "42", 2); /* Engine.IO message, Socket.IO EVENT on "/" */
+    CH_ASSERT(sio_seed_event_append(&b, ev) == 0);
+    uint8_t hdr[WS_MAX_HEADER];
+    size_t h = ws_frame_header(hdr, WS_OP_TEXT, b->len);
+    b->off -= h;
+    b->len += h;
+    memcpy(b->data + b->off, hdr, h);
+    return b;
 }

@@ -69,6 +69,12 @@ const char *sio_seed_event_name(const bus_event_t *ev);
  * sio_seed_event_name gives NULL. */
 int sio_seed_event_append(cbuf_t **bp, const bus_event_t *ev);
 
+/* Returns a new WebSocket text frame (refcount 1) holding the Engine.IO message of ev
+ * (borrowed) in seed 003's dialect, "42" + the array sio_seed_event_append writes, or NULL
+ * when sio_seed_event_name gives NULL (the caller frames it as the generic mapping does).
+ * The bus calls it once per event for all the seed 003 receivers of a process. */
+cbuf_t *sio_seed_frame_event(const bus_event_t *ev);
+
 /* Writes the offset of message seq of room (borrowed) into out: "<room id>:<seq>".
  * Returns 0, or -1 when room is not a plain id (letters, digits, -) of at most
  * STORE_ID_LEN - 1 bytes or seq is negative. */

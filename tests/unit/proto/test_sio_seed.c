@@ -248,6 +248,26 @@ static void test_events(void)
     json_decref(m2);
 }
 
+static void test_frame(void)
+{
+    jpart_t kept = {.key = "participant", .text = "{\"userId\":\"u-2\"}"};
+    bus_event_t ev = {.room = "r", .name = "participant_joined", .parts = &kept, .nparts = 1};
+    cbuf_t *f = sio_seed_frame_event(&ev);
+    ASSERT_TRUE(f != NULL);
+    const char *want = "42[\"room:participant-joined\",{\"roomId\":\"r\",\"participant\":"
+                       "{\"userId\":\"u-2\"}}]";
+    size_t n = strlen(want);
+    const uint8_t *p = f->data + f->off;
+    ASSERT_EQ(f->len, n + 2); /* a WebSocket text frame: FIN + text, unmasked length < 126 */
+    ASSERT_EQ(p[0], 0x81);
+    ASSERT_EQ(p[1], n);
+    ASSERT_MEMEQ(p + 2, want, n);
+    ASSERT_EQ(f->refcnt, 1);
+    cbuf_unref(f);
+    ev = (bus_event_t){.room = "r", .name = "presence"};
+    ASSERT_TRUE(sio_seed_frame_event(&ev) == NULL);
+}
+
 static void test_offsets(void)
 {
     char off[SIO_SEED_OFFSET_LEN], room[STORE_ID_LEN];
@@ -291,6 +311,7 @@ int main(void)
     RUN(test_answers);
     RUN(test_errors);
     RUN(test_events);
+    RUN(test_frame);
     RUN(test_offsets);
     TEST_MAIN_END();
 }
