@@ -45,6 +45,8 @@ static void proto_setup(app_t *a)
                  .window_ms = cfg->rate_ws_auth.window_ms},
     };
     proto_auth_register(&a->proto);
+    /* Extra Socket.IO events (seed 003's room:*) register their tables here. */
+    proto_sio_init(&a->sio);
 }
 
 int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, auth_jwt_t *jwt)

@@ -17,6 +17,7 @@
 #include "domain/home.h"
 #include "util/log.h"
 #include "proto/proto.h"
+#include "proto/proto_sio.h"
 #include "domain/rooms.h"
 #include "store/store.h"
 
@@ -32,6 +33,7 @@ typedef struct app_s {
     store_t *store;             /* owned: cfg->data_dir/chorus.db; NULL once closed */
     rooms_t rooms;              /* with the features app.c lists */
     proto_t proto;              /* the WebSocket ops: auth, rooms, documents, entities */
+    proto_sio_t sio;            /* Socket.IO's extra event handlers (proto_sio.h) */
     api_t api;                  /* the REST routes */
     bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
     home_t home;                /* the rooms' home: serves the bus's operations (home.h) */

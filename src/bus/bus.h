@@ -192,7 +192,19 @@ typedef struct {
     /* Returns r's user id (borrowed: valid, and the same, as long as r is subscribed to
      * anything). */
     const char *(*user)(const bus_rcv_t *r);
+    /* Optional (NULL: every receiver is of kind 0). Returns r's framing kind, below
+     * BUS_FRAME_KINDS: receivers that speak another wire format (Socket.IO) are of another
+     * kind. An event is framed at most once per kind among its receivers on a process, and
+     * each kind's one buffer is shared by all of its receivers. */
+    unsigned (*kind)(const bus_rcv_t *r);
+    /* Returns a new frame (refcount 1) of ev for r's kind when that is not 0 (kind 0 is
+     * frame): the bus calls it on the first receiver of each kind. Borrows both. */
+    cbuf_t *(*frame_as)(const bus_event_t *ev, const bus_rcv_t *r);
 } bus_rcv_ops_t;
+
+/* Framing kinds a bus tells apart (bus_rcv_ops_t.kind): the Chorus envelope, Socket.IO,
+ * and room for two more dialects. */
+#define BUS_FRAME_KINDS 4
 
 /* Drops subscription s (of topic t) that an unsubscribe event reached on this process:
  * unsubscribes it (bus_unsubscribe) and frees it (owned by the module that subscribed it). */
@@ -279,7 +291,8 @@ struct bus_s {
     const bus_rcv_ops_t *rcv_ops; /* borrowed: how its receivers are framed for and reached */
     uint32_t node;                /* this process's node id */
     uint64_t last_conn;           /* the connection counter */
-    uint64_t framed;              /* events framed on this process (a statistic) */
+    uint64_t framed;              /* frames made on this process, one per event and kind
+                                     (a statistic) */
     bus_op_fn serve;              /* the rooms' handler (bus_serve); NULL = none yet */
     void *serve_ud;
     bus_drop_fn drop;             /* unsubscribe events' receivers (bus_on_drop) */

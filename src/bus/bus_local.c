@@ -16,22 +16,26 @@ static int skips(const bus_t *b, const bus_event_t *ev, const bus_sub_t *s)
     return ev->except_user && strcmp(bus_rcv_user(b, r), ev->except_user) == 0;
 }
 
-/* Framed on the first receiver, so a topic nobody here receives costs no encoding; then
- * the same buffer goes to every receiver. An unsubscribe event drops each receiver after
- * its frame (the drop function unlinks it, so the next one is read first). */
+/* Framed on the first receiver of each kind, so a topic nobody here receives costs no
+ * encoding; then the same buffer goes to every receiver of that kind. An unsubscribe
+ * event drops each receiver after its frame (the drop function unlinks it, so the next one
+ * is read first). */
 static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
-    cbuf_t *frame = NULL;
+    cbuf_t *frames[BUS_FRAME_KINDS] = {NULL};
+    const bus_rcv_ops_t *ops = b->rcv_ops;
     uint32_t n = 0;
     for (bus_sub_t *s = t->head, *next; s; s = next) {
         next = s->next;
         if (skips(b, ev, s)) continue;
         if (ev->name) {
-            if (!frame) {
-                frame = b->rcv_ops->frame(ev);
+            unsigned kind = ops->kind ? ops->kind(s->rcv) : 0;
+            CH_ASSERT(kind < BUS_FRAME_KINDS);
+            if (!frames[kind]) {
+                frames[kind] = kind ? ops->frame_as(ev, s->rcv) : ops->frame(ev);
                 b->framed++;
             }
-            b->rcv_ops->deliver(s->rcv, frame);
+            ops->deliver(s->rcv, frames[kind]);
         }
         n++;
         if (ev->unsubscribe) {
@@ -40,7 +44,8 @@ static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
         }
         if (ev->to) break; /* its one receiver */
     }
-    if (frame) cbuf_unref(frame);
+    for (unsigned k = 0; k < BUS_FRAME_KINDS; k++)
+        cbuf_unref(frames[k]);
     return n;
 }
 

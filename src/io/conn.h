@@ -18,6 +18,7 @@
 typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
 
 typedef struct conn_http_s conn_http_t; /* private to conn_http.c */
+typedef struct conn_sio_s conn_sio_t;   /* private to conn_sio.c */
 
 struct conn_s {
     uv_tcp_t tcp;          /* tcp.data and timer.data point back here */
@@ -58,6 +59,8 @@ struct conn_s {
      * not handled yet (owned; NULL when not paused), handled on resume. */
     unsigned ws_paused : 1;
     cbuf_t *ws_held;
+    /* Engine.IO / Socket.IO state (conn_sio.c): owned, NULL on a /ws connection. */
+    conn_sio_t *sio;
 };
 
 /* Longest "ip:port" text of a peer, NUL included. */
@@ -132,6 +135,24 @@ void conn_ws_on_timer(conn_t *c);
 /* Sends a close frame with code and reason, then finishes the connection. */
 void conn_ws_close(conn_t *c, int code, const char *reason);
 void conn_ws_free(conn_t *c);
+/* Re-arms the WebSocket timer for whatever is due next (keepalive, auth deadline). */
+void conn_ws_rearm(conn_t *c);
+/* The /ws transport table (conn_ws.c), which conn_sio.c's builds on. */
+extern const proto_transport_t conn_ws_transport;
+
+/* Engine.IO (conn_sio.c) */
+/* Makes c an Engine.IO WebSocket session after the 101 response was queued: sends the
+ * open packet; the client then connects Socket.IO's "/" namespace. */
+void conn_sio_start_ws(conn_t *c);
+/* One complete WebSocket text / binary message of an Engine.IO session. */
+void conn_sio_on_text(conn_t *c, const uint8_t *data, size_t len);
+void conn_sio_on_binary(conn_t *c);
+/* Loop time of the session's next keepalive event (ping, or the pong deadline). */
+uint64_t conn_sio_next(const conn_t *c);
+/* Sends the ping when due, closes a session whose pong is late. */
+void conn_sio_keepalive(conn_t *c, uint64_t now);
+/* Frees c->sio (safe when NULL). */
+void conn_sio_free(conn_t *c);
 
 /* How long a closing connection waits for the peer's EOF before dropping it. */
 #define CONN_LINGER_MS 2000

@@ -13,6 +13,7 @@
 #include "io/http_csp.h"
 #include "io/http_deadline.h"
 #include "io/http_static.h"
+#include "proto/eio_packet.h"
 #include "util/mem.h"
 #include "util/net_addr.h"
 #include "io/ws_handshake.h"
@@ -350,6 +351,54 @@ static void handle_ws(conn_t *c, const http_request_t *req)
     conn_ws_start(c, tok ? &claims : NULL);
 }
 
+/* GET /socket.io/?EIO=4&transport=websocket: an Engine.IO session over WebSocket, with
+ * the /ws upgrade's checks (origin, shutdown); the token comes in Socket.IO's CONNECT. */
+static void handle_sio(conn_t *c, const http_request_t *req)
+{
+    int last = !keep_alive(c);
+    size_t n = 0;
+    const char *eio = query_param(req, "EIO", &n);
+    if (!eio || n != 1 || eio[0] != '0' + EIO_PROTOCOL) {
+        error_reply(c, 400, "unsupported_protocol_version",
+                    "this server speaks Engine.IO 4 only (EIO=4)", NULL, last);
+        return;
+    }
+    const char *transport = query_param(req, "transport", &n);
+    if (!transport || n != 9 || memcmp(transport, "websocket", 9) != 0) {
+        error_reply(c, 400, "unknown_transport", "transport must be websocket", NULL, last);
+        return;
+    }
+    if (query_param(req, "sid", &n)) {
+        error_reply(c, 400, "unknown_sid", "no such Engine.IO session", NULL, last);
+        return;
+    }
+    if (req->method != HTTP_GET) {
+        method_not_allowed(c, "GET");
+        return;
+    }
+    ws_handshake_t hs;
+    const char *why = "bad handshake";
+    int status = ws_handshake_check(req, &c->srv->handshake, &hs, &why);
+    if (status != 0) {
+        const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
+        error_reply(c, status, error_code(status), why, extra, 1);
+        return;
+    }
+    if (c->srv->stopping) {
+        error_reply(c, 503, "service_unavailable", "server shutting down", NULL, 1);
+        return;
+    }
+    char client_ip[NET_IP_TEXT];
+    request_ip(c, req, client_ip, sizeof(client_ip));
+    char extra[128];
+    snprintf(extra, sizeof(extra),
+             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
+             hs.accept);
+    respond(c, 101, NULL, extra, NULL, 0, 0, 1);
+    snprintf(c->ip, sizeof(c->ip), "%s", client_ip);
+    conn_sio_start_ws(c);
+}
+
 /* Percent-encodes a relative path for a Location header: unreserved characters and '/'
  * stay, everything else becomes %XX, so nothing a client sent can split the header. */
 static void location_encode(const char *rel, char *out, size_t cap)
@@ -573,6 +622,8 @@ static void handle_request(conn_t *c, const http_request_t *req)
 {
     if (path_is(req, "/healthz")) handle_healthz(c, req);
     else if (path_is(req, "/ws")) handle_ws(c, req);
+    else if (path_is(req, "/socket.io/"))
+        handle_sio(c, req);
     else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) handle_api(c, req);
     else handle_static(c, req);
 }

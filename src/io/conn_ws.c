@@ -49,8 +49,8 @@ static void tr_settled(proto_client_t *pc)
     if (c->ws_paused && !backlogged(c) && !c->closing && !c->finishing) conn_timer(c, 0);
 }
 
-static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_release,
-                                               tr_settled};
+const proto_transport_t conn_ws_transport = {tr_send,    tr_close,   tr_peer,
+                                             tr_release, tr_settled, NULL};
 
 /* Arms the one timer for whichever comes first: the keepalive ping (or the pong
  * deadline) and the protocol's auth deadline. Firing early is harmless: the timer
@@ -58,8 +58,9 @@ static const proto_transport_t ws_transport = {tr_send, tr_close, tr_peer, tr_re
 static void arm_timer(conn_t *c, uint64_t now)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    uint64_t next = c->awaiting_pong ? c->ping_at + cfg->ws_pong_timeout
-                                     : c->last_rx + cfg->ws_ping_interval;
+    uint64_t next = c->sio             ? conn_sio_next(c)
+                    : c->awaiting_pong ? c->ping_at + cfg->ws_pong_timeout
+                                       : c->last_rx + cfg->ws_ping_interval;
     if (c->pc.deadline_ms && c->pc.deadline_ms < next) next = c->pc.deadline_ms;
     c->pc.deadline_moved = 0;
     conn_timer(c, next > now ? next - now : 0);
@@ -76,13 +77,18 @@ static void send_control(conn_t *c, int opcode, const uint8_t *payload, size_t l
     cbuf_unref(b);
 }
 
+void conn_ws_rearm(conn_t *c)
+{
+    arm_timer(c, uv_now(c->srv->loop));
+}
+
 void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 {
     server_t *s = c->srv;
     c->kind = CONN_WS;
     c->ws = ch_malloc(sizeof(*c->ws));
     ws_parser_init(c->ws, s->cfg->ws_max_message, 1);
-    proto_client_init(&c->pc, &s->app->proto.limits, &ws_transport, uv_now(s->loop));
+    proto_client_init(&c->pc, &s->app->proto.limits, &conn_ws_transport, uv_now(s->loop));
     c->pc.rcv.id = bus_member_next(s->app->bus);
     c->awaiting_pong = 0;
     c->close_sent = 0;
@@ -95,6 +101,7 @@ void conn_ws_free(conn_t *c)
 {
     cbuf_unref(c->ws_held);
     c->ws_held = NULL;
+    conn_sio_free(c);
     if (!c->ws) return;
     ws_parser_free(c->ws);
     free(c->ws);
@@ -192,11 +199,18 @@ void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
         }
         switch (ev.type) {
         case WS_EV_TEXT:
-            proto_handle_text(&s->app->proto, &c->pc, (const char *)ev.data, ev.len,
-                              uv_now(s->loop));
+            if (c->sio)
+                conn_sio_on_text(c, ev.data, ev.len);
+            else
+                proto_handle_text(&s->app->proto, &c->pc, (const char *)ev.data, ev.len,
+                                  uv_now(s->loop));
             if (c->pc.deadline_moved && !c->close_sent) arm_timer(c, uv_now(s->loop));
             break;
         case WS_EV_BINARY:
+            if (c->sio) {
+                conn_sio_on_binary(c);
+                break;
+            }
             conn_ws_close(c, WS_CLOSE_UNSUPPORTED, "binary messages are not supported");
             return;
         case WS_EV_PING:
@@ -235,6 +249,11 @@ void conn_ws_on_timer(conn_t *c)
         if (c->ws_paused) return; /* its timer is armed */
         conn_resume(c);
         if (c->close_sent) return;
+    }
+    if (c->sio) {
+        conn_sio_keepalive(c, now);
+        if (!c->closing) arm_timer(c, now);
+        return;
     }
     if (c->awaiting_pong) {
         if (now - c->ping_at >= cfg->ws_pong_timeout) {

@@ -212,6 +212,34 @@ void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
     send_error(req->c, req->has_ref, req->ref, code, message);
 }
 
+/* Runs op name for c with the decoded message msg (borrowed): checks, then the op. */
+static void dispatch(proto_t *p, proto_client_t *c, const char *name, int has_ref,
+                     json_int_t ref, json_t *msg, uint64_t now_ms)
+{
+    proto_req_t req = {
+        .p = p,
+        .c = c,
+        .msg = msg,
+        .op = name,
+        .has_ref = has_ref,
+        .ref = ref,
+        .now_ms = now_ms,
+    };
+    const proto_op_t *op = lookup(p, name);
+    if (!op) {
+        proto_reply_error(&req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", name);
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && c->expired_told) {
+        proto_reply_error(&req, PROTO_TOKEN_EXPIRED,
+                          "the token expired: send auth with a fresh token");
+    } else if (!(op->flags & PROTO_OP_PUBLIC) && !c->authed) {
+        proto_reply_error(&req, PROTO_UNAUTHORIZED,
+                          "authenticate first: send auth with a token");
+    } else {
+        op->fn(&req);
+        if (!req.replied) proto_reply_ok(&req, NULL);
+    }
+}
+
 void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
                        uint64_t now_ms)
 {
@@ -239,23 +267,25 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
         send_error(c, env.has_ref, env.ref, code, message);
         return;
     }
-    proto_req_t req = {
-        .p = p, .c = c, .msg = env.root, .op = env.op,
-        .has_ref = env.has_ref, .ref = env.ref, .now_ms = now_ms,
-    };
-    const proto_op_t *op = lookup(p, env.op);
-    if (!op) {
-        proto_reply_error(&req, PROTO_UNKNOWN_OP, "unknown op \"%.64s\"", env.op);
-    } else if (!(op->flags & PROTO_OP_PUBLIC) && c->expired_told) {
-        proto_reply_error(&req, PROTO_TOKEN_EXPIRED,
-                          "the token expired: send auth with a fresh token");
-    } else if (!(op->flags & PROTO_OP_PUBLIC) && !c->authed) {
-        proto_reply_error(&req, PROTO_UNAUTHORIZED, "authenticate first: send auth with a token");
-    } else {
-        op->fn(&req);
-        if (!req.replied) proto_reply_ok(&req, NULL);
-    }
+    dispatch(p, c, env.op, env.has_ref, env.ref, env.root, now_ms);
     json_decref(env.root);
+}
+
+void proto_run(proto_t *p, proto_client_t *c, const char *name, int has_ref, json_int_t ref,
+               json_t *args, uint64_t now_ms)
+{
+    if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
+        if (++c->limited_in_row >= p->limits.flood_close) {
+            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
+                     c->limited_in_row);
+            c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
+            return;
+        }
+        send_error(c, has_ref, ref, PROTO_RATE_LIMITED, "too many messages; slow down");
+        return;
+    }
+    c->limited_in_row = 0;
+    dispatch(p, c, name, has_ref, ref, args, now_ms);
 }
 
 void proto_defer(proto_req_t *req, proto_deferred_t *d)
@@ -398,8 +428,13 @@ static int quote_plain(char *out, size_t n, const char *s)
     return 0;
 }
 
-/* The event's frame: its name and room, then its payload. */
 cbuf_t *proto_frame_event(const bus_event_t *ev)
+{
+    return proto_frame_event_in(ev, "", "");
+}
+
+/* The event's frame: its name and room, then its payload. */
+cbuf_t *proto_frame_event_in(const bus_event_t *ev, const char *before, const char *after)
 {
     CH_ASSERT(ev->nparts <= PROTO_EVENT_MAX_PARTS);
     jpart_t parts[PROTO_EVENT_MAX_PARTS + 2];
@@ -416,7 +451,7 @@ cbuf_t *proto_frame_event(const bus_event_t *ev)
         parts[k++] = (jpart_t){.obj = head};
     }
     for (size_t i = 0; i < ev->nparts; i++) parts[k++] = ev->parts[i];
-    cbuf_t *frame = proto_frame_parts(parts, k);
+    cbuf_t *frame = frame_parts(before, parts, k, after);
     json_decref(head);
     return frame;
 }
@@ -425,6 +460,20 @@ cbuf_t *proto_frame_event(const bus_event_t *ev)
 static proto_client_t *client_of_rcv(bus_rcv_t *r)
 {
     return (proto_client_t *)((char *)r - offsetof(proto_client_t, rcv));
+}
+
+static unsigned rcv_kind(const bus_rcv_t *r)
+{
+    const proto_client_t *c =
+        (const proto_client_t *)((const char *)r - offsetof(proto_client_t, rcv));
+    return c->tr->dialect ? c->tr->dialect->kind : 0;
+}
+
+static cbuf_t *rcv_frame_as(const bus_event_t *ev, const bus_rcv_t *r)
+{
+    const proto_client_t *c =
+        (const proto_client_t *)((const char *)r - offsetof(proto_client_t, rcv));
+    return c->tr->dialect->frame_event(ev);
 }
 
 static void rcv_deliver(bus_rcv_t *r, cbuf_t *frame)
@@ -444,6 +493,8 @@ const bus_rcv_ops_t proto_bus_rcv_ops = {
     .frame = proto_frame_event,
     .deliver = rcv_deliver,
     .user = rcv_user,
+    .kind = rcv_kind,
+    .frame_as = rcv_frame_as,
 };
 
 void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts)

@@ -19,6 +19,15 @@
 
 typedef struct proto_client_s proto_client_t;
 
+/* A wire format other than the Chorus envelope (Socket.IO: proto_sio.h), named by the
+ * client's transport table: the bus frames events once per kind, with frame_event for the
+ * clients of this dialect. */
+typedef struct {
+    unsigned kind; /* the bus framing kind, 1 .. BUS_FRAME_KINDS - 1, one per dialect */
+    /* Returns a new frame (refcount 1) of the bus event ev (borrowed). */
+    cbuf_t *(*frame_event)(const bus_event_t *ev);
+} proto_dialect_t;
+
 /* What the I/O layer provides for one client. */
 typedef struct {
     /* Queues one framed message (a WebSocket text frame). Borrows frame: the transport
@@ -35,6 +44,9 @@ typedef struct {
     /* Optional: one of a live client's deferred operations completed (c->pending went
      * down). Must not handle input from inside (it runs in the operation's callback). */
     void (*settled)(proto_client_t *c);
+    /* Optional: the client's dialect (NULL: the Chorus envelope). Events reach it framed by
+     * dialect->frame_event; replies still reach send as Chorus envelope frames. */
+    const proto_dialect_t *dialect;
 } proto_transport_t;
 
 /* Per-client protocol state, embedded in the connection. */
@@ -162,6 +174,13 @@ void proto_auth_register(proto_t *p);
 void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t len,
                        uint64_t now_ms);
 
+/* Runs op name (borrowed) for c at now_ms with the fields of args (borrowed; an object,
+ * read like a decoded message's members) and the reply's ref when has_ref: rate limit,
+ * authentication check and dispatch, as for a decoded text message. The entry point of
+ * other wire formats (Socket.IO events). */
+void proto_run(proto_t *p, proto_client_t *c, const char *name, int has_ref, json_int_t ref,
+               json_t *args, uint64_t now_ms);
+
 /* Error codes of the envelope (stable: clients switch on them). */
 #define PROTO_BAD_JSON "bad_json"
 #define PROTO_BAD_REQUEST "bad_request"
@@ -258,6 +277,10 @@ void proto_send_json(proto_client_t *c, json_t *msg);
  * {"op": name, "room": room, <the members of its parts>}, byte for byte what
  * proto_frame_json gives for that object. */
 cbuf_t *proto_frame_event(const bus_event_t *ev);
+
+/* The same frame's object between the texts before and after (borrowed, plain): a new
+ * WebSocket text frame (refcount 1) of before + {"op": ...} + after. */
+cbuf_t *proto_frame_event_in(const bus_event_t *ev, const char *before, const char *after);
 
 /* The bus's receiver table for protocol clients (bus.h): frames with proto_frame_event,
  * delivers through the client's transport (tr->send), and names the client's user.sub.

@@ -18,6 +18,7 @@ typedef struct {
     cbuf_t *last;     /* a reference to the last frame */
     bus_sub_t room;   /* its subscription to the room topic */
     bus_sub_t doc;    /* to the document topic */
+    unsigned kind;    /* its framing kind (f_kinds_ops) */
 } fake_t;
 
 /* The text of o (borrowed) as a buffer. */
@@ -49,7 +50,25 @@ static const char *f_user(const bus_rcv_t *r)
 {
     return ((const fake_t *)r)->user;
 }
-static const bus_rcv_ops_t f_ops = {f_frame, f_deliver, f_user};
+static const bus_rcv_ops_t f_ops = {f_frame, f_deliver, f_user, NULL, NULL};
+
+/* Receivers of several framing kinds: kind k's frame is "K<k>:" and kind 0's. */
+static unsigned f_kind(const bus_rcv_t *r)
+{
+    return ((const fake_t *)r)->kind;
+}
+static cbuf_t *f_frame_as(const bus_event_t *ev, const bus_rcv_t *r)
+{
+    cbuf_t *inner = f_frame(ev);
+    char head[8];
+    snprintf(head, sizeof(head), "K%u:", f_kind(r));
+    cbuf_t *b = cbuf_new(inner->len + 4);
+    cbuf_append(&b, head, strlen(head));
+    cbuf_append(&b, inner->data + inner->off, inner->len);
+    cbuf_unref(inner);
+    return b;
+}
+static const bus_rcv_ops_t f_kinds_ops = {f_frame, f_deliver, f_user, f_kind, f_frame_as};
 
 static void fake_init(fake_t *c, bus_t *b, const char *user)
 {
@@ -128,6 +147,31 @@ static void test_receiver_size(void)
     fx_open(&f, 1);
     ASSERT_TRUE(f.bus->rcv_ops == &f_ops);
     ASSERT_STREQ(bus_rcv_user(f.bus, &f.c[1].rcv), "bob");
+    fx_close(&f);
+}
+
+/* Receivers of two kinds (the Chorus envelope, Socket.IO): one frame per kind, each shared
+ * by the receivers of its kind. */
+static void test_framed_once_per_kind(void)
+{
+    fx_t f;
+    fx_open(&f, 4);
+    f.bus->rcv_ops = &f_kinds_ops;
+    f.c[1].kind = 1;
+    f.c[3].kind = 1;
+    bus_event_t ev = {.room = "r1", .name = "x"};
+    ASSERT_EQ(bus_publish(&f.room, &ev), 4);
+    ASSERT_EQ(f.bus->framed, 2);
+    ASSERT_TRUE(f.c[0].last == f.c[2].last);
+    ASSERT_TRUE(f.c[1].last == f.c[3].last);
+    ASSERT_TRUE(f.c[0].last != f.c[1].last);
+    ASSERT_TRUE(last_is(&f.c[0], "{\"op\":\"x\",\"room\":\"r1\"}"));
+    ASSERT_TRUE(last_is(&f.c[3], "K1:{\"op\":\"x\",\"room\":\"r1\"}"));
+    ASSERT_EQ(f.c[1].last->refcnt, 2);
+    /* Only kind 1 receives: kind 0 is never framed. */
+    ev.except_user = "ann"; /* c[0] and c[2] */
+    ASSERT_EQ(bus_publish(&f.room, &ev), 2);
+    ASSERT_EQ(f.bus->framed, 3);
     fx_close(&f);
 }
 
@@ -442,6 +486,7 @@ int main(void)
     RUN(test_identities);
     RUN(test_receiver_size);
     RUN(test_framed_once_shared);
+    RUN(test_framed_once_per_kind);
     RUN(test_skip_member);
     RUN(test_skip_user);
     RUN(test_doc_since);

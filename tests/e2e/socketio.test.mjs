@@ -1,0 +1,274 @@
+// socketio.test.mjs: Engine.IO 4 / Socket.IO 5 at /socket.io/ (docs/socketio.md) with the
+// real socket.io-client 4: CONNECT with a Chorus token (refused with CONNECT_ERROR's
+// message), Chorus ops as events with acks carrying the /ws reply, errors as "error"
+// events, a Socket.IO user and a /ws user in one room, and the limits: oversized
+// messages, a missing pong, a bad EIO version.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+
+import { api, FAST_HASH, mintJwt, nowSec, register, TEST_SECRET } from './lib/auth.mjs';
+import { assertJsonError, fetchOnce } from './lib/http.mjs';
+import { createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
+import { startServer } from './lib/server.mjs';
+import { withTimeout } from './lib/util.mjs';
+
+const T = { timeout: 20000 };
+const ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
+
+/** A socket.io-client socket (no reconnection) on port; resolves once connected. */
+function connect(port, opts = {}) {
+  const s = io(`http://127.0.0.1:${port}`, { reconnection: false, transports: ['websocket'], ...opts });
+  return withTimeout(new Promise((resolve, reject) => {
+    s.once('connect', () => resolve(s));
+    s.once('connect_error', (e) => {
+      s.close();
+      reject(e);
+    });
+  }), 5000, 'socket.io connect');
+}
+
+/** The connect_error a socket gets (it must not connect). */
+function connectError(port, opts = {}) {
+  const s = io(`http://127.0.0.1:${port}`, { reconnection: false, transports: ['websocket'], ...opts });
+  return withTimeout(new Promise((resolve, reject) => {
+    s.once('connect', () => {
+      s.close();
+      reject(new Error('connected'));
+    });
+    s.once('connect_error', (e) => {
+      s.close();
+      resolve(e);
+    });
+  }), 5000, 'socket.io connect_error');
+}
+
+/** The next event name the socket receives (its arguments). */
+function nextEvent(s, name, pred = () => true) {
+  return withTimeout(new Promise((resolve) => {
+    const on = (...args) => {
+      if (!pred(...args)) return;
+      s.off(name, on);
+      resolve(args);
+    };
+    s.on(name, on);
+  }), 5000, `socket.io event ${name}`);
+}
+
+/** A raw WebSocket on /socket.io/ (the ws package): messages as strings, in order. */
+function rawSio(port, query = 'EIO=4&transport=websocket') {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?${query}`);
+  const msgs = [];
+  let wake = () => {};
+  ws.on('message', (d, binary) => {
+    msgs.push(binary ? d : d.toString('utf8'));
+    wake();
+  });
+  const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  ws.on('error', () => {});
+  const next = (label = 'a message') => withTimeout(new Promise((resolve) => {
+    const check = () => {
+      if (msgs.length) resolve(msgs.shift());
+      else wake = check;
+    };
+    check();
+  }), 5000, label);
+  const opened = new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('unexpected-response', (req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+  return { ws, next, closed, opened };
+}
+
+describe('socket.io over websocket', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: [...ARGS, '--ws-max-message', '4KiB'] });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('EIO open packet: sid, no upgrades, pings and limits from the /ws options; CONNECT answers a sid', T, async () => {
+    const r = rawSio(port);
+    await r.opened;
+    const open = await r.next('open packet');
+    assert.equal(open[0], '0');
+    const o = JSON.parse(open.slice(1));
+    assert.match(o.sid, /^[0-9a-f]{20}$/);
+    assert.deepEqual(o.upgrades, []);
+    assert.equal(o.pingInterval, 30000);
+    assert.equal(o.pingTimeout, 10000);
+    assert.equal(o.maxPayload, 4096);
+    r.ws.send('40');
+    const c = await r.next('CONNECT');
+    assert.match(c, /^40\{"sid":"[0-9a-f]{20}"\}$/);
+    r.ws.send('42["echo",{"data":"hi"}]'); // no ack id: an ok reply is not sent
+    r.ws.send('427["echo",{"data":{"x":[1,2]}}]');
+    assert.equal(await r.next('ack'), '437[{"op":"reply","ref":7,"ok":true,"data":{"x":[1,2]}}]');
+    r.ws.close();
+  });
+
+  it('auth ok: a Chorus op with an ack gets the /ws reply object', T, async () => {
+    const u = mkUser('Ann');
+    const s = await connect(port, { auth: { token: u.token } });
+    try {
+      assert.match(s.id, /^[0-9a-f]{20}$/);
+      const echo = await s.emitWithAck('echo', { data: { a: 1 } });
+      assert.deepEqual(echo, { op: 'reply', ref: 0, ok: true, data: { a: 1 } });
+      const r = await createRoom(port, u, { name: 'sio' });
+      const j = await s.emitWithAck('join', { room: r.roomCode });
+      assert.equal(j.ok, true);
+      assert.equal(j.data.room.id, r.id);
+      assert.equal(j.data.role, 'host');
+      const bad = await s.emitWithAck('message', { room: r.id, type: 'user_text' });
+      assert.equal(bad.ok, false);
+      assert.equal(bad.error.code, 'validation_error');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('auth refused: CONNECT_ERROR with the reason (bad token, revoked token, wrong type, unknown namespace)', T, async () => {
+    let e = await connectError(port, { auth: { token: 'nope' } });
+    assert.equal(e.data.code, 'unauthorized');
+    assert.match(e.message, /token/);
+    const forged = mintJwt('another-secret-0123456789abcdefghijklmnop', { sub: 'x', iat: nowSec() });
+    e = await connectError(port, { auth: { token: forged } });
+    assert.equal(e.data.code, 'unauthorized');
+    e = await connectError(port, { auth: { token: 5 } });
+    assert.equal(e.data.code, 'bad_request');
+    assert.equal(e.message, 'auth.token must be a string');
+    // A token revoked by logout is refused like on /ws.
+    const acct = await register(port);
+    assert.equal((await api(port, 'POST', '/api/auth/logout', { token: acct.token })).status, 200);
+    e = await connectError(port, { auth: { token: acct.token } });
+    assert.equal(e.data.code, 'unauthorized');
+    assert.match(e.message, /revoked/);
+    // Namespaces other than "/".
+    const m = io(`http://127.0.0.1:${port}/admin`, { reconnection: false, transports: ['websocket'] });
+    const err = await withTimeout(new Promise((resolve) => m.once('connect_error', resolve)), 5000, 'nsp error');
+    m.close();
+    assert.equal(err.message, 'Invalid namespace');
+    assert.equal(err.data.code, 'invalid_namespace');
+  });
+
+  it('without a token: only auth and echo until the auth op, as on /ws; errors without an ack come as "error" events', T, async () => {
+    const u = mkUser('Bo');
+    const s = await connect(port);
+    try {
+      const no = await s.emitWithAck('join', { room: 'ABCDEF' });
+      assert.equal(no.ok, false);
+      assert.equal(no.error.code, 'unauthorized');
+      const a = await s.emitWithAck('auth', { token: u.token });
+      assert.equal(a.ok, true);
+      assert.equal(a.data.user.id, u.sub);
+      const ev = nextEvent(s, 'error');
+      s.emit('no_such_op', {});
+      const [err] = await ev;
+      assert.deepEqual(err, { op: 'error', error: { code: 'unknown_op', message: 'unknown op "no_such_op"' } });
+      const bad = await s.emitWithAck('echo', 'not an object');
+      assert.equal(bad.error.code, 'bad_request');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a Socket.IO user and a /ws user in one room see each other', T, async () => {
+    const host = mkUser('Host');
+    const guest = mkUser('Guest');
+    const r = await createRoom(port, host, { name: 'mixed' });
+    const ws = await RoomWs.open(port, host);
+    const s = await connect(port, { auth: { token: guest.token } });
+    try {
+      await ws.join(r.roomCode);
+      const joined = ws.waitEvent('participant_joined');
+      const j = await s.emitWithAck('join', { room: r.roomCode });
+      assert.equal(j.ok, true);
+      assert.equal((await joined).participant.userId, guest.sub);
+      // /ws -> Socket.IO: the event of the same name, with the object /ws clients get.
+      const got = nextEvent(s, 'message', (e) => e.message.content === 'hello sio');
+      await ws.ok('message', { room: r.id, type: 'user_text', content: 'hello sio' });
+      const [m] = await got;
+      assert.equal(m.op, 'message');
+      assert.equal(m.room, r.id);
+      assert.equal(m.message.content, 'hello sio');
+      assert.equal(m.message.userId, host.sub);
+      // Socket.IO -> /ws.
+      const seen = ws.waitEvent((e) => e.op === 'message' && e.message.content === 'hello ws');
+      const sent = await s.emitWithAck('message', { room: r.id, type: 'user_text', content: 'hello ws' });
+      assert.equal(sent.ok, true);
+      const w = await seen;
+      assert.equal(w.message.content, 'hello ws');
+      assert.equal(w.message.seq, sent.data.message.seq);
+      // Presence and broadcasts arrive too.
+      const b = nextEvent(s, 'broadcast');
+      await ws.ok('broadcast', { room: r.id, event: 'ping', data: { n: 1 } });
+      assert.deepEqual((await b)[0].data, { n: 1 });
+    } finally {
+      s.close();
+      ws.ws.close();
+    }
+  });
+
+  it('binary attachments are refused with an error; the connection stays usable', T, async () => {
+    const s = await connect(port, { auth: { token: mkUser('Bin').token } });
+    try {
+      const r = await s.emitWithAck('echo', { data: Buffer.from([1, 2, 3]) });
+      assert.equal(r.ok, false);
+      assert.equal(r.error.code, 'unsupported');
+      assert.deepEqual(await s.emitWithAck('echo', { data: 1 }), { op: 'reply', ref: 1, ok: true, data: 1 });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('limits: a message over --ws-max-message closes 1009; a bad packet closes 1002', T, async () => {
+    const r = rawSio(port);
+    await r.opened;
+    await r.next('open packet');
+    r.ws.send('40');
+    await r.next('CONNECT');
+    r.ws.send(`42["echo",{"data":"${'x'.repeat(5000)}"}]`);
+    assert.equal(await r.closed, 1009);
+    const b = rawSio(port);
+    await b.opened;
+    await b.next('open packet');
+    b.ws.send('9');
+    assert.equal(await b.closed, 1002);
+  });
+
+  it('bad EIO version or transport: 400 with a JSON error', T, async () => {
+    let res = await fetchOnce(port, 'GET', '/socket.io/?EIO=3&transport=websocket');
+    assertJsonError(res, 400, 'unsupported_protocol_version');
+    res = await fetchOnce(port, 'GET', '/socket.io/?transport=websocket');
+    assertJsonError(res, 400, 'unsupported_protocol_version');
+    res = await fetchOnce(port, 'GET', '/socket.io/?EIO=4&transport=carrier-pigeon');
+    assertJsonError(res, 400, 'unknown_transport');
+  });
+});
+
+describe('socket.io keepalive', () => {
+  it('the server pings on pingInterval; a client that never answers is dropped', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--ws-ping-interval', '100ms', '--ws-pong-timeout', '100ms'] });
+    try {
+      // socket.io-client answers pings: it stays connected over several intervals.
+      const s = await connect(srv.port);
+      const r = rawSio(srv.port);
+      await r.opened;
+      const open = JSON.parse((await r.next('open')).slice(1));
+      assert.equal(open.pingInterval, 100);
+      assert.equal(await r.next('ping'), '2');
+      assert.equal(await r.closed, 1006); // dropped without a close frame
+      assert.equal(s.connected, true);
+      assert.deepEqual(await s.emitWithAck('echo', { data: 2 }), { op: 'reply', ref: 0, ok: true, data: 2 });
+      s.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
