@@ -5,16 +5,6 @@
 
 #include "proto/sio_seed.h"
 
-void sio_recover_pid(char out[SIO_RECOVER_PID_LEN + 1], const uint8_t rnd[16])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 16; i++) {
-        out[2 * i] = hex[rnd[i] >> 4];
-        out[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    out[SIO_RECOVER_PID_LEN] = 0;
-}
-
 int sio_recover_asked(const json_t *auth, char pid[SIO_RECOVER_PID_LEN + 1],
                       char room[STORE_ID_LEN], int64_t *seq)
 {

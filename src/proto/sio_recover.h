@@ -13,11 +13,8 @@
 
 #include "store/store.h"
 
-/* Hex digits of a pid (16 random bytes). */
+/* Hex digits of a pid (16 random bytes, auth_random_hex: lowercase). */
 #define SIO_RECOVER_PID_LEN 32
-
-/* Writes the pid of the random bytes rnd (borrowed) into out: lowercase hex. */
-void sio_recover_pid(char out[SIO_RECOVER_PID_LEN + 1], const uint8_t rnd[16]);
 
 /* Reads CONNECT's auth payload (borrowed; untrusted; NULL = none). Returns 1 when it asks
  * for a recovery with a pid this server could have made and an offset

@@ -106,7 +106,7 @@ describe('socket.io over websocket', () => {
     assert.equal(o.maxPayload, 4096);
     r.ws.send('40');
     const c = await r.next('CONNECT');
-    assert.match(c, /^40\{"sid":"[0-9a-f]{20}"\}$/);
+    assert.match(c, /^40\{"sid":"[0-9a-f]{20}","pid":"[0-9a-f]{32}"\}$/); // pid: connection state recovery (docs/socketio.md)
     r.ws.send('42["echo",{"data":"hi"}]'); // no ack id: an ok reply is not sent
     r.ws.send('427["echo",{"data":{"x":[1,2]}}]');
     assert.equal(await r.next('ack'), '437[{"op":"reply","ref":7,"ok":true,"data":{"x":[1,2]}}]');
