@@ -316,7 +316,7 @@ void conn_accept(server_t *s)
     peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
     c->last_rx = uv_now(s->loop);
     conn_http_init(c, remote);
-    if (s->nconns > s->cfg->max_connections) {
+    if (s->nconns + s->nsessions > s->cfg->max_connections) {
         log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,
                  s->nconns - 1);
         conn_http_error(c, 503, "service_unavailable", "too many connections",

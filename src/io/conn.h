@@ -14,6 +14,7 @@
 #include "io/server.h"
 #include "io/uring.h"
 #include "proto/ws_frame.h"
+#include "proto/eio_packet.h"
 
 typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
 
@@ -121,6 +122,15 @@ void conn_http_on_drain(conn_t *c);
 /* Called by the server (outside any write) for a connection it was asked to resume:
  * answers the requests held back, then reads again. */
 void conn_http_resume(conn_t *c);
+/* Answers the current request now (keep-alive as the request asked). body is borrowed. */
+void conn_http_reply(conn_t *c, int status, const char *ctype, const char *extra,
+                     const void *body, size_t len);
+/* Holds the current request for owner (an Engine.IO polling session): reading pauses until
+ * conn_http_release answers it; if c closes first, conn_sio_poll_get_gone(owner, c). */
+void conn_http_hold(conn_t *c, void *owner);
+/* Answers the held request (body borrowed) and carries on with c's next request. */
+void conn_http_release(conn_t *c, int status, const char *ctype, const char *extra,
+                       const void *body, size_t len);
 /* Sends a JSON error response {"success":false,"error":{code,message}}. extra_headers is
  * NULL or CRLF-terminated header lines. */
 void conn_http_error(conn_t *c, int status, const char *code, const char *message,
@@ -151,8 +161,32 @@ void conn_sio_on_binary(conn_t *c);
 uint64_t conn_sio_next(const conn_t *c);
 /* Sends the ping when due, closes a session whose pong is late. */
 void conn_sio_keepalive(conn_t *c, uint64_t now);
-/* Frees c->sio (safe when NULL). */
+/* Frees c->sio (safe when NULL); a polling session upgraded onto c closes with it. */
 void conn_sio_free(conn_t *c);
+
+/* Engine.IO long-polling sessions (conn_sio_poll.c) */
+typedef struct conn_sio_sess_s conn_sio_sess_t;
+/* Answers a polling request of c (/socket.io/?EIO=4&transport=polling): the handshake,
+ * a GET (answered now, or held until there is something to send), a POST of packets,
+ * a CORS preflight. */
+void conn_sio_poll_request(conn_t *c, const http_request_t *req);
+/* The session named sid[0..len) that may still upgrade to WebSocket, or NULL. */
+conn_sio_sess_t *conn_sio_poll_find(server_t *s, const char *sid, size_t len);
+/* Makes c (its 101 response queued) the WebSocket of session sess: the probe, then the
+ * upgrade packet moves sess's output onto c. */
+void conn_sio_poll_upgrade(conn_sio_sess_t *sess, conn_t *c);
+/* The held GET c of session sess (void *: conn_http.c's hold) closed. */
+void conn_sio_poll_get_gone(void *sess, conn_t *c);
+/* Makes c (its 101 queued) the WebSocket that carries polling session sess's packets. */
+void conn_sio_start_carrier(conn_t *c, conn_sio_sess_t *sess);
+/* Detaches c from its session (the session is closing c itself). */
+void conn_sio_free_carrier(conn_t *c);
+/* Closes every session (the server is stopping). */
+void conn_sio_poll_stop(server_t *s);
+/* Engine.IO input arriving on the WebSocket of an upgraded session. */
+void conn_sio_poll_on_text(conn_sio_sess_t *sess, conn_t *c, const eio_packet_t *p);
+/* The WebSocket of an upgraded session is gone: the session closes. */
+void conn_sio_poll_carrier_gone(conn_sio_sess_t *sess);
 
 /* How long a closing connection waits for the peer's EOF before dropping it. */
 #define CONN_LINGER_MS 2000

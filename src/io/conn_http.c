@@ -35,6 +35,7 @@ struct conn_http_s {
     uint64_t body_start;   /* loop time (ms) its headers were complete */
     uint64_t last_tx;      /* loop time (ms) of the last write progress while drain_wait */
     api_req_t *api_req;    /* the API request being answered (reading is paused) */
+    void *held_by;         /* a held Engine.IO polling GET's session (reading is paused) */
     char *stash;           /* owned: input that arrived after it, handled on resume */
     size_t stash_len;
     /* A static file being sent: read in chunks as the output queue drains. */
@@ -364,11 +365,19 @@ static void handle_sio(conn_t *c, const http_request_t *req)
         return;
     }
     const char *transport = query_param(req, "transport", &n);
-    if (!transport || n != 9 || memcmp(transport, "websocket", 9) != 0) {
-        error_reply(c, 400, "unknown_transport", "transport must be websocket", NULL, last);
+    if (transport && n == 7 && memcmp(transport, "polling", 7) == 0) {
+        conn_sio_poll_request(c, req);
         return;
     }
-    if (query_param(req, "sid", &n)) {
+    if (!transport || n != 9 || memcmp(transport, "websocket", 9) != 0) {
+        error_reply(c, 400, "unknown_transport", "transport must be polling or websocket", NULL,
+                    last);
+        return;
+    }
+    size_t sid_len = 0;
+    const char *sid = query_param(req, "sid", &sid_len);
+    void *sess = NULL;
+    if (sid && !(sess = conn_sio_poll_find(c->srv, sid, sid_len))) {
         error_reply(c, 400, "unknown_sid", "no such Engine.IO session", NULL, last);
         return;
     }
@@ -396,7 +405,10 @@ static void handle_sio(conn_t *c, const http_request_t *req)
              hs.accept);
     respond(c, 101, NULL, extra, NULL, 0, 0, 1);
     snprintf(c->ip, sizeof(c->ip), "%s", client_ip);
-    conn_sio_start_ws(c);
+    if (sess)
+        conn_sio_poll_upgrade(sess, c);
+    else
+        conn_sio_start_ws(c);
 }
 
 /* Percent-encodes a relative path for a Location header: unreserved characters and '/'
@@ -511,7 +523,8 @@ static void request_done(conn_t *c)
  * This one bound covers every kind of response, so pipelining cannot grow the queue. */
 static int busy(const conn_t *c)
 {
-    return c->http->api_req || c->http->file_open || c->out.bytes > c->srv->cfg->http_max_queue;
+    return c->http->api_req || c->http->held_by || c->http->file_open ||
+           c->out.bytes > c->srv->cfg->http_max_queue;
 }
 
 /* Keeps the unhandled input (one read at most: reading stops here) for later. */
@@ -527,7 +540,7 @@ static void stash(conn_t *c, const char *data, size_t len)
  * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
 static void hold(conn_t *c)
 {
-    if (c->http->api_req) {
+    if (c->http->api_req || c->http->held_by) {
         conn_pause(c);
         return;
     }
@@ -595,6 +608,28 @@ static void api_done(api_req_t *r)
     }
 }
 
+void conn_http_reply(conn_t *c, int status, const char *ctype, const char *extra,
+                     const void *body, size_t len)
+{
+    respond(c, status, ctype, extra, body, len, !keep_alive(c), 0);
+}
+
+void conn_http_hold(conn_t *c, void *owner)
+{
+    CH_ASSERT(c->http && !c->http->held_by && owner);
+    c->http->held_by = owner;
+}
+
+void conn_http_release(conn_t *c, int status, const char *ctype, const char *extra,
+                       const void *body, size_t len)
+{
+    CH_ASSERT(c->http && c->http->held_by);
+    c->http->held_by = NULL;
+    respond(c, status, ctype, extra, body, len, !keep_alive(c), 0);
+    request_done(c);
+    carry_on(c);
+}
+
 static void handle_api(conn_t *c, const http_request_t *req)
 {
     api_req_t *r = api_req_new(&c->srv->app->api, req->method, req->path, req->path_len,
@@ -643,6 +678,7 @@ void conn_http_free(conn_t *c)
     conn_http_t *h = c->http;
     if (!h) return;
     if (h->api_req) h->api_req->conn = NULL; /* its answer will find nobody to send to */
+    if (h->held_by) conn_sio_poll_get_gone(h->held_by, c);
     free(h->stash);
     file_close(c);
     http_reqparser_free(&h->p);
@@ -704,7 +740,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
             return;
         }
-        if (c->http->api_req) continue; /* answered later: the rest waits (busy) */
+        if (c->http->api_req || c->http->held_by) continue; /* answered later (busy) */
         if (c->finishing || c->closing) return;
         request_done(c);
     }

@@ -18,6 +18,8 @@
 /* One connection's Engine.IO and Socket.IO state: its own allocation, reached from
  * conn_t.sio, so a /ws connection carries none of it. */
 struct conn_sio_s {
+    conn_sio_sess_t *sess; /* borrowed: the polling session this WebSocket upgrades, or
+                              NULL (a WebSocket-only session: the fields below) */
     proto_sio_conn_t s;
     char sid[EIO_SID_LEN + 1];
     uint64_t next_ping; /* loop time of the next ping */
@@ -109,11 +111,32 @@ void conn_sio_start_ws(conn_t *c)
     conn_ws_rearm(c);
 }
 
+void conn_sio_start_carrier(conn_t *c, conn_sio_sess_t *sess)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    c->sio = ch_calloc(1, sizeof(*c->sio));
+    c->sio->sess = sess;
+    conn_ws_start(c, NULL);
+    /* The session's own protocol client authenticates and runs the ops; this one only
+     * carries bytes, so it has no auth deadline. */
+    c->pc.deadline_ms = 0;
+    c->sio->next_ping = uv_now(c->srv->loop) + cfg->ws_ping_interval;
+    conn_ws_rearm(c);
+}
+
+void conn_sio_free_carrier(conn_t *c)
+{
+    if (c->sio) c->sio->sess = NULL;
+}
+
 void conn_sio_free(conn_t *c)
 {
-    if (c->sio) sio_seed_conn_free(&c->sio->s);
+    if (!c->sio) return;
+    conn_sio_sess_t *sess = c->sio->sess;
+    sio_seed_conn_free(&c->sio->s);
     free(c->sio);
     c->sio = NULL;
+    if (sess) conn_sio_poll_carrier_gone(sess);
 }
 
 void conn_sio_on_text(conn_t *c, const uint8_t *data, size_t len)
@@ -122,6 +145,10 @@ void conn_sio_on_text(conn_t *c, const uint8_t *data, size_t len)
     eio_packet_t p;
     if (eio_decode((const char *)data, len, &p) != 0) {
         conn_ws_close(c, WS_CLOSE_PROTOCOL, "not an Engine.IO 4 packet");
+        return;
+    }
+    if (c->sio->sess) {
+        conn_sio_poll_on_text(c->sio->sess, c, &p);
         return;
     }
     switch (p.type) {
@@ -149,6 +176,11 @@ void conn_sio_on_text(conn_t *c, const uint8_t *data, size_t len)
 
 void conn_sio_on_binary(conn_t *c)
 {
+    if (c->sio->sess) {
+        eio_packet_t p = {.type = EIO_MESSAGE, .binary = 1};
+        conn_sio_poll_on_text(c->sio->sess, c, &p);
+        return;
+    }
     if (proto_sio_binary(&c->sio->s) != 0)
         conn_ws_close(c, WS_CLOSE_PROTOCOL, "binary message without a packet announcing it");
 }

@@ -121,6 +121,7 @@ void server_stop(server_t *s)
     if (s->stopping) return;
     s->stopping = 1;
     uv_close((uv_handle_t *)&s->listener, NULL);
+    conn_sio_poll_stop(s);
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
         else if (!conn_http_in_api(c))
@@ -163,6 +164,25 @@ static void ip_release(server_t *s, conn_t *c)
     if (!e) return;
     c->per_ip = NULL;
     if (--e->count > 0) return;
+    strmap_del(&s->per_ip, e->key);
+    free(e);
+}
+
+int server_session_acquire(server_t *s, server_ip_t *e)
+{
+    const chorus_config_t *cfg = s->cfg;
+    if (s->nconns + s->nsessions >= cfg->max_connections) return -1;
+    if (e && cfg->max_connections_per_ip && e->count >= cfg->max_connections_per_ip) return -1;
+    if (e) e->count++;
+    s->nsessions++;
+    return 0;
+}
+
+void server_session_release(server_t *s, server_ip_t *e)
+{
+    CH_ASSERT(s->nsessions > 0);
+    s->nsessions--;
+    if (!e || --e->count > 0) return;
     strmap_del(&s->per_ip, e->key);
     free(e);
 }
@@ -254,6 +274,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     strmap_init(&s->per_ip, seed);
+    strmap_init(&s->sio_sessions, seed ^ 0x9e3779b97f4a7c15ull);
 
     char real[PATH_MAX];
     if (realpath(cfg->web_dir, real)) {
@@ -324,6 +345,8 @@ void server_free(server_t *s)
     s->uring = NULL;
     CH_ASSERT(s->per_ip.count == 0);
     strmap_free(&s->per_ip);
+    CH_ASSERT(s->sio_sessions.count == 0);
+    strmap_free(&s->sio_sessions);
     free(s->web_root);
     s->web_root = NULL;
 }

@@ -45,6 +45,8 @@ typedef struct server_s {
     conn_t *conns;                 /* every open connection (doubly linked) */
     size_t nconns;
     strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
+    strmap_t sio_sessions;         /* Engine.IO polling sessions by sid (conn_sio_poll.c) */
+    size_t nsessions;              /* count toward --max-connections with nconns */
     conn_t *flush_list;            /* connections with output queued this iteration */
     conn_t *resume_list;           /* HTTP connections whose output drained (see resume) */
     uv_idle_t resume;              /* runs while resume_list is not empty */
@@ -88,6 +90,13 @@ void server_want_resume(server_t *s, conn_t *c);
  * cfg->trusted_proxies is never counted (it speaks for many clients). server_conn_gone
  * uncounts. */
 int server_ip_acquire(server_t *s, conn_t *c, const struct sockaddr *sa);
+
+/* Counts an Engine.IO polling session of the address entry e (borrowed from the
+ * connection that made it; NULL: not counted by address) toward --max-connections and
+ * --max-connections-per-ip. Returns 0, or -1 when either is reached. */
+int server_session_acquire(server_t *s, server_ip_t *e);
+/* Uncounts a session acquired with e. */
+void server_session_release(server_t *s, server_ip_t *e);
 
 /* Called by the connection code when c is gone (after its handles closed). */
 void server_conn_gone(server_t *s, conn_t *c);

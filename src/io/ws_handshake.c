@@ -170,6 +170,30 @@ static int reject(const char **msg, int status, const char *why)
     return status;
 }
 
+int ws_origin_check(const http_request_t *req, const ws_handshake_opts_t *opts,
+                    const http_header_t **out, const char **msg)
+{
+    /* Browsers always send Origin; a request without one is a non-browser client, which
+     * could forge any Origin anyway, so the check only stops cross-site pages: a page
+     * elsewhere opening a socket to this server with its visitor's network position. */
+    int count = 0;
+    const http_header_t *origin = single_header(req, "Origin", &count);
+    if (out) *out = NULL;
+    if (count > 1) return reject(msg, 403, "more than one Origin");
+    if (origin) {
+        size_t n = opts && opts->origins ? opts->norigins : 0, i = 0;
+        while (i < n && strcmp(opts->origins[i], "*") != 0 &&
+               !(strlen(opts->origins[i]) == origin->value_len &&
+                 memcmp(opts->origins[i], origin->value, origin->value_len) == 0))
+            i++;
+        if (i == n && !is_same_origin(origin->value, origin->value_len, req,
+                                      opts ? opts->public_url : NULL))
+            return reject(msg, 403, "Origin not allowed (not this server's, not in --origins)");
+    }
+    if (out) *out = origin;
+    return 0;
+}
+
 int ws_handshake_check(const http_request_t *req, const ws_handshake_opts_t *opts,
                        ws_handshake_t *out, const char **msg)
 {
@@ -188,21 +212,8 @@ int ws_handshake_check(const http_request_t *req, const ws_handshake_opts_t *opt
     if (!version || version->value_len != 2 || memcmp(version->value, "13", 2) != 0)
         return reject(msg, 426, "unsupported Sec-WebSocket-Version (need 13)");
 
-    /* Browsers always send Origin; a request without one is a non-browser client, which
-     * could forge any Origin anyway, so the check only stops cross-site pages: a page
-     * elsewhere opening a socket to this server with its visitor's network position. */
-    const http_header_t *origin = single_header(req, "Origin", &count);
-    if (count > 1) return reject(msg, 403, "more than one Origin");
-    if (origin) {
-        size_t n = opts && opts->origins ? opts->norigins : 0, i = 0;
-        while (i < n && strcmp(opts->origins[i], "*") != 0 &&
-               !(strlen(opts->origins[i]) == origin->value_len &&
-                 memcmp(opts->origins[i], origin->value, origin->value_len) == 0))
-            i++;
-        if (i == n && !is_same_origin(origin->value, origin->value_len, req,
-                                      opts ? opts->public_url : NULL))
-            return reject(msg, 403, "Origin not allowed (not this server's, not in --origins)");
-    }
+    int rc = ws_origin_check(req, opts, NULL, msg);
+    if (rc != 0) return rc;
 
     ws_accept_key(key->value, key->value_len, out->accept);
     out->subprotocol = opts && opts->subprotocol && opts->subprotocol[0] &&

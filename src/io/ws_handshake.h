@@ -32,6 +32,12 @@ int ws_key_valid(const char *key, size_t len);
  * whitespace around elements ignored). */
 int http_token_list_has(const char *value, size_t len, const char *token);
 
+/* Checks req's Origin against opts as the upgrade does (below): returns 0 when there is
+ * none or it is allowed (*out, when out is not NULL, gets the header or NULL), or 403
+ * with *msg a static reason. Also serves Socket.IO's polling CORS. Borrows everything. */
+int ws_origin_check(const http_request_t *req, const ws_handshake_opts_t *opts,
+                    const http_header_t **out, const char **msg);
+
 /* Checks a GET request for a WebSocket upgrade. Returns 0 and fills *out when it is
  * acceptable, or the HTTP status to answer with: 400 (missing/wrong Upgrade, Connection,
  * or Sec-WebSocket-Key; method not GET; HTTP older than 1.1), 426 (Sec-WebSocket-Version

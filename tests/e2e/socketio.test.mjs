@@ -1,8 +1,9 @@
 // socketio.test.mjs: Engine.IO 4 / Socket.IO 5 at /socket.io/ (docs/socketio.md) with the
-// real socket.io-client 4: CONNECT with a Chorus token (refused with CONNECT_ERROR's
-// message), Chorus ops as events with acks carrying the /ws reply, errors as "error"
-// events, a Socket.IO user and a /ws user in one room, and the limits: oversized
-// messages, a missing pong, a bad EIO version.
+// real socket.io-client 4: websocket-only, polling-only and polling-then-upgrade; CONNECT
+// with a Chorus token (refused with CONNECT_ERROR's message), Chorus ops as events with
+// acks carrying the /ws reply, errors as "error" events, a Socket.IO user and a /ws user
+// in one room, and the limits: oversized messages and payloads, a missing pong, a second
+// pending GET, silent polling sessions, session bounds, bad EIO, CORS from --origins.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -10,7 +11,7 @@ import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 
 import { api, FAST_HASH, mintJwt, nowSec, register, TEST_SECRET } from './lib/auth.mjs';
-import { assertJsonError, fetchOnce } from './lib/http.mjs';
+import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
 import { createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 import { withTimeout } from './lib/util.mjs';
@@ -267,6 +268,170 @@ describe('socket.io keepalive', () => {
       assert.equal(s.connected, true);
       assert.deepEqual(await s.emitWithAck('echo', { data: 2 }), { op: 'reply', ref: 0, ok: true, data: 2 });
       s.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+/** A polling session driven by hand over raw HTTP: its sid and the open packet. */
+async function pollOpen(port, headers = {}) {
+  const res = await fetchOnce(port, 'GET', '/socket.io/?EIO=4&transport=polling', { headers });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.text[0], '0');
+  return { res, open: JSON.parse(res.text.slice(1)) };
+}
+
+const pollPath = (sid) => `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+
+describe('socket.io over polling', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({
+      args: [...ARGS, '--ws-max-message', '4KiB', '--origins', 'http://app.example'],
+    });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('polling-only: socket.io-client connects, acks and events flow; a /ws user in the room sees it', T, async () => {
+    const host = mkUser('Host');
+    const guest = mkUser('Poller');
+    const r = await createRoom(port, host, { name: 'polling' });
+    const ws = await RoomWs.open(port, host);
+    const s = await connect(port, { transports: ['polling'], auth: { token: guest.token } });
+    try {
+      assert.equal(s.io.engine.transport.name, 'polling');
+      await ws.join(r.roomCode);
+      assert.equal((await s.emitWithAck('join', { room: r.roomCode })).ok, true);
+      const got = nextEvent(s, 'message', (e) => e.message.content === 'to the poller');
+      await ws.ok('message', { room: r.id, type: 'user_text', content: 'to the poller' });
+      assert.equal((await got)[0].message.userId, host.sub);
+      const seen = ws.waitEvent((e) => e.op === 'message' && e.message.content === 'from the poller');
+      const sent = await s.emitWithAck('message', { room: r.id, type: 'user_text', content: 'from the poller' });
+      assert.equal((await seen).message.seq, sent.data.message.seq);
+    } finally {
+      s.close();
+      ws.ws.close();
+    }
+  });
+
+  it('default transports: polling, then the upgrade to websocket; the session and its room carry over', T, async () => {
+    const u = mkUser('Up');
+    const r = await createRoom(port, u, { name: 'upgrade' });
+    const s = await connect(port, { transports: ['polling', 'websocket'], auth: { token: u.token } });
+    try {
+      assert.equal((await s.emitWithAck('join', { room: r.roomCode })).ok, true);
+      if (s.io.engine.transport.name !== 'websocket')
+        await withTimeout(new Promise((resolve) => s.io.engine.once('upgrade', resolve)), 5000, 'upgrade');
+      assert.equal(s.io.engine.transport.name, 'websocket');
+      const m = await s.emitWithAck('message', { room: r.id, type: 'user_text', content: 'after upgrade' });
+      assert.equal(m.ok, true);
+      assert.equal(m.data.message.content, 'after upgrade');
+      const sid = s.io.engine.id;
+      // The upgraded session no longer polls.
+      const res = await fetchOnce(port, 'GET', pollPath(sid));
+      assertJsonError(res, 400, 'unknown_sid');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('handshake, POST and held GET by hand; a second pending GET is refused and closes the session', T, async () => {
+    const { open } = await pollOpen(port);
+    assert.match(open.sid, /^[0-9a-f]{20}$/);
+    assert.deepEqual(open.upgrades, ['websocket']);
+    assert.equal(open.maxPayload, 4096);
+    let res = await fetchOnce(port, 'POST', pollPath(open.sid), { body: '40' });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'ok');
+    res = await fetchOnce(port, 'GET', pollPath(open.sid));
+    assert.match(res.text, /^40\{"sid":"[0-9a-f]{20}"\}$/);
+    // Two packets in one POST, answered in one GET with the record separator.
+    await fetchOnce(port, 'POST', pollPath(open.sid), { body: '421["echo",{"data":1}]\x1e422["echo",{"data":2}]' });
+    res = await fetchOnce(port, 'GET', pollPath(open.sid));
+    assert.deepEqual(res.text.split('\x1e'), [
+      '431[{"op":"reply","ref":1,"ok":true,"data":1}]',
+      '432[{"op":"reply","ref":2,"ok":true,"data":2}]',
+    ]);
+    // Nothing queued: the GET is held; a second one is refused and the session closed,
+    // which answers the first with a close packet.
+    const held = await HttpConn.open(port);
+    held.send('GET', pollPath(open.sid));
+    const first = held.response();
+    // Let the first GET reach the server before the second.
+    const probe = await fetchOnce(port, 'GET', '/healthz');
+    assert.equal(probe.status, 200);
+    res = await fetchOnce(port, 'GET', pollPath(open.sid));
+    assertJsonError(res, 400, 'bad_request');
+    assert.equal((await first).text, '1');
+    held.close();
+    res = await fetchOnce(port, 'POST', pollPath(open.sid), { body: '42["echo"]' });
+    assertJsonError(res, 400, 'unknown_sid');
+  });
+
+  it('limits: a POST over maxPayload is 413 and closes the session; a bad payload is 400; an unknown sid is 400', T, async () => {
+    const { open } = await pollOpen(port);
+    let res = await fetchOnce(port, 'POST', pollPath(open.sid), { body: `42["echo",{"data":"${'x'.repeat(5000)}"}]` });
+    assertJsonError(res, 413, 'payload_too_large');
+    res = await fetchOnce(port, 'GET', pollPath(open.sid));
+    assertJsonError(res, 400, 'unknown_sid');
+    const b = await pollOpen(port);
+    res = await fetchOnce(port, 'POST', pollPath(b.open.sid), { body: '4x\x1e' });
+    assertJsonError(res, 400, 'bad_request');
+    res = await fetchOnce(port, 'GET', pollPath('0123456789abcdef0123'));
+    assertJsonError(res, 400, 'unknown_sid');
+  });
+
+  it('CORS follows --origins: an allowed Origin gets credentials headers and a preflight; another is 403', T, async () => {
+    const { res } = await pollOpen(port, { Origin: 'http://app.example' });
+    assert.equal(res.headers['access-control-allow-origin'], 'http://app.example');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    const pre = await fetchOnce(port, 'OPTIONS', '/socket.io/?EIO=4&transport=polling', {
+      headers: { Origin: 'http://app.example', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(pre.status, 204);
+    assert.match(pre.headers['access-control-allow-methods'], /POST/);
+    assert.equal(pre.headers['access-control-allow-origin'], 'http://app.example');
+    const bad = await fetchOnce(port, 'GET', '/socket.io/?EIO=4&transport=polling', {
+      headers: { Origin: 'http://evil.example' },
+    });
+    assertJsonError(bad, 403, 'forbidden');
+    const badEio = await fetchOnce(port, 'GET', '/socket.io/?EIO=3&transport=polling');
+    assertJsonError(badEio, 400, 'unsupported_protocol_version');
+  });
+});
+
+describe('socket.io polling sessions: cleanup and bounds', () => {
+  it('a session that stops polling is closed after pingInterval + pingTimeout', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--ws-ping-interval', '100ms', '--ws-pong-timeout', '100ms'] });
+    try {
+      const { open } = await pollOpen(srv.port);
+      // The ping comes in the next GET; never answered, the session goes.
+      let res = await fetchOnce(srv.port, 'GET', pollPath(open.sid));
+      assert.equal(res.text, '2');
+      for (;;) {
+        res = await fetchOnce(srv.port, 'GET', pollPath(open.sid));
+        if (res.status !== 200) break;
+        assert.equal(res.text, '1'); // the close packet, then the sid is unknown
+      }
+      assertJsonError(res, 400, 'unknown_sid');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('sessions count toward --max-connections-per-ip', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--max-connections-per-ip', '3'] });
+    try {
+      await pollOpen(srv.port);
+      await pollOpen(srv.port);
+      // Two sessions and this request's connection: the third session is refused.
+      const res = await fetchOnce(srv.port, 'GET', '/socket.io/?EIO=4&transport=polling');
+      assertJsonError(res, 503, 'service_unavailable');
     } finally {
       await srv.stop();
     }
