@@ -11,6 +11,7 @@
 #include "auth/auth_random.h"
 #include "util/mem.h"
 #include "proto/proto_sio.h"
+#include "proto/sio_seed_conn.h"
 
 #define SESS_SID_LEN 20
 
@@ -42,6 +43,7 @@ static conn_sio_sess_t *sess_of(proto_client_t *pc)
 static void sess_unref(conn_sio_sess_t *x)
 {
     if (--x->refs > 0) return;
+    sio_seed_conn_free(&x->s);
     free(x);
 }
 
@@ -151,6 +153,7 @@ static void tr_send(proto_client_t *pc, cbuf_t *frame)
         sess_push(x, frame);
         return;
     }
+    if (sio_seed_conn_reply(pc, &x->s, frame)) return; /* a room:* event's reply */
     cbuf_t *b = proto_sio_wrap(frame);
     sess_push(x, b);
     cbuf_unref(b);
@@ -176,6 +179,9 @@ static void tr_release(proto_client_t *pc)
 
 static const proto_transport_t poll_transport = {tr_send,    tr_close, tr_peer,
                                                  tr_release, NULL,     &proto_sio_dialect};
+/* The same in seed 003's dialect (sio_seed_conn.h), for a session that sent room:*. */
+static const proto_transport_t poll_seed_transport = {tr_send,    tr_close, tr_peer,
+                                                      tr_release, NULL,     &sio_seed_dialect};
 
 static void on_timer(uv_timer_t *t);
 
@@ -286,6 +292,7 @@ static void handshake(conn_t *c, const char *cors)
     strmap_put(&s->sio_sessions, x->sid, x);
     uint64_t now = uv_now(s->loop);
     proto_client_init(&x->pc, &s->app->proto.limits, &poll_transport, now);
+    x->s.seed_tr = &poll_seed_transport;
     x->pc.rcv.id = bus_member_next(s->app->bus);
     proto_auth_start(&s->app->proto, &x->pc, NULL, now);
     uv_timer_init(s->loop, &x->timer);

@@ -13,6 +13,15 @@ import { assertMessage, assertParticipant, assertRoom, createRoom, mkUser, RoomW
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { withTimeout } from './lib/util.mjs';
 
+/** Polls fn (sync or async) until it returns a truthy value. */
+async function until(fn, timeout = 5000) {
+  const end = Date.now() + timeout;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timeout waiting for ${fn}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const T = { timeout: 20000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
 
@@ -327,6 +336,44 @@ describe('seed 003 events over Socket.IO', () => {
       m.close();
     }
   });
+
+  for (const [label, transports] of [['polling only', ['polling']], ['polling, then the upgrade', ['polling', 'websocket']]]) {
+    it(`the same events over ${label}`, T, async () => {
+      const host = mkUser('H');
+      const mem = mkUser('M');
+      const room = await createRoom(port, host, { name: `seed ${label}` });
+      const h = await Seed.open(port, host);
+      const m = await Seed.open(port, mem, { transports });
+      try {
+        await h.join(room.roomCode);
+        const j = await m.join(room.roomCode, 'Poller');
+        assert.equal(j.participants.length, 2);
+        const [pj] = await h.next('room:participant-joined');
+        assert.equal(pj.participant.displayName, 'Poller');
+        m.emit('room:message', { content: 'via polling' });
+        const want = (x) => x.message.content === 'via polling';
+        const [[a, aoff], [b, boff]] = await Promise.all([h.next('room:message-received', want), m.next('room:message-received', want)]);
+        assert.deepEqual(a, b);
+        assert.equal(aoff, boff);
+        h.emit('room:state-update', { updates: { mode: 'calm' } });
+        const [st] = await m.next('room:state-updated');
+        assert.deepEqual(st.state, { mode: 'calm' });
+        m.emit('room:state-update', { updates: { mode: 'x' } });
+        const [e] = await m.next('room:error');
+        assert.equal(e.code, 'forbidden');
+        if (transports.length > 1) {
+          await until(() => m.socket.io.engine.transport.name === 'websocket');
+          m.emit('room:message', { content: 'after the upgrade' });
+          await h.next('room:message-received', (x) => x.message.content === 'after the upgrade');
+        } else {
+          assert.equal(m.socket.io.engine.transport.name, 'polling');
+        }
+      } finally {
+        h.close();
+        m.close();
+      }
+    });
+  }
 
   it('a seed 003 Socket.IO user and a /ws user in one room see each other\'s joins and messages', T, async () => {
     const wsUser = mkUser('Ws');

@@ -349,7 +349,7 @@ describe('socket.io over polling', () => {
     assert.equal(res.status, 200);
     assert.equal(res.text, 'ok');
     res = await fetchOnce(port, 'GET', pollPath(open.sid));
-    assert.match(res.text, /^40\{"sid":"[0-9a-f]{20}"\}$/);
+    assert.match(res.text, /^40\{"sid":"[0-9a-f]{20}","pid":"[0-9a-f]{32}"\}$/);
     // Two packets in one POST, answered in one GET with the record separator.
     await fetchOnce(port, 'POST', pollPath(open.sid), { body: '421["echo",{"data":1}]\x1e422["echo",{"data":2}]' });
     res = await fetchOnce(port, 'GET', pollPath(open.sid));
