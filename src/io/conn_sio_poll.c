@@ -31,6 +31,7 @@ struct conn_sio_sess_s {
     uint64_t next_ping, ping_at;
     unsigned awaiting_pong : 1;
     unsigned upgraded : 1; /* the upgrade packet came: output goes to ws */
+    unsigned probed : 1;   /* the probe was answered: the client pauses polling */
     unsigned closed : 1;
     unsigned refs : 2; /* the timer's handle and the protocol client */
 };
@@ -377,7 +378,9 @@ static void on_get(conn_t *c, conn_sio_sess_t *x, const char *cors)
     x->get = c;
     x->get_cors = cors[0] ? ch_strdup(cors) : NULL;
     conn_http_hold(c, x);
-    flush_get(x, NULL); /* at once when something is queued */
+    /* At once when something is queued; and a GET that crossed the probe's answer gets a
+     * noop, or the pausing client would wait for it until the next ping. */
+    flush_get(x, x->probed && !x->upgraded ? "6" : NULL);
 }
 
 void conn_sio_poll_request(conn_t *c, const http_request_t *req)
@@ -461,7 +464,8 @@ void conn_sio_poll_on_text(conn_sio_sess_t *x, conn_t *c, const eio_packet_t *p)
         b->len = h + 6;
         conn_send(c, b);
         cbuf_unref(b);
-        /* The client pauses polling: release its GET. */
+        /* The client pauses polling: release its GET (or the next one, on_get). */
+        x->probed = 1;
         flush_get(x, "6");
         return;
     }

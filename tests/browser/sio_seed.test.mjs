@@ -1,4 +1,4 @@
-// socketio.test.mjs: seed 003's Socket.IO client in Chromium: a small page that loads
+// sio_seed.test.mjs: seed 003's Socket.IO client in Chromium: a small page that loads
 // socket.io-client 4 (its browser build, node_modules/socket.io-client/dist) joins a room
 // by code with seed 003's room:* events, beside a /ws user of the SDK (/lib/chorus.js) in
 // another browser context; they see each other join and chat.
