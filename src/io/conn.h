@@ -181,6 +181,8 @@ void conn_sio_poll_get_gone(void *sess, conn_t *c);
 void conn_sio_start_carrier(conn_t *c, conn_sio_sess_t *sess);
 /* Detaches c from its session (the session is closing c itself). */
 void conn_sio_free_carrier(conn_t *c);
+/* Closes the sessions of user sub whose token the revocations now refuse. */
+void conn_sio_poll_revoked(server_t *s, const char *sub);
 /* Closes every session (the server is stopping). */
 void conn_sio_poll_stop(server_t *s);
 /* Engine.IO input arriving on the WebSocket of an upgraded session. */

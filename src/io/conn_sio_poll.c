@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth_random.h"
+#include "auth/revoke.h"
 #include "util/mem.h"
 #include "proto/proto_sio.h"
 #include "proto/sio_seed_conn.h"
@@ -493,6 +494,26 @@ void conn_sio_poll_carrier_gone(conn_sio_sess_t *x)
 {
     x->ws = NULL;
     if (x->upgraded) sess_close(x, "its WebSocket closed");
+}
+
+void conn_sio_poll_revoked(server_t *s, const char *sub)
+{
+    /* The sessions to close are collected first: closing one deletes it from the map. */
+    conn_sio_sess_t **hit = NULL;
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&s->sio_sessions, &i, &k, &v);) {
+        conn_sio_sess_t *x = v;
+        if (!x->pc.authed || strcmp(x->pc.user.sub, sub) != 0 ||
+            revoke_check(s->app->api.revoke, &x->pc.user) == 0)
+            continue;
+        hit = ch_realloc(hit, (n + 1) * sizeof(*hit));
+        hit[n++] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+        tr_close(&hit[i]->pc, WS_CLOSE_POLICY, "token revoked");
+    free(hit);
 }
 
 void conn_sio_poll_stop(server_t *s)

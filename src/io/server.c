@@ -251,15 +251,17 @@ static int bind_listener(server_t *s, char *name, size_t cap)
     return 0;
 }
 
-/* A revocation took effect: close sub's WebSocket connections whose token it refuses. */
+/* A revocation took effect: close sub's WebSocket connections and Socket.IO polling
+ * sessions whose token it refuses. */
 static void on_revoked(void *ud, const char *sub)
 {
     server_t *s = ud;
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind != CONN_WS || !c->pc.authed || strcmp(c->pc.user.sub, sub) != 0) continue;
         if (revoke_check(s->app->api.revoke, &c->pc.user) != 0)
-            conn_ws_close(c, WS_CLOSE_POLICY, "token revoked");
+            c->pc.tr->close(&c->pc, WS_CLOSE_POLICY, "token revoked");
     }
+    conn_sio_poll_revoked(s, sub);
 }
 
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,

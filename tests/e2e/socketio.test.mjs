@@ -424,6 +424,25 @@ describe('socket.io polling sessions: cleanup and bounds', () => {
     }
   });
 
+  it('a revoked token disconnects its Socket.IO sockets, websocket and polling ("io server disconnect")', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    try {
+      const acct = await register(srv.port);
+      const other = await register(srv.port);
+      const sockets = [];
+      for (const transports of [['websocket'], ['polling'], ['polling', 'websocket']])
+        sockets.push(await connect(srv.port, { transports, auth: { token: acct.token } }));
+      const bystander = await connect(srv.port, { transports: ['polling'], auth: { token: other.token } });
+      const gone = sockets.map((s) => nextEvent(s, 'disconnect'));
+      assert.equal((await api(srv.port, 'POST', '/api/auth/logout', { token: acct.token })).status, 200);
+      for (const g of gone) assert.equal((await g)[0], 'io server disconnect');
+      assert.equal((await bystander.emitWithAck('echo', { data: 3 })).data, 3);
+      bystander.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('sessions count toward --max-connections-per-ip', T, async () => {
     const srv = await startServer({ args: [...ARGS, '--max-connections-per-ip', '3'] });
     try {
