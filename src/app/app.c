@@ -12,6 +12,7 @@
 #include "proto/proto_docs.h"
 #include "proto/proto_entities.h"
 #include "proto/proto_rooms.h"
+#include "proto/sio_seed_conn.h"
 
 /* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in
  * rooms_t and room_t: no ud. */
@@ -47,6 +48,7 @@ static void proto_setup(app_t *a)
     proto_auth_register(&a->proto);
     /* Extra Socket.IO events (seed 003's room:*) register their tables here. */
     proto_sio_init(&a->sio);
+    sio_seed_conn_register(&a->sio);
 }
 
 int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, auth_jwt_t *jwt)

@@ -10,6 +10,7 @@
 #include "util/mem.h"
 #include "proto/eio_packet.h"
 #include "proto/proto_sio.h"
+#include "proto/sio_seed_conn.h"
 
 /* Hex digits of an Engine.IO session id (10 random bytes). */
 #define EIO_SID_LEN 20
@@ -40,6 +41,7 @@ static void tr_send(proto_client_t *pc, cbuf_t *frame)
         conn_ws_transport.send(pc, frame);
         return;
     }
+    if (sio_seed_conn_reply(pc, &c->sio->s, frame)) return; /* a room:* event's reply */
     cbuf_t *b = proto_sio_wrap(frame);
     conn_ws_transport.send(pc, b);
     cbuf_unref(b);
@@ -72,6 +74,10 @@ static void tr_settled(proto_client_t *pc)
 static const proto_transport_t sio_ws_transport = {tr_send,    tr_close,   tr_peer,
                                                    tr_release, tr_settled, &proto_sio_dialect};
 
+/* The same in seed 003's dialect (sio_seed_conn.h), for a connection that sent room:*. */
+static const proto_transport_t sio_ws_seed_transport = {
+    tr_send, tr_close, tr_peer, tr_release, tr_settled, &sio_seed_dialect};
+
 /* Queues the Engine.IO packet text[0..len) (borrowed) as a WebSocket text frame. */
 static void send_packet(conn_t *c, const char *text, size_t len)
 {
@@ -90,6 +96,7 @@ void conn_sio_start_ws(conn_t *c)
     auth_random_hex(c->sio->sid, EIO_SID_LEN / 2);
     conn_ws_start(c, NULL);
     c->pc.tr = &sio_ws_transport;
+    c->sio->s.seed_tr = &sio_ws_seed_transport;
     uint64_t now = uv_now(c->srv->loop);
     c->sio->next_ping = now + cfg->ws_ping_interval;
     char open[256];
@@ -126,6 +133,7 @@ void conn_sio_free(conn_t *c)
 {
     if (!c->sio) return;
     conn_sio_sess_t *sess = c->sio->sess;
+    sio_seed_conn_free(&c->sio->s);
     free(c->sio);
     c->sio = NULL;
     if (sess) conn_sio_poll_carrier_gone(sess);

@@ -12,6 +12,7 @@
 #include "auth/revoke.h"
 #include "util/mem.h"
 #include "proto/proto_sio.h"
+#include "proto/sio_seed_conn.h"
 
 #define SESS_SID_LEN 20
 
@@ -31,6 +32,7 @@ struct conn_sio_sess_s {
     uint64_t next_ping, ping_at;
     unsigned awaiting_pong : 1;
     unsigned upgraded : 1; /* the upgrade packet came: output goes to ws */
+    unsigned probed : 1;   /* the probe was answered: the client pauses polling */
     unsigned closed : 1;
     unsigned refs : 2; /* the timer's handle and the protocol client */
 };
@@ -43,6 +45,7 @@ static conn_sio_sess_t *sess_of(proto_client_t *pc)
 static void sess_unref(conn_sio_sess_t *x)
 {
     if (--x->refs > 0) return;
+    sio_seed_conn_free(&x->s);
     proto_client_free(&x->pc);
     free(x);
 }
@@ -163,6 +166,7 @@ static void tr_send(proto_client_t *pc, cbuf_t *frame)
         sess_push(x, frame);
         return;
     }
+    if (sio_seed_conn_reply(pc, &x->s, frame)) return; /* a room:* event's reply */
     cbuf_t *b = proto_sio_wrap(frame);
     sess_push(x, b);
     cbuf_unref(b);
@@ -188,6 +192,9 @@ static void tr_release(proto_client_t *pc)
 
 static const proto_transport_t poll_transport = {tr_send,    tr_close, tr_peer,
                                                  tr_release, NULL,     &proto_sio_dialect};
+/* The same in seed 003's dialect (sio_seed_conn.h), for a session that sent room:*. */
+static const proto_transport_t poll_seed_transport = {tr_send,    tr_close, tr_peer,
+                                                      tr_release, NULL,     &sio_seed_dialect};
 
 static void on_timer(uv_timer_t *t);
 
@@ -299,6 +306,7 @@ static void handshake(conn_t *c, const char *cors)
     strmap_put(&s->sio_sessions, x->sid, x);
     uint64_t now = uv_now(s->loop);
     proto_client_init(&x->pc, &s->app->proto.limits, &poll_transport, now);
+    x->s.seed_tr = &poll_seed_transport;
     x->pc.rcv.id = bus_member_next(s->app->bus);
     proto_auth_start(&s->app->proto, &x->pc, NULL, now);
     uv_timer_init(s->loop, &x->timer);
@@ -380,9 +388,12 @@ static void on_get(conn_t *c, conn_sio_sess_t *x, const char *cors)
                         NULL);
         return;
     }
-    if (x->nq) { /* answered now */
+    /* Answered now when something is queued; and a GET that crossed the probe's answer gets
+     * a noop, or the pausing client would wait for it until the next ping. */
+    int noop = x->probed && !x->upgraded;
+    if (x->nq || noop) {
         size_t len;
-        char *body = take_payload(x, NULL, &len);
+        char *body = take_payload(x, noop ? "6" : NULL, &len);
         conn_http_reply(c, 200, "text/plain; charset=UTF-8", cors, body, len);
         free(body);
         return;
@@ -473,7 +484,8 @@ void conn_sio_poll_on_text(conn_sio_sess_t *x, conn_t *c, const eio_packet_t *p)
         b->len = h + 6;
         conn_send(c, b);
         cbuf_unref(b);
-        /* The client pauses polling: release its GET. */
+        /* The client pauses polling: release its GET (or the next one, on_get). */
+        x->probed = 1;
         flush_get(x, "6");
         return;
     }

@@ -510,6 +510,19 @@ static cbuf_t *frame_parts(const char *before, const jpart_t *parts, size_t npar
     return frame_text(b);
 }
 
+void proto_append_parts(cbuf_t **bp, const jpart_t *parts, size_t nparts)
+{
+    cbuf_append(bp, "{", 1);
+    int members = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        if (parts[i].obj)
+            append_members(bp, parts[i].obj, &members);
+        else
+            append_texts(bp, &parts[i], &members);
+    }
+    cbuf_append(bp, "}", 1);
+}
+
 cbuf_t *proto_frame_parts(const jpart_t *parts, size_t nparts)
 {
     return frame_parts("", parts, nparts, "");

@@ -260,6 +260,11 @@ void proto_deferred_ok(proto_deferred_t *d, json_t *data);
  * proto_frame_json gives for that object. Borrows parts and all they point to. */
 cbuf_t *proto_frame_parts(const jpart_t *parts, size_t nparts);
 
+/* Appends the object made of parts[0..nparts) (as in proto_frame_parts, without a frame
+ * header) at the end of *bp, a buffer not shared yet (may reallocate it). Borrows parts
+ * and all they point to. For framings other than the envelope's (Socket.IO). */
+void proto_append_parts(cbuf_t **bp, const jpart_t *parts, size_t nparts);
+
 /* proto_deferred_ok whose data is the object made of parts[0..nparts) as in
  * proto_frame_parts. Borrows parts and all they point to. */
 void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts);

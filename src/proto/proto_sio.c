@@ -2,6 +2,7 @@
  * Chorus ops, acks as their replies, Chorus events and replies wrapped as Socket.IO
  * packets. */
 #include "proto/proto_sio.h"
+#include "proto/sio_seed_conn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -162,7 +163,7 @@ static int on_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
         const char *ip = c->tr->peer ? c->tr->peer(c) : "";
         int rc = proto_auth_verify(p, ip ? ip : "", json_string_value(tok),
                                    json_string_length(tok), now_ms, &u, &why, &retry_ms);
-        json_decref(auth);
+        if (rc != 0 || (c->authed && strcmp(c->user.sub, u.sub) != 0)) json_decref(auth);
         if (rc == PROTO_AUTH_ELIMITED) {
             connect_error(c, pkt, PROTO_RATE_LIMITED, why, (json_int_t)retry_ms);
             return 0;
@@ -177,14 +178,12 @@ static int on_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
             return 0;
         }
         proto_auth_start(p, c, &u, now_ms);
-    } else {
-        json_decref(auth);
     }
     if (!st->connected) auth_random_hex(st->sid, PROTO_SIO_SID_LEN / 2);
     st->connected = 1;
-    char text[64];
-    int n = snprintf(text, sizeof(text), "0{\"sid\":\"%s\"}", st->sid);
-    proto_sio_send(c, text, (size_t)n);
+    /* The answer, with a pid for connection state recovery, maybe after a recovery. */
+    sio_seed_conn_connect(p, c, st, auth, now_ms);
+    json_decref(auth);
     return 0;
 }
 

@@ -23,6 +23,12 @@ typedef struct {
     unsigned connected : 1;          /* the "/" namespace is connected */
     uint32_t skip;                   /* binary attachments of a refused packet still to drop */
     char sid[PROTO_SIO_SID_LEN + 1]; /* the socket's id, sent in CONNECT's answer */
+    /* Seed 003's session (sio_seed_conn.c): owned, NULL until the connection speaks its
+     * dialect. */
+    struct sio_seed_conn_s *seed;
+    /* The connection's transport in seed 003's dialect, set by the I/O layer (NULL: none);
+     * the connection switches to it at its first room:* event. */
+    const proto_transport_t *seed_tr;
 } proto_sio_conn_t;
 
 /* A handler for an event name the generic mapping (name = a Chorus op) must not take:

@@ -107,7 +107,7 @@ describe('socket.io over websocket', () => {
     assert.equal(o.maxPayload, 4096);
     r.ws.send('40');
     const c = await r.next('CONNECT');
-    assert.match(c, /^40\{"sid":"[0-9a-f]{20}"\}$/);
+    assert.match(c, /^40\{"sid":"[0-9a-f]{20}","pid":"[0-9a-f]{32}"\}$/); // pid: connection state recovery (docs/socketio.md)
     r.ws.send('42["echo",{"data":"hi"}]'); // no ack id: an ok reply is not sent
     r.ws.send('427["echo",{"data":{"x":[1,2]}}]');
     assert.equal(await r.next('ack'), '437[{"op":"reply","ref":7,"ok":true,"data":{"x":[1,2]}}]');
@@ -349,7 +349,7 @@ describe('socket.io over polling', () => {
     assert.equal(res.status, 200);
     assert.equal(res.text, 'ok');
     res = await fetchOnce(port, 'GET', pollPath(open.sid));
-    assert.match(res.text, /^40\{"sid":"[0-9a-f]{20}"\}$/);
+    assert.match(res.text, /^40\{"sid":"[0-9a-f]{20}","pid":"[0-9a-f]{32}"\}$/);
     // Two packets in one POST, answered in one GET with the record separator.
     await fetchOnce(port, 'POST', pollPath(open.sid), { body: '421["echo",{"data":1}]\x1e422["echo",{"data":2}]' });
     res = await fetchOnce(port, 'GET', pollPath(open.sid));

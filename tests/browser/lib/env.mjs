@@ -70,12 +70,12 @@ export function webFiles() {
 
 /** Starts chorus on a fixed port with its own data dir (so it can be restarted in place). */
 export class Env {
-  /** browserArgs: extra Chromium switches (e.g. --disable-webgl). */
-  static async start({ browserArgs = [] } = {}) {
+  /** browserArgs: extra Chromium switches (e.g. --disable-webgl); files: more files to serve (path -> content). */
+  static async start({ browserArgs = [], files = {} } = {}) {
     const env = new Env();
     env.port = await freePort();
     env.dataDir = makeTempDir('chorus-browser-data-');
-    env.files = webFiles();
+    env.files = { ...webFiles(), ...files };
     env.url = `http://127.0.0.1:${env.port}`;
     env.srv = await env.startServer();
     env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...browserArgs] });
