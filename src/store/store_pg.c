@@ -44,8 +44,9 @@ static const char *const pg_migrations[] = {
     " detail text);"
     "CREATE INDEX audit_at ON audit(at);",
     /* 3: rooms, participants, messages. rooms.last_seq (PostgreSQL only) is the highest
-     * message seq: a message is stored only as last_seq + 1, under the room row's lock, so
-     * seqs stay gapless and unique whichever node writes (pg_message_insert). */
+     * message seq ever stored: a message is stored only above it, under the room row's
+     * lock, so seqs stay unique and never go back whichever node writes
+     * (pg_message_insert). */
     "CREATE TABLE rooms("
     " id " PK " PRIMARY KEY,"
     " code " PK " NOT NULL UNIQUE,"
@@ -249,12 +250,15 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                        " role = excluded.role, banned = excluded.banned,"
                        " joined_at = excluded.joined_at",
     [PG_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2",
-    /* The gapless rule: the room takes seq only as its next one. The row lock this update
-     * takes holds off every other writer of the room until the transaction ends; one that
-     * waited re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on
-     * the updated row). */
+    /* Seqs only go up: the room takes seq only above its highest one (taken and stale
+     * seqs are refused, even those retention freed). The row lock this update takes holds
+     * off every other writer of the room until the transaction ends; one that waited
+     * re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on the
+     * updated row). Not "= $2 - 1": the loop does not reuse the seq of a failed insert
+     * (rooms_messages.c), so that would refuse every later message of the room after one
+     * EIO (docs/store.md, "PostgreSQL"). */
     [PG_MSG_SEQ] = "UPDATE rooms SET last_seq = $2, last_activity = $3"
-                   " WHERE id = $1 AND last_seq = $2::bigint - 1",
+                   " WHERE id = $1 AND last_seq < $2",
     [PG_MSG_INSERT] = "INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
                       " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [PG_MSGS_DESC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
@@ -384,6 +388,18 @@ static void pg_check_lost(pg_conn_t *c)
     log_error(c->log, "store pg: connection to %s lost: %s", c->masked, PQerrorMessage(c->pg));
 }
 
+/* Writes libpq's message msg into out as one line: its lines ("ERROR: ...", "DETAIL: ...")
+ * joined with spaces, the trailing newline dropped. */
+static void pg_line(char *out, size_t cap, const char *msg)
+{
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(out, cap, "%.*s", (int)n, msg);
+    for (char *q = out; *q; q++)
+        if (*q == '\n' || *q == '\t') *q = ' ';
+}
+
 /* Logs a failed call with the server's reason and returns STORE_EIO. */
 static int pg_fail(pg_conn_t *c, const PGresult *r, const char *what)
 {
@@ -392,10 +408,9 @@ static int pg_fail(pg_conn_t *c, const PGresult *r, const char *what)
     const char *msg = r ? PQresultErrorMessage(r) : "";
     if (!msg || !*msg) msg = PQerrorMessage(c->pg);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        n--;
-    log_error(c->log, "store pg: %s: %.*s (%s)", what, (int)n, msg, state ? state : "-");
+    char line[512];
+    pg_line(line, sizeof(line), msg);
+    log_error(c->log, "store pg: %s: %s (%s)", what, line, state ? state : "-");
     return STORE_EIO;
 }
 
@@ -694,7 +709,7 @@ static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
     return err;
 }
 
-/* The room's next seq first (gapless, under the room row's lock), then the row. */
+/* The room's seq first (above its last one, under the room row's lock), then the row. */
 static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
 {
     pg_params_t p = {0};
@@ -704,7 +719,7 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
     long changed;
     int err = pg_cmd(c, PG_MSG_SEQ, &p, "message seq", &changed);
     if (err != STORE_OK) return err;
-    if (changed == 0) { /* no such room, or seq is not its next one (taken, or a gap) */
+    if (changed == 0) { /* no such room, or seq is not above the room's last one */
         int exists;
         err = pg_room_exists(c, m->room_id, &exists);
         if (err != STORE_OK) return err;
@@ -1172,11 +1187,9 @@ static int pg_exec_sql(PGconn *pg, const char *sql, const char *what, char *err,
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok) {
-        const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(pg);
-        size_t n = strlen(msg);
-        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            n--;
-        snprintf(err, errlen, "%s: %.*s", what, (int)n, msg);
+        char line[512];
+        pg_line(line, sizeof(line), r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+        snprintf(err, errlen, "%s: %.400s", what, line);
     }
     PQclear(r);
     return ok ? 0 : -1;
@@ -1249,14 +1262,7 @@ static int pg_connect(pg_conn_t *c, char *err, size_t errlen)
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[512];
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
-        const char *msg = pg ? PQerrorMessage(pg) : "out of memory";
-        size_t n = strlen(msg);
-        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            n--;
-        /* One line: libpq's message may hold several. */
-        snprintf(why, sizeof(why), "%.*s", (int)n, msg);
-        for (char *q = why; *q; q++)
-            if (*q == '\n') *q = ' ';
+        pg_line(why, sizeof(why), pg ? PQerrorMessage(pg) : "out of memory");
         snprintf(err, errlen, "cannot connect to %s: %s", c->masked, why);
         PQfinish(pg);
         return -1;
@@ -1577,11 +1583,9 @@ int store_pg_check_url(const char *target, char *err, size_t errlen)
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(target, &msg);
     if (!opts) {
-        const char *m = msg ? msg : "out of memory";
-        size_t n = strlen(m);
-        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            n--;
-        snprintf(err, errlen, "store %s: bad URL: %.*s", masked, (int)n, m);
+        char line[256];
+        pg_line(line, sizeof(line), msg ? msg : "out of memory");
+        snprintf(err, errlen, "store %s: bad URL: %s", masked, line);
         PQfreemem(msg);
         return -1;
     }
