@@ -378,16 +378,6 @@ static uint64_t pg_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Notes a broken connection once: the next batch reconnects (pg_begin). */
-static void pg_check_lost(pg_conn_t *c)
-{
-    if (c->lost || !c->pg || PQstatus(c->pg) != CONNECTION_BAD) return;
-    c->lost = 1;
-    c->backoff_ms = PG_BACKOFF_MIN_MS;
-    c->retry_at_ms = 0; /* the first attempt is at once */
-    log_error(c->log, "store pg: connection to %s lost: %s", c->masked, PQerrorMessage(c->pg));
-}
-
 /* Writes libpq's message msg into out as one line: its lines ("ERROR: ...", "DETAIL: ...")
  * joined with spaces, the trailing newline dropped. */
 static void pg_line(char *out, size_t cap, const char *msg)
@@ -398,6 +388,18 @@ static void pg_line(char *out, size_t cap, const char *msg)
     snprintf(out, cap, "%.*s", (int)n, msg);
     for (char *q = out; *q; q++)
         if (*q == '\n' || *q == '\t') *q = ' ';
+}
+
+/* Notes a broken connection once: the next batch reconnects (pg_begin). */
+static void pg_check_lost(pg_conn_t *c)
+{
+    if (c->lost || !c->pg || PQstatus(c->pg) != CONNECTION_BAD) return;
+    c->lost = 1;
+    c->backoff_ms = PG_BACKOFF_MIN_MS;
+    c->retry_at_ms = 0; /* the first attempt is at once */
+    char line[512];
+    pg_line(line, sizeof(line), PQerrorMessage(c->pg));
+    log_error(c->log, "store pg: connection to %s lost: %s", c->masked, line);
 }
 
 /* Logs a failed call with the server's reason and returns STORE_EIO. */
@@ -1256,9 +1258,20 @@ fail:
  * one-line reason in err (the password never in it) and c->pg NULL. */
 static int pg_connect(pg_conn_t *c, char *err, size_t errlen)
 {
-    /* connect_timeout first: the target's own value, expanded from dbname, wins. */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "chorus", c->target, NULL};
+    /* Our defaults first: the target's own values, expanded from dbname, win. A server
+     * that stops answering (a host down, no reset) must not hold a request for the
+     * kernel's TCP timeout: keepalives notice it in about 20 s, tcp_user_timeout a write
+     * not acknowledged in 10 s, and a connection attempt gives up after 5 s. */
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"5", "chorus", "1", "10", "5", "2", "10000", c->target, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[512];
     if (!pg || PQstatus(pg) != CONNECTION_OK) {

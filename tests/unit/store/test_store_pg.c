@@ -63,6 +63,12 @@ static const char *sql_url(const char *target)
     return target; /* a pg_target URL is a conninfo libpq takes as it is */
 }
 
+/* The messages stored in room 1 of target, counted outside the store. */
+static long long count_msgs_pg(const char *target)
+{
+    return pg_test_int(target, "SELECT count(*) FROM room_messages");
+}
+
 /* ---- schema and migrations ---- */
 
 static void test_migrate_empty(void)
@@ -226,6 +232,91 @@ static void test_two_writers_seq(void)
     pg_drop_target(target);
 }
 
+/* ---- connection loss ---- */
+
+/* Ends the server side of every store connection to this run's database (the backend's,
+ * named by its application_name), as a server restart or a network cut would. Runs from a
+ * connection to another database, which works while this one refuses connections. */
+static int kill_store_connections(void)
+{
+    char admin[512], sql[256];
+    if (pg_test_db_url(admin, sizeof(admin), "postgres", "") != 0) return -1;
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = 'chorus' AND datname = '%s'",
+             pg_test_db);
+    return pg_test_int(admin, sql) >= 1 ? 0 : -1;
+}
+
+/* Counts lines of the captured log that hold needle. */
+static int log_count(char *buf, size_t len, const char *needle)
+{
+    int n = 0;
+    for (const char *p = buf; p && p < buf + len && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The store's connection is cut between batches: the next batch fails with EIO at once,
+ * a later one succeeds on a new connection, and nothing acknowledged is lost. While the
+ * server refuses connections, every batch fails with EIO without waiting; the loss and
+ * the recovery are logged once each, not once per request. */
+static void test_reconnect(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "reconnect"), 0);
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    FILE *logf = open_memstream(&logbuf, &loglen);
+    ASSERT_TRUE(logf != NULL);
+    log_t lg;
+    log_init(&lg, LOG_INFO, LOG_TEXT, logf);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[512] = "";
+    store_t *st = store_open(&store_pg_backend, target, &loop, &lg, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 1), STORE_OK);
+
+    /* Cut: the next batch fails, the one after it reconnects. */
+    ASSERT_EQ(kill_store_connections(), 0);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 2), STORE_EIO);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 2), STORE_OK);
+
+    /* Cut while the database refuses connections: batches fail with EIO until it takes
+     * them again, then one succeeds (retried here without a deadline on the backoff). */
+    /* ALTER DATABASE from a connection to another database of the cluster. */
+    char sql[160], admin[512];
+    ASSERT_EQ(pg_test_db_url(admin, sizeof(admin), "postgres", ""), 0);
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", pg_test_db);
+    ASSERT_EQ(pg_test_exec(admin, sql), 0);
+    ASSERT_EQ(kill_store_connections(), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(insert_msg(st, &loop, &c, 1, 3), STORE_EIO);
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", pg_test_db);
+    ASSERT_EQ(pg_test_exec(admin, sql), 0);
+    int rc = STORE_EIO;
+    for (int i = 0; i < 1000 && rc == STORE_EIO; i++) {
+        rc = insert_msg(st, &loop, &c, 1, 3);
+        if (rc == STORE_EIO) uv_sleep(20);
+    }
+    ASSERT_EQ(rc, STORE_OK);
+    ASSERT_EQ(count_msgs_pg(target), 3);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    fclose(logf);
+    ASSERT_EQ(log_count(logbuf, loglen, "lost"), 2);
+    ASSERT_EQ(log_count(logbuf, loglen, "restored"), 2);
+    /* The backend's errors are the losses only, nothing per request (the store core says
+     * once per failed batch that it could not begin). */
+    ASSERT_EQ(log_count(logbuf, loglen, "ERROR store pg:"), 2);
+    ASSERT_TRUE(strstr(logbuf, "lost: FATAL:  terminating connection") != NULL);
+    free(logbuf);
+    pg_drop_target(target);
+}
+
 /* ---- targets ---- */
 
 static void test_mask(void)
@@ -279,5 +370,6 @@ int main(void)
     RUN(test_migrate_concurrent);
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
+    RUN(test_reconnect);
     TEST_MAIN_END();
 }
