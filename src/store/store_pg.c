@@ -44,8 +44,8 @@ static const char *const pg_migrations[] = {
     " detail text);"
     "CREATE INDEX audit_at ON audit(at);",
     /* 3: rooms, participants, messages. rooms.last_seq (PostgreSQL only) is the highest
-     * message seq ever stored: a message is stored only above it, under the room row's
-     * lock, so seqs stay unique and never go back whichever node writes
+     * message seq ever stored: a message is stored only as last_seq + 1, under the room
+     * row's lock, so seqs stay gapless and unique whichever node writes
      * (pg_message_insert). */
     "CREATE TABLE rooms("
     " id " PK " PRIMARY KEY,"
@@ -250,15 +250,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                        " role = excluded.role, banned = excluded.banned,"
                        " joined_at = excluded.joined_at",
     [PG_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2",
-    /* Seqs only go up: the room takes seq only above its highest one (taken and stale
-     * seqs are refused, even those retention freed). The row lock this update takes holds
-     * off every other writer of the room until the transaction ends; one that waited
-     * re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on the
-     * updated row). Not "= $2 - 1": the loop does not reuse the seq of a failed insert
-     * (rooms_messages.c), so that would refuse every later message of the room after one
-     * EIO (docs/store.md, "PostgreSQL"). */
+    /* Gapless: the room takes seq only as its next one (last_seq + 1); a taken seq, a stale
+     * one and a gap are refused, even for seqs retention freed. The row lock this update
+     * takes holds off every other writer of the room until the transaction ends; one that
+     * waited re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on
+     * the updated row). The loop gives back the seqs of failed inserts (rooms_messages.c,
+     * seq_lost), so a failed batch leaves no gap it would then be refused for. */
     [PG_MSG_SEQ] = "UPDATE rooms SET last_seq = $2, last_activity = $3"
-                   " WHERE id = $1 AND last_seq < $2",
+                   " WHERE id = $1 AND last_seq = $2::bigint - 1",
     [PG_MSG_INSERT] = "INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
                       " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [PG_MSGS_DESC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
@@ -711,7 +710,7 @@ static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
     return err;
 }
 
-/* The room's seq first (above its last one, under the room row's lock), then the row. */
+/* The room's next seq first (gapless, under the room row's lock), then the row. */
 static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
 {
     pg_params_t p = {0};
@@ -721,7 +720,7 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
     long changed;
     int err = pg_cmd(c, PG_MSG_SEQ, &p, "message seq", &changed);
     if (err != STORE_OK) return err;
-    if (changed == 0) { /* no such room, or seq is not above the room's last one */
+    if (changed == 0) { /* no such room, or seq is not its next one (taken, or a gap) */
         int exists;
         err = pg_room_exists(c, m->room_id, &exists);
         if (err != STORE_OK) return err;

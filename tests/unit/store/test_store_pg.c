@@ -1,6 +1,6 @@
 /* test_store_pg.c: what only the PostgreSQL backend has: its schema and migrations (under
- * the advisory lock, from several nodes at once), message seqs unique and increasing under
- * several writers, enforced by the database, the masked target, and reconnecting after a lost
+ * the advisory lock, from several nodes at once), gapless message seqs under several
+ * writers, enforced by the database, the masked target, and reconnecting after a lost
  * connection. What every backend must do is in the conformance suite, test_store.c (run there
  * against PostgreSQL too). Needs CHORUS_TEST_PG (ctest's "pg" fixture). */
 #include "test_store_pg.h"
@@ -185,8 +185,9 @@ static void writer(void *arg)
 }
 
 /* Two store connections (two nodes) write the same room: the second writer of a seq is
- * refused (EEXISTS), also while the first one's transaction is still open, and a seq at or
- * below the room's highest is never stored again; what each acknowledged is stored. */
+ * refused (EEXISTS), also while the first one's transaction is still open, no gap can be
+ * made, and a seq retention freed is not stored again; what each acknowledged is stored,
+ * seqs without a hole. */
 static void test_two_writers_seq(void)
 {
     char target[512];
@@ -201,6 +202,7 @@ static void test_two_writers_seq(void)
     ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
     ASSERT_EQ(be_msg(b, 1), STORE_EEXISTS); /* taken */
     ASSERT_EQ(be_msg(b, 0), STORE_EEXISTS); /* stale */
+    ASSERT_EQ(be_msg(b, 3), STORE_EEXISTS); /* a gap: 2 is next */
     ASSERT_EQ(be_msg(b, 2), STORE_OK);      /* the refusals left the transaction usable */
     ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
     /* A seq retention freed (below the newest) is not taken again. */
