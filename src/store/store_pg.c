@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "store/store_pg_dump.h"
 #include "util/mem.h"
 
 /* Key columns compare byte-wise, as SQLite's BINARY collation does, whatever the database's
@@ -1268,9 +1269,11 @@ static int pg_connect(pg_conn_t *c, char *err, size_t errlen)
                           "keepalives_interval",
                           "keepalives_count",
                           "tcp_user_timeout",
+                          "client_encoding",
                           "dbname",
                           NULL};
-    const char *vals[] = {"5", "chorus", "1", "10", "5", "2", "10000", c->target, NULL};
+    /* client_encoding UTF8: the store's text is UTF-8 both ways, whatever the server's. */
+    const char *vals[] = {"5", "chorus", "1", "10", "5", "2", "10000", "UTF8", c->target, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[512];
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
@@ -1521,6 +1524,25 @@ static void pg_close(void *conn)
     free(c);
 }
 
+/* Export and import (store_pg_dump.c) on this connection. */
+static int pg_dump(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud)
+{
+    pg_conn_t *c = conn;
+    if (!c->pg || c->lost) return STORE_EIO;
+    int err = store_pg_dump_rows(c->pg, c->log, row, ud);
+    pg_check_lost(c);
+    return err;
+}
+
+static int pg_load(void *conn, const char *table, json_t *obj)
+{
+    pg_conn_t *c = conn;
+    if (!c->pg || c->lost) return STORE_EIO;
+    int err = store_pg_load_row(c->pg, c->log, table, obj);
+    pg_check_lost(c);
+    return err;
+}
+
 static void *pg_open(const char *target, log_t *log, char *err, size_t errlen)
 {
     if (store_pg_check_url(target, err, errlen) != 0) return NULL;
@@ -1613,4 +1635,6 @@ const store_backend_t store_pg_backend = {
     .rollback = pg_rollback,
     .exec = pg_exec,
     .close = pg_close,
+    .dump = pg_dump,
+    .load = pg_load,
 };

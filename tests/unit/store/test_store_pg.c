@@ -5,6 +5,8 @@
  * against PostgreSQL too). Needs CHORUS_TEST_PG (ctest's "pg" fixture). */
 #include "test_store_pg.h"
 
+#include "util/mem.h"
+
 /* ---- helpers ---- */
 
 /* Opens a raw backend connection on target (err printed when it fails). */
@@ -319,6 +321,192 @@ static void test_reconnect(void)
     pg_drop_target(target);
 }
 
+/* ---- dump and load ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    char tables[16][24];
+    int ntables;
+} dumpbuf_t;
+
+/* Appends {"t":table,"r":obj} and a newline, as `chorus export` writes a line. */
+static int dump_line(void *ud, const char *table, json_t *obj)
+{
+    dumpbuf_t *d = ud;
+    json_t *line = json_pack("{s:s, s:O}", "t", table, "r", obj);
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    size_t n = strlen(text);
+    if (d->len + n + 2 > d->cap) {
+        d->cap = (d->len + n + 2) * 2;
+        d->buf = realloc(d->buf, d->cap);
+    }
+    memcpy(d->buf + d->len, text, n);
+    d->len += n;
+    d->buf[d->len++] = '\n';
+    d->buf[d->len] = '\0';
+    free(text);
+    if (d->ntables == 0 || strcmp(d->tables[d->ntables - 1], table) != 0)
+        if (d->ntables < 16)
+            snprintf(d->tables[d->ntables++], sizeof(d->tables[0]), "%s", table);
+    return 0;
+}
+
+/* Dumps target through a raw backend connection into d (the caller frees d->buf). */
+static int dump_target(const char *target, dumpbuf_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    void *c = be_open(target);
+    if (!c) return STORE_EIO;
+    int err = store_pg_backend.begin(c);
+    if (err == STORE_OK) err = store_pg_backend.dump(c, dump_line, d);
+    store_pg_backend.rollback(c);
+    store_pg_backend.close(c);
+    return err;
+}
+
+/* Fills target with at least one row of every table, through the store. */
+static void fill_every_table(const char *target)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_backend(&store_pg_backend, target, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    for (int i = 1; i <= 2; i++) {
+        treq_t t;
+        treq_init(&t, &c, STORE_USER_CREATE);
+        fill_user(&t.req.user, i);
+        ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    }
+    treq_t t;
+    treq_init(&t, &c, STORE_USER_UPDATE); /* a revocation too */
+    fill_user(&t.req.user, 1);
+    t.req.update_mask = STORE_UPD_EPOCH;
+    t.req.revoke.until_s = 1900000000;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    treq_init(&t, &c, STORE_AUDIT);
+    t.req.audit.at = 1700000000123;
+    snprintf(t.req.audit.event, sizeof(t.req.audit.event), "login_failed");
+    snprintf(t.req.audit.ip, sizeof(t.req.audit.ip), "192.0.2.1");
+    t.req.audit.count = 3; /* user_id and detail "": NULL */
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    treq_init(&t, &c, STORE_AUDIT);
+    t.req.audit.at = 1700000000124;
+    snprintf(t.req.audit.event, sizeof(t.req.audit.event), "register");
+    snprintf(t.req.audit.user_id, sizeof(t.req.audit.user_id), "%s",
+             "00000000-0000-4000-8000-000000000001");
+    snprintf(t.req.audit.detail, sizeof(t.req.audit.detail), "é ✓ \"quoted\"");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    for (int64_t seq = 1; seq <= 6; seq++) /* server messages, metadata, non-ASCII */
+        ASSERT_EQ(insert_msg(st, &loop, &c, 1, seq), STORE_OK);
+    for (int64_t v = 1; v <= 4; v++) /* op ids NULL for v 4, a snapshot at 2 */
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", v, v == 2), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.ent.room_id, sizeof(r.ent.room_id), "10000000-0000-4000-8000-%012d", 1);
+    snprintf(r.ent.id, sizeof(r.ent.id), "shape-1");
+    snprintf(r.ent.kind, sizeof(r.ent.kind), "shape");
+    snprintf(r.ent.owner, sizeof(r.ent.owner), "00000000-0000-4000-8000-000000000002");
+    /* JSON text as the loop stored it: key order and spacing must come back as they are */
+    r.ent.data = strdup("{\"z\":1, \"a\" : [1,2.50,\"é\"]}");
+    r.ent.version = 3;
+    r.ent.state_version = r.ent.room_version = 7;
+    r.ent.created_at = 1700000300000;
+    r.ent.updated_at = 1700000300001;
+    r.ent.owner_only = 1;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ENTITY_PUT, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+}
+
+/* Every table dumps in STORE_DUMP_TABLES order; loading the dump into an empty database
+ * and dumping that gives the same bytes; the loaded database goes on where the first one
+ * was (the room's next seq, the audit ids); a row loaded twice, a row of a missing room and
+ * a malformed row are refused, each in its own way. */
+static void test_dump_load(void)
+{
+    char a[512], b[512];
+    ASSERT_EQ(pg_target(a, sizeof(a), "dump_a"), 0);
+    ASSERT_EQ(pg_target(b, sizeof(b), "dump_b"), 0);
+    fill_every_table(a);
+    if (test_failures) return;
+    dumpbuf_t da, db;
+    ASSERT_EQ(dump_target(a, &da), STORE_OK);
+    static const char *const order[] = {STORE_DUMP_TABLES};
+    ASSERT_EQ(da.ntables, (int)CH_ARRAY_LEN(order));
+    for (size_t i = 0; i < CH_ARRAY_LEN(order); i++)
+        ASSERT_STREQ(da.tables[i], order[i]);
+    ASSERT_TRUE(strstr(da.buf, "\\\"z\\\":1, \\\"a\\\" : [1,2.50,") != NULL); /* as stored */
+    ASSERT_TRUE(strstr(da.buf, "\"user_id\":null") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"op_id\":null") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
+
+    void *c = be_open(b);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_EQ(store_pg_backend.begin(c), STORE_OK);
+    int n = 0;
+    for (char *line = da.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        json_t *j = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, NULL);
+        ASSERT_TRUE(j != NULL);
+        int err = store_pg_backend.load(c, json_string_value(json_object_get(j, "t")),
+                                        json_object_get(j, "r"));
+        json_decref(j);
+        ASSERT_EQ(err, STORE_OK);
+        n++;
+    }
+    ASSERT_TRUE(n >= 20);
+    /* Refusals: a row again (the transaction goes on), then a malformed row. */
+    json_t *again =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id",
+                  "00000000-0000-4000-8000-000000000009", "email", "user1@example.com",
+                  "username", "x", "color", "#000000", "password_hash", "h", "created_at",
+                  (json_int_t)1, "updated_at", (json_int_t)1, "token_epoch", (json_int_t)0);
+    ASSERT_EQ(store_pg_backend.load(c, "users", again), STORE_EEXISTS); /* the email */
+    json_decref(again);
+    json_t *op = json_pack("{s:s, s:s, s:I, s:s, s:s, s:n, s:I}", "room_id", "no-such-room",
+                           "doc_id", "d", "version", (json_int_t)1, "delta", "[]", "author",
+                           "a", "op_id", "created_at", (json_int_t)1);
+    ASSERT_EQ(store_pg_backend.load(c, "doc_ops", op), STORE_ENOTFOUND);
+    json_object_set_new(op, "version", json_string("1"));
+    ASSERT_EQ(store_pg_backend.load(c, "doc_ops", op), STORE_EIO); /* wrong type */
+    ASSERT_EQ(store_pg_backend.load(c, "no_such_table", op), STORE_EIO);
+    json_decref(op);
+    ASSERT_EQ(store_pg_backend.commit(c), STORE_OK);
+    store_pg_backend.close(c);
+
+    ASSERT_EQ(dump_target(b, &db), STORE_OK);
+    ASSERT_EQ(da.len, db.len);
+    ASSERT_STREQ(da.buf, db.buf);
+
+    /* The loaded database goes on: seq 7 is room 1's next (8 would be a gap), a new audit
+     * row takes a free id. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_backend(&store_pg_backend, b, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t tc;
+    tctx_init(&tc);
+    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 8), STORE_EEXISTS);
+    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 7), STORE_OK);
+    treq_t t;
+    treq_init(&t, &tc, STORE_AUDIT);
+    t.req.audit.at = 1700000000125;
+    snprintf(t.req.audit.event, sizeof(t.req.audit.event), "login");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(pg_test_int(b, "SELECT count(DISTINCT id) FROM audit"), 3);
+    free(da.buf);
+    free(db.buf);
+    pg_drop_target(a);
+    pg_drop_target(b);
+}
+
 /* ---- targets ---- */
 
 static void test_mask(void)
@@ -373,5 +561,6 @@ int main(void)
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
     RUN(test_reconnect);
+    RUN(test_dump_load);
     TEST_MAIN_END();
 }
