@@ -290,13 +290,20 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_DOC_OPS] = "SELECT " PG_OP_COLUMNS " FROM doc_ops"
                    " WHERE room_id = $1 AND doc_id = $2 AND version > $3"
                    " ORDER BY version ASC LIMIT $4",
-    [PG_ENT_UPSERT] = "INSERT INTO entities(" PG_ENT_COLUMNS ")"
-                      " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    /* One statement, no savepoint: the room's version and activity are raised first (its
+     * row lock also holds off a delete of the room), and the entity goes in only when
+     * that matched; no row back is a missing room, with nothing written. */
+    [PG_ENT_UPSERT] = "WITH r AS (UPDATE rooms SET state_version = greatest(state_version,"
+                      " $11), last_activity = greatest(last_activity, $9) WHERE id = $1"
+                      " RETURNING id)"
+                      " INSERT INTO entities(" PG_ENT_COLUMNS ")"
+                      " SELECT r.id, $2::text, $3::text, $4::text, $5::text, $6::bigint,"
+                      " $7::bigint, $8::bigint, $9::bigint, $10::integer FROM r"
                       " ON CONFLICT(room_id, id) DO UPDATE SET kind = excluded.kind,"
                       " owner = excluded.owner, data = excluded.data,"
                       " version = excluded.version, state_version = excluded.state_version,"
                       " created_at = excluded.created_at, updated_at = excluded.updated_at,"
-                      " owner_only = excluded.owner_only",
+                      " owner_only = excluded.owner_only RETURNING 1",
     [PG_ENT_DELETE] = "DELETE FROM entities WHERE room_id = $1 AND id = $2",
     [PG_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = greatest(state_version, $1),"
                             " last_activity = greatest(last_activity, $2) WHERE id = $3",
@@ -874,11 +881,11 @@ static int pg_ent_put(pg_conn_t *c, const store_entity_t *e)
     pp_int(&p, e->created_at);
     pp_int(&p, e->updated_at);
     pp_int(&p, e->owner_only ? 1 : 0);
-    int err = pg_cmd(c, PG_ENT_UPSERT, &p, "entity put", NULL); /* no room: ENOTFOUND */
-    if (err != STORE_OK) return err;
-    long changed;
-    err = pg_ent_room_version(c, e, &changed);
-    if (err == STORE_OK && changed == 0) err = STORE_EIO; /* the row passed the foreign key */
+    pp_int(&p, e->room_version);
+    PGresult *r = pg_run(c, PG_ENT_UPSERT, &p);
+    int err = pg_status(c, r, "entity put");
+    if (err == STORE_OK && PQntuples(r) == 0) err = STORE_ENOTFOUND; /* no such room */
+    PQclear(r);
     return err;
 }
 
@@ -1480,7 +1487,8 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
  * write. PostgreSQL aborts the whole transaction on an error, so these run in a SAVEPOINT:
  * a refusal rolls back to it and the batch goes on (store.h, "Atomicity"). Reads, writes
  * that answer only OK or EIO, and the hot inserts that refuse without an error and before
- * writing anything (MESSAGE_INSERT, DOC_OP_INSERT: one statement each) need none. */
+ * writing anything (MESSAGE_INSERT, DOC_OP_INSERT, ENTITY_PUT: one statement each) need none.
+ */
 static int pg_needs_savepoint(const store_req_t *req)
 {
     switch (req->type) {
@@ -1491,7 +1499,6 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_ROOM_UPDATE:     /* a taken code */
     case STORE_ROOM_DELETE:     /* ENOTFOUND */
     case STORE_PARTICIPANT_PUT: /* a missing room */
-    case STORE_ENTITY_PUT:      /* a missing room; then the room's version */
         return 1;
     default:
         return 0;
