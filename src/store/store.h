@@ -1,8 +1,9 @@
 /* store.h: durable storage behind one interface, and the contract every backend keeps.
  * Callers build a request, submit it, and get their callback on the loop thread once a
- * worker thread has run it; they never see SQL. A backend (store_sqlite.c now, PostgreSQL
- * later) implements store_backend_t; docs/store.md says the same in prose and how to run
- * the conformance suite (tests/unit/test_store.c) against a backend.
+ * worker thread has run it; they never see SQL. A backend (store_sqlite.c, store_pg.c)
+ * implements store_backend_t; docs/store.md says the same in prose, what the PostgreSQL
+ * backend chose (types, savepoints, gapless seqs, reconnecting), and how to run the
+ * conformance suite (tests/unit/store/test_store.c) against a backend.
  *
  * The contract, for every backend:
  *
@@ -31,7 +32,11 @@
  * Durability. When a callback runs, its batch is committed: every later request and a
  * store reopened on the same target see it, and it survives the process being killed. What
  * a power loss may take is the backend's sync setting (SQLite: synchronous=NORMAL in WAL
- * mode may lose the last commits, never corrupts; see docs/store.md).
+ * mode may lose the last commits, never corrupts; PostgreSQL: the server's
+ * synchronous_commit; see docs/store.md). A commit whose outcome is unknown (PostgreSQL:
+ * the connection broke during COMMIT) is STORE_EIO: nothing is acknowledged that is not
+ * known to be committed. A backend that lost its connection answers STORE_EIO at once and
+ * reconnects by itself (store_pg.c: backoff from 100 ms to 5 s).
  *
  * Inputs. The loop validated every input: fixed fields are NUL-terminated within their
  * STORE_*_LEN (names count code points, so their limits are in bytes of UTF-8), malloc'd
@@ -70,6 +75,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "util/log.h"
@@ -150,8 +156,11 @@ typedef enum {
     STORE_MESSAGE_INSERT,     /* in: msg (user_id "": the server's; metadata NULL: none;
                                * seq chosen by the room, from 1 without gaps); also sets
                                * the room's last_activity to msg.created_at (same
-                               * request). err: EEXISTS (room_id + seq, or id, taken),
-                               * ENOTFOUND (no such room); the room is then untouched */
+                               * request). err: EEXISTS (room_id + seq, or id, taken;
+                               * PostgreSQL also refuses a seq that is not the room's
+                               * next one, highest ever stored + 1, so several writers
+                               * can make neither a gap nor a reuse), ENOTFOUND (no such
+                               * room); the room is then untouched */
     STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
                                * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
                                * answers nothing). out: msgs, ascending by seq: with after
@@ -433,7 +442,26 @@ typedef struct {
     void (*exec)(void *conn, store_req_t *req);
     /* Rolls back a transaction left open, frees conn. NULL is not passed. */
     void (*close)(void *conn);
+    /* Export: calls row(ud, table, obj) for every row of every table, tables in the order
+     * of STORE_DUMP_TABLES, rows by primary key. obj is borrowed for the call. Runs inside
+     * a read transaction opened by the caller with begin. 0, or STORE_EIO, or what row
+     * returned (non-zero stops the dump). NULL: the backend cannot export. */
+    int (*dump)(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud);
+    /* Import: inserts one row of table (inside the caller's transaction). 0, STORE_EEXISTS,
+     * STORE_ENOTFOUND (a row it depends on is missing), or STORE_EIO (an unknown table or a
+     * column missing or of the wrong type: the row is refused). obj is borrowed. NULL: the
+     * backend cannot import. */
+    int (*load)(void *conn, const char *table, json_t *obj);
 } store_backend_t;
+
+/* The tables of a dump (`chorus export`, docs/operations.md), in the order they are
+ * written and must be loaded (a row's dependencies come first): a list usable in an array
+ * initialiser. Column names are SQLite's; every backend uses the same ones. */
+#define STORE_DUMP_TABLES                                                                  \
+    "users", "revocations", "audit", "rooms", "room_participants", "room_messages",        \
+        "documents", "doc_ops", "entities"
+/* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
+#define STORE_DUMP_VERSION 1
 
 typedef struct store_s store_t;
 

@@ -6,13 +6,15 @@
 
 #include "util/mem.h"
 #include "store/store_sqlite.h"
+#include "test_store_pg.h"
 
 /* ---- the backends under test ---- */
 
 /* One row per backend. make_target writes the target of a fresh, empty store named after
  * the test into out and returns 0, or -1 when the backend cannot run here (its tests are
- * then skipped, e.g. no database server); drop_target removes what it made. A PostgreSQL
- * backend adds its row here and passes every test below unchanged. */
+ * then skipped, e.g. no database server); drop_target removes what it made. The pg row
+ * runs when CHORUS_TEST_PG names a server (ctest's pg fixture: scripts/pg-test.sh), each
+ * test in a fresh schema (test_store_pg.h); every test below runs unchanged on both. */
 typedef struct {
     const char *name;
     const store_backend_t *backend;
@@ -28,6 +30,7 @@ static int sqlite_target(char *out, size_t cap, const char *name)
 
 static const store_case_t store_cases[] = {
     {"sqlite", &store_sqlite_backend, sqlite_target, test_rm_db},
+    {"pg", &store_pg_backend, pg_target, pg_drop_target},
 };
 
 static const store_case_t *cur; /* the row the conformance tests run against */
