@@ -70,6 +70,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "util/log.h"
@@ -433,7 +434,26 @@ typedef struct {
     void (*exec)(void *conn, store_req_t *req);
     /* Rolls back a transaction left open, frees conn. NULL is not passed. */
     void (*close)(void *conn);
+    /* Export: calls row(ud, table, obj) for every row of every table, tables in the order
+     * of STORE_DUMP_TABLES, rows by primary key. obj is borrowed for the call. Runs inside
+     * a read transaction opened by the caller with begin. 0, or STORE_EIO, or what row
+     * returned (non-zero stops the dump). NULL: the backend cannot export. */
+    int (*dump)(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud);
+    /* Import: inserts one row of table (inside the caller's transaction). 0, STORE_EEXISTS,
+     * STORE_ENOTFOUND (a row it depends on is missing), or STORE_EIO (an unknown table or a
+     * column missing or of the wrong type: the row is refused). obj is borrowed. NULL: the
+     * backend cannot import. */
+    int (*load)(void *conn, const char *table, json_t *obj);
 } store_backend_t;
+
+/* The tables of a dump (`chorus export`, docs/operations.md), in the order they are
+ * written and must be loaded (a row's dependencies come first): a list usable in an array
+ * initialiser. Column names are SQLite's; every backend uses the same ones. */
+#define STORE_DUMP_TABLES                                                                  \
+    "users", "revocations", "audit", "rooms", "room_participants", "room_messages",        \
+        "documents", "doc_ops", "entities"
+/* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
+#define STORE_DUMP_VERSION 1
 
 typedef struct store_s store_t;
 
