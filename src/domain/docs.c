@@ -288,7 +288,8 @@ static void op_stored(store_req_t *req)
         log_error(o->r->log, "document %s/%s: op %lld not stored (%d)", d->room->id, d->id,
                   (long long)o->version, req->err);
         d->failed = 1;
-        rooms_err_t e = {ROOMS_E_IO, "internal_error", "the op could not be stored", NULL};
+        rooms_err_t e = {ROOMS_E_UNAVAILABLE, "service_unavailable",
+                         "the database is unavailable; the op was not stored", NULL};
         o->done(o->ud, &e, NULL);
     } else {
         if (o->version > d->committed) d->committed = o->version;
