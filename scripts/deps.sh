@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libpq-dev and postgresql: the PostgreSQL store backend and the throwaway cluster its
+# tests start (scripts/pg-test.sh; Debian also starts a main cluster of its own on install).
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
-          libssl-dev libsqlite3-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium curl)
+          libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
+          chromium curl postgresql)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/clock.h"
+#include "store/store_pg.h"
 #include "domain/docs.h"
 #include "domain/entities.h"
 #include "util/mem.h"
@@ -55,11 +56,22 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     a->log = log;
     a->jwt = jwt;
     char dbpath[4096], err[512];
-    snprintf(dbpath, sizeof(dbpath), "%s/chorus.db", cfg->data_dir);
-    a->store = store_open(&store_sqlite_backend, dbpath, loop, log, err, sizeof(err));
-    if (!a->store) {
-        log_error(log, "cannot open the database %s: %s", dbpath, err);
-        return -1;
+    if (cfg->store && cfg->store[0]) {
+        /* PostgreSQL: err names the target with its password masked (store_pg_mask). */
+        a->store = store_open(&store_pg_backend, cfg->store, loop, log, err, sizeof(err));
+        if (!a->store) {
+            log_error(log, "cannot open the database: %s", err);
+            return -1;
+        }
+        store_pg_mask(cfg->store, dbpath, sizeof(dbpath));
+        log_info(log, "store: PostgreSQL at %s", dbpath);
+    } else {
+        snprintf(dbpath, sizeof(dbpath), "%s/chorus.db", cfg->data_dir);
+        a->store = store_open(&store_sqlite_backend, dbpath, loop, log, err, sizeof(err));
+        if (!a->store) {
+            log_error(log, "cannot open the database %s: %s", dbpath, err);
+            return -1;
+        }
     }
     proto_setup(a);
     a->bus = bus_local_new(0, &proto_bus_rcv_ops);

@@ -22,6 +22,7 @@
 #include "auth/user_valid.h"
 #include "util/utf8.h"
 #include "io/ws_handshake.h"
+#include "store/store_pg.h"
 
 extern char **environ;
 
@@ -108,7 +109,8 @@ static int serve(int argc, char **argv)
         config_free(&cfg);
         return 0;
     }
-    if (lrc != 0) {
+    /* A store URL libpq cannot parse is a bad option too (the password never shown). */
+    if (lrc != 0 || (cfg.store[0] && store_pg_check_url(cfg.store, err, sizeof(err)) != 0)) {
         fprintf(stderr, "chorus serve: %s\n", err);
         config_free(&cfg);
         return 2;

@@ -151,8 +151,11 @@ typedef enum {
     STORE_MESSAGE_INSERT,     /* in: msg (user_id "": the server's; metadata NULL: none;
                                * seq chosen by the room, from 1 without gaps); also sets
                                * the room's last_activity to msg.created_at (same
-                               * request). err: EEXISTS (room_id + seq, or id, taken),
-                               * ENOTFOUND (no such room); the room is then untouched */
+                               * request). err: EEXISTS (room_id + seq, or id, taken;
+                               * PostgreSQL also refuses a seq at or below the highest
+                               * the room ever stored, so a second writer of a seq is
+                               * refused even after retention freed it), ENOTFOUND (no
+                               * such room); the room is then untouched */
     STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
                                * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
                                * answers nothing). out: msgs, ascending by seq: with after

@@ -41,6 +41,9 @@ static const opt_t options[] = {
     {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on (port 0: any)"},
     GROUP("store and files"),
     {"data", OPT_PATH, OFF(data_dir), 0, 0, "./var", "data directory"},
+    {"store", OPT_STRING, OFF(store), 0, 0, "",
+     "database: a postgres:// or postgresql:// URL (PostgreSQL), or empty: SQLite at "
+     "DATA/chorus.db"},
     {"web", OPT_PATH, OFF(web_dir), 0, 0, "./web", "static web app directory"},
     {"config", OPT_PATH, OFF(config_file), 0, 0, "", "JSON config file"},
     GROUP("logs"),
@@ -216,6 +219,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->listen_host = ch_strdup("127.0.0.1");
     cfg->listen_port = 8080;
     cfg->data_dir = ch_strdup("./var");
+    cfg->store = ch_strdup("");
     cfg->web_dir = ch_strdup("./web");
     cfg->log_level = LOG_INFO;
     cfg->log_format = LOG_TEXT;
@@ -311,6 +315,7 @@ void config_free(chorus_config_t *cfg)
 {
     free(cfg->listen_host);
     free(cfg->data_dir);
+    free(cfg->store);
     free(cfg->web_dir);
     free(cfg->config_file);
     free(cfg->jwt_secret);
@@ -537,6 +542,15 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
             return -1;
         }
         *(uint64_t *)(base + o->offset) = n;
+    }
+    /* A store URL may hold a password: the message never echoes it. */
+    if (rc == 0 && o->offset == OFF(store) && o->type == OPT_STRING && *v &&
+        strncmp(v, "postgres://", 11) != 0 && strncmp(v, "postgresql://", 13) != 0) {
+        snprintf(err, errlen,
+                 "%s: invalid value (want a postgres:// or postgresql:// URL, or "
+                 "nothing for SQLite in the data directory)",
+                 src);
+        return -1;
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s: invalid value '%s' (want %s)", src, v, value_form(o));

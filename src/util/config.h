@@ -17,6 +17,7 @@ typedef struct {
     char *listen_host;            /* owned */
     int listen_port;              /* 0 = any free port */
     char *data_dir;               /* owned */
+    char *store;                  /* owned; "" = SQLite in data_dir, else a PostgreSQL URL */
     char *web_dir;                /* owned */
     char *config_file;            /* owned; NULL when none */
     log_level_t log_level;

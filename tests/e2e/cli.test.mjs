@@ -69,6 +69,42 @@ describe('command line', () => {
     });
   }
 
+  // --store: a URL may hold a password, which no message may show.
+  for (const [how, value, re] of [
+    ['not a PostgreSQL URL', 'mysql://u:hunter2@db/chorus', /--store: invalid value \(want a postgres:\/\/ or postgresql:\/\/ URL/],
+    ['a URL libpq refuses', 'postgresql://u:hunter2@db/chorus?nosuch=1', /store postgresql:\/\/u:\*\*\*@db\/chorus\?nosuch=1: bad URL: .*nosuch/],
+  ]) {
+    it(`--store with ${how} exits 2, the password masked`, T, async () => {
+      const d = makeTempDir();
+      try {
+        const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', d, '--store', value]);
+        assertUsageError(r, re);
+        assert.ok(!r.stderr.includes('hunter2'), r.stderr);
+        const e = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', d], { env: { CHORUS_STORE: value } });
+        assert.equal(e.code, 2, e.stderr);
+        assert.ok(!e.stderr.includes('hunter2'), e.stderr);
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('--store naming a server that does not answer exits 1 at start with one error line', T, async () => {
+    const d = makeTempDir();
+    try {
+      const url = `postgresql://u:hunter2@/chorus?host=${d}/no-server&port=1`;
+      const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--data', d, '--store', url]);
+      assert.equal(r.timedOut, false, r.stderr);
+      assert.equal(r.code, 1, r.stderr);
+      const errors = r.stderr.trimEnd().split('\n').filter((l) => / ERROR /.test(l));
+      assert.equal(errors.length, 1, r.stderr);
+      assert.match(errors[0], /cannot open the database: cannot connect to postgresql:\/\/u:\*\*\*@\/chorus/);
+      assert.ok(!r.stderr.includes('hunter2'), r.stderr);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('a bad value in the environment exits 2 naming it', T, async () => {
     const d = makeTempDir();
     try {

@@ -6,6 +6,7 @@
 
 #include "util/mem.h"
 #include "store/store_sqlite.h"
+#include "test_store_pg.h"
 
 /* ---- the backends under test ---- */
 
@@ -28,6 +29,7 @@ static int sqlite_target(char *out, size_t cap, const char *name)
 
 static const store_case_t store_cases[] = {
     {"sqlite", &store_sqlite_backend, sqlite_target, test_rm_db},
+    {"pg", &store_pg_backend, pg_target, pg_drop_target},
 };
 
 static const store_case_t *cur; /* the row the conformance tests run against */
