@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "store/store_dump.h"
+#include "store/store_pg.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -23,13 +24,15 @@ extern char **environ;
 static const char cmd_store_options[] =
     "  --data DIR           the data directory: its SQLite database, chorus.db (default\n"
     "                       ./var; also CHORUS_DATA and the config file's \"data\")\n"
+    "  --store URL          a PostgreSQL database instead (postgres://...; also\n"
+    "                       CHORUS_STORE and the config file's \"store\")\n"
     "  --config PATH        a JSON config file, as for chorus serve\n"
     "  -h, --help           this text\n";
 
 static void export_usage(FILE *out)
 {
     fprintf(out,
-            "usage: chorus export [--data DIR] [-o FILE]\n"
+            "usage: chorus export [--data DIR | --store URL] [-o FILE]\n"
             "Writes every row of the database as JSON lines (docs/operations.md), in one read\n"
             "transaction, so a server may keep running.\n\n"
             "  -o, --output FILE    write to FILE (created with mode 0600: it holds password\n"
@@ -41,7 +44,7 @@ static void export_usage(FILE *out)
 static void import_usage(FILE *out)
 {
     fprintf(out,
-            "usage: chorus import [--data DIR] FILE\n"
+            "usage: chorus import [--data DIR | --store URL] FILE\n"
             "Loads a dump written by chorus export (FILE, or - for standard input) into an\n"
             "empty database, created and migrated when missing. One transaction: on any\n"
             "error nothing is imported. Stop servers on the database first.\n\n"
@@ -52,7 +55,7 @@ static void import_usage(FILE *out)
 static void migrate_usage(FILE *out)
 {
     fprintf(out,
-            "usage: chorus migrate [--data DIR]\n"
+            "usage: chorus migrate [--data DIR | --store URL]\n"
             "Creates the database schema, or upgrades it to this chorus's version, and exits\n"
             "(chorus serve does the same at start). Says which version it found and left.\n\n"
             "%s",
@@ -66,6 +69,7 @@ typedef struct {
     const store_backend_t *be;
     char target[4096];
     const char *name; /* "export", ... */
+    char shown[4096]; /* the target for messages (a URL's password masked) */
 } cmd_t;
 
 /* Loads the options in argv (the command's own ones removed) as chorus serve would.
@@ -82,6 +86,17 @@ static int cmd_setup(cmd_t *c, const char *name, int argc, char **argv)
         return 2;
     }
     log_init(&c->log, LOG_WARN, c->cfg.log_format, stderr);
+    if (c->cfg.store[0]) { /* PostgreSQL, as chorus serve chooses */
+        if (store_pg_check_url(c->cfg.store, err, sizeof(err)) != 0) {
+            fprintf(stderr, "chorus %s: %s\n", name, err);
+            config_free(&c->cfg);
+            return 2;
+        }
+        c->be = &store_pg_backend;
+        snprintf(c->target, sizeof(c->target), "%s", c->cfg.store);
+        store_pg_mask(c->cfg.store, c->shown, sizeof(c->shown));
+        return 0;
+    }
     c->be = &store_sqlite_backend;
     int n = snprintf(c->target, sizeof(c->target), "%s/chorus.db", c->cfg.data_dir);
     if (n < 0 || (size_t)n >= sizeof(c->target)) {
@@ -89,6 +104,7 @@ static int cmd_setup(cmd_t *c, const char *name, int argc, char **argv)
         config_free(&c->cfg);
         return 2;
     }
+    snprintf(c->shown, sizeof(c->shown), "%s", c->target);
     return 0;
 }
 
@@ -96,7 +112,9 @@ static int cmd_setup(cmd_t *c, const char *name, int argc, char **argv)
 static void *cmd_open(cmd_t *c, int create)
 {
     char err[512];
-    if (create) {
+    if (c->be != &store_sqlite_backend) {
+        /* PostgreSQL: the database must exist (createdb); open says so when it does not. */
+    } else if (create) {
         if (mkdir(c->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
             fprintf(stderr, "chorus %s: --data: cannot create '%s': %s\n", c->name,
                     c->cfg.data_dir, strerror(errno));
@@ -259,7 +277,7 @@ int cmd_store_migrate(int argc, char **argv)
         c.be->close(conn);
         printf("chorus migrate: %s %s: schema version %d found, %d now (%d migration%s "
                "applied)\n",
-               c.be->name, c.target, STORE_DUMP_SCHEMA - steps, STORE_DUMP_SCHEMA, steps,
+               c.be->name, c.shown, STORE_DUMP_SCHEMA - steps, STORE_DUMP_SCHEMA, steps,
                steps == 1 ? "" : "s");
     }
     config_free(&c.cfg);

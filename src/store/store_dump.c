@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_pg.h"
 #include "util/mem.h"
+
+_Static_assert(STORE_PG_SCHEMA_VERSION == STORE_DUMP_SCHEMA,
+               "version N of every backend's schema has the tables and columns of the dump");
 
 static const char *const sdump_tables[] = {STORE_DUMP_TABLES};
 #define SDUMP_NTABLES (sizeof(sdump_tables) / sizeof(sdump_tables[0]))
