@@ -69,3 +69,24 @@ export async function pgDatabaseFor(dataDir) {
   if (!byData.has(key)) byData.set(key, pgDatabase());
   return byData.get(key);
 }
+
+/** The folder of PostgreSQL's programs (as scripts/pg-test.sh finds them). */
+function pgBin() {
+  if (process.env.PG_BIN) return process.env.PG_BIN;
+  const vs = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b));
+  return path.join('/usr/lib/postgresql', vs[vs.length - 1], 'bin');
+}
+
+/** Stops the file's cluster as a crash would (pg_ctl stop -m immediate): no shutdown checkpoint. */
+export async function pgCrash() {
+  const { dir } = await pgCluster();
+  const argv = [path.join(pgBin(), 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'];
+  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', ...argv], { timeout: 60000 });
+  else await run(argv[0], argv.slice(1), { timeout: 60000 });
+}
+
+/** Starts the file's cluster again after pgCrash (its data kept; recovery runs). */
+export async function pgRestart() {
+  const { dir } = await pgCluster();
+  await run(SCRIPT, ['start', dir], { timeout: 120000 });
+}
