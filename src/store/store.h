@@ -1,8 +1,9 @@
 /* store.h: durable storage behind one interface, and the contract every backend keeps.
  * Callers build a request, submit it, and get their callback on the loop thread once a
- * worker thread has run it; they never see SQL. A backend (store_sqlite.c now, PostgreSQL
- * later) implements store_backend_t; docs/store.md says the same in prose and how to run
- * the conformance suite (tests/unit/test_store.c) against a backend.
+ * worker thread has run it; they never see SQL. A backend (store_sqlite.c, store_pg.c)
+ * implements store_backend_t; docs/store.md says the same in prose, what the PostgreSQL
+ * backend chose (types, savepoints, gapless seqs, reconnecting), and how to run the
+ * conformance suite (tests/unit/store/test_store.c) against a backend.
  *
  * The contract, for every backend:
  *
@@ -31,7 +32,11 @@
  * Durability. When a callback runs, its batch is committed: every later request and a
  * store reopened on the same target see it, and it survives the process being killed. What
  * a power loss may take is the backend's sync setting (SQLite: synchronous=NORMAL in WAL
- * mode may lose the last commits, never corrupts; see docs/store.md).
+ * mode may lose the last commits, never corrupts; PostgreSQL: the server's
+ * synchronous_commit; see docs/store.md). A commit whose outcome is unknown (PostgreSQL:
+ * the connection broke during COMMIT) is STORE_EIO: nothing is acknowledged that is not
+ * known to be committed. A backend that lost its connection answers STORE_EIO at once and
+ * reconnects by itself (store_pg.c: backoff from 100 ms to 5 s).
  *
  * Inputs. The loop validated every input: fixed fields are NUL-terminated within their
  * STORE_*_LEN (names count code points, so their limits are in bytes of UTF-8), malloc'd
@@ -152,10 +157,10 @@ typedef enum {
                                * seq chosen by the room, from 1 without gaps); also sets
                                * the room's last_activity to msg.created_at (same
                                * request). err: EEXISTS (room_id + seq, or id, taken;
-                               * PostgreSQL also refuses a seq at or below the highest
-                               * the room ever stored, so a second writer of a seq is
-                               * refused even after retention freed it), ENOTFOUND (no
-                               * such room); the room is then untouched */
+                               * PostgreSQL also refuses a seq that is not the room's
+                               * next one, highest ever stored + 1, so several writers
+                               * can make neither a gap nor a reuse), ENOTFOUND (no such
+                               * room); the room is then untouched */
     STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
                                * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
                                * answers nothing). out: msgs, ascending by seq: with after

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "store/store_pg_dump.h"
 #include "util/mem.h"
 
 /* Key columns compare byte-wise, as SQLite's BINARY collation does, whatever the database's
@@ -44,8 +45,8 @@ static const char *const pg_migrations[] = {
     " detail text);"
     "CREATE INDEX audit_at ON audit(at);",
     /* 3: rooms, participants, messages. rooms.last_seq (PostgreSQL only) is the highest
-     * message seq ever stored: a message is stored only above it, under the room row's
-     * lock, so seqs stay unique and never go back whichever node writes
+     * message seq ever stored: a message is stored only as last_seq + 1, under the room
+     * row's lock, so seqs stay gapless and unique whichever node writes
      * (pg_message_insert). */
     "CREATE TABLE rooms("
     " id " PK " PRIMARY KEY,"
@@ -250,15 +251,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                        " role = excluded.role, banned = excluded.banned,"
                        " joined_at = excluded.joined_at",
     [PG_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2",
-    /* Seqs only go up: the room takes seq only above its highest one (taken and stale
-     * seqs are refused, even those retention freed). The row lock this update takes holds
-     * off every other writer of the room until the transaction ends; one that waited
-     * re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on the
-     * updated row). Not "= $2 - 1": the loop does not reuse the seq of a failed insert
-     * (rooms_messages.c), so that would refuse every later message of the room after one
-     * EIO (docs/store.md, "PostgreSQL"). */
+    /* Gapless: the room takes seq only as its next one (last_seq + 1); a taken seq, a stale
+     * one and a gap are refused, even for seqs retention freed. The row lock this update
+     * takes holds off every other writer of the room until the transaction ends; one that
+     * waited re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on
+     * the updated row). The loop gives back the seqs of failed inserts (rooms_messages.c,
+     * seq_lost), so a failed batch leaves no gap it would then be refused for. */
     [PG_MSG_SEQ] = "UPDATE rooms SET last_seq = $2, last_activity = $3"
-                   " WHERE id = $1 AND last_seq < $2",
+                   " WHERE id = $1 AND last_seq = $2::bigint - 1",
     [PG_MSG_INSERT] = "INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
                       " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [PG_MSGS_DESC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
@@ -378,16 +378,6 @@ static uint64_t pg_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Notes a broken connection once: the next batch reconnects (pg_begin). */
-static void pg_check_lost(pg_conn_t *c)
-{
-    if (c->lost || !c->pg || PQstatus(c->pg) != CONNECTION_BAD) return;
-    c->lost = 1;
-    c->backoff_ms = PG_BACKOFF_MIN_MS;
-    c->retry_at_ms = 0; /* the first attempt is at once */
-    log_error(c->log, "store pg: connection to %s lost: %s", c->masked, PQerrorMessage(c->pg));
-}
-
 /* Writes libpq's message msg into out as one line: its lines ("ERROR: ...", "DETAIL: ...")
  * joined with spaces, the trailing newline dropped. */
 static void pg_line(char *out, size_t cap, const char *msg)
@@ -398,6 +388,18 @@ static void pg_line(char *out, size_t cap, const char *msg)
     snprintf(out, cap, "%.*s", (int)n, msg);
     for (char *q = out; *q; q++)
         if (*q == '\n' || *q == '\t') *q = ' ';
+}
+
+/* Notes a broken connection once: the next batch reconnects (pg_begin). */
+static void pg_check_lost(pg_conn_t *c)
+{
+    if (c->lost || !c->pg || PQstatus(c->pg) != CONNECTION_BAD) return;
+    c->lost = 1;
+    c->backoff_ms = PG_BACKOFF_MIN_MS;
+    c->retry_at_ms = 0; /* the first attempt is at once */
+    char line[512];
+    pg_line(line, sizeof(line), PQerrorMessage(c->pg));
+    log_error(c->log, "store pg: connection to %s lost: %s", c->masked, line);
 }
 
 /* Logs a failed call with the server's reason and returns STORE_EIO. */
@@ -709,7 +711,7 @@ static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
     return err;
 }
 
-/* The room's seq first (above its last one, under the room row's lock), then the row. */
+/* The room's next seq first (gapless, under the room row's lock), then the row. */
 static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
 {
     pg_params_t p = {0};
@@ -719,7 +721,7 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
     long changed;
     int err = pg_cmd(c, PG_MSG_SEQ, &p, "message seq", &changed);
     if (err != STORE_OK) return err;
-    if (changed == 0) { /* no such room, or seq is not above the room's last one */
+    if (changed == 0) { /* no such room, or seq is not its next one (taken, or a gap) */
         int exists;
         err = pg_room_exists(c, m->room_id, &exists);
         if (err != STORE_OK) return err;
@@ -1256,9 +1258,22 @@ fail:
  * one-line reason in err (the password never in it) and c->pg NULL. */
 static int pg_connect(pg_conn_t *c, char *err, size_t errlen)
 {
-    /* connect_timeout first: the target's own value, expanded from dbname, wins. */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "chorus", c->target, NULL};
+    /* Our defaults first: the target's own values, expanded from dbname, win. A server
+     * that stops answering (a host down, no reset) must not hold a request for the
+     * kernel's TCP timeout: keepalives notice it in about 20 s, tcp_user_timeout a write
+     * not acknowledged in 10 s, and a connection attempt gives up after 5 s. */
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "client_encoding",
+                          "dbname",
+                          NULL};
+    /* client_encoding UTF8: the store's text is UTF-8 both ways, whatever the server's. */
+    const char *vals[] = {"5", "chorus", "1", "10", "5", "2", "10000", "UTF8", c->target, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[512];
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
@@ -1509,6 +1524,25 @@ static void pg_close(void *conn)
     free(c);
 }
 
+/* Export and import (store_pg_dump.c) on this connection. */
+static int pg_dump(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud)
+{
+    pg_conn_t *c = conn;
+    if (!c->pg || c->lost) return STORE_EIO;
+    int err = store_pg_dump_rows(c->pg, c->log, row, ud);
+    pg_check_lost(c);
+    return err;
+}
+
+static int pg_load(void *conn, const char *table, json_t *obj)
+{
+    pg_conn_t *c = conn;
+    if (!c->pg || c->lost) return STORE_EIO;
+    int err = store_pg_load_row(c->pg, c->log, table, obj);
+    pg_check_lost(c);
+    return err;
+}
+
 static void *pg_open(const char *target, log_t *log, char *err, size_t errlen)
 {
     if (store_pg_check_url(target, err, errlen) != 0) return NULL;
@@ -1601,4 +1635,6 @@ const store_backend_t store_pg_backend = {
     .rollback = pg_rollback,
     .exec = pg_exec,
     .close = pg_close,
+    .dump = pg_dump,
+    .load = pg_load,
 };

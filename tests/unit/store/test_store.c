@@ -12,8 +12,9 @@
 
 /* One row per backend. make_target writes the target of a fresh, empty store named after
  * the test into out and returns 0, or -1 when the backend cannot run here (its tests are
- * then skipped, e.g. no database server); drop_target removes what it made. A PostgreSQL
- * backend adds its row here and passes every test below unchanged. */
+ * then skipped, e.g. no database server); drop_target removes what it made. The pg row
+ * runs when CHORUS_TEST_PG names a server (ctest's pg fixture: scripts/pg-test.sh), each
+ * test in a fresh schema (test_store_pg.h); every test below runs unchanged on both. */
 typedef struct {
     const char *name;
     const store_backend_t *backend;

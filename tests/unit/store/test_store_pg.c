@@ -1,9 +1,11 @@
 /* test_store_pg.c: what only the PostgreSQL backend has: its schema and migrations (under
- * the advisory lock, from several nodes at once), message seqs unique and increasing under
- * several writers, enforced by the database, the masked target, and reconnecting after a lost
+ * the advisory lock, from several nodes at once), gapless message seqs under several
+ * writers, enforced by the database, the masked target, and reconnecting after a lost
  * connection. What every backend must do is in the conformance suite, test_store.c (run there
  * against PostgreSQL too). Needs CHORUS_TEST_PG (ctest's "pg" fixture). */
 #include "test_store_pg.h"
+
+#include "util/mem.h"
 
 /* ---- helpers ---- */
 
@@ -61,6 +63,12 @@ static int be_msg(void *c, int64_t seq)
 static const char *sql_url(const char *target)
 {
     return target; /* a pg_target URL is a conninfo libpq takes as it is */
+}
+
+/* The messages stored in room 1 of target, counted outside the store. */
+static long long count_msgs_pg(const char *target)
+{
+    return pg_test_int(target, "SELECT count(*) FROM room_messages");
 }
 
 /* ---- schema and migrations ---- */
@@ -179,8 +187,9 @@ static void writer(void *arg)
 }
 
 /* Two store connections (two nodes) write the same room: the second writer of a seq is
- * refused (EEXISTS), also while the first one's transaction is still open, and a seq at or
- * below the room's highest is never stored again; what each acknowledged is stored. */
+ * refused (EEXISTS), also while the first one's transaction is still open, no gap can be
+ * made, and a seq retention freed is not stored again; what each acknowledged is stored,
+ * seqs without a hole. */
 static void test_two_writers_seq(void)
 {
     char target[512];
@@ -195,6 +204,7 @@ static void test_two_writers_seq(void)
     ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
     ASSERT_EQ(be_msg(b, 1), STORE_EEXISTS); /* taken */
     ASSERT_EQ(be_msg(b, 0), STORE_EEXISTS); /* stale */
+    ASSERT_EQ(be_msg(b, 3), STORE_EEXISTS); /* a gap: 2 is next */
     ASSERT_EQ(be_msg(b, 2), STORE_OK);      /* the refusals left the transaction usable */
     ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
     /* A seq retention freed (below the newest) is not taken again. */
@@ -224,6 +234,277 @@ static void test_two_writers_seq(void)
     store_pg_backend.close(a);
     store_pg_backend.close(b);
     pg_drop_target(target);
+}
+
+/* ---- connection loss ---- */
+
+/* Ends the server side of every store connection to this run's database (the backend's,
+ * named by its application_name), as a server restart or a network cut would. Runs from a
+ * connection to another database, which works while this one refuses connections. */
+static int kill_store_connections(void)
+{
+    char admin[512], sql[256];
+    if (pg_test_db_url(admin, sizeof(admin), "postgres", "") != 0) return -1;
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = 'chorus' AND datname = '%s'",
+             pg_test_db);
+    return pg_test_int(admin, sql) >= 1 ? 0 : -1;
+}
+
+/* Counts lines of the captured log that hold needle. */
+static int log_count(char *buf, size_t len, const char *needle)
+{
+    int n = 0;
+    for (const char *p = buf; p && p < buf + len && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The store's connection is cut between batches: the next batch fails with EIO at once,
+ * a later one succeeds on a new connection, and nothing acknowledged is lost. While the
+ * server refuses connections, every batch fails with EIO without waiting; the loss and
+ * the recovery are logged once each, not once per request. */
+static void test_reconnect(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "reconnect"), 0);
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    FILE *logf = open_memstream(&logbuf, &loglen);
+    ASSERT_TRUE(logf != NULL);
+    log_t lg;
+    log_init(&lg, LOG_INFO, LOG_TEXT, logf);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[512] = "";
+    store_t *st = store_open(&store_pg_backend, target, &loop, &lg, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 1), STORE_OK);
+
+    /* Cut: the next batch fails, the one after it reconnects. */
+    ASSERT_EQ(kill_store_connections(), 0);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 2), STORE_EIO);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 2), STORE_OK);
+
+    /* Cut while the database refuses connections: batches fail with EIO until it takes
+     * them again, then one succeeds (retried here without a deadline on the backoff). */
+    /* ALTER DATABASE from a connection to another database of the cluster. */
+    char sql[160], admin[512];
+    ASSERT_EQ(pg_test_db_url(admin, sizeof(admin), "postgres", ""), 0);
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", pg_test_db);
+    ASSERT_EQ(pg_test_exec(admin, sql), 0);
+    ASSERT_EQ(kill_store_connections(), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(insert_msg(st, &loop, &c, 1, 3), STORE_EIO);
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", pg_test_db);
+    ASSERT_EQ(pg_test_exec(admin, sql), 0);
+    int rc = STORE_EIO;
+    for (int i = 0; i < 1000 && rc == STORE_EIO; i++) {
+        rc = insert_msg(st, &loop, &c, 1, 3);
+        if (rc == STORE_EIO) uv_sleep(20);
+    }
+    ASSERT_EQ(rc, STORE_OK);
+    ASSERT_EQ(count_msgs_pg(target), 3);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    fclose(logf);
+    ASSERT_EQ(log_count(logbuf, loglen, "lost"), 2);
+    ASSERT_EQ(log_count(logbuf, loglen, "restored"), 2);
+    /* The backend's errors are the losses only, nothing per request (the store core says
+     * once per failed batch that it could not begin). */
+    ASSERT_EQ(log_count(logbuf, loglen, "ERROR store pg:"), 2);
+    ASSERT_TRUE(strstr(logbuf, "lost: FATAL:  terminating connection") != NULL);
+    free(logbuf);
+    pg_drop_target(target);
+}
+
+/* ---- dump and load ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    char tables[16][24];
+    int ntables;
+} dumpbuf_t;
+
+/* Appends {"t":table,"r":obj} and a newline, as `chorus export` writes a line. */
+static int dump_line(void *ud, const char *table, json_t *obj)
+{
+    dumpbuf_t *d = ud;
+    json_t *line = json_pack("{s:s, s:O}", "t", table, "r", obj);
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    size_t n = strlen(text);
+    if (d->len + n + 2 > d->cap) {
+        d->cap = (d->len + n + 2) * 2;
+        d->buf = realloc(d->buf, d->cap);
+    }
+    memcpy(d->buf + d->len, text, n);
+    d->len += n;
+    d->buf[d->len++] = '\n';
+    d->buf[d->len] = '\0';
+    free(text);
+    if (d->ntables == 0 || strcmp(d->tables[d->ntables - 1], table) != 0)
+        if (d->ntables < 16)
+            snprintf(d->tables[d->ntables++], sizeof(d->tables[0]), "%s", table);
+    return 0;
+}
+
+/* Dumps target through a raw backend connection into d (the caller frees d->buf). */
+static int dump_target(const char *target, dumpbuf_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    void *c = be_open(target);
+    if (!c) return STORE_EIO;
+    int err = store_pg_backend.begin(c);
+    if (err == STORE_OK) err = store_pg_backend.dump(c, dump_line, d);
+    store_pg_backend.rollback(c);
+    store_pg_backend.close(c);
+    return err;
+}
+
+/* Fills target with at least one row of every table, through the store. */
+static void fill_every_table(const char *target)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_backend(&store_pg_backend, target, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    for (int i = 1; i <= 2; i++) {
+        treq_t t;
+        treq_init(&t, &c, STORE_USER_CREATE);
+        fill_user(&t.req.user, i);
+        ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    }
+    treq_t t;
+    treq_init(&t, &c, STORE_USER_UPDATE); /* a revocation too */
+    fill_user(&t.req.user, 1);
+    t.req.update_mask = STORE_UPD_EPOCH;
+    t.req.revoke.until_s = 1900000000;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    treq_init(&t, &c, STORE_AUDIT);
+    t.req.audit.at = 1700000000123;
+    snprintf(t.req.audit.event, sizeof(t.req.audit.event), "login_failed");
+    snprintf(t.req.audit.ip, sizeof(t.req.audit.ip), "192.0.2.1");
+    t.req.audit.count = 3; /* user_id and detail "": NULL */
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    treq_init(&t, &c, STORE_AUDIT);
+    t.req.audit.at = 1700000000124;
+    snprintf(t.req.audit.event, sizeof(t.req.audit.event), "register");
+    snprintf(t.req.audit.user_id, sizeof(t.req.audit.user_id), "%s",
+             "00000000-0000-4000-8000-000000000001");
+    snprintf(t.req.audit.detail, sizeof(t.req.audit.detail), "é ✓ \"quoted\"");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    for (int64_t seq = 1; seq <= 6; seq++) /* server messages, metadata, non-ASCII */
+        ASSERT_EQ(insert_msg(st, &loop, &c, 1, seq), STORE_OK);
+    for (int64_t v = 1; v <= 4; v++) /* op ids NULL for v 4, a snapshot at 2 */
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", v, v == 2), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.ent.room_id, sizeof(r.ent.room_id), "10000000-0000-4000-8000-%012d", 1);
+    snprintf(r.ent.id, sizeof(r.ent.id), "shape-1");
+    snprintf(r.ent.kind, sizeof(r.ent.kind), "shape");
+    snprintf(r.ent.owner, sizeof(r.ent.owner), "00000000-0000-4000-8000-000000000002");
+    /* JSON text as the loop stored it: key order and spacing must come back as they are */
+    r.ent.data = strdup("{\"z\":1, \"a\" : [1,2.50,\"é\"]}");
+    r.ent.version = 3;
+    r.ent.state_version = r.ent.room_version = 7;
+    r.ent.created_at = 1700000300000;
+    r.ent.updated_at = 1700000300001;
+    r.ent.owner_only = 1;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ENTITY_PUT, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+}
+
+/* Every table dumps in STORE_DUMP_TABLES order; loading the dump into an empty database
+ * and dumping that gives the same bytes; the loaded database goes on where the first one
+ * was (the room's next seq, the audit ids); a row loaded twice, a row of a missing room and
+ * a malformed row are refused, each in its own way. */
+static void test_dump_load(void)
+{
+    char a[512], b[512];
+    ASSERT_EQ(pg_target(a, sizeof(a), "dump_a"), 0);
+    ASSERT_EQ(pg_target(b, sizeof(b), "dump_b"), 0);
+    fill_every_table(a);
+    if (test_failures) return;
+    dumpbuf_t da, db;
+    ASSERT_EQ(dump_target(a, &da), STORE_OK);
+    static const char *const order[] = {STORE_DUMP_TABLES};
+    ASSERT_EQ(da.ntables, (int)CH_ARRAY_LEN(order));
+    for (size_t i = 0; i < CH_ARRAY_LEN(order); i++)
+        ASSERT_STREQ(da.tables[i], order[i]);
+    ASSERT_TRUE(strstr(da.buf, "\\\"z\\\":1, \\\"a\\\" : [1,2.50,") != NULL); /* as stored */
+    ASSERT_TRUE(strstr(da.buf, "\"user_id\":null") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"op_id\":null") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
+
+    void *c = be_open(b);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_EQ(store_pg_backend.begin(c), STORE_OK);
+    int n = 0;
+    for (char *line = da.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        json_t *j = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, NULL);
+        ASSERT_TRUE(j != NULL);
+        int err = store_pg_backend.load(c, json_string_value(json_object_get(j, "t")),
+                                        json_object_get(j, "r"));
+        json_decref(j);
+        ASSERT_EQ(err, STORE_OK);
+        n++;
+    }
+    ASSERT_TRUE(n >= 20);
+    /* Refusals: a row again (the transaction goes on), then a malformed row. */
+    json_t *again =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id",
+                  "00000000-0000-4000-8000-000000000009", "email", "user1@example.com",
+                  "username", "x", "color", "#000000", "password_hash", "h", "created_at",
+                  (json_int_t)1, "updated_at", (json_int_t)1, "token_epoch", (json_int_t)0);
+    ASSERT_EQ(store_pg_backend.load(c, "users", again), STORE_EEXISTS); /* the email */
+    json_decref(again);
+    json_t *op = json_pack("{s:s, s:s, s:I, s:s, s:s, s:n, s:I}", "room_id", "no-such-room",
+                           "doc_id", "d", "version", (json_int_t)1, "delta", "[]", "author",
+                           "a", "op_id", "created_at", (json_int_t)1);
+    ASSERT_EQ(store_pg_backend.load(c, "doc_ops", op), STORE_ENOTFOUND);
+    json_object_set_new(op, "version", json_string("1"));
+    ASSERT_EQ(store_pg_backend.load(c, "doc_ops", op), STORE_EIO); /* wrong type */
+    ASSERT_EQ(store_pg_backend.load(c, "no_such_table", op), STORE_EIO);
+    json_decref(op);
+    ASSERT_EQ(store_pg_backend.commit(c), STORE_OK);
+    store_pg_backend.close(c);
+
+    ASSERT_EQ(dump_target(b, &db), STORE_OK);
+    ASSERT_EQ(da.len, db.len);
+    ASSERT_STREQ(da.buf, db.buf);
+
+    /* The loaded database goes on: seq 7 is room 1's next (8 would be a gap), a new audit
+     * row takes a free id. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_backend(&store_pg_backend, b, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t tc;
+    tctx_init(&tc);
+    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 8), STORE_EEXISTS);
+    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 7), STORE_OK);
+    treq_t t;
+    treq_init(&t, &tc, STORE_AUDIT);
+    t.req.audit.at = 1700000000125;
+    snprintf(t.req.audit.event, sizeof(t.req.audit.event), "login");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(pg_test_int(b, "SELECT count(DISTINCT id) FROM audit"), 3);
+    free(da.buf);
+    free(db.buf);
+    pg_drop_target(a);
+    pg_drop_target(b);
 }
 
 /* ---- targets ---- */
@@ -279,5 +560,7 @@ int main(void)
     RUN(test_migrate_concurrent);
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
+    RUN(test_reconnect);
+    RUN(test_dump_load);
     TEST_MAIN_END();
 }
