@@ -158,26 +158,29 @@ int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err
         snprintf(err, errlen, "the %s backend cannot import", be->name);
         return -1;
     }
-    if (be->begin(conn) != 0) {
-        snprintf(err, errlen, "cannot start a transaction (see the log)");
-        return -1;
-    }
+    /* Empty? Asked in a read transaction of its own (a backend's dump may make its
+     * transaction read-only); a row written meanwhile makes the import fail on its key. */
     const char *found = NULL;
-    char *buf = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    char why[512] = "";
-    int rc = be->dump(conn, sdump_found_row, &found);
+    int rc = be->begin(conn) != 0 ? STORE_EIO : be->dump(conn, sdump_found_row, &found);
+    be->rollback(conn);
     if (rc == 1) {
         snprintf(err, errlen,
                  "the database is not empty (table %s has rows): import needs a new one",
                  found);
-        goto fail;
+        return -1;
     }
     if (rc != 0) {
         snprintf(err, errlen, "reading the database failed (see the log)");
-        goto fail;
+        return -1;
     }
+    if (be->begin(conn) != 0) {
+        snprintf(err, errlen, "cannot start a transaction (see the log)");
+        return -1;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    char why[512] = "";
     for (;;) {
         long n = sdump_read_line(in, &buf, &cap);
         if (n == -1) break;

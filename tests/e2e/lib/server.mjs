@@ -193,7 +193,7 @@ export class Server {
  *             installed) before the test starts; shutdown.test.mjs turns it off to test
  *             a SIGTERM that arrives right after the listening line
  * With CHORUS_TEST_STORE=postgres the server also gets --store with the database of its
- * data directory (lib/pg.mjs), unless args hold a --store already.
+ * data directory (lib/pg.mjs), unless args hold a --store already or store is 'sqlite'.
  */
 export async function startServer(opts = {}) {
   const {
@@ -218,7 +218,7 @@ export async function startServer(opts = {}) {
   if (data) argv.push('--data', path.join(base, 'data'));
   if (web) argv.push('--web', path.join(base, 'web'));
   argv.push(...args);
-  if (ON_PG && !args.includes('--store')) {
+  if (ON_PG && opts.store !== 'sqlite' && !args.includes('--store')) {
     const at = args.lastIndexOf('--data');
     const dataDir = at >= 0 ? path.resolve(base, args[at + 1]) : path.join(base, 'data');
     argv.push('--store', await pgDatabaseFor(dataDir));
