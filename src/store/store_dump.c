@@ -94,7 +94,8 @@ int store_dump_parse_row(const char *line, size_t len, const char **table, json_
                          char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *l = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    /* Text may hold U+0000 (a document's text may): it round-trips as \u0000. */
+    json_t *l = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!l) {
         snprintf(err, errlen, "invalid JSON at column %d: %s", je.column, je.text);
         return -1;
