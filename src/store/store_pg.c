@@ -158,7 +158,6 @@ enum {
     PG_ROOM_EXISTS,
     PG_PART_UPSERT,
     PG_PART_DELETE,
-    PG_MSG_SEQ,
     PG_MSG_INSERT,
     PG_MSGS_DESC,
     PG_MSGS_ASC,
@@ -251,16 +250,21 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                        " role = excluded.role, banned = excluded.banned,"
                        " joined_at = excluded.joined_at",
     [PG_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = $1 AND user_id = $2",
-    /* Gapless: the room takes seq only as its next one (last_seq + 1); a taken seq, a stale
-     * one and a gap are refused, even for seqs retention freed. The row lock this update
-     * takes holds off every other writer of the room until the transaction ends; one that
-     * waited re-reads last_seq and matches nothing (READ COMMITTED re-checks the WHERE on
-     * the updated row). The loop gives back the seqs of failed inserts (rooms_messages.c,
+    /* One statement, no savepoint: the room takes seq only as its next one (last_seq + 1,
+     * gapless; a taken seq, a stale one and a gap match nothing) and only for a free
+     * message id; the row goes in only when the room's update matched, so a refusal
+     * writes nothing and raises no error. The update takes the room row's lock: another
+     * writer of the room (another node) waits until this transaction ends, then re-reads
+     * last_seq (READ COMMITTED re-checks the WHERE on the updated row) and matches
+     * nothing. The loop gives back the seqs of a failed insert (rooms_messages.c,
      * seq_lost), so a failed batch leaves no gap it would then be refused for. */
-    [PG_MSG_SEQ] = "UPDATE rooms SET last_seq = $2, last_activity = $3"
-                   " WHERE id = $1 AND last_seq = $2::bigint - 1",
-    [PG_MSG_INSERT] = "INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
-                      " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [PG_MSG_INSERT] = "WITH r AS (UPDATE rooms SET last_seq = $3, last_activity = $9"
+                      " WHERE id = $2 AND last_seq = $3::bigint - 1"
+                      " AND NOT EXISTS (SELECT 1 FROM room_messages WHERE id = $1)"
+                      " RETURNING id)"
+                      " INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
+                      " SELECT $1::text, r.id, $3::bigint, $4::text, $5::text, $6::text,"
+                      " $7::text, $8::text, $9::bigint FROM r RETURNING 1",
     [PG_MSGS_DESC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
                      " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
     [PG_MSGS_ASC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
@@ -276,8 +280,12 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " version = excluded.version, snapshot = excluded.snapshot,"
                       " updated_at = excluded.updated_at"
                       " WHERE excluded.version >= documents.version",
+    /* No savepoint: a taken version (ON CONFLICT) and a missing room (EXISTS) store
+     * nothing and raise no error; no row back says which (pg_doc_op_insert). */
     [PG_DOC_OP_INSERT] = "INSERT INTO doc_ops(" PG_OP_COLUMNS ")"
-                         " VALUES($1, $2, $3, $4, $5, $6, $7)",
+                         " SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text,"
+                         " $7::bigint WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1::text)"
+                         " ON CONFLICT DO NOTHING RETURNING 1",
     /* A NULL LIMIT is none (DOC_LOAD). */
     [PG_DOC_OPS] = "SELECT " PG_OP_COLUMNS " FROM doc_ops"
                    " WHERE room_id = $1 AND doc_id = $2 AND version > $3"
@@ -711,23 +719,26 @@ static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
     return err;
 }
 
-/* The room's next seq first (gapless, under the room row's lock), then the row. */
+/* Runs a one-statement insert that answers a row when it stored one; when it did not,
+ * the room tells the refusal apart: EEXISTS when it exists (a key taken, or a seq not the
+ * room's next one), ENOTFOUND when it does not. Nothing was written either way. */
+static int pg_insert_or_why(pg_conn_t *c, int which, pg_params_t *p, const char *room_id,
+                            const char *what)
+{
+    PGresult *r = pg_run(c, which, p);
+    int err = pg_status(c, r, what);
+    int stored = err == STORE_OK && PQntuples(r) > 0;
+    PQclear(r);
+    if (err != STORE_OK || stored) return err;
+    int exists;
+    err = pg_room_exists(c, room_id, &exists);
+    if (err != STORE_OK) return err;
+    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
+}
+
 static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
 {
     pg_params_t p = {0};
-    PP_FIELD(&p, m->room_id);
-    pp_int(&p, m->seq);
-    pp_int(&p, m->created_at);
-    long changed;
-    int err = pg_cmd(c, PG_MSG_SEQ, &p, "message seq", &changed);
-    if (err != STORE_OK) return err;
-    if (changed == 0) { /* no such room, or seq is not its next one (taken, or a gap) */
-        int exists;
-        err = pg_room_exists(c, m->room_id, &exists);
-        if (err != STORE_OK) return err;
-        return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
-    }
-    memset(&p, 0, sizeof(p));
     PP_FIELD(&p, m->id);
     PP_FIELD(&p, m->room_id);
     pp_int(&p, m->seq);
@@ -737,8 +748,7 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
     pp_str(&p, m->content ? m->content : "");
     pp_str(&p, m->metadata);
     pp_int(&p, m->created_at);
-    /* A taken id is EEXISTS; the savepoint undoes the seq taken above. */
-    return pg_cmd(c, PG_MSG_INSERT, &p, "message insert", NULL);
+    return pg_insert_or_why(c, PG_MSG_INSERT, &p, m->room_id, "message insert");
 }
 
 static void pg_read_msg(pg_conn_t *c, const PGresult *r, int i, store_message_t *m)
@@ -998,8 +1008,7 @@ static int pg_doc_op_insert(pg_conn_t *c, const store_docs_t *d)
     PP_FIELD(&p, op->author);
     PP_OPT(&p, op->op_id);
     pp_int(&p, op->created_at);
-    /* A taken version is EEXISTS, a missing room ENOTFOUND (the savepoint undoes it). */
-    int err = pg_cmd(c, PG_DOC_OP_INSERT, &p, "doc op insert", NULL);
+    int err = pg_insert_or_why(c, PG_DOC_OP_INSERT, &p, op->room_id, "doc op insert");
     if (err != STORE_OK || !d->doc.snapshot) return err;
     memset(&p, 0, sizeof(p));
     PP_FIELD(&p, op->room_id);
@@ -1469,8 +1478,9 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
 
 /* Whether a request writes and may be refused (ENOTFOUND / EEXISTS), or refuses after a
  * write. PostgreSQL aborts the whole transaction on an error, so these run in a SAVEPOINT:
- * a refusal rolls back to it and the batch goes on (store.h, "Atomicity"). Reads, and
- * writes that answer only OK or EIO, need none. */
+ * a refusal rolls back to it and the batch goes on (store.h, "Atomicity"). Reads, writes
+ * that answer only OK or EIO, and the hot inserts that refuse without an error and before
+ * writing anything (MESSAGE_INSERT, DOC_OP_INSERT: one statement each) need none. */
 static int pg_needs_savepoint(const store_req_t *req)
 {
     switch (req->type) {
@@ -1481,9 +1491,7 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_ROOM_UPDATE:     /* a taken code */
     case STORE_ROOM_DELETE:     /* ENOTFOUND */
     case STORE_PARTICIPANT_PUT: /* a missing room */
-    case STORE_MESSAGE_INSERT:  /* the seq, then the row */
     case STORE_ENTITY_PUT:      /* a missing room; then the room's version */
-    case STORE_DOC_OP_INSERT:   /* a taken version or a missing room; then the snapshot */
         return 1;
     default:
         return 0;

@@ -104,7 +104,7 @@ static inline int pg_target(char *out, size_t cap, const char *name)
 {
     const char *db = pg_test_database();
     if (!db) return -1;
-    char schema[64], sql[160], dburl[512], extra[128];
+    char schema[64], sql[256], dburl[512], extra[128];
     snprintf(schema, sizeof(schema), "t%d_", pg_test_seq++);
     size_t i = strlen(schema);
     for (; *name && i + 1 < sizeof(schema); name++) /* a safe SQL name */

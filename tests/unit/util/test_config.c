@@ -390,6 +390,40 @@ static void test_usage(void)
 }
 
 /* Storage quotas and retention: bounded by default, 0 turns each off. */
+/* --store: empty by default (SQLite in the data directory); a PostgreSQL URL from a flag,
+ * CHORUS_STORE or the file's "store" key, in that precedence; anything else is refused
+ * without the value in the message (a URL may hold a password). */
+static void test_store_option(void)
+{
+    chorus_config_t cfg;
+    ASSERT_EQ(load(&cfg, 0, NULL, (char *[]){NULL}), 0);
+    ASSERT_STREQ(cfg.store, "");
+    config_free(&cfg);
+
+    const char *file = temp_file("{\"store\": \"postgresql://u:pw@file/db\"}");
+    char envcfg[300];
+    snprintf(envcfg, sizeof(envcfg), "CHORUS_CONFIG=%s", file);
+    char *env1[] = {envcfg, NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env1), 0);
+    ASSERT_STREQ(cfg.store, "postgresql://u:pw@file/db");
+    config_free(&cfg);
+    char *env2[] = {envcfg, "CHORUS_STORE=postgres://env/db", NULL};
+    ASSERT_EQ(load(&cfg, 0, NULL, env2), 0);
+    ASSERT_STREQ(cfg.store, "postgres://env/db");
+    config_free(&cfg);
+    char *argv[] = {"--store", "postgresql://flag/db"};
+    ASSERT_EQ(load(&cfg, 2, argv, env2), 0);
+    ASSERT_STREQ(cfg.store, "postgresql://flag/db");
+    config_free(&cfg);
+    unlink(file);
+
+    char *bad[] = {"--store", "mysql://u:hunter2@h/db"};
+    ASSERT_EQ(load(&cfg, 2, bad, (char *[]){NULL}), -1);
+    ASSERT_TRUE(strstr(errbuf, "--store: invalid value") != NULL);
+    ASSERT_TRUE(strstr(errbuf, "hunter2") == NULL);
+    config_free(&cfg);
+}
+
 static void test_quota_and_retention_options(void)
 {
     chorus_config_t cfg;
@@ -431,5 +465,6 @@ int main(void)
     RUN(test_help_flag);
     RUN(test_usage);
     RUN(test_quota_and_retention_options);
+    RUN(test_store_option);
     TEST_MAIN_END();
 }
