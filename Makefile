@@ -26,7 +26,7 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build web deps run test unit e2e sdk sdk-types browser bench fuzz format clean
+.PHONY: all build web deps run test unit e2e e2e-pg sdk sdk-types browser bench fuzz format clean
 
 all: build
 
@@ -65,8 +65,18 @@ test: deps build unit e2e sdk browser
 unit:
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# The suites of rooms, documents and entities (their kill -9 durability tests too) run a
+# second time on PostgreSQL: each test file starts a throwaway cluster (tests/e2e/lib/pg.mjs,
+# scripts/pg-test.sh) and every server gets a database of its own.
+E2E_PG := rooms rooms_ws docs entities regress
+
 e2e:
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 tests/e2e/
+	$(MAKE) --no-print-directory e2e-pg
+
+e2e-pg:
+	CHORUS_TEST_STORE=postgres CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus \
+		node --test --test-concurrency=2 $(E2E_PG:%=tests/e2e/%.test.mjs)
 
 # The checked-in .d.ts must be what tsc generates from the SDK's JSDoc now, and a
 # TypeScript program using the API must compile against it (scripts/sdk-types.sh).

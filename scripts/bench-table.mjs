@@ -18,6 +18,7 @@ const rows = [
   ['fanout', 'deliveries/s', (r) => r.ratePerS, true],
   ['fanout-100k', 'p99 µs at 1000 pub/s x 100 subs', (r) => r.latencyUs['p99'], false],
   ['rooms', 'deliveries/s (stored messages)', (r) => r.ratePerS, true],
+  ['rooms-pg', 'deliveries/s (stored messages, Chorus on PostgreSQL)', (r) => r.ratePerS, true],
   ['join-storm', 'joins/s', (r) => r.ratePerS, true],
   ['connections', 'server bytes/connection', (r) => r.serverBytesPerConnection, false],
 ];
@@ -74,12 +75,15 @@ const head = ['scenario', 'measure', ...targets, ...targets.map((t) => `${t} ser
 const body = [];
 for (const [name, what, get, higher] of rows) {
   const res = Object.fromEntries(targets.map((t) => [t, load(t, name)]));
-  const line = [name, what, ...targets.map((t) => cell(res[t], get)),
-    ...targets.map((t) => cpuPerUnit(res[t]))];
+  // rooms-pg: Chorus's own store choice; the peers store nothing.
+  const only = name === 'rooms-pg';
+  const line = [name, what, ...targets.map((t) => (only && t !== 'chorus' ? '-' : cell(res[t], get))),
+    ...targets.map((t) => (only && t !== 'chorus' ? '-' : cpuPerUnit(res[t])))];
   if (targets.includes('chorus')) line.push(loopMax('chorus', name));
   for (const p of peers) {
     const c = res.chorus, o = res[p];
-    if (!c?.ok || !o?.ok || !get(c) || !get(o) || saturated(c)) line.push('-');
+    if (only) line.push('-');
+    else if (!c?.ok || !o?.ok || !get(c) || !get(o) || saturated(c)) line.push('-');
     else if (saturated(o)) line.push(`${p} saturated`);
     else line.push(`${(higher ? get(c) / get(o) : get(o) / get(c)).toFixed(1)}x`);
   }

@@ -4,7 +4,8 @@
 # the comparison table (docs/benchmarks.md). Usage: scripts/bench.sh [BUILD_DIR]
 # Environment: BENCH_DURATION (5 s a scenario), BENCH_CONNECTIONS (idle connections, 10000),
 # BENCH_PORT (18290; the peers use +1 and +2), BENCH_TARGETS ("chorus ws socketio"),
-# BENCH_OUT (where the JSON results go; BUILD_DIR/bench).
+# BENCH_OUT (where the JSON results go; BUILD_DIR/bench), BENCH_PG (1: also the rooms scenario
+# with Chorus on a throwaway PostgreSQL, scripts/pg-test.sh; 0: not).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -15,6 +16,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-10000}
 PORT=${BENCH_PORT:-18290}
 TARGETS=${BENCH_TARGETS:-chorus ws socketio}
 OUT=${BENCH_OUT:-$BUILD/bench}
+PG=${BENCH_PG:-1}
 SECRET=bench-secret-bench-secret-bench-secret-0123
 T0=$(date +%s)
 
@@ -43,7 +45,8 @@ stop_server() {
     SERVER_PID=
   fi
 }
-trap 'stop_server; rm -rf "$DATA"' EXIT
+stop_pg() { [ -d "$DATA/pg" ] && scripts/pg-test.sh stop "$DATA/pg"; }
+trap 'stop_server; stop_pg; rm -rf "$DATA"' EXIT
 trap 'exit 130' INT TERM
 
 wait_port() { # port: up to 10 s for something to listen on 127.0.0.1:port
@@ -138,6 +141,34 @@ for target in $TARGETS; do
     fi
   done
   stop_server
+  if [ "$target" = chorus ] && [ "$PG" = 1 ]; then
+    # Stored messages again with the PostgreSQL store (table row rooms-pg). The cluster
+    # runs with fsync off, and this database with synchronous_commit on: a commit waits
+    # for its WAL write, not for the disk, which is what SQLite's synchronous=NORMAL does.
+    printf 'bench: %-9s %-12s ' chorus rooms-pg >&2
+    if url=$(scripts/pg-test.sh start "$DATA/pg" 2>"$OUT/chorus-pg.log") &&
+      psql -X -q -d "$url" -c "CREATE DATABASE bench" -c "ALTER DATABASE bench SET synchronous_commit = on" \
+        >>"$OUT/chorus-pg.log" 2>&1; then
+      "$CHORUS" serve --listen "127.0.0.1:$port" --data "$DATA/chorus-pg" --store "${url/\/postgres\?/\/bench?}" \
+        --web /nonexistent --jwt-secret "$SECRET" --log-level warn --max-connections 1000000 \
+        --max-connections-per-ip 0 --room-max-capacity 100000 --ws-rate 1000000 --ws-burst 1000000 \
+        --rate-api-ip 1000000/1m --rate-api-user 1000000/1m >"$OUT/chorus-pg-server.log" 2>&1 &
+      SERVER_PID=$!
+      if wait_port "$port" && "$BENCH" rooms --rooms 10 --room-size 10 --window 4 --target chorus \
+        --port "$port" --secret "$SECRET" --server-pid "$SERVER_PID" --json --duration "$DURATION" \
+        >"$OUT/chorus-rooms-pg.json" 2>"$OUT/chorus-rooms-pg.log"; then
+        echo ok >&2
+      else
+        echo "FAILED ($OUT/chorus-rooms-pg.log, $OUT/chorus-pg-server.log)" >&2
+        FAILED=1
+      fi
+      stop_server
+    else
+      echo "FAILED (PostgreSQL did not start: $OUT/chorus-pg.log; BENCH_PG=0 skips it)" >&2
+      FAILED=1
+    fi
+    stop_pg
+  fi
   port=$((port + 1))
 done
 

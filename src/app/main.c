@@ -1,4 +1,5 @@
-/* main.c: the chorus command line: serve, token, --help, --version. */
+/* main.c: the chorus command line: serve, token, export, import, migrate, --help,
+ * --version. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/cmd_store.h"
 #include "auth/auth_setup.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -30,6 +32,9 @@ static void usage(FILE *out)
             "usage: chorus serve [options]   run the server\n"
             "       chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
             "                    [options]   print a token (for app backends and scripts)\n"
+            "       chorus export [--data DIR] [-o FILE]   the database as JSON lines\n"
+            "       chorus import [--data DIR] FILE        load them into an empty database\n"
+            "       chorus migrate [--data DIR]            create or upgrade the schema\n"
             "       chorus --help            this text (chorus COMMAND --help: one command)\n"
             "       chorus --version         print the version\n\n"
             "serve options:\n");
@@ -271,6 +276,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0) return serve(argc - 2, argv + 2);
     if (strcmp(cmd, "token") == 0) return token(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return cmd_store_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "import") == 0) return cmd_store_import(argc - 2, argv + 2);
+    if (strcmp(cmd, "migrate") == 0) return cmd_store_migrate(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;
 }

@@ -25,8 +25,9 @@ struct doc_waiter_s {
     _Alignas(max_align_t) unsigned char ud[];
 };
 
-static const rooms_err_t ERR_LOAD = {ROOMS_E_IO, "internal_error",
-                                     "the document cannot be loaded", NULL};
+/* The database failed the document's load or one of its ops: open it again later. */
+static const rooms_err_t ERR_LOAD = {ROOMS_E_UNAVAILABLE, "service_unavailable",
+                                     "the document cannot be loaded now; try again", NULL};
 
 /* ---------- documents in memory ---------- */
 
@@ -225,16 +226,25 @@ int docs_open(rooms_t *r, room_t *room, const char *doc_id, docs_open_fn done, s
     *ready = NULL;
     *wait = NULL;
     doc_t *d = docs_find(room, doc_id);
+    int reload = 0;
     if (d && d->loaded) {
-        if (d->failed) {
-            *err = ERR_LOAD;
-            return ROOMS_E_IO;
+        if (!d->failed) {
+            *ready = d;
+            return 0;
         }
-        *ready = d;
-        return 0;
+        if (d->inflight || d->waiters) {
+            *err = ERR_LOAD;
+            return ERR_LOAD.kind;
+        }
+        /* The store failed one of its ops (or its load while it had readers): once nothing
+         * is in flight it is read again from what was committed, and its readers stay. */
+        doc_ot_free(d);
+        doc_ot_init(d, r->docs.log_window, r->docs.log_max_bytes);
+        d->loaded = d->failed = 0;
+        reload = 1;
     }
-    if (!d) {
-        d = doc_new(r, room, doc_id);
+    if (!d || reload) {
+        if (!d) d = doc_new(r, room, doc_id);
         doc_load_t *l = ch_calloc(1, sizeof(*l));
         l->r = r;
         l->room = room;
@@ -288,7 +298,8 @@ static void op_stored(store_req_t *req)
         log_error(o->r->log, "document %s/%s: op %lld not stored (%d)", d->room->id, d->id,
                   (long long)o->version, req->err);
         d->failed = 1;
-        rooms_err_t e = {ROOMS_E_IO, "internal_error", "the op could not be stored", NULL};
+        rooms_err_t e = {ROOMS_E_UNAVAILABLE, "service_unavailable",
+                         "the database is unavailable; the op was not stored", NULL};
         o->done(o->ud, &e, NULL);
     } else {
         if (o->version > d->committed) d->committed = o->version;
@@ -330,9 +341,9 @@ static doc_opreq_t *opreq_new(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_d
 int docs_usable(const doc_t *d, rooms_err_t *err)
 {
     if (!d->failed) return 0;
-    *err = (rooms_err_t){ROOMS_E_IO, "internal_error",
+    *err = (rooms_err_t){ROOMS_E_UNAVAILABLE, "service_unavailable",
                          "the document is unavailable; open it again", NULL};
-    return ROOMS_E_IO;
+    return ROOMS_E_UNAVAILABLE;
 }
 
 /* Fills e with a validation_error of field version; returns ROOMS_E_INVALID. */
@@ -368,7 +379,7 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
                 void **wait, docs_err_t *err)
 {
     *wait = NULL;
-    if (docs_usable(d, &err->err) != 0) return ROOMS_E_IO;
+    if (docs_usable(d, &err->err) != 0) return ROOMS_E_UNAVAILABLE;
     room_t *room = d->room;
     char *text = json_dumps(op->delta, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t text_len = text ? strlen(text) : 0;
@@ -451,7 +462,8 @@ static void on_range(store_req_t *req)
     doc_range_t *g = req->data;
     if (req->err != STORE_OK) {
         g->done(g->ud,
-                &(rooms_err_t){ROOMS_E_IO, "internal_error", "cannot read the op log", NULL},
+                &(rooms_err_t){ROOMS_E_UNAVAILABLE, "service_unavailable",
+                               "cannot read the op log now; try again", NULL},
                 NULL);
     } else if (g->pl.nops > 0 && g->pl.ops[0].version != g->pl.from + 1) {
         /* Retention deleted the ops right after from (--doc-log-retention). */

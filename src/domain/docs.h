@@ -99,7 +99,10 @@ bus_sub_t *docs_sub_find(bus_sub_t *doc_subs, const struct room_s *room, const c
  * document, in memory and usable now; 0 with *ready NULL and *wait the caller's area of
  * ud_size bytes (zeroed) when it is being loaded from the store: done(*wait, ...) is called
  * exactly once when the load ends (an error when it failed or the room was deleted
- * meanwhile); or ROOMS_E_IO with *err (internal_error) when its load failed. */
+ * meanwhile); or ROOMS_E_UNAVAILABLE with *err (service_unavailable) while the store
+ * work of a document that failed is still in flight. A document that failed (the store
+ * failed one of its ops, or its load) is read again from the store by the first open after
+ * that work ended. */
 int docs_open(struct rooms_s *r, struct room_s *room, const char *doc_id, docs_open_fn done,
               size_t ud_size, doc_t **ready, void **wait, rooms_err_t *err);
 
@@ -115,8 +118,8 @@ void docs_subscribe(doc_t *d, bus_rcv_t *c, int64_t since);
  * when nothing else holds it. */
 void docs_unsubscribe(bus_sub_t *s);
 
-/* Returns 0 when ops may be submitted to d (borrowed), else ROOMS_E_IO with *err
- * (internal_error: it failed and must be opened again). */
+/* Returns 0 when ops may be submitted to d (borrowed), else ROOMS_E_UNAVAILABLE with *err
+ * (service_unavailable: it failed and must be opened again). */
 int docs_usable(const doc_t *d, rooms_err_t *err);
 
 /* One op as the caller submits it. Everything is borrowed for the call. */

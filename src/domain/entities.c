@@ -76,7 +76,8 @@ static void unlock_event(room_t *room, entity_t *e, bus_member_t except,
 
 /* ---------- store writes ---------- */
 
-static const rooms_err_t ERR_IO = {ROOMS_E_IO, "internal_error", "the database failed", NULL};
+static const rooms_err_t ERR_IO = {ROOMS_E_UNAVAILABLE, "service_unavailable",
+                                   "the database is unavailable; try again", NULL};
 
 static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *w);
 

@@ -84,6 +84,9 @@ struct room_s {
     int64_t state_version;     /* of the last state or entity change */
     int64_t last_seq;          /* seq of the last message handed to the store */
     int64_t committed_seq;     /* seq of the last message the store committed */
+    uint32_t msg_writes;       /* message inserts in flight */
+    int seq_lost;              /* an insert failed: once none is in flight, seqs go on
+                                * from committed_seq, so that the failed one leaves no gap */
     /* The newest committed messages, encoded once, for join replies (rooms_recent): a
      * ring of up to lim.join_history texts, oldest first from recent_head. Only while
      * recent_ok (filled by a join's history, kept up by each commit, dropped on a gap,

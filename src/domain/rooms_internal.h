@@ -46,6 +46,7 @@ struct rooms_op_s {
     rooms_done_fn done;    /* may be NULL (fire and forget) */
     void *ud;
     op_stored_fn stored;   /* runs after a successful commit */
+    op_stored_fn failed;   /* runs instead when the store failed the write */
     json_t *result;        /* handed to done */
     bus_member_t except;   /* the connection the event skips (its sender) */
     rooms_outbox_ev_t *ev;  /* a versioned event sent once the store answered */

@@ -93,6 +93,7 @@ const char **rooms_recent(const room_t *room, size_t *n)
 
 static void after_post(rooms_op_t *op)
 {
+    op->room->msg_writes--;
     if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
     json_t *m = room_message_json(&op->pl.msg);
     if (op->room->recent_ok) recent_add(op->r, op->room, json_dumps(m, JSON_COMPACT), op->pl.msg.seq);
@@ -100,6 +101,14 @@ static void after_post(rooms_op_t *op)
         rooms_publish_seq(op->room, op->except, "message", json_pack("{s:O}", "message", m),
                           op->pl.msg.seq);
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
+}
+
+/* The insert of op's seq failed: the seqs handed out after it must not stay ahead of what
+ * was stored (post starts again from committed_seq once no insert is in flight). */
+static void post_failed(rooms_op_t *op)
+{
+    op->room->msg_writes--;
+    op->room->seq_lost = 1;
 }
 
 /* Builds and submits a message insert; content is copied, meta (the metadata's compact
@@ -110,6 +119,18 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
                  const char *type, const char *content, char *meta, bus_member_t except,
                  rooms_done_fn done, void *ud)
 {
+    if (room->seq_lost) {
+        /* After a failed insert the next seq is committed_seq + 1, known once every
+         * insert in flight has answered; until then posts are refused, not queued. */
+        if (room->msg_writes) {
+            free(meta);
+            rooms_fail(done, ud, ROOMS_E_UNAVAILABLE, "service_unavailable",
+                       "the database is unavailable; try again");
+            return;
+        }
+        room->last_seq = room->committed_seq;
+        room->seq_lost = 0;
+    }
     size_t clen = strlen(content);
     int64_t bytes = STORE_ROW_BYTES + (int64_t)clen + (meta ? (int64_t)strlen(meta) : 0);
     int qrc = rooms_quota_check(r, room, user_id, bytes);
@@ -136,6 +157,8 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     m->created_at = room->last_activity = clock_unix_ms();
     op->except = except;
     op->stored = after_post;
+    op->failed = post_failed;
+    room->msg_writes++;
     rooms_op_submit(op);
 }
 

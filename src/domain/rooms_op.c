@@ -53,7 +53,10 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
     free(op);
 }
 
-static const rooms_err_t ERR_IO = {ROOMS_E_IO, "internal_error", "the database failed", NULL};
+/* The database failed (or is unreachable): nothing was stored, and trying again later may
+ * succeed. */
+static const rooms_err_t ERR_IO = {ROOMS_E_UNAVAILABLE, "service_unavailable",
+                                   "the database is unavailable; try again", NULL};
 
 static void on_stored(store_req_t *req)
 {
@@ -64,6 +67,7 @@ static void on_stored(store_req_t *req)
         if (req->err != STORE_ECLOSED)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
         op_uncharge(op);
+        if (op->failed) op->failed(op);
         /* A room the store did not create is not a room: nobody was told its id yet. */
         if (op->req.type == STORE_ROOM_CREATE && !op->room->deleted)
             rooms_room_drop(op->r, op->room, "failed");

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "store/store_sqlite_dump.h"
 #include "util/mem.h"
 
 /* Migration n (1-based) brings the schema from version n-1 to n. Append only: a released
@@ -1621,6 +1622,18 @@ fail:
     return NULL;
 }
 
+static int sq_dump(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud)
+{
+    sq_conn_t *c = conn;
+    return store_sqlite_dump_rows(c->db, c->log, row, ud);
+}
+
+static int sq_load(void *conn, const char *table, json_t *obj)
+{
+    sq_conn_t *c = conn;
+    return store_sqlite_load_row(c->db, c->log, table, obj);
+}
+
 const store_backend_t store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -1629,4 +1642,6 @@ const store_backend_t store_sqlite_backend = {
     .rollback = sq_rollback,
     .exec = sq_exec,
     .close = sq_close,
+    .dump = sq_dump,
+    .load = sq_load,
 };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { fetchOnce } from './http.mjs';
+import { ON_PG, pgDatabaseFor } from './pg.mjs';
 import { delay, withTimeout, connectTcp } from './util.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -191,6 +192,8 @@ export class Server {
  *             GET /healthz, so the event loop is known to run (signal handlers are
  *             installed) before the test starts; shutdown.test.mjs turns it off to test
  *             a SIGTERM that arrives right after the listening line
+ * With CHORUS_TEST_STORE=postgres the server also gets --store with the database of its
+ * data directory (lib/pg.mjs), unless args hold a --store already or store is 'sqlite'.
  */
 export async function startServer(opts = {}) {
   const {
@@ -215,6 +218,11 @@ export async function startServer(opts = {}) {
   if (data) argv.push('--data', path.join(base, 'data'));
   if (web) argv.push('--web', path.join(base, 'web'));
   argv.push(...args);
+  if (ON_PG && opts.store !== 'sqlite' && !args.includes('--store')) {
+    const at = args.lastIndexOf('--data');
+    const dataDir = at >= 0 ? path.resolve(base, args[at + 1]) : path.join(base, 'data');
+    argv.push('--store', await pgDatabaseFor(dataDir));
+  }
 
   const proc = spawn(BIN, argv, { cwd: base, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);

@@ -5,6 +5,8 @@
  * order, the sender none of its own), a duplicate opId, a base too old or ahead, a reload
  * from the store (snapshot and window) after the document was unloaded, the op log. */
 #include "test.h"
+
+#include <sqlite3.h>
 #include "fake_client.h"
 #include "rooms_fixture.h"
 
@@ -278,8 +280,64 @@ static void test_docs_domain(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* The store fails an op (a trigger of the real database refuses it): the op is answered
+ * service_unavailable, the document refuses ops until it is opened again, and opening it
+ * again (its readers still subscribed, nothing in flight) reads it back from what was
+ * committed, so the next op is the next version, without restarting anything. */
+static void test_docs_store_failure(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    f.log.level = LOG_ERROR + 1; /* the failure below is expected */
+    room_t *room = make_room(&f);
+    ASSERT_TRUE(room != NULL);
+    fake_client_t ann, bob;
+    fake_client_init(&ann, f.bus, "ann");
+    fake_client_init(&bob, f.bus, "bob");
+    int loaded = 0;
+    doc_t *d = open_doc(&f, room, &ann.pc, &loaded);
+    ASSERT_TRUE(d != NULL);
+    ASSERT_TRUE(open_doc(&f, room, &bob.pc, &loaded) == d);
+    outcome_t o;
+    docs_err_t e;
+    int dup = 0;
+    ASSERT_EQ(submit(&f, d, &ann, 0, "[\"hello\"]", "a1", &o, &e), 0);
+    ASSERT_EQ(version_of(&f, &o, &dup), 1);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open_v2(f.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TRIGGER boom BEFORE INSERT ON doc_ops WHEN NEW.op_id = 'x'"
+                           " BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(submit(&f, d, &ann, 1, "[5, \" world\"]", "x", &o, &e), 0);
+    ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000));
+    ASSERT_EQ(o.kind, ROOMS_E_UNAVAILABLE);
+    ASSERT_STREQ(o.code, "service_unavailable");
+    ASSERT_EQ(bob.frames, 1); /* the failed op was never sent */
+    /* Until it is opened again, the document takes no op. */
+    ASSERT_EQ(submit(&f, d, &bob, 1, "[\"<\"]", "b1", &o, &e), ROOMS_E_UNAVAILABLE);
+    ASSERT_STREQ(e.err.code, "service_unavailable");
+    ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER boom", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_TRUE(docs_find(room, "d1") == d); /* ann and bob still have it open */
+    doc_t *again = open_doc(&f, room, &ann.pc, &loaded);
+    ASSERT_TRUE(again != NULL);
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(again->version, 1);
+    ASSERT_TRUE(text_is(again, "hello"));
+    ASSERT_EQ(submit(&f, again, &bob, 1, "[\"<\"]", "b1", &o, &e), 0);
+    ASSERT_EQ(version_of(&f, &o, &dup), 2);
+    ASSERT_TRUE(text_is(again, "<hello"));
+    ASSERT_EQ(ann.frames, 1); /* bob's op reached ann, still subscribed */
+    reader_free(&ann);
+    reader_free(&bob);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_docs_domain);
+    RUN(test_docs_store_failure);
     TEST_MAIN_END();
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
 #include <uv.h>
 
 #include "util/config.h"
@@ -505,11 +506,121 @@ static void test_sender_skipped(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* Runs SQL on the fixture's database beside the store (a fault to inject). */
+static int db_exec(fx_t *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) fprintf(stderr, "db_exec: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int64_t msg_seq(const outcome_t *o)
+{
+    return json_integer_value(json_object_get(json_object_get(o->result, "message"), "seq"));
+}
+
+/* An outcome whose callback posts another message (into then) when it runs. */
+typedef struct {
+    outcome_t *o;
+    fx_t *f;
+    room_t *room;
+    outcome_t *then;
+} then_post_t;
+
+static void on_done_then_post(void *ud, const rooms_err_t *err, json_t *result)
+{
+    then_post_t *tp = ud;
+    on_done(tp->o, err, result);
+    json_t *c = json_string("in between");
+    rooms_post(&tp->f->r, tp->room, "host", "user_text", c, NULL, BUS_MEMBER_NONE, on_done,
+               tp->then);
+    json_decref(c);
+}
+
+/* A message the store fails (a trigger of the real database refuses it: the store answers
+ * EIO) is refused with service_unavailable, and takes no seq: the next message gets the
+ * seq after the last stored one, so the room's history has no gap, before and after a
+ * restart. */
+static void test_seq_after_store_failure(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    f.log.level = LOG_ERROR + 1; /* the failures below are expected */
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s", room->id);
+    outcome_t o;
+    ASSERT_EQ(join(&f, room, "host", &o), 0);
+    drop(&o);
+    ASSERT_EQ(post(&f, room, "host", "one", NULL, &o), 0);
+    int64_t first = msg_seq(&o);
+    drop(&o);
+    ASSERT_EQ(db_exec(&f, "CREATE TRIGGER boom BEFORE INSERT ON room_messages"
+                          " WHEN NEW.content = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"),
+              0);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(post(&f, room, "host", "boom", NULL, &o), ROOMS_E_UNAVAILABLE);
+        ASSERT_STREQ(o.code, "service_unavailable");
+        drop(&o);
+    }
+    ASSERT_EQ(post(&f, room, "host", "two", NULL, &o), 0);
+    ASSERT_EQ(msg_seq(&o), first + 1);
+    drop(&o);
+
+    /* Two in flight, both failed by the store: a post made when the first failed, while
+     * the second is still in flight, is refused at once (its seq is not known yet). */
+    outcome_t a, b, mid;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    memset(&mid, 0, sizeof(mid));
+    then_post_t tp = {&a, &f, room, &mid};
+    auth_claims_t h = user("host");
+    json_t *boom = json_string("boom");
+    rooms_post(&f.r, room, h.sub, "user_text", boom, NULL, BUS_MEMBER_NONE, on_done_then_post,
+               &tp);
+    rooms_post(&f.r, room, h.sub, "user_text", boom, NULL, BUS_MEMBER_NONE, on_done, &b);
+    json_decref(boom);
+    ASSERT_EQ(wait_op(&f, &a), ROOMS_E_UNAVAILABLE);
+    ASSERT_EQ(wait_op(&f, &b), ROOMS_E_UNAVAILABLE);
+    ASSERT_EQ(mid.done, 1);
+    ASSERT_EQ(mid.status, ROOMS_E_UNAVAILABLE);
+    ASSERT_STREQ(mid.code, "service_unavailable");
+    drop(&a);
+    drop(&b);
+    ASSERT_EQ(post(&f, room, "host", "four", NULL, &o), 0);
+    drop(&o);
+
+    memset(&o, 0, sizeof(o));
+    rooms_history(&f.r, room, -1, -1, 50, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    json_t *msgs = json_object_get(o.result, "messages");
+    size_t n = json_array_size(msgs);
+    ASSERT_EQ(n, 3); /* one, two, four */
+    for (size_t i = 0; i < n; i++)
+        ASSERT_EQ(json_integer_value(json_object_get(json_array_get(msgs, i), "seq")),
+                  (long long)i + 1);
+    drop(&o);
+
+    ASSERT_EQ(rooms_fx_stop(&f), 0);
+    ASSERT_EQ(fx_start(&f), 0);
+    room = rooms_get(&f.r, id);
+    ASSERT_TRUE(room != NULL);
+    ASSERT_EQ(post(&f, room, "host", "after restart", NULL, &o), 0);
+    ASSERT_EQ(msg_seq(&o), (int64_t)n + 1);
+    drop(&o);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_membership);
     RUN(test_kick_ban_unban);
     RUN(test_seq);
     RUN(test_sender_skipped);
+    RUN(test_seq_after_store_failure);
     TEST_MAIN_END();
 }

@@ -130,7 +130,7 @@ static void test_failed_message_gives_back(void)
                           "BEGIN SELECT RAISE(ABORT, 'test: no messages'); END"),
               0);
     for (int i = 0; i < 5; i++)
-        ASSERT_EQ(post(&f, room, "host", "hello"), ROOMS_E_IO);
+        ASSERT_EQ(post(&f, room, "host", "hello"), ROOMS_E_UNAVAILABLE);
     ASSERT_EQ(room->stored_bytes, room0 + one);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), host0 + one);
 
@@ -150,7 +150,8 @@ static void test_failed_create_gives_back(void)
                           "BEGIN SELECT RAISE(ABORT, 'test: no rooms'); END"),
               0);
     char id[64];
-    ASSERT_EQ(create(&f, "host", "{\"big\":\"0123456789\"}", id, sizeof(id)), ROOMS_E_IO);
+    ASSERT_EQ(create(&f, "host", "{\"big\":\"0123456789\"}", id, sizeof(id)),
+              ROOMS_E_UNAVAILABLE);
     ASSERT_EQ(quota_user_used(&f.r.users, "host"), 0);
     ASSERT_EQ(quota_users_count(&f.r.users), 0);
     /* Nor is the room left in memory, where it would count against the host's rooms. */
