@@ -45,6 +45,12 @@ struct conn_s {
     unsigned in_api_call : 1; /* inside api_handle: a response now is synchronous */
     unsigned resume_listed : 1;
     unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
+    /* WebSocket: a ping is unanswered (ping_at); the close frame went out; reading paused
+     * while the client's own work is backlogged (conn_ws.c), ws_held holding the input
+     * not handled yet. Kept with the flags above, not beside ws_held: 8 bytes less. */
+    unsigned awaiting_pong : 1;
+    unsigned close_sent : 1;
+    unsigned ws_paused : 1;
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -58,12 +64,7 @@ struct conn_s {
     ws_parser_t *ws;
     proto_client_t pc;
     uint64_t ping_at;      /* loop time the unanswered ping went out */
-    unsigned awaiting_pong : 1;
-    unsigned close_sent : 1;
-    /* Reading paused while the client's own work is backlogged (conn_ws.c): the input
-     * not handled yet (owned; NULL when not paused), handled on resume. */
-    unsigned ws_paused : 1;
-    cbuf_t *ws_held;
+    cbuf_t *ws_held;       /* owned; NULL when not paused (ws_paused), handled on resume */
     /* Engine.IO / Socket.IO state (conn_sio.c): owned, NULL on a /ws connection. */
     conn_sio_t *sio;
 };
