@@ -301,24 +301,32 @@ static const char *query_param(const http_request_t *req, const char *name, size
     return NULL;
 }
 
-static void handle_ws(conn_t *c, const http_request_t *req)
+/* The checks of a WebSocket upgrade (/ws and /socket.io/): a GET, a valid handshake (origin
+ * included) into *hs, a server not shutting down. Returns 0, or -1 once it answered. */
+static int upgrade_checked(conn_t *c, const http_request_t *req, ws_handshake_t *hs)
 {
     if (req->method != HTTP_GET) {
         method_not_allowed(c, "GET");
-        return;
+        return -1;
     }
-    ws_handshake_t hs;
     const char *why = "bad handshake";
-    int status = ws_handshake_check(req, &c->srv->handshake, &hs, &why);
+    int status = ws_handshake_check(req, &c->srv->handshake, hs, &why);
     if (status != 0) {
         const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
         error_reply(c, status, error_code(status), why, extra, 1);
-        return;
+        return -1;
     }
     if (c->srv->stopping) {
         error_reply(c, 503, "service_unavailable", "server shutting down", NULL, 1);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+static void handle_ws(conn_t *c, const http_request_t *req)
+{
+    ws_handshake_t hs;
+    if (upgrade_checked(c, req, &hs) != 0) return;
     /* Browsers cannot set headers on a WebSocket, so the token may come in the query. */
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
@@ -383,22 +391,8 @@ static void handle_sio(conn_t *c, const http_request_t *req)
         error_reply(c, 400, "unknown_sid", "no such Engine.IO session", NULL, last);
         return;
     }
-    if (req->method != HTTP_GET) {
-        method_not_allowed(c, "GET");
-        return;
-    }
     ws_handshake_t hs;
-    const char *why = "bad handshake";
-    int status = ws_handshake_check(req, &c->srv->handshake, &hs, &why);
-    if (status != 0) {
-        const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
-        error_reply(c, status, error_code(status), why, extra, 1);
-        return;
-    }
-    if (c->srv->stopping) {
-        error_reply(c, 503, "service_unavailable", "server shutting down", NULL, 1);
-        return;
-    }
+    if (upgrade_checked(c, req, &hs) != 0) return;
     char client_ip[NET_IP_TEXT];
     request_ip(c, req, client_ip, sizeof(client_ip));
     char extra[128];

@@ -75,15 +75,14 @@ static int plain_name(const char *s)
     return 1;
 }
 
-void proto_sio_emit(proto_client_t *c, const char *name, const char *arg)
+/* Sends c the Socket.IO packet head (h bytes) followed by arg (NUL-terminated JSON; NULL:
+ * none) and "]", as one Engine.IO message. */
+static void send_packet(proto_client_t *c, const char *head, size_t h, const char *arg)
 {
-    CH_ASSERT(plain_name(name) && strlen(name) < 64);
-    char head[80];
-    int h = snprintf(head, sizeof(head), "2[\"%s\"%s", name, arg ? "," : "");
     size_t alen = arg ? strlen(arg) : 0;
-    cbuf_t *b = open_text((size_t)h + alen + 2);
+    cbuf_t *b = open_text(h + alen + 2);
     cbuf_append(&b, "4", 1);
-    cbuf_append(&b, head, (size_t)h);
+    cbuf_append(&b, head, h);
     if (arg) cbuf_append(&b, arg, alen);
     cbuf_append(&b, "]", 1);
     close_text(b);
@@ -91,19 +90,19 @@ void proto_sio_emit(proto_client_t *c, const char *name, const char *arg)
     cbuf_unref(b);
 }
 
+void proto_sio_emit(proto_client_t *c, const char *name, const char *arg)
+{
+    CH_ASSERT(plain_name(name) && strlen(name) < 64);
+    char head[80];
+    int h = snprintf(head, sizeof(head), "2[\"%s\"%s", name, arg ? "," : "");
+    send_packet(c, head, (size_t)h, arg);
+}
+
 void proto_sio_ack(proto_client_t *c, int64_t id, const char *arg)
 {
     char head[40];
     int h = snprintf(head, sizeof(head), "3%lld[", (long long)id);
-    size_t alen = arg ? strlen(arg) : 0;
-    cbuf_t *b = open_text((size_t)h + alen + 2);
-    cbuf_append(&b, "4", 1);
-    cbuf_append(&b, head, (size_t)h);
-    if (arg) cbuf_append(&b, arg, alen);
-    cbuf_append(&b, "]", 1);
-    close_text(b);
-    c->tr->send(c, b);
-    cbuf_unref(b);
+    send_packet(c, head, (size_t)h, arg);
 }
 
 /* Sends a CONNECT_ERROR for the namespace of pkt: {"message", "data": {"code", ...}}. */
