@@ -186,8 +186,9 @@ void conn_sio_free(conn_t *c);
 typedef struct conn_sio_sess_s conn_sio_sess_t;
 /* Answers a polling request of c (/socket.io/?EIO=4&transport=polling): the handshake,
  * a GET (answered now, or held until there is something to send), a POST of packets,
- * a CORS preflight. */
-void conn_sio_poll_request(conn_t *c, const http_request_t *req);
+ * a CORS preflight. ip (borrowed) is the client's address, behind a trusted proxy the one it
+ * forwarded: a new session keeps it for its rate limits and logs. */
+void conn_sio_poll_request(conn_t *c, const http_request_t *req, const char *ip);
 /* The session named sid[0..len) that may still upgrade to WebSocket, or NULL. */
 conn_sio_sess_t *conn_sio_poll_find(server_t *s, const char *sid, size_t len);
 /* Makes c (its 101 response queued) the WebSocket of session sess: the probe, then the

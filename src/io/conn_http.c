@@ -376,7 +376,10 @@ static void handle_sio(conn_t *c, const http_request_t *req)
     }
     const char *transport = query_param(req, "transport", &n);
     if (transport && n == 7 && memcmp(transport, "polling", 7) == 0) {
-        conn_sio_poll_request(c, req);
+        /* The session's address: behind a trusted proxy, the one it forwarded. */
+        char client_ip[NET_IP_TEXT];
+        request_ip(c, req, client_ip, sizeof(client_ip));
+        conn_sio_poll_request(c, req, client_ip);
         return;
     }
     if (!transport || n != 9 || memcmp(transport, "websocket", 9) != 0) {
@@ -623,7 +626,9 @@ void conn_http_release(conn_t *c, int status, const char *ctype, const char *ext
     c->http->held_by = NULL;
     respond(c, status, ctype, extra, body, len, !keep_alive(c), 0);
     request_done(c);
-    carry_on(c);
+    /* Not now: the caller may be inside a bus publish (sess_push); what was pipelined
+     * behind the GET runs from the loop. */
+    server_want_resume(c->srv, c);
 }
 
 static void handle_api(conn_t *c, const http_request_t *req)

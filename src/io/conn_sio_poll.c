@@ -34,6 +34,7 @@ struct conn_sio_sess_s {
     unsigned upgraded : 1; /* the upgrade packet came: output goes to ws */
     unsigned probed : 1;   /* the probe was answered: the client pauses polling */
     unsigned closed : 1;
+    unsigned over : 1; /* output passed --ws-max-queue: closed from the timer */
     unsigned refs : 2; /* the timer's handle and the protocol client */
 };
 
@@ -125,12 +126,14 @@ static void flush_get(conn_sio_sess_t *x, const char *pkt)
     free(body);
 }
 
+static void on_timer(uv_timer_t *t);
+
 /* Queues frame (borrowed: a reference is taken) for the next GET, or sends it on the
  * WebSocket once upgraded. A client that does not poll while output grows past
- * --ws-max-queue is closed, like a slow WebSocket. */
+ * --ws-max-queue is closed, like a slow WebSocket (from its timer, at once). */
 static void sess_push(conn_sio_sess_t *x, cbuf_t *frame)
 {
-    if (x->closed) return;
+    if (x->closed || x->over) return;
     if (x->upgraded && x->ws) {
         conn_send(x->ws, frame);
         return;
@@ -142,7 +145,10 @@ static void sess_push(conn_sio_sess_t *x, cbuf_t *frame)
     x->q[x->nq++] = cbuf_ref(frame);
     x->qbytes += frame->len;
     if (x->qbytes > x->srv->cfg->ws_max_queue) {
-        sess_close(x, "output queue over --ws-max-queue");
+        /* Not here: tr_send runs inside a bus publish, which must not see this session's
+         * subscriptions freed (sess_close -> proto_client_gone). */
+        x->over = 1;
+        uv_timer_start(&x->timer, on_timer, 0, 0);
         return;
     }
     flush_get(x, NULL);
@@ -196,8 +202,6 @@ static const proto_transport_t poll_transport = {tr_send,    tr_close, tr_peer,
 static const proto_transport_t poll_seed_transport = {tr_send,    tr_close, tr_peer,
                                                       tr_release, NULL,     &sio_seed_dialect};
 
-static void on_timer(uv_timer_t *t);
-
 static void arm(conn_sio_sess_t *x, uint64_t now)
 {
     const chorus_config_t *cfg = x->srv->cfg;
@@ -205,6 +209,7 @@ static void arm(conn_sio_sess_t *x, uint64_t now)
                     : x->awaiting_pong ? x->ping_at + cfg->ws_pong_timeout
                                        : x->next_ping;
     if (x->pc.deadline_ms && x->pc.deadline_ms < next) next = x->pc.deadline_ms;
+    if (x->over) next = now;
     x->pc.deadline_moved = 0;
     if (next == UINT64_MAX)
         uv_timer_stop(&x->timer);
@@ -219,6 +224,10 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = uv_now(x->srv->loop);
     proto_auth_tick(&x->srv->app->proto, &x->pc, now);
     if (x->closed) return;
+    if (x->over) {
+        sess_close(x, "output queue over --ws-max-queue");
+        return;
+    }
     if (!x->upgraded) {
         if (x->awaiting_pong) {
             if (now - x->ping_at >= cfg->ws_pong_timeout) {
@@ -284,7 +293,7 @@ static conn_sio_sess_t *find_any(server_t *s, const char *sid, size_t len)
     return strmap_get(&s->sio_sessions, key);
 }
 
-static void handshake(conn_t *c, const char *cors)
+static void handshake(conn_t *c, const char *ip, const char *cors)
 {
     server_t *s = c->srv;
     const chorus_config_t *cfg = s->cfg;
@@ -301,7 +310,7 @@ static void handshake(conn_t *c, const char *cors)
     x->srv = s;
     x->per_ip = c->per_ip;
     x->refs = 2;
-    snprintf(x->ip, sizeof(x->ip), "%s", c->ip);
+    snprintf(x->ip, sizeof(x->ip), "%s", ip);
     auth_random_hex(x->sid, SESS_SID_LEN / 2);
     strmap_put(&s->sio_sessions, x->sid, x);
     uint64_t now = uv_now(s->loop);
@@ -323,8 +332,8 @@ static void handshake(conn_t *c, const char *cors)
     conn_http_reply(c, 200, "text/plain; charset=UTF-8", cors, open, (size_t)n);
 }
 
-/* Handles one packet of a POST (or of the upgraded WebSocket). Returns 0, or -1 when the
- * session closed. */
+/* Handles one packet of a POST (or of the upgraded WebSocket). Returns 0, -1 when the
+ * session closed, or -2 when the client closed it (a close packet). */
 static int on_packet(conn_sio_sess_t *x, const eio_packet_t *p)
 {
     server_t *s = x->srv;
@@ -349,7 +358,7 @@ static int on_packet(conn_sio_sess_t *x, const eio_packet_t *p)
         return 0;
     case EIO_CLOSE:
         sess_close(x, "the client closed");
-        return -1;
+        return -2;
     case EIO_NOOP:
         return 0;
     default:
@@ -368,12 +377,12 @@ static void on_post(conn_t *c, conn_sio_sess_t *x, const http_request_t *req, co
     }
     size_t off = 0;
     eio_packet_t p;
-    int rc;
+    int rc, done = 0;
     x->awaiting_pong = 0; /* any traffic proves the client alive */
     while ((rc = eio_payload_next(req->body ? req->body : "", req->body_len, &off, &p)) == 1)
-        if (on_packet(x, &p) != 0) break;
+        if ((done = on_packet(x, &p)) != 0) break;
     if (rc == EIO_EBAD) sess_close(x, "bad payload");
-    if (x->closed) {
+    if (x->closed && done != -2) { /* the client's own close is answered "ok", as any POST */
         conn_http_error(c, 400, "bad_request", "bad Engine.IO payload; session closed", NULL);
         return;
     }
@@ -403,7 +412,7 @@ static void on_get(conn_t *c, conn_sio_sess_t *x, const char *cors)
     conn_http_hold(c, x);
 }
 
-void conn_sio_poll_request(conn_t *c, const http_request_t *req)
+void conn_sio_poll_request(conn_t *c, const http_request_t *req, const char *ip)
 {
     server_t *s = c->srv;
     const http_header_t *origin;
@@ -443,7 +452,7 @@ void conn_sio_poll_request(conn_t *c, const http_request_t *req)
             conn_http_error(c, 400, "bad_handshake_method", "the handshake is a GET", NULL);
             return;
         }
-        handshake(c, cors);
+        handshake(c, ip, cors);
         return;
     }
     conn_sio_sess_t *x = find_any(s, sid, n);
@@ -512,7 +521,10 @@ void conn_sio_poll_on_text(conn_sio_sess_t *x, conn_t *c, const eio_packet_t *p)
 void conn_sio_poll_carrier_gone(conn_sio_sess_t *x)
 {
     x->ws = NULL;
-    if (x->upgraded) sess_close(x, "its WebSocket closed");
+    if (x->upgraded)
+        sess_close(x, "its WebSocket closed");
+    else
+        x->probed = 0; /* the probe's WebSocket died before the upgrade: polling goes on */
 }
 
 void conn_sio_poll_revoked(server_t *s, const char *sub)

@@ -11,7 +11,7 @@ import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 
 import { api, FAST_HASH, mintJwt, nowSec, register, TEST_SECRET } from './lib/auth.mjs';
-import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
+import { assertJsonError, buildRequest, fetchOnce, HttpConn } from './lib/http.mjs';
 import { createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 import { withTimeout } from './lib/util.mjs';
@@ -284,6 +284,22 @@ async function pollOpen(port, headers = {}) {
 
 const pollPath = (sid) => `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
 
+/** A polling session of user, connected with its token and joined to the room code; what
+ * it was sent read up to its join answer (ack 1). Returns its sid. */
+async function pollMember(port, user, code) {
+  const { open } = await pollOpen(port);
+  const res = await fetchOnce(port, 'POST', pollPath(open.sid), {
+    body: `40{"token":"${user.token}"}\x1e421["join",{"room":"${code}"}]`,
+  });
+  assert.equal(res.status, 200, res.text);
+  for (let seen = ''; !seen.includes('431[');) {
+    const g = await fetchOnce(port, 'GET', pollPath(open.sid));
+    assert.equal(g.status, 200, g.text);
+    seen += g.text;
+  }
+  return open.sid;
+}
+
 describe('socket.io over polling', () => {
   let srv;
   let port;
@@ -463,6 +479,82 @@ describe('socket.io polling sessions: cleanup and bounds', () => {
       // The other member is unaffected.
       assert.equal((await ws.ok('echo', { data: 1 })), 1);
       ws.ws.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('two sessions that pass --ws-max-queue in the same broadcast are both closed after it', T, async () => {
+    // Closing one inside the broadcast (its participant_left published there) once freed
+    // what the broadcast was walking: ASan saw a use after free.
+    const srv = await startServer({ args: [...ARGS, '--ws-max-queue', '16KiB'] });
+    try {
+      const host = mkUser('Host');
+      const r = await createRoom(srv.port, host, { name: 'two sleepers' });
+      const ws = await RoomWs.open(srv.port, host);
+      await ws.join(r.roomCode);
+      const a = await pollMember(srv.port, mkUser('A'), r.roomCode);
+      const b = await pollMember(srv.port, mkUser('B'), r.roomCode);
+      const drained = await fetchOnce(srv.port, 'GET', pollPath(a)); // B's participant_joined
+      assert.match(drained.text, /participant_joined/);
+      // From here both queues hold the same frames: one broadcast takes both over.
+      const blob = 'x'.repeat(1000);
+      for (let i = 0; i < 20; i++) await ws.ok('broadcast', { room: r.id, event: 'big', data: { blob } });
+      for (const sid of [a, b]) assertJsonError(await fetchOnce(srv.port, 'GET', pollPath(sid)), 400, 'unknown_sid');
+      assert.equal((await ws.ok('echo', { data: 1 })), 1);
+      ws.ws.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("a request pipelined behind a held GET runs after the broadcast that answers the GET; a client's close is answered ok", T, async () => {
+    // Run from inside the broadcast, the POST below closed session A while the broadcast
+    // was walking A's subscription (a use after free under ASan).
+    const srv = await startServer({ args: ARGS });
+    try {
+      const host = mkUser('Host');
+      const r = await createRoom(srv.port, host, { name: 'pipelined' });
+      const ws = await RoomWs.open(srv.port, host);
+      await ws.join(r.roomCode);
+      const a = await pollMember(srv.port, mkUser('A'), r.roomCode);
+      const b = await pollMember(srv.port, mkUser('B'), r.roomCode);
+      await fetchOnce(srv.port, 'GET', pollPath(a)); // B's participant_joined
+      const conn = await HttpConn.open(srv.port);
+      try {
+        conn.write(Buffer.concat([buildRequest('GET', pollPath(b)), buildRequest('POST', pollPath(a), { body: '1' })]));
+        await ws.ok('echo', { data: 0 }); // the server read both: the GET is held, the POST waits
+        await ws.ok('broadcast', { room: r.id, event: 'x', data: { n: 1 } });
+        const got = await conn.response();
+        assert.equal(got.status, 200);
+        assert.match(got.text, /"x"/);
+        const closed = await conn.response();
+        assert.equal(closed.status, 200, closed.text);
+        assert.equal(closed.text, 'ok');
+      } finally {
+        conn.close();
+      }
+      assertJsonError(await fetchOnce(srv.port, 'GET', pollPath(a)), 400, 'unknown_sid');
+      assert.equal((await ws.ok('echo', { data: 1 })), 1);
+      ws.ws.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('behind --trusted-proxies a polling session is limited by the address the proxy forwarded', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--trusted-proxies', '127.0.0.1', '--rate-ws-auth', '3/1m'] });
+    try {
+      const connectAs = async (ip, token) => {
+        const headers = { 'X-Forwarded-For': ip };
+        const { open } = await pollOpen(srv.port, headers);
+        await fetchOnce(srv.port, 'POST', pollPath(open.sid), { headers, body: `40{"token":"${token}"}` });
+        return (await fetchOnce(srv.port, 'GET', pollPath(open.sid), { headers })).text;
+      };
+      for (let i = 0; i < 3; i++) assert.match(await connectAs('10.0.0.1', 'nope'), /^44.*"unauthorized"/);
+      assert.match(await connectAs('10.0.0.1', mkUser('C').token), /^44.*"rate_limited"/);
+      // Another client behind the same proxy is not limited by the first one's failures.
+      assert.match(await connectAs('10.0.0.2', mkUser('D').token), /^40\{"sid"/);
     } finally {
       await srv.stop();
     }
