@@ -104,11 +104,16 @@ static void after_post(rooms_op_t *op)
 }
 
 /* The insert of op's seq failed: the seqs handed out after it must not stay ahead of what
- * was stored (post starts again from committed_seq once no insert is in flight). */
+ * was stored (post starts again from committed_seq once no insert is in flight). Refused
+ * as taken, the store said what it holds: more than committed_seq when a commit whose
+ * answer was lost (PostgreSQL's connection broke during COMMIT) did store a message, and
+ * starting again below it would be refused forever. */
 static void post_failed(rooms_op_t *op)
 {
     op->room->msg_writes--;
     op->room->seq_lost = 1;
+    if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq)
+        op->room->committed_seq = op->pl.room.last_seq;
 }
 
 /* Builds and submits a message insert; content is copied, meta (the metadata's compact

@@ -137,19 +137,19 @@ typedef enum {
     STORE_AUDIT_PRUNE,   /* in: audit.at (unix ms): deletes the oldest audit rows before it,
                           * at most STORE_AUDIT_PRUNE_BATCH. out: audit.count = rows deleted */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
-    STORE_ROOM_CREATE,   /* in: room (all fields; state NULL is "{}"), part (the host,
-                          * stored in this room whatever part.room_id says), as one
-                          * request. err: EEXISTS (id or code taken; neither the room nor
-                          * the host stored) */
-    STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
-                          * is_public, state, state_version, last_activity), each set as
-                          * given; host_id and created_at never change. err: ENOTFOUND,
-                          * EEXISTS (the code is another room's) */
-    STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents,
-                          * op log and entities too. out: usage (what each author had
-                          * stored in it, as ROOMS_LOAD counts it, read before the delete
-                          * in the same request). err: ENOTFOUND. Its id and code are free
-                          * again: a room created with them starts empty */
+    STORE_ROOM_CREATE,        /* in: room (all fields; state NULL is "{}"), part (the host,
+                               * stored in this room whatever part.room_id says), as one
+                               * request. err: EEXISTS (id or code taken; neither the room nor
+                               * the host stored) */
+    STORE_ROOM_UPDATE,        /* in: room.id and its mutable fields (code, name, capacity,
+                               * is_public, state, state_version, last_activity), each set as
+                               * given; host_id and created_at never change. err: ENOTFOUND,
+                               * EEXISTS (the code is another room's) */
+    STORE_ROOM_DELETE,        /* in: room.id. Deletes its participants, messages, documents,
+                               * op log and entities too. out: usage (what each author had
+                               * stored in it, as ROOMS_LOAD counts it, read before the delete
+                               * in the same request). err: ENOTFOUND. Its id and code are free
+                               * again: a room created with them starts empty */
     STORE_PARTICIPANT_PUT,    /* in: part (insert, or replace every field by room_id +
                                * user_id). err: ENOTFOUND (no such room) */
     STORE_PARTICIPANT_DELETE, /* in: part.room_id, part.user_id. err: ENOTFOUND */
@@ -159,7 +159,8 @@ typedef enum {
                                * request). err: EEXISTS (room_id + seq, or id, taken;
                                * PostgreSQL also refuses a seq that is not the room's
                                * next one, highest ever stored + 1, so several writers
-                               * can make neither a gap nor a reuse), ENOTFOUND (no such
+                               * can make neither a gap nor a reuse; out: room.last_seq,
+                               * the room's highest stored seq), ENOTFOUND (no such
                                * room); the room is then untouched */
     STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
                                * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
@@ -173,43 +174,43 @@ typedef enum {
                                * state_version; and usage: the bytes stored per room and
                                * author (see "quota bytes" above), one row per pair */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
-    STORE_DOC_LOAD,           /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
-                               * version, updated_at; version 0, "" and 0 when the
-                               * document or its room is new) and ops: every op after the
-                               * snapshot, ascending, read in the same request. */
-    STORE_DOC_OP_INSERT,      /* in: op (all fields; op_id "": none; version chosen by the
-                               * document, from 1); when doc.snapshot is set, also stores
-                               * it as the snapshot at op.version with updated_at
-                               * op.created_at (same request), unless the stored snapshot
-                               * is newer. The op log is kept whole (retention trims it).
-                               * Does not touch the room's last_activity. err: EEXISTS
-                               * (room_id + doc_id + version taken), ENOTFOUND (no such
-                               * room); neither op nor snapshot is then stored */
-    STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from (negative: from the
-                               * first), limit (capped at STORE_OPS_MAX; 0 answers
-                               * nothing). out: ops with version > from, ascending, at
-                               * most limit, whatever the snapshot */
+    STORE_DOC_LOAD,      /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
+                          * version, updated_at; version 0, "" and 0 when the
+                          * document or its room is new) and ops: every op after the
+                          * snapshot, ascending, read in the same request. */
+    STORE_DOC_OP_INSERT, /* in: op (all fields; op_id "": none; version chosen by the
+                          * document, from 1); when doc.snapshot is set, also stores
+                          * it as the snapshot at op.version with updated_at
+                          * op.created_at (same request), unless the stored snapshot
+                          * is newer. The op log is kept whole (retention trims it).
+                          * Does not touch the room's last_activity. err: EEXISTS
+                          * (room_id + doc_id + version taken), ENOTFOUND (no such
+                          * room); neither op nor snapshot is then stored */
+    STORE_DOC_OPS_RANGE, /* in: doc.room_id, doc.doc_id, from (negative: from the
+                          * first), limit (capped at STORE_OPS_MAX; 0 answers
+                          * nothing). out: ops with version > from, ascending, at
+                          * most limit, whatever the snapshot */
     /* Retention: payload in req->rooms (ret, usage). */
-    STORE_RETENTION_SWEEP,    /* in: ret (rules and the cursor). Deletes at most
-                               * ret.batch rows (0 counts as 1), room by room in id order
-                               * from the cursor: a room's oldest messages while they are
-                               * past a rule (created before msg_before, or more than
-                               * msg_keep below its highest seq), but never its newest
-                               * message, so seqs never restart; and each document's op
-                               * log rows at or below (snapshot version - doc_keep), so
-                               * a document without a snapshot keeps them all. out: usage
-                               * (bytes freed per room and author), ret.cursor and
-                               * ret.more (1: call again from the cursor; 0: every room
-                               * was swept, cursor ""). Touches no last_activity */
+    STORE_RETENTION_SWEEP, /* in: ret (rules and the cursor). Deletes at most
+                            * ret.batch rows (0 counts as 1), room by room in id order
+                            * from the cursor: a room's oldest messages while they are
+                            * past a rule (created before msg_before, or more than
+                            * msg_keep below its highest seq), but never its newest
+                            * message, so seqs never restart; and each document's op
+                            * log rows at or below (snapshot version - doc_keep), so
+                            * a document without a snapshot keeps them all. out: usage
+                            * (bytes freed per room and author), ret.cursor and
+                            * ret.more (1: call again from the cursor; 0: every room
+                            * was swept, cursor ""). Touches no last_activity */
     /* Entities: payload in req->rooms (ent). */
-    STORE_ENTITY_PUT,         /* in: ent (all fields; data NULL is "{}"; insert or replace
-                               * by room_id + id); also raises the room's state_version to
-                               * ent.room_version and its last_activity to ent.updated_at
-                               * (never lowers either; same request). err: ENOTFOUND (no
-                               * such room; nothing stored) */
-    STORE_ENTITY_DELETE,      /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
-                               * (the room's, raised as for PUT, even when the entity was
-                               * already gone). A missing row, or room, is not an error. */
+    STORE_ENTITY_PUT,    /* in: ent (all fields; data NULL is "{}"; insert or replace
+                          * by room_id + id); also raises the room's state_version to
+                          * ent.room_version and its last_activity to ent.updated_at
+                          * (never lowers either; same request). err: ENOTFOUND (no
+                          * such room; nothing stored) */
+    STORE_ENTITY_DELETE, /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
+                          * (the room's, raised as for PUT, even when the entity was
+                          * already gone). A missing row, or room, is not an error. */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -261,7 +262,8 @@ typedef struct {
     int is_public;
     char *state;           /* JSON object text (malloc'd; see store_rooms_free) */
     int64_t state_version;
-    int64_t last_seq;      /* out of ROOMS_LOAD: the highest message seq, 0 when none */
+    int64_t last_seq;      /* out of ROOMS_LOAD, and of a MESSAGE_INSERT refused with
+                            * EEXISTS: the highest message seq, 0 when none */
     int64_t created_at;    /* unix ms */
     int64_t last_activity; /* unix ms */
 } store_room_t;

@@ -156,6 +156,7 @@ enum {
     PG_ROOM_UPDATE,
     PG_ROOM_DELETE,
     PG_ROOM_EXISTS,
+    PG_ROOM_LAST_SEQ,
     PG_PART_UPSERT,
     PG_PART_DELETE,
     PG_MSG_INSERT,
@@ -243,6 +244,7 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                        " state_version = $5, last_activity = $6, code = $8 WHERE id = $7",
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
     [PG_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = $1",
+    [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
     [PG_PART_UPSERT] = "INSERT INTO room_participants(" PG_PART_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
                        " ON CONFLICT(room_id, user_id) DO UPDATE SET"
@@ -743,7 +745,8 @@ static int pg_insert_or_why(pg_conn_t *c, int which, pg_params_t *p, const char 
     return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
 }
 
-static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
+/* Inserts m; refused (EEXISTS), writes the room's highest stored seq into *last_seq. */
+static int pg_message_insert(pg_conn_t *c, const store_message_t *m, int64_t *last_seq)
 {
     pg_params_t p = {0};
     PP_FIELD(&p, m->id);
@@ -755,7 +758,15 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m)
     pp_str(&p, m->content ? m->content : "");
     pp_str(&p, m->metadata);
     pp_int(&p, m->created_at);
-    return pg_insert_or_why(c, PG_MSG_INSERT, &p, m->room_id, "message insert");
+    int err = pg_insert_or_why(c, PG_MSG_INSERT, &p, m->room_id, "message insert");
+    if (err != STORE_EEXISTS) return err;
+    pg_params_t q = {0};
+    PP_FIELD(&q, m->room_id);
+    PGresult *r = pg_run(c, PG_ROOM_LAST_SEQ, &q);
+    int qerr = pg_status(c, r, "room last seq");
+    if (qerr == STORE_OK && PQntuples(r) > 0) *last_seq = pg_int(r, 0, 0);
+    PQclear(r);
+    return qerr == STORE_OK ? err : qerr;
 }
 
 static void pg_read_msg(pg_conn_t *c, const PGresult *r, int i, store_message_t *m)
@@ -1439,7 +1450,7 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         break;
     case STORE_MESSAGE_INSERT:
         CH_ASSERT(req->rooms);
-        req->err = pg_message_insert(c, &req->rooms->msg);
+        req->err = pg_message_insert(c, &req->rooms->msg, &req->rooms->room.last_seq);
         break;
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);

@@ -659,7 +659,8 @@ static int sq_delete(sq_conn_t *c, int which, const char *k1, size_t cap1, const
     return err;
 }
 
-static int sq_message_insert(sq_conn_t *c, const store_message_t *m)
+/* Inserts m; refused (EEXISTS), writes the room's highest stored seq into *last_seq. */
+static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *last_seq)
 {
     sqlite3_stmt *s = c->stmt[SQ_MSG_INSERT];
     int bad = SQ_BIND(s, 1, m->id) != SQLITE_OK;
@@ -674,6 +675,16 @@ static int sq_message_insert(sq_conn_t *c, const store_message_t *m)
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = sq_write_result(c, rc, "message insert");
     sq_release(s);
+    if (err == STORE_EEXISTS) {
+        s = c->stmt[SQ_RET_MSG_MAX];
+        rc = sq_bind_field(s, 1, m->room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
+                                                                        : SQLITE_ERROR;
+        if (rc == SQLITE_ROW)
+            *last_seq = sqlite3_column_int64(s, 0);
+        else
+            err = sq_fail(c, "room last seq");
+        sq_release(s);
+    }
     if (err != STORE_OK) return err;
     /* After the insert, so that a refused message leaves the room untouched; the insert
      * passed the foreign key, so the room exists. */
@@ -1326,7 +1337,7 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         break;
     case STORE_MESSAGE_INSERT:
         CH_ASSERT(req->rooms);
-        req->err = sq_message_insert(c, &req->rooms->msg);
+        req->err = sq_message_insert(c, &req->rooms->msg, &req->rooms->room.last_seq);
         break;
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);

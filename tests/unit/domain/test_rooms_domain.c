@@ -615,6 +615,38 @@ static void test_seq_after_store_failure(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* A message stored that the loop was told failed (PostgreSQL: the connection broke during
+ * COMMIT, after the server had committed it) takes its seq: the next post, refused as
+ * taken, learns the room's highest stored seq from the store, and the one after it is
+ * stored after that message instead of being refused forever. */
+static void test_seq_after_lost_commit(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    f.log.level = LOG_ERROR + 1;
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    outcome_t o;
+    ASSERT_EQ(join(&f, room, "host", &o), 0);
+    drop(&o);
+    ASSERT_EQ(post(&f, room, "host", "one", NULL, &o), 0);
+    int64_t first = msg_seq(&o);
+    drop(&o);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO room_messages(id, room_id, seq, user_id, display_name, type, content,"
+             " metadata, created_at) VALUES('00000000-0000-4000-8000-000000000001', '%s', %lld,"
+             " 'host', 'host', 'user_text', 'lost answer', NULL, 1)",
+             room->id, (long long)first + 1);
+    ASSERT_EQ(db_exec(&f, sql), 0);
+    ASSERT_EQ(post(&f, room, "host", "taken", NULL, &o), ROOMS_E_UNAVAILABLE);
+    drop(&o);
+    ASSERT_EQ(post(&f, room, "host", "next", NULL, &o), 0);
+    ASSERT_EQ(msg_seq(&o), first + 2);
+    drop(&o);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_membership);
@@ -622,5 +654,6 @@ int main(void)
     RUN(test_seq);
     RUN(test_sender_skipped);
     RUN(test_seq_after_store_failure);
+    RUN(test_seq_after_lost_commit);
     TEST_MAIN_END();
 }
