@@ -32,5 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (!err[0] || row) {
         __builtin_trap();
     }
+    long long rows = -1;
+    if (store_dump_parse_end(s, size, &rows) == 0 && rows < 0) __builtin_trap();
     return 0;
 }

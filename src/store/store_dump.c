@@ -20,7 +20,8 @@ static const char *const sdump_tables[] = {STORE_DUMP_TABLES};
 
 typedef struct {
     FILE *out;
-    int werr; /* a write failed */
+    int werr;       /* a write failed */
+    long long rows; /* written */
 } sdump_out_t;
 
 static int sdump_write_row(void *ud, const char *table, json_t *obj)
@@ -31,6 +32,7 @@ static int sdump_write_row(void *ud, const char *table, json_t *obj)
     int n = fprintf(o->out, "{\"t\":\"%s\",\"r\":%s}\n", table, r);
     free(r);
     if (n < 0) o->werr = 1;
+    o->rows++;
     return n < 0 ? -1 : 0;
 }
 
@@ -45,7 +47,7 @@ int store_dump_export(const store_backend_t *be, void *conn, FILE *out, char *er
         snprintf(err, errlen, "cannot start a read transaction (see the log)");
         return -1;
     }
-    sdump_out_t o = {out, 0};
+    sdump_out_t o = {out, 0, 0};
     int rc = 0;
     if (fprintf(out, "{\"chorus_dump\":%d,\"schema\":%d}\n", STORE_DUMP_VERSION,
                 STORE_DUMP_SCHEMA) < 0)
@@ -53,6 +55,10 @@ int store_dump_export(const store_backend_t *be, void *conn, FILE *out, char *er
     else
         rc = be->dump(conn, sdump_write_row, &o);
     be->rollback(conn); /* read only: nothing to keep */
+    /* The end line, only after every row: a dump cut short (an export that failed midway
+     * into a pipe) has none, and import refuses it. */
+    if (rc == 0 && !o.werr && fprintf(out, "{\"chorus_dump_end\":%lld}\n", o.rows) < 0)
+        o.werr = 1;
     if (!o.werr && fflush(out) != 0) o.werr = 1;
     if (o.werr) {
         snprintf(err, errlen, "write failed: %s", strerror(errno));
@@ -121,6 +127,19 @@ int store_dump_parse_row(const char *line, size_t len, const char **table, json_
     return -1;
 }
 
+int store_dump_parse_end(const char *line, size_t len, long long *rows)
+{
+    json_t *e = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *n = json_object_get(e, "chorus_dump_end");
+    int rc = json_is_object(e) && json_object_size(e) == 1 && json_is_integer(n) &&
+                     json_integer_value(n) >= 0
+                 ? 0
+                 : -1;
+    if (rc == 0) *rows = json_integer_value(n);
+    json_decref(e);
+    return rc;
+}
+
 static int sdump_found_row(void *ud, const char *table, json_t *obj)
 {
     (void)obj;
@@ -181,11 +200,16 @@ int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err
     char *buf = NULL;
     size_t cap = 0;
     long lineno = 0;
+    long long rows = 0, end_rows = -1;
     char why[512] = "";
     for (;;) {
         long n = sdump_read_line(in, &buf, &cap);
         if (n == -1) break;
         lineno++;
+        if (end_rows >= 0) {
+            snprintf(err, errlen, "line %ld: a line after the dump's end line", lineno);
+            goto fail;
+        }
         if (n == -2) {
             snprintf(err, errlen, "line %ld: read failed: %s", lineno, strerror(errno));
             goto fail;
@@ -202,6 +226,15 @@ int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err
             }
             continue;
         }
+        if (n > 0 && store_dump_parse_end(buf, (size_t)n, &end_rows) == 0) {
+            if (end_rows != rows) {
+                snprintf(err, errlen,
+                         "line %ld: the end line counts %lld rows, the dump holds %lld", lineno,
+                         end_rows, rows);
+                goto fail;
+            }
+            continue;
+        }
         const char *table;
         json_t *row;
         if (store_dump_parse_row(buf, (size_t)n, &table, &row, why, sizeof(why)) != 0) {
@@ -210,6 +243,7 @@ int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err
         }
         rc = be->load(conn, table, row);
         json_decref(row);
+        rows++;
         if (rc == STORE_EEXISTS) {
             snprintf(err, errlen, "line %ld: a row of %s with the same key came before", lineno,
                      table);
@@ -227,6 +261,13 @@ int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err
     }
     if (lineno == 0) {
         snprintf(err, errlen, "the file is empty (not a chorus dump)");
+        goto fail;
+    }
+    if (end_rows < 0) {
+        snprintf(err, errlen,
+                 "the dump has no end line after line %ld: it was cut short (an export that "
+                 "failed?); nothing was imported",
+                 lineno);
         goto fail;
     }
     if (be->commit(conn) != 0) {

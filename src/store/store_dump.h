@@ -29,7 +29,8 @@ int store_dump_export(const store_backend_t *be, void *conn, FILE *out, char *er
                       size_t errlen);
 
 /* Reads a dump from in into conn's database, which must hold no row, in one transaction of
- * be: it commits only when every line was loaded, else nothing stays. Borrows everything.
+ * be: it commits only when every line was loaded and the end line came last with their
+ * count (a dump cut short is refused), else nothing stays. Borrows everything.
  * Returns 0, or -1 with a one-line reason naming the line in err. */
 int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err,
                       size_t errlen);
@@ -37,6 +38,11 @@ int store_dump_import(const store_backend_t *be, void *conn, FILE *in, char *err
 /* Parses the header line (len bytes, no newline). Returns 0, or -1 with a reason in err
  * (not a dump, another dump version or schema). Pure. */
 int store_dump_parse_header(const char *line, size_t len, char *err, size_t errlen);
+
+/* Parses the end line {"chorus_dump_end":ROWS} (len bytes, no newline), the last of a
+ * whole dump: *rows gets the number of row lines before it. Returns 0, or -1 when line is
+ * not one. Pure. */
+int store_dump_parse_end(const char *line, size_t len, long long *rows);
 
 /* Parses a row line (len bytes, no newline): *table gets one of STORE_DUMP_TABLES (static
  * text) and *row a new reference to the row object. Returns 0, or -1 with a reason in err

@@ -59,7 +59,7 @@ describe('chorus export / import / migrate', () => {
       assert.match(r.stdout, /schema version (\d+) found, \1 now \(0 migrations applied\)/);
       r = await runCli(['export', '--data', data]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^\{"chorus_dump":1,"schema":\d+\}\n$/, 'an empty database: the header only');
+      assert.match(r.stdout, /^\{"chorus_dump":1,"schema":\d+\}\n\{"chorus_dump_end":0\}\n$/, 'an empty database: the header and the end line only');
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }
@@ -73,16 +73,22 @@ describe('chorus export / import / migrate', () => {
       const room = { capacity: 10, code: 'AAAAAA', created_at: 1, host_id: 'h', id: 'r1', is_public: 0, last_activity: 1, name: 'n', state: '{}', state_version: 0 };
       const part = { banned: 0, color: '#000000', display_name: 'A', joined_at: 1, role: 1, room_id: 'r1', user_id: 'h' };
       const line = (t, r) => JSON.stringify({ t, r });
+      const hdr = head.slice(0, head.indexOf('\n') + 1);
+      const end = (n) => `{"chorus_dump_end":${n}}\n`;
       const cases = [
         ['', /the file is empty/],
         ['hello\n', /line 1: not a chorus dump/],
         ['{"chorus_dump":2,"schema":8}\n', /line 1: dump format version 2; this chorus reads version 1/],
         ['{"chorus_dump":1,"schema":999}\n', /line 1: the dump holds schema version 999/],
-        [head + line('rooms', room) + '\n{"t":"rooms"\n', /line 3: invalid JSON/],
-        [head + line('tables', room) + '\n', /line 2: unknown table "tables"/],
-        [head + line('rooms', { ...room, capacity: 'ten' }) + '\n', /line 2: the row of rooms was refused/],
-        [head + line('rooms', room) + '\n' + line('rooms', room) + '\n', /line 3: a row of rooms with the same key came before/],
-        [head + line('rooms', room) + '\n' + line('room_participants', { ...part, room_id: 'r2' }) + '\n', /line 3: this row of room_participants needs a room/],
+        [hdr + line('rooms', room) + '\n{"t":"rooms"\n', /line 3: invalid JSON/],
+        [hdr + line('tables', room) + '\n', /line 2: unknown table "tables"/],
+        [hdr + line('rooms', { ...room, capacity: 'ten' }) + '\n', /line 2: the row of rooms was refused/],
+        [hdr + line('rooms', room) + '\n' + line('rooms', room) + '\n', /line 3: a row of rooms with the same key came before/],
+        [hdr + line('rooms', room) + '\n' + line('room_participants', { ...part, room_id: 'r2' }) + '\n', /line 3: this row of room_participants needs a room/],
+        // Cut short (an export that failed midway into a pipe): no end line, nothing kept.
+        [hdr + line('rooms', room) + '\n', /no end line after line 2: it was cut short/],
+        [hdr + line('rooms', room) + '\n' + end(2), /line 3: the end line counts 2 rows, the dump holds 1/],
+        [hdr + end(0) + line('rooms', room) + '\n', /line 3: a line after the dump's end line/],
       ];
       for (const [text, re] of cases) {
         fs.writeFileSync(path.join(d, 'bad.jsonl'), text);
@@ -92,7 +98,7 @@ describe('chorus export / import / migrate', () => {
         assert.equal(after.stdout, head, `nothing imported by ${JSON.stringify(text).slice(0, 80)}`);
       }
       // Not empty: refused, naming a table.
-      fs.writeFileSync(path.join(d, 'one.jsonl'), head + line('rooms', room) + '\n');
+      fs.writeFileSync(path.join(d, 'one.jsonl'), hdr + line('rooms', room) + '\n' + end(1));
       assert.equal((await runCli(['import', '--data', data, path.join(d, 'one.jsonl')])).code, 0);
       failure(await runCli(['import', '--data', data, path.join(d, 'one.jsonl')]), /the database is not empty \(table rooms has rows\)/);
       failure(await runCli(['import', '--data', data, path.join(d, 'missing.jsonl')]), /FILE: cannot read/);

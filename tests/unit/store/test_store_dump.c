@@ -130,9 +130,23 @@ static void test_round_trip(void)
              "{\"t\":\"documents\",\"r\":{\"doc_id\":\"main\",\"room_id\":\"r1\","
              "\"snapshot\":\"a\\u0000b\",\"updated_at\":3,\"version\":1}}\n",
              head);
-    ASSERT_EQ(import_text(a, text, err, sizeof(err)), 0);
+    char whole[2100];
+    snprintf(whole, sizeof(whole), "%s{\"chorus_dump_end\":4}\n", text);
+    /* Without its end line (an export cut short), or with a wrong count, or with a line
+     * after it: refused, nothing stays. */
+    ASSERT_EQ(import_text(a, text, err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "no end line after line 5") != NULL);
+    char bad[2200];
+    snprintf(bad, sizeof(bad), "%s{\"chorus_dump_end\":3}\n", text);
+    ASSERT_EQ(import_text(a, bad, err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "line 6: the end line counts 3 rows, the dump holds 4") != NULL);
+    snprintf(bad, sizeof(bad), "%s{\"chorus_dump_end\":4}\n{\"t\":\"rooms\",\"r\":{}}\n", text);
+    ASSERT_EQ(import_text(a, bad, err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "line 7: a line after the dump's end line") != NULL);
+    ASSERT_EQ(import_text(a, whole, err, sizeof(err)), 0);
     char *out = export_text(a);
     ASSERT_TRUE(out != NULL);
+    ASSERT_TRUE(strstr(out, "\n{\"chorus_dump_end\":4}\n") != NULL);
     /* The same bytes, but for "\u00e9", which the export writes as UTF-8. */
     ASSERT_TRUE(strstr(out, "\"username\":\"A \xc3\xa9\"") != NULL);
     ASSERT_TRUE(strstr(out, "\"snapshot\":\"a\\u0000b\"") != NULL); /* U+0000 kept */
@@ -153,7 +167,9 @@ static void test_round_trip(void)
     ASSERT_EQ(import_text(c, broken, err, sizeof(err)), -1);
     ASSERT_TRUE(strstr(err, "line 6: the row of rooms was refused") != NULL);
     out = export_text(c);
-    ASSERT_STREQ(out, head);
+    char empty[96];
+    snprintf(empty, sizeof(empty), "%s{\"chorus_dump_end\":0}\n", head);
+    ASSERT_STREQ(out, empty);
     free(out);
     test_rm_db(a);
     test_rm_db(b);
