@@ -45,8 +45,9 @@
  * cap - 1 bytes of a fixed field, and cuts a longer stored value at a UTF-8 character
  * boundary when copying it out (only a hand-edited database has one). Times are unix ms
  * (revocations: unix s) taken from the request: a backend never reads the clock. Ids,
- * message seqs and document versions are chosen by the loop; the backend enforces only
- * their uniqueness.
+ * message seqs and document versions are chosen by the loop; the backend enforces their
+ * uniqueness, and that they leave no gap (document versions: both backends; message seqs:
+ * PostgreSQL, where several nodes may write).
  *
  * Outputs. Output arrays and strings are malloc'd by the backend and belong to the
  * payload (store_rooms_free, store_docs_free; revokes to the caller). A request that
@@ -183,8 +184,11 @@ typedef enum {
                                * op.created_at (same request), unless the stored snapshot
                                * is newer. The op log is kept whole (retention trims it).
                                * Does not touch the room's last_activity. err: EEXISTS
-                               * (room_id + doc_id + version taken), ENOTFOUND (no such
-                               * room); neither op nor snapshot is then stored */
+                               * (op.version is not the document's next one: 1 + the
+                               * highest of its stored ops and snapshot, 1 when new; so a
+                               * taken, stale or gap version, whichever backend and
+                               * however many writers), ENOTFOUND (no such room);
+                               * neither op nor snapshot is then stored */
     STORE_DOC_OPS_RANGE,      /* in: doc.room_id, doc.doc_id, from (negative: from the
                                * first), limit (capped at STORE_OPS_MAX; 0 answers
                                * nothing). out: ops with version > from, ascending, at

@@ -280,11 +280,21 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " version = excluded.version, snapshot = excluded.snapshot,"
                       " updated_at = excluded.updated_at"
                       " WHERE excluded.version >= documents.version",
-    /* No savepoint: a taken version (ON CONFLICT) and a missing room (EXISTS) store
-     * nothing and raise no error; no row back says which (pg_doc_op_insert). */
+    /* No savepoint: a version that is not the document's next one (1 + the highest of
+     * its op log and its snapshot: a taken, stale or gap version) and a missing room
+     * (EXISTS) store nothing and raise no error; no row back says which
+     * (pg_doc_op_insert). Several writers: a writer of v sees v - 1 only once it is
+     * committed (READ COMMITTED: each statement reads what was committed when it
+     * began), so none can make a gap; two writers of the same v meet at the primary
+     * key, where the second waits for the first to end and then inserts nothing. */
     [PG_DOC_OP_INSERT] = "INSERT INTO doc_ops(" PG_OP_COLUMNS ")"
                          " SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text,"
                          " $7::bigint WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1::text)"
+                         " AND $3::bigint = 1 + greatest("
+                         "(SELECT coalesce(max(version), 0) FROM doc_ops"
+                         " WHERE room_id = $1::text AND doc_id = $2::text),"
+                         " (SELECT coalesce(max(version), 0) FROM documents"
+                         " WHERE room_id = $1::text AND doc_id = $2::text))"
                          " ON CONFLICT DO NOTHING RETURNING 1",
     /* A NULL LIMIT is none (DOC_LOAD). */
     [PG_DOC_OPS] = "SELECT " PG_OP_COLUMNS " FROM doc_ops"

@@ -158,6 +158,7 @@ enum {
     SQ_PARTS_ALL,
     SQ_DOC_SELECT,
     SQ_DOC_UPSERT,
+    SQ_DOC_NEXT,
     SQ_DOC_OP_INSERT,
     SQ_DOC_OPS,
     SQ_ENT_UPSERT,
@@ -278,6 +279,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                       " version = excluded.version, snapshot = excluded.snapshot,"
                       " updated_at = excluded.updated_at"
                       " WHERE excluded.version >= documents.version",
+    /* Whether the room exists, and the document's next version: 1 + the highest of its
+     * op log and its snapshot (retention trims the log only below the snapshot). */
+    [SQ_DOC_NEXT] = "SELECT EXISTS(SELECT 1 FROM rooms WHERE id = ?1), 1 + max("
+                    "coalesce((SELECT max(version) FROM doc_ops"
+                    " WHERE room_id = ?1 AND doc_id = ?2), 0),"
+                    " coalesce((SELECT version FROM documents"
+                    " WHERE room_id = ?1 AND doc_id = ?2), 0))",
     [SQ_DOC_OP_INSERT] = "INSERT INTO doc_ops(" SQ_OP_COLUMNS ")"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* A negative LIMIT is none (DOC_LOAD). */
@@ -1004,9 +1012,31 @@ static int sq_doc_load(sq_conn_t *c, store_docs_t *d)
     return err;
 }
 
+/* Checks that op is its document's next version (gapless, never reused): 0, EEXISTS
+ * (taken, stale or a gap), ENOTFOUND (no such room) or EIO. SQLite has one writer at a
+ * time (BEGIN IMMEDIATE), so nothing can come between this check and the insert. */
+static int sq_doc_op_next(sq_conn_t *c, const store_doc_op_t *op)
+{
+    sqlite3_stmt *s = c->stmt[SQ_DOC_NEXT];
+    int bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err;
+    if (rc != SQLITE_ROW)
+        err = sq_fail(c, "doc op version");
+    else if (sqlite3_column_int64(s, 0) == 0)
+        err = STORE_ENOTFOUND;
+    else
+        err = sqlite3_column_int64(s, 1) == op->version ? STORE_OK : STORE_EEXISTS;
+    sq_release(s);
+    return err;
+}
+
 static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
 {
     const store_doc_op_t *op = &d->op;
+    int err = sq_doc_op_next(c, op);
+    if (err != STORE_OK) return err;
     sqlite3_stmt *s = c->stmt[SQ_DOC_OP_INSERT];
     int bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
@@ -1016,9 +1046,9 @@ static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
     bad |= SQ_BIND_OPT(s, 6, op->op_id) != SQLITE_OK; /* "" (none) is NULL */
     bad |= sqlite3_bind_int64(s, 7, op->created_at) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
-    /* A taken version is EEXISTS, a missing room (foreign key) ENOTFOUND: both undid
-     * only this statement, so the rest of the batch still commits. */
-    int err = sq_write_result(c, rc, "doc op insert");
+    /* Checked above; kept as a guard: a taken version is EEXISTS, a missing room
+     * (foreign key) ENOTFOUND, both undoing only this statement. */
+    err = sq_write_result(c, rc, "doc op insert");
     sq_release(s);
     if (err != STORE_OK || !d->doc.snapshot) return err;
     /* The op passed the foreign key, so the room exists. This cannot meet a constraint in

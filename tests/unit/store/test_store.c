@@ -975,13 +975,29 @@ static void test_doc_load_and_snapshot(void)
     ASSERT_EQ(d.doc.version, SNAP);
     store_docs_free(&d);
 
-    /* A snapshot older than the stored one (an op written out of order) is not kept. */
-    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 10, 1), STORE_OK);
-    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 5, 1), STORE_OK);
+    /* Versions are gapless and never reused: a document takes only its next version (1
+     * when new, then 1 + its highest), else EEXISTS with nothing stored, snapshot
+     * included. */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 2, 1), STORE_EEXISTS); /* new: 1 first */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 0, 1), STORE_EEXISTS);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 1, 1), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 10, 1), STORE_EEXISTS); /* a gap */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 3, 1), STORE_EEXISTS);  /* a gap */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 1, 0), STORE_EEXISTS);  /* taken */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 0, 0), STORE_EEXISTS);  /* stale */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 2, 0), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", N, 0), STORE_EEXISTS); /* taken */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", N + 2, 1), STORE_EEXISTS);
     ASSERT_EQ(load_doc(st, &loop, &c, 1, "gap", &d), STORE_OK);
-    ASSERT_EQ(d.doc.version, 10);
-    ASSERT_STREQ(d.doc.snapshot, "gap at 10 ✓");
-    ASSERT_EQ(d.nops, 0);
+    ASSERT_EQ(d.doc.version, 1);
+    ASSERT_STREQ(d.doc.snapshot, "gap at 1 ✓");
+    ASSERT_EQ(d.nops, 1);
+    ASSERT_TRUE(op_matches(&d.ops[0], 1, "gap", 2));
+    store_docs_free(&d);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "gap", 0, 100), 2);
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, SNAP); /* the refused snapshot at N + 2 was not kept */
+    ASSERT_EQ(d.nops, N - SNAP);
     store_docs_free(&d);
     ASSERT_EQ(close_store(st, &loop), 0);
 
@@ -999,10 +1015,13 @@ static void test_doc_load_and_snapshot(void)
     ASSERT_STREQ(d.doc.snapshot, "other at 1 ✓");
     ASSERT_EQ(d.nops, 0);
     store_docs_free(&d);
-    /* The third document keeps its snapshot too. */
+    /* The third document keeps its snapshot too, and takes its next version only. */
     ASSERT_EQ(load_doc(st, &loop, &c, 1, "gap", &d), STORE_OK);
-    ASSERT_EQ(d.doc.version, 10);
+    ASSERT_EQ(d.doc.version, 1);
+    ASSERT_EQ(d.nops, 1);
     store_docs_free(&d);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 2, 0), STORE_EEXISTS);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 3, 0), STORE_OK);
     /* The old ops stay (history), each as inserted ("" op ids read back as "; how SQLite
      * stores them: test_store_sqlite.c). */
     ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 0, N), N);
