@@ -60,8 +60,13 @@
  *   to msg.created_at by MESSAGE_INSERT, raised (never lowered) to ent.updated_at by
  *   ENTITY_PUT and ENTITY_DELETE. Nothing else touches it: not participants, not
  *   documents, not retention.
- * - a room's state_version: set by ROOM_CREATE and ROOM_UPDATE, raised (never lowered) to
- *   ent.room_version by ENTITY_PUT and ENTITY_DELETE.
+ * - a room's state_version: set by ROOM_CREATE, ROOM_UPDATE, ENTITY_PUT and ENTITY_DELETE
+ *   (ent.room_version), and never lowered, whichever backend and however many writers:
+ *   each of those three refuses a version below the stored one with EEXISTS and changes
+ *   nothing. An equal one is taken: a ROOM_UPDATE of settings or code keeps the state and
+ *   its version, and an entity written after the room moved on carries the room's current
+ *   version (entities.c, a held transient change); so the store keeps a version from
+ *   going back, and the loop (one home per room) gives each new state its own version.
  * - deleting a room deletes its participants, messages, documents, op log and entities;
  *   deleting a user deletes neither the rooms it hosts nor what it wrote.
  * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
@@ -145,7 +150,10 @@ typedef enum {
     STORE_ROOM_UPDATE,   /* in: room.id and its mutable fields (code, name, capacity,
                           * is_public, state, state_version, last_activity), each set as
                           * given; host_id and created_at never change. err: ENOTFOUND,
-                          * EEXISTS (the code is another room's) */
+                          * EEXISTS (the code is another room's, or state_version is
+                          * below the stored one: never lowered; equal is taken, as a
+                          * settings or code change resubmits the state's version);
+                          * nothing changed then */
     STORE_ROOM_DELETE,   /* in: room.id. Deletes its participants, messages, documents,
                           * op log and entities too. out: usage (what each author had
                           * stored in it, as ROOMS_LOAD counts it, read before the delete
@@ -207,13 +215,16 @@ typedef enum {
                                * was swept, cursor ""). Touches no last_activity */
     /* Entities: payload in req->rooms (ent). */
     STORE_ENTITY_PUT,         /* in: ent (all fields; data NULL is "{}"; insert or replace
-                               * by room_id + id); also raises the room's state_version to
-                               * ent.room_version and its last_activity to ent.updated_at
-                               * (never lowers either; same request). err: ENOTFOUND (no
-                               * such room; nothing stored) */
+                               * by room_id + id); also sets the room's state_version to
+                               * ent.room_version and raises its last_activity to
+                               * ent.updated_at (never lowers either; same request). err:
+                               * ENOTFOUND (no such room), EEXISTS (the room's
+                               * state_version is above ent.room_version); nothing stored
+                               * then */
     STORE_ENTITY_DELETE,      /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
                                * (the room's, raised as for PUT, even when the entity was
-                               * already gone). A missing row, or room, is not an error. */
+                               * already gone). A missing row, or room, is not an error.
+                               * err: EEXISTS (as for PUT; the entity is then kept) */
     STORE_REQ_MAX
 } store_req_type_t;
 

@@ -147,6 +147,7 @@ enum {
     SQ_REVOKE_PRUNE,
     SQ_ROOM_INSERT,
     SQ_ROOM_UPDATE,
+    SQ_ROOM_EXISTS,
     SQ_ROOM_DELETE,
     SQ_PART_UPSERT,
     SQ_PART_DELETE,
@@ -245,7 +246,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
-                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7",
+                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7"
+                       " AND state_version <= ?5",
+    [SQ_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = ?1",
     /* Participants and messages go with it (ON DELETE CASCADE). */
     [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
@@ -295,9 +298,10 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ENT_UPSERT] = "INSERT OR REPLACE INTO entities(" SQ_ENT_COLUMNS ")"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ENT_DELETE] = "DELETE FROM entities WHERE room_id = ?1 AND id = ?2",
-    /* max(): writes are applied in the order the loop made them, so this only guards. */
-    [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = max(state_version, ?1),"
-                            " last_activity = max(last_activity, ?2) WHERE id = ?3",
+    /* Never lowers the version: a lower one matches nothing and is refused (EEXISTS). */
+    [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = ?1,"
+                            " last_activity = max(last_activity, ?2) WHERE id = ?3"
+                            " AND state_version <= ?1",
     [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [SQ_USAGE_ALL] = SQ_USAGE("1", "1"),
     [SQ_USAGE_ROOM] = SQ_USAGE("room_id = ?1", "id = ?1"),
@@ -631,6 +635,20 @@ static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
     return err;
 }
 
+/* After a room update that matched nothing: ENOTFOUND when the room is missing, else
+ * EEXISTS (its state version is above the one written), or EIO. */
+static int sq_room_unmatched(sq_conn_t *c, const char *room_id)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ROOM_EXISTS];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK ? SQLITE_ERROR
+                                                                    : sqlite3_step(s);
+    int err = rc == SQLITE_ROW    ? STORE_EEXISTS
+              : rc == SQLITE_DONE ? STORE_ENOTFOUND
+                                  : sq_fail(c, "room exists");
+    sq_release(s);
+    return err;
+}
+
 static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
 {
     sqlite3_stmt *s = c->stmt[SQ_ROOM_UPDATE];
@@ -646,9 +664,10 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     /* A code taken by another room is EEXISTS (the loop picks free codes, so only a
      * caller's bug meets it) and leaves the batch alone. */
     int err = sq_write_result(c, rc, "room update");
-    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
-    return err;
+    /* A lower state version than the stored one matched nothing: EEXISTS. */
+    return changed == 0 ? sq_room_unmatched(c, rm->id) : err;
 }
 
 /* Runs the cached DELETE statement `which` with its keys bound (k2 NULL: one key only).
@@ -839,8 +858,9 @@ fail:
 
 /* ---- entities ---- */
 
-/* Raises the room's state version and activity to e's (same transaction as the change).
- * ENOTFOUND when the room is gone. */
+/* Sets the room's state version to e's room_version, and raises its activity to e's
+ * (same transaction as the change). EEXISTS when the stored version is above it (nothing
+ * changed), ENOTFOUND when the room is gone. */
 static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
 {
     sqlite3_stmt *s = c->stmt[SQ_ENT_ROOM_VERSION];
@@ -849,9 +869,9 @@ static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
     bad |= SQ_BIND(s, 3, e->room_id) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entity room version");
-    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
-    return err;
+    return changed == 0 ? sq_room_unmatched(c, e->room_id) : err;
 }
 
 static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
@@ -882,7 +902,9 @@ static int sq_ent_delete(sq_conn_t *c, const store_entity_t *e)
                         "entity delete");
     if (err != STORE_OK && err != STORE_ENOTFOUND) return err;
     err = sq_ent_room_version(c, e);
-    return err == STORE_ENOTFOUND ? STORE_OK : err; /* the room went with it: nothing to do */
+    /* A missing room: the entity went with it, nothing to do. EEXISTS (a lower version):
+     * the savepoint undoes the delete. */
+    return err == STORE_ENOTFOUND ? STORE_OK : err;
 }
 
 static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)

@@ -1669,8 +1669,9 @@ static void test_entities(void)
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 9, "a", 1, 1), STORE_ENOTFOUND);
     /* A delete there is no error: there is nothing to delete. */
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 9, "a", 0, 1), STORE_OK);
-    /* An older room version never lowers the stored one. */
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_OK);
+    /* An older room version is refused (the room's is 3): the entity stays as it was. */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_EEXISTS);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 2, "a", 0, 2), STORE_EEXISTS);
     store_rooms_t r;
     memset(&r, 0, sizeof(r));
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
@@ -1691,8 +1692,8 @@ static void test_entities(void)
             ASSERT_EQ(e->owner_only, 1);
             seen |= 1;
         } else {
-            ASSERT_EQ(e->version, 2);
-            ASSERT_EQ(e->state_version, 2);
+            ASSERT_EQ(e->version, 1);
+            ASSERT_EQ(e->state_version, 3);
             ASSERT_EQ(e->owner_only, 0);
             seen |= 2;
         }
@@ -2068,8 +2069,9 @@ static int64_t version_of(store_t *st, uv_loop_t *loop, tctx_t *c, int i)
 }
 
 /* Which requests move a room's last_activity and state_version (store.h's side effects):
- * messages set the activity, entity changes raise both and never lower them, a room
- * update sets them as given; participants, documents and retention leave them alone. */
+ * messages set the activity, entity changes raise both and never lower them (a lower
+ * state version is refused), a room update sets them as given but never lowers the state
+ * version; participants, documents and retention leave them alone. */
 static void test_room_activity_side_effects(void)
 {
     const int64_t created = 1700000000001;
@@ -2102,19 +2104,34 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1700000100001);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 1);
 
-    /* Entities raise both, never lower them, a delete too (even of a missing one). */
+    /* Entities raise both, never lower them, a delete too (even of a missing one). A
+     * lower state version is refused (EEXISTS) with nothing written, not even the
+     * activity; the same one is taken (a write of an entity changed at an earlier
+     * version, after the room moved on), an older activity never lowers it. */
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 5, 1800000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 3, 1750000000000), STORE_OK);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 3, 1900000000000), STORE_EEXISTS);
+    ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "b", 5, 1750000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "gone", 6, 1850000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1700000000000), STORE_OK);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1900000000000),
+              STORE_EEXISTS);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "b", 6, 1700000000000), STORE_OK);
+    ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    store_rooms_t ld;
+    ASSERT_EQ(load_rooms(st, &loop, &c, &ld), STORE_OK);
+    ASSERT_EQ(ld.nents, 1); /* "a" stays (its refused delete), "b" went */
+    ASSERT_TRUE(ld.nents == 1 && strcmp(ld.ents[0].id, "a") == 0);
+    store_rooms_free(&ld);
 
     /* A later message sets the activity to its time. */
     memset(&r, 0, sizeof(r));
@@ -2142,15 +2159,35 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1860000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
 
-    /* A room update sets both as given, lower or not. */
+    /* A room update sets both as given (the activity lower or not), but refuses a lower
+     * state version (EEXISTS, nothing changed); the same one is taken (a settings or
+     * code change keeps the state's version). */
     memset(&r, 0, sizeof(r));
     fill_room(&r.room, 1);
     r.room.last_activity = 1600000000000;
     r.room.state_version = 2;
+    strcpy(r.room.name, "must not be stored");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_EEXISTS);
+    ASSERT_EQ(activity_of(st, &loop, &c, 1), 1860000000000);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    r.room.state_version = 6;
+    strcpy(r.room.name, "renamed");
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
-    store_rooms_free(&r);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1600000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 2);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    r.room.state_version = 7;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 7);
+    store_rooms_free(&r);
+    ASSERT_EQ(load_rooms(st, &loop, &c, &ld), STORE_OK);
+    ASSERT_STREQ(room_of(&ld, 1)->name, "renamed");
+    store_rooms_free(&ld);
+    /* A missing room is still ENOTFOUND, whatever its version. */
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 9);
+    r.room.state_version = 0;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
     drop_target(path);
 }
