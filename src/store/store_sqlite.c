@@ -641,7 +641,7 @@ static int sq_room_unmatched(sq_conn_t *c, const char *room_id)
 {
     sqlite3_stmt *s = c->stmt[SQ_ROOM_EXISTS];
     int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK ? SQLITE_ERROR
-                                                                    : sqlite3_step(s);
+                                                                     : sqlite3_step(s);
     int err = rc == SQLITE_ROW    ? STORE_EEXISTS
               : rc == SQLITE_DONE ? STORE_ENOTFOUND
                                   : sq_fail(c, "room exists");

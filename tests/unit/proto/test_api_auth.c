@@ -63,8 +63,9 @@ static int db_exec(const app_fx_t *f, const char *sql)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-static const char REGISTER[] = "{\"email\":\"ann@example.com\",\"password\":\"correct horse 1\","
-                               "\"username\":\"ann\"}";
+static const char REGISTER[] =
+    "{\"email\":\"ann@example.com\",\"password\":\"correct horse 1\","
+    "\"username\":\"ann\"}";
 
 static void test_store_failure_is_503(void)
 {
@@ -99,13 +100,14 @@ static void test_store_failure_is_503(void)
                           "CREATE TRIGGER no_delete BEFORE DELETE ON users "
                           "BEGIN SELECT RAISE(ABORT, 'test: no delete'); END"),
               0);
-    ASSERT_EQ(request(&f, &g, HTTP_PATCH, "/api/users/me", "{\"username\":\"anna\"}", token), 1);
+    ASSERT_EQ(request(&f, &g, HTTP_PATCH, "/api/users/me", "{\"username\":\"anna\"}", token),
+              1);
     ASSERT_EQ(g.status, 503);
     ASSERT_STREQ(g.body, "{\"success\":false,\"error\":{\"code\":\"service_unavailable\","
                          "\"message\":\"cannot update the account: the database is "
                          "unavailable; try again\"}}");
-    ASSERT_EQ(request(&f, &g, HTTP_DELETE, "/api/users/me", "{\"password\":\"correct horse 1\"}",
-                      token),
+    ASSERT_EQ(request(&f, &g, HTTP_DELETE, "/api/users/me",
+                      "{\"password\":\"correct horse 1\"}", token),
               1);
     ASSERT_EQ(g.status, 503);
     ASSERT_STREQ(g.body, "{\"success\":false,\"error\":{\"code\":\"service_unavailable\","
@@ -117,7 +119,8 @@ static void test_store_failure_is_503(void)
     ASSERT_EQ(request(&f, &g, HTTP_GET, "/api/auth/me", NULL, token), 1);
     ASSERT_EQ(g.status, 200);
     ASSERT_TRUE(strstr(g.body, "\"username\":\"ann\"") != NULL);
-    ASSERT_EQ(request(&f, &g, HTTP_PATCH, "/api/users/me", "{\"username\":\"anna\"}", token), 1);
+    ASSERT_EQ(request(&f, &g, HTTP_PATCH, "/api/users/me", "{\"username\":\"anna\"}", token),
+              1);
     ASSERT_EQ(g.status, 200);
 
     ASSERT_EQ(app_fx_close(&f), 0);

@@ -2120,8 +2120,7 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "gone", 6, 1850000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1900000000000),
-              STORE_EEXISTS);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1900000000000), STORE_EEXISTS);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "b", 6, 1700000000000), STORE_OK);

@@ -1,8 +1,9 @@
 /* test_store_pg.c: what only the PostgreSQL backend has: its schema and migrations (under
  * the advisory lock, from several nodes at once), gapless message seqs and document
- * versions and never-lowered room state versions under several writers, enforced by the database, the masked target, and reconnecting
- * after a lost connection. What every backend must do is in the conformance suite, test_store.c
- * (run there against PostgreSQL too). Needs CHORUS_TEST_PG (ctest's "pg" fixture). */
+ * versions and never-lowered room state versions under several writers, enforced by the
+ * database, the masked target, and reconnecting after a lost connection. What every backend
+ * must do is in the conformance suite, test_store.c (run there against PostgreSQL too). Needs
+ * CHORUS_TEST_PG (ctest's "pg" fixture). */
 #include "test_store_pg.h"
 
 #include "util/mem.h"
