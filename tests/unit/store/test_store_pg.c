@@ -321,7 +321,6 @@ static int be_state(void *c, store_req_type_t type, int64_t v)
     store_rooms_t r;
     memset(&r, 0, sizeof(r));
     fill_room(&r.room, 1);
-    r.room.state = strdup("{}");
     r.room.state_version = v;
     snprintf(r.ent.room_id, sizeof(r.ent.room_id), "%s", r.room.id);
     snprintf(r.ent.id, sizeof(r.ent.id), "e");
