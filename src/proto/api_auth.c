@@ -124,6 +124,16 @@ static void copy_secret(api_req_t *r, const char *pw, size_t len)
     r->secret_len = len;
 }
 
+/* Answers a store request that failed (STORE_EIO: the database failed or is unreachable,
+ * e.g. a PostgreSQL server restarting; STORE_ECLOSED: shutting down) with 503
+ * service_unavailable: nothing was stored, and the client may try again later, as the
+ * room routes answer it (docs/api.md). what (borrowed) says what could not be done. */
+static void store_unavailable(api_req_t *r, const char *what)
+{
+    api_error(r, 503, "service_unavailable", "%s: the database is unavailable; try again",
+              what);
+}
+
 /* --- register --- */
 
 static void on_user_created(store_req_t *sreq)
@@ -134,7 +144,7 @@ static void on_user_created(store_req_t *sreq)
         return;
     }
     if (sreq->err != STORE_OK) {
-        api_error(r, 500, "internal_error", "cannot store the account");
+        store_unavailable(r, "cannot store the account");
         return;
     }
     api_audit(r->api, "register", sreq->user.id, r->ip, NULL);
@@ -234,7 +244,7 @@ static void on_login_user(store_req_t *sreq)
     api_req_t *r = sreq->data;
     if (sreq->err != STORE_OK && sreq->err != STORE_ENOTFOUND) {
         wipe_secret(r);
-        api_error(r, 500, "internal_error", "cannot read the account");
+        store_unavailable(r, "cannot read the account");
         return;
     }
     /* An unknown email costs the same hash verification as a wrong password. */
@@ -283,7 +293,7 @@ static void on_me(store_req_t *sreq)
         api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "user", u));
         return;
     }
-    api_error(r, 500, "internal_error", "cannot read the account");
+    store_unavailable(r, "cannot read the account");
 }
 
 static void h_me(api_req_t *r)
@@ -306,7 +316,7 @@ static void on_updated(store_req_t *sreq)
         return;
     }
     if (sreq->err != STORE_OK) {
-        api_error(r, 500, "internal_error", "cannot update the account");
+        store_unavailable(r, "cannot update the account");
         return;
     }
     /* The name and color travel in the token, so a fresh one carries the change. */
@@ -409,7 +419,7 @@ static void on_revocation_stored(store_req_t *sreq)
 {
     api_req_t *r = sreq->data;
     if (sreq->err != STORE_OK) {
-        api_error(r, 500, "internal_error", "cannot store the revocation");
+        store_unavailable(r, "cannot store the revocation");
         return;
     }
     api_respond(r, 200, json_pack("{s:b}", "success", 1));
@@ -447,7 +457,7 @@ static int epoch_bumped(api_req_t *r)
         return 0;
     }
     if (sreq->err != STORE_OK) {
-        api_error(r, 500, "internal_error", "cannot update the account");
+        store_unavailable(r, "cannot update the account");
         return 0;
     }
     api_revoke_user(r->api, sreq->user.id, sreq->user.token_epoch, sreq->revoke.until_s);
@@ -509,7 +519,7 @@ static void on_deleted(store_req_t *sreq)
         return;
     }
     if (sreq->err != STORE_OK) {
-        api_error(r, 500, "internal_error", "cannot delete the account");
+        store_unavailable(r, "cannot delete the account");
         return;
     }
     api_revoke_user(r->api, r->user.sub, REVOKE_ALL, sreq->revoke.until_s);
@@ -558,7 +568,7 @@ static void on_reauth_user(store_req_t *sreq)
             api_error(r, 404, "not_found",
                       "no Chorus account for this token (the app backend manages this user)");
         else
-            api_error(r, 500, "internal_error", "cannot read the account");
+            store_unavailable(r, "cannot read the account");
         return;
     }
     /* Password checks count against the account like logins do. */

@@ -45,8 +45,9 @@
  * cap - 1 bytes of a fixed field, and cuts a longer stored value at a UTF-8 character
  * boundary when copying it out (only a hand-edited database has one). Times are unix ms
  * (revocations: unix s) taken from the request: a backend never reads the clock. Ids,
- * message seqs and document versions are chosen by the loop; the backend enforces only
- * their uniqueness.
+ * message seqs and document versions are chosen by the loop; the backend enforces their
+ * uniqueness, and that they leave no gap (document versions: both backends; message seqs:
+ * PostgreSQL, where several nodes may write).
  *
  * Outputs. Output arrays and strings are malloc'd by the backend and belong to the
  * payload (store_rooms_free, store_docs_free; revokes to the caller). A request that
@@ -59,8 +60,13 @@
  *   to msg.created_at by MESSAGE_INSERT, raised (never lowered) to ent.updated_at by
  *   ENTITY_PUT and ENTITY_DELETE. Nothing else touches it: not participants, not
  *   documents, not retention.
- * - a room's state_version: set by ROOM_CREATE and ROOM_UPDATE, raised (never lowered) to
- *   ent.room_version by ENTITY_PUT and ENTITY_DELETE.
+ * - a room's state_version: set by ROOM_CREATE, ROOM_UPDATE, ENTITY_PUT and ENTITY_DELETE
+ *   (ent.room_version), and never lowered, whichever backend and however many writers:
+ *   each of those three refuses a version below the stored one with EEXISTS and changes
+ *   nothing. An equal one is taken: a ROOM_UPDATE of settings or code keeps the state and
+ *   its version, and an entity written after the room moved on carries the room's current
+ *   version (entities.c, a held transient change); so the store keeps a version from
+ *   going back, and the loop (one home per room) gives each new state its own version.
  * - deleting a room deletes its participants, messages, documents, op log and entities;
  *   deleting a user deletes neither the rooms it hosts nor what it wrote.
  * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
@@ -106,8 +112,8 @@ typedef struct {
     char username[STORE_NAME_LEN];
     char color[STORE_COLOR_LEN];
     char password_hash[STORE_HASH_LEN];
-    int64_t created_at; /* unix ms */
-    int64_t updated_at; /* unix ms */
+    int64_t created_at;  /* unix ms */
+    int64_t updated_at;  /* unix ms */
     int64_t token_epoch; /* tokens minted carry it ("ep"); raised to revoke them all */
 } store_user_t;
 
@@ -144,7 +150,10 @@ typedef enum {
     STORE_ROOM_UPDATE,        /* in: room.id and its mutable fields (code, name, capacity,
                                * is_public, state, state_version, last_activity), each set as
                                * given; host_id and created_at never change. err: ENOTFOUND,
-                               * EEXISTS (the code is another room's) */
+                               * EEXISTS (the code is another room's, or state_version is
+                               * below the stored one: never lowered; equal is taken, as a
+                               * settings or code change resubmits the state's version);
+                               * nothing changed then */
     STORE_ROOM_DELETE,        /* in: room.id. Deletes its participants, messages, documents,
                                * op log and entities too. out: usage (what each author had
                                * stored in it, as ROOMS_LOAD counts it, read before the delete
@@ -184,8 +193,11 @@ typedef enum {
                           * op.created_at (same request), unless the stored snapshot
                           * is newer. The op log is kept whole (retention trims it).
                           * Does not touch the room's last_activity. err: EEXISTS
-                          * (room_id + doc_id + version taken), ENOTFOUND (no such
-                          * room); neither op nor snapshot is then stored */
+                          * (op.version is not the document's next one: 1 + the
+                          * highest of its stored ops and snapshot, 1 when new; so a
+                          * taken, stale or gap version, whichever backend and
+                          * however many writers), ENOTFOUND (no such room);
+                          * neither op nor snapshot is then stored */
     STORE_DOC_OPS_RANGE, /* in: doc.room_id, doc.doc_id, from (negative: from the
                           * first), limit (capped at STORE_OPS_MAX; 0 answers
                           * nothing). out: ops with version > from, ascending, at
@@ -204,13 +216,16 @@ typedef enum {
                             * was swept, cursor ""). Touches no last_activity */
     /* Entities: payload in req->rooms (ent). */
     STORE_ENTITY_PUT,    /* in: ent (all fields; data NULL is "{}"; insert or replace
-                          * by room_id + id); also raises the room's state_version to
-                          * ent.room_version and its last_activity to ent.updated_at
-                          * (never lowers either; same request). err: ENOTFOUND (no
-                          * such room; nothing stored) */
+                          * by room_id + id); also sets the room's state_version to
+                          * ent.room_version and raises its last_activity to
+                          * ent.updated_at (never lowers either; same request). err:
+                          * ENOTFOUND (no such room), EEXISTS (the room's
+                          * state_version is above ent.room_version); nothing stored
+                          * then */
     STORE_ENTITY_DELETE, /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
                           * (the room's, raised as for PUT, even when the entity was
-                          * already gone). A missing row, or room, is not an error. */
+                          * already gone). A missing row, or room, is not an error.
+                          * err: EEXISTS (as for PUT; the entity is then kept) */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -225,8 +240,8 @@ typedef struct {
     char event[STORE_EVENT_LEN]; /* "register", "login", "login_failed", "token_rejected" */
     char user_id[STORE_ID_LEN];  /* "" when unknown */
     char ip[STORE_IP_LEN];
-    char detail[128];            /* short free text, never a secret */
-    int64_t count;               /* repeats this row stands for (0 is stored as 1) */
+    char detail[128]; /* short free text, never a secret */
+    int64_t count;    /* repeats this row stands for (0 is stored as 1) */
 } store_audit_t;
 
 /* Rows deleted by one STORE_AUDIT_PRUNE: keeps each transaction short; the caller repeats
@@ -238,19 +253,19 @@ typedef struct {
 #define STORE_PAGE_MAX 1000u
 #define STORE_OPS_MAX 10000u
 
-#define STORE_SUB_LEN 129        /* a token's sub: up to 128 bytes */
-#define STORE_CODE_LEN 7         /* room code, 6 chars */
+#define STORE_SUB_LEN 129 /* a token's sub: up to 128 bytes */
+#define STORE_CODE_LEN 7  /* room code, 6 chars */
 
 /* A durable token revocation (revoke.h holds the in-memory view). */
-#define STORE_REVOKE_TOKEN 0     /* id is a jti */
-#define STORE_REVOKE_USER 1      /* id is a user id; tokens with "ep" below epoch refused */
+#define STORE_REVOKE_TOKEN 0 /* id is a jti */
+#define STORE_REVOKE_USER 1  /* id is a user id; tokens with "ep" below epoch refused */
 typedef struct {
     int kind;
     char id[STORE_SUB_LEN];
-    int64_t epoch;               /* STORE_REVOKE_USER */
-    int64_t until_s;             /* unix s: no token it refuses is valid after this */
+    int64_t epoch;   /* STORE_REVOKE_USER */
+    int64_t until_s; /* unix s: no token it refuses is valid after this */
 } store_revoke_t;
-#define STORE_ROOM_NAME_LEN 401  /* 100 code points of at most 4 bytes */
+#define STORE_ROOM_NAME_LEN 401 /* 100 code points of at most 4 bytes */
 #define STORE_MSG_TYPE_LEN 33
 
 typedef struct {
@@ -260,7 +275,7 @@ typedef struct {
     char host_id[STORE_SUB_LEN];
     uint32_t capacity;
     int is_public;
-    char *state;           /* JSON object text (malloc'd; see store_rooms_free) */
+    char *state; /* JSON object text (malloc'd; see store_rooms_free) */
     int64_t state_version;
     int64_t last_seq;      /* out of ROOMS_LOAD, and of a MESSAGE_INSERT refused with
                             * EEXISTS: the highest message seq, 0 when none */
@@ -273,9 +288,9 @@ typedef struct {
     char user_id[STORE_SUB_LEN];
     char display_name[STORE_NAME_LEN];
     char color[STORE_COLOR_LEN];
-    int role;              /* STORE_ROLE_* */
-    int banned;            /* kicked with ban: may not join again */
-    int64_t joined_at;     /* unix ms; for a banned row, when the ban was made */
+    int role;          /* STORE_ROLE_* */
+    int banned;        /* kicked with ban: may not join again */
+    int64_t joined_at; /* unix ms; for a banned row, when the ban was made */
 } store_participant_t;
 
 #define STORE_ROLE_MEMBER 0
@@ -302,13 +317,13 @@ typedef struct {
 typedef struct {
     char id[STORE_ID_LEN];
     char room_id[STORE_ID_LEN];
-    int64_t seq;           /* per room, from 1, without gaps */
+    int64_t seq;                 /* per room, from 1, without gaps */
     char user_id[STORE_SUB_LEN]; /* "" for messages of the server itself */
     char display_name[STORE_NAME_LEN];
     char type[STORE_MSG_TYPE_LEN];
-    char *content;         /* UTF-8 text (malloc'd) */
-    char *metadata;        /* JSON object text (malloc'd) or NULL */
-    int64_t created_at;    /* unix ms */
+    char *content;      /* UTF-8 text (malloc'd) */
+    char *metadata;     /* JSON object text (malloc'd) or NULL */
+    int64_t created_at; /* unix ms */
 } store_message_t;
 
 /* The payload of room requests. Strings marked malloc'd and the output arrays belong to
@@ -326,12 +341,12 @@ typedef struct {
 
 /* Retention rules and the sweep's progress (STORE_RETENTION_SWEEP). */
 typedef struct {
-    int64_t msg_before;      /* messages created before this unix ms go; 0 = no age rule */
-    int64_t msg_keep;        /* each room keeps its newest msg_keep messages; 0 = all */
-    int64_t doc_keep;        /* op log rows kept before a document's snapshot; 0 = all */
-    uint32_t batch;          /* rows deleted at most per request */
+    int64_t msg_before;        /* messages created before this unix ms go; 0 = no age rule */
+    int64_t msg_keep;          /* each room keeps its newest msg_keep messages; 0 = all */
+    int64_t doc_keep;          /* op log rows kept before a document's snapshot; 0 = all */
+    uint32_t batch;            /* rows deleted at most per request */
     char cursor[STORE_ID_LEN]; /* in/out: rooms with a greater id are swept next; "" = first */
-    int more;                /* out */
+    int more;                  /* out */
 } store_retention_t;
 
 typedef struct {
@@ -340,16 +355,16 @@ typedef struct {
     store_message_t msg;
     int64_t before, after; /* MESSAGES_PAGE */
     uint32_t limit;
-    store_room_t *rooms;   /* ROOMS_LOAD */
+    store_room_t *rooms; /* ROOMS_LOAD */
     size_t nrooms;
     store_participant_t *parts;
     size_t nparts;
     store_message_t *msgs; /* MESSAGES_PAGE */
     size_t nmsgs;
-    store_entity_t ent;    /* ENTITY_PUT / ENTITY_DELETE */
-    store_entity_t *ents;  /* ROOMS_LOAD: every entity, by room */
+    store_entity_t ent;   /* ENTITY_PUT / ENTITY_DELETE */
+    store_entity_t *ents; /* ROOMS_LOAD: every entity, by room */
     size_t nents;
-    store_usage_t *usage;  /* ROOMS_LOAD, ROOM_DELETE, RETENTION_SWEEP */
+    store_usage_t *usage; /* ROOMS_LOAD, ROOM_DELETE, RETENTION_SWEEP */
     size_t nusage;
     store_retention_t ret; /* RETENTION_SWEEP */
 } store_rooms_t;
@@ -358,34 +373,34 @@ typedef struct {
  * (usage too) and their strings), not r itself, and zeroes those fields. */
 void store_rooms_free(store_rooms_t *r);
 
-#define STORE_DOC_ID_LEN 129     /* document ids: up to 128 bytes */
-#define STORE_OP_ID_LEN 65       /* client op ids: up to 64 bytes */
+#define STORE_DOC_ID_LEN 129 /* document ids: up to 128 bytes */
+#define STORE_OP_ID_LEN 65   /* client op ids: up to 64 bytes */
 
 typedef struct {
     char room_id[STORE_ID_LEN];
     char doc_id[STORE_DOC_ID_LEN];
-    int64_t version;               /* of the snapshot */
-    char *snapshot;                /* UTF-8 text (malloc'd) or NULL */
-    int64_t updated_at;            /* unix ms */
+    int64_t version;    /* of the snapshot */
+    char *snapshot;     /* UTF-8 text (malloc'd) or NULL */
+    int64_t updated_at; /* unix ms */
 } store_doc_t;
 
 typedef struct {
     char room_id[STORE_ID_LEN];
     char doc_id[STORE_DOC_ID_LEN];
-    int64_t version;               /* the document version this op produced (from 1) */
-    char *delta;                   /* the op as JSON text (malloc'd) */
+    int64_t version; /* the document version this op produced (from 1) */
+    char *delta;     /* the op as JSON text (malloc'd) */
     char author[STORE_SUB_LEN];
-    char op_id[STORE_OP_ID_LEN];   /* "" when the client gave none */
-    int64_t created_at;            /* unix ms */
+    char op_id[STORE_OP_ID_LEN]; /* "" when the client gave none */
+    int64_t created_at;          /* unix ms */
 } store_doc_op_t;
 
 /* The payload of document requests; store_docs_free releases what it owns. */
 typedef struct {
     store_doc_t doc;
     store_doc_op_t op;
-    int64_t from;                  /* DOC_OPS_RANGE */
+    int64_t from; /* DOC_OPS_RANGE */
     uint32_t limit;
-    store_doc_op_t *ops;           /* DOC_LOAD / DOC_OPS_RANGE output (malloc'd array) */
+    store_doc_op_t *ops; /* DOC_LOAD / DOC_OPS_RANGE output (malloc'd array) */
     size_t nops;
 } store_docs_t;
 
@@ -399,9 +414,9 @@ typedef void (*store_cb)(store_req_t *req);
  * and the inputs, and owns it again when cb runs. */
 struct store_req_s {
     store_req_type_t type;
-    int err;              /* set before cb runs */
-    store_cb cb;          /* runs on the loop thread */
-    void *data;           /* the caller's */
+    int err;     /* set before cb runs */
+    store_cb cb; /* runs on the loop thread */
+    void *data;  /* the caller's */
     char key[STORE_EMAIL_LEN];
     unsigned update_mask;
     store_user_t user;
@@ -459,8 +474,8 @@ typedef struct {
 /* The tables of a dump (`chorus export`, docs/operations.md), in the order they are
  * written and must be loaded (a row's dependencies come first): a list usable in an array
  * initialiser. Column names are SQLite's; every backend uses the same ones. */
-#define STORE_DUMP_TABLES                                                                  \
-    "users", "revocations", "audit", "rooms", "room_participants", "room_messages",        \
+#define STORE_DUMP_TABLES                                                                      \
+    "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
         "documents", "doc_ops", "entities"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
@@ -474,8 +489,8 @@ extern const store_backend_t store_sqlite_backend;
  * delivered on loop. log is borrowed and must outlive the store. Returns a new store, or
  * NULL with a one-line reason in err (nothing is then left on the loop). The store keeps
  * the loop alive only while requests are outstanding. Call on the loop thread. */
-store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *loop,
-                    log_t *log, char *err, size_t errlen);
+store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *loop, log_t *log,
+                    char *err, size_t errlen);
 
 /* Queues req (borrowed until its callback). Never calls cb before returning. Call on the
  * loop thread (a store callback may submit). */

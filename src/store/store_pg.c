@@ -241,7 +241,8 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOM_INSERT] = "INSERT INTO rooms(" PG_ROOM_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     [PG_ROOM_UPDATE] = "UPDATE rooms SET name = $1, capacity = $2, is_public = $3, state = $4,"
-                       " state_version = $5, last_activity = $6, code = $8 WHERE id = $7",
+                       " state_version = $5, last_activity = $6, code = $8 WHERE id = $7"
+                       " AND state_version <= $5",
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
     [PG_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
@@ -282,22 +283,33 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " version = excluded.version, snapshot = excluded.snapshot,"
                       " updated_at = excluded.updated_at"
                       " WHERE excluded.version >= documents.version",
-    /* No savepoint: a taken version (ON CONFLICT) and a missing room (EXISTS) store
-     * nothing and raise no error; no row back says which (pg_doc_op_insert). */
+    /* No savepoint: a version that is not the document's next one (1 + the highest of
+     * its op log and its snapshot: a taken, stale or gap version) and a missing room
+     * (EXISTS) store nothing and raise no error; no row back says which
+     * (pg_doc_op_insert). Several writers: a writer of v sees v - 1 only once it is
+     * committed (READ COMMITTED: each statement reads what was committed when it
+     * began), so none can make a gap; two writers of the same v meet at the primary
+     * key, where the second waits for the first to end and then inserts nothing. */
     [PG_DOC_OP_INSERT] = "INSERT INTO doc_ops(" PG_OP_COLUMNS ")"
                          " SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text,"
                          " $7::bigint WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1::text)"
+                         " AND $3::bigint = 1 + greatest("
+                         "(SELECT coalesce(max(version), 0) FROM doc_ops"
+                         " WHERE room_id = $1::text AND doc_id = $2::text),"
+                         " (SELECT coalesce(max(version), 0) FROM documents"
+                         " WHERE room_id = $1::text AND doc_id = $2::text))"
                          " ON CONFLICT DO NOTHING RETURNING 1",
     /* A NULL LIMIT is none (DOC_LOAD). */
     [PG_DOC_OPS] = "SELECT " PG_OP_COLUMNS " FROM doc_ops"
                    " WHERE room_id = $1 AND doc_id = $2 AND version > $3"
                    " ORDER BY version ASC LIMIT $4",
-    /* One statement, no savepoint: the room's version and activity are raised first (its
-     * row lock also holds off a delete of the room), and the entity goes in only when
-     * that matched; no row back is a missing room, with nothing written. */
-    [PG_ENT_UPSERT] = "WITH r AS (UPDATE rooms SET state_version = greatest(state_version,"
-                      " $11), last_activity = greatest(last_activity, $9) WHERE id = $1"
-                      " RETURNING id)"
+    /* One statement, no savepoint: the room's version is set (only if not lower than the
+     * stored one) and its activity raised first (its row lock also holds off a delete of
+     * the room and another writer's version), and the entity goes in only when that
+     * matched; no row back is a missing room or a lower version, with nothing written. */
+    [PG_ENT_UPSERT] = "WITH r AS (UPDATE rooms SET state_version = $11,"
+                      " last_activity = greatest(last_activity, $9) WHERE id = $1"
+                      " AND state_version <= $11 RETURNING id)"
                       " INSERT INTO entities(" PG_ENT_COLUMNS ")"
                       " SELECT r.id, $2::text, $3::text, $4::text, $5::text, $6::bigint,"
                       " $7::bigint, $8::bigint, $9::bigint, $10::integer FROM r"
@@ -307,8 +319,9 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " created_at = excluded.created_at, updated_at = excluded.updated_at,"
                       " owner_only = excluded.owner_only RETURNING 1",
     [PG_ENT_DELETE] = "DELETE FROM entities WHERE room_id = $1 AND id = $2",
-    [PG_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = greatest(state_version, $1),"
-                            " last_activity = greatest(last_activity, $2) WHERE id = $3",
+    [PG_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = $1,"
+                            " last_activity = greatest(last_activity, $2) WHERE id = $3"
+                            " AND state_version <= $1",
     [PG_ENTS_ALL] = "SELECT " PG_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
@@ -687,6 +700,8 @@ static int pg_room_create(pg_conn_t *c, const store_rooms_t *rs)
     return err;
 }
 
+static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists);
+
 static int pg_room_update(pg_conn_t *c, const store_room_t *rm)
 {
     pg_params_t p = {0};
@@ -700,8 +715,12 @@ static int pg_room_update(pg_conn_t *c, const store_room_t *rm)
     PP_FIELD(&p, rm->code);
     long changed;
     int err = pg_cmd(c, PG_ROOM_UPDATE, &p, "room update", &changed);
-    if (err == STORE_OK && changed == 0) err = STORE_ENOTFOUND;
-    return err;
+    if (err != STORE_OK || changed > 0) return err;
+    /* Nothing matched: a missing room, or a state version below the stored one. */
+    int exists;
+    err = pg_room_exists(c, rm->id, &exists);
+    if (err != STORE_OK) return err;
+    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
 }
 
 /* Runs a DELETE with one or two keys; ENOTFOUND when it matched no row. */
@@ -895,18 +914,32 @@ static int pg_ent_put(pg_conn_t *c, const store_entity_t *e)
     pp_int(&p, e->room_version);
     PGresult *r = pg_run(c, PG_ENT_UPSERT, &p);
     int err = pg_status(c, r, "entity put");
-    if (err == STORE_OK && PQntuples(r) == 0) err = STORE_ENOTFOUND; /* no such room */
+    int stored = err == STORE_OK && PQntuples(r) > 0;
     PQclear(r);
-    return err;
+    if (err != STORE_OK || stored) return err;
+    /* Nothing written: no such room, or its state version is above room_version. */
+    int exists;
+    err = pg_room_exists(c, e->room_id, &exists);
+    if (err != STORE_OK) return err;
+    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
 }
 
 static int pg_ent_delete(pg_conn_t *c, const store_entity_t *e)
 {
-    int err = pg_delete(c, PG_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
-                        "entity delete");
-    if (err != STORE_OK && err != STORE_ENOTFOUND) return err;
+    /* The room's version first: a refusal (EEXISTS) then writes nothing, without a
+     * savepoint. A missing room is not an error: its entities went with it. */
     long changed;
-    return pg_ent_room_version(c, e, &changed); /* a missing room is not an error */
+    int err = pg_ent_room_version(c, e, &changed);
+    if (err != STORE_OK) return err;
+    if (changed == 0) {
+        int exists;
+        err = pg_room_exists(c, e->room_id, &exists);
+        if (err != STORE_OK) return err;
+        if (exists) return STORE_EEXISTS;
+    }
+    err = pg_delete(c, PG_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
+                    "entity delete");
+    return err == STORE_ENOTFOUND ? STORE_OK : err;
 }
 
 static int pg_ents_load(pg_conn_t *c, store_rooms_t *rs)

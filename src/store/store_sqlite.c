@@ -147,6 +147,7 @@ enum {
     SQ_REVOKE_PRUNE,
     SQ_ROOM_INSERT,
     SQ_ROOM_UPDATE,
+    SQ_ROOM_EXISTS,
     SQ_ROOM_DELETE,
     SQ_PART_UPSERT,
     SQ_PART_DELETE,
@@ -158,6 +159,7 @@ enum {
     SQ_PARTS_ALL,
     SQ_DOC_SELECT,
     SQ_DOC_UPSERT,
+    SQ_DOC_NEXT,
     SQ_DOC_OP_INSERT,
     SQ_DOC_OPS,
     SQ_ENT_UPSERT,
@@ -244,7 +246,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
-                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7",
+                       " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7"
+                       " AND state_version <= ?5",
+    [SQ_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = ?1",
     /* Participants and messages go with it (ON DELETE CASCADE). */
     [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
@@ -278,6 +282,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                       " version = excluded.version, snapshot = excluded.snapshot,"
                       " updated_at = excluded.updated_at"
                       " WHERE excluded.version >= documents.version",
+    /* Whether the room exists, and the document's next version: 1 + the highest of its
+     * op log and its snapshot (retention trims the log only below the snapshot). */
+    [SQ_DOC_NEXT] = "SELECT EXISTS(SELECT 1 FROM rooms WHERE id = ?1), 1 + max("
+                    "coalesce((SELECT max(version) FROM doc_ops"
+                    " WHERE room_id = ?1 AND doc_id = ?2), 0),"
+                    " coalesce((SELECT version FROM documents"
+                    " WHERE room_id = ?1 AND doc_id = ?2), 0))",
     [SQ_DOC_OP_INSERT] = "INSERT INTO doc_ops(" SQ_OP_COLUMNS ")"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* A negative LIMIT is none (DOC_LOAD). */
@@ -287,9 +298,10 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ENT_UPSERT] = "INSERT OR REPLACE INTO entities(" SQ_ENT_COLUMNS ")"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ENT_DELETE] = "DELETE FROM entities WHERE room_id = ?1 AND id = ?2",
-    /* max(): writes are applied in the order the loop made them, so this only guards. */
-    [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = max(state_version, ?1),"
-                            " last_activity = max(last_activity, ?2) WHERE id = ?3",
+    /* Never lowers the version: a lower one matches nothing and is refused (EEXISTS). */
+    [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = ?1,"
+                            " last_activity = max(last_activity, ?2) WHERE id = ?3"
+                            " AND state_version <= ?1",
     [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [SQ_USAGE_ALL] = SQ_USAGE("1", "1"),
     [SQ_USAGE_ROOM] = SQ_USAGE("room_id = ?1", "id = ?1"),
@@ -623,6 +635,20 @@ static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
     return err;
 }
 
+/* After a room update that matched nothing: ENOTFOUND when the room is missing, else
+ * EEXISTS (its state version is above the one written), or EIO. */
+static int sq_room_unmatched(sq_conn_t *c, const char *room_id)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ROOM_EXISTS];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK ? SQLITE_ERROR
+                                                                     : sqlite3_step(s);
+    int err = rc == SQLITE_ROW    ? STORE_EEXISTS
+              : rc == SQLITE_DONE ? STORE_ENOTFOUND
+                                  : sq_fail(c, "room exists");
+    sq_release(s);
+    return err;
+}
+
 static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
 {
     sqlite3_stmt *s = c->stmt[SQ_ROOM_UPDATE];
@@ -638,9 +664,10 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     /* A code taken by another room is EEXISTS (the loop picks free codes, so only a
      * caller's bug meets it) and leaves the batch alone. */
     int err = sq_write_result(c, rc, "room update");
-    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
-    return err;
+    /* A lower state version than the stored one matched nothing: EEXISTS. */
+    return changed == 0 ? sq_room_unmatched(c, rm->id) : err;
 }
 
 /* Runs the cached DELETE statement `which` with its keys bound (k2 NULL: one key only).
@@ -842,8 +869,9 @@ fail:
 
 /* ---- entities ---- */
 
-/* Raises the room's state version and activity to e's (same transaction as the change).
- * ENOTFOUND when the room is gone. */
+/* Sets the room's state version to e's room_version, and raises its activity to e's
+ * (same transaction as the change). EEXISTS when the stored version is above it (nothing
+ * changed), ENOTFOUND when the room is gone. */
 static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
 {
     sqlite3_stmt *s = c->stmt[SQ_ENT_ROOM_VERSION];
@@ -852,9 +880,9 @@ static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
     bad |= SQ_BIND(s, 3, e->room_id) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entity room version");
-    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
-    return err;
+    return changed == 0 ? sq_room_unmatched(c, e->room_id) : err;
 }
 
 static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
@@ -885,7 +913,9 @@ static int sq_ent_delete(sq_conn_t *c, const store_entity_t *e)
                         "entity delete");
     if (err != STORE_OK && err != STORE_ENOTFOUND) return err;
     err = sq_ent_room_version(c, e);
-    return err == STORE_ENOTFOUND ? STORE_OK : err; /* the room went with it: nothing to do */
+    /* A missing room: the entity went with it, nothing to do. EEXISTS (a lower version):
+     * the savepoint undoes the delete. */
+    return err == STORE_ENOTFOUND ? STORE_OK : err;
 }
 
 static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
@@ -1015,9 +1045,31 @@ static int sq_doc_load(sq_conn_t *c, store_docs_t *d)
     return err;
 }
 
+/* Checks that op is its document's next version (gapless, never reused): 0, EEXISTS
+ * (taken, stale or a gap), ENOTFOUND (no such room) or EIO. SQLite has one writer at a
+ * time (BEGIN IMMEDIATE), so nothing can come between this check and the insert. */
+static int sq_doc_op_next(sq_conn_t *c, const store_doc_op_t *op)
+{
+    sqlite3_stmt *s = c->stmt[SQ_DOC_NEXT];
+    int bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err;
+    if (rc != SQLITE_ROW)
+        err = sq_fail(c, "doc op version");
+    else if (sqlite3_column_int64(s, 0) == 0)
+        err = STORE_ENOTFOUND;
+    else
+        err = sqlite3_column_int64(s, 1) == op->version ? STORE_OK : STORE_EEXISTS;
+    sq_release(s);
+    return err;
+}
+
 static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
 {
     const store_doc_op_t *op = &d->op;
+    int err = sq_doc_op_next(c, op);
+    if (err != STORE_OK) return err;
     sqlite3_stmt *s = c->stmt[SQ_DOC_OP_INSERT];
     int bad = SQ_BIND(s, 1, op->room_id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, op->doc_id) != SQLITE_OK;
@@ -1027,9 +1079,9 @@ static int sq_doc_op_insert(sq_conn_t *c, const store_docs_t *d)
     bad |= SQ_BIND_OPT(s, 6, op->op_id) != SQLITE_OK; /* "" (none) is NULL */
     bad |= sqlite3_bind_int64(s, 7, op->created_at) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
-    /* A taken version is EEXISTS, a missing room (foreign key) ENOTFOUND: both undid
-     * only this statement, so the rest of the batch still commits. */
-    int err = sq_write_result(c, rc, "doc op insert");
+    /* Checked above; kept as a guard: a taken version is EEXISTS, a missing room
+     * (foreign key) ENOTFOUND, both undoing only this statement. */
+    err = sq_write_result(c, rc, "doc op insert");
     sq_release(s);
     if (err != STORE_OK || !d->doc.snapshot) return err;
     /* The op passed the foreign key, so the room exists. This cannot meet a constraint in

@@ -975,13 +975,29 @@ static void test_doc_load_and_snapshot(void)
     ASSERT_EQ(d.doc.version, SNAP);
     store_docs_free(&d);
 
-    /* A snapshot older than the stored one (an op written out of order) is not kept. */
-    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 10, 1), STORE_OK);
-    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 5, 1), STORE_OK);
+    /* Versions are gapless and never reused: a document takes only its next version (1
+     * when new, then 1 + its highest), else EEXISTS with nothing stored, snapshot
+     * included. */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 2, 1), STORE_EEXISTS); /* new: 1 first */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 0, 1), STORE_EEXISTS);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 1, 1), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 10, 1), STORE_EEXISTS); /* a gap */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 3, 1), STORE_EEXISTS);  /* a gap */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 1, 0), STORE_EEXISTS);  /* taken */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 0, 0), STORE_EEXISTS);  /* stale */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 2, 0), STORE_OK);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", N, 0), STORE_EEXISTS); /* taken */
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "main", N + 2, 1), STORE_EEXISTS);
     ASSERT_EQ(load_doc(st, &loop, &c, 1, "gap", &d), STORE_OK);
-    ASSERT_EQ(d.doc.version, 10);
-    ASSERT_STREQ(d.doc.snapshot, "gap at 10 ✓");
-    ASSERT_EQ(d.nops, 0);
+    ASSERT_EQ(d.doc.version, 1);
+    ASSERT_STREQ(d.doc.snapshot, "gap at 1 ✓");
+    ASSERT_EQ(d.nops, 1);
+    ASSERT_TRUE(op_matches(&d.ops[0], 1, "gap", 2));
+    store_docs_free(&d);
+    ASSERT_EQ(ops_range(st, &loop, &c, 1, "gap", 0, 100), 2);
+    ASSERT_EQ(load_doc(st, &loop, &c, 1, "main", &d), STORE_OK);
+    ASSERT_EQ(d.doc.version, SNAP); /* the refused snapshot at N + 2 was not kept */
+    ASSERT_EQ(d.nops, N - SNAP);
     store_docs_free(&d);
     ASSERT_EQ(close_store(st, &loop), 0);
 
@@ -999,10 +1015,13 @@ static void test_doc_load_and_snapshot(void)
     ASSERT_STREQ(d.doc.snapshot, "other at 1 ✓");
     ASSERT_EQ(d.nops, 0);
     store_docs_free(&d);
-    /* The third document keeps its snapshot too. */
+    /* The third document keeps its snapshot too, and takes its next version only. */
     ASSERT_EQ(load_doc(st, &loop, &c, 1, "gap", &d), STORE_OK);
-    ASSERT_EQ(d.doc.version, 10);
+    ASSERT_EQ(d.doc.version, 1);
+    ASSERT_EQ(d.nops, 1);
     store_docs_free(&d);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 2, 0), STORE_EEXISTS);
+    ASSERT_EQ(insert_op(st, &loop, &c, 1, "gap", 3, 0), STORE_OK);
     /* The old ops stay (history), each as inserted ("" op ids read back as "; how SQLite
      * stores them: test_store_sqlite.c). */
     ASSERT_EQ(ops_range(st, &loop, &c, 1, "main", 0, N), N);
@@ -1650,8 +1669,9 @@ static void test_entities(void)
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 9, "a", 1, 1), STORE_ENOTFOUND);
     /* A delete there is no error: there is nothing to delete. */
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 9, "a", 0, 1), STORE_OK);
-    /* An older room version never lowers the stored one. */
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_OK);
+    /* An older room version is refused (the room's is 3): the entity stays as it was. */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_EEXISTS);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 2, "a", 0, 2), STORE_EEXISTS);
     store_rooms_t r;
     memset(&r, 0, sizeof(r));
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
@@ -1672,8 +1692,8 @@ static void test_entities(void)
             ASSERT_EQ(e->owner_only, 1);
             seen |= 1;
         } else {
-            ASSERT_EQ(e->version, 2);
-            ASSERT_EQ(e->state_version, 2);
+            ASSERT_EQ(e->version, 1);
+            ASSERT_EQ(e->state_version, 3);
             ASSERT_EQ(e->owner_only, 0);
             seen |= 2;
         }
@@ -2049,8 +2069,9 @@ static int64_t version_of(store_t *st, uv_loop_t *loop, tctx_t *c, int i)
 }
 
 /* Which requests move a room's last_activity and state_version (store.h's side effects):
- * messages set the activity, entity changes raise both and never lower them, a room
- * update sets them as given; participants, documents and retention leave them alone. */
+ * messages set the activity, entity changes raise both and never lower them (a lower
+ * state version is refused), a room update sets them as given but never lowers the state
+ * version; participants, documents and retention leave them alone. */
 static void test_room_activity_side_effects(void)
 {
     const int64_t created = 1700000000001;
@@ -2083,19 +2104,33 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1700000100001);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 1);
 
-    /* Entities raise both, never lower them, a delete too (even of a missing one). */
+    /* Entities raise both, never lower them, a delete too (even of a missing one). A
+     * lower state version is refused (EEXISTS) with nothing written, not even the
+     * activity; the same one is taken (a write of an entity changed at an earlier
+     * version, after the room moved on), an older activity never lowers it. */
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 5, 1800000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 3, 1750000000000), STORE_OK);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 3, 1900000000000), STORE_EEXISTS);
+    ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "b", 5, 1750000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "gone", 6, 1850000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1700000000000), STORE_OK);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1900000000000), STORE_EEXISTS);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "b", 6, 1700000000000), STORE_OK);
+    ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    store_rooms_t ld;
+    ASSERT_EQ(load_rooms(st, &loop, &c, &ld), STORE_OK);
+    ASSERT_EQ(ld.nents, 1); /* "a" stays (its refused delete), "b" went */
+    ASSERT_TRUE(ld.nents == 1 && strcmp(ld.ents[0].id, "a") == 0);
+    store_rooms_free(&ld);
 
     /* A later message sets the activity to its time. */
     memset(&r, 0, sizeof(r));
@@ -2123,15 +2158,35 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1860000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
 
-    /* A room update sets both as given, lower or not. */
+    /* A room update sets both as given (the activity lower or not), but refuses a lower
+     * state version (EEXISTS, nothing changed); the same one is taken (a settings or
+     * code change keeps the state's version). */
     memset(&r, 0, sizeof(r));
     fill_room(&r.room, 1);
     r.room.last_activity = 1600000000000;
     r.room.state_version = 2;
+    strcpy(r.room.name, "must not be stored");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_EEXISTS);
+    ASSERT_EQ(activity_of(st, &loop, &c, 1), 1860000000000);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    r.room.state_version = 6;
+    strcpy(r.room.name, "renamed");
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
-    store_rooms_free(&r);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1600000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 2);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    r.room.state_version = 7;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 7);
+    store_rooms_free(&r);
+    ASSERT_EQ(load_rooms(st, &loop, &c, &ld), STORE_OK);
+    ASSERT_STREQ(room_of(&ld, 1)->name, "renamed");
+    store_rooms_free(&ld);
+    /* A missing room is still ENOTFOUND, whatever its version. */
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 9);
+    r.room.state_version = 0;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
     drop_target(path);
 }

@@ -1,8 +1,9 @@
 /* test_store_pg.c: what only the PostgreSQL backend has: its schema and migrations (under
- * the advisory lock, from several nodes at once), gapless message seqs under several
- * writers, enforced by the database, the masked target, and reconnecting after a lost
- * connection. What every backend must do is in the conformance suite, test_store.c (run there
- * against PostgreSQL too). Needs CHORUS_TEST_PG (ctest's "pg" fixture). */
+ * the advisory lock, from several nodes at once), gapless message seqs and document
+ * versions and never-lowered room state versions under several writers, enforced by the
+ * database, the masked target, and reconnecting after a lost connection. What every backend
+ * must do is in the conformance suite, test_store.c (run there against PostgreSQL too). Needs
+ * CHORUS_TEST_PG (ctest's "pg" fixture). */
 #include "test_store_pg.h"
 
 #include "util/mem.h"
@@ -231,6 +232,170 @@ static void test_two_writers_seq(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM room_messages"), 3);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT max(seq) FROM room_messages"), 4);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT last_seq FROM rooms"), 4);
+    store_pg_backend.close(a);
+    store_pg_backend.close(b);
+    pg_drop_target(target);
+}
+
+/* Runs DOC_OP_INSERT of version v of document "main" in room 1 inside the open
+ * transaction; returns its err. */
+static int be_op(void *c, int64_t v)
+{
+    store_docs_t d;
+    memset(&d, 0, sizeof(d));
+    fill_op(&d.op, 1, "main", v);
+    store_req_t req = {.type = STORE_DOC_OP_INSERT, .docs = &d};
+    store_pg_backend.exec(c, &req);
+    store_docs_free(&d);
+    return req.err;
+}
+
+/* Runs one op in its own transaction; returns its err, or STORE_EIO. */
+static int be_op_tx(void *c, int64_t v)
+{
+    if (store_pg_backend.begin(c) != STORE_OK) return STORE_EIO;
+    int err = be_op(c, v);
+    if (store_pg_backend.commit(c) != STORE_OK) err = STORE_EIO;
+    return err;
+}
+
+static void op_writer(void *arg)
+{
+    writer_t *w = arg;
+    w->err = be_op_tx(w->conn, w->seq);
+}
+
+/* Two store connections (two nodes) write the same document: a version is stored only as
+ * the document's next one, so the second writer of a version is refused (EEXISTS), also
+ * while the first one's transaction is still open, and a writer that has not seen the
+ * previous version committed cannot make a gap. */
+static void test_two_writers_doc_versions(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "docwriters"), 0);
+    void *a = be_open(target), *b = be_open(target);
+    ASSERT_TRUE(a && b);
+    ASSERT_EQ(be_room(a, 1), STORE_OK);
+
+    ASSERT_EQ(be_op_tx(a, 1), STORE_OK);
+    ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
+    ASSERT_EQ(be_op(b, 1), STORE_EEXISTS); /* taken */
+    ASSERT_EQ(be_op(b, 0), STORE_EEXISTS); /* stale */
+    ASSERT_EQ(be_op(b, 3), STORE_EEXISTS); /* a gap: 2 is next */
+    ASSERT_EQ(be_op(b, 2), STORE_OK);      /* the refusals left the transaction usable */
+    ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
+
+    /* a holds 3 in an open transaction: b's 4 is a gap until a commits (b cannot see 3),
+     * and b's writer of 3 waits for a, then is refused (or at once, after the commit). */
+    ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
+    ASSERT_EQ(be_op(a, 3), STORE_OK);
+    ASSERT_EQ(be_op_tx(b, 4), STORE_EEXISTS);
+    writer_t w = {.conn = b, .seq = 3};
+    uv_thread_t th;
+    ASSERT_EQ(uv_thread_create(&th, op_writer, &w), 0);
+    ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
+    uv_thread_join(&th);
+    ASSERT_EQ(w.err, STORE_EEXISTS);
+    ASSERT_EQ(be_op_tx(b, 4), STORE_OK); /* now it is the next one */
+
+    /* A version whose ops retention trimmed stays taken: the snapshot holds it. */
+    ASSERT_EQ(pg_test_exec(sql_url(target),
+                           "INSERT INTO documents VALUES('10000000-0000-4000-8000-"
+                           "000000000001', 'main', 6, 'six', 0)"),
+              0);
+    ASSERT_EQ(be_op_tx(a, 5), STORE_EEXISTS);
+    ASSERT_EQ(be_op_tx(a, 7), STORE_OK);
+
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM doc_ops"), 5);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT max(version) FROM doc_ops"), 7);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT sum(version) FROM doc_ops"), 17);
+    store_pg_backend.close(a);
+    store_pg_backend.close(b);
+    pg_drop_target(target);
+}
+
+/* Runs a state-versioned write of room 1 at state version v inside the open transaction:
+ * ROOM_UPDATE, or ENTITY_PUT / ENTITY_DELETE of entity "e" with room_version v. */
+static int be_state(void *c, store_req_type_t type, int64_t v)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    r.room.state_version = v;
+    snprintf(r.ent.room_id, sizeof(r.ent.room_id), "%s", r.room.id);
+    snprintf(r.ent.id, sizeof(r.ent.id), "e");
+    snprintf(r.ent.kind, sizeof(r.ent.kind), "k");
+    snprintf(r.ent.owner, sizeof(r.ent.owner), "o");
+    r.ent.data = strdup("{}");
+    r.ent.version = 1;
+    r.ent.state_version = r.ent.room_version = v;
+    store_req_t req = {.type = type, .rooms = &r};
+    store_pg_backend.exec(c, &req);
+    store_rooms_free(&r);
+    return req.err;
+}
+
+typedef struct {
+    void *conn;
+    store_req_type_t type;
+    int64_t v;
+    int err;
+} state_writer_t;
+
+static void state_writer(void *arg)
+{
+    state_writer_t *w = arg;
+    w->err = STORE_EIO;
+    if (store_pg_backend.begin(w->conn) != STORE_OK) return;
+    w->err = be_state(w->conn, w->type, w->v);
+    if (store_pg_backend.commit(w->conn) != STORE_OK) w->err = STORE_EIO;
+}
+
+/* Two store connections (two nodes) write the same room's state version: a lower one than
+ * stored is refused (EEXISTS), also when the higher one is still in an open transaction
+ * (the writer waits for its row lock, then re-reads), for room updates and entity writes
+ * alike; the same one is taken by a room update (a settings change keeps it). */
+static void test_two_writers_state_version(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "statewriters"), 0);
+    void *a = be_open(target), *b = be_open(target);
+    ASSERT_TRUE(a && b);
+    ASSERT_EQ(be_room(a, 1), STORE_OK); /* state version 1 */
+
+    /* a raises it to 5 in an open transaction; b's room update to 3 waits, then is
+     * refused (or at once, after the commit). */
+    ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
+    ASSERT_EQ(be_state(a, STORE_ENTITY_PUT, 5), STORE_OK);
+    state_writer_t w = {.conn = b, .type = STORE_ROOM_UPDATE, .v = 3};
+    uv_thread_t th;
+    ASSERT_EQ(uv_thread_create(&th, state_writer, &w), 0);
+    ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
+    uv_thread_join(&th);
+    ASSERT_EQ(w.err, STORE_EEXISTS);
+
+    /* Lower entity writes are refused too, and leave the transaction usable. */
+    ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
+    ASSERT_EQ(be_state(b, STORE_ENTITY_PUT, 4), STORE_EEXISTS);
+    ASSERT_EQ(be_state(b, STORE_ENTITY_DELETE, 4), STORE_EEXISTS);
+    ASSERT_EQ(be_state(b, STORE_ROOM_UPDATE, 5), STORE_OK); /* the same: a settings change */
+    ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM entities"), 1);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT state_version FROM rooms"), 5);
+
+    /* b deletes the entity at 6 while a's put at 5 waits, then is refused; a's 7 goes in. */
+    ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
+    ASSERT_EQ(be_state(b, STORE_ENTITY_DELETE, 6), STORE_OK);
+    state_writer_t wa = {.conn = a, .type = STORE_ENTITY_PUT, .v = 5};
+    ASSERT_EQ(uv_thread_create(&th, state_writer, &wa), 0);
+    ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
+    uv_thread_join(&th);
+    ASSERT_EQ(wa.err, STORE_EEXISTS);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM entities"), 0);
+    ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
+    ASSERT_EQ(be_state(a, STORE_ROOM_UPDATE, 7), STORE_OK);
+    ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT state_version FROM rooms"), 7);
     store_pg_backend.close(a);
     store_pg_backend.close(b);
     pg_drop_target(target);
@@ -560,6 +725,8 @@ int main(void)
     RUN(test_migrate_concurrent);
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
+    RUN(test_two_writers_doc_versions);
+    RUN(test_two_writers_state_version);
     RUN(test_reconnect);
     RUN(test_dump_load);
     TEST_MAIN_END();
