@@ -58,6 +58,7 @@ typedef struct {
     _Atomic uint64_t *expect;
     bench_stats_t *st; /* where its receipts count: bench_t.st or its thread's */
     char *path;       /* join-storm: the upgrade path, token minted once per slot */
+    char *token;      /* chorus-sio: the token CONNECT carries (owned), minted with the path */
 } client_t;
 
 struct bench_s {

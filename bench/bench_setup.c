@@ -18,7 +18,7 @@
  * rooms on the first join, so they only get a fresh name. Returns 0 or -1. */
 static int create_room(bench_t *b, int i, int cap)
 {
-    if (b->target != BPROTO_CHORUS) {
+    if (!bproto_is_chorus(b->target)) {
         snprintf(b->rooms[i], sizeof(b->rooms[i]), "bench-%d-%d", (int)uv_os_getpid(), i);
         return 0;
     }
@@ -59,7 +59,8 @@ void bench_usage(FILE *f)
     fprintf(f,
             "usage: chorus-bench echo|fanout|rooms|connections|join-storm --secret S [options]\n"
             "       chorus-bench jitter [--duration D] [--json]   this machine's CPU stalls\n"
-            "  --target T        chorus (default), ws or socketio (the peers in bench/peers)\n"
+            "  --target T        chorus (default), ws or socketio (the peers in bench/peers), or\n"
+            "                    chorus-sio (Chorus's /socket.io/ as a Socket.IO client: echo, fanout)\n"
             "  --host H          server address, loopback only (127.0.0.1)\n"
             "  --port P          server port (8080)\n"
             "  --secret S        the server's HS256 --jwt-secret (tokens bench-0..bench-N)\n"
@@ -164,6 +165,11 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
         b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250 ||
         b->threads < 0 || b->threads > 64)
         return -1;
+    if (b->target == BPROTO_CHORUS_SIO && b->scenario != SC_ECHO && b->scenario != SC_FANOUT) {
+        fprintf(stderr, "chorus-bench: --target chorus-sio runs echo and fanout only, not %s\n",
+                bench_scenario_name(b->scenario));
+        return -1;
+    }
     return 0;
 }
 

@@ -288,7 +288,7 @@ static void proto_ready(client_t *c)
 static void on_open(bws_t *ws)
 {
     client_t *c = ws->data;
-    if (bproto_upgraded(c->b->target, ws))
+    if (bproto_upgraded(c->b->target, ws, c->token))
         proto_ready(c);
 }
 
@@ -475,7 +475,12 @@ int bench_client_path(bench_t *b, client_t *c, char *path, size_t cap)
     if (!tok)
         return -1;
     int r = bproto_path(b->target, tok, path, cap);
-    free(tok);
+    if (b->target == BPROTO_CHORUS_SIO) {
+        free(c->token);
+        c->token = tok; /* CONNECT's auth carries it */
+    } else {
+        free(tok);
+    }
     return r;
 }
 
@@ -839,6 +844,7 @@ int main(int argc, char **argv)
         ws_parser_free(&b->cl[i].ws.parser);
         free((void *)b->cl[i].expect);
         free(b->cl[i].path);
+        free(b->cl[i].token);
     }
     free(b->cl);
     free(b->rooms);
