@@ -12,7 +12,10 @@ const load = (t, name) => {
   }
 };
 
-// name, what is shown, how to read it from a result, and whether higher is better
+// name, what is shown, how to read it from a result, whether higher is better, and for the
+// Socket.IO rows the scenario run and where Chorus's result comes from: chorus-bench as a
+// Socket.IO client against Chorus's /socket.io/ (bench.sh's chorus-sio runs), compared with
+// the Socket.IO peer's run of the same scenario; the ws peer has no such row.
 const rows = [
   ['echo', 'round trips/s', (r) => r.ratePerS, true],
   ['fanout', 'deliveries/s', (r) => r.ratePerS, true],
@@ -21,7 +24,22 @@ const rows = [
   ['rooms-pg', 'deliveries/s (stored messages, Chorus on PostgreSQL)', (r) => r.ratePerS, true],
   ['join-storm', 'joins/s', (r) => r.ratePerS, true],
   ['connections', 'server bytes/connection', (r) => r.serverBytesPerConnection, false],
+  ['echo (socket.io)', 'round trips/s, Socket.IO clients', (r) => r.ratePerS, true,
+    { scenario: 'echo', chorus: 'chorus-sio', peers: ['socketio'] }],
+  ['fanout (socket.io)', 'deliveries/s, Socket.IO clients', (r) => r.ratePerS, true,
+    { scenario: 'fanout', chorus: 'chorus-sio', peers: ['socketio'] }],
 ];
+// The result file of target t for a row: null where the row has none (the ws peer in the
+// Socket.IO rows), else its name and target as bench.sh wrote them.
+const source = (t, name, sio) => {
+  if (!sio) return { t, name };
+  if (t === 'chorus') return { t: sio.chorus, name: sio.scenario };
+  return sio.peers.includes(t) ? { t, name: sio.scenario } : null;
+};
+const loadRow = (t, name, sio) => {
+  const src = source(t, name, sio);
+  return src ? load(src.t, src.name) : null;
+};
 
 const fmt = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
 // A fixed-rate run the server could not keep up with measures its queue, not its latency.
@@ -73,16 +91,20 @@ const head = ['scenario', 'measure', ...targets, ...targets.map((t) => `${t} ser
   ...(targets.includes('chorus') ? ['chorus longest loop iteration'] : []),
   ...peers.map((p) => `chorus vs ${p}`)];
 const body = [];
-for (const [name, what, get, higher] of rows) {
-  const res = Object.fromEntries(targets.map((t) => [t, load(t, name)]));
-  // rooms-pg: Chorus's own store choice; the peers store nothing.
-  const only = name === 'rooms-pg';
-  const line = [name, what, ...targets.map((t) => (only && t !== 'chorus' ? '-' : cell(res[t], get))),
-    ...targets.map((t) => (only && t !== 'chorus' ? '-' : cpuPerUnit(res[t])))];
-  if (targets.includes('chorus')) line.push(loopMax('chorus', name));
+for (const [name, what, get, higher, sio] of rows) {
+  const res = Object.fromEntries(targets.map((t) => [t, loadRow(t, name, sio)]));
+  // rooms-pg: Chorus's own store choice; the peers store nothing. The Socket.IO rows: only
+  // the Socket.IO peer speaks that client protocol.
+  const none = (t) => (name === 'rooms-pg' && t !== 'chorus') || !source(t, name, sio);
+  const line = [name, what, ...targets.map((t) => (none(t) ? '-' : cell(res[t], get))),
+    ...targets.map((t) => (none(t) ? '-' : cpuPerUnit(res[t])))];
+  if (targets.includes('chorus')) {
+    const src = source('chorus', name, sio);
+    line.push(loopMax(src.t, src.name));
+  }
   for (const p of peers) {
     const c = res.chorus, o = res[p];
-    if (only) line.push('-');
+    if (none(p)) line.push('-');
     else if (!c?.ok || !o?.ok || !get(c) || !get(o) || saturated(c)) line.push('-');
     else if (saturated(o)) line.push(`${p} saturated`);
     else line.push(`${(higher ? get(c) / get(o) : get(o) / get(c)).toFixed(1)}x`);
@@ -90,8 +112,8 @@ for (const [name, what, get, higher] of rows) {
   body.push(line);
 }
 const cpuHead = ['scenario', ...targets.map((t) => `${t} gen/server CPU`)];
-const cpuBody = rows.map(([name]) => [name, ...targets.map((t) => {
-  const r = load(t, name);
+const cpuBody = rows.map(([name, , , , sio]) => [name, ...targets.map((t) => {
+  const r = loadRow(t, name, sio);
   return r ? `${pct(r, 'benchCpuS')} / ${pct(r, 'serverCpuS')}` : '-';
 })]);
 

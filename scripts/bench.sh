@@ -5,7 +5,9 @@
 # Environment: BENCH_DURATION (5 s a scenario), BENCH_CONNECTIONS (idle connections, 10000),
 # BENCH_PORT (18290; the peers use +1 and +2), BENCH_TARGETS ("chorus ws socketio"),
 # BENCH_OUT (where the JSON results go; BUILD_DIR/bench), BENCH_PG (1: also the rooms scenario
-# with Chorus on a throwaway PostgreSQL, scripts/pg-test.sh; 0: not).
+# with Chorus on a throwaway PostgreSQL, scripts/pg-test.sh; 0: not). With chorus among the
+# targets, echo and fanout also run against Chorus's /socket.io/ (target chorus-sio, on the
+# same server) for the table's Socket.IO rows.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -86,6 +88,37 @@ SCENARIOS=(
   "join-storm|join-storm --connections 50"
 )
 
+# name | chorus-bench arguments: the scenarios run on Chorus's server once more with
+# --target chorus-sio (a Socket.IO client, as the Socket.IO peer's), for the same rows.
+SIO_SCENARIOS=(
+  "echo|echo --connections 50"
+  "fanout|fanout --subscribers 100 --publishers 1 --window 16"
+)
+
+is_chorus() { [ "$1" = chorus ] || [ "$1" = chorus-sio ]; }
+
+# One scenario against the server on $port (SERVER_PID): its JSON into $OUT/TARGET-NAME.json.
+# Usage: run_scenario TARGET NAME CHORUS-BENCH-ARGUMENTS...
+run_scenario() {
+  local target=$1 name=$2 rc
+  shift 2
+  printf 'bench: %-9s %-12s ' "$target" "$name" >&2
+  # The loop's longest iteration during the run and its aftermath (bench-table.mjs).
+  is_chorus "$target" && scrape "$port" "$OUT/$target-$name.metrics0"
+  "$BENCH" "$@" --target "$target" --port "$port" --secret "$SECRET" \
+    --server-pid "$SERVER_PID" --json $( [ "$name" = connections ] || echo --duration "$DURATION" ) \
+    >"$OUT/$target-$name.json" 2>"$OUT/$target-$name.log"
+  rc=$?
+  is_chorus "$target" && settle "$port" "$OUT/$target-$name.metrics1"
+  if [ $rc -ne 0 ]; then
+    FAILED=1
+    echo "FAILED (exit $rc; $OUT/$target-$name.log)" >&2
+    tail -n 3 "$OUT/$target-$name.log" >&2
+  else
+    echo ok >&2
+  fi
+}
+
 FAILED=0
 # How often this machine takes a core away: a floor under every p99 below.
 printf 'bench: %-9s %-12s ' machine jitter >&2
@@ -121,25 +154,16 @@ for target in $TARGETS; do
       "$BENCH" fanout --target "$target" --port "$port" --secret "$SECRET" --duration 1 \
         >"$OUT/$target-warmup.log" 2>&1 || true
     fi
-    name=${s%%|*}
     # shellcheck disable=SC2086 # the arguments are words
-    set -- ${s#*|}
-    printf 'bench: %-9s %-12s ' "$target" "$name" >&2
-    # The loop's longest iteration during the run and its aftermath (bench-table.mjs).
-    [ "$target" = chorus ] && scrape "$port" "$OUT/$target-$name.metrics0"
-    "$BENCH" "$@" --target "$target" --port "$port" --secret "$SECRET" \
-      --server-pid "$SERVER_PID" --json $( [ "$name" = connections ] || echo --duration "$DURATION" ) \
-      >"$OUT/$target-$name.json" 2>"$OUT/$target-$name.log"
-    rc=$?
-    [ "$target" = chorus ] && settle "$port" "$OUT/$target-$name.metrics1"
-    if [ $rc -ne 0 ]; then
-      FAILED=1
-      echo "FAILED (exit $rc; $OUT/$target-$name.log)" >&2
-      tail -n 3 "$OUT/$target-$name.log" >&2
-    else
-      echo ok >&2
-    fi
+    run_scenario "$target" "${s%%|*}" ${s#*|}
   done
+  if [ "$target" = chorus ]; then
+    # The same server (warm) through its /socket.io/ endpoint: the Socket.IO rows.
+    for s in "${SIO_SCENARIOS[@]}"; do
+      # shellcheck disable=SC2086 # the arguments are words
+      run_scenario chorus-sio "${s%%|*}" ${s#*|}
+    done
+  fi
   stop_server
   if [ "$target" = chorus ] && [ "$PG" = 1 ]; then
     # Stored messages again with the PostgreSQL store (table row rooms-pg). The cluster
