@@ -1,5 +1,6 @@
 // bench.test.mjs: a short smoke run of every chorus-bench scenario against a real Chorus
-// and against both benchmark peers (bench/peers). Correctness only: exit 0, one JSON
+// and against both benchmark peers (bench/peers), and of echo and fanout against Chorus's
+// /socket.io/ (--target chorus-sio). Correctness only: exit 0, one JSON
 // object, nothing lost, every count above zero. No timing is asserted.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -61,10 +62,18 @@ const SCENARIOS = [
   }],
 ];
 
-async function smoke(target, port, pid) {
-  for (const [scenario, args, check] of SCENARIOS) {
+// chorus-sio: a Socket.IO client (token in CONNECT's auth, ops as events with ack ids,
+// replies from the acks) against Chorus's /socket.io/; only echo and fanout.
+const SIO_SCENARIOS = [
+  ['echo', ['--connections', '4'], (r) => assert.ok(r.count > 0)],
+  ['fanout', ['--subscribers', '5', '--publishers', '2'], noLoss],
+  ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3'], noLoss],
+];
+
+async function smoke(target, port, pid, scenarios = SCENARIOS, duration = '0.5') {
+  for (const [scenario, args, check] of scenarios) {
     const r = await runBench([scenario, ...args, '--target', target, '--port', String(port),
-      '--duration', '0.5', '--server-pid', String(pid)]);
+      '--duration', duration, '--server-pid', String(pid)]);
     const what = `${target} ${scenario} ${args.join(' ')}: exit ${r.code}\n${r.stderr}\n${r.out}`;
     assert.equal(r.code, 0, what);
     assert.ok(r.json, `one JSON object: ${what}`);
@@ -85,6 +94,23 @@ describe('chorus-bench smoke', () => {
     });
     try {
       await smoke('chorus', srv.port, srv.proc.pid);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('chorus-sio: echo and fanout against Chorus\'s /socket.io/', async () => {
+    const srv = await startServer({
+      args: ['--jwt-secret', SECRET, '--ws-rate', '100000', '--ws-burst', '100000'],
+    });
+    try {
+      await smoke('chorus-sio', srv.port, srv.proc.pid, SIO_SCENARIOS, '1');
+      // The other scenarios are refused for this target, saying so.
+      for (const scenario of ['rooms', 'connections', 'join-storm']) {
+        const r = await runBench([scenario, '--target', 'chorus-sio', '--port', String(srv.port)]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /chorus-sio runs echo and fanout only/);
+      }
     } finally {
       await srv.stop();
     }
