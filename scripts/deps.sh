@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 # libpq-dev and postgresql: the PostgreSQL store backend and the throwaway cluster its
 # tests start (scripts/pg-test.sh; Debian also starts a main cluster of its own on install).
+# libcurl4-openssl-dev: the HTTP client that calls app backends (webhooks, RPC, join hook).
+# prometheus: the real Prometheus the metrics test starts to scrape /metrics.
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium curl postgresql)
+          chromium curl postgresql libcurl4-openssl-dev prometheus)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi
