@@ -300,6 +300,7 @@ export function mountCosmos(host, room, opts) {
       pos, from: pos, target: pos, t0: 0,
       scale: reduceMotion ? sizeOf(e.data ?? {}) : 0.01, scaleFrom: 0.01, scaleTarget: sizeOf(e.data ?? {}), s0: performance.now(),
       text: '', stage: '', final: false, lock: null, lockLabel: null,
+      changes: [], // the stages and sizes it went through, oldest first (at most 32; for tests)
     };
   }
 
@@ -344,6 +345,10 @@ export function mountCosmos(host, room, opts) {
       it.scaleTarget = s;
       it.s0 = now;
       if (reduceMotion) it.scale = s;
+    }
+    const last = it.changes.at(-1);
+    if ((!last || last.stage !== it.stage || last.size !== it.scaleTarget) && it.changes.length < 32) {
+      it.changes.push({ stage: it.stage, size: it.scaleTarget, pos: [...it.target] });
     }
     renderList();
     renderEmpty();
@@ -886,6 +891,10 @@ export function mountCosmos(host, room, opts) {
         id: it.id, pos: [...it.pos], target: [...it.target], scale: it.scale, scaleTarget: it.scaleTarget,
         color: it.color, owner: it.owner, text: it.text, stage: it.stage, final: it.final,
       }));
+    },
+    /** The stages an entry went through here, as applied: [{stage, size, pos}] (at most 32). */
+    changes(id) {
+      return (items.get(id)?.changes ?? []).map((c) => ({ ...c, pos: [...c.pos] }));
     },
     /** The others' pointers: {userId, name, color, pos, visible}. */
     cursors() {

@@ -66,26 +66,18 @@ describe('web app: the shared cosmos', () => {
   });
 
   it('A makes an entry: B sees it materialize (placeholder, growing, final) and end where A has it', async () => {
-    // Watch B's scene while A makes the entry: every stage and size B goes through.
-    const watch = B.page.evaluate(() => new Promise((resolve) => {
-      const seen = [];
-      const t = setInterval(() => {
-        const e = window.__cosmos?.entities()[0];
-        if (e) {
-          const last = seen.at(-1);
-          if (!last || last.stage !== e.stage || last.size !== e.scaleTarget) seen.push({ stage: e.stage, size: e.scaleTarget, pos: e.target });
-          if (e.final && e.pos.every((v, k) => v === e.target[k])) {
-            clearInterval(t);
-            resolve(seen);
-          }
-        }
-      }, 20);
-      setTimeout(() => { clearInterval(t); resolve(seen); }, 15000);
-    }));
+    // B's scene records every stage and size it applies (window.__cosmos.changes), so a
+    // page that is slow to run gives the same record as a fast one.
     await A.page.getByTestId('cosmos-text').fill(TEXT);
     await A.page.getByTestId('cosmos-create').click();
-
-    const seen = await watch;
+    let seen = [];
+    await until(async () => {
+      seen = await B.page.evaluate(() => {
+        const e = window.__cosmos?.entities()[0];
+        return e && e.final ? window.__cosmos.changes(e.id) : [];
+      });
+      return seen.length > 0;
+    }, { timeout: 15000, message: 'B sees the entry final' });
     assert.ok(seen.length >= 3, `B saw the entry change several times: ${JSON.stringify(seen)}`);
     assert.equal(seen[0].stage, 'placeholder', 'B first sees a placeholder');
     const sizes = seen.map((s) => s.size);
