@@ -4,7 +4,7 @@
  * with a JSON body, not 500, and works again once the store does. */
 #include "test.h"
 #include "test_loop.h"
-#include "app/app_fixture.h"
+#include "proto/api_fixture.h"
 
 #include <http_parser.h>
 #include <sqlite3.h>
@@ -12,40 +12,11 @@
 
 #include "app/app.h"
 
-typedef struct {
-    int answers;
-    int status;
-    char body[1024];
-} got_t;
-
-static void on_done(api_req_t *r)
-{
-    got_t *g = r->conn;
-    g->answers++;
-    g->status = r->status;
-    char *text = json_dumps(r->resp, JSON_COMPACT); /* as conn_http.c encodes it */
-    snprintf(g->body, sizeof(g->body), "%s", text ? text : "");
-    free(text);
-    api_req_free(r);
-}
-
-/* Sends method path with body (NULL = none) and token (NULL = none), runs the loop until
- * it is answered (or 5 s), and returns how many answers came. */
+/* Sends method path with body (NULL = none) and token (NULL = none). */
 static int request(app_fx_t *f, got_t *g, int method, const char *path, const char *body,
                    const char *token)
 {
-    memset(g, 0, sizeof(*g));
-    api_req_t *r = api_req_new(&f->app.api, method, path, strlen(path), NULL, 0);
-    snprintf(r->ip, sizeof(r->ip), "127.0.0.1");
-    if (token) api_req_set_bearer(r, token, strlen(token));
-    if (body) api_req_set_body(r, body, strlen(body));
-    r->done = on_done;
-    r->conn = g;
-    api_handle(r);
-    test_run_until(&f->loop, &g->answers, 5000);
-    for (int i = 0; i < 10; i++)
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-    return g->answers;
+    return api_fx_request(f, g, method, path, body, token);
 }
 
 /* Runs sql on the database through a second connection (the store's is idle between

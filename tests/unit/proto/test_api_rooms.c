@@ -5,7 +5,7 @@
  * exactly once. */
 #include "test.h"
 #include "test_loop.h"
-#include "app/app_fixture.h"
+#include "proto/api_fixture.h"
 
 #include <http_parser.h>
 #include <uv.h>
@@ -13,48 +13,18 @@
 #include "app/app.h"
 #include "util/clock.h"
 
-/* What the transport got: the status, the body as it is sent, and how many answers. */
-typedef struct {
-    int answers;
-    int status;
-    char body[1024];
-} got_t;
-
-static void on_done(api_req_t *r)
-{
-    got_t *g = r->conn;
-    g->answers++;
-    g->status = r->status;
-    char *text = json_dumps(r->resp, JSON_COMPACT); /* as conn_http.c encodes it */
-    snprintf(g->body, sizeof(g->body), "%s", text ? text : "");
-    free(text);
-    api_req_free(r);
-}
-
-/* Sends method path with body (NULL = none) as user, runs the loop until it is answered
- * (or 5 s), and returns how many answers came. */
+/* Sends method path with body (NULL = none) as user (a token minted for it). */
 static int request(app_fx_t *f, got_t *g, int method, const char *path, const char *body,
                    const char *user)
 {
-    memset(g, 0, sizeof(*g));
-    api_req_t *r = api_req_new(&f->app.api, method, path, strlen(path), NULL, 0);
-    snprintf(r->ip, sizeof(r->ip), "127.0.0.1");
     auth_claims_t c;
     memset(&c, 0, sizeof(c));
     snprintf(c.sub, sizeof(c.sub), "%s", user);
     snprintf(c.name, sizeof(c.name), "%s", user);
     char *token = auth_jwt_mint(f->jwt, &c, clock_unix_ms() / 1000, 3600);
-    api_req_set_bearer(r, token, strlen(token));
+    int n = api_fx_request(f, g, method, path, body, token);
     free(token);
-    if (body) api_req_set_body(r, body, strlen(body));
-    r->done = on_done;
-    r->conn = g;
-    api_handle(r);
-    test_run_until(&f->loop, &g->answers, 5000);
-    /* A little longer: a second answer would come now. */
-    for (int i = 0; i < 10; i++)
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-    return g->answers;
+    return n;
 }
 
 static void test_routes(void)
