@@ -240,11 +240,13 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= $1",
     [PG_ROOM_INSERT] = "INSERT INTO rooms(" PG_ROOM_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    /* The room's next state version only: the row lock makes a second writer of the same
+     * base wait for the first one's end, re-read the row and match nothing. */
     [PG_ROOM_UPDATE] = "UPDATE rooms SET name = $1, capacity = $2, is_public = $3, state = $4,"
                        " state_version = $5, last_activity = $6, code = $8 WHERE id = $7"
-                       " AND state_version <= $5",
+                       " AND state_version = $9 AND $5::bigint > $9::bigint",
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
-    [PG_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = $1",
+    [PG_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
     [PG_PART_UPSERT] = "INSERT INTO room_participants(" PG_PART_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
@@ -303,13 +305,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_DOC_OPS] = "SELECT " PG_OP_COLUMNS " FROM doc_ops"
                    " WHERE room_id = $1 AND doc_id = $2 AND version > $3"
                    " ORDER BY version ASC LIMIT $4",
-    /* One statement, no savepoint: the room's version is set (only if not lower than the
-     * stored one) and its activity raised first (its row lock also holds off a delete of
-     * the room and another writer's version), and the entity goes in only when that
-     * matched; no row back is a missing room or a lower version, with nothing written. */
+    /* One statement, no savepoint: the room's version is set (only as the next one after
+     * the stored $12) and its activity raised first (its row lock also holds off a delete
+     * of the room and another writer of the same base, who then re-reads the row and
+     * matches nothing), and the entity goes in only when that matched; no row back is a
+     * missing room or a version that is not the next one, with nothing written. */
     [PG_ENT_UPSERT] = "WITH r AS (UPDATE rooms SET state_version = $11,"
                       " last_activity = greatest(last_activity, $9) WHERE id = $1"
-                      " AND state_version <= $11 RETURNING id)"
+                      " AND state_version = $12 AND $11::bigint > $12::bigint RETURNING id)"
                       " INSERT INTO entities(" PG_ENT_COLUMNS ")"
                       " SELECT r.id, $2::text, $3::text, $4::text, $5::text, $6::bigint,"
                       " $7::bigint, $8::bigint, $9::bigint, $10::integer FROM r"
@@ -321,7 +324,7 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ENT_DELETE] = "DELETE FROM entities WHERE room_id = $1 AND id = $2",
     [PG_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = $1,"
                             " last_activity = greatest(last_activity, $2) WHERE id = $3"
-                            " AND state_version <= $1",
+                            " AND state_version = $4 AND $1::bigint > $4::bigint",
     [PG_ENTS_ALL] = "SELECT " PG_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
@@ -701,8 +704,9 @@ static int pg_room_create(pg_conn_t *c, const store_rooms_t *rs)
 }
 
 static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists);
+static int pg_state_refused(pg_conn_t *c, const char *room_id, int64_t *stored);
 
-static int pg_room_update(pg_conn_t *c, const store_room_t *rm)
+static int pg_room_update(pg_conn_t *c, store_room_t *rm)
 {
     pg_params_t p = {0};
     PP_FIELD(&p, rm->name);
@@ -713,14 +717,12 @@ static int pg_room_update(pg_conn_t *c, const store_room_t *rm)
     pp_int(&p, rm->last_activity);
     PP_FIELD(&p, rm->id);
     PP_FIELD(&p, rm->code);
+    pp_int(&p, rm->state_base);
     long changed;
     int err = pg_cmd(c, PG_ROOM_UPDATE, &p, "room update", &changed);
     if (err != STORE_OK || changed > 0) return err;
-    /* Nothing matched: a missing room, or a state version below the stored one. */
-    int exists;
-    err = pg_room_exists(c, rm->id, &exists);
-    if (err != STORE_OK) return err;
-    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
+    /* Nothing matched: a missing room, or a version that is not the stored one's next. */
+    return pg_state_refused(c, rm->id, &rm->state_base);
 }
 
 /* Runs a DELETE with one or two keys; ENOTFOUND when it matched no row. */
@@ -736,15 +738,32 @@ static int pg_delete(pg_conn_t *c, int which, const char *k1, size_t cap1, const
     return err;
 }
 
-static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
+/* Whether the room exists, and (stored not NULL) its stored state version. */
+static int pg_room_version(pg_conn_t *c, const char *room_id, int *exists, int64_t *stored)
 {
     pg_params_t p = {0};
     pp_field(&p, room_id, STORE_ID_LEN);
     PGresult *r = pg_run(c, PG_ROOM_EXISTS, &p);
     int err = pg_status(c, r, "room exists");
     *exists = err == STORE_OK && PQntuples(r) > 0;
+    if (*exists && stored) *stored = pg_int(r, 0, 0);
     PQclear(r);
     return err;
+}
+
+static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
+{
+    return pg_room_version(c, room_id, exists, NULL);
+}
+
+/* After a state write that matched nothing: EEXISTS with the room's stored state version
+ * in *stored, ENOTFOUND when the room is missing, or EIO. */
+static int pg_state_refused(pg_conn_t *c, const char *room_id, int64_t *stored)
+{
+    int exists;
+    int err = pg_room_version(c, room_id, &exists, stored);
+    if (err != STORE_OK) return err;
+    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
 }
 
 /* Runs a one-statement insert that answers a row when it stored one; when it did not,
@@ -895,10 +914,11 @@ static int pg_ent_room_version(pg_conn_t *c, const store_entity_t *e, long *chan
     pp_int(&p, e->room_version);
     pp_int(&p, e->updated_at);
     PP_FIELD(&p, e->room_id);
+    pp_int(&p, e->room_base);
     return pg_cmd(c, PG_ENT_ROOM_VERSION, &p, "entity room version", changed);
 }
 
-static int pg_ent_put(pg_conn_t *c, const store_entity_t *e)
+static int pg_ent_put(pg_conn_t *c, store_entity_t *e)
 {
     pg_params_t p = {0};
     PP_FIELD(&p, e->room_id);
@@ -912,19 +932,17 @@ static int pg_ent_put(pg_conn_t *c, const store_entity_t *e)
     pp_int(&p, e->updated_at);
     pp_int(&p, e->owner_only ? 1 : 0);
     pp_int(&p, e->room_version);
+    pp_int(&p, e->room_base);
     PGresult *r = pg_run(c, PG_ENT_UPSERT, &p);
     int err = pg_status(c, r, "entity put");
     int stored = err == STORE_OK && PQntuples(r) > 0;
     PQclear(r);
     if (err != STORE_OK || stored) return err;
-    /* Nothing written: no such room, or its state version is above room_version. */
-    int exists;
-    err = pg_room_exists(c, e->room_id, &exists);
-    if (err != STORE_OK) return err;
-    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
+    /* Nothing written: no such room, or room_version is not its next one. */
+    return pg_state_refused(c, e->room_id, &e->room_base);
 }
 
-static int pg_ent_delete(pg_conn_t *c, const store_entity_t *e)
+static int pg_ent_delete(pg_conn_t *c, store_entity_t *e)
 {
     /* The room's version first: a refusal (EEXISTS) then writes nothing, without a
      * savepoint. A missing room is not an error: its entities went with it. */
@@ -932,10 +950,8 @@ static int pg_ent_delete(pg_conn_t *c, const store_entity_t *e)
     int err = pg_ent_room_version(c, e, &changed);
     if (err != STORE_OK) return err;
     if (changed == 0) {
-        int exists;
-        err = pg_room_exists(c, e->room_id, &exists);
-        if (err != STORE_OK) return err;
-        if (exists) return STORE_EEXISTS;
+        err = pg_state_refused(c, e->room_id, &e->room_base);
+        if (err != STORE_ENOTFOUND) return err;
     }
     err = pg_delete(c, PG_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
                     "entity delete");
