@@ -169,9 +169,9 @@ typedef enum {
     STORE_MESSAGE_INSERT,     /* in: msg (user_id "": the server's; metadata NULL: none;
                                * seq chosen by the room, from 1 without gaps); also sets
                                * the room's last_activity to msg.created_at (same
-                               * request). err: EEXISTS (room_id + seq, or id, taken;
-                               * PostgreSQL also refuses a seq that is not the room's
-                               * next one, highest ever stored + 1, so several writers
+                               * request). err: EEXISTS (the id is taken, or seq is not
+                               * the room's next one, highest ever stored + 1: taken,
+                               * stale or a gap, in both backends, so several writers
                                * can make neither a gap nor a reuse; out: room.last_seq,
                                * the room's highest stored seq), ENOTFOUND (no such
                                * room); the room is then untouched */

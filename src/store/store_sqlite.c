@@ -258,8 +258,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                        " role = excluded.role, banned = excluded.banned,"
                        " joined_at = excluded.joined_at",
     [SQ_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = ?1 AND user_id = ?2",
+    /* Only as the room's next seq (1 + its highest, which retention never deletes; the
+     * UNIQUE(room_id, seq) index finds it): a taken seq, a stale one and a gap insert
+     * nothing and raise no error, as PostgreSQL's rooms.last_seq check does. */
     [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+                      " WHERE ?3 = 1 + (SELECT coalesce(max(seq), 0) FROM room_messages"
+                      " WHERE room_id = ?2)",
     [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
     /* A page between two exclusive seq bounds, newest first (before / latest: the caller
      * reverses it) or oldest first (after). */
@@ -705,7 +710,12 @@ static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *la
     bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = sq_write_result(c, rc, "message insert");
+    int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
+    if (changed == 0) { /* not the next seq: EEXISTS, unless the room is missing */
+        int64_t ignored;
+        err = sq_room_unmatched(c, m->room_id, &ignored);
+    }
     if (err == STORE_EEXISTS) {
         s = c->stmt[SQ_RET_MSG_MAX];
         rc = sq_bind_field(s, 1, m->room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)

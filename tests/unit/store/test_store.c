@@ -593,8 +593,24 @@ static void test_messages_and_pages(void)
     r.msg.created_at = 1900000000000;
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
     store_rooms_free(&r);
-    /* A message to a missing room. */
+    /* Only the room's next seq is stored, in both backends: a gap (N + 2 after N) and a
+     * first message that is not seq 1 are refused (EEXISTS, the highest stored seq
+     * answered), and nothing of them is stored. */
+    fill_msg(&r.msg, 1, N + 2);
+    strcpy(r.msg.id, "gap-id");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.room.last_seq, N);
+    store_rooms_free(&r);
+    fill_msg(&r.msg, 2, 2);
+    strcpy(r.msg.id, "gap-id-2");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.room.last_seq, 0);
+    store_rooms_free(&r);
+    /* A message to a missing room, at seq 1 or any other. */
     fill_msg(&r.msg, 99, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+    fill_msg(&r.msg, 99, 7);
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_ENOTFOUND);
     store_rooms_free(&r);
 
