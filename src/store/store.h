@@ -470,9 +470,15 @@ typedef struct {
     void (*close)(void *conn);
     /* Export: calls row(ud, table, obj) for every row of every table, tables in the order
      * of STORE_DUMP_TABLES, rows by primary key. obj is borrowed for the call. Runs inside
-     * a read transaction opened by the caller with begin. 0, or STORE_EIO, or what row
-     * returned (non-zero stops the dump). NULL: the backend cannot export. */
+     * a read transaction opened by the caller with begin_read (begin when NULL). 0, or
+     * STORE_EIO, or what row returned (non-zero stops the dump). NULL: the backend cannot
+     * export. */
     int (*dump)(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud);
+    /* Opens a read transaction for dump: one snapshot of the whole database that writers
+     * (a running server) can pass, ended with rollback. 0 or STORE_EIO. NULL: begin serves
+     * (PostgreSQL's dump makes its own transaction a REPEATABLE READ snapshot; SQLite's
+     * begin would take the write lock for the whole export). */
+    int (*begin_read)(void *conn);
     /* Import: inserts one row of table (inside the caller's transaction). 0, STORE_EEXISTS,
      * STORE_ENOTFOUND (a row it depends on is missing), or STORE_EIO (an unknown table or a
      * column missing or of the wrong type: the row is refused). obj is borrowed. NULL: the

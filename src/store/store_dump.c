@@ -43,7 +43,7 @@ int store_dump_export(const store_backend_t *be, void *conn, FILE *out, char *er
         snprintf(err, errlen, "the %s backend cannot export", be->name);
         return -1;
     }
-    if (be->begin(conn) != 0) {
+    if ((be->begin_read ? be->begin_read(conn) : be->begin(conn)) != 0) {
         snprintf(err, errlen, "cannot start a read transaction (see the log)");
         return -1;
     }

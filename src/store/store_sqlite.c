@@ -1701,6 +1701,20 @@ fail:
     return NULL;
 }
 
+/* A deferred transaction holds no lock until it reads; its first read (here, so that the
+ * snapshot is taken now) makes it a WAL read transaction: it sees the database as it was
+ * then, to its end, while the server's writers go on committing beside it. */
+static int sq_begin_read(void *conn)
+{
+    sq_conn_t *c = conn;
+    if (sqlite3_exec(c->db, "BEGIN DEFERRED; SELECT count(*) FROM sqlite_master", NULL, NULL,
+                     NULL) == SQLITE_OK)
+        return STORE_OK;
+    int err = sq_fail(c, "begin read");
+    sq_rollback(c);
+    return err;
+}
+
 static int sq_dump(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud)
 {
     sq_conn_t *c = conn;
@@ -1723,4 +1737,5 @@ const store_backend_t store_sqlite_backend = {
     .close = sq_close,
     .dump = sq_dump,
     .load = sq_load,
+    .begin_read = sq_begin_read,
 };
