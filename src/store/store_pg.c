@@ -423,6 +423,97 @@ static void pg_line(char *out, size_t cap, const char *msg)
         if (*q == '\n' || *q == '\t') *q = ' ';
 }
 
+/* The secrets of a target: the URL's password (user:PASSWORD@) and every password=
+ * value (query string or key=value form), as written. Up to max; returns how many. */
+static size_t pg_secrets(const char *target, const char **at, size_t *len, size_t max)
+{
+    size_t n = 0;
+    const char *scheme = strstr(target, "://");
+    if (scheme) {
+        const char *auth = scheme + 3;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *last_at = NULL;
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@') last_at = q;
+        const char *colon = last_at ? memchr(auth, ':', (size_t)(last_at - auth)) : NULL;
+        if (colon && last_at > colon + 1 && n < max) {
+            at[n] = colon + 1;
+            len[n++] = (size_t)(last_at - colon - 1);
+        }
+    }
+    for (const char *q = target; (q = strstr(q, "password=")) && n < max; q += 9) {
+        const char *v = q + 9;
+        size_t l = strcspn(v, "& ");
+        if (l) {
+            at[n] = v;
+            len[n++] = l;
+        }
+    }
+    return n;
+}
+
+static int pg_has(const char *s, size_t slen, const char *needle, size_t nlen)
+{
+    for (size_t i = 0; nlen && i + nlen <= slen; i++)
+        if (memcmp(s + i, needle, nlen) == 0) return 1;
+    return 0;
+}
+
+/* Copies libpq's one-line message msg into out without target's secrets: libpq quotes
+ * the URI, or the part of it it could not parse ("invalid percent-encoded token:
+ * \"pa%zzss\""), in some messages. The whole target becomes masked; a quoted part that
+ * holds a secret, or is part of one, becomes "***"; a secret of 4 bytes or more left
+ * anywhere else becomes ***. */
+static void pg_scrub(const char *target, const char *masked, const char *msg, char *out,
+                     size_t cap)
+{
+    const char *sec[8];
+    size_t slen[8];
+    size_t ns = pg_secrets(target, sec, slen, 8);
+    size_t tlen = strlen(target), o = 0;
+    if (cap == 0) return;
+#define PUTS(p, n)                                                                             \
+    do {                                                                                       \
+        size_t n_ = (n);                                                                       \
+        if (o + n_ >= cap) n_ = cap - 1 - o;                                                   \
+        memcpy(out + o, (p), n_);                                                              \
+        o += n_;                                                                               \
+    } while (0)
+    for (const char *q = msg; *q;) {
+        if (tlen && strncmp(q, target, tlen) == 0) {
+            PUTS(masked, strlen(masked));
+            q += tlen;
+            continue;
+        }
+        if (*q == '"') {
+            const char *close = strchr(q + 1, '"');
+            size_t inner = close ? (size_t)(close - q - 1) : 0;
+            /* The whole target quoted: masked as above, from the next byte on. */
+            int secret = inner == tlen && strncmp(q + 1, target, tlen) == 0 ? -1 : 0;
+            for (size_t i = 0; close && i < ns && !secret; i++)
+                secret = pg_has(q + 1, inner, sec[i], slen[i]) ||
+                         (inner && pg_has(sec[i], slen[i], q + 1, inner));
+            if (secret > 0) {
+                PUTS("\"***\"", 5);
+                q = close + 1;
+                continue;
+            }
+        }
+        size_t hit = 0;
+        for (size_t i = 0; i < ns && !hit; i++)
+            if (slen[i] >= 4 && strncmp(q, sec[i], slen[i]) == 0) hit = slen[i];
+        if (hit) {
+            PUTS("***", 3);
+            q += hit;
+            continue;
+        }
+        PUTS(q, 1);
+        q++;
+    }
+#undef PUTS
+    out[o] = '\0';
+}
+
 /* Notes a broken connection once: the next batch reconnects (pg_begin). */
 static void pg_check_lost(pg_conn_t *c)
 {
@@ -1353,7 +1444,9 @@ static int pg_connect(pg_conn_t *c, char *err, size_t errlen)
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[512];
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
-        pg_line(why, sizeof(why), pg ? PQerrorMessage(pg) : "out of memory");
+        char line[512];
+        pg_line(line, sizeof(line), pg ? PQerrorMessage(pg) : "out of memory");
+        pg_scrub(c->target, c->masked, line, why, sizeof(why));
         snprintf(err, errlen, "cannot connect to %s: %s", c->masked, why);
         PQfinish(pg);
         return -1;
@@ -1692,9 +1785,10 @@ int store_pg_check_url(const char *target, char *err, size_t errlen)
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(target, &msg);
     if (!opts) {
-        char line[256];
+        char line[512], clean[512];
         pg_line(line, sizeof(line), msg ? msg : "out of memory");
-        snprintf(err, errlen, "store %s: bad URL: %s", masked, line);
+        pg_scrub(target, masked, line, clean, sizeof(clean));
+        snprintf(err, errlen, "store %s: bad URL: %s", masked, clean);
         PQfreemem(msg);
         return -1;
     }

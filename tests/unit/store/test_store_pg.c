@@ -711,6 +711,26 @@ static void test_mask(void)
     ASSERT_TRUE(strstr(err, "secret") == NULL);
     ASSERT_TRUE(strstr(err, "bad URL") != NULL);
     ASSERT_EQ(store_pg_check_url("postgresql://u:secret@h:5432/db", err, sizeof(err)), 0);
+    /* libpq's message quotes the whole URI, or the value it could not decode (the
+     * password itself): neither reaches the message. */
+    static const char *const quoted[] = {
+        "postgres://u:topsecret@[::1/db",          /* the whole URI */
+        "postgres://u:top%zzsecret@h/db",          /* the password's bad token */
+        "postgres://u:top%00secret@h/db",          /* the password's %00 */
+        "postgres://u@h/db?password=top%zzsecret", /* a password= value */
+        "postgres://u:ab%zz@h/db",                 /* a short one, quoted */
+    };
+    for (size_t i = 0; i < CH_ARRAY_LEN(quoted); i++) {
+        ASSERT_EQ(store_pg_check_url(quoted[i], err, sizeof(err)), -1);
+        ASSERT_TRUE(strstr(err, "bad URL") != NULL);
+        ASSERT_TRUE(strstr(err, "secret") == NULL);
+        ASSERT_TRUE(strstr(err, "top") == NULL);
+        ASSERT_TRUE(strstr(err, "ab%zz") == NULL);
+    }
+    ASSERT_EQ(store_pg_check_url(quoted[0], err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "in URI: \"postgres://u:***@[::1/db\"") != NULL);
+    ASSERT_EQ(store_pg_check_url(quoted[1], err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "invalid percent-encoded token: \"***\"") != NULL);
 }
 
 /* An unreachable server: open fails at once with one line naming the target, the password
