@@ -121,11 +121,12 @@ int store_dump_parse_row(const char *line, size_t len, const char **table, json_
              * the server refuses it at the edge), so no import does: same on both. */
             const char *col;
             json_t *v;
-            json_object_foreach (r, col, v) {
+            json_object_foreach(r, col, v) {
                 if (json_is_string(v) &&
                     memchr(json_string_value(v), 0, json_string_length(v))) {
-                    snprintf(err, errlen, "column %.64s of %s holds U+0000, which no backend "
-                             "stores", col, sdump_tables[i]);
+                    snprintf(err, errlen,
+                             "column %.64s of %s holds U+0000, which no backend stores", col,
+                             sdump_tables[i]);
                     json_decref(l);
                     return -1;
                 }

@@ -288,7 +288,8 @@ static ssize_t during_write(void *ud, const char *b, size_t n)
         d->len += n;
         d->buf[d->len] = '\0';
     }
-    for (size_t i = 0; i < n; i++) d->lines += b[i] == '\n';
+    for (size_t i = 0; i < n; i++)
+        d->lines += b[i] == '\n';
     /* The header and the first row are out: the dump is reading. */
     if (d->lines >= 2 && !d->wrote)
         d->wrote = db_exec(d->path, "INSERT INTO room_messages VALUES('m3','r1',3,'u1','A',"
@@ -302,7 +303,8 @@ static ssize_t during_write(void *ud, const char *b, size_t n)
 static int count_of(const char *s, const char *needle)
 {
     int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p++) n++;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
     return n;
 }
 
