@@ -93,8 +93,8 @@ static void on_written(store_req_t *sreq)
     room_t *room = w->room;
     entity_t *e = w->e;
     int err = sreq->err;
-    int again = room_version_answer(&room->versions, &room->state_version, w->vepoch, err,
-                                    w->pl.ent.room_base);
+    int again = room_version_answer(&room->versions, &room->state_version, w->vepoch,
+                                    w->vbase, err, w->pl.ent.room_base);
     if (err != STORE_OK && err != STORE_ECLOSED)
         log_error(r->log, "entities: storing %.64s in room %s failed: %d", e->id, room->id,
                   err);
@@ -144,6 +144,7 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *
     snprintf(se->id, sizeof(se->id), "%s", e->id);
     se->room_version = room->state_version;
     room_version_write(&room->versions, se->room_version, &se->room_base, &w->vepoch);
+    w->vbase = se->room_base;
     se->updated_at = e->updated_at;
     if (e->removed) {
         w->sreq.type = STORE_ENTITY_DELETE;

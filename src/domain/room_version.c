@@ -19,10 +19,10 @@ void room_version_write(room_version_t *rv, int64_t v, int64_t *base, uint32_t *
     *epoch = rv->epoch;
 }
 
-int room_version_answer(room_version_t *rv, int64_t *current, uint32_t epoch, int err,
-                        int64_t stored)
+int room_version_answer(room_version_t *rv, int64_t *current, uint32_t epoch, int64_t base,
+                        int err, int64_t stored)
 {
-    if (err != STORE_EEXISTS) return ROOM_VERSION_DONE;
+    if (err != STORE_EEXISTS || stored == base) return ROOM_VERSION_DONE;
     /* Only the first refusal of an epoch teaches: the writes handed over after it chained
      * on versions the store did not take, and their refusals come later (in order) with
      * an older epoch, while writes of the new epoch may already be on their way. */

@@ -27,8 +27,10 @@ void room_version_init(room_version_t *rv, int64_t stored);
  * version it follows, *epoch what to give room_version_answer with its answer. */
 void room_version_write(room_version_t *rv, int64_t v, int64_t *base, uint32_t *epoch);
 
-/* The store answered the write of epoch epoch with err (a STORE_* code) and, for
- * STORE_EEXISTS, the room's stored version `stored`. The first refusal since the room
+/* The store answered the write of epoch epoch that followed base with err (a STORE_*
+ * code) and, for STORE_EEXISTS, the room's stored version `stored`. A refusal with
+ * stored == base was not about the version (a room code taken by another room): nothing
+ * to learn or write again, as that would be refused the same way. The first refusal since the room
  * last learned the stored version teaches it: the next write follows `stored`, and
  * *current (the room's version) is raised to it when another writer got further (a
  * refusal of an older epoch was a write chained behind one already refused). Returns
@@ -36,7 +38,7 @@ void room_version_write(room_version_t *rv, int64_t v, int64_t *base, uint32_t *
  * again as its next version), else ROOM_VERSION_DONE; a failed write (EIO) teaches
  * nothing, as the store's version is unknown: the room's next write is then refused if
  * the store missed it, and that refusal teaches it. */
-int room_version_answer(room_version_t *rv, int64_t *current, uint32_t epoch, int err,
-                        int64_t stored);
+int room_version_answer(room_version_t *rv, int64_t *current, uint32_t epoch, int64_t base,
+                        int err, int64_t stored);
 
 #endif

@@ -58,6 +58,7 @@ struct rooms_op_s {
     int64_t charged;
     char charged_user[STORE_SUB_LEN];
     uint32_t vepoch; /* a ROOM_UPDATE: its room_version_write epoch */
+    int64_t vbase;   /* and the stored version it follows */
 };
 
 /* A new operation of type on room (held until it finishes; may be NULL), answering done

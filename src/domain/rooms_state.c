@@ -60,6 +60,7 @@ static void submit_row(rooms_op_t *op, room_t *room, char *state_text)
     rooms_fill_room(&op->pl.room, room, state_text);
     room_version_write(&room->versions, room->state_version, &op->pl.room.state_base,
                        &op->vepoch);
+    op->vbase = op->pl.room.state_base;
     rooms_op_submit(op);
 }
 
