@@ -93,8 +93,8 @@ static void on_written(store_req_t *sreq)
     room_t *room = w->room;
     entity_t *e = w->e;
     int err = sreq->err;
-    int again = room_version_answer(&room->versions, &room->state_version, w->vepoch,
-                                    w->vbase, err, w->pl.ent.room_base);
+    int again = room_version_answer(&room->versions, &room->state_version, w->vepoch, w->vbase,
+                                    err, w->pl.ent.room_base);
     if (err != STORE_OK && err != STORE_ECLOSED)
         log_error(r->log, "entities: storing %.64s in room %s failed: %d", e->id, room->id,
                   err);

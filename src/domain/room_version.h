@@ -30,8 +30,8 @@ void room_version_write(room_version_t *rv, int64_t v, int64_t *base, uint32_t *
 /* The store answered the write of epoch epoch that followed base with err (a STORE_*
  * code) and, for STORE_EEXISTS, the room's stored version `stored`. A refusal with
  * stored == base was not about the version (a room code taken by another room): nothing
- * to learn or write again, as that would be refused the same way. The first refusal since the room
- * last learned the stored version teaches it: the next write follows `stored`, and
+ * to learn or write again, as that would be refused the same way. The first refusal since the
+ * room last learned the stored version teaches it: the next write follows `stored`, and
  * *current (the room's version) is raised to it when another writer got further (a
  * refusal of an older epoch was a write chained behind one already refused). Returns
  * ROOM_VERSION_AGAIN for a refusal (its content was not stored: the room writes it

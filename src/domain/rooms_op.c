@@ -65,7 +65,8 @@ static void on_stored(store_req_t *req)
      * one (the store's version learned first). */
     if (req->type == STORE_ROOM_UPDATE &&
         room_version_answer(&op->room->versions, &op->room->state_version, op->vepoch,
-                            op->vbase, req->err, op->pl.room.state_base) == ROOM_VERSION_AGAIN &&
+                            op->vbase, req->err,
+                            op->pl.room.state_base) == ROOM_VERSION_AGAIN &&
         !op->room->deleted)
         rooms_state_again(op->r, op->room);
     /* In every outcome: the change is in memory, and later events wait behind it. */
