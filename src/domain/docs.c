@@ -34,7 +34,8 @@ static const rooms_err_t ERR_LOAD = {ROOMS_E_UNAVAILABLE, "service_unavailable",
 const char *docs_id_of(const json_t *jd)
 {
     if (!json_is_string(jd) || json_string_length(jd) == 0 ||
-        json_string_length(jd) >= STORE_DOC_ID_LEN)
+        json_string_length(jd) >= STORE_DOC_ID_LEN ||
+        memchr(json_string_value(jd), 0, json_string_length(jd)))
         return NULL;
     return json_string_value(jd);
 }

@@ -93,6 +93,8 @@ static void on_written(store_req_t *sreq)
     room_t *room = w->room;
     entity_t *e = w->e;
     int err = sreq->err;
+    int again = room_version_answer(&room->versions, &room->state_version, w->vepoch, w->vbase,
+                                    err, w->pl.ent.room_base);
     if (err != STORE_OK && err != STORE_ECLOSED)
         log_error(r->log, "entities: storing %.64s in room %s failed: %d", e->id, room->id,
                   err);
@@ -104,8 +106,11 @@ static void on_written(store_req_t *sreq)
     w->reply = NULL;
     if (!done) free(w); /* a transient change's write: ours */
     e->writes--;
-    if (e->write_again && !e->removed && !room->deleted && e->writes == 0) {
-        e->write_again = 0;
+    /* Refused as not the room's next version (another writer's, or behind one of ours
+     * that failed): written again, as it is now, as the room's next version. */
+    if (again == ROOM_VERSION_AGAIN && !room->deleted &&
+        (!e->removed || !entset_get(&room->ents, e->id))) { /* not its successor's row */
+        room->state_version++;
         write_entity(r, room, e, NULL);
     }
     maybe_free(e);
@@ -119,15 +124,13 @@ static void on_written(store_req_t *sreq)
     }
 }
 
-/* Writes e as it is now (a PUT, or a DELETE once removed) with w: a caller's durable
- * change (done, reply and ev set), or NULL for a transient change's write, which while
- * another write of e is in flight only marks e to be written again. */
+/* Writes e as it is now (a PUT, or a DELETE once removed) as the room's state version,
+ * which the caller took as a new one, with w: a caller's durable change (done, reply and
+ * ev set), or NULL for a write nobody waits for (a transient change's, or one written
+ * again). Each write is its own version, so the store takes it only as the room's next
+ * one (room_version.h); writes of one entity reach the store in order. */
 static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *w)
 {
-    if (!w && e->writes) {
-        e->write_again = 1;
-        return;
-    }
     if (!w) w = ch_calloc(1, sizeof(*w));
     w->r = r;
     w->room = room;
@@ -140,6 +143,8 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *
     memcpy(se->room_id, room->id, sizeof(se->room_id));
     snprintf(se->id, sizeof(se->id), "%s", e->id);
     se->room_version = room->state_version;
+    room_version_write(&room->versions, se->room_version, &se->room_base, &w->vepoch);
+    w->vbase = se->room_base;
     se->updated_at = e->updated_at;
     if (e->removed) {
         w->sreq.type = STORE_ENTITY_DELETE;
@@ -168,8 +173,8 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *
 /* ---------- transient changes ---------- */
 
 /* Applies e's held transient changes as the room's next version at now_ms (monotonic) and
- * unix_ms: sent at once (through the outbox, so after any earlier change), written when
- * no other write is in flight. */
+ * unix_ms: sent at once (through the outbox, so after any earlier change) and handed to
+ * the store (the rate limit keeps these writes to --entity-transient-rate per entity). */
 static void apply_pending(rooms_t *r, room_t *room, entity_t *e, uint64_t now_ms,
                           int64_t unix_ms)
 {

@@ -112,9 +112,10 @@ static void op_doc_op(void *ud, room_t *room, const bus_op_t *op)
     }
     json_t *jid = json_object_get(op->args, "opId");
     if (jid && !json_is_null(jid) &&
-        (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN)) {
+        (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN ||
+         memchr(json_string_value(jid), 0, json_string_length(jid)))) {
         home_reply_field(&op->route, "validation_error", "opId",
-                         "opId must be a string of at most 64 bytes");
+                         "opId must be a string of at most 64 bytes without U+0000");
         return;
     }
     json_t *delta = json_object_get(op->args, "delta");

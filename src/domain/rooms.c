@@ -503,6 +503,7 @@ static void on_loaded(store_req_t *req)
         }
         room->state_bytes = sr->state ? (int64_t)strlen(sr->state) : 0;
         room->state_version = room->ents.base = sr->state_version;
+        room_version_init(&room->versions, sr->state_version);
         room->last_seq = room->committed_seq = sr->last_seq;
         room->created_at = sr->created_at;
         room->last_activity = sr->last_activity;

@@ -27,6 +27,7 @@
 #include "util/log.h"
 #include "domain/presence.h"
 #include "domain/room_lookup.h"
+#include "domain/room_version.h"
 #include "domain/quota.h"
 #include "store/store.h"
 #include "util/strmap.h"
@@ -82,6 +83,7 @@ struct room_s {
     int is_public;
     json_t *state;             /* owned object */
     int64_t state_version;     /* of the last state or entity change */
+    room_version_t versions;   /* the stored version each state write follows */
     int64_t last_seq;          /* seq of the last message handed to the store */
     int64_t committed_seq;     /* seq of the last message the store committed */
     uint32_t msg_writes;       /* message inserts in flight */

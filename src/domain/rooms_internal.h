@@ -57,6 +57,8 @@ struct rooms_op_s {
      * flight cannot pass a quota together), given back if the commit fails. */
     int64_t charged;
     char charged_user[STORE_SUB_LEN];
+    uint32_t vepoch; /* a ROOM_UPDATE: its room_version_write epoch */
+    int64_t vbase;   /* and the stored version it follows */
 };
 
 /* A new operation of type on room (held until it finishes; may be NULL), answering done
@@ -125,6 +127,9 @@ int rooms_code_taken(void *ud, const char *code);
 /* Copies room's row into sr, with state_text (taken over by sr; NULL = none) as its
  * state (rooms_state.c). */
 void rooms_fill_room(store_room_t *sr, const room_t *room, char *state_text);
+/* Writes room's row again as the room's next state version, answering nobody: the store
+ * refused the last write of it (rooms_state.c). */
+void rooms_state_again(rooms_t *r, room_t *room);
 
 /* Copies m's row into p. */
 void rooms_fill_part(store_participant_t *p, const room_member_t *m);

@@ -61,6 +61,14 @@ static const rooms_err_t ERR_IO = {ROOMS_E_UNAVAILABLE, "service_unavailable",
 static void on_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
+    /* A row the store refused as not the room's next version is written again as a new
+     * one (the store's version learned first). */
+    if (req->type == STORE_ROOM_UPDATE &&
+        room_version_answer(&op->room->versions, &op->room->state_version, op->vepoch,
+                            op->vbase, req->err,
+                            op->pl.room.state_base) == ROOM_VERSION_AGAIN &&
+        !op->room->deleted)
+        rooms_state_again(op->r, op->room);
     /* In every outcome: the change is in memory, and later events wait behind it. */
     if (op->ev) rooms_outbox_ready(op->room, op->ev);
     if (req->err != STORE_OK) {

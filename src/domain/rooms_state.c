@@ -53,6 +53,24 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
 
 /* ---------- state ---------- */
 
+/* Hands op (a ROOM_UPDATE) to the store: the room as it is now, with its state as text
+ * (taken), at the room's state version, which the caller took as a new one. */
+static void submit_row(rooms_op_t *op, room_t *room, char *state_text)
+{
+    rooms_fill_room(&op->pl.room, room, state_text);
+    room_version_write(&room->versions, room->state_version, &op->pl.room.state_base,
+                       &op->vepoch);
+    op->vbase = op->pl.room.state_base;
+    rooms_op_submit(op);
+}
+
+void rooms_state_again(rooms_t *r, room_t *room)
+{
+    room->state_version++;
+    rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, NULL, NULL);
+    submit_row(op, room, json_dumps(room->state, JSON_COMPACT));
+}
+
 void rooms_fill_room(store_room_t *sr, const room_t *room, char *state_text)
 {
     memcpy(sr->id, room->id, sizeof(sr->id));
@@ -137,7 +155,6 @@ void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *p
     room->last_activity = clock_unix_ms();
     entset_log_state(&room->ents, &r->ent_lim, room->state_version);
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
-    rooms_fill_room(&op->pl.room, room, text);
     /* The event and the answer carry this version's state, whatever follows; the event
      * waits for the commit in the room's versioned outbox (rooms_outbox.c). */
     op->result = json_pack("{s:b, s:O, s:I, s:o}", "success", 1, "state", room->state,
@@ -147,7 +164,7 @@ void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *p
                            (json_int_t)room->state_version, "stateVersion",
                            (json_int_t)room->state_version, "currentMode", rooms_mode_of(room));
     op->ev = rooms_outbox_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
-    rooms_op_submit(op);
+    submit_row(op, room, text);
     state_message(r, room, by, old_mode);
     json_decref(old_mode);
 }
@@ -178,14 +195,14 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn d
     snprintf(room->code, sizeof(room->code), "%s", code);
     strmap_put(&r->by_code, room->code, room);
     room->last_activity = clock_unix_ms();
+    room->state_version++; /* every write of the row is a new version (room_version.h) */
     char link[512];
     snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
     rooms_publish(room, BUS_MEMBER_NONE, "room_code",
                   json_pack("{s:s, s:s}", "roomCode", room->code, "joinLink", link));
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
-    rooms_fill_room(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->stored = after_rotate;
-    rooms_op_submit(op);
+    submit_row(op, room, json_dumps(room->state, JSON_COMPACT));
 }
 
 /* ---------- settings ---------- */
@@ -308,12 +325,12 @@ void rooms_update(rooms_t *r, room_t *room, const char *by, const json_t *body,
     if (jcap) room->capacity = (uint32_t)json_integer_value(jcap);
     if (jpub) room->is_public = json_is_true(jpub);
     room->last_activity = clock_unix_ms();
+    room->state_version++; /* every write of the row is a new version (room_version.h) */
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, done, ud);
-    rooms_fill_room(&op->pl.room, room, json_dumps(room->state, JSON_COMPACT));
     op->event = json_pack("{s:s, s:I, s:b, s:s}", "name", room->name, "maxParticipants",
                           (json_int_t)room->capacity, "isPublic", room->is_public, "by",
                           by);
     op->stored = after_update;
-    rooms_op_submit(op);
+    submit_row(op, room, json_dumps(room->state, JSON_COMPACT));
     settings_message(r, room, by, &before);
 }

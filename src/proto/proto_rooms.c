@@ -125,8 +125,9 @@ static void op_join(proto_req_t *req)
     if (!room) return;
     json_t *dn = json_object_get(req->msg, "displayName");
     if (dn && (!json_is_string(dn) || json_string_length(dn) == 0 ||
-               json_string_length(dn) >= STORE_NAME_LEN)) {
-        invalid(req, "displayName", "displayName must be a non-empty string");
+               json_string_length(dn) >= STORE_NAME_LEN ||
+               memchr(json_string_value(dn), 0, json_string_length(dn)))) {
+        invalid(req, "displayName", "displayName must be a non-empty string without U+0000");
         return;
     }
     int attach = !bus_find(req->c->rcv.subs, room);

@@ -60,13 +60,16 @@
  *   to msg.created_at by MESSAGE_INSERT, raised (never lowered) to ent.updated_at by
  *   ENTITY_PUT and ENTITY_DELETE. Nothing else touches it: not participants, not
  *   documents, not retention.
- * - a room's state_version: set by ROOM_CREATE, ROOM_UPDATE, ENTITY_PUT and ENTITY_DELETE
- *   (ent.room_version), and never lowered, whichever backend and however many writers:
- *   each of those three refuses a version below the stored one with EEXISTS and changes
- *   nothing. An equal one is taken: a ROOM_UPDATE of settings or code keeps the state and
- *   its version, and an entity written after the room moved on carries the room's current
- *   version (entities.c, a held transient change); so the store keeps a version from
- *   going back, and the loop (one home per room) gives each new state its own version.
+ * - a room's state_version: set by ROOM_CREATE, and by ROOM_UPDATE (room.state_version),
+ *   ENTITY_PUT and ENTITY_DELETE (ent.room_version) only as the room's next version: each
+ *   of those three names the stored version it follows (room.state_base, ent.room_base)
+ *   and is stored only when the room's stored state_version is exactly that one and the
+ *   new version is above it, whichever backend and however many writers. Anything else
+ *   (a taken version, a stale one, a base that is not the stored one) is EEXISTS with
+ *   nothing changed, and the base field then holds the room's stored state_version, so
+ *   the loop learns it. The base is normally the version minus one (no gap); the loop
+ *   names an older stored version only to write again what its own failed writes left
+ *   out (rooms_version.c), so versions stay unique whoever writes.
  * - deleting a room deletes its participants, messages, documents, op log and entities;
  *   deleting a user deletes neither the rooms it hosts nor what it wrote.
  * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
@@ -149,11 +152,12 @@ typedef enum {
                                * the host stored) */
     STORE_ROOM_UPDATE,        /* in: room.id and its mutable fields (code, name, capacity,
                                * is_public, state, state_version, last_activity), each set as
-                               * given; host_id and created_at never change. err: ENOTFOUND,
-                               * EEXISTS (the code is another room's, or state_version is
-                               * below the stored one: never lowered; equal is taken, as a
-                               * settings or code change resubmits the state's version);
-                               * nothing changed then */
+                               * given, and room.state_base (the stored version it follows);
+                               * host_id and created_at never change. err: ENOTFOUND, EEXISTS
+                               * (the code is another room's, or the stored state_version is
+                               * not room.state_base, or state_version is not above it;
+                               * room.state_base then holds the stored one); nothing changed
+                               * then */
     STORE_ROOM_DELETE,        /* in: room.id. Deletes its participants, messages, documents,
                                * op log and entities too. out: usage (what each author had
                                * stored in it, as ROOMS_LOAD counts it, read before the delete
@@ -165,9 +169,9 @@ typedef enum {
     STORE_MESSAGE_INSERT,     /* in: msg (user_id "": the server's; metadata NULL: none;
                                * seq chosen by the room, from 1 without gaps); also sets
                                * the room's last_activity to msg.created_at (same
-                               * request). err: EEXISTS (room_id + seq, or id, taken;
-                               * PostgreSQL also refuses a seq that is not the room's
-                               * next one, highest ever stored + 1, so several writers
+                               * request). err: EEXISTS (the id is taken, or seq is not
+                               * the room's next one, highest ever stored + 1: taken,
+                               * stale or a gap, in both backends, so several writers
                                * can make neither a gap nor a reuse; out: room.last_seq,
                                * the room's highest stored seq), ENOTFOUND (no such
                                * room); the room is then untouched */
@@ -217,15 +221,16 @@ typedef enum {
     /* Entities: payload in req->rooms (ent). */
     STORE_ENTITY_PUT,    /* in: ent (all fields; data NULL is "{}"; insert or replace
                           * by room_id + id); also sets the room's state_version to
-                          * ent.room_version and raises its last_activity to
-                          * ent.updated_at (never lowers either; same request). err:
-                          * ENOTFOUND (no such room), EEXISTS (the room's
-                          * state_version is above ent.room_version); nothing stored
-                          * then */
-    STORE_ENTITY_DELETE, /* in: ent.room_id, ent.id, ent.room_version, ent.updated_at
-                          * (the room's, raised as for PUT, even when the entity was
-                          * already gone). A missing row, or room, is not an error.
-                          * err: EEXISTS (as for PUT; the entity is then kept) */
+                          * ent.room_version, following ent.room_base, and raises its
+                          * last_activity to ent.updated_at (never lowers it; same
+                          * request). err: ENOTFOUND (no such room), EEXISTS (the room's
+                          * stored state_version is not ent.room_base, or room_version
+                          * is not above it; ent.room_base then holds the stored one);
+                          * nothing stored then */
+    STORE_ENTITY_DELETE, /* in: ent.room_id, ent.id, ent.room_version, ent.room_base,
+                          * ent.updated_at (the room's, set as for PUT, even when the
+                          * entity was already gone). A missing row, or room, is not an
+                          * error. err: EEXISTS (as for PUT; the entity is then kept) */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -277,6 +282,8 @@ typedef struct {
     int is_public;
     char *state; /* JSON object text (malloc'd; see store_rooms_free) */
     int64_t state_version;
+    int64_t state_base;    /* in of ROOM_UPDATE: the stored state_version it follows; out
+                            * of one refused with EEXISTS: the stored one */
     int64_t last_seq;      /* out of ROOMS_LOAD, and of a MESSAGE_INSERT refused with
                             * EEXISTS: the highest message seq, 0 when none */
     int64_t created_at;    /* unix ms */
@@ -311,6 +318,8 @@ typedef struct {
     int64_t created_at;    /* unix ms */
     int64_t updated_at;    /* unix ms */
     int64_t room_version;  /* PUT / DELETE: the room's state version now */
+    int64_t room_base;     /* PUT / DELETE in: the room's stored state version it follows;
+                            * out of an EEXISTS: the stored one */
     int owner_only;        /* 1: only the owner and the room's host may change it */
 } store_entity_t;
 
@@ -461,9 +470,15 @@ typedef struct {
     void (*close)(void *conn);
     /* Export: calls row(ud, table, obj) for every row of every table, tables in the order
      * of STORE_DUMP_TABLES, rows by primary key. obj is borrowed for the call. Runs inside
-     * a read transaction opened by the caller with begin. 0, or STORE_EIO, or what row
-     * returned (non-zero stops the dump). NULL: the backend cannot export. */
+     * a read transaction opened by the caller with begin_read (begin when NULL). 0, or
+     * STORE_EIO, or what row returned (non-zero stops the dump). NULL: the backend cannot
+     * export. */
     int (*dump)(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud);
+    /* Opens a read transaction for dump: one snapshot of the whole database that writers
+     * (a running server) can pass, ended with rollback. 0 or STORE_EIO. NULL: begin serves
+     * (PostgreSQL's dump makes its own transaction a REPEATABLE READ snapshot; SQLite's
+     * begin would take the write lock for the whole export). */
+    int (*begin_read)(void *conn);
     /* Import: inserts one row of table (inside the caller's transaction). 0, STORE_EEXISTS,
      * STORE_ENOTFOUND (a row it depends on is missing), or STORE_EIO (an unknown table or a
      * column missing or of the wrong type: the row is refused). obj is borrowed. NULL: the

@@ -240,11 +240,13 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= $1",
     [PG_ROOM_INSERT] = "INSERT INTO rooms(" PG_ROOM_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    /* The room's next state version only: the row lock makes a second writer of the same
+     * base wait for the first one's end, re-read the row and match nothing. */
     [PG_ROOM_UPDATE] = "UPDATE rooms SET name = $1, capacity = $2, is_public = $3, state = $4,"
                        " state_version = $5, last_activity = $6, code = $8 WHERE id = $7"
-                       " AND state_version <= $5",
+                       " AND state_version = $9 AND $5::bigint > $9::bigint",
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
-    [PG_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = $1",
+    [PG_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
     [PG_PART_UPSERT] = "INSERT INTO room_participants(" PG_PART_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
@@ -303,13 +305,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_DOC_OPS] = "SELECT " PG_OP_COLUMNS " FROM doc_ops"
                    " WHERE room_id = $1 AND doc_id = $2 AND version > $3"
                    " ORDER BY version ASC LIMIT $4",
-    /* One statement, no savepoint: the room's version is set (only if not lower than the
-     * stored one) and its activity raised first (its row lock also holds off a delete of
-     * the room and another writer's version), and the entity goes in only when that
-     * matched; no row back is a missing room or a lower version, with nothing written. */
+    /* One statement, no savepoint: the room's version is set (only as the next one after
+     * the stored $12) and its activity raised first (its row lock also holds off a delete
+     * of the room and another writer of the same base, who then re-reads the row and
+     * matches nothing), and the entity goes in only when that matched; no row back is a
+     * missing room or a version that is not the next one, with nothing written. */
     [PG_ENT_UPSERT] = "WITH r AS (UPDATE rooms SET state_version = $11,"
                       " last_activity = greatest(last_activity, $9) WHERE id = $1"
-                      " AND state_version <= $11 RETURNING id)"
+                      " AND state_version = $12 AND $11::bigint > $12::bigint RETURNING id)"
                       " INSERT INTO entities(" PG_ENT_COLUMNS ")"
                       " SELECT r.id, $2::text, $3::text, $4::text, $5::text, $6::bigint,"
                       " $7::bigint, $8::bigint, $9::bigint, $10::integer FROM r"
@@ -321,7 +324,7 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ENT_DELETE] = "DELETE FROM entities WHERE room_id = $1 AND id = $2",
     [PG_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = $1,"
                             " last_activity = greatest(last_activity, $2) WHERE id = $3"
-                            " AND state_version <= $1",
+                            " AND state_version = $4 AND $1::bigint > $4::bigint",
     [PG_ENTS_ALL] = "SELECT " PG_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
@@ -418,6 +421,97 @@ static void pg_line(char *out, size_t cap, const char *msg)
     snprintf(out, cap, "%.*s", (int)n, msg);
     for (char *q = out; *q; q++)
         if (*q == '\n' || *q == '\t') *q = ' ';
+}
+
+/* The secrets of a target: the URL's password (user:PASSWORD@) and every password=
+ * value (query string or key=value form), as written. Up to max; returns how many. */
+static size_t pg_secrets(const char *target, const char **at, size_t *len, size_t max)
+{
+    size_t n = 0;
+    const char *scheme = strstr(target, "://");
+    if (scheme) {
+        const char *auth = scheme + 3;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *last_at = NULL;
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@') last_at = q;
+        const char *colon = last_at ? memchr(auth, ':', (size_t)(last_at - auth)) : NULL;
+        if (colon && last_at > colon + 1 && n < max) {
+            at[n] = colon + 1;
+            len[n++] = (size_t)(last_at - colon - 1);
+        }
+    }
+    for (const char *q = target; (q = strstr(q, "password=")) && n < max; q += 9) {
+        const char *v = q + 9;
+        size_t l = strcspn(v, "& ");
+        if (l) {
+            at[n] = v;
+            len[n++] = l;
+        }
+    }
+    return n;
+}
+
+static int pg_has(const char *s, size_t slen, const char *needle, size_t nlen)
+{
+    for (size_t i = 0; nlen && i + nlen <= slen; i++)
+        if (memcmp(s + i, needle, nlen) == 0) return 1;
+    return 0;
+}
+
+/* Copies libpq's one-line message msg into out without target's secrets: libpq quotes
+ * the URI, or the part of it it could not parse ("invalid percent-encoded token:
+ * \"pa%zzss\""), in some messages. The whole target becomes masked; a quoted part that
+ * holds a secret, or is part of one, becomes "***"; a secret of 4 bytes or more left
+ * anywhere else becomes ***. */
+static void pg_scrub(const char *target, const char *masked, const char *msg, char *out,
+                     size_t cap)
+{
+    const char *sec[8];
+    size_t slen[8];
+    size_t ns = pg_secrets(target, sec, slen, 8);
+    size_t tlen = strlen(target), o = 0;
+    if (cap == 0) return;
+#define PUTS(p, n)                                                                             \
+    do {                                                                                       \
+        size_t n_ = (n);                                                                       \
+        if (o + n_ >= cap) n_ = cap - 1 - o;                                                   \
+        memcpy(out + o, (p), n_);                                                              \
+        o += n_;                                                                               \
+    } while (0)
+    for (const char *q = msg; *q;) {
+        if (tlen && strncmp(q, target, tlen) == 0) {
+            PUTS(masked, strlen(masked));
+            q += tlen;
+            continue;
+        }
+        if (*q == '"') {
+            const char *close = strchr(q + 1, '"');
+            size_t inner = close ? (size_t)(close - q - 1) : 0;
+            /* The whole target quoted: masked as above, from the next byte on. */
+            int secret = inner == tlen && strncmp(q + 1, target, tlen) == 0 ? -1 : 0;
+            for (size_t i = 0; close && i < ns && !secret; i++)
+                secret = pg_has(q + 1, inner, sec[i], slen[i]) ||
+                         (inner && pg_has(sec[i], slen[i], q + 1, inner));
+            if (secret > 0) {
+                PUTS("\"***\"", 5);
+                q = close + 1;
+                continue;
+            }
+        }
+        size_t hit = 0;
+        for (size_t i = 0; i < ns && !hit; i++)
+            if (slen[i] >= 4 && strncmp(q, sec[i], slen[i]) == 0) hit = slen[i];
+        if (hit) {
+            PUTS("***", 3);
+            q += hit;
+            continue;
+        }
+        PUTS(q, 1);
+        q++;
+    }
+#undef PUTS
+    out[o] = '\0';
 }
 
 /* Notes a broken connection once: the next batch reconnects (pg_begin). */
@@ -701,8 +795,9 @@ static int pg_room_create(pg_conn_t *c, const store_rooms_t *rs)
 }
 
 static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists);
+static int pg_state_refused(pg_conn_t *c, const char *room_id, int64_t *stored);
 
-static int pg_room_update(pg_conn_t *c, const store_room_t *rm)
+static int pg_room_update(pg_conn_t *c, store_room_t *rm)
 {
     pg_params_t p = {0};
     PP_FIELD(&p, rm->name);
@@ -713,14 +808,12 @@ static int pg_room_update(pg_conn_t *c, const store_room_t *rm)
     pp_int(&p, rm->last_activity);
     PP_FIELD(&p, rm->id);
     PP_FIELD(&p, rm->code);
+    pp_int(&p, rm->state_base);
     long changed;
     int err = pg_cmd(c, PG_ROOM_UPDATE, &p, "room update", &changed);
     if (err != STORE_OK || changed > 0) return err;
-    /* Nothing matched: a missing room, or a state version below the stored one. */
-    int exists;
-    err = pg_room_exists(c, rm->id, &exists);
-    if (err != STORE_OK) return err;
-    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
+    /* Nothing matched: a missing room, or a version that is not the stored one's next. */
+    return pg_state_refused(c, rm->id, &rm->state_base);
 }
 
 /* Runs a DELETE with one or two keys; ENOTFOUND when it matched no row. */
@@ -736,15 +829,32 @@ static int pg_delete(pg_conn_t *c, int which, const char *k1, size_t cap1, const
     return err;
 }
 
-static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
+/* Whether the room exists, and (stored not NULL) its stored state version. */
+static int pg_room_version(pg_conn_t *c, const char *room_id, int *exists, int64_t *stored)
 {
     pg_params_t p = {0};
     pp_field(&p, room_id, STORE_ID_LEN);
     PGresult *r = pg_run(c, PG_ROOM_EXISTS, &p);
     int err = pg_status(c, r, "room exists");
     *exists = err == STORE_OK && PQntuples(r) > 0;
+    if (*exists && stored) *stored = pg_int(r, 0, 0);
     PQclear(r);
     return err;
+}
+
+static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists)
+{
+    return pg_room_version(c, room_id, exists, NULL);
+}
+
+/* After a state write that matched nothing: EEXISTS with the room's stored state version
+ * in *stored, ENOTFOUND when the room is missing, or EIO. */
+static int pg_state_refused(pg_conn_t *c, const char *room_id, int64_t *stored)
+{
+    int exists;
+    int err = pg_room_version(c, room_id, &exists, stored);
+    if (err != STORE_OK) return err;
+    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
 }
 
 /* Runs a one-statement insert that answers a row when it stored one; when it did not,
@@ -895,10 +1005,11 @@ static int pg_ent_room_version(pg_conn_t *c, const store_entity_t *e, long *chan
     pp_int(&p, e->room_version);
     pp_int(&p, e->updated_at);
     PP_FIELD(&p, e->room_id);
+    pp_int(&p, e->room_base);
     return pg_cmd(c, PG_ENT_ROOM_VERSION, &p, "entity room version", changed);
 }
 
-static int pg_ent_put(pg_conn_t *c, const store_entity_t *e)
+static int pg_ent_put(pg_conn_t *c, store_entity_t *e)
 {
     pg_params_t p = {0};
     PP_FIELD(&p, e->room_id);
@@ -912,19 +1023,17 @@ static int pg_ent_put(pg_conn_t *c, const store_entity_t *e)
     pp_int(&p, e->updated_at);
     pp_int(&p, e->owner_only ? 1 : 0);
     pp_int(&p, e->room_version);
+    pp_int(&p, e->room_base);
     PGresult *r = pg_run(c, PG_ENT_UPSERT, &p);
     int err = pg_status(c, r, "entity put");
     int stored = err == STORE_OK && PQntuples(r) > 0;
     PQclear(r);
     if (err != STORE_OK || stored) return err;
-    /* Nothing written: no such room, or its state version is above room_version. */
-    int exists;
-    err = pg_room_exists(c, e->room_id, &exists);
-    if (err != STORE_OK) return err;
-    return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
+    /* Nothing written: no such room, or room_version is not its next one. */
+    return pg_state_refused(c, e->room_id, &e->room_base);
 }
 
-static int pg_ent_delete(pg_conn_t *c, const store_entity_t *e)
+static int pg_ent_delete(pg_conn_t *c, store_entity_t *e)
 {
     /* The room's version first: a refusal (EEXISTS) then writes nothing, without a
      * savepoint. A missing room is not an error: its entities went with it. */
@@ -932,10 +1041,8 @@ static int pg_ent_delete(pg_conn_t *c, const store_entity_t *e)
     int err = pg_ent_room_version(c, e, &changed);
     if (err != STORE_OK) return err;
     if (changed == 0) {
-        int exists;
-        err = pg_room_exists(c, e->room_id, &exists);
-        if (err != STORE_OK) return err;
-        if (exists) return STORE_EEXISTS;
+        err = pg_state_refused(c, e->room_id, &e->room_base);
+        if (err != STORE_ENOTFOUND) return err;
     }
     err = pg_delete(c, PG_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
                     "entity delete");
@@ -1337,7 +1444,9 @@ static int pg_connect(pg_conn_t *c, char *err, size_t errlen)
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[512];
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
-        pg_line(why, sizeof(why), pg ? PQerrorMessage(pg) : "out of memory");
+        char line[512];
+        pg_line(line, sizeof(line), pg ? PQerrorMessage(pg) : "out of memory");
+        pg_scrub(c->target, c->masked, line, why, sizeof(why));
         snprintf(err, errlen, "cannot connect to %s: %s", c->masked, why);
         PQfinish(pg);
         return -1;
@@ -1676,9 +1785,10 @@ int store_pg_check_url(const char *target, char *err, size_t errlen)
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(target, &msg);
     if (!opts) {
-        char line[256];
+        char line[512], clean[512];
         pg_line(line, sizeof(line), msg ? msg : "out of memory");
-        snprintf(err, errlen, "store %s: bad URL: %s", masked, line);
+        pg_scrub(target, masked, line, clean, sizeof(clean));
+        snprintf(err, errlen, "store %s: bad URL: %s", masked, clean);
         PQfreemem(msg);
         return -1;
     }

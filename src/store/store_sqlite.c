@@ -247,8 +247,8 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
                        " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7"
-                       " AND state_version <= ?5",
-    [SQ_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE id = ?1",
+                       " AND state_version = ?9 AND ?5 > ?9",
+    [SQ_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = ?1",
     /* Participants and messages go with it (ON DELETE CASCADE). */
     [SQ_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [SQ_PART_UPSERT] = "INSERT INTO room_participants(" SQ_PART_COLUMNS ")"
@@ -258,8 +258,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                        " role = excluded.role, banned = excluded.banned,"
                        " joined_at = excluded.joined_at",
     [SQ_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = ?1 AND user_id = ?2",
+    /* Only as the room's next seq (1 + its highest, which retention never deletes; the
+     * UNIQUE(room_id, seq) index finds it): a taken seq, a stale one and a gap insert
+     * nothing and raise no error, as PostgreSQL's rooms.last_seq check does. */
     [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+                      " WHERE ?3 = 1 + (SELECT coalesce(max(seq), 0) FROM room_messages"
+                      " WHERE room_id = ?2)",
     [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
     /* A page between two exclusive seq bounds, newest first (before / latest: the caller
      * reverses it) or oldest first (after). */
@@ -298,10 +303,11 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ENT_UPSERT] = "INSERT OR REPLACE INTO entities(" SQ_ENT_COLUMNS ")"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ENT_DELETE] = "DELETE FROM entities WHERE room_id = ?1 AND id = ?2",
-    /* Never lowers the version: a lower one matches nothing and is refused (EEXISTS). */
+    /* The room's next version only (after the stored ?4): any other matches nothing and
+     * is refused (EEXISTS). */
     [SQ_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = ?1,"
                             " last_activity = max(last_activity, ?2) WHERE id = ?3"
-                            " AND state_version <= ?1",
+                            " AND state_version = ?4 AND ?1 > ?4",
     [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [SQ_USAGE_ALL] = SQ_USAGE("1", "1"),
     [SQ_USAGE_ROOM] = SQ_USAGE("room_id = ?1", "id = ?1"),
@@ -635,9 +641,10 @@ static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
     return err;
 }
 
-/* After a room update that matched nothing: ENOTFOUND when the room is missing, else
- * EEXISTS (its state version is above the one written), or EIO. */
-static int sq_room_unmatched(sq_conn_t *c, const char *room_id)
+/* After a state write that matched nothing: ENOTFOUND when the room is missing, else
+ * EEXISTS (its version is not the stored one's next) with the stored state version in
+ * *stored, or EIO. */
+static int sq_room_unmatched(sq_conn_t *c, const char *room_id, int64_t *stored)
 {
     sqlite3_stmt *s = c->stmt[SQ_ROOM_EXISTS];
     int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK ? SQLITE_ERROR
@@ -645,11 +652,12 @@ static int sq_room_unmatched(sq_conn_t *c, const char *room_id)
     int err = rc == SQLITE_ROW    ? STORE_EEXISTS
               : rc == SQLITE_DONE ? STORE_ENOTFOUND
                                   : sq_fail(c, "room exists");
+    if (rc == SQLITE_ROW) *stored = sqlite3_column_int64(s, 0);
     sq_release(s);
     return err;
 }
 
-static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
+static int sq_room_update(sq_conn_t *c, store_room_t *rm)
 {
     sqlite3_stmt *s = c->stmt[SQ_ROOM_UPDATE];
     int bad = SQ_BIND(s, 1, rm->name) != SQLITE_OK;
@@ -660,14 +668,15 @@ static int sq_room_update(sq_conn_t *c, const store_room_t *rm)
     bad |= sqlite3_bind_int64(s, 6, rm->last_activity) != SQLITE_OK;
     bad |= SQ_BIND(s, 7, rm->id) != SQLITE_OK;
     bad |= SQ_BIND(s, 8, rm->code) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, rm->state_base) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     /* A code taken by another room is EEXISTS (the loop picks free codes, so only a
      * caller's bug meets it) and leaves the batch alone. */
     int err = sq_write_result(c, rc, "room update");
     int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
-    /* A lower state version than the stored one matched nothing: EEXISTS. */
-    return changed == 0 ? sq_room_unmatched(c, rm->id) : err;
+    /* A version that is not the stored one's next matched nothing: EEXISTS. */
+    return changed == 0 ? sq_room_unmatched(c, rm->id, &rm->state_base) : err;
 }
 
 /* Runs the cached DELETE statement `which` with its keys bound (k2 NULL: one key only).
@@ -701,7 +710,12 @@ static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *la
     bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = sq_write_result(c, rc, "message insert");
+    int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
+    if (changed == 0) { /* not the next seq: EEXISTS, unless the room is missing */
+        int64_t ignored;
+        err = sq_room_unmatched(c, m->room_id, &ignored);
+    }
     if (err == STORE_EEXISTS) {
         s = c->stmt[SQ_RET_MSG_MAX];
         rc = sq_bind_field(s, 1, m->room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
@@ -870,22 +884,24 @@ fail:
 /* ---- entities ---- */
 
 /* Sets the room's state version to e's room_version, and raises its activity to e's
- * (same transaction as the change). EEXISTS when the stored version is above it (nothing
- * changed), ENOTFOUND when the room is gone. */
-static int sq_ent_room_version(sq_conn_t *c, const store_entity_t *e)
+ * (same transaction as the change). EEXISTS when the stored version is not e's room_base
+ * or room_version is not above it (nothing changed; room_base then holds the stored one),
+ * ENOTFOUND when the room is gone. */
+static int sq_ent_room_version(sq_conn_t *c, store_entity_t *e)
 {
     sqlite3_stmt *s = c->stmt[SQ_ENT_ROOM_VERSION];
     int bad = sqlite3_bind_int64(s, 1, e->room_version) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 2, e->updated_at) != SQLITE_OK;
     bad |= SQ_BIND(s, 3, e->room_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, e->room_base) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entity room version");
     int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
-    return changed == 0 ? sq_room_unmatched(c, e->room_id) : err;
+    return changed == 0 ? sq_room_unmatched(c, e->room_id, &e->room_base) : err;
 }
 
-static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
+static int sq_ent_put(sq_conn_t *c, store_entity_t *e)
 {
     sqlite3_stmt *s = c->stmt[SQ_ENT_UPSERT];
     int bad = SQ_BIND(s, 1, e->room_id) != SQLITE_OK;
@@ -907,7 +923,7 @@ static int sq_ent_put(sq_conn_t *c, const store_entity_t *e)
     return err == STORE_ENOTFOUND ? STORE_EIO : err; /* the row passed the foreign key */
 }
 
-static int sq_ent_delete(sq_conn_t *c, const store_entity_t *e)
+static int sq_ent_delete(sq_conn_t *c, store_entity_t *e)
 {
     int err = sq_delete(c, SQ_ENT_DELETE, e->room_id, STORE_ID_LEN, e->id, STORE_ENTITY_ID_LEN,
                         "entity delete");
@@ -1685,6 +1701,20 @@ fail:
     return NULL;
 }
 
+/* A deferred transaction holds no lock until it reads; its first read (here, so that the
+ * snapshot is taken now) makes it a WAL read transaction: it sees the database as it was
+ * then, to its end, while the server's writers go on committing beside it. */
+static int sq_begin_read(void *conn)
+{
+    sq_conn_t *c = conn;
+    if (sqlite3_exec(c->db, "BEGIN DEFERRED; SELECT count(*) FROM sqlite_master", NULL, NULL,
+                     NULL) == SQLITE_OK)
+        return STORE_OK;
+    int err = sq_fail(c, "begin read");
+    sq_rollback(c);
+    return err;
+}
+
 static int sq_dump(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud)
 {
     sq_conn_t *c = conn;
@@ -1707,4 +1737,5 @@ const store_backend_t store_sqlite_backend = {
     .close = sq_close,
     .dump = sq_dump,
     .load = sq_load,
+    .begin_read = sq_begin_read,
 };

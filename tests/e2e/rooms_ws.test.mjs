@@ -453,6 +453,34 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('U+0000 in text is refused before any store sees it, the same on both backends: WebSocket validation_error / invalid_op naming the field, REST bad_json', T, async () => {
+    const [h, a] = [mkUser('Nul Host'), mkUser('Nul Ann')];
+    const r = await createRoom(port, h, { name: 'nul' });
+    const ca = await RoomWs.open(port, a);
+    try {
+      let e = await ca.err('join', { room: r.id, displayName: 'a\u0000b' }, 'validation_error');
+      assert.equal(e.error.field, 'displayName');
+      await ca.join(r.id);
+      e = await ca.err('message', { room: r.id, type: 'user_text', content: 'a\u0000b' }, 'validation_error');
+      assert.equal(e.error.field, 'content');
+      e = await ca.err('doc_open', { room: r.id, doc: 'd\u0000' }, 'validation_error');
+      await ca.ok('doc_open', { room: r.id, doc: 'main' });
+      e = await ca.err('doc_op', { room: r.id, doc: 'main', version: 0, delta: ['a\u0000b'] }, 'invalid_op');
+      assert.match(e.error.message, /U\+0000/);
+      e = await ca.err('doc_op', { room: r.id, doc: 'main', version: 0, delta: ['ab'], opId: 'o\u0000' }, 'validation_error');
+      assert.equal(e.error.field, 'opId');
+      const res = await api(port, 'POST', `/api/rooms/${r.id}/join`, { body: { displayName: 'a\u0000b' }, token: a.token });
+      assertJsonErrorStatus(res, 400, 'bad_json');
+      // Nothing of it was stored: the document is empty, no message holds it.
+      const d = await ca.ok('doc_open', { room: r.id, doc: 'main' });
+      assert.equal(d.version, 0, JSON.stringify(d));
+      const hist = await getOk(port, h, `/api/rooms/${r.id}/messages?limit=50`);
+      assert.ok(!JSON.stringify(hist).includes('\\u0000'), JSON.stringify(hist));
+    } finally {
+      closeAll([ca]);
+    }
+  });
+
   it('the server\'s system messages are structured: metadata {event, userId, displayName}, no name in content', T, async () => {
     const [h, c] = [mkUser('SysHost'), mkUser('Cee')];
     const r = await createRoom(port, h, { name: 'system messages' });

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
 #include <uv.h>
 
 #include "util/clock.h"
@@ -370,10 +371,217 @@ static void test_lock_and_expiry(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* ---- state versions as stored ---- */
+
+/* Runs SQL on the fixture's database beside the store (a fault to inject, or a look). */
+static int db_exec(fx_t *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) fprintf(stderr, "db_exec: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int on_int(void *ud, int n, char **vals, char **cols)
+{
+    (void)cols;
+    if (n > 0 && vals[0]) *(int64_t *)ud = strtoll(vals[0], NULL, 10);
+    return 0;
+}
+
+/* The first column of the first row of sql, or -1. */
+static int64_t db_int(fx_t *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+        sqlite3_exec(db, sql, on_int, &v, NULL);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Logs every state version the store sets on a room row (one row per write). */
+static int log_versions(fx_t *f)
+{
+    return db_exec(f, "CREATE TABLE vlog(n INTEGER PRIMARY KEY, v INTEGER);"
+                      "CREATE TRIGGER vlog_t AFTER UPDATE OF state_version ON rooms"
+                      " BEGIN INSERT INTO vlog(v) VALUES(NEW.state_version); END");
+}
+
+/* Every state write takes its own version, the next after the one before: a transient
+ * change written while a durable write of the same entity is in flight, a durable
+ * change after it, a settings change and a code rotation (which used to write the
+ * room's current version again). The store's log of versions is v+1, v+2, ... with
+ * neither a repeat nor a gap, and ends at the room's version. */
+static void test_each_write_a_new_version(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    fake_client_t ann, bob;
+    room_t *room = make_room(&f, &ann, &bob);
+    ASSERT_TRUE(room != NULL);
+    entities_caller_t a = as(&ann, room, uv_now(&f.loop));
+    entities_err_t err;
+    change_t c1, c2;
+    change_init(&c1);
+    change_init(&c2);
+    ASSERT_EQ(entities_create(&f.r, room, &a, "a", "shape", NULL, -1, &c1.req, on_change, &err),
+              0);
+    ASSERT_EQ(entities_create(&f.r, room, &a, "b", "shape", NULL, -1, &c2.req, on_change, &err),
+              0);
+    ASSERT_TRUE(test_run_until(&f.loop, &c2.o.done, 5000));
+    json_decref(c1.o.result);
+    json_decref(c2.o.result);
+    ASSERT_EQ(log_versions(&f), 0);
+    int64_t v = room->state_version;
+
+    json_t *p1 = json_pack("{s:i}", "x", 1), *p2 = json_pack("{s:i}", "x", 2),
+           *p3 = json_pack("{s:i}", "y", 3);
+    change_init(&c1);
+    change_init(&c2);
+    ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "a"), &a, p1, -1, -1, &c1.req,
+                              on_change, &err),
+              0);
+    json_t *res = NULL;
+    ASSERT_EQ(
+        entities_update_transient(&f.r, room, entities_get(room, "a"), &a, p2, &err, &res), 0);
+    json_decref(res);
+    ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "b"), &a, p3, -1, -1, &c2.req,
+                              on_change, &err),
+              0);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    ASSERT_EQ(room->state_version, v + 3);
+    ASSERT_TRUE(test_run_until(&f.loop, &c2.o.done, 5000));
+    ASSERT_EQ(c1.o.status, 0);
+    ASSERT_EQ(c2.o.status, 0);
+    json_decref(c1.o.result);
+    json_decref(c2.o.result);
+
+    json_t *body = json_pack("{s:s}", "name", "renamed");
+    outcome_t o1 = {0}, o2 = {0};
+    rooms_update(&f.r, room, "host", body, on_done, &o1);
+    json_decref(body);
+    rooms_rotate_code(&f.r, room, "host", on_done, &o2);
+    ASSERT_EQ(room->state_version, v + 5);
+    ASSERT_TRUE(test_run_until(&f.loop, &o2.done, 5000));
+    ASSERT_EQ(o1.status, 0);
+    ASSERT_EQ(o2.status, 0);
+    json_decref(o1.result);
+    json_decref(o2.result);
+
+    ASSERT_EQ(db_int(&f, "SELECT count(*) FROM vlog"), 5);
+    ASSERT_EQ(db_int(&f, "SELECT count(DISTINCT v) FROM vlog"), 5);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM vlog WHERE v = %lld + n", (long long)v);
+    ASSERT_EQ(db_int(&f, sql), 5);
+    ASSERT_EQ(db_int(&f, "SELECT state_version FROM rooms"), v + 5);
+    /* The transient value is what the store holds for a. */
+    ASSERT_EQ(db_int(&f, "SELECT json_extract(data, '$.x') FROM entities WHERE id = 'a'"), 2);
+    drop_clients(&f, &ann, &bob);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
+/* The store refuses a write that is not the room's next version: another writer moved the
+ * stored version on (as a second node would). The caller is told the database failed;
+ * the room learns the stored version, writes the refused change again as the version
+ * after it, and its next change follows. A failed batch (EIO) leaves the store behind the
+ * room: the next write is refused, and the room catches up the same way. */
+static void test_refused_version_recovers(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    f.log.level = LOG_ERROR + 1;
+    fake_client_t ann, bob;
+    room_t *room = make_room(&f, &ann, &bob);
+    ASSERT_TRUE(room != NULL);
+    entities_caller_t a = as(&ann, room, uv_now(&f.loop));
+    entities_err_t err;
+    change_t c;
+    change_init(&c);
+    ASSERT_EQ(entities_create(&f.r, room, &a, "a", "shape", NULL, -1, &c.req, on_change, &err),
+              0);
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
+    json_decref(c.o.result);
+    int64_t v = room->state_version;
+    ASSERT_EQ(db_exec(&f, "UPDATE rooms SET state_version = state_version + 5"), 0);
+
+    json_t *p = json_pack("{s:i}", "x", 1);
+    change_init(&c);
+    ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "a"), &a, p, -1, -1, &c.req,
+                              on_change, &err),
+              0);
+    json_decref(p);
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
+    ASSERT_EQ(c.o.status, ROOMS_E_UNAVAILABLE);
+    /* Written again as the version after the stored one. */
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM rooms WHERE state_version = %lld",
+             (long long)v + 6);
+    for (int i = 0; i < 100 && db_int(&f, sql) != 1; i++)
+        test_run_for(&f.loop, 10);
+    ASSERT_EQ(db_int(&f, sql), 1);
+    ASSERT_EQ(room->state_version, v + 6);
+    ASSERT_EQ(db_int(&f, "SELECT json_extract(data, '$.x') FROM entities WHERE id = 'a'"), 1);
+    ASSERT_EQ(db_int(&f, "SELECT state_version FROM entities WHERE id = 'a'"), v + 1);
+
+    /* A failed batch: the store stays at v + 6 while the room goes on to v + 7. */
+    ASSERT_EQ(db_exec(&f, "CREATE TRIGGER boom BEFORE UPDATE ON entities"
+                          " WHEN json_extract(NEW.data, '$.x') = 66"
+                          " BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+                          "CREATE TRIGGER boom2 BEFORE INSERT ON entities"
+                          " WHEN json_extract(NEW.data, '$.x') = 66"
+                          " BEGIN SELECT RAISE(ABORT, 'boom'); END"),
+              0);
+    p = json_pack("{s:i}", "x", 66);
+    change_init(&c);
+    ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "a"), &a, p, -1, -1, &c.req,
+                              on_change, &err),
+              0);
+    json_decref(p);
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
+    ASSERT_EQ(c.o.status, ROOMS_E_UNAVAILABLE);
+    ASSERT_EQ(room->state_version, v + 7);
+    ASSERT_EQ(db_int(&f, "SELECT state_version FROM rooms"), v + 6);
+    ASSERT_EQ(db_exec(&f, "DROP TRIGGER boom; DROP TRIGGER boom2"), 0);
+    /* The next change (v + 8, after v + 7) is refused; written again as v + 9. */
+    p = json_pack("{s:i}", "x", 8);
+    change_init(&c);
+    ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "a"), &a, p, -1, -1, &c.req,
+                              on_change, &err),
+              0);
+    json_decref(p);
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM rooms WHERE state_version = %lld",
+             (long long)v + 9);
+    for (int i = 0; i < 100 && db_int(&f, sql) != 1; i++)
+        test_run_for(&f.loop, 10);
+    ASSERT_EQ(db_int(&f, sql), 1);
+    ASSERT_EQ(db_int(&f, "SELECT json_extract(data, '$.x') FROM entities WHERE id = 'a'"), 8);
+    /* From there on, each change is the next version at once. */
+    p = json_pack("{s:i}", "x", 10);
+    change_init(&c);
+    ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "a"), &a, p, -1, -1, &c.req,
+                              on_change, &err),
+              0);
+    json_decref(p);
+    ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
+    ASSERT_EQ(c.o.status, 0);
+    json_decref(c.o.result);
+    ASSERT_EQ(db_int(&f, "SELECT state_version FROM rooms"), v + 10);
+    drop_clients(&f, &ann, &bob);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_create_and_conflict);
     RUN(test_events_in_version_order);
     RUN(test_lock_and_expiry);
+    RUN(test_each_write_a_new_version);
+    RUN(test_refused_version_recovers);
     TEST_MAIN_END();
 }

@@ -496,6 +496,7 @@ static void test_room_crud(void)
     free(r.room.state);
     r.room.state = strdup("{\"mode\":\"draw\",\"n\":2}");
     r.room.state_version = 42;
+    r.room.state_base = 1; /* the stored one: a write after failed ones may skip versions */
     strcpy(r.room.name, "Renamed ✓");
     r.room.capacity = 3;
     r.room.is_public = 0;
@@ -592,8 +593,24 @@ static void test_messages_and_pages(void)
     r.msg.created_at = 1900000000000;
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
     store_rooms_free(&r);
-    /* A message to a missing room. */
+    /* Only the room's next seq is stored, in both backends: a gap (N + 2 after N) and a
+     * first message that is not seq 1 are refused (EEXISTS, the highest stored seq
+     * answered), and nothing of them is stored. */
+    fill_msg(&r.msg, 1, N + 2);
+    strcpy(r.msg.id, "gap-id");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.room.last_seq, N);
+    store_rooms_free(&r);
+    fill_msg(&r.msg, 2, 2);
+    strcpy(r.msg.id, "gap-id-2");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.room.last_seq, 0);
+    store_rooms_free(&r);
+    /* A message to a missing room, at seq 1 or any other. */
     fill_msg(&r.msg, 99, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+    fill_msg(&r.msg, 99, 7);
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_ENOTFOUND);
     store_rooms_free(&r);
 
@@ -1631,6 +1648,7 @@ static void fill_entity(store_entity_t *e, int room, const char *id, int64_t ver
     e->data = strdup(data);
     e->version = version;
     e->state_version = e->room_version = rv;
+    e->room_base = rv - 1; /* the room's next version */
     e->created_at = 1000;
     e->updated_at = 1000 + rv;
     e->owner_only = room == 1;
@@ -1659,19 +1677,37 @@ static void test_entities(void)
     tctx_init(&c);
     ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
     ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 1, 5), STORE_OK);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "b", 1, 6), STORE_OK);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 2, 7), STORE_OK); /* replaces */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 1, 2), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "b", 1, 3), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 2, 4), STORE_OK); /* replaces */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 1, 2), STORE_OK);
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 1, 3), STORE_OK);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "b", 0, 8), STORE_OK);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "nope", 0, 9), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "b", 0, 5), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 1, "nope", 0, 6), STORE_OK);
     /* A put for a room that does not exist is ENOTFOUND (the foreign key). */
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 9, "a", 1, 1), STORE_ENOTFOUND);
     /* A delete there is no error: there is nothing to delete. */
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 9, "a", 0, 1), STORE_OK);
-    /* An older room version is refused (the room's is 3): the entity stays as it was. */
+    /* Only the room's next version is stored (the room's is 3): a taken one, an older
+     * one and a gap are refused, the entity stays as it was. */
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 3), STORE_EEXISTS);
     ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 2), STORE_EEXISTS);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 2, "a", 0, 2), STORE_EEXISTS);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 2, 5), STORE_EEXISTS);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 2, "a", 0, 3), STORE_EEXISTS);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_DELETE, 2, "a", 0, 5), STORE_EEXISTS);
+    /* A refusal answers the stored version; naming it as the base stores a later one
+     * (what the loop writes again after its own writes failed). */
+    store_rooms_t rf;
+    memset(&rf, 0, sizeof(rf));
+    fill_entity(&rf.ent, 2, "a", 2, 9);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ENTITY_PUT, &rf), STORE_EEXISTS);
+    ASSERT_EQ(rf.ent.room_base, 3);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ENTITY_PUT, &rf), STORE_OK);
+    rf.ent.room_base = 9;
+    rf.ent.room_version = 9; /* not above its base */
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ENTITY_DELETE, &rf), STORE_EEXISTS);
+    ASSERT_EQ(rf.ent.room_base, 9);
+    store_rooms_free(&rf);
     store_rooms_t r;
     memset(&r, 0, sizeof(r));
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOMS_LOAD, &r), STORE_OK);
@@ -1684,23 +1720,24 @@ static void test_entities(void)
         ASSERT_STREQ(e->kind, "entry");
         if (strcmp(e->room_id, "10000000-0000-4000-8000-000000000001") == 0) {
             ASSERT_EQ(e->version, 2);
-            ASSERT_EQ(e->state_version, 7);
+            ASSERT_EQ(e->state_version, 4);
             ASSERT_STREQ(e->data, "{\"v\":2,\"s\":\"\u2713\"}");
             ASSERT_STREQ(e->owner, "owner-1");
             ASSERT_EQ(e->created_at, 1000);
-            ASSERT_EQ(e->updated_at, 1007);
+            ASSERT_EQ(e->updated_at, 1004);
             ASSERT_EQ(e->owner_only, 1);
             seen |= 1;
         } else {
-            ASSERT_EQ(e->version, 1);
-            ASSERT_EQ(e->state_version, 3);
+            ASSERT_EQ(e->version, 2);
+            ASSERT_EQ(e->state_version, 9);
             ASSERT_EQ(e->owner_only, 0);
             seen |= 2;
         }
     }
     ASSERT_EQ(seen, 3);
     for (size_t i = 0; i < r.nrooms; i++) {
-        int64_t want = strcmp(r.rooms[i].id, "10000000-0000-4000-8000-000000000001") == 0 ? 9 : 3;
+        int64_t want =
+            strcmp(r.rooms[i].id, "10000000-0000-4000-8000-000000000001") == 0 ? 6 : 9;
         ASSERT_EQ(r.rooms[i].state_version, want);
     }
     store_rooms_free(&r);
@@ -1807,7 +1844,7 @@ static void test_usage_and_retention(void)
         want1 += op_bytes(1, "d", v);
     }
     want1 += (int64_t)strlen(snap);
-    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 1, 5), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 1, "a", 1, 2), STORE_OK);
     want1 += STORE_ROW_BYTES + (int64_t)strlen("{\"v\":1,\"s\":\"\u2713\"}");
 
     store_rooms_t r;
@@ -2104,28 +2141,31 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1700000100001);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 1);
 
-    /* Entities raise both, never lower them, a delete too (even of a missing one). A
-     * lower state version is refused (EEXISTS) with nothing written, not even the
-     * activity; the same one is taken (a write of an entity changed at an earlier
-     * version, after the room moved on), an older activity never lowers it. */
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 5, 1800000000000), STORE_OK);
+    /* Entities set the version and raise the activity, a delete too (even of a missing
+     * one). Only the room's next version is stored: a taken one, a lower one and a gap
+     * are refused (EEXISTS) with nothing written, not even the activity; an older
+     * activity never lowers it. */
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 2, 1800000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 3, 1900000000000), STORE_EEXISTS);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 2);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 2, 1900000000000), STORE_EEXISTS);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 1, 1900000000000), STORE_EEXISTS);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "a", 4, 1900000000000), STORE_EEXISTS);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "b", 5, 1750000000000), STORE_OK);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 2);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_PUT, "b", 3, 1750000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1800000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "gone", 6, 1850000000000), STORE_OK);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 3);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "gone", 4, 1850000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 4);
     ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 4, 1900000000000), STORE_EEXISTS);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "a", 6, 1900000000000), STORE_EEXISTS);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
-    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "b", 6, 1700000000000), STORE_OK);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 4);
+    ASSERT_EQ(ent_at(st, &loop, &c, STORE_ENTITY_DELETE, "b", 5, 1700000000000), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1850000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
     store_rooms_t ld;
     ASSERT_EQ(load_rooms(st, &loop, &c, &ld), STORE_OK);
     ASSERT_EQ(ld.nents, 1); /* "a" stays (its refused delete), "b" went */
@@ -2156,27 +2196,34 @@ static void test_room_activity_side_effects(void)
     ASSERT_EQ(r.msgs[0].seq, 2);
     store_rooms_free(&r);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1860000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
 
-    /* A room update sets both as given (the activity lower or not), but refuses a lower
-     * state version (EEXISTS, nothing changed); the same one is taken (a settings or
-     * code change keeps the state's version). */
+    /* A room update sets both as given (the activity lower or not), but only as the
+     * room's next version: a lower, a taken (a settings or code change takes a new one)
+     * and a gap are refused (EEXISTS, nothing changed, the stored version answered). */
     memset(&r, 0, sizeof(r));
     fill_room(&r.room, 1);
     r.room.last_activity = 1600000000000;
-    r.room.state_version = 2;
     strcpy(r.room.name, "must not be stored");
-    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_EEXISTS);
+    const int64_t refused[][2] = {{2, 1}, {5, 4}, {7, 6}, {6, 6}, {8, 4}};
+    for (size_t i = 0; i < CH_ARRAY_LEN(refused); i++) {
+        r.room.state_version = refused[i][0];
+        r.room.state_base = refused[i][1];
+        ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_EEXISTS);
+        ASSERT_EQ(r.room.state_base, 5);
+    }
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1860000000000);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 5);
     r.room.state_version = 6;
+    r.room.state_base = 5;
     strcpy(r.room.name, "renamed");
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
     ASSERT_EQ(activity_of(st, &loop, &c, 1), 1600000000000);
     ASSERT_EQ(version_of(st, &loop, &c, 1), 6);
-    r.room.state_version = 7;
+    r.room.state_version = 9; /* after the stored one: a write after failed ones */
+    r.room.state_base = 6;
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
-    ASSERT_EQ(version_of(st, &loop, &c, 1), 7);
+    ASSERT_EQ(version_of(st, &loop, &c, 1), 9);
     store_rooms_free(&r);
     ASSERT_EQ(load_rooms(st, &loop, &c, &ld), STORE_OK);
     ASSERT_STREQ(room_of(&ld, 1)->name, "renamed");

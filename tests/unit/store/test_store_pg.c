@@ -314,14 +314,16 @@ static void test_two_writers_doc_versions(void)
     pg_drop_target(target);
 }
 
-/* Runs a state-versioned write of room 1 at state version v inside the open transaction:
- * ROOM_UPDATE, or ENTITY_PUT / ENTITY_DELETE of entity "e" with room_version v. */
-static int be_state(void *c, store_req_type_t type, int64_t v)
+/* Runs a state-versioned write of room 1 at state version v, as the next one after v - 1,
+ * inside the open transaction: ROOM_UPDATE, or ENTITY_PUT / ENTITY_DELETE of entity "e"
+ * with room_version v. A refusal's stored version goes to *stored (may be NULL). */
+static int be_state_at(void *c, store_req_type_t type, int64_t v, int64_t *stored)
 {
     store_rooms_t r;
     memset(&r, 0, sizeof(r));
     fill_room(&r.room, 1);
     r.room.state_version = v;
+    r.room.state_base = v - 1;
     snprintf(r.ent.room_id, sizeof(r.ent.room_id), "%s", r.room.id);
     snprintf(r.ent.id, sizeof(r.ent.id), "e");
     snprintf(r.ent.kind, sizeof(r.ent.kind), "k");
@@ -329,10 +331,17 @@ static int be_state(void *c, store_req_type_t type, int64_t v)
     r.ent.data = strdup("{}");
     r.ent.version = 1;
     r.ent.state_version = r.ent.room_version = v;
+    r.ent.room_base = v - 1;
     store_req_t req = {.type = type, .rooms = &r};
     store_pg_backend.exec(c, &req);
+    if (stored) *stored = type == STORE_ROOM_UPDATE ? r.room.state_base : r.ent.room_base;
     store_rooms_free(&r);
     return req.err;
+}
+
+static int be_state(void *c, store_req_type_t type, int64_t v)
+{
+    return be_state_at(c, type, v, NULL);
 }
 
 typedef struct {
@@ -340,6 +349,7 @@ typedef struct {
     store_req_type_t type;
     int64_t v;
     int err;
+    int64_t stored; /* a refusal's answer */
 } state_writer_t;
 
 static void state_writer(void *arg)
@@ -347,14 +357,15 @@ static void state_writer(void *arg)
     state_writer_t *w = arg;
     w->err = STORE_EIO;
     if (store_pg_backend.begin(w->conn) != STORE_OK) return;
-    w->err = be_state(w->conn, w->type, w->v);
+    w->err = be_state_at(w->conn, w->type, w->v, &w->stored);
     if (store_pg_backend.commit(w->conn) != STORE_OK) w->err = STORE_EIO;
 }
 
-/* Two store connections (two nodes) write the same room's state version: a lower one than
- * stored is refused (EEXISTS), also when the higher one is still in an open transaction
- * (the writer waits for its row lock, then re-reads), for room updates and entity writes
- * alike; the same one is taken by a room update (a settings change keeps it). */
+/* Two store connections (two nodes) write the same room's state version: only the
+ * room's next version is stored, so the second writer of a version is refused (EEXISTS,
+ * answering the stored version), also when the first one is still in an open transaction
+ * (the second waits for its row lock, then re-reads), for room updates and entity writes
+ * alike; so are a lower version and a gap, and nothing of a refused write is stored. */
 static void test_two_writers_state_version(void)
 {
     char target[512];
@@ -363,39 +374,43 @@ static void test_two_writers_state_version(void)
     ASSERT_TRUE(a && b);
     ASSERT_EQ(be_room(a, 1), STORE_OK); /* state version 1 */
 
-    /* a raises it to 5 in an open transaction; b's room update to 3 waits, then is
-     * refused (or at once, after the commit). */
+    /* a writes version 2 in an open transaction; b's room update of version 2 waits,
+     * then is refused (or at once, after the commit). */
     ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
-    ASSERT_EQ(be_state(a, STORE_ENTITY_PUT, 5), STORE_OK);
-    state_writer_t w = {.conn = b, .type = STORE_ROOM_UPDATE, .v = 3};
+    ASSERT_EQ(be_state(a, STORE_ENTITY_PUT, 2), STORE_OK);
+    state_writer_t w = {.conn = b, .type = STORE_ROOM_UPDATE, .v = 2};
     uv_thread_t th;
     ASSERT_EQ(uv_thread_create(&th, state_writer, &w), 0);
     ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
     uv_thread_join(&th);
     ASSERT_EQ(w.err, STORE_EEXISTS);
+    ASSERT_EQ(w.stored, 2);
 
-    /* Lower entity writes are refused too, and leave the transaction usable. */
+    /* Taken, lower and gap versions are refused too, and leave the transaction usable. */
     ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
+    ASSERT_EQ(be_state(b, STORE_ENTITY_PUT, 2), STORE_EEXISTS);
+    ASSERT_EQ(be_state(b, STORE_ENTITY_DELETE, 2), STORE_EEXISTS);
+    ASSERT_EQ(be_state(b, STORE_ROOM_UPDATE, 1), STORE_EEXISTS);
     ASSERT_EQ(be_state(b, STORE_ENTITY_PUT, 4), STORE_EEXISTS);
-    ASSERT_EQ(be_state(b, STORE_ENTITY_DELETE, 4), STORE_EEXISTS);
-    ASSERT_EQ(be_state(b, STORE_ROOM_UPDATE, 5), STORE_OK); /* the same: a settings change */
+    ASSERT_EQ(be_state(b, STORE_ROOM_UPDATE, 3), STORE_OK);
     ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM entities"), 1);
-    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT state_version FROM rooms"), 5);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT state_version FROM rooms"), 3);
 
-    /* b deletes the entity at 6 while a's put at 5 waits, then is refused; a's 7 goes in. */
+    /* b deletes the entity at 4 while a's put at 4 waits, then is refused; a's 5 goes in. */
     ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
-    ASSERT_EQ(be_state(b, STORE_ENTITY_DELETE, 6), STORE_OK);
-    state_writer_t wa = {.conn = a, .type = STORE_ENTITY_PUT, .v = 5};
+    ASSERT_EQ(be_state(b, STORE_ENTITY_DELETE, 4), STORE_OK);
+    state_writer_t wa = {.conn = a, .type = STORE_ENTITY_PUT, .v = 4};
     ASSERT_EQ(uv_thread_create(&th, state_writer, &wa), 0);
     ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
     uv_thread_join(&th);
     ASSERT_EQ(wa.err, STORE_EEXISTS);
+    ASSERT_EQ(wa.stored, 4);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM entities"), 0);
     ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
-    ASSERT_EQ(be_state(a, STORE_ROOM_UPDATE, 7), STORE_OK);
+    ASSERT_EQ(be_state(a, STORE_ROOM_UPDATE, 5), STORE_OK);
     ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
-    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT state_version FROM rooms"), 7);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT state_version FROM rooms"), 5);
     store_pg_backend.close(a);
     store_pg_backend.close(b);
     pg_drop_target(target);
@@ -581,6 +596,7 @@ static void fill_every_table(const char *target)
     r.ent.data = strdup("{\"z\":1, \"a\" : [1,2.50,\"é\"]}");
     r.ent.version = 3;
     r.ent.state_version = r.ent.room_version = 7;
+    r.ent.room_base = 1; /* the room's stored version */
     r.ent.created_at = 1700000300000;
     r.ent.updated_at = 1700000300001;
     r.ent.owner_only = 1;
@@ -695,6 +711,26 @@ static void test_mask(void)
     ASSERT_TRUE(strstr(err, "secret") == NULL);
     ASSERT_TRUE(strstr(err, "bad URL") != NULL);
     ASSERT_EQ(store_pg_check_url("postgresql://u:secret@h:5432/db", err, sizeof(err)), 0);
+    /* libpq's message quotes the whole URI, or the value it could not decode (the
+     * password itself): neither reaches the message. */
+    static const char *const quoted[] = {
+        "postgres://u:topsecret@[::1/db",          /* the whole URI */
+        "postgres://u:top%zzsecret@h/db",          /* the password's bad token */
+        "postgres://u:top%00secret@h/db",          /* the password's %00 */
+        "postgres://u@h/db?password=top%zzsecret", /* a password= value */
+        "postgres://u:ab%zz@h/db",                 /* a short one, quoted */
+    };
+    for (size_t i = 0; i < CH_ARRAY_LEN(quoted); i++) {
+        ASSERT_EQ(store_pg_check_url(quoted[i], err, sizeof(err)), -1);
+        ASSERT_TRUE(strstr(err, "bad URL") != NULL);
+        ASSERT_TRUE(strstr(err, "secret") == NULL);
+        ASSERT_TRUE(strstr(err, "top") == NULL);
+        ASSERT_TRUE(strstr(err, "ab%zz") == NULL);
+    }
+    ASSERT_EQ(store_pg_check_url(quoted[0], err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "in URI: \"postgres://u:***@[::1/db\"") != NULL);
+    ASSERT_EQ(store_pg_check_url(quoted[1], err, sizeof(err)), -1);
+    ASSERT_TRUE(strstr(err, "invalid percent-encoded token: \"***\"") != NULL);
 }
 
 /* An unreachable server: open fails at once with one line naming the target, the password

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_dump.h"
 
 static log_t quiet_log;
 
@@ -269,6 +270,80 @@ static void test_dump_refuses_wrong_type(void)
     test_rm_db(path);
 }
 
+/* An export's output, with a write through another connection (as the running server's)
+ * made while the export is between its first and second row. */
+typedef struct {
+    const char *path;
+    char buf[16384];
+    size_t len;
+    int lines;
+    int wrote; /* 1: the other write committed, -1: it failed */
+} during_t;
+
+static ssize_t during_write(void *ud, const char *b, size_t n)
+{
+    during_t *d = ud;
+    if (d->len + n < sizeof(d->buf)) {
+        memcpy(d->buf + d->len, b, n);
+        d->len += n;
+        d->buf[d->len] = '\0';
+    }
+    for (size_t i = 0; i < n; i++)
+        d->lines += b[i] == '\n';
+    /* The header and the first row are out: the dump is reading. */
+    if (d->lines >= 2 && !d->wrote)
+        d->wrote = db_exec(d->path, "INSERT INTO room_messages VALUES('m3','r1',3,'u1','A',"
+                                    "'text','during the export',NULL,15);"
+                                    "UPDATE rooms SET state_version = 4 WHERE id = 'r2'") == 0
+                       ? 1
+                       : -1;
+    return (ssize_t)n;
+}
+
+static int count_of(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* chorus export of a running server's database: the dump reads in a WAL read transaction,
+ * so another connection's write commits while the export is in progress (instead of
+ * waiting for the write lock the export held), and the dump is still the one snapshot of
+ * when it began: without that write. */
+static void test_export_beside_a_writer(void)
+{
+    char path[512];
+    tmp_path(path, sizeof(path), "during");
+    void *c = open_db(path);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_EQ(db_exec(path, populate_sql), 0);
+    during_t d = {.path = path};
+    cookie_io_functions_t io = {.write = during_write};
+    FILE *out = fopencookie(&d, "w", io);
+    ASSERT_TRUE(out != NULL);
+    setvbuf(out, NULL, _IONBF, 0); /* each line reaches during_write as it is written */
+    char err[256] = "";
+    ASSERT_EQ(store_dump_export(&store_sqlite_backend, c, out, err, sizeof(err)), 0);
+    fclose(out);
+    ASSERT_EQ(d.wrote, 1);
+    ASSERT_TRUE(strstr(d.buf, "\"chorus_dump_end\"") != NULL);
+    ASSERT_EQ(count_of(d.buf, "\"t\":\"room_messages\""), 2);
+    ASSERT_TRUE(strstr(d.buf, "during the export") == NULL);
+    ASSERT_TRUE(strstr(d.buf, "\"state_version\":3") != NULL);
+    ASSERT_TRUE(strstr(d.buf, "\"state_version\":4") == NULL);
+    /* The write is in the database, and the next export has it. */
+    during_t d2 = {.path = path, .wrote = 1};
+    out = fopencookie(&d2, "w", io);
+    ASSERT_TRUE(out != NULL);
+    ASSERT_EQ(store_dump_export(&store_sqlite_backend, c, out, err, sizeof(err)), 0);
+    fclose(out);
+    ASSERT_EQ(count_of(d2.buf, "\"t\":\"room_messages\""), 3);
+    store_sqlite_backend.close(c);
+    test_rm_db(path);
+}
+
 int main(void)
 {
     FILE *devnull = fopen("/dev/null", "w");
@@ -277,6 +352,7 @@ int main(void)
     RUN(test_load_round_trip);
     RUN(test_load_refuses);
     RUN(test_dump_refuses_wrong_type);
+    RUN(test_export_beside_a_writer);
     if (devnull) fclose(devnull);
     TEST_MAIN_END();
 }
