@@ -107,6 +107,10 @@ struct api_s {
      * close that user's WebSocket connections whose token is now refused (may be NULL). */
     void (*revoked)(void *ud, const char *sub);
     void *revoked_ud;
+    /* Closes every connection of user sub with code and reason (api_disconnect_user);
+     * returns how many. Set by the server (may be NULL). */
+    uint32_t (*disconnect)(void *ud, const char *sub, int code, const char *reason);
+    void *disconnect_ud;
 };
 
 /* Initialises a on loop and loads the revocations from the store (running the loop
@@ -187,6 +191,24 @@ void api_run_route(api_req_t *r);
  * rate limit and runs the route (api_run_route). A missing, malformed (a user's JWT),
  * unknown or revoked key is answered 401 {"error":{"code":"invalid_api_key"}}. */
 void api_key_check(api_req_t *r);
+
+/* Percent-decodes s (a captured path segment, owned by the request) in place; it only
+ * shrinks. Returns 0, or -1 for a bad escape or an encoded NUL (api_rooms.c). */
+int api_unescape_segment(char *s);
+
+/* The close code of a connection closed by api_disconnect_user (docs/protocol.md). */
+#define API_CLOSE_DISCONNECTED 4001
+/* A disconnect reason's most bytes (a close frame's reason is at most 123). */
+#define API_DISCONNECT_REASON_MAX 100
+
+/* Disconnects user sub (borrowed) everywhere: closes every connection of theirs on this
+ * process (WebSocket at /ws: close API_CLOSE_DISCONNECTED with reason, borrowed, at most
+ * API_DISCONNECT_REASON_MAX bytes of UTF-8; Socket.IO, over WebSocket or polling: a
+ * DISCONNECT packet, then the transport closes), through the server's a->disconnect.
+ * Their rooms see them leave as for any closed connection. Returns how many connections
+ * it closed (0 without a server). The server API's disconnect route and the admin
+ * actions call it. One process today: a cluster bus must carry it to every node. */
+uint32_t api_disconnect_user(api_t *a, const char *sub, const char *reason);
 
 /* Routes of the server API (api_server.c): /api/server/, for app backends. */
 extern const api_route_t api_server_routes[];

@@ -10,7 +10,7 @@ import { io } from 'socket.io-client';
 import { api, FAST_HASH, register, TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError } from './lib/http.mjs';
 import { ON_PG, pgDatabaseFor } from './lib/pg.mjs';
-import { mkUser } from './lib/rooms.mjs';
+import { mkUser, roomWith, RoomWs } from './lib/rooms.mjs';
 import { runCli, startServer } from './lib/server.mjs';
 import { withTimeout } from './lib/util.mjs';
 import { JsonWs } from './lib/wsclient.mjs';
@@ -126,5 +126,76 @@ describe('API keys', () => {
     }), 5000, 'socket.io connect_error');
     s.close();
     assert.equal(e.data.code, 'unauthorized');
+  });
+});
+
+/** A socket.io-client socket of user on port, connected; transports as given. */
+function sio(port, user, transports) {
+  const s = io(`http://127.0.0.1:${port}`, { reconnection: false, transports, auth: { token: user.token } });
+  return withTimeout(new Promise((resolve, reject) => {
+    s.once('connect', () => resolve(s));
+    s.once('connect_error', reject);
+  }), 5000, 'socket.io connect');
+}
+
+describe('disconnect a user everywhere', () => {
+  let srv;
+  let key;
+  before(async () => {
+    srv = await startServer({ args: ARGS });
+    ({ key } = await newKey(srv));
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('closes every connection of the user (/ws 4001 with the reason, Socket.IO over WebSocket and polling); another user stays', T, async () => {
+    const a = mkUser('Ada');
+    const b = mkUser('Bob');
+    const { room, cs } = await roomWith(srv.port, [b, a]);
+    const [bWs, aWs1] = cs;
+    const aWs2 = await RoomWs.open(srv.port, a);
+    const aSioWs = await sio(srv.port, a, ['websocket']);
+    const aSioPoll = await sio(srv.port, a, ['polling']);
+    const bSio = await sio(srv.port, b, ['websocket']);
+    const sioGone = (s) => withTimeout(new Promise((resolve) => s.once('disconnect', resolve)), 5000, 'socket.io disconnect');
+    const gone = [sioGone(aSioWs), sioGone(aSioPoll)];
+    const res = await api(srv.port, 'POST', `/api/server/users/${encodeURIComponent(a.sub)}/disconnect`,
+      { token: key, body: { reason: 'moderation' } });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json(), { success: true, closed: 4 });
+    for (const c of [aWs1, aWs2]) assert.deepEqual(await withTimeout(c.closed, 5000, 'close'), { code: 4001, reason: 'moderation' });
+    assert.deepEqual(await Promise.all(gone), ['io server disconnect', 'io server disconnect']);
+    // Bob's connections stay, and his room sees Ada leave.
+    const left = await bWs.waitEvent((m) => m.op === 'participant_left' && m.userId === a.sub);
+    assert.equal(left.room, room.id);
+    await bWs.sync();
+    assert.equal(bSio.connected, true);
+    // Nobody left to close: 0, and no body is fine (the default reason).
+    const again = await api(srv.port, 'POST', `/api/server/users/${encodeURIComponent(a.sub)}/disconnect`, { token: key });
+    assert.deepEqual(again.json(), { success: true, closed: 0 });
+    const a3 = await RoomWs.open(srv.port, a);
+    const res3 = await api(srv.port, 'POST', `/api/server/users/${encodeURIComponent(a.sub)}/disconnect`, { token: key });
+    assert.deepEqual(res3.json(), { success: true, closed: 1 });
+    assert.deepEqual(await withTimeout(a3.closed, 5000, 'close'), { code: 4001, reason: 'disconnected by the app' });
+    bSio.close();
+    bWs.close();
+  });
+
+  it('refusals: a user token, a bad reason, a bad user id', T, async () => {
+    const a = mkUser('Ada');
+    const path = `/api/server/users/${encodeURIComponent(a.sub)}/disconnect`;
+    assertJsonError(await api(srv.port, 'POST', path, { token: a.token }), 401, 'invalid_api_key');
+    for (const reason of ['', 5, 'x'.repeat(101)]) {
+      const j = assertJsonError(await api(srv.port, 'POST', path, { token: key, body: { reason } }), 400, 'validation_error');
+      assert.equal(j.error.field, 'reason');
+    }
+    assertJsonError(await api(srv.port, 'POST', path, { token: key, body: [] }), 400, 'bad_request');
+    assertJsonError(await api(srv.port, 'POST', path, { token: key, body: '{' }), 400, 'bad_json');
+    const j = assertJsonError(await api(srv.port, 'POST', `/api/server/users/${'x'.repeat(129)}/disconnect`, { token: key }), 400,
+      'validation_error');
+    assert.equal(j.error.field, 'userId');
+    assertJsonError(await api(srv.port, 'POST', '/api/server/users/a%00b/disconnect', { token: key }), 400, 'validation_error');
+    assertJsonError(await api(srv.port, 'GET', path, { token: key }), 405, 'method_not_allowed');
   });
 });
