@@ -333,6 +333,8 @@ typedef struct {
     char *content;      /* UTF-8 text (malloc'd) */
     char *metadata;     /* JSON object text (malloc'd) or NULL */
     int64_t created_at; /* unix ms */
+    int app;            /* 1: posted by an app backend (server API), display_name its
+                         * author label; user_id is then "" */
 } store_message_t;
 
 /* The payload of room requests. Strings marked malloc'd and the output arrays belong to

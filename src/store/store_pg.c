@@ -131,6 +131,8 @@ static const char *const pg_migrations[] = {
     " secret_hash text NOT NULL,"
     " created_at bigint NOT NULL,"
     " revoked_at bigint NOT NULL DEFAULT 0);",
+    /* 10 (BA, issue 21): a message an app backend posted. */
+    "ALTER TABLE room_messages ADD COLUMN app integer NOT NULL DEFAULT 0;",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -202,7 +204,7 @@ enum {
     " last_activity"
 #define PG_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define PG_MSG_COLUMNS                                                                         \
-    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app"
 #define PG_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define PG_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
@@ -279,7 +281,7 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " RETURNING id)"
                       " INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
                       " SELECT $1::text, r.id, $3::bigint, $4::text, $5::text, $6::text,"
-                      " $7::text, $8::text, $9::bigint FROM r RETURNING 1",
+                      " $7::text, $8::text, $9::bigint, $10::integer FROM r RETURNING 1",
     [PG_MSGS_DESC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
                      " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
     [PG_MSGS_ASC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
@@ -855,6 +857,7 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m, int64_t *la
     pp_str(&p, m->content ? m->content : "");
     pp_str(&p, m->metadata);
     pp_int(&p, m->created_at);
+    pp_int(&p, m->app ? 1 : 0);
     int err = pg_insert_or_why(c, PG_MSG_INSERT, &p, m->room_id, "message insert");
     if (err != STORE_EEXISTS) return err;
     pg_params_t q = {0};
@@ -878,6 +881,7 @@ static void pg_read_msg(pg_conn_t *c, const PGresult *r, int i, store_message_t 
     m->content = pg_dup(r, i, 6, 1);
     m->metadata = pg_dup(r, i, 7, 0);
     m->created_at = pg_int(r, i, 8);
+    m->app = pg_int(r, i, 9) != 0;
 }
 
 static int pg_messages_page(pg_conn_t *c, store_rooms_t *rs)

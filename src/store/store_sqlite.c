@@ -131,6 +131,8 @@ static const char *const sq_migrations[] = {
     " secret_hash TEXT NOT NULL,"
     " created_at INTEGER NOT NULL,"
     " revoked_at INTEGER NOT NULL DEFAULT 0);",
+    /* 10 (BA, issue 21): a message an app backend posted through the server API. */
+    "ALTER TABLE room_messages ADD COLUMN app INTEGER NOT NULL DEFAULT 0;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -197,7 +199,7 @@ enum {
     " last_activity"
 #define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define SQ_MSG_COLUMNS                                                                         \
-    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define SQ_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
@@ -272,7 +274,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                        " joined_at = excluded.joined_at",
     [SQ_PART_DELETE] = "DELETE FROM room_participants WHERE room_id = ?1 AND user_id = ?2",
     [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
     /* A page between two exclusive seq bounds, newest first (before / latest: the caller
      * reverses it) or oldest first (after). */
@@ -799,6 +801,7 @@ static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *la
     bad |= sq_bind_str(s, 7, m->content, "") != SQLITE_OK;
     bad |= sq_bind_str(s, 8, m->metadata, NULL) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 10, m->app ? 1 : 0) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = sq_write_result(c, rc, "message insert");
     sq_release(s);
@@ -837,6 +840,7 @@ static void sq_read_msg(sq_conn_t *c, sqlite3_stmt *s, store_message_t *m)
     m->content = sq_dup_text(s, 6, 1);
     m->metadata = sq_dup_text(s, 7, 0);
     m->created_at = sqlite3_column_int64(s, 8);
+    m->app = sqlite3_column_int(s, 9) != 0;
 }
 
 static void sq_free_msgs(store_message_t *msgs, size_t n)

@@ -10,7 +10,7 @@ import { io } from 'socket.io-client';
 import { api, FAST_HASH, register, TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError } from './lib/http.mjs';
 import { ON_PG, pgDatabaseFor } from './lib/pg.mjs';
-import { mkUser, roomWith, RoomWs } from './lib/rooms.mjs';
+import { mkUser, roomWith, RoomWs, until } from './lib/rooms.mjs';
 import { runCli, startServer } from './lib/server.mjs';
 import { withTimeout } from './lib/util.mjs';
 import { JsonWs } from './lib/wsclient.mjs';
@@ -197,5 +197,129 @@ describe('disconnect a user everywhere', () => {
     assert.equal(j.error.field, 'userId');
     assertJsonError(await api(srv.port, 'POST', '/api/server/users/a%00b/disconnect', { token: key }), 400, 'validation_error');
     assertJsonError(await api(srv.port, 'GET', path, { token: key }), 405, 'method_not_allowed');
+  });
+});
+
+describe('server API routes (a member connected over /ws sees each effect)', () => {
+  let srv;
+  let key;
+  let host;
+  let member;
+  let room;
+  let hc;
+  let mc;
+  const call = (method, path, body) => api(srv.port, method, `/api/server${path}`, { token: key, body });
+  before(async () => {
+    srv = await startServer({ args: ARGS });
+    ({ key } = await newKey(srv));
+    host = mkUser('Host');
+    member = mkUser('Mia');
+    ({ room, cs: [hc, mc] } = await roomWith(srv.port, [host, member]));
+  });
+  after(async () => {
+    hc?.close();
+    mc?.close();
+    await srv?.stop();
+  });
+
+  it('posts messages of any type as the app: next seq, author label, app flag, live and in history', T, async () => {
+    const own = await mc.ok('message', { room: room.id, type: 'user_text', content: 'hi' });
+    let res = await call('POST', `/rooms/${room.id}/messages`, { type: 'ai_response', content: 'Hello!', author: 'Assistant', metadata: { model: 'm1' } });
+    assert.equal(res.status, 200, res.text);
+    const m = res.json().message;
+    assert.equal(m.seq, own.message.seq + 1);
+    assert.equal(m.userId, null);
+    assert.equal(m.displayName, 'Assistant');
+    assert.equal(m.app, true);
+    assert.deepEqual(m.metadata, { model: 'm1' });
+    const live = await mc.waitEvent((e) => e.op === 'message' && e.message.seq === m.seq);
+    assert.deepEqual(live.message, m);
+    // system and app types too; the member's own message has no app flag.
+    for (const type of ['system', 'x-turn_done']) {
+      res = await call('POST', `/rooms/${room.roomCode}/messages`, { type, content: type, author: 'Engine' });
+      assert.equal(res.status, 200, res.text);
+    }
+    res = await call('GET', `/rooms/${room.id}/messages?limit=10`);
+    assert.equal(res.status, 200, res.text);
+    const hist = res.json().messages.filter((x) => x.seq >= own.message.seq);
+    assert.deepEqual(hist.map((x) => [x.type, x.app ?? false]),
+      [['user_text', false], ['ai_response', true], ['system', true], ['x-turn_done', true]]);
+    assert.deepEqual(hist[1], m);
+    // The same checks as the message op.
+    const bad = [
+      [{ type: 'nope', content: 'x', author: 'A' }, 400, 'validation_error', 'type'],
+      [{ type: 'ai_response', content: 5, author: 'A' }, 400, 'validation_error', 'content'],
+      [{ type: 'ai_response', content: 'x', author: 'A', metadata: [] }, 400, 'validation_error', 'metadata'],
+      [{ type: 'ai_response', content: 'x'.repeat(70000), author: 'A' }, 413, 'payload_too_large'],
+      [{ type: 'ai_response', content: 'x' }, 400, 'validation_error', 'author'],
+      [{ type: 'ai_response', content: 'x', author: 'a\u0007b' }, 400, 'validation_error', 'author'],
+    ];
+    for (const [body, status, code, field] of bad) {
+      const j = assertJsonError(await call('POST', `/rooms/${room.id}/messages`, body), status, code);
+      if (field) assert.equal(j.error.field, field, JSON.stringify(j));
+    }
+    assertJsonError(await call('POST', '/rooms/NOROOM/messages', { type: 'ai_response', content: 'x', author: 'A' }), 404, 'not_found');
+    // Nothing refused took a seq: the next one follows.
+    const next = await mc.ok('message', { room: room.id, type: 'user_text', content: 'after' });
+    assert.equal(next.message.seq, m.seq + 3);
+  });
+
+  it('broadcasts an event, patches the state, lists participants with presence', T, async () => {
+    let res = await call('POST', `/rooms/${room.id}/broadcast`, { event: 'story_update', data: { chapter: 2 } });
+    assert.equal(res.status, 200, res.text);
+    const b = await mc.waitEvent('broadcast');
+    assert.deepEqual({ event: b.event, from: b.from, data: b.data }, { event: 'story_update', from: '', data: { chapter: 2 } });
+    assertJsonError(await call('POST', `/rooms/${room.id}/broadcast`, { event: '' }), 400, 'validation_error');
+    assertJsonError(await call('POST', `/rooms/${room.id}/broadcast`, { event: 'e', data: 'x'.repeat(70000) }), 413, 'payload_too_large');
+
+    res = await call('PATCH', `/rooms/${room.id}/state`, { turn: 'Mia' });
+    assert.equal(res.status, 200, res.text);
+    const st = res.json();
+    assert.deepEqual(st.state.turn, 'Mia');
+    const ev = await mc.waitEvent('state');
+    assert.equal(ev.stateVersion, st.stateVersion);
+    assert.equal(ev.state.turn, 'Mia');
+    assertJsonError(await call('PATCH', `/rooms/${room.id}/state`, [1]), 400, 'validation_error');
+
+    await mc.call('presence', { room: room.id, state: { cursor: 7 } });
+    await until(async () => {
+      const j = (await call('GET', `/rooms/${room.id}/participants`)).json();
+      const p = j.participants.find((x) => x.userId === member.sub);
+      return p?.online && p.presence?.cursor === 7;
+    }, 5000, 'the presence in the participants');
+  });
+
+  it('kicks a member (they get kicked and leave); creates a room for a user; mints a user token', T, async () => {
+    const extra = mkUser('Kim');
+    const kc = await RoomWs.open(srv.port, extra);
+    await kc.join(room.id);
+    let res = await call('POST', `/rooms/${room.id}/kick`, { userId: extra.sub, ban: true });
+    assert.equal(res.status, 200, res.text);
+    const left = await mc.waitEvent((e) => e.op === 'participant_left' && e.userId === extra.sub);
+    assert.equal(left.reason, 'banned');
+    await kc.err('join', { room: room.id }, 'banned');
+    kc.close();
+    assertJsonError(await call('POST', `/rooms/${room.id}/kick`, { userId: host.sub }), 400, 'bad_request');
+    assertJsonError(await call('POST', `/rooms/${room.id}/kick`, {}), 400, 'validation_error');
+
+    res = await call('POST', '/rooms', { hostId: 'app-user-1', hostName: 'Grace', name: 'Made by the app', maxParticipants: 5 });
+    assert.equal(res.status, 201, res.text);
+    const made = res.json().room;
+    assert.equal(made.hostUserId, 'app-user-1');
+    assert.equal(made.maxParticipants, 5);
+    assertJsonError(await call('POST', '/rooms', { name: 'x' }), 400, 'validation_error');
+    assertJsonError(await call('POST', '/rooms', { hostId: 'h', name: '' }), 400, 'validation_error');
+
+    res = await call('POST', '/tokens', { userId: 'app-user-1', name: 'Grace', ttl: 60 });
+    assert.equal(res.status, 200, res.text);
+    const { token, expiresAt } = res.json();
+    assert.ok(Math.abs(expiresAt - Date.now() - 60000) < 5000);
+    const gc = await RoomWs.open(srv.port, { token });
+    const joined = await gc.join(made.id);
+    assert.equal(joined.room.id, made.id);
+    gc.close();
+    assertJsonError(await call('POST', '/tokens', { userId: 'u', ttl: 0 }), 400, 'validation_error');
+    assertJsonError(await call('POST', '/tokens', { userId: 'u', ttl: 86401 }), 400, 'validation_error');
+    assertJsonError(await call('POST', '/tokens', {}), 400, 'validation_error');
   });
 });
