@@ -110,19 +110,42 @@ static void api_server_done_201(void *ud, const rooms_err_t *err, json_t *result
     api_server_done_with(ud, 201, err, result);
 }
 
+/* The kind of an error answered without one: the entity ops answer as the WebSocket ops
+ * do, with their stable codes (docs/protocol.md, "Entities"). */
+static rooms_errno_t api_server_kind_of_code(const char *code)
+{
+    static const struct {
+        const char *code;
+        rooms_errno_t kind;
+    } kinds[] = {
+        {"validation_error", ROOMS_E_INVALID}, {"bad_request", ROOMS_E_INVALID},
+        {"forbidden", ROOMS_E_FORBIDDEN},      {HOME_NOT_FOUND_CODE, ROOMS_E_NOT_FOUND},
+        {"conflict", ROOMS_E_CONFLICT},        {"exists", ROOMS_E_CONFLICT},
+        {"locked", ROOMS_E_CONFLICT},          {"payload_too_large", ROOMS_E_TOO_LARGE},
+        {"lock_limit", ROOMS_E_LIMIT},         {"too_many_entities", ROOMS_E_LIMIT},
+        {"quota_exceeded", ROOMS_E_QUOTA},     {"service_unavailable", ROOMS_E_UNAVAILABLE},
+    };
+    for (size_t i = 0; i < CH_ARRAY_LEN(kinds); i++)
+        if (strcmp(code, kinds[i].code) == 0) return kinds[i].kind;
+    return ROOMS_E_IO;
+}
+
 /* The answer of an op (bus_reply_fn): the result, or the error with its kind (home.h). */
 static void api_server_back(const bus_route_t *route, const char *code, const char *message,
                             json_t *data)
 {
     if (!code) {
+        /* The entity ops answer their WebSocket reply's data: a REST body needs success. */
+        if (!data) data = json_object();
+        if (json_is_object(data) && !json_object_get(data, "success"))
+            json_object_set_new(data, "success", json_true());
         api_server_done_200(route->ud, NULL, data);
         return;
     }
     json_t *kind = json_object_get(data, HOME_KIND_KEY),
            *field = json_object_get(data, "field");
     rooms_err_t err = {.kind = json_is_integer(kind) ? (rooms_errno_t)json_integer_value(kind)
-                               : strcmp(code, HOME_NOT_FOUND_CODE) == 0 ? ROOMS_E_NOT_FOUND
-                                                                        : ROOMS_E_IO,
+                                                     : api_server_kind_of_code(code),
                        .code = code,
                        .message = message,
                        .field = json_is_string(field) ? json_string_value(field) : NULL};
@@ -312,6 +335,57 @@ static void api_server_history(api_req_t *r)
                                      (json_int_t)after, "limit", (json_int_t)limit));
 }
 
+/* The entity routes: the members' entity ops (home_entities.c) as the room's host, with
+ * no connection (so no lock of the app's outlives its request). The body is the op's
+ * arguments; :entityId, when the route has it, is its "id". */
+static void api_server_entity(api_req_t *r, const char *op)
+{
+    json_t *body;
+    if (api_server_body(r, &body) != 0) return;
+    room_t *room = api_server_room(r);
+    if (!room) return;
+    json_t *args = body ? json_deep_copy(body) : json_object();
+    if (r->nparams > 1) {
+        char *id = (char *)r->params[1];
+        if (api_unescape_segment(id) != 0) {
+            json_decref(args);
+            api_invalid(r, "id", "id must be a percent-encoded entity id");
+            return;
+        }
+        json_object_set_new(args, "id", json_string(id));
+    }
+    bus_op_t o = {
+        .room = room->id,
+        .name = op,
+        .user = room->host_id,
+        .args = args,
+        .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = api_server_back, .ud = r},
+    };
+    if (bus_send_op(r->api->rooms->bus, &o) != 0)
+        api_error(r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
+                  "the room is not reachable now");
+    json_decref(args);
+}
+
+/* POST /api/server/rooms/:roomId/entities {id?, kind, data?, ownerOnly?}. */
+static void api_server_entity_create(api_req_t *r)
+{
+    api_server_entity(r, "entity_create");
+}
+
+/* PATCH /api/server/rooms/:roomId/entities/:entityId {patch, baseVersion?, ownerOnly?,
+ * transient?}. */
+static void api_server_entity_update(api_req_t *r)
+{
+    api_server_entity(r, "entity_update");
+}
+
+/* DELETE /api/server/rooms/:roomId/entities/:entityId. */
+static void api_server_entity_delete(api_req_t *r)
+{
+    api_server_entity(r, "entity_delete");
+}
+
 /* POST /api/server/tokens {userId, name?, color?, ttl?}: a user token, the JWT the
  * accounts and `chorus token` mint, for at most --jwt-ttl seconds. */
 static void api_server_token(api_req_t *r)
@@ -380,5 +454,11 @@ const api_route_t api_server_routes[] = {
     {HTTP_POST, "/api/server/rooms/:roomId/kick", api_server_kick, API_SERVER, API_GROUP_API},
     {HTTP_GET, "/api/server/rooms/:roomId/participants", api_server_participants, API_SERVER,
      API_GROUP_API},
+    {HTTP_POST, "/api/server/rooms/:roomId/entities", api_server_entity_create, API_SERVER,
+     API_GROUP_API},
+    {HTTP_PATCH, "/api/server/rooms/:roomId/entities/:entityId", api_server_entity_update,
+     API_SERVER, API_GROUP_API},
+    {HTTP_DELETE, "/api/server/rooms/:roomId/entities/:entityId", api_server_entity_delete,
+     API_SERVER, API_GROUP_API},
 };
 const size_t api_server_nroutes = CH_ARRAY_LEN(api_server_routes);

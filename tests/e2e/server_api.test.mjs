@@ -323,3 +323,45 @@ describe('server API routes (a member connected over /ws sees each effect)', () 
     assertJsonError(await call('POST', '/tokens', {}), 400, 'validation_error');
   });
 });
+
+describe('server API entities', () => {
+  it('creates, updates and deletes entities as the host would; a member sees each entity event', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    try {
+      const { key } = await newKey(srv);
+      const call = (method, path, body) => api(srv.port, method, `/api/server${path}`, { token: key, body });
+      const host = mkUser('Host');
+      const member = mkUser('Mia');
+      const { room, cs: [hc, mc] } = await roomWith(srv.port, [host, member]);
+      let res = await call('POST', `/rooms/${room.id}/entities`, { id: 'card-1', kind: 'card', data: { text: 'hi' } });
+      assert.equal(res.status, 200, res.text);
+      const created = res.json().entity;
+      assert.equal(created.version, 1);
+      let ev = await mc.waitEvent((e) => e.op === 'entity' && e.action === 'create');
+      assert.deepEqual(ev.entity, created);
+      assert.equal(ev.by, host.sub);
+      res = await call('PATCH', `/rooms/${room.id}/entities/card-1`, { patch: { text: 'bye' }, baseVersion: 1 });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json().entity.data.text, 'bye');
+      ev = await mc.waitEvent((e) => e.op === 'entity' && e.action === 'update');
+      assert.equal(ev.entity.version, 2);
+      // The same refusals as the ops: a stale base, a taken id, a bad kind, a missing entity.
+      assertJsonError(await call('PATCH', `/rooms/${room.id}/entities/card-1`, { patch: { a: 1 }, baseVersion: 1 }), 409, 'conflict');
+      assertJsonError(await call('POST', `/rooms/${room.id}/entities`, { id: 'card-1', kind: 'card' }), 409, 'exists');
+      const j = assertJsonError(await call('POST', `/rooms/${room.id}/entities`, { kind: '' }), 400, 'validation_error');
+      assert.equal(j.error.field, 'kind');
+      assertJsonError(await call('DELETE', `/rooms/${room.id}/entities/nope`), 404, 'not_found');
+      // A member's owner-only entity: the app, with the host's rights, may delete it.
+      const mine = await mc.ok('entity_create', { room: room.id, id: 'mine', kind: 'pin', ownerOnly: true });
+      assert.equal(mine.entity.ownerOnly, true);
+      res = await call('DELETE', `/rooms/${room.id}/entities/mine`);
+      assert.equal(res.status, 200, res.text);
+      ev = await hc.waitEvent((e) => e.op === 'entity' && e.action === 'delete' && e.id === 'mine');
+      assert.equal(ev.by, host.sub);
+      hc.close();
+      mc.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
