@@ -86,6 +86,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     home_init(&a->home, &a->rooms, a->bus);
     home_rooms_register(&a->home);
     home_api_register(&a->home);
+    home_server_register(&a->home);
     home_docs_register(&a->home);
     home_entities_register(&a->home);
     proto_rooms_register(&a->proto, &a->rooms);

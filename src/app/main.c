@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/cmd_apikey.h"
 #include "app/cmd_store.h"
 #include "auth/auth_setup.h"
 #include "util/config.h"
@@ -35,6 +36,7 @@ static void usage(FILE *out)
             "       chorus export [--data DIR] [-o FILE]   the database as JSON lines\n"
             "       chorus import [--data DIR] FILE        load them into an empty database\n"
             "       chorus migrate [--data DIR]            create or upgrade the schema\n"
+            "       chorus apikey create --name N | list | revoke ID   app backends' API keys\n"
             "       chorus --help            this text (chorus COMMAND --help: one command)\n"
             "       chorus --version         print the version\n\n"
             "serve options:\n");
@@ -279,6 +281,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "export") == 0) return cmd_store_export(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0) return cmd_store_import(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0) return cmd_store_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;
 }

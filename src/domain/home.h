@@ -119,6 +119,16 @@ void home_rooms_register(home_t *h);
 /* Registers the REST ops (home_api.c, above) on h, working on h's rooms. */
 void home_api_register(home_t *h);
 
+/* Registers the server API's room ops (home_server.c) on h, working on h's rooms; an app
+ * backend's, with the host's rights, answered as the rest.* ops are (above):
+ *   server.message    type, content, metadata?, author   rooms_post_app
+ *   server.broadcast  event, data?            rooms_broadcast from "" (no user)
+ *   server.state      patch?                  rooms_patch_state as the host
+ *   server.kick       userId, ban             rooms_kick as the host
+ * The server API reads participants and history with rest.participants and
+ * rest.messages, which do not depend on the caller. */
+void home_server_register(home_t *h);
+
 /* Registers join and detach (home_join.c) on h, working on h's rooms.
  * - join: args {"displayName"? (checked by the member's side), "since" (sync entities
  *   from this version; -1 or absent: all), "userName", "userColor" (the caller's token

@@ -275,12 +275,15 @@ json_t *room_message_json(const store_message_t *m)
 {
     json_t *meta = NULL;
     if (m->metadata) meta = json_loads(m->metadata, JSON_ALLOW_NUL, NULL);
-    return json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:o, s:I}", "id", m->id, "roomId",
-                     m->room_id, "seq", (json_int_t)m->seq, "userId",
-                     m->user_id[0] ? json_string(m->user_id) : json_null(), "displayName",
-                     m->display_name, "type", m->type, "content", m->content ? m->content : "",
-                     "metadata", meta ? meta : json_object(), "createdAt",
-                     (json_int_t)m->created_at);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:o, s:I}", "id", m->id,
+                          "roomId", m->room_id, "seq", (json_int_t)m->seq, "userId",
+                          m->user_id[0] ? json_string(m->user_id) : json_null(), "displayName",
+                          m->display_name, "type", m->type, "content",
+                          m->content ? m->content : "", "metadata", meta ? meta : json_object(),
+                          "createdAt", (json_int_t)m->created_at);
+    /* An app backend's message (server API): its author label is displayName. */
+    if (m->app) json_object_set_new(j, "app", json_true());
+    return j;
 }
 
 /* Sends {"op": event, "room": id, ...fields} (fields stolen) to the room's members

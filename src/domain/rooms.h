@@ -417,6 +417,12 @@ typedef struct {
  * checks, answers and effects. */
 void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
                      bus_member_t except, rooms_done_fn done, void *ud);
+/* An app backend's message (server API) in room, with the checks of rooms_post_text but
+ * for membership (any type, system too): stored with no user, author (borrowed, a
+ * display name the caller checked) as its displayName and the app flag, at the room's
+ * next seq like any other, sent to every connection of the room. */
+void rooms_post_app(rooms_t *r, room_t *room, const char *author, const rooms_post_in_t *in,
+                    rooms_done_fn done, void *ud);
 void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
                    rooms_done_fn done, void *ud);
 

@@ -121,8 +121,8 @@ static void post_failed(rooms_op_t *op)
  * a message over them is refused with quota_exceeded (a server message, whose done is
  * NULL, is then not stored). */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
-                 const char *type, const char *content, char *meta, bus_member_t except,
-                 rooms_done_fn done, void *ud)
+                 const char *type, const char *content, char *meta, int app,
+                 bus_member_t except, rooms_done_fn done, void *ud)
 {
     if (room->seq_lost) {
         /* After a failed insert the next seq is committed_seq + 1, known once every
@@ -159,6 +159,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     snprintf(m->type, sizeof(m->type), "%s", type);
     m->content = ch_strndup(content, clen);
     m->metadata = meta;
+    m->app = app;
     m->created_at = room->last_activity = clock_unix_ms();
     op->except = except;
     op->stored = after_post;
@@ -178,9 +179,45 @@ void rooms_system_event(rooms_t *r, room_t *room, const char *event, const char 
 
 void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
 {
-    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), BUS_MEMBER_NONE,
-         NULL, NULL);
+    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), 0,
+         BUS_MEMBER_NONE, NULL, NULL);
     json_decref(meta);
+}
+
+/* The checks of a post's type, content and metadata (is_host: system allowed). Returns 0,
+ * or -1 once done was called with the refusal. */
+static int post_check(rooms_t *r, const rooms_post_in_t *in, int is_host, rooms_done_fn done,
+                      void *ud)
+{
+    if (!room_message_type_valid(in->type, is_host)) {
+        rooms_invalid(done, ud, "type",
+             "type must be user_text, user_voice, ai_response, system (host) or x-...");
+        return -1;
+    }
+    if (!in->content) {
+        rooms_invalid(done, ud, "content", "content must be a string");
+        return -1;
+    }
+    if (memchr(in->content, 0, in->content_len)) {
+        rooms_invalid(done, ud, "content", "content must not contain U+0000");
+        return -1;
+    }
+    /* Sizes are of the JSON encoding, what the messages take in every reply. */
+    if (utf8_json_len(in->content, in->content_len) > r->lim.max_message) {
+        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "content is too long");
+        return -1;
+    }
+    if (in->metadata && !in->metadata_object) {
+        rooms_invalid(done, ud, "metadata", "metadata must be a JSON object");
+        return -1;
+    }
+    /* Encoded once (by the client, checked as Jansson writes it): measured here, stored
+     * as it is. */
+    if (in->metadata && in->metadata_len > r->lim.max_metadata) {
+        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
+        return -1;
+    }
+    return 0;
 }
 
 void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
@@ -191,36 +228,17 @@ void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only participants can post");
         return;
     }
-    if (!room_message_type_valid(in->type, room_may_manage(room->host_id, user_id))) {
-        rooms_invalid(done, ud, "type",
-             "type must be user_text, user_voice, ai_response, system (host) or x-...");
-        return;
-    }
-    if (!in->content) {
-        rooms_invalid(done, ud, "content", "content must be a string");
-        return;
-    }
-    if (memchr(in->content, 0, in->content_len)) {
-        rooms_invalid(done, ud, "content", "content must not contain U+0000");
-        return;
-    }
-    /* Sizes are of the JSON encoding, what the messages take in every reply. */
-    if (utf8_json_len(in->content, in->content_len) > r->lim.max_message) {
-        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "content is too long");
-        return;
-    }
-    if (in->metadata && !in->metadata_object) {
-        rooms_invalid(done, ud, "metadata", "metadata must be a JSON object");
-        return;
-    }
-    /* Encoded once (by the client, checked as Jansson writes it): measured here, stored
-     * as it is. */
-    if (in->metadata && in->metadata_len > r->lim.max_metadata) {
-        rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
-        return;
-    }
+    if (post_check(r, in, room_may_manage(room->host_id, user_id), done, ud) != 0) return;
     char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
-    post(r, room, user_id, m->display_name, in->type, in->content, meta, except, done, ud);
+    post(r, room, user_id, m->display_name, in->type, in->content, meta, 0, except, done, ud);
+}
+
+void rooms_post_app(rooms_t *r, room_t *room, const char *author, const rooms_post_in_t *in,
+                    rooms_done_fn done, void *ud)
+{
+    if (post_check(r, in, 1, done, ud) != 0) return;
+    char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
+    post(r, room, "", author, in->type, in->content, meta, 1, BUS_MEMBER_NONE, done, ud);
 }
 
 void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
@@ -247,7 +265,7 @@ size_t room_message_encoded_len(const store_message_t *m)
     return 160 + strlen(m->id) + strlen(m->room_id) + strlen(m->user_id) +
            utf8_json_len(m->display_name, strlen(m->display_name)) + strlen(m->type) +
            (m->content ? utf8_json_len(m->content, strlen(m->content)) : 0) +
-           (m->metadata ? strlen(m->metadata) : 2);
+           (m->metadata ? strlen(m->metadata) : 2) + (m->app ? 12 : 0);
 }
 
 size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest)

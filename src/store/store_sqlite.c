@@ -123,6 +123,16 @@ static const char *const sq_migrations[] = {
     " until INTEGER NOT NULL,"
     " PRIMARY KEY(kind, id)) WITHOUT ROWID;"
     "CREATE INDEX revocations_until ON revocations(until);",
+    /* 9 (BA, issue 21): the API keys of app backends: the SHA-256 of each secret, never
+     * the secret; revoked_at 0 while the key is live. */
+    "CREATE TABLE api_keys("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " secret_hash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);",
+    /* 10 (BA, issue 21): a message an app backend posted through the server API. */
+    "ALTER TABLE room_messages ADD COLUMN app INTEGER NOT NULL DEFAULT 0;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -175,6 +185,10 @@ enum {
     SQ_RET_DOCS,
     SQ_RET_OPS,
     SQ_RET_OPS_DELETE,
+    SQ_APIKEY_INSERT,
+    SQ_APIKEY_GET,
+    SQ_APIKEY_LIST,
+    SQ_APIKEY_REVOKE,
     SQ_STMT_MAX
 };
 
@@ -185,11 +199,12 @@ enum {
     " last_activity"
 #define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define SQ_MSG_COLUMNS                                                                         \
-    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at"
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define SQ_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
     "owner_only"
+#define SQ_APIKEY_COLUMNS "id, name, secret_hash, created_at, revoked_at"
 
 /* What each stored row counts for quotas (store.h: STORE_ROW_BYTES plus its payload, in
  * bytes: length() of a BLOB cast, since length() of TEXT counts characters). The loop
@@ -262,7 +277,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
      * UNIQUE(room_id, seq) index finds it): a taken seq, a stale one and a gap insert
      * nothing and raise no error, as PostgreSQL's rooms.last_seq check does. */
     [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
-                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
                       " WHERE ?3 = 1 + (SELECT coalesce(max(seq), 0) FROM room_messages"
                       " WHERE room_id = ?2)",
     [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
@@ -324,6 +339,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                    " ORDER BY version LIMIT ?4",
     [SQ_RET_OPS_DELETE] = "DELETE FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
                           " AND version <= ?3",
+    [SQ_APIKEY_INSERT] =
+        "INSERT INTO api_keys(" SQ_APIKEY_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_APIKEY_GET] = "SELECT " SQ_APIKEY_COLUMNS " FROM api_keys WHERE id = ?1",
+    [SQ_APIKEY_LIST] = "SELECT " SQ_APIKEY_COLUMNS " FROM api_keys ORDER BY created_at, id",
+    /* A key revoked before keeps its first time. */
+    [SQ_APIKEY_REVOKE] = "UPDATE api_keys SET revoked_at ="
+                         " CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1",
 };
 _Static_assert(STORE_ROW_BYTES == 64, "SQ_ROW_BYTES must equal STORE_ROW_BYTES");
 
@@ -563,6 +585,86 @@ static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
     return err;
 }
 
+/* ---- API keys ---- */
+
+static void sq_read_apikey(sq_conn_t *c, sqlite3_stmt *s, store_apikey_t *k)
+{
+    sq_copy_text(c, k->id, sizeof(k->id), s, 0);
+    sq_copy_text(c, k->name, sizeof(k->name), s, 1);
+    sq_copy_text(c, k->hash, sizeof(k->hash), s, 2);
+    k->created_at = sqlite3_column_int64(s, 3);
+    k->revoked_at = sqlite3_column_int64(s, 4);
+}
+
+static int sq_apikey_create(sq_conn_t *c, const store_apikey_t *k)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_INSERT];
+    int bad = SQ_BIND(s, 1, k->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, k->name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, k->hash) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, k->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, k->revoked_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "api key create");
+    sq_release(s);
+    return err;
+}
+
+static int sq_apikey_get(sq_conn_t *c, store_apikey_t *k)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_GET];
+    int rc = SQ_BIND(s, 1, k->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err;
+    if (rc == SQLITE_ROW) {
+        sq_read_apikey(c, s, k);
+        err = STORE_OK;
+    } else {
+        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "api key get");
+    }
+    sq_release(s);
+    return err;
+}
+
+static int sq_apikey_list(sq_conn_t *c, store_req_t *req)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_LIST];
+    size_t n = 0, cap = 0;
+    store_apikey_t *out = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            out = ch_realloc(out, cap * sizeof(*out));
+        }
+        sq_read_apikey(c, s, &out[n++]);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "api key list");
+    sq_release(s);
+    free(req->apikeys);
+    req->apikeys = err == STORE_OK ? out : NULL;
+    req->napikeys = err == STORE_OK ? n : 0;
+    if (err != STORE_OK) free(out);
+    return err;
+}
+
+static int sq_apikey_revoke(sq_conn_t *c, store_apikey_t *k)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_REVOKE];
+    int bad = SQ_BIND(s, 1, k->id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, k->revoked_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int changed = sqlite3_changes(c->db);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "api key revoke");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    if (changed == 0) return STORE_ENOTFOUND;
+    return sq_apikey_get(c, k);
+}
+
 /* ---- rooms ---- */
 
 /* Binds a malloc'd string (borrowed until sq_release); NULL binds dflt, or SQL NULL when
@@ -708,6 +810,7 @@ static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *la
     bad |= sq_bind_str(s, 7, m->content, "") != SQLITE_OK;
     bad |= sq_bind_str(s, 8, m->metadata, NULL) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 10, m->app ? 1 : 0) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = sq_write_result(c, rc, "message insert");
     int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
@@ -751,6 +854,7 @@ static void sq_read_msg(sq_conn_t *c, sqlite3_stmt *s, store_message_t *m)
     m->content = sq_dup_text(s, 6, 1);
     m->metadata = sq_dup_text(s, 7, 0);
     m->created_at = sqlite3_column_int64(s, 8);
+    m->app = sqlite3_column_int(s, 9) != 0;
 }
 
 static void sq_free_msgs(store_message_t *msgs, size_t n)
@@ -1378,6 +1482,18 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         sq_release(s);
         break;
     }
+    case STORE_APIKEY_CREATE:
+        req->err = sq_apikey_create(c, &req->apikey);
+        break;
+    case STORE_APIKEY_GET:
+        req->err = sq_apikey_get(c, &req->apikey);
+        break;
+    case STORE_APIKEY_LIST:
+        req->err = sq_apikey_list(c, req);
+        break;
+    case STORE_APIKEY_REVOKE:
+        req->err = sq_apikey_revoke(c, &req->apikey);
+        break;
     case STORE_ROOM_CREATE:
         CH_ASSERT(req->rooms);
         req->err = sq_room_create(c, req->rooms);

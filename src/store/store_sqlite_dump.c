@@ -85,8 +85,9 @@ static const sd_table_t sd_tables[] = {
       {"type", SD_TEXT},
       {"content", SD_TEXT},
       {"metadata", SD_TEXT_NULL},
-      {"created_at", SD_INT}},
-     9},
+      {"created_at", SD_INT},
+      {"app", SD_INT}},
+     10},
     {"documents",
      "room_id, doc_id",
      {{"room_id", SD_TEXT},
@@ -118,6 +119,14 @@ static const sd_table_t sd_tables[] = {
       {"updated_at", SD_INT},
       {"owner_only", SD_INT}},
      10},
+    {"api_keys",
+     "id",
+     {{"id", SD_TEXT},
+      {"name", SD_TEXT},
+      {"secret_hash", SD_TEXT},
+      {"created_at", SD_INT},
+      {"revoked_at", SD_INT}},
+     5},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

@@ -148,16 +148,19 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migration 8 undone by hand. */
+    /* Back to version 7: migrations 10, 9 and 8 undone by hand. */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
+                           "ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys;"
+                           " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
                            " UPDATE schema_version SET version = 7"),
               0);
     c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT version FROM schema_version"), 8);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT version FROM schema_version"),
+              STORE_PG_SCHEMA_VERSION);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM revocations"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM api_keys"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
@@ -602,6 +605,18 @@ static void fill_every_table(const char *target)
     r.ent.owner_only = 1;
     ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ENTITY_PUT, &r), STORE_OK);
     store_rooms_free(&r);
+    memset(&r, 0, sizeof(r)); /* an app backend's message: its app flag */
+    fill_msg(&r.msg, 1, 7);
+    r.msg.app = 1;
+    r.msg.user_id[0] = '\0';
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_OK);
+    store_rooms_free(&r);
+    treq_init(&t, &c, STORE_APIKEY_CREATE);
+    snprintf(t.req.apikey.id, sizeof(t.req.apikey.id), "0123456789abcdef");
+    snprintf(t.req.apikey.name, sizeof(t.req.apikey.name), "backend é");
+    memset(t.req.apikey.hash, 'e', 64);
+    t.req.apikey.created_at = 1700000400000;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -625,6 +640,8 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\\\"z\\\":1, \\\"a\\\" : [1,2.50,") != NULL); /* as stored */
     ASSERT_TRUE(strstr(da.buf, "\"user_id\":null") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"op_id\":null") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"app\":1") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"secret_hash\":\"eeee") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
 
     void *c = be_open(b);
@@ -665,7 +682,7 @@ static void test_dump_load(void)
     ASSERT_EQ(da.len, db.len);
     ASSERT_STREQ(da.buf, db.buf);
 
-    /* The loaded database goes on: seq 7 is room 1's next (8 would be a gap), a new audit
+    /* The loaded database goes on: seq 8 is room 1's next (9 would be a gap), a new audit
      * row takes a free id. */
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -673,8 +690,8 @@ static void test_dump_load(void)
     ASSERT_TRUE(st != NULL);
     tctx_t tc;
     tctx_init(&tc);
-    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 8), STORE_EEXISTS);
-    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 7), STORE_OK);
+    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 9), STORE_EEXISTS);
+    ASSERT_EQ(insert_msg(st, &loop, &tc, 1, 8), STORE_OK);
     treq_t t;
     treq_init(&t, &tc, STORE_AUDIT);
     t.req.audit.at = 1700000000125;
