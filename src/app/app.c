@@ -112,6 +112,9 @@ void app_close(app_t *a)
 {
     if (a->api_ready) api_close(&a->api);
     if (a->rooms_ready) rooms_close(&a->rooms);
+    if (a->http_close) a->http_close(a->http.impl);
+    a->http_close = NULL;
+    a->http = (http_call_t){0};
 }
 
 void app_store_close(app_t *a)

@@ -214,6 +214,15 @@ static const opt_t options[] = {
      "10m", "longest an entity lock lasts from when it was taken, renewals included"},
     {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
      "transient updates applied per entity per second"},
+    GROUP("outgoing HTTP (webhooks, backend calls)"),
+    {"http-client-max-active", OPT_COUNT, OFF(http_client_max_active), 1, 10000, "64",
+     "requests to backends in flight at once"},
+    {"http-client-max-queue", OPT_COUNT, OFF(http_client_max_queue), 0, 1000000, "1024",
+     "requests waiting behind them (beyond: refused at once)"},
+    {"http-client-timeout", OPT_DURATION, OFF(http_client_timeout), 10, HOUR_MS, "10s",
+     "time for a whole request to a backend when its caller names none"},
+    {"http-client-connect-timeout", OPT_DURATION, OFF(http_client_connect_timeout), 10, HOUR_MS,
+     "5s", "time to connect to a backend, TLS included"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -306,6 +315,10 @@ void config_defaults(chorus_config_t *cfg)
     cfg->entity_lock_max_ttl = 5 * 60 * 1000;
     cfg->entity_lock_max_hold = 10 * 60 * 1000;
     cfg->entity_transient_rate = 20;
+    cfg->http_client_max_active = 64;
+    cfg->http_client_max_queue = 1024;
+    cfg->http_client_timeout = 10000;
+    cfg->http_client_connect_timeout = 5000;
 }
 
 static void free_origins(chorus_config_t *cfg)

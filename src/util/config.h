@@ -110,6 +110,11 @@ typedef struct {
     uint64_t entity_lock_max_ttl; /* ms */
     uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
     uint64_t entity_transient_rate; /* transient batches per entity per second */
+    /* outgoing HTTP (webhooks, RPC to the app's backend) */
+    uint64_t http_client_max_active;      /* transfers at once */
+    uint64_t http_client_max_queue;       /* requests waiting behind them */
+    uint64_t http_client_timeout;         /* ms for a whole request that names none */
+    uint64_t http_client_connect_timeout; /* ms to connect, TLS included */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */
