@@ -21,6 +21,8 @@
 #include "domain/rooms.h"
 #include "store/store.h"
 #include "util/http_call.h"
+#include "app/webhook_send.h"
+#include "domain/webhooks.h"
 
 /* Client addresses whose failed WebSocket token checks are counted (see rl_map.h for
  * what happens past it). */
@@ -43,6 +45,8 @@ typedef struct app_s {
                                      * app_init (io/http_client.c); post NULL: none */
     void (*http_close)(void *impl); /* app_close calls it on http.impl once the users of
                                      * http stopped; NULL: nothing to close */
+    webhooks_t hooks;           /* the webhook endpoints (webhooks.h), borrowed by the rooms */
+    webhook_send_t hook_send;   /* sends the queued deliveries over http */
     int rooms_ready;            /* rooms loaded (to close and free) */
     int api_ready;              /* api initialised (to close) */
 } app_t;
