@@ -26,6 +26,12 @@ static void audit_rejected(void *ud, const char *ip, const char *why)
     api_audit_failure(&a->api, "token_rejected", NULL, ip, why);
 }
 
+static void hooks_queued(void *ud)
+{
+    app_t *a = ud;
+    webhook_send_kick(&a->hook_send);
+}
+
 static void proto_setup(app_t *a)
 {
     const chorus_config_t *cfg = a->cfg;
@@ -83,6 +89,14 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
                    CH_ARRAY_LEN(app_features)) != 0)
         goto fail;
     a->rooms_ready = 1;
+    if (webhooks_init(&a->hooks, cfg, log, err, sizeof(err)) != 0) {
+        log_error(log, "%s", err);
+        goto fail;
+    }
+    a->hooks.queued = hooks_queued;
+    a->hooks.queued_ud = a;
+    a->rooms.hooks = &a->hooks;
+    webhook_send_start(&a->hook_send, loop, cfg, log, a->store, &a->hooks, &a->http);
     home_init(&a->home, &a->rooms, a->bus);
     home_rooms_register(&a->home);
     home_api_register(&a->home);
@@ -113,6 +127,10 @@ void app_close(app_t *a)
 {
     if (a->api_ready) api_close(&a->api);
     if (a->rooms_ready) rooms_close(&a->rooms);
+    webhook_send_close(&a->hook_send);
+    if (a->http_close) a->http_close(a->http.impl);
+    a->http_close = NULL;
+    a->http = (http_call_t){0};
 }
 
 void app_store_close(app_t *a)
@@ -126,6 +144,7 @@ void app_free(app_t *a)
     CH_ASSERT(a->store == NULL);
     if (a->rooms_ready) rooms_free(&a->rooms);
     a->rooms_ready = 0;
+    webhooks_free(&a->hooks);
     home_free(&a->home);
     bus_free(a->bus);
     a->bus = NULL;

@@ -180,6 +180,7 @@ struct rooms_s {
     room_t **sweep_doomed;     /* owned array */
     size_t sweep_n, sweep_i, sweep_cap;
     int64_t sweep_cutoff;      /* unix ms: rooms last active before it go */
+    struct webhooks_s *hooks;  /* borrowed: the webhook endpoints (webhooks.h); NULL: none */
 };
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls

@@ -12,6 +12,7 @@
 #include "util/clock.h"
 #include "util/mem.h"
 #include "domain/room_rules.h"
+#include "domain/webhooks.h"
 #include "util/utf8.h"
 
 /* ---------- recent messages, encoded once for join replies ---------- */
@@ -164,6 +165,13 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     op->except = except;
     op->stored = after_post;
     op->failed = post_failed;
+    if (webhooks_wants(r->hooks, WEBHOOK_MESSAGE_CREATED)) {
+        /* Queued with the message, in its commit (webhooks.h). */
+        json_t *mj = room_message_json(m);
+        webhooks_attach(r->hooks, &op->req, WEBHOOK_MESSAGE_CREATED, room->id, mj,
+                        m->created_at);
+        json_decref(mj);
+    }
     room->msg_writes++;
     rooms_op_submit(op);
 }

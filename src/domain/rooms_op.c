@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/webhooks.h"
 #include "util/mem.h"
 
 /* ---------- asynchronous operations ---------- */
@@ -49,6 +50,7 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
     json_decref(op->result);
     json_decref(op->event);
     store_rooms_free(&op->pl);
+    webhooks_release(op->r->hooks, &op->req);
     if (op->room) rooms_release(op->room);
     free(op);
 }

@@ -275,6 +275,18 @@ void store_close(store_t *st)
 
 /* ---- payloads ---- */
 
+void store_hooks_free(store_hooks_t *h)
+{
+    if (!h) return;
+    free(h->row.body);
+    h->row.body = NULL;
+    for (size_t i = 0; i < h->nrows; i++)
+        free(h->rows[i].body);
+    free(h->rows);
+    h->rows = NULL;
+    h->nrows = 0;
+}
+
 void store_rooms_free(store_rooms_t *r)
 {
     if (!r) return;

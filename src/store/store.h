@@ -240,6 +240,22 @@ typedef enum {
     STORE_APIKEY_REVOKE, /* in: apikey.id, apikey.revoked_at (> 0). A key revoked
                           * before keeps its first time. out: apikey (the stored row).
                           * err: ENOTFOUND */
+    /* Webhook deliveries (issue 21): payload in req->hooks (store_hooks_t). Any request
+     * may also carry deliveries to queue (req->enqueue): they are inserted in the same
+     * request when it answers STORE_OK, so they commit with the change that made them. */
+    STORE_HOOK_PUT,    /* in: req->enqueue only (no payload): queues them */
+    STORE_HOOK_DUE,    /* in: now, limit. out: rows: the pending deliveries, oldest first,
+                        * that are the oldest pending one of their endpoint and room (the
+                        * queue keeps each room's order) and whose next_at is at or before
+                        * now, at most limit (capped at STORE_PAGE_MAX); pending: how many
+                        * deliveries are pending in all */
+    STORE_HOOK_UPDATE, /* in: row.seq and the fields an attempt changes (state, attempts,
+                        * next_at, updated_at, last_status, last_error). err: ENOTFOUND */
+    STORE_HOOK_LOG,    /* in: before (seq, exclusive; negative: none), limit (capped at
+                        * STORE_PAGE_MAX). out: rows, newest first, every state */
+    STORE_HOOK_PRUNE,  /* in: before (unix ms): deletes the delivered and dead rows last
+                        * changed before it, at most STORE_AUDIT_PRUNE_BATCH. out:
+                        * pending = rows deleted */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -438,6 +454,45 @@ typedef struct {
     int64_t created_at; /* unix ms */
     int64_t revoked_at; /* unix ms; 0: live */
 } store_apikey_t;
+#define STORE_HOOK_NAME_LEN 65   /* webhook endpoint names: up to 64 bytes */
+#define STORE_HOOK_TYPE_LEN 33   /* event types ("participant.joined") */
+#define STORE_HOOK_ERROR_LEN 129 /* the last attempt's error, short text */
+
+/* A webhook delivery's state. */
+#define STORE_HOOK_PENDING 0
+#define STORE_HOOK_DELIVERED 1
+#define STORE_HOOK_DEAD 2
+
+/* One webhook delivery (queued, delivered or dead-lettered). */
+typedef struct {
+    int64_t seq;                        /* the queue's order, chosen by the store at insert */
+    char id[STORE_ID_LEN];              /* the delivery's id (its body's "id"), unique */
+    char endpoint[STORE_HOOK_NAME_LEN]; /* the endpoint's name */
+    char room_id[STORE_ID_LEN];         /* "" when the event is about no room */
+    char type[STORE_HOOK_TYPE_LEN];
+    char *body; /* the JSON text sent (malloc'd) */
+    int state;  /* STORE_HOOK_* */
+    int64_t attempts;
+    int64_t next_at;                       /* unix ms: the next attempt, while pending */
+    int64_t created_at;                    /* unix ms */
+    int64_t updated_at;                    /* unix ms: the last change */
+    int last_status;                       /* the last attempt's HTTP status, 0: none */
+    char last_error[STORE_HOOK_ERROR_LEN]; /* "" when none */
+} store_hook_t;
+
+/* The payload of webhook requests; store_hooks_free releases what it owns. */
+typedef struct {
+    store_hook_t row;   /* HOOK_UPDATE */
+    int64_t now;        /* HOOK_DUE */
+    int64_t before;     /* HOOK_LOG (seq), HOOK_PRUNE (unix ms) */
+    uint32_t limit;     /* HOOK_DUE, HOOK_LOG */
+    store_hook_t *rows; /* out (malloc'd, with their bodies) */
+    size_t nrows;
+    int64_t pending; /* HOOK_DUE: pending deliveries; HOOK_PRUNE: rows deleted */
+} store_hooks_t;
+
+/* Frees what h owns (row.body, rows and their bodies) and zeroes them. */
+void store_hooks_free(store_hooks_t *h);
 
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
@@ -461,6 +516,10 @@ struct store_req_s {
     store_apikey_t apikey;
     store_apikey_t *apikeys; /* APIKEY_LIST output (malloc'd; the caller frees it) */
     size_t napikeys;
+    store_hooks_t *hooks; /* webhook requests: borrowed until cb */
+    const store_hook_t *enqueue; /* deliveries queued with this request when it answers
+                                  * STORE_OK (all fields but seq; borrowed until cb) */
+    size_t nenqueue;
     store_req_t *next;    /* internal: queue link */
 };
 
@@ -517,7 +576,7 @@ typedef struct {
  * initialiser. Column names are SQLite's; every backend uses the same ones. */
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
-        "documents", "doc_ops", "entities", "api_keys"
+        "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

@@ -12,7 +12,7 @@
 /* How a column travels in a dump: an integer, text, or text that may be NULL. */
 typedef enum { PD_INT, PD_TEXT, PD_TEXT_NULL } pd_kind_t;
 
-#define PD_MAX_COLS 10
+#define PD_MAX_COLS 13
 
 typedef struct {
     const char *name;
@@ -138,6 +138,23 @@ static const pd_table_t pd_tables[] = {
       {"created_at", PD_INT},
       {"revoked_at", PD_INT}},
      5},
+    {"webhook_deliveries",
+     "seq",
+     -1,
+     {{"seq", PD_INT},
+      {"id", PD_TEXT},
+      {"endpoint", PD_TEXT},
+      {"room_id", PD_TEXT},
+      {"type", PD_TEXT},
+      {"body", PD_TEXT},
+      {"state", PD_INT},
+      {"attempts", PD_INT},
+      {"next_at", PD_INT},
+      {"created_at", PD_INT},
+      {"updated_at", PD_INT},
+      {"last_status", PD_INT},
+      {"last_error", PD_TEXT}},
+     13},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};
@@ -252,12 +269,13 @@ int store_pg_dump_rows(PGconn *pg, log_t *log,
  * SELECT), ON CONFLICT DO NOTHING so a taken key is an answer and not an error that would
  * abort the caller's transaction, and for a row of a room only when the room exists (the
  * same reason). One row back when it was stored. Messages raise their room's last_seq;
- * audit rows move the id sequence past them. */
+ * audit rows and webhook deliveries move their id sequence past them. */
 static void pd_insert_sql(const pd_table_t *t, char *sql, size_t cap)
 {
     char num[32];
     sql[0] = '\0';
-    if (strcmp(t->name, "room_messages") == 0 || strcmp(t->name, "audit") == 0)
+    if (strcmp(t->name, "room_messages") == 0 || strcmp(t->name, "audit") == 0 ||
+        strcmp(t->name, "webhook_deliveries") == 0)
         pd_cat(sql, cap, "WITH ins AS (");
     pd_cat(sql, cap, "INSERT INTO ");
     pd_cat(sql, cap, t->name);
@@ -287,6 +305,11 @@ static void pd_insert_sql(const pd_table_t *t, char *sql, size_t cap)
         pd_cat(sql, cap,
                " RETURNING id) SELECT setval(pg_get_serial_sequence('audit', 'id'),"
                " greatest(ins.id, (SELECT coalesce(max(id), 1) FROM audit))) FROM ins");
+    else if (strcmp(t->name, "webhook_deliveries") == 0)
+        pd_cat(sql, cap,
+               " RETURNING seq) SELECT setval(pg_get_serial_sequence('webhook_deliveries',"
+               " 'seq'), greatest(ins.seq, (SELECT coalesce(max(seq), 1) FROM"
+               " webhook_deliveries))) FROM ins");
     else
         pd_cat(sql, cap, " RETURNING 1");
 }

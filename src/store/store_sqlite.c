@@ -133,6 +133,27 @@ static const char *const sq_migrations[] = {
     " revoked_at INTEGER NOT NULL DEFAULT 0);",
     /* 10 (BA, issue 21): a message an app backend posted through the server API. */
     "ALTER TABLE room_messages ADD COLUMN app INTEGER NOT NULL DEFAULT 0;",
+    /* 11 (BH, issue 21, webhooks): the webhook delivery queue and its log, in one table:
+     * a delivery is pending (state 0), delivered (1) or dead-lettered (2). seq is the
+     * queue's order; the room_id is no foreign key, since a room's deletion is itself
+     * delivered after the room is gone. */
+    "CREATE TABLE webhook_deliveries("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " endpoint TEXT NOT NULL,"
+    " room_id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL,"
+    " next_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " last_status INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL);"
+    "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
+    " WHERE state = 0;"
+    "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -189,6 +210,12 @@ enum {
     SQ_APIKEY_GET,
     SQ_APIKEY_LIST,
     SQ_APIKEY_REVOKE,
+    SQ_HOOK_INSERT,
+    SQ_HOOK_DUE,
+    SQ_HOOK_PENDING,
+    SQ_HOOK_UPDATE,
+    SQ_HOOK_LOG,
+    SQ_HOOK_PRUNE,
     SQ_STMT_MAX
 };
 
@@ -227,7 +254,27 @@ enum {
     " UNION ALL SELECT id, host_id, " SQ_LEN("state") " FROM rooms WHERE " where_id            \
     ") GROUP BY room_id, user_id"
 
+#define SQ_HOOK_COLUMNS                                                                        \
+    "seq, id, endpoint, room_id, type, body, state, attempts, next_at, created_at,"            \
+    " updated_at, last_status, last_error"
+
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
+    [SQ_HOOK_INSERT] =
+        "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
+        " attempts, next_at, created_at, updated_at, last_status, last_error)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    /* The oldest pending delivery of each endpoint and room, when it is due. */
+    [SQ_HOOK_DUE] = "SELECT " SQ_HOOK_COLUMNS " FROM webhook_deliveries d"
+                    " WHERE state = 0 AND next_at <= ?1 AND seq = (SELECT min(seq)"
+                    " FROM webhook_deliveries WHERE state = 0 AND endpoint = d.endpoint"
+                    " AND room_id = d.room_id) ORDER BY seq LIMIT ?2",
+    [SQ_HOOK_PENDING] = "SELECT count(*) FROM webhook_deliveries WHERE state = 0",
+    [SQ_HOOK_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_at = ?4,"
+                       " updated_at = ?5, last_status = ?6, last_error = ?7 WHERE seq = ?1",
+    [SQ_HOOK_LOG] = "SELECT " SQ_HOOK_COLUMNS " FROM webhook_deliveries WHERE seq < ?1"
+                    " ORDER BY seq DESC LIMIT ?2",
+    [SQ_HOOK_PRUNE] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM"
+                      " webhook_deliveries WHERE state <> 0 AND updated_at < ?1 LIMIT ?2)",
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
      * then writes can fail with SQLITE_BUSY without waiting for the busy timeout. */
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -251,9 +298,10 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_AUDIT_INSERT] = "INSERT INTO audit(at, event, user_id, ip, detail, count)"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [SQ_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-    [SQ_REVOKE_UPSERT] = "INSERT INTO revocations(kind, id, epoch, until) VALUES(?1, ?2, ?3, ?4)"
-                         " ON CONFLICT(kind, id) DO UPDATE SET"
-                         " epoch = max(epoch, excluded.epoch), until = max(until, excluded.until)",
+    [SQ_REVOKE_UPSERT] =
+        "INSERT INTO revocations(kind, id, epoch, until) VALUES(?1, ?2, ?3, ?4)"
+        " ON CONFLICT(kind, id) DO UPDATE SET"
+        " epoch = max(epoch, excluded.epoch), until = max(until, excluded.until)",
     [SQ_REVOKE_LOAD] = "SELECT kind, id, epoch, until FROM revocations WHERE until > ?1",
     [SQ_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= ?1",
     [SQ_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN"
@@ -1416,6 +1464,149 @@ static int sq_retention(sq_conn_t *c, store_rooms_t *r)
 
 /* Steps a cached no-row statement (BEGIN, COMMIT, ROLLBACK, savepoints). Returns 0 or
  * STORE_EIO. */
+/* ---- webhook deliveries ---- */
+
+static int sq_hook_insert(sq_conn_t *c, const store_hook_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_INSERT];
+    int bad = SQ_BIND(s, 1, h->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, h->endpoint) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, h->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, h->type) != SQLITE_OK;
+    bad |= sq_bind_str(s, 5, h->body, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 6, h->state) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 7, h->attempts) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, h->next_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, h->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 10, h->updated_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 11, h->last_status) != SQLITE_OK;
+    bad |= SQ_BIND(s, 12, h->last_error) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* A taken id cannot happen (random ids): EIO, so nothing half-done commits. */
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook insert");
+    sq_release(s);
+    return err;
+}
+
+/* Queues the deliveries a request carries (req->enqueue). */
+static int sq_hooks_enqueue(sq_conn_t *c, const store_req_t *req)
+{
+    for (size_t i = 0; i < req->nenqueue; i++) {
+        int err = sq_hook_insert(c, &req->enqueue[i]);
+        if (err != STORE_OK) return err;
+    }
+    return STORE_OK;
+}
+
+/* Reads rows of a SQ_HOOK_COLUMNS select into h->rows (replacing them). */
+static int sq_hooks_read(sq_conn_t *c, sqlite3_stmt *s, store_hooks_t *h, const char *what)
+{
+    size_t n = 0, cap = 0;
+    store_hook_t *out = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            out = ch_realloc(out, cap * sizeof(*out));
+        }
+        store_hook_t *r = &out[n++];
+        memset(r, 0, sizeof(*r));
+        r->seq = sqlite3_column_int64(s, 0);
+        sq_copy_text(c, r->id, sizeof(r->id), s, 1);
+        sq_copy_text(c, r->endpoint, sizeof(r->endpoint), s, 2);
+        sq_copy_text(c, r->room_id, sizeof(r->room_id), s, 3);
+        sq_copy_text(c, r->type, sizeof(r->type), s, 4);
+        r->body = sq_dup_text(s, 5, 1);
+        r->state = sqlite3_column_int(s, 6);
+        r->attempts = sqlite3_column_int64(s, 7);
+        r->next_at = sqlite3_column_int64(s, 8);
+        r->created_at = sqlite3_column_int64(s, 9);
+        r->updated_at = sqlite3_column_int64(s, 10);
+        r->last_status = sqlite3_column_int(s, 11);
+        sq_copy_text(c, r->last_error, sizeof(r->last_error), s, 12);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    sq_release(s);
+    store_hooks_t old = *h;
+    old.row.body = NULL;
+    store_hooks_free(&old);
+    if (err != STORE_OK) {
+        for (size_t i = 0; i < n; i++)
+            free(out[i].body);
+        free(out);
+        out = NULL;
+        n = 0;
+    }
+    h->rows = out;
+    h->nrows = n;
+    return err;
+}
+
+static int64_t sq_hook_limit(uint32_t limit)
+{
+    return limit < STORE_PAGE_MAX ? limit : STORE_PAGE_MAX;
+}
+
+static int sq_hook_due(sq_conn_t *c, store_hooks_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_DUE];
+    int bad = sqlite3_bind_int64(s, 1, h->now) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, sq_hook_limit(h->limit)) != SQLITE_OK;
+    if (bad) {
+        sq_release(s);
+        return sq_fail(c, "webhooks due");
+    }
+    int err = sq_hooks_read(c, s, h, "webhooks due");
+    if (err != STORE_OK) return err;
+    s = c->stmt[SQ_HOOK_PENDING];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) h->pending = sqlite3_column_int64(s, 0);
+    err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "webhooks pending");
+    sq_release(s);
+    return err;
+}
+
+static int sq_hook_update(sq_conn_t *c, const store_hook_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_UPDATE];
+    int bad = sqlite3_bind_int64(s, 1, h->seq) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 2, h->state) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, h->attempts) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, h->next_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, h->updated_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 6, h->last_status) != SQLITE_OK;
+    bad |= SQ_BIND(s, 7, h->last_error) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook update");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
+static int sq_hook_log(sq_conn_t *c, store_hooks_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_LOG];
+    int bad = sqlite3_bind_int64(s, 1, h->before < 0 ? INT64_MAX : h->before) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, sq_hook_limit(h->limit)) != SQLITE_OK;
+    if (bad) {
+        sq_release(s);
+        return sq_fail(c, "webhook log");
+    }
+    return sq_hooks_read(c, s, h, "webhook log");
+}
+
+static int sq_hook_prune(sq_conn_t *c, store_hooks_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_PRUNE];
+    int bad = sqlite3_bind_int64(s, 1, h->before) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, STORE_AUDIT_PRUNE_BATCH) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook prune");
+    if (err == STORE_OK) h->pending = sqlite3_changes(c->db);
+    sq_release(s);
+    return err;
+}
+
 static int sq_step_simple(sq_conn_t *c, int which, const char *what)
 {
     sqlite3_stmt *s = c->stmt[which];
@@ -1557,9 +1748,30 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         CH_ASSERT(req->docs);
         req->err = sq_doc_ops_range(c, req->docs);
         break;
+    case STORE_HOOK_PUT:
+        req->err = STORE_OK; /* the deliveries are queued by sq_exec */
+        break;
+    case STORE_HOOK_DUE:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_due(c, req->hooks);
+        break;
+    case STORE_HOOK_UPDATE:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_update(c, &req->hooks->row);
+        break;
+    case STORE_HOOK_LOG:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_log(c, req->hooks);
+        break;
+    case STORE_HOOK_PRUNE:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_prune(c, req->hooks);
+        break;
     default:
         CH_ASSERT(!"unknown store request type");
     }
+    /* The deliveries the change makes commit with it (store.h). */
+    if (req->err == STORE_OK && req->nenqueue) req->err = sq_hooks_enqueue(c, req);
 }
 
 /* Whether a request may run more than one write statement. SQLite undoes a refused
@@ -1578,6 +1790,8 @@ static int sq_needs_savepoint(const store_req_t *req)
     case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
     case STORE_RETENTION_SWEEP:
         return 1;
+    case STORE_HOOK_PUT:
+        return 0;
     case STORE_DOC_OP_INSERT: /* the op, then the snapshot when there is one */
         return req->docs && req->docs->doc.snapshot != NULL;
     default:

@@ -15,7 +15,7 @@ typedef struct {
     sd_type_t type;
 } sd_col_t;
 
-#define SD_MAX_COLS 10
+#define SD_MAX_COLS 13
 
 /* A table of the dump: its columns in the schema's order, and its primary key. */
 typedef struct {
@@ -127,6 +127,22 @@ static const sd_table_t sd_tables[] = {
       {"created_at", SD_INT},
       {"revoked_at", SD_INT}},
      5},
+    {"webhook_deliveries",
+     "seq",
+     {{"seq", SD_INT},
+      {"id", SD_TEXT},
+      {"endpoint", SD_TEXT},
+      {"room_id", SD_TEXT},
+      {"type", SD_TEXT},
+      {"body", SD_TEXT},
+      {"state", SD_INT},
+      {"attempts", SD_INT},
+      {"next_at", SD_INT},
+      {"created_at", SD_INT},
+      {"updated_at", SD_INT},
+      {"last_status", SD_INT},
+      {"last_error", SD_TEXT}},
+     13},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

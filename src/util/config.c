@@ -216,6 +216,38 @@ static const opt_t options[] = {
      "10m", "longest an entity lock lasts from when it was taken, renewals included"},
     {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
      "transient updates applied per entity per second"},
+    GROUP("outgoing HTTP (webhooks, backend calls)"),
+    {"http-client-max-active", OPT_COUNT, OFF(http_client_max_active), 1, 10000, "64",
+     "requests to backends in flight at once"},
+    {"http-client-max-queue", OPT_COUNT, OFF(http_client_max_queue), 0, 1000000, "1024",
+     "requests waiting behind them (beyond: refused at once)"},
+    {"http-client-timeout", OPT_DURATION, OFF(http_client_timeout), 10, HOUR_MS, "10s",
+     "time for a whole request to a backend when its caller names none"},
+    {"http-client-connect-timeout", OPT_DURATION, OFF(http_client_connect_timeout), 10, HOUR_MS,
+     "5s", "time to connect to a backend, TLS included"},
+    GROUP("webhooks"),
+    {"webhook-url", OPT_STRING, OFF(webhook_url), 0, 0, "",
+     "endpoint the webhook deliveries are POSTed to (empty: no webhooks)"},
+    {"webhook-secret", OPT_STRING, OFF(webhook_secret), 0, 0, "",
+     "key of the deliveries' HMAC-SHA-256 signature (at least 16 bytes)"},
+    {"webhook-events", OPT_STRING, OFF(webhook_events), 0, 0, "*",
+     "comma-separated event types delivered (*: all)"},
+    {"webhook-max-attempts", OPT_COUNT, OFF(webhook_max_attempts), 1, 1000, "10",
+     "attempts before a delivery is dead-lettered"},
+    {"webhook-retry-base", OPT_DURATION, OFF(webhook_retry_base), 10, HOUR_MS, "1s",
+     "delay after a delivery's first failed attempt (doubling, with jitter)"},
+    {"webhook-retry-max", OPT_DURATION, OFF(webhook_retry_max), 10, 24 * HOUR_MS, "1h",
+     "longest delay between attempts"},
+    {"webhook-max-inflight", OPT_COUNT, OFF(webhook_max_inflight), 1, 10000, "32",
+     "deliveries being sent at once"},
+    {"webhook-max-queue", OPT_COUNT, OFF(webhook_max_queue), 1, 100000000, "100000",
+     "deliveries pending in the store at most (beyond: new ones are dropped and logged)"},
+    {"webhook-timeout", OPT_DURATION, OFF(webhook_timeout), 10, HOUR_MS, "10s",
+     "time for one attempt"},
+    {"webhook-poll", OPT_DURATION, OFF(webhook_poll), 10, HOUR_MS, "1s",
+     "between looks for due deliveries when nothing else wakes the sender"},
+    {"webhook-log-retention", OPT_DURATION, OFF(webhook_log_retention), 1000,
+     365 * 24 * HOUR_MS, "168h", "finished deliveries stay in the delivery log"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -309,6 +341,21 @@ void config_defaults(chorus_config_t *cfg)
     cfg->entity_lock_max_ttl = 5 * 60 * 1000;
     cfg->entity_lock_max_hold = 10 * 60 * 1000;
     cfg->entity_transient_rate = 20;
+    cfg->http_client_max_active = 64;
+    cfg->http_client_max_queue = 1024;
+    cfg->http_client_timeout = 10000;
+    cfg->http_client_connect_timeout = 5000;
+    cfg->webhook_url = ch_strdup("");
+    cfg->webhook_secret = ch_strdup("");
+    cfg->webhook_events = ch_strdup("*");
+    cfg->webhook_max_attempts = 10;
+    cfg->webhook_retry_base = 1000;
+    cfg->webhook_retry_max = HOUR_MS;
+    cfg->webhook_max_inflight = 32;
+    cfg->webhook_max_queue = 100000;
+    cfg->webhook_timeout = 10000;
+    cfg->webhook_poll = 1000;
+    cfg->webhook_log_retention = 7 * 24 * HOUR_MS;
 }
 
 static void free_origins(chorus_config_t *cfg)
@@ -331,6 +378,9 @@ void config_free(chorus_config_t *cfg)
     free(cfg->jwt_public_key);
     free(cfg->jwt_private_key);
     free(cfg->public_url);
+    free(cfg->webhook_url);
+    free(cfg->webhook_secret);
+    free(cfg->webhook_events);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);

@@ -111,6 +111,23 @@ typedef struct {
     uint64_t entity_lock_max_ttl; /* ms */
     uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
     uint64_t entity_transient_rate; /* transient batches per entity per second */
+    /* outgoing HTTP (webhooks, RPC to the app's backend) */
+    uint64_t http_client_max_active;      /* transfers at once */
+    uint64_t http_client_max_queue;       /* requests waiting behind them */
+    uint64_t http_client_timeout;         /* ms for a whole request that names none */
+    uint64_t http_client_connect_timeout; /* ms to connect, TLS included */
+    /* webhooks (one endpoint from the configuration) */
+    char *webhook_url;              /* owned; "" = none */
+    char *webhook_secret;           /* owned */
+    char *webhook_events;           /* owned; comma-separated event names, "*" = all */
+    uint64_t webhook_max_attempts;  /* attempts before a delivery is dead-lettered */
+    uint64_t webhook_retry_base;    /* ms after the first failed attempt */
+    uint64_t webhook_retry_max;     /* ms between attempts at most */
+    uint64_t webhook_max_inflight;  /* deliveries being sent at once */
+    uint64_t webhook_max_queue;     /* deliveries pending at most (beyond: dropped) */
+    uint64_t webhook_timeout;       /* ms for one attempt */
+    uint64_t webhook_poll;          /* ms between looks for due deliveries when idle */
+    uint64_t webhook_log_retention; /* ms finished deliveries stay in the log */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

@@ -2322,6 +2322,197 @@ static void test_room_activity_side_effects(void)
     drop_target(path);
 }
 
+/* ---- webhook deliveries (issue 21) ---- */
+
+static void fill_hook(store_hook_t *h, int i, const char *endpoint, int room)
+{
+    memset(h, 0, sizeof(*h));
+    snprintf(h->id, sizeof(h->id), "20000000-0000-4000-8000-%012d", i);
+    snprintf(h->endpoint, sizeof(h->endpoint), "%s", endpoint);
+    if (room) snprintf(h->room_id, sizeof(h->room_id), "10000000-0000-4000-8000-%012d", room);
+    snprintf(h->type, sizeof(h->type), "message.created");
+    char body[64];
+    snprintf(body, sizeof(body), "{\"n\":%d,\"t\":\"é\"}", i);
+    h->body = strdup(body);
+    h->next_at = 1000 + i;
+    h->created_at = 1000 + i;
+    h->updated_at = 1000 + i;
+}
+
+static int run_hooks(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
+                     store_hooks_t *h)
+{
+    treq_t t;
+    treq_init(&t, c, type);
+    t.req.hooks = h;
+    return run_one(st, loop, &t);
+}
+
+/* The n of the body of each row, in order, as "1,2,3". */
+static void hook_ns(const store_hooks_t *h, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (size_t i = 0; i < h->nrows; i++) {
+        int n = 0;
+        sscanf(h->rows[i].body, "{\"n\":%d", &n);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%d", i ? "," : "", n);
+    }
+}
+
+static void test_webhook_queue(void)
+{
+    char path[512], ns[128];
+    new_target(path, sizeof(path), "hooks");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    /* A message carries its delivery: stored with it. */
+    store_hook_t hk[4];
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 1);
+    fill_hook(&hk[0], 1, "app", 1);
+    treq_t t;
+    treq_init(&t, &c, STORE_MESSAGE_INSERT);
+    t.req.rooms = &r;
+    t.req.enqueue = hk;
+    t.req.nenqueue = 1;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    store_rooms_free(&r);
+    free(hk[0].body);
+    /* A refused message (a taken seq) queues nothing. */
+    fill_msg(&r.msg, 1, 1);
+    strcpy(r.msg.id, "other-id");
+    fill_hook(&hk[0], 99, "app", 1);
+    treq_init(&t, &c, STORE_MESSAGE_INSERT);
+    t.req.rooms = &r;
+    t.req.enqueue = hk;
+    t.req.nenqueue = 1;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_EEXISTS);
+    store_rooms_free(&r);
+    free(hk[0].body);
+    /* HOOK_PUT: room 1's second, room 2's, one about no room on another endpoint, and
+     * room 1's for that endpoint. */
+    fill_hook(&hk[0], 2, "app", 1);
+    fill_hook(&hk[1], 3, "app", 2);
+    fill_hook(&hk[2], 4, "other", 0);
+    fill_hook(&hk[3], 5, "other", 1);
+    treq_init(&t, &c, STORE_HOOK_PUT);
+    t.req.enqueue = hk;
+    t.req.nenqueue = 4;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    for (int i = 0; i < 4; i++)
+        free(hk[i].body);
+
+    /* Due: the oldest pending of each endpoint and room, oldest first. */
+    store_hooks_t h;
+    memset(&h, 0, sizeof(h));
+    h.now = 5000;
+    h.limit = 100;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_DUE, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "1,3,4,5");
+    ASSERT_EQ(h.pending, 5);
+    ASSERT_STREQ(h.rows[0].endpoint, "app");
+    ASSERT_STREQ(h.rows[0].room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(h.rows[0].id, "20000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(h.rows[0].body, "{\"n\":1,\"t\":\"é\"}");
+    ASSERT_STREQ(h.rows[2].room_id, "");
+    ASSERT_EQ(h.rows[0].state, STORE_HOOK_PENDING);
+    ASSERT_EQ(h.rows[0].next_at, 1001);
+    int64_t seq1 = h.rows[0].seq, seq3 = h.rows[1].seq;
+    ASSERT_TRUE(seq1 < seq3);
+    /* Not yet due: none; a limit. */
+    h.now = 1002;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_DUE, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "1");
+    h.now = 5000;
+    h.limit = 2;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_DUE, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "1,3");
+    h.limit = 100;
+
+    /* Room 1's first fails and waits: its second waits behind it. */
+    memset(&h.row, 0, sizeof(h.row));
+    h.row.seq = seq1;
+    h.row.state = STORE_HOOK_PENDING;
+    h.row.attempts = 1;
+    h.row.next_at = 9000;
+    h.row.updated_at = 5000;
+    h.row.last_status = 503;
+    strcpy(h.row.last_error, "HTTP 503");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_OK);
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_DUE, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "3,4,5");
+    /* Delivered: the second is next. Room 2's is dead-lettered. */
+    h.row.state = STORE_HOOK_DELIVERED;
+    h.row.attempts = 2;
+    h.row.updated_at = 9000;
+    h.row.last_status = 200;
+    h.row.last_error[0] = 0;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_OK);
+    h.row.seq = seq3;
+    h.row.state = STORE_HOOK_DEAD;
+    h.row.attempts = 8;
+    h.row.updated_at = 9500;
+    h.row.last_status = 0;
+    strcpy(h.row.last_error, "connection refused");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_OK);
+    h.now = 9000;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_DUE, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "2,4,5");
+    ASSERT_EQ(h.pending, 3);
+    h.row.seq = 999999;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_ENOTFOUND);
+
+    /* The log: newest first, every state; pages by seq. */
+    h.before = -1;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "5,4,3,2,1");
+    ASSERT_EQ(h.rows[4].state, STORE_HOOK_DELIVERED);
+    ASSERT_EQ(h.rows[4].attempts, 2);
+    ASSERT_EQ(h.rows[4].last_status, 200);
+    ASSERT_EQ(h.rows[2].state, STORE_HOOK_DEAD);
+    ASSERT_STREQ(h.rows[2].last_error, "connection refused");
+    ASSERT_STREQ(h.rows[4].last_error, "");
+    h.before = h.rows[1].seq;
+    h.limit = 2;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "3,2");
+    store_hooks_free(&h);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable; the prune drops finished rows changed before its time, never pending ones. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    memset(&h, 0, sizeof(h));
+    h.before = 9200;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_PRUNE, &h), STORE_OK);
+    ASSERT_EQ(h.pending, 1); /* the delivered one; the dead one changed at 9500 */
+    h.before = -1;
+    h.limit = 100;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "5,4,3,2");
+    store_hooks_free(&h);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -2359,6 +2550,7 @@ int main(void)
         RUN(test_batch_refusals_undone_whole);
         RUN(test_room_activity_side_effects);
         RUN(test_close_drains_then_eclosed);
+        RUN(test_webhook_queue);
     }
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);

@@ -148,9 +148,9 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 10, 9 and 8 undone by hand. */
+    /* Back to version 7: migrations 11, 10, 9 and 8 undone by hand. */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys;"
+                           "ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
                            " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
                            " UPDATE schema_version SET version = 7"),
               0);
@@ -161,6 +161,7 @@ static void test_migrate_older_and_newer(void)
               STORE_PG_SCHEMA_VERSION);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM revocations"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM api_keys"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_deliveries"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
@@ -617,6 +618,24 @@ static void fill_every_table(const char *target)
     memset(t.req.apikey.hash, 'e', 64);
     t.req.apikey.created_at = 1700000400000;
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    store_hook_t hk[2];
+    memset(hk, 0, sizeof(hk));
+    for (int i = 0; i < 2; i++) {
+        snprintf(hk[i].id, sizeof(hk[i].id), "d%d", i);
+        snprintf(hk[i].endpoint, sizeof(hk[i].endpoint), "app");
+        snprintf(hk[i].type, sizeof(hk[i].type), "message.created");
+        hk[i].body = (char *)(i ? "{\"b\" : \"Ã©\"}" : "{}");
+        hk[i].state = i;
+        hk[i].attempts = i + 1;
+        hk[i].next_at = hk[i].created_at = hk[i].updated_at = 1700000400000 + i;
+        hk[i].last_status = i ? 200 : 0;
+    }
+    snprintf(hk[1].room_id, sizeof(hk[1].room_id), "gone-room");
+    snprintf(hk[0].last_error, sizeof(hk[0].last_error), "timeout");
+    treq_init(&t, &c, STORE_HOOK_PUT);
+    t.req.enqueue = hk;
+    t.req.nenqueue = 2;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -697,8 +716,18 @@ static void test_dump_load(void)
     t.req.audit.at = 1700000000125;
     snprintf(t.req.audit.event, sizeof(t.req.audit.event), "login");
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    store_hook_t hk;
+    memset(&hk, 0, sizeof(hk));
+    snprintf(hk.id, sizeof(hk.id), "d-new");
+    snprintf(hk.endpoint, sizeof(hk.endpoint), "app");
+    snprintf(hk.type, sizeof(hk.type), "room.created");
+    treq_init(&t, &tc, STORE_HOOK_PUT); /* a free seq after the loaded ones */
+    t.req.enqueue = &hk;
+    t.req.nenqueue = 1;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(pg_test_int(b, "SELECT count(DISTINCT id) FROM audit"), 3);
+    ASSERT_EQ(pg_test_int(b, "SELECT count(DISTINCT seq) FROM webhook_deliveries"), 3);
     free(da.buf);
     free(db.buf);
     pg_drop_target(a);

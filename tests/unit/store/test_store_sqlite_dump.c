@@ -62,7 +62,9 @@ static const char *const populate_sql =
     "INSERT INTO doc_ops VALUES('r1','main',2,'[1,\"b\"]','u2',NULL,15);"
     "INSERT INTO doc_ops VALUES('r1','main',1,'[\"a\"]','u1','op-1',14);"
     "INSERT INTO entities VALUES('r2','e1','card','u2','{\"x\": 1}',2,3,16,17,1);"
-    "INSERT INTO entities VALUES('r1','e9','pin','u1','{}',1,1,18,18,0);";
+    "INSERT INTO entities VALUES('r1','e9','pin','u1','{}',1,1,18,18,0);"
+    "INSERT INTO webhook_deliveries VALUES(4,'d1','app','r9','room.deleted','{\"a\": 1}',"
+    " 0,2,30,19,20,503,'HTTP 503');";
 
 typedef struct {
     char *text; /* every row as "table obj\n" */
@@ -143,8 +145,12 @@ static void test_dump_every_table(void)
         "\"updated_at\":18,\"owner_only\":0}\n"
         "entities {\"room_id\":\"r2\",\"id\":\"e1\",\"kind\":\"card\",\"owner\":\"u2\","
         "\"data\":\"{\\\"x\\\": 1}\",\"version\":2,\"state_version\":3,\"created_at\":16,"
-        "\"updated_at\":17,\"owner_only\":1}\n";
-    ASSERT_EQ(d.rows, 17);
+        "\"updated_at\":17,\"owner_only\":1}\n"
+        "webhook_deliveries {\"seq\":4,\"id\":\"d1\",\"endpoint\":\"app\","
+        "\"room_id\":\"r9\",\"type\":\"room.deleted\",\"body\":\"{\\\"a\\\": 1}\","
+        "\"state\":0,\"attempts\":2,\"next_at\":30,\"created_at\":19,\"updated_at\":20,"
+        "\"last_status\":503,\"last_error\":\"HTTP 503\"}\n";
+    ASSERT_EQ(d.rows, 18);
     ASSERT_STREQ(d.text, want);
     free(d.text);
 
@@ -192,7 +198,7 @@ static void test_load_round_trip(void)
     dump_out_t da, db;
     ASSERT_EQ(dump_db(a, &da), 0);
     ASSERT_EQ(dump_db(b, &db), 0);
-    ASSERT_EQ(db.rows, 17);
+    ASSERT_EQ(db.rows, 18);
     ASSERT_STREQ(db.text, da.text);
     free(da.text);
     free(db.text);

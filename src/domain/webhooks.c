@@ -1,0 +1,105 @@
+/* webhooks.c: webhook endpoints from the configuration, and the deliveries an event queues
+ * with its change (webhooks.h). */
+#include "domain/webhooks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_random.h"
+#include "util/mem.h"
+
+int webhooks_init(webhooks_t *w, const chorus_config_t *cfg, log_t *log, char *err,
+                  size_t errlen)
+{
+    memset(w, 0, sizeof(*w));
+    w->log = log;
+    w->max_pending = cfg->webhook_max_queue;
+    if (!cfg->webhook_url || !cfg->webhook_url[0]) return 0;
+    uint32_t mask;
+    if (webhook_events_parse(cfg->webhook_events, &mask) != 0) {
+        snprintf(err, errlen, "--webhook-events: a comma-separated list of event names or *");
+        return -1;
+    }
+    if (strncmp(cfg->webhook_url, "http://", 7) != 0 &&
+        strncmp(cfg->webhook_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "--webhook-url: an http:// or https:// URL");
+        return -1;
+    }
+    if (!cfg->webhook_secret || strlen(cfg->webhook_secret) < 16) {
+        snprintf(err, errlen, "--webhook-secret: at least 16 bytes, to sign the deliveries");
+        return -1;
+    }
+    w->eps = ch_calloc(1, sizeof(*w->eps));
+    w->neps = 1;
+    snprintf(w->eps[0].name, sizeof(w->eps[0].name), "default");
+    w->eps[0].url = ch_strdup(cfg->webhook_url);
+    w->eps[0].secret = ch_strdup(cfg->webhook_secret);
+    w->eps[0].mask = mask;
+    w->any = mask;
+    return 0;
+}
+
+void webhooks_free(webhooks_t *w)
+{
+    for (size_t i = 0; i < w->neps; i++) {
+        free(w->eps[i].url);
+        free(w->eps[i].secret);
+    }
+    free(w->eps);
+    w->eps = NULL;
+    w->neps = 0;
+    w->any = 0;
+}
+
+void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const char *room_id,
+                     json_t *data, int64_t now)
+{
+    if (!webhooks_wants(w, ev)) return;
+    CH_ASSERT(req->nenqueue == 0);
+    size_t n = 0;
+    for (size_t i = 0; i < w->neps; i++)
+        n += (w->eps[i].mask >> ev) & 1u;
+    if (w->pending + (int64_t)n > (int64_t)w->max_pending) {
+        w->dropped += n;
+        log_warn(w->log, "webhooks: the queue is full (%lld pending): %s of room %s dropped",
+                 (long long)w->pending, webhook_event_name(ev), room_id[0] ? room_id : "-");
+        return;
+    }
+    store_hook_t *hs = ch_calloc(n, sizeof(*hs));
+    size_t k = 0;
+    for (size_t i = 0; i < w->neps; i++) {
+        if (!((w->eps[i].mask >> ev) & 1u)) continue;
+        store_hook_t *h = &hs[k++];
+        auth_random_uuid(h->id);
+        memcpy(h->endpoint, w->eps[i].name, sizeof(h->endpoint));
+        snprintf(h->room_id, sizeof(h->room_id), "%s", room_id);
+        snprintf(h->type, sizeof(h->type), "%s", webhook_event_name(ev));
+        json_t *body = json_pack("{s:s, s:s, s:o, s:I, s:O}", "id", h->id, "type", h->type,
+                                 "room", room_id[0] ? json_string(room_id) : json_null(),
+                                 "time", (json_int_t)now, "data", data);
+        CH_ASSERT(body);
+        h->body = json_dumps(body, JSON_COMPACT);
+        CH_ASSERT(h->body);
+        json_decref(body);
+        h->state = STORE_HOOK_PENDING;
+        h->next_at = h->created_at = h->updated_at = now;
+    }
+    w->pending += (int64_t)n;
+    req->enqueue = hs;
+    req->nenqueue = n;
+}
+
+void webhooks_release(webhooks_t *w, store_req_t *req)
+{
+    if (!req->nenqueue) return;
+    if (req->err != STORE_OK && w && w->pending >= (int64_t)req->nenqueue)
+        w->pending -= (int64_t)req->nenqueue; /* not queued after all */
+    if (req->err == STORE_OK && w && w->queued) w->queued(w->queued_ud);
+    store_hook_t *hs = (store_hook_t *)req->enqueue;
+    for (size_t i = 0; i < req->nenqueue; i++)
+        free(hs[i].body);
+    free(hs);
+    req->enqueue = NULL;
+    req->nenqueue = 0;
+}

@@ -1,0 +1,68 @@
+/* webhooks.h: which webhook endpoints an event goes to, and its deliveries queued with the
+ * change that made it (store.h: req->enqueue), so that a delivery is durable before the
+ * change is acknowledged. The endpoints come from the configuration (--webhook-url,
+ * --webhook-secret, --webhook-events: one endpoint named "default"). Sending them is
+ * app/webhook_send.c's. docs/api.md, "Backends". */
+#ifndef CHORUS_WEBHOOKS_H
+#define CHORUS_WEBHOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "domain/webhook_rules.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+
+typedef struct {
+    char name[STORE_HOOK_NAME_LEN];
+    char *url;     /* owned */
+    char *secret;  /* owned */
+    uint32_t mask; /* 1u << webhook_event_t */
+} webhook_endpoint_t;
+
+typedef struct webhooks_s {
+    webhook_endpoint_t *eps; /* owned */
+    size_t neps;
+    uint32_t any;             /* the union of the endpoints' masks */
+    uint64_t max_pending;     /* deliveries pending at most; past it new ones are dropped */
+    int64_t pending;          /* deliveries pending now, as the sender last counted them plus
+                               * those queued since */
+    uint64_t dropped;         /* deliveries dropped because the queue was full */
+    log_t *log;               /* borrowed */
+    void (*queued)(void *ud); /* called when a change committed with deliveries (the
+                               * sender looks for them then); NULL: none */
+    void *queued_ud;
+} webhooks_t;
+
+/* Sets w up from cfg (webhook_url, webhook_secret, webhook_events, webhook_max_queue; no
+ * URL: no endpoint). Returns 0, or -1 with a one-line reason in err (an unknown event
+ * name, a URL that is not http(s), a missing secret). log is borrowed. */
+int webhooks_init(webhooks_t *w, const chorus_config_t *cfg, log_t *log, char *err,
+                  size_t errlen);
+
+/* Frees what w owns. */
+void webhooks_free(webhooks_t *w);
+
+/* Whether any endpoint wants ev (w may be NULL: none). Callers check it before building an
+ * event's data, so an event nobody wants costs nothing. */
+static inline int webhooks_wants(const webhooks_t *w, webhook_event_t ev)
+{
+    return w && (w->any & (1u << ev));
+}
+
+/* Queues ev's deliveries with req: one per endpoint that wants it, body {"id", "type",
+ * "room", "time", "data"} with data (borrowed; compact JSON), room_id "" for none (body
+ * "room": null), time unix ms. They are inserted when req commits (store.h); call
+ * webhooks_release(req) once req answered. A queue already at max_pending drops them
+ * (logged, counted in dropped). Borrows everything. */
+void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const char *room_id,
+                     json_t *data, int64_t now);
+
+/* Frees the deliveries webhooks_attach gave req (none: nothing), once req answered; when
+ * it committed them, calls w->queued. w may be NULL. */
+void webhooks_release(webhooks_t *w, store_req_t *req);
+
+#endif
