@@ -183,6 +183,12 @@ void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const cha
     json_decref(meta);
 }
 
+void rooms_post_app(rooms_t *r, room_t *room, const char *author, const char *type,
+                    const char *content, char *meta, rooms_done_fn done, void *ud)
+{
+    post(r, room, "", author, type, content, meta, BUS_MEMBER_NONE, done, ud);
+}
+
 void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
                      bus_member_t except, rooms_done_fn done, void *ud)
 {

@@ -16,8 +16,8 @@ int rpc_method_valid(const char *m, size_t len)
     if (len == 0 || len > RPC_METHOD_MAX) return 0;
     for (size_t i = 0; i < len; i++) {
         char ch = m[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == ':' || ch == '-'))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-'))
             return 0;
     }
     return 1;
@@ -56,7 +56,8 @@ char *rpc_request_body(const rpc_request_t *in, size_t *len)
                                                 in->room_code ? in->room_code : "")
                                     : json_null());
     json_object_set_new(o, "user", user);
-    if (in->method) json_object_set_new(o, "data", in->data ? json_deep_copy(in->data) : json_null());
+    if (in->method)
+        json_object_set_new(o, "data", in->data ? json_deep_copy(in->data) : json_null());
     json_object_set_new(o, "time", json_integer(in->time_ms));
     char *text = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
     CH_ASSERT(text != NULL);
@@ -91,7 +92,8 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t len)
 {
     if (len >= cap) {
         len = cap - 1;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80) len--;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--;
     }
     memcpy(out, s, len);
     out[len] = '\0';
@@ -108,20 +110,27 @@ int rpc_reply_read(const http_call_res_t *res, rpc_reply_t *out)
 {
     memset(out, 0, sizeof(*out));
     switch (res->err) {
-    case 0: break;
-    case -ETIMEDOUT: return fail(out, RPC_TIMEOUT, "the backend did not answer in time");
+    case 0:
+        break;
+    case -ETIMEDOUT:
+        return fail(out, RPC_TIMEOUT, "the backend did not answer in time");
     case -ECONNREFUSED:
     case -EHOSTUNREACH:
-    case -EIO: return fail(out, RPC_UNAVAILABLE, "the backend is unreachable");
-    case -E2BIG: return fail(out, RPC_BAD_REPLY, "the backend's answer is too large");
-    case -ECANCELED: return fail(out, "service_unavailable", "the server is shutting down");
-    default: return fail(out, RPC_UNAVAILABLE, "the backend is unreachable");
+    case -EIO:
+        return fail(out, RPC_UNAVAILABLE, "the backend is unreachable");
+    case -E2BIG:
+        return fail(out, RPC_BAD_REPLY, "the backend's answer is too large");
+    case -ECANCELED:
+        return fail(out, "service_unavailable", "the server is shutting down");
+    default:
+        return fail(out, RPC_UNAVAILABLE, "the backend is unreachable");
     }
     json_t *o = res->body_len ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
     json_t *err = json_object_get(o, "error");
     if (json_is_object(err)) {
         json_t *code = json_object_get(err, "code"), *msg = json_object_get(err, "message");
-        if (json_is_string(code) && code_valid(json_string_value(code), json_string_length(code))) {
+        if (json_is_string(code) &&
+            code_valid(json_string_value(code), json_string_length(code))) {
             snprintf(out->code_buf, sizeof(out->code_buf), "%s", json_string_value(code));
             out->code = out->code_buf;
         } else {
@@ -184,10 +193,12 @@ static int bad(char *field, size_t cap, const char **message, const char *what, 
 
 static int check_message(const json_t *m, size_t i, char *field, size_t cap, const char **msg)
 {
-    if (!json_is_object(m)) return bad(field, cap, msg, "messages", i, NULL, "a message is an object");
+    if (!json_is_object(m))
+        return bad(field, cap, msg, "messages", i, NULL, "a message is an object");
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)m, key, v) {
+    json_object_foreach((json_t *)m, key, v)
+    {
         if (strcmp(key, "type") == 0) {
             if (!json_is_string(v) || !rpc_message_type_valid(json_string_value(v)))
                 return bad(field, cap, msg, "messages", i, key,
@@ -220,7 +231,8 @@ static int check_broadcast(const json_t *b, size_t i, char *field, size_t cap, c
         return bad(field, cap, msg, "broadcasts", i, NULL, "a broadcast is an object");
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)b, key, v) {
+    json_object_foreach((json_t *)b, key, v)
+    {
         if (strcmp(key, "event") == 0) {
             if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64)
                 return bad(field, cap, msg, "broadcasts", i, key,
@@ -236,11 +248,12 @@ static int check_broadcast(const json_t *b, size_t i, char *field, size_t cap, c
 
 int rpc_effects_check(const json_t *effects, char *field, size_t cap, const char **message)
 {
-    if (!json_is_object(effects)) return bad(field, cap, message, "", (size_t)-1, NULL,
-                                             "effects must be an object");
+    if (!json_is_object(effects))
+        return bad(field, cap, message, "", (size_t)-1, NULL, "effects must be an object");
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)effects, key, v) {
+    json_object_foreach((json_t *)effects, key, v)
+    {
         if (strcmp(key, "messages") == 0 || strcmp(key, "broadcasts") == 0) {
             int is_msg = key[0] == 'm';
             if (!json_is_array(v) || json_array_size(v) > RPC_EFFECTS_MAX)
@@ -288,7 +301,9 @@ int rpc_join_verdict(const json_t *answer, const char **name, const char **code,
     *code = json_is_string(c) && code_valid(json_string_value(c), json_string_length(c))
                 ? json_string_value(c)
                 : "forbidden";
-    if (json_is_string(m)) copy_cut(msg, cap, json_string_value(m), json_string_length(m));
-    else snprintf(msg, cap, "the app refused this join");
+    if (json_is_string(m))
+        copy_cut(msg, cap, json_string_value(m), json_string_length(m));
+    else
+        snprintf(msg, cap, "the app refused this join");
     return 0;
 }

@@ -30,9 +30,15 @@ static void test_method(void)
 static void test_body(void)
 {
     json_t *data = json_pack("{s:s}", "action", "look");
-    rpc_request_t in = {.type = "rpc", .method = "agent_action", .room_id = "r-1",
-                        .room_code = "ABC123", .user_id = "u1", .user_name = "Ada",
-                        .role = "host", .data = data, .time_ms = 1700000000000};
+    rpc_request_t in = {.type = "rpc",
+                        .method = "agent_action",
+                        .room_id = "r-1",
+                        .room_code = "ABC123",
+                        .user_id = "u1",
+                        .user_name = "Ada",
+                        .role = "host",
+                        .data = data,
+                        .time_ms = 1700000000000};
     size_t len;
     char *body = rpc_request_body(&in, &len);
     ASSERT_STREQ(body, "{\"type\":\"rpc\",\"method\":\"agent_action\",\"room\":{\"id\":\"r-1\","
@@ -40,16 +46,21 @@ static void test_body(void)
                        "\"host\"},\"data\":{\"action\":\"look\"},\"time\":1700000000000}");
     ASSERT_EQ(len, strlen(body));
     free(body);
-    rpc_request_t join = {.type = "join", .user_id = "u2", .user_name = "Bo",
-                          .room_id = "r-1", .room_code = "ABC123", .time_ms = 5};
+    rpc_request_t join = {.type = "join",
+                          .user_id = "u2",
+                          .user_name = "Bo",
+                          .room_id = "r-1",
+                          .room_code = "ABC123",
+                          .time_ms = 5};
     body = rpc_request_body(&join, &len);
     ASSERT_STREQ(body, "{\"type\":\"join\",\"room\":{\"id\":\"r-1\",\"code\":\"ABC123\"},"
                        "\"user\":{\"id\":\"u2\",\"name\":\"Bo\"},\"time\":5}");
     free(body);
     rpc_request_t none = {.type = "rpc", .method = "m", .user_id = "u", .user_name = ""};
     body = rpc_request_body(&none, &len);
-    ASSERT_STREQ(body, "{\"type\":\"rpc\",\"method\":\"m\",\"room\":null,\"user\":{\"id\":\"u\","
-                       "\"name\":\"\"},\"data\":null,\"time\":0}");
+    ASSERT_STREQ(body,
+                 "{\"type\":\"rpc\",\"method\":\"m\",\"room\":null,\"user\":{\"id\":\"u\","
+                 "\"name\":\"\"},\"data\":null,\"time\":0}");
     free(body);
     json_decref(data);
 }
@@ -65,8 +76,8 @@ static void test_sign(void)
 
 static http_call_res_t res_of(int err, int status, const char *body)
 {
-    return (http_call_res_t){.err = err, .status = status, .body = body,
-                             .body_len = body ? strlen(body) : 0};
+    return (http_call_res_t){
+        .err = err, .status = status, .body = body, .body_len = body ? strlen(body) : 0};
 }
 
 static void test_reply(void)
@@ -109,15 +120,17 @@ static void test_reply(void)
     char big[600];
     strcpy(big, "{\"error\":{\"code\":\"x\",\"message\":\"");
     size_t at = strlen(big);
-    for (int i = 0; i < 200; i++, at += 2) memcpy(big + at, "\xc3\xa9", 2);
+    for (int i = 0; i < 200; i++, at += 2)
+        memcpy(big + at, "\xc3\xa9", 2);
     strcpy(big + at, "\"}}");
     res = res_of(0, 200, big);
     rpc_reply_read(&res, &r);
     ASSERT_EQ(strlen(r.message), 256); /* 128 whole characters of 2 bytes */
     ASSERT_TRUE(memcmp(r.message + 254, "\xc3\xa9", 2) == 0);
     /* Effects: shape checked. */
-    res = res_of(0, 200, "{\"data\":1,\"effects\":{\"messages\":[{\"type\":\"story_update\","
-                         "\"content\":\"The door opens.\"}],\"state\":{\"turn\":2}}}");
+    res = res_of(0, 200,
+                 "{\"data\":1,\"effects\":{\"messages\":[{\"type\":\"story_update\","
+                 "\"content\":\"The door opens.\"}],\"state\":{\"turn\":2}}}");
     ASSERT_EQ(rpc_reply_read(&res, &r), 0);
     ASSERT_TRUE(json_is_object(r.effects));
     rpc_reply_free(&r);
@@ -164,7 +177,8 @@ static void test_effects(void)
     check_effects("{\"broadcasts\":[{\"data\":1}]}", -1, "effects.broadcasts[0].event");
     check_effects("{\"broadcasts\":[{\"event\":\"\"}]}", -1, "effects.broadcasts[0].event");
     char many[1024] = "{\"broadcasts\":[";
-    for (int i = 0; i < 17; i++) strcat(many, i ? ",{\"event\":\"e\"}" : "{\"event\":\"e\"}");
+    for (int i = 0; i < 17; i++)
+        strcat(many, i ? ",{\"event\":\"e\"}" : "{\"event\":\"e\"}");
     strcat(many, "]}");
     check_effects(many, -1, "effects.broadcasts");
 }
