@@ -92,7 +92,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     proto_rooms_register(&a->proto, &a->rooms);
     proto_docs_register(&a->proto);
     proto_entities_register(&a->proto);
-    proto_rpc_init(&a->rpc, cfg, &a->rooms, NULL);
+    proto_rpc_init(&a->rpc, cfg, &a->rooms, &a->http); /* main.c sets a->http */
     proto_rpc_register(&a->proto, &a->rpc);
     int api_rc = api_init(&a->api, loop, cfg, log, a->store, jwt);
     a->api_ready = 1;
@@ -115,6 +115,9 @@ void app_close(app_t *a)
 {
     if (a->api_ready) api_close(&a->api);
     if (a->rooms_ready) rooms_close(&a->rooms);
+    if (a->http_close) a->http_close(a->http.impl);
+    a->http_close = NULL;
+    a->http = (http_call_t){0};
 }
 
 void app_store_close(app_t *a)

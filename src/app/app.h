@@ -21,6 +21,7 @@
 #include "proto/proto_sio.h"
 #include "domain/rooms.h"
 #include "store/store.h"
+#include "util/http_call.h"
 
 /* Client addresses whose failed WebSocket token checks are counted (see rl_map.h for
  * what happens past it). */
@@ -40,6 +41,10 @@ typedef struct app_s {
     home_t home;                /* the rooms' home: serves the bus's operations (home.h) */
     proto_rpc_t rpc;            /* the app's backend: rpc op and join hook (proto_rpc.h) */
     /* Other shared services the domain will borrow from here (metrics) go next to it. */
+    http_call_t http;               /* outgoing HTTP to the app's backends, set by main.c after
+                                     * app_init (io/http_client.c); post NULL: none */
+    void (*http_close)(void *impl); /* app_close calls it on http.impl once the users of
+                                     * http stopped; NULL: nothing to close */
     int rooms_ready;            /* rooms loaded (to close and free) */
     int api_ready;              /* api initialised (to close) */
 } app_t;
@@ -53,7 +58,8 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
              auth_jwt_t *jwt);
 
 /* Closes a's timers (the API's, the rooms' and their features'), applying what the
- * features hold back, so that the loop can end: call once the server stopped. */
+ * features hold back, then the HTTP client (http_close, which answers its calls
+ * -ECANCELED), so that the loop can end: call once the server stopped. */
 void app_close(app_t *a);
 
 /* Once the loop ended after app_close: finishes the store's queued requests (their

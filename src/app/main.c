@@ -18,6 +18,7 @@
 #include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "io/http_client.h"
 #include "io/server.h"
 #include "auth/user_valid.h"
 #include "util/utf8.h"
@@ -97,6 +98,11 @@ static void log_ready(server_t *srv, const chorus_config_t *cfg, log_t *lg)
              cfg->data_dir);
 }
 
+static void http_close(void *impl)
+{
+    http_client_close(impl);
+}
+
 static int serve(int argc, char **argv)
 {
     ch_mem_tune();
@@ -143,6 +149,17 @@ static int serve(int argc, char **argv)
         uv_loop_close(&loop);
         config_free(&cfg);
         return 1;
+    }
+    http_client_limits_t hlim = {
+        .max_active = (uint32_t)cfg.http_client_max_active,
+        .max_queued = (uint32_t)cfg.http_client_max_queue,
+        .timeout_ms = cfg.http_client_timeout,
+        .connect_timeout_ms = cfg.http_client_connect_timeout,
+    };
+    http_client_t *hc = http_client_new(&loop, &hlim, &lg);
+    if (hc) {
+        app->http = http_client_call(hc);
+        app->http_close = http_close;
     }
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, app);

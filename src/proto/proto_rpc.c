@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proto/proto_rooms.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 void proto_rpc_init(proto_rpc_t *rp, const chorus_config_t *cfg, rooms_t *rooms,
@@ -27,6 +28,7 @@ void proto_rpc_init(proto_rpc_t *rp, const chorus_config_t *cfg, rooms_t *rooms,
         .max_calls = (uint32_t)cfg->rpc_max_calls,
         .max_calls_conn = (uint32_t)cfg->rpc_max_calls_conn,
         .hook_fail_open = cfg->join_hook_fail_open != 0,
+        .unix_ms = clock_unix_ms,
         .rooms = rooms,
     };
 }
@@ -53,7 +55,7 @@ static void http_done(void *ud, const http_call_res_t *res)
 int proto_rpc_call(proto_rpc_t *rp, const char *url, const rpc_request_t *in,
                    proto_rpc_done_fn done, void *ud)
 {
-    if (!rp->http) return -ENOTCONN;
+    if (!rp->http || !rp->http->post) return -ENOTCONN;
     if (rp->calls >= rp->max_calls) return -ENOBUFS;
     size_t len;
     char *body = rpc_request_body(in, &len);

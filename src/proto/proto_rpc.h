@@ -30,7 +30,7 @@ typedef struct proto_rpc_s {
 } proto_rpc_t;
 
 /* Sets rp up from cfg (borrowed: must outlive rp) for rooms (borrowed), calling through
- * http (borrowed; NULL: none). */
+ * http (borrowed; may be filled in later, before the first call; NULL: none). */
 void proto_rpc_init(proto_rpc_t *rp, const chorus_config_t *cfg, rooms_t *rooms,
                     const http_call_t *http);
 

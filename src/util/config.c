@@ -234,6 +234,15 @@ static const opt_t options[] = {
     {"join-hook-fail-open", OPT_SWITCH, OFF(join_hook_fail_open), 0, 1, "off",
      "when the join hook cannot be asked (down, timeout, bad answer): on: the join goes "
      "ahead, off: it is refused with backend_unavailable"},
+    GROUP("outgoing HTTP (webhooks, backend calls)"),
+    {"http-client-max-active", OPT_COUNT, OFF(http_client_max_active), 1, 10000, "64",
+     "requests to backends in flight at once"},
+    {"http-client-max-queue", OPT_COUNT, OFF(http_client_max_queue), 0, 1000000, "1024",
+     "requests waiting behind them (beyond: refused at once)"},
+    {"http-client-timeout", OPT_DURATION, OFF(http_client_timeout), 10, HOUR_MS, "10s",
+     "time for a whole request to a backend when its caller names none"},
+    {"http-client-connect-timeout", OPT_DURATION, OFF(http_client_connect_timeout), 10, HOUR_MS,
+     "5s", "time to connect to a backend, TLS included"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -335,6 +344,10 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rpc_max_calls = 1024;
     cfg->rpc_max_calls_conn = 8;
     cfg->join_hook_fail_open = 0;
+    cfg->http_client_max_active = 64;
+    cfg->http_client_max_queue = 1024;
+    cfg->http_client_timeout = 10000;
+    cfg->http_client_connect_timeout = 5000;
 }
 
 static void free_origins(chorus_config_t *cfg)

@@ -120,6 +120,11 @@ typedef struct {
     uint64_t rpc_max_calls; /* calls to the backend in flight at once */
     uint64_t rpc_max_calls_conn;  /* rpc calls in flight per connection */
     uint64_t join_hook_fail_open; /* 1: a join is allowed when the join hook fails */
+    /* outgoing HTTP (webhooks, RPC to the app's backend) */
+    uint64_t http_client_max_active;      /* transfers at once */
+    uint64_t http_client_max_queue;       /* requests waiting behind them */
+    uint64_t http_client_timeout;         /* ms for a whole request that names none */
+    uint64_t http_client_connect_timeout; /* ms to connect, TLS included */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

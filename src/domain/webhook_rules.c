@@ -1,0 +1,116 @@
+/* webhook_rules.c: webhook event names, signatures and retry decisions (webhook_rules.h). */
+#include "domain/webhook_rules.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "util/mem.h"
+
+static const char *const names[WEBHOOK_EVENT_MAX] = {
+    [WEBHOOK_ROOM_CREATED] = "room.created",
+    [WEBHOOK_ROOM_DELETED] = "room.deleted",
+    [WEBHOOK_ROOM_OCCUPIED] = "room.occupied",
+    [WEBHOOK_ROOM_VACATED] = "room.vacated",
+    [WEBHOOK_PARTICIPANT_JOINED] = "participant.joined",
+    [WEBHOOK_PARTICIPANT_LEFT] = "participant.left",
+    [WEBHOOK_MESSAGE_CREATED] = "message.created",
+    [WEBHOOK_STATE_CHANGED] = "state.changed",
+    [WEBHOOK_ENTITY_CHANGED] = "entity.changed",
+    [WEBHOOK_DOCUMENT_SAVED] = "document.saved",
+    [WEBHOOK_CLIENT_EVENT] = "client.event",
+};
+
+const char *webhook_event_name(webhook_event_t ev)
+{
+    return (unsigned)ev < WEBHOOK_EVENT_MAX ? names[ev] : "";
+}
+
+int webhook_events_parse(const char *s, uint32_t *mask)
+{
+    uint32_t m = 0;
+    int any = 0;
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        const char *start = s;
+        while (*s && *s != ',')
+            s++;
+        const char *end = s;
+        while (end > start && end[-1] == ' ')
+            end--;
+        size_t n = (size_t)(end - start);
+        if (n == 0) continue;
+        any = 1;
+        if (n == 1 && *start == '*') {
+            m |= (1u << WEBHOOK_EVENT_MAX) - 1;
+            continue;
+        }
+        int found = 0;
+        for (int i = 0; i < WEBHOOK_EVENT_MAX; i++)
+            if (strlen(names[i]) == n && memcmp(names[i], start, n) == 0) {
+                m |= 1u << i;
+                found = 1;
+            }
+        if (!found) return -1;
+    }
+    if (!any) return -1;
+    *mask = m;
+    return 0;
+}
+
+void webhook_sign(const char *secret, int64_t ts, const char *body, size_t len, char *hex)
+{
+    char prefix[32];
+    int n = snprintf(prefix, sizeof(prefix), "%lld.", (long long)ts);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0;
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    CH_ASSERT(hmac);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
+    CH_ASSERT(ctx);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    int ok = EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) &&
+             EVP_MAC_update(ctx, (const unsigned char *)prefix, (size_t)n) &&
+             EVP_MAC_update(ctx, (const unsigned char *)body, len) &&
+             EVP_MAC_final(ctx, mac, &maclen, sizeof(mac));
+    CH_ASSERT(ok && maclen * 2 == WEBHOOK_SIG_HEX);
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(hmac);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < maclen; i++) {
+        hex[2 * i] = digits[mac[i] >> 4];
+        hex[2 * i + 1] = digits[mac[i] & 15];
+    }
+    hex[WEBHOOK_SIG_HEX] = 0;
+}
+
+uint64_t webhook_retry_delay(const webhook_retry_t *p, uint32_t attempts, uint32_t rnd)
+{
+    uint64_t d = p->base_ms;
+    for (uint32_t i = 1; i < attempts && d < p->max_ms; i++)
+        d *= 2;
+    if (d > p->max_ms) d = p->max_ms;
+    uint64_t half = d / 2;
+    return d - half + (uint64_t)rnd % (half + 1);
+}
+
+webhook_outcome_t webhook_outcome(const webhook_retry_t *p, int err, int status,
+                                  uint32_t attempts, uint64_t now, uint32_t rnd,
+                                  uint64_t *next_at)
+{
+    if (err == 0 && status >= 200 && status < 300) return WEBHOOK_DELIVERED;
+    if (err == -ECANCELED || err == -ENOBUFS) {
+        *next_at = now + p->base_ms;
+        return WEBHOOK_REQUEUE;
+    }
+    if (attempts >= p->max_attempts) return WEBHOOK_DEAD;
+    *next_at = now + webhook_retry_delay(p, attempts, rnd);
+    return WEBHOOK_RETRY;
+}

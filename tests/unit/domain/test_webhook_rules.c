@@ -1,0 +1,93 @@
+/* test_webhook_rules.c: webhook event names and lists, the signature (the RFC 4231 HMAC
+ * vector and Node's crypto on "<ts>.<body>"), the backoff's growth, cap and jitter, and
+ * each attempt's outcome: delivered on 2xx, retried, requeued when never sent, dead at
+ * the limit. */
+#include "test.h"
+
+#include "domain/webhook_rules.h"
+
+static void test_events(void)
+{
+    uint32_t m = 0;
+    ASSERT_EQ(webhook_events_parse("message.created", &m), 0);
+    ASSERT_EQ(m, 1u << WEBHOOK_MESSAGE_CREATED);
+    ASSERT_EQ(webhook_events_parse(" room.created , participant.left,", &m), 0);
+    ASSERT_EQ(m, (1u << WEBHOOK_ROOM_CREATED) | (1u << WEBHOOK_PARTICIPANT_LEFT));
+    ASSERT_EQ(webhook_events_parse("*", &m), 0);
+    ASSERT_EQ(m, (1u << WEBHOOK_EVENT_MAX) - 1);
+    m = 7;
+    ASSERT_EQ(webhook_events_parse("message.created,nope", &m), -1);
+    ASSERT_EQ(webhook_events_parse("message", &m), -1);
+    ASSERT_EQ(webhook_events_parse("", &m), -1);
+    ASSERT_EQ(webhook_events_parse(" , ", &m), -1);
+    ASSERT_EQ(m, 7);
+    for (int i = 0; i < WEBHOOK_EVENT_MAX; i++) {
+        ASSERT_EQ(webhook_events_parse(webhook_event_name((webhook_event_t)i), &m), 0);
+        ASSERT_EQ(m, 1u << i);
+    }
+    ASSERT_STREQ(webhook_event_name(WEBHOOK_DOCUMENT_SAVED), "document.saved");
+    ASSERT_STREQ(webhook_event_name(WEBHOOK_EVENT_MAX), "");
+}
+
+static void test_sign(void)
+{
+    char hex[WEBHOOK_SIG_HEX + 1];
+    /* node -e 'console.log(require("crypto").createHmac("sha256","s3cret")
+     *   .update("1700000000.{\"a\":1}").digest("hex"))' */
+    webhook_sign("s3cret", 1700000000, "{\"a\":1}", 7, hex);
+    ASSERT_STREQ(hex, "1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940");
+    /* The timestamp is part of what is signed. */
+    char other[WEBHOOK_SIG_HEX + 1];
+    webhook_sign("s3cret", 1700000001, "{\"a\":1}", 7, other);
+    ASSERT_TRUE(strcmp(hex, other) != 0);
+    webhook_sign("s3cret", 1700000000, "{\"a\":2}", 7, other);
+    ASSERT_TRUE(strcmp(hex, other) != 0);
+}
+
+static void test_delay(void)
+{
+    webhook_retry_t p = {.max_attempts = 10, .base_ms = 1000, .max_ms = 60000};
+    /* Without jitter's lower pick (rnd 0) the delay is its half; at the top, all of it. */
+    ASSERT_EQ(webhook_retry_delay(&p, 1, 0), 500);
+    ASSERT_EQ(webhook_retry_delay(&p, 1, 500), 1000);
+    ASSERT_EQ(webhook_retry_delay(&p, 2, 1000), 2000);
+    ASSERT_EQ(webhook_retry_delay(&p, 3, 2000), 4000);
+    ASSERT_EQ(webhook_retry_delay(&p, 7, 30000), 60000); /* 64 s capped at 60 s */
+    ASSERT_EQ(webhook_retry_delay(&p, 4000000000u, 30000), 60000);
+    for (uint32_t a = 1; a < 40; a++)
+        for (uint32_t r = 0; r < 5; r++) {
+            uint32_t rnd = r * 0x3fffffffu;
+            uint64_t d = webhook_retry_delay(&p, a, rnd);
+            uint64_t full = a >= 7 ? 60000 : 1000ull << (a - 1);
+            ASSERT_TRUE(d >= full - full / 2 && d <= full);
+        }
+}
+
+static void test_outcome(void)
+{
+    webhook_retry_t p = {.max_attempts = 3, .base_ms = 100, .max_ms = 1000};
+    uint64_t next = 0;
+    ASSERT_EQ(webhook_outcome(&p, 0, 200, 1, 5000, 0, &next), WEBHOOK_DELIVERED);
+    ASSERT_EQ(webhook_outcome(&p, 0, 204, 3, 5000, 0, &next), WEBHOOK_DELIVERED);
+    ASSERT_EQ(webhook_outcome(&p, 0, 500, 1, 5000, 0, &next), WEBHOOK_RETRY);
+    ASSERT_EQ(next, 5050);
+    ASSERT_EQ(webhook_outcome(&p, 0, 302, 2, 5000, 100, &next), WEBHOOK_RETRY);
+    ASSERT_EQ(next, 5200);
+    ASSERT_EQ(webhook_outcome(&p, -ECONNREFUSED, 0, 2, 5000, 0, &next), WEBHOOK_RETRY);
+    ASSERT_EQ(webhook_outcome(&p, -ETIMEDOUT, 0, 3, 5000, 0, &next), WEBHOOK_DEAD);
+    ASSERT_EQ(webhook_outcome(&p, 0, 410, 3, 5000, 0, &next), WEBHOOK_DEAD);
+    next = 0;
+    ASSERT_EQ(webhook_outcome(&p, -ECANCELED, 0, 3, 5000, 0, &next), WEBHOOK_REQUEUE);
+    ASSERT_EQ(next, 5100);
+    ASSERT_EQ(webhook_outcome(&p, -ENOBUFS, 0, 9, 6000, 0, &next), WEBHOOK_REQUEUE);
+    ASSERT_EQ(next, 6100);
+}
+
+int main(void)
+{
+    RUN(test_events);
+    RUN(test_sign);
+    RUN(test_delay);
+    RUN(test_outcome);
+    TEST_MAIN_END();
+}
