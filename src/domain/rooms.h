@@ -405,10 +405,10 @@ void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
  * (shape checked by the caller: rpc_wire.h). Everything is checked first (sizes against
  * the room's limits, the quotas, the room's seqs available) and one failure refuses the
  * whole set with its kind and code, the field named "effects.messages[i].content" etc.;
- * then the state patch (with the host's rights) and the messages (user id "", display
- * name the author or "app") take the room's next state version and seqs, in that order,
- * with nothing between them, and once they are stored the broadcasts (from "") go out, so
- * every member sees them all in that order. done gets {"success", "messages": [seq...],
+ * then the state patch (no host check, no system message about it) and the messages (user id
+ * "", display name the author or "app") take the room's next state version and seqs, in that
+ * order, with nothing between them, and once they are stored the broadcasts (from "") go out,
+ * so every member sees them all in that order. done gets {"success", "messages": [seq...],
  * "stateVersion"?}; a store failure after the checks answers internal_error (what was
  * stored stays). */
 void rooms_apply_effects(rooms_t *r, room_t *room, const json_t *effects, rooms_done_fn done,

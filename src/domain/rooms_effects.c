@@ -215,7 +215,7 @@ void rooms_apply_effects(rooms_t *r, room_t *room, const json_t *effects, rooms_
     if (patch) {
         e->pending++;
         e->parts[0] = (effects_part_t){.e = e, .index = -1};
-        rooms_patch_state(r, room, room->host_id, patch, part_done, &e->parts[0]);
+        rooms_patch_state_app(r, room, patch, part_done, &e->parts[0]);
     }
     for (size_t i = 0; i < nmsgs; i++) {
         json_t *m = json_array_get(msgs, i);

@@ -134,6 +134,11 @@ void rooms_seat_unconnected(rooms_t *r, room_member_t *m);
 /* 1 when by may manage room (its host). Borrows both. */
 int rooms_is_host(const room_t *room, const auth_claims_t *by);
 
+/* rooms_patch_state for the app's backend (an rpc's effects, rooms_effects.c): no host
+ * check, and no system message saying who changed it. */
+void rooms_patch_state_app(rooms_t *r, room_t *room, const json_t *patch, rooms_done_fn done,
+                           void *ud);
+
 /* ---------- messages (rooms_messages.c) ---------- */
 
 /* Empties room's recent-message ring (the next join reads the store and fills it). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/webhook_rules.h"
 #include "proto/proto_rooms.h"
 #include "util/clock.h"
 #include "util/mem.h"
@@ -60,13 +61,13 @@ int proto_rpc_call(proto_rpc_t *rp, const char *url, const rpc_request_t *in,
     size_t len;
     char *body = rpc_request_body(in, &len);
     int64_t ts = (rp->unix_ms ? rp->unix_ms() : in->time_ms) / 1000;
-    char stamp[48], sig[RPC_SIG_HEX + 32];
+    char stamp[48], sig[WEBHOOK_SIG_HEX + 32];
     snprintf(stamp, sizeof(stamp), "X-Chorus-Timestamp: %" PRId64, ts);
     const char *headers[3] = {"Content-Type: application/json", stamp, sig};
     size_t nheaders = 2;
     if (rp->secret[0]) {
-        char hex[RPC_SIG_HEX + 1];
-        rpc_sign(rp->secret, ts, body, len, hex);
+        char hex[WEBHOOK_SIG_HEX + 1];
+        webhook_sign(rp->secret, ts, body, len, hex);
         snprintf(sig, sizeof(sig), "X-Chorus-Signature: v1=%s", hex);
         nheaders = 3;
     }

@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "util/mem.h"
 
 int rpc_method_valid(const char *m, size_t len)
@@ -64,26 +62,6 @@ char *rpc_request_body(const rpc_request_t *in, size_t *len)
     json_decref(o);
     *len = strlen(text);
     return text;
-}
-
-void rpc_sign(const char *secret, int64_t ts, const char *body, size_t len, char *hex)
-{
-    char prefix[32];
-    int n = snprintf(prefix, sizeof(prefix), "%" PRId64 ".", ts);
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    unsigned maclen = sizeof(mac);
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)prefix, (size_t)n);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
-    crypto_auth_hmacsha256_final(&st, mac);
-    CH_ASSERT(maclen == RPC_SIG_HEX / 2);
-    static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < maclen; i++) {
-        hex[2 * i] = digits[mac[i] >> 4];
-        hex[2 * i + 1] = digits[mac[i] & 15];
-    }
-    hex[RPC_SIG_HEX] = '\0';
 }
 
 /* Copies at most cap - 1 bytes of the UTF-8 text s (len bytes) into out, cut before a

@@ -1,8 +1,8 @@
 /* rpc_wire.h: what Chorus and an app's backend say to each other for the rpc op and the
- * join hook (docs/api.md, "Backends"), pure: the request's body and its signature, the
- * outcome of an HTTP call as a reply (data, a passed-on error, or a Chorus error code),
- * the side effects' shape checked, and the join hook's verdict. No I/O: proto_rpc.c does
- * the calls through http_call.h. */
+ * join hook (docs/api.md, "Backends"), pure: the request's body (signed as webhooks are,
+ * webhook_sign), the outcome of an HTTP call as a reply (data, a passed-on error, or a
+ * Chorus error code), the side effects' shape checked, and the join hook's verdict. No I/O:
+ * proto_rpc.c does the calls through http_call.h. */
 #ifndef CHORUS_RPC_WIRE_H
 #define CHORUS_RPC_WIRE_H
 
@@ -18,7 +18,6 @@
 #define RPC_MESSAGE_MAX 256  /* bytes of a backend's error message passed on (cut) */
 #define RPC_EFFECTS_MAX 16   /* messages, and broadcasts, in one answer's effects */
 #define RPC_AUTHOR_MAX 64    /* bytes of an effect message's author label */
-#define RPC_SIG_HEX 64       /* hex digits of an HMAC-SHA-256 */
 
 /* The errors the rpc op and the join hook answer besides the backend's own codes. */
 #define RPC_NOT_CONFIGURED "not_configured"
@@ -51,11 +50,6 @@ typedef struct {
 /* Returns the request body (new, NUL-terminated, *len bytes): {"type", "method"?,
  * "room": {"id", "code"} or null, "user": {"id", "name", "role"?}, "data"?, "time"}. */
 char *rpc_request_body(const rpc_request_t *in, size_t *len);
-
-/* Writes into hex (RPC_SIG_HEX + 1 bytes) the lowercase hex HMAC-SHA-256 with key secret
- * (borrowed, NUL-terminated) of "<ts>.<body>", the signature the X-Chorus-Signature header
- * carries as "v1=<hex>". */
-void rpc_sign(const char *secret, int64_t ts, const char *body, size_t len, char *hex);
 
 /* The outcome of a call as the op's reply. */
 typedef struct {
