@@ -56,6 +56,7 @@ char *rpc_request_body(const rpc_request_t *in, size_t *len)
     json_object_set_new(o, "user", user);
     if (in->method)
         json_object_set_new(o, "data", in->data ? json_deep_copy(in->data) : json_null());
+    if (in->display_name) json_object_set_new(o, "displayName", json_string(in->display_name));
     json_object_set_new(o, "time", json_integer(in->time_ms));
     char *text = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
     CH_ASSERT(text != NULL);

@@ -44,11 +44,13 @@ typedef struct {
     const char *user_name; /* the member's display name (or the token's name) */
     const char *role;      /* "host", "member", or NULL: none (a call about no room) */
     const json_t *data;    /* rpc: the caller's data (NULL: null); join: NULL */
+    const char *display_name; /* join: the displayName the join asks for (NULL: none) */
     int64_t time_ms;       /* unix ms, passed in */
 } rpc_request_t;
 
 /* Returns the request body (new, NUL-terminated, *len bytes): {"type", "method"?,
- * "room": {"id", "code"} or null, "user": {"id", "name", "role"?}, "data"?, "time"}. */
+ * "room": {"id", "code"} or null, "user": {"id", "name", "role"?}, "data"? (rpc),
+ * "displayName"? (join), "time"}. */
 char *rpc_request_body(const rpc_request_t *in, size_t *len);
 
 /* The outcome of a call as the op's reply. */

@@ -26,6 +26,12 @@ const shut = (server) => new Promise((resolve) => {
 /** The story engine, plus methods only this test needs: `hang` never answers, `big`
  * answers with a message over the room's limit, `echo` answers the call itself. */
 function testHandle(call, turns) {
+  if (call.type === 'join') {
+    if (call.user.name === 'Mallory') return { allow: false, code: 'not_invited', message: 'ask the narrator' };
+    if (call.user.name === 'Rename') return { allow: true, displayName: `Captain of ${call.room.code}` };
+    if (call.user.name === 'Garbled') return { allow: 'maybe' };
+    return { allow: true };
+  }
   if (call.method === 'hang') return new Promise(() => {});
   if (call.method === 'echo') return { data: call };
   if (call.method === 'big') {
@@ -45,6 +51,7 @@ describe('rpc to the app backend', () => {
     const enginePort = await listen(engine);
     srv = await startServer({
       args: [...BASE_ARGS, '--rpc-url', `http://127.0.0.1:${enginePort}/rpc`, '--rpc-secret', RPC_SECRET,
+        '--join-hook-url', `http://127.0.0.1:${enginePort}/join`,
         '--room-max-message', '1KiB', '--rpc-timeout', '1s', '--rpc-max-calls-conn', '2'],
     });
     port = srv.port;
@@ -143,6 +150,29 @@ describe('rpc to the app backend', () => {
     }
   });
 
+  it('join hook: the app allows, refuses with its code, or renames; a garbled verdict refuses', T, async () => {
+    const host = mkUser('Host');
+    const mal = mkUser('Mallory');
+    const ren = mkUser('Rename');
+    const gar = mkUser('Garbled');
+    const r = await createRoom(port, host, { name: 'hooked' });
+    const [ch, cm, cr, cg] = await openAll(port, [host, mal, ren, gar]);
+    try {
+      await ch.join(r.roomCode);
+      const no = await cm.err('join', { room: r.roomCode }, 'not_invited');
+      assert.equal(no.error.message, 'ask the narrator');
+      await cg.err('join', { room: r.roomCode }, 'backend_error');
+      const j = await cr.join(r.roomCode, { displayName: 'Whoever' });
+      assert.equal(j.participant.displayName, `Captain of ${r.roomCode}`);
+      const ev = await ch.waitEvent((e) => e.op === 'participant_joined' && e.participant.userId === ren.sub);
+      assert.equal(ev.participant.displayName, `Captain of ${r.roomCode}`);
+      const parts = (await ch.ok('join', { room: r.id })).participants.map((p) => p.userId).sort();
+      assert.deepEqual(parts, [host.sub, ren.sub].sort());
+    } finally {
+      closeAll([ch, cm, cr, cg]);
+    }
+  });
+
   it('a backend that does not answer: backend_timeout; calls per connection bounded', T, async () => {
     const u = mkUser('Slow');
     const c = await RoomWs.open(port, u);
@@ -161,7 +191,7 @@ describe('rpc to the app backend', () => {
   });
 });
 
-describe('rpc without a backend', () => {
+describe('rpc and join hook without a backend', () => {
   let srvNone;
   let srvDown;
   before(async () => {
@@ -169,8 +199,9 @@ describe('rpc without a backend', () => {
     const closedPort = await listen(probe);
     await shut(probe);
     [srvNone, srvDown] = await Promise.all([
-      startServer({ args: BASE_ARGS }),
-      startServer({ args: [...BASE_ARGS, '--rpc-url', `http://127.0.0.1:${closedPort}/rpc`] }),
+      startServer({ args: [...BASE_ARGS, '--join-hook-url', `http://127.0.0.1:${closedPort}/join`, '--join-hook-fail-open', 'on'] }),
+      startServer({ args: [...BASE_ARGS, '--rpc-url', `http://127.0.0.1:${closedPort}/rpc`,
+        '--join-hook-url', `http://127.0.0.1:${closedPort}/join`] }),
     ]);
   });
   after(async () => {
@@ -184,6 +215,21 @@ describe('rpc without a backend', () => {
     try {
       await a.err('rpc', { method: 'agent_action' }, 'not_configured');
       await b.err('rpc', { method: 'agent_action' }, 'backend_unavailable');
+    } finally {
+      closeAll([a, b]);
+    }
+  });
+
+  it('join hook down: refused by default (backend_unavailable), let through with --join-hook-fail-open', T, async () => {
+    const host = mkUser('Host');
+    const guest = mkUser('Guest');
+    const open = await createRoom(srvNone.port, host, { name: 'open' });
+    const shut_ = await createRoom(srvDown.port, host, { name: 'shut' });
+    const [a, b] = [await RoomWs.open(srvNone.port, guest), await RoomWs.open(srvDown.port, guest)];
+    try {
+      const j = await a.join(open.roomCode);
+      assert.equal(j.room.id, open.id);
+      await b.err('join', { room: shut_.roomCode }, 'backend_unavailable');
     } finally {
       closeAll([a, b]);
     }

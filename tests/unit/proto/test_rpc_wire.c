@@ -51,10 +51,12 @@ static void test_body(void)
                           .user_name = "Bo",
                           .room_id = "r-1",
                           .room_code = "ABC123",
+                          .display_name = "B",
                           .time_ms = 5};
     body = rpc_request_body(&join, &len);
     ASSERT_STREQ(body, "{\"type\":\"join\",\"room\":{\"id\":\"r-1\",\"code\":\"ABC123\"},"
-                       "\"user\":{\"id\":\"u2\",\"name\":\"Bo\"},\"time\":5}");
+                       "\"user\":{\"id\":\"u2\",\"name\":\"Bo\"},\"displayName\":\"B\","
+                       "\"time\":5}");
     free(body);
     rpc_request_t none = {.type = "rpc", .method = "m", .user_id = "u", .user_name = ""};
     body = rpc_request_body(&none, &len);
