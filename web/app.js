@@ -828,16 +828,19 @@ function systemText(sess, m) {
 
 function messageNode(sess, m) {
   const mine = m.userId && m.userId === session.user.id;
-  const kind = m.type === 'system' ? 'system' : m.type === 'ai_response' ? 'ai' : m.type === 'user_voice' ? 'voice' : m.type.startsWith('x-') ? 'custom' : 'user';
+  // An app backend's message (the rpc op's effects, the server API) has no userId: its
+  // own type (story_update, ...) is its label, its author the displayName.
+  const kind = m.type === 'system' ? 'system' : m.type === 'ai_response' ? 'ai' : m.type === 'user_voice' ? 'voice' : m.type.startsWith('x-') ? 'custom' : !m.userId ? 'app' : 'user';
   const base = { 'data-testid': 'message', 'data-type': m.type, 'data-seq': String(m.seq), 'data-user-id': m.userId || '' };
   if (kind === 'system' && !m.userId) {
     return h('li', { ...base, class: 'msg msg-system' },
       h('span', { class: 'msg-type', 'data-testid': 'message-type' }, 'system'),
+      m.displayName && m.displayName !== 'system' ? h('bdi', { class: 'msg-name', 'data-testid': 'message-author' }, `${m.displayName}: `) : null,
       h('span', { class: 'msg-content', 'data-testid': 'message-content' }, systemText(sess, m)),
       h('time', { class: 'msg-time', datetime: new Date(m.createdAt).toISOString() }, fmtTime(m.createdAt)));
   }
   const color = kind === 'ai' ? '#a78bfa' : (m.userId && (sess.room.participants.get(m.userId)?.color || sess.colors.get(m.userId))) || colorFor(m.userId || m.displayName);
-  const label = { ai: 'AI', voice: 'voice', system: 'host', custom: m.type }[kind];
+  const label = { ai: 'AI', voice: 'voice', system: 'host', custom: m.type, app: m.type }[kind];
   return h('li', { ...base, class: `msg msg-${kind}${mine ? ' is-mine' : ''}`, style: `--c:${color}` },
     h('span', { class: 'avatar avatar-sm msg-avatar' }, kind === 'ai' ? '✦' : initials(m.displayName)),
     h('div', { class: 'msg-bubble' },

@@ -103,9 +103,12 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     home_server_register(&a->home);
     home_docs_register(&a->home);
     home_entities_register(&a->home);
+    home_rpc_register(&a->home);
     proto_rooms_register(&a->proto, &a->rooms);
     proto_docs_register(&a->proto);
     proto_entities_register(&a->proto);
+    proto_rpc_init(&a->rpc, cfg, &a->rooms, &a->http); /* main.c sets a->http */
+    proto_rpc_register(&a->proto, &a->rpc);
     int api_rc = api_init(&a->api, loop, cfg, log, a->store, jwt);
     a->api_ready = 1;
     a->api.rooms = &a->rooms;

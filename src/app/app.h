@@ -17,6 +17,7 @@
 #include "domain/home.h"
 #include "util/log.h"
 #include "proto/proto.h"
+#include "proto/proto_rpc.h"
 #include "proto/proto_sio.h"
 #include "domain/rooms.h"
 #include "store/store.h"
@@ -40,6 +41,7 @@ typedef struct app_s {
     api_t api;                  /* the REST routes */
     bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
     home_t home;                /* the rooms' home: serves the bus's operations (home.h) */
+    proto_rpc_t rpc;            /* the app's backend: rpc op and join hook (proto_rpc.h) */
     /* Other shared services the domain will borrow from here (metrics) go next to it. */
     http_call_t http;               /* outgoing HTTP to the app's backends, set by main.c after
                                      * app_init (io/http_client.c); post NULL: none */

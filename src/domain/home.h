@@ -143,4 +143,12 @@ void home_server_register(home_t *h);
  *   nobody waits for. */
 void home_join_register(home_t *h);
 
+/* Registers the rpc op's steps at the room's home (home_rpc.c), working on h's rooms; the
+ * member's side (proto_rpc.c) calls the app's backend between them:
+ * - rpc.member: args none; answers {"displayName", "role": "host" or "member"} of op->user,
+ *   or forbidden when they are not a participant (or banned).
+ * - rpc.apply: args {"effects"}: rooms_apply_effects; answers {"messages", "stateVersion"?}
+ *   or the refusal (its field in the error's data). */
+void home_rpc_register(home_t *h);
+
 #endif

@@ -402,6 +402,21 @@ void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
                 const json_t *content, const json_t *metadata, bus_member_t except,
                 rooms_done_fn done, void *ud);
 
+/* Applies the side effects an app's backend answered an rpc with (rooms_effects.c) to
+ * room, as one step of the room: effects (borrowed) is {"messages"?: [{"type", "content",
+ * "metadata"?, "author"?}], "state"?: a merge patch, "broadcasts"?: [{"event", "data"?}]}
+ * (shape checked by the caller: rpc_wire.h). Everything is checked first (sizes against
+ * the room's limits, the quotas, the room's seqs available) and one failure refuses the
+ * whole set with its kind and code, the field named "effects.messages[i].content" etc.;
+ * then the state patch (no host check, no system message about it) and the messages (user id
+ * "", display name the author or "app") take the room's next state version and seqs, in that
+ * order, with nothing between them, and once they are stored the broadcasts (from "") go out,
+ * so every member sees them all in that order. done gets {"success", "messages": [seq...],
+ * "stateVersion"?}; a store failure after the checks answers internal_error (what was
+ * stored stays). */
+void rooms_apply_effects(rooms_t *r, room_t *room, const json_t *effects, rooms_done_fn done,
+                         void *ud);
+
 /* A message as a post carries it, read from the frame's text without a tree. */
 typedef struct {
     const char *type;    /* "" when the frame's was not a string */

@@ -139,6 +139,11 @@ void rooms_seat_unconnected(rooms_t *r, room_member_t *m);
 /* 1 when by may manage room (its host). Borrows both. */
 int rooms_is_host(const room_t *room, const auth_claims_t *by);
 
+/* rooms_patch_state for the app's backend (an rpc's effects, rooms_effects.c): no host
+ * check, and no system message saying who changed it. */
+void rooms_patch_state_app(rooms_t *r, room_t *room, const json_t *patch, rooms_done_fn done,
+                           void *ud);
+
 /* ---------- messages (rooms_messages.c) ---------- */
 
 /* Empties room's recent-message ring (the next join reads the store and fills it). */
@@ -151,6 +156,12 @@ void rooms_system_event(rooms_t *r, room_t *room, const char *event, const char 
                         const char *name, const char *text);
 /* The same with the metadata built by the caller (takes ownership of meta). */
 void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text);
+/* Posts a message written by the app's backend (an rpc's effects, rooms_effects.c): user
+ * id "" like a server message, display name author, any type; content (copied) and meta
+ * (the metadata's compact JSON or NULL, taken over) checked by the caller. Quotas are
+ * checked as for every message (quota_exceeded). */
+void rooms_post_effect(rooms_t *r, room_t *room, const char *author, const char *type,
+                    const char *content, char *meta, rooms_done_fn done, void *ud);
 /* The retention timer's callback (t->data: the rooms_t): starts a sweep unless one runs. */
 void rooms_on_retention_timer(uv_timer_t *t);
 

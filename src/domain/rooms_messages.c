@@ -228,6 +228,12 @@ static int post_check(rooms_t *r, const rooms_post_in_t *in, int is_host, rooms_
     return 0;
 }
 
+void rooms_post_effect(rooms_t *r, room_t *room, const char *author, const char *type,
+                       const char *content, char *meta, rooms_done_fn done, void *ud)
+{
+    post(r, room, "", author, type, content, meta, 1, BUS_MEMBER_NONE, done, ud);
+}
+
 void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
                      bus_member_t except, rooms_done_fn done, void *ud)
 {

@@ -114,6 +114,11 @@ static void state_message(rooms_t *r, room_t *room, const char *by,
     rooms_system_message_meta(r, room, meta, text);
 }
 
+/* Applies patch as the user by, or with by NULL as the app's backend (no system message
+ * says who changed what: the app posts its own). The caller checked the rights. */
+static void patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
+                        rooms_done_fn done, void *ud);
+
 void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
                        rooms_done_fn done, void *ud)
 {
@@ -122,6 +127,18 @@ void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *p
                    "only the host can change the room state");
         return;
     }
+    patch_state(r, room, by, patch, done, ud);
+}
+
+void rooms_patch_state_app(rooms_t *r, room_t *room, const json_t *patch, rooms_done_fn done,
+                           void *ud)
+{
+    patch_state(r, room, NULL, patch, done, ud);
+}
+
+static void patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
+                        rooms_done_fn done, void *ud)
+{
     if (!json_is_object(patch)) {
         rooms_invalid(done, ud, "patch", "the patch must be a JSON object");
         return;
@@ -165,7 +182,7 @@ void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *p
                            (json_int_t)room->state_version, "currentMode", rooms_mode_of(room));
     op->ev = rooms_outbox_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
     submit_row(op, room, text);
-    state_message(r, room, by, old_mode);
+    if (by) state_message(r, room, by, old_mode);
     json_decref(old_mode);
 }
 

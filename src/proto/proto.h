@@ -97,6 +97,7 @@ struct proto_client_s {
     proto_user_t user;           /* valid when authed */
     uint32_t pending;            /* deferred replies outstanding (proto_defer) */
     unsigned gone : 1;           /* the transport closed; freed when pending reaches 0 */
+    unsigned rpc_calls : 8;      /* rpc calls in flight (proto_rpc.c), in the same word */
 };
 
 typedef struct proto_s proto_t;
@@ -159,6 +160,8 @@ struct proto_s {
     proto_limits_t limits;
     proto_auth_t auth;
     void *app;             /* the application state the ops work on (rooms) */
+    struct proto_rpc_s
+        *rpc; /* the app's backend: rpc op, join hook (proto_rpc.h); NULL: none */
     /* Called when a client disconnects (may be NULL). */
     void (*client_gone)(proto_t *p, proto_client_t *c);
     log_t *log;            /* borrowed */

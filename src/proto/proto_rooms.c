@@ -3,6 +3,7 @@
  * found and the caller's access checked (proto_rooms_target), and each op goes to the
  * room's home through the bus (home.h) with a route back to this connection; join's
  * answer subscribes the connection to the room here. The rules live in rooms.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "util/mem.h"
 #include "proto/proto.h"
 #include "proto/proto_rooms.h"
+#include "proto/proto_rpc.h"
 #include "domain/rooms.h"
 
 /* Replies validation_error naming the field. */
@@ -77,13 +79,17 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
 
 /* ---- join: at the room's home; the connection subscribes when the answer comes ---- */
 
-/* A join until its answer: the reply, the room (looked up again when the answer comes)
- * and whether the home attaches this connection. */
+/* A join until its answer: the reply, the room (looked up again when the answer comes),
+ * whether the home attaches this connection, and what the join hook needs (the app's
+ * backend asked first when --join-hook-url is set: proto_rpc.h). */
 typedef struct {
     proto_deferred_t d;
     rooms_t *r;
+    proto_rpc_t *rp; /* the app's backend, for the join hook (NULL: none) */
     char room_id[STORE_ID_LEN];
     int attach;
+    int64_t since;
+    char dn[STORE_NAME_LEN]; /* the displayName asked for ("" = none) */
 } join_wait_t;
 
 /* bus_reply_fn of a join: an error (with its field), or a success without parts. */
@@ -119,6 +125,87 @@ static void join_answered_parts(const bus_route_t *route, const jpart_t *parts,
     free(w);
 }
 
+/* Sends w's join to the room's home: the route's function answers it. dn (borrowed; NULL:
+ * none) is the display name asked for, or the one the join hook gave. */
+static void join_send(join_wait_t *w, const char *dn)
+{
+    proto_client_t *c = w->d.c;
+    room_t *room = strmap_get(&w->r->by_id, w->room_id);
+    if (!room || c->gone) { /* deleted during the join hook's call, or the client went */
+        proto_deferred_t d = w->d;
+        free(w);
+        proto_deferred_error(&d, "not_found", "no such room");
+        return;
+    }
+    w->attach = !bus_find(c->rcv.subs, room);
+    /* What the home needs besides the frame: the caller's name and color (its token) and
+     * whether this connection is in the room already. */
+    json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)w->since, "userName",
+                             c->user.name, "userColor", c->user.color, "attach", w->attach);
+    if (dn) json_object_set_new(args, "displayName", json_string(dn));
+    bus_op_t op = {
+        .room = room->id,
+        .name = "join",
+        .user = c->user.sub,
+        .args = args,
+        .route = {.member = c->rcv.id,
+                  .ref = w->d.has_ref ? w->d.ref : -1,
+                  .fn = join_answered,
+                  .parts_fn = join_answered_parts,
+                  .ud = w},
+    };
+    if (bus_send_op(w->r->bus, &op) != 0)
+        bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+    json_decref(args);
+}
+
+/* proto_rpc_done_fn of the join hook: the app's verdict on w's join. */
+static void join_hooked(void *ud, const rpc_reply_t *reply)
+{
+    join_wait_t *w = ud;
+    proto_rpc_t *rp = w->rp;
+    const char *name = NULL, *code = reply->code;
+    char msg[RPC_MESSAGE_MAX + 1];
+    snprintf(msg, sizeof(msg), "%s", reply->message);
+    int verdict = code ? -1 : rpc_join_verdict(reply->answer, &name, &code, msg, sizeof(msg));
+    if (verdict == -1 && !code) {
+        code = RPC_BAD_REPLY;
+        snprintf(msg, sizeof(msg), "the join hook's answer is not a verdict");
+    }
+    if (verdict == 1 || (verdict == -1 && rp->hook_fail_open)) {
+        join_send(w, name ? name : (w->dn[0] ? w->dn : NULL));
+        return;
+    }
+    proto_deferred_t d = w->d;
+    free(w);
+    proto_deferred_error(&d, code, "%s", msg);
+}
+
+/* Asks the app's join hook about w's join of room. */
+static void join_ask(join_wait_t *w, const room_t *room)
+{
+    proto_client_t *c = w->d.c;
+    rpc_request_t in = {.type = "join",
+                        .room_id = room->id,
+                        .room_code = room->code,
+                        .user_id = c->user.sub,
+                        .user_name = c->user.name,
+                        .display_name = w->dn[0] ? w->dn : NULL,
+                        .time_ms = w->rp->unix_ms ? w->rp->unix_ms() : 0};
+    int rc = proto_rpc_call(w->rp, w->rp->hook_url, &in, join_hooked, w);
+    if (rc == 0) return;
+    if (w->rp->hook_fail_open) {
+        join_send(w, w->dn[0] ? w->dn : NULL);
+        return;
+    }
+    proto_deferred_t d = w->d;
+    free(w);
+    if (rc == -ENOTCONN)
+        proto_deferred_error(&d, RPC_UNAVAILABLE, "the join hook cannot be asked");
+    else
+        proto_deferred_error(&d, RPC_TOO_MANY, "too many calls to the app's backend in flight");
+}
+
 static void op_join(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_ANY);
@@ -130,8 +217,7 @@ static void op_join(proto_req_t *req)
         invalid(req, "displayName", "displayName must be a non-empty string without U+0000");
         return;
     }
-    int attach = !bus_find(req->c->rcv.subs, room);
-    if (attach) {
+    if (!bus_find(req->c->rcv.subs, room)) {
         uint32_t joined = bus_count(req->c->rcv.subs);
         if (joined >= rooms_of(req)->lim.max_joined) {
             proto_reply_error(req, "too_many_rooms",
@@ -144,28 +230,14 @@ static void op_join(proto_req_t *req)
     join_wait_t *w = ch_calloc(1, sizeof(*w));
     proto_defer(req, &w->d); /* c->pending: the client stays allocated until answered */
     w->r = rooms_of(req);
+    w->rp = req->p->rpc;
     snprintf(w->room_id, sizeof(w->room_id), "%s", room->id);
-    w->attach = attach;
-    /* What the home needs besides the frame: the caller's name and color (its token) and
-     * whether this connection is in the room already. */
-    json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)since, "userName",
-                             req->c->user.name, "userColor", req->c->user.color, "attach",
-                             attach);
-    if (dn) json_object_set(args, "displayName", dn);
-    bus_op_t op = {
-        .room = room->id,
-        .name = "join",
-        .user = req->c->user.sub,
-        .args = args,
-        .route = {.member = req->c->rcv.id,
-                  .ref = req->has_ref ? req->ref : -1,
-                  .fn = join_answered,
-                  .parts_fn = join_answered_parts,
-                  .ud = w},
-    };
-    if (bus_send_op(w->r->bus, &op) != 0)
-        bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
-    json_decref(args);
+    w->since = since;
+    if (dn) snprintf(w->dn, sizeof(w->dn), "%s", json_string_value(dn));
+    if (w->rp && w->rp->hook_url[0])
+        join_ask(w, room);
+    else
+        join_send(w, dn ? w->dn : NULL);
 }
 
 /* ---- the ops that go to the room's home (home.h, home_rooms.c) ---- */

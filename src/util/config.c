@@ -216,6 +216,26 @@ static const opt_t options[] = {
      "10m", "longest an entity lock lasts from when it was taken, renewals included"},
     {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
      "transient updates applied per entity per second"},
+    GROUP("the app's backend: rpc and join hook"),
+    {"rpc-url", OPT_STRING, OFF(rpc_url), 0, 0, "",
+     "URL the rpc op is POSTed to (empty: rpc answers not_configured)"},
+    {"join-hook-url", OPT_STRING, OFF(join_hook_url), 0, 0, "",
+     "URL a join asks whether the user may join, and as whom (empty: none)"},
+    {"rpc-secret", OPT_STRING, OFF(rpc_secret), 0, 0, "",
+     "key of the HMAC-SHA-256 signature of rpc and join hook calls (empty: unsigned)"},
+    {"rpc-timeout", OPT_DURATION, OFF(rpc_timeout), 10, 10 * 60000, "5s",
+     "time the backend has to answer an rpc or join hook call (backend_timeout)"},
+    {"rpc-max-data", OPT_SIZE, OFF(rpc_max_data), 4, 16 * MiB, "64KiB",
+     "an rpc's data, JSON-encoded (payload_too_large)"},
+    {"rpc-max-reply", OPT_SIZE, OFF(rpc_max_reply), 64, 64 * MiB, "256KiB",
+     "the backend's answer to one call (backend_error beyond)"},
+    {"rpc-max-calls", OPT_COUNT, OFF(rpc_max_calls), 1, 1000000, "1024",
+     "rpc and join hook calls in flight at once (too_many_calls)"},
+    {"rpc-max-calls-conn", OPT_COUNT, OFF(rpc_max_calls_conn), 1, 255, "8",
+     "rpc calls in flight per connection (too_many_calls)"},
+    {"join-hook-fail-open", OPT_SWITCH, OFF(join_hook_fail_open), 0, 1, "off",
+     "when the join hook cannot be asked (down, timeout, bad answer): on: the join goes "
+     "ahead, off: it is refused with backend_unavailable"},
     GROUP("outgoing HTTP (webhooks, backend calls)"),
     {"http-client-max-active", OPT_COUNT, OFF(http_client_max_active), 1, 10000, "64",
      "requests to backends in flight at once"},
@@ -341,6 +361,15 @@ void config_defaults(chorus_config_t *cfg)
     cfg->entity_lock_max_ttl = 5 * 60 * 1000;
     cfg->entity_lock_max_hold = 10 * 60 * 1000;
     cfg->entity_transient_rate = 20;
+    cfg->rpc_url = ch_strdup("");
+    cfg->join_hook_url = ch_strdup("");
+    cfg->rpc_secret = ch_strdup("");
+    cfg->rpc_timeout = 5000;
+    cfg->rpc_max_data = 64 * KiB;
+    cfg->rpc_max_reply = 256 * KiB;
+    cfg->rpc_max_calls = 1024;
+    cfg->rpc_max_calls_conn = 8;
+    cfg->join_hook_fail_open = 0;
     cfg->http_client_max_active = 64;
     cfg->http_client_max_queue = 1024;
     cfg->http_client_timeout = 10000;
@@ -381,6 +410,9 @@ void config_free(chorus_config_t *cfg)
     free(cfg->webhook_url);
     free(cfg->webhook_secret);
     free(cfg->webhook_events);
+    free(cfg->rpc_url);
+    free(cfg->join_hook_url);
+    free(cfg->rpc_secret);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);

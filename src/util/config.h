@@ -111,6 +111,16 @@ typedef struct {
     uint64_t entity_lock_max_ttl; /* ms */
     uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
     uint64_t entity_transient_rate; /* transient batches per entity per second */
+    /* the app's backend: rpc op and join hook (proto_rpc.c) */
+    char *rpc_url;          /* owned; "" = no rpc (not_configured) */
+    char *join_hook_url;    /* owned; "" = joins ask nobody */
+    char *rpc_secret;       /* owned; HMAC-SHA-256 key of X-Chorus-Signature; "" = unsigned */
+    uint64_t rpc_timeout;   /* ms for one call to the backend (backend_timeout) */
+    uint64_t rpc_max_data;  /* bytes of an rpc's data, JSON-encoded */
+    uint64_t rpc_max_reply; /* bytes of the backend's answer */
+    uint64_t rpc_max_calls; /* calls to the backend in flight at once */
+    uint64_t rpc_max_calls_conn;  /* rpc calls in flight per connection */
+    uint64_t join_hook_fail_open; /* 1: a join is allowed when the join hook fails */
     /* outgoing HTTP (webhooks, RPC to the app's backend) */
     uint64_t http_client_max_active;      /* transfers at once */
     uint64_t http_client_max_queue;       /* requests waiting behind them */

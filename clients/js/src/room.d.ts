@@ -236,6 +236,16 @@ export declare class Room extends Emitter<RoomEvents, {
         limit?: number;
     }): Promise<HistoryPage>;
     /**
+     * Calls the app's backend about this room (the `rpc` op, docs/protocol.md): resolves
+     * with the backend's data once its side effects (state, messages, broadcasts) were
+     * applied and delivered as events; rejects with a ChorusError whose code is the
+     * backend's own, or backend_timeout, backend_unavailable, not_configured, ...
+     * @param {string} method
+     * @param {unknown} [data]
+     * @returns {Promise<unknown>}
+     */
+    rpc(method: string, data?: unknown): Promise<unknown>;
+    /**
      * Changes the room state (host only): an RFC 7396 merge patch.
      * @param {object} patch
      * @returns {Promise<{ state: Record<string, unknown>; stateVersion: number; currentMode: unknown }>}

@@ -97,6 +97,8 @@ async function roomApi(room: Room): Promise<void> {
   const bad: number = m.content;
   await room.broadcast('entry_created', { id: 7 });
   await room.setPresence({ cursor: { x: 1 } });
+  const answer: unknown = await room.rpc('agent_action', { action: 'look' });
+  void answer;
   const hist: Message[] = await room.history({ before: 10, after: 0, limit: 5 });
   const hp: HistoryPage = await room.historyPage({ limit: 5 });
   const more: boolean = hp.more;

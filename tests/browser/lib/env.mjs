@@ -71,8 +71,9 @@ export function webFiles() {
 /** Starts chorus on a fixed port with its own data dir (so it can be restarted in place). */
 export class Env {
   /** browserArgs: extra Chromium switches (e.g. --disable-webgl); files: more files to serve (path -> content). */
-  static async start({ browserArgs = [], files = {} } = {}) {
+  static async start({ browserArgs = [], files = {}, serverArgs = [] } = {}) {
     const env = new Env();
+    env.serverArgs = serverArgs;
     env.port = await freePort();
     env.dataDir = makeTempDir('chorus-browser-data-');
     env.files = { ...webFiles(), ...files };
@@ -89,7 +90,7 @@ export class Env {
       listen: `127.0.0.1:${this.port}`,
       data: false,
       webFiles: this.files,
-      args: ['--data', this.dataDir, '--public-url', `http://127.0.0.1:${this.port}`, ...FAST_HASH],
+      args: ['--data', this.dataDir, '--public-url', `http://127.0.0.1:${this.port}`, ...FAST_HASH, ...(this.serverArgs ?? [])],
     });
   }
 
