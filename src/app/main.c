@@ -92,9 +92,9 @@ static void log_ready(server_t *srv, const chorus_config_t *cfg, log_t *lg)
         uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
         port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
     }
-    log_info(lg, "ready on http://%s%s%s:%d (chorus %s, web %s, data %s)", v6 ? "[" : "", host,
-             v6 ? "]" : "", port, CHORUS_VERSION, srv->web_root ? srv->web_root : "none",
-             cfg->data_dir);
+    log_info(lg, "ready on %s://%s%s%s:%d (chorus %s, web %s, data %s)",
+             srv->tls_ctx ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", port,
+             CHORUS_VERSION, srv->web_root ? srv->web_root : "none", cfg->data_dir);
 }
 
 static int serve(int argc, char **argv)

@@ -39,7 +39,16 @@ typedef struct {
 
 static const opt_t options[] = {
     GROUP("network"),
-    {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on (port 0: any)"},
+    {"listen", OPT_LISTEN, OFF(listen_host), OFF(listen_port), 0, "127.0.0.1:8080",
+     "address to listen on (port 0: any)"},
+    GROUP("TLS (reloaded on SIGHUP but the redirect listener)"),
+    {"tls-cert", OPT_STRING, OFF(tls_cert), 0, 0, "",
+     "PEM certificate chain: serve HTTPS and wss:// (with --tls-key)"},
+    {"tls-key", OPT_STRING, OFF(tls_key), 0, 0, "", "PEM private key of --tls-cert"},
+    {"tls-ciphers", OPT_STRING, OFF(tls_ciphers), 0, 0, "",
+     "OpenSSL cipher list for TLS 1.2 (empty: ECDHE with AES-GCM or ChaCha20-Poly1305)"},
+    {"tls-redirect", OPT_LISTEN, OFF(tls_redirect_host), OFF(tls_redirect_port), 0, "",
+     "also listen here for plain HTTP and answer 308 to the https:// URL (empty: no)"},
     GROUP("store and files"),
     {"data", OPT_PATH, OFF(data_dir), 0, 0, "./var", "data directory"},
     {"store", OPT_STRING, OFF(store), 0, 0, "",
@@ -248,6 +257,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->ws_max_rooms = 64;
     cfg->ws_max_docs = 32;
     cfg->shutdown_timeout = 5000;
+    cfg->tls_cert = ch_strdup("");
+    cfg->tls_key = ch_strdup("");
+    cfg->tls_ciphers = ch_strdup("");
     cfg->jwt_secret = ch_strdup("");
     cfg->jwt_alg = ch_strdup("HS256");
     cfg->jwt_public_key = ch_strdup("");
@@ -328,6 +340,10 @@ void config_free(chorus_config_t *cfg)
     free(cfg->jwt_public_key);
     free(cfg->jwt_private_key);
     free(cfg->public_url);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_ciphers);
+    free(cfg->tls_redirect_host);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);
@@ -396,7 +412,8 @@ int config_parse_rate(const char *s, config_rate_t *r)
 }
 
 /* Splits "host:port" or "[v6]:port". */
-static int parse_listen(chorus_config_t *cfg, const char *s)
+/* Parses "HOST:PORT" or "[IPv6]:PORT" into the owned string *hostp and *portp. */
+static int parse_listen(char **hostp, int *portp, const char *s)
 {
     const char *colon;
     char host[256];
@@ -418,9 +435,9 @@ static int parse_listen(chorus_config_t *cfg, const char *s)
     uint64_t port;
     const char *end = parse_u64(colon + 1, &port);
     if (!end || *end || port > 65535) return -1;
-    free(cfg->listen_host);
-    cfg->listen_host = ch_strdup(host);
-    cfg->listen_port = (int)port;
+    free(*hostp);
+    *hostp = ch_strdup(host);
+    *portp = (int)port;
     return 0;
 }
 
@@ -475,7 +492,13 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
     int rc = 0;
     switch (o->type) {
     case OPT_LISTEN:
-        rc = parse_listen(cfg, v);
+        if (!*v && o->offset != OFF(listen_host)) { /* an optional listener: off */
+            free(*(char **)(base + o->offset));
+            *(char **)(base + o->offset) = NULL;
+            break;
+        }
+        rc = parse_listen((char **)(void *)(base + o->offset), (int *)(void *)(base + o->min),
+                          v);
         break;
     case OPT_PATH:
         if (!*v) {
@@ -736,6 +759,14 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
         snprintf(err, errlen, "jwt-secret: %zu bytes is too short for HS256 (want at least %d "
                  "bytes, or none: one is generated into the data directory)", slen,
                  CONFIG_SECRET_MIN);
+        return -1;
+    }
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        snprintf(err, errlen, "tls-cert and tls-key go together (want both files, or neither)");
+        return -1;
+    }
+    if (cfg->tls_redirect_host && !*cfg->tls_cert) {
+        snprintf(err, errlen, "tls-redirect needs TLS on the listener (tls-cert, tls-key)");
         return -1;
     }
     return 0;

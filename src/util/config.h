@@ -46,6 +46,12 @@ typedef struct {
     char **origins;               /* owned; Origins allowed besides same-origin ("*": any) */
     size_t norigins;
     uint64_t shutdown_timeout;    /* ms */
+    /* TLS on the listener (io/tls.c): both files or neither */
+    char *tls_cert;          /* owned; PEM certificate chain, "" = plain HTTP */
+    char *tls_key;           /* owned; PEM private key, "" = plain HTTP */
+    char *tls_ciphers;       /* owned; TLS 1.2 cipher list, "" = the built-in default */
+    char *tls_redirect_host; /* owned; plain listener answering 308, NULL = none */
+    int tls_redirect_port;
     /* accounts and tokens */
     char *jwt_secret;             /* owned; "" = generated and kept in the data dir */
     char *jwt_alg;                /* owned; "HS256", "RS256" or "ES256" */
