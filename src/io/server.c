@@ -143,7 +143,10 @@ int server_reload(server_t *s)
 {
     s->handshake.origins = (const char *const *)s->cfg->origins;
     s->handshake.norigins = s->cfg->norigins;
-    if (!s->tls_ctx) return 0;
+    if (!s->tls_ctx) {
+        if (*s->cfg->tls_cert) log_warn(s->log, "tls: turning TLS on needs a restart");
+        return 0;
+    }
     SSL_CTX *ctx;
     if (tls_ctx_new(s->cfg, s->tls_ctx, s->log, &ctx) != 0) {
         log_error(s->log, "tls: keeping the certificate in use");
