@@ -341,7 +341,8 @@ const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
  * --tls-redirect one). */
 static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
 {
-    conn_t *c = ch_calloc(1, sizeof(*c));
+    int tls = s->tls_ctx && !redirect;
+    conn_t *c = ch_calloc(1, sizeof(*c) + (tls ? conn_tls_size() : 0));
     c->redirect = (unsigned)redirect;
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
@@ -360,7 +361,7 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     char remote[CONN_REMOTE_MAX];
     peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
     c->last_rx = uv_now(s->loop);
-    if (s->tls_ctx && !redirect) conn_tls_init(c);
+    if (tls) conn_tls_init(c);
     conn_http_init(c, remote);
     if (s->nconns + s->nsessions > s->cfg->max_connections) {
         log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,

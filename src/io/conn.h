@@ -54,6 +54,9 @@ struct conn_s {
     unsigned ws_paused : 1;
     unsigned read_stopped : 1; /* conn_read_stop: no input handled until conn_resume */
     unsigned redirect : 1;     /* from the --tls-redirect listener: every request gets 308 */
+    /* TLS: its state (conn_tls.c) is allocated with the connection, right after it, so a
+     * plain connection carries not even a pointer for it. */
+    unsigned tls : 1;
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -70,8 +73,6 @@ struct conn_s {
     cbuf_t *ws_held;       /* owned; NULL when not paused (ws_paused), handled on resume */
     /* Engine.IO / Socket.IO state (conn_sio.c): owned, NULL on a /ws connection. */
     conn_sio_t *sio;
-    /* TLS (conn_tls.c): owned, NULL on a plain connection. */
-    conn_tls_t *tls;
 };
 
 /* Longest "ip:port" text of a peer, NUL included. */
@@ -127,9 +128,12 @@ void conn_accept_redirect(server_t *s);
  * buffer for the HTTP or WebSocket code; what they queue on c->out (plaintext) is sealed
  * into TLS records at flush time, which replace it in the queue, so the write path
  * (writev, io_uring, uv_write) sends c->out's sealed front only. */
-/* Starts TLS on a new connection with the server's current context. */
+/* Bytes a TLS connection's state takes after its conn_t (allocated with it). */
+size_t conn_tls_size(void);
+/* Starts TLS on a new connection (allocated with conn_tls_size() more bytes, zeroed) with
+ * the server's current context. */
 void conn_tls_init(conn_t *c);
-/* Frees c->tls (safe when NULL). */
+/* Frees what the TLS state of c owns (safe on a plain connection). */
 void conn_tls_free(conn_t *c);
 /* Takes len bytes the socket read (borrowed): handshake, then the plaintext goes to the
  * connection's protocol until it stops reading. */

@@ -1,6 +1,7 @@
 /* conn_tls.c: TLS on a connection: OpenSSL over two memory BIOs on the loop thread. */
 #include "io/conn.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,24 +29,37 @@ struct conn_tls_s {
  * this is replaced by a fresh one, so an idle connection holds none. */
 #define TLS_BIO_KEEP 0
 
+/* c's TLS state, allocated right after it (conn_tls_size). */
+static conn_tls_t *tls_of(const conn_t *c)
+{
+    return (conn_tls_t *)(void *)((char *)(uintptr_t)c + sizeof(conn_t));
+}
+
+_Static_assert(sizeof(conn_t) % _Alignof(conn_tls_t) == 0, "conn_tls_t follows conn_t");
+
+size_t conn_tls_size(void)
+{
+    return sizeof(conn_tls_t);
+}
+
 void conn_tls_init(conn_t *c)
 {
-    conn_tls_t *t = ch_calloc(1, sizeof(*t));
+    conn_tls_t *t = tls_of(c);
     t->ssl = SSL_new(c->srv->tls_ctx);
     if (!t->ssl) abort(); /* allocation failure, as ch_malloc */
     SSL_set_bio(t->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
     SSL_set_accept_state(t->ssl);
-    c->tls = t;
+    c->tls = 1;
 }
 
 /* Takes c off the server's pump list. */
 static void pump_unlink(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     if (!t->pump_listed) return;
     conn_t **pp = &c->srv->tls_pump_list;
     while (*pp != c)
-        pp = &(*pp)->tls->pump_next;
+        pp = &tls_of(*pp)->pump_next;
     *pp = t->pump_next;
     t->pump_next = NULL;
     t->pump_listed = 0;
@@ -53,28 +67,28 @@ static void pump_unlink(conn_t *c)
 
 void conn_tls_free(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
-    if (!t) return;
+    if (!c->tls) return;
+    conn_tls_t *t = tls_of(c);
     pump_unlink(c);
     SSL_free(t->ssl);
-    free(t);
-    c->tls = NULL;
+    t->ssl = NULL;
+    c->tls = 0;
 }
 
 size_t conn_tls_sealed(const conn_t *c)
 {
-    return c->tls->sealed;
+    return tls_of(c)->sealed;
 }
 
 void conn_tls_wrote(conn_t *c, size_t n)
 {
-    CH_ASSERT(n <= c->tls->sealed);
-    c->tls->sealed -= n;
+    CH_ASSERT(n <= tls_of(c)->sealed);
+    tls_of(c)->sealed -= n;
 }
 
 size_t conn_tls_keep(const conn_t *c, size_t keep)
 {
-    return c->tls->sealed > keep ? c->tls->sealed : keep;
+    return tls_of(c)->sealed > keep ? tls_of(c)->sealed : keep;
 }
 
 /* Replaces a drained memory BIO that holds a buffer (see TLS_BIO_KEEP). */
@@ -98,7 +112,7 @@ static void bio_trim(SSL *ssl, int rd)
  * response before the handshake is never read) is dropped. */
 static void take_output(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     BIO *w = SSL_get_wbio(t->ssl);
     size_t n = BIO_ctrl_pending(w);
     if (n == 0) return;
@@ -123,8 +137,8 @@ static void tls_fail(conn_t *c, const char *what)
     ERR_clear_error();
     log_debug(c->srv->log, "%s: tls %s failed: %s", conn_remote(c, r), what, e ? msg : "");
     take_output(c);
-    outq_truncate(&c->out, c->tls->sealed);
-    c->tls->failed = 1;
+    outq_truncate(&c->out, tls_of(c)->sealed);
+    tls_of(c)->failed = 1;
     conn_finish(c, CONN_LINGER_MS);
 }
 
@@ -138,7 +152,7 @@ static int seal_bytes(conn_tls_t *t, const void *p, size_t len)
 
 void conn_tls_seal(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     if (t->failed) {
         outq_truncate(&c->out, t->sealed);
         return;
@@ -189,7 +203,7 @@ void conn_tls_seal(conn_t *c)
 
 int conn_tls_close_notify(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     outq_truncate(&c->out, t->sealed);
     if (t->notified || t->failed || !t->established) return 0;
     t->notified = 1;
@@ -203,7 +217,7 @@ int conn_tls_close_notify(conn_t *c)
  * method's capital letter) gets a 400 in plain HTTP saying so, anything else a close. */
 static void not_tls(conn_t *c, const char *data)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     char r[CONN_REMOTE_MAX];
     log_debug(c->srv->log, "%s: not TLS on the TLS port", conn_remote(c, r));
     t->failed = 1;
@@ -231,7 +245,7 @@ static void not_tls(conn_t *c, const char *data)
  * protocol while c reads. */
 static void pump(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     if (!t->established) {
         int r = SSL_do_handshake(t->ssl);
         if (r != 1) {
@@ -272,7 +286,7 @@ static void pump(conn_t *c)
 
 void conn_tls_on_read(conn_t *c, const char *data, size_t len)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     if (t->failed) return;
     if (!t->sniffed) {
         t->sniffed = 1;
@@ -292,16 +306,16 @@ static void on_pump(uv_idle_t *h)
     uv_idle_stop(h);
     while (s->tls_pump_list) {
         conn_t *c = s->tls_pump_list;
-        s->tls_pump_list = c->tls->pump_next;
-        c->tls->pump_next = NULL;
-        c->tls->pump_listed = 0;
-        if (!c->closing && !c->finishing && !c->read_stopped && !c->tls->failed) pump(c);
+        s->tls_pump_list = tls_of(c)->pump_next;
+        tls_of(c)->pump_next = NULL;
+        tls_of(c)->pump_listed = 0;
+        if (!c->closing && !c->finishing && !c->read_stopped && !tls_of(c)->failed) pump(c);
     }
 }
 
 void conn_tls_resumed(conn_t *c)
 {
-    conn_tls_t *t = c->tls;
+    conn_tls_t *t = tls_of(c);
     if (t->pump_listed || t->failed) return;
     if (SSL_pending(t->ssl) == 0 && BIO_ctrl_pending(SSL_get_rbio(t->ssl)) == 0) return;
     t->pump_listed = 1;
