@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 
-import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { FAST_HASH, mintJwt, nowSec, TEST_SECRET } from './lib/auth.mjs';
 import { fetchOnce } from './lib/http.mjs';
 import { mkUser } from './lib/rooms.mjs';
 import { DEFAULT_WEB, makeTempDir, startServer } from './lib/server.mjs';
@@ -98,11 +98,11 @@ describe('TLS on the listener', () => {
     fs.copyFileSync(cert1.cert, path.join(tmp, 'live.pem'));
     fs.copyFileSync(cert1.key, path.join(tmp, 'live.key'));
     cfgFile = path.join(tmp, 'chorus.json');
-    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1MiB' }));
+    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1MiB', jwt_secret: TEST_SECRET }));
     srv = await startServer({
       probe: false,
       webFiles: { ...DEFAULT_WEB, 'big.txt': BIG },
-      args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--config', cfgFile,
+      args: [...FAST_HASH, '--config', cfgFile, // the JWT secret is in the file (reloaded)
         '--tls-cert', path.join(tmp, 'live.pem'), '--tls-key', path.join(tmp, 'live.key'),
         '--tls-redirect', '127.0.0.1:0'],
     });
@@ -237,18 +237,25 @@ describe('TLS on the listener', () => {
     }
   });
 
-  it('SIGHUP: the config file is read again and a limit applies to new requests', T, async () => {
+  it('SIGHUP: the config file is read again: a limit and the JWT secret apply to new requests', T, async () => {
     const body = 'z'.repeat(2048);
     const before = await get(srv.port, ca, '/api/auth/login', { method: 'POST', body,
       headers: { 'Content-Type': 'application/json' } });
     assert.notEqual(before.status, 413);
-    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1KiB' }));
+    const NEW_SECRET = 'rotated-secret-0123456789abcdefghijklmnopqrs';
+    const token = (secret) => mintJwt(secret, { sub: 'rot', name: 'Rot', iat: nowSec() });
+    const rooms = (secret) => get(srv.port, ca, '/api/rooms', { headers: { Authorization: `Bearer ${token(secret)}` } });
+    assert.equal((await rooms(TEST_SECRET)).status, 200);
+    assert.equal((await rooms(NEW_SECRET)).status, 401);
+    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1KiB', jwt_secret: NEW_SECRET }));
     const from = srv.lines.length;
     srv.proc.kill('SIGHUP');
     await srv.waitForLine(/config: reloaded/, 5000, from);
     const after = await get(srv.port, ca, '/api/auth/login', { method: 'POST', body,
       headers: { 'Content-Type': 'application/json' } });
     assert.equal(after.status, 413);
+    assert.equal((await rooms(NEW_SECRET)).status, 200);
+    assert.equal((await rooms(TEST_SECRET)).status, 401);
   });
 });
 
