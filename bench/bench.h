@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include <openssl/ssl.h>
+
 #include "auth/auth_jwt.h"
 #include "bench_hist.h"
 #include "bench_util.h"
@@ -75,6 +77,8 @@ struct bench_s {
     double rate;
     int server_pid;
     int threads; /* fanout: receiving threads (0: subscribers stay on the main loop) */
+    int tls;     /* --tls: https:// and wss:// */
+    SSL_CTX *tls_ctx; /* owned with tls: the client context (no verification: a benchmark) */
 
     uv_loop_t *loop;
     auth_jwt_t *jwt;

@@ -33,7 +33,7 @@ static int create_room(bench_t *b, int i, int cap)
     char body[256];
     snprintf(body, sizeof(body), "{\"name\":\"bench\",\"maxParticipants\":%d}", cap);
     char *resp = NULL;
-    int status = bench_http_post(&b->addr, "/api/rooms/create", tok, body, &resp);
+    int status = bench_http_post(&b->addr, b->tls_ctx, "/api/rooms/create", tok, body, &resp);
     free(tok);
     if (status != 201) {
         fprintf(stderr, "chorus-bench: POST /api/rooms/create: %d %s\n", status,
@@ -56,36 +56,39 @@ static int create_room(bench_t *b, int i, int cap)
 
 void bench_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chorus-bench echo|fanout|rooms|connections|join-storm --secret S [options]\n"
-            "       chorus-bench jitter [--duration D] [--json]   this machine's CPU stalls\n"
-            "  --target T        chorus (default), ws or socketio (the peers in bench/peers), or\n"
-            "                    chorus-sio (Chorus's /socket.io/ as a Socket.IO client: echo, fanout)\n"
-            "  --host H          server address, loopback only (127.0.0.1)\n"
-            "  --port P          server port (8080)\n"
-            "  --secret S        the server's HS256 --jwt-secret (tokens bench-0..bench-N)\n"
-            "  --duration D      seconds of measurement (5)\n"
-            "  --json            print one JSON object instead of the table\n"
-            "  --server-pid PID  report the server's CPU time and memory from /proc\n"
-            "  --size M          filler bytes in each message, 0..4000 (0)\n"
-            "  --sources S       bind connections to 127.0.0.2 .. 127.0.0.(S+1), round robin\n"
-            " echo, join-storm:\n"
-            "  --connections K   connections, one request in flight each (50)\n"
-            " fanout:\n"
-            "  --subscribers N   (100)\n"
-            "  --publishers P    (1)\n"
-            "  --room ID         use this room (else one is created over REST)\n"
-            "  --threads T       threads that read the subscribers' deliveries (0: the main\n"
-            "                    loop reads them as well as publishing)\n"
-            " fanout, rooms:\n"
-            "  --window W        unacknowledged messages per publisher (fanout 16, rooms 4)\n"
-            "  --rate R          total messages per second instead of as fast as possible\n"
-            " rooms, connections:\n"
-            "  --rooms R         rooms (rooms: 10)\n"
-            "  --room-size S     participants per room (rooms: 10, connections: 100)\n"
-            " connections:\n"
-            "  --connections N   idle joined connections to open (1000); the run holds them\n"
-            "                    for --duration and reports server memory per connection\n");
+    fprintf(
+        f,
+        "usage: chorus-bench echo|fanout|rooms|connections|join-storm --secret S [options]\n"
+        "       chorus-bench jitter [--duration D] [--json]   this machine's CPU stalls\n"
+        "  --target T        chorus (default), ws or socketio (the peers in bench/peers), or\n"
+        "                    chorus-sio (Chorus's /socket.io/ as a Socket.IO client: echo, "
+        "fanout)\n"
+        "  --host H          server address, loopback only (127.0.0.1)\n"
+        "  --port P          server port (8080)\n"
+        "  --secret S        the server's HS256 --jwt-secret (tokens bench-0..bench-N)\n"
+        "  --duration D      seconds of measurement (5)\n"
+        "  --json            print one JSON object instead of the table\n"
+        "  --tls             https:// and wss:// (the server runs with --tls-cert)\n"
+        "  --server-pid PID  report the server's CPU time and memory from /proc\n"
+        "  --size M          filler bytes in each message, 0..4000 (0)\n"
+        "  --sources S       bind connections to 127.0.0.2 .. 127.0.0.(S+1), round robin\n"
+        " echo, join-storm:\n"
+        "  --connections K   connections, one request in flight each (50)\n"
+        " fanout:\n"
+        "  --subscribers N   (100)\n"
+        "  --publishers P    (1)\n"
+        "  --room ID         use this room (else one is created over REST)\n"
+        "  --threads T       threads that read the subscribers' deliveries (0: the main\n"
+        "                    loop reads them as well as publishing)\n"
+        " fanout, rooms:\n"
+        "  --window W        unacknowledged messages per publisher (fanout 16, rooms 4)\n"
+        "  --rate R          total messages per second instead of as fast as possible\n"
+        " rooms, connections:\n"
+        "  --rooms R         rooms (rooms: 10)\n"
+        "  --room-size S     participants per room (rooms: 10, connections: 100)\n"
+        " connections:\n"
+        "  --connections N   idle joined connections to open (1000); the run holds them\n"
+        "                    for --duration and reports server memory per connection\n");
 }
 
 int bench_parse_args(bench_t *b, int argc, char **argv)
@@ -112,6 +115,10 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
         const char *o = argv[i];
         if (strcmp(o, "--json") == 0) {
             b->json = 1;
+            continue;
+        }
+        if (strcmp(o, "--tls") == 0) {
+            b->tls = 1;
             continue;
         }
         if (i + 1 >= argc)

@@ -52,8 +52,8 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int bench_http_post(const struct sockaddr_storage *addr, const char *path, const char *token,
-                    const char *json, char **body)
+int bench_http_post(const struct sockaddr_storage *addr, SSL_CTX *tls, const char *path,
+                    const char *token, const char *json, char **body)
 {
     *body = NULL;
     int fd = socket(addr->ss_family, SOCK_STREAM, 0);
@@ -73,9 +73,18 @@ int bench_http_post(const struct sockaddr_storage *addr, const char *path, const
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n%s",
                      path, token, blen, json);
-    int r = write_all(fd, req, (size_t)n);
+    SSL *ssl = NULL;
+    int r = 0;
+    if (tls) { /* blocking OpenSSL: this is the setup, not the measured part */
+        ssl = SSL_new(tls);
+        SSL_set_fd(ssl, fd);
+        r = SSL_connect(ssl) == 1 && SSL_write(ssl, req, n) == n ? 0 : -1;
+    } else {
+        r = write_all(fd, req, (size_t)n);
+    }
     free(req);
     if (r < 0) {
+        SSL_free(ssl);
         close(fd);
         return -1;
     }
@@ -86,13 +95,14 @@ int bench_http_post(const struct sockaddr_storage *addr, const char *path, const
             rcap *= 2;
             resp = ch_realloc(resp, rcap);
         }
-        ssize_t got = read(fd, resp + len, rcap - len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
+        ssize_t got = ssl ? SSL_read(ssl, resp + len, (int)(rcap - len - 1))
+                          : read(fd, resp + len, rcap - len - 1);
+        if (got < 0 && !ssl && errno == EINTR) continue;
         if (got <= 0)
             break;
         len += (size_t)got;
     }
+    SSL_free(ssl);
     close(fd);
     resp[len] = '\0';
     int status = -1;

@@ -15,6 +15,8 @@
 /* One buffer per thread (each thread runs one loop): every read lands in it and is parsed
  * before the next read. The parser copies what it must keep (partial frames). */
 static _Thread_local char g_rbuf[256 * 1024];
+/* With TLS, what a read decrypts to (parsed before the next). */
+static _Thread_local char g_pbuf[64 * 1024];
 
 /* A constant, non-zero mask: the server unmasks for real, the generator pays little. */
 static const uint8_t k_mask[4] = {0x37, 0xa2, 0x5c, 0x19};
@@ -30,6 +32,8 @@ static void on_closed(uv_handle_t *h)
     c->state = BWS_CLOSED;
     free(c->request); /* still here when the connect failed */
     c->request = NULL;
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     ws_parser_free(&c->parser);
     if (c->on_closed)
         c->on_closed(c);
@@ -62,6 +66,63 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 static int bws_send_frame(bws_t *c, int op, const char *p, size_t n);
+
+static void on_frame_written(uv_write_t *req, int status)
+{
+    bws_t *c = req->data;
+    free(req);
+    if (status < 0) bws_fail(c, uv_strerror(status));
+}
+
+/* Writes len bytes of p (borrowed) to the socket: what it does not take now is copied
+ * and queued. Returns 0, or -1 after failing c. */
+static int raw_send(bws_t *c, const char *p, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    size_t done = w > 0 ? (size_t)w : 0;
+    if (w < 0 && w != UV_EAGAIN) {
+        bws_fail(c, uv_strerror(w));
+        return -1;
+    }
+    if (done < len) {
+        bws_wreq_t *req = ch_malloc(sizeof(*req) + (len - done));
+        memcpy(req->data, p + done, len - done);
+        req->req.data = c;
+        uv_buf_t rb = uv_buf_init(req->data, (unsigned)(len - done));
+        int r = uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_frame_written);
+        if (r < 0) {
+            free(req);
+            bws_fail(c, uv_strerror(r));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* TLS: sends what OpenSSL wrote into the write BIO. Returns 0 or -1. */
+static int tls_flush(bws_t *c)
+{
+    BIO *w = SSL_get_wbio(c->ssl);
+    size_t n = BIO_ctrl_pending(w);
+    if (n == 0) return 0;
+    char stackbuf[16384];
+    char *p = n <= sizeof(stackbuf) ? stackbuf : ch_malloc(n);
+    BIO_read(w, p, (int)n);
+    int r = raw_send(c, p, n);
+    if (p != stackbuf) free(p);
+    return r;
+}
+
+/* TLS: seals len bytes of plaintext and sends the records. Returns 0 or -1. */
+static int tls_send(bws_t *c, const void *p, size_t len)
+{
+    if (SSL_write(c->ssl, p, (int)len) != (int)len) {
+        bws_fail(c, "TLS write failed");
+        return -1;
+    }
+    return tls_flush(c);
+}
 
 static void feed_frames(bws_t *c, uint8_t *p, size_t n)
 {
@@ -134,11 +195,53 @@ static void read_data(bws_t *c, ssize_t nread, const uv_buf_t *buf)
     feed_frames(c, p, n);
 }
 
+/* TLS: takes what the socket read, finishes the handshake (then sends the upgrade
+ * request), and parses what it decrypts. */
+static void tls_read(bws_t *c, ssize_t nread, const uv_buf_t *buf)
+{
+    if (nread < 0) {
+        read_data(c, nread, buf);
+        return;
+    }
+    BIO_write(SSL_get_rbio(c->ssl), buf->base, (int)nread);
+    if (!SSL_is_init_finished(c->ssl)) {
+        int r = SSL_do_handshake(c->ssl);
+        if (tls_flush(c) < 0) return;
+        if (r != 1) {
+            if (SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ)
+                bws_fail(c, "TLS handshake failed");
+            return;
+        }
+        char *req = c->request;
+        c->request = NULL;
+        int rc = tls_send(c, req, strlen(req));
+        free(req);
+        if (rc < 0) return;
+    }
+    while (c->state == BWS_HANDSHAKE || c->state == BWS_OPEN) {
+        int n = SSL_read(c->ssl, g_pbuf, (int)sizeof(g_pbuf));
+        if (n <= 0) {
+            int e = SSL_get_error(c->ssl, n);
+            if (e != SSL_ERROR_WANT_READ)
+                bws_fail(c, e == SSL_ERROR_ZERO_RETURN ? "connection closed by the server"
+                                                       : "TLS read failed");
+            break;
+        }
+        uv_buf_t pb = uv_buf_init(g_pbuf, (unsigned)n);
+        read_data(c, n, &pb);
+    }
+    if (c->ssl && (c->state == BWS_HANDSHAKE || c->state == BWS_OPEN))
+        tls_flush(c); /* a key update's answer, if any */
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     bws_t *c = s->data; /* the caller's memory: still there after a close */
     c->reading = 1;
-    read_data(c, nread, buf);
+    if (c->ssl)
+        tls_read(c, nread, buf);
+    else
+        read_data(c, nread, buf);
     c->reading = 0;
 }
 
@@ -163,6 +266,16 @@ static void on_connect(uv_connect_t *req, int status)
     }
     c->state = BWS_HANDSHAKE;
     uv_tcp_nodelay(&c->tcp, 1);
+    if (c->tls) { /* the ClientHello; the request goes once the handshake is done */
+        c->ssl = SSL_new(c->tls);
+        SSL_set_bio(c->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+        SSL_set_connect_state(c->ssl);
+        SSL_do_handshake(c->ssl);
+        if (tls_flush(c) < 0) return;
+        int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (r < 0) bws_fail(c, uv_strerror(r));
+        return;
+    }
     uv_write_t *w = ch_malloc(sizeof(*w));
     w->data = c;
     uv_buf_t b = uv_buf_init(c->request, (unsigned)strlen(c->request));
@@ -267,14 +380,6 @@ int bws_attach(bws_t *c, uv_loop_t *loop)
     return r;
 }
 
-static void on_frame_written(uv_write_t *req, int status)
-{
-    bws_t *c = req->data;
-    free(req);
-    if (status < 0)
-        bws_fail(c, uv_strerror(status));
-}
-
 static int bws_send_frame(bws_t *c, int op, const char *p, size_t n)
 {
     if (c->state != BWS_OPEN)
@@ -289,33 +394,10 @@ static int bws_send_frame(bws_t *c, int op, const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         f[h + i] = (uint8_t)p[i] ^ k_mask[i & 3];
     size_t len = h + n;
-
-    uv_buf_t b = uv_buf_init((char *)f, (unsigned)len);
-    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    size_t done = w > 0 ? (size_t)w : 0;
-    if (w < 0 && w != UV_EAGAIN) {
-        if (f != stackbuf)
-            free(f);
-        bws_fail(c, uv_strerror(w));
-        return -1;
-    }
-    if (done < len) {
-        bws_wreq_t *req = ch_malloc(sizeof(*req) + (len - done));
-        memcpy(req->data, f + done, len - done);
-        req->req.data = c;
-        uv_buf_t rb = uv_buf_init(req->data, (unsigned)(len - done));
-        int r = uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_frame_written);
-        if (r < 0) {
-            free(req);
-            if (f != stackbuf)
-                free(f);
-            bws_fail(c, uv_strerror(r));
-            return -1;
-        }
-    }
+    int r = c->ssl ? tls_send(c, f, len) : raw_send(c, (const char *)f, len);
     if (f != stackbuf)
         free(f);
-    return 0;
+    return r;
 }
 
 int bws_send_text(bws_t *c, const char *p, size_t n)

@@ -3,6 +3,7 @@
 #define CHORUS_BENCH_WS_H
 
 #include <stddef.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "proto/ws_frame.h"
@@ -40,6 +41,8 @@ struct bws_s {
     bws_detached_cb on_detached;
     int moved_fd;    /* BWS_MOVING: the socket, owned, until bws_attach takes it */
     int reading;     /* inside the read callback: what it read is still being parsed */
+    SSL_CTX *tls;    /* borrowed, set before bws_connect: wss:// (NULL: ws://) */
+    SSL *ssl;        /* owned while connected with tls: OpenSSL over two memory BIOs */
 };
 
 /* Starts connecting c (memory owned by the caller, must stay put until bws_close's close

@@ -492,6 +492,7 @@ static int client_connect(client_t *c, const char *path)
     c->ws.on_msg = on_msg;
     c->ws.on_fail = on_fail;
     c->ws.on_closed = on_closed;
+    c->ws.tls = b->tls_ctx;
     c->ready = 0;
     c->sent_at = uv_hrtime();
     const struct sockaddr *src = b->src ? (const struct sockaddr *)&b->src[c->idx % b->sources]
@@ -796,6 +797,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "chorus-bench: unusable --secret (at least 32 bytes)\n");
         return 2;
     }
+    if (b->tls) {
+        b->tls_ctx = SSL_CTX_new(TLS_client_method());
+        if (!b->tls_ctx) {
+            fprintf(stderr, "chorus-bench: cannot make a TLS context\n");
+            return 1;
+        }
+        SSL_CTX_set_mode(b->tls_ctx, SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_verify(b->tls_ctx, SSL_VERIFY_NONE, NULL); /* a loopback benchmark */
+    }
     b->pad = ch_malloc((size_t)b->size + 1);
     memset(b->pad, 'x', (size_t)b->size);
     b->pad[b->size] = '\0';
@@ -851,6 +861,7 @@ int main(int argc, char **argv)
     free(b->src);
     free(b->pad);
     auth_jwt_free(b->jwt);
+    SSL_CTX_free(b->tls_ctx);
     uv_loop_close(b->loop);
     return rc;
 }

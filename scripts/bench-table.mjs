@@ -19,6 +19,7 @@ const load = (t, name) => {
 const rows = [
   ['echo', 'round trips/s', (r) => r.ratePerS, true],
   ['fanout', 'deliveries/s', (r) => r.ratePerS, true],
+  ['fanout-tls', 'deliveries/s (wss://, TLS 1.3, Chorus with --tls-cert)', (r) => r.ratePerS, true],
   ['fanout-100k', 'p99 µs at 1000 pub/s x 100 subs', (r) => r.latencyUs['p99'], false],
   ['rooms', 'deliveries/s (stored messages)', (r) => r.ratePerS, true],
   ['rooms-pg', 'deliveries/s (stored messages, Chorus on PostgreSQL)', (r) => r.ratePerS, true],
@@ -93,9 +94,11 @@ const head = ['scenario', 'measure', ...targets, ...targets.map((t) => `${t} ser
 const body = [];
 for (const [name, what, get, higher, sio] of rows) {
   const res = Object.fromEntries(targets.map((t) => [t, loadRow(t, name, sio)]));
-  // rooms-pg: Chorus's own store choice; the peers store nothing. The Socket.IO rows: only
-  // the Socket.IO peer speaks that client protocol.
-  const none = (t) => (name === 'rooms-pg' && t !== 'chorus') || !source(t, name, sio);
+  // rooms-pg: Chorus's own store choice; the peers store nothing; fanout-tls: Chorus's own
+  // TLS (the peers have none). The Socket.IO rows: only the Socket.IO peer speaks that
+  // client protocol.
+  const none = (t) => ((name === 'rooms-pg' || name === 'fanout-tls') && t !== 'chorus') ||
+    !source(t, name, sio);
   const line = [name, what, ...targets.map((t) => (none(t) ? '-' : cell(res[t], get))),
     ...targets.map((t) => (none(t) ? '-' : cpuPerUnit(res[t])))];
   if (targets.includes('chorus')) {

@@ -165,6 +165,32 @@ for target in $TARGETS; do
     done
   fi
   stop_server
+  if [ "$target" = chorus ]; then
+    # The fanout row again over wss:// (table row fanout-tls): the same server with TLS on
+    # its listener and a certificate made here; chorus-bench --tls speaks TLS 1.3.
+    mkdir -p "$DATA/tls"
+    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+      -subj /CN=127.0.0.1 -keyout "$DATA/tls/key.pem" -out "$DATA/tls/cert.pem" >"$OUT/chorus-tls.log" 2>&1; then
+      "$CHORUS" serve --listen "127.0.0.1:$port" --data "$DATA/chorus-tls" --web /nonexistent \
+        --jwt-secret "$SECRET" --log-level warn --max-connections 1000000 --max-connections-per-ip 0 \
+        --room-max-capacity 100000 --ws-rate 1000000 --ws-burst 1000000 \
+        --rate-api-ip 1000000/1m --rate-api-user 1000000/1m \
+        --tls-cert "$DATA/tls/cert.pem" --tls-key "$DATA/tls/key.pem" >"$OUT/chorus-tls-server.log" 2>&1 &
+      SERVER_PID=$!
+      if wait_port "$port"; then
+        "$BENCH" fanout --target chorus --port "$port" --secret "$SECRET" --tls --duration 1 \
+          >"$OUT/chorus-tls-warmup.log" 2>&1 || true
+        run_scenario chorus fanout-tls fanout --subscribers 100 --publishers 1 --window 16 --tls
+      else
+        echo "bench: chorus with TLS did not start (see $OUT/chorus-tls-server.log)" >&2
+        FAILED=1
+      fi
+      stop_server
+    else
+      echo "bench: openssl could not make a certificate ($OUT/chorus-tls.log)" >&2
+      FAILED=1
+    fi
+  fi
   if [ "$target" = chorus ] && [ "$PG" = 1 ]; then
     # Stored messages again with the PostgreSQL store (table row rooms-pg). The cluster
     # runs with fsync off, and this database with synchronous_commit on: a commit waits

@@ -156,3 +156,12 @@ void app_free(app_t *a)
     a->proto.auth.rl = NULL;
     proto_free(&a->proto);
 }
+
+auth_jwt_t *app_set_jwt(app_t *a, auth_jwt_t *jwt)
+{
+    auth_jwt_t *old = a->jwt;
+    a->jwt = jwt;
+    a->api.jwt = jwt;
+    a->proto.auth.jwt = jwt;
+    return old;
+}

@@ -74,4 +74,9 @@ void app_store_close(app_t *a);
 /* Frees what a owns (the rooms, the op table) after app_store_close and the loop ran. */
 void app_free(app_t *a);
 
+/* Makes jwt (borrowed; it must outlive a, or the next app_set_jwt) the token verifier of a
+ * (the API's and the WebSocket auth's), for SIGHUP's reload of secrets and keys. Returns
+ * the previous one, which nothing in a uses any more (the caller frees it). */
+auth_jwt_t *app_set_jwt(app_t *a, auth_jwt_t *jwt);
+
 #endif

@@ -95,9 +95,49 @@ static void log_ready(server_t *srv, const chorus_config_t *cfg, log_t *lg)
         uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
         port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
     }
-    log_info(lg, "ready on http://%s%s%s:%d (chorus %s, web %s, data %s)", v6 ? "[" : "", host,
-             v6 ? "]" : "", port, CHORUS_VERSION, srv->web_root ? srv->web_root : "none",
-             cfg->data_dir);
+    log_info(lg, "ready on %s://%s%s%s:%d (chorus %s, web %s, data %s)",
+             srv->tls_ctx ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", port,
+             CHORUS_VERSION, srv->web_root ? srv->web_root : "none", cfg->data_dir);
+}
+
+/* What SIGHUP's reload needs: the flags to read the sources again, the configuration in
+ * use, and the token verifier it may replace. */
+typedef struct {
+    int argc;
+    char **argv;
+    chorus_config_t *cfg;
+    log_t *lg;
+    app_t *app;
+    auth_jwt_t *jwt; /* owned: the verifier in use */
+} reload_t;
+
+/* SIGHUP (server.c calls it, then reloads TLS and origins from cfg): the config file, the
+ * environment and the flags read again, the options that may change applied
+ * (config_reload), the token verifier rebuilt from the secret and key files. A source that
+ * no longer parses, or keys that no longer load, are logged and change nothing. */
+static void reload(void *ud)
+{
+    reload_t *r = ud;
+    chorus_config_t fresh;
+    char err[512], restart[512];
+    config_defaults(&fresh);
+    if (config_load(&fresh, r->argc, r->argv, environ, err, sizeof(err)) != 0) {
+        log_error(r->lg, "config: not reloaded: %s", err);
+        config_free(&fresh);
+        return;
+    }
+    int n = config_reload(r->cfg, &fresh, restart, sizeof(restart));
+    config_free(&fresh);
+    r->lg->level = r->cfg->log_level;
+    if (*restart) log_warn(r->lg, "config: changes that need a restart: %s", restart);
+    auth_jwt_t *jwt = auth_setup(r->cfg, 1, r->lg);
+    if (!jwt) {
+        log_error(r->lg, "config: token keys not reloaded: the ones in use stay");
+    } else {
+        auth_jwt_free(app_set_jwt(r->app, jwt));
+        r->jwt = jwt;
+    }
+    log_info(r->lg, "config: reloaded (%d option%s changed)", n, n == 1 ? "" : "s");
 }
 
 static void http_close(void *impl)
@@ -165,6 +205,9 @@ static int serve(int argc, char **argv)
     }
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, app);
+    reload_t rl = {.argc = argc, .argv = argv, .cfg = &cfg, .lg = &lg, .app = app, .jwt = jwt};
+    srv->reload = reload;
+    srv->reload_ud = &rl;
     if (rc == 0) {
         log_ready(srv, &cfg, &lg);
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -179,7 +222,7 @@ static int serve(int argc, char **argv)
     free(srv);
     app_free(app);
     free(app);
-    auth_jwt_free(jwt);
+    auth_jwt_free(rl.jwt);
     int closed = uv_loop_close(&loop);
     CH_ASSERT(closed == 0 || rc != 0);
     config_free(&cfg);

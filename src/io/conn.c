@@ -42,7 +42,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->finishing || c->closing) return; /* lingering: discard until EOF */
     c->last_rx = uv_now(c->srv->loop);
-    if (c->kind == CONN_WS) conn_ws_on_data(c, (uint8_t *)buf->base, (size_t)nread);
+    if (c->tls)
+        conn_tls_on_read(c, buf->base, (size_t)nread);
+    else if (c->kind == CONN_WS)
+        conn_ws_on_data(c, (uint8_t *)buf->base, (size_t)nread);
     else conn_http_on_data(c, buf->base, (size_t)nread);
 }
 
@@ -57,16 +60,24 @@ void conn_on_timer(conn_t *c)
     else conn_http_on_timer(c);
 }
 
+void conn_read_stop(conn_t *c)
+{
+    c->read_stopped = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
 void conn_pause(conn_t *c)
 {
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_stop(c);
     conn_timer_stop(c);
 }
 
 void conn_resume(conn_t *c)
 {
     if (c->closing || c->finishing) return;
+    c->read_stopped = 0;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (c->tls) conn_tls_resumed(c);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -78,6 +89,7 @@ static void on_handle_closed(uv_handle_t *h)
     conn_http_free(c);
     int was_ws = c->kind == CONN_WS;
     conn_ws_free(c);
+    conn_tls_free(c);
     server_conn_gone(s, c);
     /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
     if (was_ws && !proto_client_gone(&s->app->proto, &c->pc)) return;
@@ -111,15 +123,41 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 static void on_write(uv_write_t *req, int status);
 
+/* The bytes at the front of c's queue the socket may take: all of them, or with TLS the
+ * records (what follows is plaintext to seal). */
+static size_t sendable(const conn_t *c)
+{
+    return c->tls ? conn_tls_sealed(c) : c->out.bytes;
+}
+
+/* outq_iov over the sendable bytes (with TLS they end on an item boundary). */
+static size_t out_iov(const conn_t *c, struct iovec *iov, size_t max)
+{
+    size_t n = outq_iov(&c->out, iov, max);
+    if (!c->tls) return n;
+    size_t left = conn_tls_sealed(c), i = 0;
+    for (; i < n && left > 0; i++)
+        left -= iov[i].iov_len;
+    return i;
+}
+
+/* n bytes of the queue were written. */
+static void consume(conn_t *c, size_t n)
+{
+    outq_consume(&c->out, n);
+    if (c->tls) conn_tls_wrote(c, n);
+}
+
 /* Hands what the socket did not take to uv_write (libuv waits for the socket to become
  * writable), or, with nothing left and the connection finishing, shuts down its sending
  * side. */
 static void write_rest(conn_t *c)
 {
     if (c->closing) return;
-    if (c->out.bytes > 0) {
+    if (c->tls) conn_tls_seal(c); /* what was queued since the flush sealed */
+    if (sendable(c) > 0) {
         uv_buf_t bufs[CONN_IOV];
-        size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+        size_t n = out_iov(c, (struct iovec *)bufs, CONN_IOV);
         c->inflight = 0;
         for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
         /* The request lives only while the write is in flight (on_write frees it): most
@@ -135,6 +173,10 @@ static void write_rest(conn_t *c)
         return;
     }
     if (c->finishing && !c->shut) {
+        if (c->tls && conn_tls_close_notify(c)) {
+            write_rest(c);
+            return;
+        }
         c->shut = 1;
         /* Made here, once in a connection's life, not carried by every idle one. */
         uv_shutdown_t *req = ch_malloc(sizeof(*req));
@@ -155,7 +197,7 @@ static void wrote(conn_t *c, long res)
         conn_close(c);
         return;
     }
-    if (res > 0) outq_consume(&c->out, (size_t)res);
+    if (res > 0) consume(c, (size_t)res);
     if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
     write_rest(c);
 }
@@ -163,9 +205,10 @@ static void wrote(conn_t *c, long res)
 void conn_flush(conn_t *c)
 {
     if (c->closing || c->writing) return;
-    if (c->out.bytes > 0) {
+    if (c->tls) conn_tls_seal(c);
+    if (sendable(c) > 0) {
         uv_buf_t bufs[CONN_IOV];
-        size_t n = outq_iov(&c->out, (struct iovec *)bufs, CONN_IOV);
+        size_t n = out_iov(c, (struct iovec *)bufs, CONN_IOV);
         /* Try the socket directly first: usually it takes everything and no request
          * object or callback is needed. */
         wrote(c, uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n));
@@ -196,14 +239,15 @@ void conn_flush_list(conn_t *list, uring_t *u)
     while (u && list) {
         conn_t *c = list;
         uv_os_fd_t fd;
-        if (c->closing || c->writing || c->out.bytes == 0 ||
+        if (c->tls && !c->closing && !c->writing) conn_tls_seal(c);
+        if (c->closing || c->writing || sendable(c) == 0 ||
             uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
             list = flush_unlink(c);
             conn_flush(c); /* nothing to send, or it cannot be sent now */
             continue;
         }
         struct iovec iov[CONN_IOV];
-        size_t n = outq_iov(&c->out, iov, CONN_IOV);
+        size_t n = out_iov(c, iov, CONN_IOV);
         if (uring_sendv(u, fd, iov, n, c) == 0) {
             list = flush_unlink(c);
             continue;
@@ -230,7 +274,7 @@ static void on_write(uv_write_t *req, int status)
         if (!c->closing) conn_close(c);
         return;
     }
-    outq_consume(&c->out, c->inflight);
+    consume(c, c->inflight);
     c->inflight = 0;
     if (c->drain_wait && !c->closing) conn_http_on_drain(c);
     conn_flush(c);
@@ -248,7 +292,7 @@ void conn_send(conn_t *c, cbuf_t *b)
         char r[CONN_REMOTE_MAX];
         log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
                  c->out.bytes);
-        outq_truncate(&c->out, c->inflight);
+        outq_truncate(&c->out, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
     }
 }
@@ -293,9 +337,13 @@ const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
     return buf;
 }
 
-void conn_accept(server_t *s)
+/* Accepts one pending connection from listener (the server's, or with redirect its
+ * --tls-redirect one). */
+static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
 {
-    conn_t *c = ch_calloc(1, sizeof(*c));
+    int tls = s->tls_ctx && !redirect;
+    conn_t *c = ch_calloc(1, sizeof(*c) + (tls ? conn_tls_size() : 0));
+    c->redirect = (unsigned)redirect;
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
@@ -304,7 +352,7 @@ void conn_accept(server_t *s)
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_accept((uv_stream_t *)listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
     }
@@ -313,6 +361,7 @@ void conn_accept(server_t *s)
     char remote[CONN_REMOTE_MAX];
     peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
     c->last_rx = uv_now(s->loop);
+    if (tls) conn_tls_init(c);
     conn_http_init(c, remote);
     if (s->nconns + s->nsessions > s->cfg->max_connections) {
         log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,
@@ -335,4 +384,14 @@ void conn_accept(server_t *s)
         return;
     }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void conn_accept(server_t *s)
+{
+    accept_from(s, &s->listener, 0);
+}
+
+void conn_accept_redirect(server_t *s)
+{
+    accept_from(s, &s->redirect, 1);
 }

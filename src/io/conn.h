@@ -20,6 +20,7 @@ typedef enum { CONN_HTTP = 0, CONN_WS } conn_kind_t;
 
 typedef struct conn_http_s conn_http_t; /* private to conn_http.c */
 typedef struct conn_sio_s conn_sio_t;   /* private to conn_sio.c */
+typedef struct conn_tls_s conn_tls_t;   /* private to conn_tls.c */
 
 struct conn_s {
     uv_tcp_t tcp;          /* tcp.data points back here */
@@ -51,6 +52,11 @@ struct conn_s {
     unsigned awaiting_pong : 1;
     unsigned close_sent : 1;
     unsigned ws_paused : 1;
+    unsigned read_stopped : 1; /* conn_read_stop: no input handled until conn_resume */
+    unsigned redirect : 1;     /* from the --tls-redirect listener: every request gets 308 */
+    /* TLS: its state (conn_tls.c) is allocated with the connection, right after it, so a
+     * plain connection carries not even a pointer for it. */
+    unsigned tls : 1;
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -110,6 +116,43 @@ void conn_close_handles(conn_t *c);
 /* Stops reading (and the timer) while a request is answered elsewhere; resumes both. */
 void conn_pause(conn_t *c);
 void conn_resume(conn_t *c);
+/* Stops handing c's input to its protocol (the socket's, and with TLS what is decrypted
+ * already) until conn_resume. */
+void conn_read_stop(conn_t *c);
+
+/* Accepts one pending connection from s's redirect listener (--tls-redirect). */
+void conn_accept_redirect(server_t *s);
+
+/* TLS (conn_tls.c). Every byte of a TLS connection goes through OpenSSL with two memory
+ * BIOs: what the socket reads is written into one and decrypted into the server's read
+ * buffer for the HTTP or WebSocket code; what they queue on c->out (plaintext) is sealed
+ * into TLS records at flush time, which replace it in the queue, so the write path
+ * (writev, io_uring, uv_write) sends c->out's sealed front only. */
+/* Bytes a TLS connection's state takes after its conn_t (allocated with it). */
+size_t conn_tls_size(void);
+/* Starts TLS on a new connection (allocated with conn_tls_size() more bytes, zeroed) with
+ * the server's current context. */
+void conn_tls_init(conn_t *c);
+/* Frees what the TLS state of c owns (safe on a plain connection). */
+void conn_tls_free(conn_t *c);
+/* Takes len bytes the socket read (borrowed): handshake, then the plaintext goes to the
+ * connection's protocol until it stops reading. */
+void conn_tls_on_read(conn_t *c, const char *data, size_t len);
+/* Seals the plaintext queued on c->out (once the handshake is done) and what OpenSSL has
+ * to send (handshake, alerts) into records at the front of c->out. */
+void conn_tls_seal(conn_t *c);
+/* Bytes at the front of c->out that are records, ready for the socket. */
+size_t conn_tls_sealed(const conn_t *c);
+/* n bytes of records were written. */
+void conn_tls_wrote(conn_t *c, size_t n);
+/* The queue is being cut to its first keep bytes (a slow client): returns the bytes to
+ * keep so no record is cut (every sealed one stays). */
+size_t conn_tls_keep(const conn_t *c, size_t keep);
+/* c is finishing and everything sealed was written: queues the close_notify alert once.
+ * Returns 1 when it queued bytes to write first, else 0 (shut the socket down). */
+int conn_tls_close_notify(conn_t *c);
+/* c reads again: input OpenSSL holds already is handled from the server's idle phase. */
+void conn_tls_resumed(conn_t *c);
 
 /* Timers (conn_timer.c). (Re)arms c's timer to fire in ms (conn_on_timer then runs from
  * the loop's timer phase, never inside the caller); stops it. */

@@ -14,6 +14,7 @@
 #include "io/http_csp.h"
 #include "io/http_deadline.h"
 #include "io/http_metrics.h"
+#include "io/http_redirect.h"
 #include "io/http_static.h"
 #include "proto/eio_packet.h"
 #include "util/mem.h"
@@ -56,6 +57,7 @@ static const char *reason_phrase(int status)
     case 204: return "No Content";
     case 301: return "Moved Permanently";
     case 304: return "Not Modified";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -543,7 +545,7 @@ static void hold(conn_t *c)
         conn_pause(c);
         return;
     }
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_stop(c);
     if (!c->drain_wait) {
         c->drain_wait = 1;
         c->http->last_tx = uv_now(c->srv->loop);
@@ -683,9 +685,35 @@ static void handle_metrics(conn_t *c, const http_request_t *req)
             req->method == HTTP_HEAD);
 }
 
+/* The --tls-redirect listener: every request goes to the same target over https. */
+static void handle_redirect(conn_t *c, const http_request_t *req)
+{
+    int count = 0;
+    const http_header_t *host = NULL;
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name_len == 4 &&
+            strncasecmp(req->headers[i].name, "Host", 4) == 0) {
+            host = &req->headers[i];
+            count++;
+        }
+    char loc[HTTP_REDIRECT_MAX], extra[HTTP_REDIRECT_MAX + 16];
+    if (count != 1 ||
+        http_redirect_location(host->value, host->value_len, req->target, req->target_len,
+                               c->srv->port, loc, sizeof(loc)) != 0) {
+        error_reply(c, 400, "bad_request", "a redirect needs one valid Host header", NULL,
+                    !keep_alive(c));
+        return;
+    }
+    snprintf(extra, sizeof(extra), "Location: %s\r\n", loc);
+    respond(c, 308, NULL, extra, NULL, 0, !keep_alive(c), 0);
+}
+
 static void handle_request(conn_t *c, const http_request_t *req)
 {
-    if (path_is(req, "/healthz")) handle_healthz(c, req);
+    if (c->redirect)
+        handle_redirect(c, req);
+    else if (path_is(req, "/healthz"))
+        handle_healthz(c, req);
     else if (path_is(req, "/metrics")) handle_metrics(c, req);
     else if (path_is(req, "/ws")) handle_ws(c, req);
     else if (path_is(req, "/socket.io/"))

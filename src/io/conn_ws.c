@@ -173,7 +173,7 @@ static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
     cbuf_append(&c->ws_held, data, len);
     if (!c->ws_paused) {
         c->ws_paused = 1;
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        conn_read_stop(c);
     }
     arm_paused(c, uv_now(c->srv->loop));
 }

@@ -129,6 +129,45 @@ void server_close_later(server_t *s, conn_t *c)
     uv_idle_start(&s->closer, on_closer);
 }
 
+static void on_redirect_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+    if (status < 0) {
+        log_warn(s->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept_redirect(s);
+}
+
+int server_reload(server_t *s)
+{
+    s->handshake.origins = (const char *const *)s->cfg->origins;
+    s->handshake.norigins = s->cfg->norigins;
+    if (!s->tls_ctx) {
+        if (*s->cfg->tls_cert) log_warn(s->log, "tls: turning TLS on needs a restart");
+        return 0;
+    }
+    SSL_CTX *ctx;
+    if (tls_ctx_new(s->cfg, s->tls_ctx, s->log, &ctx) != 0) {
+        log_error(s->log, "tls: keeping the certificate in use");
+        return -1;
+    }
+    SSL_CTX_free(s->tls_ctx); /* connections made with it hold their own reference */
+    s->tls_ctx = ctx;
+    log_info(s->log, "tls: certificate %s loaded", s->cfg->tls_cert);
+    return 0;
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    server_t *s = h->data;
+    if (s->stopping) return;
+    log_info(s->log, "SIGHUP: reloading");
+    if (s->reload) s->reload(s->reload_ud);
+    server_reload(s);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *s = h->data;
@@ -148,6 +187,10 @@ static void close_server_handles(server_t *s)
     if (!uv_is_closing((uv_handle_t *)&s->listener)) uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
+    uv_close((uv_handle_t *)&s->tls_pump, NULL);
+    if (s->has_redirect && !uv_is_closing((uv_handle_t *)&s->redirect))
+        uv_close((uv_handle_t *)&s->redirect, NULL);
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
@@ -169,6 +212,7 @@ void server_stop(server_t *s)
     if (s->stopping) return;
     s->stopping = 1;
     uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->has_redirect) uv_close((uv_handle_t *)&s->redirect, NULL);
     conn_sio_poll_stop(s);
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
@@ -266,36 +310,37 @@ const char *server_http_date(server_t *s)
 
 /* Binds and listens; writes the bound address ("127.0.0.1:8080", "[::1]:8080") into
  * name, which is how a port-0 listener learns its port. */
-static int bind_listener(server_t *s, char *name, size_t cap)
+static int bind_listener(server_t *s, uv_tcp_t *l, const char *lhost, int lport,
+                         uv_connection_cb cb, char *name, size_t cap)
 {
-    const chorus_config_t *cfg = s->cfg;
     struct sockaddr_storage addr;
-    int rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);
-    if (rc != 0) rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port,
-                                  (struct sockaddr_in6 *)&addr);
+    int rc = uv_ip4_addr(lhost, lport, (struct sockaddr_in *)&addr);
+    if (rc != 0) rc = uv_ip6_addr(lhost, lport, (struct sockaddr_in6 *)&addr);
     if (rc != 0) {
-        log_error(s->log, "listen address '%s' is not a numeric IPv4 or IPv6 address",
-                  cfg->listen_host);
+        log_error(s->log, "listen address '%s' is not a numeric IPv4 or IPv6 address", lhost);
         return rc;
     }
-    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    rc = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)l, 1024, cb);
     if (rc != 0) {
-        log_error(s->log, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
-                  uv_strerror(rc));
+        log_error(s->log, "cannot listen on %s:%d: %s", lhost, lport, uv_strerror(rc));
         return rc;
     }
     struct sockaddr_storage bound;
     int len = sizeof(bound);
     char host[64] = "?";
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    int port = 0;
+    uv_tcp_getsockname(l, (struct sockaddr *)&bound, &len);
     if (bound.ss_family == AF_INET6) {
         uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
-        snprintf(name, cap, "[%s]:%d", host, ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
+        port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+        snprintf(name, cap, "[%s]:%d", host, port);
     } else {
         uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
-        snprintf(name, cap, "%s:%d", host, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+        snprintf(name, cap, "%s:%d", host, port);
     }
+    if (l == &s->listener) s->port = port;
     return 0;
 }
 
@@ -365,6 +410,11 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->sigint.data = s->sigterm.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_init(loop, &s->sighup);
+    s->sighup.data = s;
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    uv_idle_init(loop, &s->tls_pump);
+    s->tls_pump.data = s;
     /* The loop's time blocked in the poll, which loop_mark takes from each iteration. */
     uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_prepare_init(loop, &s->prepare);
@@ -397,14 +447,27 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     app->api.disconnect_ud = s;
 
     char name[96];
-    int rc = bind_listener(s, name, sizeof(name));
+    int rc = 0;
+    if (*cfg->tls_cert && tls_ctx_new(cfg, NULL, log, &s->tls_ctx) != 0) rc = UV_EINVAL;
+    if (rc == 0)
+        rc = bind_listener(s, &s->listener, cfg->listen_host, cfg->listen_port, on_connection,
+                           name, sizeof(name));
+    if (rc == 0 && cfg->tls_redirect_host) {
+        char rname[96];
+        uv_tcp_init(loop, &s->redirect);
+        s->redirect.data = s;
+        s->has_redirect = 1;
+        rc = bind_listener(s, &s->redirect, cfg->tls_redirect_host, cfg->tls_redirect_port,
+                           on_redirect_connection, rname, sizeof(rname));
+        if (rc == 0) log_info(log, "redirecting plain HTTP on %s to https", rname);
+    }
     if (rc != 0) {
         /* Every handle must finish closing before the caller frees s. */
         close_server_handles(s);
         uv_run(loop, UV_RUN_DEFAULT);
         return rc;
     }
-    log_info(log, "listening on %s", name);
+    log_info(log, "listening on %s%s", name, s->tls_ctx ? " (TLS)" : "");
     return 0;
 }
 
@@ -418,6 +481,8 @@ void server_free(server_t *s)
     }
     uring_free(s->uring);
     s->uring = NULL;
+    SSL_CTX_free(s->tls_ctx);
+    s->tls_ctx = NULL;
     CH_ASSERT(s->per_ip.count == 0);
     strmap_free(&s->per_ip);
     CH_ASSERT(s->sio_sessions.count == 0);

@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/loop_stat.h"
 #include "util/strmap.h"
+#include "io/tls.h"
 #include "io/uring.h"
 #include "io/ws_handshake.h"
 #include "proto/ws_frame.h"
@@ -45,7 +46,21 @@ typedef struct server_s {
     const chorus_config_t *cfg;    /* borrowed */
     log_t *log;                    /* borrowed */
     uv_tcp_t listener;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    /* TLS (tls.c, conn_tls.c): the context new connections take (owned; NULL: plain), the
+     * connections whose decrypted input waits for the idle phase (conn_tls_resumed), and
+     * the buffer small records are gathered in before sealing. */
+    SSL_CTX *tls_ctx;
+    uv_idle_t tls_pump;
+    conn_t *tls_pump_list;
+    char tls_stage[16384];
+    int port;          /* the listener's bound port */
+    uv_tcp_t redirect; /* --tls-redirect's listener, when has_redirect */
+    int has_redirect;
+    /* SIGHUP: called first (set after server_start; NULL: none) to re-read the
+     * configuration into cfg, then the server reloads its certificate and origins. */
+    void (*reload)(void *ud);
+    void *reload_ud;
     uv_prepare_t prepare;          /* flushes output produced by timers */
     uv_check_t check;              /* flushes output produced by I/O callbacks */
     uv_timer_t shutdown_timer;
@@ -96,6 +111,11 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
  * connection is closed, the server's handles close and so do the app's (app_close):
  * the loop ends. */
 void server_stop(server_t *s);
+
+/* Reloads what the server takes from cfg (after the caller updated it): a new TLS context
+ * for new handshakes (established connections keep theirs; a context that fails to build is
+ * logged and the old one kept) and the allowed origins. Returns 0, or -1 when TLS failed. */
+int server_reload(server_t *s);
 
 /* Frees what s owns once uv_run returned (not the app). */
 void server_free(server_t *s);

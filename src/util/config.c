@@ -39,7 +39,16 @@ typedef struct {
 
 static const opt_t options[] = {
     GROUP("network"),
-    {"listen", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8080", "address to listen on (port 0: any)"},
+    {"listen", OPT_LISTEN, OFF(listen_host), OFF(listen_port), 0, "127.0.0.1:8080",
+     "address to listen on (port 0: any)"},
+    GROUP("TLS (reloaded on SIGHUP but the redirect listener)"),
+    {"tls-cert", OPT_STRING, OFF(tls_cert), 0, 0, "",
+     "PEM certificate chain: serve HTTPS and wss:// (with --tls-key)"},
+    {"tls-key", OPT_STRING, OFF(tls_key), 0, 0, "", "PEM private key of --tls-cert"},
+    {"tls-ciphers", OPT_STRING, OFF(tls_ciphers), 0, 0, "",
+     "OpenSSL cipher list for TLS 1.2 (empty: ECDHE with AES-GCM or ChaCha20-Poly1305)"},
+    {"tls-redirect", OPT_LISTEN, OFF(tls_redirect_host), OFF(tls_redirect_port), 0, "",
+     "also listen here for plain HTTP and answer 308 to the https:// URL (empty: no)"},
     GROUP("store and files"),
     {"data", OPT_PATH, OFF(data_dir), 0, 0, "./var", "data directory"},
     {"store", OPT_STRING, OFF(store), 0, 0, "",
@@ -302,6 +311,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->ws_max_rooms = 64;
     cfg->ws_max_docs = 32;
     cfg->shutdown_timeout = 5000;
+    cfg->tls_cert = ch_strdup("");
+    cfg->tls_key = ch_strdup("");
+    cfg->tls_ciphers = ch_strdup("");
     cfg->jwt_secret = ch_strdup("");
     cfg->jwt_alg = ch_strdup("HS256");
     cfg->jwt_public_key = ch_strdup("");
@@ -413,6 +425,10 @@ void config_free(chorus_config_t *cfg)
     free(cfg->rpc_url);
     free(cfg->join_hook_url);
     free(cfg->rpc_secret);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_ciphers);
+    free(cfg->tls_redirect_host);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);
@@ -481,7 +497,8 @@ int config_parse_rate(const char *s, config_rate_t *r)
 }
 
 /* Splits "host:port" or "[v6]:port". */
-static int parse_listen(chorus_config_t *cfg, const char *s)
+/* Parses "HOST:PORT" or "[IPv6]:PORT" into the owned string *hostp and *portp. */
+static int parse_listen(char **hostp, int *portp, const char *s)
 {
     const char *colon;
     char host[256];
@@ -503,9 +520,9 @@ static int parse_listen(chorus_config_t *cfg, const char *s)
     uint64_t port;
     const char *end = parse_u64(colon + 1, &port);
     if (!end || *end || port > 65535) return -1;
-    free(cfg->listen_host);
-    cfg->listen_host = ch_strdup(host);
-    cfg->listen_port = (int)port;
+    free(*hostp);
+    *hostp = ch_strdup(host);
+    *portp = (int)port;
     return 0;
 }
 
@@ -560,7 +577,13 @@ static int apply(chorus_config_t *cfg, const opt_t *o, const char *v, const char
     int rc = 0;
     switch (o->type) {
     case OPT_LISTEN:
-        rc = parse_listen(cfg, v);
+        if (!*v && o->offset != OFF(listen_host)) { /* an optional listener: off */
+            free(*(char **)(base + o->offset));
+            *(char **)(base + o->offset) = NULL;
+            break;
+        }
+        rc = parse_listen((char **)(void *)(base + o->offset), (int *)(void *)(base + o->min),
+                          v);
         break;
     case OPT_PATH:
         if (!*v) {
@@ -823,7 +846,180 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
                  CONFIG_SECRET_MIN);
         return -1;
     }
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        snprintf(err, errlen, "tls-cert and tls-key go together (want both files, or neither)");
+        return -1;
+    }
+    if (cfg->tls_redirect_host && !*cfg->tls_cert) {
+        snprintf(err, errlen, "tls-redirect needs TLS on the listener (tls-cert, tls-key)");
+        return -1;
+    }
     return 0;
+}
+
+/* The options SIGHUP applies (config_reload): each is read where it is used, or rebuilt
+ * from the configuration by the reload (JWT verifier, TLS context, origins). */
+static const char *const reloadable[] = {
+    "log-level",
+    "max-connections",
+    "max-connections-per-ip",
+    "http-max-header",
+    "http-max-body",
+    "http-header-timeout",
+    "http-idle-timeout",
+    "http-request-timeout",
+    "http-body-min-rate",
+    "http-max-queue",
+    "ws-max-queue",
+    "ws-ping-interval",
+    "ws-pong-timeout",
+    "origins",
+    "shutdown-timeout",
+    "trusted-proxies",
+    "metrics-allow",
+    "jwt-secret",
+    "jwt-alg",
+    "jwt-public-key",
+    "jwt-private-key",
+    "jwt-ttl",
+    "jwt-leeway",
+    "tls-cert",
+    "tls-key",
+    "tls-ciphers",
+};
+
+static int is_reloadable(const char *name)
+{
+    for (size_t i = 0; i < CH_ARRAY_LEN(reloadable); i++)
+        if (strcmp(reloadable[i], name) == 0) return 1;
+    return 0;
+}
+
+static int str_differs(const char *a, const char *b)
+{
+    if (!a || !b) return a != b;
+    return strcmp(a, b) != 0;
+}
+
+/* 1 when o's value differs between a and b. */
+static int opt_differs(const opt_t *o, const chorus_config_t *a, const chorus_config_t *b)
+{
+    const char *pa = (const char *)a, *pb = (const char *)b;
+    switch (o->type) {
+    case OPT_LISTEN:
+        return str_differs(*(char *const *)(const void *)(pa + o->offset),
+                           *(char *const *)(const void *)(pb + o->offset)) ||
+               *(const int *)(const void *)(pa + o->min) !=
+                   *(const int *)(const void *)(pb + o->min);
+    case OPT_PATH:
+    case OPT_STRING:
+    case OPT_ALG:
+        return str_differs(*(char *const *)(const void *)(pa + o->offset),
+                           *(char *const *)(const void *)(pb + o->offset));
+    case OPT_LEVEL:
+        return a->log_level != b->log_level;
+    case OPT_FORMAT:
+        return a->log_format != b->log_format;
+    case OPT_COUNT:
+    case OPT_SIZE:
+    case OPT_DURATION:
+    case OPT_SWITCH:
+        return *(const uint64_t *)(const void *)(pa + o->offset) !=
+               *(const uint64_t *)(const void *)(pb + o->offset);
+    case OPT_RATE:
+        return memcmp(pa + o->offset, pb + o->offset, sizeof(config_rate_t)) != 0;
+    case OPT_LIST: {
+        if (a->norigins != b->norigins) return 1;
+        for (size_t i = 0; i < a->norigins; i++)
+            if (strcmp(a->origins[i], b->origins[i]) != 0) return 1;
+        return 0;
+    }
+    case OPT_CIDRS: {
+        size_t na = *(const size_t *)(const void *)(pa + o->min);
+        size_t nb = *(const size_t *)(const void *)(pb + o->min);
+        const void *la = *(void *const *)(const void *)(pa + o->offset);
+        const void *lb = *(void *const *)(const void *)(pb + o->offset);
+        return na != nb || (na && memcmp(la, lb, na * sizeof(net_cidr_t)) != 0);
+    }
+    case OPT_GROUP:
+        break;
+    }
+    return 0;
+}
+
+/* Swaps o's value between a and b (strings and lists change owner with it). */
+static void opt_swap(const opt_t *o, chorus_config_t *a, chorus_config_t *b)
+{
+    char *pa = (char *)a, *pb = (char *)b, tmp[sizeof(config_rate_t)];
+    size_t n = 0;
+    switch (o->type) {
+    case OPT_LISTEN:
+    case OPT_PATH:
+    case OPT_STRING:
+    case OPT_ALG:
+    case OPT_CIDRS:
+        n = sizeof(char *);
+        break;
+    case OPT_LEVEL:
+        n = sizeof(a->log_level);
+        break;
+    case OPT_FORMAT:
+        n = sizeof(a->log_format);
+        break;
+    case OPT_COUNT:
+    case OPT_SIZE:
+    case OPT_DURATION:
+    case OPT_SWITCH:
+        n = sizeof(uint64_t);
+        break;
+    case OPT_RATE:
+        n = sizeof(config_rate_t);
+        break;
+    case OPT_LIST: {
+        char **l = a->origins;
+        size_t k = a->norigins;
+        a->origins = b->origins;
+        a->norigins = b->norigins;
+        b->origins = l;
+        b->norigins = k;
+        return;
+    }
+    case OPT_GROUP:
+        return;
+    }
+    memcpy(tmp, pa + o->offset, n);
+    memcpy(pa + o->offset, pb + o->offset, n);
+    memcpy(pb + o->offset, tmp, n);
+    if (o->type == OPT_CIDRS) { /* and the count */
+        size_t k = *(size_t *)(void *)(pa + o->min);
+        *(size_t *)(void *)(pa + o->min) = *(size_t *)(void *)(pb + o->min);
+        *(size_t *)(void *)(pb + o->min) = k;
+    }
+}
+
+int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *restart, size_t cap)
+{
+    int applied = 0;
+    size_t o = 0;
+    if (cap) restart[0] = '\0';
+    for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
+        const opt_t *opt = &options[i];
+        if (!opt->name || strcmp(opt->name, "config") == 0 || !opt_differs(opt, live, fresh))
+            continue;
+        if (is_reloadable(opt->name)) {
+            opt_swap(opt, live, fresh);
+            applied++;
+        } else if (cap && o + 1 < cap) { /* whole names only */
+            int w = snprintf(restart + o, cap - o, "%s%s", o ? "," : "", opt->name);
+            if (w > 0 && (size_t)w < cap - o) {
+                o += (size_t)w;
+            } else {
+                restart[o] = '\0';
+                o = cap;
+            }
+        }
+    }
+    return applied;
 }
 
 /* The placeholder --help shows after o's flag. */

@@ -46,6 +46,12 @@ typedef struct {
     char **origins;               /* owned; Origins allowed besides same-origin ("*": any) */
     size_t norigins;
     uint64_t shutdown_timeout;    /* ms */
+    /* TLS on the listener (io/tls.c): both files or neither */
+    char *tls_cert;          /* owned; PEM certificate chain, "" = plain HTTP */
+    char *tls_key;           /* owned; PEM private key, "" = plain HTTP */
+    char *tls_ciphers;       /* owned; TLS 1.2 cipher list, "" = the built-in default */
+    char *tls_redirect_host; /* owned; plain listener answering 308, NULL = none */
+    int tls_redirect_port;
     /* accounts and tokens */
     char *jwt_secret;             /* owned; "" = generated and kept in the data dir */
     char *jwt_alg;                /* owned; "HS256", "RS256" or "ES256" */
@@ -159,6 +165,17 @@ void config_free(chorus_config_t *cfg);
  * naming the offending option, and the form its value takes, in err. */
 int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
                 size_t errlen);
+
+/* SIGHUP's reload: moves into live (the configuration in use) the values of fresh (the
+ * same sources read again by config_load) that may change while serving: HTTP limits and
+ * timeouts, the WebSocket queue and keepalive, connection limits, the shutdown timeout,
+ * origins, trusted proxies, the /metrics allow list, the log level, token lifetimes, JWT
+ * secret and key options, TLS certificate, key and ciphers (the server and app re-read
+ * what depends on them). Every other option that differs keeps its running value and is
+ * named in restart (comma-separated, the names that fit in cap, "" when none). Borrows restart;
+ * takes from fresh what it moves (fresh stays valid for config_free). Returns how many
+ * options changed that apply now. */
+int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *restart, size_t cap);
 
 /* The bytes of stored data one reply may carry (a join, a history or REST page, a sync
  * page, a document snapshot, a doc_ops page): ws_max_reply, and at most a quarter of

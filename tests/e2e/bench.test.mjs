@@ -7,7 +7,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, REPO_ROOT, startServer } from './lib/server.mjs';
+import fs from 'node:fs';
+
+import { BIN, makeTempDir, REPO_ROOT, startServer } from './lib/server.mjs';
+import { makeCa } from './lib/tls.mjs';
 
 const BENCH = path.join(path.dirname(BIN), 'chorus-bench');
 const SECRET = 'bench-smoke-secret-0123456789abcdefghijkl';
@@ -70,6 +73,13 @@ const SIO_SCENARIOS = [
   ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3'], noLoss],
 ];
 
+// --tls: wss:// and HTTPS against Chorus with --tls-cert (make bench's fanout-tls row).
+const TLS_SCENARIOS = [
+  ['echo', ['--connections', '4', '--tls'], (r) => assert.ok(r.count > 0)],
+  ['fanout', ['--subscribers', '5', '--publishers', '2', '--tls'], noLoss],
+  ['fanout', ['--subscribers', '40', '--publishers', '2', '--threads', '3', '--tls'], noLoss],
+];
+
 async function smoke(target, port, pid, scenarios = SCENARIOS, duration = '0.5') {
   for (const [scenario, args, check] of scenarios) {
     const r = await runBench([scenario, ...args, '--target', target, '--port', String(port),
@@ -96,6 +106,22 @@ describe('chorus-bench smoke', () => {
       await smoke('chorus', srv.port, srv.proc.pid);
     } finally {
       await srv.stop();
+    }
+  });
+
+  test('chorus over TLS: --tls speaks wss:// and HTTPS', async () => {
+    const dir = makeTempDir('chorus-bench-tls-');
+    const cert = makeCa(dir).issue('server');
+    const srv = await startServer({
+      probe: false,
+      args: ['--jwt-secret', SECRET, '--ws-rate', '100000', '--ws-burst', '100000',
+        '--tls-cert', cert.cert, '--tls-key', cert.key],
+    });
+    try {
+      await smoke('chorus', srv.port, srv.proc.pid, TLS_SCENARIOS);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -70,14 +70,19 @@ export function webFiles() {
 
 /** Starts chorus on a fixed port with its own data dir (so it can be restarted in place). */
 export class Env {
-  /** browserArgs: extra Chromium switches (e.g. --disable-webgl); files: more files to serve (path -> content). */
-  static async start({ browserArgs = [], files = {}, serverArgs = [] } = {}) {
+  /**
+   * browserArgs: extra Chromium switches (e.g. --disable-webgl); files: more files to serve
+   * (path -> content); serverArgs: more chorus options; tls: { cert, key } (PEM paths): the
+   * server speaks HTTPS with them.
+   */
+  static async start({ browserArgs = [], files = {}, serverArgs = [], tls } = {}) {
     const env = new Env();
     env.serverArgs = serverArgs;
     env.port = await freePort();
     env.dataDir = makeTempDir('chorus-browser-data-');
     env.files = { ...webFiles(), ...files };
-    env.url = `http://127.0.0.1:${env.port}`;
+    env.tls = tls;
+    env.url = `${tls ? 'https' : 'http'}://127.0.0.1:${env.port}`;
     env.srv = await env.startServer();
     env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...browserArgs] });
     env.users = [];
@@ -90,7 +95,9 @@ export class Env {
       listen: `127.0.0.1:${this.port}`,
       data: false,
       webFiles: this.files,
-      args: ['--data', this.dataDir, '--public-url', `http://127.0.0.1:${this.port}`, ...FAST_HASH, ...(this.serverArgs ?? [])],
+      args: ['--data', this.dataDir, '--public-url', this.url, ...FAST_HASH,
+        ...(this.tls ? ['--tls-cert', this.tls.cert, '--tls-key', this.tls.key] : []), ...(this.serverArgs ?? [])],
+      probe: !this.tls, // the probe speaks plain HTTP
     });
   }
 

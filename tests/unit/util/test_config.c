@@ -451,8 +451,71 @@ static void test_quota_and_retention_options(void)
     config_free(&cfg);
 }
 
+/* SIGHUP: the options that may change move into the live configuration; the others keep
+ * their value and are named. */
+static void test_reload(void)
+{
+    chorus_config_t live, fresh;
+    char *a1[] = {"--http-max-body", "1MiB",       "--origins", "https://a", "--listen",
+                  "127.0.0.1:1000",  "--tls-cert", "a.pem",     "--tls-key", "a.key"};
+    char *a2[] = {
+        "--http-max-body",   "2KiB",           "--origins",        "https://b,https://c",
+        "--listen",          "127.0.0.1:2000", "--tls-cert",       "b.pem",
+        "--tls-key",         "a.key",          "--data",           "/elsewhere",
+        "--trusted-proxies", "10.0.0.0/8",     "--ws-max-message", "2KiB",
+        "--log-level",       "debug"};
+    ASSERT_EQ(load(&live, 10, a1, NULL), 0);
+    ASSERT_EQ(load(&fresh, 18, a2, NULL), 0);
+    char restart[256];
+    ASSERT_EQ(config_reload(&live, &fresh, restart, sizeof(restart)), 5);
+    ASSERT_EQ(live.http_max_body, 2048);
+    ASSERT_EQ(live.norigins, 2);
+    ASSERT_STREQ(live.origins[1], "https://c");
+    ASSERT_STREQ(live.tls_cert, "b.pem");
+    ASSERT_EQ(live.ntrusted_proxies, 1);
+    ASSERT_EQ(live.log_level, LOG_DEBUG);
+    /* not reloadable: unchanged, and named */
+    ASSERT_EQ(live.listen_port, 1000);
+    ASSERT_STREQ(live.data_dir, "./var");
+    ASSERT_EQ(live.ws_max_message, 1048576);
+    ASSERT_STREQ(restart, "listen,data,ws-max-message");
+    /* the same again: nothing changes */
+    config_free(&fresh);
+    ASSERT_EQ(load(&fresh, 18, a2, NULL), 0);
+    ASSERT_EQ(config_reload(&live, &fresh, restart, 8), 0);
+    ASSERT_STREQ(restart, "listen");
+    config_free(&fresh);
+    config_free(&live);
+}
+
+/* --tls-cert and --tls-key go together; --tls-redirect needs them and takes HOST:PORT. */
+static void test_tls_options(void)
+{
+    chorus_config_t cfg;
+    char *a[] = {"--tls-cert", "c.pem"};
+    ASSERT_EQ(load(&cfg, 2, a, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "tls-cert and tls-key go together") != NULL);
+    config_free(&cfg);
+    char *b[] = {"--tls-redirect", "127.0.0.1:80"};
+    ASSERT_EQ(load(&cfg, 2, b, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "tls-redirect needs TLS") != NULL);
+    config_free(&cfg);
+    char *c[] = {"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-redirect", "[::1]:8080"};
+    ASSERT_EQ(load(&cfg, 6, c, NULL), 0);
+    ASSERT_STREQ(cfg.tls_redirect_host, "::1");
+    ASSERT_EQ(cfg.tls_redirect_port, 8080);
+    ASSERT_STREQ(cfg.listen_host, "127.0.0.1");
+    config_free(&cfg);
+    char *d[] = {"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-redirect", "nope"};
+    ASSERT_EQ(load(&cfg, 6, d, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "--tls-redirect: invalid value 'nope'") != NULL);
+    config_free(&cfg);
+}
+
 int main(void)
 {
+    RUN(test_reload);
+    RUN(test_tls_options);
     RUN(test_defaults);
     RUN(test_units);
     RUN(test_flags);
