@@ -42,6 +42,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->finishing || c->closing) return; /* lingering: discard until EOF */
     c->last_rx = uv_now(c->srv->loop);
+    c->srv->stat.bytes_in += (uint64_t)nread;
     if (c->kind == CONN_WS) conn_ws_on_data(c, (uint8_t *)buf->base, (size_t)nread);
     else conn_http_on_data(c, buf->base, (size_t)nread);
 }
@@ -155,7 +156,10 @@ static void wrote(conn_t *c, long res)
         conn_close(c);
         return;
     }
-    if (res > 0) outq_consume(&c->out, (size_t)res);
+    if (res > 0) {
+        outq_consume(&c->out, (size_t)res);
+        c->srv->stat.bytes_out += (uint64_t)res;
+    }
     if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
     write_rest(c);
 }
@@ -231,6 +235,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     outq_consume(&c->out, c->inflight);
+    c->srv->stat.bytes_out += c->inflight;
     c->inflight = 0;
     if (c->drain_wait && !c->closing) conn_http_on_drain(c);
     conn_flush(c);
@@ -241,6 +246,8 @@ void conn_send(conn_t *c, cbuf_t *b)
     if (c->closing || c->shut) return;
     outq_push(&c->out, b);
     server_want_flush(c->srv, c);
+    /* Every buffer queued on a WebSocket is one frame (header first). */
+    if (c->kind == CONN_WS && b->len > 0) c->srv->stat.ws_out[b->data[b->off] & 0x0f]++;
     if (c->kind == CONN_WS && !c->close_sent && c->out.bytes > c->srv->cfg->ws_max_queue) {
         /* A client that does not read must not make us buffer without bound, nor slow
          * anyone else: drop what it has not been sent yet and close it. Bytes already
@@ -249,6 +256,7 @@ void conn_send(conn_t *c, cbuf_t *b)
         log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
                  c->out.bytes);
         outq_truncate(&c->out, c->inflight);
+        c->srv->stat.slow_closed++;
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
     }
 }

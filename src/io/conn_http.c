@@ -2,6 +2,7 @@
  * the WebSocket upgrade. */
 #include "io/conn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -127,6 +128,8 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     conn_send(c, b);
     cbuf_unref(b);
 
+    c->srv->stat.http_requests++;
+    if (status == 429) c->srv->stat.http_limited++;
     uint64_t t0 = c->http ? c->http->req_start_ns : 0;
     double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
     log_access(c->srv->log, c->http ? c->http->remote : "-",
@@ -654,6 +657,30 @@ static int path_is(const http_request_t *req, const char *p)
     return req->path_len == n && memcmp(req->path, p, n) == 0;
 }
 
+/* The process's resident memory and file descriptors, from /proc (Linux) and getrlimit;
+ * what cannot be read stays 0. */
+static void process_figures(http_metrics_t *m)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        unsigned long long size, rss;
+        if (fscanf(f, "%llu %llu", &size, &rss) == 2)
+            m->rss_bytes = rss * (uint64_t)sysconf(_SC_PAGESIZE);
+        fclose(f);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        uint64_t n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            if (e->d_name[0] != '.') n++;
+        closedir(d);
+        m->open_fds = n > 0 ? n - 1 : 0; /* not the one reading the folder */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        m->max_fds = (uint64_t)rl.rlim_cur;
+}
+
 /* GET /metrics (http_metrics.h): a client outside --metrics-allow gets the 404 of a path
  * that does not exist, whatever the method. */
 static void handle_metrics(conn_t *c, const http_request_t *req)
@@ -670,12 +697,29 @@ static void handle_metrics(conn_t *c, const http_request_t *req)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    server_t *s = c->srv;
+    app_t *app = s->app;
     http_metrics_t m = {
-        .loop = &c->srv->loop_stat,
+        .loop = &s->loop_stat,
         .cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
                   (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
-        .connections = c->srv->nconns,
+        .io = &s->stat,
+        .proto = &app->proto,
+        .api = &app->api,
+        .store = app->store ? store_stat(app->store) : NULL,
+        .delivered = app->bus->delivered,
+        .framed = app->bus->framed,
     };
+    /* A walk over the connections and the rooms, made only when asked. */
+    for (const conn_t *o = s->conns; o; o = o->next) {
+        m.queued_bytes += o->out.bytes;
+        m.conns[o->kind == CONN_HTTP ? HTTP_METRICS_HTTP
+                : o->sio             ? HTTP_METRICS_SIO_WEBSOCKET
+                                     : HTTP_METRICS_WEBSOCKET]++;
+    }
+    m.conns[HTTP_METRICS_SIO_POLLING] = s->nsessions;
+    rooms_count(&app->rooms, &m.rooms, &m.online);
+    process_figures(&m);
     char text[HTTP_METRICS_MAX];
     int n = http_metrics_text(&m, text, sizeof(text));
     CH_ASSERT(n > 0);

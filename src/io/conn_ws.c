@@ -209,6 +209,24 @@ static void parser_settle(conn_t *c, ws_parser_t *p)
 
 static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len);
 
+/* The opcode a received event came as, for the frame counters (server_stat_t). */
+static unsigned ws_ev_opcode(ws_event_type_t t)
+{
+    switch (t) {
+    case WS_EV_TEXT:
+        return WS_OP_TEXT;
+    case WS_EV_BINARY:
+        return WS_OP_BINARY;
+    case WS_EV_PING:
+        return WS_OP_PING;
+    case WS_EV_PONG:
+        return WS_OP_PONG;
+    case WS_EV_CLOSE:
+        return WS_OP_CLOSE;
+    }
+    return WS_OP_CONT;
+}
+
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
 {
     ws_parser_t *p = parser_of(c);
@@ -235,6 +253,7 @@ static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
             conn_ws_close(c, -rc, close_reason(-rc));
             return;
         }
+        s->stat.ws_in[ws_ev_opcode(ev.type)]++;
         switch (ev.type) {
         case WS_EV_TEXT:
             if (c->sio)

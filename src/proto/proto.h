@@ -164,6 +164,10 @@ struct proto_s {
     log_t *log;            /* borrowed */
     const proto_op_t **slots; /* open-addressing hash of op name -> op */
     size_t nslots, nops;
+    /* GET /metrics: runs of the op in each slot (owned, nslots of them, parallel to slots:
+     * a bounded set, the registered ops) and messages refused by the rate limit. */
+    uint64_t *op_count;
+    uint64_t limited;
 };
 
 /* Initialises p with the built-in ops (echo). log is borrowed. */
