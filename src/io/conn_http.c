@@ -33,6 +33,7 @@
 struct conn_http_s {
     http_reqparser_t p;
     char remote[CONN_REMOTE_MAX]; /* the peer's "ip:port": every request logs it */
+    char req_id[CONN_REQ_ID_MAX]; /* the current request's id ("": none begun yet) */
     uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
     uint64_t req_start;    /* loop time (ms) of the current request's first byte */
     uint64_t body_start;   /* loop time (ms) its headers were complete */
@@ -113,6 +114,9 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     if (ctype) h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Type: %s\r\n", ctype);
     if (status != 304 && status != 101)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Length: %zu\r\n", len);
+    if (c->http && c->http->req_id[0])
+        h += snprintf(head + h, sizeof(head) - (size_t)h, "X-Request-Id: %s\r\n",
+                      c->http->req_id);
     if (last) h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: close\r\n");
     else if (req && req->http_major == 1 && req->http_minor == 0)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: keep-alive\r\n");
@@ -132,7 +136,8 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     if (status == 429) c->srv->stat.http_limited++;
     uint64_t t0 = c->http ? c->http->req_start_ns : 0;
     double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
-    log_access(c->srv->log, c->http ? c->http->remote : "-",
+    log_access(c->srv->log, c->http && c->http->req_id[0] ? c->http->req_id : NULL,
+               c->http ? c->http->remote : "-",
                req ? http_method_str((enum http_method)req->method) : "-",
                req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
 }
@@ -727,8 +732,42 @@ static void handle_metrics(conn_t *c, const http_request_t *req)
             req->method == HTTP_HEAD);
 }
 
+/* A trusted proxy's X-Request-Id: 1 to LOG_REQ_ID_MAX characters of [A-Za-z0-9._:-]
+ * (what reaches logs and headers stays plain); anything else is ignored. */
+static int request_id_ok(const char *v, size_t n)
+{
+    if (n == 0 || n > LOG_REQ_ID_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The request's id is ours (set when it began), or the one a --trusted-proxies peer sent. */
+static void adopt_request_id(conn_t *c, const http_request_t *req)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    const http_header_t *h = http_request_header(req, "X-Request-Id");
+    if (!h || !cfg->ntrusted_proxies || !request_id_ok(h->value, h->value_len)) return;
+    net_ip_t peer;
+    if (net_ip_parse(c->ip, strlen(c->ip), &peer) != 0 ||
+        !net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &peer))
+        return;
+    memcpy(c->http->req_id, h->value, h->value_len);
+    c->http->req_id[h->value_len] = '\0';
+}
+
+const char *conn_http_req_id(const conn_t *c)
+{
+    return c->http->req_id;
+}
+
 static void handle_request(conn_t *c, const http_request_t *req)
 {
+    adopt_request_id(c, req);
     if (path_is(req, "/healthz")) handle_healthz(c, req);
     else if (path_is(req, "/metrics")) handle_metrics(c, req);
     else if (path_is(req, "/ws")) handle_ws(c, req);
@@ -792,6 +831,8 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
             c->http->req_start_ns = uv_hrtime();
+            if (c->req_n < (1u << 20) - 1) c->req_n++;
+            conn_req_id(c, c->http->req_id);
             c->http->req_start = uv_now(c->srv->loop);
             conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
                               ? cfg->http_header_timeout

@@ -84,6 +84,7 @@ typedef struct server_s {
     ws_handshake_opts_t handshake;
     loop_stat_t loop_stat;         /* iteration lengths since start (GET /metrics) */
     server_stat_t stat;            /* the connections' counters (GET /metrics) */
+    uint32_t boot_id;              /* random at start: the first part of request ids */
     uint64_t loop_mark_ns;         /* uv_hrtime at the end of the last iteration; 0: none */
     uint64_t loop_idle_ns;         /* uv_metrics_idle_time then */
     char date[40];                 /* cached HTTP Date header value */

@@ -307,6 +307,18 @@ static int scan_envelope(const jscan_t *s, proto_envelope_t *env, char *op, size
     return 0;
 }
 
+void proto_log(const proto_t *p, proto_client_t *c, log_level_t level, const char *fmt, ...)
+{
+    if (level < p->log->level) return;
+    char msg[512], id[LOG_REQ_ID_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *rid = c->tr->log_id ? c->tr->log_id(c, id, sizeof(id)) : NULL;
+    log_req(p->log, level, rid, "%s", msg);
+}
+
 /* Runs the op req names, or refuses it; answers ok with null data for a handler that did
  * not reply. */
 static void dispatch(proto_req_t *req, const proto_op_t *op)
@@ -343,8 +355,9 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
     if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
         p->limited++;
         if (++c->limited_in_row >= p->limits.flood_close) {
-            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
-                     c->limited_in_row);
+            proto_log(p, c, LOG_INFO,
+                      "closing a client that kept flooding (%u limited in a row)",
+                      c->limited_in_row);
             c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
             return;
         }
@@ -407,8 +420,9 @@ void proto_run(proto_t *p, proto_client_t *c, const char *name, int has_ref, jso
     if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
         p->limited++;
         if (++c->limited_in_row >= p->limits.flood_close) {
-            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
-                     c->limited_in_row);
+            proto_log(p, c, LOG_INFO,
+                      "closing a client that kept flooding (%u limited in a row)",
+                      c->limited_in_row);
             c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
             return;
         }
