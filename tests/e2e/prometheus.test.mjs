@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { TEST_SECRET } from './lib/auth.mjs';
+import { concrete, dashboardQueries, readDashboard } from './lib/grafana.mjs';
 import { startPrometheus } from './lib/prometheus.mjs';
 import { createRoom, mkUsers } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
@@ -51,6 +52,14 @@ describe('Prometheus scrapes /metrics', () => {
       const p99 = await prom.query(
         'histogram_quantile(0.99, sum by (le) (chorus_store_request_duration_seconds_bucket))');
       assert.equal(p99.length, 1);
+      // The example dashboard's queries (dist/grafana-chorus.json) are PromQL Prometheus
+      // accepts, and each panel's first one has data.
+      for (const p of readDashboard().panels) {
+        for (const [i, t] of p.targets.entries()) {
+          const r = await prom.query(concrete(t.expr));
+          if (i === 0) assert.ok(r.length > 0, `${p.title}: ${t.expr} has data`);
+        }
+      }
     } finally {
       for (const c of clients) c.close();
       if (prom) await prom.stop();
