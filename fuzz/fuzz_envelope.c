@@ -20,7 +20,7 @@ static void sink_close(proto_client_t *c, int code, const char *reason)
     if (code != 1008) __builtin_trap();
 }
 
-static const proto_transport_t sink = {sink_send, sink_close, NULL, NULL, NULL, NULL};
+static const proto_transport_t sink = {sink_send, sink_close, NULL, NULL, NULL, NULL, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -298,6 +298,7 @@ struct bus_s {
     uint64_t last_conn;           /* the connection counter */
     uint64_t framed;              /* frames made on this process, one per event and kind
                                      (a statistic) */
+    uint64_t delivered;           /* frames handed to this process's receivers (a statistic) */
     bus_op_fn serve;              /* the rooms' handler (bus_serve); NULL = none yet */
     void *serve_ud;
     bus_drop_fn drop;             /* unsubscribe events' receivers (bus_on_drop) */

@@ -36,6 +36,7 @@ static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
                 b->framed++;
             }
             ops->deliver(s->rcv, frames[kind]);
+            b->delivered++;
         }
         n++;
         if (ev->unsubscribe) {

@@ -151,6 +151,21 @@ room_member_t *room_member(room_t *room, const char *user_id)
     return NULL;
 }
 
+void rooms_count(const rooms_t *r, uint64_t *nrooms, uint64_t *online)
+{
+    uint64_t n = 0, on = 0;
+    const char *key;
+    void *val;
+    for (size_t i = 0; strmap_next(&r->by_id, &i, &key, &val);) {
+        const room_t *room = val;
+        n++;
+        for (const room_member_t *m = room->members; m; m = m->next)
+            if (m->online) on++;
+    }
+    *nrooms = n;
+    *online = on;
+}
+
 room_t *rooms_get(rooms_t *r, const char *id_or_code)
 {
     room_t *room = strmap_get(&r->by_id, id_or_code);

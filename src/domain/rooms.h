@@ -308,6 +308,11 @@ int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char
                  rooms_seek_t seek, uint64_t *retry_after_ms);
 room_member_t *room_member(room_t *room, const char *user_id);
 
+/* Counts the live rooms of r into *nrooms and their online members (those with at least
+ * one connection) into *online, for GET /metrics: one walk over every room and member,
+ * done only when asked. Borrows r. */
+void rooms_count(const rooms_t *r, uint64_t *nrooms, uint64_t *online);
+
 /* Room JSON as in the REST API (borrowed room; new reference). */
 json_t *room_json(rooms_t *r, const room_t *room);
 /* A member as JSON (new reference). */

@@ -32,16 +32,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     conn_t *c = stream->data;
     if (nread == 0) return;
     if (nread < 0) {
+        char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
         if (nread != UV_EOF && nread != UV_ECONNRESET) {
-            char r[CONN_REMOTE_MAX];
-            log_debug(c->srv->log, "%s: read error: %s", conn_remote(c, r),
-                      uv_strerror((int)nread));
+            log_req(c->srv->log, LOG_DEBUG, conn_req_id(c, id), "%s: read error: %s",
+                    conn_remote(c, r), uv_strerror((int)nread));
         }
+        if (c->kind == CONN_WS && !c->close_sent && !c->closing)
+            log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+                    "%s: websocket dropped without a close frame", conn_remote(c, r));
         conn_close(c);
         return;
     }
     if (c->finishing || c->closing) return; /* lingering: discard until EOF */
     c->last_rx = uv_now(c->srv->loop);
+    c->srv->stat.bytes_in += (uint64_t)nread;
     if (c->tls)
         conn_tls_on_read(c, buf->base, (size_t)nread);
     else if (c->kind == CONN_WS)
@@ -192,12 +196,16 @@ static void write_rest(conn_t *c)
 static void wrote(conn_t *c, long res)
 {
     if (res < 0 && res != UV_EAGAIN) {
-        char r[CONN_REMOTE_MAX];
-        log_debug(c->srv->log, "%s: write error: %s", conn_remote(c, r), uv_strerror((int)res));
+        char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+        log_req(c->srv->log, LOG_DEBUG, conn_req_id(c, id), "%s: write error: %s",
+                conn_remote(c, r), uv_strerror((int)res));
         conn_close(c);
         return;
     }
-    if (res > 0) consume(c, (size_t)res);
+    if (res > 0) {
+        consume(c, (size_t)res);
+        c->srv->stat.bytes_out += (uint64_t)res;
+    }
     if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
     write_rest(c);
 }
@@ -275,6 +283,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     consume(c, c->inflight);
+    c->srv->stat.bytes_out += c->inflight;
     c->inflight = 0;
     if (c->drain_wait && !c->closing) conn_http_on_drain(c);
     conn_flush(c);
@@ -285,16 +294,27 @@ void conn_send(conn_t *c, cbuf_t *b)
     if (c->closing || c->shut) return;
     outq_push(&c->out, b);
     server_want_flush(c->srv, c);
+    /* Every buffer queued on a WebSocket is one frame (header first). */
+    if (c->kind == CONN_WS && b->len > 0) c->srv->stat.ws_out[b->data[b->off] & 0x0f]++;
     if (c->kind == CONN_WS && !c->close_sent && c->out.bytes > c->srv->cfg->ws_max_queue) {
         /* A client that does not read must not make us buffer without bound, nor slow
          * anyone else: drop what it has not been sent yet and close it. Bytes already
          * handed to libuv stay (it points into them). */
-        char r[CONN_REMOTE_MAX];
-        log_info(c->srv->log, "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
-                 c->out.bytes);
+        char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+        log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+                "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
+                c->out.bytes);
         outq_truncate(&c->out, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
+        c->srv->stat.slow_closed++;
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
     }
+}
+
+const char *conn_req_id(const conn_t *c, char buf[CONN_REQ_ID_MAX])
+{
+    snprintf(buf, CONN_REQ_ID_MAX, "%08" PRIx32 "-%" PRIx64 "-%u", c->srv->boot_id,
+             (uint64_t)c->pc.rcv.id, (unsigned)c->req_n);
+    return buf;
 }
 
 void conn_finish(conn_t *c, uint64_t linger_ms)
@@ -345,6 +365,9 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     conn_t *c = ch_calloc(1, sizeof(*c) + (tls ? conn_tls_size() : 0));
     c->redirect = (unsigned)redirect;
     c->srv = s;
+    /* The identity names the connection in logs from its first request; a WebSocket keeps it
+     * (conn_ws_start). */
+    c->pc.rcv.id = bus_member_next(s->app->bus);
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     outq_init(&c->out);

@@ -57,6 +57,9 @@ struct conn_s {
     /* TLS: its state (conn_tls.c) is allocated with the connection, right after it, so a
      * plain connection carries not even a pointer for it. */
     unsigned tls : 1;
+    /* HTTP requests begun on this connection (the last part of their ids, conn_req_id),
+     * saturating; kept in the flags' spare bits, so a WebSocket keeps its upgrade's. */
+    unsigned req_n : 20;
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -77,6 +80,16 @@ struct conn_s {
 
 /* Longest "ip:port" text of a peer, NUL included. */
 #define CONN_REMOTE_MAX 64
+
+/* Longest request id, NUL included: ours ("%08x-%x-%u", under 40) or one a trusted proxy
+ * sent in X-Request-Id (LOG_REQ_ID_MAX). */
+#define CONN_REQ_ID_MAX (LOG_REQ_ID_MAX + 1)
+
+/* Writes the id of c's current (or last) HTTP request into buf and returns buf: the
+ * server's boot id, c's identity (pc.rcv.id, never reused) and the request's number on c,
+ * "1f3a9c07-2a-1". A WebSocket or Socket.IO session's lines carry its upgrade request's
+ * id this way without keeping any text. Borrows c. */
+const char *conn_req_id(const conn_t *c, char buf[CONN_REQ_ID_MAX]);
 
 /* The peer's "ip:port", for logs: kept while c speaks HTTP (every request logs it), asked
  * of the socket afterwards and written into buf ("?:0" when that fails). Returns the kept
@@ -172,6 +185,9 @@ void conn_http_on_data(conn_t *c, char *data, size_t len);
 void conn_http_on_timer(conn_t *c);
 /* Frees the HTTP state (at the upgrade, or when c closes); safe to call more than once. */
 void conn_http_free(conn_t *c);
+/* The current HTTP request's id (ours or a trusted proxy's; "" before one began). Borrowed
+ * from c; c must speak HTTP. */
+const char *conn_http_req_id(const conn_t *c);
 /* The kept "ip:port" while c speaks HTTP, else NULL (see conn_remote). */
 const char *conn_http_remote(const conn_t *c);
 /* Returns 1 while an API request of c is being answered (reading is paused), else 0. */

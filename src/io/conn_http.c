@@ -2,6 +2,7 @@
  * the WebSocket upgrade. */
 #include "io/conn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 struct conn_http_s {
     http_reqparser_t p;
     char remote[CONN_REMOTE_MAX]; /* the peer's "ip:port": every request logs it */
+    char req_id[CONN_REQ_ID_MAX]; /* the current request's id ("": none begun yet) */
     uint64_t req_start_ns; /* hrtime when the current request began, 0 = none yet */
     uint64_t req_start;    /* loop time (ms) of the current request's first byte */
     uint64_t body_start;   /* loop time (ms) its headers were complete */
@@ -114,6 +116,9 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     if (ctype) h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Type: %s\r\n", ctype);
     if (status != 304 && status != 101)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Length: %zu\r\n", len);
+    if (c->http && c->http->req_id[0])
+        h += snprintf(head + h, sizeof(head) - (size_t)h, "X-Request-Id: %s\r\n",
+                      c->http->req_id);
     if (last) h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: close\r\n");
     else if (req && req->http_major == 1 && req->http_minor == 0)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: keep-alive\r\n");
@@ -129,9 +134,12 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     conn_send(c, b);
     cbuf_unref(b);
 
+    c->srv->stat.http_requests++;
+    if (status == 429) c->srv->stat.http_limited++;
     uint64_t t0 = c->http ? c->http->req_start_ns : 0;
     double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
-    log_access(c->srv->log, c->http ? c->http->remote : "-",
+    log_access(c->srv->log, c->http && c->http->req_id[0] ? c->http->req_id : NULL,
+               c->http ? c->http->remote : "-",
                req ? http_method_str((enum http_method)req->method) : "-",
                req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
 }
@@ -656,6 +664,30 @@ static int path_is(const http_request_t *req, const char *p)
     return req->path_len == n && memcmp(req->path, p, n) == 0;
 }
 
+/* The process's resident memory and file descriptors, from /proc (Linux) and getrlimit;
+ * what cannot be read stays 0. */
+static void process_figures(http_metrics_t *m)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        unsigned long long size, rss;
+        if (fscanf(f, "%llu %llu", &size, &rss) == 2)
+            m->rss_bytes = rss * (uint64_t)sysconf(_SC_PAGESIZE);
+        fclose(f);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        uint64_t n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            if (e->d_name[0] != '.') n++;
+        closedir(d);
+        m->open_fds = n > 0 ? n - 1 : 0; /* not the one reading the folder */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        m->max_fds = (uint64_t)rl.rlim_cur;
+}
+
 /* GET /metrics (http_metrics.h): a client outside --metrics-allow gets the 404 of a path
  * that does not exist, whatever the method. */
 static void handle_metrics(conn_t *c, const http_request_t *req)
@@ -672,12 +704,29 @@ static void handle_metrics(conn_t *c, const http_request_t *req)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    server_t *s = c->srv;
+    app_t *app = s->app;
     http_metrics_t m = {
-        .loop = &c->srv->loop_stat,
+        .loop = &s->loop_stat,
         .cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
                   (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
-        .connections = c->srv->nconns,
+        .io = &s->stat,
+        .proto = &app->proto,
+        .api = &app->api,
+        .store = app->store ? store_stat(app->store) : NULL,
+        .delivered = app->bus->delivered,
+        .framed = app->bus->framed,
     };
+    /* A walk over the connections and the rooms, made only when asked. */
+    for (const conn_t *o = s->conns; o; o = o->next) {
+        m.queued_bytes += o->out.bytes;
+        m.conns[o->kind == CONN_HTTP ? HTTP_METRICS_HTTP
+                : o->sio             ? HTTP_METRICS_SIO_WEBSOCKET
+                                     : HTTP_METRICS_WEBSOCKET]++;
+    }
+    m.conns[HTTP_METRICS_SIO_POLLING] = s->nsessions;
+    rooms_count(&app->rooms, &m.rooms, &m.online);
+    process_figures(&m);
     char text[HTTP_METRICS_MAX];
     int n = http_metrics_text(&m, text, sizeof(text));
     CH_ASSERT(n > 0);
@@ -708,8 +757,42 @@ static void handle_redirect(conn_t *c, const http_request_t *req)
     respond(c, 308, NULL, extra, NULL, 0, !keep_alive(c), 0);
 }
 
+/* A trusted proxy's X-Request-Id: 1 to LOG_REQ_ID_MAX characters of [A-Za-z0-9._:-]
+ * (what reaches logs and headers stays plain); anything else is ignored. */
+static int request_id_ok(const char *v, size_t n)
+{
+    if (n == 0 || n > LOG_REQ_ID_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The request's id is ours (set when it began), or the one a --trusted-proxies peer sent. */
+static void adopt_request_id(conn_t *c, const http_request_t *req)
+{
+    const chorus_config_t *cfg = c->srv->cfg;
+    const http_header_t *h = http_request_header(req, "X-Request-Id");
+    if (!h || !cfg->ntrusted_proxies || !request_id_ok(h->value, h->value_len)) return;
+    net_ip_t peer;
+    if (net_ip_parse(c->ip, strlen(c->ip), &peer) != 0 ||
+        !net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &peer))
+        return;
+    memcpy(c->http->req_id, h->value, h->value_len);
+    c->http->req_id[h->value_len] = '\0';
+}
+
+const char *conn_http_req_id(const conn_t *c)
+{
+    return c->http->req_id;
+}
+
 static void handle_request(conn_t *c, const http_request_t *req)
 {
+    adopt_request_id(c, req);
     if (c->redirect)
         handle_redirect(c, req);
     else if (path_is(req, "/healthz"))
@@ -776,6 +859,8 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
             c->http->req_start_ns = uv_hrtime();
+            if (c->req_n < (1u << 20) - 1) c->req_n++;
+            conn_req_id(c, c->http->req_id);
             c->http->req_start = uv_now(c->srv->loop);
             conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
                               ? cfg->http_header_timeout

@@ -71,12 +71,17 @@ static void tr_settled(proto_client_t *pc)
     conn_ws_transport.settled(pc);
 }
 
-static const proto_transport_t sio_ws_transport = {tr_send,    tr_close,   tr_peer,
-                                                   tr_release, tr_settled, &proto_sio_dialect};
+static const char *tr_log_id(proto_client_t *pc, char *buf, size_t cap)
+{
+    return conn_ws_transport.log_id(pc, buf, cap);
+}
+
+static const proto_transport_t sio_ws_transport = {
+    tr_send, tr_close, tr_peer, tr_release, tr_settled, &proto_sio_dialect, tr_log_id};
 
 /* The same in seed 003's dialect (sio_seed_conn.h), for a connection that sent room:*. */
 static const proto_transport_t sio_ws_seed_transport = {
-    tr_send, tr_close, tr_peer, tr_release, tr_settled, &sio_seed_dialect};
+    tr_send, tr_close, tr_peer, tr_release, tr_settled, &sio_seed_dialect, tr_log_id};
 
 /* Queues the Engine.IO packet text[0..len) (borrowed) as a WebSocket text frame. */
 static void send_packet(conn_t *c, const char *text, size_t len)
@@ -196,9 +201,10 @@ void conn_sio_keepalive(conn_t *c, uint64_t now)
     const chorus_config_t *cfg = c->srv->cfg;
     if (c->awaiting_pong) {
         if (now - c->ping_at >= cfg->ws_pong_timeout) {
-            char r[CONN_REMOTE_MAX];
-            log_debug(c->srv->log, "%s: no Engine.IO pong within %llu ms, dropping",
-                      conn_remote(c, r), (unsigned long long)cfg->ws_pong_timeout);
+            char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+            log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+                    "%s: no Engine.IO pong within %llu ms, dropping", conn_remote(c, r),
+                    (unsigned long long)cfg->ws_pong_timeout);
             conn_close(c);
         }
         return;

@@ -20,6 +20,7 @@ struct conn_sio_sess_s {
     proto_client_t pc;  /* the session's protocol client (its bus receiver) */
     proto_sio_conn_t s; /* its Socket.IO state */
     char sid[SESS_SID_LEN + 1];
+    char req_id[CONN_REQ_ID_MAX]; /* its opening request's id: its lines carry it */
     server_t *srv;       /* borrowed */
     server_ip_t *per_ip; /* borrowed: its address's count (server_session_acquire) */
     char ip[48];
@@ -196,11 +197,17 @@ static void tr_release(proto_client_t *pc)
     sess_unref(sess_of(pc));
 }
 
-static const proto_transport_t poll_transport = {tr_send,    tr_close, tr_peer,
-                                                 tr_release, NULL,     &proto_sio_dialect};
+static const char *tr_log_id(proto_client_t *pc, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", sess_of(pc)->req_id);
+    return buf;
+}
+
+static const proto_transport_t poll_transport = {
+    tr_send, tr_close, tr_peer, tr_release, NULL, &proto_sio_dialect, tr_log_id};
 /* The same in seed 003's dialect (sio_seed_conn.h), for a session that sent room:*. */
-static const proto_transport_t poll_seed_transport = {tr_send,    tr_close, tr_peer,
-                                                      tr_release, NULL,     &sio_seed_dialect};
+static const proto_transport_t poll_seed_transport = {
+    tr_send, tr_close, tr_peer, tr_release, NULL, &sio_seed_dialect, tr_log_id};
 
 static void arm(conn_sio_sess_t *x, uint64_t now)
 {
@@ -251,7 +258,8 @@ static void sess_close(conn_sio_sess_t *x, const char *why)
 {
     if (x->closed) return;
     server_t *s = x->srv;
-    log_debug(s->log, "engine.io session %s closed: %s", x->sid, why);
+    /* Not the sid: whoever knows it may speak for the session. */
+    log_req(s->log, LOG_INFO, x->req_id, "engine.io session closed: %s", why);
     /* The held GET gets what is queued and a close packet. Closed first: answering it may
      * run that connection's next pipelined request, which must not find the session. */
     x->closed = 1;
@@ -311,6 +319,7 @@ static void handshake(conn_t *c, const char *ip, const char *cors)
     x->per_ip = c->per_ip;
     x->refs = 2;
     snprintf(x->ip, sizeof(x->ip), "%s", ip);
+    snprintf(x->req_id, sizeof(x->req_id), "%s", conn_http_req_id(c));
     auth_random_hex(x->sid, SESS_SID_LEN / 2);
     strmap_put(&s->sio_sessions, x->sid, x);
     uint64_t now = uv_now(s->loop);

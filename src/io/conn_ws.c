@@ -50,8 +50,14 @@ static void tr_settled(proto_client_t *pc)
     if (c->ws_paused && !backlogged(c) && !c->closing && !c->finishing) conn_timer(c, 0);
 }
 
-const proto_transport_t conn_ws_transport = {tr_send,    tr_close,   tr_peer,
-                                             tr_release, tr_settled, NULL};
+static const char *tr_log_id(proto_client_t *pc, char *buf, size_t cap)
+{
+    CH_ASSERT(cap >= CONN_REQ_ID_MAX);
+    return conn_req_id(conn_of(pc), buf);
+}
+
+const proto_transport_t conn_ws_transport = {tr_send,    tr_close, tr_peer,  tr_release,
+                                             tr_settled, NULL,     tr_log_id};
 
 /* Arms the one timer for whichever comes first: the keepalive ping (or the pong
  * deadline) and the protocol's auth deadline. Firing early is harmless: the timer
@@ -89,7 +95,6 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
     c->kind = CONN_WS;
     c->ws = NULL; /* the server's resting parser until a frame is partial (parser_of) */
     proto_client_init(&c->pc, &s->app->proto.limits, &conn_ws_transport, uv_now(s->loop));
-    c->pc.rcv.id = bus_member_next(s->app->bus);
     c->awaiting_pong = 0;
     c->close_sent = 0;
     uint64_t now = uv_now(s->loop);
@@ -108,7 +113,22 @@ void conn_ws_free(conn_t *c)
     c->ws = NULL;
 }
 
+static void close_frame(conn_t *c, int code, const char *reason);
+
 void conn_ws_close(conn_t *c, int code, const char *reason)
+{
+    if (c->closing || c->close_sent) return;
+    char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+    /* 1001 (the server stopping) would be a line per connection at once: debug. */
+    if (c->kind == CONN_WS)
+        log_req(c->srv->log, code == WS_CLOSE_GOING_AWAY ? LOG_DEBUG : LOG_INFO,
+                conn_req_id(c, id), "%s: websocket close %d %s", conn_remote(c, r), code,
+                reason ? reason : "");
+    close_frame(c, code, reason);
+}
+
+/* Sends the close frame (code, reason) and finishes c. */
+static void close_frame(conn_t *c, int code, const char *reason)
 {
     if (c->closing || c->close_sent) return;
     if (c->kind != CONN_WS) {
@@ -122,10 +142,6 @@ void conn_ws_close(conn_t *c, int code, const char *reason)
      * not recurse into another close. */
     c->close_sent = 1;
     send_control(c, WS_OP_CLOSE, payload, len);
-    char r[CONN_REMOTE_MAX];
-    if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_NO_STATUS)
-        log_debug(c->srv->log, "%s: closing websocket: %d %s", conn_remote(c, r), code,
-                  reason ? reason : "");
     /* The peer answers with its own close frame; we send FIN after ours and drop the
      * connection on its EOF (the server closes TCP first, RFC 6455 section 7.1.1). */
     conn_finish(c, CONN_LINGER_MS);
@@ -209,6 +225,24 @@ static void parser_settle(conn_t *c, ws_parser_t *p)
 
 static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len);
 
+/* The opcode a received event came as, for the frame counters (server_stat_t). */
+static unsigned ws_ev_opcode(ws_event_type_t t)
+{
+    switch (t) {
+    case WS_EV_TEXT:
+        return WS_OP_TEXT;
+    case WS_EV_BINARY:
+        return WS_OP_BINARY;
+    case WS_EV_PING:
+        return WS_OP_PING;
+    case WS_EV_PONG:
+        return WS_OP_PONG;
+    case WS_EV_CLOSE:
+        return WS_OP_CLOSE;
+    }
+    return WS_OP_CONT;
+}
+
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
 {
     ws_parser_t *p = parser_of(c);
@@ -235,6 +269,7 @@ static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
             conn_ws_close(c, -rc, close_reason(-rc));
             return;
         }
+        s->stat.ws_in[ws_ev_opcode(ev.type)]++;
         switch (ev.type) {
         case WS_EV_TEXT:
             if (c->sio)
@@ -258,7 +293,14 @@ static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
             break;
         case WS_EV_CLOSE:
             /* Echo the peer's code (an empty close is answered with an empty one). */
-            conn_ws_close(c, ev.close_code, NULL);
+            if (!c->close_sent) {
+                char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+                log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+                        "%s: websocket closed by the client %d %.*s", conn_remote(c, r),
+                        ev.close_code, (int)(ev.len > 123 ? 123 : ev.len),
+                        (const char *)ev.data);
+            }
+            close_frame(c, ev.close_code, NULL);
             return;
         }
     }
@@ -295,9 +337,10 @@ void conn_ws_on_timer(conn_t *c)
     }
     if (c->awaiting_pong) {
         if (now - c->ping_at >= cfg->ws_pong_timeout) {
-            char r[CONN_REMOTE_MAX];
-            log_debug(c->srv->log, "%s: no pong within %llu ms, dropping", conn_remote(c, r),
-                      (unsigned long long)cfg->ws_pong_timeout);
+            char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+            log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+                    "%s: no pong within %llu ms, dropping", conn_remote(c, r),
+                    (unsigned long long)cfg->ws_pong_timeout);
             conn_close(c);
             return;
         }

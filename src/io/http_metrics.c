@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/ws_frame.h"
 #include "util/net_addr.h"
 
 int http_metrics_allowed(const chorus_config_t *cfg, const char *ip)
@@ -40,6 +41,60 @@ static void put_seconds(page_t *p, uint64_t ns)
         (unsigned long long)(ns % 1000000000u));
 }
 
+/* "# HELP" and "# TYPE" of one family: once per family, before its samples. */
+static void family(page_t *p, const char *name, const char *type, const char *help)
+{
+    put(p, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One family of a single unlabelled sample. */
+static void single(page_t *p, const char *name, const char *type, const char *help, uint64_t v)
+{
+    family(p, name, type, help);
+    put(p, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* A histogram family; with ns set its values are nanoseconds shown as seconds. */
+static void histogram(page_t *p, const char *name, const char *help, const histo_t *h, int ns)
+{
+    family(p, name, "histogram", help);
+    for (size_t i = 0; i < h->nbounds; i++) {
+        put(p, "%s_bucket{le=\"", name);
+        if (ns)
+            put_seconds(p, h->bounds[i]);
+        else
+            put(p, "%llu", (unsigned long long)h->bounds[i]);
+        put(p, "\"} %llu\n", (unsigned long long)histo_le(h, i));
+    }
+    put(p, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum ", name, (unsigned long long)h->count, name);
+    if (ns)
+        put_seconds(p, h->sum);
+    else
+        put(p, "%llu", (unsigned long long)h->sum);
+    put(p, "\n%s_count %llu\n", name, (unsigned long long)h->count);
+}
+
+static const char *const state_names[HTTP_METRICS_NSTATES] = {
+    "http", "websocket", "socketio_websocket", "socketio_polling"};
+
+/* The frame types counted, by opcode (a bounded label set). */
+static const struct {
+    unsigned op;
+    const char *name;
+} frame_types[] = {{WS_OP_TEXT, "text"},
+                   {WS_OP_BINARY, "binary"},
+                   {WS_OP_CLOSE, "close"},
+                   {WS_OP_PING, "ping"},
+                   {WS_OP_PONG, "pong"}};
+
+static void frames(page_t *p, const char *name, const char *help, const uint64_t *by_op)
+{
+    family(p, name, "counter", help);
+    for (size_t i = 0; i < sizeof(frame_types) / sizeof(frame_types[0]); i++)
+        put(p, "%s{type=\"%s\"} %llu\n", name, frame_types[i].name,
+            (unsigned long long)by_op[frame_types[i].op]);
+}
+
 int http_metrics_text(const http_metrics_t *m, char *out, size_t cap)
 {
     page_t p = {out, cap, 0, cap == 0};
@@ -70,9 +125,72 @@ int http_metrics_text(const http_metrics_t *m, char *out, size_t cap)
         "# HELP process_cpu_seconds_total User and system CPU time of the process.\n"
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %llu.%06llu\n",
         (unsigned long long)(m->cpu_us / 1000000u), (unsigned long long)(m->cpu_us % 1000000u));
-    put(&p,
-        "# HELP chorus_connections Open connections (HTTP and WebSocket).\n"
-        "# TYPE chorus_connections gauge\nchorus_connections %llu\n",
-        (unsigned long long)m->connections);
+
+    family(&p, "chorus_connections", "gauge", "Open connections by state.");
+    for (size_t i = 0; i < HTTP_METRICS_NSTATES; i++)
+        put(&p, "chorus_connections{state=\"%s\"} %llu\n", state_names[i],
+            (unsigned long long)m->conns[i]);
+    single(&p, "chorus_rooms", "gauge", "Live rooms (loaded in memory).", m->rooms);
+    single(&p, "chorus_room_members_online", "gauge",
+           "Room members with at least one connection, summed over the rooms.", m->online);
+
+    const proto_t *pr = m->proto;
+    family(&p, "chorus_ops_total", "counter",
+           "Protocol operations run (WebSocket and Socket.IO), by op.");
+    for (size_t i = 0; i < pr->nslots; i++)
+        if (pr->slots[i])
+            put(&p, "chorus_ops_total{op=\"%s\"} %llu\n", pr->slots[i]->name,
+                (unsigned long long)pr->op_count[i]);
+    family(&p, "chorus_rate_limited_total", "counter",
+           "Requests refused by a rate limit: WebSocket/Socket.IO messages over the message "
+           "rate, HTTP requests answered 429.");
+    put(&p, "chorus_rate_limited_total{transport=\"websocket\"} %llu\n",
+        (unsigned long long)pr->limited);
+    put(&p, "chorus_rate_limited_total{transport=\"http\"} %llu\n",
+        (unsigned long long)m->io->http_limited);
+    family(&p, "chorus_auth_failures_total", "counter",
+           "Authentication failures by reason (token refused, password refused, other).");
+    for (size_t i = 0; i < API_AUTH_FAIL_N; i++)
+        put(&p, "chorus_auth_failures_total{reason=\"%s\"} %llu\n", api_auth_fail_names[i],
+            (unsigned long long)m->api->auth_failures[i]);
+
+    single(&p, "chorus_http_requests_total", "counter", "HTTP requests answered.",
+           m->io->http_requests);
+    single(&p, "chorus_events_framed_total", "counter",
+           "Event frames built (once per event and wire format, shared by every receiver).",
+           m->framed);
+    single(&p, "chorus_deliveries_total", "counter",
+           "Event frames handed to connections (one per receiver).", m->delivered);
+    single(&p, "chorus_sent_bytes_total", "counter", "Bytes written to client sockets.",
+           m->io->bytes_out);
+    single(&p, "chorus_received_bytes_total", "counter", "Bytes read from client sockets.",
+           m->io->bytes_in);
+    single(&p, "chorus_output_queued_bytes", "gauge",
+           "Output queued on open connections and not written yet.", m->queued_bytes);
+    single(&p, "chorus_slow_clients_closed_total", "counter",
+           "WebSockets closed (1008) because their output queue passed --ws-max-queue.",
+           m->io->slow_closed);
+    frames(&p, "chorus_websocket_frames_received_total",
+           "WebSocket messages and control frames received, by type (a fragmented message "
+           "counts once).",
+           m->io->ws_in);
+    frames(&p, "chorus_websocket_frames_sent_total", "WebSocket frames queued, by type.",
+           m->io->ws_out);
+    if (m->store) {
+        histogram(&p, "chorus_store_request_duration_seconds",
+                  "Store requests from submission to answer (queue, transaction, commit).",
+                  &m->store->latency_ns, 1);
+        histogram(&p, "chorus_store_batch_requests",
+                  "Store requests per transaction (group commit size).", &m->store->batch, 0);
+    }
+
+    single(&p, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           m->rss_bytes);
+    single(&p, "process_open_fds", "gauge", "Open file descriptors.", m->open_fds);
+    single(&p, "process_max_fds", "gauge", "The limit of open file descriptors.", m->max_fds);
+    family(&p, "process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch, in seconds.");
+    put(&p, "process_start_time_seconds %lld.%03lld\n",
+        (long long)(m->io->start_unix_ms / 1000), (long long)(m->io->start_unix_ms % 1000));
     return p.full ? -1 : (int)p.len;
 }

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "io/conn.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -383,9 +384,11 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->log = log;
     s->app = app;
     s->date_sec = -1;
+    s->stat.start_unix_ms = clock_unix_ms();
     ws_parser_init(&s->ws_rest, cfg->ws_max_message, 1);
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
+    randombytes_buf(&s->boot_id, sizeof(s->boot_id));
     strmap_init(&s->per_ip, seed);
     strmap_init(&s->sio_sessions, seed ^ 0x9e3779b97f4a7c15ull);
 

@@ -41,6 +41,18 @@ typedef struct {
 /* Sends per io_uring submission: a broadcast to more receivers takes several. */
 #define SERVER_URING_DEPTH 256
 
+/* What the connections did since start, for GET /metrics (http_metrics.h): plain
+ * increments on the loop thread. WebSocket frames are counted by opcode (ws_frame.h's
+ * WS_OP_*; a fragmented message received counts once, as its first frame's type). */
+typedef struct {
+    uint64_t ws_in[16], ws_out[16];
+    uint64_t bytes_in, bytes_out; /* read from and written to sockets */
+    uint64_t slow_closed;         /* WebSockets closed for passing ws_max_queue */
+    uint64_t http_requests;       /* HTTP requests answered */
+    uint64_t http_limited;        /* of them, answered 429 */
+    int64_t start_unix_ms;        /* when server_start ran */
+} server_stat_t;
+
 typedef struct server_s {
     uv_loop_t *loop;               /* borrowed */
     const chorus_config_t *cfg;    /* borrowed */
@@ -86,6 +98,8 @@ typedef struct server_s {
     app_t *app;                    /* borrowed: what the connections speak to */
     ws_handshake_opts_t handshake;
     loop_stat_t loop_stat;         /* iteration lengths since start (GET /metrics) */
+    server_stat_t stat;            /* the connections' counters (GET /metrics) */
+    uint32_t boot_id;              /* random at start: the first part of request ids */
     uint64_t loop_mark_ns;         /* uv_hrtime at the end of the last iteration; 0: none */
     uint64_t loop_idle_ns;         /* uv_metrics_idle_time then */
     char date[40];                 /* cached HTTP Date header value */

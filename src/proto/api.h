@@ -79,6 +79,19 @@ struct api_req_s {
     int match;                  /* password verify result */
 };
 
+/* Authentication failures by reason, for GET /metrics (a bounded label set): a token
+ * refused (REST or WebSocket or Socket.IO: bad, expired or revoked), a password refused
+ * (login, password change), anything else recorded with api_audit_failure. */
+typedef enum {
+    API_AUTH_FAIL_TOKEN = 0,
+    API_AUTH_FAIL_PASSWORD,
+    API_AUTH_FAIL_OTHER,
+    API_AUTH_FAIL_N
+} api_auth_fail_t;
+
+/* The label value of each api_auth_fail_t ("token", "password", "other"). */
+extern const char *const api_auth_fail_names[API_AUTH_FAIL_N];
+
 typedef struct {
     char dummy_hash[STORE_HASH_LEN]; /* verified for unknown emails, so timing tells nothing */
 } api_auth_state_t;
@@ -111,6 +124,7 @@ struct api_s {
      * returns how many. Set by the server (may be NULL). */
     uint32_t (*disconnect)(void *ud, const char *sub, int code, const char *reason);
     void *disconnect_ud;
+    uint64_t auth_failures[API_AUTH_FAIL_N]; /* GET /metrics: by reason */
 };
 
 /* Initialises a on loop and loads the revocations from the store (running the loop

@@ -88,9 +88,17 @@ void api_audit_stop(api_t *a)
     uv_close((uv_handle_t *)&a->audit_timer, NULL);
 }
 
+const char *const api_auth_fail_names[API_AUTH_FAIL_N] = {"token", "password", "other"};
+
 void api_audit_failure(api_t *a, const char *event, const char *user_id, const char *ip,
                        const char *detail)
 {
+    if (strcmp(event, "token_rejected") == 0)
+        a->auth_failures[API_AUTH_FAIL_TOKEN]++;
+    else if (strcmp(event, "login_failed") == 0)
+        a->auth_failures[API_AUTH_FAIL_PASSWORD]++;
+    else
+        a->auth_failures[API_AUTH_FAIL_OTHER]++;
     store_audit_t ev;
     memset(&ev, 0, sizeof(ev));
     snprintf(ev.event, sizeof(ev.event), "%s", event);

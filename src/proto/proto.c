@@ -45,6 +45,18 @@ static const proto_op_t *lookup(const proto_t *p, const char *name)
     }
 }
 
+/* Counts one run of op (a registered one: its slot is found by pointer, a probe as short as
+ * its lookup's). */
+static void count_op(proto_t *p, const proto_op_t *op)
+{
+    for (size_t i = hash_name(op->name) & (p->nslots - 1);; i = (i + 1) & (p->nslots - 1)) {
+        if (p->slots[i] == op) {
+            p->op_count[i]++;
+            return;
+        }
+    }
+}
+
 static void insert(const proto_op_t **slots, size_t nslots, const proto_op_t *op)
 {
     size_t i = hash_name(op->name) & (nslots - 1);
@@ -62,10 +74,16 @@ void proto_register(proto_t *p, const proto_op_t *ops, size_t n)
         size_t nslots = p->nslots ? p->nslots : 16;
         while ((p->nops + n) * 2 > nslots) nslots *= 2;
         const proto_op_t **slots = ch_calloc(nslots, sizeof(*slots));
+        uint64_t *counts = ch_calloc(nslots, sizeof(*counts));
         for (size_t i = 0; i < p->nslots; i++)
             if (p->slots[i]) insert(slots, nslots, p->slots[i]);
+        /* Registration happens at start, before any op ran: nothing to carry over. */
+        for (size_t i = 0; i < p->nslots; i++)
+            CH_ASSERT(p->op_count[i] == 0);
         free(p->slots);
+        free(p->op_count);
         p->slots = slots;
+        p->op_count = counts;
         p->nslots = nslots;
     }
     for (size_t i = 0; i < n; i++) insert(p->slots, p->nslots, &ops[i]);
@@ -83,6 +101,7 @@ void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log)
 void proto_free(proto_t *p)
 {
     free(p->slots);
+    free(p->op_count);
     memset(p, 0, sizeof(*p));
 }
 
@@ -288,6 +307,18 @@ static int scan_envelope(const jscan_t *s, proto_envelope_t *env, char *op, size
     return 0;
 }
 
+void proto_log(const proto_t *p, proto_client_t *c, log_level_t level, const char *fmt, ...)
+{
+    if (level < p->log->level) return;
+    char msg[512], id[LOG_REQ_ID_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *rid = c->tr->log_id ? c->tr->log_id(c, id, sizeof(id)) : NULL;
+    log_req(p->log, level, rid, "%s", msg);
+}
+
 /* Runs the op req names, or refuses it; answers ok with null data for a handler that did
  * not reply. */
 static void dispatch(proto_req_t *req, const proto_op_t *op)
@@ -302,6 +333,7 @@ static void dispatch(proto_req_t *req, const proto_op_t *op)
         proto_reply_error(req, PROTO_UNAUTHORIZED,
                           "authenticate first: send auth with a token");
     } else {
+        count_op(req->p, op);
         op->fn(req);
         if (!req->replied) proto_reply_ok(req, NULL);
     }
@@ -321,9 +353,11 @@ void proto_handle_text(proto_t *p, proto_client_t *c, const char *msg, size_t le
      * (JSCAN_EINVALID), or JSCAN_EUNSURE, which leaves the frame to Jansson. */
     int rc = jscan_parse(&scan, msg, len, 0);
     if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
+        p->limited++;
         if (++c->limited_in_row >= p->limits.flood_close) {
-            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
-                     c->limited_in_row);
+            proto_log(p, c, LOG_INFO,
+                      "closing a client that kept flooding (%u limited in a row)",
+                      c->limited_in_row);
             c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
             return;
         }
@@ -384,9 +418,11 @@ void proto_run(proto_t *p, proto_client_t *c, const char *name, int has_ref, jso
                json_t *args, uint64_t now_ms)
 {
     if (!rl_take(&c->bucket, p->limits.rate, p->limits.burst, now_ms)) {
+        p->limited++;
         if (++c->limited_in_row >= p->limits.flood_close) {
-            log_info(p->log, "closing a client that kept flooding (%u limited in a row)",
-                     c->limited_in_row);
+            proto_log(p, c, LOG_INFO,
+                      "closing a client that kept flooding (%u limited in a row)",
+                      c->limited_in_row);
             c->tr->close(c, WS_CLOSE_POLICY, "rate limit exceeded");
             return;
         }

@@ -48,6 +48,9 @@ typedef struct {
     /* Optional: the client's dialect (NULL: the Chorus envelope). Events reach it framed by
      * dialect->frame_event; replies still reach send as Chorus envelope frames. */
     const proto_dialect_t *dialect;
+    /* Optional: writes the id that names the client's session in logs (its opening
+     * request's id) into buf (cap bytes) and returns buf. NULL: lines carry no id. */
+    const char *(*log_id)(proto_client_t *c, char *buf, size_t cap);
 } proto_transport_t;
 
 /* The user a client authenticated as: what a connection keeps of its token's claims once
@@ -167,6 +170,10 @@ struct proto_s {
     log_t *log;            /* borrowed */
     const proto_op_t **slots; /* open-addressing hash of op name -> op */
     size_t nslots, nops;
+    /* GET /metrics: runs of the op in each slot (owned, nslots of them, parallel to slots:
+     * a bounded set, the registered ops) and messages refused by the rate limit. */
+    uint64_t *op_count;
+    uint64_t limited;
 };
 
 /* Initialises p with the built-in ops (echo). log is borrowed. */
@@ -205,6 +212,11 @@ int proto_auth_verify(proto_t *p, const char *ip, const char *token, size_t len,
 /* Runs c's auth deadline when it is due: close 1008 after the auth timeout, send
  * {"op":"token_expired"} when the token expires, close 1008 when the grace ends. */
 void proto_auth_tick(proto_t *p, proto_client_t *c, uint64_t now_ms);
+
+/* Logs one line at level caused by client c (borrowed), with its session's id when its
+ * transport names one (proto_transport_t.log_id; log.h log_req). */
+void proto_log(const proto_t *p, proto_client_t *c, log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Adds the auth op to p. */
 void proto_auth_register(proto_t *p);

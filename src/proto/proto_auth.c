@@ -136,6 +136,7 @@ static void op_auth(proto_req_t *req)
     const char *ip = c->tr->peer ? c->tr->peer(c) : "";
     int rc = proto_auth_verify(p, ip, json_string_value(tok),
                                json_string_length(tok), req->now_ms, &u, &why, &retry_ms);
+    if (rc != 0) proto_log(p, c, LOG_INFO, "auth refused: %s", why);
     if (rc == PROTO_AUTH_ELIMITED) {
         proto_reply_error_obj(req, json_pack("{s:s, s:s, s:I}", "code", PROTO_RATE_LIMITED,
                                              "message", why, "retryAfterMs",

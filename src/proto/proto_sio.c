@@ -162,6 +162,7 @@ static int on_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
         const char *ip = c->tr->peer ? c->tr->peer(c) : "";
         int rc = proto_auth_verify(p, ip ? ip : "", json_string_value(tok),
                                    json_string_length(tok), now_ms, &u, &why, &retry_ms);
+        if (rc != 0) proto_log(p, c, LOG_INFO, "socket.io auth refused: %s", why);
         if (rc != 0 || (c->authed && strcmp(c->user.sub, u.sub) != 0)) json_decref(auth);
         if (rc == PROTO_AUTH_ELIMITED) {
             connect_error(c, pkt, PROTO_RATE_LIMITED, why, (json_int_t)retry_ms);

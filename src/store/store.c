@@ -11,6 +11,14 @@
  * from delaying the first callbacks behind thousands of later requests. */
 #define STORE_BATCH_MAX 256
 
+/* The request latency histogram's bounds: 100 us to 1 s (a commit's fsync is ~1 ms on an
+ * SSD; past a second the store is in trouble). */
+static const uint64_t store__latency_bounds[] = {
+    100000,   250000,   500000,    1000000,   2500000,   5000000,   10000000,
+    25000000, 50000000, 100000000, 250000000, 500000000, 1000000000};
+/* The group-commit size histogram's bounds, powers of two up to STORE_BATCH_MAX. */
+static const uint64_t store__batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+
 /* A FIFO of requests linked through req->next. */
 typedef struct {
     store_req_t *head;
@@ -39,6 +47,7 @@ struct store_s {
     size_t outstanding; /* loop thread: submitted and callback not yet run */
     int closing;        /* loop thread (read and written with mu held too) */
     int dispatching;    /* loop thread: inside store__dispatch */
+    store_stat_t stat;  /* loop thread */
 };
 
 static void store__queue_push(store__queue_t *q, store_req_t *req)
@@ -126,6 +135,8 @@ static void store__worker(void *arg)
         if (!st->pending.head) st->pending.tail = NULL;
         last->next = NULL;
         uv_mutex_unlock(&st->mu);
+        /* Handed back with the request under mu, like err: the loop thread counts it. */
+        first->batch_n = (uint32_t)n;
 
         store__run_batch(st, first, n);
 
@@ -150,9 +161,13 @@ static size_t store__dispatch(store_t *st)
 
     size_t ran = 0;
     st->dispatching = 1;
+    uint64_t now = r ? uv_hrtime() : 0;
     while (r) {
         store_req_t *next = r->next; /* r belongs to its owner once cb starts */
         r->next = NULL;
+        histo_add(&st->stat.latency_ns, now - r->submit_ns);
+        if (r->batch_n) histo_add(&st->stat.batch, r->batch_n);
+        r->batch_n = 0;
         CH_ASSERT(st->outstanding > 0);
         if (--st->outstanding == 0) uv_unref((uv_handle_t *)st->async);
         r->cb(r);
@@ -186,6 +201,10 @@ store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *lo
     st->conn = conn;
     st->log = log;
     st->loop = loop;
+    histo_init(&st->stat.latency_ns, store__latency_bounds,
+               sizeof(store__latency_bounds) / sizeof(store__latency_bounds[0]));
+    histo_init(&st->stat.batch, store__batch_bounds,
+               sizeof(store__batch_bounds) / sizeof(store__batch_bounds[0]));
     int rc = uv_mutex_init(&st->mu);
     CH_ASSERT(rc == 0);
     rc = uv_cond_init(&st->cond);
@@ -229,6 +248,8 @@ void store_submit(store_t *st, store_req_t *req)
 {
     CH_ASSERT(req && req->cb && (unsigned)req->type < STORE_REQ_MAX);
     req->err = STORE_OK;
+    req->submit_ns = uv_hrtime();
+    req->batch_n = 0;
     if (st->outstanding++ == 0) uv_ref((uv_handle_t *)st->async);
     uv_mutex_lock(&st->mu);
     if (st->closing) {
@@ -271,6 +292,11 @@ void store_close(store_t *st)
     st->async->data = NULL;
     uv_close((uv_handle_t *)st->async, store__on_async_closed);
     free(st);
+}
+
+const store_stat_t *store_stat(const store_t *st)
+{
+    return &st->stat;
 }
 
 /* ---- payloads ---- */

@@ -87,6 +87,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "util/histo.h"
 #include "util/log.h"
 
 /* Errors (req->err). 0 is success. ENOTFOUND and EEXISTS left no change behind and do not
@@ -521,6 +522,8 @@ struct store_req_s {
                                   * STORE_OK (all fields but seq; borrowed until cb) */
     size_t nenqueue;
     store_req_t *next;    /* internal: queue link */
+    uint64_t submit_ns;   /* internal: uv_hrtime at store_submit (the latency histogram) */
+    uint32_t batch_n;     /* internal: set by the worker on a batch's first request: its size */
 };
 
 /* What a backend implements (the contract at the top of this file applies to all of it).
@@ -581,6 +584,18 @@ typedef struct {
 #define STORE_DUMP_VERSION 1
 
 typedef struct store_s store_t;
+
+/* What the store measured since it opened, for GET /metrics: from a request's submission
+ * to its callback (queue, transaction and commit) in nanoseconds, and how many requests
+ * each transaction (group commit) held. Counted on the loop thread from what the worker
+ * hands back with the finished requests, so no lock is taken for them. */
+typedef struct {
+    histo_t latency_ns;
+    histo_t batch;
+} store_stat_t;
+
+/* Returns st's figures (borrowed from st; read them on the loop thread). */
+const store_stat_t *store_stat(const store_t *st);
 
 /* The SQLite backend (target: the database file path). */
 extern const store_backend_t store_sqlite_backend;

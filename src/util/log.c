@@ -71,29 +71,53 @@ static void text_clean(char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
 }
 
-void log_msg(log_t *lg, log_level_t level, const char *fmt, ...)
+static void log_line(log_t *lg, log_level_t level, const char *req_id, const char *fmt,
+                     va_list ap)
 {
-    if (level < lg->level) return;
     char msg[1024], ts[32];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     timestamp(ts);
     if (lg->format == LOG_JSON) {
         char esc[sizeof(msg) * 6 + 1];
         json_escape(esc, sizeof(esc), msg, strlen(msg));
-        fprintf(lg->out, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
-                level_names[level], esc);
+        fprintf(lg->out, "{\"ts\":\"%s\",\"level\":\"%s\",", ts, level_names[level]);
+        if (req_id) {
+            char id[LOG_REQ_ID_MAX * 6 + 1];
+            json_escape(id, sizeof(id), req_id, strnlen(req_id, LOG_REQ_ID_MAX));
+            fprintf(lg->out, "\"req_id\":\"%s\",", id);
+        }
+        fprintf(lg->out, "\"msg\":\"%s\"}\n", esc);
     } else {
         text_clean(msg);
-        fprintf(lg->out, "%s %s %s\n", ts, level_upper[level], msg);
+        if (req_id)
+            fprintf(lg->out, "%s %s [%.*s] %s\n", ts, level_upper[level], LOG_REQ_ID_MAX,
+                    req_id, msg);
+        else
+            fprintf(lg->out, "%s %s %s\n", ts, level_upper[level], msg);
     }
     fflush(lg->out);
 }
 
-void log_access(log_t *lg, const char *remote, const char *method, const char *path,
-                size_t path_len, int status, size_t bytes, double ms)
+void log_msg(log_t *lg, log_level_t level, const char *fmt, ...)
+{
+    if (level < lg->level) return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(lg, level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void log_req(log_t *lg, log_level_t level, const char *req_id, const char *fmt, ...)
+{
+    if (level < lg->level) return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(lg, level, req_id, fmt, ap);
+    va_end(ap);
+}
+
+void log_access(log_t *lg, const char *req_id, const char *remote, const char *method,
+                const char *path, size_t path_len, int status, size_t bytes, double ms)
 {
     if (LOG_INFO < lg->level) return;
     char ts[32], p[1024 * 6 + 1];
@@ -101,17 +125,21 @@ void log_access(log_t *lg, const char *remote, const char *method, const char *p
     timestamp(ts);
     if (lg->format == LOG_JSON) {
         json_escape(p, sizeof(p), path, path_len);
+        char id[LOG_REQ_ID_MAX * 6 + 1] = "";
+        if (req_id) json_escape(id, sizeof(id), req_id, strnlen(req_id, LOG_REQ_ID_MAX));
         fprintf(lg->out,
-                "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"http\",\"remote\":\"%s\","
+                "{\"ts\":\"%s\",\"level\":\"info\",%s%s%s\"msg\":\"http\",\"remote\":\"%s\","
                 "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,"
                 "\"ms\":%.3f}\n",
-                ts, remote, method, p, status, bytes, ms);
+                ts, req_id ? "\"req_id\":\"" : "", id, req_id ? "\"," : "", remote, method, p,
+                status, bytes, ms);
     } else {
         memcpy(p, path, path_len);
         p[path_len] = '\0';
         text_clean(p);
-        fprintf(lg->out, "%s INFO http %s \"%s %s\" %d %zu %.3fms\n", ts, remote, method, p,
-                status, bytes, ms);
+        fprintf(lg->out, "%s INFO http %s \"%s %s\" %d %zu %.3fms%s%.*s\n", ts, remote, method,
+                p, status, bytes, ms, req_id ? " req_id=" : "", LOG_REQ_ID_MAX,
+                req_id ? req_id : "");
     }
     fflush(lg->out);
 }

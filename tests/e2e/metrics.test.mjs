@@ -6,7 +6,12 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 
 import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
+import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { parseMetrics, scrape, total } from './lib/metrics.mjs';
+import { createRoom, mkUsers } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
+import { delay } from './lib/util.mjs';
+import { JsonWs } from './lib/wsclient.mjs';
 
 const T = { timeout: 20000 };
 
@@ -27,25 +32,7 @@ async function getFrom(port, localAddress, method = 'GET', opts = {}) {
   }
 }
 
-// Parses the text format into { name{labels}: number } and checks each line's shape:
-// "# HELP name text", "# TYPE name kind", or "name{labels} value".
-function parseMetrics(text) {
-  const samples = new Map();
-  const types = new Map();
-  assert.ok(text.endsWith('\n'), 'the page ends with a newline');
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line.startsWith('# HELP ')) continue;
-    const t = /^# TYPE ([a-z_]+) (counter|gauge|histogram)$/.exec(line);
-    if (t) {
-      types.set(t[1], t[2]);
-      continue;
-    }
-    const m = /^([a-z_]+)(\{le="([0-9.]+|\+Inf)"\})? ([0-9]+(\.[0-9]+)?)$/.exec(line);
-    assert.ok(m, `a sample line: ${JSON.stringify(line)}`);
-    samples.set(m[1] + (m[2] ?? ''), Number(m[4]));
-  }
-  return { samples, types };
-}
+const conns = (text) => total(parseMetrics(text).samples, 'chorus_connections');
 
 describe('GET /metrics', () => {
   it('from loopback by default: the loop histogram, its max and the process CPU', T, async () => {
@@ -73,15 +60,15 @@ describe('GET /metrics', () => {
       const max = samples.get('chorus_loop_iteration_seconds_max');
       assert.ok(max > 0 && max <= samples.get('chorus_loop_iteration_seconds_sum'));
       assert.ok(samples.get('process_cpu_seconds_total') > 0);
-      assert.ok(samples.get('chorus_connections') >= 1, 'this request\'s connection');
+      assert.ok(samples.get('chorus_connections{state="http"}') >= 1, 'this request\'s connection');
       // The earlier ones (the readiness probe, /healthz) leave the count once the server has
       // seen them close, a few loop iterations later (closes are spread over iterations).
-      let conns = samples.get('chorus_connections');
-      for (let i = 0; i < 100 && conns !== 1; i++) {
+      let n = total(samples, 'chorus_connections');
+      for (let i = 0; i < 100 && n !== 1; i++) {
         await new Promise((r) => setTimeout(r, 20));
-        conns = parseMetrics((await fetchOnce(srv.port, 'GET', '/metrics')).text).samples.get('chorus_connections');
+        n = conns((await fetchOnce(srv.port, 'GET', '/metrics')).text);
       }
-      assert.equal(conns, 1, 'only the request\'s own connection is left');
+      assert.equal(n, 1, 'only the request\'s own connection is left');
 
       // The count only grows.
       const again = parseMetrics((await fetchOnce(srv.port, 'GET', '/metrics')).text);
@@ -152,8 +139,7 @@ describe('GET /metrics', () => {
           s.once('error', reject);
         }));
       }
-      const open = parseMetrics((await fetchOnce(srv.port, 'GET', '/metrics')).text);
-      assert.equal(open.samples.get('chorus_connections'), 301);
+      assert.equal(conns((await fetchOnce(srv.port, 'GET', '/metrics')).text), 301);
       srv.proc.kill('SIGSTOP');
       let c;
       try {
@@ -166,9 +152,8 @@ describe('GET /metrics', () => {
       }
       const res = await pending;
       c.close();
-      const { samples } = parseMetrics(res.text);
-      assert.ok(samples.get('chorus_connections') > 100,
-        `connections still closing when the answer was made: ${samples.get('chorus_connections')}`);
+      const n = conns(res.text);
+      assert.ok(n > 100, `connections still closing when the answer was made: ${n}`);
     } finally {
       await srv.stop();
     }
@@ -176,5 +161,92 @@ describe('GET /metrics', () => {
 
   it('a bad --metrics-allow stops the server at start', T, async () => {
     await assert.rejects(startServer({ args: ['--metrics-allow', '127.0.0.1/99'] }));
+  });
+});
+
+// The metric set (docs/operations.md "Metrics"): each family moves with what a client does.
+describe('GET /metrics: the metric set', () => {
+  it('connections by state, rooms, members, ops, deliveries, frames, bytes, auth failures, rate limits', T, async () => {
+    const srv = await startServer({
+      args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--ws-rate', '1', '--ws-burst', '5',
+        '--rate-auth', '2/1m'],
+    });
+    const clients = [];
+    try {
+      const before = (await scrape(srv.port)).samples;
+      const [a, b, c] = mkUsers(3);
+      const room = await createRoom(srv.port, a);
+      for (const u of [a, b, c]) {
+        const ws = await JsonWs.open(srv.port, { path: `/ws?token=${u.token}` });
+        clients.push(ws);
+        assert.equal((await ws.call('join', { room: room.id })).ok, true);
+      }
+      const [wa, wb, wc] = clients;
+      const joined = (await scrape(srv.port)).samples;
+      wa.send({ op: 'message', ref: 99, room: room.id, type: 'user_text', content: 'hi' });
+      for (;;) if ((await wa.next()).ref === 99) break;
+      for (const w of [wb, wc]) for (;;) if ((await w.next()).op === 'message') break;
+
+      let s = (await scrape(srv.port)).samples;
+      assert.equal(s.get('chorus_connections{state="websocket"}'), 3);
+      assert.equal(s.get('chorus_connections{state="socketio_websocket"}'), 0);
+      assert.equal(s.get('chorus_rooms'), 1);
+      assert.equal(s.get('chorus_room_members_online'), 3);
+      assert.equal(s.get('chorus_ops_total{op="join"}'), 3);
+      assert.equal(s.get('chorus_ops_total{op="message"}'), 1);
+      assert.equal(s.get('chorus_ops_total{op="echo"}'), 0);
+      assert.equal(s.get('chorus_websocket_frames_received_total{type="text"}'), 4);
+      // The message reached the other two: framed once, delivered twice.
+      assert.equal(s.get('chorus_events_framed_total') - joined.get('chorus_events_framed_total'), 1);
+      assert.equal(s.get('chorus_deliveries_total') - joined.get('chorus_deliveries_total'), 2);
+      assert.equal(s.get('chorus_websocket_frames_sent_total{type="text"}') -
+        joined.get('chorus_websocket_frames_sent_total{type="text"}'), 3, 'a reply and two events');
+      assert.ok(s.get('chorus_sent_bytes_total') > before.get('chorus_sent_bytes_total'));
+      assert.ok(s.get('chorus_received_bytes_total') > before.get('chorus_received_bytes_total'));
+      assert.ok(s.get('chorus_http_requests_total') > before.get('chorus_http_requests_total'));
+      assert.ok(s.get('chorus_store_request_duration_seconds_count') > before.get('chorus_store_request_duration_seconds_count'));
+      assert.ok(s.get('chorus_store_batch_requests_count') >= 1);
+      assert.ok(s.get('process_resident_memory_bytes') > 1 << 20);
+      assert.ok(s.get('process_open_fds') >= 3);
+      assert.ok(Math.abs(s.get('process_start_time_seconds') - Date.now() / 1000) < 600);
+
+      // Ten echoes at once over a burst of 5 at 1 a second: some are refused.
+      for (let i = 0; i < 10; i++) wa.send({ op: 'echo', ref: 1000 + i });
+      let limited = 0;
+      for (let i = 0; i < 10; i++) if ((await wa.next()).error?.code === 'rate_limited') limited++;
+      assert.ok(limited >= 1);
+      s = (await scrape(srv.port)).samples;
+      assert.equal(s.get('chorus_rate_limited_total{transport="websocket"}'), limited);
+      assert.equal(s.get('chorus_ops_total{op="echo"}'), 10 - limited);
+
+      // A token refused at the handshake, two passwords refused, then a 429.
+      await assert.rejects(JsonWs.open(srv.port, { path: '/ws?token=not-a-token' }));
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await api(srv.port, 'POST', '/api/auth/login',
+          { body: { email: 'nobody@example.com', password: 'wrong password' } })).status, 401);
+      }
+      assert.equal((await api(srv.port, 'POST', '/api/auth/login',
+        { body: { email: 'nobody@example.com', password: 'wrong password' } })).status, 429);
+      s = (await scrape(srv.port)).samples;
+      assert.equal(s.get('chorus_auth_failures_total{reason="token"}'), 1);
+      assert.equal(s.get('chorus_auth_failures_total{reason="password"}'), 2);
+      assert.equal(s.get('chorus_rate_limited_total{transport="http"}'), 1);
+
+      // A close frame in, its echo out; then both members offline.
+      wb.ws.close(1000);
+      await wb.waitClose();
+      for (let i = 0; i < 100; i++) {
+        s = (await scrape(srv.port)).samples;
+        if (s.get('chorus_connections{state="websocket"}') === 2) break;
+        await delay(20);
+      }
+      assert.equal(s.get('chorus_connections{state="websocket"}'), 2);
+      assert.equal(s.get('chorus_room_members_online'), 2);
+      assert.equal(s.get('chorus_websocket_frames_received_total{type="close"}'), 1);
+      assert.equal(s.get('chorus_websocket_frames_sent_total{type="close"}'), 1);
+    } finally {
+      for (const c of clients) c.close();
+      await srv.stop();
+    }
   });
 });

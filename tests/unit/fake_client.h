@@ -90,9 +90,13 @@ static inline void fake_client_settled(proto_client_t *pc)
     c->pending_seen = pc->pending;
 }
 
-__attribute__((unused)) static const proto_transport_t fake_client_tr = {
-    fake_client_send,    fake_client_close,   fake_client_peer,
-    fake_client_release, fake_client_settled, NULL};
+__attribute__((unused)) static const proto_transport_t fake_client_tr = {fake_client_send,
+                                                                         fake_client_close,
+                                                                         fake_client_peer,
+                                                                         fake_client_release,
+                                                                         fake_client_settled,
+                                                                         NULL,
+                                                                         NULL};
 
 /* Clears c and makes it an authenticated connection of user sub with the recording
  * transport and a new identity on bus (none when bus is NULL). Borrows bus and sub (which
@@ -156,9 +160,9 @@ static inline void fake_conn_release(proto_client_t *pc)
 }
 
 __attribute__((unused)) static const proto_transport_t fake_conn_quiet_tr = {
-    fake_conn_drop, fake_conn_close, fake_client_peer, fake_conn_release, NULL, NULL};
+    fake_conn_drop, fake_conn_close, fake_client_peer, fake_conn_release, NULL, NULL, NULL};
 __attribute__((unused)) static const proto_transport_t fake_conn_deaf_tr = {
-    fake_conn_deaf, fake_conn_close, fake_client_peer, fake_conn_release, NULL, NULL};
+    fake_conn_deaf, fake_conn_close, fake_client_peer, fake_conn_release, NULL, NULL, NULL};
 
 /* Clears c and makes it an authenticated connection of user sub with transport tr
  * (fake_conn_quiet_tr or fake_conn_deaf_tr) and a new identity on bus (none when bus is

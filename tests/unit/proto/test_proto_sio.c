@@ -26,7 +26,8 @@ static const proto_transport_t sio_tr = {sio_send,
                                          fake_client_peer,
                                          fake_client_release,
                                          fake_client_settled,
-                                         &proto_sio_dialect};
+                                         &proto_sio_dialect,
+                                         NULL};
 
 typedef struct {
     proto_t p;

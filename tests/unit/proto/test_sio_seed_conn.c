@@ -8,12 +8,20 @@
 #include "proto/sio_seed_conn.c"
 
 /* The recording transport, in seed 003's dialect and in the generic Socket.IO one. */
-static const proto_transport_t seed_tr = {fake_client_send,    fake_client_close,
-                                          fake_client_peer,    fake_client_release,
-                                          fake_client_settled, &sio_seed_dialect};
-static const proto_transport_t sio_tr = {fake_client_send,    fake_client_close,
-                                         fake_client_peer,    fake_client_release,
-                                         fake_client_settled, &proto_sio_dialect};
+static const proto_transport_t seed_tr = {fake_client_send,
+                                          fake_client_close,
+                                          fake_client_peer,
+                                          fake_client_release,
+                                          fake_client_settled,
+                                          &sio_seed_dialect,
+                                          NULL};
+static const proto_transport_t sio_tr = {fake_client_send,
+                                         fake_client_close,
+                                         fake_client_peer,
+                                         fake_client_release,
+                                         fake_client_settled,
+                                         &proto_sio_dialect,
+                                         NULL};
 
 #define NSEED 1000
 
