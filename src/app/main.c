@@ -1,5 +1,5 @@
 /* main.c: the chorus command line: serve, token, export, import, migrate, --help,
- * --version. */
+ * --version (backup and check-config: cmd_store.c, cmd_check.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/cmd_check.h"
 #include "app/cmd_store.h"
 #include "auth/auth_setup.h"
 #include "util/config.h"
@@ -35,6 +36,8 @@ static void usage(FILE *out)
             "       chorus export [--data DIR] [-o FILE]   the database as JSON lines\n"
             "       chorus import [--data DIR] FILE        load them into an empty database\n"
             "       chorus migrate [--data DIR]            create or upgrade the schema\n"
+            "       chorus backup --to FILE [--data DIR]   a consistent copy of the database\n"
+            "       chorus check-config [options]          check serve's options, then exit\n"
             "       chorus --help            this text (chorus COMMAND --help: one command)\n"
             "       chorus --version         print the version\n\n"
             "serve options:\n");
@@ -279,6 +282,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "export") == 0) return cmd_store_export(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0) return cmd_store_import(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0) return cmd_store_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "backup") == 0) return cmd_store_backup(argc - 2, argv + 2);
+    if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;
 }
