@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "io/conn.h"
+#include "io/server_admin.h"
 #include "util/mem.h"
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -378,6 +379,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     }
     app->api.revoked = on_revoked;
     app->api.revoked_ud = s;
+    app->api.admin_conns = server_admin_connections;
+    app->api.admin_conns_ud = s;
 
     char name[96];
     int rc = bind_listener(s, name, sizeof(name));

@@ -25,6 +25,7 @@ static const struct {
 } route_tables[] = {
     {api_auth_routes, &api_auth_nroutes},
     {api_rooms_routes, &api_rooms_nroutes},
+    {api_admin_routes, &api_admin_nroutes},
 };
 
 static rl_rule_t rule_of(config_rate_t r)
