@@ -68,7 +68,7 @@ unit:
 # The suites of rooms, documents and entities (their kill -9 durability tests too) run a
 # second time on PostgreSQL: each test file starts a throwaway cluster (tests/e2e/lib/pg.mjs,
 # scripts/pg-test.sh) and every server gets a database of its own.
-E2E_PG := rooms rooms_ws docs entities regress
+E2E_PG := rooms rooms_ws docs entities regress server_api
 
 e2e:
 	CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus node --test --test-concurrency=2 tests/e2e/

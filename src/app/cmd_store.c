@@ -335,3 +335,46 @@ int cmd_store_backup(int argc, char **argv)
     config_free(&c.cfg);
     return rc == 0 ? 0 : rc == -EINVAL ? 2 : 1;
 }
+
+struct cmd_store_db_s {
+    cmd_t c;
+    void *conn;
+};
+
+cmd_store_db_t *cmd_store_db_open(const char *name, int argc, char **argv, int *code)
+{
+    cmd_store_db_t *db = ch_calloc(1, sizeof(*db));
+    *code = cmd_setup(&db->c, name, argc, argv);
+    if (*code != 0) {
+        free(db);
+        return NULL;
+    }
+    db->conn = cmd_open(&db->c, 1);
+    if (!db->conn) {
+        config_free(&db->c.cfg);
+        free(db);
+        *code = 1;
+        return NULL;
+    }
+    return db;
+}
+
+int cmd_store_db_run(cmd_store_db_t *db, store_req_t *req)
+{
+    const store_backend_t *be = db->c.be;
+    if (be->begin(db->conn) != STORE_OK) return req->err = STORE_EIO;
+    be->exec(db->conn, req);
+    if (req->err == STORE_EIO || be->commit(db->conn) != STORE_OK) {
+        be->rollback(db->conn);
+        req->err = STORE_EIO;
+    }
+    return req->err;
+}
+
+void cmd_store_db_close(cmd_store_db_t *db)
+{
+    if (!db) return;
+    db->c.be->close(db->conn);
+    config_free(&db->c.cfg);
+    free(db);
+}

@@ -14,6 +14,7 @@
 
 #include "app/app.h"
 #include "app/cmd_check.h"
+#include "app/cmd_apikey.h"
 #include "app/cmd_store.h"
 #include "auth/auth_setup.h"
 #include "util/config.h"
@@ -39,6 +40,7 @@ static void usage(FILE *out)
             "       chorus migrate [--data DIR]            create or upgrade the schema\n"
             "       chorus backup --to FILE [--data DIR]   a consistent copy of the database\n"
             "       chorus check-config [options]          check serve's options, then exit\n"
+            "       chorus apikey create --name N | list | revoke ID   app backends' API keys\n"
             "       chorus --help            this text (chorus COMMAND --help: one command)\n"
             "       chorus --version         print the version\n\n"
             "serve options:\n");
@@ -302,6 +304,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "migrate") == 0) return cmd_store_migrate(argc - 2, argv + 2);
     if (strcmp(cmd, "backup") == 0) return cmd_store_backup(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;
 }

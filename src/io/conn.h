@@ -202,6 +202,10 @@ void conn_sio_start_carrier(conn_t *c, conn_sio_sess_t *sess);
 void conn_sio_free_carrier(conn_t *c);
 /* Closes the sessions of user sub whose token the revocations now refuse. */
 void conn_sio_poll_revoked(server_t *s, const char *sub);
+
+/* Closes every Socket.IO polling session of user sub (a DISCONNECT packet first) with
+ * reason (borrowed); returns how many (api_disconnect_user). */
+uint32_t conn_sio_poll_disconnect(server_t *s, const char *sub, const char *reason);
 /* Closes every session (the server is stopping). */
 void conn_sio_poll_stop(server_t *s);
 /* Engine.IO input arriving on the WebSocket of an upgraded session. */

@@ -548,6 +548,24 @@ void conn_sio_poll_revoked(server_t *s, const char *sub)
     free(hit);
 }
 
+uint32_t conn_sio_poll_disconnect(server_t *s, const char *sub, const char *reason)
+{
+    conn_sio_sess_t **hit = NULL;
+    size_t n = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&s->sio_sessions, &i, &k, &v);) {
+        conn_sio_sess_t *x = v;
+        if (!x->pc.authed || strcmp(x->pc.user.sub, sub) != 0) continue;
+        hit = ch_realloc(hit, (n + 1) * sizeof(*hit));
+        hit[n++] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+        tr_close(&hit[i]->pc, API_CLOSE_DISCONNECTED, reason);
+    free(hit);
+    return (uint32_t)n;
+}
+
 void conn_sio_poll_stop(server_t *s)
 {
     const char *k;

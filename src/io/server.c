@@ -315,6 +315,21 @@ static void on_revoked(void *ud, const char *sub)
     conn_sio_poll_revoked(s, sub);
 }
 
+/* api_disconnect_user: closes every connection of sub (WebSocket and Socket.IO). */
+static uint32_t on_disconnect(void *ud, const char *sub, int code, const char *reason)
+{
+    server_t *s = ud;
+    uint32_t n = 0;
+    for (conn_t *c = s->conns; c; c = c->next) {
+        if (c->kind != CONN_WS || !c->pc.authed || c->closing || c->close_sent ||
+            strcmp(c->pc.user.sub, sub) != 0)
+            continue;
+        c->pc.tr->close(&c->pc, code, reason);
+        n++;
+    }
+    return n + conn_sio_poll_disconnect(s, sub, reason);
+}
+
 int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
                  app_t *app)
 {
@@ -381,6 +396,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     app->api.revoked_ud = s;
     app->api.admin_conns = server_admin_connections;
     app->api.admin_conns_ud = s;
+    app->api.disconnect = on_disconnect;
+    app->api.disconnect_ud = s;
 
     char name[96];
     int rc = bind_listener(s, name, sizeof(name));

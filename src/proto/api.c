@@ -26,6 +26,7 @@ static const struct {
     {api_auth_routes, &api_auth_nroutes},
     {api_rooms_routes, &api_rooms_nroutes},
     {api_admin_routes, &api_admin_nroutes},
+    {api_server_routes, &api_server_nroutes},
 };
 
 static rl_rule_t rule_of(config_rate_t r)
@@ -41,6 +42,7 @@ static void on_sweep(uv_timer_t *t)
     rl_map_sweep(a->rl_api_ip, &a->rule_api_ip, now);
     rl_map_sweep(a->rl_api_user, &a->rule_api_user, now);
     rl_map_sweep(a->rl_account, &a->rule_account, now);
+    rl_map_sweep(a->rl_server, &a->rule_server, now);
     api_revoke_sweep(a);
 }
 
@@ -57,10 +59,12 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     a->rule_api_ip = rule_of(cfg->rate_api_ip);
     a->rule_api_user = rule_of(cfg->rate_api_user);
     a->rule_account = rule_of(cfg->rate_login_account);
+    a->rule_server = rule_of(cfg->rate_server_key);
     a->rl_auth = rl_map_new(API_RL_MAX_KEYS);
     a->rl_api_ip = rl_map_new(API_RL_MAX_KEYS);
     a->rl_api_user = rl_map_new(API_RL_MAX_KEYS);
     a->rl_account = rl_map_new(API_RL_MAX_KEYS);
+    a->rl_server = rl_map_new(API_RL_MAX_KEYS);
     uv_timer_init(loop, &a->sweep);
     a->sweep.data = a;
     uv_timer_start(&a->sweep, on_sweep, API_SWEEP_MS, API_SWEEP_MS);
@@ -77,7 +81,8 @@ static void on_sweep_closed(uv_handle_t *h)
     rl_map_free(a->rl_api_ip);
     rl_map_free(a->rl_api_user);
     rl_map_free(a->rl_account);
-    a->rl_auth = a->rl_api_ip = a->rl_api_user = a->rl_account = NULL;
+    rl_map_free(a->rl_server);
+    a->rl_auth = a->rl_api_ip = a->rl_api_user = a->rl_account = a->rl_server = NULL;
     revoke_free(a->revoke);
     a->revoke = NULL;
 }
@@ -338,12 +343,22 @@ void api_handle(api_req_t *r)
     } else if (!rate_ok_ip(r, a->rl_api_ip, &a->rule_api_ip)) {
         return;
     }
+    r->route = rt;
+    if (rt->flags & API_SERVER) {
+        api_key_check(r); /* then api_run_route */
+        return;
+    }
     if (!(rt->flags & API_PUBLIC)) {
         if (!authenticate(r)) return;
         if (rt->group == API_GROUP_API &&
             !api_rate_ok(r, a->rl_api_user, &a->rule_api_user, r->user.sub))
             return;
     }
+    api_run_route(r);
+}
+
+void api_run_route(api_req_t *r)
+{
     if (r->body && r->body_len > 0) {
         json_error_t jerr;
         r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
@@ -354,5 +369,5 @@ void api_handle(api_req_t *r)
             return;
         }
     }
-    rt->fn(r);
+    r->route->fn(r);
 }

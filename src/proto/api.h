@@ -28,6 +28,7 @@ typedef enum { API_GROUP_AUTH, API_GROUP_API } api_group_t;
 
 /* Route flags. */
 #define API_PUBLIC 1u /* no bearer token needed */
+#define API_SERVER 2u /* an app backend's API key, not a user token (api_key.c) */
 
 #define API_MAX_PARAMS 4
 
@@ -59,6 +60,8 @@ struct api_req_s {
     char *param_buf;            /* owned storage for params */
     auth_claims_t user;         /* valid when authed */
     int authed;
+    const api_route_t *route;            /* the route found (api_run_route) */
+    char apikey_id[STORE_APIKEY_ID_LEN]; /* an API_SERVER route's verified key */
     /* response */
     int status;
     json_t *resp;               /* owned until done runs */
@@ -91,7 +94,8 @@ struct api_s {
     rl_map_t *rl_api_ip;         /* per IP, other routes */
     rl_map_t *rl_api_user;       /* per user, other routes */
     rl_map_t *rl_account;        /* per account (email): failed password checks */
-    rl_rule_t rule_auth, rule_api_ip, rule_api_user, rule_account;
+    rl_map_t *rl_server;         /* per API key, /api/server/ */
+    rl_rule_t rule_auth, rule_api_ip, rule_api_user, rule_account, rule_server;
     uv_timer_t sweep;            /* drops refilled rate-limit entries */
     audit_agg_t *audit_agg;      /* repeated failures of the current audit window */
     uv_timer_t audit_timer;      /* ends audit windows, prunes old audit rows */
@@ -109,6 +113,10 @@ struct api_s {
     json_t *(*admin_conns)(void *ud, size_t max);
     void *admin_conns_ud;
     struct log_ring_s *errors; /* borrowed; the recent warnings and errors (NULL: none) */
+    /* Closes every connection of user sub with code and reason (api_disconnect_user);
+     * returns how many. Set by the server (may be NULL). */
+    uint32_t (*disconnect)(void *ud, const char *sub, int code, const char *reason);
+    void *disconnect_ud;
 };
 
 /* Initialises a on loop and loads the revocations from the store (running the loop
@@ -179,6 +187,38 @@ void api_revoke_sweep(api_t *a);
  * The caller writes the same revocation to the store. */
 void api_revoke_token(api_t *a, const char *sub, const auth_jti_t *jti, int64_t until_s);
 void api_revoke_user(api_t *a, const char *sub, int64_t epoch, int64_t until_s);
+
+/* Parses r's JSON body and runs its route (r->route): what api_handle does once the
+ * caller is authenticated; api_key_check calls it after its store read. */
+void api_run_route(api_req_t *r);
+
+/* api_key.c: the check of every API_SERVER route. Reads r's bearer as an API key
+ * (apikey.h), looks it up in the store and verifies it; then takes a token of the key's
+ * rate limit and runs the route (api_run_route). A missing, malformed (a user's JWT),
+ * unknown or revoked key is answered 401 {"error":{"code":"invalid_api_key"}}. */
+void api_key_check(api_req_t *r);
+
+/* Percent-decodes s (a captured path segment, owned by the request) in place; it only
+ * shrinks. Returns 0, or -1 for a bad escape or an encoded NUL (api_rooms.c). */
+int api_unescape_segment(char *s);
+
+/* The close code of a connection closed by api_disconnect_user (docs/protocol.md). */
+#define API_CLOSE_DISCONNECTED 4001
+/* A disconnect reason's most bytes (a close frame's reason is at most 123). */
+#define API_DISCONNECT_REASON_MAX 100
+
+/* Disconnects user sub (borrowed) everywhere: closes every connection of theirs on this
+ * process (WebSocket at /ws: close API_CLOSE_DISCONNECTED with reason, borrowed, at most
+ * API_DISCONNECT_REASON_MAX bytes of UTF-8; Socket.IO, over WebSocket or polling: a
+ * DISCONNECT packet, then the transport closes), through the server's a->disconnect.
+ * Their rooms see them leave as for any closed connection. Returns how many connections
+ * it closed (0 without a server). The server API's disconnect route and the admin
+ * actions call it. One process today: a cluster bus must carry it to every node. */
+uint32_t api_disconnect_user(api_t *a, const char *sub, const char *reason);
+
+/* Routes of the server API (api_server.c): /api/server/, for app backends. */
+extern const api_route_t api_server_routes[];
+extern const size_t api_server_nroutes;
 
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];

@@ -297,6 +297,23 @@ static void h_close(api_req_t *r)
     json_decref(args);
 }
 
+/* POST /api/admin/users/:userId/disconnect: closes every connection of the user with the
+ * server API's primitive (api_disconnect_user: close 4001 "disconnected by an admin"). */
+static void h_disconnect(api_req_t *r)
+{
+    if (!admin_only(r)) return;
+    char *id = (char *)r->params[0];
+    if (api_unescape_segment(id) != 0 || !id[0] || strlen(id) >= STORE_SUB_LEN) {
+        api_invalid(r, "userId", "userId must be a percent-encoded id of 1 to 128 bytes");
+        return;
+    }
+    uint32_t n = api_disconnect_user(r->api, id, "disconnected by an admin");
+    char detail[128];
+    snprintf(detail, sizeof(detail), "user %.80s closed %u", id, n);
+    api_audit(r->api, "admin_user_disconnect", r->user.sub, r->ip, detail);
+    api_respond(r, 200, json_pack("{s:b, s:I}", "success", 1, "closed", (json_int_t)n));
+}
+
 const api_route_t api_admin_routes[] = {
     {HTTP_GET, "/api/admin/overview", h_overview, 0, API_GROUP_API},
     {HTTP_GET, "/api/admin/connections", h_connections, 0, API_GROUP_API},
@@ -305,5 +322,6 @@ const api_route_t api_admin_routes[] = {
     {HTTP_GET, "/api/admin/errors", h_errors, 0, API_GROUP_API},
     {HTTP_GET, "/api/admin/audit", h_audit, 0, API_GROUP_API},
     {HTTP_POST, "/api/admin/rooms/:roomId/close", h_close, 0, API_GROUP_API},
+    {HTTP_POST, "/api/admin/users/:userId/disconnect", h_disconnect, 0, API_GROUP_API},
 };
 const size_t api_admin_nroutes = CH_ARRAY_LEN(api_admin_routes);

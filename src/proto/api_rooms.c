@@ -560,9 +560,7 @@ static int hex_digit(char c)
     return -1;
 }
 
-/* Percent-decodes s in place (a path segment; it only shrinks). Returns 0, or -1 for a
- * bad escape or an encoded NUL. */
-static int unescape_segment(char *s)
+int api_unescape_segment(char *s)
 {
     char *o = s;
     for (const char *p = s; *p; p++) {
@@ -585,7 +583,7 @@ static void h_unban(api_req_t *r)
     if (!room) return;
     /* params point into param_buf, which the request owns. */
     char *user_id = (char *)r->params[1];
-    if (unescape_segment(user_id) != 0 || strlen(user_id) >= STORE_SUB_LEN) {
+    if (api_unescape_segment(user_id) != 0 || strlen(user_id) >= STORE_SUB_LEN) {
         api_invalid(r, "userId", "userId must be a percent-encoded id of up to 128 bytes");
         return;
     }

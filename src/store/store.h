@@ -229,6 +229,15 @@ typedef enum {
                           * (the room's, raised as for PUT, even when the entity was
                           * already gone). A missing row, or room, is not an error.
                           * err: EEXISTS (as for PUT; the entity is then kept) */
+    /* API keys of app backends (issue 21, server API): payload in req->apikey. */
+    STORE_APIKEY_CREATE, /* in: apikey (all fields; revoked_at 0). err: EEXISTS (the id
+                          * is taken; nothing stored) */
+    STORE_APIKEY_GET,    /* in: apikey.id. out: apikey. err: ENOTFOUND */
+    STORE_APIKEY_LIST,   /* out: apikeys, napikeys: every key, revoked ones too, by
+                          * created_at then id (malloc'd array: the caller frees it) */
+    STORE_APIKEY_REVOKE, /* in: apikey.id, apikey.revoked_at (> 0). A key revoked
+                          * before keeps its first time. out: apikey (the stored row).
+                          * err: ENOTFOUND */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -413,6 +422,18 @@ typedef struct {
 /* Frees what d owns (doc.snapshot, op.delta, ops and their deltas) and zeroes them. */
 void store_docs_free(store_docs_t *d);
 
+#define STORE_APIKEY_ID_LEN 17   /* 16 lower-case hex digits */
+#define STORE_APIKEY_HASH_LEN 65 /* SHA-256 of the secret, 64 lower-case hex digits */
+
+/* An app backend's API key (apikey.h): never its secret, only the secret's hash. */
+typedef struct {
+    char id[STORE_APIKEY_ID_LEN];
+    char name[STORE_NAME_LEN];
+    char hash[STORE_APIKEY_HASH_LEN];
+    int64_t created_at; /* unix ms */
+    int64_t revoked_at; /* unix ms; 0: live */
+} store_apikey_t;
+
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
 
@@ -434,6 +455,9 @@ struct store_req_s {
     size_t naudits;
     store_rooms_t *rooms; /* room requests: borrowed until cb */
     store_docs_t *docs;   /* document requests: borrowed until cb */
+    store_apikey_t apikey;
+    store_apikey_t *apikeys; /* APIKEY_LIST output (malloc'd; the caller frees it) */
+    size_t napikeys;
     store_req_t *next;    /* internal: queue link */
 };
 
@@ -484,7 +508,7 @@ typedef struct {
  * initialiser. Column names are SQLite's; every backend uses the same ones. */
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
-        "documents", "doc_ops", "entities"
+        "documents", "doc_ops", "entities", "api_keys"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

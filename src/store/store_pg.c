@@ -124,6 +124,13 @@ static const char *const pg_migrations[] = {
     " until bigint NOT NULL,"
     " PRIMARY KEY(kind, id));"
     "CREATE INDEX revocations_until ON revocations(until);",
+    /* 9 (BA, issue 21): the API keys of app backends (hashed secrets). */
+    "CREATE TABLE api_keys("
+    " id " PK " PRIMARY KEY,"
+    " name text NOT NULL,"
+    " secret_hash text NOT NULL,"
+    " created_at bigint NOT NULL,"
+    " revoked_at bigint NOT NULL DEFAULT 0);",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -182,6 +189,10 @@ enum {
     PG_RET_DOCS,
     PG_RET_OPS,
     PG_RET_OPS_DELETE,
+    PG_APIKEY_INSERT,
+    PG_APIKEY_GET,
+    PG_APIKEY_LIST,
+    PG_APIKEY_REVOKE,
     PG_STMT_MAX
 };
 
@@ -197,6 +208,7 @@ enum {
 #define PG_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
     "owner_only"
+#define PG_APIKEY_COLUMNS "id, name, secret_hash, created_at, revoked_at"
 
 /* Quota bytes (store.h): octet_length counts bytes, as the loop does. */
 #define PG_MSG_BYTES "(64 + octet_length(content) + coalesce(octet_length(metadata), 0))"
@@ -339,6 +351,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                    " ORDER BY version LIMIT $4",
     [PG_RET_OPS_DELETE] = "DELETE FROM doc_ops WHERE room_id = $1 AND doc_id = $2"
                           " AND version <= $3",
+    [PG_APIKEY_INSERT] =
+        "INSERT INTO api_keys(" PG_APIKEY_COLUMNS ") VALUES($1, $2, $3, $4, $5)",
+    [PG_APIKEY_GET] = "SELECT " PG_APIKEY_COLUMNS " FROM api_keys WHERE id = $1",
+    [PG_APIKEY_LIST] = "SELECT " PG_APIKEY_COLUMNS " FROM api_keys ORDER BY created_at, id",
+    /* A key revoked before keeps its first time. */
+    [PG_APIKEY_REVOKE] = "UPDATE api_keys SET revoked_at ="
+                         " CASE WHEN revoked_at = 0 THEN $2 ELSE revoked_at END WHERE id = $1"
+                         " RETURNING " PG_APIKEY_COLUMNS,
 };
 
 /* One connection, used by one thread at a time (open on the caller's thread, the rest on
@@ -685,6 +705,64 @@ static int pg_audit_recent(pg_conn_t *c, store_req_t *req)
         }
         req->audits = out;
         req->naudits = (size_t)n;
+    }
+    PQclear(r);
+    return err;
+}
+
+/* ---- API keys ---- */
+
+static void pg_read_apikey(pg_conn_t *c, const PGresult *r, int i, store_apikey_t *k)
+{
+    pg_copy(c, k->id, sizeof(k->id), r, i, 0);
+    pg_copy(c, k->name, sizeof(k->name), r, i, 1);
+    pg_copy(c, k->hash, sizeof(k->hash), r, i, 2);
+    k->created_at = pg_int(r, i, 3);
+    k->revoked_at = pg_int(r, i, 4);
+}
+
+static int pg_apikey_create(pg_conn_t *c, const store_apikey_t *k)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, k->id);
+    PP_FIELD(&p, k->name);
+    PP_FIELD(&p, k->hash);
+    pp_int(&p, k->created_at);
+    pp_int(&p, k->revoked_at);
+    return pg_cmd(c, PG_APIKEY_INSERT, &p, "api key create", NULL);
+}
+
+/* GET (which: PG_APIKEY_GET) or REVOKE: one row by id into k, or ENOTFOUND. */
+static int pg_apikey_row(pg_conn_t *c, int which, store_apikey_t *k)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, k->id);
+    if (which == PG_APIKEY_REVOKE) pp_int(&p, k->revoked_at);
+    PGresult *r = pg_run(c, which, &p);
+    int err = pg_status(c, r, which == PG_APIKEY_GET ? "api key get" : "api key revoke");
+    if (err == STORE_OK) {
+        if (PQntuples(r) == 0)
+            err = STORE_ENOTFOUND;
+        else
+            pg_read_apikey(c, r, 0, k);
+    }
+    PQclear(r);
+    return err;
+}
+
+static int pg_apikey_list(pg_conn_t *c, store_req_t *req)
+{
+    PGresult *r = pg_run(c, PG_APIKEY_LIST, NULL);
+    int err = pg_status(c, r, "api key list");
+    free(req->apikeys);
+    req->apikeys = NULL;
+    req->napikeys = 0;
+    if (err == STORE_OK) {
+        int n = PQntuples(r);
+        req->apikeys = n ? ch_calloc((size_t)n, sizeof(*req->apikeys)) : NULL;
+        for (int i = 0; i < n; i++)
+            pg_read_apikey(c, r, i, &req->apikeys[i]);
+        req->napikeys = (size_t)n;
     }
     PQclear(r);
     return err;
@@ -1490,6 +1568,18 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         req->err = pg_cmd(c, PG_REVOKE_PRUNE, &p, "revocations prune", NULL);
         break;
     }
+    case STORE_APIKEY_CREATE:
+        req->err = pg_apikey_create(c, &req->apikey);
+        break;
+    case STORE_APIKEY_GET:
+        req->err = pg_apikey_row(c, PG_APIKEY_GET, &req->apikey);
+        break;
+    case STORE_APIKEY_LIST:
+        req->err = pg_apikey_list(c, req);
+        break;
+    case STORE_APIKEY_REVOKE:
+        req->err = pg_apikey_row(c, PG_APIKEY_REVOKE, &req->apikey);
+        break;
     case STORE_ROOM_CREATE:
         CH_ASSERT(req->rooms);
         req->err = pg_room_create(c, req->rooms);
@@ -1576,6 +1666,7 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_ROOM_UPDATE:     /* a taken code */
     case STORE_ROOM_DELETE:     /* ENOTFOUND */
     case STORE_PARTICIPANT_PUT: /* a missing room */
+    case STORE_APIKEY_CREATE:   /* a taken id */
         return 1;
     default:
         return 0;

@@ -128,6 +128,15 @@ static const pd_table_t pd_tables[] = {
       {"updated_at", PD_INT},
       {"owner_only", PD_INT}},
      10},
+    {"api_keys",
+     "id",
+     -1,
+     {{"id", PD_TEXT},
+      {"name", PD_TEXT},
+      {"secret_hash", PD_TEXT},
+      {"created_at", PD_INT},
+      {"revoked_at", PD_INT}},
+     5},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};

@@ -123,6 +123,14 @@ static const char *const sq_migrations[] = {
     " until INTEGER NOT NULL,"
     " PRIMARY KEY(kind, id)) WITHOUT ROWID;"
     "CREATE INDEX revocations_until ON revocations(until);",
+    /* 9 (BA, issue 21): the API keys of app backends: the SHA-256 of each secret, never
+     * the secret; revoked_at 0 while the key is live. */
+    "CREATE TABLE api_keys("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " secret_hash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -176,6 +184,10 @@ enum {
     SQ_RET_DOCS,
     SQ_RET_OPS,
     SQ_RET_OPS_DELETE,
+    SQ_APIKEY_INSERT,
+    SQ_APIKEY_GET,
+    SQ_APIKEY_LIST,
+    SQ_APIKEY_REVOKE,
     SQ_STMT_MAX
 };
 
@@ -191,6 +203,7 @@ enum {
 #define SQ_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
     "owner_only"
+#define SQ_APIKEY_COLUMNS "id, name, secret_hash, created_at, revoked_at"
 
 /* What each stored row counts for quotas (store.h: STORE_ROW_BYTES plus its payload, in
  * bytes: length() of a BLOB cast, since length() of TEXT counts characters). The loop
@@ -322,6 +335,13 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                    " ORDER BY version LIMIT ?4",
     [SQ_RET_OPS_DELETE] = "DELETE FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
                           " AND version <= ?3",
+    [SQ_APIKEY_INSERT] =
+        "INSERT INTO api_keys(" SQ_APIKEY_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_APIKEY_GET] = "SELECT " SQ_APIKEY_COLUMNS " FROM api_keys WHERE id = ?1",
+    [SQ_APIKEY_LIST] = "SELECT " SQ_APIKEY_COLUMNS " FROM api_keys ORDER BY created_at, id",
+    /* A key revoked before keeps its first time. */
+    [SQ_APIKEY_REVOKE] = "UPDATE api_keys SET revoked_at ="
+                         " CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1",
 };
 _Static_assert(STORE_ROW_BYTES == 64, "SQ_ROW_BYTES must equal STORE_ROW_BYTES");
 
@@ -590,6 +610,86 @@ static int sq_audit_recent(sq_conn_t *c, store_req_t *req)
     req->audits = out;
     req->naudits = n;
     return STORE_OK;
+}
+
+/* ---- API keys ---- */
+
+static void sq_read_apikey(sq_conn_t *c, sqlite3_stmt *s, store_apikey_t *k)
+{
+    sq_copy_text(c, k->id, sizeof(k->id), s, 0);
+    sq_copy_text(c, k->name, sizeof(k->name), s, 1);
+    sq_copy_text(c, k->hash, sizeof(k->hash), s, 2);
+    k->created_at = sqlite3_column_int64(s, 3);
+    k->revoked_at = sqlite3_column_int64(s, 4);
+}
+
+static int sq_apikey_create(sq_conn_t *c, const store_apikey_t *k)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_INSERT];
+    int bad = SQ_BIND(s, 1, k->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, k->name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, k->hash) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, k->created_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, k->revoked_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "api key create");
+    sq_release(s);
+    return err;
+}
+
+static int sq_apikey_get(sq_conn_t *c, store_apikey_t *k)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_GET];
+    int rc = SQ_BIND(s, 1, k->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err;
+    if (rc == SQLITE_ROW) {
+        sq_read_apikey(c, s, k);
+        err = STORE_OK;
+    } else {
+        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "api key get");
+    }
+    sq_release(s);
+    return err;
+}
+
+static int sq_apikey_list(sq_conn_t *c, store_req_t *req)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_LIST];
+    size_t n = 0, cap = 0;
+    store_apikey_t *out = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            out = ch_realloc(out, cap * sizeof(*out));
+        }
+        sq_read_apikey(c, s, &out[n++]);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "api key list");
+    sq_release(s);
+    free(req->apikeys);
+    req->apikeys = err == STORE_OK ? out : NULL;
+    req->napikeys = err == STORE_OK ? n : 0;
+    if (err != STORE_OK) free(out);
+    return err;
+}
+
+static int sq_apikey_revoke(sq_conn_t *c, store_apikey_t *k)
+{
+    sqlite3_stmt *s = c->stmt[SQ_APIKEY_REVOKE];
+    int bad = SQ_BIND(s, 1, k->id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, k->revoked_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int changed = sqlite3_changes(c->db);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "api key revoke");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    if (changed == 0) return STORE_ENOTFOUND;
+    return sq_apikey_get(c, k);
 }
 
 /* ---- rooms ---- */
@@ -1400,6 +1500,18 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         sq_release(s);
         break;
     }
+    case STORE_APIKEY_CREATE:
+        req->err = sq_apikey_create(c, &req->apikey);
+        break;
+    case STORE_APIKEY_GET:
+        req->err = sq_apikey_get(c, &req->apikey);
+        break;
+    case STORE_APIKEY_LIST:
+        req->err = sq_apikey_list(c, req);
+        break;
+    case STORE_APIKEY_REVOKE:
+        req->err = sq_apikey_revoke(c, &req->apikey);
+        break;
     case STORE_ROOM_CREATE:
         CH_ASSERT(req->rooms);
         req->err = sq_room_create(c, req->rooms);

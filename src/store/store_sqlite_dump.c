@@ -118,6 +118,14 @@ static const sd_table_t sd_tables[] = {
       {"updated_at", SD_INT},
       {"owner_only", SD_INT}},
      10},
+    {"api_keys",
+     "id",
+     {{"id", SD_TEXT},
+      {"name", SD_TEXT},
+      {"secret_hash", SD_TEXT},
+      {"created_at", SD_INT},
+      {"revoked_at", SD_INT}},
+     5},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

@@ -133,6 +133,8 @@ static const opt_t options[] = {
      "other /api/ requests per client IP"},
     {"rate-api-user", OPT_RATE, OFF(rate_api_user), 1, 0, "1200/1m",
      "other /api/ requests per user"},
+    {"rate-server-key", OPT_RATE, OFF(rate_server_key), 1, 0, "6000/1m",
+     "server API (/api/server/) requests per API key"},
     {"rate-room-miss-user", OPT_RATE, OFF(rate_room_miss_user), 1, 0, "20/1m",
      "failed room lookups (unknown, or not yours) per user (rate_limited)"},
     {"rate-room-miss-ip", OPT_RATE, OFF(rate_room_miss_ip), 1, 0, "100/1m",
@@ -268,6 +270,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->rate_auth = (config_rate_t){100, 15 * 60000};
     cfg->rate_api_ip = (config_rate_t){6000, 60000};
     cfg->rate_api_user = (config_rate_t){1200, 60000};
+    cfg->rate_server_key = (config_rate_t){6000, 60000};
     cfg->rate_room_miss_user = (config_rate_t){20, 60000};
     cfg->rate_room_miss_ip = (config_rate_t){100, 60000};
     cfg->rate_login_account = (config_rate_t){10, 10 * 60000};

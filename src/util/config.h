@@ -65,6 +65,7 @@ typedef struct {
     config_rate_t rate_room_miss_ip;   /* failed room lookups per client IP */
     config_rate_t rate_login_account; /* failed logins per account (email) */
     config_rate_t rate_ws_auth;   /* failed WebSocket token checks per client IP */
+    config_rate_t rate_server_key; /* /api/server/ requests per API key */
     uint64_t audit_window;        /* ms: repeated failures of a source fold into one row */
     uint64_t audit_max_sources;   /* failure sources counted per window */
     uint64_t audit_retention;     /* ms: older audit rows are deleted */

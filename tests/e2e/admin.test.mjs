@@ -19,6 +19,7 @@ const ROUTES = [
   ['GET', '/api/admin/errors'],
   ['GET', '/api/admin/audit'],
   ['POST', '/api/admin/rooms/nope/close'],
+  ['POST', '/api/admin/users/someone/disconnect'],
 ];
 
 const adminToken = (sub) => mintJwt(TEST_SECRET, { sub, name: 'Root', role: 'admin', iat: nowSec() });
@@ -32,6 +33,28 @@ async function ok(port, token, path, method = 'GET') {
 }
 
 describe('admin API', () => {
+  it('disconnecting a user closes each of their connections with 4001; audited', T, async () => {
+    const srv = await startServer({ args: ['--jwt-secret', TEST_SECRET] });
+    const cs = [];
+    try {
+      const admin = adminToken('admin-3');
+      const [u, other] = [mkUser('Gone'), mkUser('Stays')];
+      cs.push(await RoomWs.open(srv.port, u), await RoomWs.open(srv.port, u), await RoomWs.open(srv.port, other));
+      const j = await ok(srv.port, admin, `/api/admin/users/${encodeURIComponent(u.sub)}/disconnect`, 'POST');
+      assert.equal(j.closed, 2);
+      for (const c of cs.slice(0, 2)) assert.deepEqual(await c.closed, { code: 4001, reason: 'disconnected by an admin' });
+      await cs[2].sync(); // the other user's connection stays
+      const au = await ok(srv.port, admin, '/api/admin/audit?limit=5');
+      const row = au.entries.find((x) => x.event === 'admin_user_disconnect');
+      assert.equal(row?.userId, 'admin-3');
+      assert.equal(row.detail, `user ${u.sub} closed 2`);
+      assert.equal((await ok(srv.port, admin, '/api/admin/users/nobody/disconnect', 'POST')).closed, 0);
+    } finally {
+      cs.forEach((c) => c.close());
+      await srv.stop();
+    }
+  });
+
   it('refuses non-admins (403 forbidden) and anonymous callers (401) on every route', T, async () => {
     const listed = mkUser('Listed');
     const srv = await startServer({ args: ['--jwt-secret', TEST_SECRET, '--admins', `someone-else, ${listed.sub}`] });

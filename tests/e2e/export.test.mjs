@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 
+import { api } from './lib/auth.mjs';
 import { POPULATE_ARGS, populate, view } from './lib/populate.mjs';
 import { makeTempDir, runCli, startServer } from './lib/server.mjs';
 
@@ -114,6 +115,9 @@ describe('chorus export / import / migrate', () => {
     try {
       const fx = await populate(a.port);
       const before = await view(a.port, fx);
+      const made = await runCli(['apikey', 'create', '--name', 'exported', '--data', a.dataDir]);
+      assert.equal(made.code, 0, made.stderr);
+      const key = made.stdout.trim();
       const dump = path.join(d, 'a.jsonl');
       let r = await runCli(['export', '--data', a.dataDir, '-o', dump]);
       assert.equal(r.code, 0, r.stderr);
@@ -121,7 +125,7 @@ describe('chorus export / import / migrate', () => {
       assert.equal(fs.statSync(dump).mode & 0o777, 0o600, 'the dump holds password hashes: mode 0600');
       const text = fs.readFileSync(dump, 'utf8');
       const tables = new Set(text.trimEnd().split('\n').slice(1).map((l) => JSON.parse(l).t));
-      for (const t of ['users', 'revocations', 'audit', 'rooms', 'room_participants', 'room_messages', 'documents', 'doc_ops', 'entities'])
+      for (const t of ['users', 'revocations', 'audit', 'rooms', 'room_participants', 'room_messages', 'documents', 'doc_ops', 'entities', 'api_keys'])
         assert.ok(tables.has(t), `the dump holds rows of ${t}`);
       await a.stop();
 
@@ -134,6 +138,8 @@ describe('chorus export / import / migrate', () => {
 
       b = await startServer({ args: POPULATE_ARGS, setup: (base) => fs.cpSync(data2, path.join(base, 'data'), { recursive: true }) });
       assert.deepEqual(await view(b.port, fx), before);
+      const who = await api(b.port, 'GET', '/api/server/whoami', { token: key });
+      assert.equal(who.status, 200, 'the imported API key works');
     } finally {
       a.kill();
       if (b) await b.stop();

@@ -524,6 +524,90 @@ static void test_revocations(void)
     drop_target(path);
 }
 
+/* API keys: create (a taken id refused), get, list (revoked ones too, by created_at then
+ * id, never a secret: only its hash), revoke (the first time kept; a missing key). */
+static void test_apikeys(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "apikeys");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t[4];
+    const char *ids[3] = {"00000000000000bb", "00000000000000aa", "00000000000000cc"};
+    const int64_t at[3] = {2000, 1000, 2000};
+    for (int i = 0; i < 3; i++) {
+        treq_init(&t[i], &c, STORE_APIKEY_CREATE);
+        store_apikey_t *k = &t[i].req.apikey;
+        snprintf(k->id, sizeof(k->id), "%s", ids[i]);
+        snprintf(k->name, sizeof(k->name), "key %d", i);
+        memset(k->hash, 'a' + i, 64);
+        k->created_at = at[i];
+        store_submit(st, &t[i].req);
+    }
+    treq_init(&t[3], &c, STORE_APIKEY_CREATE); /* the id of the first: refused */
+    snprintf(t[3].req.apikey.id, sizeof(t[3].req.apikey.id), "%s", ids[0]);
+    snprintf(t[3].req.apikey.name, sizeof(t[3].req.apikey.name), "again");
+    memset(t[3].req.apikey.hash, 'f', 64);
+    t[3].req.apikey.created_at = 5;
+    store_submit(st, &t[3].req);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(t[0].req.err, STORE_OK);
+    ASSERT_EQ(t[1].req.err, STORE_OK);
+    ASSERT_EQ(t[2].req.err, STORE_OK);
+    ASSERT_EQ(t[3].req.err, STORE_EEXISTS);
+
+    treq_t g;
+    treq_init(&g, &c, STORE_APIKEY_GET);
+    snprintf(g.req.apikey.id, sizeof(g.req.apikey.id), "%s", ids[0]);
+    ASSERT_EQ(run_one(st, &loop, &g), STORE_OK);
+    ASSERT_STREQ(g.req.apikey.name, "key 0"); /* not the refused one's */
+    ASSERT_EQ(strspn(g.req.apikey.hash, "a"), 64);
+    ASSERT_EQ(g.req.apikey.created_at, 2000);
+    ASSERT_EQ(g.req.apikey.revoked_at, 0);
+    treq_init(&g, &c, STORE_APIKEY_GET);
+    snprintf(g.req.apikey.id, sizeof(g.req.apikey.id), "0000000000000000");
+    ASSERT_EQ(run_one(st, &loop, &g), STORE_ENOTFOUND);
+
+    /* Revoke: the time is kept, a second revoke keeps the first time. */
+    treq_init(&g, &c, STORE_APIKEY_REVOKE);
+    snprintf(g.req.apikey.id, sizeof(g.req.apikey.id), "%s", ids[1]);
+    g.req.apikey.revoked_at = 3000;
+    ASSERT_EQ(run_one(st, &loop, &g), STORE_OK);
+    ASSERT_EQ(g.req.apikey.revoked_at, 3000);
+    ASSERT_STREQ(g.req.apikey.name, "key 1");
+    treq_init(&g, &c, STORE_APIKEY_REVOKE);
+    snprintf(g.req.apikey.id, sizeof(g.req.apikey.id), "%s", ids[1]);
+    g.req.apikey.revoked_at = 4000;
+    ASSERT_EQ(run_one(st, &loop, &g), STORE_OK);
+    ASSERT_EQ(g.req.apikey.revoked_at, 3000);
+    treq_init(&g, &c, STORE_APIKEY_REVOKE);
+    snprintf(g.req.apikey.id, sizeof(g.req.apikey.id), "0000000000000000");
+    g.req.apikey.revoked_at = 4000;
+    ASSERT_EQ(run_one(st, &loop, &g), STORE_ENOTFOUND);
+
+    /* List: by created_at then id, the revoked one too; durable across a reopen. */
+    ASSERT_EQ(close_store(st, &loop), 0);
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    treq_init(&g, &c, STORE_APIKEY_LIST);
+    ASSERT_EQ(run_one(st, &loop, &g), STORE_OK);
+    ASSERT_EQ(g.req.napikeys, 3);
+    ASSERT_STREQ(g.req.apikeys[0].id, ids[1]);
+    ASSERT_EQ(g.req.apikeys[0].revoked_at, 3000);
+    ASSERT_STREQ(g.req.apikeys[1].id, ids[0]);
+    ASSERT_STREQ(g.req.apikeys[2].id, ids[2]);
+    ASSERT_EQ(g.req.apikeys[2].revoked_at, 0);
+    ASSERT_EQ(strspn(g.req.apikeys[2].hash, "c"), 64);
+    free(g.req.apikeys);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 static void test_room_crud(void)
 {
     char path[512];
@@ -2270,6 +2354,7 @@ int main(void)
         RUN(test_audit_count_and_prune);
         RUN(test_audit_recent);
         RUN(test_revocations);
+        RUN(test_apikeys);
         RUN(test_room_crud);
         RUN(test_messages_and_pages);
         RUN(test_room_delete_cascades);
