@@ -314,7 +314,16 @@ static void h_disconnect(api_req_t *r)
     api_respond(r, 200, json_pack("{s:b, s:I}", "success", 1, "closed", (json_int_t)n));
 }
 
+/* GET /api/admin/access: whether the caller is an admin, for any signed-in user (the web
+ * app shows its Admin link by it, with no 403 to log). */
+static void h_access(api_req_t *r)
+{
+    api_respond(r, 200,
+                json_pack("{s:b, s:b}", "success", 1, "admin", api_admin_is(r->api, &r->user)));
+}
+
 const api_route_t api_admin_routes[] = {
+    {HTTP_GET, "/api/admin/access", h_access, 0, API_GROUP_API},
     {HTTP_GET, "/api/admin/overview", h_overview, 0, API_GROUP_API},
     {HTTP_GET, "/api/admin/connections", h_connections, 0, API_GROUP_API},
     {HTTP_GET, "/api/admin/rooms", h_rooms, 0, API_GROUP_API},

@@ -69,6 +69,10 @@ describe('admin API', () => {
         assertJsonError(await api(srv.port, method, path, {}), 401, 'unauthorized');
         assertJsonError(await api(srv.port, method, path, { token: forged }), 401, 'unauthorized');
       }
+      // The one route any signed-in user may call: whether they are an admin.
+      assert.equal((await ok(srv.port, user.token, '/api/admin/access')).admin, false);
+      assert.equal((await ok(srv.port, listed.token, '/api/admin/access')).admin, true);
+      assertJsonError(await api(srv.port, 'GET', '/api/admin/access', {}), 401, 'unauthorized');
       // --admins names the subject; the role claim needs no list.
       await ok(srv.port, listed.token, '/api/admin/overview');
       await ok(srv.port, adminToken('not-listed'), '/api/admin/overview');
