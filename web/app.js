@@ -122,6 +122,7 @@ function renderTopbar() {
   const me = $('[data-testid="current-user"]');
   const out = $('[data-testid="signout"]');
   me.hidden = out.hidden = !session;
+  showAdminLink();
   if (!session) return;
   const name = displayNameOf(session.user);
   const color = session.user.color || colorFor(session.user.id);
@@ -129,6 +130,30 @@ function renderTopbar() {
   av.textContent = initials(name);
   av.style.setProperty('--c', color);
   me.querySelector('[data-role="me-name"]').textContent = name;
+}
+
+/**
+ * The Admin link (the admin view, admin.html), for admins only: GET /api/admin/access
+ * answers any signed-in user whether they are one.
+ */
+let adminFor = null; // the token the link was decided for
+function showAdminLink()
+{
+    const link = $('[data-testid="admin-link"]');
+    if (!session) {
+        link.hidden = true;
+        adminFor = null;
+        return;
+    }
+    if (adminFor === session.token) return;
+    const tok = (adminFor = session.token);
+    link.hidden = true;
+    fetch('/api/admin/access', {headers : {Authorization : `Bearer ${tok}`}})
+        .then((r) => (r.ok ? r.json() : null))
+        .then((j) => {
+            if (session?.token === tok) link.hidden = !j?.admin;
+        })
+        .catch(() => {});
 }
 
 $('[data-testid="current-user"]').addEventListener('click', () => openProfile());
@@ -600,11 +625,12 @@ function wireRoom(sess) {
     el.code.textContent = p.roomCode;
     history.replaceState(null, '', roomUrl(p.roomCode));
   });
-  on('room_deleted', () => {
-    if (sess.deleting) return; // our own delete: requestDelete says it
-    leaveRoomSession();
-    navigate(lobbyUrl(), { replace: true });
-    toast('This room was deleted.', 'warn', 6000);
+  on('room_deleted', (p) => {
+      if (sess.deleting) return; // our own delete: requestDelete says it
+      leaveRoomSession();
+      navigate(lobbyUrl(), {replace : true});
+      toast(p?.reason === 'closed' ? 'An admin closed this room.' : 'This room was deleted.',
+            'warn', 6000);
   });
   sess.timers.push(setInterval(() => sweepCursors(sess), 500));
 }

@@ -1,5 +1,5 @@
-/* cmd_store.c: chorus export, import and migrate. They open the backend the server would
- * use (same options, environment and config file) directly on this thread, with no loop
+/* cmd_store.c: chorus export, import, migrate and backup. They open the backend the server
+ * would use (same options, environment and config file) directly on this thread, with no loop
  * and no store worker: a command does one thing at a time and waits for it, so the
  * worker's queue and callbacks would add nothing. */
 #include "app/cmd_store.h"
@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "store/store_dump.h"
 #include "store/store_pg.h"
+#include "store/store_sqlite_backup.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -58,6 +59,21 @@ static void migrate_usage(FILE *out)
             "usage: chorus migrate [--data DIR | --store URL]\n"
             "Creates the database schema, or upgrades it to this chorus's version, and exits\n"
             "(chorus serve does the same at start). Says which version it found and left.\n\n"
+            "%s",
+            cmd_store_options);
+}
+
+static void backup_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chorus backup --to FILE [--data DIR]\n"
+            "Copies the SQLite database into FILE (created with mode 0600: it holds password\n"
+            "hashes) with SQLite's online backup API: one consistent snapshot, taken while a\n"
+            "server may keep serving and writing. The copy is checked (integrity_check) and\n"
+            "is a complete database: to restore, stop the server, put FILE in place of\n"
+            "DIR/chorus.db (and remove chorus.db-wal and chorus.db-shm), start it again.\n"
+            "A PostgreSQL store (--store) is backed up with pg_dump or chorus export.\n\n"
+            "  --to FILE            where the copy goes (replaced when it exists)\n"
             "%s",
             cmd_store_options);
 }
@@ -282,6 +298,42 @@ int cmd_store_migrate(int argc, char **argv)
     }
     config_free(&c.cfg);
     return conn ? 0 : 1;
+}
+
+int cmd_store_backup(int argc, char **argv)
+{
+    static const char *const own[] = {"--to"};
+    const char *vals[1] = {NULL};
+    char **rest = ch_calloc((size_t)argc + 1, sizeof(char *));
+    int nrest;
+    int s = cmd_split("backup", argc, argv, own, vals, 1, rest, &nrest);
+    if (s == 1) backup_usage(stdout);
+    if (s == 0 && (!vals[0] || !*vals[0])) {
+        fprintf(stderr, "chorus backup: --to FILE is missing (where the copy goes)\n");
+        s = 2;
+    }
+    cmd_t c;
+    if (s == 0) s = cmd_setup(&c, "backup", nrest, rest);
+    free(rest);
+    if (s != 0) return s == 1 ? 0 : s;
+    if (c.be != &store_sqlite_backend) {
+        fprintf(stderr,
+                "chorus backup: the store is PostgreSQL (%s): back it up with pg_dump, or "
+                "with chorus export (docs/operations.md, \"Backups\")\n",
+                c.shown);
+        config_free(&c.cfg);
+        return 2;
+    }
+    char err[512];
+    store_sqlite_backup_info_t info;
+    int rc = store_sqlite_backup(c.target, vals[0], &info, err, sizeof(err));
+    if (rc == 0)
+        printf("chorus backup: %s -> %s (%lld pages of %lld bytes, integrity ok)\n", c.shown,
+               vals[0], info.pages, info.page_size);
+    else
+        fprintf(stderr, "chorus backup: %s%s\n", rc == -ENOENT ? "--data: " : "", err);
+    config_free(&c.cfg);
+    return rc == 0 ? 0 : rc == -EINVAL ? 2 : 1;
 }
 
 struct cmd_store_db_s {

@@ -1,5 +1,5 @@
 /* cmd_store.h: the commands that work on the database without serving: chorus export,
- * import and migrate (docs/operations.md, "Moving and backing up data"). */
+ * import, migrate and backup (docs/operations.md, "Moving and backing up data"). */
 #ifndef CHORUS_CMD_STORE_H
 #define CHORUS_CMD_STORE_H
 
@@ -8,6 +8,7 @@
 int cmd_store_export(int argc, char **argv);
 int cmd_store_import(int argc, char **argv);
 int cmd_store_migrate(int argc, char **argv);
+int cmd_store_backup(int argc, char **argv);
 
 #include "store/store.h"
 

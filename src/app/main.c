@@ -1,5 +1,5 @@
 /* main.c: the chorus command line: serve, token, export, import, migrate, --help,
- * --version. */
+ * --version (backup and check-config: cmd_store.c, cmd_check.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,11 +13,13 @@
 #include <uv.h>
 
 #include "app/app.h"
+#include "app/cmd_check.h"
 #include "app/cmd_apikey.h"
 #include "app/cmd_store.h"
 #include "auth/auth_setup.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/log_ring.h"
 #include "util/mem.h"
 #include "io/http_client.h"
 #include "io/server.h"
@@ -37,6 +39,8 @@ static void usage(FILE *out)
             "       chorus export [--data DIR] [-o FILE]   the database as JSON lines\n"
             "       chorus import [--data DIR] FILE        load them into an empty database\n"
             "       chorus migrate [--data DIR]            create or upgrade the schema\n"
+            "       chorus backup --to FILE [--data DIR]   a consistent copy of the database\n"
+            "       chorus check-config [options]          check serve's options, then exit\n"
             "       chorus apikey create --name N | list | revoke ID   app backends' API keys\n"
             "       chorus --help            this text (chorus COMMAND --help: one command)\n"
             "       chorus --version         print the version\n\n"
@@ -53,20 +57,23 @@ static void serve_usage(FILE *out)
 
 static void token_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
-            "                    [options]\n"
-            "Prints a token signed with the server's key, for app backends and scripts.\n\n"
-            "  --user ID            the token's subject, 1 to 128 bytes (required)\n"
-            "  --name NAME          display name, at most 128 bytes of UTF-8\n"
-            "  --color #rrggbb      display color\n"
-            "  --ttl DURATION       lifetime: seconds, or a number and ms, s, m or h, such as\n"
-            "                       10m or 2h (default: --jwt-ttl)\n\n"
-            "The key is found as the server finds it, with the options of chorus serve (see\n"
-            "chorus serve --help): --data DIR (its jwt_secret file, written by the server's\n"
-            "first start; token never creates one), --jwt-secret TEXT, --jwt-alg ALG,\n"
-            "--jwt-private-key PATH, --jwt-ttl DURATION, --config PATH, and their CHORUS_*\n"
-            "environment variables.\n");
+    fprintf(
+        out,
+        "usage: chorus token --user ID [--name NAME] [--color #rrggbb] [--ttl DURATION]\n"
+        "                    [--role admin] [options]\n"
+        "Prints a token signed with the server's key, for app backends and scripts.\n\n"
+        "  --user ID            the token's subject, 1 to 128 bytes (required)\n"
+        "  --name NAME          display name, at most 128 bytes of UTF-8\n"
+        "  --color #rrggbb      display color\n"
+        "  --role admin         an admin's token (the \"role\": \"admin\" claim): it may use\n"
+        "                       the admin view and /api/admin/\n"
+        "  --ttl DURATION       lifetime: seconds, or a number and ms, s, m or h, such as\n"
+        "                       10m or 2h (default: --jwt-ttl)\n\n"
+        "The key is found as the server finds it, with the options of chorus serve (see\n"
+        "chorus serve --help): --data DIR (its jwt_secret file, written by the server's\n"
+        "first start; token never creates one), --jwt-secret TEXT, --jwt-alg ALG,\n"
+        "--jwt-private-key PATH, --jwt-ttl DURATION, --config PATH, and their CHORUS_*\n"
+        "environment variables.\n");
 }
 
 /* Creates dir (one level) when missing. */
@@ -165,6 +172,10 @@ static int serve(int argc, char **argv)
     }
     log_t lg;
     log_init(&lg, cfg.log_level, cfg.log_format, stderr);
+    /* The admin view's recent warnings and errors (GET /api/admin/errors). */
+    log_ring_t errors;
+    log_ring_init(&errors, (size_t)cfg.admin_errors);
+    lg.ring = &errors;
     /* A peer closing mid-write must be an EPIPE return, not a signal. */
     signal(SIGPIPE, SIG_IGN);
     /* OpenSSL sets itself up (providers, a few MiB) at its first digest: do that now, not
@@ -172,12 +183,14 @@ static int serve(int argc, char **argv)
     char warm[WS_ACCEPT_LEN + 1];
     ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, warm);
     if (ensure_dir(cfg.data_dir, &lg) != 0) {
+        log_ring_free(&errors);
         config_free(&cfg);
         return 1;
     }
 
     auth_jwt_t *jwt = auth_setup(&cfg, 1, &lg);
     if (!jwt) {
+        log_ring_free(&errors);
         config_free(&cfg);
         return 1;
     }
@@ -189,6 +202,7 @@ static int serve(int argc, char **argv)
         free(app);
         auth_jwt_free(jwt);
         uv_loop_close(&loop);
+        log_ring_free(&errors);
         config_free(&cfg);
         return 1;
     }
@@ -203,6 +217,7 @@ static int serve(int argc, char **argv)
         app->http = http_client_call(hc);
         app->http_close = http_close;
     }
+    app->api.errors = &errors;
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, app);
     reload_t rl = {.argc = argc, .argv = argv, .cfg = &cfg, .lg = &lg, .app = app, .jwt = jwt};
@@ -225,6 +240,7 @@ static int serve(int argc, char **argv)
     auth_jwt_free(rl.jwt);
     int closed = uv_loop_close(&loop);
     CH_ASSERT(closed == 0 || rc != 0);
+    log_ring_free(&errors);
     config_free(&cfg);
     return rc == 0 ? 0 : 1;
 }
@@ -234,7 +250,7 @@ static int serve(int argc, char **argv)
  * ...), so it finds the same key the server uses. */
 static int token(int argc, char **argv)
 {
-    const char *user = NULL, *name = "", *color = "";
+    const char *user = NULL, *name = "", *color = "", *role = "";
     long long ttl = -1;
     char **rest = ch_calloc((size_t)argc + 1, sizeof(char *));
     int nrest = 0;
@@ -249,6 +265,8 @@ static int token(int argc, char **argv)
         if (strcmp(a, "--user") == 0) dst = &user;
         else if (strcmp(a, "--name") == 0) dst = &name;
         else if (strcmp(a, "--color") == 0) dst = &color;
+        else if (strcmp(a, "--role") == 0)
+            dst = &role;
         if (dst || strcmp(a, "--ttl") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "chorus token: %s needs a value\n", a);
@@ -281,6 +299,8 @@ static int token(int argc, char **argv)
         fprintf(stderr, "chorus token: --name: at most 128 bytes of UTF-8\n");
     } else if (*color && !user_color_valid(color, strlen(color))) {
         fprintf(stderr, "chorus token: --color: invalid value '%s' (want #rrggbb)\n", color);
+    } else if (*role && strcmp(role, "admin") != 0) {
+        fprintf(stderr, "chorus token: --role: invalid value '%s' (want admin)\n", role);
     } else {
         rc = 0;
     }
@@ -311,6 +331,7 @@ static int token(int argc, char **argv)
         snprintf(c.sub, sizeof(c.sub), "%s", user);
         snprintf(c.name, sizeof(c.name), "%s", name);
         if (*color) user_color_normalize(color, strlen(color), c.color);
+        c.admin = *role != '\0';
         int64_t now = (int64_t)time(NULL);
         tok = auth_jwt_mint(jwt, &c, now, ttl > 0 ? ttl : (int64_t)(cfg.jwt_ttl / 1000));
     }
@@ -341,6 +362,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "export") == 0) return cmd_store_export(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0) return cmd_store_import(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0) return cmd_store_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "backup") == 0) return cmd_store_backup(argc - 2, argv + 2);
+    if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;

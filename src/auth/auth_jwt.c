@@ -272,6 +272,14 @@ static int auth_jwt__claims(json_t *p, auth_claims_t *out, const char **why)
     }
     out->has_jti = jti[0] != '\0';
     if (out->has_jti) auth_jti_key(jti, strlen(jti), &out->jti);
+    /* "role": "admin" marks an admin (docs/operations.md, "Admin users"); any other role
+     * is no role. */
+    json_t *role = json_object_get(p, "role");
+    if (role && !json_is_string(role)) {
+        *why = "role claim not a string";
+        return AUTH_JWT_EMALFORMED;
+    }
+    out->admin = role && strcmp(json_string_value(role), "admin") == 0;
     out->has_ep = json_object_get(p, "ep") != NULL;
     if (auth_jwt__int_claim(p, "ep", &out->ep) != 0 || out->ep < 0) {
         *why = "ep claim not an integer >= 0";
@@ -485,6 +493,7 @@ char *auth_jwt_mint(const auth_jwt_t *a, const auth_claims_t *c, int64_t now_s, 
         (color[0] && jwt_add_grant(j, "color", color) != 0) ||
         (c->has_jti && jwt_add_grant(j, "jti", jti) != 0) ||
         (c->has_ep && jwt_add_grant_int(j, "ep", (long)c->ep) != 0) ||
+        (c->admin && jwt_add_grant(j, "role", "admin") != 0) ||
         jwt_set_alg(j, a->jalg, a->skey, (int)a->slen) != 0)
         goto done;
     /* libjwt 1.10.2 has no allocator hooks: the string is malloc'd, free() releases it. */

@@ -86,6 +86,7 @@ typedef struct {
     char color[8];                    /* "#rrggbb", lower case */
     uint8_t has_jti;                  /* 1 when the token carries a non-empty "jti" */
     uint8_t has_ep;                   /* 1 when the token carries "ep" */
+    uint8_t admin;                    /* 1 when the token carries "role": "admin" */
     int64_t iat, exp, nbf;            /* seconds since the epoch; 0 when absent */
     int64_t ep;                       /* the user's token epoch when minted */
     auth_jti_t jti;                   /* token id when has_jti (revocable alone) */

@@ -421,6 +421,7 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
         return 0;
     }
     room->last_activity = op->now_ms;
+    rate_window_add(&room->rate_ops, op->now_ms, 1);
     json_t *final = res.delta;
     doc_opreq_t *o = opreq_new(r, d, op, done, ud_size, wait);
     o->version = d->version;

@@ -400,6 +400,7 @@ static void commit_change(rooms_t *r, room_t *room, entity_t *e, const entities_
 {
     room->state_version = v;
     room->last_activity = who->unix_ms;
+    rate_window_add(&room->rate_ops, who->unix_ms, 1);
     json_t *fields;
     if (e->removed) {
         fields = json_pack("{s:s}", "id", e->id);

@@ -113,6 +113,8 @@ void home_rooms_register(home_t *h);
  *   rest.update       body?                   rooms_update (the request's body)
  *   rest.bans         -                       the bans (host only)
  *   rest.unban        userId                  rooms_unban
+ *   admin.close       -                       rooms_admin_close (the REST side checked
+ *                                             that the caller is an admin)
  * Creating a room and the room lists do not go through the home: see api_rooms.c. */
 #define HOME_KIND_KEY "kind"
 

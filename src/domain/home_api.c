@@ -86,6 +86,12 @@ static void op_delete(void *ud, room_t *room, const bus_op_t *op)
     rooms_delete(ud, room, &by, rest_answered, home_route_keep(op));
 }
 
+/* An admin closes the room (the REST side checked the caller is an admin). */
+static void op_admin_close(void *ud, room_t *room, const bus_op_t *op)
+{
+    rooms_admin_close(ud, room, rest_answered, home_route_keep(op));
+}
+
 static void op_join(void *ud, room_t *room, const bus_op_t *op)
 {
     auth_claims_t by;
@@ -203,6 +209,7 @@ static const home_op_t rest_home_ops[] = {
     {"rest.update", op_update},
     {"rest.bans", op_bans},
     {"rest.unban", op_unban},
+    {"admin.close", op_admin_close},
 };
 
 void home_api_register(home_t *h)

@@ -25,6 +25,7 @@
 #include "domain/docs_limits.h"
 #include "domain/entity_set.h"
 #include "util/log.h"
+#include "util/rate_window.h"
 #include "domain/presence.h"
 #include "domain/room_lookup.h"
 #include "domain/room_version.h"
@@ -113,6 +114,9 @@ struct room_s {
     struct rooms_outbox_ev_s *out_head, *out_tail; /* the outbox (rooms_outbox_push) */
     rooms_t *rooms;            /* the registry (borrowed): how room_free finds the hooks */
     int64_t stored_bytes;      /* what the room stores, as quotas count it (quota.h) */
+    /* The admin view's rates (issue 24): messages posted, and document ops and entity
+     * changes applied, in the last minute (unix ms). */
+    rate_window_t rate_msgs, rate_ops;
     int64_t state_bytes;       /* of that, the state's */
     uint32_t refs;             /* pending store work holding the room */
     int deleted;               /* gone from the registry; freed when refs reach 0 */
@@ -378,6 +382,9 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
                 rooms_done_fn done, void *ud);
 void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
                   void *ud);
+/* Deletes room as rooms_delete does, for an admin (the caller checked that): its members
+ * get room_deleted with reason "closed". */
+void rooms_admin_close(rooms_t *r, room_t *room, rooms_done_fn done, void *ud);
 /* Gives room a new code (host only; else ROOMS_E_FORBIDDEN forbidden): the old code names no room from now
  * on, the room's connections get {"op": "room_code", "room", "roomCode", "joinLink"}, and
  * the result, after the commit, is {"success", "room"}. */

@@ -162,6 +162,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     m->metadata = meta;
     m->app = app;
     m->created_at = room->last_activity = clock_unix_ms();
+    rate_window_add(&room->rate_msgs, m->created_at, 1);
     op->except = except;
     op->stored = after_post;
     op->failed = post_failed;

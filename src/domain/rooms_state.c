@@ -36,6 +36,17 @@ static void after_delete(rooms_op_t *op)
     rooms_after_simple(op);
 }
 
+/* Drops room (its members told with reason) and deletes its rows. */
+static void delete_room(rooms_t *r, room_t *room, const char *reason, rooms_done_fn done,
+                        void *ud)
+{
+    rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_DELETE, done, ud);
+    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
+    rooms_room_drop(r, room, reason);
+    op->stored = after_delete;
+    rooms_op_submit(op);
+}
+
 void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
                   void *ud)
 {
@@ -44,11 +55,12 @@ void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_
                    "only the host can delete the room");
         return;
     }
-    rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_DELETE, done, ud);
-    memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
-    rooms_room_drop(r, room, by ? "deleted" : "idle");
-    op->stored = after_delete;
-    rooms_op_submit(op);
+    delete_room(r, room, by ? "deleted" : "idle", done, ud);
+}
+
+void rooms_admin_close(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
+{
+    delete_room(r, room, "closed", done, ud);
 }
 
 /* ---------- state ---------- */

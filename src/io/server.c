@@ -12,6 +12,7 @@
 
 #include "io/conn.h"
 #include "util/clock.h"
+#include "io/server_admin.h"
 #include "util/mem.h"
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -446,6 +447,8 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     }
     app->api.revoked = on_revoked;
     app->api.revoked_ud = s;
+    app->api.admin_conns = server_admin_connections;
+    app->api.admin_conns_ud = s;
     app->api.disconnect = on_disconnect;
     app->api.disconnect_ud = s;
 

@@ -25,6 +25,7 @@ static const struct {
 } route_tables[] = {
     {api_auth_routes, &api_auth_nroutes},
     {api_rooms_routes, &api_rooms_nroutes},
+    {api_admin_routes, &api_admin_nroutes},
     {api_server_routes, &api_server_nroutes},
 };
 

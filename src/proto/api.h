@@ -120,6 +120,12 @@ struct api_s {
      * close that user's WebSocket connections whose token is now refused (may be NULL). */
     void (*revoked)(void *ud, const char *sub);
     void *revoked_ud;
+    /* The admin view (api_admin.c). Set by the server (NULL: none): the connections as a
+     * new object {"total", "byKind": {kind: n}, "authenticated", "list": [at most max
+     * rows], "more"}. */
+    json_t *(*admin_conns)(void *ud, size_t max);
+    void *admin_conns_ud;
+    struct log_ring_s *errors; /* borrowed; the recent warnings and errors (NULL: none) */
     /* Closes every connection of user sub with code and reason (api_disconnect_user);
      * returns how many. Set by the server (may be NULL). */
     uint32_t (*disconnect)(void *ud, const char *sub, int code, const char *reason);
@@ -231,6 +237,15 @@ extern const size_t api_server_nroutes;
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];
 extern const size_t api_auth_nroutes;
+
+/* Routes of the admin view (api_admin.c): every one answers 403 forbidden to a caller
+ * that is not an admin (api_admin_is). */
+extern const api_route_t api_admin_routes[];
+extern const size_t api_admin_nroutes;
+
+/* 1 when the authenticated user is an admin: the token's "role": "admin" claim, or its
+ * subject listed in --admins. Borrows both. */
+int api_admin_is(const api_t *a, const auth_claims_t *user);
 
 /* Routes of the rooms module (api_rooms.c). */
 extern const api_route_t api_rooms_routes[];

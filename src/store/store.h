@@ -146,6 +146,9 @@ typedef enum {
                           * Only EIO; never fails the caller's flow: errors are logged */
     STORE_AUDIT_PRUNE,   /* in: audit.at (unix ms): deletes the oldest audit rows before it,
                           * at most STORE_AUDIT_PRUNE_BATCH. out: audit.count = rows deleted */
+    STORE_AUDIT_RECENT,  /* in: audit.count = how many (1..STORE_AUDIT_RECENT_MAX; more is
+                          * capped). out: audits, naudits: the latest rows, newest first
+                          * (malloc'd array: the caller frees it) */
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
     STORE_ROOM_CREATE,        /* in: room (all fields; state NULL is "{}"), part (the host,
                                * stored in this room whatever part.room_id says), as one
@@ -278,6 +281,9 @@ typedef struct {
 /* Rows deleted by one STORE_AUDIT_PRUNE: keeps each transaction short; the caller repeats
  * while a prune deleted this many. */
 #define STORE_AUDIT_PRUNE_BATCH 10000
+
+/* The most rows one STORE_AUDIT_RECENT answers (the admin view's page). */
+#define STORE_AUDIT_RECENT_MAX 1000
 
 /* The most messages one STORE_MESSAGES_PAGE answers, and ops one STORE_DOC_OPS_RANGE
  * answers, whatever limit asked: a larger limit is capped, not refused. */
@@ -512,6 +518,8 @@ struct store_req_s {
     store_revoke_t revoke;
     store_revoke_t *revokes; /* REVOKE_LOAD output (malloc'd; the caller frees it) */
     size_t nrevokes;
+    store_audit_t *audits; /* AUDIT_RECENT output (malloc'd; the caller frees it) */
+    size_t naudits;
     store_rooms_t *rooms; /* room requests: borrowed until cb */
     store_docs_t *docs;   /* document requests: borrowed until cb */
     store_apikey_t apikey;

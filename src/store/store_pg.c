@@ -176,6 +176,7 @@ enum {
     PG_USER_UPDATE,
     PG_AUDIT_INSERT,
     PG_AUDIT_PRUNE,
+    PG_AUDIT_RECENT,
     PG_USER_DELETE,
     PG_REVOKE_UPSERT,
     PG_REVOKE_LOAD,
@@ -288,6 +289,8 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                         " VALUES($1, $2, $3, $4, $5, $6)",
     [PG_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN"
                        " (SELECT id FROM audit WHERE at < $1 ORDER BY at LIMIT $2)",
+    [PG_AUDIT_RECENT] = "SELECT at, event, user_id, ip, detail, count FROM audit"
+                        " ORDER BY id DESC LIMIT $1",
     [PG_USER_DELETE] = "DELETE FROM users WHERE id = $1",
     [PG_REVOKE_UPSERT] =
         "INSERT INTO revocations(kind, id, epoch, until) VALUES($1, $2, $3, $4)"
@@ -817,6 +820,33 @@ static int pg_audit_prune(pg_conn_t *c, store_audit_t *a)
     long changed;
     int err = pg_cmd(c, PG_AUDIT_PRUNE, &p, "audit prune", &changed);
     a->count = err == STORE_OK ? changed : 0;
+    return err;
+}
+
+static int pg_audit_recent(pg_conn_t *c, store_req_t *req)
+{
+    int64_t limit = req->audit.count < 1                        ? 1
+                    : req->audit.count > STORE_AUDIT_RECENT_MAX ? STORE_AUDIT_RECENT_MAX
+                                                                : req->audit.count;
+    pg_params_t p = {0};
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_AUDIT_RECENT, &p);
+    int err = pg_status(c, r, "audit recent");
+    if (err == STORE_OK) {
+        int n = PQntuples(r);
+        store_audit_t *out = ch_calloc((size_t)n + 1, sizeof(*out));
+        for (int i = 0; i < n; i++) {
+            out[i].at = pg_int(r, i, 0);
+            pg_copy(c, out[i].event, sizeof(out[i].event), r, i, 1);
+            pg_copy(c, out[i].user_id, sizeof(out[i].user_id), r, i, 2);
+            pg_copy(c, out[i].ip, sizeof(out[i].ip), r, i, 3);
+            pg_copy(c, out[i].detail, sizeof(out[i].detail), r, i, 4);
+            out[i].count = pg_int(r, i, 5);
+        }
+        req->audits = out;
+        req->naudits = (size_t)n;
+    }
+    PQclear(r);
     return err;
 }
 
@@ -1792,6 +1822,9 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         break;
     case STORE_AUDIT_PRUNE:
         req->err = pg_audit_prune(c, &req->audit);
+        break;
+    case STORE_AUDIT_RECENT:
+        req->err = pg_audit_recent(c, req);
         break;
     case STORE_USER_DELETE:
         req->err = pg_user_delete(c, req);

@@ -172,6 +172,7 @@ enum {
     SQ_USER_UPDATE,
     SQ_AUDIT_INSERT,
     SQ_AUDIT_PRUNE,
+    SQ_AUDIT_RECENT,
     SQ_USER_DELETE,
     SQ_REVOKE_UPSERT,
     SQ_REVOKE_LOAD,
@@ -306,6 +307,8 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= ?1",
     [SQ_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN"
                        " (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)",
+    [SQ_AUDIT_RECENT] = "SELECT at, event, user_id, ip, detail, count FROM audit"
+                        " ORDER BY id DESC LIMIT ?1",
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
@@ -631,6 +634,37 @@ static int sq_audit_prune(sq_conn_t *c, store_audit_t *a)
     a->count = err == STORE_OK ? sqlite3_changes(c->db) : 0;
     sq_release(s);
     return err;
+}
+
+static int sq_audit_recent(sq_conn_t *c, store_req_t *req)
+{
+    int64_t limit = req->audit.count < 1                        ? 1
+                    : req->audit.count > STORE_AUDIT_RECENT_MAX ? STORE_AUDIT_RECENT_MAX
+                                                                : req->audit.count;
+    sqlite3_stmt *s = c->stmt[SQ_AUDIT_RECENT];
+    int rc = sqlite3_bind_int64(s, 1, limit);
+    store_audit_t *out = ch_calloc((size_t)limit, sizeof(*out));
+    size_t n = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW || n == (size_t)limit) break;
+        store_audit_t *a = &out[n++];
+        a->at = sqlite3_column_int64(s, 0);
+        sq_copy_text(c, a->event, sizeof(a->event), s, 1);
+        sq_copy_text(c, a->user_id, sizeof(a->user_id), s, 2);
+        sq_copy_text(c, a->ip, sizeof(a->ip), s, 3);
+        sq_copy_text(c, a->detail, sizeof(a->detail), s, 4);
+        a->count = sqlite3_column_int64(s, 5);
+    }
+    int err = rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "audit recent");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(out);
+        return err;
+    }
+    req->audits = out;
+    req->naudits = n;
+    return STORE_OK;
 }
 
 /* ---- API keys ---- */
@@ -1655,6 +1689,9 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         break;
     case STORE_AUDIT_PRUNE:
         req->err = sq_audit_prune(c, &req->audit);
+        break;
+    case STORE_AUDIT_RECENT:
+        req->err = sq_audit_recent(c, req);
         break;
     case STORE_USER_DELETE:
         req->err = sq_user_delete(c, req);

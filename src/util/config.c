@@ -125,6 +125,12 @@ static const opt_t options[] = {
      "time for a WebSocket to authenticate (1008)"},
     {"token-grace", OPT_DURATION, OFF(token_grace), 0, HOUR_MS, "30s",
      "time to re-authenticate after token_expired (1008)"},
+    {"admins", OPT_STRING, OFF(admins), 0, 0, "",
+     "comma-separated user ids (token subjects) that may use /api/admin/"},
+    {"admin-errors", OPT_COUNT, OFF(admin_errors), 1, 100000, "100",
+     "recent warnings and errors kept for the admin view"},
+    {"admin-list-max", OPT_COUNT, OFF(admin_list_max), 1, 100000, "200",
+     "rows of one admin list (connections, rooms)"},
     {"password-ops", OPT_COUNT, OFF(password_ops), 1, 100, "2", "argon2id passes"},
     {"password-memory", OPT_SIZE, OFF(password_memory), 8 * KiB, 4 * GiB, "64MiB",
      "argon2id memory per hash"},
@@ -339,6 +345,9 @@ void config_defaults(chorus_config_t *cfg)
     int rc = net_cidr_list_parse("127.0.0.0/8,::1", &cfg->metrics_allow, &cfg->nmetrics_allow);
     CH_ASSERT(rc == 0);
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
+    cfg->admins = ch_strdup("");
+    cfg->admin_errors = 100;
+    cfg->admin_list_max = 200;
     cfg->room_max_capacity = 50;
     cfg->room_max_hosted = 5;
     cfg->room_max_bans = 1000;
@@ -429,6 +438,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->tls_key);
     free(cfg->tls_ciphers);
     free(cfg->tls_redirect_host);
+    free(cfg->admins);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);

@@ -79,6 +79,10 @@ typedef struct {
     size_t ntrusted_proxies;
     struct net_cidr_s *metrics_allow; /* owned; client addresses that may read /metrics */
     size_t nmetrics_allow;
+    /* the admin view (issue 24) */
+    char *admins;            /* owned; comma-separated user ids that are admins, "" = none */
+    uint64_t admin_errors;   /* recent warnings/errors kept for GET /api/admin/errors */
+    uint64_t admin_list_max; /* rows of one admin list (connections, rooms) */
     /* rooms */
     char *public_url;             /* owned; base of joinLink */
     uint64_t room_max_capacity;   /* upper bound of maxParticipants */

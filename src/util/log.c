@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
+#include "util/log_ring.h"
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char *const level_upper[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
@@ -13,6 +16,7 @@ void log_init(log_t *lg, log_level_t level, log_format_t format, FILE *out)
     lg->level = level;
     lg->format = format;
     lg->out = out;
+    lg->ring = NULL;
 }
 
 int log_level_parse(const char *s, log_level_t *out)
@@ -76,6 +80,7 @@ static void log_line(log_t *lg, log_level_t level, const char *req_id, const cha
 {
     char msg[1024], ts[32];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (lg->ring && level >= LOG_WARN) log_ring_add(lg->ring, clock_unix_ms(), level, msg);
     timestamp(ts);
     if (lg->format == LOG_JSON) {
         char esc[sizeof(msg) * 6 + 1];

@@ -15,6 +15,8 @@ typedef struct {
     log_level_t level;   /* lines below it are dropped */
     log_format_t format;
     FILE *out;           /* borrowed; usually stderr */
+    struct log_ring_s *ring; /* borrowed; NULL: none. Warnings and errors are kept there
+                              * too (the admin view's recent errors, log_ring.h) */
 } log_t;
 
 /* Initialises lg writing to out (borrowed). */

@@ -727,6 +727,47 @@ static void hs_token(char *out, const char *header, const char *payload, const c
     b64url(mac, n, out + strlen(out));
 }
 
+/* "role": "admin" makes an admin; any other string is no role; a role that is not a string
+ * is a malformed token. A minted admin token carries the claim back. */
+static void test_role(void)
+{
+    auth_jwt_t *a = hs(0);
+    static const struct {
+        const char *payload;
+        int rc, admin;
+    } cases[] = {
+        {"{\"sub\":\"u\",\"exp\":1800000000,\"role\":\"admin\"}", 0, 1},
+        {"{\"sub\":\"u\",\"exp\":1800000000,\"role\":\"Admin\"}", 0, 0},
+        {"{\"sub\":\"u\",\"exp\":1800000000,\"role\":\"user\"}", 0, 0},
+        {"{\"sub\":\"u\",\"exp\":1800000000}", 0, 0},
+        {"{\"sub\":\"u\",\"exp\":1800000000,\"role\":true}", AUTH_JWT_EMALFORMED, 0},
+        {"{\"sub\":\"u\",\"exp\":1800000000,\"role\":[\"admin\"]}", AUTH_JWT_EMALFORMED, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char tok[1024];
+        hs_token(tok, "{\"alg\":\"HS256\"}", cases[i].payload, SECRET, 0);
+        auth_claims_t c;
+        memset(&c, 0, sizeof(c));
+        ASSERT_EQ(verify(a, tok, NOW, &c), cases[i].rc);
+        if (cases[i].rc == 0) ASSERT_EQ(c.admin, cases[i].admin);
+    }
+    auth_claims_t in, out;
+    memset(&in, 0, sizeof(in));
+    strcpy(in.sub, "ops");
+    in.admin = 1;
+    char *tok = auth_jwt_mint(a, &in, NOW, 60);
+    ASSERT_TRUE(tok != NULL);
+    ASSERT_EQ(verify(a, tok, NOW, &out), 0);
+    ASSERT_EQ(out.admin, 1);
+    free(tok);
+    in.admin = 0;
+    tok = auth_jwt_mint(a, &in, NOW, 60);
+    ASSERT_EQ(verify(a, tok, NOW, &out), 0);
+    ASSERT_EQ(out.admin, 0);
+    free(tok);
+    auth_jwt_free(a);
+}
+
 static void test_hs256_agrees_with_libjwt(void)
 {
     static const char *const headers[] = {
@@ -797,6 +838,7 @@ int main(void)
     RUN(test_malformed_shape);
     RUN(test_mint_roundtrip);
     RUN(test_jti_and_epoch);
+    RUN(test_role);
     RUN(test_jti_key);
     RUN(test_rs256);
     RUN(test_es256);

@@ -401,6 +401,65 @@ static void test_audit_count_and_prune(void)
     drop_target(path);
 }
 
+/* The latest audit rows come back newest first with every column, as many as asked
+ * (capped at STORE_AUDIT_RECENT_MAX); an empty trail answers none. */
+static void test_audit_recent(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "audit_recent");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t[7];
+    treq_init(&t[0], &c, STORE_AUDIT_RECENT);
+    t[0].req.audit.count = 10;
+    store_submit(st, &t[0].req);
+    for (int i = 1; i <= 4; i++) {
+        treq_init(&t[i], &c, STORE_AUDIT);
+        t[i].req.audit.at = 5000 - i; /* ids, not times, order them */
+        snprintf(t[i].req.audit.event, sizeof(t[i].req.audit.event), "admin_%d", i);
+        if (i == 4) {
+            strcpy(t[i].req.audit.user_id, "admin-1");
+            strcpy(t[i].req.audit.ip, "192.0.2.9");
+            strcpy(t[i].req.audit.detail, "room r-1");
+            t[i].req.audit.count = 3;
+        }
+        store_submit(st, &t[i].req);
+    }
+    treq_init(&t[5], &c, STORE_AUDIT_RECENT);
+    t[5].req.audit.count = 3;
+    store_submit(st, &t[5].req);
+    treq_init(&t[6], &c, STORE_AUDIT_RECENT);
+    t[6].req.audit.count = 1000000; /* capped, not refused */
+    store_submit(st, &t[6].req);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 7; i++)
+        ASSERT_EQ(t[i].req.err, STORE_OK);
+    ASSERT_EQ(t[0].req.naudits, 0);
+    free(t[0].req.audits);
+    ASSERT_EQ(t[5].req.naudits, 3);
+    const store_audit_t *a = t[5].req.audits;
+    ASSERT_STREQ(a[0].event, "admin_4");
+    ASSERT_EQ(a[0].at, 4996);
+    ASSERT_STREQ(a[0].user_id, "admin-1");
+    ASSERT_STREQ(a[0].ip, "192.0.2.9");
+    ASSERT_STREQ(a[0].detail, "room r-1");
+    ASSERT_EQ(a[0].count, 3);
+    ASSERT_STREQ(a[1].event, "admin_3");
+    ASSERT_STREQ(a[1].user_id, "");
+    ASSERT_STREQ(a[1].detail, "");
+    ASSERT_EQ(a[1].count, 1);
+    ASSERT_STREQ(a[2].event, "admin_2");
+    free(t[5].req.audits);
+    ASSERT_EQ(t[6].req.naudits, 4);
+    free(t[6].req.audits);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 /* Password + epoch update stores the revocation with the new epoch; delete stores one
  * for every token; load returns the live entries, prune drops the ended ones. */
 static void test_revocations(void)
@@ -2531,6 +2590,7 @@ int main(void)
         RUN(test_many_in_order_and_durable);
         RUN(test_audit);
         RUN(test_audit_count_and_prune);
+        RUN(test_audit_recent);
         RUN(test_revocations);
         RUN(test_apikeys);
         RUN(test_room_crud);
