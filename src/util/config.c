@@ -214,6 +214,13 @@ static const opt_t options[] = {
      "10m", "longest an entity lock lasts from when it was taken, renewals included"},
     {"entity-transient-rate", OPT_COUNT, OFF(entity_transient_rate), 1, 1000, "20",
      "transient updates applied per entity per second"},
+    GROUP("uploads (tus) and assets"),
+    {"upload-max-size", OPT_SIZE, OFF(upload_max_size), 1, 1ULL << 50, "20GiB",
+     "one upload's Upload-Length (413 upload_too_large)"},
+    {"upload-expiry", OPT_DURATION, OFF(upload_expiry), 1000, 365 * 24 * HOUR_MS, "24h",
+     "an unfinished upload untouched this long is removed (Upload-Expires)"},
+    {"upload-max-concurrent", OPT_COUNT, OFF(upload_max_concurrent), 1, 100000, "4",
+     "uploads one user may be sending at once (429 too_many_uploads)"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -276,6 +283,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_max_hosted = 5;
     cfg->room_max_bans = 1000;
     cfg->room_join_history = 50;
+    cfg->upload_max_size = 20 * GiB;
+    cfg->upload_expiry = 24 * HOUR_MS;
+    cfg->upload_max_concurrent = 4;
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;
     cfg->room_max_broadcast = 64 * KiB;
