@@ -67,16 +67,16 @@ static const char *reason_phrase(int status)
     case 410: return "Gone";
     case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
-    case 426: return "Upgrade Required";
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
+    case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 460: return "Checksum Mismatch";
-    case 507: return "Insufficient Storage";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
     }
 }
@@ -577,7 +577,8 @@ static void carry_on(conn_t *c)
     c->http->stash_len = 0;
     conn_resume(c);
     if (c->http && !c->http->p.started) conn_timer(c, c->srv->cfg->http_idle_timeout);
-    else if (c->http && c->http->body_req) body_timer(c); /* hold stopped it */
+    else if (c->http && c->http->body_req)
+        body_timer(c); /* hold stopped it */
     if (rest) conn_http_on_data(c, rest, n);
     free(rest);
 }
@@ -863,8 +864,10 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
                             p->error_message ? p->error_message : "bad request", NULL);
             return;
         }
-        if (c->http->body_req) body_end(c);
-        else handle_request(c, &p->req);
+        if (c->http->body_req)
+            body_end(c);
+        else
+            handle_request(c, &p->req);
         if (c->kind == CONN_WS) {
             conn_http_free(c);
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);

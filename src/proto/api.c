@@ -120,7 +120,8 @@ void api_req_set_headers(api_req_t *r, size_t n, const char *const *names,
                          const size_t *value_lens)
 {
     size_t total = 1;
-    for (size_t i = 0; i < n; i++) total += name_lens[i] + value_lens[i] + 2;
+    for (size_t i = 0; i < n; i++)
+        total += name_lens[i] + value_lens[i] + 2;
     free(r->headers);
     free(r->hdr_buf);
     r->headers = ch_calloc(n ? n : 1, sizeof(*r->headers));

@@ -89,13 +89,13 @@ struct api_req_s {
     char extra[2048];           /* extra CRLF-terminated header lines (tus: Upload-Metadata) */
     int empty;                  /* answer with no body (204, tus HEAD): api_respond_empty */
     /* request headers (api_req_set_headers) */
-    api_header_t *headers;      /* owned */
+    api_header_t *headers; /* owned */
     size_t nheaders;
-    char *hdr_buf;              /* owned */
+    char *hdr_buf; /* owned */
     /* streamed body (API_STREAM routes) */
-    const api_body_ops_t *body_ops; /* set by the handler; NULL: not taking a body */
-    void *body_ud;              /* the consumer's */
-    int streaming;              /* 1 while the body is still arriving */
+    const api_body_ops_t *body_ops;   /* set by the handler; NULL: not taking a body */
+    void *body_ud;                    /* the consumer's */
+    int streaming;                    /* 1 while the body is still arriving */
     void (*body_ready)(api_req_t *r); /* the transport's: the consumer has room again */
     /* transport */
     void (*done)(api_req_t *r); /* runs once the response is ready; frees r */

@@ -111,8 +111,8 @@ typedef struct {
     uint64_t entity_lock_max_hold; /* ms a lock lasts at most from when it was taken */
     uint64_t entity_transient_rate; /* transient batches per entity per second */
     /* uploads */
-    uint64_t upload_max_size;     /* bytes of one upload */
-    uint64_t upload_expiry;       /* ms an unfinished upload is kept untouched */
+    uint64_t upload_max_size;       /* bytes of one upload */
+    uint64_t upload_expiry;         /* ms an unfinished upload is kept untouched */
     uint64_t upload_max_concurrent; /* uploads in flight per user */
 } chorus_config_t;
 
