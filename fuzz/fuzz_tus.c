@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int k = snprintf(back, sizeof(back), "%" PRIu64, v);
         /* leading zeros parse too: compare without them */
         size_t z = 0;
-        while (z + 1 < size && s[z] == '0') z++;
+        while (z + 1 < size && s[z] == '0')
+            z++;
         CH_ASSERT((size_t)k == size - z && memcmp(back, s + z, (size_t)k) == 0);
     }
     free(s);

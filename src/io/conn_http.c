@@ -3,17 +3,21 @@
 #include "io/conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/http_csp.h"
 #include "io/http_deadline.h"
 #include "io/http_metrics.h"
+#include "io/http_range.h"
 #include "io/http_static.h"
 #include "proto/eio_packet.h"
 #include "util/mem.h"
@@ -191,6 +195,17 @@ static void pump_file(conn_t *c)
             if (h->file_last) conn_finish(c, CONN_LINGER_MS);
         }
     }
+}
+
+/* Starts sending len bytes of fd from off after the head (pump_file); takes fd. */
+static void send_file(conn_t *c, int fd, uint64_t off, uint64_t len, int last)
+{
+    c->http->file_fd = fd;
+    c->http->file_open = 1;
+    c->http->file_last = (unsigned)last;
+    c->http->file_off = off;
+    c->http->file_left = len;
+    pump_file(c);
 }
 
 static int keep_alive(conn_t *c)
@@ -507,12 +522,105 @@ static void handle_static(conn_t *c, const http_request_t *req)
         if (last) conn_finish(c, CONN_LINGER_MS);
         return;
     }
-    c->http->file_fd = f.fd;
-    c->http->file_open = 1;
-    c->http->file_last = (unsigned)last;
-    c->http->file_off = 0;
-    c->http->file_left = f.size;
-    pump_file(c);
+    send_file(c, f.fd, 0, f.size, last);
+}
+
+/* GET|HEAD /api/blobs/<sha256>: a stored upload's bytes (docs/assets.md), for a user
+ * token. Content-addressed, so cacheable forever by anyone who has it (the hash is the
+ * ETag); one Range (206, suffix ranges, 416), If-None-Match (304); sent in file chunks as
+ * the client reads (pump_file), so memory stays flat whatever the size. */
+static void handle_blob(conn_t *c, const http_request_t *req)
+{
+    int last = !keep_alive(c);
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        method_not_allowed(c, "GET, HEAD");
+        return;
+    }
+    const char *hex = req->path + 11; /* after "/api/blobs/" */
+    size_t n = req->path_len - 11;
+    int ok = n == 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+    if (!ok) {
+        error_reply(c, 404, "not_found", "no such blob", NULL, last);
+        return;
+    }
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    char client_ip[NET_IP_TEXT];
+    request_ip(c, req, client_ip, sizeof(client_ip));
+    auth_claims_t claims;
+    const char *reason = "missing bearer token";
+    uint64_t retry_ms = 0;
+    int rc = tok ? proto_auth_verify(&c->srv->app->proto, client_ip, tok, tlen,
+                                     uv_now(c->srv->loop), &claims, &reason, &retry_ms)
+                 : PROTO_AUTH_EINVALID;
+    if (rc == PROTO_AUTH_ELIMITED) {
+        char ra[40];
+        snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
+                 (unsigned long long)(retry_ms + 999) / 1000);
+        error_reply(c, 429, "rate_limited", reason, ra, last);
+        return;
+    }
+    if (rc != 0) {
+        error_reply(c, 401, "unauthorized", reason,
+                    "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", last);
+        return;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/blobs/%.2s/%.64s", c->srv->cfg->data_dir, hex, hex);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) close(fd);
+        error_reply(c, 404, "not_found", "no such blob", NULL, last);
+        return;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    char extra[512];
+    int h = snprintf(extra, sizeof(extra),
+                     "ETag: \"%.64s\"\r\nCache-Control: public, max-age=31536000, immutable\r\n"
+                     "Accept-Ranges: bytes\r\nX-Content-Type-Options: nosniff\r\n",
+                     hex);
+    const http_header_t *inm = http_request_header(req, "If-None-Match");
+    char etag[70];
+    snprintf(etag, sizeof(etag), "\"%.64s\"", hex);
+    if (inm && static_etag_matches(inm->value, inm->value_len, etag)) {
+        close(fd);
+        respond(c, 304, NULL, extra, NULL, 0, last, 1);
+        return;
+    }
+    uint64_t start = 0, len = size;
+    int status = 200;
+    const http_header_t *range = http_request_header(req, "Range");
+    if (range) {
+        int rr = http_range_parse(range->value, range->value_len, size, &start, &len);
+        if (rr == HTTP_RANGE_UNSATISFIABLE) {
+            close(fd);
+            char cr[64];
+            snprintf(cr, sizeof(cr), "Content-Range: bytes */%" PRIu64 "\r\n", size);
+            error_reply(c, 416, "range_not_satisfiable", "the range is outside the blob", cr,
+                        last);
+            return;
+        }
+        if (rr == HTTP_RANGE_OK) {
+            status = 206;
+            snprintf(extra + h, sizeof(extra) - (size_t)h,
+                     "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", start,
+                     start + len - 1, size);
+        } else {
+            start = 0;
+            len = size;
+        }
+    }
+    int head = req->method == HTTP_HEAD;
+    queue_response(c, status, "application/octet-stream", extra, NULL, len, last, head);
+    if (head || len == 0) {
+        close(fd);
+        if (last) conn_finish(c, CONN_LINGER_MS);
+        return;
+    }
+    send_file(c, fd, start, len, last);
 }
 
 /* Gets ready for the next request on c once the current one was answered. */
@@ -775,6 +883,8 @@ static void handle_request(conn_t *c, const http_request_t *req)
     else if (path_is(req, "/ws")) handle_ws(c, req);
     else if (path_is(req, "/socket.io/"))
         handle_sio(c, req);
+    else if (req->path_len >= 11 && memcmp(req->path, "/api/blobs/", 11) == 0)
+        handle_blob(c, req);
     else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) handle_api(c, req);
     else handle_static(c, req);
 }

@@ -666,7 +666,57 @@ static void route_delete(api_req_t *r)
     lookup(r, 1);
 }
 
+/* HEAD /api/assets/by-hash/:sha256: is that content stored? ("check if asset already
+ * exists": a client that has the hash skips the upload.) 200 with its Location, or 404. */
+typedef struct {
+    uv_fs_t fs;
+    api_req_t *r;
+    api_uploads_t *up;
+} by_hash_t;
+
+static void on_by_hash(uv_fs_t *fs)
+{
+    by_hash_t *b = fs->data;
+    api_req_t *r = b->r;
+    int found = fs->result == 0 && S_ISREG(fs->statbuf.st_mode);
+    uint64_t size = fs->statbuf.st_size;
+    uv_fs_req_cleanup(fs);
+    b->up->pending--;
+    api_uploads_t *up = b->up;
+    free(b);
+    if (!found) {
+        api_error(r, 404, "not_found", "no blob with that SHA-256");
+    } else {
+        snprintf(r->extra, sizeof(r->extra),
+                 "Location: /api/blobs/%s\r\nBlob-Length: %" PRIu64 "\r\n", r->params[0], size);
+        api_respond_empty(r, 200);
+    }
+    maybe_free(up);
+}
+
+static void route_by_hash(api_req_t *r)
+{
+    const char *h = r->params[0];
+    int ok = strlen(h) == 64;
+    for (size_t i = 0; ok && i < 64; i++)
+        ok = (h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f');
+    if (!ok) {
+        api_invalid(r, "sha256", "64 lower-case hex digits");
+        return;
+    }
+    api_uploads_t *up = r->api->uploads;
+    by_hash_t *b = ch_calloc(1, sizeof(*b));
+    b->r = r;
+    b->up = up;
+    b->fs.data = b;
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof(path), "%s/%.2s/%s", up->blobs, h, h);
+    up->pending++;
+    uv_fs_stat(r->api->loop, &b->fs, path, on_by_hash);
+}
+
 const api_route_t api_uploads_routes[] = {
+    {HTTP_HEAD, "/api/assets/by-hash/:sha256", route_by_hash, 0, API_GROUP_API},
     {HTTP_OPTIONS, "/api/uploads/", route_options, API_PUBLIC, API_GROUP_API},
     {HTTP_POST, "/api/uploads/", route_create, API_STREAM, API_GROUP_API},
     {HTTP_HEAD, "/api/uploads/:id", route_head, 0, API_GROUP_API},

@@ -263,6 +263,75 @@ describe('tus uploads', () => {
     }
   });
 
+  it('downloads: GET/HEAD /api/blobs/<sha256> with ETag, immutable caching, ranges byte-exact, 304, 416; by-hash', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    try {
+      const data = randomBytes(300 * KiB + 5);
+      const hex = sha256(data);
+      const auth = { Authorization: `Bearer ${token('bob')}` };
+      let r = await fetchOnce(srv.port, 'HEAD', `/api/assets/by-hash/${hex}`, { headers: auth });
+      assert.equal(r.status, 404, 'not there before the upload');
+      await tusUpload(srv.port, data);
+      r = await fetchOnce(srv.port, 'HEAD', `/api/assets/by-hash/${hex}`, { headers: auth });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.location, `/api/blobs/${hex}`);
+      assert.equal(r.headers['blob-length'], String(data.length));
+      assert.equal((await fetchOnce(srv.port, 'HEAD', '/api/assets/by-hash/xyz', { headers: auth })).status, 400);
+      assert.equal((await fetchOnce(srv.port, 'HEAD', `/api/assets/by-hash/${hex}`)).status, 401);
+
+      const url = `/api/blobs/${hex}`;
+      r = await fetchOnce(srv.port, 'GET', url, { headers: auth });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, data);
+      assert.equal(r.headers.etag, `"${hex}"`);
+      assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal(r.headers['accept-ranges'], 'bytes');
+      r = await fetchOnce(srv.port, 'HEAD', url, { headers: auth });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-length'], String(data.length));
+      assert.equal(r.body.length, 0);
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, 'If-None-Match': `"${hex}"` } });
+      assert.equal(r.status, 304);
+      assert.equal(r.headers.etag, `"${hex}"`);
+      const N = data.length;
+      for (const [range, start, end] of [['bytes=0-0', 0, 0], ['bytes=1000-70000', 1000, 70000],
+        [`bytes=${N - 10}-`, N - 10, N - 1], ['bytes=-100', N - 100, N - 1], [`bytes=5-${N + 100}`, 5, N - 1]]) {
+        r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: range } });
+        assert.equal(r.status, 206, range);
+        assert.equal(r.headers['content-range'], `bytes ${start}-${end}/${N}`, range);
+        assert.deepEqual(r.body, data.subarray(start, end + 1), range);
+      }
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: `bytes=${N}-` } });
+      assertJsonError(r, 416, 'range_not_satisfiable');
+      assert.equal(r.headers['content-range'], `bytes */${N}`);
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: 'bytes=0-1,5-6' } });
+      assert.equal(r.status, 200, 'several ranges: the whole');
+      assert.deepEqual(r.body, data);
+      assertJsonError(await fetchOnce(srv.port, 'GET', url), 401, 'unauthorized');
+      assertJsonError(await fetchOnce(srv.port, 'GET', `/api/blobs/${'0'.repeat(64)}`, { headers: auth }), 404, 'not_found');
+      assertJsonError(await fetchOnce(srv.port, 'GET', '/api/blobs/../../chorus.db', { headers: auth }), 404, 'not_found');
+      assertJsonError(await fetchOnce(srv.port, 'POST', url, { headers: auth }), 405, 'method_not_allowed');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('a streamed body is held to --http-request-timeout: 408, and what arrived is kept', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--http-request-timeout', '300ms'] });
+    try {
+      const url = await create(srv.port, 1000);
+      const c = await HttpConn.open(srv.port);
+      c.write(`PATCH ${url} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer ${token('alice')}\r\n` +
+        `Content-Type: ${OCTETS}\r\nUpload-Offset: 0\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(123)}`);
+      const r = await c.response();
+      assertJsonError(r, 408, 'request_timeout');
+      await c.waitClosed();
+      await until(async () => (await head(srv.port, url)).headers['upload-offset'] === '123', 5000, 'the 123 bytes kept');
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('expiration: Upload-Expires is announced and an untouched partial upload is swept', T, async () => {
     const srv = await startServer({ args: [...ARGS, '--upload-expiry', '1s'] });
     try {

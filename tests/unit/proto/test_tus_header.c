@@ -29,7 +29,8 @@ static void test_metadata(void)
     tus_meta_pair_t p[4];
     char buf[256];
     size_t n = 9;
-    const char *s = "filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential, type aW1hZ2UvcG5n";
+    const char *s =
+        "filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential, type aW1hZ2UvcG5n";
     ASSERT_EQ(tus_metadata_parse(s, strlen(s), p, 4, &n, buf, sizeof(buf)), 0);
     ASSERT_EQ(n, 3);
     ASSERT_STREQ(p[0].key, "filename");
@@ -46,14 +47,14 @@ static void test_metadata(void)
     ASSERT_EQ(p[0].value_len, 2);
 
     const char *bad[] = {
-        "a b c",        /* three words */
-        "a,,b",         /* empty pair */
-        "a,",           /* trailing comma */
-        "a,a",          /* duplicate key */
-        "a @@@@",       /* not base64 */
-        "a YQ",         /* unpadded */
-        "a YQ==x",      /* trailing junk */
-        "k\x01 YQ==",   /* control byte in key */
+        "a b c",      /* three words */
+        "a,,b",       /* empty pair */
+        "a,",         /* trailing comma */
+        "a,a",        /* duplicate key */
+        "a @@@@",     /* not base64 */
+        "a YQ",       /* unpadded */
+        "a YQ==x",    /* trailing junk */
+        "k\x01 YQ==", /* control byte in key */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = tus_metadata_parse(bad[i], strlen(bad[i]), p, 4, &n, buf, sizeof(buf));
