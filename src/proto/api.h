@@ -242,8 +242,8 @@ extern const size_t api_rooms_nroutes;
  * 200 for ROOMS_OK): the one place where domain errors become statuses (api_rooms.c). */
 int api_status_of(int kind);
 
-/* api_uploads.c: makes DATA/uploads and DATA/blobs and starts the expiry sweep.
- * Returns 0 or -1 (logged). api_uploads_close stops it; what is in flight finishes. */
+/* api_uploads.c: starts the expiry sweep of DATA/uploads (the first upload makes the
+ * folders). Returns 0. api_uploads_close stops it; what is in flight finishes. */
 int api_uploads_init(api_t *a);
 void api_uploads_close(api_t *a);
 

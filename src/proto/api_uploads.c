@@ -246,7 +246,11 @@ typedef struct {
 static void blob_move_work(uv_work_t *w)
 {
     blob_move_t *m = w->data;
-    if (mkdir(m->dir, 0700) != 0 && errno != EEXIST) {
+    char *slash = strrchr(m->dir, '/'); /* DATA/blobs, then DATA/blobs/ab */
+    *slash = '\0';
+    int made = mkdir(m->dir, 0700) == 0 || errno == EEXIST;
+    *slash = '/';
+    if (!made || (mkdir(m->dir, 0700) != 0 && errno != EEXIST)) {
         m->status = -errno;
         return;
     }
@@ -507,6 +511,14 @@ static void route_create(api_req_t *r)
                             : "must be comma-separated \"key base64\" pairs, keys unique");
             return;
         }
+    }
+    const tus_meta_pair_t *ft = tus_metadata_get(pairs, np, "filetype");
+    if (!ft) ft = tus_metadata_get(pairs, np, "type");
+    if (!tus_type_allowed(cfg->upload_types, ft ? ft->value : "", ft ? ft->value_len : 0)) {
+        api_error(r, 415, "type_not_allowed",
+                  "this server takes uploads of these types only (filetype): %.200s",
+                  cfg->upload_types);
+        return;
     }
     upload_t *u = ch_calloc(1, sizeof(*u));
     u->creating = 1;
@@ -798,13 +810,7 @@ int api_uploads_init(api_t *a)
     up->api = a;
     snprintf(up->dir, sizeof(up->dir), "%s/uploads", a->cfg->data_dir);
     snprintf(up->blobs, sizeof(up->blobs), "%s/blobs", a->cfg->data_dir);
-    a->uploads = up;
-    /* At start, like the store: the folders exist before the first request. */
-    if ((mkdir(up->dir, 0700) != 0 && errno != EEXIST) ||
-        (mkdir(up->blobs, 0700) != 0 && errno != EEXIST)) {
-        log_error(a->log, "cannot create %s or %s: %s", up->dir, up->blobs, strerror(errno));
-        return -1;
-    }
+    a->uploads = up; /* the folders are made by the first upload (upload_file.c) */
     /* A quarter of the expiry (at most a minute): an upload goes at most that late. */
     uint64_t every = a->cfg->upload_expiry / 4;
     if (every > 60000) every = 60000;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -117,4 +118,33 @@ int tus_checksum_parse(const char *s, size_t n, uint8_t digest[TUS_SHA256_LEN])
     if (len != TUS_SHA256_LEN) return -EINVAL;
     memcpy(digest, out, TUS_SHA256_LEN);
     return 0;
+}
+
+int tus_type_allowed(const char *list, const char *type, size_t type_len)
+{
+    const char *semi = memchr(type, ';', type_len);
+    if (semi) type_len = (size_t)(semi - type);
+    while (type_len > 0 && type[type_len - 1] == ' ')
+        type_len--;
+    int any = 1;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        size_t n = (size_t)(e - p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n > 0) {
+            any = 0;
+            if (n >= 2 && p[n - 2] == '/' && p[n - 1] == '*') {
+                if (type_len > n - 1 && strncasecmp(type, p, n - 1) == 0) return 1;
+            } else if (n == type_len && strncasecmp(type, p, n) == 0) {
+                return 1;
+            }
+        }
+        p = e;
+    }
+    return any;
 }

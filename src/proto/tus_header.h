@@ -39,4 +39,9 @@ const tus_meta_pair_t *tus_metadata_get(const tus_meta_pair_t *pairs, size_t n,
  * set, -ENOTSUP for another algorithm (tus: 400), or -EINVAL when malformed. */
 int tus_checksum_parse(const char *s, size_t n, uint8_t digest[TUS_SHA256_LEN]);
 
+/* 1 when content type (type_len bytes, borrowed; parameters after ';' ignored) is allowed
+ * by list (borrowed, NUL-terminated): comma-separated types, or a major type, "/" and a star,
+ * compared case-insensitively; an empty list allows anything, including no type. */
+int tus_type_allowed(const char *list, const char *type, size_t type_len);
+
 #endif

@@ -127,6 +127,13 @@ static int read_record(upload_file_t *u)
 
 static int do_create(upload_file_t *u)
 {
+    /* The uploads folder is made by the first upload, so a server that never takes one
+     * leaves the data directory as it was. */
+    char *slash = strrchr(u->infop, '/');
+    *slash = '\0';
+    int made = mkdir(u->infop, 0700) == 0 || errno == EEXIST;
+    *slash = '/';
+    if (!made) return -errno;
     int ifd = open(u->infop, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (ifd < 0) return -errno;
     int rc = write_all(ifd, u->info, u->info_len, 0);

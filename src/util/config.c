@@ -221,6 +221,9 @@ static const opt_t options[] = {
      "an unfinished upload untouched this long is removed (Upload-Expires)"},
     {"upload-max-concurrent", OPT_COUNT, OFF(upload_max_concurrent), 1, 100000, "4",
      "uploads one user may be sending at once (429 too_many_uploads)"},
+    {"upload-types", OPT_STRING, OFF(upload_types), 0, 0, "",
+     "comma-separated content types an upload may declare (filetype), 'image/*' style "
+     "patterns; empty: any (415 type_not_allowed)"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -286,6 +289,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_max_size = 20 * GiB;
     cfg->upload_expiry = 24 * HOUR_MS;
     cfg->upload_max_concurrent = 4;
+    cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;
     cfg->room_max_broadcast = 64 * KiB;
@@ -338,6 +342,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->jwt_public_key);
     free(cfg->jwt_private_key);
     free(cfg->public_url);
+    free(cfg->upload_types);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);

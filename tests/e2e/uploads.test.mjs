@@ -212,7 +212,7 @@ describe('tus uploads', () => {
   });
 
   it('refusals: version, size, offset, type, another user, concurrency; termination', T, async () => {
-    const srv = await startServer({ args: [...ARGS, '--upload-max-size', '1MiB', '--upload-max-concurrent', '1'] });
+    const srv = await startServer({ args: [...ARGS, '--upload-max-size', '1MiB', '--upload-max-concurrent', '1', '--upload-types', 'image/*,text/plain'] });
     try {
       const auth = { Authorization: `Bearer ${token('alice')}` };
       let r = await fetchOnce(srv.port, 'POST', '/api/uploads/', { headers: { ...auth, 'Upload-Length': '10' } });
@@ -227,7 +227,15 @@ describe('tus uploads', () => {
       assertJsonError(r, 400, 'validation_error');
       r = await fetchOnce(srv.port, 'POST', '/api/uploads/', { headers: { ...TUS, ...auth, 'Upload-Length': '1', 'Upload-Metadata': 'a b c' } });
       assertJsonError(r, 400, 'validation_error');
-      const url = await create(srv.port, 10, { headers: { 'Upload-Metadata': `filename ${b64('x.txt')}` } });
+      // --upload-types image/*,text/plain: the declared filetype decides
+      for (const [type, status] of [['image/png', 201], ['text/plain; charset=utf-8', 201], ['video/mp4', 415], [null, 415]]) {
+        const meta = type ? { 'Upload-Metadata': `filetype ${b64(type)}` } : {};
+        r = await fetchOnce(srv.port, 'POST', '/api/uploads/', { headers: { ...TUS, ...auth, 'Upload-Length': '1', ...meta } });
+        if (status === 415) assertJsonError(r, 415, 'type_not_allowed');
+        else assert.equal(r.status, status, `${type}: ${r.text}`);
+        if (status === 201) await fetchOnce(srv.port, 'DELETE', r.headers.location, { headers: { ...TUS, ...auth } });
+      }
+      const url = await create(srv.port, 10, { headers: { 'Upload-Metadata': `filename ${b64('x.txt')},filetype ${b64('text/plain')}` } });
       const patch = (h, body = 'hello') => fetchOnce(srv.port, 'PATCH', url, { headers: { ...TUS, ...auth, 'Content-Type': OCTETS, ...h }, body });
       assertJsonError(await patch({ 'Upload-Offset': '3' }), 409, 'offset_mismatch');
       assertJsonError(await patch({ 'Upload-Offset': '0', 'Content-Type': 'text/plain' }), 415, 'unsupported_media_type');
@@ -243,11 +251,11 @@ describe('tus uploads', () => {
       c.write(`PATCH ${url} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer ${token('alice')}\r\n` +
         `Content-Type: ${OCTETS}\r\nUpload-Offset: 0\r\nContent-Length: 9\r\n\r\nhel`);
       await until(async () => {
-        const x = await fetchOnce(srv.port, 'POST', '/api/uploads/', { headers: { ...TUS, ...auth, 'Upload-Length': '1' } });
+        const x = await fetchOnce(srv.port, 'POST', '/api/uploads/', { headers: { ...TUS, ...auth, 'Upload-Length': '1', 'Upload-Metadata': `filetype ${b64('image/png')}` } });
         return x.status === 429 && x.json().error.code === 'too_many_uploads';
       }, 5000, '429 too_many_uploads');
       assertJsonError(await patch({ 'Upload-Offset': '0' }), 409, 'upload_busy');
-      assert.equal((await create(srv.port, 1, { sub: 'bob' })).length > 0, true, 'another user is not limited');
+      assert.equal((await create(srv.port, 1, { sub: 'bob', headers: { 'Upload-Metadata': `filetype ${b64('image/png')}` } })).length > 0, true, 'another user is not limited');
       c.write('lo, wo');
       const done = await c.response();
       assert.equal(done.status, 204);

@@ -84,11 +84,27 @@ static void test_checksum(void)
     ASSERT_EQ(tus_checksum_parse("sha256  ", 8, d), -EINVAL);
 }
 
+static void test_types(void)
+{
+    const char *l = "image/*, video/mp4,model/gltf-binary";
+    ASSERT_EQ(tus_type_allowed(l, "image/png", 9), 1);
+    ASSERT_EQ(tus_type_allowed(l, "IMAGE/PNG", 9), 1);
+    ASSERT_EQ(tus_type_allowed(l, "video/mp4; codecs=avc1", 22), 1);
+    ASSERT_EQ(tus_type_allowed(l, "model/gltf-binary", 17), 1);
+    ASSERT_EQ(tus_type_allowed(l, "video/webm", 10), 0);
+    ASSERT_EQ(tus_type_allowed(l, "image/", 6), 0);
+    ASSERT_EQ(tus_type_allowed(l, "imagex/png", 10), 0);
+    ASSERT_EQ(tus_type_allowed(l, "", 0), 0);
+    ASSERT_EQ(tus_type_allowed("", "", 0), 1);
+    ASSERT_EQ(tus_type_allowed(" , ", "text/plain", 10), 1);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
     RUN(test_u64);
     RUN(test_metadata);
     RUN(test_checksum);
+    RUN(test_types);
     TEST_MAIN_END();
 }
