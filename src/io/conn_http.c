@@ -4,18 +4,22 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/http_csp.h"
 #include "io/http_deadline.h"
 #include "io/http_metrics.h"
 #include "io/http_redirect.h"
+#include "io/http_range.h"
 #include "io/http_static.h"
 #include "proto/eio_packet.h"
 #include "util/mem.h"
@@ -40,6 +44,7 @@ struct conn_http_s {
     uint64_t body_start;   /* loop time (ms) its headers were complete */
     uint64_t last_tx;      /* loop time (ms) of the last write progress while drain_wait */
     api_req_t *api_req;    /* the API request being answered (reading is paused) */
+    api_req_t *body_req;   /* the API request whose body is streaming to its consumer */
     void *held_by;         /* a held Engine.IO polling GET's session (reading is paused) */
     char *stash;           /* owned: input that arrived after it, handled on resume */
     size_t stash_len;
@@ -67,13 +72,19 @@ static const char *reason_phrase(int status)
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 410: return "Gone";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
+    case 460: return "Checksum Mismatch";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
     }
 }
@@ -114,7 +125,7 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
                      "HTTP/1.1 %d %s\r\nServer: chorus/" CHORUS_VERSION "\r\nDate: %s\r\n",
                      status, reason_phrase(status), server_http_date(c->srv));
     if (ctype) h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Type: %s\r\n", ctype);
-    if (status != 304 && status != 101)
+    if (status != 304 && status != 101 && status != 204)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Length: %zu\r\n", len);
     if (c->http && c->http->req_id[0])
         h += snprintf(head + h, sizeof(head) - (size_t)h, "X-Request-Id: %s\r\n",
@@ -194,6 +205,17 @@ static void pump_file(conn_t *c)
             if (h->file_last) conn_finish(c, CONN_LINGER_MS);
         }
     }
+}
+
+/* Starts sending len bytes of fd from off after the head (pump_file); takes fd. */
+static void send_file(conn_t *c, int fd, uint64_t off, uint64_t len, int last)
+{
+    c->http->file_fd = fd;
+    c->http->file_open = 1;
+    c->http->file_last = (unsigned)last;
+    c->http->file_off = off;
+    c->http->file_left = len;
+    pump_file(c);
 }
 
 static int keep_alive(conn_t *c)
@@ -510,12 +532,105 @@ static void handle_static(conn_t *c, const http_request_t *req)
         if (last) conn_finish(c, CONN_LINGER_MS);
         return;
     }
-    c->http->file_fd = f.fd;
-    c->http->file_open = 1;
-    c->http->file_last = (unsigned)last;
-    c->http->file_off = 0;
-    c->http->file_left = f.size;
-    pump_file(c);
+    send_file(c, f.fd, 0, f.size, last);
+}
+
+/* GET|HEAD /api/blobs/<sha256>: a stored upload's bytes (docs/assets.md), for a user
+ * token. Content-addressed, so cacheable forever by anyone who has it (the hash is the
+ * ETag); one Range (206, suffix ranges, 416), If-None-Match (304); sent in file chunks as
+ * the client reads (pump_file), so memory stays flat whatever the size. */
+static void handle_blob(conn_t *c, const http_request_t *req)
+{
+    int last = !keep_alive(c);
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        method_not_allowed(c, "GET, HEAD");
+        return;
+    }
+    const char *hex = req->path + 11; /* after "/api/blobs/" */
+    size_t n = req->path_len - 11;
+    int ok = n == 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+    if (!ok) {
+        error_reply(c, 404, "not_found", "no such blob", NULL, last);
+        return;
+    }
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    char client_ip[NET_IP_TEXT];
+    request_ip(c, req, client_ip, sizeof(client_ip));
+    auth_claims_t claims;
+    const char *reason = "missing bearer token";
+    uint64_t retry_ms = 0;
+    int rc = tok ? proto_auth_verify(&c->srv->app->proto, client_ip, tok, tlen,
+                                     uv_now(c->srv->loop), &claims, &reason, &retry_ms)
+                 : PROTO_AUTH_EINVALID;
+    if (rc == PROTO_AUTH_ELIMITED) {
+        char ra[40];
+        snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
+                 (unsigned long long)(retry_ms + 999) / 1000);
+        error_reply(c, 429, "rate_limited", reason, ra, last);
+        return;
+    }
+    if (rc != 0) {
+        error_reply(c, 401, "unauthorized", reason,
+                    "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", last);
+        return;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/blobs/%.2s/%.64s", c->srv->cfg->data_dir, hex, hex);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) close(fd);
+        error_reply(c, 404, "not_found", "no such blob", NULL, last);
+        return;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    char extra[512];
+    int h = snprintf(extra, sizeof(extra),
+                     "ETag: \"%.64s\"\r\nCache-Control: public, max-age=31536000, immutable\r\n"
+                     "Accept-Ranges: bytes\r\nX-Content-Type-Options: nosniff\r\n",
+                     hex);
+    const http_header_t *inm = http_request_header(req, "If-None-Match");
+    char etag[70];
+    snprintf(etag, sizeof(etag), "\"%.64s\"", hex);
+    if (inm && static_etag_matches(inm->value, inm->value_len, etag)) {
+        close(fd);
+        respond(c, 304, NULL, extra, NULL, 0, last, 1);
+        return;
+    }
+    uint64_t start = 0, len = size;
+    int status = 200;
+    const http_header_t *range = http_request_header(req, "Range");
+    if (range) {
+        int rr = http_range_parse(range->value, range->value_len, size, &start, &len);
+        if (rr == HTTP_RANGE_UNSATISFIABLE) {
+            close(fd);
+            char cr[64];
+            snprintf(cr, sizeof(cr), "Content-Range: bytes */%" PRIu64 "\r\n", size);
+            error_reply(c, 416, "range_not_satisfiable", "the range is outside the blob", cr,
+                        last);
+            return;
+        }
+        if (rr == HTTP_RANGE_OK) {
+            status = 206;
+            snprintf(extra + h, sizeof(extra) - (size_t)h,
+                     "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", start,
+                     start + len - 1, size);
+        } else {
+            start = 0;
+            len = size;
+        }
+    }
+    int head = req->method == HTTP_HEAD;
+    queue_response(c, status, "application/octet-stream", extra, NULL, len, last, head);
+    if (head || len == 0) {
+        close(fd);
+        if (last) conn_finish(c, CONN_LINGER_MS);
+        return;
+    }
+    send_file(c, fd, start, len, last);
 }
 
 /* Gets ready for the next request on c once the current one was answered. */
@@ -532,8 +647,10 @@ static void request_done(conn_t *c)
  * This one bound covers every kind of response, so pipelining cannot grow the queue. */
 static int busy(const conn_t *c)
 {
+    api_req_t *br = c->http->body_req;
     return c->http->api_req || c->http->held_by || c->http->file_open ||
-           c->out.bytes > c->srv->cfg->http_max_queue;
+           c->out.bytes > c->srv->cfg->http_max_queue ||
+           (br && br->body_ops && br->body_ops->room(br) == 0);
 }
 
 /* Keeps the unhandled input (one read at most: reading stops here) for later. */
@@ -549,7 +666,7 @@ static void stash(conn_t *c, const char *data, size_t len)
  * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
 static void hold(conn_t *c)
 {
-    if (c->http->api_req || c->http->held_by) {
+    if (c->http->api_req || c->http->held_by || c->http->body_req) {
         conn_pause(c);
         return;
     }
@@ -563,6 +680,8 @@ static void hold(conn_t *c)
 
 /* Carries on after a hold: holds again if still busy, else answers what was held back
  * and reads again. */
+static void body_timer(conn_t *c);
+
 static void carry_on(conn_t *c)
 {
     if (c->closing || c->finishing || c->kind != CONN_HTTP) return;
@@ -576,6 +695,8 @@ static void carry_on(conn_t *c)
     c->http->stash_len = 0;
     conn_resume(c);
     if (c->http && !c->http->p.started) conn_timer(c, c->srv->cfg->http_idle_timeout);
+    else if (c->http && c->http->body_req)
+        body_timer(c); /* hold stopped it */
     if (rest) conn_http_on_data(c, rest, n);
     free(rest);
 }
@@ -607,10 +728,23 @@ static void api_done(api_req_t *r)
         api_req_free(r);
         return;
     }
+    /* Answered before its streamed body was read: the rest of it cannot be told from the
+     * next request without reading it, so the connection ends with this answer. */
+    int cut = r->streaming;
+    if (cut) {
+        r->streaming = 0;
+        c->http->body_req = NULL;
+    }
     c->http->api_req = NULL;
-    respond_json(c, r->status, json_incref(r->resp), r->extra[0] ? r->extra : NULL,
-                 !keep_alive(c));
+    int last = cut || !keep_alive(c);
+    const char *extra = r->extra[0] ? r->extra : NULL;
+    if (r->empty) {
+        respond(c, r->status, NULL, extra, NULL, 0, last, 1);
+    } else {
+        respond_json(c, r->status, json_incref(r->resp), extra, last);
+    }
     api_req_free(r);
+    if (cut) return;
     if (!c->in_api_call) {
         request_done(c);
         carry_on(c);
@@ -641,7 +775,8 @@ void conn_http_release(conn_t *c, int status, const char *ctype, const char *ext
     server_want_resume(c->srv, c);
 }
 
-static void handle_api(conn_t *c, const http_request_t *req)
+/* Returns a new API request for req with its address, token and headers. */
+static api_req_t *api_request(conn_t *c, const http_request_t *req)
 {
     api_req_t *r = api_req_new(&c->srv->app->api, req->method, req->path, req->path_len,
                                req->query, req->query_len);
@@ -649,12 +784,70 @@ static void handle_api(conn_t *c, const http_request_t *req)
     size_t tlen = 0;
     const char *tok = bearer_token(req, &tlen);
     if (tok) api_req_set_bearer(r, tok, tlen);
-    if (req->body) api_req_set_body(r, req->body, req->body_len);
+    size_t n = req->nheaders;
+    const char **names = ch_malloc((n ? n : 1) * 2 * sizeof(char *));
+    size_t *lens = ch_malloc((n ? n : 1) * 2 * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        names[i] = req->headers[i].name;
+        lens[i] = req->headers[i].name_len;
+        names[n + i] = req->headers[i].value;
+        lens[n + i] = req->headers[i].value_len;
+    }
+    api_req_set_headers(r, n, names, lens, names + n, lens + n);
+    free(names);
+    free(lens);
     r->done = api_done;
     r->conn = c;
+    return r;
+}
+
+static void handle_api(conn_t *c, const http_request_t *req)
+{
+    api_req_t *r = api_request(c, req);
+    if (req->body) api_req_set_body(r, req->body, req->body_len);
     c->http->api_req = r;
     c->in_api_call = 1;
     api_handle(r);
+    c->in_api_call = 0;
+}
+
+/* The consumer of c's streamed body has room again: read on, from the loop (it may be
+ * inside a disk write's callback). */
+static void on_body_ready(api_req_t *r)
+{
+    conn_t *c = r->conn;
+    if (c && c->http && c->http->body_req == r) server_want_resume(c->srv, c);
+}
+
+/* At the end of a request's headers: an API route that streams its body (API_STREAM)
+ * gets its request now and the body as it arrives; any other request carries on
+ * buffered. */
+static void maybe_stream(conn_t *c, http_request_t *req)
+{
+    if (req->path_len < 5 || memcmp(req->path, "/api/", 5) != 0 ||
+        !api_route_streams(&c->srv->app->api, req->method, req->path, req->path_len))
+        return;
+    http_reqparser_stream(&c->http->p);
+    api_req_t *r = api_request(c, req);
+    r->streaming = 1;
+    r->body_ready = on_body_ready;
+    c->http->body_req = r;
+    c->in_api_call = 1;
+    api_handle(r); /* sets r->body_ops, or answers (then the connection ends) */
+    c->in_api_call = 0;
+    /* An API_STREAM handler either answers or takes the body. */
+    CH_ASSERT(!(c->http && c->http->body_req == r && !r->body_ops));
+}
+
+/* The streamed body of c's request is complete: its consumer answers (now or later). */
+static void body_end(conn_t *c)
+{
+    api_req_t *r = c->http->body_req;
+    c->http->body_req = NULL;
+    r->streaming = 0;
+    c->http->api_req = r;
+    c->in_api_call = 1;
+    r->body_ops->end(r);
     c->in_api_call = 0;
 }
 
@@ -801,6 +994,8 @@ static void handle_request(conn_t *c, const http_request_t *req)
     else if (path_is(req, "/ws")) handle_ws(c, req);
     else if (path_is(req, "/socket.io/"))
         handle_sio(c, req);
+    else if (req->path_len >= 11 && memcmp(req->path, "/api/blobs/", 11) == 0)
+        handle_blob(c, req);
     else if (req->path_len >= 5 && memcmp(req->path, "/api/", 5) == 0) handle_api(c, req);
     else handle_static(c, req);
 }
@@ -811,6 +1006,7 @@ void conn_http_init(conn_t *c, const char *remote)
     c->http = ch_calloc(1, sizeof(*c->http));
     snprintf(c->http->remote, sizeof(c->http->remote), "%s", remote);
     http_reqparser_init(&c->http->p, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
+    c->http->p.stop_at_headers = 1; /* a route may take its body streamed (maybe_stream) */
     /* A connection that sends nothing is held only as long as a slow request would be. */
     conn_timer(c, c->srv->cfg->http_header_timeout);
 }
@@ -820,6 +1016,13 @@ void conn_http_free(conn_t *c)
     conn_http_t *h = c->http;
     if (!h) return;
     if (h->api_req) h->api_req->conn = NULL; /* its answer will find nobody to send to */
+    if (h->body_req) { /* cut off mid-body: the consumer keeps what arrived */
+        api_req_t *r = h->body_req;
+        h->body_req = NULL;
+        r->conn = NULL;
+        r->streaming = 0;
+        r->body_ops->abort(r);
+    }
     if (h->held_by) conn_sio_poll_get_gone(h->held_by, c);
     free(h->stash);
     file_close(c);
@@ -835,10 +1038,8 @@ const char *conn_http_remote(const conn_t *c)
 
 int conn_http_in_api(const conn_t *c)
 {
-    return c->http && c->http->api_req;
+    return c->http && c->http->api_req; /* a streaming body is cut: its consumer keeps it */
 }
-
-static void body_timer(conn_t *c);
 
 void conn_http_on_data(conn_t *c, char *data, size_t len)
 {
@@ -850,9 +1051,13 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
         }
         http_reqparser_t *p = &c->http->p;
         int was_started = p->started;
-        int was_headers_done = p->headers_done;
-        size_t used = 0;
-        int rc = http_reqparser_feed(p, data, len, &used);
+        size_t used = 0, n = len;
+        api_req_t *br = c->http->body_req;
+        if (br) { /* a body piece is never longer than what is fed: feed what fits */
+            size_t room = br->body_ops->room(br);
+            if (n > room) n = room;
+        }
+        int rc = http_reqparser_feed(p, data, n, &used);
         data += used;
         len -= used;
         if (!was_started && p->started) {
@@ -866,19 +1071,26 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
                               ? cfg->http_header_timeout
                               : cfg->http_request_timeout);
         }
-        if (rc == HTTP_PARSE_AGAIN) {
-            if (!was_headers_done && p->headers_done) { /* the body is on its way */
-                c->http->body_start = uv_now(c->srv->loop);
-                body_timer(c);
-            }
-            return;
+        if (rc == HTTP_PARSE_HEADERS) { /* the body (if any) is on its way */
+            c->http->body_start = uv_now(c->srv->loop);
+            body_timer(c);
+            maybe_stream(c, &p->req);
+            continue;
         }
+        if (rc == HTTP_PARSE_BODY) {
+            br->body_ops->data(br, p->chunk, p->chunk_len);
+            continue;
+        }
+        if (rc == HTTP_PARSE_AGAIN) continue;
         if (rc == HTTP_PARSE_ERROR) {
             conn_http_error(c, p->error_status, error_code(p->error_status),
                             p->error_message ? p->error_message : "bad request", NULL);
             return;
         }
-        handle_request(c, &p->req);
+        if (c->http->body_req)
+            body_end(c);
+        else
+            handle_request(c, &p->req);
         if (c->kind == CONN_WS) {
             conn_http_free(c);
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);

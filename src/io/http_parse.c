@@ -248,6 +248,14 @@ static int on_body(http_parser *hp, const char *at, size_t len)
         p->chunk_left = len < p->chunk_left ? p->chunk_left - len : 0;
         if (p->chunk_left == 0) p->expect_cr = 1;
     }
+    if (p->stream) {
+        /* Handed out as it is, not kept; the pause returns it to feed's caller. */
+        p->chunk = at;
+        p->chunk_len = len;
+        p->body_len += len;
+        http_parser_pause(hp, 1);
+        return 0;
+    }
     /* Content-Length was checked before the body; this catches chunked bodies. */
     if (len > p->max_body - p->body_len) {
         fail(p, 413, "request body too large");
@@ -263,7 +271,7 @@ static int on_message_complete(http_parser *hp)
 {
     http_reqparser_t *p = hp->data;
     p->complete = 1;
-    if (p->body_len > 0) {
+    if (p->body_len > 0 && !p->stream) {
         p->body[p->body_len] = '\0';
         p->req.body = p->body;
         p->req.body_len = p->body_len;
@@ -344,7 +352,10 @@ static int check_headers(http_reqparser_t *p)
             if (n > (UINT64_MAX - 9) / 10) return fail(p, 413, "request body too large");
             n = n * 10 + (uint64_t)(c - '0');
         }
-        if (n > p->max_body) return fail(p, 413, "request body too large");
+        p->req.content_length = n;
+        /* With stop_at_headers the caller may still stream the body (checked in feed). */
+        if (n > p->max_body && !p->stop_at_headers)
+            return fail(p, 413, "request body too large");
     }
     return 0;
 }
@@ -375,6 +386,7 @@ static int framing_too_large(const http_reqparser_t *p)
 void http_reqparser_init(http_reqparser_t *p, size_t max_header, size_t max_body)
 {
     memset(p, 0, sizeof(*p));
+    p->req.content_length = HTTP_NO_LENGTH;
     p->max_header = max_header;
     p->max_body = max_body;
     http_parser_init(&p->parser, HTTP_REQUEST);
@@ -388,7 +400,9 @@ void http_reqparser_free(http_reqparser_t *p)
     free(p->req.headers);
     free(p->hdr_off);
     size_t max_header = p->max_header, max_body = p->max_body;
+    int stop = p->stop_at_headers;
     http_reqparser_init(p, max_header, max_body);
+    p->stop_at_headers = stop;
 }
 
 void http_reqparser_reset(http_reqparser_t *p)
@@ -413,6 +427,10 @@ void http_reqparser_reset(http_reqparser_t *p)
     }
     memset(&p->req, 0, sizeof(p->req));
     p->req.headers = headers;
+    p->req.content_length = HTTP_NO_LENGTH;
+    p->stream = p->body_check_due = 0;
+    p->chunk = NULL;
+    p->chunk_len = 0;
     http_parser_init(&p->parser, HTTP_REQUEST);
     p->parser.data = p;
     p->error_status = 0;
@@ -432,6 +450,14 @@ int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_
     if (p->error_status) return HTTP_PARSE_ERROR;
     if (p->complete) return HTTP_PARSE_DONE; /* not reset yet: nothing more is taken */
     p->parser.data = p;                      /* p may have moved since init */
+    p->chunk = NULL;
+    p->chunk_len = 0;
+    if (p->body_check_due) {
+        p->body_check_due = 0;
+        if (!p->stream && p->req.content_length != HTTP_NO_LENGTH &&
+            p->req.content_length > p->max_body)
+            return fail(p, 413, "request body too large");
+    }
     while (off < len) {
         size_t n = len - off;
         /* Never show http-parser more than one byte past the header budget, so the header
@@ -454,9 +480,17 @@ int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_
                 if (framing_too_large(p)) return fail(p, 413, "chunked framing too large");
                 return HTTP_PARSE_DONE;
             }
+            if (p->chunk) { /* paused in on_body: a streamed piece */
+                if (framing_too_large(p)) return fail(p, 413, "chunked framing too large");
+                return HTTP_PARSE_BODY;
+            }
             /* Paused in on_headers_complete on the block's final LF, not yet consumed. */
             p->header_bytes = p->msg_bytes + 1;
             if (check_headers(p) != 0) return HTTP_PARSE_ERROR;
+            if (p->stop_at_headers) {
+                p->body_check_due = 1;
+                return HTTP_PARSE_HEADERS;
+            }
             continue;
         }
         if (!p->headers_done && p->msg_bytes > p->max_header)
@@ -467,6 +501,12 @@ int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_
         if (got < n) return fail(p, 400, "request parsing stopped unexpectedly");
     }
     return HTTP_PARSE_AGAIN;
+}
+
+void http_reqparser_stream(http_reqparser_t *p)
+{
+    CH_ASSERT(p->headers_done && !p->complete);
+    p->stream = 1;
 }
 
 const http_header_t *http_request_header(const http_request_t *req, const char *name)

@@ -31,12 +31,20 @@ typedef struct {
     unsigned short http_major, http_minor;
     int keep_alive;          /* 1 when the connection may stay open after the response */
     int upgrade;             /* 1 when the request asks for a protocol upgrade */
+    uint64_t content_length; /* its Content-Length; HTTP_NO_LENGTH when chunked or absent */
 } http_request_t;
+
+#define HTTP_NO_LENGTH UINT64_MAX
 
 enum {
     HTTP_PARSE_DONE = 1,   /* a complete request is in p->req */
     HTTP_PARSE_AGAIN = 0,  /* all input consumed; need more */
     HTTP_PARSE_ERROR = -1, /* p->error_status holds 400, 413 or 431; close after replying */
+    /* Only with p->stop_at_headers: */
+    HTTP_PARSE_HEADERS = 2, /* the header block is complete and checked (p->req minus body);
+                             * call http_reqparser_stream now to take the body as chunks */
+    HTTP_PARSE_BODY = 3,    /* a piece of a streamed body: p->chunk, p->chunk_len (pointing
+                             * into the input just fed, valid until the next call) */
 };
 
 typedef struct {
@@ -49,6 +57,14 @@ typedef struct {
     int started;         /* 1 once any byte of the current request arrived */
     int headers_done;
     int complete;
+    /* Streamed bodies. stop_at_headers (set by the caller, kept across resets) makes feed
+     * return HTTP_PARSE_HEADERS once per request; the max_body check of a Content-Length
+     * then waits for the next feed call, since a streamed body has no max_body. */
+    int stop_at_headers;
+    int stream;         /* this request's body comes as HTTP_PARSE_BODY chunks */
+    int body_check_due; /* headers returned; the next feed checks max_body unless stream */
+    const char *chunk;
+    size_t chunk_len;
     /* Internal. buf holds target, header names and values, path and query, each
      * NUL-terminated; pointers into it are set once the header block is complete, because
      * growing it may move it. hdr_off holds each header's name and value offsets until then. */
@@ -87,6 +103,13 @@ void http_reqparser_free(http_reqparser_t *p);
  * same until http_reqparser_reset. Borrows data. */
 int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len,
                         size_t *consumed);
+
+/* Takes the current request's body as a stream: after HTTP_PARSE_HEADERS, each feed
+ * returns HTTP_PARSE_BODY for every piece of de-chunked body data (none is kept, and
+ * max_body does not apply: the consumer bounds it), then HTTP_PARSE_DONE at its end. The
+ * caller controls back-pressure by how many bytes it feeds: a body piece is never longer
+ * than the bytes fed. */
+void http_reqparser_stream(http_reqparser_t *p);
 
 /* Makes p ready for the next request on the same connection; frees the request's memory
  * beyond a small retained buffer. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <http_parser.h>
 #include <sodium.h>
@@ -27,6 +28,7 @@ static const struct {
     {api_rooms_routes, &api_rooms_nroutes},
     {api_admin_routes, &api_admin_nroutes},
     {api_server_routes, &api_server_nroutes},
+    {api_uploads_routes, &api_uploads_nroutes},
 };
 
 static rl_rule_t rule_of(config_rate_t r)
@@ -71,6 +73,7 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     uv_unref((uv_handle_t *)&a->sweep);
     api_audit_start(a);
     if (api_revoke_load(a) != 0) return -1;
+    if (api_uploads_init(a) != 0) return -1;
     return api_auth_init(a);
 }
 
@@ -90,6 +93,7 @@ static void on_sweep_closed(uv_handle_t *h)
 void api_close(api_t *a)
 {
     api_audit_stop(a);
+    api_uploads_close(a);
     uv_close((uv_handle_t *)&a->sweep, on_sweep_closed);
 }
 
@@ -117,9 +121,49 @@ void api_req_set_bearer(api_req_t *r, const char *value, size_t len)
     r->bearer = value ? ch_strndup(value, len) : NULL;
 }
 
+void api_req_set_headers(api_req_t *r, size_t n, const char *const *names,
+                         const size_t *name_lens, const char *const *values,
+                         const size_t *value_lens)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += name_lens[i] + value_lens[i] + 2;
+    free(r->headers);
+    free(r->hdr_buf);
+    r->headers = ch_calloc(n ? n : 1, sizeof(*r->headers));
+    r->hdr_buf = ch_malloc(total);
+    char *o = r->hdr_buf;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(o, names[i], name_lens[i]);
+        o[name_lens[i]] = '\0';
+        r->headers[i].name = o;
+        o += name_lens[i] + 1;
+        memcpy(o, values[i], value_lens[i]);
+        o[value_lens[i]] = '\0';
+        r->headers[i].value = o;
+        r->headers[i].value_len = value_lens[i];
+        o += value_lens[i] + 1;
+    }
+    r->nheaders = n;
+}
+
+const api_header_t *api_req_header(const api_req_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0) return &r->headers[i];
+    return NULL;
+}
+
+void api_body_ready(api_req_t *r)
+{
+    if (r->streaming && r->conn && r->body_ready) r->body_ready(r);
+}
+
 void api_req_free(api_req_t *r)
 {
     if (!r) return;
+    free(r->headers);
+    free(r->hdr_buf);
     free(r->path);
     free(r->query);
     free(r->bearer);
@@ -138,6 +182,14 @@ void api_respond(api_req_t *r, int status, json_t *body)
     CH_ASSERT(!r->resp && r->status == 0);
     r->status = status;
     r->resp = body ? body : json_object();
+    r->done(r);
+}
+
+void api_respond_empty(api_req_t *r, int status)
+{
+    CH_ASSERT(!r->resp && r->status == 0);
+    r->status = status;
+    r->empty = 1;
     r->done(r);
 }
 
@@ -262,6 +314,16 @@ static const api_route_t *find_route(api_req_t *r, char *allow, size_t cap)
     return NULL;
 }
 
+int api_route_streams(api_t *a, int method, const char *path, size_t path_len)
+{
+    api_req_t *r = api_req_new(a, method, path, path_len, NULL, 0);
+    char allow[128];
+    const api_route_t *rt = find_route(r, allow, sizeof(allow));
+    int streams = rt && (rt->flags & API_STREAM);
+    api_req_free(r);
+    return streams;
+}
+
 /* Points *key at the map key of key (borrowed): itself, or its hash in digest when it
  * is longer than RL_MAP_KEY_MAX (a token's sub may be 128 bytes, an email 254). */
 static size_t rate_key(const char **key, unsigned char digest[RL_MAP_KEY_MAX / 2])
@@ -359,7 +421,7 @@ void api_handle(api_req_t *r)
 
 void api_run_route(api_req_t *r)
 {
-    if (r->body && r->body_len > 0) {
+    if (r->body && r->body_len > 0 && !(r->route->flags & API_STREAM)) {
         json_error_t jerr;
         r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
                              &jerr);

@@ -29,10 +29,34 @@ typedef enum { API_GROUP_AUTH, API_GROUP_API } api_group_t;
 /* Route flags. */
 #define API_PUBLIC 1u /* no bearer token needed */
 #define API_SERVER 2u /* an app backend's API key, not a user token (api_key.c) */
+#define API_STREAM 4u /* the body is streamed to the handler (api_body_ops_t), not buffered */
 
 #define API_MAX_PARAMS 4
 
 typedef void (*api_handler_fn)(api_req_t *r);
+
+/* The consumer of a streamed body, set by an API_STREAM route's handler (which may instead
+ * answer at once: the transport then closes the connection after the answer, since the
+ * body was not read). The transport feeds the body as it arrives and answers nothing
+ * itself: the consumer answers once, after end or abort. */
+typedef struct {
+    /* Bytes it can take now; 0 while it is busy (a disk write pending): the transport
+     * then stops reading until the consumer calls api_body_ready. */
+    size_t (*room)(api_req_t *r);
+    /* Takes n <= room bytes (borrowed for the call: copy them). */
+    void (*data)(api_req_t *r, const char *p, size_t n);
+    /* The whole body arrived: answer, now or later. */
+    void (*end)(api_req_t *r);
+    /* The body stopped before its end (client gone, timeout, bad framing; r->conn may be
+     * NULL): keep what arrived, then answer so r is freed (nobody may read it). */
+    void (*abort)(api_req_t *r);
+} api_body_ops_t;
+
+/* One request header (copied). */
+typedef struct {
+    const char *name, *value; /* NUL-terminated, into api_req_t.hdr_buf */
+    size_t value_len;
+} api_header_t;
 
 typedef struct {
     int method;          /* enum http_method */
@@ -65,7 +89,17 @@ struct api_req_s {
     /* response */
     int status;
     json_t *resp;               /* owned until done runs */
-    char extra[192];            /* extra CRLF-terminated header lines */
+    char extra[2048];           /* extra CRLF-terminated header lines (tus: Upload-Metadata) */
+    int empty;                  /* answer with no body (204, tus HEAD): api_respond_empty */
+    /* request headers (api_req_set_headers) */
+    api_header_t *headers; /* owned */
+    size_t nheaders;
+    char *hdr_buf; /* owned */
+    /* streamed body (API_STREAM routes) */
+    const api_body_ops_t *body_ops;   /* set by the handler; NULL: not taking a body */
+    void *body_ud;                    /* the consumer's */
+    int streaming;                    /* 1 while the body is still arriving */
+    void (*body_ready)(api_req_t *r); /* the transport's: the consumer has room again */
     /* transport */
     void (*done)(api_req_t *r); /* runs once the response is ready; frees r */
     void *conn;                 /* the transport's; NULL once the client went away */
@@ -131,6 +165,7 @@ struct api_s {
     uint32_t (*disconnect)(void *ud, const char *sub, int code, const char *reason);
     void *disconnect_ud;
     uint64_t auth_failures[API_AUTH_FAIL_N]; /* GET /metrics: by reason */
+    struct api_uploads_s *uploads; /* owned: tus uploads in flight, the expiry sweep */
 };
 
 /* Initialises a on loop and loads the revocations from the store (running the loop
@@ -151,6 +186,20 @@ api_req_t *api_req_new(api_t *a, int method, const char *path, size_t path_len,
 void api_req_set_body(api_req_t *r, const char *body, size_t len);
 void api_req_set_bearer(api_req_t *r, const char *value, size_t len);
 
+/* Copies n headers given as parallel name/value arrays (borrowed; lengths given). */
+void api_req_set_headers(api_req_t *r, size_t n, const char *const *names,
+                         const size_t *name_lens, const char *const *values,
+                         const size_t *value_lens);
+
+/* Returns the first header named name (case-insensitive), or NULL. Borrowed from r. */
+const api_header_t *api_req_header(const api_req_t *r, const char *name);
+
+/* 1 when the route of method and path (borrowed) takes its body streamed (API_STREAM). */
+int api_route_streams(api_t *a, int method, const char *path, size_t path_len);
+
+/* The consumer of a streamed body tells the transport it can take more (see room). */
+void api_body_ready(api_req_t *r);
+
 /* Frees r and what it owns. */
 void api_req_free(api_req_t *r);
 
@@ -159,6 +208,9 @@ void api_handle(api_req_t *r);
 
 /* Answers r with status and body (stolen), then runs r->done. */
 void api_respond(api_req_t *r, int status, json_t *body);
+
+/* Answers r with status, r->extra and no body (204; a HEAD's headers), then runs r->done. */
+void api_respond_empty(api_req_t *r, int status);
 
 /* Answers r with {"success":false,"error":{code,message}}. */
 void api_error(api_req_t *r, int status, const char *code, const char *fmt, ...)
@@ -246,6 +298,9 @@ extern const size_t api_admin_nroutes;
 /* 1 when the authenticated user is an admin: the token's "role": "admin" claim, or its
  * subject listed in --admins. Borrows both. */
 int api_admin_is(const api_t *a, const auth_claims_t *user);
+/* Routes of the uploads module (api_uploads.c, tus 1.0 under /api/uploads/). */
+extern const api_route_t api_uploads_routes[];
+extern const size_t api_uploads_nroutes;
 
 /* Routes of the rooms module (api_rooms.c). */
 extern const api_route_t api_rooms_routes[];
@@ -254,6 +309,11 @@ extern const size_t api_rooms_nroutes;
 /* The HTTP status that answers a room operation's outcome kind (a rooms_errno_t, rooms.h;
  * 200 for ROOMS_OK): the one place where domain errors become statuses (api_rooms.c). */
 int api_status_of(int kind);
+
+/* api_uploads.c: starts the expiry sweep of DATA/uploads (the first upload makes the
+ * folders). Returns 0. api_uploads_close stops it; what is in flight finishes. */
+int api_uploads_init(api_t *a);
+void api_uploads_close(api_t *a);
 
 /* Prepares the accounts module (the dummy hash). Returns 0 or -1. */
 int api_auth_init(api_t *a);

@@ -283,6 +283,16 @@ static const opt_t options[] = {
      "between looks for due deliveries when nothing else wakes the sender"},
     {"webhook-log-retention", OPT_DURATION, OFF(webhook_log_retention), 1000,
      365 * 24 * HOUR_MS, "168h", "finished deliveries stay in the delivery log"},
+    GROUP("uploads (tus) and assets"),
+    {"upload-max-size", OPT_SIZE, OFF(upload_max_size), 1, 1ULL << 50, "20GiB",
+     "one upload's Upload-Length (413 upload_too_large)"},
+    {"upload-expiry", OPT_DURATION, OFF(upload_expiry), 1000, 365 * 24 * HOUR_MS, "24h",
+     "an unfinished upload untouched this long is removed (Upload-Expires)"},
+    {"upload-max-concurrent", OPT_COUNT, OFF(upload_max_concurrent), 1, 100000, "4",
+     "uploads one user may be sending at once (429 too_many_uploads)"},
+    {"upload-types", OPT_STRING, OFF(upload_types), 0, 0, "",
+     "comma-separated content types an upload may declare (filetype), 'image/*' style "
+     "patterns; empty: any (415 type_not_allowed)"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -352,6 +362,10 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_max_hosted = 5;
     cfg->room_max_bans = 1000;
     cfg->room_join_history = 50;
+    cfg->upload_max_size = 20 * GiB;
+    cfg->upload_expiry = 24 * HOUR_MS;
+    cfg->upload_max_concurrent = 4;
+    cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;
     cfg->room_max_broadcast = 64 * KiB;
@@ -439,6 +453,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->tls_ciphers);
     free(cfg->tls_redirect_host);
     free(cfg->admins);
+    free(cfg->upload_types);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);

@@ -148,6 +148,11 @@ typedef struct {
     uint64_t webhook_timeout;       /* ms for one attempt */
     uint64_t webhook_poll;          /* ms between looks for due deliveries when idle */
     uint64_t webhook_log_retention; /* ms finished deliveries stay in the log */
+    /* uploads */
+    uint64_t upload_max_size;       /* bytes of one upload */
+    uint64_t upload_expiry;         /* ms an unfinished upload is kept untouched */
+    uint64_t upload_max_concurrent; /* uploads in flight per user */
+    char *upload_types;             /* owned; allowed content types, "" = any */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

@@ -663,6 +663,142 @@ static void test_moved_parser(void)
     http_reqparser_free(&b);
 }
 
+/* Streams a request's body through a parser with stop_at_headers, feeding at most step
+ * bytes per call (the consumer's room), and collects the body pieces into out. Returns
+ * the final result (DONE or ERROR) or a negative test code. */
+static int stream_all(http_reqparser_t *p, const char *s, size_t len, size_t step, char *out,
+                      size_t cap, size_t *out_len, int *headers_seen)
+{
+    size_t off = 0;
+    *out_len = 0;
+    *headers_seen = 0;
+    while (off < len) {
+        size_t n = len - off < step ? len - off : step, used = 0;
+        int rc = http_reqparser_feed(p, s + off, n, &used);
+        if (used > n) return -99;
+        off += used;
+        if (rc == HTTP_PARSE_HEADERS) {
+            (*headers_seen)++;
+            http_reqparser_stream(p);
+            continue;
+        }
+        if (rc == HTTP_PARSE_BODY) {
+            if (p->chunk_len > n || *out_len + p->chunk_len > cap) return -97;
+            memcpy(out + *out_len, p->chunk, p->chunk_len);
+            *out_len += p->chunk_len;
+            continue;
+        }
+        if (rc != HTTP_PARSE_AGAIN) return rc;
+    }
+    return HTTP_PARSE_AGAIN;
+}
+
+static void test_stream_content_length(void)
+{
+    /* A body past max_body streams: the consumer bounds it, not the parser. */
+    char req[8192], body[6000], got[8192];
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (char)('a' + i % 26);
+    int h = snprintf(req, sizeof(req),
+                     "PATCH /api/uploads/x HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n",
+                     sizeof(body));
+    memcpy(req + h, body, sizeof(body));
+    size_t len = (size_t)h + sizeof(body);
+    memcpy(req + len, "GET / HTTP/1.1\r\n\r\n", 18);
+    for (size_t step = 1; step <= 4096; step = step * 3 + 1) {
+        http_reqparser_t p;
+        http_reqparser_init(&p, MAX_HEADER, MAX_BODY);
+        p.stop_at_headers = 1;
+        size_t got_len = 0;
+        int seen = 0;
+        int rc = stream_all(&p, req, len + 18, step, got, sizeof(got), &got_len, &seen);
+        ASSERT_EQ(rc, HTTP_PARSE_DONE);
+        ASSERT_EQ(seen, 1);
+        ASSERT_EQ(got_len, sizeof(body));
+        ASSERT_MEMEQ(got, body, sizeof(body));
+        ASSERT_EQ(p.req.content_length, sizeof(body));
+        ASSERT_TRUE(p.req.body == NULL); /* nothing kept */
+        ASSERT_TRUE(p.body == NULL);
+        /* The next pipelined request parses after a reset; the flag stays. */
+        http_reqparser_reset(&p);
+        ASSERT_EQ(p.stop_at_headers, 1);
+        ASSERT_EQ(p.stream, 0);
+        size_t used = 0;
+        rc = http_reqparser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &used);
+        ASSERT_EQ(rc, HTTP_PARSE_HEADERS);
+        size_t used2 = 0;
+        rc = http_reqparser_feed(&p, "GET / HTTP/1.1\r\n\r\n" + used, 18 - used, &used2);
+        ASSERT_EQ(rc, HTTP_PARSE_DONE);
+        ASSERT_EQ(used + used2, 18);
+        http_reqparser_free(&p);
+    }
+}
+
+static void test_stream_chunked(void)
+{
+    const char *req = "PATCH /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\nX-T: 1\r\n\r\n";
+    for (size_t step = 1; step <= 128; step++) {
+        http_reqparser_t p;
+        http_reqparser_init(&p, MAX_HEADER, 4); /* smaller than the body: streamed anyway */
+        p.stop_at_headers = 1;
+        char got[64];
+        size_t got_len = 0;
+        int seen = 0;
+        int rc = stream_all(&p, req, strlen(req), step, got, sizeof(got), &got_len, &seen);
+        ASSERT_EQ(rc, HTTP_PARSE_DONE);
+        ASSERT_EQ(got_len, 12);
+        ASSERT_MEMEQ(got, "hello world!", 12);
+        ASSERT_EQ(p.req.content_length, HTTP_NO_LENGTH);
+        http_reqparser_free(&p);
+    }
+    /* Broken chunk framing is still refused while streaming. */
+    const char *bad = "PATCH /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhelloXX0\r\n\r\n";
+    http_reqparser_t p;
+    http_reqparser_init(&p, MAX_HEADER, MAX_BODY);
+    p.stop_at_headers = 1;
+    char got[64];
+    size_t got_len = 0;
+    int seen = 0;
+    ASSERT_EQ(stream_all(&p, bad, strlen(bad), 7, got, sizeof(got), &got_len, &seen),
+              HTTP_PARSE_ERROR);
+    ASSERT_EQ(p.error_status, 400);
+    http_reqparser_free(&p);
+}
+
+static void test_stop_at_headers_buffered(void)
+{
+    /* Not streamed: the body is buffered and max_body applies as before, checked on the
+     * call after HTTP_PARSE_HEADERS. */
+    const char *ok = "POST /api/x HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd";
+    http_reqparser_t p;
+    http_reqparser_init(&p, MAX_HEADER, 4);
+    p.stop_at_headers = 1;
+    size_t used = 0, used2 = 0;
+    ASSERT_EQ(http_reqparser_feed(&p, ok, strlen(ok), &used), HTTP_PARSE_HEADERS);
+    ASSERT_EQ(http_reqparser_feed(&p, ok + used, strlen(ok) - used, &used2), HTTP_PARSE_DONE);
+    ASSERT_EQ(used + used2, strlen(ok));
+    ASSERT_EQ(p.req.body_len, 4);
+    ASSERT_STREQ(p.req.body, "abcd");
+    http_reqparser_free(&p);
+
+    const char *big = "POST /api/x HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
+    http_reqparser_init(&p, MAX_HEADER, 4);
+    p.stop_at_headers = 1;
+    ASSERT_EQ(http_reqparser_feed(&p, big, strlen(big), &used), HTTP_PARSE_HEADERS);
+    ASSERT_EQ(http_reqparser_feed(&p, big + used, strlen(big) - used, &used2),
+              HTTP_PARSE_ERROR);
+    ASSERT_EQ(p.error_status, 413);
+    http_reqparser_free(&p);
+
+    /* Without the flag nothing changed: 413 from the Content-Length at once. */
+    http_reqparser_init(&p, MAX_HEADER, 4);
+    ASSERT_EQ(http_reqparser_feed(&p, big, strlen(big), &used), HTTP_PARSE_ERROR);
+    ASSERT_EQ(p.error_status, 413);
+    http_reqparser_free(&p);
+}
+
 int main(void)
 {
     RUN(test_simple_get);
@@ -683,5 +819,8 @@ int main(void)
     RUN(test_header_lookup);
     RUN(test_many_headers_and_reset_memory);
     RUN(test_moved_parser);
+    RUN(test_stream_content_length);
+    RUN(test_stream_chunked);
+    RUN(test_stop_at_headers_buffered);
     TEST_MAIN_END();
 }

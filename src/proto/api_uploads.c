@@ -1,0 +1,837 @@
+/* api_uploads.c: tus 1.0 resumable uploads under /api/uploads/ (core, creation,
+ * creation-with-upload, termination, checksum, expiration). The body of a POST or PATCH
+ * streams to disk through upload_file.c (a fixed buffer per upload, writes and hashing on
+ * the thread pool); the files are the truth, so a restarted server resumes any upload.
+ * docs/assets.md has the protocol, the limits and every refusal. */
+#include "proto/api.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+
+#include "auth/auth_random.h"
+#include "proto/tus_header.h"
+#include "store/upload_file.h"
+#include "util/clock.h"
+#include "util/mem.h"
+
+#define TUS_EXTENSIONS "creation,creation-with-upload,termination,checksum,expiration"
+#define TUS_OCTETS "application/offset+octet-stream"
+/* Directory entries an expiry sweep looks at per run: bounds one run's work on the pool
+ * and the ids it hands back to the loop, however many uploads there are. */
+#define SWEEP_BUDGET 256
+
+/* A request working on an upload (PATCH, or POST with or without a body). */
+typedef struct upload_s {
+    struct api_uploads_s *up;
+    api_req_t *r;
+    upload_file_t *f;
+    char id[UPLOAD_ID_LEN + 1];
+    char owner[AUTH_JWT_SUB_MAX + 1];
+    uint64_t want_offset; /* the request's Upload-Offset */
+    uint64_t body_len;    /* its Content-Length, HTTP-less: UINT64_MAX when unknown */
+    uint64_t received;    /* body bytes taken */
+    uint8_t digest[TUS_SHA256_LEN];
+    int has_checksum;
+    int creating;       /* a POST: 201 with Location */
+    int opened;         /* f is ready for the body */
+    int ended, aborted; /* the body ended / was cut off */
+    int ending;         /* upload_file_patch_end runs */
+    int overflow;       /* more bytes than Upload-Length allows */
+    int answered;
+    struct upload_s *next, **pprev;
+} upload_t;
+
+typedef struct api_uploads_s {
+    api_t *api;
+    char dir[PATH_MAX];   /* DATA/uploads */
+    char blobs[PATH_MAX]; /* DATA/blobs */
+    upload_t *active;     /* requests working on an upload, one per upload */
+    uv_timer_t timer;     /* the expiry sweep */
+    uv_work_t sweep;
+    DIR *sweep_dir; /* the pool's, between runs: the sweep resumes where it stopped */
+    char sweep_ids[SWEEP_BUDGET][UPLOAD_ID_LEN + 1];
+    size_t sweep_n;
+    int64_t sweep_now;
+    int sweeping;
+    int pending; /* pool work referring to this struct */
+    int closing;
+} api_uploads_t;
+
+static void maybe_free(api_uploads_t *up)
+{
+    if (!up->closing || up->pending || up->active || up->sweeping) return;
+    if (up->sweep_dir) closedir(up->sweep_dir);
+    up->api->uploads = NULL;
+    free(up);
+}
+
+/* ---- helpers ---- */
+
+static int valid_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n != UPLOAD_ID_LEN) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static upload_t *find_active(api_uploads_t *up, const char *id)
+{
+    for (upload_t *u = up->active; u; u = u->next)
+        if (strcmp(u->id, id) == 0) return u;
+    return NULL;
+}
+
+static size_t count_owner(api_uploads_t *up, const char *owner)
+{
+    size_t n = 0;
+    for (upload_t *u = up->active; u; u = u->next)
+        if (strcmp(u->owner, owner) == 0) n++;
+    return n;
+}
+
+/* Appends a header line to r->extra. */
+static void extra_add(api_req_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void extra_add(api_req_t *r, const char *fmt, ...)
+{
+    size_t n = strlen(r->extra);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->extra + n, sizeof(r->extra) - n, fmt, ap);
+    va_end(ap);
+}
+
+static void http_date(int64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static void add_expires(api_req_t *r, int64_t updated_ms)
+{
+    char d[64];
+    http_date(updated_ms + (int64_t)r->api->cfg->upload_expiry, d, sizeof(d));
+    extra_add(r, "Upload-Expires: %s\r\n", d);
+}
+
+/* Every tus request but OPTIONS names the protocol version; answers 412 otherwise. */
+static int tus_ok(api_req_t *r)
+{
+    snprintf(r->extra, sizeof(r->extra), "Tus-Resumable: " TUS_VERSION "\r\n");
+    const api_header_t *h = api_req_header(r, "Tus-Resumable");
+    if (h && strcmp(h->value, TUS_VERSION) == 0) return 1;
+    extra_add(r, "Tus-Version: " TUS_VERSION "\r\n");
+    api_error(r, 412, "unsupported_tus_version", "Tus-Resumable must be " TUS_VERSION);
+    return 0;
+}
+
+/* The owner in an upload's info text. Returns 1 when it is sub. */
+static int owned_by(const upload_file_t *f, const char *sub)
+{
+    size_t n = 0;
+    const char *info = upload_file_info(f, &n);
+    json_t *j = json_loadb(info, n, 0, NULL);
+    const char *o = json_string_value(json_object_get(j, "owner"));
+    int ok = o && strcmp(o, sub) == 0;
+    json_decref(j);
+    return ok;
+}
+
+static void release(upload_t *u)
+{
+    api_uploads_t *up = u->up;
+    if (u->pprev) {
+        *u->pprev = u->next;
+        if (u->next) u->next->pprev = u->pprev;
+    }
+    upload_file_close(u->f);
+    free(u);
+    maybe_free(up);
+}
+
+/* Answers a failure of u's request and ends u (its files stay as recorded). */
+static void fail(upload_t *u, int status, const char *code, const char *msg)
+{
+    api_req_t *r = u->r;
+    u->answered = 1;
+    r->body_ops = NULL;
+    release(u);
+    api_error(r, status, code, "%s", msg);
+}
+
+/* ---- the streamed body (PATCH, POST with a body) ---- */
+
+static size_t body_room(api_req_t *r)
+{
+    upload_t *u = r->body_ud;
+    if (!u->opened) return 0; /* the files are being opened: api_body_ready follows */
+    size_t room = upload_file_room(u->f);
+    return room ? room : 0;
+}
+
+static void body_data(api_req_t *r, const char *p, size_t n)
+{
+    upload_t *u = r->body_ud;
+    uint64_t left = upload_file_length(u->f) - u->want_offset - u->received;
+    if (u->overflow || n > left) { /* past Upload-Length (a chunked body): dropped */
+        u->overflow = 1;
+        return;
+    }
+    upload_file_write(u->f, p, n);
+    u->received += n;
+}
+
+static void on_patched(upload_file_t *f, int status, void *ud);
+
+static void finish_body(upload_t *u)
+{
+    if (u->ending || !u->opened) return;
+    u->ending = 1;
+    upload_file_patch_end(u->f, on_patched, u);
+}
+
+static void body_end(api_req_t *r)
+{
+    upload_t *u = r->body_ud;
+    u->ended = 1;
+    finish_body(u);
+}
+
+static void body_abort(api_req_t *r)
+{
+    upload_t *u = r->body_ud;
+    u->aborted = 1;
+    if (u->opened && upload_file_room(u->f) > 0) finish_body(u);
+    /* else: once the files are open or the write is done (on_ready) */
+}
+
+static const api_body_ops_t upload_body_ops = {
+    .room = body_room, .data = body_data, .end = body_end, .abort = body_abort};
+
+static void on_ready(void *ud)
+{
+    upload_t *u = ud;
+    if (u->aborted || u->ended)
+        finish_body(u);
+    else
+        api_body_ready(u->r);
+}
+
+/* The finished content goes to blobs/<first 2 hex>/<sha256 hex> once: when that blob is
+ * there already (the same bytes uploaded before), the .part is dropped instead. Runs on
+ * the pool. */
+typedef struct {
+    uv_work_t work;
+    upload_t *u;
+    char part[PATH_MAX + 64], blob[PATH_MAX + 256], dir[PATH_MAX + 64];
+    int status, deduped;
+} blob_move_t;
+
+static void blob_move_work(uv_work_t *w)
+{
+    blob_move_t *m = w->data;
+    char *slash = strrchr(m->dir, '/'); /* DATA/blobs, then DATA/blobs/ab */
+    *slash = '\0';
+    int made = mkdir(m->dir, 0700) == 0 || errno == EEXIST;
+    *slash = '/';
+    if (!made || (mkdir(m->dir, 0700) != 0 && errno != EEXIST)) {
+        m->status = -errno;
+        return;
+    }
+    /* link() fails with EEXIST when the blob is there: no window where two uploads of
+     * the same bytes both "create" it. */
+    if (link(m->part, m->blob) == 0) {
+        m->status = 0;
+    } else if (errno == EEXIST) {
+        m->deduped = 1;
+    } else {
+        m->status = -errno;
+        return;
+    }
+    unlink(m->part);
+}
+
+static void answer_done(upload_t *u, const uint8_t *digest, int deduped);
+
+static void blob_move_after(uv_work_t *w, int status)
+{
+    (void)status;
+    blob_move_t *m = w->data;
+    upload_t *u = m->u;
+    u->up->pending--;
+    uint8_t digest[TUS_SHA256_LEN];
+    upload_file_complete(u->f, digest);
+    if (m->status != 0) {
+        log_error(u->up->api->log, "upload %s: moving to %s: %s", u->id, m->blob,
+                  strerror(-m->status));
+        free(m);
+        fail(u, 500, "internal_error", "the finished upload could not be stored");
+        return;
+    }
+    int deduped = m->deduped;
+    free(m);
+    answer_done(u, digest, deduped);
+}
+
+static void hex32(const uint8_t *d, char out[65])
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hx[d[i] >> 4];
+        out[2 * i + 1] = hx[d[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* The successful answer to u's request: 204 (PATCH) or 201 (POST) with the offset; a
+ * finished upload also names its content (Upload-Sha256, the blob's hash). */
+static void answer_done(upload_t *u, const uint8_t *digest, int deduped)
+{
+    api_req_t *r = u->r;
+    api_t *a = r->api;
+    uint64_t off = upload_file_offset(u->f);
+    extra_add(r, "Upload-Offset: %" PRIu64 "\r\n", off);
+    add_expires(r, upload_file_mtime(u->f));
+    if (u->creating) extra_add(r, "Location: /api/uploads/%s\r\n", u->id);
+    if (digest) {
+        char hx[65];
+        hex32(digest, hx);
+        extra_add(r, "Upload-Sha256: %s\r\n", hx);
+        log_info(a->log, "upload %s complete: %" PRIu64 " bytes, sha256 %s%s", u->id, off, hx,
+                 deduped ? " (already stored)" : "");
+    }
+    int status = u->creating ? 201 : 204;
+    u->answered = 1;
+    release(u);
+    api_respond_empty(r, status);
+}
+
+static void on_patched(upload_file_t *f, int status, void *ud)
+{
+    upload_t *u = ud;
+    (void)f;
+    if (status == -EBADMSG) {
+        fail(u, 460, "checksum_mismatch",
+             "the PATCH's Upload-Checksum does not match: discarded");
+        return;
+    }
+    if (status == -ENOSPC || status == -EDQUOT) {
+        fail(u, 507, "insufficient_storage",
+             "the disk is full: the bytes stored so far are kept, resume later (HEAD)");
+        return;
+    }
+    if (status != 0) {
+        log_error(u->up->api->log, "upload %s: write failed: %s", u->id, strerror(-status));
+        fail(u, 500, "internal_error", "the upload could not be written");
+        return;
+    }
+    if (u->overflow) {
+        fail(u, 413, "upload_too_large", "the body goes past Upload-Length");
+        return;
+    }
+    uint8_t digest[TUS_SHA256_LEN];
+    if (!upload_file_complete(u->f, digest) || !upload_file_data_path(u->f)[0]) {
+        answer_done(u, NULL, 0);
+        return;
+    }
+    blob_move_t *m = ch_calloc(1, sizeof(*m));
+    char hx[65];
+    hex32(digest, hx);
+    m->u = u;
+    snprintf(m->part, sizeof(m->part), "%s", upload_file_data_path(u->f));
+    snprintf(m->dir, sizeof(m->dir), "%s/%.2s", u->up->blobs, hx);
+    snprintf(m->blob, sizeof(m->blob), "%s/%s", m->dir, hx);
+    m->work.data = m;
+    u->up->pending++;
+    uv_queue_work(u->up->api->loop, &m->work, blob_move_work, blob_move_after);
+}
+
+/* The upload's files are open (PATCH) or created (POST). */
+static void on_opened(upload_file_t *f, int status, void *ud)
+{
+    upload_t *u = ud;
+    u->f = f;
+    if (status == -ENOENT) {
+        fail(u, 404, "not_found", "no such upload (finished long ago, expired or deleted)");
+        return;
+    }
+    if (status != 0) {
+        log_error(u->up->api->log, "upload %s: %s", u->id, strerror(-status));
+        if (status == -ENOSPC || status == -EDQUOT)
+            fail(u, 507, "insufficient_storage", "the disk is full");
+        else
+            fail(u, 500, "internal_error", "the upload's files cannot be read");
+        return;
+    }
+    if (!u->creating && !owned_by(f, u->owner)) {
+        fail(u, 404, "not_found", "no such upload");
+        return;
+    }
+    uint64_t off = upload_file_offset(f), len = upload_file_length(f);
+    if (u->want_offset != off) {
+        extra_add(u->r, "Upload-Offset: %" PRIu64 "\r\n", off);
+        fail(u, 409, "offset_mismatch", "Upload-Offset is not the upload's offset (HEAD it)");
+        return;
+    }
+    if (u->body_len != UINT64_MAX && u->body_len > len - off) {
+        fail(u, 413, "upload_too_large", "the body goes past Upload-Length");
+        return;
+    }
+    upload_file_patch_begin(f, u->has_checksum ? u->digest : NULL);
+    upload_file_on_ready(f, on_ready, u);
+    u->opened = 1;
+    if (u->aborted || !u->r->streaming)
+        finish_body(u);
+    else
+        api_body_ready(u->r);
+}
+
+/* The checks a body-carrying tus request shares. Returns 0, or -1 once it answered. */
+static int body_headers(api_req_t *r, upload_t *u, int required)
+{
+    const api_header_t *cl = api_req_header(r, "Content-Length");
+    u->body_len = UINT64_MAX;
+    if (cl && tus_parse_u64(cl->value, cl->value_len, &u->body_len) != 0) u->body_len = 0;
+    int has_body = (cl && u->body_len > 0) || api_req_header(r, "Transfer-Encoding");
+    const api_header_t *ct = api_req_header(r, "Content-Type");
+    if ((required || has_body) &&
+        (!ct || strncasecmp(ct->value, TUS_OCTETS, strlen(TUS_OCTETS)) != 0)) {
+        api_error(r, 415, "unsupported_media_type",
+                  "the body must be Content-Type: " TUS_OCTETS);
+        return -1;
+    }
+    const api_header_t *ck = api_req_header(r, "Upload-Checksum");
+    if (ck) {
+        int rc = tus_checksum_parse(ck->value, ck->value_len, u->digest);
+        if (rc == -ENOTSUP) {
+            api_error(r, 400, "unsupported_checksum",
+                      "Upload-Checksum: only sha256 is supported");
+            return -1;
+        }
+        if (rc != 0) {
+            api_invalid(r, "Upload-Checksum", "must be \"sha256 <base64 of 32 bytes>\"");
+            return -1;
+        }
+        u->has_checksum = 1;
+    }
+    return 0;
+}
+
+/* Takes u into the active list and hands r's body to it. Returns 0, or -1 when the user
+ * has --upload-max-concurrent uploads in flight (answered 429). */
+static int take(api_req_t *r, upload_t *u)
+{
+    api_uploads_t *up = r->api->uploads;
+    if (count_owner(up, r->user.sub) >= r->api->cfg->upload_max_concurrent) {
+        snprintf(r->extra + strlen(r->extra), sizeof(r->extra) - strlen(r->extra),
+                 "Retry-After: 1\r\n");
+        api_error(r, 429, "too_many_uploads",
+                  "this user is sending --upload-max-concurrent uploads already");
+        return -1;
+    }
+    u->up = up;
+    u->r = r;
+    snprintf(u->owner, sizeof(u->owner), "%s", r->user.sub);
+    u->next = up->active;
+    if (up->active) up->active->pprev = &u->next;
+    u->pprev = &up->active;
+    up->active = u;
+    r->body_ops = &upload_body_ops;
+    r->body_ud = u;
+    return 0;
+}
+
+/* ---- routes ---- */
+
+/* OPTIONS /api/uploads/: what the server speaks. */
+static void route_options(api_req_t *r)
+{
+    snprintf(r->extra, sizeof(r->extra),
+             "Tus-Resumable: " TUS_VERSION "\r\nTus-Version: " TUS_VERSION
+             "\r\nTus-Extension: " TUS_EXTENSIONS "\r\nTus-Max-Size: %" PRIu64
+             "\r\nTus-Checksum-Algorithm: sha256\r\n",
+             r->api->cfg->upload_max_size);
+    api_respond_empty(r, 204);
+}
+
+/* POST /api/uploads/: creates an upload (Upload-Length, Upload-Metadata), with its first
+ * bytes when a body comes (creation-with-upload). */
+static void route_create(api_req_t *r)
+{
+    if (!tus_ok(r)) return;
+    const chorus_config_t *cfg = r->api->cfg;
+    uint64_t length = 0;
+    const api_header_t *ul = api_req_header(r, "Upload-Length");
+    if (!ul) {
+        api_invalid(
+            r, "Upload-Length",
+            "required (Upload-Defer-Length is not supported: no creation-defer-length)");
+        return;
+    }
+    if (tus_parse_u64(ul->value, ul->value_len, &length) != 0) {
+        api_invalid(r, "Upload-Length", "must be a non-negative integer");
+        return;
+    }
+    if (length > cfg->upload_max_size) {
+        extra_add(r, "Tus-Max-Size: %" PRIu64 "\r\n", cfg->upload_max_size);
+        api_error(r, 413, "upload_too_large", "Upload-Length is over Tus-Max-Size");
+        return;
+    }
+    const api_header_t *um = api_req_header(r, "Upload-Metadata");
+    tus_meta_pair_t pairs[TUS_META_MAX_PAIRS];
+    size_t np = 0;
+    char mbuf[TUS_META_MAX_TEXT];
+    if (um) {
+        if (um->value_len > TUS_META_MAX_TEXT) {
+            api_invalid(r, "Upload-Metadata", "longer than 1 KiB");
+            return;
+        }
+        int rc = tus_metadata_parse(um->value, um->value_len, pairs, TUS_META_MAX_PAIRS, &np,
+                                    mbuf, sizeof(mbuf));
+        if (rc != 0) {
+            api_invalid(r, "Upload-Metadata",
+                        rc == -E2BIG
+                            ? "too many or too long pairs"
+                            : "must be comma-separated \"key base64\" pairs, keys unique");
+            return;
+        }
+    }
+    const tus_meta_pair_t *ft = tus_metadata_get(pairs, np, "filetype");
+    if (!ft) ft = tus_metadata_get(pairs, np, "type");
+    if (!tus_type_allowed(cfg->upload_types, ft ? ft->value : "", ft ? ft->value_len : 0)) {
+        api_error(r, 415, "type_not_allowed",
+                  "this server takes uploads of these types only (filetype): %.200s",
+                  cfg->upload_types);
+        return;
+    }
+    upload_t *u = ch_calloc(1, sizeof(*u));
+    u->creating = 1;
+    if (body_headers(r, u, 0) != 0 || take(r, u) != 0) {
+        free(u);
+        return;
+    }
+    auth_random_hex(u->id, UPLOAD_ID_LEN / 2);
+    json_t *info =
+        json_pack("{s:s, s:I, s:s, s:I}", "owner", r->user.sub, "length", (json_int_t)length,
+                  "metadata", um ? um->value : "", "created", (json_int_t)clock_unix_ms());
+    const tus_meta_pair_t *name = tus_metadata_get(pairs, np, "filename");
+    if (!name) name = tus_metadata_get(pairs, np, "name");
+    const tus_meta_pair_t *type = tus_metadata_get(pairs, np, "filetype");
+    if (!type) type = tus_metadata_get(pairs, np, "type");
+    if (name) json_object_set_new(info, "name", json_stringn(name->value, name->value_len));
+    if (type) json_object_set_new(info, "type", json_stringn(type->value, type->value_len));
+    char *text = json_dumps(info, JSON_COMPACT);
+    json_decref(info);
+    if (!text || strlen(text) > UPLOAD_INFO_MAX) { /* a name that is not UTF-8, say */
+        free(text);
+        u->answered = 1;
+        r->body_ops = NULL;
+        release(u);
+        api_invalid(r, "Upload-Metadata", "filename and filetype must be UTF-8 text");
+        return;
+    }
+    upload_file_create(r->api->loop, u->up->dir, u->id, length, text, strlen(text), on_opened,
+                       u);
+    free(text);
+}
+
+/* PATCH /api/uploads/:id: appends the body at Upload-Offset. */
+static void route_patch(api_req_t *r)
+{
+    if (!tus_ok(r)) return;
+    api_uploads_t *up = r->api->uploads;
+    const char *id = r->params[0];
+    const api_header_t *uo = api_req_header(r, "Upload-Offset");
+    upload_t tmp = {0};
+    if (!valid_id(id)) {
+        api_error(r, 404, "not_found", "no such upload");
+        return;
+    }
+    if (!uo || tus_parse_u64(uo->value, uo->value_len, &tmp.want_offset) != 0) {
+        api_invalid(r, "Upload-Offset", "required, a non-negative integer");
+        return;
+    }
+    if (body_headers(r, &tmp, 1) != 0) return;
+    if (find_active(up, id)) {
+        api_error(r, 409, "upload_busy", "another request is writing this upload");
+        return;
+    }
+    upload_t *u = ch_malloc(sizeof(*u));
+    *u = tmp;
+    snprintf(u->id, sizeof(u->id), "%s", id);
+    if (take(r, u) != 0) {
+        free(u);
+        return;
+    }
+    upload_file_open(r->api->loop, up->dir, id, 1, on_opened, u);
+}
+
+/* HEAD and DELETE read the upload's record first. */
+typedef struct {
+    api_req_t *r;
+    int del;
+} lookup_t;
+
+static void on_removed(void *ud, int status)
+{
+    api_req_t *r = ud;
+    r->api->uploads->pending--;
+    api_uploads_t *up = r->api->uploads;
+    if (status != 0 && status != -ENOENT)
+        api_error(r, 500, "internal_error", "the upload could not be removed");
+    else
+        api_respond_empty(r, 204);
+    maybe_free(up);
+}
+
+static void on_looked_up(upload_file_t *f, int status, void *ud)
+{
+    lookup_t *l = ud;
+    api_req_t *r = l->r;
+    api_uploads_t *up = r->api->uploads;
+    int del = l->del;
+    free(l);
+    up->pending--;
+    if (status != 0 || !owned_by(f, r->user.sub)) {
+        upload_file_close(f);
+        if (status != 0 && status != -ENOENT)
+            api_error(r, 500, "internal_error", "the upload's record cannot be read");
+        else
+            api_error(r, 404, "not_found", "no such upload");
+        maybe_free(up);
+        return;
+    }
+    if (del) {
+        char id[UPLOAD_ID_LEN + 1];
+        snprintf(id, sizeof(id), "%s", upload_file_id(f));
+        upload_file_close(f);
+        if (find_active(up, id)) {
+            api_error(r, 409, "upload_busy", "another request is writing this upload");
+            maybe_free(up);
+            return;
+        }
+        up->pending++;
+        upload_file_remove(r->api->loop, up->dir, id, on_removed, r);
+        return;
+    }
+    size_t n = 0;
+    const char *info = upload_file_info(f, &n);
+    json_t *j = json_loadb(info, n, 0, NULL);
+    const char *meta = json_string_value(json_object_get(j, "metadata"));
+    extra_add(r,
+              "Upload-Offset: %" PRIu64 "\r\nUpload-Length: %" PRIu64
+              "\r\nCache-Control: no-store\r\n",
+              upload_file_offset(f), upload_file_length(f));
+    if (meta && meta[0]) extra_add(r, "Upload-Metadata: %s\r\n", meta);
+    uint8_t digest[TUS_SHA256_LEN];
+    if (upload_file_complete(f, digest)) {
+        char hx[65];
+        hex32(digest, hx);
+        extra_add(r, "Upload-Sha256: %s\r\n", hx);
+    } else {
+        add_expires(r, upload_file_mtime(f));
+    }
+    json_decref(j);
+    upload_file_close(f);
+    api_respond_empty(r, 200);
+    maybe_free(up);
+}
+
+static void lookup(api_req_t *r, int del)
+{
+    if (!tus_ok(r)) return;
+    if (!valid_id(r->params[0])) {
+        api_error(r, 404, "not_found", "no such upload");
+        return;
+    }
+    api_uploads_t *up = r->api->uploads;
+    lookup_t *l = ch_calloc(1, sizeof(*l));
+    l->r = r;
+    l->del = del;
+    up->pending++;
+    upload_file_open(r->api->loop, up->dir, r->params[0], 0, on_looked_up, l);
+}
+
+static void route_head(api_req_t *r)
+{
+    lookup(r, 0);
+}
+
+static void route_delete(api_req_t *r)
+{
+    lookup(r, 1);
+}
+
+/* HEAD /api/assets/by-hash/:sha256: is that content stored? ("check if asset already
+ * exists": a client that has the hash skips the upload.) 200 with its Location, or 404. */
+typedef struct {
+    uv_fs_t fs;
+    api_req_t *r;
+    api_uploads_t *up;
+} by_hash_t;
+
+static void on_by_hash(uv_fs_t *fs)
+{
+    by_hash_t *b = fs->data;
+    api_req_t *r = b->r;
+    int found = fs->result == 0 && S_ISREG(fs->statbuf.st_mode);
+    uint64_t size = fs->statbuf.st_size;
+    uv_fs_req_cleanup(fs);
+    b->up->pending--;
+    api_uploads_t *up = b->up;
+    free(b);
+    if (!found) {
+        api_error(r, 404, "not_found", "no blob with that SHA-256");
+    } else {
+        snprintf(r->extra, sizeof(r->extra),
+                 "Location: /api/blobs/%s\r\nBlob-Length: %" PRIu64 "\r\n", r->params[0], size);
+        api_respond_empty(r, 200);
+    }
+    maybe_free(up);
+}
+
+static void route_by_hash(api_req_t *r)
+{
+    const char *h = r->params[0];
+    int ok = strlen(h) == 64;
+    for (size_t i = 0; ok && i < 64; i++)
+        ok = (h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f');
+    if (!ok) {
+        api_invalid(r, "sha256", "64 lower-case hex digits");
+        return;
+    }
+    api_uploads_t *up = r->api->uploads;
+    by_hash_t *b = ch_calloc(1, sizeof(*b));
+    b->r = r;
+    b->up = up;
+    b->fs.data = b;
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof(path), "%s/%.2s/%s", up->blobs, h, h);
+    up->pending++;
+    uv_fs_stat(r->api->loop, &b->fs, path, on_by_hash);
+}
+
+const api_route_t api_uploads_routes[] = {
+    {HTTP_HEAD, "/api/assets/by-hash/:sha256", route_by_hash, 0, API_GROUP_API},
+    {HTTP_OPTIONS, "/api/uploads/", route_options, API_PUBLIC, API_GROUP_API},
+    {HTTP_POST, "/api/uploads/", route_create, API_STREAM, API_GROUP_API},
+    {HTTP_HEAD, "/api/uploads/:id", route_head, 0, API_GROUP_API},
+    {HTTP_PATCH, "/api/uploads/:id", route_patch, API_STREAM, API_GROUP_API},
+    {HTTP_DELETE, "/api/uploads/:id", route_delete, 0, API_GROUP_API},
+};
+const size_t api_uploads_nroutes = CH_ARRAY_LEN(api_uploads_routes);
+
+/* ---- the expiry sweep ---- */
+
+/* On the pool: looks at up to SWEEP_BUDGET entries from where the last run stopped and
+ * collects the uploads whose record (or, before it exists, info) is older than the
+ * expiry. */
+static void sweep_work(uv_work_t *w)
+{
+    api_uploads_t *up = w->data;
+    int64_t expiry = (int64_t)up->api->cfg->upload_expiry;
+    up->sweep_n = 0;
+    if (!up->sweep_dir && !(up->sweep_dir = opendir(up->dir))) return;
+    for (int seen = 0; seen < SWEEP_BUDGET; seen++) {
+        struct dirent *e = readdir(up->sweep_dir);
+        if (!e) { /* a full pass: the next run starts over */
+            closedir(up->sweep_dir);
+            up->sweep_dir = NULL;
+            return;
+        }
+        size_t n = strlen(e->d_name);
+        if (n != UPLOAD_ID_LEN + 5 || strcmp(e->d_name + UPLOAD_ID_LEN, ".info") != 0) continue;
+        char id[UPLOAD_ID_LEN + 1], path[PATH_MAX + 64];
+        memcpy(id, e->d_name, UPLOAD_ID_LEN);
+        id[UPLOAD_ID_LEN] = '\0';
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s.state", up->dir, id);
+        if (stat(path, &st) != 0) {
+            snprintf(path, sizeof(path), "%s/%s.info", up->dir, id);
+            if (stat(path, &st) != 0) continue;
+        }
+        int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (up->sweep_now - mtime > expiry)
+            memcpy(up->sweep_ids[up->sweep_n++], id, sizeof(id));
+    }
+}
+
+static void on_swept(void *ud, int status)
+{
+    api_uploads_t *up = ud;
+    (void)status;
+    up->pending--;
+    maybe_free(up);
+}
+
+static void sweep_after(uv_work_t *w, int status)
+{
+    api_uploads_t *up = w->data;
+    (void)status;
+    up->sweeping = 0;
+    for (size_t i = 0; i < up->sweep_n && !up->closing; i++) {
+        if (find_active(up, up->sweep_ids[i])) continue; /* being written: not idle */
+        log_info(up->api->log, "upload %s expired: removed", up->sweep_ids[i]);
+        up->pending++;
+        upload_file_remove(up->api->loop, up->dir, up->sweep_ids[i], on_swept, up);
+    }
+    maybe_free(up);
+}
+
+static void on_sweep_timer(uv_timer_t *t)
+{
+    api_uploads_t *up = t->data;
+    if (up->sweeping || up->closing) return;
+    up->sweeping = 1;
+    up->sweep_now = clock_unix_ms();
+    up->sweep.data = up;
+    uv_queue_work(up->api->loop, &up->sweep, sweep_work, sweep_after);
+}
+
+int api_uploads_init(api_t *a)
+{
+    api_uploads_t *up = ch_calloc(1, sizeof(*up));
+    up->api = a;
+    snprintf(up->dir, sizeof(up->dir), "%s/uploads", a->cfg->data_dir);
+    snprintf(up->blobs, sizeof(up->blobs), "%s/blobs", a->cfg->data_dir);
+    a->uploads = up; /* the folders are made by the first upload (upload_file.c) */
+    /* A quarter of the expiry (at most a minute): an upload goes at most that late. */
+    uint64_t every = a->cfg->upload_expiry / 4;
+    if (every > 60000) every = 60000;
+    if (every < 100) every = 100;
+    uv_timer_init(a->loop, &up->timer);
+    up->timer.data = up;
+    uv_timer_start(&up->timer, on_sweep_timer, every, every);
+    uv_unref((uv_handle_t *)&up->timer);
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    api_uploads_t *up = h->data;
+    up->closing = 1;
+    maybe_free(up);
+}
+
+void api_uploads_close(api_t *a)
+{
+    api_uploads_t *up = a->uploads;
+    if (!up) return;
+    uv_close((uv_handle_t *)&up->timer, on_timer_closed);
+}
