@@ -59,7 +59,7 @@ struct conn_s {
     unsigned tls : 1;
     /* HTTP requests begun on this connection (the last part of their ids, conn_req_id),
      * saturating; kept in the flags' spare bits, so a WebSocket keeps its upgrade's. */
-    unsigned req_n : 20;
+    unsigned req_n : 18;
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */

@@ -1064,7 +1064,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
             c->http->req_start_ns = uv_hrtime();
-            if (c->req_n < (1u << 20) - 1) c->req_n++;
+            if (c->req_n < (1u << 18) - 1) c->req_n++;
             conn_req_id(c, c->http->req_id);
             c->http->req_start = uv_now(c->srv->loop);
             conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout

@@ -300,7 +300,7 @@ static ssize_t during_write(void *ud, const char *b, size_t n)
     /* The header and the first row are out: the dump is reading. */
     if (d->lines >= 2 && !d->wrote)
         d->wrote = db_exec(d->path, "INSERT INTO room_messages VALUES('m3','r1',3,'u1','A',"
-                                    "'text','during the export',NULL,15);"
+                                    "'text','during the export',NULL,15,0);"
                                     "UPDATE rooms SET state_version = 4 WHERE id = 'r2'") == 0
                        ? 1
                        : -1;
