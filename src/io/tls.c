@@ -32,11 +32,24 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* OpenSSL's passphrase callback: no passphrase (0 bytes), so an encrypted key is refused. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *ud)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)ud;
+    return 0;
+}
+
 int tls_ctx_new(const chorus_config_t *cfg, SSL_CTX *prev, log_t *log, SSL_CTX **out)
 {
     *out = NULL;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) return fail(log, "cannot create a context", "");
+    /* An encrypted key fails to load instead of OpenSSL asking for its passphrase on the
+     * terminal, which would stop the loop (at start, or at a SIGHUP reload). */
+    SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     /* Idle connections give their record buffers back (tens of KiB each); the memory BIOs
      * never block, so partial writes are never needed. */

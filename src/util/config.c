@@ -743,7 +743,8 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     fclose(f);
     if (!root) {
-        snprintf(err, errlen, "config %s:%d: %s", path, jerr.line, jerr.text);
+        /* Not jerr.text: Jansson quotes the input near the error, which may be a secret. */
+        snprintf(err, errlen, "config %s:%d:%d: not valid JSON", path, jerr.line, jerr.column);
         return -1;
     }
     if (!json_is_object(root)) {
@@ -886,6 +887,7 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
  * from the configuration by the reload (JWT verifier, TLS context, origins). */
 static const char *const reloadable[] = {
     "log-level",
+    "admins", /* read on each request (api_admin_is) */
     "max-connections",
     "max-connections-per-ip",
     "http-max-header",
