@@ -384,6 +384,13 @@ static void on_opened(upload_file_t *f, int status, void *ud)
         return;
     }
     uint64_t off = upload_file_offset(f), len = upload_file_length(f);
+    if (!u->creating && upload_file_complete(f, NULL)) {
+        /* A finished upload's data file is not opened (it is a blob now): nothing more
+         * can be written, even an empty PATCH at its end. */
+        extra_add(u->r, "Upload-Offset: %" PRIu64 "\r\n", off);
+        fail(u, 409, "upload_complete", "the upload is finished: nothing more can be written");
+        return;
+    }
     if (u->want_offset != off) {
         extra_add(u->r, "Upload-Offset: %" PRIu64 "\r\n", off);
         fail(u, 409, "offset_mismatch", "Upload-Offset is not the upload's offset (HEAD it)");

@@ -94,6 +94,15 @@ describe('tus uploads', () => {
       assert.equal(h.headers['upload-sha256'], hex);
       assert.equal(h.headers['cache-control'], 'no-store');
       assert.match(h.headers['upload-metadata'], /filename YS5iaW4=/);
+      // an empty PATCH at the end of a finished upload is refused, the server stays up
+      const pc = await HttpConn.open(srv.port);
+      pc.write(`PATCH ${new URL(url).pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer ${token('alice')}\r\n` +
+        `Content-Type: ${OCTETS}\r\nUpload-Offset: ${data.length}\r\nContent-Length: 0\r\n\r\n`);
+      const pr = await pc.response();
+      assertJsonError(pr, 409, 'upload_complete');
+      assert.equal(pr.headers['upload-offset'], String(data.length));
+      pc.close();
+      assert.equal((await head(srv.port, url)).status, 200, 'still up');
 
       // creation-with-upload, in several PATCHes
       const data2 = randomBytes(300 * KiB);
