@@ -728,6 +728,18 @@ static void api_done(api_req_t *r)
         api_req_free(r);
         return;
     }
+    if (c->finishing || c->closing) {
+        /* The connection answered already (a 408 or a parse error mid-body) and ends: a
+         * second answer would follow the first. r is detached so conn_http_free neither
+         * aborts its consumer (which answered, so let go of it) nor touches it. */
+        if (c->http) {
+            if (r->streaming && c->http->body_req == r) c->http->body_req = NULL;
+            if (c->http->api_req == r) c->http->api_req = NULL;
+        }
+        r->streaming = 0;
+        api_req_free(r);
+        return;
+    }
     /* Answered before its streamed body was read: the rest of it cannot be told from the
      * next request without reading it, so the connection ends with this answer. */
     int cut = r->streaming;
