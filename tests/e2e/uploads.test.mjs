@@ -318,6 +318,18 @@ describe('tus uploads', () => {
         assert.equal(r.headers['content-range'], `bytes ${start}-${end}/${N}`, range);
         assert.deepEqual(r.body, data.subarray(start, end + 1), range);
       }
+      // If-Range: the range only under the blob's exact strong ETag, else the whole blob
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: 'bytes=0-9', 'If-Range': `"${hex}"` } });
+      assert.equal(r.status, 206, 'If-Range matches');
+      assert.deepEqual(r.body, data.subarray(0, 10));
+      for (const ifRange of [`"${'0'.repeat(64)}"`, `W/"${hex}"`, 'Sat, 01 Jan 2000 00:00:00 GMT']) {
+        r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: 'bytes=0-9', 'If-Range': ifRange } });
+        assert.equal(r.status, 200, ifRange);
+        assert.equal(r.headers['content-range'], undefined, ifRange);
+        assert.deepEqual(r.body, data, ifRange);
+      }
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: `bytes=${N}-`, 'If-Range': '"x"' } });
+      assert.equal(r.status, 200, 'an unsatisfiable range under a failed If-Range: the whole');
       r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: `bytes=${N}-` } });
       assertJsonError(r, 416, 'range_not_satisfiable');
       assert.equal(r.headers['content-range'], `bytes */${N}`);
