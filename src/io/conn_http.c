@@ -603,6 +603,12 @@ static void handle_blob(conn_t *c, const http_request_t *req)
     uint64_t start = 0, len = size;
     int status = 200;
     const http_header_t *range = http_request_header(req, "Range");
+    /* RFC 9110 13.1.5: a Range under an If-Range that is not exactly the blob's strong
+     * ETag (a blob has no Last-Modified, so a date never matches) gets the whole blob. */
+    const http_header_t *ifr = http_request_header(req, "If-Range");
+    if (range && ifr &&
+        (ifr->value_len != strlen(etag) || memcmp(ifr->value, etag, ifr->value_len) != 0))
+        range = NULL;
     if (range) {
         int rr = http_range_parse(range->value, range->value_len, size, &start, &len);
         if (rr == HTTP_RANGE_UNSATISFIABLE) {
@@ -725,6 +731,18 @@ static void api_done(api_req_t *r)
 {
     conn_t *c = r->conn;
     if (!c) { /* the client went away meanwhile */
+        api_req_free(r);
+        return;
+    }
+    if (c->finishing || c->closing) {
+        /* The connection answered already (a 408 or a parse error mid-body) and ends: a
+         * second answer would follow the first. r is detached so conn_http_free neither
+         * aborts its consumer (which answered, so let go of it) nor touches it. */
+        if (c->http) {
+            if (r->streaming && c->http->body_req == r) c->http->body_req = NULL;
+            if (c->http->api_req == r) c->http->api_req = NULL;
+        }
+        r->streaming = 0;
         api_req_free(r);
         return;
     }

@@ -233,62 +233,6 @@ static void on_ready(void *ud)
         api_body_ready(u->r);
 }
 
-/* The finished content goes to blobs/<first 2 hex>/<sha256 hex> once: when that blob is
- * there already (the same bytes uploaded before), the .part is dropped instead. Runs on
- * the pool. */
-typedef struct {
-    uv_work_t work;
-    upload_t *u;
-    char part[PATH_MAX + 64], blob[PATH_MAX + 256], dir[PATH_MAX + 64];
-    int status, deduped;
-} blob_move_t;
-
-static void blob_move_work(uv_work_t *w)
-{
-    blob_move_t *m = w->data;
-    char *slash = strrchr(m->dir, '/'); /* DATA/blobs, then DATA/blobs/ab */
-    *slash = '\0';
-    int made = mkdir(m->dir, 0700) == 0 || errno == EEXIST;
-    *slash = '/';
-    if (!made || (mkdir(m->dir, 0700) != 0 && errno != EEXIST)) {
-        m->status = -errno;
-        return;
-    }
-    /* link() fails with EEXIST when the blob is there: no window where two uploads of
-     * the same bytes both "create" it. */
-    if (link(m->part, m->blob) == 0) {
-        m->status = 0;
-    } else if (errno == EEXIST) {
-        m->deduped = 1;
-    } else {
-        m->status = -errno;
-        return;
-    }
-    unlink(m->part);
-}
-
-static void answer_done(upload_t *u, const uint8_t *digest, int deduped);
-
-static void blob_move_after(uv_work_t *w, int status)
-{
-    (void)status;
-    blob_move_t *m = w->data;
-    upload_t *u = m->u;
-    u->up->pending--;
-    uint8_t digest[TUS_SHA256_LEN];
-    upload_file_complete(u->f, digest);
-    if (m->status != 0) {
-        log_error(u->up->api->log, "upload %s: moving to %s: %s", u->id, m->blob,
-                  strerror(-m->status));
-        free(m);
-        fail(u, 500, "internal_error", "the finished upload could not be stored");
-        return;
-    }
-    int deduped = m->deduped;
-    free(m);
-    answer_done(u, digest, deduped);
-}
-
 static void hex32(const uint8_t *d, char out[65])
 {
     static const char hx[] = "0123456789abcdef";
@@ -346,20 +290,11 @@ static void on_patched(upload_file_t *f, int status, void *ud)
         return;
     }
     uint8_t digest[TUS_SHA256_LEN];
-    if (!upload_file_complete(u->f, digest) || !upload_file_data_path(u->f)[0]) {
+    if (!upload_file_complete(u->f, digest)) {
         answer_done(u, NULL, 0);
         return;
     }
-    blob_move_t *m = ch_calloc(1, sizeof(*m));
-    char hx[65];
-    hex32(digest, hx);
-    m->u = u;
-    snprintf(m->part, sizeof(m->part), "%s", upload_file_data_path(u->f));
-    snprintf(m->dir, sizeof(m->dir), "%s/%.2s", u->up->blobs, hx);
-    snprintf(m->blob, sizeof(m->blob), "%s/%s", m->dir, hx);
-    m->work.data = m;
-    u->up->pending++;
-    uv_queue_work(u->up->api->loop, &m->work, blob_move_work, blob_move_after);
+    answer_done(u, digest, upload_file_deduped(u->f));
 }
 
 /* The upload's files are open (PATCH) or created (POST). */
@@ -384,6 +319,13 @@ static void on_opened(upload_file_t *f, int status, void *ud)
         return;
     }
     uint64_t off = upload_file_offset(f), len = upload_file_length(f);
+    if (!u->creating && upload_file_complete(f, NULL)) {
+        /* A finished upload's data file is not opened (it is a blob now): nothing more
+         * can be written, even an empty PATCH at its end. */
+        extra_add(u->r, "Upload-Offset: %" PRIu64 "\r\n", off);
+        fail(u, 409, "upload_complete", "the upload is finished: nothing more can be written");
+        return;
+    }
     if (u->want_offset != off) {
         extra_add(u->r, "Upload-Offset: %" PRIu64 "\r\n", off);
         fail(u, 409, "offset_mismatch", "Upload-Offset is not the upload's offset (HEAD it)");
@@ -393,7 +335,7 @@ static void on_opened(upload_file_t *f, int status, void *ud)
         fail(u, 413, "upload_too_large", "the body goes past Upload-Length");
         return;
     }
-    upload_file_patch_begin(f, u->has_checksum ? u->digest : NULL);
+    upload_file_patch_begin(f, u->has_checksum ? u->digest : NULL, u->up->blobs);
     upload_file_on_ready(f, on_ready, u);
     u->opened = 1;
     if (u->aborted || !u->r->streaming)

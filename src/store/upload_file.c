@@ -48,6 +48,8 @@ struct upload_file_s {
     int for_write;
     char id[UPLOAD_ID_LEN + 1];
     char part[PATH_MAX], state[PATH_MAX], infop[PATH_MAX];
+    char blobs[PATH_MAX]; /* where the finished content is linked (patch_begin) */
+    int deduped;          /* that blob was there already */
     int fd, state_fd;
     uint64_t offset, length;
     int64_t updated_ms;
@@ -187,6 +189,28 @@ static int flush(upload_file_t *u, int record)
     return record ? write_record(u) : 0;
 }
 
+/* Hard-links the data file as blobs/<first 2 hex>/<sha256 hex>; a blob there already
+ * (the same bytes uploaded before) is kept: link() fails with EEXIST, so two uploads of
+ * the same bytes never both "create" it. */
+static int link_blob(upload_file_t *u)
+{
+    static const char hx[] = "0123456789abcdef";
+    char h[65], dir[PATH_MAX + 8], blob[PATH_MAX + 80];
+    for (int i = 0; i < 32; i++) {
+        h[2 * i] = hx[u->digest[i] >> 4];
+        h[2 * i + 1] = hx[u->digest[i] & 15];
+    }
+    h[64] = '\0';
+    if (mkdir(u->blobs, 0700) != 0 && errno != EEXIST) return -errno;
+    snprintf(dir, sizeof(dir), "%s/%.2s", u->blobs, h);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -errno;
+    snprintf(blob, sizeof(blob), "%s/%s", dir, h);
+    if (link(u->part, blob) == 0) return 0;
+    if (errno != EEXIST) return -errno;
+    u->deduped = 1;
+    return 0;
+}
+
 static int do_end(upload_file_t *u)
 {
     int rc = u->err ? u->err : flush(u, 0);
@@ -207,13 +231,22 @@ static int do_end(upload_file_t *u)
             rc = -EBADMSG;
         }
     }
+    u->checking = 0;
     if (rc == 0 && u->offset == u->length) {
         SHA256_CTX fin = u->sha;
         SHA256_Final(u->digest, &fin);
+        /* The blob is linked before the record says complete, so a crash in between
+         * never leaves a complete upload without its blob. The full offset is recorded
+         * first: a restart then never cuts the data file, which the blob shares. */
+        int wr = write_record(u);
+        if (wr == 0) wr = link_blob(u);
+        if (wr != 0) return wr; /* recorded unfinished: an empty PATCH completes it */
         u->complete = 1;
+        wr = write_record(u);
+        if (wr == 0) unlink(u->part); /* the content lives in the blob now */
+        return wr;
     }
     int wr = write_record(u);
-    u->checking = 0;
     return rc ? rc : wr;
 }
 
@@ -335,14 +368,15 @@ int upload_file_complete(const upload_file_t *u, uint8_t digest[32])
     return u->complete;
 }
 
-const char *upload_file_data_path(const upload_file_t *u)
+int upload_file_deduped(const upload_file_t *u)
 {
-    return u->part;
+    return u->deduped;
 }
 
-void upload_file_patch_begin(upload_file_t *u, const uint8_t *digest)
+void upload_file_patch_begin(upload_file_t *u, const uint8_t *digest, const char *blobs)
 {
     CH_ASSERT(!u->busy && u->fd >= 0);
+    snprintf(u->blobs, sizeof(u->blobs), "%s", blobs);
     if (!u->buf) u->buf = ch_malloc(UPLOAD_BUF);
     u->buf_len = 0;
     u->err = 0;

@@ -2,7 +2,8 @@
  * disk access and all hashing run on libuv's thread pool, never on the loop.
  *
  * Under dir (the uploads folder), upload id has:
- *   <id>.part   the bytes received so far (removed once the upload is complete);
+ *   <id>.part   the bytes received so far (once complete, hard-linked as the blob
+ *               blobs/<first 2 hex>/<sha256 hex> and then removed);
  *   <id>.info   a text the caller gives at creation (the tus routes: JSON), kept as is;
  *   <id>.state  a fixed-size record: the offset up to which the bytes are stored and
  *               hashed, the length, the SHA-256 state of those bytes, then (when
@@ -50,12 +51,13 @@ int64_t upload_file_mtime(const upload_file_t *u); /* unix ms of the last record
 const char *upload_file_id(const upload_file_t *u);
 /* 1 once every byte arrived; then digest holds the SHA-256 of the content. */
 int upload_file_complete(const upload_file_t *u, uint8_t digest[32]);
-/* The data file's path (a .part), for moving the finished content elsewhere. */
-const char *upload_file_data_path(const upload_file_t *u);
+/* 1 when the finished content's blob was there already (the same bytes before). */
+int upload_file_deduped(const upload_file_t *u);
 
 /* Starts a PATCH at the current offset. digest (copied) is its Upload-Checksum, or NULL:
- * with one, nothing of the PATCH is recorded until upload_file_patch_end checks it. */
-void upload_file_patch_begin(upload_file_t *u, const uint8_t *digest);
+ * with one, nothing of the PATCH is recorded until upload_file_patch_end checks it.
+ * blobs (borrowed, copied) is the folder the finished content is linked into. */
+void upload_file_patch_begin(upload_file_t *u, const uint8_t *digest, const char *blobs);
 
 /* Bytes upload_file_write can take now; 0 while a write runs (ready runs after it). */
 size_t upload_file_room(const upload_file_t *u);
@@ -68,8 +70,9 @@ void upload_file_on_ready(upload_file_t *u, void (*fn)(void *ud), void *ud);
 
 /* Ends the PATCH: writes what is buffered, checks its checksum (on a mismatch the
  * PATCH's bytes are dropped and the offset goes back: -EBADMSG), records the new offset
- * and, when the last byte arrived, the digest. A write error (-ENOSPC) keeps the bytes
- * recorded before it. cb runs once all that is on disk. */
+ * and, when the last byte arrived, links the blob (see above) before recording the
+ * digest, so a complete record always has its blob. A write error (-ENOSPC) keeps the
+ * bytes recorded before it. cb runs once all that is on disk. */
 void upload_file_patch_end(upload_file_t *u, upload_file_cb cb, void *ud);
 
 /* Removes the .part file (the content now lives elsewhere) and runs cb. */

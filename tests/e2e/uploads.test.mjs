@@ -94,6 +94,15 @@ describe('tus uploads', () => {
       assert.equal(h.headers['upload-sha256'], hex);
       assert.equal(h.headers['cache-control'], 'no-store');
       assert.match(h.headers['upload-metadata'], /filename YS5iaW4=/);
+      // an empty PATCH at the end of a finished upload is refused, the server stays up
+      const pc = await HttpConn.open(srv.port);
+      pc.write(`PATCH ${new URL(url).pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer ${token('alice')}\r\n` +
+        `Content-Type: ${OCTETS}\r\nUpload-Offset: ${data.length}\r\nContent-Length: 0\r\n\r\n`);
+      const pr = await pc.response();
+      assertJsonError(pr, 409, 'upload_complete');
+      assert.equal(pr.headers['upload-offset'], String(data.length));
+      pc.close();
+      assert.equal((await head(srv.port, url)).status, 200, 'still up');
 
       // creation-with-upload, in several PATCHes
       const data2 = randomBytes(300 * KiB);
@@ -309,6 +318,18 @@ describe('tus uploads', () => {
         assert.equal(r.headers['content-range'], `bytes ${start}-${end}/${N}`, range);
         assert.deepEqual(r.body, data.subarray(start, end + 1), range);
       }
+      // If-Range: the range only under the blob's exact strong ETag, else the whole blob
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: 'bytes=0-9', 'If-Range': `"${hex}"` } });
+      assert.equal(r.status, 206, 'If-Range matches');
+      assert.deepEqual(r.body, data.subarray(0, 10));
+      for (const ifRange of [`"${'0'.repeat(64)}"`, `W/"${hex}"`, 'Sat, 01 Jan 2000 00:00:00 GMT']) {
+        r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: 'bytes=0-9', 'If-Range': ifRange } });
+        assert.equal(r.status, 200, ifRange);
+        assert.equal(r.headers['content-range'], undefined, ifRange);
+        assert.deepEqual(r.body, data, ifRange);
+      }
+      r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: `bytes=${N}-`, 'If-Range': '"x"' } });
+      assert.equal(r.status, 200, 'an unsatisfiable range under a failed If-Range: the whole');
       r = await fetchOnce(srv.port, 'GET', url, { headers: { ...auth, Range: `bytes=${N}-` } });
       assertJsonError(r, 416, 'range_not_satisfiable');
       assert.equal(r.headers['content-range'], `bytes */${N}`);
