@@ -104,9 +104,16 @@ static void on_written(store_req_t *sreq)
     store_rooms_free(&w->pl);
     e->writes--;
     /* Refused as not the room's next version (another writer's, or behind one of ours
-     * that failed): written again, as it is now, as the room's next version. Not when e
-     * was removed and its id taken again (the row is its successor's). */
+     * that failed): written again, as it is now, as the room's next version; a caller
+     * waiting for it is answered when that write answers (its change is stored then).
+     * Not when e was removed and its id taken again (the row is its successor's). */
     int live = !room->deleted && (!e->removed || !entset_get(&room->ents, e->id));
+    if (again == ROOM_VERSION_AGAIN && live && w->done) {
+        room->state_version++;
+        write_entity(r, room, e, w); /* keeps done, reply and data */
+        rooms_release(room);
+        return;
+    }
     if (again == ROOM_VERSION_AGAIN && live) e->write_again = 1;
     entities_done_fn done = w->done;
     json_t *reply = w->reply;

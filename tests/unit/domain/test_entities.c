@@ -535,10 +535,11 @@ static void test_transient_writes_coalesce(void)
 }
 
 /* The store refuses a write that is not the room's next version: another writer moved the
- * stored version on (as a second node would). The caller is told the database failed;
- * the room learns the stored version, writes the refused change again as the version
- * after it, and its next change follows. A failed batch (EIO) leaves the store behind the
- * room: the next write is refused, and the room catches up the same way. */
+ * stored version on (as a second node would). The room learns the stored version, writes
+ * the refused change again as the version after it, and answers the caller (success)
+ * once that write is stored; its next change follows. A failed batch (EIO) leaves the
+ * store behind the room: the next write is refused, and the room catches up the same
+ * way, its caller again answered by the write stored. */
 static void test_refused_version_recovers(void)
 {
     fx_t f;
@@ -565,8 +566,10 @@ static void test_refused_version_recovers(void)
               0);
     json_decref(p);
     ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
-    ASSERT_EQ(c.o.status, ROOMS_E_UNAVAILABLE);
-    /* Written again as the version after the stored one. */
+    ASSERT_EQ(c.o.status, 0);
+    ASSERT_EQ(c.o.done, 1);
+    json_decref(c.o.result);
+    /* Written again as the version after the stored one, before the caller's answer. */
     char sql[160];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM rooms WHERE state_version = %lld",
              (long long)v + 6);
@@ -596,7 +599,8 @@ static void test_refused_version_recovers(void)
     ASSERT_EQ(room->state_version, v + 7);
     ASSERT_EQ(db_int(&f, "SELECT state_version FROM rooms"), v + 6);
     ASSERT_EQ(db_exec(&f, "DROP TRIGGER boom; DROP TRIGGER boom2"), 0);
-    /* The next change (v + 8, after v + 7) is refused; written again as v + 9. */
+    /* The next change (v + 8, after v + 7) is refused; written again as v + 9, and its
+     * caller is told it is stored. */
     p = json_pack("{s:i}", "x", 8);
     change_init(&c);
     ASSERT_EQ(entities_update(&f.r, room, entities_get(room, "a"), &a, p, -1, -1, &c.req,
@@ -604,6 +608,9 @@ static void test_refused_version_recovers(void)
               0);
     json_decref(p);
     ASSERT_TRUE(test_run_until(&f.loop, &c.o.done, 5000));
+    ASSERT_EQ(c.o.status, 0);
+    ASSERT_EQ(c.o.done, 1);
+    json_decref(c.o.result);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM rooms WHERE state_version = %lld",
              (long long)v + 9);
     for (int i = 0; i < 100 && db_int(&f, sql) != 1; i++)
@@ -625,6 +632,40 @@ static void test_refused_version_recovers(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* A settings change the store refuses (another writer moved the stored version on) is
+ * written again as the version after the stored one; its caller is answered success once
+ * that is stored, and room_updated is published (after_update ran). */
+static void test_refused_room_update_answered(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    f.log.level = LOG_ERROR + 1;
+    fake_client_t ann, bob;
+    room_t *room = make_room(&f, &ann, &bob);
+    ASSERT_TRUE(room != NULL);
+    int64_t v = room->state_version;
+    ASSERT_EQ(db_exec(&f, "UPDATE rooms SET state_version = state_version + 5"), 0);
+    json_t *body = json_pack("{s:s}", "name", "renamed");
+    outcome_t o = {0};
+    rooms_update(&f.r, room, "host", body, on_done, &o);
+    json_decref(body);
+    ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000));
+    ASSERT_EQ(o.status, 0);
+    ASSERT_TRUE(o.result != NULL);
+    json_decref(o.result);
+    ASSERT_EQ(room->state_version, v + 6);
+    ASSERT_EQ(db_int(&f, "SELECT state_version FROM rooms"), v + 6);
+    ASSERT_EQ(db_int(&f, "SELECT count(*) FROM rooms WHERE name = 'renamed'"), 1);
+    int seen = 0;
+    for (int i = 0; i < bob.nsent; i++) {
+        const char *op = str(fake_client_frame(&bob, i), "op");
+        if (op && strcmp(op, "room_updated") == 0) seen++;
+    }
+    ASSERT_EQ(seen, 1);
+    drop_clients(&f, &ann, &bob);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_create_and_conflict);
@@ -633,5 +674,6 @@ int main(void)
     RUN(test_each_write_a_new_version);
     RUN(test_transient_writes_coalesce);
     RUN(test_refused_version_recovers);
+    RUN(test_refused_room_update_answered);
     TEST_MAIN_END();
 }
