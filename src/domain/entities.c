@@ -100,16 +100,29 @@ static void on_written(store_req_t *sreq)
                   err);
     /* The change is in memory whatever the store said: the others see it too. */
     rooms_outbox_ready(room, w->ev);
+    w->ev = NULL;
     store_rooms_free(&w->pl);
+    e->writes--;
+    /* Refused as not the room's next version (another writer's, or behind one of ours
+     * that failed): written again, as it is now, as the room's next version; a caller
+     * waiting for it is answered when that write answers (its change is stored then).
+     * Not when e was removed and its id taken again (the row is its successor's). */
+    int live = !room->deleted && (!e->removed || !entset_get(&room->ents, e->id));
+    if (again == ROOM_VERSION_AGAIN && live && w->done) {
+        room->state_version++;
+        write_entity(r, room, e, w); /* keeps done, reply and data */
+        rooms_release(room);
+        return;
+    }
+    if (again == ROOM_VERSION_AGAIN && live) e->write_again = 1;
     entities_done_fn done = w->done;
     json_t *reply = w->reply;
     w->reply = NULL;
-    if (!done) free(w); /* a transient change's write: ours */
-    e->writes--;
-    /* Refused as not the room's next version (another writer's, or behind one of ours
-     * that failed): written again, as it is now, as the room's next version. */
-    if (again == ROOM_VERSION_AGAIN && !room->deleted &&
-        (!e->removed || !entset_get(&room->ents, e->id))) { /* not its successor's row */
+    if (!done) free(w); /* a write nobody waits for: ours */
+    /* Changed (or refused) while writes were in flight: written once they all answered,
+     * as it is now, as the room's next version (a version the store skips is allowed:
+     * each write only has to follow the stored one and be above it). */
+    if (e->write_again && e->writes == 0 && live) {
         room->state_version++;
         write_entity(r, room, e, NULL);
     }
@@ -132,6 +145,7 @@ static void on_written(store_req_t *sreq)
 static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *w)
 {
     if (!w) w = ch_calloc(1, sizeof(*w));
+    e->write_again = 0; /* this write carries e as it is now */
     w->r = r;
     w->room = room;
     rooms_hold(room);
@@ -174,7 +188,7 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *
 
 /* Applies e's held transient changes as the room's next version at now_ms (monotonic) and
  * unix_ms: sent at once (through the outbox, so after any earlier change) and handed to
- * the store (the rate limit keeps these writes to --entity-transient-rate per entity). */
+ * the store, or marked to be written when a write of e is in flight. */
 static void apply_pending(rooms_t *r, room_t *room, entity_t *e, uint64_t now_ms,
                           int64_t unix_ms)
 {
@@ -187,7 +201,12 @@ static void apply_pending(rooms_t *r, room_t *room, entity_t *e, uint64_t now_ms
      * connection left or went (entities_member_gone). */
     entity_event(room, "update", v, from ? e->pending_by : NULL,
                  json_pack("{s:b, s:o}", "transient", 1, "entity", entity_json(e)), from, 1);
-    write_entity(r, room, e, NULL);
+    /* At most one write of e waits in the store's queue: behind one in flight, e is only
+     * marked, and written as it is then once that write answers (on_written). */
+    if (e->writes)
+        e->write_again = 1;
+    else
+        write_entity(r, room, e, NULL);
 }
 
 static void on_due(uv_timer_t *t)

@@ -87,6 +87,8 @@ struct entity_s {
     int64_t stored_bytes;           /* its row as the quotas count it (0: not stored) */
     unsigned removed : 1;           /* out of the set; freed once writes is 0 and it is
                                      * off the due list */
+    unsigned write_again : 1;       /* changed while a write of it was in flight: written
+                                     * (as a new version) once that write answers */
     unsigned on_due_list : 1;       /* held transient changes wait for their time */
     entity_t *due_next;
 };

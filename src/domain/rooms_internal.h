@@ -127,9 +127,11 @@ int rooms_code_taken(void *ud, const char *code);
 /* Copies room's row into sr, with state_text (taken over by sr; NULL = none) as its
  * state (rooms_state.c). */
 void rooms_fill_room(store_room_t *sr, const room_t *room, char *state_text);
-/* Writes room's row again as the room's next state version, answering nobody: the store
- * refused the last write of it (rooms_state.c). */
-void rooms_state_again(rooms_t *r, room_t *room);
+/* Writes room's row again as the room's next state version: the store refused from's
+ * write of it (rooms_state.c). The new write takes over from's caller (done, ud), its
+ * stored and failed steps, result, event and charged bytes, which from no longer has:
+ * the caller is answered when the new write is. */
+void rooms_state_again(rooms_t *r, room_t *room, rooms_op_t *from);
 
 /* Copies m's row into p. */
 void rooms_fill_part(store_participant_t *p, const room_member_t *m);

@@ -64,13 +64,14 @@ static void on_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
     /* A row the store refused as not the room's next version is written again as a new
-     * one (the store's version learned first). */
+     * one (the store's version learned first), which takes over the caller and the steps
+     * after the commit: op then ends answering nobody. */
     if (req->type == STORE_ROOM_UPDATE &&
         room_version_answer(&op->room->versions, &op->room->state_version, op->vepoch,
                             op->vbase, req->err,
                             op->pl.room.state_base) == ROOM_VERSION_AGAIN &&
         !op->room->deleted)
-        rooms_state_again(op->r, op->room);
+        rooms_state_again(op->r, op->room, op);
     /* In every outcome: the change is in memory, and later events wait behind it. */
     if (op->ev) rooms_outbox_ready(op->room, op->ev);
     if (req->err != STORE_OK) {

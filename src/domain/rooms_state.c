@@ -76,10 +76,21 @@ static void submit_row(rooms_op_t *op, room_t *room, char *state_text)
     rooms_op_submit(op);
 }
 
-void rooms_state_again(rooms_t *r, room_t *room)
+void rooms_state_again(rooms_t *r, room_t *room, rooms_op_t *from)
 {
     room->state_version++;
-    rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, NULL, NULL);
+    rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_UPDATE, from->done, from->ud);
+    op->stored = from->stored;
+    op->failed = from->failed;
+    op->result = from->result;
+    op->event = from->event;
+    op->except = from->except;
+    rooms_op_charged(op, from->charged_user, from->charged);
+    from->done = NULL;
+    from->ud = NULL;
+    from->stored = from->failed = NULL;
+    from->result = from->event = NULL;
+    from->charged = 0;
     submit_row(op, room, json_dumps(room->state, JSON_COMPACT));
 }
 
