@@ -61,6 +61,10 @@ describe('rpc to the app backend', () => {
     if (engine) await shut(engine);
   });
 
+  it('signed calls: no warning about unsigned calls at start', T, async () => {
+    assert.ok(!srv.lines.some((l) => /not signed/.test(l)), srv.stderrTail());
+  });
+
   it('agent_action: the story engine answers; every member sees the state update then the story messages, in order, before the reply', T, async () => {
     const host = mkUser('Host');
     const ada = mkUser('Ada');
@@ -221,6 +225,10 @@ describe('rpc and join hook without a backend', () => {
     } finally {
       closeAll([a, b]);
     }
+  });
+
+  it('an empty --rpc-secret with a backend: a warning at start that the calls are not signed', T, async () => {
+    assert.ok(srvDown.lines.some((l) => /not signed/.test(l)), srvDown.stderrTail());
   });
 
   it('join hook down: refused by default (backend_unavailable), let through with --join-hook-fail-open', T, async () => {
