@@ -217,6 +217,8 @@ static int serve(int argc, char **argv)
         app->http = http_client_call(hc);
         app->http_close = http_close;
     }
+    if ((cfg.rpc_url[0] || cfg.join_hook_url[0]) && !cfg.rpc_secret[0])
+        log_warn(&lg, "rpc: --rpc-secret is empty: calls to the app's backend are not signed");
     app->api.errors = &errors;
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, app);

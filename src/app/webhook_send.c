@@ -216,6 +216,9 @@ static void on_pruned(store_req_t *req)
 {
     webhook_send_t *s = req->data;
     s->prune_busy = 0;
+    /* A full batch: more rows are due; the next look prunes again rather than in a
+     * minute (a batch a minute falls behind the deliveries). */
+    if (req->err == STORE_OK && s->prune.pending == STORE_AUDIT_PRUNE_BATCH) s->last_prune = 0;
     store_hooks_free(&s->prune);
 }
 

@@ -68,10 +68,12 @@ static void part_done(void *ud, const rooms_err_t *err, json_t *result)
     effects_part_t *p = ud;
     effects_t *e = p->e;
     if (err && err->kind) {
+        /* the first failure answers, with its own kind and code (they are static texts) */
         if (!e->err.kind)
-            e->err = (rooms_err_t){.kind = ROOMS_E_IO,
-                                   .code = "internal_error",
-                                   .message = "the effects could not all be stored"};
+            e->err = (rooms_err_t){
+                .kind = err->kind,
+                .code = err->code ? err->code : "internal_error",
+                .message = err->message ? err->message : "the effects could not all be stored"};
     } else if (p->index < 0) {
         e->state_version = json_integer_value(json_object_get(result, "stateVersion"));
     } else {
@@ -169,6 +171,7 @@ void rooms_apply_effects(rooms_t *r, room_t *room, const json_t *effects, rooms_
             return;
         }
     }
+    int64_t grow = 0; /* the state's growth, counted with the messages' bytes below */
     if (patch) {
         if (!json_is_object(patch)) {
             refuse(done, ud, ROOMS_E_INVALID, "validation_error", "state", 0, NULL,
@@ -186,13 +189,16 @@ void rooms_apply_effects(rooms_t *r, room_t *room, const json_t *effects, rooms_
                    "the room state would be too large");
             return;
         }
-        int qrc = rooms_quota_check(r, room, room->host_id, (int64_t)len - room->state_bytes);
+        grow = (int64_t)len - room->state_bytes;
+        int qrc = rooms_quota_check(r, room, room->host_id, grow);
         if (qrc != QUOTA_OK) {
             rooms_over_quota(done, ud, qrc);
             return;
         }
     }
-    int qrc = rooms_quota_check(r, room, "", msg_bytes);
+    /* the patch and the messages both count against the room: checked together, so that
+     * nothing is applied when only part of it would fit */
+    int qrc = rooms_quota_check(r, room, "", grow + msg_bytes);
     if (qrc != QUOTA_OK) {
         rooms_over_quota(done, ud, qrc);
         return;

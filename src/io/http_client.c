@@ -7,6 +7,7 @@
 #include "io/http_client.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ typedef struct hc_req_s {
     http_client_t *c;
     uint64_t id;
     int active;
+    uint64_t deadline; /* loop ms: the request's timeout counts from its post */
     CURL *easy;
     struct curl_slist *hdrs;
     char *reply; /* owned; grows up to max_reply */
@@ -46,6 +48,7 @@ struct http_client_s {
     http_client_limits_t lim;
     CURLM *multi;
     uv_timer_t timer;
+    uv_timer_t qtimer; /* the next deadline of a queued request */
     hc_list_t active, queued;
     hc_sock_t *socks;
     uint64_t next_id;
@@ -120,17 +123,43 @@ static void req_detach(http_client_t *c, hc_req_t *r)
     }
 }
 
-/* Moves queued requests into curl while there is room. */
+static void on_qtimer(uv_timer_t *t);
+
+/* Sets qtimer for the earliest deadline of the queued requests. */
+static void queue_arm(http_client_t *c)
+{
+    if (c->closing) return;
+    uint64_t first = UINT64_MAX;
+    for (hc_req_t *r = c->queued.head; r; r = r->next)
+        if (r->deadline < first) first = r->deadline;
+    if (first == UINT64_MAX) {
+        uv_timer_stop(&c->qtimer);
+        return;
+    }
+    uint64_t now = uv_now(c->loop);
+    uv_timer_start(&c->qtimer, on_qtimer, first > now ? first - now : 0, 0);
+}
+
+/* Moves queued requests into curl while there is room, each with the time it has left of
+ * its timeout; one whose deadline passed stays for on_qtimer, which answers it -ETIMEDOUT
+ * at once (never from inside post). */
 static void promote(http_client_t *c)
 {
-    while (!c->closing && c->queued.head && c->active.n < c->lim.max_active) {
-        hc_req_t *r = c->queued.head;
-        list_remove(&c->queued, r);
-        r->active = 1;
-        list_push(&c->active, r);
-        CURLMcode mc = curl_multi_add_handle(c->multi, r->easy);
-        CH_ASSERT(mc == CURLM_OK);
+    uint64_t now = uv_now(c->loop);
+    hc_req_t *r = c->queued.head;
+    while (!c->closing && r && c->active.n < c->lim.max_active) {
+        hc_req_t *next = r->next;
+        if (r->deadline > now) {
+            list_remove(&c->queued, r);
+            r->active = 1;
+            list_push(&c->active, r);
+            curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(r->deadline - now));
+            CURLMcode mc = curl_multi_add_handle(c->multi, r->easy);
+            CH_ASSERT(mc == CURLM_OK);
+        }
+        r = next;
     }
+    queue_arm(c);
 }
 
 static int err_of(hc_req_t *r, CURLcode rc)
@@ -156,6 +185,26 @@ static int err_of(hc_req_t *r, CURLcode rc)
     default:
         return -EIO;
     }
+}
+
+/* Answers -ETIMEDOUT the queued requests whose deadline passed: the time queued counts. */
+static void on_qtimer(uv_timer_t *t)
+{
+    http_client_t *c = t->data;
+    uint64_t now = uv_now(c->loop);
+    http_call_res_t res = {.err = -ETIMEDOUT};
+    hc_req_t *r = c->queued.head;
+    while (r && !c->closing) {
+        if (r->deadline > now) {
+            r = r->next;
+            continue;
+        }
+        req_detach(c, r);
+        r->done(r->ud, &res);
+        req_free(r);
+        r = c->queued.head; /* a done may cancel others */
+    }
+    promote(c);
 }
 
 static void req_finish(http_client_t *c, hc_req_t *r, CURLcode rc)
@@ -309,7 +358,7 @@ static int hc_post(void *impl, const http_call_req_t *req, http_call_done_fn don
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
+    r->deadline = uv_now(c->loop) + timeout; /* CURLOPT_TIMEOUT_MS is set in promote */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->lim.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_reply);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -361,7 +410,9 @@ http_client_t *http_client_new(uv_loop_t *loop, const http_client_limits_t *lim,
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)lim->max_active);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
-    c->open_handles = 1;
+    uv_timer_init(loop, &c->qtimer);
+    c->qtimer.data = c;
+    c->open_handles = 2;
     return c;
 }
 
@@ -400,4 +451,6 @@ void http_client_close(http_client_t *c)
     c->multi = NULL;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, handle_closed);
+    uv_timer_stop(&c->qtimer);
+    uv_close((uv_handle_t *)&c->qtimer, handle_closed);
 }

@@ -1,5 +1,6 @@
 /* proto.c: envelope decoding, op dispatch, replies. */
 #include "proto/proto.h"
+#include "proto/proto_rpc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -743,5 +744,12 @@ int proto_client_gone(proto_t *p, proto_client_t *c)
 {
     if (p->client_gone) p->client_gone(p, c);
     c->gone = 1;
+    if (p->rpc && c->rpc_calls) {
+        /* Its calls to the backend go now, not at their timeout: each wait is answered
+         * (dropped, c is gone) and freed there; held so that no answer frees c here. */
+        c->pending++;
+        proto_rpc_client_gone(p->rpc, c);
+        c->pending--;
+    }
     return c->pending == 0;
 }

@@ -164,6 +164,7 @@ static void join_hooked(void *ud, const rpc_reply_t *reply)
 {
     join_wait_t *w = ud;
     proto_rpc_t *rp = w->rp;
+    w->d.c->rpc_calls--; /* counted per connection like an rpc (op_join) */
     const char *name = NULL, *code = reply->code;
     char msg[RPC_MESSAGE_MAX + 1];
     snprintf(msg, sizeof(msg), "%s", reply->message);
@@ -192,9 +193,17 @@ static void join_ask(join_wait_t *w, const room_t *room)
                         .user_name = c->user.name,
                         .display_name = w->dn[0] ? w->dn : NULL,
                         .time_ms = w->rp->unix_ms ? w->rp->unix_ms() : 0};
-    int rc = proto_rpc_call(w->rp, w->rp->hook_url, &in, join_hooked, w);
-    if (rc == 0) return;
-    if (w->rp->hook_fail_open) {
+    int rc = -ENOBUFS;
+    /* The join hook's calls count per connection, like rpc calls. */
+    if (c->rpc_calls < w->rp->max_calls_conn) {
+        c->rpc_calls++;
+        rc = proto_rpc_call(w->rp, c, w->rp->hook_url, &in, join_hooked, w);
+        if (rc == 0) return;
+        c->rpc_calls--;
+    }
+    /* Fail open only when there is no backend to ask; a full call budget is our own bound
+     * (which a client can fill), never a way in without the app's word. */
+    if (rc == -ENOTCONN && w->rp->hook_fail_open) {
         join_send(w, w->dn[0] ? w->dn : NULL);
         return;
     }

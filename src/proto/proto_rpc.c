@@ -36,16 +36,32 @@ void proto_rpc_init(proto_rpc_t *rp, const chorus_config_t *cfg, rooms_t *rooms,
 
 /* ---- one call ---- */
 
-typedef struct {
+typedef struct proto_rpc_call_s call_t;
+struct proto_rpc_call_s {
     proto_rpc_t *rp;
+    proto_client_t *c; /* the connection it is for (NULL: none) */
+    uint64_t id;       /* the HTTP client's, to cancel it */
     proto_rpc_done_fn done;
     void *ud;
-} call_t;
+    call_t *prev, *next; /* rp->inflight */
+};
+
+/* Takes k off rp's calls in flight and gives its slot back. */
+static void call_unlink(call_t *k)
+{
+    proto_rpc_t *rp = k->rp;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        rp->inflight = k->next;
+    if (k->next) k->next->prev = k->prev;
+    rp->calls--;
+}
 
 static void http_done(void *ud, const http_call_res_t *res)
 {
     call_t *k = ud;
-    k->rp->calls--;
+    call_unlink(k);
     rpc_reply_t reply;
     rpc_reply_read(res, &reply);
     k->done(k->ud, &reply);
@@ -53,7 +69,26 @@ static void http_done(void *ud, const http_call_res_t *res)
     free(k);
 }
 
-int proto_rpc_call(proto_rpc_t *rp, const char *url, const rpc_request_t *in,
+void proto_rpc_client_gone(proto_rpc_t *rp, proto_client_t *c)
+{
+    call_t *k = rp->inflight;
+    while (k) {
+        if (k->c != c) {
+            k = k->next;
+            continue;
+        }
+        /* done will not come from the client now: answered here, once */
+        if (rp->http->cancel) rp->http->cancel(rp->http->impl, k->id);
+        call_unlink(k);
+        rpc_reply_t reply = {.code = "service_unavailable"};
+        snprintf(reply.message, sizeof(reply.message), "the connection went away");
+        k->done(k->ud, &reply);
+        free(k);
+        k = rp->inflight; /* done may have changed the list */
+    }
+}
+
+int proto_rpc_call(proto_rpc_t *rp, proto_client_t *c, const char *url, const rpc_request_t *in,
                    proto_rpc_done_fn done, void *ud)
 {
     if (!rp->http || !rp->http->post) return -ENOTCONN;
@@ -79,14 +114,16 @@ int proto_rpc_call(proto_rpc_t *rp, const char *url, const rpc_request_t *in,
                            .timeout_ms = rp->timeout_ms,
                            .max_reply = rp->max_reply};
     call_t *k = ch_malloc(sizeof(*k));
-    *k = (call_t){.rp = rp, .done = done, .ud = ud};
-    uint64_t id;
-    int rc = rp->http->post(rp->http->impl, &req, http_done, k, &id);
+    *k = (call_t){.rp = rp, .c = c, .done = done, .ud = ud};
+    int rc = rp->http->post(rp->http->impl, &req, http_done, k, &k->id);
     free(body);
     if (rc != 0) {
         free(k);
         return -ENOBUFS;
     }
+    k->next = rp->inflight;
+    if (k->next) k->next->prev = k;
+    rp->inflight = k;
     rp->calls++;
     return 0;
 }
@@ -190,7 +227,7 @@ static void rpc_start(rpc_wait_t *w)
         .data = w->data,
         .time_ms = w->rp->unix_ms ? w->rp->unix_ms() : 0,
     };
-    int rc = proto_rpc_call(w->rp, w->rp->url, &in, called, w);
+    int rc = proto_rpc_call(w->rp, c, w->rp->url, &in, called, w);
     if (rc == -ENOTCONN)
         rpc_fail(w, RPC_UNAVAILABLE, NULL, "no HTTP client to call the backend");
     else if (rc != 0)

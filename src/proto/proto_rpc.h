@@ -23,10 +23,11 @@ typedef struct proto_rpc_s {
     size_t max_data, max_reply;
     uint32_t max_calls;       /* calls in flight at once, rpc and join hook */
     uint32_t calls;           /* in flight now */
-    uint32_t max_calls_conn;  /* rpc calls in flight per connection */
+    uint32_t max_calls_conn;  /* rpc and join hook calls in flight per connection */
     int hook_fail_open;       /* a join goes ahead when the hook cannot be asked */
     int64_t (*unix_ms)(void); /* the wall clock, for the request's time and signature */
     rooms_t *rooms;           /* borrowed */
+    struct proto_rpc_call_s *inflight; /* the calls in flight (owned), with their ids */
 } proto_rpc_t;
 
 /* Sets rp up from cfg (borrowed: must outlive rp) for rooms (borrowed), calling through
@@ -41,11 +42,16 @@ void proto_rpc_register(proto_t *p, proto_rpc_t *rp);
 /* The answer of one call: reply borrowed for the call (rpc_reply_t.code NULL: success). */
 typedef void (*proto_rpc_done_fn)(void *ud, const rpc_reply_t *reply);
 
-/* POSTs in's body (everything borrowed for the call) to url with the signature headers;
- * done is called exactly once, later, with ud. Returns 0; -ENOBUFS when rp's bound of
- * calls in flight is reached or the client's queue is full (answer too_many_calls), or
- * -ENOTCONN without a client (answer backend_unavailable): done is not called then. */
-int proto_rpc_call(proto_rpc_t *rp, const char *url, const rpc_request_t *in,
+/* POSTs in's body (everything borrowed for the call) to url with the signature headers,
+ * for the connection c (borrowed; NULL: none); done is called exactly once, later, with
+ * ud. Returns 0; -ENOBUFS when rp's bound of calls in flight is reached or the client's
+ * queue is full (answer too_many_calls), or -ENOTCONN without a client (answer
+ * backend_unavailable): done is not called then. */
+int proto_rpc_call(proto_rpc_t *rp, proto_client_t *c, const char *url, const rpc_request_t *in,
                    proto_rpc_done_fn done, void *ud);
+
+/* c (borrowed) went away: cancels its calls in flight (their slots are given back now)
+ * and answers each one's done at once with service_unavailable (the reply is dropped). */
+void proto_rpc_client_gone(proto_rpc_t *rp, proto_client_t *c);
 
 #endif

@@ -247,7 +247,7 @@ static const opt_t options[] = {
     {"rpc-max-calls", OPT_COUNT, OFF(rpc_max_calls), 1, 1000000, "1024",
      "rpc and join hook calls in flight at once (too_many_calls)"},
     {"rpc-max-calls-conn", OPT_COUNT, OFF(rpc_max_calls_conn), 1, 255, "8",
-     "rpc calls in flight per connection (too_many_calls)"},
+     "rpc and join hook calls in flight per connection (too_many_calls)"},
     {"join-hook-fail-open", OPT_SWITCH, OFF(join_hook_fail_open), 0, 1, "off",
      "when the join hook cannot be asked (down, timeout, bad answer): on: the join goes "
      "ahead, off: it is refused with backend_unavailable"},

@@ -129,7 +129,7 @@ typedef struct {
     uint64_t rpc_max_data;  /* bytes of an rpc's data, JSON-encoded */
     uint64_t rpc_max_reply; /* bytes of the backend's answer */
     uint64_t rpc_max_calls; /* calls to the backend in flight at once */
-    uint64_t rpc_max_calls_conn;  /* rpc calls in flight per connection */
+    uint64_t rpc_max_calls_conn;  /* rpc and join hook calls in flight per connection */
     uint64_t join_hook_fail_open; /* 1: a join is allowed when the join hook fails */
     /* outgoing HTTP (webhooks, RPC to the app's backend) */
     uint64_t http_client_max_active;      /* transfers at once */

@@ -61,6 +61,10 @@ describe('rpc to the app backend', () => {
     if (engine) await shut(engine);
   });
 
+  it('signed calls: no warning about unsigned calls at start', T, async () => {
+    assert.ok(!srv.lines.some((l) => /not signed/.test(l)), srv.stderrTail());
+  });
+
   it('agent_action: the story engine answers; every member sees the state update then the story messages, in order, before the reply', T, async () => {
     const host = mkUser('Host');
     const ada = mkUser('Ada');
@@ -180,6 +184,9 @@ describe('rpc to the app backend', () => {
       const p1 = c.call('rpc', { method: 'hang' });
       const p2 = c.call('rpc', { method: 'hang' });
       await c.err('rpc', { method: 'echo' }, 'too_many_calls');
+      // the join hook's calls count per connection too
+      const r = await createRoom(port, mkUser('SlowHost'), { name: 'slow' });
+      await c.err('join', { room: r.roomCode }, 'too_many_calls');
       for (const p of [p1, p2]) {
         const m = await p;
         assert.equal(m.error?.code, 'backend_timeout', JSON.stringify(m));
@@ -220,6 +227,10 @@ describe('rpc and join hook without a backend', () => {
     }
   });
 
+  it('an empty --rpc-secret with a backend: a warning at start that the calls are not signed', T, async () => {
+    assert.ok(srvDown.lines.some((l) => /not signed/.test(l)), srvDown.stderrTail());
+  });
+
   it('join hook down: refused by default (backend_unavailable), let through with --join-hook-fail-open', T, async () => {
     const host = mkUser('Host');
     const guest = mkUser('Guest');
@@ -230,6 +241,39 @@ describe('rpc and join hook without a backend', () => {
       const j = await a.join(open.roomCode);
       assert.equal(j.room.id, open.id);
       await b.err('join', { room: shut_.roomCode }, 'backend_unavailable');
+    } finally {
+      closeAll([a, b]);
+    }
+  });
+});
+
+describe('join hook fail-open and the call budget', () => {
+  let engine;
+  let srv;
+  before(async () => {
+    engine = createStoryEngine({ secret: RPC_SECRET, handle: testHandle });
+    const enginePort = await listen(engine);
+    srv = await startServer({
+      args: [...BASE_ARGS, '--rpc-url', `http://127.0.0.1:${enginePort}/rpc`, '--rpc-secret', RPC_SECRET,
+        '--join-hook-url', `http://127.0.0.1:${enginePort}/join`, '--join-hook-fail-open', 'on',
+        '--rpc-timeout', '1s', '--rpc-max-calls', '1'],
+    });
+  });
+  after(async () => {
+    await srv?.stop();
+    if (engine) await shut(engine);
+  });
+
+  it('a full call budget refuses the join (too_many_calls), fail-open or not', T, async () => {
+    const host = mkUser('Host');
+    const mallory = mkUser('Mallory'); // the hook refuses her
+    const r = await createRoom(srv.port, host, { name: 'budget' });
+    const [a, b] = await openAll(srv.port, [host, mallory]);
+    try {
+      const p = a.call('rpc', { method: 'hang' }); // takes the only call
+      await b.err('join', { room: r.roomCode }, 'too_many_calls');
+      assert.equal((await p).error?.code, 'backend_timeout');
+      await b.err('join', { room: r.roomCode }, 'not_invited'); // the hook asked again
     } finally {
       closeAll([a, b]);
     }

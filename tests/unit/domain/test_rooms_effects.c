@@ -107,9 +107,39 @@ static void test_refused_whole(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* A patch that fits the room's quota and messages that fit it alone, but not together:
+ * refused whole with quota_exceeded, nothing applied. */
+static void test_quota_counts_both(void)
+{
+    fx_t f;
+    ASSERT_EQ(rooms_fx_open(&f, "rooms-effects-quota", LOG_ERROR, tune), 0);
+    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "story");
+    ASSERT_TRUE(room != NULL);
+    int64_t seq0 = room->last_seq, v0 = room->state_version;
+    /* the patch grows the state by about 40 bytes, the message counts
+     * STORE_ROW_BYTES + 10: each fits in 100 bytes, not both */
+    f.r.lim.quota.room_max = (uint64_t)room->stored_bytes + 100;
+    out_t o;
+    ASSERT_NE(apply(&f, room,
+                    "{\"state\":{\"a\":\"012345678901234567890123456789\"},\"messages\":[{"
+                    "\"type\":\"t\",\"content\":\"0123456789\"}]}",
+                    &o),
+              0);
+    ASSERT_STREQ(o.code, "quota_exceeded");
+    ASSERT_EQ(room->last_seq, seq0); /* nothing applied */
+    ASSERT_EQ(room->state_version, v0);
+    ASSERT_EQ(json_object_size(room->state), 0);
+    /* each alone fits */
+    ASSERT_EQ(
+        apply(&f, room, "{\"messages\":[{\"type\":\"t\",\"content\":\"0123456789\"}]}", &o), 0);
+    json_decref(o.result);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_applied_in_order);
     RUN(test_refused_whole);
+    RUN(test_quota_counts_both);
     TEST_MAIN_END();
 }

@@ -415,6 +415,25 @@ static void test_cancel_and_close(void)
     ASSERT_EQ(fx_free(&f), 0);
 }
 
+/* The timeout counts the time queued: behind a slow request (a bound of 1 active), a
+ * request with a short timeout is answered -ETIMEDOUT without reaching the server. */
+static void test_timeout_queued(void)
+{
+    fx_t f;
+    fx_init(&f, 1, 4);
+    result_t hang = {0}, queued = {0};
+    ASSERT_EQ(post(&f, "/hang", "a", 0, 100, &hang, NULL), 0);
+    ASSERT_EQ(post(&f, "/echo", "b", 50, 100, &queued, NULL), 0);
+    run_until(&f, 1);
+    ASSERT_EQ(queued.calls, 1);
+    ASSERT_EQ(queued.err, -ETIMEDOUT);
+    ASSERT_EQ(hang.calls, 0); /* still in flight */
+    ASSERT_EQ(http_client_queued(f.hc), 0);
+    ASSERT_TRUE(f.srv.requests <= 1); /* the second never went out */
+    ASSERT_EQ(f.done_in_post, 0);
+    ASSERT_EQ(fx_free(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_reply);
@@ -423,5 +442,6 @@ int main(void)
     RUN(test_big_reply);
     RUN(test_bounded);
     RUN(test_cancel_and_close);
+    RUN(test_timeout_queued);
     TEST_MAIN_END();
 }

@@ -10,7 +10,8 @@
 #include "util/mem.h"
 
 typedef struct {
-    int posts, refuse;
+    int posts, refuse, cancels;
+    uint64_t cancelled; /* the last id cancelled */
     char url[128], body[512], headers[3][160];
     size_t nheaders;
     uint64_t timeout_ms;
@@ -42,8 +43,9 @@ static int fake_post(void *impl, const http_call_req_t *req, http_call_done_fn d
 
 static void fake_cancel(void *impl, uint64_t id)
 {
-    (void)impl;
-    (void)id;
+    fake_http_t *f = impl;
+    f->cancels++;
+    f->cancelled = id;
 }
 
 static int64_t fixed_clock(void)
@@ -97,7 +99,7 @@ static void test_call(void)
                         .data = data,
                         .time_ms = fixed_clock()};
     got_t g = {0};
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), 0);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), 0);
     ASSERT_EQ(f.posts, 1);
     ASSERT_EQ(g.calls, 0); /* never from inside post */
     ASSERT_EQ(rp.calls, 1);
@@ -122,7 +124,7 @@ static void test_call(void)
     ASSERT_STREQ(g.data, "[1,2]");
     ASSERT_EQ(rp.calls, 0);
     /* A timeout. */
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), 0);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), 0);
     f.done(f.ud, &(http_call_res_t){.err = -ETIMEDOUT});
     ASSERT_STREQ(g.code, "backend_timeout");
     json_decref(data);
@@ -138,16 +140,17 @@ static void test_bounds(void)
     setup(&cfg, &rp, &http, &f);
     rpc_request_t in = {.type = "rpc", .method = "m", .user_id = "u", .user_name = ""};
     got_t g = {0};
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), 0);
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), 0);
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), -ENOBUFS); /* --rpc-max-calls 2 */
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), 0);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), 0);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g),
+              -ENOBUFS); /* --rpc-max-calls 2 */
     ASSERT_EQ(f.posts, 2);
     http_call_done_fn done = f.done;
     done(f.uds[1], &(http_call_res_t){.err = -ECONNREFUSED});
     ASSERT_STREQ(g.code, "backend_unavailable");
     ASSERT_EQ(rp.calls, 1);
     f.refuse = 1; /* the client's queue is full */
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), -ENOBUFS);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), -ENOBUFS);
     ASSERT_EQ(rp.calls, 1);
     /* The first call's answer. */
     f.refuse = 0;
@@ -156,14 +159,48 @@ static void test_bounds(void)
     ASSERT_EQ(rp.calls, 0);
     /* No client: refused at once. */
     http.post = NULL;
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), -ENOTCONN);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), -ENOTCONN);
     /* Unsigned without a secret. */
     http.post = fake_post;
     rp.secret = "";
-    ASSERT_EQ(proto_rpc_call(&rp, rp.url, &in, got, &g), 0);
+    ASSERT_EQ(proto_rpc_call(&rp, NULL, rp.url, &in, got, &g), 0);
     ASSERT_EQ(f.nheaders, 2);
     f.done(f.ud, &(http_call_res_t){.err = -ECANCELED});
     ASSERT_STREQ(g.code, "service_unavailable");
+    config_free(&cfg);
+}
+
+/* A connection that goes away: its calls are cancelled at the client (their slots given
+ * back now), each answered once; another connection's call stays. */
+static void test_client_gone(void)
+{
+    chorus_config_t cfg;
+    proto_rpc_t rp;
+    http_call_t http;
+    fake_http_t f;
+    setup(&cfg, &rp, &http, &f);
+    rpc_request_t in = {.type = "rpc", .method = "m", .user_id = "u", .user_name = ""};
+    proto_client_t a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    got_t ga = {0}, gb = {0};
+    ASSERT_EQ(proto_rpc_call(&rp, &a, rp.url, &in, got, &ga), 0);
+    ASSERT_EQ(proto_rpc_call(&rp, &b, rp.url, &in, got, &gb), 0);
+    ASSERT_EQ(rp.calls, 2);
+    proto_rpc_client_gone(&rp, &a);
+    ASSERT_EQ(f.cancels, 1);
+    ASSERT_EQ(f.cancelled, 1); /* a's call */
+    ASSERT_EQ(ga.calls, 1);
+    ASSERT_STREQ(ga.code, "service_unavailable");
+    ASSERT_EQ(gb.calls, 0);
+    ASSERT_EQ(rp.calls, 1);
+    proto_rpc_client_gone(&rp, &a); /* nothing left of a's */
+    ASSERT_EQ(f.cancels, 1);
+    ASSERT_EQ(ga.calls, 1);
+    f.done(f.uds[1], &(http_call_res_t){.status = 200, .body = "{}", .body_len = 2});
+    ASSERT_EQ(gb.calls, 1);
+    ASSERT_EQ(rp.calls, 0);
+    ASSERT_TRUE(rp.inflight == NULL);
     config_free(&cfg);
 }
 
@@ -171,5 +208,6 @@ int main(void)
 {
     RUN(test_call);
     RUN(test_bounds);
+    RUN(test_client_gone);
     TEST_MAIN_END();
 }
