@@ -78,7 +78,7 @@ static int check_keys(const chorus_config_t *cfg, int data_exists, log_t *lg, in
     return 0;
 }
 
-int cmd_check_config(int argc, char **argv)
+int cmd_check_config(int argc, char **argv, cmd_check_fn io_check)
 {
     chorus_config_t cfg;
     char err[512];
@@ -120,6 +120,7 @@ int cmd_check_config(int argc, char **argv)
         else
             rc = 0;
     }
+    if (rc == 0 && io_check && io_check(&cfg, &lg) != 0) rc = 2;
     if (rc == 0) {
         struct stat st;
         if (stat(cfg.web_dir, &st) != 0)

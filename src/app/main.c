@@ -23,6 +23,7 @@
 #include "util/mem.h"
 #include "io/http_client.h"
 #include "io/server.h"
+#include "io/tls.h"
 #include "auth/user_valid.h"
 #include "util/utf8.h"
 #include "io/ws_handshake.h"
@@ -344,6 +345,16 @@ static int token(int argc, char **argv)
     return tok ? 0 : 1;
 }
 
+/* check-config's I/O check: the certificate and key load as serve would load them. */
+static int check_tls(const chorus_config_t *cfg, log_t *log)
+{
+    if (!*cfg->tls_cert) return 0;
+    SSL_CTX *ctx = NULL;
+    if (tls_ctx_new(cfg, NULL, log, &ctx) != 0) return -1;
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -365,7 +376,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "import") == 0) return cmd_store_import(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0) return cmd_store_migrate(argc - 2, argv + 2);
     if (strcmp(cmd, "backup") == 0) return cmd_store_backup(argc - 2, argv + 2);
-    if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2, check_tls);
     if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 2, argv + 2);
     fprintf(stderr, "chorus: unknown command '%s' (try chorus --help)\n", cmd);
     return 2;

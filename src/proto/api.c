@@ -433,3 +433,25 @@ void api_run_route(api_req_t *r)
     }
     r->route->fn(r);
 }
+
+int api_query_int(api_req_t *r, const char *name, int64_t *out)
+{
+    size_t n = strlen(name);
+    for (const char *q = r->query; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            char *end;
+            long long v = strtoll(q + n + 1, &end, 10);
+            if (end != q + len || end == q + n + 1 || v < 0) {
+                char msg[64];
+                snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
+                api_invalid(r, name, msg);
+                return -1;
+            }
+            *out = v;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return 0;
+}

@@ -318,4 +318,8 @@ void api_uploads_close(api_t *a);
 /* Prepares the accounts module (the dummy hash). Returns 0 or -1. */
 int api_auth_init(api_t *a);
 
+/* Reads the request's query parameter name (borrowed) as a non-negative integer into *out,
+ * unchanged when absent. Returns 0, or -1 after answering 400 validation_error naming it. */
+int api_query_int(api_req_t *r, const char *name, int64_t *out);
+
 #endif

@@ -219,7 +219,6 @@ static const char *query_str(const api_req_t *r, const char *name, char *buf, si
     return found;
 }
 
-static int query_int(api_req_t *r, const char *name, int64_t *out);
 
 /* The public rooms, a page at a time, without state (docs/api.md): a lobby's list must
  * not grow with what hosts put in their rooms. */
@@ -228,7 +227,7 @@ static void h_list_public(api_req_t *r)
     int64_t limit = PUBLIC_PAGE_DEFAULT, after_t = INT64_MAX;
     char after_id[STORE_ID_LEN] = "", cbuf[STORE_ID_LEN + 24];
     int too_long = 0;
-    if (query_int(r, "limit", &limit)) return;
+    if (api_query_int(r, "limit", &limit)) return;
     if (limit < 1 || limit > PUBLIC_PAGE_MAX) {
         api_invalid(r, "limit", "limit must be 1 to 100");
         return;
@@ -420,7 +419,6 @@ static void h_participants(api_req_t *r)
     if (room) to_home(r, room, "rest.participants", NULL, back_200);
 }
 
-static int query_int(api_req_t *r, const char *name, int64_t *out);
 
 /* The room's shared scene state for backends and tools: every entity (with its lock) and
  * the state version, a page at a time (the home's rest.entities). Changes go over
@@ -430,43 +428,20 @@ static void h_entities(api_req_t *r)
     room_t *room = room_param(r);
     if (!room) return;
     int64_t version = -1, cursor = -1;
-    if (query_int(r, "version", &version) || query_int(r, "cursor", &cursor)) return;
+    if (api_query_int(r, "version", &version) || api_query_int(r, "cursor", &cursor)) return;
     json_t *args =
         json_pack("{s:I, s:I}", "version", (json_int_t)version, "cursor", (json_int_t)cursor);
     to_home(r, room, "rest.entities", args, back_200);
 }
 
-/* Reads query parameter name as a non-negative integer into *out (unchanged when
- * absent). Returns 0, or -1 after answering 400. */
-static int query_int(api_req_t *r, const char *name, int64_t *out)
-{
-    size_t n = strlen(name);
-    for (const char *q = r->query; *q;) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
-            char *end;
-            long long v = strtoll(q + n + 1, &end, 10);
-            if (end != q + len || end == q + n + 1 || v < 0) {
-                char msg[64];
-                snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
-                api_invalid(r, name, msg);
-                return -1;
-            }
-            *out = v;
-        }
-        q += len + (amp ? 1 : 0);
-    }
-    return 0;
-}
 
 static void h_messages(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
     int64_t limit = 50, before = -1, after = -1;
-    if (query_int(r, "limit", &limit) || query_int(r, "before", &before) ||
-        query_int(r, "after", &after))
+    if (api_query_int(r, "limit", &limit) || api_query_int(r, "before", &before) ||
+        api_query_int(r, "after", &after))
         return;
     if (limit < 1 || limit > MESSAGES_MAX) {
         api_invalid(r, "limit", "limit must be 1 to 200");

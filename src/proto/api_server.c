@@ -293,36 +293,12 @@ static void api_server_participants(api_req_t *r)
     if (room) api_server_to_home(r, room, "rest.participants", NULL);
 }
 
-/* Reads query parameter name as a non-negative integer into *out (unchanged when absent).
- * Returns 0, or -1 once answered 400. */
-static int api_server_query_int(api_req_t *r, const char *name, int64_t *out)
-{
-    size_t n = strlen(name);
-    for (const char *q = r->query; *q;) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len > n && memcmp(q, name, n) == 0 && q[n] == '=') {
-            char *end;
-            long long v = strtoll(q + n + 1, &end, 10);
-            if (end != q + len || end == q + n + 1 || v < 0) {
-                char msg[64];
-                snprintf(msg, sizeof(msg), "%s must be a non-negative integer", name);
-                api_invalid(r, name, msg);
-                return -1;
-            }
-            *out = v;
-        }
-        q += len + (amp ? 1 : 0);
-    }
-    return 0;
-}
-
 /* GET /api/server/rooms/:roomId/messages?limit&before&after (rest.messages). */
 static void api_server_history(api_req_t *r)
 {
     int64_t limit = 50, before = -1, after = -1;
-    if (api_server_query_int(r, "limit", &limit) ||
-        api_server_query_int(r, "before", &before) || api_server_query_int(r, "after", &after))
+    if (api_query_int(r, "limit", &limit) ||
+        api_query_int(r, "before", &before) || api_query_int(r, "after", &after))
         return;
     if (limit < 1 || limit > API_SERVER_MESSAGES_MAX) {
         api_invalid(r, "limit", "limit must be 1 to 200");

@@ -75,8 +75,9 @@ static void text_clean(char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
 }
 
-static void log_line(log_t *lg, log_level_t level, const char *req_id, const char *fmt,
-                     va_list ap)
+__attribute__((format(printf, 4, 0))) static void log_line(log_t *lg, log_level_t level,
+                                                           const char *req_id, const char *fmt,
+                                                           va_list ap)
 {
     char msg[1024], ts[32];
     vsnprintf(msg, sizeof(msg), fmt, ap);

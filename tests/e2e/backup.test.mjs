@@ -127,6 +127,7 @@ describe('chorus check-config', () => {
     const d = makeTempDir();
     try {
       fs.writeFileSync(path.join(d, 'c.json'), JSON.stringify({ jwt_secret: TEST_SECRET, listen: '127.0.0.1:0' }));
+      fs.writeFileSync(path.join(d, 'cert.pem'), 'not a certificate\n');
       const cases = [
         [['--no-such', 'x'], /unknown option '--no-such'/],
         [['--ws-rate', 'lots'], /--ws-rate/],
@@ -134,6 +135,7 @@ describe('chorus check-config', () => {
         [['--jwt-secret', 'short'], /too short for HS256/],
         [['--jwt-alg', 'RS256', '--jwt-public-key', path.join(d, 'missing.pem')], /cannot read '.*missing\.pem'/],
         [['--listen', 'localhost:80'], /listen address 'localhost' is not a numeric/],
+        [['--tls-cert', path.join(d, 'cert.pem'), '--tls-key', path.join(d, 'cert.pem')], /tls: .*cert\.pem/],
         [['--config', path.join(d, 'nope.json')], /nope\.json/],
         [['--data', path.join(d, 'c.json', 'data')], /cannot create data directory '.*c\.json\/data': Not a directory/],
       ];

@@ -723,11 +723,12 @@ static void test_stream_content_length(void)
         http_reqparser_reset(&p);
         ASSERT_EQ(p.stop_at_headers, 1);
         ASSERT_EQ(p.stream, 0);
+        static const char get[] = "GET / HTTP/1.1\r\n\r\n";
         size_t used = 0;
-        rc = http_reqparser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &used);
+        rc = http_reqparser_feed(&p, get, 18, &used);
         ASSERT_EQ(rc, HTTP_PARSE_HEADERS);
         size_t used2 = 0;
-        rc = http_reqparser_feed(&p, "GET / HTTP/1.1\r\n\r\n" + used, 18 - used, &used2);
+        rc = http_reqparser_feed(&p, &get[used], 18 - used, &used2);
         ASSERT_EQ(rc, HTTP_PARSE_DONE);
         ASSERT_EQ(used + used2, 18);
         http_reqparser_free(&p);
