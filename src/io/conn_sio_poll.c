@@ -536,22 +536,33 @@ void conn_sio_poll_carrier_gone(conn_sio_sess_t *x)
         x->probed = 0; /* the probe's WebSocket died before the upgrade: polling goes on */
 }
 
-void conn_sio_poll_revoked(server_t *s, const char *sub)
+/* The polling sessions authenticated as sub (with revoked_only, only those whose token is
+ * revoked), collected first because closing one deletes it from the map. Returns a new
+ * array (free it) of *n sessions. */
+static conn_sio_sess_t **user_sessions(server_t *s, const char *sub, int revoked_only, size_t *n)
 {
-    /* The sessions to close are collected first: closing one deletes it from the map. */
     conn_sio_sess_t **hit = NULL;
-    size_t n = 0;
     const char *k;
     void *v;
+    *n = 0;
     for (size_t i = 0; strmap_next(&s->sio_sessions, &i, &k, &v);) {
         conn_sio_sess_t *x = v;
         if (!x->pc.authed || strcmp(x->pc.user.sub, sub) != 0) continue;
-        auth_claims_t claims;
-        proto_user_claims(&x->pc.user, &claims);
-        if (revoke_check(s->app->api.revoke, &claims) == 0) continue;
-        hit = ch_realloc(hit, (n + 1) * sizeof(*hit));
-        hit[n++] = x;
+        if (revoked_only) {
+            auth_claims_t claims;
+            proto_user_claims(&x->pc.user, &claims);
+            if (revoke_check(s->app->api.revoke, &claims) == 0) continue;
+        }
+        hit = ch_realloc(hit, (*n + 1) * sizeof(*hit));
+        hit[(*n)++] = x;
     }
+    return hit;
+}
+
+void conn_sio_poll_revoked(server_t *s, const char *sub)
+{
+    size_t n;
+    conn_sio_sess_t **hit = user_sessions(s, sub, 1, &n);
     for (size_t i = 0; i < n; i++)
         tr_close(&hit[i]->pc, WS_CLOSE_POLICY, "token revoked");
     free(hit);
@@ -559,16 +570,8 @@ void conn_sio_poll_revoked(server_t *s, const char *sub)
 
 uint32_t conn_sio_poll_disconnect(server_t *s, const char *sub, const char *reason)
 {
-    conn_sio_sess_t **hit = NULL;
-    size_t n = 0;
-    const char *k;
-    void *v;
-    for (size_t i = 0; strmap_next(&s->sio_sessions, &i, &k, &v);) {
-        conn_sio_sess_t *x = v;
-        if (!x->pc.authed || strcmp(x->pc.user.sub, sub) != 0) continue;
-        hit = ch_realloc(hit, (n + 1) * sizeof(*hit));
-        hit[n++] = x;
-    }
+    size_t n;
+    conn_sio_sess_t **hit = user_sessions(s, sub, 0, &n);
     for (size_t i = 0; i < n; i++)
         tr_close(&hit[i]->pc, API_CLOSE_DISCONNECTED, reason);
     free(hit);
