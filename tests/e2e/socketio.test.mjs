@@ -468,9 +468,13 @@ describe('socket.io polling sessions: cleanup and bounds', () => {
       const ws = await RoomWs.open(srv.port, host);
       await ws.join(r.roomCode);
       const { open } = await pollOpen(srv.port);
+      // The POST is answered before the join is done: wait until the room has the reader,
+      // or the broadcasts below could go out before it is a member.
+      const joined = ws.waitEvent('participant_joined');
       await fetchOnce(srv.port, 'POST', pollPath(open.sid), {
         body: `40{"token":"${reader.token}"}\x1e421["join",{"room":"${r.roomCode}"}]`,
       });
+      assert.equal((await joined).participant.userId, reader.sub);
       // Its join answer and 20 KiB of broadcasts wait for a GET that never comes.
       const blob = 'x'.repeat(1000);
       for (let i = 0; i < 20; i++) await ws.ok('broadcast', { room: r.id, event: 'big', data: { blob } });
