@@ -2,7 +2,8 @@
  * separated by NUL bytes (doc NUL a NUL b), or by newlines when there is no NUL. Invalid
  * ops must be refused; valid ones are checked against the document, applied, transformed
  * both ways (the results must converge) and composed (compose must match applying in
- * sequence), with cursors kept inside the documents and the JSON round trip exact. */
+ * sequence), with cursors kept inside the documents and the JSON round trip exact (and
+ * ot_op_to_text byte for byte what Jansson writes). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,13 @@ static int parse(ot_op_t *op, const char *s, size_t n)
         CHECK(ot_op_from_json(&again, back, 1u << 20, NULL) == 0);
         json_t *back2 = ot_op_to_json(&again);
         CHECK(json_equal(back, back2));
+        /* The text the server stores and sends is Jansson's encoding, byte for byte. */
+        size_t n;
+        char *text = ot_op_to_text(op, &n);
+        char *dumped = json_dumps(back, JSON_COMPACT);
+        CHECK(dumped && strlen(dumped) == n && memcmp(dumped, text, n) == 0);
+        free(text);
+        free(dumped);
         json_decref(back);
         json_decref(back2);
         ot_op_free(&again);

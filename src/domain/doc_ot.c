@@ -157,7 +157,7 @@ int doc_ot_submit(doc_t *d, const doc_ot_op_t *in, const docs_limits_t *lim,
     rc = doc_ot_apply(d, &op, lim->max_size, in->author, in->op_id, &out->why);
     if (rc != DOC_OT_OK) goto done;
     out->version = d->version;
-    out->delta = ot_op_to_json(&op);
+    out->delta = ot_op_to_text(&op, &out->delta_len);
     if (d->version - d->snapshot_version >= lim->snapshot_every) {
         out->snapshot = 1;
         d->snapshot_version = d->version;

@@ -36,8 +36,10 @@ typedef struct {
 typedef struct {
     int64_t version; /* the version it got (a duplicate: the version it got before) */
     int duplicate;   /* applied before: nothing changed, delta is NULL */
-    json_t *delta;   /* the op as applied (transformed): a new reference, what is
-                      * stored and sent to the others */
+    char *delta;     /* the op as applied (transformed), as Jansson writes its JSON
+                      * (ot_op_to_text): new, NUL-terminated, what is stored and sent to
+                      * the others */
+    size_t delta_len;
     int snapshot;    /* a snapshot of the text is due with this version (the
                       * document's snapshot_version is set to it) */
     const char *why; /* DOC_OT_EINVALID: why, a static text */

@@ -40,6 +40,16 @@ const char *docs_id_of(const json_t *jd)
     return json_string_value(jd);
 }
 
+const char *docs_id_scan(const jscan_member_t *m, char *buf)
+{
+    /* jscan_string refuses a decoded length of STORE_DOC_ID_LEN or more; an embedded
+     * U+0000 shows as a shorter C string. */
+    if (!m || m->type != JSCAN_STRING) return NULL;
+    int n = jscan_string(m, buf, STORE_DOC_ID_LEN);
+    if (n <= 0 || strlen(buf) != (size_t)n) return NULL;
+    return buf;
+}
+
 doc_t *docs_find(room_t *room, const char *id)
 {
     for (doc_t *d = room->docs; d; d = d->next)
@@ -277,13 +287,39 @@ typedef struct {
     doc_t *doc;
     store_req_t req;
     store_docs_t pl;
-    json_t *event;          /* the doc_op event's fields, for the other subscribers */
     int64_t version;
     int duplicate;          /* acknowledging an op applied before */
     bus_member_t from;      /* the sender's connection */
     rooms_done_fn done;
     _Alignas(max_align_t) unsigned char ud[];
 } doc_opreq_t;
+
+/* Sends the doc_op event of o (stored) to d's subscribers but its sender: its fields as
+ * Jansson writes them, the delta the text that was stored (encoded once). Subscribers that
+ * opened after this version already have it. */
+static void publish_op(doc_t *d, const doc_opreq_t *o)
+{
+    const store_doc_op_t *so = &o->pl.op;
+    /* Quoted as Jansson quotes them: at most 6 bytes a byte, and the quotes. */
+    char doc[6 * STORE_DOC_ID_LEN + 3], version[24], author[6 * STORE_SUB_LEN + 3],
+        op_id[6 * STORE_OP_ID_LEN + 3];
+    CH_ASSERT(jscan_quote(doc, sizeof(doc), d->id, strlen(d->id)) >= 0 &&
+              jscan_quote(author, sizeof(author), so->author, strlen(so->author)) >= 0 &&
+              jscan_quote(op_id, sizeof(op_id), so->op_id, strlen(so->op_id)) >= 0);
+    snprintf(version, sizeof(version), "%lld", (long long)o->version);
+    jpart_t parts[5] = {{.key = "doc", .text = doc},
+                        {.key = "version", .text = version},
+                        {.key = "delta", .text = so->delta},
+                        {.key = "author", .text = author},
+                        {.key = "opId", .text = op_id}};
+    bus_publish(&d->subs, &(bus_event_t){.room = d->room->id,
+                                         .doc = d->id,
+                                         .name = "doc_op",
+                                         .parts = parts,
+                                         .nparts = 5,
+                                         .version = o->version,
+                                         .except = o->from});
+}
 
 static void op_stored(store_req_t *req)
 {
@@ -305,13 +341,8 @@ static void op_stored(store_req_t *req)
     } else {
         if (o->version > d->committed) d->committed = o->version;
         o->done(o->ud, NULL, json_pack("{s:I}", "version", (json_int_t)o->version));
-        /* Subscribers that opened after this version already have it. */
-        jpart_t part = {.obj = o->event};
-        bus_publish(&d->subs, &(bus_event_t){.room = d->room->id, .doc = d->id,
-                                             .name = "doc_op", .parts = &part, .nparts = 1,
-                                             .version = o->version, .except = o->from});
+        publish_op(d, o);
     }
-    json_decref(o->event);
     store_docs_free(&o->pl);
     room_t *room = o->room;
     free(o);
@@ -382,9 +413,7 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
     *wait = NULL;
     if (docs_usable(d, &err->err) != 0) return ROOMS_E_UNAVAILABLE;
     room_t *room = d->room;
-    char *text = json_dumps(op->delta, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t text_len = text ? strlen(text) : 0;
-    free(text);
+    size_t text_len = op->delta_len;
     if (text_len > r->docs.max_op)
         return err_fmt(err, ROOMS_E_TOO_LARGE, "payload_too_large",
                        "the op is larger than %zu bytes", r->docs.max_op);
@@ -394,10 +423,15 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
     int qrc = rooms_quota_check(r, room, op->user, STORE_ROW_BYTES + (int64_t)text_len);
     if (qrc != QUOTA_OK)
         return err_set(err, ROOMS_E_QUOTA, "quota_exceeded", rooms_quota_message(qrc));
-    doc_ot_op_t in = {.base = op->base, .delta = op->delta, .author = op->user,
-                      .op_id = op->op_id};
+    /* The OT parser reads a tree: the op alone is parsed (the frame was scanned), from
+     * Jansson's own encoding of a value it accepted. */
+    json_t *delta =
+        json_loadb(op->delta, op->delta_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    CH_ASSERT(delta != NULL);
+    doc_ot_op_t in = {.base = op->base, .delta = delta, .author = op->user, .op_id = op->op_id};
     doc_ot_result_t res;
     int rc = doc_ot_submit(d, &in, &r->docs, &res);
+    json_decref(delta);
     if (rc != DOC_OT_OK) {
         if (rc == DOC_OT_EAHEAD) return err_ahead(err);
         if (rc == DOC_OT_ETOO_OLD)
@@ -422,7 +456,6 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
     }
     room->last_activity = op->now_ms;
     rate_window_add(&room->rate_ops, op->now_ms, 1);
-    json_t *final = res.delta;
     doc_opreq_t *o = opreq_new(r, d, op, done, ud_size, wait);
     o->version = d->version;
     o->req.type = STORE_DOC_OP_INSERT;
@@ -430,20 +463,18 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
     snprintf(so->room_id, sizeof(so->room_id), "%s", room->id);
     snprintf(so->doc_id, sizeof(so->doc_id), "%s", d->id);
     so->version = d->version;
-    so->delta = json_dumps(final, JSON_COMPACT);
+    /* One encoding of the op: stored, and the doc_op event's delta (op_stored). */
+    so->delta = res.delta;
     snprintf(so->author, sizeof(so->author), "%s", op->user);
     snprintf(so->op_id, sizeof(so->op_id), "%s", op->op_id);
     so->created_at = room->last_activity;
-    rooms_quota_count(r, room, so->author, STORE_ROW_BYTES + (int64_t)strlen(so->delta));
+    rooms_quota_count(r, room, so->author, STORE_ROW_BYTES + (int64_t)res.delta_len);
     if (res.snapshot) {
         o->pl.doc.snapshot = ch_strndup(d->text.s ? d->text.s : "", d->text.len);
         /* A snapshot replaces the last one and counts for the room only. */
         rooms_quota_count(r, room, "", (int64_t)d->text.len - d->snapshot_bytes);
         d->snapshot_bytes = (int64_t)d->text.len;
     }
-    o->event = json_pack("{s:s, s:I, s:o, s:s, s:s}", "doc", d->id, "version",
-                         (json_int_t)d->version, "delta", final, "author", op->user, "opId",
-                         op->op_id);
     store_submit(r->store, &o->req);
     return 0;
 }

@@ -26,6 +26,7 @@
 #include "domain/ot_text.h"
 #include "domain/rooms.h"
 #include "store/store.h"
+#include "util/jscan.h"
 
 struct rooms_s;
 struct room_s;
@@ -88,6 +89,11 @@ typedef void (*docs_open_fn)(void *ud, const rooms_err_t *err, doc_t *d);
  * Borrows jd (may be NULL). */
 const char *docs_id_of(const json_t *jd);
 
+/* docs_id_of for a scanned value (jscan.h; m may be NULL): decodes it into buf
+ * (STORE_DOC_ID_LEN bytes) and returns buf, or NULL on the same values docs_id_of
+ * refuses. Borrows m. */
+const char *docs_id_scan(const jscan_member_t *m, char *buf);
+
 /* The document id of room in memory (loaded or loading), or NULL. Borrows both. */
 doc_t *docs_find(struct room_s *room, const char *id);
 
@@ -125,7 +131,9 @@ int docs_usable(const doc_t *d, rooms_err_t *err);
 /* One op as the caller submits it. Everything is borrowed for the call. */
 typedef struct {
     int64_t base;               /* the version it was made on */
-    const json_t *delta;        /* the op (ot_text JSON) */
+    const char *delta;          /* the op (ot_text JSON) as Jansson writes it (the frame's
+                                   own bytes when it sent it so: jscan_text) */
+    size_t delta_len;
     const char *op_id;          /* the client's id for retries; "" = none */
     const char *user;           /* the author's user id */
     bus_member_t from;          /* the sender's connection: skipped by the event */

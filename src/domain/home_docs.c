@@ -6,6 +6,7 @@
  * The member's side (proto_docs.c) has checked what the connection knows (it joined the
  * room; for doc_op, it has the document open) and subscribes the connection to a document
  * in doc_open's answer; doc_close ends that subscription there and does not come here. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "domain/docs.h"
@@ -85,61 +86,83 @@ static void op_doc_open(void *ud, room_t *room, const bus_op_t *op)
 
 /* ---------- doc_op ---------- */
 
-/* The op's fields are read from the frame's own JSON (op->args): nothing is encoded or
- * decoded on the way. Answered {"version"} once stored; the others get the doc_op event,
- * which skips the route's member. */
+/* The arguments doc_op reads: from the frame's scanned text (a hot op, no tree built), or
+ * from args as Jansson encodes them (home_args). */
+static const char *const doc_op_keys[] = {"doc", "version", "opId", "delta"};
+
+/* Answered {"version"} once stored; the others get the doc_op event, which skips the
+ * route's member. The arguments are checked in the order of the other doc ops (the
+ * caller, the document, then the op's fields). */
 static void op_doc_op(void *ud, room_t *room, const bus_op_t *op)
 {
     rooms_t *r = ud;
-    const char *doc_id = doc_of(room, op);
-    if (!doc_id) return;
+    const room_member_t *m = room_member(room, op->user);
+    if (!m || m->banned) {
+        bus_reply(&op->route, "forbidden", "join the room first", NULL);
+        return;
+    }
+    jscan_t tmp;
+    char *args_text, *delta_owned = NULL;
+    const jscan_t *a = home_args(op, &tmp, doc_op_keys, CH_ARRAY_LEN(doc_op_keys), &args_text);
+    char doc_buf[STORE_DOC_ID_LEN], op_id[STORE_OP_ID_LEN];
+    const char *doc_id = docs_id_scan(jscan_get(a, "doc"), doc_buf);
+    if (!doc_id) {
+        home_reply_field(&op->route, "validation_error", "doc", DOCS_ID_MESSAGE);
+        goto out;
+    }
     /* In memory while a connection has it open, as the member's side checked this one has. */
     doc_t *d = docs_find(room, doc_id);
     if (!d) {
         bus_reply(&op->route, "forbidden", "open the document first (doc_open)", NULL);
-        return;
+        goto out;
     }
     rooms_err_t uerr;
     if (docs_usable(d, &uerr) != 0) {
         reply_err(&op->route, &uerr);
-        return;
+        goto out;
     }
-    json_t *jv = json_object_get(op->args, "version");
-    if (!json_is_integer(jv) || json_integer_value(jv) < 0) {
+    const jscan_member_t *jv = jscan_get(a, "version");
+    if (!jv || jv->type != JSCAN_INT || jscan_int(jv) < 0) {
         home_reply_field(&op->route, "validation_error", "version",
                          "version must be a non-negative integer");
-        return;
+        goto out;
     }
-    json_t *jid = json_object_get(op->args, "opId");
-    if (jid && !json_is_null(jid) &&
-        (!json_is_string(jid) || json_string_length(jid) >= STORE_OP_ID_LEN ||
-         memchr(json_string_value(jid), 0, json_string_length(jid)))) {
-        home_reply_field(&op->route, "validation_error", "opId",
-                         "opId must be a string of at most 64 bytes without U+0000");
-        return;
+    /* A string of at most 64 bytes (jscan_string refuses a longer one) without U+0000. */
+    const jscan_member_t *jid = jscan_get(a, "opId");
+    int has_id = jid && jid->type == JSCAN_STRING;
+    if (jid && jid->type != JSCAN_NULL) {
+        int n = has_id ? jscan_string(jid, op_id, sizeof(op_id)) : -1;
+        if (n < 0 || strlen(op_id) != (size_t)n) {
+            home_reply_field(&op->route, "validation_error", "opId",
+                             "opId must be a string of at most 64 bytes without U+0000");
+            goto out;
+        }
     }
-    json_t *delta = json_object_get(op->args, "delta");
+    const jscan_member_t *delta = jscan_get(a, "delta");
     if (!delta) {
         home_reply_field(&op->route, "validation_error", "delta",
                          "delta (the operation) is required");
-        return;
+        goto out;
     }
-    /* The op enters the domain here: its time is read once and passed in. */
+    /* The op enters the domain here: its time is read once and passed in. Its delta is
+     * the frame's bytes when they are what Jansson writes (jscan_text). */
     docs_op_t dop = {
-        .base = json_integer_value(jv),
-        .delta = delta,
-        .op_id = json_is_string(jid) ? json_string_value(jid) : "",
+        .base = jscan_int(jv),
+        .op_id = has_id ? op_id : "",
         .user = op->user,
         .from = op->route.member,
         .now_ms = clock_unix_ms(),
     };
+    dop.delta = jscan_text(delta, &dop.delta_len, &delta_owned);
     void *wait;
     docs_err_t err;
-    if (docs_submit(r, d, &dop, answered, sizeof(bus_route_t), &wait, &err) != 0) {
+    if (docs_submit(r, d, &dop, answered, sizeof(bus_route_t), &wait, &err) != 0)
         reply_err(&op->route, &err.err);
-        return;
-    }
-    keep_route(wait, op);
+    else
+        keep_route(wait, op);
+out:
+    free(delta_owned);
+    free(args_text);
 }
 
 /* ---------- doc_ops ---------- */

@@ -9,6 +9,9 @@
 #include <emmintrin.h>
 #endif
 
+#include <stdio.h>
+
+#include "util/jscan.h"
 #include "util/mem.h"
 #include "util/utf8.h"
 
@@ -336,6 +339,38 @@ json_t *ot_op_to_json(const ot_op_t *op)
         json_array_append_new(a, v);
     }
     return a;
+}
+
+char *ot_op_to_text(const ot_op_t *op, size_t *len)
+{
+    /* Sized first: a count is at most 20 digits, a delete adds {"d":}, an insert is at
+     * most its escaped length and quotes. */
+    size_t cap = 3;
+    for (size_t i = 0; i < op->n; i++) {
+        const ot_comp_t *c = &op->c[i];
+        cap +=
+            1 + (c->kind == OT_INSERT ? utf8_json_len(op->text + c->off, c->len) + 3 : 20 + 6);
+    }
+    char *out = ch_malloc(cap);
+    size_t o = 0;
+    out[o++] = '[';
+    for (size_t i = 0; i < op->n; i++) {
+        const ot_comp_t *c = &op->c[i];
+        if (i) out[o++] = ',';
+        int k;
+        if (c->kind == OT_SKIP)
+            k = snprintf(out + o, cap - o, "%llu", (unsigned long long)c->n);
+        else if (c->kind == OT_DELETE)
+            k = snprintf(out + o, cap - o, "{\"d\":%llu}", (unsigned long long)c->n);
+        else
+            k = jscan_quote(out + o, cap - o, op->text + c->off, c->len);
+        CH_ASSERT(k >= 0 && (size_t)k < cap - o);
+        o += (size_t)k;
+    }
+    out[o++] = ']';
+    out[o] = 0;
+    *len = o;
+    return out;
 }
 
 /* ---- apply ----------------------------------------------------------------------------- */

@@ -86,6 +86,11 @@ int ot_op_from_json(ot_op_t *op, const json_t *j, size_t max_components, const c
 /* Returns a new reference to op as JSON; deletes come out as {"d": N}. */
 json_t *ot_op_to_json(const ot_op_t *op);
 
+/* Returns op as the text Jansson writes for ot_op_to_json(op) (JSON_COMPACT), byte for
+ * byte, without building the tree: new and NUL-terminated (the caller frees it), *len its
+ * length. The doc_op event and the stored op are this one encoding. */
+char *ot_op_to_text(const ot_op_t *op, size_t *len);
+
 /* Returns 0 when op can apply to a document of doc_cp code points (its skips and deletes
  * stay within it), OT_EPAST_END otherwise. */
 int ot_op_check(const ot_op_t *op, size_t doc_cp);

@@ -20,12 +20,14 @@ static rooms_t *rooms_of(proto_req_t *req)
     return req->p->app;
 }
 
-/* The joined room and the document id of req, or NULL after replying. */
-static room_t *room_and_doc(proto_req_t *req, const char **doc_id)
+/* The joined room and the document id of req (borrowed from its frame, or decoded into
+ * buf, STORE_DOC_ID_LEN bytes, from a scanned one), or NULL after replying. */
+static room_t *room_and_doc(proto_req_t *req, const char **doc_id, char *buf)
 {
     room_t *room = proto_rooms_target(req, 1);
     if (!room) return NULL;
-    *doc_id = docs_id_of(json_object_get(req->msg, "doc"));
+    *doc_id = req->msg ? docs_id_of(json_object_get(req->msg, "doc"))
+                       : docs_id_scan(jscan_get(req->scan, "doc"), buf);
     if (!*doc_id) {
         proto_reply_error_field(req, "validation_error", "doc", DOCS_ID_MESSAGE);
         return NULL;
@@ -77,7 +79,8 @@ static void opened(const bus_route_t *route, const char *code, const char *messa
 static void op_doc_open(proto_req_t *req)
 {
     const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
+    char buf[STORE_DOC_ID_LEN];
+    room_t *room = room_and_doc(req, &doc_id, buf);
     if (!room) return;
     rooms_t *r = rooms_of(req);
     if (!docs_sub_find(req->c->rcv.doc_subs, room, doc_id)) {
@@ -105,7 +108,8 @@ static void op_doc_open(proto_req_t *req)
 static void op_doc_close(proto_req_t *req)
 {
     const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
+    char buf[STORE_DOC_ID_LEN];
+    room_t *room = room_and_doc(req, &doc_id, buf);
     if (!room) return;
     bus_sub_t *s = docs_sub_find(req->c->rcv.doc_subs, room, doc_id);
     if (!s) {
@@ -118,12 +122,14 @@ static void op_doc_close(proto_req_t *req)
 
 /* ---------- doc_op, doc_ops, doc_presence: decided at the home ---------- */
 
-/* doc_op: only for a connection that has the document open. Its fields (the delta
- * included) go to the home as the frame's parsed JSON: nothing is encoded again. */
+/* doc_op: only for a connection that has the document open. A hot op (PROTO_OP_SCAN):
+ * its fields go to the home as the frame's scanned text, no tree built; the home parses
+ * the delta alone (home_docs.c). */
 static void op_doc_op(proto_req_t *req)
 {
     const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
+    char buf[STORE_DOC_ID_LEN];
+    room_t *room = room_and_doc(req, &doc_id, buf);
     if (!room) return;
     if (!docs_sub_find(req->c->rcv.doc_subs, room, doc_id)) {
         proto_reply_error(req, PROTO_FORBIDDEN, "open the document first (doc_open)");
@@ -136,13 +142,14 @@ static void op_doc_op(proto_req_t *req)
 static void op_doc_home(proto_req_t *req)
 {
     const char *doc_id;
-    room_t *room = room_and_doc(req, &doc_id);
+    char buf[STORE_DOC_ID_LEN];
+    room_t *room = room_and_doc(req, &doc_id, buf);
     if (room) proto_rooms_to_home(req, room);
 }
 
 static const proto_op_t doc_ops[] = {
-    {"doc_open", op_doc_open, 0},   {"doc_close", op_doc_close, 0},
-    {"doc_op", op_doc_op, 0},       {"doc_ops", op_doc_home, 0},
+    {"doc_open", op_doc_open, 0},         {"doc_close", op_doc_close, 0},
+    {"doc_op", op_doc_op, PROTO_OP_SCAN}, {"doc_ops", op_doc_home, 0},
     {"doc_presence", op_doc_home, 0},
 };
 

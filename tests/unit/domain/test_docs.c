@@ -141,13 +141,21 @@ static doc_t *open_doc(fx_t *f, room_t *room, proto_client_t *c, int *loaded_now
 static int submit(fx_t *f, doc_t *d, fake_client_t *c, int64_t base, const char *delta,
                   const char *op_id, outcome_t *o, docs_err_t *e)
 {
+    /* As the home hands it over: the text Jansson writes for the value. */
     json_t *j = json_loads(delta, JSON_DECODE_ANY, NULL);
-    docs_op_t op = {.base = base, .delta = j, .op_id = op_id, .user = c->pc.user.sub,
-                    .from = c->pc.rcv.id, .now_ms = 1700000000000};
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    docs_op_t op = {.base = base,
+                    .delta = text,
+                    .delta_len = strlen(text),
+                    .op_id = op_id,
+                    .user = c->pc.user.sub,
+                    .from = c->pc.rcv.id,
+                    .now_ms = 1700000000000};
     void *wait = NULL;
     memset(o, 0, sizeof(*o));
     int rc = docs_submit(&f->r, d, &op, on_done, sizeof(outcome_t *), &wait, e);
-    json_decref(j);
+    free(text);
     if (rc == 0) *(outcome_t **)wait = o;
     return rc;
 }

@@ -327,6 +327,34 @@ static void test_json_round_trip(void)
     ot_op_free(&b);
 }
 
+/* ot_op_to_text writes what Jansson writes for ot_op_to_json: every escape Jansson uses
+ * (quote, backslash, the short forms, \u00XX for the other control characters, U+0000),
+ * UTF-8 and '/' and DEL as they are, the largest counts. */
+static void test_text_is_jansson(void)
+{
+    static const char *ops[] = {
+        "[]",
+        "[\"a\"]",
+        "[3,\"\\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\\u0001\\u001f\\u007f \\u0000z\"]",
+        "[1,\"\xf0\x9f\x98\x80"
+        "e\xcc\x81\",{\"d\":2},3,\"\xe2\x80\xa8\"]",
+        "[9007199254740989,{\"d\":1},\"x\"]",
+        "[{\"d\":9007199254740991}]",
+        "[{\"d\":\"abc\"},\"</script>\"]",
+    };
+    ot_op_t a;
+    ot_op_init(&a);
+    for (size_t i = 0; i < CH_ARRAY_LEN(ops); i++) {
+        ASSERT_EQ(parse(&a, ops[i]), 0);
+        size_t n;
+        char *text = ot_op_to_text(&a, &n);
+        ASSERT_EQ(n, strlen(dump(&a)));
+        ASSERT_STREQ(text, dump(&a));
+        free(text);
+    }
+    ot_op_free(&a);
+}
+
 static void test_utf8(void)
 {
     const char *s = "a\xf0\x9f\x98\x80" "e\xcc\x81\xe4\xb8\xad";
@@ -369,6 +397,7 @@ int main(void)
     RUN(test_compose);
     RUN(test_cursor);
     RUN(test_json_round_trip);
+    RUN(test_text_is_jansson);
     RUN(test_utf8);
     TEST_MAIN_END();
 }
