@@ -155,46 +155,113 @@ static void op_create(void *ud, room_t *room, const bus_op_t *op)
     change_started(op, w, rc, &err);
 }
 
+/* The arguments entity_update reads: from the frame's scanned text (a hot op: a transient
+ * move is sent many times a second, and no tree is built but the patch's), or from args
+ * as Jansson encodes them (home_args). */
+static const char *const update_keys[] = {"id", "patch", "transient", "ownerOnly",
+                                          "baseVersion"};
+
+/* Reads the optional boolean m (NULL: absent) named name into *out (-1 when absent), as
+ * opt_bool does. Returns 0, or -1 after answering validation_error. */
+static int scan_bool(const bus_op_t *op, const jscan_member_t *m, const char *name, int *out)
+{
+    *out = -1;
+    if (!m) return 0;
+    if (m->type != JSCAN_TRUE && m->type != JSCAN_FALSE) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%s must be true or false", name);
+        home_reply_field(&op->route, "validation_error", name, msg);
+        return -1;
+    }
+    *out = m->type == JSCAN_TRUE;
+    return 0;
+}
+
+/* The entity named by the scanned "id" (as target: a string whose text up to a U+0000 is
+ * a valid id), or NULL after answering. */
+static entity_t *target_scan(room_t *room, const bus_op_t *op, const jscan_member_t *m)
+{
+    char buf[STORE_ENTITY_ID_LEN + 1], *heap = NULL;
+    const char *id = NULL;
+    if (m && m->type == JSCAN_STRING) {
+        id = buf;
+        if (jscan_string(m, buf, sizeof(buf)) < 0) {
+            id = heap = ch_malloc(m->val_len);
+            CH_ASSERT(jscan_string(m, heap, m->val_len) >= 0);
+        }
+    }
+    entity_t *e = NULL;
+    if (!id || !entity_id_valid(id)) {
+        home_reply_field(&op->route, "validation_error", "id",
+                         "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :");
+    } else if (!(e = entities_get(room, id))) {
+        bus_reply(&op->route, "not_found", "no such entity", NULL);
+    }
+    free(heap);
+    return e;
+}
+
 static void op_update(void *ud, room_t *room, const bus_op_t *op)
 {
-    entity_t *e = target(room, op);
-    if (!e) return;
+    jscan_t tmp;
+    char *args_text;
+    json_t *patch = NULL;
+    const jscan_t *a = home_args(op, &tmp, update_keys, CH_ARRAY_LEN(update_keys), &args_text);
+    entity_t *e = target_scan(room, op, jscan_get(a, "id"));
+    if (!e) goto out;
     entities_caller_t who = caller_of(ud, room, op);
     if (!entities_may_edit(e, &who)) {
         bus_reply(&op->route, "forbidden", "only its owner and the host may change this entity",
                   NULL);
-        return;
+        goto out;
     }
-    json_t *patch = json_object_get(op->args, "patch");
-    json_t *tr = json_object_get(op->args, "transient");
+    const jscan_member_t *tr = jscan_get(a, "transient");
     int owner_only;
-    if (opt_bool(op, "ownerOnly", &owner_only)) return;
-    int64_t base;
-    if (home_opt_uint(op, "baseVersion", -1, &base)) return;
-    if (tr && !json_is_boolean(tr)) {
+    if (scan_bool(op, jscan_get(a, "ownerOnly"), "ownerOnly", &owner_only)) goto out;
+    int64_t base = -1;
+    const jscan_member_t *jb = jscan_get(a, "baseVersion");
+    if (jb && jb->type != JSCAN_NULL) {
+        if (jb->type != JSCAN_INT || jscan_int(jb) < 0) {
+            home_reply_field(&op->route, "validation_error", "baseVersion",
+                             "baseVersion must be a non-negative integer");
+            goto out;
+        }
+        base = jscan_int(jb);
+    }
+    if (tr && tr->type != JSCAN_TRUE && tr->type != JSCAN_FALSE) {
         home_reply_field(&op->route, "validation_error", "transient",
                          "transient must be true or false");
-        return;
+        goto out;
     }
-    int transient = json_is_true(tr);
+    int transient = tr && tr->type == JSCAN_TRUE;
     if (transient && (base >= 0 || owner_only >= 0)) {
         home_reply_field(&op->route, "validation_error",
                          base >= 0 ? "baseVersion" : "ownerOnly",
                          base >= 0 ? "baseVersion cannot be combined with transient"
                                    : "ownerOnly cannot be combined with transient");
-        return;
+        goto out;
+    }
+    /* The patch is merged into a tree (entity_set.c): it alone is parsed, from the text
+     * Jansson accepted (the frame's, or its own encoding). */
+    const jscan_member_t *jp = jscan_get(a, "patch");
+    if (jp) {
+        patch = json_loadb(jp->val, jp->val_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        CH_ASSERT(patch != NULL);
     }
     entities_err_t err;
     if (transient) {
         json_t *result;
         int rc = entities_update_transient(ud, room, e, &who, patch, &err, &result);
         answer(&op->route, rc, &err, result);
-        return;
+        goto out;
     }
     home_change_t *w = change_new(op);
     int rc =
         entities_update(ud, room, e, &who, patch, base, owner_only, &w->req, change_done, &err);
     change_started(op, w, rc, &err);
+out:
+    json_decref(patch);
+    free(args_text);
 }
 
 static void op_delete(void *ud, room_t *room, const bus_op_t *op)

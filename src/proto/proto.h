@@ -127,8 +127,8 @@ typedef void (*proto_op_fn)(proto_req_t *req);
 /* Op flags. */
 #define PROTO_OP_PUBLIC 1u /* allowed before authentication (auth, echo) */
 /* A hot op that reads its frame as scanned text (req->scan), no tree built: echo,
- * message, broadcast, presence. When the scanner leaves a frame to Jansson (an escaped
- * key, an object of many keys), it gets req->msg as the other ops do. */
+ * message, broadcast, presence, doc_op, entity_update. When the scanner leaves a frame to
+ * Jansson (an escaped key, an object of many keys), it gets req->msg as the other ops do. */
 #define PROTO_OP_SCAN 2u
 
 typedef struct {

@@ -11,7 +11,9 @@
 #include "proto/proto_rooms.h"
 #include "util/mem.h"
 
-/* Every entity op: for the connections that joined the room. */
+/* Every entity op: for the connections that joined the room. entity_update, sent many
+ * times a second for a move (transient), is a hot op (PROTO_OP_SCAN): its frame goes to
+ * the home as scanned text, which parses only the patch (home_entities.c). */
 static void op_to_home(proto_req_t *req)
 {
     room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
@@ -19,7 +21,7 @@ static void op_to_home(proto_req_t *req)
 }
 
 static const proto_op_t entity_ops[] = {
-    {"entity_create", op_to_home, 0}, {"entity_update", op_to_home, 0},
+    {"entity_create", op_to_home, 0}, {"entity_update", op_to_home, PROTO_OP_SCAN},
     {"entity_delete", op_to_home, 0}, {"entity_lock", op_to_home, 0},
     {"entity_unlock", op_to_home, 0}, {"sync", op_to_home, 0},
 };
