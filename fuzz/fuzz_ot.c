@@ -35,10 +35,10 @@ static int parse(ot_op_t *op, const char *s, size_t n)
         json_t *back2 = ot_op_to_json(&again);
         CHECK(json_equal(back, back2));
         /* The text the server stores and sends is Jansson's encoding, byte for byte. */
-        size_t n;
-        char *text = ot_op_to_text(op, &n);
+        size_t tn;
+        char *text = ot_op_to_text(op, &tn);
         char *dumped = json_dumps(back, JSON_COMPACT);
-        CHECK(dumped && strlen(dumped) == n && memcmp(dumped, text, n) == 0);
+        CHECK(dumped && strlen(dumped) == tn && memcmp(dumped, text, tn) == 0);
         free(text);
         free(dumped);
         json_decref(back);

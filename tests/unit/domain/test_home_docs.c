@@ -185,9 +185,48 @@ static void test_open_and_op(void)
     ASSERT_STREQ(a.code, "validation_error");
     ASSERT_STREQ(json_string_value(json_object_get(a.data, "field")), "presence");
 
+    /* doc_op's refusals, read from a tree and from a hot op's scanned frame: the same
+     * answer either way (code, message and field), all at once. */
+    static const char *const refused[] = {
+        "{\"doc\":\"d1\",\"delta\":[\"x\"]}",
+        "{\"doc\":\"d1\",\"version\":1.5,\"delta\":[\"x\"]}",
+        "{\"doc\":\"d1\",\"version\":\"1\",\"delta\":[\"x\"]}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":[\"x\"],\"opId\":7}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":[\"x\"],\"opId\":\"a\\u0000b\"}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":[\"x\"],\"opId\":"
+        "\"0123456789012345678901234567890123456789012345678901234567890123x\"}",
+        "{\"doc\":\"d1\",\"version\":1}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":{\"d\":1}}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":[1.0]}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":[{\"d\":1,\"e\":1}]}",
+        "{\"doc\":\"d1\",\"version\":1,\"delta\":[9,\"x\"]}",
+        "{\"doc\":\"\",\"version\":1,\"delta\":[\"x\"]}",
+        "{\"doc\":\"d\\u0000\",\"version\":1,\"delta\":[\"x\"]}",
+        "{\"doc\":[\"d1\"],\"version\":1,\"delta\":[\"x\"]}",
+    };
+    int calls = a.calls;
+    for (size_t i = 0; i < CH_ARRAY_LEN(refused); i++) {
+        send_op(bus, room, "doc_op", &c1, 20, refused[i], &a);
+        ASSERT_EQ(a.calls, ++calls);
+        ASSERT_TRUE(a.code[0] != 0);
+        char code[32], message[128], field[16];
+        snprintf(code, sizeof(code), "%s", a.code);
+        snprintf(message, sizeof(message), "%s", a.message);
+        snprintf(field, sizeof(field), "%s",
+                 a.data ? json_string_value(json_object_get(a.data, "field")) : "-");
+        ASSERT_EQ(home_asker_send_scanned(bus, room->id, "doc_op", c1.pc.user.sub,
+                                          c1.pc.rcv.id, 21, refused[i], &a),
+                  0);
+        ASSERT_EQ(a.calls, ++calls);
+        ASSERT_EQ(a.ref, 21);
+        ASSERT_STREQ(a.code, code);
+        ASSERT_STREQ(a.message, message);
+        ASSERT_STREQ(a.data ? json_string_value(json_object_get(a.data, "field")) : "-", field);
+    }
+
     /* Each op was answered exactly once: nothing more comes. */
     test_run_for(&h.loop, 50);
-    ASSERT_EQ(a.calls, 10);
+    ASSERT_EQ(a.calls, calls);
 
     json_decref(a.data);
     docs_client_gone(&h.r, &c1.pc.rcv);

@@ -186,6 +186,16 @@ static void test_arguments(void)
          "validation_error", "ownerOnly", "ownerOnly cannot be combined with transient"},
         {"entity_update", "{\"id\":\"box\"}", "validation_error", "patch",
          "must be a JSON object"},
+        {"entity_update", "{\"id\":5,\"patch\":{}}", "validation_error", "id",
+         "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :"},
+        {"entity_update", "{\"id\":\"bo\\u0000x\",\"patch\":{}}", "not_found", NULL,
+         "no such entity"},
+        {"entity_update", "{\"id\":\"box\",\"patch\":{},\"transient\":null}",
+         "validation_error", "transient", "transient must be true or false"},
+        {"entity_update", "{\"id\":\"box\",\"patch\":{},\"baseVersion\":1.5}",
+         "validation_error", "baseVersion", "baseVersion must be a non-negative integer"},
+        {"entity_update", "{\"id\":\"box\",\"patch\":null,\"transient\":true}",
+         "validation_error", "patch", "must be a JSON object"},
         {"entity_delete", "{}", "validation_error", "id",
          "id must be 1-128 bytes of A-Z a-z 0-9 _ - . :"},
         {"entity_lock", "{\"id\":\"box\",\"ttl\":\"5\"}", "validation_error", "ttl",
@@ -199,17 +209,29 @@ static void test_arguments(void)
         {"sync", "{\"version\":0,\"cursor\":-2}", "validation_error", "cursor",
          "cursor must be a non-negative integer"},
     };
-    for (size_t i = 0; i < CH_ARRAY_LEN(cases); i++) {
-        int calls = ann.calls;
-        ASSERT_EQ(send_op(&f, room, &ann, cases[i].name, (int64_t)i, cases[i].args), 0);
-        ASSERT_EQ(ann.calls, calls + 1); /* answered now */
-        ASSERT_EQ(ann.ref, (int64_t)i);
-        ASSERT_STREQ(ann.code, cases[i].code);
-        ASSERT_STREQ(ann.message, cases[i].message);
-        if (cases[i].field)
-            ASSERT_STREQ(str(ann.data, "field"), cases[i].field);
-        else
-            ASSERT_TRUE(ann.data == NULL);
+    /* As a tree (the server API, frames left to Jansson), then as a hot op's scanned
+     * frame (entity_update): the same answers. */
+    for (int scanned = 0; scanned < 2; scanned++) {
+        for (size_t i = 0; i < CH_ARRAY_LEN(cases); i++) {
+            if (scanned && strcmp(cases[i].name, "entity_update") != 0) continue;
+            int calls = ann.calls;
+            if (scanned)
+                ASSERT_EQ(home_asker_send_scanned(&f.bus->base, room->id, cases[i].name,
+                                                  ann.user, ann.id, (int64_t)i, cases[i].args,
+                                                  &ann),
+                          0);
+            else
+                ASSERT_EQ(send_op(&f, room, &ann, cases[i].name, (int64_t)i, cases[i].args),
+                          0);
+            ASSERT_EQ(ann.calls, calls + 1); /* answered now */
+            ASSERT_EQ(ann.ref, (int64_t)i);
+            ASSERT_STREQ(ann.code, cases[i].code);
+            ASSERT_STREQ(ann.message, cases[i].message);
+            if (cases[i].field)
+                ASSERT_STREQ(str(ann.data, "field"), cases[i].field);
+            else
+                ASSERT_TRUE(ann.data == NULL);
+        }
     }
 
     /* sync answers the page entities.h gives, as it is. */

@@ -173,6 +173,17 @@ static void test_agrees_with_jansson(void)
         "\"content\":\"hi "
         "\\\"there\\\"\\n\",\"metadata\":{\"p\":1,\"s\":2,\"t\":1733500000000}}",
         "{\"op\":\"presence\",\"room\":\"r\",\"state\":{\"cursor\":{\"x\":10.5,\"y\":-20}}}",
+        /* doc_op and entity_update, hot ops too: the delta and the patch as slices. */
+        "{\"op\":\"doc_op\",\"ref\":4,\"room\":\"r\",\"doc\":\"main\",\"version\":12,"
+        "\"delta\":[3,\"h\\u00e9\\n\",{\"d\":2},{\"d\":\"ab\"}],\"opId\":\"c1-7\"}",
+        "{\"op\":\"doc_op\",\"room\":\"r\",\"doc\":\"d\",\"version\":0,\"delta\":[ 1 ,\"x\"],"
+        "\"opId\":null}",
+        "{\"op\":\"doc_op\",\"doc\":\"d\",\"delta\":[{\"d\":1,\"d\":2}]}",
+        "{\"op\":\"doc_op\",\"doc\":\"d\",\"delta\":[{\"\\u0064\":1}]}",
+        "{\"op\":\"entity_update\",\"ref\":9,\"room\":\"r\",\"id\":\"box\",\"transient\":true,"
+        "\"patch\":{\"pos\":[1.5,-2,3e0],\"rot\":null}}",
+        "{\"op\":\"entity_update\",\"id\":\"box\",\"patch\":{\"a\":{\"b\":1}},\"baseVersion\":3,"
+        "\"ownerOnly\":false}",
         "{\"op\":\"broadcast\",\"room\":\"r\",\"event\":\"e\",\"data\":[1,\"two\",{\"3\":[]}]}",
         "{\"ref\":1.0,\"op\":\"echo\"}",
         "{\"ref\":\"1\",\"op\":\"echo\"}",
