@@ -214,8 +214,8 @@ static void test_open_and_op(void)
         snprintf(message, sizeof(message), "%s", a.message);
         snprintf(field, sizeof(field), "%s",
                  a.data ? json_string_value(json_object_get(a.data, "field")) : "-");
-        ASSERT_EQ(home_asker_send_scanned(bus, room->id, "doc_op", c1.pc.user.sub,
-                                          c1.pc.rcv.id, 21, refused[i], &a),
+        ASSERT_EQ(home_asker_send_scanned(bus, room->id, "doc_op", c1.pc.user.sub, c1.pc.rcv.id,
+                                          21, refused[i], &a),
                   0);
         ASSERT_EQ(a.calls, ++calls);
         ASSERT_EQ(a.ref, 21);

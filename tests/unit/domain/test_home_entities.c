@@ -221,8 +221,7 @@ static void test_arguments(void)
                                                   &ann),
                           0);
             else
-                ASSERT_EQ(send_op(&f, room, &ann, cases[i].name, (int64_t)i, cases[i].args),
-                          0);
+                ASSERT_EQ(send_op(&f, room, &ann, cases[i].name, (int64_t)i, cases[i].args), 0);
             ASSERT_EQ(ann.calls, calls + 1); /* answered now */
             ASSERT_EQ(ann.ref, (int64_t)i);
             ASSERT_STREQ(ann.code, cases[i].code);
