@@ -182,9 +182,8 @@ static void test_agrees_with_jansson(void)
         "{\"op\":\"doc_op\",\"doc\":\"d\",\"delta\":[{\"\\u0064\":1}]}",
         "{\"op\":\"entity_update\",\"ref\":9,\"room\":\"r\",\"id\":\"box\",\"transient\":true,"
         "\"patch\":{\"pos\":[1.5,-2,3e0],\"rot\":null}}",
-        "{\"op\":\"entity_update\",\"id\":\"box\",\"patch\":{\"a\":{\"b\":1}},\"baseVersion\":"
-        "3,"
-        "\"ownerOnly\":false}",
+        "{\"op\":\"entity_update\",\"id\":\"box\",\"patch\":{\"a\":{\"b\":1}},"
+        "\"baseVersion\":3,\"ownerOnly\":false}",
         "{\"op\":\"broadcast\",\"room\":\"r\",\"event\":\"e\",\"data\":[1,\"two\",{\"3\":[]}]}",
         "{\"ref\":1.0,\"op\":\"echo\"}",
         "{\"ref\":\"1\",\"op\":\"echo\"}",
