@@ -96,11 +96,27 @@ static void after_post(rooms_op_t *op)
 {
     op->room->msg_writes--;
     if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
+    room_t *room = op->room;
     json_t *m = room_message_json(&op->pl.msg);
-    if (op->room->recent_ok) recent_add(op->r, op->room, json_dumps(m, JSON_COMPACT), op->pl.msg.seq);
-    if (!op->room->deleted)
-        rooms_publish_seq(op->room, op->except, "message", json_pack("{s:O}", "message", m),
-                          op->pl.msg.seq);
+    /* One encoding of the message, when anything reads it: the event's (the bus frames
+     * it once, with the text as it is) and the join cache's, which keeps it. */
+    char *text = room->recent_ok || room->bus.count ? json_dumps(m, JSON_COMPACT) : NULL;
+    if (!room->deleted) {
+        jpart_t part = {.key = "message", .text = text};
+        json_t *fields = text ? NULL : json_pack("{s:O}", "message", m);
+        if (fields) part = (jpart_t){.obj = fields};
+        bus_publish(&room->bus, &(bus_event_t){.room = room->id,
+                                               .name = "message",
+                                               .parts = &part,
+                                               .nparts = 1,
+                                               .seq = op->pl.msg.seq,
+                                               .except = op->except});
+        json_decref(fields);
+    }
+    if (room->recent_ok)
+        recent_add(op->r, room, text, op->pl.msg.seq);
+    else
+        free(text);
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
 }
 
