@@ -325,10 +325,9 @@ void conn_finish(conn_t *c, uint64_t linger_ms)
     server_want_flush(c->srv, c);
 }
 
-/* Writes the peer's address of tcp as "ip:port" into remote (CONN_REMOTE_MAX) and as
- * "ip" into ip (ip_cap), and leaves it in *ss_out (family AF_UNSPEC when unknown). */
-static void peer_name(const uv_tcp_t *tcp, char *remote, char *ip, size_t ip_cap,
-                      struct sockaddr_storage *ss_out)
+/* Writes the peer's address of tcp as "ip:port" into remote (CONN_REMOTE_MAX) and leaves
+ * it in *ss_out (family AF_UNSPEC when unknown). */
+static void peer_name(const uv_tcp_t *tcp, char *remote, struct sockaddr_storage *ss_out)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
@@ -345,15 +344,23 @@ static void peer_name(const uv_tcp_t *tcp, char *remote, char *ip, size_t ip_cap
         }
     }
     snprintf(remote, CONN_REMOTE_MAX, "%s:%d", host, port);
-    if (ip) snprintf(ip, ip_cap, "%s", host);
     if (ss_out) *ss_out = ss;
+}
+
+const char *conn_ip(const conn_t *c, char buf[NET_IP_TEXT])
+{
+    if (c->ip_known)
+        net_ip_text(&c->ip, buf, NET_IP_TEXT);
+    else
+        snprintf(buf, NET_IP_TEXT, "?");
+    return buf;
 }
 
 const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
 {
     const char *kept = conn_http_remote(c);
     if (kept) return kept;
-    peer_name(&c->tcp, buf, NULL, 0, NULL);
+    peer_name(&c->tcp, buf, NULL);
     return buf;
 }
 
@@ -382,7 +389,9 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     uv_tcp_nodelay(&c->tcp, 1);
     struct sockaddr_storage ss;
     char remote[CONN_REMOTE_MAX];
-    peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
+    peer_name(&c->tcp, remote, &ss);
+    /* An IPv4-mapped IPv6 peer (a dual-stack listener) is kept as the IPv4 address it is. */
+    c->ip_known = net_ip_from_sockaddr((const struct sockaddr *)&ss, &c->ip) == 0;
     c->last_rx = uv_now(s->loop);
     if (tls) conn_tls_init(c);
     conn_http_init(c, remote);

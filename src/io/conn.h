@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "util/buf.h"
+#include "util/net_addr.h"
 #include "io/http_parse.h"
 #include "proto/proto.h"
 #include "io/server.h"
@@ -37,7 +38,6 @@ struct conn_s {
     outq_t out;
     size_t inflight;       /* bytes at the front of out handed to uv_write */
     uint64_t last_rx;      /* loop time (ms) of the last bytes received */
-    conn_kind_t kind;
     unsigned flush_listed : 1;
     unsigned writing : 1;   /* a uv_write in flight (its request is allocated for it) */
     unsigned finishing : 1; /* no more input handled; close once output is flushed */
@@ -60,8 +60,12 @@ struct conn_s {
     /* HTTP requests begun on this connection (the last part of their ids, conn_req_id),
      * saturating; kept in the flags' spare bits, so a WebSocket keeps its upgrade's. */
     unsigned req_n : 18;
-    char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
-                            * a WebSocket, behind a trusted proxy, the one it forwarded */
+    unsigned kind : 1;     /* conn_kind_t */
+    unsigned ip_known : 1; /* ip holds an address (else the socket had none: "?") */
+    /* The client's address, for rate limits and audit: the peer's; once a WebSocket, behind
+     * a trusted proxy, the one it forwarded. Binary (17 bytes instead of 48 of text),
+     * formatted only when a log line or the API shows it (conn_ip). */
+    net_ip_t ip;
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
 
     /* HTTP state: the request parser, deadlines, a held-back request, a file being sent
@@ -84,6 +88,10 @@ struct conn_s {
 /* Longest request id, NUL included: ours ("%08x-%x-%u", under 40) or one a trusted proxy
  * sent in X-Request-Id (LOG_REQ_ID_MAX). */
 #define CONN_REQ_ID_MAX (LOG_REQ_ID_MAX + 1)
+
+/* Writes c's client address (c->ip) as text into buf and returns buf ("?" when unknown).
+ * Borrows c. */
+const char *conn_ip(const conn_t *c, char buf[NET_IP_TEXT]);
 
 /* Writes the id of c's current (or last) HTTP request into buf and returns buf: the
  * server's boot id, c's identity (pc.rcv.id, never reused) and the request's number on c,

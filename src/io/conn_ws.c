@@ -28,10 +28,12 @@ static void tr_close(proto_client_t *pc, int code, const char *reason)
     conn_ws_close(conn_of(pc), code, reason);
 }
 
+/* The address as text in the server's scratch buffer (proto.h: valid until the next
+ * peer call): the connection keeps it in binary. */
 static const char *tr_peer(proto_client_t *pc)
 {
     conn_t *c = conn_of(pc);
-    return c->ip;
+    return conn_ip(c, c->srv->peer_text);
 }
 
 static void tr_release(proto_client_t *pc)

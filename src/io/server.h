@@ -103,6 +103,7 @@ typedef struct server_s {
     uint64_t loop_mark_ns;         /* uv_hrtime at the end of the last iteration; 0: none */
     uint64_t loop_idle_ns;         /* uv_metrics_idle_time then */
     char date[40];                 /* cached HTTP Date header value */
+    char peer_text[NET_IP_TEXT];   /* a connection's address as text (conn_ws.c tr_peer) */
     int64_t date_sec;
     int stopping;                  /* a signal asked us to stop */
     int handles_closed;            /* server handles closed, loop can end */
