@@ -36,8 +36,13 @@ struct conn_s {
     conn_t *flush_next;    /* server's flush list */
     conn_t *resume_next;   /* server's resume list (HTTP, see conn_http_resume) */
     outq_t out;
-    size_t inflight;       /* bytes at the front of out handed to uv_write */
-    uint64_t last_rx;      /* loop time (ms) of the last bytes received */
+    uint32_t inflight; /* bytes at the front of out handed to uv_write (<= out.bytes) */
+    /* Loop times (ms) kept in 32 bits, modulo 2^32 (conn_since): the last bytes received,
+     * and the unanswered ping (awaiting_pong). Only the time since them is read, and it
+     * stays under the longest keepalive or idle timeout (24 h, config.c) + the pong
+     * timeout, far from the 49 days at which 32 bits of ms wrap. */
+    uint32_t last_rx;
+    uint32_t ping_at;
     unsigned flush_listed : 1;
     unsigned writing : 1;   /* a uv_write in flight (its request is allocated for it) */
     unsigned finishing : 1; /* no more input handled; close once output is flushed */
@@ -76,11 +81,16 @@ struct conn_s {
     /* WebSocket state */
     ws_parser_t *ws;
     proto_client_t pc;
-    uint64_t ping_at;      /* loop time the unanswered ping went out */
     cbuf_t *ws_held;       /* owned; NULL when not paused (ws_paused), handled on resume */
     /* Engine.IO / Socket.IO state (conn_sio.c): owned, NULL on a /ws connection. */
     conn_sio_t *sio;
 };
+
+/* Milliseconds from then (a loop time kept in 32 bits: last_rx, ping_at) to now. */
+static inline uint64_t conn_since(uint32_t then, uint64_t now)
+{
+    return (uint32_t)((uint32_t)now - then);
+}
 
 /* Longest "ip:port" text of a peer, NUL included. */
 #define CONN_REMOTE_MAX 64

@@ -1157,7 +1157,7 @@ static void body_timer(conn_t *c)
                         NULL);
         return;
     }
-    uint64_t idle = now - c->last_rx;
+    uint64_t idle = conn_since(c->last_rx, now);
     if (idle >= cfg->http_idle_timeout) {
         log_debug(c->srv->log, "%s: request body stalled", c->http->remote);
         conn_close(c);
