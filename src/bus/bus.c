@@ -31,9 +31,21 @@ void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list)
     if (t->head) t->head->prev = s;
     t->head = s;
     t->count++;
-    s->client_list = client_list;
+    CH_ASSERT(client_list == &s->rcv->subs || client_list == &s->rcv->doc_subs);
     s->client_next = *client_list;
     *client_list = s;
+}
+
+/* Takes s off the receiver's list *pp; returns 1, or 0 when s is not on it. */
+static int unlink_from(bus_sub_t **pp, const bus_sub_t *s)
+{
+    for (; *pp; pp = &(*pp)->client_next) {
+        if (*pp == s) {
+            *pp = s->client_next;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void bus_unsubscribe(bus_topic_t *t, bus_sub_t *s)
@@ -42,12 +54,9 @@ void bus_unsubscribe(bus_topic_t *t, bus_sub_t *s)
     else t->head = s->next;
     if (s->next) s->next->prev = s->prev;
     t->count--;
-    for (bus_sub_t **pp = s->client_list; *pp; pp = &(*pp)->client_next) {
-        if (*pp == s) {
-            *pp = s->client_next;
-            break;
-        }
-    }
+    /* s is on one of its receiver's two lists (a few rooms, a few documents each). */
+    int found = unlink_from(&s->rcv->subs, s) || unlink_from(&s->rcv->doc_subs, s);
+    CH_ASSERT(found);
     s->prev = s->next = s->client_next = NULL;
 }
 

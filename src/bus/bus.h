@@ -120,15 +120,22 @@ struct bus_rcv_s {
     bus_sub_t *doc_subs;          /* documents open (docs.c) */
 };
 
-/* One connection subscribed to one topic. Owned by the module that subscribed it. */
+/* One connection subscribed to one topic. Owned by the module that subscribed it. 40
+ * bytes, one per room a connection is in: which of the receiver's lists holds it is found
+ * by looking (bus_unsubscribe), and what only documents use is in bus_vsub_t. */
 struct bus_sub_s {
     bus_rcv_t *rcv;               /* borrowed */
     void *room;                   /* what it subscribes to (a room_t, a doc_t) */
     bus_sub_t *prev, *next;       /* the topic's subscribers */
     bus_sub_t *client_next;       /* the receiver's subscriptions of this kind */
-    bus_sub_t **client_list;      /* the head of that list (rcv->subs or rcv->doc_subs) */
-    int64_t since;                /* documents: events for versions above this only */
 };
+
+/* A subscription to a versioned topic (a document): every subscriber of a topic that
+ * events with a version are published on (bus_event_t.version) is one of these. */
+typedef struct {
+    bus_sub_t sub;
+    int64_t since; /* events for versions above this only */
+} bus_vsub_t;
 
 /* This process's side of a topic: its local subscribers, and the bus events go through. */
 typedef struct {
@@ -141,7 +148,7 @@ typedef struct {
 void bus_topic_init(bus_topic_t *t, bus_t *bus);
 
 /* Adds s (owned by the caller; s->rcv and s->room set) to topic t and to the receiver's
- * list *client_list (&rcv->subs for rooms, &rcv->doc_subs for documents). */
+ * list *client_list: &rcv->subs for rooms, &rcv->doc_subs for documents (no other). */
 void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list);
 
 /* Removes s from t and from its receiver's list (does not free it). */
@@ -164,8 +171,8 @@ typedef struct {
     const jpart_t *parts;         /* the payload (nparts: 0 to 6) */
     size_t nparts;
     int64_t seq;                  /* the room's seq or stateVersion it carries; 0 = none */
-    int64_t version;              /* documents: subscribers with since >= version skip it;
-                                     0 = no filter */
+    int64_t version;              /* documents: subscribers (bus_vsub_t) with since >=
+                                     version skip it; 0 = no filter */
     bus_member_t except;          /* the origin connection, skipped; BUS_MEMBER_NONE = none */
     bus_member_t to;              /* only this connection receives it (one member told it
                                      is out, say); BUS_MEMBER_NONE = every one not skipped */

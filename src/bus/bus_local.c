@@ -11,7 +11,7 @@ static int skips(const bus_t *b, const bus_event_t *ev, const bus_sub_t *s)
     const bus_rcv_t *r = s->rcv;
     if (ev->to && r->id != ev->to) return 1;
     if (ev->except && r->id == ev->except) return 1;
-    if (ev->version && s->since >= ev->version) return 1;
+    if (ev->version && ((const bus_vsub_t *)s)->since >= ev->version) return 1;
     if (ev->to_user && strcmp(bus_rcv_user(b, r), ev->to_user) != 0) return 1;
     return ev->except_user && strcmp(bus_rcv_user(b, r), ev->except_user) == 0;
 }

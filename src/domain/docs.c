@@ -101,11 +101,11 @@ static void doc_maybe_unload(doc_t *d)
 void docs_subscribe(doc_t *d, bus_rcv_t *c, int64_t since)
 {
     if (bus_find(c->doc_subs, d)) return;
-    bus_sub_t *s = ch_calloc(1, sizeof(*s));
-    s->rcv = c;
-    s->room = d;
+    bus_vsub_t *s = ch_calloc(1, sizeof(*s)); /* doc ops are published with a version */
+    s->sub.rcv = c;
+    s->sub.room = d;
     s->since = since;
-    bus_subscribe(&d->subs, s, &c->doc_subs);
+    bus_subscribe(&d->subs, &s->sub, &c->doc_subs);
 }
 
 void docs_unsubscribe(bus_sub_t *s)

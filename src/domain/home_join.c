@@ -35,9 +35,9 @@ static void join_fail(join_t *j, const rooms_err_t *err)
  * messages are msgs (a JSON array, stolen) from the store, or with msgs NULL the room's
  * recent-message cache, read here in the same step as lastSeq and the attachment, so the
  * messages and the later events meet without a gap (bus.h: subscribing in the answer).
- * The participants and the recent messages go into the answer as the texts the room keeps
- * encoded (room_members_encoded, rooms_recent): a join into a room of N members does not
- * build and encode N members. */
+ * The participants and the recent messages go into the answer as text: the messages as
+ * the room keeps them encoded (rooms_recent), the members written from their records
+ * (room_members_text): a join into a room of N members builds no tree for them. */
 static void join_finish(join_t *j, json_t *msgs)
 {
     rooms_t *r = j->r;
@@ -63,8 +63,8 @@ static void join_finish(join_t *j, json_t *msgs)
         int rc = rooms_attach(r, room, j->route.member, j->user);
         CH_ASSERT(rc == 0); /* a participant, not banned: checked above */
     }
-    size_t nmembers;
-    const char **members = room_members_encoded(room, &nmembers);
+    size_t members_len;
+    char *members = room_members_text(room, &members_len);
     json_t *tail = json_object();
     json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
     json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
@@ -93,7 +93,7 @@ static void join_finish(join_t *j, json_t *msgs)
         {.obj = head},
         {.key = "participant", .text = j->participant},
         {.obj = role},
-        {.key = "participants", .items = members, .n = nmembers},
+        {.key = "participants", .text = members, .len = members_len},
         {.obj = tail},
         {.key = "messages", .items = items, .n = nmsgs},
     };
@@ -132,7 +132,7 @@ static void join_member(void *ud, const rooms_err_t *err, json_t *result)
     /* The member as the join left it: before the attachment (join_finish) makes them
      * online and gives them a fresh presence. */
     room_member_t *m = room_member(room, j->user);
-    j->participant = ch_strdup(m ? room_member_encoded(m) : "null");
+    j->participant = m ? room_member_text(m, NULL) : ch_strdup("null");
     if (rooms_recent_ready(j->r, room)) /* the newest messages are in memory */
         join_finish(j, NULL);
     else rooms_join_history(j->r, room, join_history, j);

@@ -13,7 +13,9 @@
 #include <sodium.h>
 
 #include "util/clock.h"
+#include "util/jscan.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 #include "domain/room_code.h"
 
 #define ROOMS_TICK_MS 1000
@@ -54,16 +56,17 @@ room_t *rooms_room_new(rooms_t *r)
 static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
-    free(m->json);
+    free(m->presence_json);
     free(m->display_name);
     free(m);
 }
 
-/* Drops m's kept encoding: called after every change to a field room_member_json shows. */
+/* Drops m's kept presence encoding: called after every change to a field room_member_json
+ * shows. */
 void rooms_member_changed(room_member_t *m)
 {
-    free(m->json);
-    m->json = NULL;
+    free(m->presence_json);
+    m->presence_json = NULL;
 }
 
 void rooms_room_free(room_t *room)
@@ -262,28 +265,120 @@ json_t *room_members_json(const room_t *room)
     return a;
 }
 
-const char *room_member_encoded(room_member_t *m)
+/* A text being written (room_member_text): p[0..len), cap allocated. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} mtext_t;
+
+static void mt_put(mtext_t *t, const char *s, size_t n)
 {
-    if (!m->json) {
-        json_t *j = room_member_json(m);
-        m->json = json_dumps(j, JSON_COMPACT); /* the flags proto.c encodes with */
-        CH_ASSERT(m->json != NULL);
-        json_decref(j);
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->p = ch_realloc(t->p, t->cap);
     }
-    return m->json;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
 }
 
-const char **room_members_encoded(room_t *room, size_t *n)
+#define MT_LIT(t, s) mt_put((t), (s), sizeof(s) - 1)
+
+/* Appends s (valid UTF-8, borrowed) as Jansson writes a string (jscan_quote). */
+static void mt_quote(mtext_t *t, const char *s)
 {
-    *n = 0;
+    size_t n = strlen(s), i = 0;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+        i++;
+    if (i == n) { /* nothing to escape: the usual case */
+        MT_LIT(t, "\"");
+        mt_put(t, s, n);
+        MT_LIT(t, "\"");
+        return;
+    }
+    size_t cap = utf8_json_len(s, n) + 3;
+    char *q = ch_malloc(cap);
+    int k = jscan_quote(q, cap, s, n);
+    CH_ASSERT(k > 0);
+    mt_put(t, q, (size_t)k);
+    free(q);
+}
+
+/* Appends v in decimal, as Jansson writes an integer. */
+static void mt_int(mtext_t *t, int64_t v)
+{
+    char b[24], *e = b + sizeof(b), *q = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--q = '-';
+    mt_put(t, q, (size_t)(e - q));
+}
+
+/* Appends room_member_json(m) as Jansson encodes it (compact, the members in json_pack's
+ * order): only the presence state goes through Jansson, once, then kept. */
+static void member_write(mtext_t *t, room_member_t *m)
+{
+    MT_LIT(t, "{\"userId\":");
+    mt_quote(t, m->user_id);
+    MT_LIT(t, ",\"displayName\":");
+    mt_quote(t, m->display_name);
+    MT_LIT(t, ",\"color\":");
+    mt_quote(t, m->color);
+    if (m->role == STORE_ROLE_HOST)
+        MT_LIT(t, ",\"role\":\"host\"");
+    else
+        MT_LIT(t, ",\"role\":\"member\"");
+    if (m->online > 0)
+        MT_LIT(t, ",\"online\":true,\"presence\":");
+    else
+        MT_LIT(t, ",\"online\":false,\"presence\":");
+    if (!m->presence.state) {
+        MT_LIT(t, "{}");
+    } else {
+        if (!m->presence_json) {
+            /* the flags proto.c encodes with; ENCODE_ANY as inside the member object */
+            m->presence_json = json_dumps(m->presence.state, JSON_COMPACT | JSON_ENCODE_ANY);
+            CH_ASSERT(m->presence_json != NULL);
+        }
+        mt_put(t, m->presence_json, strlen(m->presence_json));
+    }
+    MT_LIT(t, ",\"joinedAt\":");
+    mt_int(t, m->joined_at);
+    MT_LIT(t, "}");
+}
+
+char *room_member_text(room_member_t *m, size_t *len)
+{
+    mtext_t t = {NULL, 0, 0};
+    member_write(&t, m);
+    t.p[t.len] = '\0';
+    if (len) *len = t.len;
+    return t.p;
+}
+
+char *room_members_text(room_t *room, size_t *len)
+{
+    /* ~150 bytes a member with a short id and name and no presence: one allocation. */
+    mtext_t t = {NULL, 0, 0};
+    size_t n = 0;
     for (const room_member_t *m = room->members; m; m = m->next)
-        if (!m->banned) (*n)++;
-    if (!*n) return NULL;
-    const char **items = ch_malloc(*n * sizeof(*items));
-    size_t i = 0;
-    for (room_member_t *m = room->members; m; m = m->next)
-        if (!m->banned) items[i++] = room_member_encoded(m);
-    return items;
+        n++;
+    t.cap = 2 + n * 160;
+    t.p = ch_malloc(t.cap);
+    MT_LIT(&t, "[");
+    int first = 1;
+    for (room_member_t *m = room->members; m; m = m->next) {
+        if (m->banned) continue;
+        if (!first) MT_LIT(&t, ",");
+        first = 0;
+        member_write(&t, m);
+    }
+    MT_LIT(&t, "]");
+    t.p[t.len] = '\0';
+    *len = t.len;
+    return t.p;
 }
 
 json_t *room_message_json(const store_message_t *m)
@@ -323,9 +418,12 @@ void rooms_publish(room_t *room, bus_member_t except, const char *event, json_t 
 void rooms_publish_member(room_t *room, bus_member_t except, const char *event,
                           room_member_t *m)
 {
-    jpart_t part = {.key = "participant", .text = room_member_encoded(m)};
+    size_t len;
+    char *text = room_member_text(m, &len);
+    jpart_t part = {.key = "participant", .text = text, .len = len};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = event, .parts = &part,
                                            .nparts = 1, .except = except});
+    free(text);
 }
 
 /* ---------- room codes ---------- */

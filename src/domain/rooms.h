@@ -58,12 +58,13 @@ struct room_member_s {
     room_member_t *next;       /* the room's members */
     room_member_t *dirty_next; /* the registry's pending-presence list */
     char *display_name;        /* owned; replaced when the member picks another name */
-    /* room_member_json(m) encoded (compact), kept for join replies so a join does not
-     * rebuild and encode every member (room_members_encoded); NULL until asked for and
-     * after every change to a field it shows (the rooms module calls rooms_member_changed
-     * wherever display_name, color, role, banned, joined_at, online or presence change).
-     * Owned. */
-    char *json;
+    /* The presence state encoded (compact), kept for join replies when there is one (a
+     * member without presence costs nothing: "{}"), so a join does not encode every
+     * member's presence again (room_members_text writes the rest from these fields);
+     * NULL until asked for and after every change to the member (the rooms module calls
+     * rooms_member_changed wherever display_name, color, role, banned, joined_at, online
+     * or presence change). Owned. */
+    char *presence_json;
     int64_t joined_at;   /* unix ms; for a banned member, when the ban was made */
     uint64_t release_at; /* loop ms when a dropped member's seat goes; 0 = none */
     presence_t presence;
@@ -322,15 +323,15 @@ json_t *room_json(rooms_t *r, const room_t *room);
 /* A member as JSON (new reference). */
 json_t *room_member_json(const room_member_t *m);
 /* The member's compact JSON encoding, byte for byte what encoding room_member_json(m)
- * gives, kept in m (borrowed: valid until m changes; see room_member_s.json). */
-const char *room_member_encoded(room_member_t *m);
+ * gives, written from m's fields without a tree: a new text (the caller frees it), its
+ * length in *len when len is not NULL. Keeps m's presence encoded (presence_json). */
+char *room_member_text(room_member_t *m, size_t *len);
 json_t *room_members_json(const room_t *room);
-/* The members room_members_json lists, in its order, as their compact JSON encodings
- * (each one byte for byte what encoding that array's element gives): a new array of *n
- * borrowed texts, valid until a member changes or the room's member list does (free the
- * array, not the texts); NULL when *n is 0. Encodes and keeps the members whose encoding
- * was not kept yet. */
-const char **room_members_encoded(room_t *room, size_t *n);
+/* The array room_members_json gives, encoded compact, byte for byte, written from the
+ * members' fields (room_member_text): a new text (the caller frees it), its length in
+ * *len. A member keeps no encoding of itself (~140 bytes each in a room of idle
+ * members), only its presence's when it has one. */
+char *room_members_text(room_t *room, size_t *len);
 /* A stored message as JSON (new reference). */
 json_t *room_message_json(const store_message_t *m);
 /* An upper bound of the bytes room_message_json(m) takes encoded (borrows m). */

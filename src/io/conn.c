@@ -44,7 +44,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (c->finishing || c->closing) return; /* lingering: discard until EOF */
-    c->last_rx = uv_now(c->srv->loop);
+    c->last_rx = (uint32_t)uv_now(c->srv->loop);
     c->srv->stat.bytes_in += (uint64_t)nread;
     if (c->tls)
         conn_tls_on_read(c, buf->base, (size_t)nread);
@@ -163,7 +163,8 @@ static void write_rest(conn_t *c)
         uv_buf_t bufs[CONN_IOV];
         size_t n = out_iov(c, (struct iovec *)bufs, CONN_IOV);
         c->inflight = 0;
-        for (size_t i = 0; i < n; i++) c->inflight += bufs[i].len;
+        for (size_t i = 0; i < n; i++)
+            c->inflight += (uint32_t)bufs[i].len;
         /* The request lives only while the write is in flight (on_write frees it): most
          * connections are idle, and most writes go out whole through the direct path. */
         uv_write_t *req = ch_malloc(sizeof(*req));
@@ -303,7 +304,7 @@ void conn_send(conn_t *c, cbuf_t *b)
         char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
         log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
                 "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
-                c->out.bytes);
+                (size_t)c->out.bytes);
         outq_truncate(&c->out, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
         c->srv->stat.slow_closed++;
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
@@ -325,10 +326,9 @@ void conn_finish(conn_t *c, uint64_t linger_ms)
     server_want_flush(c->srv, c);
 }
 
-/* Writes the peer's address of tcp as "ip:port" into remote (CONN_REMOTE_MAX) and as
- * "ip" into ip (ip_cap), and leaves it in *ss_out (family AF_UNSPEC when unknown). */
-static void peer_name(const uv_tcp_t *tcp, char *remote, char *ip, size_t ip_cap,
-                      struct sockaddr_storage *ss_out)
+/* Writes the peer's address of tcp as "ip:port" into remote (CONN_REMOTE_MAX) and leaves
+ * it in *ss_out (family AF_UNSPEC when unknown). */
+static void peer_name(const uv_tcp_t *tcp, char *remote, struct sockaddr_storage *ss_out)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
@@ -345,15 +345,23 @@ static void peer_name(const uv_tcp_t *tcp, char *remote, char *ip, size_t ip_cap
         }
     }
     snprintf(remote, CONN_REMOTE_MAX, "%s:%d", host, port);
-    if (ip) snprintf(ip, ip_cap, "%s", host);
     if (ss_out) *ss_out = ss;
+}
+
+const char *conn_ip(const conn_t *c, char buf[NET_IP_TEXT])
+{
+    if (c->ip_known)
+        net_ip_text(&c->ip, buf, NET_IP_TEXT);
+    else
+        snprintf(buf, NET_IP_TEXT, "?");
+    return buf;
 }
 
 const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
 {
     const char *kept = conn_http_remote(c);
     if (kept) return kept;
-    peer_name(&c->tcp, buf, NULL, 0, NULL);
+    peer_name(&c->tcp, buf, NULL);
     return buf;
 }
 
@@ -382,8 +390,10 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     uv_tcp_nodelay(&c->tcp, 1);
     struct sockaddr_storage ss;
     char remote[CONN_REMOTE_MAX];
-    peer_name(&c->tcp, remote, c->ip, sizeof(c->ip), &ss);
-    c->last_rx = uv_now(s->loop);
+    peer_name(&c->tcp, remote, &ss);
+    /* An IPv4-mapped IPv6 peer (a dual-stack listener) is kept as the IPv4 address it is. */
+    c->ip_known = net_ip_from_sockaddr((const struct sockaddr *)&ss, &c->ip) == 0;
+    c->last_rx = (uint32_t)uv_now(s->loop);
     if (tls) conn_tls_init(c);
     conn_http_init(c, remote);
     if (s->nconns + s->nsessions > s->cfg->max_connections) {

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "util/buf.h"
+#include "util/net_addr.h"
 #include "io/http_parse.h"
 #include "proto/proto.h"
 #include "io/server.h"
@@ -35,9 +36,13 @@ struct conn_s {
     conn_t *flush_next;    /* server's flush list */
     conn_t *resume_next;   /* server's resume list (HTTP, see conn_http_resume) */
     outq_t out;
-    size_t inflight;       /* bytes at the front of out handed to uv_write */
-    uint64_t last_rx;      /* loop time (ms) of the last bytes received */
-    conn_kind_t kind;
+    uint32_t inflight; /* bytes at the front of out handed to uv_write (<= out.bytes) */
+    /* Loop times (ms) kept in 32 bits, modulo 2^32 (conn_since): the last bytes received,
+     * and the unanswered ping (awaiting_pong). Only the time since them is read, and it
+     * stays under the longest keepalive or idle timeout (24 h, config.c) + the pong
+     * timeout, far from the 49 days at which 32 bits of ms wrap. */
+    uint32_t last_rx;
+    uint32_t ping_at;
     unsigned flush_listed : 1;
     unsigned writing : 1;   /* a uv_write in flight (its request is allocated for it) */
     unsigned finishing : 1; /* no more input handled; close once output is flushed */
@@ -60,8 +65,12 @@ struct conn_s {
     /* HTTP requests begun on this connection (the last part of their ids, conn_req_id),
      * saturating; kept in the flags' spare bits, so a WebSocket keeps its upgrade's. */
     unsigned req_n : 18;
-    char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
-                            * a WebSocket, behind a trusted proxy, the one it forwarded */
+    unsigned kind : 1;     /* conn_kind_t */
+    unsigned ip_known : 1; /* ip holds an address (else the socket had none: "?") */
+    /* The client's address, for rate limits and audit: the peer's; once a WebSocket, behind
+     * a trusted proxy, the one it forwarded. Binary (17 bytes instead of 48 of text),
+     * formatted only when a log line or the API shows it (conn_ip). */
+    net_ip_t ip;
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
 
     /* HTTP state: the request parser, deadlines, a held-back request, a file being sent
@@ -72,11 +81,16 @@ struct conn_s {
     /* WebSocket state */
     ws_parser_t *ws;
     proto_client_t pc;
-    uint64_t ping_at;      /* loop time the unanswered ping went out */
     cbuf_t *ws_held;       /* owned; NULL when not paused (ws_paused), handled on resume */
     /* Engine.IO / Socket.IO state (conn_sio.c): owned, NULL on a /ws connection. */
     conn_sio_t *sio;
 };
+
+/* Milliseconds from then (a loop time kept in 32 bits: last_rx, ping_at) to now. */
+static inline uint64_t conn_since(uint32_t then, uint64_t now)
+{
+    return (uint32_t)((uint32_t)now - then);
+}
 
 /* Longest "ip:port" text of a peer, NUL included. */
 #define CONN_REMOTE_MAX 64
@@ -84,6 +98,10 @@ struct conn_s {
 /* Longest request id, NUL included: ours ("%08x-%x-%u", under 40) or one a trusted proxy
  * sent in X-Request-Id (LOG_REQ_ID_MAX). */
 #define CONN_REQ_ID_MAX (LOG_REQ_ID_MAX + 1)
+
+/* Writes c's client address (c->ip) as text into buf and returns buf ("?" when unknown).
+ * Borrows c. */
+const char *conn_ip(const conn_t *c, char buf[NET_IP_TEXT]);
 
 /* Writes the id of c's current (or last) HTTP request into buf and returns buf: the
  * server's boot id, c's identity (pc.rcv.id, never reused) and the request's number on c,

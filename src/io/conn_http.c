@@ -303,17 +303,25 @@ static char *header_joined(const http_request_t *req, const char *name, size_t *
 static void request_ip(conn_t *c, const http_request_t *req, char *out, size_t cap)
 {
     const chorus_config_t *cfg = c->srv->cfg;
+    char peer[NET_IP_TEXT];
+    conn_ip(c, peer);
     if (!cfg->ntrusted_proxies) {
-        snprintf(out, cap, "%s", c->ip);
+        snprintf(out, cap, "%s", peer);
         return;
     }
     size_t flen = 0, xlen = 0;
     char *fwd = header_joined(req, "Forwarded", &flen);
     char *xff = header_joined(req, "X-Forwarded-For", &xlen);
-    net_client_ip(c->ip, cfg->trusted_proxies, cfg->ntrusted_proxies, fwd, flen, xff, xlen,
-                  out, cap);
+    net_client_ip(peer, cfg->trusted_proxies, cfg->ntrusted_proxies, fwd, flen, xff, xlen, out,
+                  cap);
     free(fwd);
     free(xff);
+}
+
+/* Keeps ip (text from request_ip, borrowed) as c's client address, in binary. */
+static void set_client_ip(conn_t *c, const char *ip)
+{
+    c->ip_known = net_ip_parse(ip, strlen(ip), &c->ip) == 0;
 }
 
 /* Returns the raw value of query parameter name (up to '&'), or NULL. */
@@ -390,7 +398,7 @@ static void handle_ws(conn_t *c, const http_request_t *req)
              hs.accept, hs.subprotocol ? "Sec-WebSocket-Protocol: chorus.v1\r\n" : "");
     respond(c, 101, NULL, extra, NULL, 0, 0, 1);
     /* From now on c->ip is the client's: behind a trusted proxy, the one it forwarded. */
-    snprintf(c->ip, sizeof(c->ip), "%s", client_ip);
+    set_client_ip(c, client_ip);
     conn_ws_start(c, tok ? &claims : NULL);
 }
 
@@ -435,7 +443,7 @@ static void handle_sio(conn_t *c, const http_request_t *req)
              "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
              hs.accept);
     respond(c, 101, NULL, extra, NULL, 0, 0, 1);
-    snprintf(c->ip, sizeof(c->ip), "%s", client_ip);
+    set_client_ip(c, client_ip);
     if (sess)
         conn_sio_poll_upgrade(sess, c);
     else
@@ -991,9 +999,8 @@ static void adopt_request_id(conn_t *c, const http_request_t *req)
     const chorus_config_t *cfg = c->srv->cfg;
     const http_header_t *h = http_request_header(req, "X-Request-Id");
     if (!h || !cfg->ntrusted_proxies || !request_id_ok(h->value, h->value_len)) return;
-    net_ip_t peer;
-    if (net_ip_parse(c->ip, strlen(c->ip), &peer) != 0 ||
-        !net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &peer))
+    if (!c->ip_known ||
+        !net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &c->ip))
         return;
     memcpy(c->http->req_id, h->value, h->value_len);
     c->http->req_id[h->value_len] = '\0';
@@ -1150,7 +1157,7 @@ static void body_timer(conn_t *c)
                         NULL);
         return;
     }
-    uint64_t idle = now - c->last_rx;
+    uint64_t idle = conn_since(c->last_rx, now);
     if (idle >= cfg->http_idle_timeout) {
         log_debug(c->srv->log, "%s: request body stalled", c->http->remote);
         conn_close(c);

@@ -193,14 +193,16 @@ void conn_sio_on_binary(conn_t *c)
 uint64_t conn_sio_next(const conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    return c->awaiting_pong ? c->ping_at + cfg->ws_pong_timeout : c->sio->next_ping;
+    uint64_t now = uv_now(c->srv->loop);
+    return c->awaiting_pong ? now - conn_since(c->ping_at, now) + cfg->ws_pong_timeout
+                            : c->sio->next_ping;
 }
 
 void conn_sio_keepalive(conn_t *c, uint64_t now)
 {
     const chorus_config_t *cfg = c->srv->cfg;
     if (c->awaiting_pong) {
-        if (now - c->ping_at >= cfg->ws_pong_timeout) {
+        if (conn_since(c->ping_at, now) >= cfg->ws_pong_timeout) {
             char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
             log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
                     "%s: no Engine.IO pong within %llu ms, dropping", conn_remote(c, r),
@@ -214,6 +216,6 @@ void conn_sio_keepalive(conn_t *c, uint64_t now)
     if (now < c->sio->next_ping) return;
     send_packet(c, "2", 1);
     c->awaiting_pong = 1;
-    c->ping_at = now;
+    c->ping_at = (uint32_t)now;
     c->sio->next_ping = now + cfg->ws_ping_interval;
 }

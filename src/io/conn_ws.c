@@ -28,10 +28,12 @@ static void tr_close(proto_client_t *pc, int code, const char *reason)
     conn_ws_close(conn_of(pc), code, reason);
 }
 
+/* The address as text in the server's scratch buffer (proto.h: valid until the next
+ * peer call): the connection keeps it in binary. */
 static const char *tr_peer(proto_client_t *pc)
 {
     conn_t *c = conn_of(pc);
-    return c->ip;
+    return conn_ip(c, c->srv->peer_text);
 }
 
 static void tr_release(proto_client_t *pc)
@@ -65,9 +67,10 @@ const proto_transport_t conn_ws_transport = {tr_send,    tr_close, tr_peer,  tr_
 static void arm_timer(conn_t *c, uint64_t now)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    uint64_t next = c->sio             ? conn_sio_next(c)
-                    : c->awaiting_pong ? c->ping_at + cfg->ws_pong_timeout
-                                       : c->last_rx + cfg->ws_ping_interval;
+    uint64_t next = c->sio ? conn_sio_next(c)
+                    : c->awaiting_pong
+                        ? now - conn_since(c->ping_at, now) + cfg->ws_pong_timeout
+                        : now - conn_since(c->last_rx, now) + cfg->ws_ping_interval;
     if (c->pc.deadline_ms && c->pc.deadline_ms < next) next = c->pc.deadline_ms;
     c->pc.deadline_moved = 0;
     conn_timer(c, next > now ? next - now : 0);
@@ -322,7 +325,7 @@ void conn_ws_on_timer(conn_t *c)
         cbuf_t *held = c->ws_held;
         c->ws_held = NULL;
         c->ws_paused = 0;
-        c->last_rx = now;
+        c->last_rx = (uint32_t)now;
         conn_ws_on_data(c, held->data + held->off, held->len);
         cbuf_unref(held);
         if (c->closing || c->finishing) return;
@@ -336,7 +339,7 @@ void conn_ws_on_timer(conn_t *c)
         return;
     }
     if (c->awaiting_pong) {
-        if (now - c->ping_at >= cfg->ws_pong_timeout) {
+        if (conn_since(c->ping_at, now) >= cfg->ws_pong_timeout) {
             char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
             log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
                     "%s: no pong within %llu ms, dropping", conn_remote(c, r),
@@ -344,12 +347,12 @@ void conn_ws_on_timer(conn_t *c)
             conn_close(c);
             return;
         }
-    } else if (now - c->last_rx >= cfg->ws_ping_interval) {
+    } else if (conn_since(c->last_rx, now) >= cfg->ws_ping_interval) {
         /* Incoming traffic does not re-arm the timer (that would be a heap update per
          * message); the timer checks how long the line has really been silent. */
         send_control(c, WS_OP_PING, NULL, 0);
         c->awaiting_pong = 1;
-        c->ping_at = now;
+        c->ping_at = (uint32_t)now;
     }
     arm_timer(c, now);
 }

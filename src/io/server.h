@@ -13,6 +13,7 @@
 #include "util/config.h"
 #include "util/net_addr.h"
 #include "util/log.h"
+#include "util/heap_trim.h"
 #include "util/loop_stat.h"
 #include "util/strmap.h"
 #include "io/tls.h"
@@ -98,11 +99,16 @@ typedef struct server_s {
     app_t *app;                    /* borrowed: what the connections speak to */
     ws_handshake_opts_t handshake;
     loop_stat_t loop_stat;         /* iteration lengths since start (GET /metrics) */
+    uv_timer_t heap_timer;         /* looks every HEAP_TRIM_EVERY_MS (server.c on_heap) */
+    uv_work_t heap_work;           /* the trim, on libuv's thread pool */
+    uint64_t heap_before;          /* resident bytes when it started */
+    heap_trim_t heap_trim;         /* when the free heap goes back after a burst */
     server_stat_t stat;            /* the connections' counters (GET /metrics) */
     uint32_t boot_id;              /* random at start: the first part of request ids */
     uint64_t loop_mark_ns;         /* uv_hrtime at the end of the last iteration; 0: none */
     uint64_t loop_idle_ns;         /* uv_metrics_idle_time then */
     char date[40];                 /* cached HTTP Date header value */
+    char peer_text[NET_IP_TEXT];   /* a connection's address as text (conn_ws.c tr_peer) */
     int64_t date_sec;
     int stopping;                  /* a signal asked us to stop */
     int handles_closed;            /* server handles closed, loop can end */

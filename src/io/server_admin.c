@@ -29,10 +29,11 @@ json_t *server_admin_connections(void *ud, size_t max)
         authed += is_authed;
         if (listed >= max) continue;
         listed++;
-        json_array_append_new(list,
-                              json_pack("{s:s, s:s, s:s?, s:I}", "kind", kind, "ip", c->ip,
-                                        "userId", is_authed ? c->pc.user.sub : NULL, "rooms",
-                                        c->kind == CONN_WS ? conn_rooms(c) : 0));
+        char ip[NET_IP_TEXT];
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:I}", "kind", kind, "ip",
+                                              conn_ip(c, ip), "userId",
+                                              is_authed ? c->pc.user.sub : NULL, "rooms",
+                                              c->kind == CONN_WS ? conn_rooms(c) : 0));
     }
     json_int_t total = ws + sio + http + (json_int_t)s->nsessions;
     return json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:b}", "total", total, "byKind",

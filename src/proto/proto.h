@@ -37,7 +37,8 @@ typedef struct {
     /* Starts closing the client with a WebSocket close code. */
     void (*close)(proto_client_t *c, int code, const char *reason);
     /* Returns the client's IP address, for rate limits and the audit log (may be NULL:
-     * no address). */
+     * no address). The text may be in a buffer the transport reuses: valid until its next
+     * peer call, so a caller copies what it keeps. */
     const char *(*peer)(proto_client_t *c);
     /* Frees a client that went away while operations were pending, once the last one
      * completed (see proto_defer). */

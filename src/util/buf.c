@@ -62,6 +62,7 @@ void outq_init(outq_t *q)
 void outq_push(outq_t *q, cbuf_t *b)
 {
     if (b->len == 0) return;
+    CH_ASSERT(b->len <= UINT32_MAX - q->bytes); /* the queue's bounds: buf.h */
     if (q->head + q->count == q->cap) {
         if (q->head > 0) {
             /* Slide live items to the front before growing: the queue is usually short. */
@@ -69,6 +70,7 @@ void outq_push(outq_t *q, cbuf_t *b)
             q->head = 0;
         }
         if (q->count == q->cap) {
+            CH_ASSERT(q->cap < UINT32_MAX / 2);
             q->cap = q->cap ? q->cap * 2 : 8;
             q->items = ch_realloc(q->items, q->cap * sizeof(*q->items));
         }
@@ -77,7 +79,7 @@ void outq_push(outq_t *q, cbuf_t *b)
     it->buf = cbuf_ref(b);
     it->off = b->off;
     it->len = b->len;
-    q->bytes += b->len;
+    q->bytes += (uint32_t)b->len;
 }
 
 size_t outq_iov(const outq_t *q, struct iovec *iov, size_t max)
@@ -107,7 +109,7 @@ static void outq_release_if_empty(outq_t *q)
 void outq_consume(outq_t *q, size_t n)
 {
     CH_ASSERT(n <= q->bytes);
-    q->bytes -= n;
+    q->bytes -= (uint32_t)n;
     while (n > 0) {
         outq_item_t *it = &q->items[q->head];
         if (n < it->len) {
@@ -129,8 +131,8 @@ void outq_truncate(outq_t *q, size_t n)
     while (kept < n) kept += q->items[q->head + keep++].len;
     CH_ASSERT(kept == n);
     for (size_t i = keep; i < q->count; i++) cbuf_unref(q->items[q->head + i].buf);
-    q->count = keep;
-    q->bytes = n;
+    q->count = (uint32_t)keep;
+    q->bytes = (uint32_t)n;
     outq_release_if_empty(q);
 }
 

@@ -35,13 +35,17 @@ typedef struct {
     size_t len;
 } outq_item_t;
 
-/* A FIFO of byte ranges waiting to be written to one socket. */
+/* A FIFO of byte ranges waiting to be written to one socket. 24 bytes, one in every
+ * connection: the counts fit in 32 bits because the queue is bounded (a WebSocket is
+ * closed past --ws-max-queue, at most 2 GiB, plus the one frame that passed it, at most
+ * 1 GiB (--ws-max-message, the reply budget); HTTP stops reading past --http-max-queue, at
+ * most 1 GiB, and sends a file a chunk at a time below it): outq_push asserts it. */
 typedef struct {
     outq_item_t *items;
-    size_t head;   /* first live item */
-    size_t count;  /* live items */
-    size_t cap;
-    size_t bytes;  /* total unwritten bytes */
+    uint32_t head;  /* first live item */
+    uint32_t count; /* live items */
+    uint32_t cap;
+    uint32_t bytes; /* total unwritten bytes */
 } outq_t;
 
 void outq_init(outq_t *q);

@@ -84,7 +84,7 @@ static const opt_t options[] = {
      "response bytes waiting for a client before its next request is read"},
     {"ws-max-message", OPT_SIZE, OFF(ws_max_message), 128, 1 * GiB, "1MiB",
      "WebSocket message size (1009 beyond)"},
-    {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 4 * GiB, "4MiB",
+    {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), 4 * KiB, 2 * GiB, "4MiB",
      "unsent bytes per client before it is closed (1008)"},
     {"ws-max-reply", OPT_SIZE, OFF(ws_max_reply), 1 * KiB, 1 * GiB, "1MiB",
      "stored data in one reply or REST page (join, history, sync, doc_open, doc_ops); "

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -18,6 +19,26 @@ void ch_mem_tune(void)
 #ifdef __GLIBC__
     mallopt(M_TRIM_THRESHOLD, (int)CH_TRIM_THRESHOLD);
 #endif
+}
+
+int ch_mem_trim(void)
+{
+#ifdef __GLIBC__
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
+
+uint64_t ch_mem_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
 }
 
 static _Noreturn void oom(size_t n)

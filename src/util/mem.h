@@ -3,6 +3,7 @@
 #define CHORUS_MEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Allocation failure is not recoverable in a server that must stay consistent:
  * like Redis's zmalloc and h2o's h2o_mem_alloc, these abort with a message. */
@@ -20,6 +21,15 @@ char *ch_strndup(const char *s, size_t n);
  * it again: a fifth of the server's time in a join storm, docs/benchmarks.md). A no-op
  * elsewhere. */
 void ch_mem_tune(void);
+
+/* Gives the allocator's free heap pages back to the system (glibc: malloc_trim(0), which
+ * also releases free pages inside the heap, not only at its top). Returns 1 when something
+ * was released, else 0; a no-op returning 0 elsewhere. Walks the whole heap: call it once
+ * a burst is over (heap_trim.h), not per request. */
+int ch_mem_trim(void);
+
+/* The process's resident size in bytes (/proc/self/statm), or 0 when unknown. */
+uint64_t ch_mem_rss(void);
 
 /* A broken invariant is a bug, not a peer error: report file and line and abort. */
 #define CH_ASSERT(expr) \

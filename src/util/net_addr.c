@@ -33,6 +33,13 @@ int net_ip_parse(const char *s, size_t len, net_ip_t *out)
     return 0;
 }
 
+void net_ip_text(const net_ip_t *ip, char *out, size_t cap)
+{
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(ip->v6 ? AF_INET6 : AF_INET, ip->b, text, sizeof(text));
+    snprintf(out, cap, "%s", text);
+}
+
 int net_cidr_parse(const char *s, size_t len, net_cidr_t *out)
 {
     const char *slash = memchr(s, '/', len);

@@ -14,9 +14,11 @@
 /* Longest limit key, NUL included: an IPv6 text address (45) + "/128". */
 #define NET_IP_KEY_MAX 52
 
+/* 17 bytes, so a connection keeps its client's address in binary (conn.h) and formats it
+ * only when a log line or the API shows it (net_ip_text). */
 typedef struct {
-    int v6;             /* 0: IPv4 in b[0..4), 1: IPv6 in b[0..16) */
     uint8_t b[16];
+    uint8_t v6; /* 0: IPv4 in b[0..4), 1: IPv6 in b[0..16) */
 } net_ip_t;
 
 typedef struct net_cidr_s {
@@ -27,6 +29,10 @@ typedef struct net_cidr_s {
 /* Parses the len bytes at s (borrowed) as an IPv4 or IPv6 address; an IPv4-mapped IPv6
  * address (::ffff:a.b.c.d) becomes the IPv4 address. Returns 0 or -1. */
 int net_ip_parse(const char *s, size_t len, net_ip_t *out);
+
+/* Writes ip's text form into out (cap >= NET_IP_TEXT): "192.0.2.1", "2001:db8::1" (what
+ * net_ip_parse reads back to the same address). Borrows ip. */
+void net_ip_text(const net_ip_t *ip, char *out, size_t cap);
 
 /* Parses "a.b.c.d", "a.b.c.d/n", "v6" or "v6/n" (a bare address is a /32 or /128).
  * Returns 0 or -1. */

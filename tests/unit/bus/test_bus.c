@@ -17,7 +17,7 @@ typedef struct {
     int frames;
     cbuf_t *last;     /* a reference to the last frame */
     bus_sub_t room;   /* its subscription to the room topic */
-    bus_sub_t doc;    /* to the document topic */
+    bus_vsub_t doc;   /* to the document topic */
     unsigned kind;    /* its framing kind (f_kinds_ops) */
 } fake_t;
 
@@ -250,10 +250,10 @@ static void test_doc_since(void)
     fx_open(&f, 0);
     int64_t since[3] = {3, 5, 9};
     for (int i = 0; i < 3; i++) {
-        f.c[i].doc.rcv = &f.c[i].rcv;
-        f.c[i].doc.room = &f.doc_marker;
+        f.c[i].doc.sub.rcv = &f.c[i].rcv;
+        f.c[i].doc.sub.room = &f.doc_marker;
         f.c[i].doc.since = since[i];
-        bus_subscribe(&f.doc, &f.c[i].doc, &f.c[i].rcv.doc_subs);
+        bus_subscribe(&f.doc, &f.c[i].doc.sub, &f.c[i].rcv.doc_subs);
     }
     /* Version 6: c[2] opened at 9 and has it already; c[0] sent it. */
     bus_event_t ev = {.room = "r1", .doc = "main", .name = "doc_op", .version = 6,
@@ -267,7 +267,8 @@ static void test_doc_since(void)
     ASSERT_EQ(bus_publish(&f.doc, &ev), 1);
     ASSERT_EQ(f.c[0].frames, 1);
     ASSERT_EQ(f.c[1].frames, 1);
-    for (int i = 0; i < 3; i++) bus_unsubscribe(&f.doc, &f.c[i].doc);
+    for (int i = 0; i < 3; i++)
+        bus_unsubscribe(&f.doc, &f.c[i].doc.sub);
     fx_close(&f);
 }
 
@@ -303,13 +304,13 @@ static void test_subscriptions(void)
     ASSERT_TRUE(bus_find(f.c[1].rcv.subs, &f.room_marker) == &f.c[1].room);
     ASSERT_TRUE(bus_find(f.c[3].rcv.subs, &f.room_marker) == NULL);
     /* c[1] opens the document too: its document list is apart from its rooms. */
-    f.c[1].doc.rcv = &f.c[1].rcv;
-    f.c[1].doc.room = &f.doc_marker;
-    bus_subscribe(&f.doc, &f.c[1].doc, &f.c[1].rcv.doc_subs);
+    f.c[1].doc.sub.rcv = &f.c[1].rcv;
+    f.c[1].doc.sub.room = &f.doc_marker;
+    bus_subscribe(&f.doc, &f.c[1].doc.sub, &f.c[1].rcv.doc_subs);
     ASSERT_EQ(bus_count(f.c[1].rcv.subs), 1);
     ASSERT_EQ(bus_count(f.c[1].rcv.doc_subs), 1);
     ASSERT_TRUE(bus_find(f.c[1].rcv.subs, &f.doc_marker) == NULL);
-    ASSERT_TRUE(bus_find(f.c[1].rcv.doc_subs, &f.doc_marker) == &f.c[1].doc);
+    ASSERT_TRUE(bus_find(f.c[1].rcv.doc_subs, &f.doc_marker) == &f.c[1].doc.sub);
     /* Out of the middle of the topic's list. */
     bus_unsubscribe(&f.room, &f.c[1].room);
     ASSERT_EQ(f.room.count, 2);
@@ -322,7 +323,7 @@ static void test_subscriptions(void)
     bus_unsubscribe(&f.room, &f.c[2].room);
     ASSERT_EQ(f.room.count, 0);
     ASSERT_TRUE(f.room.head == NULL);
-    bus_unsubscribe(&f.doc, &f.c[1].doc);
+    bus_unsubscribe(&f.doc, &f.c[1].doc.sub);
     ASSERT_TRUE(f.doc.head == NULL && f.c[1].rcv.doc_subs == NULL);
     fx_close(&f);
 }

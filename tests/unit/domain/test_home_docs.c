@@ -312,11 +312,11 @@ static void test_member_side_since(void)
     ASSERT_STREQ(c[0].text, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":{\"doc\":\"d1\","
                             "\"text\":\"\",\"version\":0}}");
     ASSERT_TRUE(c[0].pc.rcv.doc_subs != NULL);
-    ASSERT_EQ(c[0].pc.rcv.doc_subs->since, 0);
+    ASSERT_EQ(((bus_vsub_t *)c[0].pc.rcv.doc_subs)->since, 0);
     app_fx_handle(a, &c[1], "{\"op\":\"doc_open\",\"ref\":1,\"room\":\"%s\",\"doc\":\"d1\"}",
                   id);
     ASSERT_EQ(c[1].pc.pending, 0); /* in memory: answered at once */
-    ASSERT_EQ(c[1].pc.rcv.doc_subs->since, 0);
+    ASSERT_EQ(((bus_vsub_t *)c[1].pc.rcv.doc_subs)->since, 0);
 
     /* c0's op is applied and in the store when c2 opens: c2's snapshot has it, so its
      * subscription starts above version 1 and the op's event does not reach it. */
@@ -329,7 +329,7 @@ static void test_member_side_since(void)
                   id);
     ASSERT_STREQ(c[2].text, "{\"op\":\"reply\",\"ref\":1,\"ok\":true,\"data\":{\"doc\":\"d1\","
                             "\"text\":\"hi\",\"version\":1}}");
-    ASSERT_EQ(c[2].pc.rcv.doc_subs->since, 1);
+    ASSERT_EQ(((bus_vsub_t *)c[2].pc.rcv.doc_subs)->since, 1);
     app_fx_settle(loop, &c[0]);
     ASSERT_STREQ(c[0].text,
                  "{\"op\":\"reply\",\"ref\":2,\"ok\":true,\"data\":{\"version\":1}}");

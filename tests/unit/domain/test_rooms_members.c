@@ -1,11 +1,14 @@
-/* test_rooms_members.c: the encoded members a room keeps for join replies
- * (room_members_encoded) stay equal to encoding room_members_json afresh, across every
+/* test_rooms_members.c: the members a room writes for join replies without a tree
+ * (room_members_text, room_member_text, with the presence encodings they keep) stay equal
+ * to encoding room_members_json afresh, byte for byte, across every
  * change to a member: subscription, disconnect, presence (now, held back, typing expiry,
  * idle), display name, ban, kick, leave and seat release; and when a seat with no
  * connection is released. */
 #include "test.h"
 #include "fake_client.h"
 #include "rooms_fixture.h"
+
+#include "domain/rooms_internal.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -70,28 +73,42 @@ static int wait_op(fx_t *f, outcome_t *o)
     return o->status;
 }
 
-/* 1 when the kept encodings are exactly what encoding room_members_json gives now, else 0
- * (with the first difference on stderr). Fills the kept encodings, so the next change is
- * what the next call checks. */
+/* 1 when the written members are exactly what encoding room_members_json gives now, the
+ * array and each member alone, else 0 (with the difference on stderr). Fills the kept
+ * presence encodings, so the next change is what the next call checks. */
 static int members_match(room_t *room)
 {
-    size_t n;
-    const char **texts = room_members_encoded(room, &n);
+    size_t len;
+    char *text = room_members_text(room, &len);
     json_t *fresh = room_members_json(room);
-    int ok = n == json_array_size(fresh);
-    if (!ok)
-        fprintf(stderr, "kept %zu members, the room lists %zu\n", n, json_array_size(fresh));
-    for (size_t i = 0; ok && i < n; i++) {
-        char *want = json_dumps(json_array_get(fresh, i), JSON_COMPACT);
-        if (strcmp(want, texts[i]) != 0) {
-            fprintf(stderr, "member %zu kept as\n  %s\nbut is now\n  %s\n", i, texts[i], want);
+    char *want = json_dumps(fresh, JSON_COMPACT);
+    int ok = strcmp(want, text) == 0 && len == strlen(text);
+    if (!ok) fprintf(stderr, "members written as\n  %s\nbut are\n  %s\n", text, want);
+    free(want);
+    free(text);
+    size_t i = 0;
+    for (room_member_t *m = room->members; ok && m; m = m->next) {
+        if (m->banned) continue;
+        char *one = room_member_text(m, &len);
+        want = json_dumps(json_array_get(fresh, i++), JSON_COMPACT);
+        if (!want || strcmp(want, one) != 0 || len != strlen(one)) {
+            fprintf(stderr, "member %zu written as\n  %s\nbut is\n  %s\n", i, one, want);
             ok = 0;
         }
         free(want);
+        free(one);
     }
     json_decref(fresh);
-    free(texts);
     return ok;
+}
+
+/* The members listed (not banned). */
+static size_t members_listed(room_t *room)
+{
+    json_t *a = room_members_json(room);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
 }
 
 /* ---- tests ---- */
@@ -130,9 +147,7 @@ static void test_encoded_follows_every_change(void)
     ASSERT_EQ(join(&f, room, "cat", NULL), 0);
     ASSERT_EQ(join(&f, room, "dan", NULL), 0);
     ASSERT_TRUE(members_match(room));
-    size_t n;
-    free(room_members_encoded(room, &n));
-    ASSERT_EQ(n, 5);
+    ASSERT_EQ(members_listed(room), 5);
 
     /* Subscribing: online, and a fresh presence. */
     fake_client_t ann, ann2, bob, host;
@@ -218,8 +233,7 @@ static void test_encoded_follows_every_change(void)
     rooms_leave(&f.r, room, "dan", "left", on_done, &o);
     ASSERT_EQ(wait_op(&f, &o), 0);
     ASSERT_TRUE(members_match(room));
-    free(room_members_encoded(room, &n));
-    ASSERT_EQ(n, 2); /* host, ann */
+    ASSERT_EQ(members_listed(room), 2); /* host, ann */
 
     /* ann's seat goes on the tick (grace 0 here). */
     for (int i = 0; i < 150 && room_member(room, "ann"); i++)
@@ -278,8 +292,33 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* What a member shows that Jansson escapes or writes its own way: quotes, backslashes,
+ * control characters (short and \u forms), non-ASCII text, a negative time, a host, and a
+ * presence state with nesting, numbers and strings to escape. */
+static void test_written_as_jansson_writes(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    room_member_t *m =
+        rooms_member_add(room, "u\"q\\1", "A \"b\" \\ \t\n\x01\x1f caf\xc3\xa9 \xe2\x98\x83",
+                         "#a\"b", STORE_ROLE_HOST, -1234567, 0);
+    ASSERT_TRUE(members_match(room));
+    m->online = 2;
+    m->presence.state = json_pack("{s:s, s:[i, f, b, n], s:{s:s}}", "status", "line\n\"x\"",
+                                  "cursor", -3, 0.1, 1, "nested", "k\x02", "\xe2\x98\x83");
+    rooms_member_changed(m);
+    ASSERT_TRUE(members_match(room));
+    m->joined_at = INT64_MAX;
+    rooms_member_changed(m);
+    ASSERT_TRUE(members_match(room));
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
+    RUN(test_written_as_jansson_writes);
     RUN(test_encoded_follows_every_change);
     RUN(test_unconnected_seat_released);
     TEST_MAIN_END();

@@ -8,16 +8,17 @@
 #include "domain/rooms.h"
 
 /* The connection: libuv's TCP handle (248 bytes with libuv 1.4x on Linux x86-64, not ours
- * to shrink) and 352 for the rest: registry and flush links, the timer's heap entry, the
- * output queue (empty: no allocation), the address text, the protocol client. No timer
- * handle (conn_timer.c), no WebSocket parser at rest (conn_ws.c parser_of), no HTTP state
+ * to shrink) and 296 for the rest: registry and flush links, the timer's heap entry, the
+ * output queue (24 bytes: 32-bit counts; empty: no allocation), the address (binary, 17
+ * bytes), receive and ping times (32 bits each), the protocol client. No
+ * timer handle (conn_timer.c), no WebSocket parser at rest (conn_ws.c parser_of), no HTTP state
  * once upgraded. */
 static void test_conn(void)
 {
     size_t rest = sizeof(conn_t) - sizeof(uv_tcp_t);
     fprintf(stderr, "  conn_t %zu = uv_tcp_t %zu + %zu\n", sizeof(conn_t), sizeof(uv_tcp_t),
             rest);
-    ASSERT_TRUE(rest <= 352);
+    ASSERT_TRUE(rest <= 296);
 }
 
 /* The protocol client, inside the connection: the bus receiver, the rate bucket, the auth
@@ -31,14 +32,16 @@ static void test_proto_client(void)
 }
 
 /* The member record (one per member of a room in memory): 128 bytes plus its user id, the
- * display name allocated on its own; presence holds no JSON until the first change. */
+ * display name allocated on its own; presence holds no JSON until the first change. The
+ * room subscription: 40 bytes (a 48-byte malloc block instead of 64), what only documents
+ * use being in their own record (bus_vsub_t). */
 static void test_member(void)
 {
     fprintf(stderr, "  room_member_t %zu, presence_t %zu, bus_sub_t %zu\n",
             sizeof(room_member_t), sizeof(presence_t), sizeof(bus_sub_t));
     ASSERT_TRUE(sizeof(presence_t) <= 56);
     ASSERT_TRUE(sizeof(room_member_t) <= 128);
-    ASSERT_TRUE(sizeof(bus_sub_t) <= 56);
+    ASSERT_TRUE(sizeof(bus_sub_t) <= 40);
 }
 
 int main(void)

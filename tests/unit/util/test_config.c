@@ -49,6 +49,19 @@ static void test_defaults(void)
     config_free(&cfg);
 }
 
+/* A connection's output queue counts in 32 bits (buf.h): --ws-max-queue stops at 2GiB. */
+static void test_ws_max_queue_bound(void)
+{
+    chorus_config_t cfg;
+    char *ok[] = {"--ws-max-queue", "2GiB"};
+    ASSERT_EQ(load(&cfg, 2, ok, NULL), 0);
+    ASSERT_EQ(cfg.ws_max_queue, 2147483648LL);
+    config_free(&cfg);
+    char *big[] = {"--ws-max-queue", "3GiB"};
+    ASSERT_EQ(load(&cfg, 2, big, NULL), -1);
+    config_free(&cfg);
+}
+
 static void test_units(void)
 {
     uint64_t v;
@@ -518,6 +531,7 @@ int main(void)
     RUN(test_tls_options);
     RUN(test_defaults);
     RUN(test_units);
+    RUN(test_ws_max_queue_bound);
     RUN(test_flags);
     RUN(test_switch);
     RUN(test_rates_and_auth_options);

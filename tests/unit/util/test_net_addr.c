@@ -20,6 +20,30 @@ static int in_list(const char *list, const char *ip)
     return r;
 }
 
+/* A connection keeps its address in binary (17 bytes, conn.h) and shows it as text: the
+ * text is the canonical form, and reads back as the same address. */
+static void test_text(void)
+{
+    ASSERT_EQ(sizeof(net_ip_t), 17);
+    static const char *const in[][2] = {
+        {"127.0.0.1", "127.0.0.1"},
+        {"2001:db8::1", "2001:db8::1"},
+        {"2001:DB8:0:0::1", "2001:db8::1"},
+        {"::ffff:10.1.2.3", "10.1.2.3"},
+        {"::1", "::1"},
+        {"fe80::1:2:3:4", "fe80::1:2:3:4"},
+    };
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        net_ip_t a, b;
+        char text[NET_IP_TEXT];
+        ASSERT_EQ(net_ip_parse(in[i][0], strlen(in[i][0]), &a), 0);
+        net_ip_text(&a, text, sizeof(text));
+        ASSERT_STREQ(text, in[i][1]);
+        ASSERT_EQ(net_ip_parse(text, strlen(text), &b), 0);
+        ASSERT_EQ(memcmp(&a, &b, sizeof(a)), 0);
+    }
+}
+
 static void test_cidr(void)
 {
     ASSERT_EQ(in_list("10.0.0.0/8", "10.1.2.3"), 1);
@@ -166,6 +190,7 @@ static void sockaddr_bad(void)
 
 int main(void)
 {
+    RUN(test_text);
     RUN(test_cidr);
     RUN(test_key);
     RUN(test_client_ip);

@@ -1,0 +1,40 @@
+/* heap_trim.h: when to give the allocator's free heap back to the system once a burst is
+ * over (pure: the caller reads the resident size and its activity counter, and trims). */
+#ifndef CHORUS_HEAP_TRIM_H
+#define CHORUS_HEAP_TRIM_H
+
+#include <stdint.h>
+
+/* Resident growth since the last trim that makes one worth trying: 8 MiB. A burst of
+ * joins into rooms of 100 leaves about twice the memory it keeps free in the heap (each
+ * join queues an event on up to 99 others); below this a trim gives back too little to pay
+ * for its walk of the heap. */
+#define HEAP_TRIM_GROWTH (8u << 20)
+/* Requests per look (WebSocket messages and HTTP requests received; not pongs, which
+ * 19,000 idle connections send 600 of a second) under which the burst is over: a trim
+ * walks the whole heap, so it waits for a quiet moment rather than run while the heap is
+ * in use and refilled at once. 16 a look (every HEAP_TRIM_EVERY_MS) is 32 a second. */
+#define HEAP_TRIM_QUIET 16
+/* How often the server looks (ms): two looks after a burst ends, the heap is trimmed. */
+#define HEAP_TRIM_EVERY_MS 500
+
+typedef struct {
+    uint64_t base;    /* resident bytes after the last trim, or the lowest seen since */
+    uint64_t last_in; /* the activity counter at the last look */
+    uint64_t trims;   /* trims done */
+    int running;      /* a trim is under way (the caller's thread pool): none is due */
+} heap_trim_t;
+
+/* Starts t with the resident size rss and the activity counter in (requests so far). */
+void heap_trim_init(heap_trim_t *t, uint64_t rss, uint64_t in);
+
+/* One look: rss is the resident size now (0: unknown, never due), in the activity counter.
+ * Returns 1 when a trim is due (rss grew by HEAP_TRIM_GROWTH or more since the last one and
+ * less than HEAP_TRIM_QUIET came in since the last look), else 0. */
+int heap_trim_due(heap_trim_t *t, uint64_t rss, uint64_t in);
+
+/* The trim was done; rss is the resident size after it (the new base). The caller sets
+ * running while it runs elsewhere; this clears it. */
+void heap_trim_done(heap_trim_t *t, uint64_t rss);
+
+#endif

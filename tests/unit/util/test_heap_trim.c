@@ -1,0 +1,65 @@
+/* test_heap_trim.c: the free heap is given back once a burst is over: after growth of
+ * HEAP_TRIM_GROWTH since the last trim, at a look with little input, once. */
+#include "test.h"
+
+#include "util/heap_trim.h"
+
+#define MiB (1024ull * 1024)
+
+static void test_after_burst(void)
+{
+    heap_trim_t t;
+    heap_trim_init(&t, 20 * MiB, 0);
+    uint64_t in = 0;
+    /* The burst: the heap grows while clients send a lot. */
+    for (int i = 1; i <= 10; i++) {
+        in += 1000;
+        ASSERT_EQ(heap_trim_due(&t, (20 + 5 * (uint64_t)i) * MiB, in), 0);
+    }
+    /* Over: the first quiet look trims; not again while that trim runs. */
+    in += HEAP_TRIM_QUIET - 1;
+    ASSERT_EQ(heap_trim_due(&t, 70 * MiB, in), 1);
+    t.running = 1;
+    ASSERT_EQ(heap_trim_due(&t, 70 * MiB, in), 0);
+    heap_trim_done(&t, 40 * MiB);
+    ASSERT_EQ(t.running, 0);
+    ASSERT_EQ(t.trims, 1);
+    /* Quiet from now on, and nothing grew: no more trims. */
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(heap_trim_due(&t, 40 * MiB, in), 0);
+    /* Small growth is not worth a walk of the heap. */
+    ASSERT_EQ(heap_trim_due(&t, 40 * MiB + HEAP_TRIM_GROWTH - 1, in), 0);
+    ASSERT_EQ(heap_trim_due(&t, 40 * MiB + HEAP_TRIM_GROWTH, in), 1);
+}
+
+static void test_base_follows_shrinking(void)
+{
+    heap_trim_t t;
+    heap_trim_init(&t, 50 * MiB, 0);
+    /* Connections closed, the heap shrank by itself: growth counts from the lowest. */
+    ASSERT_EQ(heap_trim_due(&t, 30 * MiB, 0), 0);
+    ASSERT_EQ(t.base, 30 * MiB);
+    ASSERT_EQ(heap_trim_due(&t, 30 * MiB + HEAP_TRIM_GROWTH, 0), 1);
+    /* Unknown resident size (no /proc): never due. */
+    ASSERT_EQ(heap_trim_due(&t, 0, 0), 0);
+}
+
+static void test_busy_never(void)
+{
+    heap_trim_t t;
+    heap_trim_init(&t, 10 * MiB, 0);
+    uint64_t in = 0;
+    for (int i = 0; i < 100; i++) {
+        in += HEAP_TRIM_QUIET; /* a steady stream of input: the heap is in use */
+        ASSERT_EQ(heap_trim_due(&t, 100 * MiB, in), 0);
+    }
+    ASSERT_EQ(heap_trim_due(&t, 100 * MiB, in + HEAP_TRIM_QUIET - 1), 1);
+}
+
+int main(void)
+{
+    RUN(test_after_burst);
+    RUN(test_base_follows_shrinking);
+    RUN(test_busy_never);
+    TEST_MAIN_END();
+}
