@@ -127,6 +127,8 @@ void home_api_register(home_t *h);
  *   server.broadcast  event, data?            rooms_broadcast from "" (no user)
  *   server.state      patch?                  rooms_patch_state as the host
  *   server.kick       userId, ban             rooms_kick as the host
+ *   server.presence   none                    {"success", "presence": [{"userId",
+ *                                             "displayName", "state"}]}: those online
  * The server API reads participants and history with rest.participants and
  * rest.messages, which do not depend on the caller. */
 void home_server_register(home_t *h);
