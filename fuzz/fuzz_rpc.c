@@ -22,11 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         CH_ASSERT(r.code == NULL && r.data != NULL);
         if (r.answer) {
-            const char *name = NULL, *code = NULL;
+            const char *name = NULL, *role = NULL, *code = NULL;
             char msg[RPC_MESSAGE_MAX + 1];
-            int v = rpc_join_verdict(r.answer, &name, &code, msg, sizeof(msg));
+            int v = rpc_join_verdict(r.answer, &name, &role, &code, msg, sizeof(msg));
             CH_ASSERT(v >= -1 && v <= 1);
             if (v == 0) CH_ASSERT(code != NULL && strlen(msg) < sizeof(msg));
+            if (v == -1) CH_ASSERT(msg[0] != '\0');
+            if (v == 1 && role)
+                CH_ASSERT(strcmp(role, "host") == 0 || strcmp(role, "member") == 0);
+            if (v == 1 && name) CH_ASSERT(name[0] != '\0' && strlen(name) < 129);
         }
     } else {
         CH_ASSERT(r.code != NULL && strlen(r.message) <= RPC_MESSAGE_MAX);

@@ -127,6 +127,8 @@ void home_api_register(home_t *h);
  *   server.broadcast  event, data?            rooms_broadcast from "" (no user)
  *   server.state      patch?                  rooms_patch_state as the host
  *   server.kick       userId, ban             rooms_kick as the host
+ *   server.presence   none                    {"success", "presence": [{"userId",
+ *                                             "displayName", "state"}]}: those online
  * The server API reads participants and history with rest.participants and
  * rest.messages, which do not depend on the caller. */
 void home_server_register(home_t *h);
@@ -134,7 +136,8 @@ void home_server_register(home_t *h);
 /* Registers join and detach (home_join.c) on h, working on h's rooms.
  * - join: args {"displayName"? (checked by the member's side), "since" (sync entities
  *   from this version; -1 or absent: all), "userName", "userColor" (the caller's token
- *   claims), "attach" (true: the connection is not in the room yet)}. Joins op->user
+ *   claims), "attach" (true: the connection is not in the room yet), "role"? ("host" or
+ *   "member": the join hook's; absent: the member keeps theirs)}. Joins op->user
  *   (rooms_join_quiet), attaches the connection op->route.member when asked
  *   (rooms_attach), and answers with bus_reply_parts: the room's snapshot, the data of
  *   today's join reply. The route's function subscribes the connection before it replies

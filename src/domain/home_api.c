@@ -177,7 +177,7 @@ static void op_update(void *ud, room_t *room, const bus_op_t *op)
 static void op_bans(void *ud, room_t *room, const bus_op_t *op)
 {
     (void)ud;
-    if (!room_may_manage(room->host_id, op->user)) {
+    if (!rooms_may_manage(room, op->user)) {
         rooms_err_t e = {ROOMS_E_FORBIDDEN, "forbidden", "only the host sees the bans", NULL};
         reply_error(&op->route, &e);
         return;

@@ -50,7 +50,7 @@ static entities_caller_t caller_of(rooms_t *r, const room_t *room, const bus_op_
         .member = op->route.member,
         .user = op->user,
         .name = op->user,
-        .is_host = room_may_manage(room->host_id, op->user),
+        .is_host = rooms_may_manage(room, op->user),
         .now_ms = uv_now(r->loop),
         .unix_ms = clock_unix_ms(),
     };

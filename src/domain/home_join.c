@@ -162,7 +162,11 @@ static void op_join(void *ud, room_t *room, const bus_op_t *op)
     str_arg(op, "userName", user.name, sizeof(user.name));
     str_arg(op, "userColor", user.color, sizeof(user.color));
     json_t *dn = json_object_get(op->args, "displayName");
-    rooms_join_quiet(j->r, room, &user, json_is_string(dn) ? json_string_value(dn) : NULL,
+    json_t *jr = json_object_get(op->args, "role");
+    int role = !json_is_string(jr)                          ? ROOMS_ROLE_KEEP
+               : strcmp(json_string_value(jr), "host") == 0 ? STORE_ROLE_HOST
+                                                            : STORE_ROLE_MEMBER;
+    rooms_join_quiet(j->r, room, &user, json_is_string(dn) ? json_string_value(dn) : NULL, role,
                      join_member, j);
 }
 

@@ -106,11 +106,28 @@ static void op_kick(void *ud, room_t *room, const bus_op_t *op)
                home_server_answered, home_route_keep(op));
 }
 
+/* server.presence: the presence of every participant online now, as the presence event
+ * carries it ({} for one who never sent any), with their display name; the members'
+ * order of room_members_json. Bounded by the room's capacity. */
+static void op_presence(void *ud, room_t *room, const bus_op_t *op)
+{
+    (void)ud;
+    json_t *list = json_array();
+    for (const room_member_t *m = room->members; m; m = m->next) {
+        if (m->banned || !m->online) continue;
+        json_t *state = m->presence.state ? json_incref(m->presence.state) : json_object();
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "userId", m->user_id,
+                                              "displayName", m->display_name, "state", state));
+    }
+    bus_reply(&op->route, NULL, NULL, json_pack("{s:b, s:o}", "success", 1, "presence", list));
+}
+
 static const home_op_t home_server_ops[] = {
     {"server.message", op_message},
     {"server.broadcast", op_broadcast},
     {"server.state", op_state},
     {"server.kick", op_kick},
+    {"server.presence", op_presence},
 };
 
 void home_server_register(home_t *h)

@@ -113,6 +113,7 @@ room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *n
     m->display_name = ch_strndup(name, strnlen(name, STORE_NAME_LEN - 1));
     snprintf(m->color, sizeof(m->color), "%s", color);
     m->role = (uint8_t)role;
+    if (role == STORE_ROLE_HOST && strcmp(m->user_id, room->host_id) != 0) room->cohosts++;
     m->joined_at = joined_at;
     presence_init(&m->presence, now);
     m->next = room->members;
@@ -143,6 +144,7 @@ void rooms_member_remove(rooms_t *r, room_t *room, room_member_t *m)
         }
     }
     if (!m->banned) room->seats--;
+    if (m->role == STORE_ROLE_HOST && strcmp(m->user_id, room->host_id) != 0) room->cohosts--;
     if (r->tick_member == m) r->tick_member = m->next;
     member_free(m);
 }

@@ -104,6 +104,8 @@ struct room_s {
     int64_t last_activity;     /* unix ms */
     room_member_t *members;
     uint32_t seats;            /* members that are not banned */
+    uint32_t cohosts;          /* members other than host_id whose role is host: while 0,
+                                * rooms_may_manage looks up no member */
     bus_topic_t bus;           /* the room's topic: its connections here */
     /* The built-in features' state of the room, embedded rather than reached through a
      * per-feature pointer so the doc op and the entity update read it with no indirection
@@ -376,7 +378,15 @@ void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char 
  * rooms_join (REST) holds the seat for lim.seat_grace_ms only, unless a connection of the
  * user attaches meanwhile: a seat nobody connects to is released like a dropped one. */
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
-                      const char *display_name, rooms_done_fn done, void *ud);
+                      const char *display_name, int role, rooms_done_fn done, void *ud);
+/* The join hook's role for rooms_join_quiet: -1 keeps the member's (a new one is a member),
+ * else STORE_ROLE_MEMBER or STORE_ROLE_HOST. A member whose role is host has the host's
+ * rights (rooms_may_manage); the room's own host (host_id) stays host whatever the role. */
+#define ROOMS_ROLE_KEEP (-1)
+/* 1 when user_id may manage room (state, settings, code, kicks and bans, system
+ * messages, any entity): its host (host_id), or a participant whose role is host (given
+ * by the app's join hook) and who is not banned. Deleting the room stays the host's. */
+int rooms_may_manage(const room_t *room, const char *user_id);
 void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reason,
                  rooms_done_fn done, void *ud);
 void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *user_id, int ban,

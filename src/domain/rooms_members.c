@@ -157,7 +157,7 @@ static int name_taken(const room_t *room, const room_member_t *m, const char *na
  * released). */
 void rooms_seat_unconnected(rooms_t *r, room_member_t *m)
 {
-    if (m->online || m->banned || m->role == STORE_ROLE_HOST)
+    if (m->online || m->banned || strcmp(m->user_id, m->room->host_id) == 0)
         m->release_at = 0;
     else
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
@@ -166,7 +166,7 @@ void rooms_seat_unconnected(rooms_t *r, room_member_t *m)
 /* rooms_join, answering with the room and the member (full) or with success only;
  * connecting: the caller subscribes a connection to the room next. */
 static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
-                 int full, int connecting, rooms_done_fn done, void *ud)
+                 int role, int full, int connecting, rooms_done_fn done, void *ud)
 {
     /* A chosen name follows the account rules (no control or bidirectional formatting
      * characters; surrounding spaces dropped). */
@@ -227,13 +227,21 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
     int changed = 0;
     if (!m) {
         m = rooms_member_add(room, user->sub, name, user->color[0] ? user->color : "#64748b",
-                             STORE_ROLE_MEMBER, clock_unix_ms(), uv_now(r->loop));
+                             role == STORE_ROLE_HOST ? STORE_ROLE_HOST : STORE_ROLE_MEMBER,
+                             clock_unix_ms(), uv_now(r->loop));
         changed = 1;
         rooms_system_event(r, room, "joined", m->user_id, m->display_name,
                            "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         free(m->display_name);
         m->display_name = ch_strdup(display_name); /* checked above: < STORE_NAME_LEN */
+        rooms_member_changed(m);
+        changed = 1;
+    }
+    /* The join hook's role; the room's own host stays host. */
+    if (role != ROOMS_ROLE_KEEP && m->role != role && strcmp(m->user_id, room->host_id) != 0) {
+        room->cohosts += role == STORE_ROLE_HOST ? 1u : (uint32_t)-1;
+        m->role = (uint8_t)role;
         rooms_member_changed(m);
         changed = 1;
     }
@@ -261,13 +269,13 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
 void rooms_join(rooms_t *r, room_t *room, const auth_claims_t *user, const char *display_name,
                 rooms_done_fn done, void *ud)
 {
-    join(r, room, user, display_name, 1, 0, done, ud);
+    join(r, room, user, display_name, ROOMS_ROLE_KEEP, 1, 0, done, ud);
 }
 
 void rooms_join_quiet(rooms_t *r, room_t *room, const auth_claims_t *user,
-                      const char *display_name, rooms_done_fn done, void *ud)
+                      const char *display_name, int role, rooms_done_fn done, void *ud)
 {
-    join(r, room, user, display_name, 0, 1, done, ud);
+    join(r, room, user, display_name, role, 0, 1, done, ud);
 }
 
 void rooms_after_simple(rooms_op_t *op)
@@ -296,7 +304,7 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
         rooms_fail(done, ud, ROOMS_E_NOT_FOUND, "not_found", "you are not in this room");
         return;
     }
-    if (m->role == STORE_ROLE_HOST) {
+    if (strcmp(m->user_id, room->host_id) == 0) {
         rooms_fail(done, ud, ROOMS_E_INVALID, "host_cannot_leave",
                    "the host deletes the room instead of leaving");
         return;
@@ -315,9 +323,17 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     rooms_op_submit(op);
 }
 
+int rooms_may_manage(const room_t *room, const char *user_id)
+{
+    if (room_may_manage(room->host_id, user_id)) return 1;
+    if (!room->cohosts) return 0; /* the common case: no member lookup */
+    const room_member_t *m = room_member((room_t *)room, user_id);
+    return m && !m->banned && m->role == STORE_ROLE_HOST;
+}
+
 int rooms_is_host(const room_t *room, const auth_claims_t *by)
 {
-    return room_may_manage(room->host_id, by->sub);
+    return rooms_may_manage(room, by->sub);
 }
 
 /* Banned users of room (bounded by lim.max_bans). */
@@ -340,7 +356,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         rooms_fail(done, ud, ROOMS_E_NOT_FOUND, "not_found", "no such participant");
         return;
     }
-    if (m->role == STORE_ROLE_HOST) {
+    if (strcmp(m->user_id, room->host_id) == 0) {
         rooms_fail(done, ud, ROOMS_E_INVALID, "bad_request", "the host cannot kick themselves");
         return;
     }
@@ -481,7 +497,8 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     if (--m->online > 0) return;
     rooms_member_changed(m);
     rooms_dirty_remove(r, m);
-    if (m->role != STORE_ROLE_HOST) m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+    if (strcmp(m->user_id, room->host_id) != 0)
+        m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
     rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
                   json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
 }

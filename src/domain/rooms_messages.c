@@ -259,7 +259,8 @@ void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden", "only participants can post");
         return;
     }
-    if (post_check(r, in, room_may_manage(room->host_id, user_id), done, ud) != 0) return;
+    int is_host = room_may_manage(room->host_id, user_id) || m->role == STORE_ROLE_HOST;
+    if (post_check(r, in, is_host, done, ud) != 0) return;
     char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
     post(r, room, user_id, m->display_name, in->type, in->content, meta, 0, except, done, ud);
 }

@@ -50,7 +50,7 @@ static void delete_room(rooms_t *r, room_t *room, const char *reason, rooms_done
 void rooms_delete(rooms_t *r, room_t *room, const auth_claims_t *by, rooms_done_fn done,
                   void *ud)
 {
-    if (by && !rooms_is_host(room, by)) {
+    if (by && !room_may_manage(room->host_id, by->sub)) { /* the host's own, not a co-host's */
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can delete the room");
         return;
@@ -145,7 +145,7 @@ static void patch_state(rooms_t *r, room_t *room, const char *by, const json_t *
 void rooms_patch_state(rooms_t *r, room_t *room, const char *by, const json_t *patch,
                        rooms_done_fn done, void *ud)
 {
-    if (!room_may_manage(room->host_id, by)) {
+    if (!rooms_may_manage(room, by)) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can change the room state");
         return;
@@ -219,7 +219,7 @@ static void after_rotate(rooms_op_t *op)
 void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn done,
                        void *ud)
 {
-    if (!room_may_manage(room->host_id, by)) {
+    if (!rooms_may_manage(room, by)) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can change the room code");
         return;
@@ -300,7 +300,7 @@ static void after_update(rooms_op_t *op)
 void rooms_update(rooms_t *r, room_t *room, const char *by, const json_t *body,
                   rooms_done_fn done, void *ud)
 {
-    if (!room_may_manage(room->host_id, by)) {
+    if (!rooms_may_manage(room, by)) {
         rooms_fail(done, ud, ROOMS_E_FORBIDDEN, "forbidden",
                    "only the host can change the room settings");
         return;

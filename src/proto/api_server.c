@@ -293,6 +293,14 @@ static void api_server_participants(api_req_t *r)
     if (room) api_server_to_home(r, room, "rest.participants", NULL);
 }
 
+/* GET /api/server/rooms/:roomId/presence: the presence of every participant online now
+ * (server.presence). */
+static void api_server_presence(api_req_t *r)
+{
+    room_t *room = api_server_room(r);
+    if (room) api_server_to_home(r, room, "server.presence", NULL);
+}
+
 /* GET /api/server/rooms/:roomId/messages?limit&before&after (rest.messages). */
 static void api_server_history(api_req_t *r)
 {
@@ -429,6 +437,8 @@ const api_route_t api_server_routes[] = {
      API_GROUP_API},
     {HTTP_POST, "/api/server/rooms/:roomId/kick", api_server_kick, API_SERVER, API_GROUP_API},
     {HTTP_GET, "/api/server/rooms/:roomId/participants", api_server_participants, API_SERVER,
+     API_GROUP_API},
+    {HTTP_GET, "/api/server/rooms/:roomId/presence", api_server_presence, API_SERVER,
      API_GROUP_API},
     {HTTP_POST, "/api/server/rooms/:roomId/entities", api_server_entity_create, API_SERVER,
      API_GROUP_API},

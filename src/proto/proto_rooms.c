@@ -126,8 +126,9 @@ static void join_answered_parts(const bus_route_t *route, const jpart_t *parts,
 }
 
 /* Sends w's join to the room's home: the route's function answers it. dn (borrowed; NULL:
- * none) is the display name asked for, or the one the join hook gave. */
-static void join_send(join_wait_t *w, const char *dn)
+ * none) is the display name asked for, or the one the join hook gave; role (static or
+ * borrowed; NULL: keep the member's) the role the join hook gave, "host" or "member". */
+static void join_send(join_wait_t *w, const char *dn, const char *role)
 {
     proto_client_t *c = w->d.c;
     room_t *room = strmap_get(&w->r->by_id, w->room_id);
@@ -143,6 +144,7 @@ static void join_send(join_wait_t *w, const char *dn)
     json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)w->since, "userName",
                              c->user.name, "userColor", c->user.color, "attach", w->attach);
     if (dn) json_object_set_new(args, "displayName", json_string(dn));
+    if (role) json_object_set_new(args, "role", json_string(role));
     bus_op_t op = {
         .room = room->id,
         .name = "join",
@@ -165,16 +167,16 @@ static void join_hooked(void *ud, const rpc_reply_t *reply)
     join_wait_t *w = ud;
     proto_rpc_t *rp = w->rp;
     w->d.c->rpc_calls--; /* counted per connection like an rpc (op_join) */
-    const char *name = NULL, *code = reply->code;
+    const char *name = NULL, *role = NULL, *code = reply->code;
     char msg[RPC_MESSAGE_MAX + 1];
     snprintf(msg, sizeof(msg), "%s", reply->message);
-    int verdict = code ? -1 : rpc_join_verdict(reply->answer, &name, &code, msg, sizeof(msg));
-    if (verdict == -1 && !code) {
-        code = RPC_BAD_REPLY;
-        snprintf(msg, sizeof(msg), "the join hook's answer is not a verdict");
-    }
+    int verdict =
+        code ? -1 : rpc_join_verdict(reply->answer, &name, &role, &code, msg, sizeof(msg));
+    if (verdict == -1 && !code) code = RPC_BAD_REPLY; /* msg says what is wrong */
     if (verdict == 1 || (verdict == -1 && rp->hook_fail_open)) {
-        join_send(w, name ? name : (w->dn[0] ? w->dn : NULL));
+        /* Failing open lets the join in as it asked: no name or role of the app's. */
+        if (verdict != 1) name = role = NULL;
+        join_send(w, name ? name : (w->dn[0] ? w->dn : NULL), role);
         return;
     }
     proto_deferred_t d = w->d;
@@ -204,7 +206,7 @@ static void join_ask(join_wait_t *w, const room_t *room)
     /* Fail open only when there is no backend to ask; a full call budget is our own bound
      * (which a client can fill), never a way in without the app's word. */
     if (rc == -ENOTCONN && w->rp->hook_fail_open) {
-        join_send(w, w->dn[0] ? w->dn : NULL);
+        join_send(w, w->dn[0] ? w->dn : NULL, NULL);
         return;
     }
     proto_deferred_t d = w->d;
@@ -246,7 +248,7 @@ static void op_join(proto_req_t *req)
     if (w->rp && w->rp->hook_url[0])
         join_ask(w, room);
     else
-        join_send(w, dn ? w->dn : NULL);
+        join_send(w, dn ? w->dn : NULL, NULL);
 }
 
 /* ---- the ops that go to the room's home (home.h, home_rooms.c) ---- */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/user_valid.h"
+#include "store/store.h"
 #include "util/mem.h"
 
 int rpc_method_valid(const char *m, size_t len)
@@ -257,22 +259,39 @@ int rpc_effects_check(const json_t *effects, char *field, size_t cap, const char
     return 0;
 }
 
-int rpc_join_verdict(const json_t *answer, const char **name, const char **code, char *msg,
-                     size_t cap)
+int rpc_join_verdict(const json_t *answer, const char **name, const char **role,
+                     const char **code, char *msg, size_t cap)
 {
     *name = NULL;
+    *role = NULL;
     *code = NULL;
     msg[0] = '\0';
     json_t *allow = json_object_get(answer, "allow");
-    if (!json_is_boolean(allow)) return -1;
+    if (!json_is_boolean(allow)) {
+        snprintf(msg, cap, "the join hook's answer has no allow: true or false");
+        return -1;
+    }
     if (json_is_true(allow)) {
         json_t *dn = json_object_get(answer, "displayName");
         if (dn && !json_is_null(dn)) {
-            if (!json_is_string(dn) || json_string_length(dn) == 0 ||
-                json_string_length(dn) > 128 ||
-                memchr(json_string_value(dn), 0, json_string_length(dn)))
+            if (!json_is_string(dn) || json_string_length(dn) >= STORE_NAME_LEN ||
+                strlen(json_string_value(dn)) != json_string_length(dn) ||
+                !user_name_valid(json_string_value(dn), json_string_length(dn))) {
+                snprintf(msg, cap,
+                         "the join hook's displayName must be 1 to 32 characters, without "
+                         "control or bidirectional formatting characters");
                 return -1;
+            }
             *name = json_string_value(dn);
+        }
+        json_t *jr = json_object_get(answer, "role");
+        if (jr && !json_is_null(jr)) {
+            const char *r = json_is_string(jr) ? json_string_value(jr) : "";
+            if (strcmp(r, "host") != 0 && strcmp(r, "member") != 0) {
+                snprintf(msg, cap, "the join hook's role must be \"host\" or \"member\"");
+                return -1;
+            }
+            *role = r;
         }
         return 1;
     }

@@ -84,11 +84,13 @@ void rpc_reply_free(rpc_reply_t *r);
 int rpc_effects_check(const json_t *effects, char *field, size_t cap, const char **message);
 
 /* The join hook's verdict from a successful answer (answer borrowed: rpc_reply_t.answer):
- * {"allow": true, "displayName"?: a string of 1 to 128 bytes} or {"allow": false, "code"?,
- * "message"?}. Returns 1 (allowed; *name borrowed from answer, or NULL: keep the caller's),
- * 0 (refused: *code and the message in msg, cap bytes; code "forbidden" unless the
- * backend gave one of [a-z0-9_]) or -1 (not a verdict). */
-int rpc_join_verdict(const json_t *answer, const char **name, const char **code, char *msg,
-                     size_t cap);
+ * {"allow": true, "displayName"?: a name as accounts have them (user_name_valid: 1 to 32
+ * characters, no control or bidirectional formatting characters), "role"?: "host" or
+ * "member"} or {"allow": false, "code"?, "message"?}. Returns 1 (allowed; *name and *role
+ * borrowed from answer, or NULL: keep the caller's), 0 (refused: *code and the message in
+ * msg, cap bytes; code "forbidden" unless the backend gave one of [a-z0-9_]) or -1 (not a
+ * verdict: what is wrong with it in msg). */
+int rpc_join_verdict(const json_t *answer, const char **name, const char **role,
+                     const char **code, char *msg, size_t cap);
 
 #endif

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 
 import { createStoryEngine, handleCall } from '../../examples/story-engine/story-engine.mjs';
-import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { allMessages, closeAll, createRoom, mkUser, openAll, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -25,8 +25,12 @@ const shut = (server) => new Promise((resolve) => {
 
 /** The story engine, plus methods only this test needs: `hang` never answers, `big`
  * answers with a message over the room's limit, `echo` answers the call itself. */
+const hookRoles = new Map(); // user id -> the role the join hook answers
+
 function testHandle(call, turns) {
   if (call.type === 'join') {
+    if (hookRoles.has(call.user.id)) return { allow: true, role: hookRoles.get(call.user.id) };
+    if (call.user.name === 'BadName') return { allow: true, displayName: 'bell\u0007' };
     if (call.user.name === 'Mallory') return { allow: false, code: 'not_invited', message: 'ask the narrator' };
     if (call.user.name === 'Rename') return { allow: true, displayName: `Captain of ${call.room.code}` };
     if (call.user.name === 'Garbled') return { allow: 'maybe' };
@@ -174,6 +178,48 @@ describe('rpc to the app backend', () => {
       assert.deepEqual(parts, [host.sub, ren.sub].sort());
     } finally {
       closeAll([ch, cm, cr, cg]);
+    }
+  });
+
+  it('join hook: the app makes a member host (the host\'s rights, not deleting the room) and a member again; a bad role or name refuses', T, async () => {
+    const host = mkUser('Host');
+    const dep = mkUser('Deputy');
+    const plain = mkUser('Plain');
+    const badRole = mkUser('BadRole');
+    const badName = mkUser('BadName');
+    const r = await createRoom(port, host, { name: 'roles' });
+    hookRoles.set(dep.sub, 'host');
+    hookRoles.set(host.sub, 'member'); // the room's own host stays host
+    hookRoles.set(badRole.sub, 'admin');
+    const [ch, cd, cp, cb, cn] = await openAll(port, [host, dep, plain, badRole, badName]);
+    try {
+      assert.equal((await ch.join(r.id)).role, 'host');
+      const j = await cd.join(r.roomCode);
+      assert.equal(j.role, 'host');
+      assert.equal(j.participant.role, 'host');
+      const ev = await ch.waitEvent((e) => e.op === 'participant_joined' && e.participant.userId === dep.sub);
+      assert.equal(ev.participant.role, 'host');
+      assert.equal((await cp.join(r.id)).role, 'member');
+      // The host's rights: state, a system message, a kick; not deleting the room.
+      await cd.ok('state', { room: r.id, patch: { mode: 'deputy' } });
+      await cd.ok('message', { room: r.id, type: 'system', content: 'the deputy speaks' });
+      await cp.err('state', { room: r.id, patch: { mode: 'plain' } }, 'forbidden');
+      const del = await api(port, 'DELETE', `/api/rooms/${r.id}`, { token: dep.token });
+      assert.equal(del.status, 403, del.text);
+      // The app's word on a later join: a member again.
+      hookRoles.set(dep.sub, 'member');
+      assert.equal((await cd.join(r.id)).role, 'member');
+      await cd.err('state', { room: r.id, patch: { mode: 'again' } }, 'forbidden');
+      const parts = (await api(port, 'GET', `/api/rooms/${r.id}/participants`, { token: host.token })).json();
+      const roles = Object.fromEntries(parts.participants.map((p) => [p.userId, p.role]));
+      assert.deepEqual(roles, { [host.sub]: 'host', [dep.sub]: 'member', [plain.sub]: 'member' });
+      // A verdict that is not one: refused with backend_error saying what is wrong.
+      const e1 = await cb.err('join', { room: r.id }, 'backend_error');
+      assert.match(e1.error.message, /role must be "host" or "member"/);
+      const e2 = await cn.err('join', { room: r.id }, 'backend_error');
+      assert.match(e2.error.message, /displayName must be 1 to 32 characters/);
+    } finally {
+      closeAll([ch, cd, cp, cb, cn]);
     }
   });
 

@@ -289,6 +289,48 @@ describe('server API routes (a member connected over /ws sees each effect)', () 
     }, 5000, 'the presence in the participants');
   });
 
+  it('reads the presence of the participants online; a user token is refused on every server route', T, async () => {
+    const late = mkUser('Lou');
+    const lc = await RoomWs.open(srv.port, late);
+    await lc.join(room.id);
+    await lc.ok('presence', { room: room.id, state: { cursor: { x: 3, y: 4 } } });
+    const read = async () => {
+      const res = await call('GET', `/rooms/${room.roomCode}/presence`);
+      assert.equal(res.status, 200, res.text);
+      const j = res.json();
+      assert.equal(j.success, true);
+      return new Map(j.presence.map((p) => [p.userId, p]));
+    };
+    let p = await until(async () => {
+      const m = await read();
+      return m.get(late.sub)?.state.cursor ? m : null;
+    }, 5000, 'the presence read');
+    assert.deepEqual([...p.keys()].sort(), [host.sub, member.sub, late.sub].sort(), 'those online');
+    const lou = p.get(late.sub);
+    assert.deepEqual(Object.keys(lou).sort(), ['displayName', 'state', 'userId']);
+    assert.equal(lou.displayName, 'Lou');
+    assert.deepEqual(lou.state.cursor, { x: 3, y: 4 });
+    assert.equal(typeof p.get(host.sub).state, 'object');
+    // Offline: no longer listed (still a participant).
+    lc.close();
+    await hc.waitEvent((e) => e.op === 'participant_left' && e.userId === late.sub);
+    p = await read();
+    assert.ok(!p.has(late.sub) && p.has(member.sub));
+    const parts = (await call('GET', `/rooms/${room.id}/participants`)).json().participants;
+    assert.equal(parts.find((x) => x.userId === late.sub)?.online, false);
+    assertJsonError(await call('GET', '/rooms/NOROOM/presence'), 404, 'not_found');
+    // A user's token (even the host's) is no key, on any route of the server API.
+    const routes = [['GET', '/whoami'], ['POST', '/tokens'], ['POST', '/rooms'], ['POST', `/users/${member.sub}/disconnect`],
+      ['POST', `/rooms/${room.id}/messages`], ['GET', `/rooms/${room.id}/messages`], ['POST', `/rooms/${room.id}/broadcast`],
+      ['PATCH', `/rooms/${room.id}/state`], ['POST', `/rooms/${room.id}/kick`], ['GET', `/rooms/${room.id}/participants`],
+      ['GET', `/rooms/${room.id}/presence`], ['POST', `/rooms/${room.id}/entities`],
+      ['PATCH', `/rooms/${room.id}/entities/e1`], ['DELETE', `/rooms/${room.id}/entities/e1`]];
+    for (const [method, path] of routes) {
+      const res = await api(srv.port, method, `/api/server${path}`, { token: host.token, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+      assertJsonError(res, 401, 'invalid_api_key');
+    }
+  });
+
   it('kicks a member (they get kicked and leave); creates a room for a user; mints a user token', T, async () => {
     const extra = mkUser('Kim');
     const kc = await RoomWs.open(srv.port, extra);

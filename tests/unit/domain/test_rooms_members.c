@@ -255,6 +255,86 @@ static void test_encoded_follows_every_change(void)
  * is released after the grace; a subscription, or a WebSocket join (rooms_join_quiet),
  * holds it; a WebSocket join whose connection went away before the answer (attached,
  * then detached) starts the grace. */
+/* A join with the hook's role (rooms_join_quiet, the WebSocket join at the home). */
+static int join_as(fx_t *f, room_t *room, const char *sub, int role)
+{
+    auth_claims_t u = user(sub);
+    outcome_t o = {0};
+    rooms_join_quiet(&f->r, room, &u, NULL, role, on_done, &o);
+    return wait_op(f, &o);
+}
+
+static room_member_t *member(room_t *room, const char *sub)
+{
+    return room_member(room, sub);
+}
+
+/* The join hook's role: a member made host has the host's rights (state, kicks) but does
+ * not delete the room, may leave, and is made a member again by a later join's role; the
+ * room's own host stays host whatever the role; joins without a role keep it. */
+static void test_join_role(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    ASSERT_EQ(join_as(&f, room, "dep", STORE_ROLE_HOST), 0);
+    ASSERT_EQ(join_as(&f, room, "ann", ROOMS_ROLE_KEEP), 0);
+    ASSERT_EQ(member(room, "dep")->role, STORE_ROLE_HOST);
+    ASSERT_EQ(member(room, "ann")->role, STORE_ROLE_MEMBER);
+    ASSERT_EQ(room->cohosts, 1);
+    ASSERT_TRUE(members_match(room));
+    ASSERT_TRUE(rooms_may_manage(room, "dep"));
+    ASSERT_TRUE(!rooms_may_manage(room, "ann"));
+    ASSERT_TRUE(rooms_may_manage(room, "host"));
+
+    json_t *patch = json_pack("{s:i}", "turn", 1);
+    outcome_t o = {0};
+    rooms_patch_state(&f.r, room, "dep", patch, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    o = (outcome_t){0};
+    rooms_patch_state(&f.r, room, "ann", patch, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), ROOMS_E_FORBIDDEN);
+    json_decref(patch);
+    auth_claims_t dep = user("dep");
+    o = (outcome_t){0};
+    rooms_delete(&f.r, room, &dep, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), ROOMS_E_FORBIDDEN);
+
+    /* A join without a role keeps it; the room's host is not made a member. */
+    ASSERT_EQ(join_as(&f, room, "dep", ROOMS_ROLE_KEEP), 0);
+    ASSERT_EQ(member(room, "dep")->role, STORE_ROLE_HOST);
+    ASSERT_EQ(join_as(&f, room, "host", STORE_ROLE_MEMBER), 0);
+    ASSERT_EQ(member(room, "host")->role, STORE_ROLE_HOST);
+    ASSERT_TRUE(rooms_may_manage(room, "host"));
+
+    /* Made a member again: no rights, nothing counted. */
+    ASSERT_EQ(join_as(&f, room, "dep", STORE_ROLE_MEMBER), 0);
+    ASSERT_EQ(member(room, "dep")->role, STORE_ROLE_MEMBER);
+    ASSERT_EQ(room->cohosts, 0);
+    ASSERT_TRUE(members_match(room));
+    ASSERT_TRUE(!rooms_may_manage(room, "dep"));
+
+    /* A co-host may kick and be kicked, and may leave. */
+    ASSERT_EQ(join_as(&f, room, "ann", STORE_ROLE_HOST), 0);
+    ASSERT_EQ(join_as(&f, room, "dep", STORE_ROLE_HOST), 0);
+    ASSERT_EQ(room->cohosts, 2);
+    auth_claims_t ann = user("ann");
+    o = (outcome_t){0};
+    rooms_kick(&f.r, room, &ann, "dep", 0, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    ASSERT_TRUE(member(room, "dep") == NULL);
+    o = (outcome_t){0};
+    rooms_kick(&f.r, room, &ann, "host", 0, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), ROOMS_E_INVALID);
+    o = (outcome_t){0};
+    rooms_leave(&f.r, room, "ann", NULL, on_done, &o);
+    ASSERT_EQ(wait_op(&f, &o), 0);
+    ASSERT_EQ(room->cohosts, 0);
+    ASSERT_TRUE(!rooms_may_manage(room, "ann"));
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 static void test_unconnected_seat_released(void)
 {
     fx_t f;
@@ -270,9 +350,10 @@ static void test_unconnected_seat_released(void)
     ASSERT_EQ(rooms_fx_attach(&f, room, &subs.pc), 0);
     auth_claims_t ws = user("ws"), gone = user("gone");
     outcome_t o = {0}, o2 = {0};
-    rooms_join_quiet(&f.r, room, &ws, NULL, on_done, &o); /* subscribes later */
+    /* ws subscribes later */
+    rooms_join_quiet(&f.r, room, &ws, NULL, ROOMS_ROLE_KEEP, on_done, &o);
     ASSERT_EQ(wait_op(&f, &o), 0);
-    rooms_join_quiet(&f.r, room, &gone, NULL, on_done, &o2);
+    rooms_join_quiet(&f.r, room, &gone, NULL, ROOMS_ROLE_KEEP, on_done, &o2);
     ASSERT_EQ(wait_op(&f, &o2), 0);
     /* Its connection went away before the answer: attached by the join, then detached by
      * its process (proto_rooms.c). */
@@ -321,5 +402,6 @@ int main(void)
     RUN(test_written_as_jansson_writes);
     RUN(test_encoded_follows_every_change);
     RUN(test_unconnected_seat_released);
+    RUN(test_join_role);
     TEST_MAIN_END();
 }

@@ -178,33 +178,68 @@ static void test_effects(void)
 
 static void test_join_verdict(void)
 {
-    const char *name, *code;
-    char msg[64];
+    const char *name, *role, *code;
+    char msg[128];
     json_t *a = json_loads("{\"allow\":true}", 0, NULL);
-    ASSERT_EQ(rpc_join_verdict(a, &name, &code, msg, sizeof(msg)), 1);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 1);
     ASSERT_TRUE(name == NULL);
     json_decref(a);
     a = json_loads("{\"allow\":true,\"displayName\":\"Captain\"}", 0, NULL);
-    ASSERT_EQ(rpc_join_verdict(a, &name, &code, msg, sizeof(msg)), 1);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 1);
     ASSERT_STREQ(name, "Captain");
     json_decref(a);
     a = json_loads("{\"allow\":false}", 0, NULL);
-    ASSERT_EQ(rpc_join_verdict(a, &name, &code, msg, sizeof(msg)), 0);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 0);
     ASSERT_STREQ(code, "forbidden");
     ASSERT_STREQ(msg, "the app refused this join");
     json_decref(a);
     a = json_loads("{\"allow\":false,\"code\":\"not_invited\",\"message\":\"ask the GM\"}", 0,
                    NULL);
-    ASSERT_EQ(rpc_join_verdict(a, &name, &code, msg, sizeof(msg)), 0);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 0);
     ASSERT_STREQ(code, "not_invited");
     ASSERT_STREQ(msg, "ask the GM");
     json_decref(a);
     a = json_loads("{\"allow\":\"yes\"}", 0, NULL);
-    ASSERT_EQ(rpc_join_verdict(a, &name, &code, msg, sizeof(msg)), -1);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), -1);
     json_decref(a);
     a = json_loads("{\"allow\":true,\"displayName\":\"\"}", 0, NULL);
-    ASSERT_EQ(rpc_join_verdict(a, &name, &code, msg, sizeof(msg)), -1);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), -1);
+    ASSERT_TRUE(strstr(msg, "displayName") != NULL);
     json_decref(a);
+    /* The role: host or member; a name as accounts have them (32 characters, no control
+     * characters). */
+    a = json_loads("{\"allow\":true,\"role\":\"host\",\"displayName\":\"Deputy\"}", 0, NULL);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 1);
+    ASSERT_STREQ(role, "host");
+    ASSERT_STREQ(name, "Deputy");
+    json_decref(a);
+    a = json_loads("{\"allow\":true,\"role\":\"member\"}", 0, NULL);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 1);
+    ASSERT_STREQ(role, "member");
+    ASSERT_TRUE(name == NULL);
+    json_decref(a);
+    a = json_loads("{\"allow\":true,\"role\":null}", 0, NULL);
+    ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), 1);
+    ASSERT_TRUE(role == NULL);
+    json_decref(a);
+    const char *bad[] = {
+        "{\"allow\":true,\"role\":\"admin\"}",
+        "{\"allow\":true,\"role\":\"Host\"}",
+        "{\"allow\":true,\"role\":1}",
+        "{\"allow\":true,\"displayName\":\"a\\u0007b\"}",
+        "{\"allow\":true,\"displayName\":\"a\\u0000b\"}",
+        "{\"allow\":true,\"displayName\":\"   \"}",
+        "{\"allow\":true,\"displayName\":\"123456789012345678901234567890123\"}",
+        "{\"allow\":true,\"displayName\":7}",
+        "[true]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        a = json_loads(bad[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        ASSERT_TRUE(a != NULL);
+        ASSERT_EQ(rpc_join_verdict(a, &name, &role, &code, msg, sizeof(msg)), -1);
+        ASSERT_TRUE(msg[0] != '\0');
+        json_decref(a);
+    }
 }
 
 int main(void)
