@@ -141,23 +141,20 @@ static void on_redirect_connection(uv_stream_t *listener, int status)
     conn_accept_redirect(s);
 }
 
-int server_reload(server_t *s)
+int server_reload_prepare(server_t *s, SSL_CTX **tls)
+{
+    *tls = NULL;
+    if (!s->tls_ctx || !*s->cfg->tls_cert) return 0;
+    return tls_ctx_new(s->cfg, s->tls_ctx, s->log, tls);
+}
+
+void server_reload_commit(server_t *s, SSL_CTX *tls)
 {
     s->handshake.origins = (const char *const *)s->cfg->origins;
     s->handshake.norigins = s->cfg->norigins;
-    if (!s->tls_ctx) {
-        if (*s->cfg->tls_cert) log_warn(s->log, "tls: turning TLS on needs a restart");
-        return 0;
-    }
-    SSL_CTX *ctx;
-    if (tls_ctx_new(s->cfg, s->tls_ctx, s->log, &ctx) != 0) {
-        log_error(s->log, "tls: keeping the certificate in use");
-        return -1;
-    }
+    if (!tls) return;
     SSL_CTX_free(s->tls_ctx); /* connections made with it hold their own reference */
-    s->tls_ctx = ctx;
-    log_info(s->log, "tls: certificate %s loaded", s->cfg->tls_cert);
-    return 0;
+    s->tls_ctx = tls;
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
@@ -166,8 +163,17 @@ static void on_sighup(uv_signal_t *h, int signum)
     server_t *s = h->data;
     if (s->stopping) return;
     log_info(s->log, "SIGHUP: reloading");
-    if (s->reload) s->reload(s->reload_ud);
-    server_reload(s);
+    if (s->reload) {
+        s->reload(s->reload_ud);
+        return;
+    }
+    SSL_CTX *tls;
+    if (server_reload_prepare(s, &tls) != 0) {
+        log_error(s->log, "reload failed, nothing changed: the TLS certificate or key did not "
+                          "load (the one in use stays)");
+        return;
+    }
+    server_reload_commit(s, tls);
 }
 
 static void on_signal(uv_signal_t *h, int signum)

@@ -1024,29 +1024,40 @@ static void opt_swap(const opt_t *o, chorus_config_t *a, chorus_config_t *b)
     }
 }
 
-int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *restart, size_t cap)
+/* Appends name to the comma-separated list in out (whole names only: one that does not fit
+ * ends the list, and *o becomes cap so nothing follows). */
+static void name_append(char *out, size_t cap, size_t *o, const char *name)
 {
-    int applied = 0;
-    size_t o = 0;
+    if (!cap || *o + 1 >= cap) return;
+    int w = snprintf(out + *o, cap - *o, "%s%s", *o ? "," : "", name);
+    if (w > 0 && (size_t)w < cap - *o) {
+        *o += (size_t)w;
+    } else {
+        out[*o] = '\0';
+        *o = cap;
+    }
+}
+
+int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *applied, size_t acap,
+                  char *restart, size_t cap)
+{
+    int n = 0;
+    size_t o = 0, a = 0;
     if (cap) restart[0] = '\0';
+    if (acap) applied[0] = '\0';
     for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
         const opt_t *opt = &options[i];
         if (!opt->name || strcmp(opt->name, "config") == 0 || !opt_differs(opt, live, fresh))
             continue;
         if (is_reloadable(opt->name)) {
             opt_swap(opt, live, fresh);
-            applied++;
-        } else if (cap && o + 1 < cap) { /* whole names only */
-            int w = snprintf(restart + o, cap - o, "%s%s", o ? "," : "", opt->name);
-            if (w > 0 && (size_t)w < cap - o) {
-                o += (size_t)w;
-            } else {
-                restart[o] = '\0';
-                o = cap;
-            }
+            name_append(applied, acap, &a, opt->name);
+            n++;
+        } else {
+            name_append(restart, cap, &o, opt->name);
         }
     }
-    return applied;
+    return n;
 }
 
 /* The placeholder --help shows after o's flag. */

@@ -221,20 +221,61 @@ describe('TLS on the listener', () => {
       fs.copyFileSync(two.key, path.join(tmp, 'live.key'));
       let from = srv.lines.length;
       srv.proc.kill('SIGHUP');
-      await srv.waitForLine(/tls: certificate .* loaded/, 5000, from);
+      await srv.waitForLine(/config: reloaded: .*TLS certificate loaded from .*live\.pem/, 5000, from);
       assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, two.fingerprint);
       await c.echo('after');
       // A broken file: logged, the certificate in use stays.
       fs.writeFileSync(path.join(tmp, 'live.pem'), 'not a certificate\n');
       from = srv.lines.length;
       srv.proc.kill('SIGHUP');
-      await srv.waitForLine(/tls: keeping the certificate in use/, 5000, from);
+      await srv.waitForLine(/config: reload failed, nothing changed: the TLS certificate/, 5000, from);
       assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, two.fingerprint);
       await c.echo('still');
       assert.equal(c.closeInfo, null);
     } finally {
       c.close();
+      fs.copyFileSync(path.join(tmp, 'two.pem'), path.join(tmp, 'live.pem'));
     }
+  });
+
+  it('SIGHUP: a broken config file or certificate changes nothing, then a good one applies', T, async () => {
+    const body = 'z'.repeat(2048);
+    const login = () => get(srv.port, ca, '/api/auth/login', { method: 'POST', body,
+      headers: { 'Content-Type': 'application/json' } });
+    const hup = async (re) => {
+      const from = srv.lines.length;
+      srv.proc.kill('SIGHUP');
+      return srv.waitForLine(re, 5000, from);
+    };
+    const was = (await get(srv.port, ca, '/healthz')).fingerprint;
+    assert.notEqual((await login()).status, 413);
+    // A new certificate on disk, a config file that no longer parses: neither applies.
+    const three = certs.issue('three');
+    fs.copyFileSync(three.cert, path.join(tmp, 'live.pem'));
+    fs.copyFileSync(three.key, path.join(tmp, 'live.key'));
+    fs.writeFileSync(cfgFile, '{"http_max_body": "1KiB", ');
+    let from = srv.lines.length;
+    const line = await hup(/config: reload failed, nothing changed: config .*chorus\.json.*not valid JSON/);
+    assert.match(line, /ERROR/);
+    assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, was);
+    assert.notEqual((await login()).status, 413);
+    assert.ok(!srv.lines.slice(from).some((l) => /config: reloaded|tls: .*loaded/.test(l)),
+      srv.lines.slice(from).join('\n'));
+    // A good config file with a certificate that does not load: the limit does not apply.
+    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1KiB', jwt_secret: TEST_SECRET }));
+    fs.writeFileSync(path.join(tmp, 'live.key'), 'not a key\n');
+    from = srv.lines.length;
+    await hup(/config: reload failed, nothing changed: the TLS certificate or key did not load/);
+    assert.notEqual((await login()).status, 413);
+    assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, was);
+    // Fixed: both apply, and the log names the option that changed.
+    fs.copyFileSync(three.key, path.join(tmp, 'live.key'));
+    const ok = await hup(/config: reloaded: /);
+    assert.match(ok, /1 option changed \(http-max-body\).*TLS certificate loaded/);
+    assert.equal((await login()).status, 413);
+    assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, three.fingerprint);
+    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1MiB', jwt_secret: TEST_SECRET }));
+    await hup(/config: reloaded: /);
   });
 
   it('SIGHUP: the config file is read again: a limit and the JWT secret apply to new requests', T, async () => {
