@@ -469,7 +469,7 @@ static void test_reload(void)
     char restart[256], applied[256];
     ASSERT_EQ(config_reload(&live, &fresh, applied, sizeof(applied), restart, sizeof(restart)),
               5);
-    ASSERT_STREQ(applied, "log-level,http-max-body,origins,trusted-proxies,tls-cert");
+    ASSERT_STREQ(applied, "tls-cert,log-level,http-max-body,origins,trusted-proxies");
     ASSERT_EQ(live.http_max_body, 2048);
     ASSERT_EQ(live.norigins, 2);
     ASSERT_STREQ(live.origins[1], "https://c");
