@@ -357,6 +357,27 @@ const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
     return buf;
 }
 
+void conn_refuse_reply(conn_t *c, unsigned why)
+{
+    if (why == CONN_REFUSE_BUSY)
+        conn_http_error(c, 503, "service_unavailable", "too many connections",
+                        "Retry-After: 1\r\n");
+    else
+        conn_http_error(c, 429, "too_many_connections",
+                        "too many connections from your address", "Retry-After: 1\r\n");
+    conn_finish(c, 1000);
+}
+
+/* Refuses a new connection: the HTTP error goes out at once on a plain one, after the
+ * handshake on a TLS one (conn_tls_refuse), and the connection closes. */
+static void refuse(conn_t *c, unsigned why)
+{
+    if (c->tls)
+        conn_tls_refuse(c, why);
+    else
+        conn_refuse_reply(c, why);
+}
+
 /* Accepts one pending connection from listener (the server's, or with redirect its
  * --tls-redirect one). */
 static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
@@ -389,22 +410,13 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     if (s->nconns + s->nsessions > s->cfg->max_connections) {
         log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,
                  s->nconns - 1);
-        conn_http_error(c, 503, "service_unavailable", "too many connections",
-                        "Retry-After: 1\r\n");
-        conn_finish(c, 1000);
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-        return;
-    }
-    if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
+        refuse(c, CONN_REFUSE_BUSY);
+    } else if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
         log_warn(s->log,
                  "%s: refused: %" PRIu64 " connections open from this address "
                  "(max-connections-per-ip)",
                  remote, s->cfg->max_connections_per_ip);
-        conn_http_error(c, 429, "too_many_connections",
-                        "too many connections from your address", "Retry-After: 1\r\n");
-        conn_finish(c, 1000);
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-        return;
+        refuse(c, CONN_REFUSE_PER_IP);
     }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

@@ -136,6 +136,13 @@ void conn_read_stop(conn_t *c);
 /* Accepts one pending connection from s's redirect listener (--tls-redirect). */
 void conn_accept_redirect(server_t *s);
 
+/* Why a new connection is refused at accept: --max-connections (503) or
+ * --max-connections-per-ip (429). */
+#define CONN_REFUSE_BUSY 1
+#define CONN_REFUSE_PER_IP 2
+/* Queues the refusal's HTTP error (with Retry-After: 1) on c and finishes it. */
+void conn_refuse_reply(conn_t *c, unsigned why);
+
 /* TLS (conn_tls.c). Every byte of a TLS connection goes through OpenSSL with two memory
  * BIOs: what the socket reads is written into one and decrypted into the server's read
  * buffer for the HTTP or WebSocket code; what they queue on c->out (plaintext) is sealed
@@ -146,6 +153,11 @@ size_t conn_tls_size(void);
 /* Starts TLS on a new connection (allocated with conn_tls_size() more bytes, zeroed) with
  * the server's current context. */
 void conn_tls_init(conn_t *c);
+/* Refuses c (why: CONN_REFUSE_*) once its handshake is done: then the refusal is sealed
+ * and sent as on a plain connection (conn_refuse_reply), so an HTTPS or wss client reads
+ * the 503 or 429 and its Retry-After instead of a reset. No request is read; the handshake
+ * has --http-header-timeout, as any handshake. */
+void conn_tls_refuse(conn_t *c, unsigned why);
 /* Frees what the TLS state of c owns (safe on a plain connection). */
 void conn_tls_free(conn_t *c);
 /* Takes len bytes the socket read (borrowed): handshake, then the plaintext goes to the

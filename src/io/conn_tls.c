@@ -19,6 +19,7 @@ struct conn_tls_s {
     unsigned notified : 1;    /* close_notify queued */
     unsigned sniffed : 1;     /* the first byte was looked at */
     unsigned pump_listed : 1;
+    unsigned refuse : 2; /* CONN_REFUSE_*: answer with that once the handshake is done */
 };
 
 /* Records of at most this much plaintext: TLS's maximum, so small queued frames are
@@ -50,6 +51,11 @@ void conn_tls_init(conn_t *c)
     SSL_set_bio(t->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
     SSL_set_accept_state(t->ssl);
     c->tls = 1;
+}
+
+void conn_tls_refuse(conn_t *c, unsigned why)
+{
+    tls_of(c)->refuse = why & 3;
 }
 
 /* Takes c off the server's pump list. */
@@ -260,6 +266,11 @@ static void pump(conn_t *c)
         }
         t->established = 1;
         server_want_flush(c->srv, c); /* the handshake's end and its tickets */
+        if (t->refuse) { /* sealed at the flush; what the client sends is not read */
+            conn_refuse_reply(c, t->refuse);
+            t->refuse = 0;
+            return;
+        }
     }
     server_t *s = c->srv;
     while (!c->read_stopped && !c->closing && !c->finishing) {

@@ -328,3 +328,53 @@ describe('TLS shutdown', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 });
+
+describe('TLS refusals at accept', () => {
+  it('too many connections (503) and too many from one address (429) are answered in HTTPS after the handshake', T, async () => {
+    const tmp = makeTempDir('chorus-tls-');
+    const { ca, issue } = makeCa(tmp);
+    const c1 = issue('one');
+    const srv = await startServer({ probe: false, args: ['--tls-cert', c1.cert, '--tls-key', c1.key,
+      '--max-connections', '2', '--max-connections-per-ip', '1'] });
+    const held = [];
+    const hold = (localAddress) => withTimeout(new Promise((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: srv.port, ca, localAddress }, () => resolve(s));
+      s.once('error', reject);
+      held.push(s);
+    }), 5000, 'tls connect');
+    const getFrom = (localAddress) => withTimeout(new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: srv.port, path: '/healthz', ca, agent: false,
+        localAddress }, (res) => {
+        const chunks = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+      req.on('error', reject);
+      req.end();
+    }), 5000, 'https refused');
+    try {
+      await hold('127.0.0.1');
+      const perIp = await getFrom('127.0.0.1');
+      assert.equal(perIp.status, 429);
+      assert.equal(perIp.headers['retry-after'], '1');
+      assert.equal(perIp.body.error.code, 'too_many_connections');
+      await hold('127.0.0.2');
+      const busy = await getFrom('127.0.0.3');
+      assert.equal(busy.status, 503);
+      assert.equal(busy.headers['retry-after'], '1');
+      assert.equal(busy.body.error.code, 'service_unavailable');
+      // Once the held connections go, their slots come back.
+      for (const s of held) s.destroy();
+      let ok = null;
+      for (let i = 0; i < 50 && ok?.status !== 200; i++) {
+        ok = await getFrom('127.0.0.4').catch(() => null);
+      }
+      assert.equal(ok.status, 200);
+    } finally {
+      for (const s of held) s.destroy();
+      await srv.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
