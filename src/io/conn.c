@@ -89,7 +89,8 @@ static void on_handle_closed(uv_handle_t *h)
     conn_t *c = h->data;
     server_t *s = c->srv;
     CH_ASSERT(c->timer_idx == 0);
-    outq_clear(&c->out);
+    s->stat.conns[conn_state(c)]--;
+    conn_out_truncate(c, 0);
     conn_http_free(c);
     int was_ws = c->kind == CONN_WS;
     conn_ws_free(c);
@@ -149,6 +150,7 @@ static size_t out_iov(const conn_t *c, struct iovec *iov, size_t max)
 static void consume(conn_t *c, size_t n)
 {
     outq_consume(&c->out, n);
+    c->srv->stat.queued_bytes -= n;
     if (c->tls) conn_tls_wrote(c, n);
 }
 
@@ -289,10 +291,33 @@ static void on_write(uv_write_t *req, int status)
     conn_flush(c);
 }
 
+unsigned conn_state(const conn_t *c)
+{
+    return c->kind == CONN_HTTP ? SERVER_CONNS_HTTP
+           : c->sio             ? SERVER_CONNS_SIO_WS
+                                : SERVER_CONNS_WS;
+}
+
+void conn_out_push(conn_t *c, cbuf_t *b)
+{
+    outq_push(&c->out, b);
+    c->srv->stat.queued_bytes += b->len;
+}
+
+void conn_out_truncate(conn_t *c, size_t n)
+{
+    size_t was = c->out.bytes;
+    if (n == 0)
+        outq_clear(&c->out);
+    else
+        outq_truncate(&c->out, n);
+    c->srv->stat.queued_bytes -= was - c->out.bytes;
+}
+
 void conn_send(conn_t *c, cbuf_t *b)
 {
     if (c->closing || c->shut) return;
-    outq_push(&c->out, b);
+    conn_out_push(c, b);
     server_want_flush(c->srv, c);
     /* Every buffer queued on a WebSocket is one frame (header first). */
     if (c->kind == CONN_WS && b->len > 0) c->srv->stat.ws_out[b->data[b->off] & 0x0f]++;
@@ -304,7 +329,7 @@ void conn_send(conn_t *c, cbuf_t *b)
         log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
                 "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
                 c->out.bytes);
-        outq_truncate(&c->out, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
+        conn_out_truncate(c, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
         c->srv->stat.slow_closed++;
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
     }
@@ -378,13 +403,17 @@ static void refuse(conn_t *c, unsigned why)
         conn_refuse_reply(c, why);
 }
 
-/* Accepts one pending connection from listener (the server's, or with redirect its
- * --tls-redirect one). */
-static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
+/* Which listener a connection came from. */
+enum { FROM_MAIN, FROM_REDIRECT, FROM_METRICS };
+
+/* Accepts one pending connection from listener (the server's, its --tls-redirect one or
+ * its --metrics-listen one, as from says). */
+static void accept_from(server_t *s, uv_tcp_t *listener, int from)
 {
-    int tls = s->tls_ctx && !redirect;
+    int tls = s->tls_ctx && from == FROM_MAIN;
     conn_t *c = ch_calloc(1, sizeof(*c) + (tls ? conn_tls_size() : 0));
-    c->redirect = (unsigned)redirect;
+    c->redirect = from == FROM_REDIRECT;
+    c->metrics_only = from == FROM_METRICS;
     c->srv = s;
     /* The identity names the connection in logs from its first request; a WebSocket keeps it
      * (conn_ws_start). */
@@ -396,6 +425,7 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    s->stat.conns[SERVER_CONNS_HTTP]++;
     if (uv_accept((uv_stream_t *)listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -423,10 +453,15 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
 
 void conn_accept(server_t *s)
 {
-    accept_from(s, &s->listener, 0);
+    accept_from(s, &s->listener, FROM_MAIN);
 }
 
 void conn_accept_redirect(server_t *s)
 {
-    accept_from(s, &s->redirect, 1);
+    accept_from(s, &s->redirect, FROM_REDIRECT);
+}
+
+void conn_accept_metrics(server_t *s)
+{
+    accept_from(s, &s->metrics, FROM_METRICS);
 }

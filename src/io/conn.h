@@ -59,7 +59,8 @@ struct conn_s {
     unsigned tls : 1;
     /* HTTP requests begun on this connection (the last part of their ids, conn_req_id),
      * saturating; kept in the flags' spare bits, so a WebSocket keeps its upgrade's. */
-    unsigned req_n : 18;
+    unsigned req_n : 17;
+    unsigned metrics_only : 1; /* from the --metrics-listen listener: /metrics, /healthz */
     char ip[48];           /* the client's address, for rate limits and audit: the peer's; once
                             * a WebSocket, behind a trusted proxy, the one it forwarded */
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
@@ -103,6 +104,16 @@ void conn_accept(server_t *s);
  * loop iteration. A WebSocket whose queue passes ws_max_queue is closed with 1008. */
 void conn_send(conn_t *c, cbuf_t *b);
 
+/* c's state for server_stat_t.conns (SERVER_CONNS_*). */
+unsigned conn_state(const conn_t *c);
+
+/* outq_push and outq_truncate (n 0: outq_clear) on c->out that keep the server's total of
+ * queued output (server_stat_t.queued_bytes, GET /metrics) right: every change of c->out
+ * but the written bytes consumed (conn.c) goes through them. b is borrowed (the queue
+ * takes its own reference). */
+void conn_out_push(conn_t *c, cbuf_t *b);
+void conn_out_truncate(conn_t *c, size_t n);
+
 /* Writes what is queued (called once per loop iteration by the server). */
 void conn_flush(conn_t *c);
 
@@ -135,6 +146,8 @@ void conn_read_stop(conn_t *c);
 
 /* Accepts one pending connection from s's redirect listener (--tls-redirect). */
 void conn_accept_redirect(server_t *s);
+/* Accepts one pending connection from s's metrics listener (--metrics-listen). */
+void conn_accept_metrics(server_t *s);
 
 /* Why a new connection is refused at accept: --max-connections (503) or
  * --max-connections-per-ip (429). */

@@ -141,6 +141,16 @@ static void on_redirect_connection(uv_stream_t *listener, int status)
     conn_accept_redirect(s);
 }
 
+static void on_metrics_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+    if (status < 0) {
+        log_warn(s->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept_metrics(s);
+}
+
 int server_reload_prepare(server_t *s, SSL_CTX **tls)
 {
     *tls = NULL;
@@ -199,6 +209,8 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->tls_pump, NULL);
     if (s->has_redirect && !uv_is_closing((uv_handle_t *)&s->redirect))
         uv_close((uv_handle_t *)&s->redirect, NULL);
+    if (s->has_metrics && !uv_is_closing((uv_handle_t *)&s->metrics))
+        uv_close((uv_handle_t *)&s->metrics, NULL);
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
@@ -221,6 +233,7 @@ void server_stop(server_t *s)
     s->stopping = 1;
     uv_close((uv_handle_t *)&s->listener, NULL);
     if (s->has_redirect) uv_close((uv_handle_t *)&s->redirect, NULL);
+    if (s->has_metrics) uv_close((uv_handle_t *)&s->metrics, NULL);
     conn_sio_poll_stop(s);
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
@@ -472,6 +485,15 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         rc = bind_listener(s, &s->redirect, cfg->tls_redirect_host, cfg->tls_redirect_port,
                            on_redirect_connection, rname, sizeof(rname));
         if (rc == 0) log_info(log, "redirecting plain HTTP on %s to https", rname);
+    }
+    if (rc == 0 && cfg->metrics_listen_host) {
+        char mname[96];
+        uv_tcp_init(loop, &s->metrics);
+        s->metrics.data = s;
+        s->has_metrics = 1;
+        rc = bind_listener(s, &s->metrics, cfg->metrics_listen_host, cfg->metrics_listen_port,
+                           on_metrics_connection, mname, sizeof(mname));
+        if (rc == 0) log_info(log, "serving /metrics on %s (plain HTTP)", mname);
     }
     if (rc != 0) {
         /* Every handle must finish closing before the caller frees s. */

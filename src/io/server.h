@@ -51,7 +51,17 @@ typedef struct {
     uint64_t http_requests;       /* HTTP requests answered */
     uint64_t http_limited;        /* of them, answered 429 */
     int64_t start_unix_ms;        /* when server_start ran */
+    /* Gauges kept as the connections change, so a scrape walks nothing: open connections
+     * by state (SERVER_CONNS_*: set at accept, moved at the upgrade, dropped when the
+     * handles closed) and the output queued on them (conn_out_push, conn_out_truncate). */
+    uint64_t conns[3];
+    uint64_t queued_bytes;
 } server_stat_t;
+
+/* server_stat_t.conns's states: speaking HTTP, /ws, Socket.IO over WebSocket. */
+#define SERVER_CONNS_HTTP 0
+#define SERVER_CONNS_WS 1
+#define SERVER_CONNS_SIO_WS 2
 
 typedef struct server_s {
     uv_loop_t *loop;               /* borrowed */
@@ -69,6 +79,8 @@ typedef struct server_s {
     int port;          /* the listener's bound port */
     uv_tcp_t redirect; /* --tls-redirect's listener, when has_redirect */
     int has_redirect;
+    uv_tcp_t metrics; /* --metrics-listen's listener, when has_metrics */
+    int has_metrics;
     /* SIGHUP: set after server_start (NULL: only the certificate is read again). Reads
      * the configuration again into cfg and applies it all (server_reload_prepare, then
      * server_reload_commit) or nothing; returns 0 when applied, -1 when nothing changed. */

@@ -79,6 +79,9 @@ typedef struct {
     size_t ntrusted_proxies;
     struct net_cidr_s *metrics_allow; /* owned; client addresses that may read /metrics */
     size_t nmetrics_allow;
+    char *metrics_listen_host; /* owned; a separate listener for /metrics, NULL = none */
+    int metrics_listen_port;
+    char *metrics_token; /* owned; Bearer token /metrics needs, "" = none */
     /* the admin view (issue 24) */
     char *admins;            /* owned; comma-separated user ids that are admins, "" = none */
     uint64_t admin_errors;   /* recent warnings/errors kept for GET /api/admin/errors */

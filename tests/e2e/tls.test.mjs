@@ -371,6 +371,9 @@ describe('TLS refusals at accept', () => {
         ok = await getFrom('127.0.0.4').catch(() => null);
       }
       assert.equal(ok.status, 200);
+      // Records replace plaintext in the queues: what /metrics counts as queued is back to 0.
+      const m = await get(srv.port, ca, '/metrics');
+      assert.match(m.body, /^chorus_output_queued_bytes 0$/m);
     } finally {
       for (const s of held) s.destroy();
       await srv.stop();

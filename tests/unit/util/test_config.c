@@ -516,6 +516,29 @@ static void test_reload_undo(void)
     config_free(&live);
 }
 
+/* --metrics-token: 16 to 256 printable bytes or none; --metrics-listen takes HOST:PORT. */
+static void test_metrics_options(void)
+{
+    chorus_config_t cfg;
+    char *a[] = {"--metrics-token", "short"};
+    ASSERT_EQ(load(&cfg, 2, a, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "metrics-token") != NULL);
+    config_free(&cfg);
+    char *b[] = {"--metrics-token", "has a space in it, long enough"};
+    ASSERT_EQ(load(&cfg, 2, b, NULL), -1);
+    config_free(&cfg);
+    char *c[] = {"--metrics-token", "0123456789abcdef", "--metrics-listen", "127.0.0.1:9100"};
+    ASSERT_EQ(load(&cfg, 4, c, NULL), 0);
+    ASSERT_STREQ(cfg.metrics_token, "0123456789abcdef");
+    ASSERT_STREQ(cfg.metrics_listen_host, "127.0.0.1");
+    ASSERT_EQ(cfg.metrics_listen_port, 9100);
+    config_free(&cfg);
+    config_defaults(&cfg);
+    ASSERT_TRUE(cfg.metrics_listen_host == NULL);
+    ASSERT_STREQ(cfg.metrics_token, "");
+    config_free(&cfg);
+}
+
 /* --tls-cert and --tls-key go together; --tls-redirect needs them and takes HOST:PORT. */
 static void test_tls_options(void)
 {
@@ -545,6 +568,7 @@ int main(void)
     RUN(test_reload);
     RUN(test_reload_undo);
     RUN(test_tls_options);
+    RUN(test_metrics_options);
     RUN(test_defaults);
     RUN(test_units);
     RUN(test_flags);
