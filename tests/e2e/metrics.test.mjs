@@ -2,14 +2,16 @@
 // format with the event-loop iteration histogram and maximum, and --metrics-allow, which
 // answers every other client address with the 404 of an unknown path. No timings.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { parseMetrics, scrape, total } from './lib/metrics.mjs';
 import { createRoom, mkUsers } from './lib/rooms.mjs';
-import { startServer } from './lib/server.mjs';
+import { REPO_ROOT, startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
 import { JsonWs } from './lib/wsclient.mjs';
 import { jsonFrame, RawWs } from './lib/rawws.mjs';
@@ -302,6 +304,40 @@ describe('GET /metrics: the metric set', () => {
       // Nothing else is served there.
       for (const p of ['/', '/api/rooms', '/ws', '/socket.io/']) {
         assertJsonError(await fetchOnce(mport, 'GET', p, auth(TOKEN)), 404, 'not_found');
+      }
+      // The token never reaches the log (a wrong one neither).
+      assert.ok(!srv.lines.some((l) => l.includes('scrape-token-01234')), 'no token in the log');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('the table of docs/operations.md names every family /metrics has, with its type and labels', T, async () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## Metrics\n'), doc.indexOf('\n### Dashboards\n'));
+    const documented = new Map(); // family -> { type, labels }
+    for (const line of section.split('\n')) {
+      const m = /^\| `([a-z_]+)` \| ([a-z]+)[^|]*\| ([^|]*)\|/.exec(line);
+      if (!m) continue;
+      const labels = [...m[3].matchAll(/`([a-z_]+)`:/g)].map((x) => x[1]).sort();
+      documented.set(m[1], { type: m[2], labels });
+    }
+    const srv = await startServer();
+    try {
+      const { samples, types } = await scrape(srv.port);
+      const exposed = new Map();
+      for (const [family, type] of types) exposed.set(family, { type, labels: new Set() });
+      for (const series of samples.keys()) {
+        const name = series.replace(/\{.*$/, '');
+        const family = [...exposed.keys()].find((f) => name === f ||
+          (exposed.get(f).type === 'histogram' && ['_bucket', '_sum', '_count'].some((x) => name === f + x)));
+        assert.ok(family, `a family for ${series}`);
+        for (const l of series.matchAll(/([a-z_]+)="/g)) if (l[1] !== 'le') exposed.get(family).labels.add(l[1]);
+      }
+      assert.deepEqual([...documented.keys()].sort(), [...exposed.keys()].sort(), 'the same families');
+      for (const [family, { type, labels }] of exposed) {
+        assert.equal(documented.get(family).type, type, `${family}'s type`);
+        assert.deepEqual(documented.get(family).labels, [...labels].sort(), `${family}'s labels`);
       }
     } finally {
       await srv.stop();
