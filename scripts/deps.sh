@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 # tests start (scripts/pg-test.sh; Debian also starts a main cluster of its own on install).
 # libcurl4-openssl-dev: the HTTP client that calls app backends (webhooks, RPC, join hook).
 # prometheus: the real Prometheus the metrics test starts to scrape /metrics.
+# libnss3-tools: certutil, which makes the NSS database through which the browser TLS test's
+# Chromium trusts the test CA.
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium curl postgresql libcurl4-openssl-dev prometheus)
+          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi

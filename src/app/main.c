@@ -109,43 +109,77 @@ static void log_ready(server_t *srv, const chorus_config_t *cfg, log_t *lg)
 }
 
 /* What SIGHUP's reload needs: the flags to read the sources again, the configuration in
- * use, and the token verifier it may replace. */
+ * use, the server whose TLS context and origins follow it, and the token verifier it may
+ * replace. */
 typedef struct {
     int argc;
     char **argv;
     chorus_config_t *cfg;
     log_t *lg;
     app_t *app;
+    server_t *srv;
     auth_jwt_t *jwt; /* owned: the verifier in use */
 } reload_t;
 
-/* SIGHUP (server.c calls it, then reloads TLS and origins from cfg): the config file, the
- * environment and the flags read again, the options that may change applied
- * (config_reload), the token verifier rebuilt from the secret and key files. A source that
- * no longer parses, or keys that no longer load, are logged and change nothing. */
-static void reload(void *ud)
+/* Gives fresh live's value of the string option at *dst (so the two no longer differ). */
+static void keep_running(char **dst, const char *live)
+{
+    free(*dst);
+    *dst = ch_strdup(live);
+}
+
+/* SIGHUP (server.c calls it): the config file, the environment and the flags read again,
+ * then all or nothing: the options that may change are moved into the configuration in use
+ * (config_reload), the token verifier and the TLS context are built from it, and only when
+ * both built are they put in use. A source that no longer parses, keys or a certificate
+ * that do not load: the move is undone, one error line says why, and everything in use
+ * (options, keys, certificate, origins) stays. Returns 0 when applied, -1 when not. */
+static int reload(void *ud)
 {
     reload_t *r = ud;
     chorus_config_t fresh;
-    char err[512], restart[512];
+    char err[512], restart[512], applied[1024];
     config_defaults(&fresh);
     if (config_load(&fresh, r->argc, r->argv, environ, err, sizeof(err)) != 0) {
-        log_error(r->lg, "config: not reloaded: %s", err);
+        log_error(r->lg, "config: reload failed, nothing changed: %s", err);
         config_free(&fresh);
-        return;
+        return -1;
     }
-    int n = config_reload(r->cfg, &fresh, restart, sizeof(restart));
+    /* Turning TLS on or off needs a restart: the listener keeps its files. */
+    int tls_toggled = !*r->cfg->tls_cert != !*fresh.tls_cert;
+    if (tls_toggled) {
+        keep_running(&fresh.tls_cert, r->cfg->tls_cert);
+        keep_running(&fresh.tls_key, r->cfg->tls_key);
+        keep_running(&fresh.tls_ciphers, r->cfg->tls_ciphers);
+    }
+    int n = config_reload(r->cfg, &fresh, applied, sizeof(applied), restart, sizeof(restart));
+    auth_jwt_t *jwt = auth_setup(r->cfg, 1, r->lg);
+    SSL_CTX *tls = NULL;
+    const char *failed = NULL;
+    if (!jwt)
+        failed = "the token keys did not load (the ones in use stay)";
+    else if (server_reload_prepare(r->srv, &tls) != 0)
+        failed = "the TLS certificate or key did not load (the one in use stays)";
+    if (failed) {
+        auth_jwt_free(jwt);
+        config_reload(r->cfg, &fresh, NULL, 0, NULL, 0); /* moves the same values back */
+        config_free(&fresh);
+        log_error(r->lg, "config: reload failed, nothing changed: %s", failed);
+        return -1;
+    }
     config_free(&fresh);
     r->lg->level = r->cfg->log_level;
+    auth_jwt_free(app_set_jwt(r->app, jwt));
+    r->jwt = jwt;
+    server_reload_commit(r->srv, tls);
+    if (tls_toggled)
+        log_warn(r->lg, "config: turning TLS %s needs a restart",
+                 r->srv->tls_ctx ? "off" : "on");
     if (*restart) log_warn(r->lg, "config: changes that need a restart: %s", restart);
-    auth_jwt_t *jwt = auth_setup(r->cfg, 1, r->lg);
-    if (!jwt) {
-        log_error(r->lg, "config: token keys not reloaded: the ones in use stay");
-    } else {
-        auth_jwt_free(app_set_jwt(r->app, jwt));
-        r->jwt = jwt;
-    }
-    log_info(r->lg, "config: reloaded (%d option%s changed)", n, n == 1 ? "" : "s");
+    log_info(r->lg, "config: reloaded: %d option%s changed%s%s%s, token keys read again%s%s", n,
+             n == 1 ? "" : "s", n ? " (" : "", applied, n ? ")" : "",
+             tls ? ", TLS certificate loaded from " : "", tls ? r->cfg->tls_cert : "");
+    return 0;
 }
 
 static void http_close(void *impl)
@@ -223,7 +257,8 @@ static int serve(int argc, char **argv)
     app->api.errors = &errors;
     server_t *srv = ch_malloc(sizeof(*srv));
     int rc = server_start(srv, &loop, &cfg, &lg, app);
-    reload_t rl = {.argc = argc, .argv = argv, .cfg = &cfg, .lg = &lg, .app = app, .jwt = jwt};
+    reload_t rl = {
+        .argc = argc, .argv = argv, .cfg = &cfg, .lg = &lg, .app = app, .srv = srv, .jwt = jwt};
     srv->reload = reload;
     srv->reload_ud = &rl;
     if (rc == 0) {

@@ -80,6 +80,7 @@ void rooms_room_free(room_t *room)
     free(room->recent);
     for (room_member_t *m = room->members, *next; m; m = next) {
         next = m->next;
+        if (m->online) r->online--;
         member_free(m);
     }
     json_decref(room->state);
@@ -146,6 +147,7 @@ void rooms_member_remove(rooms_t *r, room_t *room, room_member_t *m)
     if (!m->banned) room->seats--;
     if (m->role == STORE_ROLE_HOST && strcmp(m->user_id, room->host_id) != 0) room->cohosts--;
     if (r->tick_member == m) r->tick_member = m->next;
+    if (m->online) r->online--;
     member_free(m);
 }
 
@@ -158,17 +160,8 @@ room_member_t *room_member(room_t *room, const char *user_id)
 
 void rooms_count(const rooms_t *r, uint64_t *nrooms, uint64_t *online)
 {
-    uint64_t n = 0, on = 0;
-    const char *key;
-    void *val;
-    for (size_t i = 0; strmap_next(&r->by_id, &i, &key, &val);) {
-        const room_t *room = val;
-        n++;
-        for (const room_member_t *m = room->members; m; m = m->next)
-            if (m->online) on++;
-    }
-    *nrooms = n;
-    *online = on;
+    *nrooms = r->by_id.count;
+    *online = r->online;
 }
 
 room_t *rooms_get(rooms_t *r, const char *id_or_code)

@@ -188,6 +188,9 @@ struct rooms_s {
     size_t sweep_n, sweep_i, sweep_cap;
     int64_t sweep_cutoff;      /* unix ms: rooms last active before it go */
     struct webhooks_s *hooks;  /* borrowed: the webhook endpoints (webhooks.h); NULL: none */
+    /* Members with at least one connection (online > 0), over every room: kept where
+     * online goes from 0 or to 0 and where a member goes, for GET /metrics (rooms_count). */
+    uint64_t online;
 };
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls
@@ -315,9 +318,8 @@ int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char
                  rooms_seek_t seek, uint64_t *retry_after_ms);
 room_member_t *room_member(room_t *room, const char *user_id);
 
-/* Counts the live rooms of r into *nrooms and their online members (those with at least
- * one connection) into *online, for GET /metrics: one walk over every room and member,
- * done only when asked. Borrows r. */
+/* The live rooms of r into *nrooms and their online members (those with at least one
+ * connection) into *online, for GET /metrics: two counters, nothing walked. */
 void rooms_count(const rooms_t *r, uint64_t *nrooms, uint64_t *online);
 
 /* Room JSON as in the REST API (borrowed room; new reference). */

@@ -379,6 +379,7 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
             m->joined_at = clock_unix_ms();
         }
         m->banned = 1;
+        if (m->online) r->online--;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
         rooms_member_changed(m);
@@ -461,6 +462,7 @@ int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user
     room_member_t *m = room_member(room, user_id);
     if (!m || m->banned) return ROOMS_E_NOT_FOUND;
     if (m->online++ == 0) { /* online and presence change; more connections change nothing */
+        r->online++;
         m->release_at = 0;
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
@@ -495,6 +497,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     room_member_t *m = room_member(room, user_id);
     if (!m || m->online == 0) return;
     if (--m->online > 0) return;
+    r->online--;
     rooms_member_changed(m);
     rooms_dirty_remove(r, m);
     if (strcmp(m->user_id, room->host_id) != 0)

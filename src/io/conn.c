@@ -89,7 +89,8 @@ static void on_handle_closed(uv_handle_t *h)
     conn_t *c = h->data;
     server_t *s = c->srv;
     CH_ASSERT(c->timer_idx == 0);
-    outq_clear(&c->out);
+    s->stat.conns[conn_state(c)]--;
+    conn_out_truncate(c, 0);
     conn_http_free(c);
     int was_ws = c->kind == CONN_WS;
     conn_ws_free(c);
@@ -149,6 +150,7 @@ static size_t out_iov(const conn_t *c, struct iovec *iov, size_t max)
 static void consume(conn_t *c, size_t n)
 {
     outq_consume(&c->out, n);
+    c->srv->stat.queued_bytes -= n;
     if (c->tls) conn_tls_wrote(c, n);
 }
 
@@ -290,10 +292,33 @@ static void on_write(uv_write_t *req, int status)
     conn_flush(c);
 }
 
+unsigned conn_state(const conn_t *c)
+{
+    return c->kind == CONN_HTTP ? SERVER_CONNS_HTTP
+           : c->sio             ? SERVER_CONNS_SIO_WS
+                                : SERVER_CONNS_WS;
+}
+
+void conn_out_push(conn_t *c, cbuf_t *b)
+{
+    outq_push(&c->out, b);
+    c->srv->stat.queued_bytes += b->len;
+}
+
+void conn_out_truncate(conn_t *c, size_t n)
+{
+    size_t was = c->out.bytes;
+    if (n == 0)
+        outq_clear(&c->out);
+    else
+        outq_truncate(&c->out, n);
+    c->srv->stat.queued_bytes -= was - c->out.bytes;
+}
+
 void conn_send(conn_t *c, cbuf_t *b)
 {
     if (c->closing || c->shut) return;
-    outq_push(&c->out, b);
+    conn_out_push(c, b);
     server_want_flush(c->srv, c);
     /* Every buffer queued on a WebSocket is one frame (header first). */
     if (c->kind == CONN_WS && b->len > 0) c->srv->stat.ws_out[b->data[b->off] & 0x0f]++;
@@ -305,7 +330,7 @@ void conn_send(conn_t *c, cbuf_t *b)
         log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
                 "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
                 (size_t)c->out.bytes);
-        outq_truncate(&c->out, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
+        conn_out_truncate(c, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
         c->srv->stat.slow_closed++;
         conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
     }
@@ -365,13 +390,38 @@ const char *conn_remote(const conn_t *c, char buf[CONN_REMOTE_MAX])
     return buf;
 }
 
-/* Accepts one pending connection from listener (the server's, or with redirect its
- * --tls-redirect one). */
-static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
+void conn_refuse_reply(conn_t *c, unsigned why)
 {
-    int tls = s->tls_ctx && !redirect;
+    if (why == CONN_REFUSE_BUSY)
+        conn_http_error(c, 503, "service_unavailable", "too many connections",
+                        "Retry-After: 1\r\n");
+    else
+        conn_http_error(c, 429, "too_many_connections",
+                        "too many connections from your address", "Retry-After: 1\r\n");
+    conn_finish(c, 1000);
+}
+
+/* Refuses a new connection: the HTTP error goes out at once on a plain one, after the
+ * handshake on a TLS one (conn_tls_refuse), and the connection closes. */
+static void refuse(conn_t *c, unsigned why)
+{
+    if (c->tls)
+        conn_tls_refuse(c, why);
+    else
+        conn_refuse_reply(c, why);
+}
+
+/* Which listener a connection came from. */
+enum { FROM_MAIN, FROM_REDIRECT, FROM_METRICS };
+
+/* Accepts one pending connection from listener (the server's, its --tls-redirect one or
+ * its --metrics-listen one, as from says). */
+static void accept_from(server_t *s, uv_tcp_t *listener, int from)
+{
+    int tls = s->tls_ctx && from == FROM_MAIN;
     conn_t *c = ch_calloc(1, sizeof(*c) + (tls ? conn_tls_size() : 0));
-    c->redirect = (unsigned)redirect;
+    c->redirect = from == FROM_REDIRECT;
+    c->metrics_only = from == FROM_METRICS;
     c->srv = s;
     /* The identity names the connection in logs from its first request; a WebSocket keeps it
      * (conn_ws_start). */
@@ -383,6 +433,7 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    s->stat.conns[SERVER_CONNS_HTTP]++;
     if (uv_accept((uv_stream_t *)listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -399,32 +450,28 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int redirect)
     if (s->nconns + s->nsessions > s->cfg->max_connections) {
         log_warn(s->log, "%s: refused: %zu connections open (max-connections)", remote,
                  s->nconns - 1);
-        conn_http_error(c, 503, "service_unavailable", "too many connections",
-                        "Retry-After: 1\r\n");
-        conn_finish(c, 1000);
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-        return;
-    }
-    if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
+        refuse(c, CONN_REFUSE_BUSY);
+    } else if (server_ip_acquire(s, c, (struct sockaddr *)&ss) != 0) {
         log_warn(s->log,
                  "%s: refused: %" PRIu64 " connections open from this address "
                  "(max-connections-per-ip)",
                  remote, s->cfg->max_connections_per_ip);
-        conn_http_error(c, 429, "too_many_connections",
-                        "too many connections from your address", "Retry-After: 1\r\n");
-        conn_finish(c, 1000);
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-        return;
+        refuse(c, CONN_REFUSE_PER_IP);
     }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 void conn_accept(server_t *s)
 {
-    accept_from(s, &s->listener, 0);
+    accept_from(s, &s->listener, FROM_MAIN);
 }
 
 void conn_accept_redirect(server_t *s)
 {
-    accept_from(s, &s->redirect, 1);
+    accept_from(s, &s->redirect, FROM_REDIRECT);
+}
+
+void conn_accept_metrics(server_t *s)
+{
+    accept_from(s, &s->metrics, FROM_METRICS);
 }

@@ -64,7 +64,8 @@ struct conn_s {
     unsigned tls : 1;
     /* HTTP requests begun on this connection (the last part of their ids, conn_req_id),
      * saturating; kept in the flags' spare bits, so a WebSocket keeps its upgrade's. */
-    unsigned req_n : 18;
+    unsigned req_n : 17;
+    unsigned metrics_only : 1; /* from the --metrics-listen listener: /metrics, /healthz */
     unsigned kind : 1;     /* conn_kind_t */
     unsigned ip_known : 1; /* ip holds an address (else the socket had none: "?") */
     /* The client's address, for rate limits and audit: the peer's; once a WebSocket, behind
@@ -121,6 +122,16 @@ void conn_accept(server_t *s);
  * loop iteration. A WebSocket whose queue passes ws_max_queue is closed with 1008. */
 void conn_send(conn_t *c, cbuf_t *b);
 
+/* c's state for server_stat_t.conns (SERVER_CONNS_*). */
+unsigned conn_state(const conn_t *c);
+
+/* outq_push and outq_truncate (n 0: outq_clear) on c->out that keep the server's total of
+ * queued output (server_stat_t.queued_bytes, GET /metrics) right: every change of c->out
+ * but the written bytes consumed (conn.c) goes through them. b is borrowed (the queue
+ * takes its own reference). */
+void conn_out_push(conn_t *c, cbuf_t *b);
+void conn_out_truncate(conn_t *c, size_t n);
+
 /* Writes what is queued (called once per loop iteration by the server). */
 void conn_flush(conn_t *c);
 
@@ -153,6 +164,15 @@ void conn_read_stop(conn_t *c);
 
 /* Accepts one pending connection from s's redirect listener (--tls-redirect). */
 void conn_accept_redirect(server_t *s);
+/* Accepts one pending connection from s's metrics listener (--metrics-listen). */
+void conn_accept_metrics(server_t *s);
+
+/* Why a new connection is refused at accept: --max-connections (503) or
+ * --max-connections-per-ip (429). */
+#define CONN_REFUSE_BUSY 1
+#define CONN_REFUSE_PER_IP 2
+/* Queues the refusal's HTTP error (with Retry-After: 1) on c and finishes it. */
+void conn_refuse_reply(conn_t *c, unsigned why);
 
 /* TLS (conn_tls.c). Every byte of a TLS connection goes through OpenSSL with two memory
  * BIOs: what the socket reads is written into one and decrypted into the server's read
@@ -164,6 +184,11 @@ size_t conn_tls_size(void);
 /* Starts TLS on a new connection (allocated with conn_tls_size() more bytes, zeroed) with
  * the server's current context. */
 void conn_tls_init(conn_t *c);
+/* Refuses c (why: CONN_REFUSE_*) once its handshake is done: then the refusal is sealed
+ * and sent as on a plain connection (conn_refuse_reply), so an HTTPS or wss client reads
+ * the 503 or 429 and its Retry-After instead of a reset. No request is read; the handshake
+ * has --http-header-timeout, as any handshake. */
+void conn_tls_refuse(conn_t *c, unsigned why);
 /* Frees what the TLS state of c owns (safe on a plain connection). */
 void conn_tls_free(conn_t *c);
 /* Takes len bytes the socket read (borrowed): handshake, then the plaintext goes to the

@@ -19,6 +19,7 @@ struct conn_tls_s {
     unsigned notified : 1;    /* close_notify queued */
     unsigned sniffed : 1;     /* the first byte was looked at */
     unsigned pump_listed : 1;
+    unsigned refuse : 2; /* CONN_REFUSE_*: answer with that once the handshake is done */
 };
 
 /* Records of at most this much plaintext: TLS's maximum, so small queued frames are
@@ -50,6 +51,11 @@ void conn_tls_init(conn_t *c)
     SSL_set_bio(t->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
     SSL_set_accept_state(t->ssl);
     c->tls = 1;
+}
+
+void conn_tls_refuse(conn_t *c, unsigned why)
+{
+    tls_of(c)->refuse = why & 3;
 }
 
 /* Takes c off the server's pump list. */
@@ -120,8 +126,8 @@ static void take_output(conn_t *c)
     int got = BIO_read(w, b->data, (int)n);
     CH_ASSERT(got == (int)n);
     b->len = n;
-    outq_truncate(&c->out, t->sealed);
-    outq_push(&c->out, b);
+    conn_out_truncate(c, t->sealed);
+    conn_out_push(c, b);
     cbuf_unref(b);
     t->sealed = c->out.bytes;
     bio_trim(t->ssl, 0);
@@ -137,7 +143,7 @@ static void tls_fail(conn_t *c, const char *what)
     ERR_clear_error();
     log_debug(c->srv->log, "%s: tls %s failed: %s", conn_remote(c, r), what, e ? msg : "");
     take_output(c);
-    outq_truncate(&c->out, tls_of(c)->sealed);
+    conn_out_truncate(c, tls_of(c)->sealed);
     tls_of(c)->failed = 1;
     conn_finish(c, CONN_LINGER_MS);
 }
@@ -154,7 +160,7 @@ void conn_tls_seal(conn_t *c)
 {
     conn_tls_t *t = tls_of(c);
     if (t->failed) {
-        outq_truncate(&c->out, t->sealed);
+        conn_out_truncate(c, t->sealed);
         return;
     }
     size_t plain = c->out.bytes - t->sealed;
@@ -196,7 +202,7 @@ void conn_tls_seal(conn_t *c)
             tls_fail(c, "write");
             return;
         }
-        outq_truncate(&c->out, t->sealed);
+        conn_out_truncate(c, t->sealed);
     }
     take_output(c);
 }
@@ -204,7 +210,7 @@ void conn_tls_seal(conn_t *c)
 int conn_tls_close_notify(conn_t *c)
 {
     conn_tls_t *t = tls_of(c);
-    outq_truncate(&c->out, t->sealed);
+    conn_out_truncate(c, t->sealed);
     if (t->notified || t->failed || !t->established) return 0;
     t->notified = 1;
     SSL_shutdown(t->ssl);
@@ -221,7 +227,7 @@ static void not_tls(conn_t *c, const char *data)
     char r[CONN_REMOTE_MAX];
     log_debug(c->srv->log, "%s: not TLS on the TLS port", conn_remote(c, r));
     t->failed = 1;
-    outq_truncate(&c->out, t->sealed);
+    conn_out_truncate(c, t->sealed);
     if (data[0] >= 'A' && data[0] <= 'Z') {
         static const char body[] =
             "{\"success\":false,\"error\":{\"code\":\"tls_required\",\"message\":"
@@ -234,7 +240,7 @@ static void not_tls(conn_t *c, const char *data)
         cbuf_t *b = cbuf_new((size_t)hn + sizeof(body) - 1);
         cbuf_append(&b, head, (size_t)hn);
         cbuf_append(&b, body, sizeof(body) - 1);
-        outq_push(&c->out, b);
+        conn_out_push(c, b);
         cbuf_unref(b);
         t->sealed = c->out.bytes;
     }
@@ -260,6 +266,11 @@ static void pump(conn_t *c)
         }
         t->established = 1;
         server_want_flush(c->srv, c); /* the handshake's end and its tickets */
+        if (t->refuse) { /* sealed at the flush; what the client sends is not read */
+            conn_refuse_reply(c, t->refuse);
+            t->refuse = 0;
+            return;
+        }
     }
     server_t *s = c->srv;
     while (!c->read_stopped && !c->closing && !c->finishing) {

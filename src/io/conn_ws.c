@@ -95,7 +95,9 @@ void conn_ws_rearm(conn_t *c)
 void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 {
     server_t *s = c->srv;
+    s->stat.conns[conn_state(c)]--;
     c->kind = CONN_WS;
+    s->stat.conns[conn_state(c)]++; /* c->sio is set first for Socket.IO */
     c->ws = NULL; /* the server's resting parser until a frame is partial (parser_of) */
     proto_client_init(&c->pc, &s->app->proto.limits, &conn_ws_transport, uv_now(s->loop));
     c->awaiting_pong = 0;

@@ -4,6 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
 
 #include "proto/ws_frame.h"
 #include "util/net_addr.h"
@@ -13,6 +16,25 @@ int http_metrics_allowed(const chorus_config_t *cfg, const char *ip)
     net_ip_t addr;
     if (net_ip_parse(ip, strlen(ip), &addr) != 0) return 0;
     return net_cidr_list_match(cfg->metrics_allow, cfg->nmetrics_allow, &addr);
+}
+
+int http_metrics_token_ok(const chorus_config_t *cfg, const char *auth, size_t len)
+{
+    if (!*cfg->metrics_token) return 1;
+    if (!auth || len < 7 || strncasecmp(auth, "Bearer ", 7) != 0) return 0;
+    auth += 7;
+    len -= 7;
+    while (len && auth[0] == ' ') { /* RFC 7235 allows more than one space */
+        auth++;
+        len--;
+    }
+    /* Equal-length digests compared in constant time: neither the token's bytes nor its
+     * length can be found by timing the answers. */
+    unsigned char want[crypto_hash_sha256_BYTES], got[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(want, (const unsigned char *)cfg->metrics_token,
+                       strlen(cfg->metrics_token));
+    crypto_hash_sha256(got, (const unsigned char *)auth, len);
+    return sodium_memcmp(want, got, sizeof(want)) == 0;
 }
 
 typedef struct {

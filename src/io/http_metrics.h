@@ -1,6 +1,6 @@
 /* http_metrics.h: GET /metrics: the server's own figures in the Prometheus text format
  * (version 0.0.4), and who may read them (--metrics-allow). Pure: conn_http.c gathers the
- * figures and answers. */
+ * figures and answers. --metrics-token: http_metrics_token_ok. */
 #ifndef CHORUS_HTTP_METRICS_H
 #define CHORUS_HTTP_METRICS_H
 
@@ -51,6 +51,11 @@ typedef struct {
  * one a trusted proxy forwarded) may read /metrics: it lies in cfg->metrics_allow. 0
  * otherwise, and for text that is not an address. */
 int http_metrics_allowed(const chorus_config_t *cfg, const char *ip);
+
+/* Returns 1 when a request whose Authorization header is auth (len bytes, borrowed; NULL:
+ * none) may read /metrics as far as --metrics-token goes: no token is set, or the header is
+ * "Bearer TOKEN" with that token (compared in constant time); 0 otherwise. */
+int http_metrics_token_ok(const chorus_config_t *cfg, const char *auth, size_t len);
 
 /* Writes the page for m into out (cap bytes, HTTP_METRICS_MAX is enough). Returns its
  * length, or -1 when cap is too small. */

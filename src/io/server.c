@@ -141,23 +141,30 @@ static void on_redirect_connection(uv_stream_t *listener, int status)
     conn_accept_redirect(s);
 }
 
-int server_reload(server_t *s)
+static void on_metrics_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+    if (status < 0) {
+        log_warn(s->log, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept_metrics(s);
+}
+
+int server_reload_prepare(server_t *s, SSL_CTX **tls)
+{
+    *tls = NULL;
+    if (!s->tls_ctx || !*s->cfg->tls_cert) return 0;
+    return tls_ctx_new(s->cfg, s->tls_ctx, s->log, tls);
+}
+
+void server_reload_commit(server_t *s, SSL_CTX *tls)
 {
     s->handshake.origins = (const char *const *)s->cfg->origins;
     s->handshake.norigins = s->cfg->norigins;
-    if (!s->tls_ctx) {
-        if (*s->cfg->tls_cert) log_warn(s->log, "tls: turning TLS on needs a restart");
-        return 0;
-    }
-    SSL_CTX *ctx;
-    if (tls_ctx_new(s->cfg, s->tls_ctx, s->log, &ctx) != 0) {
-        log_error(s->log, "tls: keeping the certificate in use");
-        return -1;
-    }
+    if (!tls) return;
     SSL_CTX_free(s->tls_ctx); /* connections made with it hold their own reference */
-    s->tls_ctx = ctx;
-    log_info(s->log, "tls: certificate %s loaded", s->cfg->tls_cert);
-    return 0;
+    s->tls_ctx = tls;
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
@@ -166,8 +173,17 @@ static void on_sighup(uv_signal_t *h, int signum)
     server_t *s = h->data;
     if (s->stopping) return;
     log_info(s->log, "SIGHUP: reloading");
-    if (s->reload) s->reload(s->reload_ud);
-    server_reload(s);
+    if (s->reload) {
+        s->reload(s->reload_ud);
+        return;
+    }
+    SSL_CTX *tls;
+    if (server_reload_prepare(s, &tls) != 0) {
+        log_error(s->log, "reload failed, nothing changed: the TLS certificate or key did not "
+                          "load (the one in use stays)");
+        return;
+    }
+    server_reload_commit(s, tls);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -193,6 +209,8 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->tls_pump, NULL);
     if (s->has_redirect && !uv_is_closing((uv_handle_t *)&s->redirect))
         uv_close((uv_handle_t *)&s->redirect, NULL);
+    if (s->has_metrics && !uv_is_closing((uv_handle_t *)&s->metrics))
+        uv_close((uv_handle_t *)&s->metrics, NULL);
     uv_close((uv_handle_t *)&s->prepare, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
@@ -256,6 +274,7 @@ void server_stop(server_t *s)
     s->stopping = 1;
     uv_close((uv_handle_t *)&s->listener, NULL);
     if (s->has_redirect) uv_close((uv_handle_t *)&s->redirect, NULL);
+    if (s->has_metrics) uv_close((uv_handle_t *)&s->metrics, NULL);
     conn_sio_poll_stop(s);
     for (conn_t *c = s->conns; c; c = c->next) {
         if (c->kind == CONN_WS) conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
@@ -512,6 +531,15 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
         rc = bind_listener(s, &s->redirect, cfg->tls_redirect_host, cfg->tls_redirect_port,
                            on_redirect_connection, rname, sizeof(rname));
         if (rc == 0) log_info(log, "redirecting plain HTTP on %s to https", rname);
+    }
+    if (rc == 0 && cfg->metrics_listen_host) {
+        char mname[96];
+        uv_tcp_init(loop, &s->metrics);
+        s->metrics.data = s;
+        s->has_metrics = 1;
+        rc = bind_listener(s, &s->metrics, cfg->metrics_listen_host, cfg->metrics_listen_port,
+                           on_metrics_connection, mname, sizeof(mname));
+        if (rc == 0) log_info(log, "serving /metrics on %s (plain HTTP)", mname);
     }
     if (rc != 0) {
         /* Every handle must finish closing before the caller frees s. */

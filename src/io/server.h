@@ -52,7 +52,17 @@ typedef struct {
     uint64_t http_requests;       /* HTTP requests answered */
     uint64_t http_limited;        /* of them, answered 429 */
     int64_t start_unix_ms;        /* when server_start ran */
+    /* Gauges kept as the connections change, so a scrape walks nothing: open connections
+     * by state (SERVER_CONNS_*: set at accept, moved at the upgrade, dropped when the
+     * handles closed) and the output queued on them (conn_out_push, conn_out_truncate). */
+    uint64_t conns[3];
+    uint64_t queued_bytes;
 } server_stat_t;
+
+/* server_stat_t.conns's states: speaking HTTP, /ws, Socket.IO over WebSocket. */
+#define SERVER_CONNS_HTTP 0
+#define SERVER_CONNS_WS 1
+#define SERVER_CONNS_SIO_WS 2
 
 typedef struct server_s {
     uv_loop_t *loop;               /* borrowed */
@@ -70,9 +80,12 @@ typedef struct server_s {
     int port;          /* the listener's bound port */
     uv_tcp_t redirect; /* --tls-redirect's listener, when has_redirect */
     int has_redirect;
-    /* SIGHUP: called first (set after server_start; NULL: none) to re-read the
-     * configuration into cfg, then the server reloads its certificate and origins. */
-    void (*reload)(void *ud);
+    uv_tcp_t metrics; /* --metrics-listen's listener, when has_metrics */
+    int has_metrics;
+    /* SIGHUP: set after server_start (NULL: only the certificate is read again). Reads
+     * the configuration again into cfg and applies it all (server_reload_prepare, then
+     * server_reload_commit) or nothing; returns 0 when applied, -1 when nothing changed. */
+    int (*reload)(void *ud);
     void *reload_ud;
     uv_prepare_t prepare;          /* flushes output produced by timers */
     uv_check_t check;              /* flushes output produced by I/O callbacks */
@@ -132,10 +145,16 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
  * the loop ends. */
 void server_stop(server_t *s);
 
-/* Reloads what the server takes from cfg (after the caller updated it): a new TLS context
- * for new handshakes (established connections keep theirs; a context that fails to build is
- * logged and the old one kept) and the allowed origins. Returns 0, or -1 when TLS failed. */
-int server_reload(server_t *s);
+/* SIGHUP's first half, after the caller moved the new values into cfg: builds the TLS
+ * context new handshakes will take from cfg's files (read again, so a renewed certificate
+ * counts), with the running context's ticket keys. Returns 0 with the new context in *tls
+ * (NULL when the listener is plain: turning TLS on or off needs a restart), or -1 with a log
+ * line naming the file at fault and nothing changed. */
+int server_reload_prepare(server_t *s, SSL_CTX **tls);
+
+/* SIGHUP's second half: the allowed origins from cfg, and tls (owned; NULL: keep the
+ * running context) for new handshakes; established connections keep theirs. */
+void server_reload_commit(server_t *s, SSL_CTX *tls);
 
 /* Frees what s owns once uv_run returned (not the app). */
 void server_free(server_t *s);

@@ -154,6 +154,10 @@ static const opt_t options[] = {
      "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/Forwarded is believed"},
     {"metrics-allow", OPT_CIDRS, OFF(metrics_allow), OFF(nmetrics_allow), 0, "127.0.0.0/8,::1",
      "client addresses/CIDRs that may read GET /metrics (others: 404)"},
+    {"metrics-listen", OPT_LISTEN, OFF(metrics_listen_host), OFF(metrics_listen_port), 0, "",
+     "serve /metrics (and /healthz) on this separate plain listener only (empty: on --listen)"},
+    {"metrics-token", OPT_STRING, OFF(metrics_token), 0, 0, "",
+     "GET /metrics needs Authorization: Bearer TOKEN (16 to 256 printable bytes; empty: none)"},
     {"audit-window", OPT_DURATION, OFF(audit_window), 100, 24 * HOUR_MS, "1m",
      "repeated failures of one source are written as one audit row per window"},
     {"audit-max-sources", OPT_COUNT, OFF(audit_max_sources), 1, 10000000, "10000",
@@ -356,6 +360,7 @@ void config_defaults(chorus_config_t *cfg)
     CH_ASSERT(rc == 0);
     cfg->public_url = ch_strdup("http://127.0.0.1:8080");
     cfg->admins = ch_strdup("");
+    cfg->metrics_token = ch_strdup("");
     cfg->admin_errors = 100;
     cfg->admin_list_max = 200;
     cfg->room_max_capacity = 50;
@@ -453,6 +458,8 @@ void config_free(chorus_config_t *cfg)
     free(cfg->tls_ciphers);
     free(cfg->tls_redirect_host);
     free(cfg->admins);
+    free(cfg->metrics_listen_host);
+    free(cfg->metrics_token);
     free(cfg->upload_types);
     free_origins(cfg);
     free(cfg->trusted_proxies);
@@ -876,6 +883,16 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
         snprintf(err, errlen, "tls-cert and tls-key go together (want both files, or neither)");
         return -1;
     }
+    size_t mt = strlen(cfg->metrics_token);
+    int mt_bad = mt && (mt < 16 || mt > 256);
+    for (size_t i = 0; i < mt; i++)
+        if (cfg->metrics_token[i] <= ' ' || cfg->metrics_token[i] > '~') mt_bad = 1;
+    if (mt_bad) {
+        snprintf(err, errlen,
+                 "metrics-token: want 16 to 256 printable ASCII bytes without "
+                 "spaces, or none");
+        return -1;
+    }
     if (cfg->tls_redirect_host && !*cfg->tls_cert) {
         snprintf(err, errlen, "tls-redirect needs TLS on the listener (tls-cert, tls-key)");
         return -1;
@@ -904,6 +921,7 @@ static const char *const reloadable[] = {
     "shutdown-timeout",
     "trusted-proxies",
     "metrics-allow",
+    "metrics-token", /* read on each scrape */
     "jwt-secret",
     "jwt-alg",
     "jwt-public-key",
@@ -1024,29 +1042,40 @@ static void opt_swap(const opt_t *o, chorus_config_t *a, chorus_config_t *b)
     }
 }
 
-int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *restart, size_t cap)
+/* Appends name to the comma-separated list in out (whole names only: one that does not fit
+ * ends the list, and *o becomes cap so nothing follows). */
+static void name_append(char *out, size_t cap, size_t *o, const char *name)
 {
-    int applied = 0;
-    size_t o = 0;
+    if (!cap || *o + 1 >= cap) return;
+    int w = snprintf(out + *o, cap - *o, "%s%s", *o ? "," : "", name);
+    if (w > 0 && (size_t)w < cap - *o) {
+        *o += (size_t)w;
+    } else {
+        out[*o] = '\0';
+        *o = cap;
+    }
+}
+
+int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *applied, size_t acap,
+                  char *restart, size_t cap)
+{
+    int n = 0;
+    size_t o = 0, a = 0;
     if (cap) restart[0] = '\0';
+    if (acap) applied[0] = '\0';
     for (size_t i = 0; i < CH_ARRAY_LEN(options); i++) {
         const opt_t *opt = &options[i];
         if (!opt->name || strcmp(opt->name, "config") == 0 || !opt_differs(opt, live, fresh))
             continue;
         if (is_reloadable(opt->name)) {
             opt_swap(opt, live, fresh);
-            applied++;
-        } else if (cap && o + 1 < cap) { /* whole names only */
-            int w = snprintf(restart + o, cap - o, "%s%s", o ? "," : "", opt->name);
-            if (w > 0 && (size_t)w < cap - o) {
-                o += (size_t)w;
-            } else {
-                restart[o] = '\0';
-                o = cap;
-            }
+            name_append(applied, acap, &a, opt->name);
+            n++;
+        } else {
+            name_append(restart, cap, &o, opt->name);
         }
     }
-    return applied;
+    return n;
 }
 
 /* The placeholder --help shows after o's flag. */

@@ -79,6 +79,9 @@ typedef struct {
     size_t ntrusted_proxies;
     struct net_cidr_s *metrics_allow; /* owned; client addresses that may read /metrics */
     size_t nmetrics_allow;
+    char *metrics_listen_host; /* owned; a separate listener for /metrics, NULL = none */
+    int metrics_listen_port;
+    char *metrics_token; /* owned; Bearer token /metrics needs, "" = none */
     /* the admin view (issue 24) */
     char *admins;            /* owned; comma-separated user ids that are admins, "" = none */
     uint64_t admin_errors;   /* recent warnings/errors kept for GET /api/admin/errors */
@@ -178,13 +181,17 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
 /* SIGHUP's reload: moves into live (the configuration in use) the values of fresh (the
  * same sources read again by config_load) that may change while serving: HTTP limits and
  * timeouts, the WebSocket queue and keepalive, connection limits, the shutdown timeout,
- * origins, trusted proxies, the /metrics allow list, the log level, token lifetimes, JWT
- * secret and key options, TLS certificate, key and ciphers (the server and app re-read
- * what depends on them). Every other option that differs keeps its running value and is
- * named in restart (comma-separated, the names that fit in cap, "" when none). Borrows restart;
- * takes from fresh what it moves (fresh stays valid for config_free). Returns how many
- * options changed that apply now. */
-int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *restart, size_t cap);
+ * origins, trusted proxies, the /metrics allow list and token, the log level, token
+ * lifetimes, JWT secret and key options, TLS certificate, key and ciphers (the server and
+ * app re-read what depends on them). Their names go into applied, comma-separated (the
+ * names that fit in acap; "" when none). Every other option that differs keeps its running
+ * value and is named in restart the same way. Borrows applied and restart (either may be
+ * NULL with a cap of 0); takes from fresh what it moves, giving it live's old value, so
+ * fresh stays valid for config_free, and a second call with the same two configurations
+ * puts every moved value back (a reload refused after the move undoes it so). Returns how
+ * many options changed that apply now. */
+int config_reload(chorus_config_t *live, chorus_config_t *fresh, char *applied, size_t acap,
+                  char *restart, size_t cap);
 
 /* The bytes of stored data one reply may carry (a join, a history or REST page, a sync
  * page, a document snapshot, a doc_ops page): ws_max_reply, and at most a quarter of

@@ -1,9 +1,10 @@
 // tls.test.mjs: the web app over HTTPS and wss:// (--tls-cert/--tls-key with a certificate
-// from a test CA): two people sign up, meet in a room and chat. Chromium trusts the test
-// server's key by its SPKI hash (--ignore-certificate-errors-spki-list: that one key only,
-// every other certificate check stays on; a CA cannot be added without an NSS database tool).
+// from a test CA): two people sign up, meet in a room and chat. Chromium trusts the test CA
+// the way a user's machine would: an NSS database (certutil, Debian's libnss3-tools) in a
+// temporary HOME given to the browser, with the CA imported as trusted for servers; every
+// certificate check stays on.
 import assert from 'node:assert/strict';
-import { execSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,15 @@ import { after, before, describe, it } from 'node:test';
 import { makeTempDir } from '../e2e/lib/server.mjs';
 import { makeCa } from '../e2e/lib/tls.mjs';
 import { Env, messageTexts, roomOfTwo, sendMessage, until } from './lib/env.mjs';
+
+/** A HOME whose NSS database (~/.pki/nssdb, where Chromium on Linux looks) trusts caFile. */
+function homeTrusting(dir, caFile) {
+  const db = path.join(dir, '.pki', 'nssdb');
+  fs.mkdirSync(db, { recursive: true });
+  execFileSync('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
+  execFileSync('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'chorus test CA', '-i', caFile]);
+  return dir;
+}
 
 describe('web app over TLS', () => {
   let env;
@@ -21,9 +31,8 @@ describe('web app over TLS', () => {
   before(async () => {
     const { issue } = makeCa(tmp);
     const leaf = issue('server');
-    const spki = execSync(`openssl pkey -in ${leaf.key} -pubout -outform der | openssl dgst -sha256 -binary | base64`,
-      { encoding: 'utf8' }).trim();
-    env = await Env.start({ tls: leaf, browserArgs: [`--ignore-certificate-errors-spki-list=${spki}`] });
+    const home = homeTrusting(path.join(tmp, 'home'), path.join(tmp, 'ca.pem'));
+    env = await Env.start({ tls: leaf, browserEnv: { HOME: home } });
     A = await env.newUser('Tia');
     B = await env.newUser('Tom');
   });

@@ -2,16 +2,19 @@
 // format with the event-loop iteration histogram and maximum, and --metrics-allow, which
 // answers every other client address with the 404 of an unknown path. No timings.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { parseMetrics, scrape, total } from './lib/metrics.mjs';
 import { createRoom, mkUsers } from './lib/rooms.mjs';
-import { startServer } from './lib/server.mjs';
+import { REPO_ROOT, startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
 import { JsonWs } from './lib/wsclient.mjs';
+import { jsonFrame, RawWs } from './lib/rawws.mjs';
 
 const T = { timeout: 20000 };
 
@@ -246,6 +249,97 @@ describe('GET /metrics: the metric set', () => {
       assert.equal(s.get('chorus_websocket_frames_sent_total{type="close"}'), 1);
     } finally {
       for (const c of clients) c.close();
+      await srv.stop();
+    }
+  });
+
+  it('the output queued on a client that stops reading is counted, and uncounted when it goes', T, async () => {
+    const srv = await startServer({ args: ['--ws-max-queue', '64MiB'] });
+    const slow = await RawWs.connect(srv.port);
+    try {
+      slow.socket.pause(); // the echoes pile up in the kernel's buffers, then in the server
+      const data = 'q'.repeat(60 * 1024);
+      let s;
+      for (let i = 1; i <= 400; i++) {
+        slow.send(jsonFrame({ op: 'echo', ref: i, data }));
+        if (i % 20) continue;
+        s = (await scrape(srv.port)).samples;
+        if (s.get('chorus_output_queued_bytes') > 0) break;
+      }
+      assert.ok(s.get('chorus_output_queued_bytes') > 0, 'output queued for the paused reader');
+      assert.equal(s.get('chorus_connections{state="websocket"}'), 1);
+      slow.destroy();
+      for (let i = 0; i < 100; i++) {
+        s = (await scrape(srv.port)).samples;
+        if (s.get('chorus_connections{state="websocket"}') === 0) break;
+        await delay(20);
+      }
+      assert.equal(s.get('chorus_connections{state="websocket"}'), 0);
+      assert.equal(s.get('chorus_output_queued_bytes'), 0);
+    } finally {
+      slow.destroy();
+      await srv.stop();
+    }
+  });
+
+  it('--metrics-listen serves /metrics (and /healthz) alone, --metrics-token needs the bearer token', T, async () => {
+    const TOKEN = 'scrape-token-0123456789';
+    const srv = await startServer({ args: ['--metrics-listen', '127.0.0.1:0', '--metrics-token', TOKEN] });
+    try {
+      const line = await srv.waitForLine(/serving \/metrics on 127\.0\.0\.1:(\d+) \(plain HTTP\)/);
+      const mport = Number(/:(\d+) \(plain/.exec(line)[1]);
+      const auth = (t) => ({ headers: { Authorization: `Bearer ${t}` } });
+      // The main listener no longer has it, token or not.
+      assertJsonError(await fetchOnce(srv.port, 'GET', '/metrics', auth(TOKEN)), 404, 'not_found');
+      // The metrics listener: no token or a wrong one is 401, the right one reads the page.
+      for (const opts of [{}, auth('scrape-token-012345678'), auth(`${TOKEN}x`), { headers: { Authorization: TOKEN } }]) {
+        const r = await fetchOnce(mport, 'GET', '/metrics', opts);
+        assertJsonError(r, 401, 'unauthorized');
+        assert.equal(r.headers['www-authenticate'], 'Bearer realm="metrics"');
+      }
+      const ok = await fetchOnce(mport, 'GET', '/metrics', auth(TOKEN));
+      assert.equal(ok.status, 200);
+      assert.ok(conns(ok.text) >= 1);
+      assert.equal((await fetchOnce(mport, 'GET', '/healthz')).status, 200);
+      // Nothing else is served there.
+      for (const p of ['/', '/api/rooms', '/ws', '/socket.io/']) {
+        assertJsonError(await fetchOnce(mport, 'GET', p, auth(TOKEN)), 404, 'not_found');
+      }
+      // The token never reaches the log (a wrong one neither).
+      assert.ok(!srv.lines.some((l) => l.includes('scrape-token-01234')), 'no token in the log');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('the table of docs/operations.md names every family /metrics has, with its type and labels', T, async () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## Metrics\n'), doc.indexOf('\n### Dashboards\n'));
+    const documented = new Map(); // family -> { type, labels }
+    for (const line of section.split('\n')) {
+      const m = /^\| `([a-z_]+)` \| ([a-z]+)[^|]*\| ([^|]*)\|/.exec(line);
+      if (!m) continue;
+      const labels = [...m[3].matchAll(/`([a-z_]+)`:/g)].map((x) => x[1]).sort();
+      documented.set(m[1], { type: m[2], labels });
+    }
+    const srv = await startServer();
+    try {
+      const { samples, types } = await scrape(srv.port);
+      const exposed = new Map();
+      for (const [family, type] of types) exposed.set(family, { type, labels: new Set() });
+      for (const series of samples.keys()) {
+        const name = series.replace(/\{.*$/, '');
+        const family = [...exposed.keys()].find((f) => name === f ||
+          (exposed.get(f).type === 'histogram' && ['_bucket', '_sum', '_count'].some((x) => name === f + x)));
+        assert.ok(family, `a family for ${series}`);
+        for (const l of series.matchAll(/([a-z_]+)="/g)) if (l[1] !== 'le') exposed.get(family).labels.add(l[1]);
+      }
+      assert.deepEqual([...documented.keys()].sort(), [...exposed.keys()].sort(), 'the same families');
+      for (const [family, { type, labels }] of exposed) {
+        assert.equal(documented.get(family).type, type, `${family}'s type`);
+        assert.deepEqual(documented.get(family).labels, [...labels].sort(), `${family}'s labels`);
+      }
+    } finally {
       await srv.stop();
     }
   });

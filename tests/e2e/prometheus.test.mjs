@@ -1,5 +1,6 @@
 // prometheus.test.mjs: a real Prometheus (Debian's `prometheus`, started by the test on
-// 127.0.0.1 with a temporary storage folder) scrapes /metrics every second; its query API
+// 127.0.0.1 with a temporary storage folder) scrapes /metrics every second, on the
+// separate --metrics-listen listener with the --metrics-token bearer token; its query API
 // then shows the WebSocket clients the test holds and the messages it sent.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -13,6 +14,7 @@ import { JsonWs } from './lib/wsclient.mjs';
 
 const N = 3; // clients held
 const K = 2; // messages sent
+const TOKEN = 'prometheus-scrape-token-42';
 
 /** Sends op and resolves with its reply, passing over the room's events. */
 async function reply(ws, op, fields) {
@@ -26,11 +28,14 @@ async function reply(ws, op, fields) {
 
 describe('Prometheus scrapes /metrics', () => {
   it('its API shows the connections held and the messages sent', { timeout: 60000 }, async () => {
-    const srv = await startServer({ args: ['--jwt-secret', TEST_SECRET] });
+    const srv = await startServer({ args: ['--jwt-secret', TEST_SECRET,
+      '--metrics-listen', '127.0.0.1:0', '--metrics-token', TOKEN] });
     const clients = [];
     let prom;
     try {
-      prom = await startPrometheus(srv.port);
+      const line = await srv.waitForLine(/serving \/metrics on 127\.0\.0\.1:(\d+)/);
+      const mport = Number(/:(\d+) \(plain/.exec(line)[1]);
+      prom = await startPrometheus(mport, { scrapeHeaders: { authorization: TOKEN } });
       const users = mkUsers(N);
       const room = await createRoom(srv.port, users[0]);
       for (const u of users) {

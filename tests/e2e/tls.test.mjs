@@ -221,20 +221,61 @@ describe('TLS on the listener', () => {
       fs.copyFileSync(two.key, path.join(tmp, 'live.key'));
       let from = srv.lines.length;
       srv.proc.kill('SIGHUP');
-      await srv.waitForLine(/tls: certificate .* loaded/, 5000, from);
+      await srv.waitForLine(/config: reloaded: .*TLS certificate loaded from .*live\.pem/, 5000, from);
       assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, two.fingerprint);
       await c.echo('after');
       // A broken file: logged, the certificate in use stays.
       fs.writeFileSync(path.join(tmp, 'live.pem'), 'not a certificate\n');
       from = srv.lines.length;
       srv.proc.kill('SIGHUP');
-      await srv.waitForLine(/tls: keeping the certificate in use/, 5000, from);
+      await srv.waitForLine(/config: reload failed, nothing changed: the TLS certificate/, 5000, from);
       assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, two.fingerprint);
       await c.echo('still');
       assert.equal(c.closeInfo, null);
     } finally {
       c.close();
+      fs.copyFileSync(path.join(tmp, 'two.pem'), path.join(tmp, 'live.pem'));
     }
+  });
+
+  it('SIGHUP: a broken config file or certificate changes nothing, then a good one applies', T, async () => {
+    const body = 'z'.repeat(2048);
+    const login = () => get(srv.port, ca, '/api/auth/login', { method: 'POST', body,
+      headers: { 'Content-Type': 'application/json' } });
+    const hup = async (re) => {
+      const from = srv.lines.length;
+      srv.proc.kill('SIGHUP');
+      return srv.waitForLine(re, 5000, from);
+    };
+    const was = (await get(srv.port, ca, '/healthz')).fingerprint;
+    assert.notEqual((await login()).status, 413);
+    // A new certificate on disk, a config file that no longer parses: neither applies.
+    const three = certs.issue('three');
+    fs.copyFileSync(three.cert, path.join(tmp, 'live.pem'));
+    fs.copyFileSync(three.key, path.join(tmp, 'live.key'));
+    fs.writeFileSync(cfgFile, '{"http_max_body": "1KiB", ');
+    let from = srv.lines.length;
+    const line = await hup(/config: reload failed, nothing changed: config .*chorus\.json.*not valid JSON/);
+    assert.match(line, /ERROR/);
+    assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, was);
+    assert.notEqual((await login()).status, 413);
+    assert.ok(!srv.lines.slice(from).some((l) => /config: reloaded|tls: .*loaded/.test(l)),
+      srv.lines.slice(from).join('\n'));
+    // A good config file with a certificate that does not load: the limit does not apply.
+    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1KiB', jwt_secret: TEST_SECRET }));
+    fs.writeFileSync(path.join(tmp, 'live.key'), 'not a key\n');
+    from = srv.lines.length;
+    await hup(/config: reload failed, nothing changed: the TLS certificate or key did not load/);
+    assert.notEqual((await login()).status, 413);
+    assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, was);
+    // Fixed: both apply, and the log names the option that changed.
+    fs.copyFileSync(three.key, path.join(tmp, 'live.key'));
+    const ok = await hup(/config: reloaded: /);
+    assert.match(ok, /1 option changed \(http-max-body\).*TLS certificate loaded/);
+    assert.equal((await login()).status, 413);
+    assert.equal((await get(srv.port, ca, '/healthz')).fingerprint, three.fingerprint);
+    fs.writeFileSync(cfgFile, JSON.stringify({ http_max_body: '1MiB', jwt_secret: TEST_SECRET }));
+    await hup(/config: reloaded: /);
   });
 
   it('SIGHUP: the config file is read again: a limit and the JWT secret apply to new requests', T, async () => {
@@ -285,5 +326,58 @@ describe('TLS shutdown', () => {
     await assert.rejects(startServer({ probe: false, args: ['--tls-cert', bad, '--tls-key', bad] }),
       /cannot load the certificate chain .*bad\.pem/);
     fs.rmSync(tmp, { recursive: true, force: true });
+  });
+});
+
+describe('TLS refusals at accept', () => {
+  it('too many connections (503) and too many from one address (429) are answered in HTTPS after the handshake', T, async () => {
+    const tmp = makeTempDir('chorus-tls-');
+    const { ca, issue } = makeCa(tmp);
+    const c1 = issue('one');
+    const srv = await startServer({ probe: false, args: ['--tls-cert', c1.cert, '--tls-key', c1.key,
+      '--max-connections', '2', '--max-connections-per-ip', '1'] });
+    const held = [];
+    const hold = (localAddress) => withTimeout(new Promise((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: srv.port, ca, localAddress }, () => resolve(s));
+      s.once('error', reject);
+      held.push(s);
+    }), 5000, 'tls connect');
+    const getFrom = (localAddress) => withTimeout(new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: srv.port, path: '/healthz', ca, agent: false,
+        localAddress }, (res) => {
+        const chunks = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+      req.on('error', reject);
+      req.end();
+    }), 5000, 'https refused');
+    try {
+      await hold('127.0.0.1');
+      const perIp = await getFrom('127.0.0.1');
+      assert.equal(perIp.status, 429);
+      assert.equal(perIp.headers['retry-after'], '1');
+      assert.equal(perIp.body.error.code, 'too_many_connections');
+      await hold('127.0.0.2');
+      const busy = await getFrom('127.0.0.3');
+      assert.equal(busy.status, 503);
+      assert.equal(busy.headers['retry-after'], '1');
+      assert.equal(busy.body.error.code, 'service_unavailable');
+      // Once the held connections go, their slots come back.
+      for (const s of held) s.destroy();
+      let ok = null;
+      for (let i = 0; i < 50 && ok?.status !== 200; i++) {
+        ok = await getFrom('127.0.0.4').catch(() => null);
+      }
+      assert.equal(ok.status, 200);
+      // Records replace plaintext in the queues: what /metrics counts as queued is back to 0.
+      const m = await get(srv.port, ca, '/metrics');
+      assert.match(m.body, /^chorus_output_queued_bytes 0$/m);
+    } finally {
+      for (const s of held) s.destroy();
+      await srv.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -73,9 +73,10 @@ export class Env {
   /**
    * browserArgs: extra Chromium switches (e.g. --disable-webgl); files: more files to serve
    * (path -> content); serverArgs: more chorus options; tls: { cert, key } (PEM paths): the
-   * server speaks HTTPS with them.
+   * server speaks HTTPS with them; browserEnv: more environment for Chromium (e.g. a HOME
+   * whose NSS database trusts a test CA).
    */
-  static async start({ browserArgs = [], files = {}, serverArgs = [], tls } = {}) {
+  static async start({ browserArgs = [], browserEnv = {}, files = {}, serverArgs = [], tls } = {}) {
     const env = new Env();
     env.serverArgs = serverArgs;
     env.port = await freePort();
@@ -84,7 +85,8 @@ export class Env {
     env.tls = tls;
     env.url = `${tls ? 'https' : 'http'}://127.0.0.1:${env.port}`;
     env.srv = await env.startServer();
-    env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...browserArgs] });
+    env.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...browserArgs],
+      env: { ...process.env, ...browserEnv } });
     env.users = [];
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     return env;

@@ -3,7 +3,8 @@
  * to encoding room_members_json afresh, byte for byte, across every
  * change to a member: subscription, disconnect, presence (now, held back, typing expiry,
  * idle), display name, ban, kick, leave and seat release; and when a seat with no
- * connection is released. */
+ * connection is released. Along the way, the online members rooms_count keeps for /metrics
+ * are the ones a walk over the rooms finds. */
 #include "test.h"
 #include "fake_client.h"
 #include "rooms_fixture.h"
@@ -99,6 +100,19 @@ static int members_match(room_t *room)
         free(one);
     }
     json_decref(fresh);
+    /* The online members /metrics reads (rooms_count) are the ones a walk finds. */
+    uint64_t nrooms, online, walked = 0;
+    rooms_count(room->rooms, &nrooms, &online);
+    const char *key;
+    void *val;
+    for (size_t i = 0; strmap_next(&room->rooms->by_id, &i, &key, &val);)
+        for (const room_member_t *m = ((room_t *)val)->members; m; m = m->next)
+            walked += m->online > 0;
+    if (online != walked) {
+        fprintf(stderr, "rooms_count says %llu online members, a walk finds %llu\n",
+                (unsigned long long)online, (unsigned long long)walked);
+        ok = 0;
+    }
     return ok;
 }
 

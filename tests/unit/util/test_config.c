@@ -479,8 +479,10 @@ static void test_reload(void)
         "--log-level",       "debug"};
     ASSERT_EQ(load(&live, 10, a1, NULL), 0);
     ASSERT_EQ(load(&fresh, 18, a2, NULL), 0);
-    char restart[256];
-    ASSERT_EQ(config_reload(&live, &fresh, restart, sizeof(restart)), 5);
+    char restart[256], applied[256];
+    ASSERT_EQ(config_reload(&live, &fresh, applied, sizeof(applied), restart, sizeof(restart)),
+              5);
+    ASSERT_STREQ(applied, "tls-cert,log-level,http-max-body,origins,trusted-proxies");
     ASSERT_EQ(live.http_max_body, 2048);
     ASSERT_EQ(live.norigins, 2);
     ASSERT_STREQ(live.origins[1], "https://c");
@@ -495,10 +497,59 @@ static void test_reload(void)
     /* the same again: nothing changes */
     config_free(&fresh);
     ASSERT_EQ(load(&fresh, 18, a2, NULL), 0);
-    ASSERT_EQ(config_reload(&live, &fresh, restart, 8), 0);
+    ASSERT_EQ(config_reload(&live, &fresh, applied, 4, restart, 8), 0);
+    ASSERT_STREQ(applied, "");
     ASSERT_STREQ(restart, "listen");
     config_free(&fresh);
     config_free(&live);
+}
+
+/* A reload refused after the move (keys or a certificate that do not load) undoes it by
+ * moving the same options again: live is as before, fresh holds the new values. */
+static void test_reload_undo(void)
+{
+    chorus_config_t live, fresh;
+    char *a1[] = {"--http-max-body", "1MiB",     "--origins",
+                  "https://a",       "--listen", "127.0.0.1:1000"};
+    char *a2[] = {"--http-max-body", "2KiB",           "--origins",    "https://b,https://c",
+                  "--listen",        "127.0.0.1:2000", "--jwt-leeway", "5s"};
+    ASSERT_EQ(load(&live, 6, a1, NULL), 0);
+    ASSERT_EQ(load(&fresh, 8, a2, NULL), 0);
+    ASSERT_EQ(config_reload(&live, &fresh, NULL, 0, NULL, 0), 3);
+    ASSERT_EQ(live.http_max_body, 2048);
+    ASSERT_EQ(config_reload(&live, &fresh, NULL, 0, NULL, 0), 3);
+    ASSERT_EQ(live.http_max_body, 1024 * 1024);
+    ASSERT_EQ(live.norigins, 1);
+    ASSERT_STREQ(live.origins[0], "https://a");
+    ASSERT_EQ(live.jwt_leeway, 0);
+    ASSERT_EQ(live.listen_port, 1000);
+    ASSERT_EQ(fresh.http_max_body, 2048);
+    ASSERT_EQ(fresh.norigins, 2);
+    config_free(&fresh);
+    config_free(&live);
+}
+
+/* --metrics-token: 16 to 256 printable bytes or none; --metrics-listen takes HOST:PORT. */
+static void test_metrics_options(void)
+{
+    chorus_config_t cfg;
+    char *a[] = {"--metrics-token", "short"};
+    ASSERT_EQ(load(&cfg, 2, a, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "metrics-token") != NULL);
+    config_free(&cfg);
+    char *b[] = {"--metrics-token", "has a space in it, long enough"};
+    ASSERT_EQ(load(&cfg, 2, b, NULL), -1);
+    config_free(&cfg);
+    char *c[] = {"--metrics-token", "0123456789abcdef", "--metrics-listen", "127.0.0.1:9100"};
+    ASSERT_EQ(load(&cfg, 4, c, NULL), 0);
+    ASSERT_STREQ(cfg.metrics_token, "0123456789abcdef");
+    ASSERT_STREQ(cfg.metrics_listen_host, "127.0.0.1");
+    ASSERT_EQ(cfg.metrics_listen_port, 9100);
+    config_free(&cfg);
+    config_defaults(&cfg);
+    ASSERT_TRUE(cfg.metrics_listen_host == NULL);
+    ASSERT_STREQ(cfg.metrics_token, "");
+    config_free(&cfg);
 }
 
 /* --tls-cert and --tls-key go together; --tls-redirect needs them and takes HOST:PORT. */
@@ -528,7 +579,9 @@ static void test_tls_options(void)
 int main(void)
 {
     RUN(test_reload);
+    RUN(test_reload_undo);
     RUN(test_tls_options);
+    RUN(test_metrics_options);
     RUN(test_defaults);
     RUN(test_units);
     RUN(test_ws_max_queue_bound);
