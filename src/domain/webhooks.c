@@ -15,6 +15,8 @@ int webhooks_init(webhooks_t *w, const chorus_config_t *cfg, log_t *log, char *e
     memset(w, 0, sizeof(*w));
     w->log = log;
     w->max_pending = cfg->webhook_max_queue;
+    w->doc_debounce_ms = cfg->webhook_doc_debounce;
+    w->client_events = ch_strdup(cfg->webhook_client_events ? cfg->webhook_client_events : "");
     if (!cfg->webhook_url || !cfg->webhook_url[0]) return 0;
     uint32_t mask;
     if (webhook_events_parse(cfg->webhook_events, &mask) != 0) {
@@ -47,6 +49,8 @@ void webhooks_free(webhooks_t *w)
         free(w->eps[i].secret);
     }
     free(w->eps);
+    free(w->client_events);
+    w->client_events = NULL;
     w->eps = NULL;
     w->neps = 0;
     w->any = 0;
@@ -56,7 +60,6 @@ void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const 
                      json_t *data, int64_t now)
 {
     if (!webhooks_wants(w, ev)) return;
-    CH_ASSERT(req->nenqueue == 0);
     size_t n = 0;
     for (size_t i = 0; i < w->neps; i++)
         n += (w->eps[i].mask >> ev) & 1u;
@@ -66,8 +69,10 @@ void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const 
                  (long long)w->pending, webhook_event_name(ev), room_id[0] ? room_id : "-");
         return;
     }
-    store_hook_t *hs = ch_calloc(n, sizeof(*hs));
-    size_t k = 0;
+    size_t had = req->nenqueue;
+    store_hook_t *hs = ch_realloc((void *)req->enqueue, (had + n) * sizeof(*hs));
+    memset(hs + had, 0, n * sizeof(*hs));
+    size_t k = had;
     for (size_t i = 0; i < w->neps; i++) {
         if (!((w->eps[i].mask >> ev) & 1u)) continue;
         store_hook_t *h = &hs[k++];
@@ -87,7 +92,7 @@ void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const 
     }
     w->pending += (int64_t)n;
     req->enqueue = hs;
-    req->nenqueue = n;
+    req->nenqueue = had + n;
 }
 
 void webhooks_release(webhooks_t *w, store_req_t *req)
@@ -102,4 +107,38 @@ void webhooks_release(webhooks_t *w, store_req_t *req)
     free(hs);
     req->enqueue = NULL;
     req->nenqueue = 0;
+}
+
+webhooks_put_t *webhooks_put_new(webhooks_t *w)
+{
+    webhooks_put_t *p = ch_calloc(1, sizeof(*p));
+    p->w = w;
+    p->req.type = STORE_HOOK_PUT;
+    p->req.data = p;
+    return p;
+}
+
+static void on_put(store_req_t *req)
+{
+    webhooks_put_t *p = req->data;
+    int err = req->err;
+    if (err != STORE_OK && err != STORE_ECLOSED && p->w)
+        log_error(p->w->log, "webhooks: %zu deliveries not queued: store error %d",
+                  req->nenqueue, err);
+    webhooks_release(p->w, req);
+    if (p->done) p->done(p->ud, err);
+    free(p);
+}
+
+int webhooks_put_submit(webhooks_put_t *p, store_t *store, webhooks_put_fn done, void *ud)
+{
+    if (p->req.nenqueue == 0) {
+        free(p);
+        return -1;
+    }
+    p->done = done;
+    p->ud = ud;
+    p->req.cb = on_put;
+    store_submit(store, &p->req);
+    return 0;
 }

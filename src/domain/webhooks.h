@@ -27,6 +27,8 @@ typedef struct webhooks_s {
     webhook_endpoint_t *eps; /* owned */
     size_t neps;
     uint32_t any;             /* the union of the endpoints' masks */
+    char *client_events;      /* owned: broadcast event globs sent as client.event ("" none) */
+    uint64_t doc_debounce_ms; /* document.saved: at most one per document in this time */
     uint64_t max_pending;     /* deliveries pending at most; past it new ones are dropped */
     int64_t pending;          /* deliveries pending now, as the sender last counted them plus
                                * those queued since */
@@ -53,10 +55,19 @@ static inline int webhooks_wants(const webhooks_t *w, webhook_event_t ev)
     return w && (w->any & (1u << ev));
 }
 
+/* Whether a broadcast named name (len bytes) goes to the backend as client.event: an
+ * endpoint wants client.event and the name matches --webhook-client-events. */
+static inline int webhooks_client_event(const webhooks_t *w, const char *name, size_t len)
+{
+    return webhooks_wants(w, WEBHOOK_CLIENT_EVENT) && w->client_events[0] &&
+           webhook_glob_list_match(w->client_events, name, len);
+}
+
 /* Queues ev's deliveries with req: one per endpoint that wants it, body {"id", "type",
  * "room", "time", "data"} with data (borrowed; compact JSON), room_id "" for none (body
- * "room": null), time unix ms. They are inserted when req commits (store.h); call
- * webhooks_release(req) once req answered. A queue already at max_pending drops them
+ * "room": null), time unix ms. They are inserted when req commits (store.h), after those
+ * attached to req before (several events may ride on one write, in the order attached);
+ * call webhooks_release(req) once req answered. A queue already at max_pending drops them
  * (logged, counted in dropped). Borrows everything. */
 void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const char *room_id,
                      json_t *data, int64_t now);
@@ -64,5 +75,25 @@ void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const 
 /* Frees the deliveries webhooks_attach gave req (none: nothing), once req answered; when
  * it committed them, calls w->queued. w may be NULL. */
 void webhooks_release(webhooks_t *w, store_req_t *req);
+
+/* Deliveries queued by a store write of their own (STORE_HOOK_PUT), for changes that are
+ * not stored themselves (a member online or offline, a room occupied or vacated, a client
+ * event, a held document.saved): attach them to req, then webhooks_put_submit. */
+typedef void (*webhooks_put_fn)(void *ud, int err);
+typedef struct {
+    store_req_t req;
+    webhooks_t *w; /* borrowed */
+    webhooks_put_fn done;
+    void *ud;
+} webhooks_put_t;
+
+/* A new put for w (borrowed; may be NULL: nothing is attached then). */
+webhooks_put_t *webhooks_put_new(webhooks_t *w);
+
+/* Takes ownership of p. With deliveries attached: submits them to store (borrowed) and
+ * returns 0; done(ud, err) runs once the store answered (err STORE_OK: durable; done may
+ * be NULL: fire and forget) and p is freed after it. With none (nobody wanted the events,
+ * or the queue was full): frees p, returns -1, and done is not called. */
+int webhooks_put_submit(webhooks_put_t *p, store_t *store, webhooks_put_fn done, void *ud);
 
 #endif
