@@ -63,6 +63,31 @@ int webhook_events_parse(const char *s, uint32_t *mask)
     return 0;
 }
 
+const char *webhook_url_check(const char *url)
+{
+    size_t skip;
+    if (strncmp(url, "http://", 7) == 0)
+        skip = 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        skip = 8;
+    else
+        return "url must start with http:// or https://";
+    size_t len = strlen(url);
+    if (len > WEBHOOK_URL_MAX) return "url is longer than 2047 bytes";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)url[i];
+        if (ch <= 0x20 || ch >= 0x7f)
+            return "url must not hold spaces, control or non-ASCII characters "
+                   "(percent-encode them)";
+    }
+    const char *host = url + skip;
+    size_t hlen = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', hlen);
+    if (at) return "url must not hold credentials (user@host)";
+    if (hlen == 0 || host[0] == ':') return "url must name a host";
+    return NULL;
+}
+
 /* Whether name matches the glob p (plen bytes): '*' any run, else the byte itself. The
  * last '*' seen is the only backtracking point, so this is linear in both lengths. */
 static int glob_match(const char *p, size_t plen, const char *name, size_t len)

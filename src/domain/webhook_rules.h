@@ -31,6 +31,15 @@ const char *webhook_event_name(webhook_event_t ev);
  * list or an unknown name (*mask untouched). Borrows s. */
 int webhook_events_parse(const char *s, uint32_t *mask);
 
+/* The longest endpoint URL, bytes. */
+#define WEBHOOK_URL_MAX 2047
+
+/* Checks an endpoint URL: http:// or https://, a host, at most WEBHOOK_URL_MAX bytes, no
+ * space, control or non-ASCII byte (percent-encode them). Returns NULL when it is fine,
+ * else what is wrong (a static sentence). Any host is allowed, loopback included (an
+ * app's backend often runs beside Chorus): see docs/api.md on who may register one. */
+const char *webhook_url_check(const char *url);
+
 /* Whether name (len bytes) matches one pattern of list, a comma-separated list of globs
  * ("agent_*,x-*,ping": '*' stands for any run of bytes, every other byte for itself;
  * spaces around a pattern are ignored). An empty list matches nothing. Borrows both. */

@@ -15,6 +15,7 @@ int webhooks_init(webhooks_t *w, const chorus_config_t *cfg, log_t *log, char *e
     memset(w, 0, sizeof(*w));
     w->log = log;
     w->max_pending = cfg->webhook_max_queue;
+    w->max_eps = cfg->webhook_max_endpoints;
     w->doc_debounce_ms = cfg->webhook_doc_debounce;
     w->client_events = ch_strdup(cfg->webhook_client_events ? cfg->webhook_client_events : "");
     if (!cfg->webhook_url || !cfg->webhook_url[0]) return 0;
@@ -23,22 +24,21 @@ int webhooks_init(webhooks_t *w, const chorus_config_t *cfg, log_t *log, char *e
         snprintf(err, errlen, "--webhook-events: a comma-separated list of event names or *");
         return -1;
     }
-    if (strncmp(cfg->webhook_url, "http://", 7) != 0 &&
-        strncmp(cfg->webhook_url, "https://", 8) != 0) {
-        snprintf(err, errlen, "--webhook-url: an http:// or https:// URL");
+    const char *bad = webhook_url_check(cfg->webhook_url);
+    if (bad) {
+        snprintf(err, errlen, "--webhook-url: %s", bad);
         return -1;
     }
     if (!cfg->webhook_secret || strlen(cfg->webhook_secret) < 16) {
         snprintf(err, errlen, "--webhook-secret: at least 16 bytes, to sign the deliveries");
         return -1;
     }
-    w->eps = ch_calloc(1, sizeof(*w->eps));
-    w->neps = 1;
-    snprintf(w->eps[0].name, sizeof(w->eps[0].name), "default");
-    w->eps[0].url = ch_strdup(cfg->webhook_url);
-    w->eps[0].secret = ch_strdup(cfg->webhook_secret);
-    w->eps[0].mask = mask;
-    w->any = mask;
+    if (webhooks_add(w, WEBHOOKS_DEFAULT, cfg->webhook_url, cfg->webhook_secret,
+                     cfg->webhook_events, 0) != 0) {
+        snprintf(err, errlen, "--webhook-max-endpoints: at least 1 with --webhook-url");
+        return -1;
+    }
+    w->eps[0].from_config = 1;
     return 0;
 }
 
@@ -47,6 +47,7 @@ void webhooks_free(webhooks_t *w)
     for (size_t i = 0; i < w->neps; i++) {
         free(w->eps[i].url);
         free(w->eps[i].secret);
+        free(w->eps[i].events);
     }
     free(w->eps);
     free(w->client_events);
@@ -54,6 +55,56 @@ void webhooks_free(webhooks_t *w)
     w->eps = NULL;
     w->neps = 0;
     w->any = 0;
+}
+
+static void recount(webhooks_t *w)
+{
+    w->any = 0;
+    for (size_t i = 0; i < w->neps; i++)
+        w->any |= w->eps[i].mask;
+}
+
+int webhooks_add(webhooks_t *w, const char *name, const char *url, const char *secret,
+                 const char *events, int64_t created_at)
+{
+    uint32_t mask;
+    if (webhook_events_parse(events, &mask) != 0 || webhooks_find(w, name) ||
+        w->neps >= w->max_eps || strlen(name) >= STORE_HOOK_NAME_LEN)
+        return -1;
+    w->eps = ch_realloc(w->eps, (w->neps + 1) * sizeof(*w->eps));
+    webhook_endpoint_t *e = &w->eps[w->neps++];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->url = ch_strdup(url);
+    e->secret = ch_strdup(secret);
+    e->events = ch_strdup(events);
+    e->mask = mask;
+    e->created_at = created_at;
+    recount(w);
+    return 0;
+}
+
+int webhooks_remove(webhooks_t *w, const char *name)
+{
+    for (size_t i = 0; i < w->neps; i++) {
+        webhook_endpoint_t *e = &w->eps[i];
+        if (strcmp(e->name, name) != 0 || e->from_config) continue;
+        free(e->url);
+        free(e->secret);
+        free(e->events);
+        memmove(e, e + 1, (w->neps - i - 1) * sizeof(*e));
+        w->neps--;
+        recount(w);
+        return 0;
+    }
+    return -1;
+}
+
+const webhook_endpoint_t *webhooks_find(const webhooks_t *w, const char *name)
+{
+    for (size_t i = 0; i < w->neps; i++)
+        if (strcmp(w->eps[i].name, name) == 0) return &w->eps[i];
+    return NULL;
 }
 
 void webhooks_attach(webhooks_t *w, store_req_t *req, webhook_event_t ev, const char *room_id,

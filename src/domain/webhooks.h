@@ -17,15 +17,22 @@
 #include "util/log.h"
 
 typedef struct {
-    char name[STORE_HOOK_NAME_LEN];
-    char *url;     /* owned */
-    char *secret;  /* owned */
-    uint32_t mask; /* 1u << webhook_event_t */
+    char name[STORE_HOOK_NAME_LEN]; /* "default" (the configuration's) or the API's id */
+    char *url;                      /* owned */
+    char *secret;                   /* owned */
+    char *events;                   /* owned: the filter as given ("*", "a.b,c.d") */
+    uint32_t mask;                  /* 1u << webhook_event_t */
+    int64_t created_at;             /* unix ms (0: the configuration's) */
+    int from_config;
 } webhook_endpoint_t;
+
+/* The configuration's endpoint's name. */
+#define WEBHOOKS_DEFAULT "default"
 
 typedef struct webhooks_s {
     webhook_endpoint_t *eps; /* owned */
     size_t neps;
+    size_t max_eps;           /* endpoints at most (--webhook-max-endpoints) */
     uint32_t any;             /* the union of the endpoints' masks */
     char *client_events;      /* owned: broadcast event globs sent as client.event ("" none) */
     uint64_t doc_debounce_ms; /* document.saved: at most one per document in this time */
@@ -47,6 +54,19 @@ int webhooks_init(webhooks_t *w, const chorus_config_t *cfg, log_t *log, char *e
 
 /* Frees what w owns. */
 void webhooks_free(webhooks_t *w);
+
+/* Adds endpoint name with url, secret and events (a list webhook_events_parse takes), all
+ * copied. Returns 0, or -1 when events is not such a list, the name is taken or w holds
+ * max_eps already. The caller checked url (webhook_url_check) and the secret. */
+int webhooks_add(webhooks_t *w, const char *name, const char *url, const char *secret,
+                 const char *events, int64_t created_at);
+
+/* Removes endpoint name (not the configuration's). Returns 0, or -1 when there is no
+ * such endpoint registered by the API. */
+int webhooks_remove(webhooks_t *w, const char *name);
+
+/* The endpoint called name (borrowed from w until it changes), or NULL. */
+const webhook_endpoint_t *webhooks_find(const webhooks_t *w, const char *name);
 
 /* Whether any endpoint wants ev (w may be NULL: none). Callers check it before building an
  * event's data, so an event nobody wants costs nothing. */

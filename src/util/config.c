@@ -283,6 +283,8 @@ static const opt_t options[] = {
      "between looks for due deliveries when nothing else wakes the sender"},
     {"webhook-log-retention", OPT_DURATION, OFF(webhook_log_retention), 1000,
      365 * 24 * HOUR_MS, "168h", "finished deliveries stay in the delivery log"},
+    {"webhook-max-endpoints", OPT_COUNT, OFF(webhook_max_endpoints), 1, 1000, "16",
+     "webhook endpoints at most, the configuration's and the server API's together"},
     {"webhook-doc-debounce", OPT_DURATION, OFF(webhook_doc_debounce), 10, HOUR_MS, "5s",
      "document.saved: at most one delivery per document in this interval"},
     {"webhook-client-events", OPT_STRING, OFF(webhook_client_events), 0, 0, "",
@@ -426,6 +428,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->webhook_poll = 1000;
     cfg->webhook_log_retention = 7 * 24 * HOUR_MS;
     cfg->webhook_doc_debounce = 5000;
+    cfg->webhook_max_endpoints = 16;
     cfg->webhook_client_events = ch_strdup("");
 }
 

@@ -110,6 +110,33 @@ static void test_globs(void)
     ASSERT_EQ(webhook_glob_list_match("ab", "a\0b", 3), 0);
 }
 
+static void test_url_check(void)
+{
+    ASSERT_TRUE(webhook_url_check("http://127.0.0.1:8081/hooks") == NULL);
+    ASSERT_TRUE(webhook_url_check("https://api.example.com/hooks?x=%C3%A9") == NULL);
+    ASSERT_TRUE(webhook_url_check("http://[::1]:9/") == NULL);
+    ASSERT_TRUE(webhook_url_check("https://localhost") == NULL);
+    ASSERT_TRUE(webhook_url_check("ftp://example.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("file:///etc/passwd") != NULL);
+    ASSERT_TRUE(webhook_url_check("HTTP://example.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://") != NULL);
+    ASSERT_TRUE(webhook_url_check("http:///path") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://:80/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://user:pw@example.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://exa mple.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://example.com/\n") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://example.com/\xc3\xa9") != NULL);
+    ASSERT_TRUE(webhook_url_check("") != NULL);
+    char big[WEBHOOK_URL_MAX + 2];
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "http://x/", 9);
+    big[WEBHOOK_URL_MAX] = 0;
+    ASSERT_TRUE(webhook_url_check(big) == NULL);
+    big[WEBHOOK_URL_MAX] = 'a';
+    big[WEBHOOK_URL_MAX + 1] = 0;
+    ASSERT_TRUE(webhook_url_check(big) != NULL);
+}
+
 static void test_debounce(void)
 {
     webhook_debounce_t d = {0};
@@ -143,5 +170,6 @@ int main(void)
     RUN(test_outcome);
     RUN(test_globs);
     RUN(test_debounce);
+    RUN(test_url_check);
     TEST_MAIN_END();
 }
