@@ -58,8 +58,10 @@ static int hooks_load(app_t *a)
     for (size_t i = 0; rc == 0 && i < h.neps; i++) {
         const store_hook_ep_t *e = &h.eps[i];
         if (webhooks_add(&a->hooks, e->id, e->url, e->secret, e->events, e->created_at) != 0)
-            log_warn(a->log, "webhook endpoint %s not loaded: over --webhook-max-endpoints "
-                     "or a filter this version does not know (%s)", e->id, e->events);
+            log_warn(a->log,
+                     "webhook endpoint %s not loaded: over --webhook-max-endpoints "
+                     "or a filter this version does not know (%s)",
+                     e->id, e->events);
     }
     store_hooks_free(&h);
     return rc;

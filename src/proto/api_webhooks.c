@@ -129,13 +129,15 @@ static int api_wh_events(api_req_t *r, json_t *jev, char *out, size_t cap)
         return -1;
     }
     out[0] = 0;
-    json_array_foreach(jev, i, v) {
+    json_array_foreach(jev, i, v)
+    {
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             len + json_string_length(v) + 2 > cap) {
             api_invalid(r, "events", msg);
             return -1;
         }
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", json_string_value(v));
+        len +=
+            (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", json_string_value(v));
     }
     uint32_t mask;
     if (strlen(out) != len || strchr(out, ' ') || webhook_events_parse(out, &mask) != 0) {
@@ -154,9 +156,10 @@ static void api_wh_create(api_req_t *r)
         return;
     }
     json_t *ju = json_object_get(b, "url");
-    const char *bad = json_is_string(ju) && strlen(json_string_value(ju)) == json_string_length(ju)
-                          ? webhook_url_check(json_string_value(ju))
-                          : "url must be a string";
+    const char *bad =
+        json_is_string(ju) && strlen(json_string_value(ju)) == json_string_length(ju)
+            ? webhook_url_check(json_string_value(ju))
+            : "url must be a string";
     if (bad) {
         api_invalid(r, "url", bad);
         return;
@@ -231,8 +234,9 @@ static void api_wh_deleted(store_req_t *req)
         char detail[160];
         snprintf(detail, sizeof(detail), "key %s endpoint %s", r->apikey_id, o->h.ep.id);
         api_audit(r->api, "webhook_deleted", NULL, r->ip, detail);
-        api_respond(r, 200, json_pack("{s:b, s:I}", "success", 1, "deadLettered",
-                                      (json_int_t)o->h.pending));
+        api_respond(
+            r, 200,
+            json_pack("{s:b, s:I}", "success", 1, "deadLettered", (json_int_t)o->h.pending));
     }
     api_wh_op_free(o);
 }
@@ -242,8 +246,9 @@ static void api_wh_delete(api_req_t *r)
     const webhook_endpoint_t *e = api_wh_param(r);
     if (!e) return;
     if (e->from_config) {
-        api_error(r, 409, "configured_endpoint",
-                  "this endpoint comes from the configuration (--webhook-url): change it there");
+        api_error(
+            r, 409, "configured_endpoint",
+            "this endpoint comes from the configuration (--webhook-url): change it there");
         return;
     }
     api_wh_op_t *o = api_wh_op(r, STORE_HOOK_EP_DELETE, api_wh_deleted);
@@ -283,8 +288,9 @@ static void api_wh_logged(store_req_t *req)
         json_t *next = o->h.nrows == o->h.limit && o->h.nrows
                            ? json_integer(o->h.rows[o->h.nrows - 1].seq)
                            : json_null();
-        api_respond(r, 200, json_pack("{s:b, s:o, s:o}", "success", 1, "deliveries", a,
-                                      "nextBefore", next));
+        api_respond(
+            r, 200,
+            json_pack("{s:b, s:o, s:o}", "success", 1, "deliveries", a, "nextBefore", next));
     }
     api_wh_op_free(o);
 }
@@ -373,8 +379,9 @@ static void api_wh_retried(store_req_t *req)
         char detail[160];
         snprintf(detail, sizeof(detail), "key %s delivery %s", r->apikey_id, o->h.row.id);
         api_audit(r->api, "webhook_retried", NULL, r->ip, detail);
-        api_respond(r, 200, json_pack("{s:b, s:o}", "success", 1, "delivery",
-                                      api_wh_delivery(&o->h.row)));
+        api_respond(
+            r, 200,
+            json_pack("{s:b, s:o}", "success", 1, "delivery", api_wh_delivery(&o->h.row)));
     }
     api_wh_op_free(o);
 }

@@ -618,7 +618,7 @@ typedef struct {
  * initialiser. Column names are SQLite's; every backend uses the same ones. */
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
-        "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                 \
+        "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                  \
         "webhook_endpoints"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
