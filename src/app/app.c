@@ -32,6 +32,41 @@ static void hooks_queued(void *ud)
     webhook_send_kick(&a->hook_send);
 }
 
+static void hooks_loaded(store_req_t *req)
+{
+    *(int *)req->data = 1;
+}
+
+/* The webhook endpoints registered through the server API (api_webhooks.c), read before
+ * anything can queue a delivery, as the revocations are (api_revoke.c). */
+static int hooks_load(app_t *a)
+{
+    store_hooks_t h;
+    memset(&h, 0, sizeof(h));
+    store_req_t req;
+    memset(&req, 0, sizeof(req));
+    int done = 0;
+    req.type = STORE_HOOK_EP_LIST;
+    req.hooks = &h;
+    req.cb = hooks_loaded;
+    req.data = &done;
+    store_submit(a->store, &req);
+    while (!done)
+        uv_run(a->loop, UV_RUN_ONCE);
+    int rc = req.err == STORE_OK ? 0 : -1;
+    if (rc != 0) log_error(a->log, "cannot load the webhook endpoints from the database");
+    for (size_t i = 0; rc == 0 && i < h.neps; i++) {
+        const store_hook_ep_t *e = &h.eps[i];
+        if (webhooks_add(&a->hooks, e->id, e->url, e->secret, e->events, e->created_at) != 0)
+            log_warn(a->log,
+                     "webhook endpoint %s not loaded: over --webhook-max-endpoints "
+                     "or a filter this version does not know (%s)",
+                     e->id, e->events);
+    }
+    store_hooks_free(&h);
+    return rc;
+}
+
 static void proto_setup(app_t *a)
 {
     const chorus_config_t *cfg = a->cfg;
@@ -96,6 +131,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     a->hooks.queued = hooks_queued;
     a->hooks.queued_ud = a;
     a->rooms.hooks = &a->hooks;
+    if (hooks_load(a) != 0) goto fail;
     webhook_send_start(&a->hook_send, loop, cfg, log, a->store, &a->hooks, &a->http);
     home_init(&a->home, &a->rooms, a->bus);
     home_rooms_register(&a->home);

@@ -279,22 +279,30 @@ void webhook_send_start(webhook_send_t *s, uv_loop_t *loop, const chorus_config_
     s->timeout_ms = cfg->webhook_timeout;
     s->poll_ms = cfg->webhook_poll;
     s->retention_ms = cfg->webhook_log_retention;
-    if (hooks->neps == 0) return;
-    uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
-    uv_timer_start(&s->timer, on_timer, 0, s->poll_ms);
-    s->started = 1;
+    if (hooks->neps) webhook_send_kick(s);
 }
 
 void webhook_send_kick(webhook_send_t *s)
 {
-    if (s->started) look(s);
+    if (s->closing) return;
+    if (!s->started) {
+        /* Started at the first endpoint (configured, loaded or registered): with none,
+         * nothing polls the store. */
+        if (!s->hooks->neps || !s->loop) return;
+        uv_timer_init(s->loop, &s->timer);
+        s->timer.data = s;
+        uv_timer_start(&s->timer, on_timer, 0, s->poll_ms);
+        s->started = 1;
+        return;
+    }
+    look(s);
 }
 
 void webhook_send_close(webhook_send_t *s)
 {
-    if (!s->started || s->closing) return;
+    if (s->closing) return;
     s->closing = 1;
+    if (!s->started) return;
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, NULL);
     wh_flight_t *f = s->flights, *next;

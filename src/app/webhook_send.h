@@ -39,11 +39,11 @@ typedef struct {
 } webhook_send_t;
 
 /* Starts s on loop with cfg's webhook options; every pointer is borrowed and must outlive
- * s. With no endpoint configured it starts nothing. */
+ * s. With no endpoint it starts nothing until webhook_send_kick finds one. */
 void webhook_send_start(webhook_send_t *s, uv_loop_t *loop, const chorus_config_t *cfg,
                         log_t *log, store_t *store, webhooks_t *hooks, http_call_t *http);
 
-/* Looks for due deliveries now (after a change queued some). */
+/* Looks for due deliveries now (after a change queued some, or an endpoint came). */
 void webhook_send_kick(webhook_send_t *s);
 
 /* Stops: cancels the calls in flight (those deliveries stay pending in the store and go

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "domain/doc_ot.h"
+#include "domain/webhooks.h"
 #include "util/mem.h"
 #include "domain/rooms.h"
 #include "util/utf8.h"
@@ -88,7 +89,7 @@ static void doc_free(doc_t *d)
  * docs_open loads it again from the store. */
 static void doc_maybe_unload(doc_t *d)
 {
-    if (d->subs.count || d->inflight || d->waiters) return;
+    if (d->subs.count || d->inflight || d->waiters || d->hook_saved.held) return;
     for (doc_t **pp = &d->room->docs; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
@@ -344,6 +345,7 @@ static void op_stored(store_req_t *req)
         publish_op(d, o);
     }
     store_docs_free(&o->pl);
+    webhooks_release(o->r->hooks, req);
     room_t *room = o->room;
     free(o);
     doc_maybe_unload(d);
@@ -475,6 +477,11 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
         rooms_quota_count(r, room, "", (int64_t)d->text.len - d->snapshot_bytes);
         d->snapshot_bytes = (int64_t)d->text.len;
     }
+    /* document.saved commits with the op, or is held to the interval's end (hook_tick). */
+    if (webhooks_wants(r->hooks, WEBHOOK_DOCUMENT_SAVED) &&
+        webhook_debounce_save(&d->hook_saved, uv_now(r->loop), r->hooks->doc_debounce_ms))
+        rooms_hook(r, room, &o->req, WEBHOOK_DOCUMENT_SAVED,
+                   json_pack("{s:s, s:I}", "doc", d->id, "version", (json_int_t)d->version));
     store_submit(r->store, &o->req);
     return 0;
 }
@@ -632,6 +639,28 @@ static void hook_room_freed(void *ud, rooms_t *r, room_t *room)
     docs_room_free(room);
 }
 
+/* A held document.saved whose interval ended goes, at the newest committed version (its
+ * ops in flight come first: it waits for them). Not a stored change: a write of its own,
+ * which nothing waits for. */
+static void hook_tick(void *ud, rooms_t *r, room_t *room, uint64_t now_ms)
+{
+    (void)ud;
+    for (doc_t *d = room->docs, *next; d; d = next) {
+        next = d->next;
+        if (d->failed) d->hook_saved.held = 0; /* reloaded from what was committed */
+        if (!d->hook_saved.held || d->committed < d->version ||
+            !webhook_debounce_due(&d->hook_saved, now_ms, r->hooks->doc_debounce_ms))
+            continue;
+        webhooks_put_t *p = webhooks_put_new(r->hooks);
+        if (webhooks_wants(r->hooks, WEBHOOK_DOCUMENT_SAVED))
+            rooms_hook(
+                r, room, &p->req, WEBHOOK_DOCUMENT_SAVED,
+                json_pack("{s:s, s:I}", "doc", d->id, "version", (json_int_t)d->committed));
+        webhooks_put_submit(p, r->store, NULL, NULL);
+        doc_maybe_unload(d);
+    }
+}
+
 static void hook_client_gone(void *ud, rooms_t *r, bus_rcv_t *c)
 {
     (void)ud;
@@ -645,4 +674,5 @@ const rooms_feature_t docs_feature = {
     .client_gone = hook_client_gone,
     .room_dropped = hook_room_dropped,
     .room_freed = hook_room_freed,
+    .tick = hook_tick,
 };

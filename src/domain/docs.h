@@ -64,6 +64,8 @@ struct doc_s {
     int loaded;
     int failed;                 /* the load failed: refuse everything */
     doc_waiter_t *waiters;      /* doc_open calls waiting for the load */
+    webhook_debounce_t hook_saved; /* document.saved: one per --webhook-doc-debounce; a
+                                    * document owing one stays in memory until it goes */
 };
 
 /* The documents' hooks in rooms (rooms.h): limits at start, subscriptions closed when a

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth/auth_random.h"
+#include "domain/webhooks.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -93,6 +94,7 @@ static void on_written(store_req_t *sreq)
     room_t *room = w->room;
     entity_t *e = w->e;
     int err = sreq->err;
+    webhooks_release(r->hooks, sreq);
     int again = room_version_answer(&room->versions, &room->state_version, w->vepoch, w->vbase,
                                     err, w->pl.ent.room_base);
     if (err != STORE_OK && err != STORE_ECLOSED)
@@ -118,6 +120,8 @@ static void on_written(store_req_t *sreq)
     entities_done_fn done = w->done;
     json_t *reply = w->reply;
     w->reply = NULL;
+    json_decref(w->hook);
+    w->hook = NULL;
     if (!done) free(w); /* a write nobody waits for: ours */
     /* Changed (or refused) while writes were in flight: written once they all answered,
      * as it is now, as the room's next version (a version the store skips is allowed:
@@ -181,6 +185,11 @@ static void write_entity(rooms_t *r, room_t *room, entity_t *e, entities_req_t *
     w->sreq.rooms = &w->pl;
     w->sreq.data = w;
     w->sreq.cb = on_written;
+    if (w->hook) {
+        /* entity.changed commits with the change, at the version this write stores. */
+        json_object_set_new(w->hook, "stateVersion", json_integer(se->room_version));
+        rooms_hook(r, room, &w->sreq, WEBHOOK_ENTITY_CHANGED, json_incref(w->hook));
+    }
     store_submit(r->store, &w->sreq);
 }
 
@@ -430,6 +439,10 @@ static void commit_change(rooms_t *r, room_t *room, entity_t *e, const entities_
         req->reply = json_pack("{s:o}", "entity", ej);
     }
     req->done = done;
+    req->hook = NULL;
+    if (webhooks_wants(r->hooks, WEBHOOK_ENTITY_CHANGED))
+        req->hook = json_pack("{s:s, s:s, s:o, s:s?}", "action", action, "id", e->id, "entity",
+                              e->removed ? json_null() : entity_json(e), "by", who->user);
     req->ev = entity_event(room, action, v, who->user, fields, who->member, 0);
     write_entity(r, room, e, req);
 }

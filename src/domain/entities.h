@@ -71,6 +71,7 @@ struct entities_req_s {
     room_t *room;              /* held */
     entity_t *e;               /* writes counted */
     rooms_outbox_ev_t *ev;     /* the change's event, ready after the commit (or NULL) */
+    json_t *hook;              /* its entity.changed data (owned; NULL: no endpoint wants it) */
     uint32_t vepoch;           /* its room_version_write epoch */
     int64_t vbase;             /* and the stored version it follows */
     store_req_t sreq;

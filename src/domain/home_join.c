@@ -9,6 +9,7 @@
 
 #include "domain/entities.h"
 #include "domain/home.h"
+#include "domain/webhooks.h"
 #include "util/mem.h"
 
 /* A join until the room's snapshot is answered. */
@@ -20,6 +21,8 @@ typedef struct {
     char *participant;     /* the member as the join left it (encoded), until history arrives */
     int64_t since;         /* sync entities from this version; -1 = send them all */
     int attach;            /* attach the connection (it is not in the room yet) */
+    int attached;          /* done: the answer waits for its webhook deliveries' write */
+    json_t *msgs;          /* join_finish's msgs while it waits (owned) */
 } join_t;
 
 /* Answers j's error and frees j. */
@@ -38,6 +41,28 @@ static void join_fail(join_t *j, const rooms_err_t *err)
  * The participants and the recent messages go into the answer as text: the messages as
  * the room keeps them encoded (rooms_recent), the members written from their records
  * (room_members_text): a join into a room of N members builds no tree for them. */
+static void join_history(void *ud, const rooms_err_t *err, json_t *result);
+static void join_finish(join_t *j, json_t *msgs);
+
+/* The deliveries of the member coming online (participant.joined, room.occupied) are
+ * written: the join goes on, or fails if they could not be (the attachment undone). */
+static void join_hooked(void *ud, int err)
+{
+    join_t *j = ud;
+    json_t *msgs = j->msgs;
+    j->msgs = NULL;
+    if (err != STORE_OK) {
+        json_decref(msgs);
+        room_t *room = strmap_get(&j->r->by_id, j->room_id);
+        if (room) rooms_detach(j->r, room, j->route.member, j->user, 1);
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_UNAVAILABLE,
+                                    .code = "service_unavailable",
+                                    .message = "the database is unavailable; try again"});
+        return;
+    }
+    join_finish(j, msgs);
+}
+
 static void join_finish(join_t *j, json_t *msgs)
 {
     rooms_t *r = j->r;
@@ -58,10 +83,26 @@ static void join_finish(join_t *j, json_t *msgs)
     /* The reply's data, in this order: room | participant | role | participants | state,
      * stateVersion, the entity fields, lastSeq[, messages] | [messages]. */
     json_t *role = json_pack("{s:s}", "role", me->role == STORE_ROLE_HOST ? "host" : "member");
-    /* Attach first, so the member list shows the caller online. */
-    if (j->attach) {
-        int rc = rooms_attach(r, room, j->route.member, j->user);
+    /* Attach first, so the member list shows the caller online. When that queues webhook
+     * deliveries, the answer waits for their write (the join is acknowledged only once
+     * they are durable); the snapshot below is taken after it, so nothing falls between
+     * it and the subscription. */
+    if (j->attach && !j->attached) {
+        j->attached = 1;
+        webhooks_put_t *p = webhooks_put_new(r->hooks);
+        int rc = rooms_attach_hooked(r, room, j->route.member, j->user, &p->req);
         CH_ASSERT(rc == 0); /* a participant, not banned: checked above */
+        j->msgs = msgs;
+        if (webhooks_put_submit(p, r->store, join_hooked, j) == 0) {
+            json_decref(role);
+            return;
+        }
+        j->msgs = NULL;
+    }
+    if (!msgs && !rooms_recent_ready(r, room)) { /* dropped while the deliveries were written */
+        json_decref(role);
+        rooms_join_history(r, room, join_history, j);
+        return;
     }
     size_t members_len;
     char *members = room_members_text(room, &members_len);
@@ -76,7 +117,7 @@ static void join_finish(join_t *j, json_t *msgs)
     if (msgs) {
         json_object_set_new(tail, "messages", msgs);
     } else {
-        CH_ASSERT(rooms_recent_ready(r, room)); /* join_member checked; nothing ran since */
+        CH_ASSERT(rooms_recent_ready(r, room)); /* checked above; nothing ran since */
         items = rooms_recent(room, &nmsgs);
         /* The newest that fit in the join's share of the reply budget. */
         if (nmsgs) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "domain/home.h"
+#include "domain/webhooks.h"
 #include "util/mem.h"
 
 #define EVENT_NAME_MAX 64
@@ -90,6 +91,38 @@ static void op_history(void *ud, room_t *room, const bus_op_t *op)
     rooms_history(ud, room, before, after, (uint32_t)limit, answered, home_route_keep(op));
 }
 
+/* A broadcast's client.event deliveries were written: the broadcast is acknowledged. */
+static void broadcast_hooked(void *ud, int err)
+{
+    bus_route_t *route = ud; /* home_route_keep's */
+    if (err != STORE_OK)
+        bus_reply(route, "service_unavailable",
+                  "the broadcast went out, but its delivery to the app's backend could not be "
+                  "queued",
+                  NULL);
+    else
+        bus_reply(route, NULL, NULL, NULL);
+    free(route);
+}
+
+/* Queues the client.event of a broadcast marked for the backend (--webhook-client-events)
+ * and answers once it is durable. Returns 0 when that happens, -1 when none was queued. */
+static int broadcast_hook(rooms_t *r, room_t *room, const bus_op_t *op, const char *name,
+                          size_t nlen, const char *json, size_t len)
+{
+    if (!webhooks_client_event(r->hooks, name, nlen)) return -1;
+    json_t *data = json_loadb(json, len, JSON_DECODE_ANY, NULL);
+    CH_ASSERT(data); /* checked by the scanner (or by Jansson) on the way in */
+    webhooks_put_t *p = webhooks_put_new(r->hooks);
+    rooms_hook(
+        r, room, &p->req, WEBHOOK_CLIENT_EVENT,
+        json_pack("{s:s%, s:s, s:o}", "event", name, nlen, "from", op->user, "data", data));
+    bus_route_t *route = home_route_keep(op);
+    if (webhooks_put_submit(p, r->store, broadcast_hooked, route) == 0) return 0;
+    free(route); /* nothing queued (the queue is full): answered now */
+    return -1;
+}
+
 static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
 {
     static const char *const keys[] = {"event", "data"};
@@ -110,13 +143,14 @@ static void op_broadcast(void *ud, room_t *room, const bus_op_t *op)
     size_t len = 4;
     const char *json = data ? jscan_text(data, &len, &data_owned) : "null";
     int rc = rooms_broadcast_text(ud, room, op->route.member, op->user, name, json, len);
+    int hooked = rc == 0 && broadcast_hook(ud, room, op, name, (size_t)n, json, len) == 0;
     free(data_owned);
     free(text);
     if (rc != 0) {
         bus_reply(&op->route, "payload_too_large", "broadcast data is too large", NULL);
         return;
     }
-    bus_reply(&op->route, NULL, NULL, NULL);
+    if (!hooked) bus_reply(&op->route, NULL, NULL, NULL);
 }
 
 static void op_presence(void *ud, room_t *room, const bus_op_t *op)

@@ -17,6 +17,7 @@
 #include "util/mem.h"
 #include "util/utf8.h"
 #include "domain/room_code.h"
+#include "domain/webhooks.h"
 
 #define ROOMS_TICK_MS 1000
 /* What the tick may do in one loop iteration: visiting a room or a member costs
@@ -466,6 +467,19 @@ static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t
     return ROOMS_TICK_ACT;
 }
 
+/* room.vacated: nobody came back online within the seat grace after the last member went
+ * offline. Not a stored change: a write of its own, which nothing waits for. */
+static void tick_vacated(rooms_t *r, room_t *room, uint64_t now)
+{
+    if (!room->hook_empty_at || now - room->hook_empty_at < r->lim.seat_grace_ms) return;
+    room->hook_occupied = 0;
+    room->hook_empty_at = 0;
+    webhooks_put_t *p = webhooks_put_new(r->hooks);
+    if (webhooks_wants(r->hooks, WEBHOOK_ROOM_VACATED))
+        rooms_hook(r, room, &p->req, WEBHOOK_ROOM_VACATED, json_object());
+    webhooks_put_submit(p, r->store, NULL, NULL);
+}
+
 int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget)
 {
     if (!r->tick_busy) {
@@ -490,6 +504,7 @@ int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget)
             }
             room = v;
             ROOMS_FEATURES_CALL(r, tick, r, room, now);
+            tick_vacated(r, room, now);
             /* Recent messages are kept for rooms people are in (and were a moment ago). */
             if (!room->bus.count && room->recent_ok) rooms_recent_drop(room);
             left = left > ROOMS_TICK_VISIT ? left - ROOMS_TICK_VISIT : 0;

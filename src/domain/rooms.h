@@ -29,6 +29,7 @@
 #include "domain/presence.h"
 #include "domain/room_lookup.h"
 #include "domain/room_version.h"
+#include "domain/webhook_rules.h"
 #include "domain/quota.h"
 #include "store/store.h"
 #include "util/strmap.h"
@@ -123,6 +124,11 @@ struct room_s {
     int64_t state_bytes;       /* of that, the state's */
     uint32_t refs;             /* pending store work holding the room */
     int deleted;               /* gone from the registry; freed when refs reach 0 */
+    /* Webhooks (issue 21): room.occupied was sent and room.vacated not yet; when the
+     * last member went offline (loop ms; 0: someone is online), from which the tick
+     * counts the seat grace before room.vacated. */
+    uint8_t hook_occupied;
+    uint64_t hook_empty_at;
 };
 
 typedef struct {
@@ -519,6 +525,22 @@ void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
  * ROOMS_E_NOT_FOUND) is in room: at its first connection the member goes online with a
  * fresh presence and participant_joined goes to everyone else. Returns 0 or the error. */
 int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id);
+
+/* rooms_attach that also queues the webhook deliveries of the member coming online on
+ * hooks (a store request, borrowed; webhooks_attach): participant.joined, and
+ * room.occupied when nobody was online in the room. */
+int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
+                        store_req_t *hooks);
+
+/* Queues webhook event ev about room (borrowed) on req (borrowed; webhooks_attach), to
+ * commit with it: data (stolen) gets the room's order keys, "seq" (its last committed
+ * message) and "stateVersion", where it has none of its own. Callers check
+ * webhooks_wants first, so that an event nobody wants builds nothing. */
+void rooms_hook(rooms_t *r, const room_t *room, store_req_t *req, webhook_event_t ev,
+                json_t *data);
+
+/* A member's webhook data: {"userId", "displayName", "role"} (new reference). */
+json_t *rooms_hook_member(const room_member_t *m);
 /* At the room's home: the connection member of user_id left room (it disconnected): the
  * features' member_gone hooks, then at the member's last connection they go offline
  * (participant_left "disconnected") and their seat's grace starts. With undo, the attach

@@ -57,6 +57,7 @@ struct rooms_op_s {
      * flight cannot pass a quota together), given back if the commit fails. */
     int64_t charged;
     char charged_user[STORE_SUB_LEN];
+    json_t *hook;    /* a state patch's state.changed data (owned; NULL: none) */
     uint32_t vepoch; /* a ROOM_UPDATE: its room_version_write epoch */
     int64_t vbase;   /* and the stored version it follows */
 };

@@ -13,6 +13,7 @@
 #include "util/mem.h"
 #include "domain/room_code.h"
 #include "domain/room_rules.h"
+#include "domain/webhooks.h"
 #include "auth/user_valid.h"
 
 /* ---------- create ---------- */
@@ -117,6 +118,9 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     rooms_fill_room(&op->pl.room, room, state_text); /* state version 0, last activity now */
     rooms_fill_part(&op->pl.part, host);
     op->stored = after_create;
+    if (webhooks_wants(r->hooks, WEBHOOK_ROOM_CREATED))
+        rooms_hook(r, room, &op->req, WEBHOOK_ROOM_CREATED,
+                   json_pack("{s:o}", "room", room_json(r, room)));
     rooms_op_submit(op);
 }
 
@@ -161,6 +165,32 @@ void rooms_seat_unconnected(rooms_t *r, room_member_t *m)
         m->release_at = 0;
     else
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
+}
+
+/* 1 when a member of room is online. */
+static int any_online(const room_t *room)
+{
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->online) return 1;
+    return 0;
+}
+
+/* After a member went offline or out: an occupied room with nobody online left starts
+ * the seat grace of its room.vacated (rooms_tick_step sends it). */
+static void maybe_vacant(rooms_t *r, room_t *room)
+{
+    if (room->hook_occupied && !room->hook_empty_at && !any_online(room))
+        room->hook_empty_at = uv_now(r->loop) ? uv_now(r->loop) : 1;
+}
+
+/* Queues participant.left of m (reason: left, kicked, banned, disconnected) on req. */
+static void hook_left(rooms_t *r, room_t *room, store_req_t *req, const room_member_t *m,
+                      const char *reason)
+{
+    if (!webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_LEFT)) return;
+    json_t *data = rooms_hook_member(m);
+    json_object_set_new(data, "reason", json_string(reason));
+    rooms_hook(r, room, req, WEBHOOK_PARTICIPANT_LEFT, data);
 }
 
 /* rooms_join, answering with the room and the member (full) or with success only;
@@ -313,8 +343,10 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     snprintf(name, sizeof(name), "%s", m->display_name);
     rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
     rooms_fill_part(&op->pl.part, m);
+    hook_left(r, room, &op->req, m, reason ? reason : "left");
     unsubscribe_user(r, room, user_id, NULL, NULL);
     rooms_member_remove(r, room, m);
+    maybe_vacant(r, room);
     rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
                   json_pack("{s:s, s:s}", "userId", user_id, "reason",
                             reason ? reason : "left"));
@@ -368,6 +400,8 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     char name[STORE_NAME_LEN];
     snprintf(name, sizeof(name), "%s", m->display_name);
     json_t *fields = json_pack("{s:b}", "ban", ban);
+    store_req_t hooks = {0}; /* its deliveries, moved onto the write below */
+    hook_left(r, room, &hooks, m, ban ? "banned" : "kicked");
     unsubscribe_user(r, room, user_id, "kicked", fields);
     json_decref(fields);
     rooms_op_t *op;
@@ -391,6 +425,9 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         rooms_fill_part(&op->pl.part, m);
         rooms_member_remove(r, room, m);
     }
+    op->req.enqueue = hooks.enqueue;
+    op->req.nenqueue = hooks.nenqueue;
+    maybe_vacant(r, room);
     rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
                   json_pack("{s:s, s:s}", "userId", user_id, "reason",
                             ban ? "banned" : "kicked"));
@@ -459,8 +496,25 @@ void rooms_unban(rooms_t *r, room_t *room, const auth_claims_t *by, const char *
 
 int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id)
 {
+    return rooms_attach_hooked(r, room, member, user_id, NULL);
+}
+
+int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
+                        store_req_t *hooks)
+{
     room_member_t *m = room_member(room, user_id);
     if (!m || m->banned) return ROOMS_E_NOT_FOUND;
+    if (m->online == 0) {
+        room->hook_empty_at = 0;
+        if (hooks && webhooks_wants(r->hooks, WEBHOOK_ROOM_OCCUPIED) && !room->hook_occupied &&
+            !any_online(room)) {
+            room->hook_occupied = 1;
+            rooms_hook(r, room, hooks, WEBHOOK_ROOM_OCCUPIED,
+                       json_pack("{s:o}", "by", rooms_hook_member(m)));
+        }
+        if (hooks && webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_JOINED))
+            rooms_hook(r, room, hooks, WEBHOOK_PARTICIPANT_JOINED, rooms_hook_member(m));
+    }
     if (m->online++ == 0) { /* online and presence change; more connections change nothing */
         r->online++;
         m->release_at = 0;
@@ -504,6 +558,14 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
     rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
                   json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
+    /* Not a stored change: its delivery is a write of its own, which nothing waits for
+     * (the connection is gone). */
+    if (webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_LEFT)) {
+        webhooks_put_t *p = webhooks_put_new(r->hooks);
+        hook_left(r, room, &p->req, m, reason);
+        webhooks_put_submit(p, r->store, NULL, NULL);
+    }
+    maybe_vacant(r, room);
 }
 
 void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,

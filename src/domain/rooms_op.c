@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "domain/webhooks.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 /* ---------- asynchronous operations ---------- */
@@ -49,6 +50,7 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
     if (op->done) op->done(op->ud, err, err && err->kind ? NULL : json_incref(op->result));
     json_decref(op->result);
     json_decref(op->event);
+    json_decref(op->hook);
     store_rooms_free(&op->pl);
     webhooks_release(op->r->hooks, &op->req);
     if (op->room) rooms_release(op->room);
@@ -107,4 +109,23 @@ void rooms_invalid(rooms_done_fn done, void *ud, const char *field, const char *
 {
     rooms_err_t e = {ROOMS_E_INVALID, "validation_error", message, field};
     if (done) done(ud, &e, NULL);
+}
+
+/* ---------- webhooks ---------- */
+
+void rooms_hook(rooms_t *r, const room_t *room, store_req_t *req, webhook_event_t ev,
+                json_t *data)
+{
+    if (!json_object_get(data, "seq"))
+        json_object_set_new(data, "seq", json_integer(room->committed_seq));
+    if (!json_object_get(data, "stateVersion"))
+        json_object_set_new(data, "stateVersion", json_integer(room->state_version));
+    webhooks_attach(r->hooks, req, ev, room->id, data, clock_unix_ms());
+    json_decref(data);
+}
+
+json_t *rooms_hook_member(const room_member_t *m)
+{
+    return json_pack("{s:s, s:s, s:s}", "userId", m->user_id, "displayName", m->display_name,
+                     "role", m->role == STORE_ROLE_HOST ? "host" : "member");
 }

@@ -12,6 +12,7 @@
 #include "util/mem.h"
 #include "domain/room_code.h"
 #include "domain/room_rules.h"
+#include "domain/webhooks.h"
 
 /* ---------- delete ---------- */
 
@@ -42,6 +43,9 @@ static void delete_room(rooms_t *r, room_t *room, const char *reason, rooms_done
 {
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_DELETE, done, ud);
     memcpy(op->pl.room.id, room->id, sizeof(op->pl.room.id));
+    if (webhooks_wants(r->hooks, WEBHOOK_ROOM_DELETED))
+        rooms_hook(r, room, &op->req, WEBHOOK_ROOM_DELETED,
+                   json_pack("{s:s}", "reason", reason));
     rooms_room_drop(r, room, reason);
     op->stored = after_delete;
     rooms_op_submit(op);
@@ -70,6 +74,12 @@ void rooms_admin_close(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
 static void submit_row(rooms_op_t *op, room_t *room, char *state_text)
 {
     rooms_fill_room(&op->pl.room, room, state_text);
+    if (op->hook) {
+        /* state.changed, at the version this write stores (a write again is a new one). */
+        json_object_set_new(op->hook, "stateVersion", json_integer(room->state_version));
+        json_object_set(op->hook, "state", room->state);
+        rooms_hook(op->r, room, &op->req, WEBHOOK_STATE_CHANGED, json_incref(op->hook));
+    }
     room_version_write(&room->versions, room->state_version, &op->pl.room.state_base,
                        &op->vepoch);
     op->vbase = op->pl.room.state_base;
@@ -85,6 +95,8 @@ void rooms_state_again(rooms_t *r, room_t *room, rooms_op_t *from)
     op->result = from->result;
     op->event = from->event;
     op->except = from->except;
+    op->hook = from->hook;
+    from->hook = NULL;
     rooms_op_charged(op, from->charged_user, from->charged);
     from->done = NULL;
     from->ud = NULL;
@@ -204,6 +216,9 @@ static void patch_state(rooms_t *r, room_t *room, const char *by, const json_t *
                            (json_int_t)room->state_version, "stateVersion",
                            (json_int_t)room->state_version, "currentMode", rooms_mode_of(room));
     op->ev = rooms_outbox_push(room, "state", ev, room->state_version, BUS_MEMBER_NONE, 0);
+    if (webhooks_wants(r->hooks, WEBHOOK_STATE_CHANGED))
+        op->hook =
+            json_pack("{s:O, s:o}", "patch", patch, "by", by ? json_string(by) : json_null());
     submit_row(op, room, text);
     if (by) state_message(r, room, by, old_mode);
     json_decref(old_mode);

@@ -63,6 +63,93 @@ int webhook_events_parse(const char *s, uint32_t *mask)
     return 0;
 }
 
+const char *webhook_url_check(const char *url)
+{
+    size_t skip;
+    if (strncmp(url, "http://", 7) == 0)
+        skip = 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        skip = 8;
+    else
+        return "url must start with http:// or https://";
+    size_t len = strlen(url);
+    if (len > WEBHOOK_URL_MAX) return "url is longer than 2047 bytes";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)url[i];
+        if (ch <= 0x20 || ch >= 0x7f)
+            return "url must not hold spaces, control or non-ASCII characters "
+                   "(percent-encode them)";
+    }
+    const char *host = url + skip;
+    size_t hlen = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', hlen);
+    if (at) return "url must not hold credentials (user@host)";
+    if (hlen == 0 || host[0] == ':') return "url must name a host";
+    return NULL;
+}
+
+/* Whether name matches the glob p (plen bytes): '*' any run, else the byte itself. The
+ * last '*' seen is the only backtracking point, so this is linear in both lengths. */
+static int glob_match(const char *p, size_t plen, const char *name, size_t len)
+{
+    size_t i = 0, j = 0, star = (size_t)-1, mark = 0;
+    while (j < len) {
+        if (i < plen && p[i] == '*') {
+            star = i++;
+            mark = j;
+        } else if (i < plen && p[i] == name[j]) {
+            i++;
+            j++;
+        } else if (star != (size_t)-1) {
+            i = star + 1;
+            j = ++mark;
+        } else {
+            return 0;
+        }
+    }
+    while (i < plen && p[i] == '*')
+        i++;
+    return i == plen;
+}
+
+int webhook_glob_list_match(const char *list, const char *name, size_t len)
+{
+    const char *s = list;
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        const char *start = s;
+        while (*s && *s != ',')
+            s++;
+        const char *end = s;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end > start && glob_match(start, (size_t)(end - start), name, len)) return 1;
+    }
+    return 0;
+}
+
+int webhook_debounce_save(webhook_debounce_t *d, uint64_t now, uint64_t interval)
+{
+    if (d->sent && now - d->sent_at < interval) {
+        d->held = 1;
+        return 0;
+    }
+    d->sent = 1;
+    d->sent_at = now;
+    d->held = 0;
+    return 1;
+}
+
+int webhook_debounce_due(webhook_debounce_t *d, uint64_t now, uint64_t interval)
+{
+    if (!d->held || (d->sent && now - d->sent_at < interval)) return 0;
+    d->held = 0;
+    d->sent = 1;
+    d->sent_at = now;
+    return 1;
+}
+
 void webhook_sign(const char *secret, int64_t ts, const char *body, size_t len, char *hex)
 {
     char prefix[32];

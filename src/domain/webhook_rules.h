@@ -31,6 +31,35 @@ const char *webhook_event_name(webhook_event_t ev);
  * list or an unknown name (*mask untouched). Borrows s. */
 int webhook_events_parse(const char *s, uint32_t *mask);
 
+/* The longest endpoint URL, bytes. */
+#define WEBHOOK_URL_MAX 2047
+
+/* Checks an endpoint URL: http:// or https://, a host, at most WEBHOOK_URL_MAX bytes, no
+ * space, control or non-ASCII byte (percent-encode them). Returns NULL when it is fine,
+ * else what is wrong (a static sentence). Any host is allowed, loopback included (an
+ * app's backend often runs beside Chorus): see docs/api.md on who may register one. */
+const char *webhook_url_check(const char *url);
+
+/* Whether name (len bytes) matches one pattern of list, a comma-separated list of globs
+ * ("agent_*,x-*,ping": '*' stands for any run of bytes, every other byte for itself;
+ * spaces around a pattern are ignored). An empty list matches nothing. Borrows both. */
+int webhook_glob_list_match(const char *list, const char *name, size_t len);
+
+/* A document's document.saved deliveries, at most one per interval (time passed in, any
+ * monotonic clock in ms). Zeroed: nothing sent yet. */
+typedef struct {
+    uint64_t sent_at; /* when the last one was queued */
+    uint8_t sent;     /* one was */
+    uint8_t held;     /* a save came within the interval: one is owed at its end */
+} webhook_debounce_t;
+
+/* A save at now: returns 1 when its delivery goes now (d records it), 0 when it is held
+ * (the one owed at the interval's end, webhook_debounce_due, covers it). */
+int webhook_debounce_save(webhook_debounce_t *d, uint64_t now, uint64_t interval);
+
+/* Returns 1 when a held save is due at now (d records it as sent), else 0. */
+int webhook_debounce_due(webhook_debounce_t *d, uint64_t now, uint64_t interval);
+
 /* Lowercase hex of HMAC-SHA-256(secret, "<ts>.<body>") into hex (65 bytes with the NUL):
  * what the X-Chorus-Signature header carries as "v1=<hex>". Borrows everything. */
 #define WEBHOOK_SIG_HEX 64

@@ -286,6 +286,11 @@ uint32_t api_disconnect_user(api_t *a, const char *sub, const char *reason);
 extern const api_route_t api_server_routes[];
 extern const size_t api_server_nroutes;
 
+/* Routes of the webhook endpoints and their delivery log (api_webhooks.c), under
+ * /api/server/webhooks. */
+extern const api_route_t api_webhooks_routes[];
+extern const size_t api_webhooks_nroutes;
+
 /* Routes of the accounts module (api_auth.c). */
 extern const api_route_t api_auth_routes[];
 extern const size_t api_auth_nroutes;

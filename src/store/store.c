@@ -311,6 +311,13 @@ void store_hooks_free(store_hooks_t *h)
     free(h->rows);
     h->rows = NULL;
     h->nrows = 0;
+    free(h->ep.url);
+    h->ep.url = NULL;
+    for (size_t i = 0; i < h->neps; i++)
+        free(h->eps[i].url);
+    free(h->eps);
+    h->eps = NULL;
+    h->neps = 0;
 }
 
 void store_rooms_free(store_rooms_t *r)

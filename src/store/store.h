@@ -256,10 +256,22 @@ typedef enum {
     STORE_HOOK_UPDATE, /* in: row.seq and the fields an attempt changes (state, attempts,
                         * next_at, updated_at, last_status, last_error). err: ENOTFOUND */
     STORE_HOOK_LOG,    /* in: before (seq, exclusive; negative: none), limit (capped at
-                        * STORE_PAGE_MAX). out: rows, newest first, every state */
+                        * STORE_PAGE_MAX), endpoint ("": any), log_state (0: every state;
+                        * 1 + STORE_HOOK_*: that one only). out: rows, newest first */
     STORE_HOOK_PRUNE,  /* in: before (unix ms): deletes the delivered and dead rows last
                         * changed before it, at most STORE_AUDIT_PRUNE_BATCH. out:
                         * pending = rows deleted */
+    STORE_HOOK_RETRY,  /* in: row.id, now: a dead delivery goes back to pending (attempts
+                        * 0, next_at and updated_at now, last_status and last_error kept).
+                        * out: row (as it is now). err: ENOTFOUND (no such id), EEXISTS
+                        * (it is not dead: nothing changed) */
+    /* Webhook endpoints registered through the server API (issue 21, WH): payload in
+     * req->hooks->ep / eps. */
+    STORE_HOOK_EP_CREATE, /* in: ep (all fields). err: EEXISTS (the id is taken) */
+    STORE_HOOK_EP_LIST,   /* out: eps, neps: every endpoint, by created_at then id */
+    STORE_HOOK_EP_DELETE, /* in: ep.id, now. Its pending deliveries are dead-lettered
+                           * ("endpoint deleted"); out: pending = how many. err:
+                           * ENOTFOUND */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -487,12 +499,31 @@ typedef struct {
     char last_error[STORE_HOOK_ERROR_LEN]; /* "" when none */
 } store_hook_t;
 
+#define STORE_HOOK_URL_MAX 2048   /* an endpoint's URL, bytes */
+#define STORE_HOOK_SECRET_LEN 129 /* an endpoint's signing secret: up to 128 bytes */
+#define STORE_HOOK_EVENTS_LEN 512 /* its event filter as text ("*", "message.created,…") */
+
+/* A webhook endpoint registered through the server API. Its secret is kept as it is (it
+ * signs every delivery), unlike an API key's. */
+typedef struct {
+    char id[STORE_HOOK_NAME_LEN]; /* "wh_" + 16 hex digits; deliveries name it */
+    char *url;                    /* malloc'd */
+    char secret[STORE_HOOK_SECRET_LEN];
+    char events[STORE_HOOK_EVENTS_LEN];
+    int64_t created_at; /* unix ms */
+} store_hook_ep_t;
+
 /* The payload of webhook requests; store_hooks_free releases what it owns. */
 typedef struct {
-    store_hook_t row;   /* HOOK_UPDATE */
-    int64_t now;        /* HOOK_DUE */
+    store_hook_t row;   /* HOOK_UPDATE, HOOK_RETRY */
+    int64_t now;        /* HOOK_DUE, HOOK_RETRY, HOOK_EP_DELETE */
     int64_t before;     /* HOOK_LOG (seq), HOOK_PRUNE (unix ms) */
     uint32_t limit;     /* HOOK_DUE, HOOK_LOG */
+    char endpoint[STORE_HOOK_NAME_LEN]; /* HOOK_LOG: that endpoint's only ("": any) */
+    int log_state;                      /* HOOK_LOG: 0 any, else 1 + STORE_HOOK_* */
+    store_hook_ep_t ep;                 /* HOOK_EP_CREATE, HOOK_EP_DELETE (ep.url owned) */
+    store_hook_ep_t *eps;               /* HOOK_EP_LIST out (malloc'd, urls too) */
+    size_t neps;
     store_hook_t *rows; /* out (malloc'd, with their bodies) */
     size_t nrows;
     int64_t pending; /* HOOK_DUE: pending deliveries; HOOK_PRUNE: rows deleted */
@@ -587,7 +618,8 @@ typedef struct {
  * initialiser. Column names are SQLite's; every backend uses the same ones. */
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
-        "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries"
+        "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                  \
+        "webhook_endpoints"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

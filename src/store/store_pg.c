@@ -152,6 +152,15 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
     " WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
+    /* 12 (WH, issue 21; 13 in the plan, after AST's 12: renumbered at the merge): webhook
+     * endpoints registered through the server API (store_sqlite.c says the same). */
+    "CREATE TABLE webhook_endpoints("
+    " id text PRIMARY KEY,"
+    " url text NOT NULL,"
+    " secret text NOT NULL,"
+    " events text NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -220,6 +229,12 @@ enum {
     PG_HOOK_UPDATE,
     PG_HOOK_LOG,
     PG_HOOK_PRUNE,
+    PG_HOOK_RETRY,
+    PG_HOOK_GET,
+    PG_HOOK_EP_INSERT,
+    PG_HOOK_EP_LIST,
+    PG_HOOK_EP_DELETE,
+    PG_HOOK_EP_DEAD,
     PG_STMT_MAX
 };
 
@@ -269,7 +284,19 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_HOOK_UPDATE] = "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_at = $4,"
                        " updated_at = $5, last_status = $6, last_error = $7 WHERE seq = $1",
     [PG_HOOK_LOG] = "SELECT " PG_HOOK_COLUMNS " FROM webhook_deliveries WHERE seq < $1"
+                    " AND ($3::text = '' OR endpoint = $3::text)"
+                    " AND ($4::integer < 0 OR state = $4::integer)"
                     " ORDER BY seq DESC LIMIT $2",
+    [PG_HOOK_RETRY] = "UPDATE webhook_deliveries SET state = 0, attempts = 0, next_at = $2,"
+                      " updated_at = $2 WHERE id = $1 AND state = 2",
+    [PG_HOOK_GET] = "SELECT " PG_HOOK_COLUMNS " FROM webhook_deliveries WHERE id = $1",
+    [PG_HOOK_EP_INSERT] = "INSERT INTO webhook_endpoints(id, url, secret, events, created_at)"
+                          " VALUES($1, $2, $3, $4, $5)",
+    [PG_HOOK_EP_LIST] = "SELECT id, url, secret, events, created_at FROM webhook_endpoints"
+                        " ORDER BY created_at, id",
+    [PG_HOOK_EP_DELETE] = "DELETE FROM webhook_endpoints WHERE id = $1",
+    [PG_HOOK_EP_DEAD] = "UPDATE webhook_deliveries SET state = 2, updated_at = $2,"
+                        " last_error = 'endpoint deleted' WHERE endpoint = $1 AND state = 0",
     [PG_HOOK_PRUNE] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM"
                       " webhook_deliveries WHERE state <> 0 AND updated_at < $1 LIMIT $2)",
     [PG_SAVEPOINT] = "SAVEPOINT pg_req",
@@ -1717,9 +1744,9 @@ static int pg_hooks_rows(pg_conn_t *c, int which, pg_params_t *p, store_hooks_t 
 {
     PGresult *r = pg_run(c, which, p);
     int err = pg_status(c, r, what);
-    store_hooks_t old = *h;
-    old.row.body = NULL;
-    store_hooks_free(&old);
+    for (size_t i = 0; i < h->nrows; i++) /* the rows read before: replaced */
+        free(h->rows[i].body);
+    free(h->rows);
     h->rows = NULL;
     h->nrows = 0;
     if (err == STORE_OK) {
@@ -1788,7 +1815,82 @@ static int pg_hook_log(pg_conn_t *c, store_hooks_t *h)
     pg_params_t p = {0};
     pp_int(&p, h->before < 0 ? INT64_MAX : h->before);
     pp_int(&p, pg_hook_limit(h->limit));
+    PP_FIELD(&p, h->endpoint);
+    pp_int(&p, h->log_state - 1);
     return pg_hooks_rows(c, PG_HOOK_LOG, &p, h, "webhook log");
+}
+
+static int pg_hook_retry(pg_conn_t *c, store_hooks_t *h)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, h->row.id);
+    pp_int(&p, h->now);
+    long changed = 0;
+    int err = pg_cmd(c, PG_HOOK_RETRY, &p, "webhook retry", &changed);
+    if (err != STORE_OK) return err;
+    /* The row as it is now; none: no such delivery; unchanged: it was not dead. */
+    pg_params_t q = {0};
+    PP_FIELD(&q, h->row.id);
+    err = pg_hooks_rows(c, PG_HOOK_GET, &q, h, "webhook get");
+    if (err != STORE_OK) return err;
+    if (h->nrows == 0) return STORE_ENOTFOUND;
+    free(h->row.body);
+    h->row = h->rows[0];
+    h->rows[0].body = NULL;
+    return changed ? STORE_OK : STORE_EEXISTS;
+}
+
+static int pg_hook_ep_create(pg_conn_t *c, const store_hook_ep_t *e)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, e->id);
+    pp_str(&p, e->url ? e->url : "");
+    PP_FIELD(&p, e->secret);
+    PP_FIELD(&p, e->events);
+    pp_int(&p, e->created_at);
+    return pg_cmd(c, PG_HOOK_EP_INSERT, &p, "webhook endpoint create", NULL);
+}
+
+static int pg_hook_ep_list(pg_conn_t *c, store_hooks_t *h)
+{
+    PGresult *r = pg_run(c, PG_HOOK_EP_LIST, NULL);
+    int err = pg_status(c, r, "webhook endpoint list");
+    for (size_t i = 0; i < h->neps; i++)
+        free(h->eps[i].url);
+    free(h->eps);
+    h->eps = NULL;
+    h->neps = 0;
+    if (err == STORE_OK) {
+        int n = PQntuples(r);
+        h->eps = n ? ch_calloc((size_t)n, sizeof(*h->eps)) : NULL;
+        for (int i = 0; i < n; i++) {
+            store_hook_ep_t *e = &h->eps[i];
+            pg_copy(c, e->id, sizeof(e->id), r, i, 0);
+            e->url = pg_dup(r, i, 1, 1);
+            pg_copy(c, e->secret, sizeof(e->secret), r, i, 2);
+            pg_copy(c, e->events, sizeof(e->events), r, i, 3);
+            e->created_at = pg_int(r, i, 4);
+        }
+        h->neps = (size_t)n;
+    }
+    PQclear(r);
+    return err;
+}
+
+static int pg_hook_ep_delete(pg_conn_t *c, store_hooks_t *h)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, h->ep.id);
+    long changed = 0;
+    int err = pg_cmd(c, PG_HOOK_EP_DELETE, &p, "webhook endpoint delete", &changed);
+    if (err == STORE_OK && changed == 0) err = STORE_ENOTFOUND;
+    if (err != STORE_OK) return err; /* nothing changed */
+    pg_params_t q = {0};
+    PP_FIELD(&q, h->ep.id);
+    pp_int(&q, h->now);
+    err = pg_cmd(c, PG_HOOK_EP_DEAD, &q, "webhook endpoint dead letters", &changed);
+    h->pending = changed;
+    return err;
 }
 
 static int pg_hook_prune(pg_conn_t *c, store_hooks_t *h)
@@ -1937,6 +2039,22 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         CH_ASSERT(req->hooks);
         req->err = pg_hook_prune(c, req->hooks);
         break;
+    case STORE_HOOK_RETRY:
+        CH_ASSERT(req->hooks);
+        req->err = pg_hook_retry(c, req->hooks);
+        break;
+    case STORE_HOOK_EP_CREATE:
+        CH_ASSERT(req->hooks);
+        req->err = pg_hook_ep_create(c, &req->hooks->ep);
+        break;
+    case STORE_HOOK_EP_LIST:
+        CH_ASSERT(req->hooks);
+        req->err = pg_hook_ep_list(c, req->hooks);
+        break;
+    case STORE_HOOK_EP_DELETE:
+        CH_ASSERT(req->hooks);
+        req->err = pg_hook_ep_delete(c, req->hooks);
+        break;
     default:
         CH_ASSERT(!"unknown store request type");
     }
@@ -1961,6 +2079,7 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_ROOM_DELETE:     /* ENOTFOUND */
     case STORE_PARTICIPANT_PUT: /* a missing room */
     case STORE_APIKEY_CREATE:   /* a taken id */
+    case STORE_HOOK_EP_CREATE:  /* a taken id */
         return 1;
     default:
         return 0;

@@ -155,6 +155,15 @@ static const pd_table_t pd_tables[] = {
       {"last_status", PD_INT},
       {"last_error", PD_TEXT}},
      13},
+    {"webhook_endpoints",
+     "id",
+     -1,
+     {{"id", PD_TEXT},
+      {"url", PD_TEXT},
+      {"secret", PD_TEXT},
+      {"events", PD_TEXT},
+      {"created_at", PD_INT}},
+     5},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};

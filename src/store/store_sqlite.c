@@ -154,6 +154,16 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
     " WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
+    /* 12 (WH, issue 21; 13 in the plan, after AST's 12: renumbered at the merge): webhook
+     * endpoints registered through the server API, each with its own URL, secret and
+     * event filter; deliveries name them by id. */
+    "CREATE TABLE webhook_endpoints("
+    " id TEXT PRIMARY KEY,"
+    " url TEXT NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " events TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -217,6 +227,12 @@ enum {
     SQ_HOOK_UPDATE,
     SQ_HOOK_LOG,
     SQ_HOOK_PRUNE,
+    SQ_HOOK_RETRY,
+    SQ_HOOK_GET,
+    SQ_HOOK_EP_INSERT,
+    SQ_HOOK_EP_LIST,
+    SQ_HOOK_EP_DELETE,
+    SQ_HOOK_EP_DEAD,
     SQ_STMT_MAX
 };
 
@@ -273,7 +289,18 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_HOOK_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_at = ?4,"
                        " updated_at = ?5, last_status = ?6, last_error = ?7 WHERE seq = ?1",
     [SQ_HOOK_LOG] = "SELECT " SQ_HOOK_COLUMNS " FROM webhook_deliveries WHERE seq < ?1"
+                    " AND (?3 = '' OR endpoint = ?3) AND (?4 < 0 OR state = ?4)"
                     " ORDER BY seq DESC LIMIT ?2",
+    [SQ_HOOK_RETRY] = "UPDATE webhook_deliveries SET state = 0, attempts = 0, next_at = ?2,"
+                      " updated_at = ?2 WHERE id = ?1 AND state = 2",
+    [SQ_HOOK_GET] = "SELECT " SQ_HOOK_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
+    [SQ_HOOK_EP_INSERT] = "INSERT INTO webhook_endpoints(id, url, secret, events, created_at)"
+                          " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_HOOK_EP_LIST] = "SELECT id, url, secret, events, created_at FROM webhook_endpoints"
+                        " ORDER BY created_at, id",
+    [SQ_HOOK_EP_DELETE] = "DELETE FROM webhook_endpoints WHERE id = ?1",
+    [SQ_HOOK_EP_DEAD] = "UPDATE webhook_deliveries SET state = 2, updated_at = ?2,"
+                        " last_error = 'endpoint deleted' WHERE endpoint = ?1 AND state = 0",
     [SQ_HOOK_PRUNE] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM"
                       " webhook_deliveries WHERE state <> 0 AND updated_at < ?1 LIMIT ?2)",
     /* IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -1561,9 +1588,9 @@ static int sq_hooks_read(sq_conn_t *c, sqlite3_stmt *s, store_hooks_t *h, const 
     }
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
     sq_release(s);
-    store_hooks_t old = *h;
-    old.row.body = NULL;
-    store_hooks_free(&old);
+    for (size_t i = 0; i < h->nrows; i++) /* the rows read before: replaced */
+        free(h->rows[i].body);
+    free(h->rows);
     if (err != STORE_OK) {
         for (size_t i = 0; i < n; i++)
             free(out[i].body);
@@ -1622,6 +1649,8 @@ static int sq_hook_log(sq_conn_t *c, store_hooks_t *h)
     sqlite3_stmt *s = c->stmt[SQ_HOOK_LOG];
     int bad = sqlite3_bind_int64(s, 1, h->before < 0 ? INT64_MAX : h->before) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 2, sq_hook_limit(h->limit)) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, h->endpoint) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 4, h->log_state - 1) != SQLITE_OK;
     if (bad) {
         sq_release(s);
         return sq_fail(c, "webhook log");
@@ -1636,6 +1665,103 @@ static int sq_hook_prune(sq_conn_t *c, store_hooks_t *h)
     bad |= sqlite3_bind_int64(s, 2, STORE_AUDIT_PRUNE_BATCH) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook prune");
+    if (err == STORE_OK) h->pending = sqlite3_changes(c->db);
+    sq_release(s);
+    return err;
+}
+
+static int sq_hook_retry(sq_conn_t *c, store_hooks_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_RETRY];
+    int bad = SQ_BIND(s, 1, h->row.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, h->now) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook retry");
+    int changed = err == STORE_OK && sqlite3_changes(c->db) > 0;
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    /* The row as it is now; none: no such delivery; unchanged: it was not dead. */
+    s = c->stmt[SQ_HOOK_GET];
+    if (SQ_BIND(s, 1, h->row.id) != SQLITE_OK) {
+        sq_release(s);
+        return sq_fail(c, "webhook get");
+    }
+    err = sq_hooks_read(c, s, h, "webhook get");
+    if (err != STORE_OK) return err;
+    if (h->nrows == 0) return STORE_ENOTFOUND;
+    free(h->row.body);
+    h->row = h->rows[0];
+    h->rows[0].body = NULL;
+    return changed ? STORE_OK : STORE_EEXISTS;
+}
+
+static int sq_hook_ep_create(sq_conn_t *c, const store_hook_ep_t *e)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_EP_INSERT];
+    int bad = SQ_BIND(s, 1, e->id) != SQLITE_OK;
+    bad |= sq_bind_str(s, 2, e->url, "") != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, e->secret) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, e->events) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, e->created_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "webhook endpoint create");
+    sq_release(s);
+    return err;
+}
+
+static int sq_hook_ep_list(sq_conn_t *c, store_hooks_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_EP_LIST];
+    size_t n = 0, cap = 0;
+    store_hook_ep_t *out = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            out = ch_realloc(out, cap * sizeof(*out));
+        }
+        store_hook_ep_t *e = &out[n++];
+        memset(e, 0, sizeof(*e));
+        sq_copy_text(c, e->id, sizeof(e->id), s, 0);
+        e->url = sq_dup_text(s, 1, 1);
+        sq_copy_text(c, e->secret, sizeof(e->secret), s, 2);
+        sq_copy_text(c, e->events, sizeof(e->events), s, 3);
+        e->created_at = sqlite3_column_int64(s, 4);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook endpoint list");
+    sq_release(s);
+    for (size_t i = 0; i < h->neps; i++)
+        free(h->eps[i].url);
+    free(h->eps);
+    if (err != STORE_OK) {
+        for (size_t i = 0; i < n; i++)
+            free(out[i].url);
+        free(out);
+        out = NULL;
+        n = 0;
+    }
+    h->eps = out;
+    h->neps = n;
+    return err;
+}
+
+static int sq_hook_ep_delete(sq_conn_t *c, store_hooks_t *h)
+{
+    sqlite3_stmt *s = c->stmt[SQ_HOOK_EP_DELETE];
+    int rc = SQ_BIND(s, 1, h->ep.id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook endpoint delete");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    if (err != STORE_OK) return err; /* nothing changed */
+    s = c->stmt[SQ_HOOK_EP_DEAD];
+    int bad = SQ_BIND(s, 1, h->ep.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, h->now) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "webhook endpoint dead letters");
     if (err == STORE_OK) h->pending = sqlite3_changes(c->db);
     sq_release(s);
     return err;
@@ -1803,6 +1929,22 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_HOOK_PRUNE:
         CH_ASSERT(req->hooks);
         req->err = sq_hook_prune(c, req->hooks);
+        break;
+    case STORE_HOOK_RETRY:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_retry(c, req->hooks);
+        break;
+    case STORE_HOOK_EP_CREATE:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_ep_create(c, &req->hooks->ep);
+        break;
+    case STORE_HOOK_EP_LIST:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_ep_list(c, req->hooks);
+        break;
+    case STORE_HOOK_EP_DELETE:
+        CH_ASSERT(req->hooks);
+        req->err = sq_hook_ep_delete(c, req->hooks);
         break;
     default:
         CH_ASSERT(!"unknown store request type");

@@ -143,6 +143,14 @@ static const sd_table_t sd_tables[] = {
       {"last_status", SD_INT},
       {"last_error", SD_TEXT}},
      13},
+    {"webhook_endpoints",
+     "id",
+     {{"id", SD_TEXT},
+      {"url", SD_TEXT},
+      {"secret", SD_TEXT},
+      {"events", SD_TEXT},
+      {"created_at", SD_INT}},
+     5},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

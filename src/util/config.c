@@ -287,6 +287,13 @@ static const opt_t options[] = {
      "between looks for due deliveries when nothing else wakes the sender"},
     {"webhook-log-retention", OPT_DURATION, OFF(webhook_log_retention), 1000,
      365 * 24 * HOUR_MS, "168h", "finished deliveries stay in the delivery log"},
+    {"webhook-max-endpoints", OPT_COUNT, OFF(webhook_max_endpoints), 1, 1000, "16",
+     "webhook endpoints at most, the configuration's and the server API's together"},
+    {"webhook-doc-debounce", OPT_DURATION, OFF(webhook_doc_debounce), 10, HOUR_MS, "5s",
+     "document.saved: at most one delivery per document in this interval"},
+    {"webhook-client-events", OPT_STRING, OFF(webhook_client_events), 0, 0, "",
+     "comma-separated broadcast event names ('agent_*' globs) sent to the backend as "
+     "client.event (empty: none)"},
     GROUP("uploads (tus) and assets"),
     {"upload-max-size", OPT_SIZE, OFF(upload_max_size), 1, 1ULL << 50, "20GiB",
      "one upload's Upload-Length (413 upload_too_large)"},
@@ -425,6 +432,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->webhook_timeout = 10000;
     cfg->webhook_poll = 1000;
     cfg->webhook_log_retention = 7 * 24 * HOUR_MS;
+    cfg->webhook_doc_debounce = 5000;
+    cfg->webhook_max_endpoints = 16;
+    cfg->webhook_client_events = ch_strdup("");
 }
 
 static void free_origins(chorus_config_t *cfg)
@@ -450,6 +460,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->webhook_url);
     free(cfg->webhook_secret);
     free(cfg->webhook_events);
+    free(cfg->webhook_client_events);
     free(cfg->rpc_url);
     free(cfg->join_hook_url);
     free(cfg->rpc_secret);

@@ -151,6 +151,9 @@ typedef struct {
     uint64_t webhook_timeout;       /* ms for one attempt */
     uint64_t webhook_poll;          /* ms between looks for due deliveries when idle */
     uint64_t webhook_log_retention; /* ms finished deliveries stay in the log */
+    uint64_t webhook_doc_debounce;  /* ms: document.saved at most once per document */
+    uint64_t webhook_max_endpoints; /* endpoints at most (configuration and API) */
+    char *webhook_client_events;    /* owned; broadcast event globs sent as client.event */
     /* uploads */
     uint64_t upload_max_size;       /* bytes of one upload */
     uint64_t upload_expiry;         /* ms an unfinished upload is kept untouched */

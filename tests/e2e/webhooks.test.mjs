@@ -5,11 +5,10 @@
 // of Chorus with deliveries queued: delivered after the restart (on PostgreSQL too: make
 // e2e-pg runs that test again there); a delivery that keeps failing is dead-lettered after --webhook-max-attempts.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import http from 'node:http';
 import { describe, it } from 'node:test';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { accepted, receiver, verify } from './lib/hooks.mjs';
 import { ON_PG } from './lib/pg.mjs';
 import { createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
 import { makeTempDir, runCli, startServer } from './lib/server.mjs';
@@ -20,69 +19,6 @@ const T = { timeout: 60000 };
 const T_SQLITE = { ...T, skip: ON_PG && 'the e2e-pg run repeats the durability test only' };
 const SECRET = 'whsec-0123456789abcdef';
 const BASE_ARGS = ['--jwt-secret', TEST_SECRET, ...FAST_HASH];
-
-/** The receiver: answers `status(req)` (200 by default); keeps every request. */
-async function receiver() {
-  const r = {
-    requests: [], // {headers, raw, body}
-    status: () => 200,
-    waiters: new Set(),
-  };
-  r.server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const entry = { headers: req.headers, raw, body: JSON.parse(raw) };
-      const code = r.status(entry);
-      entry.status = code;
-      r.requests.push(entry);
-      res.writeHead(code, { 'Content-Type': 'text/plain' });
-      res.end(code === 200 ? 'ok' : 'no');
-      for (const w of [...r.waiters]) w();
-    });
-  });
-  await new Promise((resolve) => r.server.listen(0, '127.0.0.1', resolve));
-  r.url = `http://127.0.0.1:${r.server.address().port}/hooks`;
-  /** Resolves once pred() holds (checked at each request). */
-  r.until = (pred, ms = 20000, label = 'receiver condition') =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (!pred()) return;
-        r.waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        r.waiters.delete(check);
-        reject(new Error(`${label}: not met after ${ms} ms (${r.requests.length} requests)`));
-      }, ms);
-      r.waiters.add(check);
-      check();
-    });
-  r.close = () => new Promise((resolve) => { r.server.closeAllConnections(); r.server.close(resolve); });
-  return r;
-}
-
-/** The signature check a backend runs (docs/api.md, "Backends"). */
-function verify(headers, raw, secret) {
-  const ts = headers['x-chorus-timestamp'];
-  const sig = headers['x-chorus-signature'] || '';
-  const want = 'v1=' + crypto.createHmac('sha256', secret).update(`${ts}.${raw}`).digest('hex');
-  return sig.length === want.length && crypto.timingSafeEqual(Buffer.from(sig), Buffer.from(want));
-}
-
-/** Deliveries accepted (200) by a deduplicating receiver: the first of each id. */
-function accepted(r) {
-  const seen = new Set();
-  const out = [];
-  for (const q of r.requests) {
-    if (q.status !== 200 || seen.has(q.body.id)) continue;
-    seen.add(q.body.id);
-    out.push(q.body);
-  }
-  return out;
-}
 
 const hookArgs = (url, extra = []) => [
   '--webhook-url', url, '--webhook-secret', SECRET, '--webhook-events', 'message.created',

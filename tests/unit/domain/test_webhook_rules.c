@@ -1,7 +1,7 @@
 /* test_webhook_rules.c: webhook event names and lists, the signature (the RFC 4231 HMAC
  * vector and Node's crypto on "<ts>.<body>"), the backoff's growth, cap and jitter, and
  * each attempt's outcome: delivered on 2xx, retried, requeued when never sent, dead at
- * the limit. */
+ * the limit; the client-event glob lists; document.saved's debounce, time passed in. */
 #include "test.h"
 
 #include "domain/webhook_rules.h"
@@ -83,11 +83,93 @@ static void test_outcome(void)
     ASSERT_EQ(next, 6100);
 }
 
+static int gm(const char *list, const char *name)
+{
+    return webhook_glob_list_match(list, name, strlen(name));
+}
+
+static void test_globs(void)
+{
+    ASSERT_EQ(gm("agent_*,x-*", "agent_action"), 1);
+    ASSERT_EQ(gm("agent_*,x-*", "agent_"), 1);
+    ASSERT_EQ(gm("agent_*,x-*", "x-1"), 1);
+    ASSERT_EQ(gm("agent_*,x-*", "agent"), 0);
+    ASSERT_EQ(gm("agent_*,x-*", "my_agent_action"), 0);
+    ASSERT_EQ(gm(" ping , pong ", "pong"), 1);
+    ASSERT_EQ(gm("ping", "pings"), 0);
+    ASSERT_EQ(gm("ping", "pin"), 0);
+    ASSERT_EQ(gm("*", "anything"), 1);
+    ASSERT_EQ(gm("a*b*c", "axxbyyc"), 1);
+    ASSERT_EQ(gm("a*b*c", "axxbyy"), 0);
+    ASSERT_EQ(gm("*.done", "a.b.done"), 1);
+    ASSERT_EQ(gm("**x", "x"), 1);
+    ASSERT_EQ(gm("", "x"), 0);
+    ASSERT_EQ(gm(" , ", "x"), 0);
+    /* A name with a NUL byte is matched over its length. */
+    ASSERT_EQ(webhook_glob_list_match("a*", "a\0b", 3), 1);
+    ASSERT_EQ(webhook_glob_list_match("ab", "a\0b", 3), 0);
+}
+
+static void test_url_check(void)
+{
+    ASSERT_TRUE(webhook_url_check("http://127.0.0.1:8081/hooks") == NULL);
+    ASSERT_TRUE(webhook_url_check("https://api.example.com/hooks?x=%C3%A9") == NULL);
+    ASSERT_TRUE(webhook_url_check("http://[::1]:9/") == NULL);
+    ASSERT_TRUE(webhook_url_check("https://localhost") == NULL);
+    ASSERT_TRUE(webhook_url_check("ftp://example.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("file:///etc/passwd") != NULL);
+    ASSERT_TRUE(webhook_url_check("HTTP://example.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://") != NULL);
+    ASSERT_TRUE(webhook_url_check("http:///path") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://:80/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://user:pw@example.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://exa mple.com/") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://example.com/\n") != NULL);
+    ASSERT_TRUE(webhook_url_check("http://example.com/\xc3\xa9") != NULL);
+    ASSERT_TRUE(webhook_url_check("") != NULL);
+    char big[WEBHOOK_URL_MAX + 2];
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "http://x/", 9);
+    big[WEBHOOK_URL_MAX] = 0;
+    ASSERT_TRUE(webhook_url_check(big) == NULL);
+    big[WEBHOOK_URL_MAX] = 'a';
+    big[WEBHOOK_URL_MAX + 1] = 0;
+    ASSERT_TRUE(webhook_url_check(big) != NULL);
+}
+
+static void test_debounce(void)
+{
+    webhook_debounce_t d = {0};
+    /* The first save goes at once, whatever the clock reads (0 included). */
+    ASSERT_EQ(webhook_debounce_save(&d, 0, 5000), 1);
+    ASSERT_EQ(webhook_debounce_due(&d, 100000, 5000), 0); /* nothing held */
+    webhook_debounce_t e = {0};
+    ASSERT_EQ(webhook_debounce_save(&e, 1000, 5000), 1);
+    /* Saves within the interval are held, as one. */
+    ASSERT_EQ(webhook_debounce_save(&e, 1001, 5000), 0);
+    ASSERT_EQ(webhook_debounce_save(&e, 5999, 5000), 0);
+    ASSERT_EQ(webhook_debounce_due(&e, 5999, 5000), 0);
+    /* Due at the interval's end, once. */
+    ASSERT_EQ(webhook_debounce_due(&e, 6000, 5000), 1);
+    ASSERT_EQ(webhook_debounce_due(&e, 6001, 5000), 0);
+    ASSERT_EQ(webhook_debounce_due(&e, 99999, 5000), 0);
+    /* The one owed was sent at 6000: the next interval runs from there. */
+    ASSERT_EQ(webhook_debounce_save(&e, 10999, 5000), 0);
+    ASSERT_EQ(webhook_debounce_due(&e, 10999, 5000), 0);
+    ASSERT_EQ(webhook_debounce_due(&e, 11000, 5000), 1);
+    /* After a quiet interval a save goes at once again. */
+    ASSERT_EQ(webhook_debounce_save(&e, 20000, 5000), 1);
+    ASSERT_EQ(webhook_debounce_due(&e, 30000, 5000), 0);
+}
+
 int main(void)
 {
     RUN(test_events);
     RUN(test_sign);
     RUN(test_delay);
     RUN(test_outcome);
+    RUN(test_globs);
+    RUN(test_debounce);
+    RUN(test_url_check);
     TEST_MAIN_END();
 }

@@ -2572,6 +2572,143 @@ static void test_webhook_queue(void)
     drop_target(path);
 }
 
+/* The delivery log's filters (endpoint, state) and paging; a dead delivery retried;
+ * endpoints created, listed and deleted (their pending deliveries dead-lettered). */
+static void test_webhook_endpoints_and_log(void)
+{
+    char path[512], ns[128];
+    new_target(path, sizeof(path), "hookeps");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    store_hook_t hk[5];
+    fill_hook(&hk[0], 1, "wh_a", 1);
+    fill_hook(&hk[1], 2, "wh_b", 1);
+    fill_hook(&hk[2], 3, "wh_a", 2);
+    fill_hook(&hk[3], 4, "wh_a", 1);
+    fill_hook(&hk[4], 5, "wh_b", 2);
+    treq_t t;
+    treq_init(&t, &c, STORE_HOOK_PUT);
+    t.req.enqueue = hk;
+    t.req.nenqueue = 5;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    for (int i = 0; i < 5; i++)
+        free(hk[i].body);
+    store_hooks_t h;
+    memset(&h, 0, sizeof(h));
+    h.before = -1;
+    h.limit = 100;
+    strcpy(h.endpoint, "wh_a");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "4,3,1");
+    int64_t seq1 = h.rows[2].seq, seq3 = h.rows[1].seq;
+    /* #1 dead, #3 delivered. */
+    memset(&h.row, 0, sizeof(h.row));
+    h.row.seq = seq1;
+    h.row.state = STORE_HOOK_DEAD;
+    h.row.attempts = 10;
+    h.row.next_at = 7000;
+    h.row.updated_at = 7000;
+    h.row.last_status = 500;
+    strcpy(h.row.last_error, "HTTP 500");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_OK);
+    h.row.seq = seq3;
+    h.row.state = STORE_HOOK_DELIVERED;
+    h.row.attempts = 1;
+    h.row.last_status = 200;
+    h.row.last_error[0] = 0;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_OK);
+    h.log_state = 1 + STORE_HOOK_PENDING;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "4");
+    h.log_state = 1 + STORE_HOOK_DEAD;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "1");
+    h.endpoint[0] = 0; /* any endpoint, delivered only */
+    h.log_state = 1 + STORE_HOOK_DELIVERED;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "3");
+    h.log_state = 0;
+    h.before = seq3;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "2,1");
+
+    /* Retry: a dead one goes back to pending with no attempts; others are refused. */
+    memset(&h.row, 0, sizeof(h.row));
+    strcpy(h.row.id, "20000000-0000-4000-8000-000000000001");
+    h.now = 8000;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_RETRY, &h), STORE_OK);
+    ASSERT_EQ(h.row.state, STORE_HOOK_PENDING);
+    ASSERT_EQ(h.row.attempts, 0);
+    ASSERT_EQ(h.row.next_at, 8000);
+    ASSERT_EQ(h.row.seq, seq1);
+    ASSERT_STREQ(h.row.last_error, "HTTP 500");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_RETRY, &h), STORE_EEXISTS);
+    ASSERT_EQ(h.row.state, STORE_HOOK_PENDING);
+    memset(&h.row, 0, sizeof(h.row));
+    strcpy(h.row.id, "20000000-0000-4000-8000-000000000003"); /* delivered */
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_RETRY, &h), STORE_EEXISTS);
+    ASSERT_EQ(h.row.state, STORE_HOOK_DELIVERED);
+    strcpy(h.row.id, "no-such-delivery");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_RETRY, &h), STORE_ENOTFOUND);
+
+    /* Endpoints. */
+    const char *ids[2] = {"wh_b", "wh_a"};
+    for (int i = 0; i < 2; i++) {
+        memset(&h.ep, 0, sizeof(h.ep));
+        snprintf(h.ep.id, sizeof(h.ep.id), "%s", ids[i]);
+        h.ep.url = strdup(i ? "http://127.0.0.1:9/a" : "https://example.com/hooks?x=é");
+        snprintf(h.ep.secret, sizeof(h.ep.secret), "secret-%d-0123456789", i);
+        snprintf(h.ep.events, sizeof(h.ep.events), "%s", i ? "*" : "message.created");
+        h.ep.created_at = 100 + i;
+        ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_EP_CREATE, &h), STORE_OK);
+        ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_EP_CREATE, &h), STORE_EEXISTS);
+        free(h.ep.url);
+        h.ep.url = NULL;
+    }
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_EP_LIST, &h), STORE_OK);
+    ASSERT_EQ(h.neps, 2);
+    ASSERT_STREQ(h.eps[0].id, "wh_b");
+    ASSERT_STREQ(h.eps[0].url, "https://example.com/hooks?x=é");
+    ASSERT_STREQ(h.eps[0].secret, "secret-0-0123456789");
+    ASSERT_STREQ(h.eps[0].events, "message.created");
+    ASSERT_EQ(h.eps[0].created_at, 100);
+    ASSERT_STREQ(h.eps[1].id, "wh_a");
+    ASSERT_STREQ(h.eps[1].events, "*");
+    /* Deleting wh_a dead-letters its pending deliveries (#1 again and #4), not wh_b's. */
+    memset(&h.ep, 0, sizeof(h.ep));
+    strcpy(h.ep.id, "wh_a");
+    h.now = 9000;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_EP_DELETE, &h), STORE_OK);
+    ASSERT_EQ(h.pending, 2);
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_EP_DELETE, &h), STORE_ENOTFOUND);
+    h.before = -1;
+    h.log_state = 1 + STORE_HOOK_DEAD;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "4,1");
+    ASSERT_STREQ(h.rows[0].last_error, "endpoint deleted");
+    h.log_state = 1 + STORE_HOOK_PENDING;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_LOG, &h), STORE_OK);
+    hook_ns(&h, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "5,2");
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_EP_LIST, &h), STORE_OK);
+    ASSERT_EQ(h.neps, 1);
+    ASSERT_STREQ(h.eps[0].id, "wh_b");
+    store_hooks_free(&h);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -2611,6 +2748,7 @@ int main(void)
         RUN(test_room_activity_side_effects);
         RUN(test_close_drains_then_eclosed);
         RUN(test_webhook_queue);
+        RUN(test_webhook_endpoints_and_log);
     }
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);

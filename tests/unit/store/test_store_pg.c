@@ -148,9 +148,10 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 11, 10, 9 and 8 undone by hand. */
+    /* Back to version 7: migrations 12, 11, 10, 9 and 8 undone by hand. */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
+                           "DROP TABLE webhook_endpoints;"
+                           " ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
                            " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
                            " UPDATE schema_version SET version = 7"),
               0);
@@ -162,6 +163,7 @@ static void test_migrate_older_and_newer(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM revocations"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM api_keys"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_deliveries"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_endpoints"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
@@ -636,6 +638,17 @@ static void fill_every_table(const char *target)
     t.req.enqueue = hk;
     t.req.nenqueue = 2;
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    store_hooks_t eh;
+    memset(&eh, 0, sizeof(eh));
+    snprintf(eh.ep.id, sizeof(eh.ep.id), "wh_0123456789abcdef");
+    eh.ep.url = strdup("http://127.0.0.1:9/hooks?é");
+    snprintf(eh.ep.secret, sizeof(eh.ep.secret), "whsec_secret");
+    snprintf(eh.ep.events, sizeof(eh.ep.events), "message.created,room.created");
+    eh.ep.created_at = 1700000500000;
+    treq_init(&t, &c, STORE_HOOK_EP_CREATE);
+    t.req.hooks = &eh;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    store_hooks_free(&eh);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -661,6 +674,7 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\"op_id\":null") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"app\":1") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"secret_hash\":\"eeee") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"events\":\"message.created,room.created\"") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
 
     void *c = be_open(b);

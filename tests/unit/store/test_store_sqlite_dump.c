@@ -64,7 +64,9 @@ static const char *const populate_sql =
     "INSERT INTO entities VALUES('r2','e1','card','u2','{\"x\": 1}',2,3,16,17,1);"
     "INSERT INTO entities VALUES('r1','e9','pin','u1','{}',1,1,18,18,0);"
     "INSERT INTO webhook_deliveries VALUES(4,'d1','app','r9','room.deleted','{\"a\": 1}',"
-    " 0,2,30,19,20,503,'HTTP 503');";
+    " 0,2,30,19,20,503,'HTTP 503');"
+    "INSERT INTO webhook_endpoints VALUES('wh_b','http://127.0.0.1:9/h','s3cret','*',21);"
+    "INSERT INTO webhook_endpoints VALUES('wh_a','https://x.test/h?Ã©','k','room.created',22);";
 
 typedef struct {
     char *text; /* every row as "table obj\n" */
@@ -149,8 +151,12 @@ static void test_dump_every_table(void)
         "webhook_deliveries {\"seq\":4,\"id\":\"d1\",\"endpoint\":\"app\","
         "\"room_id\":\"r9\",\"type\":\"room.deleted\",\"body\":\"{\\\"a\\\": 1}\","
         "\"state\":0,\"attempts\":2,\"next_at\":30,\"created_at\":19,\"updated_at\":20,"
-        "\"last_status\":503,\"last_error\":\"HTTP 503\"}\n";
-    ASSERT_EQ(d.rows, 18);
+        "\"last_status\":503,\"last_error\":\"HTTP 503\"}\n"
+        "webhook_endpoints {\"id\":\"wh_a\",\"url\":\"https://x.test/h?Ã©\","
+        "\"secret\":\"k\",\"events\":\"room.created\",\"created_at\":22}\n"
+        "webhook_endpoints {\"id\":\"wh_b\",\"url\":\"http://127.0.0.1:9/h\","
+        "\"secret\":\"s3cret\",\"events\":\"*\",\"created_at\":21}\n";
+    ASSERT_EQ(d.rows, 20);
     ASSERT_STREQ(d.text, want);
     free(d.text);
 
@@ -198,7 +204,7 @@ static void test_load_round_trip(void)
     dump_out_t da, db;
     ASSERT_EQ(dump_db(a, &da), 0);
     ASSERT_EQ(dump_db(b, &db), 0);
-    ASSERT_EQ(db.rows, 18);
+    ASSERT_EQ(db.rows, 20);
     ASSERT_STREQ(db.text, da.text);
     free(da.text);
     free(db.text);
