@@ -313,6 +313,14 @@ void store_hooks_free(store_hooks_t *h)
     h->nrows = 0;
 }
 
+void store_assets_free(store_assets_t *a)
+{
+    if (!a) return;
+    free(a->rows);
+    a->rows = NULL;
+    a->nrows = 0;
+}
+
 void store_rooms_free(store_rooms_t *r)
 {
     if (!r) return;

@@ -155,6 +155,18 @@ static const pd_table_t pd_tables[] = {
       {"last_status", PD_INT},
       {"last_error", PD_TEXT}},
      13},
+    {"assets",
+     "id",
+     1,
+     {{"id", PD_TEXT},
+      {"room_id", PD_TEXT},
+      {"uploader", PD_TEXT},
+      {"sha256", PD_TEXT},
+      {"size", PD_INT},
+      {"name", PD_TEXT},
+      {"type", PD_TEXT},
+      {"created_at", PD_INT}},
+     8},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};

@@ -143,6 +143,17 @@ static const sd_table_t sd_tables[] = {
       {"last_status", SD_INT},
       {"last_error", SD_TEXT}},
      13},
+    {"assets",
+     "id",
+     {{"id", SD_TEXT},
+      {"room_id", SD_TEXT},
+      {"uploader", SD_TEXT},
+      {"sha256", SD_TEXT},
+      {"size", SD_INT},
+      {"name", SD_TEXT},
+      {"type", SD_TEXT},
+      {"created_at", SD_INT}},
+     8},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};
