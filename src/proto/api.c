@@ -29,6 +29,7 @@ static const struct {
     {api_admin_routes, &api_admin_nroutes},
     {api_server_routes, &api_server_nroutes},
     {api_uploads_routes, &api_uploads_nroutes},
+    {api_assets_routes, &api_assets_nroutes},
 };
 
 static rl_rule_t rule_of(config_rate_t r)

@@ -302,6 +302,26 @@ int api_admin_is(const api_t *a, const auth_claims_t *user);
 extern const api_route_t api_uploads_routes[];
 extern const size_t api_uploads_nroutes;
 
+/* Routes of the assets module (api_assets.c): a room's asset records. */
+extern const api_route_t api_assets_routes[];
+extern const size_t api_assets_nroutes;
+
+/* Returns a new object of asset a (borrowed): {id, roomId, uploadedBy, sha256, size, name,
+ * type, createdAt, url}, as the routes and the room events carry it. */
+json_t *api_asset_json(const store_asset_t *a);
+
+/* 1 when user (borrowed) may add assets to room_id (borrowed): a participant, not banned,
+ * of a room of this process. A failed lookup is charged to ip (may be NULL), as the room
+ * routes do. */
+int api_assets_may_add(api_t *a, const char *room_id, const char *user, const char *ip);
+
+/* Stores asset row (copied) of a finished upload and, once stored, tells its room
+ * (asset_added); then runs done(ud, err) with a STORE_* code. again: the upload may have
+ * been recorded before (a HEAD after a restart), so a taken id is success and not told
+ * twice. */
+void api_assets_record(api_t *a, const store_asset_t *row, int again,
+                       void (*done)(void *ud, int err), void *ud);
+
 /* Routes of the rooms module (api_rooms.c). */
 extern const api_route_t api_rooms_routes[];
 extern const size_t api_rooms_nroutes;

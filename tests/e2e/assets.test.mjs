@@ -1,0 +1,193 @@
+// assets.test.mjs: asset records (docs/assets.md, "Assets in rooms"): an upload with
+// tus-js-client into a room becomes an asset, told to the room's connections
+// (asset_added); the room's assets are listed a page at a time, read and deleted (the
+// uploader or the host; asset_removed) by participants only; refusals for strangers and
+// malformed rooms; an asset recorded again by HEAD after the server lost it; export and
+// import keep it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+import * as tus from 'tus-js-client';
+
+import { TEST_SECRET } from './lib/auth.mjs';
+import { assertJsonError, fetchOnce } from './lib/http.mjs';
+import { closeAll, createRoom, del, expectJson, get, joinRest, mkUser, roomWith } from './lib/rooms.mjs';
+import { makeTempDir, runCli, startServer } from './lib/server.mjs';
+
+const T = { timeout: 30000 };
+const ARGS = ['--jwt-secret', TEST_SECRET];
+const TUS = { 'Tus-Resumable': '1.0.0' };
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const b64 = (s) => Buffer.from(s).toString('base64');
+const ASSET_KEYS = ['createdAt', 'id', 'name', 'roomId', 'sha256', 'size', 'type', 'uploadedBy', 'url'];
+
+/** Uploads data with tus-js-client as user; resolves with {id, assetId} (Asset-Id header). */
+function tusUpload(port, user, data, metadata = {}) {
+  return new Promise((resolve, reject) => {
+    let assetId = null;
+    const up = new tus.Upload(data, {
+      endpoint: `http://127.0.0.1:${port}/api/uploads/`,
+      headers: { Authorization: `Bearer ${user.token}` },
+      metadata,
+      retryDelays: [],
+      onError: reject,
+      onAfterResponse: (req, res) => {
+        assetId = res.getHeader('Asset-Id') ?? assetId;
+      },
+      onSuccess: () => resolve({ id: up.url.split('/').pop(), assetId }),
+    });
+    up.start();
+  });
+}
+
+/** POST /api/uploads/ with Upload-Metadata meta (an object of strings). */
+function create(port, user, length, meta) {
+  const m = Object.entries(meta).map(([k, v]) => `${k} ${b64(v)}`).join(',');
+  return fetchOnce(port, 'POST', '/api/uploads/', {
+    headers: { ...TUS, Authorization: `Bearer ${user.token}`, 'Upload-Length': String(length), 'Upload-Metadata': m },
+  });
+}
+
+describe('assets in rooms', () => {
+  it('an upload into a room is an asset: event, list, read, delete, and who may', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    const [host, member, other, stranger] = [mkUser('host'), mkUser('member'), mkUser('other'), mkUser('stranger')];
+    let cs = [];
+    try {
+      const w = await roomWith(srv.port, [host, member, other]);
+      cs = w.cs;
+      const room = w.room;
+      const theirs = await createRoom(srv.port, stranger, { name: 'Elsewhere' });
+
+      const data = randomBytes(3000);
+      const up = await tusUpload(srv.port, member, data, { filename: 'pic é.png', filetype: 'image/png', room: room.id });
+      assert.match(up.id, /^[0-9a-f]{32}$/);
+      assert.equal(up.assetId, up.id, 'the asset id is the upload id, in Asset-Id');
+      const ev = await cs[0].waitEvent('asset_added');
+      assert.equal(ev.room, room.id);
+      assert.deepEqual(Object.keys(ev.asset).sort(), ASSET_KEYS);
+      assert.equal(ev.asset.id, up.id);
+      assert.equal(ev.asset.roomId, room.id);
+      assert.equal(ev.asset.uploadedBy, member.sub);
+      assert.equal(ev.asset.sha256, sha256(data));
+      assert.equal(ev.asset.size, 3000);
+      assert.equal(ev.asset.name, 'pic é.png');
+      assert.equal(ev.asset.type, 'image/png');
+      assert.equal(ev.asset.url, `/api/blobs/${sha256(data)}`);
+      assert.ok(Math.abs(ev.asset.createdAt - Date.now()) < 60000);
+      await cs[1].waitEvent('asset_added'); // the uploader's connection too
+
+      // A stranger cannot upload into the room (404, as for any room they are not in); a
+      // malformed room or too long a name is a validation error.
+      assertJsonError(await create(srv.port, stranger, 10, { room: room.id }), 404, 'not_found');
+      assertJsonError(await create(srv.port, member, 10, { room: 'no-such-room' }), 404, 'not_found');
+      let r = await create(srv.port, member, 10, { room: '' });
+      assertJsonError(r, 400, 'validation_error');
+      assert.equal(r.json().error.field, 'Upload-Metadata');
+      assertJsonError(await create(srv.port, member, 10, { room: room.id, filename: 'x'.repeat(256) }), 400, 'validation_error');
+      // An upload without a room is no asset.
+      await tusUpload(srv.port, member, randomBytes(100), { filename: 'loose.bin' });
+
+      // Three more, then pages of two, newest first.
+      const ids = [up.id];
+      for (let i = 0; i < 3; i++) ids.push((await tusUpload(srv.port, host, randomBytes(10 + i), { room: room.id })).id);
+      let j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2`), 200);
+      assert.deepEqual(j.assets.map((a) => a.id), [ids[3], ids[2]]);
+      assert.equal(j.next, ids[2]);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2&before=${j.next}`), 200);
+      assert.deepEqual(j.assets.map((a) => a.id), [ids[1], ids[0]]);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2&before=${j.next}`), 200);
+      assert.deepEqual(j.assets, []);
+      assert.equal(j.next, null);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets`), 200);
+      assert.equal(j.assets.length, 4);
+      assert.equal(j.next, null);
+      assertJsonError(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=0`), 400, 'validation_error');
+      assertJsonError(await get(srv.port, other, `/api/rooms/${room.id}/assets?before=nope`), 400, 'validation_error');
+      assertJsonError(await get(srv.port, stranger, `/api/rooms/${room.id}/assets`), 404, 'not_found');
+      assert.deepEqual(expectJson(await get(srv.port, stranger, `/api/rooms/${theirs.id}/assets`), 200).assets, []);
+
+      // One asset's record: participants only.
+      j = expectJson(await get(srv.port, other, `/api/assets/${up.id}`), 200);
+      assert.deepEqual(j.asset, ev.asset);
+      assertJsonError(await get(srv.port, stranger, `/api/assets/${up.id}`), 404, 'not_found');
+      assertJsonError(await get(srv.port, other, `/api/assets/${'0'.repeat(32)}`), 404, 'not_found');
+      assertJsonError(await get(srv.port, other, '/api/assets/xyz'), 404, 'not_found');
+      assertJsonError(await get(srv.port, null, `/api/assets/${up.id}`), 401, 'unauthorized');
+
+      // Delete: not a stranger (404), not another member (403); the host may.
+      assertJsonError(await del(srv.port, stranger, `/api/assets/${up.id}`), 404, 'not_found');
+      assertJsonError(await del(srv.port, other, `/api/assets/${up.id}`), 403, 'forbidden');
+      for (const c of cs) c.clear();
+      j = expectJson(await del(srv.port, host, `/api/assets/${up.id}`), 200);
+      assert.equal(j.asset.id, up.id);
+      const gone = await cs[1].waitEvent('asset_removed');
+      assert.equal(gone.asset.id, up.id);
+      assert.equal(gone.room, room.id);
+      assertJsonError(await get(srv.port, member, `/api/assets/${up.id}`), 404, 'not_found');
+      assertJsonError(await del(srv.port, host, `/api/assets/${up.id}`), 404, 'not_found');
+      // The uploader may delete their own.
+      const mine = (await tusUpload(srv.port, other, randomBytes(5), { room: room.id })).id;
+      expectJson(await del(srv.port, other, `/api/assets/${mine}`), 200);
+      // The upload's record went with the asset: a HEAD does not bring it back.
+      const h = await fetchOnce(srv.port, 'HEAD', `/api/uploads/${up.id}`, { headers: { ...TUS, Authorization: `Bearer ${member.token}` } });
+      assert.equal(h.status, 404);
+      assertJsonError(await get(srv.port, member, `/api/assets/${up.id}`), 404, 'not_found');
+
+      // Someone who joins later sees the room's assets.
+      const late = mkUser('late');
+      await joinRest(srv.port, late, room.id);
+      assert.equal(expectJson(await get(srv.port, late, `/api/rooms/${room.id}/assets`), 200).assets.length, 3);
+    } finally {
+      closeAll(cs);
+      await srv.stop();
+    }
+  });
+
+  it('a finished upload whose asset the server lost is recorded again by HEAD; export and import keep assets', T, async () => {
+    const dir = makeTempDir('chorus-assets-');
+    const args = [...ARGS, '--data', dir];
+    let srv = await startServer({ args, data: false, store: 'sqlite' });
+    const host = mkUser('host');
+    const out = makeTempDir('chorus-assets-out-');
+    try {
+      const room = await createRoom(srv.port, host, { name: 'R' });
+      const data = randomBytes(1000);
+      const { id } = await tusUpload(srv.port, host, data, { filename: 'a.txt', filetype: 'text/plain', room: room.id });
+      await srv.stop();
+      // As if the server stopped between the upload's last record and its asset.
+      execFileSync('sqlite3', [path.join(dir, 'chorus.db'), 'DELETE FROM assets']);
+      srv = await startServer({ args, data: false, store: 'sqlite' });
+      assertJsonError(await get(srv.port, host, `/api/assets/${id}`), 404, 'not_found');
+      const h = await fetchOnce(srv.port, 'HEAD', `/api/uploads/${id}`, { headers: { ...TUS, Authorization: `Bearer ${host.token}` } });
+      assert.equal(h.status, 200);
+      assert.equal(h.headers['upload-sha256'], sha256(data));
+      assert.equal(h.headers['asset-id'], id);
+      const a = expectJson(await get(srv.port, host, `/api/assets/${id}`), 200).asset;
+      assert.equal(a.name, 'a.txt');
+      assert.equal(a.size, 1000);
+      // A second HEAD finds it recorded: still one asset.
+      await fetchOnce(srv.port, 'HEAD', `/api/uploads/${id}`, { headers: { ...TUS, Authorization: `Bearer ${host.token}` } });
+      assert.equal(expectJson(await get(srv.port, host, `/api/rooms/${room.id}/assets`), 200).assets.length, 1);
+      await srv.stop();
+
+      const dump = path.join(out, 'dump.jsonl');
+      let r = await runCli(['export', '--data', dir, '-o', dump]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(fs.readFileSync(dump, 'utf8'), new RegExp(`"t":"assets","r":\\{[^\\n]*"id":"${id}"`));
+      const dir2 = path.join(out, 'data2');
+      r = await runCli(['import', '--data', dir2, dump]);
+      assert.equal(r.code, 0, r.stderr);
+      srv = await startServer({ args: [...ARGS, '--data', dir2], data: false, store: 'sqlite' });
+      assert.deepEqual(expectJson(await get(srv.port, host, `/api/assets/${id}`), 200).asset, a);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
