@@ -75,6 +75,7 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     api_audit_start(a);
     if (api_revoke_load(a) != 0) return -1;
     if (api_uploads_init(a) != 0) return -1;
+    if (api_assets_init(a) != 0) return -1;
     return api_auth_init(a);
 }
 

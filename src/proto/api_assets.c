@@ -10,10 +10,13 @@
 #include <string.h>
 
 #include <http_parser.h>
+#include <sodium.h>
 
+#include "auth/asset_url_key.h"
 #include "domain/rooms.h"
 #include "proto/api.h"
 #include "store/upload_file.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 /* Assets per page of GET /api/rooms/:roomId/assets: default and most. */
@@ -53,10 +56,11 @@ json_t *api_asset_json(const store_asset_t *a)
 {
     char url[96];
     snprintf(url, sizeof(url), "/api/blobs/%s", a->sha256);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "id", a->id, "roomId",
-                     a->room_id, "uploadedBy", a->uploader, "sha256", a->sha256, "size",
-                     (json_int_t)a->size, "name", a->name, "type", a->type, "createdAt",
-                     (json_int_t)a->created_at, "url", url);
+    return json_pack("{s:s, s:o, s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "id", a->id, "roomId",
+                     a->room_id[0] ? json_string(a->room_id) : json_null(), "uploadedBy",
+                     a->uploader, "sha256", a->sha256, "size", (json_int_t)a->size, "name",
+                     a->name, "type", a->type, "createdAt", (json_int_t)a->created_at, "url",
+                     url);
 }
 
 /* Tells asset a's room (when it is on this process) that a was added or removed: the
@@ -64,8 +68,8 @@ json_t *api_asset_json(const store_asset_t *a)
 static void tell_room(api_t *api, const char *event, const store_asset_t *a)
 {
     rooms_t *rooms = api->rooms;
-    room_t *room = rooms ? strmap_get(&rooms->by_id, a->room_id) : NULL;
-    if (!room) return; /* deleted meanwhile: its assets went with it */
+    room_t *room = rooms && a->room_id[0] ? strmap_get(&rooms->by_id, a->room_id) : NULL;
+    if (!room) return; /* no room, or deleted meanwhile: its assets went with it */
     json_t *args = json_pack("{s:s, s:o}", "event", event, "asset", api_asset_json(a));
     bus_op_t op = {
         .room = room->id,
@@ -100,7 +104,8 @@ static void on_recorded(store_req_t *req)
     asset_op_t *o = req->data;
     int err = req->err;
     if (err == STORE_OK) {
-        log_info(o->api->log, "asset %s added to room %s", o->pl.row.id, o->pl.row.room_id);
+        log_info(o->api->log, "asset %s added%s%s", o->pl.row.id,
+                 o->pl.row.room_id[0] ? " to room " : "", o->pl.row.room_id);
         tell_room(o->api, "asset_added", &o->pl.row);
     } else if (err == STORE_EEXISTS && o->quiet) {
         err = STORE_OK; /* recorded before: nothing new to tell */
@@ -209,7 +214,7 @@ static void route_list(api_req_t *r)
 static int may_see(api_req_t *r, const store_asset_t *a)
 {
     return strcmp(a->uploader, r->user.sub) == 0 ||
-           member_of(r->api, a->room_id, r->user.sub, r->ip);
+           (a->room_id[0] && member_of(r->api, a->room_id, r->user.sub, r->ip));
 }
 
 static void on_get(store_req_t *req)
@@ -286,7 +291,7 @@ static void on_delete_lookup(store_req_t *req)
         return;
     }
     rooms_t *rooms = r->api->rooms;
-    room_t *room = rooms ? strmap_get(&rooms->by_id, a->room_id) : NULL;
+    room_t *room = rooms && a->room_id[0] ? strmap_get(&rooms->by_id, a->room_id) : NULL;
     int host = room && strcmp(room->host_id, r->user.sub) == 0;
     if (strcmp(a->uploader, r->user.sub) != 0 && !host) {
         api_error(r, 403, "forbidden",
@@ -312,7 +317,102 @@ static void route_delete(api_req_t *r)
     store_submit(r->api->store, &o->sreq);
 }
 
+static void on_url(store_req_t *req)
+{
+    asset_op_t *o = req->data;
+    api_req_t *r = o->r;
+    const store_asset_t *a = &o->pl.row;
+    if (req->err == STORE_ENOTFOUND || (req->err == STORE_OK && !may_see(r, a))) {
+        api_error(r, 404, "not_found", "no such asset");
+    } else if (req->err != STORE_OK) {
+        store_failed(r);
+    } else {
+        int64_t exp_ms = clock_unix_ms() + (int64_t)r->api->cfg->asset_url_ttl;
+        int64_t exp_s = exp_ms / 1000;
+        char q[256], url[512];
+        int rc = asset_url_sign(r->api->asset_url_key, a->id, a->sha256, exp_s, q, sizeof(q));
+        CH_ASSERT(rc == 0); /* ids are 32 hex digits */
+        snprintf(url, sizeof(url), "/api/blobs/%s?%s", a->sha256, q);
+        api_respond(r, 200,
+                    json_pack("{s:b, s:s, s:I}", "success", 1, "url", url, "expiresAt",
+                              (json_int_t)exp_s * 1000));
+    }
+    op_free(o);
+}
+
+/* GET /api/assets/:id/url: a signed URL of the asset's content that works without a token
+ * until it expires (--asset-url-ttl): for <img src>, <video> and loaders that cannot send
+ * an Authorization header. */
+static void route_url(api_req_t *r)
+{
+    if (!valid_asset_id(r->params[0])) {
+        api_error(r, 404, "not_found", "no such asset");
+        return;
+    }
+    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_url);
+    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
+    store_submit(r->api->store, &o->sreq);
+}
+
+/* ---- reading blobs (the transport's GET /api/blobs/) ---- */
+
+int api_assets_url_check(api_t *a, const char *sha256, const char *query, size_t len)
+{
+    asset_url_t u;
+    if (asset_url_parse(query, len, &u) != ASSET_URL_OK) return ASSET_URL_BAD;
+    return asset_url_check(a->asset_url_key, &u, sha256, clock_unix_ms() / 1000);
+}
+
+struct api_blob_check_s {
+    store_req_t sreq;
+    store_assets_t pl;
+    void (*done)(void *ud, int readable, int err);
+    void *ud;
+};
+
+static void on_readable(store_req_t *req)
+{
+    api_blob_check_t *k = req->data;
+    if (k->done) k->done(k->ud, k->pl.found, req->err);
+    store_assets_free(&k->pl);
+    free(k);
+}
+
+api_blob_check_t *api_assets_readable(api_t *a, const char *sub, const char *sha256,
+                                      void (*done)(void *ud, int readable, int err), void *ud)
+{
+    api_blob_check_t *k = ch_calloc(1, sizeof(*k));
+    k->sreq.type = STORE_ASSET_READABLE;
+    k->sreq.cb = on_readable;
+    k->sreq.data = k;
+    k->sreq.assets = &k->pl;
+    snprintf(k->pl.row.uploader, sizeof(k->pl.row.uploader), "%s", sub);
+    snprintf(k->pl.row.sha256, sizeof(k->pl.row.sha256), "%.64s", sha256);
+    k->done = done;
+    k->ud = ud;
+    store_submit(a->store, &k->sreq);
+    return k;
+}
+
+void api_assets_readable_cancel(api_blob_check_t *k)
+{
+    k->done = NULL; /* freed when the store answers */
+}
+
+int api_assets_init(api_t *a)
+{
+    if (sodium_init() < 0) return -1;
+    const char *dir = a->cfg->data_dir;
+    if (!dir || !dir[0] || asset_url_key_load(dir, a->asset_url_key, a->log) != 0) {
+        log_warn(a->log, "signed asset URLs use a key of this run only: they stop working "
+                         "at a restart");
+        randombytes_buf(a->asset_url_key, sizeof(a->asset_url_key));
+    }
+    return 0;
+}
+
 const api_route_t api_assets_routes[] = {
+    {HTTP_GET, "/api/assets/:id/url", route_url, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/assets", route_list, 0, API_GROUP_API},
     {HTTP_GET, "/api/assets/:id", route_get, 0, API_GROUP_API},
     {HTTP_DELETE, "/api/assets/:id", route_delete, 0, API_GROUP_API},

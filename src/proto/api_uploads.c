@@ -243,8 +243,9 @@ static void hex32(const uint8_t *d, char out[65])
     out[64] = '\0';
 }
 
-/* The asset of finished upload f (id, sha256 hex) into row when the upload named a room
- * and its owner is still a participant. Returns 1 when there is one. */
+/* The asset of finished upload f (id, sha256 hex) into row: in the room the upload named
+ * while its owner is still a participant there, or the owner's own when it named none.
+ * Returns 1 when there is one. */
 static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char *hex,
                     store_asset_t *row)
 {
@@ -253,11 +254,11 @@ static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char
     json_t *j = json_loadb(info, n, 0, NULL);
     const char *room = json_string_value(json_object_get(j, "room"));
     const char *owner = json_string_value(json_object_get(j, "owner"));
-    int ok = room && owner && api_assets_may_add(a, room, owner, NULL);
+    int ok = owner && (!room || api_assets_may_add(a, room, owner, NULL));
     if (ok) {
         memset(row, 0, sizeof(*row));
         snprintf(row->id, sizeof(row->id), "%s", id);
-        snprintf(row->room_id, sizeof(row->room_id), "%s", room);
+        snprintf(row->room_id, sizeof(row->room_id), "%s", room ? room : "");
         snprintf(row->uploader, sizeof(row->uploader), "%s", owner);
         snprintf(row->sha256, sizeof(row->sha256), "%s", hex);
         row->size = (int64_t)upload_file_length(f);

@@ -261,8 +261,8 @@ typedef enum {
                         * changed before it, at most STORE_AUDIT_PRUNE_BATCH. out:
                         * pending = rows deleted */
     /* Assets (issue 23): payload in req->assets (store_assets_t). */
-    STORE_ASSET_PUT,       /* in: row (all fields). err: EEXISTS (the id is taken),
-                            * ENOTFOUND (no such room); nothing stored then */
+    STORE_ASSET_PUT,       /* in: row (all fields; room_id "": none). err: EEXISTS (the
+                            * id is taken), ENOTFOUND (no such room); nothing stored then */
     STORE_ASSET_GET,       /* in: row.id. out: row. err: ENOTFOUND */
     STORE_ASSET_LIST,      /* in: row.room_id, before ("" = from the newest; else the id
                             * of the last asset of the previous page), limit (capped at
@@ -521,11 +521,11 @@ void store_hooks_free(store_hooks_t *h);
 #define STORE_ASSET_NAME_LEN 256 /* a file name: up to 255 bytes of UTF-8 */
 #define STORE_ASSET_TYPE_LEN 128 /* a content type: up to 127 bytes */
 
-/* One asset (issue 23, docs/assets.md): an upload that finished into a room, naming its
- * content (a blob, by SHA-256). Several assets may share a blob (dedup). */
+/* One asset (issue 23, docs/assets.md): a finished upload, naming its content (a blob, by
+ * SHA-256), in a room or its uploader's own. Several assets may share a blob (dedup). */
 typedef struct {
-    char id[STORE_ID_LEN]; /* the upload's id: 32 lower-case hex digits */
-    char room_id[STORE_ID_LEN];
+    char id[STORE_ID_LEN];      /* the upload's id: 32 lower-case hex digits */
+    char room_id[STORE_ID_LEN]; /* "" (stored as NULL): no room, the uploader's own */
     char uploader[STORE_SUB_LEN];
     char sha256[STORE_SHA256_LEN];
     int64_t size;

@@ -152,11 +152,11 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
     " WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
-    /* 12 (AST, issue 23, assets): an upload that finished into a room (store_sqlite.c says
-     * the same). */
+    /* 12 (AST, issue 23, assets): a finished upload, in a room or (room_id NULL) its
+     * uploader's own (store_sqlite.c says the same). */
     "CREATE TABLE assets("
     " id " PK " PRIMARY KEY,"
-    " room_id " PK " NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " room_id " PK " REFERENCES rooms(id) ON DELETE CASCADE,"
     " uploader " PK " NOT NULL,"
     " sha256 " PK " NOT NULL,"
     " size bigint NOT NULL,"
@@ -1858,7 +1858,7 @@ static int pg_asset_put(pg_conn_t *c, const store_asset_t *a)
 {
     pg_params_t p = {0};
     PP_FIELD(&p, a->id);
-    PP_FIELD(&p, a->room_id);
+    PP_OPT(&p, a->room_id);
     PP_FIELD(&p, a->uploader);
     PP_FIELD(&p, a->sha256);
     pp_int(&p, a->size);

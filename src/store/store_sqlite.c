@@ -154,12 +154,13 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
     " WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
-    /* 12 (AST, issue 23, assets): an upload that finished into a room, naming its blob by
-     * SHA-256 (several assets may share one). Deleting the room deletes its assets; the
-     * blobs stay until the collector finds them unreferenced. */
+    /* 12 (AST, issue 23, assets): a finished upload, naming its blob by SHA-256 (several
+     * assets may share one), in a room or (room_id NULL) its uploader's own. Deleting the
+     * room deletes its assets; the blobs stay until the collector finds them
+     * unreferenced. */
     "CREATE TABLE assets("
     " id TEXT PRIMARY KEY,"
-    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " room_id TEXT REFERENCES rooms(id) ON DELETE CASCADE,"
     " uploader TEXT NOT NULL,"
     " sha256 TEXT NOT NULL,"
     " size INTEGER NOT NULL,"
@@ -804,7 +805,7 @@ static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
 {
     sqlite3_stmt *s = c->stmt[SQ_ASSET_INSERT];
     int bad = SQ_BIND(s, 1, a->id) != SQLITE_OK;
-    bad |= SQ_BIND(s, 2, a->room_id) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 2, a->room_id) != SQLITE_OK;
     bad |= SQ_BIND(s, 3, a->uploader) != SQLITE_OK;
     bad |= SQ_BIND(s, 4, a->sha256) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 5, a->size) != SQLITE_OK;

@@ -146,7 +146,7 @@ static const sd_table_t sd_tables[] = {
     {"assets",
      "id",
      {{"id", SD_TEXT},
-      {"room_id", SD_TEXT},
+      {"room_id", SD_TEXT_NULL},
       {"uploader", SD_TEXT},
       {"sha256", SD_TEXT},
       {"size", SD_INT},

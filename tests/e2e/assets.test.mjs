@@ -3,10 +3,11 @@
 // (asset_added); the room's assets are listed a page at a time, read and deleted (the
 // uploader or the host; asset_removed) by participants only; refusals for strangers and
 // malformed rooms; an asset recorded again by HEAD after the server lost it; export and
-// import keep it.
+// import keep it. Blobs are read by the room's participants (and the uploader) only, or
+// with a signed, expiring URL (GET /api/assets/:id/url) that needs no token.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -188,6 +189,74 @@ describe('assets in rooms', () => {
       await srv.stop();
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+  it('blobs: read by participants and the uploader only; signed URLs without a token, ranges, tampered and expired ones 403', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    const [host, member, stranger] = [mkUser('host'), mkUser('member'), mkUser('stranger')];
+    const auth = (u) => ({ headers: { Authorization: `Bearer ${u.token}` } });
+    try {
+      const room = await createRoom(srv.port, host, { name: 'R' });
+      await joinRest(srv.port, member, room.id);
+      const data = randomBytes(200 * 1024 + 3);
+      const hex = sha256(data);
+      const { id } = await tusUpload(srv.port, member, data, { filename: 'v.mp4', filetype: 'video/mp4', room: room.id });
+      const blob = `/api/blobs/${hex}`;
+      for (const u of [host, member]) {
+        const r = await fetchOnce(srv.port, 'GET', blob, auth(u));
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.body, data);
+        assert.equal(r.headers['cache-control'], 'private, max-age=31536000, immutable');
+      }
+      assertJsonError(await fetchOnce(srv.port, 'GET', blob, auth(stranger)), 404, 'not_found');
+      assert.equal((await fetchOnce(srv.port, 'HEAD', blob, auth(stranger))).status, 404);
+      assertJsonError(await fetchOnce(srv.port, 'GET', blob), 401, 'unauthorized');
+
+      // A signed URL: for participants only; it works without a token, with ranges.
+      assertJsonError(await get(srv.port, stranger, `/api/assets/${id}/url`), 404, 'not_found');
+      const j = expectJson(await get(srv.port, host, `/api/assets/${id}/url`), 200);
+      assert.ok(j.url.startsWith(`${blob}?asset=${id}&exp=`), j.url);
+      assert.ok(j.expiresAt > Date.now() + 3500 * 1000 && j.expiresAt <= Date.now() + 3600 * 1000 + 1000, 'an hour');
+      let r = await fetchOnce(srv.port, 'GET', j.url);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, data);
+      const maxAge = Number(/^public, max-age=(\d+), immutable$/.exec(r.headers['cache-control'])?.[1]);
+      assert.ok(maxAge > 3500 && maxAge <= 3600, r.headers['cache-control']);
+      r = await fetchOnce(srv.port, 'GET', j.url, { headers: { Range: 'bytes=70000-70099' } });
+      assert.equal(r.status, 206);
+      assert.equal(r.headers['content-range'], `bytes 70000-70099/${data.length}`);
+      assert.deepEqual(r.body, data.subarray(70000, 70100));
+
+      // Tampered: the signature, the expiry, the asset, another blob: 403 with a JSON body.
+      const u = new URL(j.url, 'http://x');
+      const q = Object.fromEntries(u.searchParams);
+      const at = (over, path = blob) => `${path}?${new URLSearchParams({ ...q, ...over })}`;
+      const flip = (s) => s.slice(0, -1) + (s.endsWith('0') ? '1' : '0');
+      for (const bad of [at({ sig: flip(q.sig) }), at({ exp: String(Number(q.exp) + 3600) }),
+        at({ asset: '0'.repeat(32) }), at({}, `/api/blobs/${'1'.repeat(64)}`), at({ sig: 'zz' }),
+        `${blob}?sig=${q.sig}`]) {
+        const res = await fetchOnce(srv.port, 'GET', bad);
+        assertJsonError(res, 403, 'invalid_signature');
+      }
+      // Expired: signed with the server's key (DATA/asset_url_key) a second in the past.
+      const key = Buffer.from(fs.readFileSync(path.join(srv.dataDir, 'asset_url_key'), 'utf8').trim(), 'hex');
+      assert.equal(key.length, 32);
+      const exp = Math.floor(Date.now() / 1000) - 1;
+      const sig = createHmac('sha256', key).update(`chorus asset url\n${id}\n${hex}\n${exp}\n`).digest('hex');
+      assertJsonError(await fetchOnce(srv.port, 'GET', at({ exp: String(exp), sig })), 403, 'url_expired');
+      // The same way, a second in the future: it works (the signature is what the docs say).
+      const exp2 = exp + 120;
+      const sig2 = createHmac('sha256', key).update(`chorus asset url\n${id}\n${hex}\n${exp2}\n`).digest('hex');
+      assert.equal((await fetchOnce(srv.port, 'HEAD', at({ exp: String(exp2), sig: sig2 }))).status, 200);
+
+      // Someone who leaves the room can no longer read it by token.
+      const leaver = mkUser('leaver');
+      await joinRest(srv.port, leaver, room.id);
+      assert.equal((await fetchOnce(srv.port, 'GET', blob, auth(leaver))).status, 200);
+      expectJson(await del(srv.port, leaver, `/api/rooms/${room.id}/leave`), 200);
+      assertJsonError(await fetchOnce(srv.port, 'GET', blob, auth(leaver)), 404, 'not_found');
+    } finally {
+      await srv.stop();
     }
   });
 });

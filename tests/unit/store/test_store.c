@@ -2642,6 +2642,9 @@ static void test_assets(void)
     }
     fill_asset(&a.row, 6, 2, 2, 'b', 600);
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    fill_asset(&a.row, 8, 1, 7, 'p', 650); /* user 7's own: no room */
+    a.row.room_id[0] = '\0';
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
     fill_asset(&a.row, 1, 2, 2, 'c', 700); /* a taken id */
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_EEXISTS);
     fill_asset(&a.row, 7, 9, 2, 'c', 700); /* no room 9 */
@@ -2699,6 +2702,13 @@ static void test_assets(void)
     ASSERT_EQ(readable(st, &loop, &c, 2, 'b'), 1);
     ASSERT_EQ(readable(st, &loop, &c, 5, 'b'), 0);
     ASSERT_EQ(readable(st, &loop, &c, 1, 'c'), 0); /* no asset has it */
+    ASSERT_EQ(readable(st, &loop, &c, 7, 'p'), 1); /* one's own, without a room */
+    ASSERT_EQ(readable(st, &loop, &c, 1, 'p'), 0);
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 8u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_OK);
+    ASSERT_STREQ(a.row.room_id, "");
+    ASSERT_STREQ(a.row.uploader, "00000000-0000-4000-8000-000000000007");
 
     /* Bytes by uploader. */
     memset(&a, 0, sizeof(a));

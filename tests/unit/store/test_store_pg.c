@@ -651,6 +651,11 @@ static void fill_every_table(const char *target)
     treq_init(&t, &c, STORE_ASSET_PUT);
     t.req.assets = &as;
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    snprintf(as.row.id, sizeof(as.row.id), "%032x", 8u); /* and one without a room */
+    as.row.room_id[0] = '\0';
+    treq_init(&t, &c, STORE_ASSET_PUT);
+    t.req.assets = &as;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -677,6 +682,7 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\"app\":1") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"secret_hash\":\"eeee") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"name\":\"photo é.jpg\"") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"room_id\":null") != NULL); /* no room */
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
 
     void *c = be_open(b);
