@@ -486,6 +486,38 @@ static void route_options(api_req_t *r)
     api_respond_empty(r, 204);
 }
 
+/* A creation waiting for the user's stored bytes (--upload-quota-user). */
+typedef struct {
+    store_req_t sreq;
+    store_assets_t pl;
+    upload_t *u;
+    uint64_t length;
+    char *text; /* owned: the upload's info */
+} quota_wait_t;
+
+static void on_usage(store_req_t *req)
+{
+    quota_wait_t *q = req->data;
+    upload_t *u = q->u;
+    const chorus_config_t *cfg = u->up->api->cfg;
+    uint64_t used = q->pl.bytes > 0 ? (uint64_t)q->pl.bytes : 0;
+    if (req->err != STORE_OK) {
+        fail(u, 500, "internal_error", "the storage quota could not be read");
+    } else if (used > cfg->upload_quota_user || q->length > cfg->upload_quota_user - used) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "this user's assets take %" PRIu64 " of %" PRIu64
+                 " bytes (--upload-quota-user): delete some first",
+                 used, cfg->upload_quota_user);
+        fail(u, 413, "quota_exceeded", msg);
+    } else {
+        upload_file_create(u->up->api->loop, u->up->dir, u->id, q->length, q->text,
+                           strlen(q->text), on_opened, u);
+    }
+    free(q->text);
+    free(q);
+}
+
 /* POST /api/uploads/: creates an upload (Upload-Length, Upload-Metadata), with its first
  * bytes when a body comes (creation-with-upload). */
 static void route_create(api_req_t *r)
@@ -587,9 +619,23 @@ static void route_create(api_req_t *r)
         api_invalid(r, "Upload-Metadata", "filename and filetype must be UTF-8 text");
         return;
     }
-    upload_file_create(r->api->loop, u->up->dir, u->id, length, text, strlen(text), on_opened,
-                       u);
-    free(text);
+    if (cfg->upload_quota_user == 0) {
+        upload_file_create(r->api->loop, u->up->dir, u->id, length, text, strlen(text),
+                           on_opened, u);
+        free(text);
+        return;
+    }
+    /* The user's stored assets first: the body waits (body_room is 0 until opened). */
+    quota_wait_t *q = ch_calloc(1, sizeof(*q));
+    q->u = u;
+    q->length = length;
+    q->text = text;
+    q->sreq.type = STORE_ASSET_USAGE;
+    q->sreq.cb = on_usage;
+    q->sreq.data = q;
+    q->sreq.assets = &q->pl;
+    snprintf(q->pl.row.uploader, sizeof(q->pl.row.uploader), "%s", r->user.sub);
+    store_submit(r->api->store, &q->sreq);
 }
 
 /* PATCH /api/uploads/:id: appends the body at Upload-Offset. */

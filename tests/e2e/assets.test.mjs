@@ -259,4 +259,27 @@ describe('assets in rooms', () => {
       await srv.stop();
     }
   });
+  it('--upload-quota-user: a creation past the stored asset bytes of the user is 413 quota_exceeded; deleting frees room', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-quota-user', '10KiB'] });
+    const [alice, bob] = [mkUser('alice'), mkUser('bob')];
+    try {
+      const a = await tusUpload(srv.port, alice, randomBytes(6 * 1024), { filename: 'a' });
+      let r = await create(srv.port, alice, 5 * 1024, { filename: 'b' });
+      const j = assertJsonError(r, 413, 'quota_exceeded');
+      assert.match(j.error.message, /6144 of 10240 bytes/);
+      r = await fetchOnce(srv.port, 'POST', '/api/uploads/', {
+        headers: { ...TUS, Authorization: `Bearer ${alice.token}`, 'Upload-Length': '5120',
+          'Content-Type': 'application/offset+octet-stream', 'Content-Length': '5120' },
+        body: randomBytes(5120),
+      });
+      assertJsonError(r, 413, 'quota_exceeded'); // creation-with-upload too
+      await tusUpload(srv.port, alice, randomBytes(4 * 1024), { filename: 'c' }); // exactly full
+      assertJsonError(await create(srv.port, alice, 1, {}), 413, 'quota_exceeded');
+      assert.equal((await create(srv.port, bob, 10 * 1024, {})).status, 201, 'per user');
+      expectJson(await del(srv.port, alice, `/api/assets/${a.id}`), 200);
+      assert.equal((await create(srv.port, alice, 6 * 1024, {})).status, 201, 'room again');
+    } finally {
+      await srv.stop();
+    }
+  });
 });
