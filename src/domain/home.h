@@ -156,4 +156,10 @@ void home_join_register(home_t *h);
  *   or the refusal (its field in the error's data). */
 void home_rpc_register(home_t *h);
 
+/* Registers the asset op (home_assets.c) on h, working on h's rooms:
+ * - asset.event: args {"event": "asset_added" or "asset_removed", "asset": the asset's
+ *   object}: every connection in the room gets {"op": event, "room", "asset"}; answers
+ *   success. The member's side (api_assets.c) stored the change and checked the caller. */
+void home_assets_register(home_t *h);
+
 #endif

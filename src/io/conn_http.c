@@ -22,6 +22,7 @@
 #include "io/http_range.h"
 #include "io/http_static.h"
 #include "proto/eio_packet.h"
+#include "util/clock.h"
 #include "util/mem.h"
 #include "util/net_addr.h"
 #include "io/ws_handshake.h"
@@ -46,6 +47,7 @@ struct conn_http_s {
     api_req_t *api_req;    /* the API request being answered (reading is paused) */
     api_req_t *body_req;   /* the API request whose body is streaming to its consumer */
     void *held_by;         /* a held Engine.IO polling GET's session (reading is paused) */
+    api_blob_check_t *blob_check; /* a blob read's permission check (reading is paused) */
     char *stash;           /* owned: input that arrived after it, handled on resume */
     size_t stash_len;
     /* A static file being sent: read in chunks as the output queue drains. */
@@ -544,47 +546,16 @@ static void handle_static(conn_t *c, const http_request_t *req)
 }
 
 /* GET|HEAD /api/blobs/<sha256>: a stored upload's bytes (docs/assets.md), for a user
- * token. Content-addressed, so cacheable forever by anyone who has it (the hash is the
- * ETag); one Range (206, suffix ranges, 416), If-None-Match (304); sent in file chunks as
- * the client reads (pump_file), so memory stays flat whatever the size. */
-static void handle_blob(conn_t *c, const http_request_t *req)
+ * who may read them (the uploader of an asset of that content, or a participant of a room
+ * that has one: a store check, api_assets_readable) or with a signed URL
+ * (?asset=&exp=&sig=, checked here). Content-addressed, so cacheable forever (the hash is
+ * the ETag; privately for a token's read, publicly until its expiry for a signed URL);
+ * one Range (206, suffix ranges, 416), If-None-Match (304); sent in file chunks as the
+ * client reads (pump_file), so memory stays flat whatever the size. */
+static void serve_blob(conn_t *c, const http_request_t *req, int64_t public_s)
 {
     int last = !keep_alive(c);
-    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
-        method_not_allowed(c, "GET, HEAD");
-        return;
-    }
     const char *hex = req->path + 11; /* after "/api/blobs/" */
-    size_t n = req->path_len - 11;
-    int ok = n == 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
-    if (!ok) {
-        error_reply(c, 404, "not_found", "no such blob", NULL, last);
-        return;
-    }
-    size_t tlen = 0;
-    const char *tok = bearer_token(req, &tlen);
-    char client_ip[NET_IP_TEXT];
-    request_ip(c, req, client_ip, sizeof(client_ip));
-    auth_claims_t claims;
-    const char *reason = "missing bearer token";
-    uint64_t retry_ms = 0;
-    int rc = tok ? proto_auth_verify(&c->srv->app->proto, client_ip, tok, tlen,
-                                     uv_now(c->srv->loop), &claims, &reason, &retry_ms)
-                 : PROTO_AUTH_EINVALID;
-    if (rc == PROTO_AUTH_ELIMITED) {
-        char ra[40];
-        snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
-                 (unsigned long long)(retry_ms + 999) / 1000);
-        error_reply(c, 429, "rate_limited", reason, ra, last);
-        return;
-    }
-    if (rc != 0) {
-        error_reply(c, 401, "unauthorized", reason,
-                    "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", last);
-        return;
-    }
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/blobs/%.2s/%.64s", c->srv->cfg->data_dir, hex, hex);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -596,10 +567,15 @@ static void handle_blob(conn_t *c, const http_request_t *req)
     }
     uint64_t size = (uint64_t)st.st_size;
     char extra[512];
+    char cache[96];
+    if (public_s >= 0)
+        snprintf(cache, sizeof(cache), "public, max-age=%lld, immutable", (long long)public_s);
+    else
+        snprintf(cache, sizeof(cache), "private, max-age=31536000, immutable");
     int h = snprintf(extra, sizeof(extra),
-                     "ETag: \"%.64s\"\r\nCache-Control: public, max-age=31536000, immutable\r\n"
+                     "ETag: \"%.64s\"\r\nCache-Control: %s\r\n"
                      "Accept-Ranges: bytes\r\nX-Content-Type-Options: nosniff\r\n",
-                     hex);
+                     hex, cache);
     const http_header_t *inm = http_request_header(req, "If-None-Match");
     char etag[70];
     snprintf(etag, sizeof(etag), "\"%.64s\"", hex);
@@ -647,6 +623,86 @@ static void handle_blob(conn_t *c, const http_request_t *req)
     send_file(c, fd, start, len, last);
 }
 
+static void request_done(conn_t *c);
+static void carry_on(conn_t *c);
+
+/* The store answered whether the user may read the blob (api_assets_readable). */
+static void on_blob_checked(void *ud, int readable, int err)
+{
+    conn_t *c = ud; /* alive: conn_http_free cancels the check */
+    c->http->blob_check = NULL;
+    if (c->finishing || c->closing) return;
+    const http_request_t *req = &c->http->p.req;
+    if (err != 0)
+        error_reply(c, 500, "internal_error", "the permission check failed; try again", NULL,
+                    !keep_alive(c));
+    else if (!readable) /* as for no blob: whether it exists is not told */
+        error_reply(c, 404, "not_found", "no such blob", NULL, !keep_alive(c));
+    else
+        serve_blob(c, req, -1);
+    request_done(c);
+    carry_on(c);
+}
+
+static void handle_blob(conn_t *c, const http_request_t *req)
+{
+    int last = !keep_alive(c);
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        method_not_allowed(c, "GET, HEAD");
+        return;
+    }
+    const char *hex = req->path + 11; /* after "/api/blobs/" */
+    size_t n = req->path_len - 11;
+    int ok = n == 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+    if (!ok) {
+        error_reply(c, 404, "not_found", "no such blob", NULL, last);
+        return;
+    }
+    api_t *api = &c->srv->app->api;
+    if (asset_url_present(req->query, req->query_len)) { /* a signed URL: no token */
+        int rc = api_assets_url_check(api, hex, req->query, req->query_len);
+        if (rc == ASSET_URL_EXPIRED) {
+            error_reply(c, 403, "url_expired", "this signed URL has expired: ask a new one",
+                        NULL, last);
+        } else if (rc != ASSET_URL_OK) {
+            error_reply(c, 403, "invalid_signature",
+                        "this signed URL is malformed or was altered", NULL, last);
+        } else {
+            asset_url_t u;
+            asset_url_parse(req->query, req->query_len, &u);
+            int64_t left = u.exp - (int64_t)(clock_unix_ms() / 1000);
+            serve_blob(c, req, left > 0 ? left : 0);
+        }
+        return;
+    }
+    size_t tlen = 0;
+    const char *tok = bearer_token(req, &tlen);
+    char client_ip[NET_IP_TEXT];
+    request_ip(c, req, client_ip, sizeof(client_ip));
+    auth_claims_t claims;
+    const char *reason = "missing bearer token";
+    uint64_t retry_ms = 0;
+    int rc = tok ? proto_auth_verify(&c->srv->app->proto, client_ip, tok, tlen,
+                                     uv_now(c->srv->loop), &claims, &reason, &retry_ms)
+                 : PROTO_AUTH_EINVALID;
+    if (rc == PROTO_AUTH_ELIMITED) {
+        char ra[40];
+        snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
+                 (unsigned long long)(retry_ms + 999) / 1000);
+        error_reply(c, 429, "rate_limited", reason, ra, last);
+        return;
+    }
+    if (rc != 0) {
+        error_reply(c, 401, "unauthorized", reason,
+                    "WWW-Authenticate: Bearer realm=\"chorus\"\r\n", last);
+        return;
+    }
+    /* Reading stops until the store answers (busy): the request stays parsed meanwhile. */
+    c->http->blob_check = api_assets_readable(api, claims.sub, hex, on_blob_checked, c);
+}
+
 /* Gets ready for the next request on c once the current one was answered. */
 static void request_done(conn_t *c)
 {
@@ -662,7 +718,7 @@ static void request_done(conn_t *c)
 static int busy(const conn_t *c)
 {
     api_req_t *br = c->http->body_req;
-    return c->http->api_req || c->http->held_by || c->http->file_open ||
+    return c->http->api_req || c->http->held_by || c->http->blob_check || c->http->file_open ||
            c->out.bytes > c->srv->cfg->http_max_queue ||
            (br && br->body_ops && br->body_ops->room(br) == 0);
 }
@@ -680,7 +736,7 @@ static void stash(conn_t *c, const char *data, size_t len)
  * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
 static void hold(conn_t *c)
 {
-    if (c->http->api_req || c->http->held_by || c->http->body_req) {
+    if (c->http->api_req || c->http->held_by || c->http->body_req || c->http->blob_check) {
         conn_pause(c);
         return;
     }
@@ -1068,6 +1124,7 @@ void conn_http_free(conn_t *c)
         r->body_ops->abort(r);
     }
     if (h->held_by) conn_sio_poll_get_gone(h->held_by, c);
+    if (h->blob_check) api_assets_readable_cancel(h->blob_check);
     free(h->stash);
     file_close(c);
     http_reqparser_free(&h->p);
@@ -1140,7 +1197,8 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
             return;
         }
-        if (c->http->api_req || c->http->held_by) continue; /* answered later (busy) */
+        if (c->http->api_req || c->http->held_by || c->http->blob_check)
+            continue; /* answered later (busy) */
         if (c->finishing || c->closing) return;
         request_done(c);
     }

@@ -30,6 +30,7 @@ static const struct {
     {api_server_routes, &api_server_nroutes},
     {api_uploads_routes, &api_uploads_nroutes},
     {api_webhooks_routes, &api_webhooks_nroutes},
+    {api_assets_routes, &api_assets_nroutes},
 };
 
 static rl_rule_t rule_of(config_rate_t r)
@@ -75,6 +76,7 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     api_audit_start(a);
     if (api_revoke_load(a) != 0) return -1;
     if (api_uploads_init(a) != 0) return -1;
+    if (api_assets_init(a) != 0) return -1;
     return api_auth_init(a);
 }
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "auth/asset_url.h"
 #include "auth/audit_agg.h"
 #include "auth/auth_jwt.h"
 #include "util/config.h"
@@ -166,6 +167,7 @@ struct api_s {
     void *disconnect_ud;
     uint64_t auth_failures[API_AUTH_FAIL_N]; /* GET /metrics: by reason */
     struct api_uploads_s *uploads; /* owned: tus uploads in flight, the expiry sweep */
+    uint8_t asset_url_key[ASSET_URL_KEY_LEN]; /* signs asset URLs (api_assets_init) */
 };
 
 /* Initialises a on loop and loads the revocations from the store (running the loop
@@ -306,6 +308,48 @@ int api_admin_is(const api_t *a, const auth_claims_t *user);
 /* Routes of the uploads module (api_uploads.c, tus 1.0 under /api/uploads/). */
 extern const api_route_t api_uploads_routes[];
 extern const size_t api_uploads_nroutes;
+
+/* Routes of the assets module (api_assets.c): a room's asset records. */
+extern const api_route_t api_assets_routes[];
+extern const size_t api_assets_nroutes;
+
+/* Returns a new object of asset a (borrowed): {id, roomId, uploadedBy, sha256, size, name,
+ * type, createdAt, url}, as the routes and the room events carry it. */
+json_t *api_asset_json(const store_asset_t *a);
+
+/* 1 when user (borrowed) may add assets to room_id (borrowed): a participant, not banned,
+ * of a room of this process. A failed lookup is charged to ip (may be NULL), as the room
+ * routes do. */
+int api_assets_may_add(api_t *a, const char *room_id, const char *user, const char *ip);
+
+/* Stores asset row (copied) of a finished upload and, once stored, tells its room
+ * (asset_added); then runs done(ud, err) with a STORE_* code. again: the upload may have
+ * been recorded before (a HEAD after a restart), so a taken id is success and not told
+ * twice. */
+void api_assets_record(api_t *a, const store_asset_t *row, int again,
+                       void (*done)(void *ud, int err), void *ud);
+
+/* The check of a user's read of a blob (GET /api/blobs/ with a token), in flight. */
+typedef struct api_blob_check_s api_blob_check_t;
+
+/* Asks the store whether user sub may read content sha256 (both borrowed, copied): they
+ * uploaded an asset of it or are a participant (not banned) of a room that has one. Runs
+ * done(ud, readable, err) on the loop later (never from inside this call; err a STORE_*
+ * code) unless cancelled first. Returns the check, valid until done runs or it is
+ * cancelled. */
+api_blob_check_t *api_assets_readable(api_t *a, const char *sub, const char *sha256,
+                                      void (*done)(void *ud, int readable, int err), void *ud);
+
+/* The waiter went away: done will not run (the check frees itself when the store answers). */
+void api_assets_readable_cancel(api_blob_check_t *k);
+
+/* Checks the signed URL query (len bytes, borrowed) for content sha256 (borrowed) now:
+ * ASSET_URL_OK, ASSET_URL_BAD (malformed or tampered) or ASSET_URL_EXPIRED (asset_url.h). */
+int api_assets_url_check(api_t *a, const char *sha256, const char *query, size_t len);
+
+/* api_assets.c: loads the signed URLs' key (DATA/asset_url_key, made at the first start;
+ * when it cannot be read or made, a key of this run only: logged). Returns 0. */
+int api_assets_init(api_t *a);
 
 /* Routes of the rooms module (api_rooms.c). */
 extern const api_route_t api_rooms_routes[];

@@ -243,8 +243,71 @@ static void hex32(const uint8_t *d, char out[65])
     out[64] = '\0';
 }
 
+/* The asset of finished upload f (id, sha256 hex) into row: in the room the upload named
+ * while its owner is still a participant there, or the owner's own when it named none.
+ * Returns 1 when there is one. */
+static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char *hex,
+                    store_asset_t *row)
+{
+    size_t n = 0;
+    const char *info = upload_file_info(f, &n);
+    json_t *j = json_loadb(info, n, 0, NULL);
+    const char *room = json_string_value(json_object_get(j, "room"));
+    const char *owner = json_string_value(json_object_get(j, "owner"));
+    int ok = owner && (!room || api_assets_may_add(a, room, owner, NULL));
+    if (ok) {
+        memset(row, 0, sizeof(*row));
+        snprintf(row->id, sizeof(row->id), "%s", id);
+        snprintf(row->room_id, sizeof(row->room_id), "%s", room ? room : "");
+        snprintf(row->uploader, sizeof(row->uploader), "%s", owner);
+        snprintf(row->sha256, sizeof(row->sha256), "%s", hex);
+        row->size = (int64_t)upload_file_length(f);
+        const char *name = json_string_value(json_object_get(j, "name"));
+        const char *type = json_string_value(json_object_get(j, "type"));
+        snprintf(row->name, sizeof(row->name), "%s", name ? name : "");
+        snprintf(row->type, sizeof(row->type), "%s", type ? type : "");
+        row->created_at = clock_unix_ms(); /* when it finished */
+    } else if (room) {
+        log_warn(a->log, "upload %s finished, but its owner is no longer in room %s: no asset",
+                 id, room);
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* An answer held until the upload's asset is stored (api_assets_record). */
+typedef struct {
+    api_req_t *r;
+    int status;
+    char id[STORE_ID_LEN];
+} held_t;
+
+static void on_asset_recorded(void *ud, int err)
+{
+    held_t *h = ud;
+    api_req_t *r = h->r;
+    api_uploads_t *up = r->api->uploads;
+    if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
+    up->pending--;
+    api_respond_empty(r, h->status);
+    free(h);
+    maybe_free(up);
+}
+
+/* Answers r with status once asset row is stored (again: it may be already). The caller
+ * counted it in up->pending (on_asset_recorded gives it back). */
+static void answer_with_asset(api_req_t *r, int status, const store_asset_t *row, int again)
+{
+    held_t *h = ch_calloc(1, sizeof(*h));
+    h->r = r;
+    h->status = status;
+    snprintf(h->id, sizeof(h->id), "%s", row->id);
+    api_assets_record(r->api, row, again, on_asset_recorded, h);
+}
+
 /* The successful answer to u's request: 204 (PATCH) or 201 (POST) with the offset; a
- * finished upload also names its content (Upload-Sha256, the blob's hash). */
+ * finished upload also names its content (Upload-Sha256, the blob's hash) and, when it
+ * went to a room, its asset (Asset-Id), answered once the asset is stored. */
 static void answer_done(upload_t *u, const uint8_t *digest, int deduped)
 {
     api_req_t *r = u->r;
@@ -262,8 +325,19 @@ static void answer_done(upload_t *u, const uint8_t *digest, int deduped)
     }
     int status = u->creating ? 201 : 204;
     u->answered = 1;
+    store_asset_t row;
+    int has_asset = 0;
+    if (digest) {
+        char hx[65];
+        hex32(digest, hx);
+        has_asset = asset_of(a, u->f, u->id, hx, &row);
+    }
+    if (has_asset) u->up->pending++; /* before release: up stays until the answer */
     release(u);
-    api_respond_empty(r, status);
+    if (has_asset)
+        answer_with_asset(r, status, &row, 0);
+    else
+        api_respond_empty(r, status);
 }
 
 static void on_patched(upload_file_t *f, int status, void *ud)
@@ -412,6 +486,38 @@ static void route_options(api_req_t *r)
     api_respond_empty(r, 204);
 }
 
+/* A creation waiting for the user's stored bytes (--upload-quota-user). */
+typedef struct {
+    store_req_t sreq;
+    store_assets_t pl;
+    upload_t *u;
+    uint64_t length;
+    char *text; /* owned: the upload's info */
+} quota_wait_t;
+
+static void on_usage(store_req_t *req)
+{
+    quota_wait_t *q = req->data;
+    upload_t *u = q->u;
+    const chorus_config_t *cfg = u->up->api->cfg;
+    uint64_t used = q->pl.bytes > 0 ? (uint64_t)q->pl.bytes : 0;
+    if (req->err != STORE_OK) {
+        fail(u, 500, "internal_error", "the storage quota could not be read");
+    } else if (used > cfg->upload_quota_user || q->length > cfg->upload_quota_user - used) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "this user's assets take %" PRIu64 " of %" PRIu64
+                 " bytes (--upload-quota-user): delete some first",
+                 used, cfg->upload_quota_user);
+        fail(u, 413, "quota_exceeded", msg);
+    } else {
+        upload_file_create(u->up->api->loop, u->up->dir, u->id, q->length, q->text,
+                           strlen(q->text), on_opened, u);
+    }
+    free(q->text);
+    free(q);
+}
+
 /* POST /api/uploads/: creates an upload (Upload-Length, Upload-Metadata), with its first
  * bytes when a body comes (creation-with-upload). */
 static void route_create(api_req_t *r)
@@ -462,6 +568,30 @@ static void route_create(api_req_t *r)
                   cfg->upload_types);
         return;
     }
+    /* An upload into a room (metadata "room", or "roomId"): its caller must be a
+     * participant, and once finished it becomes an asset of the room (api_assets.c). */
+    const tus_meta_pair_t *room = tus_metadata_get(pairs, np, "room");
+    if (!room) room = tus_metadata_get(pairs, np, "roomId");
+    char room_id[STORE_ID_LEN] = "";
+    if (room) {
+        const tus_meta_pair_t *nm = tus_metadata_get(pairs, np, "filename");
+        if (!nm) nm = tus_metadata_get(pairs, np, "name");
+        if (room->value_len == 0 || room->value_len >= sizeof(room_id) ||
+            memchr(room->value, '\0', room->value_len) ||
+            (nm && nm->value_len >= STORE_ASSET_NAME_LEN) ||
+            (ft && ft->value_len >= STORE_ASSET_TYPE_LEN)) {
+            api_invalid(r, "Upload-Metadata",
+                        "room must be a room id; an asset's filename is at most 255 bytes, "
+                        "its filetype 127");
+            return;
+        }
+        memcpy(room_id, room->value, room->value_len);
+        room_id[room->value_len] = '\0';
+        if (!api_assets_may_add(r->api, room_id, r->user.sub, r->ip)) {
+            api_error(r, 404, "not_found", "no such room (uploads go to rooms you are in)");
+            return;
+        }
+    }
     upload_t *u = ch_calloc(1, sizeof(*u));
     u->creating = 1;
     if (body_headers(r, u, 0) != 0 || take(r, u) != 0) {
@@ -478,6 +608,7 @@ static void route_create(api_req_t *r)
     if (!type) type = tus_metadata_get(pairs, np, "type");
     if (name) json_object_set_new(info, "name", json_stringn(name->value, name->value_len));
     if (type) json_object_set_new(info, "type", json_stringn(type->value, type->value_len));
+    if (room_id[0]) json_object_set_new(info, "room", json_string(room_id));
     char *text = json_dumps(info, JSON_COMPACT);
     json_decref(info);
     if (!text || strlen(text) > UPLOAD_INFO_MAX) { /* a name that is not UTF-8, say */
@@ -488,9 +619,23 @@ static void route_create(api_req_t *r)
         api_invalid(r, "Upload-Metadata", "filename and filetype must be UTF-8 text");
         return;
     }
-    upload_file_create(r->api->loop, u->up->dir, u->id, length, text, strlen(text), on_opened,
-                       u);
-    free(text);
+    if (cfg->upload_quota_user == 0) {
+        upload_file_create(r->api->loop, u->up->dir, u->id, length, text, strlen(text),
+                           on_opened, u);
+        free(text);
+        return;
+    }
+    /* The user's stored assets first: the body waits (body_room is 0 until opened). */
+    quota_wait_t *q = ch_calloc(1, sizeof(*q));
+    q->u = u;
+    q->length = length;
+    q->text = text;
+    q->sreq.type = STORE_ASSET_USAGE;
+    q->sreq.cb = on_usage;
+    q->sreq.data = q;
+    q->sreq.assets = &q->pl;
+    snprintf(q->pl.row.uploader, sizeof(q->pl.row.uploader), "%s", r->user.sub);
+    store_submit(r->api->store, &q->sreq);
 }
 
 /* PATCH /api/uploads/:id: appends the body at Upload-Offset. */
@@ -582,16 +727,26 @@ static void on_looked_up(upload_file_t *f, int status, void *ud)
               upload_file_offset(f), upload_file_length(f));
     if (meta && meta[0]) extra_add(r, "Upload-Metadata: %s\r\n", meta);
     uint8_t digest[TUS_SHA256_LEN];
+    store_asset_t row;
+    int has_asset = 0;
     if (upload_file_complete(f, digest)) {
         char hx[65];
         hex32(digest, hx);
         extra_add(r, "Upload-Sha256: %s\r\n", hx);
+        /* Recorded when it finished, unless the server stopped in between: a tus client
+         * resuming asks HEAD, which records it then (a taken id is the same asset). */
+        has_asset = asset_of(r->api, f, upload_file_id(f), hx, &row);
     } else {
         add_expires(r, upload_file_mtime(f));
     }
     json_decref(j);
     upload_file_close(f);
-    api_respond_empty(r, 200);
+    if (has_asset) {
+        up->pending++;
+        answer_with_asset(r, 200, &row, 1);
+    } else {
+        api_respond_empty(r, 200);
+    }
     maybe_free(up);
 }
 

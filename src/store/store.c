@@ -320,6 +320,14 @@ void store_hooks_free(store_hooks_t *h)
     h->neps = 0;
 }
 
+void store_assets_free(store_assets_t *a)
+{
+    if (!a) return;
+    free(a->rows);
+    a->rows = NULL;
+    a->nrows = 0;
+}
+
 void store_rooms_free(store_rooms_t *r)
 {
     if (!r) return;

@@ -272,6 +272,22 @@ typedef enum {
     STORE_HOOK_EP_DELETE, /* in: ep.id, now. Its pending deliveries are dead-lettered
                            * ("endpoint deleted"); out: pending = how many. err:
                            * ENOTFOUND */
+    /* Assets (issue 23): payload in req->assets (store_assets_t). */
+    STORE_ASSET_PUT,       /* in: row (all fields; room_id "": none). err: EEXISTS (the
+                            * id is taken), ENOTFOUND (no such room); nothing stored then */
+    STORE_ASSET_GET,       /* in: row.id. out: row. err: ENOTFOUND */
+    STORE_ASSET_LIST,      /* in: row.room_id, before ("" = from the newest; else the id
+                            * of the last asset of the previous page), limit (capped at
+                            * STORE_PAGE_MAX; 0 answers nothing). out: rows, the room's
+                            * assets newest first (created_at, then id, descending) after
+                            * before; an unknown before answers none */
+    STORE_ASSET_DELETE,    /* in: row.id. out: row (as it was). err: ENOTFOUND */
+    STORE_ASSET_READABLE,  /* in: row.sha256, row.uploader (the reader). out: found = 1
+                            * when the reader uploaded an asset of that content or is a
+                            * participant (not banned) of a room that has one, else 0 */
+    STORE_ASSET_USAGE,     /* in: row.uploader. out: bytes = the sum of the sizes of the
+                            * assets the user uploaded (each asset counts, dedup or not) */
+    STORE_ASSET_HASH_USED, /* in: row.sha256. out: found = 1 when an asset has it */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -532,6 +548,37 @@ typedef struct {
 /* Frees what h owns (row.body, rows and their bodies) and zeroes them. */
 void store_hooks_free(store_hooks_t *h);
 
+#define STORE_SHA256_LEN 65      /* 64 lower-case hex digits */
+#define STORE_ASSET_NAME_LEN 256 /* a file name: up to 255 bytes of UTF-8 */
+#define STORE_ASSET_TYPE_LEN 128 /* a content type: up to 127 bytes */
+
+/* One asset (issue 23, docs/assets.md): a finished upload, naming its content (a blob, by
+ * SHA-256), in a room or its uploader's own. Several assets may share a blob (dedup). */
+typedef struct {
+    char id[STORE_ID_LEN];      /* the upload's id: 32 lower-case hex digits */
+    char room_id[STORE_ID_LEN]; /* "" (stored as NULL): no room, the uploader's own */
+    char uploader[STORE_SUB_LEN];
+    char sha256[STORE_SHA256_LEN];
+    int64_t size;
+    char name[STORE_ASSET_NAME_LEN]; /* "" when the upload gave none */
+    char type[STORE_ASSET_TYPE_LEN]; /* "" when the upload gave none */
+    int64_t created_at;              /* unix ms */
+} store_asset_t;
+
+/* The payload of asset requests; store_assets_free releases what it owns. */
+typedef struct {
+    store_asset_t row;
+    char before[STORE_ID_LEN]; /* ASSET_LIST */
+    uint32_t limit;            /* ASSET_LIST */
+    store_asset_t *rows;       /* ASSET_LIST out (malloc'd) */
+    size_t nrows;
+    int64_t bytes; /* ASSET_USAGE out */
+    int found;     /* ASSET_READABLE, ASSET_HASH_USED out */
+} store_assets_t;
+
+/* Frees what a owns (rows) and zeroes it. */
+void store_assets_free(store_assets_t *a);
+
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
 
@@ -557,6 +604,7 @@ struct store_req_s {
     store_apikey_t *apikeys; /* APIKEY_LIST output (malloc'd; the caller frees it) */
     size_t napikeys;
     store_hooks_t *hooks; /* webhook requests: borrowed until cb */
+    store_assets_t *assets;      /* asset requests: borrowed until cb */
     const store_hook_t *enqueue; /* deliveries queued with this request when it answers
                                   * STORE_OK (all fields but seq; borrowed until cb) */
     size_t nenqueue;
@@ -619,7 +667,7 @@ typedef struct {
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
         "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                  \
-        "webhook_endpoints"
+        "webhook_endpoints", "assets"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

@@ -152,7 +152,21 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
     " WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
-    /* 12 (WH, issue 21; 13 in the plan, after AST's 12: renumbered at the merge): webhook
+    /* 12 (AST, issue 23, assets): a finished upload, in a room or (room_id NULL) its
+     * uploader's own (store_sqlite.c says the same). */
+    "CREATE TABLE assets("
+    " id " PK " PRIMARY KEY,"
+    " room_id " PK " REFERENCES rooms(id) ON DELETE CASCADE,"
+    " uploader " PK " NOT NULL,"
+    " sha256 " PK " NOT NULL,"
+    " size bigint NOT NULL,"
+    " name text NOT NULL,"
+    " type text NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE INDEX assets_room ON assets(room_id, created_at, id);"
+    "CREATE INDEX assets_sha256 ON assets(sha256);"
+    "CREATE INDEX assets_uploader ON assets(uploader);",
+    /* 13 (WH, issue 21): webhook
      * endpoints registered through the server API (store_sqlite.c says the same). */
     "CREATE TABLE webhook_endpoints("
     " id text PRIMARY KEY,"
@@ -235,6 +249,13 @@ enum {
     PG_HOOK_EP_LIST,
     PG_HOOK_EP_DELETE,
     PG_HOOK_EP_DEAD,
+    PG_ASSET_INSERT,
+    PG_ASSET_GET,
+    PG_ASSET_LIST,
+    PG_ASSET_DELETE,
+    PG_ASSET_READABLE,
+    PG_ASSET_USAGE,
+    PG_ASSET_HASH_USED,
     PG_STMT_MAX
 };
 
@@ -271,7 +292,24 @@ enum {
     "seq, id, endpoint, room_id, type, body, state, attempts, next_at, created_at,"            \
     " updated_at, last_status, last_error"
 
+#define PG_ASSET_COLUMNS "id, room_id, uploader, sha256, size, name, type, created_at"
+
 static const char *const pg_stmt_sql[PG_STMT_MAX] = {
+    [PG_ASSET_INSERT] = "INSERT INTO assets(" PG_ASSET_COLUMNS ")"
+                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
+    [PG_ASSET_GET] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE id = $1",
+    /* Newest first, after the cursor asset $2 (an unknown one: NULL compares as nothing). */
+    [PG_ASSET_LIST] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE room_id = $1"
+                      " AND ($2 = '' OR (created_at, id) <"
+                      " (SELECT created_at, id FROM assets WHERE id = $2))"
+                      " ORDER BY created_at DESC, id DESC LIMIT $3",
+    [PG_ASSET_DELETE] = "DELETE FROM assets WHERE id = $1 RETURNING " PG_ASSET_COLUMNS,
+    [PG_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = $1"
+                          " AND (a.uploader = $2 OR EXISTS(SELECT 1 FROM room_participants p"
+                          " WHERE p.room_id = a.room_id AND p.user_id = $2"
+                          " AND p.banned = 0)))::int",
+    [PG_ASSET_USAGE] = "SELECT coalesce(sum(size), 0)::bigint FROM assets WHERE uploader = $1",
+    [PG_ASSET_HASH_USED] = "SELECT EXISTS(SELECT 1 FROM assets WHERE sha256 = $1)::int",
     [PG_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -1904,6 +1942,118 @@ static int pg_hook_prune(pg_conn_t *c, store_hooks_t *h)
     return err;
 }
 
+/* ---- assets ---- */
+
+static void pg_read_asset(pg_conn_t *c, const PGresult *r, int i, store_asset_t *a)
+{
+    pg_copy(c, a->id, sizeof(a->id), r, i, 0);
+    pg_copy(c, a->room_id, sizeof(a->room_id), r, i, 1);
+    pg_copy(c, a->uploader, sizeof(a->uploader), r, i, 2);
+    pg_copy(c, a->sha256, sizeof(a->sha256), r, i, 3);
+    a->size = pg_int(r, i, 4);
+    pg_copy(c, a->name, sizeof(a->name), r, i, 5);
+    pg_copy(c, a->type, sizeof(a->type), r, i, 6);
+    a->created_at = pg_int(r, i, 7);
+}
+
+static int pg_asset_put(pg_conn_t *c, const store_asset_t *a)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->id);
+    PP_OPT(&p, a->room_id);
+    PP_FIELD(&p, a->uploader);
+    PP_FIELD(&p, a->sha256);
+    pp_int(&p, a->size);
+    PP_FIELD(&p, a->name);
+    PP_FIELD(&p, a->type);
+    pp_int(&p, a->created_at);
+    return pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
+}
+
+/* GET or DELETE (which): one row by id into a, or ENOTFOUND. */
+static int pg_asset_row(pg_conn_t *c, int which, store_asset_t *a)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->id);
+    PGresult *r = pg_run(c, which, &p);
+    int err = pg_status(c, r, which == PG_ASSET_GET ? "asset get" : "asset delete");
+    if (err == STORE_OK) {
+        if (PQntuples(r) == 0)
+            err = STORE_ENOTFOUND;
+        else
+            pg_read_asset(c, r, 0, a);
+    }
+    PQclear(r);
+    return err;
+}
+
+static int pg_asset_list(pg_conn_t *c, store_assets_t *a)
+{
+    store_assets_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->row.room_id);
+    PP_FIELD(&p, a->before);
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_ASSET_LIST, &p);
+    int err = pg_status(c, r, "asset list");
+    if (err == STORE_OK) {
+        int n = PQntuples(r);
+        a->rows = n ? ch_calloc((size_t)n, sizeof(*a->rows)) : NULL;
+        for (int i = 0; i < n; i++)
+            pg_read_asset(c, r, i, &a->rows[i]);
+        a->nrows = (size_t)n;
+    }
+    PQclear(r);
+    return err;
+}
+
+/* READABLE, USAGE, HASH_USED: one integer from a one-row select. */
+static int pg_asset_int(pg_conn_t *c, int which, pg_params_t *p, int64_t *out)
+{
+    PGresult *r = pg_run(c, which, p);
+    int err = pg_status(c, r, "asset query");
+    if (err == STORE_OK) *out = PQntuples(r) ? pg_int(r, 0, 0) : 0;
+    PQclear(r);
+    return err;
+}
+
+static int pg_assets(pg_conn_t *c, store_req_t *req)
+{
+    store_assets_t *a = req->assets;
+    store_asset_t *row = &a->row;
+    pg_params_t p = {0};
+    int64_t v = 0;
+    int err;
+    switch (req->type) {
+    case STORE_ASSET_PUT:
+        return pg_asset_put(c, row);
+    case STORE_ASSET_GET:
+        return pg_asset_row(c, PG_ASSET_GET, row);
+    case STORE_ASSET_DELETE:
+        return pg_asset_row(c, PG_ASSET_DELETE, row);
+    case STORE_ASSET_LIST:
+        return pg_asset_list(c, a);
+    case STORE_ASSET_READABLE:
+        PP_FIELD(&p, row->sha256);
+        PP_FIELD(&p, row->uploader);
+        err = pg_asset_int(c, PG_ASSET_READABLE, &p, &v);
+        a->found = err == STORE_OK && v != 0;
+        return err;
+    case STORE_ASSET_USAGE:
+        PP_FIELD(&p, row->uploader);
+        err = pg_asset_int(c, PG_ASSET_USAGE, &p, &v);
+        a->bytes = err == STORE_OK ? v : 0;
+        return err;
+    default: /* STORE_ASSET_HASH_USED */
+        PP_FIELD(&p, row->sha256);
+        err = pg_asset_int(c, PG_ASSET_HASH_USED, &p, &v);
+        a->found = err == STORE_OK && v != 0;
+        return err;
+    }
+}
+
 static void pg_exec_req(pg_conn_t *c, store_req_t *req)
 {
     switch (req->type) {
@@ -2020,6 +2170,16 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         req->err = pg_doc_ops(c, d, d->doc.room_id, d->doc.doc_id, d->from, limit);
         break;
     }
+    case STORE_ASSET_PUT:
+    case STORE_ASSET_GET:
+    case STORE_ASSET_LIST:
+    case STORE_ASSET_DELETE:
+    case STORE_ASSET_READABLE:
+    case STORE_ASSET_USAGE:
+    case STORE_ASSET_HASH_USED:
+        CH_ASSERT(req->assets);
+        req->err = pg_assets(c, req);
+        break;
     case STORE_HOOK_PUT:
         req->err = STORE_OK; /* the deliveries are queued below */
         break;
@@ -2080,6 +2240,7 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_PARTICIPANT_PUT: /* a missing room */
     case STORE_APIKEY_CREATE:   /* a taken id */
     case STORE_HOOK_EP_CREATE:  /* a taken id */
+    case STORE_ASSET_PUT:       /* a taken id, a missing room */
         return 1;
     default:
         return 0;

@@ -164,6 +164,18 @@ static const pd_table_t pd_tables[] = {
       {"events", PD_TEXT},
       {"created_at", PD_INT}},
      5},
+    {"assets",
+     "id",
+     1,
+     {{"id", PD_TEXT},
+      {"room_id", PD_TEXT_NULL},
+      {"uploader", PD_TEXT},
+      {"sha256", PD_TEXT},
+      {"size", PD_INT},
+      {"name", PD_TEXT},
+      {"type", PD_TEXT},
+      {"created_at", PD_INT}},
+     8},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};
@@ -301,7 +313,12 @@ static void pd_insert_sql(const pd_table_t *t, char *sql, size_t cap)
     }
     if (t->room_col >= 0) {
         snprintf(num, sizeof(num), "$%d", t->room_col + 1);
-        pd_cat(sql, cap, " WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ");
+        pd_cat(sql, cap, " WHERE ");
+        if (t->cols[t->room_col].kind == PD_TEXT_NULL) { /* no room (an asset's): no check */
+            pd_cat(sql, cap, num);
+            pd_cat(sql, cap, "::text IS NULL OR");
+        }
+        pd_cat(sql, cap, " EXISTS (SELECT 1 FROM rooms WHERE id = ");
         pd_cat(sql, cap, num);
         pd_cat(sql, cap, "::text)");
     }

@@ -154,7 +154,23 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint, room_id, seq)"
     " WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated_at) WHERE state <> 0;",
-    /* 12 (WH, issue 21; 13 in the plan, after AST's 12: renumbered at the merge): webhook
+    /* 12 (AST, issue 23, assets): a finished upload, naming its blob by SHA-256 (several
+     * assets may share one), in a room or (room_id NULL) its uploader's own. Deleting the
+     * room deletes its assets; the blobs stay until the collector finds them
+     * unreferenced. */
+    "CREATE TABLE assets("
+    " id TEXT PRIMARY KEY,"
+    " room_id TEXT REFERENCES rooms(id) ON DELETE CASCADE,"
+    " uploader TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX assets_room ON assets(room_id, created_at, id);"
+    "CREATE INDEX assets_sha256 ON assets(sha256);"
+    "CREATE INDEX assets_uploader ON assets(uploader);",
+    /* 13 (WH, issue 21): webhook
      * endpoints registered through the server API, each with its own URL, secret and
      * event filter; deliveries name them by id. */
     "CREATE TABLE webhook_endpoints("
@@ -233,6 +249,13 @@ enum {
     SQ_HOOK_EP_LIST,
     SQ_HOOK_EP_DELETE,
     SQ_HOOK_EP_DEAD,
+    SQ_ASSET_INSERT,
+    SQ_ASSET_GET,
+    SQ_ASSET_LIST,
+    SQ_ASSET_DELETE,
+    SQ_ASSET_READABLE,
+    SQ_ASSET_USAGE,
+    SQ_ASSET_HASH_USED,
     SQ_STMT_MAX
 };
 
@@ -275,7 +298,24 @@ enum {
     "seq, id, endpoint, room_id, type, body, state, attempts, next_at, created_at,"            \
     " updated_at, last_status, last_error"
 
+#define SQ_ASSET_COLUMNS "id, room_id, uploader, sha256, size, name, type, created_at"
+
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
+    [SQ_ASSET_INSERT] = "INSERT INTO assets(" SQ_ASSET_COLUMNS ")"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [SQ_ASSET_GET] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE id = ?1",
+    /* Newest first, after the cursor asset ?2 (an unknown one: NULL compares as nothing). */
+    [SQ_ASSET_LIST] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE room_id = ?1"
+                      " AND (?2 = '' OR (created_at, id) <"
+                      " (SELECT created_at, id FROM assets WHERE id = ?2))"
+                      " ORDER BY created_at DESC, id DESC LIMIT ?3",
+    [SQ_ASSET_DELETE] = "DELETE FROM assets WHERE id = ?1",
+    [SQ_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = ?1"
+                          " AND (a.uploader = ?2 OR EXISTS(SELECT 1 FROM room_participants p"
+                          " WHERE p.room_id = a.room_id AND p.user_id = ?2"
+                          " AND p.banned = 0)))",
+    [SQ_ASSET_USAGE] = "SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = ?1",
+    [SQ_ASSET_HASH_USED] = "SELECT EXISTS(SELECT 1 FROM assets WHERE sha256 = ?1)",
     [SQ_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -772,6 +812,143 @@ static int sq_apikey_revoke(sq_conn_t *c, store_apikey_t *k)
     if (err != STORE_OK) return err;
     if (changed == 0) return STORE_ENOTFOUND;
     return sq_apikey_get(c, k);
+}
+
+/* ---- assets ---- */
+
+static void sq_read_asset(sq_conn_t *c, sqlite3_stmt *s, store_asset_t *a)
+{
+    sq_copy_text(c, a->id, sizeof(a->id), s, 0);
+    sq_copy_text(c, a->room_id, sizeof(a->room_id), s, 1);
+    sq_copy_text(c, a->uploader, sizeof(a->uploader), s, 2);
+    sq_copy_text(c, a->sha256, sizeof(a->sha256), s, 3);
+    a->size = sqlite3_column_int64(s, 4);
+    sq_copy_text(c, a->name, sizeof(a->name), s, 5);
+    sq_copy_text(c, a->type, sizeof(a->type), s, 6);
+    a->created_at = sqlite3_column_int64(s, 7);
+}
+
+static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ASSET_INSERT];
+    int bad = SQ_BIND(s, 1, a->id) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 2, a->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, a->uploader) != SQLITE_OK;
+    bad |= SQ_BIND(s, 4, a->sha256) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, a->size) != SQLITE_OK;
+    bad |= SQ_BIND(s, 6, a->name) != SQLITE_OK;
+    bad |= SQ_BIND(s, 7, a->type) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 8, a->created_at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        err = STORE_EEXISTS;
+    else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        err = STORE_ENOTFOUND;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "asset put");
+    sq_release(s);
+    return err;
+}
+
+static int sq_asset_get(sq_conn_t *c, store_asset_t *a)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ASSET_GET];
+    int rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err;
+    if (rc == SQLITE_ROW) {
+        sq_read_asset(c, s, a);
+        err = STORE_OK;
+    } else {
+        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "asset get");
+    }
+    sq_release(s);
+    return err;
+}
+
+/* The row as it was, then gone (one transaction: nothing comes between). */
+static int sq_asset_delete(sq_conn_t *c, store_asset_t *a)
+{
+    int err = sq_asset_get(c, a);
+    if (err != STORE_OK) return err;
+    sqlite3_stmt *s = c->stmt[SQ_ASSET_DELETE];
+    int rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "asset delete");
+    sq_release(s);
+    return err;
+}
+
+static int sq_asset_list(sq_conn_t *c, store_assets_t *a)
+{
+    store_assets_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_ASSET_LIST];
+    int bad = SQ_BIND(s, 1, a->row.room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, a->before) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    store_asset_t *out = ch_calloc(limit, sizeof(*out));
+    size_t n = 0;
+    int rc = bad ? SQLITE_ERROR : SQLITE_ROW;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW && n < limit)
+        sq_read_asset(c, s, &out[n++]);
+    int err = rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "asset list");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(out);
+        return err;
+    }
+    a->rows = out;
+    a->nrows = n;
+    return STORE_OK;
+}
+
+/* READABLE, USAGE, HASH_USED: one integer from a one-row select bound to one or two
+ * fields. */
+static int sq_asset_int(sq_conn_t *c, int which, const char *f1, size_t cap1, const char *f2,
+                        size_t cap2, int64_t *out)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int bad = sq_bind_field(s, 1, f1, cap1) != SQLITE_OK;
+    if (f2) bad |= sq_bind_field(s, 2, f2, cap2) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "asset query");
+    if (err == STORE_OK) *out = sqlite3_column_int64(s, 0);
+    sq_release(s);
+    return err;
+}
+
+static int sq_assets(sq_conn_t *c, store_req_t *req)
+{
+    store_assets_t *a = req->assets;
+    store_asset_t *row = &a->row;
+    int64_t v = 0;
+    int err;
+    switch (req->type) {
+    case STORE_ASSET_PUT:
+        return sq_asset_put(c, row);
+    case STORE_ASSET_GET:
+        return sq_asset_get(c, row);
+    case STORE_ASSET_DELETE:
+        return sq_asset_delete(c, row);
+    case STORE_ASSET_LIST:
+        return sq_asset_list(c, a);
+    case STORE_ASSET_READABLE:
+        err = sq_asset_int(c, SQ_ASSET_READABLE, row->sha256, sizeof(row->sha256),
+                           row->uploader, sizeof(row->uploader), &v);
+        a->found = err == STORE_OK && v != 0;
+        return err;
+    case STORE_ASSET_USAGE:
+        err =
+            sq_asset_int(c, SQ_ASSET_USAGE, row->uploader, sizeof(row->uploader), NULL, 0, &v);
+        a->bytes = err == STORE_OK ? v : 0;
+        return err;
+    default: /* STORE_ASSET_HASH_USED */
+        err =
+            sq_asset_int(c, SQ_ASSET_HASH_USED, row->sha256, sizeof(row->sha256), NULL, 0, &v);
+        a->found = err == STORE_OK && v != 0;
+        return err;
+    }
 }
 
 /* ---- rooms ---- */
@@ -1836,6 +2013,16 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         sq_release(s);
         break;
     }
+    case STORE_ASSET_PUT:
+    case STORE_ASSET_GET:
+    case STORE_ASSET_LIST:
+    case STORE_ASSET_DELETE:
+    case STORE_ASSET_READABLE:
+    case STORE_ASSET_USAGE:
+    case STORE_ASSET_HASH_USED:
+        CH_ASSERT(req->assets);
+        req->err = sq_assets(c, req);
+        break;
     case STORE_APIKEY_CREATE:
         req->err = sq_apikey_create(c, &req->apikey);
         break;

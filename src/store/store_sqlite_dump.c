@@ -151,6 +151,17 @@ static const sd_table_t sd_tables[] = {
       {"events", SD_TEXT},
       {"created_at", SD_INT}},
      5},
+    {"assets",
+     "id",
+     {{"id", SD_TEXT},
+      {"room_id", SD_TEXT_NULL},
+      {"uploader", SD_TEXT},
+      {"sha256", SD_TEXT},
+      {"size", SD_INT},
+      {"name", SD_TEXT},
+      {"type", SD_TEXT},
+      {"created_at", SD_INT}},
+     8},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

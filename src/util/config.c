@@ -304,6 +304,11 @@ static const opt_t options[] = {
     {"upload-types", OPT_STRING, OFF(upload_types), 0, 0, "",
      "comma-separated content types an upload may declare (filetype), 'image/*' style "
      "patterns; empty: any (415 type_not_allowed)"},
+    {"upload-quota-user", OPT_SIZE, OFF(upload_quota_user), 0, 1ULL << 50, "1GiB",
+     "bytes of assets one user may have stored, the new upload included; 0: no limit (413 "
+     "quota_exceeded)"},
+    {"asset-url-ttl", OPT_DURATION, OFF(asset_url_ttl), 1000, 7 * 24 * HOUR_MS, "1h",
+     "how long a signed asset URL (GET /api/assets/:id/url) works"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -377,6 +382,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_max_size = 20 * GiB;
     cfg->upload_expiry = 24 * HOUR_MS;
     cfg->upload_max_concurrent = 4;
+    cfg->asset_url_ttl = HOUR_MS;
+    cfg->upload_quota_user = GiB;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;

@@ -280,7 +280,7 @@ describe('tus uploads', () => {
     }
   });
 
-  it('downloads: GET/HEAD /api/blobs/<sha256> with ETag, immutable caching, ranges byte-exact, 304, 416; by-hash', T, async () => {
+  it('downloads: GET/HEAD /api/blobs/<sha256> by its uploader with ETag, immutable caching, ranges byte-exact, 304, 416; by-hash', T, async () => {
     const srv = await startServer({ args: ARGS });
     try {
       const data = randomBytes(300 * KiB + 5);
@@ -297,11 +297,15 @@ describe('tus uploads', () => {
       assert.equal((await fetchOnce(srv.port, 'HEAD', `/api/assets/by-hash/${hex}`)).status, 401);
 
       const url = `/api/blobs/${hex}`;
+      // Only its uploader may read an upload that went to no room (assets.test.mjs has
+      // the rooms' participants and signed URLs): to bob it does not exist.
+      assertJsonError(await fetchOnce(srv.port, 'GET', url, { headers: auth }), 404, 'not_found');
+      auth.Authorization = `Bearer ${token('alice')}`;
       r = await fetchOnce(srv.port, 'GET', url, { headers: auth });
       assert.equal(r.status, 200);
       assert.deepEqual(r.body, data);
       assert.equal(r.headers.etag, `"${hex}"`);
-      assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal(r.headers['cache-control'], 'private, max-age=31536000, immutable');
       assert.equal(r.headers['accept-ranges'], 'bytes');
       r = await fetchOnce(srv.port, 'HEAD', url, { headers: auth });
       assert.equal(r.status, 200);

@@ -2709,6 +2709,186 @@ static void test_webhook_endpoints_and_log(void)
     drop_target(path);
 }
 
+/* ---- assets (issue 23) ---- */
+
+/* Asset k of room `room` by user `user`: id 32 hex digits, content hash h (a digit). */
+static void fill_asset(store_asset_t *a, int k, int room, int user, char h, int64_t at)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->id, sizeof(a->id), "%032x", (unsigned)k);
+    snprintf(a->room_id, sizeof(a->room_id), "10000000-0000-4000-8000-%012d", room);
+    snprintf(a->uploader, sizeof(a->uploader), "00000000-0000-4000-8000-%012d", user);
+    memset(a->sha256, h, 64);
+    a->size = 1000 * k;
+    snprintf(a->name, sizeof(a->name), "file %d ✓.png", k);
+    snprintf(a->type, sizeof(a->type), "image/png");
+    a->created_at = at;
+}
+
+static int run_assets(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
+                      store_assets_t *a)
+{
+    treq_t t;
+    treq_init(&t, c, type);
+    t.req.assets = a;
+    return run_one(st, loop, &t);
+}
+
+/* ASSET_READABLE for user u and content h: found, or -1 on an error. */
+static int readable(store_t *st, uv_loop_t *loop, tctx_t *c, int u, char h)
+{
+    store_assets_t a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.uploader, sizeof(a.row.uploader), "00000000-0000-4000-8000-%012d", u);
+    memset(a.row.sha256, h, 64);
+    return run_assets(st, loop, c, STORE_ASSET_READABLE, &a) == STORE_OK ? a.found : -1;
+}
+
+/* Assets: put (a taken id, a missing room refused with nothing stored), get, pages newest
+ * first with a cursor, delete (the row as it was), who may read a content (uploader, a
+ * participant, not a banned one nor a stranger), a user's bytes, whether a content is
+ * referenced, durability, and a room's deletion taking its assets. */
+static void test_assets(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "assets");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_part(&r.part, "10000000-0000-4000-8000-000000000001", 5, STORE_ROLE_MEMBER, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    fill_part(&r.part, "10000000-0000-4000-8000-000000000001", 6, STORE_ROLE_MEMBER, 1);
+    r.part.banned = 1;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+
+    store_assets_t a;
+    memset(&a, 0, sizeof(a));
+    /* Five assets in room 1 by user 1 (3 and 4 at the same time: the id breaks the tie),
+     * one in room 2 by user 2 with content 'b'. */
+    const int64_t at[5] = {100, 200, 300, 300, 500};
+    for (int k = 1; k <= 5; k++) {
+        fill_asset(&a.row, k, 1, 1, 'a', at[k - 1]);
+        ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    }
+    fill_asset(&a.row, 6, 2, 2, 'b', 600);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    fill_asset(&a.row, 8, 1, 7, 'p', 650); /* user 7's own: no room */
+    a.row.room_id[0] = '\0';
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    fill_asset(&a.row, 1, 2, 2, 'c', 700); /* a taken id */
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_EEXISTS);
+    fill_asset(&a.row, 7, 9, 2, 'c', 700); /* no room 9 */
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_ENOTFOUND);
+    memset(a.row.sha256, 'c', 64);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+    ASSERT_EQ(a.found, 0); /* neither refused put stored anything */
+
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 1u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_OK);
+    ASSERT_STREQ(a.row.room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(a.row.uploader, "00000000-0000-4000-8000-000000000001");
+    ASSERT_EQ(strspn(a.row.sha256, "a"), 64);
+    ASSERT_EQ(a.row.size, 1000);
+    ASSERT_STREQ(a.row.name, "file 1 ✓.png");
+    ASSERT_STREQ(a.row.type, "image/png");
+    ASSERT_EQ(a.row.created_at, 100);
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 99u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_ENOTFOUND);
+
+    /* Pages of 2, newest first: 5, 4, 3, 2, 1. */
+    const unsigned want[5] = {5, 4, 3, 2, 1};
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.room_id, sizeof(a.row.room_id), "10000000-0000-4000-8000-000000000001");
+    size_t seen = 0;
+    for (int pg = 0; pg < 4; pg++) {
+        a.limit = 2;
+        ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
+        for (size_t i = 0; i < a.nrows; i++) {
+            char id[STORE_ID_LEN];
+            snprintf(id, sizeof(id), "%032x", want[seen + i]);
+            ASSERT_STREQ(a.rows[i].id, id);
+        }
+        seen += a.nrows;
+        if (a.nrows == 0) break;
+        snprintf(a.before, sizeof(a.before), "%s", a.rows[a.nrows - 1].id);
+    }
+    ASSERT_EQ(seen, 5);
+    snprintf(a.before, sizeof(a.before), "%032x", 99u); /* an unknown cursor: nothing */
+    a.limit = 10;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    a.before[0] = '\0';
+    a.limit = 0;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    store_assets_free(&a);
+
+    /* Who may read content 'a' (room 1) and 'b' (room 2). */
+    ASSERT_EQ(readable(st, &loop, &c, 1, 'a'), 1); /* uploader and host */
+    ASSERT_EQ(readable(st, &loop, &c, 5, 'a'), 1); /* a participant */
+    ASSERT_EQ(readable(st, &loop, &c, 6, 'a'), 0); /* banned */
+    ASSERT_EQ(readable(st, &loop, &c, 2, 'a'), 0); /* another room's */
+    ASSERT_EQ(readable(st, &loop, &c, 2, 'b'), 1);
+    ASSERT_EQ(readable(st, &loop, &c, 5, 'b'), 0);
+    ASSERT_EQ(readable(st, &loop, &c, 1, 'c'), 0); /* no asset has it */
+    ASSERT_EQ(readable(st, &loop, &c, 7, 'p'), 1); /* one's own, without a room */
+    ASSERT_EQ(readable(st, &loop, &c, 1, 'p'), 0);
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 8u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_OK);
+    ASSERT_STREQ(a.row.room_id, "");
+    ASSERT_STREQ(a.row.uploader, "00000000-0000-4000-8000-000000000007");
+
+    /* Bytes by uploader. */
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.uploader, sizeof(a.row.uploader), "00000000-0000-4000-8000-000000000001");
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_USAGE, &a), STORE_OK);
+    ASSERT_EQ(a.bytes, 15000);
+    snprintf(a.row.uploader, sizeof(a.row.uploader), "nobody");
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_USAGE, &a), STORE_OK);
+    ASSERT_EQ(a.bytes, 0);
+
+    /* Delete answers the row as it was; a second time, nothing. */
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 6u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_DELETE, &a), STORE_OK);
+    ASSERT_STREQ(a.row.room_id, "10000000-0000-4000-8000-000000000002");
+    ASSERT_EQ(a.row.size, 6000);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_DELETE, &a), STORE_ENOTFOUND);
+    memset(a.row.sha256, 'b', 64);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+    ASSERT_EQ(a.found, 0);
+    ASSERT_EQ(readable(st, &loop, &c, 2, 'b'), 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable; deleting room 1 takes its assets. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    memset(a.row.sha256, 'a', 64);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+    ASSERT_EQ(a.found, 1);
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+    ASSERT_EQ(a.found, 0);
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 1u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_ENOTFOUND);
+    ASSERT_EQ(c.wrong_thread, 0);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -2749,6 +2929,7 @@ int main(void)
         RUN(test_close_drains_then_eclosed);
         RUN(test_webhook_queue);
         RUN(test_webhook_endpoints_and_log);
+        RUN(test_assets);
     }
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);

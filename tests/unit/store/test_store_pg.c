@@ -150,7 +150,7 @@ static void test_migrate_older_and_newer(void)
     store_pg_backend.close(c);
     /* Back to version 7: migrations 12, 11, 10, 9 and 8 undone by hand. */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "DROP TABLE webhook_endpoints;"
+                           "DROP TABLE webhook_endpoints; DROP TABLE assets;"
                            " ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
                            " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
                            " UPDATE schema_version SET version = 7"),
@@ -164,6 +164,7 @@ static void test_migrate_older_and_newer(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM api_keys"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_deliveries"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_endpoints"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM assets"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
@@ -649,6 +650,24 @@ static void fill_every_table(const char *target)
     t.req.hooks = &eh;
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     store_hooks_free(&eh);
+    store_assets_t as; /* an asset of room 1 */
+    memset(&as, 0, sizeof(as));
+    snprintf(as.row.id, sizeof(as.row.id), "%032x", 7u);
+    snprintf(as.row.room_id, sizeof(as.row.room_id), "10000000-0000-4000-8000-%012d", 1);
+    snprintf(as.row.uploader, sizeof(as.row.uploader), "00000000-0000-4000-8000-000000000002");
+    memset(as.row.sha256, 'd', 64);
+    as.row.size = 12345;
+    snprintf(as.row.name, sizeof(as.row.name), "photo é.jpg");
+    snprintf(as.row.type, sizeof(as.row.type), "image/jpeg");
+    as.row.created_at = 1700000500000;
+    treq_init(&t, &c, STORE_ASSET_PUT);
+    t.req.assets = &as;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    snprintf(as.row.id, sizeof(as.row.id), "%032x", 8u); /* and one without a room */
+    as.row.room_id[0] = '\0';
+    treq_init(&t, &c, STORE_ASSET_PUT);
+    t.req.assets = &as;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -675,6 +694,8 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\"app\":1") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"secret_hash\":\"eeee") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"events\":\"message.created,room.created\"") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"name\":\"photo é.jpg\"") != NULL);
+    ASSERT_TRUE(strstr(da.buf, "\"room_id\":null") != NULL); /* no room */
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
 
     void *c = be_open(b);

@@ -1,0 +1,285 @@
+// assets.test.mjs: asset records (docs/assets.md, "Assets in rooms"): an upload with
+// tus-js-client into a room becomes an asset, told to the room's connections
+// (asset_added); the room's assets are listed a page at a time, read and deleted (the
+// uploader or the host; asset_removed) by participants only; refusals for strangers and
+// malformed rooms; an asset recorded again by HEAD after the server lost it; export and
+// import keep it. Blobs are read by the room's participants (and the uploader) only, or
+// with a signed, expiring URL (GET /api/assets/:id/url) that needs no token.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+import * as tus from 'tus-js-client';
+
+import { TEST_SECRET } from './lib/auth.mjs';
+import { assertJsonError, fetchOnce } from './lib/http.mjs';
+import { closeAll, createRoom, del, expectJson, get, joinRest, mkUser, roomWith } from './lib/rooms.mjs';
+import { makeTempDir, runCli, startServer } from './lib/server.mjs';
+
+const T = { timeout: 30000 };
+const ARGS = ['--jwt-secret', TEST_SECRET];
+const TUS = { 'Tus-Resumable': '1.0.0' };
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const b64 = (s) => Buffer.from(s).toString('base64');
+const ASSET_KEYS = ['createdAt', 'id', 'name', 'roomId', 'sha256', 'size', 'type', 'uploadedBy', 'url'];
+
+/** Uploads data with tus-js-client as user; resolves with {id, assetId} (Asset-Id header). */
+function tusUpload(port, user, data, metadata = {}) {
+  return new Promise((resolve, reject) => {
+    let assetId = null;
+    const up = new tus.Upload(data, {
+      endpoint: `http://127.0.0.1:${port}/api/uploads/`,
+      headers: { Authorization: `Bearer ${user.token}` },
+      metadata,
+      retryDelays: [],
+      onError: reject,
+      onAfterResponse: (req, res) => {
+        assetId = res.getHeader('Asset-Id') ?? assetId;
+      },
+      onSuccess: () => resolve({ id: up.url.split('/').pop(), assetId }),
+    });
+    up.start();
+  });
+}
+
+/** POST /api/uploads/ with Upload-Metadata meta (an object of strings). */
+function create(port, user, length, meta) {
+  const m = Object.entries(meta).map(([k, v]) => `${k} ${b64(v)}`).join(',');
+  return fetchOnce(port, 'POST', '/api/uploads/', {
+    headers: { ...TUS, Authorization: `Bearer ${user.token}`, 'Upload-Length': String(length), 'Upload-Metadata': m },
+  });
+}
+
+describe('assets in rooms', () => {
+  it('an upload into a room is an asset: event, list, read, delete, and who may', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    const [host, member, other, stranger] = [mkUser('host'), mkUser('member'), mkUser('other'), mkUser('stranger')];
+    let cs = [];
+    try {
+      const w = await roomWith(srv.port, [host, member, other]);
+      cs = w.cs;
+      const room = w.room;
+      const theirs = await createRoom(srv.port, stranger, { name: 'Elsewhere' });
+
+      const data = randomBytes(3000);
+      const up = await tusUpload(srv.port, member, data, { filename: 'pic é.png', filetype: 'image/png', room: room.id });
+      assert.match(up.id, /^[0-9a-f]{32}$/);
+      assert.equal(up.assetId, up.id, 'the asset id is the upload id, in Asset-Id');
+      const ev = await cs[0].waitEvent('asset_added');
+      assert.equal(ev.room, room.id);
+      assert.deepEqual(Object.keys(ev.asset).sort(), ASSET_KEYS);
+      assert.equal(ev.asset.id, up.id);
+      assert.equal(ev.asset.roomId, room.id);
+      assert.equal(ev.asset.uploadedBy, member.sub);
+      assert.equal(ev.asset.sha256, sha256(data));
+      assert.equal(ev.asset.size, 3000);
+      assert.equal(ev.asset.name, 'pic é.png');
+      assert.equal(ev.asset.type, 'image/png');
+      assert.equal(ev.asset.url, `/api/blobs/${sha256(data)}`);
+      assert.ok(Math.abs(ev.asset.createdAt - Date.now()) < 60000);
+      await cs[1].waitEvent('asset_added'); // the uploader's connection too
+
+      // A stranger cannot upload into the room (404, as for any room they are not in); a
+      // malformed room or too long a name is a validation error.
+      assertJsonError(await create(srv.port, stranger, 10, { room: room.id }), 404, 'not_found');
+      assertJsonError(await create(srv.port, member, 10, { room: 'no-such-room' }), 404, 'not_found');
+      let r = await create(srv.port, member, 10, { room: '' });
+      assertJsonError(r, 400, 'validation_error');
+      assert.equal(r.json().error.field, 'Upload-Metadata');
+      assertJsonError(await create(srv.port, member, 10, { room: room.id, filename: 'x'.repeat(256) }), 400, 'validation_error');
+      // An upload without a room is no asset.
+      await tusUpload(srv.port, member, randomBytes(100), { filename: 'loose.bin' });
+
+      // Three more, then pages of two, newest first.
+      const ids = [up.id];
+      for (let i = 0; i < 3; i++) ids.push((await tusUpload(srv.port, host, randomBytes(10 + i), { room: room.id })).id);
+      let j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2`), 200);
+      assert.deepEqual(j.assets.map((a) => a.id), [ids[3], ids[2]]);
+      assert.equal(j.next, ids[2]);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2&before=${j.next}`), 200);
+      assert.deepEqual(j.assets.map((a) => a.id), [ids[1], ids[0]]);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2&before=${j.next}`), 200);
+      assert.deepEqual(j.assets, []);
+      assert.equal(j.next, null);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets`), 200);
+      assert.equal(j.assets.length, 4);
+      assert.equal(j.next, null);
+      assertJsonError(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=0`), 400, 'validation_error');
+      assertJsonError(await get(srv.port, other, `/api/rooms/${room.id}/assets?before=nope`), 400, 'validation_error');
+      assertJsonError(await get(srv.port, stranger, `/api/rooms/${room.id}/assets`), 404, 'not_found');
+      assert.deepEqual(expectJson(await get(srv.port, stranger, `/api/rooms/${theirs.id}/assets`), 200).assets, []);
+
+      // One asset's record: participants only.
+      j = expectJson(await get(srv.port, other, `/api/assets/${up.id}`), 200);
+      assert.deepEqual(j.asset, ev.asset);
+      assertJsonError(await get(srv.port, stranger, `/api/assets/${up.id}`), 404, 'not_found');
+      assertJsonError(await get(srv.port, other, `/api/assets/${'0'.repeat(32)}`), 404, 'not_found');
+      assertJsonError(await get(srv.port, other, '/api/assets/xyz'), 404, 'not_found');
+      assertJsonError(await get(srv.port, null, `/api/assets/${up.id}`), 401, 'unauthorized');
+
+      // Delete: not a stranger (404), not another member (403); the host may.
+      assertJsonError(await del(srv.port, stranger, `/api/assets/${up.id}`), 404, 'not_found');
+      assertJsonError(await del(srv.port, other, `/api/assets/${up.id}`), 403, 'forbidden');
+      for (const c of cs) c.clear();
+      j = expectJson(await del(srv.port, host, `/api/assets/${up.id}`), 200);
+      assert.equal(j.asset.id, up.id);
+      const gone = await cs[1].waitEvent('asset_removed');
+      assert.equal(gone.asset.id, up.id);
+      assert.equal(gone.room, room.id);
+      assertJsonError(await get(srv.port, member, `/api/assets/${up.id}`), 404, 'not_found');
+      assertJsonError(await del(srv.port, host, `/api/assets/${up.id}`), 404, 'not_found');
+      // The uploader may delete their own.
+      const mine = (await tusUpload(srv.port, other, randomBytes(5), { room: room.id })).id;
+      expectJson(await del(srv.port, other, `/api/assets/${mine}`), 200);
+      // The upload's record went with the asset: a HEAD does not bring it back.
+      const h = await fetchOnce(srv.port, 'HEAD', `/api/uploads/${up.id}`, { headers: { ...TUS, Authorization: `Bearer ${member.token}` } });
+      assert.equal(h.status, 404);
+      assertJsonError(await get(srv.port, member, `/api/assets/${up.id}`), 404, 'not_found');
+
+      // Someone who joins later sees the room's assets.
+      const late = mkUser('late');
+      await joinRest(srv.port, late, room.id);
+      assert.equal(expectJson(await get(srv.port, late, `/api/rooms/${room.id}/assets`), 200).assets.length, 3);
+    } finally {
+      closeAll(cs);
+      await srv.stop();
+    }
+  });
+
+  it('a finished upload whose asset the server lost is recorded again by HEAD; export and import keep assets', T, async () => {
+    const dir = makeTempDir('chorus-assets-');
+    const args = [...ARGS, '--data', dir];
+    let srv = await startServer({ args, data: false, store: 'sqlite' });
+    const host = mkUser('host');
+    const out = makeTempDir('chorus-assets-out-');
+    try {
+      const room = await createRoom(srv.port, host, { name: 'R' });
+      const data = randomBytes(1000);
+      const { id } = await tusUpload(srv.port, host, data, { filename: 'a.txt', filetype: 'text/plain', room: room.id });
+      await srv.stop();
+      // As if the server stopped between the upload's last record and its asset.
+      execFileSync('sqlite3', [path.join(dir, 'chorus.db'), 'DELETE FROM assets']);
+      srv = await startServer({ args, data: false, store: 'sqlite' });
+      assertJsonError(await get(srv.port, host, `/api/assets/${id}`), 404, 'not_found');
+      const h = await fetchOnce(srv.port, 'HEAD', `/api/uploads/${id}`, { headers: { ...TUS, Authorization: `Bearer ${host.token}` } });
+      assert.equal(h.status, 200);
+      assert.equal(h.headers['upload-sha256'], sha256(data));
+      assert.equal(h.headers['asset-id'], id);
+      const a = expectJson(await get(srv.port, host, `/api/assets/${id}`), 200).asset;
+      assert.equal(a.name, 'a.txt');
+      assert.equal(a.size, 1000);
+      // A second HEAD finds it recorded: still one asset.
+      await fetchOnce(srv.port, 'HEAD', `/api/uploads/${id}`, { headers: { ...TUS, Authorization: `Bearer ${host.token}` } });
+      assert.equal(expectJson(await get(srv.port, host, `/api/rooms/${room.id}/assets`), 200).assets.length, 1);
+      await srv.stop();
+
+      const dump = path.join(out, 'dump.jsonl');
+      let r = await runCli(['export', '--data', dir, '-o', dump]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(fs.readFileSync(dump, 'utf8'), new RegExp(`"t":"assets","r":\\{[^\\n]*"id":"${id}"`));
+      const dir2 = path.join(out, 'data2');
+      r = await runCli(['import', '--data', dir2, dump]);
+      assert.equal(r.code, 0, r.stderr);
+      srv = await startServer({ args: [...ARGS, '--data', dir2], data: false, store: 'sqlite' });
+      assert.deepEqual(expectJson(await get(srv.port, host, `/api/assets/${id}`), 200).asset, a);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+  it('blobs: read by participants and the uploader only; signed URLs without a token, ranges, tampered and expired ones 403', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    const [host, member, stranger] = [mkUser('host'), mkUser('member'), mkUser('stranger')];
+    const auth = (u) => ({ headers: { Authorization: `Bearer ${u.token}` } });
+    try {
+      const room = await createRoom(srv.port, host, { name: 'R' });
+      await joinRest(srv.port, member, room.id);
+      const data = randomBytes(200 * 1024 + 3);
+      const hex = sha256(data);
+      const { id } = await tusUpload(srv.port, member, data, { filename: 'v.mp4', filetype: 'video/mp4', room: room.id });
+      const blob = `/api/blobs/${hex}`;
+      for (const u of [host, member]) {
+        const r = await fetchOnce(srv.port, 'GET', blob, auth(u));
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.body, data);
+        assert.equal(r.headers['cache-control'], 'private, max-age=31536000, immutable');
+      }
+      assertJsonError(await fetchOnce(srv.port, 'GET', blob, auth(stranger)), 404, 'not_found');
+      assert.equal((await fetchOnce(srv.port, 'HEAD', blob, auth(stranger))).status, 404);
+      assertJsonError(await fetchOnce(srv.port, 'GET', blob), 401, 'unauthorized');
+
+      // A signed URL: for participants only; it works without a token, with ranges.
+      assertJsonError(await get(srv.port, stranger, `/api/assets/${id}/url`), 404, 'not_found');
+      const j = expectJson(await get(srv.port, host, `/api/assets/${id}/url`), 200);
+      assert.ok(j.url.startsWith(`${blob}?asset=${id}&exp=`), j.url);
+      assert.ok(j.expiresAt > Date.now() + 3500 * 1000 && j.expiresAt <= Date.now() + 3600 * 1000 + 1000, 'an hour');
+      let r = await fetchOnce(srv.port, 'GET', j.url);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, data);
+      const maxAge = Number(/^public, max-age=(\d+), immutable$/.exec(r.headers['cache-control'])?.[1]);
+      assert.ok(maxAge > 3500 && maxAge <= 3600, r.headers['cache-control']);
+      r = await fetchOnce(srv.port, 'GET', j.url, { headers: { Range: 'bytes=70000-70099' } });
+      assert.equal(r.status, 206);
+      assert.equal(r.headers['content-range'], `bytes 70000-70099/${data.length}`);
+      assert.deepEqual(r.body, data.subarray(70000, 70100));
+
+      // Tampered: the signature, the expiry, the asset, another blob: 403 with a JSON body.
+      const u = new URL(j.url, 'http://x');
+      const q = Object.fromEntries(u.searchParams);
+      const at = (over, path = blob) => `${path}?${new URLSearchParams({ ...q, ...over })}`;
+      const flip = (s) => s.slice(0, -1) + (s.endsWith('0') ? '1' : '0');
+      for (const bad of [at({ sig: flip(q.sig) }), at({ exp: String(Number(q.exp) + 3600) }),
+        at({ asset: '0'.repeat(32) }), at({}, `/api/blobs/${'1'.repeat(64)}`), at({ sig: 'zz' }),
+        `${blob}?sig=${q.sig}`]) {
+        const res = await fetchOnce(srv.port, 'GET', bad);
+        assertJsonError(res, 403, 'invalid_signature');
+      }
+      // Expired: signed with the server's key (DATA/asset_url_key) a second in the past.
+      const key = Buffer.from(fs.readFileSync(path.join(srv.dataDir, 'asset_url_key'), 'utf8').trim(), 'hex');
+      assert.equal(key.length, 32);
+      const exp = Math.floor(Date.now() / 1000) - 1;
+      const sig = createHmac('sha256', key).update(`chorus asset url\n${id}\n${hex}\n${exp}\n`).digest('hex');
+      assertJsonError(await fetchOnce(srv.port, 'GET', at({ exp: String(exp), sig })), 403, 'url_expired');
+      // The same way, a second in the future: it works (the signature is what the docs say).
+      const exp2 = exp + 120;
+      const sig2 = createHmac('sha256', key).update(`chorus asset url\n${id}\n${hex}\n${exp2}\n`).digest('hex');
+      assert.equal((await fetchOnce(srv.port, 'HEAD', at({ exp: String(exp2), sig: sig2 }))).status, 200);
+
+      // Someone who leaves the room can no longer read it by token.
+      const leaver = mkUser('leaver');
+      await joinRest(srv.port, leaver, room.id);
+      assert.equal((await fetchOnce(srv.port, 'GET', blob, auth(leaver))).status, 200);
+      expectJson(await del(srv.port, leaver, `/api/rooms/${room.id}/leave`), 200);
+      assertJsonError(await fetchOnce(srv.port, 'GET', blob, auth(leaver)), 404, 'not_found');
+    } finally {
+      await srv.stop();
+    }
+  });
+  it('--upload-quota-user: a creation past the stored asset bytes of the user is 413 quota_exceeded; deleting frees room', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-quota-user', '10KiB'] });
+    const [alice, bob] = [mkUser('alice'), mkUser('bob')];
+    try {
+      const a = await tusUpload(srv.port, alice, randomBytes(6 * 1024), { filename: 'a' });
+      let r = await create(srv.port, alice, 5 * 1024, { filename: 'b' });
+      const j = assertJsonError(r, 413, 'quota_exceeded');
+      assert.match(j.error.message, /6144 of 10240 bytes/);
+      r = await fetchOnce(srv.port, 'POST', '/api/uploads/', {
+        headers: { ...TUS, Authorization: `Bearer ${alice.token}`, 'Upload-Length': '5120',
+          'Content-Type': 'application/offset+octet-stream', 'Content-Length': '5120' },
+        body: randomBytes(5120),
+      });
+      assertJsonError(r, 413, 'quota_exceeded'); // creation-with-upload too
+      await tusUpload(srv.port, alice, randomBytes(4 * 1024), { filename: 'c' }); // exactly full
+      assertJsonError(await create(srv.port, alice, 1, {}), 413, 'quota_exceeded');
+      assert.equal((await create(srv.port, bob, 10 * 1024, {})).status, 201, 'per user');
+      expectJson(await del(srv.port, alice, `/api/assets/${a.id}`), 200);
+      assert.equal((await create(srv.port, alice, 6 * 1024, {})).status, 201, 'room again');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
