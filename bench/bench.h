@@ -77,6 +77,10 @@ struct bench_s {
     double rate;
     int server_pid;
     int threads; /* fanout: receiving threads (0: subscribers stay on the main loop) */
+    int procs;   /* --procs: generator processes (bench_procs.c); 1: this one alone */
+    int id_base; /* a child's first user number (bench-<id_base + idx>); 0 otherwise */
+    int res_fd;  /* a child's pipe to the parent (its readiness, then its result); -1: none */
+    int go_fd;   /* a child's pipe from the parent: the run starts when it is readable */
     int tls;     /* --tls: https:// and wss:// */
     SSL_CTX *tls_ctx; /* owned with tls: the client context (no verification: a benchmark) */
 
@@ -138,6 +142,39 @@ void brecv_stop(bench_t *b);
  * and adds their error and lost totals so far into *errors and *lost. */
 void brecv_second(bench_t *b, uint64_t *count, bhist_t *hist, uint64_t *errors,
                   uint64_t *lost);
+
+/* bench_procs.c: --procs, the generator split over processes */
+/* What a child sends its parent at the end: its counts, times and CPU. */
+typedef struct {
+    uint64_t errors, dup, lost, count, count_all, published;
+    int64_t failed, n;
+    uint64_t t_setup, t_start, t_stop, t_drain_end; /* uv_hrtime: one clock for all */
+    double self_setup_cpu, self_run_cpu;            /* seconds */
+    long self_rss_kib;
+    bench_proc_t srv0, srv1; /* the server when the run started and when it stopped */
+    int srv_ok;
+    bhist_t hist;
+} bench_result_t;
+/* Fills r (zeroed first) from the finished run b (borrowed). */
+void bench_result_of(const bench_t *b, bench_result_t *r);
+/* Adds r (borrowed) into sum: counts and histograms added, the earliest setup start, the
+ * latest run start (the run of the whole is from when the last process started to when
+ * the last one stopped), the latest stop, CPU added; the server as the last process to
+ * start and the last to stop saw it. A part that never ran (t_start 0) leaves
+ * sum->t_start 0: the whole did not run. first: sum is empty (r is copied). */
+void bench_result_merge(bench_result_t *sum, const bench_result_t *r, int first);
+/* Puts the merged result r into b for bench_report (b->n and the counts become the sum). */
+void bench_result_apply(bench_t *b, const bench_result_t *r);
+/* With b->procs > 1, before the loop exists: forks b->procs children. Returns 1 in each
+ * child, with b narrowed to its share (connections, or rooms; --rate split too), its user
+ * numbers after the others' and its pipes set; returns 0 in the parent once every child
+ * ended, with their merged result in b (bench_report it); -1 when a fork or pipe failed. */
+int bench_procs_fork(bench_t *b);
+/* A child whose connections are all ready: tells the parent and blocks until every child
+ * is, so the runs start together. Returns 0, or -1 when the parent is gone. */
+int bench_procs_ready(bench_t *b);
+/* A child at the end: sends its result to the parent. Returns 0 or -1. */
+int bench_procs_send(const bench_t *b);
 
 /* bench_report.c */
 /* Prints the result table, or one JSON object with --json, on stdout. */

@@ -72,6 +72,8 @@ void bench_usage(FILE *f)
         "  --server-pid PID  report the server's CPU time and memory from /proc\n"
         "  --size M          filler bytes in each message, 0..4000 (0)\n"
         "  --sources S       bind connections to 127.0.0.2 .. 127.0.0.(S+1), round robin\n"
+        "  --procs N         split the connections (rooms: the rooms) between N generator\n"
+        "                    processes and report their sum (1; not fanout)\n"
         " echo, join-storm:\n"
         "  --connections K   connections, one request in flight each (50)\n"
         " fanout:\n"
@@ -103,6 +105,8 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
     b->nrooms = 10;
     b->room_size = -1;
     b->threads = 0;
+    b->procs = 1;
+    b->res_fd = b->go_fd = -1;
     if (argc < 2)
         return -1;
     b->scenario = -1;
@@ -158,6 +162,8 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
             b->threads = atoi(v);
         else if (strcmp(o, "--server-pid") == 0)
             b->server_pid = atoi(v);
+        else if (strcmp(o, "--procs") == 0)
+            b->procs = atoi(v);
         else
             return -1;
     }
@@ -170,8 +176,22 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
     if (!b->secret || b->target < 0 || b->duration <= 0 || b->conns < 1 || b->subs < 1 ||
         b->pubs < 1 || b->window < 1 || b->rate < 0 || b->size < 0 || b->size > 4000 ||
         b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250 ||
-        b->threads < 0 || b->threads > 64)
+        b->threads < 0 || b->threads > 64 || b->procs < 1 || b->procs > 64)
         return -1;
+    if (b->procs > 1 && b->scenario == SC_FANOUT) {
+        fprintf(stderr, "chorus-bench: --procs runs echo, rooms, join-storm and connections, "
+                        "not fanout (its room's publishers would be in one process)\n");
+        return -1;
+    }
+    if (b->procs > 1 && b->scenario == SC_ROOMS && b->nrooms < b->procs) {
+        fprintf(stderr, "chorus-bench: --procs %d needs at least as many --rooms\n", b->procs);
+        return -1;
+    }
+    if (b->procs > 1 && b->scenario != SC_ROOMS && b->conns < b->procs) {
+        fprintf(stderr, "chorus-bench: --procs %d needs at least as many --connections\n",
+                b->procs);
+        return -1;
+    }
     if (b->target == BPROTO_CHORUS_SIO && b->scenario != SC_ECHO && b->scenario != SC_FANOUT) {
         fprintf(stderr, "chorus-bench: --target chorus-sio runs echo and fanout only, not %s\n",
                 bench_scenario_name(b->scenario));

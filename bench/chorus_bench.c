@@ -217,6 +217,17 @@ static void publisher_fill(client_t *c)
 
 static void start_run(bench_t *b);
 static void finish(bench_t *b);
+
+/* Starts the run, once every generator process is ready too (--procs). */
+static void procs_start_run(bench_t *b)
+{
+    if (b->go_fd >= 0 && bench_procs_ready(b) < 0) {
+        fail_msg(b, "%s", "the parent process is gone");
+        finish(b);
+        return;
+    }
+    start_run(b);
+}
 static void connect_more(bench_t *b);
 static void storm_attempt(client_t *c);
 
@@ -253,7 +264,7 @@ static void client_ready(client_t *c)
     if (b->moved_on)
         uv_async_send(&b->moved); /* on_moved hands the subscribers over */
     else
-        start_run(b);
+        procs_start_run(b);
 }
 
 /* With receiving threads: once every connection is joined, hands the subscribers over
@@ -470,7 +481,7 @@ int bench_client_path(bench_t *b, client_t *c, char *path, size_t cap)
 {
     auth_claims_t claims;
     memset(&claims, 0, sizeof(claims));
-    snprintf(claims.sub, sizeof(claims.sub), "bench-%d", c->idx);
+    snprintf(claims.sub, sizeof(claims.sub), "bench-%d", b->id_base + c->idx);
     char *tok = auth_jwt_mint(b->jwt, &claims, (int64_t)time(NULL), 3600);
     if (!tok)
         return -1;
@@ -811,6 +822,17 @@ int main(int argc, char **argv)
     b->pad[b->size] = '\0';
     b->srv_ok = 1;
     b->pace_fd = -1;
+    if (b->procs > 1) { /* before the loop: libuv's state is not for two processes */
+        int child = bench_procs_fork(b);
+        if (child == 0) { /* the parent, with the children's sum */
+            bench_report(b);
+            free(b->pad);
+            auth_jwt_free(b->jwt);
+            SSL_CTX_free(b->tls_ctx);
+            return bench_ok(b) ? 0 : 1;
+        }
+        if (child < 0) return 1;
+    }
     b->loop = uv_default_loop();
     b->st.shared = 0; /* the main loop's own */
     if (b->threads > 0 && b->scenario == SC_FANOUT) {
@@ -834,7 +856,7 @@ int main(int argc, char **argv)
         if (b->scenario == SC_CONNECTIONS)
             uv_timer_start(&b->tick, on_tick, 1000, 1000); /* progress while connecting */
         if (b->scenario == SC_JOINSTORM)
-            start_run(b);
+            procs_start_run(b);
         else
             connect_more(b);
         uv_run(b->loop, UV_RUN_DEFAULT);
@@ -847,8 +869,12 @@ int main(int argc, char **argv)
         uv_run(b->loop, UV_RUN_DEFAULT);
         if (b->pace_fd >= 0)
             close(b->pace_fd);
-        bench_report(b);
-        rc = bench_ok(b) ? 0 : 1;
+        if (b->res_fd >= 0) { /* a child of --procs: the parent reports */
+            rc = bench_procs_send(b) == 0 ? 0 : 1;
+        } else {
+            bench_report(b);
+            rc = bench_ok(b) ? 0 : 1;
+        }
     }
     for (int i = 0; b->cl && i < b->n; i++) {
         ws_parser_free(&b->cl[i].ws.parser);

@@ -5,7 +5,9 @@
 # Environment: BENCH_DURATION (5 s a scenario), BENCH_CONNECTIONS (idle connections, 10000),
 # BENCH_PORT (18290; the peers use +1 and +2), BENCH_TARGETS ("chorus ws socketio"),
 # BENCH_OUT (where the JSON results go; BUILD_DIR/bench), BENCH_PG (1: also the rooms scenario
-# with Chorus on a throwaway PostgreSQL, scripts/pg-test.sh; 0: not). With chorus among the
+# with Chorus on a throwaway PostgreSQL, scripts/pg-test.sh; 0: not), BENCH_PROCS (generator
+# processes for echo, rooms, join-storm and connections, chorus-bench --procs: 2, for every
+# server alike; fanout runs in one). With chorus among the
 # targets, echo and fanout also run against Chorus's /socket.io/ (target chorus-sio, on the
 # same server) for the table's Socket.IO rows.
 set -uo pipefail
@@ -19,6 +21,7 @@ PORT=${BENCH_PORT:-18290}
 TARGETS=${BENCH_TARGETS:-chorus ws socketio}
 OUT=${BENCH_OUT:-$BUILD/bench}
 PG=${BENCH_PG:-1}
+PROCS=${BENCH_PROCS:-2}
 SECRET=bench-secret-bench-secret-bench-secret-0123
 T0=$(date +%s)
 
@@ -80,18 +83,18 @@ settle() {
 
 # name | chorus-bench arguments. The same list runs against every server, in this order.
 SCENARIOS=(
-  "connections|connections --connections $CONNECTIONS --room-size 100 --duration 2"
-  "echo|echo --connections 50"
+  "connections|connections --connections $CONNECTIONS --room-size 100 --duration 2 --procs $PROCS"
+  "echo|echo --connections 50 --procs $PROCS"
   "fanout|fanout --subscribers 100 --publishers 1 --window 16"
   "fanout-100k|fanout --subscribers 100 --publishers 1 --rate 1000"
-  "rooms|rooms --rooms 10 --room-size 10 --window 4"
-  "join-storm|join-storm --connections 50"
+  "rooms|rooms --rooms 10 --room-size 10 --window 4 --procs $PROCS"
+  "join-storm|join-storm --connections 50 --procs $PROCS"
 )
 
 # name | chorus-bench arguments: the scenarios run on Chorus's server once more with
 # --target chorus-sio (a Socket.IO client, as the Socket.IO peer's), for the same rows.
 SIO_SCENARIOS=(
-  "echo|echo --connections 50"
+  "echo|echo --connections 50 --procs $PROCS"
   "fanout|fanout --subscribers 100 --publishers 1 --window 16"
 )
 
@@ -204,7 +207,7 @@ for target in $TARGETS; do
         --max-connections-per-ip 0 --room-max-capacity 100000 --ws-rate 1000000 --ws-burst 1000000 \
         --rate-api-ip 1000000/1m --rate-api-user 1000000/1m >"$OUT/chorus-pg-server.log" 2>&1 &
       SERVER_PID=$!
-      if wait_port "$port" && "$BENCH" rooms --rooms 10 --room-size 10 --window 4 --target chorus \
+      if wait_port "$port" && "$BENCH" rooms --rooms 10 --room-size 10 --window 4 --procs "$PROCS" --target chorus \
         --port "$port" --secret "$SECRET" --server-pid "$SERVER_PID" --json --duration "$DURATION" \
         >"$OUT/chorus-rooms-pg.json" 2>"$OUT/chorus-rooms-pg.log"; then
         echo ok >&2

@@ -109,6 +109,35 @@ describe('chorus-bench smoke', () => {
     }
   });
 
+  test('--procs 2: two generator processes, their connections and counts reported as one', async () => {
+    const srv = await startServer({
+      args: ['--jwt-secret', SECRET, '--ws-rate', '100000', '--ws-burst', '100000'],
+    });
+    try {
+      const base = ['--port', String(srv.port), '--server-pid', String(srv.proc.pid), '--procs', '2'];
+      const c = await runBench(['connections', '--connections', '31', '--room-size', '10',
+        '--duration', '0.3', ...base]);
+      assert.equal(c.code, 0, c.stderr);
+      // Each process set up its share (16 and 15), and the report is of all 31.
+      const ready = [...c.stderr.matchAll(/chorus-bench: (\d+) connections ready/g)].map((m) => Number(m[1]));
+      assert.deepEqual(ready.sort(), [15, 16]);
+      assert.equal(c.json.connections, 31);
+      assert.ok(c.json.ok && c.json.failedConnections === 0 && c.json.setupS > 0);
+      // echo: the round trips of both processes, their latencies in one histogram.
+      const e = await runBench(['echo', '--connections', '4', '--duration', '0.5', ...base]);
+      assert.equal(e.code, 0, e.stderr);
+      const perProc = [...e.stderr.matchAll(/round trips +(\d+)\/s/g)];
+      assert.equal(e.json.connections, 4);
+      assert.ok(e.json.count > 0 && e.json.latencyUs.p50 > 0);
+      assert.ok(perProc.length >= 2, e.stderr); // a progress line from each process
+      // fanout's room has its publishers in one process: refused.
+      const f = await runBench(['fanout', ...base]);
+      assert.equal(f.code, 2);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('chorus over TLS: --tls speaks wss:// and HTTPS', async () => {
     const dir = makeTempDir('chorus-bench-tls-');
     const cert = makeCa(dir).issue('server');
