@@ -105,7 +105,7 @@ static int members_match(room_t *room)
     rooms_count(room->rooms, &nrooms, &online);
     const char *key;
     void *val;
-    for (size_t i = 0; strmap_next(&room->rooms->by_id, &i, &key, &val);)
+    for (size_t at = 0; strmap_next(&room->rooms->by_id, &at, &key, &val);)
         for (const room_member_t *m = ((room_t *)val)->members; m; m = m->next)
             walked += m->online > 0;
     if (online != walked) {
