@@ -32,13 +32,17 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     conn_t *c = stream->data;
     if (nread == 0) return;
     if (nread < 0) {
+        /* Only queue the close: when thousands of clients go at once, libuv reads all their
+         * ends of stream in one poll, so nothing here may cost more than that (the peer's
+         * address for a line that is not written was a getpeername call each). */
         char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
-        if (nread != UV_EOF && nread != UV_ECONNRESET) {
-            log_req(c->srv->log, LOG_DEBUG, conn_req_id(c, id), "%s: read error: %s",
-                    conn_remote(c, r), uv_strerror((int)nread));
+        log_t *lg = c->srv->log;
+        if (nread != UV_EOF && nread != UV_ECONNRESET && log_wants(lg, LOG_DEBUG)) {
+            log_req(lg, LOG_DEBUG, conn_req_id(c, id), "%s: read error: %s", conn_remote(c, r),
+                    uv_strerror((int)nread));
         }
-        if (c->kind == CONN_WS && !c->close_sent && !c->closing)
-            log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+        if (c->kind == CONN_WS && !c->close_sent && !c->closing && log_wants(lg, LOG_INFO))
+            log_req(lg, LOG_INFO, conn_req_id(c, id),
                     "%s: websocket dropped without a close frame", conn_remote(c, r));
         conn_close(c);
         return;
@@ -106,13 +110,15 @@ void conn_close(conn_t *c)
 {
     if (c->closing) return;
     c->closing = 1;
-    conn_timer_stop(c);
+    /* Its timer stays in the heap until conn_close_handles (a budget of closes an
+     * iteration): firing meanwhile, it finds c closing and does nothing. */
     uv_read_stop((uv_stream_t *)&c->tcp);
     server_close_later(c->srv, c);
 }
 
 void conn_close_handles(conn_t *c)
 {
+    conn_timer_stop(c);
     /* A pending uv_write completes with UV_ECANCELED before the close callback runs. */
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }

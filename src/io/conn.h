@@ -152,7 +152,7 @@ void conn_finish(conn_t *c, uint64_t linger_ms);
  * freed later, from libuv's close callback, never inside the caller's stack. */
 void conn_close(conn_t *c);
 
-/* The server's close queue reached c (closing): closes its handles. */
+/* The server's close queue reached c (closing): stops its timer, closes its handles. */
 void conn_close_handles(conn_t *c);
 
 /* Stops reading (and the timer) while a request is answered elsewhere; resumes both. */

@@ -683,9 +683,10 @@ typedef struct {
 typedef struct store_s store_t;
 
 /* The cost (store_req_t.cost) of the callbacks one loop iteration runs, at most (the first
- * runs whatever its cost). The unit is a member visited (~0.5 µs here); 1024 keeps a slice
- * under a millisecond of work (docs/benchmarks.md), while requests of cost 1 still run
- * 1,024 an iteration (four group commits). */
+ * runs whatever its cost). The unit is about a member visited. 4096: a few join answers
+ * into rooms of 100 an iteration; 1,024 cut the longest iteration no further and made a
+ * burst of joins 65% slower (more, smaller flushes; docs/benchmarks.md). Requests of cost
+ * 1 still run 4,096 an iteration (sixteen group commits). */
 #define STORE_DISPATCH_BUDGET 4096
 
 /* What the store measured since it opened, for GET /metrics: from a request's submission

@@ -35,6 +35,13 @@ void log_msg(log_t *lg, log_level_t level, const char *fmt, ...)
 void log_req(log_t *lg, log_level_t level, const char *req_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* 1 when lg (borrowed) writes lines of level: a caller whose message costs something to
+ * build (a system call for the peer's address) asks first. */
+static inline int log_wants(const log_t *lg, log_level_t level)
+{
+    return level >= lg->level;
+}
+
 #define log_debug(lg, ...) log_msg((lg), LOG_DEBUG, __VA_ARGS__)
 #define log_info(lg, ...) log_msg((lg), LOG_INFO, __VA_ARGS__)
 #define log_warn(lg, ...) log_msg((lg), LOG_WARN, __VA_ARGS__)

@@ -77,6 +77,17 @@ describe('review regressions', () => {
     c.close();
   });
 
+  it('a WebSocket dropped without a close frame: still one info line with the peer\'s address', T, async () => {
+    // The end-of-stream path now builds this line only when its level is written (issue
+    // 17: 10,000 such ends are read in one poll); at info it is written as before.
+    const u = mkUser('Drop');
+    const from = srv.lines.length;
+    const c = await RoomWs.open(port, u);
+    c.terminate();
+    const line = await srv.waitForLine(/websocket dropped without a close frame/, 5000, from);
+    assert.match(line, /INFO .*127\.0\.0\.1:\d+: websocket dropped without a close frame/);
+  });
+
   it('a ban given during the seat grace outlives the grace', T, async () => {
     const host = mkUser('BH');
     const m = mkUser('BM');
