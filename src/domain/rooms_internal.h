@@ -71,13 +71,6 @@ void rooms_op_charged(rooms_op_t *op, const char *user, int64_t bytes);
 /* Hands op to the store (takes ownership): once answered it runs op->stored on success,
  * gives back its charge on failure, answers done and frees itself. */
 void rooms_op_submit(rooms_op_t *op);
-/* The store cost (store_req_t.cost) of an operation's answer on room (borrowed; NULL: no
- * room): 1 + its members + its local connections, which a join's answer and an event's
- * deliveries visit, so a store completion answers a slice of them an iteration. */
-uint32_t rooms_op_cost(const room_t *room);
-/* The store cost of a stored message built as JSON and encoded (a page of history): about
- * as much work as 16 member visits. */
-#define ROOMS_COST_MESSAGE 16
 /* Answers done (may be NULL) with an error of kind, code and message (borrowed). */
 void rooms_fail(rooms_done_fn done, void *ud, rooms_errno_t kind, const char *code,
                 const char *message);

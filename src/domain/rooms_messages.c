@@ -343,8 +343,6 @@ static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uin
     op->pl.limit = limit;
     op->fill_recent = fill_recent;
     op->stored = after_history;
-    /* Each message of the page is built and encoded (a join's reply, the cache). */
-    op->req.cost = rooms_op_cost(room) + limit * ROOMS_COST_MESSAGE;
     rooms_op_submit(op);
 }
 

@@ -14,13 +14,6 @@
 
 /* ---------- asynchronous operations ---------- */
 
-uint32_t rooms_op_cost(const room_t *room)
-{
-    /* What its answer may visit: each member (a join's participant list) and each local
-     * connection in the room (an event's deliveries). */
-    return room ? 1 + room->seats + room->bus.count : 1;
-}
-
 rooms_op_t *rooms_op_new(rooms_t *r, room_t *room, store_req_type_t type, rooms_done_fn done,
                          void *ud)
 {
@@ -101,7 +94,6 @@ static void on_stored(store_req_t *req)
 void rooms_op_submit(rooms_op_t *op)
 {
     op->req.cb = on_stored;
-    if (!op->req.cost) op->req.cost = rooms_op_cost(op->room);
     store_submit(op->r->store, &op->req);
 }
 

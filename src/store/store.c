@@ -36,8 +36,6 @@ struct store_s {
     /* Heap-allocated, not embedded: store_close frees st at once while libuv still
      * holds the handle until its close callback, which frees it. */
     uv_async_t *async;
-    uv_idle_t *more; /* runs callbacks a budget at a time while ready is not empty; heap
-                      * for the same reason as async */
     uv_thread_t worker;
 
     uv_mutex_t mu;
@@ -46,7 +44,6 @@ struct store_s {
     store__queue_t done;    /* mu: finished (err set), callbacks not yet run */
     int stopping;           /* mu: the worker finishes pending, then exits */
 
-    store__queue_t ready; /* loop thread: taken from done, callbacks not yet run */
     size_t outstanding; /* loop thread: submitted and callback not yet run */
     int closing;        /* loop thread (read and written with mu held too) */
     int dispatching;    /* loop thread: inside store__dispatch */
@@ -154,33 +151,19 @@ static void store__worker(void *arg)
 
 /* ---- loop thread ---- */
 
-/* Moves the finished requests from the worker's done queue to the end of ready. */
-static void store__take_done(store_t *st)
+/* Runs the callbacks of every finished request, in submission order. Returns how many ran.
+ * The lock is not held while callbacks run, so they may submit again. */
+static size_t store__dispatch(store_t *st)
 {
     uv_mutex_lock(&st->mu);
-    store_req_t *last = st->done.tail;
-    store_req_t *first = store__queue_take_all(&st->done);
+    store_req_t *r = store__queue_take_all(&st->done);
     uv_mutex_unlock(&st->mu);
-    store__queue_append(&st->ready, first, last);
-}
 
-/* Runs the callbacks of the finished requests taken so far (ready), in submission order,
- * as many as fit in budget by their costs (0: all of them; the first always runs, whatever
- * its cost). Returns how many ran. The lock is not held while callbacks run, so they may
- * submit again. */
-static size_t store__dispatch(store_t *st, uint64_t budget)
-{
     size_t ran = 0;
-    uint64_t spent = 0;
     st->dispatching = 1;
-    uint64_t now = st->ready.head ? uv_hrtime() : 0;
-    while (st->ready.head) {
-        store_req_t *r = st->ready.head; /* r belongs to its owner once cb starts */
-        uint64_t cost = r->cost ? r->cost : 1;
-        if (budget && ran && spent + cost > budget) break;
-        spent += cost;
-        st->ready.head = r->next;
-        if (!st->ready.head) st->ready.tail = NULL;
+    uint64_t now = r ? uv_hrtime() : 0;
+    while (r) {
+        store_req_t *next = r->next; /* r belongs to its owner once cb starts */
         r->next = NULL;
         histo_add(&st->stat.latency_ns, now - r->submit_ns);
         if (r->batch_n) histo_add(&st->stat.batch, r->batch_n);
@@ -189,30 +172,18 @@ static size_t store__dispatch(store_t *st, uint64_t budget)
         if (--st->outstanding == 0) uv_unref((uv_handle_t *)st->async);
         r->cb(r);
         ran++;
+        r = next;
     }
     st->dispatching = 0;
     return ran;
 }
 
-/* One slice of callbacks a loop iteration, from the idle phase, while any are left. */
-static void store__on_more(uv_idle_t *h)
-{
-    store_t *st = h->data;
-    store__dispatch(st, STORE_DISPATCH_BUDGET);
-    if (!st->ready.head) uv_idle_stop(h);
-}
-
-/* The worker finished a batch: its callbacks run from the idle phase, which comes later
- * in the same loop iteration (after the poll, before the next one), a budget at a time,
- * so an iteration runs one slice however many batches finished. */
 static void store__on_async(uv_async_t *h)
 {
-    store_t *st = h->data;
-    store__take_done(st);
-    if (st->ready.head) uv_idle_start(st->more, store__on_more);
+    store__dispatch(h->data);
 }
 
-static void store__on_handle_closed(uv_handle_t *h)
+static void store__on_async_closed(uv_handle_t *h)
 {
     free(h);
 }
@@ -263,10 +234,6 @@ store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *lo
     st->async->data = st;
     /* Nothing outstanding yet: the store must not keep the loop alive. */
     uv_unref((uv_handle_t *)st->async);
-    st->more = ch_calloc(1, sizeof(*st->more));
-    rc = uv_idle_init(loop, st->more); /* cannot fail (libuv returns 0) */
-    CH_ASSERT(rc == 0);
-    st->more->data = st;
     return st;
 
 fail_sync:
@@ -313,9 +280,7 @@ void store_close(store_t *st)
 
     /* Run every callback here, including ECLOSED answers to submissions made from these
      * callbacks, until none is left. */
-    for (;;) {
-        store__take_done(st);
-        if (!store__dispatch(st, 0)) break;
+    while (store__dispatch(st) > 0) {
     }
     CH_ASSERT(st->outstanding == 0);
 
@@ -325,10 +290,7 @@ void store_close(store_t *st)
     /* The handle outlives st: its close callback frees it on the next loop run. Its
      * async callback cannot run any more once uv_close was called. */
     st->async->data = NULL;
-    uv_close((uv_handle_t *)st->async, store__on_handle_closed);
-    uv_idle_stop(st->more);
-    st->more->data = NULL;
-    uv_close((uv_handle_t *)st->more, store__on_handle_closed);
+    uv_close((uv_handle_t *)st->async, store__on_async_closed);
     free(st);
 }
 

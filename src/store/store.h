@@ -16,13 +16,6 @@
  * it as one transaction: begin, exec of each request, commit. One commit (one log write)
  * then serves the whole batch; the batch's callbacks run after it.
  *
- * Callbacks a slice at a time. A loop iteration runs the callbacks of finished requests
- * whose costs (req->cost, set by the caller: how much work its callback does, e.g. the
- * members a room event reaches; 0 counts as 1) add up to at most STORE_DISPATCH_BUDGET
- * (the first one runs whatever its cost), and leaves the rest, in order, to the next
- * iterations (from the idle phase), so that a batch of joins into big rooms never holds
- * the loop for long (docs/benchmarks.md, issue 17).
- *
  * Atomicity. Each request is all or nothing, and independent of its batch-mates:
  * - STORE_OK: all of its writes are in the transaction.
  * - STORE_ENOTFOUND / STORE_EEXISTS: an answer, not a failure. The request left no change
@@ -618,8 +611,6 @@ struct store_req_s {
     store_req_t *next;    /* internal: queue link */
     uint64_t submit_ns;   /* internal: uv_hrtime at store_submit (the latency histogram) */
     uint32_t batch_n;     /* internal: set by the worker on a batch's first request: its size */
-    uint32_t cost;        /* the callback's work in dispatch units (0 counts as 1): see
-                           * "Callbacks a slice at a time" above; store_submit keeps it */
 };
 
 /* What a backend implements (the contract at the top of this file applies to all of it).
@@ -682,13 +673,6 @@ typedef struct {
 
 typedef struct store_s store_t;
 
-/* The cost (store_req_t.cost) of the callbacks one loop iteration runs, at most (the first
- * runs whatever its cost). The unit is about a member visited. 4096: a few join answers
- * into rooms of 100 an iteration; 1,024 cut the longest iteration no further and made a
- * burst of joins 65% slower (more, smaller flushes; docs/benchmarks.md). Requests of cost
- * 1 still run 4,096 an iteration (sixteen group commits). */
-#define STORE_DISPATCH_BUDGET 4096
-
 /* What the store measured since it opened, for GET /metrics: from a request's submission
  * to its callback (queue, transaction and commit) in nanoseconds, and how many requests
  * each transaction (group commit) held. Counted on the loop thread from what the worker
@@ -716,10 +700,10 @@ store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *lo
 void store_submit(store_t *st, store_req_t *req);
 
 /* Finishes every queued request (their callbacks run first, on this thread, from inside
- * this call, whatever their cost), stops the worker and frees st. Submissions made from those
- * callbacks fail with STORE_ECLOSED. Call on the loop thread once the server stopped, never
- * from a store callback; NULL is a no-op. The store's handles are left closing: run the loop
- * once more (uv_run, any mode) before uv_loop_close, and its close callbacks free them. */
+ * this call), stops the worker and frees st. Submissions made from those callbacks fail
+ * with STORE_ECLOSED. Call on the loop thread once the server stopped, never from a store
+ * callback; NULL is a no-op. The store's async handle is left closing: run the loop once
+ * more (uv_run, any mode) before uv_loop_close, and its close callback frees it. */
 void store_close(store_t *st);
 
 #endif
