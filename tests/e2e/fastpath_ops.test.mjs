@@ -92,12 +92,13 @@ describe('doc_op and entity_update on the scanner: the same bytes as the tree', 
     const { room, cs } = await roomWith(srv.port, [ann, bob]);
     const vars = { room: room.id, ann: ann.sub, bob: bob.sub };
     try {
-      await cs[0].ok('entity_create', { room: room.id, id: 'box', kind: 'k', data: { x: 0 } });
+      // Listening first: the create's event may reach Bob before Ann's reply reaches Ann.
       const events = [];
       cs[1].ws.on('message', (m) => {
         const t = m.toString('utf8');
         if (t.startsWith('{"op":"entity"')) events.push(unfill(t, vars));
       });
+      await cs[0].ok('entity_create', { room: room.id, id: 'box', kind: 'k', data: { x: 0 } });
       const env = (fields) => `{"op":"entity_update","ref":\${ref},"room":"\${room}",${fields}}`;
       const many = Array.from({ length: 20 }, (_, i) => `"k${i}":${i}`).join(',');
       const last = nextRaw(cs[1].ws, /"last":true/);
