@@ -89,11 +89,14 @@ static void join_finish(join_t *j, json_t *msgs)
      * it and the subscription. */
     if (j->attach && !j->attached) {
         j->attached = 1;
-        webhooks_put_t *p = webhooks_put_new(r->hooks);
-        int rc = rooms_attach_hooked(r, room, j->route.member, j->user, &p->req);
+        webhooks_put_t *p = webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_JOINED) ||
+                                    webhooks_wants(r->hooks, WEBHOOK_ROOM_OCCUPIED)
+                                ? webhooks_put_new(r->hooks)
+                                : NULL;
+        int rc = rooms_attach_hooked(r, room, j->route.member, j->user, p ? &p->req : NULL);
         CH_ASSERT(rc == 0); /* a participant, not banned: checked above */
         j->msgs = msgs;
-        if (webhooks_put_submit(p, r->store, join_hooked, j) == 0) {
+        if (p && webhooks_put_submit(p, r->store, join_hooked, j) == 0) {
             json_decref(role);
             return;
         }

@@ -1,5 +1,5 @@
-/* webhooks.c: webhook endpoints from the configuration, and the deliveries an event queues
- * with its change (webhooks.h). */
+/* webhooks.c: webhook endpoints (the configuration's and the server API's), and the
+ * deliveries an event queues with its change or by a write of its own (webhooks.h). */
 #include "domain/webhooks.h"
 
 #include <stdio.h>

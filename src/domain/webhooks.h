@@ -1,8 +1,9 @@
 /* webhooks.h: which webhook endpoints an event goes to, and its deliveries queued with the
  * change that made it (store.h: req->enqueue), so that a delivery is durable before the
- * change is acknowledged. The endpoints come from the configuration (--webhook-url,
- * --webhook-secret, --webhook-events: one endpoint named "default"). Sending them is
- * app/webhook_send.c's. docs/api.md, "Backends". */
+ * change is acknowledged. The endpoints: the configuration's (--webhook-url,
+ * --webhook-secret, --webhook-events: one named "default") and those the server API
+ * registers (api_webhooks.c; loaded from the store at start by app.c), at most
+ * --webhook-max-endpoints. Sending is app/webhook_send.c's. docs/api.md, "Backends". */
 #ifndef CHORUS_WEBHOOKS_H
 #define CHORUS_WEBHOOKS_H
 
