@@ -906,6 +906,8 @@ static void on_body_ready(api_req_t *r)
  * buffered. */
 static void maybe_stream(conn_t *c, http_request_t *req)
 {
+    /* The redirect and metrics listeners serve no API: their routing answers (308, 404). */
+    if (c->redirect || c->metrics_only) return;
     if (req->path_len < 5 || memcmp(req->path, "/api/", 5) != 0 ||
         !api_route_streams(&c->srv->app->api, req->method, req->path, req->path_len))
         return;

@@ -305,6 +305,9 @@ describe('GET /metrics: the metric set', () => {
       for (const p of ['/', '/api/rooms', '/ws', '/socket.io/']) {
         assertJsonError(await fetchOnce(mport, 'GET', p, auth(TOKEN)), 404, 'not_found');
       }
+      // Nor the routes that take their body as a stream (tus uploads): plain HTTP there.
+      const tus = { 'Tus-Resumable': '1.0.0', 'Upload-Length': '4' };
+      assertJsonError(await fetchOnce(mport, 'POST', '/api/uploads/', { headers: tus }), 404, 'not_found');
       // The token never reaches the log (a wrong one neither).
       assert.ok(!srv.lines.some((l) => l.includes('scrape-token-01234')), 'no token in the log');
     } finally {
