@@ -411,9 +411,12 @@ void conn_refuse_reply(conn_t *c, unsigned why)
  * handshake on a TLS one (conn_tls_refuse), and the connection closes. */
 static void refuse(conn_t *c, unsigned why)
 {
-    if (c->tls)
+    if (c->tls) {
+        /* The answer waits for the handshake, for a second at most (not the header
+         * timeout): refused connections must not pile up. */
         conn_tls_refuse(c, why);
-    else
+        conn_timer(c, 1000);
+    } else
         conn_refuse_reply(c, why);
 }
 

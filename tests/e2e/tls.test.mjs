@@ -205,6 +205,10 @@ describe('TLS on the listener', () => {
     const v6 = await fetchOnce(redirectPort, 'POST', '/api/x', { headers: { Host: '[::1]' } });
     assert.equal(v6.status, 308);
     assert.equal(v6.headers.location, `https://[::1]:${srv.port}/api/x`);
+    // An upload (a route that streams its body) is redirected too, never taken over plain HTTP.
+    const up = await fetchOnce(redirectPort, 'POST', '/api/uploads/',
+      { headers: { Host: 'example.com', 'Tus-Resumable': '1.0.0', 'Upload-Length': '4' } });
+    assert.equal(up.status, 308);
     for (const host of ['evil.com/x', 'a b', 'x:99999999', '']) {
       const bad = await fetchOnce(redirectPort, 'GET', '/', { headers: { Host: host } });
       assert.equal(bad.status, 400, `Host ${JSON.stringify(host)}`);
@@ -335,7 +339,7 @@ describe('TLS refusals at accept', () => {
     const { ca, issue } = makeCa(tmp);
     const c1 = issue('one');
     const srv = await startServer({ probe: false, args: ['--tls-cert', c1.cert, '--tls-key', c1.key,
-      '--max-connections', '2', '--max-connections-per-ip', '1'] });
+      '--max-connections', '2', '--max-connections-per-ip', '1', '--http-header-timeout', '60s'] });
     const held = [];
     const hold = (localAddress) => withTimeout(new Promise((resolve, reject) => {
       const s = tls.connect({ host: '127.0.0.1', port: srv.port, ca, localAddress }, () => resolve(s));
@@ -359,6 +363,11 @@ describe('TLS refusals at accept', () => {
       assert.equal(perIp.status, 429);
       assert.equal(perIp.headers['retry-after'], '1');
       assert.equal(perIp.body.error.code, 'too_many_connections');
+      // A refused client that never says hello is closed soon (a second), not after the
+      // header timeout (60 s here): refused connections cannot pile up.
+      const silent = net.connect({ host: '127.0.0.1', port: srv.port });
+      await withTimeout(new Promise((resolve) => silent.once('close', resolve)), 15000,
+        'a silent refused connection to be closed');
       await hold('127.0.0.2');
       const busy = await getFrom('127.0.0.3');
       assert.equal(busy.status, 503);
