@@ -134,8 +134,11 @@ export function createResponder({ chorusUrl, apiKey, secret, author = 'Assistant
       } catch {
         return send(400, 'not JSON');
       }
-      const id = req.headers['x-chorus-delivery'] ?? event.id;
+      // The body's id is signed; the X-Chorus-Delivery header is not, so a replayed body
+      // with a new header must not pass as a new delivery.
+      const id = event?.id;
       if (typeof id !== 'string' || !id) return send(400, 'no delivery id');
+      if ((req.headers['x-chorus-delivery'] ?? id) !== id) return send(400, 'delivery id mismatch');
       const status = await handle(id, event);
       send(status, status === 200 ? 'ok' : 'try again');
     });

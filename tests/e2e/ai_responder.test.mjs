@@ -162,6 +162,8 @@ describe('examples/ai-responder', () => {
     const first = await Promise.all([deliver(responder.url, q.id, q), deliver(responder.url, q.id, q)]);
     assert.deepEqual(first, [200, 200], 'a retry while the first is answered waits for it');
     assert.equal(await deliver(responder.url, q.id, q), 200);
+    // The signed body replayed under another (unsigned) delivery header is refused.
+    assert.equal(await deliver(responder.url, 'forged-2', q), 400);
     const ai = msg('ai_response', { userId: null, app: true });
     const sys = msg('system', { userId: null });
     assert.equal(await deliver(responder.url, ai.id, ai), 200);
