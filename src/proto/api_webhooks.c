@@ -61,18 +61,10 @@ static void api_wh_kick(webhooks_t *w)
 static json_t *api_wh_json(const webhook_endpoint_t *e)
 {
     json_t *ev = json_array();
-    const char *s = e->events;
-    while (*s) {
-        while (*s == ' ' || *s == ',')
-            s++;
-        const char *start = s;
-        while (*s && *s != ',')
-            s++;
-        const char *end = s;
-        while (end > start && end[-1] == ' ')
-            end--;
-        if (end > start) json_array_append_new(ev, json_stringn(start, (size_t)(end - start)));
-    }
+    const char *s = e->events, *item;
+    size_t n;
+    while (webhook_list_next(&s, &item, &n))
+        json_array_append_new(ev, json_stringn(item, n));
     return json_pack("{s:s, s:s, s:o, s:I, s:s}", "id", e->name, "url", e->url, "events", ev,
                      "createdAt", (json_int_t)e->created_at, "source",
                      e->from_config ? "config" : "api");
@@ -263,7 +255,7 @@ static const char *const api_wh_states[] = {"pending", "delivered", "dead"};
 
 static json_t *api_wh_delivery(const store_hook_t *d)
 {
-    json_t *body = json_loads(d->body ? d->body : "null", JSON_DECODE_ANY, NULL);
+    json_t *body = json_loads(d->body ? d->body : "null", JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     return json_pack("{s:s, s:I, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:i, s:s, s:o}", "id",
                      d->id, "seq", (json_int_t)d->seq, "endpoint", d->endpoint, "type", d->type,
                      "room", d->room_id[0] ? json_string(d->room_id) : json_null(), "state",

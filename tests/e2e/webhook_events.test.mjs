@@ -47,7 +47,8 @@ describe('webhook events', () => {
       await Promise.all([['a'], [1, 'b'], [2, 'c']].map((delta, v) =>
         hc.ok('doc_op', { room: R, doc: 'notes', version: v, delta })));
       // A broadcast marked for the backend is acknowledged once its delivery is queued.
-      await gc.ok('broadcast', { room: R, event: 'agent_action', data: { move: 'north', n: [1, 2] } });
+      // (Its data holds U+0000, which a broadcast may carry: it once aborted the server here.)
+      await gc.ok('broadcast', { room: R, event: 'agent_action', data: { move: 'north', n: [1, 2], s: 'a\u0000b' } });
       await gc.ok('broadcast', { room: R, event: 'chat_typing', data: { x: 1 } }); // not marked
       await gc.ok('leave', { room: R });
       await waitFor((l) => l.filter((b) => b.type === 'document.saved').length === 2, 'the held document.saved');
@@ -103,7 +104,7 @@ describe('webhook events', () => {
       assert.ok(saves[1].time - saves[0].time >= 1000, 'at most one per --webhook-doc-debounce');
       const ce = list.filter((b) => b.type === 'client.event');
       assert.equal(ce.length, 1, 'chat_typing is not marked for the backend');
-      assert.deepEqual(ce[0].data, { event: 'agent_action', from: guest.sub, data: { move: 'north', n: [1, 2] }, seq: 3, stateVersion: 4 });
+      assert.deepEqual(ce[0].data, { event: 'agent_action', from: guest.sub, data: { move: 'north', n: [1, 2], s: 'a\u0000b' }, seq: 3, stateVersion: 4 });
       const left = list.filter((b) => b.type === 'participant.left').map((b) => [b.data.userId, b.data.reason]);
       assert.deepEqual(left, [[guest.sub, 'left'], [host.sub, 'disconnected']]);
       assert.equal(one('room.deleted').reason, 'deleted');
