@@ -150,9 +150,29 @@ static void send_one(webhook_send_t *s, wh_flight_t *f)
 {
     const webhook_endpoint_t *ep = endpoint_of(s->hooks, f->row.endpoint);
     http_call_res_t res = {.err = -ENOBUFS};
-    if (!ep) {
-        /* An endpoint no longer configured: its deliveries wait for it. */
+    if (!ep && strcmp(f->row.endpoint, "default") == 0) {
+        /* The configuration's endpoint, no longer configured: its deliveries wait for it. */
         flight_free(s, f);
+        return;
+    }
+    if (!ep) {
+        /* An endpoint the API deleted: what was queued for it while the delete was being
+         * written is dead-lettered like the rest, instead of holding the queue. */
+        store_hook_t *u = &f->upd.row;
+        memset(u, 0, sizeof(*u));
+        u->seq = f->row.seq;
+        u->state = STORE_HOOK_DEAD;
+        u->attempts = f->row.attempts;
+        u->next_at = f->row.next_at;
+        u->updated_at = clock_unix_ms();
+        snprintf(u->last_error, sizeof(u->last_error), "endpoint deleted");
+        f->outcome = WEBHOOK_DEAD;
+        memset(&f->req, 0, sizeof(f->req));
+        f->req.type = STORE_HOOK_UPDATE;
+        f->req.hooks = &f->upd;
+        f->req.cb = on_updated;
+        f->req.data = f;
+        store_submit(s->store, &f->req);
         return;
     }
     int64_t ts = clock_unix_ms() / 1000;

@@ -254,7 +254,9 @@ typedef enum {
                         * now, at most limit (capped at STORE_PAGE_MAX); pending: how many
                         * deliveries are pending in all */
     STORE_HOOK_UPDATE, /* in: row.seq and the fields an attempt changes (state, attempts,
-                        * next_at, updated_at, last_status, last_error). err: ENOTFOUND */
+                        * next_at, updated_at, last_status, last_error), of a pending row
+                        * only. err: ENOTFOUND (no such row, or no longer pending: e.g.
+                        * dead-lettered by HOOK_EP_DELETE while its attempt ran) */
     STORE_HOOK_LOG,    /* in: before (seq, exclusive; negative: none), limit (capped at
                         * STORE_PAGE_MAX), endpoint ("": any), log_state (0: every state;
                         * 1 + STORE_HOOK_*: that one only). out: rows, newest first */

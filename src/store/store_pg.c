@@ -320,7 +320,8 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                     " AND room_id = d.room_id) ORDER BY seq LIMIT $2",
     [PG_HOOK_PENDING] = "SELECT count(*) FROM webhook_deliveries WHERE state = 0",
     [PG_HOOK_UPDATE] = "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_at = $4,"
-                       " updated_at = $5, last_status = $6, last_error = $7 WHERE seq = $1",
+                       " updated_at = $5, last_status = $6, last_error = $7 WHERE seq = $1"
+                       " AND state = 0",
     [PG_HOOK_LOG] = "SELECT " PG_HOOK_COLUMNS " FROM webhook_deliveries WHERE seq < $1"
                     " AND ($3::text = '' OR endpoint = $3::text)"
                     " AND ($4::integer < 0 OR state = $4::integer)"

@@ -327,7 +327,8 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                     " AND room_id = d.room_id) ORDER BY seq LIMIT ?2",
     [SQ_HOOK_PENDING] = "SELECT count(*) FROM webhook_deliveries WHERE state = 0",
     [SQ_HOOK_UPDATE] = "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_at = ?4,"
-                       " updated_at = ?5, last_status = ?6, last_error = ?7 WHERE seq = ?1",
+                       " updated_at = ?5, last_status = ?6, last_error = ?7 WHERE seq = ?1"
+                       " AND state = 0",
     [SQ_HOOK_LOG] = "SELECT " SQ_HOOK_COLUMNS " FROM webhook_deliveries WHERE seq < ?1"
                     " AND (?3 = '' OR endpoint = ?3) AND (?4 < 0 OR state = ?4)"
                     " ORDER BY seq DESC LIMIT ?2",

@@ -2526,6 +2526,10 @@ static void test_webhook_queue(void)
     h.row.last_status = 0;
     strcpy(h.row.last_error, "connection refused");
     ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_OK);
+    /* A row no longer pending is not brought back by a late attempt's update. */
+    h.row.state = STORE_HOOK_PENDING;
+    ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_UPDATE, &h), STORE_ENOTFOUND);
+    h.row.state = STORE_HOOK_DEAD;
     h.now = 9000;
     ASSERT_EQ(run_hooks(st, &loop, &c, STORE_HOOK_DUE, &h), STORE_OK);
     hook_ns(&h, ns, sizeof(ns));
