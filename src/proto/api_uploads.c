@@ -287,9 +287,16 @@ static void on_asset_recorded(void *ud, int err)
     held_t *h = ud;
     api_req_t *r = h->r;
     api_uploads_t *up = r->api->uploads;
-    if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
     up->pending--;
-    api_respond_empty(r, h->status);
+    if (err == STORE_OK || err == STORE_ENOTFOUND || err == STORE_EEXISTS) {
+        if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
+        api_respond_empty(r, h->status);
+    } else {
+        /* The bytes are stored, the asset is not: the client tries again, and the HEAD its
+         * resume begins with records the asset (answer_with_asset, again). */
+        api_error(r, 503, "service_unavailable",
+                  "the upload is complete but its asset could not be recorded; try again");
+    }
     free(h);
     maybe_free(up);
 }
