@@ -30,21 +30,37 @@ const char *webhook_event_name(webhook_event_t ev)
     return (unsigned)ev < WEBHOOK_EVENT_MAX ? names[ev] : "";
 }
 
+int webhook_list_next(const char **s, const char **item, size_t *len)
+{
+    const char *p = *s;
+    for (;;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p) break;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end > start) {
+            *s = p;
+            *item = start;
+            *len = (size_t)(end - start);
+            return 1;
+        }
+    }
+    *s = p;
+    return 0;
+}
+
 int webhook_events_parse(const char *s, uint32_t *mask)
 {
     uint32_t m = 0;
     int any = 0;
-    while (*s) {
-        while (*s == ' ' || *s == ',')
-            s++;
-        const char *start = s;
-        while (*s && *s != ',')
-            s++;
-        const char *end = s;
-        while (end > start && end[-1] == ' ')
-            end--;
-        size_t n = (size_t)(end - start);
-        if (n == 0) continue;
+    const char *start;
+    size_t n;
+    while (webhook_list_next(&s, &start, &n)) {
         any = 1;
         if (n == 1 && *start == '*') {
             m |= (1u << WEBHOOK_EVENT_MAX) - 1;
@@ -114,18 +130,10 @@ static int glob_match(const char *p, size_t plen, const char *name, size_t len)
 
 int webhook_glob_list_match(const char *list, const char *name, size_t len)
 {
-    const char *s = list;
-    while (*s) {
-        while (*s == ' ' || *s == ',')
-            s++;
-        const char *start = s;
-        while (*s && *s != ',')
-            s++;
-        const char *end = s;
-        while (end > start && end[-1] == ' ')
-            end--;
-        if (end > start && glob_match(start, (size_t)(end - start), name, len)) return 1;
-    }
+    const char *s = list, *start;
+    size_t n;
+    while (webhook_list_next(&s, &start, &n))
+        if (glob_match(start, n, name, len)) return 1;
     return 0;
 }
 

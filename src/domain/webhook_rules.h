@@ -26,6 +26,11 @@ typedef enum {
 /* The event's name as deliveries carry it ("message.created"); static. */
 const char *webhook_event_name(webhook_event_t ev);
 
+/* The next item of a comma-separated list (spaces around items ignored; empty items
+ * skipped): sets *item and *len and moves *s past it, returning 1; returns 0 at the end.
+ * Borrows the list; *item points into it. */
+int webhook_list_next(const char **s, const char **item, size_t *len);
+
 /* Parses a comma-separated list of event names ("*": all of them; spaces around names
  * are ignored) into a bit mask (1u << webhook_event_t). Returns 0, or -1 for an empty
  * list or an unknown name (*mask untouched). Borrows s. */
