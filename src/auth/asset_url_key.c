@@ -19,25 +19,40 @@ int asset_url_key_load(const char *data_dir, uint8_t key[ASSET_URL_KEY_LEN], log
     char path[4096];
     snprintf(path, sizeof(path), "%s/" KEY_FILE, data_dir);
     char hex[ASSET_URL_KEY_LEN * 2 + 2];
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        randombytes_buf(key, ASSET_URL_KEY_LEN);
-        sodium_bin2hex(hex, sizeof(hex), key, ASSET_URL_KEY_LEN);
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) {
+        /* Written whole to a file of this process, then linked into place: a crash never
+         * leaves a short key file, and of two starts racing, the one linked first wins. */
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            log_error(lg, "cannot create '%s': %s", tmp, strerror(errno));
+            return -1;
+        }
+        uint8_t fresh[ASSET_URL_KEY_LEN];
+        randombytes_buf(fresh, sizeof(fresh));
+        sodium_bin2hex(hex, sizeof(hex), fresh, sizeof(fresh));
         size_t n = strlen(hex);
         hex[n] = '\n';
         int ok = write(fd, hex, n + 1) == (ssize_t)(n + 1) && fsync(fd) == 0;
+        int e = errno;
         close(fd);
-        if (!ok) {
-            log_error(lg, "cannot write '%s': %s", path, strerror(errno));
-            unlink(path);
+        int linked = ok && link(tmp, path) == 0;
+        if (ok && !linked) e = errno;
+        unlink(tmp);
+        if (linked) {
+            memcpy(key, fresh, sizeof(fresh));
+            sodium_memzero(fresh, sizeof(fresh));
+            log_info(lg, "generated the asset URL key in %s", path);
+            return 0;
+        }
+        sodium_memzero(fresh, sizeof(fresh));
+        if (!ok || e != EEXIST) {
+            log_error(lg, "cannot write '%s': %s", path, strerror(e));
             return -1;
         }
-        log_info(lg, "generated the asset URL key in %s", path);
-        return 0;
-    }
-    if (errno != EEXIST) {
-        log_error(lg, "cannot create '%s': %s", path, strerror(errno));
-        return -1;
+        /* Another start linked its key first: that one is read below. */
     }
     FILE *f = fopen(path, "rb");
     size_t n = f ? fread(hex, 1, sizeof(hex) - 1, f) : 0;
@@ -51,7 +66,6 @@ int asset_url_key_load(const char *data_dir, uint8_t key[ASSET_URL_KEY_LEN], log
         log_error(lg, "'%s' must hold 64 hex digits", path);
         return -1;
     }
-    struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         log_warn(lg, "'%s' is readable by other users; chmod 600 it", path);
     return 0;
