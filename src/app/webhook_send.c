@@ -102,6 +102,17 @@ static void describe(const http_call_res_t *res, char *out, size_t cap)
     }
 }
 
+/* Writes f's outcome (f->upd) back to its row; on_updated frees f. */
+static void write_outcome(webhook_send_t *s, wh_flight_t *f)
+{
+    memset(&f->req, 0, sizeof(f->req));
+    f->req.type = STORE_HOOK_UPDATE;
+    f->req.hooks = &f->upd;
+    f->req.cb = on_updated;
+    f->req.data = f;
+    store_submit(s->store, &f->req);
+}
+
 /* An attempt ended (or could not start: res->err -ENOBUFS): its outcome is written back. */
 static void attempt_done(wh_flight_t *f, const http_call_res_t *res)
 {
@@ -133,12 +144,7 @@ static void attempt_done(wh_flight_t *f, const http_call_res_t *res)
         return;
     }
     f->row.attempts = attempts;
-    memset(&f->req, 0, sizeof(f->req));
-    f->req.type = STORE_HOOK_UPDATE;
-    f->req.hooks = &f->upd;
-    f->req.cb = on_updated;
-    f->req.data = f;
-    store_submit(s->store, &f->req);
+    write_outcome(s, f);
 }
 
 static void on_http(void *ud, const http_call_res_t *res)
@@ -167,12 +173,7 @@ static void send_one(webhook_send_t *s, wh_flight_t *f)
         u->updated_at = clock_unix_ms();
         snprintf(u->last_error, sizeof(u->last_error), "endpoint deleted");
         f->outcome = WEBHOOK_DEAD;
-        memset(&f->req, 0, sizeof(f->req));
-        f->req.type = STORE_HOOK_UPDATE;
-        f->req.hooks = &f->upd;
-        f->req.cb = on_updated;
-        f->req.data = f;
-        store_submit(s->store, &f->req);
+        write_outcome(s, f);
         return;
     }
     int64_t ts = clock_unix_ms() / 1000;
