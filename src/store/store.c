@@ -328,6 +328,16 @@ void store_assets_free(store_assets_t *a)
     a->nrows = 0;
 }
 
+void store_acts_free(store_acts_t *a)
+{
+    if (!a) return;
+    for (size_t i = 0; i < a->nrows; i++)
+        free(a->rows[i].data);
+    free(a->rows);
+    a->rows = NULL;
+    a->nrows = 0;
+}
+
 void store_rooms_free(store_rooms_t *r)
 {
     if (!r) return;

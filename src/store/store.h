@@ -70,7 +70,8 @@
  *   the loop learns it. The base is normally the version minus one (no gap); the loop
  *   names an older stored version only to write again what its own failed writes left
  *   out (rooms_version.c), so versions stay unique whoever writes.
- * - deleting a room deletes its participants, messages, documents, op log and entities;
+ * - deleting a room deletes its participants, messages, documents, op log, entities and
+ *   activity rows;
  *   deleting a user deletes neither the rooms it hosts nor what it wrote.
  * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
  *   bytes of metadata for its author ("" for the server); an op STORE_ROW_BYTES + bytes of
@@ -163,7 +164,7 @@ typedef enum {
                                * room.state_base then holds the stored one); nothing changed
                                * then */
     STORE_ROOM_DELETE,        /* in: room.id. Deletes its participants, messages, documents,
-                               * op log and entities too. out: usage (what each author had
+                               * op log, entities and activity too. out: usage (what each author had
                                * stored in it, as ROOMS_LOAD counts it, read before the delete
                                * in the same request). err: ENOTFOUND. Its id and code are free
                                * again: a room created with them starts empty */
@@ -218,7 +219,9 @@ typedef enum {
                             * msg_keep below its highest seq), but never its newest
                             * message, so seqs never restart; and each document's op
                             * log rows at or below (snapshot version - doc_keep), so
-                            * a document without a snapshot keeps them all. out: usage
+                            * a document without a snapshot keeps them all; and the
+                            * room's oldest activity rows past act_before / act_keep
+                            * as for messages (never its newest). out: usage
                             * (bytes freed per room and author), ret.cursor and
                             * ret.more (1: call again from the cursor; 0: every room
                             * was swept, cursor ""). Touches no last_activity */
@@ -290,6 +293,15 @@ typedef enum {
     STORE_ASSET_USAGE,     /* in: row.uploader. out: bytes = the sum of the sizes of the
                             * assets the user uploaded (each asset counts, dedup or not) */
     STORE_ASSET_HASH_USED, /* in: row.sha256. out: found = 1 when an asset has it */
+    /* A room's activity log (ACT, issue 25): payload in req->acts (store_acts_t). */
+    STORE_ACT_PUT,  /* in: rows (each with room_id, at, user_id, display_name, kind, data;
+                     * seq ignored). Appends each to its room's log in order. out: each
+                     * row's seq, its room's next (1 + the highest ever stored there: the
+                     * newest row is never swept, so seqs never restart), or 0 when its
+                     * room is gone (that row is skipped, not an error). Only EIO */
+    STORE_ACT_PAGE, /* in: room_id, before (seq, exclusive; <= 0: from the newest), limit
+                     * (capped at STORE_PAGE_MAX; 0 answers nothing). out: rows, the
+                     * room's newest first below before. A missing room has none (OK) */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -417,6 +429,8 @@ typedef struct {
     int64_t msg_before;        /* messages created before this unix ms go; 0 = no age rule */
     int64_t msg_keep;          /* each room keeps its newest msg_keep messages; 0 = all */
     int64_t doc_keep;          /* op log rows kept before a document's snapshot; 0 = all */
+    int64_t act_before;        /* activity rows made before this unix ms go; 0 = no age rule */
+    int64_t act_keep;          /* each room keeps its newest act_keep activity rows; 0 = all */
     uint32_t batch;            /* rows deleted at most per request */
     char cursor[STORE_ID_LEN]; /* in/out: rooms with a greater id are swept next; "" = first */
     int more;                  /* out */
@@ -581,6 +595,32 @@ typedef struct {
 /* Frees what a owns (rows) and zeroes it. */
 void store_assets_free(store_assets_t *a);
 
+#define STORE_ACT_KIND_LEN 33 /* an activity row's kind ("doc_edited") */
+
+/* One row of a room's activity log (ACT, issue 25): what someone did, in words a UI can
+ * show without knowing the ops (docs/protocol.md, "Activity"). */
+typedef struct {
+    char room_id[STORE_ID_LEN];
+    int64_t seq;                       /* the room's row number, chosen by the store */
+    int64_t at;                        /* unix ms */
+    char user_id[STORE_SUB_LEN];       /* "": the server or an app backend */
+    char display_name[STORE_NAME_LEN]; /* as it was then */
+    char kind[STORE_ACT_KIND_LEN];
+    char *data; /* a small JSON object as text (malloc'd); NULL is "{}" */
+} store_act_t;
+
+/* The payload of activity requests; store_acts_free releases what it owns. */
+typedef struct {
+    store_act_t *rows; /* ACT_PUT in (malloc'd, with their data), ACT_PAGE out */
+    size_t nrows;
+    char room_id[STORE_ID_LEN]; /* ACT_PAGE */
+    int64_t before;             /* ACT_PAGE */
+    uint32_t limit;             /* ACT_PAGE */
+} store_acts_t;
+
+/* Frees what a owns (rows and their data) and zeroes it. */
+void store_acts_free(store_acts_t *a);
+
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
 
@@ -607,6 +647,7 @@ struct store_req_s {
     size_t napikeys;
     store_hooks_t *hooks; /* webhook requests: borrowed until cb */
     store_assets_t *assets;      /* asset requests: borrowed until cb */
+    store_acts_t *acts;          /* activity requests: borrowed until cb */
     const store_hook_t *enqueue; /* deliveries queued with this request when it answers
                                   * STORE_OK (all fields but seq; borrowed until cb) */
     size_t nenqueue;
@@ -669,7 +710,7 @@ typedef struct {
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
         "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                  \
-        "webhook_endpoints", "assets"
+        "webhook_endpoints", "assets", "activity"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

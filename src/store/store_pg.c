@@ -175,6 +175,17 @@ static const char *const pg_migrations[] = {
     " events text NOT NULL,"
     " created_at bigint NOT NULL);"
     "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);",
+    /* 14 (ACT, issue 25, the activity stream): a room's activity log
+     * (store_sqlite.c says the same). */
+    "CREATE TABLE activity("
+    " room_id " PK " NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " seq bigint NOT NULL,"
+    " at bigint NOT NULL,"
+    " user_id text NOT NULL,"
+    " display_name text NOT NULL,"
+    " kind text NOT NULL,"
+    " data text NOT NULL,"
+    " PRIMARY KEY(room_id, seq));",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -256,6 +267,11 @@ enum {
     PG_ASSET_READABLE,
     PG_ASSET_USAGE,
     PG_ASSET_HASH_USED,
+    PG_ACT_INSERT,
+    PG_ACT_PAGE,
+    PG_RET_ACT_MAX,
+    PG_RET_ACTS,
+    PG_RET_ACT_DELETE,
     PG_STMT_MAX
 };
 
@@ -310,6 +326,17 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                           " AND p.banned = 0)))::int",
     [PG_ASSET_USAGE] = "SELECT coalesce(sum(size), 0)::bigint FROM assets WHERE uploader = $1",
     [PG_ASSET_HASH_USED] = "SELECT EXISTS(SELECT 1 FROM assets WHERE sha256 = $1)::int",
+    /* At the room's next seq; nothing (no row returned) when the room is gone. */
+    [PG_ACT_INSERT] =
+        "INSERT INTO activity(room_id, seq, at, user_id, display_name, kind, data)"
+        " SELECT r.id, 1 + coalesce((SELECT max(seq) FROM activity"
+        " WHERE room_id = r.id), 0), $2::bigint, $3::text, $4::text, $5::text,"
+        " $6::text FROM rooms r WHERE r.id = $1 RETURNING seq",
+    [PG_ACT_PAGE] = "SELECT seq, at, user_id, display_name, kind, data FROM activity"
+                    " WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+    [PG_RET_ACT_MAX] = "SELECT coalesce(max(seq), 0) FROM activity WHERE room_id = $1",
+    [PG_RET_ACTS] = "SELECT seq, at FROM activity WHERE room_id = $1 ORDER BY seq LIMIT $2",
+    [PG_RET_ACT_DELETE] = "DELETE FROM activity WHERE room_id = $1 AND seq <= $2",
     [PG_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -1525,6 +1552,90 @@ static int pg_ret_docs(pg_conn_t *c, store_rooms_t *rs, const char *room_id, uin
     return err;
 }
 
+/* ---- the activity log (ACT, issue 25) ---- */
+
+static int pg_act_put(pg_conn_t *c, store_acts_t *a)
+{
+    for (size_t i = 0; i < a->nrows; i++) {
+        store_act_t *row = &a->rows[i];
+        pg_params_t p = {0};
+        PP_FIELD(&p, row->room_id);
+        pp_int(&p, row->at);
+        PP_FIELD(&p, row->user_id);
+        PP_FIELD(&p, row->display_name);
+        PP_FIELD(&p, row->kind);
+        pp_str(&p, row->data ? row->data : "{}");
+        PGresult *r = pg_run(c, PG_ACT_INSERT, &p);
+        int err = pg_status(c, r, "activity insert");
+        row->seq = err == STORE_OK && PQntuples(r) > 0 ? pg_int(r, 0, 0) : 0;
+        PQclear(r);
+        if (err != STORE_OK) return err;
+    }
+    return STORE_OK;
+}
+
+static int pg_act_page(pg_conn_t *c, store_acts_t *a)
+{
+    store_acts_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->room_id);
+    pp_int(&p, a->before > 0 ? a->before : INT64_MAX);
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_ACT_PAGE, &p);
+    int err = pg_status(c, r, "activity page");
+    int n = err == STORE_OK ? PQntuples(r) : 0;
+    a->rows = n ? ch_calloc((size_t)n, sizeof(*a->rows)) : NULL;
+    for (int i = 0; i < n; i++) {
+        store_act_t *row = &a->rows[i];
+        memcpy(row->room_id, a->room_id, sizeof(row->room_id));
+        row->seq = pg_int(r, i, 0);
+        row->at = pg_int(r, i, 1);
+        pg_copy(c, row->user_id, sizeof(row->user_id), r, i, 2);
+        pg_copy(c, row->display_name, sizeof(row->display_name), r, i, 3);
+        pg_copy(c, row->kind, sizeof(row->kind), r, i, 4);
+        row->data = pg_dup(r, i, 5, 1);
+    }
+    a->nrows = (size_t)n;
+    PQclear(r);
+    return err;
+}
+
+/* Deletes the activity rows of room_id past act_before / act_keep, oldest first, at most
+ * *budget rows; the newest always stays, so the room's seqs never restart. */
+static int pg_ret_acts(pg_conn_t *c, const store_retention_t *ret, const char *room_id,
+                       uint32_t *budget)
+{
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    PGresult *r = pg_run(c, PG_RET_ACT_MAX, &p);
+    int err = pg_status(c, r, "retention activity max");
+    int64_t max = err == STORE_OK && PQntuples(r) > 0 ? pg_int(r, 0, 0) : 0;
+    PQclear(r);
+    if (err != STORE_OK || max <= 1) return err;
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, *budget);
+    r = pg_run(c, PG_RET_ACTS, &p);
+    err = pg_status(c, r, "retention activity");
+    int64_t upto = 0;
+    for (int i = 0; err == STORE_OK && i < PQntuples(r); i++) {
+        int64_t seq = pg_int(r, i, 0), at = pg_int(r, i, 1);
+        int old = ret->act_before > 0 && at < ret->act_before;
+        int over = ret->act_keep > 0 && seq <= max - ret->act_keep;
+        if (seq >= max || (!old && !over)) break;
+        upto = seq;
+        (*budget)--;
+    }
+    PQclear(r);
+    if (err != STORE_OK || upto == 0) return err;
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, upto);
+    return pg_cmd(c, PG_RET_ACT_DELETE, &p, "retention activity delete", NULL);
+}
+
 static int pg_retention(pg_conn_t *c, store_rooms_t *rs)
 {
     store_retention_t *ret = &rs->ret;
@@ -1550,6 +1661,8 @@ static int pg_retention(pg_conn_t *c, store_rooms_t *rs)
             err = pg_ret_messages(c, rs, room_id, &budget, &ucap);
         if (err == STORE_OK && ret->doc_keep > 0 && budget > 0)
             err = pg_ret_docs(c, rs, room_id, &budget, &ucap);
+        if (err == STORE_OK && (ret->act_before > 0 || ret->act_keep > 0) && budget > 0)
+            err = pg_ret_acts(c, ret, room_id, &budget);
         if (err == STORE_OK && budget == 0) { /* maybe more in this room */
             memcpy(ret->cursor, room_id, sizeof(ret->cursor));
             ret->more = 1;
@@ -2215,6 +2328,14 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_HOOK_EP_DELETE:
         CH_ASSERT(req->hooks);
         req->err = pg_hook_ep_delete(c, req->hooks);
+        break;
+    case STORE_ACT_PUT:
+        CH_ASSERT(req->acts);
+        req->err = pg_act_put(c, req->acts);
+        break;
+    case STORE_ACT_PAGE:
+        CH_ASSERT(req->acts);
+        req->err = pg_act_page(c, req->acts);
         break;
     default:
         CH_ASSERT(!"unknown store request type");

@@ -176,6 +176,17 @@ static const pd_table_t pd_tables[] = {
       {"type", PD_TEXT},
       {"created_at", PD_INT}},
      8},
+    {"activity",
+     "room_id, seq",
+     0,
+     {{"room_id", PD_TEXT},
+      {"seq", PD_INT},
+      {"at", PD_INT},
+      {"user_id", PD_TEXT},
+      {"display_name", PD_TEXT},
+      {"kind", PD_TEXT},
+      {"data", PD_TEXT}},
+     7},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};

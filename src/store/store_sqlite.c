@@ -180,6 +180,19 @@ static const char *const sq_migrations[] = {
     " events TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);",
+    /* 14 (ACT, issue 25, the activity stream): what people did in a room, a row per
+     * change or per debounced burst; seq numbers a room's rows from 1 (1 + its highest,
+     * which retention never deletes). Pages and the sweep read it by (room_id, seq);
+     * deleting the room deletes its rows. */
+    "CREATE TABLE activity("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " display_name TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " PRIMARY KEY(room_id, seq)) WITHOUT ROWID;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -256,6 +269,12 @@ enum {
     SQ_ASSET_READABLE,
     SQ_ASSET_USAGE,
     SQ_ASSET_HASH_USED,
+    SQ_ACT_NEXT,
+    SQ_ACT_INSERT,
+    SQ_ACT_PAGE,
+    SQ_RET_ACT_MAX,
+    SQ_RET_ACTS,
+    SQ_RET_ACT_DELETE,
     SQ_STMT_MAX
 };
 
@@ -316,6 +335,18 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                           " AND p.banned = 0)))",
     [SQ_ASSET_USAGE] = "SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = ?1",
     [SQ_ASSET_HASH_USED] = "SELECT EXISTS(SELECT 1 FROM assets WHERE sha256 = ?1)",
+    /* The room's next activity seq, 0 when the room is gone. */
+    [SQ_ACT_NEXT] = "SELECT CASE WHEN EXISTS(SELECT 1 FROM rooms WHERE id = ?1) THEN"
+                    " 1 + coalesce((SELECT max(seq) FROM activity WHERE room_id = ?1), 0)"
+                    " ELSE 0 END",
+    [SQ_ACT_INSERT] =
+        "INSERT INTO activity(room_id, seq, at, user_id, display_name, kind, data)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SQ_ACT_PAGE] = "SELECT seq, at, user_id, display_name, kind, data FROM activity"
+                    " WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+    [SQ_RET_ACT_MAX] = "SELECT coalesce(max(seq), 0) FROM activity WHERE room_id = ?1",
+    [SQ_RET_ACTS] = "SELECT seq, at FROM activity WHERE room_id = ?1 ORDER BY seq LIMIT ?2",
+    [SQ_RET_ACT_DELETE] = "DELETE FROM activity WHERE room_id = ?1 AND seq <= ?2",
     [SQ_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -1565,6 +1596,107 @@ static int sq_usage(sq_conn_t *c, store_rooms_t *r, const char *room_id)
     return STORE_OK;
 }
 
+/* ---- the activity log (ACT, issue 25) ---- */
+
+static int sq_act_put(sq_conn_t *c, store_acts_t *a)
+{
+    for (size_t i = 0; i < a->nrows; i++) {
+        store_act_t *row = &a->rows[i];
+        sqlite3_stmt *s = c->stmt[SQ_ACT_NEXT];
+        int rc = SQ_BIND(s, 1, row->room_id) == SQLITE_OK ? sqlite3_step(s) : SQLITE_ERROR;
+        row->seq = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "activity next");
+        sq_release(s);
+        if (err != STORE_OK) return err;
+        if (row->seq == 0) continue; /* the room is gone: so is its log */
+        s = c->stmt[SQ_ACT_INSERT];
+        int bad = SQ_BIND(s, 1, row->room_id) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 2, row->seq) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 3, row->at) != SQLITE_OK;
+        bad |= SQ_BIND(s, 4, row->user_id) != SQLITE_OK;
+        bad |= SQ_BIND(s, 5, row->display_name) != SQLITE_OK;
+        bad |= SQ_BIND(s, 6, row->kind) != SQLITE_OK;
+        bad |= sq_bind_str(s, 7, row->data, "{}") != SQLITE_OK;
+        rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+        err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "activity insert");
+        sq_release(s);
+        if (err != STORE_OK) return err;
+    }
+    return STORE_OK;
+}
+
+static int sq_act_page(sq_conn_t *c, store_acts_t *a)
+{
+    store_acts_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_ACT_PAGE];
+    int bad = SQ_BIND(s, 1, a->room_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, a->before > 0 ? a->before : INT64_MAX) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    size_t n = 0, cap = 0;
+    store_act_t *rows = NULL;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = ch_realloc(rows, cap * sizeof(*rows));
+        }
+        store_act_t *row = &rows[n++];
+        memset(row, 0, sizeof(*row));
+        memcpy(row->room_id, a->room_id, sizeof(row->room_id));
+        row->seq = sqlite3_column_int64(s, 0);
+        row->at = sqlite3_column_int64(s, 1);
+        sq_copy_text(c, row->user_id, sizeof(row->user_id), s, 2);
+        sq_copy_text(c, row->display_name, sizeof(row->display_name), s, 3);
+        sq_copy_text(c, row->kind, sizeof(row->kind), s, 4);
+        row->data = sq_dup_text(s, 5, 1);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "activity page");
+    sq_release(s);
+    a->rows = rows;
+    a->nrows = n;
+    if (err != STORE_OK) store_acts_free(a);
+    return err;
+}
+
+/* Deletes the activity rows of room_id past act_before / act_keep, oldest first, at most
+ * *budget rows; the newest always stays, so the room's seqs never restart. */
+static int sq_ret_acts(sq_conn_t *c, const store_retention_t *ret, const char *room_id,
+                       uint32_t *budget)
+{
+    sqlite3_stmt *s = c->stmt[SQ_RET_ACT_MAX];
+    int rc = sq_bind_field(s, 1, room_id, STORE_ID_LEN) == SQLITE_OK ? sqlite3_step(s)
+                                                                     : SQLITE_ERROR;
+    int64_t max = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "retention activity max");
+    sq_release(s);
+    if (err != STORE_OK || max <= 1) return err;
+    s = c->stmt[SQ_RET_ACTS];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, *budget) != SQLITE_OK;
+    int64_t upto = 0;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        int64_t seq = sqlite3_column_int64(s, 0), at = sqlite3_column_int64(s, 1);
+        int old = ret->act_before > 0 && at < ret->act_before;
+        int over = ret->act_keep > 0 && seq <= max - ret->act_keep;
+        if (seq >= max || (!old && !over)) break;
+        upto = seq;
+        (*budget)--;
+    }
+    err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention activity");
+    sq_release(s);
+    if (err != STORE_OK || upto == 0) return err;
+    s = c->stmt[SQ_RET_ACT_DELETE];
+    bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, upto) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention activity delete");
+    sq_release(s);
+    return err;
+}
+
 /* Deletes the messages of room_id past the rules, oldest first, at most *budget rows
  * (lowered by what went). The newest message always stays, so seqs never restart. */
 static int sq_ret_messages(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint32_t *budget,
@@ -1685,6 +1817,8 @@ static int sq_retention(sq_conn_t *c, store_rooms_t *r)
             err = sq_ret_messages(c, r, room_id, &budget, &ucap);
         if (err == STORE_OK && ret->doc_keep > 0 && budget > 0)
             err = sq_ret_docs(c, r, room_id, &budget, &ucap);
+        if (err == STORE_OK && (ret->act_before > 0 || ret->act_keep > 0) && budget > 0)
+            err = sq_ret_acts(c, ret, room_id, &budget);
         if (err != STORE_OK) break;
         if (budget == 0) { /* maybe more in this room: start there next time */
             memcpy(ret->cursor, room_id, sizeof(ret->cursor));
@@ -2134,6 +2268,14 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         CH_ASSERT(req->hooks);
         req->err = sq_hook_ep_delete(c, req->hooks);
         break;
+    case STORE_ACT_PUT:
+        CH_ASSERT(req->acts);
+        req->err = sq_act_put(c, req->acts);
+        break;
+    case STORE_ACT_PAGE:
+        CH_ASSERT(req->acts);
+        req->err = sq_act_page(c, req->acts);
+        break;
     default:
         CH_ASSERT(!"unknown store request type");
     }
@@ -2157,6 +2299,7 @@ static int sq_needs_savepoint(const store_req_t *req)
     case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
     case STORE_RETENTION_SWEEP:
         return 1;
+    case STORE_ACT_PUT: /* several rows: only EIO, which needs none */
     case STORE_HOOK_PUT:
         return 0;
     case STORE_DOC_OP_INSERT: /* the op, then the snapshot when there is one */

@@ -162,6 +162,16 @@ static const sd_table_t sd_tables[] = {
       {"type", SD_TEXT},
       {"created_at", SD_INT}},
      8},
+    {"activity",
+     "room_id, seq",
+     {{"room_id", SD_TEXT},
+      {"seq", SD_INT},
+      {"at", SD_INT},
+      {"user_id", SD_TEXT},
+      {"display_name", SD_TEXT},
+      {"kind", SD_TEXT},
+      {"data", SD_TEXT}},
+     7},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

@@ -2894,6 +2894,173 @@ static void test_assets(void)
     drop_target(path);
 }
 
+/* ---- the activity log (ACT, issue 25) ---- */
+
+static int run_acts(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t type,
+                    store_acts_t *a)
+{
+    treq_t t;
+    treq_init(&t, c, type);
+    t.req.acts = a;
+    return run_one(st, loop, &t);
+}
+
+/* Appends one row of kind k at time at to room `room` through ACT_PUT; its seq, or -1. */
+static int64_t put_act(store_t *st, uv_loop_t *loop, tctx_t *c, int room, const char *k,
+                       int64_t at)
+{
+    store_acts_t a;
+    memset(&a, 0, sizeof(a));
+    a.rows = calloc(1, sizeof(*a.rows));
+    a.nrows = 1;
+    snprintf(a.rows[0].room_id, STORE_ID_LEN, "10000000-0000-4000-8000-%012d", room);
+    a.rows[0].at = at;
+    snprintf(a.rows[0].user_id, STORE_SUB_LEN, "00000000-0000-4000-8000-000000000001");
+    snprintf(a.rows[0].display_name, STORE_NAME_LEN, "Ana ✓");
+    snprintf(a.rows[0].kind, STORE_ACT_KIND_LEN, "%s", k);
+    a.rows[0].data = strdup("{\"messages\":3}");
+    int64_t seq = run_acts(st, loop, c, STORE_ACT_PUT, &a) == STORE_OK ? a.rows[0].seq : -1;
+    store_acts_free(&a);
+    return seq;
+}
+
+/* The seqs of room `room`'s page below before, newest first, as "5,4,3". */
+static void act_page(store_t *st, uv_loop_t *loop, tctx_t *c, int room, int64_t before,
+                     uint32_t limit, char *out, size_t cap)
+{
+    store_acts_t a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.room_id, sizeof(a.room_id), "10000000-0000-4000-8000-%012d", room);
+    a.before = before;
+    a.limit = limit;
+    ASSERT_EQ(run_acts(st, loop, c, STORE_ACT_PAGE, &a), STORE_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < a.nrows; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%lld", i ? "," : "", (long long)a.rows[i].seq);
+    }
+    store_acts_free(&a);
+}
+
+/* Activity: each room numbers its rows from 1 in order (a batch of rows of two rooms and of
+ * a missing room: that one skipped with seq 0), pages newest first with a cursor, the
+ * fields as stored, retention by age and by count (never the newest row, so numbering
+ * goes on), and a room's deletion taking its rows. */
+static void test_activity(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "activity");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+
+    store_acts_t a;
+    memset(&a, 0, sizeof(a));
+    a.nrows = 4;
+    a.rows = calloc(a.nrows, sizeof(*a.rows));
+    const int rooms[4] = {1, 2, 9, 1};
+    for (size_t i = 0; i < a.nrows; i++) {
+        snprintf(a.rows[i].room_id, STORE_ID_LEN, "10000000-0000-4000-8000-%012d", rooms[i]);
+        a.rows[i].at = 100 + (int64_t)i;
+        snprintf(a.rows[i].kind, STORE_ACT_KIND_LEN, "joined");
+        a.rows[i].data = i == 1 ? NULL : strdup("{\"a\":1}");
+    }
+    ASSERT_EQ(run_acts(st, &loop, &c, STORE_ACT_PUT, &a), STORE_OK);
+    ASSERT_EQ(a.rows[0].seq, 1);
+    ASSERT_EQ(a.rows[1].seq, 1);
+    ASSERT_EQ(a.rows[2].seq, 0); /* no room 9 */
+    ASSERT_EQ(a.rows[3].seq, 2);
+    store_acts_free(&a);
+    for (int k = 3; k <= 6; k++)
+        ASSERT_EQ(put_act(st, &loop, &c, 1, "messages", 1000 * k), k);
+
+    char ns[64];
+    act_page(st, &loop, &c, 1, 0, 4, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "6,5,4,3");
+    act_page(st, &loop, &c, 1, 3, 4, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "2,1");
+    act_page(st, &loop, &c, 1, 1, 4, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "");
+    act_page(st, &loop, &c, 1, -1, 0, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "");
+    act_page(st, &loop, &c, 9, 0, 10, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "");
+    memset(&a, 0, sizeof(a));
+    snprintf(a.room_id, sizeof(a.room_id), "10000000-0000-4000-8000-000000000001");
+    a.limit = 100000; /* capped, not refused */
+    ASSERT_EQ(run_acts(st, &loop, &c, STORE_ACT_PAGE, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 6);
+    ASSERT_EQ(a.rows[0].at, 6000);
+    ASSERT_STREQ(a.rows[0].room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(a.rows[0].user_id, "00000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(a.rows[0].display_name, "Ana ✓");
+    ASSERT_STREQ(a.rows[0].kind, "messages");
+    ASSERT_STREQ(a.rows[0].data, "{\"messages\":3}");
+    ASSERT_STREQ(a.rows[5].user_id, "");
+    ASSERT_STREQ(a.rows[5].kind, "joined");
+    store_acts_free(&a);
+    memset(&a, 0, sizeof(a));
+    snprintf(a.room_id, sizeof(a.room_id), "10000000-0000-4000-8000-000000000002");
+    a.limit = 10;
+    ASSERT_EQ(run_acts(st, &loop, &c, STORE_ACT_PAGE, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 1);
+    ASSERT_STREQ(a.rows[0].data, "{}"); /* NULL data is an empty object */
+    store_acts_free(&a);
+
+    /* Retention by age: rows before 4000 go (1, 2, 3), a budget of 2 at a time. */
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    r.ret.act_before = 4000;
+    r.ret.batch = 2;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+    ASSERT_EQ(r.ret.more, 1);
+    for (int i = 0; i < 5 && r.ret.more; i++)
+        ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+    ASSERT_EQ(r.ret.more, 0);
+    act_page(st, &loop, &c, 1, 0, 10, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "6,5,4");
+    act_page(st, &loop, &c, 2, 0, 10, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "1"); /* a room's newest row stays whatever its age */
+    /* By count: the newest 2 stay; then everything old: the newest stays, and the next
+     * row is numbered on from it. */
+    memset(&r.ret, 0, sizeof(r.ret));
+    r.ret.act_keep = 2;
+    r.ret.batch = 100;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+    act_page(st, &loop, &c, 1, 0, 10, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "6,5");
+    memset(&r.ret, 0, sizeof(r.ret));
+    r.ret.act_before = INT64_MAX;
+    r.ret.batch = 100;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+    act_page(st, &loop, &c, 1, 0, 10, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "6");
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable; numbering goes on after a reopen; deleting room 1 takes its rows. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    ASSERT_EQ(put_act(st, &loop, &c, 1, "left", 7000), 7);
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    act_page(st, &loop, &c, 1, 0, 10, ns, sizeof(ns));
+    ASSERT_STREQ(ns, "");
+    ASSERT_EQ(put_act(st, &loop, &c, 1, "left", 8000), 0);
+    ASSERT_EQ(c.wrong_thread, 0);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -2935,6 +3102,7 @@ int main(void)
         RUN(test_webhook_queue);
         RUN(test_webhook_endpoints_and_log);
         RUN(test_assets);
+        RUN(test_activity);
     }
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);

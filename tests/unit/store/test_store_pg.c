@@ -148,13 +148,15 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 12, 11, 10, 9 and 8 undone by hand. */
-    ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "DROP TABLE webhook_endpoints; DROP TABLE assets;"
-                           " ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
-                           " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
-                           " UPDATE schema_version SET version = 7"),
-              0);
+    /* Back to version 7: migrations 14 to 8 undone by hand. */
+    ASSERT_EQ(
+        pg_test_exec(sql_url(target),
+                     "DROP TABLE activity; DROP TABLE webhook_endpoints; DROP TABLE assets;"
+                     " ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP "
+                     "TABLE webhook_deliveries;"
+                     " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
+                     " UPDATE schema_version SET version = 7"),
+        0);
     c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
@@ -165,6 +167,7 @@ static void test_migrate_older_and_newer(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_deliveries"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_endpoints"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM assets"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM activity"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
@@ -668,6 +671,22 @@ static void fill_every_table(const char *target)
     treq_init(&t, &c, STORE_ASSET_PUT);
     t.req.assets = &as;
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    store_acts_t ac; /* two activity rows of room 1 */
+    memset(&ac, 0, sizeof(ac));
+    ac.nrows = 2;
+    ac.rows = calloc(2, sizeof(*ac.rows));
+    for (int i = 0; i < 2; i++) {
+        snprintf(ac.rows[i].room_id, STORE_ID_LEN, "10000000-0000-4000-8000-%012d", 1);
+        ac.rows[i].at = 1700000600000 + i;
+        snprintf(ac.rows[i].display_name, STORE_NAME_LEN, "Ana é");
+        snprintf(ac.rows[i].kind, STORE_ACT_KIND_LEN, i ? "doc_edited" : "joined");
+        ac.rows[i].data = strdup(i ? "{\"doc\": \"main\"}" : "{}");
+    }
+    treq_init(&t, &c, STORE_ACT_PUT);
+    t.req.acts = &ac;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(ac.rows[1].seq, 2);
+    store_acts_free(&ac);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -697,6 +716,9 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\"name\":\"photo é.jpg\"") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"room_id\":null") != NULL); /* no room */
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
+    ASSERT_TRUE(
+        strstr(da.buf, "\"kind\":\"doc_edited\",\"data\":\"{\\\"doc\\\": \\\"main\\\"}\"") !=
+        NULL);
 
     void *c = be_open(b);
     ASSERT_TRUE(c != NULL);

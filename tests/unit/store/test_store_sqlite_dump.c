@@ -66,7 +66,9 @@ static const char *const populate_sql =
     "INSERT INTO webhook_deliveries VALUES(4,'d1','app','r9','room.deleted','{\"a\": 1}',"
     " 0,2,30,19,20,503,'HTTP 503');"
     "INSERT INTO webhook_endpoints VALUES('wh_b','http://127.0.0.1:9/h','s3cret','*',21);"
-    "INSERT INTO webhook_endpoints VALUES('wh_a','https://x.test/h?Ã©','k','room.created',22);";
+    "INSERT INTO webhook_endpoints VALUES('wh_a','https://x.test/h?Ã©','k','room.created',22);"
+    "INSERT INTO activity VALUES('r1',2,24,'','app','messages','{\"messages\": 2}');"
+    "INSERT INTO activity VALUES('r1',1,23,'u1','A \xc3\xa9','joined','{}');";
 
 typedef struct {
     char *text; /* every row as "table obj\n" */
@@ -155,8 +157,12 @@ static void test_dump_every_table(void)
         "webhook_endpoints {\"id\":\"wh_a\",\"url\":\"https://x.test/h?Ã©\","
         "\"secret\":\"k\",\"events\":\"room.created\",\"created_at\":22}\n"
         "webhook_endpoints {\"id\":\"wh_b\",\"url\":\"http://127.0.0.1:9/h\","
-        "\"secret\":\"s3cret\",\"events\":\"*\",\"created_at\":21}\n";
-    ASSERT_EQ(d.rows, 20);
+        "\"secret\":\"s3cret\",\"events\":\"*\",\"created_at\":21}\n"
+        "activity {\"room_id\":\"r1\",\"seq\":1,\"at\":23,\"user_id\":\"u1\","
+        "\"display_name\":\"A \xc3\xa9\",\"kind\":\"joined\",\"data\":\"{}\"}\n"
+        "activity {\"room_id\":\"r1\",\"seq\":2,\"at\":24,\"user_id\":\"\","
+        "\"display_name\":\"app\",\"kind\":\"messages\",\"data\":\"{\\\"messages\\\": 2}\"}\n";
+    ASSERT_EQ(d.rows, 22);
     ASSERT_STREQ(d.text, want);
     free(d.text);
 
@@ -204,7 +210,7 @@ static void test_load_round_trip(void)
     dump_out_t da, db;
     ASSERT_EQ(dump_db(a, &da), 0);
     ASSERT_EQ(dump_db(b, &db), 0);
-    ASSERT_EQ(db.rows, 20);
+    ASSERT_EQ(db.rows, 22);
     ASSERT_STREQ(db.text, da.text);
     free(da.text);
     free(db.text);
