@@ -7,6 +7,7 @@
 
 #include "util/clock.h"
 #include "store/store_pg.h"
+#include "domain/activity_log.h"
 #include "domain/docs.h"
 #include "domain/entities.h"
 #include "util/mem.h"
@@ -18,7 +19,8 @@
 /* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in
  * rooms_t and room_t: no ud. */
 static const rooms_feature_use_t app_features[] = {{&docs_feature, NULL},
-                                                   {&entities_feature, NULL}};
+                                                   {&entities_feature, NULL},
+                                                   {&activity_feature, NULL}};
 
 static void audit_rejected(void *ud, const char *ip, const char *why)
 {
@@ -124,6 +126,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
                    CH_ARRAY_LEN(app_features)) != 0)
         goto fail;
     a->rooms_ready = 1;
+    activity_log_init(&a->act, &a->rooms, cfg);
     if (webhooks_init(&a->hooks, cfg, log, err, sizeof(err)) != 0) {
         log_error(log, "%s", err);
         goto fail;
@@ -183,6 +186,7 @@ void app_free(app_t *a)
 {
     CH_ASSERT(a->store == NULL);
     if (a->rooms_ready) rooms_free(&a->rooms);
+    if (a->rooms_ready) activity_log_free(&a->act);
     a->rooms_ready = 0;
     webhooks_free(&a->hooks);
     home_free(&a->home);

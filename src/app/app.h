@@ -24,6 +24,7 @@
 #include "util/http_call.h"
 #include "app/webhook_send.h"
 #include "domain/webhooks.h"
+#include "domain/activity_log.h"
 
 /* Client addresses whose failed WebSocket token checks are counted (see rl_map.h for
  * what happens past it). */
@@ -49,6 +50,7 @@ typedef struct app_s {
                                      * http stopped; NULL: nothing to close */
     webhooks_t hooks;           /* the webhook endpoints (webhooks.h), borrowed by the rooms */
     webhook_send_t hook_send;   /* sends the queued deliveries over http */
+    activity_log_t act;         /* the rooms' activity stream (activity_log.h) */
     int rooms_ready;            /* rooms loaded (to close and free) */
     int api_ready;              /* api initialised (to close) */
 } app_t;

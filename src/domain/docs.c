@@ -13,6 +13,7 @@
 
 #include "domain/doc_ot.h"
 #include "domain/webhooks.h"
+#include "domain/activity_log.h"
 #include "util/mem.h"
 #include "domain/rooms.h"
 #include "util/utf8.h"
@@ -458,6 +459,12 @@ int docs_submit(rooms_t *r, doc_t *d, const docs_op_t *op, rooms_done_fn done, s
     }
     room->last_activity = op->now_ms;
     rate_window_add(&room->rate_ops, op->now_ms, 1);
+    if (r->act) { /* one row per user, document and burst of edits (activity.h) */
+        uint64_t plus, minus;
+        activity_op_counts(&d->log[(d->log_head + d->log_alloc - 1) % d->log_alloc].op, &plus,
+                           &minus);
+        activity_log_note(r->act, room, ACTIVITY_DOC_EDITED, op->user, d->id, 1, plus, minus);
+    }
     doc_opreq_t *o = opreq_new(r, d, op, done, ud_size, wait);
     o->version = d->version;
     o->req.type = STORE_DOC_OP_INSERT;

@@ -9,6 +9,7 @@
 
 #include "auth/auth_random.h"
 #include "domain/webhooks.h"
+#include "domain/activity_log.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -444,6 +445,14 @@ static void commit_change(rooms_t *r, room_t *room, entity_t *e, const entities_
         req->hook = json_pack("{s:s, s:s, s:o, s:s?}", "action", action, "id", e->id, "entity",
                               e->removed ? json_null() : entity_json(e), "by", who->user);
     req->ev = entity_event(room, action, v, who->user, fields, who->member, 0);
+    if (strcmp(action, "create") == 0)
+        activity_log_row(r->act, room, ACTIVITY_ENTITY_CREATED, who->user, NULL,
+                         json_pack("{s:s, s:s}", "entity", e->id, "kind", e->kind));
+    else if (strcmp(action, "delete") == 0)
+        activity_log_row(r->act, room, ACTIVITY_ENTITY_DELETED, who->user, NULL,
+                         json_pack("{s:s}", "entity", e->id));
+    else /* an update: one row per user and burst (activity.h) */
+        activity_log_note(r->act, room, ACTIVITY_ENTITY_MOVED, who->user, e->id, 1, 0, 0);
     write_entity(r, room, e, req);
 }
 
@@ -532,6 +541,7 @@ int entities_update_transient(rooms_t *r, room_t *room, entity_t *e,
     if (rc != ENT_OK) return refused(r, err, rc, "data", e);
     if (due <= who->now_ms) apply_pending(r, room, e, who->now_ms, who->unix_ms);
     else due_add(r, e);
+    activity_log_note(r->act, room, ACTIVITY_ENTITY_MOVED, who->user, e->id, 1, 0, 0);
     *result = json_pack("{s:s, s:b}", "id", e->id, "transient", 1);
     return 0;
 }
@@ -570,7 +580,11 @@ int entities_lock(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t
                     "you held this entity's lock for the longest allowed; others get a turn",
                     NULL, NULL);
     if (rc != ENT_OK) return refused(r, err, rc, "data", e);
-    if (!had_lock) room->nlocks++;
+    if (!had_lock) {
+        room->nlocks++;
+        activity_log_row(r->act, room, ACTIVITY_ENTITY_LOCKED, who->user, NULL,
+                         json_pack("{s:s}", "entity", e->id));
+    }
     send_now(room, who->member, "entity_lock",
              json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock)));
     *result = json_pack("{s:s, s:o}", "id", e->id, "lock", entity_lock_json(e->lock));

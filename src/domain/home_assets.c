@@ -4,6 +4,7 @@
  * publishes, as for any event of the room, so a cluster bus carries it unchanged. */
 #include <string.h>
 
+#include "domain/activity_log.h"
 #include "domain/home.h"
 #include "util/mem.h"
 
@@ -11,7 +12,6 @@
  * room as {"op": event, "room", "asset"}. */
 static void op_asset_event(void *ud, room_t *room, const bus_op_t *op)
 {
-    (void)ud;
     const char *ev = json_string_value(json_object_get(op->args, "event"));
     const json_t *asset = json_object_get(op->args, "asset");
     if (!ev || (strcmp(ev, "asset_added") != 0 && strcmp(ev, "asset_removed") != 0) ||
@@ -29,6 +29,18 @@ static void op_asset_event(void *ud, room_t *room, const bus_op_t *op)
                                            .nparts = 1,
                                            .except = BUS_MEMBER_NONE});
     json_decref(fields);
+    rooms_t *r = ud;
+    const char *user = op->user ? op->user : "";
+    if (strcmp(ev, "asset_added") == 0)
+        activity_log_row(
+            r->act, room, ACTIVITY_ASSET_ADDED, user, NULL,
+            json_pack("{s:O?, s:O?, s:O?, s:O?}", "asset", json_object_get(asset, "id"), "name",
+                      json_object_get(asset, "name"), "type", json_object_get(asset, "type"),
+                      "size", json_object_get(asset, "size")));
+    else
+        activity_log_row(r->act, room, ACTIVITY_ASSET_REMOVED, user, NULL,
+                         json_pack("{s:O?, s:O?}", "asset", json_object_get(asset, "id"),
+                                   "name", json_object_get(asset, "name")));
     bus_reply(&op->route, NULL, NULL, json_pack("{s:b}", "success", 1));
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "domain/docs.h"
+#include "domain/activity_log.h"
 #include "domain/home.h"
 #include "util/clock.h"
 #include "util/mem.h"
@@ -78,9 +79,14 @@ static void op_doc_open(void *ud, room_t *room, const bus_op_t *op)
     doc_t *ready;
     void *wait;
     rooms_err_t err;
-    if (docs_open(ud, room, doc_id, opened, sizeof(bus_route_t), &ready, &wait, &err) != 0)
+    if (docs_open(ud, room, doc_id, opened, sizeof(bus_route_t), &ready, &wait, &err) != 0) {
         reply_err(&op->route, &err);
-    else if (ready) bus_reply(&op->route, NULL, NULL, docs_snapshot_json(ready));
+        return;
+    }
+    rooms_t *r = ud;
+    activity_log_note(r->act, room, ACTIVITY_DOC_OPENED, op->user, doc_id, 1, 0, 0);
+    if (ready)
+        bus_reply(&op->route, NULL, NULL, docs_snapshot_json(ready));
     else keep_route(wait, op);
 }
 

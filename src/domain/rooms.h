@@ -151,6 +151,8 @@ typedef struct {
     uint64_t msg_keep;         /* newest messages kept per room; 0 = all */
     uint64_t doc_keep;         /* op log rows kept before a snapshot; 0 = all */
     uint64_t retention_ms;     /* how often the retention rules run */
+    uint64_t act_retention_ms; /* activity rows older than this go; 0 = kept */
+    uint64_t act_keep;         /* newest activity rows kept per room; 0 = all */
     presence_rules_t presence;
     const char *public_url;    /* joinLink base */
 } rooms_limits_t;
@@ -194,6 +196,7 @@ struct rooms_s {
     size_t sweep_n, sweep_i, sweep_cap;
     int64_t sweep_cutoff;      /* unix ms: rooms last active before it go */
     struct webhooks_s *hooks;  /* borrowed: the webhook endpoints (webhooks.h); NULL: none */
+    struct activity_log_s *act; /* borrowed: the activity stream (activity_log.h); NULL: none */
     /* Members with at least one connection (online > 0), over every room: kept where
      * online goes from 0 or to 0 and where a member goes, for GET /metrics (rooms_count). */
     uint64_t online;

@@ -14,6 +14,7 @@
 #include "domain/room_code.h"
 #include "domain/room_rules.h"
 #include "domain/webhooks.h"
+#include "domain/activity_log.h"
 #include "auth/user_valid.h"
 
 /* ---------- create ---------- */
@@ -344,6 +345,8 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, done, ud);
     rooms_fill_part(&op->pl.part, m);
     hook_left(r, room, &op->req, m, reason ? reason : "left");
+    activity_log_row(r->act, room, ACTIVITY_LEFT, m->user_id, m->display_name,
+                     json_pack("{s:s}", "reason", reason ? reason : "left"));
     unsubscribe_user(r, room, user_id, NULL, NULL);
     rooms_member_remove(r, room, m);
     maybe_vacant(r, room);
@@ -402,6 +405,8 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     json_t *fields = json_pack("{s:b}", "ban", ban);
     store_req_t hooks = {0}; /* its deliveries, moved onto the write below */
     hook_left(r, room, &hooks, m, ban ? "banned" : "kicked");
+    activity_log_row(r->act, room, ban ? ACTIVITY_BANNED : ACTIVITY_KICKED, m->user_id,
+                     m->display_name, json_pack("{s:s}", "by", by->sub));
     unsubscribe_user(r, room, user_id, "kicked", fields);
     json_decref(fields);
     rooms_op_t *op;
@@ -522,6 +527,7 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
         presence_init(&m->presence, uv_now(r->loop));
         rooms_member_changed(m);
         rooms_publish_member(room, member, "participant_joined", m);
+        activity_log_row(r->act, room, ACTIVITY_JOINED, m->user_id, m->display_name, NULL);
     }
     return 0;
 }
@@ -558,6 +564,8 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
     rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
                   json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
+    activity_log_row(r->act, room, ACTIVITY_LEFT, m->user_id, m->display_name,
+                     json_pack("{s:s}", "reason", reason));
     /* Not a stored change: its delivery is a write of its own, which nothing waits for
      * (the connection is gone). */
     if (webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_LEFT)) {

@@ -13,6 +13,7 @@
 #include "util/mem.h"
 #include "domain/room_rules.h"
 #include "domain/webhooks.h"
+#include "domain/activity_log.h"
 #include "util/utf8.h"
 
 /* ---------- recent messages, encoded once for join replies ---------- */
@@ -189,6 +190,8 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
                         m->created_at);
         json_decref(mj);
     }
+    /* Counted per user and burst, never copied (activity.h). */
+    if (user_id[0]) activity_log_note(r->act, room, ACTIVITY_MESSAGES, user_id, "", 1, 0, 0);
     room->msg_writes++;
     rooms_op_submit(op);
 }
@@ -449,6 +452,9 @@ static void retention_submit(rooms_t *r, const char *cursor)
         ret->msg_before = clock_unix_ms() - (int64_t)r->lim.msg_retention_ms;
     ret->msg_keep = (int64_t)r->lim.msg_keep;
     ret->doc_keep = (int64_t)r->lim.doc_keep;
+    if (r->lim.act_retention_ms)
+        ret->act_before = clock_unix_ms() - (int64_t)r->lim.act_retention_ms;
+    ret->act_keep = (int64_t)r->lim.act_keep;
     ret->batch = RETENTION_BATCH;
     snprintf(ret->cursor, sizeof(ret->cursor), "%s", cursor);
     op->stored = after_retention;

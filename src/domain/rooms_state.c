@@ -13,6 +13,7 @@
 #include "domain/room_code.h"
 #include "domain/room_rules.h"
 #include "domain/webhooks.h"
+#include "domain/activity_log.h"
 
 /* ---------- delete ---------- */
 
@@ -220,6 +221,14 @@ static void patch_state(rooms_t *r, room_t *room, const char *by, const json_t *
         op->hook =
             json_pack("{s:O, s:o}", "patch", patch, "by", by ? json_string(by) : json_null());
     submit_row(op, room, text);
+    if (by) {
+        json_t *keys = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)patch, k, v) json_array_append_new(keys, json_string(k));
+        activity_log_row(r->act, room, ACTIVITY_STATE_CHANGED, by, NULL,
+                         json_pack("{s:o}", "keys", keys));
+    }
     if (by) state_message(r, room, by, old_mode);
     json_decref(old_mode);
 }
@@ -294,6 +303,11 @@ static void settings_message(rooms_t *r, room_t *room, const char *by,
         json_decref(meta);
         return;
     }
+    json_t *changes = json_deep_copy(meta);
+    json_object_del(changes, "event");
+    json_object_del(changes, "userId");
+    json_object_del(changes, "displayName");
+    activity_log_row(r->act, room, ACTIVITY_ROOM_UPDATED, by, NULL, changes);
     if (n == 1)
         snprintf(text, sizeof(text), "the host %s", parts[0]);
     else if (n == 2)

@@ -200,6 +200,12 @@ static const opt_t options[] = {
      "op log rows kept before a document's snapshot (0: all)"},
     {"retention-sweep", OPT_DURATION, OFF(retention_sweep), 100, 24 * HOUR_MS, "10m",
      "how often the retention rules are applied"},
+    {"activity-edit-idle", OPT_DURATION, OFF(activity_edit_idle), 10, HOUR_MS, "60s",
+     "edits, moves and messages of a user are one activity row until they stop this long"},
+    {"activity-retention", OPT_DURATION, OFF(activity_retention), 0, 100 * 365 * 24 * HOUR_MS,
+     "2160h", "activity rows older than this are deleted (0: kept)"},
+    {"activity-max-rows", OPT_COUNT, OFF(activity_max_rows), 0, 1000000000, "10000",
+     "activity rows kept per room, the newest (0: all)"},
     {"presence-rate", OPT_COUNT, OFF(presence_rate), 1, 1000, "20",
      "presence changes sent per user per second"},
     {"presence-idle", OPT_DURATION, OFF(presence_idle), 100, 24 * HOUR_MS, "60s",
@@ -398,6 +404,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->message_retention_count = 0;
     cfg->doc_log_retention = 0;
     cfg->retention_sweep = 10 * 60000;
+    cfg->activity_edit_idle = 60000;
+    cfg->activity_retention = 2160 * HOUR_MS;
+    cfg->activity_max_rows = 10000;
     cfg->presence_rate = 20;
     cfg->presence_idle = 60000;
     cfg->presence_typing = 5000;

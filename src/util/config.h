@@ -105,6 +105,9 @@ typedef struct {
     uint64_t message_retention_count; /* messages kept per room, 0 = all */
     uint64_t doc_log_retention;   /* op log rows kept before a snapshot, 0 = all */
     uint64_t retention_sweep;     /* ms between retention sweeps */
+    uint64_t activity_edit_idle;  /* ms: a burst of edits, moves, messages ends (issue 25) */
+    uint64_t activity_retention;  /* ms an activity row is kept, 0 = forever */
+    uint64_t activity_max_rows;   /* activity rows kept per room, 0 = all */
     uint64_t presence_rate;       /* presence changes per user per second */
     uint64_t presence_idle;       /* ms of silence before a user shows idle */
     uint64_t presence_typing;     /* ms before typing expires */
