@@ -162,4 +162,10 @@ void home_rpc_register(home_t *h);
  *   success. The member's side (api_assets.c) stored the change and checked the caller. */
 void home_assets_register(home_t *h);
 
+/* Registers the activity stream's reads (home_activity.c, issue 25) on h:
+ * - activity: args {"before"?: a nextCursor, "limit"?: 1..200 (50)}: answers {"activity":
+ *   [rows newest first], "nextCursor": the next page's cursor or null}.
+ * - rest.activity: the same for the REST routes, with "success": true. */
+void home_activity_register(home_t *h);
+
 #endif

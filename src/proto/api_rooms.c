@@ -453,6 +453,27 @@ static void h_messages(api_req_t *r)
             back_200);
 }
 
+/* GET /api/rooms/:roomId/activity?before&limit: a page of the room's activity stream,
+ * newest first (rest.activity; members, as history). */
+static void h_activity(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    int64_t limit = 50, before = -1;
+    if (api_query_int(r, "limit", &limit) || api_query_int(r, "before", &before)) return;
+    if (limit < 1 || limit > 200) {
+        api_invalid(r, "limit", "limit must be 1 to 200");
+        return;
+    }
+    if (before == 0) {
+        api_invalid(r, "before", "before must be a nextCursor from an earlier page");
+        return;
+    }
+    json_t *args = json_pack("{s:I}", "limit", (json_int_t)limit);
+    if (before != -1) json_object_set_new(args, "before", json_integer(before));
+    to_home(r, room, "rest.activity", args, back_200);
+}
+
 static void h_state(api_req_t *r)
 {
     room_t *room = room_param(r);
@@ -577,6 +598,7 @@ const api_route_t api_rooms_routes[] = {
     {HTTP_DELETE, "/api/rooms/:roomId/leave", h_leave, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/participants", h_participants, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/messages", h_messages, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/activity", h_activity, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/entities", h_entities, 0, API_GROUP_API},
     {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},

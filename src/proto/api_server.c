@@ -319,6 +319,26 @@ static void api_server_history(api_req_t *r)
                                      (json_int_t)after, "limit", (json_int_t)limit));
 }
 
+/* GET /api/server/rooms/:roomId/activity?before&limit (rest.activity). */
+static void api_server_activity(api_req_t *r)
+{
+    int64_t limit = 50, before = -1;
+    if (api_query_int(r, "limit", &limit) || api_query_int(r, "before", &before)) return;
+    if (limit < 1 || limit > 200) {
+        api_invalid(r, "limit", "limit must be 1 to 200");
+        return;
+    }
+    if (before == 0) {
+        api_invalid(r, "before", "before must be a nextCursor from an earlier page");
+        return;
+    }
+    room_t *room = api_server_room(r);
+    if (!room) return;
+    json_t *args = json_pack("{s:I}", "limit", (json_int_t)limit);
+    if (before != -1) json_object_set_new(args, "before", json_integer(before));
+    api_server_to_home(r, room, "rest.activity", args);
+}
+
 /* The entity routes: the members' entity ops (home_entities.c) as the room's host, with
  * no connection (so no lock of the app's outlives its request). The body is the op's
  * arguments; :entityId, when the route has it, is its "id". */
@@ -430,6 +450,8 @@ const api_route_t api_server_routes[] = {
     {HTTP_POST, "/api/server/rooms/:roomId/messages", api_server_message, API_SERVER,
      API_GROUP_API},
     {HTTP_GET, "/api/server/rooms/:roomId/messages", api_server_history, API_SERVER,
+     API_GROUP_API},
+    {HTTP_GET, "/api/server/rooms/:roomId/activity", api_server_activity, API_SERVER,
      API_GROUP_API},
     {HTTP_POST, "/api/server/rooms/:roomId/broadcast", api_server_broadcast, API_SERVER,
      API_GROUP_API},
