@@ -7,6 +7,8 @@ export type EntityEvent = import('./types.js').EntityEvent;
 export type EntityLock = import('./types.js').EntityLock;
 export type EntitySource = import('./types.js').EntitySource;
 export type HistoryPage = import('./types.js').HistoryPage;
+export type ActivityRow = import('./types.js').ActivityRow;
+export type ActivityPage = import('./types.js').ActivityPage;
 export type Message = import('./types.js').Message;
 export type Participant = import('./types.js').Participant;
 export type RoomInfo = import('./types.js').RoomInfo;
@@ -17,6 +19,8 @@ export type SyncResult = import('./types.js').SyncResult;
 /** @typedef {import('./types.js').EntityLock} EntityLock */
 /** @typedef {import('./types.js').EntitySource} EntitySource */
 /** @typedef {import('./types.js').HistoryPage} HistoryPage */
+/** @typedef {import('./types.js').ActivityRow} ActivityRow */
+/** @typedef {import('./types.js').ActivityPage} ActivityPage */
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').Participant} Participant */
 /** @typedef {import('./types.js').RoomInfo} RoomInfo */
@@ -63,6 +67,7 @@ export type RoomEvents = {
         isPublic: boolean;
         by: string;
     };
+    activity: ActivityRow;
     error: ChorusError;
     entity_created: EntityEvent;
     entity_updated: EntityEvent & {
@@ -105,7 +110,8 @@ export type RoomEvents = {
  * connection's change, this one's too; `info` has them already). 'error': a failed rejoin
  * after a reconnect, or a failed catch-up (SDK extension). 'broadcast': every broadcast,
  * whatever its name (SDK extension; names that clash with the other events only come this
- * way). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * way). 'activity': a row of the room's activity stream was written (docs/protocol.md
+ * "Activity"). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
  * @typedef {{
  *   message: Message;
  *   participant_joined: Participant;
@@ -117,6 +123,7 @@ export type RoomEvents = {
  *   kicked: { ban: boolean };
  *   room_code: { roomCode: string; joinLink: string };
  *   room_updated: { name: string; maxParticipants: number; isPublic: boolean; by: string };
+ *   activity: ActivityRow;
  *   error: ChorusError;
  *   entity_created: EntityEvent;
  *   entity_updated: EntityEvent & { previous: Entity; transient: boolean };
@@ -235,6 +242,18 @@ export declare class Room extends Emitter<RoomEvents, {
         after?: number;
         limit?: number;
     }): Promise<HistoryPage>;
+    /**
+     * One page of the room's activity stream, newest first (docs/protocol.md "Activity"):
+     * `limit` rows (default 50, at most 200) older than the cursor `before` (a page's
+     * `nextCursor`; absent: from the newest). `nextCursor` is null on the oldest page. New
+     * rows also arrive as 'activity' events.
+     * @param {{ before?: string | null; limit?: number }} [opts]
+     * @returns {Promise<ActivityPage>}
+     */
+    activity(opts?: {
+        before?: string | null;
+        limit?: number;
+    }): Promise<ActivityPage>;
     /**
      * Calls the app's backend about this room (the `rpc` op, docs/protocol.md): resolves
      * with the backend's data once its side effects (state, messages, broadcasts) were

@@ -13,6 +13,8 @@ import { mergePatch } from './patch.js';
 /** @typedef {import('./types.js').EntityLock} EntityLock */
 /** @typedef {import('./types.js').EntitySource} EntitySource */
 /** @typedef {import('./types.js').HistoryPage} HistoryPage */
+/** @typedef {import('./types.js').ActivityRow} ActivityRow */
+/** @typedef {import('./types.js').ActivityPage} ActivityPage */
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').Participant} Participant */
 /** @typedef {import('./types.js').RoomInfo} RoomInfo */
@@ -22,7 +24,7 @@ import { mergePatch } from './patch.js';
 /** The server ops that are events of a room (docs/protocol.md). */
 export const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
-  'state', 'broadcast', 'room_deleted', 'kicked', 'room_code', 'room_updated',
+  'state', 'broadcast', 'room_deleted', 'kicked', 'room_code', 'room_updated', 'activity',
 ]);
 /** Entity ops the server sends to a room (docs/protocol.md "Entities"). */
 export const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
@@ -41,7 +43,8 @@ const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_E
  * connection's change, this one's too; `info` has them already). 'error': a failed rejoin
  * after a reconnect, or a failed catch-up (SDK extension). 'broadcast': every broadcast,
  * whatever its name (SDK extension; names that clash with the other events only come this
- * way). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * way). 'activity': a row of the room's activity stream was written (docs/protocol.md
+ * "Activity"). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
  * @typedef {{
  *   message: Message;
  *   participant_joined: Participant;
@@ -53,6 +56,7 @@ const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_E
  *   kicked: { ban: boolean };
  *   room_code: { roomCode: string; joinLink: string };
  *   room_updated: { name: string; maxParticipants: number; isPublic: boolean; by: string };
+ *   activity: ActivityRow;
  *   error: ChorusError;
  *   entity_created: EntityEvent;
  *   entity_updated: EntityEvent & { previous: Entity; transient: boolean };
@@ -419,6 +423,9 @@ export class Room extends Emitter {
         this._emit('room_updated', { ...settings, by: msg.by });
         return;
       }
+      case 'activity':
+        if (msg.activity) this._emit('activity', msg.activity);
+        return;
       default:
     }
   }
@@ -546,6 +553,22 @@ export class Room extends Emitter {
     const msgs = data?.messages ?? [];
     for (const m of msgs) if (m.seq > this._lastSeq) this._ingest(m);
     return { messages: msgs, more: data?.more === true };
+  }
+
+  /**
+   * One page of the room's activity stream, newest first (docs/protocol.md "Activity"):
+   * `limit` rows (default 50, at most 200) older than the cursor `before` (a page's
+   * `nextCursor`; absent: from the newest). `nextCursor` is null on the oldest page. New
+   * rows also arrive as 'activity' events.
+   * @param {{ before?: string | null; limit?: number }} [opts]
+   * @returns {Promise<ActivityPage>}
+   */
+  async activity(opts = {}) {
+    const fields = {};
+    if (opts.before != null) fields.before = opts.before;
+    if (opts.limit !== undefined) fields.limit = opts.limit;
+    const data = await this._req('activity', fields);
+    return { activity: data?.activity ?? [], nextCursor: data?.nextCursor ?? null };
   }
 
   /**

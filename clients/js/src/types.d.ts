@@ -65,6 +65,19 @@ export type HistoryPage = {
     messages: Message[];
     more: boolean;
 };
+export type ActivityRow = {
+    id: string;
+    seq: number;
+    at: number;
+    userId: string;
+    displayName: string;
+    kind: string;
+    data: Record<string, unknown>;
+};
+export type ActivityPage = {
+    activity: ActivityRow[];
+    nextCursor: string | null;
+};
 export type ChorusOptions = {
     /**
      * Base URL of the server, e.g. "http://127.0.0.1:8080" (ws(s) URL
@@ -186,6 +199,23 @@ export type SyncResult = {
  * --ws-max-reply) cut the page short: continue with `before` = the first seq (or `after`
  * = the last).
  * @typedef {{ messages: Message[]; more: boolean }} HistoryPage
+ */
+/**
+ * One row of a room's activity stream (docs/protocol.md "Activity"): who (`userId`, "" for
+ * the server or an app; `displayName` as it was) did what (`kind`: joined, left, kicked,
+ * banned, room_updated, state_changed, entity_created, entity_deleted, entity_locked,
+ * entity_moved, doc_opened, doc_edited, messages, asset_added, asset_removed, ...; `data`
+ * says more, e.g. doc_edited's {doc, ops, inserted, deleted, ms}) and when (`at`, unix ms).
+ * `seq` numbers the room's rows; `id` is the same as a string.
+ * @typedef {{
+ *   id: string; seq: number; at: number; userId: string; displayName: string;
+ *   kind: string; data: Record<string, unknown>;
+ * }} ActivityRow
+ */
+/**
+ * One page of a room's activity stream, newest first; `nextCursor` is the `before` of the
+ * next, older page, or null when this one reached the oldest row.
+ * @typedef {{ activity: ActivityRow[]; nextCursor: string | null }} ActivityPage
  */
 /**
  * The options of a Chorus client.
