@@ -2,6 +2,7 @@
 // Vanilla ES module on top of the Chorus SDK (./lib/chorus.js, bundled there by `make web`).
 import { Chorus } from './lib/chorus.js';
 import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendlyError } from './ui.js';
+import { mountActivity } from './activity.js';
 
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
@@ -540,6 +541,7 @@ async function enterRoom(code) {
   el.loading.hidden = true;
   el.area.hidden = false;
   wireRoom(sess);
+  sess.offs.push(mountActivity(room));
   renderRoomAll(sess);
   setTab(sess, 'chat');
 }
