@@ -175,6 +175,16 @@ static const char *const pg_migrations[] = {
     " events text NOT NULL,"
     " created_at bigint NOT NULL);"
     "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);",
+    /* 14 (AST, issue 23; 16 in the plan, renumbered at the merge): an unfinished upload's
+     * reservation against the quotas (store_sqlite.c says the same). */
+    "CREATE TABLE uploads("
+    " id " PK " PRIMARY KEY,"
+    " owner " PK " NOT NULL,"
+    " room_id " PK ","
+    " length bigint NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE INDEX uploads_owner ON uploads(owner);"
+    "CREATE INDEX uploads_room ON uploads(room_id);",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -256,6 +266,10 @@ enum {
     PG_ASSET_READABLE,
     PG_ASSET_USAGE,
     PG_ASSET_HASH_USED,
+    PG_UPLOAD_LOCK,
+    PG_UPLOAD_HELD,
+    PG_UPLOAD_INSERT,
+    PG_UPLOAD_DELETE,
     PG_STMT_MAX
 };
 
@@ -310,6 +324,19 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                           " AND p.banned = 0)))::int",
     [PG_ASSET_USAGE] = "SELECT coalesce(sum(size), 0)::bigint FROM assets WHERE uploader = $1",
     [PG_ASSET_HASH_USED] = "SELECT EXISTS(SELECT 1 FROM assets WHERE sha256 = $1)::int",
+    /* Reservations are checked and stored one at a time across every node: the sums read
+     * under this transaction-scoped lock see every reservation committed before. */
+    [PG_UPLOAD_LOCK] = "SELECT pg_advisory_xact_lock(7236117023)",
+    [PG_UPLOAD_HELD] =
+        "SELECT ((SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = $1)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE owner = $1))::bigint,"
+        " (CASE WHEN $2 = '' THEN 0 ELSE"
+        " (SELECT coalesce(sum(size), 0) FROM assets WHERE room_id = $2)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE room_id = $2) END)::bigint,"
+        " (SELECT count(*) FROM uploads WHERE owner = $1)::bigint",
+    [PG_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
+                         " VALUES($1, $2, $3, $4, $5)",
+    [PG_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
     [PG_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -1968,7 +1995,49 @@ static int pg_asset_put(pg_conn_t *c, const store_asset_t *a)
     PP_FIELD(&p, a->name);
     PP_FIELD(&p, a->type);
     pp_int(&p, a->created_at);
-    return pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
+    int err = pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t d = {0}; /* the asset counts now, not the reservation */
+    PP_FIELD(&d, a->id);
+    return pg_cmd(c, PG_UPLOAD_DELETE, &d, "asset put (reservation)", NULL);
+}
+
+/* Checks a's reservation against the limits and stores it when it fits. */
+static int pg_upload_reserve(pg_conn_t *c, store_assets_t *a)
+{
+    const store_asset_t *row = &a->row;
+    int err = pg_cmd(c, PG_UPLOAD_LOCK, NULL, "upload lock", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t p = {0};
+    PP_FIELD(&p, row->uploader);
+    PP_FIELD(&p, row->room_id);
+    PGresult *r = pg_run(c, PG_UPLOAD_HELD, &p);
+    err = pg_status(c, r, "upload reserve");
+    if (err == STORE_OK) {
+        a->bytes = pg_int(r, 0, 0);
+        a->room_bytes = pg_int(r, 0, 1);
+        a->count = pg_int(r, 0, 2);
+    }
+    PQclear(r);
+    if (err != STORE_OK) return err;
+    a->refused = store_reserve_refusal(a);
+    if (a->refused) return STORE_OK;
+    pg_params_t q = {0};
+    PP_FIELD(&q, row->id);
+    PP_FIELD(&q, row->uploader);
+    PP_OPT(&q, row->room_id);
+    pp_int(&q, row->size);
+    pp_int(&q, row->created_at);
+    return pg_cmd(c, PG_UPLOAD_INSERT, &q, "upload reserve", NULL);
+}
+
+static int pg_upload_release(pg_conn_t *c, const store_asset_t *row)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, row->id);
+    long changed = 0;
+    int err = pg_cmd(c, PG_UPLOAD_DELETE, &p, "upload release", &changed);
+    return err == STORE_OK && changed == 0 ? STORE_ENOTFOUND : err;
 }
 
 /* GET or DELETE (which): one row by id into a, or ENOTFOUND. */
@@ -2036,6 +2105,10 @@ static int pg_assets(pg_conn_t *c, store_req_t *req)
         return pg_asset_row(c, PG_ASSET_DELETE, row);
     case STORE_ASSET_LIST:
         return pg_asset_list(c, a);
+    case STORE_UPLOAD_RESERVE:
+        return pg_upload_reserve(c, a);
+    case STORE_UPLOAD_RELEASE:
+        return pg_upload_release(c, row);
     case STORE_ASSET_READABLE:
         PP_FIELD(&p, row->sha256);
         PP_FIELD(&p, row->uploader);
@@ -2178,6 +2251,8 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_ASSET_READABLE:
     case STORE_ASSET_USAGE:
     case STORE_ASSET_HASH_USED:
+    case STORE_UPLOAD_RESERVE:
+    case STORE_UPLOAD_RELEASE:
         CH_ASSERT(req->assets);
         req->err = pg_assets(c, req);
         break;
@@ -2242,6 +2317,7 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_APIKEY_CREATE:   /* a taken id */
     case STORE_HOOK_EP_CREATE:  /* a taken id */
     case STORE_ASSET_PUT:       /* a taken id, a missing room */
+    case STORE_UPLOAD_RESERVE:  /* a taken id */
         return 1;
     default:
         return 0;

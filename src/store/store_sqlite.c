@@ -180,6 +180,18 @@ static const char *const sq_migrations[] = {
     " events TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint, seq);",
+    /* 14 (AST, issue 23; 16 in the plan, renumbered at the merge): an unfinished upload's
+     * reservation of its Upload-Length against its uploader's (and its room's) quota,
+     * from its creation until it becomes an asset (the same id), is deleted or expires.
+     * room_id is no foreign key: a room deleted meanwhile leaves the upload no asset. */
+    "CREATE TABLE uploads("
+    " id TEXT PRIMARY KEY,"
+    " owner TEXT NOT NULL,"
+    " room_id TEXT,"
+    " length INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX uploads_owner ON uploads(owner);"
+    "CREATE INDEX uploads_room ON uploads(room_id);",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -256,6 +268,9 @@ enum {
     SQ_ASSET_READABLE,
     SQ_ASSET_USAGE,
     SQ_ASSET_HASH_USED,
+    SQ_UPLOAD_HELD,
+    SQ_UPLOAD_INSERT,
+    SQ_UPLOAD_DELETE,
     SQ_STMT_MAX
 };
 
@@ -316,6 +331,17 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                           " AND p.banned = 0)))",
     [SQ_ASSET_USAGE] = "SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = ?1",
     [SQ_ASSET_HASH_USED] = "SELECT EXISTS(SELECT 1 FROM assets WHERE sha256 = ?1)",
+    /* What uploader ?1 and room ?2 ('': none) hold, and the uploader's reservations. */
+    [SQ_UPLOAD_HELD] =
+        "SELECT (SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = ?1)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE owner = ?1),"
+        " CASE WHEN ?2 = '' THEN 0 ELSE"
+        " (SELECT coalesce(sum(size), 0) FROM assets WHERE room_id = ?2)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE room_id = ?2) END,"
+        " (SELECT count(*) FROM uploads WHERE owner = ?1)",
+    [SQ_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [SQ_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -849,6 +875,12 @@ static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
     else if (rc != SQLITE_DONE)
         err = sq_fail(c, "asset put");
     sq_release(s);
+    if (err == STORE_OK) { /* the asset counts now, not the reservation */
+        s = c->stmt[SQ_UPLOAD_DELETE];
+        rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+        if (rc != SQLITE_DONE) err = sq_fail(c, "asset put (reservation)");
+        sq_release(s);
+    }
     return err;
 }
 
@@ -919,6 +951,51 @@ static int sq_asset_int(sq_conn_t *c, int which, const char *f1, size_t cap1, co
     return err;
 }
 
+/* Checks a's reservation against the limits and stores it when it fits (one
+ * transaction: the write lock is held from the sums to the insert). */
+static int sq_upload_reserve(sq_conn_t *c, store_assets_t *a)
+{
+    const store_asset_t *row = &a->row;
+    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_HELD];
+    int bad = SQ_BIND(s, 1, row->uploader) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, row->room_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sq_release(s);
+        return sq_fail(c, "upload reserve");
+    }
+    a->bytes = sqlite3_column_int64(s, 0);
+    a->room_bytes = sqlite3_column_int64(s, 1);
+    a->count = sqlite3_column_int64(s, 2);
+    sq_release(s);
+    a->refused = store_reserve_refusal(a);
+    if (a->refused) return STORE_OK;
+    s = c->stmt[SQ_UPLOAD_INSERT];
+    bad = SQ_BIND(s, 1, row->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, row->uploader) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 3, row->room_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, row->size) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, row->created_at) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "upload reserve");
+    sq_release(s);
+    return err;
+}
+
+static int sq_upload_release(sq_conn_t *c, const store_asset_t *row)
+{
+    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_DELETE];
+    int rc = SQ_BIND(s, 1, row->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "upload release");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
 static int sq_assets(sq_conn_t *c, store_req_t *req)
 {
     store_assets_t *a = req->assets;
@@ -934,6 +1011,10 @@ static int sq_assets(sq_conn_t *c, store_req_t *req)
         return sq_asset_delete(c, row);
     case STORE_ASSET_LIST:
         return sq_asset_list(c, a);
+    case STORE_UPLOAD_RESERVE:
+        return sq_upload_reserve(c, a);
+    case STORE_UPLOAD_RELEASE:
+        return sq_upload_release(c, row);
     case STORE_ASSET_READABLE:
         err = sq_asset_int(c, SQ_ASSET_READABLE, row->sha256, sizeof(row->sha256),
                            row->uploader, sizeof(row->uploader), &v);
@@ -2021,6 +2102,8 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_ASSET_READABLE:
     case STORE_ASSET_USAGE:
     case STORE_ASSET_HASH_USED:
+    case STORE_UPLOAD_RESERVE:
+    case STORE_UPLOAD_RELEASE:
         CH_ASSERT(req->assets);
         req->err = sq_assets(c, req);
         break;

@@ -162,6 +162,14 @@ static const sd_table_t sd_tables[] = {
       {"type", SD_TEXT},
       {"created_at", SD_INT}},
      8},
+    {"uploads",
+     "id",
+     {{"id", SD_TEXT},
+      {"owner", SD_TEXT},
+      {"room_id", SD_TEXT_NULL},
+      {"length", SD_INT},
+      {"created_at", SD_INT}},
+     5},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

@@ -66,7 +66,9 @@ static const char *const populate_sql =
     "INSERT INTO webhook_deliveries VALUES(4,'d1','app','r9','room.deleted','{\"a\": 1}',"
     " 0,2,30,19,20,503,'HTTP 503');"
     "INSERT INTO webhook_endpoints VALUES('wh_b','http://127.0.0.1:9/h','s3cret','*',21);"
-    "INSERT INTO webhook_endpoints VALUES('wh_a','https://x.test/h?Ã©','k','room.created',22);";
+    "INSERT INTO webhook_endpoints VALUES('wh_a','https://x.test/h?Ã©','k','room.created',22);"
+    "INSERT INTO uploads VALUES('up2','u2',NULL,5,24);"
+    "INSERT INTO uploads VALUES('up1','u1','r1',9007199254740993,23);";
 
 typedef struct {
     char *text; /* every row as "table obj\n" */
@@ -155,8 +157,12 @@ static void test_dump_every_table(void)
         "webhook_endpoints {\"id\":\"wh_a\",\"url\":\"https://x.test/h?Ã©\","
         "\"secret\":\"k\",\"events\":\"room.created\",\"created_at\":22}\n"
         "webhook_endpoints {\"id\":\"wh_b\",\"url\":\"http://127.0.0.1:9/h\","
-        "\"secret\":\"s3cret\",\"events\":\"*\",\"created_at\":21}\n";
-    ASSERT_EQ(d.rows, 20);
+        "\"secret\":\"s3cret\",\"events\":\"*\",\"created_at\":21}\n"
+        "uploads {\"id\":\"up1\",\"owner\":\"u1\",\"room_id\":\"r1\","
+        "\"length\":9007199254740993,\"created_at\":23}\n"
+        "uploads {\"id\":\"up2\",\"owner\":\"u2\",\"room_id\":null,\"length\":5,"
+        "\"created_at\":24}\n";
+    ASSERT_EQ(d.rows, 22);
     ASSERT_STREQ(d.text, want);
     free(d.text);
 
@@ -204,7 +210,7 @@ static void test_load_round_trip(void)
     dump_out_t da, db;
     ASSERT_EQ(dump_db(a, &da), 0);
     ASSERT_EQ(dump_db(b, &db), 0);
-    ASSERT_EQ(db.rows, 20);
+    ASSERT_EQ(db.rows, 22);
     ASSERT_STREQ(db.text, da.text);
     free(da.text);
     free(db.text);
