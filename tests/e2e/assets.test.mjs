@@ -282,4 +282,84 @@ describe('assets in rooms', () => {
       await srv.stop();
     }
   });
+  it('--upload-quota-user holds under parallel creations: unfinished uploads count until deleted, finished ones as assets', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-quota-user', '10KiB', '--upload-max-concurrent', '100'] });
+    const alice = mkUser('alice');
+    try {
+      // Eight creations of 3 KiB at once: three fit in 10 KiB, whatever the interleaving.
+      const rs = await Promise.all(Array.from({ length: 8 }, () => create(srv.port, alice, 3 * 1024, {})));
+      const made = rs.filter((r) => r.status === 201);
+      assert.equal(made.length, 3, rs.map((r) => r.status).join(','));
+      for (const r of rs.filter((x) => x.status !== 201)) assertJsonError(r, 413, 'quota_exceeded');
+      const auth = { ...TUS, Authorization: `Bearer ${alice.token}` };
+      // Deleting an unfinished upload gives its bytes back.
+      const [u1, u2] = made.map((r) => r.headers.location);
+      assert.equal((await fetchOnce(srv.port, 'DELETE', u1, { headers: auth })).status, 204);
+      const again = await create(srv.port, alice, 3 * 1024, {});
+      assert.equal(again.status, 201);
+      assertJsonError(await create(srv.port, alice, 2 * 1024, {}), 413, 'quota_exceeded');
+      // Finishing one: its bytes now count as an asset (still 9 KiB held).
+      const r = await fetchOnce(srv.port, 'PATCH', u2, {
+        headers: { ...auth, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+        body: randomBytes(3 * 1024),
+      });
+      assert.equal(r.status, 204, r.text);
+      const j = assertJsonError(await create(srv.port, alice, 2 * 1024, {}), 413, 'quota_exceeded');
+      assert.match(j.error.message, /9216 of 10240 bytes/);
+      assert.equal((await create(srv.port, alice, 1024, {})).status, 201, 'exactly full');
+    } finally {
+      await srv.stop();
+    }
+  });
+  it('--upload-quota-room: parallel creations by several users into one room; other rooms and own uploads apart', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-quota-room', '10KiB', '--upload-max-concurrent', '100'] });
+    const [host, member] = [mkUser('host'), mkUser('member')];
+    let cs = [];
+    try {
+      const w = await roomWith(srv.port, [host, member]);
+      cs = w.cs;
+      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+        create(srv.port, i % 2 ? member : host, 3 * 1024, { filename: `f${i}`, room: w.room.id })));
+      const made = rs.filter((r) => r.status === 201);
+      assert.equal(made.length, 3, rs.map((r) => r.status).join(','));
+      for (const r of rs.filter((x) => x.status !== 201)) {
+        const j = assertJsonError(r, 413, 'room_quota_exceeded');
+        assert.match(j.error.message, /(6144|9216) of 10240 bytes/);
+      }
+      const other = await createRoom(srv.port, host, { name: 'Other' });
+      assert.equal((await create(srv.port, host, 10 * 1024, { room: other.id })).status, 201, 'per room');
+      assert.equal((await create(srv.port, member, 10 * 1024, {})).status, 201, 'no room: no room quota');
+      // A finished upload counts as the room's asset.
+      const a = await tusUpload(srv.port, member, randomBytes(1024), { filename: 'last', room: w.room.id });
+      assert.equal(a.assetId, a.id);
+      assertJsonError(await create(srv.port, host, 1, { room: w.room.id }), 413, 'room_quota_exceeded');
+    } finally {
+      closeAll(cs);
+      await srv.stop();
+    }
+  });
+  it('--upload-max-incomplete: a user with that many unfinished uploads is 429 too_many_incomplete until one finishes or is deleted', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-max-incomplete', '2'] });
+    const [alice, bob] = [mkUser('alice'), mkUser('bob')];
+    try {
+      const auth = { ...TUS, Authorization: `Bearer ${alice.token}` };
+      const u1 = (await create(srv.port, alice, 10, {})).headers.location;
+      const u2 = (await create(srv.port, alice, 10, {})).headers.location;
+      const j = assertJsonError(await create(srv.port, alice, 10, {}), 429, 'too_many_incomplete');
+      assert.match(j.error.message, /2 unfinished uploads/);
+      assert.equal((await create(srv.port, bob, 10, {})).status, 201, 'per user');
+      const r = await fetchOnce(srv.port, 'PATCH', u1, {
+        headers: { ...auth, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+        body: randomBytes(10),
+      });
+      assert.equal(r.status, 204, r.text);
+      const u3 = (await create(srv.port, alice, 10, {})).headers.location;
+      assertJsonError(await create(srv.port, alice, 10, {}), 429, 'too_many_incomplete');
+      assert.equal((await fetchOnce(srv.port, 'DELETE', u2, { headers: auth })).status, 204);
+      assert.equal((await create(srv.port, alice, 10, {})).status, 201);
+      assert.ok(u3);
+    } finally {
+      await srv.stop();
+    }
+  });
 });
