@@ -280,11 +280,12 @@ typedef enum {
                             * asset counts instead. err: EEXISTS (the id is taken),
                             * ENOTFOUND (no such room); nothing stored or removed then */
     STORE_ASSET_GET,       /* in: row.id. out: row. err: ENOTFOUND */
-    STORE_ASSET_LIST,      /* in: row.room_id, before ("" = from the newest; else the id
-                            * of the last asset of the previous page), limit (capped at
-                            * STORE_PAGE_MAX; 0 answers nothing). out: rows, the room's
-                            * assets newest first (created_at, then id, descending) after
-                            * before; an unknown before answers none */
+    STORE_ASSET_LIST,      /* in: row.room_id, before and before_at ("" = from the
+                            * newest; else the id and created_at of the last asset of the
+                            * previous page, which need not exist any more), limit
+                            * (capped at STORE_PAGE_MAX; 0 answers nothing). out: rows,
+                            * the room's assets newest first (created_at, then id,
+                            * descending) strictly after (before_at, before) */
     STORE_ASSET_DELETE,    /* in: row.id. out: row (as it was). err: ENOTFOUND */
     STORE_ASSET_READABLE,  /* in: row.sha256, row.uploader (the reader). out: found = 1
                             * when the reader uploaded an asset of that content or is a
@@ -588,6 +589,7 @@ typedef struct {
 typedef struct {
     store_asset_t row;
     char before[STORE_ID_LEN]; /* ASSET_LIST */
+    int64_t before_at;         /* ASSET_LIST */
     uint32_t limit;            /* ASSET_LIST */
     store_asset_t *rows;       /* ASSET_LIST out (malloc'd) */
     size_t nrows;

@@ -312,10 +312,9 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ASSET_INSERT] = "INSERT INTO assets(" PG_ASSET_COLUMNS ")"
                         " VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
     [PG_ASSET_GET] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE id = $1",
-    /* Newest first, after the cursor asset $2 (an unknown one: NULL compares as nothing). */
+    /* Newest first, after the cursor ($4, $2): its asset may be gone. */
     [PG_ASSET_LIST] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE room_id = $1"
-                      " AND ($2 = '' OR (created_at, id) <"
-                      " (SELECT created_at, id FROM assets WHERE id = $2))"
+                      " AND ($2 = '' OR (created_at, id) < ($4::bigint, $2::text))"
                       " ORDER BY created_at DESC, id DESC LIMIT $3",
     [PG_ASSET_DELETE] = "DELETE FROM assets WHERE id = $1 RETURNING " PG_ASSET_COLUMNS,
     [PG_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = $1"
@@ -2066,6 +2065,7 @@ static int pg_asset_list(pg_conn_t *c, store_assets_t *a)
     PP_FIELD(&p, a->row.room_id);
     PP_FIELD(&p, a->before);
     pp_int(&p, limit);
+    pp_int(&p, a->before_at);
     PGresult *r = pg_run(c, PG_ASSET_LIST, &p);
     int err = pg_status(c, r, "asset list");
     if (err == STORE_OK) {

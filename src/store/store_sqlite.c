@@ -319,10 +319,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ASSET_INSERT] = "INSERT INTO assets(" SQ_ASSET_COLUMNS ")"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_ASSET_GET] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE id = ?1",
-    /* Newest first, after the cursor asset ?2 (an unknown one: NULL compares as nothing). */
+    /* Newest first, after the cursor (?4, ?2): its asset may be gone. */
     [SQ_ASSET_LIST] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE room_id = ?1"
-                      " AND (?2 = '' OR (created_at, id) <"
-                      " (SELECT created_at, id FROM assets WHERE id = ?2))"
+                      " AND (?2 = '' OR (created_at, id) < (?4, ?2))"
                       " ORDER BY created_at DESC, id DESC LIMIT ?3",
     [SQ_ASSET_DELETE] = "DELETE FROM assets WHERE id = ?1",
     [SQ_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = ?1"
@@ -920,6 +919,7 @@ static int sq_asset_list(sq_conn_t *c, store_assets_t *a)
     int bad = SQ_BIND(s, 1, a->row.room_id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, a->before) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, a->before_at) != SQLITE_OK;
     store_asset_t *out = ch_calloc(limit, sizeof(*out));
     size_t n = 0;
     int rc = bad ? SQLITE_ERROR : SQLITE_ROW;

@@ -2750,9 +2750,10 @@ static int readable(store_t *st, uv_loop_t *loop, tctx_t *c, int u, char h)
 }
 
 /* Assets: put (a taken id, a missing room refused with nothing stored), get, pages newest
- * first with a cursor, delete (the row as it was), who may read a content (uploader, a
- * participant, not a banned one nor a stranger), a user's bytes, whether a content is
- * referenced, durability, and a room's deletion taking its assets. */
+ * first with a (created_at, id) cursor, also one of no asset, delete (the row as it was), who
+ * may read a content (uploader, a participant, not a banned one nor a stranger), a user's
+ * bytes, whether a content is referenced, durability, and a room's deletion taking its assets.
+ */
 static void test_assets(void)
 {
     char path[512];
@@ -2824,12 +2825,17 @@ static void test_assets(void)
         seen += a.nrows;
         if (a.nrows == 0) break;
         snprintf(a.before, sizeof(a.before), "%s", a.rows[a.nrows - 1].id);
+        a.before_at = a.rows[a.nrows - 1].created_at;
     }
     ASSERT_EQ(seen, 5);
-    snprintf(a.before, sizeof(a.before), "%032x", 99u); /* an unknown cursor: nothing */
+    /* A cursor whose asset does not exist (deleted since): the page goes on after it. */
+    snprintf(a.before, sizeof(a.before), "%032x", 99u);
+    a.before_at = 300;
     a.limit = 10;
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
-    ASSERT_EQ(a.nrows, 0);
+    ASSERT_EQ(a.nrows, 4);
+    ASSERT_EQ(a.rows[0].created_at, 300);
+    ASSERT_EQ(a.rows[3].created_at, 100);
     a.before[0] = '\0';
     a.limit = 0;
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
