@@ -191,6 +191,37 @@ describe('assets in rooms', () => {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+  it('blob collection: the last asset of a blob deleted, the blob goes; one of two sharing it, it stays', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--blob-gc-grace', '1s'] });
+    const alice = mkUser('alice');
+    const blobFile = (hex) => path.join(srv.dataDir, 'blobs', hex.slice(0, 2), hex);
+    try {
+      const shared = randomBytes(500);
+      const solo = randomBytes(600);
+      const a = await tusUpload(srv.port, alice, shared, { filename: 'a' });
+      const b = await tusUpload(srv.port, alice, shared, { filename: 'b' }); // dedup: one blob
+      const c = await tusUpload(srv.port, alice, solo, { filename: 'c' });
+      assert.ok(a.assetId && b.assetId && c.assetId);
+      assert.ok(fs.existsSync(blobFile(sha256(shared))) && fs.existsSync(blobFile(sha256(solo))));
+      expectJson(await del(srv.port, alice, `/api/assets/${a.id}`), 200);
+      expectJson(await del(srv.port, alice, `/api/assets/${c.id}`), 200);
+      // The run that collects the younger solo blob has looked at the shared one too.
+      await srv.waitForLine(new RegExp(`blob ${sha256(solo)}: no asset names it: collected`));
+      assert.equal(fs.existsSync(blobFile(sha256(solo))), false);
+      assert.equal(fs.existsSync(blobFile(sha256(shared))), true, 'asset b still names it');
+      const r = await fetchOnce(srv.port, 'GET', `/api/blobs/${sha256(shared)}`, { headers: { Authorization: `Bearer ${alice.token}` } });
+      assert.equal(r.status, 200);
+      assert.ok(r.body.equals(shared));
+      expectJson(await del(srv.port, alice, `/api/assets/${b.id}`), 200);
+      await srv.waitForLine(new RegExp(`blob ${sha256(shared)}: no asset names it: collected`));
+      assert.equal(fs.existsSync(blobFile(sha256(shared))), false);
+      // The same bytes again: a new blob.
+      await tusUpload(srv.port, alice, shared, { filename: 'again' });
+      assert.ok(fs.existsSync(blobFile(sha256(shared))));
+    } finally {
+      await srv.stop();
+    }
+  });
   it('the list cursor: many assets of the same millisecond page through exactly once, even with the cursor asset deleted', T, async () => {
     const dir = makeTempDir('chorus-assets-');
     const args = [...ARGS, '--data', dir];
