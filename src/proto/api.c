@@ -76,6 +76,7 @@ int api_init(api_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log,
     api_audit_start(a);
     if (api_revoke_load(a) != 0) return -1;
     if (api_uploads_init(a) != 0) return -1;
+    if (api_blob_gc_init(a) != 0) return -1;
     if (api_assets_init(a) != 0) return -1;
     return api_auth_init(a);
 }
@@ -97,6 +98,7 @@ void api_close(api_t *a)
 {
     api_audit_stop(a);
     api_uploads_close(a);
+    api_blob_gc_close(a);
     uv_close((uv_handle_t *)&a->sweep, on_sweep_closed);
 }
 

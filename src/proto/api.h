@@ -167,6 +167,7 @@ struct api_s {
     void *disconnect_ud;
     uint64_t auth_failures[API_AUTH_FAIL_N]; /* GET /metrics: by reason */
     struct api_uploads_s *uploads; /* owned: tus uploads in flight, the expiry sweep */
+    struct api_blob_gc_s *blob_gc; /* owned: the collector of unreferenced blobs */
     uint8_t asset_url_key[ASSET_URL_KEY_LEN]; /* signs asset URLs (api_assets_init) */
 };
 
@@ -363,6 +364,11 @@ int api_status_of(int kind);
  * folders). Returns 0. api_uploads_close stops it; what is in flight finishes. */
 int api_uploads_init(api_t *a);
 void api_uploads_close(api_t *a);
+
+/* api_blob_gc.c: starts the collector of the blobs of DATA/blobs no asset names, untouched
+ * for --blob-gc-grace. Returns 0. api_blob_gc_close stops it; a run in flight finishes. */
+int api_blob_gc_init(api_t *a);
+void api_blob_gc_close(api_t *a);
 
 /* Prepares the accounts module (the dummy hash). Returns 0 or -1. */
 int api_auth_init(api_t *a);

@@ -5,6 +5,7 @@
  * one (its uploader or the room's host). Who may see an asset: its uploader and the
  * participants (not banned) of its room, checked on this process's room registry as the
  * room routes do (api_rooms.c); to anyone else it does not exist (404). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,33 @@ static int valid_asset_id(const char *id)
     return 1;
 }
 
+/* A page cursor: the created_at (12 hex digits of unix ms) and the id of a page's last
+ * asset, opaque to clients (docs/assets.md). */
+#define CURSOR_AT_LEN 12
+#define CURSOR_LEN (CURSOR_AT_LEN + UPLOAD_ID_LEN)
+
+static void cursor_format(const store_asset_t *a, char out[CURSOR_LEN + 1])
+{
+    uint64_t at = (uint64_t)a->created_at & 0xffffffffffffu; /* 48 bits: year 10889 */
+    snprintf(out, CURSOR_AT_LEN + 1, "%012" PRIx64, at);
+    snprintf(out + CURSOR_AT_LEN, UPLOAD_ID_LEN + 1, "%.32s", a->id);
+}
+
+/* Parses cursor text c into at and id (UPLOAD_ID_LEN + 1 bytes). Returns 0 or -1. */
+static int cursor_parse(const char *c, int64_t *at, char *id)
+{
+    if (strlen(c) != CURSOR_LEN || !valid_asset_id(c + CURSOR_AT_LEN)) return -1;
+    int64_t v = 0;
+    for (int i = 0; i < CURSOR_AT_LEN; i++) {
+        char h = c[i];
+        if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'))) return -1;
+        v = v * 16 + (h <= '9' ? h - '0' : h - 'a' + 10);
+    }
+    *at = v;
+    memcpy(id, c + CURSOR_AT_LEN, UPLOAD_ID_LEN + 1);
+    return 0;
+}
+
 static void store_failed(api_req_t *r)
 {
     api_error(r, 500, "internal_error", "the asset store failed; try again");
@@ -156,10 +184,10 @@ static void on_list(store_req_t *req)
             json_array_append_new(list, api_asset_json(&o->pl.rows[i]));
         json_t *body = json_pack("{s:b, s:o}", "success", 1, "assets", list);
         /* A full page may have more: the next one starts after its last asset. */
-        json_object_set_new(body, "next",
-                            o->pl.nrows == o->pl.limit && o->pl.nrows
-                                ? json_string(o->pl.rows[o->pl.nrows - 1].id)
-                                : json_null());
+        char next[CURSOR_LEN + 1];
+        int more = o->pl.nrows == o->pl.limit && o->pl.nrows;
+        if (more) cursor_format(&o->pl.rows[o->pl.nrows - 1], next);
+        json_object_set_new(body, "next", more ? json_string(next) : json_null());
         api_respond(r, 200, body);
     }
     op_free(o);
@@ -197,15 +225,17 @@ static void route_list(api_req_t *r)
         api_invalid(r, "limit", "limit must be 1 to 200");
         return;
     }
-    char before[STORE_ID_LEN];
+    char before[CURSOR_LEN + 1], id[UPLOAD_ID_LEN + 1] = "";
+    int64_t at = 0;
     if (query_str(r, "before", before, sizeof(before)) != 0 ||
-        (before[0] && !valid_asset_id(before))) {
-        api_invalid(r, "before", "before must be an asset id (the \"next\" of a page)");
+        (before[0] && cursor_parse(before, &at, id) != 0)) {
+        api_invalid(r, "before", "before must be the \"next\" of a page");
         return;
     }
     asset_op_t *o = op_new(r->api, r, STORE_ASSET_LIST, on_list);
     snprintf(o->pl.row.room_id, sizeof(o->pl.row.room_id), "%s", r->params[0]);
-    memcpy(o->pl.before, before, sizeof(before));
+    snprintf(o->pl.before, sizeof(o->pl.before), "%s", id);
+    o->pl.before_at = at;
     o->pl.limit = (uint32_t)limit;
     store_submit(r->api->store, &o->sreq);
 }

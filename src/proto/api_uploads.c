@@ -46,6 +46,7 @@ typedef struct upload_s {
     uint8_t digest[TUS_SHA256_LEN];
     int has_checksum;
     int creating;       /* a POST: 201 with Location */
+    int reserved;       /* a POST whose reservation is stored (released if it fails) */
     int opened;         /* f is ready for the body */
     int ended, aborted; /* the body ended / was cut off */
     int ending;         /* upload_file_patch_end runs */
@@ -173,6 +174,39 @@ static void fail(upload_t *u, int status, const char *code, const char *msg)
     r->body_ops = NULL;
     release(u);
     api_error(r, status, code, "%s", msg);
+}
+
+typedef struct {
+    store_req_t sreq;
+    store_assets_t pl;
+    api_uploads_t *up;
+} unreserve_t;
+
+static void on_unreserved(store_req_t *req)
+{
+    unreserve_t *x = req->data;
+    api_uploads_t *up = x->up;
+    if (req->err != STORE_OK && req->err != STORE_ENOTFOUND && !up->closing)
+        log_warn(up->api->log, "upload %s: its reservation could not be released",
+                 x->pl.row.id);
+    free(x);
+    up->pending--;
+    maybe_free(up);
+}
+
+/* Releases upload id's reservation (it was deleted, expired, or finished without an
+ * asset); an asset takes it over in STORE_ASSET_PUT instead. */
+static void unreserve(api_uploads_t *up, const char *id)
+{
+    unreserve_t *x = ch_calloc(1, sizeof(*x));
+    x->up = up;
+    snprintf(x->pl.row.id, sizeof(x->pl.row.id), "%s", id);
+    x->sreq.type = STORE_UPLOAD_RELEASE;
+    x->sreq.cb = on_unreserved;
+    x->sreq.data = x;
+    x->sreq.assets = &x->pl;
+    up->pending++;
+    store_submit(up->api->store, &x->sreq);
 }
 
 /* ---- the streamed body (PATCH, POST with a body) ---- */
@@ -339,6 +373,7 @@ static void answer_done(upload_t *u, const uint8_t *digest, int deduped)
         hex32(digest, hx);
         has_asset = asset_of(a, u->f, u->id, hx, &row);
     }
+    if (digest && !has_asset) unreserve(u->up, u->id); /* a blob, no asset to count */
     if (has_asset) u->up->pending++; /* before release: up stays until the answer */
     release(u);
     if (has_asset)
@@ -383,6 +418,7 @@ static void on_opened(upload_file_t *f, int status, void *ud)
 {
     upload_t *u = ud;
     u->f = f;
+    if (status != 0 && u->reserved) unreserve(u->up, u->id); /* no upload after all */
     if (status == -ENOENT) {
         fail(u, 404, "not_found", "no such upload (finished long ago, expired or deleted)");
         return;
@@ -493,33 +529,46 @@ static void route_options(api_req_t *r)
     api_respond_empty(r, 204);
 }
 
-/* A creation waiting for the user's stored bytes (--upload-quota-user). */
+/* A creation waiting for its reservation (UPLOAD_RESERVE: --upload-quota-user,
+ * --upload-quota-room, --upload-max-incomplete), checked and stored in one store request so
+ * that parallel creations each see the ones before. */
 typedef struct {
     store_req_t sreq;
     store_assets_t pl;
     upload_t *u;
-    uint64_t length;
     char *text; /* owned: the upload's info */
 } quota_wait_t;
 
-static void on_usage(store_req_t *req)
+static void on_reserved(store_req_t *req)
 {
     quota_wait_t *q = req->data;
     upload_t *u = q->u;
     const chorus_config_t *cfg = u->up->api->cfg;
-    uint64_t used = q->pl.bytes > 0 ? (uint64_t)q->pl.bytes : 0;
+    char msg[200];
     if (req->err != STORE_OK) {
         fail(u, 500, "internal_error", "the storage quota could not be read");
-    } else if (used > cfg->upload_quota_user || q->length > cfg->upload_quota_user - used) {
-        char msg[160];
+    } else if (q->pl.refused == STORE_RESERVE_COUNT) {
         snprintf(msg, sizeof(msg),
-                 "this user's assets take %" PRIu64 " of %" PRIu64
+                 "this user has %" PRId64 " unfinished uploads (--upload-max-incomplete): "
+                 "finish or delete one first",
+                 q->pl.count);
+        fail(u, 429, "too_many_incomplete", msg);
+    } else if (q->pl.refused == STORE_RESERVE_USER) {
+        snprintf(msg, sizeof(msg),
+                 "this user's assets and unfinished uploads take %" PRId64 " of %" PRIu64
                  " bytes (--upload-quota-user): delete some first",
-                 used, cfg->upload_quota_user);
+                 q->pl.bytes, cfg->upload_quota_user);
         fail(u, 413, "quota_exceeded", msg);
+    } else if (q->pl.refused == STORE_RESERVE_ROOM) {
+        snprintf(msg, sizeof(msg),
+                 "this room's assets and unfinished uploads take %" PRId64 " of %" PRIu64
+                 " bytes (--upload-quota-room): delete some first",
+                 q->pl.room_bytes, cfg->upload_quota_room);
+        fail(u, 413, "room_quota_exceeded", msg);
     } else {
-        upload_file_create(u->up->api->loop, u->up->dir, u->id, q->length, q->text,
-                           strlen(q->text), on_opened, u);
+        u->reserved = 1;
+        upload_file_create(u->up->api->loop, u->up->dir, u->id, (uint64_t)q->pl.row.size,
+                           q->text, strlen(q->text), on_opened, u);
     }
     free(q->text);
     free(q);
@@ -626,22 +675,23 @@ static void route_create(api_req_t *r)
         api_invalid(r, "Upload-Metadata", "filename and filetype must be UTF-8 text");
         return;
     }
-    if (cfg->upload_quota_user == 0) {
-        upload_file_create(r->api->loop, u->up->dir, u->id, length, text, strlen(text),
-                           on_opened, u);
-        free(text);
-        return;
-    }
-    /* The user's stored assets first: the body waits (body_room is 0 until opened). */
+    /* The reservation first: the body waits (body_room is 0 until opened). */
     quota_wait_t *q = ch_calloc(1, sizeof(*q));
     q->u = u;
-    q->length = length;
     q->text = text;
-    q->sreq.type = STORE_ASSET_USAGE;
-    q->sreq.cb = on_usage;
+    q->sreq.type = STORE_UPLOAD_RESERVE;
+    q->sreq.cb = on_reserved;
     q->sreq.data = q;
     q->sreq.assets = &q->pl;
-    snprintf(q->pl.row.uploader, sizeof(q->pl.row.uploader), "%s", r->user.sub);
+    store_asset_t *row = &q->pl.row;
+    snprintf(row->id, sizeof(row->id), "%s", u->id);
+    snprintf(row->uploader, sizeof(row->uploader), "%s", r->user.sub);
+    snprintf(row->room_id, sizeof(row->room_id), "%s", room_id);
+    row->size = (int64_t)length;
+    row->created_at = clock_unix_ms();
+    q->pl.quota_user = (int64_t)cfg->upload_quota_user;
+    q->pl.quota_room = (int64_t)cfg->upload_quota_room;
+    q->pl.max_incomplete = (int64_t)cfg->upload_max_incomplete;
     store_submit(r->api->store, &q->sreq);
 }
 
@@ -687,10 +737,12 @@ static void on_removed(void *ud, int status)
     api_req_t *r = ud;
     r->api->uploads->pending--;
     api_uploads_t *up = r->api->uploads;
-    if (status != 0 && status != -ENOENT)
+    if (status != 0 && status != -ENOENT) {
         api_error(r, 500, "internal_error", "the upload could not be removed");
-    else
+    } else {
+        unreserve(up, r->params[0]); /* its files gone first: never an unreserved upload */
         api_respond_empty(r, 204);
+    }
     maybe_free(up);
 }
 
@@ -894,6 +946,7 @@ static void sweep_after(uv_work_t *w, int status)
         log_info(up->api->log, "upload %s expired: removed", up->sweep_ids[i]);
         up->pending++;
         upload_file_remove(up->api->loop, up->dir, up->sweep_ids[i], on_swept, up);
+        unreserve(up, up->sweep_ids[i]);
     }
     maybe_free(up);
 }

@@ -336,6 +336,16 @@ void store_acts_free(store_acts_t *a)
     free(a->rows);
     a->rows = NULL;
     a->nrows = 0;
+int store_reserve_refusal(const store_assets_t *a)
+{
+    int64_t size = a->row.size;
+    if (a->max_incomplete > 0 && a->count >= a->max_incomplete) return STORE_RESERVE_COUNT;
+    if (a->quota_user > 0 && (a->bytes > a->quota_user || size > a->quota_user - a->bytes))
+        return STORE_RESERVE_USER;
+    if (a->quota_room > 0 && a->row.room_id[0] &&
+        (a->room_bytes > a->quota_room || size > a->quota_room - a->room_bytes))
+        return STORE_RESERVE_ROOM;
+    return 0;
 }
 
 void store_rooms_free(store_rooms_t *r)

@@ -278,14 +278,17 @@ typedef enum {
                            * ("endpoint deleted"); out: pending = how many. err:
                            * ENOTFOUND */
     /* Assets (issue 23): payload in req->assets (store_assets_t). */
-    STORE_ASSET_PUT,       /* in: row (all fields; room_id "": none). err: EEXISTS (the
-                            * id is taken), ENOTFOUND (no such room); nothing stored then */
+    STORE_ASSET_PUT,       /* in: row (all fields; room_id "": none). Also removes the
+                            * upload reservation of the same id (UPLOAD_RESERVE): the
+                            * asset counts instead. err: EEXISTS (the id is taken),
+                            * ENOTFOUND (no such room); nothing stored or removed then */
     STORE_ASSET_GET,       /* in: row.id. out: row. err: ENOTFOUND */
-    STORE_ASSET_LIST,      /* in: row.room_id, before ("" = from the newest; else the id
-                            * of the last asset of the previous page), limit (capped at
-                            * STORE_PAGE_MAX; 0 answers nothing). out: rows, the room's
-                            * assets newest first (created_at, then id, descending) after
-                            * before; an unknown before answers none */
+    STORE_ASSET_LIST,      /* in: row.room_id, before and before_at ("" = from the
+                            * newest; else the id and created_at of the last asset of the
+                            * previous page, which need not exist any more), limit
+                            * (capped at STORE_PAGE_MAX; 0 answers nothing). out: rows,
+                            * the room's assets newest first (created_at, then id,
+                            * descending) strictly after (before_at, before) */
     STORE_ASSET_DELETE,    /* in: row.id. out: row (as it was). err: ENOTFOUND */
     STORE_ASSET_READABLE,  /* in: row.sha256, row.uploader (the reader). out: found = 1
                             * when the reader uploaded an asset of that content or is a
@@ -302,6 +305,21 @@ typedef enum {
     STORE_ACT_PAGE, /* in: room_id, before (seq, exclusive; <= 0: from the newest), limit
                      * (capped at STORE_PAGE_MAX; 0 answers nothing). out: rows, the
                      * room's newest first below before. A missing room has none (OK) */
+    STORE_UPLOAD_RESERVE,  /* in: row.id (the upload's), row.uploader, row.room_id ("":
+                            * none), row.size (its Upload-Length), row.created_at;
+                            * quota_user, quota_room (bytes, 0: no limit), max_incomplete
+                            * (0: no limit). What the uploader holds is the sizes of their
+                            * assets plus the lengths of their reservations (a room's: of
+                            * its assets and of the reservations naming it). Stores the
+                            * reservation when size fits both quotas and the uploader has
+                            * fewer than max_incomplete reservations, checked and stored
+                            * atomically against every other writer (PostgreSQL: under one
+                            * advisory lock). out: refused (0 when stored, else a
+                            * STORE_RESERVE_* reason, nothing stored), bytes (what the
+                            * uploader held before), room_bytes (the room's), count (the
+                            * uploader's reservations before). err: EEXISTS (the id is
+                            * taken) */
+    STORE_UPLOAD_RELEASE,  /* in: row.id: removes its reservation. err: ENOTFOUND */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -585,12 +603,20 @@ typedef struct {
 typedef struct {
     store_asset_t row;
     char before[STORE_ID_LEN]; /* ASSET_LIST */
+    int64_t before_at;         /* ASSET_LIST */
     uint32_t limit;            /* ASSET_LIST */
     store_asset_t *rows;       /* ASSET_LIST out (malloc'd) */
     size_t nrows;
-    int64_t bytes; /* ASSET_USAGE out */
+    int64_t bytes; /* ASSET_USAGE, UPLOAD_RESERVE out */
     int found;     /* ASSET_READABLE, ASSET_HASH_USED out */
+    int64_t quota_user, quota_room; /* UPLOAD_RESERVE in (0: no limit) */
+    int64_t max_incomplete;         /* UPLOAD_RESERVE in (0: no limit) */
+    int64_t room_bytes, count;      /* UPLOAD_RESERVE out */
+    int refused;                    /* UPLOAD_RESERVE out: 0 or STORE_RESERVE_* */
 } store_assets_t;
+
+/* Why UPLOAD_RESERVE stored nothing (store_assets_t.refused). */
+enum { STORE_RESERVE_USER = 1, STORE_RESERVE_ROOM, STORE_RESERVE_COUNT };
 
 /* Frees what a owns (rows) and zeroes it. */
 void store_assets_free(store_assets_t *a);
@@ -620,6 +646,11 @@ typedef struct {
 
 /* Frees what a owns (rows and their data) and zeroes it. */
 void store_acts_free(store_acts_t *a);
+/* UPLOAD_RESERVE's rule, the same for every backend: given a's row.size, limits and the
+ * held figures (bytes, room_bytes, count), 0 when the reservation fits, else the
+ * STORE_RESERVE_* reason (the count first, then the uploader's quota, then the room's).
+ * Borrows a. */
+int store_reserve_refusal(const store_assets_t *a);
 
 typedef struct store_req_s store_req_t;
 typedef void (*store_cb)(store_req_t *req);
@@ -710,7 +741,7 @@ typedef struct {
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
         "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                  \
-        "webhook_endpoints", "assets", "activity"
+        "webhook_endpoints", "assets", "activity", "uploads"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

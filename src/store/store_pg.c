@@ -186,6 +186,16 @@ static const char *const pg_migrations[] = {
     " kind text NOT NULL,"
     " data text NOT NULL,"
     " PRIMARY KEY(room_id, seq));",
+    /* 15 (AST, issue 23): an unfinished upload's
+     * reservation against the quotas (store_sqlite.c says the same). */
+    "CREATE TABLE uploads("
+    " id " PK " PRIMARY KEY,"
+    " owner " PK " NOT NULL,"
+    " room_id " PK ","
+    " length bigint NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE INDEX uploads_owner ON uploads(owner);"
+    "CREATE INDEX uploads_room ON uploads(room_id);",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -272,6 +282,10 @@ enum {
     PG_RET_ACT_MAX,
     PG_RET_ACTS,
     PG_RET_ACT_DELETE,
+    PG_UPLOAD_LOCK,
+    PG_UPLOAD_HELD,
+    PG_UPLOAD_INSERT,
+    PG_UPLOAD_DELETE,
     PG_STMT_MAX
 };
 
@@ -314,10 +328,9 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ASSET_INSERT] = "INSERT INTO assets(" PG_ASSET_COLUMNS ")"
                         " VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
     [PG_ASSET_GET] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE id = $1",
-    /* Newest first, after the cursor asset $2 (an unknown one: NULL compares as nothing). */
+    /* Newest first, after the cursor ($4, $2): its asset may be gone. */
     [PG_ASSET_LIST] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE room_id = $1"
-                      " AND ($2 = '' OR (created_at, id) <"
-                      " (SELECT created_at, id FROM assets WHERE id = $2))"
+                      " AND ($2 = '' OR (created_at, id) < ($4::bigint, $2::text))"
                       " ORDER BY created_at DESC, id DESC LIMIT $3",
     [PG_ASSET_DELETE] = "DELETE FROM assets WHERE id = $1 RETURNING " PG_ASSET_COLUMNS,
     [PG_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = $1"
@@ -337,6 +350,19 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_RET_ACT_MAX] = "SELECT coalesce(max(seq), 0) FROM activity WHERE room_id = $1",
     [PG_RET_ACTS] = "SELECT seq, at FROM activity WHERE room_id = $1 ORDER BY seq LIMIT $2",
     [PG_RET_ACT_DELETE] = "DELETE FROM activity WHERE room_id = $1 AND seq <= $2",
+    /* Reservations are checked and stored one at a time across every node: the sums read
+     * under this transaction-scoped lock see every reservation committed before. */
+    [PG_UPLOAD_LOCK] = "SELECT pg_advisory_xact_lock(7236117023)",
+    [PG_UPLOAD_HELD] =
+        "SELECT ((SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = $1)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE owner = $1))::bigint,"
+        " (CASE WHEN $2 = '' THEN 0 ELSE"
+        " (SELECT coalesce(sum(size), 0) FROM assets WHERE room_id = $2)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE room_id = $2) END)::bigint,"
+        " (SELECT count(*) FROM uploads WHERE owner = $1)::bigint",
+    [PG_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
+                         " VALUES($1, $2, $3, $4, $5)",
+    [PG_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
     [PG_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -2081,7 +2107,49 @@ static int pg_asset_put(pg_conn_t *c, const store_asset_t *a)
     PP_FIELD(&p, a->name);
     PP_FIELD(&p, a->type);
     pp_int(&p, a->created_at);
-    return pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
+    int err = pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t d = {0}; /* the asset counts now, not the reservation */
+    PP_FIELD(&d, a->id);
+    return pg_cmd(c, PG_UPLOAD_DELETE, &d, "asset put (reservation)", NULL);
+}
+
+/* Checks a's reservation against the limits and stores it when it fits. */
+static int pg_upload_reserve(pg_conn_t *c, store_assets_t *a)
+{
+    const store_asset_t *row = &a->row;
+    int err = pg_cmd(c, PG_UPLOAD_LOCK, NULL, "upload lock", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t p = {0};
+    PP_FIELD(&p, row->uploader);
+    PP_FIELD(&p, row->room_id);
+    PGresult *r = pg_run(c, PG_UPLOAD_HELD, &p);
+    err = pg_status(c, r, "upload reserve");
+    if (err == STORE_OK) {
+        a->bytes = pg_int(r, 0, 0);
+        a->room_bytes = pg_int(r, 0, 1);
+        a->count = pg_int(r, 0, 2);
+    }
+    PQclear(r);
+    if (err != STORE_OK) return err;
+    a->refused = store_reserve_refusal(a);
+    if (a->refused) return STORE_OK;
+    pg_params_t q = {0};
+    PP_FIELD(&q, row->id);
+    PP_FIELD(&q, row->uploader);
+    PP_OPT(&q, row->room_id);
+    pp_int(&q, row->size);
+    pp_int(&q, row->created_at);
+    return pg_cmd(c, PG_UPLOAD_INSERT, &q, "upload reserve", NULL);
+}
+
+static int pg_upload_release(pg_conn_t *c, const store_asset_t *row)
+{
+    pg_params_t p = {0};
+    PP_FIELD(&p, row->id);
+    long changed = 0;
+    int err = pg_cmd(c, PG_UPLOAD_DELETE, &p, "upload release", &changed);
+    return err == STORE_OK && changed == 0 ? STORE_ENOTFOUND : err;
 }
 
 /* GET or DELETE (which): one row by id into a, or ENOTFOUND. */
@@ -2110,6 +2178,7 @@ static int pg_asset_list(pg_conn_t *c, store_assets_t *a)
     PP_FIELD(&p, a->row.room_id);
     PP_FIELD(&p, a->before);
     pp_int(&p, limit);
+    pp_int(&p, a->before_at);
     PGresult *r = pg_run(c, PG_ASSET_LIST, &p);
     int err = pg_status(c, r, "asset list");
     if (err == STORE_OK) {
@@ -2149,6 +2218,10 @@ static int pg_assets(pg_conn_t *c, store_req_t *req)
         return pg_asset_row(c, PG_ASSET_DELETE, row);
     case STORE_ASSET_LIST:
         return pg_asset_list(c, a);
+    case STORE_UPLOAD_RESERVE:
+        return pg_upload_reserve(c, a);
+    case STORE_UPLOAD_RELEASE:
+        return pg_upload_release(c, row);
     case STORE_ASSET_READABLE:
         PP_FIELD(&p, row->sha256);
         PP_FIELD(&p, row->uploader);
@@ -2291,6 +2364,8 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_ASSET_READABLE:
     case STORE_ASSET_USAGE:
     case STORE_ASSET_HASH_USED:
+    case STORE_UPLOAD_RESERVE:
+    case STORE_UPLOAD_RELEASE:
         CH_ASSERT(req->assets);
         req->err = pg_assets(c, req);
         break;
@@ -2363,6 +2438,7 @@ static int pg_needs_savepoint(const store_req_t *req)
     case STORE_APIKEY_CREATE:   /* a taken id */
     case STORE_HOOK_EP_CREATE:  /* a taken id */
     case STORE_ASSET_PUT:       /* a taken id, a missing room */
+    case STORE_UPLOAD_RESERVE:  /* a taken id */
         return 1;
     default:
         return 0;

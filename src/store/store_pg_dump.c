@@ -187,6 +187,15 @@ static const pd_table_t pd_tables[] = {
       {"kind", PD_TEXT},
       {"data", PD_TEXT}},
      7},
+    {"uploads",
+     "id",
+     -1,
+     {{"id", PD_TEXT},
+      {"owner", PD_TEXT},
+      {"room_id", PD_TEXT_NULL},
+      {"length", PD_INT},
+      {"created_at", PD_INT}},
+     5},
 };
 
 static const char *const pd_order[] = {STORE_DUMP_TABLES};

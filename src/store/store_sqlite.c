@@ -193,6 +193,18 @@ static const char *const sq_migrations[] = {
     " kind TEXT NOT NULL,"
     " data TEXT NOT NULL,"
     " PRIMARY KEY(room_id, seq)) WITHOUT ROWID;",
+    /* 15 (AST, issue 23): an unfinished upload's
+     * reservation of its Upload-Length against its uploader's (and its room's) quota,
+     * from its creation until it becomes an asset (the same id), is deleted or expires.
+     * room_id is no foreign key: a room deleted meanwhile leaves the upload no asset. */
+    "CREATE TABLE uploads("
+    " id TEXT PRIMARY KEY,"
+    " owner TEXT NOT NULL,"
+    " room_id TEXT,"
+    " length INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX uploads_owner ON uploads(owner);"
+    "CREATE INDEX uploads_room ON uploads(room_id);",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -275,6 +287,9 @@ enum {
     SQ_RET_ACT_MAX,
     SQ_RET_ACTS,
     SQ_RET_ACT_DELETE,
+    SQ_UPLOAD_HELD,
+    SQ_UPLOAD_INSERT,
+    SQ_UPLOAD_DELETE,
     SQ_STMT_MAX
 };
 
@@ -323,10 +338,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_ASSET_INSERT] = "INSERT INTO assets(" SQ_ASSET_COLUMNS ")"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_ASSET_GET] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE id = ?1",
-    /* Newest first, after the cursor asset ?2 (an unknown one: NULL compares as nothing). */
+    /* Newest first, after the cursor (?4, ?2): its asset may be gone. */
     [SQ_ASSET_LIST] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE room_id = ?1"
-                      " AND (?2 = '' OR (created_at, id) <"
-                      " (SELECT created_at, id FROM assets WHERE id = ?2))"
+                      " AND (?2 = '' OR (created_at, id) < (?4, ?2))"
                       " ORDER BY created_at DESC, id DESC LIMIT ?3",
     [SQ_ASSET_DELETE] = "DELETE FROM assets WHERE id = ?1",
     [SQ_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = ?1"
@@ -347,6 +361,17 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_RET_ACT_MAX] = "SELECT coalesce(max(seq), 0) FROM activity WHERE room_id = ?1",
     [SQ_RET_ACTS] = "SELECT seq, at FROM activity WHERE room_id = ?1 ORDER BY seq LIMIT ?2",
     [SQ_RET_ACT_DELETE] = "DELETE FROM activity WHERE room_id = ?1 AND seq <= ?2",
+    /* What uploader ?1 and room ?2 ('': none) hold, and the uploader's reservations. */
+    [SQ_UPLOAD_HELD] =
+        "SELECT (SELECT coalesce(sum(size), 0) FROM assets WHERE uploader = ?1)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE owner = ?1),"
+        " CASE WHEN ?2 = '' THEN 0 ELSE"
+        " (SELECT coalesce(sum(size), 0) FROM assets WHERE room_id = ?2)"
+        " + (SELECT coalesce(sum(length), 0) FROM uploads WHERE room_id = ?2) END,"
+        " (SELECT count(*) FROM uploads WHERE owner = ?1)",
+    [SQ_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQ_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [SQ_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -880,6 +905,12 @@ static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
     else if (rc != SQLITE_DONE)
         err = sq_fail(c, "asset put");
     sq_release(s);
+    if (err == STORE_OK) { /* the asset counts now, not the reservation */
+        s = c->stmt[SQ_UPLOAD_DELETE];
+        rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+        if (rc != SQLITE_DONE) err = sq_fail(c, "asset put (reservation)");
+        sq_release(s);
+    }
     return err;
 }
 
@@ -919,6 +950,7 @@ static int sq_asset_list(sq_conn_t *c, store_assets_t *a)
     int bad = SQ_BIND(s, 1, a->row.room_id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, a->before) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, a->before_at) != SQLITE_OK;
     store_asset_t *out = ch_calloc(limit, sizeof(*out));
     size_t n = 0;
     int rc = bad ? SQLITE_ERROR : SQLITE_ROW;
@@ -950,6 +982,51 @@ static int sq_asset_int(sq_conn_t *c, int which, const char *f1, size_t cap1, co
     return err;
 }
 
+/* Checks a's reservation against the limits and stores it when it fits (one
+ * transaction: the write lock is held from the sums to the insert). */
+static int sq_upload_reserve(sq_conn_t *c, store_assets_t *a)
+{
+    const store_asset_t *row = &a->row;
+    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_HELD];
+    int bad = SQ_BIND(s, 1, row->uploader) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, row->room_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sq_release(s);
+        return sq_fail(c, "upload reserve");
+    }
+    a->bytes = sqlite3_column_int64(s, 0);
+    a->room_bytes = sqlite3_column_int64(s, 1);
+    a->count = sqlite3_column_int64(s, 2);
+    sq_release(s);
+    a->refused = store_reserve_refusal(a);
+    if (a->refused) return STORE_OK;
+    s = c->stmt[SQ_UPLOAD_INSERT];
+    bad = SQ_BIND(s, 1, row->id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, row->uploader) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 3, row->room_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, row->size) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, row->created_at) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        err = STORE_EEXISTS;
+    else if (rc != SQLITE_DONE)
+        err = sq_fail(c, "upload reserve");
+    sq_release(s);
+    return err;
+}
+
+static int sq_upload_release(sq_conn_t *c, const store_asset_t *row)
+{
+    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_DELETE];
+    int rc = SQ_BIND(s, 1, row->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "upload release");
+    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
+    sq_release(s);
+    return err;
+}
+
 static int sq_assets(sq_conn_t *c, store_req_t *req)
 {
     store_assets_t *a = req->assets;
@@ -965,6 +1042,10 @@ static int sq_assets(sq_conn_t *c, store_req_t *req)
         return sq_asset_delete(c, row);
     case STORE_ASSET_LIST:
         return sq_asset_list(c, a);
+    case STORE_UPLOAD_RESERVE:
+        return sq_upload_reserve(c, a);
+    case STORE_UPLOAD_RELEASE:
+        return sq_upload_release(c, row);
     case STORE_ASSET_READABLE:
         err = sq_asset_int(c, SQ_ASSET_READABLE, row->sha256, sizeof(row->sha256),
                            row->uploader, sizeof(row->uploader), &v);
@@ -2155,6 +2236,8 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_ASSET_READABLE:
     case STORE_ASSET_USAGE:
     case STORE_ASSET_HASH_USED:
+    case STORE_UPLOAD_RESERVE:
+    case STORE_UPLOAD_RELEASE:
         CH_ASSERT(req->assets);
         req->err = sq_assets(c, req);
         break;

@@ -172,6 +172,14 @@ static const sd_table_t sd_tables[] = {
       {"kind", SD_TEXT},
       {"data", SD_TEXT}},
      7},
+    {"uploads",
+     "id",
+     {{"id", SD_TEXT},
+      {"owner", SD_TEXT},
+      {"room_id", SD_TEXT_NULL},
+      {"length", SD_INT},
+      {"created_at", SD_INT}},
+     5},
 };
 
 static const char *const sd_dump_order[] = {STORE_DUMP_TABLES};

@@ -191,7 +191,9 @@ static int flush(upload_file_t *u, int record)
 
 /* Hard-links the data file as blobs/<first 2 hex>/<sha256 hex>; a blob there already
  * (the same bytes uploaded before) is kept: link() fails with EEXIST, so two uploads of
- * the same bytes never both "create" it. */
+ * the same bytes never both "create" it. A blob kept is touched (its mtime is now): the
+ * collector (api_blob_gc.c) leaves a blob touched within its grace alone, and one it
+ * moved aside meanwhile is linked anew from this upload's data. */
 static int link_blob(upload_file_t *u)
 {
     static const char hx[] = "0123456789abcdef";
@@ -205,10 +207,16 @@ static int link_blob(upload_file_t *u)
     snprintf(dir, sizeof(dir), "%s/%.2s", u->blobs, h);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -errno;
     snprintf(blob, sizeof(blob), "%s/%s", dir, h);
-    if (link(u->part, blob) == 0) return 0;
-    if (errno != EEXIST) return -errno;
-    u->deduped = 1;
-    return 0;
+    for (int tries = 0; tries < 3; tries++) {
+        if (link(u->part, blob) == 0) return 0;
+        if (errno != EEXIST) return -errno;
+        if (utimensat(AT_FDCWD, blob, NULL, 0) == 0) {
+            u->deduped = 1;
+            return 0;
+        }
+        if (errno != ENOENT) return -errno; /* ENOENT: collected just now: link again */
+    }
+    return -EAGAIN;
 }
 
 static int do_end(upload_file_t *u)

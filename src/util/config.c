@@ -315,6 +315,15 @@ static const opt_t options[] = {
      "quota_exceeded)"},
     {"asset-url-ttl", OPT_DURATION, OFF(asset_url_ttl), 1000, 7 * 24 * HOUR_MS, "1h",
      "how long a signed asset URL (GET /api/assets/:id/url) works"},
+    {"upload-max-incomplete", OPT_COUNT, OFF(upload_max_incomplete), 0, 1000000, "10",
+     "unfinished uploads one user may have (created, not finished nor deleted nor expired); "
+     "0: no limit (429 too_many_incomplete)"},
+    {"upload-quota-room", OPT_SIZE, OFF(upload_quota_room), 0, 1ULL << 50, "10GiB",
+     "bytes of assets and unfinished uploads one room may hold, the new upload included; 0: "
+     "no limit (413 room_quota_exceeded)"},
+    {"blob-gc-grace", OPT_DURATION, OFF(blob_gc_grace), 1000, 365 * 24 * HOUR_MS, "24h",
+     "a blob no asset names is removed once untouched this long (keep it at least "
+     "--upload-expiry)"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -390,6 +399,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_max_concurrent = 4;
     cfg->asset_url_ttl = HOUR_MS;
     cfg->upload_quota_user = GiB;
+    cfg->upload_max_incomplete = 10;
+    cfg->upload_quota_room = 10 * GiB;
+    cfg->blob_gc_grace = 24 * HOUR_MS;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;

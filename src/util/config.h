@@ -163,7 +163,10 @@ typedef struct {
     uint64_t upload_max_concurrent; /* uploads in flight per user */
     char *upload_types;             /* owned; allowed content types, "" = any */
     uint64_t asset_url_ttl;         /* ms a signed asset URL works */
-    uint64_t upload_quota_user;     /* bytes of assets per user, 0 = no limit */
+    uint64_t upload_quota_user;     /* bytes of assets + unfinished uploads per user */
+    uint64_t upload_max_incomplete; /* unfinished uploads per user, 0 = no limit */
+    uint64_t upload_quota_room;     /* bytes of assets + unfinished uploads per room */
+    uint64_t blob_gc_grace;         /* ms an unreferenced blob is kept after its last touch */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

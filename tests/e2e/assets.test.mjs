@@ -98,7 +98,7 @@ describe('assets in rooms', () => {
       for (let i = 0; i < 3; i++) ids.push((await tusUpload(srv.port, host, randomBytes(10 + i), { room: room.id })).id);
       let j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2`), 200);
       assert.deepEqual(j.assets.map((a) => a.id), [ids[3], ids[2]]);
-      assert.equal(j.next, ids[2]);
+      assert.match(j.next, /^[0-9a-f]+$/); // opaque: the page's last asset
       j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2&before=${j.next}`), 200);
       assert.deepEqual(j.assets.map((a) => a.id), [ids[1], ids[0]]);
       j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets?limit=2&before=${j.next}`), 200);
@@ -191,6 +191,67 @@ describe('assets in rooms', () => {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+  it('blob collection: the last asset of a blob deleted, the blob goes; one of two sharing it, it stays', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--blob-gc-grace', '1s'] });
+    const alice = mkUser('alice');
+    const blobFile = (hex) => path.join(srv.dataDir, 'blobs', hex.slice(0, 2), hex);
+    try {
+      const shared = randomBytes(500);
+      const solo = randomBytes(600);
+      const a = await tusUpload(srv.port, alice, shared, { filename: 'a' });
+      const b = await tusUpload(srv.port, alice, shared, { filename: 'b' }); // dedup: one blob
+      const c = await tusUpload(srv.port, alice, solo, { filename: 'c' });
+      assert.ok(a.assetId && b.assetId && c.assetId);
+      assert.ok(fs.existsSync(blobFile(sha256(shared))) && fs.existsSync(blobFile(sha256(solo))));
+      expectJson(await del(srv.port, alice, `/api/assets/${a.id}`), 200);
+      expectJson(await del(srv.port, alice, `/api/assets/${c.id}`), 200);
+      // The run that collects the younger solo blob has looked at the shared one too.
+      await srv.waitForLine(new RegExp(`blob ${sha256(solo)}: no asset names it: collected`));
+      assert.equal(fs.existsSync(blobFile(sha256(solo))), false);
+      assert.equal(fs.existsSync(blobFile(sha256(shared))), true, 'asset b still names it');
+      const r = await fetchOnce(srv.port, 'GET', `/api/blobs/${sha256(shared)}`, { headers: { Authorization: `Bearer ${alice.token}` } });
+      assert.equal(r.status, 200);
+      assert.ok(r.body.equals(shared));
+      expectJson(await del(srv.port, alice, `/api/assets/${b.id}`), 200);
+      await srv.waitForLine(new RegExp(`blob ${sha256(shared)}: no asset names it: collected`));
+      assert.equal(fs.existsSync(blobFile(sha256(shared))), false);
+      // The same bytes again: a new blob.
+      await tusUpload(srv.port, alice, shared, { filename: 'again' });
+      assert.ok(fs.existsSync(blobFile(sha256(shared))));
+    } finally {
+      await srv.stop();
+    }
+  });
+  it('the list cursor: many assets of the same millisecond page through exactly once, even with the cursor asset deleted', T, async () => {
+    const dir = makeTempDir('chorus-assets-');
+    const args = [...ARGS, '--data', dir];
+    let srv = await startServer({ args, data: false, store: 'sqlite' });
+    const host = mkUser('host');
+    try {
+      const room = await createRoom(srv.port, host, { name: 'R' });
+      await srv.stop();
+      // Nine assets finished in one millisecond (as parallel uploads may), ids in no order.
+      const ids = Array.from({ length: 9 }, () => randomBytes(16).toString('hex'));
+      const rows = ids.map((id) => `('${id}','${room.id}','${host.sub}','${'a'.repeat(64)}',1,'f','',1700000000000)`);
+      execFileSync('sqlite3', [path.join(dir, 'chorus.db'), `INSERT INTO assets VALUES ${rows.join(',')}`]);
+      srv = await startServer({ args, data: false, store: 'sqlite' });
+      const seen = [];
+      let next = '';
+      for (let page = 0; page < 10; page++) {
+        const j = expectJson(await get(srv.port, host, `/api/rooms/${room.id}/assets?limit=2${next ? `&before=${next}` : ''}`), 200);
+        seen.push(...j.assets.map((a) => a.id));
+        if (page === 1) // the cursor's own asset goes: the next page still starts after it
+          expectJson(await del(srv.port, host, `/api/assets/${j.assets[1].id}`), 200);
+        if (!j.next) break;
+        next = j.next;
+      }
+      assert.deepEqual(seen, [...ids].sort().reverse(), 'each once, by id within the millisecond');
+      assertJsonError(await get(srv.port, host, `/api/rooms/${room.id}/assets?before=${ids[0]}`), 400, 'validation_error');
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('blobs: read by participants and the uploader only; signed URLs without a token, ranges, tampered and expired ones 403', T, async () => {
     const srv = await startServer({ args: ARGS });
     const [host, member, stranger] = [mkUser('host'), mkUser('member'), mkUser('stranger')];
@@ -278,6 +339,86 @@ describe('assets in rooms', () => {
       assert.equal((await create(srv.port, bob, 10 * 1024, {})).status, 201, 'per user');
       expectJson(await del(srv.port, alice, `/api/assets/${a.id}`), 200);
       assert.equal((await create(srv.port, alice, 6 * 1024, {})).status, 201, 'room again');
+    } finally {
+      await srv.stop();
+    }
+  });
+  it('--upload-quota-user holds under parallel creations: unfinished uploads count until deleted, finished ones as assets', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-quota-user', '10KiB', '--upload-max-concurrent', '100'] });
+    const alice = mkUser('alice');
+    try {
+      // Eight creations of 3 KiB at once: three fit in 10 KiB, whatever the interleaving.
+      const rs = await Promise.all(Array.from({ length: 8 }, () => create(srv.port, alice, 3 * 1024, {})));
+      const made = rs.filter((r) => r.status === 201);
+      assert.equal(made.length, 3, rs.map((r) => r.status).join(','));
+      for (const r of rs.filter((x) => x.status !== 201)) assertJsonError(r, 413, 'quota_exceeded');
+      const auth = { ...TUS, Authorization: `Bearer ${alice.token}` };
+      // Deleting an unfinished upload gives its bytes back.
+      const [u1, u2] = made.map((r) => r.headers.location);
+      assert.equal((await fetchOnce(srv.port, 'DELETE', u1, { headers: auth })).status, 204);
+      const again = await create(srv.port, alice, 3 * 1024, {});
+      assert.equal(again.status, 201);
+      assertJsonError(await create(srv.port, alice, 2 * 1024, {}), 413, 'quota_exceeded');
+      // Finishing one: its bytes now count as an asset (still 9 KiB held).
+      const r = await fetchOnce(srv.port, 'PATCH', u2, {
+        headers: { ...auth, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+        body: randomBytes(3 * 1024),
+      });
+      assert.equal(r.status, 204, r.text);
+      const j = assertJsonError(await create(srv.port, alice, 2 * 1024, {}), 413, 'quota_exceeded');
+      assert.match(j.error.message, /9216 of 10240 bytes/);
+      assert.equal((await create(srv.port, alice, 1024, {})).status, 201, 'exactly full');
+    } finally {
+      await srv.stop();
+    }
+  });
+  it('--upload-quota-room: parallel creations by several users into one room; other rooms and own uploads apart', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-quota-room', '10KiB', '--upload-max-concurrent', '100'] });
+    const [host, member] = [mkUser('host'), mkUser('member')];
+    let cs = [];
+    try {
+      const w = await roomWith(srv.port, [host, member]);
+      cs = w.cs;
+      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+        create(srv.port, i % 2 ? member : host, 3 * 1024, { filename: `f${i}`, room: w.room.id })));
+      const made = rs.filter((r) => r.status === 201);
+      assert.equal(made.length, 3, rs.map((r) => r.status).join(','));
+      for (const r of rs.filter((x) => x.status !== 201)) {
+        const j = assertJsonError(r, 413, 'room_quota_exceeded');
+        assert.match(j.error.message, /(6144|9216) of 10240 bytes/);
+      }
+      const other = await createRoom(srv.port, host, { name: 'Other' });
+      assert.equal((await create(srv.port, host, 10 * 1024, { room: other.id })).status, 201, 'per room');
+      assert.equal((await create(srv.port, member, 10 * 1024, {})).status, 201, 'no room: no room quota');
+      // A finished upload counts as the room's asset.
+      const a = await tusUpload(srv.port, member, randomBytes(1024), { filename: 'last', room: w.room.id });
+      assert.equal(a.assetId, a.id);
+      assertJsonError(await create(srv.port, host, 1, { room: w.room.id }), 413, 'room_quota_exceeded');
+    } finally {
+      closeAll(cs);
+      await srv.stop();
+    }
+  });
+  it('--upload-max-incomplete: a user with that many unfinished uploads is 429 too_many_incomplete until one finishes or is deleted', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-max-incomplete', '2'] });
+    const [alice, bob] = [mkUser('alice'), mkUser('bob')];
+    try {
+      const auth = { ...TUS, Authorization: `Bearer ${alice.token}` };
+      const u1 = (await create(srv.port, alice, 10, {})).headers.location;
+      const u2 = (await create(srv.port, alice, 10, {})).headers.location;
+      const j = assertJsonError(await create(srv.port, alice, 10, {}), 429, 'too_many_incomplete');
+      assert.match(j.error.message, /2 unfinished uploads/);
+      assert.equal((await create(srv.port, bob, 10, {})).status, 201, 'per user');
+      const r = await fetchOnce(srv.port, 'PATCH', u1, {
+        headers: { ...auth, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+        body: randomBytes(10),
+      });
+      assert.equal(r.status, 204, r.text);
+      const u3 = (await create(srv.port, alice, 10, {})).headers.location;
+      assertJsonError(await create(srv.port, alice, 10, {}), 429, 'too_many_incomplete');
+      assert.equal((await fetchOnce(srv.port, 'DELETE', u2, { headers: auth })).status, 204);
+      assert.equal((await create(srv.port, alice, 10, {})).status, 201);
+      assert.ok(u3);
     } finally {
       await srv.stop();
     }

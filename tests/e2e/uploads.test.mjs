@@ -365,10 +365,14 @@ describe('tus uploads', () => {
     }
   });
 
-  it('expiration: Upload-Expires is announced and an untouched partial upload is swept', T, async () => {
-    const srv = await startServer({ args: [...ARGS, '--upload-expiry', '1s'] });
+  it('expiration: Upload-Expires is announced and an untouched partial upload is swept, its quota given back', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--upload-expiry', '1s', '--upload-quota-user', '150'] });
+    const again = () => fetchOnce(srv.port, 'POST', '/api/uploads/', {
+      headers: { ...TUS, Authorization: `Bearer ${token('alice')}`, 'Upload-Length': '100' },
+    });
     try {
       const url = await create(srv.port, 100);
+      assertJsonError(await again(), 413, 'quota_exceeded');
       const h = await head(srv.port, url);
       assert.equal(h.status, 200);
       const exp = Date.parse(h.headers['upload-expires']);
@@ -376,6 +380,7 @@ describe('tus uploads', () => {
       await until(async () => (await head(srv.port, url)).status === 404, 10000, 'the sweep');
       assert.equal(fs.readdirSync(path.join(srv.dataDir, 'uploads')).length, 0);
       await srv.waitForLine(/upload [0-9a-f]{32} expired: removed/);
+      await until(async () => (await again()).status === 201, 10000, 'its reservation released');
     } finally {
       await srv.stop();
     }

@@ -2750,9 +2750,10 @@ static int readable(store_t *st, uv_loop_t *loop, tctx_t *c, int u, char h)
 }
 
 /* Assets: put (a taken id, a missing room refused with nothing stored), get, pages newest
- * first with a cursor, delete (the row as it was), who may read a content (uploader, a
- * participant, not a banned one nor a stranger), a user's bytes, whether a content is
- * referenced, durability, and a room's deletion taking its assets. */
+ * first with a (created_at, id) cursor, also one of no asset, delete (the row as it was), who
+ * may read a content (uploader, a participant, not a banned one nor a stranger), a user's
+ * bytes, whether a content is referenced, durability, and a room's deletion taking its assets.
+ */
 static void test_assets(void)
 {
     char path[512];
@@ -2824,12 +2825,17 @@ static void test_assets(void)
         seen += a.nrows;
         if (a.nrows == 0) break;
         snprintf(a.before, sizeof(a.before), "%s", a.rows[a.nrows - 1].id);
+        a.before_at = a.rows[a.nrows - 1].created_at;
     }
     ASSERT_EQ(seen, 5);
-    snprintf(a.before, sizeof(a.before), "%032x", 99u); /* an unknown cursor: nothing */
+    /* A cursor whose asset does not exist (deleted since): the page goes on after it. */
+    snprintf(a.before, sizeof(a.before), "%032x", 99u);
+    a.before_at = 300;
     a.limit = 10;
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
-    ASSERT_EQ(a.nrows, 0);
+    ASSERT_EQ(a.nrows, 4);
+    ASSERT_EQ(a.rows[0].created_at, 300);
+    ASSERT_EQ(a.rows[3].created_at, 100);
     a.before[0] = '\0';
     a.limit = 0;
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
@@ -2950,6 +2956,29 @@ static void test_activity(void)
 {
     char path[512];
     new_target(path, sizeof(path), "activity");
+/* Reservation k of user u in room `room` (0: none) for len bytes. */
+static void fill_reservation(store_assets_t *a, int k, int u, int room, int64_t len)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->row.id, sizeof(a->row.id), "%032x", (unsigned)k);
+    snprintf(a->row.uploader, sizeof(a->row.uploader), "00000000-0000-4000-8000-%012d", u);
+    if (room)
+        snprintf(a->row.room_id, sizeof(a->row.room_id), "10000000-0000-4000-8000-%012d", room);
+    a->row.size = len;
+    a->row.created_at = 1000 + k;
+    a->quota_user = 1000;
+    a->quota_room = 1500;
+    a->max_incomplete = 3;
+}
+
+/* Upload reservations: the user's quota counts their assets and reservations, the room's
+ * its own, the count of a user's reservations is capped; a refusal stores nothing;
+ * reservations submitted together (one batch) each see the ones before; an asset of the
+ * same id replaces its reservation; release; a taken id. */
+static void test_upload_reservations(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "reserve");
     uv_loop_t loop;
     uv_loop_init(&loop);
     store_t *st = open_store(path, &loop);
@@ -3055,10 +3084,119 @@ static void test_activity(void)
     act_page(st, &loop, &c, 1, 0, 10, ns, sizeof(ns));
     ASSERT_STREQ(ns, "");
     ASSERT_EQ(put_act(st, &loop, &c, 1, "left", 8000), 0);
+    store_assets_t a;
+    memset(&a, 0, sizeof(a));
+    fill_asset(&a.row, 50, 1, 1, 'a', 10); /* user 1 holds an asset of 50 000 bytes */
+    a.row.size = 300;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+
+    /* Six reservations of 300 by user 1 at once: the asset's 300 and two fit in 1000. */
+    treq_t t[6];
+    store_assets_t r[6];
+    for (int k = 0; k < 6; k++) {
+        fill_reservation(&r[k], k + 1, 1, 0, 300);
+        treq_init(&t[k], &c, STORE_UPLOAD_RESERVE);
+        t[k].req.assets = &r[k];
+        store_submit(st, &t[k].req);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int k = 0; k < 6; k++) {
+        ASSERT_EQ(t[k].done, 1);
+        ASSERT_EQ(t[k].req.err, STORE_OK);
+        ASSERT_EQ(r[k].refused, k < 2 ? 0 : STORE_RESERVE_USER);
+        ASSERT_EQ(r[k].bytes, k < 2 ? 300 + 300 * k : 900);
+        ASSERT_EQ(r[k].count, k < 2 ? k : 2);
+    }
+    /* A taken id. */
+    fill_reservation(&a, 1, 1, 0, 1);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_EEXISTS);
+    /* The count: a third fits (100 bytes), a fourth is refused for the count. */
+    fill_reservation(&a, 3, 1, 0, 100);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, 0);
+    fill_reservation(&a, 4, 1, 0, 0);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, STORE_RESERVE_COUNT);
+    ASSERT_EQ(a.count, 3);
+    /* No limits: stored whatever is held. */
+    fill_reservation(&a, 5, 1, 0, 5000);
+    a.quota_user = a.quota_room = a.max_incomplete = 0;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, 0);
+    ASSERT_EQ(a.bytes, 1000);
+    /* Releases: 5 and 3; an unknown id. */
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_OK);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_ENOTFOUND);
+    fill_reservation(&a, 3, 1, 0, 0);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_OK);
+
+    /* The room's quota (1500): the room's asset (300) and user 2's reservations in it. */
+    fill_reservation(&a, 10, 2, 1, 900);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, 0);
+    ASSERT_EQ(a.room_bytes, 300);
+    fill_reservation(&a, 11, 3, 1, 301);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, STORE_RESERVE_ROOM);
+    ASSERT_EQ(a.room_bytes, 1200);
+    ASSERT_EQ(a.bytes, 0);
+    fill_reservation(&a, 11, 3, 1, 300); /* exactly the quota */
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, 0);
+
+    /* Reservation 1 becomes an asset (300 bytes): user 1 still holds 900, and a
+     * reservation of the same id is gone (releasing it finds nothing). */
+    fill_asset(&a.row, 1, 1, 1, 'b', 20);
+    a.row.size = 300;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_ENOTFOUND);
+    fill_reservation(&a, 20, 1, 0, 100);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, 0);
+    ASSERT_EQ(a.bytes, 900);
+    ASSERT_EQ(a.count, 1);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    fill_reservation(&a, 21, 1, 0, 1);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+    ASSERT_EQ(a.refused, STORE_RESERVE_USER);
+    ASSERT_EQ(a.bytes, 1000);
     ASSERT_EQ(c.wrong_thread, 0);
     ASSERT_EQ(c.out_of_order, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
     drop_target(path);
+}
+
+/* store_reserve_refusal's edges: limits of 0, exactly full, held past the quota. */
+static void test_reserve_refusal(void)
+{
+    store_assets_t a;
+    memset(&a, 0, sizeof(a));
+    a.row.size = INT64_MAX;
+    ASSERT_EQ(store_reserve_refusal(&a), 0);
+    a.quota_user = 10;
+    a.bytes = 4;
+    a.row.size = 6;
+    ASSERT_EQ(store_reserve_refusal(&a), 0);
+    a.row.size = 7;
+    ASSERT_EQ(store_reserve_refusal(&a), STORE_RESERVE_USER);
+    a.bytes = 11; /* a quota lowered below what is held */
+    a.row.size = 0;
+    ASSERT_EQ(store_reserve_refusal(&a), STORE_RESERVE_USER);
+    a.bytes = 0;
+    a.quota_room = 5;
+    a.room_bytes = 5;
+    a.row.size = 1;
+    ASSERT_EQ(store_reserve_refusal(&a), 0); /* no room named */
+    snprintf(a.row.room_id, sizeof(a.row.room_id), "r");
+    ASSERT_EQ(store_reserve_refusal(&a), STORE_RESERVE_ROOM);
+    a.max_incomplete = 2;
+    a.count = 2;
+    ASSERT_EQ(store_reserve_refusal(&a), STORE_RESERVE_COUNT);
 }
 
 int main(void)
@@ -3103,7 +3241,9 @@ int main(void)
         RUN(test_webhook_endpoints_and_log);
         RUN(test_assets);
         RUN(test_activity);
+        RUN(test_upload_reservations);
     }
+    RUN(test_reserve_refusal);
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);
     RUN(test_eio_fails_whole_batch);

@@ -148,15 +148,14 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 14 to 8 undone by hand. */
-    ASSERT_EQ(
-        pg_test_exec(sql_url(target),
-                     "DROP TABLE activity; DROP TABLE webhook_endpoints; DROP TABLE assets;"
-                     " ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP "
-                     "TABLE webhook_deliveries;"
-                     " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
-                     " UPDATE schema_version SET version = 7"),
-        0);
+    /* Back to version 7: migrations 15 to 8 undone by hand. */
+    ASSERT_EQ(pg_test_exec(sql_url(target),
+                           "DROP TABLE uploads; DROP TABLE activity; DROP TABLE webhook_endpoints;"
+                           " DROP TABLE assets; ALTER TABLE room_messages DROP COLUMN app;"
+                           " DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
+                           " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
+                           " UPDATE schema_version SET version = 7"),
+              0);
     c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
@@ -168,6 +167,7 @@ static void test_migrate_older_and_newer(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_endpoints"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM assets"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM activity"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM uploads"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
@@ -687,6 +687,13 @@ static void fill_every_table(const char *target)
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     ASSERT_EQ(ac.rows[1].seq, 2);
     store_acts_free(&ac);
+    snprintf(as.row.id, sizeof(as.row.id), "%032x", 9u); /* an upload's reservation */
+    snprintf(as.row.room_id, sizeof(as.row.room_id), "10000000-0000-4000-8000-%012d", 1);
+    as.row.size = 9007199254740993;
+    treq_init(&t, &c, STORE_UPLOAD_RESERVE);
+    t.req.assets = &as;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(as.refused, 0);
     ASSERT_EQ(close_store(st, &loop), 0);
 }
 
@@ -715,6 +722,7 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\"events\":\"message.created,room.created\"") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"name\":\"photo é.jpg\"") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"room_id\":null") != NULL); /* no room */
+    ASSERT_TRUE(strstr(da.buf, "\"length\":9007199254740993") != NULL); /* a reservation */
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
     ASSERT_TRUE(
         strstr(da.buf, "\"kind\":\"doc_edited\",\"data\":\"{\\\"doc\\\": \\\"main\\\"}\"") !=

@@ -68,7 +68,9 @@ static const char *const populate_sql =
     "INSERT INTO webhook_endpoints VALUES('wh_b','http://127.0.0.1:9/h','s3cret','*',21);"
     "INSERT INTO webhook_endpoints VALUES('wh_a','https://x.test/h?Ã©','k','room.created',22);"
     "INSERT INTO activity VALUES('r1',2,24,'','app','messages','{\"messages\": 2}');"
-    "INSERT INTO activity VALUES('r1',1,23,'u1','A \xc3\xa9','joined','{}');";
+    "INSERT INTO activity VALUES('r1',1,23,'u1','A \xc3\xa9','joined','{}');"
+    "INSERT INTO uploads VALUES('up2','u2',NULL,5,24);"
+    "INSERT INTO uploads VALUES('up1','u1','r1',9007199254740993,23);";
 
 typedef struct {
     char *text; /* every row as "table obj\n" */
@@ -161,8 +163,12 @@ static void test_dump_every_table(void)
         "activity {\"room_id\":\"r1\",\"seq\":1,\"at\":23,\"user_id\":\"u1\","
         "\"display_name\":\"A \xc3\xa9\",\"kind\":\"joined\",\"data\":\"{}\"}\n"
         "activity {\"room_id\":\"r1\",\"seq\":2,\"at\":24,\"user_id\":\"\","
-        "\"display_name\":\"app\",\"kind\":\"messages\",\"data\":\"{\\\"messages\\\": 2}\"}\n";
-    ASSERT_EQ(d.rows, 22);
+        "\"display_name\":\"app\",\"kind\":\"messages\",\"data\":\"{\\\"messages\\\": 2}\"}\n"
+        "uploads {\"id\":\"up1\",\"owner\":\"u1\",\"room_id\":\"r1\","
+        "\"length\":9007199254740993,\"created_at\":23}\n"
+        "uploads {\"id\":\"up2\",\"owner\":\"u2\",\"room_id\":null,\"length\":5,"
+        "\"created_at\":24}\n";
+    ASSERT_EQ(d.rows, 24);
     ASSERT_STREQ(d.text, want);
     free(d.text);
 
