@@ -41,6 +41,8 @@ static const opt_t options[] = {
     GROUP("network"),
     {"listen", OPT_LISTEN, OFF(listen_host), OFF(listen_port), 0, "127.0.0.1:8080",
      "address to listen on (port 0: any)"},
+    {"reuse-port", OPT_SWITCH, OFF(reuse_port), 0, 1, "off",
+     "SO_REUSEPORT on the listeners: several processes share --listen's port"},
     GROUP("TLS (reloaded on SIGHUP but the redirect listener)"),
     {"tls-cert", OPT_STRING, OFF(tls_cert), 0, 0, "",
      "PEM certificate chain: serve HTTPS and wss:// (with --tls-key)"},

@@ -16,6 +16,7 @@ typedef struct {
 typedef struct {
     char *listen_host;            /* owned */
     int listen_port;              /* 0 = any free port */
+    uint64_t reuse_port;          /* 1: SO_REUSEPORT on the listeners (N processes, one port) */
     char *data_dir;               /* owned */
     char *store;                  /* owned; "" = SQLite in data_dir, else a PostgreSQL URL */
     char *web_dir;                /* owned */
