@@ -295,6 +295,9 @@ typedef struct {
     uint32_t (*publish)(bus_t *b, bus_topic_t *t, const bus_event_t *ev);
     int (*send_op)(bus_t *b, const bus_op_t *op);
     void (*free)(bus_t *b);
+    /* Returns 1 when the bus can carry operations and events, 0 when not (a cluster bus
+     * that lost its broker). NULL: always ready (bus_local). */
+    int (*ready)(bus_t *b);
 } bus_vtable_t;
 
 /* The part every implementation starts with. */
@@ -320,6 +323,10 @@ static inline const char *bus_rcv_user(const bus_t *b, const bus_rcv_t *r)
 {
     return b->rcv_ops->user(r);
 }
+
+/* Returns 1 when b (borrowed) is ready to carry operations and events, else 0; GET
+ * /healthz answers 503 meanwhile. */
+int bus_ready(const bus_t *b);
 
 /* Frees b (owned; NULL is fine). No topic may be on it anymore. */
 void bus_free(bus_t *b);

@@ -4,6 +4,8 @@
  * with a scripted backend. What only SQLite has is in test_store_sqlite.c. */
 #include "test_store.h"
 
+#include <stdatomic.h>
+
 #include "util/mem.h"
 #include "store/store_sqlite.h"
 #include "test_store_pg.h"
@@ -1600,6 +1602,8 @@ typedef struct {
     int begins, commits, rollbacks, closes;
     int in_batch, max_batch;
     int fail_commit; /* the next commit fails */
+    atomic_int ping_rc; /* what ping answers (set by the test while the worker runs) */
+    atomic_int pings;
 } fake_t;
 
 static fake_t fake;
@@ -1658,6 +1662,13 @@ static void fake_exec(void *conn, store_req_t *req)
 static void fake_close(void *conn)
 {
     ((fake_t *)conn)->closes++;
+}
+
+static int fake_ping(void *conn)
+{
+    fake_t *f = conn;
+    atomic_fetch_add(&f->pings, 1);
+    return atomic_load(&f->ping_rc);
 }
 
 static const store_backend_t fake_backend = {
@@ -1735,6 +1746,64 @@ static void test_eio_fails_whole_batch(void)
     ASSERT_EQ(fake.closes, 1);
     uv_sem_destroy(&fake.gate);
     uv_sem_destroy(&fake.entered);
+}
+
+/* Polls store_ready until it answers want (the idle check runs every second); returns 0,
+ * or -1 after 10 s. */
+static int ready_becomes(store_t *st, int want)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (store_ready(st) == want) return 0;
+        uv_sleep(10);
+    }
+    return -1;
+}
+
+/* store_ready follows the last transaction, and with a backend that can be checked, the
+ * idle check too: a failure is noticed, and so is the return, without any request. */
+static void test_ready(void)
+{
+    memset(&fake, 0, sizeof(fake));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[128];
+    store_t *st = store_open(&fake_backend, "x", &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t;
+    ASSERT_EQ(store_ready(st), 1);
+    log_level_t saved = test_log.level;
+    test_log.level = LOG_ERROR + 1; /* the rollbacks are logged as errors; expected */
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "eio");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_EIO);
+    ASSERT_EQ(store_ready(st), 0);
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "notfound"); /* an answer: the transaction committed */
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_ENOTFOUND);
+    ASSERT_EQ(store_ready(st), 1);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(atomic_load(&fake.pings), 0); /* no ping: none was ever called */
+
+    store_backend_t be = fake_backend;
+    be.ping = fake_ping;
+    uv_loop_init(&loop);
+    st = store_open(&be, "x", &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    atomic_store(&fake.ping_rc, STORE_EIO); /* the database goes while nobody writes */
+    ASSERT_EQ(ready_becomes(st, 0), 0);
+    ASSERT_TRUE(atomic_load(&fake.pings) >= 1);
+    atomic_store(&fake.ping_rc, 0); /* and comes back */
+    ASSERT_EQ(ready_becomes(st, 1), 0);
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "failcommit"); /* a failed commit, then a check that passes */
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_EIO);
+    ASSERT_EQ(store_ready(st), 0);
+    ASSERT_EQ(ready_becomes(st, 1), 0);
+    test_log.level = saved;
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
 }
 
 static void test_batch_limit(void)
@@ -2939,6 +3008,7 @@ int main(void)
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);
     RUN(test_eio_fails_whole_batch);
+    RUN(test_ready);
     RUN(test_batch_limit);
     RUN(test_backend_open_failure);
     TEST_MAIN_END();
