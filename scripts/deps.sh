@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
           chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools)
+# haproxy and redis-server: scripts/cluster.sh (make cluster) runs them in front of and
+# between the nodes, and its e2e test and the bench's cluster section start them.
+packages+=(haproxy redis-server)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi
