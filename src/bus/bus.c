@@ -12,14 +12,19 @@ bus_member_t bus_member_next(bus_t *b)
     return bus_member_make(b->node, ++b->last_conn);
 }
 
-int bus_ready(const bus_t *b)
-{
-    return !b->vt->ready || b->vt->ready((bus_t *)b);
-}
-
 void bus_free(bus_t *b)
 {
     if (b) b->vt->free(b);
+}
+
+int bus_ready(const bus_t *b)
+{
+    return b->vt->ready ? b->vt->ready((bus_t *)b) : 1;
+}
+
+void bus_close(bus_t *b)
+{
+    if (b && b->vt->close) b->vt->close(b);
 }
 
 void bus_topic_init(bus_topic_t *t, bus_t *bus)

@@ -311,6 +311,13 @@ static const opt_t options[] = {
      "quota_exceeded)"},
     {"asset-url-ttl", OPT_DURATION, OFF(asset_url_ttl), 1000, 7 * 24 * HOUR_MS, "1h",
      "how long a signed asset URL (GET /api/assets/:id/url) works"},
+    GROUP("cluster (several nodes over Redis and PostgreSQL)"),
+    {"cluster", OPT_STRING, OFF(cluster), 0, 0, "",
+     "join the cluster whose bus is this Redis: redis://host:port[/db] (needs a PostgreSQL "
+     "--store; empty: one node)"},
+    {"cluster-node-ttl", OPT_DURATION, OFF(cluster_node_ttl), 300, 10 * 60000, "6s",
+     "a node's heartbeat key expires this long after its last renewal (renewed every third "
+     "of it); a node silent this long is gone"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -386,6 +393,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_max_concurrent = 4;
     cfg->asset_url_ttl = HOUR_MS;
     cfg->upload_quota_user = GiB;
+    cfg->cluster = ch_strdup("");
+    cfg->cluster_node_ttl = 6000;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;
@@ -459,6 +468,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->listen_host);
     free(cfg->data_dir);
     free(cfg->store);
+    free(cfg->cluster);
     free(cfg->web_dir);
     free(cfg->config_file);
     free(cfg->jwt_secret);

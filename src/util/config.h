@@ -162,6 +162,8 @@ typedef struct {
     char *upload_types;             /* owned; allowed content types, "" = any */
     uint64_t asset_url_ttl;         /* ms a signed asset URL works */
     uint64_t upload_quota_user;     /* bytes of assets per user, 0 = no limit */
+    char *cluster;                  /* owned; the cluster bus's redis:// URL, "" = one node */
+    uint64_t cluster_node_ttl;      /* ms a node's heartbeat key lives unrenewed */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */
