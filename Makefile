@@ -3,6 +3,7 @@
 #   make run        install what is missing, build, serve on http://127.0.0.1:8080
 #   make test       install what is missing, build, run every test suite
 #   make SANITIZE=1 test   the same with ASan+UBSan (build-asan/)
+#   make cluster    three nodes behind HAProxy with Redis and PostgreSQL (scripts/cluster.sh)
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
 #   make format     clang-format the C sources
@@ -59,6 +60,12 @@ deps:
 run: deps build
 	@mkdir -p var
 	exec ./$(BUILD)/chorus serve --listen 127.0.0.1:8080 --data ./var --web ./web
+
+# A cluster on 127.0.0.1 (scripts/cluster.sh): redis-server, PostgreSQL, three nodes and
+# HAProxy on http://127.0.0.1:8080; Ctrl-C stops everything.
+.PHONY: cluster
+cluster: deps build
+	exec scripts/cluster.sh start
 
 test: deps build unit e2e sdk browser
 

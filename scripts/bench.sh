@@ -3,7 +3,9 @@
 # peer and the Socket.IO peer (bench/peers), one server at a time on 127.0.0.1, and prints
 # the comparison table (docs/benchmarks.md). Usage: scripts/bench.sh [BUILD_DIR]
 # Environment: BENCH_DURATION (5 s a scenario), BENCH_CONNECTIONS (idle connections, 10000),
-# BENCH_PORT (18290; the peers use +1 and +2), BENCH_TARGETS ("chorus ws socketio"),
+# BENCH_PORT (18290; the peers use +1 and +2; the cluster section +10 to +16), BENCH_TARGETS
+# ("chorus ws socketio"; empty: the cluster section only), BENCH_CLUSTER (1: the cluster
+# section after the rest, BENCH_CLUSTER_CONNECTIONS 100000 over BENCH_CLUSTER_NODES 6; 0: not),
 # BENCH_OUT (where the JSON results go; BUILD_DIR/bench), BENCH_PG (1: also the rooms scenario
 # with Chorus on a throwaway PostgreSQL, scripts/pg-test.sh; 0: not), BENCH_PROCS (generator
 # processes for echo, rooms, join-storm and connections, chorus-bench --procs: 2, for every
@@ -18,7 +20,7 @@ CHORUS=$BUILD/chorus
 DURATION=${BENCH_DURATION:-5}
 CONNECTIONS=${BENCH_CONNECTIONS:-10000}
 PORT=${BENCH_PORT:-18290}
-TARGETS=${BENCH_TARGETS:-chorus ws socketio}
+TARGETS=${BENCH_TARGETS-chorus ws socketio} # empty: the cluster section only
 OUT=${BENCH_OUT:-$BUILD/bench}
 PG=${BENCH_PG:-1}
 PROCS=${BENCH_PROCS:-2}
@@ -225,6 +227,94 @@ for target in $TARGETS; do
   port=$((port + 1))
 done
 
-node scripts/bench-table.mjs "$OUT" $TARGETS
+# ---- The cluster section (issue 19; docs/benchmarks.md "Cluster"). ----
+# One node's fan-out to 300 subscribers (the baseline of the three-node run), and
+# BENCH_CLUSTER_CONNECTIONS (100,000) idle authenticated joined connections over
+# BENCH_CLUSTER_NODES (6) node processes, each under the 20,000-descriptor limit, with a
+# generator per node (--procs 2: two processes, which joined faster than one here), all held at once: memory per connection from each node's
+# RSS and the join rate. What needs the cluster bus (subscribers spread over three nodes,
+# Redis commands per delivered event) says so until the binary has --cluster.
+# BENCH_CLUSTER=0 skips the section.
+if [ "${BENCH_CLUSTER:-1}" = 1 ]; then
+  CL_CONNS=${BENCH_CLUSTER_CONNECTIONS:-100000}
+  CL_NODES=${BENCH_CLUSTER_NODES:-6}
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "bench: cluster   skipped: redis-server is not installed (scripts/deps.sh)" >&2
+  else
+    CL_PIDS=()
+    # Starts a node on 127.0.0.1:$1 with data directory $2 (pid in CL_PIDS).
+    cl_node() {
+      "$CHORUS" serve --listen "127.0.0.1:$1" --data "$2" --web /nonexistent \
+        --jwt-secret "$SECRET" --log-level warn --max-connections 1000000 --max-connections-per-ip 0 \
+        --room-max-capacity 100000 --ws-rate 1000000 --ws-burst 1000000 \
+        --rate-api-ip 1000000/1m --rate-api-user 1000000/1m >"$2.log" 2>&1 &
+      CL_PIDS+=($!)
+    }
+    cl_stop() {
+      for p in "${CL_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+      for p in "${CL_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+      CL_PIDS=()
+    }
+    trap 'cl_stop; stop_server; stop_pg; rm -rf "$DATA"' EXIT
+    cport=$((PORT + 10))
+
+    # One node, 300 subscribers: the figure the three-node run is read beside.
+    cl_node "$cport" "$DATA/cl-one"
+    SERVER_PID=${CL_PIDS[0]}
+    if wait_port "$cport"; then
+      "$BENCH" fanout --target chorus --port "$cport" --secret "$SECRET" --duration 1 \
+        >"$OUT/cluster-warmup.log" 2>&1 || true
+      printf 'bench: %-9s %-12s ' cluster fanout-1n >&2
+      if "$BENCH" fanout --subscribers 300 --publishers 1 --window 16 --target chorus --port "$cport" \
+        --secret "$SECRET" --server-pid "$SERVER_PID" --json --duration "$DURATION" \
+        >"$OUT/cluster-fanout-1n.json" 2>"$OUT/cluster-fanout-1n.log"; then
+        echo ok >&2
+      else
+        echo "FAILED ($OUT/cluster-fanout-1n.log)" >&2
+        FAILED=1
+      fi
+    else
+      echo "bench: cluster node did not start ($DATA/cl-one.log)" >&2
+      FAILED=1
+    fi
+    cl_stop
+    SERVER_PID=
+
+    # Subscribers spread over three --cluster nodes and Redis's commandstats around it: not
+    # written until the cluster bus exists to write them against.
+    if "$CHORUS" serve --help 2>&1 | grep -q -- '--cluster'; then
+      why="not measured: this section does not run it yet"
+    else
+      why="needs --cluster (the binary has none yet)"
+    fi
+    printf 'bench: %-9s %-12s %s\n' cluster fanout-3n "$why" cluster redis-per-ev "$why" >&2
+
+    # Idle connections over several processes, each with its own generator, all at once.
+    # Without --cluster the nodes run side by side (each its own rooms and SQLite file):
+    # what a connection costs a process does not depend on the bus.
+    per=$((CL_CONNS / CL_NODES))
+    printf 'bench: %-9s %-12s ' cluster "conns-${CL_NODES}n" >&2
+    for i in $(seq 1 "$CL_NODES"); do cl_node $((cport + i)) "$DATA/cl-node$i"; done
+    ok=1
+    for i in $(seq 1 "$CL_NODES"); do wait_port $((cport + i)) || ok=0; done
+    GEN=()
+    if [ $ok = 1 ]; then
+      # Held long enough that every generator's connections are open at once on a slow
+      # machine (each reports when its own setup ended).
+      for i in $(seq 1 "$CL_NODES"); do
+        "$BENCH" connections --connections "$per" --room-size 100 --procs 2 --duration 20 \
+          --target chorus --port $((cport + i)) --secret "$SECRET" --server-pid "${CL_PIDS[$((i - 1))]}" \
+          --json >"$OUT/cluster-conns-$i.json" 2>"$OUT/cluster-conns-$i.log" &
+        GEN+=($!)
+      done
+      for g in "${GEN[@]}"; do wait "$g" || ok=0; done
+    fi
+    cl_stop
+    if [ $ok = 1 ]; then echo ok >&2; else echo "FAILED ($OUT/cluster-conns-*.log)" >&2; FAILED=1; fi
+  fi
+fi
+
+[ -n "$TARGETS" ] && node scripts/bench-table.mjs "$OUT" $TARGETS
+[ -f "$OUT/cluster-conns-1.json" ] || [ -f "$OUT/cluster-fanout-1n.json" ] && node scripts/bench-cluster.mjs "$OUT"
 echo "make bench: $(( $(date +%s) - T0 )) s, JSON results in $OUT"
 exit $FAILED

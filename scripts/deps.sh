@@ -12,9 +12,14 @@ cd "$(dirname "$0")/.."
 # prometheus: the real Prometheus the metrics test starts to scrape /metrics.
 # libnss3-tools: certutil, which makes the NSS database through which the browser TLS test's
 # Chromium trusts the test CA.
+# libhiredis-dev and redis-server: the cluster bus (--cluster redis://...) and the
+# throwaway redis-server its tests start (tests/e2e/lib/redis.mjs).
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools)
+          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools
+          libhiredis-dev redis-server)
+# haproxy: scripts/cluster.sh (make cluster) runs it in front of the nodes.
+packages+=(haproxy)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi

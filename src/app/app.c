@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/clock.h"
+#include "bus/bus_redis.h"
 #include "store/store_pg.h"
 #include "domain/activity_log.h"
 #include "domain/docs.h"
@@ -121,7 +122,17 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
         }
     }
     proto_setup(a);
-    a->bus = bus_local_new(0, &proto_bus_rcv_ops);
+    if (cfg->cluster[0]) {
+        /* One of several nodes (bus_redis.h): its node id is claimed now, in Redis. */
+        a->bus = bus_redis_new(loop, cfg->cluster, cfg->cluster_node_ttl, log,
+                               &proto_bus_rcv_ops, err, sizeof(err));
+        if (!a->bus) {
+            log_error(log, "cluster: %s", err);
+            goto fail;
+        }
+    } else {
+        a->bus = bus_local_new(0, &proto_bus_rcv_ops);
+    }
     if (rooms_init(&a->rooms, loop, cfg, log, a->store, a->bus, app_features,
                    CH_ARRAY_LEN(app_features)) != 0)
         goto fail;
@@ -175,6 +186,7 @@ void app_close(app_t *a)
     if (a->http_close) a->http_close(a->http.impl);
     a->http_close = NULL;
     a->http = (http_call_t){0};
+    bus_close(a->bus);
 }
 
 void app_store_close(app_t *a)

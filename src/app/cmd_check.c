@@ -3,6 +3,8 @@
  * listen address, and the store (a SQLite schema read, a PostgreSQL URL's shape). */
 #include "app/cmd_check.h"
 
+#include "bus/bus_url.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -90,6 +92,11 @@ int cmd_check_config(int argc, char **argv, cmd_check_fn io_check)
         return 0;
     }
     if (lrc != 0 || (cfg.store[0] && store_pg_check_url(cfg.store, err, sizeof(err)) != 0)) {
+        fprintf(stderr, "chorus check-config: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (bus_url_check(cfg.cluster, cfg.store[0] != 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "chorus check-config: %s\n", err);
         config_free(&cfg);
         return 2;

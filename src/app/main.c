@@ -28,6 +28,7 @@
 #include "util/utf8.h"
 #include "io/ws_handshake.h"
 #include "store/store_pg.h"
+#include "bus/bus_url.h"
 
 extern char **environ;
 
@@ -201,6 +202,12 @@ static int serve(int argc, char **argv)
     }
     /* A store URL libpq cannot parse is a bad option too (the password never shown). */
     if (lrc != 0 || (cfg.store[0] && store_pg_check_url(cfg.store, err, sizeof(err)) != 0)) {
+        fprintf(stderr, "chorus serve: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    /* A cluster's nodes share their rooms through PostgreSQL (bus_url_check). */
+    if (bus_url_check(cfg.cluster, cfg.store[0] != 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "chorus serve: %s\n", err);
         config_free(&cfg);
         return 2;

@@ -17,6 +17,16 @@ void bus_free(bus_t *b)
     if (b) b->vt->free(b);
 }
 
+int bus_ready(const bus_t *b)
+{
+    return b->vt->ready ? b->vt->ready((bus_t *)b) : 1;
+}
+
+void bus_close(bus_t *b)
+{
+    if (b && b->vt->close) b->vt->close(b);
+}
+
 void bus_topic_init(bus_topic_t *t, bus_t *bus)
 {
     t->bus = bus;

@@ -295,6 +295,12 @@ typedef struct {
     uint32_t (*publish)(bus_t *b, bus_topic_t *t, const bus_event_t *ev);
     int (*send_op)(bus_t *b, const bus_op_t *op);
     void (*free)(bus_t *b);
+    /* Optional (NULL: always ready): 1 when the bus can carry ops and events now (a cluster
+     * bus: connected to Redis, its node id held), else 0. */
+    int (*ready)(bus_t *b);
+    /* Optional (NULL: nothing to close): closes the bus's handles (connections, timers) so
+     * the loop can end; bus_free follows once the loop ran. */
+    void (*close)(bus_t *b);
 } bus_vtable_t;
 
 /* The part every implementation starts with. */
@@ -323,6 +329,18 @@ static inline const char *bus_rcv_user(const bus_t *b, const bus_rcv_t *r)
 
 /* Frees b (owned; NULL is fine). No topic may be on it anymore. */
 void bus_free(bus_t *b);
+
+/* Returns 1 when b (borrowed) can carry ops and events now, else 0 (bus_vtable_t.ready). */
+int bus_ready(const bus_t *b);
+
+/* Closes b's handles (borrowed; see bus_vtable_t.close): call once, when the server
+ * stopped; run the loop before bus_free. */
+void bus_close(bus_t *b);
+
+/* Delivers ev (borrowed) to this process's subscribers of t (borrowed) that it does not
+ * skip, framed once per kind, and drops them when ev unsubscribes: the local half of every
+ * bus's publish (bus_local.c). Returns how many it reached. */
+uint32_t bus_local_deliver(bus_t *b, bus_topic_t *t, const bus_event_t *ev);
 
 /* Returns the single process's bus (owned by the caller: bus_free), node id node, whose
  * receivers are framed for and reached through rcv_ops (borrowed: it must outlive the

@@ -20,7 +20,7 @@ static int skips(const bus_t *b, const bus_event_t *ev, const bus_sub_t *s)
  * encoding; then the same buffer goes to every receiver of that kind. An unsubscribe
  * event drops each receiver after its frame (the drop function unlinks it, so the next one
  * is read first). */
-static uint32_t local_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
+uint32_t bus_local_deliver(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
     cbuf_t *frames[BUS_FRAME_KINDS] = {NULL};
     const bus_rcv_ops_t *ops = b->rcv_ops;
@@ -64,7 +64,7 @@ static void local_free(bus_t *b)
 }
 
 static const bus_vtable_t local_vt = {
-    .publish = local_publish,
+    .publish = bus_local_deliver,
     .send_op = local_send_op,
     .free = local_free,
 };

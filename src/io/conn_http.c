@@ -257,13 +257,29 @@ static void method_not_allowed(conn_t *c, const char *allow)
     error_reply(c, 405, "method_not_allowed", "method not allowed", extra, !keep_alive(c));
 }
 
-static void handle_healthz(conn_t *c, const http_request_t *req)
+/* GET /healthz, readiness: 200 {"status":"ok"} while this node can serve, else 503
+ * {"status":"unavailable","reasons":[...]} ("store": the database is failing, "bus": the
+ * cluster bus is not connected), so a load balancer stops sending it new connections.
+ * GET /livez (live), liveness: 200 while the loop runs, whatever its dependencies do. */
+static void handle_healthz(conn_t *c, const http_request_t *req, int live)
 {
     if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
         method_not_allowed(c, "GET, HEAD");
         return;
     }
-    respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL, !keep_alive(c));
+    app_t *app = c->srv->app;
+    json_t *reasons = json_array();
+    if (!live && app->store && !store_ready(app->store))
+        json_array_append_new(reasons, json_string("store"));
+    if (!live && app->bus && !bus_ready(app->bus))
+        json_array_append_new(reasons, json_string("bus"));
+    if (json_array_size(reasons) == 0) {
+        json_decref(reasons);
+        respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL, !keep_alive(c));
+        return;
+    }
+    respond_json(c, 503, json_pack("{s:s, s:o}", "status", "unavailable", "reasons", reasons),
+                 NULL, !keep_alive(c));
 }
 
 /* Returns the token of an "Authorization: Bearer <token>" header, or NULL. */
@@ -1088,7 +1104,9 @@ static void handle_request(conn_t *c, const http_request_t *req)
     if (c->redirect)
         handle_redirect(c, req);
     else if (path_is(req, "/healthz"))
-        handle_healthz(c, req);
+        handle_healthz(c, req, 0);
+    else if (path_is(req, "/livez"))
+        handle_healthz(c, req, 1);
     else if (path_is(req, "/metrics") && c->metrics_only == c->srv->has_metrics)
         handle_metrics(c, req); /* on the --metrics-listen listener only, when there is one */
     else if (c->metrics_only || path_is(req, "/metrics"))

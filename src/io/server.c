@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -370,6 +372,21 @@ const char *server_http_date(server_t *s)
     return s->date;
 }
 
+/* --reuse-port: gives l a socket of family with SO_REUSEPORT set before the bind, so
+ * several processes listening on one port share its connections (the kernel spreads
+ * them by address). libuv before 1.49 has no flag for it. Returns 0 or a libuv code. */
+static int reuse_port_socket(uv_tcp_t *l, int family)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return uv_translate_sys_error(errno);
+    int one = 1, rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        rc = uv_translate_sys_error(errno);
+    if (rc == 0) rc = uv_tcp_open(l, fd);
+    if (rc != 0) close(fd);
+    return rc;
+}
+
 /* Binds and listens; writes the bound address ("127.0.0.1:8080", "[::1]:8080") into
  * name, which is how a port-0 listener learns its port. */
 static int bind_listener(server_t *s, uv_tcp_t *l, const char *lhost, int lport,
@@ -382,7 +399,8 @@ static int bind_listener(server_t *s, uv_tcp_t *l, const char *lhost, int lport,
         log_error(s->log, "listen address '%s' is not a numeric IPv4 or IPv6 address", lhost);
         return rc;
     }
-    rc = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
+    if (s->cfg->reuse_port) rc = reuse_port_socket(l, addr.ss_family);
+    if (rc == 0) rc = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
     if (rc == 0) rc = uv_listen((uv_stream_t *)l, 1024, cb);
     if (rc != 0) {
         log_error(s->log, "cannot listen on %s:%d: %s", lhost, lport, uv_strerror(rc));

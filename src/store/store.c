@@ -11,6 +11,11 @@
  * from delaying the first callbacks behind thousands of later requests. */
 #define STORE_BATCH_MAX 256
 
+/* An idle worker checks a backend that can be checked (store_backend_t.ping) this often,
+ * so a lost database is noticed, and its return seen, without waiting for a write: 1 s
+ * keeps /healthz within a second or two of the truth for one cheap query a second. */
+#define STORE_PING_NS 1000000000ULL
+
 /* The request latency histogram's bounds: 100 us to 1 s (a commit's fsync is ~1 ms on an
  * SSD; past a second the store is in trouble). */
 static const uint64_t store__latency_bounds[] = {
@@ -43,6 +48,7 @@ struct store_s {
     store__queue_t pending; /* mu: submitted, not yet taken by the worker */
     store__queue_t done;    /* mu: finished (err set), callbacks not yet run */
     int stopping;           /* mu: the worker finishes pending, then exits */
+    int failing;            /* mu: the last transaction or check failed (store_ready) */
 
     size_t outstanding; /* loop thread: submitted and callback not yet run */
     int closing;        /* loop thread (read and written with mu held too) */
@@ -89,14 +95,15 @@ static void store__fail_batch(store_req_t *batch, int err)
 
 /* Runs one batch in one transaction. Only STORE_EIO aborts it: ENOTFOUND and EEXISTS are
  * answers, and the backend guarantees a request failing that way left no change behind
- * (store.h, "Atomicity": savepoints), so the rest of the batch still commits. */
-static void store__run_batch(store_t *st, store_req_t *batch, size_t n)
+ * (store.h, "Atomicity": savepoints), so the rest of the batch still commits. Returns 0
+ * when the transaction committed, else STORE_EIO (every request failed). */
+static int store__run_batch(store_t *st, store_req_t *batch, size_t n)
 {
     const store_backend_t *be = st->be;
     if (be->begin(st->conn) != 0) {
         log_error(st->log, "store: cannot begin a transaction; %zu requests fail", n);
         store__fail_batch(batch, STORE_EIO);
-        return;
+        return STORE_EIO;
     }
     for (store_req_t *r = batch; r; r = r->next) {
         r->err = STORE_OK;
@@ -105,13 +112,33 @@ static void store__run_batch(store_t *st, store_req_t *batch, size_t n)
             be->rollback(st->conn);
             log_error(st->log, "store: transaction rolled back; %zu requests fail", n);
             store__fail_batch(batch, STORE_EIO);
-            return;
+            return STORE_EIO;
         }
     }
     if (be->commit(st->conn) != 0) {
         be->rollback(st->conn);
         log_error(st->log, "store: commit failed; %zu requests fail", n);
         store__fail_batch(batch, STORE_EIO);
+        return STORE_EIO;
+    }
+    return 0;
+}
+
+/* Waits (mu held) until there is work or stopping is set. Every STORE_PING_NS without
+ * either, checks the backend when it can be checked, mu released meanwhile. */
+static void store__idle(store_t *st)
+{
+    while (!st->pending.head && !st->stopping) {
+        if (!st->be->ping) {
+            uv_cond_wait(&st->cond, &st->mu);
+            continue;
+        }
+        if (uv_cond_timedwait(&st->cond, &st->mu, STORE_PING_NS) != UV_ETIMEDOUT) continue;
+        if (st->pending.head || st->stopping) break;
+        uv_mutex_unlock(&st->mu);
+        int failing = st->be->ping(st->conn) != 0;
+        uv_mutex_lock(&st->mu);
+        st->failing = failing;
     }
 }
 
@@ -120,8 +147,7 @@ static void store__worker(void *arg)
     store_t *st = arg;
     uv_mutex_lock(&st->mu);
     for (;;) {
-        while (!st->pending.head && !st->stopping)
-            uv_cond_wait(&st->cond, &st->mu);
+        store__idle(st);
         if (!st->pending.head) break; /* stopping and nothing left */
 
         /* Take up to STORE_BATCH_MAX requests from the front, in submission order. */
@@ -138,9 +164,10 @@ static void store__worker(void *arg)
         /* Handed back with the request under mu, like err: the loop thread counts it. */
         first->batch_n = (uint32_t)n;
 
-        store__run_batch(st, first, n);
+        int failed = store__run_batch(st, first, n) != 0;
 
         uv_mutex_lock(&st->mu);
+        st->failing = failed;
         store__queue_append(&st->done, first, last);
         /* Under mu so store_close cannot close the handle between our append and send;
          * it joins this thread before closing anyway, this only keeps the rule simple. */
@@ -294,6 +321,14 @@ void store_close(store_t *st)
     free(st);
 }
 
+int store_ready(store_t *st)
+{
+    uv_mutex_lock(&st->mu);
+    int failing = st->failing;
+    uv_mutex_unlock(&st->mu);
+    return !failing;
+}
+
 const store_stat_t *store_stat(const store_t *st)
 {
     return &st->stat;
@@ -336,6 +371,8 @@ void store_acts_free(store_acts_t *a)
     free(a->rows);
     a->rows = NULL;
     a->nrows = 0;
+}
+
 int store_reserve_refusal(const store_assets_t *a)
 {
     int64_t size = a->row.size;

@@ -733,6 +733,11 @@ typedef struct {
      * column missing or of the wrong type: the row is refused). obj is borrowed. NULL: the
      * backend cannot import. */
     int (*load)(void *conn, const char *table, json_t *obj);
+    /* Checks, between transactions, that the database answers (PostgreSQL: reconnects
+     * when the connection was lost and the backoff allows, else SELECT 1); the worker
+     * calls it when idle for a second, so store_ready learns of a loss and of the return
+     * without a write. 0 or STORE_EIO. NULL: store_ready follows the transactions only. */
+    int (*ping)(void *conn);
 } store_backend_t;
 
 /* The tables of a dump (`chorus export`, docs/operations.md), in the order they are
@@ -755,6 +760,11 @@ typedef struct {
     histo_t latency_ns;
     histo_t batch;
 } store_stat_t;
+
+/* Returns 1 when st's last transaction, or its backend's last idle check (ping), succeeded
+ * (also before the first), else 0: the database is failing and writes are refused with
+ * STORE_EIO (GET /healthz answers 503). Call on the loop thread; st is borrowed. */
+int store_ready(store_t *st);
 
 /* Returns st's figures (borrowed from st; read them on the loop thread). */
 const store_stat_t *store_stat(const store_t *st);

@@ -2479,6 +2479,18 @@ static void pg_close(void *conn)
     free(c);
 }
 
+/* The idle check (store_backend_t.ping): a lost connection is retried as a batch's begin
+ * would; a live one runs SELECT 1, which notices a server that went away. */
+static int pg_ping(void *conn)
+{
+    pg_conn_t *c = conn;
+    if (pg_ensure(c) != STORE_OK) return STORE_EIO;
+    PGresult *r = PQexec(c->pg, "SELECT 1");
+    int err = PQresultStatus(r) == PGRES_TUPLES_OK ? STORE_OK : pg_fail(c, r, "check");
+    PQclear(r);
+    return err;
+}
+
 /* Export and import (store_pg_dump.c) on this connection. */
 static int pg_dump(void *conn, int (*row)(void *ud, const char *table, json_t *obj), void *ud)
 {
@@ -2593,4 +2605,5 @@ const store_backend_t store_pg_backend = {
     .close = pg_close,
     .dump = pg_dump,
     .load = pg_load,
+    .ping = pg_ping,
 };

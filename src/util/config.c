@@ -41,6 +41,8 @@ static const opt_t options[] = {
     GROUP("network"),
     {"listen", OPT_LISTEN, OFF(listen_host), OFF(listen_port), 0, "127.0.0.1:8080",
      "address to listen on (port 0: any)"},
+    {"reuse-port", OPT_SWITCH, OFF(reuse_port), 0, 1, "off",
+     "SO_REUSEPORT on the listeners: several processes share --listen's port"},
     GROUP("TLS (reloaded on SIGHUP but the redirect listener)"),
     {"tls-cert", OPT_STRING, OFF(tls_cert), 0, 0, "",
      "PEM certificate chain: serve HTTPS and wss:// (with --tls-key)"},
@@ -324,6 +326,13 @@ static const opt_t options[] = {
     {"blob-gc-grace", OPT_DURATION, OFF(blob_gc_grace), 1000, 365 * 24 * HOUR_MS, "24h",
      "a blob no asset names is removed once untouched this long (keep it at least "
      "--upload-expiry)"},
+    GROUP("cluster (several nodes over Redis and PostgreSQL)"),
+    {"cluster", OPT_STRING, OFF(cluster), 0, 0, "",
+     "join the cluster whose bus is this Redis: redis://host:port[/db] (needs a PostgreSQL "
+     "--store; empty: one node)"},
+    {"cluster-node-ttl", OPT_DURATION, OFF(cluster_node_ttl), 300, 10 * 60000, "6s",
+     "a node's heartbeat key expires this long after its last renewal (renewed every third "
+     "of it); a node silent this long is gone"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -402,6 +411,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_max_incomplete = 10;
     cfg->upload_quota_room = 10 * GiB;
     cfg->blob_gc_grace = 24 * HOUR_MS;
+    cfg->cluster = ch_strdup("");
+    cfg->cluster_node_ttl = 6000;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;
@@ -478,6 +489,7 @@ void config_free(chorus_config_t *cfg)
     free(cfg->listen_host);
     free(cfg->data_dir);
     free(cfg->store);
+    free(cfg->cluster);
     free(cfg->web_dir);
     free(cfg->config_file);
     free(cfg->jwt_secret);

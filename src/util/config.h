@@ -16,6 +16,7 @@ typedef struct {
 typedef struct {
     char *listen_host;            /* owned */
     int listen_port;              /* 0 = any free port */
+    uint64_t reuse_port;          /* 1: SO_REUSEPORT on the listeners (N processes, one port) */
     char *data_dir;               /* owned */
     char *store;                  /* owned; "" = SQLite in data_dir, else a PostgreSQL URL */
     char *web_dir;                /* owned */
@@ -167,6 +168,8 @@ typedef struct {
     uint64_t upload_max_incomplete; /* unfinished uploads per user, 0 = no limit */
     uint64_t upload_quota_room;     /* bytes of assets + unfinished uploads per room */
     uint64_t blob_gc_grace;         /* ms an unreferenced blob is kept after its last touch */
+    char *cluster;                  /* owned; the cluster bus's redis:// URL, "" = one node */
+    uint64_t cluster_node_ttl;      /* ms a node's heartbeat key lives unrenewed */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

@@ -50,6 +50,22 @@ describe('HTTP with default limits', () => {
     }
   });
 
+  it('GET and HEAD /livez -> 200 {"status":"ok"}; other methods 405', T, async () => {
+    assertHealthy(await fetchOnce(srv.port, 'GET', '/livez'));
+    const c = await HttpConn.open(srv.port);
+    try {
+      const res = await c.request('HEAD', '/livez');
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['content-length'], '15');
+      assertHealthy(await c.request('GET', '/livez?probe=1'));
+    } finally {
+      c.close();
+    }
+    const res = await fetchOnce(srv.port, 'POST', '/livez', { body: '' });
+    assertJsonError(res, 405, 'method_not_allowed');
+    assert.equal(res.headers.allow, 'GET, HEAD');
+  });
+
   it('unknown path -> 404 not_found', T, async () => {
     assertJsonError(await fetchOnce(srv.port, 'GET', '/no/such/thing'), 404, 'not_found');
     assertJsonError(await fetchOnce(srv.port, 'GET', '/api/nothing-here'), 404, 'not_found');

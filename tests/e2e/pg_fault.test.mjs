@@ -4,14 +4,19 @@
 // (read with psql and through the API), every refused one was refused with
 // service_unavailable and is not there (messages and ops), nothing hangs, message seqs and
 // document versions have no gap, and the same server process takes writes again once
-// PostgreSQL is back (docs/operations.md "Connection loss").
+// PostgreSQL is back (docs/operations.md "Connection loss"). The same with pg_ctl stop -m
+// fast (sessions ended, as a restart does): meanwhile GET /healthz answers 503 with reason
+// "store" and /livez 200, and /healthz is 200 again by itself once PostgreSQL is back,
+// before anyone writes.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { TEST_SECRET, FAST_HASH } from './lib/auth.mjs';
 import { allMessages, createRoom, mkUsers, RoomWs } from './lib/rooms.mjs';
-import { pgCluster, pgCrash, pgDatabase, pgRestart, psql } from './lib/pg.mjs';
+import { fetchOnce } from './lib/http.mjs';
+import { pgCluster, pgDatabase, pgRestart, pgStop, psql } from './lib/pg.mjs';
 import { startServer } from './lib/server.mjs';
+import { delay } from './lib/util.mjs';
 
 const T = { timeout: 120000 };
 const N = 3; // clients, each writing messages, ops on its own document and its own entity
@@ -73,16 +78,32 @@ class Writer {
   }
 }
 
-describe('PostgreSQL stopped during a write burst', () => {
+/** Polls GET path on port until its status is want (no fixed wait); resolves the response. */
+async function statusBecomes(port, path, want, ms = 30000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await fetchOnce(port, 'GET', path);
+    if (res.status === want || Date.now() > deadline) return res;
+    await delay(50);
+  }
+}
+
+/** A server on a database of its own with synchronous_commit on; resolves {srv, url}. */
+async function serverOnOwnDb() {
+  const url = await pgDatabase();
+  // The test cluster runs with synchronous_commit off (thrown away); this database gets
+  // what production runs with, so a commit PostgreSQL confirmed survives its crash.
+  const name = /\/([^/?]+)\?/.exec(url)[1];
+  await psql((await pgCluster()).url, `ALTER DATABASE ${name} SET synchronous_commit = on`);
+  const srv = await startServer({ args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--store', url] });
+  return { srv, url };
+}
+
+for (const mode of ['immediate', 'fast']) describe(`PostgreSQL stopped (-m ${mode}) during a write burst`, () => {
   let srv;
   let url;
   before(async () => {
-    url = await pgDatabase();
-    // The test cluster runs with synchronous_commit off (thrown away); this database gets
-    // what production runs with, so a commit PostgreSQL confirmed survives its crash.
-    const name = /\/([^/?]+)\?/.exec(url)[1];
-    await psql((await pgCluster()).url, `ALTER DATABASE ${name} SET synchronous_commit = on`);
-    srv = await startServer({ args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--store', url] });
+    ({ srv, url } = await serverOnOwnDb());
   });
   after(async () => {
     await srv?.stop();
@@ -102,13 +123,21 @@ describe('PostgreSQL stopped during a write burst', () => {
       }
       // Before: every client writes for a while.
       await Promise.all(ws.map((w) => w.until(() => w.k >= 5)));
-      // PostgreSQL crashes while the writers keep going; each goes on until it saw a refusal.
-      const crash = pgCrash();
+      assert.equal((await fetchOnce(srv.port, 'GET', '/healthz')).status, 200, 'ready before');
+      // PostgreSQL stops while the writers keep going; each goes on until it saw a refusal.
+      const stop = pgStop(mode);
       await Promise.all(ws.map((w) => w.until(() => w.refusals >= 3)));
-      await crash;
-      // Back: each writer goes on until 3 more of each kind were acknowledged.
-      const restart = pgRestart();
-      await restart;
+      await stop;
+      // Not ready meanwhile, alive all along.
+      const down = await statusBecomes(srv.port, '/healthz', 503);
+      assert.equal(down.status, 503, `/healthz while PostgreSQL is down: ${down.text}`);
+      assert.deepEqual(down.json(), { status: 'unavailable', reasons: ['store'] });
+      assert.equal((await fetchOnce(srv.port, 'GET', '/livez')).status, 200, '/livez while PostgreSQL is down');
+      // Back: ready again by itself, before anyone writes; then each writer goes on until
+      // 3 more of each kind were acknowledged.
+      await pgRestart();
+      const up = await statusBecomes(srv.port, '/healthz', 200);
+      assert.equal(up.status, 200, `/healthz once PostgreSQL is back: ${up.text}`);
       ws.forEach((w) => {
         w.acksSince = 0;
       });

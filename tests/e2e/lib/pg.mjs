@@ -78,9 +78,12 @@ function pgBin() {
 }
 
 /** Stops the file's cluster as a crash would (pg_ctl stop -m immediate): no shutdown checkpoint. */
-export async function pgCrash() {
+export const pgCrash = () => pgStop('immediate');
+
+/** Stops the file's cluster with pg_ctl stop -m mode (fast: sessions are ended, then a checkpoint). */
+export async function pgStop(mode = 'fast') {
   const { dir } = await pgCluster();
-  const argv = [path.join(pgBin(), 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'];
+  const argv = [path.join(pgBin(), 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', mode, '-w', 'stop'];
   if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', ...argv], { timeout: 60000 });
   else await run(argv[0], argv.slice(1), { timeout: 60000 });
 }

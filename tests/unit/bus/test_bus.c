@@ -413,6 +413,26 @@ static void test_ops(void)
     bus_free(b);
 }
 
+static int never_ready(bus_t *b)
+{
+    (void)b;
+    return 0;
+}
+
+/* bus_ready: the local bus is always ready; an implementation's ready hook decides. */
+static void test_ready(void)
+{
+    bus_t *b = bus_local_new(3, &f_ops);
+    ASSERT_EQ(bus_ready(b), 1);
+    bus_vtable_t vt = *b->vt;
+    vt.ready = never_ready;
+    const bus_vtable_t *saved = b->vt;
+    b->vt = &vt;
+    ASSERT_EQ(bus_ready(b), 0);
+    b->vt = saved;
+    bus_free(b);
+}
+
 /* bus_drop_fn of the fakes: their subscriptions are embedded, so unsubscribed only. */
 static void fake_drop(void *ud, bus_topic_t *t, bus_sub_t *s)
 {
@@ -485,6 +505,7 @@ static void test_reply_parts(void)
 int main(void)
 {
     RUN(test_identities);
+    RUN(test_ready);
     RUN(test_receiver_size);
     RUN(test_framed_once_shared);
     RUN(test_framed_once_per_kind);

@@ -88,7 +88,8 @@ static inline void fb_free(bus_t *b)
     free(b);
 }
 
-static const bus_vtable_t fb_vt = {fb_publish, fb_send_op, fb_free};
+static const bus_vtable_t fb_vt = {
+    .publish = fb_publish, .send_op = fb_send_op, .free = fb_free};
 
 /* A new recording bus (freed by bus_free) of node id node, whose receivers are protocol
  * clients (proto_bus_rcv_ops). */

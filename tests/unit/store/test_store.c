@@ -4,6 +4,8 @@
  * with a scripted backend. What only SQLite has is in test_store_sqlite.c. */
 #include "test_store.h"
 
+#include <stdatomic.h>
+
 #include "util/mem.h"
 #include "store/store_sqlite.h"
 #include "test_store_pg.h"
@@ -1600,6 +1602,8 @@ typedef struct {
     int begins, commits, rollbacks, closes;
     int in_batch, max_batch;
     int fail_commit; /* the next commit fails */
+    atomic_int ping_rc; /* what ping answers (set by the test while the worker runs) */
+    atomic_int pings;
 } fake_t;
 
 static fake_t fake;
@@ -1658,6 +1662,13 @@ static void fake_exec(void *conn, store_req_t *req)
 static void fake_close(void *conn)
 {
     ((fake_t *)conn)->closes++;
+}
+
+static int fake_ping(void *conn)
+{
+    fake_t *f = conn;
+    atomic_fetch_add(&f->pings, 1);
+    return atomic_load(&f->ping_rc);
 }
 
 static const store_backend_t fake_backend = {
@@ -1735,6 +1746,64 @@ static void test_eio_fails_whole_batch(void)
     ASSERT_EQ(fake.closes, 1);
     uv_sem_destroy(&fake.gate);
     uv_sem_destroy(&fake.entered);
+}
+
+/* Polls store_ready until it answers want (the idle check runs every second); returns 0,
+ * or -1 after 10 s. */
+static int ready_becomes(store_t *st, int want)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (store_ready(st) == want) return 0;
+        uv_sleep(10);
+    }
+    return -1;
+}
+
+/* store_ready follows the last transaction, and with a backend that can be checked, the
+ * idle check too: a failure is noticed, and so is the return, without any request. */
+static void test_ready(void)
+{
+    memset(&fake, 0, sizeof(fake));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[128];
+    store_t *st = store_open(&fake_backend, "x", &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    treq_t t;
+    ASSERT_EQ(store_ready(st), 1);
+    log_level_t saved = test_log.level;
+    test_log.level = LOG_ERROR + 1; /* the rollbacks are logged as errors; expected */
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "eio");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_EIO);
+    ASSERT_EQ(store_ready(st), 0);
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "notfound"); /* an answer: the transaction committed */
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_ENOTFOUND);
+    ASSERT_EQ(store_ready(st), 1);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(atomic_load(&fake.pings), 0); /* no ping: none was ever called */
+
+    store_backend_t be = fake_backend;
+    be.ping = fake_ping;
+    uv_loop_init(&loop);
+    st = store_open(&be, "x", &loop, &test_log, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    atomic_store(&fake.ping_rc, STORE_EIO); /* the database goes while nobody writes */
+    ASSERT_EQ(ready_becomes(st, 0), 0);
+    ASSERT_TRUE(atomic_load(&fake.pings) >= 1);
+    atomic_store(&fake.ping_rc, 0); /* and comes back */
+    ASSERT_EQ(ready_becomes(st, 1), 0);
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "failcommit"); /* a failed commit, then a check that passes */
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_EIO);
+    ASSERT_EQ(store_ready(st), 0);
+    ASSERT_EQ(ready_becomes(st, 1), 0);
+    test_log.level = saved;
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
 }
 
 static void test_batch_limit(void)
@@ -2956,29 +3025,6 @@ static void test_activity(void)
 {
     char path[512];
     new_target(path, sizeof(path), "activity");
-/* Reservation k of user u in room `room` (0: none) for len bytes. */
-static void fill_reservation(store_assets_t *a, int k, int u, int room, int64_t len)
-{
-    memset(a, 0, sizeof(*a));
-    snprintf(a->row.id, sizeof(a->row.id), "%032x", (unsigned)k);
-    snprintf(a->row.uploader, sizeof(a->row.uploader), "00000000-0000-4000-8000-%012d", u);
-    if (room)
-        snprintf(a->row.room_id, sizeof(a->row.room_id), "10000000-0000-4000-8000-%012d", room);
-    a->row.size = len;
-    a->row.created_at = 1000 + k;
-    a->quota_user = 1000;
-    a->quota_room = 1500;
-    a->max_incomplete = 3;
-}
-
-/* Upload reservations: the user's quota counts their assets and reservations, the room's
- * its own, the count of a user's reservations is capped; a refusal stores nothing;
- * reservations submitted together (one batch) each see the ones before; an asset of the
- * same id replaces its reservation; release; a taken id. */
-static void test_upload_reservations(void)
-{
-    char path[512];
-    new_target(path, sizeof(path), "reserve");
     uv_loop_t loop;
     uv_loop_init(&loop);
     store_t *st = open_store(path, &loop);
@@ -3084,6 +3130,42 @@ static void test_upload_reservations(void)
     act_page(st, &loop, &c, 1, 0, 10, ns, sizeof(ns));
     ASSERT_STREQ(ns, "");
     ASSERT_EQ(put_act(st, &loop, &c, 1, "left", 8000), 0);
+    ASSERT_EQ(c.wrong_thread, 0);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
+/* Reservation k of user u in room `room` (0: none) for len bytes. */
+static void fill_reservation(store_assets_t *a, int k, int u, int room, int64_t len)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->row.id, sizeof(a->row.id), "%032x", (unsigned)k);
+    snprintf(a->row.uploader, sizeof(a->row.uploader), "00000000-0000-4000-8000-%012d", u);
+    if (room)
+        snprintf(a->row.room_id, sizeof(a->row.room_id), "10000000-0000-4000-8000-%012d", room);
+    a->row.size = len;
+    a->row.created_at = 1000 + k;
+    a->quota_user = 1000;
+    a->quota_room = 1500;
+    a->max_incomplete = 3;
+}
+
+/* Upload reservations: the user's quota counts their assets and reservations, the room's
+ * its own, the count of a user's reservations is capped; a refusal stores nothing;
+ * reservations submitted together (one batch) each see the ones before; an asset of the
+ * same id replaces its reservation; release; a taken id. */
+static void test_upload_reservations(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "reserve");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
     store_assets_t a;
     memset(&a, 0, sizeof(a));
     fill_asset(&a.row, 50, 1, 1, 'a', 10); /* user 1 holds an asset of 50 000 bytes */
@@ -3247,6 +3329,7 @@ int main(void)
     /* The store core and payloads, whatever the backend. */
     RUN(test_docs_free);
     RUN(test_eio_fails_whole_batch);
+    RUN(test_ready);
     RUN(test_batch_limit);
     RUN(test_backend_open_failure);
     TEST_MAIN_END();

@@ -511,6 +511,44 @@ static void test_reconnect(void)
     pg_drop_target(target);
 }
 
+/* Nobody writes while the connection is cut: the idle check notices (store_ready 0, the
+ * loss logged), reconnects by itself (store_ready 1, "restored"), and writes work. */
+static void test_ready_idle(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "ready"), 0);
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    FILE *logf = open_memstream(&logbuf, &loglen);
+    ASSERT_TRUE(logf != NULL);
+    log_t lg;
+    log_init(&lg, LOG_INFO, LOG_TEXT, logf);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[512] = "";
+    store_t *st = store_open(&store_pg_backend, target, &loop, &lg, err, sizeof(err));
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(store_ready(st), 1);
+    ASSERT_EQ(kill_store_connections(), 0);
+    int i = 0;
+    while (store_ready(st) == 1 && i++ < 1000) /* the check runs every second */
+        uv_sleep(10);
+    ASSERT_EQ(store_ready(st), 0);
+    while (store_ready(st) == 0 && i++ < 2000)
+        uv_sleep(10);
+    ASSERT_EQ(store_ready(st), 1);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 1), STORE_OK);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    fclose(logf);
+    ASSERT_EQ(log_count(logbuf, loglen, "lost"), 1);
+    ASSERT_EQ(log_count(logbuf, loglen, "restored"), 1);
+    free(logbuf);
+    pg_drop_target(target);
+}
+
 /* ---- dump and load ---- */
 
 typedef struct {
@@ -875,6 +913,7 @@ int main(void)
     RUN(test_two_writers_doc_versions);
     RUN(test_two_writers_state_version);
     RUN(test_reconnect);
+    RUN(test_ready_idle);
     RUN(test_dump_load);
     TEST_MAIN_END();
 }

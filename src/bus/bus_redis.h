@@ -1,0 +1,42 @@
+/* bus_redis.h: the cluster bus over Redis (--cluster redis://host:port[/db]).
+ *
+ * A node's identity: at start the node claims a node id, 1 to BUS_NODE_MAX, unique among
+ * the live nodes: INCR of chorus:node:next picks a candidate, SET chorus:node:<id> NX PX
+ * ttl claims it (with a random token as its value), the next candidate is tried when it
+ * is held. That one exchange is synchronous, before the loop serves anything (a node
+ * without an id cannot name a connection); everything after is asynchronous on the loop
+ * (hiredis's libuv adapter). Every third of the ttl the node renews its key (only while it
+ * holds its token: a key another node took means this node lost its id and is not ready),
+ * adds itself to the set chorus:nodes and reads back the live nodes (those whose key
+ * exists; the others are removed from the set), in one script. A node that loses Redis is
+ * not ready (bus_ready) and reconnects with a doubling backoff (100 ms to 5 s), keeping
+ * its id when its key is still its own.
+ *
+ * Rooms are still served where they are asked for (as bus_local.c): room homes, forwarded
+ * ops and published events across nodes are not here yet. */
+#ifndef CHORUS_BUS_REDIS_H
+#define CHORUS_BUS_REDIS_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "util/log.h"
+
+/* Redis's keys, all under this prefix. */
+#define BUS_REDIS_PREFIX "chorus:"
+
+/* Returns a new cluster bus (owned: bus_close, run the loop, then bus_free) on loop
+ * (borrowed), joined to the Redis at url (borrowed) with a node key of ttl_ms, logging to
+ * log (borrowed), whose receivers are framed and reached through rcv_ops (borrowed); all
+ * three must outlive it. Returns NULL with a one-line reason in err (errlen bytes) when
+ * the URL is bad, Redis cannot be reached within a few seconds, or no node id is free. */
+bus_t *bus_redis_new(uv_loop_t *loop, const char *url, uint64_t ttl_ms, log_t *log,
+                     const bus_rcv_ops_t *rcv_ops, char *err, size_t errlen);
+
+/* The live nodes b (a cluster bus, borrowed) saw at its last heartbeat, ascending, in
+ * out[0..cap); returns how many there are (more than cap: only cap were written). */
+size_t bus_redis_live(const bus_t *b, uint32_t *out, size_t cap);
+
+#endif
