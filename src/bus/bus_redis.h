@@ -8,9 +8,11 @@
  * (hiredis's libuv adapter). Every third of the ttl the node renews its key (only while it
  * holds its token: a key another node took means this node lost its id and is not ready),
  * adds itself to the set chorus:nodes and reads back the live nodes (those whose key
- * exists; the others are removed from the set), in one script. A node that loses Redis is
- * not ready (bus_ready) and reconnects with a doubling backoff (100 ms to 5 s), keeping
- * its id when its key is still its own.
+ * exists; the others are removed from the set), in one script. The claim's key lives 30 s
+ * longer than the ttl, until the first heartbeat. A node that loses Redis (a connect or a
+ * heartbeat unanswered for a ttl counts as lost: hiredis's libuv adapter ignores a poll
+ * error) is not ready (bus_ready) and reconnects at its next ticks with a doubling backoff
+ * (100 ms to 5 s), keeping its id when its key is still its own.
  *
  * Rooms are still served where they are asked for (as bus_local.c): room homes, forwarded
  * ops and published events across nodes are not here yet. */

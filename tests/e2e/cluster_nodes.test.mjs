@@ -10,7 +10,7 @@ import { pgDatabase } from './lib/pg.mjs';
 import { runCli } from './lib/server.mjs';
 import { freePort, withTimeout } from './lib/util.mjs';
 
-const TTL = ['--cluster-node-ttl', '1s'];
+const TTL = ['--cluster-node-ttl', '2s'];
 
 /** Resolves the first "live nodes: ..." line of srv after line index from listing want. */
 const liveIs = (srv, want, from = 0) =>
@@ -78,7 +78,7 @@ describe('three nodes', () => {
     const a = c.nodes.find((n) => !n.exitInfo);
     const from = a.lines.length;
     await c.redis.kill();
-    await a.waitForLine(/cluster: Redis connection lost/, 10000, from);
+    await a.waitForLine(/cluster: Redis connection (lost|dropped)/, 10000, from);
     await c.redis.start(); // empty: nothing persisted
     await a.waitForLine(/cluster: connected to Redis/, 15000, from);
     // Its first heartbeat on the new connection writes its key again.
