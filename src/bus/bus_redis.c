@@ -342,17 +342,14 @@ static uint32_t claim(redis_bus_t *r, char *err, size_t errlen)
         }
         freeReplyObject(rep);
     }
+    /* From a random start, so that a node that joins a Redis restarted empty does not take
+     * the id of one that has not announced itself again yet (as a counter restarting at 1
+     * would), and a dead node's id is seldom taken again soon. */
+    char hex[5];
+    auth_random_hex(hex, 2);
+    uint32_t start = (uint32_t)strtoul(hex, NULL, 16);
     for (uint32_t tries = 0; tries < BUS_NODE_MAX; tries++) {
-        rep = redisCommand(c, "INCR %s", BUS_REDIS_PREFIX "node:next");
-        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-            snprintf(err, errlen, "Redis refused INCR: %s",
-                     !rep                             ? c->errstr
-                     : rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                      : "?");
-            goto out;
-        }
-        uint32_t cand = (uint32_t)((rep->integer - 1) % BUS_NODE_MAX) + 1;
-        freeReplyObject(rep);
+        uint32_t cand = (start + tries) % BUS_NODE_MAX + 1;
         snprintf(r->key, sizeof(r->key), BUS_REDIS_PREFIX "node:%u", cand);
         /* The first heartbeat comes once the loop runs, after the rooms load: until then
          * the key lives CLAIM_GRACE_MS longer. */
