@@ -19,6 +19,8 @@
 #define BACKOFF_MAX_MS 5000
 #define CONNECT_TIMEOUT_S 3
 #define TOKEN_BYTES 16
+#define CLOSE_DEADLINE_MS 1000
+#define CLAIM_GRACE_MS 30000
 
 /* Renews the node's key while it holds the token, adds the node to the set and returns the
  * live nodes (dropping the gone ones from the set); -1 when another node holds the key.
@@ -56,6 +58,8 @@ typedef struct {
     uv_timer_t tick;     /* heartbeats and reconnects */
     uint64_t backoff_ms; /* the next reconnect's wait; 0 when connected */
     uint64_t next_try;   /* loop time of the next reconnect */
+    uint64_t since;      /* loop time the connect or the unanswered heartbeat started */
+    int beat_pending;    /* a heartbeat is unanswered */
     uint32_t *live;      /* owned: the live nodes, ascending */
     size_t nlive, live_cap;
 } redis_bus_t;
@@ -74,6 +78,7 @@ static void lost(redis_bus_t *r, const char *why)
         log_debug(r->log, "cluster: cannot reach Redis (%s); retrying", why);
     r->ac = NULL;
     r->connected = 0;
+    r->beat_pending = 0;
     r->backoff_ms = r->backoff_ms ? r->backoff_ms : BACKOFF_MIN_MS;
     r->next_try = uv_now(r->loop) + r->backoff_ms;
 }
@@ -102,11 +107,14 @@ static void on_connect(const redisAsyncContext *ac, int status)
     heartbeat(r);
 }
 
+static void close_tick(redis_bus_t *r);
+
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     redis_bus_t *r = ac->data;
     if (r->closing) {
         r->ac = NULL;
+        close_tick(r);
         return;
     }
     lost(r, status == REDIS_OK ? "closed" : ac->errstr);
@@ -123,6 +131,7 @@ static void reconnect(redis_bus_t *r)
     }
     ac->data = r;
     r->ac = ac;
+    r->since = uv_now(r->loop);
     redisLibuvAttach(ac, r->loop);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -167,6 +176,7 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *ud)
     (void)ac;
     redis_bus_t *r = ud;
     const redisReply *rep = reply;
+    r->beat_pending = 0;
     if (!rep || r->closing) return; /* disconnected: on_disconnect said so */
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer == -1) {
         if (r->owned || !r->nlive)
@@ -189,6 +199,8 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *ud)
 
 static void heartbeat(redis_bus_t *r)
 {
+    r->beat_pending = 1;
+    r->since = uv_now(r->loop);
     char ttl[24], node[16];
     snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)r->ttl_ms);
     snprintf(node, sizeof(node), "%u", r->base.node);
@@ -197,12 +209,29 @@ static void heartbeat(redis_bus_t *r)
                       BUS_REDIS_PREFIX "node:");
 }
 
+/* Gives up a connection that makes no progress (hiredis's libuv adapter ignores a poll
+ * error, so a refused connect or a dead socket may never call back; a Redis that hangs
+ * never answers): frees it (its callbacks get no reply) and retries after the backoff. */
+static void drop(redis_bus_t *r, const char *why)
+{
+    if (r->connected) log_warn(r->log, "cluster: Redis connection dropped (%s)", why);
+    r->connected = 0;
+    redisAsyncContext *ac = r->ac;
+    redisAsyncFree(ac); /* on_disconnect, when hiredis counted it connected */
+    lost(r, why);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     redis_bus_t *r = t->data;
-    if (r->connected)
+    uint64_t now = uv_now(r->loop);
+    if (r->ac && !r->connected && now - r->since >= r->ttl_ms)
+        drop(r, "connect timed out");
+    else if (r->connected && r->beat_pending && now - r->since >= r->ttl_ms)
+        drop(r, "heartbeat unanswered");
+    else if (r->connected && !r->beat_pending)
         heartbeat(r);
-    else if (!r->ac && uv_now(r->loop) >= r->next_try)
+    else if (!r->ac && now >= r->next_try)
         reconnect(r);
 }
 
@@ -234,14 +263,34 @@ static void on_tick_closed(uv_handle_t *h)
     (void)h;
 }
 
+static void close_tick(redis_bus_t *r)
+{
+    if (!uv_is_closing((uv_handle_t *)&r->tick))
+        uv_close((uv_handle_t *)&r->tick, on_tick_closed);
+}
+
+/* A Redis that does not answer the release in time does not hold the stop up. */
+static void on_close_deadline(uv_timer_t *t)
+{
+    redis_bus_t *r = t->data;
+    if (r->ac) {
+        redisAsyncFree(r->ac); /* its disconnect callback closes the timer */
+        r->ac = NULL;
+    }
+    close_tick(r);
+}
+
 static void redis_close(bus_t *b)
 {
     redis_bus_t *r = (redis_bus_t *)b;
     if (r->closing) return;
     r->closing = 1;
-    uv_close((uv_handle_t *)&r->tick, on_tick_closed);
-    if (!r->ac) return;
+    if (!r->ac) {
+        close_tick(r);
+        return;
+    }
     if (r->connected) {
+        uv_timer_start(&r->tick, on_close_deadline, CLOSE_DEADLINE_MS, 0);
         /* The key goes at once, so the others see this node gone now, not at its ttl. */
         char node[16];
         snprintf(node, sizeof(node), "%u", r->base.node);
@@ -250,6 +299,7 @@ static void redis_close(bus_t *b)
     } else {
         redisAsyncFree(r->ac); /* still connecting: nothing to wait for */
         r->ac = NULL;
+        close_tick(r);
     }
 }
 
@@ -292,20 +342,19 @@ static uint32_t claim(redis_bus_t *r, char *err, size_t errlen)
         }
         freeReplyObject(rep);
     }
+    /* From a random start, so that a node that joins a Redis restarted empty does not take
+     * the id of one that has not announced itself again yet (as a counter restarting at 1
+     * would), and a dead node's id is seldom taken again soon. */
+    char hex[5];
+    auth_random_hex(hex, 2);
+    uint32_t start = (uint32_t)strtoul(hex, NULL, 16);
     for (uint32_t tries = 0; tries < BUS_NODE_MAX; tries++) {
-        rep = redisCommand(c, "INCR %s", BUS_REDIS_PREFIX "node:next");
-        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-            snprintf(err, errlen, "Redis refused INCR: %s",
-                     !rep                             ? c->errstr
-                     : rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                      : "?");
-            goto out;
-        }
-        uint32_t cand = (uint32_t)((rep->integer - 1) % BUS_NODE_MAX) + 1;
-        freeReplyObject(rep);
+        uint32_t cand = (start + tries) % BUS_NODE_MAX + 1;
         snprintf(r->key, sizeof(r->key), BUS_REDIS_PREFIX "node:%u", cand);
+        /* The first heartbeat comes once the loop runs, after the rooms load: until then
+         * the key lives CLAIM_GRACE_MS longer. */
         rep = redisCommand(c, "SET %s %s NX PX %llu", r->key, r->token,
-                           (unsigned long long)r->ttl_ms);
+                           (unsigned long long)(r->ttl_ms + CLAIM_GRACE_MS));
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "Redis refused SET: %s", rep ? rep->str : c->errstr);
             goto out;

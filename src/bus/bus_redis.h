@@ -1,16 +1,18 @@
 /* bus_redis.h: the cluster bus over Redis (--cluster redis://host:port[/db]).
  *
  * A node's identity: at start the node claims a node id, 1 to BUS_NODE_MAX, unique among
- * the live nodes: INCR of chorus:node:next picks a candidate, SET chorus:node:<id> NX PX
- * ttl claims it (with a random token as its value), the next candidate is tried when it
- * is held. That one exchange is synchronous, before the loop serves anything (a node
- * without an id cannot name a connection); everything after is asynchronous on the loop
- * (hiredis's libuv adapter). Every third of the ttl the node renews its key (only while it
- * holds its token: a key another node took means this node lost its id and is not ready),
- * adds itself to the set chorus:nodes and reads back the live nodes (those whose key
- * exists; the others are removed from the set), in one script. A node that loses Redis is
- * not ready (bus_ready) and reconnects with a doubling backoff (100 ms to 5 s), keeping
- * its id when its key is still its own.
+ * the live nodes: SET chorus:node:<id> NX PX ttl claims it (with a random token as its
+ * value), trying ids from a random one on while they are held. That one exchange is
+ * synchronous, before the loop serves anything (a node without an id cannot name a
+ * connection); everything after is asynchronous on the loop (hiredis's libuv adapter).
+ * Every third of the ttl the node renews its key (only while it holds its token: a key
+ * another node took means this node lost its id and is not ready), adds itself to the set
+ * chorus:nodes and reads back the live nodes (those whose key exists; the others are
+ * removed from the set), in one script. The claim's key lives 30 s longer than the ttl,
+ * until the first heartbeat. A node that loses Redis (a connect or a heartbeat unanswered
+ * for a ttl counts as lost: hiredis's libuv adapter ignores a poll error) is not ready
+ * (bus_ready) and reconnects at its next ticks with a doubling backoff (100 ms to 5 s),
+ * keeping its id when its key is still its own.
  *
  * Rooms are still served where they are asked for (as bus_local.c): room homes, forwarded
  * ops and published events across nodes are not here yet. */
