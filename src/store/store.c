@@ -124,19 +124,31 @@ static int store__run_batch(store_t *st, store_req_t *batch, size_t n)
     return 0;
 }
 
+/* The idle check: the backend's ping, or without one whether a transaction can begin
+ * (so a store failing after a failed batch, SQLite's disk full or locked, turns ready
+ * again once it could write, without waiting for a client's write). Returns 1 when failing. */
+static int store__check(store_t *st)
+{
+    if (st->be->ping) return st->be->ping(st->conn) != 0;
+    if (st->be->begin(st->conn) != 0) return 1;
+    st->be->rollback(st->conn);
+    return 0;
+}
+
 /* Waits (mu held) until there is work or stopping is set. Every STORE_PING_NS without
- * either, checks the backend when it can be checked, mu released meanwhile. */
+ * either, checks the backend (store__check) when it has a ping or is failing, mu released
+ * meanwhile. */
 static void store__idle(store_t *st)
 {
     while (!st->pending.head && !st->stopping) {
-        if (!st->be->ping) {
+        if (!st->be->ping && !st->failing) {
             uv_cond_wait(&st->cond, &st->mu);
             continue;
         }
         if (uv_cond_timedwait(&st->cond, &st->mu, STORE_PING_NS) != UV_ETIMEDOUT) continue;
         if (st->pending.head || st->stopping) break;
         uv_mutex_unlock(&st->mu);
-        int failing = st->be->ping(st->conn) != 0;
+        int failing = store__check(st);
         uv_mutex_lock(&st->mu);
         st->failing = failing;
     }

@@ -736,7 +736,8 @@ typedef struct {
     /* Checks, between transactions, that the database answers (PostgreSQL: reconnects
      * when the connection was lost and the backoff allows, else SELECT 1); the worker
      * calls it when idle for a second, so store_ready learns of a loss and of the return
-     * without a write. 0 or STORE_EIO. NULL: store_ready follows the transactions only. */
+     * without a write. 0 or STORE_EIO. NULL: once a transaction failed, the idle worker
+     * checks every second that one can begin (begin, then rollback) instead. */
     int (*ping)(void *conn);
 } store_backend_t;
 

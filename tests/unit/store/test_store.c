@@ -1783,6 +1783,14 @@ static void test_ready(void)
     strcpy(t.req.key, "notfound"); /* an answer: the transaction committed */
     ASSERT_EQ(run_one(st, &loop, &t), STORE_ENOTFOUND);
     ASSERT_EQ(store_ready(st), 1);
+    /* Without a ping, a failing store checks that a transaction can begin, idle. */
+    treq_init(&t, &c, STORE_USER_BY_ID);
+    strcpy(t.req.key, "eio");
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_EIO);
+    ASSERT_EQ(store_ready(st), 0);
+    int begins = fake.begins;
+    ASSERT_EQ(ready_becomes(st, 1), 0);
+    ASSERT_TRUE(fake.begins > begins); /* written before the worker took mu to set ready */
     ASSERT_EQ(close_store(st, &loop), 0);
     ASSERT_EQ(atomic_load(&fake.pings), 0); /* no ping: none was ever called */
 
