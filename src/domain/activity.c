@@ -40,8 +40,11 @@ void activity_agg_note(activity_agg_t *agg, const char *kind, const char *user_i
         b->plus += plus;
         b->minus += minus;
         if (now > b->last_at) b->last_at = now;
-        snprintf(b->target, sizeof(b->target), "%s", target);
-        snprintf(b->display_name, sizeof(b->display_name), "%s", name);
+        /* Copied only when they changed: this runs for every message, op and move. */
+        if (!per_target(kind) && strcmp(b->target, target) != 0)
+            snprintf(b->target, sizeof(b->target), "%s", target);
+        if (strcmp(b->display_name, name) != 0)
+            snprintf(b->display_name, sizeof(b->display_name), "%s", name);
         return;
     }
     if (agg->n == ACTIVITY_BURSTS_MAX) take(agg, 0, emit, ud);
