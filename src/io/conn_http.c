@@ -29,7 +29,8 @@
 
 /* Static files are read this much at a time, as the connection's output queue drains
  * (see pump_file): a file costs at most one chunk of memory per connection whatever its
- * size. 64 KiB: one read from the page cache, a few TCP segments' worth of sends. */
+ * size. 64 KiB: one read from the page cache, a few TCP segments' worth of sends. The
+ * reads run on libuv's thread pool, one at a time per connection, never on the loop. */
 #define HTTP_FILE_CHUNK (64 * 1024)
 
 /* An HTML page is read whole to pin its inline scripts in its Content-Security-Policy;
@@ -52,6 +53,7 @@ struct conn_http_s {
     size_t stash_len;
     /* A static file being sent: read in chunks as the output queue drains. */
     uint64_t file_off, file_left;
+    struct file_read_s *file_read; /* the chunk being read on the pool (NULL: none) */
     int file_fd;
     unsigned file_open : 1;
     unsigned file_last : 1; /* finish the connection once it is sent */
@@ -165,47 +167,94 @@ static void respond(conn_t *c, int status, const char *ctype, const char *extra,
     if (last) conn_finish(c, CONN_LINGER_MS);
 }
 
+/* One chunk of a file read on the pool for connection c. A connection freed meanwhile
+ * leaves it with c NULL and the file to close (conn_http_free). */
+typedef struct file_read_s {
+    uv_fs_t fs;
+    conn_t *c;
+    cbuf_t *b;
+    int fd;
+} file_read_t;
+
 static void file_close(conn_t *c)
 {
     if (!c->http || !c->http->file_open) return;
-    close(c->http->file_fd);
+    if (c->http->file_read) /* the read's callback closes it */
+        c->http->file_read->c = NULL;
+    else
+        close(c->http->file_fd);
+    c->http->file_read = NULL;
     c->http->file_open = 0;
     c->http->file_left = 0;
 }
 
-/* Queues the next chunks of the file being sent while the output queue is under
- * http_max_queue. A read error after the head went out leaves nothing to say to the
- * client but a close. */
+static void pump_file(conn_t *c);
+
+static void on_file_read(uv_fs_t *fs)
+{
+    file_read_t *rd = fs->data;
+    conn_t *c = rd->c;
+    ssize_t got = fs->result;
+    cbuf_t *b = rd->b;
+    uv_fs_req_cleanup(fs);
+    if (!c) { /* the connection went away meanwhile */
+        close(rd->fd);
+        cbuf_unref(b);
+        free(rd);
+        return;
+    }
+    free(rd);
+    conn_http_t *h = c->http;
+    h->file_read = NULL;
+    if (c->closing) {
+        cbuf_unref(b);
+        file_close(c);
+        return;
+    }
+    if (got <= 0) { /* the file shrank or failed under us: nothing left to say but close */
+        cbuf_unref(b);
+        log_warn(c->srv->log, "%s: static file read failed; closing", h->remote);
+        file_close(c);
+        conn_close(c);
+        return;
+    }
+    b->len = (size_t)got;
+    conn_send(c, b);
+    cbuf_unref(b);
+    h->file_off += (uint64_t)got;
+    h->file_left -= (uint64_t)got;
+    if (h->file_left == 0) {
+        file_close(c);
+        if (h->file_last) conn_finish(c, CONN_LINGER_MS);
+        return; /* the queue's drain (conn_http_on_drain) takes the next request */
+    }
+    pump_file(c);
+}
+
+/* Reads the next chunk of the file being sent on the pool, when none is being read and
+ * the output queue is under http_max_queue (the queue's drain asks again). */
 static void pump_file(conn_t *c)
 {
     conn_http_t *h = c->http;
     size_t max = (size_t)c->srv->cfg->http_max_queue;
-    while (h->file_open && !c->closing && c->out.bytes < max) {
-        size_t n = h->file_left < HTTP_FILE_CHUNK ? (size_t)h->file_left : HTTP_FILE_CHUNK;
-        cbuf_t *b = cbuf_new(n);
-        size_t got = 0;
-        while (got < n) {
-            ssize_t r = pread(h->file_fd, b->data + got, n - got, (off_t)(h->file_off + got));
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            got += (size_t)r;
-        }
-        if (got != n) { /* the file shrank or failed under us */
-            cbuf_unref(b);
-            log_warn(c->srv->log, "%s: static file read failed; closing", c->http->remote);
-            file_close(c);
-            conn_close(c);
-            return;
-        }
-        b->len = n;
-        conn_send(c, b);
-        cbuf_unref(b);
-        h->file_off += n;
-        h->file_left -= n;
-        if (h->file_left == 0) {
-            file_close(c);
-            if (h->file_last) conn_finish(c, CONN_LINGER_MS);
-        }
+    if (!h->file_open || h->file_read || c->closing || c->out.bytes >= max) return;
+    size_t n = h->file_left < HTTP_FILE_CHUNK ? (size_t)h->file_left : HTTP_FILE_CHUNK;
+    file_read_t *rd = ch_calloc(1, sizeof(*rd));
+    rd->c = c;
+    rd->fd = h->file_fd;
+    rd->b = cbuf_new(n);
+    rd->fs.data = rd;
+    h->file_read = rd;
+    uv_buf_t iov = uv_buf_init((char *)rd->b->data, (unsigned)n);
+    int rc =
+        uv_fs_read(c->srv->loop, &rd->fs, rd->fd, &iov, 1, (int64_t)h->file_off, on_file_read);
+    if (rc < 0) { /* never queued: no callback */
+        h->file_read = NULL;
+        cbuf_unref(rd->b);
+        free(rd);
+        log_warn(c->srv->log, "%s: static file read failed; closing", h->remote);
+        file_close(c);
+        conn_close(c);
     }
 }
 

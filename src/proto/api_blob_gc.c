@@ -82,7 +82,7 @@ static void walk_work(api_blob_gc_t *g)
             }
             if (!is_hex(e->d_name, 2)) continue;
             char path[PATH_MAX + 8];
-            snprintf(path, sizeof(path), "%s/%s", g->dir, e->d_name);
+            snprintf(path, sizeof(path), "%s/%.2s", g->dir, e->d_name);
             if (!(g->sub = opendir(path))) continue;
             memcpy(g->sub_name, e->d_name, 3);
             continue;
@@ -95,7 +95,7 @@ static void walk_work(api_blob_gc_t *g)
         }
         if (!is_hex(e->d_name, GC_HEX) || strncmp(e->d_name, g->sub_name, 2) != 0) continue;
         char path[PATH_MAX + 80];
-        snprintf(path, sizeof(path), "%s/%s/%s", g->dir, g->sub_name, e->d_name);
+        snprintf(path, sizeof(path), "%s/%.2s/%.64s", g->dir, g->sub_name, e->d_name);
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || mtime_ms(&st) >= g->cutoff)
             continue;

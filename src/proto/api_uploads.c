@@ -795,6 +795,9 @@ static void on_looked_up(upload_file_t *f, int status, void *ud)
         /* Recorded when it finished, unless the server stopped in between: a tus client
          * resuming asks HEAD, which records it then (a taken id is the same asset). */
         has_asset = asset_of(r->api, f, upload_file_id(f), hx, &row);
+        /* None (its owner left the room): its reservation goes, if a stop at its end
+         * left it (an asset's record takes it over otherwise). */
+        if (!has_asset) unreserve(up, upload_file_id(f));
     } else {
         add_expires(r, upload_file_mtime(f));
     }

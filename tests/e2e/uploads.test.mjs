@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -15,6 +16,7 @@ import { mintJwt, TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError, fetchOnce, HttpConn } from './lib/http.mjs';
 import { until } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
+import { JsonWs } from './lib/wsclient.mjs';
 
 const T = { timeout: 30000 };
 const ARGS = ['--jwt-secret', TEST_SECRET];
@@ -345,6 +347,38 @@ describe('tus uploads', () => {
       assertJsonError(await fetchOnce(srv.port, 'GET', '/api/blobs/../../chorus.db', { headers: auth }), 404, 'not_found');
       assertJsonError(await fetchOnce(srv.port, 'POST', url, { headers: auth }), 405, 'method_not_allowed');
     } finally {
+      await srv.stop();
+    }
+  });
+
+  it('a download is read off the loop thread: a reader that takes nothing holds no one up', T, async () => {
+    const srv = await startServer({ args: ARGS });
+    const sock = new net.Socket();
+    let ws;
+    try {
+      const data = randomBytes(16 * 1024 * 1024); // more than loopback's socket buffers hold
+      await tusUpload(srv.port, data);
+      // Bytes the loop thread (the process's main thread) read with read()/pread().
+      const loopRead = () => Number(/rchar: (\d+)/.exec(fs.readFileSync(`/proc/${srv.proc.pid}/task/${srv.proc.pid}/io`, 'utf8'))[1]);
+      const before = loopRead();
+      await new Promise((resolve, reject) => sock.connect(srv.port, '127.0.0.1', resolve).once('error', reject));
+      sock.pause(); // takes nothing until the echo below is answered
+      sock.write(`GET /api/blobs/${sha256(data)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\nConnection: close\r\n\r\n`);
+      ws = await JsonWs.open(srv.port);
+      await ws.echo('during the download');
+      const chunks = [];
+      sock.on('data', (c) => chunks.push(c));
+      const ended = new Promise((resolve) => sock.once('end', resolve));
+      sock.resume();
+      await ended;
+      const all = Buffer.concat(chunks);
+      const at = all.indexOf('\r\n\r\n');
+      assert.match(all.subarray(0, at).toString(), /^HTTP\/1\.1 200 /);
+      assert.equal(sha256(all.subarray(at + 4)), sha256(data), 'byte-exact');
+      assert.ok(loopRead() - before < data.length / 4, 'the file was read on the thread pool, not the loop');
+    } finally {
+      sock.destroy();
+      ws?.close();
       await srv.stop();
     }
   });
