@@ -449,6 +449,9 @@ static void retention_submit(rooms_t *r, const char *cursor)
         ret->msg_before = clock_unix_ms() - (int64_t)r->lim.msg_retention_ms;
     ret->msg_keep = (int64_t)r->lim.msg_keep;
     ret->doc_keep = (int64_t)r->lim.doc_keep;
+    if (r->lim.log_retention_ms)
+        ret->log_before = clock_unix_ms() - (int64_t)r->lim.log_retention_ms;
+    ret->log_keep = (int64_t)r->lim.log_keep;
     ret->batch = RETENTION_BATCH;
     snprintf(ret->cursor, sizeof(ret->cursor), "%s", cursor);
     op->stored = after_retention;

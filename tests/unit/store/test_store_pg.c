@@ -148,9 +148,10 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 12, 11, 10, 9 and 8 undone by hand. */
+    /* Back to version 7: migrations 14 (13 and 12 and 11), 10, 9 and 8 undone by hand. */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "DROP TABLE webhook_endpoints; DROP TABLE assets;"
+                           "DROP TABLE state_log; DROP TABLE state_log_base;"
+                           " DROP TABLE webhook_endpoints; DROP TABLE assets;"
                            " ALTER TABLE room_messages DROP COLUMN app; DROP TABLE api_keys; DROP TABLE webhook_deliveries;"
                            " DROP TABLE revocations; ALTER TABLE users DROP COLUMN token_epoch;"
                            " UPDATE schema_version SET version = 7"),
@@ -165,6 +166,8 @@ static void test_migrate_older_and_newer(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_deliveries"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM webhook_endpoints"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM assets"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM state_log"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM state_log_base"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
