@@ -162,4 +162,8 @@ void home_rpc_register(home_t *h);
  *   success. The member's side (api_assets.c) stored the change and checked the caller. */
 void home_assets_register(home_t *h);
 
+/* Registers snapshot_at (home_history.c, issue 25: the room at an earlier moment, from the
+ * store's change log) on h, working on h's rooms. */
+void home_history_register(home_t *h);
+
 #endif

@@ -254,8 +254,15 @@ typedef enum {
                      * existed then, as their last change before it left them: data, kind,
                      * owner, owner_only, version, created_at; state_version and updated_at
                      * are that change's), by id after hist.after, at most limit, and
-                     * hist.more (1: more entities after the last). err: ENOTFOUND (no such
-                     * room) */
+                     * hist.more (1: more entities after the last); and the room's
+                     * documents then (docs, by id, at most STORE_DOCS_AT_MAX, hist.docs_more
+                     * when more): each document's base as doc (version and snapshot text;
+                     * "" at 0 when its op log is whole; version -1 when neither reaches the
+                     * moment: retention trimmed it) and its ops after the base up to its
+                     * last op made at or before the moment (at_time, or hist.time when asked
+                     * by version) in dops (by document, then version; at most STORE_OPS_MAX
+                     * in all: a document that would pass it is version -1 too). A document
+                     * with no op by then is left out. err: ENOTFOUND (no such room) */
     /* API keys of app backends (issue 21, server API): payload in req->apikey. */
     STORE_APIKEY_CREATE, /* in: apikey (all fields; revoked_at 0). err: EEXISTS (the id
                           * is taken; nothing stored) */
@@ -457,7 +464,11 @@ typedef struct {
     int64_t time;                    /* out: unix ms of that version's change */
     int unavailable;                 /* out: 1 when the moment is older than base */
     int more;                        /* out: 1 when entities follow the last answered */
+    int docs_more;                   /* out: 1 when documents follow the last answered */
 } store_hist_t;
+
+/* The most documents one STORE_STATE_AT answers. */
+#define STORE_DOCS_AT_MAX 100u
 
 typedef struct {
     store_room_t room;
@@ -478,6 +489,10 @@ typedef struct {
     size_t nusage;
     store_retention_t ret; /* RETENTION_SWEEP */
     store_hist_t hist;     /* STATE_AT */
+    struct store_doc_s *docs; /* STATE_AT: each document's base (snapshots malloc'd) */
+    size_t ndocs;
+    struct store_doc_op_s *dops; /* STATE_AT: the ops after the bases (deltas malloc'd) */
+    size_t ndops;
 } store_rooms_t;
 
 /* Frees what r owns (room.state, msg.content, msg.metadata, ent.data, the output arrays
@@ -487,7 +502,7 @@ void store_rooms_free(store_rooms_t *r);
 #define STORE_DOC_ID_LEN 129 /* document ids: up to 128 bytes */
 #define STORE_OP_ID_LEN 65   /* client op ids: up to 64 bytes */
 
-typedef struct {
+typedef struct store_doc_s {
     char room_id[STORE_ID_LEN];
     char doc_id[STORE_DOC_ID_LEN];
     int64_t version;    /* of the snapshot */
@@ -495,7 +510,7 @@ typedef struct {
     int64_t updated_at; /* unix ms */
 } store_doc_t;
 
-typedef struct {
+typedef struct store_doc_op_s {
     char room_id[STORE_ID_LEN];
     char doc_id[STORE_DOC_ID_LEN];
     int64_t version; /* the document version this op produced (from 1) */

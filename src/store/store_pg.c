@@ -292,6 +292,8 @@ enum {
     PG_RET_LOG_RULES,
     PG_RET_LOG_BASE,
     PG_RET_LOG_DELETE,
+    PG_LOG_DOCS,
+    PG_LOG_DOC_BOUNDS,
     PG_STMT_MAX
 };
 
@@ -357,6 +359,12 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                     " at, owner_only FROM state_log l WHERE room_id = $1 AND entity_id > $3"
                     " AND version <= $2 AND change = 1 AND " PG_LOG_LATEST(
                         "$2") " ORDER BY entity_id LIMIT $4",
+    [PG_LOG_DOCS] = "SELECT doc_id FROM doc_ops WHERE room_id = $1 UNION"
+                    " SELECT doc_id FROM documents WHERE room_id = $1 ORDER BY 1 LIMIT $2",
+    [PG_LOG_DOC_BOUNDS] = "SELECT coalesce(min(version), 0), coalesce((SELECT max(version)"
+                          " FROM doc_ops WHERE room_id = $1 AND doc_id = $2"
+                          " AND created_at <= $3), 0) FROM doc_ops"
+                          " WHERE room_id = $1 AND doc_id = $2",
     [PG_RET_LOG_RULES] = "SELECT (SELECT max(version) FROM state_log WHERE room_id = $1),"
                          " (SELECT version FROM state_log WHERE room_id = $1"
                          " ORDER BY version DESC LIMIT 1 OFFSET $2),"
@@ -1649,6 +1657,8 @@ static int pg_log_base(pg_conn_t *c, const char *room_id, int64_t version, int64
     return pg_cmd(c, PG_LOG_BASE_SET, &p, "change log base", NULL);
 }
 
+static int pg_docs_at(pg_conn_t *c, store_rooms_t *rs, int64_t t);
+
 static int pg_state_at(pg_conn_t *c, store_rooms_t *rs)
 {
     store_hist_t *h = &rs->hist;
@@ -1724,6 +1734,96 @@ static int pg_state_at(pg_conn_t *c, store_rooms_t *rs)
     }
     rs->nents = n;
     PQclear(r);
+    if (err == STORE_OK) err = pg_docs_at(c, rs, h->at_version < 0 ? h->at_time : h->time);
+    return err;
+}
+
+static int pg_doc_ops(pg_conn_t *c, store_docs_t *d, const char *room_id, const char *doc_id,
+                      int64_t from, int64_t limit);
+
+/* STORE_STATE_AT's documents (store_sqlite.c's sq_docs_at says why each step). */
+static int pg_docs_at(pg_conn_t *c, store_rooms_t *rs, int64_t t)
+{
+    const char *room_id = rs->room.id;
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, (int64_t)STORE_DOCS_AT_MAX + 1);
+    PGresult *r = pg_run(c, PG_LOG_DOCS, &p);
+    int err = pg_status(c, r, "change log documents");
+    int rows = err == STORE_OK ? PQntuples(r) : 0;
+    rs->hist.docs_more = (size_t)rows > STORE_DOCS_AT_MAX;
+    size_t n = rs->hist.docs_more ? STORE_DOCS_AT_MAX : (size_t)rows;
+    rs->docs = ch_calloc(STORE_DOCS_AT_MAX, sizeof(*rs->docs));
+    for (size_t i = 0; i < n; i++)
+        pg_copy(c, rs->docs[i].doc_id, sizeof(rs->docs[i].doc_id), r, (int)i, 0);
+    PQclear(r);
+    size_t budget = STORE_OPS_MAX, keep = 0;
+    for (size_t i = 0; err == STORE_OK && i < n; i++) {
+        char doc_id[STORE_DOC_ID_LEN];
+        memcpy(doc_id, rs->docs[i].doc_id, sizeof(doc_id));
+        memset(&p, 0, sizeof(p));
+        pp_field(&p, room_id, STORE_ID_LEN);
+        PP_FIELD(&p, doc_id);
+        r = pg_run(c, PG_DOC_SELECT, &p);
+        err = pg_status(c, r, "doc select");
+        store_doc_t snap = {0};
+        if (err == STORE_OK && PQntuples(r) > 0) {
+            snap.version = pg_int(r, 0, 0);
+            snap.snapshot = pg_dup(r, 0, 1, 1);
+            snap.updated_at = pg_int(r, 0, 2);
+        }
+        PQclear(r);
+        if (err != STORE_OK) break;
+        pp_int(&p, t);
+        r = pg_run(c, PG_LOG_DOC_BOUNDS, &p);
+        err = pg_status(c, r, "change log document");
+        int64_t first = err == STORE_OK ? pg_int_or(r, 0, 0) : 0;
+        int64_t last = err == STORE_OK ? pg_int_or(r, 1, 0) : 0;
+        PQclear(r);
+        if (err != STORE_OK) {
+            free(snap.snapshot);
+            break;
+        }
+        store_doc_t *out = &rs->docs[keep];
+        memset(out, 0, sizeof(*out));
+        memcpy(out->room_id, room_id, sizeof(out->room_id));
+        memcpy(out->doc_id, doc_id, sizeof(out->doc_id));
+        if (snap.snapshot && snap.version > 0 && snap.updated_at <= t) {
+            out->version = snap.version;
+            out->snapshot = snap.snapshot;
+            out->updated_at = snap.updated_at;
+            if (last < snap.version) last = snap.version;
+        } else if (first <= 1) {
+            free(snap.snapshot);
+            if (last == 0) continue;
+            out->version = 0;
+            out->snapshot = ch_strdup("");
+        } else {
+            free(snap.snapshot);
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        if ((size_t)(last - out->version) > budget) {
+            free(out->snapshot);
+            out->snapshot = NULL;
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        keep++;
+        if (last == out->version) continue;
+        budget -= (size_t)(last - out->version);
+        store_docs_t tmp = {0};
+        err = pg_doc_ops(c, &tmp, room_id, doc_id, out->version, last - out->version);
+        if (err == STORE_OK) {
+            rs->dops = ch_realloc(rs->dops, (rs->ndops + tmp.nops) * sizeof(*rs->dops));
+            memcpy(rs->dops + rs->ndops, tmp.ops, tmp.nops * sizeof(*tmp.ops));
+            rs->ndops += tmp.nops;
+            free(tmp.ops);
+        }
+    }
+    rs->ndocs = keep;
     return err;
 }
 

@@ -296,6 +296,8 @@ enum {
     SQ_RET_LOG_RULES,
     SQ_RET_LOG_BASE,
     SQ_RET_LOG_DELETE,
+    SQ_LOG_DOCS,
+    SQ_LOG_DOC_BOUNDS,
     SQ_STMT_MAX
 };
 
@@ -370,6 +372,14 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                     " at, owner_only FROM state_log l WHERE room_id = ?1 AND entity_id > ?3"
                     " AND version <= ?2 AND change = 1 AND " SQ_LOG_LATEST(
                         "?2") " ORDER BY entity_id LIMIT ?4",
+    /* A room's documents (those with no snapshot yet have ops only), by id. */
+    [SQ_LOG_DOCS] = "SELECT doc_id FROM doc_ops WHERE room_id = ?1 UNION"
+                    " SELECT doc_id FROM documents WHERE room_id = ?1 ORDER BY 1 LIMIT ?2",
+    /* A document's oldest op, and its last op made at or before the time ?3. */
+    [SQ_LOG_DOC_BOUNDS] = "SELECT coalesce(min(version), 0), coalesce((SELECT max(version)"
+                          " FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
+                          " AND created_at <= ?3), 0) FROM doc_ops"
+                          " WHERE room_id = ?1 AND doc_id = ?2",
     /* Compaction: the newest version, the one past the newest ?2 changes, and the newest
      * made before ?3. */
     [SQ_RET_LOG_RULES] = "SELECT (SELECT max(version) FROM state_log WHERE room_id = ?1),"
@@ -1148,6 +1158,8 @@ static int sq_log_int(sq_conn_t *c, int which, const char *room_id, int64_t v, i
     return err;
 }
 
+static int sq_docs_at(sq_conn_t *c, store_rooms_t *r, int64_t t);
+
 /* STORE_STATE_AT: the room at a moment, from the log's latest change of each key. */
 static int sq_state_at(sq_conn_t *c, store_rooms_t *r)
 {
@@ -1226,7 +1238,99 @@ static int sq_state_at(sq_conn_t *c, store_rooms_t *r)
     sq_release(s);
     r->ents = ents;
     r->nents = n;
+    if (err == STORE_OK) err = sq_docs_at(c, r, h->at_version < 0 ? h->at_time : h->time);
     if (err != STORE_OK) store_rooms_free(r);
+    return err;
+}
+
+static int sq_doc_select(sq_conn_t *c, store_doc_t *doc, const char *room_id,
+                         const char *doc_id);
+static int sq_doc_ops(sq_conn_t *c, store_docs_t *d, const char *room_id, const char *doc_id,
+                      int64_t from, int64_t limit);
+
+/* STORE_STATE_AT's documents: each one's base and its ops up to the moment t. */
+static int sq_docs_at(sq_conn_t *c, store_rooms_t *r, int64_t t)
+{
+    const char *room_id = r->room.id;
+    sqlite3_stmt *s = c->stmt[SQ_LOG_DOCS];
+    int bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, (int64_t)STORE_DOCS_AT_MAX + 1) != SQLITE_OK;
+    r->docs = ch_calloc(STORE_DOCS_AT_MAX, sizeof(*r->docs));
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        if (r->ndocs == STORE_DOCS_AT_MAX) {
+            r->hist.docs_more = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        store_doc_t *d = &r->docs[r->ndocs++];
+        memcpy(d->room_id, room_id, sizeof(d->room_id));
+        sq_copy_text(c, d->doc_id, sizeof(d->doc_id), s, 0);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log documents");
+    sq_release(s);
+    size_t budget = STORE_OPS_MAX, keep = 0;
+    for (size_t i = 0; err == STORE_OK && i < r->ndocs; i++) {
+        store_doc_t *d = &r->docs[i];
+        char doc_id[STORE_DOC_ID_LEN];
+        memcpy(doc_id, d->doc_id, sizeof(doc_id));
+        store_doc_t snap = {0};
+        err = sq_doc_select(c, &snap, room_id, doc_id);
+        if (err != STORE_OK) break;
+        s = c->stmt[SQ_LOG_DOC_BOUNDS];
+        bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+        bad |= SQ_BIND(s, 2, doc_id) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 3, t) != SQLITE_OK;
+        rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+        int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+        err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "change log document");
+        sq_release(s);
+        if (err != STORE_OK) {
+            free(snap.snapshot);
+            break;
+        }
+        /* The base: the snapshot when it was made by then, else the empty document when
+         * the op log is whole; else retention took what the moment needs. */
+        store_doc_t *out = &r->docs[keep];
+        memmove(out, d, sizeof(*out));
+        if (snap.snapshot && snap.version > 0 && snap.updated_at <= t) {
+            out->version = snap.version;
+            out->snapshot = snap.snapshot;
+            out->updated_at = snap.updated_at;
+            if (last < snap.version) last = snap.version;
+        } else if (first <= 1) {
+            free(snap.snapshot);
+            if (last == 0) continue; /* no op by then: not there yet */
+            out->version = 0;
+            out->snapshot = ch_strdup("");
+        } else {
+            free(snap.snapshot);
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        if ((size_t)(last - out->version) > budget) {
+            free(out->snapshot);
+            out->snapshot = NULL;
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        keep++;
+        if (last == out->version) continue;
+        budget -= (size_t)(last - out->version);
+        store_docs_t tmp = {0};
+        /* Above the base the log has no gap: the next (last - base) ops. */
+        err = sq_doc_ops(c, &tmp, room_id, doc_id, out->version, last - out->version);
+        if (err == STORE_OK) {
+            r->dops = ch_realloc(r->dops, (r->ndops + tmp.nops) * sizeof(*r->dops));
+            memcpy(r->dops + r->ndops, tmp.ops, tmp.nops * sizeof(*tmp.ops));
+            r->ndops += tmp.nops;
+            free(tmp.ops);
+        }
+    }
+    r->ndocs = keep;
     return err;
 }
 
@@ -1658,6 +1762,24 @@ static int sq_doc_ops(sq_conn_t *c, store_docs_t *d, const char *room_id, const 
     d->ops = ops;
     d->nops = n;
     return STORE_OK;
+}
+
+/* A document's stored snapshot into doc (version 0 and no text when it has none). */
+static int sq_doc_select(sq_conn_t *c, store_doc_t *doc, const char *room_id,
+                         const char *doc_id)
+{
+    sqlite3_stmt *s = c->stmt[SQ_DOC_SELECT];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        doc->version = sqlite3_column_int64(s, 0);
+        doc->snapshot = sq_dup_text(s, 1, 1);
+        doc->updated_at = sqlite3_column_int64(s, 2);
+    }
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "doc select");
+    sq_release(s);
+    return err;
 }
 
 static int sq_doc_load(sq_conn_t *c, store_docs_t *d)

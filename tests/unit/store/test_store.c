@@ -2141,6 +2141,33 @@ static void test_state_log(void)
     ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK); /* starts a new log */
     state_at_text(st, &loop, &c, 7, got, sizeof(got));
     ASSERT_STREQ(got, "0 v1 {\"mode\":\"chat\"}:");
+
+    /* Documents at a time: the snapshot when made by then, else from the empty document;
+     * the ops after the base up to the last made by then. */
+    for (int64_t v = 1; v <= 4; v++)
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "d", v, v == 3), STORE_OK);
+    int64_t op0 = 1700000200000; /* + version: each op's time (fill_op) */
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0, "", 10), STORE_OK);
+    ASSERT_EQ(r.ndocs, 0); /* no op yet */
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0 + 2, "", 10), STORE_OK);
+    ASSERT_EQ(r.ndocs, 1);
+    ASSERT_STREQ(r.docs[0].doc_id, "d");
+    ASSERT_EQ(r.docs[0].version, 0);
+    ASSERT_STREQ(r.docs[0].snapshot, "");
+    ASSERT_EQ(r.ndops, 2);
+    ASSERT_EQ(r.dops[0].version, 1);
+    ASSERT_EQ(r.dops[1].version, 2);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0 + 9, "", 10), STORE_OK);
+    ASSERT_EQ(r.ndocs, 1);
+    ASSERT_EQ(r.docs[0].version, 3);
+    char snap[160];
+    snapshot_text(snap, sizeof(snap), "d", 3);
+    ASSERT_STREQ(r.docs[0].snapshot, snap);
+    ASSERT_EQ(r.ndops, 1);
+    ASSERT_EQ(r.dops[0].version, 4);
+    store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
     drop_target(path);
 }
