@@ -355,10 +355,16 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_LOG_AT_TIME] = "SELECT max(version) FROM state_log WHERE room_id = $1 AND at <= $2",
     [PG_LOG_STATE] = "SELECT data FROM state_log WHERE room_id = $1 AND entity_id = ''"
                      " AND version <= $2 ORDER BY version DESC LIMIT 1",
-    [PG_LOG_ENTS] = "SELECT entity_id, kind, owner, data, ent_version, version, created_at,"
-                    " at, owner_only FROM state_log l WHERE room_id = $1 AND entity_id > $3"
-                    " AND version <= $2 AND change = 1 AND " PG_LOG_LATEST(
-                        "$2") " ORDER BY entity_id LIMIT $4",
+    /* The entities at version $2, by id after $3, at most $4: each key once (the
+     * distinct ids come from the key index without reading a row), then its latest change
+     * by one index seek, so the work follows the entities, not the changes. */
+    [PG_LOG_ENTS] = "SELECT l.entity_id, l.kind, l.owner, l.data, l.ent_version, l.version,"
+                    " l.created_at, l.at, l.owner_only FROM (SELECT DISTINCT entity_id FROM"
+                    " state_log WHERE room_id = $1 AND entity_id > $3) k JOIN state_log l"
+                    " ON l.room_id = $1 AND l.entity_id = k.entity_id AND l.version ="
+                    " (SELECT max(version) FROM state_log m WHERE m.room_id = $1"
+                    " AND m.entity_id = k.entity_id AND m.version <= $2)"
+                    " WHERE l.change = 1 ORDER BY l.entity_id LIMIT $4",
     [PG_LOG_DOCS] = "SELECT doc_id FROM doc_ops WHERE room_id = $1 UNION"
                     " SELECT doc_id FROM documents WHERE room_id = $1 ORDER BY 1 LIMIT $2",
     [PG_LOG_DOC_BOUNDS] = "SELECT coalesce(min(version), 0), coalesce((SELECT max(version)"

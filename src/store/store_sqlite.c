@@ -368,10 +368,16 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_LOG_STATE] = "SELECT data FROM state_log WHERE room_id = ?1 AND entity_id = ''"
                      " AND version <= ?2 ORDER BY version DESC LIMIT 1",
     /* The entities at version ?2, by id after ?3, at most ?4. */
-    [SQ_LOG_ENTS] = "SELECT entity_id, kind, owner, data, ent_version, version, created_at,"
-                    " at, owner_only FROM state_log l WHERE room_id = ?1 AND entity_id > ?3"
-                    " AND version <= ?2 AND change = 1 AND " SQ_LOG_LATEST(
-                        "?2") " ORDER BY entity_id LIMIT ?4",
+    /* The entities at version ?2, by id after ?3, at most ?4: each key once (the
+     * distinct ids come from the key index without reading a row), then its latest change
+     * by one index seek, so the work follows the entities, not the changes. */
+    [SQ_LOG_ENTS] = "SELECT l.entity_id, l.kind, l.owner, l.data, l.ent_version, l.version,"
+                    " l.created_at, l.at, l.owner_only FROM (SELECT DISTINCT entity_id FROM"
+                    " state_log WHERE room_id = ?1 AND entity_id > ?3) k JOIN state_log l"
+                    " ON l.room_id = ?1 AND l.entity_id = k.entity_id AND l.version ="
+                    " (SELECT max(version) FROM state_log m WHERE m.room_id = ?1"
+                    " AND m.entity_id = k.entity_id AND m.version <= ?2)"
+                    " WHERE l.change = 1 ORDER BY l.entity_id LIMIT ?4",
     /* A room's documents (those with no snapshot yet have ops only), by id. */
     [SQ_LOG_DOCS] = "SELECT doc_id FROM doc_ops WHERE room_id = ?1 UNION"
                     " SELECT doc_id FROM documents WHERE room_id = ?1 ORDER BY 1 LIMIT ?2",
