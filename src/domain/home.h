@@ -167,5 +167,8 @@ void home_assets_register(home_t *h);
  *   [rows newest first], "nextCursor": the next page's cursor or null}.
  * - rest.activity: the same for the REST routes, with "success": true. */
 void home_activity_register(home_t *h);
+/* Registers snapshot_at (home_history.c, issue 25: the room at an earlier moment, from the
+ * store's change log) on h, working on h's rooms. */
+void home_history_register(home_t *h);
 
 #endif

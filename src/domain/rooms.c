@@ -691,6 +691,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .msg_retention_ms = cfg->message_retention,
         .msg_keep = cfg->message_retention_count,
         .doc_keep = cfg->doc_log_retention,
+        .log_retention_ms = cfg->history_retention,
+        .log_keep = cfg->history_retention_count,
         .retention_ms = cfg->retention_sweep,
         .act_retention_ms = cfg->activity_retention,
         .act_keep = cfg->activity_max_rows,
@@ -737,7 +739,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     uv_unref((uv_handle_t *)&r->tick_more);
     ROOMS_FEATURES_CALL(r, start, r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep ||
-        r->lim.act_retention_ms || r->lim.act_keep) {
+        r->lim.act_retention_ms || r->lim.act_keep || r->lim.log_retention_ms ||
+        r->lim.log_keep) {
         uv_timer_start(&r->retention_timer, rooms_on_retention_timer, r->lim.retention_ms,
                        r->lim.retention_ms);
         uv_unref((uv_handle_t *)&r->retention_timer);

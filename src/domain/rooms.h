@@ -150,6 +150,8 @@ typedef struct {
     uint64_t msg_retention_ms; /* messages older than this go; 0 = kept */
     uint64_t msg_keep;         /* newest messages kept per room; 0 = all */
     uint64_t doc_keep;         /* op log rows kept before a snapshot; 0 = all */
+    uint64_t log_retention_ms; /* change log: changes older than this compacted; 0 = never */
+    uint64_t log_keep;         /* change log: newest changes kept whole per room; 0 = all */
     uint64_t retention_ms;     /* how often the retention rules run */
     uint64_t act_retention_ms; /* activity rows older than this go; 0 = kept */
     uint64_t act_keep;         /* newest activity rows kept per room; 0 = all */

@@ -455,6 +455,9 @@ static void retention_submit(rooms_t *r, const char *cursor)
     if (r->lim.act_retention_ms)
         ret->act_before = clock_unix_ms() - (int64_t)r->lim.act_retention_ms;
     ret->act_keep = (int64_t)r->lim.act_keep;
+    if (r->lim.log_retention_ms)
+        ret->log_before = clock_unix_ms() - (int64_t)r->lim.log_retention_ms;
+    ret->log_keep = (int64_t)r->lim.log_keep;
     ret->batch = RETENTION_BATCH;
     snprintf(ret->cursor, sizeof(ret->cursor), "%s", cursor);
     op->stored = after_retention;

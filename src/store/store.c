@@ -431,6 +431,16 @@ void store_rooms_free(store_rooms_t *r)
     free(r->usage);
     r->usage = NULL;
     r->nusage = 0;
+    for (size_t i = 0; i < r->ndocs; i++)
+        free(r->docs[i].snapshot);
+    free(r->docs);
+    r->docs = NULL;
+    r->ndocs = 0;
+    for (size_t i = 0; i < r->ndops; i++)
+        free(r->dops[i].delta);
+    free(r->dops);
+    r->dops = NULL;
+    r->ndops = 0;
 }
 
 void store_docs_free(store_docs_t *d)

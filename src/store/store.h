@@ -70,8 +70,14 @@
  *   the loop learns it. The base is normally the version minus one (no gap); the loop
  *   names an older stored version only to write again what its own failed writes left
  *   out (rooms_version.c), so versions stay unique whoever writes.
- * - deleting a room deletes its participants, messages, documents, op log, entities and
- *   activity rows;
+ * - the change log (issue 25): ROOM_CREATE, ROOM_UPDATE, ENTITY_PUT and ENTITY_DELETE,
+ *   when they answer STORE_OK, also log the change at its state version in the same
+ *   request (the room's state, or the entity as written, or its deletion), so that
+ *   STATE_AT rebuilds the room at any logged version; RETENTION_SWEEP compacts it
+ *   (ret.log_before, ret.log_keep) keeping the latest change of each entity and of the
+ *   state at the oldest version kept (the base), so that version stays rebuildable.
+ * - deleting a room deletes its participants, messages, documents, op log, entities,
+ *   activity rows and change log;
  *   deleting a user deletes neither the rooms it hosts nor what it wrote.
  * - quota bytes (store_usage_t): a message counts STORE_ROW_BYTES + bytes of content +
  *   bytes of metadata for its author ("" for the server); an op STORE_ROW_BYTES + bytes of
@@ -238,6 +244,28 @@ typedef enum {
                           * ent.updated_at (the room's, set as for PUT, even when the
                           * entity was already gone). A missing row, or room, is not an
                           * error. err: EEXISTS (as for PUT; the entity is then kept) */
+    /* The room's change log (issue 25, time travel; docs/store.md, "Change log"): payload
+     * in req->rooms (hist, room, ents). */
+    STORE_STATE_AT, /* in: room.id, hist.at_version (>= 0) or, when it is negative,
+                     * hist.at_time (unix ms), hist.after (entity id cursor, "" = from the
+                     * first), limit (entities, capped at STORE_PAGE_MAX). out: hist.base_*
+                     * (the oldest moment kept); hist.unavailable = 1 when the moment asked
+                     * is older (nothing else then); else hist.version (the room's state
+                     * version at that moment: the newest logged change at or below the
+                     * version asked, or at or before the time), hist.time (that change's
+                     * time), room.state (the room's state then), ents (the entities that
+                     * existed then, as their last change before it left them: data, kind,
+                     * owner, owner_only, version, created_at; state_version and updated_at
+                     * are that change's), by id after hist.after, at most limit, and
+                     * hist.more (1: more entities after the last); and the room's
+                     * documents then (docs, by id, at most STORE_DOCS_AT_MAX, hist.docs_more
+                     * when more): each document's base as doc (version and snapshot text;
+                     * "" at 0 when its op log is whole; version -1 when neither reaches the
+                     * moment: retention trimmed it) and its ops after the base up to its
+                     * last op made at or before the moment (at_time, or hist.time when asked
+                     * by version) in dops (by document, then version; at most STORE_OPS_MAX
+                     * in all: a document that would pass it is version -1 too). A document
+                     * with no op by then is left out. err: ENOTFOUND (no such room) */
     /* API keys of app backends (issue 21, server API): payload in req->apikey. */
     STORE_APIKEY_CREATE, /* in: apikey (all fields; revoked_at 0). err: EEXISTS (the id
                           * is taken; nothing stored) */
@@ -449,10 +477,30 @@ typedef struct {
     int64_t doc_keep;          /* op log rows kept before a document's snapshot; 0 = all */
     int64_t act_before;        /* activity rows made before this unix ms go; 0 = no age rule */
     int64_t act_keep;          /* each room keeps its newest act_keep activity rows; 0 = all */
+    int64_t log_before;        /* change log (STORE_STATE_AT): changes made before this
+                                * unix ms are compacted; 0 = no age rule */
+    int64_t log_keep;          /* each room keeps its newest log_keep changes; 0 = all */
     uint32_t batch;            /* rows deleted at most per request */
     char cursor[STORE_ID_LEN]; /* in/out: rooms with a greater id are swept next; "" = first */
     int more;                  /* out */
 } store_retention_t;
+
+/* STORE_STATE_AT: a moment of a room's change log (issue 25, time travel). */
+typedef struct {
+    int64_t at_version;              /* in: the state version asked; < 0: at_time instead */
+    int64_t at_time;                 /* in: unix ms */
+    char after[STORE_ENTITY_ID_LEN]; /* in: entities after this id ("" = from the first) */
+    int64_t base_version;            /* out: the oldest moment the log can rebuild */
+    int64_t base_time;               /* out: unix ms of that moment */
+    int64_t version;                 /* out: the room's state version at the moment */
+    int64_t time;                    /* out: unix ms of that version's change */
+    int unavailable;                 /* out: 1 when the moment is older than base */
+    int more;                        /* out: 1 when entities follow the last answered */
+    int docs_more;                   /* out: 1 when documents follow the last answered */
+} store_hist_t;
+
+/* The most documents one STORE_STATE_AT answers. */
+#define STORE_DOCS_AT_MAX 100u
 
 typedef struct {
     store_room_t room;
@@ -472,6 +520,11 @@ typedef struct {
     store_usage_t *usage; /* ROOMS_LOAD, ROOM_DELETE, RETENTION_SWEEP */
     size_t nusage;
     store_retention_t ret; /* RETENTION_SWEEP */
+    store_hist_t hist;     /* STATE_AT */
+    struct store_doc_s *docs; /* STATE_AT: each document's base (snapshots malloc'd) */
+    size_t ndocs;
+    struct store_doc_op_s *dops; /* STATE_AT: the ops after the bases (deltas malloc'd) */
+    size_t ndops;
 } store_rooms_t;
 
 /* Frees what r owns (room.state, msg.content, msg.metadata, ent.data, the output arrays
@@ -481,7 +534,7 @@ void store_rooms_free(store_rooms_t *r);
 #define STORE_DOC_ID_LEN 129 /* document ids: up to 128 bytes */
 #define STORE_OP_ID_LEN 65   /* client op ids: up to 64 bytes */
 
-typedef struct {
+typedef struct store_doc_s {
     char room_id[STORE_ID_LEN];
     char doc_id[STORE_DOC_ID_LEN];
     int64_t version;    /* of the snapshot */
@@ -489,7 +542,7 @@ typedef struct {
     int64_t updated_at; /* unix ms */
 } store_doc_t;
 
-typedef struct {
+typedef struct store_doc_op_s {
     char room_id[STORE_ID_LEN];
     char doc_id[STORE_DOC_ID_LEN];
     int64_t version; /* the document version this op produced (from 1) */
@@ -747,7 +800,7 @@ typedef struct {
 #define STORE_DUMP_TABLES                                                                      \
     "users", "revocations", "audit", "rooms", "room_participants", "room_messages",            \
         "documents", "doc_ops", "entities", "api_keys", "webhook_deliveries",                  \
-        "webhook_endpoints", "assets", "activity", "uploads"
+        "webhook_endpoints", "assets", "activity", "uploads", "state_log", "state_log_base"
 /* The dump format's version: the header line is {"chorus_dump":1,"schema":<version>}. */
 #define STORE_DUMP_VERSION 1
 

@@ -196,6 +196,32 @@ static const char *const pg_migrations[] = {
     " created_at bigint NOT NULL);"
     "CREATE INDEX uploads_owner ON uploads(owner);"
     "CREATE INDEX uploads_room ON uploads(room_id);",
+    /* 16 (TT, issue 25, time travel): the room's change log and its base
+     * (store_sqlite.c says the same). */
+    "CREATE TABLE state_log("
+    " room_id " PK " NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " version bigint NOT NULL,"
+    " entity_id " PK " NOT NULL,"
+    " change integer NOT NULL,"
+    " at bigint NOT NULL,"
+    " kind text NOT NULL,"
+    " owner text NOT NULL,"
+    " data text NOT NULL,"
+    " ent_version bigint NOT NULL,"
+    " created_at bigint NOT NULL,"
+    " owner_only integer NOT NULL,"
+    " PRIMARY KEY(room_id, version, entity_id));"
+    "CREATE INDEX state_log_key ON state_log(room_id, entity_id, version);"
+    "CREATE INDEX state_log_at ON state_log(room_id, at);"
+    "CREATE TABLE state_log_base("
+    " room_id " PK " PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,"
+    " version bigint NOT NULL,"
+    " at bigint NOT NULL);"
+    "INSERT INTO state_log_base SELECT id, state_version, last_activity FROM rooms;"
+    "INSERT INTO state_log SELECT id, state_version, '', 0, last_activity, '', '', state,"
+    " 0, created_at, 0 FROM rooms;"
+    "INSERT INTO state_log SELECT room_id, state_version, id, 1, updated_at, kind, owner,"
+    " data, version, created_at, owner_only FROM entities;",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -286,6 +312,18 @@ enum {
     PG_UPLOAD_HELD,
     PG_UPLOAD_INSERT,
     PG_UPLOAD_DELETE,
+    PG_LOG_CREATE,
+    PG_LOG_BASE_SET,
+    PG_LOG_BASE,
+    PG_LOG_VERSION,
+    PG_LOG_AT_TIME,
+    PG_LOG_STATE,
+    PG_LOG_ENTS,
+    PG_RET_LOG_RULES,
+    PG_RET_LOG_BASE,
+    PG_RET_LOG_DELETE,
+    PG_LOG_DOCS,
+    PG_LOG_DOC_BOUNDS,
     PG_STMT_MAX
 };
 
@@ -324,7 +362,57 @@ enum {
 
 #define PG_ASSET_COLUMNS "id, room_id, uploader, sha256, size, name, type, created_at"
 
+#define PG_LOG_COLUMNS                                                                         \
+    "room_id, version, entity_id, change, at, kind, owner, data, ent_version, created_at,"     \
+    " owner_only"
+/* The latest change of each key at or below a version (store_sqlite.c says the same). */
+#define PG_LOG_LATEST(v)                                                                       \
+    "version = (SELECT max(version) FROM state_log m WHERE m.room_id = l.room_id"              \
+    " AND m.entity_id = l.entity_id AND m.version <= " v ")"
+
 static const char *const pg_stmt_sql[PG_STMT_MAX] = {
+    /* The change log (issue 25): a room starts it as created. */
+    [PG_LOG_CREATE] = "WITH b AS (INSERT INTO state_log_base(room_id, version, at)"
+                      " VALUES($1, $2, $3)) INSERT INTO state_log(" PG_LOG_COLUMNS ")"
+                      " VALUES($1, $2, '', 0, $3, '', '', $4, 0, $3, 0)",
+    [PG_LOG_BASE_SET] = "INSERT INTO state_log_base(room_id, version, at) VALUES($1, $2, $3)"
+                        " ON CONFLICT(room_id) DO UPDATE SET version = excluded.version,"
+                        " at = excluded.at WHERE excluded.version > state_log_base.version",
+    [PG_LOG_BASE] = "SELECT b.version, b.at FROM rooms r"
+                    " LEFT JOIN state_log_base b ON b.room_id = r.id WHERE r.id = $1",
+    [PG_LOG_VERSION] = "SELECT version, at FROM state_log WHERE room_id = $1 AND version <= $2"
+                       " ORDER BY version DESC LIMIT 1",
+    [PG_LOG_AT_TIME] = "SELECT max(version) FROM state_log WHERE room_id = $1 AND at <= $2",
+    [PG_LOG_STATE] = "SELECT data FROM state_log WHERE room_id = $1 AND entity_id = ''"
+                     " AND version <= $2 ORDER BY version DESC LIMIT 1",
+    /* The entities at version $2, by id after $3, at most $4: each key once (the
+     * distinct ids come from the key index without reading a row), then its latest change
+     * by one index seek, so the work follows the entities, not the changes. */
+    [PG_LOG_ENTS] = "SELECT l.entity_id, l.kind, l.owner, l.data, l.ent_version, l.version,"
+                    " l.created_at, l.at, l.owner_only FROM (SELECT DISTINCT entity_id FROM"
+                    " state_log WHERE room_id = $1 AND entity_id > $3) k JOIN state_log l"
+                    " ON l.room_id = $1 AND l.entity_id = k.entity_id AND l.version ="
+                    " (SELECT max(version) FROM state_log m WHERE m.room_id = $1"
+                    " AND m.entity_id = k.entity_id AND m.version <= $2)"
+                    " WHERE l.change = 1 ORDER BY l.entity_id LIMIT $4",
+    [PG_LOG_DOCS] = "SELECT doc_id FROM doc_ops WHERE room_id = $1 UNION"
+                    " SELECT doc_id FROM documents WHERE room_id = $1 ORDER BY 1 LIMIT $2",
+    [PG_LOG_DOC_BOUNDS] = "SELECT coalesce(min(version), 0), coalesce((SELECT max(version)"
+                          " FROM doc_ops WHERE room_id = $1 AND doc_id = $2"
+                          " AND created_at <= $3), 0) FROM doc_ops"
+                          " WHERE room_id = $1 AND doc_id = $2",
+    [PG_RET_LOG_RULES] = "SELECT (SELECT max(version) FROM state_log WHERE room_id = $1),"
+                         " (SELECT version FROM state_log WHERE room_id = $1"
+                         " ORDER BY version DESC LIMIT 1 OFFSET $2),"
+                         " (SELECT max(version) FROM state_log WHERE room_id = $1"
+                         " AND at < $3),"
+                         " (SELECT version FROM state_log_base WHERE room_id = $1)",
+    [PG_RET_LOG_BASE] = "SELECT at FROM state_log WHERE room_id = $1 AND version <= $2"
+                        " ORDER BY version DESC LIMIT 1",
+    [PG_RET_LOG_DELETE] =
+        "DELETE FROM state_log WHERE room_id = $1 AND (version, entity_id) IN"
+        " (SELECT version, entity_id FROM state_log l WHERE room_id = $1 AND version <= $2"
+        " AND (change = 2 OR NOT " PG_LOG_LATEST("$2") ") ORDER BY version LIMIT $3)",
     [PG_ASSET_INSERT] = "INSERT INTO assets(" PG_ASSET_COLUMNS ")"
                         " VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
     [PG_ASSET_GET] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE id = $1",
@@ -422,9 +510,12 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     /* The room's next state version only: the row lock makes a second writer of the same
      * base wait for the first one's end, re-read the row and match nothing. */
-    [PG_ROOM_UPDATE] = "UPDATE rooms SET name = $1, capacity = $2, is_public = $3, state = $4,"
-                       " state_version = $5, last_activity = $6, code = $8 WHERE id = $7"
-                       " AND state_version = $9 AND $5::bigint > $9::bigint",
+    [PG_ROOM_UPDATE] = "WITH u AS (UPDATE rooms SET name = $1, capacity = $2,"
+                       " is_public = $3, state = $4, state_version = $5, last_activity = $6,"
+                       " code = $8 WHERE id = $7 AND state_version = $9"
+                       " AND $5::bigint > $9::bigint RETURNING id)"
+                       " INSERT INTO state_log(" PG_LOG_COLUMNS ") SELECT u.id, $5::bigint,"
+                       " '', 0, $6::bigint, '', '', $4::text, 0, 0, 0 FROM u",
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
     [PG_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
@@ -492,7 +583,10 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
      * missing room or a version that is not the next one, with nothing written. */
     [PG_ENT_UPSERT] = "WITH r AS (UPDATE rooms SET state_version = $11,"
                       " last_activity = greatest(last_activity, $9) WHERE id = $1"
-                      " AND state_version = $12 AND $11::bigint > $12::bigint RETURNING id)"
+                      " AND state_version = $12 AND $11::bigint > $12::bigint RETURNING id),"
+                      " l AS (INSERT INTO state_log(" PG_LOG_COLUMNS ") SELECT r.id,"
+                      " $11::bigint, $2::text, 1, $9::bigint, $3::text, $4::text, $5::text,"
+                      " $6::bigint, $8::bigint, $10::integer FROM r)"
                       " INSERT INTO entities(" PG_ENT_COLUMNS ")"
                       " SELECT r.id, $2::text, $3::text, $4::text, $5::text, $6::bigint,"
                       " $7::bigint, $8::bigint, $9::bigint, $10::integer FROM r"
@@ -501,10 +595,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " version = excluded.version, state_version = excluded.state_version,"
                       " created_at = excluded.created_at, updated_at = excluded.updated_at,"
                       " owner_only = excluded.owner_only RETURNING 1",
+    /* (the change log: the same statement logs the entity as written, in the CTE l) */
     [PG_ENT_DELETE] = "DELETE FROM entities WHERE room_id = $1 AND id = $2",
-    [PG_ENT_ROOM_VERSION] = "UPDATE rooms SET state_version = $1,"
+    /* An entity's deletion: the room's version, and the change log's row. */
+    [PG_ENT_ROOM_VERSION] = "WITH u AS (UPDATE rooms SET state_version = $1,"
                             " last_activity = greatest(last_activity, $2) WHERE id = $3"
-                            " AND state_version = $4 AND $1::bigint > $4::bigint",
+                            " AND state_version = $4 AND $1::bigint > $4::bigint RETURNING id)"
+                            " INSERT INTO state_log(" PG_LOG_COLUMNS ") SELECT u.id,"
+                            " $1::bigint, $5::text, 2, $2::bigint, '', '', '', 0, 0, 0 FROM u",
     [PG_ENTS_ALL] = "SELECT " PG_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
@@ -1064,7 +1162,14 @@ static int pg_room_create(pg_conn_t *c, const store_rooms_t *rs)
         log_error(c->log, "store pg: room create: the host participant was refused (%d)", err);
         err = STORE_EIO;
     }
-    return err;
+    if (err != STORE_OK) return err;
+    /* The change log starts here: its base is the room as created. */
+    memset(&p, 0, sizeof(p));
+    PP_FIELD(&p, rm->id);
+    pp_int(&p, rm->state_version);
+    pp_int(&p, rm->created_at);
+    pp_str(&p, rm->state ? rm->state : "{}");
+    return pg_cmd(c, PG_LOG_CREATE, &p, "change log start", NULL);
 }
 
 static int pg_room_exists(pg_conn_t *c, const char *room_id, int *exists);
@@ -1281,6 +1386,7 @@ static int pg_ent_room_version(pg_conn_t *c, const store_entity_t *e, long *chan
     pp_int(&p, e->updated_at);
     PP_FIELD(&p, e->room_id);
     pp_int(&p, e->room_base);
+    PP_FIELD(&p, e->id);
     return pg_cmd(c, PG_ENT_ROOM_VERSION, &p, "entity room version", changed);
 }
 
@@ -1662,6 +1768,246 @@ static int pg_ret_acts(pg_conn_t *c, const store_retention_t *ret, const char *r
     return pg_cmd(c, PG_RET_ACT_DELETE, &p, "retention activity delete", NULL);
 }
 
+/* ---- the change log (issue 25; store_sqlite.c's sq_state_at and sq_ret_log say why) ---- */
+
+/* One integer (NULL: dflt) at row 0, column col of r (no row: dflt). */
+static int64_t pg_int_or(const PGresult *r, int col, int64_t dflt)
+{
+    return PQntuples(r) == 0 || PQgetisnull(r, 0, col) ? dflt : pg_int(r, 0, col);
+}
+
+/* Runs the select `which` bound to room_id and v: *out gets column 0, *out2 column 1. */
+static int pg_log_int(pg_conn_t *c, int which, const char *room_id, int64_t v, int64_t dflt,
+                      int64_t *out, int64_t *out2)
+{
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, v);
+    PGresult *r = pg_run(c, which, &p);
+    int err = pg_status(c, r, "change log read");
+    *out = err == STORE_OK ? pg_int_or(r, 0, dflt) : dflt;
+    if (out2) *out2 = err == STORE_OK ? pg_int_or(r, 1, dflt) : dflt;
+    PQclear(r);
+    return err;
+}
+
+static int pg_log_base(pg_conn_t *c, const char *room_id, int64_t version, int64_t at)
+{
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, version);
+    pp_int(&p, at);
+    return pg_cmd(c, PG_LOG_BASE_SET, &p, "change log base", NULL);
+}
+
+static int pg_docs_at(pg_conn_t *c, store_rooms_t *rs, int64_t t);
+
+static int pg_state_at(pg_conn_t *c, store_rooms_t *rs)
+{
+    store_hist_t *h = &rs->hist;
+    const char *room_id = rs->room.id;
+    store_rooms_free(rs);
+    h->unavailable = h->more = 0;
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    PGresult *r = pg_run(c, PG_LOG_BASE, &p);
+    int err = pg_status(c, r, "change log base read");
+    int found = err == STORE_OK && PQntuples(r) > 0;
+    if (found) {
+        h->base_version = pg_int_or(r, 0, 0);
+        h->base_time = pg_int_or(r, 1, 0);
+    }
+    PQclear(r);
+    if (err != STORE_OK) return err;
+    if (!found) return STORE_ENOTFOUND;
+    int64_t v = h->at_version;
+    if (v < 0) {
+        if (h->at_time < h->base_time) {
+            h->unavailable = 1;
+            return STORE_OK;
+        }
+        err = pg_log_int(c, PG_LOG_AT_TIME, room_id, h->at_time, h->base_version, &v, NULL);
+        if (err != STORE_OK) return err;
+        if (v < h->base_version) v = h->base_version;
+    }
+    if (v < h->base_version) {
+        h->unavailable = 1;
+        return STORE_OK;
+    }
+    err = pg_log_int(c, PG_LOG_VERSION, room_id, v, h->base_version, &h->version, &h->time);
+    if (err != STORE_OK) return err;
+    if (h->version <= h->base_version) {
+        h->version = h->base_version;
+        h->time = h->base_time;
+    }
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, h->version);
+    r = pg_run(c, PG_LOG_STATE, &p);
+    err = pg_status(c, r, "change log state");
+    if (err == STORE_OK)
+        rs->room.state = ch_strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "{}");
+    PQclear(r);
+    if (err != STORE_OK) return err;
+    uint32_t limit = rs->limit < STORE_PAGE_MAX ? rs->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, h->version);
+    PP_FIELD(&p, h->after);
+    pp_int(&p, (int64_t)limit + 1);
+    r = pg_run(c, PG_LOG_ENTS, &p);
+    err = pg_status(c, r, "change log entities");
+    int rows = err == STORE_OK ? PQntuples(r) : 0;
+    size_t n = (size_t)rows > limit ? limit : (size_t)rows;
+    h->more = (size_t)rows > limit;
+    rs->ents = ch_calloc(limit, sizeof(*rs->ents));
+    for (size_t i = 0; i < n; i++) {
+        store_entity_t *e = &rs->ents[i];
+        memcpy(e->room_id, room_id, sizeof(e->room_id));
+        pg_copy(c, e->id, sizeof(e->id), r, (int)i, 0);
+        pg_copy(c, e->kind, sizeof(e->kind), r, (int)i, 1);
+        pg_copy(c, e->owner, sizeof(e->owner), r, (int)i, 2);
+        e->data = ch_strdup(PQgetvalue(r, (int)i, 3));
+        e->version = pg_int(r, (int)i, 4);
+        e->state_version = pg_int(r, (int)i, 5);
+        e->created_at = pg_int(r, (int)i, 6);
+        e->updated_at = pg_int(r, (int)i, 7);
+        e->owner_only = pg_int(r, (int)i, 8) != 0;
+    }
+    rs->nents = n;
+    PQclear(r);
+    if (err == STORE_OK) err = pg_docs_at(c, rs, h->at_version < 0 ? h->at_time : h->time);
+    return err;
+}
+
+static int pg_doc_ops(pg_conn_t *c, store_docs_t *d, const char *room_id, const char *doc_id,
+                      int64_t from, int64_t limit);
+
+/* STORE_STATE_AT's documents (store_sqlite.c's sq_docs_at says why each step). */
+static int pg_docs_at(pg_conn_t *c, store_rooms_t *rs, int64_t t)
+{
+    const char *room_id = rs->room.id;
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, (int64_t)STORE_DOCS_AT_MAX + 1);
+    PGresult *r = pg_run(c, PG_LOG_DOCS, &p);
+    int err = pg_status(c, r, "change log documents");
+    int rows = err == STORE_OK ? PQntuples(r) : 0;
+    rs->hist.docs_more = (size_t)rows > STORE_DOCS_AT_MAX;
+    size_t n = rs->hist.docs_more ? STORE_DOCS_AT_MAX : (size_t)rows;
+    rs->docs = ch_calloc(STORE_DOCS_AT_MAX, sizeof(*rs->docs));
+    for (size_t i = 0; i < n; i++)
+        pg_copy(c, rs->docs[i].doc_id, sizeof(rs->docs[i].doc_id), r, (int)i, 0);
+    PQclear(r);
+    size_t budget = STORE_OPS_MAX, keep = 0;
+    for (size_t i = 0; err == STORE_OK && i < n; i++) {
+        char doc_id[STORE_DOC_ID_LEN];
+        memcpy(doc_id, rs->docs[i].doc_id, sizeof(doc_id));
+        memset(&p, 0, sizeof(p));
+        pp_field(&p, room_id, STORE_ID_LEN);
+        PP_FIELD(&p, doc_id);
+        r = pg_run(c, PG_DOC_SELECT, &p);
+        err = pg_status(c, r, "doc select");
+        store_doc_t snap = {0};
+        if (err == STORE_OK && PQntuples(r) > 0) {
+            snap.version = pg_int(r, 0, 0);
+            snap.snapshot = pg_dup(r, 0, 1, 1);
+            snap.updated_at = pg_int(r, 0, 2);
+        }
+        PQclear(r);
+        if (err != STORE_OK) break;
+        pp_int(&p, t);
+        r = pg_run(c, PG_LOG_DOC_BOUNDS, &p);
+        err = pg_status(c, r, "change log document");
+        int64_t first = err == STORE_OK ? pg_int_or(r, 0, 0) : 0;
+        int64_t last = err == STORE_OK ? pg_int_or(r, 1, 0) : 0;
+        PQclear(r);
+        if (err != STORE_OK) {
+            free(snap.snapshot);
+            break;
+        }
+        store_doc_t *out = &rs->docs[keep];
+        memset(out, 0, sizeof(*out));
+        memcpy(out->room_id, room_id, sizeof(out->room_id));
+        memcpy(out->doc_id, doc_id, sizeof(out->doc_id));
+        if (snap.snapshot && snap.version > 0 && snap.updated_at <= t) {
+            out->version = snap.version;
+            out->snapshot = snap.snapshot;
+            out->updated_at = snap.updated_at;
+            if (last < snap.version) last = snap.version;
+        } else if (first <= 1) {
+            free(snap.snapshot);
+            if (last == 0) continue;
+            out->version = 0;
+            out->snapshot = ch_strdup("");
+        } else {
+            free(snap.snapshot);
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        if ((size_t)(last - out->version) > budget) {
+            free(out->snapshot);
+            out->snapshot = NULL;
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        keep++;
+        if (last == out->version) continue;
+        budget -= (size_t)(last - out->version);
+        store_docs_t tmp = {0};
+        err = pg_doc_ops(c, &tmp, room_id, doc_id, out->version, last - out->version);
+        if (err == STORE_OK) {
+            rs->dops = ch_realloc(rs->dops, (rs->ndops + tmp.nops) * sizeof(*rs->dops));
+            memcpy(rs->dops + rs->ndops, tmp.ops, tmp.nops * sizeof(*tmp.ops));
+            rs->ndops += tmp.nops;
+            free(tmp.ops);
+        }
+    }
+    rs->ndocs = keep;
+    return err;
+}
+
+static int pg_ret_log(pg_conn_t *c, store_rooms_t *rs, const char *room_id, uint32_t *budget)
+{
+    const store_retention_t *ret = &rs->ret;
+    pg_params_t p = {0};
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, ret->log_keep > 0 ? ret->log_keep : INT64_MAX);
+    pp_int(&p, ret->log_before);
+    PGresult *r = pg_run(c, PG_RET_LOG_RULES, &p);
+    int err = pg_status(c, r, "retention change log");
+    int64_t max = 0, by_count = 0, by_age = 0, base = 0;
+    if (err == STORE_OK) {
+        max = pg_int_or(r, 0, 0);
+        by_count = ret->log_keep > 0 ? pg_int_or(r, 1, 0) : 0;
+        by_age = ret->log_before > 0 ? pg_int_or(r, 2, 0) : 0;
+        base = pg_int_or(r, 3, 0);
+    }
+    PQclear(r);
+    if (err != STORE_OK) return err;
+    int64_t cut = by_count > by_age ? by_count : by_age;
+    if (cut > max) cut = max;
+    if (cut > base) {
+        int64_t at = 0;
+        err = pg_log_int(c, PG_RET_LOG_BASE, room_id, cut, 0, &at, NULL);
+        if (err == STORE_OK) err = pg_log_base(c, room_id, cut, at);
+        if (err != STORE_OK) return err;
+        base = cut;
+    }
+    if (base <= 0) return STORE_OK;
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, room_id, STORE_ID_LEN);
+    pp_int(&p, base);
+    pp_int(&p, *budget);
+    long n = 0;
+    err = pg_cmd(c, PG_RET_LOG_DELETE, &p, "retention change log delete", &n);
+    *budget -= (uint32_t)n < *budget ? (uint32_t)n : *budget;
+    return err;
+}
+
 static int pg_retention(pg_conn_t *c, store_rooms_t *rs)
 {
     store_retention_t *ret = &rs->ret;
@@ -1689,6 +2035,8 @@ static int pg_retention(pg_conn_t *c, store_rooms_t *rs)
             err = pg_ret_docs(c, rs, room_id, &budget, &ucap);
         if (err == STORE_OK && (ret->act_before > 0 || ret->act_keep > 0) && budget > 0)
             err = pg_ret_acts(c, ret, room_id, &budget);
+        if (err == STORE_OK && (ret->log_keep > 0 || ret->log_before > 0) && budget > 0)
+            err = pg_ret_log(c, rs, room_id, &budget);
         if (err == STORE_OK && budget == 0) { /* maybe more in this room */
             memcpy(ret->cursor, room_id, sizeof(ret->cursor));
             ret->more = 1;
@@ -2341,6 +2689,10 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_RETENTION_SWEEP:
         CH_ASSERT(req->rooms);
         req->err = pg_retention(c, req->rooms);
+        break;
+    case STORE_STATE_AT:
+        CH_ASSERT(req->rooms);
+        req->err = pg_state_at(c, req->rooms);
         break;
     case STORE_DOC_LOAD:
         CH_ASSERT(req->docs);

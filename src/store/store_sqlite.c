@@ -205,6 +205,35 @@ static const char *const sq_migrations[] = {
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX uploads_owner ON uploads(owner);"
     "CREATE INDEX uploads_room ON uploads(room_id);",
+    /* 16 (TT, issue 25, time travel): the room's change log. One row per stored change of
+     * the room's state (entity_id '', change 0) or of an entity (change 1: the entity as
+     * written, 2: its deletion) at its state version; compaction keeps each key's latest change at or
+     * below the base version (state_log_base), so the base stays rebuildable. A room
+     * that predates the log starts it at its current version and entities. */
+    "CREATE TABLE state_log("
+    " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+    " version INTEGER NOT NULL,"
+    " entity_id TEXT NOT NULL,"
+    " change INTEGER NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " owner TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " ent_version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " owner_only INTEGER NOT NULL,"
+    " PRIMARY KEY(room_id, version, entity_id)) WITHOUT ROWID;"
+    "CREATE INDEX state_log_key ON state_log(room_id, entity_id, version);"
+    "CREATE INDEX state_log_at ON state_log(room_id, at);"
+    "CREATE TABLE state_log_base("
+    " room_id TEXT PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,"
+    " version INTEGER NOT NULL,"
+    " at INTEGER NOT NULL);"
+    "INSERT INTO state_log_base SELECT id, state_version, last_activity FROM rooms;"
+    "INSERT INTO state_log SELECT id, state_version, '', 0, last_activity, '', '', state,"
+    " 0, created_at, 0 FROM rooms;"
+    "INSERT INTO state_log SELECT room_id, state_version, id, 1, updated_at, kind, owner,"
+    " data, version, created_at, owner_only FROM entities;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -290,6 +319,18 @@ enum {
     SQ_UPLOAD_HELD,
     SQ_UPLOAD_INSERT,
     SQ_UPLOAD_DELETE,
+    SQ_LOG_INSERT,
+    SQ_LOG_BASE_INSERT,
+    SQ_LOG_BASE,
+    SQ_LOG_VERSION,
+    SQ_LOG_AT_TIME,
+    SQ_LOG_STATE,
+    SQ_LOG_ENTS,
+    SQ_RET_LOG_RULES,
+    SQ_RET_LOG_BASE,
+    SQ_RET_LOG_DELETE,
+    SQ_LOG_DOCS,
+    SQ_LOG_DOC_BOUNDS,
     SQ_STMT_MAX
 };
 
@@ -334,7 +375,66 @@ enum {
 
 #define SQ_ASSET_COLUMNS "id, room_id, uploader, sha256, size, name, type, created_at"
 
+#define SQ_LOG_COLUMNS                                                                         \
+    "room_id, version, entity_id, change, at, kind, owner, data, ent_version, created_at,"     \
+    " owner_only"
+/* The latest change of each key (an entity, or '' the room's state) at or below a version:
+ * the room at that version (STORE_STATE_AT, compaction). */
+#define SQ_LOG_LATEST(v)                                                                       \
+    "version = (SELECT max(version) FROM state_log m WHERE m.room_id = l.room_id"              \
+    " AND m.entity_id = l.entity_id AND m.version <= " v ")"
+
 static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
+    /* The change log (issue 25): a row per stored change, in the change's request. */
+    [SQ_LOG_INSERT] = "INSERT INTO state_log(" SQ_LOG_COLUMNS ")"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [SQ_LOG_BASE_INSERT] = "INSERT INTO state_log_base(room_id, version, at) VALUES(?1, ?2, ?3)"
+                           " ON CONFLICT(room_id) DO UPDATE SET version = excluded.version,"
+                           " at = excluded.at WHERE excluded.version > state_log_base.version",
+    [SQ_LOG_BASE] = "SELECT b.version, b.at, r.state_version FROM rooms r"
+                    " LEFT JOIN state_log_base b ON b.room_id = r.id WHERE r.id = ?1",
+    /* The room's version at or below ?2, and that change's time. */
+    [SQ_LOG_VERSION] = "SELECT version, at FROM state_log WHERE room_id = ?1 AND version <= ?2"
+                       " ORDER BY version DESC LIMIT 1",
+    /* The newest change at or before the time ?2. */
+    [SQ_LOG_AT_TIME] = "SELECT max(version) FROM state_log WHERE room_id = ?1 AND at <= ?2",
+    [SQ_LOG_STATE] = "SELECT data FROM state_log WHERE room_id = ?1 AND entity_id = ''"
+                     " AND version <= ?2 ORDER BY version DESC LIMIT 1",
+    /* The entities at version ?2, by id after ?3, at most ?4. */
+    /* The entities at version ?2, by id after ?3, at most ?4: each key once (the
+     * distinct ids come from the key index without reading a row), then its latest change
+     * by one index seek, so the work follows the entities, not the changes. */
+    [SQ_LOG_ENTS] = "SELECT l.entity_id, l.kind, l.owner, l.data, l.ent_version, l.version,"
+                    " l.created_at, l.at, l.owner_only FROM (SELECT DISTINCT entity_id FROM"
+                    " state_log WHERE room_id = ?1 AND entity_id > ?3) k JOIN state_log l"
+                    " ON l.room_id = ?1 AND l.entity_id = k.entity_id AND l.version ="
+                    " (SELECT max(version) FROM state_log m WHERE m.room_id = ?1"
+                    " AND m.entity_id = k.entity_id AND m.version <= ?2)"
+                    " WHERE l.change = 1 ORDER BY l.entity_id LIMIT ?4",
+    /* A room's documents (those with no snapshot yet have ops only), by id. */
+    [SQ_LOG_DOCS] = "SELECT doc_id FROM doc_ops WHERE room_id = ?1 UNION"
+                    " SELECT doc_id FROM documents WHERE room_id = ?1 ORDER BY 1 LIMIT ?2",
+    /* A document's oldest op, and its last op made at or before the time ?3. */
+    [SQ_LOG_DOC_BOUNDS] = "SELECT coalesce(min(version), 0), coalesce((SELECT max(version)"
+                          " FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
+                          " AND created_at <= ?3), 0) FROM doc_ops"
+                          " WHERE room_id = ?1 AND doc_id = ?2",
+    /* Compaction: the newest version, the one past the newest ?2 changes, and the newest
+     * made before ?3. */
+    [SQ_RET_LOG_RULES] = "SELECT (SELECT max(version) FROM state_log WHERE room_id = ?1),"
+                         " (SELECT version FROM state_log WHERE room_id = ?1"
+                         " ORDER BY version DESC LIMIT 1 OFFSET ?2),"
+                         " (SELECT max(version) FROM state_log WHERE room_id = ?1"
+                         " AND at < ?3),"
+                         " (SELECT version FROM state_log_base WHERE room_id = ?1)",
+    [SQ_RET_LOG_BASE] = "SELECT at FROM state_log WHERE room_id = ?1 AND version <= ?2"
+                        " ORDER BY version DESC LIMIT 1",
+    /* What the base at ?2 no longer needs, oldest first: a change followed by another of
+     * its key at or below the base, and deletions (the entity is gone at the base). */
+    [SQ_RET_LOG_DELETE] =
+        "DELETE FROM state_log WHERE room_id = ?1 AND (version, entity_id) IN"
+        " (SELECT version, entity_id FROM state_log l WHERE room_id = ?1 AND version <= ?2"
+        " AND (change = 2 OR NOT " SQ_LOG_LATEST("?2") ") ORDER BY version LIMIT ?3)",
     [SQ_ASSET_INSERT] = "INSERT INTO assets(" SQ_ASSET_COLUMNS ")"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_ASSET_GET] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE id = ?1",
@@ -1112,6 +1212,245 @@ static int sq_part_put(sq_conn_t *c, const store_participant_t *p, const char *r
     return err;
 }
 
+/* ---- the change log (issue 25) ---- */
+
+/* Logs a change of room_id at version (time at): the room's state (change 0, ent NULL,
+ * data the state), an entity as written (1) or its deletion (2, data ""). */
+static int sq_log(sq_conn_t *c, const char *room_id, int64_t version, int64_t at, int change,
+                  const store_entity_t *ent, const char *data)
+{
+    sqlite3_stmt *s = c->stmt[SQ_LOG_INSERT];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, version) != SQLITE_OK;
+    bad |= sq_bind_field(s, 3, ent ? ent->id : "", STORE_ENTITY_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 4, change) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 5, at) != SQLITE_OK;
+    bad |=
+        sq_bind_field(s, 6, change == 1 ? ent->kind : "", STORE_ENTITY_KIND_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 7, change == 1 ? ent->owner : "", STORE_SUB_LEN) != SQLITE_OK;
+    bad |= sq_bind_str(s, 8, data, "{}") != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 9, change == 1 ? ent->version : 0) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 10, change == 1 ? ent->created_at : 0) != SQLITE_OK;
+    bad |= sqlite3_bind_int(s, 11, change == 1 && ent->owner_only) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    /* Versions are unique per room (the room row's check ran first): a taken key here is
+     * a database a consistent store cannot have. */
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log");
+    sq_release(s);
+    return err;
+}
+
+/* Sets room_id's log base to version (time at) when it is above the stored one. */
+static int sq_log_base(sq_conn_t *c, const char *room_id, int64_t version, int64_t at)
+{
+    sqlite3_stmt *s = c->stmt[SQ_LOG_BASE_INSERT];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, version) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, at) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log base");
+    sq_release(s);
+    return err;
+}
+
+/* One integer (or NULL: dflt) of column col of the current row. */
+static int64_t sq_int_or(sqlite3_stmt *s, int col, int64_t dflt)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? dflt : sqlite3_column_int64(s, col);
+}
+
+/* Runs the one-row select `which` bound to room_id and the integer v; *out gets column 0
+ * (NULL or no row: dflt), *out2 column 1 when asked. */
+static int sq_log_int(sq_conn_t *c, int which, const char *room_id, int64_t v, int64_t dflt,
+                      int64_t *out, int64_t *out2)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, v) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sq_int_or(s, 0, dflt) : dflt;
+    if (out2) *out2 = rc == SQLITE_ROW ? sq_int_or(s, 1, dflt) : dflt;
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log read");
+    sq_release(s);
+    return err;
+}
+
+static int sq_docs_at(sq_conn_t *c, store_rooms_t *r, int64_t t);
+
+/* STORE_STATE_AT: the room at a moment, from the log's latest change of each key. */
+static int sq_state_at(sq_conn_t *c, store_rooms_t *r)
+{
+    store_hist_t *h = &r->hist;
+    const char *room_id = r->room.id;
+    store_rooms_free(r);
+    h->unavailable = h->more = 0;
+    sqlite3_stmt *s = c->stmt[SQ_LOG_BASE];
+    int rc = SQ_BIND(s, 1, r->room.id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        h->base_version = sq_int_or(s, 0, 0);
+        h->base_time = sq_int_or(s, 1, 0);
+    }
+    int err = rc == SQLITE_ROW    ? STORE_OK
+              : rc == SQLITE_DONE ? STORE_ENOTFOUND
+                                  : sq_fail(c, "change log base read");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    int64_t v = h->at_version;
+    if (v < 0) { /* by time: the newest change made at or before it */
+        if (h->at_time < h->base_time) {
+            h->unavailable = 1;
+            return STORE_OK;
+        }
+        err = sq_log_int(c, SQ_LOG_AT_TIME, room_id, h->at_time, h->base_version, &v, NULL);
+        if (err != STORE_OK) return err;
+        if (v < h->base_version) v = h->base_version; /* at or after the base's time */
+    }
+    if (v < h->base_version) {
+        h->unavailable = 1;
+        return STORE_OK;
+    }
+    err = sq_log_int(c, SQ_LOG_VERSION, room_id, v, h->base_version, &h->version, &h->time);
+    if (err != STORE_OK) return err;
+    if (h->version <= h->base_version) { /* compacted below the base: the base itself */
+        h->version = h->base_version;
+        h->time = h->base_time;
+    }
+    s = c->stmt[SQ_LOG_STATE];
+    int bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, h->version) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    r->room.state = rc == SQLITE_ROW ? sq_dup_text(s, 0, 1) : ch_strdup("{}");
+    err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log state");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    uint32_t limit = r->limit < STORE_PAGE_MAX ? r->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    s = c->stmt[SQ_LOG_ENTS];
+    bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, h->version) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, h->after) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 4, (int64_t)limit + 1) != SQLITE_OK;
+    store_entity_t *ents = ch_calloc(limit, sizeof(*ents));
+    size_t n = 0;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        if (n == limit) {
+            h->more = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        store_entity_t *e = &ents[n++];
+        memcpy(e->room_id, r->room.id, sizeof(e->room_id));
+        sq_copy_text(c, e->id, sizeof(e->id), s, 0);
+        sq_copy_text(c, e->kind, sizeof(e->kind), s, 1);
+        sq_copy_text(c, e->owner, sizeof(e->owner), s, 2);
+        e->data = sq_dup_text(s, 3, 1);
+        e->version = sqlite3_column_int64(s, 4);
+        e->state_version = sqlite3_column_int64(s, 5);
+        e->created_at = sqlite3_column_int64(s, 6);
+        e->updated_at = sqlite3_column_int64(s, 7);
+        e->owner_only = sqlite3_column_int(s, 8) != 0;
+    }
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log entities");
+    sq_release(s);
+    r->ents = ents;
+    r->nents = n;
+    if (err == STORE_OK) err = sq_docs_at(c, r, h->at_version < 0 ? h->at_time : h->time);
+    if (err != STORE_OK) store_rooms_free(r);
+    return err;
+}
+
+static int sq_doc_select(sq_conn_t *c, store_doc_t *doc, const char *room_id,
+                         const char *doc_id);
+static int sq_doc_ops(sq_conn_t *c, store_docs_t *d, const char *room_id, const char *doc_id,
+                      int64_t from, int64_t limit);
+
+/* STORE_STATE_AT's documents: each one's base and its ops up to the moment t. */
+static int sq_docs_at(sq_conn_t *c, store_rooms_t *r, int64_t t)
+{
+    const char *room_id = r->room.id;
+    sqlite3_stmt *s = c->stmt[SQ_LOG_DOCS];
+    int bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, (int64_t)STORE_DOCS_AT_MAX + 1) != SQLITE_OK;
+    r->docs = ch_calloc(STORE_DOCS_AT_MAX, sizeof(*r->docs));
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        if (r->ndocs == STORE_DOCS_AT_MAX) {
+            r->hist.docs_more = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        store_doc_t *d = &r->docs[r->ndocs++];
+        memcpy(d->room_id, room_id, sizeof(d->room_id));
+        sq_copy_text(c, d->doc_id, sizeof(d->doc_id), s, 0);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "change log documents");
+    sq_release(s);
+    size_t budget = STORE_OPS_MAX, keep = 0;
+    for (size_t i = 0; err == STORE_OK && i < r->ndocs; i++) {
+        store_doc_t *d = &r->docs[i];
+        char doc_id[STORE_DOC_ID_LEN];
+        memcpy(doc_id, d->doc_id, sizeof(doc_id));
+        store_doc_t snap = {0};
+        err = sq_doc_select(c, &snap, room_id, doc_id);
+        if (err != STORE_OK) break;
+        s = c->stmt[SQ_LOG_DOC_BOUNDS];
+        bad = SQ_BIND(s, 1, r->room.id) != SQLITE_OK;
+        bad |= SQ_BIND(s, 2, doc_id) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 3, t) != SQLITE_OK;
+        rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+        int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+        err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "change log document");
+        sq_release(s);
+        if (err != STORE_OK) {
+            free(snap.snapshot);
+            break;
+        }
+        /* The base: the snapshot when it was made by then, else the empty document when
+         * the op log is whole; else retention took what the moment needs. */
+        store_doc_t *out = &r->docs[keep];
+        memmove(out, d, sizeof(*out));
+        if (snap.snapshot && snap.version > 0 && snap.updated_at <= t) {
+            out->version = snap.version;
+            out->snapshot = snap.snapshot;
+            out->updated_at = snap.updated_at;
+            if (last < snap.version) last = snap.version;
+        } else if (first <= 1) {
+            free(snap.snapshot);
+            if (last == 0) continue; /* no op by then: not there yet */
+            out->version = 0;
+            out->snapshot = ch_strdup("");
+        } else {
+            free(snap.snapshot);
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        if ((size_t)(last - out->version) > budget) {
+            free(out->snapshot);
+            out->snapshot = NULL;
+            out->version = -1;
+            keep++;
+            continue;
+        }
+        keep++;
+        if (last == out->version) continue;
+        budget -= (size_t)(last - out->version);
+        store_docs_t tmp = {0};
+        /* Above the base the log has no gap: the next (last - base) ops. */
+        err = sq_doc_ops(c, &tmp, room_id, doc_id, out->version, last - out->version);
+        if (err == STORE_OK) {
+            r->dops = ch_realloc(r->dops, (r->ndops + tmp.nops) * sizeof(*r->dops));
+            memcpy(r->dops + r->ndops, tmp.ops, tmp.nops * sizeof(*tmp.ops));
+            r->ndops += tmp.nops;
+            free(tmp.ops);
+        }
+    }
+    r->ndocs = keep;
+    return err;
+}
+
 static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
 {
     const store_room_t *rm = &r->room;
@@ -1139,6 +1478,10 @@ static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
                   err);
         err = STORE_EIO;
     }
+    /* The log starts here: its base is the room as created. */
+    if (err == STORE_OK) err = sq_log_base(c, rm->id, rm->state_version, rm->created_at);
+    if (err == STORE_OK)
+        err = sq_log(c, rm->id, rm->state_version, rm->created_at, 0, NULL, rm->state);
     return err;
 }
 
@@ -1177,7 +1520,9 @@ static int sq_room_update(sq_conn_t *c, store_room_t *rm)
     int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
     sq_release(s);
     /* A version that is not the stored one's next matched nothing: EEXISTS. */
-    return changed == 0 ? sq_room_unmatched(c, rm->id, &rm->state_base) : err;
+    if (changed == 0) return sq_room_unmatched(c, rm->id, &rm->state_base);
+    if (err != STORE_OK) return err;
+    return sq_log(c, rm->id, rm->state_version, rm->last_activity, 0, NULL, rm->state);
 }
 
 /* Runs the cached DELETE statement `which` with its keys bound (k2 NULL: one key only).
@@ -1423,7 +1768,9 @@ static int sq_ent_put(sq_conn_t *c, store_entity_t *e)
     sq_release(s);
     if (err != STORE_OK) return err;
     err = sq_ent_room_version(c, e);
-    return err == STORE_ENOTFOUND ? STORE_EIO : err; /* the row passed the foreign key */
+    if (err == STORE_ENOTFOUND) return STORE_EIO; /* the row passed the foreign key */
+    if (err != STORE_OK) return err;
+    return sq_log(c, e->room_id, e->room_version, e->updated_at, 1, e, e->data);
 }
 
 static int sq_ent_delete(sq_conn_t *c, store_entity_t *e)
@@ -1434,7 +1781,9 @@ static int sq_ent_delete(sq_conn_t *c, store_entity_t *e)
     err = sq_ent_room_version(c, e);
     /* A missing room: the entity went with it, nothing to do. EEXISTS (a lower version):
      * the savepoint undoes the delete. */
-    return err == STORE_ENOTFOUND ? STORE_OK : err;
+    if (err == STORE_ENOTFOUND) return STORE_OK;
+    if (err != STORE_OK) return err;
+    return sq_log(c, e->room_id, e->room_version, e->updated_at, 2, e, "");
 }
 
 static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
@@ -1530,6 +1879,24 @@ static int sq_doc_ops(sq_conn_t *c, store_docs_t *d, const char *room_id, const 
     d->ops = ops;
     d->nops = n;
     return STORE_OK;
+}
+
+/* A document's stored snapshot into doc (version 0 and no text when it has none). */
+static int sq_doc_select(sq_conn_t *c, store_doc_t *doc, const char *room_id,
+                         const char *doc_id)
+{
+    sqlite3_stmt *s = c->stmt[SQ_DOC_SELECT];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sq_bind_field(s, 2, doc_id, STORE_DOC_ID_LEN) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        doc->version = sqlite3_column_int64(s, 0);
+        doc->snapshot = sq_dup_text(s, 1, 1);
+        doc->updated_at = sqlite3_column_int64(s, 2);
+    }
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "doc select");
+    sq_release(s);
+    return err;
 }
 
 static int sq_doc_load(sq_conn_t *c, store_docs_t *d)
@@ -1874,6 +2241,50 @@ static int sq_ret_docs(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint
     return err;
 }
 
+/* Compacts room_id's change log (issue 25): the base moves up to the oldest version the
+ * rules keep, and the changes that version no longer needs go, oldest first, at most
+ * *budget rows. The base moves first, so a sweep cut by its budget leaves a log that
+ * rebuilds every version from the base on. */
+static int sq_ret_log(sq_conn_t *c, store_rooms_t *r, const char *room_id, uint32_t *budget)
+{
+    const store_retention_t *ret = &r->ret;
+    sqlite3_stmt *s = c->stmt[SQ_RET_LOG_RULES];
+    int bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, ret->log_keep > 0 ? ret->log_keep : INT64_MAX) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, ret->log_before) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int64_t max = 0, by_count = 0, by_age = 0, base = 0;
+    if (rc == SQLITE_ROW) {
+        max = sq_int_or(s, 0, 0);
+        by_count = ret->log_keep > 0 ? sq_int_or(s, 1, 0) : 0;
+        by_age = ret->log_before > 0 ? sq_int_or(s, 2, 0) : 0;
+        base = sq_int_or(s, 3, 0);
+    }
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "retention change log");
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    int64_t cut = by_count > by_age ? by_count : by_age;
+    if (cut > max) cut = max;
+    if (cut > base) {
+        int64_t at = 0;
+        err = sq_log_int(c, SQ_RET_LOG_BASE, room_id, cut, 0, &at, NULL);
+        if (err == STORE_OK) err = sq_log_base(c, room_id, cut, at);
+        if (err != STORE_OK) return err;
+        base = cut;
+    }
+    if (base <= 0) return STORE_OK;
+    s = c->stmt[SQ_RET_LOG_DELETE];
+    bad = sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, base) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, *budget) != SQLITE_OK;
+    rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "retention change log delete");
+    int n = err == STORE_OK ? sqlite3_changes(c->db) : 0;
+    sq_release(s);
+    *budget -= (uint32_t)n < *budget ? (uint32_t)n : *budget;
+    return err;
+}
+
 static int sq_retention(sq_conn_t *c, store_rooms_t *r)
 {
     store_retention_t *ret = &r->ret;
@@ -1900,6 +2311,8 @@ static int sq_retention(sq_conn_t *c, store_rooms_t *r)
             err = sq_ret_docs(c, r, room_id, &budget, &ucap);
         if (err == STORE_OK && (ret->act_before > 0 || ret->act_keep > 0) && budget > 0)
             err = sq_ret_acts(c, ret, room_id, &budget);
+        if (err == STORE_OK && (ret->log_keep > 0 || ret->log_before > 0) && budget > 0)
+            err = sq_ret_log(c, r, room_id, &budget);
         if (err != STORE_OK) break;
         if (budget == 0) { /* maybe more in this room: start there next time */
             memcpy(ret->cursor, room_id, sizeof(ret->cursor));
@@ -2304,6 +2717,10 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         CH_ASSERT(req->rooms);
         req->err = sq_retention(c, req->rooms);
         break;
+    case STORE_STATE_AT:
+        CH_ASSERT(req->rooms);
+        req->err = sq_state_at(c, req->rooms);
+        break;
     case STORE_DOC_LOAD:
         CH_ASSERT(req->docs);
         req->err = sq_doc_load(c, req->docs);
@@ -2376,7 +2793,7 @@ static int sq_needs_savepoint(const store_req_t *req)
     switch (req->type) {
     case STORE_USER_UPDATE:    /* the row, then the revocation */
     case STORE_USER_DELETE:    /* the row, then the revocation */
-    case STORE_ROOM_CREATE:    /* the room, then its host */
+    case STORE_ROOM_CREATE:    /* the room, then its host, then its log */
     case STORE_MESSAGE_INSERT: /* the message, then the room's activity */
     case STORE_ENTITY_PUT:     /* the entity, then the room's version */
     case STORE_ENTITY_DELETE:  /* the entity, then the room's version */

@@ -200,6 +200,10 @@ static const opt_t options[] = {
      "messages kept per room, the newest (0: all)"},
     {"doc-log-retention", OPT_COUNT, OFF(doc_log_retention), 0, 1000000000, "0",
      "op log rows kept before a document's snapshot (0: all)"},
+    {"history-retention", OPT_DURATION, OFF(history_retention), 0, 100 * 365 * 24 * HOUR_MS,
+     "0", "changes older than this leave the room's change log (time travel; 0: kept)"},
+    {"history-retention-count", OPT_COUNT, OFF(history_retention_count), 0, 1000000000, "10000",
+     "changes kept whole in each room's change log, the newest (0: all)"},
     {"retention-sweep", OPT_DURATION, OFF(retention_sweep), 100, 24 * HOUR_MS, "10m",
      "how often the retention rules are applied"},
     {"activity-edit-idle", OPT_DURATION, OFF(activity_edit_idle), 10, HOUR_MS, "60s",
@@ -426,6 +430,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->message_retention = 0;
     cfg->message_retention_count = 0;
     cfg->doc_log_retention = 0;
+    cfg->history_retention = 0;
+    cfg->history_retention_count = 10000;
     cfg->retention_sweep = 10 * 60000;
     cfg->activity_edit_idle = 60000;
     cfg->activity_retention = 2160 * HOUR_MS;

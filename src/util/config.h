@@ -105,6 +105,8 @@ typedef struct {
     uint64_t message_retention;   /* ms a message is kept, 0 = forever */
     uint64_t message_retention_count; /* messages kept per room, 0 = all */
     uint64_t doc_log_retention;   /* op log rows kept before a snapshot, 0 = all */
+    uint64_t history_retention;   /* ms a change stays whole in the change log, 0 = forever */
+    uint64_t history_retention_count; /* changes kept whole per room, 0 = all */
     uint64_t retention_sweep;     /* ms between retention sweeps */
     uint64_t activity_edit_idle;  /* ms: a burst of edits, moves, messages ends (issue 25) */
     uint64_t activity_retention;  /* ms an activity row is kept, 0 = forever */

@@ -2036,6 +2036,219 @@ static int sweep_all(store_t *st, uv_loop_t *loop, tctx_t *c, store_retention_t 
 
 /* Usage at load (per room and author), retention by count, by age and of op logs in
  * batches with the bytes freed reported, and a room delete's usage. */
+/* ---- the change log (issue 25) ---- */
+
+#define T0 1700000000001 /* room 1's creation time (fill_room) */
+
+/* A change of room 1's log: a put of entity id (its version ver) or, with ver 0, its
+ * deletion, as the room's version rv at T0 + 10 * rv. */
+static int log_change(store_t *st, uv_loop_t *loop, tctx_t *c, const char *id, int64_t ver,
+                      int64_t rv)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_entity(&r.ent, 1, id, ver ? ver : 1, rv);
+    r.ent.updated_at = T0 + 10 * rv;
+    int err = run_rooms(st, loop, c, ver ? STORE_ENTITY_PUT : STORE_ENTITY_DELETE, &r);
+    store_rooms_free(&r);
+    return err;
+}
+
+/* Asks room 1 at version v (or, when v < 0, at time t) for at most limit entities after
+ * `after`; fills r (the caller frees it). */
+static int state_at(store_t *st, uv_loop_t *loop, tctx_t *c, store_rooms_t *r, int64_t v,
+                    int64_t t, const char *after, uint32_t limit)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->room.id, sizeof(r->room.id), "10000000-0000-4000-8000-%012d", 1);
+    r->hist.at_version = v;
+    r->hist.at_time = t;
+    snprintf(r->hist.after, sizeof(r->hist.after), "%s", after);
+    r->limit = limit;
+    return run_rooms(st, loop, c, STORE_STATE_AT, r);
+}
+
+/* The entity ids and data versions of room 1 at version v, as "a1 b1", and the state. */
+static void state_at_text(store_t *st, uv_loop_t *loop, tctx_t *c, int64_t v, char *out,
+                          size_t cap)
+{
+    store_rooms_t r;
+    int err = state_at(st, loop, c, &r, v, 0, "", 100);
+    size_t n = (size_t)snprintf(out, cap, "%d v%lld %s:", err, (long long)r.hist.version,
+                                r.hist.unavailable ? "gone"
+                                : r.room.state     ? r.room.state
+                                                   : "-");
+    for (size_t i = 0; i < r.nents && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, " %s%lld", r.ents[i].id,
+                              (long long)r.ents[i].version);
+    store_rooms_free(&r);
+}
+
+static void test_state_log(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "state_log");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK); /* version 1 at T0 */
+    ASSERT_EQ(log_change(st, &loop, &c, "a", 1, 2), STORE_OK);
+    ASSERT_EQ(log_change(st, &loop, &c, "b", 1, 3), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    free(r.room.state);
+    r.room.state = strdup("{\"mode\":\"draw\"}");
+    r.room.state_version = 4;
+    r.room.state_base = 3;
+    r.room.last_activity = T0 + 40;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_UPDATE, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(log_change(st, &loop, &c, "a", 2, 5), STORE_OK);
+    ASSERT_EQ(log_change(st, &loop, &c, "b", 0, 6), STORE_OK);
+    ASSERT_EQ(log_change(st, &loop, &c, "c", 1, 7), STORE_OK);
+    /* Refused changes are not logged. */
+    ASSERT_EQ(log_change(st, &loop, &c, "d", 1, 7), STORE_EEXISTS);
+    ASSERT_EQ(log_change(st, &loop, &c, "c", 0, 7), STORE_EEXISTS);
+
+    char got[256];
+    state_at_text(st, &loop, &c, 1, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v1 {\"mode\":\"chat\"}:");
+    state_at_text(st, &loop, &c, 3, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v3 {\"mode\":\"chat\"}: a1 b1");
+    state_at_text(st, &loop, &c, 4, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v4 {\"mode\":\"draw\"}: a1 b1");
+    state_at_text(st, &loop, &c, 5, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v5 {\"mode\":\"draw\"}: a2 b1");
+    state_at_text(st, &loop, &c, 6, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v6 {\"mode\":\"draw\"}: a2");
+    state_at_text(st, &loop, &c, 99, got, sizeof(got)); /* later than the room: now */
+    ASSERT_STREQ(got, "0 v7 {\"mode\":\"draw\"}: a2 c1");
+
+    /* An entity as written: every field back, the change's version and time. */
+    ASSERT_EQ(state_at(st, &loop, &c, &r, 5, 0, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.time, T0 + 50);
+    ASSERT_EQ(r.hist.base_version, 1);
+    ASSERT_EQ(r.hist.base_time, T0);
+    ASSERT_EQ(r.nents, 2);
+    ASSERT_STREQ(r.ents[0].data, "{\"v\":2,\"s\":\"\u2713\"}");
+    ASSERT_STREQ(r.ents[0].kind, "entry");
+    ASSERT_STREQ(r.ents[0].owner, "owner-1");
+    ASSERT_EQ(r.ents[0].owner_only, 1);
+    ASSERT_EQ(r.ents[0].created_at, 1000);
+    ASSERT_EQ(r.ents[0].state_version, 5);
+    ASSERT_EQ(r.ents[0].updated_at, T0 + 50);
+    ASSERT_EQ(r.ents[1].state_version, 3);
+    store_rooms_free(&r);
+    /* By time: the newest change made at or before it; before the base: unavailable. */
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, T0 + 55, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.version, 5);
+    ASSERT_EQ(r.hist.unavailable, 0);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, T0 - 1, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.unavailable, 1);
+    ASSERT_EQ(r.nents, 0);
+    store_rooms_free(&r);
+    /* Paged by id. */
+    ASSERT_EQ(state_at(st, &loop, &c, &r, 7, 0, "", 1), STORE_OK);
+    ASSERT_EQ(r.nents, 1);
+    ASSERT_STREQ(r.ents[0].id, "a");
+    ASSERT_EQ(r.hist.more, 1);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, 7, 0, "a", 1), STORE_OK);
+    ASSERT_EQ(r.nents, 1);
+    ASSERT_STREQ(r.ents[0].id, "c");
+    ASSERT_EQ(r.hist.more, 0);
+    store_rooms_free(&r);
+
+    /* Compaction by count: the newest 2 changes (7, 6) are kept whole, the base moves to
+     * 5, which stays rebuildable; older moments are unavailable. */
+    memset(&r, 0, sizeof(r));
+    r.ret.log_keep = 2;
+    r.ret.batch = 1000;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+    store_rooms_free(&r);
+    state_at_text(st, &loop, &c, 4, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v0 gone:");
+    ASSERT_EQ(state_at(st, &loop, &c, &r, 4, 0, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.base_version, 5);
+    ASSERT_EQ(r.hist.base_time, T0 + 50);
+    store_rooms_free(&r);
+    state_at_text(st, &loop, &c, 5, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v5 {\"mode\":\"draw\"}: a2 b1");
+    state_at_text(st, &loop, &c, 6, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v6 {\"mode\":\"draw\"}: a2");
+    state_at_text(st, &loop, &c, 7, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v7 {\"mode\":\"draw\"}: a2 c1");
+    /* By age, one row per request: the base moves to 6 (the last change made before the
+     * time) at once, and what it no longer needs goes over several sweeps. */
+    for (int i = 0; i < 4; i++) {
+        memset(&r, 0, sizeof(r));
+        r.ret.log_before = T0 + 65;
+        r.ret.batch = 1;
+        ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+        store_rooms_free(&r);
+        state_at_text(st, &loop, &c, 6, got, sizeof(got));
+        ASSERT_STREQ(got, "0 v6 {\"mode\":\"draw\"}: a2");
+        state_at_text(st, &loop, &c, 7, got, sizeof(got));
+        ASSERT_STREQ(got, "0 v7 {\"mode\":\"draw\"}: a2 c1");
+    }
+    state_at_text(st, &loop, &c, 5, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v0 gone:");
+    /* By time at or after the base's time: the base. */
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, T0 + 60, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.unavailable, 0);
+    ASSERT_EQ(r.hist.version, 6);
+    store_rooms_free(&r);
+
+    /* A missing room, and a deleted one (its log goes with it). */
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.id, sizeof(r.room.id), "no-such-room");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_STATE_AT, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, 7, 0, "", 10), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK); /* starts a new log */
+    state_at_text(st, &loop, &c, 7, got, sizeof(got));
+    ASSERT_STREQ(got, "0 v1 {\"mode\":\"chat\"}:");
+
+    /* Documents at a time: the snapshot when made by then, else from the empty document;
+     * the ops after the base up to the last made by then. */
+    for (int64_t v = 1; v <= 4; v++)
+        ASSERT_EQ(insert_op(st, &loop, &c, 1, "d", v, v == 3), STORE_OK);
+    int64_t op0 = 1700000200000; /* + version: each op's time (fill_op) */
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0, "", 10), STORE_OK);
+    ASSERT_EQ(r.ndocs, 0); /* no op yet */
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0 + 2, "", 10), STORE_OK);
+    ASSERT_EQ(r.ndocs, 1);
+    ASSERT_STREQ(r.docs[0].doc_id, "d");
+    ASSERT_EQ(r.docs[0].version, 0);
+    ASSERT_STREQ(r.docs[0].snapshot, "");
+    ASSERT_EQ(r.ndops, 2);
+    ASSERT_EQ(r.dops[0].version, 1);
+    ASSERT_EQ(r.dops[1].version, 2);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0 + 9, "", 10), STORE_OK);
+    ASSERT_EQ(r.ndocs, 1);
+    ASSERT_EQ(r.docs[0].version, 3);
+    char snap[160];
+    snapshot_text(snap, sizeof(snap), "d", 3);
+    ASSERT_STREQ(r.docs[0].snapshot, snap);
+    ASSERT_EQ(r.ndops, 1);
+    ASSERT_EQ(r.dops[0].version, 4);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 static void test_usage_and_retention(void)
 {
     char path[512];
@@ -3322,6 +3535,7 @@ int main(void)
         RUN(test_doc_room_delete_cascades);
         RUN(test_entities);
         RUN(test_usage_and_retention);
+        RUN(test_state_log);
         RUN(test_doc_op_burst_in_order);
         RUN(test_doc_op_insert_timing_and_range_cap);
         RUN(test_batch_refusals_undone_whole);

@@ -325,6 +325,9 @@ static void test_migrate_from_v3(void)
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM room_messages WHERE content = 'hello'"), 1);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM doc_ops"), 2);
     ASSERT_EQ(db_int(path, "SELECT count(*) FROM documents"), 1);
+    /* The change log (migration 14) starts at the room as it was. */
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM state_log_base"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM state_log WHERE entity_id = ''"), 1);
     test_rm_db(path);
 }
 

@@ -446,7 +446,14 @@ static void test_quota_and_retention_options(void)
     ASSERT_EQ(cfg.message_retention, 0);
     ASSERT_EQ(cfg.message_retention_count, 0);
     ASSERT_EQ(cfg.doc_log_retention, 0);
+    ASSERT_EQ(cfg.history_retention, 0);
+    ASSERT_EQ(cfg.history_retention_count, 10000);
     ASSERT_EQ(cfg.retention_sweep, 600000);
+    config_free(&cfg);
+    char *hist[] = {"--history-retention", "24h", "--history-retention-count", "0"};
+    ASSERT_EQ(load(&cfg, 4, hist, NULL), 0);
+    ASSERT_EQ(cfg.history_retention, 24ULL * 3600 * 1000);
+    ASSERT_EQ(cfg.history_retention_count, 0);
     config_free(&cfg);
     char *argv[] = {"--room-quota", "0", "--user-quota=2MiB", "--message-retention", "720h",
                     "--message-retention-count", "5000", "--doc-log-retention", "100",

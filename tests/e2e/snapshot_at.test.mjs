@@ -1,0 +1,152 @@
+// snapshot_at.test.mjs: time travel (issue 25, docs/protocol.md "snapshot_at"): three
+// clients change a room (state, entities, a document); snapshot_at at every state version
+// equals what a client that recorded every event saw at that version, by version and by
+// time; members only; retention compacts the change log and an older moment answers
+// history_unavailable naming the oldest one kept.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { closeAll, mkUser, RoomWs, roomWith, until } from './lib/rooms.mjs';
+import { startServer } from './lib/server.mjs';
+
+const T = { timeout: 30000 };
+const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
+
+/** What the recorder saw after each state version: {state, entities: Map id -> entity}. */
+class Recorder {
+  constructor(c, join) {
+    this.c = c;
+    this.state = join.state;
+    this.entities = new Map(join.entities.map((e) => [e.id, e]));
+    this.at = new Map([[join.stateVersion, this.copy()]]);
+    this.first = join.stateVersion;
+    this.seen = 0;
+    this.docText = [''];
+    this.docTimes = [];
+  }
+
+  copy() {
+    return { state: structuredClone(this.state), entities: new Map(this.entities) };
+  }
+
+  pump() {
+    for (; this.seen < this.c.all.length; this.seen++) {
+      const m = this.c.all[this.seen];
+      if (m.op === 'state') this.state = m.state;
+      else if (m.op === 'entity' && m.action === 'delete') this.entities.delete(m.id);
+      else if (m.op === 'entity') this.entities.set(m.entity.id, m.entity);
+      else continue;
+      this.at.set(m.stateVersion, this.copy());
+    }
+  }
+}
+
+const view = (entities) => [...entities.values()].map((e) => ({ id: e.id, data: e.data, version: e.version }))
+  .sort((a, b) => (a.id < b.id ? -1 : 1));
+
+describe('snapshot_at', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: BASE_ARGS });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('equals what a recording client saw at each version, by version and by time', T, async () => {
+    const users = [mkUser('host'), mkUser('b'), mkUser('c'), mkUser('rec')];
+    const { room, cs } = await roomWith(port, users);
+    const [a, b, c, r] = cs;
+    const rec = new Recorder(r, await r.ok('join', { room: room.id }));
+    r.all.length = 0;
+    rec.seen = 0;
+    await a.ok('doc_open', { room: room.id, doc: 'main' });
+    let docVersion = 0;
+    // Three clients change the room for a while: each round a few changes at once.
+    const stopAt = Date.now() + 1500;
+    for (let round = 0; Date.now() < stopAt; round++) {
+      const id = `e${round % 7}`;
+      const work = [
+        b.call('entity_create', { room: room.id, id, kind: 'star', data: { x: round } }),
+        c.call('entity_update', { room: room.id, id: `e${(round + 3) % 7}`, patch: { y: round } }),
+        a.ok('doc_op', { room: room.id, doc: 'main', version: docVersion, delta: [`${round % 10}`] }),
+      ];
+      if (round % 3 === 0) work.push(a.ok('state', { room: room.id, patch: { round } }));
+      if (round % 4 === 1) work.push(c.call('entity_delete', { room: room.id, id: `e${(round + 5) % 7}` }));
+      const res = await Promise.all(work);
+      docVersion = res[2].version;
+      rec.docText[docVersion] = `${round % 10}${rec.docText[docVersion - 1]}`;
+    }
+    await r.sync();
+    await until(() => { rec.pump(); return rec.at.size > 20; }, 5000, 'changes recorded');
+    const versions = [...rec.at.keys()].sort((x, y) => x - y);
+    let lastDoc = 0;
+    for (const v of versions) {
+      const snap = await r.ok('snapshot_at', { room: room.id, at: { stateVersion: v } });
+      const want = rec.at.get(v);
+      assert.equal(snap.at.stateVersion, v);
+      assert.deepEqual(snap.state, want.state, `state at ${v}`);
+      assert.deepEqual(view(snap.entities), view(want.entities), `entities at ${v}`);
+      // The document by its own version then: a text the document had, never going back.
+      const d = snap.documents.find((x) => x.id === 'main');
+      if (d) {
+        assert.equal(d.text, rec.docText[d.version], `main at ${v} (version ${d.version})`);
+        assert.ok(d.version >= lastDoc);
+        lastDoc = d.version;
+      }
+      // The same moment by its time.
+      if (v % 5 === 0) {
+        const byTime = await r.ok('snapshot_at', { room: room.id, at: { time: snap.at.time } });
+        assert.ok(byTime.at.stateVersion >= v);
+        assert.equal(byTime.at.time, snap.at.time);
+      }
+    }
+    assert.ok(lastDoc > 0, 'the document was seen');
+    // Validation, and members only.
+    await r.err('snapshot_at', { room: room.id, at: { stateVersion: -1 } }, 'validation_error');
+    await r.err('snapshot_at', { room: room.id, at: {} }, 'validation_error');
+    const outsider = await RoomWs.open(port, mkUser('out'));
+    await outsider.err('snapshot_at', { room: room.id, at: { stateVersion: 1 } }, 'not_found');
+    closeAll([...cs, outsider]);
+  });
+
+  it('retention compacts the log; older moments answer history_unavailable with the oldest', T, async () => {
+    const s2 = await startServer({ args: [...BASE_ARGS, '--history-retention-count', '3', '--retention-sweep', '100ms'] });
+    try {
+      const users = [mkUser('host')];
+      const { room, cs } = await roomWith(s2.port, users);
+      const [a] = cs;
+      const vs = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await a.ok('entity_create', { room: room.id, id: `k${i}`, kind: 'k', data: { i } });
+        vs.push(res.stateVersion ?? res.entity.stateVersion);
+      }
+      const last = vs[vs.length - 1];
+      // The sweep moves the base to the moment before the newest 3 changes.
+      let err;
+      await until(async () => {
+        const m = await a.call('snapshot_at', { room: room.id, at: { stateVersion: vs[0] } });
+        err = m.error;
+        return m.ok === false;
+      }, 10000, 'the oldest changes compacted');
+      assert.equal(err.code, 'history_unavailable');
+      assert.equal(err.oldest.stateVersion, vs[vs.length - 4]);
+      assert.ok(Number.isInteger(err.oldest.time));
+      // The oldest moment kept still rebuilds whole, and so does every later one.
+      for (let k = vs.length - 4; k < vs.length; k++) {
+        const snap = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: vs[k] } });
+        assert.deepEqual(snap.entities.map((e) => e.id), vs.slice(0, k + 1).map((_, i) => `k${i}`));
+        assert.deepEqual(snap.oldest, err.oldest);
+      }
+      const byTime = await a.call('snapshot_at', { room: room.id, at: { time: err.oldest.time - 1 } });
+      assert.equal(byTime.error?.code, 'history_unavailable');
+      assert.equal((await a.ok('snapshot_at', { room: room.id, at: { stateVersion: last + 100 } })).at.stateVersion, last);
+      closeAll(cs);
+    } finally {
+      await s2.stop();
+    }
+  });
+});
