@@ -557,7 +557,7 @@ static void test_ready_idle(void)
 typedef struct {
     char *buf;
     size_t len, cap;
-    char tables[16][24];
+    char tables[24][24];
     int ntables;
 } dumpbuf_t;
 
@@ -579,7 +579,7 @@ static int dump_line(void *ud, const char *table, json_t *obj)
     d->buf[d->len] = '\0';
     free(text);
     if (d->ntables == 0 || strcmp(d->tables[d->ntables - 1], table) != 0)
-        if (d->ntables < 16)
+        if (d->ntables < 24)
             snprintf(d->tables[d->ntables++], sizeof(d->tables[0]), "%s", table);
     return 0;
 }

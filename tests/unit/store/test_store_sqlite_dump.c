@@ -216,7 +216,7 @@ static void test_load_round_trip(void)
     dump_out_t da, db;
     ASSERT_EQ(dump_db(a, &da), 0);
     ASSERT_EQ(dump_db(b, &db), 0);
-    ASSERT_EQ(db.rows, 22);
+    ASSERT_EQ(db.rows, 24);
     ASSERT_STREQ(db.text, da.text);
     free(da.text);
     free(db.text);
