@@ -12,9 +12,12 @@ cd "$(dirname "$0")/.."
 # prometheus: the real Prometheus the metrics test starts to scrape /metrics.
 # libnss3-tools: certutil, which makes the NSS database through which the browser TLS test's
 # Chromium trusts the test CA.
+# janus: the WebRTC SFU (VideoRoom) that calls past the mesh size go through; the SFU tests
+# start a throwaway one (tests/e2e/lib/janus.mjs).
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools)
+          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools
+          janus)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi
