@@ -133,6 +133,10 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     a->rooms.hooks = &a->hooks;
     if (hooks_load(a) != 0) goto fail;
     webhook_send_start(&a->hook_send, loop, cfg, log, a->store, &a->hooks, &a->http);
+    int jerr;
+    a->janus = janus_new(loop, cfg, log, &a->http, &jerr); /* NULL: no SFU (calls stay mesh) */
+    if (jerr) goto fail;
+    if (a->janus) a->sfu = janus_sfu(a->janus);
     home_init(&a->home, &a->rooms, a->bus);
     home_rooms_register(&a->home);
     home_api_register(&a->home);
@@ -168,6 +172,9 @@ void app_close(app_t *a)
     if (a->api_ready) api_close(&a->api);
     if (a->rooms_ready) rooms_close(&a->rooms);
     webhook_send_close(&a->hook_send);
+    janus_close(a->janus);
+    a->janus = NULL;
+    a->sfu = (sfu_t){0};
     if (a->http_close) a->http_close(a->http.impl);
     a->http_close = NULL;
     a->http = (http_call_t){0};

@@ -22,6 +22,7 @@
 #include "domain/rooms.h"
 #include "store/store.h"
 #include "util/http_call.h"
+#include "app/janus.h"
 #include "app/webhook_send.h"
 #include "domain/webhooks.h"
 
@@ -49,6 +50,8 @@ typedef struct app_s {
                                      * http stopped; NULL: nothing to close */
     webhooks_t hooks;           /* the webhook endpoints (webhooks.h), borrowed by the rooms */
     webhook_send_t hook_send;   /* sends the queued deliveries over http */
+    janus_t *janus;             /* owned: the Janus controller (janus.h); NULL: no SFU */
+    sfu_t sfu;                  /* janus's sfu.h table, lent to the calls; impl NULL: none */
     int rooms_ready;            /* rooms loaded (to close and free) */
     int api_ready;              /* api initialised (to close) */
 } app_t;

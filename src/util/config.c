@@ -309,6 +309,21 @@ static const opt_t options[] = {
      "quota_exceeded)"},
     {"asset-url-ttl", OPT_DURATION, OFF(asset_url_ttl), 1000, 7 * 24 * HOUR_MS, "1h",
      "how long a signed asset URL (GET /api/assets/:id/url) works"},
+    GROUP("calls past the mesh size: the Janus SFU"),
+    {"janus-url", OPT_STRING, OFF(janus_url), 0, 0, "",
+     "Janus API over HTTP, e.g. http://127.0.0.1:8088/janus (empty: no SFU, calls stay mesh)"},
+    {"janus-admin-url", OPT_STRING, OFF(janus_admin_url), 0, 0, "",
+     "Janus admin API, e.g. http://127.0.0.1:7088/admin (adds and removes the call tokens)"},
+    {"janus-admin-secret", OPT_STRING, OFF(janus_admin_secret), 0, 0, "",
+     "Janus's admin_secret (prefer --janus-admin-secret-file)"},
+    {"janus-admin-secret-file", OPT_PATH, OFF(janus_admin_secret_file), 0, 0, "",
+     "file holding Janus's admin_secret (read at start; overrides --janus-admin-secret)"},
+    {"janus-room-bitrate", OPT_COUNT, OFF(janus_room_bitrate), 0, 100000000, "512000",
+     "bits/s one publisher may send into a Janus room (0: Janus's default)"},
+    {"janus-timeout", OPT_DURATION, OFF(janus_timeout), 10, HOUR_MS, "5s",
+     "time Janus has to answer a request (sfu_unavailable beyond)"},
+    {"janus-max-inflight", OPT_COUNT, OFF(janus_max_inflight), 1, 100000, "256",
+     "requests to Janus in flight at once (sfu_unavailable beyond)"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -442,6 +457,12 @@ void config_defaults(chorus_config_t *cfg)
     cfg->webhook_doc_debounce = 5000;
     cfg->webhook_max_endpoints = 16;
     cfg->webhook_client_events = ch_strdup("");
+    cfg->janus_url = ch_strdup("");
+    cfg->janus_admin_url = ch_strdup("");
+    cfg->janus_admin_secret = ch_strdup("");
+    cfg->janus_room_bitrate = 512000;
+    cfg->janus_timeout = 5000;
+    cfg->janus_max_inflight = 256;
 }
 
 static void free_origins(chorus_config_t *cfg)
@@ -471,6 +492,10 @@ void config_free(chorus_config_t *cfg)
     free(cfg->rpc_url);
     free(cfg->join_hook_url);
     free(cfg->rpc_secret);
+    free(cfg->janus_url);
+    free(cfg->janus_admin_url);
+    free(cfg->janus_admin_secret);
+    free(cfg->janus_admin_secret_file);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_ciphers);

@@ -161,6 +161,14 @@ typedef struct {
     char *upload_types;             /* owned; allowed content types, "" = any */
     uint64_t asset_url_ttl;         /* ms a signed asset URL works */
     uint64_t upload_quota_user;     /* bytes of assets per user, 0 = no limit */
+    /* the Janus SFU (calls past the mesh size) */
+    char *janus_url;                /* owned; "" = no SFU */
+    char *janus_admin_url;          /* owned */
+    char *janus_admin_secret;       /* owned; never logged */
+    char *janus_admin_secret_file;  /* owned; NULL or "" = none */
+    uint64_t janus_room_bitrate;    /* bits/s per publisher, 0 = Janus's default */
+    uint64_t janus_timeout;         /* ms Janus has to answer a request */
+    uint64_t janus_max_inflight;    /* requests to Janus at once */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

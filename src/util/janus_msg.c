@@ -94,9 +94,8 @@ json_t *janus_vr_list(void)
 
 json_t *janus_vr_publish(uint64_t room, uint64_t id, const char *display)
 {
-    return json_pack("{s:s, s:s, s:I, s:I, s:s}", "request", "joinandconfigure", "ptype",
-                     "publisher", "room", (json_int_t)room, "id", (json_int_t)id, "display",
-                     display);
+    return json_pack("{s:s, s:s, s:I, s:I, s:s}", "request", "join", "ptype", "publisher",
+                     "room", (json_int_t)room, "id", (json_int_t)id, "display", display);
 }
 
 json_t *janus_vr_configure(void)

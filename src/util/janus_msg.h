@@ -1,6 +1,6 @@
 /* janus_msg.h: what Chorus and Janus (the WebRTC SFU, its HTTP API and admin API, 1.x) say
  * to each other, pure: the requests built as JSON text (sessions, handles, the VideoRoom
- * plugin's create/destroy/list, publisher joinandconfigure, subscriber join and start,
+ * plugin's create/destroy/list, publisher join and configure, subscriber join and start,
  * trickle, keepalive; the admin API's add_token/remove_token) and Janus's replies and
  * events read into a flat struct. Janus's text is input: a parse never trusts a field's
  * presence, type or size. No I/O (app/rtc_sfu.c does the calls). */
@@ -62,8 +62,8 @@ json_t *janus_vr_create(const janus_vr_room_t *r);
 json_t *janus_vr_destroy(uint64_t room);
 /* {"request":"list"} */
 json_t *janus_vr_list(void);
-/* {"request":"joinandconfigure","ptype":"publisher","room","id","display"} for a publisher
- * whose offer goes with it; display (borrowed) is the call member id. */
+/* {"request":"join","ptype":"publisher","room","id","display"}: a publisher joins (its offer
+ * comes later with "configure"); display (borrowed) is the call member id. */
 json_t *janus_vr_publish(uint64_t room, uint64_t id, const char *display);
 /* {"request":"configure"} for a publisher's renegotiation (an offer with it). */
 json_t *janus_vr_configure(void);

@@ -89,7 +89,7 @@ static void test_videoroom_bodies(void)
                                              "\"permanent\":false,\"publishers\":6}"));
     ASSERT_TRUE(body_is(janus_vr_destroy(9), "{\"request\":\"destroy\",\"room\":9}"));
     ASSERT_TRUE(body_is(janus_vr_publish(9, 3, "c3"),
-                        "{\"request\":\"joinandconfigure\",\"ptype\":\"publisher\",\"room\":9,"
+                        "{\"request\":\"join\",\"ptype\":\"publisher\",\"room\":9,"
                         "\"id\":3,\"display\":\"c3\"}"));
     ASSERT_TRUE(body_is(janus_vr_subscribe(9, 3),
                         "{\"request\":\"join\",\"ptype\":\"subscriber\",\"room\":9,"
