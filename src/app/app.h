@@ -20,6 +20,7 @@
 #include "proto/proto_rpc.h"
 #include "proto/proto_sio.h"
 #include "domain/rooms.h"
+#include "domain/rtc_calls.h"
 #include "store/store.h"
 #include "util/http_call.h"
 #include "app/janus.h"
@@ -42,6 +43,7 @@ typedef struct app_s {
     api_t api;                  /* the REST routes */
     bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
     home_t home;                /* the rooms' home: serves the bus's operations (home.h) */
+    rtc_calls_t rtc;            /* the rooms' calls (rtc_calls.h), the "rtc" feature's state */
     proto_rpc_t rpc;            /* the app's backend: rpc op and join hook (proto_rpc.h) */
     /* Other shared services the domain will borrow from here (metrics) go next to it. */
     http_call_t http;               /* outgoing HTTP to the app's backends, set by main.c after

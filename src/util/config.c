@@ -309,6 +309,16 @@ static const opt_t options[] = {
      "quota_exceeded)"},
     {"asset-url-ttl", OPT_DURATION, OFF(asset_url_ttl), 1000, 7 * 24 * HOUR_MS, "1h",
      "how long a signed asset URL (GET /api/assets/:id/url) works"},
+    GROUP("calls (WebRTC signaling; docs/webrtc.md)"),
+    {"rtc-max-members", OPT_COUNT, OFF(rtc_max_members), 1, 100000, "50",
+     "connections in one room's call (call_full)"},
+    {"rtc-mesh-max", OPT_COUNT, OFF(rtc_mesh_max), 1, 100000, "6",
+     "the largest call kept peer to peer when an SFU is configured (larger: the SFU)"},
+    {"rtc-max-signal", OPT_SIZE, OFF(rtc_max_signal), 64, 1 * MiB, "16KiB",
+     "one rtc_signal's data, JSON-encoded (payload_too_large)"},
+    {"rtc-signal-rate", OPT_COUNT, OFF(rtc_signal_rate), 1, 100000, "50",
+     "rtc_signal ops one call member may send per second, four seconds' worth at once "
+     "(rate_limited)"},
     GROUP("calls past the mesh size: the Janus SFU"),
     {"janus-url", OPT_STRING, OFF(janus_url), 0, 0, "",
      "Janus API over HTTP, e.g. http://127.0.0.1:8088/janus (empty: no SFU, calls stay mesh)"},
@@ -398,6 +408,10 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_expiry = 24 * HOUR_MS;
     cfg->upload_max_concurrent = 4;
     cfg->asset_url_ttl = HOUR_MS;
+    cfg->rtc_max_members = 50;
+    cfg->rtc_mesh_max = 6;
+    cfg->rtc_max_signal = 16 * KiB;
+    cfg->rtc_signal_rate = 50;
     cfg->upload_quota_user = GiB;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;

@@ -161,6 +161,11 @@ typedef struct {
     char *upload_types;             /* owned; allowed content types, "" = any */
     uint64_t asset_url_ttl;         /* ms a signed asset URL works */
     uint64_t upload_quota_user;     /* bytes of assets per user, 0 = no limit */
+    /* calls (WebRTC signaling) */
+    uint64_t rtc_max_members; /* connections in one call */
+    uint64_t rtc_mesh_max;    /* the largest mesh call when an SFU is configured */
+    uint64_t rtc_max_signal;  /* bytes of one signal's data */
+    uint64_t rtc_signal_rate; /* signals per call member per second */
     /* the Janus SFU (calls past the mesh size) */
     char *janus_url;                /* owned; "" = no SFU */
     char *janus_admin_url;          /* owned */
