@@ -130,6 +130,11 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     proto_setup(a);
     a->bus = bus_local_new(0, &proto_bus_rcv_ops);
     rtc_calls_init(&a->rtc);
+    int jerr;
+    a->janus = janus_new(loop, cfg, log, &a->http, &jerr); /* NULL: no SFU (calls stay mesh) */
+    if (jerr) goto fail;
+    if (a->janus) a->sfu = janus_sfu(a->janus);
+    a->rtc.sfu = &a->sfu; /* before the rooms start: the rtc feature's start reads it */
     rooms_feature_use_t features[CH_ARRAY_LEN(app_features)];
     for (size_t i = 0; i < CH_ARRAY_LEN(app_features); i++)
         features[i] = (rooms_feature_use_t){app_features[i].hooks,
@@ -147,10 +152,6 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     a->rooms.hooks = &a->hooks;
     if (hooks_load(a) != 0) goto fail;
     webhook_send_start(&a->hook_send, loop, cfg, log, a->store, &a->hooks, &a->http);
-    int jerr;
-    a->janus = janus_new(loop, cfg, log, &a->http, &jerr); /* NULL: no SFU (calls stay mesh) */
-    if (jerr) goto fail;
-    if (a->janus) a->sfu = janus_sfu(a->janus);
     home_init(&a->home, &a->rooms, a->bus);
     home_rooms_register(&a->home);
     home_api_register(&a->home);

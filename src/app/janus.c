@@ -273,8 +273,8 @@ static void send_detach(janus_t *j, uint64_t handle)
     char tx[JANUS_TX_MAX + 1];
     size_t len;
     next_tx(j, tx);
-    (void)send_on(j, R_DETACH, handle, janus_msg_request(JANUS_REQ_DETACH, tx, j->token, &len),
-                  len, NULL, NULL, 0);
+    char *b = janus_msg_request(JANUS_REQ_DETACH, tx, j->token, &len);
+    (void)send_on(j, R_DETACH, handle, b, len, NULL, NULL, 0);
 }
 
 /* ---- telling members ---- */
@@ -482,8 +482,8 @@ static void on_timer(uv_timer_t *t)
     char tx[JANUS_TX_MAX + 1];
     size_t len;
     next_tx(j, tx);
-    (void)send_on(j, R_KEEPALIVE, 0, janus_msg_request(JANUS_REQ_KEEPALIVE, tx, j->token, &len),
-                  len, NULL, NULL, 0);
+    char *b = janus_msg_request(JANUS_REQ_KEEPALIVE, tx, j->token, &len);
+    (void)send_on(j, R_KEEPALIVE, 0, b, len, NULL, NULL, 0);
     poll_events(j);
 }
 
@@ -492,6 +492,9 @@ static void on_timer(uv_timer_t *t)
 static void on_event(void *ud, const janus_msg_t *e)
 {
     janus_t *j = ud;
+    log_debug(j->log,
+              "janus: event %d from handle %" PRIu64 " (videoroom %d, %zu publishers%s)",
+              (int)e->kind, e->sender, (int)e->vr, e->npubs, e->jsep_type ? ", jsep" : "");
     if (e->kind == JANUS_MSG_TIMEOUT) {
         session_lost(j);
         return;
@@ -558,9 +561,9 @@ static void on_reply(void *ud, const http_call_res_t *res)
             char tx[JANUS_TX_MAX + 1];
             size_t len;
             next_tx(j, tx);
-            if (send_req(j, R_SESSION, j->cfg->janus_url,
-                         janus_msg_request(JANUS_REQ_CREATE, tx, j->token, &len), len, NULL,
-                         NULL, 0, 0, NULL) != 0)
+            char *body = janus_msg_request(JANUS_REQ_CREATE, tx, j->token, &len);
+            if (send_req(j, R_SESSION, j->cfg->janus_url, body, len, NULL, NULL, 0, 0, NULL) !=
+                0)
                 session_lost(j);
         }
         break;
@@ -574,9 +577,8 @@ static void on_reply(void *ud, const http_call_res_t *res)
             char tx[JANUS_TX_MAX + 1];
             size_t len;
             next_tx(j, tx);
-            if (send_on(j, R_CONTROL, 0, janus_msg_attach(JANUS_VIDEOROOM, tx, j->token, &len),
-                        len, NULL, NULL, 0) != 0)
-                session_lost(j);
+            char *body = janus_msg_attach(JANUS_VIDEOROOM, tx, j->token, &len);
+            if (send_on(j, R_CONTROL, 0, body, len, NULL, NULL, 0) != 0) session_lost(j);
         }
         break;
     case R_CONTROL:
@@ -598,8 +600,10 @@ static void on_reply(void *ud, const http_call_res_t *res)
         j->polling = 0;
         if (res->err == -ECANCELED) break;
         if (res->err == 0 && res->status == 200) {
-            janus_msg_parse_events(res->body, res->body_len, on_event, j);
-            poll_events(j); /* at once: no event waits */
+            /* At once when Janus answered (no event waits); after something else, at the
+             * next keepalive (no busy loop against a server that is not Janus). */
+            if (janus_msg_parse_events(res->body, res->body_len, on_event, j) > 0)
+                poll_events(j);
         } else if (res->err == 0) {
             session_lost(j); /* Janus forgot the session (404/...) */
         }

@@ -12,6 +12,7 @@
 
 #include "domain/home.h"
 #include "domain/rtc_calls.h"
+#include "domain/rtc_sfu.h"
 #include "util/clock.h"
 #include "util/mem.h"
 
@@ -78,6 +79,7 @@ static void op_join(void *ud, room_t *room, const bus_op_t *op)
                      .screen = (uint8_t)screen,
                      .muted = (uint8_t)muted};
     rtc_call_t *c = rtc_calls_get(rc, room, 1);
+    rtc_mode_t before = c->mode;
     size_t i;
     int fresh = rtc_join(c, &rc->lim, op->route.member, op->user, &f, clock_unix_ms(),
                          uv_now(r->loop), &i);
@@ -89,6 +91,7 @@ static void op_join(void *ud, room_t *room, const bus_op_t *op)
      * --rtc-mesh-max, else the SFU when one is configured). The SFU side (branch
      * rtc-sfu) moves the call to its SFU room when the mode turns to RTC_MODE_SFU. */
     c->mode = rtc_mode_decide(c, &rc->lim);
+    rtc_sfu_joined(rc, room, c, before, i, fresh); /* to the SFU past the mesh size */
     const rtc_member_t *m = &c->m[i];
     rtc_calls_publish(room, fresh ? "rtc_member_joined" : "rtc_member_updated", m,
                       json_pack("{s:s}", "mode", rtc_mode_name(c->mode)), op->route.member);
@@ -135,6 +138,23 @@ static void op_signal(void *ud, room_t *room, const bus_op_t *op)
         goto out;
     }
     rtc_call_t *c = rtc_calls_get(rc, room, 0);
+    if (strcmp(id, SFU_PSEUDO_MEMBER) == 0) { /* to the call's SFU (rtc_sfu.h) */
+        size_t dlen;
+        const char *djson = jscan_text(data, &dlen, &data_owned);
+        int e = rtc_sfu_signal(rc, room, c, op->route.member, djson, dlen, uv_now(r->loop));
+        if (e == RTC_SFU_E_NO_SFU)
+            home_reply_field(&op->route, "not_found", "to", "the call is not in SFU mode");
+        else if (e == RTC_SFU_E_BAD)
+            home_reply_field(&op->route, "validation_error", "data",
+                             "data must be {pc, type: offer|answer, sdp} or {pc, candidate}");
+        else if (e == RTC_SFU_E_DOWN)
+            bus_reply(&op->route, SFU_UNAVAILABLE, "the call's SFU cannot take it now", NULL);
+        else if (e < 0)
+            reply_rtc_err(&op->route, e);
+        else
+            bus_reply(&op->route, NULL, NULL, NULL);
+        goto out;
+    }
     int t =
         c ? rtc_signal_check(c, &rc->lim, op->route.member, id, data->val_len, uv_now(r->loop))
           : RTC_E_NOT_IN_CALL;

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "domain/rtc_sfu.h"
 #include "util/mem.h"
 
 /* One room's call in the table, keyed by the room's id (kept here: the entry may outlive
@@ -64,6 +65,7 @@ static void call_drop(rtc_calls_t *rc, const room_t *room)
 {
     rtc_room_t *e = strmap_del(&rc->by_room, room->id);
     if (!e) return;
+    rtc_sfu_ended(rc, room->id); /* its SFU room, if it had one */
     rtc_call_free(&e->call);
     free(e);
 }
@@ -108,6 +110,7 @@ void rtc_calls_leave(rtc_calls_t *rc, room_t *room, rtc_call_t *c, size_t i, con
 {
     json_t *fields = json_pack("{s:{s:s, s:s}, s:s}", "member", "id", c->m[i].id, "userId",
                                c->m[i].user_id, "reason", reason);
+    rtc_sfu_leaving(rc, room, c, i); /* the SFU lets them go (SFU mode) */
     rtc_remove(c, i);
     if (c->n == 0) call_drop(rc, room);
     publish(room, except, "rtc_member_left", fields);
@@ -117,10 +120,11 @@ void rtc_calls_leave(rtc_calls_t *rc, room_t *room, rtc_call_t *c, size_t i, con
 
 static void hook_start(void *ud, rooms_t *r, const chorus_config_t *cfg)
 {
-    (void)r;
     rtc_calls_t *rc = ud;
     rc->lim = rtc_calls_limits(cfg);
     rc->cfg = cfg;
+    rc->rooms = r;
+    rtc_sfu_start(rc); /* lim.sfu, and the SFU's answers come to rc */
 }
 
 /* Every connection of user_id is leaving the room (left, kicked, banned): their call

@@ -10,6 +10,7 @@
 
 #include "domain/rooms.h"
 #include "domain/rtc.h"
+#include "domain/sfu.h"
 #include "util/strmap.h"
 
 /* The calls of one registry: the feature's state (its ud), owned by the app. */
@@ -17,6 +18,8 @@ typedef struct rtc_calls_s {
     strmap_t by_room;           /* room id -> rtc_room_t (owned, the key inside it) */
     rtc_limits_t lim;           /* from the configuration (the start hook) */
     const chorus_config_t *cfg; /* borrowed: the ICE servers' options (rtc_ice.h) */
+    const sfu_t *sfu;           /* borrowed, set by the app: the SFU (rtc_sfu.h); NULL: none */
+    rooms_t *rooms;             /* borrowed (the start hook): the SFU's answers find rooms */
 } rtc_calls_t;
 
 extern const rooms_feature_t rtc_feature;

@@ -41,7 +41,7 @@ function linkModules(dir, sub, names) {
  * API on another (`adminUrl`, secret `adminSecret`), token auth on. Resolves once it
  * answers {"janus":"info"}; stop() ends it and removes its folder.
  */
-export async function startJanus({ rtpPorts = '40000-40999', debugLevel = 3 } = {}) {
+export async function startJanus({ rtpPorts = '40000-40999', debugLevel = Number(process.env.JANUS_DEBUG ?? 3) } = {}) {
   const dir = makeTempDir('chorus-janus-');
   const [port, adminPort] = [await freePort(), await freePort()];
   const adminSecret = crypto.randomBytes(16).toString('hex');
