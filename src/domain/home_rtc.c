@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "auth/turn_cred.h"
 #include "domain/home.h"
 #include "domain/rtc_calls.h"
 #include "domain/rtc_sfu.h"
@@ -97,7 +98,8 @@ static void op_join(void *ud, room_t *room, const bus_op_t *op)
                       json_pack("{s:s}", "mode", rtc_mode_name(c->mode)), op->route.member);
     bus_reply(&op->route, NULL, NULL,
               json_pack("{s:s, s:s, s:o, s:o}", "id", m->id, "mode", rtc_mode_name(c->mode),
-                        "members", rtc_members_json(c), "iceServers", json_array()));
+                        "members", rtc_members_json(c), "iceServers",
+                        turn_ice_servers(rc->cfg, op->user, clock_unix_ms())));
 }
 
 static void op_leave(void *ud, room_t *room, const bus_op_t *op)

@@ -166,6 +166,11 @@ typedef struct {
     uint64_t rtc_mesh_max;    /* the largest mesh call when an SFU is configured */
     uint64_t rtc_max_signal;  /* bytes of one signal's data */
     uint64_t rtc_signal_rate; /* signals per call member per second */
+    char *stun_urls;          /* owned; comma-separated STUN URLs, "" = none */
+    char *turn_urls;          /* owned; comma-separated TURN URLs, "" = none */
+    char *turn_secret;        /* owned; coturn's static-auth-secret, "" = none */
+    char *turn_secret_file;   /* owned; where turn_secret was read from, "" = none */
+    uint64_t turn_ttl;        /* ms a TURN credential works */
     /* the Janus SFU (calls past the mesh size) */
     char *janus_url;                /* owned; "" = no SFU */
     char *janus_admin_url;          /* owned */

@@ -4,11 +4,14 @@
 // rate bounds, state broadcast to the room, and leaving the call by rtc_leave, by a
 // disconnect and by a kick, each with rtc_member_left.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { closeAll, createRoom, mkUser, RoomWs, roomWith } from './lib/rooms.mjs';
-import { startServer } from './lib/server.mjs';
+import { makeTempDir, startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
 const MEMBER_KEYS = ['audio', 'id', 'joinedAt', 'muted', 'screen', 'sharing', 'speaking', 'userId', 'video'];
@@ -192,5 +195,65 @@ describe('rtc', () => {
     } finally {
       closeAll([ca, cb, cc]);
     }
+  });
+});
+
+describe('rtc: ICE servers and TURN credentials', () => {
+  let srv;
+  let plain;
+  let dir;
+  const SECRET = 'turn-shared-secret-for-tests';
+  before(async () => {
+    dir = makeTempDir();
+    const file = path.join(dir, 'turn-secret');
+    fs.writeFileSync(file, `${SECRET}\n`);
+    srv = await startServer({
+      args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--turn-secret-file', file, '--turn-ttl', '2h',
+        '--turn-urls', 'turn:127.0.0.1:3478?transport=udp,turns:turn.example:5349', '--stun-urls', 'stun:127.0.0.1:3478'],
+    });
+    plain = await startServer({ args: [...FAST_HASH, '--jwt-secret', TEST_SECRET] });
+  });
+  after(async () => {
+    await srv?.stop();
+    await plain?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Checks a TURN entry by coturn's rule: username "<expiry>:<user>", password HMAC-SHA1. */
+  function assertTurn(servers, user) {
+    assert.equal(servers.length, 2, JSON.stringify(servers));
+    assert.deepEqual(servers[0], { urls: ['stun:127.0.0.1:3478'] });
+    const t = servers[1];
+    assert.deepEqual(t.urls, ['turn:127.0.0.1:3478?transport=udp', 'turns:turn.example:5349']);
+    const [expiry, sub] = t.username.split(/:(.*)/s);
+    assert.equal(sub, user.sub);
+    const left = Number(expiry) - Date.now() / 1000;
+    assert.ok(left > 7000 && left <= 7201, `expires in 2h: ${left}`);
+    assert.equal(t.credential, createHmac('sha1', SECRET).update(t.username).digest('base64'));
+  }
+
+  it('GET /api/rtc/ice-servers and rtc_join give fresh credentials', T, async () => {
+    const a = mkUser('A');
+    assert.equal((await api(srv.port, 'GET', '/api/rtc/ice-servers')).status, 401);
+    const res = await api(srv.port, 'GET', '/api/rtc/ice-servers', { token: a.token });
+    assert.equal(res.status, 200, res.text);
+    const j = res.json();
+    assert.equal(j.success, true);
+    assert.equal(j.ttl, 7200);
+    assertTurn(j.iceServers, a);
+    const { room, cs: [ca] } = await roomWith(srv.port, [a]);
+    try {
+      assertTurn((await ca.ok('rtc_join', { room: room.id, audio: true })).iceServers, a);
+    } finally {
+      ca.close();
+    }
+    assert.doesNotMatch(srv.lines.join('\n'), new RegExp(SECRET), 'the secret is never logged');
+  });
+
+  it('with nothing configured the list is empty', T, async () => {
+    const a = mkUser('A');
+    const res = await api(plain.port, 'GET', '/api/rtc/ice-servers', { token: a.token });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json().iceServers, []);
   });
 });
