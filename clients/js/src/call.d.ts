@@ -1,5 +1,6 @@
 import { Emitter } from './emitter.js';
 import { ChorusError } from './errors.js';
+import { SfuSession } from './call_sfu.js';
 /** The server ops that are call events (routed to room.call). */
 export declare const CALL_EVENTS: Set<string>;
 export type CallMember = {
@@ -75,6 +76,7 @@ export type CallJoinOptions = {
  * @extends {Emitter<CallEvents>}
  */
 export declare class Call extends Emitter<CallEvents> {
+    _sfu: SfuSession | null;
     /** This connection's call member id, or null when not in the call. @returns {string | null} */
     get id(): string | null;
     /** 'mesh' or 'sfu' while in the call, else null. @returns {string | null} */
@@ -123,6 +125,10 @@ export declare class Call extends Emitter<CallEvents> {
     shareScreen(stream?: MediaStream): Promise<MediaStream>;
     /** Stops sharing the screen. @returns {Promise<void>} */
     stopScreen(): Promise<void>;
-    /** The peer connection to a member (mesh), for getStats. @param {string} id @returns {RTCPeerConnection | undefined} */
+    /**
+     * The peer connection that carries member id's media (mesh: the one to that member; SFU
+     * mode: the one the SFU sends it on, or 'pub' for the one we send on), for getStats.
+     * @param {string} id @returns {RTCPeerConnection | undefined}
+     */
     peerConnection(id: string): RTCPeerConnection | undefined;
 }

@@ -3,14 +3,17 @@
 // each remote call member is one RTCPeerConnection (class Peer), negotiated with
 // "perfect negotiation" so offers that cross are harmless. The public API (join, leave,
 // setMuted, shareScreen, the events) does not depend on the mode: an SFU mode is one more
-// kind of Peer (one connection to the SFU, its offer and answer through the same
-// rtc_signal), chosen in _connect by the mode the server answers.
+// kind of connection (call_sfu.js: one connection to the SFU sending, one per member
+// receiving, their offers and answers through the same rtc_signal to "sfu"), chosen by the
+// mode the server answers or switches to (rtc_mode).
 
 import { Emitter } from './emitter.js';
 import { ChorusError } from './errors.js';
+import { SFU, SfuSession } from './call_sfu.js';
 
 /** The server ops that are call events (routed to room.call). */
-export const CALL_EVENTS = new Set(['rtc_member_joined', 'rtc_member_left', 'rtc_member_updated', 'rtc_signal']);
+export const CALL_EVENTS = new Set(['rtc_member_joined', 'rtc_member_left', 'rtc_member_updated', 'rtc_signal',
+  'rtc_mode', 'rtc_sfu_error']);
 
 /**
  * A call member as the server describes it.
@@ -69,6 +72,7 @@ export class Call extends Emitter {
     this._screen = null; // MediaStream shared
     this._iceServers = [];
     this._muted = false;
+    this._sfu = null; // SfuSession in SFU mode (call_sfu.js)
   }
 
   /** This connection's call member id, or null when not in the call. @returns {string | null} */
@@ -138,7 +142,8 @@ export class Call extends Emitter {
     this._members.clear();
     for (const m of data.members) if (m.id !== this._id) this._members.set(m.id, m);
     this._emit('joined', { id: this._id, mode: this._mode });
-    for (const m of this._members.values()) this._connect(m);
+    if (this._mode === 'sfu') this._startSfu();
+    else for (const m of this._members.values()) this._connect(m);
   }
 
   /**
@@ -185,6 +190,7 @@ export class Call extends Emitter {
     if (this._screen) await this.stopScreen();
     this._screen = stream ?? (await mediaDevices().getDisplayMedia({ video: true }));
     for (const p of this._peers.values()) p.addStream(this._screen);
+    this._sfu?.addStream(this._screen);
     const track = this._screen.getVideoTracks()[0];
     if (track) track.addEventListener('ended', () => this.stopScreen().catch(() => {}), { once: true });
     if (this._id) await this._room._req('rtc_state', { sharing: true });
@@ -197,13 +203,26 @@ export class Call extends Emitter {
     if (!s) return;
     this._screen = null;
     for (const p of this._peers.values()) p.removeStream(s);
+    this._sfu?.removeStream(s);
     if (!this._opts?.screenStream || this._opts.screenStream !== s) for (const t of s.getTracks()) t.stop();
     if (this._id) await this._room._req('rtc_state', { sharing: false });
   }
 
-  /** The peer connection to a member (mesh), for getStats. @param {string} id @returns {RTCPeerConnection | undefined} */
+  /**
+   * The peer connection that carries member id's media (mesh: the one to that member; SFU
+   * mode: the one the SFU sends it on, or 'pub' for the one we send on), for getStats.
+   * @param {string} id @returns {RTCPeerConnection | undefined}
+   */
   peerConnection(id) {
-    return this._peers.get(id)?.pc;
+    return this._peers.get(id)?.pc ?? this._sfu?.peerConnection(id);
+  }
+
+  /** @internal SFU mode: one connection to the SFU sends, one per member receives. */
+  _startSfu() {
+    for (const id of [...this._peers.keys()]) this._dropPeer(id);
+    if (this._sfu) return;
+    this._sfu = new SfuSession(this, { ...(this._opts?.rtcConfig ?? {}), iceServers: this._iceServers });
+    this._sfu.start([this._local, this._screen]);
   }
 
   /** @internal */
@@ -214,8 +233,9 @@ export class Call extends Emitter {
   /** @internal A peer for member m; polite when our id is the higher (the newcomer). */
   _connect(m) {
     if (this._peers.has(m.id)) return this._peers.get(m.id);
-    // THE MODE: mesh is one Peer per member; the SFU mode (branch rtc-sfu) makes one
-    // connection to the SFU instead and routes its tracks to members here.
+    // THE MODE: mesh is one Peer per member; in SFU mode the SfuSession holds the
+    // connections (to the SFU), none per member.
+    if (this._mode === 'sfu') return null;
     const polite = idNumber(this._id) > idNumber(m.id);
     const cfg = { ...(this._opts?.rtcConfig ?? {}), iceServers: this._iceServers };
     const p = new Peer(this, m, polite, cfg);
@@ -236,6 +256,8 @@ export class Call extends Emitter {
   /** @internal The call is over for this connection (left, the room went, or reset). */
   _end(reason, { keepMedia = false } = {}) {
     for (const id of [...this._peers.keys()]) this._dropPeer(id);
+    this._sfu?.close();
+    this._sfu = null;
     this._members.clear();
     const was = this._id;
     this._id = null;
@@ -286,10 +308,28 @@ export class Call extends Emitter {
         const m = this._members.get(msg.member.id) ?? msg.member;
         this._members.delete(msg.member.id);
         this._dropPeer(msg.member.id);
+        this._sfu?.drop(msg.member.id);
         this._emit('member-left', { member: m, reason: msg.reason });
         return;
       }
+      case 'rtc_mode':
+        if (msg.mode !== 'sfu' || this._mode === 'sfu') return;
+        this._mode = 'sfu';
+        this._startSfu();
+        return;
+      case 'rtc_sfu_error':
+        // The SFU lost this connection: leave and join again after a pause.
+        this._emit('error', new ChorusError(msg.code, msg.message ?? 'the SFU failed'));
+        this._room._req('rtc_leave', {}).catch(() => {}).then(() => {
+          this._end('reconnecting', { keepMedia: true });
+          setTimeout(() => this._rtcJoin().catch((e) => this._emit('error', e)), 2000);
+        });
+        return;
       case 'rtc_signal': {
+        if (msg.from === SFU) {
+          this._sfu?.onSignal(msg.data).catch((e) => this._emit('error', new ChorusError('rtc_signal_failed', String(e?.message ?? e))));
+          return;
+        }
         let p = this._peers.get(msg.from);
         if (!p) {
           const m = this._members.get(msg.from);
