@@ -411,6 +411,8 @@ export class Room extends Emitter {
       case 'rtc_member_left':
       case 'rtc_member_updated':
       case 'rtc_signal':
+      case 'rtc_mode':
+      case 'rtc_sfu_error':
         this._call._onEvent(msg);
         return;
       case 'broadcast':
