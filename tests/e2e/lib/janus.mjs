@@ -112,6 +112,7 @@ admin: {
     url,
     adminUrl,
     adminSecret,
+    pid: proc.pid,
     get log() { return log; },
     /** POSTs body to the Janus API (path after /janus); resolves with the JSON reply. */
     async post(sub, body) {
