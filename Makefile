@@ -5,6 +5,7 @@
 #   make SANITIZE=1 test   the same with ASan+UBSan (build-asan/)
 #   make cluster    three nodes behind HAProxy with Redis and PostgreSQL (scripts/cluster.sh)
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
+#   make bench-sfu  SFU_N Chromium participants in one call through Janus (docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
 #   make format     clang-format the C sources
 #   make sdk-types  regenerate the JS SDK's .d.ts files from its JSDoc (clients/js)
@@ -27,7 +28,7 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build web deps run test unit e2e e2e-pg sdk sdk-types browser bench fuzz format clean
+.PHONY: all build web deps run test unit e2e e2e-pg sdk sdk-types browser bench bench-sfu fuzz format clean
 
 all: build
 
@@ -104,6 +105,11 @@ bench: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build -j $(JOBS)
 	@scripts/bench.sh build
+
+# The SFU load run (docs/benchmarks.md "SFU"): N Chromium participants in one call through
+# a throwaway Janus (minutes, so not part of `make bench`). SFU_N=8 by default.
+bench-sfu: build
+	@CHORUS_BIN=$(CURDIR)/build/chorus node bench/sfu_load.mjs $(or $(SFU_N),8) 10
 
 fuzz:
 	@scripts/deps.sh --fuzz

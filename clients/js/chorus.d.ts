@@ -1,5 +1,6 @@
 import { Chorus } from './src/client.js';
 export { Chorus };
+export { Call } from './src/call.js';
 export { ChorusError } from './src/errors.js';
 export { Doc } from './src/doc.js';
 export { Entities } from './src/entities.js';
@@ -8,6 +9,10 @@ export { Room } from './src/room.js';
 export { textType } from './src/text_type.js';
 export default Chorus;
 export type Ban = import('./src/types.js').Ban;
+export type CallEvents = import('./src/call.js').CallEvents;
+export type CallJoinOptions = import('./src/call.js').CallJoinOptions;
+export type CallMember = import('./src/call.js').CallMember;
+export type CallTrack = import('./src/call.js').CallTrack;
 export type ChorusEvents = import('./src/client.js').ChorusEvents;
 export type ChorusOptions = import('./src/types.js').ChorusOptions;
 export type ConnectionState = import('./src/types.js').ConnectionState;
@@ -31,6 +36,10 @@ export type TextOp = import('./src/types.js').TextOp;
 export type TextType = import('./src/text_type.js').TextType;
 export type User = import('./src/types.js').User;
 /** @typedef {import('./src/types.js').Ban} Ban */
+/** @typedef {import('./src/call.js').CallEvents} CallEvents */
+/** @typedef {import('./src/call.js').CallJoinOptions} CallJoinOptions */
+/** @typedef {import('./src/call.js').CallMember} CallMember */
+/** @typedef {import('./src/call.js').CallTrack} CallTrack */
 /** @typedef {import('./src/client.js').ChorusEvents} ChorusEvents */
 /** @typedef {import('./src/types.js').ChorusOptions} ChorusOptions */
 /** @typedef {import('./src/types.js').ConnectionState} ConnectionState */

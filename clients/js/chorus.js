@@ -6,6 +6,7 @@
 import { Chorus } from './src/client.js';
 
 export { Chorus };
+export { Call } from './src/call.js';
 export { ChorusError } from './src/errors.js';
 export { Doc } from './src/doc.js';
 export { Entities } from './src/entities.js';
@@ -15,6 +16,10 @@ export { textType } from './src/text_type.js';
 export default Chorus;
 
 /** @typedef {import('./src/types.js').Ban} Ban */
+/** @typedef {import('./src/call.js').CallEvents} CallEvents */
+/** @typedef {import('./src/call.js').CallJoinOptions} CallJoinOptions */
+/** @typedef {import('./src/call.js').CallMember} CallMember */
+/** @typedef {import('./src/call.js').CallTrack} CallTrack */
 /** @typedef {import('./src/client.js').ChorusEvents} ChorusEvents */
 /** @typedef {import('./src/types.js').ChorusOptions} ChorusOptions */
 /** @typedef {import('./src/types.js').ConnectionState} ConnectionState */

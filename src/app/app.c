@@ -11,17 +11,27 @@
 #include "domain/activity_log.h"
 #include "domain/docs.h"
 #include "domain/entities.h"
+#include "domain/rtc_calls.h"
 #include "util/mem.h"
 #include "proto/proto_docs.h"
 #include "proto/proto_entities.h"
 #include "proto/proto_rooms.h"
+#include "proto/proto_rtc.h"
 #include "proto/sio_seed_conn.h"
 
 /* The rooms' features, in the order rooms.c calls their hooks. Their state is embedded in
- * rooms_t and room_t: no ud. */
+ * rooms_t and room_t: no ud; a later feature's is in app_t (app_feature_ud). */
 static const rooms_feature_use_t app_features[] = {{&docs_feature, NULL},
                                                    {&entities_feature, NULL},
-                                                   {&activity_feature, NULL}};
+                                                   {&activity_feature, NULL},
+                                                   {&rtc_feature, NULL}};
+
+/* The state (ud) of a feature that keeps it in app_t; NULL for the others. */
+static void *app_feature_ud(app_t *a, const rooms_feature_t *f)
+{
+    if (f == &rtc_feature) return &a->rtc;
+    return NULL;
+}
 
 static void audit_rejected(void *ud, const char *ip, const char *why)
 {
@@ -133,8 +143,18 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     } else {
         a->bus = bus_local_new(0, &proto_bus_rcv_ops);
     }
-    if (rooms_init(&a->rooms, loop, cfg, log, a->store, a->bus, app_features,
-                   CH_ARRAY_LEN(app_features)) != 0)
+    rtc_calls_init(&a->rtc);
+    int jerr;
+    a->janus = janus_new(loop, cfg, log, &a->http, &jerr); /* NULL: no SFU (calls stay mesh) */
+    if (jerr) goto fail;
+    if (a->janus) a->sfu = janus_sfu(a->janus);
+    a->rtc.sfu = &a->sfu; /* before the rooms start: the rtc feature's start reads it */
+    rooms_feature_use_t features[CH_ARRAY_LEN(app_features)];
+    for (size_t i = 0; i < CH_ARRAY_LEN(app_features); i++)
+        features[i] = (rooms_feature_use_t){app_features[i].hooks,
+                                            app_feature_ud(a, app_features[i].hooks)};
+    if (rooms_init(&a->rooms, loop, cfg, log, a->store, a->bus, features,
+                   CH_ARRAY_LEN(features)) != 0)
         goto fail;
     a->rooms_ready = 1;
     activity_log_init(&a->act, &a->rooms, cfg);
@@ -157,9 +177,11 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     home_assets_register(&a->home);
     home_activity_register(&a->home);
     home_history_register(&a->home);
+    home_rtc_register(&a->home, &a->rtc);
     proto_rooms_register(&a->proto, &a->rooms);
     proto_docs_register(&a->proto);
     proto_entities_register(&a->proto);
+    proto_rtc_register(&a->proto);
     proto_rpc_init(&a->rpc, cfg, &a->rooms, &a->http); /* main.c sets a->http */
     proto_rpc_register(&a->proto, &a->rpc);
     int api_rc = api_init(&a->api, loop, cfg, log, a->store, jwt);
@@ -184,6 +206,9 @@ void app_close(app_t *a)
     if (a->api_ready) api_close(&a->api);
     if (a->rooms_ready) rooms_close(&a->rooms);
     webhook_send_close(&a->hook_send);
+    janus_close(a->janus);
+    a->janus = NULL;
+    a->sfu = (sfu_t){0};
     if (a->http_close) a->http_close(a->http.impl);
     a->http_close = NULL;
     a->http = (http_call_t){0};
@@ -204,6 +229,7 @@ void app_free(app_t *a)
     a->rooms_ready = 0;
     webhooks_free(&a->hooks);
     home_free(&a->home);
+    rtc_calls_free(&a->rtc);
     bus_free(a->bus);
     a->bus = NULL;
     a->api_ready = 0;

@@ -20,8 +20,10 @@
 #include "proto/proto_rpc.h"
 #include "proto/proto_sio.h"
 #include "domain/rooms.h"
+#include "domain/rtc_calls.h"
 #include "store/store.h"
 #include "util/http_call.h"
+#include "app/janus.h"
 #include "app/webhook_send.h"
 #include "domain/webhooks.h"
 #include "domain/activity_log.h"
@@ -42,6 +44,7 @@ typedef struct app_s {
     api_t api;                  /* the REST routes */
     bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
     home_t home;                /* the rooms' home: serves the bus's operations (home.h) */
+    rtc_calls_t rtc;            /* the rooms' calls (rtc_calls.h), the "rtc" feature's state */
     proto_rpc_t rpc;            /* the app's backend: rpc op and join hook (proto_rpc.h) */
     /* Other shared services the domain will borrow from here (metrics) go next to it. */
     http_call_t http;               /* outgoing HTTP to the app's backends, set by main.c after
@@ -51,6 +54,8 @@ typedef struct app_s {
     webhooks_t hooks;           /* the webhook endpoints (webhooks.h), borrowed by the rooms */
     webhook_send_t hook_send;   /* sends the queued deliveries over http */
     activity_log_t act;         /* the rooms' activity stream (activity_log.h) */
+    janus_t *janus;             /* owned: the Janus controller (janus.h); NULL: no SFU */
+    sfu_t sfu;                  /* janus's sfu.h table, lent to the calls; impl NULL: none */
     int rooms_ready;            /* rooms loaded (to close and free) */
     int api_ready;              /* api initialised (to close) */
 } app_t;

@@ -170,5 +170,17 @@ void home_activity_register(home_t *h);
 /* Registers snapshot_at (home_history.c, issue 25: the room at an earlier moment, from the
  * store's change log) on h, working on h's rooms. */
 void home_history_register(home_t *h);
+/* Registers the call ops (home_rtc.c; docs/protocol.md, "Calls") on h, working on the
+ * calls of rc (borrowed: it must outlive h):
+ * - rtc_join: args {audio?, video?, screen?, muted?} (booleans, default false): the
+ *   connection op->route.member joins the room's call (or, already in it, takes the new
+ *   flags); answers {id, mode, members, iceServers}; rtc_member_joined to the others.
+ * - rtc_leave: args none; rtc_member_left {reason: "left"} to the others.
+ * - rtc_signal: args {to, data} (scanned): rtc_signal {from, userId, data} to the one
+ *   connection of the call member to; answers success.
+ * - rtc_state: args {muted?, speaking?, sharing?} (scanned): rtc_member_updated to the
+ *   others when something changed; answers {member}. */
+struct rtc_calls_s;
+void home_rtc_register(home_t *h, struct rtc_calls_s *rc);
 
 #endif

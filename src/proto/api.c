@@ -31,6 +31,7 @@ static const struct {
     {api_uploads_routes, &api_uploads_nroutes},
     {api_webhooks_routes, &api_webhooks_nroutes},
     {api_assets_routes, &api_assets_nroutes},
+    {api_rtc_routes, &api_rtc_nroutes},
 };
 
 static rl_rule_t rule_of(config_rate_t r)

@@ -352,6 +352,10 @@ int api_assets_url_check(api_t *a, const char *sha256, const char *query, size_t
  * when it cannot be read or made, a key of this run only: logged). Returns 0. */
 int api_assets_init(api_t *a);
 
+/* Routes of the calls module (api_rtc.c): GET /api/rtc/ice-servers. */
+extern const api_route_t api_rtc_routes[];
+extern const size_t api_rtc_nroutes;
+
 /* Routes of the rooms module (api_rooms.c). */
 extern const api_route_t api_rooms_routes[];
 extern const size_t api_rooms_nroutes;

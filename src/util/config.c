@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "util/mem.h"
 #include "util/net_addr.h"
@@ -337,6 +338,42 @@ static const opt_t options[] = {
     {"cluster-node-ttl", OPT_DURATION, OFF(cluster_node_ttl), 300, 10 * 60000, "6s",
      "a node's heartbeat key expires this long after its last renewal (renewed every third "
      "of it); a node silent this long is gone"},
+    GROUP("calls (WebRTC signaling; docs/webrtc.md)"),
+    {"rtc-max-members", OPT_COUNT, OFF(rtc_max_members), 1, 100000, "50",
+     "connections in one room's call (call_full)"},
+    {"rtc-mesh-max", OPT_COUNT, OFF(rtc_mesh_max), 1, 100000, "6",
+     "the largest call kept peer to peer when an SFU is configured (larger: the SFU)"},
+    {"rtc-max-signal", OPT_SIZE, OFF(rtc_max_signal), 64, 1 * MiB, "16KiB",
+     "one rtc_signal's data, JSON-encoded (payload_too_large)"},
+    {"rtc-signal-rate", OPT_COUNT, OFF(rtc_signal_rate), 1, 100000, "50",
+     "rtc_signal ops one call member may send per second, four seconds' worth at once "
+     "(rate_limited)"},
+    {"stun-urls", OPT_STRING, OFF(stun_urls), 0, 0, "",
+     "comma-separated STUN URLs given to calls (stun:host:port; empty: none)"},
+    {"turn-urls", OPT_STRING, OFF(turn_urls), 0, 0, "",
+     "comma-separated TURN URLs given to calls with fresh credentials (turn:host:port, "
+     "turns:...; needs a TURN secret; empty: none)"},
+    {"turn-secret", OPT_STRING, OFF(turn_secret), 0, 0, "",
+     "the TURN server's static-auth-secret (coturn use-auth-secret); never logged"},
+    {"turn-secret-file", OPT_STRING, OFF(turn_secret_file), 0, 0, "",
+     "a file holding --turn-secret (its first line), read at start instead"},
+    {"turn-ttl", OPT_DURATION, OFF(turn_ttl), 60000, 30 * 24 * HOUR_MS, "24h",
+     "how long a TURN credential works"},
+    GROUP("calls past the mesh size: the Janus SFU"),
+    {"janus-url", OPT_STRING, OFF(janus_url), 0, 0, "",
+     "Janus API over HTTP, e.g. http://127.0.0.1:8088/janus (empty: no SFU, calls stay mesh)"},
+    {"janus-admin-url", OPT_STRING, OFF(janus_admin_url), 0, 0, "",
+     "Janus admin API, e.g. http://127.0.0.1:7088/admin (adds and removes the call tokens)"},
+    {"janus-admin-secret", OPT_STRING, OFF(janus_admin_secret), 0, 0, "",
+     "Janus's admin_secret (prefer --janus-admin-secret-file)"},
+    {"janus-admin-secret-file", OPT_PATH, OFF(janus_admin_secret_file), 0, 0, "",
+     "file holding Janus's admin_secret (read at start; overrides --janus-admin-secret)"},
+    {"janus-room-bitrate", OPT_COUNT, OFF(janus_room_bitrate), 0, 100000000, "512000",
+     "bits/s one publisher may send into a Janus room (0: Janus's default)"},
+    {"janus-timeout", OPT_DURATION, OFF(janus_timeout), 10, HOUR_MS, "5s",
+     "time Janus has to answer a request (sfu_unavailable beyond)"},
+    {"janus-max-inflight", OPT_COUNT, OFF(janus_max_inflight), 1, 100000, "256",
+     "requests to Janus in flight at once (sfu_unavailable beyond)"},
 };
 
 void config_defaults(chorus_config_t *cfg)
@@ -411,6 +448,15 @@ void config_defaults(chorus_config_t *cfg)
     cfg->upload_expiry = 24 * HOUR_MS;
     cfg->upload_max_concurrent = 4;
     cfg->asset_url_ttl = HOUR_MS;
+    cfg->rtc_max_members = 50;
+    cfg->rtc_mesh_max = 6;
+    cfg->rtc_max_signal = 16 * KiB;
+    cfg->rtc_signal_rate = 50;
+    cfg->stun_urls = ch_strdup("");
+    cfg->turn_urls = ch_strdup("");
+    cfg->turn_secret = ch_strdup("");
+    cfg->turn_secret_file = ch_strdup("");
+    cfg->turn_ttl = 24 * HOUR_MS;
     cfg->upload_quota_user = GiB;
     cfg->upload_max_incomplete = 10;
     cfg->upload_quota_room = 10 * GiB;
@@ -480,6 +526,12 @@ void config_defaults(chorus_config_t *cfg)
     cfg->webhook_doc_debounce = 5000;
     cfg->webhook_max_endpoints = 16;
     cfg->webhook_client_events = ch_strdup("");
+    cfg->janus_url = ch_strdup("");
+    cfg->janus_admin_url = ch_strdup("");
+    cfg->janus_admin_secret = ch_strdup("");
+    cfg->janus_room_bitrate = 512000;
+    cfg->janus_timeout = 5000;
+    cfg->janus_max_inflight = 256;
 }
 
 static void free_origins(chorus_config_t *cfg)
@@ -510,6 +562,10 @@ void config_free(chorus_config_t *cfg)
     free(cfg->rpc_url);
     free(cfg->join_hook_url);
     free(cfg->rpc_secret);
+    free(cfg->janus_url);
+    free(cfg->janus_admin_url);
+    free(cfg->janus_admin_secret);
+    free(cfg->janus_admin_secret_file);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_ciphers);
@@ -518,6 +574,11 @@ void config_free(chorus_config_t *cfg)
     free(cfg->metrics_listen_host);
     free(cfg->metrics_token);
     free(cfg->upload_types);
+    free(cfg->stun_urls);
+    free(cfg->turn_urls);
+    if (cfg->turn_secret) sodium_memzero(cfg->turn_secret, strlen(cfg->turn_secret));
+    free(cfg->turn_secret);
+    free(cfg->turn_secret_file);
     free_origins(cfg);
     free(cfg->trusted_proxies);
     free(cfg->metrics_allow);
@@ -874,6 +935,75 @@ static int apply_file(chorus_config_t *cfg, const char *path, char *err, size_t 
     return rc;
 }
 
+/* Checks a comma-separated URL list: each item, spaces around it ignored, starts with one
+ * of the schemes of prefixes (NULL-terminated) and has more after it. An empty list is
+ * fine. Returns 0, or -1. */
+static int turn_urls_check_list(const char *list, const char *const *prefixes)
+{
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        int ok = 0;
+        for (size_t i = 0; prefixes[i]; i++) {
+            size_t n = strlen(prefixes[i]);
+            if ((size_t)(b - a) > n && strncmp(a, prefixes[i], n) == 0) ok = 1;
+        }
+        if (!ok) return -1;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* The TURN options' rules (docs/webrtc.md): the secret from --turn-secret-file (its first
+ * line) when set, never with --turn-secret; TURN URLs need a secret and a secret needs
+ * them; every URL of its scheme. The secret is never copied into err. */
+static int turn_options(chorus_config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const stun[] = {"stun:", "stuns:", NULL};
+    static const char *const turn[] = {"turn:", "turns:", NULL};
+    if (cfg->turn_secret_file[0]) {
+        if (cfg->turn_secret[0]) {
+            snprintf(err, errlen, "turn-secret and turn-secret-file: want one of them");
+            return -1;
+        }
+        FILE *f = fopen(cfg->turn_secret_file, "r");
+        char line[1025];
+        if (!f || !fgets(line, sizeof(line), f)) {
+            snprintf(err, errlen, "turn-secret-file %s: %s", cfg->turn_secret_file,
+                     f ? "empty" : strerror(errno));
+            if (f) fclose(f);
+            return -1;
+        }
+        fclose(f);
+        line[strcspn(line, "\r\n")] = 0;
+        free(cfg->turn_secret);
+        cfg->turn_secret = ch_strdup(line);
+        sodium_memzero(line, sizeof(line));
+        if (!cfg->turn_secret[0]) {
+            snprintf(err, errlen, "turn-secret-file %s: the first line is empty",
+                     cfg->turn_secret_file);
+            return -1;
+        }
+    }
+    if (!cfg->turn_urls[0] != !cfg->turn_secret[0]) {
+        snprintf(err, errlen, "turn-urls and turn-secret (or turn-secret-file) go together");
+        return -1;
+    }
+    if (turn_urls_check_list(cfg->stun_urls, stun) ||
+        turn_urls_check_list(cfg->turn_urls, turn)) {
+        snprintf(err, errlen,
+                 "stun-urls / turn-urls: want comma-separated stun:, stuns:, "
+                 "turn: or turns: URLs");
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *err,
                 size_t errlen)
 {
@@ -936,6 +1066,7 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
                  CONFIG_SECRET_MIN);
         return -1;
     }
+    if (turn_options(cfg, err, errlen)) return -1;
     if (!*cfg->tls_cert != !*cfg->tls_key) {
         snprintf(err, errlen, "tls-cert and tls-key go together (want both files, or neither)");
         return -1;

@@ -172,6 +172,24 @@ typedef struct {
     uint64_t blob_gc_grace;         /* ms an unreferenced blob is kept after its last touch */
     char *cluster;                  /* owned; the cluster bus's redis:// URL, "" = one node */
     uint64_t cluster_node_ttl;      /* ms a node's heartbeat key lives unrenewed */
+    /* calls (WebRTC signaling) */
+    uint64_t rtc_max_members; /* connections in one call */
+    uint64_t rtc_mesh_max;    /* the largest mesh call when an SFU is configured */
+    uint64_t rtc_max_signal;  /* bytes of one signal's data */
+    uint64_t rtc_signal_rate; /* signals per call member per second */
+    char *stun_urls;          /* owned; comma-separated STUN URLs, "" = none */
+    char *turn_urls;          /* owned; comma-separated TURN URLs, "" = none */
+    char *turn_secret;        /* owned; coturn's static-auth-secret, "" = none */
+    char *turn_secret_file;   /* owned; where turn_secret was read from, "" = none */
+    uint64_t turn_ttl;        /* ms a TURN credential works */
+    /* the Janus SFU (calls past the mesh size) */
+    char *janus_url;                /* owned; "" = no SFU */
+    char *janus_admin_url;          /* owned */
+    char *janus_admin_secret;       /* owned; never logged */
+    char *janus_admin_secret_file;  /* owned; NULL or "" = none */
+    uint64_t janus_room_bitrate;    /* bits/s per publisher, 0 = Janus's default */
+    uint64_t janus_timeout;         /* ms Janus has to answer a request */
+    uint64_t janus_max_inflight;    /* requests to Janus at once */
 } chorus_config_t;
 
 /* The shortest HS256 --jwt-secret config_load accepts, in bytes. */

@@ -11,6 +11,7 @@ import { Emitter } from './emitter.js';
 import { ChorusError, errorFromReply } from './errors.js';
 import { Requests } from './requests.js';
 import { restRequest } from './rest.js';
+import { CALL_EVENTS } from './call.js';
 import { ENTITY_OPS, ROOM_EVENTS, Room } from './room.js';
 import { defaultUrl, nodeWebSocket, toWsUrl } from './socket.js';
 
@@ -680,6 +681,7 @@ export class Chorus extends Emitter {
       }
       room._applyJoin(data, false);
       room._reopenDocs();
+      room._call._onRejoin(); // a new connection: a new call member, new peer connections
       try {
         if (room._paging) await room._paging;
       } catch (e) {
@@ -762,7 +764,8 @@ export class Chorus extends Emitter {
         this._emit('token_expired', { graceMs: msg.graceMs });
         return;
       default:
-        if ((ROOM_EVENTS.has(msg.op) || ENTITY_OPS.has(msg.op) || msg.op === 'doc_op') && typeof msg.room === 'string') {
+        if ((ROOM_EVENTS.has(msg.op) || ENTITY_OPS.has(msg.op) || CALL_EVENTS.has(msg.op) || msg.op === 'doc_op') &&
+          typeof msg.room === 'string') {
           this._routeRoomEvent(msg);
           return;
         }

@@ -1,3 +1,4 @@
+import { Call } from './call.js';
 import { Doc } from './doc.js';
 import { Emitter } from './emitter.js';
 import { Entities } from './entities.js';
@@ -168,6 +169,12 @@ export declare class Room extends Emitter<RoomEvents, {
      * @returns {Entities}
      */
     get entities(): Entities;
+    /**
+     * The room's call: voice, video and screen sharing (join, leave, setMuted,
+     * shareScreen; events member-joined/left/updated, track-added/removed).
+     * @returns {Call}
+     */
+    get call(): Call;
     /**
      * The newest messages seen (join history + live, at most `maxMessages`), ascending by
      * seq, without duplicates.

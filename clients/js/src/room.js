@@ -2,6 +2,7 @@
 // catch-up of gaps after a reconnect), room events, and the way to its documents and
 // entities. The client (client.js) routes the room's events here.
 
+import { Call, CALL_EVENTS } from './call.js';
 import { Doc } from './doc.js';
 import { Emitter } from './emitter.js';
 import { Entities } from './entities.js';
@@ -31,7 +32,7 @@ export const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
 // What a Room emits for its shared scene state (a broadcast by one of these names only
 // arrives as 'broadcast', like the other room events).
 const ENTITY_EVENTS = ['entity_created', 'entity_updated', 'entity_deleted', 'entity_locked', 'entity_unlocked', 'synced'];
-const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_EVENTS, 'error']);
+const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_EVENTS, ...CALL_EVENTS, 'error']);
 
 /**
  * The events of a Room and their payloads. Entity changes come from this client
@@ -93,6 +94,7 @@ export class Room extends Emitter {
   /** @internal */ _role;
   /** @internal */ _state;
   /** @internal */ _paging;
+  /** @internal */ _call;
 
   /** @internal */
   constructor(client, data, displayName) {
@@ -113,6 +115,7 @@ export class Room extends Emitter {
     this._stateVersion = 0; // the highest stateVersion seen (state and entity changes)
     this._stateAt = 0; // the stateVersion `state` is at
     this._entities = new Entities(this);
+    this._call = new Call(this);
     this._applyJoin(data, true);
   }
 
@@ -164,6 +167,15 @@ export class Room extends Emitter {
    */
   get entities() {
     return this._entities;
+  }
+
+  /**
+   * The room's call: voice, video and screen sharing (join, leave, setMuted,
+   * shareScreen; events member-joined/left/updated, track-added/removed).
+   * @returns {Call}
+   */
+  get call() {
+    return this._call;
   }
 
   /**
@@ -293,6 +305,7 @@ export class Room extends Emitter {
   _detach() {
     this._active = false;
     this._entities._detach();
+    this._call._detach();
     this._pendingMsgs.clear();
     for (const d of this._docs.values()) d._detach();
     this._docs.clear();
@@ -397,6 +410,14 @@ export class Room extends Emitter {
       case 'entity_lock':
       case 'entity_unlock':
         this._entities._onEvent(msg);
+        return;
+      case 'rtc_member_joined':
+      case 'rtc_member_left':
+      case 'rtc_member_updated':
+      case 'rtc_signal':
+      case 'rtc_mode':
+      case 'rtc_sfu_error':
+        this._call._onEvent(msg);
         return;
       case 'broadcast':
         // By its event name, unless that name is one of the room's own events (a

@@ -583,6 +583,54 @@ static void test_tls_options(void)
     config_free(&cfg);
 }
 
+/* The TURN options (issue 22): the secret read from a file's first line, never with
+ * --turn-secret; URLs and secret together; URL schemes checked; the secret never in err. */
+static void test_turn_options(void)
+{
+    chorus_config_t cfg;
+    ASSERT_EQ(load(&cfg, 0, NULL, (char *[]){NULL}), 0);
+    ASSERT_STREQ(cfg.turn_secret, "");
+    ASSERT_EQ(cfg.turn_ttl, 24 * 3600 * 1000);
+    config_free(&cfg);
+
+    const char *file = temp_file("s3cr3t-from-file\nsecond line\n");
+    char path[256];
+    snprintf(path, sizeof(path), "%s", file);
+    char *a1[] = {"--turn-urls", "turn:127.0.0.1:3478", "--turn-secret-file", path};
+    ASSERT_EQ(load(&cfg, 4, a1, (char *[]){NULL}), 0);
+    ASSERT_STREQ(cfg.turn_secret, "s3cr3t-from-file");
+    config_free(&cfg);
+    char *a2[] = {"--turn-urls", "turn:h",        "--turn-secret-file",
+                  path,          "--turn-secret", "hunter2"};
+    ASSERT_EQ(load(&cfg, 6, a2, (char *[]){NULL}), -1);
+    ASSERT_TRUE(strstr(errbuf, "hunter2") == NULL);
+    config_free(&cfg);
+    unlink(path);
+    char *a3[] = {"--turn-urls", "turn:h", "--turn-secret-file", path};
+    ASSERT_EQ(load(&cfg, 4, a3, (char *[]){NULL}), -1); /* gone */
+    config_free(&cfg);
+    char *a4[] = {"--turn-urls", "turn:h"};
+    ASSERT_EQ(load(&cfg, 2, a4, (char *[]){NULL}), -1); /* no secret */
+    config_free(&cfg);
+    char *a5[] = {"--turn-secret", "hunter2"};
+    ASSERT_EQ(load(&cfg, 2, a5, (char *[]){NULL}), -1); /* no URLs */
+    config_free(&cfg);
+    char *a6[] = {"--turn-urls", "http://h", "--turn-secret", "hunter2"};
+    ASSERT_EQ(load(&cfg, 4, a6, (char *[]){NULL}), -1);
+    ASSERT_TRUE(strstr(errbuf, "hunter2") == NULL);
+    config_free(&cfg);
+    char *a7[] = {"--stun-urls",   "stun:a:3478, stuns:b",
+                  "--turn-urls",   "turns:t:5349,turn:t",
+                  "--turn-secret", "hunter2",
+                  "--turn-ttl",    "1h"};
+    ASSERT_EQ(load(&cfg, 8, a7, (char *[]){NULL}), 0);
+    ASSERT_EQ(cfg.turn_ttl, 3600 * 1000);
+    config_free(&cfg);
+    char *a8[] = {"--stun-urls", "turn:a"};
+    ASSERT_EQ(load(&cfg, 2, a8, (char *[]){NULL}), -1);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     RUN(test_reload);
@@ -603,5 +651,6 @@ int main(void)
     RUN(test_usage);
     RUN(test_quota_and_retention_options);
     RUN(test_store_option);
+    RUN(test_turn_options);
     TEST_MAIN_END();
 }
