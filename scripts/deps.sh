@@ -12,9 +12,12 @@ cd "$(dirname "$0")/.."
 # prometheus: the real Prometheus the metrics test starts to scrape /metrics.
 # libnss3-tools: certutil, which makes the NSS database through which the browser TLS test's
 # Chromium trusts the test CA.
+# coturn: the real TURN server the browser call test starts to relay a call through
+# (tests/browser/rtc.test.mjs, docs/webrtc.md).
 packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjansson-dev
           libssl-dev libsqlite3-dev libpq-dev libsodium-dev libjwt-dev liburing-dev sqlite3
-          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools)
+          chromium curl postgresql libcurl4-openssl-dev prometheus libnss3-tools
+          coturn)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi
