@@ -23,6 +23,9 @@ packages+=(haproxy)
 # janus: the WebRTC SFU (VideoRoom) that calls past the mesh size go through; the SFU tests
 # start a throwaway one (tests/e2e/lib/janus.mjs).
 packages+=(janus)
+# coturn: the real TURN server the browser call test starts to relay a call through
+# (tests/browser/rtc.test.mjs, docs/webrtc.md).
+packages+=(coturn)
 if [ "${1:-}" = "--fuzz" ]; then
     packages+=(clang libclang-rt-dev)
 fi

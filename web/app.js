@@ -542,6 +542,7 @@ async function enterRoom(code) {
   el.area.hidden = false;
   wireRoom(sess);
   sess.offs.push(mountActivity(room));
+  openCall(sess); // the call's controls and tiles (web/rtc.js)
   renderRoomAll(sess);
   setTab(sess, 'chat');
 }
@@ -648,6 +649,7 @@ function leaveRoomSession() {
   clearTimeout(sess.typingStopTimer);
   closeEditor(sess);
   closeCosmos(sess);
+  sess.call?.destroy();
   try { sess.client.close(); } catch { /* ignore */ }
   el.messages.replaceChildren();
   el.participants.replaceChildren();
@@ -1387,12 +1389,28 @@ async function openCosmos(sess) {
     });
     // For tests and debugging: the logical scene (works without WebGL too).
     window.__cosmos = sess.cosmos.state;
+    sess.call?.setCosmos(sess.cosmos);
     sess.cosmos.setActive(sess.tab === 'cosmos');
   })();
   await sess.cosmosOpening;
 }
 
+// ----- the room's call (web/rtc.js): voice, video, screen sharing
+
+async function openCall(sess) {
+  const mod = await import('./rtc.js');
+  if (current !== sess) return;
+  sess.call = mod.mountCall($('.room-actions'), el.area, sess.room, {
+    me: session.user.id,
+    nameOf: (userId) => participantName(sess, userId),
+    onError: (e) => toast(friendlyError(e), 'error'),
+  });
+  window.__call = sess.call.state; // for tests and debugging
+  if (sess.cosmos) sess.call.setCosmos(sess.cosmos);
+}
+
 function closeCosmos(sess) {
+  sess.call?.setCosmos(null);
   if (sess.cosmos) {
     sess.cosmos.destroy();
     sess.cosmos = null;

@@ -926,6 +926,8 @@ export function mountCosmos(host, room, opts) {
   return {
     state,
     createEntry,
+    /** The scene, its camera and the redraw, for what other views place in it (rtc.js). */
+    three: { scene, camera, requestFrame },
     /** Showing (draw, publish the pointer) or hidden (stop drawing, withdraw the pointer). */
     setActive(on) {
       if (on === active) return;

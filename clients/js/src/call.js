@@ -230,8 +230,13 @@ export class Call extends Emitter {
     for (const t of this._local?.getAudioTracks() ?? []) t.enabled = !this._muted;
   }
 
-  /** @internal A peer for member m; polite when our id is the higher (the newcomer). */
-  _connect(m) {
+  /**
+   * @internal A peer for member m; polite when our id is the higher (the newcomer). The
+   * newcomer adds its tracks at once, so it offers first; a member already in the call
+   * (wait) adds its own once the newcomer's offer arrived, so the two rarely offer at
+   * once (perfect negotiation settles it when they do).
+   */
+  _connect(m, wait = false) {
     if (this._peers.has(m.id)) return this._peers.get(m.id);
     // THE MODE: mesh is one Peer per member; in SFU mode the SfuSession holds the
     // connections (to the SFU), none per member.
@@ -240,8 +245,8 @@ export class Call extends Emitter {
     const cfg = { ...(this._opts?.rtcConfig ?? {}), iceServers: this._iceServers };
     const p = new Peer(this, m, polite, cfg);
     this._peers.set(m.id, p);
-    if (this._local) p.addStream(this._local);
-    if (this._screen) p.addStream(this._screen);
+    if (wait) p.waiting = true;
+    else p.addLocal();
     return p;
   }
 
@@ -291,8 +296,8 @@ export class Call extends Emitter {
         if (msg.member.id === this._id) return;
         this._members.set(msg.member.id, msg.member);
         this._emit('member-joined', msg.member);
-        // The newcomer offers; our peer is ready for its offer (and glare is harmless).
-        this._connect(msg.member);
+        // The newcomer offers; our peer waits for its offer before adding our tracks.
+        this._connect(msg.member, true);
         return;
       case 'rtc_member_updated': {
         if (msg.member.id === this._id) return;
@@ -379,9 +384,11 @@ class Peer {
     this.pc = new PC(config);
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.waiting = false; // our tracks wait for the other's first offer (Call._connect)
     this.senders = new Map(); // local stream id -> RTCRtpSender[]
     this.remoteKinds = {}; // remote stream id -> 'camera' | 'screen'
     this.remote = new Map(); // remote track id -> CallTrack
+    this.counts = { candidatesSent: 0, candidatesAdded: 0, candidatesFailed: 0 }; // for debugging
     this.pc.onnegotiationneeded = async () => {
       try {
         this.makingOffer = true;
@@ -394,7 +401,9 @@ class Peer {
       }
     };
     this.pc.onicecandidate = ({ candidate }) => {
-      if (candidate) this.send({ candidate });
+      if (!candidate) return;
+      this.counts.candidatesSent++;
+      this.send({ candidate });
     };
     this.pc.oniceconnectionstatechange = () => {
       // A path that broke (network change): ask for new candidates on both sides.
@@ -413,8 +422,15 @@ class Peer {
     for (const id of this.senders.keys()) yield [id, this.call._screen?.id === id ? 'screen' : 'camera'];
   }
 
+  /** Adds the call's local streams (camera and microphone, screen). */
+  addLocal() {
+    this.waiting = false;
+    if (this.call._local) this.addStream(this.call._local);
+    if (this.call._screen) this.addStream(this.call._screen);
+  }
+
   addStream(stream) {
-    if (this.senders.has(stream.id)) return;
+    if (this.waiting || this.senders.has(stream.id)) return;
     this.senders.set(stream.id, stream.getTracks().map((t) => this.pc.addTrack(t, stream)));
   }
 
@@ -436,11 +452,15 @@ class Peer {
       if (d.type === 'offer') {
         await this.pc.setLocalDescription();
         this.send({ description: this.pc.localDescription });
+        // Our tracks now: a renegotiation we offer (onnegotiationneeded).
+        if (this.waiting) this.addLocal();
       }
     } else if (data?.candidate) {
       try {
         await this.pc.addIceCandidate(data.candidate);
+        this.counts.candidatesAdded++;
       } catch (e) {
+        this.counts.candidatesFailed++;
         if (!this.ignoreOffer) throw e;
       }
     }
