@@ -13,10 +13,10 @@
 #include "util/janus_msg.h"
 #include "util/mem.h"
 
-#define JN_PC_MAX 24         /* bytes of a "pc" (a call member id) */
-#define JN_TOKEN_BYTES 16    /* random bytes of a token (hex: 32 characters) */
-#define JN_MAX_CANDIDATES 64 /* candidates held for a connection not yet at Janus */
-#define JN_CANDIDATE_MAX 1024 /* bytes of a candidate (compact JSON); larger ones are refused */
+#define JN_PC_MAX 24          /* bytes of a "pc" (a call member id) */
+#define JN_TOKEN_BYTES 16     /* random bytes of a token (hex: 32 characters) */
+#define JN_MAX_CANDIDATES 64  /* candidates held for a connection not yet at Janus */
+#define JN_CANDIDATE_MAX 1024 /* bytes of a candidate (compact JSON): larger, refused */
 #define JN_REPLY_MAX (256 * 1024)
 #define JN_POLL_MAXEV 16
 #define JN_POLL_TIMEOUT_MS 60000 /* Janus answers a long poll after 30 s at most */
@@ -178,8 +178,8 @@ static int send_req(janus_t *j, jn_kind_t kind, const char *url, char *body, siz
 {
     /* The long poll and cleanups (detach, token removal, room destruction) pass the bound:
      * dropping a cleanup would leave its handle, token or room at Janus. */
-    int bounded = kind != R_POLL && kind != R_DETACH && kind != R_TOKEN_REMOVE &&
-                  kind != R_ROOM_DESTROY;
+    int bounded =
+        kind != R_POLL && kind != R_DETACH && kind != R_TOKEN_REMOVE && kind != R_ROOM_DESTROY;
     if (!j->http->post || (bounded && j->inflight >= j->cfg->janus_max_inflight)) {
         free(body);
         return -ENOBUFS;
