@@ -13,9 +13,10 @@
 #include "util/janus_msg.h"
 #include "util/mem.h"
 
-#define JN_PC_MAX 24         /* bytes of a "pc" (a call member id) */
-#define JN_TOKEN_BYTES 16    /* random bytes of a token (hex: 32 characters) */
-#define JN_MAX_CANDIDATES 64 /* candidates held for a connection not yet at Janus */
+#define JN_PC_MAX 24          /* bytes of a "pc" (a call member id) */
+#define JN_TOKEN_BYTES 16     /* random bytes of a token (hex: 32 characters) */
+#define JN_MAX_CANDIDATES 64  /* candidates held for a connection not yet at Janus */
+#define JN_CANDIDATE_MAX 1024 /* bytes of a candidate (compact JSON): larger, refused */
 #define JN_REPLY_MAX (256 * 1024)
 #define JN_POLL_MAXEV 16
 #define JN_POLL_TIMEOUT_MS 60000 /* Janus answers a long poll after 30 s at most */
@@ -79,6 +80,11 @@ typedef struct jn_req_s {
     uint64_t feed;
     uint64_t number;                    /* R_ROOM_*: the Janus room */
     char token[2 * JN_TOKEN_BYTES + 1]; /* R_TOKEN_ADD: the token added */
+    /* Who the request was for, unique where room and member ids are not (a new call has
+     * the same room id and member ids from c1 again): its reply goes to them only. */
+    uint64_t room_number;                /* the Janus room of room at the send, or 0 */
+    char mtoken[2 * JN_TOKEN_BYTES + 1]; /* the token of member at the send, or "" */
+    uint64_t session;                    /* j->session at the send */
     struct jn_req_s *prev, *next;
 } jn_req_t;
 
@@ -170,7 +176,11 @@ static int send_req(janus_t *j, jn_kind_t kind, const char *url, char *body, siz
                     const char *room, const char *member, uint64_t feed, uint64_t timeout,
                     const char *token)
 {
-    if (!j->http->post || (j->inflight >= j->cfg->janus_max_inflight && kind != R_POLL)) {
+    /* The long poll and cleanups (detach, token removal, room destruction) pass the bound:
+     * dropping a cleanup would leave its handle, token or room at Janus. */
+    int bounded =
+        kind != R_POLL && kind != R_DETACH && kind != R_TOKEN_REMOVE && kind != R_ROOM_DESTROY;
+    if (!j->http->post || (bounded && j->inflight >= j->cfg->janus_max_inflight)) {
         free(body);
         return -ENOBUFS;
     }
@@ -181,6 +191,11 @@ static int send_req(janus_t *j, jn_kind_t kind, const char *url, char *body, siz
     if (room) snprintf(q->room, sizeof(q->room), "%s", room);
     if (member) snprintf(q->member, sizeof(q->member), "%s", member);
     if (token) snprintf(q->token, sizeof(q->token), "%s", token);
+    q->session = j->session;
+    jn_room_t *r = room ? room_find(j, room) : NULL;
+    jn_member_t *m = member ? member_find(r, member) : NULL;
+    if (r) q->room_number = r->number;
+    if (m) snprintf(q->mtoken, sizeof(q->mtoken), "%s", m->token);
     static const char *const hdrs[] = {"Content-Type: application/json"};
     http_call_req_t req = {.url = url,
                            .headers = hdrs,
@@ -376,7 +391,11 @@ static void unsubscribe(janus_t *j, jn_room_t *r, jn_member_t *m, uint64_t feed)
 /* Sends m's next request when its state allows one. */
 static void member_advance(janus_t *j, jn_room_t *r, jn_member_t *m)
 {
-    if (!m->token_ok || !r->created || j->state != S_READY) return;
+    if (!m->token_ok || j->state != S_READY) return;
+    if (!r->created) {
+        if (!r->creating) room_advance(j, r); /* its creation failed: again */
+        return;
+    }
     if (!m->handle && !m->attaching) {
         char tx[JANUS_TX_MAX + 1];
         size_t len;
@@ -549,8 +568,16 @@ static void on_reply(void *ud, const http_call_res_t *res)
     if (!ok && q->kind != R_POLL && res->err != -ECANCELED && (res->err || res->status != 200))
         log_warn(j->log, "janus: request %d failed: %s (HTTP %d)", (int)q->kind,
                  res->err ? strerror(-res->err) : "bad reply", res->status);
+    if (q->kind != R_NODE_TOKEN && q->kind != R_SESSION && q->kind != R_TOKEN_ADD &&
+        q->kind != R_TOKEN_REMOVE && q->session != j->session) {
+        /* a reply of a lost session: its handles and rooms went with it */
+        log_debug(j->log, "janus: request %d of a lost session ignored", (int)q->kind);
+        goto out;
+    }
     jn_room_t *r = q->room[0] ? room_find(j, q->room) : NULL;
+    if (r && r->number != q->room_number) r = NULL; /* another call of the room: gone */
     jn_member_t *mb = member_find(r, q->member);
+    if (mb && strcmp(mb->token, q->mtoken) != 0) mb = NULL; /* another member of that id */
     switch (q->kind) {
     case R_NODE_TOKEN:
         if (!ok) {
@@ -611,7 +638,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
         break;
     case R_ROOM_CREATE:
         if (!r) { /* the call ended while its room was being made */
-            if (ok) room_destroy_at_janus(j, m.room);
+            if (ok) room_destroy_at_janus(j, q->room_number);
             break;
         }
         r->creating = 0;
@@ -656,7 +683,9 @@ static void on_reply(void *ud, const http_call_res_t *res)
             if (ok && m.id) send_detach(j, m.id);
             break;
         }
-        if (!ok || !m.id) {
+        if (!ok || !m.id) { /* the sub goes (Janus offers the feed again at a rejoin) */
+            json_decref(s->cands);
+            *s = mb->subs[--mb->nsubs];
             fail(j, r->id, mb->id);
             break;
         }
@@ -675,6 +704,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
     case R_DETACH:
         break;
     }
+out:
     if (ok && q->kind != R_POLL) janus_msg_free(&m);
     free(q);
 }
@@ -773,6 +803,12 @@ static int t_signal(void *impl, const char *room_id, const char *member_id, cons
     int rc = -EINVAL;
     if (!pc || (!cand && !sdp) || (cand && !json_is_object(cand) && !json_is_null(cand)))
         goto out;
+    if (cand && !json_is_null(cand)) { /* held ones add up: 64 per connection */
+        char *enc = json_dumps(cand, JSON_COMPACT);
+        size_t elen = enc ? strlen(enc) : SIZE_MAX;
+        free(enc);
+        if (elen > JN_CANDIDATE_MAX) goto out;
+    }
     if (strcmp(pc, "pub") == 0) {
         if (cand) {
             if (m->joined && !m->offer)

@@ -72,9 +72,11 @@ void rtc_sfu_joined(rtc_calls_t *rc, room_t *room, rtc_call_t *c, rtc_mode_t bef
     if (!have_sfu(rc) || c->mode != RTC_MODE_SFU) return;
     const sfu_t *s = rc->sfu;
     if (before != RTC_MODE_SFU) {
-        (void)s->call_start(s->impl, room->id, rc->lim.max_members);
+        /* A member the SFU could not admit hears rtc_sfu_error (after rtc_mode). */
+        int started = s->call_start(s->impl, room->id, rc->lim.max_members) == 0;
+        uint8_t *failed = ch_calloc(c->n ? c->n : 1, 1);
         for (size_t k = 0; k < c->n; k++)
-            (void)s->member_join(s->impl, room->id, c->m[k].id);
+            failed[k] = !started || s->member_join(s->impl, room->id, c->m[k].id) != 0;
         json_t *fields = json_pack("{s:s}", "mode", rtc_mode_name(RTC_MODE_SFU));
         jpart_t part = {.obj = fields};
         bus_publish(&room->bus, &(bus_event_t){.room = room->id,
@@ -83,8 +85,11 @@ void rtc_sfu_joined(rtc_calls_t *rc, room_t *room, rtc_call_t *c, rtc_mode_t bef
                                                .nparts = 1,
                                                .except = BUS_MEMBER_NONE});
         json_decref(fields);
-    } else if (fresh) {
-        (void)s->member_join(s->impl, room->id, c->m[i].id);
+        for (size_t k = 0; k < c->n; k++)
+            if (failed[k]) on_failed(rc, room->id, c->m[k].id, SFU_UNAVAILABLE);
+        free(failed);
+    } else if (fresh && s->member_join(s->impl, room->id, c->m[i].id) != 0) {
+        on_failed(rc, room->id, c->m[i].id, SFU_UNAVAILABLE);
     }
 }
 

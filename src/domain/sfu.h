@@ -46,7 +46,8 @@ typedef struct {
     /* member_id left (or their connection went): their handles and token go. */
     void (*member_leave)(void *impl, const char *room_id, const char *member_id);
     /* member_id's signal to "sfu" (data: len bytes of JSON, borrowed for the call).
-     * Returns 0, -EINVAL (not a signal of the shape above: bad_request), -ENOENT (no such
+     * Returns 0, -EINVAL (not a signal of the shape above, or a candidate over 1 KiB of
+     * JSON: bad_request), -ENOENT (no such
      * member or connection), -ENOBUFS. */
     int (*signal)(void *impl, const char *room_id, const char *member_id, const char *data,
                   size_t len);

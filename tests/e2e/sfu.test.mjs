@@ -69,6 +69,9 @@ describe('sfu (Janus)', { skip: !haveJanus() && 'janus is not installed (scripts
       const bad = await ca.err('rtc_signal', { room: room.id, to: 'sfu', data: { type: 'offer' } }, 'validation_error');
       assert.equal(bad.error.field, 'data');
       await ca.err('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'c999', type: 'answer', sdp: 'v=0' } }, 'not_found');
+      // A candidate over 1 KiB is refused (held ones would add up: 64 per connection).
+      const big = { candidate: `candidate:${'x'.repeat(2000)}`, sdpMid: '0', sdpMLineIndex: 0 };
+      await ca.err('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'pub', candidate: big } }, 'validation_error');
 
       // A's offer goes to Janus; its answer comes back from "sfu"; B is offered A's media.
       await ca.ok('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'pub', type: 'offer', sdp: OFFER } });
