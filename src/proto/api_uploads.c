@@ -324,6 +324,9 @@ static void on_asset_recorded(void *ud, int err)
     up->pending--;
     if (err == STORE_OK || err == STORE_ENOTFOUND || err == STORE_EEXISTS) {
         if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
+        /* The room was deleted since the membership check: no asset takes the upload's
+         * reservation over, so it goes (the asset id is the upload's). */
+        if (err == STORE_ENOTFOUND) unreserve(up, h->id);
         api_respond_empty(r, h->status);
     } else {
         /* The bytes are stored, the asset is not: the client tries again, and the HEAD its
