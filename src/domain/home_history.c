@@ -96,7 +96,10 @@ static void on_state_at(store_req_t *req)
                       ents, "documents", docs_json(&s->pl, t, s->r->lim.max_reply / 2));
         if (n < s->pl.nents || h->more) {
             json_object_set_new(res, "more", json_true());
-            json_object_set_new(res, "after", json_string(s->pl.ents[n ? n - 1 : 0].id));
+            /* None taken (a state history_apply refused): the next page starts where this
+             * one did, so no entity is skipped ("" = from the first: after left out). */
+            const char *next = n ? s->pl.ents[n - 1].id : h->after;
+            if (next[0]) json_object_set_new(res, "after", json_string(next));
         }
         if (h->docs_more) json_object_set_new(res, "documentsMore", json_true());
         history_free(&hr);

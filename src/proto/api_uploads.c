@@ -324,6 +324,9 @@ static void on_asset_recorded(void *ud, int err)
     up->pending--;
     if (err == STORE_OK || err == STORE_ENOTFOUND || err == STORE_EEXISTS) {
         if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
+        /* The room was deleted since the membership check: no asset takes the upload's
+         * reservation over, so it goes (the asset id is the upload's). */
+        if (err == STORE_ENOTFOUND) unreserve(up, h->id);
         api_respond_empty(r, h->status);
     } else {
         /* The bytes are stored, the asset is not: the client tries again, and the HEAD its
@@ -746,6 +749,53 @@ static void on_removed(void *ud, int status)
     maybe_free(up);
 }
 
+/* A finished upload whose asset HEAD records once its blob is touched. */
+typedef struct {
+    api_req_t *r;
+    store_asset_t row;
+} touch_t;
+
+static void on_gone_removed(void *ud, int status)
+{
+    api_req_t *r = ud;
+    api_uploads_t *up = r->api->uploads;
+    up->pending--;
+    if (status != 0 && status != -ENOENT)
+        log_warn(up->api->log, "upload %s: its files could not be removed: %s", r->params[0],
+                 strerror(-status));
+    else
+        unreserve(up, r->params[0]); /* its files gone first: never an unreserved upload */
+    api_error(r, 404, "not_found", "no such upload (its content was collected)");
+    maybe_free(up);
+}
+
+static void on_touched(upload_file_t *f, int status, void *ud)
+{
+    touch_t *t = ud;
+    api_req_t *r = t->r;
+    api_uploads_t *up = r->api->uploads;
+    char id[UPLOAD_ID_LEN + 1];
+    snprintf(id, sizeof(id), "%s", upload_file_id(f));
+    upload_file_close(f);
+    if (status == 0) { /* up->pending, counted for the touch, now counts the record */
+        answer_with_asset(r, 200, &t->row, 1);
+        free(t);
+        return;
+    }
+    free(t);
+    r->extra[0] = '\0';
+    if (status == -ENOENT && !find_active(up, id)) {
+        log_warn(up->api->log, "upload %s: its blob was collected before its asset was "
+                 "recorded: the upload is removed", id);
+        upload_file_remove(r->api->loop, up->dir, id, on_gone_removed, r);
+        return; /* up->pending, counted for the touch, now counts the removal */
+    }
+    up->pending--;
+    log_error(up->api->log, "upload %s: its blob cannot be touched: %s", id, strerror(-status));
+    api_error(r, 500, "internal_error", "the upload's content cannot be read");
+    maybe_free(up);
+}
+
 static void on_looked_up(upload_file_t *f, int status, void *ud)
 {
     lookup_t *l = ud;
@@ -802,11 +852,17 @@ static void on_looked_up(upload_file_t *f, int status, void *ud)
         add_expires(r, upload_file_mtime(f));
     }
     json_decref(j);
-    upload_file_close(f);
     if (has_asset) {
+        /* The blob is touched first: one collected already (its upload's asset never
+         * recorded past --blob-gc-grace) must not get an asset; one touched stays for the
+         * grace, long enough for the record. */
+        touch_t *t = ch_malloc(sizeof(*t));
+        t->r = r;
+        t->row = row;
         up->pending++;
-        answer_with_asset(r, 200, &row, 1);
+        upload_file_touch_blob(f, up->blobs, on_touched, t);
     } else {
+        upload_file_close(f);
         api_respond_empty(r, 200);
     }
     maybe_free(up);

@@ -36,7 +36,7 @@ typedef struct {
     uint8_t seal[32]; /* SHA-256 of every byte above */
 } rec_t;
 
-typedef enum { OP_CREATE, OP_OPEN, OP_FLUSH, OP_END, OP_DROP } op_t;
+typedef enum { OP_CREATE, OP_OPEN, OP_FLUSH, OP_END, OP_DROP, OP_TOUCH } op_t;
 
 struct upload_file_s {
     uv_loop_t *loop;
@@ -219,6 +219,21 @@ static int link_blob(upload_file_t *u)
     return -EAGAIN;
 }
 
+/* Touches the finished content's blob (its mtime is now), so the collector keeps it for
+ * its grace; -ENOENT when it was collected already. */
+static int touch_blob(upload_file_t *u)
+{
+    static const char hx[] = "0123456789abcdef";
+    char h[65], blob[PATH_MAX + 80];
+    for (int i = 0; i < 32; i++) {
+        h[2 * i] = hx[u->digest[i] >> 4];
+        h[2 * i + 1] = hx[u->digest[i] & 15];
+    }
+    h[64] = '\0';
+    snprintf(blob, sizeof(blob), "%s/%.2s/%s", u->blobs, h, h);
+    return utimensat(AT_FDCWD, blob, NULL, 0) == 0 ? 0 : -errno;
+}
+
 static int do_end(upload_file_t *u)
 {
     int rc = u->err ? u->err : flush(u, 0);
@@ -277,6 +292,9 @@ static void work_cb(uv_work_t *w)
         break;
     case OP_DROP:
         u->status = unlink(u->part) == 0 || errno == ENOENT ? 0 : -errno;
+        break;
+    case OP_TOUCH:
+        u->status = touch_blob(u);
         break;
     }
 }
@@ -342,6 +360,15 @@ void upload_file_open(uv_loop_t *loop, const char *dir, const char *id, int for_
     u->cb = cb;
     u->ud = ud;
     submit(u, OP_OPEN);
+}
+
+void upload_file_touch_blob(upload_file_t *u, const char *blobs, upload_file_cb cb, void *ud)
+{
+    CH_ASSERT(u->complete);
+    snprintf(u->blobs, sizeof(u->blobs), "%s", blobs);
+    u->cb = cb;
+    u->ud = ud;
+    submit(u, OP_TOUCH);
 }
 
 uint64_t upload_file_offset(const upload_file_t *u)

@@ -75,6 +75,11 @@ void upload_file_on_ready(upload_file_t *u, void (*fn)(void *ud), void *ud);
  * bytes recorded before it. cb runs once all that is on disk. */
 void upload_file_patch_end(upload_file_t *u, upload_file_cb cb, void *ud);
 
+/* Touches finished upload u's blob under blobs (borrowed, copied): its mtime is now, so
+ * the collector (api_blob_gc.c) keeps it for its grace. cb's status is 0, -ENOENT when
+ * the blob was collected already, or another negative errno. */
+void upload_file_touch_blob(upload_file_t *u, const char *blobs, upload_file_cb cb, void *ud);
+
 /* Removes the .part file (the content now lives elsewhere) and runs cb. */
 void upload_file_drop_data(upload_file_t *u, upload_file_cb cb, void *ud);
 

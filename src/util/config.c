@@ -1085,6 +1085,15 @@ int config_load(chorus_config_t *cfg, int argc, char **argv, char **envp, char *
         snprintf(err, errlen, "tls-redirect needs TLS on the listener (tls-cert, tls-key)");
         return -1;
     }
+    /* A finished upload whose asset is not recorded yet (a stop at its end) gets it from the
+     * client's resuming HEAD until its record expires: its blob must outlive that. */
+    if (cfg->blob_gc_grace < cfg->upload_expiry) {
+        snprintf(err, errlen,
+                 "blob-gc-grace (%" PRIu64 " ms) must be at least upload-expiry (%" PRIu64
+                 " ms)",
+                 (uint64_t)cfg->blob_gc_grace, (uint64_t)cfg->upload_expiry);
+        return -1;
+    }
     return 0;
 }
 

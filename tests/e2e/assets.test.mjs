@@ -192,7 +192,7 @@ describe('assets in rooms', () => {
     }
   });
   it('blob collection: the last asset of a blob deleted, the blob goes; one of two sharing it, it stays', T, async () => {
-    const srv = await startServer({ args: [...ARGS, '--blob-gc-grace', '1s'] });
+    const srv = await startServer({ args: [...ARGS, '--blob-gc-grace', '1s', '--upload-expiry', '1s'] });
     const alice = mkUser('alice');
     const blobFile = (hex) => path.join(srv.dataDir, 'blobs', hex.slice(0, 2), hex);
     try {

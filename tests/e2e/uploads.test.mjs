@@ -4,6 +4,7 @@
 // store one blob; a checksum mismatch is refused with the chunk discarded; size,
 // concurrency, version, type and owner refusals; termination; the expiry sweep.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -191,6 +192,35 @@ describe('tus uploads', () => {
     }
   });
 
+  it('a resuming HEAD records a missing asset only while its blob is there; a collected blob makes the upload gone', T, async () => {
+    const dir = makeTempDir('chorus-tus-');
+    const args = [...ARGS, '--data', dir];
+    let srv = await startServer({ args, data: false, store: 'sqlite' });
+    try {
+      const kept = randomBytes(700), lost = randomBytes(800);
+      const urlKept = await tusUpload(srv.port, kept);
+      const urlLost = await tusUpload(srv.port, lost);
+      await srv.stop();
+      // As after a stop between the last byte and the asset's record; one blob collected.
+      const ids = [urlKept, urlLost].map((u) => u.split('/').pop());
+      execFileSync('sqlite3', [path.join(dir, 'chorus.db'), `DELETE FROM assets WHERE id IN ('${ids[0]}','${ids[1]}')`]);
+      fs.rmSync(blobPath(srv, sha256(lost), dir));
+      srv = await startServer({ args, data: false, store: 'sqlite' });
+      const hk = await head(srv.port, urlKept);
+      assert.equal(hk.status, 200);
+      assert.equal(hk.headers['asset-id'], ids[0]);
+      const hl = await head(srv.port, urlLost);
+      assert.equal(hl.status, 404);
+      assert.equal(fs.readdirSync(path.join(dir, 'uploads')).filter((f) => f.startsWith(ids[1])).length, 0);
+      assert.equal((await head(srv.port, urlLost)).status, 404);
+      const auth = { headers: { Authorization: `Bearer ${token('alice')}` } };
+      assert.equal((await fetchOnce(srv.port, 'GET', `/api/assets/${ids[1]}`, auth)).status, 404);
+      assert.equal((await fetchOnce(srv.port, 'GET', `/api/assets/${ids[0]}`, auth)).status, 200);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('Upload-Checksum: a mismatch is 460 and the chunk is discarded; a match is kept', T, async () => {
     const srv = await startServer({ args: ARGS });
     try {

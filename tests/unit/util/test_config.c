@@ -559,6 +559,23 @@ static void test_metrics_options(void)
     config_free(&cfg);
 }
 
+/* --blob-gc-grace is at least --upload-expiry (a finished upload's blob outlives its record). */
+static void test_blob_gc_grace_vs_upload_expiry(void)
+{
+    chorus_config_t cfg;
+    char *a[] = {"--blob-gc-grace", "1s"};
+    ASSERT_EQ(load(&cfg, 2, a, NULL), -1);
+    ASSERT_TRUE(strstr(errbuf, "blob-gc-grace") != NULL);
+    ASSERT_TRUE(strstr(errbuf, "must be at least upload-expiry") != NULL);
+    config_free(&cfg);
+    char *b[] = {"--blob-gc-grace", "1s", "--upload-expiry", "1s"};
+    ASSERT_EQ(load(&cfg, 4, b, NULL), 0);
+    config_free(&cfg);
+    char *c[] = {"--blob-gc-grace", "2h", "--upload-expiry", "1h"};
+    ASSERT_EQ(load(&cfg, 4, c, NULL), 0);
+    config_free(&cfg);
+}
+
 /* --tls-cert and --tls-key go together; --tls-redirect needs them and takes HOST:PORT. */
 static void test_tls_options(void)
 {
@@ -635,6 +652,7 @@ int main(void)
 {
     RUN(test_reload);
     RUN(test_reload_undo);
+    RUN(test_blob_gc_grace_vs_upload_expiry);
     RUN(test_tls_options);
     RUN(test_metrics_options);
     RUN(test_defaults);
