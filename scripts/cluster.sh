@@ -93,7 +93,11 @@ start() {
     command -v redis-server >/dev/null || die "redis-server is missing: run scripts/deps.sh"
     command -v haproxy >/dev/null || die "haproxy is missing: run scripts/deps.sh"
     [ -x "$bin" ] || die "$bin is missing: make build"
-    "$bin" serve --help 2>&1 | grep -q -- '--cluster' ||
+    # Read whole, then searched: with pipefail, grep -q quitting at its first match could
+    # end the pipeline with the binary's SIGPIPE while it still writes the rest of the help.
+    local help
+    help=$("$bin" serve --help 2>&1 || true)
+    grep -q -- '--cluster' <<<"$help" ||
         die "$bin has no --cluster (issue 19's cluster bus): the nodes would not be one server"
     : > "$pids"
     trap 'stop_all; exit 130' INT TERM
