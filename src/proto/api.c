@@ -461,3 +461,20 @@ int api_query_int(api_req_t *r, const char *name, int64_t *out)
     }
     return 0;
 }
+
+json_t *api_activity_args(api_req_t *r)
+{
+    int64_t limit = 50, before = -1;
+    if (api_query_int(r, "limit", &limit) || api_query_int(r, "before", &before)) return NULL;
+    if (limit < 1 || limit > 200) {
+        api_invalid(r, "limit", "limit must be 1 to 200");
+        return NULL;
+    }
+    if (before == 0) {
+        api_invalid(r, "before", "before must be a nextCursor from an earlier page");
+        return NULL;
+    }
+    json_t *args = json_pack("{s:I}", "limit", (json_int_t)limit);
+    if (before != -1) json_object_set_new(args, "before", json_integer(before));
+    return args;
+}

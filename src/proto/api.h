@@ -381,4 +381,9 @@ int api_auth_init(api_t *a);
  * unchanged when absent. Returns 0, or -1 after answering 400 validation_error naming it. */
 int api_query_int(api_req_t *r, const char *name, int64_t *out);
 
+/* Reads an activity page's query (?before&limit: limit 1..200, default 50; before a
+ * nextCursor) into rest.activity's arguments. Returns them (new), or NULL after answering
+ * 400 validation_error naming the field. */
+json_t *api_activity_args(api_req_t *r);
+
 #endif

@@ -459,18 +459,8 @@ static void h_activity(api_req_t *r)
 {
     room_t *room = room_param(r);
     if (!room) return;
-    int64_t limit = 50, before = -1;
-    if (api_query_int(r, "limit", &limit) || api_query_int(r, "before", &before)) return;
-    if (limit < 1 || limit > 200) {
-        api_invalid(r, "limit", "limit must be 1 to 200");
-        return;
-    }
-    if (before == 0) {
-        api_invalid(r, "before", "before must be a nextCursor from an earlier page");
-        return;
-    }
-    json_t *args = json_pack("{s:I}", "limit", (json_int_t)limit);
-    if (before != -1) json_object_set_new(args, "before", json_integer(before));
+    json_t *args = api_activity_args(r);
+    if (!args) return;
     to_home(r, room, "rest.activity", args, back_200);
 }
 

@@ -322,20 +322,13 @@ static void api_server_history(api_req_t *r)
 /* GET /api/server/rooms/:roomId/activity?before&limit (rest.activity). */
 static void api_server_activity(api_req_t *r)
 {
-    int64_t limit = 50, before = -1;
-    if (api_query_int(r, "limit", &limit) || api_query_int(r, "before", &before)) return;
-    if (limit < 1 || limit > 200) {
-        api_invalid(r, "limit", "limit must be 1 to 200");
-        return;
-    }
-    if (before == 0) {
-        api_invalid(r, "before", "before must be a nextCursor from an earlier page");
-        return;
-    }
+    json_t *args = api_activity_args(r);
+    if (!args) return;
     room_t *room = api_server_room(r);
-    if (!room) return;
-    json_t *args = json_pack("{s:I}", "limit", (json_int_t)limit);
-    if (before != -1) json_object_set_new(args, "before", json_integer(before));
+    if (!room) {
+        json_decref(args);
+        return;
+    }
     api_server_to_home(r, room, "rest.activity", args);
 }
 
