@@ -441,6 +441,7 @@ void http_reqparser_reset(http_reqparser_t *p)
     p->scan = NULL;
     p->prev_cr = p->prev_lf = p->expect_cr = 0;
     p->chunk_left = 0;
+    p->body_redo = 0;
 }
 
 int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_t *consumed)
@@ -465,15 +466,20 @@ int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_
          * was split. */
         if (!p->headers_done && n > p->max_header - p->msg_bytes)
             n = p->max_header - p->msg_bytes + 1;
-        p->scan = data + off;
+        /* Body bytes handed out already and shown again are not framing (below). */
+        size_t redo = p->body_redo < n ? p->body_redo : n;
+        p->body_redo = 0;
+        p->scan = data + off + redo;
         size_t got = http_parser_execute(&p->parser, &parser_settings, data + off, n);
         off += got;
         p->msg_bytes += got;
         *consumed = off;
         enum http_errno e = HTTP_PARSER_ERRNO(&p->parser);
         if (e != HPE_OK && e != HPE_PAUSED) return parser_error(p, e);
-        int frc = scan_framing(p, data + off);
-        if (frc != 0) return framing_fail(p, frc);
+        if (p->scan < data + off) {
+            int frc = scan_framing(p, data + off);
+            if (frc != 0) return framing_fail(p, frc);
+        }
         if (e == HPE_PAUSED) {
             http_parser_pause(&p->parser, 0);
             if (p->complete) {
@@ -482,6 +488,12 @@ int http_reqparser_feed(http_reqparser_t *p, const char *data, size_t len, size_
             }
             if (p->chunk) { /* paused in on_body: a streamed piece */
                 if (framing_too_large(p)) return fail(p, 413, "chunked framing too large");
+                /* When a Content-Length body ends in this piece, http-parser counts its
+                 * last byte as unread (it reads it again to end the message), though the
+                 * piece holds it: the next input starts with that byte, which is body,
+                 * not framing to check. */
+                const char *piece_end = p->chunk + p->chunk_len;
+                if (piece_end > data + off) p->body_redo = (size_t)(piece_end - (data + off));
                 return HTTP_PARSE_BODY;
             }
             /* Paused in on_headers_complete on the block's final LF, not yet consumed. */

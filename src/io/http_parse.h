@@ -81,6 +81,8 @@ typedef struct {
     int prev_lf;         /* the last framing byte was LF, so a line starts: no SP/HTAB */
     int expect_cr;       /* a chunk's data just ended, so CR LF must follow */
     uint64_t chunk_left; /* data bytes still due in the current chunk */
+    size_t body_redo;    /* bytes at the start of the next input that were handed out
+                            as a streamed piece already (see feed) */
     char *body;
     size_t body_len, body_cap;
 } http_reqparser_t;

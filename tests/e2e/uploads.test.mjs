@@ -118,6 +118,34 @@ describe('tus uploads', () => {
     }
   });
 
+  it('a body whose last byte is LF or CR is body, and the next request on the connection is answered', T, async () => {
+    // http-parser reads a body's last byte twice; it was once checked as request framing,
+    // so about one random upload in 128 was refused 400 "bare LF" or "malformed line ending".
+    const srv = await startServer({ args: ARGS });
+    try {
+      for (const last of ['\n', '\r']) {
+        const data = Buffer.concat([randomBytes(1000), Buffer.from(last)]);
+        const url = await create(srv.port, data.length);
+        const c = await HttpConn.open(srv.port);
+        const auth = `Tus-Resumable: 1.0.0\r\nAuthorization: Bearer ${token('alice')}\r\n`;
+        c.write(Buffer.concat([
+          Buffer.from(`PATCH ${url} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: ${OCTETS}\r\nUpload-Offset: 0\r\nContent-Length: ${data.length}\r\n\r\n`),
+          data,
+          Buffer.from(`HEAD ${url} HTTP/1.1\r\nHost: x\r\n${auth}\r\n`),
+        ]));
+        const r = await c.response();
+        assert.equal(r.status, 204, `PATCH ending in ${JSON.stringify(last)}: ${r.text}`);
+        const h = await c.response({ head: true });
+        assert.equal(h.status, 200, 'the pipelined HEAD');
+        assert.equal(h.headers['upload-offset'], String(data.length));
+        c.close();
+        assert.deepEqual(fs.readFileSync(blobPath(srv, sha256(data))), data);
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('the same bytes twice store one blob; an empty upload is a blob too', T, async () => {
     const srv = await startServer({ args: ARGS });
     try {

@@ -735,6 +735,42 @@ static void test_stream_content_length(void)
     }
 }
 
+/* http-parser reads the last byte of a Content-Length body twice (once as body, again to
+ * end the message): that byte is body, never framing, whatever it is (a streamed upload
+ * of random bytes ending in LF or CR was refused 400 "bare LF"). */
+static void test_stream_body_last_byte(void)
+{
+    static const char ends[] = {'\n', '\r', ' ', 'x'};
+    for (size_t e = 0; e < sizeof(ends); e++) {
+        char req[256], got[256];
+        char body[40];
+        memset(body, '\r', sizeof(body) - 1);
+        body[sizeof(body) - 1] = ends[e];
+        int h = snprintf(req, sizeof(req),
+                         "PATCH /api/uploads/x HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+                         sizeof(body));
+        memcpy(req + h, body, sizeof(body));
+        size_t len = (size_t)h + sizeof(body);
+        memcpy(req + len, "GET / HTTP/1.1\r\n\r\n", 18);
+        for (size_t step = 1; step <= 128; step++) {
+            http_reqparser_t p;
+            http_reqparser_init(&p, MAX_HEADER, MAX_BODY);
+            p.stop_at_headers = 1;
+            size_t got_len = 0, used = 0;
+            int seen = 0;
+            ASSERT_EQ(stream_all(&p, req, len + 18, step, got, sizeof(got), &got_len, &seen),
+                      HTTP_PARSE_DONE);
+            ASSERT_EQ(got_len, sizeof(body));
+            ASSERT_MEMEQ(got, body, sizeof(body));
+            ASSERT_EQ(p.msg_bytes, len);
+            /* The pipelined request after it parses. */
+            http_reqparser_reset(&p);
+            ASSERT_EQ(http_reqparser_feed(&p, req + len, 18, &used), HTTP_PARSE_HEADERS);
+            http_reqparser_free(&p);
+        }
+    }
+}
+
 static void test_stream_chunked(void)
 {
     const char *req = "PATCH /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -822,6 +858,7 @@ int main(void)
     RUN(test_moved_parser);
     RUN(test_stream_content_length);
     RUN(test_stream_chunked);
+    RUN(test_stream_body_last_byte);
     RUN(test_stop_at_headers_buffered);
     TEST_MAIN_END();
 }
