@@ -6,7 +6,7 @@
 #   make cluster    three nodes behind HAProxy with Redis and PostgreSQL (scripts/cluster.sh)
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make bench-sfu  SFU_N Chromium participants in one call through Janus (docs/benchmarks.md)
-#   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS
+#   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS, JOBS at a time
 #   make format     clang-format the C sources
 #   make sdk-types  regenerate the JS SDK's .d.ts files from its JSDoc (clients/js)
 
@@ -116,17 +116,7 @@ fuzz:
 	@CC=clang cmake -S . -B build-fuzz -DCHORUS_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
-	@set -e; for t in build-fuzz/fuzz_*; do \
-		case $$t in *.log) continue;; esac; [ -x $$t ] || continue; \
-		name=$$(basename $$t); corpus=fuzz/corpus/$${name#fuzz_}; \
-		work=build-fuzz/corpus-$${name#fuzz_}; mkdir -p $$work; \
-		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-		log=build-fuzz/$$name.log; \
-		if ! $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=build-fuzz/ $$work $$corpus >$$log 2>&1; then \
-			tail -n 60 $$log; echo "fuzz: $$name FAILED"; exit 1; fi; \
-		grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units)" $$log | tail -n 2; \
-	done
+	@scripts/fuzz-run.sh $(FUZZ_SECONDS) $(JOBS)
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.h tests/unit/*/*.c tests/unit/*/*.h fuzz/*.c
