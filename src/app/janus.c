@@ -21,6 +21,7 @@
 #define JN_POLL_MAXEV 16
 #define JN_POLL_TIMEOUT_MS 60000 /* Janus answers a long poll after 30 s at most */
 #define JN_KEEPALIVE_MS 25000    /* Janus's session timeout is 60 s by default */
+#define JN_RETRY_MS 500          /* the first new session after a loss; doubled to 25 s */
 
 typedef enum { S_IDLE, S_STARTING, S_READY } jn_state_t;
 
@@ -52,6 +53,7 @@ typedef struct {
     char id[JN_PC_MAX + 1];
     char token[2 * JN_TOKEN_BYTES + 1];
     int token_ok;    /* Janus has the token */
+    int adding;      /* its add_token is in flight */
     int attaching;   /* the publisher handle's attach is in flight */
     uint64_t handle; /* the publisher handle, 0 until attached */
     uint64_t pub_id; /* its Janus publisher id (ours) */
@@ -67,6 +69,7 @@ typedef struct {
     uint64_t number;       /* the Janus room */
     uint32_t max_members;
     int created, creating;
+    uint64_t lost; /* the number of a Janus room of a lost session, to destroy; 0: none */
     jn_member_t *m;
     size_t n, cap;
 } jn_room_t;
@@ -85,6 +88,8 @@ typedef struct jn_req_s {
     uint64_t room_number;                /* the Janus room of room at the send, or 0 */
     char mtoken[2 * JN_TOKEN_BYTES + 1]; /* the token of member at the send, or "" */
     uint64_t session;                    /* j->session at the send */
+    uint64_t epoch;                      /* j->epoch at the send */
+    char tx[JANUS_TX_MAX + 1];           /* its transaction: the reply must echo it */
     struct jn_req_s *prev, *next;
 } jn_req_t;
 
@@ -98,6 +103,10 @@ struct janus_s {
     void *ev_ud;
     jn_state_t state;
     uint64_t session, control;
+    /* Counts session attempts (each start and each loss): a reply to the session's own
+     * requests (node token, create, control attach) of an earlier attempt is stale. */
+    uint64_t epoch;
+    uint64_t retry_ms; /* the next session attempt after a loss (backoff); 0: none lost */
     char token[2 * JN_TOKEN_BYTES + 1]; /* the process's own */
     int polling;
     uint64_t next_tx, next_pub;
@@ -109,6 +118,7 @@ struct janus_s {
 };
 
 static void start_session(janus_t *j);
+static void on_timer(uv_timer_t *t);
 static void room_advance(janus_t *j, jn_room_t *r);
 static void member_advance(janus_t *j, jn_room_t *r, jn_member_t *m);
 
@@ -170,11 +180,11 @@ static void next_tx(janus_t *j, char tx[JANUS_TX_MAX + 1])
     snprintf(tx, JANUS_TX_MAX + 1, "c%" PRIu64, ++j->next_tx);
 }
 
-/* Sends body (owned, freed here) to url (url_fmt, then ids) as kind for room/member/feed.
- * Returns 0 or -ENOBUFS (the bound, or the client's queue). */
-static int send_req(janus_t *j, jn_kind_t kind, const char *url, char *body, size_t len,
-                    const char *room, const char *member, uint64_t feed, uint64_t timeout,
-                    const char *token)
+/* Sends body (owned, freed here; its transaction tx, NULL for the long poll) to url as kind
+ * for room/member/feed. Returns 0 or -ENOBUFS (the bound, or the client's queue). */
+static int send_req(janus_t *j, jn_kind_t kind, const char *url, const char *tx, char *body,
+                    size_t len, const char *room, const char *member, uint64_t feed,
+                    uint64_t timeout, const char *token)
 {
     /* The long poll and cleanups (detach, token removal, room destruction) pass the bound:
      * dropping a cleanup would leave its handle, token or room at Janus. */
@@ -192,6 +202,8 @@ static int send_req(janus_t *j, jn_kind_t kind, const char *url, char *body, siz
     if (member) snprintf(q->member, sizeof(q->member), "%s", member);
     if (token) snprintf(q->token, sizeof(q->token), "%s", token);
     q->session = j->session;
+    q->epoch = j->epoch;
+    if (tx) snprintf(q->tx, sizeof(q->tx), "%s", tx);
     jn_room_t *r = room ? room_find(j, room) : NULL;
     jn_member_t *m = member ? member_find(r, member) : NULL;
     if (r) q->room_number = r->number;
@@ -239,11 +251,11 @@ static char *session_url(janus_t *j, uint64_t handle)
 }
 
 /* A request on handle (0: the session) of kind, as body. */
-static int send_on(janus_t *j, jn_kind_t kind, uint64_t handle, char *body, size_t len,
-                   const char *room, const char *member, uint64_t feed)
+static int send_on(janus_t *j, jn_kind_t kind, uint64_t handle, const char *tx, char *body,
+                   size_t len, const char *room, const char *member, uint64_t feed)
 {
     char *u = session_url(j, handle);
-    int rc = send_req(j, kind, u, body, len, room, member, feed, 0, NULL);
+    int rc = send_req(j, kind, u, tx, body, len, room, member, feed, 0, NULL);
     free(u);
     return rc;
 }
@@ -256,7 +268,7 @@ static int send_admin_token(janus_t *j, int add, const char *token, const char *
     next_tx(j, tx);
     char *b = janus_msg_admin_token(add, token, JANUS_VIDEOROOM, j->admin_secret, tx, &len);
     return send_req(j, add ? (member ? R_TOKEN_ADD : R_NODE_TOKEN) : R_TOKEN_REMOVE,
-                    j->cfg->janus_admin_url, b, len, room, member, 0, 0, token);
+                    j->cfg->janus_admin_url, tx, b, len, room, member, 0, 0, token);
 }
 
 /* A plugin message on handle with member's token. */
@@ -269,7 +281,7 @@ static int send_message(janus_t *j, uint64_t handle, const char *token, json_t *
     next_tx(j, tx);
     char *b = janus_msg_message(body, jtype, jsdp, tx, token, &len);
     json_decref(body);
-    return send_on(j, kind, handle, b, len, room, member, feed);
+    return send_on(j, kind, handle, tx, b, len, room, member, feed);
 }
 
 static int send_trickle(janus_t *j, uint64_t handle, const char *token, const json_t *cand,
@@ -279,7 +291,7 @@ static int send_trickle(janus_t *j, uint64_t handle, const char *token, const js
     size_t len;
     next_tx(j, tx);
     char *b = janus_msg_trickle(json_is_null(cand) ? NULL : cand, tx, token, &len);
-    return send_on(j, R_MESSAGE, handle, b, len, room, member, 0);
+    return send_on(j, R_MESSAGE, handle, tx, b, len, room, member, 0);
 }
 
 /* Detaches handle with the process's token (valid whatever became of its member's). */
@@ -289,7 +301,7 @@ static void send_detach(janus_t *j, uint64_t handle)
     size_t len;
     next_tx(j, tx);
     char *b = janus_msg_request(JANUS_REQ_DETACH, tx, j->token, &len);
-    (void)send_on(j, R_DETACH, handle, b, len, NULL, NULL, 0);
+    (void)send_on(j, R_DETACH, handle, tx, b, len, NULL, NULL, 0);
 }
 
 /* ---- telling members ---- */
@@ -364,7 +376,7 @@ static void subscribe(janus_t *j, jn_room_t *r, jn_member_t *m, uint64_t feed,
     size_t len;
     next_tx(j, tx);
     char *b = janus_msg_attach(JANUS_VIDEOROOM, tx, m->token, &len);
-    if (send_on(j, R_ATTACH_SUB, 0, b, len, r->id, m->id, feed) != 0) {
+    if (send_on(j, R_ATTACH_SUB, 0, tx, b, len, r->id, m->id, feed) != 0) {
         fail(j, r->id, m->id);
         return;
     }
@@ -391,7 +403,17 @@ static void unsubscribe(janus_t *j, jn_room_t *r, jn_member_t *m, uint64_t feed)
 /* Sends m's next request when its state allows one. */
 static void member_advance(janus_t *j, jn_room_t *r, jn_member_t *m)
 {
-    if (!m->token_ok || j->state != S_READY) return;
+    if (j->state != S_READY) return;
+    if (!m->token_ok) {
+        /* Its token went with a lost session (session_lost made a new one): added again. */
+        if (!m->adding) {
+            if (send_admin_token(j, 1, m->token, r->id, m->id) != 0)
+                fail(j, r->id, m->id);
+            else
+                m->adding = 1;
+        }
+        return;
+    }
     if (!r->created) {
         if (!r->creating) room_advance(j, r); /* its creation failed: again */
         return;
@@ -401,7 +423,7 @@ static void member_advance(janus_t *j, jn_room_t *r, jn_member_t *m)
         size_t len;
         next_tx(j, tx);
         char *b = janus_msg_attach(JANUS_VIDEOROOM, tx, m->token, &len);
-        if (send_on(j, R_ATTACH_PUB, 0, b, len, r->id, m->id, 0) != 0)
+        if (send_on(j, R_ATTACH_PUB, 0, tx, b, len, r->id, m->id, 0) != 0)
             fail(j, r->id, m->id);
         else
             m->attaching = 1;
@@ -451,27 +473,62 @@ static void room_destroy_at_janus(janus_t *j, uint64_t number)
 
 /* ---- the session ---- */
 
+/* A random room number (Janus's are below 2^53): rooms of other processes sharing the Janus
+ * do not meet. */
+static uint64_t room_number(void)
+{
+    char hex[15];
+    auth_random_hex(hex, 7);
+    return (strtoull(hex, NULL, 16) & ((1ULL << 52) - 1)) | 1;
+}
+
+/* The session is gone (Janus restarted, stopped, or forgot it) or could not be made: every
+ * SFU member is told (rtc_sfu_error: their media through Janus is over) and everything the
+ * session held is forgotten. Each call keeps its members: a new session is tried at once,
+ * then less often (JN_RETRY_MS doubled up to the keepalive period), and when it is up each
+ * call gets a new Janus room (the old one destroyed, if that Janus still has it), each
+ * member a new token and publisher handle, and a member's next offer (pc "pub": the SDK
+ * rejoins after rtc_sfu_error) renegotiates there; the others' media is offered again as
+ * they publish. */
 static void session_lost(janus_t *j)
 {
     if (j->state == S_IDLE) return;
-    log_warn(j->log, "janus: session lost; calls through the SFU fail with %s",
+    log_warn(j->log, "janus: session lost; calls through the SFU fail with %s until it is back",
              SFU_UNAVAILABLE);
     j->state = S_IDLE;
+    j->epoch++; /* the replies of this attempt's own requests are stale now */
     j->session = j->control = 0;
     j->polling = 0;
     for (size_t i = 0; i < j->nrooms; i++) {
         jn_room_t *r = &j->rooms[i];
         fail_room(j, r);
+        if ((r->created || r->creating) && !r->lost) r->lost = r->number;
+        /* A new number: replies about the old room no longer match it (on_reply). */
+        if (r->created || r->creating) r->number = room_number();
         r->created = r->creating = 0;
         for (size_t k = 0; k < r->n; k++) {
             jn_member_t *m = &r->m[k];
+            for (size_t x = 0; x < m->nsubs; x++) {
+                tell(j, r, m, json_pack("{s:s, s:s}", "pc", m->subs[x].pc, "type", "bye"));
+                json_decref(m->subs[x].cands);
+            }
+            m->nsubs = 0;
             m->handle = 0;
             m->attaching = m->joined = 0;
-            for (size_t x = 0; x < m->nsubs; x++)
-                json_decref(m->subs[x].cands);
-            m->nsubs = 0;
+            free(m->offer); /* for the lost session's connection */
+            m->offer = NULL;
+            json_decref(m->cands);
+            m->cands = NULL;
+            /* A restarted Janus has no tokens; one that only lost the session still has
+             * this one: removed. Replies about the old token no longer match (on_reply). */
+            if (m->token_ok) (void)send_admin_token(j, 0, m->token, r->id, m->id);
+            auth_random_hex(m->token, JN_TOKEN_BYTES);
+            m->token_ok = m->adding = 0;
         }
     }
+    j->retry_ms = j->retry_ms ? j->retry_ms * 2 : JN_RETRY_MS;
+    if (j->retry_ms > JN_KEEPALIVE_MS) j->retry_ms = JN_KEEPALIVE_MS;
+    uv_timer_start(&j->timer, on_timer, j->retry_ms, JN_KEEPALIVE_MS);
 }
 
 static void poll_events(janus_t *j)
@@ -480,7 +537,7 @@ static void poll_events(janus_t *j)
     char *u = ch_malloc(strlen(j->cfg->janus_url) + 128);
     sprintf(u, "%s/%" PRIu64 "?maxev=%d&token=%s", j->cfg->janus_url, j->session, JN_POLL_MAXEV,
             j->token);
-    if (send_req(j, R_POLL, u, NULL, 0, NULL, NULL, 0, JN_POLL_TIMEOUT_MS, NULL) == 0)
+    if (send_req(j, R_POLL, u, NULL, NULL, 0, NULL, NULL, 0, JN_POLL_TIMEOUT_MS, NULL) == 0)
         j->polling = 1;
     free(u);
 }
@@ -493,16 +550,21 @@ static void start_session(janus_t *j)
     if (send_admin_token(j, 1, j->token, NULL, NULL) != 0) session_lost(j);
 }
 
+static void send_keepalive(janus_t *j)
+{
+    char tx[JANUS_TX_MAX + 1];
+    size_t len;
+    next_tx(j, tx);
+    char *b = janus_msg_request(JANUS_REQ_KEEPALIVE, tx, j->token, &len);
+    (void)send_on(j, R_KEEPALIVE, 0, tx, b, len, NULL, NULL, 0);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     janus_t *j = t->data;
     if (j->state == S_IDLE && j->nrooms) start_session(j); /* Janus back: the calls retry */
     if (j->state != S_READY) return;
-    char tx[JANUS_TX_MAX + 1];
-    size_t len;
-    next_tx(j, tx);
-    char *b = janus_msg_request(JANUS_REQ_KEEPALIVE, tx, j->token, &len);
-    (void)send_on(j, R_KEEPALIVE, 0, b, len, NULL, NULL, 0);
+    send_keepalive(j);
     poll_events(j);
 }
 
@@ -560,6 +622,12 @@ static void on_reply(void *ud, const http_call_res_t *res)
     memset(&m, 0, sizeof(m));
     int ok = res->err == 0 && res->status == 200 &&
              (q->kind == R_POLL || janus_msg_parse(res->body, res->body_len, &m) == 0);
+    if (ok && q->kind != R_POLL && !janus_msg_answers(&m, q->tx)) {
+        log_warn(j->log, "janus: request %d (transaction %s) got a reply that is not its own",
+                 (int)q->kind, q->tx);
+        ok = 0;
+        janus_msg_free(&m);
+    }
     if (ok && q->kind != R_POLL && (m.kind == JANUS_MSG_ERROR || m.error)) {
         log_warn(j->log, "janus: request %d refused: %d %s", (int)q->kind, m.error, m.reason);
         ok = 0;
@@ -568,6 +636,16 @@ static void on_reply(void *ud, const http_call_res_t *res)
     if (!ok && q->kind != R_POLL && res->err != -ECANCELED && (res->err || res->status != 200))
         log_warn(j->log, "janus: request %d failed: %s (HTTP %d)", (int)q->kind,
                  res->err ? strerror(-res->err) : "bad reply", res->status);
+    if ((q->kind == R_NODE_TOKEN || q->kind == R_SESSION || q->kind == R_CONTROL) &&
+        (q->epoch != j->epoch || j->state != S_STARTING)) {
+        /* A step of an earlier session attempt (the session was lost or started again
+         * meanwhile): it must not set this attempt's session. A session it made at Janus
+         * is never kept alive and times out there (session_timeout, 60 s by default). */
+        log_debug(j->log, "janus: request %d of an earlier session attempt ignored",
+                  (int)q->kind);
+        if (ok && q->kind == R_NODE_TOKEN) (void)send_admin_token(j, 0, q->token, NULL, NULL);
+        goto out;
+    }
     if (q->kind != R_NODE_TOKEN && q->kind != R_SESSION && q->kind != R_TOKEN_ADD &&
         q->kind != R_TOKEN_REMOVE && q->session != j->session) {
         /* a reply of a lost session: its handles and rooms went with it */
@@ -589,8 +667,8 @@ static void on_reply(void *ud, const http_call_res_t *res)
             size_t len;
             next_tx(j, tx);
             char *body = janus_msg_request(JANUS_REQ_CREATE, tx, j->token, &len);
-            if (send_req(j, R_SESSION, j->cfg->janus_url, body, len, NULL, NULL, 0, 0, NULL) !=
-                0)
+            if (send_req(j, R_SESSION, j->cfg->janus_url, tx, body, len, NULL, NULL, 0, 0,
+                         NULL) != 0)
                 session_lost(j);
         }
         break;
@@ -605,7 +683,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
             size_t len;
             next_tx(j, tx);
             char *body = janus_msg_attach(JANUS_VIDEOROOM, tx, j->token, &len);
-            if (send_on(j, R_CONTROL, 0, body, len, NULL, NULL, 0) != 0) session_lost(j);
+            if (send_on(j, R_CONTROL, 0, tx, body, len, NULL, NULL, 0) != 0) session_lost(j);
         }
         break;
     case R_CONTROL:
@@ -615,13 +693,21 @@ static void on_reply(void *ud, const http_call_res_t *res)
         }
         j->control = m.id;
         j->state = S_READY;
+        j->retry_ms = 0;
         log_info(j->log, "janus: session %" PRIu64 " ready", j->session);
         poll_events(j);
-        for (size_t i = 0; i < j->nrooms; i++)
-            room_advance(j, &j->rooms[i]);
+        for (size_t i = 0; i < j->nrooms; i++) {
+            jn_room_t *jr = &j->rooms[i];
+            if (jr->lost) room_destroy_at_janus(j, jr->lost); /* a lost session's room */
+            jr->lost = 0;
+            room_advance(j, jr);
+        }
         break;
     case R_KEEPALIVE:
-        if (!ok && res->err != -ECANCELED) session_lost(j);
+        if (!ok && res->err != -ECANCELED)
+            session_lost(j);
+        else if (ok)
+            poll_events(j); /* a probe after a broken poll: the session lives, poll again */
         break;
     case R_POLL:
         j->polling = 0;
@@ -633,8 +719,11 @@ static void on_reply(void *ud, const http_call_res_t *res)
                 poll_events(j);
         } else if (res->err == 0) {
             session_lost(j); /* Janus forgot the session (404/...) */
+        } else if (j->state == S_READY) {
+            /* The connection broke or timed out (Janus restarting?): a keepalive now says
+             * whether the session lives (and polls again) or is lost. */
+            send_keepalive(j);
         }
-        /* a transport error: the keepalive timer polls again */
         break;
     case R_ROOM_CREATE:
         if (!r) { /* the call ended while its room was being made */
@@ -650,10 +739,11 @@ static void on_reply(void *ud, const http_call_res_t *res)
         room_advance(j, r);
         break;
     case R_TOKEN_ADD:
-        if (!mb) { /* gone meanwhile: take the token back */
+        if (!mb) { /* gone meanwhile (or its session lost): take the token back */
             if (ok) (void)send_admin_token(j, 0, q->token, NULL, NULL);
             break;
         }
+        mb->adding = 0;
         if (!ok) {
             fail(j, r->id, mb->id);
             break;
@@ -731,11 +821,7 @@ static int t_call_start(void *impl, const char *room_id, uint32_t max_members)
     jn_room_t *r = &j->rooms[j->nrooms++];
     memset(r, 0, sizeof(*r));
     snprintf(r->id, sizeof(r->id), "%s", room_id);
-    /* A random number (Janus's are below 2^53): rooms of other processes sharing the Janus
-     * do not meet. */
-    char hex[15];
-    auth_random_hex(hex, 7);
-    r->number = (strtoull(hex, NULL, 16) & ((1ULL << 52) - 1)) | 1;
+    r->number = room_number();
     r->max_members = max_members ? max_members : 1;
     room_advance(j, r);
     return 0;
@@ -750,6 +836,7 @@ static void t_call_end(void *impl, const char *room_id)
         member_drop(j, r, &r->m[i]);
     free(r->m);
     if (r->created) room_destroy_at_janus(j, r->number);
+    if (r->lost) room_destroy_at_janus(j, r->lost);
     *r = j->rooms[--j->nrooms];
 }
 
@@ -775,6 +862,7 @@ static int t_member_join(void *impl, const char *room_id, const char *member_id)
         r->n--;
         return -ENOBUFS;
     }
+    m->adding = 1;
     return 0;
 }
 

@@ -111,8 +111,12 @@ static void op_leave(void *ud, room_t *room, const bus_op_t *op)
         reply_rtc_err(&op->route, RTC_E_NOT_IN_CALL);
         return;
     }
+    /* The member as rtc_member_left names it (seed 003's room:voice-stopped for the
+     * caller is built from it). */
+    json_t *data =
+        json_pack("{s:{s:s, s:s}}", "member", "id", c->m[i].id, "userId", c->m[i].user_id);
     rtc_calls_leave(rc, room, c, (size_t)i, "left", op->route.member);
-    bus_reply(&op->route, NULL, NULL, NULL);
+    bus_reply(&op->route, NULL, NULL, data);
 }
 
 static const char *const signal_keys[] = {"to", "data"};

@@ -10,11 +10,6 @@
 #include "proto/proto.h"
 #include "proto/ws_frame.h"
 
-/* Voice start and stop are Chorus broadcasts with these event names, so a /ws client sees
- * and sends them too (docs/socketio.md). */
-#define VOICE_STARTED "voice_started"
-#define VOICE_STOPPED "voice_stopped"
-
 /* 2^53 - 1: the largest seq a JavaScript client holds exactly. */
 #define SEQ_MAX INT64_C(9007199254740991)
 
@@ -23,13 +18,14 @@ static const struct {
     const char *name;
     const char *op;
 } seed_in[] = {
-    {"room:authenticate", "auth"},     {"room:join", "join"},
-    {"room:leave", "leave"},           {"room:message", "message"},
-    {"room:state-update", "state"},    {"room:presence-update", "presence"},
-    {"room:voice-start", "broadcast"}, {"room:voice-stop", "broadcast"},
+    {"room:authenticate", "auth"},    {"room:join", "join"},
+    {"room:leave", "leave"},          {"room:message", "message"},
+    {"room:state-update", "state"},   {"room:presence-update", "presence"},
+    {"room:voice-start", "rtc_join"}, {"room:voice-stop", "rtc_leave"},
 };
 
-/* Chorus room events a seed client gets under another name (broadcasts: by their event). */
+/* Chorus room events a seed client gets under another name. Voice is the room's call
+ * (docs/webrtc.md): a member joining it or leaving it, whoever they are. */
 static const struct {
     const char *chorus;
     const char *seed;
@@ -38,6 +34,8 @@ static const struct {
     {"participant_joined", "room:participant-joined"},
     {"participant_left", "room:participant-left"},
     {"state", "room:state-updated"},
+    {"rtc_member_joined", "room:voice-started"},
+    {"rtc_member_left", "room:voice-stopped"},
 };
 
 static const char *op_of(const char *name)
@@ -160,13 +158,13 @@ int sio_seed_request(const sio_seed_t *st, const char *name, const json_t *paylo
         json_t *state = json_object_get(payload, "state");
         json_object_set_new(r, "state",
                             json_is_object(state) ? json_incref(state) : json_object());
-    } else if (strcmp(name, "room:voice-start") == 0 || strcmp(name, "room:voice-stop") == 0) {
-        int start = strcmp(name, "room:voice-start") == 0;
-        json_object_set_new(r, "event", json_string(start ? VOICE_STARTED : VOICE_STOPPED));
-        json_object_set_new(r, "data",
-                            payload && json_is_object(payload) ? json_incref((json_t *)payload)
-                                                               : json_object());
-    }
+    } else if (strcmp(name, "room:voice-start") == 0) {
+        /* Voice alone (audio, no camera, no screen); muted is the op's to check. */
+        json_object_set_new(r, "audio", json_true());
+        json_object_set_new(r, "video", json_false());
+        json_object_set_new(r, "screen", json_false());
+        copy_field(r, "muted", payload, NULL);
+    } /* room:voice-stop: rtc_leave {room} */
     *req = r;
     return 0;
 }
@@ -189,7 +187,7 @@ static int64_t int_of(const json_t *obj, const char *key)
 }
 
 size_t sio_seed_answer(sio_seed_t *st, const char *name, const json_t *req, const json_t *data,
-                       const char *user, json_t *out[SIO_SEED_MAX_ANSWER])
+                       json_t *out[SIO_SEED_MAX_ANSWER])
 {
     const char *op = name ? op_of(name) : NULL;
     if (!op) return 0;
@@ -235,17 +233,32 @@ size_t sio_seed_answer(sio_seed_t *st, const char *name, const json_t *req, cons
                              int_of(m, "seq"));
         return 1;
     }
-    if (strcmp(op, "broadcast") == 0) {
-        /* Likewise the sender's own voice-started / voice-stopped, in the shape the others
-         * get (sio_seed_event_append). */
-        const char *ev = json_string_value(json_object_get(req, "event"));
-        json_t *d = json_object_get(req, "data");
-        int start = ev && strcmp(ev, VOICE_STARTED) == 0;
-        out[0] =
-            event_array(start ? "room:voice-started" : "room:voice-stopped",
-                        json_pack("{s:s, s:s, s:s, s:O}", "roomId", room, "event", ev ? ev : "",
-                                  "from", user ? user : "", "data", d ? d : json_null()),
-                        NULL, -1);
+    if (strcmp(name, "room:voice-start") == 0) {
+        /* The caller's own room:voice-started (the others get rtc_member_joined as it), from
+         * rtc_join's answer {id, mode, members}: its member is the one named id. */
+        json_t *id = json_object_get(data, "id");
+        json_t *members = json_object_get(data, "members"), *m, *mine = NULL;
+        size_t i;
+        json_array_foreach(members, i, m)
+        {
+            if (json_is_string(id) && json_equal(json_object_get(m, "id"), id)) mine = m;
+        }
+        json_t *mode = json_object_get(data, "mode");
+        if (!mine || !json_is_string(mode)) return 0;
+        out[0] = event_array(
+            "room:voice-started",
+            json_pack("{s:s, s:O, s:O}", "roomId", room, "mode", mode, "member", mine), NULL,
+            -1);
+        return 1;
+    }
+    if (strcmp(name, "room:voice-stop") == 0) {
+        /* Likewise from rtc_leave's answer {member: {id, userId}}. */
+        json_t *m = json_object_get(data, "member");
+        if (!json_is_object(m)) return 0;
+        out[0] = event_array(
+            "room:voice-stopped",
+            json_pack("{s:s, s:O, s:s}", "roomId", room, "member", m, "reason", "left"), NULL,
+            -1);
         return 1;
     }
     return 0; /* state: the state event reaches the caller too; presence: nothing */
@@ -270,32 +283,9 @@ json_t *sio_seed_error(const char *name, const char *code, const char *message,
     return json_pack("[s, o]", "room:error", err);
 }
 
-/* The broadcast's "event" among ev's payload parts, or NULL. */
-static const char *broadcast_event(const bus_event_t *ev)
-{
-    for (size_t i = 0; i < ev->nparts; i++) {
-        const jpart_t *p = &ev->parts[i];
-        if (p->obj) {
-            const char *s = json_string_value(json_object_get(p->obj, "event"));
-            if (s) return s;
-        } else if (p->text && strcmp(p->key, "event") == 0) {
-            if (strcmp(p->text, "\"" VOICE_STARTED "\"") == 0) return VOICE_STARTED;
-            if (strcmp(p->text, "\"" VOICE_STOPPED "\"") == 0) return VOICE_STOPPED;
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
 const char *sio_seed_event_name(const bus_event_t *ev)
 {
     if (!ev->name || ev->doc) return NULL;
-    if (strcmp(ev->name, "broadcast") == 0) {
-        const char *e = broadcast_event(ev);
-        if (e && strcmp(e, VOICE_STARTED) == 0) return "room:voice-started";
-        if (e && strcmp(e, VOICE_STOPPED) == 0) return "room:voice-stopped";
-        return NULL;
-    }
     for (size_t i = 0; i < CH_ARRAY_LEN(seed_out); i++)
         if (strcmp(seed_out[i].chorus, ev->name) == 0) return seed_out[i].seed;
     return NULL;

@@ -44,13 +44,13 @@ int sio_seed_request(const sio_seed_t *st, const char *name, const json_t *paylo
 #define SIO_SEED_MAX_ANSWER 2
 
 /* After the Chorus reply ok with data (borrowed; the reply's "data") to the request req
- * (borrowed, from sio_seed_request) of seed event name, sent by user (borrowed: its user
- * id): updates st (room:join sets its room, room:leave clears it) and fills out[] with the
- * events to send to this connection, in order, each a new reference to the Socket.IO
- * event's array ["room:…", payload(, offset)]. Returns how many (0 to
- * SIO_SEED_MAX_ANSWER). */
+ * (borrowed, from sio_seed_request; its "room" is read) of seed event name: updates st
+ * (room:join sets its room, room:leave clears it) and fills out[] with the events to send
+ * to this connection, in order, each a new reference to the Socket.IO event's array
+ * ["room:…", payload(, offset)] (room:voice-started / -stopped: the caller's own, built
+ * from rtc_join's / rtc_leave's answer). Returns how many (0 to SIO_SEED_MAX_ANSWER). */
 size_t sio_seed_answer(sio_seed_t *st, const char *name, const json_t *req, const json_t *data,
-                       const char *user, json_t *out[SIO_SEED_MAX_ANSWER]);
+                       json_t *out[SIO_SEED_MAX_ANSWER]);
 
 /* Returns a new reference to the event array ["room:error", {"code", "message", "event",
  * "field"?}] for a failed seed event name (borrowed; NULL = none): code, message and field

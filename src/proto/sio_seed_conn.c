@@ -21,8 +21,7 @@ typedef struct {
     int64_t ack;      /* the client's ack id; -1 = none */
     const char *name; /* the room:* event (static); NULL = a recovery's join */
     char room[STORE_ID_LEN];
-    int64_t seq;  /* a recovery: the offset's seq */
-    json_t *data; /* voice: the broadcast's data (owned) */
+    int64_t seq; /* a recovery: the offset's seq */
 } pending_t;
 
 struct sio_seed_conn_s {
@@ -101,7 +100,6 @@ static pending_t *pending_find(struct sio_seed_conn_s *s, int64_t ref)
 /* Drops q (taken out of the list; order does not matter: refs name them). */
 static void pending_drop(struct sio_seed_conn_s *s, pending_t *q)
 {
-    json_decref(q->data);
     *q = s->pending[--s->npending];
 }
 
@@ -158,8 +156,6 @@ static void on_seed_event(void *ud, proto_t *p, proto_client_t *c, proto_sio_con
     const char *room = json_string_value(json_object_get(req, "room"));
     if (room && strcmp(q->name, "room:join") != 0)
         snprintf(q->room, sizeof(q->room), "%s", room);
-    json_t *data = json_object_get(req, "data");
-    if (data && !strncmp(q->name, "room:voice", 10)) q->data = json_incref(data);
     int64_t ref = q->ref; /* q may move: the reply can come before proto_run returns */
     proto_run(p, c, json_string_value(json_object_get(req, "op")), 1, ref, req, now_ms);
     json_decref(req);
@@ -331,8 +327,8 @@ static void own_message(proto_client_t *c, const char *room, const char *d, size
     free(pkt);
 }
 
-/* A reply that is an error, or whose data a room:* answer needs whole (join, auth): the
- * envelope decoded (not a hot path). */
+/* A reply that is an error, or whose data a room:* answer needs whole (join, auth, voice):
+ * the envelope decoded (not a hot path). */
 static void answer_decoded(proto_client_t *c, proto_sio_conn_t *st, pending_t *q, const char *p,
                            size_t n)
 {
@@ -344,7 +340,7 @@ static void answer_decoded(proto_client_t *c, proto_sio_conn_t *st, pending_t *q
         } else {
             json_t *req = json_pack("{s:s}", "room", q->room);
             json_t *out[SIO_SEED_MAX_ANSWER];
-            size_t k = sio_seed_answer(&st->seed->st, q->name, req, data, c->user.sub, out);
+            size_t k = sio_seed_answer(&st->seed->st, q->name, req, data, out);
             for (size_t i = 0; i < k; i++)
                 send_event(c, out[i]);
             json_decref(req);
@@ -374,29 +370,24 @@ int sio_seed_conn_reply(proto_client_t *c, proto_sio_conn_t *st, const cbuf_t *f
     pending_t *q = after ? pending_find(s, ref) : NULL;
     if (!q) return 0;
     pending_t done = *q; /* taken out first: what runs below may add more */
-    q->data = NULL;
     pending_drop(s, q);
     if (done.ack >= 0) ack_copy(c, done.ack, p, n, after);
     size_t ol = sizeof(OK_TRUE) - 1;
     int ok = n - after > ol && memcmp(p + after, OK_TRUE, ol) == 0;
     if (!ok || !done.name || !strcmp(done.name, "room:join") ||
-        !strcmp(done.name, "room:authenticate")) {
+        !strcmp(done.name, "room:authenticate") || !strncmp(done.name, "room:voice", 10)) {
         answer_decoded(c, st, &done, p, n);
     } else if (!strcmp(done.name, "room:message")) {
         /* The hot path: the reply's data spliced, not decoded. */
         own_message(c, done.room, p + after + ol, n - after - ol - 1);
-    } else if (!strcmp(done.name, "room:leave") || !strncmp(done.name, "room:voice", 10)) {
-        json_t *req = json_pack("{s:s, s:s, s:O}", "room", done.room, "event",
-                                !strcmp(done.name, "room:voice-start") ? "voice_started"
-                                                                       : "voice_stopped",
-                                "data", done.data ? done.data : json_null());
+    } else if (!strcmp(done.name, "room:leave")) {
+        json_t *req = json_pack("{s:s}", "room", done.room);
         json_t *out[SIO_SEED_MAX_ANSWER];
-        size_t k = sio_seed_answer(&s->st, done.name, req, NULL, c->user.sub, out);
+        size_t k = sio_seed_answer(&s->st, done.name, req, NULL, out);
         for (size_t i = 0; i < k; i++)
             send_event(c, out[i]);
         json_decref(req);
     } /* state, presence: no event of their own */
-    json_decref(done.data);
     return 1;
 }
 
@@ -404,8 +395,6 @@ void sio_seed_conn_free(proto_sio_conn_t *st)
 {
     struct sio_seed_conn_s *s = st->seed;
     if (!s) return;
-    for (uint32_t i = 0; i < s->npending; i++)
-        json_decref(s->pending[i].data);
     free(s->pending);
     free(s);
     st->seed = NULL;

@@ -282,3 +282,10 @@ void janus_msg_free(janus_msg_t *m)
     json_decref(m->root);
     m->root = NULL;
 }
+
+int janus_msg_answers(const janus_msg_t *m, const char *tx)
+{
+    if (!tx || !tx[0] || strcmp(m->tx, tx) != 0) return 0;
+    return m->kind == JANUS_MSG_SUCCESS || m->kind == JANUS_MSG_ACK ||
+           m->kind == JANUS_MSG_ERROR;
+}

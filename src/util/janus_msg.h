@@ -141,6 +141,13 @@ int janus_msg_parse(const char *text, size_t len, janus_msg_t *out);
 int janus_msg_parse_events(const char *text, size_t len,
                            void (*fn)(void *ud, const janus_msg_t *m), void *ud);
 
+/* Returns 1 when m (one reply, read by janus_msg_parse; borrowed) answers the request sent
+ * with transaction tx (borrowed): a success, ack or error whose "transaction" is tx exactly;
+ * else 0 (another request's reply, an event, no transaction, or tx NULL or ""). Janus echoes
+ * the transaction of every request in its reply, so a reply is taken only by its own
+ * request, never by an older one that reached another Janus (a restart). */
+int janus_msg_answers(const janus_msg_t *m, const char *tx);
+
 /* Releases what m holds. */
 void janus_msg_free(janus_msg_t *m);
 

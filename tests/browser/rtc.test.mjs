@@ -3,7 +3,9 @@
 // bytes received rise on both pages); a screen share reaches the other page as a tile and
 // as a textured surface in the cosmos; and a call relayed through a real coturn started
 // here (use-auth-secret, on 127.0.0.1) with iceTransportPolicy 'relay' connects and
-// carries media, which proves the TURN credentials Chorus hands out.
+// carries media, which proves the TURN credentials Chorus hands out. The Voice button and a
+// seed 003 Socket.IO client's room:voice-start / room:voice-stop are one call: each sees the
+// other come and go.
 //
 // Headless Chromium cannot pick a screen for getDisplayMedia, so the share test shares a
 // canvas's captureStream() through the same path as the Share button (call.shareScreen).
@@ -17,9 +19,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { io } from 'socket.io-client';
+
+import { register } from '../e2e/lib/auth.mjs';
 import { makeTempDir } from '../e2e/lib/server.mjs';
 import { freePort } from '../e2e/lib/util.mjs';
-import { Env, roomOfTwo, until } from './lib/env.mjs';
+import { CODE_RE, Env, roomOfTwo, signUp, until, untilText } from './lib/env.mjs';
 
 const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
 const TURN_SECRET = 'browser-test-turn-secret';
@@ -146,6 +151,52 @@ describe('web app: calls', () => {
     await Promise.all([mediaFlows(A.page, { relay: true }), mediaFlows(B.page, { relay: true })]);
     // coturn allocated relays for them: it accepted the credentials Chorus made.
     assert.match(turn.log(), /ALLOCATE processed, success/, turn.log().split('\n').filter((l) => /ALLOCATE|401|session/.test(l)).slice(0, 10).join('\n'));
+    env.assertNoConsoleErrors();
+  });
+
+  it('the Voice button and a seed 003 Socket.IO client\'s room:voice-start are one call', async () => {
+    const C = await env.newUser('Cy');
+    await C.ctx.grantPermissions(['camera', 'microphone'], { origin: env.url });
+    await C.page.goto(env.url);
+    await signUp(C.page, C);
+    await C.page.getByTestId('create-name').fill('Voice');
+    await C.page.getByTestId('create-submit').click();
+    const code = (await untilText(C.page.getByTestId('room-code'), CODE_RE)).trim();
+
+    // A seed 003 client (socket.io-client in Node) in the same room.
+    const d = await register(env.port, { username: 'Seedy' });
+    const sock = io(env.url, { auth: { token: d.token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    const got = [];
+    sock.onAny((name, arg) => got.push([name, arg]));
+    const find = (name, pred = () => true) => got.find(([n, a]) => n === name && pred(a))?.[1];
+    try {
+      sock.emit('room:join', { roomCode: code, displayName: 'Seedy' });
+      await until(() => find('room:joined'), { message: 'the seed client joined' });
+
+      // The Voice button: the seed client sees the web user's voice start.
+      await C.page.getByTestId('call-voice').click();
+      await until(() => C.page.evaluate(() => window.__call?.joined), { message: 'in the call' });
+      const webId = await C.page.evaluate(() => window.__call.id);
+      const started = await until(() => find('room:voice-started', (a) => a.member.id === webId), { message: 'room:voice-started of the web user' });
+      assert.deepEqual([started.member.audio, started.member.video, started.mode], [true, false, 'mesh']);
+
+      // The seed client starts its voice: it is in the web app's call; it stops: it is not.
+      const ack = await sock.timeout(5000).emitWithAck('room:voice-start', {});
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      assert.deepEqual(ack.data.members.map((m) => m.id), [webId, ack.data.id]);
+      const inCall = async () => (await C.page.evaluate(() => window.__call.peers())).some((p) => p.member === ack.data.id);
+      await until(inCall, { message: 'the seed client in the web app\'s call' });
+      assert.equal((await sock.timeout(5000).emitWithAck('room:voice-stop')).ok, true);
+      await until(async () => !(await inCall()), { message: 'the seed client out of the web app\'s call' });
+
+      // The Voice button again: the web user leaves, the seed client sees it.
+      await C.page.getByTestId('call-voice').click();
+      await until(() => find('room:voice-stopped', (a) => a.member.id === webId), { message: 'room:voice-stopped of the web user' });
+      assert.equal(await C.page.evaluate(() => window.__call.joined), false);
+      assert.equal(find('room:error'), undefined);
+    } finally {
+      sock.disconnect();
+    }
     env.assertNoConsoleErrors();
   });
 });

@@ -3,7 +3,8 @@
 // (Janus's VideoRoom `list`) and goes when the call ends or the Chorus room is deleted; a
 // Janus token per call member is added and removed when they leave; a publisher's offer
 // relayed to Janus comes back as an answer from "sfu"; Janus refuses whoever comes without a token; bad SFU signals are
-// refused; without --janus-url a call stays mesh at every size.
+// refused; a Janus killed and restarted during a call: its members are told and the call is
+// made again at the new Janus; without --janus-url a call stays mesh at every size.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -115,6 +116,45 @@ describe('sfu (Janus)', { skip: !haveJanus() && 'janus is not installed (scripts
       const r = await janus.post('', { janus: 'create', transaction: 't', ...(token ? { token } : {}) });
       assert.equal(r.janus, 'error');
       assert.equal(r.error.code, 403);
+    }
+  });
+
+  it('Janus killed and restarted during a call: the members are told, the call gets a new Janus room and tokens, and offers are answered there', T, async () => {
+    const [a, b] = [mkUser('A'), mkUser('B')];
+    const { room, cs: [ca, cb] } = await roomWith(srv.port, [a, b]);
+    const answered = (e) => e.op === 'rtc_signal' && e.from === 'sfu' && e.data.pc === 'pub' && e.data.type === 'answer';
+    const offer = (c) => c.ok('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'pub', type: 'offer', sdp: OFFER } });
+    try {
+      await ca.ok('rtc_join', { room: room.id, audio: true });
+      await cb.ok('rtc_join', { room: room.id, audio: true });
+      const jr = await until(() => janusRoom(room.id), 10000, 'the Janus room');
+      await offer(ca);
+      await ca.waitEvent(answered, 10000, 'the answer before the restart');
+
+      await janus.restart(); // none of the session, tokens or rooms survive
+      for (const c of [ca, cb]) {
+        const e = await c.waitEvent('rtc_sfu_error', 15000);
+        assert.equal(e.code, 'sfu_unavailable');
+      }
+      // Nobody rejoins: the call gets a new Janus room, and the process and both members
+      // new tokens, at the new Janus.
+      const jr2 = await until(() => janusRoom(room.id), 15000, 'the Janus room made again');
+      assert.notEqual(jr2.room, jr.room);
+      await until(async () => (await janus.tokens()).length === 3, 10000, 'the tokens added again');
+      // A renegotiates in place (a new offer for its connection to the SFU) ...
+      await offer(ca);
+      await ca.waitEvent(answered, 10000, 'the answer of the new Janus');
+      // ... and B as the SDK does after rtc_sfu_error: it leaves and joins the call again.
+      await cb.ok('rtc_leave', { room: room.id });
+      assert.equal((await cb.ok('rtc_join', { room: room.id, audio: true })).mode, 'sfu');
+      await offer(cb);
+      await cb.waitEvent(answered, 10000, 'B\'s answer');
+      await ca.ok('rtc_leave', { room: room.id });
+      await cb.ok('rtc_leave', { room: room.id });
+      await until(async () => !(await janusRoom(room.id)), 10000, 'the Janus room destroyed');
+      await until(async () => (await janus.tokens()).length === 1, 10000, 'the members\' tokens removed');
+    } finally {
+      closeAll([ca, cb]);
     }
   });
 

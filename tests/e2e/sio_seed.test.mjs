@@ -248,29 +248,85 @@ describe('seed 003 events over Socket.IO', () => {
     }
   });
 
-  it('room:voice-start / room:voice-stop -> room:voice-started / room:voice-stopped for everyone; room:presence-update is a heartbeat', T, async () => {
+  it('room:voice-start / room:voice-stop are the caller\'s voice in the room\'s call: a /ws client and Socket.IO clients see each other join and leave it', T, async () => {
     const host = mkUser('H');
     const mem = mkUser('M');
+    const wsUser = mkUser('W');
     const room = await createRoom(port, host, { name: 'seed voice' });
     const [h, m] = await Promise.all([Seed.open(port, host), Seed.open(port, mem)]);
+    const w = await RoomWs.open(port, wsUser);
     try {
       await h.join(room.roomCode);
       await m.join(room.roomCode);
-      m.emit('room:voice-start', { mode: 'push' });
-      const [[a], [b]] = await Promise.all([h.next('room:voice-started'), m.next('room:voice-started')]);
-      assert.deepEqual(a, b);
-      assert.deepEqual(a, { roomId: room.id, event: 'voice_started', from: mem.sub, data: { mode: 'push' } });
-      h.emit('room:voice-stop');
-      const [[c], [d]] = await Promise.all([h.next('room:voice-stopped'), m.next('room:voice-stopped')]);
-      assert.deepEqual(c, d);
-      assert.deepEqual(c, { roomId: room.id, event: 'voice_stopped', from: host.sub, data: {} });
-      const r = await m.ack('room:presence-update', {});
-      assert.equal(r.ok, true);
-      await h.sync();
-      assert.equal(m.kept('room:error').length + h.kept('room:error').length, 0);
+      await w.join(room.id);
+      // m starts its voice: rtc_join, audio alone; its ack is rtc_join's reply
+      const r = await m.ack('room:voice-start', { muted: true, video: true });
+      assert.equal(r.op, 'reply');
+      assert.equal(r.ok, true, JSON.stringify(r));
+      assert.equal(r.data.mode, 'mesh');
+      assert.deepEqual(r.data.iceServers, []);
+      assert.equal(r.data.members.length, 1);
+      const me = r.data.members[0];
+      assert.equal(me.id, r.data.id);
+      assert.equal(me.userId, mem.sub);
+      assert.deepEqual([me.audio, me.video, me.screen, me.muted], [true, false, false, true]);
+      const [[own], [seen]] = await Promise.all([m.next('room:voice-started'), h.next('room:voice-started')]);
+      assert.deepEqual(own, { roomId: room.id, mode: 'mesh', member: me });
+      assert.deepEqual(seen, own);
+      const joined = await w.waitEvent('rtc_member_joined');
+      assert.deepEqual(joined.member, me);
+      // the /ws client joins the call: the Socket.IO clients see it as room:voice-started
+      const wj = await w.ok('rtc_join', { room: room.id, audio: true });
+      assert.deepEqual(wj.members.map((x) => x.userId), [mem.sub, wsUser.sub]);
+      const [[vw]] = await Promise.all([m.next('room:voice-started'), h.next('room:voice-started')]);
+      assert.equal(vw.member.userId, wsUser.sub);
+      assert.equal(vw.member.id, wj.id);
+      // a call signal reaches the Socket.IO member under its Chorus name
+      await w.ok('rtc_signal', { room: room.id, to: me.id, data: { type: 'offer', sdp: 'v=0' } });
+      const [sig] = await m.next('rtc_signal');
+      assert.deepEqual([sig.from, sig.userId, sig.data], [wj.id, wsUser.sub, { type: 'offer', sdp: 'v=0' }]);
+      // the /ws client leaves the call: room:voice-stopped
+      await w.ok('rtc_leave', { room: room.id });
+      const [[lw]] = await Promise.all([m.next('room:voice-stopped'), h.next('room:voice-stopped')]);
+      assert.deepEqual(lw, { roomId: room.id, member: { id: wj.id, userId: wsUser.sub }, reason: 'left' });
+      // m stops its voice: rtc_leave; everyone is told, m too
+      const s = await m.ack('room:voice-stop');
+      assert.equal(s.ok, true, JSON.stringify(s));
+      assert.deepEqual(s.data, { member: { id: me.id, userId: mem.sub } });
+      const [[ownStop], [seenStop]] = await Promise.all([m.next('room:voice-stopped'), h.next('room:voice-stopped')]);
+      assert.deepEqual(ownStop, { roomId: room.id, member: { id: me.id, userId: mem.sub }, reason: 'left' });
+      assert.deepEqual(seenStop, ownStop);
+      const left = await w.waitEvent('rtc_member_left');
+      assert.deepEqual(left.member, { id: me.id, userId: mem.sub });
+      assert.equal(left.reason, 'left');
+      // stopping again: not in the call
+      const again = await m.ack('room:voice-stop');
+      assert.equal(again.ok, false);
+      assert.equal(again.error.code, 'not_in_call');
+      const [e] = await m.next('room:error');
+      assert.deepEqual([e.event, e.code], ['room:voice-stop', 'not_in_call']);
+      // a bad flag is the op's validation_error
+      h.emit('room:voice-start', { muted: 'yes' });
+      const [e2] = await h.next('room:error');
+      assert.deepEqual([e2.event, e2.code, e2.field], ['room:voice-start', 'validation_error', 'muted']);
+      // h's voice ends with its connection: the /ws client gets rtc_member_left (disconnected)
+      await h.ack('room:voice-start');
+      const hj = await w.waitEvent('rtc_member_joined');
+      assert.equal(hj.member.userId, host.sub);
+      h.close();
+      const gone = await w.waitEvent('rtc_member_left');
+      assert.deepEqual([gone.member.id, gone.reason], [hj.member.id, 'disconnected']);
+      const [mg] = await m.next('room:voice-stopped');
+      assert.deepEqual(mg, { roomId: room.id, member: { id: hj.member.id, userId: host.sub }, reason: 'disconnected' });
+      // presence is a heartbeat
+      const pr = await m.ack('room:presence-update', {});
+      assert.equal(pr.ok, true);
+      await m.sync();
+      assert.equal(m.kept('room:error').length, 0);
     } finally {
       h.close();
       m.close();
+      w.close();
     }
   });
 
@@ -396,10 +452,10 @@ describe('seed 003 events over Socket.IO', () => {
       assert.equal(m.message.userId, wsUser.sub);
       assert.equal(m.message.type, 'ai_response');
       assert.equal(m.message.seq, got.message.seq + 1);
-      // a /ws broadcast of voice_started is seed 003's room:voice-started
+      // a /ws broadcast keeps its Chorus name, whatever its event (voice is the call's)
       await w.ok('broadcast', { room: room.id, event: 'voice_started', data: { by: 'ws' } });
-      const [v] = await s.next('room:voice-started');
-      assert.deepEqual(v, { roomId: room.id, event: 'voice_started', from: wsUser.sub, data: { by: 'ws' } });
+      const [v] = await s.next('broadcast');
+      assert.deepEqual([v.event, v.from, v.data], ['voice_started', wsUser.sub, { by: 'ws' }]);
       // a Chorus event seed 003 has no name for keeps its own (presence)
       await w.ok('presence', { room: room.id, state: { typing: true } });
       const [p] = await s.next('presence');

@@ -96,23 +96,26 @@ admin: {
 `);
   fs.writeFileSync(path.join(conf, 'janus.plugin.videoroom.jcfg'), 'general: {\n}\n');
   fs.writeFileSync(path.join(conf, 'janus.plugin.audiobridge.jcfg'), 'general: {\n}\n');
-  const proc = spawn(JANUS_BIN, ['-C', path.join(conf, 'janus.jcfg'), '-F', conf, '-o'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  for (const s of [proc.stdout, proc.stderr]) {
-    s.setEncoding('utf8');
-    s.on('data', (d) => (log = (log + d).slice(-20000)));
-  }
-  const exited = new Promise((resolve) => proc.once('close', resolve));
-  let dead = false;
-  exited.then(() => (dead = true));
+  let proc, exited, dead, log = '';
+  const launch = () => {
+    proc = spawn(JANUS_BIN, ['-C', path.join(conf, 'janus.jcfg'), '-F', conf, '-o'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const s of [proc.stdout, proc.stderr]) {
+      s.setEncoding('utf8');
+      s.on('data', (d) => (log = (log + d).slice(-20000)));
+    }
+    dead = false;
+    exited = new Promise((resolve) => proc.once('close', resolve));
+    exited.then(() => (dead = true));
+  };
+  launch();
   const url = `http://127.0.0.1:${port}/janus`;
   const adminUrl = `http://127.0.0.1:${adminPort}/admin`;
   const janus = {
     url,
     adminUrl,
     adminSecret,
-    pid: proc.pid,
+    get pid() { return proc.pid; },
     get log() { return log; },
     /** POSTs body to the Janus API (path after /janus); resolves with the JSON reply. */
     async post(sub, body) {
@@ -155,20 +158,32 @@ admin: {
       await exited;
       fs.rmSync(dir, { recursive: true, force: true });
     },
+    /** A crash and a restart: kill -9, then the same Janus (ports, secret, configuration)
+     *  again, with none of its sessions, tokens or rooms; resolves once it answers. */
+    async restart() {
+      if (!dead) proc.kill('SIGKILL');
+      await exited;
+      launch();
+      await ready();
+    },
   };
-  const end = Date.now() + 30000;
-  for (;;) {
-    if (dead) throw new Error(`janus exited at start: ${log}`);
-    try {
-      const r = await (await fetch(`${url}/info`)).json();
-      if (r.janus === 'server_info') return janus;
-    } catch {
-      // not listening yet
+  const ready = async () => {
+    const end = Date.now() + 30000;
+    for (;;) {
+      if (dead) throw new Error(`janus exited at start: ${log}`);
+      try {
+        const r = await (await fetch(`${url}/info`)).json();
+        if (r.janus === 'server_info') return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > end) {
+        await janus.stop();
+        throw new Error(`janus did not become ready: ${log}`);
+      }
+      await delay(100);
     }
-    if (Date.now() > end) {
-      await janus.stop();
-      throw new Error(`janus did not become ready: ${log}`);
-    }
-    await delay(100);
-  }
+  };
+  await ready();
+  return janus;
 }

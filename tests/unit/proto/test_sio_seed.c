@@ -91,13 +91,19 @@ static void test_requests(void)
                  "{\"op\":\"presence\",\"room\":\"" ROOM "\",\"state\":{}}");
     ASSERT_STREQ(request(&st, "room:presence-update", "{\"state\":{\"typing\":true}}"),
                  "{\"op\":\"presence\",\"room\":\"" ROOM "\",\"state\":{\"typing\":true}}");
+    /* voice: the caller's audio-only membership of the room's call */
+    ASSERT_STREQ(request(&st, "room:voice-start", NULL),
+                 "{\"audio\":true,\"op\":\"rtc_join\",\"room\":\"" ROOM
+                 "\",\"screen\":false,\"video\":false}");
     ASSERT_STREQ(
-        request(&st, "room:voice-start", NULL),
-        "{\"data\":{},\"event\":\"voice_started\",\"op\":\"broadcast\",\"room\":\"" ROOM "\"}");
+        request(&st, "room:voice-start", "{\"muted\":true,\"video\":true,\"room\":\"other\"}"),
+        "{\"audio\":true,\"muted\":true,\"op\":\"rtc_join\",\"room\":\"" ROOM
+        "\",\"screen\":false,\"video\":false}");
     ASSERT_STREQ(request(&st, "room:voice-stop", "{\"reason\":\"done\"}"),
-                 "{\"data\":{\"reason\":\"done\"},\"event\":\"voice_stopped\",\"op\":"
-                 "\"broadcast\",\"room\":\"" ROOM "\"}");
+                 "{\"op\":\"rtc_leave\",\"room\":\"" ROOM "\"}");
     ASSERT_STREQ(request(&st, "room:voice-stop", "\"x\""), "E:bad_request");
+    st.room[0] = 0;
+    ASSERT_STREQ(request(&st, "room:voice-start", NULL), "E:forbidden");
 }
 
 /* Runs sio_seed_answer and returns the events' encodings joined by " | ". */
@@ -106,7 +112,7 @@ static const char *answer(sio_seed_t *st, const char *name, const char *req, con
     static char out[8192];
     json_t *r = json_loads(req, 0, NULL), *d = json_loads(data, JSON_DECODE_ANY, NULL);
     json_t *ev[SIO_SEED_MAX_ANSWER];
-    size_t n = sio_seed_answer(st, name, r, d, "u-1", ev);
+    size_t n = sio_seed_answer(st, name, r, d, ev);
     out[0] = 0;
     for (size_t i = 0; i < n; i++) {
         if (i) strcat(out, " | ");
@@ -142,12 +148,22 @@ static void test_answers(void)
         answer(&st, "room:message", req, "{\"message\":{\"seq\":8,\"content\":\"hi\"}}"),
         "[\"room:message-received\",{\"message\":{\"content\":\"hi\",\"seq\":8},"
         "\"roomId\":\"" ROOM "\"},\"" ROOM ":8\"]");
-    snprintf(req, sizeof(req),
-             "{\"op\":\"broadcast\",\"room\":\"%s\",\"event\":\"voice_started\",\"data\":{}}",
-             ROOM);
-    ASSERT_STREQ(answer(&st, "room:voice-start", req, "null"),
-                 "[\"room:voice-started\",{\"data\":{},\"event\":\"voice_started\",\"from\":"
-                 "\"u-1\",\"roomId\":\"" ROOM "\"}]");
+    /* the caller's own voice events, from rtc_join's and rtc_leave's answers */
+    snprintf(req, sizeof(req), "{\"op\":\"rtc_join\",\"room\":\"%s\"}", ROOM);
+    ASSERT_STREQ(answer(&st, "room:voice-start", req,
+                        "{\"id\":\"c2\",\"mode\":\"mesh\",\"iceServers\":[],\"members\":"
+                        "[{\"id\":\"c1\",\"userId\":\"u-2\"},{\"id\":\"c2\",\"userId\":\"u-1\","
+                        "\"audio\":true}]}"),
+                 "[\"room:voice-started\",{\"member\":{\"audio\":true,\"id\":\"c2\",\"userId\":"
+                 "\"u-1\"},\"mode\":\"mesh\",\"roomId\":\"" ROOM "\"}]");
+    ASSERT_STREQ(answer(&st, "room:voice-start", req, "{\"id\":\"c9\",\"mode\":\"mesh\"}"),
+                 ""); /* not among the members: nothing made up */
+    snprintf(req, sizeof(req), "{\"op\":\"rtc_leave\",\"room\":\"%s\"}", ROOM);
+    ASSERT_STREQ(
+        answer(&st, "room:voice-stop", req, "{\"member\":{\"id\":\"c2\",\"userId\":\"u-1\"}}"),
+        "[\"room:voice-stopped\",{\"member\":{\"id\":\"c2\",\"userId\":\"u-1\"},"
+        "\"reason\":\"left\",\"roomId\":\"" ROOM "\"}]");
+    ASSERT_STREQ(answer(&st, "room:voice-stop", req, "null"), "");
     snprintf(req, sizeof(req), "{\"op\":\"state\",\"room\":\"%s\",\"patch\":{}}", ROOM);
     ASSERT_STREQ(answer(&st, "room:state-update", req, "{\"state\":{}}"), "");
     snprintf(req, sizeof(req), "{\"op\":\"leave\",\"room\":\"%s\"}", ROOM);
@@ -220,16 +236,24 @@ static void test_events(void)
                               "\",\"state\":{},\"version\":3}]"); /* no offset: not a message */
     json_decref(st);
 
-    json_t *b = json_pack("{s:s, s:s, s:{}}", "event", "voice_started", "from", "u-2", "data");
+    /* voice is the room's call: its members joining and leaving */
+    json_t *b =
+        json_pack("{s:s, s:{s:s, s:s}}", "mode", "mesh", "member", "id", "c1", "userId", "u-2");
     part = (jpart_t){.obj = b};
-    ev = (bus_event_t){.room = ROOM, .name = "broadcast", .parts = &part, .nparts = 1};
+    ev = (bus_event_t){.room = ROOM, .name = "rtc_member_joined", .parts = &part, .nparts = 1};
     ASSERT_STREQ(framed(&ev), "[\"room:voice-started\",{\"roomId\":\"" ROOM
-                              "\",\"event\":\"voice_started\",\"from\":\"u-2\",\"data\":{}}]");
-    json_object_set_new(b, "event", json_string("voice_stopped"));
+                              "\",\"mode\":\"mesh\",\"member\":{\"id\":\"c1\",\"userId\":"
+                              "\"u-2\"}}]");
+    ev.name = "rtc_member_left";
     ASSERT_STREQ(sio_seed_event_name(&ev), "room:voice-stopped");
-    json_object_set_new(b, "event", json_string("entry_created"));
-    ASSERT_STREQ(framed(&ev), "NOTSEED"); /* other broadcasts keep their Chorus name */
+    ev.name = "rtc_member_updated";
+    ASSERT_STREQ(framed(&ev), "NOTSEED"); /* the other call events keep their Chorus name */
     json_decref(b);
+    json_t *bc = json_pack("{s:s, s:s, s:{}}", "event", "voice_started", "from", "u-2", "data");
+    part = (jpart_t){.obj = bc};
+    ev = (bus_event_t){.room = ROOM, .name = "broadcast", .parts = &part, .nparts = 1};
+    ASSERT_STREQ(framed(&ev), "NOTSEED"); /* a broadcast is a broadcast, whatever its event */
+    json_decref(bc);
 
     ev = (bus_event_t){.room = ROOM, .name = "presence"};
     ASSERT_STREQ(framed(&ev), "NOTSEED");

@@ -303,6 +303,45 @@ static void test_hostile(void)
     janus_msg_free(&m);
 }
 
+/* A reply is its own request's only: the transaction must be the one sent (a session
+ * "create" answered after a Janus restart carries an older request's). */
+static void test_answers(void)
+{
+    janus_msg_t m;
+    ASSERT_EQ(PARSE("{\"janus\":\"success\",\"transaction\":\"c7\",\"data\":{\"id\":5}}", &m),
+              0);
+    ASSERT_TRUE(janus_msg_answers(&m, "c7"));
+    ASSERT_TRUE(!janus_msg_answers(&m, "c6"));  /* an older request's reply */
+    ASSERT_TRUE(!janus_msg_answers(&m, "c77")); /* no prefix match */
+    ASSERT_TRUE(!janus_msg_answers(&m, "c"));
+    ASSERT_TRUE(!janus_msg_answers(&m, ""));
+    ASSERT_TRUE(!janus_msg_answers(&m, NULL));
+    janus_msg_free(&m);
+    ASSERT_EQ(PARSE("{\"janus\":\"ack\",\"session_id\":1,\"transaction\":\"c8\"}", &m), 0);
+    ASSERT_TRUE(janus_msg_answers(&m, "c8"));
+    janus_msg_free(&m);
+    ASSERT_EQ(PARSE("{\"janus\":\"error\",\"session_id\":1,\"transaction\":\"c9\",\"error\":"
+                    "{\"code\":458,\"reason\":\"No such session 1\"}}",
+                    &m),
+              0);
+    ASSERT_TRUE(janus_msg_answers(&m, "c9")); /* an error answers too */
+    janus_msg_free(&m);
+    /* No transaction, or one too long to keep, answers nothing. */
+    ASSERT_EQ(PARSE("{\"janus\":\"success\",\"data\":{\"id\":5}}", &m), 0);
+    ASSERT_TRUE(!janus_msg_answers(&m, "c1"));
+    janus_msg_free(&m);
+    ASSERT_EQ(PARSE("{\"janus\":\"success\",\"transaction\":"
+                    "\"0123456789012345678901234567890123\"}",
+                    &m),
+              0);
+    ASSERT_TRUE(!janus_msg_answers(&m, "0123456789012345678901234567890123"));
+    janus_msg_free(&m);
+    /* An event carrying a request's transaction is not its reply. */
+    ASSERT_EQ(PARSE("{\"janus\":\"event\",\"sender\":3,\"transaction\":\"c10\"}", &m), 0);
+    ASSERT_TRUE(!janus_msg_answers(&m, "c10"));
+    janus_msg_free(&m);
+}
+
 int main(void)
 {
     RUN(test_requests);
@@ -312,5 +351,6 @@ int main(void)
     RUN(test_long_poll);
     RUN(test_videoroom_events);
     RUN(test_hostile);
+    RUN(test_answers);
     TEST_MAIN_END();
 }
