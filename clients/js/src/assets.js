@@ -26,6 +26,7 @@ export class Assets {
   /** @internal */ _loaded;
   /** @internal */ _gone;
   /** @internal */ _urls;
+  /** @internal */ _loading;
 
   /** @internal */
   constructor(room) {
@@ -33,7 +34,8 @@ export class Assets {
     this._map = new Map();
     this._loaded = false;
     this._gone = new Set(); // ids removed while a load runs (its pages may still list them)
-    this._urls = new Map(); // asset id -> { url, expiresAt, sha256 }
+    this._urls = new Map(); // asset id -> { url, expiresAt }
+    this._loading = null; // the load() in flight
   }
 
   /** @returns {number} */
@@ -108,7 +110,16 @@ export class Assets {
    * @param {{ limit?: number }} [opts]
    * @returns {Promise<Asset[]>}
    */
-  async load(opts = {}) {
+  load(opts = {}) {
+    const p = this._load(opts);
+    this._loading = p;
+    const clear = () => { if (this._loading === p) this._loading = null; };
+    p.then(clear, clear);
+    return p;
+  }
+
+  /** @internal */
+  async _load(opts) {
     const first = !this._loaded;
     this._gone.clear();
     const seen = new Map();
@@ -150,8 +161,14 @@ export class Assets {
     if (!this._room.active) throw new ChorusError('forbidden', 'not in this room');
     const c = this._room._client;
     const cfg = { url: c._url, fetch: c._fetch, token: c._token, timeout: c._requestTimeout };
-    const lookup = async (sha256) => {
-      if (!this._loaded) await this.load();
+    // The room's list says whether it has this content; when it is not read yet, the
+    // server's by-hash HEAD first (a content it does not store is in no room).
+    const lookup = async (sha256, stored) => {
+      if (this._loading) await this._loading.catch(() => {});
+      if (!this._loaded) {
+        if (!(await stored())) return null;
+        await this.load();
+      }
       return this.list().find((a) => a.sha256 === sha256) ?? null;
     };
     const r = await tusUpload(cfg, this._room.id, data, opts, lookup);

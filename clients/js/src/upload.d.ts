@@ -69,10 +69,11 @@ export declare function sha256Hex(u8: Uint8Array): Promise<string | null>;
  * @param {string} roomId
  * @param {Blob | Uint8Array | ArrayBuffer} data
  * @param {UploadOptions} opts
- * @param {(sha256: string) => Promise<object | null>} lookup the room's asset with that content, if any
+ * @param {(sha256: string, stored: () => Promise<boolean>) => Promise<object | null>} lookup the
+ *   room's asset with that content, if any; stored() asks the server whether it has the content
  * @returns {Promise<{ assetId: string } | { asset: object }>}
  */
-export declare function tusUpload(cfg: UploadConfig, roomId: string, data: Blob | Uint8Array | ArrayBuffer, opts: UploadOptions, lookup: (sha256: string) => Promise<object | null>): Promise<{
+export declare function tusUpload(cfg: UploadConfig, roomId: string, data: Blob | Uint8Array | ArrayBuffer, opts: UploadOptions, lookup: (sha256: string, stored: () => Promise<boolean>) => Promise<object | null>): Promise<{
     assetId: string;
 } | {
     asset: object;

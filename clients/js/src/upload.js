@@ -166,7 +166,8 @@ function offsetOf(r, what) {
  * @param {string} roomId
  * @param {Blob | Uint8Array | ArrayBuffer} data
  * @param {UploadOptions} opts
- * @param {(sha256: string) => Promise<object | null>} lookup the room's asset with that content, if any
+ * @param {(sha256: string, stored: () => Promise<boolean>) => Promise<object | null>} lookup the
+ *   room's asset with that content, if any; stored() asks the server whether it has the content
  * @returns {Promise<{ assetId: string } | { asset: object }>}
  */
 export async function tusUpload(cfg, roomId, data, opts, lookup) {
@@ -181,15 +182,11 @@ export async function tusUpload(cfg, roomId, data, opts, lookup) {
 
   if (opts.dedup !== false && !opts.uploadUrl && src.size <= (opts.hashLimit ?? 64 * 1024 * 1024)) {
     const sum = await sha256Hex(await src.all());
-    if (sum) {
-      const r = await send(cfg, 'HEAD', `${cfg.url}/api/assets/by-hash/${sum}`, {}, undefined, small);
-      if (r.status === 200) {
-        const asset = await lookup(sum);
-        if (asset) {
-          onProgress?.(src.size, src.size);
-          return { asset };
-        }
-      }
+    const stored = async () => (await send(cfg, 'HEAD', `${cfg.url}/api/assets/by-hash/${sum}`, {}, undefined, small)).status === 200;
+    const asset = sum ? await lookup(sum, stored) : null;
+    if (asset) {
+      onProgress?.(src.size, src.size);
+      return { asset };
     }
   }
 
