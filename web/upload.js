@@ -108,9 +108,8 @@ export function mountUploads(room, parent, dropOn, opts = {}) {
     } finally {
       ctls.delete(ctl);
       cancel.remove();
-      while (uploads.querySelectorAll('[data-state]:not([data-state="sending"])').length > KEEP_DONE) {
-        uploads.querySelector('[data-state]:not([data-state="sending"]):last-of-type')?.remove();
-      }
+      const ended = uploads.querySelectorAll('[data-state]:not([data-state="sending"])'); // newest first
+      for (let i = KEEP_DONE; i < ended.length; i++) ended[i].remove();
       render();
     }
   }
@@ -210,7 +209,7 @@ export function assetBody(room) {
         show(t);
         surface(t.image.width, t.image.height);
       } else if (data.media === 'video') {
-        video = Object.assign(document.createElement('video'), { src: url, muted: true, loop: true, playsInline: true, preload: 'auto' });
+        video = Object.assign(document.createElement('video'), { crossOrigin: 'anonymous', src: url, muted: true, loop: true, playsInline: true, preload: 'auto' });
         const frames = () => {
           if (gone) return;
           requestFrame();

@@ -5,7 +5,8 @@
 // its size, the video playing from its signed URL with range requests, the model's mesh
 // added); A drags the image and B sees it where A let go. Then the real tus-js-client, in A's page, uploads into the room while the
 // page's network is cut mid-way: it resumes (HEAD, then PATCH from the stored offset, one
-// POST in all) and the stored bytes are the page's (sha256).
+// POST in all) and the stored bytes are the page's (sha256); and the web app's own upload
+// (the SDK over XMLHttpRequest) retries a PATCH whose connection was reset.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { REPO_ROOT } from '../e2e/lib/server.mjs';
-import { Env, roomOfTwo, until } from './lib/env.mjs';
+import { CONNECTION_ERRORS, Env, roomOfTwo, until } from './lib/env.mjs';
 
 /** A minimal valid GLB: one triangle (glTF 2.0 binary: header, JSON chunk, BIN chunk). */
 function triangleGlb() {
@@ -202,6 +203,34 @@ describe('web app: files in a room', () => {
     const firstHead = reqs.indexOf('HEAD');
     assert.ok(firstHead > 0 && reqs.slice(firstHead).includes('PATCH'), `resumed with HEAD then PATCH: ${reqs.join(' ')}`);
     await until(async () => (await names(B.page)).includes('resume.bin'), { message: 'B lists the resumed upload' });
+    env.assertNoConsoleErrors();
+  });
+
+  it("the web app's upload resumes after its PATCH's connection is reset", async () => {
+    const reqs = [];
+    let resets = 0;
+    await A.page.route('**/api/uploads/*', (route) => {
+      reqs.push(route.request().method());
+      if (route.request().method() === 'PATCH' && resets++ === 0) return route.abort('connectionreset');
+      return route.continue();
+    });
+    const want = await env.expectingConsoleErrors([A], CONNECTION_ERRORS, async () => {
+      const sum = await A.page.evaluate(async () => {
+        const bytes = new Uint8Array(200 * 1024);
+        for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'reset.bin', { type: 'application/octet-stream' }));
+        document.querySelector('[data-testid="room-area"]')
+          .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      });
+      await until(async () => (await names(B.page)).includes('reset.bin'), { message: 'B lists it' });
+      return sum;
+    });
+    await A.page.unroute('**/api/uploads/*');
+    assert.deepEqual(reqs, ['POST', 'PATCH', 'HEAD', 'PATCH']);
+    const sha = await B.page.getByTestId('assets').locator('[data-testid="asset"]', { hasText: 'reset.bin' }).getAttribute('data-sha256');
+    assert.equal(sha, want);
     env.assertNoConsoleErrors();
   });
 });

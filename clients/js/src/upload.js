@@ -191,6 +191,7 @@ export async function tusUpload(cfg, roomId, data, opts, lookup) {
   }
 
   let url = opts.uploadUrl;
+  let offset = -1; // unknown: ask with HEAD (a resumed upload, or after a failure)
   if (!url) {
     const r = await send(cfg, 'POST', `${cfg.url}/api/uploads/`, {
       'Upload-Length': String(src.size),
@@ -198,9 +199,14 @@ export async function tusUpload(cfg, roomId, data, opts, lookup) {
     }, undefined, small);
     if (r.status !== 201) throw refused(r, 'POST /api/uploads/');
     url = new URL(r.header('location'), `${cfg.url}/`).href;
+    offset = offsetOf(r, 'POST /api/uploads/');
     opts.onCreated?.(url);
+    const done = r.header('asset-id'); // an empty file is complete at creation
+    if (done) {
+      onProgress?.(src.size, src.size);
+      return { assetId: done };
+    }
   }
-  let offset = -1; // unknown: ask with HEAD
   let tries = 0;
   for (;;) {
     try {
