@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # web-vendor.sh: copies the browser (ES module) builds of the web app's npm dependencies
-# (CodeMirror 6 and what it imports, three.js) from node_modules into web/lib/vendor/, one
-# entry file per package. There is no bundler: the import map in web/index.html maps each
+# (CodeMirror 6 and what it imports, three.js and its GLTFLoader) from node_modules into
+# web/lib/vendor/, one entry file per package or package subpath ("three/addons/loaders/
+# GLTFLoader.js", found through the package's "exports", "*" patterns included). There is no bundler: the import map in web/index.html maps each
 # bare specifier ("@codemirror/state") to its file here ("./lib/vendor/@codemirror/state.js"),
 # and that import map is the list of what gets copied. A file the entry imports by a
 # relative path inside its package (three.module.js imports ./three.core.js) is copied
@@ -29,11 +30,34 @@ if (!m) throw new Error('web/index.html has no <script type="importmap">');
 const imports = JSON.parse(m[1]).imports;
 const PREFIX = './lib/vendor/';
 
-/** The ES module entry of an installed package: exports["."].import, else module. */
-function esmEntry(pkg) {
+/** A specifier's package name and subpath: "three/addons/x.js" -> ["three", "./addons/x.js"]. */
+function splitSpec(spec) {
+  const parts = spec.split('/');
+  const n = spec.startsWith('@') ? 2 : 1;
+  return [parts.slice(0, n).join('/'), parts.length > n ? `./${parts.slice(n).join('/')}` : '.'];
+}
+
+/**
+ * The ES module entry of an installed package: exports["."].import, else module; for a
+ * subpath ("three/addons/loaders/GLTFLoader.js"), its exports entry, "*" patterns included.
+ */
+function esmEntry(spec) {
+  const [pkg, sub] = splitSpec(spec);
   const pj = path.join('node_modules', pkg, 'package.json');
   if (!fs.existsSync(pj)) throw new Error(`${pkg} is not installed (no ${pj}): is it in package.json? run npm ci`);
   const j = JSON.parse(fs.readFileSync(pj, 'utf8'));
+  if (sub !== '.') {
+    const map = j.exports && typeof j.exports === 'object' ? j.exports : {};
+    let e = map[sub];
+    for (const [k, v] of Object.entries(map)) {
+      if (e === undefined && k.endsWith('*') && sub.startsWith(k.slice(0, -1)) && typeof v === 'string') {
+        e = v.replace('*', sub.slice(k.length - 1));
+      }
+    }
+    while (e && typeof e === 'object') e = e.import ?? e.browser ?? e.default;
+    if (!e) throw new Error(`${spec}: ${pkg}'s package.json exports no ${sub}`);
+    return path.join(path.dirname(pj), e);
+  }
   let e = j.exports && (typeof j.exports === 'string' ? j.exports : j.exports['.'] ?? j.exports);
   while (e && typeof e === 'object') e = e.import ?? e.browser ?? e.default;
   e = e || j.module;
@@ -50,7 +74,7 @@ const written = new Map(); // dest -> the package that put it there (two must no
 for (const [spec, target] of Object.entries(imports)) {
   if (!target.startsWith(PREFIX)) continue;           // not a vendored package
   const entry = esmEntry(spec);
-  const pkgDir = path.dirname(path.join('node_modules', spec, 'package.json'));
+  const pkgDir = path.join('node_modules', splitSpec(spec)[0]);
   const entryDest = path.join(out, target.slice(PREFIX.length));
   // The entry, then every file it reaches by relative imports (kept inside the package).
   const queue = [[entry, entryDest]];

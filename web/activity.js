@@ -30,7 +30,7 @@ export function activityText(row) {
     case 'room_updated':
       return d.name !== undefined ? `${who} renamed the room to “${d.name}”` : `${who} changed the room settings`;
     case 'state_changed': return `${who} changed the room state${d.keys?.length ? ` (${d.keys.join(', ')})` : ''}`;
-    case 'entity_created': return `${who} added ${d.kind ? `a ${d.kind}` : 'an entity'}`;
+    case 'entity_created': return `${who} added ${d.kind ? `${/^[aeiou]/i.test(d.kind) ? 'an' : 'a'} ${d.kind}` : 'an entity'}`;
     case 'entity_deleted': return `${who} deleted an entity`;
     case 'entity_locked': return `${who} locked an entity`;
     case 'entity_moved': return `${who} moved entities${forDur} (${plural(d.count ?? 1, 'change')})`;

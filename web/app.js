@@ -3,6 +3,7 @@
 import { Chorus } from './lib/chorus.js';
 import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendlyError } from './ui.js';
 import { mountActivity } from './activity.js';
+import { assetBody, mountUploads } from './upload.js';
 
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
@@ -542,6 +543,7 @@ async function enterRoom(code) {
   el.area.hidden = false;
   wireRoom(sess);
   sess.offs.push(mountActivity(room));
+  sess.offs.push(mountUploads(room, $('.participants-panel'), el.area, { me: session.user.id, isHost: () => room.role === 'host', onError: (e) => toast(friendlyError(e), 'error') }));
   openCall(sess); // the call's controls and tiles (web/rtc.js)
   renderRoomAll(sess);
   setTab(sess, 'chat');
@@ -1386,6 +1388,7 @@ async function openCosmos(sess) {
       onStatus: (text, kind) => { if (current === sess) cosmosStatus(text, kind); },
       confirm: (title, body) => openDialog({ title, body, confirmText: 'Delete', danger: true, testid: 'cosmos-delete' }),
       describeError: friendlyError,
+      bodies: { asset: assetBody(sess.room) }, // files placed in the cosmos (web/upload.js)
     });
     // For tests and debugging: the logical scene (works without WebGL too).
     window.__cosmos = sess.cosmos.state;

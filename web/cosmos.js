@@ -137,7 +137,9 @@ function el(tag, cls, text) {
  * opts: {me: userId, colorOf(userId) -> css color, nameOf(userId) -> string,
  *        setPresence(patch) (best effort), onStatus(text, kind),
  *        confirm(title, text) -> Promise<boolean> (asked before a delete),
- *        describeError(err) -> string}.
+ *        describeError(err) -> string,
+ *        bodies: {kind: make(entity, {THREE, requestFrame}) -> {hit, state, dispose()}}: entities
+ *        of other kinds drawn by another view (upload.js: "asset"), moved like entries}.
  * Returns {createEntry(text) -> Promise<entity>, setActive(on), destroy(), state}.
  *
  * Entries can be selected (click or tap: a card with author, text, Edit and Delete),
@@ -148,6 +150,7 @@ export function mountCosmos(host, room, opts) {
   const { me, colorOf, nameOf, setPresence, onStatus = () => {} } = opts;
   const confirmDelete = opts.confirm ?? (async () => true);
   const describeError = opts.describeError ?? ((err) => err?.message || String(err));
+  const bodies = opts.bodies ?? {};
   const reduceMotion = window.matchMedia?.('(prefers-reduced-motion: reduce)').matches ?? false;
   const items = new Map(); // entity id -> item (logical + its meshes)
   const cursors = new Map(); // userId -> {pos, at, mesh, label}
@@ -287,16 +290,18 @@ export function mountCosmos(host, room, opts) {
 
   function makeItem(e) {
     const color = colorOf(e.owner);
-    const mat = new THREE.MeshStandardMaterial({ color, emissive: color, emissiveIntensity: 0.55, roughness: 0.35, metalness: 0, transparent: true });
-    const mesh = new THREE.Mesh(sphereGeo, mat);
+    const body = bodies[e.kind]?.(e, { THREE, requestFrame });
+    const mesh = body ? body.hit : new THREE.Mesh(sphereGeo,
+      new THREE.MeshStandardMaterial({ color, emissive: color, emissiveIntensity: 0.55, roughness: 0.35, metalness: 0, transparent: true }));
     mesh.userData.id = e.id;
     const halo = new THREE.Sprite(new THREE.SpriteMaterial({ map: glow, color, blending: THREE.AdditiveBlending, transparent: true, depthWrite: false }));
+    halo.visible = !body;
     const group = new THREE.Group();
     group.add(halo, mesh);
     scene.add(group);
     const pos = isVec3(e.data?.pos) ? [...e.data.pos] : [0, 0, 0];
     return {
-      id: e.id, owner: e.owner, color, mesh, halo, group,
+      id: e.id, kind: e.kind, body, owner: e.owner, color, mesh, halo, group,
       pos, from: pos, target: pos, t0: 0,
       scale: reduceMotion ? sizeOf(e.data ?? {}) : 0.01, scaleFrom: 0.01, scaleTarget: sizeOf(e.data ?? {}), s0: performance.now(),
       text: '', stage: '', final: false, lock: null, lockLabel: null,
@@ -311,7 +316,7 @@ export function mountCosmos(host, room, opts) {
   function reconcile(id, { instant = false } = {}) {
     const e = room.entities.get(id);
     let it = items.get(id);
-    if (!e || e.kind !== 'entry') {
+    if (!e || (e.kind !== 'entry' && !bodies[e.kind])) {
       if (it) removeItem(it);
       return;
     }
@@ -325,7 +330,7 @@ export function mountCosmos(host, room, opts) {
     it.stage = typeof data.stage === 'string' ? data.stage : '';
     it.final = data.final === true;
     const color = colorOf(e.owner);
-    if (color !== it.color) {
+    if (color !== it.color && !it.body) {
       it.color = color;
       it.mesh.material.color.set(color);
       it.mesh.material.emissive.set(color);
@@ -358,6 +363,7 @@ export function mountCosmos(host, room, opts) {
 
   function removeItem(it) {
     scene.remove(it.group);
+    it.body?.dispose();
     it.mesh.material.dispose();
     it.halo.material.dispose();
     it.lockLabel?.remove();
@@ -890,6 +896,7 @@ export function mountCosmos(host, room, opts) {
       return [...items.values()].map((it) => ({
         id: it.id, pos: [...it.pos], target: [...it.target], scale: it.scale, scaleTarget: it.scaleTarget,
         color: it.color, owner: it.owner, text: it.text, stage: it.stage, final: it.final,
+        kind: it.kind, body: it.body ? { ...it.body.state } : undefined,
       }));
     },
     /** The stages an entry went through here, as applied: [{stage, size, pos}] (at most 32). */

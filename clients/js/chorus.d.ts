@@ -1,5 +1,6 @@
 import { Chorus } from './src/client.js';
 export { Chorus };
+export { Assets } from './src/assets.js';
 export { Call } from './src/call.js';
 export { ChorusError } from './src/errors.js';
 export { Doc } from './src/doc.js';
@@ -8,6 +9,7 @@ export { mergePatch } from './src/patch.js';
 export { Room } from './src/room.js';
 export { textType } from './src/text_type.js';
 export default Chorus;
+export type Asset = import('./src/types.js').Asset;
 export type Ban = import('./src/types.js').Ban;
 export type CallEvents = import('./src/call.js').CallEvents;
 export type CallJoinOptions = import('./src/call.js').CallJoinOptions;
@@ -33,8 +35,10 @@ export type RoomSummary = import('./src/types.js').RoomSummary;
 export type Session = import('./src/types.js').Session;
 export type SyncResult = import('./src/types.js').SyncResult;
 export type TextOp = import('./src/types.js').TextOp;
+export type UploadOptions = import('./src/upload.js').UploadOptions;
 export type TextType = import('./src/text_type.js').TextType;
 export type User = import('./src/types.js').User;
+/** @typedef {import('./src/types.js').Asset} Asset */
 /** @typedef {import('./src/types.js').Ban} Ban */
 /** @typedef {import('./src/call.js').CallEvents} CallEvents */
 /** @typedef {import('./src/call.js').CallJoinOptions} CallJoinOptions */
@@ -64,5 +68,6 @@ export type User = import('./src/types.js').User;
 /** @typedef {import('./src/types.js').Session} Session */
 /** @typedef {import('./src/types.js').SyncResult} SyncResult */
 /** @typedef {import('./src/types.js').TextOp} TextOp */
+/** @typedef {import('./src/upload.js').UploadOptions} UploadOptions */
 /** @typedef {import('./src/text_type.js').TextType} TextType */
 /** @typedef {import('./src/types.js').User} User */

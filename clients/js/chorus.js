@@ -6,6 +6,7 @@
 import { Chorus } from './src/client.js';
 
 export { Chorus };
+export { Assets } from './src/assets.js';
 export { Call } from './src/call.js';
 export { ChorusError } from './src/errors.js';
 export { Doc } from './src/doc.js';
@@ -15,6 +16,7 @@ export { Room } from './src/room.js';
 export { textType } from './src/text_type.js';
 export default Chorus;
 
+/** @typedef {import('./src/types.js').Asset} Asset */
 /** @typedef {import('./src/types.js').Ban} Ban */
 /** @typedef {import('./src/call.js').CallEvents} CallEvents */
 /** @typedef {import('./src/call.js').CallJoinOptions} CallJoinOptions */
@@ -44,5 +46,6 @@ export default Chorus;
 /** @typedef {import('./src/types.js').Session} Session */
 /** @typedef {import('./src/types.js').SyncResult} SyncResult */
 /** @typedef {import('./src/types.js').TextOp} TextOp */
+/** @typedef {import('./src/upload.js').UploadOptions} UploadOptions */
 /** @typedef {import('./src/text_type.js').TextType} TextType */
 /** @typedef {import('./src/types.js').User} User */

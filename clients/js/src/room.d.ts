@@ -1,8 +1,11 @@
+import { Assets } from './assets.js';
 import { Call } from './call.js';
 import { Doc } from './doc.js';
 import { Emitter } from './emitter.js';
 import { Entities } from './entities.js';
 import { ChorusError } from './errors.js';
+export type Asset = import('./types.js').Asset;
+export type UploadOptions = import('./upload.js').UploadOptions;
 export type Entity = import('./types.js').Entity;
 export type EntityEvent = import('./types.js').EntityEvent;
 export type EntityLock = import('./types.js').EntityLock;
@@ -15,6 +18,8 @@ export type Participant = import('./types.js').Participant;
 export type RoomInfo = import('./types.js').RoomInfo;
 export type RoomSettings = import('./types.js').RoomSettings;
 export type SyncResult = import('./types.js').SyncResult;
+/** @typedef {import('./types.js').Asset} Asset */
+/** @typedef {import('./upload.js').UploadOptions} UploadOptions */
 /** @typedef {import('./types.js').Entity} Entity */
 /** @typedef {import('./types.js').EntityEvent} EntityEvent */
 /** @typedef {import('./types.js').EntityLock} EntityLock */
@@ -69,6 +74,15 @@ export type RoomEvents = {
         by: string;
     };
     activity: ActivityRow;
+    asset_added: {
+        asset: Asset;
+    };
+    asset_removed: {
+        asset: Asset;
+    };
+    asset_updated: {
+        asset: Asset;
+    };
     error: ChorusError;
     entity_created: EntityEvent;
     entity_updated: EntityEvent & {
@@ -112,7 +126,8 @@ export type RoomEvents = {
  * after a reconnect, or a failed catch-up (SDK extension). 'broadcast': every broadcast,
  * whatever its name (SDK extension; names that clash with the other events only come this
  * way). 'activity': a row of the room's activity stream was written (docs/protocol.md
- * "Activity"). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * "Activity"). 'asset_added', 'asset_removed', 'asset_updated': the room's assets changed
+ * (room.assets, docs/assets.md). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
  * @typedef {{
  *   message: Message;
  *   participant_joined: Participant;
@@ -125,6 +140,9 @@ export type RoomEvents = {
  *   room_code: { roomCode: string; joinLink: string };
  *   room_updated: { name: string; maxParticipants: number; isPublic: boolean; by: string };
  *   activity: ActivityRow;
+ *   asset_added: { asset: Asset };
+ *   asset_removed: { asset: Asset };
+ *   asset_updated: { asset: Asset };
  *   error: ChorusError;
  *   entity_created: EntityEvent;
  *   entity_updated: EntityEvent & { previous: Entity; transient: boolean };
@@ -175,6 +193,26 @@ export declare class Room extends Emitter<RoomEvents, {
      * @returns {Call}
      */
     get call(): Call;
+    /**
+     * The room's assets (uploaded files): a live Map-like view, filled by load() and kept
+     * current by the asset events; upload(), delete(), url().
+     * @returns {Assets}
+     */
+    get assets(): Assets;
+    /**
+     * Uploads a file into the room (tus 1.0, resuming after a dropped connection) and
+     * resolves with its asset (room.assets.upload()).
+     * @param {Blob | Uint8Array | ArrayBuffer} data a File, Blob, Buffer, Uint8Array or ArrayBuffer; borrowed
+     * @param {UploadOptions} [opts]
+     * @returns {Promise<Asset>}
+     */
+    upload(data: Blob | Uint8Array | ArrayBuffer, opts?: UploadOptions): Promise<Asset>;
+    /**
+     * A signed URL of an asset's content for <img>, <video> and loaders (room.assets.url()).
+     * @param {Asset | string} asset the asset or its id
+     * @returns {Promise<string>}
+     */
+    assetUrl(asset: Asset | string): Promise<string>;
     /**
      * The newest messages seen (join history + live, at most `maxMessages`), ascending by
      * seq, without duplicates.

@@ -2,6 +2,7 @@
 // catch-up of gaps after a reconnect), room events, and the way to its documents and
 // entities. The client (client.js) routes the room's events here.
 
+import { ASSET_OPS, Assets } from './assets.js';
 import { Call, CALL_EVENTS } from './call.js';
 import { Doc } from './doc.js';
 import { Emitter } from './emitter.js';
@@ -9,6 +10,8 @@ import { Entities } from './entities.js';
 import { ChorusError } from './errors.js';
 import { mergePatch } from './patch.js';
 
+/** @typedef {import('./types.js').Asset} Asset */
+/** @typedef {import('./upload.js').UploadOptions} UploadOptions */
 /** @typedef {import('./types.js').Entity} Entity */
 /** @typedef {import('./types.js').EntityEvent} EntityEvent */
 /** @typedef {import('./types.js').EntityLock} EntityLock */
@@ -26,6 +29,7 @@ import { mergePatch } from './patch.js';
 export const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
   'state', 'broadcast', 'room_deleted', 'kicked', 'room_code', 'room_updated', 'activity',
+  ...ASSET_OPS,
 ]);
 /** Entity ops the server sends to a room (docs/protocol.md "Entities"). */
 export const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
@@ -45,7 +49,8 @@ const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_E
  * after a reconnect, or a failed catch-up (SDK extension). 'broadcast': every broadcast,
  * whatever its name (SDK extension; names that clash with the other events only come this
  * way). 'activity': a row of the room's activity stream was written (docs/protocol.md
- * "Activity"). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * "Activity"). 'asset_added', 'asset_removed', 'asset_updated': the room's assets changed
+ * (room.assets, docs/assets.md). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
  * @typedef {{
  *   message: Message;
  *   participant_joined: Participant;
@@ -58,6 +63,9 @@ const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_E
  *   room_code: { roomCode: string; joinLink: string };
  *   room_updated: { name: string; maxParticipants: number; isPublic: boolean; by: string };
  *   activity: ActivityRow;
+ *   asset_added: { asset: Asset };
+ *   asset_removed: { asset: Asset };
+ *   asset_updated: { asset: Asset };
  *   error: ChorusError;
  *   entity_created: EntityEvent;
  *   entity_updated: EntityEvent & { previous: Entity; transient: boolean };
@@ -95,6 +103,7 @@ export class Room extends Emitter {
   /** @internal */ _state;
   /** @internal */ _paging;
   /** @internal */ _call;
+  /** @internal */ _assets;
 
   /** @internal */
   constructor(client, data, displayName) {
@@ -116,6 +125,7 @@ export class Room extends Emitter {
     this._stateAt = 0; // the stateVersion `state` is at
     this._entities = new Entities(this);
     this._call = new Call(this);
+    this._assets = new Assets(this);
     this._applyJoin(data, true);
   }
 
@@ -179,6 +189,35 @@ export class Room extends Emitter {
   }
 
   /**
+   * The room's assets (uploaded files): a live Map-like view, filled by load() and kept
+   * current by the asset events; upload(), delete(), url().
+   * @returns {Assets}
+   */
+  get assets() {
+    return this._assets;
+  }
+
+  /**
+   * Uploads a file into the room (tus 1.0, resuming after a dropped connection) and
+   * resolves with its asset (room.assets.upload()).
+   * @param {Blob | Uint8Array | ArrayBuffer} data a File, Blob, Buffer, Uint8Array or ArrayBuffer; borrowed
+   * @param {UploadOptions} [opts]
+   * @returns {Promise<Asset>}
+   */
+  upload(data, opts) {
+    return this._assets.upload(data, opts);
+  }
+
+  /**
+   * A signed URL of an asset's content for <img>, <video> and loaders (room.assets.url()).
+   * @param {Asset | string} asset the asset or its id
+   * @returns {Promise<string>}
+   */
+  assetUrl(asset) {
+    return this._assets.url(asset);
+  }
+
+  /**
    * The newest messages seen (join history + live, at most `maxMessages`), ascending by
    * seq, without duplicates.
    * @returns {Message[]}
@@ -239,6 +278,7 @@ export class Room extends Emitter {
     this._resyncing = false;
     for (const m of msgs) this._ingest(m, false);
     this._catchUp();
+    this._assets._onRejoin();
   }
 
   /** @internal Takes a message from anywhere (event, send reply, join reply, history). */
@@ -446,6 +486,11 @@ export class Room extends Emitter {
       }
       case 'activity':
         if (msg.activity) this._emit('activity', msg.activity);
+        return;
+      case 'asset_added':
+      case 'asset_removed':
+      case 'asset_updated':
+        this._assets._onEvent(msg);
         return;
       default:
     }

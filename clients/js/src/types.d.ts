@@ -78,6 +78,17 @@ export type ActivityPage = {
     activity: ActivityRow[];
     nextCursor: string | null;
 };
+export type Asset = {
+    id: string;
+    roomId: string | null;
+    uploadedBy: string;
+    sha256: string;
+    size: number;
+    name: string;
+    type: string;
+    createdAt: number;
+    url: string;
+};
 export type ChorusOptions = {
     /**
      * Base URL of the server, e.g. "http://127.0.0.1:8080" (ws(s) URL
@@ -216,6 +227,15 @@ export type SyncResult = {
  * One page of a room's activity stream, newest first; `nextCursor` is the `before` of the
  * next, older page, or null when this one reached the oldest row.
  * @typedef {{ activity: ActivityRow[]; nextCursor: string | null }} ActivityPage
+ */
+/**
+ * A file uploaded into a room (docs/assets.md "Assets in rooms"): `url` is the
+ * token-only download path (`/api/blobs/<sha256>`); room.assetUrl() gives a signed one.
+ * createdAt is unix ms.
+ * @typedef {{
+ *   id: string; roomId: string | null; uploadedBy: string; sha256: string; size: number;
+ *   name: string; type: string; createdAt: number; url: string;
+ * }} Asset
  */
 /**
  * The options of a Chorus client.

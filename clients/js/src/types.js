@@ -74,6 +74,16 @@
  */
 
 /**
+ * A file uploaded into a room (docs/assets.md "Assets in rooms"): `url` is the
+ * token-only download path (`/api/blobs/<sha256>`); room.assetUrl() gives a signed one.
+ * createdAt is unix ms.
+ * @typedef {{
+ *   id: string; roomId: string | null; uploadedBy: string; sha256: string; size: number;
+ *   name: string; type: string; createdAt: number; url: string;
+ * }} Asset
+ */
+
+/**
  * The options of a Chorus client.
  * @typedef {object} ChorusOptions
  * @property {string} [url] Base URL of the server, e.g. "http://127.0.0.1:8080" (ws(s) URL

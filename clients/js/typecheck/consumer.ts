@@ -2,11 +2,11 @@
 // against the generated chorus.d.ts by `make sdk` (scripts/sdk-types.sh --check). Every
 // `@ts-expect-error` line proves that a type is precise (not `any`): it must not compile.
 import Default, {
-  Chorus, ChorusError, Doc, Entities, Room, mergePatch, textType,
-  type Ban, type ChorusOptions, type ConnectionState, type Entity, type EntityEvent,
+  Assets, Chorus, ChorusError, Doc, Entities, Room, mergePatch, textType,
+  type Asset, type Ban, type ChorusOptions, type ConnectionState, type Entity, type EntityEvent,
   type EntityLock, type EntitySource, type Handler, type HistoryPage, type Message, type Participant,
   type RemoteCursor, type RoomInfo, type RoomSettings, type RoomSummary, type Session,
-  type SyncResult, type TextOp, type User,
+  type SyncResult, type TextOp, type UploadOptions, type User,
 } from '../chorus.js';
 
 const same: typeof Chorus = Default;
@@ -216,4 +216,26 @@ function errors(e: unknown): void {
   void made;
 }
 
-void [client, roomApi, entities, documents, ot, errors];
+async function assets(room: Room, file: Blob): Promise<void> {
+  const list: Assets = room.assets;
+  const all: Asset[] = await list.load();
+  const page: { assets: Asset[]; next: string | null } = await list.page({ limit: 10, before: null });
+  const one: Asset | undefined = list.get('id');
+  const loaded: boolean = list.loaded;
+  const opts: UploadOptions = { name: 'a.png', type: 'image/png', chunkSize: 1 << 20, onProgress: (sent: number, total: number) => void [sent, total] };
+  const a: Asset = await room.upload(file, opts);
+  const b: Asset = await room.upload(new Uint8Array(4), { signal: new AbortController().signal, dedup: false });
+  const size: number = a.size;
+  const url: string = await room.assetUrl(a);
+  const url2: string = await list.url(b.id);
+  const gone: Asset = await list.delete(a.id);
+  room.on('asset_added', ({ asset }) => void asset.sha256);
+  room.on('asset_removed', ({ asset }) => void asset.id);
+  // @ts-expect-error upload takes bytes, not a string
+  await room.upload('text');
+  // @ts-expect-error an asset's size is a number
+  const badSize: string = a.size;
+  void [all, page, one, loaded, size, url, url2, gone, badSize];
+}
+
+void [client, roomApi, entities, documents, ot, errors, assets];
