@@ -28,7 +28,8 @@ static json_t *moment(int64_t version, int64_t time)
 }
 
 /* The documents then: each rebuilt from its base and ops (history_doc_at), within
- * budget bytes of text; one trimmed by retention, or past the budget, has no text. */
+ * budget bytes of text; one past the budget, or with more ops to replay than one request
+ * reads (version -1), has no text. */
 static json_t *docs_json(const store_rooms_t *pl, int64_t t, size_t budget)
 {
     json_t *arr = json_array();
@@ -41,9 +42,11 @@ static json_t *docs_json(const store_rooms_t *pl, int64_t t, size_t budget)
         json_t *j = json_pack("{s:s}", "id", d->doc_id);
         char *text = NULL;
         int64_t v = 0;
-        if (d->version < 0 || history_doc_at(d->snapshot, d->version, pl->dops + first,
-                                             o - first, t, &text, &v) != 0) {
-            json_object_set_new(j, "unavailable", json_true());
+        if (d->version < 0) {
+            json_object_set_new(j, "tooLarge", json_true());
+        } else if (history_doc_at(d->snapshot, d->version, pl->dops + first, o - first, t,
+                                  &text, &v) != 0) {
+            json_object_set_new(j, "unavailable", json_true()); /* a stored op refused */
         } else if (strlen(text) > budget) {
             json_object_set_new(j, "version", json_integer(v));
             json_object_set_new(j, "tooLarge", json_true());
@@ -90,6 +93,7 @@ static void on_state_at(store_req_t *req)
             json_array_append_new(ents, e);
         }
         int64_t t = h->at_version < 0 ? h->at_time : h->time;
+        if (t < h->base_time) t = h->base_time; /* as the store read them */
         json_t *res =
             json_pack("{s:o, s:o, s:O, s:o, s:o}", "at", moment(h->version, h->time), "oldest",
                       moment(h->base_version, h->base_time), "state", hr.state, "entities",
