@@ -3,13 +3,16 @@
 // equals what a client that recorded every event saw at that version, by version and by
 // time; members only; retention compacts the change log and an older moment answers
 // history_unavailable naming the oldest one kept; a document whose op log retention
-// trimmed moves the oldest moment to its snapshot (the whole request refused before it).
+// trimmed moves the oldest moment to its snapshot (the whole request refused before it);
+// GET /api/rooms/:id/snapshot and the server API's answer the same.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { closeAll, mkUser, RoomWs, roomWith, until } from './lib/rooms.mjs';
-import { startServer } from './lib/server.mjs';
+import { assertJsonError } from './lib/http.mjs';
+import { ON_PG, pgDatabaseFor } from './lib/pg.mjs';
+import { closeAll, get, mkUser, RoomWs, roomWith, until } from './lib/rooms.mjs';
+import { runCli, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
@@ -146,6 +149,37 @@ describe('snapshot_at', () => {
       assert.equal(byTime.error?.code, 'history_unavailable');
       assert.equal((await a.ok('snapshot_at', { room: room.id, at: { stateVersion: last + 100 } })).at.stateVersion, last);
 
+      // Over REST (members) and the server API (an API key): the same answers and errors.
+      const path = `/api/rooms/${room.id}/snapshot`;
+      const rest = async (q, status = 200, who = users[0], p = path) => {
+        const res = await get(s2.port, who, `${p}?${q}`);
+        assert.equal(res.status, status, res.text);
+        return res.json();
+      };
+      const want = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: vs[6] } });
+      assert.deepEqual(await rest(`at=${vs[6]}`), { success: true, ...want });
+      const gone = assertJsonError(await get(s2.port, users[0], `${path}?at=${vs[0]}`), 410, 'history_unavailable');
+      assert.deepEqual(gone.error.oldest, err.oldest);
+      const t = want.at.time;
+      const wantT = await a.ok('snapshot_at', { room: room.id, at: { time: t } });
+      assert.deepEqual(await rest(`at=${t}ms`), { success: true, ...wantT });
+      assert.deepEqual(await rest(`at=${new Date(t).toISOString()}`), { success: true, ...wantT });
+      const iso = new Date(t + 3600000).toISOString().replace('Z', '%2B01:00'); // the same instant, UTC+1
+      assert.deepEqual(await rest(`at=${iso}`), { success: true, ...wantT });
+      const page = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: last }, after: 'k3' });
+      assert.deepEqual(await rest(`at=${last}&after=k3`), { success: true, ...page });
+      for (const q of ['', 'at=', 'at=abc', 'at=12x', 'at=-1', 'at=5s', 'at=2026-02-30T00:00:00Z', 'at=1969-12-31T23:59:59Z']) {
+        assert.equal(assertJsonError(await get(s2.port, users[0], `${path}?${q}`), 400, 'validation_error').error.field, 'at', q);
+      }
+      assert.equal(assertJsonError(await get(s2.port, users[0], `${path}?at=1&after=%ZZ`), 400, 'validation_error').error.field, 'after');
+      assertJsonError(await get(s2.port, mkUser('outsider'), `${path}?at=1`), 404, 'not_found');
+      const store = ON_PG ? ['--store', await pgDatabaseFor(s2.dataDir)] : [];
+      const key = await runCli(['apikey', 'create', '--name', 'backend', '--data', s2.dataDir, ...store], { timeoutMs: 10000 });
+      assert.equal(key.code, 0, key.stderr);
+      const app = { token: key.stdout.trim() };
+      assert.deepEqual(await rest(`at=${vs[6]}`, 200, app, `/api/server/rooms/${room.id}/snapshot`), { success: true, ...want });
+      assert.deepEqual((await rest(`at=${vs[0]}`, 410, app, `/api/server/rooms/${room.id}/snapshot`)).error.oldest, err.oldest);
+      assertJsonError(await get(s2.port, app, '/api/server/rooms/no-such-room/snapshot?at=1'), 404, 'not_found');
       closeAll(cs);
     } finally {
       await s2.stop();
