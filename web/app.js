@@ -3,6 +3,7 @@
 import { Chorus } from './lib/chorus.js';
 import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendlyError } from './ui.js';
 import { mountActivity } from './activity.js';
+import { mountHistory } from './history.js';
 
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
@@ -542,6 +543,8 @@ async function enterRoom(code) {
   el.area.hidden = false;
   wireRoom(sess);
   sess.offs.push(mountActivity(room));
+  sess.history = mountHistory(room, { docId: EDITOR_DOC, cosmos: () => sess.cosmos, editorPanel: el.editorPanel, actions: $('.room-actions'), main: $('.room-main') });
+  sess.offs.push(() => sess.history.destroy());
   openCall(sess); // the call's controls and tiles (web/rtc.js)
   renderRoomAll(sess);
   setTab(sess, 'chat');
@@ -1389,6 +1392,7 @@ async function openCosmos(sess) {
     });
     // For tests and debugging: the logical scene (works without WebGL too).
     window.__cosmos = sess.cosmos.state;
+    sess.history?.cosmosReady(); // the history slider's moment, when it shows one
     sess.call?.setCosmos(sess.cosmos);
     sess.cosmos.setActive(sess.tab === 'cosmos');
   })();
