@@ -4,6 +4,7 @@ import { Chorus } from './lib/chorus.js';
 import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendlyError } from './ui.js';
 import { mountActivity } from './activity.js';
 import { assetBody, mountUploads } from './upload.js';
+import { mountHistory } from './history.js';
 
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
@@ -544,6 +545,8 @@ async function enterRoom(code) {
   wireRoom(sess);
   sess.offs.push(mountActivity(room));
   sess.offs.push(mountUploads(room, $('.participants-panel'), el.area, { me: session.user.id, isHost: () => room.role === 'host', onError: (e) => toast(friendlyError(e), 'error') }));
+  sess.history = mountHistory(room, { docId: EDITOR_DOC, cosmos: () => sess.cosmos, editorPanel: el.editorPanel, actions: $('.room-actions'), main: $('.room-main') });
+  sess.offs.push(() => sess.history.destroy());
   openCall(sess); // the call's controls and tiles (web/rtc.js)
   renderRoomAll(sess);
   setTab(sess, 'chat');
@@ -1392,6 +1395,7 @@ async function openCosmos(sess) {
     });
     // For tests and debugging: the logical scene (works without WebGL too).
     window.__cosmos = sess.cosmos.state;
+    sess.history?.cosmosReady(); // the history slider's moment, when it shows one
     sess.call?.setCosmos(sess.cosmos);
     sess.cosmos.setActive(sess.tab === 'cosmos');
   })();

@@ -158,6 +158,8 @@ export function mountCosmos(host, room, opts) {
   let alive = true;
   let active = false;
   let frame = 0;
+  let shown = null; // an earlier moment's entities (history.js), read-only; null: live
+  const ents = () => shown ?? room.entities;
 
   // ----- DOM: canvas host, labels layer, tooltip, no-WebGL message
   const stage = document.createElement('div');
@@ -314,7 +316,7 @@ export function mountCosmos(host, room, opts) {
    * instant: a move jumps (a drag, live) instead of gliding.
    */
   function reconcile(id, { instant = false } = {}) {
-    const e = room.entities.get(id);
+    const e = ents().get(id);
     let it = items.get(id);
     if (!e || (e.kind !== 'entry' && !bodies[e.kind])) {
       if (it) removeItem(it);
@@ -402,8 +404,8 @@ export function mountCosmos(host, room, opts) {
   }
 
   function reconcileAll() {
-    for (const id of [...items.keys()]) if (!room.entities.has(id)) removeItem(items.get(id));
-    for (const id of room.entities.keys()) reconcile(id);
+    for (const id of [...items.keys()]) if (!ents().has(id)) removeItem(items.get(id));
+    for (const id of ents().keys()) reconcile(id);
   }
 
   /** Advances every animation to `now`; true while something still moves. */
@@ -651,7 +653,7 @@ export function mountCosmos(host, room, opts) {
 
   async function startEntryDrag(d) {
     const it = items.get(d.id);
-    if (!it) return;
+    if (!it || shown) return;
     if (it.lock && it.lock.userId !== me) {
       onStatus(`${it.lock.displayName || nameOf(it.lock.userId)} is moving this entry.`, 'error');
       d.refused = true;
@@ -757,7 +759,7 @@ export function mountCosmos(host, room, opts) {
       edit.disabled = del.disabled = lockedByOther || !it.final;
       if (!it.final) edit.title = del.title = 'Still taking shape: wait a moment';
       actions.append(edit, del);
-      parts.push(actions, el('p', 'cosmos-card-hint', 'Drag the sphere to move it.'));
+      if (!shown) parts.push(actions, el('p', 'cosmos-card-hint', 'Drag the sphere to move it.'));
     }
     card.replaceChildren(...parts);
   }
@@ -935,6 +937,12 @@ export function mountCosmos(host, room, opts) {
     createEntry,
     /** The scene, its camera and the redraw, for what other views place in it (rtc.js). */
     three: { scene, camera, requestFrame },
+    /** Shows entities (a Map id -> entity: an earlier moment, read-only), or the room's again (null). */
+    showEntities(map) {
+      shown = map;
+      stage.dataset.history = String(!!map);
+      reconcileAll();
+    },
     /** Showing (draw, publish the pointer) or hidden (stop drawing, withdraw the pointer). */
     setActive(on) {
       if (on === active) return;

@@ -168,7 +168,9 @@ void home_assets_register(home_t *h);
  * - rest.activity: the same for the REST routes, with "success": true. */
 void home_activity_register(home_t *h);
 /* Registers snapshot_at (home_history.c, issue 25: the room at an earlier moment, from the
- * store's change log) on h, working on h's rooms. */
+ * store's change log) on h, working on h's rooms; and rest.snapshot_at, the same for the
+ * REST routes (GET /api/rooms/:id/snapshot, the server API's), with "success": true and
+ * the error's kind in its data (HOME_KIND_KEY; history_unavailable: ROOMS_E_GONE). */
 void home_history_register(home_t *h);
 /* Registers the call ops (home_rtc.c; docs/protocol.md, "Calls") on h, working on the
  * calls of rc (borrowed: it must outlive h):

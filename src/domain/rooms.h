@@ -263,6 +263,8 @@ typedef enum {
     ROOMS_E_QUOTA = -8,        /* a storage quota is full: quota_exceeded */
     ROOMS_E_UNAVAILABLE = -9,  /* try again later: service_unavailable */
     ROOMS_E_IO = -10,          /* the store failed: internal_error */
+    ROOMS_E_GONE = -11,        /* a moment older than the room's history keeps:
+                                * history_unavailable */
 } rooms_errno_t;
 
 /* An error of a room operation: its kind and the stable protocol code, the message and the

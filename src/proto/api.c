@@ -11,9 +11,11 @@
 #include <sodium.h>
 
 #include "util/clock.h"
+#include "util/iso_time.h"
 #include "util/mem.h"
 #include "util/net_addr.h"
 #include "util/utf8.h"
+#include "domain/home.h"
 
 /* Rate-limit keys beyond this many per group are evicted (see rl_map.h). */
 #define API_RL_MAX_KEYS 100000
@@ -477,4 +479,86 @@ json_t *api_activity_args(api_req_t *r)
     json_t *args = json_pack("{s:I}", "limit", (json_int_t)limit);
     if (before != -1) json_object_set_new(args, "before", json_integer(before));
     return args;
+}
+
+/* The raw value of query parameter name (not decoded), or NULL; *len gets its length. */
+static const char *query_raw(const api_req_t *r, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    for (const char *q = r->query; *q;) {
+        const char *amp = strchr(q, '&');
+        size_t l = amp ? (size_t)(amp - q) : strlen(q);
+        if (l > n && memcmp(q, name, n) == 0 && q[n] == '=') {
+            *len = l - n - 1;
+            return q + n + 1;
+        }
+        q += l + (amp ? 1 : 0);
+    }
+    return NULL;
+}
+
+/* A query value percent-decoded into out (cap bytes, NUL-terminated), or -1 when it does
+ * not fit or is not well-formed. */
+static int query_text(const char *v, size_t len, char *out, size_t cap)
+{
+    if (len >= cap) return -1;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    return api_unescape_segment(out);
+}
+
+json_t *api_snapshot_args(api_req_t *r)
+{
+    size_t len = 0;
+    const char *v = query_raw(r, "at", &len);
+    char text[64];
+    size_t nd = v ? strspn(v, "0123456789") : 0;
+    int64_t n = -1;
+    if (nd > 0 && nd <= 18 && (nd == len || (nd + 2 == len && memcmp(v + nd, "ms", 2) == 0)))
+        n = strtoll(v, NULL, 10);
+    json_t *at = NULL;
+    if (n >= 0 && nd == len) {
+        at = json_pack("{s:I}", "stateVersion", (json_int_t)n);
+    } else if (n >= 0) {
+        at = json_pack("{s:I}", "time", (json_int_t)n);
+    } else if (v && query_text(v, len, text, sizeof(text)) == 0 &&
+               iso_time_parse(text, strlen(text), &n) == 0) {
+        at = json_pack("{s:I}", "time", (json_int_t)n);
+    } else {
+        api_invalid(r, "at",
+                    "at must be a state version, an RFC 3339 time or unix ms followed by ms");
+        return NULL;
+    }
+    json_t *args = json_pack("{s:o}", "at", at);
+    v = query_raw(r, "after", &len);
+    char after[STORE_ENTITY_ID_LEN];
+    if (v && (query_text(v, len, after, sizeof(after)) != 0 || !after[0] ||
+              !utf8_valid((const uint8_t *)after, strlen(after)))) {
+        json_decref(args);
+        api_invalid(r, "after", "after must be an entity id (a snapshot's after)");
+        return NULL;
+    }
+    if (v) json_object_set_new(args, "after", json_string(after));
+    return args;
+}
+
+void api_snapshot_back(const bus_route_t *route, const char *code, const char *message,
+                       json_t *data)
+{
+    api_req_t *r = route->ud;
+    if (!code) {
+        api_respond(r, 200, data);
+        return;
+    }
+    json_t *kind = json_object_get(data, HOME_KIND_KEY);
+    int k = json_is_integer(kind)                    ? (int)json_integer_value(kind)
+            : strcmp(code, HOME_NOT_FOUND_CODE) == 0 ? ROOMS_E_NOT_FOUND
+                                                     : ROOMS_E_IO;
+    json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (json_is_object(data)) {
+        json_object_del(data, HOME_KIND_KEY);
+        json_object_update(err, data);
+    }
+    json_decref(data);
+    api_respond(r, api_status_of(k), json_pack("{s:b, s:o}", "success", 0, "error", err));
 }

@@ -386,4 +386,17 @@ int api_query_int(api_req_t *r, const char *name, int64_t *out);
  * 400 validation_error naming the field. */
 json_t *api_activity_args(api_req_t *r);
 
+/* Reads a snapshot's query (?at: a state version, an RFC 3339 time, or unix ms followed by
+ * "ms"; ?after: an entity id, percent-encoded) into rest.snapshot_at's arguments
+ * (home.h). Returns them (new), or NULL after answering 400 validation_error naming the
+ * field. */
+json_t *api_snapshot_args(api_req_t *r);
+
+/* The bus_reply_fn of rest.snapshot_at (route->ud: the api_req_t): 200 with the answer,
+ * or the error's status (api_status_of its kind) with a body that keeps the error's data
+ * ({"success": false, "error": {"code", "message", "oldest"?, "field"?}}). Takes data. */
+struct bus_route_s;
+void api_snapshot_back(const struct bus_route_s *route, const char *code, const char *message,
+                       json_t *data);
+
 #endif

@@ -52,6 +52,8 @@ int api_status_of(int kind)
         return 503;
     case ROOMS_E_IO:
         return 500;
+    case ROOMS_E_GONE:
+        return 410;
     }
     return 500;
 }
@@ -464,6 +466,16 @@ static void h_activity(api_req_t *r)
     to_home(r, room, "rest.activity", args, back_200);
 }
 
+/* GET /api/rooms/:roomId/snapshot?at&after: the room at an earlier moment
+ * (rest.snapshot_at; members, as snapshot_at). */
+static void h_snapshot(api_req_t *r)
+{
+    room_t *room = room_param(r);
+    if (!room) return;
+    json_t *args = api_snapshot_args(r);
+    if (args) to_home(r, room, "rest.snapshot_at", args, api_snapshot_back);
+}
+
 static void h_state(api_req_t *r)
 {
     room_t *room = room_param(r);
@@ -589,6 +601,7 @@ const api_route_t api_rooms_routes[] = {
     {HTTP_GET, "/api/rooms/:roomId/participants", h_participants, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/messages", h_messages, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/activity", h_activity, 0, API_GROUP_API},
+    {HTTP_GET, "/api/rooms/:roomId/snapshot", h_snapshot, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/entities", h_entities, 0, API_GROUP_API},
     {HTTP_PATCH, "/api/rooms/:roomId/state", h_state, 0, API_GROUP_API},
     {HTTP_POST, "/api/rooms/:roomId/kick", h_kick, 0, API_GROUP_API},

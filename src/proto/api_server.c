@@ -332,6 +332,26 @@ static void api_server_activity(api_req_t *r)
     api_server_to_home(r, room, "rest.activity", args);
 }
 
+/* GET /api/server/rooms/:roomId/snapshot?at&after (rest.snapshot_at, answered with its
+ * error's data: api_snapshot_back). */
+static void api_server_snapshot(api_req_t *r)
+{
+    json_t *args = api_snapshot_args(r);
+    if (!args) return;
+    room_t *room = api_server_room(r);
+    bus_op_t op = {
+        .room = room ? room->id : NULL,
+        .name = "rest.snapshot_at",
+        .user = "",
+        .args = args,
+        .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = api_snapshot_back, .ud = r},
+    };
+    if (room && bus_send_op(r->api->rooms->bus, &op) != 0)
+        api_error(r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
+                  "the room is not reachable now");
+    json_decref(args);
+}
+
 /* The entity routes: the members' entity ops (home_entities.c) as the room's host, with
  * no connection (so no lock of the app's outlives its request). The body is the op's
  * arguments; :entityId, when the route has it, is its "id". */
@@ -445,6 +465,8 @@ const api_route_t api_server_routes[] = {
     {HTTP_GET, "/api/server/rooms/:roomId/messages", api_server_history, API_SERVER,
      API_GROUP_API},
     {HTTP_GET, "/api/server/rooms/:roomId/activity", api_server_activity, API_SERVER,
+     API_GROUP_API},
+    {HTTP_GET, "/api/server/rooms/:roomId/snapshot", api_server_snapshot, API_SERVER,
      API_GROUP_API},
     {HTTP_POST, "/api/server/rooms/:roomId/broadcast", api_server_broadcast, API_SERVER,
      API_GROUP_API},

@@ -249,22 +249,26 @@ typedef enum {
     STORE_STATE_AT, /* in: room.id, hist.at_version (>= 0) or, when it is negative,
                      * hist.at_time (unix ms), hist.after (entity id cursor, "" = from the
                      * first), limit (entities, capped at STORE_PAGE_MAX). out: hist.base_*
-                     * (the oldest moment kept); hist.unavailable = 1 when the moment asked
-                     * is older (nothing else then); else hist.version (the room's state
+                     * (the oldest moment kept: the log's base, or, when later, the newest
+                     * snapshot time of a document whose op log retention trimmed, which
+                     * rebuilds from that snapshot only, with the room's version then);
+                     * hist.unavailable = 1 when the moment asked is older (nothing else
+                     * then); else hist.version (the room's state
                      * version at that moment: the newest logged change at or below the
                      * version asked, or at or before the time), hist.time (that change's
-                     * time), room.state (the room's state then), ents (the entities that
+                     * time; at the oldest moment, its time), room.state (the room's state
+                     * then), ents (the entities that
                      * existed then, as their last change before it left them: data, kind,
                      * owner, owner_only, version, created_at; state_version and updated_at
                      * are that change's), by id after hist.after, at most limit, and
                      * hist.more (1: more entities after the last); and the room's
                      * documents then (docs, by id, at most STORE_DOCS_AT_MAX, hist.docs_more
                      * when more): each document's base as doc (version and snapshot text;
-                     * "" at 0 when its op log is whole; version -1 when neither reaches the
-                     * moment: retention trimmed it) and its ops after the base up to its
+                     * "" at 0 when its op log is whole; the oldest moment makes one of the
+                     * two reach every moment answered) and its ops after the base up to its
                      * last op made at or before the moment (at_time, or hist.time when asked
                      * by version) in dops (by document, then version; at most STORE_OPS_MAX
-                     * in all: a document that would pass it is version -1 too). A document
+                     * in all: a document that would pass it is version -1). A document
                      * with no op by then is left out. err: ENOTFOUND (no such room) */
     /* API keys of app backends (issue 21, server API): payload in req->apikey. */
     STORE_APIKEY_CREATE, /* in: apikey (all fields; revoked_at 0). err: EEXISTS (the id

@@ -324,6 +324,7 @@ enum {
     PG_RET_LOG_DELETE,
     PG_LOG_DOCS,
     PG_LOG_DOC_BOUNDS,
+    PG_LOG_DOC_FLOOR,
     PG_STMT_MAX
 };
 
@@ -401,6 +402,10 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                           " FROM doc_ops WHERE room_id = $1 AND doc_id = $2"
                           " AND created_at <= $3), 0) FROM doc_ops"
                           " WHERE room_id = $1 AND doc_id = $2",
+    [PG_LOG_DOC_FLOOR] = "SELECT max(d.updated_at) FROM documents d WHERE d.room_id = $1"
+                         " AND d.updated_at > $2 AND coalesce((SELECT min(o.version)"
+                         " FROM doc_ops o WHERE o.room_id = $1 AND o.doc_id = d.doc_id),"
+                         " d.version + 1) > 1",
     [PG_RET_LOG_RULES] = "SELECT (SELECT max(version) FROM state_log WHERE room_id = $1),"
                          " (SELECT version FROM state_log WHERE room_id = $1"
                          " ORDER BY version DESC LIMIT 1 OFFSET $2),"
@@ -1820,6 +1825,15 @@ static int pg_state_at(pg_conn_t *c, store_rooms_t *rs)
     PQclear(r);
     if (err != STORE_OK) return err;
     if (!found) return STORE_ENOTFOUND;
+    int64_t floor = 0, v0 = 0;
+    err = pg_log_int(c, PG_LOG_DOC_FLOOR, room_id, h->base_time, 0, &floor, NULL);
+    if (err == STORE_OK && floor > h->base_time)
+        err = pg_log_int(c, PG_LOG_AT_TIME, room_id, floor, h->base_version, &v0, NULL);
+    if (err != STORE_OK) return err;
+    if (floor > h->base_time) {
+        h->base_version = v0 > h->base_version ? v0 : h->base_version;
+        h->base_time = floor;
+    }
     int64_t v = h->at_version;
     if (v < 0) {
         if (h->at_time < h->base_time) {
@@ -1877,7 +1891,8 @@ static int pg_state_at(pg_conn_t *c, store_rooms_t *rs)
     }
     rs->nents = n;
     PQclear(r);
-    if (err == STORE_OK) err = pg_docs_at(c, rs, h->at_version < 0 ? h->at_time : h->time);
+    int64_t t = h->at_version < 0 ? h->at_time : h->time;
+    if (err == STORE_OK) err = pg_docs_at(c, rs, t < h->base_time ? h->base_time : t);
     return err;
 }
 

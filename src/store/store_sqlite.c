@@ -331,6 +331,7 @@ enum {
     SQ_RET_LOG_DELETE,
     SQ_LOG_DOCS,
     SQ_LOG_DOC_BOUNDS,
+    SQ_LOG_DOC_FLOOR,
     SQ_STMT_MAX
 };
 
@@ -419,6 +420,12 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                           " FROM doc_ops WHERE room_id = ?1 AND doc_id = ?2"
                           " AND created_at <= ?3), 0) FROM doc_ops"
                           " WHERE room_id = ?1 AND doc_id = ?2",
+    /* The newest snapshot time, after ?2, of the room's documents whose op log retention
+     * trimmed (its first op gone): before it such a document cannot be rebuilt. */
+    [SQ_LOG_DOC_FLOOR] = "SELECT max(d.updated_at) FROM documents d WHERE d.room_id = ?1"
+                         " AND d.updated_at > ?2 AND coalesce((SELECT min(o.version)"
+                         " FROM doc_ops o WHERE o.room_id = ?1 AND o.doc_id = d.doc_id),"
+                         " d.version + 1) > 1",
     /* Compaction: the newest version, the one past the newest ?2 changes, and the newest
      * made before ?3. */
     [SQ_RET_LOG_RULES] = "SELECT (SELECT max(version) FROM state_log WHERE room_id = ?1),"
@@ -1295,6 +1302,17 @@ static int sq_state_at(sq_conn_t *c, store_rooms_t *r)
                                   : sq_fail(c, "change log base read");
     sq_release(s);
     if (err != STORE_OK) return err;
+    /* A document whose op log retention trimmed rebuilds only from its snapshot on: the
+     * oldest moment is then that time, in the room's version then. */
+    int64_t floor = 0, v0 = 0;
+    err = sq_log_int(c, SQ_LOG_DOC_FLOOR, room_id, h->base_time, 0, &floor, NULL);
+    if (err == STORE_OK && floor > h->base_time)
+        err = sq_log_int(c, SQ_LOG_AT_TIME, room_id, floor, h->base_version, &v0, NULL);
+    if (err != STORE_OK) return err;
+    if (floor > h->base_time) {
+        h->base_version = v0 > h->base_version ? v0 : h->base_version;
+        h->base_time = floor;
+    }
     int64_t v = h->at_version;
     if (v < 0) { /* by time: the newest change made at or before it */
         if (h->at_time < h->base_time) {
@@ -1355,7 +1373,10 @@ static int sq_state_at(sq_conn_t *c, store_rooms_t *r)
     sq_release(s);
     r->ents = ents;
     r->nents = n;
-    if (err == STORE_OK) err = sq_docs_at(c, r, h->at_version < 0 ? h->at_time : h->time);
+    /* The documents at the moment's time, never before the oldest moment's (a clock that
+     * went back between two changes). */
+    int64_t t = h->at_version < 0 ? h->at_time : h->time;
+    if (err == STORE_OK) err = sq_docs_at(c, r, t < h->base_time ? h->base_time : t);
     if (err != STORE_OK) store_rooms_free(r);
     return err;
 }

@@ -2,13 +2,17 @@
 // clients change a room (state, entities, a document); snapshot_at at every state version
 // equals what a client that recorded every event saw at that version, by version and by
 // time; members only; retention compacts the change log and an older moment answers
-// history_unavailable naming the oldest one kept.
+// history_unavailable naming the oldest one kept; a document whose op log retention
+// trimmed moves the oldest moment to its snapshot (the whole request refused before it);
+// GET /api/rooms/:id/snapshot and the server API's answer the same.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { closeAll, mkUser, RoomWs, roomWith, until } from './lib/rooms.mjs';
-import { startServer } from './lib/server.mjs';
+import { assertJsonError } from './lib/http.mjs';
+import { ON_PG, pgDatabaseFor } from './lib/pg.mjs';
+import { closeAll, get, mkUser, RoomWs, roomWith, until } from './lib/rooms.mjs';
+import { runCli, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
@@ -144,9 +148,89 @@ describe('snapshot_at', () => {
       const byTime = await a.call('snapshot_at', { room: room.id, at: { time: err.oldest.time - 1 } });
       assert.equal(byTime.error?.code, 'history_unavailable');
       assert.equal((await a.ok('snapshot_at', { room: room.id, at: { stateVersion: last + 100 } })).at.stateVersion, last);
+
+      // Over REST (members) and the server API (an API key): the same answers and errors.
+      const path = `/api/rooms/${room.id}/snapshot`;
+      const rest = async (q, status = 200, who = users[0], p = path) => {
+        const res = await get(s2.port, who, `${p}?${q}`);
+        assert.equal(res.status, status, res.text);
+        return res.json();
+      };
+      const want = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: vs[6] } });
+      assert.deepEqual(await rest(`at=${vs[6]}`), { success: true, ...want });
+      const gone = assertJsonError(await get(s2.port, users[0], `${path}?at=${vs[0]}`), 410, 'history_unavailable');
+      assert.deepEqual(gone.error.oldest, err.oldest);
+      const t = want.at.time;
+      const wantT = await a.ok('snapshot_at', { room: room.id, at: { time: t } });
+      assert.deepEqual(await rest(`at=${t}ms`), { success: true, ...wantT });
+      assert.deepEqual(await rest(`at=${new Date(t).toISOString()}`), { success: true, ...wantT });
+      const iso = new Date(t + 3600000).toISOString().replace('Z', '%2B01:00'); // the same instant, UTC+1
+      assert.deepEqual(await rest(`at=${iso}`), { success: true, ...wantT });
+      const page = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: last }, after: 'k3' });
+      assert.deepEqual(await rest(`at=${last}&after=k3`), { success: true, ...page });
+      for (const q of ['', 'at=', 'at=abc', 'at=12x', 'at=-1', 'at=5s', 'at=2026-02-30T00:00:00Z', 'at=1969-12-31T23:59:59Z']) {
+        assert.equal(assertJsonError(await get(s2.port, users[0], `${path}?${q}`), 400, 'validation_error').error.field, 'at', q);
+      }
+      assert.equal(assertJsonError(await get(s2.port, users[0], `${path}?at=1&after=%ZZ`), 400, 'validation_error').error.field, 'after');
+      assertJsonError(await get(s2.port, mkUser('outsider'), `${path}?at=1`), 404, 'not_found');
+      const store = ON_PG ? ['--store', await pgDatabaseFor(s2.dataDir)] : [];
+      const key = await runCli(['apikey', 'create', '--name', 'backend', '--data', s2.dataDir, ...store], { timeoutMs: 10000 });
+      assert.equal(key.code, 0, key.stderr);
+      const app = { token: key.stdout.trim() };
+      assert.deepEqual(await rest(`at=${vs[6]}`, 200, app, `/api/server/rooms/${room.id}/snapshot`), { success: true, ...want });
+      assert.deepEqual((await rest(`at=${vs[0]}`, 410, app, `/api/server/rooms/${room.id}/snapshot`)).error.oldest, err.oldest);
+      assertJsonError(await get(s2.port, app, '/api/server/rooms/no-such-room/snapshot?at=1'), 404, 'not_found');
       closeAll(cs);
     } finally {
       await s2.stop();
+    }
+  });
+
+  it('a document trimmed by op log retention: the oldest moment is its snapshot, each document whole', T, async () => {
+    const s3 = await startServer({ args: [...BASE_ARGS, '--doc-log-retention', '1', '--doc-snapshot-every', '3', '--retention-sweep', '100ms'] });
+    try {
+      const { room, cs } = await roomWith(s3.port, [mkUser('host')]);
+      const [a] = cs;
+      await a.ok('doc_open', { room: room.id, doc: 'main' });
+      // Entity and document changes in turn: k<i> at vs[i], then, a millisecond later at
+      // least (times are in ms), the document's op i + 1.
+      const vs = [];
+      const text = [''];
+      const step = async (i) => {
+        const res = await a.ok('entity_create', { room: room.id, id: `k${i}`, kind: 'k', data: { i } });
+        vs.push(res.stateVersion ?? res.entity.stateVersion);
+        const t = Date.now();
+        await until(() => Date.now() > t, 1000, 'the next millisecond');
+        await a.ok('doc_op', { room: room.id, doc: 'main', version: i, delta: [`${i}`] });
+        text.push(`${i}${text[i]}`);
+      };
+      for (let i = 0; i < 9; i++) await step(i); // snapshots at 3, 6, 9: ops up to 8 go
+      await until(async () => (await a.call('doc_ops', { room: room.id, doc: 'main', from: 0 })).error?.code === 'version_too_old',
+        10000, 'the op log trimmed');
+      // Before the snapshot (version 9) the document cannot be rebuilt: the whole request
+      // is refused, naming the room's version at the snapshot's time.
+      const m = await a.call('snapshot_at', { room: room.id, at: { stateVersion: vs[2] } });
+      assert.equal(m.error?.code, 'history_unavailable');
+      const { oldest } = m.error;
+      assert.equal(oldest.stateVersion, vs[8]);
+      const byTime = await a.call('snapshot_at', { room: room.id, at: { time: oldest.time - 1 } });
+      assert.equal(byTime.error?.code, 'history_unavailable');
+      // The oldest moment and every later one: each document with its text then.
+      const first = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: vs[8] } });
+      assert.deepEqual(first.at, oldest);
+      assert.deepEqual(first.oldest, oldest);
+      assert.deepEqual(first.documents, [{ id: 'main', version: 9, text: text[9] }]);
+      assert.equal(first.entities.length, 9);
+      assert.deepEqual((await a.ok('snapshot_at', { room: room.id, at: { time: oldest.time } })).documents, first.documents);
+      await step(9);
+      const later = await a.ok('snapshot_at', { room: room.id, at: { stateVersion: vs[9] } });
+      assert.deepEqual(later.documents, [{ id: 'main', version: 9, text: text[9] }]);
+      const now = await a.ok('snapshot_at', { room: room.id, at: { time: Date.now() + 1000 } });
+      assert.deepEqual(now.documents, [{ id: 'main', version: 10, text: text[10] }]);
+      assert.equal(now.entities.length, 10);
+      closeAll(cs);
+    } finally {
+      await s3.stop();
     }
   });
 });

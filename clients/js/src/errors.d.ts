@@ -23,6 +23,13 @@ export type ChorusErrorExtra = {
      * exists / conflict / locked: the entity as the server has it now.
      */
     entity?: import('./types.js').Entity;
+    /**
+     * history_unavailable: the oldest moment still available.
+     */
+    oldest?: {
+        stateVersion: number;
+        time: number;
+    };
 };
 /**
  * What a ChorusError carries besides its code and message (each only when known).
@@ -33,6 +40,7 @@ export type ChorusErrorExtra = {
  * @property {string} [room] The room id, for an error about one room (e.g. a failed rejoin) (SDK extension).
  * @property {number} [closeCode] The WebSocket close code, for errors caused by a close (e.g. 1008) (SDK extension).
  * @property {import('./types.js').Entity} [entity] exists / conflict / locked: the entity as the server has it now.
+ * @property {{ stateVersion: number; time: number }} [oldest] history_unavailable: the oldest moment still available.
  */
 /** An error from the server (its stable `code`) or from the SDK (`timeout`, `closed`, `network`). */
 export declare class ChorusError extends Error {
@@ -50,6 +58,11 @@ export declare class ChorusError extends Error {
     closeCode: number | undefined;
     /** exists / conflict / locked: the entity as the server has it now. @type {import('./types.js').Entity | undefined} */
     entity: import('./types.js').Entity | undefined;
+    /** history_unavailable: the oldest moment still available. @type {{ stateVersion: number; time: number } | undefined} */
+    oldest: {
+        stateVersion: number;
+        time: number;
+    } | undefined;
     /**
      * @param {string} code
      * @param {string} [message]

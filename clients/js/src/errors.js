@@ -10,6 +10,7 @@
  * @property {string} [room] The room id, for an error about one room (e.g. a failed rejoin) (SDK extension).
  * @property {number} [closeCode] The WebSocket close code, for errors caused by a close (e.g. 1008) (SDK extension).
  * @property {import('./types.js').Entity} [entity] exists / conflict / locked: the entity as the server has it now.
+ * @property {{ stateVersion: number; time: number }} [oldest] history_unavailable: the oldest moment still available.
  */
 
 /** An error from the server (its stable `code`) or from the SDK (`timeout`, `closed`, `network`). */
@@ -49,6 +50,10 @@ export class ChorusError extends Error {
       /** exists / conflict / locked: the entity as the server has it now. @type {import('./types.js').Entity | undefined} */
       this.entity = extra.entity;
     }
+    if (extra.oldest !== undefined) {
+      /** history_unavailable: the oldest moment still available. @type {{ stateVersion: number; time: number } | undefined} */
+      this.oldest = extra.oldest;
+    }
   }
 }
 
@@ -61,5 +66,5 @@ export class ChorusError extends Error {
 export function errorFromReply(err, extra = {}) {
   const e = err && typeof err === 'object' ? /** @type {Record<string, any>} */ (err) : {};
   return new ChorusError(typeof e.code === 'string' ? e.code : 'unknown_error',
-    typeof e.message === 'string' ? e.message : 'request failed', { field: e.field, entity: e.entity, ...extra });
+    typeof e.message === 'string' ? e.message : 'request failed', { field: e.field, entity: e.entity, oldest: e.oldest, ...extra });
 }

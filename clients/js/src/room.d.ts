@@ -300,6 +300,19 @@ export declare class Room extends Emitter<RoomEvents, {
         limit?: number;
     }): Promise<ActivityPage>;
     /**
+     * The room as it was at an earlier moment (time travel, docs/protocol.md "snapshot_at"):
+     * a state version (number), a time (Date, or a string Date.parse reads), or
+     * {stateVersion} / {time}. Rejects with history_unavailable (error.oldest: the oldest
+     * moment kept) for an older one.
+     * @param {number | Date | string | { stateVersion: number } | { time: number }} at
+     * @returns {Promise<import('./snapshot.js').Snapshot>}
+     */
+    snapshotAt(at: number | Date | string | {
+        stateVersion: number;
+    } | {
+        time: number;
+    }): Promise<import('./snapshot.js').Snapshot>;
+    /**
      * Calls the app's backend about this room (the `rpc` op, docs/protocol.md): resolves
      * with the backend's data once its side effects (state, messages, broadcasts) were
      * applied and delivered as events; rejects with a ChorusError whose code is the

@@ -9,6 +9,7 @@ import { Emitter } from './emitter.js';
 import { Entities } from './entities.js';
 import { ChorusError } from './errors.js';
 import { mergePatch } from './patch.js';
+import { snapshotAt } from './snapshot.js';
 
 /** @typedef {import('./types.js').Asset} Asset */
 /** @typedef {import('./upload.js').UploadOptions} UploadOptions */
@@ -635,6 +636,18 @@ export class Room extends Emitter {
     if (opts.limit !== undefined) fields.limit = opts.limit;
     const data = await this._req('activity', fields);
     return { activity: data?.activity ?? [], nextCursor: data?.nextCursor ?? null };
+  }
+
+  /**
+   * The room as it was at an earlier moment (time travel, docs/protocol.md "snapshot_at"):
+   * a state version (number), a time (Date, or a string Date.parse reads), or
+   * {stateVersion} / {time}. Rejects with history_unavailable (error.oldest: the oldest
+   * moment kept) for an older one.
+   * @param {number | Date | string | { stateVersion: number } | { time: number }} at
+   * @returns {Promise<import('./snapshot.js').Snapshot>}
+   */
+  snapshotAt(at) {
+    return snapshotAt((op, fields) => this._req(op, fields), at);
   }
 
   /**

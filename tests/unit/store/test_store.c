@@ -2245,6 +2245,34 @@ static void test_state_log(void)
     ASSERT_EQ(r.ndops, 1);
     ASSERT_EQ(r.dops[0].version, 4);
     store_rooms_free(&r);
+    /* Op log retention trims the document before its snapshot (ops 1 and 2 go): it now
+     * rebuilds from the snapshot's time only, so that time is the oldest moment, in the
+     * room's version then (1), and an earlier time is unavailable, not a document less. */
+    memset(&r, 0, sizeof(r));
+    r.ret.doc_keep = 1;
+    r.ret.batch = 1000;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_RETENTION_SWEEP, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0 + 2, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.unavailable, 1);
+    ASSERT_EQ(r.hist.base_version, 1);
+    ASSERT_EQ(r.hist.base_time, op0 + 3);
+    ASSERT_EQ(r.ndocs, 0);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, 1, 0, "", 10), STORE_OK); /* by version: then */
+    ASSERT_EQ(r.hist.unavailable, 0);
+    ASSERT_EQ(r.hist.version, 1);
+    ASSERT_EQ(r.hist.time, op0 + 3);
+    ASSERT_EQ(r.ndocs, 1);
+    ASSERT_EQ(r.docs[0].version, 3);
+    ASSERT_STREQ(r.docs[0].snapshot, snap);
+    ASSERT_EQ(r.ndops, 0);
+    store_rooms_free(&r);
+    ASSERT_EQ(state_at(st, &loop, &c, &r, -1, op0 + 3, "", 10), STORE_OK);
+    ASSERT_EQ(r.hist.unavailable, 0);
+    ASSERT_EQ(r.ndocs, 1);
+    ASSERT_EQ(r.docs[0].version, 3);
+    store_rooms_free(&r);
     ASSERT_EQ(close_store(st, &loop), 0);
     drop_target(path);
 }
