@@ -332,6 +332,8 @@ static void member_write(mtext_t *t, room_member_t *m)
         MT_LIT(t, ",\"online\":false,\"presence\":");
     if (!m->presence.state) {
         MT_LIT(t, "{}");
+    } else if (m->presence.state == m->room->rooms->lim.presence.idle_alone) {
+        MT_LIT(t, "{\"idle\":true}"); /* shared by most members of a quiet room: no copy each */
     } else {
         if (!m->presence_json) {
             /* the flags proto.c encodes with; ENCODE_ANY as inside the member object */
@@ -699,9 +701,11 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .presence = {.max_rate = (uint32_t)cfg->presence_rate,
                      .idle_ms = cfg->presence_idle,
                      .typing_ms = cfg->presence_typing,
-                     .max_bytes = (size_t)cfg->presence_max},
+                     .max_bytes = (size_t)cfg->presence_max,
+                     .idle_alone = json_pack("{s:b}", "idle", 1)},
         .public_url = cfg->public_url,
     };
+    CH_ASSERT(r->lim.presence.idle_alone != NULL);
     r->lookup = room_lookup_new(
         &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
                      cfg->rate_room_miss_user.window_ms},
@@ -782,4 +786,6 @@ void rooms_free(rooms_t *r)
     room_lookup_free(r->lookup);
     r->lookup = NULL;
     quota_users_free(&r->users);
+    json_decref(r->lim.presence.idle_alone); /* ours: a member still held keeps its own */
+    r->lim.presence.idle_alone = NULL;
 }

@@ -213,6 +213,8 @@ static void test_encoded_follows_every_change(void)
     for (int i = 0; i < 150 && !mh->presence.idle; i++)
         test_run_for(&f.loop, 20);
     ASSERT_TRUE(mh->presence.idle);
+    /* the host sent no presence: its idle state is the one the registry shares */
+    ASSERT_TRUE(mh->presence.state == f.r.lim.presence.idle_alone);
     ASSERT_TRUE(members_match(room));
 
     /* A join with another display name. */
