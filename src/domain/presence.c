@@ -133,7 +133,10 @@ json_t *presence_tick(presence_t *p, uint64_t now, const presence_rules_t *r)
     uint64_t idle_at = pr__idle_at(p, r);
     if (idle_at && now >= idle_at) {
         p->idle = 1;
-        pr__set_field(p, "idle", json_true());
+        if (!p->state && r->idle_alone)
+            pr__set_state(p, json_incref(r->idle_alone)); /* what the patch would build */
+        else
+            pr__set_field(p, "idle", json_true());
     }
     return pr__flush(p, now, r);
 }

@@ -54,12 +54,31 @@ room_t *rooms_room_new(rooms_t *r)
     return room;
 }
 
+/* Where m's record keeps the display name it was added with, after its user id. */
+static char *member_name_inline(room_member_t *m)
+{
+    return m->user_id + strlen(m->user_id) + 1;
+}
+
 static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
     free(m->presence_json);
-    free(m->display_name);
+    if (m->display_name != member_name_inline(m)) free(m->display_name);
     free(m);
+}
+
+void rooms_member_rename(room_member_t *m, const char *name)
+{
+    size_t len = strnlen(name, STORE_NAME_LEN - 1);
+    char *in = member_name_inline(m);
+    if (m->display_name == in && len <= strlen(in)) { /* fits where the first one was */
+        memcpy(in, name, len);
+        in[len] = 0;
+        return;
+    }
+    if (m->display_name != in) free(m->display_name);
+    m->display_name = ch_strndup(name, len);
 }
 
 /* Drops m's kept presence encoding: called after every change to a field room_member_json
@@ -109,10 +128,12 @@ room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *n
                                 const char *color, int role, int64_t joined_at, uint64_t now)
 {
     size_t len = strnlen(user_id, STORE_SUB_LEN - 1);
-    room_member_t *m = ch_calloc(1, sizeof(*m) + len + 1);
+    size_t nlen = strnlen(name, STORE_NAME_LEN - 1);
+    room_member_t *m = ch_calloc(1, sizeof(*m) + len + 1 + nlen + 1);
     m->room = room;
     memcpy(m->user_id, user_id, len);
-    m->display_name = ch_strndup(name, strnlen(name, STORE_NAME_LEN - 1));
+    m->display_name = m->user_id + len + 1; /* in the record too: one block fewer a member */
+    memcpy(m->display_name, name, nlen);
     snprintf(m->color, sizeof(m->color), "%s", color);
     m->role = (uint8_t)role;
     if (role == STORE_ROLE_HOST && strcmp(m->user_id, room->host_id) != 0) room->cohosts++;
@@ -332,6 +353,8 @@ static void member_write(mtext_t *t, room_member_t *m)
         MT_LIT(t, ",\"online\":false,\"presence\":");
     if (!m->presence.state) {
         MT_LIT(t, "{}");
+    } else if (m->presence.state == m->room->rooms->lim.presence.idle_alone) {
+        MT_LIT(t, "{\"idle\":true}"); /* shared by most members of a quiet room: no copy each */
     } else {
         if (!m->presence_json) {
             /* the flags proto.c encodes with; ENCODE_ANY as inside the member object */
@@ -699,9 +722,11 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .presence = {.max_rate = (uint32_t)cfg->presence_rate,
                      .idle_ms = cfg->presence_idle,
                      .typing_ms = cfg->presence_typing,
-                     .max_bytes = (size_t)cfg->presence_max},
+                     .max_bytes = (size_t)cfg->presence_max,
+                     .idle_alone = json_pack("{s:b}", "idle", 1)},
         .public_url = cfg->public_url,
     };
+    CH_ASSERT(r->lim.presence.idle_alone != NULL);
     r->lookup = room_lookup_new(
         &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
                      cfg->rate_room_miss_user.window_ms},
@@ -782,4 +807,6 @@ void rooms_free(rooms_t *r)
     room_lookup_free(r->lookup);
     r->lookup = NULL;
     quota_users_free(&r->users);
+    json_decref(r->lim.presence.idle_alone); /* ours: a member still held keeps its own */
+    r->lim.presence.idle_alone = NULL;
 }

@@ -53,12 +53,15 @@ struct doc_s;
 
 /* A participant: a user with a seat in a room, online or not. One per member of every
  * room in memory, so kept small (docs/benchmarks.md, the idle connection's bytes): the
- * strings are as long as they are, the user id allocated with the record. */
+ * strings are as long as they are, the user id and the display name it was added with
+ * allocated with the record (one malloc block a member). */
 struct room_member_s {
     room_t *room;
     room_member_t *next;       /* the room's members */
     room_member_t *dirty_next; /* the registry's pending-presence list */
-    char *display_name;        /* owned; replaced when the member picks another name */
+    /* In the record after user_id, or owned once the member picked a longer name
+     * (rooms_member_rename). */
+    char *display_name;
     /* The presence state encoded (compact), kept for join replies when there is one (a
      * member without presence costs nothing: "{}"), so a join does not encode every
      * member's presence again (room_members_text writes the rest from these fields);
@@ -74,7 +77,7 @@ struct room_member_s {
     uint8_t banned;         /* kicked with ban: holds no seat, may not join */
     uint8_t presence_dirty; /* on the registry's pending-presence list */
     char color[STORE_COLOR_LEN];
-    char user_id[]; /* allocated with the record (rooms_member_add) */
+    char user_id[]; /* allocated with the record (rooms_member_add), then the name */
 };
 
 struct room_s {

@@ -98,6 +98,10 @@ void rooms_tick_forget(rooms_t *r, room_t *room);
 /* Adds a member to room (room owns it); the strings are copied; now is loop ms. */
 room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *name,
                                 const char *color, int role, int64_t joined_at, uint64_t now);
+/* Gives m the display name name (borrowed, copied; cut to STORE_NAME_LEN - 1 bytes): in
+ * its record while it fits where the first name was, else in a block of its own. The
+ * caller calls rooms_member_changed. */
+void rooms_member_rename(room_member_t *m, const char *name);
 /* Drops m's kept encoding: called after every change to a field room_member_json shows. */
 void rooms_member_changed(room_member_t *m);
 /* Takes m off the registry's pending-presence list (m borrowed). */

@@ -264,8 +264,7 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
         rooms_system_event(r, room, "joined", m->user_id, m->display_name,
                            "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
-        free(m->display_name);
-        m->display_name = ch_strdup(display_name); /* checked above: < STORE_NAME_LEN */
+        rooms_member_rename(m, display_name); /* checked above: < STORE_NAME_LEN */
         rooms_member_changed(m);
         changed = 1;
     }

@@ -56,17 +56,30 @@ typedef struct {
 
 /* The user a client authenticated as: what a connection keeps of its token's claims once
  * they were checked (the token's times are used then and not kept), its strings in one
- * allocation of their own length rather than auth_claims_t's 320 bytes. */
+ * allocation of their own length rather than auth_claims_t's 320 bytes. 48 bytes: the name
+ * and the color are found in block by their offsets (proto_user_name, proto_user_color)
+ * rather than by two more pointers in every connection. */
 typedef struct {
-    /* NUL-terminated (name and color "" when the token has none), read only once the
-     * client is authenticated (NULL in a new, zeroed client); they point into block, or
-     * anywhere for a test's client made by hand. */
-    const char *sub, *name, *color;
+    /* NUL-terminated, read only once the client is authenticated (NULL in a new, zeroed
+     * client); points into block, or anywhere for a test's client made by hand. */
+    const char *sub;
     char *block;    /* owned: "sub\0name\0color\0"; NULL when nothing is allocated */
     auth_jti_t jti; /* token id when has_jti (revocable alone) */
     int64_t ep;     /* the user's token epoch when minted, when has_ep */
+    uint16_t name_at, color_at; /* where name and color start in block */
     uint8_t has_jti, has_ep;
 } proto_user_t;
+
+/* u's display name and color from its token, NUL-terminated ("" when the token has none,
+ * and for a user with no block). Borrowed from u. */
+static inline const char *proto_user_name(const proto_user_t *u)
+{
+    return u->block ? u->block + u->name_at : "";
+}
+static inline const char *proto_user_color(const proto_user_t *u)
+{
+    return u->block ? u->block + u->color_at : "";
+}
 
 /* Makes u the user of claims (borrowed), letting go of what u held. */
 void proto_user_set(proto_user_t *u, const auth_claims_t *claims);
@@ -75,8 +88,8 @@ void proto_user_set(proto_user_t *u, const auth_claims_t *claims);
  * Borrows u. */
 void proto_user_claims(const proto_user_t *u, auth_claims_t *out);
 
-/* Frees what u owns; its strings are then "" (a u that owns nothing is left as it is).
- * Safe to call more than once. */
+/* Frees what u owns; its sub is then "" (a u that owns nothing is left as it is). Safe to
+ * call more than once. */
 void proto_user_free(proto_user_t *u);
 
 /* Per-client protocol state, embedded in the connection. */

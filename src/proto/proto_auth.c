@@ -30,12 +30,14 @@ void proto_user_free(proto_user_t *u)
 {
     if (!u->block) return; /* nothing owned (strings set by hand, or freed already) */
     free(u->block);
-    *u = (proto_user_t){.sub = "", .name = "", .color = ""};
+    *u = (proto_user_t){.sub = ""};
 }
 
 void proto_user_set(proto_user_t *u, const auth_claims_t *claims)
 {
     size_t ls = strlen(claims->sub), ln = strlen(claims->name), lc = strlen(claims->color);
+    /* bounded by auth_claims_t's arrays, so the offsets fit 16 bits */
+    CH_ASSERT(ls + 1 + ln + 1 <= UINT16_MAX);
     char *b = ch_malloc(ls + ln + lc + 3);
     memcpy(b, claims->sub, ls + 1);
     memcpy(b + ls + 1, claims->name, ln + 1);
@@ -43,8 +45,8 @@ void proto_user_set(proto_user_t *u, const auth_claims_t *claims)
     proto_user_free(u);
     u->block = b;
     u->sub = b;
-    u->name = b + ls + 1;
-    u->color = b + ls + 1 + ln + 1;
+    u->name_at = (uint16_t)(ls + 1);
+    u->color_at = (uint16_t)(ls + 1 + ln + 1);
     u->jti = claims->jti;
     u->ep = claims->ep;
     u->has_jti = claims->has_jti;
@@ -55,8 +57,8 @@ void proto_user_claims(const proto_user_t *u, auth_claims_t *out)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->sub, sizeof(out->sub), "%s", u->sub);
-    snprintf(out->name, sizeof(out->name), "%s", u->name);
-    snprintf(out->color, sizeof(out->color), "%s", u->color);
+    snprintf(out->name, sizeof(out->name), "%s", proto_user_name(u));
+    snprintf(out->color, sizeof(out->color), "%s", proto_user_color(u));
     out->jti = u->jti;
     out->ep = u->ep;
     out->has_jti = u->has_jti;

@@ -142,7 +142,8 @@ static void join_send(join_wait_t *w, const char *dn, const char *role)
     /* What the home needs besides the frame: the caller's name and color (its token) and
      * whether this connection is in the room already. */
     json_t *args = json_pack("{s:I, s:s, s:s, s:b}", "since", (json_int_t)w->since, "userName",
-                             c->user.name, "userColor", c->user.color, "attach", w->attach);
+                             proto_user_name(&c->user), "userColor", proto_user_color(&c->user),
+                             "attach", w->attach);
     if (dn) json_object_set_new(args, "displayName", json_string(dn));
     if (role) json_object_set_new(args, "role", json_string(role));
     bus_op_t op = {
@@ -192,7 +193,7 @@ static void join_ask(join_wait_t *w, const room_t *room)
                         .room_id = room->id,
                         .room_code = room->code,
                         .user_id = c->user.sub,
-                        .user_name = c->user.name,
+                        .user_name = proto_user_name(&c->user),
                         .display_name = w->dn[0] ? w->dn : NULL,
                         .time_ms = w->rp->unix_ms ? w->rp->unix_ms() : 0};
     int rc = -ENOBUFS;

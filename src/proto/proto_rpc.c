@@ -222,7 +222,7 @@ static void rpc_start(rpc_wait_t *w)
         .room_id = w->has_room ? w->room_id : NULL,
         .room_code = w->room_code,
         .user_id = c->user.sub,
-        .user_name = w->has_room ? w->name : c->user.name,
+        .user_name = w->has_room ? w->name : proto_user_name(&c->user),
         .role = w->has_room ? w->role : NULL,
         .data = w->data,
         .time_ms = w->rp->unix_ms ? w->rp->unix_ms() : 0,

@@ -7,15 +7,29 @@ void heap_trim_init(heap_trim_t *t, uint64_t rss, uint64_t in)
     t->last_in = in;
     t->trims = 0;
     t->running = 0;
+    t->busy = 0;
+    t->quiet = 0;
 }
 
 int heap_trim_due(heap_trim_t *t, uint64_t rss, uint64_t in)
 {
     uint64_t came = in - t->last_in;
     t->last_in = in;
+    int quiet = came < HEAP_TRIM_QUIET;
+    if (!quiet) {
+        t->busy = 1;
+        t->quiet = 0;
+    } else if (t->quiet < UINT32_MAX) {
+        t->quiet++;
+    }
     if (rss == 0 || t->running) return 0;
     if (rss < t->base) t->base = rss; /* shrank by itself: grow from here */
-    return rss - t->base >= HEAP_TRIM_GROWTH && came < HEAP_TRIM_QUIET;
+    if (!quiet) return 0;
+    uint64_t grown = rss - t->base;
+    int settled = t->busy && t->quiet >= HEAP_TRIM_SETTLE && grown >= HEAP_TRIM_SETTLED;
+    if (grown < HEAP_TRIM_GROWTH && !settled) return 0;
+    t->busy = 0; /* busy looks from now on belong to the next burst */
+    return 1;
 }
 
 void heap_trim_done(heap_trim_t *t, uint64_t rss)

@@ -107,7 +107,7 @@ static inline void fake_client_init(fake_client_t *c, bus_t *bus, const char *su
     c->pc.tr = &fake_client_tr;
     if (bus) c->pc.rcv.id = bus_member_next(bus);
     c->pc.authed = 1;
-    c->pc.user = (proto_user_t){.sub = sub, .name = "", .color = ""};
+    c->pc.user = (proto_user_t){.sub = sub};
 }
 
 /* Decoded frame i of c (borrowed), or NULL: not sent, past the first ones, or not JSON. */
@@ -174,7 +174,7 @@ static inline void fake_conn_init(proto_client_t *c, const proto_transport_t *tr
     c->tr = tr;
     if (bus) c->rcv.id = bus_member_next(bus);
     c->authed = 1;
-    c->user = (proto_user_t){.sub = sub, .name = "", .color = ""};
+    c->user = (proto_user_t){.sub = sub};
 }
 
 #endif

@@ -174,7 +174,7 @@ static void test_next_due_exact_flush(void)
 static void test_rate_rounding(void)
 {
     /* 3/s: the interval rounds up to 334 ms so no second holds four changes */
-    presence_rules_t r = {3, 0, 0, 0};
+    presence_rules_t r = {3, 0, 0, 0, NULL};
     presence_t p;
     presence_init(&p, 1);
     json_decref(upd(&p, "{\"a\":1}", 1, &r, NULL));
@@ -182,7 +182,7 @@ static void test_rate_rounding(void)
     ASSERT_TRUE(e == NULL);
     ASSERT_EQ(presence_next_due(&p, &r), 335);
     /* max_rate 0: no coalescing at all; idle and typing off: nothing scheduled */
-    presence_rules_t none = {0, 0, 0, 0};
+    presence_rules_t none = {0, 0, 0, 0, NULL};
     e = upd(&p, "{\"a\":3,\"typing\":true}", 3, &none, NULL);
     int ok = is_json(e, "{\"a\":3,\"typing\":true}");
     json_decref(e);
@@ -240,6 +240,45 @@ static void test_idle(void)
     json_decref(e);
     presence_free(&p);
     ASSERT_TRUE(ok);
+}
+
+/* Members who go idle without a state of their own share the rules' {"idle": true}
+ * (idle_alone): every member of a quiet room goes idle, and each would otherwise hold a
+ * Jansson object for it (docs/benchmarks.md). They emit and read what a state of their own
+ * gave, and a later update builds a state of its own without touching the shared one. */
+static void test_idle_alone_shared(void)
+{
+    presence_rules_t r = PRESENCE_RULES_DEFAULT;
+    r.idle_alone = json_pack("{s:b}", "idle", 1);
+    presence_t a, b;
+    presence_init(&a, 0);
+    presence_init(&b, 0);
+    json_t *ea = presence_tick(&a, 60000, &r), *eb = presence_tick(&b, 60000, &r);
+    int ok =
+        is_json(ea, "{\"idle\":true}") && is_json(eb, "{\"idle\":true}") && ea != r.idle_alone;
+    json_decref(ea);
+    json_decref(eb);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(a.state == r.idle_alone && b.state == r.idle_alone);
+    ASSERT_TRUE(a.pending == NULL && b.pending == NULL);
+    ASSERT_EQ(a.idle, 1);
+    ASSERT_EQ(presence_next_due(&a, &r), 0);
+    /* back: a state of a's own, the shared one as it was */
+    ea = upd(&a, "{\"x\":1}", 70000, &r, NULL);
+    ok = is_json(ea, "{\"idle\":false,\"x\":1}") &&
+         is_json(a.state, "{\"idle\":false,\"x\":1}") &&
+         is_json(r.idle_alone, "{\"idle\":true}") && is_json(b.state, "{\"idle\":true}");
+    json_decref(ea);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(a.state != r.idle_alone);
+    /* a member with a state of its own goes idle as before, in its own object */
+    json_decref(presence_tick(&a, 200000, &r));
+    ASSERT_TRUE(a.state != r.idle_alone);
+    ASSERT_TRUE(is_json(a.state, "{\"idle\":true,\"x\":1}"));
+    presence_free(&a);
+    presence_free(&b);
+    ASSERT_EQ(r.idle_alone->refcount, 1); /* every reference taken was given back */
+    json_decref(r.idle_alone);
 }
 
 static void test_client_cannot_set_idle(void)
@@ -429,6 +468,7 @@ int main(void)
     RUN(test_rate_rounding);
     RUN(test_clock_zero);
     RUN(test_idle);
+    RUN(test_idle_alone_shared);
     RUN(test_client_cannot_set_idle);
     RUN(test_typing_expiry);
     RUN(test_typing_expiry_respects_rate);

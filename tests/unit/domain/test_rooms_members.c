@@ -213,11 +213,25 @@ static void test_encoded_follows_every_change(void)
     for (int i = 0; i < 150 && !mh->presence.idle; i++)
         test_run_for(&f.loop, 20);
     ASSERT_TRUE(mh->presence.idle);
+    /* the host sent no presence: its idle state is the one the registry shares */
+    ASSERT_TRUE(mh->presence.state == f.r.lim.presence.idle_alone);
     ASSERT_TRUE(members_match(room));
 
-    /* A join with another display name. */
+    /* A join with another display name: the first is in the member's record, after its
+     * id (one block a member); a longer one in a block of its own, a shorter one where the
+     * first was while it fits. */
+    room_member_t *ma = room_member(room, "ann");
+    char *in_record = ma->user_id + strlen(ma->user_id) + 1;
+    ASSERT_TRUE(ma->display_name == in_record);
+    ASSERT_STREQ(in_record, "Ann");
     ASSERT_EQ(join(&f, room, "ann", "Annie"), 0);
     ASSERT_STREQ(room_member(room, "ann")->display_name, "Annie");
+    ASSERT_TRUE(room_member(room, "ann")->display_name != in_record);
+    ASSERT_TRUE(members_match(room));
+    ASSERT_EQ(join(&f, room, "cat", "Cy"), 0); /* cat joined with the default name */
+    room_member_t *mc = room_member(room, "cat");
+    ASSERT_STREQ(mc->display_name, "Cy");
+    ASSERT_TRUE(mc->display_name == mc->user_id + strlen(mc->user_id) + 1);
     ASSERT_TRUE(members_match(room));
 
     /* A second connection changes nothing shown; the last one going makes ann offline. */

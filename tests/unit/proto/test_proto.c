@@ -362,7 +362,7 @@ static void test_bus_rcv_ops(void)
     fake_client_t c;
     memset(&c, 0, sizeof(c));
     c.pc.tr = &fake_client_tr;
-    c.pc.user = (proto_user_t){.sub = "ann", .name = "", .color = ""};
+    c.pc.user = (proto_user_t){.sub = "ann"};
     ASSERT_TRUE(proto_bus_rcv_ops.frame == proto_frame_event);
     ASSERT_STREQ(proto_bus_rcv_ops.user(&c.pc.rcv), "ann");
     json_t *empty = json_object();

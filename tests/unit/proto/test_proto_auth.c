@@ -252,9 +252,10 @@ static void test_user_kept_compact(void)
     proto_user_t u = {0};
     proto_user_set(&u, &cl);
     ASSERT_STREQ(u.sub, "u-7");
-    ASSERT_STREQ(u.name, "Ada");
-    ASSERT_STREQ(u.color, "#3b82f6");
-    ASSERT_TRUE(u.sub == u.block && u.name == u.block + 4 && u.color == u.block + 8);
+    ASSERT_STREQ(proto_user_name(&u), "Ada");
+    ASSERT_STREQ(proto_user_color(&u), "#3b82f6");
+    ASSERT_TRUE(u.sub == u.block && proto_user_name(&u) == u.block + 4 &&
+                proto_user_color(&u) == u.block + 8);
     auth_claims_t back;
     proto_user_claims(&u, &back);
     ASSERT_STREQ(back.sub, "u-7");
@@ -266,10 +267,13 @@ static void test_user_kept_compact(void)
     cl.name[0] = 0;
     cl.has_jti = 0;
     proto_user_set(&u, &cl);
-    ASSERT_STREQ(u.name, "");
+    ASSERT_STREQ(proto_user_name(&u), "");
+    ASSERT_STREQ(proto_user_color(&u), "#3b82f6");
     ASSERT_TRUE(!u.has_jti);
     proto_user_free(&u);
     ASSERT_STREQ(u.sub, "");
+    ASSERT_STREQ(proto_user_name(&u), "");
+    ASSERT_STREQ(proto_user_color(&u), "");
     ASSERT_TRUE(u.block == NULL);
     proto_user_free(&u);
 }

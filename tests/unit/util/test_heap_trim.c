@@ -1,5 +1,6 @@
 /* test_heap_trim.c: the free heap is given back once a burst is over: after growth of
- * HEAP_TRIM_GROWTH since the last trim, at a look with little input, once. */
+ * HEAP_TRIM_GROWTH since the last trim, at a look with little input, once; or, after a
+ * burst that crawled, from HEAP_TRIM_SETTLED once it has been quiet a while. */
 #include "test.h"
 
 #include "util/heap_trim.h"
@@ -56,10 +57,49 @@ static void test_busy_never(void)
     ASSERT_EQ(heap_trim_due(&t, 100 * MiB, in + HEAP_TRIM_QUIET - 1), 1);
 }
 
+/* A burst that crawled (a loaded machine): a quiet look in its middle trimmed, the growth
+ * after it stayed under HEAP_TRIM_GROWTH; once it is over, HEAP_TRIM_SETTLE quiet looks in a
+ * row trim once more, and only once. */
+static void test_settle_after_crawl(void)
+{
+    heap_trim_t t;
+    heap_trim_init(&t, 20 * MiB, 0);
+    uint64_t in = 0;
+    for (int i = 1; i <= 4; i++) {
+        in += 100;
+        ASSERT_EQ(heap_trim_due(&t, (20 + 2 * (uint64_t)i) * MiB, in), 0);
+    }
+    ASSERT_EQ(heap_trim_due(&t, 28 * MiB, in), 1); /* a pause mid-burst */
+    t.running = 1;
+    in += 100; /* the burst goes on while that trim runs */
+    ASSERT_EQ(heap_trim_due(&t, 29 * MiB, in), 0);
+    heap_trim_done(&t, 24 * MiB);
+    for (int i = 1; i <= 3; i++) {
+        in += 100;
+        ASSERT_EQ(heap_trim_due(&t, 24 * MiB + (uint64_t)i * MiB, in), 0);
+    }
+    /* 3 MiB after the last trim, under HEAP_TRIM_GROWTH: it is over, then settled. */
+    for (int i = 1; i < HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 27 * MiB, in), 0);
+    ASSERT_EQ(heap_trim_due(&t, 27 * MiB, in), 1);
+    heap_trim_done(&t, 25 * MiB);
+    ASSERT_EQ(t.trims, 2);
+    /* Quiet from now on: no more, whatever small growth comes. */
+    for (int i = 0; i < 3 * HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 25 * MiB + HEAP_TRIM_GROWTH - 1, in), 0);
+    /* A burst that left less than HEAP_TRIM_SETTLED is not worth a walk. */
+    in += 100;
+    ASSERT_EQ(heap_trim_due(&t, 25 * MiB + HEAP_TRIM_SETTLED - 1, in), 0);
+    for (int i = 0; i < 3 * HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 25 * MiB + HEAP_TRIM_SETTLED - 1, in), 0);
+    ASSERT_EQ(heap_trim_due(&t, 25 * MiB + HEAP_TRIM_SETTLED, in), 1);
+}
+
 int main(void)
 {
     RUN(test_after_burst);
     RUN(test_base_follows_shrinking);
     RUN(test_busy_never);
+    RUN(test_settle_after_crawl);
     TEST_MAIN_END();
 }
