@@ -32,6 +32,9 @@
 /* Directory entries an expiry sweep looks at per run: bounds one run's work on the pool
  * and the ids it hands back to the loop, however many uploads there are. */
 #define SWEEP_BUDGET 256
+/* Reservations the orphan sweep looks at per run (one store page, one pool pass of as
+ * many stat calls): bounded work per run, whatever the table holds. */
+#define ORPHAN_BUDGET 64
 
 /* A request working on an upload (PATCH, or POST with or without a body). */
 typedef struct upload_s {
@@ -67,14 +70,23 @@ typedef struct api_uploads_s {
     size_t sweep_n;
     int64_t sweep_now;
     int sweeping;
+    /* The orphan sweep: reservations whose upload's files are gone (a stop between the
+     * reservation and the files, an import, an upload removed without its release). */
+    store_req_t orphan_req;
+    store_assets_t orphan_pl;
+    uv_work_t orphan_work;
+    char orphan_after[STORE_ID_LEN]; /* the cursor: the last id of the previous page */
+    unsigned char orphan_gone[ORPHAN_BUDGET];
+    int orphaning;
     int pending; /* pool work referring to this struct */
     int closing;
 } api_uploads_t;
 
 static void maybe_free(api_uploads_t *up)
 {
-    if (!up->closing || up->pending || up->active || up->sweeping) return;
+    if (!up->closing || up->pending || up->active || up->sweeping || up->orphaning) return;
     if (up->sweep_dir) closedir(up->sweep_dir);
+    store_assets_free(&up->orphan_pl);
     up->api->uploads = NULL;
     free(up);
 }
@@ -1010,9 +1022,82 @@ static void sweep_after(uv_work_t *w, int status)
     maybe_free(up);
 }
 
+/* ---- the orphan sweep ---- */
+
+/* On the pool: which of the page's reservations have no upload here (no .info). */
+static void orphan_work(uv_work_t *w)
+{
+    api_uploads_t *up = w->data;
+    for (size_t i = 0; i < up->orphan_pl.nrows; i++) {
+        char path[PATH_MAX + 64];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s.info", up->dir, up->orphan_pl.rows[i].id);
+        up->orphan_gone[i] = stat(path, &st) != 0 && errno == ENOENT;
+    }
+}
+
+static void orphan_after(uv_work_t *w, int status)
+{
+    api_uploads_t *up = w->data;
+    (void)status;
+    up->orphaning = 0;
+    for (size_t i = 0; i < up->orphan_pl.nrows && !up->closing; i++) {
+        const store_asset_t *o = &up->orphan_pl.rows[i];
+        if (!up->orphan_gone[i] || find_active(up, o->id)) continue;
+        log_info(up->api->log,
+                 "upload %s: no such upload, its reservation of %" PRId64 " bytes released",
+                 o->id, o->size);
+        unreserve(up, o->id);
+    }
+    store_assets_free(&up->orphan_pl);
+    maybe_free(up);
+}
+
+static void on_orphan_page(store_req_t *req)
+{
+    api_uploads_t *up = req->data;
+    store_assets_t *pl = &up->orphan_pl;
+    /* A full page: the next run goes on after it; else the next starts over. */
+    if (req->err == STORE_OK && pl->nrows == ORPHAN_BUDGET)
+        snprintf(up->orphan_after, sizeof(up->orphan_after), "%s", pl->rows[pl->nrows - 1].id);
+    else
+        up->orphan_after[0] = '\0';
+    if (req->err != STORE_OK || pl->nrows == 0 || up->closing) {
+        store_assets_free(pl);
+        up->orphaning = 0;
+        maybe_free(up);
+        return;
+    }
+    up->orphan_work.data = up;
+    uv_queue_work(up->api->loop, &up->orphan_work, orphan_work, orphan_after);
+}
+
+/* Reads a page of reservations older than the expiry: a younger one may be an upload
+ * being created (its reservation comes first, then its files), and on a cluster whose
+ * nodes have their own data folders one may be another node's. An upload with files is
+ * the expiry sweep's. */
+static void orphan_sweep(api_uploads_t *up)
+{
+    if (up->orphaning || up->closing) return;
+    up->orphaning = 1;
+    store_assets_t *pl = &up->orphan_pl;
+    store_assets_free(pl);
+    memset(pl, 0, sizeof(*pl));
+    snprintf(pl->row.id, sizeof(pl->row.id), "%s", up->orphan_after);
+    pl->before_at = clock_unix_ms() - (int64_t)up->api->cfg->upload_expiry;
+    pl->limit = ORPHAN_BUDGET;
+    memset(&up->orphan_req, 0, sizeof(up->orphan_req));
+    up->orphan_req.type = STORE_UPLOAD_OLD;
+    up->orphan_req.cb = on_orphan_page;
+    up->orphan_req.data = up;
+    up->orphan_req.assets = pl;
+    store_submit(up->api->store, &up->orphan_req);
+}
+
 static void on_sweep_timer(uv_timer_t *t)
 {
     api_uploads_t *up = t->data;
+    orphan_sweep(up);
     if (up->sweeping || up->closing) return;
     up->sweeping = 1;
     up->sweep_now = clock_unix_ms();
@@ -1033,7 +1118,7 @@ int api_uploads_init(api_t *a)
     if (every < 100) every = 100;
     uv_timer_init(a->loop, &up->timer);
     up->timer.data = up;
-    uv_timer_start(&up->timer, on_sweep_timer, every, every);
+    uv_timer_start(&up->timer, on_sweep_timer, 0, every); /* at start too: orphans */
     uv_unref((uv_handle_t *)&up->timer);
     return 0;
 }

@@ -348,6 +348,11 @@ typedef enum {
                             * uploader's reservations before). err: EEXISTS (the id is
                             * taken) */
     STORE_UPLOAD_RELEASE,  /* in: row.id: removes its reservation. err: ENOTFOUND */
+    STORE_UPLOAD_OLD,      /* in: row.id (a cursor: ids after it; "" from the first),
+                            * before_at (unix ms), limit (capped at STORE_PAGE_MAX; 0
+                            * answers nothing). out: rows, the reservations created before
+                            * before_at, by id (id, uploader, room_id, size = the length,
+                            * created_at): the orphan sweep's page (ASTS, issue 23) */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -656,9 +661,9 @@ typedef struct {
 typedef struct {
     store_asset_t row;
     char before[STORE_ID_LEN]; /* ASSET_LIST */
-    int64_t before_at;         /* ASSET_LIST */
-    uint32_t limit;            /* ASSET_LIST */
-    store_asset_t *rows;       /* ASSET_LIST out (malloc'd) */
+    int64_t before_at;         /* ASSET_LIST, UPLOAD_OLD */
+    uint32_t limit;            /* ASSET_LIST, UPLOAD_OLD */
+    store_asset_t *rows;       /* ASSET_LIST, UPLOAD_OLD out (malloc'd) */
     size_t nrows;
     int64_t bytes; /* ASSET_USAGE, UPLOAD_RESERVE out */
     int found;     /* ASSET_READABLE, ASSET_HASH_USED out */

@@ -312,6 +312,7 @@ enum {
     PG_UPLOAD_HELD,
     PG_UPLOAD_INSERT,
     PG_UPLOAD_DELETE,
+    PG_UPLOAD_OLD,
     PG_LOG_CREATE,
     PG_LOG_BASE_SET,
     PG_LOG_BASE,
@@ -451,6 +452,8 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
                          " VALUES($1, $2, $3, $4, $5)",
     [PG_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
+    [PG_UPLOAD_OLD] = "SELECT id, owner, room_id, length, created_at FROM uploads"
+                      " WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT $3",
     [PG_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -2500,6 +2503,35 @@ static int pg_upload_release(pg_conn_t *c, const store_asset_t *row)
     return err == STORE_OK && changed == 0 ? STORE_ENOTFOUND : err;
 }
 
+/* The reservations created before a->before_at, by id after a->row.id. */
+static int pg_upload_old(pg_conn_t *c, store_assets_t *a)
+{
+    store_assets_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->row.id);
+    pp_int(&p, a->before_at);
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_UPLOAD_OLD, &p);
+    int err = pg_status(c, r, "upload old");
+    if (err == STORE_OK) {
+        int n = PQntuples(r);
+        a->rows = n ? ch_calloc((size_t)n, sizeof(*a->rows)) : NULL;
+        for (int i = 0; i < n; i++) {
+            store_asset_t *u = &a->rows[i];
+            pg_copy(c, u->id, sizeof(u->id), r, i, 0);
+            pg_copy(c, u->uploader, sizeof(u->uploader), r, i, 1);
+            pg_copy(c, u->room_id, sizeof(u->room_id), r, i, 2);
+            u->size = pg_int(r, i, 3);
+            u->created_at = pg_int(r, i, 4);
+        }
+        a->nrows = (size_t)n;
+    }
+    PQclear(r);
+    return err;
+}
+
 /* GET or DELETE (which): one row by id into a, or ENOTFOUND. */
 static int pg_asset_row(pg_conn_t *c, int which, store_asset_t *a)
 {
@@ -2570,6 +2602,8 @@ static int pg_assets(pg_conn_t *c, store_req_t *req)
         return pg_upload_reserve(c, a);
     case STORE_UPLOAD_RELEASE:
         return pg_upload_release(c, row);
+    case STORE_UPLOAD_OLD:
+        return pg_upload_old(c, a);
     case STORE_ASSET_READABLE:
         PP_FIELD(&p, row->sha256);
         PP_FIELD(&p, row->uploader);
@@ -2718,6 +2752,7 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_ASSET_HASH_USED:
     case STORE_UPLOAD_RESERVE:
     case STORE_UPLOAD_RELEASE:
+    case STORE_UPLOAD_OLD:
         CH_ASSERT(req->assets);
         req->err = pg_assets(c, req);
         break;

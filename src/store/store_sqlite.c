@@ -319,6 +319,7 @@ enum {
     SQ_UPLOAD_HELD,
     SQ_UPLOAD_INSERT,
     SQ_UPLOAD_DELETE,
+    SQ_UPLOAD_OLD,
     SQ_LOG_INSERT,
     SQ_LOG_BASE_INSERT,
     SQ_LOG_BASE,
@@ -472,6 +473,8 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
                          " VALUES(?1, ?2, ?3, ?4, ?5)",
     [SQ_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [SQ_UPLOAD_OLD] = "SELECT id, owner, room_id, length, created_at FROM uploads"
+                      " WHERE id > ?1 AND created_at < ?2 ORDER BY id LIMIT ?3",
     [SQ_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -1127,6 +1130,38 @@ static int sq_upload_release(sq_conn_t *c, const store_asset_t *row)
     return err;
 }
 
+/* The reservations created before a->before_at, by id after a->row.id. */
+static int sq_upload_old(sq_conn_t *c, store_assets_t *a)
+{
+    store_assets_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_OLD];
+    int bad = SQ_BIND(s, 1, a->row.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, a->before_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    store_asset_t *out = ch_calloc(limit, sizeof(*out));
+    size_t n = 0;
+    int rc = bad ? SQLITE_ERROR : SQLITE_ROW;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+        store_asset_t *u = &out[n++];
+        sq_copy_text(c, u->id, sizeof(u->id), s, 0);
+        sq_copy_text(c, u->uploader, sizeof(u->uploader), s, 1);
+        sq_copy_text(c, u->room_id, sizeof(u->room_id), s, 2);
+        u->size = sqlite3_column_int64(s, 3);
+        u->created_at = sqlite3_column_int64(s, 4);
+    }
+    int err = rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "upload old");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(out);
+        return err;
+    }
+    a->rows = out;
+    a->nrows = n;
+    return STORE_OK;
+}
+
 static int sq_assets(sq_conn_t *c, store_req_t *req)
 {
     store_assets_t *a = req->assets;
@@ -1146,6 +1181,8 @@ static int sq_assets(sq_conn_t *c, store_req_t *req)
         return sq_upload_reserve(c, a);
     case STORE_UPLOAD_RELEASE:
         return sq_upload_release(c, row);
+    case STORE_UPLOAD_OLD:
+        return sq_upload_old(c, a);
     case STORE_ASSET_READABLE:
         err = sq_asset_int(c, SQ_ASSET_READABLE, row->sha256, sizeof(row->sha256),
                            row->uploader, sizeof(row->uploader), &v);
@@ -2651,6 +2688,7 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_ASSET_HASH_USED:
     case STORE_UPLOAD_RESERVE:
     case STORE_UPLOAD_RELEASE:
+    case STORE_UPLOAD_OLD:
         CH_ASSERT(req->assets);
         req->err = sq_assets(c, req);
         break;

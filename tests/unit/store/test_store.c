@@ -3474,6 +3474,64 @@ static void test_upload_reservations(void)
     drop_target(path);
 }
 
+/* UPLOAD_OLD, the orphan sweep's pages: the reservations created before a time, by id
+ * after a cursor, with their owner, room and length; a limit of 0; none left. */
+static void test_upload_old(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "upold");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    store_assets_t a;
+    for (int k = 1; k <= 5; k++) { /* created at 1001..1005 */
+        fill_reservation(&a, k, k, k == 2 ? 1 : 0, 10 * k);
+        a.quota_user = a.quota_room = a.max_incomplete = 0;
+        ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+        ASSERT_EQ(a.refused, 0);
+    }
+    memset(&a, 0, sizeof(a));
+    a.before_at = 1005; /* 1..4 */
+    a.limit = 3;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 3);
+    ASSERT_STREQ(a.rows[0].id, "00000000000000000000000000000001");
+    ASSERT_STREQ(a.rows[1].id, "00000000000000000000000000000002");
+    ASSERT_STREQ(a.rows[1].uploader, "00000000-0000-4000-8000-000000000002");
+    ASSERT_STREQ(a.rows[1].room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(a.rows[0].room_id, "");
+    ASSERT_EQ(a.rows[1].size, 20);
+    ASSERT_EQ(a.rows[1].created_at, 1002);
+    snprintf(a.row.id, sizeof(a.row.id), "%s", a.rows[2].id);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 1);
+    ASSERT_STREQ(a.rows[0].id, "00000000000000000000000000000004");
+    snprintf(a.row.id, sizeof(a.row.id), "%s", a.rows[0].id);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    a.row.id[0] = '\0';
+    a.limit = 0;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    /* Released ones are gone from the pages. */
+    fill_reservation(&a, 1, 1, 0, 0);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_OK);
+    memset(&a, 0, sizeof(a));
+    a.before_at = 2000;
+    a.limit = 100;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 4);
+    ASSERT_STREQ(a.rows[0].id, "00000000000000000000000000000002");
+    store_assets_free(&a);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 /* store_reserve_refusal's edges: limits of 0, exactly full, held past the quota. */
 static void test_reserve_refusal(void)
 {
@@ -3546,6 +3604,7 @@ int main(void)
         RUN(test_assets);
         RUN(test_activity);
         RUN(test_upload_reservations);
+        RUN(test_upload_old);
     }
     RUN(test_reserve_refusal);
     /* The store core and payloads, whatever the backend. */
