@@ -300,10 +300,12 @@ static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char
     json_t *j = json_loadb(info, n, 0, NULL);
     const char *room = json_string_value(json_object_get(j, "room"));
     const char *owner = json_string_value(json_object_get(j, "owner"));
+    const char *asset = json_string_value(json_object_get(j, "asset")); /* a version's */
     int ok = owner && (!room || api_assets_may_add(a, room, owner, NULL));
     if (ok) {
         memset(row, 0, sizeof(*row));
         snprintf(row->id, sizeof(row->id), "%s", id);
+        snprintf(row->asset_id, sizeof(row->asset_id), "%s", asset ? asset : "");
         snprintf(row->room_id, sizeof(row->room_id), "%s", room ? room : "");
         snprintf(row->uploader, sizeof(row->uploader), "%s", owner);
         snprintf(row->sha256, sizeof(row->sha256), "%s", hex);
@@ -325,7 +327,8 @@ static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char
 typedef struct {
     api_req_t *r;
     int status;
-    char id[STORE_ID_LEN];
+    char id[STORE_ID_LEN];    /* the upload's */
+    char asset[STORE_ID_LEN]; /* its asset's: the upload's, or the asset it is a version of */
 } held_t;
 
 static void on_asset_recorded(void *ud, int err)
@@ -335,9 +338,9 @@ static void on_asset_recorded(void *ud, int err)
     api_uploads_t *up = r->api->uploads;
     up->pending--;
     if (err == STORE_OK || err == STORE_ENOTFOUND || err == STORE_EEXISTS) {
-        if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
-        /* The room was deleted since the membership check: no asset takes the upload's
-         * reservation over, so it goes (the asset id is the upload's). */
+        if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->asset);
+        /* The room was deleted since the membership check (or, for a version, the asset):
+         * no asset takes the upload's reservation over, so it goes. */
         if (err == STORE_ENOTFOUND) unreserve(up, h->id);
         api_respond_empty(r, h->status);
     } else {
@@ -358,6 +361,7 @@ static void answer_with_asset(api_req_t *r, int status, const store_asset_t *row
     h->r = r;
     h->status = status;
     snprintf(h->id, sizeof(h->id), "%s", row->id);
+    snprintf(h->asset, sizeof(h->asset), "%s", row->asset_id[0] ? row->asset_id : row->id);
     api_assets_record(r->api, row, again, on_asset_recorded, h);
 }
 
@@ -551,8 +555,67 @@ typedef struct {
     store_req_t sreq;
     store_assets_t pl;
     upload_t *u;
-    char *text; /* owned: the upload's info */
+    char *text;               /* owned: the upload's info */
+    store_asset_t want;       /* the reservation's row */
+    char asset[STORE_ID_LEN]; /* a new version of this asset (metadata assetId), or "" */
 } quota_wait_t;
+
+static void on_reserved(store_req_t *req);
+
+/* Submits q's reservation (its row q->want). */
+static void reserve(quota_wait_t *q)
+{
+    const chorus_config_t *cfg = q->u->up->api->cfg;
+    memset(&q->pl, 0, sizeof(q->pl));
+    q->pl.row = q->want;
+    q->pl.quota_user = (int64_t)cfg->upload_quota_user;
+    q->pl.quota_room = (int64_t)cfg->upload_quota_room;
+    q->pl.max_incomplete = (int64_t)cfg->upload_max_incomplete;
+    q->sreq.type = STORE_UPLOAD_RESERVE;
+    q->sreq.cb = on_reserved;
+    store_submit(q->u->up->api->store, &q->sreq);
+}
+
+/* The asset an upload is to be a new version of was read (ASSET_GET): its owner or a
+ * manager of its room may; the version goes to the asset's room, whose quota counts it. */
+static void on_version_target(store_req_t *req)
+{
+    quota_wait_t *q = req->data;
+    upload_t *u = q->u;
+    api_req_t *r = u->r;
+    int rc = req->err == STORE_OK ? api_assets_may_version(r->api, &q->pl.row, u->owner, r->ip)
+             : req->err == STORE_ENOTFOUND ? -ENOENT
+                                           : -EIO;
+    if (rc == -ENOENT) {
+        fail(u, 404, "not_found", "no such asset (assetId)");
+    } else if (rc == -EPERM) {
+        fail(u, 403, "forbidden",
+             "only the asset's owner or a host of its room may upload a new version");
+    } else if (rc != 0) {
+        fail(u, 500, "internal_error", "the asset could not be read");
+    } else {
+        json_t *info = json_loads(q->text, 0, NULL);
+        CH_ASSERT(info); /* made by route_create */
+        json_object_set_new(info, "asset", json_string(q->asset));
+        if (q->pl.row.room_id[0])
+            json_object_set_new(info, "room", json_string(q->pl.row.room_id));
+        else
+            json_object_del(info, "room");
+        char *text = json_dumps(info, JSON_COMPACT);
+        json_decref(info);
+        if (text && strlen(text) <= UPLOAD_INFO_MAX) {
+            free(q->text);
+            q->text = text;
+            snprintf(q->want.room_id, sizeof(q->want.room_id), "%s", q->pl.row.room_id);
+            reserve(q);
+            return;
+        }
+        free(text);
+        fail(u, 400, "validation_error", "Upload-Metadata is too long");
+    }
+    free(q->text);
+    free(q);
+}
 
 static void on_reserved(store_req_t *req)
 {
@@ -639,10 +702,35 @@ static void route_create(api_req_t *r)
                   cfg->upload_types);
         return;
     }
+    /* A new version of an asset (metadata "assetId", or "asset"): it goes to the asset's
+     * room, whatever "room" says; its caller must be the asset's owner or a host of the
+     * room (checked once the asset is read, on_version_target). */
+    const tus_meta_pair_t *ver = tus_metadata_get(pairs, np, "assetId");
+    if (!ver) ver = tus_metadata_get(pairs, np, "asset");
+    char asset_id[STORE_ID_LEN] = "";
+    if (ver) {
+        const tus_meta_pair_t *nm = tus_metadata_get(pairs, np, "filename");
+        if (!nm) nm = tus_metadata_get(pairs, np, "name");
+        int ok = ver->value_len == UPLOAD_ID_LEN &&
+                 (!nm || nm->value_len < STORE_ASSET_NAME_LEN) &&
+                 (!ft || ft->value_len < STORE_ASSET_TYPE_LEN);
+        if (ok) {
+            memcpy(asset_id, ver->value, UPLOAD_ID_LEN);
+            asset_id[UPLOAD_ID_LEN] = '\0';
+            ok = valid_id(asset_id);
+        }
+        if (!ok) {
+            api_invalid(
+                r, "Upload-Metadata",
+                "assetId must be an asset id (32 hex digits); an asset's filename is at "
+                "most 255 bytes, its filetype 127");
+            return;
+        }
+    }
     /* An upload into a room (metadata "room", or "roomId"): its caller must be a
      * participant, and once finished it becomes an asset of the room (api_assets.c). */
-    const tus_meta_pair_t *room = tus_metadata_get(pairs, np, "room");
-    if (!room) room = tus_metadata_get(pairs, np, "roomId");
+    const tus_meta_pair_t *room = asset_id[0] ? NULL : tus_metadata_get(pairs, np, "room");
+    if (!room && !asset_id[0]) room = tus_metadata_get(pairs, np, "roomId");
     char room_id[STORE_ID_LEN] = "";
     if (room) {
         const tus_meta_pair_t *nm = tus_metadata_get(pairs, np, "filename");
@@ -690,23 +778,27 @@ static void route_create(api_req_t *r)
         api_invalid(r, "Upload-Metadata", "filename and filetype must be UTF-8 text");
         return;
     }
-    /* The reservation first: the body waits (body_room is 0 until opened). */
+    /* The reservation first (a version's: once its asset is read): the body waits
+     * (body_room is 0 until opened). */
     quota_wait_t *q = ch_calloc(1, sizeof(*q));
     q->u = u;
     q->text = text;
-    q->sreq.type = STORE_UPLOAD_RESERVE;
-    q->sreq.cb = on_reserved;
     q->sreq.data = q;
     q->sreq.assets = &q->pl;
-    store_asset_t *row = &q->pl.row;
+    store_asset_t *row = &q->want;
     snprintf(row->id, sizeof(row->id), "%s", u->id);
     snprintf(row->uploader, sizeof(row->uploader), "%s", r->user.sub);
     snprintf(row->room_id, sizeof(row->room_id), "%s", room_id);
     row->size = (int64_t)length;
     row->created_at = clock_unix_ms();
-    q->pl.quota_user = (int64_t)cfg->upload_quota_user;
-    q->pl.quota_room = (int64_t)cfg->upload_quota_room;
-    q->pl.max_incomplete = (int64_t)cfg->upload_max_incomplete;
+    if (!asset_id[0]) {
+        reserve(q);
+        return;
+    }
+    snprintf(q->asset, sizeof(q->asset), "%s", asset_id);
+    snprintf(q->pl.row.id, sizeof(q->pl.row.id), "%s", asset_id);
+    q->sreq.type = STORE_ASSET_GET;
+    q->sreq.cb = on_version_target;
     store_submit(r->api->store, &q->sreq);
 }
 
