@@ -60,7 +60,7 @@ async function main() {
   const ddWrite = dd(['if=' + src, 'of=' + path.join(base, 'dd.bin'), 'bs=1M', 'conv=fdatasync']);
   fs.rmSync(path.join(base, 'dd.bin'));
   execFileSync('sh', ['-c', 'sync']);
-  const ddRead = dd(['if=' + src, 'of=/dev/null', 'bs=1M']);
+  const ddRead = dd(['if=' + src, 'of=/dev/null', 'bs=1M', 'iflag=direct']); // not the page cache
 
   const data = path.join(base, 'data');
   fs.mkdirSync(data);
