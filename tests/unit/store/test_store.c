@@ -3521,6 +3521,7 @@ static void test_asset_versions(void)
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
     ASSERT_EQ(a.found, 0);
     /* GET by the asset's id: the current version. */
+    store_assets_free(&a); /* the rows of the request before */
     memset(&a, 0, sizeof(a));
     snprintf(a.row.id, sizeof(a.row.id), "%s", first);
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_OK);
@@ -3535,6 +3536,7 @@ static void test_asset_versions(void)
     snprintf(a.row.id, sizeof(a.row.id), "%032x", 2u);
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_ENOTFOUND);
     /* The room lists the asset once, as its current version. */
+    store_assets_free(&a); /* the rows of the request before */
     memset(&a, 0, sizeof(a));
     snprintf(a.row.room_id, sizeof(a.row.room_id), "10000000-0000-4000-8000-000000000001");
     a.limit = 10;
@@ -3543,6 +3545,7 @@ static void test_asset_versions(void)
     ASSERT_EQ(a.rows[0].version, 3);
     ASSERT_STREQ(a.rows[0].asset_id, first);
     /* Versions, newest first, in pages. */
+    store_assets_free(&a); /* the rows of the request before */
     memset(&a, 0, sizeof(a));
     snprintf(a.row.id, sizeof(a.row.id), "%s", first);
     a.limit = 2;
@@ -3561,6 +3564,7 @@ static void test_asset_versions(void)
     /* Older contents stay referenced and readable; each version counts for its uploader. */
     ASSERT_EQ(readable(st, &loop, &c, 1, 'a'), 1);
     ASSERT_EQ(readable(st, &loop, &c, 3, 'a'), 0);
+    store_assets_free(&a); /* the rows of the request before */
     memset(&a, 0, sizeof(a));
     memset(a.row.sha256, 'a', 64);
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
@@ -3577,6 +3581,7 @@ static void test_asset_versions(void)
     uv_loop_init(&loop);
     st = open_store(path, &loop);
     ASSERT_TRUE(st != NULL);
+    store_assets_free(&a); /* the rows of the request before */
     memset(&a, 0, sizeof(a));
     snprintf(a.row.id, sizeof(a.row.id), "%s", first);
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_DELETE, &a), STORE_OK);
@@ -3643,6 +3648,7 @@ static void test_upload_old(void)
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
     ASSERT_EQ(a.nrows, 0);
     /* Released ones are gone from the pages. */
+    store_assets_free(&a);
     fill_reservation(&a, 1, 1, 0, 0);
     ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_OK);
     memset(&a, 0, sizeof(a));
