@@ -6,6 +6,7 @@
 #   make cluster    three nodes behind HAProxy with Redis and PostgreSQL (scripts/cluster.sh)
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make bench-sfu  SFU_N Chromium participants in one call through Janus (docs/benchmarks.md)
+#   make bench-assets  one tus upload and download of an ASSETS_SIZE file (docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS, JOBS at a time
 #   make format     clang-format the C sources
 #   make sdk-types  regenerate the JS SDK's .d.ts files from its JSDoc (clients/js)
@@ -28,7 +29,7 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build web deps run test unit e2e e2e-pg sdk sdk-types browser bench bench-sfu fuzz format clean
+.PHONY: all build web deps run test unit e2e e2e-pg sdk sdk-types browser bench bench-sfu fuzz format clean bench-assets
 
 all: build
 
@@ -110,6 +111,14 @@ bench: deps
 # a throwaway Janus (minutes, so not part of `make bench`). SFU_N=8 by default.
 bench-sfu: build
 	@CHORUS_BIN=$(CURDIR)/build/chorus node bench/sfu_load.mjs $(or $(SFU_N),8) 10
+
+# The assets run (docs/benchmarks.md "Assets"): a generated ASSETS_SIZE file (10GiB by
+# default) up through tus and down again, with dd on the same disk. It needs about three
+# times ASSETS_SIZE free in ASSETS_DIR (the system's temporary folder by default) while it
+# runs, and removes it all. Not part of `make test` or `make bench`: minutes.
+bench-assets: build
+	@node bench/assets_bench.mjs --size $(or $(ASSETS_SIZE),10GiB) --bin $(CURDIR)/build/chorus \
+		$(if $(ASSETS_DIR),--dir $(ASSETS_DIR))
 
 fuzz:
 	@scripts/deps.sh --fuzz

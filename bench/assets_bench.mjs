@@ -42,6 +42,8 @@ function rssOf(pid) {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
+let server = null; // the chorus this run started: stopped however the run ends
+
 async function main() {
   const src = path.join(base, 'source.bin');
   const MiB = 1024 * 1024;
@@ -60,13 +62,15 @@ async function main() {
   const ddWrite = dd(['if=' + src, 'of=' + path.join(base, 'dd.bin'), 'bs=1M', 'conv=fdatasync']);
   fs.rmSync(path.join(base, 'dd.bin'));
   execFileSync('sh', ['-c', 'sync']);
-  const ddRead = dd(['if=' + src, 'of=/dev/null', 'bs=1M']);
+  const ddRead = dd(['if=' + src, 'of=/dev/null', 'bs=1M', 'iflag=direct']); // not the page cache
 
   const data = path.join(base, 'data');
   fs.mkdirSync(data);
   const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--jwt-secret', SECRET,
-    '--http-request-timeout', '24h', '--upload-max-size', '1024GiB'],
+    '--http-request-timeout', '24h', '--upload-max-size', '1024GiB',
+    '--upload-quota-user', '0', '--upload-quota-room', '0'], // no quotas: one big upload
   { stdio: ['ignore', 'ignore', 'pipe'] });
+  server = proc;
   let port;
   await new Promise((resolve) => {
     let buf = '';
@@ -135,6 +139,7 @@ async function main() {
 
 main().catch((e) => {
   console.error(e);
+  server?.kill('SIGKILL');
   fs.rmSync(base, { recursive: true, force: true });
   process.exit(1);
 });

@@ -68,6 +68,7 @@ static const char *reason_phrase(int status)
     case 204: return "No Content";
     case 301: return "Moved Permanently";
     case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
     case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";

@@ -314,17 +314,26 @@ extern const size_t api_uploads_nroutes;
 extern const api_route_t api_assets_routes[];
 extern const size_t api_assets_nroutes;
 
-/* Returns a new object of asset a (borrowed): {id, roomId, uploadedBy, sha256, size, name,
- * type, createdAt, url}, as the routes and the room events carry it. */
+/* Returns a new object of asset a (borrowed), its current version: {id (the asset's),
+ * roomId, uploadedBy, sha256, size, name, type, createdAt, url, version}, as the routes and
+ * the room events carry it. */
 json_t *api_asset_json(const store_asset_t *a);
+
+/* Whether user (borrowed) may upload a new version of asset a (borrowed, as ASSET_GET
+ * read it): 0 for its owner or a manager of its room (rooms_may_manage) who sees it;
+ * -ENOENT when user may not see it (404, as for no asset); -EPERM when they see it but
+ * may not change it (403). A failed room lookup is charged to ip (may be NULL). */
+int api_assets_may_version(api_t *api, const store_asset_t *a, const char *user,
+                           const char *ip);
 
 /* 1 when user (borrowed) may add assets to room_id (borrowed): a participant, not banned,
  * of a room of this process. A failed lookup is charged to ip (may be NULL), as the room
  * routes do. */
 int api_assets_may_add(api_t *a, const char *room_id, const char *user, const char *ip);
 
-/* Stores asset row (copied) of a finished upload and, once stored, tells its room
- * (asset_added); then runs done(ud, err) with a STORE_* code. again: the upload may have
+/* Stores asset row (copied) of a finished upload (a new asset, or, with row.asset_id
+ * naming another asset, its next version) and, once stored, tells its room (asset_added or
+ * asset_updated); then runs done(ud, err) with a STORE_* code. again: the upload may have
  * been recorded before (a HEAD after a restart), so a taken id is success and not told
  * twice. */
 void api_assets_record(api_t *a, const store_asset_t *row, int again,

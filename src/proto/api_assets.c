@@ -1,10 +1,12 @@
 /* api_assets.c: asset records over REST (docs/assets.md). An asset is an upload that
- * finished into a room (its tus Upload-Metadata names the room): api_uploads.c hands it
- * here (api_assets_record), it is stored, and the room's members are told (the home's
- * asset.event op, home_assets.c). The routes list a room's assets, read one, and delete
- * one (its uploader or the room's host). Who may see an asset: its uploader and the
+ * finished into a room (its tus Upload-Metadata names the room), or a new version of an
+ * asset (it names the asset): api_uploads.c hands it here (api_assets_record), it is
+ * stored, and the room's members are told (the home's asset.event op, home_assets.c). The
+ * routes list a room's assets, read one, its versions, redirect to its current content,
+ * and delete one (its uploader or the room's host). Who may see an asset: its uploader and the
  * participants (not banned) of its room, checked on this process's room registry as the
  * room routes do (api_rooms.c); to anyone else it does not exist (404). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,15 +55,34 @@ static void op_free(asset_op_t *o)
     free(o);
 }
 
+/* The asset's stable id: its first version's (rows older than versions name none). */
+static const char *asset_id_of(const store_asset_t *a)
+{
+    return a->asset_id[0] ? a->asset_id : a->id;
+}
+
 json_t *api_asset_json(const store_asset_t *a)
 {
     char url[96];
     snprintf(url, sizeof(url), "/api/blobs/%s", a->sha256);
-    return json_pack("{s:s, s:o, s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "id", a->id, "roomId",
-                     a->room_id[0] ? json_string(a->room_id) : json_null(), "uploadedBy",
-                     a->uploader, "sha256", a->sha256, "size", (json_int_t)a->size, "name",
-                     a->name, "type", a->type, "createdAt", (json_int_t)a->created_at, "url",
-                     url);
+    return json_pack("{s:s, s:o, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "id", asset_id_of(a),
+                     "roomId", a->room_id[0] ? json_string(a->room_id) : json_null(),
+                     "uploadedBy", a->uploader, "sha256", a->sha256, "size",
+                     (json_int_t)a->size, "name", a->name, "type", a->type, "createdAt",
+                     (json_int_t)a->created_at, "url", url, "version",
+                     (json_int_t)(a->version > 0 ? a->version : 1));
+}
+
+/* One version of an asset, as GET /api/assets/:id/versions lists it: its number, its
+ * upload's id and its content. */
+static json_t *version_json(const store_asset_t *a)
+{
+    char url[96];
+    snprintf(url, sizeof(url), "/api/blobs/%s", a->sha256);
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s}", "version",
+                     (json_int_t)a->version, "uploadId", a->id, "uploadedBy", a->uploader,
+                     "sha256", a->sha256, "size", (json_int_t)a->size, "name", a->name, "type",
+                     a->type, "createdAt", (json_int_t)a->created_at, "url", url);
 }
 
 /* Tells asset a's room (when it is on this process) that a was added or removed: the
@@ -105,9 +126,16 @@ static void on_recorded(store_req_t *req)
     asset_op_t *o = req->data;
     int err = req->err;
     if (err == STORE_OK) {
-        log_info(o->api->log, "asset %s added%s%s", o->pl.row.id,
-                 o->pl.row.room_id[0] ? " to room " : "", o->pl.row.room_id);
-        tell_room(o->api, "asset_added", &o->pl.row);
+        const store_asset_t *a = &o->pl.row;
+        if (a->version > 1) {
+            log_info(o->api->log, "asset %s: version %" PRId64 " (upload %s)%s%s", a->asset_id,
+                     a->version, a->id, a->room_id[0] ? " in room " : "", a->room_id);
+            tell_room(o->api, "asset_updated", a);
+        } else {
+            log_info(o->api->log, "asset %s added%s%s", a->id, a->room_id[0] ? " to room " : "",
+                     a->room_id);
+            tell_room(o->api, "asset_added", a);
+        }
     } else if (err == STORE_EEXISTS && o->quiet) {
         err = STORE_OK; /* recorded before: nothing new to tell */
     } else {
@@ -240,11 +268,27 @@ static void route_list(api_req_t *r)
     store_submit(r->api->store, &o->sreq);
 }
 
-/* 1 when the caller may see asset a: its uploader, or a participant of its room. */
+/* 1 when user may see asset a: its owner or its current version's uploader, or a
+ * participant of its room. */
+static int user_sees(api_t *api, const store_asset_t *a, const char *user, const char *ip)
+{
+    return strcmp(a->uploader, user) == 0 || (a->owner[0] && strcmp(a->owner, user) == 0) ||
+           (a->room_id[0] && member_of(api, a->room_id, user, ip));
+}
+
 static int may_see(api_req_t *r, const store_asset_t *a)
 {
-    return strcmp(a->uploader, r->user.sub) == 0 ||
-           (a->room_id[0] && member_of(r->api, a->room_id, r->user.sub, r->ip));
+    return user_sees(r->api, a, r->user.sub, r->ip);
+}
+
+int api_assets_may_version(api_t *api, const store_asset_t *a, const char *user, const char *ip)
+{
+    if (!user_sees(api, a, user, ip)) return -ENOENT;
+    const char *owner = a->owner[0] ? a->owner : a->uploader;
+    if (strcmp(owner, user) == 0) return 0;
+    rooms_t *rooms = api->rooms;
+    room_t *room = rooms && a->room_id[0] ? strmap_get(&rooms->by_id, a->room_id) : NULL;
+    return room && rooms_may_manage(room, user) ? 0 : -EPERM;
 }
 
 static void on_get(store_req_t *req)
@@ -293,10 +337,13 @@ static void on_deleted(store_req_t *req)
                  r->user.sub);
         tell_room(a, "asset_removed", &o->pl.row);
         /* The upload's own record goes too (the asset's id is the upload's), so a HEAD
-         * on it cannot record the asset again. */
+         * on it cannot record the asset again; so does its first version's (a HEAD on
+         * another version's finds no asset to add a version to). */
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s/uploads", a->cfg->data_dir);
         upload_file_remove(a->loop, dir, o->pl.row.id, on_upload_removed, NULL);
+        if (strcmp(asset_id_of(&o->pl.row), o->pl.row.id) != 0)
+            upload_file_remove(a->loop, dir, asset_id_of(&o->pl.row), on_upload_removed, NULL);
         api_respond(r, 200,
                     json_pack("{s:b, s:o}", "success", 1, "asset", api_asset_json(&o->pl.row)));
     }
@@ -323,12 +370,13 @@ static void on_delete_lookup(store_req_t *req)
     rooms_t *rooms = r->api->rooms;
     room_t *room = rooms && a->room_id[0] ? strmap_get(&rooms->by_id, a->room_id) : NULL;
     int host = room && strcmp(room->host_id, r->user.sub) == 0;
-    if (strcmp(a->uploader, r->user.sub) != 0 && !host) {
+    if (strcmp(a->uploader, r->user.sub) != 0 && strcmp(a->owner, r->user.sub) != 0 && !host) {
         api_error(r, 403, "forbidden",
                   "only the asset's uploader or the room's host may delete it");
         op_free(o);
         return;
     }
+    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]); /* the asset's */
     o->sreq.type = STORE_ASSET_DELETE;
     o->sreq.cb = on_deleted;
     store_submit(r->api->store, &o->sreq);
@@ -360,7 +408,8 @@ static void on_url(store_req_t *req)
         int64_t exp_ms = clock_unix_ms() + (int64_t)r->api->cfg->asset_url_ttl;
         int64_t exp_s = exp_ms / 1000;
         char q[256], url[512];
-        int rc = asset_url_sign(r->api->asset_url_key, a->id, a->sha256, exp_s, q, sizeof(q));
+        int rc = asset_url_sign(r->api->asset_url_key, asset_id_of(a), a->sha256, exp_s, q,
+                                sizeof(q));
         CH_ASSERT(rc == 0); /* ids are 32 hex digits */
         snprintf(url, sizeof(url), "/api/blobs/%s?%s", a->sha256, q);
         api_respond(r, 200,
@@ -380,6 +429,104 @@ static void route_url(api_req_t *r)
         return;
     }
     asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_url);
+    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
+    store_submit(r->api->store, &o->sreq);
+}
+
+static void on_versions(store_req_t *req)
+{
+    asset_op_t *o = req->data;
+    api_req_t *r = o->r;
+    if (req->err != STORE_OK) {
+        store_failed(r);
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < o->pl.nrows; i++)
+            json_array_append_new(list, version_json(&o->pl.rows[i]));
+        int more = o->pl.nrows == o->pl.limit && o->pl.nrows;
+        json_t *next = more ? json_integer(o->pl.rows[o->pl.nrows - 1].version) : json_null();
+        api_respond(r, 200,
+                    json_pack("{s:b, s:o, s:o}", "success", 1, "versions", list, "next", next));
+    }
+    op_free(o);
+}
+
+/* The asset was read: whoever sees it reads its versions. */
+static void on_versions_lookup(store_req_t *req)
+{
+    asset_op_t *o = req->data;
+    api_req_t *r = o->r;
+    if (req->err == STORE_ENOTFOUND || (req->err == STORE_OK && !may_see(r, &o->pl.row))) {
+        api_error(r, 404, "not_found", "no such asset");
+        op_free(o);
+        return;
+    }
+    if (req->err != STORE_OK) {
+        store_failed(r);
+        op_free(o);
+        return;
+    }
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s", asset_id_of(&o->pl.row));
+    memset(&o->pl.row, 0, sizeof(o->pl.row));
+    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", id);
+    o->sreq.type = STORE_ASSET_VERSIONS;
+    o->sreq.cb = on_versions;
+    store_submit(r->api->store, &o->sreq);
+}
+
+/* GET /api/assets/:id/versions?limit=&before=: the asset's versions, newest first. */
+static void route_versions(api_req_t *r)
+{
+    if (!valid_asset_id(r->params[0])) {
+        api_error(r, 404, "not_found", "no such asset");
+        return;
+    }
+    int64_t limit = ASSETS_PAGE_DEFAULT, before = 0;
+    if (api_query_int(r, "limit", &limit) != 0 || api_query_int(r, "before", &before) != 0)
+        return;
+    if (limit < 1 || limit > ASSETS_PAGE_MAX) {
+        api_invalid(r, "limit", "limit must be 1 to 200");
+        return;
+    }
+    if (before < 0) {
+        api_invalid(r, "before", "before must be the \"next\" of a page");
+        return;
+    }
+    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_versions_lookup);
+    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
+    o->pl.before_at = before;
+    o->pl.limit = (uint32_t)limit;
+    store_submit(r->api->store, &o->sreq);
+}
+
+static void on_content(store_req_t *req)
+{
+    asset_op_t *o = req->data;
+    api_req_t *r = o->r;
+    if (req->err == STORE_ENOTFOUND || (req->err == STORE_OK && !may_see(r, &o->pl.row))) {
+        api_error(r, 404, "not_found", "no such asset");
+    } else if (req->err != STORE_OK) {
+        store_failed(r);
+    } else {
+        /* no-cache: the next version moves it, so a cache asks again each time. */
+        snprintf(r->extra, sizeof(r->extra),
+                 "Location: /api/blobs/%s\r\nCache-Control: private, no-cache\r\n",
+                 o->pl.row.sha256);
+        api_respond_empty(r, 307);
+    }
+    op_free(o);
+}
+
+/* GET /api/assets/:id/content: the asset's stable URL, a redirect (307) to its current
+ * version's content-addressed URL. */
+static void route_content(api_req_t *r)
+{
+    if (!valid_asset_id(r->params[0])) {
+        api_error(r, 404, "not_found", "no such asset");
+        return;
+    }
+    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_content);
     snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
     store_submit(r->api->store, &o->sreq);
 }
@@ -443,6 +590,8 @@ int api_assets_init(api_t *a)
 
 const api_route_t api_assets_routes[] = {
     {HTTP_GET, "/api/assets/:id/url", route_url, 0, API_GROUP_API},
+    {HTTP_GET, "/api/assets/:id/versions", route_versions, 0, API_GROUP_API},
+    {HTTP_GET, "/api/assets/:id/content", route_content, 0, API_GROUP_API},
     {HTTP_GET, "/api/rooms/:roomId/assets", route_list, 0, API_GROUP_API},
     {HTTP_GET, "/api/assets/:id", route_get, 0, API_GROUP_API},
     {HTTP_DELETE, "/api/assets/:id", route_delete, 0, API_GROUP_API},

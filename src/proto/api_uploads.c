@@ -32,6 +32,9 @@
 /* Directory entries an expiry sweep looks at per run: bounds one run's work on the pool
  * and the ids it hands back to the loop, however many uploads there are. */
 #define SWEEP_BUDGET 256
+/* Reservations the orphan sweep looks at per run (one store page, one pool pass of as
+ * many stat calls): bounded work per run, whatever the table holds. */
+#define ORPHAN_BUDGET 64
 
 /* A request working on an upload (PATCH, or POST with or without a body). */
 typedef struct upload_s {
@@ -67,14 +70,23 @@ typedef struct api_uploads_s {
     size_t sweep_n;
     int64_t sweep_now;
     int sweeping;
+    /* The orphan sweep: reservations whose upload's files are gone (a stop between the
+     * reservation and the files, an import, an upload removed without its release). */
+    store_req_t orphan_req;
+    store_assets_t orphan_pl;
+    uv_work_t orphan_work;
+    char orphan_after[STORE_ID_LEN]; /* the cursor: the last id of the previous page */
+    unsigned char orphan_gone[ORPHAN_BUDGET];
+    int orphaning;
     int pending; /* pool work referring to this struct */
     int closing;
 } api_uploads_t;
 
 static void maybe_free(api_uploads_t *up)
 {
-    if (!up->closing || up->pending || up->active || up->sweeping) return;
+    if (!up->closing || up->pending || up->active || up->sweeping || up->orphaning) return;
     if (up->sweep_dir) closedir(up->sweep_dir);
+    store_assets_free(&up->orphan_pl);
     up->api->uploads = NULL;
     free(up);
 }
@@ -288,10 +300,12 @@ static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char
     json_t *j = json_loadb(info, n, 0, NULL);
     const char *room = json_string_value(json_object_get(j, "room"));
     const char *owner = json_string_value(json_object_get(j, "owner"));
+    const char *asset = json_string_value(json_object_get(j, "asset")); /* a version's */
     int ok = owner && (!room || api_assets_may_add(a, room, owner, NULL));
     if (ok) {
         memset(row, 0, sizeof(*row));
         snprintf(row->id, sizeof(row->id), "%s", id);
+        snprintf(row->asset_id, sizeof(row->asset_id), "%s", asset ? asset : "");
         snprintf(row->room_id, sizeof(row->room_id), "%s", room ? room : "");
         snprintf(row->uploader, sizeof(row->uploader), "%s", owner);
         snprintf(row->sha256, sizeof(row->sha256), "%s", hex);
@@ -313,7 +327,8 @@ static int asset_of(api_t *a, const upload_file_t *f, const char *id, const char
 typedef struct {
     api_req_t *r;
     int status;
-    char id[STORE_ID_LEN];
+    char id[STORE_ID_LEN];    /* the upload's */
+    char asset[STORE_ID_LEN]; /* its asset's: the upload's, or the asset it is a version of */
 } held_t;
 
 static void on_asset_recorded(void *ud, int err)
@@ -323,9 +338,9 @@ static void on_asset_recorded(void *ud, int err)
     api_uploads_t *up = r->api->uploads;
     up->pending--;
     if (err == STORE_OK || err == STORE_ENOTFOUND || err == STORE_EEXISTS) {
-        if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->id);
-        /* The room was deleted since the membership check: no asset takes the upload's
-         * reservation over, so it goes (the asset id is the upload's). */
+        if (err == STORE_OK) extra_add(r, "Asset-Id: %s\r\n", h->asset);
+        /* The room was deleted since the membership check (or, for a version, the asset):
+         * no asset takes the upload's reservation over, so it goes. */
         if (err == STORE_ENOTFOUND) unreserve(up, h->id);
         api_respond_empty(r, h->status);
     } else {
@@ -346,6 +361,7 @@ static void answer_with_asset(api_req_t *r, int status, const store_asset_t *row
     h->r = r;
     h->status = status;
     snprintf(h->id, sizeof(h->id), "%s", row->id);
+    snprintf(h->asset, sizeof(h->asset), "%s", row->asset_id[0] ? row->asset_id : row->id);
     api_assets_record(r->api, row, again, on_asset_recorded, h);
 }
 
@@ -539,8 +555,67 @@ typedef struct {
     store_req_t sreq;
     store_assets_t pl;
     upload_t *u;
-    char *text; /* owned: the upload's info */
+    char *text;               /* owned: the upload's info */
+    store_asset_t want;       /* the reservation's row */
+    char asset[STORE_ID_LEN]; /* a new version of this asset (metadata assetId), or "" */
 } quota_wait_t;
+
+static void on_reserved(store_req_t *req);
+
+/* Submits q's reservation (its row q->want). */
+static void reserve(quota_wait_t *q)
+{
+    const chorus_config_t *cfg = q->u->up->api->cfg;
+    memset(&q->pl, 0, sizeof(q->pl));
+    q->pl.row = q->want;
+    q->pl.quota_user = (int64_t)cfg->upload_quota_user;
+    q->pl.quota_room = (int64_t)cfg->upload_quota_room;
+    q->pl.max_incomplete = (int64_t)cfg->upload_max_incomplete;
+    q->sreq.type = STORE_UPLOAD_RESERVE;
+    q->sreq.cb = on_reserved;
+    store_submit(q->u->up->api->store, &q->sreq);
+}
+
+/* The asset an upload is to be a new version of was read (ASSET_GET): its owner or a
+ * manager of its room may; the version goes to the asset's room, whose quota counts it. */
+static void on_version_target(store_req_t *req)
+{
+    quota_wait_t *q = req->data;
+    upload_t *u = q->u;
+    api_req_t *r = u->r;
+    int rc = req->err == STORE_OK ? api_assets_may_version(r->api, &q->pl.row, u->owner, r->ip)
+             : req->err == STORE_ENOTFOUND ? -ENOENT
+                                           : -EIO;
+    if (rc == -ENOENT) {
+        fail(u, 404, "not_found", "no such asset (assetId)");
+    } else if (rc == -EPERM) {
+        fail(u, 403, "forbidden",
+             "only the asset's owner or a host of its room may upload a new version");
+    } else if (rc != 0) {
+        fail(u, 500, "internal_error", "the asset could not be read");
+    } else {
+        json_t *info = json_loads(q->text, 0, NULL);
+        CH_ASSERT(info); /* made by route_create */
+        json_object_set_new(info, "asset", json_string(q->asset));
+        if (q->pl.row.room_id[0])
+            json_object_set_new(info, "room", json_string(q->pl.row.room_id));
+        else
+            json_object_del(info, "room");
+        char *text = json_dumps(info, JSON_COMPACT);
+        json_decref(info);
+        if (text && strlen(text) <= UPLOAD_INFO_MAX) {
+            free(q->text);
+            q->text = text;
+            snprintf(q->want.room_id, sizeof(q->want.room_id), "%s", q->pl.row.room_id);
+            reserve(q);
+            return;
+        }
+        free(text);
+        fail(u, 400, "validation_error", "Upload-Metadata is too long");
+    }
+    free(q->text);
+    free(q);
+}
 
 static void on_reserved(store_req_t *req)
 {
@@ -627,10 +702,35 @@ static void route_create(api_req_t *r)
                   cfg->upload_types);
         return;
     }
+    /* A new version of an asset (metadata "assetId", or "asset"): it goes to the asset's
+     * room, whatever "room" says; its caller must be the asset's owner or a host of the
+     * room (checked once the asset is read, on_version_target). */
+    const tus_meta_pair_t *ver = tus_metadata_get(pairs, np, "assetId");
+    if (!ver) ver = tus_metadata_get(pairs, np, "asset");
+    char asset_id[STORE_ID_LEN] = "";
+    if (ver) {
+        const tus_meta_pair_t *nm = tus_metadata_get(pairs, np, "filename");
+        if (!nm) nm = tus_metadata_get(pairs, np, "name");
+        int ok = ver->value_len == UPLOAD_ID_LEN &&
+                 (!nm || nm->value_len < STORE_ASSET_NAME_LEN) &&
+                 (!ft || ft->value_len < STORE_ASSET_TYPE_LEN);
+        if (ok) {
+            memcpy(asset_id, ver->value, UPLOAD_ID_LEN);
+            asset_id[UPLOAD_ID_LEN] = '\0';
+            ok = valid_id(asset_id);
+        }
+        if (!ok) {
+            api_invalid(
+                r, "Upload-Metadata",
+                "assetId must be an asset id (32 hex digits); an asset's filename is at "
+                "most 255 bytes, its filetype 127");
+            return;
+        }
+    }
     /* An upload into a room (metadata "room", or "roomId"): its caller must be a
      * participant, and once finished it becomes an asset of the room (api_assets.c). */
-    const tus_meta_pair_t *room = tus_metadata_get(pairs, np, "room");
-    if (!room) room = tus_metadata_get(pairs, np, "roomId");
+    const tus_meta_pair_t *room = asset_id[0] ? NULL : tus_metadata_get(pairs, np, "room");
+    if (!room && !asset_id[0]) room = tus_metadata_get(pairs, np, "roomId");
     char room_id[STORE_ID_LEN] = "";
     if (room) {
         const tus_meta_pair_t *nm = tus_metadata_get(pairs, np, "filename");
@@ -678,23 +778,27 @@ static void route_create(api_req_t *r)
         api_invalid(r, "Upload-Metadata", "filename and filetype must be UTF-8 text");
         return;
     }
-    /* The reservation first: the body waits (body_room is 0 until opened). */
+    /* The reservation first (a version's: once its asset is read): the body waits
+     * (body_room is 0 until opened). */
     quota_wait_t *q = ch_calloc(1, sizeof(*q));
     q->u = u;
     q->text = text;
-    q->sreq.type = STORE_UPLOAD_RESERVE;
-    q->sreq.cb = on_reserved;
     q->sreq.data = q;
     q->sreq.assets = &q->pl;
-    store_asset_t *row = &q->pl.row;
+    store_asset_t *row = &q->want;
     snprintf(row->id, sizeof(row->id), "%s", u->id);
     snprintf(row->uploader, sizeof(row->uploader), "%s", r->user.sub);
     snprintf(row->room_id, sizeof(row->room_id), "%s", room_id);
     row->size = (int64_t)length;
     row->created_at = clock_unix_ms();
-    q->pl.quota_user = (int64_t)cfg->upload_quota_user;
-    q->pl.quota_room = (int64_t)cfg->upload_quota_room;
-    q->pl.max_incomplete = (int64_t)cfg->upload_max_incomplete;
+    if (!asset_id[0]) {
+        reserve(q);
+        return;
+    }
+    snprintf(q->asset, sizeof(q->asset), "%s", asset_id);
+    snprintf(q->pl.row.id, sizeof(q->pl.row.id), "%s", asset_id);
+    q->sreq.type = STORE_ASSET_GET;
+    q->sreq.cb = on_version_target;
     store_submit(r->api->store, &q->sreq);
 }
 
@@ -1010,9 +1114,82 @@ static void sweep_after(uv_work_t *w, int status)
     maybe_free(up);
 }
 
+/* ---- the orphan sweep ---- */
+
+/* On the pool: which of the page's reservations have no upload here (no .info). */
+static void orphan_work(uv_work_t *w)
+{
+    api_uploads_t *up = w->data;
+    for (size_t i = 0; i < up->orphan_pl.nrows; i++) {
+        char path[PATH_MAX + 64];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s.info", up->dir, up->orphan_pl.rows[i].id);
+        up->orphan_gone[i] = stat(path, &st) != 0 && errno == ENOENT;
+    }
+}
+
+static void orphan_after(uv_work_t *w, int status)
+{
+    api_uploads_t *up = w->data;
+    (void)status;
+    up->orphaning = 0;
+    for (size_t i = 0; i < up->orphan_pl.nrows && !up->closing; i++) {
+        const store_asset_t *o = &up->orphan_pl.rows[i];
+        if (!up->orphan_gone[i] || find_active(up, o->id)) continue;
+        log_info(up->api->log,
+                 "upload %s: no such upload, its reservation of %" PRId64 " bytes released",
+                 o->id, o->size);
+        unreserve(up, o->id);
+    }
+    store_assets_free(&up->orphan_pl);
+    maybe_free(up);
+}
+
+static void on_orphan_page(store_req_t *req)
+{
+    api_uploads_t *up = req->data;
+    store_assets_t *pl = &up->orphan_pl;
+    /* A full page: the next run goes on after it; else the next starts over. */
+    if (req->err == STORE_OK && pl->nrows == ORPHAN_BUDGET)
+        snprintf(up->orphan_after, sizeof(up->orphan_after), "%s", pl->rows[pl->nrows - 1].id);
+    else
+        up->orphan_after[0] = '\0';
+    if (req->err != STORE_OK || pl->nrows == 0 || up->closing) {
+        store_assets_free(pl);
+        up->orphaning = 0;
+        maybe_free(up);
+        return;
+    }
+    up->orphan_work.data = up;
+    uv_queue_work(up->api->loop, &up->orphan_work, orphan_work, orphan_after);
+}
+
+/* Reads a page of reservations older than the expiry: a younger one may be an upload
+ * being created (its reservation comes first, then its files), and on a cluster whose
+ * nodes have their own data folders one may be another node's. An upload with files is
+ * the expiry sweep's. */
+static void orphan_sweep(api_uploads_t *up)
+{
+    if (up->orphaning || up->closing) return;
+    up->orphaning = 1;
+    store_assets_t *pl = &up->orphan_pl;
+    store_assets_free(pl);
+    memset(pl, 0, sizeof(*pl));
+    snprintf(pl->row.id, sizeof(pl->row.id), "%s", up->orphan_after);
+    pl->before_at = clock_unix_ms() - (int64_t)up->api->cfg->upload_expiry;
+    pl->limit = ORPHAN_BUDGET;
+    memset(&up->orphan_req, 0, sizeof(up->orphan_req));
+    up->orphan_req.type = STORE_UPLOAD_OLD;
+    up->orphan_req.cb = on_orphan_page;
+    up->orphan_req.data = up;
+    up->orphan_req.assets = pl;
+    store_submit(up->api->store, &up->orphan_req);
+}
+
 static void on_sweep_timer(uv_timer_t *t)
 {
     api_uploads_t *up = t->data;
+    orphan_sweep(up);
     if (up->sweeping || up->closing) return;
     up->sweeping = 1;
     up->sweep_now = clock_unix_ms();
@@ -1033,7 +1210,7 @@ int api_uploads_init(api_t *a)
     if (every < 100) every = 100;
     uv_timer_init(a->loop, &up->timer);
     up->timer.data = up;
-    uv_timer_start(&up->timer, on_sweep_timer, every, every);
+    uv_timer_start(&up->timer, on_sweep_timer, 0, every); /* at start too: orphans */
     uv_unref((uv_handle_t *)&up->timer);
     return 0;
 }

@@ -310,18 +310,26 @@ typedef enum {
                            * ("endpoint deleted"); out: pending = how many. err:
                            * ENOTFOUND */
     /* Assets (issue 23): payload in req->assets (store_assets_t). */
-    STORE_ASSET_PUT,       /* in: row (all fields; room_id "": none). Also removes the
-                            * upload reservation of the same id (UPLOAD_RESERVE): the
-                            * asset counts instead. err: EEXISTS (the id is taken),
-                            * ENOTFOUND (no such room); nothing stored or removed then */
-    STORE_ASSET_GET,       /* in: row.id. out: row. err: ENOTFOUND */
+    STORE_ASSET_PUT,       /* in: row (all fields but version and owner; room_id "":
+                            * none; asset_id "" or row.id: a new asset, else the asset
+                            * this row is the next version of, whose room it takes).
+                            * Also removes the upload reservation of the same id
+                            * (UPLOAD_RESERVE): the asset counts instead. out:
+                            * row.version, row.asset_id, row.owner, row.room_id (a
+                            * version's: its asset's). err: EEXISTS (the id is taken),
+                            * ENOTFOUND (no such room, or no such asset); nothing stored
+                            * or removed then */
+    STORE_ASSET_GET,       /* in: row.id (an asset id). out: row, its current version.
+                            * err: ENOTFOUND */
     STORE_ASSET_LIST,      /* in: row.room_id, before and before_at ("" = from the
                             * newest; else the id and created_at of the last asset of the
                             * previous page, which need not exist any more), limit
                             * (capped at STORE_PAGE_MAX; 0 answers nothing). out: rows,
                             * the room's assets newest first (created_at, then id,
-                            * descending) strictly after (before_at, before) */
-    STORE_ASSET_DELETE,    /* in: row.id. out: row (as it was). err: ENOTFOUND */
+                            * descending) strictly after (before_at, before), each
+                            * asset once, as its current version (id: the version's) */
+    STORE_ASSET_DELETE,    /* in: row.id (an asset id). out: row (its current version,
+                            * as it was); every version goes. err: ENOTFOUND */
     STORE_ASSET_READABLE,  /* in: row.sha256, row.uploader (the reader). out: found = 1
                             * when the reader uploaded an asset of that content or is a
                             * participant (not banned) of a room that has one, else 0 */
@@ -352,6 +360,15 @@ typedef enum {
                             * uploader's reservations before). err: EEXISTS (the id is
                             * taken) */
     STORE_UPLOAD_RELEASE,  /* in: row.id: removes its reservation. err: ENOTFOUND */
+    STORE_ASSET_VERSIONS,  /* in: row.id (an asset id), before_at (a version number,
+                            * exclusive; <= 0: from the newest), limit (capped at
+                            * STORE_PAGE_MAX; 0 answers nothing). out: rows, the asset's
+                            * versions newest first (ASTS, issue 23). None: nrows 0 */
+    STORE_UPLOAD_OLD,      /* in: row.id (a cursor: ids after it; "" from the first),
+                            * before_at (unix ms), limit (capped at STORE_PAGE_MAX; 0
+                            * answers nothing). out: rows, the reservations created before
+                            * before_at, by id (id, uploader, room_id, size = the length,
+                            * created_at): the orphan sweep's page (ASTS, issue 23) */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -644,7 +661,8 @@ void store_hooks_free(store_hooks_t *h);
 #define STORE_ASSET_TYPE_LEN 128 /* a content type: up to 127 bytes */
 
 /* One asset (issue 23, docs/assets.md): a finished upload, naming its content (a blob, by
- * SHA-256), in a room or its uploader's own. Several assets may share a blob (dedup). */
+ * SHA-256), in a room or its uploader's own. Several assets may share a blob (dedup). An
+ * asset has versions: successive contents under one asset id, each a row. */
 typedef struct {
     char id[STORE_ID_LEN];      /* the upload's id: 32 lower-case hex digits */
     char room_id[STORE_ID_LEN]; /* "" (stored as NULL): no room, the uploader's own */
@@ -654,15 +672,19 @@ typedef struct {
     char name[STORE_ASSET_NAME_LEN]; /* "" when the upload gave none */
     char type[STORE_ASSET_TYPE_LEN]; /* "" when the upload gave none */
     int64_t created_at;              /* unix ms */
+    /* Versions (ASTS): every version of an asset is a row, its id the upload's. */
+    char asset_id[STORE_ID_LEN]; /* the asset's stable id: its first version's id */
+    int64_t version;             /* 1, 2, ... */
+    char owner[STORE_SUB_LEN];   /* out: the asset's owner, its first version's uploader */
 } store_asset_t;
 
 /* The payload of asset requests; store_assets_free releases what it owns. */
 typedef struct {
     store_asset_t row;
     char before[STORE_ID_LEN]; /* ASSET_LIST */
-    int64_t before_at;         /* ASSET_LIST */
-    uint32_t limit;            /* ASSET_LIST */
-    store_asset_t *rows;       /* ASSET_LIST out (malloc'd) */
+    int64_t before_at;         /* ASSET_LIST, ASSET_VERSIONS, UPLOAD_OLD */
+    uint32_t limit;            /* ASSET_LIST, ASSET_VERSIONS, UPLOAD_OLD */
+    store_asset_t *rows;       /* ASSET_LIST, ASSET_VERSIONS, UPLOAD_OLD out (malloc'd) */
     size_t nrows;
     int64_t bytes; /* ASSET_USAGE, UPLOAD_RESERVE out */
     int found;     /* ASSET_READABLE, ASSET_HASH_USED out */

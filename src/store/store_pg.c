@@ -222,6 +222,13 @@ static const char *const pg_migrations[] = {
     " 0, created_at, 0 FROM rooms;"
     "INSERT INTO state_log SELECT room_id, state_version, id, 1, updated_at, kind, owner,"
     " data, version, created_at, owner_only FROM entities;",
+    /* 17 (ASTS, issue 23, asset versions): each version a row of assets under its
+     * asset's stable id (store_sqlite.c says the same). */
+    "ALTER TABLE assets ADD COLUMN asset_id " PK " NOT NULL DEFAULT '';"
+    "ALTER TABLE assets ADD COLUMN version bigint NOT NULL DEFAULT 1;"
+    "ALTER TABLE assets ADD COLUMN current integer NOT NULL DEFAULT 1;"
+    "UPDATE assets SET asset_id = id;"
+    "CREATE UNIQUE INDEX assets_versions ON assets(asset_id, version);",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -303,6 +310,11 @@ enum {
     PG_ASSET_READABLE,
     PG_ASSET_USAGE,
     PG_ASSET_HASH_USED,
+    PG_ASSET_TAKEN,
+    PG_ASSET_CURRENT,
+    PG_ASSET_SUPERSEDE,
+    PG_ASSET_VERSIONS,
+    PG_ASSET_OWNER,
     PG_ACT_INSERT,
     PG_ACT_PAGE,
     PG_RET_ACT_MAX,
@@ -312,6 +324,7 @@ enum {
     PG_UPLOAD_HELD,
     PG_UPLOAD_INSERT,
     PG_UPLOAD_DELETE,
+    PG_UPLOAD_OLD,
     PG_LOG_CREATE,
     PG_LOG_BASE_SET,
     PG_LOG_BASE,
@@ -362,6 +375,11 @@ enum {
     " updated_at, last_status, last_error"
 
 #define PG_ASSET_COLUMNS "id, room_id, uploader, sha256, size, name, type, created_at"
+/* A row read back: the columns, its asset's id and version, and the asset's owner (its
+ * first version's uploader), from assets a. */
+#define PG_ASSET_SELECT                                                                        \
+    PG_ASSET_COLUMNS ", asset_id, version, coalesce((SELECT f.uploader FROM assets f"          \
+                     " WHERE f.id = a.asset_id), uploader)"
 
 #define PG_LOG_COLUMNS                                                                         \
     "room_id, version, entity_id, change, at, kind, owner, data, ent_version, created_at,"     \
@@ -418,14 +436,27 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
         "DELETE FROM state_log WHERE room_id = $1 AND (version, entity_id) IN"
         " (SELECT version, entity_id FROM state_log l WHERE room_id = $1 AND version <= $2"
         " AND (change = 2 OR NOT " PG_LOG_LATEST("$2") ") ORDER BY version LIMIT $3)",
-    [PG_ASSET_INSERT] = "INSERT INTO assets(" PG_ASSET_COLUMNS ")"
-                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
-    [PG_ASSET_GET] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE id = $1",
+    [PG_ASSET_INSERT] = "INSERT INTO assets(" PG_ASSET_COLUMNS ", asset_id, version, current)"
+                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)",
+    [PG_ASSET_GET] = "SELECT " PG_ASSET_SELECT " FROM assets a WHERE asset_id = $1"
+                     " AND current = 1",
     /* Newest first, after the cursor ($4, $2): its asset may be gone. */
-    [PG_ASSET_LIST] = "SELECT " PG_ASSET_COLUMNS " FROM assets WHERE room_id = $1"
-                      " AND ($2 = '' OR (created_at, id) < ($4::bigint, $2::text))"
-                      " ORDER BY created_at DESC, id DESC LIMIT $3",
-    [PG_ASSET_DELETE] = "DELETE FROM assets WHERE id = $1 RETURNING " PG_ASSET_COLUMNS,
+    [PG_ASSET_LIST] =
+        "SELECT " PG_ASSET_SELECT " FROM assets a WHERE room_id = $1"
+        " AND current = 1 AND ($2 = '' OR (created_at, id) < ($4::bigint, $2::text))"
+        " ORDER BY created_at DESC, id DESC LIMIT $3",
+    /* The current version as it was; every version goes. */
+    [PG_ASSET_DELETE] = "WITH cur AS (SELECT " PG_ASSET_SELECT " FROM assets a"
+                        " WHERE asset_id = $1 AND current = 1),"
+                        " gone AS (DELETE FROM assets WHERE asset_id = $1)"
+                        " SELECT * FROM cur",
+    [PG_ASSET_TAKEN] = "SELECT EXISTS(SELECT 1 FROM assets WHERE id = $1)::int",
+    [PG_ASSET_CURRENT] = "SELECT room_id, version FROM assets WHERE asset_id = $1"
+                         " AND current = 1",
+    [PG_ASSET_SUPERSEDE] = "UPDATE assets SET current = 0 WHERE asset_id = $1 AND current = 1",
+    [PG_ASSET_VERSIONS] = "SELECT " PG_ASSET_SELECT " FROM assets a WHERE asset_id = $1"
+                          " AND ($2 <= 0 OR version < $2) ORDER BY version DESC LIMIT $3",
+    [PG_ASSET_OWNER] = "SELECT uploader FROM assets WHERE id = $1",
     [PG_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = $1"
                           " AND (a.uploader = $2 OR EXISTS(SELECT 1 FROM room_participants p"
                           " WHERE p.room_id = a.room_id AND p.user_id = $2"
@@ -456,6 +487,8 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
                          " VALUES($1, $2, $3, $4, $5)",
     [PG_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = $1",
+    [PG_UPLOAD_OLD] = "SELECT id, owner, room_id, length, created_at FROM uploads"
+                      " WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT $3",
     [PG_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -2457,10 +2490,49 @@ static void pg_read_asset(pg_conn_t *c, const PGresult *r, int i, store_asset_t 
     pg_copy(c, a->name, sizeof(a->name), r, i, 5);
     pg_copy(c, a->type, sizeof(a->type), r, i, 6);
     a->created_at = pg_int(r, i, 7);
+    pg_copy(c, a->asset_id, sizeof(a->asset_id), r, i, 8);
+    a->version = pg_int(r, i, 9);
+    pg_copy(c, a->owner, sizeof(a->owner), r, i, 10);
 }
 
-static int pg_asset_put(pg_conn_t *c, const store_asset_t *a)
+static int pg_asset_int(pg_conn_t *c, int which, pg_params_t *p, int64_t *out);
+
+/* A version of asset a->asset_id: it takes the asset's room and the next version number,
+ * and the asset's current version is current no more. ENOTFOUND: no such asset; EEXISTS:
+ * a's id is taken (checked first, so a refusal changes nothing). */
+static int pg_asset_next_version(pg_conn_t *c, store_asset_t *a)
 {
+    pg_params_t t = {0};
+    PP_FIELD(&t, a->id);
+    int64_t taken = 0;
+    int err = pg_asset_int(c, PG_ASSET_TAKEN, &t, &taken);
+    if (err != STORE_OK) return err;
+    if (taken) return STORE_EEXISTS;
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->asset_id);
+    PGresult *r = pg_run(c, PG_ASSET_CURRENT, &p);
+    err = pg_status(c, r, "asset version");
+    if (err == STORE_OK && PQntuples(r) == 0) err = STORE_ENOTFOUND;
+    if (err == STORE_OK) {
+        pg_copy(c, a->room_id, sizeof(a->room_id), r, 0, 0);
+        a->version = pg_int(r, 0, 1) + 1;
+    }
+    PQclear(r);
+    if (err != STORE_OK) return err;
+    pg_params_t q = {0};
+    PP_FIELD(&q, a->asset_id);
+    return pg_cmd(c, PG_ASSET_SUPERSEDE, &q, "asset version", NULL);
+}
+
+static int pg_asset_put(pg_conn_t *c, store_asset_t *a)
+{
+    if (!a->asset_id[0] || strcmp(a->asset_id, a->id) == 0) {
+        snprintf(a->asset_id, sizeof(a->asset_id), "%s", a->id);
+        a->version = 1;
+    } else {
+        int verr = pg_asset_next_version(c, a);
+        if (verr != STORE_OK) return verr;
+    }
     pg_params_t p = {0};
     PP_FIELD(&p, a->id);
     PP_OPT(&p, a->room_id);
@@ -2470,11 +2542,21 @@ static int pg_asset_put(pg_conn_t *c, const store_asset_t *a)
     PP_FIELD(&p, a->name);
     PP_FIELD(&p, a->type);
     pp_int(&p, a->created_at);
+    PP_FIELD(&p, a->asset_id);
+    pp_int(&p, a->version);
     int err = pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
     if (err != STORE_OK) return err;
     pg_params_t d = {0}; /* the asset counts now, not the reservation */
     PP_FIELD(&d, a->id);
-    return pg_cmd(c, PG_UPLOAD_DELETE, &d, "asset put (reservation)", NULL);
+    err = pg_cmd(c, PG_UPLOAD_DELETE, &d, "asset put (reservation)", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t o = {0}; /* the owner: the first version's uploader */
+    PP_FIELD(&o, a->asset_id);
+    PGresult *r = pg_run(c, PG_ASSET_OWNER, &o);
+    err = pg_status(c, r, "asset put (owner)");
+    if (err == STORE_OK && PQntuples(r) == 1) pg_copy(c, a->owner, sizeof(a->owner), r, 0, 0);
+    PQclear(r);
+    return err;
 }
 
 /* Checks a's reservation against the limits and stores it when it fits. */
@@ -2515,6 +2597,35 @@ static int pg_upload_release(pg_conn_t *c, const store_asset_t *row)
     return err == STORE_OK && changed == 0 ? STORE_ENOTFOUND : err;
 }
 
+/* The reservations created before a->before_at, by id after a->row.id. */
+static int pg_upload_old(pg_conn_t *c, store_assets_t *a)
+{
+    store_assets_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, a->row.id);
+    pp_int(&p, a->before_at);
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_UPLOAD_OLD, &p);
+    int err = pg_status(c, r, "upload old");
+    if (err == STORE_OK) {
+        int n = PQntuples(r);
+        a->rows = n ? ch_calloc((size_t)n, sizeof(*a->rows)) : NULL;
+        for (int i = 0; i < n; i++) {
+            store_asset_t *u = &a->rows[i];
+            pg_copy(c, u->id, sizeof(u->id), r, i, 0);
+            pg_copy(c, u->uploader, sizeof(u->uploader), r, i, 1);
+            pg_copy(c, u->room_id, sizeof(u->room_id), r, i, 2);
+            u->size = pg_int(r, i, 3);
+            u->created_at = pg_int(r, i, 4);
+        }
+        a->nrows = (size_t)n;
+    }
+    PQclear(r);
+    return err;
+}
+
 /* GET or DELETE (which): one row by id into a, or ENOTFOUND. */
 static int pg_asset_row(pg_conn_t *c, int which, store_asset_t *a)
 {
@@ -2532,17 +2643,24 @@ static int pg_asset_row(pg_conn_t *c, int which, store_asset_t *a)
     return err;
 }
 
-static int pg_asset_list(pg_conn_t *c, store_assets_t *a)
+/* LIST (a room's current versions) and VERSIONS (an asset's versions). */
+static int pg_asset_list(pg_conn_t *c, store_assets_t *a, int versions)
 {
     store_assets_free(a);
     uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
     if (limit == 0) return STORE_OK;
     pg_params_t p = {0};
-    PP_FIELD(&p, a->row.room_id);
-    PP_FIELD(&p, a->before);
-    pp_int(&p, limit);
-    pp_int(&p, a->before_at);
-    PGresult *r = pg_run(c, PG_ASSET_LIST, &p);
+    if (versions) {
+        PP_FIELD(&p, a->row.id);
+        pp_int(&p, a->before_at);
+        pp_int(&p, limit);
+    } else {
+        PP_FIELD(&p, a->row.room_id);
+        PP_FIELD(&p, a->before);
+        pp_int(&p, limit);
+        pp_int(&p, a->before_at);
+    }
+    PGresult *r = pg_run(c, versions ? PG_ASSET_VERSIONS : PG_ASSET_LIST, &p);
     int err = pg_status(c, r, "asset list");
     if (err == STORE_OK) {
         int n = PQntuples(r);
@@ -2580,11 +2698,15 @@ static int pg_assets(pg_conn_t *c, store_req_t *req)
     case STORE_ASSET_DELETE:
         return pg_asset_row(c, PG_ASSET_DELETE, row);
     case STORE_ASSET_LIST:
-        return pg_asset_list(c, a);
+        return pg_asset_list(c, a, 0);
+    case STORE_ASSET_VERSIONS:
+        return pg_asset_list(c, a, 1);
     case STORE_UPLOAD_RESERVE:
         return pg_upload_reserve(c, a);
     case STORE_UPLOAD_RELEASE:
         return pg_upload_release(c, row);
+    case STORE_UPLOAD_OLD:
+        return pg_upload_old(c, a);
     case STORE_ASSET_READABLE:
         PP_FIELD(&p, row->sha256);
         PP_FIELD(&p, row->uploader);
@@ -2733,6 +2855,8 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_ASSET_HASH_USED:
     case STORE_UPLOAD_RESERVE:
     case STORE_UPLOAD_RELEASE:
+    case STORE_UPLOAD_OLD:
+    case STORE_ASSET_VERSIONS:
         CH_ASSERT(req->assets);
         req->err = pg_assets(c, req);
         break;

@@ -207,9 +207,9 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX uploads_room ON uploads(room_id);",
     /* 16 (TT, issue 25, time travel): the room's change log. One row per stored change of
      * the room's state (entity_id '', change 0) or of an entity (change 1: the entity as
-     * written, 2: its deletion) at its state version; compaction keeps each key's latest change at or
-     * below the base version (state_log_base), so the base stays rebuildable. A room
-     * that predates the log starts it at its current version and entities. */
+     * written, 2: its deletion) at its state version; compaction keeps each key's latest change
+     * at or below the base version (state_log_base), so the base stays rebuildable. A room that
+     * predates the log starts it at its current version and entities. */
     "CREATE TABLE state_log("
     " room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
     " version INTEGER NOT NULL,"
@@ -234,6 +234,15 @@ static const char *const sq_migrations[] = {
     " 0, created_at, 0 FROM rooms;"
     "INSERT INTO state_log SELECT room_id, state_version, id, 1, updated_at, kind, owner,"
     " data, version, created_at, owner_only FROM entities;",
+    /* 17 (ASTS, issue 23, asset versions): an asset id names successive contents. Each
+     * version is a row of assets (its id the upload's): asset_id is the asset's stable
+     * id (its first version's id), version counts from 1, current marks the newest (the
+     * one lists and reads show). An existing asset is its own first version. */
+    "ALTER TABLE assets ADD COLUMN asset_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE assets ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE assets ADD COLUMN current INTEGER NOT NULL DEFAULT 1;"
+    "UPDATE assets SET asset_id = id;"
+    "CREATE UNIQUE INDEX assets_versions ON assets(asset_id, version);",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -310,6 +319,10 @@ enum {
     SQ_ASSET_READABLE,
     SQ_ASSET_USAGE,
     SQ_ASSET_HASH_USED,
+    SQ_ASSET_TAKEN,
+    SQ_ASSET_CURRENT,
+    SQ_ASSET_SUPERSEDE,
+    SQ_ASSET_VERSIONS,
     SQ_ACT_NEXT,
     SQ_ACT_INSERT,
     SQ_ACT_PAGE,
@@ -319,6 +332,7 @@ enum {
     SQ_UPLOAD_HELD,
     SQ_UPLOAD_INSERT,
     SQ_UPLOAD_DELETE,
+    SQ_UPLOAD_OLD,
     SQ_LOG_INSERT,
     SQ_LOG_BASE_INSERT,
     SQ_LOG_BASE,
@@ -375,6 +389,11 @@ enum {
     " updated_at, last_status, last_error"
 
 #define SQ_ASSET_COLUMNS "id, room_id, uploader, sha256, size, name, type, created_at"
+/* A row read back: the columns, its asset's id and version, and the asset's owner (its
+ * first version's uploader), from assets a. */
+#define SQ_ASSET_SELECT                                                                        \
+    SQ_ASSET_COLUMNS ", asset_id, version, coalesce((SELECT f.uploader FROM assets f"          \
+                     " WHERE f.id = a.asset_id), uploader)"
 
 #define SQ_LOG_COLUMNS                                                                         \
     "room_id, version, entity_id, change, at, kind, owner, data, ent_version, created_at,"     \
@@ -442,14 +461,21 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
         "DELETE FROM state_log WHERE room_id = ?1 AND (version, entity_id) IN"
         " (SELECT version, entity_id FROM state_log l WHERE room_id = ?1 AND version <= ?2"
         " AND (change = 2 OR NOT " SQ_LOG_LATEST("?2") ") ORDER BY version LIMIT ?3)",
-    [SQ_ASSET_INSERT] = "INSERT INTO assets(" SQ_ASSET_COLUMNS ")"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [SQ_ASSET_GET] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE id = ?1",
+    [SQ_ASSET_INSERT] = "INSERT INTO assets(" SQ_ASSET_COLUMNS ", asset_id, version, current)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
+    [SQ_ASSET_GET] = "SELECT " SQ_ASSET_SELECT " FROM assets a WHERE asset_id = ?1"
+                     " AND current = 1",
     /* Newest first, after the cursor (?4, ?2): its asset may be gone. */
-    [SQ_ASSET_LIST] = "SELECT " SQ_ASSET_COLUMNS " FROM assets WHERE room_id = ?1"
-                      " AND (?2 = '' OR (created_at, id) < (?4, ?2))"
+    [SQ_ASSET_LIST] = "SELECT " SQ_ASSET_SELECT " FROM assets a WHERE room_id = ?1"
+                      " AND current = 1 AND (?2 = '' OR (created_at, id) < (?4, ?2))"
                       " ORDER BY created_at DESC, id DESC LIMIT ?3",
-    [SQ_ASSET_DELETE] = "DELETE FROM assets WHERE id = ?1",
+    [SQ_ASSET_DELETE] = "DELETE FROM assets WHERE asset_id = ?1",
+    [SQ_ASSET_TAKEN] = "SELECT EXISTS(SELECT 1 FROM assets WHERE id = ?1)",
+    [SQ_ASSET_CURRENT] = "SELECT room_id, version FROM assets WHERE asset_id = ?1"
+                         " AND current = 1",
+    [SQ_ASSET_SUPERSEDE] = "UPDATE assets SET current = 0 WHERE asset_id = ?1 AND current = 1",
+    [SQ_ASSET_VERSIONS] = "SELECT " SQ_ASSET_SELECT " FROM assets a WHERE asset_id = ?1"
+                          " AND (?2 <= 0 OR version < ?2) ORDER BY version DESC LIMIT ?3",
     [SQ_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = ?1"
                           " AND (a.uploader = ?2 OR EXISTS(SELECT 1 FROM room_participants p"
                           " WHERE p.room_id = a.room_id AND p.user_id = ?2"
@@ -479,6 +505,8 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_UPLOAD_INSERT] = "INSERT INTO uploads(id, owner, room_id, length, created_at)"
                          " VALUES(?1, ?2, ?3, ?4, ?5)",
     [SQ_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [SQ_UPLOAD_OLD] = "SELECT id, owner, room_id, length, created_at FROM uploads"
+                      " WHERE id > ?1 AND created_at < ?2 ORDER BY id LIMIT ?3",
     [SQ_HOOK_INSERT] =
         "INSERT INTO webhook_deliveries(id, endpoint, room_id, type, body, state,"
         " attempts, next_at, created_at, updated_at, last_status, last_error)"
@@ -990,10 +1018,50 @@ static void sq_read_asset(sq_conn_t *c, sqlite3_stmt *s, store_asset_t *a)
     sq_copy_text(c, a->name, sizeof(a->name), s, 5);
     sq_copy_text(c, a->type, sizeof(a->type), s, 6);
     a->created_at = sqlite3_column_int64(s, 7);
+    sq_copy_text(c, a->asset_id, sizeof(a->asset_id), s, 8);
+    a->version = sqlite3_column_int64(s, 9);
+    sq_copy_text(c, a->owner, sizeof(a->owner), s, 10);
 }
 
-static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
+static int sq_asset_int(sq_conn_t *c, int which, const char *f1, size_t cap1, const char *f2,
+                        size_t cap2, int64_t *out);
+
+/* A version of asset a->asset_id: it takes the asset's room and the next version number,
+ * and the asset's current version is current no more. ENOTFOUND: no such asset; EEXISTS:
+ * a's id is taken (checked first, so a refusal changes nothing). */
+static int sq_asset_next_version(sq_conn_t *c, store_asset_t *a)
 {
+    int64_t taken = 0;
+    int err = sq_asset_int(c, SQ_ASSET_TAKEN, a->id, sizeof(a->id), NULL, 0, &taken);
+    if (err != STORE_OK) return err;
+    if (taken) return STORE_EEXISTS;
+    sqlite3_stmt *s = c->stmt[SQ_ASSET_CURRENT];
+    int rc = SQ_BIND(s, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        sq_copy_text(c, a->room_id, sizeof(a->room_id), s, 0);
+        a->version = sqlite3_column_int64(s, 1) + 1;
+        err = STORE_OK;
+    } else {
+        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "asset version");
+    }
+    sq_release(s);
+    if (err != STORE_OK) return err;
+    s = c->stmt[SQ_ASSET_SUPERSEDE];
+    rc = SQ_BIND(s, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "asset version");
+    sq_release(s);
+    return err;
+}
+
+static int sq_asset_put(sq_conn_t *c, store_asset_t *a)
+{
+    int err = STORE_OK;
+    if (!a->asset_id[0] || strcmp(a->asset_id, a->id) == 0) {
+        snprintf(a->asset_id, sizeof(a->asset_id), "%s", a->id);
+        a->version = 1;
+    } else if ((err = sq_asset_next_version(c, a)) != STORE_OK) {
+        return err;
+    }
     sqlite3_stmt *s = c->stmt[SQ_ASSET_INSERT];
     int bad = SQ_BIND(s, 1, a->id) != SQLITE_OK;
     bad |= SQ_BIND_OPT(s, 2, a->room_id) != SQLITE_OK;
@@ -1003,8 +1071,9 @@ static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
     bad |= SQ_BIND(s, 6, a->name) != SQLITE_OK;
     bad |= SQ_BIND(s, 7, a->type) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 8, a->created_at) != SQLITE_OK;
+    bad |= SQ_BIND(s, 9, a->asset_id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 10, a->version) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
-    int err = STORE_OK;
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         err = STORE_EEXISTS;
     else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -1017,6 +1086,15 @@ static int sq_asset_put(sq_conn_t *c, const store_asset_t *a)
         rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
         if (rc != SQLITE_DONE) err = sq_fail(c, "asset put (reservation)");
         sq_release(s);
+    }
+    if (err == STORE_OK) { /* the owner: the first version's uploader */
+        sqlite3_stmt *g = c->stmt[SQ_ASSET_GET];
+        rc = SQ_BIND(g, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(g);
+        if (rc == SQLITE_ROW)
+            sq_copy_text(c, a->owner, sizeof(a->owner), g, 10);
+        else
+            err = sq_fail(c, "asset put (owner)");
+        sq_release(g);
     }
     return err;
 }
@@ -1036,28 +1114,37 @@ static int sq_asset_get(sq_conn_t *c, store_asset_t *a)
     return err;
 }
 
-/* The row as it was, then gone (one transaction: nothing comes between). */
+/* The current version as it was, then every version gone (one transaction: nothing
+ * comes between). */
 static int sq_asset_delete(sq_conn_t *c, store_asset_t *a)
 {
     int err = sq_asset_get(c, a);
     if (err != STORE_OK) return err;
     sqlite3_stmt *s = c->stmt[SQ_ASSET_DELETE];
-    int rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int rc = SQ_BIND(s, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
     err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "asset delete");
     sq_release(s);
     return err;
 }
 
-static int sq_asset_list(sq_conn_t *c, store_assets_t *a)
+/* LIST (a room's current versions) and VERSIONS (an asset's versions). */
+static int sq_asset_list(sq_conn_t *c, store_assets_t *a, int versions)
 {
     store_assets_free(a);
     uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
     if (limit == 0) return STORE_OK;
-    sqlite3_stmt *s = c->stmt[SQ_ASSET_LIST];
-    int bad = SQ_BIND(s, 1, a->row.room_id) != SQLITE_OK;
-    bad |= SQ_BIND(s, 2, a->before) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(s, 4, a->before_at) != SQLITE_OK;
+    sqlite3_stmt *s = c->stmt[versions ? SQ_ASSET_VERSIONS : SQ_ASSET_LIST];
+    int bad;
+    if (versions) {
+        bad = SQ_BIND(s, 1, a->row.id) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 2, a->before_at) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    } else {
+        bad = SQ_BIND(s, 1, a->row.room_id) != SQLITE_OK;
+        bad |= SQ_BIND(s, 2, a->before) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+        bad |= sqlite3_bind_int64(s, 4, a->before_at) != SQLITE_OK;
+    }
     store_asset_t *out = ch_calloc(limit, sizeof(*out));
     size_t n = 0;
     int rc = bad ? SQLITE_ERROR : SQLITE_ROW;
@@ -1074,8 +1161,8 @@ static int sq_asset_list(sq_conn_t *c, store_assets_t *a)
     return STORE_OK;
 }
 
-/* READABLE, USAGE, HASH_USED: one integer from a one-row select bound to one or two
- * fields. */
+/* READABLE, USAGE, HASH_USED, TAKEN: one integer from a one-row select bound to one or
+ * two fields. */
 static int sq_asset_int(sq_conn_t *c, int which, const char *f1, size_t cap1, const char *f2,
                         size_t cap2, int64_t *out)
 {
@@ -1134,6 +1221,38 @@ static int sq_upload_release(sq_conn_t *c, const store_asset_t *row)
     return err;
 }
 
+/* The reservations created before a->before_at, by id after a->row.id. */
+static int sq_upload_old(sq_conn_t *c, store_assets_t *a)
+{
+    store_assets_free(a);
+    uint32_t limit = a->limit < STORE_PAGE_MAX ? a->limit : STORE_PAGE_MAX;
+    if (limit == 0) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_OLD];
+    int bad = SQ_BIND(s, 1, a->row.id) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 2, a->before_at) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(s, 3, limit) != SQLITE_OK;
+    store_asset_t *out = ch_calloc(limit, sizeof(*out));
+    size_t n = 0;
+    int rc = bad ? SQLITE_ERROR : SQLITE_ROW;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+        store_asset_t *u = &out[n++];
+        sq_copy_text(c, u->id, sizeof(u->id), s, 0);
+        sq_copy_text(c, u->uploader, sizeof(u->uploader), s, 1);
+        sq_copy_text(c, u->room_id, sizeof(u->room_id), s, 2);
+        u->size = sqlite3_column_int64(s, 3);
+        u->created_at = sqlite3_column_int64(s, 4);
+    }
+    int err = rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "upload old");
+    sq_release(s);
+    if (err != STORE_OK) {
+        free(out);
+        return err;
+    }
+    a->rows = out;
+    a->nrows = n;
+    return STORE_OK;
+}
+
 static int sq_assets(sq_conn_t *c, store_req_t *req)
 {
     store_assets_t *a = req->assets;
@@ -1148,11 +1267,15 @@ static int sq_assets(sq_conn_t *c, store_req_t *req)
     case STORE_ASSET_DELETE:
         return sq_asset_delete(c, row);
     case STORE_ASSET_LIST:
-        return sq_asset_list(c, a);
+        return sq_asset_list(c, a, 0);
+    case STORE_ASSET_VERSIONS:
+        return sq_asset_list(c, a, 1);
     case STORE_UPLOAD_RESERVE:
         return sq_upload_reserve(c, a);
     case STORE_UPLOAD_RELEASE:
         return sq_upload_release(c, row);
+    case STORE_UPLOAD_OLD:
+        return sq_upload_old(c, a);
     case STORE_ASSET_READABLE:
         err = sq_asset_int(c, SQ_ASSET_READABLE, row->sha256, sizeof(row->sha256),
                            row->uploader, sizeof(row->uploader), &v);
@@ -2672,6 +2795,8 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_ASSET_HASH_USED:
     case STORE_UPLOAD_RESERVE:
     case STORE_UPLOAD_RELEASE:
+    case STORE_UPLOAD_OLD:
+    case STORE_ASSET_VERSIONS:
         CH_ASSERT(req->assets);
         req->err = sq_assets(c, req);
         break;

@@ -4,7 +4,10 @@
 // uploader or the host; asset_removed) by participants only; refusals for strangers and
 // malformed rooms; an asset recorded again by HEAD after the server lost it; export and
 // import keep it. Blobs are read by the room's participants (and the uploader) only, or
-// with a signed, expiring URL (GET /api/assets/:id/url) that needs no token.
+// with a signed, expiring URL (GET /api/assets/:id/url) that needs no token. Versions: an
+// upload naming an asset (assetId) is its next version (the owner or the room's host
+// only; asset_updated), listed, behind the stable redirecting URL, the older contents
+// still readable and kept by the collector.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
@@ -24,7 +27,7 @@ const ARGS = ['--jwt-secret', TEST_SECRET];
 const TUS = { 'Tus-Resumable': '1.0.0' };
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const b64 = (s) => Buffer.from(s).toString('base64');
-const ASSET_KEYS = ['createdAt', 'id', 'name', 'roomId', 'sha256', 'size', 'type', 'uploadedBy', 'url'];
+const ASSET_KEYS = ['createdAt', 'id', 'name', 'roomId', 'sha256', 'size', 'type', 'uploadedBy', 'url', 'version'];
 
 /** Uploads data with tus-js-client as user; resolves with {id, assetId} (Asset-Id header). */
 function tusUpload(port, user, data, metadata = {}) {
@@ -222,6 +225,90 @@ describe('assets in rooms', () => {
       await srv.stop();
     }
   });
+  it('versions: an upload naming an asset is its next version; who may, events, list, redirect, old contents kept', T, async () => {
+    const srv = await startServer({ args: [...ARGS, '--blob-gc-grace', '1s', '--upload-expiry', '1s'] });
+    const [host, owner, other, stranger] = [mkUser('host'), mkUser('owner'), mkUser('other'), mkUser('stranger')];
+    const blobFile = (hex) => path.join(srv.dataDir, 'blobs', hex.slice(0, 2), hex);
+    let cs = [];
+    try {
+      const w = await roomWith(srv.port, [host, owner, other]);
+      cs = w.cs;
+      const room = w.room;
+      const v1 = randomBytes(1000), v2 = randomBytes(2000), v3 = randomBytes(3000);
+      const a = await tusUpload(srv.port, owner, v1, { filename: 'model.glb', room: room.id });
+      const id = a.assetId;
+      assert.equal((await cs[2].waitEvent('asset_added')).asset.version, 1);
+
+      // Who may: the owner and the room's host; another participant 403, a stranger and an
+      // unknown asset 404, a malformed id 400.
+      assertJsonError(await create(srv.port, other, 10, { assetId: id }), 403, 'forbidden');
+      assertJsonError(await create(srv.port, stranger, 10, { assetId: id }), 404, 'not_found');
+      assertJsonError(await create(srv.port, owner, 10, { assetId: 'f'.repeat(32) }), 404, 'not_found');
+      assertJsonError(await create(srv.port, owner, 10, { assetId: 'nope' }), 400, 'validation_error');
+
+      // Version 2 by the host (its room is the asset's, whatever "room" says), 3 by the owner.
+      const b = await tusUpload(srv.port, host, v2, { filename: 'model-2.glb', assetId: id, room: 'elsewhere' });
+      assert.equal(b.assetId, id, 'Asset-Id names the asset');
+      let ev = await cs[2].waitEvent('asset_updated');
+      assert.equal(ev.room, room.id);
+      assert.deepEqual(Object.keys(ev.asset).sort(), ASSET_KEYS);
+      assert.equal(ev.asset.id, id);
+      assert.equal(ev.asset.version, 2);
+      assert.equal(ev.asset.sha256, sha256(v2));
+      assert.equal(ev.asset.uploadedBy, host.sub);
+      assert.equal(ev.asset.roomId, room.id);
+      await tusUpload(srv.port, owner, v3, { filename: 'model-3.glb', assetId: id });
+      ev = await cs[2].waitEvent('asset_updated');
+      assert.equal(ev.asset.version, 3);
+
+      // The record and the room's list show the current version, once.
+      let j = expectJson(await get(srv.port, other, `/api/assets/${id}`), 200);
+      assert.deepEqual(j.asset, ev.asset);
+      j = expectJson(await get(srv.port, other, `/api/rooms/${room.id}/assets`), 200);
+      assert.deepEqual(j.assets.map((x) => [x.id, x.version]), [[id, 3]]);
+      // Versions, newest first, in pages.
+      j = expectJson(await get(srv.port, other, `/api/assets/${id}/versions?limit=2`), 200);
+      assert.deepEqual(j.versions.map((v) => [v.version, v.sha256, v.size]), [[3, sha256(v3), 3000], [2, sha256(v2), 2000]]);
+      assert.equal(j.versions[1].uploadedBy, host.sub);
+      assert.equal(j.versions[1].uploadId, b.id);
+      assert.equal(j.versions[1].name, 'model-2.glb');
+      assert.equal(j.versions[1].url, `/api/blobs/${sha256(v2)}`);
+      assert.equal(j.next, 2);
+      j = expectJson(await get(srv.port, other, `/api/assets/${id}/versions?before=${j.next}`), 200);
+      assert.deepEqual(j.versions.map((v) => [v.version, v.uploadId]), [[1, a.id]]);
+      assert.equal(j.next, null);
+      assertJsonError(await get(srv.port, stranger, `/api/assets/${id}/versions`), 404, 'not_found');
+      assertJsonError(await get(srv.port, other, `/api/assets/${id}/versions?limit=0`), 400, 'validation_error');
+
+      // The stable URL redirects to the current content; an older one stays readable by hash.
+      let r = await fetchOnce(srv.port, 'GET', `/api/assets/${id}/content`, { headers: { Authorization: `Bearer ${other.token}` } });
+      assert.equal(r.status, 307);
+      assert.equal(r.headers.location, `/api/blobs/${sha256(v3)}`);
+      assert.match(r.headers['cache-control'], /no-cache/);
+      assertJsonError(await get(srv.port, stranger, `/api/assets/${id}/content`), 404, 'not_found');
+      r = await fetchOnce(srv.port, 'GET', `/api/blobs/${sha256(v1)}`, { headers: { Authorization: `Bearer ${other.token}` } });
+      assert.equal(r.status, 200);
+      assert.ok(r.body.equals(v1));
+
+      // The collector keeps every version's content: the run that collects a younger,
+      // unnamed blob has looked at the older versions' too.
+      const gone = randomBytes(700);
+      const g = await tusUpload(srv.port, owner, gone, { room: room.id });
+      expectJson(await del(srv.port, owner, `/api/assets/${g.assetId}`), 200);
+      await srv.waitForLine(new RegExp(`blob ${sha256(gone)}: no asset names it: collected`), 10000);
+      for (const v of [v1, v2, v3]) assert.ok(fs.existsSync(blobFile(sha256(v))), 'a version names it');
+
+      // Deleting the asset takes every version; a version's upload cannot bring it back.
+      expectJson(await del(srv.port, owner, `/api/assets/${id}`), 200);
+      const rm = await cs[2].waitEvent((m) => m.op === 'asset_removed' && m.asset.id === id);
+      assert.equal(rm.asset.version, 3);
+      assertJsonError(await get(srv.port, other, `/api/assets/${id}/versions`), 404, 'not_found');
+      assertJsonError(await create(srv.port, owner, 10, { assetId: id }), 404, 'not_found');
+    } finally {
+      closeAll(cs);
+      await srv.stop();
+    }
+  });
   it('the list cursor: many assets of the same millisecond page through exactly once, even with the cursor asset deleted', T, async () => {
     const dir = makeTempDir('chorus-assets-');
     const args = [...ARGS, '--data', dir];
@@ -232,7 +319,7 @@ describe('assets in rooms', () => {
       await srv.stop();
       // Nine assets finished in one millisecond (as parallel uploads may), ids in no order.
       const ids = Array.from({ length: 9 }, () => randomBytes(16).toString('hex'));
-      const rows = ids.map((id) => `('${id}','${room.id}','${host.sub}','${'a'.repeat(64)}',1,'f','',1700000000000)`);
+      const rows = ids.map((id) => `('${id}','${room.id}','${host.sub}','${'a'.repeat(64)}',1,'f','',1700000000000,'${id}',1,1)`);
       execFileSync('sqlite3', [path.join(dir, 'chorus.db'), `INSERT INTO assets VALUES ${rows.join(',')}`]);
       srv = await startServer({ args, data: false, store: 'sqlite' });
       const seen = [];

@@ -2,7 +2,8 @@
 // tus-js-client: an upload lands as blobs/<sha256 prefix>/<sha256>, byte-exact; an upload
 // resumes after a forced disconnect and after kill -9 of the server; the same bytes twice
 // store one blob; a checksum mismatch is refused with the chunk discarded; size,
-// concurrency, version, type and owner refusals; termination; the expiry sweep.
+// concurrency, version, type and owner refusals; termination; the expiry sweep; the sweep of
+// orphan reservations.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -475,6 +476,30 @@ describe('tus uploads', () => {
       await until(async () => (await again()).status === 201, 10000, 'its reservation released');
     } finally {
       await srv.stop();
+    }
+  });
+
+  it('a reservation whose upload is gone (kill -9, then its files lost) is released by the orphan sweep', T, async () => {
+    const dir = makeTempDir('chorus-tus-');
+    const args = [...ARGS, '--data', dir, '--upload-expiry', '1s', '--upload-quota-user', '150'];
+    let srv = await startServer({ args, data: false });
+    const again = () => fetchOnce(srv.port, 'POST', '/api/uploads/', {
+      headers: { ...TUS, Authorization: `Bearer ${token('alice')}`, 'Upload-Length': '100' },
+    });
+    try {
+      const id = (await create(srv.port, 100)).split('/').pop();
+      srv.kill();
+      await srv.exited;
+      // What a stop between the reservation and the files leaves: a reservation, no upload.
+      fs.rmSync(path.join(dir, 'uploads'), { recursive: true, force: true });
+      srv = await startServer({ args, data: false });
+      await srv.waitForLine(new RegExp(`upload ${id}: no such upload, its reservation of 100 bytes released`), 10000);
+      const r = await again();
+      assert.equal(r.status, 201, r.text);
+      assert.equal(srv.lines.filter((l) => l.includes('reservation of')).length, 1, 'released once');
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

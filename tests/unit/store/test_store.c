@@ -3502,6 +3502,195 @@ static void test_upload_reservations(void)
     drop_target(path);
 }
 
+/* Asset versions (ASTS): a put naming an asset is its next version in the asset's room,
+ * reads and lists show the current one, VERSIONS pages them newest first, an older
+ * version's content stays referenced and readable, a taken id or an unknown asset
+ * changes nothing, each version counts for its uploader, and a delete takes them all. */
+static void test_asset_versions(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "versions");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    store_assets_t a;
+    memset(&a, 0, sizeof(a));
+    char first[STORE_ID_LEN];
+    fill_asset(&a.row, 1, 1, 1, 'a', 10);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    ASSERT_EQ(a.row.version, 1);
+    ASSERT_STREQ(a.row.asset_id, a.row.id);
+    ASSERT_STREQ(a.row.owner, "00000000-0000-4000-8000-000000000001");
+    snprintf(first, sizeof(first), "%s", a.row.id);
+    /* Version 2 by user 2, naming no room: it takes the asset's. */
+    fill_asset(&a.row, 2, 1, 2, 'b', 20);
+    a.row.room_id[0] = '\0';
+    snprintf(a.row.asset_id, sizeof(a.row.asset_id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    ASSERT_EQ(a.row.version, 2);
+    ASSERT_STREQ(a.row.room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(a.row.owner, "00000000-0000-4000-8000-000000000001");
+    /* Version 3 by user 1. */
+    fill_asset(&a.row, 3, 1, 1, 'c', 30);
+    snprintf(a.row.asset_id, sizeof(a.row.asset_id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
+    ASSERT_EQ(a.row.version, 3);
+    /* A taken id (recorded before) and an unknown asset: nothing changes. */
+    fill_asset(&a.row, 2, 1, 2, 'd', 40);
+    snprintf(a.row.asset_id, sizeof(a.row.asset_id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_EEXISTS);
+    fill_asset(&a.row, 4, 1, 2, 'd', 40);
+    snprintf(a.row.asset_id, sizeof(a.row.asset_id), "%032x", 99u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_ENOTFOUND);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+    ASSERT_EQ(a.found, 0);
+    /* GET by the asset's id: the current version. */
+    store_assets_free(&a); /* the rows of the request before */
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_OK);
+    ASSERT_EQ(a.row.version, 3);
+    ASSERT_STREQ(a.row.id, "00000000000000000000000000000003");
+    ASSERT_STREQ(a.row.asset_id, first);
+    ASSERT_EQ(a.row.sha256[0], 'c');
+    ASSERT_EQ(a.row.size, 3000);
+    ASSERT_EQ(a.row.created_at, 30);
+    ASSERT_STREQ(a.row.owner, "00000000-0000-4000-8000-000000000001");
+    /* A version's own id is no asset id. */
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 2u);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a), STORE_ENOTFOUND);
+    /* The room lists the asset once, as its current version. */
+    store_assets_free(&a); /* the rows of the request before */
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.room_id, sizeof(a.row.room_id), "10000000-0000-4000-8000-000000000001");
+    a.limit = 10;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_LIST, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 1);
+    ASSERT_EQ(a.rows[0].version, 3);
+    ASSERT_STREQ(a.rows[0].asset_id, first);
+    /* Versions, newest first, in pages. */
+    store_assets_free(&a); /* the rows of the request before */
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%s", first);
+    a.limit = 2;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_VERSIONS, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 2);
+    ASSERT_EQ(a.rows[0].version, 3);
+    ASSERT_EQ(a.rows[1].version, 2);
+    ASSERT_STREQ(a.rows[1].uploader, "00000000-0000-4000-8000-000000000002");
+    ASSERT_STREQ(a.rows[1].owner, "00000000-0000-4000-8000-000000000001");
+    ASSERT_EQ(a.rows[1].sha256[0], 'b');
+    a.before_at = 2;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_VERSIONS, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 1);
+    ASSERT_EQ(a.rows[0].version, 1);
+    ASSERT_STREQ(a.rows[0].id, first);
+    /* Older contents stay referenced and readable; each version counts for its uploader. */
+    ASSERT_EQ(readable(st, &loop, &c, 1, 'a'), 1);
+    ASSERT_EQ(readable(st, &loop, &c, 3, 'a'), 0);
+    store_assets_free(&a); /* the rows of the request before */
+    memset(&a, 0, sizeof(a));
+    memset(a.row.sha256, 'a', 64);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+    ASSERT_EQ(a.found, 1);
+    snprintf(a.row.uploader, sizeof(a.row.uploader), "00000000-0000-4000-8000-000000000002");
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_USAGE, &a), STORE_OK);
+    ASSERT_EQ(a.bytes, 2000);
+    snprintf(a.row.uploader, sizeof(a.row.uploader), "00000000-0000-4000-8000-000000000001");
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_USAGE, &a), STORE_OK);
+    ASSERT_EQ(a.bytes, 1000 + 3000);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable; a delete answers the current version and takes every version. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    store_assets_free(&a); /* the rows of the request before */
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_DELETE, &a), STORE_OK);
+    ASSERT_EQ(a.row.version, 3);
+    ASSERT_EQ(a.row.sha256[0], 'c');
+    ASSERT_STREQ(a.row.owner, "00000000-0000-4000-8000-000000000001");
+    snprintf(a.row.id, sizeof(a.row.id), "%s", first);
+    a.limit = 10;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_VERSIONS, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    for (char h = 'a'; h <= 'c'; h++) {
+        memset(a.row.sha256, h, 64);
+        ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_HASH_USED, &a), STORE_OK);
+        ASSERT_EQ(a.found, 0);
+    }
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_DELETE, &a), STORE_ENOTFOUND);
+    store_assets_free(&a);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
+/* UPLOAD_OLD, the orphan sweep's pages: the reservations created before a time, by id
+ * after a cursor, with their owner, room and length; a limit of 0; none left. */
+static void test_upload_old(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "upold");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    store_assets_t a;
+    for (int k = 1; k <= 5; k++) { /* created at 1001..1005 */
+        fill_reservation(&a, k, k, k == 2 ? 1 : 0, 10 * k);
+        a.quota_user = a.quota_room = a.max_incomplete = 0;
+        ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RESERVE, &a), STORE_OK);
+        ASSERT_EQ(a.refused, 0);
+    }
+    memset(&a, 0, sizeof(a));
+    a.before_at = 1005; /* 1..4 */
+    a.limit = 3;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 3);
+    ASSERT_STREQ(a.rows[0].id, "00000000000000000000000000000001");
+    ASSERT_STREQ(a.rows[1].id, "00000000000000000000000000000002");
+    ASSERT_STREQ(a.rows[1].uploader, "00000000-0000-4000-8000-000000000002");
+    ASSERT_STREQ(a.rows[1].room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_STREQ(a.rows[0].room_id, "");
+    ASSERT_EQ(a.rows[1].size, 20);
+    ASSERT_EQ(a.rows[1].created_at, 1002);
+    snprintf(a.row.id, sizeof(a.row.id), "%s", a.rows[2].id);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 1);
+    ASSERT_STREQ(a.rows[0].id, "00000000000000000000000000000004");
+    snprintf(a.row.id, sizeof(a.row.id), "%s", a.rows[0].id);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    a.row.id[0] = '\0';
+    a.limit = 0;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 0);
+    /* Released ones are gone from the pages. */
+    store_assets_free(&a);
+    fill_reservation(&a, 1, 1, 0, 0);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_RELEASE, &a), STORE_OK);
+    memset(&a, 0, sizeof(a));
+    a.before_at = 2000;
+    a.limit = 100;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_UPLOAD_OLD, &a), STORE_OK);
+    ASSERT_EQ(a.nrows, 4);
+    ASSERT_STREQ(a.rows[0].id, "00000000000000000000000000000002");
+    store_assets_free(&a);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 /* store_reserve_refusal's edges: limits of 0, exactly full, held past the quota. */
 static void test_reserve_refusal(void)
 {
@@ -3574,6 +3763,8 @@ int main(void)
         RUN(test_assets);
         RUN(test_activity);
         RUN(test_upload_reservations);
+        RUN(test_upload_old);
+        RUN(test_asset_versions);
     }
     RUN(test_reserve_refusal);
     /* The store core and payloads, whatever the backend. */

@@ -148,7 +148,7 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 16 to 8 undone by hand. */
+    /* Back to version 7: migrations 17 to 8 undone by hand (17 altered assets, dropped). */
     ASSERT_EQ(pg_test_exec(sql_url(target),
                            "DROP TABLE state_log; DROP TABLE state_log_base; DROP TABLE uploads;"
                            "  DROP TABLE activity; DROP TABLE webhook_endpoints;"
@@ -709,9 +709,16 @@ static void fill_every_table(const char *target)
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
     snprintf(as.row.id, sizeof(as.row.id), "%032x", 8u); /* and one without a room */
     as.row.room_id[0] = '\0';
+    as.row.asset_id[0] = '\0'; /* a new asset, not a version of the one before */
     treq_init(&t, &c, STORE_ASSET_PUT);
     t.req.assets = &as;
     ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    snprintf(as.row.id, sizeof(as.row.id), "%032x", 10u); /* asset 7's version 2 */
+    snprintf(as.row.asset_id, sizeof(as.row.asset_id), "%032x", 7u);
+    treq_init(&t, &c, STORE_ASSET_PUT);
+    t.req.assets = &as;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(as.row.version, 2);
     store_acts_t ac; /* two activity rows of room 1 */
     memset(&ac, 0, sizeof(ac));
     ac.nrows = 2;
@@ -763,6 +770,8 @@ static void test_dump_load(void)
     ASSERT_TRUE(strstr(da.buf, "\"events\":\"message.created,room.created\"") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"name\":\"photo é.jpg\"") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"room_id\":null") != NULL); /* no room */
+    ASSERT_TRUE(strstr(da.buf, "\"version\":2,\"current\":1") != NULL); /* versions */
+    ASSERT_TRUE(strstr(da.buf, "\"version\":1,\"current\":0") != NULL);
     ASSERT_TRUE(strstr(da.buf, "\"length\":9007199254740993") != NULL); /* a reservation */
     ASSERT_TRUE(strstr(da.buf, "\"last_seq\"") == NULL); /* PostgreSQL's own column */
     ASSERT_TRUE(
