@@ -33,7 +33,7 @@
 #define ACTIVITY_ENTITY_LOCKED "entity_locked"   /* {entity} */
 #define ACTIVITY_ASSET_ADDED "asset_added"       /* {asset, name, type, size} */
 #define ACTIVITY_ASSET_REMOVED "asset_removed"   /* {asset, name} */
-#define ACTIVITY_CALL_STARTED "call_started"     /* {call}: for calls (issue 22) to emit */
+#define ACTIVITY_CALL_STARTED "call_started"     /* {call}: its start, unix ms (rtc) */
 #define ACTIVITY_CALL_ENDED "call_ended"         /* {call, ms} */
 
 /* Bursts one room holds at most; past it the oldest is written out early. 256: one per

@@ -11,6 +11,8 @@
 #include <uv.h>
 
 #include "auth/turn_cred.h"
+#include "domain/activity.h"
+#include "domain/activity_log.h"
 #include "domain/home.h"
 #include "domain/rtc_calls.h"
 #include "domain/rtc_sfu.h"
@@ -87,6 +89,11 @@ static void op_join(void *ud, room_t *room, const bus_op_t *op)
     if (fresh < 0) {
         reply_rtc_err(&op->route, fresh);
         return;
+    }
+    if (fresh && c->n == 1) { /* the first one in starts the call */
+        c->started_at = c->m[i].joined_at;
+        activity_log_row(r->act, room, ACTIVITY_CALL_STARTED, op->user, NULL,
+                         json_pack("{s:I}", "call", (json_int_t)c->started_at));
     }
     /* The mode is decided here, at every join (rtc_mode_decide: mesh up to
      * --rtc-mesh-max, else the SFU when one is configured). The SFU side (branch

@@ -55,6 +55,8 @@ typedef struct {
     size_t n, cap;
     uint64_t next_id; /* the counter of call member ids */
     rtc_mode_t mode;
+    int64_t started_at; /* unix ms of its first member's join: names the call in the
+                           room's activity stream (call_started, call_ended) */
 } rtc_call_t;
 
 /* The outcomes of the call's rules (0 = done). */

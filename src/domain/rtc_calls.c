@@ -7,7 +7,10 @@
 
 #include <sodium.h>
 
+#include "domain/activity.h"
+#include "domain/activity_log.h"
 #include "domain/rtc_sfu.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 /* One room's call in the table, keyed by the room's id (kept here: the entry may outlive
@@ -111,6 +114,12 @@ void rtc_calls_leave(rtc_calls_t *rc, room_t *room, rtc_call_t *c, size_t i, con
     json_t *fields = json_pack("{s:{s:s, s:s}, s:s}", "member", "id", c->m[i].id, "userId",
                                c->m[i].user_id, "reason", reason);
     rtc_sfu_leaving(rc, room, c, i); /* the SFU lets them go (SFU mode) */
+    if (c->n == 1 && rc->rooms) { /* the last one out ends the call */
+        int64_t ms = clock_unix_ms() - c->started_at;
+        activity_log_row(rc->rooms->act, room, ACTIVITY_CALL_ENDED, c->m[i].user_id, NULL,
+                         json_pack("{s:I, s:I}", "call", (json_int_t)c->started_at, "ms",
+                                   (json_int_t)(ms > 0 ? ms : 0)));
+    }
     rtc_remove(c, i);
     if (c->n == 0) call_drop(rc, room);
     publish(room, except, "rtc_member_left", fields);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { closeAll, createRoom, mkUser, RoomWs, roomWith } from './lib/rooms.mjs';
+import { closeAll, createRoom, mkUser, RoomWs, roomWith, until } from './lib/rooms.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
@@ -110,6 +110,32 @@ describe('rtc', () => {
       assert.equal(jb2.members.length, 2);
     } finally {
       closeAll([ca, cb, cc]);
+    }
+  });
+
+  it("a call's start and end are rows of the room's activity stream", T, async () => {
+    const [a, b] = [mkUser('A'), mkUser('B')];
+    const { room, cs: [ca, cb] } = await roomWith(srv.port, [a, b]);
+    try {
+      const calls = async () => (await ca.ok('activity', { room: room.id })).activity
+        .filter((r) => r.kind.startsWith('call_')).reverse();
+      await ca.ok('rtc_join', { room: room.id, audio: true });
+      await cb.ok('rtc_join', { room: room.id, audio: true });
+      await cb.ok('rtc_leave', { room: room.id }); // not the last one out: the call goes on
+      await ca.ok('rtc_leave', { room: room.id });
+      const rows = await until(async () => { const r = await calls(); return r.length >= 2 && r; }, 5000, 'the call rows');
+      assert.deepEqual(rows.map((r) => [r.kind, r.userId]), [['call_started', a.sub], ['call_ended', a.sub]]);
+      assert.equal(typeof rows[0].data.call, 'number');
+      assert.equal(rows[1].data.call, rows[0].data.call, 'the same call');
+      assert.ok(rows[1].data.ms >= 0 && rows[1].data.ms < 60000, `ms ${rows[1].data.ms}`);
+      // The next call is another one; a disconnect of its last member ends it too.
+      await cb.ok('rtc_join', { room: room.id, audio: true });
+      cb.close();
+      const rows2 = await until(async () => { const r = await calls(); return r.length >= 4 && r; }, 5000, 'the second call');
+      assert.deepEqual(rows2.slice(2).map((r) => [r.kind, r.userId]), [['call_started', b.sub], ['call_ended', b.sub]]);
+      assert.notEqual(rows2[2].data.call, rows[0].data.call);
+    } finally {
+      closeAll([ca, cb]);
     }
   });
 
