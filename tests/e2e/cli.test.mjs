@@ -303,7 +303,8 @@ describe('starting', () => {
     const srv = await startServer();
     try {
       const d = makeTempDir();
-      const r = await runCli(['serve', '--listen', `127.0.0.1:${srv.port}`, '--data', d]);
+      // It fails at its listen, after opening its store: allow a slow (ASan, loaded) start.
+      const r = await runCli(['serve', '--listen', `127.0.0.1:${srv.port}`, '--data', d], { timeoutMs: 15000 });
       fs.rmSync(d, { recursive: true, force: true });
       assert.equal(r.timedOut, false, 'the second server must not run');
       assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);

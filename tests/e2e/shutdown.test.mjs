@@ -137,7 +137,7 @@ describe('graceful shutdown', () => {
       `nothing waited for the shutdown timeout; stderr:\n${srv.stderrTail()}`);
   }
 
-  it('SIGTERM right after the listening line: handled, exits 0 without waiting', T, async () => {
+  it('SIGTERM right after the listening line: handled, exits 0 without waiting', { timeout: 90000 }, async () => {
     // The listening line says the server is ready; a supervisor may stop it at once.
     // 20 starts: the window this guards against is small, one start rarely hits it.
     for (let i = 0; i < 20; i++) {
