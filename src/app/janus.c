@@ -19,6 +19,7 @@
 #define JN_CANDIDATE_MAX 1024 /* bytes of a candidate (compact JSON): larger, refused */
 #define JN_REPLY_MAX (256 * 1024)
 #define JN_POLL_MAXEV 16
+#define JN_ERR_NO_SESSION 458    /* Janus's "No such session" */
 #define JN_POLL_TIMEOUT_MS 60000 /* Janus answers a long poll after 30 s at most */
 #define JN_KEEPALIVE_MS 25000    /* Janus's session timeout is 60 s by default */
 #define JN_RETRY_MS 500          /* the first new session after a loss; doubled to 25 s */
@@ -576,7 +577,10 @@ static void on_event(void *ud, const janus_msg_t *e)
     log_debug(j->log,
               "janus: event %d from handle %" PRIu64 " (videoroom %d, %zu publishers%s)",
               (int)e->kind, e->sender, (int)e->vr, e->npubs, e->jsep_type ? ", jsep" : "");
-    if (e->kind == JANUS_MSG_TIMEOUT) {
+    if (e->kind == JANUS_MSG_TIMEOUT ||
+        (e->kind == JANUS_MSG_ERROR && e->error == JN_ERR_NO_SESSION)) {
+        /* (a poll of a session Janus forgot is answered at once with the error: polling
+         * again would loop) */
         session_lost(j);
         return;
     }
@@ -620,6 +624,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
     req_unlink(j, q);
     janus_msg_t m;
     memset(&m, 0, sizeof(m));
+    int jerr = 0; /* Janus's error code, if it refused */
     int ok = res->err == 0 && res->status == 200 &&
              (q->kind == R_POLL || janus_msg_parse(res->body, res->body_len, &m) == 0);
     if (ok && q->kind != R_POLL && !janus_msg_answers(&m, q->tx)) {
@@ -630,6 +635,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
     }
     if (ok && q->kind != R_POLL && (m.kind == JANUS_MSG_ERROR || m.error)) {
         log_warn(j->log, "janus: request %d refused: %d %s", (int)q->kind, m.error, m.reason);
+        jerr = m.error;
         ok = 0;
         janus_msg_free(&m);
     }
@@ -650,6 +656,12 @@ static void on_reply(void *ud, const http_call_res_t *res)
         q->kind != R_TOKEN_REMOVE && q->session != j->session) {
         /* a reply of a lost session: its handles and rooms went with it */
         log_debug(j->log, "janus: request %d of a lost session ignored", (int)q->kind);
+        goto out;
+    }
+    if (jerr == JN_ERR_NO_SESSION && j->state == S_READY && q->session == j->session) {
+        /* Janus forgot the session (destroyed, timed out) while it stays up: the long poll
+         * would only say so after it ends (30 s), so any request that hears it first does */
+        session_lost(j);
         goto out;
     }
     jn_room_t *r = q->room[0] ? room_find(j, q->room) : NULL;
