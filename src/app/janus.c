@@ -19,9 +19,11 @@
 #define JN_CANDIDATE_MAX 1024 /* bytes of a candidate (compact JSON): larger, refused */
 #define JN_REPLY_MAX (256 * 1024)
 #define JN_POLL_MAXEV 16
+#define JN_ERR_NO_SESSION 458    /* Janus's "No such session" */
 #define JN_POLL_TIMEOUT_MS 60000 /* Janus answers a long poll after 30 s at most */
 #define JN_KEEPALIVE_MS 25000    /* Janus's session timeout is 60 s by default */
 #define JN_RETRY_MS 500          /* the first new session after a loss; doubled to 25 s */
+#define JN_DOOMED_MAX 256        /* Janus rooms still to destroy (of lost sessions) */
 
 typedef enum { S_IDLE, S_STARTING, S_READY } jn_state_t;
 
@@ -69,7 +71,6 @@ typedef struct {
     uint64_t number;       /* the Janus room */
     uint32_t max_members;
     int created, creating;
-    uint64_t lost; /* the number of a Janus room of a lost session, to destroy; 0: none */
     jn_member_t *m;
     size_t n, cap;
 } jn_room_t;
@@ -108,12 +109,19 @@ struct janus_s {
     uint64_t epoch;
     uint64_t retry_ms; /* the next session attempt after a loss (backoff); 0: none lost */
     char token[2 * JN_TOKEN_BYTES + 1]; /* the process's own */
+    int token_ok;                       /* Janus took it (add_token answered) */
     int polling;
     uint64_t next_tx, next_pub;
     jn_req_t *reqs; /* in flight */
     size_t inflight;
     jn_room_t *rooms;
     size_t nrooms, caprooms;
+    /* Janus rooms to destroy once a session is ready (a lost session's, or made by a reply
+     * that came after the loss): kept here, not on a call, since the call usually ends
+     * before the new session is up (the SDK leaves at rtc_sfu_error); while any is left a
+     * session is made even with no call. Bounded: past it, a room is left at Janus. */
+    uint64_t doomed[JN_DOOMED_MAX];
+    size_t ndoomed;
     uv_timer_t timer;
 };
 
@@ -464,9 +472,26 @@ static void room_advance(janus_t *j, jn_room_t *r)
         member_advance(j, r, &r->m[i]);
 }
 
+/* Keeps Janus room number to destroy at the next ready session (on_timer makes one). */
+static void room_doom(janus_t *j, uint64_t number)
+{
+    for (size_t i = 0; i < j->ndoomed; i++)
+        if (j->doomed[i] == number) return;
+    if (j->ndoomed == JN_DOOMED_MAX) {
+        log_warn(j->log, "janus: %d rooms to destroy already; room %" PRIu64 " left at Janus",
+                 JN_DOOMED_MAX, number);
+        return;
+    }
+    j->doomed[j->ndoomed++] = number;
+}
+
+/* Destroys Janus room number now, or once a session is ready. */
 static void room_destroy_at_janus(janus_t *j, uint64_t number)
 {
-    if (j->state != S_READY) return;
+    if (j->state != S_READY) {
+        room_doom(j, number);
+        return;
+    }
     (void)send_message(j, j->control, j->token, janus_vr_destroy(number), NULL, NULL,
                        R_ROOM_DESTROY, NULL, NULL, number);
 }
@@ -486,10 +511,11 @@ static uint64_t room_number(void)
  * SFU member is told (rtc_sfu_error: their media through Janus is over) and everything the
  * session held is forgotten. Each call keeps its members: a new session is tried at once,
  * then less often (JN_RETRY_MS doubled up to the keepalive period), and when it is up each
- * call gets a new Janus room (the old one destroyed, if that Janus still has it), each
- * member a new token and publisher handle, and a member's next offer (pc "pub": the SDK
- * rejoins after rtc_sfu_error) renegotiates there; the others' media is offered again as
- * they publish. */
+ * call gets a new Janus room, each member a new token and publisher handle, and a member's
+ * next offer (pc "pub": the SDK rejoins after rtc_sfu_error) renegotiates there; the others'
+ * media is offered again as they publish. The old rooms are destroyed at the new session
+ * if that Janus still has them (j->doomed: also when their calls ended meanwhile, as they
+ * usually do, the SDK leaving at rtc_sfu_error), and the process's old token removed. */
 static void session_lost(janus_t *j)
 {
     if (j->state == S_IDLE) return;
@@ -499,10 +525,14 @@ static void session_lost(janus_t *j)
     j->epoch++; /* the replies of this attempt's own requests are stale now */
     j->session = j->control = 0;
     j->polling = 0;
+    /* A Janus that only lost the session still has the process's token: removed. */
+    if (j->token_ok) (void)send_admin_token(j, 0, j->token, NULL, NULL);
+    j->token_ok = 0;
     for (size_t i = 0; i < j->nrooms; i++) {
         jn_room_t *r = &j->rooms[i];
         fail_room(j, r);
-        if ((r->created || r->creating) && !r->lost) r->lost = r->number;
+        /* (one being made is doomed by its reply, if it succeeds: on_reply) */
+        if (r->created) room_doom(j, r->number);
         /* A new number: replies about the old room no longer match it (on_reply). */
         if (r->created || r->creating) r->number = room_number();
         r->created = r->creating = 0;
@@ -562,7 +592,8 @@ static void send_keepalive(janus_t *j)
 static void on_timer(uv_timer_t *t)
 {
     janus_t *j = t->data;
-    if (j->state == S_IDLE && j->nrooms) start_session(j); /* Janus back: the calls retry */
+    /* Janus back: the calls retry, and rooms of a lost session are destroyed */
+    if (j->state == S_IDLE && (j->nrooms || j->ndoomed)) start_session(j);
     if (j->state != S_READY) return;
     send_keepalive(j);
     poll_events(j);
@@ -576,7 +607,10 @@ static void on_event(void *ud, const janus_msg_t *e)
     log_debug(j->log,
               "janus: event %d from handle %" PRIu64 " (videoroom %d, %zu publishers%s)",
               (int)e->kind, e->sender, (int)e->vr, e->npubs, e->jsep_type ? ", jsep" : "");
-    if (e->kind == JANUS_MSG_TIMEOUT) {
+    if (e->kind == JANUS_MSG_TIMEOUT ||
+        (e->kind == JANUS_MSG_ERROR && e->error == JN_ERR_NO_SESSION)) {
+        /* (a poll of a session Janus forgot is answered at once with the error: polling
+         * again would loop) */
         session_lost(j);
         return;
     }
@@ -620,6 +654,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
     req_unlink(j, q);
     janus_msg_t m;
     memset(&m, 0, sizeof(m));
+    int jerr = 0; /* Janus's error code, if it refused */
     int ok = res->err == 0 && res->status == 200 &&
              (q->kind == R_POLL || janus_msg_parse(res->body, res->body_len, &m) == 0);
     if (ok && q->kind != R_POLL && !janus_msg_answers(&m, q->tx)) {
@@ -630,6 +665,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
     }
     if (ok && q->kind != R_POLL && (m.kind == JANUS_MSG_ERROR || m.error)) {
         log_warn(j->log, "janus: request %d refused: %d %s", (int)q->kind, m.error, m.reason);
+        jerr = m.error;
         ok = 0;
         janus_msg_free(&m);
     }
@@ -648,8 +684,18 @@ static void on_reply(void *ud, const http_call_res_t *res)
     }
     if (q->kind != R_NODE_TOKEN && q->kind != R_SESSION && q->kind != R_TOKEN_ADD &&
         q->kind != R_TOKEN_REMOVE && q->session != j->session) {
-        /* a reply of a lost session: its handles and rooms went with it */
+        /* a reply of a lost session: its handles went with it; a room it made did not, if
+         * only the session was lost (Janus never destroys a VideoRoom room itself) */
         log_debug(j->log, "janus: request %d of a lost session ignored", (int)q->kind);
+        if (ok && q->kind == R_ROOM_CREATE) room_destroy_at_janus(j, q->room_number);
+        if (!ok && q->kind == R_ROOM_DESTROY) room_destroy_at_janus(j, q->feed); /* again */
+        goto out;
+    }
+    if (jerr == JN_ERR_NO_SESSION && j->state == S_READY && q->session == j->session) {
+        /* Janus forgot the session (destroyed, timed out) while it stays up: the long poll
+         * would only say so after it ends (30 s), so any request that hears it first does */
+        session_lost(j);
+        if (q->kind == R_ROOM_DESTROY) room_destroy_at_janus(j, q->feed); /* at the next */
         goto out;
     }
     jn_room_t *r = q->room[0] ? room_find(j, q->room) : NULL;
@@ -662,6 +708,7 @@ static void on_reply(void *ud, const http_call_res_t *res)
             session_lost(j);
             break;
         }
+        j->token_ok = 1;
         {
             char tx[JANUS_TX_MAX + 1];
             size_t len;
@@ -696,12 +743,11 @@ static void on_reply(void *ud, const http_call_res_t *res)
         j->retry_ms = 0;
         log_info(j->log, "janus: session %" PRIu64 " ready", j->session);
         poll_events(j);
-        for (size_t i = 0; i < j->nrooms; i++) {
-            jn_room_t *jr = &j->rooms[i];
-            if (jr->lost) room_destroy_at_janus(j, jr->lost); /* a lost session's room */
-            jr->lost = 0;
-            room_advance(j, jr);
-        }
+        for (size_t i = 0; i < j->ndoomed; i++) /* rooms of a lost session */
+            room_destroy_at_janus(j, j->doomed[i]);
+        j->ndoomed = 0;
+        for (size_t i = 0; i < j->nrooms; i++)
+            room_advance(j, &j->rooms[i]);
         break;
     case R_KEEPALIVE:
         if (!ok && res->err != -ECANCELED)
@@ -836,7 +882,6 @@ static void t_call_end(void *impl, const char *room_id)
         member_drop(j, r, &r->m[i]);
     free(r->m);
     if (r->created) room_destroy_at_janus(j, r->number);
-    if (r->lost) room_destroy_at_janus(j, r->lost);
     *r = j->rooms[--j->nrooms];
 }
 

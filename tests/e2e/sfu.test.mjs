@@ -4,7 +4,9 @@
 // Janus token per call member is added and removed when they leave; a publisher's offer
 // relayed to Janus comes back as an answer from "sfu"; Janus refuses whoever comes without a token; bad SFU signals are
 // refused; a Janus killed and restarted during a call: its members are told and the call is
-// made again at the new Janus; without --janus-url a call stays mesh at every size.
+// made again at the new Janus; a session Janus forgot while it stays up: the members are
+// told, and the call's Janus room is destroyed even when the call ended at once (as the SDK
+// leaves at rtc_sfu_error); without --janus-url a call stays mesh at every size.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -153,6 +155,42 @@ describe('sfu (Janus)', { skip: !haveJanus() && 'janus is not installed (scripts
       await cb.ok('rtc_leave', { room: room.id });
       await until(async () => !(await janusRoom(room.id)), 10000, 'the Janus room destroyed');
       await until(async () => (await janus.tokens()).length === 1, 10000, 'the members\' tokens removed');
+    } finally {
+      closeAll([ca, cb]);
+    }
+  });
+
+  it('a session Janus forgot (Janus stays up): the members are told, leave at once, and the old Janus room and tokens still go', T, async () => {
+    const [a, b] = [mkUser('A'), mkUser('B')];
+    const { room, cs: [ca, cb] } = await roomWith(srv.port, [a, b]);
+    const answered = (e) => e.op === 'rtc_signal' && e.from === 'sfu' && e.data.pc === 'pub' && e.data.type === 'answer';
+    const offer = (c) => c.ok('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'pub', type: 'offer', sdp: OFFER } });
+    try {
+      await ca.ok('rtc_join', { room: room.id, audio: true });
+      await cb.ok('rtc_join', { room: room.id, audio: true });
+      const jr = await until(() => janusRoom(room.id), 10000, 'the Janus room');
+      await offer(ca);
+      await ca.waitEvent(answered, 10000, 'the answer');
+      // The process's token and the members' two.
+      const tokens0 = await janus.tokens();
+
+      // Chorus's session (the only one at this Janus) is destroyed through Janus's admin
+      // API; Janus keeps its rooms and tokens. A's next request on it hears of it.
+      const { sessions } = await janus.admin({ janus: 'list_sessions' });
+      assert.ok(sessions.length >= 1, JSON.stringify(sessions));
+      for (const s of sessions) assert.equal((await janus.admin({ janus: 'destroy_session' }, `/${s}`)).janus, 'success');
+      await offer(ca);
+      for (const c of [ca, cb]) assert.equal((await c.waitEvent('rtc_sfu_error', 10000)).code, 'sfu_unavailable');
+      // As the SDK does: both leave at once; the call ends before a new session is up.
+      await Promise.all([ca.ok('rtc_leave', { room: room.id }), cb.ok('rtc_leave', { room: room.id })]);
+      // The lost session's room is destroyed at the next one all the same, and of the
+      // tokens only the new session's own is left (the process's old one removed too).
+      await until(async () => !(await janus.rooms()).some((r) => r.room === jr.room), 10000, 'the old Janus room destroyed');
+      assert.equal(await janusRoom(room.id), undefined);
+      await until(async () => {
+        const t = await janus.tokens();
+        return t.length === tokens0.length - 2 && !t.some((x) => tokens0.includes(x));
+      }, 10000, 'the old tokens removed, a new one of the process');
     } finally {
       closeAll([ca, cb]);
     }

@@ -122,9 +122,10 @@ admin: {
       const res = await fetch(url + sub, { method: 'POST', body: JSON.stringify(body) });
       return res.json();
     },
-    /** POSTs body to the admin API with the admin secret; resolves with the JSON reply. */
-    async admin(body) {
-      const res = await fetch(adminUrl, {
+    /** POSTs body to the admin API (path sub after /admin: a session's is `/<id>`) with
+     *  the admin secret; resolves with the JSON reply. */
+    async admin(body, sub = '') {
+      const res = await fetch(adminUrl + sub, {
         method: 'POST',
         body: JSON.stringify({ transaction: crypto.randomUUID(), admin_secret: adminSecret, ...body }),
       });
