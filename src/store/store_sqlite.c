@@ -2945,6 +2945,8 @@ static int sq_needs_savepoint(const store_req_t *req)
     case STORE_ENTITY_PUT:     /* the entity, then the room's version */
     case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
     case STORE_RETENTION_SWEEP:
+    case STORE_ASSET_PUT: /* a version: the current one superseded, then the row (which a
+                           * missing room refuses), then the reservation */
         return 1;
     case STORE_ACT_PUT: /* several rows: only EIO, which needs none */
     case STORE_HOOK_PUT:
