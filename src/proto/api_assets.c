@@ -3,9 +3,10 @@
  * asset (it names the asset): api_uploads.c hands it here (api_assets_record), it is
  * stored, and the room's members are told (the home's asset.event op, home_assets.c). The
  * routes list a room's assets, read one, its versions, redirect to its current content,
- * and delete one (its uploader or the room's host). Who may see an asset: its uploader and the
- * participants (not banned) of its room, checked on this process's room registry as the
- * room routes do (api_rooms.c); to anyone else it does not exist (404). */
+ * and delete one (its owner or a host of its room). Who may see an asset: the participants
+ * (not banned) of its room, and the uploader of its current version (their own bytes),
+ * checked on this process's room registry as the room routes do (api_rooms.c); its
+ * versions, only the participants; to anyone else it does not exist (404). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -268,12 +269,27 @@ static void route_list(api_req_t *r)
     store_submit(r->api->store, &o->sreq);
 }
 
-/* 1 when user may see asset a: its owner or its current version's uploader, or a
- * participant of its room. */
+/* The asset's owner: its first version's uploader. */
+static const char *owner_of(const store_asset_t *a)
+{
+    return a->owner[0] ? a->owner : a->uploader;
+}
+
+/* 1 when user takes part in asset a's room now (a participant, not banned); for an asset
+ * in no room, when user is its owner. Whoever once uploaded to it but is out of the room
+ * (left, kicked, banned) does not. */
+static int in_asset_room(api_t *api, const store_asset_t *a, const char *user, const char *ip)
+{
+    if (a->room_id[0]) return member_of(api, a->room_id, user, ip);
+    return strcmp(owner_of(a), user) == 0;
+}
+
+/* 1 when user may see asset a (its record, content and signed URL, as it is now): a
+ * participant of its room, or the uploader of its current version (the bytes they
+ * uploaded themselves), whatever their membership. */
 static int user_sees(api_t *api, const store_asset_t *a, const char *user, const char *ip)
 {
-    return strcmp(a->uploader, user) == 0 || (a->owner[0] && strcmp(a->owner, user) == 0) ||
-           (a->room_id[0] && member_of(api, a->room_id, user, ip));
+    return strcmp(a->uploader, user) == 0 || in_asset_room(api, a, user, ip);
 }
 
 static int may_see(api_req_t *r, const store_asset_t *a)
@@ -281,14 +297,21 @@ static int may_see(api_req_t *r, const store_asset_t *a)
     return user_sees(r->api, a, r->user.sub, r->ip);
 }
 
-int api_assets_may_version(api_t *api, const store_asset_t *a, const char *user, const char *ip)
+/* 0 when user may change asset a as a whole (add a version, delete it): taking part in its
+ * room and being its owner or managing the room (rooms_may_manage: its host or a co-host);
+ * -EPERM when they see it but may not; -ENOENT when they do not see it. */
+static int may_change(api_t *api, const store_asset_t *a, const char *user, const char *ip)
 {
-    if (!user_sees(api, a, user, ip)) return -ENOENT;
-    const char *owner = a->owner[0] ? a->owner : a->uploader;
-    if (strcmp(owner, user) == 0) return 0;
+    if (!in_asset_room(api, a, user, ip)) return user_sees(api, a, user, NULL) ? -EPERM : -ENOENT;
+    if (strcmp(owner_of(a), user) == 0) return 0;
     rooms_t *rooms = api->rooms;
     room_t *room = rooms && a->room_id[0] ? strmap_get(&rooms->by_id, a->room_id) : NULL;
     return room && rooms_may_manage(room, user) ? 0 : -EPERM;
+}
+
+int api_assets_may_version(api_t *api, const store_asset_t *a, const char *user, const char *ip)
+{
+    return may_change(api, a, user, ip);
 }
 
 static void on_get(store_req_t *req)
@@ -350,8 +373,10 @@ static void on_deleted(store_req_t *req)
     op_free(o);
 }
 
-/* The record was read: the uploader or the room's host may delete it; another participant
- * is refused (403); anyone else does not see it (404). */
+/* The record was read: its owner or a host of its room (its host or a co-host), taking
+ * part in the room, may delete it (the uploader of a later version by that alone may not);
+ * another participant, or the current version's uploader out of the room, is refused (403);
+ * anyone else does not see it (404). */
 static void on_delete_lookup(store_req_t *req)
 {
     asset_op_t *o = req->data;
@@ -367,12 +392,9 @@ static void on_delete_lookup(store_req_t *req)
         op_free(o);
         return;
     }
-    rooms_t *rooms = r->api->rooms;
-    room_t *room = rooms && a->room_id[0] ? strmap_get(&rooms->by_id, a->room_id) : NULL;
-    int host = room && strcmp(room->host_id, r->user.sub) == 0;
-    if (strcmp(a->uploader, r->user.sub) != 0 && strcmp(a->owner, r->user.sub) != 0 && !host) {
+    if (may_change(r->api, a, r->user.sub, NULL) != 0) {
         api_error(r, 403, "forbidden",
-                  "only the asset's uploader or the room's host may delete it");
+                  "only the asset's owner or a host of its room may delete it");
         op_free(o);
         return;
     }
@@ -451,12 +473,14 @@ static void on_versions(store_req_t *req)
     op_free(o);
 }
 
-/* The asset was read: whoever sees it reads its versions. */
+/* The asset was read: whoever takes part in its room reads its versions (every
+ * uploader's), not one who only uploaded a version. */
 static void on_versions_lookup(store_req_t *req)
 {
     asset_op_t *o = req->data;
     api_req_t *r = o->r;
-    if (req->err == STORE_ENOTFOUND || (req->err == STORE_OK && !may_see(r, &o->pl.row))) {
+    if (req->err == STORE_ENOTFOUND ||
+        (req->err == STORE_OK && !in_asset_room(r->api, &o->pl.row, r->user.sub, r->ip))) {
         api_error(r, 404, "not_found", "no such asset");
         op_free(o);
         return;

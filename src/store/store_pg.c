@@ -314,6 +314,7 @@ enum {
     PG_ASSET_CURRENT,
     PG_ASSET_SUPERSEDE,
     PG_ASSET_VERSIONS,
+    PG_ASSET_LOCK,
     PG_ASSET_OWNER,
     PG_ACT_INSERT,
     PG_ACT_PAGE,
@@ -457,6 +458,11 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ASSET_VERSIONS] = "SELECT " PG_ASSET_SELECT " FROM assets a WHERE asset_id = $1"
                           " AND ($2 <= 0 OR version < $2) ORDER BY version DESC LIMIT $3",
     [PG_ASSET_OWNER] = "SELECT uploader FROM assets WHERE id = $1",
+    /* An asset's versions are numbered one writer at a time across every node: its first
+     * version's row (id = asset_id, there as long as the asset is) locked until commit. A
+     * writer waiting here then reads the current version another committed meanwhile
+     * (READ COMMITTED: each statement sees what was committed before it began). */
+    [PG_ASSET_LOCK] = "SELECT 1 FROM assets WHERE id = $1 FOR UPDATE",
     [PG_ASSET_READABLE] = "SELECT EXISTS(SELECT 1 FROM assets a WHERE a.sha256 = $1"
                           " AND (a.uploader = $2 OR EXISTS(SELECT 1 FROM room_participants p"
                           " WHERE p.room_id = a.room_id AND p.user_id = $2"
@@ -2498,19 +2504,29 @@ static void pg_read_asset(pg_conn_t *c, const PGresult *r, int i, store_asset_t 
 static int pg_asset_int(pg_conn_t *c, int which, pg_params_t *p, int64_t *out);
 
 /* A version of asset a->asset_id: it takes the asset's room and the next version number,
- * and the asset's current version is current no more. ENOTFOUND: no such asset; EEXISTS:
- * a's id is taken (checked first, so a refusal changes nothing). */
+ * and the asset's current version is current no more. The asset is locked first
+ * (PG_ASSET_LOCK): two versions of one asset stored at once, on two nodes, wait for each
+ * other and take N+1 and N+2. ENOTFOUND: no such asset; EEXISTS: a's id is taken (this
+ * upload was recorded already; checked under the lock, before any write, so a refusal
+ * changes nothing). */
 static int pg_asset_next_version(pg_conn_t *c, store_asset_t *a)
 {
+    pg_params_t l = {0};
+    PP_FIELD(&l, a->asset_id);
+    PGresult *r = pg_run(c, PG_ASSET_LOCK, &l);
+    int err = pg_status(c, r, "asset lock");
+    if (err == STORE_OK && PQntuples(r) == 0) err = STORE_ENOTFOUND;
+    PQclear(r);
+    if (err != STORE_OK) return err;
     pg_params_t t = {0};
     PP_FIELD(&t, a->id);
     int64_t taken = 0;
-    int err = pg_asset_int(c, PG_ASSET_TAKEN, &t, &taken);
+    err = pg_asset_int(c, PG_ASSET_TAKEN, &t, &taken);
     if (err != STORE_OK) return err;
     if (taken) return STORE_EEXISTS;
     pg_params_t p = {0};
     PP_FIELD(&p, a->asset_id);
-    PGresult *r = pg_run(c, PG_ASSET_CURRENT, &p);
+    r = pg_run(c, PG_ASSET_CURRENT, &p);
     err = pg_status(c, r, "asset version");
     if (err == STORE_OK && PQntuples(r) == 0) err = STORE_ENOTFOUND;
     if (err == STORE_OK) {
@@ -2545,6 +2561,14 @@ static int pg_asset_put(pg_conn_t *c, store_asset_t *a)
     PP_FIELD(&p, a->asset_id);
     pp_int(&p, a->version);
     int err = pg_cmd(c, PG_ASSET_INSERT, &p, "asset put", NULL);
+    if (err == STORE_EEXISTS && a->version > 1) {
+        /* The id was checked under the asset's lock: this is a version number taken,
+         * which the lock rules out. Never "recorded before": an error, so the client
+         * tries again. */
+        log_error(c->log, "store pg: asset put: version %lld of %s taken",
+                  (long long)a->version, a->asset_id);
+        return STORE_EIO;
+    }
     if (err != STORE_OK) return err;
     pg_params_t d = {0}; /* the asset counts now, not the reservation */
     PP_FIELD(&d, a->id);

@@ -1074,11 +1074,12 @@ static int sq_asset_put(sq_conn_t *c, store_asset_t *a)
     bad |= SQ_BIND(s, 9, a->asset_id) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 10, a->version) != SQLITE_OK;
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
-        err = STORE_EEXISTS;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+        (rc == SQLITE_CONSTRAINT_UNIQUE && a->version == 1))
+        err = STORE_EEXISTS; /* the id is taken: this upload was recorded already */
     else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         err = STORE_ENOTFOUND;
-    else if (rc != SQLITE_DONE)
+    else if (rc != SQLITE_DONE) /* a version number taken too: never "recorded before" */
         err = sq_fail(c, "asset put");
     sq_release(s);
     if (err == STORE_OK) { /* the asset counts now, not the reservation */
@@ -2944,6 +2945,8 @@ static int sq_needs_savepoint(const store_req_t *req)
     case STORE_ENTITY_PUT:     /* the entity, then the room's version */
     case STORE_ENTITY_DELETE:  /* the entity, then the room's version */
     case STORE_RETENTION_SWEEP:
+    case STORE_ASSET_PUT: /* a version: the current one superseded, then the row (which a
+                           * missing room refuses), then the reservation */
         return 1;
     case STORE_ACT_PUT: /* several rows: only EIO, which needs none */
     case STORE_HOOK_PUT:

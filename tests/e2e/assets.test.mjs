@@ -17,9 +17,10 @@ import { describe, it } from 'node:test';
 
 import * as tus from 'tus-js-client';
 
+import { createStoryEngine } from '../../examples/story-engine/story-engine.mjs';
 import { TEST_SECRET } from './lib/auth.mjs';
 import { assertJsonError, fetchOnce } from './lib/http.mjs';
-import { closeAll, createRoom, del, expectJson, get, joinRest, mkUser, roomWith } from './lib/rooms.mjs';
+import { closeAll, createRoom, del, expectJson, get, joinRest, mkUser, post, roomWith } from './lib/rooms.mjs';
 import { makeTempDir, runCli, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
@@ -307,6 +308,69 @@ describe('assets in rooms', () => {
     } finally {
       closeAll(cs);
       await srv.stop();
+    }
+  });
+  it('who changes and who sees an asset: its owner or a host of its room, taking part in it; a version alone gives no right; one out of the room sees only their own upload', T, async () => {
+    const roles = new Map(); // user id -> the role the join hook answers
+    const engine = createStoryEngine({
+      secret: 'assets-hook-secret-0123456789',
+      handle: (call) => (call.type === 'join' ? { allow: true, role: roles.get(call.user.id) ?? 'member' } : { data: null }),
+    });
+    await new Promise((resolve) => engine.listen(0, '127.0.0.1', resolve));
+    const srv = await startServer({
+      args: [...ARGS, '--join-hook-url', `http://127.0.0.1:${engine.address().port}/join`,
+        '--rpc-secret', 'assets-hook-secret-0123456789'],
+    });
+    const [host, owner, co, other] = [mkUser('host'), mkUser('owner'), mkUser('co'), mkUser('other')];
+    roles.set(co.sub, 'host');
+    let cs = [];
+    try {
+      const w = await roomWith(srv.port, [host, owner, co, other]);
+      cs = w.cs;
+      const room = w.room;
+      const v1 = randomBytes(1000), v2 = randomBytes(1100), v3 = randomBytes(1200);
+      const id = (await tusUpload(srv.port, owner, v1, { filename: 'a.bin', room: room.id })).assetId;
+      // A co-host adds a version, then is made a member again: the current version is
+      // theirs, the asset is not, and they may not delete it (nor may another member).
+      await tusUpload(srv.port, co, v2, { filename: 'b.bin', assetId: id });
+      roles.set(co.sub, 'member');
+      assert.equal((await cs[2].join(room.id)).role, 'member');
+      let j = expectJson(await get(srv.port, co, `/api/assets/${id}`), 200);
+      assert.equal(j.asset.uploadedBy, co.sub);
+      assertJsonError(await del(srv.port, co, `/api/assets/${id}`), 403, 'forbidden');
+      assertJsonError(await del(srv.port, other, `/api/assets/${id}`), 403, 'forbidden');
+      assertJsonError(await create(srv.port, co, 10, { assetId: id }), 403, 'forbidden');
+      j = expectJson(await get(srv.port, owner, `/api/assets/${id}/versions`), 200);
+      assert.deepEqual(j.versions.map((v) => v.version), [2, 1]);
+
+      // The owner leaves; the host adds version 3. The owner no longer sees the asset (the
+      // record, its versions, its content, a signed URL) nor adds a version; the bytes
+      // they uploaded themselves stay theirs to read.
+      expectJson(await del(srv.port, owner, `/api/rooms/${room.id}/leave`), 200);
+      await tusUpload(srv.port, host, v3, { filename: 'c.bin', assetId: id });
+      for (const sub of ['', '/versions', '/content', '/url'])
+        assertJsonError(await get(srv.port, owner, `/api/assets/${id}${sub}`), 404, 'not_found');
+      assertJsonError(await create(srv.port, owner, 10, { assetId: id }), 404, 'not_found');
+      assertJsonError(await del(srv.port, owner, `/api/assets/${id}`), 404, 'not_found');
+      let r = await fetchOnce(srv.port, 'GET', `/api/blobs/${sha256(v1)}`, { headers: { Authorization: `Bearer ${owner.token}` } });
+      assert.equal(r.status, 200);
+      r = await fetchOnce(srv.port, 'GET', `/api/blobs/${sha256(v3)}`, { headers: { Authorization: `Bearer ${owner.token}` } });
+      assert.equal(r.status, 404);
+      // A banned uploader of an older version sees nothing of the asset either.
+      expectJson(await post(srv.port, host, `/api/rooms/${room.id}/kick`, { userId: co.sub, ban: true }), 200);
+      for (const sub of ['', '/versions', '/content', '/url'])
+        assertJsonError(await get(srv.port, co, `/api/assets/${id}${sub}`), 404, 'not_found');
+      assertJsonError(await create(srv.port, co, 10, { assetId: id }), 404, 'not_found');
+
+      // A co-host taking part may delete it (the rule of versions).
+      roles.set(other.sub, 'host');
+      assert.equal((await cs[3].join(room.id)).role, 'host');
+      expectJson(await del(srv.port, other, `/api/assets/${id}`), 200);
+    } finally {
+      closeAll(cs);
+      await srv.stop();
+      engine.closeAllConnections?.();
+      await new Promise((resolve) => engine.close(resolve));
     }
   });
   it('the list cursor: many assets of the same millisecond page through exactly once, even with the cursor asset deleted', T, async () => {

@@ -3632,6 +3632,106 @@ static void test_asset_versions(void)
     drop_target(path);
 }
 
+/* Two versions of one asset stored at once each get a number of their own (N+1, N+2),
+ * in one batch and, on PostgreSQL, from two nodes: another connection's version is
+ * committed while this one waits on the asset, which then takes the number after it.
+ * EEXISTS means only "this upload id is taken". */
+static void test_asset_versions_at_once(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "verrace");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    store_assets_t a[2];
+    memset(a, 0, sizeof(a));
+    char first[STORE_ID_LEN];
+    fill_asset(&a[0].row, 1, 1, 1, 'a', 10);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a[0]), STORE_OK);
+    snprintf(first, sizeof(first), "%s", a[0].row.id);
+    /* Two puts in flight together. */
+    treq_t t[2];
+    for (int i = 0; i < 2; i++) {
+        fill_asset(&a[i].row, 2 + i, 1, 2, (char)('b' + i), 20 + i);
+        snprintf(a[i].row.asset_id, sizeof(a[i].row.asset_id), "%s", first);
+        treq_init(&t[i], &c, STORE_ASSET_PUT);
+        t[i].req.assets = &a[i];
+        store_submit(st, &t[i].req);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(t[0].done && t[1].done, 1);
+    ASSERT_EQ(t[0].req.err, STORE_OK);
+    ASSERT_EQ(t[1].req.err, STORE_OK);
+    ASSERT_EQ(a[0].row.version, 2);
+    ASSERT_EQ(a[1].row.version, 3);
+    if (cur->backend == &store_pg_backend) {
+        /* Another node stores version 4 and holds its transaction open (locking the
+         * asset as the store does); this node's version 5 waits for it. */
+        PGconn *other = PQconnectdb(path);
+        ASSERT_EQ(PQstatus(other) == CONNECTION_OK, 1);
+        char sql[1024];
+        snprintf(sql, sizeof(sql),
+                 "BEGIN; SELECT 1 FROM assets WHERE id = '%s' FOR UPDATE;"
+                 " UPDATE assets SET current = 0 WHERE asset_id = '%s' AND current = 1;"
+                 " INSERT INTO assets(id, room_id, uploader, sha256, size, name, type,"
+                 " created_at, asset_id, version, current) SELECT '%032x', room_id, uploader,"
+                 " sha256, size, name, type, 40, asset_id, 4, 1 FROM assets WHERE id = '%s'",
+                 first, first, 4u, first);
+        PGresult *r = PQexec(other, sql);
+        ASSERT_EQ(PQresultStatus(r) == PGRES_COMMAND_OK, 1);
+        PQclear(r);
+        fill_asset(&a[0].row, 5, 1, 3, 'e', 50);
+        snprintf(a[0].row.asset_id, sizeof(a[0].row.asset_id), "%s", first);
+        treq_init(&t[0], &c, STORE_ASSET_PUT);
+        t[0].req.assets = &a[0];
+        store_submit(st, &t[0].req);
+        /* Until the store's connection waits on the other's lock (no timing: polled). */
+        long long waiting = 0;
+        for (int i = 0; i < 20000 && waiting < 1; i++) {
+            waiting = pg_test_int(path, "SELECT count(*) FROM pg_stat_activity"
+                                        " WHERE datname = current_database()"
+                                        " AND wait_event_type = 'Lock'");
+            if (waiting < 1) usleep(1000);
+        }
+        ASSERT_EQ(waiting, 1);
+        r = PQexec(other, "COMMIT");
+        ASSERT_EQ(PQresultStatus(r) == PGRES_COMMAND_OK, 1);
+        PQclear(r);
+        PQfinish(other);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        ASSERT_EQ(t[0].done, 1);
+        ASSERT_EQ(t[0].req.err, STORE_OK);
+        ASSERT_EQ(a[0].row.version, 5);
+    }
+    /* Every version is stored, the newest current; a taken id is EEXISTS. */
+    int n = cur->backend == &store_pg_backend ? 5 : 3;
+    store_assets_free(&a[0]);
+    store_assets_free(&a[1]);
+    memset(a, 0, sizeof(a));
+    snprintf(a[0].row.id, sizeof(a[0].row.id), "%s", first);
+    a[0].limit = 10;
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_VERSIONS, &a[0]), STORE_OK);
+    ASSERT_EQ(a[0].nrows, (size_t)n);
+    for (int i = 0; i < n && i < (int)a[0].nrows; i++)
+        ASSERT_EQ(a[0].rows[i].version, n - i);
+    store_assets_free(&a[0]);
+    memset(a, 0, sizeof(a));
+    snprintf(a[0].row.id, sizeof(a[0].row.id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_GET, &a[0]), STORE_OK);
+    ASSERT_EQ(a[0].row.version, n);
+    fill_asset(&a[0].row, 3, 1, 2, 'z', 60);
+    snprintf(a[0].row.asset_id, sizeof(a[0].row.asset_id), "%s", first);
+    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a[0]), STORE_EEXISTS);
+    store_assets_free(&a[0]);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 /* UPLOAD_OLD, the orphan sweep's pages: the reservations created before a time, by id
  * after a cursor, with their owner, room and length; a limit of 0; none left. */
 static void test_upload_old(void)
@@ -3765,6 +3865,7 @@ int main(void)
         RUN(test_upload_reservations);
         RUN(test_upload_old);
         RUN(test_asset_versions);
+        RUN(test_asset_versions_at_once);
     }
     RUN(test_reserve_refusal);
     /* The store core and payloads, whatever the backend. */

@@ -429,6 +429,51 @@ static void test_null_columns(void)
     test_rm_db(path);
 }
 
+/* A version refused after its asset's current row was superseded (here: the asset's room
+ * hand-edited away, so the new row's foreign key fails) stores nothing: the asset keeps
+ * its current version (store.h: nothing stored on a refusal; the request's savepoint). */
+static void test_asset_put_refused_whole(void)
+{
+    char path[512];
+    tmp_db(path, sizeof(path), "putrefused");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    store_assets_t a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 1u);
+    snprintf(a.row.room_id, sizeof(a.row.room_id), "10000000-0000-4000-8000-%012d", 1);
+    snprintf(a.row.uploader, sizeof(a.row.uploader), "00000000-0000-4000-8000-%012d", 1);
+    memset(a.row.sha256, 'a', 64);
+    a.row.size = 10;
+    snprintf(a.row.name, sizeof(a.row.name), "a");
+    snprintf(a.row.type, sizeof(a.row.type), "text/plain");
+    a.row.created_at = 1;
+    treq_t t;
+    treq_init(&t, &c, STORE_ASSET_PUT);
+    t.req.assets = &a;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_OK);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_exec(path, "UPDATE assets SET room_id = '10000000-0000-4000-8000-999999999999'"),
+              0);
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    snprintf(a.row.id, sizeof(a.row.id), "%032x", 2u);
+    snprintf(a.row.asset_id, sizeof(a.row.asset_id), "%032x", 1u);
+    treq_init(&t, &c, STORE_ASSET_PUT);
+    t.req.assets = &a;
+    ASSERT_EQ(run_one(st, &loop, &t), STORE_ENOTFOUND);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM assets WHERE current = 1"), 1);
+    ASSERT_EQ(db_int(path, "SELECT count(*) FROM assets"), 1);
+    test_rm_db(path);
+}
+
 int main(void)
 {
     log_init(&test_log, LOG_WARN, LOG_TEXT, stderr);
@@ -443,5 +488,6 @@ int main(void)
     RUN(test_audit_rows);
     RUN(test_audit_count_rows);
     RUN(test_null_columns);
+    RUN(test_asset_put_refused_whole);
     TEST_MAIN_END();
 }
