@@ -1170,7 +1170,11 @@ static void on_orphan_page(store_req_t *req)
  * the expiry sweep's. */
 static void orphan_sweep(api_uploads_t *up)
 {
-    if (up->orphaning || up->closing) return;
+    /* Not on a --cluster node: its data folder may be its own, and a live upload is only
+     * known to have expired after --upload-expiry without activity, which another node's
+     * reservation cannot show here (it would be released while its upload goes on). */
+    const char *cluster = up->api->cfg->cluster;
+    if (up->orphaning || up->closing || (cluster && cluster[0])) return;
     up->orphaning = 1;
     store_assets_t *pl = &up->orphan_pl;
     store_assets_free(pl);
