@@ -36,7 +36,12 @@
  * last lease (Redis's clock), so that a node takes a free lease only with a copy of the
  * room that no other home can have changed since: it was the last home itself, or it read
  * the room from the store (at its start, ARGV[3]: Redis's time then) after the last home's
- * lease ended. take(k) answers whether it may, and takes it. */
+ * lease ended; and when Redis knows no last home (the room was never homed, or Redis lost
+ * its data), only while chorus:epoch is still the one this node saw at its start (ARGV[4]:
+ * a Redis restarted empty has none, so only a node started since, with a fresh copy, takes
+ * such a room). A home renewing its own lease (renewing) takes it back when it vanished,
+ * unless another home had it since. take(k, renewing) answers whether it may, and takes
+ * it. */
 #define LEASE_LUA_COMMON                                                                       \
     "local t = redis.call('TIME') "                                                            \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "                   \
@@ -44,11 +49,15 @@
     "  redis.call('SET', k:sub(1, -6) .. ':until', ARGV[1] .. ':' .. (now + "                  \
     "tonumber(ARGV[2]))) "                                                                     \
     "end "                                                                                     \
-    "local function take(k) "                                                                  \
+    "local function take(k, renewing) "                                                        \
     "  local u = redis.call('GET', k:sub(1, -6) .. ':until') "                                 \
     "  if u then "                                                                             \
     "    local n, e = string.match(u, '^(%d+):(%d+)$') "                                       \
-    "    if n ~= ARGV[1] and tonumber(e or '0') >= tonumber(ARGV[3]) then return false end "   \
+    "    if n ~= ARGV[1] and (renewing or tonumber(e or '0') >= tonumber(ARGV[3])) then "      \
+    "      return false end "                                                                  \
+    "  elseif not renewing and redis.call('GET', '" BUS_REDIS_PREFIX                           \
+    "epoch') ~= ARGV[4] then "                                                                 \
+    "    return false "                                                                        \
     "  end "                                                                                   \
     "  redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) mark(k) return true "                      \
     "end "
@@ -56,13 +65,13 @@
 /* A room's lease: take it when nobody holds it and take() allows (see above), or keep it
  * when this node holds it; answers {holder, ms left}, {0, 0} when nobody holds it and this
  * node may not take it. KEYS: the lease's key; ARGV: this node's id, the lease (ms), the
- * time this node read the rooms (Redis's clock, ms). */
+ * time this node read the rooms (Redis's clock, ms), the epoch it saw then. */
 static const char claim_lua[] = LEASE_LUA_COMMON
     "local v = redis.call('GET', KEYS[1]) "
     "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) mark(KEYS[1]) "
     "return {tonumber(v), tonumber(ARGV[2])} end "
     "if v then return {tonumber(v), redis.call('PTTL', KEYS[1])} end "
-    "if take(KEYS[1]) then return {tonumber(ARGV[1]), tonumber(ARGV[2])} end "
+    "if take(KEYS[1], false) then return {tonumber(ARGV[1]), tonumber(ARGV[2])} end "
     "return {0, 0}";
 
 /* claim_lua's answer without taking the lease: {0, 0} when nobody holds it. */
@@ -78,7 +87,7 @@ static const char renew_lua[] = LEASE_LUA_COMMON
     "for i, k in ipairs(KEYS) do "
     "  local v = redis.call('GET', k) "
     "  if v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) mark(k) out[i] = 1 "
-    "  elseif not v and take(k) then out[i] = 1 "
+    "  elseif not v and take(k, true) then out[i] = 1 "
     "  else out[i] = 0 end "
     "end "
     "return out";
@@ -134,6 +143,7 @@ typedef struct {
     size_t nlive, live_cap;
     bus_redis_opts_t opts;
     char born[24]; /* Redis's time (ms) before this node read the rooms (claim_lua) */
+    char epoch[2 * TOKEN_BYTES + 1]; /* chorus:epoch as this node saw it at its start */
     /* The subscriber connection: this node's channel (ops and replies) and the channels
      * of the topics with subscribers here (events). */
     redisAsyncContext *sub; /* NULL while disconnected */
@@ -179,9 +189,14 @@ static void on_disconnect(const redisAsyncContext *ac, int status);
 
 /* ---------- connection ---------- */
 
-/* The connection went (ac is freed by hiredis after the callback that calls this). */
+static void sub_drop(redis_bus_t *r);
+
+/* The connection went (ac is freed by hiredis after the callback that calls this). The
+ * subscriber connection goes with it: hiredis's libuv adapter may not see a dead socket, so
+ * the two are made again together. */
 static void lost(redis_bus_t *r, const char *why)
 {
+    if (!r->closing) sub_drop(r);
     if (r->connected && !r->closing)
         log_warn(r->log, "cluster: Redis connection lost (%s); reconnecting", why);
     else if (!r->closing)
@@ -621,8 +636,8 @@ static void lease_claim(redis_bus_t *r, const char *room)
     snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
     /* A room known from an announcement only is never taken here: its home is looked up. */
     const char *script = bus_dir_is_standin(&r->dir, room) ? lookup_lua : claim_lua;
-    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s", script, key, node, px,
-                          r->born) != REDIS_OK) {
+    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s %s", script, key, node,
+                          px, r->born, r->epoch) != REDIS_OK) {
         bus_dir_claiming(&r->dir, room, 0);
         free(cl);
     }
@@ -835,6 +850,20 @@ static void on_sub_disconnect(const redisAsyncContext *ac, int status)
     void *v;
     for (size_t i = 0; strmap_next(&r->chans, &i, &k, &v);)
         ((chan_t *)v)->state = CH_OFF;
+}
+
+/* Frees the subscriber connection: every channel is off until the next one. */
+static void sub_drop(redis_bus_t *r)
+{
+    redisAsyncContext *ac = r->sub;
+    if (!ac) return;
+    r->sub = NULL;
+    r->sub_ready = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->chans, &i, &k, &v);)
+        ((chan_t *)v)->state = CH_OFF;
+    redisAsyncFree(ac); /* its callbacks see it is not r->sub any more */
 }
 
 static void sub_connect(redis_bus_t *r)
@@ -1055,8 +1084,8 @@ static void renew(redis_bus_t *r)
         rn->r = r;
         rn->sent_at = uv_now(r->loop);
         rn->n = n;
-        const char **argv = ch_malloc((n + 6) * sizeof(*argv));
-        size_t *lens = ch_malloc((n + 6) * sizeof(*lens));
+        const char **argv = ch_malloc((n + 7) * sizeof(*argv));
+        size_t *lens = ch_malloc((n + 7) * sizeof(*lens));
         snprintf(nkeys, sizeof(nkeys), "%zu", n);
         argv[0] = "EVAL";
         argv[1] = renew_lua;
@@ -1076,9 +1105,10 @@ static void renew(redis_bus_t *r)
         argv[3 + n] = node;
         argv[4 + n] = px;
         argv[5 + n] = r->born;
-        for (size_t i = 0; i < n + 6; i++)
+        argv[6 + n] = r->epoch;
+        for (size_t i = 0; i < n + 7; i++)
             lens[i] = strlen(argv[i]);
-        if (redisAsyncCommandArgv(r->ac, on_renew, rn, (int)(n + 6), argv, lens) != REDIS_OK) {
+        if (redisAsyncCommandArgv(r->ac, on_renew, rn, (int)(n + 7), argv, lens) != REDIS_OK) {
             for (size_t i = 0; i < n; i++)
                 free(rn->rooms[i]);
             free(rn);
@@ -1222,6 +1252,21 @@ static uint32_t claim(redis_bus_t *r, char *err, size_t errlen)
     snprintf(r->born, sizeof(r->born), "%llu",
              strtoull(rep->element[0]->str, NULL, 10) * 1000 +
                  strtoull(rep->element[1]->str, NULL, 10) / 1000);
+    freeReplyObject(rep);
+    /* The epoch of Redis's data: made by the first node of an empty Redis (claim_lua). */
+    char fresh[2 * TOKEN_BYTES + 1];
+    auth_random_hex(fresh, TOKEN_BYTES);
+    rep = redisCommand(c, "SET %s %s NX", BUS_REDIS_PREFIX "epoch", fresh);
+    if (rep) freeReplyObject(rep);
+    rep = redisCommand(c, "GET %s", BUS_REDIS_PREFIX "epoch");
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        snprintf(err, errlen, "Redis refused GET: %s",
+                 !rep                             ? c->errstr
+                 : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                  : "no epoch");
+        goto out;
+    }
+    snprintf(r->epoch, sizeof(r->epoch), "%s", rep->str);
     freeReplyObject(rep);
     rep = NULL;
     /* From a random start, so that a node that joins a Redis restarted empty does not take

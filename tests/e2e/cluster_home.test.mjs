@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { startCluster } from './lib/cluster.mjs';
 import { withTimeout } from './lib/util.mjs';
-import { createRoom, mkUser, mkUsers, RoomWs, openAll, closeAll, post, until } from './lib/rooms.mjs';
+import { createRoom, mkUser, mkUsers, RoomWs, closeAll, get, post, until } from './lib/rooms.mjs';
 
 /** Redis's count of PUBLISH commands so far (INFO commandstats). */
 function publishes(redis) {
@@ -19,7 +19,7 @@ function publishes(redis) {
 describe('a room at home on node 1, members on nodes 2 and 3', () => {
   let c, n1, n2, n3, room, host, a, b, hc, ac, bc;
   before(async () => {
-    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s'] });
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s'] });
     [n1, n2, n3] = c.nodes;
     host = mkUser('Host');
     a = mkUser('Ann');
@@ -129,6 +129,9 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
       const mine = (m) => m.op === 'broadcast' && m.event === 'tick';
       await sender.ok('broadcast', { room: r.id, event: 'tick', data: -1 });
       for (const cl of cs.slice(1)) await until(() => cl.kept(mine).length === 1, 5000, 'warm-up');
+      // The joins' own events (the activity stream's, written a moment later) are out.
+      const joined = (m) => m.op === 'activity' && m.activity.kind === 'joined';
+      for (const cl of cs) await until(() => cl.kept(joined).length === members - 1, 5000, 'the joins\' activity');
       for (const cl of cs) await cl.sync();
       const before = publishes(c.redis);
       const N = 10;
@@ -143,6 +146,23 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     // The op to the home, its answer back, the event once.
     assert.equal(three, 3);
     assert.equal(twenty, three);
+  });
+
+  test('Redis stopped and started again (empty): unavailable meanwhile, then the room goes on', async () => {
+    await c.redis.kill();
+    await until(async () => (await get(n2.port, null, '/healthz')).status === 503, 10000, 'node 2 not ready');
+    await ac.err('message', { room: room.id, type: 'user_text', content: 'lost?' }, 'unavailable');
+    await c.redis.start();
+    await until(async () => (await get(n2.port, null, '/healthz')).status === 200, 15000, 'node 2 ready');
+    // Node 1 takes its lease back; nodes 1 and 2 listen to the room's channel again.
+    await until(() => c.redis.cli('GET', `chorus:room:${room.id}:home`) === String(n1.node), 10000, 'the lease back');
+    await until(() => c.redis.cli('PUBSUB', 'NUMSUB', `chorus:room:${room.id}`).split('\n')[1] === '2', 20000,
+      'the channel listened to again');
+    const last = (await hc.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
+    const d = await ac.ok('message', { room: room.id, type: 'user_text', content: 'back' });
+    assert.equal(d.message.seq, last + 1, 'no seq lost or taken');
+    const ev = await hc.waitEvent((m) => m.op === 'message' && m.message.content === 'back');
+    assert.equal(ev.message.seq, last + 1);
   });
 
   // Last: it kills node 1.
