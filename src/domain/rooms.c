@@ -269,7 +269,6 @@ void rooms_adopt(void *ud, const char *text, size_t len)
         json_integer_value(json_object_get(j, "createdAt"));
     rooms_member_add(room, room->host_id, name, color, STORE_ROLE_HOST, room->created_at,
                      uv_now(r->loop));
-    room->seats = 1;
     rooms_registry_add(r, room);
 out:
     json_decref(j);
