@@ -93,6 +93,12 @@ export class ClusterServer {
     return this.cluster.redis;
   }
 
+  /** The node (Server) that the front gave the connection whose local port is localPort. */
+  nodeOf(localPort) {
+    const port = this.front.routeOf(localPort);
+    return this.nodes.find((n) => n.port === port);
+  }
+
   /** Every node's stderr lines so far, node after node. */
   get lines() {
     return this.nodes.flatMap((n) => n.lines);

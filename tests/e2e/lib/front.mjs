@@ -14,6 +14,7 @@ export class Front {
     this.nodes = nodes;
     this.turn = { ws: 0, http: 0 };
     this.sockets = new Set();
+    this.routes = new Map(); // a client's port (its socket's localPort) -> the node port it got
     this.server = net.createServer({ allowHalfOpen: true }, (c) => this.#accept(c));
     this.port = null;
   }
@@ -50,6 +51,7 @@ export class Front {
       client.pause();
       const port = this.pick(UPGRADE_RE.test(first.toString('latin1')) ? 'ws' : 'http');
       if (port === null) return client.destroy();
+      this.routes.set(client.remotePort, port);
       const up = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
       this.sockets.add(up);
       up.on('close', () => this.sockets.delete(up));
@@ -63,6 +65,11 @@ export class Front {
         client.resume();
       });
     });
+  }
+
+  /** The node port that the connection from the client port localPort was given (or undefined). */
+  routeOf(localPort) {
+    return this.routes.get(localPort);
   }
 
   /** Stops listening and drops every connection still open. */
