@@ -90,12 +90,13 @@ e2e-pg:
 # The same suites once more on a cluster (issue 19): every server a test starts is three
 # --cluster nodes on PostgreSQL and a redis-server, behind a front door that spreads the
 # test's connections over them (tests/e2e/lib/cluster.mjs, startClusterServer); a test
-# that needs one process skips itself (ON_CLUSTER).
+# that needs one process skips itself (ON_CLUSTER). The SDK's reconnection tests too, with
+# a node killed under a client.
 E2E_CLUSTER := rooms rooms_ws docs entities
 
 e2e-cluster:
 	CHORUS_TEST_CLUSTER=1 CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus \
-		node --test --test-concurrency=2 $(E2E_CLUSTER:%=tests/e2e/%.test.mjs)
+		node --test --test-concurrency=2 $(E2E_CLUSTER:%=tests/e2e/%.test.mjs) clients/js/test/reconnect.test.mjs
 
 # The checked-in .d.ts must be what tsc generates from the SDK's JSDoc now, and a
 # TypeScript program using the API must compile against it (scripts/sdk-types.sh).

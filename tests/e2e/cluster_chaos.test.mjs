@@ -11,37 +11,25 @@
 //   lost, and everything works again afterwards.
 // Until the binary has room homes (HOME's part of issue 19), both are todo.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
 
 import { Chorus } from '../../clients/js/chorus.js';
 import { api, FAST_HASH } from './lib/auth.mjs';
-import { startCluster } from './lib/cluster.mjs';
+import { clusterHomes, startCluster } from './lib/cluster.mjs';
 import { startFront } from './lib/front.mjs';
 import { fetchOnce } from './lib/http.mjs';
 import { allMessages, createRoom, mkUser, mkUsers, RoomWs, until } from './lib/rooms.mjs';
-import { BIN } from './lib/server.mjs';
 import { delay, withTimeout } from './lib/util.mjs';
 
 const LEASE_MS = 2000;
-const help = spawnSync(BIN, ['serve', '--help'], { encoding: 'utf8' });
-/** Room homes with leases (HOME, branch cl-home): until the binary has them, each node
- * serves its rooms itself, and these tests are todo. */
-const HOMES = /--cluster-lease\b/.test(`${help.stdout}${help.stderr}`);
+const HOMES = clusterHomes();
 const TODO = !HOMES && 'needs room homes with leases, takeover and `unavailable` (issue 19, HOME): not in this binary yet';
 const ARGS = [...FAST_HASH, '--cluster-node-ttl', '2s', ...(HOMES ? ['--cluster-lease', `${LEASE_MS}ms`] : []),
   '--room-seat-grace', '500ms'];
 const K = 6; // SDK clients: two on each node
 const T = { timeout: 60000, todo: TODO };
-
-/** The node that Redis names as room's home (chorus:room:<id>:home), or undefined. */
-function homeOf(c, roomId) {
-  const v = c.redis.cli('GET', `chorus:room:${roomId}:home`);
-  const m = /^(\d+)/.exec(v);
-  return m ? c.nodes.find((n) => !n.exitInfo && n.node === Number(m[1])) : undefined;
-}
 
 /** An SDK client of user through port (the front door), connected. */
 async function sdk(port, user) {
@@ -103,7 +91,7 @@ describe('cluster chaos', () => {
       assert.equal(nodesUsed.size, 3, 'the clients are on all three nodes');
       const docs = await Promise.all(rooms.map((r) => r.doc('d')));
       for (let i = 0; i < K; i++) await rooms[i].entities.create({ id: `e${i}`, kind: 'k', data: { n: 0 } });
-      const home = homeOf(c, room.id) ?? c.nodes[0];
+      const home = c.homeOf(room.id) ?? c.nodes[0];
 
       // Each writer: a message, a document insert and an entity update per round, waiting
       // for each answer; what is acknowledged is recorded, what fails is retried only as a

@@ -2,14 +2,29 @@
 // (lib/pg.mjs), one throwaway redis-server (lib/redis.mjs) and N nodes of the real binary,
 // each started as startServer starts one, with --cluster, the shared --store and one
 // --jwt-secret (a token from any node works on every node).
+import { spawnSync } from 'node:child_process';
+
 import { TEST_SECRET } from './auth.mjs';
 import { startFront } from './front.mjs';
 import { dbUrl, pgCluster, pgDatabase, psql } from './pg.mjs';
 import { startRedis } from './redis.mjs';
-import { runCli, startServer } from './server.mjs';
+import { BIN, runCli, startServer } from './server.mjs';
 import { withTimeout } from './util.mjs';
 
 const NODE_RE = /cluster: this is node (\d+)/;
+
+let homes = null;
+/**
+ * True when the binary gives rooms one home in the cluster (leases: --cluster-lease);
+ * before that, each --cluster node serves the rooms it is asked for itself.
+ */
+export function clusterHomes() {
+  if (homes === null) {
+    const r = spawnSync(BIN, ['serve', '--help'], { encoding: 'utf8' });
+    homes = /--cluster-lease\b/.test(`${r.stdout}${r.stderr}`);
+  }
+  return homes;
+}
 
 export class Cluster {
   constructor(redis, store, args) {
@@ -30,6 +45,12 @@ export class Cluster {
     srv.node = Number(NODE_RE.exec(await srv.waitForLine(NODE_RE))[1]);
     this.nodes.push(srv);
     return srv;
+  }
+
+  /** The live node that Redis names as room's home (chorus:room:<id>:home), or undefined. */
+  homeOf(roomId) {
+    const m = /^(\d+)/.exec(this.redis.cli('GET', `chorus:room:${roomId}:home`));
+    return m ? this.nodes.find((n) => !n.exitInfo && n.node === Number(m[1])) : undefined;
   }
 
   /** The node for the i-th client: round-robin over the live nodes. */
@@ -91,6 +112,11 @@ export class ClusterServer {
 
   get redis() {
     return this.cluster.redis;
+  }
+
+  /** The live node that Redis names as room's home, or undefined (Cluster.homeOf). */
+  homeOf(roomId) {
+    return this.cluster.homeOf(roomId);
   }
 
   /** The node (Server) that the front gave the connection whose local port is localPort. */
