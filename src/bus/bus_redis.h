@@ -29,12 +29,29 @@
 /* Redis's keys, all under this prefix. */
 #define BUS_REDIS_PREFIX "chorus:"
 
+/* The longest channel or key name the bus makes (a prefix, a room id, a document id). */
+#define BUS_REDIS_CHAN_MAX 192
+
+/* A bus message's size at most (an op, a reply, an event): well above what a room's
+ * limits let one carry (config_reply_budget, --room-max-state), well below Redis's. */
+#define BUS_REDIS_MSG_MAX (16u << 20)
+
+/* What a cluster node is told (docs/operations.md, "Scaling out"). */
+typedef struct {
+    uint64_t node_ttl_ms;   /* --cluster-node-ttl: the node key's life unrenewed */
+    uint64_t lease_ms;      /* --cluster-lease: a room's home lease, renewed every third */
+    uint64_t op_timeout_ms; /* --cluster-op-timeout: a forwarded op unanswered this long is
+                               answered unavailable */
+    size_t max_inflight;    /* --cluster-max-inflight: forwarded ops in flight at most */
+    size_t msg_max;         /* bytes of one bus message at most */
+} bus_redis_opts_t;
+
 /* Returns a new cluster bus (owned: bus_close, run the loop, then bus_free) on loop
- * (borrowed), joined to the Redis at url (borrowed) with a node key of ttl_ms, logging to
+ * (borrowed), joined to the Redis at url (borrowed) with opts (copied), logging to
  * log (borrowed), whose receivers are framed and reached through rcv_ops (borrowed); all
  * three must outlive it. Returns NULL with a one-line reason in err (errlen bytes) when
  * the URL is bad, Redis cannot be reached within a few seconds, or no node id is free. */
-bus_t *bus_redis_new(uv_loop_t *loop, const char *url, uint64_t ttl_ms, log_t *log,
+bus_t *bus_redis_new(uv_loop_t *loop, const char *url, const bus_redis_opts_t *opts, log_t *log,
                      const bus_rcv_ops_t *rcv_ops, char *err, size_t errlen);
 
 /* The live nodes b (a cluster bus, borrowed) saw at its last heartbeat, ascending, in

@@ -288,6 +288,7 @@ static int kind_of(const char *code, const json_t *data)
 {
     json_t *kind = json_object_get(data, HOME_KIND_KEY);
     if (json_is_integer(kind)) return (int)json_integer_value(kind);
+    if (strcmp(code, BUS_UNAVAILABLE) == 0) return ROOMS_E_UNAVAILABLE; /* the cluster bus */
     return strcmp(code, HOME_NOT_FOUND_CODE) == 0 ? ROOMS_E_NOT_FOUND : ROOMS_E_IO;
 }
 

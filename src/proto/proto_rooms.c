@@ -52,8 +52,9 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
     }
     room_t *room = rooms_get(rooms_of(req), key);
     free(heap);
-    /* A connection's joined rooms are its own: the common case costs no member lookup. */
-    if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->rcv.subs, room)) return room;
+    /* A connection's joined rooms are its own: the common case costs no member lookup (and
+     * a room homed on another node keeps its members there, not here). */
+    if (room && need != PROTO_ROOM_ANY && bus_find(req->c->rcv.subs, room)) return room;
     uint64_t retry_ms = 0;
     const char *ip = req->c->tr && req->c->tr->peer ? req->c->tr->peer(req->c) : NULL;
     int rc =
@@ -155,6 +156,7 @@ static void join_send(join_wait_t *w, const char *dn, const char *role)
                   .fn = join_answered,
                   .parts_fn = join_answered_parts,
                   .ud = w},
+        .subscribes = 1,
     };
     if (bus_send_op(w->r->bus, &op) != 0)
         bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
@@ -304,7 +306,15 @@ static void home_answer_event(const bus_route_t *route, const char *code,
  * completion context of an op that waits for the store. */
 void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
 {
+    proto_rooms_send_sub(req, room, NULL, fn, ud);
+}
+
+void proto_rooms_send_sub(proto_req_t *req, room_t *room, const char *doc, bus_reply_fn fn,
+                          void *ud)
+{
     bus_op_t op = {
+        .subscribes = doc != NULL,
+        .sub_doc = doc,
         .room = room->id,
         .name = req->op,
         .user = req->c->user.sub,

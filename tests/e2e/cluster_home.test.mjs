@@ -1,0 +1,116 @@
+// cluster_home.test.mjs: a room's home in a cluster (bus_redis.c, bus_dir.c): three nodes
+// over a real redis-server and PostgreSQL; a room made on node 1 is at home there (its
+// lease in Redis names node 1), its members on nodes 2 and 3 reach it through the bus:
+// their ops go to node 1 and back, its events come once per room through Redis and are
+// framed on each node for its own connections.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { startCluster } from './lib/cluster.mjs';
+import { createRoom, mkUser, mkUsers, RoomWs, openAll, closeAll, post, until } from './lib/rooms.mjs';
+
+/** Redis's count of PUBLISH commands so far (INFO commandstats). */
+function publishes(redis) {
+  const m = /cmdstat_publish:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'));
+  return m ? Number(m[1]) : 0;
+}
+
+describe('a room at home on node 1, members on nodes 2 and 3', () => {
+  let c, n1, n2, n3, room, host, a, b, hc, ac, bc;
+  before(async () => {
+    c = await startCluster(3);
+    [n1, n2, n3] = c.nodes;
+    host = mkUser('Host');
+    a = mkUser('Ann');
+    b = mkUser('Bob');
+    room = await createRoom(n1.port, host, { name: 'Home' });
+    hc = await RoomWs.open(n1.port, host);
+    ac = await RoomWs.open(n2.port, a);
+    bc = await RoomWs.open(n3.port, b);
+    await hc.join(room.id);
+    await ac.join(room.id);
+    await bc.join(room.roomCode);
+  });
+  after(async () => {
+    closeAll([hc, ac, bc]);
+    await c?.stop();
+  });
+
+  test('the lease names node 1', () => {
+    assert.equal(c.redis.cli('GET', `chorus:room:${room.id}:home`), String(n1.node));
+  });
+
+  test('messages from every node: gapless seqs, the same order everywhere', async () => {
+    for (const cl of [hc, ac, bc]) cl.clear();
+    const sent = [];
+    for (let i = 0; i < 4; i++)
+      for (const [cl, who] of [[ac, 'a'], [bc, 'b'], [hc, 'h']]) {
+        const d = await cl.ok('message', { room: room.id, type: 'user_text', content: `${who}${i}` });
+        sent.push(d.seq ?? d.message?.seq);
+      }
+    const seqs = [...sent].sort((x, y) => x - y);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, `gapless: ${seqs}`);
+    // Each connection sees the others' messages (not its own) in seq order.
+    for (const cl of [hc, ac, bc]) {
+      await until(() => cl.kept('message').length === 8, 5000, 'the others\' messages');
+      const got = cl.kept('message').map((m) => m.message.seq);
+      assert.deepEqual(got, [...got].sort((x, y) => x - y), 'in seq order');
+    }
+  });
+
+  test('presence from node 2 reaches nodes 1 and 3', async () => {
+    await ac.ok('presence', { room: room.id, state: { cursor: 7 } });
+    for (const cl of [hc, bc]) {
+      const ev = await cl.waitEvent((m) => m.op === 'presence' && m.userId === a.sub);
+      assert.deepEqual(ev.state?.cursor ?? ev.presence?.cursor, 7);
+    }
+  });
+
+  test('a lock held from node 2 is refused to node 3', async () => {
+    await ac.ok('entity_create', { room: room.id, id: 'e1', kind: 'box', data: { x: 1 } });
+    await ac.ok('entity_lock', { room: room.id, id: 'e1', ttl: 30000 });
+    await bc.err('entity_lock', { room: room.id, id: 'e1' }, 'locked');
+    await bc.err('entity_update', { room: room.id, id: 'e1', patch: { x: 2 } }, 'locked');
+  });
+
+  test('history read from node 3', async () => {
+    const d = await bc.ok('history', { room: room.id, limit: 50 });
+    const seqs = d.messages.map((m) => m.seq);
+    assert.ok(seqs.length >= 12, `history: ${seqs}`);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
+  });
+
+  test('a member on node 3 kicked from node 1 is out', async () => {
+    const r = await post(n1.port, host, `/api/rooms/${room.id}/kick`, { userId: b.sub });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await bc.waitEvent('kicked');
+    // Out as on one node: not subscribed, not a participant.
+    await bc.err('message', { room: room.id, type: 'user_text', content: 'still here?' }, 'not_found');
+    await hc.waitEvent((m) => m.op === 'participant_left' && m.userId === b.sub);
+  });
+
+  test('one PUBLISH per message, whatever the number of members (3 and 20)', async () => {
+    const perMessage = async (members) => {
+      const r = await createRoom(n1.port, host, { name: `Fan ${members}`, maxParticipants: 50 });
+      const users = mkUsers(members - 1, `f${members}-`);
+      const cs = await Promise.all(users.map((u, i) => RoomWs.open([n2, n3][i % 2].port, u)));
+      for (const cl of cs) await cl.join(r.id);
+      const sender = cs[0];
+      await sender.ok('message', { room: r.id, type: 'user_text', content: 'warm' });
+      for (const cl of cs.slice(1)) await cl.waitEvent((m) => m.op === 'message' && m.message.content === 'warm');
+      const before = publishes(c.redis);
+      const N = 10;
+      for (let i = 0; i < N; i++) await sender.ok('message', { room: r.id, type: 'user_text', content: `m${i}` });
+      const mine = (m) => m.op === 'message' && /^m\d+$/.test(m.message.content);
+      for (const cl of cs.slice(1)) await until(() => cl.kept(mine).length === N, 5000, 'fan-out');
+      const per = (publishes(c.redis) - before) / N;
+      closeAll(cs);
+      return per;
+    };
+    const two = await perMessage(3);
+    const twenty = await perMessage(20);
+    // The op to the home, its answer back, the event once.
+    assert.equal(two, 3);
+    assert.equal(twenty, two);
+  });
+});
