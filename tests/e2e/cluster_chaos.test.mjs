@@ -9,7 +9,7 @@
 // - redis-server killed for a few seconds during traffic, then started again: no node
 //   crashes, every write is acknowledged (and kept) or refused with `unavailable`, never
 //   lost, and everything works again afterwards.
-// Until the binary has room homes (HOME's part of issue 19), both are todo.
+// What the binary does not do yet (HOME's part of issue 19) is todo, with the reason.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -30,6 +30,10 @@ const ARGS = [...FAST_HASH, '--cluster-node-ttl', '2s', ...(HOMES ? ['--cluster-
   '--room-seat-grace', '500ms'];
 const K = 6; // SDK clients: two on each node
 const T = { timeout: 60000, todo: TODO };
+/** HOME lands node loss (takeover that keeps the live nodes' members attached) after room
+ * homes: on cl-home ee5614b, writes from the surviving nodes get `forbidden` "not in this
+ * room" once another node has taken the room over. */
+const TODO_TAKEOVER = TODO || 'needs the takeover of a dead home\'s rooms with their members on live nodes (issue 19, HOME\'s node-loss step): not in this binary yet';
 
 /** An SDK client of user through port (the front door), connected. */
 async function sdk(port, user) {
@@ -77,7 +81,7 @@ describe('cluster chaos', () => {
     await c?.stop();
   });
 
-  it('kill -9 of a room\'s home during writes from all nodes: served again within the lease, nothing acknowledged lost or applied twice, clients converge', T, async () => {
+  it('kill -9 of a room\'s home during writes from all nodes: served again within the lease, nothing acknowledged lost or applied twice, clients converge', { ...T, todo: TODO_TAKEOVER }, async () => {
     const host = mkUser('Host');
     const room = await createRoom(c.nodes[0].port, host, { name: 'chaos', maxParticipants: 20 });
     const users = mkUsers(K, 'w');
@@ -101,6 +105,11 @@ describe('cluster chaos', () => {
       docs.forEach((d) => d.on('error', (e) => docErrors.push(e)));
       const ent = Array.from({ length: K }, () => ({ acked: 0, tried: 0 }));
       const rounds = Array(K).fill(0);
+      const failures = []; // a write refused with anything but a lost connection or unavailable
+      const going = (cond) => () => {
+        if (failures.length) throw failures[0];
+        return cond();
+      };
       let killedAt = 0;
       let servedAgainAt = 0;
       const ack = () => {
@@ -123,20 +132,23 @@ describe('cluster chaos', () => {
             ent[i].acked = k;
             ack();
           } catch (e) {
-            assert.ok(['closed', 'unavailable', 'timeout'].includes(e.code), `a write fails with ${e.code}: ${e.message}`);
+            if (!['closed', 'unavailable', 'timeout'].includes(e.code)) {
+              failures.push(new Error(`client ${i}: a write fails with ${e.code}: ${e.message}`));
+              return;
+            }
             await delay(20);
           }
           rounds[i] = k;
         }
       };
       const writers = clients.map((_, i) => writer(i));
-      await until(() => rounds.every((r) => r >= 5), 20000, 'every writer to be under way');
+      await until(going(() => rounds.every((r) => r >= 5)), 20000, 'every writer to be under way');
 
       home.kill();
       killedAt = Date.now();
       await withTimeout(home.exited, 5000, 'the home to die');
       const before = [...rounds];
-      await until(() => servedAgainAt && rounds.every((r, i) => r >= before[i] + 5), 30000,
+      await until(going(() => servedAgainAt && rounds.every((r, i) => r >= before[i] + 5)), 30000,
         'every writer to write again after the home died');
       const outage = servedAgainAt - killedAt;
       assert.ok(outage <= LEASE_MS + 3000, `the room was served again ${outage} ms after its home died (lease ${LEASE_MS} ms)`);

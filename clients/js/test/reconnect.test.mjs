@@ -13,7 +13,7 @@ import {
   rmDir, tempDir, until,
 } from '../testlib/helpers.mjs';
 
-const T = { timeout: 20000 };
+const T = { timeout: ON_CLUSTER ? 60000 : 20000 }; // on a cluster, a test's start includes PostgreSQL's (initdb)
 const N = 300;
 
 /**
