@@ -276,6 +276,9 @@ typedef struct {
      * topic's channel before it sends the op (subscribing in the answer, above). */
     int subscribes;
     const char *sub_doc;
+    /* Set by a cluster bus at the home: the op came from another process, whose
+     * subscriptions the home does not see (a document it opened there stays loaded). */
+    int remote;
 } bus_op_t;
 
 /* The room's home handles op (borrowed for the call) and answers through bus_reply with

@@ -448,10 +448,17 @@ static void req_fail(redis_bus_t *r, req_t *q, const char *why)
     bus_reply(&route, BUS_UNAVAILABLE, why, NULL);
 }
 
+static void remote_reply(const bus_route_t *route, const char *code, const char *message,
+                         json_t *data);
+
 /* Runs the op of wire (read from a message) with route here, its room's home. */
 static void serve_wire(redis_bus_t *r, const bus_wire_op_t *w, const bus_route_t *route)
 {
-    bus_op_t op = {.room = w->room, .name = w->name, .user = w->user, .route = *route};
+    bus_op_t op = {.room = w->room,
+                   .name = w->name,
+                   .user = w->user,
+                   .route = *route,
+                   .remote = route->fn == remote_reply};
     json_t *args = NULL;
     jscan_t scan;
     if (w->args_kind == BUS_WIRE_ARGS_TREE) {

@@ -90,7 +90,7 @@ static void doc_free(doc_t *d)
  * docs_open loads it again from the store. */
 static void doc_maybe_unload(doc_t *d)
 {
-    if (d->subs.count || d->inflight || d->waiters || d->hook_saved.held) return;
+    if (d->subs.count || d->inflight || d->waiters || d->hook_saved.held || d->held) return;
     for (doc_t **pp = &d->room->docs; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;

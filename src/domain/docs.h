@@ -66,6 +66,9 @@ struct doc_s {
     doc_waiter_t *waiters;      /* doc_open calls waiting for the load */
     webhook_debounce_t hook_saved; /* document.saved: one per --webhook-doc-debounce; a
                                     * document owing one stays in memory until it goes */
+    int held;                      /* opened from another node of a cluster (bus_op_t.remote),
+                                    * whose subscribers the home does not see: kept in memory
+                                    * until the room goes */
 };
 
 /* The documents' hooks in rooms (rooms.h): limits at start, subscriptions closed when a

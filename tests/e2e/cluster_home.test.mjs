@@ -80,6 +80,31 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
   });
 
+  test('a document edited from nodes 2 and 3 converges', async () => {
+    const o1 = await ac.ok('doc_open', { room: room.id, doc: 'd1' });
+    const o2 = await bc.ok('doc_open', { room: room.id, doc: 'd1' });
+    assert.equal(o1.version, 0);
+    assert.equal(o2.version, 0);
+    // Both at version 0: the home orders and transforms them.
+    const [r1, r2] = await Promise.all([
+      ac.ok('doc_op', { room: room.id, doc: 'd1', version: 0, opId: 'a1', delta: ['hello'] }),
+      bc.ok('doc_op', { room: room.id, doc: 'd1', version: 0, opId: 'b1', delta: ['world'] }),
+    ]);
+    assert.deepEqual([r1.version, r2.version].sort(), [1, 2]);
+    // Each sees the other's op, once, from the home.
+    const e1 = await ac.waitEvent((m) => m.op === 'doc_op' && m.doc === 'd1');
+    const e2 = await bc.waitEvent((m) => m.op === 'doc_op' && m.doc === 'd1');
+    assert.equal(e1.version, r2.version);
+    assert.equal(e2.version, r1.version);
+    // The text the home holds, as a new reader on node 1 gets it, has both.
+    const snap = await hc.ok('doc_open', { room: room.id, doc: 'd1' });
+    assert.equal(snap.version, 2);
+    assert.equal(snap.text.length, 10);
+    assert.ok(snap.text.includes('hello') && snap.text.includes('world'), snap.text);
+    await ac.sync();
+    assert.equal(ac.kept((m) => m.op === 'doc_op').length, 0, 'no event twice');
+  });
+
   test('a member on node 3 kicked from node 1 is out', async () => {
     const r = await post(n1.port, host, `/api/rooms/${room.id}/kick`, { userId: b.sub });
     assert.equal(r.status, 200, JSON.stringify(r.body));
