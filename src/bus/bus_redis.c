@@ -31,36 +31,66 @@
 #define ORIGIN_BYTES 2  /* every message starts with its node id (u16 LE) */
 #define ROOMS_CHAN BUS_REDIS_PREFIX "rooms" /* room announcements, to every node */
 
-/* A room's lease: take it when nobody holds it (or keep it when this node does) and
- * answer {holder, ms left}. KEYS: the lease's key; ARGV: this node's id, the lease (ms). */
-static const char claim_lua[] =
+/* What the lease scripts share: a room's lease key chorus:room:<id>:home names its home,
+ * and chorus:room:<id>:until (no expiry) "<node>:<ms>", the last home and the end of its
+ * last lease (Redis's clock), so that a node takes a free lease only with a copy of the
+ * room that no other home can have changed since: it was the last home itself, or it read
+ * the room from the store (at its start, ARGV[3]: Redis's time then) after the last home's
+ * lease ended. take(k) answers whether it may, and takes it. */
+#define LEASE_LUA_COMMON                                                                       \
+    "local t = redis.call('TIME') "                                                            \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "                   \
+    "local function mark(k) "                                                                  \
+    "  redis.call('SET', k:sub(1, -6) .. ':until', ARGV[1] .. ':' .. (now + "                  \
+    "tonumber(ARGV[2]))) "                                                                     \
+    "end "                                                                                     \
+    "local function take(k) "                                                                  \
+    "  local u = redis.call('GET', k:sub(1, -6) .. ':until') "                                 \
+    "  if u then "                                                                             \
+    "    local n, e = string.match(u, '^(%d+):(%d+)$') "                                       \
+    "    if n ~= ARGV[1] and tonumber(e or '0') >= tonumber(ARGV[3]) then return false end "   \
+    "  end "                                                                                   \
+    "  redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) mark(k) return true "                      \
+    "end "
+
+/* A room's lease: take it when nobody holds it and take() allows (see above), or keep it
+ * when this node holds it; answers {holder, ms left}, {0, 0} when nobody holds it and this
+ * node may not take it. KEYS: the lease's key; ARGV: this node's id, the lease (ms), the
+ * time this node read the rooms (Redis's clock, ms). */
+static const char claim_lua[] = LEASE_LUA_COMMON
     "local v = redis.call('GET', KEYS[1]) "
-    "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
-    "return {tonumber(ARGV[1]), tonumber(ARGV[2])} end "
-    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) mark(KEYS[1]) "
     "return {tonumber(v), tonumber(ARGV[2])} end "
-    "return {tonumber(v), redis.call('PTTL', KEYS[1])}";
+    "if v then return {tonumber(v), redis.call('PTTL', KEYS[1])} end "
+    "if take(KEYS[1]) then return {tonumber(ARGV[1]), tonumber(ARGV[2])} end "
+    "return {0, 0}";
 
 /* claim_lua's answer without taking the lease: {0, 0} when nobody holds it. */
 static const char lookup_lua[] = "local v = redis.call('GET', KEYS[1]) "
                                  "if not v then return {0, 0} end "
                                  "return {tonumber(v), redis.call('PTTL', KEYS[1])}";
 
-/* Renews every lease of KEYS this node holds (or that vanished, say with a Redis restarted
- * empty); answers 1 per key renewed, 0 per key another node holds. ARGV: node id, lease. */
-static const char renew_lua[] =
+/* Renews every lease of KEYS this node holds, or that ran out or vanished (a Redis
+ * restarted empty) when take() allows; answers 1 per key renewed, 0 per key lost. ARGV:
+ * as claim_lua's. */
+static const char renew_lua[] = LEASE_LUA_COMMON
     "local out = {} "
     "for i, k in ipairs(KEYS) do "
     "  local v = redis.call('GET', k) "
-    "  if v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) out[i] = 1 "
-    "  elseif not v then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) out[i] = 1 "
+    "  if v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) mark(k) out[i] = 1 "
+    "  elseif not v and take(k) then out[i] = 1 "
     "  else out[i] = 0 end "
     "end "
     "return out";
 
+/* A new room's lease, this node's: KEYS, ARGV as claim_lua's. */
+static const char take_lua[] = LEASE_LUA_COMMON
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) mark(KEYS[1]) return 1";
+
 /* Gives a room's lease up (the room was deleted) when this node holds it. */
 static const char drop_lua[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1";
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) "
+    "redis.call('DEL', KEYS[1]:sub(1, -6) .. ':until') end return 1";
 
 /* Renews the node's key while it holds the token, adds the node to the set and returns the
  * live nodes (dropping the gone ones from the set); -1 when another node holds the key.
@@ -103,6 +133,7 @@ typedef struct {
     uint32_t *live;      /* owned: the live nodes, ascending */
     size_t nlive, live_cap;
     bus_redis_opts_t opts;
+    char born[24]; /* Redis's time (ms) before this node read the rooms (claim_lua) */
     /* The subscriber connection: this node's channel (ops and replies) and the channels
      * of the topics with subscribers here (events). */
     redisAsyncContext *sub; /* NULL while disconnected */
@@ -590,8 +621,8 @@ static void lease_claim(redis_bus_t *r, const char *room)
     snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
     /* A room known from an announcement only is never taken here: its home is looked up. */
     const char *script = bus_dir_is_standin(&r->dir, room) ? lookup_lua : claim_lua;
-    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s", script, key, node, px) !=
-        REDIS_OK) {
+    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s", script, key, node, px,
+                          r->born) != REDIS_OK) {
         bus_dir_claiming(&r->dir, room, 0);
         free(cl);
     }
@@ -958,10 +989,12 @@ static void redis_home_take(bus_t *b, const char *room)
     /* A new room's id is unique: its lease is this node's without asking. */
     bus_dir_set(&r->dir, room, b->node, uv_now(r->loop) + r->opts.lease_ms);
     if (!r->connected) return; /* taken at the next renewal */
-    char key[BUS_REDIS_CHAN_MAX];
+    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
     snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
-    redisAsyncCommand(r->ac, NULL, NULL, "SET %s %u PX %llu", key, b->node,
-                      (unsigned long long)r->opts.lease_ms);
+    snprintf(node, sizeof(node), "%u", b->node);
+    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
+    redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 1 %s %s %s %s", take_lua, key, node, px,
+                      r->born);
 }
 
 static void redis_home_drop(bus_t *b, const char *room)
@@ -1022,8 +1055,8 @@ static void renew(redis_bus_t *r)
         rn->r = r;
         rn->sent_at = uv_now(r->loop);
         rn->n = n;
-        const char **argv = ch_malloc((n + 5) * sizeof(*argv));
-        size_t *lens = ch_malloc((n + 5) * sizeof(*lens));
+        const char **argv = ch_malloc((n + 6) * sizeof(*argv));
+        size_t *lens = ch_malloc((n + 6) * sizeof(*lens));
         snprintf(nkeys, sizeof(nkeys), "%zu", n);
         argv[0] = "EVAL";
         argv[1] = renew_lua;
@@ -1042,9 +1075,10 @@ static void renew(redis_bus_t *r)
         }
         argv[3 + n] = node;
         argv[4 + n] = px;
-        for (size_t i = 0; i < n + 5; i++)
+        argv[5 + n] = r->born;
+        for (size_t i = 0; i < n + 6; i++)
             lens[i] = strlen(argv[i]);
-        if (redisAsyncCommandArgv(r->ac, on_renew, rn, (int)(n + 5), argv, lens) != REDIS_OK) {
+        if (redisAsyncCommandArgv(r->ac, on_renew, rn, (int)(n + 6), argv, lens) != REDIS_OK) {
             for (size_t i = 0; i < n; i++)
                 free(rn->rooms[i]);
             free(rn);
@@ -1179,6 +1213,17 @@ static uint32_t claim(redis_bus_t *r, char *err, size_t errlen)
         }
         freeReplyObject(rep);
     }
+    /* Redis's time now, before the rooms are read from the store (claim_lua). */
+    rep = redisCommand(c, "TIME");
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+        snprintf(err, errlen, "Redis refused TIME: %s", rep ? "unexpected reply" : c->errstr);
+        goto out;
+    }
+    snprintf(r->born, sizeof(r->born), "%llu",
+             strtoull(rep->element[0]->str, NULL, 10) * 1000 +
+                 strtoull(rep->element[1]->str, NULL, 10) / 1000);
+    freeReplyObject(rep);
+    rep = NULL;
     /* From a random start, so that a node that joins a Redis restarted empty does not take
      * the id of one that has not announced itself again yet (as a counter restarting at 1
      * would), and a dead node's id is seldom taken again soon. */

@@ -14,8 +14,23 @@
  * (bus_ready) and reconnects at its next ticks with a doubling backoff (100 ms to 5 s),
  * keeping its id when its key is still its own.
  *
- * Rooms are still served where they are asked for (as bus_local.c): room homes, forwarded
- * ops and published events across nodes are not here yet. */
+ * Rooms (docs/architecture.md, "The cross-node flow"). A room's home holds its lease,
+ * chorus:room:<id>:home = its node id (PX opts.lease_ms), renewed every third of it for all
+ * its rooms in one script per batch; chorus:room:<id>:until keeps the last home and its
+ * lease's end, so a node takes a free lease only with a copy of the room that no other home
+ * can have changed (it was that home, or read the room after that lease ended); rooms known
+ * from another node's announcement (chorus:rooms, bus_announce) are stand-ins and never
+ * taken. The directory (bus_dir.h) caches room -> home. An op for a room at home elsewhere
+ * is published to that node's channel chorus:node:<id> (bus_wire.h, after two bytes naming
+ * the sender) and answered on the asking node's; it is answered BUS_UNAVAILABLE when Redis
+ * is not there, past opts.op_timeout_ms, beyond opts.max_inflight ops in flight, or when
+ * the home moved or is gone. An op that subscribes in its answer (bus_op_t.subscribes) is
+ * sent once the topic's channel is subscribed. Events: bus_publish delivers here and
+ * publishes once to the topic's channel (chorus:room:<id>, chorus:doc:<room>:<doc>), which
+ * a node subscribes to, on its subscriber connection, while the topic has subscribers there
+ * (bus_vtable_t.watch); a node frames what it receives once per kind, with bus_local's
+ * skips. One command connection and one subscriber connection per node, so a room's
+ * events and answers reach a node in the home's order. */
 #ifndef CHORUS_BUS_REDIS_H
 #define CHORUS_BUS_REDIS_H
 
