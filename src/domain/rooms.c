@@ -639,6 +639,17 @@ void rooms_tick_forget(rooms_t *r, room_t *room)
     r->tick_member = NULL;
 }
 
+/* 1 when room has nobody in it: no connection here and, in a cluster, no member attached
+ * at this home from another node (their connections are not in room->bus; their
+ * attach made them online). */
+static int sweep_unoccupied(const room_t *room)
+{
+    if (room->bus.count) return 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->online) return 0;
+    return 1;
+}
+
 void rooms_sweep_start(rooms_t *r, int64_t cutoff)
 {
     if (r->sweep_n > r->sweep_i) return; /* the last sweep's deletions are still going */
@@ -647,7 +658,7 @@ void rooms_sweep_start(rooms_t *r, int64_t cutoff)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
-        if (room->last_activity < cutoff && room->bus.count == 0 &&
+        if (room->last_activity < cutoff && sweep_unoccupied(room) &&
             bus_home_here(r->bus, room->id)) {
             if (r->sweep_n == r->sweep_cap) {
                 r->sweep_cap = r->sweep_cap ? 2 * r->sweep_cap : 16;
@@ -665,7 +676,7 @@ int rooms_sweep_step(rooms_t *r, unsigned budget)
     while (budget > 0 && r->sweep_i < r->sweep_n) {
         room_t *room = r->sweep_doomed[r->sweep_i++];
         /* Still idle and still there: a join or a delete may have come in meanwhile. */
-        if (!room->deleted && room->last_activity < r->sweep_cutoff && room->bus.count == 0) {
+        if (!room->deleted && room->last_activity < r->sweep_cutoff && sweep_unoccupied(room)) {
             log_info(r->log, "deleting room %s (%s): idle", room->code, room->id);
             rooms_delete(r, room, NULL, NULL, NULL);
             budget--;
