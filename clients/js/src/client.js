@@ -678,6 +678,7 @@ export class Chorus extends Emitter {
       if (this._closedByUser || sock !== this._ws || this._rooms.get(room.id) !== room) return;
       this._rejoinRoom(room, attempt + 1).then(() => this._flushOrphans());
     }, this._backoff(attempt));
+    timer.unref?.(); // Node: a room waiting for its home keeps no process alive
     this._rejoinTimers.add(timer);
   }
 
