@@ -18,6 +18,11 @@ if (one) {
   console.log(`  fan-out, one node, 300 subscribers: ${n0(one.ratePerS)} deliveries/s, ` +
     `p99 ${n0(one.latencyUs.p99)} µs, lost ${one.lost}`);
 }
+const redis = load('cluster-redis.json'); // bench/cluster_redis.mjs
+for (const r of redis ?? []) {
+  console.log(`  Redis, room of ${r.members} over 3 nodes: ${r.perMessage} commands a message ` +
+    `(${r.busy.publish ?? 0} PUBLISH for ${r.messages}), ${r.perDelivery} a delivered event`);
+}
 const conns = readdirSync(dir).filter((f) => /^cluster-conns-\d+\.json$/.test(f)).map(load).filter(Boolean);
 if (conns.length) {
   // A generator whose setup timed out (chorus-bench's 120 s) reports no joins and a memory

@@ -134,8 +134,13 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     proto_setup(a);
     if (cfg->cluster[0]) {
         /* One of several nodes (bus_redis.h): its node id is claimed now, in Redis. */
-        a->bus = bus_redis_new(loop, cfg->cluster, cfg->cluster_node_ttl, log,
-                               &proto_bus_rcv_ops, err, sizeof(err));
+        bus_redis_opts_t bo = {.node_ttl_ms = cfg->cluster_node_ttl,
+                               .lease_ms = cfg->cluster_lease,
+                               .op_timeout_ms = cfg->cluster_op_timeout,
+                               .max_inflight = (size_t)cfg->cluster_max_inflight,
+                               .msg_max = BUS_REDIS_MSG_MAX};
+        a->bus =
+            bus_redis_new(loop, cfg->cluster, &bo, log, &proto_bus_rcv_ops, err, sizeof(err));
         if (!a->bus) {
             log_error(log, "cluster: %s", err);
             goto fail;

@@ -32,6 +32,29 @@ void bus_topic_init(bus_topic_t *t, bus_t *bus)
     t->bus = bus;
     t->head = NULL;
     t->count = 0;
+    t->room = t->doc = NULL;
+}
+
+void bus_topic_named(bus_topic_t *t, bus_t *bus, const char *room, const char *doc)
+{
+    bus_topic_init(t, bus);
+    t->room = room;
+    t->doc = doc;
+}
+
+int bus_home_here(bus_t *b, const char *room)
+{
+    return b->vt->home_here ? b->vt->home_here(b, room) : 1;
+}
+
+void bus_home_take(bus_t *b, const char *room)
+{
+    if (b->vt->home_take) b->vt->home_take(b, room);
+}
+
+void bus_home_drop(bus_t *b, const char *room)
+{
+    if (b->vt->home_drop) b->vt->home_drop(b, room);
 }
 
 void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list)
@@ -40,7 +63,7 @@ void bus_subscribe(bus_topic_t *t, bus_sub_t *s, bus_sub_t **client_list)
     s->next = t->head;
     if (t->head) t->head->prev = s;
     t->head = s;
-    t->count++;
+    if (t->count++ == 0 && t->room && t->bus->vt->watch) t->bus->vt->watch(t->bus, t, 1);
     CH_ASSERT(client_list == &s->rcv->subs || client_list == &s->rcv->doc_subs);
     s->client_next = *client_list;
     *client_list = s;
@@ -63,7 +86,7 @@ void bus_unsubscribe(bus_topic_t *t, bus_sub_t *s)
     if (s->prev) s->prev->next = s->next;
     else t->head = s->next;
     if (s->next) s->next->prev = s->prev;
-    t->count--;
+    if (--t->count == 0 && t->room && t->bus->vt->watch) t->bus->vt->watch(t->bus, t, 0);
     /* s is on one of its receiver's two lists (a few rooms, a few documents each). */
     int found = unlink_from(&s->rcv->subs, s) || unlink_from(&s->rcv->doc_subs, s);
     CH_ASSERT(found);
@@ -124,4 +147,15 @@ void bus_on_drop(bus_t *b, bus_drop_fn fn, void *ud)
 {
     b->drop = fn;
     b->drop_ud = ud;
+}
+
+void bus_on_room(bus_t *b, bus_room_fn fn, void *ud)
+{
+    b->room_fn = fn;
+    b->room_ud = ud;
+}
+
+void bus_announce(bus_t *b, const char *room, const char *text, size_t len)
+{
+    if (b->vt->announce) b->vt->announce(b, room, text, len);
 }

@@ -137,15 +137,24 @@ typedef struct {
     int64_t since; /* events for versions above this only */
 } bus_vsub_t;
 
-/* This process's side of a topic: its local subscribers, and the bus events go through. */
+/* This process's side of a topic: its local subscribers, and the bus events go through.
+ * A named topic (bus_topic_named: a room's, a document's) is one a cluster bus carries
+ * across nodes: while it has subscribers here, this process listens to its channel. */
 typedef struct {
     bus_t *bus;                   /* borrowed */
     bus_sub_t *head;
     uint32_t count;
+    const char *room; /* borrowed (the room's id); NULL: a local-only topic */
+    const char *doc;  /* borrowed (the document's id); NULL: the room's topic */
 } bus_topic_t;
 
-/* Makes t an empty topic on bus (borrowed: it must outlive t). */
+/* Makes t an empty local-only topic on bus (borrowed: it must outlive t). */
 void bus_topic_init(bus_topic_t *t, bus_t *bus);
+
+/* Makes t the empty topic of room room (borrowed), or with doc (borrowed; NULL: none) of
+ * that document of it, on bus: both must outlive t (they are the owner's: room->id,
+ * doc->id). */
+void bus_topic_named(bus_topic_t *t, bus_t *bus, const char *room, const char *doc);
 
 /* Adds s (owned by the caller; s->rcv and s->room set) to topic t and to the receiver's
  * list *client_list: &rcv->subs for rooms, &rcv->doc_subs for documents (no other). */
@@ -262,6 +271,14 @@ typedef struct {
      * the text (scan->buf) and scans it again on the home's process. */
     const jscan_t *scan;
     bus_route_t route;
+    /* The answer subscribes the member's connection to the room's topic (join), or with
+     * sub_doc (borrowed) to that document's (doc_open): a cluster bus listens to the
+     * topic's channel before it sends the op (subscribing in the answer, above). */
+    int subscribes;
+    const char *sub_doc;
+    /* Set by a cluster bus at the home: the op came from another process, whose
+     * subscriptions the home does not see (a document it opened there stays loaded). */
+    int remote;
 } bus_op_t;
 
 /* The room's home handles op (borrowed for the call) and answers through bus_reply with
@@ -284,10 +301,29 @@ void bus_reply(const bus_route_t *route, const char *code, const char *message, 
  * cluster bus sends the object they make). route->parts_fn must be set. */
 void bus_reply_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts);
 
+/* The error code of an op a cluster bus could not carry to its room's home or back (Redis
+ * unreachable, no answer within the op timeout, too many ops in flight, the home lost the
+ * room): nothing is known to have happened; try again. */
+#define BUS_UNAVAILABLE "unavailable"
+
 /* A bus_reply_fn that drops the answer (frees data): the route of an op sent fire and
  * forget (a detach). */
 void bus_reply_ignore(const bus_route_t *route, const char *code, const char *message,
                       json_t *data);
+
+/* ---------- rooms: what every process must know of the others' ---------- */
+
+/* A room made, given a new code or deleted on another process, as the domain announced it
+ * there (bus_announce): text (len bytes, borrowed for the call) is the domain's own. */
+typedef void (*bus_room_fn)(void *ud, const char *text, size_t len);
+
+/* Makes fn (with ud, borrowed) what this process runs for the other processes' room
+ * announcements (the rooms', rooms_init). */
+void bus_on_room(bus_t *b, bus_room_fn fn, void *ud);
+
+/* Tells every other process of a change to room (borrowed) as text (len bytes, borrowed):
+ * a cluster bus sends it once to all; on one process, nothing. */
+void bus_announce(bus_t *b, const char *room, const char *text, size_t len);
 
 /* ---------- the interface ---------- */
 
@@ -301,6 +337,17 @@ typedef struct {
     /* Optional (NULL: nothing to close): closes the bus's handles (connections, timers) so
      * the loop can end; bus_free follows once the loop ran. */
     void (*close)(bus_t *b);
+    /* Optional (NULL: every topic is local): a named topic got its first subscriber here
+     * (on 1) or lost its last (on 0). */
+    void (*watch)(bus_t *b, bus_topic_t *t, int on);
+    /* Optional (NULL: every room is at home here): 1 when room's home is this process. */
+    int (*home_here)(bus_t *b, const char *room);
+    /* Optional: this process made room (its home from now on: bus_home_take), or room is
+     * gone (bus_home_drop). */
+    void (*home_take)(bus_t *b, const char *room);
+    void (*home_drop)(bus_t *b, const char *room);
+    /* Optional (NULL: one process): bus_announce. */
+    void (*announce)(bus_t *b, const char *room, const char *text, size_t len);
 } bus_vtable_t;
 
 /* The part every implementation starts with. */
@@ -316,6 +363,8 @@ struct bus_s {
     void *serve_ud;
     bus_drop_fn drop;             /* unsubscribe events' receivers (bus_on_drop) */
     void *drop_ud;
+    bus_room_fn room_fn; /* the others' room announcements (bus_on_room) */
+    void *room_ud;
 };
 
 /* Returns a new identity for a connection of this process (never reused). */
@@ -336,6 +385,17 @@ int bus_ready(const bus_t *b);
 /* Closes b's handles (borrowed; see bus_vtable_t.close): call once, when the server
  * stopped; run the loop before bus_free. */
 void bus_close(bus_t *b);
+
+/* Rooms and their homes, for the domain's work that only a room's home may do (the tick's
+ * seat releases, the idle-room sweep): 1 when room's (borrowed) home is this process now
+ * (always, on one node). */
+int bus_home_here(bus_t *b, const char *room);
+
+/* This process created room (borrowed): it is its home from now on. */
+void bus_home_take(bus_t *b, const char *room);
+
+/* room (borrowed) was deleted here, its home: its home goes with it. */
+void bus_home_drop(bus_t *b, const char *room);
 
 /* Delivers ev (borrowed) to this process's subscribers of t (borrowed) that it does not
  * skip, framed once per kind, and drops them when ev unsubscribes: the local half of every

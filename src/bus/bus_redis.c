@@ -11,9 +11,14 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <sodium.h>
+
 #include "auth/auth_random.h"
+#include "bus/bus_dir.h"
 #include "bus/bus_url.h"
+#include "bus/bus_wire.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -21,6 +26,80 @@
 #define TOKEN_BYTES 16
 #define CLOSE_DEADLINE_MS 1000
 #define CLAIM_GRACE_MS 30000
+#define OPS_TICK_MS 100 /* op timeouts, lease renewals, the directory's sweep */
+#define RENEW_BATCH 512 /* leases renewed by one script */
+#define ORIGIN_BYTES 2  /* every message starts with its node id (u16 LE) */
+#define ROOMS_CHAN BUS_REDIS_PREFIX "rooms" /* room announcements, to every node */
+
+/* What the lease scripts share: a room's lease key chorus:room:<id>:home names its home,
+ * and chorus:room:<id>:until (no expiry) "<node>:<ms>", the last home and the end of its
+ * last lease (Redis's clock), so that a node takes a free lease only with a copy of the
+ * room that no other home can have changed since: it was the last home itself, or it read
+ * the room from the store (at its start, ARGV[3]: Redis's time then) after the last home's
+ * lease ended; and when Redis knows no last home (the room was never homed, or Redis lost
+ * its data), only while chorus:epoch is still the one this node saw at its start (ARGV[4]:
+ * a Redis restarted empty has none, so only a node started since, with a fresh copy, takes
+ * such a room). A home renewing its own lease (renewing) takes it back when it vanished,
+ * unless another home had it since. take(k, renewing) answers whether it may, and takes
+ * it. */
+#define LEASE_LUA_COMMON                                                                       \
+    "local t = redis.call('TIME') "                                                            \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "                   \
+    "local function mark(k) "                                                                  \
+    "  redis.call('SET', k:sub(1, -6) .. ':until', ARGV[1] .. ':' .. (now + "                  \
+    "tonumber(ARGV[2]))) "                                                                     \
+    "end "                                                                                     \
+    "local function take(k, renewing) "                                                        \
+    "  local u = redis.call('GET', k:sub(1, -6) .. ':until') "                                 \
+    "  if u then "                                                                             \
+    "    local n, e = string.match(u, '^(%d+):(%d+)$') "                                       \
+    "    if n ~= ARGV[1] and (renewing or tonumber(e or '0') >= tonumber(ARGV[3])) then "      \
+    "      return false end "                                                                  \
+    "  elseif not renewing and redis.call('GET', '" BUS_REDIS_PREFIX                           \
+    "epoch') ~= ARGV[4] then "                                                                 \
+    "    return false "                                                                        \
+    "  end "                                                                                   \
+    "  redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) mark(k) return true "                      \
+    "end "
+
+/* A room's lease: take it when nobody holds it and take() allows (see above), or keep it
+ * when this node holds it; answers {holder, ms left}, {0, 0} when nobody holds it and this
+ * node may not take it. KEYS: the lease's key; ARGV: this node's id, the lease (ms), the
+ * time this node read the rooms (Redis's clock, ms), the epoch it saw then. */
+static const char claim_lua[] = LEASE_LUA_COMMON
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) mark(KEYS[1]) "
+    "return {tonumber(v), tonumber(ARGV[2])} end "
+    "if v then return {tonumber(v), redis.call('PTTL', KEYS[1])} end "
+    "if take(KEYS[1], false) then return {tonumber(ARGV[1]), tonumber(ARGV[2])} end "
+    "return {0, 0}";
+
+/* claim_lua's answer without taking the lease: {0, 0} when nobody holds it. */
+static const char lookup_lua[] = "local v = redis.call('GET', KEYS[1]) "
+                                 "if not v then return {0, 0} end "
+                                 "return {tonumber(v), redis.call('PTTL', KEYS[1])}";
+
+/* Renews every lease of KEYS this node holds, or that ran out or vanished (a Redis
+ * restarted empty) when take() allows; answers 1 per key renewed, 0 per key lost. ARGV:
+ * as claim_lua's. */
+static const char renew_lua[] = LEASE_LUA_COMMON
+    "local out = {} "
+    "for i, k in ipairs(KEYS) do "
+    "  local v = redis.call('GET', k) "
+    "  if v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) mark(k) out[i] = 1 "
+    "  elseif not v and take(k, true) then out[i] = 1 "
+    "  else out[i] = 0 end "
+    "end "
+    "return out";
+
+/* A new room's lease, this node's: KEYS, ARGV as claim_lua's. */
+static const char take_lua[] = LEASE_LUA_COMMON
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) mark(KEYS[1]) return 1";
+
+/* Gives a room's lease up (the room was deleted) when this node holds it. */
+static const char drop_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) "
+    "redis.call('DEL', KEYS[1]:sub(1, -6) .. ':until') end return 1";
 
 /* Renews the node's key while it holds the token, adds the node to the set and returns the
  * live nodes (dropping the gone ones from the set); -1 when another node holds the key.
@@ -62,16 +141,62 @@ typedef struct {
     int beat_pending;    /* a heartbeat is unanswered */
     uint32_t *live;      /* owned: the live nodes, ascending */
     size_t nlive, live_cap;
+    bus_redis_opts_t opts;
+    char born[24]; /* Redis's time (ms) before this node read the rooms (claim_lua) */
+    char epoch[2 * TOKEN_BYTES + 1]; /* chorus:epoch as this node saw it at its start */
+    /* The subscriber connection: this node's channel (ops and replies) and the channels
+     * of the topics with subscribers here (events). */
+    redisAsyncContext *sub; /* NULL while disconnected */
+    int sub_ready;          /* subscribed to this node's channel */
+    uint64_t sub_since;     /* loop time its connect started */
+    char node_chan[48];     /* chorus:node:<id> */
+    strmap_t chans;         /* channel name -> chan_t (owned) */
+    bus_dir_t dir;          /* room -> home */
+    /* Ops on their way to another node's rooms, oldest first (so by deadline). */
+    struct req_s *req_head, *req_tail;
+    strmap_t reqs; /* request id (hex) -> req_t */
+    size_t nreqs;
+    uint64_t next_req;
+    uint64_t next_renew; /* loop time of the next lease renewal */
+    uv_timer_t ops;      /* OPS_TICK_MS */
+    int ops_closed;
+    uint64_t published, dropped; /* events sent to other nodes; not sent (Redis down) */
 } redis_bus_t;
+
+/* A channel this node listens to, or is about to. */
+enum { CH_OFF, CH_SUBSCRIBING, CH_ON, CH_UNSUBSCRIBING };
+typedef struct {
+    bus_topic_t *topic; /* borrowed while it has subscribers here (watch); else NULL */
+    uint32_t pins;      /* ops in flight whose answer subscribes to it */
+    int state;
+    char name[]; /* chorus:room:<id> or chorus:doc:<room>:<doc> (the map's key) */
+} chan_t;
+
+/* An op sent to (or waiting to be sent to) another node: its route, its message. */
+typedef struct req_s {
+    struct req_s *prev, *next;
+    uint64_t id, deadline;
+    bus_route_t route;
+    cbuf_t *msg;   /* owned: origin + the op's wire message */
+    chan_t *pin;   /* the channel its answer subscribes to (pinned), or NULL */
+    uint32_t sent; /* the node it went to; 0 = not sent yet */
+    char key[20];  /* the id in hex: the map's key */
+    char room[];
+} req_t;
 
 static void on_connect(const redisAsyncContext *ac, int status);
 static void on_disconnect(const redisAsyncContext *ac, int status);
 
 /* ---------- connection ---------- */
 
-/* The connection went (ac is freed by hiredis after the callback that calls this). */
+static void sub_drop(redis_bus_t *r);
+
+/* The connection went (ac is freed by hiredis after the callback that calls this). The
+ * subscriber connection goes with it: hiredis's libuv adapter may not see a dead socket, so
+ * the two are made again together. */
 static void lost(redis_bus_t *r, const char *why)
 {
+    if (!r->closing) sub_drop(r);
     if (r->connected && !r->closing)
         log_warn(r->log, "cluster: Redis connection lost (%s); reconnecting", why);
     else if (!r->closing)
@@ -91,6 +216,7 @@ static void on_select(redisAsyncContext *ac, void *reply, void *ud)
 }
 
 static void heartbeat(redis_bus_t *r);
+static void sub_connect(redis_bus_t *r);
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -105,6 +231,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->backoff_ms = 0;
     log_info(r->log, "cluster: connected to Redis at %s:%d", r->url.host, r->url.port);
     heartbeat(r);
+    if (!r->sub) sub_connect(r);
 }
 
 static void close_tick(redis_bus_t *r);
@@ -233,22 +360,780 @@ static void on_tick(uv_timer_t *t)
         heartbeat(r);
     else if (!r->ac && now >= r->next_try)
         reconnect(r);
+    if (r->sub && !r->sub_ready && now - r->sub_since >= r->ttl_ms) {
+        log_warn(r->log, "cluster: Redis subscriber connection timed out; retrying");
+        redisAsyncFree(r->sub); /* its disconnect callback clears r->sub, when connected */
+        r->sub = NULL;
+    } else if (!r->sub && r->connected && !r->closing) {
+        sub_connect(r);
+    }
+}
+
+/* ---------- messages between nodes ---------- */
+
+/* Publishes msg (borrowed: origin + wire message) to channel; 0, or -1 when Redis is not
+ * there (nothing sent). */
+static int send_to(redis_bus_t *r, const char *channel, const cbuf_t *msg)
+{
+    if (!r->connected || !r->ac) return -1;
+    const char *argv[3] = {"PUBLISH", channel, (const char *)msg->data + msg->off};
+    size_t lens[3] = {7, strlen(channel), msg->len};
+    return redisAsyncCommandArgv(r->ac, NULL, NULL, 3, argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+static void node_chan(char *out, size_t n, uint32_t node)
+{
+    snprintf(out, n, BUS_REDIS_PREFIX "node:%u", node);
+}
+
+/* The channel of topic (room, doc) into out (n bytes); -1 when it does not fit. */
+static int topic_chan(char *out, size_t n, const char *room, const char *doc)
+{
+    int k = doc ? snprintf(out, n, BUS_REDIS_PREFIX "doc:%s:%s", room, doc)
+                : snprintf(out, n, BUS_REDIS_PREFIX "room:%s", room);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+/* A new buffer: this node's id, then wire (taken: unref'd). */
+static cbuf_t *with_origin(const redis_bus_t *r, cbuf_t *wire)
+{
+    cbuf_t *m = cbuf_new(ORIGIN_BYTES + wire->len);
+    uint8_t o[ORIGIN_BYTES] = {(uint8_t)(r->base.node & 0xff), (uint8_t)(r->base.node >> 8)};
+    cbuf_append(&m, o, sizeof(o));
+    cbuf_append(&m, wire->data + wire->off, wire->len);
+    cbuf_unref(wire);
+    return m;
+}
+
+/* ---------- channels ---------- */
+
+static void on_sub(redisAsyncContext *ac, void *reply, void *ud);
+static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len);
+
+/* Subscribes or unsubscribes c's channel as it is wanted; frees c when it is neither
+ * wanted nor subscribed. One command per channel in flight at a time, so a SUBSCRIBE
+ * never crosses an UNSUBSCRIBE of the same channel. */
+static void chan_sync(redis_bus_t *r, chan_t *c)
+{
+    int wanted = c->topic || c->pins;
+    if (!r->sub_ready) {
+        if (!wanted) {
+            strmap_del(&r->chans, c->name);
+            free(c);
+        }
+        return;
+    }
+    if (wanted && c->state == CH_OFF) {
+        c->state = CH_SUBSCRIBING;
+        redisAsyncCommand(r->sub, on_sub, r, "SUBSCRIBE %s", c->name);
+    } else if (!wanted && c->state == CH_ON) {
+        c->state = CH_UNSUBSCRIBING;
+        redisAsyncCommand(r->sub, on_sub, r, "UNSUBSCRIBE %s", c->name);
+    } else if (!wanted && c->state == CH_OFF) {
+        strmap_del(&r->chans, c->name);
+        free(c);
+    }
+}
+
+static chan_t *chan_get(redis_bus_t *r, const char *name)
+{
+    chan_t *c = strmap_get(&r->chans, name);
+    if (c) return c;
+    size_t n = strlen(name) + 1;
+    c = ch_calloc(1, sizeof(*c) + n);
+    memcpy(c->name, name, n);
+    strmap_put(&r->chans, c->name, c);
+    return c;
+}
+
+/* bus_vtable_t.watch: a named topic got its first subscriber here, or lost its last. */
+static void redis_watch(bus_t *b, bus_topic_t *t, int on)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    char name[BUS_REDIS_CHAN_MAX];
+    if (topic_chan(name, sizeof(name), t->room, t->doc) != 0) return;
+    chan_t *c = on ? chan_get(r, name) : strmap_get(&r->chans, name);
+    if (!c) return;
+    c->topic = on ? t : NULL;
+    if (!r->closing) chan_sync(r, c);
+}
+
+/* ---------- ops: waiting, sent, answered ---------- */
+
+static void req_unlink(redis_bus_t *r, req_t *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        r->req_head = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    else
+        r->req_tail = q->prev;
+    strmap_del(&r->reqs, q->key);
+    r->nreqs--;
+}
+
+/* Frees q (unlinked), unpinning its channel. */
+static void req_free(redis_bus_t *r, req_t *q)
+{
+    if (q->pin) {
+        q->pin->pins--;
+        if (!r->closing) chan_sync(r, q->pin);
+    }
+    cbuf_unref(q->msg);
+    free(q);
+}
+
+/* Answers q unavailable (why: the message) and frees it. */
+static void req_fail(redis_bus_t *r, req_t *q, const char *why)
+{
+    req_unlink(r, q);
+    bus_route_t route = q->route;
+    req_free(r, q);
+    bus_reply(&route, BUS_UNAVAILABLE, why, NULL);
+}
+
+static void remote_reply(const bus_route_t *route, const char *code, const char *message,
+                         json_t *data);
+
+/* Runs the op of wire (read from a message) with route here, its room's home. */
+static void serve_wire(redis_bus_t *r, const bus_wire_op_t *w, const bus_route_t *route)
+{
+    bus_op_t op = {.room = w->room,
+                   .name = w->name,
+                   .user = w->user,
+                   .route = *route,
+                   .remote = route->fn == remote_reply};
+    json_t *args = NULL;
+    jscan_t scan;
+    if (w->args_kind == BUS_WIRE_ARGS_TREE) {
+        args = json_loadb(w->args, w->args_len, JSON_ALLOW_NUL, NULL);
+        if (!json_is_object(args)) {
+            json_decref(args);
+            bus_reply(&op.route, "bad_request", "arguments that are not an object", NULL);
+            return;
+        }
+        op.args = args;
+    } else if (w->args_kind == BUS_WIRE_ARGS_SCAN) {
+        /* The frame the member's node scanned: scanned again, with the same verdict. */
+        if (jscan_parse(&scan, w->args, w->args_len, 0) != 0) {
+            bus_reply(&op.route, "bad_request", "arguments the home cannot read", NULL);
+            return;
+        }
+        op.scan = &scan;
+    }
+    r->base.serve(r->base.serve_ud, &op);
+    json_decref(args);
+}
+
+static void lease_claim(redis_bus_t *r, const char *room);
+
+/* Moves q on: sends it to its room's home once that is known and its channel (if it
+ * subscribes) is listened to; runs it here when this node is the home. */
+static void req_advance(redis_bus_t *r, req_t *q)
+{
+    if (q->sent || (q->pin && q->pin->state != CH_ON)) return;
+    uint32_t home = bus_dir_home(&r->dir, q->room, uv_now(r->loop));
+    if (!home) {
+        if (!r->connected)
+            req_fail(r, q, "the cluster bus is not connected");
+        else
+            lease_claim(r, q->room);
+        return;
+    }
+    if (home == r->base.node) {
+        req_unlink(r, q);
+        bus_wire_op_t w;
+        int rc = bus_wire_op_read(q->msg->data + q->msg->off + ORIGIN_BYTES,
+                                  q->msg->len - ORIGIN_BYTES, &w);
+        CH_ASSERT(rc == 0); /* written here */
+        serve_wire(r, &w, &q->route);
+        req_free(r, q);
+        return;
+    }
+    char chan[48];
+    node_chan(chan, sizeof(chan), home);
+    if (send_to(r, chan, q->msg) != 0) {
+        req_fail(r, q, "the cluster bus is not connected");
+        return;
+    }
+    q->sent = home;
+}
+
+/* Moves on every op waiting for room (NULL: for anything). */
+static void reqs_advance(redis_bus_t *r, const char *room, const chan_t *chan)
+{
+    for (req_t *q = r->req_head, *next; q; q = next) {
+        next = q->next;
+        if (q->sent) continue;
+        if (room && strcmp(q->room, room) != 0) continue;
+        if (chan && q->pin != chan) continue;
+        req_advance(r, q);
+    }
+}
+
+typedef struct {
+    redis_bus_t *r;
+    uint64_t sent_at;
+    char room[];
+} claim_t;
+
+static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
+{
+    (void)ac;
+    claim_t *cl = ud;
+    redis_bus_t *r = cl->r;
+    const redisReply *rep = reply;
+    if (!rep || r->closing || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER ||
+        rep->element[1]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 0 ||
+        rep->element[0]->integer > BUS_NODE_MAX) {
+        /* Its ops wait on, and are answered unavailable at their deadline. */
+        if (rep && !r->closing)
+            log_warn(r->log, "cluster: the lease of room %s could not be read", cl->room);
+        bus_dir_claiming(&r->dir, cl->room, 0);
+        free(cl);
+        return;
+    }
+    if (rep->element[0]->integer == 0) {
+        /* A stand-in's room that no node holds (its home went): not served until one
+         * that has it whole takes it. */
+        bus_dir_claiming(&r->dir, cl->room, 0);
+        for (req_t *q = r->req_head, *next; q; q = next) {
+            next = q->next;
+            if (!q->sent && strcmp(q->room, cl->room) == 0)
+                req_fail(r, q, "the room has no home now; try again");
+        }
+        free(cl);
+        return;
+    }
+    uint32_t node = (uint32_t)rep->element[0]->integer;
+    long long left = rep->element[1]->integer;
+    if (left <= 0) left = 0;
+    if (node == r->base.node) {
+        bus_dir_set(&r->dir, cl->room, node, cl->sent_at + r->opts.lease_ms);
+        log_debug(r->log, "cluster: this node is the home of room %s", cl->room);
+    } else {
+        bus_dir_set(&r->dir, cl->room, node, uv_now(r->loop) + (uint64_t)left);
+    }
+    reqs_advance(r, cl->room, NULL);
+    free(cl);
+}
+
+/* Asks Redis for room's lease (once at a time per room); its ops move on with the answer. */
+static void lease_claim(redis_bus_t *r, const char *room)
+{
+    if (bus_dir_claiming(&r->dir, room, 1)) return;
+    size_t n = strlen(room) + 1;
+    claim_t *cl = ch_malloc(sizeof(*cl) + n);
+    cl->r = r;
+    cl->sent_at = uv_now(r->loop);
+    memcpy(cl->room, room, n);
+    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
+    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
+    snprintf(node, sizeof(node), "%u", r->base.node);
+    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
+    /* A room known from an announcement only is never taken here: its home is looked up. */
+    const char *script = bus_dir_is_standin(&r->dir, room) ? lookup_lua : claim_lua;
+    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s %s", script, key, node,
+                          px, r->born, r->epoch) != REDIS_OK) {
+        bus_dir_claiming(&r->dir, room, 0);
+        free(cl);
+    }
+}
+
+/* bus_reply_fn and bus_reply_parts_fn at a room's home for an op from another node: the
+ * answer goes back to that node's channel, with the request's id. */
+typedef struct {
+    redis_bus_t *r;
+    uint32_t node;
+    uint64_t request;
+} remote_t;
+
+static void remote_send(remote_t *rt, cbuf_t *wire)
+{
+    redis_bus_t *r = rt->r;
+    cbuf_t *m = with_origin(r, wire);
+    char chan[48];
+    node_chan(chan, sizeof(chan), rt->node);
+    if (m->len > r->opts.msg_max) {
+        cbuf_unref(m);
+        CH_ASSERT(bus_wire_reply_write(rt->request, BUS_UNAVAILABLE,
+                                       "the answer is too large to cross nodes", NULL,
+                                       &wire) == 0);
+        m = with_origin(r, wire);
+    }
+    if (send_to(r, chan, m) != 0)
+        log_debug(r->log, "cluster: an answer to node %u is lost (Redis)", rt->node);
+    cbuf_unref(m);
+    free(rt);
+}
+
+static void remote_reply(const bus_route_t *route, const char *code, const char *message,
+                         json_t *data)
+{
+    remote_t *rt = route->ud;
+    cbuf_t *wire = NULL;
+    CH_ASSERT(bus_wire_reply_write(rt->request, code, message, data, &wire) == 0);
+    json_decref(data);
+    remote_send(rt, wire);
+}
+
+static void remote_reply_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts)
+{
+    remote_t *rt = route->ud;
+    cbuf_t *wire = NULL;
+    if (bus_wire_reply_parts_write(rt->request, parts, nparts, &wire) != 0)
+        CH_ASSERT(bus_wire_reply_write(rt->request, "internal_error",
+                                       "the answer cannot cross nodes", NULL, &wire) == 0);
+    remote_send(rt, wire);
+}
+
+/* An op from another node for a room of this one. */
+static void got_op(redis_bus_t *r, const void *p, size_t len)
+{
+    bus_wire_op_t w;
+    if (bus_wire_op_read(p, len, &w) != 0 || w.node == 0 || w.node > BUS_NODE_MAX) {
+        log_warn(r->log, "cluster: an op message this node cannot read was dropped");
+        return;
+    }
+    remote_t *rt = ch_malloc(sizeof(*rt));
+    *rt = (remote_t){r, w.node, w.request};
+    bus_route_t route = {.member = w.member,
+                         .ref = w.ref,
+                         .fn = remote_reply,
+                         .parts_fn = remote_reply_parts,
+                         .ud = rt};
+    if (!r->base.serve || bus_dir_home(&r->dir, w.room, uv_now(r->loop)) != r->base.node) {
+        /* Not (or no longer) its home: the asking node looks again. */
+        bus_reply(&route, BUS_UNAVAILABLE, "the room's home moved; try again", NULL);
+        return;
+    }
+    serve_wire(r, &w, &route);
+}
+
+/* The answer of one of this node's ops. */
+static void got_reply(redis_bus_t *r, const void *p, size_t len)
+{
+    bus_wire_reply_t w;
+    if (bus_wire_reply_read(p, len, &w) != 0) {
+        log_warn(r->log, "cluster: a reply message this node cannot read was dropped");
+        return;
+    }
+    char key[20];
+    snprintf(key, sizeof(key), "%llx", (unsigned long long)w.request);
+    req_t *q = strmap_get(&r->reqs, key);
+    if (!q) return; /* answered unavailable at its deadline already */
+    req_unlink(r, q);
+    bus_route_t route = q->route;
+    if (!w.is_parts && w.code && strcmp(w.code, BUS_UNAVAILABLE) == 0)
+        bus_dir_forget(&r->dir, q->room, 0); /* look its home up again next time */
+    if (w.is_parts) {
+        /* Subscribing in the answer: the channel is listened to (pinned) until now. */
+        route.parts_fn(&route, w.parts, w.nparts);
+        req_free(r, q);
+        return;
+    }
+    json_t *data =
+        w.data ? json_loadb(w.data, w.data_len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL) : NULL;
+    route.fn(&route, w.code, w.message, data);
+    req_free(r, q);
+}
+
+/* An event a room's home published on a channel this node listens to. */
+static void got_event(redis_bus_t *r, const char *channel, const void *p, size_t len)
+{
+    chan_t *c = strmap_get(&r->chans, channel);
+    if (!c || !c->topic || c->state != CH_ON) return; /* nobody here any more */
+    bus_wire_event_t w;
+    if (bus_wire_event_read(p, len, &w) != 0) {
+        log_warn(r->log, "cluster: an event message this node cannot read was dropped");
+        return;
+    }
+    bus_event_t ev = {.room = w.room,
+                      .doc = w.doc,
+                      .name = w.name,
+                      .parts = w.parts,
+                      .nparts = w.nparts,
+                      .seq = w.seq,
+                      .version = w.version,
+                      .except = w.except,
+                      .to = w.to,
+                      .except_user = w.except_user,
+                      .to_user = w.to_user,
+                      .unsubscribe = w.unsubscribe};
+    bus_local_deliver(&r->base, c->topic, &ev);
+}
+
+/* Every reply of the subscriber connection: (un)subscribe confirmations and messages. */
+static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
+{
+    redis_bus_t *r = ud;
+    const redisReply *rep = reply;
+    if (!rep || r->closing || ac != r->sub || rep->type != REDIS_REPLY_ARRAY ||
+        rep->elements < 3 || rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = rep->element[0]->str, *channel = rep->element[1]->str;
+    if (strcmp(kind, "message") == 0) {
+        const redisReply *m = rep->element[2];
+        if (m->type != REDIS_REPLY_STRING || m->len < ORIGIN_BYTES) return;
+        const uint8_t *p = (const uint8_t *)m->str;
+        uint32_t origin = p[0] | (uint32_t)p[1] << 8;
+        if (origin == r->base.node) return; /* delivered here when published */
+        p += ORIGIN_BYTES;
+        size_t len = m->len - ORIGIN_BYTES;
+        int k = bus_wire_kind(p, len);
+        if (strcmp(channel, ROOMS_CHAN) == 0) {
+            got_announce(r, p, len);
+        } else if (strcmp(channel, r->node_chan) == 0) {
+            if (k == 'O')
+                got_op(r, p, len);
+            else if (k == 'R')
+                got_reply(r, p, len);
+        } else if (k == 'E') {
+            got_event(r, channel, p, len);
+        }
+        return;
+    }
+    if (strcmp(channel, r->node_chan) == 0) {
+        if (strcmp(kind, "subscribe") == 0) {
+            r->sub_ready = 1;
+            /* The topics listened to before a reconnect, and ops that waited for it. */
+            chan_t **all = ch_malloc((r->chans.count + 1) * sizeof(*all));
+            size_t n = 0;
+            const char *k;
+            void *v;
+            for (size_t i = 0; strmap_next(&r->chans, &i, &k, &v);)
+                all[n++] = v;
+            for (size_t i = 0; i < n; i++)
+                chan_sync(r, all[i]);
+            free(all);
+        }
+        return;
+    }
+    chan_t *c = strmap_get(&r->chans, channel);
+    if (!c) return; /* ROOMS_CHAN's confirmation, say */
+    if (strcmp(kind, "subscribe") == 0 && c->state == CH_SUBSCRIBING) {
+        c->state = CH_ON;
+        if (c->pins) reqs_advance(r, NULL, c);
+        c = strmap_get(&r->chans, channel); /* still there: pinned or watched */
+        if (c) chan_sync(r, c);
+    } else if (strcmp(kind, "unsubscribe") == 0 && c->state == CH_UNSUBSCRIBING) {
+        c->state = CH_OFF;
+        chan_sync(r, c);
+    }
+}
+
+static void on_sub_connect(const redisAsyncContext *ac, int status)
+{
+    redis_bus_t *r = ac->data;
+    if (status != REDIS_OK) {
+        if (ac == r->sub) r->sub = NULL; /* hiredis frees it */
+        return;
+    }
+}
+
+static void on_sub_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    redis_bus_t *r = ac->data;
+    if (ac != r->sub) return;
+    r->sub = NULL;
+    r->sub_ready = 0;
+    if (r->closing) return;
+    log_warn(r->log, "cluster: Redis subscriber connection lost; reconnecting");
+    /* Every channel is off now; the ones still wanted are subscribed again on reconnect,
+     * and the ops waiting for one wait on (or time out). */
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->chans, &i, &k, &v);)
+        ((chan_t *)v)->state = CH_OFF;
+}
+
+/* Frees the subscriber connection: every channel is off until the next one. */
+static void sub_drop(redis_bus_t *r)
+{
+    redisAsyncContext *ac = r->sub;
+    if (!ac) return;
+    r->sub = NULL;
+    r->sub_ready = 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->chans, &i, &k, &v);)
+        ((chan_t *)v)->state = CH_OFF;
+    redisAsyncFree(ac); /* its callbacks see it is not r->sub any more */
+}
+
+static void sub_connect(redis_bus_t *r)
+{
+    redisAsyncContext *ac = redisAsyncConnect(r->url.host, r->url.port);
+    if (!ac || ac->err) {
+        if (ac) redisAsyncFree(ac);
+        return;
+    }
+    ac->data = r;
+    r->sub = ac;
+    r->sub_ready = 0;
+    r->sub_since = uv_now(r->loop);
+    redisLibuvAttach(ac, r->loop);
+    redisAsyncSetConnectCallback(ac, on_sub_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
+    /* Channels are for every database: no SELECT needed. */
+    redisAsyncCommand(ac, on_sub, r, "SUBSCRIBE %s", ROOMS_CHAN);
+    redisAsyncCommand(ac, on_sub, r, "SUBSCRIBE %s", r->node_chan);
+}
+
+/* ---------- room announcements ---------- */
+
+/* bus_vtable_t.announce: origin, 'A', the room's id and its NUL, the text. */
+static void redis_announce(bus_t *b, const char *room, const char *text, size_t len)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    size_t idlen = strlen(room) + 1;
+    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen + len);
+    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(b->node & 0xff), (uint8_t)(b->node >> 8), 'A'};
+    cbuf_append(&m, o, sizeof(o));
+    cbuf_append(&m, room, idlen);
+    cbuf_append(&m, text, len);
+    if (m->len > r->opts.msg_max || send_to(r, ROOMS_CHAN, m) != 0)
+        log_warn(r->log, "cluster: the other nodes were not told of room %s", room);
+    cbuf_unref(m);
+}
+
+/* Another node's announcement: its room is known here as a stand-in from now on. */
+static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len)
+{
+    const uint8_t *nul = len > 1 && p[0] == 'A' ? memchr(p + 1, 0, len - 1) : NULL;
+    if (!nul || (size_t)(nul - p) > BUS_REDIS_CHAN_MAX / 2) return;
+    const char *room = (const char *)p + 1;
+    if (bus_dir_home(&r->dir, room, uv_now(r->loop)) == r->base.node) return; /* ours */
+    bus_dir_standin(&r->dir, room);
+    const char *text = (const char *)nul + 1;
+    if (r->base.room_fn) r->base.room_fn(r->base.room_ud, text, len - (size_t)(nul + 1 - p));
 }
 
 /* ---------- the bus ---------- */
 
-/* Rooms are served where they are asked for, as on one node (bus_redis.h). */
+/* bus_vtable_t.publish: this node's subscribers now, and the topic's channel once, for
+ * the other nodes with subscribers (bus.h). */
+static uint32_t redis_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    cbuf_t *m = NULL;
+    char chan[BUS_REDIS_CHAN_MAX];
+    /* One connection's event that is on this node goes nowhere else. Written before the
+     * local delivery, which may drop the last subscriber. */
+    if (t->room && !(ev->to && bus_member_node(ev->to) == b->node) &&
+        topic_chan(chan, sizeof(chan), t->room, t->doc) == 0) {
+        cbuf_t *wire = NULL;
+        if (bus_wire_event_write(ev, &wire) == 0) m = with_origin(r, wire);
+    }
+    uint32_t n = bus_local_deliver(b, t, ev);
+    if (m) {
+        if (m->len <= r->opts.msg_max && send_to(r, chan, m) == 0) {
+            r->published++;
+        } else {
+            r->dropped++;
+            log_debug(r->log, "cluster: an event of room %s was not sent to other nodes",
+                      t->room);
+        }
+        cbuf_unref(m);
+    }
+    return n;
+}
+
 static int redis_send_op(bus_t *b, const bus_op_t *op)
 {
+    redis_bus_t *r = (redis_bus_t *)b;
     if (!b->serve) return -1;
-    b->serve(b->serve_ud, op);
+    uint64_t now = uv_now(r->loop);
+    if (!op->room || bus_dir_home(&r->dir, op->room, now) == b->node) {
+        b->serve(b->serve_ud, op); /* at home here: a direct call, as on one node */
+        return 0;
+    }
+    if (r->nreqs >= r->opts.max_inflight) {
+        bus_reply(&op->route, BUS_UNAVAILABLE, "too many ops on their way to other nodes",
+                  NULL);
+        return 0;
+    }
+    if (!r->connected || r->closing) {
+        bus_reply(&op->route, BUS_UNAVAILABLE, "the cluster bus is not connected", NULL);
+        return 0;
+    }
+    uint64_t id = ++r->next_req;
+    cbuf_t *wire = NULL;
+    CH_ASSERT(bus_wire_op_write(op, b->node, id, &wire) == 0);
+    cbuf_t *msg = with_origin(r, wire);
+    if (msg->len > r->opts.msg_max) {
+        cbuf_unref(msg);
+        bus_reply(&op->route, "payload_too_large", "the op is too large to cross nodes", NULL);
+        return 0;
+    }
+    size_t n = strlen(op->room) + 1;
+    req_t *q = ch_calloc(1, sizeof(*q) + n);
+    memcpy(q->room, op->room, n);
+    q->id = id;
+    q->deadline = now + r->opts.op_timeout_ms;
+    q->route = op->route;
+    q->msg = msg;
+    snprintf(q->key, sizeof(q->key), "%llx", (unsigned long long)id);
+    q->prev = r->req_tail;
+    if (r->req_tail)
+        r->req_tail->next = q;
+    else
+        r->req_head = q;
+    r->req_tail = q;
+    strmap_put(&r->reqs, q->key, q);
+    r->nreqs++;
+    if (op->subscribes) {
+        /* Subscribing in the answer (bus.h): the channel first, then the op. */
+        char chan[BUS_REDIS_CHAN_MAX];
+        if (topic_chan(chan, sizeof(chan), op->room, op->sub_doc) == 0) {
+            q->pin = chan_get(r, chan);
+            q->pin->pins++;
+            chan_sync(r, q->pin);
+        }
+    }
+    req_advance(r, q);
     return 0;
 }
 
 static int redis_ready(bus_t *b)
 {
     const redis_bus_t *r = (const redis_bus_t *)b;
-    return r->connected && r->owned;
+    return r->connected && r->owned && r->sub_ready;
+}
+
+static int redis_home_here(bus_t *b, const char *room)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    return bus_dir_home(&r->dir, room, uv_now(r->loop)) == b->node;
+}
+
+static void redis_home_take(bus_t *b, const char *room)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    /* A new room's id is unique: its lease is this node's without asking. */
+    bus_dir_set(&r->dir, room, b->node, uv_now(r->loop) + r->opts.lease_ms);
+    if (!r->connected) return; /* taken at the next renewal */
+    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
+    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
+    snprintf(node, sizeof(node), "%u", b->node);
+    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
+    redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 1 %s %s %s %s", take_lua, key, node, px,
+                      r->born);
+}
+
+static void redis_home_drop(bus_t *b, const char *room)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    int mine = bus_dir_home(&r->dir, room, uv_now(r->loop)) == b->node;
+    bus_dir_forget(&r->dir, room, 1);
+    if (!mine || !r->connected) return;
+    char key[BUS_REDIS_CHAN_MAX], node[16];
+    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
+    snprintf(node, sizeof(node), "%u", b->node);
+    redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 1 %s %s", drop_lua, key, node);
+}
+
+/* ---------- leases and timeouts ---------- */
+
+typedef struct {
+    redis_bus_t *r;
+    uint64_t sent_at;
+    size_t n;
+    char *rooms[];
+} renew_t;
+
+static void on_renew(redisAsyncContext *ac, void *reply, void *ud)
+{
+    (void)ac;
+    renew_t *rn = ud;
+    redis_bus_t *r = rn->r;
+    const redisReply *rep = reply;
+    if (rep && !r->closing && rep->type == REDIS_REPLY_ARRAY && rep->elements == rn->n) {
+        for (size_t i = 0; i < rn->n; i++) {
+            const char *room = rn->rooms[i];
+            const bus_dir_entry_t *e = strmap_get(&r->dir.map, room);
+            if (!e || e->node != r->base.node) continue; /* dropped meanwhile */
+            if (rep->element[i]->type == REDIS_REPLY_INTEGER && rep->element[i]->integer == 1) {
+                bus_dir_set(&r->dir, room, r->base.node, rn->sent_at + r->opts.lease_ms);
+            } else {
+                log_warn(r->log, "cluster: room %s's lease is another node's now", room);
+                bus_dir_forget(&r->dir, room, 0);
+            }
+        }
+    }
+    for (size_t i = 0; i < rn->n; i++)
+        free(rn->rooms[i]);
+    free(rn);
+}
+
+/* Renews every lease this node holds, RENEW_BATCH a script. */
+static void renew(redis_bus_t *r)
+{
+    const char *rooms[RENEW_BATCH];
+    size_t at = 0, n;
+    char node[16], px[24], nkeys[24];
+    snprintf(node, sizeof(node), "%u", r->base.node);
+    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
+    while ((n = bus_dir_mine(&r->dir, &at, rooms, RENEW_BATCH)) > 0) {
+        renew_t *rn = ch_malloc(sizeof(*rn) + n * sizeof(char *));
+        rn->r = r;
+        rn->sent_at = uv_now(r->loop);
+        rn->n = n;
+        const char **argv = ch_malloc((n + 7) * sizeof(*argv));
+        size_t *lens = ch_malloc((n + 7) * sizeof(*lens));
+        snprintf(nkeys, sizeof(nkeys), "%zu", n);
+        argv[0] = "EVAL";
+        argv[1] = renew_lua;
+        argv[2] = nkeys;
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(rooms[i]);
+            rn->rooms[i] = ch_malloc(len + sizeof(":home") + sizeof(BUS_REDIS_PREFIX "room:"));
+            memcpy(rn->rooms[i], rooms[i], len + 1);
+        }
+        char **keys = ch_malloc(n * sizeof(*keys));
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(rooms[i]) + sizeof(BUS_REDIS_PREFIX "room::home");
+            keys[i] = ch_malloc(len);
+            snprintf(keys[i], len, BUS_REDIS_PREFIX "room:%s:home", rooms[i]);
+            argv[3 + i] = keys[i];
+        }
+        argv[3 + n] = node;
+        argv[4 + n] = px;
+        argv[5 + n] = r->born;
+        argv[6 + n] = r->epoch;
+        for (size_t i = 0; i < n + 7; i++)
+            lens[i] = strlen(argv[i]);
+        if (redisAsyncCommandArgv(r->ac, on_renew, rn, (int)(n + 7), argv, lens) != REDIS_OK) {
+            for (size_t i = 0; i < n; i++)
+                free(rn->rooms[i]);
+            free(rn);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(keys[i]);
+        free(keys);
+        free(argv);
+        free(lens);
+    }
+}
+
+static void on_ops_tick(uv_timer_t *t)
+{
+    redis_bus_t *r = t->data;
+    uint64_t now = uv_now(r->loop);
+    while (r->req_head && r->req_head->deadline <= now)
+        req_fail(r, r->req_head, "the room's home did not answer in time");
+    if (r->connected && now >= r->next_renew) {
+        r->next_renew = now + r->opts.lease_ms / 3;
+        renew(r);
+        bus_dir_sweep(&r->dir, now);
+        /* Ops whose lease question got no answer (Redis went meanwhile) ask again. */
+        reqs_advance(r, NULL, NULL);
+    }
 }
 
 static void on_release(redisAsyncContext *ac, void *reply, void *ud)
@@ -284,7 +1169,15 @@ static void redis_close(bus_t *b)
 {
     redis_bus_t *r = (redis_bus_t *)b;
     if (r->closing) return;
+    while (r->req_head)
+        req_fail(r, r->req_head, "the server is stopping");
     r->closing = 1;
+    uv_close((uv_handle_t *)&r->ops, NULL);
+    if (r->sub) {
+        redisAsyncContext *sub = r->sub;
+        r->sub = NULL;
+        redisAsyncFree(sub);
+    }
     if (!r->ac) {
         close_tick(r);
         return;
@@ -306,17 +1199,25 @@ static void redis_close(bus_t *b)
 static void redis_free(bus_t *b)
 {
     redis_bus_t *r = (redis_bus_t *)b;
-    CH_ASSERT(r->ac == NULL);
+    CH_ASSERT(r->ac == NULL && r->sub == NULL && r->nreqs == 0);
+    strmap_free_all(&r->chans);
+    strmap_free(&r->reqs);
+    bus_dir_free(&r->dir);
     free(r->live);
     free(r);
 }
 
 static const bus_vtable_t redis_vt = {
-    .publish = bus_local_deliver,
+    .publish = redis_publish,
     .send_op = redis_send_op,
     .free = redis_free,
     .ready = redis_ready,
     .close = redis_close,
+    .watch = redis_watch,
+    .home_here = redis_home_here,
+    .home_take = redis_home_take,
+    .home_drop = redis_home_drop,
+    .announce = redis_announce,
 };
 
 /* The synchronous claim of a node id (bus_redis.h). Returns the id, or 0 with err set. */
@@ -342,6 +1243,32 @@ static uint32_t claim(redis_bus_t *r, char *err, size_t errlen)
         }
         freeReplyObject(rep);
     }
+    /* Redis's time now, before the rooms are read from the store (claim_lua). */
+    rep = redisCommand(c, "TIME");
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+        snprintf(err, errlen, "Redis refused TIME: %s", rep ? "unexpected reply" : c->errstr);
+        goto out;
+    }
+    snprintf(r->born, sizeof(r->born), "%llu",
+             strtoull(rep->element[0]->str, NULL, 10) * 1000 +
+                 strtoull(rep->element[1]->str, NULL, 10) / 1000);
+    freeReplyObject(rep);
+    /* The epoch of Redis's data: made by the first node of an empty Redis (claim_lua). */
+    char fresh[2 * TOKEN_BYTES + 1];
+    auth_random_hex(fresh, TOKEN_BYTES);
+    rep = redisCommand(c, "SET %s %s NX", BUS_REDIS_PREFIX "epoch", fresh);
+    if (rep) freeReplyObject(rep);
+    rep = redisCommand(c, "GET %s", BUS_REDIS_PREFIX "epoch");
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        snprintf(err, errlen, "Redis refused GET: %s",
+                 !rep                             ? c->errstr
+                 : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                  : "no epoch");
+        goto out;
+    }
+    snprintf(r->epoch, sizeof(r->epoch), "%s", rep->str);
+    freeReplyObject(rep);
+    rep = NULL;
     /* From a random start, so that a node that joins a Redis restarted empty does not take
      * the id of one that has not announced itself again yet (as a counter restarting at 1
      * would), and a dead node's id is seldom taken again soon. */
@@ -374,9 +1301,17 @@ out:
     return id;
 }
 
-bus_t *bus_redis_new(uv_loop_t *loop, const char *url, uint64_t ttl_ms, log_t *log,
+static uint64_t seed(void)
+{
+    uint64_t s;
+    randombytes_buf(&s, sizeof(s));
+    return s;
+}
+
+bus_t *bus_redis_new(uv_loop_t *loop, const char *url, const bus_redis_opts_t *opts, log_t *log,
                      const bus_rcv_ops_t *rcv_ops, char *err, size_t errlen)
 {
+    uint64_t ttl_ms = opts->node_ttl_ms;
     redis_bus_t *r = ch_calloc(1, sizeof(*r));
     if (bus_url_parse(url, &r->url, err, errlen) != 0) {
         free(r);
@@ -385,6 +1320,7 @@ bus_t *bus_redis_new(uv_loop_t *loop, const char *url, uint64_t ttl_ms, log_t *l
     r->loop = loop;
     r->log = log;
     r->ttl_ms = ttl_ms;
+    r->opts = *opts;
     auth_random_hex(r->token, TOKEN_BYTES);
     uint32_t node = claim(r, err, errlen);
     if (!node) {
@@ -401,6 +1337,14 @@ bus_t *bus_redis_new(uv_loop_t *loop, const char *url, uint64_t ttl_ms, log_t *l
     r->tick.data = r;
     uint64_t every = ttl_ms / 3 ? ttl_ms / 3 : 1;
     uv_timer_start(&r->tick, on_tick, every, every);
+    node_chan(r->node_chan, sizeof(r->node_chan), node);
+    strmap_init(&r->chans, seed());
+    strmap_init(&r->reqs, seed());
+    bus_dir_init(&r->dir, node, seed());
+    uv_timer_init(loop, &r->ops);
+    r->ops.data = r;
+    uv_timer_start(&r->ops, on_ops_tick, OPS_TICK_MS, OPS_TICK_MS);
+    uv_unref((uv_handle_t *)&r->ops);
     reconnect(r);
     return &r->base;
 }

@@ -73,7 +73,7 @@ static doc_t *doc_new(rooms_t *r, room_t *room, const char *id)
     doc_t *d = ch_calloc(1, sizeof(*d));
     d->room = room;
     snprintf(d->id, sizeof(d->id), "%s", id);
-    bus_topic_init(&d->subs, r->bus);
+    bus_topic_named(&d->subs, r->bus, room->id, d->id);
     doc_ot_init(d, r->docs.log_window, r->docs.log_max_bytes);
     d->next = room->docs;
     room->docs = d;
@@ -90,7 +90,7 @@ static void doc_free(doc_t *d)
  * docs_open loads it again from the store. */
 static void doc_maybe_unload(doc_t *d)
 {
-    if (d->subs.count || d->inflight || d->waiters || d->hook_saved.held) return;
+    if (d->subs.count || d->inflight || d->waiters || d->hook_saved.held || d->held) return;
     for (doc_t **pp = &d->room->docs; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
@@ -98,6 +98,12 @@ static void doc_maybe_unload(doc_t *d)
         }
     }
     doc_free(d);
+}
+
+doc_t *docs_standin(rooms_t *r, room_t *room, const char *id)
+{
+    doc_t *d = docs_find(room, id);
+    return d ? d : doc_new(r, room, id);
 }
 
 void docs_subscribe(doc_t *d, bus_rcv_t *c, int64_t since)
@@ -256,7 +262,9 @@ int docs_open(rooms_t *r, room_t *room, const char *doc_id, docs_open_fn done, s
         d->loaded = d->failed = 0;
         reload = 1;
     }
-    if (!d || reload) {
+    /* A document never loaded here (docs_standin's, of a room homed elsewhere until now)
+     * is loaded as a new one is. */
+    if (!d || reload || (!d->loaded && !d->inflight)) {
         if (!d) d = doc_new(r, room, doc_id);
         doc_load_t *l = ch_calloc(1, sizeof(*l));
         l->r = r;

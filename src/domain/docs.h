@@ -66,6 +66,9 @@ struct doc_s {
     doc_waiter_t *waiters;      /* doc_open calls waiting for the load */
     webhook_debounce_t hook_saved; /* document.saved: one per --webhook-doc-debounce; a
                                     * document owing one stays in memory until it goes */
+    int held;                      /* opened from another node of a cluster (bus_op_t.remote),
+                                    * whose subscribers the home does not see: kept in memory
+                                    * until the room goes */
 };
 
 /* The documents' hooks in rooms (rooms.h): limits at start, subscriptions closed when a
@@ -98,6 +101,10 @@ const char *docs_id_scan(const jscan_member_t *m, char *buf);
 
 /* The document id of room in memory (loaded or loading), or NULL. Borrows both. */
 doc_t *docs_find(struct room_s *room, const char *id);
+/* On a member's process whose room's home is another node: the document id of room (both
+ * borrowed) as it is here, a topic for its subscribers only, never loaded, made when not
+ * there (unloaded with its last subscriber, as every document). */
+doc_t *docs_standin(struct rooms_s *r, struct room_s *room, const char *id);
 
 /* The subscription to document doc_id of room in a connection's list doc_subs (its
  * c->doc_subs), or NULL: whether that connection has the document open. Borrows all. */

@@ -76,6 +76,13 @@ void home_serve(void *ud, const bus_op_t *op)
         bus_reply(&op->route, HOME_NOT_FOUND_CODE, HOME_NOT_FOUND_MESSAGE, NULL);
         return;
     }
+    if (json_is_true(json_object_get(op->args, HOME_MEMBER_KEY))) {
+        room_member_t *m = room_member(room, op->user);
+        if (!m || m->banned) {
+            bus_reply(&op->route, HOME_NOT_FOUND_CODE, HOME_NOT_FOUND_MESSAGE, NULL);
+            return;
+        }
+    }
     s->op->fn(s->ud, room, op);
 }
 

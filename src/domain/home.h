@@ -118,6 +118,17 @@ void home_rooms_register(home_t *h);
  * Creating a room and the room lists do not go through the home: see api_rooms.c. */
 #define HOME_KIND_KEY "kind"
 
+/* An op's argument set true by a member's side that could not tell whether op->user is a
+ * participant (a room at home on another node: its stand-in's member list is not the
+ * room's): the home answers not_found "no such room" to anyone but a participant (not
+ * banned), as rooms_access would have on one node, before the op runs (home_serve). */
+#define HOME_MEMBER_KEY "memberOnly"
+
+/* The op a member's side sends a room's home (on another node) for an op of a connection
+ * that has not joined the room, with HOME_MEMBER_KEY: a participant is answered forbidden
+ * "join the room first" (home_api.c), anyone else not_found (home_serve). */
+#define HOME_OP_JOIN_FIRST "check.join_first"
+
 /* Registers the REST ops (home_api.c, above) on h, working on h's rooms. */
 void home_api_register(home_t *h);
 

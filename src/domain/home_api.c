@@ -195,7 +195,16 @@ static void op_unban(void *ud, room_t *room, const bus_op_t *op)
     rooms_unban(ud, room, &by, user_id, rest_answered, home_route_keep(op));
 }
 
+/* HOME_OP_JOIN_FIRST: home_serve checked that the caller is a participant. */
+static void op_join_first(void *ud, room_t *room, const bus_op_t *op)
+{
+    (void)ud;
+    (void)room;
+    bus_reply(&op->route, "forbidden", "join the room first", NULL);
+}
+
 static const home_op_t rest_home_ops[] = {
+    {HOME_OP_JOIN_FIRST, op_join_first},
     {"rest.get", op_get},
     {"rest.delete", op_delete},
     {"rest.join", op_join},

@@ -84,6 +84,7 @@ static void op_doc_open(void *ud, room_t *room, const bus_op_t *op)
         return;
     }
     rooms_t *r = ud;
+    if (op->remote) docs_find(room, doc_id)->held = 1; /* its readers are elsewhere */
     activity_log_note(r->act, room, ACTIVITY_DOC_OPENED, op->user, doc_id, 1, 0, 0);
     if (ready)
         bus_reply(&op->route, NULL, NULL, docs_snapshot_json(ready));

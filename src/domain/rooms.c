@@ -47,7 +47,7 @@ static uint64_t random_seed(void)
 room_t *rooms_room_new(rooms_t *r)
 {
     room_t *room = ch_calloc(1, sizeof(*room));
-    bus_topic_init(&room->bus, r->bus);
+    bus_topic_named(&room->bus, r->bus, room->id, NULL);
     room->rooms = r;
     room->state = json_object();
     entset_init(&room->ents, random_seed(), 0);
@@ -208,6 +208,91 @@ int rooms_access(rooms_t *r, const room_t *room, const char *user_id, const char
     if (room && seek == ROOMS_SEEK_ANY) return 0;
     room_lookup_failed(r->lookup, user_id, ip, now);
     return ROOMS_E_NOT_FOUND;
+}
+
+/* ---------- the cluster's other nodes (bus_announce) ---------- */
+
+void rooms_announce(rooms_t *r, const room_t *room, int gone)
+{
+    if (!r->bus->vt->announce) return; /* one node: nobody to tell */
+    const room_member_t *h = gone ? NULL : room_member((room_t *)room, room->host_id);
+    json_t *j =
+        gone ? json_pack("{s:s, s:b}", "id", room->id, "gone", 1)
+             : json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I}", "id", room->id,
+                         "code", room->code, "name", room->name, "hostId", room->host_id,
+                         "hostName", h ? h->display_name : "host", "hostColor",
+                         h ? h->color : "#64748b", "capacity", (json_int_t)room->capacity,
+                         "public", room->is_public, "createdAt", (json_int_t)room->created_at);
+    char *text = json_dumps(j, JSON_COMPACT);
+    bus_announce(r->bus, room->id, text, strlen(text));
+    free(text);
+    json_decref(j);
+}
+
+/* Copies the string member key of j into out (n bytes); 0, or -1 when absent or too long. */
+static int copy_str(const json_t *j, const char *key, char *out, size_t n)
+{
+    const char *v = json_string_value(json_object_get(j, key));
+    if (!v || strlen(v) >= n) return -1;
+    memcpy(out, v, strlen(v) + 1);
+    return 0;
+}
+
+/* Drops the stand-in room (its home deleted it): its subscribers here (the home's
+ * unsubscribe event dropped them already, unless it was not heard), then the room. */
+static void standin_drop(rooms_t *r, room_t *room)
+{
+    bus_local_deliver(r->bus, &room->bus, &(bus_event_t){.room = room->id, .unsubscribe = 1});
+    for (room_member_t *m = room->members; m; m = m->next)
+        rooms_dirty_remove(r, m);
+    rooms_tick_forget(r, room);
+    strmap_del(&r->by_id, room->id);
+    strmap_del(&r->by_code, room->code);
+    bus_home_drop(r->bus, room->id);
+    room->deleted = 1;
+    rooms_hold(room);
+    rooms_release(room); /* freed now, unless store work holds it */
+}
+
+void rooms_adopt(void *ud, const char *text, size_t len)
+{
+    rooms_t *r = ud;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    char id[STORE_ID_LEN], code[STORE_CODE_LEN];
+    room_t *room = NULL;
+    if (!json_is_object(j) || copy_str(j, "id", id, sizeof(id)) != 0) goto out;
+    room = strmap_get(&r->by_id, id);
+    if (json_is_true(json_object_get(j, "gone"))) {
+        if (room) standin_drop(r, room);
+        goto out;
+    }
+    if (copy_str(j, "code", code, sizeof(code)) != 0) goto out;
+    if (room) { /* a new code */
+        strmap_del(&r->by_code, room->code);
+        memcpy(room->code, code, sizeof(code));
+        strmap_put(&r->by_code, room->code, room);
+        goto out;
+    }
+    room = rooms_room_new(r);
+    memcpy(room->id, id, sizeof(id));
+    memcpy(room->code, code, sizeof(code));
+    char name[STORE_NAME_LEN], color[STORE_COLOR_LEN];
+    if (copy_str(j, "name", room->name, sizeof(room->name)) != 0 ||
+        copy_str(j, "hostId", room->host_id, sizeof(room->host_id)) != 0 ||
+        copy_str(j, "hostName", name, sizeof(name)) != 0 ||
+        copy_str(j, "hostColor", color, sizeof(color)) != 0) {
+        rooms_room_free(room);
+        goto out;
+    }
+    room->capacity = (uint32_t)json_integer_value(json_object_get(j, "capacity"));
+    room->is_public = json_is_true(json_object_get(j, "public"));
+    room->created_at = room->last_activity =
+        json_integer_value(json_object_get(j, "createdAt"));
+    rooms_member_add(room, room->host_id, name, color, STORE_ROLE_HOST, room->created_at,
+                     uv_now(r->loop));
+    rooms_registry_add(r, room);
+out:
+    json_decref(j);
 }
 
 /* ---------- storage quotas ---------- */
@@ -526,6 +611,11 @@ int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget)
                 return 0;
             }
             room = v;
+            /* A room whose home is another node is that node's to tick (bus.h). */
+            if (!bus_home_here(r->bus, room->id)) {
+                left = left > ROOMS_TICK_VISIT ? left - ROOMS_TICK_VISIT : 0;
+                continue;
+            }
             ROOMS_FEATURES_CALL(r, tick, r, room, now);
             tick_vacated(r, room, now);
             /* Recent messages are kept for rooms people are in (and were a moment ago). */
@@ -572,6 +662,17 @@ void rooms_tick_forget(rooms_t *r, room_t *room)
     r->tick_member = NULL;
 }
 
+/* 1 when room has nobody in it: no connection here and, in a cluster, no member attached
+ * at this home from another node (their connections are not in room->bus; their
+ * attach made them online). */
+static int sweep_unoccupied(const room_t *room)
+{
+    if (room->bus.count) return 0;
+    for (const room_member_t *m = room->members; m; m = m->next)
+        if (m->online) return 0;
+    return 1;
+}
+
 void rooms_sweep_start(rooms_t *r, int64_t cutoff)
 {
     if (r->sweep_n > r->sweep_i) return; /* the last sweep's deletions are still going */
@@ -580,7 +681,8 @@ void rooms_sweep_start(rooms_t *r, int64_t cutoff)
     void *v;
     for (size_t i = 0; strmap_next(&r->by_id, &i, &k, &v);) {
         room_t *room = v;
-        if (room->last_activity < cutoff && room->bus.count == 0) {
+        if (room->last_activity < cutoff && sweep_unoccupied(room) &&
+            bus_home_here(r->bus, room->id)) {
             if (r->sweep_n == r->sweep_cap) {
                 r->sweep_cap = r->sweep_cap ? 2 * r->sweep_cap : 16;
                 r->sweep_doomed = ch_realloc(r->sweep_doomed, r->sweep_cap * sizeof(room_t *));
@@ -597,7 +699,7 @@ int rooms_sweep_step(rooms_t *r, unsigned budget)
     while (budget > 0 && r->sweep_i < r->sweep_n) {
         room_t *room = r->sweep_doomed[r->sweep_i++];
         /* Still idle and still there: a join or a delete may have come in meanwhile. */
-        if (!room->deleted && room->last_activity < r->sweep_cutoff && room->bus.count == 0) {
+        if (!room->deleted && room->last_activity < r->sweep_cutoff && sweep_unoccupied(room)) {
             log_info(r->log, "deleting room %s (%s): idle", room->code, room->id);
             rooms_delete(r, room, NULL, NULL, NULL);
             budget--;
@@ -690,6 +792,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->store = store;
     r->bus = bus;
     bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
+    bus_on_room(bus, rooms_adopt, r); /* rooms made elsewhere in a cluster, known here too */
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
     for (size_t i = 0; i < nfeatures; i++)
         r->features[i] = features[i];

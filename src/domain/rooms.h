@@ -313,6 +313,15 @@ void rooms_free(rooms_t *r);
 void rooms_hold(room_t *room);
 void rooms_release(room_t *room);
 
+/* In a cluster (bus.h), every node knows every live room, to find it by id or code, and
+ * each connection subscribes to a room on its own node: the room's home announces a room
+ * made, given a new code or deleted (rooms_announce, borrowing room; gone: deleted), and
+ * the other nodes keep a stand-in of it (rooms_adopt, the bus_room_fn with the rooms_t as
+ * ud): its id, code, name, settings and host, for lookups and subscriptions only; the home
+ * decides everything else. */
+void rooms_announce(rooms_t *r, const room_t *room, int gone);
+void rooms_adopt(void *ud, const char *text, size_t len);
+
 /* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
  * client pass the result through rooms_access. */
 room_t *rooms_get(rooms_t *r, const char *id_or_code);

@@ -113,6 +113,8 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
                                            user->color[0] ? user->color : "#64748b",
                                            STORE_ROLE_HOST, room->created_at, uv_now(r->loop));
     rooms_registry_add(r, room);
+    bus_home_take(r->bus, room->id); /* a room is at home where it is made */
+    rooms_announce(r, room, 0);
 
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_CREATE, done, ud);
     rooms_op_charged(op, room->host_id, (int64_t)state_len);

@@ -27,6 +27,8 @@ void rooms_room_drop(rooms_t *r, room_t *room, const char *reason)
     rooms_tick_forget(r, room);
     strmap_del(&r->by_id, room->id);
     strmap_del(&r->by_code, room->code);
+    bus_home_drop(r->bus, room->id);
+    rooms_announce(r, room, 1);
     room->deleted = 1;
 }
 
@@ -258,6 +260,7 @@ void rooms_rotate_code(rooms_t *r, room_t *room, const char *by, rooms_done_fn d
     strmap_del(&r->by_code, room->code); /* the map borrows the key: out before it changes */
     snprintf(room->code, sizeof(room->code), "%s", code);
     strmap_put(&r->by_code, room->code, room);
+    rooms_announce(r, room, 0);
     room->last_activity = clock_unix_ms();
     room->state_version++; /* every write of the row is a new version (room_version.h) */
     char link[512];

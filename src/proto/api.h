@@ -85,6 +85,9 @@ struct api_req_s {
     char *param_buf;            /* owned storage for params */
     auth_claims_t user;         /* valid when authed */
     int authed;
+    /* The room routes (api_rooms.c): the caller's membership is for the room's home to
+     * check (a room at home on another node; HOME_MEMBER_KEY). */
+    int member_at_home;
     const api_route_t *route;            /* the route found (api_run_route) */
     char apikey_id[STORE_APIKEY_ID_LEN]; /* an API_SERVER route's verified key */
     /* response */

@@ -104,7 +104,15 @@ static room_t *room_allowed(api_req_t *r, room_t *room, rooms_seek_t seek)
  * (room_allowed). */
 static room_t *room_param(api_req_t *r)
 {
-    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_MEMBER);
+    rooms_t *rs = rooms_of(r);
+    room_t *room = strmap_get(&rs->by_id, r->params[0]);
+    /* A room at home on another node: this node's copy of it (a stand-in) does not know
+     * its members, so its home decides (to_home, HOME_MEMBER_KEY), as one node would. */
+    if (room && !bus_home_here(rs->bus, room->id)) {
+        r->member_at_home = 1;
+        return room;
+    }
+    return room_allowed(r, room, ROOMS_SEEK_MEMBER);
 }
 
 /* The room of the :roomId parameter for anyone who knows its id (join, look). */
@@ -290,6 +298,7 @@ static int kind_of(const char *code, const json_t *data)
 {
     json_t *kind = json_object_get(data, HOME_KIND_KEY);
     if (json_is_integer(kind)) return (int)json_integer_value(kind);
+    if (strcmp(code, BUS_UNAVAILABLE) == 0) return ROOMS_E_UNAVAILABLE; /* the cluster bus */
     return strcmp(code, HOME_NOT_FOUND_CODE) == 0 ? ROOMS_E_NOT_FOUND : ROOMS_E_IO;
 }
 
@@ -362,6 +371,7 @@ static void to_home(api_req_t *r, room_t *room, const char *name, json_t *args,
                     bus_reply_fn back)
 {
     if (!args) args = json_object();
+    if (r->member_at_home) json_object_set_new(args, HOME_MEMBER_KEY, json_true());
     bus_op_t op = {
         .room = room->id,
         .name = name,

@@ -67,8 +67,9 @@ static void opened(const bus_route_t *route, const char *code, const char *messa
             code = PROTO_FORBIDDEN;
             message = "join the room first";
         } else {
-            doc_t *d = docs_find(room, w->doc_id);
-            CH_ASSERT(d != NULL); /* the home answered it loaded, on this stack */
+            /* The home answered it loaded: here when the home is this process (on this
+             * stack), else a stand-in for its topic. */
+            doc_t *d = docs_standin(w->r, room, w->doc_id);
             docs_subscribe(d, &c->rcv, json_integer_value(json_object_get(data, "version")));
         }
     }
@@ -96,7 +97,7 @@ static void op_doc_open(proto_req_t *req)
     w->r = r;
     snprintf(w->room_id, sizeof(w->room_id), "%s", room->id);
     snprintf(w->doc_id, sizeof(w->doc_id), "%s", doc_id);
-    proto_rooms_send(req, room, opened, w);
+    proto_rooms_send_sub(req, room, w->doc_id, opened, w);
 }
 
 /* ---------- doc_close ---------- */

@@ -12,6 +12,7 @@
 #include "proto/proto.h"
 #include "proto/proto_rooms.h"
 #include "proto/proto_rpc.h"
+#include "domain/home.h"
 #include "domain/rooms.h"
 
 /* Replies validation_error naming the field. */
@@ -24,6 +25,8 @@ static rooms_t *rooms_of(proto_req_t *req)
 {
     return req->p->app;
 }
+
+static void join_first_check(proto_req_t *req, room_t *room);
 
 /* Room ids and codes fit; a longer name is decoded on the heap. */
 #define ROOM_NAME_MAX 128
@@ -52,8 +55,23 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
     }
     room_t *room = rooms_get(rooms_of(req), key);
     free(heap);
-    /* A connection's joined rooms are its own: the common case costs no member lookup. */
-    if (room && need == PROTO_ROOM_JOINED && bus_find(req->c->rcv.subs, room)) return room;
+    /* A connection's joined rooms are its own: the common case costs no member lookup (and
+     * a room homed on another node keeps its members there, not here). */
+    if (room && need != PROTO_ROOM_ANY && bus_find(req->c->rcv.subs, room)) return room;
+    /* A room at home on another node: its members are known there only, so the home
+     * checks the caller (HOME_MEMBER_KEY), answering as one node would: not_found to a
+     * non-participant, forbidden "join the room first" to a participant not joined on
+     * this connection (HOME_OP_JOIN_FIRST), else the op. */
+    if (room && need != PROTO_ROOM_ANY && !bus_home_here(rooms_of(req)->bus, room->id)) {
+        if (need == PROTO_ROOM_JOINED) {
+            join_first_check(req, room);
+            return NULL;
+        }
+        if (req->msg) {
+            json_object_set_new(req->msg, HOME_MEMBER_KEY, json_true());
+            return room;
+        }
+    }
     uint64_t retry_ms = 0;
     const char *ip = req->c->tr && req->c->tr->peer ? req->c->tr->peer(req->c) : NULL;
     int rc =
@@ -156,6 +174,7 @@ static void join_send(join_wait_t *w, const char *dn, const char *role)
                   .fn = join_answered,
                   .parts_fn = join_answered_parts,
                   .ud = w},
+        .subscribes = 1,
     };
     if (bus_send_op(w->r->bus, &op) != 0)
         bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
@@ -305,7 +324,15 @@ static void home_answer_event(const bus_route_t *route, const char *code,
  * completion context of an op that waits for the store. */
 void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
 {
+    proto_rooms_send_sub(req, room, NULL, fn, ud);
+}
+
+void proto_rooms_send_sub(proto_req_t *req, room_t *room, const char *doc, bus_reply_fn fn,
+                          void *ud)
+{
     bus_op_t op = {
+        .subscribes = doc != NULL,
+        .sub_doc = doc,
         .room = room->id,
         .name = req->op,
         .user = req->c->user.sub,
@@ -318,6 +345,28 @@ void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
     };
     if (bus_send_op(rooms_of(req)->bus, &op) != 0)
         bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+}
+
+/* Asks room's home (on another node) what one node answers to an op of a connection that
+ * has not joined room: not_found or forbidden (proto_rooms_target). */
+static void join_first_check(proto_req_t *req, room_t *room)
+{
+    proto_deferred_t pin;
+    proto_defer(req, &pin); /* c->pending: the client stays allocated until answered */
+    json_t *args = json_pack("{s:b}", HOME_MEMBER_KEY, 1);
+    bus_op_t op = {
+        .room = room->id,
+        .name = HOME_OP_JOIN_FIRST,
+        .user = req->c->user.sub,
+        .args = args,
+        .route = {.member = req->c->rcv.id,
+                  .ref = req->has_ref ? req->ref : -1,
+                  .fn = req->has_ref ? home_answer_ref : home_answer_event,
+                  .ud = req->c},
+    };
+    if (bus_send_op(rooms_of(req)->bus, &op) != 0)
+        bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+    json_decref(args);
 }
 
 void proto_rooms_to_home(proto_req_t *req, room_t *room)

@@ -34,6 +34,11 @@ void proto_rooms_to_home(proto_req_t *req, room_t *room);
  * returns (service_unavailable when no home serves the bus). */
 void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud);
 
+/* proto_rooms_send for an op whose answer subscribes the connection to document doc
+ * (borrowed) of room (doc_open): the bus listens to its topic first (bus.h). */
+void proto_rooms_send_sub(proto_req_t *req, room_t *room, const char *doc, bus_reply_fn fn,
+                          void *ud);
+
 /* Answers the deferred reply d with an answer of the home as bus_reply_fn gets it: data
  * (stolen) for success (code NULL), else code and message (borrowed), and the error's
  * field from data {"field"} when there is one, or data's further members in the error

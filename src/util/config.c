@@ -338,6 +338,14 @@ static const opt_t options[] = {
     {"cluster-node-ttl", OPT_DURATION, OFF(cluster_node_ttl), 300, 10 * 60000, "6s",
      "a node's heartbeat key expires this long after its last renewal (renewed every third "
      "of it); a node silent this long is gone"},
+    {"cluster-lease", OPT_DURATION, OFF(cluster_lease), 300, 10 * 60000, "5s",
+     "a room's home holds its lease this long after its last renewal (renewed every third "
+     "of it); a home silent this long loses its rooms"},
+    {"cluster-op-timeout", OPT_DURATION, OFF(cluster_op_timeout), 100, 10 * 60000, "5s",
+     "an op sent to its room's home on another node and not answered within this is "
+     "answered unavailable"},
+    {"cluster-max-inflight", OPT_COUNT, OFF(cluster_max_inflight), 1, 10000000, "10000",
+     "ops this node has on their way to other nodes at most (more: unavailable)"},
     GROUP("calls (WebRTC signaling; docs/webrtc.md)"),
     {"rtc-max-members", OPT_COUNT, OFF(rtc_max_members), 1, 100000, "50",
      "connections in one room's call (call_full)"},
@@ -463,6 +471,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->blob_gc_grace = 24 * HOUR_MS;
     cfg->cluster = ch_strdup("");
     cfg->cluster_node_ttl = 6000;
+    cfg->cluster_lease = 5000;
+    cfg->cluster_op_timeout = 5000;
+    cfg->cluster_max_inflight = 10000;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;

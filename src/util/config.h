@@ -172,6 +172,9 @@ typedef struct {
     uint64_t blob_gc_grace;         /* ms an unreferenced blob is kept after its last touch */
     char *cluster;                  /* owned; the cluster bus's redis:// URL, "" = one node */
     uint64_t cluster_node_ttl;      /* ms a node's heartbeat key lives unrenewed */
+    uint64_t cluster_lease;         /* ms a room's home lease lives unrenewed */
+    uint64_t cluster_op_timeout;    /* ms a forwarded op waits for its answer */
+    uint64_t cluster_max_inflight;  /* forwarded ops in flight per node */
     /* calls (WebRTC signaling) */
     uint64_t rtc_max_members; /* connections in one call */
     uint64_t rtc_mesh_max;    /* the largest mesh call when an SFU is configured */

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { closeAll, createRoom, mkUser, roomWith, RoomWs, until } from './lib/rooms.mjs';
-import { makeTempDir, startServer } from './lib/server.mjs';
+import { makeTempDir, ON_CLUSTER, startServer } from './lib/server.mjs';
 import { delay, withTimeout } from './lib/util.mjs';
 
 const T = { timeout: 20000 };
@@ -539,7 +539,7 @@ describe('entities: window, limits, durability', () => {
     }
   });
 
-  it('kill -9: every acknowledged change survives the restart, versions go on', { timeout: 30000 }, async () => {
+  it('kill -9: every acknowledged change survives the restart, versions go on', { timeout: 30000, skip: ON_CLUSTER && 'restarts the server on its data dir (cluster mode: cluster_chaos.test.mjs kills a home instead)' }, async () => {
     const dir = makeTempDir('chorus-ent-');
     const args = [...BASE_ARGS, '--data', dir];
     let srv = await startServer({ data: false, args });
@@ -606,7 +606,7 @@ describe('entities: window, limits, durability', () => {
     }
   });
 
-  it('a transient value held at shutdown is written before exit', T, async () => {
+  it('a transient value held at shutdown is written before exit', { ...T, skip: ON_CLUSTER && 'restarts the server on its data dir' }, async () => {
     const dir = makeTempDir('chorus-ent-');
     const args = [...BASE_ARGS, '--data', dir, '--entity-transient-rate', '1'];
     let srv = await startServer({ data: false, args });

@@ -12,7 +12,7 @@ import {
   allMessages, assertMessage, assertParticipant, assertRoom, CODE_ALPHABET, createRoom, del, expectJson, get,
   getOk, joinRest, mkUser, patch, post, RoomWs, until,
 } from './lib/rooms.mjs';
-import { makeTempDir, startServer } from './lib/server.mjs';
+import { makeTempDir, ON_CLUSTER, startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
 
 const T = { timeout: 20000 };
@@ -482,7 +482,7 @@ describe('rooms: --room-max-capacity', () => {
 });
 
 describe('rooms: persistence', () => {
-  it('a restart on the same data dir keeps rooms, state, participants (offline) and messages', T, async () => {
+  it('a restart on the same data dir keeps rooms, state, participants (offline) and messages', { ...T, skip: ON_CLUSTER && 'restarts the server on its data dir (cluster mode: cluster_chaos.test.mjs kills a home instead)' }, async () => {
     const dir = makeTempDir('chorus-rooms-data-');
     const start = () => startServer({ data: false, args: ['--data', dir, ...BASE_ARGS] });
     try {
@@ -610,7 +610,7 @@ describe('rooms: idle sweep and deletion events', () => {
 });
 
 describe('rate limits on the rooms routes', () => {
-  it('--rate-api-user 3/1m: the 4th rooms request of one user -> 429 rate_limited with Retry-After; another user is unaffected', T, async () => {
+  it('--rate-api-user 3/1m: the 4th rooms request of one user -> 429 rate_limited with Retry-After; another user is unaffected', { ...T, skip: ON_CLUSTER && 'a rate limit is per process' }, async () => {
     const srv = await startServer({ args: [...BASE_ARGS, '--rate-api-user', '3/1m'] });
     try {
       const a = mkUser('RateA');

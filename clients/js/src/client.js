@@ -79,6 +79,7 @@ export class Chorus extends Emitter {
   /** @internal */ _closedByUser;
   /** @internal */ _attempt;
   /** @internal */ _reconnectTimer;
+  /** @internal */ _rejoinTimers;
   /** @internal */ _connecting;
   /** @internal */ _abortOpen;
   /** @internal */ _waiters;
@@ -118,6 +119,8 @@ export class Chorus extends Emitter {
     this._closedByUser = true;
     this._attempt = 0;
     this._reconnectTimer = null;
+    /** @internal Rooms' rejoins waiting to be tried again (_retryRejoin). */
+    this._rejoinTimers = new Set();
     this._connecting = null; // the promise of connect() in progress
     this._abortOpen = null; // rejects the socket opening in progress
     this._waiters = []; // connect() calls while reconnecting: {resolve, reject}
@@ -474,6 +477,8 @@ export class Chorus extends Emitter {
     this._closedByUser = true;
     if (this._reconnectTimer) clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
+    for (const t of this._rejoinTimers) clearTimeout(t);
+    this._rejoinTimers.clear();
     const err = new ChorusError('closed', 'the client was closed');
     this._abortOpen?.(err);
     this._rejectPending(err);
@@ -657,7 +662,29 @@ export class Chorus extends Emitter {
   /** @internal */
   async _rejoinAll() {
     const rooms = [...this._rooms.values()];
-    await Promise.all(rooms.map(async (room) => {
+    await Promise.all(rooms.map((room) => this._rejoinRoom(room, 0)));
+    this._flushOrphans();
+  }
+
+  /**
+   * @internal A rejoin answered `unavailable` (in a cluster, a room whose home was lost and
+   * not taken over yet): the room is kept and its rejoin tried again on this connection
+   * with the reconnect backoff (a reconnect meanwhile rejoins it anyway).
+   */
+  _retryRejoin(room, attempt) {
+    const sock = this._ws;
+    const timer = setTimeout(() => {
+      this._rejoinTimers.delete(timer);
+      if (this._closedByUser || sock !== this._ws || this._rooms.get(room.id) !== room) return;
+      this._rejoinRoom(room, attempt + 1).then(() => this._flushOrphans());
+    }, this._backoff(attempt));
+    timer.unref?.(); // Node: a room waiting for its home keeps no process alive
+    this._rejoinTimers.add(timer);
+  }
+
+  /** @internal Rejoins one room after a reconnect (attempt: its rejoins answered unavailable). */
+  async _rejoinRoom(room, attempt) {
+    {
       room._resyncing = true;
       let data;
       try {
@@ -669,6 +696,10 @@ export class Chorus extends Emitter {
         if (e.code === 'timeout') {
           // No answer on a live socket: start over with a fresh connection.
           if (this._ws && !this._closedByUser) this._ws.close(4000, 'rejoin timeout');
+          return;
+        }
+        if (e.code === 'unavailable' || e.code === 'service_unavailable') {
+          this._retryRejoin(room, attempt);
           return;
         }
         // The room is gone for us (deleted, kicked/banned, full): report and forget it.
@@ -687,8 +718,7 @@ export class Chorus extends Emitter {
       } catch (e) {
         if (e.code !== 'closed') room._emit('error', e); // 'closed': the next reconnect resyncs
       }
-    }));
-    this._flushOrphans();
+    }
   }
 
   /** @internal */

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 
 import { api, mintJwt, nowSec, TEST_SECRET, UUID_V4, COLOR } from './auth.mjs';
+import { ON_CLUSTER } from './server.mjs';
 import { delay, withTimeout } from './util.mjs';
 
 export const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -177,6 +178,7 @@ export class RoomWs {
     this.all = []; // every event received, in order (with .at = Date.now())
     this.waiters = new Set();
     this.closeInfo = null;
+    this.rooms = new Set(); // ids of the rooms joined on this connection
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closeInfo = { code, reason: reason.toString() };
@@ -230,8 +232,10 @@ export class RoomWs {
   }
 
   /** Joins room (id or code) on this connection; returns the reply data. */
-  join(room, fields = {}) {
-    return this.ok('join', { room, ...fields });
+  async join(room, fields = {}) {
+    const d = await this.ok('join', { room, ...fields });
+    if (d?.room?.id) this.rooms.add(d.room.id);
+    return d;
   }
 
   /** The first kept event matching pred (a function, or an op name); taken out of the list. */
@@ -268,9 +272,15 @@ export class RoomWs {
     this.events.length = 0;
   }
 
-  /** A round trip (echo), so every event sent before it has arrived. */
+  /**
+   * A round trip (echo), so every event sent before it has arrived. In cluster mode an
+   * echo is answered by this connection's node while a room's events come from its home,
+   * so it is also a round trip to the home of each room joined here (a history page of
+   * one, answered after the events the home published before it).
+   */
   async sync() {
     await this.ok('echo', { data: 'sync' });
+    if (ON_CLUSTER) await Promise.all([...this.rooms].map((room) => this.call('history', { room, limit: 1 })));
   }
 
   /** Abrupt: destroys the TCP connection without a close frame. */

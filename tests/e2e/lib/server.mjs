@@ -15,6 +15,13 @@ export const BIN = process.env.CHORUS_BIN
   ? path.resolve(process.env.CHORUS_BIN)
   : path.join(REPO_ROOT, 'build', 'chorus');
 
+/**
+ * True when the e2e servers run as a cluster (CHORUS_TEST_CLUSTER=1, `make e2e-cluster`):
+ * startServer then starts three --cluster nodes behind a front door that spreads the test's
+ * connections over them (lib/cluster.mjs, startClusterServer).
+ */
+export const ON_CLUSTER = process.env.CHORUS_TEST_CLUSTER === '1';
+
 const LISTEN_RE = /listening on 127\.0\.0\.1:(\d+)/;
 
 // Safety net only: every test stops its servers itself, but a crashed test must not
@@ -194,8 +201,14 @@ export class Server {
  *             a SIGTERM that arrives right after the listening line
  * With CHORUS_TEST_STORE=postgres the server also gets --store with the database of its
  * data directory (lib/pg.mjs), unless args hold a --store already or store is 'sqlite'.
+ * With CHORUS_TEST_CLUSTER=1 it resolves a ClusterServer (lib/cluster.mjs) instead, unless
+ * cluster is false.
  */
 export async function startServer(opts = {}) {
+  if (ON_CLUSTER && opts.cluster !== false) {
+    const { startClusterServer } = await import('./cluster.mjs');
+    return startClusterServer(opts);
+  }
   const {
     args = [],
     env = {},

@@ -1,0 +1,179 @@
+// cluster_home.test.mjs: a room's home in a cluster (bus_redis.c, bus_dir.c): three nodes
+// over a real redis-server and PostgreSQL; a room made on node 1 is at home there (its
+// lease in Redis names node 1), its members on nodes 2 and 3 reach it through the bus:
+// their ops go to node 1 and back, its events come once per room through Redis and are
+// framed on each node for its own connections.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { startCluster } from './lib/cluster.mjs';
+import { withTimeout } from './lib/util.mjs';
+import { createRoom, mkUser, mkUsers, RoomWs, closeAll, get, post, until } from './lib/rooms.mjs';
+
+/** Redis's count of PUBLISH commands so far (INFO commandstats). */
+function publishes(redis) {
+  const m = /cmdstat_publish:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'));
+  return m ? Number(m[1]) : 0;
+}
+
+describe('a room at home on node 1, members on nodes 2 and 3', () => {
+  let c, n1, n2, n3, room, host, a, b, hc, ac, bc;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s'] });
+    [n1, n2, n3] = c.nodes;
+    host = mkUser('Host');
+    a = mkUser('Ann');
+    b = mkUser('Bob');
+    room = await createRoom(n1.port, host, { name: 'Home' });
+    hc = await RoomWs.open(n1.port, host);
+    ac = await RoomWs.open(n2.port, a);
+    bc = await RoomWs.open(n3.port, b);
+    await hc.join(room.id);
+    await ac.join(room.id);
+    await bc.join(room.roomCode);
+  });
+  after(async () => {
+    closeAll([hc, ac, bc]);
+    await c?.stop();
+  });
+
+  test('the lease names node 1', () => {
+    assert.equal(c.redis.cli('GET', `chorus:room:${room.id}:home`), String(n1.node));
+  });
+
+  test('messages from every node: gapless seqs, the same order everywhere', async () => {
+    for (const cl of [hc, ac, bc]) cl.clear();
+    const sent = [];
+    for (let i = 0; i < 4; i++)
+      for (const [cl, who] of [[ac, 'a'], [bc, 'b'], [hc, 'h']]) {
+        const d = await cl.ok('message', { room: room.id, type: 'user_text', content: `${who}${i}` });
+        sent.push(d.seq ?? d.message?.seq);
+      }
+    const seqs = [...sent].sort((x, y) => x - y);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, `gapless: ${seqs}`);
+    // Each connection sees the others' messages (not its own) in seq order.
+    for (const cl of [hc, ac, bc]) {
+      const ours = (m) => m.op === 'message' && /^[abh]\d$/.test(m.message.content);
+      await until(() => cl.kept(ours).length === 8, 5000, 'the others\' messages');
+      assert.equal(cl.kept(ours).length, 8, 'each once');
+      const got = cl.kept(ours).map((m) => m.message.seq);
+      assert.deepEqual(got, [...got].sort((x, y) => x - y), 'in seq order');
+    }
+  });
+
+  test('presence from node 2 reaches nodes 1 and 3', async () => {
+    await ac.ok('presence', { room: room.id, state: { cursor: 7 } });
+    for (const cl of [hc, bc]) {
+      const ev = await cl.waitEvent((m) => m.op === 'presence' && m.userId === a.sub);
+      assert.deepEqual(ev.state?.cursor ?? ev.presence?.cursor, 7);
+    }
+  });
+
+  test('a lock held from node 2 is refused to node 3', async () => {
+    await ac.ok('entity_create', { room: room.id, id: 'e1', kind: 'box', data: { x: 1 } });
+    await ac.ok('entity_lock', { room: room.id, id: 'e1', ttl: 30000 });
+    await bc.err('entity_lock', { room: room.id, id: 'e1' }, 'locked');
+    await bc.err('entity_update', { room: room.id, id: 'e1', patch: { x: 2 } }, 'locked');
+  });
+
+  test('history read from node 3', async () => {
+    const d = await bc.ok('history', { room: room.id, limit: 50 });
+    const seqs = d.messages.map((m) => m.seq);
+    assert.ok(seqs.length >= 12, `history: ${seqs}`);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
+  });
+
+  test('a document edited from nodes 2 and 3 converges', async () => {
+    const o1 = await ac.ok('doc_open', { room: room.id, doc: 'd1' });
+    const o2 = await bc.ok('doc_open', { room: room.id, doc: 'd1' });
+    assert.equal(o1.version, 0);
+    assert.equal(o2.version, 0);
+    // Both at version 0: the home orders and transforms them.
+    const [r1, r2] = await Promise.all([
+      ac.ok('doc_op', { room: room.id, doc: 'd1', version: 0, opId: 'a1', delta: ['hello'] }),
+      bc.ok('doc_op', { room: room.id, doc: 'd1', version: 0, opId: 'b1', delta: ['world'] }),
+    ]);
+    assert.deepEqual([r1.version, r2.version].sort(), [1, 2]);
+    // Each sees the other's op, once, from the home.
+    const e1 = await ac.waitEvent((m) => m.op === 'doc_op' && m.doc === 'd1');
+    const e2 = await bc.waitEvent((m) => m.op === 'doc_op' && m.doc === 'd1');
+    assert.equal(e1.version, r2.version);
+    assert.equal(e2.version, r1.version);
+    // The text the home holds, as a new reader on node 1 gets it, has both.
+    const snap = await hc.ok('doc_open', { room: room.id, doc: 'd1' });
+    assert.equal(snap.version, 2);
+    assert.equal(snap.text.length, 10);
+    assert.ok(snap.text.includes('hello') && snap.text.includes('world'), snap.text);
+    await ac.sync();
+    assert.equal(ac.kept((m) => m.op === 'doc_op').length, 0, 'no event twice');
+  });
+
+  test('a member on node 3 kicked from node 1 is out', async () => {
+    const r = await post(n1.port, host, `/api/rooms/${room.id}/kick`, { userId: b.sub });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await bc.waitEvent('kicked');
+    // Out as on one node: not subscribed, not a participant.
+    await bc.err('message', { room: room.id, type: 'user_text', content: 'still here?' }, 'not_found');
+    await hc.waitEvent((m) => m.op === 'participant_left' && m.userId === b.sub);
+  });
+
+  test('one PUBLISH per event, whatever the number of members (3 and 20)', async () => {
+    // Broadcasts: an event each and nothing else (a message also feeds the activity
+    // stream, whose events are coalesced by time).
+    const perEvent = async (members) => {
+      const r = await createRoom(n1.port, host, { name: `Fan ${members}`, maxParticipants: 50 });
+      const users = mkUsers(members - 1, `f${members}-`);
+      const cs = await Promise.all(users.map((u, i) => RoomWs.open([n2, n3][i % 2].port, u)));
+      for (const cl of cs) await cl.join(r.id);
+      const sender = cs[0];
+      const mine = (m) => m.op === 'broadcast' && m.event === 'tick';
+      await sender.ok('broadcast', { room: r.id, event: 'tick', data: -1 });
+      for (const cl of cs.slice(1)) await until(() => cl.kept(mine).length === 1, 5000, 'warm-up');
+      // The joins' own events (the activity stream's, written a moment later) are out.
+      const joined = (m) => m.op === 'activity' && m.activity.kind === 'joined';
+      for (const cl of cs) await until(() => cl.kept(joined).length === members - 1, 5000, 'the joins\' activity');
+      for (const cl of cs) await cl.sync();
+      const before = publishes(c.redis);
+      const N = 10;
+      for (let i = 0; i < N; i++) await sender.ok('broadcast', { room: r.id, event: 'tick', data: i });
+      for (const cl of cs.slice(1)) await until(() => cl.kept(mine).length === N + 1, 5000, 'fan-out');
+      const per = (publishes(c.redis) - before) / N;
+      closeAll(cs);
+      return per;
+    };
+    const three = await perEvent(3);
+    const twenty = await perEvent(20);
+    // The op to the home, its answer back, the event once.
+    assert.equal(three, 3);
+    assert.equal(twenty, three);
+  });
+
+  test('Redis stopped and started again (empty): unavailable meanwhile, then the room goes on', async () => {
+    await c.redis.kill();
+    await until(async () => (await get(n2.port, null, '/healthz')).status === 503, 10000, 'node 2 not ready');
+    await ac.err('message', { room: room.id, type: 'user_text', content: 'lost?' }, 'unavailable');
+    await c.redis.start();
+    await until(async () => (await get(n2.port, null, '/healthz')).status === 200, 15000, 'node 2 ready');
+    // Node 1 takes its lease back; nodes 1 and 2 listen to the room's channel again.
+    await until(() => c.redis.cli('GET', `chorus:room:${room.id}:home`) === String(n1.node), 10000, 'the lease back');
+    await until(() => c.redis.cli('PUBSUB', 'NUMSUB', `chorus:room:${room.id}`).split('\n')[1] === '2', 20000,
+      'the channel listened to again');
+    const last = (await hc.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
+    const d = await ac.ok('message', { room: room.id, type: 'user_text', content: 'back' });
+    assert.equal(d.message.seq, last + 1, 'no seq lost or taken');
+    const ev = await hc.waitEvent((m) => m.op === 'message' && m.message.content === 'back');
+    assert.equal(ev.message.seq, last + 1);
+  });
+
+  // Last: it kills node 1.
+  test('its home killed, the room is refused (unavailable), never served twice', async () => {
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    // Sent to the dead home: no answer within --cluster-op-timeout.
+    await ac.err('message', { room: room.id, type: 'user_text', content: 'anyone?' }, 'unavailable');
+    // Its lease runs out; the others hold a stand-in only, so none takes it over.
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 5000, 'the lease to end');
+    await ac.err('message', { room: room.id, type: 'user_text', content: 'anyone?' }, 'unavailable');
+    assert.equal(c.redis.cli('EXISTS', `chorus:room:${room.id}:home`), '0');
+  });
+});
