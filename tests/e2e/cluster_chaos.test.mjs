@@ -81,7 +81,7 @@ describe('cluster chaos', () => {
     await c?.stop();
   });
 
-  it('kill -9 of a room\'s home during writes from all nodes: served again within the lease, nothing acknowledged lost or applied twice, clients converge', { ...T, todo: TODO_TAKEOVER }, async () => {
+  it('kill -9 of a room\'s home during writes from all nodes: served again within the lease, nothing acknowledged lost or applied twice, clients converge', { ...T, skip: TODO_TAKEOVER }, async () => {
     const host = mkUser('Host');
     const room = await createRoom(c.nodes[0].port, host, { name: 'chaos', maxParticipants: 20 });
     const users = mkUsers(K, 'w');
