@@ -212,9 +212,11 @@ describe('cluster chaos', () => {
           const m = await ws[i].call('message', { room: room.id, type: 'user_text', content: text }, 15000);
           if (m.ok) acked.add(text);
           else {
-            assert.equal(m.error?.code, 'unavailable', `a refused write says unavailable: ${JSON.stringify(m)}`);
-            refused.push(text);
-            await delay(50);
+            // Refused, never lost: unavailable while Redis is away; rate_limited when a
+            // writer that is answered at once (refusals come fast) outruns the message rate.
+            assert.ok(['unavailable', 'rate_limited'].includes(m.error?.code), `a refused write says unavailable: ${JSON.stringify(m)}`);
+            if (m.error.code === 'unavailable') refused.push(text);
+            await delay(m.error.code === 'rate_limited' ? 200 : 50);
           }
         }
       };
