@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0) {
             if (!json_is_string(json_object_get(req, "op"))) __builtin_trap();
             json_t *out[SIO_SEED_MAX_ANSWER];
-            size_t n = sio_seed_answer(&st, name, req, json_array_get(v, 2), "u", out);
+            size_t n = sio_seed_answer(&st, name, req, json_array_get(v, 2), out);
             if (n > SIO_SEED_MAX_ANSWER) __builtin_trap();
             for (size_t i = 0; i < n; i++)
                 json_decref(out[i]);
