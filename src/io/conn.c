@@ -216,6 +216,7 @@ static void wrote(conn_t *c, long res)
         c->srv->stat.bytes_out += (uint64_t)res;
     }
     if (res > 0 && c->drain_wait && !c->closing) conn_http_on_drain(c);
+    if (res > 0 && c->ws_paused && !c->closing) conn_ws_on_drain(c);
     write_rest(c);
 }
 
@@ -295,6 +296,7 @@ static void on_write(uv_write_t *req, int status)
     c->srv->stat.bytes_out += c->inflight;
     c->inflight = 0;
     if (c->drain_wait && !c->closing) conn_http_on_drain(c);
+    if (c->ws_paused && !c->closing) conn_ws_on_drain(c);
     conn_flush(c);
 }
 
@@ -328,18 +330,23 @@ void conn_send(conn_t *c, cbuf_t *b)
     server_want_flush(c->srv, c);
     /* Every buffer queued on a WebSocket is one frame (header first). */
     if (c->kind == CONN_WS && b->len > 0) c->srv->stat.ws_out[b->data[b->off] & 0x0f]++;
-    if (c->kind == CONN_WS && !c->close_sent && c->out.bytes > c->srv->cfg->ws_max_queue) {
-        /* A client that does not read must not make us buffer without bound, nor slow
-         * anyone else: drop what it has not been sent yet and close it. Bytes already
-         * handed to libuv stay (it points into them). */
-        char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
-        log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
-                "%s: closing a slow client (%zu bytes queued)", conn_remote(c, r),
-                (size_t)c->out.bytes);
-        conn_out_truncate(c, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
-        c->srv->stat.slow_closed++;
-        conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
-    }
+    /* A client that does not read must not make us buffer without bound, nor slow
+     * anyone else. */
+    if (c->kind == CONN_WS && !c->close_sent && c->out.bytes > c->srv->cfg->ws_max_queue)
+        conn_ws_close_slow(c, "over --ws-max-queue");
+}
+
+void conn_ws_close_slow(conn_t *c, const char *why)
+{
+    /* Drop what it has not been sent yet and close it. Bytes already handed to libuv stay
+     * (it points into them). */
+    char r[CONN_REMOTE_MAX], id[CONN_REQ_ID_MAX];
+    log_req(c->srv->log, LOG_INFO, conn_req_id(c, id),
+            "%s: closing a slow client (%zu bytes queued, %s)", conn_remote(c, r),
+            (size_t)c->out.bytes, why);
+    conn_out_truncate(c, c->tls ? conn_tls_keep(c, c->inflight) : c->inflight);
+    c->srv->stat.slow_closed++;
+    conn_ws_close(c, WS_CLOSE_POLICY, "client too slow");
 }
 
 const char *conn_req_id(const conn_t *c, char buf[CONN_REQ_ID_MAX])

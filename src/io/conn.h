@@ -52,11 +52,14 @@ struct conn_s {
     unsigned resume_listed : 1;
     unsigned drain_wait : 1; /* HTTP: reading stopped until the output queue drains */
     /* WebSocket: a ping is unanswered (ping_at); the close frame went out; reading paused
-     * while the client's own work is backlogged (conn_ws.c), ws_held holding the input
-     * not handled yet. Kept with the flags above, not beside ws_held: 8 bytes less. */
+     * while the client's own work is backlogged or its output waits for it (conn_ws.c),
+     * ws_held holding the input not handled yet; while paused, ws_stalled: the output is
+     * over the mark since last_rx. Kept with the flags above, not beside ws_held: 8 bytes
+     * less (ws_stalled takes a spare bit of the same word). */
     unsigned awaiting_pong : 1;
     unsigned close_sent : 1;
     unsigned ws_paused : 1;
+    unsigned ws_stalled : 1;
     unsigned read_stopped : 1; /* conn_read_stop: no input handled until conn_resume */
     unsigned redirect : 1;     /* from the --tls-redirect listener: every request gets 308 */
     /* TLS: its state (conn_tls.c) is allocated with the connection, right after it, so a
@@ -121,6 +124,10 @@ void conn_accept(server_t *s);
 /* Queues b (borrowed; the queue takes its own reference) for writing at the end of this
  * loop iteration. A WebSocket whose queue passes ws_max_queue is closed with 1008. */
 void conn_send(conn_t *c, cbuf_t *b);
+
+/* Closes the WebSocket c (1008 "client too slow") for not taking its output, dropping
+ * what it was not sent yet; why (borrowed) goes in the log line. */
+void conn_ws_close_slow(conn_t *c, const char *why);
 
 /* c's state for server_stat_t.conns (SERVER_CONNS_*). */
 unsigned conn_state(const conn_t *c);
@@ -267,6 +274,9 @@ void conn_ws_close(conn_t *c, int code, const char *reason);
 void conn_ws_free(conn_t *c);
 /* Re-arms the WebSocket timer for whatever is due next (keepalive, auth deadline). */
 void conn_ws_rearm(conn_t *c);
+/* Some of c's output was written while its reading is paused (ws_paused): resumes it
+ * once nothing holds it any more. */
+void conn_ws_on_drain(conn_t *c);
 /* The /ws transport table (conn_ws.c), which conn_sio.c's builds on. */
 extern const proto_transport_t conn_ws_transport;
 

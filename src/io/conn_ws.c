@@ -12,6 +12,10 @@
  * commits); it resumes as soon as one of them completes (tr_settled). */
 #define WS_PAUSE_PENDING 64
 
+/* Reading also pauses while a connection's queued output is over this part of
+ * ws_max_queue (1/2), and resumes once the client has taken it below (conn_ws_on_drain). */
+#define WS_PAUSE_QUEUE_SHIFT 1
+
 static conn_t *conn_of(proto_client_t *pc)
 {
     return (conn_t *)((char *)pc - offsetof(conn_t, pc));
@@ -42,14 +46,13 @@ static void tr_release(proto_client_t *pc)
     free(conn_of(pc));
 }
 
-static int backlogged(const conn_t *c);
-
-/* A deferred request completed. Runs inside its store callback, so when that ends a pause
- * it only fires the timer now: conn_ws_on_timer handles the held input from the loop. */
+/* A deferred request completed. Runs inside its store callback, so it only fires the
+ * timer now: conn_ws_on_timer ends the pause (handling the held input from the loop), or
+ * arms the stall deadline if the reply took the output over the mark. */
 static void tr_settled(proto_client_t *pc)
 {
     conn_t *c = conn_of(pc);
-    if (c->ws_paused && !backlogged(c) && !c->closing && !c->finishing) conn_timer(c, 0);
+    if (c->ws_paused && !c->closing && !c->finishing) conn_timer(c, 0);
 }
 
 static const char *tr_log_id(proto_client_t *pc, char *buf, size_t cap)
@@ -162,41 +165,80 @@ static const char *close_reason(int code)
     }
 }
 
-/* 1 when the connection's own requests are backlogged: many replies wait for the store.
- * Reading more of its requests would only add to them, and a pipelined burst committed
- * together could queue more replies at once than ws_max_queue and close a client that
- * reads them fine; so reading waits, and TCP flow control slows the client down instead.
- * Output the client does not read is not a reason to wait: a client that stops reading
- * is still closed at ws_max_queue (it must not hold its slot by never reading). */
-static int backlogged(const conn_t *c)
+/* 1 when c's queued output is over the mark (half of ws_max_queue): the client is not
+ * taking what it has. */
+static int output_waits(const conn_t *c)
 {
-    return c->pc.pending >= WS_PAUSE_PENDING;
+    return c->out.bytes > (c->srv->cfg->ws_max_queue >> WS_PAUSE_QUEUE_SHIFT);
 }
 
-/* While paused the timer waits for the auth deadline only: the silence is ours, so no
- * keepalive ping (its pong could not be read), and the end of the pause comes from
- * tr_settled. */
+/* 1 when reading c's requests must wait: many of its replies wait for the store, or its
+ * output waits for it. Reading more of its requests would only add to them, and a
+ * pipelined burst could queue more replies at once than ws_max_queue and close a client
+ * that reads them fine, only slower than the store commits; so reading waits, and TCP
+ * flow control slows the client down instead. This holds back requests only: output
+ * that is not the answer to them (broadcasts) is queued as always, and closes a client
+ * that does not read at ws_max_queue. A client whose output stays over the mark for
+ * ws_stall_timeout is closed too (conn_ws_on_timer): it must not hold its slot by
+ * sending requests and never reading. */
+static int must_wait(const conn_t *c)
+{
+    return c->pc.pending >= WS_PAUSE_PENDING || output_waits(c);
+}
+
+/* Notes on paused c whether its output is over the mark now: ws_stalled, since last_rx. */
+static void note_stall(conn_t *c, uint64_t now)
+{
+    if (!output_waits(c)) {
+        c->ws_stalled = 0;
+        return;
+    }
+    if (c->ws_stalled) return;
+    c->ws_stalled = 1;
+    c->last_rx = (uint32_t)now;
+    c->srv->stat.ws_output_paused++;
+}
+
+/* While paused the timer waits for the auth deadline and, while stalled, for the stall
+ * deadline (ws_stall_timeout after last_rx) only: the silence is ours, so no keepalive
+ * ping (its pong could not be read), and the end of the pause comes from tr_settled or
+ * conn_ws_on_drain. */
 static void arm_paused(conn_t *c, uint64_t now)
 {
+    uint64_t next = UINT64_MAX;
     c->pc.deadline_moved = 0;
-    if (!c->pc.deadline_ms) {
+    if (c->pc.deadline_ms) next = c->pc.deadline_ms;
+    if (c->ws_stalled) {
+        uint64_t stall = now - conn_since(c->last_rx, now) + c->srv->cfg->ws_stall_timeout;
+        if (stall < next) next = stall;
+    }
+    if (next == UINT64_MAX) {
         conn_timer_stop(c);
         return;
     }
-    conn_timer(c, c->pc.deadline_ms > now ? c->pc.deadline_ms - now : 0);
+    conn_timer(c, next > now ? next - now : 0);
 }
 
-/* Keeps data[0..len) (the input not handled yet) and stops reading until backlogged()
- * clears (tr_settled). */
+/* Keeps data[0..len) (the input not handled yet) and stops reading until must_wait()
+ * clears (tr_settled, conn_ws_on_drain). */
 static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
 {
+    uint64_t now = uv_now(c->srv->loop);
     if (!c->ws_held) c->ws_held = cbuf_new(len);
     cbuf_append(&c->ws_held, data, len);
     if (!c->ws_paused) {
         c->ws_paused = 1;
+        c->ws_stalled = 0;
         conn_read_stop(c);
     }
-    arm_paused(c, uv_now(c->srv->loop));
+    note_stall(c, now);
+    arm_paused(c, now);
+}
+
+void conn_ws_on_drain(conn_t *c)
+{
+    if (c->ws_paused && !must_wait(c) && !c->closing && !c->finishing && !c->close_sent)
+        conn_timer(c, 0);
 }
 
 /* The parser c's input goes through: its own while it holds a partial frame or message,
@@ -260,7 +302,7 @@ static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
     server_t *s = c->srv;
     c->awaiting_pong = 0; /* any bytes prove the peer is alive */
     while (len > 0 && !c->finishing && !c->closing) {
-        if (!c->close_sent && backlogged(c)) {
+        if (!c->close_sent && must_wait(c)) {
             pause_reading(c, data, len);
             return;
         }
@@ -318,7 +360,12 @@ void conn_ws_on_timer(conn_t *c)
     proto_auth_tick(&c->srv->app->proto, &c->pc, now);
     if (c->close_sent || c->finishing || c->closing) return;
     if (c->ws_paused) {
-        if (backlogged(c)) { /* the auth deadline, or early */
+        if (must_wait(c)) { /* the auth or stall deadline, or early */
+            note_stall(c, now);
+            if (c->ws_stalled && conn_since(c->last_rx, now) >= cfg->ws_stall_timeout) {
+                conn_ws_close_slow(c, "over half --ws-max-queue for --ws-stall-timeout");
+                return;
+            }
             arm_paused(c, now);
             return;
         }
@@ -327,6 +374,7 @@ void conn_ws_on_timer(conn_t *c)
         cbuf_t *held = c->ws_held;
         c->ws_held = NULL;
         c->ws_paused = 0;
+        c->ws_stalled = 0;
         c->last_rx = (uint32_t)now;
         conn_ws_on_data(c, held->data + held->off, held->len);
         cbuf_unref(held);

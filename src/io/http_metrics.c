@@ -190,8 +190,13 @@ int http_metrics_text(const http_metrics_t *m, char *out, size_t cap)
     single(&p, "chorus_output_queued_bytes", "gauge",
            "Output queued on open connections and not written yet.", m->queued_bytes);
     single(&p, "chorus_slow_clients_closed_total", "counter",
-           "WebSockets closed (1008) because their output queue passed --ws-max-queue.",
+           "WebSockets closed (1008) because their output queue passed --ws-max-queue, or "
+           "stayed over half of it for --ws-stall-timeout.",
            m->io->slow_closed);
+    single(&p, "chorus_websocket_reads_paused_total", "counter",
+           "Times a WebSocket's requests waited because its output queue was over half "
+           "--ws-max-queue.",
+           m->io->ws_output_paused);
     frames(&p, "chorus_websocket_frames_received_total",
            "WebSocket messages and control frames received, by type (a fragmented message "
            "counts once).",

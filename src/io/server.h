@@ -48,7 +48,8 @@ typedef struct {
 typedef struct {
     uint64_t ws_in[16], ws_out[16];
     uint64_t bytes_in, bytes_out; /* read from and written to sockets */
-    uint64_t slow_closed;         /* WebSockets closed for passing ws_max_queue */
+    uint64_t slow_closed;         /* WebSockets closed for passing ws_max_queue or stalling */
+    uint64_t ws_output_paused;    /* WebSocket reads paused for output over the mark */
     uint64_t http_requests;       /* HTTP requests answered */
     uint64_t http_limited;        /* of them, answered 429 */
     int64_t start_unix_ms;        /* when server_start ran */

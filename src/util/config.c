@@ -96,6 +96,9 @@ static const opt_t options[] = {
      "silence before the server pings"},
     {"ws-pong-timeout", OPT_DURATION, OFF(ws_pong_timeout), 10, 24 * HOUR_MS, "10s",
      "wait for a pong before closing"},
+    {"ws-stall-timeout", OPT_DURATION, OFF(ws_stall_timeout), 10, 24 * HOUR_MS, "30s",
+     "a client's requests wait while over half --ws-max-queue waits for it; closed (1008) "
+     "when it stays there this long"},
     {"ws-rate", OPT_COUNT, OFF(ws_rate), 1, 100000000, "1000",
      "inbound messages per second per connection"},
     {"ws-burst", OPT_COUNT, OFF(ws_burst), 1, 100000000, "2000",
@@ -410,6 +413,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->ws_max_reply = 1 * MiB;
     cfg->ws_ping_interval = 30000;
     cfg->ws_pong_timeout = 10000;
+    cfg->ws_stall_timeout = 30000;
     cfg->ws_rate = 1000;
     cfg->ws_burst = 2000;
     cfg->ws_flood_close = 500;
@@ -1125,6 +1129,7 @@ static const char *const reloadable[] = {
     "ws-max-queue",
     "ws-ping-interval",
     "ws-pong-timeout",
+    "ws-stall-timeout",
     "origins",
     "shutdown-timeout",
     "trusted-proxies",

@@ -39,6 +39,7 @@ typedef struct {
     uint64_t ws_max_reply;        /* bytes of stored data in one reply (config_reply_budget) */
     uint64_t ws_ping_interval;    /* ms */
     uint64_t ws_pong_timeout;     /* ms */
+    uint64_t ws_stall_timeout;    /* ms a paused client's output may stay over the mark */
     uint64_t ws_rate;             /* messages per second */
     uint64_t ws_burst;            /* messages */
     uint64_t ws_flood_close;      /* consecutive rate-limited messages before 1008 */

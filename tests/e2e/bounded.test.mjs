@@ -8,11 +8,21 @@ import { after, before, describe, it } from 'node:test';
 
 import { api, FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { insertOp } from './lib/docs.mjs';
+import { scrape } from './lib/metrics.mjs';
 import { allMessages, createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const BASE_ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET];
+
+/** Scrapes /metrics until ready(samples) holds; returns those samples. */
+async function untilMetric(port, ready) {
+  for (;;) {
+    const { samples } = await scrape(port);
+    if (ready(samples)) return samples;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** A room of user's with one joined connection. */
 async function roomAndClient(port, user, name = 'bounded') {
@@ -382,6 +392,58 @@ describe('a client pipelining many commits is slowed down, not closed (default l
       assert.equal(c.closeInfo, null, 'the connection stays open');
       await c.sync();
       assert.equal(c.closeInfo, null, 'the connection stays open');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a pipelining client that stops reading is paused at half --ws-max-queue, not closed; it reads every reply later', T, async () => {
+    const host = mkUser('Host');
+    const { room, c } = await roomAndClient(port, host);
+    try {
+      // 16 MB of replies to a client that reads none: past what the kernel buffers and the
+      // 4 MiB queue together, so the server must stop reading the requests.
+      c.ws._socket.pause();
+      const pad = 'p'.repeat(16000);
+      const all = Promise.all(Array.from({ length: 1000 }, (_, i) =>
+        c.call('entity_create', { room: room.id, id: `s${i}`, kind: 'k', data: { pad, i } }, 60000)));
+      // The server pauses reading once the queue is over the mark (2 MiB); without that it
+      // reads on and closes the client when its queue passes 4 MiB.
+      const m = await untilMetric(port, (s) => s.get('chorus_websocket_reads_paused_total') > 0 ||
+        s.get('chorus_slow_clients_closed_total') > 0);
+      assert.equal(m.get('chorus_slow_clients_closed_total'), 0, 'no client closed as slow');
+      c.ws._socket.resume();
+      const replies = await all;
+      assert.equal(replies.filter((x) => x.ok).length, 1000, JSON.stringify(replies.find((x) => !x.ok) ?? c.closeInfo));
+      assert.equal(c.closeInfo, null, 'the connection stays open');
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('a pipelining client that never reads still loses its slot (--ws-stall-timeout 200ms)', () => {
+  let srv;
+  let port;
+  before(async () => {
+    srv = await startServer({ args: [...BASE_ARGS, '--ws-stall-timeout', '200ms'] });
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('its requests wait with the queue over the mark; it is closed 1008 once that lasts', T, async () => {
+    const host = mkUser('Host');
+    const { room, c } = await roomAndClient(port, host);
+    try {
+      c.ws._socket.pause();
+      const pad = 'p'.repeat(16000);
+      for (let i = 0; i < 600; i++) c.send({ op: 'entity_create', ref: 1000 + i, room: room.id, id: `n${i}`, kind: 'k', data: { pad } });
+      const m = await untilMetric(port, (s) => s.get('chorus_slow_clients_closed_total') > 0);
+      assert.ok(m.get('chorus_websocket_reads_paused_total') > 0, 'its reading was paused first');
+      c.ws._socket.resume();
+      assert.deepEqual(await c.closed, { code: 1008, reason: 'client too slow' });
     } finally {
       c.close();
     }
