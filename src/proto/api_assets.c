@@ -169,6 +169,26 @@ static int valid_asset_id(const char *id)
     return 1;
 }
 
+/* A lookup of the asset the route names (r->params[0]) whose answer goes to cb, not
+ * submitted yet; NULL when the id cannot be one (answered 404). Borrows r. */
+static asset_op_t *asset_op_for(api_req_t *r, store_cb cb)
+{
+    if (!valid_asset_id(r->params[0])) {
+        api_error(r, 404, "not_found", "no such asset");
+        return NULL;
+    }
+    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, cb);
+    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
+    return o;
+}
+
+/* asset_op_for, submitted: cb gets the asset's record (or STORE_ENOTFOUND). */
+static void asset_lookup(api_req_t *r, store_cb cb)
+{
+    asset_op_t *o = asset_op_for(r, cb);
+    if (o) store_submit(r->api->store, &o->sreq);
+}
+
 /* A page cursor: the created_at (12 hex digits of unix ms) and the id of a page's last
  * asset, opaque to clients (docs/assets.md). */
 #define CURSOR_AT_LEN 12
@@ -331,13 +351,7 @@ static void on_get(store_req_t *req)
 /* GET /api/assets/:id: one asset's record. */
 static void route_get(api_req_t *r)
 {
-    if (!valid_asset_id(r->params[0])) {
-        api_error(r, 404, "not_found", "no such asset");
-        return;
-    }
-    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_get);
-    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
-    store_submit(r->api->store, &o->sreq);
+    asset_lookup(r, on_get);
 }
 
 static void on_upload_removed(void *ud, int status)
@@ -408,13 +422,7 @@ static void on_delete_lookup(store_req_t *req)
  * docs/assets.md). */
 static void route_delete(api_req_t *r)
 {
-    if (!valid_asset_id(r->params[0])) {
-        api_error(r, 404, "not_found", "no such asset");
-        return;
-    }
-    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_delete_lookup);
-    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
-    store_submit(r->api->store, &o->sreq);
+    asset_lookup(r, on_delete_lookup);
 }
 
 static void on_url(store_req_t *req)
@@ -446,13 +454,7 @@ static void on_url(store_req_t *req)
  * an Authorization header. */
 static void route_url(api_req_t *r)
 {
-    if (!valid_asset_id(r->params[0])) {
-        api_error(r, 404, "not_found", "no such asset");
-        return;
-    }
-    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_url);
-    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
-    store_submit(r->api->store, &o->sreq);
+    asset_lookup(r, on_url);
 }
 
 static void on_versions(store_req_t *req)
@@ -502,23 +504,23 @@ static void on_versions_lookup(store_req_t *req)
 /* GET /api/assets/:id/versions?limit=&before=: the asset's versions, newest first. */
 static void route_versions(api_req_t *r)
 {
-    if (!valid_asset_id(r->params[0])) {
-        api_error(r, 404, "not_found", "no such asset");
-        return;
-    }
+    asset_op_t *o = asset_op_for(r, on_versions_lookup);
+    if (!o) return;
     int64_t limit = ASSETS_PAGE_DEFAULT, before = 0;
-    if (api_query_int(r, "limit", &limit) != 0 || api_query_int(r, "before", &before) != 0)
-        return;
-    if (limit < 1 || limit > ASSETS_PAGE_MAX) {
+    int bad =
+        api_query_int(r, "limit", &limit) != 0 || api_query_int(r, "before", &before) != 0;
+    if (!bad && (limit < 1 || limit > ASSETS_PAGE_MAX)) {
         api_invalid(r, "limit", "limit must be 1 to 200");
-        return;
+        bad = 1;
     }
-    if (before < 0) {
+    if (!bad && before < 0) {
         api_invalid(r, "before", "before must be the \"next\" of a page");
+        bad = 1;
+    }
+    if (bad) {
+        op_free(o);
         return;
     }
-    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_versions_lookup);
-    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
     o->pl.before_at = before;
     o->pl.limit = (uint32_t)limit;
     store_submit(r->api->store, &o->sreq);
@@ -546,13 +548,7 @@ static void on_content(store_req_t *req)
  * version's content-addressed URL. */
 static void route_content(api_req_t *r)
 {
-    if (!valid_asset_id(r->params[0])) {
-        api_error(r, 404, "not_found", "no such asset");
-        return;
-    }
-    asset_op_t *o = op_new(r->api, r, STORE_ASSET_GET, on_content);
-    snprintf(o->pl.row.id, sizeof(o->pl.row.id), "%s", r->params[0]);
-    store_submit(r->api->store, &o->sreq);
+    asset_lookup(r, on_content);
 }
 
 /* ---- reading blobs (the transport's GET /api/blobs/) ---- */

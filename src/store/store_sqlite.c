@@ -926,10 +926,43 @@ static int sq_audit_recent(sq_conn_t *c, store_req_t *req)
     return STORE_OK;
 }
 
+/* One row, or none, of statement which bound to key (a field of cap bytes): read(c, s,
+ * out) takes the row (STORE_OK), no row is STORE_ENOTFOUND, a failure is logged as what. */
+static int sq_get_row(sq_conn_t *c, int which, const char *key, size_t cap,
+                      void (*read)(sq_conn_t *, sqlite3_stmt *, void *), void *out,
+                      const char *what)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int rc = sq_bind_field(s, 1, key, cap) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err;
+    if (rc == SQLITE_ROW) {
+        read(c, s, out);
+        err = STORE_OK;
+    } else {
+        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, what);
+    }
+    sq_release(s);
+    return err;
+}
+
+/* Runs statement which, bound to key (a field of cap bytes), that returns no row; the rows
+ * it changed go to *changed (NULL: not wanted). A failure is logged as what. */
+static int sq_exec_key(sq_conn_t *c, int which, const char *key, size_t cap, int *changed,
+                       const char *what)
+{
+    sqlite3_stmt *s = c->stmt[which];
+    int rc = sq_bind_field(s, 1, key, cap) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    if (changed) *changed = err == STORE_OK ? sqlite3_changes(c->db) : 0;
+    sq_release(s);
+    return err;
+}
+
 /* ---- API keys ---- */
 
-static void sq_read_apikey(sq_conn_t *c, sqlite3_stmt *s, store_apikey_t *k)
+static void sq_read_apikey(sq_conn_t *c, sqlite3_stmt *s, void *out)
 {
+    store_apikey_t *k = out;
     sq_copy_text(c, k->id, sizeof(k->id), s, 0);
     sq_copy_text(c, k->name, sizeof(k->name), s, 1);
     sq_copy_text(c, k->hash, sizeof(k->hash), s, 2);
@@ -957,17 +990,7 @@ static int sq_apikey_create(sq_conn_t *c, const store_apikey_t *k)
 
 static int sq_apikey_get(sq_conn_t *c, store_apikey_t *k)
 {
-    sqlite3_stmt *s = c->stmt[SQ_APIKEY_GET];
-    int rc = SQ_BIND(s, 1, k->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-    int err;
-    if (rc == SQLITE_ROW) {
-        sq_read_apikey(c, s, k);
-        err = STORE_OK;
-    } else {
-        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "api key get");
-    }
-    sq_release(s);
-    return err;
+    return sq_get_row(c, SQ_APIKEY_GET, k->id, sizeof(k->id), sq_read_apikey, k, "api key get");
 }
 
 static int sq_apikey_list(sq_conn_t *c, store_req_t *req)
@@ -1008,8 +1031,9 @@ static int sq_apikey_revoke(sq_conn_t *c, store_apikey_t *k)
 
 /* ---- assets ---- */
 
-static void sq_read_asset(sq_conn_t *c, sqlite3_stmt *s, store_asset_t *a)
+static void sq_read_asset(sq_conn_t *c, sqlite3_stmt *s, void *out)
 {
+    store_asset_t *a = out;
     sq_copy_text(c, a->id, sizeof(a->id), s, 0);
     sq_copy_text(c, a->room_id, sizeof(a->room_id), s, 1);
     sq_copy_text(c, a->uploader, sizeof(a->uploader), s, 2);
@@ -1026,6 +1050,21 @@ static void sq_read_asset(sq_conn_t *c, sqlite3_stmt *s, store_asset_t *a)
 static int sq_asset_int(sq_conn_t *c, int which, const char *f1, size_t cap1, const char *f2,
                         size_t cap2, int64_t *out);
 
+/* SQ_ASSET_CURRENT's row: the asset's room, and its next version number. */
+static void sq_read_next_version(sq_conn_t *c, sqlite3_stmt *s, void *out)
+{
+    store_asset_t *a = out;
+    sq_copy_text(c, a->room_id, sizeof(a->room_id), s, 0);
+    a->version = sqlite3_column_int64(s, 1) + 1;
+}
+
+/* The owner column of an SQ_ASSET_GET row. */
+static void sq_read_owner(sq_conn_t *c, sqlite3_stmt *s, void *out)
+{
+    store_asset_t *a = out;
+    sq_copy_text(c, a->owner, sizeof(a->owner), s, 10);
+}
+
 /* A version of asset a->asset_id: it takes the asset's room and the next version number,
  * and the asset's current version is current no more. ENOTFOUND: no such asset; EEXISTS:
  * a's id is taken (checked first, so a refusal changes nothing). */
@@ -1035,22 +1074,11 @@ static int sq_asset_next_version(sq_conn_t *c, store_asset_t *a)
     int err = sq_asset_int(c, SQ_ASSET_TAKEN, a->id, sizeof(a->id), NULL, 0, &taken);
     if (err != STORE_OK) return err;
     if (taken) return STORE_EEXISTS;
-    sqlite3_stmt *s = c->stmt[SQ_ASSET_CURRENT];
-    int rc = SQ_BIND(s, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        sq_copy_text(c, a->room_id, sizeof(a->room_id), s, 0);
-        a->version = sqlite3_column_int64(s, 1) + 1;
-        err = STORE_OK;
-    } else {
-        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "asset version");
-    }
-    sq_release(s);
+    err = sq_get_row(c, SQ_ASSET_CURRENT, a->asset_id, sizeof(a->asset_id),
+                     sq_read_next_version, a, "asset version");
     if (err != STORE_OK) return err;
-    s = c->stmt[SQ_ASSET_SUPERSEDE];
-    rc = SQ_BIND(s, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "asset version");
-    sq_release(s);
-    return err;
+    return sq_exec_key(c, SQ_ASSET_SUPERSEDE, a->asset_id, sizeof(a->asset_id), NULL,
+                       "asset version");
 }
 
 static int sq_asset_put(sq_conn_t *c, store_asset_t *a)
@@ -1082,37 +1110,20 @@ static int sq_asset_put(sq_conn_t *c, store_asset_t *a)
     else if (rc != SQLITE_DONE) /* a version number taken too: never "recorded before" */
         err = sq_fail(c, "asset put");
     sq_release(s);
-    if (err == STORE_OK) { /* the asset counts now, not the reservation */
-        s = c->stmt[SQ_UPLOAD_DELETE];
-        rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-        if (rc != SQLITE_DONE) err = sq_fail(c, "asset put (reservation)");
-        sq_release(s);
-    }
+    if (err == STORE_OK) /* the asset counts now, not the reservation */
+        err = sq_exec_key(c, SQ_UPLOAD_DELETE, a->id, sizeof(a->id), NULL,
+                          "asset put (reservation)");
     if (err == STORE_OK) { /* the owner: the first version's uploader */
-        sqlite3_stmt *g = c->stmt[SQ_ASSET_GET];
-        rc = SQ_BIND(g, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(g);
-        if (rc == SQLITE_ROW)
-            sq_copy_text(c, a->owner, sizeof(a->owner), g, 10);
-        else
-            err = sq_fail(c, "asset put (owner)");
-        sq_release(g);
+        err = sq_get_row(c, SQ_ASSET_GET, a->asset_id, sizeof(a->asset_id), sq_read_owner, a,
+                         "asset put (owner)");
+        if (err == STORE_ENOTFOUND) err = sq_fail(c, "asset put (owner)");
     }
     return err;
 }
 
 static int sq_asset_get(sq_conn_t *c, store_asset_t *a)
 {
-    sqlite3_stmt *s = c->stmt[SQ_ASSET_GET];
-    int rc = SQ_BIND(s, 1, a->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-    int err;
-    if (rc == SQLITE_ROW) {
-        sq_read_asset(c, s, a);
-        err = STORE_OK;
-    } else {
-        err = rc == SQLITE_DONE ? STORE_ENOTFOUND : sq_fail(c, "asset get");
-    }
-    sq_release(s);
-    return err;
+    return sq_get_row(c, SQ_ASSET_GET, a->id, sizeof(a->id), sq_read_asset, a, "asset get");
 }
 
 /* The current version as it was, then every version gone (one transaction: nothing
@@ -1121,11 +1132,8 @@ static int sq_asset_delete(sq_conn_t *c, store_asset_t *a)
 {
     int err = sq_asset_get(c, a);
     if (err != STORE_OK) return err;
-    sqlite3_stmt *s = c->stmt[SQ_ASSET_DELETE];
-    int rc = SQ_BIND(s, 1, a->asset_id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "asset delete");
-    sq_release(s);
-    return err;
+    return sq_exec_key(c, SQ_ASSET_DELETE, a->asset_id, sizeof(a->asset_id), NULL,
+                       "asset delete");
 }
 
 /* LIST (a room's current versions) and VERSIONS (an asset's versions). */
@@ -1214,12 +1222,10 @@ static int sq_upload_reserve(sq_conn_t *c, store_assets_t *a)
 
 static int sq_upload_release(sq_conn_t *c, const store_asset_t *row)
 {
-    sqlite3_stmt *s = c->stmt[SQ_UPLOAD_DELETE];
-    int rc = SQ_BIND(s, 1, row->id) != SQLITE_OK ? SQLITE_ERROR : sqlite3_step(s);
-    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "upload release");
-    if (err == STORE_OK && sqlite3_changes(c->db) == 0) err = STORE_ENOTFOUND;
-    sq_release(s);
-    return err;
+    int changed;
+    int err =
+        sq_exec_key(c, SQ_UPLOAD_DELETE, row->id, sizeof(row->id), &changed, "upload release");
+    return err == STORE_OK && changed == 0 ? STORE_ENOTFOUND : err;
 }
 
 /* The reservations created before a->before_at, by id after a->row.id. */

@@ -121,18 +121,30 @@ describe('sfu (Janus)', { skip: !haveJanus() && 'janus is not installed (scripts
     }
   });
 
-  it('Janus killed and restarted during a call: the members are told, the call gets a new Janus room and tokens, and offers are answered there', T, async () => {
-    const [a, b] = [mkUser('A'), mkUser('B')];
-    const { room, cs: [ca, cb] } = await roomWith(srv.port, [a, b]);
-    const answered = (e) => e.op === 'rtc_signal' && e.from === 'sfu' && e.data.pc === 'pub' && e.data.type === 'answer';
+  const answered = (e) => e.op === 'rtc_signal' && e.from === 'sfu' && e.data.pc === 'pub' && e.data.type === 'answer';
+
+  /** The start of the Janus-loss tests: A and B in a call at Janus (jr: its Janus room),
+   * A's offer answered; offer(c) sends c's. The caller closes ca and cb. */
+  async function sfuCall() {
+    const { room, cs } = await roomWith(srv.port, [mkUser('A'), mkUser('B')]);
+    const [ca, cb] = cs;
     const offer = (c) => c.ok('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'pub', type: 'offer', sdp: OFFER } });
     try {
       await ca.ok('rtc_join', { room: room.id, audio: true });
       await cb.ok('rtc_join', { room: room.id, audio: true });
       const jr = await until(() => janusRoom(room.id), 10000, 'the Janus room');
       await offer(ca);
-      await ca.waitEvent(answered, 10000, 'the answer before the restart');
+      await ca.waitEvent(answered, 10000, 'the first answer');
+      return { room, ca, cb, jr, offer };
+    } catch (e) {
+      closeAll(cs);
+      throw e;
+    }
+  }
 
+  it('Janus killed and restarted during a call: the members are told, the call gets a new Janus room and tokens, and offers are answered there', T, async () => {
+    const { room, ca, cb, jr, offer } = await sfuCall();
+    try {
       await janus.restart(); // none of the session, tokens or rooms survive
       for (const c of [ca, cb]) {
         const e = await c.waitEvent('rtc_sfu_error', 15000);
@@ -161,16 +173,8 @@ describe('sfu (Janus)', { skip: !haveJanus() && 'janus is not installed (scripts
   });
 
   it('a session Janus forgot (Janus stays up): the members are told, leave at once, and the old Janus room and tokens still go', T, async () => {
-    const [a, b] = [mkUser('A'), mkUser('B')];
-    const { room, cs: [ca, cb] } = await roomWith(srv.port, [a, b]);
-    const answered = (e) => e.op === 'rtc_signal' && e.from === 'sfu' && e.data.pc === 'pub' && e.data.type === 'answer';
-    const offer = (c) => c.ok('rtc_signal', { room: room.id, to: 'sfu', data: { pc: 'pub', type: 'offer', sdp: OFFER } });
+    const { room, ca, cb, jr, offer } = await sfuCall();
     try {
-      await ca.ok('rtc_join', { room: room.id, audio: true });
-      await cb.ok('rtc_join', { room: room.id, audio: true });
-      const jr = await until(() => janusRoom(room.id), 10000, 'the Janus room');
-      await offer(ca);
-      await ca.waitEvent(answered, 10000, 'the answer');
       // The process's token and the members' two.
       const tokens0 = await janus.tokens();
 

@@ -3502,30 +3502,42 @@ static void test_upload_reservations(void)
     drop_target(path);
 }
 
+/* The start of the asset-version tests: a store at a new target (name) on loop, with
+ * room 1 and asset 1's first version by user 1 (put through *a, which it fills), its id in
+ * first. *out gets the store (closed by the test), or NULL when this failed. */
+static void versions_setup(char *path, size_t cap, const char *name, uv_loop_t *loop, tctx_t *c,
+                           store_assets_t *a, char first[STORE_ID_LEN], store_t **out)
+{
+    *out = NULL;
+    new_target(path, cap, name);
+    uv_loop_init(loop);
+    store_t *st = open_store(path, loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_init(c);
+    ASSERT_EQ(create_room(st, loop, c, 1), STORE_OK);
+    memset(a, 0, sizeof(*a));
+    fill_asset(&a->row, 1, 1, 1, 'a', 10);
+    ASSERT_EQ(run_assets(st, loop, c, STORE_ASSET_PUT, a), STORE_OK);
+    ASSERT_EQ(a->row.version, 1);
+    ASSERT_STREQ(a->row.asset_id, a->row.id);
+    ASSERT_STREQ(a->row.owner, "00000000-0000-4000-8000-000000000001");
+    snprintf(first, STORE_ID_LEN, "%s", a->row.id);
+    *out = st;
+}
+
 /* Asset versions (ASTS): a put naming an asset is its next version in the asset's room,
  * reads and lists show the current one, VERSIONS pages them newest first, an older
  * version's content stays referenced and readable, a taken id or an unknown asset
  * changes nothing, each version counts for its uploader, and a delete takes them all. */
 static void test_asset_versions(void)
 {
-    char path[512];
-    new_target(path, sizeof(path), "versions");
+    char path[512], first[STORE_ID_LEN];
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    store_t *st = open_store(path, &loop);
-    ASSERT_TRUE(st != NULL);
     tctx_t c;
-    tctx_init(&c);
-    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
     store_assets_t a;
-    memset(&a, 0, sizeof(a));
-    char first[STORE_ID_LEN];
-    fill_asset(&a.row, 1, 1, 1, 'a', 10);
-    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a), STORE_OK);
-    ASSERT_EQ(a.row.version, 1);
-    ASSERT_STREQ(a.row.asset_id, a.row.id);
-    ASSERT_STREQ(a.row.owner, "00000000-0000-4000-8000-000000000001");
-    snprintf(first, sizeof(first), "%s", a.row.id);
+    store_t *st;
+    versions_setup(path, sizeof(path), "versions", &loop, &c, &a, first, &st);
+    ASSERT_TRUE(st != NULL);
     /* Version 2 by user 2, naming no room: it takes the asset's. */
     fill_asset(&a.row, 2, 1, 2, 'b', 20);
     a.row.room_id[0] = '\0';
@@ -3638,21 +3650,14 @@ static void test_asset_versions(void)
  * EEXISTS means only "this upload id is taken". */
 static void test_asset_versions_at_once(void)
 {
-    char path[512];
-    new_target(path, sizeof(path), "verrace");
+    char path[512], first[STORE_ID_LEN];
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    store_t *st = open_store(path, &loop);
-    ASSERT_TRUE(st != NULL);
     tctx_t c;
-    tctx_init(&c);
-    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
     store_assets_t a[2];
-    memset(a, 0, sizeof(a));
-    char first[STORE_ID_LEN];
-    fill_asset(&a[0].row, 1, 1, 1, 'a', 10);
-    ASSERT_EQ(run_assets(st, &loop, &c, STORE_ASSET_PUT, &a[0]), STORE_OK);
-    snprintf(first, sizeof(first), "%s", a[0].row.id);
+    store_t *st;
+    versions_setup(path, sizeof(path), "verrace", &loop, &c, &a[0], first, &st);
+    ASSERT_TRUE(st != NULL);
+    memset(&a[1], 0, sizeof(a[1]));
     /* Two puts in flight together. */
     treq_t t[2];
     for (int i = 0; i < 2; i++) {
