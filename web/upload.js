@@ -57,7 +57,9 @@ export function mountUploads(room, parent, dropOn, opts = {}) {
       });
       const li = h('li', { class: 'asset-row', 'data-testid': 'asset', 'data-asset-id': a.id, 'data-sha256': a.sha256 },
         open, h('span', { class: 'muted small' }, fmtSize(a.size)));
-      if (a.uploadedBy === opts.me || opts.isHost?.()) {
+      // Who the server lets delete it: its owner (its first version's uploader, not
+      // necessarily the current version's) or whoever manages the room.
+      if ((a.owner ?? a.uploadedBy) === opts.me || opts.isHost?.()) {
         const del = h('button', { class: 'btn btn-icon btn-sm', type: 'button', 'data-testid': 'asset-delete', 'aria-label': `Delete ${a.name}` }, '✕');
         del.addEventListener('click', () => removeAsset(a));
         li.append(del);

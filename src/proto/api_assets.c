@@ -62,13 +62,20 @@ static const char *asset_id_of(const store_asset_t *a)
     return a->asset_id[0] ? a->asset_id : a->id;
 }
 
+/* The asset's owner: its first version's uploader. */
+static const char *owner_of(const store_asset_t *a)
+{
+    return a->owner[0] ? a->owner : a->uploader;
+}
+
 json_t *api_asset_json(const store_asset_t *a)
 {
     char url[96];
     snprintf(url, sizeof(url), "/api/blobs/%s", a->sha256);
-    return json_pack("{s:s, s:o, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "id", asset_id_of(a),
-                     "roomId", a->room_id[0] ? json_string(a->room_id) : json_null(),
-                     "uploadedBy", a->uploader, "sha256", a->sha256, "size",
+    return json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "id",
+                     asset_id_of(a), "roomId",
+                     a->room_id[0] ? json_string(a->room_id) : json_null(), "owner",
+                     owner_of(a), "uploadedBy", a->uploader, "sha256", a->sha256, "size",
                      (json_int_t)a->size, "name", a->name, "type", a->type, "createdAt",
                      (json_int_t)a->created_at, "url", url, "version",
                      (json_int_t)(a->version > 0 ? a->version : 1));
@@ -287,12 +294,6 @@ static void route_list(api_req_t *r)
     o->pl.before_at = at;
     o->pl.limit = (uint32_t)limit;
     store_submit(r->api->store, &o->sreq);
-}
-
-/* The asset's owner: its first version's uploader. */
-static const char *owner_of(const store_asset_t *a)
-{
-    return a->owner[0] ? a->owner : a->uploader;
 }
 
 /* 1 when user takes part in asset a's room now (a participant, not banned); for an asset

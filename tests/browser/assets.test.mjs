@@ -9,6 +9,7 @@
 // (the SDK over XMLHttpRequest) retries a PATCH whose connection was reset.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -231,6 +232,31 @@ describe('web app: files in a room', () => {
     assert.deepEqual(reqs, ['POST', 'PATCH', 'HEAD', 'PATCH']);
     const sha = await B.page.getByTestId('assets').locator('[data-testid="asset"]', { hasText: 'reset.bin' }).getAttribute('data-sha256');
     assert.equal(sha, want);
+    env.assertNoConsoleErrors();
+  });
+
+  it('the delete button follows the server\'s rule: the asset\'s owner (not the current version\'s uploader) and the host', async () => {
+    // B (a participant) picks a file: B owns the asset. A (the host) uploads its version 2.
+    await B.page.getByTestId('upload-input').setInputFiles({ name: 'owned.txt', mimeType: 'text/plain', buffer: Buffer.from('v1') });
+    const row = (page) => page.getByTestId('assets').locator('[data-testid="asset"]', { hasText: 'owned.txt' });
+    const id = await until(() => row(A.page).getAttribute('data-asset-id'), { message: 'A lists it' });
+    await A.page.evaluate(async (assetId) => {
+      const { token } = JSON.parse(localStorage.getItem('chorus.session'));
+      const tus = { Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0' };
+      const made = await fetch('/api/uploads/', {
+        method: 'POST',
+        headers: { ...tus, 'Upload-Length': '2', 'Upload-Metadata': `filename ${btoa('owned.txt')},assetId ${btoa(assetId)}` },
+      });
+      await fetch(made.headers.get('Location'), {
+        method: 'PATCH',
+        headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+        body: 'v2',
+      });
+    }, id);
+    const v2 = createHash('sha256').update('v2').digest('hex');
+    await until(async () => (await row(B.page).getAttribute('data-sha256')) === v2, { message: 'B lists version 2' });
+    assert.equal(await row(B.page).getByTestId('asset-delete').count(), 1, 'the owner may delete it');
+    assert.equal(await row(A.page).getByTestId('asset-delete').count(), 1, 'the host may delete it');
     env.assertNoConsoleErrors();
   });
 });

@@ -28,7 +28,7 @@ const ARGS = ['--jwt-secret', TEST_SECRET];
 const TUS = { 'Tus-Resumable': '1.0.0' };
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const b64 = (s) => Buffer.from(s).toString('base64');
-const ASSET_KEYS = ['createdAt', 'id', 'name', 'roomId', 'sha256', 'size', 'type', 'uploadedBy', 'url', 'version'];
+const ASSET_KEYS = ['createdAt', 'id', 'name', 'owner', 'roomId', 'sha256', 'size', 'type', 'uploadedBy', 'url', 'version'];
 
 /** Uploads data with tus-js-client as user; resolves with {id, assetId} (Asset-Id header). */
 function tusUpload(port, user, data, metadata = {}) {
@@ -257,6 +257,7 @@ describe('assets in rooms', () => {
       assert.equal(ev.asset.version, 2);
       assert.equal(ev.asset.sha256, sha256(v2));
       assert.equal(ev.asset.uploadedBy, host.sub);
+      assert.equal(ev.asset.owner, owner.sub, 'the owner stays the first version\'s uploader');
       assert.equal(ev.asset.roomId, room.id);
       await tusUpload(srv.port, owner, v3, { filename: 'model-3.glb', assetId: id });
       ev = await cs[2].waitEvent('asset_updated');

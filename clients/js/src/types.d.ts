@@ -81,6 +81,7 @@ export type ActivityPage = {
 export type Asset = {
     id: string;
     roomId: string | null;
+    owner: string;
     uploadedBy: string;
     sha256: string;
     size: number;
@@ -231,10 +232,11 @@ export type SyncResult = {
 /**
  * A file uploaded into a room (docs/assets.md "Assets in rooms"): `url` is the
  * token-only download path (`/api/blobs/<sha256>`); room.assetUrl() gives a signed one.
- * createdAt is unix ms.
+ * createdAt is unix ms. `owner` uploaded its first version (it, and whoever manages the
+ * room, may delete it or add a version); `uploadedBy` the current one.
  * @typedef {{
- *   id: string; roomId: string | null; uploadedBy: string; sha256: string; size: number;
- *   name: string; type: string; createdAt: number; url: string;
+ *   id: string; roomId: string | null; owner: string; uploadedBy: string; sha256: string;
+ *   size: number; name: string; type: string; createdAt: number; url: string;
  * }} Asset
  */
 /**
