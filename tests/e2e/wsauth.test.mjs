@@ -15,6 +15,16 @@ import { assertErrorReply, JsonWs } from './lib/wsclient.mjs';
 const T = { timeout: 20000 };
 const AUTH_TIMEOUT_MS = 500;
 
+/**
+ * Resolves once the auth timeout has passed for every connection opened before: one opened
+ * now that never authenticates is closed (1008) at its own deadline, which comes after
+ * theirs. Waits exactly as long as that takes, not a fixed time.
+ */
+async function pastAuthTimeout(port) {
+  const ctl = await JsonWs.open(port);
+  assert.equal((await ctl.waitClose(AUTH_TIMEOUT_MS + 5000)).code, 1008);
+}
+
 /** Sends auth with a fresh ref and returns the reply. */
 const auth = (c, token) => c.call('auth', { token });
 
@@ -57,7 +67,7 @@ describe('WebSocket authentication', () => {
       assert.equal(m.data.user.id, ada.user.id);
       assert.equal(m.data.user.name, 'Ada');
       assert.equal(m.data.user.color, ada.user.color);
-      await delay(AUTH_TIMEOUT_MS + 700);
+      await pastAuthTimeout(port);
       assert.equal(c.isOpen, true, `still open; close ${JSON.stringify(c.closeInfo)}`);
       await c.echo({ after: 'timeout' });
     } finally {
@@ -94,7 +104,7 @@ describe('WebSocket authentication', () => {
   it('Authorization: Bearer at the handshake authenticates (open past the timeout, bound to that user)', T, async () => {
     const c = await JsonWs.open(port, { headers: { Authorization: `Bearer ${ada.token}` } });
     try {
-      await delay(AUTH_TIMEOUT_MS + 700);
+      await pastAuthTimeout(port);
       assert.equal(c.isOpen, true, `still open; close ${JSON.stringify(c.closeInfo)}`);
       await c.echo('hello');
       // The connection is Ada's: another user is forbidden, Ada's own token renews.
@@ -108,7 +118,7 @@ describe('WebSocket authentication', () => {
   it('?token= at the handshake authenticates (open past the timeout, bound to that user)', T, async () => {
     const c = await JsonWs.open(port, { path: `/ws?token=${encodeURIComponent(bob.token)}` });
     try {
-      await delay(AUTH_TIMEOUT_MS + 700);
+      await pastAuthTimeout(port);
       assert.equal(c.isOpen, true, `still open; close ${JSON.stringify(c.closeInfo)}`);
       await c.echo([1, 2, 3]);
       assertErrorReply(await auth(c, ada.token), c.nextRef - 1, 'forbidden');
@@ -121,7 +131,7 @@ describe('WebSocket authentication', () => {
   it('?token= among other query parameters', T, async () => {
     const c = await JsonWs.open(port, { path: `/ws?room=abc&token=${encodeURIComponent(ada.token)}&x=1` });
     try {
-      await delay(AUTH_TIMEOUT_MS + 500);
+      await pastAuthTimeout(port);
       assert.equal(c.isOpen, true, `still open; close ${JSON.stringify(c.closeInfo)}`);
       assertErrorReply(await auth(c, bob.token), 1, 'forbidden');
     } finally {
