@@ -259,6 +259,8 @@ enum {
     PG_REVOKE_LOAD,
     PG_REVOKE_PRUNE,
     PG_ROOM_INSERT,
+    PG_ROOM_LOCK,
+    PG_ROOMS_HOSTED,
     PG_ROOM_UPDATE,
     PG_ROOM_DELETE,
     PG_ROOM_EXISTS,
@@ -552,6 +554,11 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= $1",
     [PG_ROOM_INSERT] = "INSERT INTO rooms(" PG_ROOM_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    /* A host's rooms are counted and a room created one at a time across every node: the
+     * count read under this transaction-scoped lock (a statement of its own, so its
+     * snapshot is taken once the lock is held) sees every create committed before. */
+    [PG_ROOM_LOCK] = "SELECT pg_advisory_xact_lock(7236117024)",
+    [PG_ROOMS_HOSTED] = "SELECT count(*) FROM rooms WHERE host_id = $1",
     /* The room's next state version only: the row lock makes a second writer of the same
      * base wait for the first one's end, re-read the row and match nothing. */
     [PG_ROOM_UPDATE] = "WITH u AS (UPDATE rooms SET name = $1, capacity = $2,"
@@ -1184,9 +1191,27 @@ static int pg_part_put(pg_conn_t *c, const store_participant_t *pt, const char *
     return pg_cmd(c, PG_PART_UPSERT, &p, "participant put", NULL);
 }
 
+/* ELIMIT when rm's host hosts max rooms or more, counted under PG_ROOM_LOCK; else OK. */
+static int pg_rooms_hosted_full(pg_conn_t *c, const store_room_t *rm, uint32_t max)
+{
+    int err = pg_cmd(c, PG_ROOM_LOCK, NULL, "room create lock", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t p = {0};
+    PP_FIELD(&p, rm->host_id);
+    PGresult *r = pg_run(c, PG_ROOMS_HOSTED, &p);
+    err = pg_status(c, r, "rooms hosted");
+    if (err == STORE_OK && pg_int(r, 0, 0) >= (int64_t)max) err = STORE_ELIMIT;
+    PQclear(r);
+    return err;
+}
+
 static int pg_room_create(pg_conn_t *c, const store_rooms_t *rs)
 {
     const store_room_t *rm = &rs->room;
+    if (rs->max_hosted) {
+        int err = pg_rooms_hosted_full(c, rm, rs->max_hosted);
+        if (err != STORE_OK) return err;
+    }
     pg_params_t p = {0};
     PP_FIELD(&p, rm->id);
     PP_FIELD(&p, rm->code);

@@ -267,6 +267,7 @@ enum {
     SQ_REVOKE_LOAD,
     SQ_REVOKE_PRUNE,
     SQ_ROOM_INSERT,
+    SQ_ROOMS_HOSTED,
     SQ_ROOM_UPDATE,
     SQ_ROOM_EXISTS,
     SQ_ROOM_DELETE,
@@ -570,6 +571,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                         " ORDER BY id DESC LIMIT ?1",
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_ROOMS_HOSTED] = "SELECT count(*) FROM rooms WHERE host_id = ?1",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
                        " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7"
                        " AND state_version = ?9 AND ?5 > ?9",
@@ -1596,9 +1598,26 @@ static int sq_docs_at(sq_conn_t *c, store_rooms_t *r, int64_t t)
     return err;
 }
 
+/* ELIMIT when host_id hosts max rooms or more; else OK. The count is in the write
+ * transaction (BEGIN IMMEDIATE), which no other writer shares. */
+static int sq_rooms_hosted_full(sq_conn_t *c, const char *host_id, uint32_t max)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ROOMS_HOSTED];
+    int rc = sq_bind_field(s, 1, host_id, STORE_SUB_LEN) != SQLITE_OK ? SQLITE_ERROR
+                                                                      : sqlite3_step(s);
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "rooms hosted");
+    if (err == STORE_OK && sqlite3_column_int64(s, 0) >= (int64_t)max) err = STORE_ELIMIT;
+    sq_release(s);
+    return err;
+}
+
 static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
 {
     const store_room_t *rm = &r->room;
+    if (r->max_hosted) {
+        int herr = sq_rooms_hosted_full(c, rm->host_id, r->max_hosted);
+        if (herr != STORE_OK) return herr;
+    }
     sqlite3_stmt *s = c->stmt[SQ_ROOM_INSERT];
     int bad = SQ_BIND(s, 1, rm->id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, rm->code) != SQLITE_OK;
