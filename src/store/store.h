@@ -202,6 +202,11 @@ typedef enum {
                                * joined_at, user_id; every entity by room_id then
                                * state_version; and usage: the bytes stored per room and
                                * author (see "quota bytes" above), one row per pair */
+    STORE_PARTS_OF_USER,      /* in: part.user_id, limit (capped at STORE_PAGE_MAX; 0
+                               * answers nothing). out: parts: the user's participant rows
+                               * that are not banned, by joined_at then room_id, at most
+                               * limit (a cluster node's "my rooms": its registry does not
+                               * know other homes' members) */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
     STORE_DOC_LOAD,      /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
                           * version, updated_at; version 0, "" and 0 when the

@@ -272,6 +272,7 @@ enum {
     PG_MSGS_ASC,
     PG_ROOMS_ALL,
     PG_PARTS_ALL,
+    PG_PARTS_OF_USER,
     PG_DOC_SELECT,
     PG_DOC_UPSERT,
     PG_DOC_OP_INSERT,
@@ -599,6 +600,9 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOMS_ALL] = "SELECT " PG_ROOM_COLUMNS ", last_seq FROM rooms ORDER BY created_at, id",
     [PG_PARTS_ALL] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
+    [PG_PARTS_OF_USER] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
+                         " WHERE user_id = $1 AND banned = 0"
+                         " ORDER BY joined_at, room_id LIMIT $2",
     [PG_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
                       " WHERE room_id = $1 AND doc_id = $2",
     [PG_DOC_UPSERT] = "INSERT INTO documents(room_id, doc_id, version, snapshot, updated_at)"
@@ -1389,6 +1393,8 @@ static int pg_messages_page(pg_conn_t *c, store_rooms_t *rs)
     return err;
 }
 
+static int pg_parts_read(pg_conn_t *c, PGresult *r, store_rooms_t *rs, const char *what);
+
 static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
 {
     rs->rooms = NULL;
@@ -1424,9 +1430,17 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
     rs->nrooms = n;
 
     r = pg_run(c, PG_PARTS_ALL, NULL);
-    err = pg_status(c, r, "participants load");
+    err = pg_parts_read(c, r, rs, "participants load");
+    PQclear(r);
+    return err;
+}
+
+/* Reads the participant rows of r (PG_PART_COLUMNS) into rs->parts. */
+static int pg_parts_read(pg_conn_t *c, PGresult *r, store_rooms_t *rs, const char *what)
+{
+    int err = pg_status(c, r, what);
     if (err == STORE_OK) {
-        n = (size_t)PQntuples(r);
+        size_t n = (size_t)PQntuples(r);
         store_participant_t *parts = n ? ch_calloc(n, sizeof(*parts)) : NULL;
         for (size_t i = 0; i < n; i++) {
             store_participant_t *pt = &parts[i];
@@ -1442,6 +1456,18 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
         rs->parts = parts;
         rs->nparts = n;
     }
+    return err;
+}
+
+static int pg_parts_of_user(pg_conn_t *c, store_rooms_t *rs)
+{
+    uint32_t limit = rs->limit < STORE_PAGE_MAX ? rs->limit : STORE_PAGE_MAX;
+    if (!limit) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, rs->part.user_id);
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_PARTS_OF_USER, &p);
+    int err = pg_parts_read(c, r, rs, "participants of user");
     PQclear(r);
     return err;
 }
@@ -2857,6 +2883,10 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);
         req->err = pg_messages_page(c, req->rooms);
+        break;
+    case STORE_PARTS_OF_USER:
+        CH_ASSERT(req->rooms);
+        req->err = pg_parts_of_user(c, req->rooms);
         break;
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);

@@ -279,6 +279,7 @@ enum {
     SQ_MSGS_ASC,
     SQ_ROOMS_ALL,
     SQ_PARTS_ALL,
+    SQ_PARTS_OF_USER,
     SQ_DOC_SELECT,
     SQ_DOC_UPSERT,
     SQ_DOC_NEXT,
@@ -604,6 +605,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
         " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
     [SQ_PARTS_ALL] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
+    [SQ_PARTS_OF_USER] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
+                         " WHERE user_id = ?1 AND banned = 0"
+                         " ORDER BY joined_at, room_id LIMIT ?2",
     [SQ_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
                       " WHERE room_id = ?1 AND doc_id = ?2",
     /* Keeps the newest snapshot: one at a lower version than the stored one (ops
@@ -1820,6 +1824,52 @@ static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
     return STORE_OK;
 }
 
+/* Steps s (bound; SQ_PART_COLUMNS) to its end into *parts (malloc'd), *nparts; resets s.
+ * On an error *parts may hold the rows read so far (the caller frees it). */
+static int sq_parts_read(sq_conn_t *c, sqlite3_stmt *s, store_participant_t **parts,
+                         size_t *nparts, const char *what)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*nparts == cap) {
+            cap = cap ? cap * 2 : 16;
+            *parts = ch_realloc(*parts, cap * sizeof(**parts));
+        }
+        store_participant_t *p = &(*parts)[(*nparts)++];
+        memset(p, 0, sizeof(*p));
+        sq_copy_text(c, p->room_id, sizeof(p->room_id), s, 0);
+        sq_copy_text(c, p->user_id, sizeof(p->user_id), s, 1);
+        sq_copy_text(c, p->display_name, sizeof(p->display_name), s, 2);
+        sq_copy_text(c, p->color, sizeof(p->color), s, 3);
+        p->role = sqlite3_column_int(s, 4);
+        p->banned = sqlite3_column_int64(s, 5) != 0;
+        p->joined_at = sqlite3_column_int64(s, 6);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    sq_release(s);
+    return err;
+}
+
+static int sq_parts_of_user(sq_conn_t *c, store_rooms_t *r)
+{
+    uint32_t limit = r->limit < STORE_PAGE_MAX ? r->limit : STORE_PAGE_MAX;
+    if (!limit) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_PARTS_OF_USER];
+    if (sq_bind_field(s, 1, r->part.user_id, STORE_SUB_LEN) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, limit) != SQLITE_OK) {
+        sq_release(s);
+        return sq_fail(c, "participants of user");
+    }
+    int err = sq_parts_read(c, s, &r->parts, &r->nparts, "participants of user");
+    if (err != STORE_OK) {
+        free(r->parts);
+        r->parts = NULL;
+        r->nparts = 0;
+    }
+    return err;
+}
+
 static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
 {
     r->rooms = NULL;
@@ -1858,25 +1908,7 @@ static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
     sqlite3_reset(s);
     if (err != STORE_OK) goto fail;
 
-    s = c->stmt[SQ_PARTS_ALL];
-    cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (nparts == cap) {
-            cap = cap ? cap * 2 : 16;
-            parts = ch_realloc(parts, cap * sizeof(*parts));
-        }
-        store_participant_t *p = &parts[nparts++];
-        memset(p, 0, sizeof(*p));
-        sq_copy_text(c, p->room_id, sizeof(p->room_id), s, 0);
-        sq_copy_text(c, p->user_id, sizeof(p->user_id), s, 1);
-        sq_copy_text(c, p->display_name, sizeof(p->display_name), s, 2);
-        sq_copy_text(c, p->color, sizeof(p->color), s, 3);
-        p->role = sqlite3_column_int(s, 4);
-        p->banned = sqlite3_column_int64(s, 5) != 0;
-        p->joined_at = sqlite3_column_int64(s, 6);
-    }
-    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "participants load");
-    sqlite3_reset(s);
+    err = sq_parts_read(c, c->stmt[SQ_PARTS_ALL], &parts, &nparts, "participants load");
     if (err != STORE_OK) goto fail;
 
     r->rooms = rooms;
@@ -2864,6 +2896,10 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);
         req->err = sq_messages_page(c, req->rooms);
+        break;
+    case STORE_PARTS_OF_USER:
+        CH_ASSERT(req->rooms);
+        req->err = sq_parts_of_user(c, req->rooms);
         break;
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);
