@@ -236,9 +236,11 @@ static void mine_stored(store_req_t *req)
     m->pending = 1;
     for (size_t i = 0; i < m->pl.nparts; i++) {
         json_array_append_new(m->rooms, json_null());
-        room_t *room = strmap_get(&rs->by_id, m->pl.parts[i].room_id);
-        if (!room) continue; /* deleted since */
-        if (bus_home_here(rs->bus, room->id)) {
+        const char *id = m->pl.parts[i].room_id;
+        room_t *room = strmap_get(&rs->by_id, id);
+        /* Not known here (yet: its announcement may still be on its way): its home answers,
+         * or not_found when it was deleted since. */
+        if (room && bus_home_here(rs->bus, room->id)) {
             if (is_participant(room, m->r->user.sub))
                 json_array_set_new(m->rooms, i, room_json(rs, room));
             continue;
@@ -248,7 +250,7 @@ static void mine_stored(store_req_t *req)
         m->pending++;
         json_t *args = json_object();
         bus_op_t op = {
-            .room = room->id,
+            .room = id,
             .name = "rest.get",
             .user = m->r->user.sub,
             .args = args,
