@@ -20,6 +20,9 @@
 enum { SC_ECHO, SC_FANOUT, SC_ROOMS, SC_CONNECTIONS, SC_JOINSTORM, SC_COUNT };
 enum { PH_SETUP, PH_RUN, PH_DRAIN, PH_DONE };
 
+/* --ports: at most this many servers (a cluster's nodes) to spread connections over. */
+#define BENCH_PORTS_MAX 16
+
 typedef struct bench_s bench_t;
 typedef struct bench_worker_s bench_worker_t;
 
@@ -39,6 +42,7 @@ typedef struct {
     int failed;         /* connections that failed or were closed by the server */
     int printed_errors;
     bhist_t hist, sec_hist;
+    bhist_t far; /* --ports: deliveries to clients not on the first port (another node) */
 } bench_stats_t;
 
 typedef struct {
@@ -69,6 +73,9 @@ struct bench_s {
     int target; /* BPROTO_* */
     char host[64];
     int port;
+    int ports[BENCH_PORTS_MAX]; /* --ports (else port alone): connections round robin */
+    int nports;
+    int setup_limit_s; /* --setup-limit: seconds to connect and join everyone (120) */
     const char *secret;
     const char *room_opt;
     double duration;
@@ -86,7 +93,8 @@ struct bench_s {
 
     uv_loop_t *loop;
     auth_jwt_t *jwt;
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr; /* ports[0]'s: REST (rooms are made there) */
+    struct sockaddr_storage addrs[BENCH_PORTS_MAX];
     struct sockaddr_in *src; /* sources local addresses 127.0.0.2.. (NULL: no bind) */
     char (*rooms)[64];       /* room ids */
     char *pad;               /* --size filler */

@@ -175,6 +175,7 @@ void brecv_stop(bench_t *b)
         b->st.count_all += s->count_all;
         b->st.failed += s->failed;
         bhist_merge(&b->st.hist, &s->hist);
+        bhist_merge(&b->st.far, &s->far);
         pthread_mutex_destroy(&w->mu);
         pthread_mutex_destroy(&s->mu);
         for (int i = 0; i < w->nown; i++)

@@ -125,6 +125,13 @@ static void report_json(const bench_t *b, const figures_t *f)
         json_object_set_new(lat, qn[i], json_real(us(bhist_quantile(&b->st.hist, qs[i]))));
     json_object_set_new(lat, "max", json_real(us(b->st.hist.max)));
     json_object_set_new(j, "latencyUs", lat);
+    if (b->nports > 1) { /* the receivers on the other ports (nodes) than the first */
+        json_t *far = json_object();
+        for (int i = 0; i < 4; i++)
+            json_object_set_new(far, qn[i], json_real(us(bhist_quantile(&b->st.far, qs[i]))));
+        json_object_set_new(far, "count", json_integer((json_int_t)b->st.far.count));
+        json_object_set_new(j, "latencyOtherPortsUs", far);
+    }
     json_object_set_new(j, "errors", json_integer((json_int_t)b->st.errors));
     json_object_set_new(j, "failedConnections", json_integer(b->st.failed));
     json_object_set_new(j, "benchCpuS", json_real(f->self_cpu));

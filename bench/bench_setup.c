@@ -65,6 +65,9 @@ void bench_usage(FILE *f)
         "fanout)\n"
         "  --host H          server address, loopback only (127.0.0.1)\n"
         "  --port P          server port (8080)\n"
+        "  --ports P,P,...   several servers (a cluster's nodes, at most 16): connections\n"
+        "                    go to them round robin; rooms are made on the first\n"
+        "  --setup-limit S   seconds allowed to connect and join everyone (120)\n"
         "  --secret S        the server's HS256 --jwt-secret (tokens bench-0..bench-N)\n"
         "  --duration D      seconds of measurement (5)\n"
         "  --json            print one JSON object instead of the table\n"
@@ -93,6 +96,24 @@ void bench_usage(FILE *f)
         "                    for --duration and reports server memory per connection\n");
 }
 
+/* --ports: a comma-separated list of 1..BENCH_PORTS_MAX ports. Returns 0 or -1. */
+static int parse_ports(bench_t *b, const char *v)
+{
+    b->nports = 0;
+    for (const char *p = v; *p;) {
+        char *end;
+        long port = strtol(p, &end, 10);
+        if (end == p || port < 1 || port > 65535 || b->nports == BENCH_PORTS_MAX) return -1;
+        b->ports[b->nports++] = (int)port;
+        if (*end == ',' && end[1])
+            end++;
+        else if (*end)
+            return -1;
+        p = end;
+    }
+    return b->nports ? 0 : -1;
+}
+
 int bench_parse_args(bench_t *b, int argc, char **argv)
 {
     snprintf(b->host, sizeof(b->host), "127.0.0.1");
@@ -107,6 +128,7 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
     b->threads = 0;
     b->procs = 1;
     b->res_fd = b->go_fd = -1;
+    b->setup_limit_s = 120;
     if (argc < 2)
         return -1;
     b->scenario = -1;
@@ -134,6 +156,10 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
             b->target = bproto_target(v);
         else if (strcmp(o, "--port") == 0)
             b->port = atoi(v);
+        else if (strcmp(o, "--ports") == 0) {
+            if (parse_ports(b, v) < 0) return -1;
+        } else if (strcmp(o, "--setup-limit") == 0)
+            b->setup_limit_s = atoi(v);
         else if (strcmp(o, "--secret") == 0)
             b->secret = v;
         else if (strcmp(o, "--duration") == 0)
@@ -167,6 +193,8 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
         else
             return -1;
     }
+    if (b->nports == 0) b->ports[b->nports++] = b->port;
+    b->port = b->ports[0];
     if (b->conns < 0)
         b->conns = b->scenario == SC_CONNECTIONS ? 1000 : 50;
     if (b->window < 0)
@@ -176,7 +204,8 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
     if (!b->secret || b->target < 0 || b->duration <= 0 || b->conns < 1 || b->subs < 1 ||
         b->pubs < 1 || b->window < 1 || b->rate < 0 || b->size < 0 || b->size > 4000 ||
         b->nrooms < 1 || b->room_size < 2 || b->sources < 0 || b->sources > 250 ||
-        b->threads < 0 || b->threads > 64 || b->procs < 1 || b->procs > 64)
+        b->threads < 0 || b->threads > 64 || b->procs < 1 || b->procs > 64 ||
+        b->setup_limit_s < 1)
         return -1;
     if (b->procs > 1 && b->scenario == SC_FANOUT) {
         fprintf(stderr, "chorus-bench: --procs runs echo, rooms, join-storm and connections, "

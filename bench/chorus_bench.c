@@ -18,7 +18,6 @@
 #include "util/mem.h"
 
 /* Setup (connect + join) and drain limits: a run that cannot get there is an error. */
-#define SETUP_TIMEOUT_MS 120000
 #define DRAIN_TIMEOUT_MS 5000
 /* Connects in flight at once: bounds the SYN backlog the server sees during setup. */
 #define CONNECT_PARALLEL 128
@@ -438,6 +437,7 @@ static void on_delivery(client_t *c, const char *s, size_t len, const char *obj)
         st->dup++;
     }
     record_locked(st, b->phase, now - t);
+    if (b->nports > 1 && c->idx % b->nports != 0) bhist_add(&st->far, now - t);
     st_unlock(st);
 }
 
@@ -508,7 +508,8 @@ static int client_connect(client_t *c, const char *path)
     c->sent_at = uv_hrtime();
     const struct sockaddr *src = b->src ? (const struct sockaddr *)&b->src[c->idx % b->sources]
                                         : NULL;
-    int r = bws_connect(b->loop, &c->ws, (const struct sockaddr *)&b->addr, src, path);
+    int r = bws_connect(b->loop, &c->ws, (const struct sockaddr *)&b->addrs[c->idx % b->nports],
+                        src, path);
     if (r < 0) {
         c->dead = 1;
         b->st.failed++;
@@ -682,7 +683,7 @@ static void on_check(uv_timer_t *t)
 {
     bench_t *b = t->data;
     uint64_t now = uv_hrtime();
-    if (b->phase == PH_SETUP && now - b->t_setup > (uint64_t)SETUP_TIMEOUT_MS * 1000000u) {
+    if (b->phase == PH_SETUP && now - b->t_setup > (uint64_t)b->setup_limit_s * 1000000000u) {
         fail_msg(b, "%s", "setup timed out (connect/join)");
         finish(b);
     } else if (b->phase == PH_SETUP && b->st.failed > 0) {
@@ -723,6 +724,7 @@ static void start_run(bench_t *b)
     if (b->scenario != SC_CONNECTIONS) { /* connections keeps its setup latencies */
         bhist_reset(&b->st.hist);
         bhist_reset(&b->st.sec_hist);
+        bhist_reset(&b->st.far);
     }
     if (b->scenario != SC_CONNECTIONS) /* connections' tick runs since setup */
         uv_timer_start(&b->tick, on_tick, 1000, 1000);
@@ -792,11 +794,13 @@ int main(int argc, char **argv)
         bench_usage(stderr);
         return 2;
     }
-    if (bench_loopback_addr(b->host, b->port, &b->addr) < 0) {
-        fprintf(stderr, "chorus-bench: %s:%d is not a loopback address: refusing\n", b->host,
-                b->port);
-        return 2;
-    }
+    for (int i = 0; i < b->nports; i++)
+        if (bench_loopback_addr(b->host, b->ports[i], &b->addrs[i]) < 0) {
+            fprintf(stderr, "chorus-bench: %s:%d is not a loopback address: refusing\n",
+                    b->host, b->ports[i]);
+            return 2;
+        }
+    b->addr = b->addrs[0];
     if (auth_init() < 0) {
         fprintf(stderr, "chorus-bench: libsodium init failed\n");
         return 1;

@@ -18,6 +18,13 @@ if (one) {
   console.log(`  fan-out, one node, 300 subscribers: ${n0(one.ratePerS)} deliveries/s, ` +
     `p99 ${n0(one.latencyUs.p99)} µs, lost ${one.lost}`);
 }
+const three = load('cluster-fanout-3n.json'); // bench/cluster_fanout.mjs
+if (three) {
+  const far = three.latencyOtherPortsUs ?? {};
+  console.log(`  fan-out, three nodes, 300 subscribers (a third on the room's home): ` +
+    `${n0(three.ratePerS)} deliveries/s, p99 ${n0(three.latencyUs.p99)} µs, on the other ` +
+    `two nodes p99 ${n0(far.p99 ?? 0)} µs, lost ${three.lost}`);
+}
 const redis = load('cluster-redis.json'); // bench/cluster_redis.mjs
 for (const r of redis ?? []) {
   console.log(`  Redis, room of ${r.members} over 3 nodes: ${r.perMessage} commands a message ` +
@@ -25,7 +32,7 @@ for (const r of redis ?? []) {
 }
 const conns = readdirSync(dir).filter((f) => /^cluster-conns-\d+\.json$/.test(f)).map(load).filter(Boolean);
 if (conns.length) {
-  // A generator whose setup timed out (chorus-bench's 120 s) reports no joins and a memory
+  // A generator whose setup timed out (chorus-bench's --setup-limit) reports no joins and a memory
   // figure divided by connections it did not all open: only finished ones count.
   const done = conns.filter((r) => r.ok && r.setupS > 0);
   const wanted = conns.reduce((a, r) => a + r.connections, 0);

@@ -232,8 +232,10 @@ done
 # BENCH_CLUSTER_CONNECTIONS (100,000) idle authenticated joined connections over
 # BENCH_CLUSTER_NODES (6) node processes, each under the 20,000-descriptor limit, with a
 # generator per node (--procs 2: two processes, which joined faster than one here), all held at once: memory per connection from each node's
-# RSS and the join rate. What needs the cluster bus (subscribers spread over three nodes,
-# Redis commands per delivered event) says so until the binary has --cluster.
+# RSS and the join rate (BENCH_CLUSTER_SETUP_LIMIT, 600 s: how long each generator may
+# take to open and join its connections). What needs the cluster bus (subscribers spread
+# over three nodes, Redis commands per delivered event) says so until the binary has
+# --cluster.
 # BENCH_CLUSTER=0 skips the section.
 if [ "${BENCH_CLUSTER:-1}" = 1 ]; then
   CL_CONNS=${BENCH_CLUSTER_CONNECTIONS:-100000}
@@ -280,12 +282,22 @@ if [ "${BENCH_CLUSTER:-1}" = 1 ]; then
     cl_stop
     SERVER_PID=
 
-    # Subscribers spread over three --cluster nodes: chorus-bench connects to one port, so
-    # not measured yet. Redis's commands per delivered event (bench/cluster_redis.mjs: rooms
-    # of 2 and 20 members over three nodes, INFO commandstats around 300 messages) once the
-    # binary gives rooms one home (--cluster-lease).
+    # Subscribers spread over three --cluster nodes (bench/cluster_fanout.mjs: a throwaway
+    # PostgreSQL and redis-server, chorus-bench fanout --ports over the three), and Redis's
+    # commands per delivered event (bench/cluster_redis.mjs: rooms of 2 and 20 members over
+    # three nodes, INFO commandstats around 300 messages), once the binary gives rooms one
+    # home (--cluster-lease).
     help=$("$CHORUS" serve --help 2>&1 || true)
-    printf 'bench: %-9s %-12s %s\n' cluster fanout-3n "not measured: chorus-bench connects to one port" >&2
+    printf 'bench: %-9s %-12s ' cluster fanout-3n >&2
+    if ! grep -q -- '--cluster-lease' <<<"$help"; then
+      echo "needs room homes in the cluster (--cluster-lease; the binary has none yet)" >&2
+    elif CHORUS_BIN="$CHORUS" node bench/cluster_fanout.mjs "$BENCH" 300 "$DURATION" \
+      >"$OUT/cluster-fanout-3n.json" 2>"$OUT/cluster-fanout-3n.log"; then
+      echo ok >&2
+    else
+      echo "FAILED ($OUT/cluster-fanout-3n.log)" >&2
+      FAILED=1
+    fi
     printf 'bench: %-9s %-12s ' cluster redis-per-ev >&2
     if ! grep -q -- '--cluster-lease' <<<"$help"; then
       echo "needs room homes in the cluster (--cluster-lease; the binary has none yet)" >&2
@@ -311,6 +323,7 @@ if [ "${BENCH_CLUSTER:-1}" = 1 ]; then
       # machine (each reports when its own setup ended).
       for i in $(seq 1 "$CL_NODES"); do
         "$BENCH" connections --connections "$per" --room-size 100 --procs 2 --duration 20 \
+          --setup-limit "${BENCH_CLUSTER_SETUP_LIMIT:-600}" \
           --target chorus --port $((cport + i)) --secret "$SECRET" --server-pid "${CL_PIDS[$((i - 1))]}" \
           --json >"$OUT/cluster-conns-$i.json" 2>"$OUT/cluster-conns-$i.log" &
         GEN+=($!)

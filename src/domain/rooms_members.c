@@ -120,6 +120,8 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     rooms_op_charged(op, room->host_id, (int64_t)state_len);
     rooms_fill_room(&op->pl.room, room, state_text); /* state version 0, last activity now */
     rooms_fill_part(&op->pl.part, host);
+    /* The count above misses rooms other nodes are making; the store's is authoritative. */
+    op->pl.max_hosted = r->lim.max_hosted;
     op->stored = after_create;
     if (webhooks_wants(r->hooks, WEBHOOK_ROOM_CREATED))
         rooms_hook(r, room, &op->req, WEBHOOK_ROOM_CREATED,

@@ -62,6 +62,10 @@ static void op_finish(rooms_op_t *op, const rooms_err_t *err)
 static const rooms_err_t ERR_IO = {ROOMS_E_UNAVAILABLE, "service_unavailable",
                                    "the database is unavailable; try again", NULL};
 
+/* The store counted the host's rooms, those made on every node, at the maximum. */
+static const rooms_err_t ERR_HOSTED = {ROOMS_E_LIMIT, "room_limit",
+                                       "you host the maximum number of live rooms", NULL};
+
 static void on_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
@@ -77,14 +81,14 @@ static void on_stored(store_req_t *req)
     /* In every outcome: the change is in memory, and later events wait behind it. */
     if (op->ev) rooms_outbox_ready(op->room, op->ev);
     if (req->err != STORE_OK) {
-        if (req->err != STORE_ECLOSED)
+        if (req->err != STORE_ECLOSED && req->err != STORE_ELIMIT)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
         op_uncharge(op);
         if (op->failed) op->failed(op);
         /* A room the store did not create is not a room: nobody was told its id yet. */
         if (op->req.type == STORE_ROOM_CREATE && !op->room->deleted)
             rooms_room_drop(op->r, op->room, "failed");
-        op_finish(op, &ERR_IO);
+        op_finish(op, req->err == STORE_ELIMIT ? &ERR_HOSTED : &ERR_IO);
         return;
     }
     if (op->stored) op->stored(op);

@@ -167,8 +167,117 @@ static void h_create(api_req_t *r)
     rooms_create(rooms_of(r), &r->user, r->json, done_create, r);
 }
 
+/* "My rooms" on a cluster node: its registry holds every room, but a room at home on
+ * another node is a stand-in here that knows its host only (not its members, name changes
+ * or counts). The store names the rooms the caller is a participant of (each answered
+ * change was committed before its answer), each room's home answers its room as one node
+ * would (rest.get), and the rooms at home here are read here. */
+#define MINE_MAX 1000 /* rooms listed: STORE_PAGE_MAX, the store's bound */
+
+typedef struct {
+    api_req_t *r;
+    store_req_t req;
+    store_rooms_t pl;
+    json_t *rooms;  /* one slot per participant row, in its order; null: not listed */
+    size_t pending; /* answers still to come, plus one while sending */
+} mine_t;
+
+typedef struct {
+    mine_t *m;
+    size_t slot;
+} mine_slot_t;
+
+static void mine_end(mine_t *m)
+{
+    if (--m->pending) return;
+    json_t *a = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(m->rooms, i, v) if (!json_is_null(v)) json_array_append(a, v);
+    api_respond(m->r, 200, json_pack("{s:b, s:o}", "success", 1, "rooms", a));
+    json_decref(m->rooms);
+    store_rooms_free(&m->pl);
+    free(m);
+}
+
+/* bus_reply_fn of rest.get: the room as its home has it, without its participants, when
+ * the caller is one of them there; the stand-in's view when the home cannot answer now. */
+static void mine_answered(const bus_route_t *route, const char *code, const char *message,
+                          json_t *data)
+{
+    (void)message;
+    mine_slot_t *s = route->ud;
+    mine_t *m = s->m;
+    json_t *room = json_object_get(data, "room");
+    if (!code && json_object_get(room, "participants")) {
+        json_object_del(room, "participants");
+        json_array_set(m->rooms, s->slot, room);
+    } else if (code && strcmp(code, BUS_UNAVAILABLE) == 0) {
+        room_t *standin = strmap_get(&rooms_of(m->r)->by_id, m->pl.parts[s->slot].room_id);
+        if (standin) json_array_set_new(m->rooms, s->slot, room_json(rooms_of(m->r), standin));
+    }
+    json_decref(data);
+    free(s);
+    mine_end(m);
+}
+
+static void mine_stored(store_req_t *req)
+{
+    mine_t *m = req->data;
+    rooms_t *rs = rooms_of(m->r);
+    if (req->err != STORE_OK) {
+        api_error(m->r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
+                  "the database is unavailable; try again");
+        store_rooms_free(&m->pl);
+        free(m);
+        return;
+    }
+    m->rooms = json_array();
+    m->pending = 1;
+    for (size_t i = 0; i < m->pl.nparts; i++) {
+        json_array_append_new(m->rooms, json_null());
+        const char *id = m->pl.parts[i].room_id;
+        room_t *room = strmap_get(&rs->by_id, id);
+        /* Not known here (yet: its announcement may still be on its way): its home answers,
+         * or not_found when it was deleted since. */
+        if (room && bus_home_here(rs->bus, room->id)) {
+            if (is_participant(room, m->r->user.sub))
+                json_array_set_new(m->rooms, i, room_json(rs, room));
+            continue;
+        }
+        mine_slot_t *s = ch_malloc(sizeof(*s));
+        *s = (mine_slot_t){m, i};
+        m->pending++;
+        json_t *args = json_object();
+        bus_op_t op = {
+            .room = id,
+            .name = "rest.get",
+            .user = m->r->user.sub,
+            .args = args,
+            .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = mine_answered, .ud = s},
+        };
+        if (bus_send_op(rs->bus, &op) != 0) /* answered nothing: the stand-in's view */
+            mine_answered(&op.route, BUS_UNAVAILABLE, NULL, NULL);
+        json_decref(args);
+    }
+    mine_end(m);
+}
+
 static void h_list_mine(api_req_t *r)
 {
+    rooms_t *rs = rooms_of(r);
+    if (rs->bus->vt->announce) { /* a cluster: see mine_t */
+        mine_t *m = ch_calloc(1, sizeof(*m));
+        m->r = r;
+        m->req.type = STORE_PARTS_OF_USER;
+        m->req.rooms = &m->pl;
+        m->req.data = m;
+        m->req.cb = mine_stored;
+        snprintf(m->pl.part.user_id, sizeof(m->pl.part.user_id), "%s", r->user.sub);
+        m->pl.limit = MINE_MAX;
+        store_submit(rs->store, &m->req);
+        return;
+    }
     json_t *a = json_array();
     const char *k;
     void *v;

@@ -106,6 +106,8 @@ enum {
     STORE_EIO = -3,       /* the database failed; details were logged */
     STORE_ECLOSED = -4,   /* submitted after store_close began (the store's, never a
                            * backend's) */
+    STORE_ELIMIT = -5,    /* a count the request bounds is at its maximum (ROOM_CREATE's
+                           * max_hosted); like EEXISTS, no change and no effect on the batch */
 };
 
 /* Sizes of fixed fields, including the NUL. The loop never submits a longer value. */
@@ -159,8 +161,11 @@ typedef enum {
     /* Rooms: payload in req->rooms (store_rooms_t, caller-allocated). */
     STORE_ROOM_CREATE,        /* in: room (all fields; state NULL is "{}"), part (the host,
                                * stored in this room whatever part.room_id says), as one
-                               * request. err: EEXISTS (id or code taken; neither the room nor
-                               * the host stored) */
+                               * request; max_hosted (0: no bound). err: EEXISTS (id or code
+                               * taken; neither the room nor the host stored), ELIMIT (the
+                               * host already hosts max_hosted rooms, counted in the same
+                               * transaction, across every process sharing the database:
+                               * nothing stored) */
     STORE_ROOM_UPDATE,        /* in: room.id and its mutable fields (code, name, capacity,
                                * is_public, state, state_version, last_activity), each set as
                                * given, and room.state_base (the stored version it follows);
@@ -197,6 +202,11 @@ typedef enum {
                                * joined_at, user_id; every entity by room_id then
                                * state_version; and usage: the bytes stored per room and
                                * author (see "quota bytes" above), one row per pair */
+    STORE_PARTS_OF_USER,      /* in: part.user_id, limit (capped at STORE_PAGE_MAX; 0
+                               * answers nothing). out: parts: the user's participant rows
+                               * that are not banned, by joined_at then room_id, at most
+                               * limit (a cluster node's "my rooms": its registry does not
+                               * know other homes' members) */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
     STORE_DOC_LOAD,      /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
                           * version, updated_at; version 0, "" and 0 when the
@@ -529,6 +539,7 @@ typedef struct {
     store_message_t msg;
     int64_t before, after; /* MESSAGES_PAGE */
     uint32_t limit;
+    uint32_t max_hosted; /* ROOM_CREATE in: the most rooms one host may have (0: no bound) */
     store_room_t *rooms; /* ROOMS_LOAD */
     size_t nrooms;
     store_participant_t *parts;

@@ -259,6 +259,8 @@ enum {
     PG_REVOKE_LOAD,
     PG_REVOKE_PRUNE,
     PG_ROOM_INSERT,
+    PG_ROOM_LOCK,
+    PG_ROOMS_HOSTED,
     PG_ROOM_UPDATE,
     PG_ROOM_DELETE,
     PG_ROOM_EXISTS,
@@ -270,6 +272,7 @@ enum {
     PG_MSGS_ASC,
     PG_ROOMS_ALL,
     PG_PARTS_ALL,
+    PG_PARTS_OF_USER,
     PG_DOC_SELECT,
     PG_DOC_UPSERT,
     PG_DOC_OP_INSERT,
@@ -552,6 +555,11 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_REVOKE_PRUNE] = "DELETE FROM revocations WHERE until <= $1",
     [PG_ROOM_INSERT] = "INSERT INTO rooms(" PG_ROOM_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    /* A host's rooms are counted and a room created one at a time across every node: the
+     * count read under this transaction-scoped lock (a statement of its own, so its
+     * snapshot is taken once the lock is held) sees every create committed before. */
+    [PG_ROOM_LOCK] = "SELECT pg_advisory_xact_lock(7236117024)",
+    [PG_ROOMS_HOSTED] = "SELECT count(*) FROM rooms WHERE host_id = $1",
     /* The room's next state version only: the row lock makes a second writer of the same
      * base wait for the first one's end, re-read the row and match nothing. */
     [PG_ROOM_UPDATE] = "WITH u AS (UPDATE rooms SET name = $1, capacity = $2,"
@@ -592,6 +600,9 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOMS_ALL] = "SELECT " PG_ROOM_COLUMNS ", last_seq FROM rooms ORDER BY created_at, id",
     [PG_PARTS_ALL] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
+    [PG_PARTS_OF_USER] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
+                         " WHERE user_id = $1 AND banned = 0"
+                         " ORDER BY joined_at, room_id LIMIT $2",
     [PG_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
                       " WHERE room_id = $1 AND doc_id = $2",
     [PG_DOC_UPSERT] = "INSERT INTO documents(room_id, doc_id, version, snapshot, updated_at)"
@@ -1184,9 +1195,27 @@ static int pg_part_put(pg_conn_t *c, const store_participant_t *pt, const char *
     return pg_cmd(c, PG_PART_UPSERT, &p, "participant put", NULL);
 }
 
+/* ELIMIT when rm's host hosts max rooms or more, counted under PG_ROOM_LOCK; else OK. */
+static int pg_rooms_hosted_full(pg_conn_t *c, const store_room_t *rm, uint32_t max)
+{
+    int err = pg_cmd(c, PG_ROOM_LOCK, NULL, "room create lock", NULL);
+    if (err != STORE_OK) return err;
+    pg_params_t p = {0};
+    PP_FIELD(&p, rm->host_id);
+    PGresult *r = pg_run(c, PG_ROOMS_HOSTED, &p);
+    err = pg_status(c, r, "rooms hosted");
+    if (err == STORE_OK && pg_int(r, 0, 0) >= (int64_t)max) err = STORE_ELIMIT;
+    PQclear(r);
+    return err;
+}
+
 static int pg_room_create(pg_conn_t *c, const store_rooms_t *rs)
 {
     const store_room_t *rm = &rs->room;
+    if (rs->max_hosted) {
+        int err = pg_rooms_hosted_full(c, rm, rs->max_hosted);
+        if (err != STORE_OK) return err;
+    }
     pg_params_t p = {0};
     PP_FIELD(&p, rm->id);
     PP_FIELD(&p, rm->code);
@@ -1364,6 +1393,8 @@ static int pg_messages_page(pg_conn_t *c, store_rooms_t *rs)
     return err;
 }
 
+static int pg_parts_read(pg_conn_t *c, PGresult *r, store_rooms_t *rs, const char *what);
+
 static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
 {
     rs->rooms = NULL;
@@ -1399,9 +1430,17 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
     rs->nrooms = n;
 
     r = pg_run(c, PG_PARTS_ALL, NULL);
-    err = pg_status(c, r, "participants load");
+    err = pg_parts_read(c, r, rs, "participants load");
+    PQclear(r);
+    return err;
+}
+
+/* Reads the participant rows of r (PG_PART_COLUMNS) into rs->parts. */
+static int pg_parts_read(pg_conn_t *c, PGresult *r, store_rooms_t *rs, const char *what)
+{
+    int err = pg_status(c, r, what);
     if (err == STORE_OK) {
-        n = (size_t)PQntuples(r);
+        size_t n = (size_t)PQntuples(r);
         store_participant_t *parts = n ? ch_calloc(n, sizeof(*parts)) : NULL;
         for (size_t i = 0; i < n; i++) {
             store_participant_t *pt = &parts[i];
@@ -1417,6 +1456,18 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
         rs->parts = parts;
         rs->nparts = n;
     }
+    return err;
+}
+
+static int pg_parts_of_user(pg_conn_t *c, store_rooms_t *rs)
+{
+    uint32_t limit = rs->limit < STORE_PAGE_MAX ? rs->limit : STORE_PAGE_MAX;
+    if (!limit) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, rs->part.user_id);
+    pp_int(&p, limit);
+    PGresult *r = pg_run(c, PG_PARTS_OF_USER, &p);
+    int err = pg_parts_read(c, r, rs, "participants of user");
     PQclear(r);
     return err;
 }
@@ -2832,6 +2883,10 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);
         req->err = pg_messages_page(c, req->rooms);
+        break;
+    case STORE_PARTS_OF_USER:
+        CH_ASSERT(req->rooms);
+        req->err = pg_parts_of_user(c, req->rooms);
         break;
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);

@@ -267,6 +267,7 @@ enum {
     SQ_REVOKE_LOAD,
     SQ_REVOKE_PRUNE,
     SQ_ROOM_INSERT,
+    SQ_ROOMS_HOSTED,
     SQ_ROOM_UPDATE,
     SQ_ROOM_EXISTS,
     SQ_ROOM_DELETE,
@@ -278,6 +279,7 @@ enum {
     SQ_MSGS_ASC,
     SQ_ROOMS_ALL,
     SQ_PARTS_ALL,
+    SQ_PARTS_OF_USER,
     SQ_DOC_SELECT,
     SQ_DOC_UPSERT,
     SQ_DOC_NEXT,
@@ -570,6 +572,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                         " ORDER BY id DESC LIMIT ?1",
     [SQ_ROOM_INSERT] = "INSERT INTO rooms(" SQ_ROOM_COLUMNS ")"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_ROOMS_HOSTED] = "SELECT count(*) FROM rooms WHERE host_id = ?1",
     [SQ_ROOM_UPDATE] = "UPDATE rooms SET name = ?1, capacity = ?2, is_public = ?3, state = ?4,"
                        " state_version = ?5, last_activity = ?6, code = ?8 WHERE id = ?7"
                        " AND state_version = ?9 AND ?5 > ?9",
@@ -602,6 +605,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
         " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
     [SQ_PARTS_ALL] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
+    [SQ_PARTS_OF_USER] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
+                         " WHERE user_id = ?1 AND banned = 0"
+                         " ORDER BY joined_at, room_id LIMIT ?2",
     [SQ_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
                       " WHERE room_id = ?1 AND doc_id = ?2",
     /* Keeps the newest snapshot: one at a lower version than the stored one (ops
@@ -1602,9 +1608,26 @@ static int sq_docs_at(sq_conn_t *c, store_rooms_t *r, int64_t t)
     return err;
 }
 
+/* ELIMIT when host_id hosts max rooms or more; else OK. The count is in the write
+ * transaction (BEGIN IMMEDIATE), which no other writer shares. */
+static int sq_rooms_hosted_full(sq_conn_t *c, const char *host_id, uint32_t max)
+{
+    sqlite3_stmt *s = c->stmt[SQ_ROOMS_HOSTED];
+    int rc = sq_bind_field(s, 1, host_id, STORE_SUB_LEN) != SQLITE_OK ? SQLITE_ERROR
+                                                                      : sqlite3_step(s);
+    int err = rc == SQLITE_ROW ? STORE_OK : sq_fail(c, "rooms hosted");
+    if (err == STORE_OK && sqlite3_column_int64(s, 0) >= (int64_t)max) err = STORE_ELIMIT;
+    sq_release(s);
+    return err;
+}
+
 static int sq_room_create(sq_conn_t *c, const store_rooms_t *r)
 {
     const store_room_t *rm = &r->room;
+    if (r->max_hosted) {
+        int herr = sq_rooms_hosted_full(c, rm->host_id, r->max_hosted);
+        if (herr != STORE_OK) return herr;
+    }
     sqlite3_stmt *s = c->stmt[SQ_ROOM_INSERT];
     int bad = SQ_BIND(s, 1, rm->id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, rm->code) != SQLITE_OK;
@@ -1807,6 +1830,52 @@ static int sq_messages_page(sq_conn_t *c, store_rooms_t *r)
     return STORE_OK;
 }
 
+/* Steps s (bound; SQ_PART_COLUMNS) to its end into *parts (malloc'd), *nparts; resets s.
+ * On an error *parts may hold the rows read so far (the caller frees it). */
+static int sq_parts_read(sq_conn_t *c, sqlite3_stmt *s, store_participant_t **parts,
+                         size_t *nparts, const char *what)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*nparts == cap) {
+            cap = cap ? cap * 2 : 16;
+            *parts = ch_realloc(*parts, cap * sizeof(**parts));
+        }
+        store_participant_t *p = &(*parts)[(*nparts)++];
+        memset(p, 0, sizeof(*p));
+        sq_copy_text(c, p->room_id, sizeof(p->room_id), s, 0);
+        sq_copy_text(c, p->user_id, sizeof(p->user_id), s, 1);
+        sq_copy_text(c, p->display_name, sizeof(p->display_name), s, 2);
+        sq_copy_text(c, p->color, sizeof(p->color), s, 3);
+        p->role = sqlite3_column_int(s, 4);
+        p->banned = sqlite3_column_int64(s, 5) != 0;
+        p->joined_at = sqlite3_column_int64(s, 6);
+    }
+    int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, what);
+    sq_release(s);
+    return err;
+}
+
+static int sq_parts_of_user(sq_conn_t *c, store_rooms_t *r)
+{
+    uint32_t limit = r->limit < STORE_PAGE_MAX ? r->limit : STORE_PAGE_MAX;
+    if (!limit) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_PARTS_OF_USER];
+    if (sq_bind_field(s, 1, r->part.user_id, STORE_SUB_LEN) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, limit) != SQLITE_OK) {
+        sq_release(s);
+        return sq_fail(c, "participants of user");
+    }
+    int err = sq_parts_read(c, s, &r->parts, &r->nparts, "participants of user");
+    if (err != STORE_OK) {
+        free(r->parts);
+        r->parts = NULL;
+        r->nparts = 0;
+    }
+    return err;
+}
+
 static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
 {
     r->rooms = NULL;
@@ -1845,25 +1914,7 @@ static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
     sqlite3_reset(s);
     if (err != STORE_OK) goto fail;
 
-    s = c->stmt[SQ_PARTS_ALL];
-    cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (nparts == cap) {
-            cap = cap ? cap * 2 : 16;
-            parts = ch_realloc(parts, cap * sizeof(*parts));
-        }
-        store_participant_t *p = &parts[nparts++];
-        memset(p, 0, sizeof(*p));
-        sq_copy_text(c, p->room_id, sizeof(p->room_id), s, 0);
-        sq_copy_text(c, p->user_id, sizeof(p->user_id), s, 1);
-        sq_copy_text(c, p->display_name, sizeof(p->display_name), s, 2);
-        sq_copy_text(c, p->color, sizeof(p->color), s, 3);
-        p->role = sqlite3_column_int(s, 4);
-        p->banned = sqlite3_column_int64(s, 5) != 0;
-        p->joined_at = sqlite3_column_int64(s, 6);
-    }
-    err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "participants load");
-    sqlite3_reset(s);
+    err = sq_parts_read(c, c->stmt[SQ_PARTS_ALL], &parts, &nparts, "participants load");
     if (err != STORE_OK) goto fail;
 
     r->rooms = rooms;
@@ -2851,6 +2902,10 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);
         req->err = sq_messages_page(c, req->rooms);
+        break;
+    case STORE_PARTS_OF_USER:
+        CH_ASSERT(req->rooms);
+        req->err = sq_parts_of_user(c, req->rooms);
         break;
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);

@@ -710,6 +710,104 @@ static void test_room_crud(void)
     drop_target(path);
 }
 
+/* ROOM_CREATE's max_hosted: the host's rooms counted in the create's transaction. */
+static int create_hosted(store_t *st, uv_loop_t *loop, tctx_t *c, int i, int host, uint32_t max)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, i);
+    snprintf(r.room.host_id, sizeof(r.room.host_id), "00000000-0000-4000-8000-%012d", host);
+    fill_part(&r.part, r.room.id, host, STORE_ROLE_HOST, r.room.created_at);
+    r.max_hosted = max;
+    int err = run_rooms(st, loop, c, STORE_ROOM_CREATE, &r);
+    store_rooms_free(&r);
+    return err;
+}
+
+static void test_room_hosted_limit(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "hosted");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_hosted(st, &loop, &c, 1, 1, 2), STORE_OK);
+    ASSERT_EQ(create_hosted(st, &loop, &c, 2, 1, 2), STORE_OK);
+    ASSERT_EQ(create_hosted(st, &loop, &c, 3, 1, 2), STORE_ELIMIT);
+    ASSERT_EQ(create_hosted(st, &loop, &c, 3, 9, 2), STORE_OK); /* another host */
+    ASSERT_EQ(create_hosted(st, &loop, &c, 4, 1, 0), STORE_OK); /* 0: no bound */
+    ASSERT_EQ(create_hosted(st, &loop, &c, 5, 1, 3), STORE_ELIMIT);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    ASSERT_EQ(load_rooms(st, &loop, &c, &r), STORE_OK);
+    ASSERT_EQ(r.nrooms, 4); /* nothing of the refused ones */
+    ASSERT_EQ(room_of(&r, 5) == NULL, 1);
+    ASSERT_EQ(parts_of(&r, 5, -1), 0);
+    store_rooms_free(&r);
+    /* A deleted room no longer counts. */
+    fill_room(&r.room, 1);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    ASSERT_EQ(create_hosted(st, &loop, &c, 5, 1, 3), STORE_OK);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
+/* PARTS_OF_USER: a user's rooms (not banned), by joined_at, at most limit. */
+static void test_parts_of_user(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "partsof");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    for (int i = 1; i <= 3; i++)
+        ASSERT_EQ(create_room(st, &loop, &c, i), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    char rid[STORE_ID_LEN];
+    int64_t joined[] = {300, 100, 200};
+    for (int i = 1; i <= 3; i++) {
+        snprintf(rid, sizeof(rid), "10000000-0000-4000-8000-%012d", i);
+        fill_part(&r.part, rid, 7, STORE_ROLE_MEMBER, joined[i - 1]);
+        r.part.banned = i == 3;
+        ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    }
+    fill_part(&r.part, "", 7, STORE_ROLE_MEMBER, 0);
+    r.limit = 10;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTS_OF_USER, &r), STORE_OK);
+    ASSERT_EQ(r.nparts, 2);
+    ASSERT_STREQ(r.parts[0].room_id, "10000000-0000-4000-8000-000000000002");
+    ASSERT_STREQ(r.parts[1].room_id, "10000000-0000-4000-8000-000000000001");
+    ASSERT_EQ(r.parts[1].joined_at, 300);
+    ASSERT_STREQ(r.parts[1].display_name, "user 7");
+    store_rooms_free(&r);
+    fill_part(&r.part, "", 7, STORE_ROLE_MEMBER, 0);
+    r.limit = 1;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTS_OF_USER, &r), STORE_OK);
+    ASSERT_EQ(r.nparts, 1);
+    store_rooms_free(&r);
+    fill_part(&r.part, "", 1, STORE_ROLE_MEMBER, 0); /* a host: its room's host row */
+    r.limit = 10;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTS_OF_USER, &r), STORE_OK);
+    ASSERT_EQ(r.nparts, 1);
+    ASSERT_EQ(r.parts[0].role, STORE_ROLE_HOST);
+    store_rooms_free(&r);
+    fill_part(&r.part, "", 8, STORE_ROLE_MEMBER, 0); /* nobody's: none */
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTS_OF_USER, &r), STORE_OK);
+    ASSERT_EQ(r.nparts, 0);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 static void test_messages_and_pages(void)
 {
     enum { N = 25 };
@@ -3846,6 +3944,8 @@ int main(void)
         RUN(test_revocations);
         RUN(test_apikeys);
         RUN(test_room_crud);
+        RUN(test_room_hosted_limit);
+        RUN(test_parts_of_user);
         RUN(test_messages_and_pages);
         RUN(test_room_delete_cascades);
         RUN(test_rooms_load_after_reopen);
