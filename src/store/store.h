@@ -197,6 +197,11 @@ typedef enum {
                                * joined_at, user_id; every entity by room_id then
                                * state_version; and usage: the bytes stored per room and
                                * author (see "quota bytes" above), one row per pair */
+    STORE_ROOM_LOAD,          /* in: room.id, or room.id "" and room.code. out: what
+                               * ROOMS_LOAD answers, for that room alone (a cluster node
+                               * that does not know it yet, or takes it over): rooms (one),
+                               * its participants, entities and usage. err: ENOTFOUND (no
+                               * such room; nothing out) */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
     STORE_DOC_LOAD,      /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
                           * version, updated_at; version 0, "" and 0 when the
@@ -529,7 +534,7 @@ typedef struct {
     store_message_t msg;
     int64_t before, after; /* MESSAGES_PAGE */
     uint32_t limit;
-    store_room_t *rooms; /* ROOMS_LOAD */
+    store_room_t *rooms; /* ROOMS_LOAD, ROOM_LOAD */
     size_t nrooms;
     store_participant_t *parts;
     size_t nparts;
