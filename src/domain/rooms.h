@@ -322,6 +322,22 @@ void rooms_release(room_t *room);
 void rooms_announce(rooms_t *r, const room_t *room, int gone);
 void rooms_adopt(void *ud, const char *text, size_t len);
 
+/* Answers a rooms_seek: 0 (the room is known here now: look it up again),
+ * ROOMS_E_NOT_FOUND (no such room: answer not_found "no such room"; the failed lookup is
+ * charged) or ROOMS_E_UNAVAILABLE (the store could not be read: answer unavailable). */
+typedef void (*rooms_seek_fn)(void *ud, int rc);
+
+/* In a cluster, a room this node does not know may be one made on another node whose
+ * announcement has not come yet: on such a miss of key (borrowed: an id or a code), by
+ * user_id from ip (borrowed; ip may be NULL), reads the room from the store and keeps it as
+ * a stand-in (as rooms_adopt), then calls fn(ud, rc) once, later. The store read is a
+ * failed lookup until it finds the room (charged first, given back when found), so the
+ * failed-lookup limit bounds it (rooms_access). Returns 1 (under way), 0 (nothing to read:
+ * one node, or key names no room by its form; look up as usual), or ROOMS_E_RATE_LIMITED
+ * with *retry_after_ms (may be NULL; fn is not called). */
+int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
+               uint64_t *retry_after_ms, rooms_seek_fn fn, void *ud);
+
 /* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
  * client pass the result through rooms_access. */
 room_t *rooms_get(rooms_t *r, const char *id_or_code);

@@ -148,6 +148,49 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     assert.equal(twenty, three);
   });
 
+  test('a room made on node 1 is found at once on nodes 2 and 3, its announcement not awaited', async () => {
+    // One user for every lookup: a lookup the store answers costs no failed-lookup token
+    // (20 a minute), so 17 of them are never refused rate_limited.
+    const d = mkUser('Dan');
+    const dc = await RoomWs.open(n2.port, d);
+    try {
+      // The announcement lost: every node's subscriber connection dropped just before.
+      c.redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const lost = await createRoom(n1.port, mkUser('Maker'), { name: 'Unannounced' });
+      const seen = await get(n3.port, d, `/api/rooms/code/${lost.roomCode}`);
+      assert.equal(seen.status, 200, `by code on node 3: ${seen.text}`);
+      assert.equal(seen.json().room.id, lost.id);
+      await until(() => c.redis.cli('PUBSUB', 'NUMSUB', 'chorus:rooms').split('\n')[1] === '3', 10000,
+        'every node listening again');
+      // The race itself: a join and a lookup on the other nodes as soon as the room is made.
+      for (let i = 0; i < 8; i++) {
+        const r = await createRoom(n1.port, mkUser(`Maker${i}`), { name: `Race ${i}` });
+        const [j, g] = await Promise.all([
+          dc.call('join', { room: r.id }),
+          get(n3.port, d, `/api/rooms/code/${r.roomCode}`),
+        ]);
+        assert.equal(j.ok, true, `join on node 2: ${JSON.stringify(j)}`);
+        assert.equal(g.status, 200, `by code on node 3: ${g.text}`);
+      }
+    } finally {
+      dc.close();
+    }
+  });
+
+  test('a room no node knows: not_found, and the failed-lookup limit holds', async () => {
+    const e = mkUser('Eve');
+    const ec = await RoomWs.open(n2.port, e);
+    try {
+      // 20 failed lookups a minute (each a store read on a miss), then rate_limited.
+      for (let i = 0; i < 20; i++) await ec.err('join', { room: `ZZZZZ${'23456789ABCDEFGHJKLMNPQRSTUVWXYZ'[i]}` }, 'not_found');
+      await ec.err('join', { room: 'ZZZZZZ' }, 'rate_limited');
+      const r = await get(n3.port, e, '/api/rooms/code/ZZZZZZ');
+      assert.equal(r.status, 404, 'node 3 has its own limit');
+    } finally {
+      ec.close();
+    }
+  });
+
   test('Redis stopped and started again (empty): unavailable meanwhile, then the room goes on', async () => {
     await c.redis.kill();
     await until(async () => (await get(n2.port, null, '/healthz')).status === 503, 10000, 'node 2 not ready');
