@@ -281,6 +281,7 @@ void rooms_adopt(void *ud, const char *text, size_t len)
     if (!json_is_object(j) || copy_str(j, "id", id, sizeof(id)) != 0) goto out;
     room = strmap_get(&r->by_id, id);
     if (json_is_true(json_object_get(j, "gone"))) {
+        rooms_gone(r, id);
         if (room) standin_drop(r, room);
         goto out;
     }
@@ -309,10 +310,26 @@ out:
     json_decref(j);
 }
 
+void rooms_gone(rooms_t *r, const char *id)
+{
+    snprintf(r->gone[r->gone_n++ % ROOMS_GONE_RING], STORE_ID_LEN, "%s", id);
+}
+
+/* 1 when the room of id was deleted since the gone_n of at, 2 when the ring no longer
+ * tells (more deletions since), else 0. */
+static int gone_since(const rooms_t *r, uint64_t at, const char *id)
+{
+    if (r->gone_n - at > ROOMS_GONE_RING) return 2;
+    for (uint64_t i = at; i < r->gone_n; i++)
+        if (strcmp(r->gone[i % ROOMS_GONE_RING], id) == 0) return 1;
+    return 0;
+}
+
 /* A rooms_seek under way: its store read, and whom to tell. */
 typedef struct {
     store_req_t req;
     store_rooms_t pl;
+    uint64_t gone_at; /* rooms_t.gone_n when it started */
     rooms_t *r;
     rooms_seek_fn fn;
     void *ud;
@@ -327,6 +344,9 @@ static void on_sought(store_req_t *req)
     int rc = req->err == STORE_OK          ? 0
              : req->err == STORE_ENOTFOUND ? ROOMS_E_NOT_FOUND
                                            : ROOMS_E_UNAVAILABLE;
+    /* A room deleted while it was read: gone (a stand-in of it would outlive it). */
+    int gone = rc == 0 ? gone_since(r, s->gone_at, s->pl.rooms[0].id) : 0;
+    if (gone) rc = gone == 1 ? ROOMS_E_NOT_FOUND : ROOMS_E_UNAVAILABLE;
     if (rc == 0 && !strmap_get(&r->by_id, s->pl.rooms[0].id)) {
         const store_room_t *sr = &s->pl.rooms[0];
         const store_participant_t *h = NULL;
@@ -356,6 +376,7 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
     size_t ulen = strlen(user_id) + 1;
     seek_t *s = ch_calloc(1, sizeof(*s) + ulen);
     s->r = r;
+    s->gone_at = r->gone_n;
     s->fn = fn;
     s->ud = ud;
     memcpy(s->user, user_id, ulen);
