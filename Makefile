@@ -69,7 +69,7 @@ run: deps build
 cluster: deps build
 	exec scripts/cluster.sh start
 
-test: deps build unit e2e sdk browser
+test: deps build unit e2e e2e-cluster sdk browser
 
 unit:
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -91,8 +91,7 @@ e2e-pg:
 # --cluster nodes on PostgreSQL and a redis-server, behind a front door that spreads the
 # test's connections over them (tests/e2e/lib/cluster.mjs, startClusterServer); a test
 # that needs one process skips itself (ON_CLUSTER). The SDK's reconnection tests too, with
-# a node killed under a client. Not run by `make e2e` yet: a request on one node right after
-# a room was created on another can still answer not_found (issue 19).
+# a node killed under a client.
 E2E_CLUSTER := rooms rooms_ws docs entities
 
 e2e-cluster:

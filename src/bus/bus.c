@@ -52,6 +52,11 @@ void bus_home_take(bus_t *b, const char *room)
     if (b->vt->home_take) b->vt->home_take(b, room);
 }
 
+void bus_standin(bus_t *b, const char *room)
+{
+    if (b->vt->standin) b->vt->standin(b, room);
+}
+
 void bus_home_drop(bus_t *b, const char *room)
 {
     if (b->vt->home_drop) b->vt->home_drop(b, room);

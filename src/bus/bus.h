@@ -325,6 +325,11 @@ void bus_on_room(bus_t *b, bus_room_fn fn, void *ud);
  * a cluster bus sends it once to all; on one process, nothing. */
 void bus_announce(bus_t *b, const char *room, const char *text, size_t len);
 
+/* Tells the bus that room (borrowed) is known here as a stand-in: a copy of another
+ * process's room read without its announcement (from the store, before the announcement
+ * came), which never makes this process its home. On one process, nothing. */
+void bus_standin(bus_t *b, const char *room);
+
 /* ---------- the interface ---------- */
 
 typedef struct {
@@ -348,6 +353,8 @@ typedef struct {
     void (*home_drop)(bus_t *b, const char *room);
     /* Optional (NULL: one process): bus_announce. */
     void (*announce)(bus_t *b, const char *room, const char *text, size_t len);
+    /* Optional (NULL: one process): bus_standin. */
+    void (*standin)(bus_t *b, const char *room);
 } bus_vtable_t;
 
 /* The part every implementation starts with. */

@@ -914,6 +914,13 @@ static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len)
     if (r->base.room_fn) r->base.room_fn(r->base.room_ud, text, len - (size_t)(nul + 1 - p));
 }
 
+/* bus_vtable_t.standin: room, read here from the store, is another node's. */
+static void redis_standin(bus_t *b, const char *room)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    if (bus_dir_home(&r->dir, room, uv_now(r->loop)) != b->node) bus_dir_standin(&r->dir, room);
+}
+
 /* ---------- the bus ---------- */
 
 /* bus_vtable_t.publish: this node's subscribers now, and the topic's channel once, for
@@ -1218,6 +1225,7 @@ static const bus_vtable_t redis_vt = {
     .home_take = redis_home_take,
     .home_drop = redis_home_drop,
     .announce = redis_announce,
+    .standin = redis_standin,
 };
 
 /* The synchronous claim of a node id (bus_redis.h). Returns the id, or 0 with err set. */

@@ -70,6 +70,18 @@ void room_lookup_failed(room_lookup_t *l, const char *user_id, const char *ip, u
     }
 }
 
+void room_lookup_refund(room_lookup_t *l, const char *user_id, const char *ip, uint64_t now_ms)
+{
+    unsigned char d[RL_MAP_KEY_MAX / 2];
+    size_t n;
+    const char *k = key_of(user_id, &n, d);
+    rl_map_refund(l->user, k, n, &l->user_rule, now_ms);
+    if (ip && *ip) {
+        k = key_of(ip, &n, d);
+        rl_map_refund(l->ip, k, n, &l->ip_rule, now_ms);
+    }
+}
+
 void room_lookup_sweep(room_lookup_t *l, uint64_t now_ms)
 {
     rl_map_sweep(l->user, &l->user_rule, now_ms);

@@ -30,6 +30,10 @@ int room_lookup_allowed(const room_lookup_t *l, const char *user_id, const char 
 /* Charges one failed lookup to user_id and to ip. */
 void room_lookup_failed(room_lookup_t *l, const char *user_id, const char *ip, uint64_t now_ms);
 
+/* Gives back the failed lookup charged to user_id and ip (room_lookup_failed) for a lookup
+ * charged before its answer was known, that found its room after all. */
+void room_lookup_refund(room_lookup_t *l, const char *user_id, const char *ip, uint64_t now_ms);
+
 /* Drops the refilled entries (call now and then). */
 void room_lookup_sweep(room_lookup_t *l, uint64_t now_ms);
 

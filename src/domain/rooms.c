@@ -254,6 +254,24 @@ static void standin_drop(rooms_t *r, room_t *room)
     rooms_release(room); /* freed now, unless store work holds it */
 }
 
+/* A new stand-in of another node's room (its home decides everything else): its id,
+ * code, name, settings and host (all borrowed, copied), in the registry. */
+static void standin_new(rooms_t *r, const store_room_t *sr, const char *host_name,
+                        const char *host_color)
+{
+    room_t *room = rooms_room_new(r);
+    memcpy(room->id, sr->id, sizeof(room->id));
+    memcpy(room->code, sr->code, sizeof(room->code));
+    memcpy(room->name, sr->name, sizeof(room->name));
+    memcpy(room->host_id, sr->host_id, sizeof(room->host_id));
+    room->capacity = sr->capacity;
+    room->is_public = sr->is_public;
+    room->created_at = room->last_activity = sr->created_at;
+    rooms_member_add(room, room->host_id, host_name, host_color, STORE_ROLE_HOST,
+                     room->created_at, uv_now(r->loop));
+    rooms_registry_add(r, room);
+}
+
 void rooms_adopt(void *ud, const char *text, size_t len)
 {
     rooms_t *r = ud;
@@ -263,6 +281,7 @@ void rooms_adopt(void *ud, const char *text, size_t len)
     if (!json_is_object(j) || copy_str(j, "id", id, sizeof(id)) != 0) goto out;
     room = strmap_get(&r->by_id, id);
     if (json_is_true(json_object_get(j, "gone"))) {
+        rooms_gone(r, id);
         if (room) standin_drop(r, room);
         goto out;
     }
@@ -273,26 +292,105 @@ void rooms_adopt(void *ud, const char *text, size_t len)
         strmap_put(&r->by_code, room->code, room);
         goto out;
     }
-    room = rooms_room_new(r);
-    memcpy(room->id, id, sizeof(id));
-    memcpy(room->code, code, sizeof(code));
+    store_room_t sr;
+    memset(&sr, 0, sizeof(sr));
+    memcpy(sr.id, id, sizeof(id));
+    memcpy(sr.code, code, sizeof(code));
     char name[STORE_NAME_LEN], color[STORE_COLOR_LEN];
-    if (copy_str(j, "name", room->name, sizeof(room->name)) != 0 ||
-        copy_str(j, "hostId", room->host_id, sizeof(room->host_id)) != 0 ||
+    if (copy_str(j, "name", sr.name, sizeof(sr.name)) != 0 ||
+        copy_str(j, "hostId", sr.host_id, sizeof(sr.host_id)) != 0 ||
         copy_str(j, "hostName", name, sizeof(name)) != 0 ||
-        copy_str(j, "hostColor", color, sizeof(color)) != 0) {
-        rooms_room_free(room);
+        copy_str(j, "hostColor", color, sizeof(color)) != 0)
         goto out;
-    }
-    room->capacity = (uint32_t)json_integer_value(json_object_get(j, "capacity"));
-    room->is_public = json_is_true(json_object_get(j, "public"));
-    room->created_at = room->last_activity =
-        json_integer_value(json_object_get(j, "createdAt"));
-    rooms_member_add(room, room->host_id, name, color, STORE_ROLE_HOST, room->created_at,
-                     uv_now(r->loop));
-    rooms_registry_add(r, room);
+    sr.capacity = (uint32_t)json_integer_value(json_object_get(j, "capacity"));
+    sr.is_public = json_is_true(json_object_get(j, "public"));
+    sr.created_at = json_integer_value(json_object_get(j, "createdAt"));
+    standin_new(r, &sr, name, color);
 out:
     json_decref(j);
+}
+
+void rooms_gone(rooms_t *r, const char *id)
+{
+    snprintf(r->gone[r->gone_n++ % ROOMS_GONE_RING], STORE_ID_LEN, "%s", id);
+}
+
+/* 1 when the room of id was deleted since the gone_n of at, 2 when the ring no longer
+ * tells (more deletions since), else 0. */
+static int gone_since(const rooms_t *r, uint64_t at, const char *id)
+{
+    if (r->gone_n - at > ROOMS_GONE_RING) return 2;
+    for (uint64_t i = at; i < r->gone_n; i++)
+        if (strcmp(r->gone[i % ROOMS_GONE_RING], id) == 0) return 1;
+    return 0;
+}
+
+/* A rooms_seek under way: its store read, and whom to tell. */
+typedef struct {
+    store_req_t req;
+    store_rooms_t pl;
+    uint64_t gone_at; /* rooms_t.gone_n when it started */
+    rooms_t *r;
+    rooms_seek_fn fn;
+    void *ud;
+    char ip[STORE_IP_LEN];
+    char user[]; /* the user charged */
+} seek_t;
+
+static void on_sought(store_req_t *req)
+{
+    seek_t *s = req->data;
+    rooms_t *r = s->r;
+    int rc = req->err == STORE_OK          ? 0
+             : req->err == STORE_ENOTFOUND ? ROOMS_E_NOT_FOUND
+                                           : ROOMS_E_UNAVAILABLE;
+    /* A room deleted while it was read: gone (a stand-in of it would outlive it). */
+    int gone = rc == 0 ? gone_since(r, s->gone_at, s->pl.rooms[0].id) : 0;
+    if (gone) rc = gone == 1 ? ROOMS_E_NOT_FOUND : ROOMS_E_UNAVAILABLE;
+    if (rc == 0 && !strmap_get(&r->by_id, s->pl.rooms[0].id)) {
+        const store_room_t *sr = &s->pl.rooms[0];
+        const store_participant_t *h = NULL;
+        for (size_t i = 0; i < s->pl.nparts && !h; i++)
+            if (strcmp(s->pl.parts[i].user_id, sr->host_id) == 0) h = &s->pl.parts[i];
+        standin_new(r, sr, h ? h->display_name : "host", h ? h->color : "#64748b");
+        bus_standin(r->bus, sr->id);
+    }
+    /* Found, or not the caller's doing: not a failed lookup. */
+    if (rc != ROOMS_E_NOT_FOUND) room_lookup_refund(r->lookup, s->user, s->ip, uv_now(r->loop));
+    s->fn(s->ud, rc);
+    store_rooms_free(&s->pl);
+    free(s);
+}
+
+int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
+               uint64_t *retry_after_ms, rooms_seek_fn fn, void *ud)
+{
+    char code[ROOM_CODE_LEN + 1];
+    size_t klen = strlen(key);
+    int is_code = room_code_parse(key, klen, code);
+    if (!r->bus->vt->announce || (!is_code && (klen == 0 || klen >= STORE_ID_LEN))) return 0;
+    uint64_t now = uv_now(r->loop);
+    if (!room_lookup_allowed(r->lookup, user_id, ip, now, retry_after_ms))
+        return ROOMS_E_RATE_LIMITED;
+    room_lookup_failed(r->lookup, user_id, ip, now); /* given back when found */
+    size_t ulen = strlen(user_id) + 1;
+    seek_t *s = ch_calloc(1, sizeof(*s) + ulen);
+    s->r = r;
+    s->gone_at = r->gone_n;
+    s->fn = fn;
+    s->ud = ud;
+    memcpy(s->user, user_id, ulen);
+    snprintf(s->ip, sizeof(s->ip), "%s", ip ? ip : "");
+    if (is_code)
+        snprintf(s->pl.room.code, sizeof(s->pl.room.code), "%s", code);
+    else
+        memcpy(s->pl.room.id, key, klen + 1);
+    s->req.type = STORE_ROOM_LOAD;
+    s->req.rooms = &s->pl;
+    s->req.cb = on_sought;
+    s->req.data = s;
+    store_submit(r->store, &s->req);
+    return 1;
 }
 
 /* ---------- storage quotas ---------- */

@@ -162,6 +162,8 @@ typedef struct {
     const char *public_url;    /* joinLink base */
 } rooms_limits_t;
 
+#define ROOMS_GONE_RING 32
+
 struct rooms_s {
     uv_loop_t *loop;           /* borrowed */
     log_t *log;                /* borrowed */
@@ -205,6 +207,11 @@ struct rooms_s {
     /* Members with at least one connection (online > 0), over every room: kept where
      * online goes from 0 or to 0 and where a member goes, for GET /metrics (rooms_count). */
     uint64_t online;
+    /* The last rooms deleted, here or announced gone (rooms_gone), a ring: a store read of
+     * a room this node did not know (rooms_seek) that answers one deleted meanwhile keeps
+     * no stand-in of it. gone_n counts them all. */
+    uint64_t gone_n;
+    char gone[ROOMS_GONE_RING][STORE_ID_LEN];
 };
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls
@@ -321,6 +328,26 @@ void rooms_release(room_t *room);
  * decides everything else. */
 void rooms_announce(rooms_t *r, const room_t *room, int gone);
 void rooms_adopt(void *ud, const char *text, size_t len);
+
+/* Records that the room of id (borrowed) was deleted, here or on another node (see
+ * rooms_t.gone). */
+void rooms_gone(rooms_t *r, const char *id);
+
+/* Answers a rooms_seek: 0 (the room is known here now: look it up again),
+ * ROOMS_E_NOT_FOUND (no such room: answer not_found "no such room"; the failed lookup is
+ * charged) or ROOMS_E_UNAVAILABLE (the store could not be read: answer unavailable). */
+typedef void (*rooms_seek_fn)(void *ud, int rc);
+
+/* In a cluster, a room this node does not know may be one made on another node whose
+ * announcement has not come yet: on such a miss of key (borrowed: an id or a code), by
+ * user_id from ip (borrowed; ip may be NULL), reads the room from the store and keeps it as
+ * a stand-in (as rooms_adopt), then calls fn(ud, rc) once, later. The store read is a
+ * failed lookup until it finds the room (charged first, given back when found), so the
+ * failed-lookup limit bounds it (rooms_access). Returns 1 (under way), 0 (nothing to read:
+ * one node, or key names no room by its form; look up as usual), or ROOMS_E_RATE_LIMITED
+ * with *retry_after_ms (may be NULL; fn is not called). */
+int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
+               uint64_t *retry_after_ms, rooms_seek_fn fn, void *ud);
 
 /* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
  * client pass the result through rooms_access. */

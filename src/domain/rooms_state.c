@@ -28,6 +28,7 @@ void rooms_room_drop(rooms_t *r, room_t *room, const char *reason)
     strmap_del(&r->by_id, room->id);
     strmap_del(&r->by_code, room->code);
     bus_home_drop(r->bus, room->id);
+    rooms_gone(r, room->id);
     rooms_announce(r, room, 1);
     room->deleted = 1;
 }

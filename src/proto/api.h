@@ -88,6 +88,9 @@ struct api_req_s {
     /* The room routes (api_rooms.c): the caller's membership is for the room's home to
      * check (a room at home on another node; HOME_MEMBER_KEY). */
     int member_at_home;
+    /* Its room was read from the store (rooms_seek) and the route runs again: a room still
+     * unknown is not read a second time. */
+    int sought;
     const api_route_t *route;            /* the route found (api_run_route) */
     char apikey_id[STORE_APIKEY_ID_LEN]; /* an API_SERVER route's verified key */
     /* response */

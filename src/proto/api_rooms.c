@@ -80,6 +80,40 @@ static void done_200(void *ud, const rooms_err_t *err, json_t *result)
     done_with(ud, 200, err, result);
 }
 
+/* Answers 429 rate_limited with Retry-After for retry_ms. */
+static void rate_limited(api_req_t *r, int rc, uint64_t retry_ms)
+{
+    unsigned long long secs = (retry_ms + 999) / 1000;
+    if (secs == 0) secs = 1;
+    snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", secs);
+    api_error(r, api_status_of(rc), "rate_limited",
+              "too many lookups of rooms you are not in; retry in %llu s", secs);
+}
+
+/* rooms_seek_fn: the route runs again once its room is known here. */
+static void sought(void *ud, int rc)
+{
+    api_req_t *r = ud;
+    if (rc == 0)
+        r->route->fn(r);
+    else if (rc == ROOMS_E_NOT_FOUND)
+        api_error(r, api_status_of(rc), "not_found", "no such room");
+    else
+        api_error(r, api_status_of(rc), "unavailable", "the room could not be read; try again");
+}
+
+/* On a miss of key (borrowed) in a cluster: 1 when r waits for its room to be read from
+ * the store (rooms_seek), or was answered rate_limited; else 0 (look up as on one node). */
+static int seek_room(api_req_t *r, const char *key)
+{
+    if (r->sought) return 0;
+    r->sought = 1;
+    uint64_t retry_ms = 0;
+    int rc = rooms_seek(rooms_of(r), key, r->user.sub, r->ip, &retry_ms, sought, r);
+    if (rc == ROOMS_E_RATE_LIMITED) rate_limited(r, rc, retry_ms);
+    return rc != 0;
+}
+
 /* room (the lookup's result, NULL for none) when the caller may learn of it as seek says
  * (rooms_access), else NULL after answering 404 not_found (the same for a room that does
  * not exist and one the caller may not know of) or 429 rate_limited. */
@@ -89,11 +123,7 @@ static room_t *room_allowed(api_req_t *r, room_t *room, rooms_seek_t seek)
     int rc = rooms_access(rooms_of(r), room, r->user.sub, r->ip, seek, &retry_ms);
     if (rc == 0) return room;
     if (rc == ROOMS_E_RATE_LIMITED) {
-        unsigned long long secs = (retry_ms + 999) / 1000;
-        if (secs == 0) secs = 1;
-        snprintf(r->extra, sizeof(r->extra), "Retry-After: %llu\r\n", secs);
-        api_error(r, api_status_of(rc), "rate_limited",
-                  "too many lookups of rooms you are not in; retry in %llu s", secs);
+        rate_limited(r, rc, retry_ms);
     } else {
         api_error(r, api_status_of(ROOMS_E_NOT_FOUND), "not_found", "no such room");
     }
@@ -106,6 +136,7 @@ static room_t *room_param(api_req_t *r)
 {
     rooms_t *rs = rooms_of(r);
     room_t *room = strmap_get(&rs->by_id, r->params[0]);
+    if (!room && seek_room(r, r->params[0])) return NULL;
     /* A room at home on another node: this node's copy of it (a stand-in) does not know
      * its members, so its home decides (to_home, HOME_MEMBER_KEY), as one node would. */
     if (room && !bus_home_here(rs->bus, room->id)) {
@@ -118,7 +149,9 @@ static room_t *room_param(api_req_t *r)
 /* The room of the :roomId parameter for anyone who knows its id (join, look). */
 static room_t *room_param_any(api_req_t *r)
 {
-    return room_allowed(r, strmap_get(&rooms_of(r)->by_id, r->params[0]), ROOMS_SEEK_ANY);
+    room_t *room = strmap_get(&rooms_of(r)->by_id, r->params[0]);
+    if (!room && seek_room(r, r->params[0])) return NULL;
+    return room_allowed(r, room, ROOMS_SEEK_ANY);
 }
 
 static int is_participant(room_t *room, const char *user_id)
@@ -392,7 +425,9 @@ static void h_by_code(api_req_t *r)
                   "a room code is 6 characters from ABCDEFGHJKLMNPQRSTUVWXYZ23456789");
         return;
     }
-    room_t *room = room_allowed(r, strmap_get(&rooms_of(r)->by_code, code), ROOMS_SEEK_ANY);
+    room_t *room = strmap_get(&rooms_of(r)->by_code, code);
+    if (!room && seek_room(r, code)) return;
+    room = room_allowed(r, room, ROOMS_SEEK_ANY);
     if (!room) return;
     api_respond(r, 200,
                 json_pack("{s:b, s:o}", "success", 1, "room",

@@ -463,6 +463,27 @@ static void deferred_done(proto_deferred_t *d)
         c->tr->settled(c);
 }
 
+void proto_deferred_rerun(proto_deferred_t *d, const char *name, json_t *args, uint64_t now_ms)
+{
+    proto_client_t *c = d->c;
+    const proto_op_t *op = lookup(d->p, name);
+    if (!c->gone && op) {
+        proto_req_t req = {
+            .p = d->p,
+            .c = c,
+            .msg = args,
+            .op = name,
+            .has_ref = d->has_ref,
+            .ref = d->ref,
+            .now_ms = now_ms,
+            .sought = 1,
+        };
+        op->fn(&req);
+        if (!req.replied) proto_reply_ok(&req, NULL);
+    }
+    deferred_done(d);
+}
+
 void proto_deferred_ok(proto_deferred_t *d, json_t *data)
 {
     if (!d->c->gone && d->has_ref && !data)

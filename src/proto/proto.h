@@ -131,6 +131,8 @@ typedef struct {
     json_int_t ref;
     int replied;
     uint64_t now_ms;
+    int sought; /* run again after its room was read from the store (proto_deferred_rerun):
+                   a room still unknown is not read a second time */
 } proto_req_t;
 
 /* An operation handler. It must answer through proto_reply_ok / proto_reply_error at most
@@ -283,6 +285,10 @@ typedef struct {
  * proto_deferred_ok / proto_deferred_error exactly once. */
 void proto_defer(proto_req_t *req, proto_deferred_t *d);
 void proto_deferred_ok(proto_deferred_t *d, json_t *data);
+/* Instead of answering d: runs its op again as op name with args (both borrowed for the
+ * call; args the frame as a tree), at now_ms, as a request with sought set, whose answer
+ * is d's (nothing when the client went away). */
+void proto_deferred_rerun(proto_deferred_t *d, const char *name, json_t *args, uint64_t now_ms);
 
 /* Returns a new WebSocket text frame (refcount 1) holding the object made of the members
  * of parts[0..nparts) in that order (no key may appear twice): byte for byte what

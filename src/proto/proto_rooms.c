@@ -28,6 +28,64 @@ static rooms_t *rooms_of(proto_req_t *req)
 
 static void join_first_check(proto_req_t *req, room_t *room);
 
+/* A frame whose room this cluster node did not know, while its room is read from the
+ * store (rooms_seek): run again once it is known. */
+typedef struct {
+    proto_deferred_t d;
+    rooms_t *r;
+    json_t *args; /* the frame */
+    char op[];    /* its op's name */
+} seek_wait_t;
+
+static void sought(void *ud, int rc)
+{
+    seek_wait_t *w = ud;
+    if (rc == 0)
+        proto_deferred_rerun(&w->d, w->op, w->args, uv_now(w->r->loop));
+    else if (rc == ROOMS_E_NOT_FOUND)
+        proto_deferred_error(&w->d, "not_found", "no such room");
+    else
+        proto_deferred_error(&w->d, BUS_UNAVAILABLE, "the room could not be read; try again");
+    json_decref(w->args);
+    free(w);
+}
+
+/* On a miss of key in a cluster: 1 after deferring req until its room is read from the
+ * store (or answering rate_limited), else 0 (look up as on one node). */
+static int seek(proto_req_t *req, const char *key)
+{
+    rooms_t *r = rooms_of(req);
+    json_t *args = req->msg ? json_incref(req->msg)
+                            : json_loadb(req->scan->buf, req->scan->len,
+                                         JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!json_is_object(args)) {
+        json_decref(args);
+        return 0;
+    }
+    size_t n = strlen(req->op) + 1;
+    seek_wait_t *w = ch_calloc(1, sizeof(*w) + n);
+    w->r = r;
+    w->args = args;
+    memcpy(w->op, req->op, n);
+    uint64_t retry_ms = 0;
+    const char *ip = req->c->tr && req->c->tr->peer ? req->c->tr->peer(req->c) : NULL;
+    int rc = rooms_seek(r, key, req->c->user.sub, ip, &retry_ms, sought, w);
+    if (rc == 1) {
+        proto_defer(req, &w->d);
+        return 1;
+    }
+    json_decref(args);
+    free(w);
+    if (rc == ROOMS_E_RATE_LIMITED) {
+        unsigned long long secs = (retry_ms + 999) / 1000;
+        proto_reply_error(req, PROTO_RATE_LIMITED,
+                          "too many lookups of rooms you are not in; retry in %llu s",
+                          secs ? secs : 1);
+        return 1;
+    }
+    return 0;
+}
+
 /* Room ids and codes fit; a longer name is decoded on the heap. */
 #define ROOM_NAME_MAX 128
 
@@ -54,6 +112,13 @@ room_t *proto_rooms_target(proto_req_t *req, int need)
         return NULL;
     }
     room_t *room = rooms_get(rooms_of(req), key);
+    if (!room && !req->sought) {
+        int rc = seek(req, key);
+        if (rc != 0) {
+            free(heap);
+            return NULL;
+        }
+    }
     free(heap);
     /* A connection's joined rooms are its own: the common case costs no member lookup (and
      * a room homed on another node keeps its members there, not here). */

@@ -207,6 +207,11 @@ typedef enum {
                                * that are not banned, by joined_at then room_id, at most
                                * limit (a cluster node's "my rooms": its registry does not
                                * know other homes' members) */
+    STORE_ROOM_LOAD,          /* in: room.id, or room.id "" and room.code. out: what
+                               * ROOMS_LOAD answers, for that room alone (a cluster node
+                               * that does not know it yet, or takes it over): rooms (one),
+                               * its participants, entities and usage. err: ENOTFOUND (no
+                               * such room; nothing out) */
     /* Documents: payload in req->docs (store_docs_t, caller-allocated). */
     STORE_DOC_LOAD,      /* in: doc.room_id, doc.doc_id. out: doc (snapshot text,
                           * version, updated_at; version 0, "" and 0 when the
@@ -540,7 +545,7 @@ typedef struct {
     int64_t before, after; /* MESSAGES_PAGE */
     uint32_t limit;
     uint32_t max_hosted; /* ROOM_CREATE in: the most rooms one host may have (0: no bound) */
-    store_room_t *rooms; /* ROOMS_LOAD */
+    store_room_t *rooms; /* ROOMS_LOAD, ROOM_LOAD */
     size_t nrooms;
     store_participant_t *parts;
     size_t nparts;

@@ -273,6 +273,9 @@ enum {
     PG_ROOMS_ALL,
     PG_PARTS_ALL,
     PG_PARTS_OF_USER,
+    PG_ROOM_ONE,
+    PG_PARTS_ROOM,
+    PG_ENTS_ROOM,
     PG_DOC_SELECT,
     PG_DOC_UPSERT,
     PG_DOC_OP_INSERT,
@@ -603,6 +606,11 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_PARTS_OF_USER] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
                          " WHERE user_id = $1 AND banned = 0"
                          " ORDER BY joined_at, room_id LIMIT $2",
+    /* One room (STORE_ROOM_LOAD): by id, or with $1 '' by code. */
+    [PG_ROOM_ONE] = "SELECT " PG_ROOM_COLUMNS ", last_seq FROM rooms"
+                    " WHERE id = $1 OR ($1 = '' AND code = $2)",
+    [PG_PARTS_ROOM] = "SELECT " PG_PART_COLUMNS " FROM room_participants WHERE room_id = $1"
+                      " ORDER BY joined_at, user_id",
     [PG_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
                       " WHERE room_id = $1 AND doc_id = $2",
     [PG_DOC_UPSERT] = "INSERT INTO documents(room_id, doc_id, version, snapshot, updated_at)"
@@ -659,6 +667,8 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                             " INSERT INTO state_log(" PG_LOG_COLUMNS ") SELECT u.id,"
                             " $1::bigint, $5::text, 2, $2::bigint, '', '', '', 0, 0, 0 FROM u",
     [PG_ENTS_ALL] = "SELECT " PG_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
+    [PG_ENTS_ROOM] = "SELECT " PG_ENT_COLUMNS " FROM entities WHERE room_id = $1"
+                     " ORDER BY state_version",
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
     [PG_RET_ROOMS] = "SELECT id FROM rooms WHERE id >= $1 ORDER BY id",
@@ -1395,14 +1405,22 @@ static int pg_messages_page(pg_conn_t *c, store_rooms_t *rs)
 
 static int pg_parts_read(pg_conn_t *c, PGresult *r, store_rooms_t *rs, const char *what);
 
-static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
+/* Every room with its participants, or with one (STORE_ROOM_LOAD) the room rs->room
+ * names (ENOTFOUND when none). */
+static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs, int one)
 {
+    pg_params_t p = {0};
+    if (one) {
+        PP_FIELD(&p, rs->room.id);
+        PP_FIELD(&p, rs->room.code);
+    }
     rs->rooms = NULL;
     rs->nrooms = 0;
     rs->parts = NULL;
     rs->nparts = 0;
-    PGresult *r = pg_run(c, PG_ROOMS_ALL, NULL);
+    PGresult *r = pg_run(c, one ? PG_ROOM_ONE : PG_ROOMS_ALL, one ? &p : NULL);
     int err = pg_status(c, r, "rooms load");
+    if (err == STORE_OK && one && PQntuples(r) == 0) err = STORE_ENOTFOUND;
     if (err != STORE_OK) {
         PQclear(r);
         return err;
@@ -1429,7 +1447,9 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs)
     rs->rooms = rooms;
     rs->nrooms = n;
 
-    r = pg_run(c, PG_PARTS_ALL, NULL);
+    pg_params_t q = {0};
+    if (one) PP_FIELD(&q, rooms[0].id);
+    r = pg_run(c, one ? PG_PARTS_ROOM : PG_PARTS_ALL, one ? &q : NULL);
     err = pg_parts_read(c, r, rs, "participants load");
     PQclear(r);
     return err;
@@ -1525,9 +1545,12 @@ static int pg_ent_delete(pg_conn_t *c, store_entity_t *e)
     return err == STORE_ENOTFOUND ? STORE_OK : err;
 }
 
-static int pg_ents_load(pg_conn_t *c, store_rooms_t *rs)
+/* Every entity, or those of room_id (not NULL). */
+static int pg_ents_load(pg_conn_t *c, store_rooms_t *rs, const char *room_id)
 {
-    PGresult *r = pg_run(c, PG_ENTS_ALL, NULL);
+    pg_params_t p = {0};
+    if (room_id) pp_field(&p, room_id, STORE_ID_LEN);
+    PGresult *r = pg_run(c, room_id ? PG_ENTS_ROOM : PG_ENTS_ALL, room_id ? &p : NULL);
     int err = pg_status(c, r, "entities load");
     if (err == STORE_OK) {
         size_t n = (size_t)PQntuples(r);
@@ -2890,9 +2913,16 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         break;
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);
-        req->err = pg_rooms_load(c, req->rooms);
-        if (req->err == STORE_OK) req->err = pg_ents_load(c, req->rooms);
+        req->err = pg_rooms_load(c, req->rooms, 0);
+        if (req->err == STORE_OK) req->err = pg_ents_load(c, req->rooms, NULL);
         if (req->err == STORE_OK) req->err = pg_usage(c, req->rooms, NULL);
+        break;
+    case STORE_ROOM_LOAD:
+        CH_ASSERT(req->rooms);
+        req->err = pg_rooms_load(c, req->rooms, 1);
+        if (req->err == STORE_OK)
+            req->err = pg_ents_load(c, req->rooms, req->rooms->rooms[0].id);
+        if (req->err == STORE_OK) req->err = pg_usage(c, req->rooms, req->rooms->rooms[0].id);
         break;
     case STORE_ENTITY_PUT:
         CH_ASSERT(req->rooms);

@@ -280,6 +280,9 @@ enum {
     SQ_ROOMS_ALL,
     SQ_PARTS_ALL,
     SQ_PARTS_OF_USER,
+    SQ_ROOM_ONE,
+    SQ_PARTS_ROOM,
+    SQ_ENTS_ROOM,
     SQ_DOC_SELECT,
     SQ_DOC_UPSERT,
     SQ_DOC_NEXT,
@@ -608,6 +611,12 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
     [SQ_PARTS_OF_USER] = "SELECT " SQ_PART_COLUMNS " FROM room_participants"
                          " WHERE user_id = ?1 AND banned = 0"
                          " ORDER BY joined_at, room_id LIMIT ?2",
+    /* One room (STORE_ROOM_LOAD): by id, or with ?1 "" by code. */
+    [SQ_ROOM_ONE] =
+        "SELECT " SQ_ROOM_COLUMNS ", coalesce((SELECT max(seq) FROM room_messages m"
+        " WHERE m.room_id = rooms.id), 0) FROM rooms WHERE id = ?1 OR (?1 = '' AND code = ?2)",
+    [SQ_PARTS_ROOM] = "SELECT " SQ_PART_COLUMNS " FROM room_participants WHERE room_id = ?1"
+                      " ORDER BY joined_at, user_id",
     [SQ_DOC_SELECT] = "SELECT version, snapshot, updated_at FROM documents"
                       " WHERE room_id = ?1 AND doc_id = ?2",
     /* Keeps the newest snapshot: one at a lower version than the stored one (ops
@@ -640,6 +649,8 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                             " last_activity = max(last_activity, ?2) WHERE id = ?3"
                             " AND state_version = ?4 AND ?1 > ?4",
     [SQ_ENTS_ALL] = "SELECT " SQ_ENT_COLUMNS " FROM entities ORDER BY room_id, state_version",
+    [SQ_ENTS_ROOM] = "SELECT " SQ_ENT_COLUMNS " FROM entities WHERE room_id = ?1"
+                     " ORDER BY state_version",
     [SQ_USAGE_ALL] = SQ_USAGE("1", "1"),
     [SQ_USAGE_ROOM] = SQ_USAGE("room_id = ?1", "id = ?1"),
     /* Retention walks the rooms in id order from a cursor, one room at a time. */
@@ -1876,8 +1887,12 @@ static int sq_parts_of_user(sq_conn_t *c, store_rooms_t *r)
     return err;
 }
 
-static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
+/* Every room with its participants, or with one (STORE_ROOM_LOAD) the room r->room names
+ * (ENOTFOUND when none). */
+static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r, int one)
 {
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s", r->room.id);
     r->rooms = NULL;
     r->nrooms = 0;
     r->parts = NULL;
@@ -1886,9 +1901,11 @@ static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
     store_participant_t *parts = NULL;
     size_t nrooms = 0, nparts = 0, cap = 0;
 
-    sqlite3_stmt *s = c->stmt[SQ_ROOMS_ALL];
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    sqlite3_stmt *s = c->stmt[one ? SQ_ROOM_ONE : SQ_ROOMS_ALL];
+    int rc = SQLITE_OK;
+    if (one && (SQ_BIND(s, 1, id) != SQLITE_OK || SQ_BIND(s, 2, r->room.code) != SQLITE_OK))
+        rc = SQLITE_ERROR;
+    while (rc != SQLITE_ERROR && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (nrooms == cap) {
             cap = cap ? cap * 2 : 16;
             rooms = ch_realloc(rooms, cap * sizeof(*rooms));
@@ -1911,10 +1928,17 @@ static int sq_rooms_load(sq_conn_t *c, store_rooms_t *r)
         rm->last_seq = sqlite3_column_int64(s, 10);
     }
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "rooms load");
-    sqlite3_reset(s);
+    sq_release(s);
+    if (err == STORE_OK && one && nrooms == 0) err = STORE_ENOTFOUND;
     if (err != STORE_OK) goto fail;
 
-    err = sq_parts_read(c, c->stmt[SQ_PARTS_ALL], &parts, &nparts, "participants load");
+    s = c->stmt[one ? SQ_PARTS_ROOM : SQ_PARTS_ALL];
+    if (one && SQ_BIND(s, 1, rooms[0].id) != SQLITE_OK) {
+        sq_release(s);
+        err = sq_fail(c, "participants load");
+    } else {
+        err = sq_parts_read(c, s, &parts, &nparts, "participants load");
+    }
     if (err != STORE_OK) goto fail;
 
     r->rooms = rooms;
@@ -1988,13 +2012,15 @@ static int sq_ent_delete(sq_conn_t *c, store_entity_t *e)
     return sq_log(c, e->room_id, e->room_version, e->updated_at, 2, e, "");
 }
 
-static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
+/* Every entity, or those of room_id (not NULL). */
+static int sq_ents_load(sq_conn_t *c, store_rooms_t *r, const char *room_id)
 {
     store_entity_t *ents = NULL;
     size_t n = 0, cap = 0;
-    sqlite3_stmt *s = c->stmt[SQ_ENTS_ALL];
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    sqlite3_stmt *s = c->stmt[room_id ? SQ_ENTS_ROOM : SQ_ENTS_ALL];
+    int rc = room_id && sq_bind_field(s, 1, room_id, STORE_ID_LEN) != SQLITE_OK ? SQLITE_ERROR
+                                                                                : SQLITE_OK;
+    while (rc != SQLITE_ERROR && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             ents = ch_realloc(ents, cap * sizeof(*ents));
@@ -2013,7 +2039,7 @@ static int sq_ents_load(sq_conn_t *c, store_rooms_t *r)
         e->owner_only = sqlite3_column_int(s, 9) != 0;
     }
     int err = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, "entities load");
-    sqlite3_reset(s);
+    sq_release(s);
     if (err != STORE_OK) {
         for (size_t i = 0; i < n; i++)
             free(ents[i].data);
@@ -2909,9 +2935,16 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         break;
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);
-        req->err = sq_rooms_load(c, req->rooms);
-        if (req->err == STORE_OK) req->err = sq_ents_load(c, req->rooms);
+        req->err = sq_rooms_load(c, req->rooms, 0);
+        if (req->err == STORE_OK) req->err = sq_ents_load(c, req->rooms, NULL);
         if (req->err == STORE_OK) req->err = sq_usage(c, req->rooms, NULL);
+        break;
+    case STORE_ROOM_LOAD:
+        CH_ASSERT(req->rooms);
+        req->err = sq_rooms_load(c, req->rooms, 1);
+        if (req->err == STORE_OK)
+            req->err = sq_ents_load(c, req->rooms, req->rooms->rooms[0].id);
+        if (req->err == STORE_OK) req->err = sq_usage(c, req->rooms, req->rooms->rooms[0].id);
         break;
     case STORE_ENTITY_PUT:
         CH_ASSERT(req->rooms);

@@ -129,9 +129,11 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
       const mine = (m) => m.op === 'broadcast' && m.event === 'tick';
       await sender.ok('broadcast', { room: r.id, event: 'tick', data: -1 });
       for (const cl of cs.slice(1)) await until(() => cl.kept(mine).length === 1, 5000, 'warm-up');
-      // The joins' own events (the activity stream's, written a moment later) are out.
-      const joined = (m) => m.op === 'activity' && m.activity.kind === 'joined';
-      for (const cl of cs) await until(() => cl.kept(joined).length === members - 1, 5000, 'the joins\' activity');
+      // The joins' own events (the activity stream's, written a moment later, and published
+      // once stored) are out: read from the stored stream, since a member who joined after
+      // an earlier join's row was published never receives that one.
+      await until(async () => (await sender.ok('activity', { room: r.id, limit: 200 })).activity
+        .filter((row) => row.kind === 'joined').length === members - 1, 10000, 'the joins\' activity stored');
       for (const cl of cs) await cl.sync();
       const before = publishes(c.redis);
       const N = 10;
@@ -146,6 +148,49 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     // The op to the home, its answer back, the event once.
     assert.equal(three, 3);
     assert.equal(twenty, three);
+  });
+
+  test('a room made on node 1 is found at once on nodes 2 and 3, its announcement not awaited', async () => {
+    // One user for every lookup: a lookup the store answers costs no failed-lookup token
+    // (20 a minute), so 17 of them are never refused rate_limited.
+    const d = mkUser('Dan');
+    const dc = await RoomWs.open(n2.port, d);
+    try {
+      // The announcement lost: every node's subscriber connection dropped just before.
+      c.redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const lost = await createRoom(n1.port, mkUser('Maker'), { name: 'Unannounced' });
+      const seen = await get(n3.port, d, `/api/rooms/code/${lost.roomCode}`);
+      assert.equal(seen.status, 200, `by code on node 3: ${seen.text}`);
+      assert.equal(seen.json().room.id, lost.id);
+      await until(() => c.redis.cli('PUBSUB', 'NUMSUB', 'chorus:rooms').split('\n')[1] === '3', 10000,
+        'every node listening again');
+      // The race itself: a join and a lookup on the other nodes as soon as the room is made.
+      for (let i = 0; i < 8; i++) {
+        const r = await createRoom(n1.port, mkUser(`Maker${i}`), { name: `Race ${i}` });
+        const [j, g] = await Promise.all([
+          dc.call('join', { room: r.id }),
+          get(n3.port, d, `/api/rooms/code/${r.roomCode}`),
+        ]);
+        assert.equal(j.ok, true, `join on node 2: ${JSON.stringify(j)}`);
+        assert.equal(g.status, 200, `by code on node 3: ${g.text}`);
+      }
+    } finally {
+      dc.close();
+    }
+  });
+
+  test('a room no node knows: not_found, and the failed-lookup limit holds', async () => {
+    const e = mkUser('Eve');
+    const ec = await RoomWs.open(n2.port, e);
+    try {
+      // 20 failed lookups a minute (each a store read on a miss), then rate_limited.
+      for (let i = 0; i < 20; i++) await ec.err('join', { room: `ZZZZZ${'23456789ABCDEFGHJKLMNPQRSTUVWXYZ'[i]}` }, 'not_found');
+      await ec.err('join', { room: 'ZZZZZZ' }, 'rate_limited');
+      const r = await get(n3.port, e, '/api/rooms/code/ZZZZZZ');
+      assert.equal(r.status, 404, 'node 3 has its own limit');
+    } finally {
+      ec.close();
+    }
   });
 
   test('Redis stopped and started again (empty): unavailable meanwhile, then the room goes on', async () => {

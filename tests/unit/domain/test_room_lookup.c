@@ -45,6 +45,25 @@ static void test_ip_bucket(void)
     room_lookup_free(l);
 }
 
+/* A lookup charged before its answer gives its token back when the room was found. */
+static void test_refund(void)
+{
+    room_lookup_t *l = room_lookup_new(&per_user, &per_ip, 100);
+    for (int i = 0; i < 3; i++)
+        room_lookup_failed(l, "u1", "10.0.0.1", 1000);
+    ASSERT_TRUE(!room_lookup_allowed(l, "u1", "10.0.0.1", 1000, NULL));
+    room_lookup_refund(l, "u1", "10.0.0.1", 1000);
+    ASSERT_TRUE(room_lookup_allowed(l, "u1", "10.0.0.1", 1000, NULL));
+    room_lookup_failed(l, "u1", "10.0.0.1", 1000);
+    ASSERT_TRUE(!room_lookup_allowed(l, "u1", "10.0.0.1", 1000, NULL));
+    /* The IP's bucket got its token back too: 3 of 5 taken. */
+    ASSERT_TRUE(room_lookup_allowed(l, "u2", "10.0.0.1", 1000, NULL));
+    room_lookup_failed(l, "u2", "10.0.0.1", 1000);
+    room_lookup_failed(l, "u3", "10.0.0.1", 1000);
+    ASSERT_TRUE(!room_lookup_allowed(l, "u4", "10.0.0.1", 1000, NULL));
+    room_lookup_free(l);
+}
+
 static void test_long_keys(void)
 {
     room_lookup_t *l = room_lookup_new(&per_user, &per_ip, 100);
@@ -65,5 +84,6 @@ int main(void)
     RUN(test_user_bucket);
     RUN(test_ip_bucket);
     RUN(test_long_keys);
+    RUN(test_refund);
     TEST_MAIN_END();
 }

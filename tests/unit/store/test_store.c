@@ -1983,6 +1983,98 @@ static int ent_req(store_t *st, uv_loop_t *loop, tctx_t *c, store_req_type_t typ
     return err;
 }
 
+/* STORE_ROOM_LOAD: one room whole, by id or by code, as ROOMS_LOAD has it; ENOTFOUND for
+ * none. */
+static void test_room_load_one(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "load_one");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    for (int room = 1; room <= 3; room++)
+        ASSERT_EQ(create_room(st, &loop, &c, room), STORE_OK);
+    for (int i = 1; i <= 4; i++)
+        ASSERT_EQ(insert_msg(st, &loop, &c, 2, i), STORE_OK);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 3, 1), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "a", 1, 2), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 2, "b", 1, 3), STORE_OK);
+    ASSERT_EQ(ent_req(st, &loop, &c, STORE_ENTITY_PUT, 3, "a", 1, 2), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 2);
+    fill_part(&r.part, r.room.id, 20, STORE_ROLE_MEMBER, 1700000000900);
+    r.part.banned = 1;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_PARTICIPANT_PUT, &r), STORE_OK);
+    store_rooms_free(&r);
+
+    /* By id: room 2 alone, with its last seq, members, entities and usage. */
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 2);
+    free(r.room.state);
+    r.room.state = NULL;
+    r.room.code[0] = '\0';
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_LOAD, &r), STORE_OK);
+    ASSERT_EQ(r.nrooms, 1);
+    ASSERT_STREQ(r.rooms[0].id, "10000000-0000-4000-8000-000000000002");
+    ASSERT_STREQ(r.rooms[0].code, "R00002");
+    ASSERT_STREQ(r.rooms[0].host_id, "00000000-0000-4000-8000-000000000002");
+    ASSERT_EQ(r.rooms[0].last_seq, 4);
+    ASSERT_EQ(r.rooms[0].state_version, 3);
+    ASSERT_STREQ(r.rooms[0].state, "{\"mode\":\"chat\"}");
+    ASSERT_EQ(r.nparts, 2);
+    ASSERT_STREQ(r.parts[0].user_id, "00000000-0000-4000-8000-000000000002");
+    ASSERT_EQ(r.parts[0].role, STORE_ROLE_HOST);
+    ASSERT_STREQ(r.parts[1].user_id, "00000000-0000-4000-8000-000000000020");
+    ASSERT_EQ(r.parts[1].banned, 1);
+    ASSERT_EQ(r.nents, 2);
+    ASSERT_STREQ(r.ents[0].id, "a");
+    ASSERT_STREQ(r.ents[1].id, "b");
+    ASSERT_STREQ(r.ents[1].room_id, r.rooms[0].id);
+    ASSERT_TRUE(r.nusage >= 1);
+    for (size_t i = 0; i < r.nusage; i++)
+        ASSERT_STREQ(r.usage[i].room_id, r.rooms[0].id);
+    store_rooms_free(&r);
+
+    /* By code: room 3. */
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.code, sizeof(r.room.code), "R00003");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_LOAD, &r), STORE_OK);
+    ASSERT_EQ(r.nrooms, 1);
+    ASSERT_STREQ(r.rooms[0].id, "10000000-0000-4000-8000-000000000003");
+    ASSERT_EQ(r.rooms[0].last_seq, 1);
+    ASSERT_EQ(r.nparts, 1);
+    ASSERT_EQ(r.nents, 1);
+    store_rooms_free(&r);
+
+    /* An id names no room, even one that is another room's code; nor an unknown code. */
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.id, sizeof(r.room.id), "R00003");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_LOAD, &r), STORE_ENOTFOUND);
+    ASSERT_EQ(r.nrooms, 0);
+    ASSERT_TRUE(r.rooms == NULL && r.parts == NULL && r.ents == NULL);
+    store_rooms_free(&r);
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.code, sizeof(r.room.code), "R00009");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_LOAD, &r), STORE_ENOTFOUND);
+    ASSERT_EQ(r.nrooms, 0);
+    store_rooms_free(&r);
+    /* Deleted: gone. */
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 3);
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_DELETE, &r), STORE_OK);
+    store_rooms_free(&r);
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.code, sizeof(r.room.code), "R00003");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_ROOM_LOAD, &r), STORE_ENOTFOUND);
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 static void test_entities(void)
 {
     char path[512];
@@ -3956,6 +4048,7 @@ int main(void)
         RUN(test_doc_ops_range);
         RUN(test_doc_room_delete_cascades);
         RUN(test_entities);
+        RUN(test_room_load_one);
         RUN(test_usage_and_retention);
         RUN(test_state_log);
         RUN(test_doc_op_burst_in_order);
