@@ -33,6 +33,7 @@
 #include "domain/quota.h"
 #include "store/store.h"
 #include "util/strmap.h"
+#include "util/slab.h"
 
 typedef struct room_s room_t;
 typedef struct room_member_s room_member_t;
@@ -175,6 +176,9 @@ struct rooms_s {
     docs_limits_t docs;
     entity_limits_t ent_lim;
     strmap_t by_id, by_code;
+    /* Owned (slab.h): the members (a size class per 8 bytes of id and name) and the room
+     * subscriptions, in pages of their own: one of each per connection in a room. */
+    slab_t *member_slab, *sub_slab;
     entity_t *ent_due;         /* entities with held transient changes */
     uv_timer_t ent_timer;      /* applies them when due */
     int ent_timer_on;
