@@ -618,8 +618,11 @@ int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget)
             }
             ROOMS_FEATURES_CALL(r, tick, r, room, now);
             tick_vacated(r, room, now);
-            /* Recent messages are kept for rooms people are in (and were a moment ago). */
-            if (!room->bus.count && room->recent_ok) rooms_recent_drop(room);
+            /* Recent messages are kept for rooms people are in (and were a moment ago)
+             * and joined lately. */
+            if (room->recent_ok &&
+                (!room->bus.count || now - room->recent_used >= ROOMS_RECENT_IDLE_MS))
+                rooms_recent_drop(room);
             left = left > ROOMS_TICK_VISIT ? left - ROOMS_TICK_VISIT : 0;
             r->tick_room = room;
             r->tick_member = room->members;

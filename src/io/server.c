@@ -255,6 +255,8 @@ static void on_heap(uv_timer_t *t)
 {
     server_t *s = t->data;
     uint64_t rss = ch_mem_rss();
+    /* What the rooms let go of outside a burst: recent messages no join used lately. */
+    heap_trim_freed(&s->heap_trim, s->app->rooms_ready ? s->app->rooms.recent_freed : 0);
     if (s->stopping || !heap_trim_due(&s->heap_trim, rss, requests_in(s))) return;
     s->heap_trim.running = 1;
     s->heap_before = rss;

@@ -35,6 +35,8 @@ typedef struct {
     int running;      /* a trim is under way (the caller's thread pool): none is due */
     int busy;         /* a look was not quiet since the last trim was found due */
     uint32_t quiet;   /* quiet looks in a row */
+    uint64_t freed;      /* bytes the application let go of in one go, so far */
+    uint64_t freed_base; /* freed at the last trim */
 } heap_trim_t;
 
 /* Starts t with the resident size rss and the activity counter in (requests so far). */
@@ -44,8 +46,15 @@ void heap_trim_init(heap_trim_t *t, uint64_t rss, uint64_t in);
  * Returns 1 when a trim is due, else 0: less than HEAP_TRIM_QUIET came in since the last
  * look, and rss grew since the last trim by HEAP_TRIM_GROWTH or more, or by
  * HEAP_TRIM_SETTLED or more when this is the HEAP_TRIM_SETTLE-th quiet look in a row after
- * a busy one since that trim. */
+ * a busy one since that trim, or HEAP_TRIM_SETTLED or more was let go of since that trim
+ * (heap_trim_freed). */
 int heap_trim_due(heap_trim_t *t, uint64_t rss, uint64_t in);
+
+/* The application let go of memory in one go, outside any burst of requests (a room's
+ * recent messages dropped once unused, rooms.h ROOMS_RECENT_IDLE_MS): total is its count
+ * of such bytes so far. The heap did not grow, but its free part did, which the resident
+ * size cannot tell: from HEAP_TRIM_SETTLED of them since the last trim, a quiet look trims. */
+void heap_trim_freed(heap_trim_t *t, uint64_t total);
 
 /* The trim was done; rss is the resident size after it (the new base). The caller sets
  * running while it runs elsewhere; this clears it. */
