@@ -9,7 +9,7 @@ void heap_trim_init(heap_trim_t *t, uint64_t rss, uint64_t in)
     t->running = 0;
     t->busy = 0;
     t->quiet = 0;
-    t->freed = t->freed_base = 0;
+    t->freed = t->trimmed = 0;
 }
 
 void heap_trim_freed(heap_trim_t *t, uint64_t total)
@@ -33,7 +33,7 @@ int heap_trim_due(heap_trim_t *t, uint64_t rss, uint64_t in)
     if (!quiet) return 0;
     uint64_t grown = rss - t->base;
     int settled = t->busy && t->quiet >= HEAP_TRIM_SETTLE && grown >= HEAP_TRIM_SETTLED;
-    int let_go = t->freed - t->freed_base >= HEAP_TRIM_SETTLED;
+    int let_go = t->freed - t->trimmed >= HEAP_TRIM_SETTLED;
     if (grown < HEAP_TRIM_GROWTH && !settled && !let_go) return 0;
     t->busy = 0; /* busy looks from now on belong to the next burst */
     return 1;
@@ -42,7 +42,7 @@ int heap_trim_due(heap_trim_t *t, uint64_t rss, uint64_t in)
 void heap_trim_done(heap_trim_t *t, uint64_t rss)
 {
     t->base = rss;
-    t->freed_base = t->freed;
+    t->trimmed = t->freed;
     t->trims++;
     t->running = 0;
 }

@@ -35,8 +35,8 @@ typedef struct {
     int running;      /* a trim is under way (the caller's thread pool): none is due */
     int busy;         /* a look was not quiet since the last trim was found due */
     uint32_t quiet;   /* quiet looks in a row */
-    uint64_t freed;      /* bytes the application let go of in one go, so far */
-    uint64_t freed_base; /* freed at the last trim */
+    uint64_t freed;   /* bytes the application let go of in one go, so far */
+    uint64_t trimmed; /* freed at the last trim */
 } heap_trim_t;
 
 /* Starts t with the resident size rss and the activity counter in (requests so far). */
