@@ -193,6 +193,9 @@ static void test_recent_dropped_when_unused(void)
     fake_client_t host;
     fake_client_init(&host, f.bus, "host");
     ASSERT_EQ(rooms_fx_attach(&f, room, &host.pc), 0); /* someone is in it */
+    /* The member and the subscription are the registry's slabs' (slab.h). */
+    ASSERT_EQ(f.r.member_slab->live, 1);
+    ASSERT_EQ(f.r.sub_slab->live, 1);
     rooms_fx_outcome_t o = {0};
     rooms_join_history(&f.r, room, rooms_fx_done, &o); /* a join's history fills it */
     ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000));
@@ -216,6 +219,7 @@ static void test_recent_dropped_when_unused(void)
     ASSERT_EQ(room->bus.count, 1);
     ASSERT_EQ(rooms_recent_ready(&f.r, room), 0); /* the next join reads the store */
     rooms_client_gone(&f.r, &host.pc.rcv);
+    ASSERT_EQ(f.r.sub_slab->live, 0);
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
