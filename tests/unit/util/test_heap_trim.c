@@ -97,7 +97,7 @@ static void test_settle_after_crawl(void)
 
 /* Memory the application let go of outside a burst (recent messages dropped once unused):
  * the resident size does not move, yet from HEAP_TRIM_SETTLED of it a quiet look trims,
- * once; less, or a busy look, does not. */
+ * once; less, or a busy look, does not, until the pieces stop coming. */
 static void test_freed(void)
 {
     heap_trim_t t;
@@ -118,6 +118,22 @@ static void test_freed(void)
     ASSERT_EQ(heap_trim_due(&t, 38 * MiB, in), 1);
     heap_trim_done(&t, 37 * MiB);
     ASSERT_EQ(t.trims, 2);
+    /* The rest comes in pieces under HEAP_TRIM_SETTLED: trimmed once the pieces stop for
+     * HEAP_TRIM_SETTLE looks, and only from HEAP_TRIM_LET_GO. */
+    uint64_t total = 2 * HEAP_TRIM_SETTLED;
+    for (int i = 0; i < 3; i++) {
+        total += HEAP_TRIM_LET_GO / 2;
+        heap_trim_freed(&t, total);
+        ASSERT_EQ(heap_trim_due(&t, 37 * MiB, in), 0);
+    }
+    for (int i = 1; i < HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 37 * MiB, in), 0);
+    ASSERT_EQ(heap_trim_due(&t, 37 * MiB, in), 1);
+    heap_trim_done(&t, 36 * MiB);
+    heap_trim_freed(&t, total + HEAP_TRIM_LET_GO - 1); /* too little to walk the heap for */
+    for (int i = 0; i < 2 * HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 36 * MiB, in), 0);
+    ASSERT_EQ(t.trims, 3);
 }
 
 int main(void)
