@@ -65,7 +65,7 @@ static void member_free(room_member_t *m)
     presence_free(&m->presence);
     free(m->presence_json);
     if (m->display_name != member_name_inline(m)) free(m->display_name);
-    free(m);
+    slab_free(m); /* from the registry's member_slab */
 }
 
 void rooms_member_rename(room_member_t *m, const char *name)
@@ -129,7 +129,7 @@ room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *n
 {
     size_t len = strnlen(user_id, STORE_SUB_LEN - 1);
     size_t nlen = strnlen(name, STORE_NAME_LEN - 1);
-    room_member_t *m = ch_calloc(1, sizeof(*m) + len + 1 + nlen + 1);
+    room_member_t *m = slab_alloc(room->rooms->member_slab, sizeof(*m) + len + 1 + nlen + 1);
     m->room = room;
     memcpy(m->user_id, user_id, len);
     m->display_name = m->user_id + len + 1; /* in the record too: one block fewer a member */
@@ -716,8 +716,11 @@ int rooms_tick_step(rooms_t *r, uint64_t now, unsigned budget)
             }
             ROOMS_FEATURES_CALL(r, tick, r, room, now);
             tick_vacated(r, room, now);
-            /* Recent messages are kept for rooms people are in (and were a moment ago). */
-            if (!room->bus.count && room->recent_ok) rooms_recent_drop(room);
+            /* Recent messages are kept for rooms people are in (and were a moment ago)
+             * and joined lately. */
+            if (room->recent_ok &&
+                (!room->bus.count || now - room->recent_used >= ROOMS_RECENT_IDLE_MS))
+                rooms_recent_drop(room);
             left = left > ROOMS_TICK_VISIT ? left - ROOMS_TICK_VISIT : 0;
             r->tick_room = room;
             r->tick_member = room->members;
@@ -889,6 +892,9 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->log = log;
     r->store = store;
     r->bus = bus;
+    r->member_slab = slab_new(sizeof(room_member_t) + 2,
+                              sizeof(room_member_t) + STORE_SUB_LEN + STORE_NAME_LEN);
+    r->sub_slab = slab_new(sizeof(bus_sub_t), sizeof(bus_sub_t));
     bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
     bus_on_room(bus, rooms_adopt, r); /* rooms made elsewhere in a cluster, known here too */
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
@@ -1010,4 +1016,9 @@ void rooms_free(rooms_t *r)
     quota_users_free(&r->users);
     json_decref(r->lim.presence.idle_alone); /* ours: a member still held keeps its own */
     r->lim.presence.idle_alone = NULL;
+    /* A room still held (a reply on its way) or a subscription still out keeps its slab
+     * until it is freed. */
+    slab_drop(r->member_slab);
+    slab_drop(r->sub_slab);
+    r->member_slab = r->sub_slab = NULL;
 }

@@ -33,6 +33,7 @@
 #include "domain/quota.h"
 #include "store/store.h"
 #include "util/strmap.h"
+#include "util/slab.h"
 
 typedef struct room_s room_t;
 typedef struct room_member_s room_member_t;
@@ -99,11 +100,12 @@ struct room_s {
      * ring of up to lim.join_history texts, oldest first from recent_head. Only while
      * recent_ok (filled by a join's history, kept up by each commit, dropped on a gap,
      * past ROOMS_RECENT_MAX_BYTES, and by the 1 s tick when the room has no
-     * subscribers). */
+     * subscribers or no join used it for ROOMS_RECENT_IDLE_MS). */
     char **recent;
     size_t recent_cap, recent_len, recent_head, recent_bytes;
     int64_t recent_last;       /* seq of the newest message in it */
     int recent_ok;
+    uint64_t recent_used;      /* loop ms a join last filled or read it */
     int64_t created_at;        /* unix ms */
     int64_t last_activity;     /* unix ms */
     room_member_t *members;
@@ -177,6 +179,11 @@ struct rooms_s {
     docs_limits_t docs;
     entity_limits_t ent_lim;
     strmap_t by_id, by_code;
+    /* Owned (slab.h): the members (a size class per 8 bytes of id and name) and the room
+     * subscriptions, in pages of their own: one of each per connection in a room. */
+    slab_t *member_slab, *sub_slab;
+    uint64_t recent_freed;     /* bytes of recent messages dropped so far (rooms_recent_drop):
+                                * the server's heap trim gives them back (heap_trim_freed) */
     entity_t *ent_due;         /* entities with held transient changes */
     uv_timer_t ent_timer;      /* applies them when due */
     int ent_timer_on;
@@ -521,6 +528,12 @@ void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint
 
 /* Bytes of encoded messages a room keeps for join replies; past it joins read the store. */
 #define ROOMS_RECENT_MAX_BYTES (64 * 1024)
+/* A room's recent messages go when no join used them for a minute: a join burst keeps
+ * them (each join reads them), a quiet room gives them back (up to 64 KiB a room; in
+ * rooms of 100 that each join posted a "joined" message to, ~150 bytes an idle
+ * connection, docs/benchmarks.md) and its next join reads the store once, as the first
+ * join did. */
+#define ROOMS_RECENT_IDLE_MS 60000
 
 /* The newest lim.join_history messages of room as a join reply needs them: the history
  * page (like rooms_history), which also fills the room's recent-message cache. */
@@ -532,8 +545,8 @@ int rooms_recent_ready(const rooms_t *r, const room_t *room);
 /* The room's newest committed messages (up to lim.join_history, oldest first) as
  * encoded JSON texts, from memory (rooms_recent_ready said yes): a new array of *n
  * borrowed texts, valid until the room changes (free the array, not the texts); NULL
- * when *n is 0. */
-const char **rooms_recent(const room_t *room, size_t *n);
+ * when *n is 0. Counts as a use (recent_used): the tick keeps them a while. */
+const char **rooms_recent(room_t *room, size_t *n);
 
 /* ---------- the room's ordered outbox (rooms_outbox.c) ----------
  * Every change of a room's shared state (its state, its entities) takes the room's next

@@ -537,9 +537,8 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
 
 int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c)
 {
-    (void)r;
     if (bus_find(c->subs, room)) return -1;
-    bus_sub_t *s = ch_calloc(1, sizeof(*s));
+    bus_sub_t *s = slab_alloc(r->sub_slab, sizeof(*s));
     s->rcv = c;
     s->room = room;
     bus_subscribe(&room->bus, s, &c->subs);
@@ -551,7 +550,7 @@ void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s)
     rooms_t *r = ud;
     ROOMS_FEATURES_CALL(r, client_left, r, s->room, s->rcv);
     bus_unsubscribe(t, s);
-    free(s);
+    slab_free(s);
 }
 
 /* Marks the member user_id offline when it was their last connection. */
@@ -593,7 +592,7 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
         bus_unsubscribe(&room->bus, s);
-        free(s);
+        slab_free(s);
         rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c), 0);
     }
 }

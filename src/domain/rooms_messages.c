@@ -20,6 +20,7 @@
 
 void rooms_recent_drop(room_t *room)
 {
+    if (room->rooms) room->rooms->recent_freed += room->recent_bytes;
     for (size_t i = 0; i < room->recent_cap; i++) {
         free(room->recent[i]);
         room->recent[i] = NULL;
@@ -67,6 +68,7 @@ static void recent_fill(rooms_t *r, room_t *room, const store_message_t *msgs, s
     if ((n ? msgs[n - 1].seq : 0) != room->committed_seq) return; /* a gap: not exact */
     rooms_recent_drop(room);
     room->recent_ok = 1;
+    room->recent_used = uv_now(r->loop);
     room->recent_last = n ? msgs[0].seq - 1 : room->committed_seq;
     for (size_t i = 0; i < n && room->recent_ok; i++) {
         json_t *m = room_message_json(&msgs[i]);
@@ -80,9 +82,10 @@ int rooms_recent_ready(const rooms_t *r, const room_t *room)
     return r->lim.join_history == 0 || room->recent_ok;
 }
 
-const char **rooms_recent(const room_t *room, size_t *n)
+const char **rooms_recent(room_t *room, size_t *n)
 {
     *n = 0;
+    room->recent_used = uv_now(room->rooms->loop);
     if (!room->recent_ok || !room->recent_len) return NULL;
     const char **items = ch_malloc(room->recent_len * sizeof(*items));
     for (size_t i = 0; i < room->recent_len; i++)

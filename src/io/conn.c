@@ -103,7 +103,7 @@ static void on_handle_closed(uv_handle_t *h)
     /* Rooms let go of it; a reply still on its way keeps the memory until it is done. */
     if (was_ws && !proto_client_gone(&s->app->proto, &c->pc)) return;
     proto_client_free(&c->pc);
-    free(c);
+    slab_free(c);
 }
 
 void conn_close(conn_t *c)
@@ -435,7 +435,7 @@ enum { FROM_MAIN, FROM_REDIRECT, FROM_METRICS };
 static void accept_from(server_t *s, uv_tcp_t *listener, int from)
 {
     int tls = s->tls_ctx && from == FROM_MAIN;
-    conn_t *c = ch_calloc(1, sizeof(*c) + (tls ? conn_tls_size() : 0));
+    conn_t *c = slab_alloc(s->conn_slab, sizeof(*c) + (tls ? conn_tls_size() : 0));
     c->redirect = from == FROM_REDIRECT;
     c->metrics_only = from == FROM_METRICS;
     c->srv = s;

@@ -43,7 +43,7 @@ static const char *tr_peer(proto_client_t *pc)
 static void tr_release(proto_client_t *pc)
 {
     proto_client_free(pc);
-    free(conn_of(pc));
+    slab_free(conn_of(pc)); /* from the server's conn_slab */
 }
 
 /* A deferred request completed. Runs inside its store callback, so it only fires the

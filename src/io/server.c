@@ -255,6 +255,8 @@ static void on_heap(uv_timer_t *t)
 {
     server_t *s = t->data;
     uint64_t rss = ch_mem_rss();
+    /* What the rooms let go of outside a burst: recent messages no join used lately. */
+    heap_trim_freed(&s->heap_trim, s->app->rooms_ready ? s->app->rooms.recent_freed : 0);
     if (s->stopping || !heap_trim_due(&s->heap_trim, rss, requests_in(s))) return;
     s->heap_trim.running = 1;
     s->heap_before = rss;
@@ -514,6 +516,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     conn_timers_init(s);
+    s->conn_slab = slab_new(sizeof(conn_t), sizeof(conn_t) + conn_tls_size());
     heap_trim_init(&s->heap_trim, ch_mem_rss(), requests_in(s));
     uv_timer_init(loop, &s->heap_timer);
     s->heap_timer.data = s;
@@ -589,6 +592,8 @@ void server_free(server_t *s)
     s->web_root = NULL;
     ws_parser_free(&s->ws_rest);
     conn_timers_free(s);
+    slab_drop(s->conn_slab);
+    s->conn_slab = NULL;
     CH_ASSERT(s->closeq_len == 0);
     free(s->closeq);
     s->closeq = NULL;

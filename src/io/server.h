@@ -14,6 +14,7 @@
 #include "util/net_addr.h"
 #include "util/log.h"
 #include "util/heap_trim.h"
+#include "util/slab.h"
 #include "util/loop_stat.h"
 #include "util/strmap.h"
 #include "io/tls.h"
@@ -98,6 +99,10 @@ typedef struct server_s {
     uint32_t ntimers, timers_cap;
     uint32_t timer_seq;
     conn_t *conns;                 /* every open connection (doubly linked) */
+    /* Owned: where the connections are allocated (slab.h): pages of their own, so the heap
+     * a burst frees leaves whole pages to give back, and no malloc overhead a connection.
+     * A connection still waiting for a reply when the server goes keeps it (slab_drop). */
+    slab_t *conn_slab;
     size_t nconns;
     strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
     strmap_t sio_sessions;         /* Engine.IO polling sessions by sid (conn_sio_poll.c) */

@@ -29,16 +29,16 @@ static void set_deadline(proto_client_t *c, uint64_t at)
 void proto_user_free(proto_user_t *u)
 {
     if (!u->block) return; /* nothing owned (strings set by hand, or freed already) */
-    free(u->block);
+    slab_free(u->block);
     *u = (proto_user_t){.sub = ""};
 }
 
-void proto_user_set(proto_user_t *u, const auth_claims_t *claims)
+void proto_user_set(slab_t *slab, proto_user_t *u, const auth_claims_t *claims)
 {
     size_t ls = strlen(claims->sub), ln = strlen(claims->name), lc = strlen(claims->color);
     /* bounded by auth_claims_t's arrays, so the offsets fit 16 bits */
     CH_ASSERT(ls + 1 + ln + 1 <= UINT16_MAX);
-    char *b = ch_malloc(ls + ln + lc + 3);
+    char *b = slab_alloc(slab, ls + ln + lc + 3);
     memcpy(b, claims->sub, ls + 1);
     memcpy(b + ls + 1, claims->name, ln + 1);
     memcpy(b + ls + 1 + ln + 1, claims->color, lc + 1);
@@ -67,7 +67,7 @@ void proto_user_claims(const proto_user_t *u, auth_claims_t *out)
 
 static void become(proto_t *p, proto_client_t *c, const auth_claims_t *u, uint64_t now_ms)
 {
-    proto_user_set(&c->user, u);
+    proto_user_set(p->user_slab, &c->user, u);
     c->authed = 1;
     c->expired_told = 0;
     set_deadline(c, expiry_deadline(p, u, now_ms));

@@ -27,6 +27,12 @@
  * the thread pool after 4,000 joins, for at least 1 MiB back at most once a burst). */
 #define HEAP_TRIM_SETTLE 4
 #define HEAP_TRIM_SETTLED (1u << 20)
+/* What was let go of (heap_trim_freed) comes in pieces: rooms drop their recent messages
+ * as each goes a minute without a join, over as long as the joins took. Once nothing more
+ * was let go of for HEAP_TRIM_SETTLE looks, what is left of it below HEAP_TRIM_SETTLED is
+ * trimmed too, from this much: at 19,000 connections the last 0.5-1 MiB of dropped
+ * messages otherwise stayed. */
+#define HEAP_TRIM_LET_GO (128u << 10)
 
 typedef struct {
     uint64_t base;    /* resident bytes after the last trim, or the lowest seen since */
@@ -35,6 +41,10 @@ typedef struct {
     int running;      /* a trim is under way (the caller's thread pool): none is due */
     int busy;         /* a look was not quiet since the last trim was found due */
     uint32_t quiet;   /* quiet looks in a row */
+    uint64_t freed;   /* bytes the application let go of in one go, so far */
+    uint64_t trimmed; /* freed at the last trim */
+    uint64_t seen;    /* freed at the last look */
+    uint32_t still;   /* looks in a row with freed unchanged */
 } heap_trim_t;
 
 /* Starts t with the resident size rss and the activity counter in (requests so far). */
@@ -44,8 +54,17 @@ void heap_trim_init(heap_trim_t *t, uint64_t rss, uint64_t in);
  * Returns 1 when a trim is due, else 0: less than HEAP_TRIM_QUIET came in since the last
  * look, and rss grew since the last trim by HEAP_TRIM_GROWTH or more, or by
  * HEAP_TRIM_SETTLED or more when this is the HEAP_TRIM_SETTLE-th quiet look in a row after
- * a busy one since that trim. */
+ * a busy one since that trim, or HEAP_TRIM_SETTLED or more was let go of since that trim
+ * (heap_trim_freed), or HEAP_TRIM_LET_GO or more and nothing more for HEAP_TRIM_SETTLE
+ * looks. */
 int heap_trim_due(heap_trim_t *t, uint64_t rss, uint64_t in);
+
+/* The application let go of memory in one go, outside any burst of requests (a room's
+ * recent messages dropped once unused, rooms.h ROOMS_RECENT_IDLE_MS): total is its count
+ * of such bytes so far. The heap did not grow, but its free part did, which the resident
+ * size cannot tell: from HEAP_TRIM_SETTLED of them since the last trim a quiet look trims,
+ * and from HEAP_TRIM_LET_GO once the count stood still a while (heap_trim_due). */
+void heap_trim_freed(heap_trim_t *t, uint64_t total);
 
 /* The trim was done; rss is the resident size after it (the new base). The caller sets
  * running while it runs elsewhere; this clears it. */

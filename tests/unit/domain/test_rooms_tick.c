@@ -2,7 +2,7 @@
  * iterations (rooms_tick_step, rooms_sweep_step), with time passed in: 10,000 seats whose
  * grace ends in the same second are released over many bounded slices, all of them,
  * none early and none twice; a room deleted in the middle of a pass is left alone; idle
- * rooms are deleted a budget at a time. */
+ * rooms are deleted a budget at a time; a room's recent messages go once unused. */
 #include "test.h"
 #include "fake_client.h"
 #include "rooms_fixture.h"
@@ -182,10 +182,52 @@ static void test_sweep_in_slices(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* A room's recent messages stay while joins use them and go once none has for
+ * ROOMS_RECENT_IDLE_MS, people still in it: an idle room holds no copy of its history. */
+static void test_recent_dropped_when_unused(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "quiet");
+    ASSERT_TRUE(room != NULL);
+    fake_client_t host;
+    fake_client_init(&host, f.bus, "host");
+    ASSERT_EQ(rooms_fx_attach(&f, room, &host.pc), 0); /* someone is in it */
+    /* The member and the subscription are the registry's slabs' (slab.h). */
+    ASSERT_EQ(f.r.member_slab->live, 1);
+    ASSERT_EQ(f.r.sub_slab->live, 1);
+    rooms_fx_outcome_t o = {0};
+    rooms_join_history(&f.r, room, rooms_fx_done, &o); /* a join's history fills it */
+    ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000));
+    json_decref(o.result);
+    ASSERT_EQ(room->recent_ok, 1);
+    ASSERT_EQ(room->recent_used, uv_now(&f.loop));
+    /* A join answered from it counts as a use. */
+    uint64_t t = uv_now(&f.loop) + 3600 * 1000;
+    room->recent_used = t - 10;
+    size_t n;
+    free(rooms_recent(room, &n));
+    ASSERT_EQ(room->recent_used, uv_now(&f.loop));
+    room->recent_used = t;
+    while (rooms_tick_step(&f.r, t + ROOMS_RECENT_IDLE_MS - 1, BUDGET))
+        ;
+    ASSERT_EQ(room->recent_ok, 1); /* used within the minute: kept */
+    while (rooms_tick_step(&f.r, t + ROOMS_RECENT_IDLE_MS, BUDGET))
+        ;
+    ASSERT_EQ(room->recent_ok, 0); /* unused for a minute: given back */
+    ASSERT_EQ(room->recent_len, 0);
+    ASSERT_EQ(room->bus.count, 1);
+    ASSERT_EQ(rooms_recent_ready(&f.r, room), 0); /* the next join reads the store */
+    rooms_client_gone(&f.r, &host.pc.rcv);
+    ASSERT_EQ(f.r.sub_slab->live, 0);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 int main(void)
 {
     RUN(test_seats_released_in_slices);
     RUN(test_pass_survives_removals);
     RUN(test_sweep_in_slices);
+    RUN(test_recent_dropped_when_unused);
     TEST_MAIN_END();
 }

@@ -250,7 +250,9 @@ static void test_user_kept_compact(void)
     snprintf(cl.color, sizeof(cl.color), "%s", "#3b82f6");
     auth_jti_key("00112233445566778899aabbccddeeff", 32, &cl.jti);
     proto_user_t u = {0};
-    proto_user_set(&u, &cl);
+    slab_t *slab = slab_new(3, 300);
+    proto_user_set(slab, &u, &cl);
+    ASSERT_EQ(slab->live, 1); /* the strings' one block, from the slab */
     ASSERT_STREQ(u.sub, "u-7");
     ASSERT_STREQ(proto_user_name(&u), "Ada");
     ASSERT_STREQ(proto_user_color(&u), "#3b82f6");
@@ -266,7 +268,7 @@ static void test_user_kept_compact(void)
     /* a new token: the old strings are freed (LeakSanitizer), the new ones kept */
     cl.name[0] = 0;
     cl.has_jti = 0;
-    proto_user_set(&u, &cl);
+    proto_user_set(slab, &u, &cl);
     ASSERT_STREQ(proto_user_name(&u), "");
     ASSERT_STREQ(proto_user_color(&u), "#3b82f6");
     ASSERT_TRUE(!u.has_jti);
@@ -276,6 +278,8 @@ static void test_user_kept_compact(void)
     ASSERT_STREQ(proto_user_color(&u), "");
     ASSERT_TRUE(u.block == NULL);
     proto_user_free(&u);
+    ASSERT_EQ(slab->live, 0);
+    slab_drop(slab);
 }
 
 int main(void)

@@ -95,11 +95,53 @@ static void test_settle_after_crawl(void)
     ASSERT_EQ(heap_trim_due(&t, 25 * MiB + HEAP_TRIM_SETTLED, in), 1);
 }
 
+/* Memory the application let go of outside a burst (recent messages dropped once unused):
+ * the resident size does not move, yet from HEAP_TRIM_SETTLED of it a quiet look trims,
+ * once; less, or a busy look, does not, until the pieces stop coming. */
+static void test_freed(void)
+{
+    heap_trim_t t;
+    heap_trim_init(&t, 40 * MiB, 0);
+    uint64_t in = 0;
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(heap_trim_due(&t, 40 * MiB, in), 0);
+    heap_trim_freed(&t, HEAP_TRIM_SETTLED - 1);
+    ASSERT_EQ(heap_trim_due(&t, 40 * MiB, in), 0);
+    heap_trim_freed(&t, HEAP_TRIM_SETTLED);
+    in += 1000; /* busy: not now */
+    ASSERT_EQ(heap_trim_due(&t, 40 * MiB, in), 0);
+    ASSERT_EQ(heap_trim_due(&t, 40 * MiB, in), 1);
+    heap_trim_done(&t, 38 * MiB);
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(heap_trim_due(&t, 38 * MiB, in), 0);
+    heap_trim_freed(&t, 2 * HEAP_TRIM_SETTLED); /* another MiB let go of */
+    ASSERT_EQ(heap_trim_due(&t, 38 * MiB, in), 1);
+    heap_trim_done(&t, 37 * MiB);
+    ASSERT_EQ(t.trims, 2);
+    /* The rest comes in pieces under HEAP_TRIM_SETTLED: trimmed once the pieces stop for
+     * HEAP_TRIM_SETTLE looks, and only from HEAP_TRIM_LET_GO. */
+    uint64_t total = 2 * HEAP_TRIM_SETTLED;
+    for (int i = 0; i < 3; i++) {
+        total += HEAP_TRIM_LET_GO / 2;
+        heap_trim_freed(&t, total);
+        ASSERT_EQ(heap_trim_due(&t, 37 * MiB, in), 0);
+    }
+    for (int i = 1; i < HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 37 * MiB, in), 0);
+    ASSERT_EQ(heap_trim_due(&t, 37 * MiB, in), 1);
+    heap_trim_done(&t, 36 * MiB);
+    heap_trim_freed(&t, total + HEAP_TRIM_LET_GO - 1); /* too little to walk the heap for */
+    for (int i = 0; i < 2 * HEAP_TRIM_SETTLE; i++)
+        ASSERT_EQ(heap_trim_due(&t, 36 * MiB, in), 0);
+    ASSERT_EQ(t.trims, 3);
+}
+
 int main(void)
 {
     RUN(test_after_burst);
     RUN(test_base_follows_shrinking);
     RUN(test_busy_never);
     RUN(test_settle_after_crawl);
+    RUN(test_freed);
     TEST_MAIN_END();
 }
