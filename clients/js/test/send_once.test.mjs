@@ -1,7 +1,9 @@
 // send_once.test.mjs: room.send() stores each message once however the connection drops
 // (docs/protocol.md "message", clientId; clients/js/README.md "Messages are sent once"):
 // replies lost with the connection after the server stored the messages, sends made
-// while reconnecting, and a kill -9 of the server with messages in flight.
+// while reconnecting, and a kill -9 of the server with messages in flight. Entity writes
+// whose reply was lost are not sent again by the SDK (they reject closed), so none is
+// applied twice, and an entity created with its own id can be retried safely (exists).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -102,6 +104,43 @@ describe('room.send: stored once', () => {
       s1?.proc.kill('SIGKILL');
       if (s2) await s2.stop();
       rmDir(data);
+    }
+  });
+
+  it('entity writes whose reply was lost: rejected closed, applied once, not sent again; a create by id retried answers exists', T, async () => {
+    const srv = await startServer({ args: BASE_ARGS });
+    const a = await connected(srv.port, 'EntA');
+    const b = await connected(srv.port, 'EntB', RECONNECT);
+    try {
+      const r = await a.createRoom({ name: 'ents' });
+      const ar = await a.join(r.roomCode);
+      const br = await b.join(r.roomCode);
+      await br.entities.create({ id: 'e1', kind: 'card', data: { n: 0 } });
+      await until(() => ar.entities.get('e1'), 3000, 'A to see e1');
+      const raw = b.socket._socket;
+      raw.pause();
+      const upd = br.entities.update('e1', { n: 1 });
+      const crt = br.entities.create({ id: 'e2', kind: 'card', data: { x: 1 } });
+      await until(() => ar.entities.get('e1')?.version === 2 && ar.entities.get('e2'), 5000, 'the server to apply both');
+      raw.removeAllListeners('data');
+      while (raw.read() !== null);
+      raw.destroy();
+      await assert.rejects(upd, { code: 'closed' });
+      await assert.rejects(crt, { code: 'closed' });
+      await until(() => b.state === 'open', 5000, 'B open again');
+      await br.sync();
+      assert.equal(br.entities.get('e1').version, 2, 'the update applied once');
+      assert.deepEqual(br.entities.get('e1').data, { n: 1 });
+      await assert.rejects(br.entities.create({ id: 'e2', kind: 'card', data: { x: 1 } }),
+        (e) => e.code === 'exists' && e.entity?.id === 'e2' && e.entity.version === 1);
+      await ar.sync();
+      assert.equal(ar.entities.get('e1').version, 2);
+      assert.equal(ar.entities.get('e2').version, 1);
+      assert.equal(ar.entities.size, 2);
+    } finally {
+      a.close();
+      b.close();
+      await srv.stop();
     }
   });
 });
