@@ -363,7 +363,7 @@ enum {
     " last_activity"
 #define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define SQ_MSG_COLUMNS                                                                         \
-    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app,"         \
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app,"       \
     " client_id"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define SQ_ENT_COLUMNS                                                                         \
