@@ -55,9 +55,9 @@ static const char *string_arg(const jscan_member_t *m, char *buf, size_t cap, ch
 
 static void op_message(void *ud, room_t *room, const bus_op_t *op)
 {
-    static const char *const keys[] = {"type", "content", "metadata"};
+    static const char *const keys[] = {"type", "content", "metadata", "clientId"};
     jscan_t tmp;
-    char *text, *type_heap, *content_heap, *meta_owned = NULL;
+    char *text, *type_heap, *content_heap, *cid_heap, *meta_owned = NULL;
     const jscan_t *a = home_args(op, &tmp, keys, CH_ARRAY_LEN(keys), &text);
     char type_buf[64], content_buf[512];
     size_t type_len;
@@ -71,7 +71,12 @@ static void op_message(void *ud, room_t *room, const bus_op_t *op)
         in.metadata_object = meta->type == JSCAN_OBJECT;
         in.metadata = jscan_text(meta, &in.metadata_len, &meta_owned);
     }
+    const jscan_member_t *cid = jscan_get(a, "clientId");
+    char cid_buf[72];
+    in.client_id = string_arg(cid, cid_buf, sizeof(cid_buf), &cid_heap, &in.client_id_len);
+    in.client_id_bad = cid && cid->type != JSCAN_STRING;
     rooms_post_text(ud, room, op->user, &in, op->route.member, answered, home_route_keep(op));
+    free(cid_heap);
     free(meta_owned);
     free(content_heap);
     free(type_heap);

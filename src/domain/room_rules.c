@@ -65,3 +65,15 @@ const char *room_capacity_check(long long cap, uint32_t max, uint32_t seats)
     if (cap < (long long)seats) return "capacity_below_participants";
     return NULL;
 }
+
+int room_client_id_valid(const char *s, size_t len)
+{
+    if (len < 1 || len > 64) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}

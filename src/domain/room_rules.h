@@ -17,6 +17,9 @@ int room_capacity_valid(long long cap, uint32_t max);
  * ai_response; system only for the host; app-defined "x-" + [a-z0-9_-]{1,30}. */
 int room_message_type_valid(const char *t, int is_host);
 
+/* 1 when s[0..len) is a message's client id: 1 to 64 of [A-Za-z0-9_-] (base64url). */
+int room_client_id_valid(const char *s, size_t len);
+
 /* Decides a join. Returns NULL when the user may join, or the error code: "banned" (kicked
  * with a ban) or "room_full" (a new member and every seat taken). A member who already
  * holds a seat may always come back. */

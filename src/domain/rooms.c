@@ -595,6 +595,8 @@ json_t *room_message_json(const store_message_t *m)
                           "createdAt", (json_int_t)m->created_at);
     /* An app backend's message (server API): its author label is displayName. */
     if (m->app) json_object_set_new(j, "app", json_true());
+    /* The sender's own id of it (a user's message only). */
+    if (m->client_id[0]) json_object_set_new(j, "clientId", json_string(m->client_id));
     return j;
 }
 

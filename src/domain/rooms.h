@@ -96,6 +96,11 @@ struct room_s {
     uint32_t msg_writes;       /* message inserts in flight */
     int seq_lost;              /* an insert failed: once none is in flight, seqs go on
                                 * from committed_seq, so that the failed one leaves no gap */
+    /* A message with a client id is in flight: it may turn out a duplicate that takes no
+     * seq, so the room's later posts wait in held_head (in order) until it answered, and
+     * their seqs leave no gap (rooms_messages.c). */
+    int cid_write;
+    struct rooms_held_s *held_head, *held_tail;
     /* The newest committed messages, encoded once, for join replies (rooms_recent): a
      * ring of up to lim.join_history texts, oldest first from recent_head. Only while
      * recent_ok (filled by a join's history, kept up by each commit, dropped on a gap,
@@ -511,6 +516,10 @@ typedef struct {
                              NUL-terminated), or NULL when the frame had none */
     size_t metadata_len;
     int metadata_object; /* the metadata is an object (anything else is refused) */
+    const char *client_id; /* the sender's id of the message (client_id_len bytes, not
+                              NUL-terminated), or NULL when the frame had none */
+    size_t client_id_len;
+    int client_id_bad; /* the frame's clientId was not a string */
 } rooms_post_in_t;
 
 /* rooms_post with the message as text (in and what it points to borrowed): the same

@@ -96,6 +96,61 @@ const char **rooms_recent(room_t *room, size_t *n)
 
 /* ---------- messages ---------- */
 
+/* A post waiting behind a message with a client id (room->held_head): its arguments,
+ * copied. */
+typedef struct rooms_held_s {
+    struct rooms_held_s *next;
+    char *user_id, *name, *type, *content, *client_id;
+    char *meta; /* owned; NULL: none */
+    int app;
+    bus_member_t except;
+    rooms_done_fn done;
+    void *ud;
+} rooms_held_t;
+
+static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
+                 const char *type, const char *content, char *meta, int app,
+                 const char *client_id, bus_member_t except, rooms_done_fn done, void *ud);
+
+/* The message with a client id in flight answered: the posts held behind it go on, in
+ * order, until the next one with a client id (which holds the rest again). The op that
+ * answered still holds the room, so a held post never outlives it. */
+static void held_resume(rooms_t *r, room_t *room)
+{
+    room->cid_write = 0;
+    while (room->held_head && !room->cid_write) {
+        rooms_held_t *h = room->held_head;
+        room->held_head = h->next;
+        if (!room->held_head) room->held_tail = NULL;
+        if (room->deleted) {
+            free(h->meta);
+            rooms_fail(h->done, h->ud, ROOMS_E_NOT_FOUND, "not_found", "no such room");
+        } else {
+            post(r, room, h->user_id, h->name, h->type, h->content, h->meta, h->app,
+                 h->client_id, h->except, h->done, h->ud);
+        }
+        free(h->user_id);
+        free(h->name);
+        free(h->type);
+        free(h->content);
+        free(h->client_id);
+        free(h);
+    }
+}
+
+/* The store answered that a message of the same user and client id is stored: the
+ * caller gets that one, marked "duplicate"; nothing was written, announced or charged
+ * (its quota given back already), and its seq goes back: it was the last one handed out,
+ * since the room's later posts waited for this answer. */
+static void post_duplicate(rooms_op_t *op)
+{
+    room_t *room = op->room;
+    room->msg_writes--;
+    room->last_seq--;
+    op->result = json_pack("{s:b, s:o, s:b}", "success", 1, "message",
+                           room_message_json(&op->pl.msg), "duplicate", 1);
+}
+
 static void after_post(rooms_op_t *op)
 {
     op->room->msg_writes--;
@@ -122,6 +177,11 @@ static void after_post(rooms_op_t *op)
     else
         free(text);
     op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
+    if (op->pl.msg.client_id[0]) {
+        /* Counted once stored: a duplicate is not a new message. */
+        activity_log_note(op->r->act, room, ACTIVITY_MESSAGES, op->pl.msg.user_id, "", 1, 0, 0);
+        held_resume(op->r, room);
+    }
 }
 
 /* The insert of op's seq failed: the seqs handed out after it must not stay ahead of what
@@ -131,20 +191,47 @@ static void after_post(rooms_op_t *op)
  * starting again below it would be refused forever. */
 static void post_failed(rooms_op_t *op)
 {
-    op->room->msg_writes--;
-    op->room->seq_lost = 1;
-    if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq)
-        op->room->committed_seq = op->pl.room.last_seq;
+    int cid = op->pl.msg.client_id[0] != '\0';
+    if (op->req.err == STORE_EEXISTS && op->pl.dup) {
+        post_duplicate(op);
+    } else {
+        op->room->msg_writes--;
+        op->room->seq_lost = 1;
+        if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq)
+            op->room->committed_seq = op->pl.room.last_seq;
+    }
+    if (cid) held_resume(op->r, op->room);
 }
 
 /* Builds and submits a message insert; content is copied, meta (the metadata's compact
  * JSON, or NULL) is taken over. Every message passes here, so here the quotas are checked:
  * a message over them is refused with quota_exceeded (a server message, whose done is
- * NULL, is then not stored). */
+ * NULL, is then not stored). client_id ("" or NULL: none) names a user's message: while
+ * one is in flight the room's next posts wait behind it (room->cid_write). */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
                  const char *type, const char *content, char *meta, int app,
-                 bus_member_t except, rooms_done_fn done, void *ud)
+                 const char *client_id, bus_member_t except, rooms_done_fn done, void *ud)
 {
+    if (!client_id) client_id = "";
+    if (room->cid_write) {
+        rooms_held_t *h = ch_calloc(1, sizeof(*h));
+        h->user_id = ch_strdup(user_id);
+        h->name = ch_strdup(name);
+        h->type = ch_strdup(type);
+        h->content = ch_strdup(content);
+        h->client_id = ch_strdup(client_id);
+        h->meta = meta;
+        h->app = app;
+        h->except = except;
+        h->done = done;
+        h->ud = ud;
+        if (room->held_tail)
+            room->held_tail->next = h;
+        else
+            room->held_head = h;
+        room->held_tail = h;
+        return;
+    }
     if (room->seq_lost) {
         /* After a failed insert the next seq is committed_seq + 1, known once every
          * insert in flight has answered; until then posts are refused, not queued. */
@@ -181,6 +268,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     m->content = ch_strndup(content, clen);
     m->metadata = meta;
     m->app = app;
+    snprintf(m->client_id, sizeof(m->client_id), "%s", client_id);
     m->created_at = room->last_activity = clock_unix_ms();
     rate_window_add(&room->rate_msgs, m->created_at, 1);
     op->except = except;
@@ -194,7 +282,9 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
         json_decref(mj);
     }
     /* Counted per user and burst, never copied (activity.h). */
-    if (user_id[0]) activity_log_note(r->act, room, ACTIVITY_MESSAGES, user_id, "", 1, 0, 0);
+    if (user_id[0] && !client_id[0])
+        activity_log_note(r->act, room, ACTIVITY_MESSAGES, user_id, "", 1, 0, 0);
+    if (client_id[0]) room->cid_write = 1;
     room->msg_writes++;
     rooms_op_submit(op);
 }
@@ -210,7 +300,7 @@ void rooms_system_event(rooms_t *r, room_t *room, const char *event, const char 
 
 void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
 {
-    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), 0,
+    post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), 0, NULL,
          BUS_MEMBER_NONE, NULL, NULL);
     json_decref(meta);
 }
@@ -248,13 +338,19 @@ static int post_check(rooms_t *r, const rooms_post_in_t *in, int is_host, rooms_
         rooms_fail(done, ud, ROOMS_E_TOO_LARGE, "payload_too_large", "metadata is too large");
         return -1;
     }
+    if (in->client_id_bad ||
+        (in->client_id && !room_client_id_valid(in->client_id, in->client_id_len))) {
+        rooms_invalid(done, ud, "clientId",
+                      "clientId must be a string of 1 to 64 characters A-Z, a-z, 0-9, _ or -");
+        return -1;
+    }
     return 0;
 }
 
 void rooms_post_effect(rooms_t *r, room_t *room, const char *author, const char *type,
                        const char *content, char *meta, rooms_done_fn done, void *ud)
 {
-    post(r, room, "", author, type, content, meta, 1, BUS_MEMBER_NONE, done, ud);
+    post(r, room, "", author, type, content, meta, 1, NULL, BUS_MEMBER_NONE, done, ud);
 }
 
 void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
@@ -268,7 +364,10 @@ void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_
     int is_host = room_may_manage(room->host_id, user_id) || m->role == STORE_ROLE_HOST;
     if (post_check(r, in, is_host, done, ud) != 0) return;
     char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
-    post(r, room, user_id, m->display_name, in->type, in->content, meta, 0, except, done, ud);
+    char cid[STORE_CLIENT_ID_LEN] = "";
+    if (in->client_id) memcpy(cid, in->client_id, in->client_id_len); /* checked: <= 64 */
+    post(r, room, user_id, m->display_name, in->type, in->content, meta, 0, cid, except, done,
+         ud);
 }
 
 void rooms_post_app(rooms_t *r, room_t *room, const char *author, const rooms_post_in_t *in,
@@ -276,7 +375,7 @@ void rooms_post_app(rooms_t *r, room_t *room, const char *author, const rooms_po
 {
     if (post_check(r, in, 1, done, ud) != 0) return;
     char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
-    post(r, room, "", author, in->type, in->content, meta, 1, BUS_MEMBER_NONE, done, ud);
+    post(r, room, "", author, in->type, in->content, meta, 1, NULL, BUS_MEMBER_NONE, done, ud);
 }
 
 void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,
@@ -303,7 +402,8 @@ size_t room_message_encoded_len(const store_message_t *m)
     return 160 + strlen(m->id) + strlen(m->room_id) + strlen(m->user_id) +
            utf8_json_len(m->display_name, strlen(m->display_name)) + strlen(m->type) +
            (m->content ? utf8_json_len(m->content, strlen(m->content)) : 0) +
-           (m->metadata ? strlen(m->metadata) : 2) + (m->app ? 12 : 0);
+           (m->metadata ? strlen(m->metadata) : 2) + (m->app ? 12 : 0) +
+           (m->client_id[0] ? 14 + strlen(m->client_id) : 0);
 }
 
 size_t rooms_fit(const size_t *lens, size_t n, size_t budget, int newest)

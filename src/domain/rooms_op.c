@@ -80,11 +80,17 @@ static void on_stored(store_req_t *req)
         rooms_state_again(op->r, op->room, op);
     /* In every outcome: the change is in memory, and later events wait behind it. */
     if (op->ev) rooms_outbox_ready(op->room, op->ev);
+    /* A message sent again (its client id stored already): an answer, not a failure. */
+    int dup = req->type == STORE_MESSAGE_INSERT && req->err == STORE_EEXISTS && op->pl.dup;
     if (req->err != STORE_OK) {
-        if (req->err != STORE_ECLOSED && req->err != STORE_ELIMIT)
+        if (req->err != STORE_ECLOSED && req->err != STORE_ELIMIT && !dup)
             log_error(op->r->log, "room store request %d failed: %d", (int)req->type, req->err);
         op_uncharge(op);
         if (op->failed) op->failed(op);
+        if (dup) { /* the failed step answered it with the stored message */
+            op_finish(op, NULL);
+            return;
+        }
         /* A room the store did not create is not a room: nobody was told its id yet. */
         if (op->req.type == STORE_ROOM_CREATE && !op->room->deleted)
             rooms_room_drop(op->r, op->room, "failed");

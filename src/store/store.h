@@ -190,7 +190,11 @@ typedef enum {
                                * stale or a gap, in both backends, so several writers
                                * can make neither a gap nor a reuse; out: room.last_seq,
                                * the room's highest stored seq), ENOTFOUND (no such
-                               * room); the room is then untouched */
+                               * room); the room is then untouched. With msg.client_id
+                               * set, first: when the room holds a message of msg.user_id
+                               * with that client_id, EEXISTS with dup = 1 and msg
+                               * replaced by the stored message (whatever its seq; the
+                               * seq asked is not checked), nothing written */
     STORE_MESSAGES_PAGE,      /* in: room.id, before / after (seq, exclusive; negative =
                                * none; 0 is a bound), limit (capped at STORE_PAGE_MAX; 0
                                * answers nothing). out: msgs, ascending by seq: with after
@@ -428,6 +432,7 @@ typedef struct {
 } store_revoke_t;
 #define STORE_ROOM_NAME_LEN 401 /* 100 code points of at most 4 bytes */
 #define STORE_MSG_TYPE_LEN 33
+#define STORE_CLIENT_ID_LEN 65 /* a message's client id: 1 to 64 of [A-Za-z0-9_-] */
 
 typedef struct {
     char id[STORE_ID_LEN];
@@ -491,6 +496,8 @@ typedef struct {
     int64_t created_at; /* unix ms */
     int app;            /* 1: posted by an app backend (server API), display_name its
                          * author label; user_id is then "" */
+    char client_id[STORE_CLIENT_ID_LEN]; /* the sender's own id of it, unique per room
+                                          * and user (MESSAGE_INSERT); "": none */
 } store_message_t;
 
 /* The payload of room requests. Strings marked malloc'd and the output arrays belong to
@@ -542,6 +549,7 @@ typedef struct {
     store_room_t room;
     store_participant_t part;
     store_message_t msg;
+    int dup;               /* out of a MESSAGE_INSERT refused as a duplicate client_id */
     int64_t before, after; /* MESSAGES_PAGE */
     uint32_t limit;
     uint32_t max_hosted; /* ROOM_CREATE in: the most rooms one host may have (0: no bound) */

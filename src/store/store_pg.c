@@ -229,6 +229,11 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE assets ADD COLUMN current integer NOT NULL DEFAULT 1;"
     "UPDATE assets SET asset_id = id;"
     "CREATE UNIQUE INDEX assets_versions ON assets(asset_id, version);",
+    /* 18 (IDEM, issue 19): a message's client id, unique per room and user
+     * (store_sqlite.c says the same). */
+    "ALTER TABLE room_messages ADD COLUMN client_id text;"
+    "CREATE UNIQUE INDEX room_messages_client ON room_messages(room_id, user_id, client_id)"
+    " WHERE client_id IS NOT NULL;",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -268,6 +273,7 @@ enum {
     PG_PART_UPSERT,
     PG_PART_DELETE,
     PG_MSG_INSERT,
+    PG_MSG_BY_CLIENT,
     PG_MSGS_DESC,
     PG_MSGS_ASC,
     PG_ROOMS_ALL,
@@ -355,7 +361,8 @@ enum {
     " last_activity"
 #define PG_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define PG_MSG_COLUMNS                                                                         \
-    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app"
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app,"       \
+    " client_id"
 #define PG_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define PG_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
@@ -595,7 +602,11 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                       " RETURNING id)"
                       " INSERT INTO room_messages(" PG_MSG_COLUMNS ")"
                       " SELECT $1::text, r.id, $3::bigint, $4::text, $5::text, $6::text,"
-                      " $7::text, $8::text, $9::bigint, $10::integer FROM r RETURNING 1",
+                      " $7::text, $8::text, $9::bigint, $10::integer, $11::text FROM r"
+                      " RETURNING 1",
+    /* A user's message by its client id (the room_messages_client index). */
+    [PG_MSG_BY_CLIENT] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
+                         " WHERE room_id = $1 AND user_id = $2 AND client_id = $3",
     [PG_MSGS_DESC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
                      " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
     [PG_MSGS_ASC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
@@ -1335,9 +1346,40 @@ static int pg_insert_or_why(pg_conn_t *c, int which, pg_params_t *p, const char 
     return exists ? STORE_EEXISTS : STORE_ENOTFOUND;
 }
 
-/* Inserts m; refused (EEXISTS), writes the room's highest stored seq into *last_seq. */
-static int pg_message_insert(pg_conn_t *c, const store_message_t *m, int64_t *last_seq)
+static void pg_read_msg(pg_conn_t *c, const PGresult *r, int i, store_message_t *m);
+
+/* With a client id: the user's message of that id in the room, read into *m (replacing
+ * it) with EEXISTS and *dup = 1; else OK (nothing read). A node that is the room's home
+ * checks this before its insert; two nodes that both think they are (a lease lost
+ * mid-write) cannot store it twice either: the room row's lock orders their inserts and
+ * the second one's seq is then not the next (EEXISTS). */
+static int pg_message_dup(pg_conn_t *c, store_message_t *m, int *dup)
 {
+    *dup = 0;
+    if (!m->client_id[0] || !m->user_id[0]) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, m->room_id);
+    PP_FIELD(&p, m->user_id);
+    PP_FIELD(&p, m->client_id);
+    PGresult *r = pg_run(c, PG_MSG_BY_CLIENT, &p);
+    int err = pg_status(c, r, "message by client id");
+    if (err == STORE_OK && PQntuples(r) > 0) {
+        free(m->content);
+        free(m->metadata);
+        pg_read_msg(c, r, 0, m);
+        *dup = 1;
+        err = STORE_EEXISTS;
+    }
+    PQclear(r);
+    return err;
+}
+
+/* Inserts m; refused (EEXISTS), writes the room's highest stored seq into *last_seq, or,
+ * a duplicate of its client id, the stored message into *m with *dup = 1. */
+static int pg_message_insert(pg_conn_t *c, store_message_t *m, int64_t *last_seq, int *dup)
+{
+    int derr = pg_message_dup(c, m, dup);
+    if (derr != STORE_OK) return derr;
     pg_params_t p = {0};
     PP_FIELD(&p, m->id);
     PP_FIELD(&p, m->room_id);
@@ -1349,6 +1391,7 @@ static int pg_message_insert(pg_conn_t *c, const store_message_t *m, int64_t *la
     pp_str(&p, m->metadata);
     pp_int(&p, m->created_at);
     pp_int(&p, m->app ? 1 : 0);
+    PP_OPT(&p, m->client_id); /* "" (none) is NULL */
     int err = pg_insert_or_why(c, PG_MSG_INSERT, &p, m->room_id, "message insert");
     if (err != STORE_EEXISTS) return err;
     pg_params_t q = {0};
@@ -1373,6 +1416,7 @@ static void pg_read_msg(pg_conn_t *c, const PGresult *r, int i, store_message_t 
     m->metadata = pg_dup(r, i, 7, 0);
     m->created_at = pg_int(r, i, 8);
     m->app = pg_int(r, i, 9) != 0;
+    pg_copy(c, m->client_id, sizeof(m->client_id), r, i, 10);
 }
 
 static int pg_messages_page(pg_conn_t *c, store_rooms_t *rs)
@@ -2901,7 +2945,8 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         break;
     case STORE_MESSAGE_INSERT:
         CH_ASSERT(req->rooms);
-        req->err = pg_message_insert(c, &req->rooms->msg, &req->rooms->room.last_seq);
+        req->err = pg_message_insert(c, &req->rooms->msg, &req->rooms->room.last_seq,
+                                     &req->rooms->dup);
         break;
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);

@@ -243,6 +243,12 @@ static const char *const sq_migrations[] = {
     "ALTER TABLE assets ADD COLUMN current INTEGER NOT NULL DEFAULT 1;"
     "UPDATE assets SET asset_id = id;"
     "CREATE UNIQUE INDEX assets_versions ON assets(asset_id, version);",
+    /* 18 (IDEM, issue 19): a message's client id, the sender's own name for it, so that a
+     * message sent again (its acknowledgement lost with the connection) is found and not
+     * stored twice: unique per room and user (the server's messages have neither). */
+    "ALTER TABLE room_messages ADD COLUMN client_id TEXT;"
+    "CREATE UNIQUE INDEX room_messages_client ON room_messages(room_id, user_id, client_id)"
+    " WHERE client_id IS NOT NULL;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -277,6 +283,7 @@ enum {
     SQ_ROOM_TOUCH,
     SQ_MSGS_DESC,
     SQ_MSGS_ASC,
+    SQ_MSG_BY_CLIENT,
     SQ_ROOMS_ALL,
     SQ_PARTS_ALL,
     SQ_PARTS_OF_USER,
@@ -361,7 +368,8 @@ enum {
     " last_activity"
 #define SQ_PART_COLUMNS "room_id, user_id, display_name, color, role, banned, joined_at"
 #define SQ_MSG_COLUMNS                                                                         \
-    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app"
+    "id, room_id, seq, user_id, display_name, type, content, metadata, created_at, app,"       \
+    " client_id"
 #define SQ_OP_COLUMNS "room_id, doc_id, version, delta, author, op_id, created_at"
 #define SQ_ENT_COLUMNS                                                                         \
     "room_id, id, kind, owner, data, version, state_version, created_at, updated_at, "         \
@@ -593,7 +601,7 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
      * UNIQUE(room_id, seq) index finds it): a taken seq, a stale one and a gap insert
      * nothing and raise no error, as PostgreSQL's rooms.last_seq check does. */
     [SQ_MSG_INSERT] = "INSERT INTO room_messages(" SQ_MSG_COLUMNS ")"
-                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
+                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"
                       " WHERE ?3 = 1 + (SELECT coalesce(max(seq), 0) FROM room_messages"
                       " WHERE room_id = ?2)",
     [SQ_ROOM_TOUCH] = "UPDATE rooms SET last_activity = ?1 WHERE id = ?2",
@@ -603,6 +611,9 @@ static const char *const sq_stmt_sql[SQ_STMT_MAX] = {
                      " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
     [SQ_MSGS_ASC] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
                     " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq ASC LIMIT ?4",
+    /* A user's message by its client id (the room_messages_client index). */
+    [SQ_MSG_BY_CLIENT] = "SELECT " SQ_MSG_COLUMNS " FROM room_messages"
+                         " WHERE room_id = ?1 AND user_id = ?2 AND client_id = ?3",
     [SQ_ROOMS_ALL] =
         "SELECT " SQ_ROOM_COLUMNS ", coalesce((SELECT max(seq) FROM room_messages m"
         " WHERE m.room_id = rooms.id), 0) FROM rooms ORDER BY created_at, id",
@@ -1726,9 +1737,39 @@ static int sq_delete(sq_conn_t *c, int which, const char *k1, size_t cap1, const
     return err;
 }
 
-/* Inserts m; refused (EEXISTS), writes the room's highest stored seq into *last_seq. */
-static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *last_seq)
+static void sq_read_msg(sq_conn_t *c, sqlite3_stmt *s, store_message_t *m);
+
+/* With a client id: the user's message of that id in the room, read into *m (replacing
+ * it) with EEXISTS and *dup = 1; else OK (nothing read). */
+static int sq_message_dup(sq_conn_t *c, store_message_t *m, int *dup)
 {
+    *dup = 0;
+    if (!m->client_id[0] || !m->user_id[0]) return STORE_OK;
+    sqlite3_stmt *s = c->stmt[SQ_MSG_BY_CLIENT];
+    int bad = SQ_BIND(s, 1, m->room_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 2, m->user_id) != SQLITE_OK;
+    bad |= SQ_BIND(s, 3, m->client_id) != SQLITE_OK;
+    int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
+    int err = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        free(m->content);
+        free(m->metadata);
+        sq_read_msg(c, s, m);
+        *dup = 1;
+        err = STORE_EEXISTS;
+    } else if (rc != SQLITE_DONE) {
+        err = sq_fail(c, "message by client id");
+    }
+    sq_release(s);
+    return err;
+}
+
+/* Inserts m; refused (EEXISTS), writes the room's highest stored seq into *last_seq, or,
+ * a duplicate of its client id, the stored message into *m with *dup = 1. */
+static int sq_message_insert(sq_conn_t *c, store_message_t *m, int64_t *last_seq, int *dup)
+{
+    int derr = sq_message_dup(c, m, dup);
+    if (derr != STORE_OK) return derr;
     sqlite3_stmt *s = c->stmt[SQ_MSG_INSERT];
     int bad = SQ_BIND(s, 1, m->id) != SQLITE_OK;
     bad |= SQ_BIND(s, 2, m->room_id) != SQLITE_OK;
@@ -1740,6 +1781,7 @@ static int sq_message_insert(sq_conn_t *c, const store_message_t *m, int64_t *la
     bad |= sq_bind_str(s, 8, m->metadata, NULL) != SQLITE_OK;
     bad |= sqlite3_bind_int64(s, 9, m->created_at) != SQLITE_OK;
     bad |= sqlite3_bind_int(s, 10, m->app ? 1 : 0) != SQLITE_OK;
+    bad |= SQ_BIND_OPT(s, 11, m->client_id) != SQLITE_OK; /* "" (none) is NULL */
     int rc = bad ? SQLITE_ERROR : sqlite3_step(s);
     int err = sq_write_result(c, rc, "message insert");
     int changed = err == STORE_OK ? sqlite3_changes(c->db) : 1;
@@ -1784,6 +1826,7 @@ static void sq_read_msg(sq_conn_t *c, sqlite3_stmt *s, store_message_t *m)
     m->metadata = sq_dup_text(s, 7, 0);
     m->created_at = sqlite3_column_int64(s, 8);
     m->app = sqlite3_column_int(s, 9) != 0;
+    sq_copy_text(c, m->client_id, sizeof(m->client_id), s, 10); /* NULL reads as "" */
 }
 
 static void sq_free_msgs(store_message_t *msgs, size_t n)
@@ -2923,7 +2966,8 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
         break;
     case STORE_MESSAGE_INSERT:
         CH_ASSERT(req->rooms);
-        req->err = sq_message_insert(c, &req->rooms->msg, &req->rooms->room.last_seq);
+        req->err = sq_message_insert(c, &req->rooms->msg, &req->rooms->room.last_seq,
+                                     &req->rooms->dup);
         break;
     case STORE_MESSAGES_PAGE:
         CH_ASSERT(req->rooms);

@@ -30,6 +30,10 @@ export type ChorusErrorExtra = {
         stateVersion: number;
         time: number;
     };
+    /**
+     * A refused room.send(): the message's clientId, to send it again safely (SDK extension).
+     */
+    clientId?: string;
 };
 /**
  * What a ChorusError carries besides its code and message (each only when known).
@@ -41,6 +45,7 @@ export type ChorusErrorExtra = {
  * @property {number} [closeCode] The WebSocket close code, for errors caused by a close (e.g. 1008) (SDK extension).
  * @property {import('./types.js').Entity} [entity] exists / conflict / locked: the entity as the server has it now.
  * @property {{ stateVersion: number; time: number }} [oldest] history_unavailable: the oldest moment still available.
+ * @property {string} [clientId] A refused room.send(): the message's clientId, to send it again safely (SDK extension).
  */
 /** An error from the server (its stable `code`) or from the SDK (`timeout`, `closed`, `network`). */
 export declare class ChorusError extends Error {
@@ -63,6 +68,8 @@ export declare class ChorusError extends Error {
         stateVersion: number;
         time: number;
     } | undefined;
+    /** A refused room.send(): the message's clientId, to send it again safely (SDK extension). @type {string | undefined} */
+    clientId: string | undefined;
     /**
      * @param {string} code
      * @param {string} [message]

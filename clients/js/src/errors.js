@@ -11,6 +11,7 @@
  * @property {number} [closeCode] The WebSocket close code, for errors caused by a close (e.g. 1008) (SDK extension).
  * @property {import('./types.js').Entity} [entity] exists / conflict / locked: the entity as the server has it now.
  * @property {{ stateVersion: number; time: number }} [oldest] history_unavailable: the oldest moment still available.
+ * @property {string} [clientId] A refused room.send(): the message's clientId, to send it again safely (SDK extension).
  */
 
 /** An error from the server (its stable `code`) or from the SDK (`timeout`, `closed`, `network`). */
@@ -53,6 +54,10 @@ export class ChorusError extends Error {
     if (extra.oldest !== undefined) {
       /** history_unavailable: the oldest moment still available. @type {{ stateVersion: number; time: number } | undefined} */
       this.oldest = extra.oldest;
+    }
+    if (extra.clientId !== undefined) {
+      /** A refused room.send(): the message's clientId, to send it again safely (SDK extension). @type {string | undefined} */
+      this.clientId = extra.clientId;
     }
   }
 }

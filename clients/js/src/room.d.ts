@@ -246,12 +246,20 @@ export declare class Room extends Emitter<RoomEvents, {
     sync(): Promise<SyncResult>;
     /**
      * Resolves with the stored message (also delivered as a 'message' event, in seq order).
+     * The message carries a clientId (a new random one, or opts.clientId: 1 to 64 of
+     * A-Z a-z 0-9 _ -); when the connection drops before its reply, it is sent again with
+     * it once the room is rejoined, and the server answers with the message stored the
+     * first time: stored once, and this resolves with it (docs/protocol.md "message"). A
+     * refusal rejects with the clientId on the error (e.clientId), to send it again safely.
      * @param {string} type
      * @param {string} content
      * @param {object} [metadata]
+     * @param {{ clientId?: string }} [opts]
      * @returns {Promise<Message>}
      */
-    send(type: string, content: string, metadata?: object): Promise<Message>;
+    send(type: string, content: string, metadata?: object, opts?: {
+        clientId?: string;
+    }): Promise<Message>;
     /**
      * Sends a custom event to the room's other connections (not stored).
      * @param {string} event

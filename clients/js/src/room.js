@@ -8,6 +8,7 @@ import { Doc } from './doc.js';
 import { Emitter } from './emitter.js';
 import { Entities } from './entities.js';
 import { ChorusError } from './errors.js';
+import { newClientId, Outbox } from './outbox.js';
 import { mergePatch } from './patch.js';
 import { snapshotAt } from './snapshot.js';
 
@@ -105,6 +106,7 @@ export class Room extends Emitter {
   /** @internal */ _paging;
   /** @internal */ _call;
   /** @internal */ _assets;
+  /** @internal */ _outbox;
 
   /** @internal */
   constructor(client, data, displayName) {
@@ -127,6 +129,7 @@ export class Room extends Emitter {
     this._entities = new Entities(this);
     this._call = new Call(this);
     this._assets = new Assets(this);
+    this._outbox = new Outbox(this, client._ws);
     this._applyJoin(data, true);
   }
 
@@ -280,6 +283,7 @@ export class Room extends Emitter {
     for (const m of msgs) this._ingest(m, false);
     this._catchUp();
     this._assets._onRejoin();
+    this._outbox.joined(this._client._ws); // messages without a reply go again
   }
 
   /** @internal Takes a message from anywhere (event, send reply, join reply, history). */
@@ -348,6 +352,8 @@ export class Room extends Emitter {
     this._entities._detach();
     this._call._detach();
     this._pendingMsgs.clear();
+    this._outbox.fail(this._client._closedByUser ? new ChorusError('closed', 'the client was closed')
+      : new ChorusError('forbidden', 'not in this room'));
     for (const d of this._docs.values()) d._detach();
     this._docs.clear();
   }
@@ -561,15 +567,22 @@ export class Room extends Emitter {
 
   /**
    * Resolves with the stored message (also delivered as a 'message' event, in seq order).
+   * The message carries a clientId (a new random one, or opts.clientId: 1 to 64 of
+   * A-Z a-z 0-9 _ -); when the connection drops before its reply, it is sent again with
+   * it once the room is rejoined, and the server answers with the message stored the
+   * first time: stored once, and this resolves with it (docs/protocol.md "message"). A
+   * refusal rejects with the clientId on the error (e.clientId), to send it again safely.
    * @param {string} type
    * @param {string} content
    * @param {object} [metadata]
+   * @param {{ clientId?: string }} [opts]
    * @returns {Promise<Message>}
    */
-  async send(type, content, metadata) {
-    const fields = { type, content };
+  async send(type, content, metadata, opts = {}) {
+    if (!this._active) throw new ChorusError('forbidden', 'not in this room');
+    const fields = { type, content, clientId: opts.clientId ?? newClientId() };
     if (metadata !== undefined) fields.metadata = metadata;
-    const data = await this._req('message', fields);
+    const data = await this._outbox.send(fields);
     this._ingest(data.message);
     return data.message;
   }

@@ -60,6 +60,8 @@ export type Message = {
     content: string;
     metadata: Record<string, unknown>;
     createdAt: number;
+    clientId?: string;
+    app?: boolean;
 };
 export type HistoryPage = {
     messages: Message[];
@@ -203,6 +205,7 @@ export type SyncResult = {
  * @typedef {{
  *   id: string; roomId: string; seq: number; userId: string | null; displayName: string;
  *   type: string; content: string; metadata: Record<string, unknown>; createdAt: number;
+ *   clientId?: string; app?: boolean;
  * }} Message
  */
 /**

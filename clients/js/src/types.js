@@ -43,6 +43,7 @@
  * @typedef {{
  *   id: string; roomId: string; seq: number; userId: string | null; displayName: string;
  *   type: string; content: string; metadata: Record<string, unknown>; createdAt: number;
+ *   clientId?: string; app?: boolean;
  * }} Message
  */
 

@@ -1,4 +1,6 @@
 /* test_room_rules.c: room names, capacities, message types, join and host rules. */
+#include <string.h>
+
 #include "test.h"
 
 #include "domain/room_rules.h"
@@ -83,6 +85,24 @@ static void test_capacity_change(void)
     ASSERT_STREQ(room_capacity_check(-3, 50, 1), "validation_error");
 }
 
+/* A message's client id: 1 to 64 base64url characters. */
+static void test_client_id(void)
+{
+    ASSERT_TRUE(room_client_id_valid("a", 1));
+    ASSERT_TRUE(room_client_id_valid("AZaz09_-", 8));
+    char id[66];
+    memset(id, 'x', sizeof(id));
+    ASSERT_TRUE(room_client_id_valid(id, 64));
+    ASSERT_TRUE(!room_client_id_valid(id, 65));
+    ASSERT_TRUE(!room_client_id_valid("", 0));
+    ASSERT_TRUE(!room_client_id_valid("a b", 3));
+    ASSERT_TRUE(!room_client_id_valid("a+b", 3));
+    ASSERT_TRUE(!room_client_id_valid("a/b", 3));
+    ASSERT_TRUE(!room_client_id_valid("a=", 2));
+    ASSERT_TRUE(!room_client_id_valid("\xc3\xa9", 2));
+    ASSERT_TRUE(!room_client_id_valid("a\0b", 3));
+}
+
 int main(void)
 {
     RUN(test_names);
@@ -91,5 +111,6 @@ int main(void)
     RUN(test_join);
     RUN(test_display_names);
     RUN(test_capacity_change);
+    RUN(test_client_id);
     TEST_MAIN_END();
 }

@@ -21,6 +21,7 @@
 #include "domain/entities.h"
 #include "util/mem.h"
 #include "domain/rooms.h"
+#include "domain/rooms_internal.h" /* rooms_system_event */
 #include "proto/proto.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -439,6 +440,74 @@ static void test_seq(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* Posts text with client id cid (NULL: none) as sub, not waiting. */
+static void post_cid(fx_t *f, room_t *room, const char *sub, const char *text, const char *cid,
+                     outcome_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    rooms_post_in_t in = {.type = "user_text", .content = text, .content_len = strlen(text)};
+    if (cid) {
+        in.client_id = cid;
+        in.client_id_len = strlen(cid);
+    }
+    rooms_post_text(&f->r, room, sub, &in, BUS_MEMBER_NONE, on_done, o);
+}
+
+static int64_t seq_of(const outcome_t *o)
+{
+    return json_integer_value(json_object_get(json_object_get(o->result, "message"), "seq"));
+}
+
+/* A message with a client id sent again (issue 19): posted in one burst with others, the
+ * later posts wait for it (it may take no seq), so the duplicate answers the first one
+ * with "duplicate" and nothing else, and the room's seqs and events have no gap. */
+static void test_client_id_burst(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    fb_clear(f.bus);
+    outcome_t o[6];
+    post_cid(&f, room, "host", "a", "id-a", &o[0]);
+    post_cid(&f, room, "host", "b", NULL, &o[1]);
+    post_cid(&f, room, "host", "a again", "id-a", &o[2]);
+    post_cid(&f, room, "host", "c", "id-c", &o[3]);
+    rooms_system_event(&f.r, room, "test", NULL, NULL, "server");
+    post_cid(&f, room, "host", "d", NULL, &o[4]);
+    /* Only the first is in flight: the rest wait behind it. */
+    ASSERT_EQ(room->last_seq, 1);
+    ASSERT_EQ(room->msg_writes, 1);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(wait_op(&f, &o[i]), 0);
+    static const int64_t want[5] = {1, 2, 1, 3, 5};
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(seq_of(&o[i]), want[i]);
+    ASSERT_TRUE(json_is_true(json_object_get(o[2].result, "duplicate")));
+    ASSERT_TRUE(json_object_get(o[0].result, "duplicate") == NULL);
+    ASSERT_TRUE(json_equal(json_object_get(o[0].result, "message"),
+                           json_object_get(o[2].result, "message")));
+    ASSERT_STREQ(str_at(o[0].result, "message", "clientId"), "id-a");
+    ASSERT_TRUE(json_object_get(json_object_get(o[1].result, "message"), "clientId") == NULL);
+    for (int i = 0; i < 5; i++)
+        drop(&o[i]);
+    /* Five events, seqs 1 to 5 (the server's message is 4), the duplicate none. */
+    test_run_for(&f.loop, 20);
+    ASSERT_EQ(f.bus->n, 5);
+    for (size_t i = 0; i < 5; i++)
+        ASSERT_EQ(f.bus->recs[i].seq, (int64_t)i + 1);
+    ASSERT_EQ(room->last_seq, 5);
+    ASSERT_EQ(room->committed_seq, 5);
+    ASSERT_TRUE(room->held_head == NULL);
+    ASSERT_EQ(room->cid_write, 0);
+    /* And the next one goes on from there. */
+    post_cid(&f, room, "host", "e", "id-e", &o[5]);
+    ASSERT_EQ(wait_op(&f, &o[5]), 0);
+    ASSERT_EQ(seq_of(&o[5]), 6);
+    drop(&o[5]);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 static void test_sender_skipped(void)
 {
     fx_t f;
@@ -652,6 +721,7 @@ int main(void)
     RUN(test_membership);
     RUN(test_kick_ban_unban);
     RUN(test_seq);
+    RUN(test_client_id_burst);
     RUN(test_sender_skipped);
     RUN(test_seq_after_store_failure);
     RUN(test_seq_after_lost_commit);

@@ -892,6 +892,111 @@ static void test_messages_and_pages(void)
     drop_target(path);
 }
 
+/* A message's client id (issue 19): a second insert of the same user's client id in the
+ * room stores nothing and answers the stored message (EEXISTS, dup = 1), whatever seq it
+ * asked; another user, or another room, may use the same client id; pages read it back;
+ * and it holds after a reopen. */
+static void test_message_client_id(void)
+{
+    char path[512];
+    new_target(path, sizeof(path), "msgcid");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    tctx_t c;
+    tctx_init(&c);
+    ASSERT_EQ(create_room(st, &loop, &c, 1), STORE_OK);
+    ASSERT_EQ(create_room(st, &loop, &c, 2), STORE_OK);
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 1);
+    strcpy(r.msg.client_id, "Cid_1-x");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_OK);
+    ASSERT_EQ(r.dup, 0);
+    char user[STORE_SUB_LEN];
+    snprintf(user, sizeof(user), "%s", r.msg.user_id);
+    store_rooms_free(&r);
+    /* Sent again as a new message (new id, the next seq): the first one answers. */
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 2);
+    strcpy(r.msg.id, "second-id");
+    strcpy(r.msg.user_id, user);
+    strcpy(r.msg.client_id, "Cid_1-x");
+    free(r.msg.content);
+    r.msg.content = strdup("other text");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.dup, 1);
+    ASSERT_STREQ(r.msg.id, "00000001-0000-4000-8000-000000000001");
+    ASSERT_EQ(r.msg.seq, 1);
+    ASSERT_STREQ(r.msg.client_id, "Cid_1-x");
+    ASSERT_STREQ(r.msg.user_id, user);
+    ASSERT_STREQ(r.msg.content, "message 1 é");
+    store_rooms_free(&r);
+    /* A plain refusal (a taken seq) is no duplicate. */
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 1);
+    strcpy(r.msg.id, "third-id");
+    strcpy(r.msg.client_id, "other");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.dup, 0);
+    ASSERT_EQ(r.room.last_seq, 1);
+    store_rooms_free(&r);
+    /* Another user in the room, and the same user in another room: new messages. */
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 2);
+    strcpy(r.msg.user_id, "someone-else");
+    strcpy(r.msg.client_id, "Cid_1-x");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_OK);
+    ASSERT_EQ(r.dup, 0);
+    store_rooms_free(&r);
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 2, 1);
+    strcpy(r.msg.user_id, user);
+    strcpy(r.msg.client_id, "Cid_1-x");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_OK);
+    store_rooms_free(&r);
+    /* Read back: the client id where there is one, "" elsewhere. */
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 3), STORE_OK);
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.id, sizeof(r.room.id), "10000000-0000-4000-8000-%012d", 1);
+    r.before = r.after = -1;
+    r.limit = 10;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGES_PAGE, &r), STORE_OK);
+    ASSERT_EQ(r.nmsgs, 3);
+    ASSERT_STREQ(r.msgs[0].client_id, "Cid_1-x");
+    ASSERT_STREQ(r.msgs[1].client_id, "Cid_1-x");
+    ASSERT_STREQ(r.msgs[2].client_id, "");
+    store_rooms_free(&r);
+    ASSERT_EQ(close_store(st, &loop), 0);
+
+    /* Durable: after a reopen the client id is still taken, and seqs go on. */
+    uv_loop_init(&loop);
+    st = open_store(path, &loop);
+    ASSERT_TRUE(st != NULL);
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, 4);
+    strcpy(r.msg.id, "fourth-id");
+    strcpy(r.msg.user_id, user);
+    strcpy(r.msg.client_id, "Cid_1-x");
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGE_INSERT, &r), STORE_EEXISTS);
+    ASSERT_EQ(r.dup, 1);
+    ASSERT_EQ(r.msg.seq, 1);
+    store_rooms_free(&r);
+    ASSERT_EQ(insert_msg(st, &loop, &c, 1, 4), STORE_OK);
+    memset(&r, 0, sizeof(r));
+    snprintf(r.room.id, sizeof(r.room.id), "10000000-0000-4000-8000-%012d", 1);
+    r.before = r.after = -1;
+    r.limit = 10;
+    ASSERT_EQ(run_rooms(st, &loop, &c, STORE_MESSAGES_PAGE, &r), STORE_OK);
+    ASSERT_EQ(r.nmsgs, 4);
+    ASSERT_EQ(r.msgs[3].seq, 4);
+    store_rooms_free(&r);
+    ASSERT_EQ(c.out_of_order, 0);
+    ASSERT_EQ(close_store(st, &loop), 0);
+    drop_target(path);
+}
+
 static void test_room_delete_cascades(void)
 {
     char path[512];
@@ -4039,6 +4144,7 @@ int main(void)
         RUN(test_room_hosted_limit);
         RUN(test_parts_of_user);
         RUN(test_messages_and_pages);
+        RUN(test_message_client_id);
         RUN(test_room_delete_cascades);
         RUN(test_rooms_load_after_reopen);
         RUN(test_message_burst_in_order);

@@ -126,9 +126,10 @@ static void test_round_trip(void)
              "{\"t\":\"rooms\",\"r\":{\"capacity\":10,\"code\":\"AAAAAA\",\"created_at\":1,"
              "\"host_id\":\"u1\",\"id\":\"r1\",\"is_public\":0,\"last_activity\":2,"
              "\"name\":\"n\",\"state\":\"{ }\",\"state_version\":0}}\n"
-             "{\"t\":\"room_messages\",\"r\":{\"app\":0,\"content\":\"hi\",\"created_at\":2,"
-             "\"display_name\":\"A\",\"id\":\"m1\",\"metadata\":null,\"room_id\":\"r1\","
-             "\"seq\":1,\"type\":\"user_text\",\"user_id\":\"u1\"}}\n"
+             "{\"t\":\"room_messages\",\"r\":{\"app\":0,\"client_id\":\"c1\","
+             "\"content\":\"hi\",\"created_at\":2,\"display_name\":\"A\",\"id\":\"m1\","
+             "\"metadata\":null,\"room_id\":\"r1\",\"seq\":1,\"type\":\"user_text\","
+             "\"user_id\":\"u1\"}}\n"
              "{\"t\":\"documents\",\"r\":{\"doc_id\":\"main\",\"room_id\":\"r1\","
              "\"snapshot\":\"a\\tb\",\"updated_at\":3,\"version\":1}}\n",
              head);
@@ -148,7 +149,8 @@ static void test_round_trip(void)
     /* A text value holding U+0000, which no backend stores: refused by line and column. */
     char nul[2300];
     snprintf(nul, sizeof(nul),
-             "%s{\"t\":\"room_messages\",\"r\":{\"content\":\"x\\u0000\",\"created_at\":2,"
+             "%s{\"t\":\"room_messages\",\"r\":{\"client_id\":null,\"content\":\"x\\u0000\","
+             "\"created_at\":2,"
              "\"display_name\":\"A\",\"id\":\"m2\",\"metadata\":null,\"room_id\":\"r1\","
              "\"seq\":2,\"type\":\"user_text\",\"user_id\":\"u1\"}}\n{\"chorus_dump_end\":5}\n",
              text);

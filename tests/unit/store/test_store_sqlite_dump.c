@@ -55,9 +55,9 @@ static const char *const populate_sql =
     "INSERT INTO room_participants VALUES('r1','u2','B','#00ff00',0,1,11);"
     "INSERT INTO room_participants VALUES('r1','u1','A','#ff0000',1,0,10);"
     "INSERT INTO room_messages VALUES('m2','r1',2,NULL,'server','system','hi \xe2\x9c\x93',"
-    " NULL,13,1);"
+    " NULL,13,1,NULL);"
     "INSERT INTO room_messages VALUES('m1','r1',1,'u1','A','text','first',"
-    " '{\"a\":1,  \"b\":\"\\u00e9\"}',12,0);"
+    " '{\"a\":1,  \"b\":\"\\u00e9\"}',12,0,'cid-1');"
     "INSERT INTO documents VALUES('r1','main',2,'ab',14);"
     "INSERT INTO doc_ops VALUES('r1','main',2,'[1,\"b\"]','u2',NULL,15);"
     "INSERT INTO doc_ops VALUES('r1','main',1,'[\"a\"]','u1','op-1',14);"
@@ -136,10 +136,10 @@ static void test_dump_every_table(void)
         "room_messages {\"id\":\"m1\",\"room_id\":\"r1\",\"seq\":1,\"user_id\":\"u1\","
         "\"display_name\":\"A\",\"type\":\"text\",\"content\":\"first\","
         "\"metadata\":\"{\\\"a\\\":1,  \\\"b\\\":\\\"\\\\u00e9\\\"}\",\"created_at\":12,"
-        "\"app\":0}\n"
+        "\"app\":0,\"client_id\":\"cid-1\"}\n"
         "room_messages {\"id\":\"m2\",\"room_id\":\"r1\",\"seq\":2,\"user_id\":null,"
         "\"display_name\":\"server\",\"type\":\"system\",\"content\":\"hi \xe2\x9c\x93\","
-        "\"metadata\":null,\"created_at\":13,\"app\":1}\n"
+        "\"metadata\":null,\"created_at\":13,\"app\":1,\"client_id\":null}\n"
         "documents {\"room_id\":\"r1\",\"doc_id\":\"main\",\"version\":2,\"snapshot\":\"ab\","
         "\"updated_at\":14}\n"
         "doc_ops {\"room_id\":\"r1\",\"doc_id\":\"main\",\"version\":1,"
@@ -318,7 +318,7 @@ static ssize_t during_write(void *ud, const char *b, size_t n)
     /* The header and the first row are out: the dump is reading. */
     if (d->lines >= 2 && !d->wrote)
         d->wrote = db_exec(d->path, "INSERT INTO room_messages VALUES('m3','r1',3,'u1','A',"
-                                    "'text','during the export',NULL,15,0);"
+                                    "'text','during the export',NULL,15,0,NULL);"
                                     "UPDATE rooms SET state_version = 4 WHERE id = 'r2'") == 0
                        ? 1
                        : -1;

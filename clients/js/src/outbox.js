@@ -1,0 +1,96 @@
+// outbox.js: a room's messages on their way (room.send). Each carries a clientId the SDK
+// makes; it goes out at once while the room is joined on the live connection, stays here
+// when the connection drops before its reply, and is sent again, in order and with the
+// same clientId, once the room is rejoined. The server answers a clientId it stored
+// already with the stored message ("duplicate": true), so a message is stored once and
+// its promise resolves with it whichever sending was stored (docs/protocol.md "message").
+
+import { ChorusError } from './errors.js';
+
+/**
+ * A new client id: 16 random bytes (Web Crypto) in base64url, 22 characters.
+ * @returns {string}
+ */
+export function newClientId() {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** @internal The messages of one room waiting for their reply. */
+export class Outbox {
+  /** @internal */ _room;
+  /** @internal */ _items;
+  /** @internal */ _sock;
+
+  /**
+   * @param {import('./room.js').Room} room borrowed
+   * @param {unknown} sock the socket the room was joined on
+   */
+  constructor(room, sock) {
+    this._room = room;
+    this._items = []; // {fields, resolve, reject, sent}, in the order sent
+    this._sock = sock;
+  }
+
+  /** Messages without a reply yet. */
+  get size() {
+    return this._items.length;
+  }
+
+  /**
+   * Sends fields (with their clientId) as a `message` of the room; resolves with the
+   * reply's data, also when the message had to be sent again after a reconnect.
+   * @param {Record<string, unknown>} fields
+   * @returns {Promise<any>}
+   */
+  send(fields) {
+    return new Promise((resolve, reject) => {
+      this._items.push({ fields, resolve, reject, sent: false });
+      this._flush();
+    });
+  }
+
+  /** The room was (re)joined on socket sock: what waits goes out, in order. */
+  joined(sock) {
+    this._sock = sock;
+    this._flush();
+  }
+
+  /** The room is gone for this client: every message waiting is refused with err. */
+  fail(err) {
+    for (const it of this._items.splice(0)) it.reject(err);
+  }
+
+  /** @internal Sends every message not on its way, if the room is joined on the live socket. */
+  _flush() {
+    const c = this._room._client;
+    if (!this._room._active || !c._authed || !c._ws || c._ws !== this._sock) return;
+    for (const it of this._items) {
+      if (it.sent) continue;
+      it.sent = true;
+      c._requestCb('message', { room: this._room.id, ...it.fields },
+        (data) => this._answered(it, null, data), (e) => this._answered(it, e, null));
+    }
+  }
+
+  /** @internal */
+  _answered(it, err, data) {
+    const c = this._room._client;
+    if (err && err.code === 'closed' && this._room._active && !c._closedByUser) {
+      it.sent = false; // no reply: sent again once the room is rejoined
+      return;
+    }
+    const i = this._items.indexOf(it);
+    if (i >= 0) this._items.splice(i, 1);
+    if (err) {
+      const e = err instanceof ChorusError ? err : new ChorusError('closed', String(err?.message ?? err));
+      e.clientId = /** @type {string} */ (it.fields.clientId);
+      it.reject(e);
+    } else {
+      it.resolve(data);
+    }
+  }
+}
