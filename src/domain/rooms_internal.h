@@ -102,6 +102,10 @@ room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *n
  * its record while it fits where the first name was, else in a block of its own. The
  * caller calls rooms_member_changed. */
 void rooms_member_rename(room_member_t *m, const char *name);
+/* Bans m (once: nothing when it is banned already): it gives up its seat, its place in the
+ * roster and in the name index, online or not; the caller does the rest (online count,
+ * the row). */
+void rooms_member_banned(room_t *room, room_member_t *m);
 /* Drops m's kept encoding: called after every change to a field room_member_json shows. */
 void rooms_member_changed(room_member_t *m);
 /* Takes m off the registry's pending-presence list (m borrowed). */
@@ -171,6 +175,27 @@ void rooms_post_effect(rooms_t *r, room_t *room, const char *author, const char 
                     const char *content, char *meta, rooms_done_fn done, void *ud);
 /* The retention timer's callback (t->data: the rooms_t): starts a sweep unless one runs. */
 void rooms_on_retention_timer(uv_timer_t *t);
+
+/* ---------- large rooms: changes coalesced (rooms_coalesce.c) ---------- */
+
+/* 1 when room's membership and presence changes go out coalesced, as participants_changed
+ * once per lim.large_tick_ms, instead of their own events: while it is large, and until
+ * the changes it holds are sent. */
+int rooms_coalescing(const rooms_t *r, const room_t *room);
+/* Notes, instead of participant_joined, that m (borrowed) came online. */
+void rooms_coalesce_online(rooms_t *r, room_t *room, room_member_t *m);
+/* Notes, instead of participant_left or participant_removed, that m (borrowed, as it was
+ * before the change: online, seated) went offline (removed 0) or lost its seat (removed
+ * 1), for reason (a static string). */
+void rooms_coalesce_left(rooms_t *r, room_t *room, const room_member_t *m, const char *reason,
+                         int removed);
+/* Notes that m's presence is about to change (called before it does: the interval's
+ * change is the difference from the presence the room knew first). */
+void rooms_coalesce_presence(rooms_t *r, room_t *room, room_member_t *m);
+/* Sets up the registry's coalescing timer (rooms_init); closes it, dropping what is held
+ * (rooms_close). */
+void rooms_coalesce_init(rooms_t *r);
+void rooms_coalesce_close(rooms_t *r);
 
 /* ---------- presence (rooms_presence.c) ---------- */
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/auth_random.h"
 #include "util/clock.h"
@@ -154,11 +155,22 @@ static void after_join(rooms_op_t *op)
     op->result = join_result(op->r, op->room, op->pl.part.user_id);
 }
 
-/* 1 when a participant of room other than m has a name that clashes with name. */
+/* 1 when a participant of room other than m has a name that clashes with name: one
+ * lookup in the room's name index (which leaves out the guest name, shared by any
+ * number and clashing with none), except for a name that differs from the guest name in
+ * case only, which only a walk over the members finds clashing with it. */
 static int name_taken(const room_t *room, const room_member_t *m, const char *name)
 {
-    for (const room_member_t *o = room->members; o; o = o->next)
-        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) return 1;
+    if (strcmp(name, ROOM_GUEST_NAME) == 0) return 0;
+    if (strcasecmp(name, ROOM_GUEST_NAME) == 0) {
+        for (const room_member_t *o = room->members; o; o = o->next)
+            if (o != m && !o->banned && room_display_names_clash(name, o->display_name))
+                return 1;
+        return 0;
+    }
+    size_t pos = 0;
+    for (const room_member_t *o; (o = keyset_next(&room->by_name, name, &pos));)
+        if (o != m && room_display_names_clash(name, o->display_name)) return 1;
     return 0;
 }
 
@@ -175,9 +187,7 @@ void rooms_seat_unconnected(rooms_t *r, room_member_t *m)
 /* 1 when a member of room is online. */
 static int any_online(const room_t *room)
 {
-    for (const room_member_t *m = room->members; m; m = m->next)
-        if (m->online) return 1;
-    return 0;
+    return room->roster.online > 0;
 }
 
 /* After a member went offline or out: an occupied room with nobody online left starts
@@ -265,8 +275,11 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
                              role == STORE_ROLE_HOST ? STORE_ROLE_HOST : STORE_ROLE_MEMBER,
                              clock_unix_ms(), uv_now(r->loop));
         changed = 1;
-        rooms_system_event(r, room, "joined", m->user_id, m->display_name,
-                           "a participant joined");
+        /* Not in a large room: a chat line per arrival is a delivery to every member per
+         * join (issue 26); the activity stream and participants_changed tell it. */
+        if (!ROOMS_LARGE(r, room))
+            rooms_system_event(r, room, "joined", m->user_id, m->display_name,
+                               "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         rooms_member_rename(m, display_name); /* checked above: < STORE_NAME_LEN */
         rooms_member_changed(m);
@@ -351,12 +364,16 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     activity_log_row(r->act, room, ACTIVITY_LEFT, m->user_id, m->display_name,
                      json_pack("{s:s}", "reason", reason ? reason : "left"));
     unsubscribe_user(r, room, user_id, NULL, NULL);
+    int coalesced = rooms_coalescing(r, room);
+    if (coalesced) rooms_coalesce_left(r, room, m, reason ? reason : "left", 1);
     rooms_member_remove(r, room, m);
     maybe_vacant(r, room);
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
-                  json_pack("{s:s, s:s}", "userId", user_id, "reason",
-                            reason ? reason : "left"));
-    rooms_system_event(r, room, "left", user_id, name, "a participant left");
+    if (!coalesced)
+        rooms_publish(
+            room, BUS_MEMBER_NONE, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
+    if (!ROOMS_LARGE(r, room)) /* as "joined" (above) */
+        rooms_system_event(r, room, "left", user_id, name, "a participant left");
     op->stored = rooms_after_simple;
     rooms_op_submit(op);
 }
@@ -412,15 +429,14 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
                      m->display_name, json_pack("{s:s}", "by", by->sub));
     unsubscribe_user(r, room, user_id, "kicked", fields);
     json_decref(fields);
+    int coalesced = rooms_coalescing(r, room);
+    if (coalesced) rooms_coalesce_left(r, room, m, ban ? "banned" : "kicked", 1);
     rooms_op_t *op;
     if (ban) {
         /* A ban keeps the row (so the user cannot come back) but frees the seat; the
          * row's joined_at becomes the time of the ban (rooms_bans_json). */
-        if (!m->banned) {
-            room->seats--;
-            m->joined_at = clock_unix_ms();
-        }
-        m->banned = 1;
+        if (!m->banned) m->joined_at = clock_unix_ms();
+        rooms_member_banned(room, m);
         if (m->online) r->online--;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
@@ -436,9 +452,10 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     op->req.enqueue = hooks.enqueue;
     op->req.nenqueue = hooks.nenqueue;
     maybe_vacant(r, room);
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
-                  json_pack("{s:s, s:s}", "userId", user_id, "reason",
-                            ban ? "banned" : "kicked"));
+    if (!coalesced)
+        rooms_publish(
+            room, BUS_MEMBER_NONE, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", ban ? "banned" : "kicked"));
     rooms_system_event(r, room, ban ? "banned" : "removed", user_id, name,
                        ban ? "a participant was banned by the host"
                      : "a participant was removed by the host");
@@ -525,11 +542,15 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
     }
     if (m->online++ == 0) { /* online and presence change; more connections change nothing */
         r->online++;
+        roster_set_online(&room->roster, m->seat, 1);
         m->release_at = 0;
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
         rooms_member_changed(m);
-        rooms_publish_member(room, member, "participant_joined", m);
+        if (rooms_coalescing(r, room))
+            rooms_coalesce_online(r, room, m);
+        else
+            rooms_publish_member(room, member, "participant_joined", m);
         activity_log_row(r->act, room, ACTIVITY_JOINED, m->user_id, m->display_name, NULL);
     }
     return 0;
@@ -558,14 +579,18 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 {
     room_member_t *m = room_member(room, user_id);
     if (!m || m->online == 0) return;
+    if (m->online == 1 && rooms_coalescing(r, room))
+        rooms_coalesce_left(r, room, m, reason, 0); /* as it is before: online */
     if (--m->online > 0) return;
     r->online--;
+    roster_set_online(&room->roster, m->seat, 0);
     rooms_member_changed(m);
     rooms_dirty_remove(r, m);
     if (strcmp(m->user_id, room->host_id) != 0)
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
-                  json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
+    if (!room->coal)
+        rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
+                      json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
     activity_log_row(r->act, room, ACTIVITY_LEFT, m->user_id, m->display_name,
                      json_pack("{s:s}", "reason", reason));
     /* Not a stored change: its delivery is a write of its own, which nothing waits for

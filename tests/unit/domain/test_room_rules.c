@@ -103,6 +103,17 @@ static void test_client_id(void)
     ASSERT_TRUE(!room_client_id_valid("a\0b", 3));
 }
 
+/* A participants search: a substring of the display name, ASCII case ignored. */
+static void test_name_search(void)
+{
+    ASSERT_EQ(room_name_matches("Hal", "a"), 1);
+    ASSERT_EQ(room_name_matches("Hal", "HAL"), 1);
+    ASSERT_EQ(room_name_matches("Hal", ""), 1);
+    ASSERT_EQ(room_name_matches("Hal", "hall"), 0);
+    ASSERT_EQ(room_name_matches("Zoë Ade", "oë a"), 1);
+    ASSERT_EQ(room_name_matches("", "a"), 0);
+}
+
 int main(void)
 {
     RUN(test_names);
@@ -110,6 +121,7 @@ int main(void)
     RUN(test_types);
     RUN(test_join);
     RUN(test_display_names);
+    RUN(test_name_search);
     RUN(test_capacity_change);
     RUN(test_client_id);
     TEST_MAIN_END();
