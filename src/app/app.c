@@ -182,6 +182,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
     home_assets_register(&a->home);
     home_activity_register(&a->home);
     home_history_register(&a->home);
+    home_participants_register(&a->home);
     home_rtc_register(&a->home, &a->rtc);
     proto_rooms_register(&a->proto, &a->rooms);
     proto_docs_register(&a->proto);

@@ -103,7 +103,8 @@ void home_rooms_register(home_t *h);
  *   rest.join         displayName?, userName, userColor (the token's name and color,
  *                     "" when it has none)    rooms_join: membership, no subscription
  *   rest.leave        -                       rooms_leave
- *   rest.participants -                       the participants
+ *   rest.participants cursor?, limit?, query?, online?   a page of the participants
+ *                                             (home_participants.c)
  *   rest.messages     before, after, limit    rooms_history (-1: no bound)
  *   rest.entities     version, cursor         a page of entities (version -1: the first
  *                                             page; cursor -1: from version)
@@ -178,6 +179,13 @@ void home_assets_register(home_t *h);
  *   [rows newest first], "nextCursor": the next page's cursor or null}.
  * - rest.activity: the same for the REST routes, with "success": true. */
 void home_activity_register(home_t *h);
+/* Registers the participants' pages (home_participants.c, issue 26) on h:
+ * - participants: args {"cursor"?: an answer's next, "limit"?: 1..500 (100), "query"?: at
+ *   most 64 characters found in the display name ignoring ASCII case, "online"?: true for
+ *   those online only}: answers {"participants", "next": the next page's cursor or null,
+ *   "participantCount", "onlineCount"}; a cursor no answer gave is bad_request.
+ * - rest.participants: the same for the REST routes and the server API, with "success". */
+void home_participants_register(home_t *h);
 /* Registers snapshot_at (home_history.c, issue 25: the room at an earlier moment, from the
  * store's change log) on h, working on h's rooms; and rest.snapshot_at, the same for the
  * REST routes (GET /api/rooms/:id/snapshot, the server API's), with "success": true and

@@ -104,13 +104,6 @@ static void op_leave(void *ud, room_t *room, const bus_op_t *op)
     rooms_leave(ud, room, op->user, "left", rest_answered, home_route_keep(op));
 }
 
-static void op_participants(void *ud, room_t *room, const bus_op_t *op)
-{
-    (void)ud;
-    bus_reply(&op->route, NULL, NULL,
-              json_pack("{s:b, s:o}", "success", 1, "participants", room_members_json(room)));
-}
-
 static void op_messages(void *ud, room_t *room, const bus_op_t *op)
 {
     int64_t limit = arg_int(op, "limit", 50);
@@ -209,7 +202,6 @@ static const home_op_t rest_home_ops[] = {
     {"rest.delete", op_delete},
     {"rest.join", op_join},
     {"rest.leave", op_leave},
-    {"rest.participants", op_participants},
     {"rest.messages", op_messages},
     {"rest.entities", op_entities},
     {"rest.state", op_state},

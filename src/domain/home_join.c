@@ -63,6 +63,22 @@ static void join_hooked(void *ud, int err)
     join_finish(j, msgs);
 }
 
+/* The join reply's participants, encoded (a new text, its length in *len): in a large room
+ * the first lim.join_participants of the page order and the cursor of the rest in next
+ * (ROSTER_CURSOR_LEN bytes), else everyone and next "". */
+static char *join_page(rooms_t *r, room_t *room, char *next, size_t *len)
+{
+    size_t limit = ROOMS_LARGE(r, room) ? r->lim.join_participants : room->roster.count;
+    if (limit == 0) limit = 1;
+    room_member_t **list = ch_malloc(limit * sizeof(*list));
+    roster_pos_t pos = {ROSTER_ONLINE, 0};
+    size_t n = room_members_page(room, &pos, 0, NULL, list, limit);
+    roster_cursor_format(&pos, next);
+    char *text = room_members_text(list, n, len);
+    free(list);
+    return text;
+}
+
 static void join_finish(join_t *j, json_t *msgs)
 {
     rooms_t *r = j->r;
@@ -107,13 +123,19 @@ static void join_finish(join_t *j, json_t *msgs)
         rooms_join_history(r, room, join_history, j);
         return;
     }
+    /* The participants: everyone in a small room, the first page in a large one (issue 26:
+     * a join costs the page, not the room). */
     size_t members_len;
-    char *members = room_members_text(room, &members_len);
+    char next[ROSTER_CURSOR_LEN];
+    char *members = join_page(r, room, next, &members_len);
     json_t *tail = json_object();
     json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
     json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
     entities_join_fields(room, tail, j->since, ROOMS_JOIN_ENTITIES(r));
     json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
+    json_object_set_new(tail, "participantCount", json_integer(room->seats));
+    json_object_set_new(tail, "onlineCount", json_integer(room->roster.online));
+    json_object_set_new(tail, "participantsNext", next[0] ? json_string(next) : json_null());
     json_t *head = json_pack("{s:o}", "room", room_json(r, room));
     size_t nmsgs = 0;
     const char **items = NULL;

@@ -59,6 +59,14 @@ int room_display_names_clash(const char *want, const char *other)
     return strcasecmp(want, other) == 0 && strcmp(want, ROOM_GUEST_NAME) != 0;
 }
 
+int room_name_matches(const char *name, const char *query)
+{
+    size_t n = strlen(name), q = strlen(query);
+    for (size_t i = 0; i + q <= n; i++)
+        if (strncasecmp(name + i, query, q) == 0) return 1;
+    return 0;
+}
+
 const char *room_capacity_check(long long cap, uint32_t max, uint32_t seats)
 {
     if (!room_capacity_valid(cap, max)) return "validation_error";

@@ -31,6 +31,10 @@ const char *room_join_check(int is_member, int banned, uint32_t seats, uint32_t 
  * Look-alike letters of other scripts are not caught; clients show the user id's color. */
 int room_display_names_clash(const char *want, const char *other);
 
+/* 1 when display name name contains query (a participants search: docs/protocol.md)
+ * ignoring ASCII case; "" is in every name. Borrows both. */
+int room_name_matches(const char *name, const char *query);
+
 /* 1 when user_id may change state, kick or delete: only the host. */
 int room_may_manage(const char *host_id, const char *user_id);
 

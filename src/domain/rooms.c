@@ -17,6 +17,7 @@
 #include "util/mem.h"
 #include "util/utf8.h"
 #include "domain/room_code.h"
+#include "domain/room_rules.h"
 #include "domain/webhooks.h"
 
 #define ROOMS_TICK_MS 1000
@@ -44,6 +45,16 @@ static uint64_t random_seed(void)
     return s;
 }
 
+static const char *member_user_key(const void *item)
+{
+    return ((const room_member_t *)item)->user_id;
+}
+
+static const char *member_name_key(const void *item)
+{
+    return ((const room_member_t *)item)->display_name;
+}
+
 room_t *rooms_room_new(rooms_t *r)
 {
     room_t *room = ch_calloc(1, sizeof(*room));
@@ -51,7 +62,17 @@ room_t *rooms_room_new(rooms_t *r)
     room->rooms = r;
     room->state = json_object();
     entset_init(&room->ents, random_seed(), 0);
+    keyset_init(&room->by_user, member_user_key, 0, random_seed());
+    keyset_init(&room->by_name, member_name_key, 1, random_seed());
+    roster_init(&room->roster);
     return room;
+}
+
+/* 1 when m is in its room's name index: a participant (not banned) whose name is not the
+ * guest name, which any number of members share and which never clashes. */
+static int name_indexed(const room_member_t *m)
+{
+    return !m->banned && strcmp(m->display_name, ROOM_GUEST_NAME) != 0;
 }
 
 /* Where m's record keeps the display name it was added with, after its user id. */
@@ -72,13 +93,24 @@ void rooms_member_rename(room_member_t *m, const char *name)
 {
     size_t len = strnlen(name, STORE_NAME_LEN - 1);
     char *in = member_name_inline(m);
+    if (name_indexed(m)) keyset_del(&m->room->by_name, m); /* its key changes */
     if (m->display_name == in && len <= strlen(in)) { /* fits where the first one was */
         memcpy(in, name, len);
         in[len] = 0;
-        return;
+    } else {
+        if (m->display_name != in) free(m->display_name);
+        m->display_name = ch_strndup(name, len);
     }
-    if (m->display_name != in) free(m->display_name);
-    m->display_name = ch_strndup(name, len);
+    if (name_indexed(m)) keyset_add(&m->room->by_name, m);
+}
+
+void rooms_member_banned(room_t *room, room_member_t *m)
+{
+    if (m->banned) return;
+    if (name_indexed(m)) keyset_del(&room->by_name, m);
+    roster_del(&room->roster, m->seat); /* online or not: a ban holds no seat */
+    m->banned = 1;
+    room->seats--;
 }
 
 /* Drops m's kept presence encoding: called after every change to a field room_member_json
@@ -103,6 +135,9 @@ void rooms_room_free(room_t *room)
         if (m->online) r->online--;
         member_free(m);
     }
+    keyset_free(&room->by_user);
+    keyset_free(&room->by_name);
+    roster_free(&room->roster);
     json_decref(room->state);
     free(room);
 }
@@ -139,9 +174,14 @@ room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *n
     if (role == STORE_ROLE_HOST && strcmp(m->user_id, room->host_id) != 0) room->cohosts++;
     m->joined_at = joined_at;
     presence_init(&m->presence, now);
+    /* The newest first, so the list stays in decreasing seat order (rooms_member_remove
+     * finds a member's predecessor through the roster). */
     m->next = room->members;
     room->members = m;
     room->seats++;
+    m->seat = roster_add(&room->roster, m);
+    keyset_add(&room->by_user, m);
+    if (name_indexed(m)) keyset_add(&room->by_name, m);
     return m;
 }
 
@@ -160,12 +200,19 @@ void rooms_dirty_remove(rooms_t *r, room_member_t *m)
 void rooms_member_remove(rooms_t *r, room_t *room, room_member_t *m)
 {
     rooms_dirty_remove(r, m);
-    for (room_member_t **pp = &room->members; *pp; pp = &(*pp)->next) {
-        if (*pp == m) {
-            *pp = m->next;
-            break;
-        }
+    /* Its predecessor in the list (decreasing seat order) is the participant with the next
+     * seat, or one of the banned members between them (at most lim.max_bans): no walk
+     * over the room. */
+    room_member_t *after = roster_after(&room->roster, m->seat);
+    room_member_t **pp = after ? &after->next : &room->members;
+    while (*pp != m) {
+        CH_ASSERT(*pp != NULL);
+        pp = &(*pp)->next;
     }
+    *pp = m->next;
+    keyset_del(&room->by_user, m);
+    if (name_indexed(m)) keyset_del(&room->by_name, m);
+    if (!m->banned) roster_del(&room->roster, m->seat);
     if (!m->banned) room->seats--;
     if (m->role == STORE_ROLE_HOST && strcmp(m->user_id, room->host_id) != 0) room->cohosts--;
     if (r->tick_member == m) r->tick_member = m->next;
@@ -175,9 +222,7 @@ void rooms_member_remove(rooms_t *r, room_t *room, room_member_t *m)
 
 room_member_t *room_member(room_t *room, const char *user_id)
 {
-    for (room_member_t *m = room->members; m; m = m->next)
-        if (strcmp(m->user_id, user_id) == 0) return m;
-    return NULL;
+    return keyset_get(&room->by_user, user_id);
 }
 
 void rooms_count(const rooms_t *r, uint64_t *nrooms, uint64_t *online)
@@ -333,9 +378,7 @@ json_t *rooms_mode_of(const room_t *room)
 
 json_t *room_json(rooms_t *r, const room_t *room)
 {
-    uint32_t online = 0;
-    for (const room_member_t *m = room->members; m; m = m->next)
-        if (m->online) online++;
+    uint32_t online = room->roster.online;
     char link[512];
     snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:O, s:o, s:I, s:I, s:I, s:I, s:I,"
@@ -357,6 +400,19 @@ json_t *room_member_json(const room_member_t *m)
                      m->display_name, "color", m->color, "role",
                      m->role == STORE_ROLE_HOST ? "host" : "member", "online", m->online > 0,
                      "presence", presence, "joinedAt", (json_int_t)m->joined_at);
+}
+
+/* roster_match_fn of a search: the member's display name contains the query (ud). */
+static int member_matches(const void *item, void *ud)
+{
+    return room_name_matches(((const room_member_t *)item)->display_name, ud);
+}
+
+size_t room_members_page(room_t *room, roster_pos_t *pos, int online_only, const char *query,
+                         room_member_t **out, size_t limit)
+{
+    return roster_page(&room->roster, pos, online_only, query && *query ? member_matches : NULL,
+                       (void *)query, (void **)out, limit);
 }
 
 json_t *room_members_json(const room_t *room)
@@ -462,22 +518,16 @@ char *room_member_text(room_member_t *m, size_t *len)
     return t.p;
 }
 
-char *room_members_text(room_t *room, size_t *len)
+char *room_members_text(room_member_t *const *list, size_t n, size_t *len)
 {
     /* ~150 bytes a member with a short id and name and no presence: one allocation. */
     mtext_t t = {NULL, 0, 0};
-    size_t n = 0;
-    for (const room_member_t *m = room->members; m; m = m->next)
-        n++;
     t.cap = 2 + n * 160;
     t.p = ch_malloc(t.cap);
     MT_LIT(&t, "[");
-    int first = 1;
-    for (room_member_t *m = room->members; m; m = m->next) {
-        if (m->banned) continue;
-        if (!first) MT_LIT(&t, ",");
-        first = 0;
-        member_write(&t, m);
+    for (size_t i = 0; i < n; i++) {
+        if (i) MT_LIT(&t, ",");
+        member_write(&t, list[i]);
     }
     MT_LIT(&t, "]");
     t.p[t.len] = '\0';
@@ -727,6 +777,15 @@ typedef struct {
     int err;
 } load_t;
 
+/* Orders stored participants by when they joined (then by user id: a stable order). */
+static int part_cmp(const void *a, const void *b)
+{
+    const store_participant_t *x = *(store_participant_t *const *)a;
+    const store_participant_t *y = *(store_participant_t *const *)b;
+    if (x->joined_at != y->joined_at) return x->joined_at < y->joined_at ? -1 : 1;
+    return strcmp(x->user_id, y->user_id);
+}
+
 static void on_loaded(store_req_t *req)
 {
     load_t *l = req->data;
@@ -760,18 +819,21 @@ static void on_loaded(store_req_t *req)
         room->last_activity = sr->last_activity;
         rooms_registry_add(r, room);
     }
+    /* Seats in the order they were taken (the roster's order: docs/protocol.md). */
+    store_participant_t **parts = ch_malloc((pl->nparts + 1) * sizeof(*parts));
+    for (size_t i = 0; i < pl->nparts; i++)
+        parts[i] = &pl->parts[i];
+    qsort(parts, pl->nparts, sizeof(*parts), part_cmp);
     for (size_t i = 0; i < pl->nparts; i++) {
-        store_participant_t *p = &pl->parts[i];
+        store_participant_t *p = parts[i];
         room_t *room = strmap_get(&r->by_id, p->room_id);
         if (!room) continue;
         room_member_t *m = rooms_member_add(room, p->user_id, p->display_name, p->color,
                                             p->role, p->joined_at, now);
-        if (p->banned) {
-            m->banned = 1;
-            room->seats--;
-        }
+        if (p->banned) rooms_member_banned(room, m);
         rooms_seat_unconnected(r, m); /* nobody is connected after a restart */
     }
+    free(parts);
     ROOMS_FEATURES_CALL(r, load, r, pl);
     for (size_t i = 0; i < pl->nusage; i++) {
         store_usage_t *u = &pl->usage[i];
@@ -804,6 +866,9 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .max_hosted = (uint32_t)cfg->room_max_hosted,
         .max_bans = (uint32_t)cfg->room_max_bans,
         .join_history = (uint32_t)cfg->room_join_history,
+        .large = (uint32_t)cfg->room_large,
+        .join_participants = (uint32_t)cfg->room_join_participants,
+        .large_tick_ms = cfg->room_large_tick,
         .max_message = (size_t)cfg->room_max_message,
         .max_metadata = (size_t)cfg->room_max_metadata,
         .max_reply = (size_t)config_reply_budget(cfg),

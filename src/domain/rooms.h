@@ -29,9 +29,11 @@
 #include "domain/presence.h"
 #include "domain/room_lookup.h"
 #include "domain/room_version.h"
+#include "domain/roster.h"
 #include "domain/webhook_rules.h"
 #include "domain/quota.h"
 #include "store/store.h"
+#include "util/keyset.h"
 #include "util/strmap.h"
 
 typedef struct room_s room_t;
@@ -73,6 +75,7 @@ struct room_member_s {
     uint64_t release_at; /* loop ms when a dropped member's seat goes; 0 = none */
     presence_t presence;
     uint32_t online;        /* subscribed connections */
+    uint32_t seat;          /* its seat number in the room's roster (roster_add) */
     uint8_t role;           /* STORE_ROLE_* */
     uint8_t banned;         /* kicked with ban: holds no seat, may not join */
     uint8_t presence_dirty; /* on the registry's pending-presence list */
@@ -106,7 +109,12 @@ struct room_s {
     int recent_ok;
     int64_t created_at;        /* unix ms */
     int64_t last_activity;     /* unix ms */
-    room_member_t *members;
+    room_member_t *members;    /* newest first: by seat number, decreasing */
+    /* The members by user id (banned ones too), the participants by display name (the
+     * guest name aside: any number share it) and in page order (roster.h): a join, a
+     * name check and a page cost no walk over the members. */
+    keyset_t by_user, by_name;
+    roster_t roster;
     uint32_t seats;            /* members that are not banned */
     uint32_t cohosts;          /* members other than host_id whose role is host: while 0,
                                 * rooms_may_manage looks up no member */
@@ -140,6 +148,9 @@ typedef struct {
     uint32_t max_hosted;       /* live rooms one user may host */
     uint32_t max_bans;         /* banned users one room keeps */
     uint32_t join_history;     /* messages in the join reply */
+    uint32_t large;            /* a room with more seats than this is large (issue 26) */
+    uint32_t join_participants; /* participants in a large room's join reply */
+    uint64_t large_tick_ms;     /* a large room's membership and presence, coalesced */
     size_t max_message;        /* bytes of message content, JSON-encoded */
     size_t max_metadata;       /* bytes of message metadata, JSON-encoded */
     size_t max_reply;          /* bytes of stored data in one reply (config_reply_budget) */
@@ -356,11 +367,21 @@ json_t *room_member_json(const room_member_t *m);
  * length in *len when len is not NULL. Keeps m's presence encoded (presence_json). */
 char *room_member_text(room_member_t *m, size_t *len);
 json_t *room_members_json(const room_t *room);
-/* The array room_members_json gives, encoded compact, byte for byte, written from the
- * members' fields (room_member_text): a new text (the caller frees it), its length in
- * *len. A member keeps no encoding of itself (~140 bytes each in a room of idle
- * members), only its presence's when it has one. */
-char *room_members_text(room_t *room, size_t *len);
+/* A page of room's participants in page order (roster.h: online first, then offline, each
+ * by seat) from *pos: online only when online_only, only those whose display name
+ * contains query (room_name_matches; NULL or "": all), at most limit (> 0) into out
+ * (borrowed records). Returns how many; *pos is where the next page starts (ROSTER_END:
+ * none is left). Costs the page, not the room (but a search reads every name after pos). */
+size_t room_members_page(room_t *room, roster_pos_t *pos, int online_only, const char *query,
+                         room_member_t **out, size_t limit);
+/* The n members of list (borrowed) as a JSON array of room_member_json's objects, encoded
+ * compact, byte for byte, written from the members' fields (room_member_text): a new text
+ * (the caller frees it), its length in *len. A member keeps no encoding of itself (~140
+ * bytes each in a room of idle members), only its presence's when it has one. */
+char *room_members_text(room_member_t *const *list, size_t n, size_t *len);
+/* 1 when room is large (more seats than lim.large): its join reply carries a page of
+ * participants and its membership and presence events are coalesced (issue 26). */
+#define ROOMS_LARGE(r, room) ((room)->seats > (r)->lim.large)
 /* A stored message as JSON (new reference). */
 json_t *room_message_json(const store_message_t *m);
 /* An upper bound of the bytes room_message_json(m) takes encoded (borrows m). */

@@ -102,6 +102,10 @@ room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *n
  * its record while it fits where the first name was, else in a block of its own. The
  * caller calls rooms_member_changed. */
 void rooms_member_rename(room_member_t *m, const char *name);
+/* Bans m (once: nothing when it is banned already): it gives up its seat, its place in the
+ * roster and in the name index, online or not; the caller does the rest (online count,
+ * the row). */
+void rooms_member_banned(room_t *room, room_member_t *m);
 /* Drops m's kept encoding: called after every change to a field room_member_json shows. */
 void rooms_member_changed(room_member_t *m);
 /* Takes m off the registry's pending-presence list (m borrowed). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/auth_random.h"
 #include "util/clock.h"
@@ -152,11 +153,21 @@ static void after_join(rooms_op_t *op)
     op->result = join_result(op->r, op->room, op->pl.part.user_id);
 }
 
-/* 1 when a participant of room other than m has a name that clashes with name. */
+/* 1 when a participant of room other than m has a name that clashes with name: one
+ * lookup in the room's name index (which leaves out the guest name, shared by any
+ * number), except for a name that differs from the guest name in case only, which only
+ * a walk over the members finds clashing with it. */
 static int name_taken(const room_t *room, const room_member_t *m, const char *name)
 {
-    for (const room_member_t *o = room->members; o; o = o->next)
-        if (o != m && !o->banned && room_display_names_clash(name, o->display_name)) return 1;
+    if (strcasecmp(name, ROOM_GUEST_NAME) == 0) {
+        for (const room_member_t *o = room->members; o; o = o->next)
+            if (o != m && !o->banned && room_display_names_clash(name, o->display_name))
+                return 1;
+        return 0;
+    }
+    size_t pos = 0;
+    for (const room_member_t *o; (o = keyset_next(&room->by_name, name, &pos));)
+        if (o != m && room_display_names_clash(name, o->display_name)) return 1;
     return 0;
 }
 
@@ -173,9 +184,7 @@ void rooms_seat_unconnected(rooms_t *r, room_member_t *m)
 /* 1 when a member of room is online. */
 static int any_online(const room_t *room)
 {
-    for (const room_member_t *m = room->members; m; m = m->next)
-        if (m->online) return 1;
-    return 0;
+    return room->roster.online > 0;
 }
 
 /* After a member went offline or out: an occupied room with nobody online left starts
@@ -414,11 +423,8 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     if (ban) {
         /* A ban keeps the row (so the user cannot come back) but frees the seat; the
          * row's joined_at becomes the time of the ban (rooms_bans_json). */
-        if (!m->banned) {
-            room->seats--;
-            m->joined_at = clock_unix_ms();
-        }
-        m->banned = 1;
+        if (!m->banned) m->joined_at = clock_unix_ms();
+        rooms_member_banned(room, m);
         if (m->online) r->online--;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
@@ -523,6 +529,7 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
     }
     if (m->online++ == 0) { /* online and presence change; more connections change nothing */
         r->online++;
+        roster_set_online(&room->roster, m->seat, 1);
         m->release_at = 0;
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
@@ -559,6 +566,7 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     if (!m || m->online == 0) return;
     if (--m->online > 0) return;
     r->online--;
+    roster_set_online(&room->roster, m->seat, 0);
     rooms_member_changed(m);
     rooms_dirty_remove(r, m);
     if (strcmp(m->user_id, room->host_id) != 0)

@@ -507,6 +507,42 @@ static int query_text(const char *v, size_t len, char *out, size_t cap)
     return api_unescape_segment(out);
 }
 
+json_t *api_participants_args(api_req_t *r)
+{
+    int64_t limit = -1;
+    if (api_query_int(r, "limit", &limit)) return NULL;
+    json_t *args = json_object();
+    if (limit >= 0) json_object_set_new(args, "limit", json_integer(limit));
+    /* Decoded here, checked at the home (bad_request, validation_error) as for the op. */
+    static const char *const strs[] = {"cursor", "query"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(strs); i++) {
+        size_t len = 0;
+        const char *v = query_raw(r, strs[i], &len);
+        char text[4 * 64 + 1]; /* 64 characters of at most 4 bytes */
+        if (!v) continue;
+        if (query_text(v, len, text, sizeof(text)) != 0) {
+            json_decref(args);
+            api_invalid(r, strs[i],
+                        i ? "query must be at most 64 characters"
+                          : "cursor must be the next of an earlier answer");
+            return NULL;
+        }
+        json_object_set_new(args, strs[i], json_string(text));
+    }
+    size_t len = 0;
+    const char *v = query_raw(r, "online", &len);
+    if (v) {
+        int on = len == 4 && memcmp(v, "true", 4) == 0;
+        if (!on && !(len == 5 && memcmp(v, "false", 5) == 0)) {
+            json_decref(args);
+            api_invalid(r, "online", "online must be true or false");
+            return NULL;
+        }
+        json_object_set_new(args, "online", json_boolean(on));
+    }
+    return args;
+}
+
 json_t *api_snapshot_args(api_req_t *r)
 {
     size_t len = 0;

@@ -397,6 +397,9 @@ int api_query_int(api_req_t *r, const char *name, int64_t *out);
  * nextCursor) into rest.activity's arguments. Returns them (new), or NULL after answering
  * 400 validation_error naming the field. */
 json_t *api_activity_args(api_req_t *r);
+/* The arguments of rest.participants (home.h) from r's query: cursor, limit, query
+ * (percent-decoded), online (true or false). A new object, or NULL after answering 400. */
+json_t *api_participants_args(api_req_t *r);
 
 /* Reads a snapshot's query (?at: a state version, an RFC 3339 time, or unix ms followed by
  * "ms"; ?after: an entity id, percent-encoded) into rest.snapshot_at's arguments

@@ -428,7 +428,9 @@ static void h_leave(api_req_t *r)
 static void h_participants(api_req_t *r)
 {
     room_t *room = room_param(r);
-    if (room) to_home(r, room, "rest.participants", NULL, back_200);
+    if (!room) return;
+    json_t *args = api_participants_args(r);
+    if (args) to_home(r, room, "rest.participants", args, back_200);
 }
 
 

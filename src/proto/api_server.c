@@ -290,7 +290,9 @@ static void api_server_kick(api_req_t *r)
 static void api_server_participants(api_req_t *r)
 {
     room_t *room = api_server_room(r);
-    if (room) api_server_to_home(r, room, "rest.participants", NULL);
+    if (!room) return;
+    json_t *args = api_participants_args(r);
+    if (args) api_server_to_home(r, room, "rest.participants", args);
 }
 
 /* GET /api/server/rooms/:roomId/presence: the presence of every participant online now

@@ -404,7 +404,8 @@ static const proto_op_t room_ops[] = {
     {"rotate_code", op_home_member, 0},
     {"room_update", op_home_member, 0},
     {"activity", op_home_member, 0},
-    {"snapshot_at", op_home_member, 0}, /* home_history.c */
+    {"snapshot_at", op_home_member, 0},  /* home_history.c */
+    {"participants", op_home_member, 0}, /* home_participants.c */
 };
 
 /* The features' local state goes first (their client_gone hooks), then each room's

@@ -178,6 +178,12 @@ static const opt_t options[] = {
      "banned users one room keeps (409 ban_limit)"},
     {"room-join-history", OPT_COUNT, OFF(room_join_history), 0, 1000, "50",
      "messages sent with a join reply"},
+    {"room-large", OPT_COUNT, OFF(room_large), 0, 1000000, "100",
+     "a room with more participants is large: paged list, coalesced events"},
+    {"room-large-tick", OPT_DURATION, OFF(room_large_tick), 10, 10000, "100ms",
+     "how often a large room sends its membership and presence changes"},
+    {"room-join-participants", OPT_COUNT, OFF(room_join_participants), 1, 1000, "100",
+     "participants in a large room's join reply (the first page)"},
     {"room-max-message", OPT_SIZE, OFF(room_max_message), 1, 16 * MiB, "16KiB",
      "message content size, JSON-encoded"},
     {"room-max-metadata", OPT_SIZE, OFF(room_max_metadata), 2, 16 * MiB, "4KiB",
@@ -452,6 +458,9 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_max_hosted = 5;
     cfg->room_max_bans = 1000;
     cfg->room_join_history = 50;
+    cfg->room_large = 100;
+    cfg->room_large_tick = 100;
+    cfg->room_join_participants = 100;
     cfg->upload_max_size = 20 * GiB;
     cfg->upload_expiry = 24 * HOUR_MS;
     cfg->upload_max_concurrent = 4;

@@ -248,7 +248,9 @@ describe('rooms over REST', () => {
       assertJsonError(await get(port, out, path), 404, 'not_found');
     }
     const ps = await getOk(port, m, `/api/rooms/${r.id}/participants`);
-    assert.deepEqual(Object.keys(ps).sort(), ['participants', 'success']);
+    assert.deepEqual(Object.keys(ps).sort(), ['next', 'onlineCount', 'participantCount', 'participants', 'success']);
+    assert.equal(ps.next, null);
+    assert.equal(ps.participantCount, 2);
     ps.participants.forEach(assertParticipant);
     assert.deepEqual(ps.participants.map((p) => [p.userId, p.role, p.displayName, p.online]).sort(),
       [[host.sub, 'host', 'PH', false], [m.sub, 'member', 'Member One', false]].sort());

@@ -50,7 +50,8 @@ describe('rooms over WebSocket', () => {
         delete d.participant;
       }
       assert.deepEqual(Object.keys(d).sort(),
-        ['entities', 'lastSeq', 'messages', 'participants', 'role', 'room', 'state', 'stateVersion']);
+        ['entities', 'lastSeq', 'messages', 'onlineCount', 'participantCount', 'participants', 'participantsNext', 'role', 'room',
+          'state', 'stateVersion']);
       assertRoom(d.room);
       assert.equal(d.room.id, r.id);
       assert.equal(d.room.onlineCount, 1);

@@ -43,6 +43,7 @@ static room_t *open_with_room(fx_t *f, char id[STORE_ID_LEN])
 {
     if (rooms_fx_open(f, "home-api", LOG_WARN, NULL) != 0) return NULL;
     home_api_register(&f->home);
+    home_participants_register(&f->home);
     room_t *room = rooms_fx_create(&f->r, &f->loop, "host", "rest");
     if (room) snprintf(id, STORE_ID_LEN, "%s", room->id);
     return room;

@@ -83,6 +83,17 @@ static void test_capacity_change(void)
     ASSERT_STREQ(room_capacity_check(-3, 50, 1), "validation_error");
 }
 
+/* A participants search: a substring of the display name, ASCII case ignored. */
+static void test_name_search(void)
+{
+    ASSERT_EQ(room_name_matches("Hal", "a"), 1);
+    ASSERT_EQ(room_name_matches("Hal", "HAL"), 1);
+    ASSERT_EQ(room_name_matches("Hal", ""), 1);
+    ASSERT_EQ(room_name_matches("Hal", "hall"), 0);
+    ASSERT_EQ(room_name_matches("Zoë Ade", "oë a"), 1);
+    ASSERT_EQ(room_name_matches("", "a"), 0);
+}
+
 int main(void)
 {
     RUN(test_names);
@@ -90,6 +101,7 @@ int main(void)
     RUN(test_types);
     RUN(test_join);
     RUN(test_display_names);
+    RUN(test_name_search);
     RUN(test_capacity_change);
     TEST_MAIN_END();
 }

@@ -32,8 +32,10 @@ static void test_proto_client(void)
     ASSERT_TRUE(sizeof(proto_client_t) <= 120);
 }
 
-/* The member record (one per member of a room in memory): 128 bytes plus its user id, the
- * display name allocated on its own; presence holds no JSON until the first change. The
+/* The member record (one per member of a room in memory): 136 bytes plus its user id, the
+ * display name allocated on its own; presence holds no JSON until the first change (128
+ * before issue 26 gave it its seat number in the room's roster: 4 bytes, 8 with the
+ * alignment). The
  * room subscription: 40 bytes (a 48-byte malloc block instead of 64), what only documents
  * use being in their own record (bus_vsub_t). */
 static void test_member(void)
@@ -41,7 +43,7 @@ static void test_member(void)
     fprintf(stderr, "  room_member_t %zu, presence_t %zu, bus_sub_t %zu\n",
             sizeof(room_member_t), sizeof(presence_t), sizeof(bus_sub_t));
     ASSERT_TRUE(sizeof(presence_t) <= 56);
-    ASSERT_TRUE(sizeof(room_member_t) <= 128);
+    ASSERT_TRUE(sizeof(room_member_t) <= 136);
     ASSERT_TRUE(sizeof(bus_sub_t) <= 40);
 }
 

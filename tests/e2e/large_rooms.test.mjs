@@ -1,0 +1,134 @@
+// large_rooms.test.mjs: large rooms (issue 26, docs/protocol.md "Large rooms"): the join
+// reply's counts and first page of participants (online first, then offline, each in seat
+// order), the `participants` op and GET /api/rooms/:id/participants paging and searching
+// through the rest; a small room's join reply still holds everyone.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { closeAll, createRoom, get, joinRest, mkUser, RoomWs } from './lib/rooms.mjs';
+import { startServer } from './lib/server.mjs';
+
+const T = { timeout: 30000 };
+// A room with more than 5 seats is large; its join reply carries 3 participants.
+const ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--room-large', '5', '--room-join-participants', '3'];
+
+const names = (list) => list.map((p) => p.displayName).join(',');
+
+describe('large rooms: counts, pages, search', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ARGS });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('a small room: everyone in the join reply, with the counts and no cursor', T, async () => {
+    const [a, b, c] = [mkUser('Ann'), mkUser('Ben'), mkUser('Cat')];
+    const room = await createRoom(srv.port, a, { name: 'small', maxParticipants: 20 });
+    await joinRest(srv.port, b, room.id); // a seat, offline
+    const cs = [];
+    try {
+      cs.push(await RoomWs.open(srv.port, c));
+      const d = await cs[0].join(room.id);
+      assert.equal(d.participantCount, 3);
+      assert.equal(d.onlineCount, 1);
+      assert.equal(d.participantsNext, null);
+      assert.equal(names(d.participants), 'Cat,Ann,Ben'); // online first, then by seat
+      const p = await cs[0].ok('participants', { room: room.id });
+      assert.deepEqual(p, { participants: d.participants, next: null, participantCount: 3, onlineCount: 1 });
+    } finally {
+      closeAll(cs);
+    }
+  });
+
+  it('a large room: the first page, then participants pages and searches the rest', T, async () => {
+    const users = ['Ana', 'Bo', 'Cy', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal'].map((n) => mkUser(n));
+    const room = await createRoom(srv.port, users[0], { name: 'large', maxParticipants: 20 });
+    for (const u of users.slice(1)) await joinRest(srv.port, u, room.id); // seats 2..8, offline
+    const cs = [];
+    try {
+      for (const i of [6, 3]) { // online out of seat order
+        const c = await RoomWs.open(srv.port, users[i]);
+        cs.push(c);
+        await c.join(room.id);
+      }
+      const hal = await RoomWs.open(srv.port, users[7]);
+      cs.push(hal);
+      const d = await hal.join(room.id);
+      assert.equal(d.participantCount, 8);
+      assert.equal(d.onlineCount, 3);
+      assert.equal(names(d.participants), 'Dee,Gus,Hal');
+      assert.equal(d.participant.displayName, 'Hal');
+      assert.equal(typeof d.participantsNext, 'string');
+      assert.ok(d.participants.every((p) => p.online));
+
+      // The rest, a page at a time, from the join's cursor.
+      let cursor = d.participantsNext;
+      const pages = [];
+      while (cursor) {
+        const p = await hal.ok('participants', { room: room.id, cursor, limit: 3 });
+        assert.equal(p.participantCount, 8);
+        assert.equal(p.onlineCount, 3);
+        pages.push(names(p.participants));
+        cursor = p.next;
+      }
+      assert.deepEqual(pages, ['Ana,Bo,Cy', 'Eve,Fay']);
+      // One page of everyone, the default limit.
+      const all = await hal.ok('participants', { room: room.id });
+      assert.equal(names(all.participants), 'Dee,Gus,Hal,Ana,Bo,Cy,Eve,Fay');
+      assert.equal(all.next, null);
+      // Searches: a substring of the display name, any case; online only.
+      const a = await hal.ok('participants', { room: room.id, query: 'A' });
+      assert.equal(names(a.participants), 'Hal,Ana,Fay');
+      const a1 = await hal.ok('participants', { room: room.id, query: 'a', limit: 2 });
+      assert.equal(names(a1.participants), 'Hal,Ana');
+      const a2 = await hal.ok('participants', { room: room.id, query: 'a', cursor: a1.next });
+      assert.equal(names(a2.participants), 'Fay');
+      assert.equal(a2.next, null);
+      const on = await hal.ok('participants', { room: room.id, online: true, limit: 2 });
+      assert.equal(names(on.participants), 'Dee,Gus');
+      const on2 = await hal.ok('participants', { room: room.id, online: true, cursor: on.next });
+      assert.equal(names(on2.participants), 'Hal');
+      assert.equal(on2.next, null);
+
+      // Bad arguments.
+      await hal.err('participants', { room: room.id, cursor: 'nope' }, 'bad_request');
+      await hal.err('participants', { room: room.id, cursor: 7 }, 'bad_request');
+      await hal.err('participants', { room: room.id, limit: 0 }, 'validation_error');
+      await hal.err('participants', { room: room.id, limit: 501 }, 'validation_error');
+      await hal.err('participants', { room: room.id, query: 'x'.repeat(65) }, 'validation_error');
+      await hal.err('participants', { room: room.id, online: 'yes' }, 'validation_error');
+      // Participants only, as history.
+      const stranger = await RoomWs.open(srv.port, mkUser('Zed'));
+      cs.push(stranger);
+      await stranger.err('participants', { room: room.id }, 'not_found');
+      // The name check still holds in a large room (an index now, not a walk).
+      const other = await RoomWs.open(srv.port, mkUser('Other'));
+      cs.push(other);
+      await other.err('join', { room: room.id, displayName: 'fAY' }, 'name_taken');
+
+      // REST: the same pages, with success.
+      const r1 = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?limit=4&query=`);
+      assert.equal(r1.status, 200, r1.text);
+      const j1 = r1.json();
+      assert.equal(j1.success, true);
+      assert.equal(names(j1.participants), 'Dee,Gus,Hal,Ana');
+      assert.equal(j1.participantCount, 8);
+      assert.equal(j1.onlineCount, 3);
+      const r2 = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?cursor=${encodeURIComponent(j1.next)}&online=false`);
+      assert.equal(names(r2.json().participants), 'Bo,Cy,Eve,Fay');
+      assert.equal(r2.json().next, null);
+      const r3 = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?query=%61&online=true`);
+      assert.equal(names(r3.json().participants), 'Hal');
+      const bad = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?cursor=zz`);
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.json().error.code, 'bad_request');
+      const badOnline = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?online=1`);
+      assert.equal(badOnline.status, 400, badOnline.text);
+    } finally {
+      closeAll(cs);
+    }
+  });
+});
