@@ -604,6 +604,7 @@ static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t
         unsigned cost = ROOMS_TICK_VISIT;
         uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
         if (due && due <= now) {
+            if (rooms_coalescing(r, room)) rooms_coalesce_presence(r, room, m);
             json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
             rooms_member_changed(m);
             if (change) {
@@ -619,8 +620,11 @@ static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t
     rooms_op_t *op = rooms_op_new(r, room, STORE_PARTICIPANT_DELETE, NULL, NULL);
     rooms_fill_part(&op->pl.part, m);
     rooms_op_submit(op);
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_removed",
-                  json_pack("{s:s, s:s}", "userId", m->user_id, "reason", "timeout"));
+    if (rooms_coalescing(r, room))
+        rooms_coalesce_left(r, room, m, "timeout", 1);
+    else
+        rooms_publish(room, BUS_MEMBER_NONE, "participant_removed",
+                      json_pack("{s:s, s:s}", "userId", m->user_id, "reason", "timeout"));
     rooms_member_remove(r, room, m);
     return ROOMS_TICK_ACT;
 }
@@ -929,6 +933,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->retention_timer.data = r;
     uv_idle_init(loop, &r->tick_more);
     r->tick_more.data = r;
+    rooms_coalesce_init(r);
     uv_unref((uv_handle_t *)&r->tick_more);
     ROOMS_FEATURES_CALL(r, start, r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep ||
@@ -953,6 +958,7 @@ void rooms_close(rooms_t *r)
     uv_close((uv_handle_t *)&r->sweep_timer, NULL);
     uv_close((uv_handle_t *)&r->retention_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_more, NULL);
+    rooms_coalesce_close(r);
     /* Rooms the sweep did not reach are kept (the next start sweeps again). */
     for (size_t i = r->sweep_i; i < r->sweep_n; i++)
         rooms_release(r->sweep_doomed[i]);

@@ -140,6 +140,9 @@ struct room_s {
      * counts the seat grace before room.vacated. */
     uint8_t hook_occupied;
     uint64_t hook_empty_at;
+    /* A large room's membership and presence changes held for the next
+     * participants_changed (rooms_coalesce.c); NULL: none. */
+    struct rooms_coal_s *coal;
 };
 
 typedef struct {
@@ -216,6 +219,11 @@ struct rooms_s {
     /* Members with at least one connection (online > 0), over every room: kept where
      * online goes from 0 or to 0 and where a member goes, for GET /metrics (rooms_count). */
     uint64_t online;
+    /* Rooms with coalesced changes held, sent together when coal_timer fires
+     * (rooms_coalesce.c). */
+    room_t *coal_rooms;
+    uv_timer_t coal_timer;
+    int coal_timer_on;
 };
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls

@@ -176,6 +176,27 @@ void rooms_post_effect(rooms_t *r, room_t *room, const char *author, const char 
 /* The retention timer's callback (t->data: the rooms_t): starts a sweep unless one runs. */
 void rooms_on_retention_timer(uv_timer_t *t);
 
+/* ---------- large rooms: changes coalesced (rooms_coalesce.c) ---------- */
+
+/* 1 when room's membership and presence changes go out coalesced, as participants_changed
+ * once per lim.large_tick_ms, instead of their own events: while it is large, and until
+ * the changes it holds are sent. */
+int rooms_coalescing(const rooms_t *r, const room_t *room);
+/* Notes, instead of participant_joined, that m (borrowed) came online. */
+void rooms_coalesce_online(rooms_t *r, room_t *room, room_member_t *m);
+/* Notes, instead of participant_left or participant_removed, that m (borrowed, as it was
+ * before the change: online, seated) went offline (removed 0) or lost its seat (removed
+ * 1), for reason (a static string). */
+void rooms_coalesce_left(rooms_t *r, room_t *room, const room_member_t *m, const char *reason,
+                         int removed);
+/* Notes that m's presence is about to change (called before it does: the interval's
+ * change is the difference from the presence the room knew first). */
+void rooms_coalesce_presence(rooms_t *r, room_t *room, room_member_t *m);
+/* Sets up the registry's coalescing timer (rooms_init); closes it, dropping what is held
+ * (rooms_close). */
+void rooms_coalesce_init(rooms_t *r);
+void rooms_coalesce_close(rooms_t *r);
+
 /* ---------- presence (rooms_presence.c) ---------- */
 
 /* Sends a presence change (stolen) to the room's other users (not to the member's own

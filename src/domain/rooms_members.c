@@ -358,11 +358,14 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
     activity_log_row(r->act, room, ACTIVITY_LEFT, m->user_id, m->display_name,
                      json_pack("{s:s}", "reason", reason ? reason : "left"));
     unsubscribe_user(r, room, user_id, NULL, NULL);
+    int coalesced = rooms_coalescing(r, room);
+    if (coalesced) rooms_coalesce_left(r, room, m, reason ? reason : "left", 1);
     rooms_member_remove(r, room, m);
     maybe_vacant(r, room);
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
-                  json_pack("{s:s, s:s}", "userId", user_id, "reason",
-                            reason ? reason : "left"));
+    if (!coalesced)
+        rooms_publish(
+            room, BUS_MEMBER_NONE, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
     rooms_system_event(r, room, "left", user_id, name, "a participant left");
     op->stored = rooms_after_simple;
     rooms_op_submit(op);
@@ -419,6 +422,8 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
                      m->display_name, json_pack("{s:s}", "by", by->sub));
     unsubscribe_user(r, room, user_id, "kicked", fields);
     json_decref(fields);
+    int coalesced = rooms_coalescing(r, room);
+    if (coalesced) rooms_coalesce_left(r, room, m, ban ? "banned" : "kicked", 1);
     rooms_op_t *op;
     if (ban) {
         /* A ban keeps the row (so the user cannot come back) but frees the seat; the
@@ -440,9 +445,10 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
     op->req.enqueue = hooks.enqueue;
     op->req.nenqueue = hooks.nenqueue;
     maybe_vacant(r, room);
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
-                  json_pack("{s:s, s:s}", "userId", user_id, "reason",
-                            ban ? "banned" : "kicked"));
+    if (!coalesced)
+        rooms_publish(
+            room, BUS_MEMBER_NONE, "participant_left",
+            json_pack("{s:s, s:s}", "userId", user_id, "reason", ban ? "banned" : "kicked"));
     rooms_system_event(r, room, ban ? "banned" : "removed", user_id, name,
                        ban ? "a participant was banned by the host"
                      : "a participant was removed by the host");
@@ -534,7 +540,10 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
         presence_free(&m->presence);
         presence_init(&m->presence, uv_now(r->loop));
         rooms_member_changed(m);
-        rooms_publish_member(room, member, "participant_joined", m);
+        if (rooms_coalescing(r, room))
+            rooms_coalesce_online(r, room, m);
+        else
+            rooms_publish_member(room, member, "participant_joined", m);
         activity_log_row(r->act, room, ACTIVITY_JOINED, m->user_id, m->display_name, NULL);
     }
     return 0;
@@ -564,6 +573,8 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 {
     room_member_t *m = room_member(room, user_id);
     if (!m || m->online == 0) return;
+    if (m->online == 1 && rooms_coalescing(r, room))
+        rooms_coalesce_left(r, room, m, reason, 0); /* as it is before: online */
     if (--m->online > 0) return;
     r->online--;
     roster_set_online(&room->roster, m->seat, 0);
@@ -571,8 +582,9 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     rooms_dirty_remove(r, m);
     if (strcmp(m->user_id, room->host_id) != 0)
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;
-    rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
-                  json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
+    if (!room->coal)
+        rooms_publish(room, BUS_MEMBER_NONE, "participant_left",
+                      json_pack("{s:s, s:s}", "userId", user_id, "reason", reason));
     activity_log_row(r->act, room, ACTIVITY_LEFT, m->user_id, m->display_name,
                      json_pack("{s:s}", "reason", reason));
     /* Not a stored change: its delivery is a write of its own, which nothing waits for

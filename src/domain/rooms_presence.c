@@ -13,6 +13,10 @@
  * connections: they know). */
 void rooms_presence_emit(room_t *room, room_member_t *m, json_t *change)
 {
+    if (room->coal) { /* coalesced: participants_changed sends the interval's difference */
+        json_decref(change);
+        return;
+    }
     json_t *fields = json_pack("{s:s, s:o}", "userId", m->user_id, "state", change);
     jpart_t part = {.obj = fields};
     bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = "presence", .parts = &part,
@@ -53,6 +57,7 @@ static void on_presence_timer(uv_timer_t *t)
         room_member_t *m = list;
         list = m->dirty_next;
         m->presence_dirty = 0;
+        if (rooms_coalescing(r, m->room)) rooms_coalesce_presence(r, m->room, m);
         json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
         rooms_member_changed(m); /* typing or idle may have changed the state, sent or not */
         if (change) rooms_presence_emit(m->room, m, change);
@@ -69,6 +74,7 @@ int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *
     room_member_t *m = room_member(room, user_id);
     if (!m) return -1;
     json_t *emit = NULL;
+    if (rooms_coalescing(r, room)) rooms_coalesce_presence(r, room, m);
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
         return -1;
     rooms_member_changed(m); /* the state changed, whether the change goes out now or later */

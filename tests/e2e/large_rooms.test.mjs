@@ -1,7 +1,9 @@
 // large_rooms.test.mjs: large rooms (issue 26, docs/protocol.md "Large rooms"): the join
 // reply's counts and first page of participants (online first, then offline, each in seat
 // order), the `participants` op and GET /api/rooms/:id/participants paging and searching
-// through the rest; a small room's join reply still holds everyone.
+// through the rest; a small room's join reply still holds everyone. Membership and presence
+// changes in a large room arrive as one participants_changed a tick with the net change;
+// a small room keeps its immediate events.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -10,8 +12,12 @@ import { closeAll, createRoom, get, joinRest, mkUser, RoomWs } from './lib/rooms
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
-// A room with more than 5 seats is large; its join reply carries 3 participants.
-const ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--room-large', '5', '--room-join-participants', '3'];
+// A room with more than 5 seats is large; its join reply carries 3 participants; its
+// changes go out once a second (long enough for the test's burst of changes to fall in one
+// interval, which starts at the burst's first change).
+const ARGS = [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--room-large', '5', '--room-join-participants', '3',
+  '--room-large-tick', '1s'];
+const INDIVIDUAL = new Set(['participant_joined', 'participant_left', 'participant_removed', 'presence']);
 
 const names = (list) => list.map((p) => p.displayName).join(',');
 
@@ -127,6 +133,85 @@ describe('large rooms: counts, pages, search', () => {
       assert.equal(bad.json().error.code, 'bad_request');
       const badOnline = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?online=1`);
       assert.equal(badOnline.status, 400, badOnline.text);
+    } finally {
+      closeAll(cs);
+    }
+  });
+
+  it('a large room: one participants_changed a tick with the net change; a small room: the events at once', T, async () => {
+    const [host, b, d, o, e, f, g, c] = ['Host', 'Bea', 'Dan', 'Obs', 'Eli', 'Flo', 'Gil', 'Cas'].map((n) => mkUser(n));
+    const room = await createRoom(srv.port, host, { name: 'burst', maxParticipants: 30 });
+    await joinRest(srv.port, b, room.id); // seated, offline
+    await joinRest(srv.port, d, room.id);
+    const cs = [];
+    const open = async (u) => {
+      const ws = await RoomWs.open(srv.port, u);
+      cs.push(ws);
+      return ws;
+    };
+    try {
+      const co = await open(o);
+      await co.join(room.id); // 4 seats: small
+      const ce = await open(e);
+      await ce.join(room.id); // 5: small
+      const cf = await open(f);
+      await cf.join(room.id); // 6: large from here
+      const cg = await open(g);
+      await cg.join(room.id);
+      // The setup's changes have gone out once Gil is listed online.
+      await co.waitEvent((m) => m.op === 'participants_changed' && m.joined?.some((p) => p.userId === g.sub), 5000);
+      await cg.waitEvent((m) => m.op === 'participants_changed' && m.joined?.some((p) => p.userId === g.sub), 5000);
+      co.clear();
+      cg.clear();
+
+      // The burst: two come online, one comes and goes, one leaves, one drops, presence.
+      const [cb, cd, cc] = [await open(b), await open(d), await open(c)];
+      const burst = [
+        cb.join(room.id),
+        cc.join(room.id),
+        cd.join(room.id).then(() => cd.terminate()),
+        ce.ok('leave', { room: room.id }),
+        cg.ok('presence', { room: room.id, state: { x: 1, y: 1 } }).then(() => cg.ok('presence', { room: room.id, state: { x: 2 } })),
+        co.ok('presence', { room: room.id, state: { me: 1 } }),
+      ];
+      cf.terminate();
+      await Promise.all(burst);
+      const ev = await co.waitEvent('participants_changed', 5000);
+      const byName = (a, z) => (a.userId < z.userId ? -1 : 1);
+      assert.deepEqual(ev.joined.map((p) => p.displayName).sort(), ['Bea', 'Cas']);
+      assert.ok(ev.joined.every((p) => p.online === true));
+      assert.deepEqual(ev.left.sort(byName), [
+        { userId: e.sub, reason: 'left', removed: true },
+        { userId: f.sub, reason: 'disconnected', removed: false },
+      ].sort(byName));
+      assert.deepEqual(ev.presence.sort(byName), [
+        { userId: g.sub, state: { x: 2, y: 1 } },
+        { userId: o.sub, state: { me: 1 } },
+      ].sort(byName));
+      assert.equal(ev.participantCount, 7); // host, Bea, Dan, Obs, Flo, Gil, Cas
+      assert.equal(ev.onlineCount, 4); // Obs, Gil, Bea, Cas
+      // A user's own connections get their own changes in it too.
+      const own = await cg.waitEvent('participants_changed', 5000);
+      assert.deepEqual(own.presence, ev.presence);
+      // Nothing else: no individual events in a large room, and one event for the burst.
+      await co.sync();
+      assert.deepEqual(co.kept((m) => INDIVIDUAL.has(m.op) || m.op === 'participants_changed'), []);
+
+      // A small room keeps the immediate events.
+      const [s1, s2] = [mkUser('Sa'), mkUser('Sb')];
+      const small = await createRoom(srv.port, s1, { name: 'small', maxParticipants: 30 });
+      const [c1, c2] = [await open(s1), await open(s2)];
+      await c1.join(small.id);
+      await c2.join(small.id);
+      const joined = await c1.waitEvent('participant_joined', 5000);
+      assert.equal(joined.participant.userId, s2.sub);
+      await c2.ok('presence', { room: small.id, state: { z: 1 } });
+      const pres = await c1.waitEvent('presence', 5000);
+      assert.deepEqual(pres.state, { z: 1 });
+      c2.terminate();
+      const left = await c1.waitEvent('participant_left', 5000);
+      assert.equal(left.reason, 'disconnected');
+      assert.deepEqual(c1.kept('participants_changed'), []);
     } finally {
       closeAll(cs);
     }

@@ -1,0 +1,180 @@
+/* rooms_coalesce.c: a large room's membership and presence changes, coalesced (issue 26,
+ * docs/protocol.md "Large rooms"): instead of participant_joined, participant_left,
+ * participant_removed and presence at each change, the room's home notes who changed
+ * (the state others knew of them before: online, seated, their presence) and every
+ * lim.large_tick_ms sends one participants_changed with the net change of the interval,
+ * framed once per node, so deliveries grow with members x ticks, not members x changes.
+ * A room is coalesced while it is large, and until its held changes are sent. */
+#include "domain/rooms_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json_patch.h"
+#include "util/mem.h"
+
+/* One user's changes in the current interval. */
+typedef struct {
+    json_t *from;       /* their presence as the room knew it before (owned; NULL: {}) */
+    const char *reason; /* the last leave's reason (static), NULL: none */
+    uint8_t was_online; /* online before the first change of the interval */
+    uint8_t was_seated;
+    uint8_t came_back; /* came online in the interval (fresh presence) */
+    uint8_t removed;   /* lost the seat in the interval */
+    uint8_t presence;  /* the presence changed */
+    char user_id[];
+} coal_user_t;
+
+struct rooms_coal_s {
+    strmap_t users; /* user id -> coal_user_t (owned; the key inside) */
+    room_t *next;   /* the registry's list of rooms with changes held */
+};
+
+int rooms_coalescing(const rooms_t *r, const room_t *room)
+{
+    return room->coal != NULL || ROOMS_LARGE(r, room);
+}
+
+static void on_coal_timer(uv_timer_t *t);
+
+/* The entry of user_id (m: their record, NULL when they have none), made with the state
+ * given (before the change) when it is their first change of the interval. */
+static coal_user_t *note(rooms_t *r, room_t *room, const room_member_t *m, const char *user_id,
+                         int was_online, int was_seated)
+{
+    if (!room->coal) {
+        room->coal = ch_calloc(1, sizeof(*room->coal));
+        strmap_init(&room->coal->users, (uint64_t)(uintptr_t)room ^ uv_now(r->loop));
+        rooms_hold(room); /* until the flush, even if deleted meanwhile */
+        room->coal->next = r->coal_rooms;
+        r->coal_rooms = room;
+        if (!r->coal_timer_on) {
+            r->coal_timer_on = 1;
+            uv_timer_start(&r->coal_timer, on_coal_timer, r->lim.large_tick_ms, 0);
+        }
+    }
+    coal_user_t *u = strmap_get(&room->coal->users, user_id);
+    if (u) return u;
+    size_t len = strlen(user_id);
+    u = ch_calloc(1, sizeof(*u) + len + 1);
+    memcpy(u->user_id, user_id, len);
+    u->was_online = (uint8_t)was_online;
+    u->was_seated = (uint8_t)was_seated;
+    u->from = m && m->presence.sent ? json_incref(m->presence.sent) : NULL;
+    strmap_put(&room->coal->users, u->user_id, u);
+    return u;
+}
+
+void rooms_coalesce_online(rooms_t *r, room_t *room, room_member_t *m)
+{
+    coal_user_t *u = note(r, room, m, m->user_id, 0, 1);
+    u->came_back = 1;
+}
+
+void rooms_coalesce_left(rooms_t *r, room_t *room, const room_member_t *m, const char *reason,
+                         int removed)
+{
+    coal_user_t *u = note(r, room, m, m->user_id, m->online > 0, !m->banned);
+    u->reason = reason;
+    u->removed |= (uint8_t)removed;
+}
+
+void rooms_coalesce_presence(rooms_t *r, room_t *room, room_member_t *m)
+{
+    coal_user_t *u = note(r, room, m, m->user_id, m->online > 0, !m->banned);
+    u->presence = 1;
+}
+
+/* Sends room's participants_changed (when something changed) and forgets its changes. */
+static void flush_room(room_t *room, int send)
+{
+    struct rooms_coal_s *c = room->coal;
+    room->coal = NULL;
+    size_t n = c->users.count, nj = 0;
+    room_member_t **joined = ch_malloc((n + 1) * sizeof(*joined));
+    json_t *left = json_array(), *pres = json_array();
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&c->users, &i, &k, &v);) {
+        coal_user_t *u = v;
+        room_member_t *m = room->deleted ? NULL : room_member(room, u->user_id);
+        int seated = m && !m->banned, online = seated && m->online > 0;
+        if (online && (!u->was_online || u->came_back)) {
+            joined[nj++] = m; /* their participant object, presence included, as now */
+        } else if (u->was_seated && !seated) {
+            json_array_append_new(left,
+                                  json_pack("{s:s, s:s, s:b}", "userId", u->user_id, "reason",
+                                            u->reason ? u->reason : "left", "removed", 1));
+        } else if (u->was_online && !online) {
+            json_array_append_new(
+                left, json_pack("{s:s, s:s, s:b}", "userId", u->user_id, "reason",
+                                u->reason ? u->reason : "disconnected", "removed", 0));
+        } else if (online && u->presence) {
+            json_t *empty = json_object();
+            json_t *diff = json_merge_diff(u->from ? u->from : empty,
+                                           m->presence.sent ? m->presence.sent : empty);
+            json_decref(empty);
+            if (diff)
+                json_array_append_new(
+                    pres, json_pack("{s:s, s:o}", "userId", u->user_id, "state", diff));
+        }
+        json_decref(u->from);
+        free(u);
+    }
+    strmap_free(&c->users);
+    free(c);
+    if (send && !room->deleted && (nj || json_array_size(left) || json_array_size(pres))) {
+        json_t *fields = json_object();
+        if (json_array_size(left)) json_object_set(fields, "left", left);
+        if (json_array_size(pres)) json_object_set(fields, "presence", pres);
+        json_object_set_new(fields, "participantCount", json_integer(room->seats));
+        json_object_set_new(fields, "onlineCount", json_integer(room->roster.online));
+        size_t len = 0;
+        char *text = nj ? room_members_text(joined, nj, &len) : NULL;
+        jpart_t parts[2] = {{.key = "joined", .text = text, .len = len}, {.obj = fields}};
+        bus_publish(&room->bus, &(bus_event_t){.room = room->id,
+                                               .name = "participants_changed",
+                                               .parts = nj ? parts : parts + 1,
+                                               .nparts = nj ? 2 : 1,
+                                               .except = BUS_MEMBER_NONE});
+        free(text);
+        json_decref(fields);
+    }
+    json_decref(left);
+    json_decref(pres);
+    free(joined);
+    rooms_release(room);
+}
+
+/* Sends (send = 1) or drops every room's held changes. */
+static void flush_all(rooms_t *r, int send)
+{
+    r->coal_timer_on = 0;
+    room_t *list = r->coal_rooms;
+    r->coal_rooms = NULL;
+    while (list) {
+        room_t *room = list;
+        list = room->coal->next;
+        flush_room(room, send);
+    }
+}
+
+/* Every room's interval ends together: one timer for the registry. */
+static void on_coal_timer(uv_timer_t *t)
+{
+    flush_all(t->data, 1);
+}
+
+void rooms_coalesce_close(rooms_t *r)
+{
+    uv_timer_stop(&r->coal_timer);
+    flush_all(r, 0); /* shutting down: the connections are going */
+    uv_close((uv_handle_t *)&r->coal_timer, NULL);
+}
+
+void rooms_coalesce_init(rooms_t *r)
+{
+    uv_timer_init(r->loop, &r->coal_timer);
+    r->coal_timer.data = r;
+    uv_unref((uv_handle_t *)&r->coal_timer);
+}
