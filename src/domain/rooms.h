@@ -224,6 +224,7 @@ struct rooms_s {
     room_t *coal_rooms;
     uv_timer_t coal_timer;
     int coal_timer_on;
+    int coal_closed; /* rooms_close ran: nothing is held any more */
 };
 
 /* A feature of rooms (documents, entities; later signaling, assets): what rooms.c calls

@@ -32,7 +32,8 @@ struct rooms_coal_s {
 
 int rooms_coalescing(const rooms_t *r, const room_t *room)
 {
-    return room->coal != NULL || ROOMS_LARGE(r, room);
+    /* Once closed (shutdown: connections still going), the events go out at once again. */
+    return room->coal != NULL || (ROOMS_LARGE(r, room) && !r->coal_closed);
 }
 
 static void on_coal_timer(uv_timer_t *t);
@@ -169,6 +170,7 @@ void rooms_coalesce_close(rooms_t *r)
 {
     uv_timer_stop(&r->coal_timer);
     flush_all(r, 0); /* shutting down: the connections are going */
+    r->coal_closed = 1;
     uv_close((uv_handle_t *)&r->coal_timer, NULL);
 }
 

@@ -155,10 +155,11 @@ static void after_join(rooms_op_t *op)
 
 /* 1 when a participant of room other than m has a name that clashes with name: one
  * lookup in the room's name index (which leaves out the guest name, shared by any
- * number), except for a name that differs from the guest name in case only, which only
- * a walk over the members finds clashing with it. */
+ * number and clashing with none), except for a name that differs from the guest name in
+ * case only, which only a walk over the members finds clashing with it. */
 static int name_taken(const room_t *room, const room_member_t *m, const char *name)
 {
+    if (strcmp(name, ROOM_GUEST_NAME) == 0) return 0;
     if (strcasecmp(name, ROOM_GUEST_NAME) == 0) {
         for (const room_member_t *o = room->members; o; o = o->next)
             if (o != m && !o->banned && room_display_names_clash(name, o->display_name))
@@ -272,8 +273,11 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
                              role == STORE_ROLE_HOST ? STORE_ROLE_HOST : STORE_ROLE_MEMBER,
                              clock_unix_ms(), uv_now(r->loop));
         changed = 1;
-        rooms_system_event(r, room, "joined", m->user_id, m->display_name,
-                           "a participant joined");
+        /* Not in a large room: a chat line per arrival is a delivery to every member per
+         * join (issue 26); the activity stream and participants_changed tell it. */
+        if (!ROOMS_LARGE(r, room))
+            rooms_system_event(r, room, "joined", m->user_id, m->display_name,
+                               "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         rooms_member_rename(m, display_name); /* checked above: < STORE_NAME_LEN */
         rooms_member_changed(m);
@@ -366,7 +370,8 @@ void rooms_leave(rooms_t *r, room_t *room, const char *user_id, const char *reas
         rooms_publish(
             room, BUS_MEMBER_NONE, "participant_left",
             json_pack("{s:s, s:s}", "userId", user_id, "reason", reason ? reason : "left"));
-    rooms_system_event(r, room, "left", user_id, name, "a participant left");
+    if (!ROOMS_LARGE(r, room)) /* as "joined" (above) */
+        rooms_system_event(r, room, "left", user_id, name, "a participant left");
     op->stored = rooms_after_simple;
     rooms_op_submit(op);
 }
