@@ -606,3 +606,36 @@ describe('connection state recovery (pid, offset)', () => {
     }
   });
 });
+
+// A large room (issue 26, docs/socketio.md): a seed 003 connection gets the room's
+// coalesced changes as participants_changed, under its Chorus name, and no
+// room:participant-joined.
+describe('seed 003 in a large room', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: [...BASE_ARGS, '--room-large', '2', '--room-large-tick', '50ms'] });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('participants_changed, not room:participant-joined', T, async () => {
+    const [host, a, b] = [mkUser('Lh'), mkUser('La'), mkUser('Lb')];
+    const room = await createRoom(srv.port, host, { name: 'seed large', maxParticipants: 10 });
+    const s = await Seed.open(srv.port, a);
+    const w = await RoomWs.open(srv.port, b);
+    try {
+      await s.join(room.roomCode, 'Sa'); // 2 seats: small
+      await w.join(room.id); // 3: large
+      const [ev] = await s.next('participants_changed', (e) => e.joined?.some((p) => p.userId === b.sub));
+      assert.equal(ev.room, room.id);
+      assert.equal(ev.participantCount, 3);
+      assert.equal(ev.onlineCount, 2);
+      await s.sync();
+      assert.deepEqual(s.kept('room:participant-joined'), []);
+    } finally {
+      s.close();
+      w.close();
+    }
+  });
+});

@@ -55,6 +55,7 @@ static void test_seats_released_in_slices(void)
     room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "big");
     ASSERT_TRUE(room != NULL);
     f.r.lim.max_capacity = N + 10;
+    f.r.lim.large = N + 200; /* a small room: one participant_removed a seat, at once */
     fake_client_t host;
     fake_client_init(&host, f.bus, "host");
     ASSERT_EQ(rooms_fx_attach(&f, room, &host.pc), 0); /* sees every participant_removed */
