@@ -5,6 +5,7 @@ import { $, h, copyText, toast, openDialog, colorFor, initials, fmtTime, friendl
 import { mountActivity } from './activity.js';
 import { assetBody, mountUploads } from './upload.js';
 import { mountHistory } from './history.js';
+import { mountPeople } from './people.js';
 
 const STORAGE_KEY = 'chorus.session';
 const CODE_RE = /^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$/;
@@ -542,6 +543,8 @@ async function enterRoom(code) {
   sess.room = room;
   el.loading.hidden = true;
   el.area.hidden = false;
+  sess.people = mountPeople(room, client, { panel: $('.participants-panel'), list: el.participants, render: () => { if (current === sess) renderParticipants(sess); } });
+  sess.offs.push(() => sess.people.destroy());
   wireRoom(sess);
   sess.offs.push(mountActivity(room));
   sess.offs.push(mountUploads(room, $('.participants-panel'), el.area, { me: session.user.id, isHost: () => room.role === 'host', onError: (e) => toast(friendlyError(e), 'error') }));
@@ -724,8 +727,10 @@ function renderParticipants(sess) {
   const list = participantList(sess);
   const max = sess.room.info?.maxParticipants ?? 0;
   const host = isHost(sess);
-  el.count.textContent = max ? `${list.length}/${max}` : String(list.length);
-  const full = max > 0 && list.length >= max;
+  const seats = Math.max(sess.room.participantCount, list.length); // a large room's list is some pages
+  el.count.textContent = max ? `${seats}/${max}` : String(seats);
+  const full = max > 0 && seats >= max;
+  sess.people?.update();
   el.count.classList.toggle('is-full', full);
   if (!full) sess.fullDismissed = false; // full again later: say it again
   el.full.hidden = !full || !!sess.fullDismissed;
@@ -736,7 +741,7 @@ function renderParticipants(sess) {
   // Disconnected, we know nothing of who is online (ourselves included): all grey.
   const live = sess.client.state === 'open';
   el.participants.dataset.live = String(live);
-  el.participants.replaceChildren(...list.map((p) => {
+  el.participants.replaceChildren(...(sess.people?.filter(list) ?? list).map((p) => {
     const you = p.userId === session.user.id;
     const online = live && !!p.online;
     const idle = online && p.presence?.idle === true;
@@ -1583,7 +1588,7 @@ async function openSettings() {
     const newName = name.value.trim();
     const capRaw = capacity.value.trim();
     const cap = Number(capRaw);
-    const seats = sess.room.participants.size;
+    const seats = sess.room.participantCount;
     if (!newName) { fail(name, 'Give the room a name.'); continue; }
     if ([...newName].length > 100) { fail(name, 'Room names have at most 100 characters.'); continue; }
     if (!capRaw || !Number.isInteger(cap) || cap < 1 || cap > MAX_CAPACITY) {
@@ -1606,7 +1611,7 @@ async function openSettings() {
         toast('Room settings saved', 'ok');
       } catch (e) {
         if (current !== sess) return;
-        if (e?.code === 'capacity_below_participants') fail(capacity, capacityBelow(sess.room.participants.size));
+        if (e?.code === 'capacity_below_participants') fail(capacity, capacityBelow(sess.room.participantCount));
         else fail(null, `Couldn’t save the settings: ${friendlyError(e)}`);
         continue;
       }

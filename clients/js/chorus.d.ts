@@ -27,6 +27,8 @@ export type HistoryPage = import('./src/types.js').HistoryPage;
 export type Handler<T> = (payload: T) => void;
 export type Message = import('./src/types.js').Message;
 export type Participant = import('./src/types.js').Participant;
+export type ParticipantPage = import('./src/types.js').ParticipantPage;
+export type ParticipantQuery = import('./src/types.js').ParticipantQuery;
 export type RemoteCursor = import('./src/types.js').RemoteCursor;
 export type RoomEvents = import('./src/room.js').RoomEvents;
 export type RoomInfo = import('./src/types.js').RoomInfo;
@@ -60,6 +62,8 @@ export type User = import('./src/types.js').User;
  */
 /** @typedef {import('./src/types.js').Message} Message */
 /** @typedef {import('./src/types.js').Participant} Participant */
+/** @typedef {import('./src/types.js').ParticipantPage} ParticipantPage */
+/** @typedef {import('./src/types.js').ParticipantQuery} ParticipantQuery */
 /** @typedef {import('./src/types.js').RemoteCursor} RemoteCursor */
 /** @typedef {import('./src/room.js').RoomEvents} RoomEvents */
 /** @typedef {import('./src/types.js').RoomInfo} RoomInfo */

@@ -38,6 +38,8 @@ export default Chorus;
  */
 /** @typedef {import('./src/types.js').Message} Message */
 /** @typedef {import('./src/types.js').Participant} Participant */
+/** @typedef {import('./src/types.js').ParticipantPage} ParticipantPage */
+/** @typedef {import('./src/types.js').ParticipantQuery} ParticipantQuery */
 /** @typedef {import('./src/types.js').RemoteCursor} RemoteCursor */
 /** @typedef {import('./src/room.js').RoomEvents} RoomEvents */
 /** @typedef {import('./src/types.js').RoomInfo} RoomInfo */

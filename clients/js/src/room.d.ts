@@ -15,6 +15,8 @@ export type ActivityRow = import('./types.js').ActivityRow;
 export type ActivityPage = import('./types.js').ActivityPage;
 export type Message = import('./types.js').Message;
 export type Participant = import('./types.js').Participant;
+export type ParticipantPage = import('./types.js').ParticipantPage;
+export type ParticipantQuery = import('./types.js').ParticipantQuery;
 export type RoomInfo = import('./types.js').RoomInfo;
 export type RoomSettings = import('./types.js').RoomSettings;
 export type SyncResult = import('./types.js').SyncResult;
@@ -29,6 +31,8 @@ export type SyncResult = import('./types.js').SyncResult;
 /** @typedef {import('./types.js').ActivityPage} ActivityPage */
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').Participant} Participant */
+/** @typedef {import('./types.js').ParticipantPage} ParticipantPage */
+/** @typedef {import('./types.js').ParticipantQuery} ParticipantQuery */
 /** @typedef {import('./types.js').RoomInfo} RoomInfo */
 /** @typedef {import('./types.js').RoomSettings} RoomSettings */
 /** @typedef {import('./types.js').SyncResult} SyncResult */
@@ -51,6 +55,10 @@ export type RoomEvents = {
         userId: string;
         state: object;
         presence: object;
+    };
+    participants_count: {
+        participantCount: number;
+        onlineCount: number;
     };
     state: {
         state: object;
@@ -127,13 +135,17 @@ export type RoomEvents = {
  * whatever its name (SDK extension; names that clash with the other events only come this
  * way). 'activity': a row of the room's activity stream was written (docs/protocol.md
  * "Activity"). 'asset_added', 'asset_removed', 'asset_updated': the room's assets changed
- * (room.assets, docs/assets.md). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * (room.assets, docs/assets.md). 'participants_count': participantCount or onlineCount
+ * changed. A large room's coalesced `participants_changed` arrives as participant_left /
+ * participant_removed, participant_joined and presence events, in that order (SDK
+ * extension). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
  * @typedef {{
  *   message: Message;
  *   participant_joined: Participant;
  *   participant_left: { userId: string; reason: string };
  *   participant_removed: { userId: string; reason: string };
  *   presence: { userId: string; state: object; presence: object };
+ *   participants_count: { participantCount: number; onlineCount: number };
  *   state: { state: object; version: number; currentMode: unknown };
  *   room_deleted: { reason: string };
  *   kicked: { ban: boolean };
@@ -170,10 +182,35 @@ export declare class Room extends Emitter<RoomEvents, {
     /** @returns {'host' | 'member'} */
     get role(): 'host' | 'member';
     /**
-     * Live map userId -> participant, updated by events.
+     * Live map userId -> participant, updated by events. In a large room it holds the pages
+     * loaded so far (participantsComplete, loadParticipants()) and whoever came online since.
      * @returns {Map<string, Participant>}
      */
     get participants(): Map<string, Participant>;
+    /**
+     * Seats taken in the room (all of them, loaded or not); 'participants_count' on a change.
+     * @returns {number}
+     */
+    get participantCount(): number;
+    /** @returns {number} participants online (all of them, loaded or not) */
+    get onlineCount(): number;
+    /**
+     * The cursor of the next page of the room's participants (null: `participants` holds
+     * everyone; always null in a small room).
+     * @returns {string | null}
+     */
+    get participantsNext(): string | null;
+    /** @returns {boolean} whether `participants` holds everyone (participantsNext is null) */
+    get participantsComplete(): boolean;
+    /**
+     * Loads participants into `participants` (the `participants` op): without query or
+     * online, the next page of the room's list (from participantsNext, which it advances;
+     * the first page again once complete); with them, the first page of that search.
+     * page.more() loads the page after it.
+     * @param {ParticipantQuery} [opts]
+     * @returns {Promise<ParticipantPage>}
+     */
+    loadParticipants(opts?: ParticipantQuery): Promise<ParticipantPage>;
     /** @returns {Record<string, unknown>} */
     get state(): Record<string, unknown>;
     /**

@@ -10,6 +10,7 @@ import { Entities } from './entities.js';
 import { ChorusError } from './errors.js';
 import { newClientId, Outbox } from './outbox.js';
 import { mergePatch } from './patch.js';
+import { Participants } from './participants.js';
 import { snapshotAt } from './snapshot.js';
 
 /** @typedef {import('./types.js').Asset} Asset */
@@ -23,13 +24,15 @@ import { snapshotAt } from './snapshot.js';
 /** @typedef {import('./types.js').ActivityPage} ActivityPage */
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').Participant} Participant */
+/** @typedef {import('./types.js').ParticipantPage} ParticipantPage */
+/** @typedef {import('./types.js').ParticipantQuery} ParticipantQuery */
 /** @typedef {import('./types.js').RoomInfo} RoomInfo */
 /** @typedef {import('./types.js').RoomSettings} RoomSettings */
 /** @typedef {import('./types.js').SyncResult} SyncResult */
 
 /** The server ops that are events of a room (docs/protocol.md). */
 export const ROOM_EVENTS = new Set([
-  'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence',
+  'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence', 'participants_changed',
   'state', 'broadcast', 'room_deleted', 'kicked', 'room_code', 'room_updated', 'activity',
   ...ASSET_OPS,
 ]);
@@ -38,7 +41,7 @@ export const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
 // What a Room emits for its shared scene state (a broadcast by one of these names only
 // arrives as 'broadcast', like the other room events).
 const ENTITY_EVENTS = ['entity_created', 'entity_updated', 'entity_deleted', 'entity_locked', 'entity_unlocked', 'synced'];
-const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_EVENTS, ...CALL_EVENTS, 'error']);
+const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_EVENTS, ...CALL_EVENTS, 'error', 'participants_count']);
 
 /**
  * The events of a Room and their payloads. Entity changes come from this client
@@ -52,13 +55,17 @@ const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_E
  * whatever its name (SDK extension; names that clash with the other events only come this
  * way). 'activity': a row of the room's activity stream was written (docs/protocol.md
  * "Activity"). 'asset_added', 'asset_removed', 'asset_updated': the room's assets changed
- * (room.assets, docs/assets.md). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
+ * (room.assets, docs/assets.md). 'participants_count': participantCount or onlineCount
+ * changed. A large room's coalesced `participants_changed` arrives as participant_left /
+ * participant_removed, participant_joined and presence events, in that order (SDK
+ * extension). Any other name is a custom broadcast: room.on('entry_created', ({from, data}) => …).
  * @typedef {{
  *   message: Message;
  *   participant_joined: Participant;
  *   participant_left: { userId: string; reason: string };
  *   participant_removed: { userId: string; reason: string };
  *   presence: { userId: string; state: object; presence: object };
+ *   participants_count: { participantCount: number; onlineCount: number };
  *   state: { state: object; version: number; currentMode: unknown };
  *   room_deleted: { reason: string };
  *   kicked: { ban: boolean };
@@ -87,6 +94,7 @@ export class Room extends Emitter {
   /** @internal */ _client;
   /** @internal */ _displayName;
   /** @internal */ _participants;
+  /** @internal */ _people;
   /** @internal */ _messages;
   /** @internal */ _lastSeq;
   /** @internal */ _serverLastSeq;
@@ -114,6 +122,7 @@ export class Room extends Emitter {
     this._client = client;
     this._displayName = displayName;
     this._participants = new Map();
+    this._people = new Participants(this, this._participants);
     this._messages = [];
     this._lastSeq = 0; // highest seq delivered (everything up to it is in order)
     this._serverLastSeq = 0; // lastSeq of the last join reply
@@ -154,11 +163,51 @@ export class Room extends Emitter {
   }
 
   /**
-   * Live map userId -> participant, updated by events.
+   * Live map userId -> participant, updated by events. In a large room it holds the pages
+   * loaded so far (participantsComplete, loadParticipants()) and whoever came online since.
    * @returns {Map<string, Participant>}
    */
   get participants() {
     return this._participants;
+  }
+
+  /**
+   * Seats taken in the room (all of them, loaded or not); 'participants_count' on a change.
+   * @returns {number}
+   */
+  get participantCount() {
+    return this._people._count;
+  }
+
+  /** @returns {number} participants online (all of them, loaded or not) */
+  get onlineCount() {
+    return this._people._online;
+  }
+
+  /**
+   * The cursor of the next page of the room's participants (null: `participants` holds
+   * everyone; always null in a small room).
+   * @returns {string | null}
+   */
+  get participantsNext() {
+    return this._people._next;
+  }
+
+  /** @returns {boolean} whether `participants` holds everyone (participantsNext is null) */
+  get participantsComplete() {
+    return this._people._next === null;
+  }
+
+  /**
+   * Loads participants into `participants` (the `participants` op): without query or
+   * online, the next page of the room's list (from participantsNext, which it advances;
+   * the first page again once complete); with them, the first page of that search.
+   * page.more() loads the page after it.
+   * @param {ParticipantQuery} [opts]
+   * @returns {Promise<ParticipantPage>}
+   */
+  loadParticipants(opts = {}) {
+    return this._people._load(opts);
   }
 
   /** @returns {Record<string, unknown>} */
@@ -256,11 +305,7 @@ export class Room extends Emitter {
   _applyJoin(data, initial) {
     this._info = data.room;
     this._role = data.role ?? this._role;
-    this._participants.clear();
-    for (const p of data.participants ?? []) this._participants.set(p.userId, { ...p });
-    if (data.participant && !this._participants.has(data.participant.userId)) {
-      this._participants.set(data.participant.userId, { ...data.participant });
-    }
+    this._people._onJoin(data, initial);
     this._state = data.state ?? data.room.state ?? {};
     const sv = data.stateVersion ?? data.room.stateVersion ?? 0;
     this._stateAt = sv;
@@ -403,44 +448,13 @@ export class Room extends Emitter {
       case 'message':
         this._ingest(msg.message);
         return;
-      case 'participant_joined': {
-        const p = msg.participant;
-        if (p?.userId) {
-          const old = this._participants.get(p.userId);
-          this._participants.set(p.userId, { ...old, ...p, online: p.online ?? true });
-          this._emit('participant_joined', this._participants.get(p.userId));
-        }
-        return;
-      }
-      case 'participant_left': {
-        const p = this._participants.get(msg.userId);
-        if (msg.reason === 'disconnected') {
-          // The seat is kept for the grace period: the participant is offline.
-          if (p) p.online = false;
-        } else {
-          // left / kicked / banned: the seat is gone.
-          this._participants.delete(msg.userId);
-        }
-        for (const d of this._docs.values()) d._onGone(msg.userId);
-        this._emit('participant_left', { userId: msg.userId, reason: msg.reason });
-        return;
-      }
+      case 'participant_joined':
+      case 'participant_left':
       case 'participant_removed':
-        this._participants.delete(msg.userId);
-        for (const d of this._docs.values()) d._onGone(msg.userId);
-        this._emit('participant_removed', { userId: msg.userId, reason: msg.reason });
+      case 'presence':
+      case 'participants_changed':
+        this._people._onEvent(msg);
         return;
-      case 'presence': {
-        const p = this._participants.get(msg.userId);
-        let presence = mergePatch({}, msg.state ?? {});
-        if (p) {
-          p.presence = mergePatch(p.presence ?? {}, msg.state ?? {});
-          presence = p.presence;
-        }
-        for (const d of this._docs.values()) d._onPresence(msg.userId, msg.state, presence);
-        this._emit('presence', { userId: msg.userId, state: msg.state, presence });
-        return;
-      }
       case 'doc_op': {
         const d = this._docs.get(msg.doc);
         if (d) d._onEvent(msg);

@@ -50,6 +50,18 @@ export type Participant = {
     presence: Record<string, unknown>;
     joinedAt: number;
 };
+export type ParticipantQuery = {
+    query?: string;
+    online?: boolean;
+    limit?: number;
+};
+export type ParticipantPage = {
+    participants: Participant[];
+    next: string | null;
+    participantCount: number;
+    onlineCount: number;
+    more: () => Promise<ParticipantPage>;
+};
 export type Message = {
     id: string;
     roomId: string;
@@ -200,6 +212,21 @@ export type SyncResult = {
  *   userId: string; displayName: string; color: string; role: 'host' | 'member';
  *   online: boolean; presence: Record<string, unknown>; joinedAt: number;
  * }} Participant
+ */
+/**
+ * What room.loadParticipants() asks for (docs/protocol.md "participants"): `query`, a
+ * case-insensitive substring of displayName (at most 64 characters); `online: true`, online
+ * participants only; `limit`, the page size (default 100, 1..500).
+ * @typedef {{ query?: string; online?: boolean; limit?: number }} ParticipantQuery
+ */
+/**
+ * One page of a room's participants (room.loadParticipants()): online ones first, then
+ * offline ones, each group oldest seat first; `next` is null on the last page; more()
+ * loads the next one (an empty page after the last). The counts are the room's.
+ * @typedef {{
+ *   participants: Participant[]; next: string | null; participantCount: number;
+ *   onlineCount: number; more: () => Promise<ParticipantPage>;
+ * }} ParticipantPage
  */
 /**
  * @typedef {{

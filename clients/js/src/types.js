@@ -40,6 +40,23 @@
  */
 
 /**
+ * What room.loadParticipants() asks for (docs/protocol.md "participants"): `query`, a
+ * case-insensitive substring of displayName (at most 64 characters); `online: true`, online
+ * participants only; `limit`, the page size (default 100, 1..500).
+ * @typedef {{ query?: string; online?: boolean; limit?: number }} ParticipantQuery
+ */
+
+/**
+ * One page of a room's participants (room.loadParticipants()): online ones first, then
+ * offline ones, each group oldest seat first; `next` is null on the last page; more()
+ * loads the next one (an empty page after the last). The counts are the room's.
+ * @typedef {{
+ *   participants: Participant[]; next: string | null; participantCount: number;
+ *   onlineCount: number; more: () => Promise<ParticipantPage>;
+ * }} ParticipantPage
+ */
+
+/**
  * @typedef {{
  *   id: string; roomId: string; seq: number; userId: string | null; displayName: string;
  *   type: string; content: string; metadata: Record<string, unknown>; createdAt: number;

@@ -5,6 +5,7 @@ import Default, {
   Assets, Chorus, ChorusError, Doc, Entities, Room, mergePatch, textType,
   type Asset, type Ban, type ChorusOptions, type ConnectionState, type Entity, type EntityEvent,
   type EntityLock, type EntitySource, type Handler, type HistoryPage, type Message, type Participant,
+  type ParticipantPage, type ParticipantQuery,
   type RemoteCursor, type RoomInfo, type RoomSettings, type RoomSummary, type Session,
   type SyncResult, type TextOp, type UploadOptions, type User,
 } from '../chorus.js';
@@ -82,6 +83,17 @@ async function roomApi(room: Room): Promise<void> {
   const role: 'host' | 'member' = room.role;
   const parts: Map<string, Participant> = room.participants;
   const online: boolean | undefined = parts.get('u')?.online;
+  const counts: number = room.participantCount + room.onlineCount;
+  const complete: boolean = room.participantsComplete;
+  const nextCursor: string | null = room.participantsNext;
+  const pq: ParticipantQuery = { query: 'ad', online: true, limit: 20 };
+  const page: ParticipantPage = await room.loadParticipants(pq);
+  const page2: ParticipantPage = await page.more();
+  const pnext: string | null = page2.next;
+  const pfirst: Participant | undefined = page.participants[0];
+  // @ts-expect-error limit is a number
+  await room.loadParticipants({ limit: 'all' });
+  room.on('participants_count', ({ participantCount, onlineCount }) => { const n: number = participantCount + onlineCount; });
   const st: Record<string, unknown> = room.state;
   const sv: number = room.stateVersion;
   const ents: Entities = room.entities;
