@@ -988,6 +988,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .idle_room_ms = cfg->room_idle,
         .sweep_ms = cfg->room_sweep,
         .max_joined = (uint32_t)cfg->ws_max_rooms,
+        .held_max = ROOMS_HELD_MAX,
         .quota = {.room_max = cfg->room_quota, .user_max = cfg->user_quota},
         .msg_retention_ms = cfg->message_retention,
         .msg_keep = cfg->message_retention_count,

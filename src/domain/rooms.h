@@ -37,6 +37,10 @@
 #include "util/strmap.h"
 #include "util/slab.h"
 
+/* Posts one room holds behind a message with a client id in flight (rooms_messages.c);
+ * past it a post is refused service_unavailable. */
+#define ROOMS_HELD_MAX 256
+
 typedef struct room_s room_t;
 typedef struct room_member_s room_member_t;
 typedef struct rooms_s rooms_t;
@@ -104,6 +108,7 @@ struct room_s {
      * their seqs leave no gap (rooms_messages.c). */
     int cid_write;
     struct rooms_held_s *held_head, *held_tail;
+    uint32_t held_n;           /* posts in held_head: at most lim.held_max */
     /* The newest committed messages, encoded once, for join replies (rooms_recent): a
      * ring of up to lim.join_history texts, oldest first from recent_head. Only while
      * recent_ok (filled by a join's history, kept up by each commit, dropped on a gap,
@@ -170,6 +175,7 @@ typedef struct {
     uint64_t idle_room_ms;     /* rooms idle this long are deleted */
     uint64_t sweep_ms;         /* how often idle rooms are looked for */
     uint32_t max_joined;       /* rooms one connection may have joined */
+    uint32_t held_max;         /* posts a room holds behind a client id (ROOMS_HELD_MAX) */
     quota_limits_t quota;      /* bytes stored per room and per user */
     uint64_t msg_retention_ms; /* messages older than this go; 0 = kept */
     uint64_t msg_keep;         /* newest messages kept per room; 0 = all */

@@ -121,6 +121,7 @@ static void held_resume(rooms_t *r, room_t *room)
     while (room->held_head && !room->cid_write) {
         rooms_held_t *h = room->held_head;
         room->held_head = h->next;
+        room->held_n--;
         if (!room->held_head) room->held_tail = NULL;
         if (room->deleted) {
             free(h->meta);
@@ -214,6 +215,14 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
 {
     if (!client_id) client_id = "";
     if (room->cid_write) {
+        if (room->held_n >= r->lim.held_max) {
+            /* Each waits for one store round trip: a room sent more than that holds is
+             * refused rather than queued without end. */
+            free(meta);
+            rooms_fail(done, ud, ROOMS_E_UNAVAILABLE, "service_unavailable",
+                       "the room is storing too many messages at once; try again");
+            return;
+        }
         rooms_held_t *h = ch_calloc(1, sizeof(*h));
         h->user_id = ch_strdup(user_id);
         h->name = ch_strdup(name);
@@ -230,6 +239,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
         else
             room->held_head = h;
         room->held_tail = h;
+        room->held_n++;
         return;
     }
     if (room->seq_lost) {

@@ -508,6 +508,36 @@ static void test_client_id_burst(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* The posts a room holds behind a message with a client id are bounded: past
+ * lim.held_max (ROOMS_HELD_MAX) the next is refused at once, and the held ones are all
+ * stored. */
+static void test_client_id_held_bound(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    f.r.lim.held_max = 4;
+    enum { N = 4 + 2 };
+    outcome_t o[N];
+    post_cid(&f, room, "host", "first", "id-first", &o[0]);
+    for (int i = 1; i < N; i++)
+        post_cid(&f, room, "host", "held", NULL, &o[i]);
+    ASSERT_EQ(room->held_n, 4u);
+    /* The last one was refused without waiting. */
+    ASSERT_TRUE(o[N - 1].done);
+    ASSERT_STREQ(o[N - 1].code, "service_unavailable");
+    for (int i = 0; i < N - 1; i++) {
+        ASSERT_EQ(wait_op(&f, &o[i]), 0);
+        ASSERT_EQ(seq_of(&o[i]), (int64_t)i + 1);
+    }
+    ASSERT_EQ(room->held_n, 0u);
+    ASSERT_TRUE(room->held_head == NULL);
+    for (int i = 0; i < N; i++)
+        drop(&o[i]);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 static void test_sender_skipped(void)
 {
     fx_t f;
@@ -722,6 +752,7 @@ int main(void)
     RUN(test_kick_ban_unban);
     RUN(test_seq);
     RUN(test_client_id_burst);
+    RUN(test_client_id_held_bound);
     RUN(test_sender_skipped);
     RUN(test_seq_after_store_failure);
     RUN(test_seq_after_lost_commit);
