@@ -150,8 +150,9 @@ size_t roster_page(const roster_t *r, roster_pos_t *pos, int online_only, roster
                    void *ud, void **out, size_t limit)
 {
     CH_ASSERT(limit > 0);
-    size_t n = 0;
+    size_t n = 0, scanned = 0;
     int group = pos->group;
+    if (online_only && group == ROSTER_OFFLINE) group = ROSTER_END; /* past the online */
     uint32_t i = group == ROSTER_END ? r->len : upper(r, pos->after);
     while (group != ROSTER_END) {
         i = next_in(r, group, i);
@@ -161,6 +162,14 @@ size_t roster_page(const roster_t *r, roster_pos_t *pos, int online_only, roster
             continue;
         }
         void *it = r->item[i];
+        if (match && ++scanned > ROSTER_SCAN_MAX) {
+            /* A search that matches few: the page ends short (even empty) just before
+             * this record, and its cursor goes on from there, so no call walks a whole
+             * room. */
+            pos->group = group;
+            pos->after = r->seq[i] - 1; /* seats start at 1 */
+            break;
+        }
         if (!match || match(it, ud)) {
             if (n == limit) break; /* one more is there: *pos is at the last one given */
             out[n++] = it;

@@ -56,10 +56,14 @@ void *roster_after(const roster_t *r, uint32_t seq);
 /* Keeps a record in a page (1) or not (0); ud is the caller's. */
 typedef int (*roster_match_fn)(const void *item, void *ud);
 
+/* Records a search (roster_page with a match) looks at in one call, at most. */
+#define ROSTER_SCAN_MAX 4096
+
 /* A page: up to limit records from *pos (online only when online_only), those match
  * keeps (match NULL: all), into out (room for limit records). Returns how many; *pos
  * becomes where the next page starts: ROSTER_END when no record is left to give, so the
- * caller answers no cursor. A record that goes online or offline between two pages may
+ * caller answers no cursor. A search stops after ROSTER_SCAN_MAX records looked at, so
+ * its page may be short, even empty, with a cursor that goes on. A record that goes online or offline between two pages may
  * be given twice or not at all; every record that stays put is given once. */
 size_t roster_page(const roster_t *r, roster_pos_t *pos, int online_only, roster_match_fn match,
                    void *ud, void **out, size_t limit);

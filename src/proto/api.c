@@ -518,16 +518,20 @@ json_t *api_participants_args(api_req_t *r)
     for (size_t i = 0; i < CH_ARRAY_LEN(strs); i++) {
         size_t len = 0;
         const char *v = query_raw(r, strs[i], &len);
-        char text[4 * 64 + 1]; /* 64 characters of at most 4 bytes */
+        /* 64 characters of at most 4 bytes, each up to 3 characters percent-encoded;
+         * the home checks the decoded length in characters. */
+        char text[3 * 4 * 64 + 1];
         if (!v) continue;
-        if (query_text(v, len, text, sizeof(text)) != 0) {
+        json_t *str = NULL;
+        if (query_text(v, len, text, sizeof(text)) != 0 || strlen(text) > 4 * 64 ||
+            !(str = json_string(text))) { /* json_string: NULL unless UTF-8 */
             json_decref(args);
             api_invalid(r, strs[i],
-                        i ? "query must be at most 64 characters"
+                        i ? "query must be at most 64 characters of UTF-8"
                           : "cursor must be the next of an earlier answer");
             return NULL;
         }
-        json_object_set_new(args, strs[i], json_string(text));
+        json_object_set_new(args, strs[i], str);
     }
     size_t len = 0;
     const char *v = query_raw(r, "online", &len);

@@ -118,6 +118,56 @@ static void test_match_and_cursor(void)
     roster_free(&r);
 }
 
+static int none(const void *item, void *ud)
+{
+    (void)item;
+    (void)ud;
+    return 0;
+}
+
+/* A search looks at ROSTER_SCAN_MAX records a call at most: one that matches nobody in a
+ * room of more gives empty pages with a cursor until the end; and an online-only page
+ * from an offline cursor gives nobody. */
+static void test_scan_budget(void)
+{
+    roster_t r;
+    roster_init(&r);
+    enum { N = 3 * ROSTER_SCAN_MAX + 10 };
+    static int many[N];
+    for (int i = 0; i < N; i++) {
+        many[i] = i;
+        uint32_t seat = roster_add(&r, &many[i]);
+        if (i % 2) roster_set_online(&r, seat, 1);
+    }
+    void *out[8];
+    roster_pos_t pos = {ROSTER_ONLINE, 0};
+    int calls = 0;
+    while (pos.group != ROSTER_END) {
+        ASSERT_EQ(roster_page(&r, &pos, 0, none, NULL, out, 8), 0);
+        calls++;
+        ASSERT_TRUE(calls < 10);
+    }
+    ASSERT_EQ(calls, 4); /* N records, ROSTER_SCAN_MAX a call */
+    /* The same walk with a match that keeps all: every record once, in order. */
+    pos = (roster_pos_t){ROSTER_ONLINE, 0};
+    size_t total = 0;
+    static char seen[N];
+    while (pos.group != ROSTER_END) {
+        size_t n = roster_page(&r, &pos, 0, even, NULL, out, 8);
+        for (size_t i = 0; i < n; i++) {
+            int k = *(int *)out[i];
+            ASSERT_EQ(seen[k], 0);
+            seen[k] = 1;
+        }
+        total += n;
+    }
+    ASSERT_EQ(total, (size_t)(N + 1) / 2);
+    pos = (roster_pos_t){ROSTER_OFFLINE, 0};
+    ASSERT_EQ(roster_page(&r, &pos, 1, NULL, NULL, out, 8), 0);
+    ASSERT_EQ(pos.group, ROSTER_END);
+    roster_free(&r);
+}
+
 /* Churn: seats given up leave holes, which the table drops instead of growing; the order
  * and the seat numbers (hence cursors) stay. */
 static void test_compaction(void)
@@ -170,5 +220,6 @@ int main(void)
     RUN(test_order);
     RUN(test_match_and_cursor);
     RUN(test_compaction);
+    RUN(test_scan_budget);
     TEST_MAIN_END();
 }
