@@ -255,7 +255,6 @@ export class Room extends Emitter {
     this._client._handlerError(e, event);
   }
 
-  /** @internal */
   /**
    * @internal The room's server was lost and another took it over (room_reset, or a request
    * the new one refused with "join the room first"): this connection is no longer in it.
@@ -280,6 +279,7 @@ export class Room extends Emitter {
     done?.();
   }
 
+  /** @internal */
   _applyJoin(data, initial) {
     if (this._resetting) this._endReset();
     this._info = data.room;
