@@ -263,6 +263,8 @@ export class Room extends Emitter {
    */
   _reset() {
     this._resets++;
+    // Its documents miss the room's events until reopened (whenSynced waits for that).
+    for (const d of this._docs.values()) d._ready = false;
     if (this._resetting) return;
     this._resetting = new Promise((r) => { this._resetDone = r; });
     // Until the join is answered (_applyJoin; a retry or a reconnect may do it), or the
