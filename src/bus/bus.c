@@ -160,6 +160,18 @@ void bus_on_room(bus_t *b, bus_room_fn fn, void *ud)
     b->room_ud = ud;
 }
 
+void bus_on_takeover(bus_t *b, bus_reload_fn reload, bus_reset_fn reset, void *ud)
+{
+    b->reload_fn = reload;
+    b->reset_fn = reset;
+    b->takeover_ud = ud;
+}
+
+void bus_reloaded(bus_t *b, const char *room, int rc)
+{
+    if (b->vt->reloaded) b->vt->reloaded(b, room, rc);
+}
+
 void bus_announce(bus_t *b, const char *room, const char *text, size_t len)
 {
     if (b->vt->announce) b->vt->announce(b, room, text, len);

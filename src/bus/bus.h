@@ -330,6 +330,24 @@ void bus_announce(bus_t *b, const char *room, const char *text, size_t len);
  * came), which never makes this process its home. On one process, nothing. */
 void bus_standin(bus_t *b, const char *room);
 
+/* ---------- takeover: a room whose home died ---------- */
+
+/* The domain's part of a takeover (bus_on_takeover). reload: read room (borrowed) whole
+ * from the store again, as after a restart (every seat offline), replacing this process's
+ * copy, and end its local subscriptions with a room_reset event (reason "home_lost"); then
+ * call bus_reloaded once, later. reset: room's home changed (another process took it
+ * over): end its local subscriptions with a room_reset event, if any. */
+typedef void (*bus_reload_fn)(void *ud, const char *room);
+typedef void (*bus_reset_fn)(void *ud, const char *room);
+
+/* Makes reload and reset (with ud, borrowed) what this process runs for a takeover (the
+ * rooms', rooms_init). */
+void bus_on_takeover(bus_t *b, bus_reload_fn reload, bus_reset_fn reset, void *ud);
+
+/* Answers a bus_reload_fn for room (borrowed): rc 0 when the room was read again, negative
+ * when it could not be (its waiting ops are answered unavailable). */
+void bus_reloaded(bus_t *b, const char *room, int rc);
+
 /* ---------- the interface ---------- */
 
 typedef struct {
@@ -355,6 +373,8 @@ typedef struct {
     void (*announce)(bus_t *b, const char *room, const char *text, size_t len);
     /* Optional (NULL: one process): bus_standin. */
     void (*standin)(bus_t *b, const char *room);
+    /* Optional (NULL: one process, which never reloads): bus_reloaded. */
+    void (*reloaded)(bus_t *b, const char *room, int rc);
 } bus_vtable_t;
 
 /* The part every implementation starts with. */
@@ -372,6 +392,9 @@ struct bus_s {
     void *drop_ud;
     bus_room_fn room_fn; /* the others' room announcements (bus_on_room) */
     void *room_ud;
+    bus_reload_fn reload_fn; /* a takeover's (bus_on_takeover) */
+    bus_reset_fn reset_fn;
+    void *takeover_ud;
 };
 
 /* Returns a new identity for a connection of this process (never reused). */

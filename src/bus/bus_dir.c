@@ -44,6 +44,7 @@ void bus_dir_set(bus_dir_t *d, const char *room, uint32_t node, uint64_t until)
     e->node = node;
     e->until = until;
     e->claiming = 0;
+    if (node == d->self) e->standin = 0; /* taken over: this node's room now */
 }
 
 void bus_dir_forget(bus_dir_t *d, const char *room, int gone)

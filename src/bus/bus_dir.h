@@ -37,7 +37,8 @@ void bus_dir_free(bus_dir_t *d);
 /* Returns room's (borrowed) home node at now: 0 when not known or its entry ran out. */
 uint32_t bus_dir_home(const bus_dir_t *d, const char *room, uint64_t now);
 
-/* Records node (non-zero) as room's (borrowed, copied) home until until; clears claiming. */
+/* Records node (non-zero) as room's (borrowed, copied) home until until; clears claiming,
+ * and the stand-in mark when node is this node (a takeover). */
 void bus_dir_set(bus_dir_t *d, const char *room, uint32_t node, uint64_t until);
 
 /* Forgets room's (borrowed) home: after a lease this node lost, a home that said it is

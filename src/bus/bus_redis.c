@@ -161,6 +161,7 @@ typedef struct {
     uv_timer_t ops;      /* OPS_TICK_MS */
     int ops_closed;
     uint64_t published, dropped; /* events sent to other nodes; not sent (Redis down) */
+    strmap_t takes; /* room -> claim_t: takeovers whose room is being read again (owned) */
 } redis_bus_t;
 
 /* A channel this node listens to, or is about to. */
@@ -409,6 +410,7 @@ static cbuf_t *with_origin(const redis_bus_t *r, cbuf_t *wire)
 
 static void on_sub(redisAsyncContext *ac, void *reply, void *ud);
 static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len);
+static void got_takeover(redis_bus_t *r, const uint8_t *p, size_t len);
 
 /* Subscribes or unsubscribes c's channel as it is wanted; frees c when it is neither
  * wanted nor subscribed. One command per channel in flight at a time, so a SUBSCRIBE
@@ -573,11 +575,26 @@ static void reqs_advance(redis_bus_t *r, const char *room, const chan_t *chan)
     }
 }
 
+/* A lease claim; a takeover's (at set) after its room was read again. */
 typedef struct {
     redis_bus_t *r;
     uint64_t sent_at;
+    char at[24]; /* a takeover: Redis's time (ms) before the room was read again; else "" */
     char room[];
 } claim_t;
+
+/* Ends cl: no home for its room now; its waiting ops are answered unavailable (why). */
+static void claim_fail(redis_bus_t *r, claim_t *cl, const char *why)
+{
+    bus_dir_claiming(&r->dir, cl->room, 0);
+    for (req_t *q = r->req_head, *next; q; q = next) {
+        next = q->next;
+        if (!q->sent && strcmp(q->room, cl->room) == 0) req_fail(r, q, why);
+    }
+    free(cl);
+}
+
+static void on_take_time(redisAsyncContext *ac, void *reply, void *ud);
 
 static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
 {
@@ -597,15 +614,13 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
         return;
     }
     if (rep->element[0]->integer == 0) {
-        /* A stand-in's room that no node holds (its home went): not served until one
-         * that has it whole takes it. */
-        bus_dir_claiming(&r->dir, cl->room, 0);
-        for (req_t *q = r->req_head, *next; q; q = next) {
-            next = q->next;
-            if (!q->sent && strcmp(q->room, cl->room) == 0)
-                req_fail(r, q, "the room has no home now; try again");
-        }
-        free(cl);
+        /* A stand-in's room that no node holds (its home went): taken over, after Redis's
+         * time now and a fresh read of the room from the store (on_take_time); its ops wait
+         * meanwhile (their deadline still holds). Not twice for one claim. */
+        if (!cl->at[0] && bus_dir_is_standin(&r->dir, cl->room) && r->base.reload_fn &&
+            redisAsyncCommand(r->ac, on_take_time, cl, "TIME") == REDIS_OK)
+            return;
+        claim_fail(r, cl, "the room has no home now; try again");
         return;
     }
     uint32_t node = (uint32_t)rep->element[0]->integer;
@@ -614,6 +629,20 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
     if (node == r->base.node) {
         bus_dir_set(&r->dir, cl->room, node, cl->sent_at + r->opts.lease_ms);
         log_debug(r->log, "cluster: this node is the home of room %s", cl->room);
+        if (cl->at[0]) {
+            /* A takeover: every other node ends its connections' subscriptions. */
+            log_info(r->log, "cluster: room %s taken over (its home was lost)", cl->room);
+            size_t idlen = strlen(cl->room) + 1;
+            cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
+            uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(r->base.node & 0xff),
+                                           (uint8_t)(r->base.node >> 8), 'T'};
+            cbuf_append(&m, o, sizeof(o));
+            cbuf_append(&m, cl->room, idlen);
+            if (send_to(r, ROOMS_CHAN, m) != 0)
+                log_warn(r->log, "cluster: the other nodes were not told of room %s's takeover",
+                         cl->room);
+            cbuf_unref(m);
+        }
     } else {
         bus_dir_set(&r->dir, cl->room, node, uv_now(r->loop) + (uint64_t)left);
     }
@@ -628,6 +657,7 @@ static void lease_claim(redis_bus_t *r, const char *room)
     size_t n = strlen(room) + 1;
     claim_t *cl = ch_malloc(sizeof(*cl) + n);
     cl->r = r;
+    cl->at[0] = 0;
     cl->sent_at = uv_now(r->loop);
     memcpy(cl->room, room, n);
     char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
@@ -641,6 +671,64 @@ static void lease_claim(redis_bus_t *r, const char *room)
         bus_dir_claiming(&r->dir, room, 0);
         free(cl);
     }
+}
+
+/* Redis's time before a takeover's read of its room (claim_lua's "read at"): the domain
+ * reads the room again (bus_reload_fn), then redis_reloaded claims the lease. */
+static void on_take_time(redisAsyncContext *ac, void *reply, void *ud)
+{
+    (void)ac;
+    claim_t *cl = ud;
+    redis_bus_t *r = cl->r;
+    const redisReply *rep = reply;
+    if (!rep || r->closing || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_STRING) {
+        if (r->closing) {
+            free(cl);
+            return;
+        }
+        claim_fail(r, cl, "the room has no home now; try again");
+        return;
+    }
+    unsigned long long ms = strtoull(rep->element[0]->str, NULL, 10) * 1000 +
+                            strtoull(rep->element[1]->str, NULL, 10) / 1000;
+    snprintf(cl->at, sizeof(cl->at), "%llu", ms);
+    if (strmap_get(&r->takes, cl->room)) { /* cannot be: one claim at a time per room */
+        claim_fail(r, cl, "the room has no home now; try again");
+        return;
+    }
+    strmap_put(&r->takes, cl->room, cl);
+    log_info(r->log, "cluster: room %s has no home: reading it again to take it over",
+             cl->room);
+    r->base.reload_fn(r->base.takeover_ud, cl->room);
+}
+
+/* bus_vtable_t.reloaded: a takeover's room was read again (rc 0): its lease, with the time
+ * before the read, so that take() refuses a copy read before the last home's lease ended. */
+static void redis_reloaded(bus_t *b, const char *room, int rc)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    claim_t *cl = strmap_get(&r->takes, room);
+    if (!cl) return;
+    strmap_del(&r->takes, room);
+    if (r->closing) {
+        free(cl);
+        return;
+    }
+    if (rc != 0 || !r->connected) {
+        claim_fail(r, cl, "the room could not be read again; try again");
+        return;
+    }
+    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
+    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
+    snprintf(node, sizeof(node), "%u", b->node);
+    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
+    cl->sent_at = uv_now(r->loop);
+    bus_dir_claiming(&r->dir, room, 1); /* still (the domain's read may have reset it) */
+    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s %s", claim_lua, key, node,
+                          px, cl->at, r->epoch) != REDIS_OK)
+        claim_fail(r, cl, "the cluster bus is not connected");
 }
 
 /* bus_reply_fn and bus_reply_parts_fn at a room's home for an op from another node: the
@@ -786,7 +874,10 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
         size_t len = m->len - ORIGIN_BYTES;
         int k = bus_wire_kind(p, len);
         if (strcmp(channel, ROOMS_CHAN) == 0) {
-            got_announce(r, p, len);
+            if (len > 1 && p[0] == 'T')
+                got_takeover(r, p, len);
+            else
+                got_announce(r, p, len);
         } else if (strcmp(channel, r->node_chan) == 0) {
             if (k == 'O')
                 got_op(r, p, len);
@@ -912,6 +1003,17 @@ static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len)
     bus_dir_standin(&r->dir, room);
     const char *text = (const char *)nul + 1;
     if (r->base.room_fn) r->base.room_fn(r->base.room_ud, text, len - (size_t)(nul + 1 - p));
+}
+
+/* Another node took a room over ('T', the room's id and its NUL): its home is looked up
+ * again, and this node's connections in it are told (bus_reset_fn). */
+static void got_takeover(redis_bus_t *r, const uint8_t *p, size_t len)
+{
+    if (!memchr(p + 1, 0, len - 1) || len - 1 > BUS_REDIS_CHAN_MAX / 2) return;
+    const char *room = (const char *)p + 1;
+    if (bus_dir_home(&r->dir, room, uv_now(r->loop)) == r->base.node) return; /* ours */
+    bus_dir_forget(&r->dir, room, 0);
+    if (r->base.reset_fn) r->base.reset_fn(r->base.takeover_ud, room);
 }
 
 /* bus_vtable_t.standin: room, read here from the store, is another node's. */
@@ -1209,6 +1311,7 @@ static void redis_free(bus_t *b)
     CH_ASSERT(r->ac == NULL && r->sub == NULL && r->nreqs == 0);
     strmap_free_all(&r->chans);
     strmap_free(&r->reqs);
+    strmap_free_all(&r->takes);
     bus_dir_free(&r->dir);
     free(r->live);
     free(r);
@@ -1226,6 +1329,7 @@ static const bus_vtable_t redis_vt = {
     .home_drop = redis_home_drop,
     .announce = redis_announce,
     .standin = redis_standin,
+    .reloaded = redis_reloaded,
 };
 
 /* The synchronous claim of a node id (bus_redis.h). Returns the id, or 0 with err set. */
@@ -1348,6 +1452,7 @@ bus_t *bus_redis_new(uv_loop_t *loop, const char *url, const bus_redis_opts_t *o
     node_chan(r->node_chan, sizeof(r->node_chan), node);
     strmap_init(&r->chans, seed());
     strmap_init(&r->reqs, seed());
+    strmap_init(&r->takes, seed());
     bus_dir_init(&r->dir, node, seed());
     uv_timer_init(loop, &r->ops);
     r->ops.data = r;

@@ -438,6 +438,77 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
     return 1;
 }
 
+/* ---------- takeover: a room whose home died ---------- */
+
+/* Ends every subscription here to room with one room_reset event (reason home_lost): the
+ * connections' membership lived at the home that died; they join again. */
+static void reset_local(rooms_t *r, room_t *room)
+{
+    jpart_t part = {.key = "reason", .text = "\"home_lost\""};
+    bus_local_deliver(r->bus, &room->bus,
+                      &(bus_event_t){.room = room->id,
+                                     .name = "room_reset",
+                                     .parts = &part,
+                                     .nparts = 1,
+                                     .unsubscribe = 1});
+}
+
+void rooms_reset(void *ud, const char *id)
+{
+    rooms_t *r = ud;
+    room_t *room = strmap_get(&r->by_id, id);
+    if (room && !bus_home_here(r->bus, room->id)) reset_local(r, room);
+}
+
+static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now);
+
+/* A rooms_reload under way: its store read. */
+typedef struct {
+    store_req_t req;
+    store_rooms_t pl;
+    uint64_t gone_at; /* rooms_t.gone_n when it started */
+    rooms_t *r;
+    char id[STORE_ID_LEN];
+} reload_t;
+
+static void on_reloaded(store_req_t *req)
+{
+    reload_t *l = req->data;
+    rooms_t *r = l->r;
+    int rc = req->err == STORE_OK ? 0 : req->err == STORE_ENOTFOUND ? ROOMS_E_NOT_FOUND : -1;
+    if (rc == 0 && gone_since(r, l->gone_at, l->id)) rc = ROOMS_E_NOT_FOUND;
+    room_t *old = strmap_get(&r->by_id, l->id);
+    if (old && rc != -1) {
+        /* The copy here goes (its connections told), and the room read replaces it. */
+        reset_local(r, old);
+        standin_drop(r, old);
+    }
+    if (rc == 0) {
+        rooms_fill(r, &l->pl, uv_now(r->loop));
+        bus_standin(r->bus, l->id); /* until its lease is taken */
+        log_info(r->log, "rooms: room %s read again (%zu participants, %zu entities)", l->id,
+                 l->pl.nparts, l->pl.nents);
+    }
+    bus_reloaded(r->bus, l->id, rc);
+    store_rooms_free(&l->pl);
+    free(l);
+}
+
+void rooms_reload(void *ud, const char *id)
+{
+    rooms_t *r = ud;
+    reload_t *l = ch_calloc(1, sizeof(*l));
+    l->r = r;
+    l->gone_at = r->gone_n;
+    snprintf(l->id, sizeof(l->id), "%s", id);
+    memcpy(l->pl.room.id, l->id, sizeof(l->id));
+    l->req.type = STORE_ROOM_LOAD;
+    l->req.rooms = &l->pl;
+    l->req.cb = on_reloaded;
+    l->req.data = l;
+    store_submit(r->store, &l->req);
+}
+
 /* ---------- storage quotas ---------- */
 
 int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, int64_t add)
@@ -893,15 +964,10 @@ static int part_cmp(const void *a, const void *b)
     return strcmp(x->user_id, y->user_id);
 }
 
-static void on_loaded(store_req_t *req)
+/* Makes the rooms of pl (borrowed) live here, as read from the store: every seat offline,
+ * as after a restart. */
+static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now)
 {
-    load_t *l = req->data;
-    rooms_t *r = l->r;
-    l->done = 1;
-    l->err = req->err;
-    if (req->err != STORE_OK) return;
-    store_rooms_t *pl = req->rooms;
-    uint64_t now = uv_now(r->loop);
     for (size_t i = 0; i < pl->nrooms; i++) {
         store_room_t *sr = &pl->rooms[i];
         room_t *room = rooms_room_new(r);
@@ -947,6 +1013,17 @@ static void on_loaded(store_req_t *req)
         room_t *room = strmap_get(&r->by_id, u->room_id);
         if (room) rooms_quota_count(r, room, u->user_id, u->bytes);
     }
+}
+
+static void on_loaded(store_req_t *req)
+{
+    load_t *l = req->data;
+    rooms_t *r = l->r;
+    l->done = 1;
+    l->err = req->err;
+    if (req->err != STORE_OK) return;
+    store_rooms_t *pl = req->rooms;
+    rooms_fill(r, pl, uv_now(r->loop));
     log_info(r->log, "rooms: %zu loaded, %zu participants, %zu entities", pl->nrooms,
              pl->nparts, pl->nents);
 }
@@ -965,6 +1042,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->sub_slab = slab_new(sizeof(bus_sub_t), sizeof(bus_sub_t));
     bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
     bus_on_room(bus, rooms_adopt, r); /* rooms made elsewhere in a cluster, known here too */
+    bus_on_takeover(bus, rooms_reload, rooms_reset, r); /* a dead home's rooms */
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
     for (size_t i = 0; i < nfeatures; i++)
         r->features[i] = features[i];

@@ -387,6 +387,14 @@ typedef void (*rooms_seek_fn)(void *ud, int rc);
 int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
                uint64_t *retry_after_ms, rooms_seek_fn fn, void *ud);
 
+/* A takeover (bus_on_takeover; ud: the rooms_t). rooms_reload reads the room of id
+ * (borrowed) whole from the store, as after a restart (every seat offline, no presence, no
+ * locks), in place of the copy here, whose connections get a room_reset event and leave
+ * it; then answers bus_reloaded. rooms_reset gives the connections here in the room of id,
+ * another node's, a room_reset event and ends their subscriptions. */
+void rooms_reload(void *ud, const char *id);
+void rooms_reset(void *ud, const char *id);
+
 /* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
  * client pass the result through rooms_access. */
 room_t *rooms_get(rooms_t *r, const char *id_or_code);

@@ -30,10 +30,6 @@ const ARGS = [...FAST_HASH, '--cluster-node-ttl', '2s', ...(HOMES ? ['--cluster-
   '--room-seat-grace', '500ms'];
 const K = 6; // SDK clients: two on each node
 const T = { timeout: 60000, todo: TODO };
-/** HOME lands node loss (a running node takes a dead home's room over from PostgreSQL, its
- * members on live nodes kept) after room homes: until then a killed home's rooms answer
- * `unavailable` on the other nodes (docs/architecture.md, "Node loss, today"). */
-const TODO_TAKEOVER = TODO || 'needs a running node to take a dead home\'s rooms over (issue 19, HOME\'s node-loss step): not in this binary yet';
 
 /** An SDK client of user through port (the front door), connected. */
 async function sdk(port, user) {
@@ -81,7 +77,7 @@ describe('cluster chaos', () => {
     await c?.stop();
   });
 
-  it('kill -9 of a room\'s home during writes from all nodes: served again within the lease, nothing acknowledged lost or applied twice, clients converge', { ...T, skip: TODO_TAKEOVER }, async () => {
+  it('kill -9 of a room\'s home during writes from all nodes: served again within the lease, nothing acknowledged lost or applied twice, clients converge', T, async () => {
     const host = mkUser('Host');
     const room = await createRoom(c.nodes[0].port, host, { name: 'chaos', maxParticipants: 20 });
     const users = mkUsers(K, 'w');
@@ -150,6 +146,8 @@ describe('cluster chaos', () => {
       const before = [...rounds];
       await until(going(() => servedAgainAt && rounds.every((r, i) => r >= before[i] + 5)), LEASE_MS + 15000,
         'every writer to write again after the home died');
+      // A live node took the room over (not a node started later).
+      assert.ok(c.nodes.some((n) => n.lines.some((l) => l.includes(`room ${room.id} taken over`))), 'a live node took the room over');
       const outage = servedAgainAt - killedAt;
       assert.ok(outage <= LEASE_MS + 3000, `the room was served again ${outage} ms after its home died (lease ${LEASE_MS} ms)`);
       stop.now = true;

@@ -2,7 +2,8 @@
 // over a real redis-server and PostgreSQL; a room made on node 1 is at home there (its
 // lease in Redis names node 1), its members on nodes 2 and 3 reach it through the bus:
 // their ops go to node 1 and back, its events come once per room through Redis and are
-// framed on each node for its own connections.
+// framed on each node for its own connections. Last, node 1 killed: a running node takes
+// the room over and its members on the live nodes get room_reset and join again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -211,14 +212,36 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
   });
 
   // Last: it kills node 1.
-  test('its home killed, the room is refused (unavailable), never served twice', async () => {
+  test('its home killed, a running node takes the room over: its members get room_reset, join again and catch up', async () => {
+    await until(async () => (await get(n3.port, null, '/healthz')).status === 200, 15000, 'node 3 ready');
+    await bc.join(room.id); // kicked above: back in
+    const last = (await ac.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
     n1.kill();
     await withTimeout(n1.exited, 5000, 'node 1 to exit');
     // Sent to the dead home: no answer within --cluster-op-timeout.
     await ac.err('message', { room: room.id, type: 'user_text', content: 'anyone?' }, 'unavailable');
-    // Its lease runs out; the others hold a stand-in only, so none takes it over.
+    // Its lease runs out; the next op's node reads the room again and takes its lease.
     await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 5000, 'the lease to end');
-    await ac.err('message', { room: room.id, type: 'user_text', content: 'anyone?' }, 'unavailable');
-    assert.equal(c.redis.cli('EXISTS', `chorus:room:${room.id}:home`), '0');
+    // (Sent before the room_reset: stored at the new home, or refused; never lost silently.)
+    await ac.call('message', { room: room.id, type: 'user_text', content: 'taken?' });
+    // Every member on a live node is told once and is out of the room.
+    for (const ws of [ac, bc]) {
+      const ev = await ws.waitEvent('room_reset', 5000);
+      assert.deepEqual(ev, { op: 'room_reset', room: room.id, reason: 'home_lost' });
+    }
+    const home = c.redis.cli('GET', `chorus:room:${room.id}:home`);
+    assert.ok([n2.node, n3.node].map(String).includes(home), `a live node holds the lease: ${home}`);
+    await ac.err('message', { room: room.id, type: 'user_text', content: 'out' }, 'forbidden');
+    // Joined again: nothing acknowledged lost, the dead node's user offline, served by one home.
+    const j = await ac.join(room.id);
+    assert.equal(j.participants.find((p) => p.userId === host.sub).online, false);
+    await bc.join(room.id);
+    const sent = await bc.ok('message', { room: room.id, type: 'user_text', content: 'again' });
+    const ev = await ac.waitEvent((m) => m.op === 'message' && m.message.content === 'again');
+    assert.equal(ev.message.seq, sent.message.seq);
+    const h = await ac.ok('history', { room: room.id, after: last - 1, limit: 100 });
+    assert.deepEqual(h.messages.map((m) => m.seq), Array.from({ length: h.messages.length }, (_, i) => last + i));
+    assert.equal(h.messages.at(-1).seq, sent.message.seq);
+    assert.equal(ac.kept((m) => m.op === 'room_reset').length + bc.kept((m) => m.op === 'room_reset').length, 0, 'room_reset once');
   });
 });

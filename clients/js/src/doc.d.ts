@@ -92,8 +92,9 @@ export declare class Doc extends Emitter<DocEvents> {
      */
     delete(pos: number, count: number): void;
     /**
-     * Resolves when nothing is pending (every local op acknowledged); rejects with
-     * ChorusError('closed') if the document is closed first.
+     * Resolves when nothing is pending (every local op acknowledged, and the document not
+     * being reopened after a reconnect or a room_reset); rejects with ChorusError('closed')
+     * if the document is closed first.
      * @returns {Promise<void>}
      */
     whenSynced(): Promise<void>;

@@ -212,12 +212,13 @@ export class Doc extends Emitter {
   }
 
   /**
-   * Resolves when nothing is pending (every local op acknowledged); rejects with
-   * ChorusError('closed') if the document is closed first.
+   * Resolves when nothing is pending (every local op acknowledged, and the document not
+   * being reopened after a reconnect or a room_reset); rejects with ChorusError('closed')
+   * if the document is closed first.
    * @returns {Promise<void>}
    */
   whenSynced() {
-    if (!this._inflight && !this._buffer) return Promise.resolve();
+    if (!this._inflight && !this._buffer && this._ready) return Promise.resolve();
     if (!this._open) return Promise.reject(new ChorusError('closed', `document ${this._id} is closed`));
     return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
   }

@@ -34,7 +34,7 @@ import { snapshotAt } from './snapshot.js';
 export const ROOM_EVENTS = new Set([
   'message', 'participant_joined', 'participant_left', 'participant_removed', 'presence', 'participants_changed',
   'state', 'broadcast', 'room_deleted', 'kicked', 'room_code', 'room_updated', 'activity',
-  ...ASSET_OPS,
+  'room_reset', ...ASSET_OPS,
 ]);
 /** Entity ops the server sends to a room (docs/protocol.md "Entities"). */
 export const ENTITY_OPS = new Set(['entity', 'entity_lock', 'entity_unlock']);
@@ -115,6 +115,9 @@ export class Room extends Emitter {
   /** @internal */ _call;
   /** @internal */ _assets;
   /** @internal */ _outbox;
+  /** @internal */ _resets;
+  /** @internal */ _resetting;
+  /** @internal */ _resetDone;
 
   /** @internal */
   constructor(client, data, displayName) {
@@ -130,6 +133,9 @@ export class Room extends Emitter {
     this._resyncing = false;
     this._catching = null;
     this._active = true;
+    this._resets = 0; // room_reset events received
+    this._resetting = null; // a room_reset's rejoin: resolves once answered
+    this._resetDone = null;
     this._docs = new Map(); // doc id -> Doc
     this._docOpening = new Map(); // doc id -> Promise<Doc>
     this._docEarly = new Map(); // doc id -> events received while opening
@@ -301,8 +307,35 @@ export class Room extends Emitter {
     this._client._handlerError(e, event);
   }
 
+  /**
+   * @internal The room's server was lost and another took it over (room_reset, or a request
+   * the new one refused with "join the room first"): this connection is no longer in it.
+   * Rejoined and caught up as after a reconnect (documents reopened); the room's requests
+   * wait for the rejoin's answer (_applyJoin).
+   */
+  _reset() {
+    this._resets++;
+    // Its documents miss the room's events until reopened (whenSynced waits for that).
+    for (const d of this._docs.values()) d._ready = false;
+    if (this._resetting) return;
+    this._resetting = new Promise((r) => { this._resetDone = r; });
+    // Until the join is answered (_applyJoin; a retry or a reconnect may do it), or the
+    // room is given up.
+    this._client._rejoinRoom(this, 0).then(() => this._client._flushOrphans())
+      .finally(() => { if (!this._active) this._endReset(); });
+  }
+
+  /** @internal The room_reset's rejoin answered (or gave up): its waiting requests go on. */
+  _endReset() {
+    const done = this._resetDone;
+    this._resetting = null;
+    this._resetDone = null;
+    done?.();
+  }
+
   /** @internal */
   _applyJoin(data, initial) {
+    if (this._resetting) this._endReset();
     this._info = data.room;
     this._role = data.role ?? this._role;
     this._people._onJoin(data, initial);
@@ -490,6 +523,9 @@ export class Room extends Emitter {
         this._client._forget(this);
         this._emit('room_deleted', { reason: msg.reason });
         return;
+      case 'room_reset':
+        this._reset();
+        return;
       case 'kicked':
         this._client._forget(this);
         this._emit('kicked', { ban: !!msg.ban });
@@ -574,9 +610,24 @@ export class Room extends Emitter {
   }
 
   /** @internal */
-  _req(op, fields) {
-    if (!this._active) return Promise.reject(new ChorusError('forbidden', 'not in this room'));
-    return this._client._request(op, { room: this.id, ...fields });
+  async _req(op, fields) {
+    if (this._resetting) await this._resetting;
+    if (!this._active) throw new ChorusError('forbidden', 'not in this room');
+    const resets = this._resets;
+    try {
+      return await this._client._request(op, { room: this.id, ...fields });
+    } catch (e) {
+      // Refused because the room was reset meanwhile (room_reset, maybe still on its way):
+      // sent again once rejoined.
+      if (e.code !== 'forbidden' || !this._active) throw e;
+      if (this._resets === resets) {
+        if (e.message !== 'join the room first') throw e;
+        this._reset();
+      }
+      if (this._resetting) await this._resetting;
+      if (!this._active) throw e;
+      return this._client._request(op, { room: this.id, ...fields });
+    }
   }
 
   /**

@@ -99,11 +99,30 @@ static void test_standins(void)
     bus_dir_free(&d);
 }
 
+/* A stand-in taken over (its lease this node's now) is this node's room, renewed with its
+ * others. */
+static void test_standin_taken_over(void)
+{
+    bus_dir_t d;
+    bus_dir_init(&d, 1, 4);
+    bus_dir_standin(&d, "s");
+    bus_dir_set(&d, "s", 2, 10);
+    ASSERT_EQ(bus_dir_is_standin(&d, "s"), 1); /* another home: still a stand-in */
+    bus_dir_set(&d, "s", 1, 100);
+    ASSERT_EQ(bus_dir_is_standin(&d, "s"), 0);
+    ASSERT_EQ(bus_dir_home(&d, "s", 50), 1);
+    size_t at = 0;
+    const char *out[2];
+    ASSERT_EQ(bus_dir_mine(&d, &at, out, 2), 1);
+    bus_dir_free(&d);
+}
+
 int main(void)
 {
     RUN(test_homes_run_out);
     RUN(test_mine_in_batches);
     RUN(test_claims);
     RUN(test_standins);
+    RUN(test_standin_taken_over);
     TEST_MAIN_END();
 }
