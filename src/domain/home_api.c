@@ -73,8 +73,18 @@ static int arg_missing(const bus_op_t *op, const char *name, const char *value)
     return -1;
 }
 
+/* rest.get: the room as its caller may see it; with "mine": true (a node's "my rooms"
+ * listing) the room without its participants, and only when the caller is one of them. */
 static void op_get(void *ud, room_t *room, const bus_op_t *op)
 {
+    if (json_is_true(json_object_get(op->args, "mine"))) {
+        room_member_t *m = room_member(room, op->user);
+        bus_reply(&op->route, NULL, NULL,
+                  m && !m->banned
+                      ? json_pack("{s:b, s:o}", "success", 1, "room", room_json(ud, room))
+                      : json_pack("{s:b}", "success", 1));
+        return;
+    }
     bus_reply(&op->route, NULL, NULL,
               json_pack("{s:b, s:o}", "success", 1, "room", room_view_for(ud, room, op->user)));
 }

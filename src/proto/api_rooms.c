@@ -205,15 +205,21 @@ static void h_create(api_req_t *r)
  * or counts). The store names the rooms the caller is a participant of (each answered
  * change was committed before its answer), each room's home answers its room as one node
  * would (rest.get), and the rooms at home here are read here. */
-#define MINE_MAX 1000 /* rooms listed: STORE_PAGE_MAX, the store's bound */
+#define MINE_MAX 1000  /* rooms listed: STORE_PAGE_MAX, the store's bound */
+#define MINE_WINDOW 32 /* rest.get ops of one listing in flight at once */
 
 typedef struct {
     api_req_t *r;
     store_req_t req;
     store_rooms_t pl;
-    json_t *rooms;  /* one slot per participant row, in its order; null: not listed */
-    size_t pending; /* answers still to come, plus one while sending */
+    json_t *rooms;   /* one slot per participant row, in its order; null: not listed */
+    size_t pending;  /* answers still to come, plus one while sending */
+    size_t next;     /* the next participant row to look at */
+    size_t inflight; /* rest.get ops sent and not answered: at most MINE_WINDOW */
+    int pumping;     /* mine_pump runs (an op answered at once does not start another) */
 } mine_t;
+
+static void mine_pump(mine_t *m);
 
 typedef struct {
     mine_t *m;
@@ -233,8 +239,9 @@ static void mine_end(mine_t *m)
     free(m);
 }
 
-/* bus_reply_fn of rest.get: the room as its home has it, without its participants, when
- * the caller is one of them there; the stand-in's view when the home cannot answer now. */
+/* bus_reply_fn of rest.get with "mine": the room as its home has it when the caller is one
+ * of its participants there; the stand-in's view when the home cannot answer now. The
+ * next op of the listing goes once this one answered. */
 static void mine_answered(const bus_route_t *route, const char *code, const char *message,
                           json_t *data)
 {
@@ -242,8 +249,7 @@ static void mine_answered(const bus_route_t *route, const char *code, const char
     mine_slot_t *s = route->ud;
     mine_t *m = s->m;
     json_t *room = json_object_get(data, "room");
-    if (!code && json_object_get(room, "participants")) {
-        json_object_del(room, "participants");
+    if (!code && room) {
         json_array_set(m->rooms, s->slot, room);
     } else if (code && strcmp(code, BUS_UNAVAILABLE) == 0) {
         room_t *standin = strmap_get(&rooms_of(m->r)->by_id, m->pl.parts[s->slot].room_id);
@@ -251,24 +257,21 @@ static void mine_answered(const bus_route_t *route, const char *code, const char
     }
     json_decref(data);
     free(s);
+    m->inflight--;
+    if (!m->pumping && m->next < m->pl.nparts) mine_pump(m);
     mine_end(m);
 }
 
-static void mine_stored(store_req_t *req)
+/* Reads the rooms at home here, and asks the homes of the others (rest.get), at most
+ * MINE_WINDOW at once: one listing never holds many of the node's forwarded ops
+ * (--cluster-max-inflight), whatever the caller's number of rooms. */
+static void mine_pump(mine_t *m)
 {
-    mine_t *m = req->data;
     rooms_t *rs = rooms_of(m->r);
-    if (req->err != STORE_OK) {
-        api_error(m->r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
-                  "the database is unavailable; try again");
-        store_rooms_free(&m->pl);
-        free(m);
-        return;
-    }
-    m->rooms = json_array();
-    m->pending = 1;
-    for (size_t i = 0; i < m->pl.nparts; i++) {
-        json_array_append_new(m->rooms, json_null());
+    m->pending++; /* held while sending */
+    m->pumping = 1;
+    while (m->next < m->pl.nparts && m->inflight < MINE_WINDOW) {
+        size_t i = m->next++;
         const char *id = m->pl.parts[i].room_id;
         room_t *room = strmap_get(&rs->by_id, id);
         /* Not known here (yet: its announcement may still be on its way): its home answers,
@@ -281,7 +284,8 @@ static void mine_stored(store_req_t *req)
         mine_slot_t *s = ch_malloc(sizeof(*s));
         *s = (mine_slot_t){m, i};
         m->pending++;
-        json_t *args = json_object();
+        m->inflight++;
+        json_t *args = json_pack("{s:b}", "mine", 1);
         bus_op_t op = {
             .room = id,
             .name = "rest.get",
@@ -293,7 +297,24 @@ static void mine_stored(store_req_t *req)
             mine_answered(&op.route, BUS_UNAVAILABLE, NULL, NULL);
         json_decref(args);
     }
+    m->pumping = 0;
     mine_end(m);
+}
+
+static void mine_stored(store_req_t *req)
+{
+    mine_t *m = req->data;
+    if (req->err != STORE_OK) {
+        api_error(m->r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
+                  "the database is unavailable; try again");
+        store_rooms_free(&m->pl);
+        free(m);
+        return;
+    }
+    m->rooms = json_array();
+    for (size_t i = 0; i < m->pl.nparts; i++)
+        json_array_append_new(m->rooms, json_null());
+    mine_pump(m);
 }
 
 static void h_list_mine(api_req_t *r)

@@ -566,9 +566,10 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOM_INSERT] = "INSERT INTO rooms(" PG_ROOM_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     /* A host's rooms are counted and a room created one at a time across every node: the
-     * count read under this transaction-scoped lock (a statement of its own, so its
-     * snapshot is taken once the lock is held) sees every create committed before. */
-    [PG_ROOM_LOCK] = "SELECT pg_advisory_xact_lock(7236117024)",
+     * count read under this transaction-scoped lock of the host (a statement of its own,
+     * so its snapshot is taken once the lock is held) sees every create committed before.
+     * Other hosts' creates do not wait for it. */
+    [PG_ROOM_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7236117024))",
     [PG_ROOMS_HOSTED] = "SELECT count(*) FROM rooms WHERE host_id = $1",
     /* The room's next state version only: the row lock makes a second writer of the same
      * base wait for the first one's end, re-read the row and match nothing. */
@@ -1219,10 +1220,10 @@ static int pg_part_put(pg_conn_t *c, const store_participant_t *pt, const char *
 /* ELIMIT when rm's host hosts max rooms or more, counted under PG_ROOM_LOCK; else OK. */
 static int pg_rooms_hosted_full(pg_conn_t *c, const store_room_t *rm, uint32_t max)
 {
-    int err = pg_cmd(c, PG_ROOM_LOCK, NULL, "room create lock", NULL);
-    if (err != STORE_OK) return err;
     pg_params_t p = {0};
     PP_FIELD(&p, rm->host_id);
+    int err = pg_cmd(c, PG_ROOM_LOCK, &p, "room create lock", NULL);
+    if (err != STORE_OK) return err;
     PGresult *r = pg_run(c, PG_ROOMS_HOSTED, &p);
     err = pg_status(c, r, "rooms hosted");
     if (err == STORE_OK && pg_int(r, 0, 0) >= (int64_t)max) err = STORE_ELIMIT;
