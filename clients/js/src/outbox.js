@@ -31,7 +31,7 @@ export class Outbox {
    */
   constructor(room, sock) {
     this._room = room;
-    this._items = []; // {fields, resolve, reject, sent}, in the order sent
+    this._items = []; // {fields, resolve, reject, sent, resets?}, in the order sent
     this._sock = sock;
   }
 
@@ -67,7 +67,8 @@ export class Outbox {
   /** @internal Sends every message not on its way, if the room is joined on the live socket. */
   _flush() {
     const c = this._room._client;
-    if (!this._room._active || !c._authed || !c._ws || c._ws !== this._sock) return;
+    if (!this._room._active || this._room._resetting) return; // rejoining: joined() sends
+    if (!c._authed || !c._ws || c._ws !== this._sock) return;
     for (const it of this._items) {
       if (it.sent) continue;
       it.sent = true;
@@ -81,6 +82,14 @@ export class Outbox {
     const c = this._room._client;
     if (err && err.code === 'closed' && this._room._active && !c._closedByUser) {
       it.sent = false; // no reply: sent again once the room is rejoined
+      return;
+    }
+    if (err && err.code === 'forbidden' && err.message === 'join the room first' &&
+        this._room._active && (it.resets = (it.resets ?? 0) + 1) <= 3) {
+      // The room's home was taken over (room_reset, maybe still on its way): sent again
+      // once the room is rejoined, as after a reconnect.
+      it.sent = false;
+      if (!this._room._resetting) this._room._reset();
       return;
     }
     const i = this._items.indexOf(it);
