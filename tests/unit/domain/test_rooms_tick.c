@@ -198,11 +198,13 @@ static void test_recent_dropped_when_unused(void)
     ASSERT_EQ(f.r.member_slab->live, 1);
     ASSERT_EQ(f.r.sub_slab->live, 1);
     rooms_fx_outcome_t o = {0};
+    uint64_t before = uv_now(&f.loop);
     rooms_join_history(&f.r, room, rooms_fx_done, &o); /* a join's history fills it */
     ASSERT_TRUE(test_run_until(&f.loop, &o.done, 5000));
     json_decref(o.result);
     ASSERT_EQ(room->recent_ok, 1);
-    ASSERT_EQ(room->recent_used, uv_now(&f.loop));
+    /* Stamped in the iteration that filled it (the loop may have run on since). */
+    ASSERT_TRUE(room->recent_used >= before && room->recent_used <= uv_now(&f.loop));
     /* A join answered from it counts as a use. */
     uint64_t t = uv_now(&f.loop) + 3600 * 1000;
     room->recent_used = t - 10;
