@@ -299,10 +299,9 @@ static void standin_drop(rooms_t *r, room_t *room)
     rooms_release(room); /* freed now, unless store work holds it */
 }
 
-/* A new stand-in of another node's room (its home decides everything else): its id,
- * code, name, settings and host (all borrowed, copied), in the registry. */
-static void standin_new(rooms_t *r, const store_room_t *sr, const char *host_name,
-                        const char *host_color)
+/* A new room of the registry's kind with what the store keeps of its identity and
+ * settings (sr borrowed, copied): id, code, name, host, capacity, visibility. */
+static room_t *room_from_store(rooms_t *r, const store_room_t *sr)
 {
     room_t *room = rooms_room_new(r);
     memcpy(room->id, sr->id, sizeof(room->id));
@@ -311,6 +310,15 @@ static void standin_new(rooms_t *r, const store_room_t *sr, const char *host_nam
     memcpy(room->host_id, sr->host_id, sizeof(room->host_id));
     room->capacity = sr->capacity;
     room->is_public = sr->is_public;
+    return room;
+}
+
+/* A new stand-in of another node's room (its home decides everything else): its id,
+ * code, name, settings and host (all borrowed, copied), in the registry. */
+static void standin_new(rooms_t *r, const store_room_t *sr, const char *host_name,
+                        const char *host_color)
+{
+    room_t *room = room_from_store(r, sr);
     room->created_at = room->last_activity = sr->created_at;
     rooms_member_add(room, room->host_id, host_name, host_color, STORE_ROLE_HOST,
                      room->created_at, uv_now(r->loop));
@@ -970,13 +978,7 @@ static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now)
 {
     for (size_t i = 0; i < pl->nrooms; i++) {
         store_room_t *sr = &pl->rooms[i];
-        room_t *room = rooms_room_new(r);
-        memcpy(room->id, sr->id, sizeof(room->id));
-        memcpy(room->code, sr->code, sizeof(room->code));
-        memcpy(room->name, sr->name, sizeof(room->name));
-        memcpy(room->host_id, sr->host_id, sizeof(room->host_id));
-        room->capacity = sr->capacity;
-        room->is_public = sr->is_public;
+        room_t *room = room_from_store(r, sr);
         json_t *st = sr->state ? json_loads(sr->state, JSON_ALLOW_NUL, NULL) : NULL;
         if (json_is_object(st)) {
             json_decref(room->state);

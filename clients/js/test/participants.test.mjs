@@ -31,21 +31,30 @@ async function loadAll(room) {
   return seen;
 }
 
-describe('large rooms: counts, pages, search', () => {
+/**
+ * A server (LARGE and args) for the describe block it is called in, started before its
+ * tests and stopped after them with the clients they opened; returns conn(name): a
+ * connected client of it.
+ */
+function serverForSuite(args) {
   let srv;
   const open = [];
   before(async () => {
-    srv = await startServer({ args: [...BASE_ARGS, ...LARGE] });
+    srv = await startServer({ args: [...BASE_ARGS, ...LARGE, ...args] });
   });
   after(async () => {
     for (const c of open) c.close();
     await srv?.stop();
   });
-  const conn = async (name) => {
+  return async (name) => {
     const c = await connected(srv.port, name);
     open.push(c);
     return c;
   };
+}
+
+describe('large rooms: counts, pages, search', () => {
+  const conn = serverForSuite([]);
 
   it('a small room: everyone in the join reply, counts from it, complete', T, async () => {
     const host = await conn('SmallHost');
@@ -163,20 +172,7 @@ describe('large rooms: counts, pages, search', () => {
 });
 
 describe('large rooms: participants_changed seen as the usual events', () => {
-  let srv;
-  const open = [];
-  before(async () => {
-    srv = await startServer({ args: [...BASE_ARGS, ...LARGE, '--room-seat-grace', '300ms'] });
-  });
-  after(async () => {
-    for (const c of open) c.close();
-    await srv?.stop();
-  });
-  const conn = async (name) => {
-    const c = await connected(srv.port, name);
-    open.push(c);
-    return c;
-  };
+  const conn = serverForSuite(['--room-seat-grace', '300ms']);
 
   it('every join, presence, leave and removal reaches an app listener; counts follow', T, async () => {
     const host = await conn('EvHost');
