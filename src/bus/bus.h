@@ -332,11 +332,13 @@ void bus_standin(bus_t *b, const char *room);
 
 /* ---------- takeover: a room whose home died ---------- */
 
-/* The domain's part of a takeover (bus_on_takeover). reload: read room (borrowed) whole
- * from the store again, as after a restart (every seat offline), replacing this process's
- * copy, and end its local subscriptions with a room_reset event (reason "home_lost"); then
- * call bus_reloaded once, later. reset: room's home changed (another process took it
- * over): end its local subscriptions with a room_reset event, if any. */
+/* The domain's part of a takeover (bus_on_takeover). reload: this process won the lease of
+ * room (borrowed), whose home died; its ops wait (the room is loading) while the domain
+ * reads it whole from the store, as after a restart (every seat offline), replacing this
+ * process's copy, and ends its local subscriptions with a room_reset event (reason
+ * "home_lost"); then it calls bus_reloaded once, later. reset: room's home changed
+ * (another process took it over): end its local subscriptions with a room_reset event, if
+ * any. */
 typedef void (*bus_reload_fn)(void *ud, const char *room);
 typedef void (*bus_reset_fn)(void *ud, const char *room);
 

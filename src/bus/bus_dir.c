@@ -44,7 +44,10 @@ void bus_dir_set(bus_dir_t *d, const char *room, uint32_t node, uint64_t until)
     e->node = node;
     e->until = until;
     e->claiming = 0;
-    if (node == d->self) e->standin = 0; /* taken over: this node's room now */
+    if (node == d->self)
+        e->standin = 0; /* taken over: this node's room now */
+    else
+        e->loading = 0;
 }
 
 void bus_dir_forget(bus_dir_t *d, const char *room, int gone)
@@ -53,6 +56,7 @@ void bus_dir_forget(bus_dir_t *d, const char *room, int gone)
     if (!e) return;
     if (e->node == d->self) d->mine--;
     e->node = 0;
+    e->loading = 0;
     if (e->standin && !gone) return;
     strmap_del(&d->map, room);
     free(e);
@@ -61,6 +65,18 @@ void bus_dir_forget(bus_dir_t *d, const char *room, int gone)
 void bus_dir_standin(bus_dir_t *d, const char *room)
 {
     entry(d, room)->standin = 1;
+}
+
+void bus_dir_loading(bus_dir_t *d, const char *room, int on)
+{
+    bus_dir_entry_t *e = strmap_get(&d->map, room);
+    if (e) e->loading = on && e->node == d->self;
+}
+
+int bus_dir_is_loading(const bus_dir_t *d, const char *room)
+{
+    const bus_dir_entry_t *e = strmap_get(&d->map, room);
+    return e && e->loading;
 }
 
 int bus_dir_is_standin(const bus_dir_t *d, const char *room)

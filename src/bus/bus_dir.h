@@ -19,6 +19,8 @@ typedef struct {
     int claiming;   /* this node asked Redis for the room's lease and awaits the answer */
     int standin;    /* this node knows the room from another node's announcement only: its
                        copy is not the room's, so it never takes the room's lease */
+    int loading;    /* this node won the room's lease and reads the room from the store:
+                       its lease is renewed, its ops wait until the read is done */
     char room[];    /* the room's id (the map's key) */
 } bus_dir_entry_t;
 
@@ -38,7 +40,8 @@ void bus_dir_free(bus_dir_t *d);
 uint32_t bus_dir_home(const bus_dir_t *d, const char *room, uint64_t now);
 
 /* Records node (non-zero) as room's (borrowed, copied) home until until; clears claiming,
- * and the stand-in mark when node is this node (a takeover). */
+ * and the stand-in mark when node is this node (a takeover), the loading mark when it is
+ * not. */
 void bus_dir_set(bus_dir_t *d, const char *room, uint32_t node, uint64_t until);
 
 /* Forgets room's (borrowed) home: after a lease this node lost, a home that said it is
@@ -48,6 +51,13 @@ void bus_dir_forget(bus_dir_t *d, const char *room, int gone);
 /* Marks room (borrowed) as being claimed (on 1) or not (on 0). Returns 1 when it was
  * already being claimed (so on 1 the caller sends no second claim), else 0. */
 int bus_dir_claiming(bus_dir_t *d, const char *room, int on);
+
+/* Marks room (borrowed), whose home is this node, as being read from the store (on 1:
+ * bus_dir_entry_t.loading) or read (on 0). No-op when room has no entry. */
+void bus_dir_loading(bus_dir_t *d, const char *room, int on);
+
+/* 1 when room (borrowed) is this node's and still being read from the store, else 0. */
+int bus_dir_is_loading(const bus_dir_t *d, const char *room);
 
 /* Marks room (borrowed) as known here from an announcement only (bus_dir_entry_t). */
 void bus_dir_standin(bus_dir_t *d, const char *room);

@@ -36,7 +36,8 @@
  * last lease (Redis's clock), so that a node takes a free lease only with a copy of the
  * room that no other home can have changed since: it was the last home itself, or it read
  * the room from the store (at its start, ARGV[3]: Redis's time then) after the last home's
- * lease ended; and when Redis knows no last home (the room was never homed, or Redis lost
+ * lease ended, or it reads the room after taking the lease (a takeover, ARGV[3] "now": the
+ * last home's lease must have ended by now); and when Redis knows no last home (the room was never homed, or Redis lost
  * its data), only while chorus:epoch is still the one this node saw at its start (ARGV[4]:
  * a Redis restarted empty has none, so only a node started since, with a fresh copy, takes
  * such a room). A home renewing its own lease (renewing) takes it back when it vanished,
@@ -53,7 +54,8 @@
     "  local u = redis.call('GET', k:sub(1, -6) .. ':until') "                                 \
     "  if u then "                                                                             \
     "    local n, e = string.match(u, '^(%d+):(%d+)$') "                                       \
-    "    if n ~= ARGV[1] and (renewing or tonumber(e or '0') >= tonumber(ARGV[3])) then "      \
+    "    if n ~= ARGV[1] and (renewing or "                                                    \
+    "        tonumber(e or '0') >= (tonumber(ARGV[3]) or now)) then "                          \
     "      return false end "                                                                  \
     "  elseif not renewing and redis.call('GET', '" BUS_REDIS_PREFIX                           \
     "epoch') ~= ARGV[4] then "                                                                 \
@@ -487,6 +489,31 @@ static void req_free(redis_bus_t *r, req_t *q)
     free(q);
 }
 
+/* A new op waiting (oldest last) to be sent to room's (borrowed) home or served here: msg
+ * (taken: origin + the op's wire message, whose request id is the next one) answered
+ * through route (copied) by now + --cluster-op-timeout. Returns it (owned by r). */
+static req_t *req_add(redis_bus_t *r, const char *room, cbuf_t *msg, const bus_route_t *route,
+                      uint64_t now)
+{
+    size_t n = strlen(room) + 1;
+    req_t *q = ch_calloc(1, sizeof(*q) + n);
+    memcpy(q->room, room, n);
+    q->id = ++r->next_req;
+    q->deadline = now + r->opts.op_timeout_ms;
+    q->route = *route;
+    q->msg = msg;
+    snprintf(q->key, sizeof(q->key), "%llx", (unsigned long long)q->id);
+    q->prev = r->req_tail;
+    if (r->req_tail)
+        r->req_tail->next = q;
+    else
+        r->req_head = q;
+    r->req_tail = q;
+    strmap_put(&r->reqs, q->key, q);
+    r->nreqs++;
+    return q;
+}
+
 /* Answers q unavailable (why: the message) and frees it. */
 static void req_fail(redis_bus_t *r, req_t *q, const char *why)
 {
@@ -545,6 +572,7 @@ static void req_advance(redis_bus_t *r, req_t *q)
         return;
     }
     if (home == r->base.node) {
+        if (bus_dir_is_loading(&r->dir, q->room)) return; /* redis_reloaded moves it on */
         req_unlink(r, q);
         bus_wire_op_t w;
         int rc = bus_wire_op_read(q->msg->data + q->msg->off + ORIGIN_BYTES,
@@ -575,11 +603,11 @@ static void reqs_advance(redis_bus_t *r, const char *room, const chan_t *chan)
     }
 }
 
-/* A lease claim; a takeover's (at set) after its room was read again. */
+/* A lease claim; a takeover's (takeover set): the lease first, then the room's read. */
 typedef struct {
     redis_bus_t *r;
     uint64_t sent_at;
-    char at[24]; /* a takeover: Redis's time (ms) before the room was read again; else "" */
+    int takeover; /* claimed to read the room from the store once the lease is won */
     char room[];
 } claim_t;
 
@@ -594,7 +622,42 @@ static void claim_fail(redis_bus_t *r, claim_t *cl, const char *why)
     free(cl);
 }
 
-static void on_take_time(redisAsyncContext *ac, void *reply, void *ud);
+static void on_claim(redisAsyncContext *ac, void *reply, void *ud);
+
+/* Sends cl's claim of its room's lease (script: claim_lua or lookup_lua) with at as the
+ * time this node's copy was read (claim_lua's ARGV[3]); 0, or -1 when it cannot be sent. */
+static int claim_send(redis_bus_t *r, claim_t *cl, const char *script, const char *at)
+{
+    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
+    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", cl->room);
+    snprintf(node, sizeof(node), "%u", r->base.node);
+    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
+    cl->sent_at = uv_now(r->loop);
+    if (!r->connected || !r->ac) return -1;
+    return redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s %s", script, key, node,
+                             px, at, r->epoch) == REDIS_OK
+               ? 0
+               : -1;
+}
+
+/* A takeover's lease is won: the room is this node's from now on (its lease renewed) but
+ * loading (its ops wait, from here and from other nodes) while the domain reads it from
+ * the store (bus_reload_fn), then redis_reloaded. The read starts after the lease was
+ * taken, and the lease was taken only once the last home's had ended (claim_lua with
+ * "now"), so it sees every write of that home (docs/architecture.md, "Node loss"). */
+static void take_over(redis_bus_t *r, claim_t *cl)
+{
+    bus_dir_set(&r->dir, cl->room, r->base.node, cl->sent_at + r->opts.lease_ms);
+    bus_dir_loading(&r->dir, cl->room, 1);
+    if (strmap_get(&r->takes, cl->room)) { /* cannot be: one claim at a time per room */
+        free(cl);
+        return;
+    }
+    strmap_put(&r->takes, cl->room, cl);
+    log_info(r->log, "cluster: room %s's lease taken over (its home was lost): reading it",
+             cl->room);
+    r->base.reload_fn(r->base.takeover_ud, cl->room);
+}
 
 static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
 {
@@ -614,35 +677,27 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
         return;
     }
     if (rep->element[0]->integer == 0) {
-        /* A stand-in's room that no node holds (its home went): taken over, after Redis's
-         * time now and a fresh read of the room from the store (on_take_time); its ops wait
+        /* A room that no node holds (its home went) and this node's copy may not take (a
+         * stand-in, or read before the last home's lease ended): its lease is claimed to be
+         * taken over, the room read from the store once it is won (take_over); its ops wait
          * meanwhile (their deadline still holds). Not twice for one claim. */
-        if (!cl->at[0] && bus_dir_is_standin(&r->dir, cl->room) && r->base.reload_fn &&
-            redisAsyncCommand(r->ac, on_take_time, cl, "TIME") == REDIS_OK)
-            return;
+        if (!cl->takeover && r->base.reload_fn) {
+            cl->takeover = 1;
+            if (claim_send(r, cl, claim_lua, "now") == 0) return;
+        }
         claim_fail(r, cl, "the room has no home now; try again");
         return;
     }
     uint32_t node = (uint32_t)rep->element[0]->integer;
     long long left = rep->element[1]->integer;
     if (left <= 0) left = 0;
+    if (node == r->base.node && cl->takeover) {
+        take_over(r, cl);
+        return;
+    }
     if (node == r->base.node) {
         bus_dir_set(&r->dir, cl->room, node, cl->sent_at + r->opts.lease_ms);
         log_debug(r->log, "cluster: this node is the home of room %s", cl->room);
-        if (cl->at[0]) {
-            /* A takeover: every other node ends its connections' subscriptions. */
-            log_info(r->log, "cluster: room %s taken over (its home was lost)", cl->room);
-            size_t idlen = strlen(cl->room) + 1;
-            cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
-            uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(r->base.node & 0xff),
-                                           (uint8_t)(r->base.node >> 8), 'T'};
-            cbuf_append(&m, o, sizeof(o));
-            cbuf_append(&m, cl->room, idlen);
-            if (send_to(r, ROOMS_CHAN, m) != 0)
-                log_warn(r->log, "cluster: the other nodes were not told of room %s's takeover",
-                         cl->room);
-            cbuf_unref(m);
-        }
     } else {
         bus_dir_set(&r->dir, cl->room, node, uv_now(r->loop) + (uint64_t)left);
     }
@@ -657,55 +712,20 @@ static void lease_claim(redis_bus_t *r, const char *room)
     size_t n = strlen(room) + 1;
     claim_t *cl = ch_malloc(sizeof(*cl) + n);
     cl->r = r;
-    cl->at[0] = 0;
-    cl->sent_at = uv_now(r->loop);
+    cl->takeover = 0;
     memcpy(cl->room, room, n);
-    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
-    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
-    snprintf(node, sizeof(node), "%u", r->base.node);
-    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
-    /* A room known from an announcement only is never taken here: its home is looked up. */
+    /* A room known from an announcement only is never taken with its copy here: its home
+     * is looked up (and the room taken over when there is none). */
     const char *script = bus_dir_is_standin(&r->dir, room) ? lookup_lua : claim_lua;
-    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s %s", script, key, node,
-                          px, r->born, r->epoch) != REDIS_OK) {
+    if (claim_send(r, cl, script, r->born) != 0) {
         bus_dir_claiming(&r->dir, room, 0);
         free(cl);
     }
 }
 
-/* Redis's time before a takeover's read of its room (claim_lua's "read at"): the domain
- * reads the room again (bus_reload_fn), then redis_reloaded claims the lease. */
-static void on_take_time(redisAsyncContext *ac, void *reply, void *ud)
-{
-    (void)ac;
-    claim_t *cl = ud;
-    redis_bus_t *r = cl->r;
-    const redisReply *rep = reply;
-    if (!rep || r->closing || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING ||
-        rep->element[1]->type != REDIS_REPLY_STRING) {
-        if (r->closing) {
-            free(cl);
-            return;
-        }
-        claim_fail(r, cl, "the room has no home now; try again");
-        return;
-    }
-    unsigned long long ms = strtoull(rep->element[0]->str, NULL, 10) * 1000 +
-                            strtoull(rep->element[1]->str, NULL, 10) / 1000;
-    snprintf(cl->at, sizeof(cl->at), "%llu", ms);
-    if (strmap_get(&r->takes, cl->room)) { /* cannot be: one claim at a time per room */
-        claim_fail(r, cl, "the room has no home now; try again");
-        return;
-    }
-    strmap_put(&r->takes, cl->room, cl);
-    log_info(r->log, "cluster: room %s has no home: reading it again to take it over",
-             cl->room);
-    r->base.reload_fn(r->base.takeover_ud, cl->room);
-}
-
-/* bus_vtable_t.reloaded: a takeover's room was read again (rc 0): its lease, with the time
- * before the read, so that take() refuses a copy read before the last home's lease ended. */
+/* bus_vtable_t.reloaded: a takeover's room was read (rc 0) after its lease was won: its
+ * ops go on here, and every other node is told ('T': its connections in the room get
+ * room_reset); not read, the room is given up here (its lease runs out unrenewed). */
 static void redis_reloaded(bus_t *b, const char *room, int rc)
 {
     redis_bus_t *r = (redis_bus_t *)b;
@@ -716,19 +736,30 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
         free(cl);
         return;
     }
-    if (rc != 0 || !r->connected) {
+    int mine = bus_dir_home(&r->dir, room, uv_now(r->loop)) == b->node;
+    if (rc != 0) {
+        if (mine) bus_dir_forget(&r->dir, room, 0);
         claim_fail(r, cl, "the room could not be read again; try again");
         return;
     }
-    char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
-    snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
-    snprintf(node, sizeof(node), "%u", b->node);
-    snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
-    cl->sent_at = uv_now(r->loop);
-    bus_dir_claiming(&r->dir, room, 1); /* still (the domain's read may have reset it) */
-    if (redisAsyncCommand(r->ac, on_claim, cl, "EVAL %s 1 %s %s %s %s %s", claim_lua, key, node,
-                          px, cl->at, r->epoch) != REDIS_OK)
-        claim_fail(r, cl, "the cluster bus is not connected");
+    bus_dir_loading(&r->dir, room, 0);
+    if (mine) {
+        log_info(r->log, "cluster: room %s taken over (its home was lost)", room);
+        size_t idlen = strlen(room) + 1;
+        cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
+        uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(b->node & 0xff), (uint8_t)(b->node >> 8), 'T'};
+        cbuf_append(&m, o, sizeof(o));
+        cbuf_append(&m, room, idlen);
+        if (send_to(r, ROOMS_CHAN, m) != 0)
+            log_warn(r->log, "cluster: the other nodes were not told of room %s's takeover",
+                     room);
+        cbuf_unref(m);
+    } else {
+        /* Lost while it was read (a renewal refused): its home is looked up again. */
+        log_warn(r->log, "cluster: room %s's lease was lost while it was read", room);
+    }
+    reqs_advance(r, room, NULL);
+    free(cl);
 }
 
 /* bus_reply_fn and bus_reply_parts_fn at a room's home for an op from another node: the
@@ -796,6 +827,19 @@ static void got_op(redis_bus_t *r, const void *p, size_t len)
     if (!r->base.serve || bus_dir_home(&r->dir, w.room, uv_now(r->loop)) != r->base.node) {
         /* Not (or no longer) its home: the asking node looks again. */
         bus_reply(&route, BUS_UNAVAILABLE, "the room's home moved; try again", NULL);
+        return;
+    }
+    if (bus_dir_is_loading(&r->dir, w.room)) {
+        /* Taken over and being read: it waits here, as this node's own ops do. */
+        if (r->nreqs >= r->opts.max_inflight) {
+            bus_reply(&route, BUS_UNAVAILABLE, "too many ops waiting for the room", NULL);
+            return;
+        }
+        cbuf_t *msg = cbuf_new(ORIGIN_BYTES + len);
+        uint8_t o[ORIGIN_BYTES] = {(uint8_t)(w.node & 0xff), (uint8_t)(w.node >> 8)};
+        cbuf_append(&msg, o, sizeof(o));
+        cbuf_append(&msg, p, len);
+        req_add(r, w.room, msg, &route, uv_now(r->loop));
         return;
     }
     serve_wire(r, &w, &route);
@@ -1058,7 +1102,8 @@ static int redis_send_op(bus_t *b, const bus_op_t *op)
     redis_bus_t *r = (redis_bus_t *)b;
     if (!b->serve) return -1;
     uint64_t now = uv_now(r->loop);
-    if (!op->room || bus_dir_home(&r->dir, op->room, now) == b->node) {
+    if (!op->room ||
+        (bus_dir_home(&r->dir, op->room, now) == b->node && !bus_dir_is_loading(&r->dir, op->room))) {
         b->serve(b->serve_ud, op); /* at home here: a direct call, as on one node */
         return 0;
     }
@@ -1071,31 +1116,15 @@ static int redis_send_op(bus_t *b, const bus_op_t *op)
         bus_reply(&op->route, BUS_UNAVAILABLE, "the cluster bus is not connected", NULL);
         return 0;
     }
-    uint64_t id = ++r->next_req;
     cbuf_t *wire = NULL;
-    CH_ASSERT(bus_wire_op_write(op, b->node, id, &wire) == 0);
+    CH_ASSERT(bus_wire_op_write(op, b->node, r->next_req + 1, &wire) == 0);
     cbuf_t *msg = with_origin(r, wire);
     if (msg->len > r->opts.msg_max) {
         cbuf_unref(msg);
         bus_reply(&op->route, "payload_too_large", "the op is too large to cross nodes", NULL);
         return 0;
     }
-    size_t n = strlen(op->room) + 1;
-    req_t *q = ch_calloc(1, sizeof(*q) + n);
-    memcpy(q->room, op->room, n);
-    q->id = id;
-    q->deadline = now + r->opts.op_timeout_ms;
-    q->route = op->route;
-    q->msg = msg;
-    snprintf(q->key, sizeof(q->key), "%llx", (unsigned long long)id);
-    q->prev = r->req_tail;
-    if (r->req_tail)
-        r->req_tail->next = q;
-    else
-        r->req_head = q;
-    r->req_tail = q;
-    strmap_put(&r->reqs, q->key, q);
-    r->nreqs++;
+    req_t *q = req_add(r, op->room, msg, &op->route, now);
     if (op->subscribes) {
         /* Subscribing in the answer (bus.h): the channel first, then the op. */
         char chan[BUS_REDIS_CHAN_MAX];
@@ -1118,7 +1147,8 @@ static int redis_ready(bus_t *b)
 static int redis_home_here(bus_t *b, const char *room)
 {
     redis_bus_t *r = (redis_bus_t *)b;
-    return bus_dir_home(&r->dir, room, uv_now(r->loop)) == b->node;
+    return bus_dir_home(&r->dir, room, uv_now(r->loop)) == b->node &&
+           !bus_dir_is_loading(&r->dir, room);
 }
 
 static void redis_home_take(bus_t *b, const char *room)

@@ -283,9 +283,10 @@ static int copy_str(const json_t *j, const char *key, char *out, size_t n)
     return 0;
 }
 
-/* Drops the stand-in room (its home deleted it): its subscribers here (the home's
- * unsubscribe event dropped them already, unless it was not heard), then the room. */
-static void standin_drop(rooms_t *r, room_t *room)
+/* Drops the copy of a room here from the registry: its subscribers here (the home's
+ * unsubscribe event dropped them already, unless it was not heard), then the room; its
+ * lease too (the room was deleted) when lease. */
+static void copy_drop(rooms_t *r, room_t *room, int lease)
 {
     bus_local_deliver(r->bus, &room->bus, &(bus_event_t){.room = room->id, .unsubscribe = 1});
     for (room_member_t *m = room->members; m; m = m->next)
@@ -293,7 +294,7 @@ static void standin_drop(rooms_t *r, room_t *room)
     rooms_tick_forget(r, room);
     strmap_del(&r->by_id, room->id);
     strmap_del(&r->by_code, room->code);
-    bus_home_drop(r->bus, room->id);
+    if (lease) bus_home_drop(r->bus, room->id);
     room->deleted = 1;
     rooms_hold(room);
     rooms_release(room); /* freed now, unless store work holds it */
@@ -335,7 +336,7 @@ void rooms_adopt(void *ud, const char *text, size_t len)
     room = strmap_get(&r->by_id, id);
     if (json_is_true(json_object_get(j, "gone"))) {
         rooms_gone(r, id);
-        if (room) standin_drop(r, room);
+        if (room) copy_drop(r, room, 1);
         goto out;
     }
     if (copy_str(j, "code", code, sizeof(code)) != 0) goto out;
@@ -487,13 +488,14 @@ static void on_reloaded(store_req_t *req)
     if (rc == 0 && gone_since(r, l->gone_at, l->id)) rc = ROOMS_E_NOT_FOUND;
     room_t *old = strmap_get(&r->by_id, l->id);
     if (old && rc != -1) {
-        /* The copy here goes (its connections told), and the room read replaces it. */
+        /* The copy here goes (its connections told), and the room read replaces it; its
+         * lease, won before the read, stays. */
         reset_local(r, old);
-        standin_drop(r, old);
+        copy_drop(r, old, rc != 0);
     }
     if (rc == 0) {
         rooms_fill(r, &l->pl, uv_now(r->loop));
-        bus_standin(r->bus, l->id); /* until its lease is taken */
+        bus_standin(r->bus, l->id); /* a stand-in if its lease was lost meanwhile */
         log_info(r->log, "rooms: room %s read again (%zu participants, %zu entities)", l->id,
                  l->pl.nparts, l->pl.nents);
     }

@@ -388,9 +388,9 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
                uint64_t *retry_after_ms, rooms_seek_fn fn, void *ud);
 
 /* A takeover (bus_on_takeover; ud: the rooms_t). rooms_reload reads the room of id
- * (borrowed) whole from the store, as after a restart (every seat offline, no presence, no
- * locks), in place of the copy here, whose connections get a room_reset event and leave
- * it; then answers bus_reloaded. rooms_reset gives the connections here in the room of id,
+ * (borrowed), whose lease this process just won, whole from the store, as after a restart
+ * (every seat offline, no presence, no locks), in place of the copy here, whose
+ * connections get a room_reset event and leave it; then answers bus_reloaded. rooms_reset gives the connections here in the room of id,
  * another node's, a room_reset event and ends their subscriptions. */
 void rooms_reload(void *ud, const char *id);
 void rooms_reset(void *ud, const char *id);

@@ -245,3 +245,74 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     assert.equal(ac.kept((m) => m.op === 'room_reset').length + bc.kept((m) => m.op === 'room_reset').length, 0, 'room_reset once');
   });
 });
+
+// A dead home's room needed by two nodes at once: one wins its lease, and only then reads
+// the room from the store (bus_redis.c, take_over); the other forwards to it. One read, one
+// room_reset per connection, and the usage the room counts is read once.
+describe('two nodes need a dead home\'s room at once', () => {
+  let c, n1, n2, n3, room, host, a, b, a2, ac, bc, a2c;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '3s', '--cluster-node-ttl', '2s'] });
+    [n1, n2, n3] = c.nodes;
+    host = mkUser('Host');
+    [a, b, a2] = [mkUser('Ann'), mkUser('Bob'), mkUser('Amy')];
+    room = await createRoom(n1.port, host, { name: 'Race' });
+    ac = await RoomWs.open(n2.port, a);
+    a2c = await RoomWs.open(n2.port, a2);
+    bc = await RoomWs.open(n3.port, b);
+    for (const cl of [ac, a2c, bc]) await cl.join(room.id);
+  });
+  after(async () => {
+    closeAll([ac, bc, a2c]);
+    await c?.stop();
+  });
+
+  test('one node reads the room, every connection gets one room_reset, nothing lost', async () => {
+    for (let i = 0; i < 3; i++) await ac.ok('message', { room: room.id, type: 'user_text', content: `before${i}` });
+    const last = (await bc.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    const mark = [n2, n3].map((n) => n.lines.length);
+    // Nodes 2 and 3 need the room at the same moment; a connection told room_reset joins
+    // again at once (what the SDK does).
+    const rejoin = (cl) => cl.waitEvent('room_reset', 10000).then(async (ev) => {
+      assert.deepEqual(ev, { op: 'room_reset', room: room.id, reason: 'home_lost' });
+      for (;;) {
+        const j = await cl.call('join', { room: room.id }, 10000);
+        if (j.ok) return j.data;
+        assert.equal(j.error.code, 'unavailable', JSON.stringify(j));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    const joined = Promise.all([ac, a2c, bc].map(rejoin));
+    // Both paused while their members' ops arrive, then resumed together: each reads the
+    // op at the same moment and finds the lease free.
+    for (const n of [n2, n3]) n.proc.kill('SIGSTOP');
+    const racing = [
+      ac.call('message', { room: room.id, type: 'user_text', content: 'race-a' }, 10000),
+      bc.call('message', { room: room.id, type: 'user_text', content: 'race-b' }, 10000),
+    ];
+    await new Promise((r) => setTimeout(r, 200));
+    for (const n of [n2, n3]) n.proc.kill('SIGCONT');
+    await Promise.all(racing);
+    await joined;
+    const home = c.homeOf(room.id);
+    assert.ok(home === n2 || home === n3, 'a live node holds the lease');
+    // Settled: a message through the new home, seen by every connection.
+    const sent = await bc.ok('message', { room: room.id, type: 'user_text', content: 'after' });
+    for (const cl of [ac, a2c]) await cl.waitEvent((m) => m.op === 'message' && m.message.content === 'after', 10000);
+    await new Promise((r) => setTimeout(r, 1500)); // a late second reset would be here by now
+    for (const cl of [ac, a2c, bc]) {
+      await cl.sync();
+      assert.equal(cl.all.filter((m) => m.op === 'room_reset').length, 1, `one room_reset for ${cl.user.name ?? 'a connection'}`);
+    }
+    // The room was read from the store once, by its new home only.
+    const reads = [n2, n3].map((n, i) => n.lines.slice(mark[i]).filter((l) => l.includes(`room ${room.id} read again`)).length);
+    assert.deepEqual(reads.sort(), [0, 1], `reads of the room on nodes 2 and 3: ${reads}`);
+    const h = await ac.ok('history', { room: room.id, after: last - 1, limit: 100 });
+    const seqs = h.messages.map((m) => m.seq);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => last + i), 'gapless');
+    assert.equal(seqs.at(-1), sent.message.seq);
+  });
+});

@@ -117,6 +117,38 @@ static void test_standin_taken_over(void)
     bus_dir_free(&d);
 }
 
+/* A taken-over room being read: this node's (renewed with its others), marked loading
+ * until the read is done; the mark goes with the lease. */
+static void test_loading(void)
+{
+    bus_dir_t d;
+    bus_dir_init(&d, 1, 4);
+    bus_dir_loading(&d, "s", 1); /* no entry: nothing */
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 0);
+    bus_dir_standin(&d, "s");
+    bus_dir_loading(&d, "s", 1); /* not this node's: nothing */
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 0);
+    bus_dir_set(&d, "s", 1, 100);
+    bus_dir_loading(&d, "s", 1);
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 1);
+    ASSERT_EQ(bus_dir_home(&d, "s", 50), 1);
+    size_t at = 0;
+    const char *out[2];
+    ASSERT_EQ(bus_dir_mine(&d, &at, out, 2), 1);
+    bus_dir_set(&d, "s", 1, 200); /* renewed: still loading */
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 1);
+    bus_dir_loading(&d, "s", 0);
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 0);
+    bus_dir_loading(&d, "s", 1);
+    bus_dir_set(&d, "s", 2, 300); /* lost to another node */
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 0);
+    bus_dir_set(&d, "s", 1, 300);
+    bus_dir_loading(&d, "s", 1);
+    bus_dir_forget(&d, "s", 0);
+    ASSERT_EQ(bus_dir_is_loading(&d, "s"), 0);
+    bus_dir_free(&d);
+}
+
 int main(void)
 {
     RUN(test_homes_run_out);
@@ -124,5 +156,6 @@ int main(void)
     RUN(test_claims);
     RUN(test_standins);
     RUN(test_standin_taken_over);
+    RUN(test_loading);
     TEST_MAIN_END();
 }
