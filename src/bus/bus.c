@@ -160,11 +160,9 @@ void bus_on_room(bus_t *b, bus_room_fn fn, void *ud)
     b->room_ud = ud;
 }
 
-void bus_on_takeover(bus_t *b, bus_reload_fn reload, bus_reset_fn reset, void *ud)
+void bus_on_takeover(bus_t *b, const bus_takeover_t *t)
 {
-    b->reload_fn = reload;
-    b->reset_fn = reset;
-    b->takeover_ud = ud;
+    b->takeover = *t;
 }
 
 void bus_reloaded(bus_t *b, const char *room, int rc)

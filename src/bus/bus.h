@@ -336,15 +336,26 @@ void bus_standin(bus_t *b, const char *room);
  * room (borrowed), whose home died; its ops wait (the room is loading) while the domain
  * reads it whole from the store, as after a restart (every seat offline), replacing this
  * process's copy, and ends its local subscriptions with a room_reset event (reason
- * "home_lost"); then it calls bus_reloaded once, later. reset: room's home changed
- * (another process took it over): end its local subscriptions with a room_reset event, if
- * any. */
+ * "home_lost"); then it calls bus_reloaded once, later. reset: end room's local
+ * subscriptions, if any, with a room_reset event of reason (static: "home_lost", another
+ * process took the room over; "resync", this process may have missed some of its events),
+ * the connections' attachments at the home undone. lost: this process's lease of room
+ * ended (another process holds it, or it ran out unrenewed): its copy goes, a stand-in in
+ * its place, and its local subscriptions end with a room_reset event (reason "resync"). */
 typedef void (*bus_reload_fn)(void *ud, const char *room);
-typedef void (*bus_reset_fn)(void *ud, const char *room);
+typedef void (*bus_reset_fn)(void *ud, const char *room, const char *reason);
+typedef void (*bus_lost_fn)(void *ud, const char *room);
 
-/* Makes reload and reset (with ud, borrowed) what this process runs for a takeover (the
- * rooms', rooms_init). */
-void bus_on_takeover(bus_t *b, bus_reload_fn reload, bus_reset_fn reset, void *ud);
+/* What bus_on_takeover is given (the rooms', rooms_init): every hook, called with ud. */
+typedef struct {
+    bus_reload_fn reload;
+    bus_reset_fn reset;
+    bus_lost_fn lost;
+    void *ud; /* borrowed */
+} bus_takeover_t;
+
+/* Makes t (copied) what this process runs for a takeover, a missed event, a lost lease. */
+void bus_on_takeover(bus_t *b, const bus_takeover_t *t);
 
 /* Answers a bus_reload_fn for room (borrowed): rc 0 when the room was read again, negative
  * when it could not be (its waiting ops are answered unavailable). */
@@ -394,9 +405,7 @@ struct bus_s {
     void *drop_ud;
     bus_room_fn room_fn; /* the others' room announcements (bus_on_room) */
     void *room_ud;
-    bus_reload_fn reload_fn; /* a takeover's (bus_on_takeover) */
-    bus_reset_fn reset_fn;
-    void *takeover_ud;
+    bus_takeover_t takeover; /* bus_on_takeover; all NULL: none */
 };
 
 /* Returns a new identity for a connection of this process (never reused). */

@@ -37,8 +37,10 @@
  * room that no other home can have changed since: it was the last home itself, or it read
  * the room from the store (at its start, ARGV[3]: Redis's time then) after the last home's
  * lease ended, or it reads the room after taking the lease (a takeover, ARGV[3] "now": the
- * last home's lease must have ended by now); and when Redis knows no last home (the room was never homed, or Redis lost
- * its data), only while chorus:epoch is still the one this node saw at its start (ARGV[4]:
+ * last home's lease must have ended by now; when Redis knows no last home, a lease must
+ * have passed since a takeover first found it so, chorus:empty, the time Redis came back
+ * empty: every lease granted before has ended by then); and otherwise, when Redis knows
+ * no last home (the room was never homed, or Redis lost its data), only while chorus:epoch is still the one this node saw at its start (ARGV[4]:
  * a Redis restarted empty has none, so only a node started since, with a fresh copy, takes
  * such a room). A home renewing its own lease (renewing) takes it back when it vanished,
  * unless another home had it since. take(k, renewing) answers whether it may, and takes
@@ -57,6 +59,10 @@
     "    if n ~= ARGV[1] and (renewing or "                                                    \
     "        tonumber(e or '0') >= (tonumber(ARGV[3]) or now)) then "                          \
     "      return false end "                                                                  \
+    "  elseif not renewing and ARGV[3] == 'now' then "                                         \
+    "    redis.call('SET', '" BUS_REDIS_PREFIX "empty', now, 'NX') "                           \
+    "    if now < tonumber(redis.call('GET', '" BUS_REDIS_PREFIX "empty')) + "                 \
+    "        tonumber(ARGV[2]) then return false end "                                         \
     "  elseif not renewing and redis.call('GET', '" BUS_REDIS_PREFIX                           \
     "epoch') ~= ARGV[4] then "                                                                 \
     "    return false "                                                                        \
@@ -160,6 +166,8 @@ typedef struct {
     size_t nreqs;
     uint64_t next_req;
     uint64_t next_renew; /* loop time of the next lease renewal */
+    uint64_t next_lapse; /* loop time of the next look for leases run out (fence_lapsed) */
+    int sub_was_ready;   /* the subscriber connection was ready once: a new one resyncs */
     uv_timer_t ops;      /* OPS_TICK_MS */
     int ops_closed;
     uint64_t published, dropped; /* events sent to other nodes; not sent (Redis down) */
@@ -408,6 +416,55 @@ static cbuf_t *with_origin(const redis_bus_t *r, cbuf_t *wire)
     return m;
 }
 
+/* ---------- this node's leases ---------- */
+
+/* The end of a lease of this node's taken or renewed by a command sent at sent_at (loop
+ * ms), by this node's clock: the lease's length, less an eighth, after the command was
+ * sent (Redis started it later), so this node stops serving the room before Redis lets
+ * another node take it, and its last writes have that margin to land in the store. */
+static uint64_t own_until(const redis_bus_t *r, uint64_t sent_at)
+{
+    return sent_at + r->opts.lease_ms - r->opts.lease_ms / 8;
+}
+
+/* This node's lease of room (borrowed) ended (why: the log's reason): the room is a
+ * stand-in here from now on, its ops go to its home (or wait for a takeover), and the
+ * domain drops its copy and resets its connections (bus_lost_fn); a room still being read
+ * is dropped by redis_reloaded. */
+static void fence(redis_bus_t *r, const char *room, const char *why)
+{
+    char id[BUS_REDIS_CHAN_MAX];
+    snprintf(id, sizeof(id), "%s", room); /* room may be the directory's, freed below */
+    int loading = bus_dir_is_loading(&r->dir, id);
+    log_warn(r->log, "cluster: room %s is no longer at home here: %s", id, why);
+    bus_dir_forget(&r->dir, id, 0);
+    bus_dir_standin(&r->dir, id);
+    if (!loading && r->base.takeover.lost) r->base.takeover.lost(r->base.takeover.ud, id);
+}
+
+/* Fences every room of this node's whose lease ran out by its clock unrenewed (Redis away
+ * or slow): the ops stopped at its end already (bus_dir_home), its copy goes now. */
+static void fence_lapsed(redis_bus_t *r, uint64_t now)
+{
+    const char *rooms[RENEW_BATCH];
+    char **lapsed = NULL;
+    size_t at = 0, n, nl = 0, cap = 0;
+    while ((n = bus_dir_mine(&r->dir, &at, rooms, RENEW_BATCH)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            if (bus_dir_home(&r->dir, rooms[i], now)) continue;
+            if (nl == cap) {
+                cap = cap ? cap * 2 : 16;
+                lapsed = ch_realloc(lapsed, cap * sizeof(*lapsed));
+            }
+            lapsed[nl++] = ch_strdup(rooms[i]);
+        }
+    for (size_t i = 0; i < nl; i++) {
+        fence(r, lapsed[i], "its lease ran out unrenewed");
+        free(lapsed[i]);
+    }
+    free(lapsed);
+}
+
 /* ---------- channels ---------- */
 
 static void on_sub(redisAsyncContext *ac, void *reply, void *ud);
@@ -647,7 +704,7 @@ static int claim_send(redis_bus_t *r, claim_t *cl, const char *script, const cha
  * "now"), so it sees every write of that home (docs/architecture.md, "Node loss"). */
 static void take_over(redis_bus_t *r, claim_t *cl)
 {
-    bus_dir_set(&r->dir, cl->room, r->base.node, cl->sent_at + r->opts.lease_ms);
+    bus_dir_set(&r->dir, cl->room, r->base.node, own_until(r, cl->sent_at));
     bus_dir_loading(&r->dir, cl->room, 1);
     if (strmap_get(&r->takes, cl->room)) { /* cannot be: one claim at a time per room */
         free(cl);
@@ -656,7 +713,7 @@ static void take_over(redis_bus_t *r, claim_t *cl)
     strmap_put(&r->takes, cl->room, cl);
     log_info(r->log, "cluster: room %s's lease taken over (its home was lost): reading it",
              cl->room);
-    r->base.reload_fn(r->base.takeover_ud, cl->room);
+    r->base.takeover.reload(r->base.takeover.ud, cl->room);
 }
 
 static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
@@ -681,7 +738,7 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
          * stand-in, or read before the last home's lease ended): its lease is claimed to be
          * taken over, the room read from the store once it is won (take_over); its ops wait
          * meanwhile (their deadline still holds). Not twice for one claim. */
-        if (!cl->takeover && r->base.reload_fn) {
+        if (!cl->takeover && r->base.takeover.reload) {
             cl->takeover = 1;
             if (claim_send(r, cl, claim_lua, "now") == 0) return;
         }
@@ -695,8 +752,14 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
         take_over(r, cl);
         return;
     }
+    if (node == r->base.node && bus_dir_is_standin(&r->dir, cl->room)) {
+        /* Its lease, still this node's in Redis, but its copy dropped (fence): taken over
+         * once the lease has run out. */
+        claim_fail(r, cl, "the room's home is changing; try again");
+        return;
+    }
     if (node == r->base.node) {
-        bus_dir_set(&r->dir, cl->room, node, cl->sent_at + r->opts.lease_ms);
+        bus_dir_set(&r->dir, cl->room, node, own_until(r, cl->sent_at));
         log_debug(r->log, "cluster: this node is the home of room %s", cl->room);
     } else {
         bus_dir_set(&r->dir, cl->room, node, uv_now(r->loop) + (uint64_t)left);
@@ -755,8 +818,9 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
                      room);
         cbuf_unref(m);
     } else {
-        /* Lost while it was read (a renewal refused): its home is looked up again. */
+        /* Lost while it was read (fence): the copy read goes too. */
         log_warn(r->log, "cluster: room %s's lease was lost while it was read", room);
+        if (r->base.takeover.lost) r->base.takeover.lost(r->base.takeover.ud, room);
     }
     reqs_advance(r, room, NULL);
     free(cl);
@@ -898,6 +962,33 @@ static void got_event(redis_bus_t *r, const char *channel, const void *p, size_t
     bus_local_deliver(&r->base, c->topic, &ev);
 }
 
+/* The subscriber connection is back after it was lost: the events published meanwhile
+ * by other nodes are lost, so every room with subscribers here that is not at home here
+ * resets them (room_reset, reason "resync": they join again and catch up). Their number
+ * is bounded by the connections'. */
+static void resync(redis_bus_t *r)
+{
+    char **rooms = ch_malloc((r->chans.count + 1) * sizeof(*rooms));
+    size_t n = 0;
+    const char *k;
+    void *v;
+    uint64_t now = uv_now(r->loop);
+    for (size_t i = 0; strmap_next(&r->chans, &i, &k, &v);) {
+        const chan_t *c = v;
+        if (!c->topic || !c->topic->room || c->topic->doc) continue;
+        if (bus_dir_home(&r->dir, c->topic->room, now) == r->base.node &&
+            !bus_dir_is_loading(&r->dir, c->topic->room))
+            continue; /* its events are made here */
+        rooms[n++] = ch_strdup(c->topic->room);
+    }
+    if (n) log_info(r->log, "cluster: %zu rooms' connections told to resync", n);
+    for (size_t i = 0; i < n; i++) {
+        if (r->base.takeover.reset) r->base.takeover.reset(r->base.takeover.ud, rooms[i], "resync");
+        free(rooms[i]);
+    }
+    free(rooms);
+}
+
 /* Every reply of the subscriber connection: (un)subscribe confirmations and messages. */
 static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
 {
@@ -935,6 +1026,8 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
     if (strcmp(channel, r->node_chan) == 0) {
         if (strcmp(kind, "subscribe") == 0) {
             r->sub_ready = 1;
+            if (r->sub_was_ready) resync(r);
+            r->sub_was_ready = 1;
             /* The topics listened to before a reconnect, and ops that waited for it. */
             chan_t **all = ch_malloc((r->chans.count + 1) * sizeof(*all));
             size_t n = 0;
@@ -1057,7 +1150,7 @@ static void got_takeover(redis_bus_t *r, const uint8_t *p, size_t len)
     const char *room = (const char *)p + 1;
     if (bus_dir_home(&r->dir, room, uv_now(r->loop)) == r->base.node) return; /* ours */
     bus_dir_forget(&r->dir, room, 0);
-    if (r->base.reset_fn) r->base.reset_fn(r->base.takeover_ud, room);
+    if (r->base.takeover.reset) r->base.takeover.reset(r->base.takeover.ud, room, "home_lost");
 }
 
 /* bus_vtable_t.standin: room, read here from the store, is another node's. */
@@ -1155,7 +1248,7 @@ static void redis_home_take(bus_t *b, const char *room)
 {
     redis_bus_t *r = (redis_bus_t *)b;
     /* A new room's id is unique: its lease is this node's without asking. */
-    bus_dir_set(&r->dir, room, b->node, uv_now(r->loop) + r->opts.lease_ms);
+    bus_dir_set(&r->dir, room, b->node, own_until(r, uv_now(r->loop)));
     if (!r->connected) return; /* taken at the next renewal */
     char key[BUS_REDIS_CHAN_MAX], node[16], px[24];
     snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
@@ -1198,10 +1291,9 @@ static void on_renew(redisAsyncContext *ac, void *reply, void *ud)
             const bus_dir_entry_t *e = strmap_get(&r->dir.map, room);
             if (!e || e->node != r->base.node) continue; /* dropped meanwhile */
             if (rep->element[i]->type == REDIS_REPLY_INTEGER && rep->element[i]->integer == 1) {
-                bus_dir_set(&r->dir, room, r->base.node, rn->sent_at + r->opts.lease_ms);
+                bus_dir_set(&r->dir, room, r->base.node, own_until(r, rn->sent_at));
             } else {
-                log_warn(r->log, "cluster: room %s's lease is another node's now", room);
-                bus_dir_forget(&r->dir, room, 0);
+                fence(r, room, "its lease is another node's now");
             }
         }
     }
@@ -1266,6 +1358,10 @@ static void on_ops_tick(uv_timer_t *t)
     uint64_t now = uv_now(r->loop);
     while (r->req_head && r->req_head->deadline <= now)
         req_fail(r, r->req_head, "the room's home did not answer in time");
+    if (now >= r->next_lapse) {
+        r->next_lapse = now + r->opts.lease_ms / 8;
+        fence_lapsed(r, now);
+    }
     if (r->connected && now >= r->next_renew) {
         r->next_renew = now + r->opts.lease_ms / 3;
         renew(r);

@@ -449,11 +449,17 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
 
 /* ---------- takeover: a room whose home died ---------- */
 
-/* Ends every subscription here to room with one room_reset event (reason home_lost): the
- * connections' membership lived at the home that died; they join again. */
-static void reset_local(rooms_t *r, room_t *room)
+/* Ends every subscription here to room with one room_reset event of reason (static:
+ * "home_lost", the home that held their membership died; "resync", events of the room may
+ * have been missed here): the connections join again. With detach, the home is told each
+ * connection left (it is alive and has them attached). */
+static void reset_local(rooms_t *r, room_t *room, const char *reason, int detach)
 {
-    jpart_t part = {.key = "reason", .text = "\"home_lost\""};
+    char text[32];
+    snprintf(text, sizeof(text), "\"%s\"", reason);
+    for (bus_sub_t *s = detach ? room->bus.head : NULL; s; s = s->next)
+        rooms_send_detach(r, room->id, s->rcv->id, bus_rcv_user(r->bus, s->rcv), 0);
+    jpart_t part = {.key = "reason", .text = text};
     bus_local_deliver(r->bus, &room->bus,
                       &(bus_event_t){.room = room->id,
                                      .name = "room_reset",
@@ -462,11 +468,38 @@ static void reset_local(rooms_t *r, room_t *room)
                                      .unsubscribe = 1});
 }
 
-void rooms_reset(void *ud, const char *id)
+void rooms_reset(void *ud, const char *id, const char *reason)
 {
     rooms_t *r = ud;
     room_t *room = strmap_get(&r->by_id, id);
-    if (room && !bus_home_here(r->bus, room->id)) reset_local(r, room);
+    if (room && !bus_home_here(r->bus, room->id))
+        reset_local(r, room, reason, strcmp(reason, "home_lost") != 0);
+}
+
+void rooms_lost(void *ud, const char *id)
+{
+    rooms_t *r = ud;
+    room_t *room = strmap_get(&r->by_id, id);
+    if (!room) return;
+    /* Its connections' membership was in this copy: nothing to detach. */
+    reset_local(r, room, "resync", 0);
+    store_room_t sr;
+    memset(&sr, 0, sizeof(sr));
+    memcpy(sr.id, room->id, sizeof(sr.id));
+    memcpy(sr.code, room->code, sizeof(sr.code));
+    memcpy(sr.name, room->name, sizeof(sr.name));
+    memcpy(sr.host_id, room->host_id, sizeof(sr.host_id));
+    sr.capacity = room->capacity;
+    sr.is_public = room->is_public;
+    sr.created_at = room->created_at;
+    const room_member_t *h = room_member(room, room->host_id);
+    char name[STORE_NAME_LEN], color[STORE_COLOR_LEN];
+    snprintf(name, sizeof(name), "%s", h && h->display_name ? h->display_name : "host");
+    snprintf(color, sizeof(color), "%s", h ? h->color : "#64748b");
+    copy_drop(r, room, 0);
+    standin_new(r, &sr, name, color);
+    log_info(r->log, "rooms: room %s is another node's now (or nobody's): kept as a stand-in",
+             id);
 }
 
 static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now);
@@ -490,7 +523,7 @@ static void on_reloaded(store_req_t *req)
     if (old && rc != -1) {
         /* The copy here goes (its connections told), and the room read replaces it; its
          * lease, won before the read, stays. */
-        reset_local(r, old);
+        reset_local(r, old, "home_lost", 0);
         copy_drop(r, old, rc != 0);
     }
     if (rc == 0) {
@@ -1046,7 +1079,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->sub_slab = slab_new(sizeof(bus_sub_t), sizeof(bus_sub_t));
     bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
     bus_on_room(bus, rooms_adopt, r); /* rooms made elsewhere in a cluster, known here too */
-    bus_on_takeover(bus, rooms_reload, rooms_reset, r); /* a dead home's rooms */
+    bus_on_takeover(bus, &(bus_takeover_t){rooms_reload, rooms_reset, rooms_lost, r});
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
     for (size_t i = 0; i < nfeatures; i++)
         r->features[i] = features[i];

@@ -391,9 +391,13 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
  * (borrowed), whose lease this process just won, whole from the store, as after a restart
  * (every seat offline, no presence, no locks), in place of the copy here, whose
  * connections get a room_reset event and leave it; then answers bus_reloaded. rooms_reset gives the connections here in the room of id,
- * another node's, a room_reset event and ends their subscriptions. */
+ * another node's, a room_reset event of reason (static) and ends their subscriptions (the
+ * home told they left, unless reason is "home_lost"). rooms_lost: this node's lease of the
+ * room of id ended; its connections get room_reset ("resync") and a stand-in replaces the
+ * room here (bus_lost_fn). */
 void rooms_reload(void *ud, const char *id);
-void rooms_reset(void *ud, const char *id);
+void rooms_reset(void *ud, const char *id, const char *reason);
+void rooms_lost(void *ud, const char *id);
 
 /* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
  * client pass the result through rooms_access. */
