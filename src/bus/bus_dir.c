@@ -1,6 +1,7 @@
 /* bus_dir.c: the room directory of one node (bus_dir.h). */
 #include "bus/bus_dir.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,13 +28,8 @@ uint32_t bus_dir_home(const bus_dir_t *d, const char *room, uint64_t now)
 
 static bus_dir_entry_t *entry(bus_dir_t *d, const char *room)
 {
-    bus_dir_entry_t *e = strmap_get(&d->map, room);
-    if (e) return e;
-    size_t n = strlen(room) + 1;
-    e = ch_calloc(1, sizeof(*e) + n);
-    memcpy(e->room, room, n);
-    strmap_put(&d->map, e->room, e);
-    return e;
+    return strmap_get_or_new(&d->map, room, sizeof(bus_dir_entry_t),
+                             offsetof(bus_dir_entry_t, room));
 }
 
 void bus_dir_set(bus_dir_t *d, const char *room, uint32_t node, uint64_t until)

@@ -2,6 +2,7 @@
  * the live nodes, on hiredis's asynchronous API attached to the libuv loop. */
 #include "bus/bus_redis.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,13 +499,7 @@ static void chan_sync(redis_bus_t *r, chan_t *c)
 
 static chan_t *chan_get(redis_bus_t *r, const char *name)
 {
-    chan_t *c = strmap_get(&r->chans, name);
-    if (c) return c;
-    size_t n = strlen(name) + 1;
-    c = ch_calloc(1, sizeof(*c) + n);
-    memcpy(c->name, name, n);
-    strmap_put(&r->chans, c->name, c);
-    return c;
+    return strmap_get_or_new(&r->chans, name, sizeof(chan_t), offsetof(chan_t, name));
 }
 
 /* bus_vtable_t.watch: a named topic got its first subscriber here, or lost its last. */

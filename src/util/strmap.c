@@ -121,3 +121,14 @@ int strmap_next(const strmap_t *m, size_t *i, const char **key, void **val)
     }
     return 0;
 }
+
+void *strmap_get_or_new(strmap_t *m, const char *key, size_t size, size_t key_at)
+{
+    void *v = strmap_get(m, key);
+    if (v) return v;
+    size_t n = strlen(key) + 1;
+    char *rec = ch_calloc(1, size + n);
+    memcpy(rec + key_at, key, n);
+    strmap_put(m, rec + key_at, rec);
+    return rec;
+}

@@ -28,6 +28,12 @@ void strmap_free_all(strmap_t *m);
 /* Returns the value for key, or NULL. */
 void *strmap_get(const strmap_t *m, const char *key);
 
+/* For a map whose values each carry their key as a trailing name: returns the value for
+ * key, or puts and returns a new one, size bytes (the record's) plus the key's, zeroed but
+ * for a copy of key at byte key_at (the trailing name, key_at <= size), which is its key in
+ * m. Owned like the map's other values (strmap_free_all frees it). */
+void *strmap_get_or_new(strmap_t *m, const char *key, size_t size, size_t key_at);
+
 /* Sets key (borrowed) to val (non-NULL), replacing any previous value. */
 void strmap_put(strmap_t *m, const char *key, void *val);
 

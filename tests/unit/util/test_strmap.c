@@ -1,6 +1,8 @@
 /* test_strmap.c: the string hash map against a brute-force reference, with deletions. */
 #include "test.h"
 
+#include <stddef.h>
+
 #include "util/strmap.h"
 
 #define N 5000
@@ -82,10 +84,35 @@ static void test_free_all(void)
     strmap_free_all(&m); /* empty: nothing to free */
 }
 
+/* A record keyed by its trailing name: made once, found after, freed with the map. */
+typedef struct {
+    int n;
+    char name[];
+} named_t;
+
+static void test_get_or_new(void)
+{
+    strmap_t m;
+    strmap_init(&m, 7);
+    named_t *a = strmap_get_or_new(&m, "alpha", sizeof(named_t), offsetof(named_t, name));
+    ASSERT_EQ(a->n, 0);
+    ASSERT_STREQ(a->name, "alpha");
+    a->n = 5;
+    named_t *again = strmap_get_or_new(&m, "alpha", sizeof(named_t), offsetof(named_t, name));
+    ASSERT_EQ(again, a);
+    ASSERT_EQ(again->n, 5);
+    named_t *b = strmap_get_or_new(&m, "b", sizeof(named_t), offsetof(named_t, name));
+    ASSERT_NE(b, a);
+    ASSERT_EQ(m.count, 2);
+    ASSERT_EQ(strmap_get(&m, "b"), b);
+    strmap_free_all(&m);
+}
+
 int main(void)
 {
     RUN(test_against_reference);
     RUN(test_empty);
     RUN(test_free_all);
+    RUN(test_get_or_new);
     TEST_MAIN_END();
 }
