@@ -345,16 +345,21 @@ void server_session_release(server_t *s, server_ip_t *e)
     free(e);
 }
 
+void server_resume_cancel(server_t *s, conn_t *c)
+{
+    if (!c->resume_listed) return; /* rare: closed while waiting for the idle phase */
+    conn_t **pp = &s->resume_list;
+    while (*pp != c)
+        pp = &(*pp)->resume_next;
+    *pp = c->resume_next;
+    c->resume_next = NULL;
+    c->resume_listed = 0;
+}
+
 void server_conn_gone(server_t *s, conn_t *c)
 {
     ip_release(s, c);
-    if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
-        conn_t **pp = &s->resume_list;
-        while (*pp != c)
-            pp = &(*pp)->resume_next;
-        *pp = c->resume_next;
-        c->resume_listed = 0;
-    }
+    server_resume_cancel(s, c);
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
