@@ -408,6 +408,9 @@ static int bind_listener(server_t *s, uv_tcp_t *l, const char *lhost, int lport,
     }
     if (s->cfg->reuse_port) rc = reuse_port_socket(l, addr.ss_family);
     if (rc == 0) rc = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
+    /* On Linux an accepted socket inherits TCP_NODELAY from its listener: set once here,
+     * it saves a setsockopt per connection (conn.c accept_from). */
+    if (rc == 0) rc = uv_tcp_nodelay(l, 1);
     if (rc == 0) rc = uv_listen((uv_stream_t *)l, 1024, cb);
     if (rc != 0) {
         log_error(s->log, "cannot listen on %s:%d: %s", lhost, lport, uv_strerror(rc));
