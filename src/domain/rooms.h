@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "auth/auth_jwt.h"
+#include "auth/auth_random.h"
 #include "bus/bus.h"
 #include "util/config.h"
 #include "domain/docs_limits.h"
@@ -203,6 +204,8 @@ struct rooms_s {
      * room_t; set up by their start hooks (docs.c, entities.c), unused by rooms.c. */
     docs_limits_t docs;
     entity_limits_t ent_lim;
+    /* Random bytes read ahead for the stored messages' ids (auth_random_uuid_pooled). */
+    auth_random_pool_t msg_ids;
     strmap_t by_id, by_code;
     /* Owned (slab.h): the members (a size class per 8 bytes of id and name) and the room
      * subscriptions, in pages of their own: one of each per connection in a room. */

@@ -454,7 +454,9 @@ static void accept_from(server_t *s, uv_tcp_t *listener, int from)
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
+#ifndef __linux__
+    uv_tcp_nodelay(&c->tcp, 1); /* Linux: inherited from the listener (bind_listener) */
+#endif
     struct sockaddr_storage ss;
     char remote[CONN_REMOTE_MAX];
     peer_name(&c->tcp, remote, &ss);

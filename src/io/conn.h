@@ -34,7 +34,6 @@ struct conn_s {
     uint32_t timer_seq;
     conn_t *prev, *next;   /* server's registry */
     conn_t *flush_next;    /* server's flush list */
-    conn_t *resume_next;   /* server's resume list (HTTP, see conn_http_resume) */
     outq_t out;
     uint32_t inflight; /* bytes at the front of out handed to uv_write (<= out.bytes) */
     /* Loop times (ms) kept in 32 bits, modulo 2^32 (conn_since): the last bytes received,
@@ -71,24 +70,48 @@ struct conn_s {
     unsigned metrics_only : 1; /* from the --metrics-listen listener: /metrics, /healthz */
     unsigned kind : 1;     /* conn_kind_t */
     unsigned ip_known : 1; /* ip holds an address (else the socket had none: "?") */
+    /* The union below holds the HTTP state (http, resume_next): from conn_http_init until
+     * conn_http_free, which clears the bit and zeroes the union (the WebSocket's ws and
+     * ws_held start NULL). */
+    unsigned http_on : 1;
     /* The client's address, for rate limits and audit: the peer's; once a WebSocket, behind
      * a trusted proxy, the one it forwarded. Binary (17 bytes instead of 48 of text),
      * formatted only when a log line or the API shows it (conn_ip). */
     net_ip_t ip;
     server_ip_t *per_ip;   /* borrowed: this address's count (NULL: not counted) */
 
-    /* HTTP state: the request parser, deadlines, a held-back request, a file being sent
-     * (conn_http.c). Owned; one allocation that exists only while the connection speaks
-     * HTTP and is freed at the upgrade, so an idle WebSocket does not carry it. */
-    conn_http_t *http;
+    /* The HTTP-only and the WebSocket-only pointers share 16 bytes: a connection speaks
+     * HTTP until the upgrade's conn_http_free, and its WebSocket reads nothing before that
+     * (the upgrade request's trailing bytes are handled after it). http_on says which
+     * half is live; read http through conn_http_live. */
+    union {
+        struct {
+            /* HTTP state: the request parser, deadlines, a held-back request, a file being
+             * sent (conn_http.c). Owned; one allocation that exists only while the
+             * connection speaks HTTP and is freed at the upgrade. */
+            conn_http_t *http;
+            conn_t *resume_next; /* server's resume list (see conn_http_resume) */
+        };
+        struct {
+            /* WebSocket: its own parser while a frame or message is partial (else the
+             * server's resting one, conn_ws.c parser_of), owned; and the input held while
+             * reading is paused (ws_paused), owned, handled on resume. */
+            ws_parser_t *ws;
+            cbuf_t *ws_held;
+        };
+    };
 
     /* WebSocket state */
-    ws_parser_t *ws;
     proto_client_t pc;
-    cbuf_t *ws_held;       /* owned; NULL when not paused (ws_paused), handled on resume */
     /* Engine.IO / Socket.IO state (conn_sio.c): owned, NULL on a /ws connection. */
     conn_sio_t *sio;
 };
+
+/* c's HTTP state, or NULL once it is freed (the upgrade) or before it is made. */
+static inline conn_http_t *conn_http_live(const conn_t *c)
+{
+    return c->http_on ? c->http : NULL;
+}
 
 /* Milliseconds from then (a loop time kept in 32 bits: last_rx, ping_at) to now. */
 static inline uint64_t conn_since(uint32_t then, uint64_t now)

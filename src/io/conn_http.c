@@ -114,7 +114,7 @@ static const char *error_code(int status)
 /* The request being answered, or NULL before one was parsed. */
 static const http_request_t *current(conn_t *c)
 {
-    return c->http && c->http->p.headers_done ? &c->http->p.req : NULL;
+    return conn_http_live(c) && conn_http_live(c)->p.headers_done ? &conn_http_live(c)->p.req : NULL;
 }
 
 /* Queues one response. body is borrowed and copied into the same buffer as the head so
@@ -132,9 +132,9 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
     if (ctype) h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Type: %s\r\n", ctype);
     if (status != 304 && status != 101 && status != 204)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Content-Length: %zu\r\n", len);
-    if (c->http && c->http->req_id[0])
+    if (conn_http_live(c) && conn_http_live(c)->req_id[0])
         h += snprintf(head + h, sizeof(head) - (size_t)h, "X-Request-Id: %s\r\n",
-                      c->http->req_id);
+                      conn_http_live(c)->req_id);
     if (last) h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: close\r\n");
     else if (req && req->http_major == 1 && req->http_minor == 0)
         h += snprintf(head + h, sizeof(head) - (size_t)h, "Connection: keep-alive\r\n");
@@ -152,10 +152,10 @@ static void queue_response(conn_t *c, int status, const char *ctype, const char 
 
     c->srv->stat.http_requests++;
     if (status == 429) c->srv->stat.http_limited++;
-    uint64_t t0 = c->http ? c->http->req_start_ns : 0;
+    uint64_t t0 = conn_http_live(c) ? conn_http_live(c)->req_start_ns : 0;
     double ms = t0 ? (double)(uv_hrtime() - t0) / 1e6 : 0.0;
-    log_access(c->srv->log, c->http && c->http->req_id[0] ? c->http->req_id : NULL,
-               c->http ? c->http->remote : "-",
+    log_access(c->srv->log, conn_http_live(c) && conn_http_live(c)->req_id[0] ? conn_http_live(c)->req_id : NULL,
+               conn_http_live(c) ? conn_http_live(c)->remote : "-",
                req ? http_method_str((enum http_method)req->method) : "-",
                req ? req->path : "-", req ? req->path_len : 1, status, body_len, ms);
 }
@@ -179,14 +179,14 @@ typedef struct file_read_s {
 
 static void file_close(conn_t *c)
 {
-    if (!c->http || !c->http->file_open) return;
-    if (c->http->file_read) /* the read's callback closes it */
-        c->http->file_read->c = NULL;
+    if (!conn_http_live(c) || !conn_http_live(c)->file_open) return;
+    if (conn_http_live(c)->file_read) /* the read's callback closes it */
+        conn_http_live(c)->file_read->c = NULL;
     else
-        close(c->http->file_fd);
-    c->http->file_read = NULL;
-    c->http->file_open = 0;
-    c->http->file_left = 0;
+        close(conn_http_live(c)->file_fd);
+    conn_http_live(c)->file_read = NULL;
+    conn_http_live(c)->file_open = 0;
+    conn_http_live(c)->file_left = 0;
 }
 
 static void pump_file(conn_t *c);
@@ -205,7 +205,7 @@ static void on_file_read(uv_fs_t *fs)
         return;
     }
     free(rd);
-    conn_http_t *h = c->http;
+    conn_http_t *h = conn_http_live(c);
     h->file_read = NULL;
     if (c->closing) {
         cbuf_unref(b);
@@ -236,7 +236,7 @@ static void on_file_read(uv_fs_t *fs)
  * the output queue is under http_max_queue (the queue's drain asks again). */
 static void pump_file(conn_t *c)
 {
-    conn_http_t *h = c->http;
+    conn_http_t *h = conn_http_live(c);
     size_t max = (size_t)c->srv->cfg->http_max_queue;
     if (!h->file_open || h->file_read || c->closing || c->out.bytes >= max) return;
     size_t n = h->file_left < HTTP_FILE_CHUNK ? (size_t)h->file_left : HTTP_FILE_CHUNK;
@@ -262,11 +262,11 @@ static void pump_file(conn_t *c)
 /* Starts sending len bytes of fd from off after the head (pump_file); takes fd. */
 static void send_file(conn_t *c, int fd, uint64_t off, uint64_t len, int last)
 {
-    c->http->file_fd = fd;
-    c->http->file_open = 1;
-    c->http->file_last = (unsigned)last;
-    c->http->file_off = off;
-    c->http->file_left = len;
+    conn_http_live(c)->file_fd = fd;
+    conn_http_live(c)->file_open = 1;
+    conn_http_live(c)->file_last = (unsigned)last;
+    conn_http_live(c)->file_off = off;
+    conn_http_live(c)->file_left = len;
     pump_file(c);
 }
 
@@ -696,9 +696,9 @@ static void carry_on(conn_t *c);
 static void on_blob_checked(void *ud, int readable, int err)
 {
     conn_t *c = ud; /* alive: conn_http_free cancels the check */
-    c->http->blob_check = NULL;
+    conn_http_live(c)->blob_check = NULL;
     if (c->finishing || c->closing) return;
-    const http_request_t *req = &c->http->p.req;
+    const http_request_t *req = &conn_http_live(c)->p.req;
     if (err != 0)
         error_reply(c, 500, "internal_error", "the permission check failed; try again", NULL,
                     !keep_alive(c));
@@ -766,15 +766,15 @@ static void handle_blob(conn_t *c, const http_request_t *req)
         return;
     }
     /* Reading stops until the store answers (busy): the request stays parsed meanwhile. */
-    c->http->blob_check = api_assets_readable(api, claims.sub, hex, on_blob_checked, c);
+    conn_http_live(c)->blob_check = api_assets_readable(api, claims.sub, hex, on_blob_checked, c);
 }
 
 /* Gets ready for the next request on c once the current one was answered. */
 static void request_done(conn_t *c)
 {
     if (c->finishing || c->closing) return;
-    http_reqparser_reset(&c->http->p);
-    c->http->req_start_ns = 0;
+    http_reqparser_reset(&conn_http_live(c)->p);
+    conn_http_live(c)->req_start_ns = 0;
     conn_timer(c, c->srv->cfg->http_idle_timeout);
 }
 
@@ -783,8 +783,8 @@ static void request_done(conn_t *c)
  * This one bound covers every kind of response, so pipelining cannot grow the queue. */
 static int busy(const conn_t *c)
 {
-    api_req_t *br = c->http->body_req;
-    return c->http->api_req || c->http->held_by || c->http->blob_check || c->http->file_open ||
+    api_req_t *br = conn_http_live(c)->body_req;
+    return conn_http_live(c)->api_req || conn_http_live(c)->held_by || conn_http_live(c)->blob_check || conn_http_live(c)->file_open ||
            c->out.bytes > c->srv->cfg->http_max_queue ||
            (br && br->body_ops && br->body_ops->room(br) == 0);
 }
@@ -792,24 +792,24 @@ static int busy(const conn_t *c)
 /* Keeps the unhandled input (one read at most: reading stops here) for later. */
 static void stash(conn_t *c, const char *data, size_t len)
 {
-    CH_ASSERT(!c->http->stash);
-    c->http->stash = ch_malloc(len);
-    memcpy(c->http->stash, data, len);
-    c->http->stash_len = len;
+    CH_ASSERT(!conn_http_live(c)->stash);
+    conn_http_live(c)->stash = ch_malloc(len);
+    memcpy(conn_http_live(c)->stash, data, len);
+    conn_http_live(c)->stash_len = len;
 }
 
 /* Stops reading while c is busy. Waiting for the API stops the timer too (the answer
  * comes); waiting for the client to read arms it as a stall timeout (conn_http_on_timer). */
 static void hold(conn_t *c)
 {
-    if (c->http->api_req || c->http->held_by || c->http->body_req || c->http->blob_check) {
+    if (conn_http_live(c)->api_req || conn_http_live(c)->held_by || conn_http_live(c)->body_req || conn_http_live(c)->blob_check) {
         conn_pause(c);
         return;
     }
     conn_read_stop(c);
     if (!c->drain_wait) {
         c->drain_wait = 1;
-        c->http->last_tx = uv_now(c->srv->loop);
+        conn_http_live(c)->last_tx = uv_now(c->srv->loop);
         conn_timer(c, c->srv->cfg->http_idle_timeout);
     }
 }
@@ -825,13 +825,13 @@ static void carry_on(conn_t *c)
         hold(c);
         return;
     }
-    char *rest = c->http->stash;
-    size_t n = c->http->stash_len;
-    c->http->stash = NULL;
-    c->http->stash_len = 0;
+    char *rest = conn_http_live(c)->stash;
+    size_t n = conn_http_live(c)->stash_len;
+    conn_http_live(c)->stash = NULL;
+    conn_http_live(c)->stash_len = 0;
     conn_resume(c);
-    if (c->http && !c->http->p.started) conn_timer(c, c->srv->cfg->http_idle_timeout);
-    else if (c->http && c->http->body_req)
+    if (conn_http_live(c) && !conn_http_live(c)->p.started) conn_timer(c, c->srv->cfg->http_idle_timeout);
+    else if (conn_http_live(c) && conn_http_live(c)->body_req)
         body_timer(c); /* hold stopped it */
     if (rest) conn_http_on_data(c, rest, n);
     free(rest);
@@ -839,13 +839,13 @@ static void carry_on(conn_t *c)
 
 void conn_http_on_drain(conn_t *c)
 {
-    if (!c->http) { /* upgraded meanwhile: nothing of HTTP waits */
+    if (!conn_http_live(c)) { /* upgraded meanwhile: nothing of HTTP waits */
         c->drain_wait = 0;
         return;
     }
-    c->http->last_tx = uv_now(c->srv->loop);
-    if (c->http->file_open) pump_file(c);
-    if (c->closing || c->http->file_open || c->out.bytes > c->srv->cfg->http_max_queue) return;
+    conn_http_live(c)->last_tx = uv_now(c->srv->loop);
+    if (conn_http_live(c)->file_open) pump_file(c);
+    if (c->closing || conn_http_live(c)->file_open || c->out.bytes > c->srv->cfg->http_max_queue) return;
     c->drain_wait = 0;
     server_want_resume(c->srv, c);
 }
@@ -868,9 +868,9 @@ static void api_done(api_req_t *r)
         /* The connection answered already (a 408 or a parse error mid-body) and ends: a
          * second answer would follow the first. r is detached so conn_http_free neither
          * aborts its consumer (which answered, so let go of it) nor touches it. */
-        if (c->http) {
-            if (r->streaming && c->http->body_req == r) c->http->body_req = NULL;
-            if (c->http->api_req == r) c->http->api_req = NULL;
+        if (conn_http_live(c)) {
+            if (r->streaming && conn_http_live(c)->body_req == r) conn_http_live(c)->body_req = NULL;
+            if (conn_http_live(c)->api_req == r) conn_http_live(c)->api_req = NULL;
         }
         r->streaming = 0;
         api_req_free(r);
@@ -881,9 +881,9 @@ static void api_done(api_req_t *r)
     int cut = r->streaming;
     if (cut) {
         r->streaming = 0;
-        c->http->body_req = NULL;
+        conn_http_live(c)->body_req = NULL;
     }
-    c->http->api_req = NULL;
+    conn_http_live(c)->api_req = NULL;
     int last = cut || !keep_alive(c);
     const char *extra = r->extra[0] ? r->extra : NULL;
     if (r->empty) {
@@ -907,15 +907,15 @@ void conn_http_reply(conn_t *c, int status, const char *ctype, const char *extra
 
 void conn_http_hold(conn_t *c, void *owner)
 {
-    CH_ASSERT(c->http && !c->http->held_by && owner);
-    c->http->held_by = owner;
+    CH_ASSERT(conn_http_live(c) && !conn_http_live(c)->held_by && owner);
+    conn_http_live(c)->held_by = owner;
 }
 
 void conn_http_release(conn_t *c, int status, const char *ctype, const char *extra,
                        const void *body, size_t len)
 {
-    CH_ASSERT(c->http && c->http->held_by);
-    c->http->held_by = NULL;
+    CH_ASSERT(conn_http_live(c) && conn_http_live(c)->held_by);
+    conn_http_live(c)->held_by = NULL;
     respond(c, status, ctype, extra, body, len, !keep_alive(c), 0);
     request_done(c);
     /* Not now: the caller may be inside a bus publish (sess_push); what was pipelined
@@ -953,7 +953,7 @@ static void handle_api(conn_t *c, const http_request_t *req)
 {
     api_req_t *r = api_request(c, req);
     if (req->body) api_req_set_body(r, req->body, req->body_len);
-    c->http->api_req = r;
+    conn_http_live(c)->api_req = r;
     c->in_api_call = 1;
     api_handle(r);
     c->in_api_call = 0;
@@ -964,7 +964,7 @@ static void handle_api(conn_t *c, const http_request_t *req)
 static void on_body_ready(api_req_t *r)
 {
     conn_t *c = r->conn;
-    if (c && c->http && c->http->body_req == r) server_want_resume(c->srv, c);
+    if (c && conn_http_live(c) && conn_http_live(c)->body_req == r) server_want_resume(c->srv, c);
 }
 
 /* At the end of a request's headers: an API route that streams its body (API_STREAM)
@@ -977,25 +977,25 @@ static void maybe_stream(conn_t *c, http_request_t *req)
     if (req->path_len < 5 || memcmp(req->path, "/api/", 5) != 0 ||
         !api_route_streams(&c->srv->app->api, req->method, req->path, req->path_len))
         return;
-    http_reqparser_stream(&c->http->p);
+    http_reqparser_stream(&conn_http_live(c)->p);
     api_req_t *r = api_request(c, req);
     r->streaming = 1;
     r->body_ready = on_body_ready;
-    c->http->body_req = r;
+    conn_http_live(c)->body_req = r;
     c->in_api_call = 1;
     api_handle(r); /* sets r->body_ops, or answers (then the connection ends) */
     c->in_api_call = 0;
     /* An API_STREAM handler either answers or takes the body. */
-    CH_ASSERT(!(c->http && c->http->body_req == r && !r->body_ops));
+    CH_ASSERT(!(conn_http_live(c) && conn_http_live(c)->body_req == r && !r->body_ops));
 }
 
 /* The streamed body of c's request is complete: its consumer answers (now or later). */
 static void body_end(conn_t *c)
 {
-    api_req_t *r = c->http->body_req;
-    c->http->body_req = NULL;
+    api_req_t *r = conn_http_live(c)->body_req;
+    conn_http_live(c)->body_req = NULL;
     r->streaming = 0;
-    c->http->api_req = r;
+    conn_http_live(c)->api_req = r;
     c->in_api_call = 1;
     r->body_ops->end(r);
     c->in_api_call = 0;
@@ -1139,13 +1139,13 @@ static void adopt_request_id(conn_t *c, const http_request_t *req)
     if (!c->ip_known ||
         !net_cidr_list_match(cfg->trusted_proxies, cfg->ntrusted_proxies, &c->ip))
         return;
-    memcpy(c->http->req_id, h->value, h->value_len);
-    c->http->req_id[h->value_len] = '\0';
+    memcpy(conn_http_live(c)->req_id, h->value, h->value_len);
+    conn_http_live(c)->req_id[h->value_len] = '\0';
 }
 
 const char *conn_http_req_id(const conn_t *c)
 {
-    return c->http->req_id;
+    return conn_http_live(c)->req_id;
 }
 
 static void handle_request(conn_t *c, const http_request_t *req)
@@ -1174,17 +1174,19 @@ void conn_http_init(conn_t *c, const char *remote)
 {
     c->kind = CONN_HTTP;
     c->http = ch_calloc(1, sizeof(*c->http));
-    snprintf(c->http->remote, sizeof(c->http->remote), "%s", remote);
-    http_reqparser_init(&c->http->p, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
-    c->http->p.stop_at_headers = 1; /* a route may take its body streamed (maybe_stream) */
+    c->http_on = 1;
+    snprintf(conn_http_live(c)->remote, sizeof(conn_http_live(c)->remote), "%s", remote);
+    http_reqparser_init(&conn_http_live(c)->p, c->srv->cfg->http_max_header, c->srv->cfg->http_max_body);
+    conn_http_live(c)->p.stop_at_headers = 1; /* a route may take its body streamed (maybe_stream) */
     /* A connection that sends nothing is held only as long as a slow request would be. */
     conn_timer(c, c->srv->cfg->http_header_timeout);
 }
 
 void conn_http_free(conn_t *c)
 {
-    conn_http_t *h = c->http;
+    conn_http_t *h = conn_http_live(c);
     if (!h) return;
+    server_resume_cancel(c->srv, c); /* resume_next goes with the union's HTTP half */
     if (h->api_req) h->api_req->conn = NULL; /* its answer will find nobody to send to */
     if (h->body_req) { /* cut off mid-body: the consumer keeps what arrived */
         api_req_t *r = h->body_req;
@@ -1200,16 +1202,18 @@ void conn_http_free(conn_t *c)
     http_reqparser_free(&h->p);
     free(h);
     c->http = NULL;
+    c->resume_next = NULL;
+    c->http_on = 0; /* the union's WebSocket half (ws, ws_held) starts NULL */
 }
 
 const char *conn_http_remote(const conn_t *c)
 {
-    return c->http ? c->http->remote : NULL;
+    return conn_http_live(c) ? conn_http_live(c)->remote : NULL;
 }
 
 int conn_http_in_api(const conn_t *c)
 {
-    return c->http && c->http->api_req; /* a streaming body is cut: its consumer keeps it */
+    return conn_http_live(c) && conn_http_live(c)->api_req; /* a streaming body is cut: its consumer keeps it */
 }
 
 void conn_http_on_data(conn_t *c, char *data, size_t len)
@@ -1220,10 +1224,10 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             stash(c, data, len);
             break;
         }
-        http_reqparser_t *p = &c->http->p;
+        http_reqparser_t *p = &conn_http_live(c)->p;
         int was_started = p->started;
         size_t used = 0, n = len;
-        api_req_t *br = c->http->body_req;
+        api_req_t *br = conn_http_live(c)->body_req;
         if (br) { /* a body piece is never longer than what is fed: feed what fits */
             size_t room = br->body_ops->room(br);
             if (n > room) n = room;
@@ -1234,16 +1238,16 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
         if (!was_started && p->started) {
             /* The header deadline runs from a request's first byte, not per read, so a
              * client trickling bytes (slowloris) cannot hold the connection. */
-            c->http->req_start_ns = uv_hrtime();
+            conn_http_live(c)->req_start_ns = uv_hrtime();
             if (c->req_n < (1u << 17) - 1) c->req_n++;
-            conn_req_id(c, c->http->req_id);
-            c->http->req_start = uv_now(c->srv->loop);
+            conn_req_id(c, conn_http_live(c)->req_id);
+            conn_http_live(c)->req_start = uv_now(c->srv->loop);
             conn_timer(c, cfg->http_header_timeout < cfg->http_request_timeout
                               ? cfg->http_header_timeout
                               : cfg->http_request_timeout);
         }
         if (rc == HTTP_PARSE_HEADERS) { /* the body (if any) is on its way */
-            c->http->body_start = uv_now(c->srv->loop);
+            conn_http_live(c)->body_start = uv_now(c->srv->loop);
             body_timer(c);
             maybe_stream(c, &p->req);
             continue;
@@ -1258,7 +1262,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
                             p->error_message ? p->error_message : "bad request", NULL);
             return;
         }
-        if (c->http->body_req)
+        if (conn_http_live(c)->body_req)
             body_end(c);
         else
             handle_request(c, &p->req);
@@ -1267,7 +1271,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             if (len > 0) conn_ws_on_data(c, (uint8_t *)data, len);
             return;
         }
-        if (c->http->api_req || c->http->held_by || c->http->blob_check)
+        if (conn_http_live(c)->api_req || conn_http_live(c)->held_by || conn_http_live(c)->blob_check)
             continue; /* answered later (busy) */
         if (c->finishing || c->closing) return;
         request_done(c);
@@ -1281,7 +1285,7 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
 static void body_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    const http_reqparser_t *p = &c->http->p;
+    const http_reqparser_t *p = &conn_http_live(c)->p;
     http_deadline_t d = {
         .request_ms = cfg->http_request_timeout,
         .grace_ms = cfg->http_header_timeout,
@@ -1290,9 +1294,9 @@ static void body_timer(conn_t *c)
     uint64_t now = uv_now(c->srv->loop), next = 0;
     size_t received = p->msg_bytes > p->header_bytes ? p->msg_bytes - p->header_bytes : 0;
     int rc =
-        http_deadline_check(&d, c->http->req_start, c->http->body_start, received, now, &next);
+        http_deadline_check(&d, conn_http_live(c)->req_start, conn_http_live(c)->body_start, received, now, &next);
     if (rc != HTTP_DEADLINE_OK) {
-        log_info(c->srv->log, "%s: request body %s", c->http->remote,
+        log_info(c->srv->log, "%s: request body %s", conn_http_live(c)->remote,
                  rc == HTTP_DEADLINE_EXPIRED ? "past --http-request-timeout"
                                              : "below --http-body-min-rate");
         conn_http_error(c, 408, "request_timeout",
@@ -1303,7 +1307,7 @@ static void body_timer(conn_t *c)
     }
     uint64_t idle = conn_since(c->last_rx, now);
     if (idle >= cfg->http_idle_timeout) {
-        log_debug(c->srv->log, "%s: request body stalled", c->http->remote);
+        log_debug(c->srv->log, "%s: request body stalled", conn_http_live(c)->remote);
         conn_close(c);
         return;
     }
@@ -1314,16 +1318,16 @@ static void body_timer(conn_t *c)
 void conn_http_on_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
-    http_reqparser_t *p = &c->http->p;
+    http_reqparser_t *p = &conn_http_live(c)->p;
     if (c->drain_wait) {
         /* Responses are waiting for the client to read them: allow slow progress, not
          * none. */
-        uint64_t quiet = uv_now(c->srv->loop) - c->http->last_tx;
+        uint64_t quiet = uv_now(c->srv->loop) - conn_http_live(c)->last_tx;
         if (quiet < cfg->http_idle_timeout) {
             conn_timer(c, cfg->http_idle_timeout - quiet);
             return;
         }
-        log_debug(c->srv->log, "%s: client stopped reading responses", c->http->remote);
+        log_debug(c->srv->log, "%s: client stopped reading responses", conn_http_live(c)->remote);
         conn_close(c);
         return;
     }

@@ -101,7 +101,8 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
     s->stat.conns[conn_state(c)]--;
     c->kind = CONN_WS;
     s->stat.conns[conn_state(c)]++; /* c->sio is set first for Socket.IO */
-    c->ws = NULL; /* the server's resting parser until a frame is partial (parser_of) */
+    /* c->ws stays NULL (the server's resting parser until a frame is partial, parser_of):
+     * it shares its place with the HTTP state, which conn_http_free zeroes after this. */
     proto_client_init(&c->pc, &s->app->proto.limits, &conn_ws_transport, uv_now(s->loop));
     c->awaiting_pong = 0;
     c->close_sent = 0;
@@ -112,9 +113,10 @@ void conn_ws_start(conn_t *c, const auth_claims_t *claims)
 
 void conn_ws_free(conn_t *c)
 {
+    conn_sio_free(c);
+    if (c->http_on) return; /* the union holds the HTTP state, not ws and ws_held */
     cbuf_unref(c->ws_held);
     c->ws_held = NULL;
-    conn_sio_free(c);
     if (!c->ws) return;
     ws_parser_free(c->ws);
     free(c->ws);
@@ -292,6 +294,7 @@ static unsigned ws_ev_opcode(ws_event_type_t t)
 
 void conn_ws_on_data(conn_t *c, uint8_t *data, size_t len)
 {
+    CH_ASSERT(!c->http_on); /* ws and ws_held are the union's live half */
     ws_parser_t *p = parser_of(c);
     ws_on_data(c, p, data, len);
     parser_settle(c, p);

@@ -345,16 +345,21 @@ void server_session_release(server_t *s, server_ip_t *e)
     free(e);
 }
 
+void server_resume_cancel(server_t *s, conn_t *c)
+{
+    if (!c->resume_listed) return; /* rare: closed while waiting for the idle phase */
+    conn_t **pp = &s->resume_list;
+    while (*pp != c)
+        pp = &(*pp)->resume_next;
+    *pp = c->resume_next;
+    c->resume_next = NULL;
+    c->resume_listed = 0;
+}
+
 void server_conn_gone(server_t *s, conn_t *c)
 {
     ip_release(s, c);
-    if (c->resume_listed) { /* rare: closed while waiting for the idle phase */
-        conn_t **pp = &s->resume_list;
-        while (*pp != c)
-            pp = &(*pp)->resume_next;
-        *pp = c->resume_next;
-        c->resume_listed = 0;
-    }
+    server_resume_cancel(s, c);
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -403,6 +408,9 @@ static int bind_listener(server_t *s, uv_tcp_t *l, const char *lhost, int lport,
     }
     if (s->cfg->reuse_port) rc = reuse_port_socket(l, addr.ss_family);
     if (rc == 0) rc = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
+    /* On Linux an accepted socket inherits TCP_NODELAY from its listener: set once here,
+     * it saves a setsockopt per connection (conn.c accept_from). */
+    if (rc == 0) rc = uv_tcp_nodelay(l, 1);
     if (rc == 0) rc = uv_listen((uv_stream_t *)l, 1024, cb);
     if (rc != 0) {
         log_error(s->log, "cannot listen on %s:%d: %s", lhost, lport, uv_strerror(rc));

@@ -171,6 +171,9 @@ void server_want_flush(server_t *s, conn_t *c);
 /* Marks HTTP connection c to be resumed (conn_http_resume) from the loop's idle phase,
  * outside any write callback, before this iteration's output is flushed. */
 void server_want_resume(server_t *s, conn_t *c);
+/* Takes c off the resume list if it is on it (its HTTP state is being freed, or it is
+ * gone). */
+void server_resume_cancel(server_t *s, conn_t *c);
 
 /* Counts c toward the connections of its peer address sa (borrowed). Returns 0, or -1
  * when that address (an IPv6 one grouped by cfg->max_connections_ipv6_prefix) already has

@@ -77,12 +77,15 @@ static int is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-static void test_uuid(void)
+/* auth_random_uuid, or with pool the pooled one: 200 ids (12 refills of the pool), each
+ * well formed and none twice. */
+static void check_uuids(auth_random_pool_t *pool)
 {
     static char seen[200][37];
     for (int n = 0; n < 200; n++) {
         char *u = seen[n];
-        auth_random_uuid(u);
+        if (pool) auth_random_uuid_pooled(pool, u);
+        else auth_random_uuid(u);
         ASSERT_EQ(strlen(u), 36);
         for (int i = 0; i < 36; i++) {
             if (i == 8 || i == 13 || i == 18 || i == 23) ASSERT_EQ(u[i], '-');
@@ -92,6 +95,20 @@ static void test_uuid(void)
         ASSERT_TRUE(strchr("89ab", u[19]) != NULL);
         for (int k = 0; k < n; k++) ASSERT_TRUE(strcmp(seen[k], u) != 0);
     }
+}
+
+static void test_uuid(void)
+{
+    check_uuids(NULL);
+}
+
+/* The pool hands out each of its bytes once, and zeroes what it used. */
+static void test_uuid_pooled(void)
+{
+    auth_random_pool_t pool = {{0}, 0};
+    check_uuids(&pool);
+    ASSERT_EQ(pool.left, (size_t)(AUTH_RANDOM_POOL - (200 * 16) % AUTH_RANDOM_POOL));
+    for (size_t i = 0; i < AUTH_RANDOM_POOL - pool.left; i++) ASSERT_EQ(pool.b[i], 0);
 }
 
 static void test_hex(void)
@@ -121,6 +138,7 @@ int main(void)
     RUN(test_needs_rehash);
     RUN(test_default_cost);
     RUN(test_uuid);
+    RUN(test_uuid_pooled);
     RUN(test_hex);
     TEST_MAIN_END();
 }
