@@ -1,6 +1,7 @@
 // large_rooms.test.mjs: large rooms (issue 26, docs/protocol.md "Large rooms"): the join
 // reply's counts and first page of participants (online first, then offline, each in seat
-// order), the `participants` op and GET /api/rooms/:id/participants paging and searching
+// order), GET /api/rooms/:id's first page in a large room, the `participants` op and
+// GET /api/rooms/:id/participants paging and searching
 // through the rest; a small room's join reply still holds everyone. Membership changes in a
 // large room arrive as one participants_changed a tick with the net change (presence goes
 // to watchers only: presence_sub.test.mjs); a small room keeps its immediate events.
@@ -44,6 +45,10 @@ describe('large rooms: counts, pages, search', () => {
       assert.equal(names(d.participants), 'Cat,Ann,Ben'); // online first, then by seat
       const p = await cs[0].ok('participants', { room: room.id });
       assert.deepEqual(p, { participants: d.participants, next: null, participantCount: 3, onlineCount: 1 });
+      // GET /api/rooms/:id lists a small room's participants whole, without a cursor.
+      const whole = (await get(srv.port, c, `/api/rooms/${room.id}`)).json().room;
+      assert.equal(whole.participants.length, 3);
+      assert.equal(whole.participantsNext, undefined);
     } finally {
       closeAll(cs);
     }
@@ -128,6 +133,16 @@ describe('large rooms: counts, pages, search', () => {
       assert.equal(r2.json().next, null);
       const r3 = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?query=%61&online=true`);
       assert.equal(names(r3.json().participants), 'Hal');
+      // GET /api/rooms/:id: the first page, its cursor and the counts, as the join reply.
+      const whole = await get(srv.port, users[7], `/api/rooms/${room.id}`);
+      assert.equal(whole.status, 200, whole.text);
+      const wr = whole.json().room;
+      assert.equal(names(wr.participants), 'Dee,Gus,Hal');
+      assert.equal(wr.participantCount, 8);
+      assert.equal(wr.onlineCount, 3);
+      const rest = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?cursor=${encodeURIComponent(wr.participantsNext)}&limit=500`);
+      assert.equal(rest.json().participants.length, 5);
+      assert.equal(rest.json().next, null);
       const bad = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?cursor=zz`);
       assert.equal(bad.status, 400, bad.text);
       assert.equal(bad.json().error.code, 'bad_request');

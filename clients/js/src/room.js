@@ -126,7 +126,7 @@ export class Room extends Emitter {
     this._displayName = displayName;
     this._participants = new Map();
     this._people = new Participants(this, this._participants);
-    /** @type {string[] | null} the users watchPresence() watches (sent again after a rejoin) */
+    // the users watchPresence() watches (sent again after a rejoin); null: none
     this._watching = null;
     this._messages = [];
     this._lastSeq = 0; // highest seq delivered (everything up to it is in order)
