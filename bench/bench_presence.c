@@ -34,7 +34,8 @@ int bpres_subscribe_msg(bench_t *b, client_t *c, char *msg, size_t cap)
 {
     int k = b->watch < b->pubs ? b->watch : b->pubs;
     c->ref++;
-    int n = snprintf(msg, cap, "{\"op\":\"presence_subscribe\",\"ref\":%llu,\"room\":\"%s\",\"users\":[",
+    int n = snprintf(msg, cap,
+                     "{\"op\":\"presence_subscribe\",\"ref\":%llu,\"room\":\"%s\",\"users\":[",
                      (unsigned long long)c->ref, b->rooms[c->room]);
     for (int j = 0; j < k && (size_t)n < cap; j++) {
         int slot = (c->idx + j) % b->pubs;
@@ -69,7 +70,8 @@ int bpres_slot(const bench_t *b, const char *s, size_t len)
 
 void bpres_usage(FILE *f)
 {
-    fprintf(f, " presence (fanout's options; --publishers are the movers, --subscribers the\n"
-               " watchers, --rate the moves per second of them all; one large room):\n"
-               "  --watch K         movers each watcher watches with presence_subscribe (10)\n");
+    fprintf(f,
+            " presence (fanout's options; --publishers are the movers, --subscribers the\n"
+            " watchers, --rate the moves per second of them all; one large room):\n"
+            "  --watch K         movers each watcher watches with presence_subscribe (10)\n");
 }

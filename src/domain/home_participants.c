@@ -78,14 +78,8 @@ static void read_page(rooms_t *r, room_t *room, const bus_op_t *op, int rest)
              "online must be a boolean");
         return;
     }
-    room_member_t **list = ch_malloc((size_t)limit * sizeof(*list));
-    size_t n = room_members_page(room, &pos, json_is_true(jo), query, list, (size_t)limit);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, room_member_json(list[i]));
-    free(list);
     char next[ROSTER_CURSOR_LEN];
-    roster_cursor_format(&pos, next);
+    json_t *arr = room_members_page_json(room, &pos, json_is_true(jo), query, (size_t)limit, next);
     /* A REST body starts with "success" (home.h), an op's answer has none. */
     json_t *out = rest ? json_pack("{s:b}", "success", 1) : json_object();
     json_object_set_new(out, "participants", arr);

@@ -1,10 +1,6 @@
 /* room_view.c: a room as JSON for one caller (room_view.h). */
 #include "domain/room_view.h"
 
-#include <stdlib.h>
-
-#include "util/mem.h"
-
 json_t *room_view_summary(rooms_t *r, const room_t *room)
 {
     json_t *j = room_json(r, room);
@@ -24,17 +20,12 @@ json_t *room_view_for(rooms_t *r, room_t *room, const char *user_id)
     }
     /* A large room: the join reply's first page, its cursor and the counts (issue 26),
      * so the answer does not grow with the room. */
-    size_t limit = r->lim.join_participants ? r->lim.join_participants : 1;
-    room_member_t **list = ch_malloc(limit * sizeof(*list));
     roster_pos_t pos = {ROSTER_ONLINE, 0};
-    size_t n = room_members_page(room, &pos, 0, NULL, list, limit);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, room_member_json(list[i]));
-    free(list);
     char next[ROSTER_CURSOR_LEN];
-    roster_cursor_format(&pos, next);
-    json_object_set_new(j, "participants", arr);
+    json_object_set_new(j, "participants",
+                        room_members_page_json(room, &pos, 0, NULL,
+                                               r->lim.join_participants ? r->lim.join_participants : 1,
+                                               next));
     json_object_set_new(j, "participantsNext", next[0] ? json_string(next) : json_null());
     json_object_set_new(j, "participantCount", json_integer(room->seats));
     json_object_set_new(j, "onlineCount", json_integer(room->roster.online));

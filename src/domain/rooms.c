@@ -594,6 +594,19 @@ size_t room_members_page(room_t *room, roster_pos_t *pos, int online_only, const
                        (void *)query, (void **)out, limit);
 }
 
+json_t *room_members_page_json(room_t *room, roster_pos_t *pos, int online_only,
+                               const char *query, size_t limit, char *next)
+{
+    room_member_t **list = ch_malloc(limit * sizeof(*list));
+    size_t n = room_members_page(room, pos, online_only, query, list, limit);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, room_member_json(list[i]));
+    free(list);
+    roster_cursor_format(pos, next);
+    return arr;
+}
+
 json_t *room_members_json(const room_t *room)
 {
     json_t *a = json_array();

@@ -442,6 +442,10 @@ json_t *room_members_json(const room_t *room);
  * none is left). Costs the page, not the room (but a search reads every name after pos). */
 size_t room_members_page(room_t *room, roster_pos_t *pos, int online_only, const char *query,
                          room_member_t **out, size_t limit);
+/* room_members_page as a JSON array of room_member_json's objects (a new reference), with
+ * the cursor of the next page written into next (ROSTER_CURSOR_LEN bytes; "": none). */
+json_t *room_members_page_json(room_t *room, roster_pos_t *pos, int online_only,
+                               const char *query, size_t limit, char *next);
 /* The n members of list (borrowed) as a JSON array of room_member_json's objects, encoded
  * compact, byte for byte, written from the members' fields (room_member_text): a new text
  * (the caller frees it), its length in *len. A member keeps no encoding of itself (~140
