@@ -173,7 +173,6 @@ export declare class Room extends Emitter<RoomEvents, {
     from: string;
     data: unknown;
 }> {
-    /** @type {string[] | null} the users watchPresence() watches (sent again after a rejoin) */
     _watching: string[] | null;
     /** @returns {string} */
     get id(): string;
