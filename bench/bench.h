@@ -89,6 +89,8 @@ struct bench_s {
     int res_fd;  /* a child's pipe to the parent (its readiness, then its result); -1: none */
     int go_fd;   /* a child's pipe from the parent: the run starts when it is readable */
     int tls;     /* --tls: https:// and wss:// */
+    int watch;   /* the presence scenario (bench_presence.c): movers each watcher watches;
+                    0: not that scenario */
     SSL_CTX *tls_ctx; /* owned with tls: the client context (no verification: a benchmark) */
 
     uv_loop_t *loop;

@@ -78,7 +78,9 @@ static void report_json(const bench_t *b, const figures_t *f)
     const double qs[] = {0.5, 0.9, 0.99, 0.999};
     const char *qn[] = {"p50", "p90", "p99", "p99.9"};
     json_t *j = json_object();
-    json_object_set_new(j, "scenario", json_string(bench_scenario_name(b->scenario)));
+    /* presence runs on fanout's machinery (bench_presence.c) */
+    const char *name = b->watch ? "presence" : bench_scenario_name(b->scenario);
+    json_object_set_new(j, "scenario", json_string(name));
     json_object_set_new(j, "target", json_string(bproto_name(b->target)));
     json_object_set_new(j, "ok", json_boolean(bench_ok(b)));
     json_object_set_new(j, "connections", json_integer(b->n));
@@ -156,7 +158,8 @@ void bench_report(bench_t *b)
     }
     const double qs[] = {0.5, 0.9, 0.99, 0.999};
     const char *qn[] = {"p50", "p90", "p99", "p99.9"};
-    printf("%-22s %s against %s\n", "scenario", bench_scenario_name(b->scenario),
+    printf("%-22s %s against %s\n", "scenario",
+           b->watch ? "presence" : bench_scenario_name(b->scenario),
            bproto_name(b->target));
     switch (b->scenario) {
     case SC_ECHO:

@@ -14,6 +14,7 @@
 #include "auth/auth_password.h"
 #include "bench.h"
 #include "bench_jitter.h"
+#include "bench_presence.h"
 #include "bench_proto.h"
 #include "util/mem.h"
 
@@ -186,7 +187,9 @@ static void send_pub(client_t *c)
     char msg[8192];
     int n;
     c->ref++;
-    if (b->scenario == SC_ROOMS)
+    if (b->watch)
+        n = bpres_pub_msg(b, c, msg, sizeof(msg), (unsigned long long)uv_hrtime());
+    else if (b->scenario == SC_ROOMS)
         n = snprintf(msg, sizeof(msg),
                      "{\"op\":\"message\",\"ref\":%llu,\"room\":\"%s\",\"type\":\"user_text\","
                      "\"content\":\"m%s\",\"metadata\":{\"p\":%d,\"s\":%llu,\"t\":%llu}}",
@@ -203,7 +206,8 @@ static void send_pub(client_t *c)
         b->published++;
         b->sec_pub++;
     }
-    send_json(c, b->scenario == SC_ROOMS ? "message" : "broadcast", msg, n);
+    send_json(c, b->watch ? "presence" : b->scenario == SC_ROOMS ? "message" : "broadcast", msg,
+              n);
 }
 
 static void publisher_fill(client_t *c)
@@ -330,6 +334,13 @@ static void on_join_reply(client_t *c)
     } else {
         if (b->scenario == SC_CONNECTIONS)
             record(c, uv_hrtime() - c->sent_at);
+        if (b->watch && c->sub && !c->busy) { /* presence: ready once it watches */
+            char msg[16384];
+            int n = bpres_subscribe_msg(b, c, msg, sizeof(msg));
+            c->busy = 1;
+            send_json(c, "presence_subscribe", msg, n);
+            return;
+        }
         client_ready(c);
     }
 }
@@ -410,6 +421,22 @@ static int read_pst(const char *obj, size_t rest, uint64_t *p, uint64_t *seq, ui
     return 0;
 }
 
+static void count_delivery(client_t *c, uint64_t p, uint64_t seq, uint64_t t, uint64_t now);
+
+/* presence: a watched mover's move reached watcher c (its slot from the userId, its seq and
+ * send time from the cursor in the state). */
+static void on_presence(client_t *c, const char *s, size_t len)
+{
+    uint64_t now = uv_hrtime(), seq, t;
+    int p = bpres_slot(c->b, s, len);
+    if (p < 0 || !bpres_watches(c->b, c, p) || SCAN_UINT(s, len, "s", &seq) < 0 ||
+        SCAN_UINT(s, len, "t", &t) < 0) {
+        cfail(c, "unexpected presence: %.*s", (int)(len < 200 ? len : 200), s);
+        return;
+    }
+    count_delivery(c, (uint64_t)p, seq, t, now);
+}
+
 /* A numbered message reached subscriber c; obj is where its {"p","s","t"} object starts. */
 static void on_delivery(client_t *c, const char *s, size_t len, const char *obj)
 {
@@ -424,6 +451,13 @@ static void on_delivery(client_t *c, const char *s, size_t len, const char *obj)
         cfail(c, "unexpected delivery: %.*s", (int)(len < 200 ? len : 200), s);
         return;
     }
+    count_delivery(c, p, seq, t, now);
+}
+
+/* Counts delivery seq of publisher slot p, sent at t, received at now. */
+static void count_delivery(client_t *c, uint64_t p, uint64_t seq, uint64_t t, uint64_t now)
+{
+    bench_t *b = c->b;
     /* Only the thread that receives for c writes c->expect; the main loop reads it. */
     uint64_t want = atomic_load_explicit(&c->expect[p], memory_order_relaxed);
     bench_stats_t *st = c->st;
@@ -431,7 +465,10 @@ static void on_delivery(client_t *c, const char *s, size_t len, const char *obj)
     if (seq == want) {
         atomic_store_explicit(&c->expect[p], want + 1, memory_order_relaxed);
     } else if (seq > want) {
-        st->lost += seq - want; /* a gap: those never come (order is per sender) */
+        /* A gap: those never come (order is per sender). Presence is a state, not a
+         * stream: the server merges changes held back by --presence-rate, so a skipped
+         * move is no loss there. */
+        if (!b->watch) st->lost += seq - want;
         atomic_store_explicit(&c->expect[p], seq + 1, memory_order_relaxed);
     } else {
         st->dup++;
@@ -467,6 +504,8 @@ static void on_msg(bws_t *ws, char *raw, size_t raw_len)
     }
     if (op_is(s, len, "reply")) {
         on_reply(c, s, len);
+    } else if (c->sub && b->watch && op_is(s, len, "presence")) {
+        on_presence(c, s, len);
     } else if (c->sub && b->scenario == SC_FANOUT && op_is(s, len, "broadcast")) {
         on_delivery(c, s, len, FIND(s, len, "\"data\":{"));
     } else if (c->sub && b->scenario == SC_ROOMS && op_is(s, len, "message")) {
@@ -653,7 +692,8 @@ static int outstanding(bench_t *b, int add_lost)
         for (int p = 0; p < pubs; p++) {
             client_t *q = pub_client(b, c->room, p);
             uint64_t seen = atomic_load_explicit(&c->expect[p], memory_order_relaxed);
-            if (q == c || (q->dead && !add_lost) || seen >= q->seq)
+            if (q == c || (q->dead && !add_lost) || seen >= q->seq ||
+                (b->watch && !bpres_watches(b, c, p)))
                 continue;
             if (!add_lost)
                 return 1;
@@ -790,7 +830,8 @@ int main(int argc, char **argv)
     bench_t *b = &bench;
     if (argc >= 2 && strcmp(argv[1], "jitter") == 0)
         return bench_jitter(argc, argv);
-    if (bench_parse_args(b, argc, argv) < 0) {
+    if (bpres_args(b, &argc, argv) < 0 || bench_parse_args(b, argc, argv) < 0) {
+        bpres_usage(stderr);
         bench_usage(stderr);
         return 2;
     }

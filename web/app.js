@@ -601,11 +601,25 @@ function updateCount() {
   el.send.disabled = over;
 }
 
+// A large room sends a participant's presence (cursors, typing) only to the connections
+// that watch them (presence_subscribe): watch the online participants this client holds,
+// at most 256 (the server's default bound), again as people come.
+function watchShown(sess) {
+  if (sess.room.participantsComplete || sess.watchTimer) return;
+  sess.watchTimer = setTimeout(() => {
+    sess.watchTimer = null;
+    if (current !== sess) return;
+    const ids = [...sess.room.participants.values()]
+      .filter((p) => p.online && p.userId !== session.user.id).slice(0, 256).map((p) => p.userId);
+    sess.room.watchPresence(ids).catch(() => {});
+  }, 300);
+}
+
 function wireRoom(sess) {
   const { room } = sess;
   const on = (ev, fn) => sess.offs.push(room.on(ev, (p) => { if (current === sess) fn(p); }));
   on('message', (m) => addMessage(sess, m));
-  on('participant_joined', () => renderParticipants(sess));
+  on('participant_joined', () => { renderParticipants(sess); watchShown(sess); });
   on('participant_left', (p) => {
     renderParticipants(sess);
     if (p && p.reason !== 'disconnected') removeCursor(sess, p.userId);
@@ -655,6 +669,7 @@ function leaveRoomSession() {
   for (const t of sess.timers) clearInterval(t);
   clearTimeout(sess.cursorTimer);
   clearTimeout(sess.typingStopTimer);
+  clearTimeout(sess.watchTimer);
   closeEditor(sess);
   closeCosmos(sess);
   sess.call?.destroy();
@@ -696,6 +711,7 @@ function renderRoomAll(sess) {
   for (const p of room.participants.values()) {
     if (p.userId !== session.user.id) applyPresence(sess, p.userId, p.presence || {}, { initial: true });
   }
+  watchShown(sess);
   renderTyping(sess);
   updateComposer(sess);
   renderCosmosCount(sess);

@@ -154,6 +154,12 @@ void bus_on_drop(bus_t *b, bus_drop_fn fn, void *ud)
     b->drop_ud = ud;
 }
 
+void bus_on_watchers(bus_t *b, bus_watchers_fn fn, void *ud)
+{
+    b->watchers = fn;
+    b->watchers_ud = ud;
+}
+
 void bus_on_room(bus_t *b, bus_room_fn fn, void *ud)
 {
     b->room_fn = fn;

@@ -189,6 +189,9 @@ typedef struct {
     const char *to_user;          /* only this user's connections receive it; NULL = all */
     int unsubscribe;              /* each receiver it reaches is then dropped from the topic
                                      (bus_on_drop); with name NULL no frame is sent */
+    int watchers;                 /* a presence change of except_user in a large room: each
+                                     process delivers it only to its receivers that watch
+                                     that user (bus_on_watchers), skips still applied */
 } bus_event_t;
 
 /* Delivers ev to every subscriber of t (on every process) that it does not skip; with
@@ -232,6 +235,15 @@ typedef void (*bus_drop_fn)(void *ud, bus_topic_t *t, bus_sub_t *s);
  * room's topic carries unsubscribe events (a document's subscriptions go with it through
  * the rooms' client_left hook). */
 void bus_on_drop(bus_t *b, bus_drop_fn fn, void *ud);
+
+/* Returns the local subscriptions of topic t (borrowed) that watch user's presence
+ * (borrowed), *n of them (the array is the domain's, valid for the delivery), or NULL. */
+typedef bus_sub_t *const *(*bus_watchers_fn)(void *ud, bus_topic_t *t, const char *user,
+                                             size_t *n);
+
+/* Makes fn (with ud, borrowed) how this process finds the receivers of a watchers event
+ * (bus_event_t.watchers): the rooms' presence watch index (rooms_init). */
+void bus_on_watchers(bus_t *b, bus_watchers_fn fn, void *ud);
 
 /* ---------- operations: a member to its room's home ---------- */
 
@@ -403,6 +415,8 @@ struct bus_s {
     void *serve_ud;
     bus_drop_fn drop;             /* unsubscribe events' receivers (bus_on_drop) */
     void *drop_ud;
+    bus_watchers_fn watchers;     /* watchers events' receivers (bus_on_watchers) */
+    void *watchers_ud;
     bus_room_fn room_fn; /* the others' room announcements (bus_on_room) */
     void *room_ud;
     bus_takeover_t takeover; /* bus_on_takeover; all NULL: none */

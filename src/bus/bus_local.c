@@ -16,28 +16,54 @@ static int skips(const bus_t *b, const bus_event_t *ev, const bus_sub_t *s)
     return ev->except_user && strcmp(bus_rcv_user(b, r), ev->except_user) == 0;
 }
 
+/* Hands ev to subscriber s (framed on the first receiver of its kind, into frames). */
+static void deliver_one(bus_t *b, const bus_event_t *ev, bus_sub_t *s,
+                        cbuf_t *frames[BUS_FRAME_KINDS])
+{
+    const bus_rcv_ops_t *ops = b->rcv_ops;
+    unsigned kind = ops->kind ? ops->kind(s->rcv) : 0;
+    CH_ASSERT(kind < BUS_FRAME_KINDS);
+    if (!frames[kind]) {
+        frames[kind] = kind ? ops->frame_as(ev, s->rcv) : ops->frame(ev);
+        b->framed++;
+    }
+    ops->deliver(s->rcv, frames[kind]);
+    b->delivered++;
+}
+
+/* A watchers event: only the subscribers the domain's index names (bus_on_watchers), so a
+ * large room's presence change costs its watchers here, not the room's connections. */
+static uint32_t deliver_watchers(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
+{
+    size_t n = 0;
+    bus_sub_t *const *list = b->watchers && ev->except_user && ev->name
+                                 ? b->watchers(b->watchers_ud, t, ev->except_user, &n)
+                                 : NULL;
+    cbuf_t *frames[BUS_FRAME_KINDS] = {NULL};
+    uint32_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (skips(b, ev, list[i])) continue;
+        deliver_one(b, ev, list[i], frames);
+        got++;
+    }
+    for (unsigned k = 0; k < BUS_FRAME_KINDS; k++)
+        cbuf_unref(frames[k]);
+    return got;
+}
+
 /* Framed on the first receiver of each kind, so a topic nobody here receives costs no
  * encoding; then the same buffer goes to every receiver of that kind. An unsubscribe
  * event drops each receiver after its frame (the drop function unlinks it, so the next one
  * is read first). */
 uint32_t bus_local_deliver(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
 {
+    if (ev->watchers) return deliver_watchers(b, t, ev);
     cbuf_t *frames[BUS_FRAME_KINDS] = {NULL};
-    const bus_rcv_ops_t *ops = b->rcv_ops;
     uint32_t n = 0;
     for (bus_sub_t *s = t->head, *next; s; s = next) {
         next = s->next;
         if (skips(b, ev, s)) continue;
-        if (ev->name) {
-            unsigned kind = ops->kind ? ops->kind(s->rcv) : 0;
-            CH_ASSERT(kind < BUS_FRAME_KINDS);
-            if (!frames[kind]) {
-                frames[kind] = kind ? ops->frame_as(ev, s->rcv) : ops->frame(ev);
-                b->framed++;
-            }
-            ops->deliver(s->rcv, frames[kind]);
-            b->delivered++;
-        }
+        if (ev->name) deliver_one(b, ev, s, frames);
         n++;
         if (ev->unsubscribe) {
             CH_ASSERT(b->drop != NULL);

@@ -953,7 +953,8 @@ static void got_event(redis_bus_t *r, const char *channel, const void *p, size_t
                       .to = w.to,
                       .except_user = w.except_user,
                       .to_user = w.to_user,
-                      .unsubscribe = w.unsubscribe};
+                      .unsubscribe = w.unsubscribe,
+                      .watchers = w.watchers};
     bus_local_deliver(&r->base, c->topic, &ev);
 }
 

@@ -157,7 +157,8 @@ int bus_wire_event_write(const bus_event_t *ev, cbuf_t **out)
     put_u64(&b, (uint64_t)ev->version);
     put_u64(&b, ev->except);
     put_u64(&b, ev->to);
-    put_u8(&b, ev->unsubscribe ? 1 : 0);
+    /* Flags: 1 unsubscribe, 2 watchers. */
+    put_u8(&b, (uint8_t)((ev->unsubscribe ? 1 : 0) | (ev->watchers ? 2 : 0)));
     if (put_parts(&b, ev->parts, ev->nparts) != 0) {
         cbuf_unref(b);
         *out = NULL;
@@ -328,9 +329,10 @@ int bus_wire_event_read(const void *p, size_t len, bus_wire_event_t *out)
     out->version = (int64_t)get_uint(&r, 8);
     out->except = get_uint(&r, 8);
     out->to = get_uint(&r, 8);
-    uint8_t unsub = get_u8(&r);
-    out->unsubscribe = unsub == 1;
-    if (unsub > 1 || (!r.bad && !out->room)) r.bad = 1;
+    uint8_t flags = get_u8(&r);
+    out->unsubscribe = (flags & 1) != 0;
+    out->watchers = (flags & 2) != 0;
+    if (flags > 3 || (!r.bad && !out->room)) r.bad = 1;
     get_parts(&r, out->parts, &out->nparts);
     return finish(&r);
 }

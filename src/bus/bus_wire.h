@@ -40,7 +40,7 @@ typedef struct {
     const char *room, *doc, *name, *except_user, *to_user;
     int64_t seq, version;
     bus_member_t except, to;
-    int unsubscribe;
+    int unsubscribe, watchers;
     jpart_t parts[BUS_WIRE_MAX_PARTS];
     size_t nparts;
 } bus_wire_event_t;

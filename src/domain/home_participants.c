@@ -1,4 +1,5 @@
-/* home_participants.c: a page of a room's participants at its home (home.h, issue 26):
+/* home_participants.c: a page of a room's participants at its home (home.h, issue 26),
+ * and the presence of the users a presence_subscribe watches:
  * the `participants` op of the members' connections and `rest.participants` of the REST
  * routes and the server API, in the join reply's order (online first, then offline, each
  * in the order the seats were taken), with a search by display name. The member's side
@@ -77,14 +78,8 @@ static void read_page(rooms_t *r, room_t *room, const bus_op_t *op, int rest)
              "online must be a boolean");
         return;
     }
-    room_member_t **list = ch_malloc((size_t)limit * sizeof(*list));
-    size_t n = room_members_page(room, &pos, json_is_true(jo), query, list, (size_t)limit);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, room_member_json(list[i]));
-    free(list);
     char next[ROSTER_CURSOR_LEN];
-    roster_cursor_format(&pos, next);
+    json_t *arr = room_members_page_json(room, &pos, json_is_true(jo), query, (size_t)limit, next);
     /* A REST body starts with "success" (home.h), an op's answer has none. */
     json_t *out = rest ? json_pack("{s:b}", "success", 1) : json_object();
     json_object_set_new(out, "participants", arr);
@@ -104,8 +99,36 @@ static void op_rest_participants(void *ud, room_t *room, const bus_op_t *op)
     read_page(ud, room, op, 1);
 }
 
+/* presence_subscribe at the room's home: the current presence of the watched users who
+ * are online ({userId: state}, as the others know it), read member by member from their
+ * records. The member's side bounded the list and, once answered, watches them on its own
+ * process (rooms_watch_set), so the presence events after this answer reach it. */
+static void op_presence_subscribe(void *ud, room_t *room, const bus_op_t *op)
+{
+    rooms_t *r = ud;
+    json_t *users = json_object_get(op->args, "users");
+    if (!json_is_array(users) || json_array_size(users) > r->lim.watch_max) {
+        fail(op, 0, ROOMS_E_INVALID, "validation_error", "users",
+             "users must be an array of user ids");
+        return;
+    }
+    json_t *pres = json_object();
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u)
+    {
+        room_member_t *m = json_is_string(u) ? room_member(room, json_string_value(u)) : NULL;
+        if (!m || m->banned || !m->online) continue;
+        json_object_set_new(pres, m->user_id,
+                            m->presence.sent ? json_deep_copy(m->presence.sent)
+                                             : json_object());
+    }
+    bus_reply(&op->route, NULL, NULL, json_pack("{s:o}", "presence", pres));
+}
+
 static const home_op_t home_participants_ops[] = {
     {"participants", op_participants},
+    {"presence_subscribe", op_presence_subscribe},
     {"rest.participants", op_rest_participants},
 };
 

@@ -14,7 +14,8 @@ json_t *room_view_summary(rooms_t *r, const room_t *room);
 
 /* The room as user_id (borrowed) may see it: room_json with "participants" when user_id
  * is a participant (not banned), else room_view_summary (borrows r and room; returns a
- * new reference). */
+ * new reference). In a large room "participants" is the join reply's first page, with
+ * "participantsNext", "participantCount" and "onlineCount". */
 json_t *room_view_for(rooms_t *r, room_t *room, const char *user_id);
 
 #endif

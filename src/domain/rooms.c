@@ -138,6 +138,8 @@ void rooms_room_free(room_t *room)
     keyset_free(&room->by_user);
     keyset_free(&room->by_name);
     roster_free(&room->roster);
+    if (room->watch) pwatch_free(room->watch);
+    free(room->watch);
     json_decref(room->state);
     free(room);
 }
@@ -627,6 +629,19 @@ size_t room_members_page(room_t *room, roster_pos_t *pos, int online_only, const
                        (void *)query, (void **)out, limit);
 }
 
+json_t *room_members_page_json(room_t *room, roster_pos_t *pos, int online_only,
+                               const char *query, size_t limit, char *next)
+{
+    room_member_t **list = ch_malloc(limit * sizeof(*list));
+    size_t n = room_members_page(room, pos, online_only, query, list, limit);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, room_member_json(list[i]));
+    free(list);
+    roster_cursor_format(pos, next);
+    return arr;
+}
+
 json_t *room_members_json(const room_t *room)
 {
     json_t *a = json_array();
@@ -818,7 +833,6 @@ static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t
         unsigned cost = ROOMS_TICK_VISIT;
         uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
         if (due && due <= now) {
-            if (rooms_coalescing(r, room)) rooms_coalesce_presence(r, room, m);
             json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
             rooms_member_changed(m);
             if (change) {
@@ -1078,6 +1092,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
                               sizeof(room_member_t) + STORE_SUB_LEN + STORE_NAME_LEN);
     r->sub_slab = slab_new(sizeof(bus_sub_t), sizeof(bus_sub_t));
     bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
+    bus_on_watchers(bus, rooms_watchers, r); /* a large room's presence, to its watchers */
     bus_on_room(bus, rooms_adopt, r); /* rooms made elsewhere in a cluster, known here too */
     bus_on_takeover(bus, &(bus_takeover_t){rooms_reload, rooms_reset, rooms_lost, r});
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
@@ -1094,6 +1109,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .large = (uint32_t)cfg->room_large,
         .join_participants = (uint32_t)cfg->room_join_participants,
         .large_tick_ms = cfg->room_large_tick,
+        .changed_max = (uint32_t)cfg->room_changed_max,
+        .watch_max = (uint32_t)cfg->room_presence_subscribe_max,
         .max_message = (size_t)cfg->room_max_message,
         .max_metadata = (size_t)cfg->room_max_metadata,
         .max_reply = (size_t)config_reply_budget(cfg),

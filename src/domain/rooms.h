@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "util/rate_window.h"
 #include "domain/presence.h"
+#include "domain/presence_watch.h"
 #include "domain/room_lookup.h"
 #include "domain/room_version.h"
 #include "domain/roster.h"
@@ -156,6 +157,9 @@ struct room_s {
     /* A large room's membership and presence changes held for the next
      * participants_changed (rooms_coalesce.c); NULL: none. */
     struct rooms_coal_s *coal;
+    /* Who watches whose presence among this process's connections in the room
+     * (presence_subscribe: rooms_watch_set); NULL until the first set. Owned. */
+    pwatch_t *watch;
 };
 
 typedef struct {
@@ -167,6 +171,8 @@ typedef struct {
     uint32_t large;            /* a room with more seats than this is large (issue 26) */
     uint32_t join_participants; /* participants in a large room's join reply */
     uint64_t large_tick_ms;     /* a large room's membership and presence, coalesced */
+    uint32_t changed_max;       /* joined participants named in one participants_changed */
+    uint32_t watch_max;         /* users one connection's presence_subscribe watches */
     size_t max_message;        /* bytes of message content, JSON-encoded */
     size_t max_metadata;       /* bytes of message metadata, JSON-encoded */
     size_t max_reply;          /* bytes of stored data in one reply (config_reply_budget) */
@@ -443,6 +449,10 @@ json_t *room_members_json(const room_t *room);
  * none is left). Costs the page, not the room (but a search reads every name after pos). */
 size_t room_members_page(room_t *room, roster_pos_t *pos, int online_only, const char *query,
                          room_member_t **out, size_t limit);
+/* room_members_page as a JSON array of room_member_json's objects (a new reference), with
+ * the cursor of the next page written into next (ROSTER_CURSOR_LEN bytes; "": none). */
+json_t *room_members_page_json(room_t *room, roster_pos_t *pos, int online_only,
+                               const char *query, size_t limit, char *next);
 /* The n members of list (borrowed) as a JSON array of room_member_json's objects, encoded
  * compact, byte for byte, written from the members' fields (room_member_text): a new text
  * (the caller frees it), its length in *len. A member keeps no encoding of itself (~140
@@ -675,6 +685,18 @@ int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c);
 /* On the subscription's process: drops subscription s of a connection to a room (owned:
  * freed), after the features' client_left hooks. A bus_drop_fn (ud: the rooms_t). */
 void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s);
+/* Presence subscriptions (presence_subscribe, issue 26), on c's process: replaces the set
+ * of users (borrowed, copied; duplicates count once; n 0 clears it) whose presence c's
+ * subscription to room watches, so that in a large room their presence changes reach it
+ * (rooms_presence_emit). Returns the number of users watched, ROOMS_E_FORBIDDEN when c is
+ * not subscribed to room, or ROOMS_E_LIMIT past lim.watch_max (nothing changed). */
+int rooms_watch_set(rooms_t *r, room_t *room, bus_rcv_t *c, const char *const *users,
+                    size_t n);
+/* Drops what subscription s (borrowed, of room) watched: it is going. */
+void rooms_watch_drop(room_t *room, bus_sub_t *s);
+/* The bus's bus_watchers_fn (rooms_init): the local subscriptions of the room whose
+ * topic is t that watch user. */
+bus_sub_t *const *rooms_watchers(void *ud, bus_topic_t *t, const char *user, size_t *n);
 /* On c's process, when c disconnects: the features' client_gone hooks while c is still
  * subscribed to its rooms, then for each room its subscription is dropped
  * (rooms_unsubscribe) and the room's home told (rooms_send_detach). */

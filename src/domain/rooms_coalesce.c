@@ -1,27 +1,26 @@
-/* rooms_coalesce.c: a large room's membership and presence changes, coalesced (issue 26,
- * docs/protocol.md "Large rooms"): instead of participant_joined, participant_left,
- * participant_removed and presence at each change, the room's home notes who changed
- * (the state others knew of them before: online, seated, their presence) and every
- * lim.large_tick_ms sends one participants_changed with the net change of the interval,
- * framed once per node, so deliveries grow with members x ticks, not members x changes.
+/* rooms_coalesce.c: a large room's membership changes, coalesced (issue 26,
+ * docs/protocol.md "Large rooms"): instead of participant_joined, participant_left and
+ * participant_removed at each change, the room's home notes who changed (the state others
+ * knew of them before: online, seated) and every lim.large_tick_ms sends one
+ * participants_changed with the net change of the interval, framed once per node, so
+ * deliveries grow with members x ticks, not members x changes. It names at most
+ * lim.changed_max of those who came online (the rest are in the counts and in
+ * "joinedMore"). Presence changes go to the member's watchers instead (rooms_presence.c).
  * A room is coalesced while it is large, and until its held changes are sent. */
 #include "domain/rooms_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json_patch.h"
 #include "util/mem.h"
 
 /* One user's changes in the current interval. */
 typedef struct {
-    json_t *from;       /* their presence as the room knew it before (owned; NULL: {}) */
     const char *reason; /* the last leave's reason (static), NULL: none */
     uint8_t was_online; /* online before the first change of the interval */
     uint8_t was_seated;
     uint8_t came_back; /* came online in the interval (fresh presence) */
     uint8_t removed;   /* lost the seat in the interval */
-    uint8_t presence;  /* the presence changed */
     char user_id[];
 } coal_user_t;
 
@@ -38,10 +37,10 @@ int rooms_coalescing(const rooms_t *r, const room_t *room)
 
 static void on_coal_timer(uv_timer_t *t);
 
-/* The entry of user_id (m: their record, NULL when they have none), made with the state
- * given (before the change) when it is their first change of the interval. */
-static coal_user_t *note(rooms_t *r, room_t *room, const room_member_t *m, const char *user_id,
-                         int was_online, int was_seated)
+/* The entry of user_id, made with the state given (before the change) when it is their
+ * first change of the interval. */
+static coal_user_t *note(rooms_t *r, room_t *room, const char *user_id, int was_online,
+                         int was_seated)
 {
     if (!room->coal) {
         room->coal = ch_calloc(1, sizeof(*room->coal));
@@ -61,47 +60,54 @@ static coal_user_t *note(rooms_t *r, room_t *room, const room_member_t *m, const
     memcpy(u->user_id, user_id, len);
     u->was_online = (uint8_t)was_online;
     u->was_seated = (uint8_t)was_seated;
-    u->from = m && m->presence.sent ? json_incref(m->presence.sent) : NULL;
     strmap_put(&room->coal->users, u->user_id, u);
     return u;
 }
 
+void rooms_coalesce_seated(rooms_t *r, room_t *room, const room_member_t *m)
+{
+    note(r, room, m->user_id, 0, 0);
+}
+
 void rooms_coalesce_online(rooms_t *r, room_t *room, room_member_t *m)
 {
-    coal_user_t *u = note(r, room, m, m->user_id, 0, 1);
+    coal_user_t *u = note(r, room, m->user_id, 0, 1);
     u->came_back = 1;
 }
 
 void rooms_coalesce_left(rooms_t *r, room_t *room, const room_member_t *m, const char *reason,
                          int removed)
 {
-    coal_user_t *u = note(r, room, m, m->user_id, m->online > 0, !m->banned);
+    coal_user_t *u = note(r, room, m->user_id, m->online > 0, !m->banned);
     u->reason = reason;
     u->removed |= (uint8_t)removed;
 }
 
-void rooms_coalesce_presence(rooms_t *r, room_t *room, room_member_t *m)
-{
-    coal_user_t *u = note(r, room, m, m->user_id, m->online > 0, !m->banned);
-    u->presence = 1;
-}
-
-/* Sends room's participants_changed (when something changed) and forgets its changes. */
-static void flush_room(room_t *room, int send)
+/* Sends room's participants_changed (when something changed) and forgets its changes:
+ * joined names at most changed_max participants (the first in the map's order), the
+ * others are counted in joinedMore. */
+static void flush_room(room_t *room, uint32_t changed_max, int send)
 {
     struct rooms_coal_s *c = room->coal;
     room->coal = NULL;
-    size_t n = c->users.count, nj = 0;
-    room_member_t **joined = ch_malloc((n + 1) * sizeof(*joined));
-    json_t *left = json_array(), *pres = json_array();
+    size_t n = c->users.count, nj = 0, more = 0;
+    size_t cap = n < changed_max ? n : changed_max;
+    room_member_t **joined = ch_malloc((cap + 1) * sizeof(*joined));
+    json_t *left = json_array();
     const char *k;
     void *v;
     for (size_t i = 0; strmap_next(&c->users, &i, &k, &v);) {
         coal_user_t *u = v;
         room_member_t *m = room->deleted ? NULL : room_member(room, u->user_id);
         int seated = m && !m->banned, online = seated && m->online > 0;
-        if (online && (!u->was_online || u->came_back)) {
-            joined[nj++] = m; /* their participant object, presence included, as now */
+        /* Came online, or took a seat in the interval (online or not by its end: a seat
+         * taken and left offline, or taken over REST, is a participant the others did not
+         * know, so it is named, with "online": false). */
+        if ((online && (!u->was_online || u->came_back)) || (seated && !u->was_seated)) {
+            if (nj < cap)
+                joined[nj++] = m; /* their participant object, presence included, as now */
+            else
+                more++;
         } else if (u->was_seated && !seated) {
             json_array_append_new(left,
                                   json_pack("{s:s, s:s, s:b}", "userId", u->user_id, "reason",
@@ -110,24 +116,15 @@ static void flush_room(room_t *room, int send)
             json_array_append_new(
                 left, json_pack("{s:s, s:s, s:b}", "userId", u->user_id, "reason",
                                 u->reason ? u->reason : "disconnected", "removed", 0));
-        } else if (online && u->presence) {
-            json_t *empty = json_object();
-            json_t *diff = json_merge_diff(u->from ? u->from : empty,
-                                           m->presence.sent ? m->presence.sent : empty);
-            json_decref(empty);
-            if (diff)
-                json_array_append_new(
-                    pres, json_pack("{s:s, s:o}", "userId", u->user_id, "state", diff));
         }
-        json_decref(u->from);
         free(u);
     }
     strmap_free(&c->users);
     free(c);
-    if (send && !room->deleted && (nj || json_array_size(left) || json_array_size(pres))) {
+    if (send && !room->deleted && (nj || more || json_array_size(left))) {
         json_t *fields = json_object();
         if (json_array_size(left)) json_object_set(fields, "left", left);
-        if (json_array_size(pres)) json_object_set(fields, "presence", pres);
+        if (more) json_object_set_new(fields, "joinedMore", json_integer((json_int_t)more));
         json_object_set_new(fields, "participantCount", json_integer(room->seats));
         json_object_set_new(fields, "onlineCount", json_integer(room->roster.online));
         size_t len = 0;
@@ -142,7 +139,6 @@ static void flush_room(room_t *room, int send)
         json_decref(fields);
     }
     json_decref(left);
-    json_decref(pres);
     free(joined);
     rooms_release(room);
 }
@@ -156,7 +152,7 @@ static void flush_all(rooms_t *r, int send)
     while (list) {
         room_t *room = list;
         list = room->coal->next;
-        flush_room(room, send);
+        flush_room(room, r->lim.changed_max, send);
     }
 }
 

@@ -189,9 +189,8 @@ void rooms_coalesce_online(rooms_t *r, room_t *room, room_member_t *m);
  * 1), for reason (a static string). */
 void rooms_coalesce_left(rooms_t *r, room_t *room, const room_member_t *m, const char *reason,
                          int removed);
-/* Notes that m's presence is about to change (called before it does: the interval's
- * change is the difference from the presence the room knew first). */
-void rooms_coalesce_presence(rooms_t *r, room_t *room, room_member_t *m);
+/* Notes that m (borrowed) took a new seat in room (it was no participant before). */
+void rooms_coalesce_seated(rooms_t *r, room_t *room, const room_member_t *m);
 /* Sets up the registry's coalescing timer (rooms_init); closes it, dropping what is held
  * (rooms_close). */
 void rooms_coalesce_init(rooms_t *r);

@@ -275,6 +275,7 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
                              role == STORE_ROLE_HOST ? STORE_ROLE_HOST : STORE_ROLE_MEMBER,
                              clock_unix_ms(), uv_now(r->loop));
         changed = 1;
+        if (rooms_coalescing(r, room)) rooms_coalesce_seated(r, room, m);
         /* Not in a large room: a chat line per arrival is a delivery to every member per
          * join (issue 26); the activity stream and participants_changed tell it. */
         if (!ROOMS_LARGE(r, room))
@@ -570,6 +571,7 @@ void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s)
 {
     rooms_t *r = ud;
     ROOMS_FEATURES_CALL(r, client_left, r, s->room, s->rcv);
+    rooms_watch_drop(s->room, s);
     bus_unsubscribe(t, s);
     slab_free(s);
 }
@@ -616,6 +618,7 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
     while (c->subs) {
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
+        rooms_watch_drop(room, s);
         bus_unsubscribe(&room->bus, s);
         slab_free(s);
         rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c), 0);

@@ -3,6 +3,7 @@
  * registry's pending-presence list, flushed by the fast presence timer. */
 #include "domain/rooms_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +11,49 @@
 #include "util/mem.h"
 
 /* Sends a presence change to the room's other users (not to the member's own
- * connections: they know). */
+ * connections: they know); in a large room only to the connections that watch the member
+ * (presence_subscribe): one event on the room's topic, which each process delivers to its
+ * own watchers of the member (bus_event_t.watchers, rooms_watchers). */
 void rooms_presence_emit(room_t *room, room_member_t *m, json_t *change)
 {
-    if (room->coal) { /* coalesced: participants_changed sends the interval's difference */
-        json_decref(change);
-        return;
-    }
     json_t *fields = json_pack("{s:s, s:o}", "userId", m->user_id, "state", change);
     jpart_t part = {.obj = fields};
-    bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = "presence", .parts = &part,
-                                           .nparts = 1, .except_user = m->user_id});
+    bus_publish(&room->bus, &(bus_event_t){.room = room->id,
+                                           .name = "presence",
+                                           .parts = &part,
+                                           .nparts = 1,
+                                           .except_user = m->user_id,
+                                           .watchers = rooms_coalescing(room->rooms, room)});
     json_decref(fields);
+}
+
+bus_sub_t *const *rooms_watchers(void *ud, bus_topic_t *t, const char *user, size_t *n)
+{
+    (void)ud;
+    room_t *room = (room_t *)(void *)((char *)t - offsetof(room_t, bus));
+    *n = 0;
+    if (!room->watch) return NULL;
+    /* The index's watchers are the room's subscriptions (rooms_watch_set). */
+    return (bus_sub_t *const *)pwatch_of(room->watch, user, n);
+}
+
+int rooms_watch_set(rooms_t *r, room_t *room, bus_rcv_t *c, const char *const *users,
+                    size_t n)
+{
+    bus_sub_t *s = bus_find(c->subs, room);
+    if (!s) return ROOMS_E_FORBIDDEN;
+    if (!room->watch) {
+        if (n == 0) return 0;
+        room->watch = ch_malloc(sizeof(*room->watch));
+        pwatch_init(room->watch, (uint64_t)(uintptr_t)room ^ uv_now(r->loop));
+    }
+    int k = pwatch_set(room->watch, s, users, n, r->lim.watch_max);
+    return k < 0 ? ROOMS_E_LIMIT : k;
+}
+
+void rooms_watch_drop(room_t *room, bus_sub_t *s)
+{
+    if (room->watch) pwatch_drop(room->watch, s);
 }
 
 static void on_presence_timer(uv_timer_t *t);
@@ -57,7 +89,6 @@ static void on_presence_timer(uv_timer_t *t)
         room_member_t *m = list;
         list = m->dirty_next;
         m->presence_dirty = 0;
-        if (rooms_coalescing(r, m->room)) rooms_coalesce_presence(r, m->room, m);
         json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
         rooms_member_changed(m); /* typing or idle may have changed the state, sent or not */
         if (change) rooms_presence_emit(m->room, m, change);
@@ -74,7 +105,6 @@ int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *
     room_member_t *m = room_member(room, user_id);
     if (!m) return -1;
     json_t *emit = NULL;
-    if (rooms_coalescing(r, room)) rooms_coalesce_presence(r, room, m);
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
         return -1;
     rooms_member_changed(m); /* the state changed, whether the change goes out now or later */

@@ -456,6 +456,84 @@ static void op_home_joined(proto_req_t *req)
     if (room) proto_rooms_to_home(req, room);
 }
 
+/* ---- presence_subscribe: the home answers the watched users' presence; the watch
+ * index is this process's (rooms_watch_set) ---- */
+
+typedef struct {
+    proto_deferred_t d;
+    rooms_t *r;
+    json_t *users; /* the frame's list (a reference) */
+    char room_id[STORE_ID_LEN];
+} watch_wait_t;
+
+/* bus_reply_fn of presence_subscribe: the connection watches the users from now on (the
+ * events after the home's answer reach it; the answer holds the state before them). */
+static void watch_answered(const bus_route_t *route, const char *code, const char *message,
+                           json_t *data)
+{
+    watch_wait_t *w = route->ud;
+    proto_client_t *c = w->d.c;
+    room_t *room = strmap_get(&w->r->by_id, w->room_id);
+    if (!code && !c->gone) {
+        size_t n = json_array_size(w->users);
+        const char **ids = ch_malloc((n ? n : 1) * sizeof(*ids));
+        for (size_t i = 0; i < n; i++)
+            ids[i] = json_string_value(json_array_get(w->users, i));
+        int rc = room ? rooms_watch_set(w->r, room, &c->rcv, ids, n) : ROOMS_E_FORBIDDEN;
+        free(ids);
+        if (rc < 0) {
+            json_decref(data);
+            data = NULL;
+            code = rc == ROOMS_E_LIMIT ? "too_many_users" : PROTO_FORBIDDEN;
+            message = rc == ROOMS_E_LIMIT ? "too many users to watch" : "join the room first";
+        } else {
+            if (!json_is_object(data)) {
+                json_decref(data);
+                data = json_object();
+            }
+            json_object_set_new(data, "room", json_string(w->room_id));
+            json_object_set_new(data, "users", json_integer(rc));
+        }
+    }
+    proto_rooms_answer(&w->d, code, message, data);
+    json_decref(w->users);
+    free(w);
+}
+
+static void op_presence_subscribe(proto_req_t *req)
+{
+    room_t *room = proto_rooms_target(req, PROTO_ROOM_JOINED);
+    if (!room) return;
+    rooms_t *r = rooms_of(req);
+    json_t *users = json_object_get(req->msg, "users");
+    if (!json_is_array(users)) {
+        invalid(req, "users", "users must be an array of user ids");
+        return;
+    }
+    if (json_array_size(users) > r->lim.watch_max) {
+        proto_reply_error(req, "too_many_users",
+                          "at most %u users can be watched in a room at once", r->lim.watch_max);
+        return;
+    }
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u)
+    {
+        if (!json_is_string(u) || json_string_length(u) == 0 ||
+            json_string_length(u) >= STORE_SUB_LEN ||
+            memchr(json_string_value(u), 0, json_string_length(u))) {
+            invalid(req, "users", "each user id must be a non-empty string of at most 128 bytes");
+            return;
+        }
+    }
+    watch_wait_t *w = ch_calloc(1, sizeof(*w));
+    proto_defer(req, &w->d); /* c->pending: the client stays allocated until answered */
+    w->r = r;
+    w->users = json_incref(users);
+    snprintf(w->room_id, sizeof(w->room_id), "%s", room->id);
+    proto_rooms_send(req, room, watch_answered, w);
+}
+
 /* Every room op goes to the room's home through the bus; join's answer subscribes the
  * connection here. */
 static const proto_op_t room_ops[] = {
@@ -471,6 +549,7 @@ static const proto_op_t room_ops[] = {
     {"activity", op_home_member, 0},
     {"snapshot_at", op_home_member, 0},  /* home_history.c */
     {"participants", op_home_member, 0}, /* home_participants.c */
+    {"presence_subscribe", op_presence_subscribe, 0}, /* home_participants.c */
 };
 
 /* The features' local state goes first (their client_gone hooks), then each room's

@@ -187,6 +187,10 @@ static const opt_t options[] = {
      "how often a large room sends its membership and presence changes"},
     {"room-join-participants", OPT_COUNT, OFF(room_join_participants), 1, 1000, "100",
      "participants in a large room's join reply (the first page)"},
+    {"room-changed-max", OPT_COUNT, OFF(room_changed_max), 0, 100000, "100",
+     "participants named as joined in one participants_changed (the rest are counted)"},
+    {"room-presence-subscribe-max", OPT_COUNT, OFF(room_presence_subscribe_max), 0, 10000,
+     "256", "users one connection watches the presence of in a room (presence_subscribe)"},
     {"room-max-message", OPT_SIZE, OFF(room_max_message), 1, 16 * MiB, "16KiB",
      "message content size, JSON-encoded"},
     {"room-max-metadata", OPT_SIZE, OFF(room_max_metadata), 2, 16 * MiB, "4KiB",
@@ -465,6 +469,8 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_large = 100;
     cfg->room_large_tick = 100;
     cfg->room_join_participants = 100;
+    cfg->room_changed_max = 100;
+    cfg->room_presence_subscribe_max = 256;
     cfg->upload_max_size = 20 * GiB;
     cfg->upload_expiry = 24 * HOUR_MS;
     cfg->upload_max_concurrent = 4;

@@ -1,9 +1,10 @@
 // large_rooms.test.mjs: large rooms (issue 26, docs/protocol.md "Large rooms"): the join
 // reply's counts and first page of participants (online first, then offline, each in seat
-// order), the `participants` op and GET /api/rooms/:id/participants paging and searching
-// through the rest; a small room's join reply still holds everyone. Membership and presence
-// changes in a large room arrive as one participants_changed a tick with the net change;
-// a small room keeps its immediate events.
+// order), GET /api/rooms/:id's first page in a large room, the `participants` op and
+// GET /api/rooms/:id/participants paging and searching
+// through the rest; a small room's join reply still holds everyone. Membership changes in a
+// large room arrive as one participants_changed a tick with the net change (presence goes
+// to watchers only: presence_sub.test.mjs); a small room keeps its immediate events.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -44,6 +45,10 @@ describe('large rooms: counts, pages, search', () => {
       assert.equal(names(d.participants), 'Cat,Ann,Ben'); // online first, then by seat
       const p = await cs[0].ok('participants', { room: room.id });
       assert.deepEqual(p, { participants: d.participants, next: null, participantCount: 3, onlineCount: 1 });
+      // GET /api/rooms/:id lists a small room's participants whole, without a cursor.
+      const whole = (await get(srv.port, c, `/api/rooms/${room.id}`)).json().room;
+      assert.equal(whole.participants.length, 3);
+      assert.equal(whole.participantsNext, undefined);
     } finally {
       closeAll(cs);
     }
@@ -128,6 +133,16 @@ describe('large rooms: counts, pages, search', () => {
       assert.equal(r2.json().next, null);
       const r3 = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?query=%61&online=true`);
       assert.equal(names(r3.json().participants), 'Hal');
+      // GET /api/rooms/:id: the first page, its cursor and the counts, as the join reply.
+      const whole = await get(srv.port, users[7], `/api/rooms/${room.id}`);
+      assert.equal(whole.status, 200, whole.text);
+      const wr = whole.json().room;
+      assert.equal(names(wr.participants), 'Dee,Gus,Hal');
+      assert.equal(wr.participantCount, 8);
+      assert.equal(wr.onlineCount, 3);
+      const rest = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?cursor=${encodeURIComponent(wr.participantsNext)}&limit=500`);
+      assert.equal(rest.json().participants.length, 5);
+      assert.equal(rest.json().next, null);
       const bad = await get(srv.port, users[7], `/api/rooms/${room.id}/participants?cursor=zz`);
       assert.equal(bad.status, 400, bad.text);
       assert.equal(bad.json().error.code, 'bad_request');
@@ -184,15 +199,14 @@ describe('large rooms: counts, pages, search', () => {
         { userId: e.sub, reason: 'left', removed: true },
         { userId: f.sub, reason: 'disconnected', removed: false },
       ].sort(byName));
-      assert.deepEqual(ev.presence.sort(byName), [
-        { userId: g.sub, state: { x: 2, y: 1 } },
-        { userId: o.sub, state: { me: 1 } },
-      ].sort(byName));
+      // Presence is not in it: in a large room it goes to the member's watchers only
+      // (presence_subscribe, presence_sub.test.mjs), and nobody here watches.
+      assert.equal(ev.presence, undefined);
       assert.equal(ev.participantCount, 7); // host, Bea, Dan, Obs, Flo, Gil, Cas
       assert.equal(ev.onlineCount, 4); // Obs, Gil, Bea, Cas
       // A user's own connections get their own changes in it too.
       const own = await cg.waitEvent('participants_changed', 5000);
-      assert.deepEqual(own.presence.sort(byName), ev.presence.sort(byName));
+      assert.deepEqual(own.left.sort(byName), ev.left.sort(byName));
       // Nothing else: no individual events in a large room, and one event for the burst.
       await co.sync();
       assert.deepEqual(co.kept((m) => INDIVIDUAL.has(m.op) || m.op === 'participants_changed'), []);

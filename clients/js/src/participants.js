@@ -126,6 +126,9 @@ export class Participants {
       }
     }
     for (const p of msg.joined ?? []) this._joined(p);
+    // Joins past the server's --room-changed-max are only counted: the map is partial
+    // from here ('' pages from the first page again).
+    if (msg.joinedMore > 0 && this._next === null) this._next = '';
     for (const c of msg.presence ?? []) if (c?.userId) this._presence(c.userId, c.state);
     this._setCounts(msg.participantCount, msg.onlineCount);
   }
@@ -151,6 +154,20 @@ export class Participants {
     this._map.delete(userId);
     for (const d of this._room._docs.values()) d._onGone(userId);
     this._room._emit(event, { userId, reason });
+  }
+
+  /**
+   * @internal A presence_subscribe answer: the watched participants' presence as it is now
+   * (whole states, not patches).
+   * @param {Record<string, Record<string, unknown>>} states
+   */
+  _watched(states) {
+    for (const [userId, state] of Object.entries(states)) {
+      const p = this._map.get(userId);
+      const presence = { ...(state ?? {}) };
+      if (p) p.presence = presence;
+      this._room._emit('presence', { userId, state: presence, presence });
+    }
   }
 
   /** @internal */

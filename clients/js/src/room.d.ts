@@ -173,6 +173,7 @@ export declare class Room extends Emitter<RoomEvents, {
     from: string;
     data: unknown;
 }> {
+    _watching: string[] | null;
     /** @returns {string} */
     get id(): string;
     /** @returns {string} */
@@ -211,6 +212,23 @@ export declare class Room extends Emitter<RoomEvents, {
      * @returns {Promise<ParticipantPage>}
      */
     loadParticipants(opts?: ParticipantQuery): Promise<ParticipantPage>;
+    /**
+     * Watches the presence of these participants (the `presence_subscribe` op). In a large
+     * room the server sends a participant's presence changes (cursors, typing, ...) only to
+     * the connections that watch them, so watch whoever this client shows: the people near
+     * it, those in the open document. Replaces the set watched before; `[]` stops watching.
+     * At most the server's `--room-presence-subscribe-max` users (256; more: a
+     * `too_many_users` error, the old set kept). The current presence of those online is
+     * put into `participants` and emitted as 'presence' events. The set is sent again after
+     * every rejoin (a reconnect, a room_reset). A small room sends everyone's presence
+     * anyway.
+     * @param {string[]} userIds
+     * @returns {Promise<{users: number, presence: Record<string, Record<string, unknown>>}>}
+     */
+    watchPresence(userIds: string[]): Promise<{
+        users: number;
+        presence: Record<string, Record<string, unknown>>;
+    }>;
     /** @returns {Record<string, unknown>} */
     get state(): Record<string, unknown>;
     /**

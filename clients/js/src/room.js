@@ -126,6 +126,8 @@ export class Room extends Emitter {
     this._displayName = displayName;
     this._participants = new Map();
     this._people = new Participants(this, this._participants);
+    // the users watchPresence() watches (sent again after a rejoin); null: none
+    this._watching = null;
     this._messages = [];
     this._lastSeq = 0; // highest seq delivered (everything up to it is in order)
     this._serverLastSeq = 0; // lastSeq of the last join reply
@@ -214,6 +216,38 @@ export class Room extends Emitter {
    */
   loadParticipants(opts = {}) {
     return this._people._load(opts);
+  }
+
+  /**
+   * Watches the presence of these participants (the `presence_subscribe` op). In a large
+   * room the server sends a participant's presence changes (cursors, typing, ...) only to
+   * the connections that watch them, so watch whoever this client shows: the people near
+   * it, those in the open document. Replaces the set watched before; `[]` stops watching.
+   * At most the server's `--room-presence-subscribe-max` users (256; more: a
+   * `too_many_users` error, the old set kept). The current presence of those online is
+   * put into `participants` and emitted as 'presence' events. The set is sent again after
+   * every rejoin (a reconnect, a room_reset). A small room sends everyone's presence
+   * anyway.
+   * @param {string[]} userIds
+   * @returns {Promise<{users: number, presence: Record<string, Record<string, unknown>>}>}
+   */
+  async watchPresence(userIds) {
+    const users = [...new Set(userIds ?? [])];
+    const data = await this._req('presence_subscribe', { users });
+    this._watching = users;
+    const presence = data?.presence ?? {};
+    this._people._watched(presence);
+    return { users: data?.users ?? users.length, presence };
+  }
+
+  /** @internal After a rejoin: the watched set again (the new subscription has none). */
+  _rewatch() {
+    if (!this._watching?.length) return;
+    this._req('presence_subscribe', { users: this._watching })
+      .then((data) => this._people._watched(data?.presence ?? {}))
+      .catch((e) => {
+        if (e?.code !== 'closed') this._emit('error', e);
+      });
   }
 
   /** @returns {Record<string, unknown>} */
@@ -358,6 +392,7 @@ export class Room extends Emitter {
     // A rejoin (after a reconnect, or join() again): everything after what we delivered is
     // new; what the join reply does not cover comes from history pages.
     this._resyncing = false;
+    this._rewatch();
     for (const m of msgs) this._ingest(m, false);
     this._catchUp();
     this._assets._onRejoin();

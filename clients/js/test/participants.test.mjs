@@ -1,6 +1,7 @@
 // participants.test.mjs: large rooms (docs/protocol.md "Large rooms") through the SDK:
 // the counts, paging the participants to the end, search, the coalesced
-// participants_changed event seen as the usual participant events, and a rejoin.
+// participants_changed event seen as the usual participant events, a rejoin, and
+// watchPresence (presence subscriptions), sent again after a reconnect.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -209,6 +210,8 @@ describe('large rooms: participants_changed seen as the usual events', () => {
     assert.deepEqual(counts.at(-1), [7, 7]);
     assert.equal(or.participantCount, 7);
 
+    // In a large room presence reaches the watchers only (watchPresence).
+    await hr.watchPresence([members[0].user.id]);
     await rooms[0].setPresence({ cursor: { x: 1 } });
     await until(() => hr.participants.get(members[0].user.id)?.presence?.cursor?.x === 1, 5000, 'presence');
     assert.ok(seen.some(([ev, id, st]) => ev === 'presence' && id === members[0].user.id && st.cursor?.x === 1));
@@ -240,5 +243,40 @@ describe('large rooms: participants_changed seen as the usual events', () => {
     assert.deepEqual(oops.filter((op) => op.startsWith('particip') || op === 'presence'), ['presence']);
     await until(() => or.participantCount === 3 && or.participants.size === 3, 5000, 'the observer has everyone');
     assert.equal(or.onlineCount, 3);
+  });
+});
+
+describe('large rooms: watchPresence', () => {
+  const conn = serverForSuite([]);
+
+  it('gets the watched participants\' presence only, now and after a reconnect', T, async () => {
+    const host = await conn('WpHost');
+    const r = await host.createRoom({ name: 'watch', maxParticipants: 20 });
+    await host.join(r.roomCode);
+    const [a, b] = [await conn('Wpa'), await conn('Wpb')];
+    const [ra, rb] = [await a.join(r.roomCode), await b.join(r.roomCode)];
+    const obs = await conn('WpObs');
+    const room = await obs.join(r.roomCode); // 4 seats: large
+    await ra.setPresence({ cursor: { x: 1 } });
+    const seen = [];
+    room.on('presence', (p) => seen.push(`${p.userId === a.user.id ? 'a' : 'b'}${p.presence?.cursor?.x}`));
+    const w = await room.watchPresence([a.user.id, a.user.id]);
+    assert.equal(w.users, 1);
+    assert.deepEqual(w.presence, { [a.user.id]: { cursor: { x: 1 } } });
+    assert.deepEqual(seen, ['a1']); // the answer's state, as an event
+    await rb.setPresence({ cursor: { x: 5 } });
+    await ra.setPresence({ cursor: { x: 2 } });
+    await until(() => seen.includes('a2'), 5000, 'a2');
+    assert.ok(!seen.some((s) => s.startsWith('b')), `only a: ${seen}`);
+
+    // A reconnect: the rejoin watches a again.
+    const reopened = next(obs, 'connection', (s) => s === 'open', 10000);
+    obs.socket._socket.destroy();
+    await until(() => obs.state === 'reconnecting', 5000, 'reconnecting');
+    await reopened;
+    await until(() => seen.filter((s) => s === 'a2').length === 2, 5000, 'the rejoin watched a again');
+    await ra.setPresence({ cursor: { x: 3 } });
+    await until(() => seen.includes('a3'), 5000, 'a3 after the rejoin');
+    await assert.rejects(room.watchPresence(Array.from({ length: 300 }, (_, i) => `u${i}`)), (e) => e.code === 'too_many_users');
   });
 });
