@@ -81,6 +81,18 @@ static int64_t kept_seq(room_t *room, size_t i)
     return seq;
 }
 
+/* A room made for these tests and one join's read of its history, which fills its kept
+ * messages (warm and empty). Returns the room, or NULL. */
+static room_t *warm_room(fx_t *f, const char *name)
+{
+    room_t *room = rooms_fx_create(&f->r, &f->loop, "host", name);
+    if (!room) return NULL;
+    read_t rd = {.room = room};
+    rooms_join_history(&f->r, room, on_read, &rd);
+    if (!test_run_until(&f->loop, &rd.done, 5000) || !room->recent_ok) return NULL;
+    return room;
+}
+
 /* Twenty joins find the room cold at once, with messages committing around them: one read
  * answers them all, each answer ends at the committed seq, and the cache is then warm. */
 static void test_cold_burst_reads_once(void)
@@ -140,12 +152,8 @@ static void test_append_and_evict(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "warm");
+    room_t *room = warm_room(&f, "warm");
     ASSERT_TRUE(room != NULL);
-    read_t rd = {.room = room};
-    rooms_join_history(&f.r, room, on_read, &rd); /* an empty room: warm and empty */
-    ASSERT_TRUE(test_run_until(&f.loop, &rd.done, 5000));
-    ASSERT_EQ(room->recent_ok, 1);
     ASSERT_EQ(room->recent_len, 0);
     posts_t p = {0};
     for (int round = 1; round <= 3; round++) {
@@ -181,12 +189,8 @@ static void test_dropped_past_the_byte_cap(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "big");
+    room_t *room = warm_room(&f, "big");
     ASSERT_TRUE(room != NULL);
-    read_t rd = {.room = room};
-    rooms_join_history(&f.r, room, on_read, &rd);
-    ASSERT_TRUE(test_run_until(&f.loop, &rd.done, 5000));
-    ASSERT_EQ(room->recent_ok, 1);
     size_t big = 15 * 1024; /* under --room-max-message (16 KiB); five pass 64 KiB */
     char *text = ch_malloc(big + 1);
     memset(text, 'x', big);

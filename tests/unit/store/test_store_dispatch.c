@@ -92,10 +92,25 @@ static void submit_all(store_t *st, calls_t *c)
     }
 }
 
-static store_t *open_nop(uv_loop_t *loop)
+/* A loop and a store on it with slices of budget_ns, NREQ requests of c finished in it
+ * (submit_all). Returns the store, or NULL. */
+static store_t *open_finished(uv_loop_t *loop, uint64_t budget_ns, calls_t *c)
 {
     char err[128];
-    return store_open(&nop_backend, "", loop, NULL, err, sizeof(err));
+    uv_loop_init(loop);
+    store_t *st = store_open(&nop_backend, "", loop, NULL, err, sizeof(err));
+    if (!st) return NULL;
+    store_set_dispatch_budget(st, budget_ns);
+    submit_all(st, c);
+    return st;
+}
+
+/* Closes st and then loop; returns 0 when nothing was left open. */
+static int close_all(uv_loop_t *loop, store_t *st)
+{
+    store_close(st);
+    if (uv_run(loop, UV_RUN_DEFAULT) != 0) return -1;
+    return uv_loop_close(loop);
 }
 
 /* A slice of 1 ns: one callback an iteration, in order, until all ran; then the loop has
@@ -103,13 +118,9 @@ static store_t *open_nop(uv_loop_t *loop)
 static void test_one_callback_a_slice(void)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    store_t *st = open_nop(&loop);
-    ASSERT_TRUE(st != NULL);
-    ASSERT_EQ(st->budget_ns, STORE_DISPATCH_BUDGET_NS);
-    store_set_dispatch_budget(st, 1);
     calls_t c;
-    submit_all(st, &c);
+    store_t *st = open_finished(&loop, 1, &c);
+    ASSERT_TRUE(st != NULL);
     int iterations = 0;
     while (c.ran < NREQ && iterations < 100) {
         int before = c.ran;
@@ -124,9 +135,7 @@ static void test_one_callback_a_slice(void)
     ASSERT_EQ(st->outstanding, 0);
     ASSERT_EQ(uv_is_active((uv_handle_t *)st->more), 0);
     ASSERT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    store_close(st);
-    ASSERT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    ASSERT_EQ(uv_loop_close(&loop), 0);
+    ASSERT_EQ(close_all(&loop, st), 0);
 }
 
 /* A long slice, or none (0): a whole batch in the iteration that saw it finish. */
@@ -135,18 +144,13 @@ static void test_whole_batch_in_one_slice(void)
     const uint64_t budgets[] = {HOUR_NS, 0};
     for (size_t b = 0; b < CH_ARRAY_LEN(budgets); b++) {
         uv_loop_t loop;
-        uv_loop_init(&loop);
-        store_t *st = open_nop(&loop);
-        ASSERT_TRUE(st != NULL);
-        store_set_dispatch_budget(st, budgets[b]);
         calls_t c;
-        submit_all(st, &c);
+        store_t *st = open_finished(&loop, budgets[b], &c);
+        ASSERT_TRUE(st != NULL);
         uv_run(&loop, UV_RUN_NOWAIT);
         ASSERT_EQ(c.ran, NREQ);
         ASSERT_EQ(uv_is_active((uv_handle_t *)st->more), 0);
-        store_close(st);
-        ASSERT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
-        ASSERT_EQ(uv_loop_close(&loop), 0);
+        ASSERT_EQ(close_all(&loop, st), 0);
     }
 }
 
@@ -155,12 +159,9 @@ static void test_whole_batch_in_one_slice(void)
 static void test_order_across_slices(void)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    store_t *st = open_nop(&loop);
-    ASSERT_TRUE(st != NULL);
-    store_set_dispatch_budget(st, 1);
     calls_t c;
-    submit_all(st, &c);
+    store_t *st = open_finished(&loop, 1, &c);
+    ASSERT_TRUE(st != NULL);
     c.resubmit = 1;
     for (int i = 0; i < 1000 && c.ran < NREQ + 1; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
@@ -169,21 +170,16 @@ static void test_order_across_slices(void)
     ASSERT_EQ(c.ran, NREQ + 1);
     for (int i = 0; i <= NREQ; i++)
         ASSERT_EQ(c.order[i], i);
-    store_close(st);
-    ASSERT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    ASSERT_EQ(uv_loop_close(&loop), 0);
+    ASSERT_EQ(close_all(&loop, st), 0);
 }
 
 /* store_close runs every callback still waiting for its slice. */
 static void test_close_runs_the_rest(void)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    store_t *st = open_nop(&loop);
-    ASSERT_TRUE(st != NULL);
-    store_set_dispatch_budget(st, 1);
     calls_t c;
-    submit_all(st, &c);
+    store_t *st = open_finished(&loop, 1, &c);
+    ASSERT_TRUE(st != NULL);
     uv_run(&loop, UV_RUN_NOWAIT);
     ASSERT_EQ(c.ran, 1);
     store_close(st);
