@@ -175,10 +175,19 @@ static void join_finish(join_t *j, json_t *msgs)
 
 static void join_history(void *ud, const rooms_err_t *err, json_t *result)
 {
+    join_t *j = ud;
+    room_t *room = strmap_get(&j->r->by_id, j->room_id);
+    if (room && rooms_recent_ready(j->r, room)) {
+        /* The read filled the cache (the joins that waited for it too): the same
+         * messages, as texts encoded once rather than a tree encoded for each join. */
+        json_decref(result);
+        join_finish(j, NULL);
+        return;
+    }
     json_t *msgs = !err || !err->kind ? json_object_get(result, "messages") : NULL;
     msgs = msgs ? json_incref(msgs) : json_array();
     json_decref(result);
-    join_finish(ud, msgs);
+    join_finish(j, msgs);
 }
 
 static void join_member(void *ud, const rooms_err_t *err, json_t *result)

@@ -130,6 +130,7 @@ void rooms_room_free(room_t *room)
     entset_free(&room->ents);
     rooms_recent_drop(room);
     free(room->recent);
+    CH_ASSERT(!room->recent_wait_head); /* the read they wait for holds the room */
     for (room_member_t *m = room->members, *next; m; m = next) {
         next = m->next;
         if (m->online) r->online--;

@@ -121,6 +121,11 @@ struct room_s {
     int64_t recent_last;       /* seq of the newest message in it */
     int recent_ok;
     uint64_t recent_used;      /* loop ms a join last filled or read it */
+    /* A join's history read that fills the cache is in flight (rooms_join_history): the
+     * joins that find the cache cold meanwhile wait for it in this list, in order, and
+     * get its answer, so a burst of joins into a cold room reads the store once. */
+    int recent_reading;
+    struct rooms_recent_wait_s *recent_wait_head, *recent_wait_tail;
     int64_t created_at;        /* unix ms */
     int64_t last_activity;     /* unix ms */
     room_member_t *members;    /* newest first: by seat number, decreasing */
@@ -606,7 +611,12 @@ void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint
 #define ROOMS_RECENT_IDLE_MS 60000
 
 /* The newest lim.join_history messages of room as a join reply needs them: the history
- * page (like rooms_history), which also fills the room's recent-message cache. */
+ * page (like rooms_history), which also fills the room's recent-message cache. While one
+ * such read of the room is in flight, done (not NULL) waits for it and gets the same
+ * answer (a new reference each), after the cache was filled from it: a burst of joins
+ * into a cold room reads the store once, and each waiting join may then answer from the
+ * cache (rooms_recent_ready) instead. Each waiter costs a small record until then; the
+ * joins in flight bound them. */
 void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud);
 
 /* 1 when rooms_recent can answer for room now, else 0 (then use rooms_join_history). */

@@ -77,6 +77,29 @@ static void recent_fill(rooms_t *r, room_t *room, const store_message_t *msgs, s
     }
 }
 
+/* A join waiting for the room's history read in flight (room->recent_wait_head). */
+typedef struct rooms_recent_wait_s {
+    struct rooms_recent_wait_s *next;
+    rooms_done_fn done;
+    void *ud;
+} rooms_recent_wait_t;
+
+/* The room's history read for joins answered: every join that waited for it gets err, or
+ * result (borrowed: a new reference each), in the order they came. The list is taken
+ * first, so a waiter that reads again starts a new read. */
+static void recent_waiters_answer(room_t *room, const rooms_err_t *err, json_t *result)
+{
+    rooms_recent_wait_t *w = room->recent_wait_head;
+    room->recent_wait_head = room->recent_wait_tail = NULL;
+    room->recent_reading = 0;
+    while (w) {
+        rooms_recent_wait_t *next = w->next;
+        w->done(w->ud, err, err ? NULL : json_incref(result));
+        free(w);
+        w = next;
+    }
+}
+
 int rooms_recent_ready(const rooms_t *r, const room_t *room)
 {
     return r->lim.join_history == 0 || room->recent_ok;
@@ -444,6 +467,18 @@ static void after_history(rooms_op_t *op)
         json_array_append_new(a, room_message_json(&op->pl.msgs[i]));
     op->result = json_pack("{s:b, s:o}", "success", 1, "messages", a);
     if (k < n) json_object_set_new(op->result, "more", json_true());
+    /* The joins that came while it was read: the same answer, taken at the same point
+     * (the page ends at committed_seq, what their lastSeq will say). */
+    if (op->fill_recent) recent_waiters_answer(op->room, NULL, op->result);
+}
+
+/* A join's history read failed: the joins waiting for it fail the same way. */
+static void history_failed(rooms_op_t *op)
+{
+    if (!op->fill_recent) return;
+    rooms_err_t err = {ROOMS_E_UNAVAILABLE, "service_unavailable",
+                       "the database is unavailable; try again", NULL};
+    recent_waiters_answer(op->room, &err, NULL);
 }
 
 /* A page of room's history, at most budget bytes of messages (at least one); fill_recent:
@@ -459,6 +494,7 @@ static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uin
     op->pl.limit = limit;
     op->fill_recent = fill_recent;
     op->stored = after_history;
+    op->failed = history_failed;
     rooms_op_submit(op);
 }
 
@@ -470,6 +506,19 @@ void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint
 
 void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud)
 {
+    if (room->recent_reading) { /* one read a room: wait for it */
+        CH_ASSERT(done != NULL);
+        rooms_recent_wait_t *w = ch_calloc(1, sizeof(*w));
+        w->done = done;
+        w->ud = ud;
+        if (room->recent_wait_tail)
+            room->recent_wait_tail->next = w;
+        else
+            room->recent_wait_head = w;
+        room->recent_wait_tail = w;
+        return;
+    }
+    room->recent_reading = 1;
     history(r, room, -1, -1, r->lim.join_history, 1, ROOMS_JOIN_MESSAGES(r), done, ud);
 }
 

@@ -41,6 +41,8 @@ struct store_s {
     /* Heap-allocated, not embedded: store_close frees st at once while libuv still
      * holds the handle until its close callback, which frees it. */
     uv_async_t *async;
+    uv_idle_t *more; /* runs the callbacks left in ready, a slice an iteration; heap for
+                      * the same reason as async */
     uv_thread_t worker;
 
     uv_mutex_t mu;
@@ -50,6 +52,8 @@ struct store_s {
     int stopping;           /* mu: the worker finishes pending, then exits */
     int failing;            /* mu: the last transaction or check failed (store_ready) */
 
+    store__queue_t ready; /* loop thread: taken from done, callbacks not yet run */
+    uint64_t budget_ns;   /* loop thread: a slice's time (0: no limit) */
     size_t outstanding; /* loop thread: submitted and callback not yet run */
     int closing;        /* loop thread (read and written with mu held too) */
     int dispatching;    /* loop thread: inside store__dispatch */
@@ -190,19 +194,29 @@ static void store__worker(void *arg)
 
 /* ---- loop thread ---- */
 
-/* Runs the callbacks of every finished request, in submission order. Returns how many ran.
- * The lock is not held while callbacks run, so they may submit again. */
-static size_t store__dispatch(store_t *st)
+/* Moves the requests the worker finished to the end of ready (their callbacks' turn). */
+static void store__take_done(store_t *st)
 {
     uv_mutex_lock(&st->mu);
-    store_req_t *r = store__queue_take_all(&st->done);
+    store_req_t *last = st->done.tail;
+    store_req_t *first = store__queue_take_all(&st->done);
     uv_mutex_unlock(&st->mu);
+    store__queue_append(&st->ready, first, last);
+}
 
+/* Runs the callbacks of ready, in submission order, until it is empty or budget_ns
+ * (0: no limit) has passed since the first began (that one runs in any case). Returns how
+ * many ran. The lock is not held while callbacks run, so they may submit again. */
+static size_t store__dispatch(store_t *st, uint64_t budget_ns)
+{
     size_t ran = 0;
     st->dispatching = 1;
-    uint64_t now = r ? uv_hrtime() : 0;
-    while (r) {
-        store_req_t *next = r->next; /* r belongs to its owner once cb starts */
+    uint64_t start = st->ready.head ? uv_hrtime() : 0, now = start;
+    while (st->ready.head) {
+        if (budget_ns && ran && now - start >= budget_ns) break;
+        store_req_t *r = st->ready.head; /* r belongs to its owner once cb starts */
+        st->ready.head = r->next;
+        if (!st->ready.head) st->ready.tail = NULL;
         r->next = NULL;
         histo_add(&st->stat.latency_ns, now - r->submit_ns);
         if (r->batch_n) histo_add(&st->stat.batch, r->batch_n);
@@ -211,18 +225,32 @@ static size_t store__dispatch(store_t *st)
         if (--st->outstanding == 0) uv_unref((uv_handle_t *)st->async);
         r->cb(r);
         ran++;
-        r = next;
+        now = uv_hrtime();
     }
     st->dispatching = 0;
     return ran;
 }
 
-static void store__on_async(uv_async_t *h)
+/* One slice of the callbacks left, from the idle phase of each iteration until none is. */
+static void store__on_more(uv_idle_t *h)
 {
-    store__dispatch(h->data);
+    store_t *st = h->data;
+    store__dispatch(st, st->budget_ns);
+    if (!st->ready.head) uv_idle_stop(h);
 }
 
-static void store__on_async_closed(uv_handle_t *h)
+/* The worker finished a batch: a slice of the callbacks now, the rest from the next
+ * iterations (store__on_more), so the loop never runs a whole group commit's answers in
+ * one iteration (docs/benchmarks.md, issue 17). */
+static void store__on_async(uv_async_t *h)
+{
+    store_t *st = h->data;
+    store__take_done(st);
+    store__dispatch(st, st->budget_ns);
+    if (st->ready.head) uv_idle_start(st->more, store__on_more);
+}
+
+static void store__on_handle_closed(uv_handle_t *h)
 {
     free(h);
 }
@@ -273,6 +301,11 @@ store_t *store_open(const store_backend_t *be, const char *target, uv_loop_t *lo
     st->async->data = st;
     /* Nothing outstanding yet: the store must not keep the loop alive. */
     uv_unref((uv_handle_t *)st->async);
+    st->more = ch_calloc(1, sizeof(*st->more));
+    rc = uv_idle_init(loop, st->more); /* cannot fail: libuv returns 0 */
+    CH_ASSERT(rc == 0);
+    st->more->data = st;
+    st->budget_ns = STORE_DISPATCH_BUDGET_NS;
     return st;
 
 fail_sync:
@@ -317,9 +350,11 @@ void store_close(store_t *st)
     int rc = uv_thread_join(&st->worker);
     CH_ASSERT(rc == 0);
 
-    /* Run every callback here, including ECLOSED answers to submissions made from these
-     * callbacks, until none is left. */
-    while (store__dispatch(st) > 0) {
+    /* Run every callback here, whatever the budget, including ECLOSED answers to
+     * submissions made from these callbacks, until none is left. */
+    for (;;) {
+        store__take_done(st);
+        if (store__dispatch(st, 0) == 0) break;
     }
     CH_ASSERT(st->outstanding == 0);
 
@@ -329,7 +364,10 @@ void store_close(store_t *st)
     /* The handle outlives st: its close callback frees it on the next loop run. Its
      * async callback cannot run any more once uv_close was called. */
     st->async->data = NULL;
-    uv_close((uv_handle_t *)st->async, store__on_async_closed);
+    uv_close((uv_handle_t *)st->async, store__on_handle_closed);
+    uv_idle_stop(st->more);
+    st->more->data = NULL;
+    uv_close((uv_handle_t *)st->more, store__on_handle_closed);
     free(st);
 }
 
@@ -339,6 +377,11 @@ int store_ready(store_t *st)
     int failing = st->failing;
     uv_mutex_unlock(&st->mu);
     return !failing;
+}
+
+void store_set_dispatch_budget(store_t *st, uint64_t ns)
+{
+    st->budget_ns = ns;
 }
 
 const store_stat_t *store_stat(const store_t *st)

@@ -16,6 +16,12 @@
  * it as one transaction: begin, exec of each request, commit. One commit (one log write)
  * then serves the whole batch; the batch's callbacks run after it.
  *
+ * Callbacks a slice at a time. A loop iteration runs finished requests' callbacks for at
+ * most STORE_DISPATCH_BUDGET_NS (the first one whatever it takes) and leaves the rest, in
+ * order, to the next iterations, so a batch that answers 128 joins into rooms of 100 does
+ * not hold the loop for all of them (docs/benchmarks.md, issue 17). Each callback still
+ * runs whole; other I/O may run between two callbacks of one batch.
+ *
  * Atomicity. Each request is all or nothing, and independent of its batch-mates:
  * - STORE_OK: all of its writes are in the transaction.
  * - STORE_ENOTFOUND / STORE_EEXISTS: an answer, not a failure. The request left no change
@@ -873,6 +879,17 @@ int store_ready(store_t *st);
 /* Returns st's figures (borrowed from st; read them on the loop thread). */
 const store_stat_t *store_stat(const store_t *st);
 
+/* How long one loop iteration runs store callbacks, at most (the first of a slice runs in
+ * any case): a slice, then the loop's I/O and its flush, then the next slice. Each slice
+ * ends with a flush, which writes to every connection its callbacks queued events for:
+ * 2 ms halved the longest iteration of 10,000 joins into rooms of 100 at the same server
+ * CPU, 0.5 ms took 14% more CPU for those joins (docs/benchmarks.md). */
+#define STORE_DISPATCH_BUDGET_NS 2000000
+
+/* Sets st's slice time to ns (0: every finished callback in one go); for tests and
+ * measurements. Call on the loop thread. */
+void store_set_dispatch_budget(store_t *st, uint64_t ns);
+
 /* The SQLite backend (target: the database file path). */
 extern const store_backend_t store_sqlite_backend;
 
@@ -890,8 +907,8 @@ void store_submit(store_t *st, store_req_t *req);
 /* Finishes every queued request (their callbacks run first, on this thread, from inside
  * this call), stops the worker and frees st. Submissions made from those callbacks fail
  * with STORE_ECLOSED. Call on the loop thread once the server stopped, never from a store
- * callback; NULL is a no-op. The store's async handle is left closing: run the loop once
- * more (uv_run, any mode) before uv_loop_close, and its close callback frees it. */
+ * callback; NULL is a no-op. The store's handles are left closing: run the loop once
+ * more (uv_run, any mode) before uv_loop_close, and their close callbacks free them. */
 void store_close(store_t *st);
 
 #endif
