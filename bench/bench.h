@@ -97,6 +97,7 @@ struct bench_s {
     struct sockaddr_storage addrs[BENCH_PORTS_MAX];
     struct sockaddr_in *src; /* sources local addresses 127.0.0.2.. (NULL: no bind) */
     char (*rooms)[64];       /* room ids */
+    char one_room[64];       /* bench_one_room's room (room_opt then points here) */
     char *pad;               /* --size filler */
 
     client_t *cl;
@@ -117,6 +118,8 @@ struct bench_s {
     uint64_t t_setup, t_start, t_stop, t_drain_end;
     int ticks;
     uv_timer_t tick, stop, check;
+    uv_poll_t go;       /* a child of --procs, set up: on go_fd, the parent's "start" */
+    int go_on;          /* go is initialised (closed at the end) */
     uv_poll_t pace;     /* --rate: on pace_fd, a timerfd */
     int pace_fd;        /* -1 until the run starts with --rate */
     bench_proc_t self_pre, srv_pre; /* before connecting (connections: setup CPU, memory) */
@@ -132,6 +135,11 @@ void bench_usage(FILE *f);
 /* Creates the rooms (over REST on Chorus), the clients and their roles; raises the
  * descriptor limit. Returns 0, or -1 after saying why on stderr. */
 int bench_setup(bench_t *b);
+
+/* connections with --procs whose --room-size holds every connection: creates that one room
+ * before the processes fork, so that all of them join it (b->room_opt). Returns 0 (also
+ * when there is nothing to do) or -1 after saying why on stderr. */
+int bench_one_room(bench_t *b);
 
 /* chorus_bench.c */
 /* Mints c's token and writes its upgrade path into path[cap]. Returns 0 or -1. */
@@ -178,9 +186,15 @@ void bench_result_apply(bench_t *b, const bench_result_t *r);
  * numbers after the others' and its pipes set; returns 0 in the parent once every child
  * ended, with their merged result in b (bench_report it); -1 when a fork or pipe failed. */
 int bench_procs_fork(bench_t *b);
-/* A child whose connections are all ready: tells the parent and blocks until every child
- * is, so the runs start together. Returns 0, or -1 when the parent is gone. */
+/* A child whose connections are all ready: tells the parent. The parent answers on
+ * b->go_fd once every child is, so the runs start together; the child's loop keeps running
+ * meanwhile (its connections answer the server's pings: a child blocked in read() here was
+ * dropped for "no pong" while a slower sibling was still joining). Returns 0, or -1 when
+ * the parent is gone. */
 int bench_procs_ready(bench_t *b);
+/* The parent's start byte, once b->go_fd is readable. Returns 0, or -1 when the parent is
+ * gone. */
+int bench_procs_go(bench_t *b);
 /* A child at the end: sends its result to the parent. Returns 0 or -1. */
 int bench_procs_send(const bench_t *b);
 

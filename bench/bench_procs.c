@@ -277,9 +277,14 @@ int bench_procs_fork(bench_t *b)
 
 int bench_procs_ready(bench_t *b)
 {
-    char m = MSG_READY, g;
-    if (pipe_write(b->res_fd, &m, 1) < 0 || pipe_read(b->go_fd, &g, 1) < 0) return -1;
-    return 0;
+    char m = MSG_READY;
+    return pipe_write(b->res_fd, &m, 1);
+}
+
+int bench_procs_go(bench_t *b)
+{
+    char g;
+    return pipe_read(b->go_fd, &g, 1);
 }
 
 int bench_procs_send(const bench_t *b)

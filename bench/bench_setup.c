@@ -54,6 +54,19 @@ static int create_room(bench_t *b, int i, int cap)
     return 0;
 }
 
+int bench_one_room(bench_t *b)
+{
+    if (b->scenario != SC_CONNECTIONS || b->procs < 2 || b->room_opt ||
+        b->room_size < b->conns)
+        return 0;
+    char (*saved)[64] = b->rooms;
+    b->rooms = &b->one_room;
+    int r = create_room(b, 0, b->conns + 1);
+    b->rooms = saved;
+    if (r == 0) b->room_opt = b->one_room;
+    return r;
+}
+
 void bench_usage(FILE *f)
 {
     fprintf(
@@ -82,9 +95,13 @@ void bench_usage(FILE *f)
         " fanout:\n"
         "  --subscribers N   (100)\n"
         "  --publishers P    (1)\n"
-        "  --room ID         use this room (else one is created over REST)\n"
+
         "  --threads T       threads that read the subscribers' deliveries (0: the main\n"
         "                    loop reads them as well as publishing)\n"
+        " fanout, connections:\n"
+        "  --room ID         every connection joins this room (else rooms are created\n"
+        "                    over REST; connections with --procs and --room-size at least\n"
+        "                    --connections: one room, made before the processes fork)\n"
         " fanout, rooms:\n"
         "  --window W        unacknowledged messages per publisher (fanout 16, rooms 4)\n"
         "  --rate R          total messages per second instead of as fast as possible\n"
@@ -266,7 +283,8 @@ int bench_setup(bench_t *b)
         break;
     case SC_CONNECTIONS:
         b->n = b->conns;
-        b->nrooms = (b->n + b->room_size - 1) / b->room_size;
+        /* --room (or one room made before --procs forked): every connection joins it */
+        b->nrooms = b->room_opt ? 1 : (b->n + b->room_size - 1) / b->room_size;
         cap = b->room_size + 1;
         if (b->sources == 0)
             b->sources = 1 + b->n / 25000; /* 28k ephemeral ports per source address */
@@ -288,7 +306,7 @@ int bench_setup(bench_t *b)
         }
     }
     b->rooms = ch_calloc((size_t)(b->nrooms > 0 ? b->nrooms : 1), sizeof(*b->rooms));
-    if (b->room_opt && b->scenario == SC_FANOUT) {
+    if (b->room_opt && (b->scenario == SC_FANOUT || b->scenario == SC_CONNECTIONS)) {
         if (strlen(b->room_opt) >= sizeof(b->rooms[0]) || strpbrk(b->room_opt, "\"\\")) {
             fprintf(stderr, "chorus-bench: bad --room\n");
             return -1;
@@ -317,7 +335,7 @@ int bench_setup(bench_t *b)
             c->slot = i % b->room_size;
             c->sub = 1;
         } else if (b->scenario == SC_CONNECTIONS) {
-            c->room = i / b->room_size;
+            c->room = b->room_opt ? 0 : i / b->room_size;
         }
         if (c->sub)
             c->expect = (_Atomic uint64_t *)ch_calloc((size_t)pubs, sizeof(*c->expect));

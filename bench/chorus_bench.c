@@ -217,15 +217,36 @@ static void publisher_fill(client_t *c)
 static void start_run(bench_t *b);
 static void finish(bench_t *b);
 
-/* Starts the run, once every generator process is ready too (--procs). */
-static void procs_start_run(bench_t *b)
+/* --procs: the parent's start (or its end: EOF is readable too). */
+static void on_go(uv_poll_t *p, int status, int events)
 {
-    if (b->go_fd >= 0 && bench_procs_ready(b) < 0) {
+    (void)events;
+    bench_t *b = p->data;
+    uv_poll_stop(p);
+    if (status < 0 || bench_procs_go(b) < 0) {
         fail_msg(b, "%s", "the parent process is gone");
         finish(b);
         return;
     }
-    start_run(b);
+    if (b->phase == PH_SETUP) start_run(b); /* else a failure ended it meanwhile */
+}
+
+/* Starts the run, once every generator process is ready too (--procs): a child says it is
+ * ready and its loop goes on (answering pings) until the parent's start arrives. */
+static void procs_start_run(bench_t *b)
+{
+    if (b->go_fd < 0) {
+        start_run(b);
+        return;
+    }
+    if (bench_procs_ready(b) < 0 || uv_poll_init(b->loop, &b->go, b->go_fd) < 0) {
+        fail_msg(b, "%s", "the parent process is gone");
+        finish(b);
+        return;
+    }
+    b->go_on = 1;
+    b->go.data = b;
+    uv_poll_start(&b->go, UV_READABLE, on_go);
 }
 static void connect_more(bench_t *b);
 static void storm_attempt(client_t *c);
@@ -683,7 +704,8 @@ static void on_check(uv_timer_t *t)
 {
     bench_t *b = t->data;
     uint64_t now = uv_hrtime();
-    if (b->phase == PH_SETUP && now - b->t_setup > (uint64_t)b->setup_limit_s * 1000000000u) {
+    if (b->phase == PH_SETUP && b->ready < b->n && /* not waiting for its siblings */
+        now - b->t_setup > (uint64_t)b->setup_limit_s * 1000000000u) {
         fail_msg(b, "%s", "setup timed out (connect/join)");
         finish(b);
     } else if (b->phase == PH_SETUP && b->st.failed > 0) {
@@ -753,6 +775,8 @@ static void finish(bench_t *b)
         sample_procs(b, &b->self1, &b->srv1);
     }
     b->phase = PH_DONE;
+    if (b->go_on)
+        uv_poll_stop(&b->go); /* a child that failed while it waited for the start */
     brecv_stop(b); /* the threads' connections close; their counts join b->st */
     if (b->moved_on)
         uv_close((uv_handle_t *)&b->moved, NULL);
@@ -827,6 +851,7 @@ int main(int argc, char **argv)
     b->srv_ok = 1;
     b->pace_fd = -1;
     if (b->procs > 1) { /* before the loop: libuv's state is not for two processes */
+        if (bench_one_room(b) < 0) return 1;
         int child = bench_procs_fork(b);
         if (child == 0) { /* the parent, with the children's sum */
             bench_report(b);
@@ -870,6 +895,8 @@ int main(int argc, char **argv)
         uv_close((uv_handle_t *)&b->check, NULL);
         if (b->pace_fd >= 0)
             uv_close((uv_handle_t *)&b->pace, NULL);
+        if (b->go_on)
+            uv_close((uv_handle_t *)&b->go, NULL);
         uv_run(b->loop, UV_RUN_DEFAULT);
         if (b->pace_fd >= 0)
             close(b->pace_fd);
