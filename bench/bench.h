@@ -40,12 +40,13 @@ typedef struct {
     uint64_t count_all; /* including the drain */
     uint64_t sec_count;
     int failed;         /* connections that failed or were closed by the server */
+    int retried;        /* connections: closes by the server taken up again (bench_retry) */
     int printed_errors;
     bhist_t hist, sec_hist;
     bhist_t far; /* --ports: deliveries to clients not on the first port (another node) */
 } bench_stats_t;
 
-typedef struct {
+typedef struct client_s {
     bws_t ws;
     bench_t *b;
     int idx;
@@ -65,6 +66,10 @@ typedef struct {
     bench_stats_t *st; /* where its receipts count: bench_t.st or its thread's */
     char *path;       /* join-storm: the upgrade path, token minted once per slot */
     char *token;      /* chorus-sio: the token CONNECT carries (owned), minted with the path */
+    int retries;      /* connections: times the server closed it and it connected again */
+    int retry_due;    /* connections: a new attempt waits in bench_t.retry_head */
+    uint64_t retry_at; /* ... due then (uv_hrtime) */
+    struct client_s *retry_next;
 } client_t;
 
 struct bench_s {
@@ -105,6 +110,8 @@ struct bench_s {
     int npubs; /* clients that publish (fanout, rooms) */
     int next_connect, connecting;
     int ready;
+    int all_ready;      /* every connection was ready once: the run is started or starting */
+    client_t *retry_head; /* connections: closed by the server, waiting to connect again */
     atomic_int phase;   /* PH_*: written by the main loop, read by receiving threads too */
     bench_stats_t st;
     uint64_t published; /* fanout, rooms: sent in the run window */
@@ -163,7 +170,7 @@ void brecv_second(bench_t *b, uint64_t *count, bhist_t *hist, uint64_t *errors,
 /* What a child sends its parent at the end: its counts, times and CPU. */
 typedef struct {
     uint64_t errors, dup, lost, count, count_all, published;
-    int64_t failed, n;
+    int64_t failed, retried, n;
     uint64_t t_setup, t_start, t_stop, t_drain_end; /* uv_hrtime: one clock for all */
     double self_setup_cpu, self_run_cpu;            /* seconds */
     long self_rss_kib;

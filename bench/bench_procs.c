@@ -26,6 +26,7 @@ void bench_result_of(const bench_t *b, bench_result_t *r)
     r->count_all = b->st.count_all;
     r->published = b->published;
     r->failed = b->st.failed;
+    r->retried = b->st.retried;
     r->n = b->n;
     r->t_setup = b->t_setup;
     r->t_start = b->t_start;
@@ -63,6 +64,7 @@ void bench_result_merge(bench_result_t *sum, const bench_result_t *r, int first)
     sum->count_all += r->count_all;
     sum->published += r->published;
     sum->failed += r->failed;
+    sum->retried += r->retried;
     sum->n += r->n;
     sum->t_setup = min_u64(sum->t_setup, r->t_setup);
     if (r->t_start > sum->t_start && sum->t_start != 0)
@@ -87,6 +89,7 @@ void bench_result_apply(bench_t *b, const bench_result_t *r)
     b->st.count_all = r->count_all;
     b->published = r->published;
     b->st.failed = (int)r->failed;
+    b->st.retried = (int)r->retried;
     b->n = (int)r->n;
     b->t_setup = r->t_setup;
     b->t_start = r->t_start;

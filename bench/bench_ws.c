@@ -43,6 +43,7 @@ static void bws_fail(bws_t *c, const char *why)
 {
     if (c->state == BWS_CLOSING || c->state == BWS_CLOSED || c->state == BWS_MOVING)
         return;
+    c->fail_state = c->state;
     c->state = BWS_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     if (c->on_fail)
