@@ -1,6 +1,7 @@
 /* chorus_bench.c: the Chorus load generator: echo, fan-out, chat rooms, idle connections
  * and join storms over real WebSocket connections to a server on a loopback address, Chorus
  * or a peer (see docs/benchmarks.md). */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -898,6 +899,10 @@ int main(int argc, char **argv)
     bench_t *b = &bench;
     if (argc >= 2 && strcmp(argv[1], "jitter") == 0)
         return bench_jitter(argc, argv);
+    /* A write to a connection the server has reset (a pong after it gave up on us) is an
+     * error to count, not a signal that kills the process: without this a --procs child
+     * died silently ("gave no result") on a loaded machine. Inherited by the children. */
+    signal(SIGPIPE, SIG_IGN);
     if (bench_parse_args(b, argc, argv) < 0) {
         bench_usage(stderr);
         return 2;
