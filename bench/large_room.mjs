@@ -9,9 +9,9 @@
 //     [nodes=1] [procs=auto]
 // nodes 1: one node (SQLite); nodes > 1: that many --cluster nodes on a throwaway PostgreSQL
 // and redis-server (tests/e2e/lib/cluster.mjs), the connections round robin over them and
-// the room made on the first (its home). procs auto: one generator process per 9,000
+// the room made on the first (its home). procs auto: one generator process per 15,000
 // connections (at least 1).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
@@ -41,22 +41,35 @@ function proc(pid) {
   return { cpuS: (Number(f[11]) + Number(f[12])) / TICK, rssKiB: Number(rss?.[1] ?? 0) };
 }
 
+/** Runs cmd to its end; resolves { status, stdout, stderr }. */
+function run(cmd, args) {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (s) => (stdout += s));
+    p.stderr.setEncoding('utf8').on('data', (s) => (stderr = (stderr + s).slice(-65536)));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 let failed = 0;
 for (const n of sizes) {
-  const procs = procsArg === 'auto' ? Math.max(1, Math.ceil(n / 9000)) : Number(procsArg);
+  const procs = procsArg === 'auto' ? Math.max(1, Math.ceil(n / 15000)) : Number(procsArg);
   const cluster = nodes > 1 ? await startCluster(nodes, { args: ARGS }) : null;
   const servers = cluster ? cluster.nodes : [await startServer({ args: ARGS, web: false })];
   const pids = servers.map((s) => s.proc.pid);
   const before = pids.map(proc);
   const loadBefore = load();
   const t0 = Date.now();
-  const r = spawnSync(bench, ['connections', '--connections', String(n), '--room-size', String(n),
+  // Not spawnSync: the nodes' stderr comes to this process, which must go on reading it
+  // (a node blocks on a full log pipe otherwise).
+  const r = await run(bench, ['connections', '--connections', String(n), '--room-size', String(n),
     '--procs', String(procs), '--duration', '1', '--setup-limit', '600', '--target', 'chorus',
     '--ports', servers.map((s) => s.port).join(','), '--secret', TEST_SECRET,
-    '--server-pid', String(pids[0]), '--json'],
-  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    '--server-pid', String(pids[0]), '--json']);
   const after = pids.map(proc);
   const loadAfter = load();
   let res = {};
