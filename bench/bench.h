@@ -91,6 +91,7 @@ struct bench_s {
     int threads; /* fanout: receiving threads (0: subscribers stay on the main loop) */
     int procs;   /* --procs: generator processes (bench_procs.c); 1: this one alone */
     int id_base; /* a child's first user number (bench-<id_base + idx>); 0 otherwise */
+    int proc_idx; /* a child's number among the --procs children (0..procs-1); 0 otherwise */
     int res_fd;  /* a child's pipe to the parent (its readiness, then its result); -1: none */
     int go_fd;   /* a child's pipe from the parent: the run starts when it is readable */
     int tls;     /* --tls: https:// and wss:// */

@@ -152,6 +152,7 @@ static int first_of(int total, int n, int i)
 static void narrow(bench_t *b, int i)
 {
     int n = b->procs;
+    b->proc_idx = i;
     if (b->scenario == SC_ROOMS) {
         b->id_base = first_of(b->nrooms, n, i) * b->room_size;
         b->nrooms = share(b->nrooms, n, i);
@@ -264,7 +265,7 @@ int bench_procs_fork(bench_t *b)
         b->srv_ok = b->srv_ok && srv_ok;
     }
     if (b->scenario == SC_CONNECTIONS && b->sources == 0) /* what each one chose (setup) */
-        b->sources = 1 + share(b->conns, n, 0) / 25000;
+        b->sources = 1 + share(b->conns, n, 0) / 10000;
     if (!ok || merged < n) {
         b->st.failed++; /* reported as a failed run */
         if (!merged) b->t_start = 0;
