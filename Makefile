@@ -7,6 +7,8 @@
 #   make bench      Chorus against the ws and Socket.IO peers (docs/benchmarks.md)
 #   make bench-sfu  SFU_N Chromium participants in one call through Janus (docs/benchmarks.md)
 #   make bench-assets  one tus upload and download of an ASSETS_SIZE file (docs/benchmarks.md)
+#   make bench-large   one room filled to LARGE_SIZES on one node and LARGE_CLUSTER_SIZE over
+#                      LARGE_NODES cluster nodes (issue 26; docs/benchmarks.md "Large rooms")
 #   make fuzz       build the libFuzzer targets with clang and run each FUZZ_SECONDS, JOBS at a time
 #   make format     clang-format the C sources
 #   make sdk-types  regenerate the JS SDK's .d.ts files from its JSDoc (clients/js)
@@ -29,7 +31,8 @@ CMAKE_FLAGS += -DCHORUS_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build web deps run test unit e2e e2e-pg e2e-cluster sdk sdk-types browser bench bench-sfu fuzz format clean bench-assets
+, := ,
+.PHONY: all build web deps run test unit e2e e2e-pg e2e-cluster sdk sdk-types browser bench bench-sfu fuzz format clean bench-assets bench-large
 
 all: build
 
@@ -130,6 +133,18 @@ bench-sfu: build
 bench-assets: build
 	@node bench/assets_bench.mjs --size $(or $(ASSETS_SIZE),10GiB) --bin $(CURDIR)/build/chorus \
 		$(if $(ASSETS_DIR),--dir $(ASSETS_DIR))
+
+# The large-room run (docs/benchmarks.md "Large rooms", issue 26): one room filled to each of
+# LARGE_SIZES (100,1000,6000,19000) members on one node, a fresh server each, then to
+# LARGE_CLUSTER_SIZE (100000; 0: skipped) over LARGE_NODES (6) --cluster nodes (a throwaway
+# PostgreSQL and redis-server). Server CPU per join, p99 connect->joined, memory per member.
+# Not part of `make test` or `make bench`: 10-20 minutes on a loaded 2-core machine.
+bench-large: build
+	@ulimit -n $$(ulimit -Hn); CHORUS_BIN=$(CURDIR)/build/chorus node bench/large_room.mjs \
+		$(CURDIR)/build/chorus-bench $(or $(LARGE_SIZES),100$(,)1000$(,)6000$(,)19000) 1
+	@if [ "$(or $(LARGE_CLUSTER_SIZE),100000)" != 0 ]; then ulimit -n $$(ulimit -Hn); \
+		CHORUS_BIN=$(CURDIR)/build/chorus node bench/large_room.mjs $(CURDIR)/build/chorus-bench \
+		$(or $(LARGE_CLUSTER_SIZE),100000) $(or $(LARGE_NODES),6); fi
 
 fuzz:
 	@scripts/deps.sh --fuzz

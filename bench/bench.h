@@ -40,12 +40,13 @@ typedef struct {
     uint64_t count_all; /* including the drain */
     uint64_t sec_count;
     int failed;         /* connections that failed or were closed by the server */
+    int retried;        /* connections: closes by the server taken up again (bench_retry) */
     int printed_errors;
     bhist_t hist, sec_hist;
     bhist_t far; /* --ports: deliveries to clients not on the first port (another node) */
 } bench_stats_t;
 
-typedef struct {
+typedef struct client_s {
     bws_t ws;
     bench_t *b;
     int idx;
@@ -65,6 +66,10 @@ typedef struct {
     bench_stats_t *st; /* where its receipts count: bench_t.st or its thread's */
     char *path;       /* join-storm: the upgrade path, token minted once per slot */
     char *token;      /* chorus-sio: the token CONNECT carries (owned), minted with the path */
+    int retries;      /* connections: times the server closed it and it connected again */
+    int retry_due;    /* connections: a new attempt waits in bench_t.retry_head */
+    uint64_t retry_at; /* ... due then (uv_hrtime) */
+    struct client_s *retry_next;
 } client_t;
 
 struct bench_s {
@@ -86,6 +91,7 @@ struct bench_s {
     int threads; /* fanout: receiving threads (0: subscribers stay on the main loop) */
     int procs;   /* --procs: generator processes (bench_procs.c); 1: this one alone */
     int id_base; /* a child's first user number (bench-<id_base + idx>); 0 otherwise */
+    int proc_idx; /* a child's number among the --procs children (0..procs-1); 0 otherwise */
     int res_fd;  /* a child's pipe to the parent (its readiness, then its result); -1: none */
     int go_fd;   /* a child's pipe from the parent: the run starts when it is readable */
     int tls;     /* --tls: https:// and wss:// */
@@ -99,6 +105,7 @@ struct bench_s {
     struct sockaddr_storage addrs[BENCH_PORTS_MAX];
     struct sockaddr_in *src; /* sources local addresses 127.0.0.2.. (NULL: no bind) */
     char (*rooms)[64];       /* room ids */
+    char one_room[64];       /* bench_one_room's room (room_opt then points here) */
     char *pad;               /* --size filler */
 
     client_t *cl;
@@ -106,6 +113,8 @@ struct bench_s {
     int npubs; /* clients that publish (fanout, rooms) */
     int next_connect, connecting;
     int ready;
+    int all_ready;      /* every connection was ready once: the run is started or starting */
+    client_t *retry_head; /* connections: closed by the server, waiting to connect again */
     atomic_int phase;   /* PH_*: written by the main loop, read by receiving threads too */
     bench_stats_t st;
     uint64_t published; /* fanout, rooms: sent in the run window */
@@ -119,6 +128,8 @@ struct bench_s {
     uint64_t t_setup, t_start, t_stop, t_drain_end;
     int ticks;
     uv_timer_t tick, stop, check;
+    uv_poll_t go;       /* a child of --procs, set up: on go_fd, the parent's "start" */
+    int go_on;          /* go is initialised (closed at the end) */
     uv_poll_t pace;     /* --rate: on pace_fd, a timerfd */
     int pace_fd;        /* -1 until the run starts with --rate */
     bench_proc_t self_pre, srv_pre; /* before connecting (connections: setup CPU, memory) */
@@ -134,6 +145,11 @@ void bench_usage(FILE *f);
 /* Creates the rooms (over REST on Chorus), the clients and their roles; raises the
  * descriptor limit. Returns 0, or -1 after saying why on stderr. */
 int bench_setup(bench_t *b);
+
+/* connections with --procs whose --room-size holds every connection: creates that one room
+ * before the processes fork, so that all of them join it (b->room_opt). Returns 0 (also
+ * when there is nothing to do) or -1 after saying why on stderr. */
+int bench_one_room(bench_t *b);
 
 /* chorus_bench.c */
 /* Mints c's token and writes its upgrade path into path[cap]. Returns 0 or -1. */
@@ -157,7 +173,7 @@ void brecv_second(bench_t *b, uint64_t *count, bhist_t *hist, uint64_t *errors,
 /* What a child sends its parent at the end: its counts, times and CPU. */
 typedef struct {
     uint64_t errors, dup, lost, count, count_all, published;
-    int64_t failed, n;
+    int64_t failed, retried, n;
     uint64_t t_setup, t_start, t_stop, t_drain_end; /* uv_hrtime: one clock for all */
     double self_setup_cpu, self_run_cpu;            /* seconds */
     long self_rss_kib;
@@ -180,9 +196,15 @@ void bench_result_apply(bench_t *b, const bench_result_t *r);
  * numbers after the others' and its pipes set; returns 0 in the parent once every child
  * ended, with their merged result in b (bench_report it); -1 when a fork or pipe failed. */
 int bench_procs_fork(bench_t *b);
-/* A child whose connections are all ready: tells the parent and blocks until every child
- * is, so the runs start together. Returns 0, or -1 when the parent is gone. */
+/* A child whose connections are all ready: tells the parent. The parent answers on
+ * b->go_fd once every child is, so the runs start together; the child's loop keeps running
+ * meanwhile (its connections answer the server's pings: a child blocked in read() here was
+ * dropped for "no pong" while a slower sibling was still joining). Returns 0, or -1 when
+ * the parent is gone. */
 int bench_procs_ready(bench_t *b);
+/* The parent's start byte, once b->go_fd is readable. Returns 0, or -1 when the parent is
+ * gone. */
+int bench_procs_go(bench_t *b);
 /* A child at the end: sends its result to the parent. Returns 0 or -1. */
 int bench_procs_send(const bench_t *b);
 

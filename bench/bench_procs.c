@@ -26,6 +26,7 @@ void bench_result_of(const bench_t *b, bench_result_t *r)
     r->count_all = b->st.count_all;
     r->published = b->published;
     r->failed = b->st.failed;
+    r->retried = b->st.retried;
     r->n = b->n;
     r->t_setup = b->t_setup;
     r->t_start = b->t_start;
@@ -63,6 +64,7 @@ void bench_result_merge(bench_result_t *sum, const bench_result_t *r, int first)
     sum->count_all += r->count_all;
     sum->published += r->published;
     sum->failed += r->failed;
+    sum->retried += r->retried;
     sum->n += r->n;
     sum->t_setup = min_u64(sum->t_setup, r->t_setup);
     if (r->t_start > sum->t_start && sum->t_start != 0)
@@ -87,6 +89,7 @@ void bench_result_apply(bench_t *b, const bench_result_t *r)
     b->st.count_all = r->count_all;
     b->published = r->published;
     b->st.failed = (int)r->failed;
+    b->st.retried = (int)r->retried;
     b->n = (int)r->n;
     b->t_setup = r->t_setup;
     b->t_start = r->t_start;
@@ -149,6 +152,7 @@ static int first_of(int total, int n, int i)
 static void narrow(bench_t *b, int i)
 {
     int n = b->procs;
+    b->proc_idx = i;
     if (b->scenario == SC_ROOMS) {
         b->id_base = first_of(b->nrooms, n, i) * b->room_size;
         b->nrooms = share(b->nrooms, n, i);
@@ -261,7 +265,7 @@ int bench_procs_fork(bench_t *b)
         b->srv_ok = b->srv_ok && srv_ok;
     }
     if (b->scenario == SC_CONNECTIONS && b->sources == 0) /* what each one chose (setup) */
-        b->sources = 1 + share(b->conns, n, 0) / 25000;
+        b->sources = 1 + share(b->conns, n, 0) / 10000;
     if (!ok || merged < n) {
         b->st.failed++; /* reported as a failed run */
         if (!merged) b->t_start = 0;
@@ -277,9 +281,14 @@ int bench_procs_fork(bench_t *b)
 
 int bench_procs_ready(bench_t *b)
 {
-    char m = MSG_READY, g;
-    if (pipe_write(b->res_fd, &m, 1) < 0 || pipe_read(b->go_fd, &g, 1) < 0) return -1;
-    return 0;
+    char m = MSG_READY;
+    return pipe_write(b->res_fd, &m, 1);
+}
+
+int bench_procs_go(bench_t *b)
+{
+    char g;
+    return pipe_read(b->go_fd, &g, 1);
 }
 
 int bench_procs_send(const bench_t *b)

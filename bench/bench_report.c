@@ -136,6 +136,7 @@ static void report_json(const bench_t *b, const figures_t *f)
     }
     json_object_set_new(j, "errors", json_integer((json_int_t)b->st.errors));
     json_object_set_new(j, "failedConnections", json_integer(b->st.failed));
+    json_object_set_new(j, "retriedConnections", json_integer(b->st.retried));
     json_object_set_new(j, "benchCpuS", json_real(f->self_cpu));
     json_object_set_new(j, "benchRssKiB", json_integer(b->self1.rss_kib));
     if (f->srv) {
@@ -208,8 +209,8 @@ void bench_report(bench_t *b)
     for (int i = 0; i < 4; i++)
         printf(" %s %.1f ", qn[i], us(bhist_quantile(&b->st.hist, qs[i])));
     printf(" max %.1f us\n", us(b->st.hist.max));
-    printf("%-22s %llu (failed connections %d)\n", "errors", (unsigned long long)b->st.errors,
-           b->st.failed);
+    printf("%-22s %llu (failed connections %d, closed by the server and connected again %d)\n",
+           "errors", (unsigned long long)b->st.errors, b->st.failed, b->st.retried);
     double span = b->scenario == SC_CONNECTIONS ? f.setup_s : f.run_s;
     printf("%-22s %.2f s CPU (%.0f%% of one core), RSS %ld KiB\n", "load generator", f.self_cpu,
            span > 0 ? 100 * f.self_cpu / span : 0, b->self1.rss_kib);

@@ -54,6 +54,19 @@ static int create_room(bench_t *b, int i, int cap)
     return 0;
 }
 
+int bench_one_room(bench_t *b)
+{
+    if (b->scenario != SC_CONNECTIONS || b->procs < 2 || b->room_opt ||
+        b->room_size < b->conns)
+        return 0;
+    char (*saved)[64] = b->rooms;
+    b->rooms = &b->one_room;
+    int r = create_room(b, 0, b->conns + 1);
+    b->rooms = saved;
+    if (r == 0) b->room_opt = b->one_room;
+    return r;
+}
+
 void bench_usage(FILE *f)
 {
     fprintf(
@@ -74,7 +87,8 @@ void bench_usage(FILE *f)
         "  --tls             https:// and wss:// (the server runs with --tls-cert)\n"
         "  --server-pid PID  report the server's CPU time and memory from /proc\n"
         "  --size M          filler bytes in each message, 0..4000 (0)\n"
-        "  --sources S       bind connections to 127.0.0.2 .. 127.0.0.(S+1), round robin\n"
+        "  --sources S       bind connections to S addresses from 127.0.0.2, round robin\n"
+        "                    (--procs: each process its own S; default one per 10,000)\n"
         "  --procs N         split the connections (rooms: the rooms) between N generator\n"
         "                    processes and report their sum (1; not fanout)\n"
         " echo, join-storm:\n"
@@ -82,9 +96,13 @@ void bench_usage(FILE *f)
         " fanout:\n"
         "  --subscribers N   (100)\n"
         "  --publishers P    (1)\n"
-        "  --room ID         use this room (else one is created over REST)\n"
+
         "  --threads T       threads that read the subscribers' deliveries (0: the main\n"
         "                    loop reads them as well as publishing)\n"
+        " fanout, connections:\n"
+        "  --room ID         every connection joins this room (else rooms are created\n"
+        "                    over REST; connections with --procs and --room-size at least\n"
+        "                    --connections: one room, made before the processes fork)\n"
         " fanout, rooms:\n"
         "  --window W        unacknowledged messages per publisher (fanout 16, rooms 4)\n"
         "  --rate R          total messages per second instead of as fast as possible\n"
@@ -266,10 +284,14 @@ int bench_setup(bench_t *b)
         break;
     case SC_CONNECTIONS:
         b->n = b->conns;
-        b->nrooms = (b->n + b->room_size - 1) / b->room_size;
+        /* --room (or one room made before --procs forked): every connection joins it */
+        b->nrooms = b->room_opt ? 1 : (b->n + b->room_size - 1) / b->room_size;
         cap = b->room_size + 1;
         if (b->sources == 0)
-            b->sources = 1 + b->n / 25000; /* 28k ephemeral ports per source address */
+            /* 28k ephemeral ports per source address and destination, but connect() tries
+             * the even half first and walks all of it once that is full (the generator then
+             * spent two thirds of its time in __inet_check_established and crawled): 10,000 */
+            b->sources = 1 + b->n / 10000;
         break;
     default: /* join-storm: every slot is its own user in one room */
         b->n = b->conns;
@@ -283,12 +305,14 @@ int bench_setup(bench_t *b)
         b->src = ch_calloc((size_t)b->sources, sizeof(*b->src));
         for (int i = 0; i < b->sources; i++) {
             char ip[32];
-            snprintf(ip, sizeof(ip), "127.0.0.%d", 2 + i);
+            /* --procs children each their own addresses: their connections go to the same
+             * ports, so they would share one address's ports otherwise */
+            snprintf(ip, sizeof(ip), "127.0.0.%d", 2 + (b->proc_idx * b->sources + i) % 250);
             uv_ip4_addr(ip, 0, &b->src[i]);
         }
     }
     b->rooms = ch_calloc((size_t)(b->nrooms > 0 ? b->nrooms : 1), sizeof(*b->rooms));
-    if (b->room_opt && b->scenario == SC_FANOUT) {
+    if (b->room_opt && (b->scenario == SC_FANOUT || b->scenario == SC_CONNECTIONS)) {
         if (strlen(b->room_opt) >= sizeof(b->rooms[0]) || strpbrk(b->room_opt, "\"\\")) {
             fprintf(stderr, "chorus-bench: bad --room\n");
             return -1;
@@ -317,7 +341,7 @@ int bench_setup(bench_t *b)
             c->slot = i % b->room_size;
             c->sub = 1;
         } else if (b->scenario == SC_CONNECTIONS) {
-            c->room = i / b->room_size;
+            c->room = b->room_opt ? 0 : i / b->room_size;
         }
         if (c->sub)
             c->expect = (_Atomic uint64_t *)ch_calloc((size_t)pubs, sizeof(*c->expect));

@@ -43,6 +43,7 @@ static void bws_fail(bws_t *c, const char *why)
 {
     if (c->state == BWS_CLOSING || c->state == BWS_CLOSED || c->state == BWS_MOVING)
         return;
+    c->fail_state = c->state;
     c->state = BWS_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     if (c->on_fail)
@@ -143,9 +144,14 @@ static void feed_frames(bws_t *c, uint8_t *p, size_t n)
             if (c->on_msg)
                 c->on_msg(c, (char *)ev.data, ev.len);
             break;
-        case WS_EV_CLOSE:
-            bws_fail(c, "closed by the server");
+        case WS_EV_CLOSE: { /* the code and reason say which of the server's limits it was */
+            char why[200];
+            int rl = ev.len < 120 ? (int)ev.len : 120;
+            snprintf(why, sizeof(why), "closed by the server: %u %.*s", (unsigned)ev.close_code,
+                     rl, (const char *)ev.data);
+            bws_fail(c, why);
             return;
+        }
         case WS_EV_PING: /* an idle connection (the connections scenario) must answer */
             bws_send_frame(c, WS_OP_PONG, (const char *)ev.data, ev.len);
             break;

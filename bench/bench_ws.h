@@ -33,6 +33,7 @@ struct bws_s {
     char hs[2048];   /* response head being read */
     size_t hs_len;
     int state;
+    int fail_state;  /* the state on_fail found it in (BWS_CONNECTING, _HANDSHAKE or _OPEN) */
     void *data;      /* the caller's */
     bws_open_cb on_open;
     bws_msg_cb on_msg;

@@ -1,6 +1,7 @@
 /* chorus_bench.c: the Chorus load generator: echo, fan-out, chat rooms, idle connections
  * and join storms over real WebSocket connections to a server on a loopback address, Chorus
  * or a peer (see docs/benchmarks.md). */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,12 @@
 #define DRAIN_TIMEOUT_MS 5000
 /* Connects in flight at once: bounds the SYN backlog the server sees during setup. */
 #define CONNECT_PARALLEL 128
+/* connections: a connection the server closes (its --http-header-timeout before the upgrade,
+ * or no pong in --ws-pong-timeout after it: what a generator starved of CPU on a loaded
+ * machine gets) connects and joins again, at most this many times, after RETRY_FIRST_MS
+ * doubling (and a share of jitter); counted, and a run that runs out of them fails. */
+#define RETRY_MAX 6
+#define RETRY_FIRST_MS 250
 
 static const char *const k_scenarios[SC_COUNT] = {"echo", "fanout", "rooms", "connections",
                                                   "join-storm"};
@@ -221,30 +228,115 @@ static void publisher_fill(client_t *c)
 static void start_run(bench_t *b);
 static void finish(bench_t *b);
 
-/* Starts the run, once every generator process is ready too (--procs). */
-static void procs_start_run(bench_t *b)
+/* --procs: the parent's start (or its end: EOF is readable too). */
+static void on_go(uv_poll_t *p, int status, int events)
 {
-    if (b->go_fd >= 0 && bench_procs_ready(b) < 0) {
+    (void)events;
+    bench_t *b = p->data;
+    uv_poll_stop(p);
+    if (status < 0 || bench_procs_go(b) < 0) {
         fail_msg(b, "%s", "the parent process is gone");
         finish(b);
         return;
     }
-    start_run(b);
+    if (b->phase == PH_SETUP) start_run(b); /* else a failure ended it meanwhile */
+}
+
+/* Starts the run, once every generator process is ready too (--procs): a child says it is
+ * ready and its loop goes on (answering pings) until the parent's start arrives. */
+static void procs_start_run(bench_t *b)
+{
+    if (b->go_fd < 0) {
+        start_run(b);
+        return;
+    }
+    if (bench_procs_ready(b) < 0 || uv_poll_init(b->loop, &b->go, b->go_fd) < 0) {
+        fail_msg(b, "%s", "the parent process is gone");
+        finish(b);
+        return;
+    }
+    b->go_on = 1;
+    b->go.data = b;
+    uv_poll_start(&b->go, UV_READABLE, on_go);
 }
 static void connect_more(bench_t *b);
 static void storm_attempt(client_t *c);
+
+/* connections: takes c up again after a backoff when the server closed it (see RETRY_MAX).
+ * Returns 1 when it will, 0 when c has failed for good. */
+static int retry_later(client_t *c, const char *why)
+{
+    bench_t *b = c->b;
+    int st = c->ws.fail_state;
+    if (b->scenario != SC_CONNECTIONS || c->retries >= RETRY_MAX ||
+        b->phase == PH_DONE || (st != BWS_HANDSHAKE && st != BWS_OPEN))
+        return 0;
+    uint64_t ms = (uint64_t)RETRY_FIRST_MS << c->retries;
+    ms += (uint64_t)((unsigned)c->idx * 2654435761u % (unsigned)ms); /* spread them out */
+    c->retries++;
+    b->st.retried++;
+    if (b->st.retried <= 5)
+        fprintf(stderr, "chorus-bench: closed by the server, connecting again in %llu ms: %s "
+                        "(%s, %.1f s after its connect began)\n",
+                (unsigned long long)ms, why, st == BWS_OPEN ? (c->ready ? "joined" : "open") :
+                "in the upgrade", (double)(uv_hrtime() - c->sent_at) / 1e9);
+    if (c->ready) { /* in flight again: client_ready counts it once more */
+        c->ready = 0;
+        b->ready--;
+        b->connecting++;
+    }
+    c->retry_due = 1;
+    c->retry_at = uv_hrtime() + ms * 1000000u;
+    c->retry_next = b->retry_head;
+    b->retry_head = c;
+    return 1;
+}
+
+static int client_connect(client_t *c, const char *path);
+
+/* From on_check: the connections whose retry is due (and whose socket is closed) connect. */
+static void retry_due(bench_t *b, uint64_t now)
+{
+    for (client_t **pp = &b->retry_head; *pp;) {
+        client_t *c = *pp;
+        if (c->retry_at > now || c->ws.state != BWS_CLOSED) {
+            pp = &c->retry_next;
+            continue;
+        }
+        *pp = c->retry_next;
+        c->retry_due = 0;
+        char path[1024];
+        if (bench_client_path(b, c, path, sizeof(path)) < 0) {
+            c->dead = 1;
+            b->st.failed++;
+            fail_msg(b, "%s", "cannot mint a token");
+        } else {
+            client_connect(c, path); /* a failure counts there */
+        }
+    }
+}
 
 static void on_fail(bws_t *ws, const char *why)
 {
     client_t *c = ws->data;
     bench_t *b = c->b;
+    if (retry_later(c, why))
+        return;
     c->dead = 1;
     st_lock(c->st);
     c->st->failed++;
     st_unlock(c->st);
     if (b->phase == PH_SETUP && !c->ready)
         b->connecting--;
-    cfail(c, "connection failed: %s", why);
+    /* Where it was and how long after its connect began: a close in the handshake ~10 s
+     * after connecting is the server's --http-header-timeout, one after the join ~40 s
+     * after it an unanswered ping. */
+    static const char *const k_stage[] = {"connecting", "in the upgrade", "open"};
+    int st = ws->fail_state;
+    cfail(c, "connection failed: %s (%s%s, %.1f s after its connect began)", why,
+          st >= BWS_CONNECTING && st <= BWS_OPEN ? k_stage[st] : "?",
+          st == BWS_OPEN ? (c->ready ? ", joined" : ", not joined yet") : "",
+          (double)(uv_hrtime() - c->sent_at) / 1e9);
 }
 
 static void on_closed(bws_t *ws)
@@ -262,8 +354,9 @@ static void client_ready(client_t *c)
     b->ready++;
     b->connecting--;
     connect_more(b);
-    if (b->ready < b->n)
+    if (b->ready < b->n || b->all_ready) /* all_ready: one taken up again after a retry */
         return;
+    b->all_ready = 1;
     if (b->moved_on)
         uv_async_send(&b->moved); /* on_moved hands the subscribers over */
     else
@@ -705,12 +798,16 @@ static int outstanding(bench_t *b, int add_lost)
 
 static int drained(bench_t *b)
 {
+    if (b->retry_head)
+        return 0; /* connections: one closed by the server has not connected again yet */
     for (int i = 0; i < b->n; i++) {
         client_t *c = &b->cl[i];
         if (b->scenario == SC_JOINSTORM && c->busy)
             return 0;
         if (c->dead)
             continue;
+        if (b->scenario == SC_CONNECTIONS && !c->ready)
+            return 0; /* connected again after a close, its join not answered yet */
         if (b->scenario == SC_ECHO && c->sent_at != 0)
             return 0;
         if (c->slot >= 0 && c->acked < c->seq)
@@ -723,7 +820,10 @@ static void on_check(uv_timer_t *t)
 {
     bench_t *b = t->data;
     uint64_t now = uv_hrtime();
-    if (b->phase == PH_SETUP && now - b->t_setup > (uint64_t)b->setup_limit_s * 1000000000u) {
+    if (b->retry_head && b->phase != PH_DONE)
+        retry_due(b, now);
+    if (b->phase == PH_SETUP && b->ready < b->n && /* not waiting for its siblings */
+        now - b->t_setup > (uint64_t)b->setup_limit_s * 1000000000u) {
         fail_msg(b, "%s", "setup timed out (connect/join)");
         finish(b);
     } else if (b->phase == PH_SETUP && b->st.failed > 0) {
@@ -793,6 +893,15 @@ static void finish(bench_t *b)
         sample_procs(b, &b->self1, &b->srv1);
     }
     b->phase = PH_DONE;
+    for (client_t *c = b->retry_head; c; c = c->retry_next) {
+        b->st.failed++; /* closed by the server, and not back before the end */
+        b->st.errors++;
+    }
+    if (b->retry_head)
+        fprintf(stderr, "chorus-bench: connections closed by the server were not back by the end\n");
+    b->retry_head = NULL;
+    if (b->go_on)
+        uv_poll_stop(&b->go); /* a child that failed while it waited for the start */
     brecv_stop(b); /* the threads' connections close; their counts join b->st */
     if (b->moved_on)
         uv_close((uv_handle_t *)&b->moved, NULL);
@@ -830,6 +939,10 @@ int main(int argc, char **argv)
     bench_t *b = &bench;
     if (argc >= 2 && strcmp(argv[1], "jitter") == 0)
         return bench_jitter(argc, argv);
+    /* A write to a connection the server has reset (a pong after it gave up on us) is an
+     * error to count, not a signal that kills the process: without this a --procs child
+     * died silently ("gave no result") on a loaded machine. Inherited by the children. */
+    signal(SIGPIPE, SIG_IGN);
     if (bpres_args(b, &argc, argv) < 0 || bench_parse_args(b, argc, argv) < 0) {
         bpres_usage(stderr);
         bench_usage(stderr);
@@ -868,6 +981,7 @@ int main(int argc, char **argv)
     b->srv_ok = 1;
     b->pace_fd = -1;
     if (b->procs > 1) { /* before the loop: libuv's state is not for two processes */
+        if (bench_one_room(b) < 0) return 1;
         int child = bench_procs_fork(b);
         if (child == 0) { /* the parent, with the children's sum */
             bench_report(b);
@@ -911,6 +1025,8 @@ int main(int argc, char **argv)
         uv_close((uv_handle_t *)&b->check, NULL);
         if (b->pace_fd >= 0)
             uv_close((uv_handle_t *)&b->pace, NULL);
+        if (b->go_on)
+            uv_close((uv_handle_t *)&b->go, NULL);
         uv_run(b->loop, UV_RUN_DEFAULT);
         if (b->pace_fd >= 0)
             close(b->pace_fd);
