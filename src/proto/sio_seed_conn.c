@@ -129,6 +129,15 @@ static void rejoin_unlink(struct sio_seed_conn_s *s)
     s->prevp = NULL;
 }
 
+/* Puts s at the head of x's waiting list. */
+static void rejoin_link(sio_seed_ctx_t *x, struct sio_seed_conn_s *s)
+{
+    s->next = x->waiting;
+    if (s->next) s->next->prevp = &s->next;
+    x->waiting = s;
+    s->prevp = &x->waiting;
+}
+
 static void rejoin_arm(sio_seed_ctx_t *x);
 
 /* The timer: every waiting session that is due sends its join ({"room": its room}, an
@@ -149,10 +158,7 @@ static void on_rejoin_timer(uv_timer_t *t)
         pending_t *q = pending_add(s);
         if (!q) { /* its own room:* events fill the table: they go first */
             s->due = now + REJOIN_BASE_MS;
-            s->next = x->waiting;
-            if (s->next) s->next->prevp = &s->next;
-            x->waiting = s;
-            s->prevp = &x->waiting;
+            rejoin_link(x, s);
             continue;
         }
         q->name = rejoin_name;
@@ -195,10 +201,7 @@ static void rejoin_later(struct sio_seed_conn_s *s, proto_client_t *c, uint64_t 
     s->c = c;
     s->rejoining = 1;
     s->due = uv_now(x->loop) + delay;
-    s->next = x->waiting;
-    if (s->next) s->next->prevp = &s->next;
-    x->waiting = s;
-    s->prevp = &x->waiting;
+    rejoin_link(x, s);
     rejoin_arm(x);
 }
 
