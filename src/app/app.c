@@ -103,7 +103,7 @@ static void proto_setup(app_t *a)
     proto_auth_register(&a->proto);
     /* Extra Socket.IO events (seed 003's room:*) register their tables here. */
     proto_sio_init(&a->sio);
-    sio_seed_conn_register(&a->sio);
+    sio_seed_conn_init(&a->sio_seed, &a->sio, &a->proto, a->loop);
 }
 
 int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, auth_jwt_t *jwt)
@@ -209,6 +209,7 @@ fail:
 
 void app_close(app_t *a)
 {
+    sio_seed_conn_close(&a->sio_seed);
     if (a->api_ready) api_close(&a->api);
     if (a->rooms_ready) rooms_close(&a->rooms);
     webhook_send_close(&a->hook_send);

@@ -19,6 +19,7 @@
 #include "proto/proto.h"
 #include "proto/proto_rpc.h"
 #include "proto/proto_sio.h"
+#include "proto/sio_seed_conn.h"
 #include "domain/rooms.h"
 #include "domain/rtc_calls.h"
 #include "store/store.h"
@@ -41,6 +42,7 @@ typedef struct app_s {
     rooms_t rooms;              /* with the features app.c lists */
     proto_t proto;              /* the WebSocket ops: auth, rooms, documents, entities */
     proto_sio_t sio;            /* Socket.IO's extra event handlers (proto_sio.h) */
+    sio_seed_ctx_t sio_seed;    /* seed 003's sessions: handlers, rejoins after room_reset */
     api_t api;                  /* the REST routes */
     bus_t *bus;                 /* owned: how rooms reach their members (bus.h) */
     home_t home;                /* the rooms' home: serves the bus's operations (home.h) */

@@ -38,6 +38,7 @@ static void tr_send(proto_client_t *pc, cbuf_t *frame)
     conn_t *c = conn_of(pc);
     if (!c->sio) return;
     if (!proto_sio_is_envelope(frame)) {
+        sio_seed_conn_event(pc, &c->sio->s, frame); /* a room_reset: joined again soon */
         conn_ws_transport.send(pc, frame);
         return;
     }

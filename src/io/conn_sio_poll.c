@@ -170,6 +170,7 @@ static void tr_send(proto_client_t *pc, cbuf_t *frame)
 {
     conn_sio_sess_t *x = sess_of(pc);
     if (!proto_sio_is_envelope(frame)) {
+        sio_seed_conn_event(pc, &x->s, frame); /* a room_reset: joined again soon */
         sess_push(x, frame);
         return;
     }

@@ -129,7 +129,7 @@ static void connect_error(proto_client_t *c, const sio_packet_t *pkt, const char
 
 /* CONNECT: "/" only; an auth object's token (optional: without one the client must send
  * the auth op before the auth timeout, as on /ws) is verified like /ws's. */
-static int on_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
+static int on_connect(proto_sio_t *s, proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
                       const sio_packet_t *pkt, uint64_t now_ms)
 {
     /* The namespace is written back in the answer: keep it to what a name looks like. */
@@ -182,7 +182,7 @@ static int on_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
     if (!st->connected) auth_random_hex(st->sid, PROTO_SIO_SID_LEN / 2);
     st->connected = 1;
     /* The answer, with a pid for connection state recovery, maybe after a recovery. */
-    sio_seed_conn_connect(p, c, st, auth, now_ms);
+    sio_seed_conn_connect(s->seed, p, c, st, auth, now_ms);
     json_decref(auth);
     return 0;
 }
@@ -232,7 +232,7 @@ int proto_sio_handle(proto_sio_t *s, proto_t *p, proto_client_t *c, proto_sio_co
     if (sio_decode(buf, len, &pkt) != 0) return PROTO_SIO_EBAD;
     switch (pkt.type) {
     case SIO_CONNECT:
-        return on_connect(p, c, st, &pkt, now_ms);
+        return on_connect(s, p, c, st, &pkt, now_ms);
     case SIO_DISCONNECT:
         if (sio_nsp_is(&pkt, "/")) st->connected = 0;
         return 0;

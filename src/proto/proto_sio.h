@@ -50,6 +50,7 @@ typedef struct {
     const proto_sio_handler_t *tables[PROTO_SIO_MAX_TABLES]; /* borrowed */
     size_t sizes[PROTO_SIO_MAX_TABLES];
     size_t ntables;
+    struct sio_seed_ctx_s *seed; /* seed 003's context (sio_seed_conn.h); NULL: none */
 } proto_sio_t;
 
 void proto_sio_init(proto_sio_t *s);

@@ -24,12 +24,24 @@ typedef struct {
     int64_t seq; /* a recovery: the offset's seq */
 } pending_t;
 
+/* The name of a room_reset's rejoin (sio_seed_conn_event): answered as a room:join, and
+ * known by this address (an object of its own, not the table's literal). */
+static const char rejoin_name[] = "room:join";
+
 struct sio_seed_conn_s {
     sio_seed_t st;
     int64_t last_ref;   /* internal refs: -1, -2, … */
     pending_t *pending; /* npending live of cap (grown on demand, kept) */
     uint32_t npending, cap;
     char pid[SIO_RECOVER_PID_LEN + 1]; /* a recovery's pid until its answer */
+    /* A room_reset's rejoin (sio_seed_conn_event): the context (NULL: none), and while it
+     * waits in ctx->waiting, the connection, the list's links and when it is due. */
+    sio_seed_ctx_t *ctx;
+    proto_client_t *c;
+    struct sio_seed_conn_s *next, **prevp;
+    uint64_t due;
+    uint8_t tries;     /* rejoins answered unavailable in a row */
+    uint8_t rejoining; /* waiting, or its join on its way: one at a time */
 };
 
 static rooms_t *rooms_of(proto_t *p)
@@ -103,6 +115,129 @@ static void pending_drop(struct sio_seed_conn_s *s, pending_t *q)
     *q = s->pending[--s->npending];
 }
 
+/* ---- a room_reset's rejoin ---- */
+
+#define REJOIN_BASE_MS 250
+
+/* Takes s out of its context's waiting list (if it is in it). */
+static void rejoin_unlink(struct sio_seed_conn_s *s)
+{
+    if (!s->prevp) return;
+    *s->prevp = s->next;
+    if (s->next) s->next->prevp = s->prevp;
+    s->next = NULL;
+    s->prevp = NULL;
+}
+
+/* Puts s at the head of x's waiting list. */
+static void rejoin_link(sio_seed_ctx_t *x, struct sio_seed_conn_s *s)
+{
+    s->next = x->waiting;
+    if (s->next) s->next->prevp = &s->next;
+    x->waiting = s;
+    s->prevp = &x->waiting;
+}
+
+static void rejoin_arm(sio_seed_ctx_t *x);
+
+/* The timer: every waiting session that is due sends its join ({"room": its room}, an
+ * internal ref answered as a room:join); the timer is set again for the rest. */
+static void on_rejoin_timer(uv_timer_t *t)
+{
+    sio_seed_ctx_t *x = t->data;
+    uint64_t now = uv_now(x->loop);
+    struct sio_seed_conn_s *s = x->waiting, *next;
+    for (; s; s = next) {
+        next = s->next;
+        if (s->due > now) continue;
+        rejoin_unlink(s);
+        if (!s->st.room[0]) { /* left meanwhile (room:leave) */
+            s->rejoining = 0;
+            continue;
+        }
+        pending_t *q = pending_add(s);
+        if (!q) { /* its own room:* events fill the table: they go first */
+            s->due = now + REJOIN_BASE_MS;
+            rejoin_link(x, s);
+            continue;
+        }
+        q->name = rejoin_name;
+        snprintf(q->room, sizeof(q->room), "%s", s->st.room);
+        int64_t ref = q->ref;
+        json_t *args = json_pack("{s:s}", "room", s->st.room);
+        proto_run(x->p, s->c, "join", 1, ref, args, now);
+        json_decref(args);
+    }
+    rejoin_arm(x);
+}
+
+/* Sets the timer for the first waiting session due (stops it when none waits). */
+static void rejoin_arm(sio_seed_ctx_t *x)
+{
+    if (x->closed) return;
+    if (!x->waiting) {
+        if (x->timer_made) uv_timer_stop(&x->timer);
+        return;
+    }
+    if (!x->timer_made) {
+        uv_timer_init(x->loop, &x->timer);
+        x->timer.data = x;
+        x->timer_made = 1;
+    }
+    uint64_t now = uv_now(x->loop), first = UINT64_MAX;
+    for (struct sio_seed_conn_s *s = x->waiting; s; s = s->next)
+        if (s->due < first) first = s->due;
+    uv_timer_start(&x->timer, on_rejoin_timer, first > now ? first - now : 0, 0);
+}
+
+/* Puts s (of connection c) in its context's waiting list, its join due in delay ms. */
+static void rejoin_later(struct sio_seed_conn_s *s, proto_client_t *c, uint64_t delay)
+{
+    sio_seed_ctx_t *x = s->ctx;
+    if (x->closed) {
+        s->rejoining = 0;
+        return;
+    }
+    s->c = c;
+    s->rejoining = 1;
+    s->due = uv_now(x->loop) + delay;
+    rejoin_link(x, s);
+    rejoin_arm(x);
+}
+
+#define RESET_HEAD "42[\"room_reset\","
+
+void sio_seed_conn_event(proto_client_t *c, proto_sio_conn_t *st, const cbuf_t *f)
+{
+    struct sio_seed_conn_s *s = st->seed;
+    if (!s || !s->ctx || !s->st.room[0] || s->rejoining) return;
+    size_t start, hl = sizeof(RESET_HEAD) - 1;
+    size_t n = eio_frame_payload(f, &start);
+    const char *p = (const char *)f->data + start;
+    if (n <= hl || memcmp(p, RESET_HEAD, hl) != 0) return;
+    /* {"op":"room_reset","room":"<id>",…}: the room's id is plain (no escapes). */
+    char want[STORE_ID_LEN + 12];
+    int wl = snprintf(want, sizeof(want), "\"room\":\"%s\"", s->st.room);
+    if (wl <= 0 || !memmem(p + hl, n - hl, want, (size_t)wl)) return;
+    s->tries = 0;
+    rejoin_later(s, c, 0);
+}
+
+/* The answer to a rejoin: joined (ok), or refused with code (borrowed). Returns 1 when it
+ * is tried again later (unavailable: the room not served yet), else 0. */
+static int rejoin_done(proto_client_t *c, struct sio_seed_conn_s *s, int ok, const char *code)
+{
+    s->rejoining = 0;
+    if (ok) return 0;
+    if (code && (!strcmp(code, "unavailable") || !strcmp(code, "service_unavailable")) &&
+        ++s->tries < SIO_SEED_REJOIN_TRIES && s->ctx) {
+        rejoin_later(s, c, (uint64_t)REJOIN_BASE_MS << (s->tries - 1));
+        return 1;
+    }
+    s->st.room[0] = 0; /* out of the room: its room:* events need a room:join */
+    return 0;
+}
+
 /* ---- room:* events in ---- */
 
 /* Refuses a room:* event: the ack (when asked) gets an error reply, room:error follows. */
@@ -124,9 +259,9 @@ static void refuse(proto_client_t *c, const char *name, int has_id, int64_t id,
 static void on_seed_event(void *ud, proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
                           json_t *args, int has_id, int64_t id, uint64_t now_ms)
 {
-    (void)ud;
     const char *name = json_string_value(json_array_get(args, 0));
     struct sio_seed_conn_s *s = session(c, st);
+    if (ud) s->ctx = ud;
     if (json_array_size(args) > 2) {
         refuse(c, name, has_id, id, PROTO_BAD_REQUEST, "emit(event, payload): one payload");
         return;
@@ -173,10 +308,35 @@ void sio_seed_conn_register(proto_sio_t *s)
     proto_sio_register(s, seed_handlers, CH_ARRAY_LEN(seed_handlers));
 }
 
+void sio_seed_conn_init(sio_seed_ctx_t *x, proto_sio_t *s, proto_t *p, uv_loop_t *loop)
+{
+    memset(x, 0, sizeof(*x));
+    x->p = p;
+    x->loop = loop;
+    static const char *const names[] = {"room:authenticate", "room:join",
+                                        "room:leave",        "room:message",
+                                        "room:state-update", "room:presence-update",
+                                        "room:voice-start",  "room:voice-stop"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) ==
+                       sizeof(x->handlers) / sizeof(x->handlers[0]),
+                   "one handler an event");
+    for (size_t i = 0; i < CH_ARRAY_LEN(names); i++)
+        x->handlers[i] = (proto_sio_handler_t){names[i], on_seed_event, x};
+    s->seed = x;
+    proto_sio_register(s, x->handlers, CH_ARRAY_LEN(x->handlers));
+}
+
+void sio_seed_conn_close(sio_seed_ctx_t *x)
+{
+    if (x->closed) return;
+    x->closed = 1;
+    if (x->timer_made) uv_close((uv_handle_t *)&x->timer, NULL);
+}
+
 /* ---- CONNECT and recovery ---- */
 
-void sio_seed_conn_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
-                           const json_t *auth, uint64_t now_ms)
+void sio_seed_conn_connect(sio_seed_ctx_t *x, proto_t *p, proto_client_t *c,
+                           proto_sio_conn_t *st, const json_t *auth, uint64_t now_ms)
 {
     char pid[SIO_RECOVER_PID_LEN + 1], room_id[STORE_ID_LEN];
     int64_t seq;
@@ -195,6 +355,7 @@ void sio_seed_conn_connect(proto_t *p, proto_client_t *c, proto_sio_conn_t *st,
         return;
     }
     struct sio_seed_conn_s *s = session(c, st);
+    if (x) s->ctx = x;
     pending_t *q = pending_add(s);
     if (!q) {
         fresh_connect(c, st);
@@ -334,6 +495,13 @@ static void answer_decoded(proto_client_t *c, proto_sio_conn_t *st, pending_t *q
 {
     json_t *env = json_loadb(p, n, 0, NULL);
     json_t *data = json_object_get(env, "data");
+    if (q->name == rejoin_name &&
+        rejoin_done(
+            c, st->seed, json_is_true(json_object_get(env, "ok")),
+            json_string_value(json_object_get(json_object_get(env, "error"), "code")))) {
+        json_decref(env); /* tried again later: nothing to tell yet */
+        return;
+    }
     if (json_is_true(json_object_get(env, "ok"))) {
         if (!q->name) {
             recovered(c, st, q, data);
@@ -395,6 +563,8 @@ void sio_seed_conn_free(proto_sio_conn_t *st)
 {
     struct sio_seed_conn_s *s = st->seed;
     if (!s) return;
+    rejoin_unlink(s);
+    if (s->ctx && !s->ctx->closed) rejoin_arm(s->ctx);
     free(s->pending);
     free(s);
     st->seed = NULL;

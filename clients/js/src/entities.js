@@ -360,16 +360,25 @@ export class Entities {
     for (const id of [...this._map.keys()]) {
       if (!ids.has(id)) this._remove(id, { source, stateVersion: sv });
     }
+    const lockById = locks ? new Map(locks.filter((l) => l && typeof l.id === 'string').map((l) => [l.id, lockOf(l)])) : null;
     for (const e of entities) {
-      const lockFromList = locks ? locks.find((l) => l.id === e.id) : undefined;
       let ent = e;
-      if (locks) {
+      if (lockById) {
         ent = { ...e };
-        if (lockFromList) ent.lock = lockOf(lockFromList);
+        const l = lockById.get(e.id);
+        if (l) ent.lock = l;
         else delete ent.lock;
       }
       if (emit) {
-        this._applyServer(ent, { source }, { force: true });
+        // A lock that changed is its own event (entity_locked / entity_unlocked, as live),
+        // not an entity_updated: the entity is taken with the lock it had, then the lock.
+        const had = this._map.get(ent.id);
+        const lock = ent.lock ?? null;
+        const asWas = { ...ent };
+        if (had?.lock) asWas.lock = had.lock;
+        else delete asWas.lock;
+        this._applyServer(had ? asWas : ent, { source }, { force: true });
+        if (had) this._setLock(ent.id, lock, { source, reason: this._goneReason(had.lock) });
       } else {
         this._map.set(ent.id, this._view(ent));
       }
@@ -419,8 +428,21 @@ export class Entities {
     const byId = new Map(locks.filter((l) => l && typeof l.id === 'string').map((l) => [l.id, lockOf(l)]));
     for (const [id, e] of [...this._map]) {
       const want = byId.get(id) ?? null;
-      if (!sameJson(e.lock ?? null, want)) this._setLock(id, want, { source: 'sync', reason: 'sync' });
+      if (!sameJson(e.lock ?? null, want)) this._setLock(id, want, { source: 'sync', reason: this._goneReason(e.lock) });
     }
+  }
+
+  /**
+   * @internal The reason of an entity_unlocked for lock (the one held before a sync or a
+   * rejoin showed it gone): 'disconnected' when its holder is offline or gone now (the
+   * participants are updated first: a node lost with its users), else 'sync'.
+   */
+  _goneReason(lock) {
+    const uid = lock?.userId;
+    if (!uid) return 'sync';
+    const room = this._room;
+    const p = room._participants.get(uid);
+    return (p ? !p.online : room.participantsComplete) ? 'disconnected' : 'sync';
   }
 
   // ---- transient overlay ----

@@ -7,6 +7,12 @@
 
 import { ChorusError } from './errors.js';
 
+// A message answered `unavailable` (in a cluster, its room's home died with it on its way)
+// goes again with its clientId after the room's rejoin or this backoff, doubling, at most
+// UNAVAILABLE_TRIES times before it is refused.
+const UNAVAILABLE_BASE_MS = 250;
+const UNAVAILABLE_TRIES = 5;
+
 /**
  * A new client id: 16 random bytes (Web Crypto) in base64url, 22 characters.
  * @returns {string}
@@ -24,6 +30,7 @@ export class Outbox {
   /** @internal */ _room;
   /** @internal */ _items;
   /** @internal */ _sock;
+  /** @internal */ _timer;
 
   /**
    * @param {import('./room.js').Room} room borrowed
@@ -31,8 +38,9 @@ export class Outbox {
    */
   constructor(room, sock) {
     this._room = room;
-    this._items = []; // {fields, resolve, reject, sent, resets?}, in the order sent
+    this._items = []; // {fields, resolve, reject, sent, resets?, unavailable?}, in the order sent
     this._sock = sock;
+    this._timer = null; // the backoff of messages answered unavailable
   }
 
   /** Messages without a reply yet. */
@@ -61,7 +69,19 @@ export class Outbox {
 
   /** The room is gone for this client: every message waiting is refused with err. */
   fail(err) {
+    clearTimeout(this._timer);
+    this._timer = null;
     for (const it of this._items.splice(0)) it.reject(err);
+  }
+
+  /** @internal Sends what waits again after delay ms (one timer: a wait asked meanwhile joins it). */
+  _later(delay) {
+    if (this._timer) return;
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      this._flush();
+    }, delay);
+    this._timer.unref?.(); // Node: a message waiting for its room keeps no process alive
   }
 
   /** @internal Sends every message not on its way, if the room is joined on the live socket. */
@@ -90,6 +110,15 @@ export class Outbox {
       // once the room is rejoined, as after a reconnect.
       it.sent = false;
       if (!this._room._resetting) this._room._reset();
+      return;
+    }
+    if (err && err.code === 'unavailable' && this._room._active && !c._closedByUser &&
+        (it.unavailable = (it.unavailable ?? 0) + 1) < UNAVAILABLE_TRIES) {
+      // Its room's home was lost with it on its way (maybe stored, maybe not): the same
+      // clientId goes again once the room is served (the rejoin after room_reset sends
+      // it, or the backoff), and the server stores it once.
+      it.sent = false;
+      this._later(UNAVAILABLE_BASE_MS * 2 ** (it.unavailable - 1));
       return;
     }
     const i = this._items.indexOf(it);

@@ -3,7 +3,7 @@
 // pages and searches, and the coalesced `participants_changed` event of a large room
 // turned into the events of a small one, so an app sees the same events in both.
 
-import { mergePatch } from './patch.js';
+import { diffPatch, mergePatch, sameJson } from './patch.js';
 
 /** @typedef {import('./types.js').Participant} Participant */
 /** @typedef {import('./types.js').ParticipantPage} ParticipantPage */
@@ -47,9 +47,15 @@ export class Participants {
     this._mayReload = false; // a large room's partial map: a small room's event reloads it, once
   }
 
-  /** @internal A join or rejoin reply: the map restarts from its first page. */
+  /**
+   * @internal A join or rejoin reply: the map restarts from its first page. A rejoin (after
+   * a reconnect or a room_reset) then emits what changed meanwhile as the live events would
+   * have (_emitChanges).
+   */
   _onJoin(data, initial) {
     const map = this._map;
+    const before = initial ? null : new Map(map);
+    const wasComplete = this._next === null;
     map.clear();
     for (const p of data.participants ?? []) map.set(p.userId, { ...p });
     if (data.participant && !map.has(data.participant.userId)) map.set(data.participant.userId, { ...data.participant });
@@ -57,8 +63,52 @@ export class Participants {
     this._mayReload = this._next !== null;
     const count = data.participantCount ?? data.room?.participantCount;
     const online = data.onlineCount ?? data.room?.onlineCount;
+    if (before) this._emitChanges(before, wasComplete && this._next === null);
     if (this._next === null) this._setCounts(map.size, onlineIn(map), !initial);
     else this._setCounts(count ?? map.size, online ?? onlineIn(map), !initial);
+  }
+
+  /**
+   * @internal After a rejoin: the differences between the map before it (before, the old
+   * entries) and the join reply's, as the events a live room sends, in _onChanged's order:
+   * a seat gone (participant_left 'disconnected' first when it was online, then
+   * participant_removed 'reset'), an online participant now offline (participant_left
+   * 'disconnected'), then a new seat or one back online (participant_joined), then
+   * presence that differs (presence, its state the merge patch from the old to the new).
+   * complete: both maps held everyone; otherwise (a large room's pages) only the
+   * participants in both are compared.
+   */
+  _emitChanges(before, complete) {
+    const room = this._room;
+    const map = this._map;
+    const gone = (userId) => {
+      for (const d of room._docs.values()) d._onGone(userId);
+    };
+    for (const [id, old] of before) {
+      const now = map.get(id);
+      if (!now) {
+        if (!complete) continue;
+        if (old.online) room._emit('participant_left', { userId: id, reason: 'disconnected' });
+        gone(id);
+        room._emit('participant_removed', { userId: id, reason: 'reset' });
+      } else if (old.online && !now.online) {
+        gone(id);
+        room._emit('participant_left', { userId: id, reason: 'disconnected' });
+      }
+    }
+    for (const [id, now] of map) {
+      const old = before.get(id);
+      if (old ? !old.online && now.online : complete) room._emit('participant_joined', now);
+    }
+    for (const [id, now] of map) {
+      const old = before.get(id);
+      // (Going offline sends no presence event live: its presence is not compared.)
+      if (!old || !now.online || sameJson(old.presence ?? {}, now.presence ?? {})) continue;
+      const state = diffPatch(old.presence ?? {}, now.presence ?? {});
+      const presence = now.presence ?? {};
+      for (const d of room._docs.values()) d._onPresence(id, state, presence);
+      room._emit('presence', { userId: id, state, presence });
+    }
   }
 
   /** @internal */

@@ -27,5 +27,19 @@ export function composePatch(a, b) {
   return out;
 }
 
+/**
+ * The RFC 7396 merge patch that turns object a into object b (keys of a missing from b
+ * become null; a value that differs is b's whole value); {} when they are the same.
+ * @param {Record<string, unknown>} a
+ * @param {Record<string, unknown>} b
+ * @returns {Record<string, unknown>}
+ */
+export function diffPatch(a, b) {
+  const out = {};
+  for (const k of Object.keys(a)) if (!(k in b)) out[k] = null;
+  for (const [k, v] of Object.entries(b)) if (!sameJson(a[k], v)) out[k] = v;
+  return out;
+}
+
 /** Whether a and b have the same JSON encoding. */
 export const sameJson = (a, b) => JSON.stringify(a) === JSON.stringify(b);

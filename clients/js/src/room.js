@@ -47,7 +47,10 @@ const RESERVED_ROOM_EVENTS = new Set([...ROOM_EVENTS, ...ENTITY_OPS, ...ENTITY_E
  * The events of a Room and their payloads. Entity changes come from this client
  * ('local'), events ('remote') or a join/sync reply ('sync'). entity_unlocked's reason:
  * unlocked | expired | disconnected | left | deleted | broken, or 'sync' (a sync reply
- * showed it gone). 'synced': a sync was applied (after a reconnect, room.sync(), or the
+ * showed it gone; 'disconnected' when its holder is offline by then). After a room_reset
+ * (or a reconnect) the rejoin's differences arrive as the live events: participant_left,
+ * participant_removed (reason 'reset'), participant_joined, presence, entity_locked and
+ * entity_unlocked (clients/js/README.md). 'synced': a sync was applied (after a reconnect, room.sync(), or the
  * settling of transient updates). 'room_code': the host rotated the code (`code` and `info`
  * show the new one already). 'room_updated': the host changed the settings (any
  * connection's change, this one's too; `info` has them already). 'error': a failed rejoin

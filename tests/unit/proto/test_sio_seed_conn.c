@@ -181,11 +181,100 @@ static void test_reply_ack_and_error(void)
     fx_close(&f);
 }
 
+/* room_reset's frame for a seed 003 connection (its generic Socket.IO framing). */
+static cbuf_t *reset_frame(const char *room)
+{
+    jpart_t part = {.key = "reason", .text = "\"home_lost\""};
+    return proto_sio_frame_event(&(bus_event_t){
+        .room = room, .name = "room_reset", .parts = &part, .nparts = 1, .unsubscribe = 1});
+}
+
+/* A room_reset of the session's room puts it in the context's waiting list, once; another
+ * room's, or any other event, does not. Its rejoin answered unavailable waits again (no
+ * frame), up to SIO_SEED_REJOIN_TRIES; refused otherwise: room:error for room:join, and
+ * the session is out of the room. */
+static void test_rejoin_after_reset(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    proto_sio_t sio;
+    proto_sio_init(&sio);
+    sio_seed_ctx_t x;
+    sio_seed_conn_init(&x, &sio, NULL, &loop);
+    ASSERT_TRUE(sio.seed == &x);
+    ASSERT_EQ(sio.ntables, 1);
+    seed_fx_t f;
+    fx_open(&f, "room:message", -1, "r-1");
+    struct sio_seed_conn_s *s = f.st.seed;
+    pending_drop(s, &s->pending[0]);
+    s->ctx = &x;
+    snprintf(s->st.room, sizeof(s->st.room), "r-1");
+
+    cbuf_t *other = reset_frame("r-10"), *mine = reset_frame("r-1");
+    sio_seed_conn_event(&f.c.pc, &f.st, other);
+    ASSERT_TRUE(x.waiting == NULL);
+    jpart_t part = {.key = "state", .text = "{}"};
+    cbuf_t *pres = proto_sio_frame_event(
+        &(bus_event_t){.room = "r-1", .name = "presence", .parts = &part, .nparts = 1});
+    sio_seed_conn_event(&f.c.pc, &f.st, pres);
+    ASSERT_TRUE(x.waiting == NULL);
+    sio_seed_conn_event(&f.c.pc, &f.st, mine);
+    ASSERT_TRUE(x.waiting == s);
+    ASSERT_EQ(s->rejoining, 1);
+    sio_seed_conn_event(&f.c.pc, &f.st, mine); /* one rejoin at a time */
+    ASSERT_TRUE(x.waiting == s && s->next == NULL);
+    ASSERT_TRUE(x.timer_made && uv_is_active((uv_handle_t *)&x.timer));
+
+    /* Its join (what the timer sends) answered unavailable: waits again, nothing sent. */
+    rejoin_unlink(s);
+    for (int i = 1; i < SIO_SEED_REJOIN_TRIES; i++) {
+        pending_t *q = pending_add(s);
+        q->name = rejoin_name;
+        int64_t ref = q->ref;
+        ASSERT_EQ(reply(&f, ref,
+                        "\"ok\":false,\"error\":{\"code\":\"unavailable\",\"message\":\"x\"}}"),
+                  1);
+        ASSERT_EQ(f.c.frames, 0);
+        ASSERT_TRUE(x.waiting == s);
+        ASSERT_EQ(s->tries, i);
+        rejoin_unlink(s);
+    }
+    /* the last try: refused */
+    pending_t *q = pending_add(s);
+    q->name = rejoin_name;
+    ASSERT_EQ(reply(&f, q->ref,
+                    "\"ok\":false,\"error\":{\"code\":\"unavailable\",\"message\":\"x\"}}"),
+              1);
+    ASSERT_EQ(f.c.frames, 1);
+    ASSERT_STREQ(f.c.text, "42[\"room:error\",{\"code\":\"unavailable\",\"message\":\"x\","
+                           "\"event\":\"room:join\"}]");
+    ASSERT_TRUE(x.waiting == NULL);
+    ASSERT_EQ(s->rejoining, 0);
+    ASSERT_STREQ(s->st.room, "");
+    /* out of the room: a reset reaches it no more */
+    sio_seed_conn_event(&f.c.pc, &f.st, mine);
+    ASSERT_TRUE(x.waiting == NULL);
+
+    /* Freed while waiting: taken out of the list. */
+    snprintf(s->st.room, sizeof(s->st.room), "r-1");
+    sio_seed_conn_event(&f.c.pc, &f.st, mine);
+    ASSERT_TRUE(x.waiting == s);
+    fx_close(&f);
+    ASSERT_TRUE(x.waiting == NULL);
+    cbuf_unref(other);
+    cbuf_unref(mine);
+    cbuf_unref(pres);
+    sio_seed_conn_close(&x);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     RUN(test_framed_once_per_dialect);
     RUN(test_message_seq);
     RUN(test_reply_message);
     RUN(test_reply_ack_and_error);
+    RUN(test_rejoin_after_reset);
     TEST_MAIN_END();
 }
