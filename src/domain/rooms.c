@@ -1111,6 +1111,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .join_participants = (uint32_t)cfg->room_join_participants,
         .large_tick_ms = cfg->room_large_tick,
         .changed_max = (uint32_t)cfg->room_changed_max,
+        .large_rate = cfg->room_large_rate,
         .watch_max = (uint32_t)cfg->room_presence_subscribe_max,
         .max_message = (size_t)cfg->room_max_message,
         .max_metadata = (size_t)cfg->room_max_metadata,

@@ -177,6 +177,7 @@ typedef struct {
     uint32_t join_participants; /* participants in a large room's join reply */
     uint64_t large_tick_ms;     /* a large room's membership and presence, coalesced */
     uint32_t changed_max;       /* joined participants named in one participants_changed */
+    uint64_t large_rate;        /* deliveries a second one large room's events may cost */
     uint32_t watch_max;         /* users one connection's presence_subscribe watches */
     size_t max_message;        /* bytes of message content, JSON-encoded */
     size_t max_metadata;       /* bytes of message metadata, JSON-encoded */

@@ -1,9 +1,12 @@
 /* rooms_coalesce.c: a large room's membership changes, coalesced (issue 26,
  * docs/protocol.md "Large rooms"): instead of participant_joined, participant_left and
  * participant_removed at each change, the room's home notes who changed (the state others
- * knew of them before: online, seated) and every lim.large_tick_ms sends one
+ * knew of them before: online, seated) and at the end of its interval sends one
  * participants_changed with the net change of the interval, framed once per node, so
- * deliveries grow with members x ticks, not members x changes. It names at most
+ * deliveries grow with members x ticks, not members x changes. The interval is
+ * lim.large_tick_ms, or longer in a room so big that an event a tick would cost more than
+ * lim.large_rate deliveries a second: online members * 1000 / large_rate ms (a room of
+ * 100,000 online at 50,000 a second: one event every 2 s). It names at most
  * lim.changed_max of those who came online (the rest are in the counts and in
  * "joinedMore"). Presence changes go to the member's watchers instead (rooms_presence.c).
  * A room is coalesced while it is large, and until its held changes are sent. */
@@ -27,6 +30,7 @@ typedef struct {
 struct rooms_coal_s {
     strmap_t users; /* user id -> coal_user_t (owned; the key inside) */
     room_t *next;   /* the registry's list of rooms with changes held */
+    uint64_t since; /* loop time of the interval's first change */
 };
 
 int rooms_coalescing(const rooms_t *r, const room_t *room)
@@ -46,6 +50,7 @@ static coal_user_t *note(rooms_t *r, room_t *room, const char *user_id, int was_
         room->coal = ch_calloc(1, sizeof(*room->coal));
         strmap_init(&room->coal->users, (uint64_t)(uintptr_t)room ^ uv_now(r->loop));
         rooms_hold(room); /* until the flush, even if deleted meanwhile */
+        room->coal->since = uv_now(r->loop);
         room->coal->next = r->coal_rooms;
         r->coal_rooms = room;
         if (!r->coal_timer_on) {
@@ -143,29 +148,50 @@ static void flush_room(room_t *room, uint32_t changed_max, int send)
     rooms_release(room);
 }
 
-/* Sends (send = 1) or drops every room's held changes. */
-static void flush_all(rooms_t *r, int send)
+uint64_t rooms_coalesce_interval(uint64_t tick_ms, uint64_t rate, uint64_t online)
+{
+    uint64_t by_rate = rate ? online * 1000 / rate : 0;
+    return by_rate > tick_ms ? by_rate : tick_ms;
+}
+
+/* Sends (send = 1) or drops the held changes of every room whose interval has ended at
+ * now (all of them when all is set), keeps the others for a later tick. */
+static void flush_due(rooms_t *r, int send, int all)
 {
     r->coal_timer_on = 0;
-    room_t *list = r->coal_rooms;
+    room_t *list = r->coal_rooms, **keep = &r->coal_rooms;
     r->coal_rooms = NULL;
+    uint64_t now = uv_now(r->loop);
     while (list) {
         room_t *room = list;
         list = room->coal->next;
-        flush_room(room, r->lim.changed_max, send);
+        uint64_t iv =
+            rooms_coalesce_interval(r->lim.large_tick_ms, r->lim.large_rate, room->roster.online);
+        /* Due within half a tick: the timer's next run would be late for it. */
+        if (all || now + r->lim.large_tick_ms / 2 >= room->coal->since + iv) {
+            flush_room(room, r->lim.changed_max, send);
+        } else {
+            room->coal->next = NULL;
+            *keep = room;
+            keep = &room->coal->next;
+        }
+    }
+    if (r->coal_rooms) {
+        r->coal_timer_on = 1;
+        uv_timer_start(&r->coal_timer, on_coal_timer, r->lim.large_tick_ms, 0);
     }
 }
 
-/* Every room's interval ends together: one timer for the registry. */
+/* Every tick the rooms whose interval ended go out: one timer for the registry. */
 static void on_coal_timer(uv_timer_t *t)
 {
-    flush_all(t->data, 1);
+    flush_due(t->data, 1, 0);
 }
 
 void rooms_coalesce_close(rooms_t *r)
 {
     uv_timer_stop(&r->coal_timer);
-    flush_all(r, 0); /* shutting down: the connections are going */
+    flush_due(r, 0, 1); /* shutting down: the connections are going */
     r->coal_closed = 1;
     uv_close((uv_handle_t *)&r->coal_timer, NULL);
 }

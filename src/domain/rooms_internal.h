@@ -179,7 +179,7 @@ void rooms_on_retention_timer(uv_timer_t *t);
 /* ---------- large rooms: changes coalesced (rooms_coalesce.c) ---------- */
 
 /* 1 when room's membership and presence changes go out coalesced, as participants_changed
- * once per lim.large_tick_ms, instead of their own events: while it is large, and until
+ * once an interval (rooms_coalesce_interval), instead of their own events: while it is large, and until
  * the changes it holds are sent. */
 int rooms_coalescing(const rooms_t *r, const room_t *room);
 /* Notes, instead of participant_joined, that m (borrowed) came online. */
@@ -195,6 +195,9 @@ void rooms_coalesce_seated(rooms_t *r, room_t *room, const room_member_t *m);
  * (rooms_close). */
 void rooms_coalesce_init(rooms_t *r);
 void rooms_coalesce_close(rooms_t *r);
+/* How long (ms) a large room with online members online holds its changes: tick_ms, or
+ * online * 1000 / rate when that is longer (rate: deliveries a second; 0: no limit). */
+uint64_t rooms_coalesce_interval(uint64_t tick_ms, uint64_t rate, uint64_t online);
 
 /* ---------- presence (rooms_presence.c) ---------- */
 

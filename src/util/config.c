@@ -187,6 +187,8 @@ static const opt_t options[] = {
      "how often a large room sends its membership and presence changes"},
     {"room-join-participants", OPT_COUNT, OFF(room_join_participants), 1, 1000, "100",
      "participants in a large room's join reply (the first page)"},
+    {"room-large-rate", OPT_COUNT, OFF(room_large_rate), 1, 100000000, "50000",
+     "deliveries a second a large room's participants_changed may cost (longer intervals)"},
     {"room-changed-max", OPT_COUNT, OFF(room_changed_max), 0, 100000, "100",
      "participants named as joined in one participants_changed (the rest are counted)"},
     {"room-presence-subscribe-max", OPT_COUNT, OFF(room_presence_subscribe_max), 0, 10000,
@@ -470,6 +472,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->room_large_tick = 100;
     cfg->room_join_participants = 100;
     cfg->room_changed_max = 100;
+    cfg->room_large_rate = 50000;
     cfg->room_presence_subscribe_max = 256;
     cfg->upload_max_size = 20 * GiB;
     cfg->upload_expiry = 24 * HOUR_MS;

@@ -98,6 +98,7 @@ typedef struct {
     uint64_t room_large_tick;     /* ms: a large room's membership changes, coalesced */
     uint64_t room_join_participants; /* participants in a large room's join reply */
     uint64_t room_changed_max;    /* joined participants named per participants_changed */
+    uint64_t room_large_rate;     /* deliveries/s a large room's participants_changed costs */
     uint64_t room_presence_subscribe_max; /* users one presence_subscribe watches */
     uint64_t room_max_message;    /* bytes of message content, JSON-encoded */
     uint64_t room_max_metadata;   /* bytes of message metadata, JSON-encoded */

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
 import { closeAll, createRoom, get, joinRest, mkUser, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
+import { delay } from './lib/util.mjs';
 
 const T = { timeout: 30000 };
 // A room with more than 5 seats is large; its join reply carries 3 participants; its
@@ -230,6 +231,53 @@ describe('large rooms: counts, pages, search', () => {
       const left = await c1.waitEvent('participant_left', 5000);
       assert.equal(left.reason, 'disconnected');
       assert.deepEqual(c1.kept('participants_changed'), []);
+    } finally {
+      closeAll(cs);
+    }
+  });
+});
+
+// --room-large-rate: a large room's interval grows with its online members so that its
+// participants_changed costs at most that many deliveries a second. At 1 a second, a room of
+// 5 online members sends one event every 5 s whatever the tick (100 ms here).
+describe('large rooms: the interval grows with the room (--room-large-rate)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--room-large', '2', '--room-large-tick', '100ms',
+        '--room-large-rate', '1'],
+    });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('two joins a second apart in a room of 5 online go out in one participants_changed', T, async () => {
+    const users = ['Ida', 'Jo', 'Kim', 'Lou', 'Max'].map((n) => mkUser(n));
+    const room = await createRoom(srv.port, users[0], { name: 'slow ticks', maxParticipants: 30 });
+    const cs = [];
+    try {
+      for (const u of users.slice(0, 3)) {
+        const c = await RoomWs.open(srv.port, u);
+        cs.push(c);
+        await c.join(room.id);
+      }
+      const obs = cs[0];
+      // The setup's changes are out once Kim is listed online (at most 3 s after they began).
+      await obs.waitEvent((m) => m.op === 'participants_changed' && m.joined?.some((p) => p.userId === users[2].sub), 10000);
+      obs.clear();
+      const lou = await RoomWs.open(srv.port, users[3]);
+      cs.push(lou);
+      await lou.join(room.id); // 4 online: this interval lasts 4 s or more (5 at its end)
+      await delay(1000); // ten ticks of 100 ms
+      await obs.sync();
+      assert.deepEqual(obs.kept('participants_changed'), [], 'no event before the interval ended');
+      const max = await RoomWs.open(srv.port, users[4]);
+      cs.push(max);
+      await max.join(room.id);
+      const ev = await obs.waitEvent('participants_changed', 15000);
+      assert.deepEqual(ev.joined.map((p) => p.displayName).sort(), ['Lou', 'Max']);
+      assert.equal(ev.onlineCount, 5);
     } finally {
       closeAll(cs);
     }

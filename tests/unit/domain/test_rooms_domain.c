@@ -746,8 +746,21 @@ static void test_seq_after_lost_commit(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* A large room's interval: the tick, or longer where a tick's event would cost more than
+ * the rate's deliveries a second (issue 26: a room of 100,000 at 50,000/s every 2 s). */
+static void test_coalesce_interval(void)
+{
+    ASSERT_EQ(rooms_coalesce_interval(100, 50000, 0), 100);
+    ASSERT_EQ(rooms_coalesce_interval(100, 50000, 5000), 100);
+    ASSERT_EQ(rooms_coalesce_interval(100, 50000, 19000), 380);
+    ASSERT_EQ(rooms_coalesce_interval(100, 50000, 100000), 2000);
+    ASSERT_EQ(rooms_coalesce_interval(100, 1, 5), 5000);
+    ASSERT_EQ(rooms_coalesce_interval(250, 0, 1000000), 250); /* no rate: the tick */
+}
+
 int main(void)
 {
+    RUN(test_coalesce_interval);
     RUN(test_membership);
     RUN(test_kick_ban_unban);
     RUN(test_seq);

@@ -96,6 +96,43 @@ static void test_drained_queue_releases_array(void)
     cbuf_unref(b);
 }
 
+/* A full array slides its items to the front only when that frees as many slots as it
+ * moves; a long backlog consumed an item at a time grows the array instead (it slid the
+ * whole backlog on every push before). Order and bytes are kept either way. */
+static void test_push_slides_or_grows(void)
+{
+    outq_t q;
+    outq_init(&q);
+    cbuf_t *b[64];
+    for (int i = 0; i < 64; i++) {
+        char t[8];
+        int n = snprintf(t, sizeof(t), "%c", 'A' + i % 26);
+        b[i] = cbuf_from(t, (size_t)n);
+    }
+    for (int i = 0; i < 16; i++) outq_push(&q, b[i]);
+    ASSERT_EQ(q.cap, 16);
+    outq_consume(&q, 1); /* head 1, 15 live: sliding would move 15 for 1 slot */
+    outq_push(&q, b[16]);
+    ASSERT_EQ(q.head, 1);
+    ASSERT_EQ(q.cap, 32);
+    for (int i = 17; i < 32; i++) outq_push(&q, b[i]); /* 31 live from slot 1: full again */
+    ASSERT_EQ(q.head + q.count, q.cap);
+    outq_consume(&q, 20); /* head 21, 11 live: a slide frees 21 slots for 11 moved */
+    outq_push(&q, b[32]);
+    ASSERT_EQ(q.head, 0);
+    ASSERT_EQ(q.cap, 32);
+    ASSERT_EQ(q.count, 12); /* b[21] to b[32], in order */
+    struct iovec iov[16];
+    ASSERT_EQ(outq_iov(&q, iov, 16), 12);
+    for (int i = 0; i < 12; i++) ASSERT_TRUE(iov[i].iov_base == (void *)b[21 + i]->data);
+    ASSERT_EQ(q.bytes, 12);
+    outq_clear(&q);
+    for (int i = 0; i < 64; i++) {
+        ASSERT_EQ(b[i]->refcnt, 1);
+        cbuf_unref(b[i]);
+    }
+}
+
 static void test_append_grows(void)
 {
     cbuf_t *b = cbuf_new(4);
@@ -125,6 +162,7 @@ int main(void)
     RUN(test_iov_and_partial_consume);
     RUN(test_truncate_keeps_inflight);
     RUN(test_drained_queue_releases_array);
+    RUN(test_push_slides_or_grows);
     RUN(test_append_grows);
     RUN(test_empty_push_ignored);
     TEST_MAIN_END();
