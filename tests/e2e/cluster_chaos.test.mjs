@@ -349,6 +349,9 @@ describe('cluster chaos', () => {
       await until(() => acked.size >= n + 10, 30000, 'writes acknowledged again after Redis is back');
       stop.now = true;
       await Promise.all(writers);
+      // A node may still be reconnecting its bus (its REST reads answer 503 until then).
+      await until(async () => (await Promise.all(live.map((x) => fetchOnce(x.port, 'GET', '/healthz'))))
+        .every((h) => h.status === 200), 15000, 'every node ready again');
       const all = await allMessages(live[1].port, host, room.id);
       checkHistory(all, acked);
     } finally {
