@@ -60,7 +60,11 @@ static void join_hooked(void *ud, int err)
                                     .message = "the database is unavailable; try again"});
         return;
     }
-    join_finish(j, msgs);
+    /* msgs were read before the deliveries' write: messages committed since are in the
+     * lastSeq join_finish answers now, not in msgs, and reached no event of this
+     * connection (subscribed only by the answer). The kept messages, or a new read. */
+    json_decref(msgs);
+    join_finish(j, NULL);
 }
 
 /* The join reply's participants, encoded (a new text, its length in *len): in a large room
