@@ -221,8 +221,12 @@ static void post_failed(rooms_op_t *op)
     } else {
         op->room->msg_writes--;
         op->room->seq_lost = 1;
-        if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq)
+        if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq) {
             op->room->committed_seq = op->pl.room.last_seq;
+            /* Those messages were never appended: kept, the cache would answer a join
+             * messages that end before its lastSeq (a gap). */
+            rooms_recent_drop(op->room);
+        }
     }
     if (cid) held_resume(op->r, op->room);
 }
