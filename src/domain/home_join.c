@@ -93,6 +93,15 @@ static void join_finish(join_t *j, json_t *msgs)
                                     .message = "the room was deleted"});
         return;
     }
+    if (!bus_home_here(r->bus, room->id)) {
+        /* This node's lease ended while the join was in flight (rooms_lost): the room here
+         * is a stand-in, which would answer forbidden (a rejoin then gives up the room) or
+         * a snapshot of nothing. The join is tried again at its home. */
+        json_decref(msgs);
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_UNAVAILABLE, .code = "service_unavailable",
+                                    .message = "the room moved to another node; try again"});
+        return;
+    }
     room_member_t *me = room_member(room, j->user);
     if (!me || me->banned) { /* kicked while the join was in flight */
         json_decref(msgs);
