@@ -197,7 +197,13 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
         join_finish(j, NULL);
         return;
     }
-    json_t *msgs = !err || !err->kind ? json_object_get(result, "messages") : NULL;
+    if (err && err->kind) { /* the read failed: so does the join, its attachment undone */
+        json_decref(result);
+        if (j->attached && room) rooms_detach(j->r, room, j->route.member, j->user, 1);
+        join_fail(j, err);
+        return;
+    }
+    json_t *msgs = json_object_get(result, "messages");
     msgs = msgs ? json_incref(msgs) : json_array();
     json_decref(result);
     join_finish(j, msgs);

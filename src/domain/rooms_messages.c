@@ -476,7 +476,7 @@ static void after_history(rooms_op_t *op)
     if (op->fill_recent) recent_waiters_answer(op->room, NULL, op->result);
 }
 
-/* A join's history read failed: the joins waiting for it fail the same way. */
+/* A join's history read failed: the joins waiting for it fail the same way (join_history). */
 static void history_failed(rooms_op_t *op)
 {
     if (!op->fill_recent) return;
