@@ -611,7 +611,13 @@ function watchShown(sess) {
     if (current !== sess) return;
     const ids = [...sess.room.participants.values()]
       .filter((p) => p.online && p.userId !== session.user.id).slice(0, 256).map((p) => p.userId);
-    sess.room.watchPresence(ids).catch(() => {});
+    // Only a changed set: every client here holds about the same first participants, so a
+    // resend at each join would be a request per member per tick (the SDK resends the set
+    // after a rejoin itself).
+    const key = ids.join('\n');
+    if (key === sess.watchKey) return;
+    sess.watchKey = key;
+    sess.room.watchPresence(ids).catch(() => { sess.watchKey = null; });
   }, 300);
 }
 

@@ -60,7 +60,11 @@ static void join_hooked(void *ud, int err)
                                     .message = "the database is unavailable; try again"});
         return;
     }
-    join_finish(j, msgs);
+    /* msgs were read before the deliveries' write: messages committed since are in the
+     * lastSeq join_finish answers now, not in msgs, and reached no event of this
+     * connection (subscribed only by the answer). The kept messages, or a new read. */
+    json_decref(msgs);
+    join_finish(j, NULL);
 }
 
 /* The join reply's participants, encoded (a new text, its length in *len): in a large room
@@ -87,6 +91,15 @@ static void join_finish(join_t *j, json_t *msgs)
         json_decref(msgs);
         join_fail(j, &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found",
                                     .message = "the room was deleted"});
+        return;
+    }
+    if (!bus_home_here(r->bus, room->id)) {
+        /* This node's lease ended while the join was in flight (rooms_lost): the room here
+         * is a stand-in, which would answer forbidden (a rejoin then gives up the room) or
+         * a snapshot of nothing. The join is tried again at its home. */
+        json_decref(msgs);
+        join_fail(j, &(rooms_err_t){.kind = ROOMS_E_UNAVAILABLE, .code = "service_unavailable",
+                                    .message = "the room moved to another node; try again"});
         return;
     }
     room_member_t *me = room_member(room, j->user);
@@ -184,7 +197,13 @@ static void join_history(void *ud, const rooms_err_t *err, json_t *result)
         join_finish(j, NULL);
         return;
     }
-    json_t *msgs = !err || !err->kind ? json_object_get(result, "messages") : NULL;
+    if (err && err->kind) { /* the read failed: so does the join, its attachment undone */
+        json_decref(result);
+        if (j->attached && room) rooms_detach(j->r, room, j->route.member, j->user, 1);
+        join_fail(j, err);
+        return;
+    }
+    json_t *msgs = json_object_get(result, "messages");
     msgs = msgs ? json_incref(msgs) : json_array();
     json_decref(result);
     join_finish(j, msgs);

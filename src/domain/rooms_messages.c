@@ -221,8 +221,12 @@ static void post_failed(rooms_op_t *op)
     } else {
         op->room->msg_writes--;
         op->room->seq_lost = 1;
-        if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq)
+        if (op->req.err == STORE_EEXISTS && op->pl.room.last_seq > op->room->committed_seq) {
             op->room->committed_seq = op->pl.room.last_seq;
+            /* Those messages were never appended: kept, the cache would answer a join
+             * messages that end before its lastSeq (a gap). */
+            rooms_recent_drop(op->room);
+        }
     }
     if (cid) held_resume(op->r, op->room);
 }
@@ -472,7 +476,7 @@ static void after_history(rooms_op_t *op)
     if (op->fill_recent) recent_waiters_answer(op->room, NULL, op->result);
 }
 
-/* A join's history read failed: the joins waiting for it fail the same way. */
+/* A join's history read failed: the joins waiting for it fail the same way (join_history). */
 static void history_failed(rooms_op_t *op)
 {
     if (!op->fill_recent) return;

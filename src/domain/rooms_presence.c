@@ -23,7 +23,7 @@ void rooms_presence_emit(room_t *room, room_member_t *m, json_t *change)
                                            .parts = &part,
                                            .nparts = 1,
                                            .except_user = m->user_id,
-                                           .watchers = rooms_coalescing(room->rooms, room)});
+                                           .watchers = ROOMS_LARGE(room->rooms, room)});
     json_decref(fields);
 }
 

@@ -2,6 +2,9 @@
  * set replaced, cleared and dropped, duplicates, the bound, and the watchers of a user. */
 #include "test.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "domain/presence_watch.h"
 
 /* 1 when w is among the n watchers of list. */
@@ -92,10 +95,60 @@ static void test_many_watchers(void)
     pwatch_free(&x);
 }
 
+/* Random sets replaced and dropped among 64 watchers of 40 users, checked against a plain
+ * model after each step: every position kept back in the index follows the swaps. */
+static void test_random_against_model(void)
+{
+    enum { W = 64, U = 40, STEPS = 4000 };
+    pwatch_t x;
+    pwatch_init(&x, 13);
+    static int w[W];
+    static unsigned char model[W][U];
+    char names[U][16];
+    const char *all[U];
+    for (int u = 0; u < U; u++) {
+        snprintf(names[u], sizeof(names[u]), "u%d", u);
+        all[u] = names[u];
+    }
+    uint64_t rnd = 0x243f6a8885a308d3ull;
+    for (int step = 0; step < STEPS; step++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+        int k = (int)(rnd % W);
+        memset(model[k], 0, U);
+        if (rnd >> 60 == 0) {
+            pwatch_drop(&x, &w[k]);
+        } else {
+            const char *set[U];
+            size_t n = 0;
+            for (int u = 0; u < U; u++)
+                if ((rnd >> (8 + u)) & 1) {
+                    set[n++] = all[u];
+                    model[k][u] = 1;
+                }
+            ASSERT_EQ(pwatch_set(&x, &w[k], set, n, U), (int)n);
+        }
+        size_t slots = 0;
+        for (int u = 0; u < U; u++) {
+            size_t n;
+            void *const *list = pwatch_of(&x, all[u], &n);
+            size_t want = 0;
+            for (int i = 0; i < W; i++) {
+                want += model[i][u];
+                ASSERT_EQ(has(list, n, &w[i]), model[i][u]);
+            }
+            ASSERT_EQ(n, want);
+            slots += n;
+        }
+        ASSERT_EQ(x.slots, slots);
+    }
+    pwatch_free(&x);
+}
+
 int main(void)
 {
     RUN(test_set_and_replace);
     RUN(test_duplicates_and_bound);
     RUN(test_many_watchers);
+    RUN(test_random_against_model);
     TEST_MAIN_END();
 }
