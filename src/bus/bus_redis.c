@@ -796,7 +796,14 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
     }
     int mine = bus_dir_home(&r->dir, room, uv_now(r->loop)) == b->node;
     if (rc != 0) {
-        if (mine) bus_dir_forget(&r->dir, room, 0);
+        /* Its copy here (kept: not read) is no home's copy: a stand-in again (also when
+         * its lease ran out by this node's clock meanwhile), so neither a claim answered
+         * with this node's lease, still live in Redis, nor a renewal serves that copy. */
+        const bus_dir_entry_t *e = strmap_get(&r->dir.map, room);
+        if (e && e->node == b->node) {
+            bus_dir_forget(&r->dir, room, 0);
+            bus_dir_standin(&r->dir, room);
+        }
         claim_fail(r, cl, "the room could not be read again; try again");
         return;
     }
@@ -813,9 +820,9 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
                      room);
         cbuf_unref(m);
     } else {
-        /* Lost while it was read (fence): the copy read goes too. */
-        log_warn(r->log, "cluster: room %s's lease was lost while it was read", room);
-        if (r->base.takeover.lost) r->base.takeover.lost(r->base.takeover.ud, room);
+        /* Lost while it was read (fenced, or its lease ran out by this node's clock and
+         * is not fenced yet): a stand-in from now on, and the copy read goes too. */
+        fence(r, room, "its lease was lost while it was read");
     }
     reqs_advance(r, room, NULL);
     free(cl);

@@ -692,6 +692,7 @@ export class Chorus extends Emitter {
         data = await this._joinRequest(room.id, room._displayName, room._stateVersion);
       } catch (e) {
         room._resyncing = false;
+        room._held.length = 0; // of no subscription of this connection's
         if (e.code === 'closed') return; // the next reconnect retries
         if (e.code === 'timeout') {
           // No answer on a live socket: start over with a fresh connection.

@@ -103,6 +103,7 @@ export class Room extends Emitter {
   /** @internal */ _serverLastSeq;
   /** @internal */ _pendingMsgs;
   /** @internal */ _resyncing;
+  /** @internal */ _held;
   /** @internal */ _catching;
   /** @internal */ _active;
   /** @internal */ _docs;
@@ -136,6 +137,9 @@ export class Room extends Emitter {
     this._serverLastSeq = 0; // lastSeq of the last join reply
     this._pendingMsgs = new Map(); // seq -> message held back until the gap is filled
     this._resyncing = false;
+    // A rejoin's in flight (_resyncing): the room's events that came behind its reply,
+    // applied after it (_applyJoin), not to what the rejoin replaces.
+    this._held = [];
     this._catching = null;
     this._active = true;
     this._resets = 0; // room_reset events received
@@ -400,6 +404,9 @@ export class Room extends Emitter {
     this._catchUp();
     this._assets._onRejoin();
     this._outbox.joined(this._client._ws); // messages without a reply go again
+    // Events sent after the reply (the server subscribes before it answers) that reached
+    // _handle before this ran (one socket read, dispatched at once): newer than it.
+    for (const m of this._held.splice(0)) this._handle(m);
   }
 
   /** @internal Takes a message from anywhere (event, send reply, join reply, history). */
@@ -515,6 +522,12 @@ export class Room extends Emitter {
   /** @internal */
   _handle(msg) {
     if (!this._active) return;
+    if (this._resyncing) {
+      // A rejoin is in flight: this connection is subscribed only once the server answers
+      // it, so this came after the answer, and is applied after it (_applyJoin).
+      this._held.push(msg);
+      return;
+    }
     switch (msg.op) {
       case 'message':
         this._ingest(msg.message);
