@@ -24,7 +24,7 @@ const person = (userId, online, presence = {}) => ({ userId, displayName: userId
  * message with answer(msg) (a reply's {ok, data | error}); the test reads `socks` to push
  * events. Every frame received is in `got`.
  */
-function fakeServer({ joins, answer = () => null }) {
+function fakeServer({ joins, answer = () => null, afterJoin = () => [] }) {
   return new Promise((resolve) => {
     const got = [];
     const socks = [];
@@ -37,7 +37,14 @@ function fakeServer({ joins, answer = () => null }) {
         got.push(msg);
         const reply = (r) => sock.send(JSON.stringify({ op: 'reply', ref: msg.ref, ...r }));
         if (msg.op === 'auth') reply({ ok: true, data: { user: { id: 'me' } } });
-        else if (msg.op === 'join') reply({ ok: true, data: joins[Math.min(nj++, joins.length - 1)] });
+        else if (msg.op === 'join') {
+          // The reply and the events the server sent right after it, in one write (one read).
+          sock._socket.cork();
+          reply({ ok: true, data: joins[Math.min(nj, joins.length - 1)] });
+          for (const ev of afterJoin(nj)) sock.send(JSON.stringify(ev));
+          nj++;
+          sock._socket.uncork();
+        }
         else {
           const r = answer(msg);
           if (r) reply(r);
@@ -105,6 +112,34 @@ describe('room_reset: the rejoin diffed (fake server)', () => {
       assert.equal(room.participants.get('x').online, false);
       assert.equal(room.entities.get('e1').lock, undefined);
       assert.equal(room.entities.get('e2').lock.userId, 'p');
+    } finally {
+      c.close();
+      await stopFake(wss);
+    }
+  });
+
+  it('an event in the same read as the rejoin\'s reply is applied after the rejoin, not lost to its snapshot', { timeout: 20000 }, async () => {
+    const first = {
+      room: ROOM, role: 'member', stateVersion: 1, lastSeq: 0, messages: [], state: {},
+      participants: [person('me', true), person('z', true)],
+    };
+    // The new home answered the rejoin with z offline, then z's own join came in.
+    const again = { ...first, participants: [person('me', true), person('z', false)] };
+    const { wss, socks } = await fakeServer({
+      joins: [first, again],
+      afterJoin: (n) => (n === 1 ? [{ op: 'participant_joined', room: ROOM.id, participant: person('z', true) }] : []),
+    });
+    const c = client(wss.address().port, { token: 't', reconnect: false });
+    try {
+      await c.connect();
+      const room = await c.join('ABCDEF');
+      const seen = record(room);
+      socks[0].send(JSON.stringify({ op: 'room_reset', room: ROOM.id, reason: 'home_lost' }));
+      await until(() => seen.some(([ev]) => ev === 'participant_joined'), 5000, 'z back');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(seen.map(([ev, p]) => `${ev}:${p.userId ?? p.participant?.userId}`),
+        ['participant_left:z', 'participant_joined:z']);
+      assert.equal(room.participants.get('z').online, true, 'z is online at the end');
     } finally {
       c.close();
       await stopFake(wss);
