@@ -184,6 +184,9 @@ describe('cluster chaos', () => {
       }
 
       const view = await serverView(live, host, room.id, 'd');
+      // The writers' last ops may still be on their way to the other clients (whenSynced
+      // waits only for a client's own ops): each converges to the server's document.
+      await until(() => docs.every((d) => d.text === view.text), 15000, 'every client to have the last ops').catch(() => {});
       for (const d of docs) assert.equal(d.text, view.text, 'every client has the server\'s document');
       for (let i = 0; i < K; i++) {
         for (let k = 1; k <= rounds[i]; k++) {

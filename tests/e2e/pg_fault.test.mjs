@@ -156,7 +156,10 @@ for (const mode of ['immediate', 'fast']) describe(`PostgreSQL stopped (-m ${mod
       const stored = new Map(rows.map(([seq, content]) => [content, Number(seq)]));
       for (const w of ws) {
         for (const { tag, seq } of w.acked.msg) assert.equal(stored.get(tag), seq, `acknowledged message ${tag} stored at its seq`);
-        for (const tag of w.refused.msg) assert.equal(stored.has(tag), false, `refused message ${tag} not stored`);
+        // Refused means not acknowledged, not always not stored: the COMMIT in flight when
+        // PostgreSQL died may have landed with its answer lost (docs/store.md). Each writer
+        // has one write in flight, so only its first refused message can be that one.
+        for (const tag of w.refused.msg.slice(1)) assert.equal(stored.has(tag), false, `refused message ${tag} not stored`);
       }
       const api = await allMessages(srv.port, users[0], room.id);
       assert.deepEqual(api.map((m) => [m.seq, m.content]), rows.map(([s, c]) => [Number(s), c]), 'the API serves what is stored');
@@ -168,7 +171,7 @@ for (const mode of ['immediate', 'fast']) describe(`PostgreSQL stopped (-m ${mod
         ops.forEach(([v], j) => assert.equal(Number(v), j + 1, `d${w.i}: versions without a gap`));
         const byId = new Map(ops.map(([v, id]) => [id, Number(v)]));
         for (const { tag, version } of w.acked.op) assert.equal(byId.get(tag), version, `acknowledged op ${tag} stored`);
-        for (const tag of w.refused.op) assert.equal(byId.has(tag), false, `refused op ${tag} not stored`);
+        for (const tag of w.refused.op.slice(1)) assert.equal(byId.has(tag), false, `refused op ${tag} not stored`); // as for messages
         const doc = await cs[w.i].ok('doc_open', { room: room.id, doc: `d${w.i}` });
         assert.equal(doc.version, ops.length, `d${w.i}: the server's version is the stored one`);
       }
