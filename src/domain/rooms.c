@@ -501,6 +501,9 @@ void rooms_lost(void *ud, const char *id)
     snprintf(color, sizeof(color), "%s", h ? h->color : "#64748b");
     copy_drop(r, room, 0);
     standin_new(r, &sr, name, color);
+    /* The home's copy had its users' bytes counted here: a reload must not count them again. */
+    room_t *standin = strmap_get(&r->by_id, id);
+    if (standin) standin->usage_counted = 1;
     log_info(r->log, "rooms: room %s is another node's now (or nobody's): kept as a stand-in",
              id);
 }
@@ -523,6 +526,7 @@ static void on_reloaded(store_req_t *req)
     int rc = req->err == STORE_OK ? 0 : req->err == STORE_ENOTFOUND ? ROOMS_E_NOT_FOUND : -1;
     if (rc == 0 && gone_since(r, l->gone_at, l->id)) rc = ROOMS_E_NOT_FOUND;
     room_t *old = strmap_get(&r->by_id, l->id);
+    int counted = old && old->usage_counted;
     if (old && rc != -1) {
         /* The copy here goes (its connections told), and the room read replaces it; its
          * lease, won before the read, stays. */
@@ -531,6 +535,10 @@ static void on_reloaded(store_req_t *req)
     }
     if (rc == 0) {
         rooms_fill(r, &l->pl, uv_now(r->loop));
+        /* This process counted the room's users' bytes before (its start, or a copy it
+         * held): they stay counted once (the room's own count is the read's). */
+        for (size_t i = 0; counted && i < l->pl.nusage; i++)
+            quota_user_add(&r->users, l->pl.usage[i].user_id, -l->pl.usage[i].bytes);
         bus_standin(r->bus, l->id); /* a stand-in if its lease was lost meanwhile */
         log_info(r->log, "rooms: room %s read again (%zu participants, %zu entities)", l->id,
                  l->pl.nparts, l->pl.nents);
@@ -1064,6 +1072,10 @@ static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now)
         store_usage_t *u = &pl->usage[i];
         room_t *room = strmap_get(&r->by_id, u->room_id);
         if (room) rooms_quota_count(r, room, u->user_id, u->bytes);
+    }
+    for (size_t i = 0; i < pl->nrooms; i++) {
+        room_t *room = strmap_get(&r->by_id, pl->rooms[i].id);
+        if (room) room->usage_counted = 1;
     }
 }
 

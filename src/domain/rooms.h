@@ -154,6 +154,8 @@ struct room_s {
     int64_t state_bytes;       /* of that, the state's */
     uint32_t refs;             /* pending store work holding the room */
     int deleted;               /* gone from the registry; freed when refs reach 0 */
+    int usage_counted; /* its users' stored bytes are in rooms_t.users (rooms_fill): once a
+                        * process, whatever copy or stand-in of it replaces this one */
     /* Webhooks (issue 21): room.occupied was sent and room.vacated not yet; when the
      * last member went offline (loop ms; 0: someone is online), from which the tick
      * counts the seat grace before room.vacated. */

@@ -93,6 +93,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
         room->state = json_deep_copy(jstate);
     }
     room->created_at = room->last_activity = clock_unix_ms();
+    room->usage_counted = 1; /* its writes are counted as they are made */
     char *state_text = json_dumps(room->state, JSON_COMPACT);
     size_t state_len = strlen(state_text);
     if (state_len > r->lim.max_state) {

@@ -354,3 +354,47 @@ describe('two nodes need a dead home\'s room at once', () => {
     assert.equal(seqs.at(-1), sent.message.seq);
   });
 });
+
+// A node that read the rooms at its start holds a whole copy of the room, its users'
+// stored bytes counted (--user-quota); when it takes the room over from a dead home and
+// reads it again, those bytes must stay counted once, not twice.
+describe('a takeover by a node that read the room at its start', () => {
+  let c;
+  before(async () => {
+    c = await startCluster(1, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '3s', '--cluster-node-ttl', '2s',
+      '--user-quota', '40KiB'] });
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  test('counts its users\' stored bytes once: a user under the quota is not refused quota_exceeded', async () => {
+    const [n1] = c.nodes;
+    const host = mkUser('Quota');
+    const room = await createRoom(n1.port, host, { name: 'Counted once' });
+    const text = 'q'.repeat(3000);
+    const hc = await RoomWs.open(n1.port, host);
+    await hc.join(room.id);
+    for (let i = 0; i < 8; i++) await hc.ok('message', { room: room.id, type: 'user_text', content: `${i}${text}` });
+    hc.close();
+    const n2 = await c.addNode(); // reads every room at its start: this one's usage counted
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    const cl = await RoomWs.open(n2.port, host);
+    try {
+      for (;;) { // node 2 takes the room over (and reads it again) for this join
+        const j = await cl.call('join', { room: room.id }, 10000);
+        if (j.ok) break;
+        assert.equal(j.error.code, 'unavailable', JSON.stringify(j));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(c.homeOf(room.id), n2);
+      // About 25 KiB stored of 40: one more message fits (counted twice it would not).
+      const m = await cl.call('message', { room: room.id, type: 'user_text', content: `9${text}` }, 10000);
+      assert.equal(m.ok, true, JSON.stringify(m.error));
+    } finally {
+      cl.close();
+    }
+  });
+});
