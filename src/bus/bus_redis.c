@@ -31,6 +31,7 @@
 #define RENEW_BATCH 512 /* leases renewed by one script */
 #define ORIGIN_BYTES 2  /* every message starts with its node id (u16 LE) */
 #define ROOMS_CHAN BUS_REDIS_PREFIX "rooms" /* room announcements, to every node */
+#define MISSED_MAX 1024 /* rooms remembered one by one whose events were not sent; past it, all */
 
 /* What the lease scripts share: a room's lease key chorus:room:<id>:home names its home,
  * and chorus:room:<id>:until (no expiry) "<node>:<ms>", the last home and the end of its
@@ -172,6 +173,13 @@ typedef struct {
     uv_timer_t ops;      /* OPS_TICK_MS */
     int ops_closed;
     uint64_t published, dropped; /* events sent to other nodes; not sent (Redis down) */
+    /* Events of this node's rooms that may not have reached the other nodes (Redis down,
+     * or sent on a connection lost before Redis confirmed them): their rooms are announced
+     * for a resync ('S') once the command connection is back (missed_announce). */
+    strmap_t missed;       /* room -> its id (owned), at most MISSED_MAX */
+    int missed_all;        /* every room at home here (past MISSED_MAX, or unknown which) */
+    uint64_t beat_published; /* published when the pending heartbeat was sent */
+    uint64_t confirmed;      /* published, up to the last heartbeat Redis answered */
     strmap_t takes; /* room -> claim_t: takeovers whose room is being read again (owned) */
 } redis_bus_t;
 
@@ -209,6 +217,11 @@ static void sub_drop(redis_bus_t *r);
 static void lost(redis_bus_t *r, const char *why)
 {
     if (!r->closing) sub_drop(r);
+    if (r->published != r->confirmed) {
+        /* Sent after the last heartbeat Redis answered: maybe never published. */
+        r->missed_all = 1;
+        r->confirmed = r->published;
+    }
     if (r->connected && !r->closing)
         log_warn(r->log, "cluster: Redis connection lost (%s); reconnecting", why);
     else if (!r->closing)
@@ -229,6 +242,7 @@ static void on_select(redisAsyncContext *ac, void *reply, void *ud)
 
 static void heartbeat(redis_bus_t *r);
 static void sub_connect(redis_bus_t *r);
+static void missed_announce(redis_bus_t *r);
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -243,6 +257,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->backoff_ms = 0;
     log_info(r->log, "cluster: connected to Redis at %s:%d", r->url.host, r->url.port);
     heartbeat(r);
+    missed_announce(r);
     if (!r->sub) sub_connect(r);
 }
 
@@ -317,6 +332,7 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *ud)
     const redisReply *rep = reply;
     r->beat_pending = 0;
     if (!rep || r->closing) return; /* disconnected: on_disconnect said so */
+    r->confirmed = r->beat_published; /* Redis ran what was sent before it */
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer == -1) {
         if (r->owned || !r->nlive)
             log_error(r->log,
@@ -339,6 +355,7 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *ud)
 static void heartbeat(redis_bus_t *r)
 {
     r->beat_pending = 1;
+    r->beat_published = r->published;
     r->since = uv_now(r->loop);
     char ttl[24], node[16];
     snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)r->ttl_ms);
@@ -1012,7 +1029,7 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
         size_t len = m->len - ORIGIN_BYTES;
         int k = bus_wire_kind(p, len);
         if (strcmp(channel, ROOMS_CHAN) == 0) {
-            if (len > 1 && p[0] == 'T')
+            if (len > 1 && (p[0] == 'T' || p[0] == 'S'))
                 got_takeover(r, p, len);
             else
                 got_announce(r, p, len);
@@ -1146,14 +1163,18 @@ static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len)
 }
 
 /* Another node took a room over ('T', the room's id and its NUL): its home is looked up
- * again, and this node's connections in it are told (bus_reset_fn). */
+ * again, and this node's connections in it are told (bus_reset_fn, home_lost). Or a room's
+ * home could not send some of its events ('S', the same layout: missed_announce): this
+ * node's connections in it are told to resync. */
 static void got_takeover(redis_bus_t *r, const uint8_t *p, size_t len)
 {
     if (!memchr(p + 1, 0, len - 1) || len - 1 > BUS_REDIS_CHAN_MAX / 2) return;
     const char *room = (const char *)p + 1;
     if (bus_dir_home(&r->dir, room, uv_now(r->loop)) == r->base.node) return; /* ours */
-    bus_dir_forget(&r->dir, room, 0);
-    if (r->base.takeover.reset) r->base.takeover.reset(r->base.takeover.ud, room, "home_lost");
+    int takeover = p[0] == 'T';
+    if (takeover) bus_dir_forget(&r->dir, room, 0);
+    if (r->base.takeover.reset)
+        r->base.takeover.reset(r->base.takeover.ud, room, takeover ? "home_lost" : "resync");
 }
 
 /* bus_vtable_t.standin: room, read here from the store, is another node's. */
@@ -1161,6 +1182,72 @@ static void redis_standin(bus_t *b, const char *room)
 {
     redis_bus_t *r = (redis_bus_t *)b;
     if (bus_dir_home(&r->dir, room, uv_now(r->loop)) != b->node) bus_dir_standin(&r->dir, room);
+}
+
+/* ---------- events the other nodes missed ---------- */
+
+/* An event of room (borrowed), at home here, did not reach the other nodes. */
+static void missed_add(redis_bus_t *r, const char *room)
+{
+    if (r->missed_all || strmap_get(&r->missed, room)) return;
+    if (r->missed.count >= MISSED_MAX) {
+        r->missed_all = 1;
+        strmap_free_all(&r->missed);
+        return;
+    }
+    char *id = ch_strdup(room);
+    strmap_put(&r->missed, id, id);
+}
+
+/* Tells the other nodes ('S', the room's id and its NUL, on ROOMS_CHAN) that room's
+ * events may have missed them; 0, or -1 when it was not sent. Counted as published, so a
+ * connection lost before Redis confirmed it announces again. */
+static int missed_send(redis_bus_t *r, const char *room)
+{
+    size_t idlen = strlen(room) + 1;
+    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
+    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(r->base.node & 0xff), (uint8_t)(r->base.node >> 8),
+                                   'S'};
+    cbuf_append(&m, o, sizeof(o));
+    cbuf_append(&m, room, idlen);
+    int rc = send_to(r, ROOMS_CHAN, m);
+    cbuf_unref(m);
+    if (rc == 0) r->published++;
+    return rc;
+}
+
+/* The command connection is back: every room whose events may have missed the other
+ * nodes is announced, so their connections in it get room_reset (resync) there. */
+static void missed_announce(redis_bus_t *r)
+{
+    size_t n = 0;
+    if (r->missed_all) {
+        const char *rooms[RENEW_BATCH];
+        size_t at = 0, k;
+        while ((k = bus_dir_mine(&r->dir, &at, rooms, RENEW_BATCH)) > 0)
+            for (size_t i = 0; i < k; i++) {
+                if (missed_send(r, rooms[i]) != 0) return; /* kept for the next connection */
+                n++;
+            }
+        /* The ones remembered are this node's rooms, or were (fenced since: reset then). */
+        const char *key;
+        void *v;
+        for (size_t i = 0; strmap_next(&r->missed, &i, &key, &v);) {
+            if (bus_dir_home(&r->dir, key, uv_now(r->loop)) == r->base.node) continue;
+            if (missed_send(r, key) != 0) return;
+            n++;
+        }
+    } else {
+        const char *key;
+        void *v;
+        for (size_t i = 0; strmap_next(&r->missed, &i, &key, &v);) {
+            if (missed_send(r, key) != 0) return;
+            n++;
+        }
+    }
+    if (n) log_info(r->log, "cluster: %zu rooms announced for a resync (events not sent)", n);
+    r->missed_all = 0;
+    strmap_free_all(&r->missed);
 }
 
 /* ---------- the bus ---------- */
@@ -1185,6 +1272,7 @@ static uint32_t redis_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
             r->published++;
         } else {
             r->dropped++;
+            missed_add(r, t->room);
             log_debug(r->log, "cluster: an event of room %s was not sent to other nodes",
                       t->room);
         }
@@ -1441,6 +1529,7 @@ static void redis_free(bus_t *b)
     strmap_free_all(&r->chans);
     strmap_free(&r->reqs);
     strmap_free_all(&r->takes);
+    strmap_free_all(&r->missed);
     bus_dir_free(&r->dir);
     free(r->live);
     free(r);
@@ -1582,6 +1671,7 @@ bus_t *bus_redis_new(uv_loop_t *loop, const char *url, const bus_redis_opts_t *o
     strmap_init(&r->chans, seed());
     strmap_init(&r->reqs, seed());
     strmap_init(&r->takes, seed());
+    strmap_init(&r->missed, seed());
     bus_dir_init(&r->dir, node, seed());
     uv_timer_init(loop, &r->ops);
     r->ops.data = r;
