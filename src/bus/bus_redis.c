@@ -31,6 +31,7 @@
 #define RENEW_BATCH 512 /* leases renewed by one script */
 #define ORIGIN_BYTES 2  /* every message starts with its node id (u16 LE) */
 #define ROOMS_CHAN BUS_REDIS_PREFIX "rooms" /* room announcements, to every node */
+#define LATE_MAX 256 /* joins answered unavailable at their deadline, remembered (late_t) */
 #define MISSED_MAX 1024 /* rooms remembered one by one whose events were not sent; past it, all */
 
 /* What the lease scripts share: a room's lease key chorus:room:<id>:home names its home,
@@ -176,6 +177,8 @@ typedef struct {
     /* Events of this node's rooms that may not have reached the other nodes (Redis down,
      * or sent on a connection lost before Redis confirmed them): their rooms are announced
      * for a resync ('S') once the command connection is back (missed_announce). */
+    struct late_s *late[LATE_MAX]; /* owned: a ring, the oldest replaced (late_add) */
+    size_t late_at;                /* the next slot of late */
     strmap_t missed;       /* room -> its id (owned), at most MISSED_MAX */
     int missed_all;        /* every room at home here (past MISSED_MAX, or unknown which) */
     uint64_t beat_published; /* published when the pending heartbeat was sent */
@@ -191,6 +194,15 @@ typedef struct {
     int state;
     char name[]; /* chorus:room:<id> or chorus:doc:<room>:<doc> (the map's key) */
 } chan_t;
+
+/* A join sent to another node and answered unavailable at its deadline: served there
+ * later, its connection is attached there for nothing (late_answered). */
+typedef struct late_s {
+    uint64_t id;
+    bus_member_t member;
+    char user[BUS_REDIS_CHAN_MAX];
+    char room[BUS_REDIS_CHAN_MAX];
+} late_t;
 
 /* An op sent to (or waiting to be sent to) another node: its route, its message. */
 typedef struct req_s {
@@ -583,6 +595,65 @@ static req_t *req_add(redis_bus_t *r, const char *room, cbuf_t *msg, const bus_r
     return q;
 }
 
+/* q, a join (subscribing to its room's channel) sent to its home and not answered by its
+ * deadline, is remembered in case the home serves it later (late_answered). */
+static void late_add(redis_bus_t *r, const req_t *q)
+{
+    char chan[BUS_REDIS_CHAN_MAX];
+    bus_wire_op_t w;
+    if (!q->sent || !q->pin || topic_chan(chan, sizeof(chan), q->room, NULL) != 0 ||
+        strcmp(chan, q->pin->name) != 0 ||
+        bus_wire_op_read(q->msg->data + q->msg->off + ORIGIN_BYTES, q->msg->len - ORIGIN_BYTES,
+                         &w) != 0 ||
+        !w.user || strlen(w.user) >= sizeof(((late_t *)0)->user) ||
+        strlen(q->room) >= sizeof(((late_t *)0)->room))
+        return;
+    late_t *l = r->late[r->late_at];
+    if (!l) l = r->late[r->late_at] = ch_malloc(sizeof(*l));
+    r->late_at = (r->late_at + 1) % LATE_MAX;
+    l->id = q->id;
+    l->member = q->route.member;
+    snprintf(l->user, sizeof(l->user), "%s", w.user);
+    snprintf(l->room, sizeof(l->room), "%s", q->room);
+}
+
+/* The answer of request id came from node after its deadline (answered unavailable then):
+ * when it was a join served (with parts), node attached a connection that never learnt of
+ * it, and is sent a detach (undo) for it (to node itself: where it was attached), unless
+ * the connection's next join for the room is on its way (that one's answer decides). */
+static void late_answered(redis_bus_t *r, uint32_t node, uint64_t id, int served)
+{
+    late_t *l = NULL;
+    for (size_t i = 0; i < LATE_MAX && !l; i++)
+        if (r->late[i] && r->late[i]->id == id) l = r->late[i];
+    if (!l) return;
+    l->id = 0;
+    if (!served) return;
+    char chan[BUS_REDIS_CHAN_MAX];
+    if (topic_chan(chan, sizeof(chan), l->room, NULL) != 0) return;
+    for (const req_t *q = r->req_head; q; q = q->next)
+        if (q->route.member == l->member && q->pin && strcmp(q->pin->name, chan) == 0) return;
+    log_info(r->log, "cluster: a join in room %s answered after its deadline is undone",
+             l->room);
+    json_t *args = json_pack("{s:b}", "undo", 1);
+    /* "detach" is the rooms' op (rooms.h: ROOMS_OP_DETACH) that every home serves. */
+    bus_op_t op = {.room = l->room,
+                   .name = "detach",
+                   .user = l->user,
+                   .args = args,
+                   .route = {.member = l->member, .ref = -1, .fn = bus_reply_ignore}};
+    cbuf_t *wire = NULL;
+    if (bus_wire_op_write(&op, r->base.node, ++r->next_req, &wire) == 0) {
+        cbuf_t *m = with_origin(r, wire); /* its answer finds no request: ignored */
+        char to[48];
+        node_chan(to, sizeof(to), node);
+        if (send_to(r, to, m) != 0)
+            log_warn(r->log, "cluster: a late join in room %s could not be undone", l->room);
+        cbuf_unref(m);
+    }
+    json_decref(args);
+}
+
 /* Answers q unavailable (why: the message) and frees it. */
 static void req_fail(redis_bus_t *r, req_t *q, const char *why)
 {
@@ -929,7 +1000,7 @@ static void got_op(redis_bus_t *r, const void *p, size_t len)
 }
 
 /* The answer of one of this node's ops. */
-static void got_reply(redis_bus_t *r, const void *p, size_t len)
+static void got_reply(redis_bus_t *r, uint32_t origin, const void *p, size_t len)
 {
     bus_wire_reply_t w;
     if (bus_wire_reply_read(p, len, &w) != 0) {
@@ -939,7 +1010,10 @@ static void got_reply(redis_bus_t *r, const void *p, size_t len)
     char key[20];
     snprintf(key, sizeof(key), "%llx", (unsigned long long)w.request);
     req_t *q = strmap_get(&r->reqs, key);
-    if (!q) return; /* answered unavailable at its deadline already */
+    if (!q) { /* answered unavailable at its deadline already */
+        late_answered(r, origin, w.request, w.is_parts);
+        return;
+    }
     req_unlink(r, q);
     bus_route_t route = q->route;
     if (!w.is_parts && w.code && strcmp(w.code, BUS_UNAVAILABLE) == 0)
@@ -1037,7 +1111,7 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
             if (k == 'O')
                 got_op(r, p, len);
             else if (k == 'R')
-                got_reply(r, p, len);
+                got_reply(r, origin, p, len);
         } else if (k == 'E') {
             got_event(r, channel, p, len);
         }
@@ -1447,8 +1521,10 @@ static void on_ops_tick(uv_timer_t *t)
 {
     redis_bus_t *r = t->data;
     uint64_t now = uv_now(r->loop);
-    while (r->req_head && r->req_head->deadline <= now)
+    while (r->req_head && r->req_head->deadline <= now) {
+        late_add(r, r->req_head);
         req_fail(r, r->req_head, "the room's home did not answer in time");
+    }
     if (now >= r->next_lapse) {
         r->next_lapse = now + r->opts.lease_ms / 8;
         fence_lapsed(r, now);
@@ -1530,6 +1606,8 @@ static void redis_free(bus_t *b)
     strmap_free(&r->reqs);
     strmap_free_all(&r->takes);
     strmap_free_all(&r->missed);
+    for (size_t i = 0; i < LATE_MAX; i++)
+        free(r->late[i]);
     bus_dir_free(&r->dir);
     free(r->live);
     free(r);
