@@ -446,6 +446,23 @@ static cbuf_t *with_origin(const redis_bus_t *r, cbuf_t *wire)
     return m;
 }
 
+/* Sends every node, on ROOMS_CHAN, this node's id, kind ('A' announcement, 'T' takeover,
+ * 'S' events missed), room's id and its NUL, then text (len bytes; may be NULL with 0);
+ * 0, or -1 when not sent (too large, or Redis not there). */
+static int rooms_send(redis_bus_t *r, char kind, const char *room, const char *text, size_t len)
+{
+    size_t idlen = strlen(room) + 1;
+    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen + len);
+    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(r->base.node & 0xff), (uint8_t)(r->base.node >> 8),
+                                   (uint8_t)kind};
+    cbuf_append(&m, o, sizeof(o));
+    cbuf_append(&m, room, idlen);
+    if (len) cbuf_append(&m, text, len);
+    int rc = m->len > r->opts.msg_max ? -1 : send_to(r, ROOMS_CHAN, m);
+    cbuf_unref(m);
+    return rc;
+}
+
 /* ---------- this node's leases ---------- */
 
 /* The end of a lease of this node's taken or renewed by a command sent at sent_at (loop
@@ -898,15 +915,9 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
     bus_dir_loading(&r->dir, room, 0);
     if (mine) {
         log_info(r->log, "cluster: room %s taken over (its home was lost)", room);
-        size_t idlen = strlen(room) + 1;
-        cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
-        uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(b->node & 0xff), (uint8_t)(b->node >> 8), 'T'};
-        cbuf_append(&m, o, sizeof(o));
-        cbuf_append(&m, room, idlen);
-        if (send_to(r, ROOMS_CHAN, m) != 0)
+        if (rooms_send(r, 'T', room, NULL, 0) != 0)
             log_warn(r->log, "cluster: the other nodes were not told of room %s's takeover",
                      room);
-        cbuf_unref(m);
     } else {
         /* Lost while it was read (fenced, or its lease ran out by this node's clock and
          * is not fenced yet): a stand-in from now on, and the copy read goes too. */
@@ -1213,15 +1224,8 @@ static void sub_connect(redis_bus_t *r)
 static void redis_announce(bus_t *b, const char *room, const char *text, size_t len)
 {
     redis_bus_t *r = (redis_bus_t *)b;
-    size_t idlen = strlen(room) + 1;
-    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen + len);
-    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(b->node & 0xff), (uint8_t)(b->node >> 8), 'A'};
-    cbuf_append(&m, o, sizeof(o));
-    cbuf_append(&m, room, idlen);
-    cbuf_append(&m, text, len);
-    if (m->len > r->opts.msg_max || send_to(r, ROOMS_CHAN, m) != 0)
+    if (rooms_send(r, 'A', room, text, len) != 0)
         log_warn(r->log, "cluster: the other nodes were not told of room %s", room);
-    cbuf_unref(m);
 }
 
 /* Another node's announcement: its room is known here as a stand-in from now on. */
@@ -1278,14 +1282,7 @@ static void missed_add(redis_bus_t *r, const char *room)
  * connection lost before Redis confirmed it announces again. */
 static int missed_send(redis_bus_t *r, const char *room)
 {
-    size_t idlen = strlen(room) + 1;
-    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
-    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(r->base.node & 0xff), (uint8_t)(r->base.node >> 8),
-                                   'S'};
-    cbuf_append(&m, o, sizeof(o));
-    cbuf_append(&m, room, idlen);
-    int rc = send_to(r, ROOMS_CHAN, m);
-    cbuf_unref(m);
+    int rc = rooms_send(r, 'S', room, NULL, 0);
     if (rc == 0) r->published++;
     return rc;
 }

@@ -103,7 +103,7 @@ async function redisConn(port) {
 /** The Redis client ids of node's connections to redis (its command connection: not pubsub). */
 function commandConnOf(node, redis) {
   const ports = new Set();
-  for (const line of execFileSync('ss', ['-tnpH'], { encoding: 'utf8' }).split('\n')) {
+  for (const line of execFileSync('ss', ['-tnpH', 'dst', `127.0.0.1:${redis.port}`], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length >= 6 && f[4] === `127.0.0.1:${redis.port}` && line.includes(`pid=${node.proc.pid},`))
       ports.add(f[3]);
