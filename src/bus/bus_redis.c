@@ -31,6 +31,8 @@
 #define RENEW_BATCH 512 /* leases renewed by one script */
 #define ORIGIN_BYTES 2  /* every message starts with its node id (u16 LE) */
 #define ROOMS_CHAN BUS_REDIS_PREFIX "rooms" /* room announcements, to every node */
+#define LATE_MAX 256 /* joins answered unavailable at their deadline, remembered (late_t) */
+#define MISSED_MAX 1024 /* rooms remembered one by one whose events were not sent; past it, all */
 
 /* What the lease scripts share: a room's lease key chorus:room:<id>:home names its home,
  * and chorus:room:<id>:until (no expiry) "<node>:<ms>", the last home and the end of its
@@ -172,6 +174,15 @@ typedef struct {
     uv_timer_t ops;      /* OPS_TICK_MS */
     int ops_closed;
     uint64_t published, dropped; /* events sent to other nodes; not sent (Redis down) */
+    /* Events of this node's rooms that may not have reached the other nodes (Redis down,
+     * or sent on a connection lost before Redis confirmed them): their rooms are announced
+     * for a resync ('S') once the command connection is back (missed_announce). */
+    struct late_s *late[LATE_MAX]; /* owned: a ring, the oldest replaced (late_add) */
+    size_t late_at;                /* the next slot of late */
+    strmap_t missed;       /* room -> its id (owned), at most MISSED_MAX */
+    int missed_all;        /* every room at home here (past MISSED_MAX, or unknown which) */
+    uint64_t beat_published; /* published when the pending heartbeat was sent */
+    uint64_t confirmed;      /* published, up to the last heartbeat Redis answered */
     strmap_t takes; /* room -> claim_t: takeovers whose room is being read again (owned) */
 } redis_bus_t;
 
@@ -183,6 +194,15 @@ typedef struct {
     int state;
     char name[]; /* chorus:room:<id> or chorus:doc:<room>:<doc> (the map's key) */
 } chan_t;
+
+/* A join sent to another node and answered unavailable at its deadline: served there
+ * later, its connection is attached there for nothing (late_answered). */
+typedef struct late_s {
+    uint64_t id;
+    bus_member_t member;
+    char user[BUS_REDIS_CHAN_MAX];
+    char room[BUS_REDIS_CHAN_MAX];
+} late_t;
 
 /* An op sent to (or waiting to be sent to) another node: its route, its message. */
 typedef struct req_s {
@@ -209,6 +229,11 @@ static void sub_drop(redis_bus_t *r);
 static void lost(redis_bus_t *r, const char *why)
 {
     if (!r->closing) sub_drop(r);
+    if (r->published != r->confirmed) {
+        /* Sent after the last heartbeat Redis answered: maybe never published. */
+        r->missed_all = 1;
+        r->confirmed = r->published;
+    }
     if (r->connected && !r->closing)
         log_warn(r->log, "cluster: Redis connection lost (%s); reconnecting", why);
     else if (!r->closing)
@@ -229,6 +254,7 @@ static void on_select(redisAsyncContext *ac, void *reply, void *ud)
 
 static void heartbeat(redis_bus_t *r);
 static void sub_connect(redis_bus_t *r);
+static void missed_announce(redis_bus_t *r);
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -243,6 +269,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->backoff_ms = 0;
     log_info(r->log, "cluster: connected to Redis at %s:%d", r->url.host, r->url.port);
     heartbeat(r);
+    missed_announce(r);
     if (!r->sub) sub_connect(r);
 }
 
@@ -317,6 +344,7 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *ud)
     const redisReply *rep = reply;
     r->beat_pending = 0;
     if (!rep || r->closing) return; /* disconnected: on_disconnect said so */
+    r->confirmed = r->beat_published; /* Redis ran what was sent before it */
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer == -1) {
         if (r->owned || !r->nlive)
             log_error(r->log,
@@ -339,6 +367,7 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *ud)
 static void heartbeat(redis_bus_t *r)
 {
     r->beat_pending = 1;
+    r->beat_published = r->published;
     r->since = uv_now(r->loop);
     char ttl[24], node[16];
     snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)r->ttl_ms);
@@ -415,6 +444,23 @@ static cbuf_t *with_origin(const redis_bus_t *r, cbuf_t *wire)
     cbuf_append(&m, wire->data + wire->off, wire->len);
     cbuf_unref(wire);
     return m;
+}
+
+/* Sends every node, on ROOMS_CHAN, this node's id, kind ('A' announcement, 'T' takeover,
+ * 'S' events missed), room's id and its NUL, then text (len bytes; may be NULL with 0);
+ * 0, or -1 when not sent (too large, or Redis not there). */
+static int rooms_send(redis_bus_t *r, char kind, const char *room, const char *text, size_t len)
+{
+    size_t idlen = strlen(room) + 1;
+    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen + len);
+    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(r->base.node & 0xff), (uint8_t)(r->base.node >> 8),
+                                   (uint8_t)kind};
+    cbuf_append(&m, o, sizeof(o));
+    cbuf_append(&m, room, idlen);
+    if (len) cbuf_append(&m, text, len);
+    int rc = m->len > r->opts.msg_max ? -1 : send_to(r, ROOMS_CHAN, m);
+    cbuf_unref(m);
+    return rc;
 }
 
 /* ---------- this node's leases ---------- */
@@ -564,6 +610,65 @@ static req_t *req_add(redis_bus_t *r, const char *room, cbuf_t *msg, const bus_r
     strmap_put(&r->reqs, q->key, q);
     r->nreqs++;
     return q;
+}
+
+/* q, a join (subscribing to its room's channel) sent to its home and not answered by its
+ * deadline, is remembered in case the home serves it later (late_answered). */
+static void late_add(redis_bus_t *r, const req_t *q)
+{
+    char chan[BUS_REDIS_CHAN_MAX];
+    bus_wire_op_t w;
+    if (!q->sent || !q->pin || topic_chan(chan, sizeof(chan), q->room, NULL) != 0 ||
+        strcmp(chan, q->pin->name) != 0 ||
+        bus_wire_op_read(q->msg->data + q->msg->off + ORIGIN_BYTES, q->msg->len - ORIGIN_BYTES,
+                         &w) != 0 ||
+        !w.user || strlen(w.user) >= sizeof(((late_t *)0)->user) ||
+        strlen(q->room) >= sizeof(((late_t *)0)->room))
+        return;
+    late_t *l = r->late[r->late_at];
+    if (!l) l = r->late[r->late_at] = ch_malloc(sizeof(*l));
+    r->late_at = (r->late_at + 1) % LATE_MAX;
+    l->id = q->id;
+    l->member = q->route.member;
+    snprintf(l->user, sizeof(l->user), "%s", w.user);
+    snprintf(l->room, sizeof(l->room), "%s", q->room);
+}
+
+/* The answer of request id came from node after its deadline (answered unavailable then):
+ * when it was a join served (with parts), node attached a connection that never learnt of
+ * it, and is sent a detach (undo) for it (to node itself: where it was attached), unless
+ * the connection's next join for the room is on its way (that one's answer decides). */
+static void late_answered(redis_bus_t *r, uint32_t node, uint64_t id, int served)
+{
+    late_t *l = NULL;
+    for (size_t i = 0; i < LATE_MAX && !l; i++)
+        if (r->late[i] && r->late[i]->id == id) l = r->late[i];
+    if (!l) return;
+    l->id = 0;
+    if (!served) return;
+    char chan[BUS_REDIS_CHAN_MAX];
+    if (topic_chan(chan, sizeof(chan), l->room, NULL) != 0) return;
+    for (const req_t *q = r->req_head; q; q = q->next)
+        if (q->route.member == l->member && q->pin && strcmp(q->pin->name, chan) == 0) return;
+    log_info(r->log, "cluster: a join in room %s answered after its deadline is undone",
+             l->room);
+    json_t *args = json_pack("{s:b}", "undo", 1);
+    /* "detach" is the rooms' op (rooms.h: ROOMS_OP_DETACH) that every home serves. */
+    bus_op_t op = {.room = l->room,
+                   .name = "detach",
+                   .user = l->user,
+                   .args = args,
+                   .route = {.member = l->member, .ref = -1, .fn = bus_reply_ignore}};
+    cbuf_t *wire = NULL;
+    if (bus_wire_op_write(&op, r->base.node, ++r->next_req, &wire) == 0) {
+        cbuf_t *m = with_origin(r, wire); /* its answer finds no request: ignored */
+        char to[48];
+        node_chan(to, sizeof(to), node);
+        if (send_to(r, to, m) != 0)
+            log_warn(r->log, "cluster: a late join in room %s could not be undone", l->room);
+        cbuf_unref(m);
+    }
+    json_decref(args);
 }
 
 /* Answers q unavailable (why: the message) and frees it. */
@@ -810,15 +915,9 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
     bus_dir_loading(&r->dir, room, 0);
     if (mine) {
         log_info(r->log, "cluster: room %s taken over (its home was lost)", room);
-        size_t idlen = strlen(room) + 1;
-        cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen);
-        uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(b->node & 0xff), (uint8_t)(b->node >> 8), 'T'};
-        cbuf_append(&m, o, sizeof(o));
-        cbuf_append(&m, room, idlen);
-        if (send_to(r, ROOMS_CHAN, m) != 0)
+        if (rooms_send(r, 'T', room, NULL, 0) != 0)
             log_warn(r->log, "cluster: the other nodes were not told of room %s's takeover",
                      room);
-        cbuf_unref(m);
     } else {
         /* Lost while it was read (fenced, or its lease ran out by this node's clock and
          * is not fenced yet): a stand-in from now on, and the copy read goes too. */
@@ -912,7 +1011,7 @@ static void got_op(redis_bus_t *r, const void *p, size_t len)
 }
 
 /* The answer of one of this node's ops. */
-static void got_reply(redis_bus_t *r, const void *p, size_t len)
+static void got_reply(redis_bus_t *r, uint32_t origin, const void *p, size_t len)
 {
     bus_wire_reply_t w;
     if (bus_wire_reply_read(p, len, &w) != 0) {
@@ -922,7 +1021,10 @@ static void got_reply(redis_bus_t *r, const void *p, size_t len)
     char key[20];
     snprintf(key, sizeof(key), "%llx", (unsigned long long)w.request);
     req_t *q = strmap_get(&r->reqs, key);
-    if (!q) return; /* answered unavailable at its deadline already */
+    if (!q) { /* answered unavailable at its deadline already */
+        late_answered(r, origin, w.request, w.is_parts);
+        return;
+    }
     req_unlink(r, q);
     bus_route_t route = q->route;
     if (!w.is_parts && w.code && strcmp(w.code, BUS_UNAVAILABLE) == 0)
@@ -1012,7 +1114,7 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
         size_t len = m->len - ORIGIN_BYTES;
         int k = bus_wire_kind(p, len);
         if (strcmp(channel, ROOMS_CHAN) == 0) {
-            if (len > 1 && p[0] == 'T')
+            if (len > 1 && (p[0] == 'T' || p[0] == 'S'))
                 got_takeover(r, p, len);
             else
                 got_announce(r, p, len);
@@ -1020,7 +1122,7 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *ud)
             if (k == 'O')
                 got_op(r, p, len);
             else if (k == 'R')
-                got_reply(r, p, len);
+                got_reply(r, origin, p, len);
         } else if (k == 'E') {
             got_event(r, channel, p, len);
         }
@@ -1122,15 +1224,8 @@ static void sub_connect(redis_bus_t *r)
 static void redis_announce(bus_t *b, const char *room, const char *text, size_t len)
 {
     redis_bus_t *r = (redis_bus_t *)b;
-    size_t idlen = strlen(room) + 1;
-    cbuf_t *m = cbuf_new(ORIGIN_BYTES + 1 + idlen + len);
-    uint8_t o[ORIGIN_BYTES + 1] = {(uint8_t)(b->node & 0xff), (uint8_t)(b->node >> 8), 'A'};
-    cbuf_append(&m, o, sizeof(o));
-    cbuf_append(&m, room, idlen);
-    cbuf_append(&m, text, len);
-    if (m->len > r->opts.msg_max || send_to(r, ROOMS_CHAN, m) != 0)
+    if (rooms_send(r, 'A', room, text, len) != 0)
         log_warn(r->log, "cluster: the other nodes were not told of room %s", room);
-    cbuf_unref(m);
 }
 
 /* Another node's announcement: its room is known here as a stand-in from now on. */
@@ -1146,14 +1241,18 @@ static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len)
 }
 
 /* Another node took a room over ('T', the room's id and its NUL): its home is looked up
- * again, and this node's connections in it are told (bus_reset_fn). */
+ * again, and this node's connections in it are told (bus_reset_fn, home_lost). Or a room's
+ * home could not send some of its events ('S', the same layout: missed_announce): this
+ * node's connections in it are told to resync. */
 static void got_takeover(redis_bus_t *r, const uint8_t *p, size_t len)
 {
     if (!memchr(p + 1, 0, len - 1) || len - 1 > BUS_REDIS_CHAN_MAX / 2) return;
     const char *room = (const char *)p + 1;
     if (bus_dir_home(&r->dir, room, uv_now(r->loop)) == r->base.node) return; /* ours */
-    bus_dir_forget(&r->dir, room, 0);
-    if (r->base.takeover.reset) r->base.takeover.reset(r->base.takeover.ud, room, "home_lost");
+    int takeover = p[0] == 'T';
+    if (takeover) bus_dir_forget(&r->dir, room, 0);
+    if (r->base.takeover.reset)
+        r->base.takeover.reset(r->base.takeover.ud, room, takeover ? "home_lost" : "resync");
 }
 
 /* bus_vtable_t.standin: room, read here from the store, is another node's. */
@@ -1161,6 +1260,65 @@ static void redis_standin(bus_t *b, const char *room)
 {
     redis_bus_t *r = (redis_bus_t *)b;
     if (bus_dir_home(&r->dir, room, uv_now(r->loop)) != b->node) bus_dir_standin(&r->dir, room);
+}
+
+/* ---------- events the other nodes missed ---------- */
+
+/* An event of room (borrowed), at home here, did not reach the other nodes. */
+static void missed_add(redis_bus_t *r, const char *room)
+{
+    if (r->missed_all || strmap_get(&r->missed, room)) return;
+    if (r->missed.count >= MISSED_MAX) {
+        r->missed_all = 1;
+        strmap_free_all(&r->missed);
+        return;
+    }
+    char *id = ch_strdup(room);
+    strmap_put(&r->missed, id, id);
+}
+
+/* Tells the other nodes ('S', the room's id and its NUL, on ROOMS_CHAN) that room's
+ * events may have missed them; 0, or -1 when it was not sent. Counted as published, so a
+ * connection lost before Redis confirmed it announces again. */
+static int missed_send(redis_bus_t *r, const char *room)
+{
+    int rc = rooms_send(r, 'S', room, NULL, 0);
+    if (rc == 0) r->published++;
+    return rc;
+}
+
+/* The command connection is back: every room whose events may have missed the other
+ * nodes is announced, so their connections in it get room_reset (resync) there. */
+static void missed_announce(redis_bus_t *r)
+{
+    size_t n = 0;
+    if (r->missed_all) {
+        const char *rooms[RENEW_BATCH];
+        size_t at = 0, k;
+        while ((k = bus_dir_mine(&r->dir, &at, rooms, RENEW_BATCH)) > 0)
+            for (size_t i = 0; i < k; i++) {
+                if (missed_send(r, rooms[i]) != 0) return; /* kept for the next connection */
+                n++;
+            }
+        /* The ones remembered are this node's rooms, or were (fenced since: reset then). */
+        const char *key;
+        void *v;
+        for (size_t i = 0; strmap_next(&r->missed, &i, &key, &v);) {
+            if (bus_dir_home(&r->dir, key, uv_now(r->loop)) == r->base.node) continue;
+            if (missed_send(r, key) != 0) return;
+            n++;
+        }
+    } else {
+        const char *key;
+        void *v;
+        for (size_t i = 0; strmap_next(&r->missed, &i, &key, &v);) {
+            if (missed_send(r, key) != 0) return;
+            n++;
+        }
+    }
+    if (n) log_info(r->log, "cluster: %zu rooms announced for a resync (events not sent)", n);
+    r->missed_all = 0;
+    strmap_free_all(&r->missed);
 }
 
 /* ---------- the bus ---------- */
@@ -1185,6 +1343,7 @@ static uint32_t redis_publish(bus_t *b, bus_topic_t *t, const bus_event_t *ev)
             r->published++;
         } else {
             r->dropped++;
+            missed_add(r, t->room);
             log_debug(r->log, "cluster: an event of room %s was not sent to other nodes",
                       t->room);
         }
@@ -1359,8 +1518,10 @@ static void on_ops_tick(uv_timer_t *t)
 {
     redis_bus_t *r = t->data;
     uint64_t now = uv_now(r->loop);
-    while (r->req_head && r->req_head->deadline <= now)
+    while (r->req_head && r->req_head->deadline <= now) {
+        late_add(r, r->req_head);
         req_fail(r, r->req_head, "the room's home did not answer in time");
+    }
     if (now >= r->next_lapse) {
         r->next_lapse = now + r->opts.lease_ms / 8;
         fence_lapsed(r, now);
@@ -1441,6 +1602,9 @@ static void redis_free(bus_t *b)
     strmap_free_all(&r->chans);
     strmap_free(&r->reqs);
     strmap_free_all(&r->takes);
+    strmap_free_all(&r->missed);
+    for (size_t i = 0; i < LATE_MAX; i++)
+        free(r->late[i]);
     bus_dir_free(&r->dir);
     free(r->live);
     free(r);
@@ -1582,6 +1746,7 @@ bus_t *bus_redis_new(uv_loop_t *loop, const char *url, const bus_redis_opts_t *o
     strmap_init(&r->chans, seed());
     strmap_init(&r->reqs, seed());
     strmap_init(&r->takes, seed());
+    strmap_init(&r->missed, seed());
     bus_dir_init(&r->dir, node, seed());
     uv_timer_init(loop, &r->ops);
     r->ops.data = r;

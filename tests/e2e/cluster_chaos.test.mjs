@@ -11,6 +11,9 @@
 //   lost, and everything works again afterwards.
 // - events published while a node's Redis connections were down: its members are told
 //   room_reset (resync), join again and catch up.
+// - only the home's command connection lost, for a moment: the events it could not
+//   publish meanwhile are announced once it is back, and the members on other nodes are
+//   told room_reset (resync); the home's own members are not.
 // - redis-server paused longer than the lease: the room's home stops serving it at its
 //   lease's end by its own clock and lets it go (room_reset, resync); nothing is stored
 //   twice or lost, seqs stay gapless.
@@ -27,6 +30,8 @@ import { startFront } from './lib/front.mjs';
 import { fetchOnce } from './lib/http.mjs';
 import { allMessages, createRoom, mkUser, mkUsers, RoomWs, until } from './lib/rooms.mjs';
 import { delay, withTimeout } from './lib/util.mjs';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 
 const LEASE_MS = 2000;
 const HOMES = clusterHomes();
@@ -68,6 +73,44 @@ function checkHistory(all, acked) {
     seen.add(t);
   }
   for (const t of acked) assert.ok(seen.has(t), `acknowledged message ${t} kept`);
+}
+
+/** A connection to redis-server at port kept open (it stays in while new ones are refused);
+ * cmd(...args) sends one command and resolves its reply's first line. */
+async function redisConn(port) {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((res, rej) => { sock.once('connect', res); sock.once('error', rej); });
+  let buf = '';
+  const waiting = [];
+  sock.on('data', (d) => {
+    buf += d.toString('latin1');
+    let i;
+    while (waiting.length && (i = buf.indexOf('\r\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      waiting.shift()(line);
+    }
+  });
+  return {
+    cmd: (...args) => new Promise((res) => {
+      waiting.push(res);
+      sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`);
+    }),
+    close: () => sock.destroy(),
+  };
+}
+
+/** The Redis client ids of node's connections to redis (its command connection: not pubsub). */
+function commandConnOf(node, redis) {
+  const ports = new Set();
+  for (const line of execFileSync('ss', ['-tnpH', 'dst', `127.0.0.1:${redis.port}`], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 6 && f[4] === `127.0.0.1:${redis.port}` && line.includes(`pid=${node.proc.pid},`))
+      ports.add(f[3]);
+  }
+  return redis.cli('CLIENT', 'LIST').split('\n')
+    .filter((l) => ports.has(/ addr=(\S+)/.exec(l)?.[1]) && !/ flags=\S*P/.test(l))
+    .map((l) => / ?id=(\d+)/.exec(l)[1]);
 }
 
 /** Joins roomId on cl, again while the room's home is changing (unavailable). */
@@ -304,6 +347,49 @@ describe('cluster chaos', () => {
       for (const s of posted) assert.ok(seqs.includes(s), `message ${s} posted during the outage is in the history`);
       assert.ok(j.lastSeq === undefined || j.lastSeq >= Math.max(...posted), 'the join knows them');
     } finally {
+      wa.close();
+      wb.close();
+    }
+  });
+
+  it('the home\'s command connection lost for a moment: its members on other nodes are told to resync, its own are not, and nothing is missed', T, async () => {
+    while (c.nodes.filter((n) => !n.exitInfo).length < 3) await c.addNode();
+    const [home, other] = c.nodes.filter((n) => !n.exitInfo);
+    const host = mkUser('CHost');
+    const room = await createRoom(home.port, host, { name: 'cmdconn' });
+    const [ua, ub] = mkUsers(2, 'c');
+    const wa = await RoomWs.open(home.port, ua);
+    const wb = await RoomWs.open(other.port, ub);
+    const rc = await redisConn(c.redis.port);
+    try {
+      await wa.join(room.id);
+      await wb.join(room.id);
+      await wa.ok('message', { room: room.id, type: 'user_text', content: 'pre' });
+      await until(() => wb.kept((m) => m.op === 'message').length === 1, 10000, 'the message on node 2');
+      const ids = commandConnOf(home, c.redis);
+      assert.equal(ids.length, 1, 'the home\'s command connection found');
+      // No new connection gets in (the other nodes keep theirs): the home cannot reconnect.
+      assert.equal(await rc.cmd('CONFIG', 'SET', 'maxclients', '1'), '+OK');
+      let posted;
+      try {
+        assert.equal(await rc.cmd('CLIENT', 'KILL', 'ID', ids[0]), ':1');
+        // Served at the home (its lease is good by its clock), its event not published.
+        posted = await wa.ok('message', { room: room.id, type: 'user_text', content: 'during' });
+      } finally {
+        assert.equal(await rc.cmd('CONFIG', 'SET', 'maxclients', '10000'), '+OK');
+      }
+      const ev = await wb.waitEvent((m) => m.op === 'room_reset', 20000, 'room_reset on node 2');
+      assert.deepEqual(ev, { op: 'room_reset', room: room.id, reason: 'resync' });
+      const j = await joinRetry(wb, room.id);
+      assert.ok(j.lastSeq === undefined || j.lastSeq >= posted.message.seq, 'the join knows the message');
+      const h = await wb.ok('history', { room: room.id, after: 0, limit: 100 });
+      assert.deepEqual(h.messages.filter((m) => m.type === 'user_text').map((m) => m.content), ['pre', 'during']);
+      // The home's own member got the event directly, and no reset.
+      assert.equal(wa.all.filter((m) => m.op === 'room_reset').length, 0, 'the home\'s member is not reset');
+      await wa.ok('message', { room: room.id, type: 'user_text', content: 'after' });
+      await until(() => wb.all.some((m) => m.op === 'message' && m.message?.content === 'after'), 10000, 'events reach node 2 again');
+    } finally {
+      rc.close();
       wa.close();
       wb.close();
     }

@@ -398,3 +398,41 @@ describe('a takeover by a node that read the room at its start', () => {
     }
   });
 });
+
+describe('a join that timed out at its member\'s node, served later by the home', () => {
+  let c, n1, n2, room, host, hc, gc;
+  before(async () => {
+    // A short op timeout, a long lease: the home stopped for a moment keeps its rooms.
+    c = await startCluster(2, { args: ['--cluster-lease', '30s', '--cluster-op-timeout', '500ms', '--cluster-node-ttl', '30s'] });
+    [n1, n2] = c.nodes;
+    host = mkUser('LHost');
+    room = await createRoom(n1.port, host, { name: 'Late' });
+    hc = await RoomWs.open(n1.port, host);
+    await hc.join(room.id);
+  });
+  after(async () => {
+    closeAll([hc, gc]);
+    await c?.stop();
+  });
+
+  test('the home undoes it: the user is not left online there', async () => {
+    const g = mkUser('Late');
+    gc = await RoomWs.open(n2.port, g);
+    const online = async () => (await hc.ok('participants', { room: room.id })).onlineCount;
+    assert.equal(await online(), 1);
+    n1.proc.kill('SIGSTOP');
+    let j;
+    try {
+      // Forwarded to the stopped home: answered unavailable at node 2's op timeout.
+      j = await gc.call('join', { room: room.id }, 15000);
+    } finally {
+      n1.proc.kill('SIGCONT');
+    }
+    assert.equal(j.error?.code, 'unavailable', JSON.stringify(j));
+    // The home serves the join now (its lease is good): the host sees the user come...
+    await hc.waitEvent((m) => m.op === 'participant_joined', 15000, 'the late join served');
+    // ...and go again, since node 2 told it the join was answered unavailable.
+    await until(async () => (await online()) === 1, 15000, 'the late joiner offline at the home');
+    assert.equal(gc.all.filter((m) => m.op === 'room_reset').length, 0);
+  });
+});
