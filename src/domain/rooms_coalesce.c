@@ -6,7 +6,10 @@
  * deliveries grow with members x ticks, not members x changes. The interval is
  * lim.large_tick_ms, or longer in a room so big that an event a tick would cost more than
  * lim.large_rate deliveries a second: online members * 1000 / large_rate ms (a room of
- * 100,000 online at 50,000 a second: one event every 2 s). It names at most
+ * 100,000 online at 50,000 a second: one event every 2 s). Each participant object an
+ * event names counts as one more delivery to every member: the joins named are as many as
+ * that rate leaves (rooms_coalesce_named), at most lim.changed_max; a room whose interval
+ * the rate set names none, only counts them. It names at most
  * lim.changed_max of those who came online (the rest are in the counts and in
  * "joinedMore"). Presence changes go to the member's watchers instead (rooms_presence.c).
  * A room is coalesced while it is large, and until its held changes are sent. */
@@ -154,6 +157,15 @@ uint64_t rooms_coalesce_interval(uint64_t tick_ms, uint64_t rate, uint64_t onlin
     return by_rate > tick_ms ? by_rate : tick_ms;
 }
 
+uint32_t rooms_coalesce_named(uint32_t changed_max, uint64_t rate, uint64_t interval_ms,
+                              uint64_t online)
+{
+    if (!rate || !online) return changed_max;
+    uint64_t per_member = rate * interval_ms / 1000 / online; /* objects one event may carry */
+    uint64_t named = per_member > 1 ? per_member - 1 : 0;     /* the event itself is one */
+    return named < changed_max ? (uint32_t)named : changed_max;
+}
+
 /* Sends (send = 1) or drops the held changes of every room whose interval has ended at
  * now (all of them when all is set), keeps the others for a later tick. */
 static void flush_due(rooms_t *r, int send, int all)
@@ -169,7 +181,10 @@ static void flush_due(rooms_t *r, int send, int all)
             rooms_coalesce_interval(r->lim.large_tick_ms, r->lim.large_rate, room->roster.online);
         /* Due within half a tick: the timer's next run would be late for it. */
         if (all || now + r->lim.large_tick_ms / 2 >= room->coal->since + iv) {
-            flush_room(room, r->lim.changed_max, send);
+            flush_room(room,
+                       rooms_coalesce_named(r->lim.changed_max, r->lim.large_rate, iv,
+                                            room->roster.online),
+                       send);
         } else {
             room->coal->next = NULL;
             *keep = room;

@@ -198,6 +198,11 @@ void rooms_coalesce_close(rooms_t *r);
 /* How long (ms) a large room with online members online holds its changes: tick_ms, or
  * online * 1000 / rate when that is longer (rate: deliveries a second; 0: no limit). */
 uint64_t rooms_coalesce_interval(uint64_t tick_ms, uint64_t rate, uint64_t online);
+/* How many who came online one participants_changed of such a room names (the others are
+ * counted, joinedMore): what rate leaves over interval_ms once every member got the event,
+ * one participant object a delivery, at most changed_max. */
+uint32_t rooms_coalesce_named(uint32_t changed_max, uint64_t rate, uint64_t interval_ms,
+                              uint64_t online);
 
 /* ---------- presence (rooms_presence.c) ---------- */
 

@@ -756,6 +756,14 @@ static void test_coalesce_interval(void)
     ASSERT_EQ(rooms_coalesce_interval(100, 50000, 100000), 2000);
     ASSERT_EQ(rooms_coalesce_interval(100, 1, 5), 5000);
     ASSERT_EQ(rooms_coalesce_interval(250, 0, 1000000), 250); /* no rate: the tick */
+    /* The joins an event names: the rate's deliveries over the interval, per member, less
+     * the event itself; none once the rate sets the interval; at most changed_max. */
+    ASSERT_EQ(rooms_coalesce_named(100, 50000, 100, 5), 100);
+    ASSERT_EQ(rooms_coalesce_named(100, 50000, 100, 101), 48);
+    ASSERT_EQ(rooms_coalesce_named(100, 50000, 100, 1000), 4);
+    ASSERT_EQ(rooms_coalesce_named(100, 50000, 100, 5000), 0);
+    ASSERT_EQ(rooms_coalesce_named(100, 50000, 380, 19000), 0);
+    ASSERT_EQ(rooms_coalesce_named(100, 0, 100, 19000), 100); /* no rate: changed_max */
 }
 
 int main(void)
