@@ -20,6 +20,8 @@ packages=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libjans
           libhiredis-dev redis-server)
 # haproxy: scripts/cluster.sh (make cluster) runs it in front of the nodes.
 packages+=(haproxy)
+# iproute2 (ss): the cluster chaos test finds a node's own Redis connection by its port.
+packages+=(iproute2)
 # janus: the WebRTC SFU (VideoRoom) that calls past the mesh size go through; the SFU tests
 # start a throwaway one (tests/e2e/lib/janus.mjs).
 packages+=(janus)
