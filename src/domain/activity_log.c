@@ -152,6 +152,11 @@ static void on_written(store_req_t *req)
         req->err == STORE_OK && !al->closing ? strmap_get(&al->r->by_id, w->room_id) : NULL;
     for (size_t i = 0; room && !room->deleted && i < w->pl.nrows; i++) {
         if (w->pl.rows[i].seq <= 0) continue; /* the room was gone in the store */
+        /* A large room's joins and leaves are in its stream, not sent to every member
+         * (issue 26: one event per join to each of N members made filling it O(N^2)). */
+        if (ROOMS_LARGE(al->r, room) && (strcmp(w->pl.rows[i].kind, ACTIVITY_JOINED) == 0 ||
+                                         strcmp(w->pl.rows[i].kind, ACTIVITY_LEFT) == 0))
+            continue;
         json_t *fields = json_pack("{s:o}", "activity", activity_row_json(&w->pl.rows[i]));
         jpart_t part = {.obj = fields};
         bus_publish(&room->bus, &(bus_event_t){.room = room->id,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
-import { closeAll, createRoom, get, joinRest, mkUser, RoomWs } from './lib/rooms.mjs';
+import { closeAll, createRoom, get, joinRest, mkUser, RoomWs, until } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 import { delay } from './lib/util.mjs';
 
@@ -281,6 +281,13 @@ describe('large rooms: the interval grows with the room (--room-large-rate)', ()
       assert.equal(ev.joined, undefined);
       assert.equal(ev.joinedMore, 2);
       assert.equal(ev.onlineCount, 5);
+      // Their joins are in the room's activity stream, but not sent to every member.
+      const late = [users[3].sub, users[4].sub];
+      const stream = async () => (await get(srv.port, users[0], `/api/rooms/${room.id}/activity`)).json().activity
+        .filter((a) => a.kind === 'joined' && late.includes(a.userId));
+      await until(async () => (await stream()).length === 2, 10000, 'the joined rows stored');
+      await obs.sync();
+      assert.deepEqual(obs.kept((m) => m.op === 'activity' && late.includes(m.activity.userId)), []);
     } finally {
       closeAll(cs);
     }
