@@ -447,6 +447,18 @@ static void on_reply(client_t *c, char *s, size_t len)
         return;
     }
     if (!has(s, len, "\"ok\":true")) {
+        /* A join the room's home could not answer in time (a cluster's home busy with a
+         * fill), or that reached it while the room moved: connect and join again later, as
+         * the SDK does, counted as a retry. */
+        if (!c->ready && b->scenario == SC_CONNECTIONS &&
+            (has(s, len, "\"code\":\"unavailable\"") ||
+             has(s, len, "\"code\":\"service_unavailable\""))) {
+            c->ws.fail_state = BWS_OPEN;
+            if (retry_later(c, "join answered unavailable")) {
+                bws_close(&c->ws);
+                return;
+            }
+        }
         cfail(c, "error reply: %.*s", (int)(len < 300 ? len : 300), s);
         if (!c->ready) { /* a refused join (on the main loop: setup) */
             c->dead = 1;
