@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          .to = ev.to,
                          .except_user = ev.except_user,
                          .to_user = ev.to_user,
-                         .unsubscribe = ev.unsubscribe};
+                         .unsubscribe = ev.unsubscribe,
+                         .watchers = ev.watchers};
         cbuf_t *b = NULL;
         CH_ASSERT(bus_wire_event_write(&e, &b) == 0);
         CH_ASSERT(b->len == size && memcmp(b->data + b->off, p, size) == 0);
