@@ -69,6 +69,15 @@ function record(room) {
   return seen;
 }
 
+/** Connects c, joins ROOM, records its events, then the fake server sends room_reset. */
+async function joinThenReset(c, socks, reason) {
+  await c.connect();
+  const room = await c.join('ABCDEF');
+  const seen = record(room);
+  socks[0].send(JSON.stringify({ op: 'room_reset', room: ROOM.id, reason }));
+  return { room, seen };
+}
+
 describe('room_reset: the rejoin diffed (fake server)', () => {
   it('a seat gone, one offline, one back, one new, presence changed, a lock gone and one taken: each event once, as live', { timeout: 20000 }, async () => {
     const lock = (userId) => ({ userId, displayName: userId, expiresAt: Date.now() + 60000 });
@@ -88,10 +97,7 @@ describe('room_reset: the rejoin diffed (fake server)', () => {
     const { wss, got, socks } = await fakeServer({ joins: [first, again] });
     const c = client(wss.address().port, { token: 't', reconnect: false });
     try {
-      await c.connect();
-      const room = await c.join('ABCDEF');
-      const seen = record(room);
-      socks[0].send(JSON.stringify({ op: 'room_reset', room: ROOM.id, reason: 'home_lost' }));
+      const { room, seen } = await joinThenReset(c, socks, 'home_lost');
       await until(() => got.filter((m) => m.op === 'join').length === 2, 5000, 'the rejoin');
       const rejoin = got.filter((m) => m.op === 'join')[1];
       assert.equal(rejoin.since, 5, 'rejoined with since');
@@ -131,10 +137,7 @@ describe('room_reset: the rejoin diffed (fake server)', () => {
     });
     const c = client(wss.address().port, { token: 't', reconnect: false });
     try {
-      await c.connect();
-      const room = await c.join('ABCDEF');
-      const seen = record(room);
-      socks[0].send(JSON.stringify({ op: 'room_reset', room: ROOM.id, reason: 'home_lost' }));
+      const { room, seen } = await joinThenReset(c, socks, 'home_lost');
       await until(() => seen.some(([ev]) => ev === 'participant_joined'), 5000, 'z back');
       await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(seen.map(([ev, p]) => `${ev}:${p.userId ?? p.participant?.userId}`),
@@ -161,10 +164,7 @@ describe('room_reset: the rejoin diffed (fake server)', () => {
     const { wss, socks } = await fakeServer({ joins: [first, again] });
     const c = client(wss.address().port, { token: 't', reconnect: false });
     try {
-      await c.connect();
-      const room = await c.join('ABCDEF');
-      const seen = record(room);
-      socks[0].send(JSON.stringify({ op: 'room_reset', room: ROOM.id, reason: 'resync' }));
+      const { seen } = await joinThenReset(c, socks, 'resync');
       await until(() => seen.length > 0, 5000, 'the diff');
       await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(seen.map(([ev, p]) => `${ev}:${p.id ?? p.userId}:${p.reason}`), ['entity_unlocked:e1:sync'],
