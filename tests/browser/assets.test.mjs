@@ -136,19 +136,30 @@ describe('web app: files in a room', () => {
       .includes('Ada added an asset'), { message: "the activity's sentence" });
     await env.screenshot(B, 'assets-cosmos.png');
 
-    // A drags the image like an entry: B has it where A let go.
+    // A drags an asset like an entry: B has it where A let go. The three are placed at random,
+    // so one may hide another: once their media are loaded, A takes the first whose own center is not covered (the pointer
+    // over it hovers it; the one nearest the camera always qualifies).
     await A.page.getByTestId('tab-cosmos').click();
     await until(() => A.page.evaluate(() => window.__cosmos?.ready === true), { message: "A's cosmos" });
-    const before = await stored(B.page, image.id);
-    const p = await until(() => screenPos(A.page, image.id), { message: 'the image on A\'s screen' });
-    await A.page.mouse.move(p.x, p.y);
+    // (a loaded body takes its media's shape, which changes what covers what)
+    await until(async () => (await assetItems(A.page))?.every((e) => e.body?.status === 'loaded'), { message: "A's cosmos objects loaded" });
+    const { id: dragged, p } = await until(async () => {
+      for (const it of [image, video, model]) {
+        const at = await screenPos(A.page, it.id);
+        if (!at) continue;
+        await A.page.mouse.move(at.x, at.y);
+        if (await A.page.evaluate(() => window.__cosmos.hovered) === it.id) return { id: it.id, p: at };
+      }
+      return false;
+    }, { message: 'an asset under A\'s pointer' });
+    const before = await stored(B.page, dragged);
     await A.page.mouse.down();
     await A.page.mouse.move(p.x + 12, p.y + 4, { steps: 2 });
-    await until(() => A.page.evaluate((eid) => !!window.__cosmos.locks()[eid], image.id), { message: 'A holds the lock' });
+    await until(() => A.page.evaluate((eid) => !!window.__cosmos.locks()[eid], dragged), { message: 'A holds the lock' });
     await A.page.mouse.move(p.x + 120, p.y + 40, { steps: 8 });
     await A.page.mouse.up();
     const after = await until(async () => {
-      const s = await stored(B.page, image.id);
+      const s = await stored(B.page, dragged);
       return s.version > before.version && !s.lock && s;
     }, { message: 'the move stored and unlocked' });
     assert.notDeepEqual(after.data.pos, before.data.pos, 'it moved');
