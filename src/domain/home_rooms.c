@@ -33,6 +33,14 @@ static void answered(void *ud, const rooms_err_t *err, json_t *result)
     free(route);
 }
 
+/* rooms_parts_fn: a success answered as parts (a stored message), as answered does. */
+static void answered_parts(void *ud, const jpart_t *parts, size_t nparts)
+{
+    bus_route_t *route = ud; /* home_route_keep's */
+    bus_reply_parts(route, parts, nparts);
+    free(route);
+}
+
 static void op_leave(void *ud, room_t *room, const bus_op_t *op)
 {
     rooms_leave(ud, room, op->user, "left", answered, home_route_keep(op));
@@ -75,6 +83,8 @@ static void op_message(void *ud, room_t *room, const bus_op_t *op)
     char cid_buf[72];
     in.client_id = string_arg(cid, cid_buf, sizeof(cid_buf), &cid_heap, &in.client_id_len);
     in.client_id_bad = cid && cid->type != JSCAN_STRING;
+    /* The stored message's text goes back as it is when the route takes parts. */
+    if (op->route.parts_fn) in.answer_parts = answered_parts;
     rooms_post_text(ud, room, op->user, &in, op->route.member, answered, home_route_keep(op));
     free(cid_heap);
     free(meta_owned);

@@ -689,25 +689,22 @@ static void mt_quote(mtext_t *t, const char *s)
         MT_LIT(t, "\"");
         return;
     }
+    /* Quoted in place: room for the escapes, then jscan_quote writes at the end. */
     size_t cap = utf8_json_len(s, n) + 3;
-    char *q = ch_malloc(cap);
-    int k = jscan_quote(q, cap, s, n);
+    if (t->len + cap > t->cap) {
+        t->cap = (t->len + cap) * 2;
+        t->p = ch_realloc(t->p, t->cap);
+    }
+    int k = jscan_quote(t->p + t->len, cap, s, n);
     CH_ASSERT(k > 0);
-    mt_put(t, q, (size_t)k);
-    free(q);
+    t->len += (size_t)k;
 }
 
 /* Appends v in decimal, as Jansson writes an integer. */
 static void mt_int(mtext_t *t, int64_t v)
 {
-    char b[24], *e = b + sizeof(b), *q = e;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--q = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *--q = '-';
-    mt_put(t, q, (size_t)(e - q));
+    char b[JSCAN_INT_MAX];
+    mt_put(t, b, jscan_write_int(b, v));
 }
 
 /* Appends room_member_json(m) as Jansson encodes it (compact, the members in json_pack's
@@ -786,6 +783,48 @@ json_t *room_message_json(const store_message_t *m)
     /* The sender's own id of it (a user's message only). */
     if (m->client_id[0]) json_object_set_new(j, "clientId", json_string(m->client_id));
     return j;
+}
+
+char *room_message_text(const store_message_t *m, size_t *len)
+{
+    mtext_t t = {NULL, 0, 0};
+    t.cap = room_message_encoded_len(m) + 1; /* an upper bound for the usual message */
+    t.p = ch_malloc(t.cap);
+    MT_LIT(&t, "{\"id\":");
+    mt_quote(&t, m->id);
+    MT_LIT(&t, ",\"roomId\":");
+    mt_quote(&t, m->room_id);
+    MT_LIT(&t, ",\"seq\":");
+    mt_int(&t, m->seq);
+    MT_LIT(&t, ",\"userId\":");
+    if (m->user_id[0])
+        mt_quote(&t, m->user_id);
+    else
+        MT_LIT(&t, "null");
+    MT_LIT(&t, ",\"displayName\":");
+    mt_quote(&t, m->display_name);
+    MT_LIT(&t, ",\"type\":");
+    mt_quote(&t, m->type);
+    MT_LIT(&t, ",\"content\":");
+    mt_quote(&t, m->content ? m->content : "");
+    MT_LIT(&t, ",\"metadata\":");
+    /* Kept as Jansson wrote it when it was checked (rooms_post_in_t.metadata, json_dumps
+     * of the server's own), so it goes in as it is. */
+    if (m->metadata)
+        mt_put(&t, m->metadata, strlen(m->metadata));
+    else
+        MT_LIT(&t, "{}");
+    MT_LIT(&t, ",\"createdAt\":");
+    mt_int(&t, m->created_at);
+    if (m->app) MT_LIT(&t, ",\"app\":true");
+    if (m->client_id[0]) {
+        MT_LIT(&t, ",\"clientId\":");
+        mt_quote(&t, m->client_id);
+    }
+    MT_LIT(&t, "}");
+    t.p[t.len] = '\0';
+    if (len) *len = t.len;
+    return t.p;
 }
 
 /* Sends {"op": event, "room": id, ...fields} (fields stolen) to the room's members

@@ -471,6 +471,11 @@ char *room_members_text(room_member_t *const *list, size_t n, size_t *len);
 #define ROOMS_LARGE(r, room) ((room)->seats > (r)->lim.large)
 /* A stored message as JSON (new reference). */
 json_t *room_message_json(const store_message_t *m);
+/* room_message_json(m) encoded compact, written from m's fields with no tree: a new
+ * NUL-terminated text (the caller frees it), its length in *len (len may be NULL). The
+ * metadata is copied as it is: m's must be one valid JSON object (as a post stores it,
+ * Jansson's encoding), or NULL ({}). Borrows m. */
+char *room_message_text(const store_message_t *m, size_t *len);
 /* An upper bound of the bytes room_message_json(m) takes encoded (borrows m). */
 size_t room_message_encoded_len(const store_message_t *m);
 
@@ -498,6 +503,9 @@ const char *rooms_quota_message(int rc);
 
 /* Completion of an asynchronous room operation. */
 typedef void (*rooms_done_fn)(void *ud, const rooms_err_t *err, json_t *result);
+/* A success answered as payload parts (util/jpart.h: borrowed for the call) instead of a
+ * result tree, with the same ud as the op's rooms_done_fn (rooms_post_in_t). */
+typedef void (*rooms_parts_fn)(void *ud, const jpart_t *parts, size_t nparts);
 
 /* Operations. Each validates, changes the live room, persists, and calls done (from a
  * store callback, or at once for a validation error) with a new reference to its result.
@@ -589,6 +597,11 @@ typedef struct {
                               NUL-terminated), or NULL when the frame had none */
     size_t client_id_len;
     int client_id_bad; /* the frame's clientId was not a string */
+    /* NULL: done gets every answer. Else the message's answer once stored goes to it
+     * instead, as payload parts: the members of done's result less "success" (today
+     * "message", the message's text, which is also its event's), with no tree built; done
+     * still gets the refusals, failures and a duplicate's answer. */
+    rooms_parts_fn answer_parts;
 } rooms_post_in_t;
 
 /* rooms_post with the message as text (in and what it points to borrowed): the same

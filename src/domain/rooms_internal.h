@@ -49,6 +49,7 @@ struct rooms_op_s {
     op_stored_fn failed;   /* runs instead when the store failed the write */
     json_t *result;        /* handed to done */
     bus_member_t except;   /* the connection the event skips (its sender) */
+    rooms_parts_fn answer_parts; /* a message's success answer as parts (rooms_post_in_t) */
     rooms_outbox_ev_t *ev;  /* a versioned event sent once the store answered */
     int fill_recent;       /* a join's history page: fill the recent-message cache */
     json_t *event;         /* fields of an event published once stored (owned) */

@@ -128,12 +128,14 @@ typedef struct rooms_held_s {
     int app;
     bus_member_t except;
     rooms_done_fn done;
+    rooms_parts_fn answer_parts;
     void *ud;
 } rooms_held_t;
 
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
                  const char *type, const char *content, char *meta, int app,
-                 const char *client_id, bus_member_t except, rooms_done_fn done, void *ud);
+                 const char *client_id, bus_member_t except, rooms_done_fn done,
+                 rooms_parts_fn answer_parts, void *ud);
 
 /* The message with a client id in flight answered: the posts held behind it go on, in
  * order, until the next one with a client id (which holds the rest again). The op that
@@ -151,7 +153,7 @@ static void held_resume(rooms_t *r, room_t *room)
             rooms_fail(h->done, h->ud, ROOMS_E_NOT_FOUND, "not_found", "no such room");
         } else {
             post(r, room, h->user_id, h->name, h->type, h->content, h->meta, h->app,
-                 h->client_id, h->except, h->done, h->ud);
+                 h->client_id, h->except, h->done, h->answer_parts, h->ud);
         }
         free(h->user_id);
         free(h->name);
@@ -180,32 +182,39 @@ static void after_post(rooms_op_t *op)
     op->room->msg_writes--;
     if (op->pl.msg.seq > op->room->committed_seq) op->room->committed_seq = op->pl.msg.seq;
     room_t *room = op->room;
-    json_t *m = room_message_json(&op->pl.msg);
-    /* One encoding of the message, when anything reads it: the event's (the bus frames
-     * it once, with the text as it is) and the join cache's, which keeps it. */
-    char *text = room->recent_ok || room->bus.count ? json_dumps(m, JSON_COMPACT) : NULL;
+    /* One encoding of the message, written from its fields (no tree): the event's (the
+     * bus frames it once, with the text as it is), the answer's when it goes as parts,
+     * and the join cache's, which keeps it. */
+    int reply_text = op->done && op->answer_parts;
+    size_t len = 0;
+    char *text = !room->deleted || room->recent_ok || reply_text
+                     ? room_message_text(&op->pl.msg, &len)
+                     : NULL;
+    jpart_t part = {.key = "message", .text = text, .len = len};
     if (!room->deleted) {
-        jpart_t part = {.key = "message", .text = text};
-        json_t *fields = text ? NULL : json_pack("{s:O}", "message", m);
-        if (fields) part = (jpart_t){.obj = fields};
         bus_publish(&room->bus, &(bus_event_t){.room = room->id,
                                                .name = "message",
                                                .parts = &part,
                                                .nparts = 1,
                                                .seq = op->pl.msg.seq,
                                                .except = op->except});
-        json_decref(fields);
     }
-    if (room->recent_ok)
-        recent_add(op->r, room, text, op->pl.msg.seq);
-    else
-        free(text);
-    op->result = json_pack("{s:b, s:o}", "success", 1, "message", m);
+    if (op->done && !reply_text)
+        op->result = json_pack("{s:b, s:o}", "success", 1, "message",
+                               room_message_json(&op->pl.msg));
     if (op->pl.msg.client_id[0]) {
         /* Counted once stored: a duplicate is not a new message. */
         activity_log_note(op->r->act, room, ACTIVITY_MESSAGES, op->pl.msg.user_id, "", 1, 0, 0);
         held_resume(op->r, room);
     }
+    if (reply_text) { /* answered here, after the held posts went on as before */
+        op->answer_parts(op->ud, &part, 1);
+        op->done = NULL;
+    }
+    if (room->recent_ok)
+        recent_add(op->r, room, text, op->pl.msg.seq);
+    else
+        free(text);
 }
 
 /* The insert of op's seq failed: the seqs handed out after it must not stay ahead of what
@@ -238,7 +247,8 @@ static void post_failed(rooms_op_t *op)
  * one is in flight the room's next posts wait behind it (room->cid_write). */
 static void post(rooms_t *r, room_t *room, const char *user_id, const char *name,
                  const char *type, const char *content, char *meta, int app,
-                 const char *client_id, bus_member_t except, rooms_done_fn done, void *ud)
+                 const char *client_id, bus_member_t except, rooms_done_fn done,
+                 rooms_parts_fn answer_parts, void *ud)
 {
     if (!client_id) client_id = "";
     if (room->cid_write) {
@@ -260,6 +270,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
         h->app = app;
         h->except = except;
         h->done = done;
+        h->answer_parts = answer_parts;
         h->ud = ud;
         if (room->held_tail)
             room->held_tail->next = h;
@@ -309,6 +320,7 @@ static void post(rooms_t *r, room_t *room, const char *user_id, const char *name
     m->created_at = room->last_activity = clock_unix_ms();
     rate_window_add(&room->rate_msgs, m->created_at, 1);
     op->except = except;
+    op->answer_parts = answer_parts;
     op->stored = after_post;
     op->failed = post_failed;
     if (webhooks_wants(r->hooks, WEBHOOK_MESSAGE_CREATED)) {
@@ -338,7 +350,7 @@ void rooms_system_event(rooms_t *r, room_t *room, const char *event, const char 
 void rooms_system_message_meta(rooms_t *r, room_t *room, json_t *meta, const char *text)
 {
     post(r, room, "", "system", "system", text, json_dumps(meta, JSON_COMPACT), 0, NULL,
-         BUS_MEMBER_NONE, NULL, NULL);
+         BUS_MEMBER_NONE, NULL, NULL, NULL);
     json_decref(meta);
 }
 
@@ -387,7 +399,7 @@ static int post_check(rooms_t *r, const rooms_post_in_t *in, int is_host, rooms_
 void rooms_post_effect(rooms_t *r, room_t *room, const char *author, const char *type,
                        const char *content, char *meta, rooms_done_fn done, void *ud)
 {
-    post(r, room, "", author, type, content, meta, 1, NULL, BUS_MEMBER_NONE, done, ud);
+    post(r, room, "", author, type, content, meta, 1, NULL, BUS_MEMBER_NONE, done, NULL, ud);
 }
 
 void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_post_in_t *in,
@@ -404,7 +416,7 @@ void rooms_post_text(rooms_t *r, room_t *room, const char *user_id, const rooms_
     char cid[STORE_CLIENT_ID_LEN] = "";
     if (in->client_id) memcpy(cid, in->client_id, in->client_id_len); /* checked: <= 64 */
     post(r, room, user_id, m->display_name, in->type, in->content, meta, 0, cid, except, done,
-         ud);
+         in->answer_parts, ud);
 }
 
 void rooms_post_app(rooms_t *r, room_t *room, const char *author, const rooms_post_in_t *in,
@@ -412,7 +424,8 @@ void rooms_post_app(rooms_t *r, room_t *room, const char *author, const rooms_po
 {
     if (post_check(r, in, 1, done, ud) != 0) return;
     char *meta = in->metadata ? ch_strndup(in->metadata, in->metadata_len) : NULL;
-    post(r, room, "", author, in->type, in->content, meta, 1, NULL, BUS_MEMBER_NONE, done, ud);
+    post(r, room, "", author, in->type, in->content, meta, 1, NULL, BUS_MEMBER_NONE, done,
+         in->answer_parts, ud);
 }
 
 void rooms_post(rooms_t *r, room_t *room, const char *user_id, const char *type,

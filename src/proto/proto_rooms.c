@@ -384,6 +384,27 @@ static void home_answer_event(const bus_route_t *route, const char *code,
     home_answer(route, 0, code, message, data);
 }
 
+/* The same for a success made of parts (a stored message's answer, its text as the home
+ * wrote it once for its event too). */
+static void home_answer_parts(const bus_route_t *route, int has_ref, const jpart_t *parts,
+                              size_t nparts)
+{
+    proto_deferred_t d = {.c = route->ud, .has_ref = has_ref, .ref = route->ref};
+    proto_deferred_ok_parts(&d, parts, nparts);
+}
+
+static void home_answer_parts_ref(const bus_route_t *route, const jpart_t *parts,
+                                  size_t nparts)
+{
+    home_answer_parts(route, 1, parts, nparts);
+}
+
+static void home_answer_parts_event(const bus_route_t *route, const jpart_t *parts,
+                                    size_t nparts)
+{
+    home_answer_parts(route, 0, parts, nparts);
+}
+
 /* On the local bus the home runs now, on this stack: the op and its route are passed by
  * value, nothing is allocated or encoded here; the home copies the route into the
  * completion context of an op that waits for the store. */
@@ -392,8 +413,9 @@ void proto_rooms_send(proto_req_t *req, room_t *room, bus_reply_fn fn, void *ud)
     proto_rooms_send_sub(req, room, NULL, fn, ud);
 }
 
-void proto_rooms_send_sub(proto_req_t *req, room_t *room, const char *doc, bus_reply_fn fn,
-                          void *ud)
+/* proto_rooms_send_sub with the route's parts_fn too (NULL: never answered with parts). */
+static void send_op(proto_req_t *req, room_t *room, const char *doc, bus_reply_fn fn,
+                    bus_reply_parts_fn parts_fn, void *ud)
 {
     bus_op_t op = {
         .subscribes = doc != NULL,
@@ -406,10 +428,17 @@ void proto_rooms_send_sub(proto_req_t *req, room_t *room, const char *doc, bus_r
         .route = {.member = req->c->rcv.id,
                   .ref = req->has_ref ? req->ref : -1,
                   .fn = fn,
+                  .parts_fn = parts_fn,
                   .ud = ud},
     };
     if (bus_send_op(rooms_of(req)->bus, &op) != 0)
         bus_reply(&op.route, "service_unavailable", "the room is not reachable now", NULL);
+}
+
+void proto_rooms_send_sub(proto_req_t *req, room_t *room, const char *doc, bus_reply_fn fn,
+                          void *ud)
+{
+    send_op(req, room, doc, fn, NULL, ud);
 }
 
 /* Asks room's home (on another node) what one node answers to an op of a connection that
@@ -438,7 +467,8 @@ void proto_rooms_to_home(proto_req_t *req, room_t *room)
 {
     proto_deferred_t pin;
     proto_defer(req, &pin); /* c->pending: the client stays allocated until answered */
-    proto_rooms_send(req, room, req->has_ref ? home_answer_ref : home_answer_event, req->c);
+    send_op(req, room, NULL, req->has_ref ? home_answer_ref : home_answer_event,
+            req->has_ref ? home_answer_parts_ref : home_answer_parts_event, req->c);
 }
 
 /* Ops for the room's participants, joined on this connection or not (leave, history,

@@ -450,6 +450,19 @@ int64_t jscan_int(const jscan_member_t *m)
     return neg ? v : -v;
 }
 
+size_t jscan_write_int(char *out, int64_t v)
+{
+    char b[JSCAN_INT_MAX], *e = b + sizeof(b), *q = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--q = '-';
+    memcpy(out, q, (size_t)(e - q));
+    return (size_t)(e - q);
+}
+
 int jscan_quote(char *out, size_t cap, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";

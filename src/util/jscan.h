@@ -106,4 +106,11 @@ int jscan_json(jscan_t *s, const json_t *obj, const char *const *keys, size_t nk
  * written, or -1 when it does not fit (utf8_json_len(s, n) + 3 bytes suffice). */
 int jscan_quote(char *out, size_t cap, const char *s, size_t n);
 
+/* Room for any int64_t in decimal, sign included (JSCAN_INT_MAX - 1 bytes) and a NUL. */
+#define JSCAN_INT_MAX 21
+
+/* Writes v in decimal into out (at least JSCAN_INT_MAX - 1 bytes), as Jansson writes an
+ * integer, not NUL-terminated. Returns the length written. Pure, no printf. */
+size_t jscan_write_int(char *out, int64_t v);
+
 #endif

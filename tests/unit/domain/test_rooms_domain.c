@@ -538,6 +538,70 @@ static void test_client_id_held_bound(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* rooms_parts_fn of a post: the answer as parts, decoded into o->result as the reply's
+ * data would hold it; o->status 1 marks that it came this way. */
+static void on_parts(void *ud, const jpart_t *parts, size_t nparts)
+{
+    outcome_t *o = ud;
+    o->done = 1;
+    o->status = 1;
+    o->result = json_object();
+    ASSERT_EQ(test_jpart_add(o->result, parts, nparts), 1); /* the message's text, no tree */
+}
+
+/* A post whose caller takes parts (the WebSocket message op at its home) is answered with
+ * the message's one text, the same one its event carries, and it is what the tree's
+ * answer was: the same message as history reads back. A duplicate is still answered
+ * through done, with "duplicate". */
+static void test_post_answered_as_parts(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = make_room(&f, "host");
+    ASSERT_TRUE(room != NULL);
+    fb_clear(f.bus);
+    static const char meta[] = "{\"replyTo\":3,\"x\":[\"\\u00e9\",1.5]}";
+    static const char text[] = "caf\xc3\xa9 \"quoted\"\n\t\x01";
+    outcome_t o[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&o[i], 0, sizeof(o[i]));
+        rooms_post_in_t in = {.type = "user_text",
+                              .content = text,
+                              .content_len = strlen(text),
+                              .metadata = meta,
+                              .metadata_len = strlen(meta),
+                              .metadata_object = 1,
+                              .client_id = "cid-1",
+                              .client_id_len = 5,
+                              .answer_parts = on_parts};
+        rooms_post_text(&f.r, room, "host", &in, BUS_MEMBER_NONE, on_done, &o[i]);
+        ASSERT_TRUE(test_run_until(&f.loop, &o[i].done, 5000));
+    }
+    ASSERT_EQ(o[0].status, 1); /* parts */
+    ASSERT_EQ(o[1].status, 0); /* the duplicate: done, a tree */
+    ASSERT_TRUE(json_is_true(json_object_get(o[1].result, "duplicate")));
+    ASSERT_TRUE(json_object_get(o[0].result, "success") == NULL);
+    json_t *msg = json_object_get(o[0].result, "message");
+    ASSERT_STREQ(json_string_value(json_object_get(msg, "content")), text);
+    ASSERT_STREQ(json_string_value(json_object_get(msg, "clientId")), "cid-1");
+    ASSERT_TRUE(json_equal(msg, json_object_get(o[1].result, "message")));
+    /* The event: the same text. */
+    test_run_for(&f.loop, 20);
+    ASSERT_EQ(f.bus->n, 1);
+    ASSERT_EQ(f.bus->recs[0].text_parts, 1);
+    ASSERT_TRUE(json_equal(msg, json_object_get(f.bus->recs[0].payload, "message")));
+    /* History (the store's row through the tree) reads the same message back. */
+    outcome_t h = {0};
+    rooms_history(&f.r, room, -1, -1, 50, on_done, &h);
+    ASSERT_EQ(wait_op(&f, &h), 0);
+    json_t *page = json_object_get(h.result, "messages");
+    ASSERT_TRUE(json_equal(msg, json_array_get(page, json_array_size(page) - 1)));
+    drop(&h);
+    drop(&o[0]);
+    drop(&o[1]);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 static void test_sender_skipped(void)
 {
     fx_t f;
@@ -774,6 +838,7 @@ int main(void)
     RUN(test_seq);
     RUN(test_client_id_burst);
     RUN(test_client_id_held_bound);
+    RUN(test_post_answered_as_parts);
     RUN(test_sender_skipped);
     RUN(test_seq_after_store_failure);
     RUN(test_seq_after_lost_commit);
