@@ -223,19 +223,35 @@ static void send_error(proto_client_t *c, int has_ref, json_int_t ref, const cha
     send_error_obj(c, has_ref, ref, error_object(code, message));
 }
 
+/* The head of a success reply to ref, {"op":"reply","ref":REF,"ok":true,"data": as
+ * json_pack + json_dumps wrote it, into out (REPLY_HEAD_MAX bytes, not NUL-terminated):
+ * its length. No printf: echo's every reply starts so. */
+#define REPLY_HEAD_PRE "{\"op\":\"reply\",\"ref\":"
+#define REPLY_HEAD_POST ",\"ok\":true,\"data\":"
+#define REPLY_HEAD_MAX (sizeof(REPLY_HEAD_PRE) + JSCAN_INT_MAX + sizeof(REPLY_HEAD_POST))
+static size_t reply_head(char *out, json_int_t ref)
+{
+    size_t n = sizeof(REPLY_HEAD_PRE) - 1;
+    memcpy(out, REPLY_HEAD_PRE, n);
+    n += jscan_write_int(out + n, (int64_t)ref);
+    memcpy(out + n, REPLY_HEAD_POST, sizeof(REPLY_HEAD_POST) - 1);
+    return n + sizeof(REPLY_HEAD_POST) - 1;
+}
+
 /* Sends c the success reply to ref whose data is the len bytes of JSON text at data: the
  * bytes json_pack + json_dumps gave for {"op","ref","ok","data"}, with no tree. */
 static void send_ok_text(proto_client_t *c, json_int_t ref, const char *data, size_t len)
 {
-    char head[96];
-    int n = snprintf(
-        head, sizeof(head),
-        "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT ",\"ok\":true,\"data\":", ref);
-    cbuf_t *b = cbuf_new(WS_MAX_HEADER + (size_t)n + len + 1);
+    char head[REPLY_HEAD_MAX];
+    size_t n = reply_head(head, ref);
+    cbuf_t *b = cbuf_new(WS_MAX_HEADER + n + len + 1);
     b->off = WS_MAX_HEADER;
-    cbuf_append(&b, head, (size_t)n);
-    cbuf_append(&b, data, len);
-    cbuf_append(&b, "}", 1);
+    /* Written in place: the buffer was sized for it (no cbuf_append growth checks). */
+    uint8_t *p = b->data + b->off;
+    memcpy(p, head, n);
+    memcpy(p + n, data, len);
+    p[n + len] = '}';
+    b->len = n + len + 1;
     frame_text(b);
     c->tr->send(c, b);
     cbuf_unref(b);
@@ -681,9 +697,8 @@ const bus_rcv_ops_t proto_bus_rcv_ops = {
 void proto_deferred_ok_parts(proto_deferred_t *d, const jpart_t *parts, size_t nparts)
 {
     if (!d->c->gone && d->has_ref) {
-        char head[96];
-        snprintf(head, sizeof(head), "{\"op\":\"reply\",\"ref\":%" JSON_INTEGER_FORMAT
-                 ",\"ok\":true,\"data\":", d->ref);
+        char head[REPLY_HEAD_MAX];
+        head[reply_head(head, d->ref)] = '\0';
         cbuf_t *b = frame_parts(head, parts, nparts, "}");
         d->c->tr->send(d->c, b);
         cbuf_unref(b);

@@ -62,6 +62,31 @@ static void test_echo_any_value(void)
     teardown(&p, &f);
 }
 
+/* A reply's head is written by hand (no printf): every ref, the extremes and the signs,
+ * comes back as sent. */
+static void test_reply_refs(void)
+{
+    proto_t p;
+    fake_t f;
+    setup(&p, &f, 1000, 2000, 500);
+    static const char *const refs[] = {"0", "7", "-1", "10", "-10", "1234567890123",
+                                       "9223372036854775807", "-9223372036854775808"};
+    for (size_t i = 0; i < CH_ARRAY_LEN(refs); i++) {
+        char frame[128];
+        snprintf(frame, sizeof(frame), "{\"op\":\"echo\",\"ref\":%s,\"data\":[%zu]}", refs[i],
+                 i);
+        send_text(&p, &f, frame);
+    }
+    ASSERT_EQ(f.nsent, (int)CH_ARRAY_LEN(refs));
+    for (size_t i = 0; i < CH_ARRAY_LEN(refs); i++) {
+        ASSERT_EQ(json_integer_value(json_object_get(f.sent[i], "ref")),
+                  strtoll(refs[i], NULL, 10));
+        ASSERT_EQ(json_integer_value(json_array_get(json_object_get(f.sent[i], "data"), 0)),
+                  (long long)i);
+    }
+    teardown(&p, &f);
+}
+
 /* An op flagged PROTO_OP_SCAN: replies with what it was given, "scan" or "tree". */
 static void op_which(proto_req_t *req)
 {
@@ -475,6 +500,7 @@ static void test_parts_match_whole(void)
 int main(void)
 {
     RUN(test_echo_any_value);
+    RUN(test_reply_refs);
     RUN(test_no_ref_no_reply);
     RUN(test_scanned_or_tree);
     RUN(test_envelope_errors);
