@@ -3,7 +3,6 @@
  * keys live in fixed arrays on the stack. */
 #include "util/jscan.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,11 +171,17 @@ static int scan_number(scan_t *s, int *canon)
     char text[JSCAN_NUMBER_MAX + 1], back[64];
     memcpy(text, start, n);
     text[n] = 0;
-    errno = 0;
     if (!real) {
-        long long v = strtoll(text, NULL, 10);
-        if (errno == ERANGE) return JSCAN_EINVALID; /* "too big integer" */
-        if (v == 0 && text[0] == '-') *canon = 0;   /* -0 is written 0 */
+        /* Jansson's "too big integer": past int64_t. JSON has no leading zeros, so the
+         * digits' count decides, and at 19 a comparison with the limit as text (no
+         * strtoll and errno on echo's every ref). */
+        int neg = text[0] == '-';
+        const char *d = text + neg;
+        size_t nd = n - (size_t)neg;
+        if (nd > 19 ||
+            (nd == 19 && memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0))
+            return JSCAN_EINVALID;
+        if (neg && nd == 1 && d[0] == '0') *canon = 0; /* -0 is written 0 */
         s->p = p;
         return JSCAN_INT;
     }
