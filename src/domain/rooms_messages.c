@@ -60,6 +60,23 @@ static void recent_add(rooms_t *r, room_t *room, char *text, int64_t seq)
     if (room->recent_bytes > ROOMS_RECENT_MAX_BYTES) rooms_recent_drop(room);
 }
 
+/* A message read from the store, encoded (new text): written from its fields when its
+ * metadata is one JSON object in valid UTF-8 as the scanner reads it (what a post
+ * stores), else through Jansson as before (a row imported or written otherwise: its
+ * metadata read as Jansson reads it, {} when it is not JSON). */
+static char *stored_message_text(const store_message_t *m)
+{
+    jscan_t s;
+    size_t n = m->metadata ? strlen(m->metadata) : 0;
+    if (!m->metadata || (utf8_valid((const uint8_t *)m->metadata, n) &&
+                         jscan_parse(&s, m->metadata, n, 0) == 0 && s.type == JSCAN_OBJECT))
+        return room_message_text(m, NULL);
+    json_t *j = room_message_json(m);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
 /* Fills the cache from the newest page of history (msgs ascending), taken when the store
  * had committed exactly up to room->committed_seq. */
 static void recent_fill(rooms_t *r, room_t *room, const store_message_t *msgs, size_t n)
@@ -70,11 +87,8 @@ static void recent_fill(rooms_t *r, room_t *room, const store_message_t *msgs, s
     room->recent_ok = 1;
     room->recent_used = uv_now(r->loop);
     room->recent_last = n ? msgs[0].seq - 1 : room->committed_seq;
-    for (size_t i = 0; i < n && room->recent_ok; i++) {
-        json_t *m = room_message_json(&msgs[i]);
-        recent_add(r, room, json_dumps(m, JSON_COMPACT), msgs[i].seq);
-        json_decref(m);
-    }
+    for (size_t i = 0; i < n && room->recent_ok; i++)
+        recent_add(r, room, stored_message_text(&msgs[i]), msgs[i].seq);
 }
 
 /* A join waiting for the room's history read in flight (room->recent_wait_head). */

@@ -183,6 +183,52 @@ static void test_append_and_evict(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* The texts kept as messages commit (after_post's) and the ones a fill writes from the
+ * store's rows are the same bytes: both written from the fields, the metadata as stored. */
+static void test_filled_as_appended(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = warm_room(&f, "fill");
+    ASSERT_TRUE(room != NULL);
+    static const char *const metas[] = {NULL, "{\"a\":[1,\"\xc3\xa9\",null],\"b\":{}}",
+                                        "{\"n\":-1.5,\"s\":\"q\\\"\\n\"}"};
+    posts_t p = {0};
+    for (size_t i = 0; i < CH_ARRAY_LEN(metas); i++) {
+        static const char text[] = "caf\xc3\xa9 \"x\"\n";
+        rooms_post_in_t in = {.type = "user_text",
+                              .content = text,
+                              .content_len = strlen(text),
+                              .metadata = metas[i],
+                              .metadata_len = metas[i] ? strlen(metas[i]) : 0,
+                              .metadata_object = metas[i] != NULL};
+        p.left++;
+        rooms_post_app(&f.r, room, "app", &in, on_posted, &p);
+    }
+    ASSERT_TRUE(test_run_until(&f.loop, &p.done, 5000));
+    ASSERT_EQ(p.failed, 0);
+    size_t n = 0;
+    const char **items = rooms_recent(room, &n);
+    ASSERT_EQ(n, CH_ARRAY_LEN(metas));
+    char *appended[CH_ARRAY_LEN(metas)];
+    for (size_t i = 0; i < n; i++)
+        appended[i] = ch_strdup(items[i]);
+    free(items);
+    rooms_recent_drop(room);
+    read_t rd = {.room = room};
+    rooms_join_history(&f.r, room, on_read, &rd);
+    ASSERT_TRUE(test_run_until(&f.loop, &rd.done, 5000));
+    ASSERT_EQ(room->recent_ok, 1);
+    items = rooms_recent(room, &n);
+    ASSERT_EQ(n, CH_ARRAY_LEN(metas));
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_STREQ(items[i], appended[i]);
+        free(appended[i]);
+    }
+    free(items);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
 /* Past ROOMS_RECENT_MAX_BYTES the kept messages go, and the next join reads the store,
  * which fills them again when they fit. A deleted room's go with it. */
 static void test_dropped_past_the_byte_cap(void)
@@ -263,6 +309,7 @@ int main(void)
 {
     RUN(test_cold_burst_reads_once);
     RUN(test_append_and_evict);
+    RUN(test_filled_as_appended);
     RUN(test_dropped_past_the_byte_cap);
     RUN(test_waiters_answered_when_deleted);
     TEST_MAIN_END();
