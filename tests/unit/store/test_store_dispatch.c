@@ -173,6 +173,35 @@ static void test_order_across_slices(void)
     ASSERT_EQ(close_all(&loop, st), 0);
 }
 
+/* A batch that finishes while an earlier one is being sliced waits for its turn: one
+ * slice an iteration in all, not the idle phase's and then the new batch's. */
+static void test_one_slice_an_iteration(void)
+{
+    uv_loop_t loop;
+    calls_t c;
+    store_t *st = open_finished(&loop, 1, &c);
+    ASSERT_TRUE(st != NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    ASSERT_EQ(c.ran, 1);
+    ASSERT_EQ(uv_is_active((uv_handle_t *)st->more), 1);
+    store_submit(st, &c.req[NREQ]); /* finished before the next iteration: its async is due */
+    for (;;) {
+        uv_mutex_lock(&st->mu);
+        int finished = st->done.head != NULL;
+        uv_mutex_unlock(&st->mu);
+        if (finished) break;
+        usleep(200);
+    }
+    while (c.ran < NREQ + 1) {
+        int before = c.ran;
+        uv_run(&loop, UV_RUN_NOWAIT);
+        ASSERT_EQ(c.ran - before, 1);
+    }
+    for (int i = 0; i <= NREQ; i++)
+        ASSERT_EQ(c.order[i], i);
+    ASSERT_EQ(close_all(&loop, st), 0);
+}
+
 /* store_close runs every callback still waiting for its slice. */
 static void test_close_runs_the_rest(void)
 {
@@ -195,6 +224,7 @@ int main(void)
     RUN(test_one_callback_a_slice);
     RUN(test_whole_batch_in_one_slice);
     RUN(test_order_across_slices);
+    RUN(test_one_slice_an_iteration);
     RUN(test_close_runs_the_rest);
     TEST_MAIN_END();
 }
