@@ -71,6 +71,16 @@ static int exact(const read_t *rd)
     return 1;
 }
 
+/* n joins find room cold at once: rd[0]'s starts the read, the others wait for it. */
+static void join_all(fx_t *f, room_t *room, read_t *rd, int n)
+{
+    memset(rd, 0, (size_t)n * sizeof(*rd));
+    for (int i = 0; i < n; i++) {
+        rd[i].room = room;
+        rooms_join_history(&f->r, room, on_read, &rd[i]);
+    }
+}
+
 /* Posts n app messages of content text (borrowed) to room; done counts their answers. */
 typedef struct {
     int left, done, failed;
@@ -115,19 +125,28 @@ static room_t *warm_room(fx_t *f, const char *name)
     return room;
 }
 
+/* A room made for these tests with n app messages committed and nobody joined yet: its
+ * kept messages are cold. Returns the room, or NULL. */
+static room_t *cold_room(fx_t *f, const char *name, int n)
+{
+    room_t *room = rooms_fx_create(&f->r, &f->loop, "host", name);
+    if (!room) return NULL;
+    posts_t p = {0};
+    post_n(f, room, &p, n, "before");
+    if (!test_run_until(&f->loop, &p.done, 5000) || p.failed || room->recent_ok) return NULL;
+    return room;
+}
+
 /* Twenty joins find the room cold at once, with messages committing around them: one read
  * answers them all, each answer ends at the committed seq, and the cache is then warm. */
 static void test_cold_burst_reads_once(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "cold");
+    room_t *room = cold_room(&f, "cold", 3);
     ASSERT_TRUE(room != NULL);
-    posts_t p = {0};
-    post_n(&f, room, &p, 3, "before");
-    ASSERT_TRUE(test_run_until(&f.loop, &p.done, 5000));
-    ASSERT_EQ(room->recent_ok, 0); /* nobody joined yet: cold */
     ASSERT_EQ(rooms_recent_ready(&f.r, room), 0);
+    posts_t p = {0};
 
     enum { JOINS = 20 };
     read_t rd[JOINS];
@@ -264,11 +283,7 @@ static void test_waiters_answered_when_deleted(void)
     room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "gone");
     ASSERT_TRUE(room != NULL);
     read_t rd[3];
-    memset(rd, 0, sizeof(rd));
-    for (int i = 0; i < 3; i++) {
-        rd[i].room = room;
-        rooms_join_history(&f.r, room, on_read, &rd[i]);
-    }
+    join_all(&f, room, rd, 3);
     auth_claims_t host;
     memset(&host, 0, sizeof(host));
     snprintf(host.sub, sizeof(host.sub), "host");
@@ -318,19 +333,13 @@ static void test_waiters_in_slices(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "slices");
+    room_t *room = cold_room(&f, "slices", 2);
     ASSERT_TRUE(room != NULL);
     posts_t p = {0};
-    post_n(&f, room, &p, 2, "before");
-    ASSERT_TRUE(test_run_until(&f.loop, &p.done, 5000));
 
     enum { JOINS = 12 };
     read_t rd[JOINS];
-    memset(rd, 0, sizeof(rd));
-    for (int i = 0; i < JOINS; i++) {
-        rd[i].room = room;
-        rooms_join_history(&f.r, room, on_read, &rd[i]);
-    }
+    join_all(&f, room, rd, JOINS);
     uint64_t reads = store_answered(&f);
     /* The read comes back: its own join is answered in that iteration, nobody else. */
     ASSERT_TRUE(run_until_stopped(&f, &rd[0].done)); /* the slices below by hand */
@@ -393,11 +402,7 @@ static void test_waiters_answered_at_close(void)
     room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "closing");
     ASSERT_TRUE(room != NULL);
     read_t rd[4];
-    memset(rd, 0, sizeof(rd));
-    for (int i = 0; i < 4; i++) {
-        rd[i].room = room;
-        rooms_join_history(&f.r, room, on_read, &rd[i]);
-    }
+    join_all(&f, room, rd, 4);
     ASSERT_TRUE(run_until_stopped(&f, &rd[0].done));
     ASSERT_EQ(answered(rd, 4), 1);
     /* rooms_close closes the slices' handle: the rest are answered by it or never. */

@@ -71,6 +71,21 @@ static void req_init(calls_t *c, int i)
     c->req[i].data = c;
 }
 
+/* Waits, without running the loop, until n requests wait in st's done queue for their
+ * callbacks. */
+static void wait_finished(store_t *st, size_t n)
+{
+    for (;;) {
+        uv_mutex_lock(&st->mu);
+        size_t done = 0;
+        for (store_req_t *r = st->done.head; r; r = r->next)
+            done++;
+        uv_mutex_unlock(&st->mu);
+        if (done == n) break;
+        usleep(200); /* the worker thread runs them: wait for it, no fixed time */
+    }
+}
+
 /* Submits NREQ requests and waits until the worker finished all of them, without running
  * the loop: their callbacks are all due at once, as after a group commit. */
 static void submit_all(store_t *st, calls_t *c)
@@ -81,15 +96,7 @@ static void submit_all(store_t *st, calls_t *c)
         req_init(c, i);
     for (int i = 0; i < NREQ; i++)
         store_submit(st, &c->req[i]);
-    for (;;) {
-        uv_mutex_lock(&st->mu);
-        size_t done = 0;
-        for (store_req_t *r = st->done.head; r; r = r->next)
-            done++;
-        uv_mutex_unlock(&st->mu);
-        if (done == NREQ) break;
-        usleep(200); /* the worker thread runs them: wait for it, no fixed time */
-    }
+    wait_finished(st, NREQ);
 }
 
 /* A loop and a store on it with slices of budget_ns, NREQ requests of c finished in it
@@ -103,6 +110,16 @@ static store_t *open_finished(uv_loop_t *loop, uint64_t budget_ns, calls_t *c)
     store_set_dispatch_budget(st, budget_ns);
     submit_all(st, c);
     return st;
+}
+
+/* open_finished with slices of 1 ns, then one iteration, which runs the first callback
+ * only and leaves the rest to the idle handle. Returns the store, or NULL. */
+static store_t *open_sliced(uv_loop_t *loop, calls_t *c)
+{
+    store_t *st = open_finished(loop, 1, c);
+    if (!st) return NULL;
+    uv_run(loop, UV_RUN_NOWAIT);
+    return c->ran == 1 && uv_is_active((uv_handle_t *)st->more) ? st : NULL;
 }
 
 /* Closes st and then loop; returns 0 when nothing was left open. */
@@ -179,19 +196,10 @@ static void test_one_slice_an_iteration(void)
 {
     uv_loop_t loop;
     calls_t c;
-    store_t *st = open_finished(&loop, 1, &c);
+    store_t *st = open_sliced(&loop, &c);
     ASSERT_TRUE(st != NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    ASSERT_EQ(c.ran, 1);
-    ASSERT_EQ(uv_is_active((uv_handle_t *)st->more), 1);
-    store_submit(st, &c.req[NREQ]); /* finished before the next iteration: its async is due */
-    for (;;) {
-        uv_mutex_lock(&st->mu);
-        int finished = st->done.head != NULL;
-        uv_mutex_unlock(&st->mu);
-        if (finished) break;
-        usleep(200);
-    }
+    store_submit(st, &c.req[NREQ]);
+    wait_finished(st, 1); /* before the next iteration: its async is due */
     while (c.ran < NREQ + 1) {
         int before = c.ran;
         uv_run(&loop, UV_RUN_NOWAIT);
@@ -207,10 +215,8 @@ static void test_close_runs_the_rest(void)
 {
     uv_loop_t loop;
     calls_t c;
-    store_t *st = open_finished(&loop, 1, &c);
+    store_t *st = open_sliced(&loop, &c);
     ASSERT_TRUE(st != NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    ASSERT_EQ(c.ran, 1);
     store_close(st);
     ASSERT_EQ(c.ran, NREQ);
     for (int i = 0; i < NREQ; i++)
