@@ -131,6 +131,7 @@ void rooms_room_free(room_t *room)
     rooms_recent_drop(room);
     free(room->recent);
     CH_ASSERT(!room->recent_wait_head); /* the read they wait for holds the room */
+    CH_ASSERT(!room->recent_due && !room->recent_answer); /* so does the due list */
     for (room_member_t *m = room->members, *next; m; m = next) {
         next = m->next;
         if (m->online) r->online--;
@@ -1227,6 +1228,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     r->tick_more.data = r;
     rooms_coalesce_init(r);
     uv_unref((uv_handle_t *)&r->tick_more);
+    rooms_recent_init(r);
     ROOMS_FEATURES_CALL(r, start, r, cfg);
     if (r->lim.msg_retention_ms || r->lim.msg_keep || r->lim.doc_keep ||
         r->lim.act_retention_ms || r->lim.act_keep || r->lim.log_retention_ms ||
@@ -1244,6 +1246,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 
 void rooms_close(rooms_t *r)
 {
+    rooms_recent_close(r); /* the joins waiting for a read answered while all is open */
     ROOMS_FEATURES_CALL(r, close, r);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);

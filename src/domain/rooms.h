@@ -126,6 +126,14 @@ struct room_s {
      * get its answer, so a burst of joins into a cold room reads the store once. */
     int recent_reading;
     struct rooms_recent_wait_s *recent_wait_head, *recent_wait_tail;
+    /* Once the read came back, its waiters are answered a slice an iteration
+     * (rooms_recent_step): the room is then held in rooms_t's recent_due list, with the
+     * read's answer (owned; NULL: none) while it is exact, i.e. committed_seq is still
+     * recent_answer_seq (the cache may have been dropped, or never filled). */
+    int recent_due;
+    struct room_s *recent_due_next;
+    json_t *recent_answer;
+    int64_t recent_answer_seq;
     int64_t created_at;        /* unix ms */
     int64_t last_activity;     /* unix ms */
     room_member_t *members;    /* newest first: by seat number, decreasing */
@@ -247,6 +255,11 @@ struct rooms_s {
     room_t *tick_room;
     room_member_t *tick_member;
     uv_idle_t tick_more;       /* the rest of a pass and of a sweep, a slice an iteration */
+    /* Rooms whose joins' history read came back, held, in order: their waiting joins are
+     * answered a slice an iteration from recent_more (rooms_recent_step). */
+    room_t *recent_due_head, *recent_due_tail;
+    uv_idle_t recent_more;
+    int recent_closed; /* rooms_close ran: a read's waiters are answered at once */
     /* The idle-room sweep's rooms, held, deleted a budget at a time (rooms_sweep_step). */
     room_t **sweep_doomed;     /* owned array */
     size_t sweep_n, sweep_i, sweep_cap;
@@ -628,12 +641,27 @@ void rooms_history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint
 
 /* The newest lim.join_history messages of room as a join reply needs them: the history
  * page (like rooms_history), which also fills the room's recent-message cache. While one
- * such read of the room is in flight, done (not NULL) waits for it and gets the same
- * answer (a new reference each), after the cache was filled from it: a burst of joins
- * into a cold room reads the store once, and each waiting join may then answer from the
- * cache (rooms_recent_ready) instead. Each waiter costs a small record until then; the
- * joins in flight bound them. */
+ * such read of the room is in flight, done (not NULL) waits for it: a burst of joins
+ * into a cold room reads the store once. The read's own done is answered when it comes
+ * back; the joins that waited for it from rooms_recent_step, at most
+ * ROOMS_RECENT_BUDGET_NS of them an iteration, in order. Each gets err, or a result
+ * that is exact as done runs (its page ends at the room's committed_seq): the read's
+ * answer (a new reference each) while nothing committed since, else, when the cache is
+ * ready (rooms_recent_ready), {"success": true} without "messages" (read rooms_recent),
+ * else the waiter reads again (a new read, the others waiting for it). In a deleted
+ * room they get not_found. Each waiter costs a small record until then; the joins in
+ * flight bound them. */
 void rooms_join_history(rooms_t *r, room_t *room, rooms_done_fn done, void *ud);
+
+/* What answering the joins that waited for a history read may take in one loop
+ * iteration (the first one whatever it costs): in rooms of 100 a join answer costs
+ * 0.05-0.2 ms (docs/benchmarks.md, the longest loop iteration). */
+#define ROOMS_RECENT_BUDGET_NS 500000
+/* One slice of those answers: waiters of the rooms whose read came back, in order,
+ * until budget_ns (0: no limit) passed since the first began by clock(clock_ud) (ns;
+ * borrowed), each as rooms_join_history says. Returns 1 while some are left (call again
+ * from a later iteration), else 0. Borrows r. */
+int rooms_recent_step(rooms_t *r, uint64_t (*clock)(void *), void *clock_ud, uint64_t budget_ns);
 
 /* 1 when rooms_recent can answer for room now, else 0 (then use rooms_join_history). */
 int rooms_recent_ready(const rooms_t *r, const room_t *room);

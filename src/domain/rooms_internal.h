@@ -160,6 +160,10 @@ void rooms_patch_state_app(rooms_t *r, room_t *room, const json_t *patch, rooms_
 
 /* Empties room's recent-message ring (the next join reads the store and fills it). */
 void rooms_recent_drop(room_t *room);
+/* The handle answering joins that waited for a history read (rooms_recent_step): made
+ * by rooms_init; closed by rooms_close, which first answers every waiter left. */
+void rooms_recent_init(rooms_t *r);
+void rooms_recent_close(rooms_t *r);
 /* Persists a server message of type system in room (fire and forget) and announces it.
  * It is structured so clients render it themselves: metadata {"event", "userId"?,
  * "displayName"?} (user_id and name NULL for events about no participant), and content

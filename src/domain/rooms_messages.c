@@ -98,20 +98,139 @@ typedef struct rooms_recent_wait_s {
     void *ud;
 } rooms_recent_wait_t;
 
-/* The room's history read for joins answered: every join that waited for it gets err, or
- * result (borrowed: a new reference each), in the order they came. The list is taken
- * first, so a waiter that reads again starts a new read. */
-static void recent_waiters_answer(room_t *room, const rooms_err_t *err, json_t *result)
+/* Takes the first waiter off room's list (NULL: none). */
+static rooms_recent_wait_t *recent_wait_pop(room_t *room)
 {
     rooms_recent_wait_t *w = room->recent_wait_head;
-    room->recent_wait_head = room->recent_wait_tail = NULL;
+    if (!w) return NULL;
+    room->recent_wait_head = w->next;
+    if (!w->next) room->recent_wait_tail = NULL;
+    return w;
+}
+
+/* Answers w (freed) with err, or result (borrowed: a new reference). */
+static void recent_wait_answer(rooms_recent_wait_t *w, const rooms_err_t *err, json_t *result)
+{
+    rooms_done_fn done = w->done;
+    void *ud = w->ud;
+    free(w);
+    done(ud, err, err ? NULL : json_incref(result));
+}
+
+static void recent_on_more(uv_idle_t *h);
+
+/* The room's history read for joins came back: answer (borrowed), or err when it failed.
+ * A failure (and any answer once rooms_close ran) reaches every waiter now, in order, the
+ * list taken first so that a waiter that reads again starts a new read; an answer reaches
+ * them from rooms_recent_step, the room held in r's due list meanwhile with the answer. */
+static void recent_read_back(rooms_t *r, room_t *room, const rooms_err_t *err, json_t *answer)
+{
     room->recent_reading = 0;
-    while (w) {
-        rooms_recent_wait_t *next = w->next;
-        w->done(w->ud, err, err ? NULL : json_incref(result));
-        free(w);
-        w = next;
+    json_decref(room->recent_answer);
+    room->recent_answer = NULL;
+    if (err || r->recent_closed) {
+        rooms_recent_wait_t *w = room->recent_wait_head;
+        room->recent_wait_head = room->recent_wait_tail = NULL;
+        while (w) {
+            rooms_recent_wait_t *next = w->next;
+            recent_wait_answer(w, err, answer);
+            w = next;
+        }
+        return;
     }
+    if (!room->recent_wait_head) return;
+    room->recent_answer = json_incref(answer);
+    room->recent_answer_seq = room->committed_seq;
+    if (room->recent_due) return; /* already in the list */
+    room->recent_due = 1;
+    rooms_hold(room);
+    room->recent_due_next = NULL;
+    if (r->recent_due_tail) r->recent_due_tail->recent_due_next = room;
+    else r->recent_due_head = room;
+    r->recent_due_tail = room;
+    uv_idle_start(&r->recent_more, recent_on_more);
+}
+
+/* The first room of r's due list leaves it (released: it may be freed). */
+static void recent_due_pop(rooms_t *r)
+{
+    room_t *room = r->recent_due_head;
+    r->recent_due_head = room->recent_due_next;
+    if (!r->recent_due_head) r->recent_due_tail = NULL;
+    room->recent_due_next = NULL;
+    room->recent_due = 0;
+    json_decref(room->recent_answer);
+    room->recent_answer = NULL;
+    rooms_release(room);
+}
+
+static void history(rooms_t *r, room_t *room, int64_t before, int64_t after, uint32_t limit,
+                    int fill_recent, size_t budget, rooms_done_fn done, void *ud);
+
+int rooms_recent_step(rooms_t *r, uint64_t (*clock)(void *), void *clock_ud, uint64_t budget_ns)
+{
+    uint64_t start = r->recent_due_head ? clock(clock_ud) : 0;
+    size_t ran = 0;
+    while (r->recent_due_head) {
+        if (budget_ns && ran && clock(clock_ud) - start >= budget_ns) break;
+        room_t *room = r->recent_due_head;
+        if (room->recent_answer && room->committed_seq != room->recent_answer_seq) {
+            json_decref(room->recent_answer); /* messages committed since: not exact */
+            room->recent_answer = NULL;
+        }
+        int answerable = room->deleted || room->recent_answer || rooms_recent_ready(r, room);
+        if (!answerable && !room->recent_reading) { /* the cache went: the first reads again */
+            rooms_recent_wait_t *w = recent_wait_pop(room);
+            room->recent_reading = 1;
+            history(r, room, -1, -1, r->lim.join_history, 1, ROOMS_JOIN_MESSAGES(r), w->done,
+                    w->ud);
+            free(w);
+        }
+        rooms_recent_wait_t *w = answerable ? recent_wait_pop(room) : NULL;
+        if (!w) { /* all answered, or the rest wait for the read in flight */
+            recent_due_pop(r);
+            continue;
+        }
+        ran++;
+        if (room->deleted) {
+            recent_wait_answer(w, &(rooms_err_t){.kind = ROOMS_E_NOT_FOUND, .code = "not_found",
+                                                 .message = "the room was deleted"},
+                               NULL);
+        } else if (room->recent_answer) {
+            recent_wait_answer(w, NULL, room->recent_answer);
+        } else { /* the cache has them */
+            json_t *res = json_pack("{s:b}", "success", 1);
+            recent_wait_answer(w, NULL, res);
+            json_decref(res);
+        }
+    }
+    return r->recent_due_head != NULL;
+}
+
+static uint64_t recent_clock(void *ud)
+{
+    (void)ud;
+    return uv_hrtime();
+}
+
+/* A slice of the waiting joins' answers an iteration, from the idle phase. */
+static void recent_on_more(uv_idle_t *h)
+{
+    rooms_t *r = h->data;
+    if (!rooms_recent_step(r, recent_clock, NULL, ROOMS_RECENT_BUDGET_NS)) uv_idle_stop(h);
+}
+
+void rooms_recent_init(rooms_t *r)
+{
+    uv_idle_init(r->loop, &r->recent_more);
+    r->recent_more.data = r;
+}
+
+void rooms_recent_close(rooms_t *r)
+{
+    r->recent_closed = 1;
+    rooms_recent_step(r, recent_clock, NULL, 0);
+    uv_close((uv_handle_t *)&r->recent_more, NULL);
 }
 
 int rooms_recent_ready(const rooms_t *r, const room_t *room)
@@ -498,9 +617,9 @@ static void after_history(rooms_op_t *op)
         json_array_append_new(a, room_message_json(&op->pl.msgs[i]));
     op->result = json_pack("{s:b, s:o}", "success", 1, "messages", a);
     if (k < n) json_object_set_new(op->result, "more", json_true());
-    /* The joins that came while it was read: the same answer, taken at the same point
-     * (the page ends at committed_seq, what their lastSeq will say). */
-    if (op->fill_recent) recent_waiters_answer(op->room, NULL, op->result);
+    /* The joins that came while it was read: the same answer while it stays exact (the
+     * page ends at committed_seq, what their lastSeq will say), from later iterations. */
+    if (op->fill_recent) recent_read_back(op->r, op->room, NULL, op->result);
 }
 
 /* A join's history read failed: the joins waiting for it fail the same way (join_history). */
@@ -509,7 +628,7 @@ static void history_failed(rooms_op_t *op)
     if (!op->fill_recent) return;
     rooms_err_t err = {ROOMS_E_UNAVAILABLE, "service_unavailable",
                        "the database is unavailable; try again", NULL};
-    recent_waiters_answer(op->room, &err, NULL);
+    recent_read_back(op->r, op->room, &err, NULL);
 }
 
 /* A page of room's history, at most budget bytes of messages (at least one); fill_recent:

@@ -31,7 +31,7 @@ static uint64_t store_answered(fx_t *f)
  * came (what the join's lastSeq says). */
 typedef struct {
     room_t *room;
-    int done, failed;
+    int done, failed, cached;
     int64_t committed;
     int64_t seqs[64];
     size_t n;
@@ -46,7 +46,39 @@ static void on_read(void *ud, const rooms_err_t *err, json_t *result)
     json_t *msgs = json_object_get(result, "messages");
     for (size_t i = 0; i < json_array_size(msgs) && rd->n < 64; i++)
         rd->seqs[rd->n++] = json_integer_value(json_object_get(json_array_get(msgs, i), "seq"));
+    if (!rd->failed && !msgs) { /* answered from the cache: the join reads rooms_recent */
+        rd->cached = 1;
+        size_t n = 0;
+        const char **items = rooms_recent(rd->room, &n);
+        for (size_t i = 0; i < n && rd->n < 64; i++) {
+            json_t *m = json_loads(items[i], 0, NULL);
+            rd->seqs[rd->n++] = json_integer_value(json_object_get(m, "seq"));
+            json_decref(m);
+        }
+        free(items);
+    }
     json_decref(result);
+}
+
+/* 1 when rd's answer is exact: the newest messages, in order, ending at the committed seq
+ * when it came (what the join's lastSeq says). */
+static int exact(const read_t *rd)
+{
+    int64_t want = rd->committed < HISTORY ? rd->committed : HISTORY;
+    if ((int64_t)rd->n != want) return 0;
+    for (size_t k = 0; k < rd->n; k++)
+        if (rd->seqs[k] != rd->committed - want + 1 + (int64_t)k) return 0;
+    return 1;
+}
+
+/* n joins find room cold at once: rd[0]'s starts the read, the others wait for it. */
+static void join_all(fx_t *f, room_t *room, read_t *rd, int n)
+{
+    memset(rd, 0, (size_t)n * sizeof(*rd));
+    for (int i = 0; i < n; i++) {
+        rd[i].room = room;
+        rooms_join_history(&f->r, room, on_read, &rd[i]);
+    }
 }
 
 /* Posts n app messages of content text (borrowed) to room; done counts their answers. */
@@ -93,19 +125,28 @@ static room_t *warm_room(fx_t *f, const char *name)
     return room;
 }
 
+/* A room made for these tests with n app messages committed and nobody joined yet: its
+ * kept messages are cold. Returns the room, or NULL. */
+static room_t *cold_room(fx_t *f, const char *name, int n)
+{
+    room_t *room = rooms_fx_create(&f->r, &f->loop, "host", name);
+    if (!room) return NULL;
+    posts_t p = {0};
+    post_n(f, room, &p, n, "before");
+    if (!test_run_until(&f->loop, &p.done, 5000) || p.failed || room->recent_ok) return NULL;
+    return room;
+}
+
 /* Twenty joins find the room cold at once, with messages committing around them: one read
  * answers them all, each answer ends at the committed seq, and the cache is then warm. */
 static void test_cold_burst_reads_once(void)
 {
     fx_t f;
     ASSERT_EQ(fx_open(&f), 0);
-    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "cold");
+    room_t *room = cold_room(&f, "cold", 3);
     ASSERT_TRUE(room != NULL);
-    posts_t p = {0};
-    post_n(&f, room, &p, 3, "before");
-    ASSERT_TRUE(test_run_until(&f.loop, &p.done, 5000));
-    ASSERT_EQ(room->recent_ok, 0); /* nobody joined yet: cold */
     ASSERT_EQ(rooms_recent_ready(&f.r, room), 0);
+    posts_t p = {0};
 
     enum { JOINS = 20 };
     read_t rd[JOINS];
@@ -125,15 +166,16 @@ static void test_cold_burst_reads_once(void)
     ASSERT_EQ(store_answered(&f) - answered, 3);
     ASSERT_EQ(room->recent_reading, 0);
     ASSERT_TRUE(room->recent_wait_head == NULL);
+    /* The read's own join: its page, taken at the same point as its lastSeq; the two
+     * posts queued behind it came after, as events. */
+    ASSERT_EQ(rd[0].n, 3);
+    ASSERT_EQ(rd[0].committed, 3);
     for (int i = 0; i < JOINS; i++) {
         ASSERT_EQ(rd[i].done, 1);
         ASSERT_EQ(rd[i].failed, 0);
-        ASSERT_EQ(rd[i].n, 3);
-        for (size_t k = 0; k < 3; k++)
-            ASSERT_EQ(rd[i].seqs[k], (int64_t)k + 1);
-        /* Taken at the same point: the page ends at what the join's lastSeq says; the
-         * two posts queued behind it came after, as events. */
-        ASSERT_EQ(rd[i].committed, 3);
+        /* The others, from later iterations: the same page while nothing committed
+         * since, else the cache, each ending at what that join's lastSeq says. */
+        ASSERT_TRUE(exact(&rd[i]));
     }
     /* Warm, and kept up by the two posts that committed after the fill. */
     ASSERT_EQ(room->recent_ok, 1);
@@ -287,11 +329,7 @@ static void test_waiters_answered_when_deleted(void)
     room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "gone");
     ASSERT_TRUE(room != NULL);
     read_t rd[3];
-    memset(rd, 0, sizeof(rd));
-    for (int i = 0; i < 3; i++) {
-        rd[i].room = room;
-        rooms_join_history(&f.r, room, on_read, &rd[i]);
-    }
+    join_all(&f, room, rd, 3);
     auth_claims_t host;
     memset(&host, 0, sizeof(host));
     snprintf(host.sub, sizeof(host.sub), "host");
@@ -305,8 +343,125 @@ static void test_waiters_answered_when_deleted(void)
     ASSERT_EQ(rooms_fx_close(&f), 0);
 }
 
+/* A fake clock (ns) that moves one step each time it is read. */
+static uint64_t fake_clock(void *ud)
+{
+    uint64_t *t = ud;
+    return (*t)++;
+}
+
+/* Runs f's loop an iteration at a time until *flag (at most 5 s), then stops the slices'
+ * handle: unlike test_run_until, no iteration runs after the one that set it. */
+static int run_until_stopped(fx_t *f, const int *flag)
+{
+    uint64_t end = uv_hrtime() + 5000000000u;
+    while (!*flag && uv_hrtime() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (!*flag) usleep(1000);
+    }
+    uv_idle_stop(&f->r.recent_more);
+    return *flag;
+}
+
+static int answered(const read_t *rd, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += rd[i].done;
+    return k;
+}
+
+/* The joins that waited for a read are answered a slice at a time (rooms_recent_step, the
+ * clock passed in), in order; from the read's page while it is exact, from the cache once
+ * a message committed, and when the cache went meanwhile the first of those left reads
+ * again and the rest wait for that read. */
+static void test_waiters_in_slices(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = cold_room(&f, "slices", 2);
+    ASSERT_TRUE(room != NULL);
+    posts_t p = {0};
+
+    enum { JOINS = 12 };
+    read_t rd[JOINS];
+    join_all(&f, room, rd, JOINS);
+    uint64_t reads = store_answered(&f);
+    /* The read comes back: its own join is answered in that iteration, nobody else. */
+    ASSERT_TRUE(run_until_stopped(&f, &rd[0].done)); /* the slices below by hand */
+    ASSERT_EQ(answered(rd, JOINS), 1);
+    ASSERT_EQ(room->recent_due, 1);
+    ASSERT_EQ(room->recent_reading, 0);
+    ASSERT_EQ(room->recent_ok, 1);
+
+    /* A budget of 3 ticks of the clock: three answers (the first whatever it costs), in
+     * order, from the read's page (still exact). */
+    uint64_t t = 100;
+    ASSERT_EQ(rooms_recent_step(&f.r, fake_clock, &t, 3), 1);
+    ASSERT_EQ(answered(rd, JOINS), 4);
+    for (int i = 1; i < 4; i++) {
+        ASSERT_EQ(rd[i].done, 1);
+        ASSERT_EQ(rd[i].cached, 0);
+        ASSERT_EQ(rd[i].committed, 2);
+        ASSERT_TRUE(exact(&rd[i]));
+    }
+
+    /* A message commits (the slices still stopped): the page is no longer exact, the
+     * cache is, and answers the next slice. */
+    p.done = 0;
+    post_n(&f, room, &p, 1, "between");
+    ASSERT_TRUE(run_until_stopped(&f, &p.done));
+    ASSERT_EQ(answered(rd, JOINS), 4);
+    ASSERT_EQ(rooms_recent_step(&f.r, fake_clock, &t, 2), 1);
+    ASSERT_EQ(answered(rd, JOINS), 6);
+    for (int i = 4; i < 6; i++) {
+        ASSERT_EQ(rd[i].cached, 1);
+        ASSERT_EQ(rd[i].committed, 3);
+        ASSERT_TRUE(exact(&rd[i]));
+    }
+
+    /* The cache goes (as the tick drops an unused one): the next waiter reads again, the
+     * rest wait for that read, and the room leaves the due list until it is back. */
+    rooms_recent_drop(room);
+    ASSERT_EQ(rooms_recent_step(&f.r, fake_clock, &t, 2), 0);
+    ASSERT_EQ(answered(rd, JOINS), 6);
+    ASSERT_EQ(room->recent_reading, 1);
+    ASSERT_EQ(room->recent_due, 0);
+    ASSERT_TRUE(test_run_until(&f.loop, &rd[JOINS - 1].done, 5000));
+    ASSERT_EQ(answered(rd, JOINS), JOINS);
+    for (int i = 0; i < JOINS; i++) {
+        ASSERT_EQ(rd[i].failed, 0);
+        ASSERT_TRUE(exact(&rd[i]));
+    }
+    ASSERT_EQ(store_answered(&f) - reads, 3); /* the first read, the post, the second read */
+    ASSERT_EQ(room->recent_due, 0);
+    ASSERT_TRUE(room->recent_answer == NULL);
+    ASSERT_TRUE(room->recent_wait_head == NULL);
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+}
+
+/* rooms_close answers the joins still waiting for their slice. */
+static void test_waiters_answered_at_close(void)
+{
+    fx_t f;
+    ASSERT_EQ(fx_open(&f), 0);
+    room_t *room = rooms_fx_create(&f.r, &f.loop, "host", "closing");
+    ASSERT_TRUE(room != NULL);
+    read_t rd[4];
+    join_all(&f, room, rd, 4);
+    ASSERT_TRUE(run_until_stopped(&f, &rd[0].done));
+    ASSERT_EQ(answered(rd, 4), 1);
+    /* rooms_close closes the slices' handle: the rest are answered by it or never. */
+    ASSERT_EQ(rooms_fx_close(&f), 0);
+    ASSERT_EQ(answered(rd, 4), 4);
+    for (int i = 0; i < 4; i++)
+        ASSERT_TRUE(exact(&rd[i]));
+}
+
 int main(void)
 {
+    RUN(test_waiters_in_slices);
+    RUN(test_waiters_answered_at_close);
     RUN(test_cold_burst_reads_once);
     RUN(test_append_and_evict);
     RUN(test_filled_as_appended);

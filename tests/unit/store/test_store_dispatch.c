@@ -71,6 +71,21 @@ static void req_init(calls_t *c, int i)
     c->req[i].data = c;
 }
 
+/* Waits, without running the loop, until n requests wait in st's done queue for their
+ * callbacks. */
+static void wait_finished(store_t *st, size_t n)
+{
+    for (;;) {
+        uv_mutex_lock(&st->mu);
+        size_t done = 0;
+        for (store_req_t *r = st->done.head; r; r = r->next)
+            done++;
+        uv_mutex_unlock(&st->mu);
+        if (done == n) break;
+        usleep(200); /* the worker thread runs them: wait for it, no fixed time */
+    }
+}
+
 /* Submits NREQ requests and waits until the worker finished all of them, without running
  * the loop: their callbacks are all due at once, as after a group commit. */
 static void submit_all(store_t *st, calls_t *c)
@@ -81,15 +96,7 @@ static void submit_all(store_t *st, calls_t *c)
         req_init(c, i);
     for (int i = 0; i < NREQ; i++)
         store_submit(st, &c->req[i]);
-    for (;;) {
-        uv_mutex_lock(&st->mu);
-        size_t done = 0;
-        for (store_req_t *r = st->done.head; r; r = r->next)
-            done++;
-        uv_mutex_unlock(&st->mu);
-        if (done == NREQ) break;
-        usleep(200); /* the worker thread runs them: wait for it, no fixed time */
-    }
+    wait_finished(st, NREQ);
 }
 
 /* A loop and a store on it with slices of budget_ns, NREQ requests of c finished in it
@@ -103,6 +110,16 @@ static store_t *open_finished(uv_loop_t *loop, uint64_t budget_ns, calls_t *c)
     store_set_dispatch_budget(st, budget_ns);
     submit_all(st, c);
     return st;
+}
+
+/* open_finished with slices of 1 ns, then one iteration, which runs the first callback
+ * only and leaves the rest to the idle handle. Returns the store, or NULL. */
+static store_t *open_sliced(uv_loop_t *loop, calls_t *c)
+{
+    store_t *st = open_finished(loop, 1, c);
+    if (!st) return NULL;
+    uv_run(loop, UV_RUN_NOWAIT);
+    return c->ran == 1 && uv_is_active((uv_handle_t *)st->more) ? st : NULL;
 }
 
 /* Closes st and then loop; returns 0 when nothing was left open. */
@@ -173,15 +190,33 @@ static void test_order_across_slices(void)
     ASSERT_EQ(close_all(&loop, st), 0);
 }
 
+/* A batch that finishes while an earlier one is being sliced waits for its turn: one
+ * slice an iteration in all, not the idle phase's and then the new batch's. */
+static void test_one_slice_an_iteration(void)
+{
+    uv_loop_t loop;
+    calls_t c;
+    store_t *st = open_sliced(&loop, &c);
+    ASSERT_TRUE(st != NULL);
+    store_submit(st, &c.req[NREQ]);
+    wait_finished(st, 1); /* before the next iteration: its async is due */
+    while (c.ran < NREQ + 1) {
+        int before = c.ran;
+        uv_run(&loop, UV_RUN_NOWAIT);
+        ASSERT_EQ(c.ran - before, 1);
+    }
+    for (int i = 0; i <= NREQ; i++)
+        ASSERT_EQ(c.order[i], i);
+    ASSERT_EQ(close_all(&loop, st), 0);
+}
+
 /* store_close runs every callback still waiting for its slice. */
 static void test_close_runs_the_rest(void)
 {
     uv_loop_t loop;
     calls_t c;
-    store_t *st = open_finished(&loop, 1, &c);
+    store_t *st = open_sliced(&loop, &c);
     ASSERT_TRUE(st != NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    ASSERT_EQ(c.ran, 1);
     store_close(st);
     ASSERT_EQ(c.ran, NREQ);
     for (int i = 0; i < NREQ; i++)
@@ -195,6 +230,7 @@ int main(void)
     RUN(test_one_callback_a_slice);
     RUN(test_whole_batch_in_one_slice);
     RUN(test_order_across_slices);
+    RUN(test_one_slice_an_iteration);
     RUN(test_close_runs_the_rest);
     TEST_MAIN_END();
 }
