@@ -380,9 +380,6 @@ enum {
  * bytes: length() of a BLOB cast, since length() of TEXT counts characters). The loop
  * counts the same way when it writes (rooms.c, docs.c, entities.c). */
 #define SQ_ROW_BYTES "64" /* STORE_ROW_BYTES */
-/* SQLite's page cache per database, in KiB (PRAGMA cache_size=-N; SQLite's default 2000):
- * see sq_open. */
-#define SQ_CACHE_KIB "512"
 #define SQ_LEN(col) "length(CAST(" col " AS BLOB))"
 #define SQ_MSG_BYTES                                                                           \
     "(" SQ_ROW_BYTES " + " SQ_LEN("content") " + coalesce(" SQ_LEN("metadata") ", 0))"
@@ -3299,16 +3296,8 @@ static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
         log_warn(log, "store sqlite: %s: journal mode is %s, not wal", target,
                  mode ? (const char *)mode : "unknown");
     sqlite3_finalize(s);
-    /* cache_size: SQLite's page cache is 2 MB by default (-2000), filled by any server that
-     * stores a few MB of messages and kept for good: ~110 bytes a connection at 19,000 idle
-     * joined connections (docs/benchmarks.md, memory per idle joined connection). The
-     * pages it then reads again come from the OS's page cache (a pread each); the hot ones
-     * (the tables' and indexes' upper levels, the rightmost leaves an append writes) fit
-     * in SQ_CACHE_KIB with room to spare. */
-    if (sq_exec_sql(c->db,
-                    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                    "PRAGMA cache_size=-" SQ_CACHE_KIB,
-                    "pragma", why, sizeof(why)) != 0 ||
+    if (sq_exec_sql(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "pragma", why,
+                    sizeof(why)) != 0 ||
         sq_migrate(c->db, log, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: %s", target, why);
         goto fail;
@@ -3337,6 +3326,19 @@ static void *sq_open(const char *target, log_t *log, char *err, size_t errlen)
 fail:
     sq_close(c);
     return NULL;
+}
+
+/* The idle worker's check (store_backend_t.ping): first gives back the page cache
+ * (sqlite3_db_release_memory: every page no statement holds), since an idle server keeps
+ * no use for it and the next reads come from the OS's page cache; then, as without a
+ * ping, whether a transaction can begin. */
+static int sq_ping(void *conn)
+{
+    sq_conn_t *c = conn;
+    sqlite3_db_release_memory(c->db);
+    if (sq_begin(c) != 0) return STORE_EIO;
+    sq_rollback(c);
+    return 0;
 }
 
 /* A deferred transaction holds no lock until it reads; its first read (here, so that the
@@ -3373,6 +3375,7 @@ const store_backend_t store_sqlite_backend = {
     .rollback = sq_rollback,
     .exec = sq_exec,
     .close = sq_close,
+    .ping = sq_ping,
     .dump = sq_dump,
     .load = sq_load,
     .begin_read = sq_begin_read,
