@@ -195,6 +195,7 @@ static void after_post(rooms_op_t *op)
                                                .seq = op->pl.msg.seq,
                                                .except = op->except});
         json_decref(fields);
+        rooms_record_pub(room, "s", op->pl.msg.seq);
     }
     if (room->recent_ok)
         recent_add(op->r, room, text, op->pl.msg.seq);
