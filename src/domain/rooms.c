@@ -453,23 +453,31 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
 
 /* ---------- takeover: a room whose home died ---------- */
 
-/* Ends every subscription here to room with one room_reset event of reason (static:
- * "home_lost", the home that held their membership died; "resync", events of the room may
- * have been missed here): the connections join again. With detach, the home is told each
- * connection left (it is alive and has them attached). */
-static void reset_local(rooms_t *r, room_t *room, const char *reason, int detach)
+/* Ends every subscription here to room (only connection to's, unless BUS_MEMBER_NONE)
+ * with one room_reset event of reason (static: "home_lost", the home that held their
+ * membership died; "resync", events of the room may have been missed here): the
+ * connections join again. With detach, the home is told each connection left (it is
+ * alive and has them attached). */
+static void reset_to(rooms_t *r, room_t *room, const char *reason, int detach, bus_member_t to)
 {
     char text[32];
     snprintf(text, sizeof(text), "\"%s\"", reason);
     for (bus_sub_t *s = detach ? room->bus.head : NULL; s; s = s->next)
-        rooms_send_detach(r, room->id, s->rcv->id, bus_rcv_user(r->bus, s->rcv), 0);
+        if (to == BUS_MEMBER_NONE || s->rcv->id == to)
+            rooms_send_detach(r, room->id, s->rcv->id, bus_rcv_user(r->bus, s->rcv), 0);
     jpart_t part = {.key = "reason", .text = text};
     bus_local_deliver(r->bus, &room->bus,
                       &(bus_event_t){.room = room->id,
                                      .name = "room_reset",
                                      .parts = &part,
                                      .nparts = 1,
+                                     .to = to,
                                      .unsubscribe = 1});
+}
+
+static void reset_local(rooms_t *r, room_t *room, const char *reason, int detach)
+{
+    reset_to(r, room, reason, detach, BUS_MEMBER_NONE);
 }
 
 void rooms_reset_here(rooms_t *r, room_t *room, const char *reason)
@@ -494,31 +502,13 @@ static int has_doc_open(const bus_rcv_t *c, const room_t *room)
     return 0;
 }
 
-/* Ends subscription s (of room) with a room_reset event of reason (static), the home
- * told it left when detach. */
-static void reset_one(rooms_t *r, room_t *room, bus_sub_t *s, const char *reason, int detach)
-{
-    char text[32];
-    snprintf(text, sizeof(text), "\"%s\"", reason);
-    bus_member_t id = s->rcv->id;
-    if (detach) rooms_send_detach(r, room->id, id, bus_rcv_user(r->bus, s->rcv), 0);
-    jpart_t part = {.key = "reason", .text = text};
-    bus_local_deliver(r->bus, &room->bus,
-                      &(bus_event_t){.room = room->id,
-                                     .name = "room_reset",
-                                     .parts = &part,
-                                     .nparts = 1,
-                                     .to = id,
-                                     .unsubscribe = 1});
-}
-
 /* Resets the connections of room here with a document of it open: that document's events
  * may have been missed, and the new home knows nothing of its subscribers here. */
 static void reset_doc_holders(rooms_t *r, room_t *room, const char *reason, int detach)
 {
     for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
         next = s->next;
-        if (has_doc_open(s->rcv, room)) reset_one(r, room, s, reason, detach);
+        if (has_doc_open(s->rcv, room)) reset_to(r, room, reason, detach, s->rcv->id);
     }
 }
 
