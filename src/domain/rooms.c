@@ -591,13 +591,14 @@ static void on_reloaded(store_req_t *req)
     if (rc == 0) {
         rooms_fill(r, &l->pl, uv_now(r->loop));
         room_t *room = strmap_get(&r->by_id, l->id);
+        CH_ASSERT(room != NULL); /* the read's one room, just filled in */
         while (moved) {
             bus_sub_t *s = moved;
             moved = s->client_next;
             s->room = room;
             bus_subscribe(&room->bus, s, &s->rcv->subs);
         }
-        if (room) room->watch = watch;
+        room->watch = watch;
         /* This process counted the room's users' bytes before (its start, or a copy it
          * held): they stay counted once (the room's own count is the read's). */
         for (size_t i = 0; counted && i < l->pl.nusage; i++)
