@@ -176,6 +176,11 @@ void bus_reloaded(bus_t *b, const char *room, int rc)
     if (b->vt->reloaded) b->vt->reloaded(b, room, rc);
 }
 
+void bus_record(bus_t *b, const char *room, const char *field, const char *value)
+{
+    if (b->vt->record) b->vt->record(b, room, field, value);
+}
+
 void bus_announce(bus_t *b, const char *room, const char *text, size_t len)
 {
     if (b->vt->announce) b->vt->announce(b, room, text, len);

@@ -358,12 +358,47 @@ typedef void (*bus_reload_fn)(void *ud, const char *room);
 typedef void (*bus_reset_fn)(void *ud, const char *room, const char *reason);
 typedef void (*bus_lost_fn)(void *ud, const char *room);
 
+/* The home's record of a room (bus_record), as a takeover reads it: the connections
+ * attached at the last home (their node live or not, by the cluster's heartbeats), the
+ * entity locks held there, and the last message seq and state version it published. */
+typedef struct {
+    bus_member_t member;
+    const char *user;
+    int live; /* its node is alive */
+} bus_rec_conn_t;
+
+typedef struct {
+    const char *entity;
+    bus_member_t holder;
+    const char *user;
+    int64_t expires_at; /* unix ms */
+} bus_rec_lock_t;
+
+typedef struct {
+    const bus_rec_conn_t *conns;
+    size_t nconns;
+    const bus_rec_lock_t *locks;
+    size_t nlocks;
+    int64_t seq, version; /* published; -1: not recorded */
+} bus_rec_t;
+
+/* restore: this process, the new home of room (its copy just read: bus_reloaded), is
+ * given the last home's record (borrowed for the call): it puts the recorded connections
+ * and locks back, releases those of dead nodes with the usual events, and returns 1 when
+ * the other processes' connections missed nothing (they are kept), else 0 (they get a
+ * room_reset). keep: another process took room over and said its connections here missed
+ * nothing: they stay, except those that cannot be shown so (a room_reset each). */
+typedef int (*bus_restore_fn)(void *ud, const char *room, const bus_rec_t *rec);
+typedef void (*bus_keep_fn)(void *ud, const char *room);
+
 /* What bus_on_takeover is given (the rooms', rooms_init): every hook, called with ud. */
 typedef struct {
     bus_reload_fn reload;
     bus_reset_fn reset;
     bus_lost_fn lost;
     void *ud; /* borrowed */
+    bus_restore_fn restore; /* NULL: nothing restored, every connection reset */
+    bus_keep_fn keep;
 } bus_takeover_t;
 
 /* Makes t (copied) what this process runs for a takeover, a missed event, a lost lease. */
@@ -372,6 +407,13 @@ void bus_on_takeover(bus_t *b, const bus_takeover_t *t);
 /* Answers a bus_reload_fn for room (borrowed): rc 0 when the room was read again, negative
  * when it could not be (its waiting ops are answered unavailable). */
 void bus_reloaded(bus_t *b, const char *room, int rc);
+
+/* The home's record of room (a cluster's, for a takeover: bus_rec_t): sets field to value
+ * (both borrowed, copied), or deletes it (value NULL). Written in the background, in order
+ * with the events the home publishes; on one process, nothing. Fields: "c<member>" (a
+ * connection attached: its user), "l<entity>" (a lock: "<holder> <expires_at> <user>"),
+ * "s" and "v" (the last message seq and state version published). */
+void bus_record(bus_t *b, const char *room, const char *field, const char *value);
 
 /* ---------- the interface ---------- */
 
@@ -400,6 +442,8 @@ typedef struct {
     void (*standin)(bus_t *b, const char *room);
     /* Optional (NULL: one process, which never reloads): bus_reloaded. */
     void (*reloaded)(bus_t *b, const char *room, int rc);
+    /* Optional (NULL: one process, nothing recorded): bus_record. */
+    void (*record)(bus_t *b, const char *room, const char *field, const char *value);
 } bus_vtable_t;
 
 /* The part every implementation starts with. */

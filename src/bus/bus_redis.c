@@ -760,11 +760,14 @@ static void reqs_advance(redis_bus_t *r, const char *room, const chan_t *chan)
     }
 }
 
-/* A lease claim; a takeover's (takeover set): the lease first, then the room's read. */
+/* A lease claim; a takeover's (takeover set): the lease first, then the last home's
+ * record (rec_read), then the room's read. */
 typedef struct {
     redis_bus_t *r;
     uint64_t sent_at;
     int takeover; /* claimed to read the room from the store once the lease is won */
+    size_t rec_n;   /* the record's fields, as NUL-ended field, value pairs at room + rec_at */
+    size_t rec_at;
     char room[];
 } claim_t;
 
@@ -802,6 +805,9 @@ static int claim_send(redis_bus_t *r, claim_t *cl, const char *script, const cha
  * the store (bus_reload_fn), then redis_reloaded. The read starts after the lease was
  * taken, and the lease was taken only once the last home's had ended (claim_lua with
  * "now"), so it sees every write of that home (docs/architecture.md, "Node loss"). */
+static void rec_read(redis_bus_t *r, claim_t *cl);
+static void redis_record(bus_t *b, const char *room, const char *field, const char *value);
+
 static void take_over(redis_bus_t *r, claim_t *cl)
 {
     bus_dir_set(&r->dir, cl->room, r->base.node, own_until(r, cl->sent_at));
@@ -810,10 +816,128 @@ static void take_over(redis_bus_t *r, claim_t *cl)
         free(cl);
         return;
     }
+    rec_read(r, cl);
+}
+
+/* The record's key of room into out (n bytes). */
+static void rec_key(char *out, size_t n, const char *room)
+{
+    snprintf(out, n, BUS_REDIS_PREFIX "room:%s:rec", room);
+}
+
+/* The last home's record is in (reply: HGETALL's; NULL or an error: none, so nothing is
+ * restored and every connection is reset): copied into the claim, and the room is read. */
+static void on_rec(redisAsyncContext *ac, void *reply, void *ud)
+{
+    (void)ac;
+    claim_t *cl = ud;
+    redis_bus_t *r = cl->r;
+    const redisReply *rep = reply;
+    if (r->closing) {
+        free(cl);
+        return;
+    }
+    size_t len = 0, n = 0, room_len = strlen(cl->room) + 1;
+    int ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements % 2 == 0;
+    for (size_t i = 0; ok && i < rep->elements; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_STRING) ok = 0;
+        else len += rep->element[i]->len + 1;
+    }
+    if (ok && len) {
+        cl = ch_realloc(cl, sizeof(*cl) + room_len + len);
+        char *at = cl->room + room_len;
+        for (size_t i = 0; i < rep->elements; i++) {
+            /* A value with a NUL in it is cut there: no field of a record holds one. */
+            memcpy(at, rep->element[i]->str, rep->element[i]->len);
+            at[rep->element[i]->len] = 0;
+            at += rep->element[i]->len + 1;
+        }
+        n = rep->elements / 2;
+    } else if (!ok) {
+        log_warn(r->log, "cluster: room %s's record could not be read: its connections "
+                 "will be reset", cl->room);
+    }
+    cl->rec_n = n;
+    cl->rec_at = room_len;
     strmap_put(&r->takes, cl->room, cl);
     log_info(r->log, "cluster: room %s's lease taken over (its home was lost): reading it",
              cl->room);
     r->base.takeover.reload(r->base.takeover.ud, cl->room);
+}
+
+/* Reads the last home's record of cl's room (rec_n 0 and a reset of every connection
+ * when Redis is not there), then the room (on_rec). */
+static void rec_read(redis_bus_t *r, claim_t *cl)
+{
+    cl->rec_n = 0;
+    cl->rec_at = strlen(cl->room) + 1;
+    char key[BUS_REDIS_CHAN_MAX];
+    rec_key(key, sizeof(key), cl->room);
+    if (r->connected && r->ac &&
+        redisAsyncCommand(r->ac, on_rec, cl, "HGETALL %s", key) == REDIS_OK)
+        return;
+    on_rec(r->ac, NULL, cl);
+}
+
+/* 1 when node is alive and not last (the last home, whose lease ended: its connections
+ * left the room, dead or reset). */
+static int node_alive(const redis_bus_t *r, uint32_t node, uint32_t last)
+{
+    if (node == last) return 0;
+    return bsearch(&node, r->live, r->nlive, sizeof(*r->live), cmp_u32) != NULL;
+}
+
+/* Hands cl's record to the domain (bus_restore_fn); returns what it answered (1: the
+ * other nodes' connections missed nothing). Bounded by the record's size. */
+static int rec_restore(redis_bus_t *r, const claim_t *cl)
+{
+    if (!r->base.takeover.restore) return 0;
+    bus_rec_conn_t *conns = ch_malloc((cl->rec_n + 1) * sizeof(*conns));
+    bus_rec_lock_t *locks = ch_malloc((cl->rec_n + 1) * sizeof(*locks));
+    bus_rec_t rec = {.conns = conns, .locks = locks, .seq = -1, .version = -1};
+    const char *at = cl->room + cl->rec_at;
+    uint32_t last = 0;
+    for (size_t i = 0; i < cl->rec_n; i++) {
+        const char *f = at, *v = at + strlen(at) + 1;
+        at = v + strlen(v) + 1;
+        if (strcmp(f, "h") == 0) last = (uint32_t)strtoul(v, NULL, 10);
+    }
+    at = cl->room + cl->rec_at;
+    for (size_t i = 0; i < cl->rec_n; i++) {
+        const char *f = at, *v = at + strlen(at) + 1;
+        at = v + strlen(v) + 1;
+        char *end;
+        if (f[0] == 'c') {
+            bus_member_t m = strtoull(f + 1, &end, 10);
+            if (*end || !m || !*v) continue;
+            conns[rec.nconns++] = (bus_rec_conn_t){
+                .member = m, .user = v, .live = node_alive(r, bus_member_node(m), last)};
+        } else if (f[0] == 'l' && f[1]) {
+            bus_member_t h = strtoull(v, &end, 10);
+            if (*end != ' ') continue;
+            long long exp = strtoll(end + 1, &end, 10);
+            if (*end != ' ' || !end[1]) continue;
+            locks[rec.nlocks++] = (bus_rec_lock_t){
+                .entity = f + 1, .holder = h, .user = end + 1, .expires_at = exp};
+        } else if (strcmp(f, "s") == 0) {
+            rec.seq = strtoll(v, NULL, 10);
+        } else if (strcmp(f, "v") == 0) {
+            rec.version = strtoll(v, NULL, 10);
+        }
+    }
+    int keep = r->base.takeover.restore(r->base.takeover.ud, cl->room, &rec);
+    free(conns);
+    free(locks);
+    return keep;
+}
+
+/* Marks this node the home that writes room's record ("h": a takeover counts the
+ * connections of the record's node gone). */
+static void rec_home(redis_bus_t *r, const char *room)
+{
+    char node[16];
+    snprintf(node, sizeof(node), "%u", r->base.node);
+    redis_record(&r->base, room, "h", node);
 }
 
 static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
@@ -859,7 +983,9 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *ud)
         return;
     }
     if (node == r->base.node) {
+        int was = bus_dir_home(&r->dir, cl->room, uv_now(r->loop)) == node;
         bus_dir_set(&r->dir, cl->room, node, own_until(r, cl->sent_at));
+        if (!was) rec_home(r, cl->room);
         log_debug(r->log, "cluster: this node is the home of room %s", cl->room);
     } else {
         bus_dir_set(&r->dir, cl->room, node, uv_now(r->loop) + (uint64_t)left);
@@ -914,8 +1040,11 @@ static void redis_reloaded(bus_t *b, const char *room, int rc)
     }
     bus_dir_loading(&r->dir, room, 0);
     if (mine) {
-        log_info(r->log, "cluster: room %s taken over (its home was lost)", room);
-        if (rooms_send(r, 'T', room, NULL, 0) != 0)
+        rec_home(r, room);
+        int keep = rec_restore(r, cl);
+        log_info(r->log, "cluster: room %s taken over (its home was lost)%s", room,
+                 keep ? "; the other nodes' connections missed nothing" : "");
+        if (rooms_send(r, 'T', room, keep ? "k" : NULL, keep ? 1 : 0) != 0)
             log_warn(r->log, "cluster: the other nodes were not told of room %s's takeover",
                      room);
     } else {
@@ -1246,12 +1375,17 @@ static void got_announce(redis_bus_t *r, const uint8_t *p, size_t len)
  * node's connections in it are told to resync. */
 static void got_takeover(redis_bus_t *r, const uint8_t *p, size_t len)
 {
-    if (!memchr(p + 1, 0, len - 1) || len - 1 > BUS_REDIS_CHAN_MAX / 2) return;
+    const uint8_t *nul = memchr(p + 1, 0, len - 1);
+    if (!nul || len - 1 > BUS_REDIS_CHAN_MAX / 2) return;
     const char *room = (const char *)p + 1;
     if (bus_dir_home(&r->dir, room, uv_now(r->loop)) == r->base.node) return; /* ours */
     int takeover = p[0] == 'T';
+    /* 'T' then "k": the new home found that every change it read was published. */
+    int keep = takeover && (size_t)(nul + 1 - p) + 1 == len && nul[1] == 'k';
     if (takeover) bus_dir_forget(&r->dir, room, 0);
-    if (r->base.takeover.reset)
+    if (keep && r->base.takeover.keep)
+        r->base.takeover.keep(r->base.takeover.ud, room);
+    else if (r->base.takeover.reset)
         r->base.takeover.reset(r->base.takeover.ud, room, takeover ? "home_lost" : "resync");
 }
 
@@ -1418,6 +1552,7 @@ static void redis_home_take(bus_t *b, const char *room)
     snprintf(px, sizeof(px), "%llu", (unsigned long long)r->opts.lease_ms);
     redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 1 %s %s %s %s", take_lua, key, node, px,
                       r->born);
+    rec_home(r, room);
 }
 
 static void redis_home_drop(bus_t *b, const char *room)
@@ -1430,6 +1565,23 @@ static void redis_home_drop(bus_t *b, const char *room)
     snprintf(key, sizeof(key), BUS_REDIS_PREFIX "room:%s:home", room);
     snprintf(node, sizeof(node), "%u", b->node);
     redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 1 %s %s", drop_lua, key, node);
+    rec_key(key, sizeof(key), room);
+    redisAsyncCommand(r->ac, NULL, NULL, "DEL %s", key);
+}
+
+/* bus_vtable_t.record: one HSET or HDEL, sent with the events (after those published
+ * before it), answered by nobody; lost while Redis is away (a takeover then restores less,
+ * or resets). */
+static void redis_record(bus_t *b, const char *room, const char *field, const char *value)
+{
+    redis_bus_t *r = (redis_bus_t *)b;
+    if (!r->connected || !r->ac || r->closing) return;
+    char key[BUS_REDIS_CHAN_MAX];
+    rec_key(key, sizeof(key), room);
+    if (value)
+        redisAsyncCommand(r->ac, NULL, NULL, "HSET %s %s %s", key, field, value);
+    else
+        redisAsyncCommand(r->ac, NULL, NULL, "HDEL %s %s", key, field);
 }
 
 /* ---------- leases and timeouts ---------- */
@@ -1623,6 +1775,7 @@ static const bus_vtable_t redis_vt = {
     .announce = redis_announce,
     .standin = redis_standin,
     .reloaded = redis_reloaded,
+    .record = redis_record,
 };
 
 /* The synchronous claim of a node id (bus_redis.h). Returns the id, or 0 with err set. */

@@ -67,12 +67,38 @@ static rooms_outbox_ev_t *entity_event(room_t *room, const char *action, int64_t
     return rooms_outbox_push(room, "entity", all, v, except, ready);
 }
 
+void entities_lock_record(room_t *room, const char *id, const entity_lock_t *lock)
+{
+    char field[STORE_ENTITY_ID_LEN + 2], value[STORE_SUB_LEN + 48];
+    snprintf(field, sizeof(field), "l%s", id);
+    if (lock)
+        snprintf(value, sizeof(value), "%llu %lld %s", (unsigned long long)lock->holder,
+                 (long long)lock->expires_at, lock->user_id);
+    bus_record(room->bus.bus, room->id, field, lock ? value : NULL);
+}
+
+int entities_lock_restore(rooms_t *r, room_t *room, const char *id, bus_member_t holder,
+                          const char *user_id, int64_t expires_at)
+{
+    entity_t *e = strmap_get(&room->ents.by_id, id);
+    room_member_t *m = room_member(room, user_id);
+    if (!e || e->removed || e->lock || !m || m->banned) return -1;
+    int64_t now = clock_unix_ms();
+    /* Ended meanwhile: ends at the next tick, with the usual "expired" event. */
+    uint64_t ttl = expires_at > now ? (uint64_t)(expires_at - now) : 1;
+    if (ttl > r->ent_lim.lock_max_ttl) ttl = r->ent_lim.lock_max_ttl;
+    entity_lock(e, holder, user_id, m->display_name, ttl, uv_now(r->loop), now);
+    room->nlocks++;
+    return 0;
+}
+
 /* Ends e's lock and tells the room's connections (except except) why. */
 static void unlock_event(room_t *room, entity_t *e, bus_member_t except,
                          const char *reason)
 {
     entity_unlock(e);
     room->nlocks--;
+    entities_lock_record(room, e->id, NULL);
     send_now(room, except, "entity_unlock", json_pack("{s:s, s:s}", "id", e->id, "reason", reason));
 }
 
@@ -580,6 +606,7 @@ int entities_lock(rooms_t *r, room_t *room, entity_t *e, const entities_caller_t
                     "you held this entity's lock for the longest allowed; others get a turn",
                     NULL, NULL);
     if (rc != ENT_OK) return refused(r, err, rc, "data", e);
+    entities_lock_record(room, e->id, e->lock);
     if (!had_lock) {
         room->nlocks++;
         activity_log_row(r->act, room, ACTIVITY_ENTITY_LOCKED, who->user, NULL,

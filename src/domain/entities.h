@@ -166,6 +166,17 @@ void entities_join_fields(room_t *room, json_t *data, int64_t since, size_t budg
  * changes of room. */
 void entities_member_gone(rooms_t *r, room_t *room, bus_member_t member, const char *reason);
 
+/* The home's record (bus_record) of the lock of room's entity id (both borrowed): lock, or
+ * none (NULL). */
+void entities_lock_record(room_t *room, const char *id, const entity_lock_t *lock);
+
+/* A takeover's restore: the recorded lock of room's entity id by holder (user_id's
+ * connection) until expires_at (unix ms; past: it expires at the next tick, with its
+ * event) is held again, with no event. Returns 0, or -1 when the entity or the member is
+ * gone, or the entity is locked already (nothing done). */
+int entities_lock_restore(rooms_t *r, room_t *room, const char *id, bus_member_t holder,
+                          const char *user_id, int64_t expires_at);
+
 /* Ends the expired locks of room at monotonic time now_ms (the rooms tick): an
  * entity_unlock "expired" event to everyone for each. */
 void entities_tick(room_t *room, uint64_t now_ms);

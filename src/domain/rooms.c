@@ -16,6 +16,7 @@
 #include "util/jscan.h"
 #include "util/mem.h"
 #include "util/utf8.h"
+#include "domain/docs.h"
 #include "domain/room_code.h"
 #include "domain/room_rules.h"
 #include "domain/webhooks.h"
@@ -453,31 +454,70 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
 
 /* ---------- takeover: a room whose home died ---------- */
 
-/* Ends every subscription here to room with one room_reset event of reason (static:
- * "home_lost", the home that held their membership died; "resync", events of the room may
- * have been missed here): the connections join again. With detach, the home is told each
- * connection left (it is alive and has them attached). */
-static void reset_local(rooms_t *r, room_t *room, const char *reason, int detach)
+/* Ends every subscription here to room (only connection to's, unless BUS_MEMBER_NONE)
+ * with one room_reset event of reason (static: "home_lost", the home that held their
+ * membership died; "resync", events of the room may have been missed here): the
+ * connections join again. With detach, the home is told each connection left (it is
+ * alive and has them attached). */
+static void reset_to(rooms_t *r, room_t *room, const char *reason, int detach, bus_member_t to)
 {
     char text[32];
     snprintf(text, sizeof(text), "\"%s\"", reason);
     for (bus_sub_t *s = detach ? room->bus.head : NULL; s; s = s->next)
-        rooms_send_detach(r, room->id, s->rcv->id, bus_rcv_user(r->bus, s->rcv), 0);
+        if (to == BUS_MEMBER_NONE || s->rcv->id == to)
+            rooms_send_detach(r, room->id, s->rcv->id, bus_rcv_user(r->bus, s->rcv), 0);
     jpart_t part = {.key = "reason", .text = text};
     bus_local_deliver(r->bus, &room->bus,
                       &(bus_event_t){.room = room->id,
                                      .name = "room_reset",
                                      .parts = &part,
                                      .nparts = 1,
+                                     .to = to,
                                      .unsubscribe = 1});
+}
+
+static void reset_local(rooms_t *r, room_t *room, const char *reason, int detach)
+{
+    reset_to(r, room, reason, detach, BUS_MEMBER_NONE);
+}
+
+void rooms_reset_here(rooms_t *r, room_t *room, const char *reason)
+{
+    reset_local(r, room, reason, 0);
 }
 
 void rooms_reset(void *ud, const char *id, const char *reason)
 {
     rooms_t *r = ud;
     room_t *room = strmap_get(&r->by_id, id);
-    if (room && !bus_home_here(r->bus, room->id))
-        reset_local(r, room, reason, strcmp(reason, "home_lost") != 0);
+    /* After a takeover too the home has them attached: the new home restored them from
+     * the last home's record (rooms_restore). */
+    if (room && !bus_home_here(r->bus, room->id)) reset_local(r, room, reason, 1);
+}
+
+/* 1 when connection c has a document of room open here. */
+static int has_doc_open(const bus_rcv_t *c, const room_t *room)
+{
+    for (const bus_sub_t *d = c->doc_subs; d; d = d->client_next)
+        if (((const doc_t *)d->room)->room == room) return 1;
+    return 0;
+}
+
+/* Resets the connections of room here with a document of it open: that document's events
+ * may have been missed, and the new home knows nothing of its subscribers here. */
+static void reset_doc_holders(rooms_t *r, room_t *room, const char *reason, int detach)
+{
+    for (bus_sub_t *s = room->bus.head, *next; s; s = next) {
+        next = s->next;
+        if (has_doc_open(s->rcv, room)) reset_to(r, room, reason, detach, s->rcv->id);
+    }
+}
+
+void rooms_keep(void *ud, const char *id)
+{
+    rooms_t *r = ud;
+    room_t *room = strmap_get(&r->by_id, id);
+    if (room && !bus_home_here(r->bus, room->id)) reset_doc_holders(r, room, "resync", 1);
 }
 
 void rooms_lost(void *ud, const char *id)
@@ -528,6 +568,21 @@ static void on_reloaded(store_req_t *req)
     if (rc == 0 && gone_since(r, l->gone_at, l->id)) rc = ROOMS_E_NOT_FOUND;
     room_t *old = strmap_get(&r->by_id, l->id);
     int counted = old && old->usage_counted;
+    bus_sub_t *moved = NULL;
+    pwatch_t *watch = NULL;
+    if (old && rc == 0) {
+        /* The connections here stay, moved to the room read (rooms_restore decides whether
+         * they missed anything), but those with a document of it open. */
+        reset_doc_holders(r, old, "home_lost", 0);
+        while (old->bus.head) {
+            bus_sub_t *s = old->bus.head;
+            bus_unsubscribe(&old->bus, s);
+            s->client_next = moved;
+            moved = s;
+        }
+        watch = old->watch;
+        old->watch = NULL;
+    }
     if (old && rc != -1) {
         /* The copy here goes (its connections told), and the room read replaces it; its
          * lease, won before the read, stays. */
@@ -536,6 +591,15 @@ static void on_reloaded(store_req_t *req)
     }
     if (rc == 0) {
         rooms_fill(r, &l->pl, uv_now(r->loop));
+        room_t *room = strmap_get(&r->by_id, l->id);
+        CH_ASSERT(room != NULL); /* the read's one room, just filled in */
+        while (moved) {
+            bus_sub_t *s = moved;
+            moved = s->client_next;
+            s->room = room;
+            bus_subscribe(&room->bus, s, &s->rcv->subs);
+        }
+        room->watch = watch;
         /* This process counted the room's users' bytes before (its start, or a copy it
          * held): they stay counted once (the room's own count is the read's). */
         for (size_t i = 0; counted && i < l->pl.nusage; i++)
@@ -1147,7 +1211,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     bus_on_drop(bus, rooms_unsubscribe, r); /* the home's unsubscribe events, applied here */
     bus_on_watchers(bus, rooms_watchers, r); /* a large room's presence, to its watchers */
     bus_on_room(bus, rooms_adopt, r); /* rooms made elsewhere in a cluster, known here too */
-    bus_on_takeover(bus, &(bus_takeover_t){rooms_reload, rooms_reset, rooms_lost, r});
+    bus_on_takeover(bus, &(bus_takeover_t){rooms_reload, rooms_reset, rooms_lost, r,
+                                           rooms_restore, rooms_keep});
     CH_ASSERT(nfeatures <= ROOMS_FEATURES_MAX);
     for (size_t i = 0; i < nfeatures; i++)
         r->features[i] = features[i];

@@ -428,6 +428,20 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
 void rooms_reload(void *ud, const char *id);
 void rooms_reset(void *ud, const char *id, const char *reason);
 void rooms_lost(void *ud, const char *id);
+/* rooms_restore (bus_restore_fn; rooms_restore.c): at the new home, the last home's record
+ * puts back its connections and locks; those of dead nodes (and of this node's that are
+ * not subscribed here) are released as one server releases a dropped connection's
+ * (entity_unlock "disconnected", participant_left "disconnected" or the coalesced
+ * participants_changed, the seat's grace). Returns 1 when the room's stored seq and state
+ * version are the ones the last home recorded as published (the others' connections
+ * missed nothing: kept), else 0 (the connections here get room_reset "home_lost").
+ * rooms_keep (bus_keep_fn): another node took the room over and said so: the connections
+ * here stay, but those with a document of the room open, which get room_reset "resync"
+ * (the home told). rooms_reset_here: the connections here in room get room_reset of
+ * reason (static), no detach. */
+int rooms_restore(void *ud, const char *id, const bus_rec_t *rec);
+void rooms_keep(void *ud, const char *id);
+void rooms_reset_here(rooms_t *r, room_t *room, const char *reason);
 
 /* Looks up a live room by id or by code (any case). NULL when none. Callers answering a
  * client pass the result through rooms_access. */

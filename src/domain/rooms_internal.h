@@ -109,6 +109,18 @@ void rooms_member_rename(room_member_t *m, const char *name);
 void rooms_member_banned(room_t *room, room_member_t *m);
 /* Drops m's kept encoding: called after every change to a field room_member_json shows. */
 void rooms_member_changed(room_member_t *m);
+
+/* The home's record (bus_record) of connection member of user_id (borrowed) attached to
+ * room, or of its going (user_id NULL). */
+void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id);
+
+/* The home's record of the last message seq ("s") or state version ("v") published. */
+void rooms_record_pub(room_t *room, const char *field, int64_t value);
+
+/* A takeover's restore (rooms_restore.c): user_id's (borrowed) recorded connection goes
+ * back online at the new home, with no event (it was online already for everyone).
+ * Returns 0, or ROOMS_E_NOT_FOUND when user_id is no member (any more). */
+int rooms_attach_quiet(rooms_t *r, room_t *room, const char *user_id);
 /* Takes m off the registry's pending-presence list (m borrowed). */
 void rooms_dirty_remove(rooms_t *r, room_member_t *m);
 /* Removes m from room and frees it. */

@@ -116,6 +116,8 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
                                            STORE_ROLE_HOST, room->created_at, uv_now(r->loop));
     rooms_registry_add(r, room);
     bus_home_take(r->bus, room->id); /* a room is at home where it is made */
+    rooms_record_pub(room, "s", 0); /* what a takeover compares (rooms_restore) */
+    rooms_record_pub(room, "v", 0);
     rooms_announce(r, room, 0);
 
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_CREATE, done, ud);
@@ -526,6 +528,37 @@ int rooms_attach(rooms_t *r, room_t *room, bus_member_t member, const char *user
     return rooms_attach_hooked(r, room, member, user_id, NULL);
 }
 
+/* Counts one more connection of m; at its first, m goes online with a fresh presence
+ * (returns 1), else 0. */
+static int seat_online(rooms_t *r, room_member_t *m)
+{
+    if (m->online++ != 0) return 0;
+    r->online++;
+    roster_set_online(&m->room->roster, m->seat, 1);
+    m->release_at = 0;
+    presence_free(&m->presence);
+    presence_init(&m->presence, uv_now(r->loop));
+    rooms_member_changed(m);
+    return 1;
+}
+
+int rooms_attach_quiet(rooms_t *r, room_t *room, const char *user_id)
+{
+    room_member_t *m = room_member(room, user_id);
+    if (!m || m->banned) return ROOMS_E_NOT_FOUND;
+    room->hook_empty_at = 0;
+    room->hook_occupied = 1;
+    seat_online(r, m);
+    return 0;
+}
+
+void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id)
+{
+    char field[24];
+    snprintf(field, sizeof(field), "c%llu", (unsigned long long)member);
+    bus_record(room->bus.bus, room->id, field, user_id);
+}
+
 int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
                         store_req_t *hooks)
 {
@@ -542,13 +575,8 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
         if (hooks && webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_JOINED))
             rooms_hook(r, room, hooks, WEBHOOK_PARTICIPANT_JOINED, rooms_hook_member(m));
     }
-    if (m->online++ == 0) { /* online and presence change; more connections change nothing */
-        r->online++;
-        roster_set_online(&room->roster, m->seat, 1);
-        m->release_at = 0;
-        presence_free(&m->presence);
-        presence_init(&m->presence, uv_now(r->loop));
-        rooms_member_changed(m);
+    rooms_record_conn(room, member, user_id);
+    if (seat_online(r, m)) { /* online and presence change; more connections change nothing */
         if (rooms_coalescing(r, room))
             rooms_coalesce_online(r, room, m);
         else
@@ -609,7 +637,10 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
                   int undo)
 {
-    if (!undo) ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
+    if (!undo) {
+        ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
+        rooms_record_conn(room, member, NULL);
+    }
     went_away(r, room, user_id, "disconnected");
 }
 

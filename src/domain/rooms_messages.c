@@ -331,6 +331,7 @@ static void after_post(rooms_op_t *op)
                                                .nparts = 1,
                                                .seq = op->pl.msg.seq,
                                                .except = op->except});
+        rooms_record_pub(room, "s", op->pl.msg.seq);
     }
     if (op->done && !reply_text)
         op->result = json_pack("{s:b, s:o}", "success", 1, "message",

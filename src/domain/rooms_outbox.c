@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "util/mem.h"
-#include "domain/rooms.h"
+#include "domain/rooms_internal.h"
 
 struct rooms_outbox_ev_s {
     rooms_outbox_ev_t *next;
@@ -27,6 +27,7 @@ static void outbox_flush(room_t *room)
             bus_publish(&room->bus, &(bus_event_t){.room = room->id, .name = ev->name,
                                                    .parts = &part, .nparts = 1,
                                                    .seq = ev->version, .except = ev->except});
+            if (ev->version > 0) rooms_record_pub(room, "v", ev->version);
         }
         json_decref(ev->fields);
         free(ev);

@@ -245,7 +245,7 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
   });
 
   // Last: it kills node 1.
-  test('its home killed, a running node takes the room over: its members get room_reset, join again and catch up', async () => {
+  test('its home killed with a change it may not have published: its members get room_reset, join again and catch up', async () => {
     await until(async () => (await get(n3.port, null, '/healthz')).status === 200, 15000, 'node 3 ready');
     // A room of its own at home on node 1 (the first one's home may have moved with Redis's
     // restart above).
@@ -255,6 +255,9 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     const last = (await ac.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
     n1.kill();
     await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    // As if its last message was stored but never published (killed in between): the new
+    // home cannot show that the members missed nothing.
+    c.redis.cli('HSET', `chorus:room:${room.id}:rec`, 's', String(last - 1));
     // Sent to the dead home: no answer within --cluster-op-timeout.
     await ac.err('message', { room: room.id, type: 'user_text', content: 'anyone?' }, 'unavailable');
     // Its lease runs out; the next op's node reads the room again and takes its lease.
@@ -284,6 +287,85 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
   });
 });
 
+// A takeover the surviving members do not see (issue 19): the home keeps a record in Redis
+// of its connections and locks (bus_record); the new home reads it, puts the survivors'
+// seats and locks back and releases the dead node's as one server does when a connection
+// drops. The survivors get participant_left and entity_unlock for the dead node's user,
+// no room_reset, keep their own lock, and the seqs go on gapless.
+describe('its home killed: the dead node\'s user leaves, the others see nothing else', () => {
+  let c, n1, n2, n3, room, host, dan, ann, bob, dc, ac, bc;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s'] });
+    [n1, n2, n3] = c.nodes;
+    [host, dan, ann, bob] = [mkUser('Host'), mkUser('Dan'), mkUser('Ann'), mkUser('Bob')];
+    room = await createRoom(n1.port, host, { name: 'Invisible' });
+    dc = await RoomWs.open(n1.port, dan);
+    ac = await RoomWs.open(n2.port, ann);
+    bc = await RoomWs.open(n3.port, bob);
+    for (const cl of [dc, ac, bc]) await cl.join(room.id);
+  });
+  after(async () => {
+    closeAll([dc, ac, bc]);
+    await c?.stop();
+  });
+
+  test('participant_left and entity_unlock for the dead node\'s user, no room_reset, locks of the living kept, gapless seqs', async () => {
+    await dc.ok('entity_create', { room: room.id, id: 'dan-box', kind: 'box', data: { x: 1 } });
+    await ac.ok('entity_create', { room: room.id, id: 'ann-box', kind: 'box', data: { x: 2 } });
+    await dc.ok('entity_lock', { room: room.id, id: 'dan-box', ttl: 60000 });
+    await ac.ok('entity_lock', { room: room.id, id: 'ann-box', ttl: 60000 });
+    for (const cl of [dc, ac, bc]) await cl.ok('message', { room: room.id, type: 'user_text', content: `hi from ${cl.user.name}` });
+    const last = (await bc.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
+    for (const cl of [ac, bc]) {
+      await cl.sync();
+      cl.clear();
+    }
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    // The next op's node takes the room over (this message is stored there, or refused
+    // while the room is read: it is sent again below either way).
+    await ac.call('message', { room: room.id, type: 'user_text', content: 'wake' }, 10000);
+    for (const cl of [ac, bc]) {
+      const left = await cl.waitEvent((m) => m.op === 'participant_left' && m.userId === dan.sub, 10000);
+      assert.equal(left.reason, 'disconnected');
+      const un = await cl.waitEvent((m) => m.op === 'entity_unlock' && m.id === 'dan-box', 10000);
+      assert.equal(un.reason, 'disconnected');
+    }
+    const home = c.homeOf(room.id);
+    assert.ok(home === n2 || home === n3, 'a live node holds the lease');
+    // Ann's lock is still hers: Bob is refused it.
+    await bc.err('entity_lock', { room: room.id, id: 'ann-box' }, 'locked');
+    await ac.ok('entity_update', { room: room.id, id: 'ann-box', patch: { x: 3 } });
+    // Dan's lock is free.
+    await bc.ok('entity_lock', { room: room.id, id: 'dan-box', ttl: 5000 });
+    // Messages after the takeover: each seen by the other, seqs gapless.
+    const sent = [];
+    for (let i = 0; i < 3; i++) {
+      sent.push((await ac.ok('message', { room: room.id, type: 'user_text', content: `a${i}` })).message);
+      sent.push((await bc.ok('message', { room: room.id, type: 'user_text', content: `b${i}` })).message);
+    }
+    for (const [cl, from] of [[ac, 'b'], [bc, 'a']]) {
+      for (const m of sent.filter((m) => m.content.startsWith(from))) {
+        const ev = await cl.waitEvent((e) => e.op === 'message' && e.message.content === m.content, 10000);
+        assert.equal(ev.message.seq, m.seq);
+      }
+    }
+    const h = await ac.ok('history', { room: room.id, after: last - 1, limit: 100 });
+    const seqs = h.messages.map((m) => m.seq);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => last + i), 'gapless');
+    assert.equal(seqs.at(-1), sent.at(-1).seq);
+    // Ann and Bob are online, Dan is not; neither connection was reset.
+    const p = await bc.ok('participants', { room: room.id });
+    assert.equal(p.onlineCount, 2, JSON.stringify(p));
+    for (const cl of [ac, bc]) {
+      await cl.sync();
+      assert.equal(cl.kept((m) => m.op === 'room_reset').length, 0, `no room_reset for ${cl.user.name}`);
+      assert.equal(cl.kept((m) => m.op === 'participant_left').length, 0, 'participant_left once');
+    }
+  });
+});
+
 // A dead home's room needed by two nodes at once: one wins its lease, and only then reads
 // the room from the store (bus_redis.c, take_over); the other forwards to it. One read, one
 // room_reset per connection, and the usage the room counts is read once.
@@ -310,6 +392,8 @@ describe('two nodes need a dead home\'s room at once', () => {
     const last = (await bc.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
     n1.kill();
     await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    // As if its last message was stored but never published: every connection is reset.
+    c.redis.cli('HSET', `chorus:room:${room.id}:rec`, 's', String(last - 1));
     await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
     const mark = [n2, n3].map((n) => n.lines.length);
     // Nodes 2 and 3 need the room at the same moment; a connection told room_reset joins

@@ -279,10 +279,11 @@ describe('room_reset on a real cluster: the home killed -9', () => {
     await yr.send('user_text', 'settled'); // a round trip through the new home after them
     const aboutX = seen.filter(([ev, p]) => p.userId === x.user.id || p.id === 'e1')
       .map(([ev, p]) => `${ev}:${p.reason}`);
-    assert.deepEqual(aboutX, ['participant_left:disconnected', 'entity_unlocked:disconnected'], 'once each');
+    // Live from the new home (a takeover Y was not reset by: the order one server sends
+    // them in, the lock first) or from the SDK's diff after a room_reset.
+    assert.deepEqual(aboutX.sort(), ['entity_unlocked:disconnected', 'participant_left:disconnected'], 'once each');
     assert.equal(yr.participants.get(x.user.id)?.online, false);
     assert.equal(yr.entities.get('e1').lock, undefined);
-    assert.ok(yr._resets >= 1, 'Y\'s room was reset');
     assert.deepEqual(errors.map((e) => e.code), [], 'no room given up');
   });
 });
