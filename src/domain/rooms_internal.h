@@ -106,8 +106,6 @@ void rooms_member_rename(room_member_t *m, const char *name);
  * roster and in the name index, online or not; the caller does the rest (online count,
  * the row). */
 void rooms_member_banned(room_t *room, room_member_t *m);
-/* Drops m's kept encoding: called after every change to a field room_member_json shows. */
-void rooms_member_changed(room_member_t *m);
 /* Takes m off the registry's pending-presence list (m borrowed). */
 void rooms_dirty_remove(rooms_t *r, room_member_t *m);
 /* Removes m from room and frees it. */
