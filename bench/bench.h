@@ -146,8 +146,9 @@ void bench_usage(FILE *f);
  * descriptor limit. Returns 0, or -1 after saying why on stderr. */
 int bench_setup(bench_t *b);
 
-/* connections with --procs whose --room-size holds every connection: creates that one room
- * before the processes fork, so that all of them join it (b->room_opt). Returns 0 (also
+/* connections with --procs whose --room-size holds every connection, or presence with
+ * --procs: creates that one room before the processes fork, so that all of them join it
+ * (b->room_opt). Returns 0 (also
  * when there is nothing to do) or -1 after saying why on stderr. */
 int bench_one_room(bench_t *b);
 
