@@ -529,11 +529,16 @@ static int read_pst(const char *obj, size_t rest, uint64_t *p, uint64_t *seq, ui
 static void count_delivery(client_t *c, uint64_t p, uint64_t seq, uint64_t t, uint64_t now);
 
 /* presence: a watched mover's move reached watcher c (its slot from the userId, its seq and
- * send time from the cursor in the state). */
+ * send time from the cursor in the state). A change of the server's own with no cursor
+ * (a mover that has not moved for --presence-idle goes "idle": true, as in a long setup)
+ * is no move: not counted. */
 static void on_presence(client_t *c, const char *s, size_t len)
 {
     uint64_t now = uv_hrtime(), seq, t;
     int p = bpres_slot(c->b, s, len);
+    if (p >= 0 && bpres_watches(c->b, c, p) && !has(s, len, "\"cursor\"") &&
+        (has(s, len, "\"idle\":") || has(s, len, "\"typing\":")))
+        return;
     if (p < 0 || !bpres_watches(c->b, c, p) || SCAN_UINT(s, len, "s", &seq) < 0 ||
         SCAN_UINT(s, len, "t", &t) < 0) {
         cfail(c, "unexpected presence: %.*s", (int)(len < 200 ? len : 200), s);
