@@ -97,6 +97,8 @@ struct bench_s {
     int tls;     /* --tls: https:// and wss:// */
     int watch;   /* the presence scenario (bench_presence.c): movers each watcher watches;
                     0: not that scenario */
+    int watchers; /* presence: the first this many subscribers watch, the rest (idle members
+                     of the room) watch nobody; -1: all of them */
     SSL_CTX *tls_ctx; /* owned with tls: the client context (no verification: a benchmark) */
 
     uv_loop_t *loop;

@@ -233,7 +233,12 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
                         "presence, not fanout (its room's publishers would be in one process)\n");
         return -1;
     }
-    if (b->procs > 1 && b->watch && (b->subs < b->procs || b->pubs < b->procs)) {
+    if (b->watch && b->watchers > b->subs) {
+        fprintf(stderr, "chorus-bench: --watchers is at most --subscribers\n");
+        return -1;
+    }
+    if (b->procs > 1 && b->watch && (b->subs < b->procs || b->pubs < b->procs ||
+                                     (b->watchers >= 0 && b->watchers < b->procs))) {
         fprintf(stderr, "chorus-bench: presence --procs %d needs at least as many watchers "
                         "and movers\n", b->procs);
         return -1;

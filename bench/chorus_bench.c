@@ -427,7 +427,7 @@ static void on_join_reply(client_t *c)
     } else {
         if (b->scenario == SC_CONNECTIONS)
             record(c, uv_hrtime() - c->sent_at);
-        if (b->watch && c->sub && !c->busy) { /* presence: ready once it watches */
+        if (b->watch && bpres_watcher(b, c) && !c->busy) { /* presence: ready once it watches */
             char msg[16384];
             int n = bpres_subscribe_msg(b, c, msg, sizeof(msg));
             c->busy = 1;

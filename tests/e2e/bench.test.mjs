@@ -147,6 +147,14 @@ describe('chorus-bench smoke', () => {
       assert.equal(p.json.scenario, 'presence');
       assert.equal(p.json.connections, 34);
       assert.ok(p.json.ok && p.json.count > 0 && p.json.errors === 0, p.stderr);
+      // --watchers 10: five watchers a process, the other ten subscribers idle members who
+      // must hear no move (one would fail the run); deliveries only to the watchers.
+      const w = await runBench(['presence', '--subscribers', '30', '--publishers', '4',
+        '--rate', '40', '--watch', '2', '--watchers', '10', '--duration', '1', ...base], 60000);
+      assert.equal(w.code, 0, w.stderr);
+      assert.equal(w.json.connections, 34);
+      assert.equal(w.json.watchers, 10);
+      assert.ok(w.json.ok && w.json.count > 0 && w.json.errors === 0, w.stderr);
       const tooFew = await runBench(['presence', '--subscribers', '30', '--publishers', '1', ...base]);
       assert.equal(tooFew.code, 2);
     } finally {
