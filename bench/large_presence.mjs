@@ -14,12 +14,12 @@
 // the room made on the first (its home). procs auto: one generator process per 15,000
 // connections. Not part of `make bench`: a 100,000-member run takes the machine for minutes.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 
-import { FAST_HASH, TEST_SECRET } from '../tests/e2e/lib/auth.mjs';
+import { TEST_SECRET } from '../tests/e2e/lib/auth.mjs';
 import { startCluster } from '../tests/e2e/lib/cluster.mjs';
 import { startServer } from '../tests/e2e/lib/server.mjs';
+
+import { LARGE_ARGS as ARGS, load, proc } from './large_common.mjs';
 
 const [bench, membersA = '19000', moversA = '1000', hzA = '10', watchA = '1', watchersA = 'all',
   nodesA = '1', procsA = 'auto', durationA = '20'] = process.argv.slice(2);
@@ -34,21 +34,7 @@ const nodes = Number(nodesA);
 const duration = Number(durationA);
 const subs = members - movers;
 const procs = procsA === 'auto' ? Math.max(1, Math.ceil(members / 15000)) : Number(procsA);
-const TICK = 100; // clock ticks a second (/proc/PID/stat's utime and stime)
 
-const ARGS = [...FAST_HASH, '--max-connections', '1000000', '--max-connections-per-ip', '0',
-  '--room-max-capacity', '1000000', '--ws-rate', '1000000', '--ws-burst', '1000000',
-  '--rate-api-ip', '1000000/1m', '--rate-api-user', '1000000/1m', '--jwt-secret', TEST_SECRET];
-
-/** { cpuS, rssKiB } of a process from /proc. */
-function proc(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS: (Number(f[11]) + Number(f[12])) / TICK, rssKiB: Number(rss?.[1] ?? 0) };
-}
-
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const cpuOf = (pids) => pids.reduce((a, pid) => a + proc(pid).cpuS, 0);
 
 const cluster = nodes > 1 ? await startCluster(nodes, { args: ARGS }) : null;
