@@ -262,13 +262,14 @@ static void procs_start_run(bench_t *b)
 static void connect_more(bench_t *b);
 static void storm_attempt(client_t *c);
 
-/* connections: takes c up again after a backoff when the server closed it (see RETRY_MAX).
- * Returns 1 when it will, 0 when c has failed for good. */
+/* connections, and presence while it sets up: takes c up again after a backoff when the
+ * server closed it (see RETRY_MAX). Returns 1 when it will, 0 when c has failed for good. */
 static int retry_later(client_t *c, const char *why)
 {
     bench_t *b = c->b;
     int st = c->ws.fail_state;
-    if (b->scenario != SC_CONNECTIONS || c->retries >= RETRY_MAX ||
+    if ((b->scenario != SC_CONNECTIONS && !(b->watch && b->phase == PH_SETUP)) ||
+        c->retries >= RETRY_MAX ||
         b->phase == PH_DONE || (st != BWS_HANDSHAKE && st != BWS_OPEN))
         return 0;
     uint64_t ms = (uint64_t)RETRY_FIRST_MS << c->retries;
@@ -450,7 +451,7 @@ static void on_reply(client_t *c, char *s, size_t len)
         /* A join the room's home could not answer in time (a cluster's home busy with a
          * fill), or that reached it while the room moved: connect and join again later, as
          * the SDK does, counted as a retry. */
-        if (!c->ready && b->scenario == SC_CONNECTIONS &&
+        if (!c->ready && (b->scenario == SC_CONNECTIONS || b->watch) &&
             (has(s, len, "\"code\":\"unavailable\"") ||
              has(s, len, "\"code\":\"service_unavailable\""))) {
             c->ws.fail_state = BWS_OPEN;
