@@ -99,7 +99,8 @@ static void report_json(const bench_t *b, const figures_t *f)
             json_object_set_new(j, "publishers", json_integer(b->pubs));
             if (b->watch) {
                 json_object_set_new(j, "watch", json_integer(b->watch));
-                json_object_set_new(j, "watchers", json_integer(b->watchers < 0 ? b->subs : b->watchers));
+                json_object_set_new(j, "watchers",
+                                    json_integer(b->watchers < 0 ? b->subs : b->watchers));
             }
         }
         json_object_set_new(j, "window", json_integer(b->window));
