@@ -26,8 +26,12 @@
 /* connections: a connection the server closes (its --http-header-timeout before the upgrade,
  * or no pong in --ws-pong-timeout after it: what a generator starved of CPU on a loaded
  * machine gets) connects and joins again, at most this many times, after RETRY_FIRST_MS
- * doubling (and a share of jitter); counted, and a run that runs out of them fails. */
-#define RETRY_MAX 6
+ * doubling up to RETRY_FIRST_MS << RETRY_DOUBLINGS (16 s; and a share of jitter): ~4 min in
+ * all, as a cluster home busy with a 100,000-member fill on a loaded machine answered joins
+ * unavailable for longer than the 6 tries' 32 s; counted, and a run that runs out of them
+ * fails. */
+#define RETRY_MAX 20
+#define RETRY_DOUBLINGS 6
 #define RETRY_FIRST_MS 250
 
 static const char *const k_scenarios[SC_COUNT] = {"echo", "fanout", "rooms", "connections",
@@ -272,7 +276,8 @@ static int retry_later(client_t *c, const char *why)
         c->retries >= RETRY_MAX ||
         b->phase == PH_DONE || (st != BWS_HANDSHAKE && st != BWS_OPEN))
         return 0;
-    uint64_t ms = (uint64_t)RETRY_FIRST_MS << c->retries;
+    uint64_t ms = (uint64_t)RETRY_FIRST_MS
+                  << (c->retries < RETRY_DOUBLINGS ? c->retries : RETRY_DOUBLINGS);
     ms += (uint64_t)((unsigned)c->idx * 2654435761u % (unsigned)ms); /* spread them out */
     c->retries++;
     b->st.retried++;

@@ -52,6 +52,7 @@ const args = ['presence', '--subscribers', String(subs), '--publishers', String(
 // The window: from the first "ready" line (every process starts its run together) to its
 // end; the nodes' CPU is read at both ends.
 let win = null;
+const said = [];
 let loadRun = '';
 const r = await new Promise((resolve) => {
   const p = spawn(bench, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,6 +61,8 @@ const r = await new Promise((resolve) => {
   p.stdout.setEncoding('utf8').on('data', (s) => (stdout += s));
   p.stderr.setEncoding('utf8').on('data', (s) => {
     stderr = (stderr + s).slice(-65536);
+    // what went wrong first, not only last: the first 20 lines other than progress
+    for (const l of s.split('\n')) if (l && !l.startsWith('[') && said.length < 20) said.push(l);
     if (!win && /connections ready in/.test(s)) {
       win = { cpu: cpuOf(pids), setupS: (Date.now() - t0) / 1000 };
       setTimeout(() => {
@@ -97,7 +100,7 @@ const out = {
   load: load(),
   failedConnections: res.failedConnections,
 };
-if (!out.ok) out.error = r.stderr.split('\n').filter((l) => !l.startsWith('[')).slice(-6).join(' | ');
+if (!out.ok) out.error = [...said, ...r.stderr.split('\n').filter((l) => !l.startsWith('[')).slice(-6)].join(' | ');
 console.log(JSON.stringify(out));
 console.error(`presence: ${members} members on ${nodes} node(s), ${movers} movers at ${hzA} Hz: ` +
   `${out.ok ? 'ok' : 'FAILED'}; ${out.deliveriesPerS} deliveries/s of ${out.askedPerS}, p99 ` +
