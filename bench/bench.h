@@ -97,6 +97,8 @@ struct bench_s {
     int tls;     /* --tls: https:// and wss:// */
     int watch;   /* the presence scenario (bench_presence.c): movers each watcher watches;
                     0: not that scenario */
+    int watchers; /* presence: the first this many subscribers watch, the rest (idle members
+                     of the room) watch nobody; -1: all of them */
     SSL_CTX *tls_ctx; /* owned with tls: the client context (no verification: a benchmark) */
 
     uv_loop_t *loop;
@@ -146,8 +148,9 @@ void bench_usage(FILE *f);
  * descriptor limit. Returns 0, or -1 after saying why on stderr. */
 int bench_setup(bench_t *b);
 
-/* connections with --procs whose --room-size holds every connection: creates that one room
- * before the processes fork, so that all of them join it (b->room_opt). Returns 0 (also
+/* connections with --procs whose --room-size holds every connection, or presence with
+ * --procs: creates that one room before the processes fork, so that all of them join it
+ * (b->room_opt). Returns 0 (also
  * when there is nothing to do) or -1 after saying why on stderr. */
 int bench_one_room(bench_t *b);
 

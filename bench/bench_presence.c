@@ -9,8 +9,14 @@ int bpres_args(bench_t *b, int *argc, char **argv)
 {
     if (*argc < 2 || strcmp(argv[1], "presence") != 0) return 0;
     b->watch = 10;
+    b->watchers = -1;
     int out = 2;
     for (int i = 2; i < *argc; i++) {
+        if (strcmp(argv[i], "--watchers") == 0 && i + 1 < *argc) {
+            b->watchers = atoi(argv[++i]);
+            if (b->watchers < 1) return -1;
+            continue;
+        }
         if (strcmp(argv[i], "--watch") == 0 && i + 1 < *argc) {
             b->watch = atoi(argv[++i]);
             if (b->watch < 1 || b->watch > 10000) return -1;
@@ -24,8 +30,14 @@ int bpres_args(bench_t *b, int *argc, char **argv)
     return 0;
 }
 
+int bpres_watcher(const bench_t *b, const client_t *c)
+{
+    return c->sub && (b->watchers < 0 || c->idx < b->watchers);
+}
+
 int bpres_watches(const bench_t *b, const client_t *c, int p)
 {
+    if (!bpres_watcher(b, c)) return 0;
     int k = b->watch < b->pubs ? b->watch : b->pubs;
     return ((p - c->idx) % b->pubs + b->pubs) % b->pubs < k;
 }
@@ -73,5 +85,7 @@ void bpres_usage(FILE *f)
     fprintf(f,
             " presence (fanout's options; --publishers are the movers, --subscribers the\n"
             " watchers, --rate the moves per second of them all; one large room):\n"
-            "  --watch K         movers each watcher watches with presence_subscribe (10)\n");
+            "  --watch K         movers each watcher watches with presence_subscribe (10)\n"
+            "  --watchers W      only the first W subscribers watch; the others are idle\n"
+            "                    members who watch nobody (and must hear no move) (all)\n");
 }

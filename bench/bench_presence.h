@@ -11,10 +11,13 @@
 
 #include "bench.h"
 
-/* With argv[1] "presence": takes "--watch K" (10) out of argv (*argc shrinks), sets
+/* With argv[1] "presence": takes "--watch K" (10) and "--watchers W" out of argv (*argc shrinks), sets
  * b->watch, and makes argv[1] "fanout" for bench_parse_args. Returns 0, or -1 for a usage
  * error. Otherwise does nothing and returns 0. */
 int bpres_args(bench_t *b, int *argc, char **argv);
+
+/* 1 when c is a subscriber that watches (--watchers: the first W subscribers). */
+int bpres_watcher(const bench_t *b, const client_t *c);
 
 /* 1 when subscriber c watches publisher slot p of its room: slots c->idx .. c->idx+K-1
  * (mod the publishers), so every mover has about the same number of watchers. */

@@ -156,6 +156,13 @@ static void narrow(bench_t *b, int i)
     if (b->scenario == SC_ROOMS) {
         b->id_base = first_of(b->nrooms, n, i) * b->room_size;
         b->nrooms = share(b->nrooms, n, i);
+    } else if (b->watch) {
+        /* presence: each its share of watchers, then of movers (bench-<id_base + idx>, as
+         * bpres_subscribe_msg names them), in the one room made before the fork */
+        b->id_base = first_of(b->subs, n, i) + first_of(b->pubs, n, i);
+        if (b->watchers >= 0) b->watchers = share(b->watchers, n, i);
+        b->subs = share(b->subs, n, i);
+        b->pubs = share(b->pubs, n, i);
     } else {
         b->id_base = first_of(b->conns, n, i);
         b->conns = share(b->conns, n, i);

@@ -97,6 +97,11 @@ static void report_json(const bench_t *b, const figures_t *f)
         if (b->scenario == SC_FANOUT) {
             json_object_set_new(j, "subscribers", json_integer(b->subs));
             json_object_set_new(j, "publishers", json_integer(b->pubs));
+            if (b->watch) {
+                json_object_set_new(j, "watch", json_integer(b->watch));
+                json_object_set_new(j, "watchers",
+                                    json_integer(b->watchers < 0 ? b->subs : b->watchers));
+            }
         }
         json_object_set_new(j, "window", json_integer(b->window));
         json_object_set_new(j, "rate", json_real(b->rate));

@@ -56,12 +56,13 @@ static int create_room(bench_t *b, int i, int cap)
 
 int bench_one_room(bench_t *b)
 {
-    if (b->scenario != SC_CONNECTIONS || b->procs < 2 || b->room_opt ||
-        b->room_size < b->conns)
+    int presence = b->scenario == SC_FANOUT && b->watch;
+    if (b->procs < 2 || b->room_opt ||
+        (!presence && (b->scenario != SC_CONNECTIONS || b->room_size < b->conns)))
         return 0;
     char (*saved)[64] = b->rooms;
     b->rooms = &b->one_room;
-    int r = create_room(b, 0, b->conns + 1);
+    int r = create_room(b, 0, (presence ? b->subs + b->pubs : b->conns) + 1);
     b->rooms = saved;
     if (r == 0) b->room_opt = b->one_room;
     return r;
@@ -90,7 +91,9 @@ void bench_usage(FILE *f)
         "  --sources S       bind connections to S addresses from 127.0.0.2, round robin\n"
         "                    (--procs: each process its own S; default one per 10,000)\n"
         "  --procs N         split the connections (rooms: the rooms) between N generator\n"
-        "                    processes and report their sum (1; not fanout)\n"
+        "                    processes and report their sum (1; not fanout; presence:\n"
+        "                    each its share of watchers and movers in one room, a\n"
+        "                    watcher watching movers of its own process)\n"
         " echo, join-storm:\n"
         "  --connections K   connections, one request in flight each (50)\n"
         " fanout:\n"
@@ -225,16 +228,26 @@ int bench_parse_args(bench_t *b, int argc, char **argv)
         b->threads < 0 || b->threads > 64 || b->procs < 1 || b->procs > 64 ||
         b->setup_limit_s < 1)
         return -1;
-    if (b->procs > 1 && b->scenario == SC_FANOUT) {
-        fprintf(stderr, "chorus-bench: --procs runs echo, rooms, join-storm and connections, "
-                        "not fanout (its room's publishers would be in one process)\n");
+    if (b->procs > 1 && b->scenario == SC_FANOUT && !b->watch) {
+        fprintf(stderr, "chorus-bench: --procs runs echo, rooms, join-storm, connections and "
+                        "presence, not fanout (its room's publishers would be in one process)\n");
+        return -1;
+    }
+    if (b->watch && b->watchers > b->subs) {
+        fprintf(stderr, "chorus-bench: --watchers is at most --subscribers\n");
+        return -1;
+    }
+    if (b->procs > 1 && b->watch && (b->subs < b->procs || b->pubs < b->procs ||
+                                     (b->watchers >= 0 && b->watchers < b->procs))) {
+        fprintf(stderr, "chorus-bench: presence --procs %d needs at least as many watchers "
+                        "and movers\n", b->procs);
         return -1;
     }
     if (b->procs > 1 && b->scenario == SC_ROOMS && b->nrooms < b->procs) {
         fprintf(stderr, "chorus-bench: --procs %d needs at least as many --rooms\n", b->procs);
         return -1;
     }
-    if (b->procs > 1 && b->scenario != SC_ROOMS && b->conns < b->procs) {
+    if (b->procs > 1 && b->scenario != SC_ROOMS && !b->watch && b->conns < b->procs) {
         fprintf(stderr, "chorus-bench: --procs %d needs at least as many --connections\n",
                 b->procs);
         return -1;

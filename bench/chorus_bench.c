@@ -26,8 +26,12 @@
 /* connections: a connection the server closes (its --http-header-timeout before the upgrade,
  * or no pong in --ws-pong-timeout after it: what a generator starved of CPU on a loaded
  * machine gets) connects and joins again, at most this many times, after RETRY_FIRST_MS
- * doubling (and a share of jitter); counted, and a run that runs out of them fails. */
-#define RETRY_MAX 6
+ * doubling up to RETRY_FIRST_MS << RETRY_DOUBLINGS (16 s; and a share of jitter): ~4 min in
+ * all, as a cluster home busy with a 100,000-member fill on a loaded machine answered joins
+ * unavailable for longer than the 6 tries' 32 s; counted, and a run that runs out of them
+ * fails. */
+#define RETRY_MAX 20
+#define RETRY_DOUBLINGS 6
 #define RETRY_FIRST_MS 250
 
 static const char *const k_scenarios[SC_COUNT] = {"echo", "fanout", "rooms", "connections",
@@ -262,16 +266,18 @@ static void procs_start_run(bench_t *b)
 static void connect_more(bench_t *b);
 static void storm_attempt(client_t *c);
 
-/* connections: takes c up again after a backoff when the server closed it (see RETRY_MAX).
- * Returns 1 when it will, 0 when c has failed for good. */
+/* connections, and presence while it sets up: takes c up again after a backoff when the
+ * server closed it (see RETRY_MAX). Returns 1 when it will, 0 when c has failed for good. */
 static int retry_later(client_t *c, const char *why)
 {
     bench_t *b = c->b;
     int st = c->ws.fail_state;
-    if (b->scenario != SC_CONNECTIONS || c->retries >= RETRY_MAX ||
+    if ((b->scenario != SC_CONNECTIONS && !(b->watch && b->phase == PH_SETUP)) ||
+        c->retries >= RETRY_MAX ||
         b->phase == PH_DONE || (st != BWS_HANDSHAKE && st != BWS_OPEN))
         return 0;
-    uint64_t ms = (uint64_t)RETRY_FIRST_MS << c->retries;
+    uint64_t ms = (uint64_t)RETRY_FIRST_MS
+                  << (c->retries < RETRY_DOUBLINGS ? c->retries : RETRY_DOUBLINGS);
     ms += (uint64_t)((unsigned)c->idx * 2654435761u % (unsigned)ms); /* spread them out */
     c->retries++;
     b->st.retried++;
@@ -427,7 +433,7 @@ static void on_join_reply(client_t *c)
     } else {
         if (b->scenario == SC_CONNECTIONS)
             record(c, uv_hrtime() - c->sent_at);
-        if (b->watch && c->sub && !c->busy) { /* presence: ready once it watches */
+        if (b->watch && bpres_watcher(b, c) && !c->busy) { /* presence: ready once it watches */
             char msg[16384];
             int n = bpres_subscribe_msg(b, c, msg, sizeof(msg));
             c->busy = 1;
@@ -450,7 +456,7 @@ static void on_reply(client_t *c, char *s, size_t len)
         /* A join the room's home could not answer in time (a cluster's home busy with a
          * fill), or that reached it while the room moved: connect and join again later, as
          * the SDK does, counted as a retry. */
-        if (!c->ready && b->scenario == SC_CONNECTIONS &&
+        if (!c->ready && (b->scenario == SC_CONNECTIONS || b->watch) &&
             (has(s, len, "\"code\":\"unavailable\"") ||
              has(s, len, "\"code\":\"service_unavailable\""))) {
             c->ws.fail_state = BWS_OPEN;
@@ -529,11 +535,16 @@ static int read_pst(const char *obj, size_t rest, uint64_t *p, uint64_t *seq, ui
 static void count_delivery(client_t *c, uint64_t p, uint64_t seq, uint64_t t, uint64_t now);
 
 /* presence: a watched mover's move reached watcher c (its slot from the userId, its seq and
- * send time from the cursor in the state). */
+ * send time from the cursor in the state). A change of the server's own with no cursor
+ * (a mover that has not moved for --presence-idle goes "idle": true, as in a long setup)
+ * is no move: not counted. */
 static void on_presence(client_t *c, const char *s, size_t len)
 {
     uint64_t now = uv_hrtime(), seq, t;
     int p = bpres_slot(c->b, s, len);
+    if (p >= 0 && bpres_watches(c->b, c, p) && !has(s, len, "\"cursor\"") &&
+        (has(s, len, "\"idle\":") || has(s, len, "\"typing\":")))
+        return;
     if (p < 0 || !bpres_watches(c->b, c, p) || SCAN_UINT(s, len, "s", &seq) < 0 ||
         SCAN_UINT(s, len, "t", &t) < 0) {
         cfail(c, "unexpected presence: %.*s", (int)(len < 200 ? len : 200), s);

@@ -6,40 +6,29 @@
 // by N), the p99 connect→joined, the nodes' RSS growth per member, the join rate and the
 // load average; one JSON object a line on stdout, a table on stderr.
 //   CHORUS_BIN=build/chorus node bench/large_room.mjs BENCH_BIN [sizes=100,1000,6000,19000]
-//     [nodes=1] [procs=auto]
+//     [nodes=1] [procs=auto] [room-size=each size]
 // nodes 1: one node (SQLite); nodes > 1: that many --cluster nodes on a throwaway PostgreSQL
 // and redis-server (tests/e2e/lib/cluster.mjs), the connections round robin over them and
 // the room made on the first (its home). procs auto: one generator process per 15,000
-// connections (at least 1).
+// connections (at least 1). room-size S: the connections join rooms of S instead (N / S rooms,
+// the same CPU-per-join figure for rooms of S over as many joins as the large room's: the
+// cluster's join at 100 members rests on 12,000 joins that way, not on 100).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 
-import { FAST_HASH, TEST_SECRET } from '../tests/e2e/lib/auth.mjs';
+import { TEST_SECRET } from '../tests/e2e/lib/auth.mjs';
 import { startCluster } from '../tests/e2e/lib/cluster.mjs';
 import { startServer } from '../tests/e2e/lib/server.mjs';
 
-const [bench, sizesArg = '100,1000,6000,19000', nodesArg = '1', procsArg = 'auto'] =
+import { LARGE_ARGS as ARGS, load, proc } from './large_common.mjs';
+
+const [bench, sizesArg = '100,1000,6000,19000', nodesArg = '1', procsArg = 'auto', roomSizeArg] =
   process.argv.slice(2);
 if (!bench) {
-  console.error('usage: node bench/large_room.mjs BENCH_BIN [sizes] [nodes] [procs]');
+  console.error('usage: node bench/large_room.mjs BENCH_BIN [sizes] [nodes] [procs] [room-size]');
   process.exit(2);
 }
 const sizes = sizesArg.split(',').map(Number);
 const nodes = Number(nodesArg);
-const TICK = 100; // clock ticks a second (/proc/PID/stat's utime and stime)
-
-const ARGS = [...FAST_HASH, '--max-connections', '1000000', '--max-connections-per-ip', '0',
-  '--room-max-capacity', '1000000', '--ws-rate', '1000000', '--ws-burst', '1000000',
-  '--rate-api-ip', '1000000/1m', '--rate-api-user', '1000000/1m', '--jwt-secret', TEST_SECRET];
-
-/** { cpuS, rssKiB } of a process from /proc. */
-function proc(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS: (Number(f[11]) + Number(f[12])) / TICK, rssKiB: Number(rss?.[1] ?? 0) };
-}
 
 /** Runs cmd to its end; resolves { status, stdout, stderr }. */
 function run(cmd, args) {
@@ -53,8 +42,6 @@ function run(cmd, args) {
   });
 }
 
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-
 let failed = 0;
 for (const n of sizes) {
   const procs = procsArg === 'auto' ? Math.max(1, Math.ceil(n / 15000)) : Number(procsArg);
@@ -66,7 +53,8 @@ for (const n of sizes) {
   const t0 = Date.now();
   // Not spawnSync: the nodes' stderr comes to this process, which must go on reading it
   // (a node blocks on a full log pipe otherwise).
-  const r = await run(bench, ['connections', '--connections', String(n), '--room-size', String(n),
+  const roomSize = roomSizeArg ? Number(roomSizeArg) : n;
+  const r = await run(bench, ['connections', '--connections', String(n), '--room-size', String(roomSize),
     '--procs', String(procs), '--duration', '1', '--setup-limit', '600', '--target', 'chorus',
     '--ports', servers.map((s) => s.port).join(','), '--secret', TEST_SECRET,
     '--server-pid', String(pids[0]), '--json']);
@@ -83,7 +71,7 @@ for (const n of sizes) {
   const cpuS = after.reduce((a, p, i) => a + p.cpuS - before[i].cpuS, 0);
   const rssGrowKiB = after.reduce((a, p, i) => a + p.rssKiB - before[i].rssKiB, 0);
   const out = {
-    members: n, nodes, procs, ok: r.status === 0 && res.ok === true,
+    members: n, roomSize, nodes, procs, ok: r.status === 0 && res.ok === true,
     serverCpuS: Number(cpuS.toFixed(2)),
     cpuPerJoinMs: Number(((cpuS * 1000) / n).toFixed(3)),
     p99JoinMs: Math.round((res.latencyUs?.p99 ?? 0) / 1000),

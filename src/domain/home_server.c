@@ -115,7 +115,7 @@ static void op_presence(void *ud, room_t *room, const bus_op_t *op)
     json_t *list = json_array();
     for (const room_member_t *m = room->members; m; m = m->next) {
         if (m->banned || !m->online) continue;
-        json_t *state = m->presence.state ? json_incref(m->presence.state) : json_object();
+        json_t *state = presence_state_json(&m->presence);
         json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "userId", m->user_id,
                                               "displayName", m->display_name, "state", state));
     }

@@ -16,34 +16,34 @@ typedef struct {
     uint64_t idle_ms;   /* silence after which the user is shown idle (60 s) */
     uint64_t typing_ms; /* "typing": true clears itself after this long (5 s) */
     size_t max_bytes;   /* cap on the compact JSON size of the state a client builds */
-    /* Optional, borrowed (NULL: each member builds its own): the state {"idle": true},
-     * never modified, shared (a reference each) by every member who goes idle without a
-     * state of their own. Every member of a quiet room goes idle after idle_ms: without it
-     * each would hold a Jansson object of ~300 bytes for these 13 (docs/benchmarks.md). */
-    json_t *idle_alone;
 } presence_rules_t;
 
 /* 4096: room for a cursor, a selection and a status line with plenty to spare, small
  * enough that a room of 100 members' snapshots stays under half a megabyte. */
-#define PRESENCE_RULES_DEFAULT ((presence_rules_t){20, 60000, 5000, 4096, NULL})
+#define PRESENCE_RULES_DEFAULT ((presence_rules_t){20, 60000, 5000, 4096})
 
 /* Two fields are owned by the module: "idle" (true/false; a client's "idle" is ignored)
  * and the timer on "typing". Times are milliseconds on any monotonic clock; a reading of
  * 0 is taken as 1 when recorded as last_emit_ms (where 0 means "never"). */
 typedef struct {
-    /* Owned: the full current state (object); NULL stands for {} (the state of a member
-     * who never sent presence), so an idle member holds no JSON at all. */
-    json_t *state;
+    /* The full current state as its compact JSON text (Jansson's JSON_COMPACT, members in
+     * the order they were first set): owned, one allocation sized to the text; NULL stands
+     * for {} (a member who never sent presence holds nothing), and every state that reads
+     * {"idle":true} is the one shared constant (presence_state_text says which; every member
+     * of a quiet room goes idle). Read it with presence_state_text: it is emitted as these
+     * bytes, with no tree built. */
+    char *state;
     json_t *pending;        /* owned: merged changes not yet emitted, or NULL */
     uint64_t last_emit_ms;  /* when a change was last emitted (0 = never) */
     uint64_t last_active_ms; /* the last accepted update (or presence_init) */
     uint64_t typing_until;  /* 0 = not typing */
     int idle;
-    /* Added to the brief's struct: the state as the room last saw it (owned; shares the
-     * immutable state object). pending is always json_merge_diff(sent, state): merge
-     * patches do not compose exactly ({"a":null} then {"a":{"b":1}} is no single patch
-     * on an object "a"), a diff against what was sent always is. NULL stands for {}. */
-    json_t *sent;
+    /* The state as the room last saw it, as state's text (owned or the shared constant;
+     * NULL: {}), kept only while pending is not NULL: otherwise the room saw state. pending
+     * is always json_merge_diff(sent, state): merge patches do not compose exactly
+     * ({"a":null} then {"a":{"b":1}} is no single patch on an object "a"), a diff against
+     * what was sent always is. */
+    char *sent;
 } presence_t;
 
 /* Initialises p with state {} (allocates nothing) and the user active at now_ms. Free with
@@ -73,5 +73,17 @@ uint64_t presence_next_due(const presence_t *p, const presence_rules_t *r);
  * both in the state) and returns the change to emit as a new reference, or NULL when
  * nothing is to be sent yet. Server-made changes obey max_rate like the user's own. */
 json_t *presence_tick(presence_t *p, uint64_t now, const presence_rules_t *r);
+
+/* Returns the current state's compact JSON text ("{}" when none), borrowed from p: valid
+ * until p's next change. Sets *len (when not NULL) to its length. */
+const char *presence_state_text(const presence_t *p, size_t *len);
+
+/* Returns the state the room last saw (what the events emitted so far add up to) as
+ * compact JSON text, borrowed from p as presence_state_text. */
+const char *presence_sent_text(const presence_t *p, size_t *len);
+
+/* Returns a new reference: the current state as a tree (parsed from the text; callers
+ * that only write it out use presence_state_text). */
+json_t *presence_state_json(const presence_t *p);
 
 #endif

@@ -85,7 +85,6 @@ static char *member_name_inline(room_member_t *m)
 static void member_free(room_member_t *m)
 {
     presence_free(&m->presence);
-    free(m->presence_json);
     if (m->display_name != member_name_inline(m)) free(m->display_name);
     slab_free(m); /* from the registry's member_slab */
 }
@@ -112,14 +111,6 @@ void rooms_member_banned(room_t *room, room_member_t *m)
     roster_del(&room->roster, m->seat); /* online or not: a ban holds no seat */
     m->banned = 1;
     room->seats--;
-}
-
-/* Drops m's kept presence encoding: called after every change to a field room_member_json
- * shows. */
-void rooms_member_changed(room_member_t *m)
-{
-    free(m->presence_json);
-    m->presence_json = NULL;
 }
 
 void rooms_room_free(room_t *room)
@@ -683,7 +674,7 @@ json_t *room_json(rooms_t *r, const room_t *room)
 
 json_t *room_member_json(const room_member_t *m)
 {
-    json_t *presence = m->presence.state ? json_incref(m->presence.state) : json_object();
+    json_t *presence = presence_state_json(&m->presence);
     return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "userId", m->user_id, "displayName",
                      m->display_name, "color", m->color, "role",
                      m->role == STORE_ROLE_HOST ? "host" : "member", "online", m->online > 0,
@@ -773,8 +764,8 @@ static void mt_int(mtext_t *t, int64_t v)
 }
 
 /* Appends room_member_json(m) as Jansson encodes it (compact, the members in json_pack's
- * order): only the presence state goes through Jansson, once, then kept. */
-static void member_write(mtext_t *t, room_member_t *m)
+ * order); the presence as the text it is kept as, which is Jansson's. */
+static void member_write(mtext_t *t, const room_member_t *m)
 {
     MT_LIT(t, "{\"userId\":");
     mt_quote(t, m->user_id);
@@ -790,24 +781,15 @@ static void member_write(mtext_t *t, room_member_t *m)
         MT_LIT(t, ",\"online\":true,\"presence\":");
     else
         MT_LIT(t, ",\"online\":false,\"presence\":");
-    if (!m->presence.state) {
-        MT_LIT(t, "{}");
-    } else if (m->presence.state == m->room->rooms->lim.presence.idle_alone) {
-        MT_LIT(t, "{\"idle\":true}"); /* shared by most members of a quiet room: no copy each */
-    } else {
-        if (!m->presence_json) {
-            /* the flags proto.c encodes with; ENCODE_ANY as inside the member object */
-            m->presence_json = json_dumps(m->presence.state, JSON_COMPACT | JSON_ENCODE_ANY);
-            CH_ASSERT(m->presence_json != NULL);
-        }
-        mt_put(t, m->presence_json, strlen(m->presence_json));
-    }
+    size_t plen;
+    const char *ptext = presence_state_text(&m->presence, &plen);
+    mt_put(t, ptext, plen);
     MT_LIT(t, ",\"joinedAt\":");
     mt_int(t, m->joined_at);
     MT_LIT(t, "}");
 }
 
-char *room_member_text(room_member_t *m, size_t *len)
+char *room_member_text(const room_member_t *m, size_t *len)
 {
     mtext_t t = {NULL, 0, 0};
     member_write(&t, m);
@@ -947,7 +929,6 @@ static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t
         uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
         if (due && due <= now) {
             json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
-            rooms_member_changed(m);
             if (change) {
                 rooms_presence_emit(room, m, change);
                 cost = ROOMS_TICK_ACT;
@@ -1252,11 +1233,9 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
         .presence = {.max_rate = (uint32_t)cfg->presence_rate,
                      .idle_ms = cfg->presence_idle,
                      .typing_ms = cfg->presence_typing,
-                     .max_bytes = (size_t)cfg->presence_max,
-                     .idle_alone = json_pack("{s:b}", "idle", 1)},
+                     .max_bytes = (size_t)cfg->presence_max},
         .public_url = cfg->public_url,
     };
-    CH_ASSERT(r->lim.presence.idle_alone != NULL);
     r->lookup = room_lookup_new(
         &(rl_rule_t){(uint32_t)cfg->rate_room_miss_user.limit,
                      cfg->rate_room_miss_user.window_ms},
@@ -1341,8 +1320,6 @@ void rooms_free(rooms_t *r)
     room_lookup_free(r->lookup);
     r->lookup = NULL;
     quota_users_free(&r->users);
-    json_decref(r->lim.presence.idle_alone); /* ours: a member still held keeps its own */
-    r->lim.presence.idle_alone = NULL;
     /* A room still held (a reply on its way) or a subscription still out keeps its slab
      * until it is freed. */
     slab_drop(r->member_slab);

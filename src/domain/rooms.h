@@ -71,13 +71,6 @@ struct room_member_s {
     /* In the record after user_id, or owned once the member picked a longer name
      * (rooms_member_rename). */
     char *display_name;
-    /* The presence state encoded (compact), kept for join replies when there is one (a
-     * member without presence costs nothing: "{}"), so a join does not encode every
-     * member's presence again (room_members_text writes the rest from these fields);
-     * NULL until asked for and after every change to the member (the rooms module calls
-     * rooms_member_changed wherever display_name, color, role, banned, joined_at, online
-     * or presence change). Owned. */
-    char *presence_json;
     int64_t joined_at;   /* unix ms; for a banned member, when the ban was made */
     uint64_t release_at; /* loop ms when a dropped member's seat goes; 0 = none */
     presence_t presence;
@@ -474,8 +467,9 @@ json_t *room_json(rooms_t *r, const room_t *room);
 json_t *room_member_json(const room_member_t *m);
 /* The member's compact JSON encoding, byte for byte what encoding room_member_json(m)
  * gives, written from m's fields without a tree: a new text (the caller frees it), its
- * length in *len when len is not NULL. Keeps m's presence encoded (presence_json). */
-char *room_member_text(room_member_t *m, size_t *len);
+ * length in *len when len is not NULL. The presence is written as the text it is kept as
+ * (presence_state_text). */
+char *room_member_text(const room_member_t *m, size_t *len);
 json_t *room_members_json(const room_t *room);
 /* A page of room's participants in page order (roster.h: online first, then offline, each
  * by seat) from *pos: online only when online_only, only those whose display name

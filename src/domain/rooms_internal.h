@@ -100,16 +100,12 @@ void rooms_tick_forget(rooms_t *r, room_t *room);
 room_member_t *rooms_member_add(room_t *room, const char *user_id, const char *name,
                                 const char *color, int role, int64_t joined_at, uint64_t now);
 /* Gives m the display name name (borrowed, copied; cut to STORE_NAME_LEN - 1 bytes): in
- * its record while it fits where the first name was, else in a block of its own. The
- * caller calls rooms_member_changed. */
+ * its record while it fits where the first name was, else in a block of its own. */
 void rooms_member_rename(room_member_t *m, const char *name);
 /* Bans m (once: nothing when it is banned already): it gives up its seat, its place in the
  * roster and in the name index, online or not; the caller does the rest (online count,
  * the row). */
 void rooms_member_banned(room_t *room, room_member_t *m);
-/* Drops m's kept encoding: called after every change to a field room_member_json shows. */
-void rooms_member_changed(room_member_t *m);
-
 /* The home's record (bus_record) of connection member of user_id (borrowed) attached to
  * room, or of its going (user_id NULL). */
 void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id);

@@ -286,14 +286,12 @@ static void join(rooms_t *r, room_t *room, const auth_claims_t *user, const char
                                "a participant joined");
     } else if (display_name && *display_name && strcmp(m->display_name, display_name) != 0) {
         rooms_member_rename(m, display_name); /* checked above: < STORE_NAME_LEN */
-        rooms_member_changed(m);
         changed = 1;
     }
     /* The join hook's role; the room's own host stays host. */
     if (role != ROOMS_ROLE_KEEP && m->role != role && strcmp(m->user_id, room->host_id) != 0) {
         room->cohosts += role == STORE_ROLE_HOST ? 1u : (uint32_t)-1;
         m->role = (uint8_t)role;
-        rooms_member_changed(m);
         changed = 1;
     }
     /* A WebSocket join subscribes its connection next, which holds the seat; any other
@@ -444,7 +442,6 @@ void rooms_kick(rooms_t *r, room_t *room, const auth_claims_t *by, const char *u
         if (m->online) r->online--;
         m->online = 0;
         m->release_at = 0; /* the row must stay: it is the ban */
-        rooms_member_changed(m);
         rooms_dirty_remove(r, m);
         op = rooms_op_new(r, room, STORE_PARTICIPANT_PUT, done, ud);
         rooms_fill_part(&op->pl.part, m);
@@ -538,7 +535,6 @@ static int seat_online(rooms_t *r, room_member_t *m)
     m->release_at = 0;
     presence_free(&m->presence);
     presence_init(&m->presence, uv_now(r->loop));
-    rooms_member_changed(m);
     return 1;
 }
 
@@ -615,7 +611,6 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
     if (--m->online > 0) return;
     r->online--;
     roster_set_online(&room->roster, m->seat, 0);
-    rooms_member_changed(m);
     rooms_dirty_remove(r, m);
     if (strcmp(m->user_id, room->host_id) != 0)
         m->release_at = uv_now(r->loop) + r->lim.seat_grace_ms;

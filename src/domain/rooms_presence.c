@@ -90,7 +90,6 @@ static void on_presence_timer(uv_timer_t *t)
         list = m->dirty_next;
         m->presence_dirty = 0;
         json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
-        rooms_member_changed(m); /* typing or idle may have changed the state, sent or not */
         if (change) rooms_presence_emit(m->room, m, change);
         if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
     }
@@ -107,7 +106,6 @@ int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *
     json_t *emit = NULL;
     if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
         return -1;
-    rooms_member_changed(m); /* the state changed, whether the change goes out now or later */
     if (emit) rooms_presence_emit(room, m, emit);
     if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
     return 0;

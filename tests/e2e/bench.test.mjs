@@ -110,8 +110,11 @@ describe('chorus-bench smoke', () => {
   });
 
   test('--procs 2: two generator processes, their connections and counts reported as one', async () => {
+    // --room-large 20: presence's room of 34 is large (presence to watchers only); the
+    // connections' rooms of 10 are not.
     const srv = await startServer({
-      args: ['--jwt-secret', SECRET, '--ws-rate', '100000', '--ws-burst', '100000'],
+      args: ['--jwt-secret', SECRET, '--ws-rate', '100000', '--ws-burst', '100000',
+        '--room-large', '20'],
     });
     try {
       const base = ['--port', String(srv.port), '--server-pid', String(srv.proc.pid), '--procs', '2'];
@@ -133,6 +136,27 @@ describe('chorus-bench smoke', () => {
       // fanout's room has its publishers in one process: refused.
       const f = await runBench(['fanout', ...base]);
       assert.equal(f.code, 2);
+      // presence: one room made before the fork; each process its share of watchers (15)
+      // and movers (2), each watcher watching movers of its own process, every delivery
+      // one a watcher asked for (an unexpected presence event fails the run).
+      const p = await runBench(['presence', '--subscribers', '30', '--publishers', '4',
+        '--rate', '40', '--watch', '2', '--duration', '1', ...base], 60000);
+      assert.equal(p.code, 0, p.stderr);
+      const pready = [...p.stderr.matchAll(/chorus-bench: (\d+) connections ready/g)].map((m) => Number(m[1]));
+      assert.deepEqual(pready, [17, 17]);
+      assert.equal(p.json.scenario, 'presence');
+      assert.equal(p.json.connections, 34);
+      assert.ok(p.json.ok && p.json.count > 0 && p.json.errors === 0, p.stderr);
+      // --watchers 10: five watchers a process, the other ten subscribers idle members who
+      // must hear no move (one would fail the run); deliveries only to the watchers.
+      const w = await runBench(['presence', '--subscribers', '30', '--publishers', '4',
+        '--rate', '40', '--watch', '2', '--watchers', '10', '--duration', '1', ...base], 60000);
+      assert.equal(w.code, 0, w.stderr);
+      assert.equal(w.json.connections, 34);
+      assert.equal(w.json.watchers, 10);
+      assert.ok(w.json.ok && w.json.count > 0 && w.json.errors === 0, w.stderr);
+      const tooFew = await runBench(['presence', '--subscribers', '30', '--publishers', '1', ...base]);
+      assert.equal(tooFew.code, 2);
     } finally {
       await srv.stop();
     }

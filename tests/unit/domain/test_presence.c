@@ -30,6 +30,28 @@ static int is_json(const json_t *v, const char *want)
     return eq;
 }
 
+/* Returns 1 when p's state equals the JSON text want, and its text is the compact
+ * encoding Jansson gives its own tree (what joins and replies write out as it is). */
+static int state_is(const presence_t *p, const char *want)
+{
+    json_t *v = presence_state_json(p);
+    char *again = json_dumps(v, JSON_COMPACT);
+    int ok = is_json(v, want) && strcmp(again, presence_state_text(p, NULL)) == 0;
+    if (!ok) fprintf(stderr, "  text %s\n", presence_state_text(p, NULL));
+    free(again);
+    json_decref(v);
+    return ok;
+}
+
+/* Returns 1 when room (a tree) equals p's state. */
+static int state_eq(const json_t *room, const presence_t *p)
+{
+    json_t *v = presence_state_json(p);
+    int eq = json_equal(room, v);
+    json_decref(v);
+    return eq;
+}
+
 /* Applies the patch text at now; returns the emitted change (new reference) or NULL. */
 static json_t *upd(presence_t *p, const char *patch, uint64_t now, const presence_rules_t *r,
                    int *rc)
@@ -68,7 +90,7 @@ static void test_idle_member_holds_nothing(void)
     ASSERT_TRUE(e == NULL);
     /* the first change is a diff against {} */
     e = upd(&p, "{\"a\":1}", 2000, &r, NULL);
-    int ok = is_json(e, "{\"a\":1}") && is_json(p.state, "{\"a\":1}");
+    int ok = is_json(e, "{\"a\":1}") && state_is(&p, "{\"a\":1}");
     json_decref(e);
     presence_free(&p);
     ASSERT_TRUE(ok);
@@ -82,7 +104,7 @@ static void test_first_update_at_once(void)
     int rc;
     json_t *e = upd(&p, "{\"cursor\":{\"x\":1,\"y\":2}}", 1000, &r, &rc);
     int ok = rc == 0 && is_json(e, "{\"cursor\":{\"x\":1,\"y\":2}}") &&
-             is_json(p.state, "{\"cursor\":{\"x\":1,\"y\":2}}") && p.pending == NULL &&
+             state_is(&p, "{\"cursor\":{\"x\":1,\"y\":2}}") && p.pending == NULL &&
              p.last_emit_ms == 1000;
     json_decref(e);
     presence_free(&p);
@@ -135,7 +157,7 @@ static void test_burst_coalesced(void)
     }
     int ok = held && nothing == NULL && flushed && rate_ok && emitted <= 21 && emitted >= 20 &&
              is_json(last, "{\"cursor\":{\"x\":999,\"y\":999}}") &&
-             is_json(p.state, "{\"cursor\":{\"x\":999,\"y\":999}}") && json_equal(room, p.state) &&
+             state_is(&p, "{\"cursor\":{\"x\":999,\"y\":999}}") && state_eq(room, &p) &&
              p.pending == NULL;
     fprintf(stderr, "  burst: %d changes emitted for 1000 updates\n", emitted);
     json_decref(last);
@@ -174,7 +196,7 @@ static void test_next_due_exact_flush(void)
 static void test_rate_rounding(void)
 {
     /* 3/s: the interval rounds up to 334 ms so no second holds four changes */
-    presence_rules_t r = {3, 0, 0, 0, NULL};
+    presence_rules_t r = {3, 0, 0, 0};
     presence_t p;
     presence_init(&p, 1);
     json_decref(upd(&p, "{\"a\":1}", 1, &r, NULL));
@@ -182,7 +204,7 @@ static void test_rate_rounding(void)
     ASSERT_TRUE(e == NULL);
     ASSERT_EQ(presence_next_due(&p, &r), 335);
     /* max_rate 0: no coalescing at all; idle and typing off: nothing scheduled */
-    presence_rules_t none = {0, 0, 0, 0, NULL};
+    presence_rules_t none = {0, 0, 0, 0};
     e = upd(&p, "{\"a\":3,\"typing\":true}", 3, &none, NULL);
     int ok = is_json(e, "{\"a\":3,\"typing\":true}");
     json_decref(e);
@@ -217,7 +239,7 @@ static void test_idle(void)
     ASSERT_TRUE(presence_tick(&p, 69999, &r) == NULL);
     ASSERT_EQ(p.idle, 0);
     json_t *e = presence_tick(&p, 70000, &r);
-    int ok = is_json(e, "{\"idle\":true}") && is_json(p.state, "{\"status\":\"here\",\"idle\":true}");
+    int ok = is_json(e, "{\"idle\":true}") && state_is(&p, "{\"status\":\"here\",\"idle\":true}");
     json_decref(e);
     ASSERT_TRUE(ok);
     ASSERT_EQ(p.idle, 1);
@@ -225,7 +247,7 @@ static void test_idle(void)
     ASSERT_TRUE(presence_tick(&p, 200000, &r) == NULL); /* idle is emitted once */
     /* any update clears it, even one that changes nothing else */
     e = upd(&p, "{\"status\":\"here\"}", 300000, &r, NULL);
-    ok = is_json(e, "{\"idle\":false}") && is_json(p.state, "{\"status\":\"here\",\"idle\":false}");
+    ok = is_json(e, "{\"idle\":false}") && state_is(&p, "{\"status\":\"here\",\"idle\":false}");
     json_decref(e);
     ASSERT_TRUE(ok);
     ASSERT_EQ(p.idle, 0);
@@ -242,43 +264,87 @@ static void test_idle(void)
     ASSERT_TRUE(ok);
 }
 
-/* Members who go idle without a state of their own share the rules' {"idle": true}
- * (idle_alone): every member of a quiet room goes idle, and each would otherwise hold a
- * Jansson object for it (docs/benchmarks.md). They emit and read what a state of their own
- * gave, and a later update builds a state of its own without touching the shared one. */
+/* Members who go idle without a state of their own share one constant text {"idle":true}:
+ * every member of a quiet room goes idle, and each would otherwise hold a copy
+ * (docs/benchmarks.md). They emit and read what a state of their own gave, and a later
+ * update builds a text of its own without touching the shared one. */
 static void test_idle_alone_shared(void)
 {
     presence_rules_t r = PRESENCE_RULES_DEFAULT;
-    r.idle_alone = json_pack("{s:b}", "idle", 1);
     presence_t a, b;
     presence_init(&a, 0);
     presence_init(&b, 0);
     json_t *ea = presence_tick(&a, 60000, &r), *eb = presence_tick(&b, 60000, &r);
-    int ok =
-        is_json(ea, "{\"idle\":true}") && is_json(eb, "{\"idle\":true}") && ea != r.idle_alone;
+    int ok = is_json(ea, "{\"idle\":true}") && is_json(eb, "{\"idle\":true}");
     json_decref(ea);
     json_decref(eb);
     ASSERT_TRUE(ok);
-    ASSERT_TRUE(a.state == r.idle_alone && b.state == r.idle_alone);
-    ASSERT_TRUE(a.pending == NULL && b.pending == NULL);
+    ASSERT_TRUE(a.state != NULL && a.state == b.state);
+    ASSERT_STREQ(a.state, "{\"idle\":true}");
+    ASSERT_TRUE(a.pending == NULL && b.pending == NULL && a.sent == NULL);
     ASSERT_EQ(a.idle, 1);
     ASSERT_EQ(presence_next_due(&a, &r), 0);
     /* back: a state of a's own, the shared one as it was */
+    const char *shared = b.state;
     ea = upd(&a, "{\"x\":1}", 70000, &r, NULL);
-    ok = is_json(ea, "{\"idle\":false,\"x\":1}") &&
-         is_json(a.state, "{\"idle\":false,\"x\":1}") &&
-         is_json(r.idle_alone, "{\"idle\":true}") && is_json(b.state, "{\"idle\":true}");
+    ok = is_json(ea, "{\"idle\":false,\"x\":1}") && state_is(&a, "{\"idle\":false,\"x\":1}") &&
+         state_is(&b, "{\"idle\":true}");
     json_decref(ea);
     ASSERT_TRUE(ok);
-    ASSERT_TRUE(a.state != r.idle_alone);
-    /* a member with a state of its own goes idle as before, in its own object */
+    ASSERT_TRUE(a.state != shared && b.state == shared);
+    /* a member with a state of its own goes idle as before, in its own text */
     json_decref(presence_tick(&a, 200000, &r));
-    ASSERT_TRUE(a.state != r.idle_alone);
-    ASSERT_TRUE(is_json(a.state, "{\"idle\":true,\"x\":1}"));
+    ASSERT_TRUE(a.state != shared);
+    ASSERT_TRUE(state_is(&a, "{\"idle\":true,\"x\":1}"));
+    /* a state that comes back to {"idle":true} is the shared text again */
+    json_decref(upd(&a, "{\"x\":null,\"idle\":true}", 300000, &r, NULL));
+    ASSERT_TRUE(state_is(&a, "{\"idle\":false}"));
+    json_decref(presence_tick(&a, 360000, &r));
+    ASSERT_TRUE(a.state == shared);
     presence_free(&a);
-    presence_free(&b);
-    ASSERT_EQ(r.idle_alone->refcount, 1); /* every reference taken was given back */
-    json_decref(r.idle_alone);
+    presence_free(&b); /* the shared text is never freed (ASan would say) */
+}
+
+/* The state at rest is one text sized to it: a held change keeps what the room saw as
+ * text until it is sent, then only the state is left; what a watcher is told first
+ * (presence_sent_text) is what the emitted changes add up to. */
+static void test_state_kept_as_text(void)
+{
+    presence_rules_t r = PRESENCE_RULES_DEFAULT;
+    presence_t p;
+    presence_init(&p, 1000);
+    ASSERT_STREQ(presence_state_text(&p, NULL), "{}");
+    json_decref(upd(&p, "{\"cursor\":{\"s\":1,\"t\":2},\"name\":\"caf\xc3\xa9\\n\"}", 1000, &r,
+                    NULL));
+    size_t len;
+    const char *t = presence_state_text(&p, &len);
+    ASSERT_STREQ(t, "{\"cursor\":{\"s\":1,\"t\":2},\"name\":\"caf\xc3\xa9\\n\"}");
+    ASSERT_EQ(len, strlen(t));
+    ASSERT_TRUE(p.sent == NULL && p.pending == NULL);
+    ASSERT_STREQ(presence_sent_text(&p, NULL), t);
+    /* held: the room still saw the first state */
+    ASSERT_TRUE(upd(&p, "{\"cursor\":{\"s\":5}}", 1010, &r, NULL) == NULL);
+    ASSERT_STREQ(presence_state_text(&p, NULL),
+                  "{\"cursor\":{\"s\":5,\"t\":2},\"name\":\"caf\xc3\xa9\\n\"}");
+    ASSERT_STREQ(presence_sent_text(&p, NULL),
+                  "{\"cursor\":{\"s\":1,\"t\":2},\"name\":\"caf\xc3\xa9\\n\"}");
+    /* moved back before the flush: nothing held, nothing kept but the state */
+    ASSERT_TRUE(upd(&p, "{\"cursor\":{\"s\":1}}", 1020, &r, NULL) == NULL);
+    ASSERT_TRUE(p.pending == NULL && p.sent == NULL);
+    ASSERT_TRUE(presence_next_due(&p, &r) == 61020);
+    /* held again, then sent: the sent text is the state's */
+    ASSERT_TRUE(upd(&p, "{\"name\":null}", 1030, &r, NULL) == NULL);
+    json_t *e = presence_tick(&p, 1050, &r);
+    int ok = is_json(e, "{\"name\":null}");
+    json_decref(e);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(p.pending == NULL && p.sent == NULL);
+    ASSERT_STREQ(presence_state_text(&p, NULL), "{\"cursor\":{\"s\":1,\"t\":2}}");
+    /* everything removed: {} again, which holds nothing */
+    json_decref(upd(&p, "{\"cursor\":null}", 2000, &r, NULL));
+    ASSERT_TRUE(p.state == NULL);
+    ASSERT_STREQ(presence_state_text(&p, NULL), "{}");
+    presence_free(&p);
 }
 
 static void test_client_cannot_set_idle(void)
@@ -287,7 +353,7 @@ static void test_client_cannot_set_idle(void)
     presence_t p;
     presence_init(&p, 1000);
     json_t *e = upd(&p, "{\"idle\":true,\"a\":1}", 1000, &r, NULL);
-    int ok = is_json(e, "{\"a\":1}") && is_json(p.state, "{\"a\":1}");
+    int ok = is_json(e, "{\"a\":1}") && state_is(&p, "{\"a\":1}");
     json_decref(e);
     ASSERT_TRUE(ok);
     ASSERT_EQ(p.idle, 0);
@@ -305,7 +371,7 @@ static void test_typing_expiry(void)
     ASSERT_EQ(presence_next_due(&p, &r), 6000);
     ASSERT_TRUE(presence_tick(&p, 5999, &r) == NULL);
     e = presence_tick(&p, 6000, &r);
-    int ok = is_json(e, "{\"typing\":false}") && is_json(p.state, "{\"typing\":false}");
+    int ok = is_json(e, "{\"typing\":false}") && state_is(&p, "{\"typing\":false}");
     json_decref(e);
     ASSERT_TRUE(ok);
     ASSERT_EQ(p.typing_until, 0);
@@ -342,7 +408,7 @@ static void test_typing_expiry_respects_rate(void)
     json_decref(upd(&p, "{\"cursor\":{\"x\":1}}", 5990, &r, NULL));
     json_t *e = presence_tick(&p, 6000, &r);
     ASSERT_TRUE(e == NULL); /* 10 ms after the last change: state updated, change held */
-    int ok = is_json(p.state, "{\"typing\":false,\"cursor\":{\"x\":1}}");
+    int ok = state_is(&p, "{\"typing\":false,\"cursor\":{\"x\":1}}");
     ASSERT_TRUE(ok);
     ASSERT_EQ(presence_next_due(&p, &r), 6040);
     e = presence_tick(&p, 6040, &r);
@@ -360,11 +426,11 @@ static void test_oversized_rejected(void)
     presence_init(&p, 1000);
     json_decref(upd(&p, "{\"a\":\"0123456789\"}", 1000, &r, NULL)); /* 18 bytes */
     json_decref(upd(&p, "{\"b\":1}", 1010, &r, NULL));              /* held */
-    char *before = json_dumps(p.state, JSON_COMPACT | JSON_SORT_KEYS);
+    char *before = strdup(presence_state_text(&p, NULL));
     char *pend = json_dumps(p.pending, JSON_COMPACT | JSON_SORT_KEYS);
     int rc;
     json_t *e = upd(&p, "{\"c\":\"0123456789012345678901234567890\"}", 2000, &r, &rc);
-    char *after = json_dumps(p.state, JSON_COMPACT | JSON_SORT_KEYS);
+    char *after = strdup(presence_state_text(&p, NULL));
     char *pend2 = json_dumps(p.pending, JSON_COMPACT | JSON_SORT_KEYS);
     int same = strcmp(before, after) == 0 && strcmp(pend, pend2) == 0;
     free(before); free(after); free(pend); free(pend2);
@@ -398,7 +464,7 @@ static void test_non_object_rejected(void)
         ASSERT_EQ(rc, -1);
         ASSERT_TRUE(e == NULL);
     }
-    ASSERT_EQ(json_object_size(p.state), 0);
+    ASSERT_TRUE(p.state == NULL);
     ASSERT_EQ(p.last_active_ms, 1000);
     presence_free(&p);
 }
@@ -420,7 +486,7 @@ static void test_room_stays_consistent(void)
     ASSERT_TRUE(e != NULL);
     json_merge_patch_object(&room, e);
     json_decref(e);
-    int ok = is_json(room, "{\"sel\":{\"b\":2}}") && json_equal(room, p.state);
+    int ok = is_json(room, "{\"sel\":{\"b\":2}}") && state_eq(room, &p);
 
     /* Pseudo-random patches at random times: the room always converges. */
     uint32_t seed = 12345;
@@ -445,7 +511,7 @@ static void test_room_stays_consistent(void)
         json_decref(pt);
         if (e) json_merge_patch_object(&room, e);
         json_decref(e);
-        if (!p.pending && !json_equal(room, p.state)) ok = 0;
+        if (!p.pending && !state_eq(room, &p)) ok = 0;
     }
     while (p.pending) {
         uint64_t due = presence_next_due(&p, &r);
@@ -453,7 +519,7 @@ static void test_room_stays_consistent(void)
         if (e) json_merge_patch_object(&room, e);
         json_decref(e);
     }
-    ok = ok && json_equal(room, p.state);
+    ok = ok && state_eq(room, &p);
     json_decref(room);
     presence_free(&p);
     ASSERT_TRUE(ok);
@@ -469,6 +535,7 @@ int main(void)
     RUN(test_clock_zero);
     RUN(test_idle);
     RUN(test_idle_alone_shared);
+    RUN(test_state_kept_as_text);
     RUN(test_client_cannot_set_idle);
     RUN(test_typing_expiry);
     RUN(test_typing_expiry_respects_rate);
