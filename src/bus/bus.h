@@ -490,6 +490,13 @@ void bus_close(bus_t *b);
  * (always, on one node). */
 int bus_home_here(bus_t *b, const char *room);
 
+/* 1 when b (borrowed) is a cluster's, whose rooms move between processes (a takeover
+ * reloads them: bus_vtable_t.reloaded), so the store fences their writes; 0 for one. */
+static inline int bus_is_cluster(const bus_t *b)
+{
+    return b->vt->reloaded != NULL;
+}
+
 /* This process created room (borrowed): it is its home from now on. */
 void bus_home_take(bus_t *b, const char *room);
 

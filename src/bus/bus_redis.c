@@ -31,7 +31,6 @@
 #define RENEW_BATCH 512 /* leases renewed by one script */
 #define ORIGIN_BYTES 2  /* every message starts with its node id (u16 LE) */
 #define ROOMS_CHAN BUS_REDIS_PREFIX "rooms" /* room announcements, to every node */
-#define LATE_MAX 256 /* joins answered unavailable at their deadline, remembered (late_t) */
 #define MISSED_MAX 1024 /* rooms remembered one by one whose events were not sent; past it, all */
 
 /* What the lease scripts share: a room's lease key chorus:room:<id>:home names its home,
@@ -177,8 +176,12 @@ typedef struct {
     /* Events of this node's rooms that may not have reached the other nodes (Redis down,
      * or sent on a connection lost before Redis confirmed them): their rooms are announced
      * for a resync ('S') once the command connection is back (missed_announce). */
-    struct late_s *late[LATE_MAX]; /* owned: a ring, the oldest replaced (late_add) */
-    size_t late_at;                /* the next slot of late */
+    /* Joins answered unavailable at their deadline (late_t), kept while a late answer can
+     * come: request id (hex) -> late_t, and the same oldest first; at most
+     * opts.max_inflight, the oldest forgotten past it (late_add). Owned. */
+    strmap_t late;
+    struct late_s *late_head, *late_tail;
+    size_t nlate;
     strmap_t missed;       /* room -> its id (owned), at most MISSED_MAX */
     int missed_all;        /* every room at home here (past MISSED_MAX, or unknown which) */
     uint64_t beat_published; /* published when the pending heartbeat was sent */
@@ -198,7 +201,10 @@ typedef struct {
 /* A join sent to another node and answered unavailable at its deadline: served there
  * later, its connection is attached there for nothing (late_answered). */
 typedef struct late_s {
-    uint64_t id;
+    struct late_s *next; /* the next younger */
+    uint64_t id;         /* 0: answered (out of the map, still in the list) */
+    uint64_t until;      /* loop time: forgotten then */
+    char key[20];        /* id in hex: its key in the map */
     bus_member_t member;
     char user[BUS_REDIS_CHAN_MAX];
     char room[BUS_REDIS_CHAN_MAX];
@@ -612,8 +618,23 @@ static req_t *req_add(redis_bus_t *r, const char *room, cbuf_t *msg, const bus_r
     return q;
 }
 
+/* Forgets the oldest late join remembered. */
+static void late_pop(redis_bus_t *r)
+{
+    late_t *l = r->late_head;
+    r->late_head = l->next;
+    if (!r->late_head) r->late_tail = NULL;
+    if (l->id) strmap_del(&r->late, l->key);
+    r->nlate--;
+    free(l);
+}
+
 /* q, a join (subscribing to its room's channel) sent to its home and not answered by its
- * deadline, is remembered in case the home serves it later (late_answered). */
+ * deadline, is remembered in case the home serves it later (late_answered): for as long as
+ * a home can answer it (one that held its lease when q was sent serves it at the latest
+ * within a lease of the deadline: --cluster-op-timeout + --cluster-lease, to be generous),
+ * at most --cluster-max-inflight joins; past that, the oldest is forgotten (its ghost, if
+ * its home answers it still later, stays until that connection leaves: logged). */
 static void late_add(redis_bus_t *r, const req_t *q)
 {
     char chan[BUS_REDIS_CHAN_MAX];
@@ -625,9 +646,25 @@ static void late_add(redis_bus_t *r, const req_t *q)
         !w.user || strlen(w.user) >= sizeof(((late_t *)0)->user) ||
         strlen(q->room) >= sizeof(((late_t *)0)->room))
         return;
-    late_t *l = r->late[r->late_at];
-    if (!l) l = r->late[r->late_at] = ch_malloc(sizeof(*l));
-    r->late_at = (r->late_at + 1) % LATE_MAX;
+    uint64_t now = uv_now(r->loop);
+    while (r->late_head && (r->late_head->until <= now || r->nlate >= r->opts.max_inflight)) {
+        if (r->late_head->until > now && r->late_head->id)
+            log_warn(r->log, "cluster: a join in room %s answered unavailable is forgotten "
+                             "before its time (more than --cluster-max-inflight such joins)",
+                     r->late_head->room);
+        late_pop(r);
+    }
+    if (!r->opts.max_inflight) return;
+    late_t *l = ch_calloc(1, sizeof(*l));
+    if (r->late_tail)
+        r->late_tail->next = l;
+    else
+        r->late_head = l;
+    r->late_tail = l;
+    r->nlate++;
+    l->until = now + r->opts.op_timeout_ms + r->opts.lease_ms;
+    snprintf(l->key, sizeof(l->key), "%llx", (unsigned long long)q->id);
+    strmap_put(&r->late, l->key, l);
     l->id = q->id;
     l->member = q->route.member;
     snprintf(l->user, sizeof(l->user), "%s", w.user);
@@ -640,11 +677,11 @@ static void late_add(redis_bus_t *r, const req_t *q)
  * the connection's next join for the room is on its way (that one's answer decides). */
 static void late_answered(redis_bus_t *r, uint32_t node, uint64_t id, int served)
 {
-    late_t *l = NULL;
-    for (size_t i = 0; i < LATE_MAX && !l; i++)
-        if (r->late[i] && r->late[i]->id == id) l = r->late[i];
+    char key[20];
+    snprintf(key, sizeof(key), "%llx", (unsigned long long)id);
+    late_t *l = strmap_del(&r->late, key);
     if (!l) return;
-    l->id = 0;
+    l->id = 0; /* freed when it leaves the list (late_pop) */
     if (!served) return;
     char chan[BUS_REDIS_CHAN_MAX];
     if (topic_chan(chan, sizeof(chan), l->room, NULL) != 0) return;
@@ -1755,8 +1792,9 @@ static void redis_free(bus_t *b)
     strmap_free(&r->reqs);
     strmap_free_all(&r->takes);
     strmap_free_all(&r->missed);
-    for (size_t i = 0; i < LATE_MAX; i++)
-        free(r->late[i]);
+    while (r->late_head)
+        late_pop(r);
+    strmap_free(&r->late);
     bus_dir_free(&r->dir);
     free(r->live);
     free(r);
@@ -1900,6 +1938,7 @@ bus_t *bus_redis_new(uv_loop_t *loop, const char *url, const bus_redis_opts_t *o
     strmap_init(&r->reqs, seed());
     strmap_init(&r->takes, seed());
     strmap_init(&r->missed, seed());
+    strmap_init(&r->late, seed());
     bus_dir_init(&r->dir, node, seed());
     uv_timer_init(loop, &r->ops);
     r->ops.data = r;

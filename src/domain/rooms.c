@@ -435,6 +435,7 @@ int rooms_seek(rooms_t *r, const char *key, const char *user_id, const char *ip,
         snprintf(s->pl.room.code, sizeof(s->pl.room.code), "%s", code);
     else
         memcpy(s->pl.room.id, key, klen + 1);
+    s->pl.fence = bus_is_cluster(r->bus) ? STORE_FENCE_KEEP : STORE_FENCE_NONE;
     s->req.type = STORE_ROOM_LOAD;
     s->req.rooms = &s->pl;
     s->req.cb = on_sought;
@@ -612,6 +613,9 @@ void rooms_reload(void *ud, const char *id)
     l->gone_at = r->gone_n;
     snprintf(l->id, sizeof(l->id), "%s", id);
     memcpy(l->pl.room.id, l->id, sizeof(l->id));
+    /* The room's epoch raised before it is read: the lost home's writes that commit later
+     * are refused, those it made before are read (store.h, "Fencing"). */
+    l->pl.fence = STORE_FENCE_CLAIM;
     l->req.type = STORE_ROOM_LOAD;
     l->req.rooms = &l->pl;
     l->req.cb = on_reloaded;
@@ -1250,6 +1254,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     load_t l = {r, 0, 0};
     store_req_t req;
     memset(&req, 0, sizeof(req));
+    pl.fence = bus_is_cluster(bus) ? STORE_FENCE_KEEP : STORE_FENCE_NONE;
     req.type = STORE_ROOMS_LOAD;
     req.rooms = &pl;
     req.cb = on_loaded;

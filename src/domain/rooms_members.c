@@ -126,6 +126,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     rooms_fill_part(&op->pl.part, host);
     /* The count above misses rooms other nodes are making; the store's is authoritative. */
     op->pl.max_hosted = r->lim.max_hosted;
+    op->pl.fence = bus_is_cluster(r->bus) ? STORE_FENCE_KEEP : STORE_FENCE_NONE;
     op->stored = after_create;
     if (webhooks_wants(r->hooks, WEBHOOK_ROOM_CREATED))
         rooms_hook(r, room, &op->req, WEBHOOK_ROOM_CREATED,

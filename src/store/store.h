@@ -90,7 +90,19 @@
  *   delta for its author; a snapshot its bytes for "" (no row bytes); an entity
  *   STORE_ROW_BYTES + bytes of data for its owner; a room's state its bytes for the host.
  *   Bytes, not characters: the loop counts the same way as it writes (rooms.c, docs.c,
- *   entities.c), so a backend that counts otherwise makes quotas drift. */
+ *   entities.c), so a backend that counts otherwise makes quotas drift.
+ *
+ * Fencing (a cluster's rooms, PostgreSQL; docs/architecture.md, "Fencing"). A room's row
+ * holds an epoch, raised by every takeover. A store asked to (store_rooms_t.fence) keeps
+ * the epoch of each room it read or created, in its backend connection, and from then on
+ * checks it in every transaction that writes that room (ROOM_UPDATE, ROOM_DELETE,
+ * PARTICIPANT_PUT / _DELETE, MESSAGE_INSERT, ENTITY_PUT / _DELETE, DOC_OP_INSERT): once per
+ * room per batch, under a share lock on the room's row held until the commit. An epoch
+ * that moved (another node took the room over) answers STORE_EIO for the whole batch:
+ * nothing of it commits. A takeover's ROOM_LOAD (STORE_FENCE_CLAIM) raises the epoch
+ * before it reads, so it waits for a batch of the old home that holds the lock, reads
+ * what it committed, and every later batch of the old home is refused. Rooms the store
+ * was not asked to fence (one node; SQLite, which ignores fence) cost no statement. */
 #ifndef CHORUS_STORE_H
 #define CHORUS_STORE_H
 
@@ -455,6 +467,8 @@ typedef struct {
                             * EEXISTS: the highest message seq, 0 when none */
     int64_t created_at;    /* unix ms */
     int64_t last_activity; /* unix ms */
+    int64_t epoch;         /* out of ROOMS_LOAD, ROOM_LOAD: the room's fencing epoch
+                            * (PostgreSQL; 0 in SQLite) */
 } store_room_t;
 
 typedef struct {
@@ -576,7 +590,16 @@ typedef struct {
     size_t ndocs;
     struct store_doc_op_s *dops; /* STATE_AT: the ops after the bases (deltas malloc'd) */
     size_t ndops;
+    int fence; /* in of ROOMS_LOAD, ROOM_LOAD, ROOM_CREATE: STORE_FENCE_* ("Fencing") */
 } store_rooms_t;
+
+/* store_rooms_t.fence: what a read or a creation of rooms tells the store to check. */
+#define STORE_FENCE_NONE 0  /* nothing (one node) */
+#define STORE_FENCE_KEEP 1  /* remember the epoch read (ROOM_LOAD: of a room not known to
+                             * this store yet) or made (ROOM_CREATE: 0); check it from then */
+#define STORE_FENCE_CLAIM 2 /* ROOM_LOAD by room.id, a takeover: raise the room's epoch
+                             * first (waiting for a writer that holds it), then read, and
+                             * remember the new one */
 
 /* Frees what r owns (room.state, msg.content, msg.metadata, ent.data, the output arrays
  * (usage too) and their strings), not r itself, and zeroes those fields. */

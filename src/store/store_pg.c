@@ -12,6 +12,7 @@
 
 #include "store/store_pg_dump.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 
 /* Key columns compare byte-wise, as SQLite's BINARY collation does, whatever the database's
  * locale: orders answered (rooms by id for retention, participants by user) and the dump's
@@ -234,6 +235,10 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE room_messages ADD COLUMN client_id text;"
     "CREATE UNIQUE INDEX room_messages_client ON room_messages(room_id, user_id, client_id)"
     " WHERE client_id IS NOT NULL;",
+    /* 19 (issue 19, fencing): a room's epoch, raised by each takeover (store.h, "Fencing").
+     * PostgreSQL only, like last_seq: SQLite's 19 changes nothing, and the dump leaves it
+     * out (a loaded database starts every room at 0). */
+    "ALTER TABLE rooms ADD COLUMN epoch bigint NOT NULL DEFAULT 0;",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -351,6 +356,8 @@ enum {
     PG_LOG_DOCS,
     PG_LOG_DOC_BOUNDS,
     PG_LOG_DOC_FLOOR,
+    PG_ROOM_EPOCH_SHARE,
+    PG_ROOM_EPOCH_BUMP,
     PG_STMT_MAX
 };
 
@@ -582,6 +589,11 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
     [PG_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
+    /* Fencing (store.h): a writer's check of the room's epoch, its share lock held to the
+     * commit; a takeover's raise, which waits for those locks (and holds later checks off
+     * until its own commit, after which they read the raised epoch). */
+    [PG_ROOM_EPOCH_SHARE] = "SELECT epoch FROM rooms WHERE id = $1 FOR SHARE",
+    [PG_ROOM_EPOCH_BUMP] = "UPDATE rooms SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch",
     [PG_PART_UPSERT] = "INSERT INTO room_participants(" PG_PART_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
                        " ON CONFLICT(room_id, user_id) DO UPDATE SET"
@@ -612,14 +624,15 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                      " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
     [PG_MSGS_ASC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
                     " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4",
-    [PG_ROOMS_ALL] = "SELECT " PG_ROOM_COLUMNS ", last_seq FROM rooms ORDER BY created_at, id",
+    [PG_ROOMS_ALL] = "SELECT " PG_ROOM_COLUMNS ", last_seq, epoch FROM rooms"
+                     " ORDER BY created_at, id",
     [PG_PARTS_ALL] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
     [PG_PARTS_OF_USER] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
                          " WHERE user_id = $1 AND banned = 0"
                          " ORDER BY joined_at, room_id LIMIT $2",
     /* One room (STORE_ROOM_LOAD): by id, or with $1 '' by code. */
-    [PG_ROOM_ONE] = "SELECT " PG_ROOM_COLUMNS ", last_seq FROM rooms"
+    [PG_ROOM_ONE] = "SELECT " PG_ROOM_COLUMNS ", last_seq, epoch FROM rooms"
                     " WHERE id = $1 OR ($1 = '' AND code = $2)",
     [PG_PARTS_ROOM] = "SELECT " PG_PART_COLUMNS " FROM room_participants WHERE room_id = $1"
                       " ORDER BY joined_at, user_id",
@@ -715,7 +728,16 @@ typedef struct {
     int in_savepoint;     /* a refusal (23505, 23503) can be undone */
     uint64_t retry_at_ms; /* monotonic: no reconnect attempt before this */
     uint64_t backoff_ms;
+    strmap_t epochs; /* room id -> pg_epoch_t: the rooms this store fences (owned) */
+    uint64_t tx;     /* the current transaction's number (pg_begin) */
 } pg_conn_t;
+
+/* A fenced room (store.h, "Fencing"): the epoch this node's copy of it holds. */
+typedef struct {
+    int64_t epoch;
+    uint64_t checked_tx; /* pg_conn_t.tx of the transaction that checked it last */
+    char id[];
+} pg_epoch_t;
 
 /* ---- parameters and results ---- */
 
@@ -1487,6 +1509,7 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs, int one)
         rm->created_at = pg_int(r, k, 8);
         rm->last_activity = pg_int(r, k, 9);
         rm->last_seq = pg_int(r, k, 10);
+        rm->epoch = pg_int(r, k, 11);
     }
     PQclear(r);
     rs->rooms = rooms;
@@ -2394,6 +2417,7 @@ static int pg_tx(pg_conn_t *c, const char *sql, const char *what)
 static int pg_begin(void *conn)
 {
     pg_conn_t *c = conn;
+    c->tx++; /* every fenced room is checked again in this transaction */
     if (pg_ensure(c) != STORE_OK) return STORE_EIO;
     return pg_tx(c, "BEGIN", "begin");
 }
@@ -2869,6 +2893,91 @@ static int pg_assets(pg_conn_t *c, store_req_t *req)
     }
 }
 
+/* ---- fencing (store.h, "Fencing") ---- */
+
+/* Remembers room's epoch as this store's copy of it; an epoch known already is replaced
+ * only when replace is set (a takeover's, or a creation's). */
+static void pg_fence_keep(pg_conn_t *c, const char *room, int64_t epoch, int replace)
+{
+    pg_epoch_t *e = strmap_get(&c->epochs, room);
+    if (e && !replace) return;
+    if (!e) e = strmap_get_or_new(&c->epochs, room, sizeof(*e), offsetof(pg_epoch_t, id));
+    e->epoch = epoch;
+    e->checked_tx = 0;
+}
+
+/* Remembers the epochs a read or a creation of rooms (rs->fence) answered. */
+static void pg_fence_read(pg_conn_t *c, const store_rooms_t *rs, int replace)
+{
+    if (rs->fence == STORE_FENCE_NONE) return;
+    for (size_t i = 0; i < rs->nrooms; i++)
+        pg_fence_keep(c, rs->rooms[i].id, rs->rooms[i].epoch, replace);
+}
+
+/* A takeover's raise of room's epoch, before its read (STORE_FENCE_CLAIM): waits for the
+ * old home's batch that holds the room's share lock, and holds off its later ones. */
+static int pg_fence_claim(pg_conn_t *c, const char room[STORE_ID_LEN])
+{
+    pg_params_t p = {0};
+    pp_field(&p, room, STORE_ID_LEN);
+    PGresult *r = pg_run(c, PG_ROOM_EPOCH_BUMP, &p);
+    int err = pg_status(c, r, "room epoch raise");
+    if (err == STORE_OK && PQntuples(r) == 0) err = STORE_ENOTFOUND;
+    if (err == STORE_OK) pg_fence_keep(c, room, pg_int(r, 0, 0), 1);
+    PQclear(r);
+    return err;
+}
+
+/* The room a write request changes, or NULL (a read, or a write of no single room). */
+static const char *pg_fence_room(const store_req_t *req)
+{
+    switch (req->type) {
+    case STORE_ROOM_UPDATE:
+    case STORE_ROOM_DELETE:
+        return req->rooms->room.id;
+    case STORE_PARTICIPANT_PUT:
+    case STORE_PARTICIPANT_DELETE:
+        return req->rooms->part.room_id;
+    case STORE_MESSAGE_INSERT:
+        return req->rooms->msg.room_id;
+    case STORE_ENTITY_PUT:
+    case STORE_ENTITY_DELETE:
+        return req->rooms->ent.room_id;
+    case STORE_DOC_OP_INSERT:
+        return req->docs->op.room_id;
+    default:
+        return NULL;
+    }
+}
+
+/* Checks, once per transaction, that a fenced room req writes still has the epoch this
+ * store's copy holds, share-locking its row to the commit. STORE_EIO (the batch fails)
+ * when another node raised it (took the room over); STORE_OK otherwise, and for rooms not
+ * fenced (no statement) or gone (the request answers that). */
+static int pg_fence_check(pg_conn_t *c, const store_req_t *req)
+{
+    const char *room = pg_fence_room(req);
+    if (!room || !c->epochs.count) return STORE_OK;
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof(id), "%s", room);
+    pg_epoch_t *e = strmap_get(&c->epochs, id);
+    if (!e || e->checked_tx == c->tx) return STORE_OK;
+    pg_params_t p = {0};
+    PP_FIELD(&p, id);
+    PGresult *r = pg_run(c, PG_ROOM_EPOCH_SHARE, &p);
+    int err = pg_status(c, r, "room epoch check");
+    if (err == STORE_OK && PQntuples(r) == 1 && pg_int(r, 0, 0) != e->epoch) {
+        log_warn(c->log,
+                 "store pg: room %s was taken over by another node (epoch %" PRId64
+                 ", this node's %" PRId64 "): its writes here are refused",
+                 id, pg_int(r, 0, 0), e->epoch);
+        err = STORE_EIO;
+    }
+    PQclear(r);
+    if (err == STORE_OK) e->checked_tx = c->tx;
+    return err;
+}
+
 static void pg_exec_req(pg_conn_t *c, store_req_t *req)
 {
     switch (req->type) {
@@ -2923,6 +3032,8 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_ROOM_CREATE:
         CH_ASSERT(req->rooms);
         req->err = pg_room_create(c, req->rooms);
+        if (req->err == STORE_OK && req->rooms->fence != STORE_FENCE_NONE)
+            pg_fence_keep(c, req->rooms->room.id, 0, 1);
         break;
     case STORE_ROOM_UPDATE:
         CH_ASSERT(req->rooms);
@@ -2934,6 +3045,7 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         if (req->err == STORE_OK)
             req->err = pg_delete(c, PG_ROOM_DELETE, req->rooms->room.id, STORE_ID_LEN, NULL, 0,
                                  "room delete");
+        if (req->err == STORE_OK) free(strmap_del(&c->epochs, req->rooms->room.id));
         break;
     case STORE_PARTICIPANT_PUT:
         CH_ASSERT(req->rooms);
@@ -2960,12 +3072,18 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
     case STORE_ROOMS_LOAD:
         CH_ASSERT(req->rooms);
         req->err = pg_rooms_load(c, req->rooms, 0);
+        if (req->err == STORE_OK) pg_fence_read(c, req->rooms, 0);
         if (req->err == STORE_OK) req->err = pg_ents_load(c, req->rooms, NULL);
         if (req->err == STORE_OK) req->err = pg_usage(c, req->rooms, NULL);
         break;
     case STORE_ROOM_LOAD:
         CH_ASSERT(req->rooms);
-        req->err = pg_rooms_load(c, req->rooms, 1);
+        req->err = req->rooms->fence == STORE_FENCE_CLAIM
+                       ? pg_fence_claim(c, req->rooms->room.id)
+                       : STORE_OK;
+        if (req->err == STORE_OK) req->err = pg_rooms_load(c, req->rooms, 1);
+        if (req->err == STORE_OK && req->rooms->fence == STORE_FENCE_KEEP)
+            pg_fence_read(c, req->rooms, 0);
         if (req->err == STORE_OK)
             req->err = pg_ents_load(c, req->rooms, req->rooms->rooms[0].id);
         if (req->err == STORE_OK) req->err = pg_usage(c, req->rooms, req->rooms->rooms[0].id);
@@ -3094,6 +3212,8 @@ static int pg_needs_savepoint(const store_req_t *req)
 static void pg_exec(void *conn, store_req_t *req)
 {
     pg_conn_t *c = conn;
+    req->err = pg_fence_check(c, req);
+    if (req->err != STORE_OK) return;
     if (!pg_needs_savepoint(req)) {
         pg_exec_req(c, req);
         return;
@@ -3120,6 +3240,7 @@ static void pg_close(void *conn)
     if (c->pg && !c->lost && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         PQclear(PQexec(c->pg, "ROLLBACK"));
     PQfinish(c->pg);
+    strmap_free_all(&c->epochs);
     free(c->target);
     free(c->masked);
     free(c);
@@ -3161,6 +3282,7 @@ static void *pg_open(const char *target, log_t *log, char *err, size_t errlen)
     if (store_pg_check_url(target, err, errlen) != 0) return NULL;
     pg_conn_t *c = ch_calloc(1, sizeof(*c));
     c->log = log;
+    strmap_init(&c->epochs, (uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL));
     c->target = ch_strdup(target);
     size_t cap = strlen(target) + 8;
     c->masked = ch_malloc(cap);

@@ -148,10 +148,11 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 18 to 8 undone by hand (18 added a column to
-     * room_messages, 17 altered assets, dropped). */
+    /* Back to version 7: migrations 19 to 8 undone by hand (19 added a column to rooms,
+     * 18 to room_messages, 17 altered assets, dropped). */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "ALTER TABLE room_messages DROP COLUMN client_id;"
+                           "ALTER TABLE rooms DROP COLUMN epoch;"
+                           " ALTER TABLE room_messages DROP COLUMN client_id;"
                            " DROP TABLE state_log; DROP TABLE state_log_base; DROP TABLE uploads;"
                            "  DROP TABLE activity; DROP TABLE webhook_endpoints;"
                            " DROP TABLE assets; ALTER TABLE room_messages DROP COLUMN app;"
@@ -250,6 +251,78 @@ static void test_two_writers_seq(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT last_seq FROM rooms"), 4);
     store_pg_backend.close(a);
     store_pg_backend.close(b);
+    pg_drop_target(target);
+}
+
+/* A ROOM_LOAD of room 1 with fence (STORE_FENCE_*) in its own transaction; its err. */
+static int be_load(void *c, int fence)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, 1);
+    r.fence = fence;
+    store_req_t req = {.type = STORE_ROOM_LOAD, .rooms = &r};
+    int err = be_one(c, &req);
+    store_rooms_free(&r);
+    return err;
+}
+
+typedef struct {
+    void *conn;
+    int err;
+} claimer_t;
+
+static void claimer(void *arg)
+{
+    claimer_t *t = arg;
+    t->err = be_load(t->conn, STORE_FENCE_CLAIM);
+}
+
+/* Fencing (store.h): a takeover's raise of the epoch waits for the old home's open
+ * transaction that checked it, and reads what it committed; the old home's next write is
+ * refused (EIO: the batch rolls back). A store not asked to fence checks nothing. */
+static void test_fence(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "fence"), 0);
+    void *a = be_open(target), *b = be_open(target), *one = be_open(target);
+    ASSERT_TRUE(a && b && one);
+    ASSERT_EQ(be_room(a, 1), STORE_OK);
+    ASSERT_EQ(be_load(a, STORE_FENCE_KEEP), STORE_OK); /* a's copy: epoch 0 */
+    ASSERT_EQ(be_load(b, STORE_FENCE_KEEP), STORE_OK);
+
+    /* a's transaction checked the epoch (its write of seq 1 open); b's takeover waits. */
+    ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
+    ASSERT_EQ(be_msg(a, 1), STORE_OK);
+    claimer_t t = {.conn = b, .err = -100};
+    uv_thread_t th;
+    ASSERT_EQ(uv_thread_create(&th, claimer, &t), 0);
+    /* Until b waits for a's lock (pg_locks: a lock not granted). */
+    for (int i = 0; i < 3000 && pg_test_int(sql_url(target),
+                                            "SELECT count(*) FROM pg_locks WHERE NOT granted") < 1;
+         i++)
+        uv_sleep(10);
+    ASSERT_EQ(t.err, -100); /* still waiting */
+    ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
+    uv_thread_join(&th);
+    ASSERT_EQ(t.err, STORE_OK);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT epoch FROM rooms"), 1);
+
+    /* a's later write is refused, whole batch; b (epoch 1 now) writes on. */
+    ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
+    ASSERT_EQ(be_msg(a, 2), STORE_EIO);
+    store_pg_backend.rollback(a);
+    ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
+    ASSERT_EQ(be_msg(b, 2), STORE_OK);
+    ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
+    /* A connection that fences nothing is not refused (and checks no epoch). */
+    ASSERT_EQ(store_pg_backend.begin(one), STORE_OK);
+    ASSERT_EQ(be_msg(one, 3), STORE_OK);
+    ASSERT_EQ(store_pg_backend.commit(one), STORE_OK);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM room_messages"), 3);
+    store_pg_backend.close(a);
+    store_pg_backend.close(b);
+    store_pg_backend.close(one);
     pg_drop_target(target);
 }
 
@@ -925,6 +998,7 @@ int main(void)
     RUN(test_migrate_concurrent);
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
+    RUN(test_fence);
     RUN(test_two_writers_doc_versions);
     RUN(test_two_writers_state_version);
     RUN(test_reconnect);
