@@ -119,7 +119,7 @@ static void op_presence_subscribe(void *ud, room_t *room, const bus_op_t *op)
     {
         room_member_t *m = json_is_string(u) ? room_member(room, json_string_value(u)) : NULL;
         if (!m || m->banned || !m->online) continue;
-        json_t *seen = json_loads(presence_sent_text(&m->presence, NULL), 0, NULL);
+        json_t *seen = json_loads(presence_sent_text(&m->presence, NULL), JSON_ALLOW_NUL, NULL);
         CH_ASSERT(seen != NULL); /* the module's own compact text */
         json_object_set_new(pres, m->user_id, seen);
     }

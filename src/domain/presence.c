@@ -67,7 +67,7 @@ static char *pr__encode(const json_t *v, size_t *len)
 /* Returns a new reference: the tree of t (NULL: {}); texts here are Jansson's own. */
 static json_t *pr__decode(const char *t)
 {
-    json_t *v = t ? json_loads(t, 0, NULL) : json_object();
+    json_t *v = t ? json_loads(t, JSON_ALLOW_NUL, NULL) : json_object();
     CH_ASSERT(json_is_object(v));
     return v;
 }

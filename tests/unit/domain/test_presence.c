@@ -347,6 +347,30 @@ static void test_state_kept_as_text(void)
     presence_free(&p);
 }
 
+/* A string holding U+0000, which the frame's parse allows (JSON_ALLOW_NUL), is kept in the
+ * state's text as \u0000 and read back: the next change and the state's tree must not
+ * abort (a client could otherwise stop the server with one presence frame). */
+static void test_nul_in_string(void)
+{
+    presence_rules_t r = PRESENCE_RULES_DEFAULT;
+    presence_t p;
+    presence_init(&p, 1000);
+    json_t *pt = json_loads("{\"s\":\"a\\u0000b\"}", JSON_ALLOW_NUL, NULL);
+    CH_ASSERT_T(pt != NULL);
+    json_t *e = NULL;
+    ASSERT_EQ(presence_update(&p, pt, 1000, &r, &e), 0);
+    json_decref(pt);
+    json_decref(e);
+    json_t *e2 = upd(&p, "{\"t\":1}", 2000, &r, NULL); /* decodes the kept text */
+    json_decref(e2);
+    json_t *v = presence_state_json(&p);
+    json_t *s = json_object_get(v, "s");
+    ASSERT_TRUE(json_is_string(s) && json_string_length(s) == 3 &&
+                memcmp(json_string_value(s), "a\0b", 3) == 0);
+    json_decref(v);
+    presence_free(&p);
+}
+
 static void test_client_cannot_set_idle(void)
 {
     presence_rules_t r = PRESENCE_RULES_DEFAULT;
@@ -536,6 +560,7 @@ int main(void)
     RUN(test_idle);
     RUN(test_idle_alone_shared);
     RUN(test_state_kept_as_text);
+    RUN(test_nul_in_string);
     RUN(test_client_cannot_set_idle);
     RUN(test_typing_expiry);
     RUN(test_typing_expiry_respects_rate);
