@@ -179,7 +179,9 @@ int rooms_recent_step(rooms_t *r, uint64_t (*clock)(void *), void *clock_ud, uin
             room->recent_answer = NULL;
         }
         int answerable = room->deleted || room->recent_answer || rooms_recent_ready(r, room);
-        if (!answerable && !room->recent_reading) { /* the cache went: the first reads again */
+        /* The cache went: the first reads again. The list may be empty: a read a later
+         * join started while the room was due failed, and answered every waiter. */
+        if (!answerable && !room->recent_reading && room->recent_wait_head) {
             rooms_recent_wait_t *w = recent_wait_pop(room);
             room->recent_reading = 1;
             history(r, room, -1, -1, r->lim.join_history, 1, ROOMS_JOIN_MESSAGES(r), w->done,
