@@ -141,18 +141,22 @@ static int store__check(store_t *st)
 
 /* Waits (mu held) until there is work or stopping is set. Every STORE_PING_NS without
  * either, checks the backend (store__check) when it has a ping or is failing, mu released
- * meanwhile. */
+ * meanwhile; after the first STORE_PING_NS without work, lets a backend with a trim give
+ * back its caches once (then, healthy and without a ping, it sleeps until work comes). */
 static void store__idle(store_t *st)
 {
+    int trimmed = !st->be->trim;
     while (!st->pending.head && !st->stopping) {
-        if (!st->be->ping && !st->failing) {
+        if (!st->be->ping && !st->failing && trimmed) {
             uv_cond_wait(&st->cond, &st->mu);
             continue;
         }
         if (uv_cond_timedwait(&st->cond, &st->mu, STORE_PING_NS) != UV_ETIMEDOUT) continue;
         if (st->pending.head || st->stopping) break;
         uv_mutex_unlock(&st->mu);
-        int failing = store__check(st);
+        if (!trimmed) st->be->trim(st->conn);
+        trimmed = 1;
+        int failing = st->be->ping || st->failing ? store__check(st) : 0;
         uv_mutex_lock(&st->mu);
         st->failing = failing;
     }

@@ -871,6 +871,10 @@ typedef struct {
      * without a write. 0 or STORE_EIO. NULL: once a transaction failed, the idle worker
      * checks every second that one can begin (begin, then rollback) instead. */
     int (*ping)(void *conn);
+    /* Optional: gives back what the connection caches (SQLite's page cache); the worker
+     * calls it once after a second without work, so a store that served a burst does not
+     * keep its peak. */
+    void (*trim)(void *conn);
 } store_backend_t;
 
 /* The tables of a dump (`chorus export`, docs/operations.md), in the order they are

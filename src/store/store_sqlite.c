@@ -3331,17 +3331,14 @@ fail:
     return NULL;
 }
 
-/* The idle worker's check (store_backend_t.ping): first gives back the page cache
+/* store_backend_t.trim, once a second without work: gives back the page cache
  * (sqlite3_db_release_memory: every page no statement holds), since an idle server keeps
- * no use for it and the next reads come from the OS's page cache; then, as without a
- * ping, whether a transaction can begin. */
-static int sq_ping(void *conn)
+ * no use for it and the next reads come from the OS's page cache. No lock is taken (a
+ * BEGIN here would wait on another process's write lock and turn the store not ready). */
+static void sq_trim(void *conn)
 {
     sq_conn_t *c = conn;
     sqlite3_db_release_memory(c->db);
-    if (sq_begin(c) != 0) return STORE_EIO;
-    sq_rollback(c);
-    return 0;
 }
 
 /* A deferred transaction holds no lock until it reads; its first read (here, so that the
@@ -3378,7 +3375,7 @@ const store_backend_t store_sqlite_backend = {
     .rollback = sq_rollback,
     .exec = sq_exec,
     .close = sq_close,
-    .ping = sq_ping,
+    .trim = sq_trim,
     .dump = sq_dump,
     .load = sq_load,
     .begin_read = sq_begin_read,
