@@ -633,10 +633,9 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
                   int undo)
 {
-    if (!undo) {
-        ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
-        rooms_record_conn(room, member, NULL);
-    }
+    if (!undo) ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
+    /* An undone attach leaves the record too: else a takeover restores it (a ghost). */
+    rooms_record_conn(room, member, NULL);
     went_away(r, room, user_id, "disconnected");
 }
 
