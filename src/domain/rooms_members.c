@@ -572,7 +572,6 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
         if (hooks && webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_JOINED))
             rooms_hook(r, room, hooks, WEBHOOK_PARTICIPANT_JOINED, rooms_hook_member(m));
     }
-    rooms_record_conn(room, member, user_id);
     if (seat_online(r, m)) { /* online and presence change; more connections change nothing */
         if (rooms_coalescing(r, room))
             rooms_coalesce_online(r, room, m);
@@ -590,6 +589,10 @@ int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c)
     s->rcv = c;
     s->room = room;
     bus_subscribe(&room->bus, s, &c->subs);
+    /* Its entry in the home's record is written by its own node, which deletes it when
+     * the subscription ends (rooms_unsubscribe, rooms_client_gone), the home alive or not:
+     * an entry is of a connection its node has (or had when it died). */
+    rooms_record_conn(room, c->id, bus_rcv_user(r->bus, c));
     return 0;
 }
 
@@ -598,6 +601,8 @@ void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s)
     rooms_t *r = ud;
     ROOMS_FEATURES_CALL(r, client_left, r, s->room, s->rcv);
     rooms_watch_drop(s->room, s);
+    /* Left, kicked, banned, reset or the room deleted: its entry goes with it. */
+    rooms_record_conn(s->room, s->rcv->id, NULL);
     bus_unsubscribe(t, s);
     slab_free(s);
 }
@@ -646,6 +651,7 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
         rooms_watch_drop(room, s);
+        rooms_record_conn(room, c->id, NULL); /* by this node, its home alive or not */
         bus_unsubscribe(&room->bus, s);
         slab_free(s);
         rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c), 0);

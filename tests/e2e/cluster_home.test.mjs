@@ -141,6 +141,34 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     await hc.waitEvent((m) => m.op === 'participant_left' && m.userId === b.sub);
   });
 
+  test('the home\'s record keeps no entry of a connection that left, was kicked or closed', async () => {
+    // c<member> → user entries of room's record (the home's, for a takeover).
+    const conns = () => {
+      const lines = c.redis.cli('HGETALL', `chorus:room:${room.id}:rec`).split('\n');
+      const users = [];
+      for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i].startsWith('c')) users.push(lines[i + 1]);
+      return users;
+    };
+    const lo = mkUser('Looper');
+    for (let i = 0; i < 3; i++) {
+      const lc = await RoomWs.open(n2.port, lo);
+      await lc.join(room.id);
+      await lc.ok('leave', { room: room.id });
+      lc.close();
+    }
+    const cl = await RoomWs.open(n3.port, lo); // joined, then closed without a leave
+    await cl.join(room.id);
+    await until(() => conns().includes(lo.sub), 10000, 'the joined connection\'s entry');
+    cl.close();
+    await hc.sync();
+    // Bob (node 3) was kicked above; Ann (node 2) and the host (node 1) are attached.
+    await until(() => {
+      const u = conns();
+      return !u.includes(lo.sub) && !u.includes(b.sub) && u.length === 2;
+    }, 10000, `the record to hold the host and Ann only (holds ${JSON.stringify(conns())})`);
+    assert.deepEqual(conns().sort(), [host.sub, a.sub].sort());
+  });
+
   test('one PUBLISH per event, whatever the number of members (3 and 20)', async () => {
     // Broadcasts: an event each and nothing else (a message also feeds the activity
     // stream, whose events are coalesced by time).
