@@ -549,11 +549,21 @@ int rooms_attach_quiet(rooms_t *r, room_t *room, const char *user_id)
     return 0;
 }
 
-void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id)
+static void record_member(room_t *room, char kind, bus_member_t member, const char *user_id)
 {
     char field[24];
-    snprintf(field, sizeof(field), "c%llu", (unsigned long long)member);
+    snprintf(field, sizeof(field), "%c%llu", kind, (unsigned long long)member);
     bus_record(room->bus.bus, room->id, field, user_id);
+}
+
+void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id)
+{
+    record_member(room, 'c', member, user_id);
+}
+
+void rooms_record_gone(room_t *room, bus_member_t member, const char *user_id)
+{
+    record_member(room, 'g', member, user_id);
 }
 
 int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
@@ -639,8 +649,10 @@ void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *use
                   int undo)
 {
     if (!undo) ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
-    /* An undone attach leaves the record too: else a takeover restores it (a ghost). */
+    /* An undone attach leaves the record too: else a takeover restores it (a ghost); and
+     * its node's entry saying it closed is served. */
     rooms_record_conn(room, member, NULL);
+    rooms_record_gone(room, member, NULL);
     went_away(r, room, user_id, "disconnected");
 }
 
@@ -651,10 +663,14 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
         rooms_watch_drop(room, s);
-        rooms_record_conn(room, c->id, NULL); /* by this node, its home alive or not */
+        /* By this node, its home alive or not: closed, until the home serves the detach
+         * (a takeover releases it, with events, when the home died first). */
+        const char *user = bus_rcv_user(r->bus, c);
+        rooms_record_conn(room, c->id, NULL);
+        rooms_record_gone(room, c->id, user);
         bus_unsubscribe(&room->bus, s);
         slab_free(s);
-        rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c), 0);
+        rooms_send_detach(r, room->id, c->id, user, 0);
     }
 }
 

@@ -394,6 +394,53 @@ describe('its home killed: the dead node\'s user leaves, the others see nothing 
   });
 });
 
+// A connection closed on a surviving node while its room's home is dead: its detach goes
+// to the dead home and is never served; its node records it closed, so the new home
+// releases it (participant_left) instead of restoring it online for good.
+describe('its home killed, then a survivor\'s connection closed before the takeover', () => {
+  let c, n1, n2, n3, room, host, ann, bob, cal, ac, bc, cc;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s'] });
+    [n1, n2, n3] = c.nodes;
+    [host, ann, bob, cal] = [mkUser('Host'), mkUser('Ann'), mkUser('Bob'), mkUser('Cal')];
+    room = await createRoom(n1.port, host, { name: 'Closed meanwhile' });
+    ac = await RoomWs.open(n2.port, ann);
+    bc = await RoomWs.open(n3.port, bob);
+    cc = await RoomWs.open(n2.port, cal);
+    for (const cl of [ac, bc, cc]) await cl.join(room.id);
+  });
+  after(async () => {
+    closeAll([ac, bc, cc]);
+    await c?.stop();
+  });
+
+  test('the new home releases it: participant_left, not online', async () => {
+    await ac.ok('message', { room: room.id, type: 'user_text', content: 'before' });
+    for (const cl of [ac, bc]) await cl.sync();
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    cc.close();
+    // Cal's node recorded the connection closed (its detach waits for the dead home).
+    const closed = () => {
+      const lines = c.redis.cli('HGETALL', `chorus:room:${room.id}:rec`).split('\n');
+      for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i].startsWith('g') && lines[i + 1] === cal.sub) return true;
+      return false;
+    };
+    await until(closed, 10000, 'node 2 to record Cal\'s connection closed');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    // Node 3 takes the room over (node 2 would find Cal's connection gone there itself).
+    await bc.call('message', { room: room.id, type: 'user_text', content: 'wake' }, 10000);
+    assert.equal(c.homeOf(room.id), n3);
+    for (const cl of [ac, bc]) {
+      const left = await cl.waitEvent((m) => m.op === 'participant_left' && m.userId === cal.sub, 10000);
+      assert.equal(left.reason, 'disconnected');
+    }
+    const p = await bc.ok('participants', { room: room.id });
+    assert.equal(p.onlineCount, 2, JSON.stringify(p));
+    assert.equal(closed(), false, 'the released entry is deleted');
+  });
+});
+
 // A dead home's room needed by two nodes at once: one wins its lease, and only then reads
 // the room from the store (bus_redis.c, take_over); the other forwards to it. One read, one
 // room_reset per connection, and the usage the room counts is read once.
