@@ -1617,6 +1617,15 @@ static void redis_record(bus_t *b, const char *room, const char *field, const ch
     if (!r->connected || !r->ac || r->closing) return;
     char key[BUS_REDIS_CHAN_MAX];
     rec_key(key, sizeof(key), room);
+    /* An event of room that did not go out (missed): the last published seq / version
+     * shows nothing any more, so that a takeover does not keep the other nodes'
+     * connections (they get room_reset); written again by the next message / change
+     * after the 'S' went. */
+    if ((strcmp(field, "s") == 0 || strcmp(field, "v") == 0) &&
+        (r->missed_all || strmap_get(&r->missed, room))) {
+        field = "s";
+        value = NULL;
+    }
     if (value)
         redisAsyncCommand(r->ac, NULL, NULL, "HSET %s %s %s", key, field, value);
     else

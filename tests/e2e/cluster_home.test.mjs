@@ -34,6 +34,14 @@ async function settle(cl, roomId) {
   throw new Error('no join held');
 }
 
+/** The users of roomId's record entries whose field starts with kind ('c': attached, 'g': closed at their node). */
+function recUsers(redis, roomId, kind) {
+  const lines = redis.cli('HGETALL', `chorus:room:${roomId}:rec`).split('\n');
+  const users = [];
+  for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i].startsWith(kind)) users.push(lines[i + 1]);
+  return users;
+}
+
 /** Redis's count of PUBLISH commands so far (INFO commandstats). */
 function publishes(redis) {
   const m = /cmdstat_publish:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'));
@@ -142,13 +150,7 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
   });
 
   test('the home\'s record keeps no entry of a connection that left, was kicked or closed', async () => {
-    // c<member> → user entries of room's record (the home's, for a takeover).
-    const conns = () => {
-      const lines = c.redis.cli('HGETALL', `chorus:room:${room.id}:rec`).split('\n');
-      const users = [];
-      for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i].startsWith('c')) users.push(lines[i + 1]);
-      return users;
-    };
+    const conns = () => recUsers(c.redis, room.id, 'c');
     const lo = mkUser('Looper');
     for (let i = 0; i < 3; i++) {
       const lc = await RoomWs.open(n2.port, lo);
@@ -421,11 +423,7 @@ describe('its home killed, then a survivor\'s connection closed before the takeo
     await withTimeout(n1.exited, 5000, 'node 1 to exit');
     cc.close();
     // Cal's node recorded the connection closed (its detach waits for the dead home).
-    const closed = () => {
-      const lines = c.redis.cli('HGETALL', `chorus:room:${room.id}:rec`).split('\n');
-      for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i].startsWith('g') && lines[i + 1] === cal.sub) return true;
-      return false;
-    };
+    const closed = () => recUsers(c.redis, room.id, 'g').includes(cal.sub);
     await until(closed, 10000, 'node 2 to record Cal\'s connection closed');
     await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
     // Node 3 takes the room over (node 2 would find Cal's connection gone there itself).
@@ -438,6 +436,45 @@ describe('its home killed, then a survivor\'s connection closed before the takeo
     const p = await bc.ok('participants', { room: room.id });
     assert.equal(p.onlineCount, 2, JSON.stringify(p));
     assert.equal(closed(), false, 'the released entry is deleted');
+  });
+});
+
+// An event too large for the bus reached no other node: the home's record no longer
+// shows its room's last seq, so the new home after its death does not keep the other
+// nodes' connections (they missed the message): room_reset.
+describe('its home killed after an event that reached no other node', () => {
+  let c, n1, n2, n3, room, host, ann, bob, hc, ac, bc;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s', '--cluster-max-bus-message', '8KiB'] });
+    [n1, n2, n3] = c.nodes;
+    [host, ann, bob] = [mkUser('Host'), mkUser('Ann'), mkUser('Bob')];
+    room = await createRoom(n1.port, host, { name: 'Too large' });
+    hc = await RoomWs.open(n1.port, host);
+    ac = await RoomWs.open(n2.port, ann);
+    bc = await RoomWs.open(n3.port, bob);
+    for (const cl of [hc, ac, bc]) await cl.join(room.id);
+  });
+  after(async () => {
+    closeAll([hc, ac, bc]);
+    await c?.stop();
+  });
+
+  test('the survivors get room_reset', async () => {
+    const rec = `chorus:room:${room.id}:rec`;
+    await hc.ok('message', { room: room.id, type: 'user_text', content: 'small' });
+    await until(() => c.redis.cli('HEXISTS', rec, 's') === '1', 10000, 'the record\'s seq');
+    await hc.ok('message', { room: room.id, type: 'user_text', content: 'x'.repeat(9000) });
+    await hc.sync();
+    await until(() => c.redis.cli('HEXISTS', rec, 's') === '0', 10000, 'the record\'s seq to go');
+    for (const cl of [ac, bc]) cl.clear();
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    await bc.call('message', { room: room.id, type: 'user_text', content: 'wake' }, 10000);
+    for (const cl of [ac, bc]) {
+      const ev = await cl.waitEvent((m) => m.op === 'room_reset', 10000);
+      assert.equal(ev.reason, 'home_lost');
+    }
   });
 });
 
