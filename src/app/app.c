@@ -138,7 +138,7 @@ int app_init(app_t *a, uv_loop_t *loop, const chorus_config_t *cfg, log_t *log, 
                                .lease_ms = cfg->cluster_lease,
                                .op_timeout_ms = cfg->cluster_op_timeout,
                                .max_inflight = (size_t)cfg->cluster_max_inflight,
-                               .msg_max = BUS_REDIS_MSG_MAX};
+                               .msg_max = (size_t)cfg->cluster_max_bus_message};
         a->bus =
             bus_redis_new(loop, cfg->cluster, &bo, log, &proto_bus_rcv_ops, err, sizeof(err));
         if (!a->bus) {

@@ -359,12 +359,14 @@ typedef void (*bus_reset_fn)(void *ud, const char *room, const char *reason);
 typedef void (*bus_lost_fn)(void *ud, const char *room);
 
 /* The home's record of a room (bus_record), as a takeover reads it: the connections
- * attached at the last home (their node live or not, by the cluster's heartbeats), the
+ * attached at the last home (their node live or not, by the cluster's heartbeats; not
+ * live either when their node recorded them closed: a detach the last home may not have
+ * served), the
  * entity locks held there, and the last message seq and state version it published. */
 typedef struct {
     bus_member_t member;
     const char *user;
-    int live; /* its node is alive */
+    int live; /* its node is alive and, by it, the connection still there */
 } bus_rec_conn_t;
 
 typedef struct {

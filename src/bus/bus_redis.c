@@ -944,11 +944,13 @@ static int rec_restore(redis_bus_t *r, const claim_t *cl)
         const char *f = at, *v = at + strlen(at) + 1;
         at = v + strlen(v) + 1;
         char *end;
-        if (f[0] == 'c') {
+        if (f[0] == 'c' || f[0] == 'g') { /* g: closed at its node, its detach maybe unserved */
             bus_member_t m = strtoull(f + 1, &end, 10);
             if (*end || !m || !*v) continue;
             conns[rec.nconns++] = (bus_rec_conn_t){
-                .member = m, .user = v, .live = node_alive(r, bus_member_node(m), last)};
+                .member = m,
+                .user = v,
+                .live = f[0] == 'c' && node_alive(r, bus_member_node(m), last)};
         } else if (f[0] == 'l' && f[1]) {
             bus_member_t h = strtoull(v, &end, 10);
             if (*end != ' ') continue;
@@ -1615,6 +1617,15 @@ static void redis_record(bus_t *b, const char *room, const char *field, const ch
     if (!r->connected || !r->ac || r->closing) return;
     char key[BUS_REDIS_CHAN_MAX];
     rec_key(key, sizeof(key), room);
+    /* An event of room that did not go out (missed): the last published seq / version
+     * shows nothing any more, so that a takeover does not keep the other nodes'
+     * connections (they get room_reset); written again by the next message / change
+     * after the 'S' went. */
+    if ((strcmp(field, "s") == 0 || strcmp(field, "v") == 0) &&
+        (r->missed_all || strmap_get(&r->missed, room))) {
+        field = "s";
+        value = NULL;
+    }
     if (value)
         redisAsyncCommand(r->ac, NULL, NULL, "HSET %s %s %s", key, field, value);
     else

@@ -47,8 +47,9 @@
 /* The longest channel or key name the bus makes (a prefix, a room id, a document id). */
 #define BUS_REDIS_CHAN_MAX 192
 
-/* A bus message's size at most (an op, a reply, an event): well above what a room's
- * limits let one carry (config_reply_budget, --room-max-state), well below Redis's. */
+/* A bus message's size at most (an op, a reply, an event) by default and at the most
+ * (--cluster-max-bus-message): well above what a room's limits let one carry
+ * (config_reply_budget, --room-max-state), well below Redis's. */
 #define BUS_REDIS_MSG_MAX (16u << 20)
 
 /* What a cluster node is told (docs/operations.md, "Scaling out"). */

@@ -741,8 +741,9 @@ json_t *rooms_hook_member(const room_member_t *m);
  * connection's locks, through its other attach, stay). Borrows user_id. */
 void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
                   int undo);
-/* On c's process: subscribes c to room's topic (once attached at the home). Returns 0,
- * or -1 when c is subscribed to room already (nothing done). */
+/* On c's process: subscribes c to room's topic (once attached at the home) and writes
+ * its entry in the home's record (rooms_unsubscribe and rooms_client_gone delete it).
+ * Returns 0, or -1 when c is subscribed to room already (nothing done). */
 int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c);
 /* On the subscription's process: drops subscription s of a connection to a room (owned:
  * freed), after the features' client_left hooks. A bus_drop_fn (ud: the rooms_t). */

@@ -109,6 +109,10 @@ void rooms_member_banned(room_t *room, room_member_t *m);
 /* The home's record (bus_record) of connection member of user_id (borrowed) attached to
  * room, or of its going (user_id NULL). */
 void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id);
+/* The same for a connection closed at its node (user_id borrowed), whose detach the home
+ * deletes (user_id NULL): a takeover releases it, with events, when the detach was not
+ * served (its home dead meanwhile). */
+void rooms_record_gone(room_t *room, bus_member_t member, const char *user_id);
 
 /* The home's record of the last message seq ("s") or state version ("v") published. */
 void rooms_record_pub(room_t *room, const char *field, int64_t value);

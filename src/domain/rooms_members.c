@@ -549,11 +549,21 @@ int rooms_attach_quiet(rooms_t *r, room_t *room, const char *user_id)
     return 0;
 }
 
-void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id)
+static void record_member(room_t *room, char kind, bus_member_t member, const char *user_id)
 {
     char field[24];
-    snprintf(field, sizeof(field), "c%llu", (unsigned long long)member);
+    snprintf(field, sizeof(field), "%c%llu", kind, (unsigned long long)member);
     bus_record(room->bus.bus, room->id, field, user_id);
+}
+
+void rooms_record_conn(room_t *room, bus_member_t member, const char *user_id)
+{
+    record_member(room, 'c', member, user_id);
+}
+
+void rooms_record_gone(room_t *room, bus_member_t member, const char *user_id)
+{
+    record_member(room, 'g', member, user_id);
 }
 
 int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
@@ -572,7 +582,6 @@ int rooms_attach_hooked(rooms_t *r, room_t *room, bus_member_t member, const cha
         if (hooks && webhooks_wants(r->hooks, WEBHOOK_PARTICIPANT_JOINED))
             rooms_hook(r, room, hooks, WEBHOOK_PARTICIPANT_JOINED, rooms_hook_member(m));
     }
-    rooms_record_conn(room, member, user_id);
     if (seat_online(r, m)) { /* online and presence change; more connections change nothing */
         if (rooms_coalescing(r, room))
             rooms_coalesce_online(r, room, m);
@@ -590,6 +599,10 @@ int rooms_subscribe(rooms_t *r, room_t *room, bus_rcv_t *c)
     s->rcv = c;
     s->room = room;
     bus_subscribe(&room->bus, s, &c->subs);
+    /* Its entry in the home's record is written by its own node, which deletes it when
+     * the subscription ends (rooms_unsubscribe, rooms_client_gone), the home alive or not:
+     * an entry is of a connection its node has (or had when it died). */
+    rooms_record_conn(room, c->id, bus_rcv_user(r->bus, c));
     return 0;
 }
 
@@ -598,6 +611,8 @@ void rooms_unsubscribe(void *ud, bus_topic_t *t, bus_sub_t *s)
     rooms_t *r = ud;
     ROOMS_FEATURES_CALL(r, client_left, r, s->room, s->rcv);
     rooms_watch_drop(s->room, s);
+    /* Left, kicked, banned, reset or the room deleted: its entry goes with it. */
+    rooms_record_conn(s->room, s->rcv->id, NULL);
     bus_unsubscribe(t, s);
     slab_free(s);
 }
@@ -633,10 +648,11 @@ static void went_away(rooms_t *r, room_t *room, const char *user_id, const char 
 void rooms_detach(rooms_t *r, room_t *room, bus_member_t member, const char *user_id,
                   int undo)
 {
-    if (!undo) {
-        ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
-        rooms_record_conn(room, member, NULL);
-    }
+    if (!undo) ROOMS_FEATURES_CALL(r, member_gone, r, room, member, user_id);
+    /* An undone attach leaves the record too: else a takeover restores it (a ghost); and
+     * its node's entry saying it closed is served. */
+    rooms_record_conn(room, member, NULL);
+    rooms_record_gone(room, member, NULL);
     went_away(r, room, user_id, "disconnected");
 }
 
@@ -647,9 +663,14 @@ void rooms_client_gone(rooms_t *r, bus_rcv_t *c)
         bus_sub_t *s = c->subs;
         room_t *room = s->room;
         rooms_watch_drop(room, s);
+        /* By this node, its home alive or not: closed, until the home serves the detach
+         * (a takeover releases it, with events, when the home died first). */
+        const char *user = bus_rcv_user(r->bus, c);
+        rooms_record_conn(room, c->id, NULL);
+        rooms_record_gone(room, c->id, user);
         bus_unsubscribe(&room->bus, s);
         slab_free(s);
-        rooms_send_detach(r, room->id, c->id, bus_rcv_user(r->bus, c), 0);
+        rooms_send_detach(r, room->id, c->id, user, 0);
     }
 }
 

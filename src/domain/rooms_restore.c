@@ -61,6 +61,7 @@ int rooms_restore(void *ud, const char *id, const bus_rec_t *rec)
         const bus_rec_conn_t *c = &rec->conns[i];
         if (rooms_attach_quiet(r, room, c->user) != 0) {
             rooms_record_conn(room, c->member, NULL);
+            rooms_record_gone(room, c->member, NULL);
             continue;
         }
         attached[i] = 1;

@@ -361,6 +361,8 @@ static const opt_t options[] = {
      "answered unavailable"},
     {"cluster-max-inflight", OPT_COUNT, OFF(cluster_max_inflight), 1, 10000000, "10000",
      "ops this node has on their way to other nodes at most (more: unavailable)"},
+    {"cluster-max-bus-message", OPT_SIZE, OFF(cluster_max_bus_message), 4 * KiB, 16 * MiB,
+     "16MiB", "one message between nodes at most (a larger event reaches no other node)"},
     GROUP("calls (WebRTC signaling; docs/webrtc.md)"),
     {"rtc-max-members", OPT_COUNT, OFF(rtc_max_members), 1, 100000, "50",
      "connections in one room's call (call_full)"},
@@ -496,6 +498,7 @@ void config_defaults(chorus_config_t *cfg)
     cfg->cluster_lease = 5000;
     cfg->cluster_op_timeout = 5000;
     cfg->cluster_max_inflight = 10000;
+    cfg->cluster_max_bus_message = 16 * MiB;
     cfg->upload_types = ch_strdup("");
     cfg->room_max_message = 16 * KiB;
     cfg->room_max_metadata = 4 * KiB;

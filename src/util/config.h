@@ -182,6 +182,7 @@ typedef struct {
     uint64_t cluster_lease;         /* ms a room's home lease lives unrenewed */
     uint64_t cluster_op_timeout;    /* ms a forwarded op waits for its answer */
     uint64_t cluster_max_inflight;  /* forwarded ops in flight per node */
+    uint64_t cluster_max_bus_message; /* bytes of one bus message at most */
     /* calls (WebRTC signaling) */
     uint64_t rtc_max_members; /* connections in one call */
     uint64_t rtc_mesh_max;    /* the largest mesh call when an SFU is configured */

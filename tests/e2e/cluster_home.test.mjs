@@ -34,6 +34,14 @@ async function settle(cl, roomId) {
   throw new Error('no join held');
 }
 
+/** The users of roomId's record entries whose field starts with kind ('c': attached, 'g': closed at their node). */
+function recUsers(redis, roomId, kind) {
+  const lines = redis.cli('HGETALL', `chorus:room:${roomId}:rec`).split('\n');
+  const users = [];
+  for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i].startsWith(kind)) users.push(lines[i + 1]);
+  return users;
+}
+
 /** Redis's count of PUBLISH commands so far (INFO commandstats). */
 function publishes(redis) {
   const m = /cmdstat_publish:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'));
@@ -139,6 +147,28 @@ describe('a room at home on node 1, members on nodes 2 and 3', () => {
     // Out as on one node: not subscribed, not a participant.
     await bc.err('message', { room: room.id, type: 'user_text', content: 'still here?' }, 'not_found');
     await hc.waitEvent((m) => m.op === 'participant_left' && m.userId === b.sub);
+  });
+
+  test('the home\'s record keeps no entry of a connection that left, was kicked or closed', async () => {
+    const conns = () => recUsers(c.redis, room.id, 'c');
+    const lo = mkUser('Looper');
+    for (let i = 0; i < 3; i++) {
+      const lc = await RoomWs.open(n2.port, lo);
+      await lc.join(room.id);
+      await lc.ok('leave', { room: room.id });
+      lc.close();
+    }
+    const cl = await RoomWs.open(n3.port, lo); // joined, then closed without a leave
+    await cl.join(room.id);
+    await until(() => conns().includes(lo.sub), 10000, 'the joined connection\'s entry');
+    cl.close();
+    await hc.sync();
+    // Bob (node 3) was kicked above; Ann (node 2) and the host (node 1) are attached.
+    await until(() => {
+      const u = conns();
+      return !u.includes(lo.sub) && !u.includes(b.sub) && u.length === 2;
+    }, 10000, `the record to hold the host and Ann only (holds ${JSON.stringify(conns())})`);
+    assert.deepEqual(conns().sort(), [host.sub, a.sub].sort());
   });
 
   test('one PUBLISH per event, whatever the number of members (3 and 20)', async () => {
@@ -362,6 +392,88 @@ describe('its home killed: the dead node\'s user leaves, the others see nothing 
       await cl.sync();
       assert.equal(cl.kept((m) => m.op === 'room_reset').length, 0, `no room_reset for ${cl.user.name}`);
       assert.equal(cl.kept((m) => m.op === 'participant_left').length, 0, 'participant_left once');
+    }
+  });
+});
+
+// A connection closed on a surviving node while its room's home is dead: its detach goes
+// to the dead home and is never served; its node records it closed, so the new home
+// releases it (participant_left) instead of restoring it online for good.
+describe('its home killed, then a survivor\'s connection closed before the takeover', () => {
+  let c, n1, n2, n3, room, host, ann, bob, cal, ac, bc, cc;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s'] });
+    [n1, n2, n3] = c.nodes;
+    [host, ann, bob, cal] = [mkUser('Host'), mkUser('Ann'), mkUser('Bob'), mkUser('Cal')];
+    room = await createRoom(n1.port, host, { name: 'Closed meanwhile' });
+    ac = await RoomWs.open(n2.port, ann);
+    bc = await RoomWs.open(n3.port, bob);
+    cc = await RoomWs.open(n2.port, cal);
+    for (const cl of [ac, bc, cc]) await cl.join(room.id);
+  });
+  after(async () => {
+    closeAll([ac, bc, cc]);
+    await c?.stop();
+  });
+
+  test('the new home releases it: participant_left, not online', async () => {
+    await ac.ok('message', { room: room.id, type: 'user_text', content: 'before' });
+    for (const cl of [ac, bc]) await cl.sync();
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    cc.close();
+    // Cal's node recorded the connection closed (its detach waits for the dead home).
+    const closed = () => recUsers(c.redis, room.id, 'g').includes(cal.sub);
+    await until(closed, 10000, 'node 2 to record Cal\'s connection closed');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    // Node 3 takes the room over (node 2 would find Cal's connection gone there itself).
+    await bc.call('message', { room: room.id, type: 'user_text', content: 'wake' }, 10000);
+    assert.equal(c.homeOf(room.id), n3);
+    for (const cl of [ac, bc]) {
+      const left = await cl.waitEvent((m) => m.op === 'participant_left' && m.userId === cal.sub, 10000);
+      assert.equal(left.reason, 'disconnected');
+    }
+    const p = await bc.ok('participants', { room: room.id });
+    assert.equal(p.onlineCount, 2, JSON.stringify(p));
+    assert.equal(closed(), false, 'the released entry is deleted');
+  });
+});
+
+// An event too large for the bus reached no other node: the home's record no longer
+// shows its room's last seq, so the new home after its death does not keep the other
+// nodes' connections (they missed the message): room_reset.
+describe('its home killed after an event that reached no other node', () => {
+  let c, n1, n2, n3, room, host, ann, bob, hc, ac, bc;
+  before(async () => {
+    c = await startCluster(3, { args: ['--cluster-lease', '1s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '2s', '--cluster-max-bus-message', '8KiB'] });
+    [n1, n2, n3] = c.nodes;
+    [host, ann, bob] = [mkUser('Host'), mkUser('Ann'), mkUser('Bob')];
+    room = await createRoom(n1.port, host, { name: 'Too large' });
+    hc = await RoomWs.open(n1.port, host);
+    ac = await RoomWs.open(n2.port, ann);
+    bc = await RoomWs.open(n3.port, bob);
+    for (const cl of [hc, ac, bc]) await cl.join(room.id);
+  });
+  after(async () => {
+    closeAll([hc, ac, bc]);
+    await c?.stop();
+  });
+
+  test('the survivors get room_reset', async () => {
+    const rec = `chorus:room:${room.id}:rec`;
+    await hc.ok('message', { room: room.id, type: 'user_text', content: 'small' });
+    await until(() => c.redis.cli('HEXISTS', rec, 's') === '1', 10000, 'the record\'s seq');
+    await hc.ok('message', { room: room.id, type: 'user_text', content: 'x'.repeat(9000) });
+    await hc.sync();
+    await until(() => c.redis.cli('HEXISTS', rec, 's') === '0', 10000, 'the record\'s seq to go');
+    for (const cl of [ac, bc]) cl.clear();
+    n1.kill();
+    await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 10000, 'the lease to end');
+    await bc.call('message', { room: room.id, type: 'user_text', content: 'wake' }, 10000);
+    for (const cl of [ac, bc]) {
+      const ev = await cl.waitEvent((m) => m.op === 'room_reset', 10000);
+      assert.equal(ev.reason, 'home_lost');
     }
   });
 });
