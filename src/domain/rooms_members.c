@@ -551,6 +551,7 @@ int rooms_attach_quiet(rooms_t *r, room_t *room, const char *user_id)
 
 static void record_member(room_t *room, char kind, bus_member_t member, const char *user_id)
 {
+    if (!bus_is_cluster(room->bus.bus)) return; /* one process records nothing */
     char field[24];
     snprintf(field, sizeof(field), "%c%llu", kind, (unsigned long long)member);
     bus_record(room->bus.bus, room->id, field, user_id);
