@@ -13,10 +13,12 @@ static uint64_t pr__add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Minimum time between two emitted changes: rounded up so max_rate is never exceeded. */
+/* Minimum time between two emitted changes: rounded up so max_rate is never exceeded, or
+ * min_gap_ms when longer. */
 static uint64_t pr__interval(const presence_rules_t *r)
 {
-    return r->max_rate ? (1000u + r->max_rate - 1) / r->max_rate : 0;
+    uint64_t by_rate = r->max_rate ? (1000u + r->max_rate - 1) / r->max_rate : 0;
+    return r->min_gap_ms > by_rate ? r->min_gap_ms : by_rate;
 }
 
 static uint64_t pr__flush_at(const presence_t *p, const presence_rules_t *r)

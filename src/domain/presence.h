@@ -16,11 +16,14 @@ typedef struct {
     uint64_t idle_ms;   /* silence after which the user is shown idle (60 s) */
     uint64_t typing_ms; /* "typing": true clears itself after this long (5 s) */
     size_t max_bytes;   /* cap on the compact JSON size of the state a client builds */
+    uint64_t min_gap_ms; /* a longer minimum time between two emitted changes than
+                          * max_rate's (a large room's coalescing interval, issue 26:
+                          * rooms_presence_rules); 0: max_rate's alone */
 } presence_rules_t;
 
 /* 4096: room for a cursor, a selection and a status line with plenty to spare, small
  * enough that a room of 100 members' snapshots stays under half a megabyte. */
-#define PRESENCE_RULES_DEFAULT ((presence_rules_t){20, 60000, 5000, 4096})
+#define PRESENCE_RULES_DEFAULT ((presence_rules_t){20, 60000, 5000, 4096, 0})
 
 /* Two fields are owned by the module: "idle" (true/false; a client's "idle" is ignored)
  * and the timer on "typing". Times are milliseconds on any monotonic clock; a reading of

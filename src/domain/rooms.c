@@ -930,9 +930,10 @@ static unsigned tick_member(rooms_t *r, room_t *room, room_member_t *m, uint64_t
 {
     if (m->online && !m->presence_dirty) {
         unsigned cost = ROOMS_TICK_VISIT;
-        uint64_t due = presence_next_due(&m->presence, &r->lim.presence);
+        presence_rules_t rules = rooms_presence_rules(r, room);
+        uint64_t due = presence_next_due(&m->presence, &rules);
         if (due && due <= now) {
-            json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+            json_t *change = presence_tick(&m->presence, now, &rules);
             if (change) {
                 rooms_presence_emit(room, m, change);
                 cost = ROOMS_TICK_ACT;

@@ -230,5 +230,11 @@ void rooms_presence_emit(room_t *room, room_member_t *m, json_t *change);
 int rooms_presence_watched(const room_member_t *m);
 /* Puts m on the pending-presence list and starts the presence timer if it is off. */
 void rooms_schedule_presence(rooms_t *r, room_member_t *m);
+/* The presence rules of room's members (r's, borrowed, copied): in a large room a member's
+ * changes go out at most once per the room's coalescing interval (rooms_coalesce_interval:
+ * --room-large-tick, longer when the room's online members over --room-large-rate say so),
+ * the latest state winning, so the room's presence deliveries stay within that rate when
+ * each member watches about one other (issue 26). */
+presence_rules_t rooms_presence_rules(const rooms_t *r, const room_t *room);
 
 #endif

@@ -56,6 +56,15 @@ void rooms_watch_drop(room_t *room, bus_sub_t *s)
     if (room->watch) pwatch_drop(room->watch, s);
 }
 
+presence_rules_t rooms_presence_rules(const rooms_t *r, const room_t *room)
+{
+    presence_rules_t rules = r->lim.presence;
+    if (ROOMS_LARGE(r, room))
+        rules.min_gap_ms =
+            rooms_coalesce_interval(r->lim.large_tick_ms, r->lim.large_rate, room->roster.online);
+    return rules;
+}
+
 static void on_presence_timer(uv_timer_t *t);
 
 /* A member stays on the fast presence timer while a change is held back or typing is on
@@ -89,7 +98,8 @@ static void on_presence_timer(uv_timer_t *t)
         room_member_t *m = list;
         list = m->dirty_next;
         m->presence_dirty = 0;
-        json_t *change = presence_tick(&m->presence, now, &r->lim.presence);
+        presence_rules_t rules = rooms_presence_rules(r, m->room);
+        json_t *change = presence_tick(&m->presence, now, &rules);
         if (change) rooms_presence_emit(m->room, m, change);
         if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);
     }
@@ -104,7 +114,8 @@ int rooms_presence(rooms_t *r, room_t *room, const char *user_id, const json_t *
     room_member_t *m = room_member(room, user_id);
     if (!m) return -1;
     json_t *emit = NULL;
-    if (presence_update(&m->presence, patch, uv_now(r->loop), &r->lim.presence, &emit) != 0)
+    presence_rules_t rules = rooms_presence_rules(r, room);
+    if (presence_update(&m->presence, patch, uv_now(r->loop), &rules, &emit) != 0)
         return -1;
     if (emit) rooms_presence_emit(room, m, emit);
     if (rooms_presence_watched(m)) rooms_schedule_presence(r, m);

@@ -147,3 +147,46 @@ describe('large rooms: presence subscriptions', () => {
     else assert.equal(lastX.joined.find((p) => p.userId === x.sub).online, false);
   });
 });
+
+// Issue 26, the 100k presence run: in a large room the home sends a member's presence at
+// most once per the room's interval (--room-large-tick here), the latest state winning, so
+// a room's presence deliveries stay bounded however fast its members move (each mover
+// here: a change every round trip, --presence-rate's own limit out of the way). On a
+// cluster the mover and the watcher are on different nodes: the home coalesces, the
+// watcher's node delivers.
+describe('large rooms: presence coalesced per interval at the home', () => {
+  let srv;
+  const cs = [];
+  before(async () => {
+    srv = await startServer({
+      args: [...FAST_HASH, '--jwt-secret', TEST_SECRET, '--room-large', '3',
+        '--room-large-tick', '5s', '--presence-rate', '1000'],
+    });
+  });
+  after(async () => {
+    closeAll(cs);
+    await srv?.stop();
+  });
+
+  it('a mover\'s changes within one interval reach its watcher as one, the last state', T, async () => {
+    const [host, m, w, o, p] = ['Host', 'Mov', 'Wat', 'Oth', 'Pat'].map((n) => mkUser(n));
+    const room = await createRoom(srv.port, host, { name: 'moving', maxParticipants: 30 });
+    const all = [];
+    for (const u of [host, m, w, o, p]) {
+      const c = await RoomWs.open(srv.port, u);
+      cs.push(c);
+      all.push(c);
+      await c.join(room.id); // 5 seats: large
+    }
+    const [, cm, cw] = all;
+    await cw.ok('presence_subscribe', { room: room.id, users: [m.sub] });
+    cw.clear();
+    // Five moves, each answered before the next (so none share a loop iteration): the first
+    // goes out at once, the four others within the 5 s interval after it are held as one.
+    for (let x = 1; x <= 5; x++) await cm.ok('presence', { room: room.id, state: { x } });
+    const last = await cw.waitEvent((e) => e.op === 'presence' && e.userId === m.sub && e.state.x === 5, 30000);
+    // what came before the last (waitEvent takes the event it waited for out of kept)
+    const seen = cw.kept((e) => e.op === 'presence' && e.userId === m.sub).map((e) => e.state.x);
+    assert.deepEqual([...seen, last.state.x], [1, 5]);
+  });
+});

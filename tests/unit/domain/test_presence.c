@@ -196,7 +196,7 @@ static void test_next_due_exact_flush(void)
 static void test_rate_rounding(void)
 {
     /* 3/s: the interval rounds up to 334 ms so no second holds four changes */
-    presence_rules_t r = {3, 0, 0, 0};
+    presence_rules_t r = {3, 0, 0, 0, 0};
     presence_t p;
     presence_init(&p, 1);
     json_decref(upd(&p, "{\"a\":1}", 1, &r, NULL));
@@ -204,12 +204,43 @@ static void test_rate_rounding(void)
     ASSERT_TRUE(e == NULL);
     ASSERT_EQ(presence_next_due(&p, &r), 335);
     /* max_rate 0: no coalescing at all; idle and typing off: nothing scheduled */
-    presence_rules_t none = {0, 0, 0, 0};
+    presence_rules_t none = {0, 0, 0, 0, 0};
     e = upd(&p, "{\"a\":3,\"typing\":true}", 3, &none, NULL);
     int ok = is_json(e, "{\"a\":3,\"typing\":true}");
     json_decref(e);
     ASSERT_TRUE(ok);
     ASSERT_EQ(presence_next_due(&p, &none), 0);
+    presence_free(&p);
+}
+
+static void test_min_gap(void)
+{
+    /* A large room's gap (min_gap_ms, longer than max_rate's 50 ms): the changes inside it
+     * are held and go out as one at its end, the latest state winning. */
+    presence_rules_t r = PRESENCE_RULES_DEFAULT;
+    r.min_gap_ms = 2000;
+    presence_t p;
+    presence_init(&p, 1);
+    json_t *e = upd(&p, "{\"x\":1}", 10, &r, NULL);
+    ASSERT_TRUE(e != NULL);
+    json_decref(e);
+    for (int i = 2; i <= 9; i++) {
+        char patch[32];
+        snprintf(patch, sizeof(patch), "{\"x\":%d}", i);
+        e = upd(&p, patch, (uint64_t)(10 + 100 * i), &r, NULL);
+        ASSERT_TRUE(e == NULL);
+    }
+    ASSERT_EQ(presence_next_due(&p, &r), 2010);
+    ASSERT_TRUE(presence_tick(&p, 2009, &r) == NULL);
+    e = presence_tick(&p, 2010, &r);
+    int ok = is_json(e, "{\"x\":9}");
+    json_decref(e);
+    ASSERT_TRUE(ok);
+    /* a gap shorter than max_rate's changes nothing */
+    r.min_gap_ms = 10;
+    e = upd(&p, "{\"x\":10}", 2030, &r, NULL);
+    ASSERT_TRUE(e == NULL);
+    ASSERT_EQ(presence_next_due(&p, &r), 2060);
     presence_free(&p);
 }
 
@@ -556,6 +587,7 @@ int main(void)
     RUN(test_burst_coalesced);
     RUN(test_next_due_exact_flush);
     RUN(test_rate_rounding);
+    RUN(test_min_gap);
     RUN(test_clock_zero);
     RUN(test_idle);
     RUN(test_idle_alone_shared);
