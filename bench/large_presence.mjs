@@ -13,6 +13,10 @@
 // and redis-server (tests/e2e/lib/cluster.mjs), the connections round robin over them and
 // the room made on the first (its home). procs auto: one generator process per 15,000
 // connections. Not part of `make bench`: a 100,000-member run takes the machine for minutes.
+// LARGE_ARGS_EXTRA="--room-large-rate 10000 …": more arguments for every node.
+// LARGE_DIAG=1 (a cluster): every 2 s of the run, each node's CPU and Redis's view of its
+// connections (CLIENT LIST: output buffer omem, commands sent), Redis's INFO counters at the
+// end, and every node's warnings, on stderr: what to look at when the movement fails.
 import { spawn } from 'node:child_process';
 
 import { TEST_SECRET } from '../tests/e2e/lib/auth.mjs';
@@ -36,10 +40,26 @@ const subs = members - movers;
 const procs = procsA === 'auto' ? Math.max(1, Math.ceil(members / 15000)) : Number(procsA);
 
 const cpuOf = (pids) => pids.reduce((a, pid) => a + proc(pid).cpuS, 0);
+const diag = process.env.LARGE_DIAG === '1';
 
-const cluster = nodes > 1 ? await startCluster(nodes, { args: ARGS }) : null;
-const servers = cluster ? cluster.nodes : [await startServer({ args: ARGS, web: false })];
+const args0 = [...ARGS, ...(process.env.LARGE_ARGS_EXTRA ?? '').split(' ').filter(Boolean)];
+const cluster = nodes > 1 ? await startCluster(nodes, { args: args0 }) : null;
+const servers = cluster ? cluster.nodes : [await startServer({ args: args0, web: false })];
 const pids = servers.map((s) => s.proc.pid);
+let diagTimer = null;
+if (diag && cluster) {
+  let last = pids.map((p) => proc(p).cpuS);
+  diagTimer = setInterval(() => {
+    const now = pids.map((p) => proc(p).cpuS);
+    const cpu = now.map((c, i) => (c - last[i]).toFixed(1)).join(' ');
+    last = now;
+    const clients = cluster.redis.cli('CLIENT', 'LIST').split('\n')
+      .filter((l) => / sub=[1-9]/.test(l) || /psub=0/.test(l) && / cmd=(publish|evalsha|eval)/.test(l))
+      .map((l) => l.replace(/.*?addr=\S+:(\d+).* sub=(\d+).* qbuf=(\d+).* omem=(\d+).* tot-mem=\d+.* cmd=(\S+).*/,
+        'port $1 sub $2 qbuf $3 omem $4 cmd $5'));
+    console.error(`diag: node cpu s/2s ${cpu} | ${clients.join(' ; ')}`);
+  }, 2000);
+}
 const rss0 = pids.map((p) => proc(p).rssKiB);
 const cpu0 = cpuOf(pids);
 const t0 = Date.now();
@@ -80,6 +100,14 @@ try {
   res = { ok: false };
 }
 const rss1 = pids.map((p) => proc(p).rssKiB);
+if (diagTimer) {
+  clearInterval(diagTimer);
+  const info = cluster.redis.cli('INFO', 'all').split('\n').filter((l) =>
+    /^(connected_clients|client_recent_max_output_buffer|total_commands_processed|total_net|pubsub_channels|client_output_buffer_limit_disconnections|total_connections_received|instantaneous_ops|cmdstat_publish|used_cpu)/.test(l));
+  console.error(`diag: redis ${info.map((l) => l.trim()).join(' ')}`);
+  for (const s of servers)
+    console.error(`diag: node ${s.node} port ${s.port}:\n${s.lines.filter((l) => /warn|error|cluster:/.test(l)).slice(-15).join('\n')}`);
+}
 const runCpu = win?.cpuEnd !== undefined ? win.cpuEnd - win.cpu : NaN;
 const out = {
   members, movers, hz: Number(hzA), watch: Number(watchA), watchers: res.watchers, nodes, procs,

@@ -1647,6 +1647,13 @@ static void on_renew(redisAsyncContext *ac, void *reply, void *ud)
     renew_t *rn = ud;
     redis_bus_t *r = rn->r;
     const redisReply *rep = reply;
+    /* A renewal must be answered within the lease less its margin and the renewal period
+     * (own_until); one answered after a quarter of the lease says the node's loop or Redis
+     * is late (an overloaded box: issue 26's 100k presence run), before a lease runs out. */
+    uint64_t took = uv_now(r->loop) - rn->sent_at;
+    if (rep && took > r->opts.lease_ms / 4)
+        log_warn(r->log, "cluster: a lease renewal was answered after %llu ms (lease %llu ms)",
+                 (unsigned long long)took, (unsigned long long)r->opts.lease_ms);
     if (rep && !r->closing && rep->type == REDIS_REPLY_ARRAY && rep->elements == rn->n) {
         for (size_t i = 0; i < rn->n; i++) {
             const char *room = rn->rooms[i];
