@@ -188,7 +188,7 @@ static const opt_t options[] = {
     {"room-join-participants", OPT_COUNT, OFF(room_join_participants), 1, 1000, "100",
      "participants in a large room's join reply (the first page)"},
     {"room-large-rate", OPT_COUNT, OFF(room_large_rate), 1, 100000000, "50000",
-     "deliveries a second a large room's participants_changed may cost (longer intervals)"},
+     "deliveries a second a large room's membership and presence events may cost"},
     {"room-changed-max", OPT_COUNT, OFF(room_changed_max), 0, 100000, "100",
      "participants named as joined in one participants_changed (the rest are counted)"},
     {"room-presence-subscribe-max", OPT_COUNT, OFF(room_presence_subscribe_max), 0, 10000,
