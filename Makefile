@@ -95,7 +95,7 @@ e2e-pg:
 # test's connections over them (tests/e2e/lib/cluster.mjs, startClusterServer); a test
 # that needs one process skips itself (ON_CLUSTER). The SDK's reconnection tests too, with
 # a node killed under a client.
-E2E_CLUSTER := rooms rooms_ws docs entities
+E2E_CLUSTER := rooms rooms_ws docs entities presence_sub
 
 e2e-cluster:
 	CHORUS_TEST_CLUSTER=1 CHORUS_BIN=$(CURDIR)/$(BUILD)/chorus \
