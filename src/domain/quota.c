@@ -117,9 +117,12 @@ int quota_lease_fits(const quota_lease_t *l, int64_t add, uint64_t now)
     return add <= 0 || add <= quota_lease_allow(l, now);
 }
 
-int quota_lease_overdraw(const quota_lease_t *l, uint64_t now)
+int quota_lease_overdraw(const quota_lease_t *l, int64_t add, uint64_t now)
 {
-    return !l || (now >= l->full_until && l->allow >= 0);
+    if (!l) return 1;
+    if (now < l->full_until) return 0;
+    int64_t debt = l->allow < 0 ? -l->allow : 0;
+    return debt == 0 || debt + add <= QUOTA_LEASE_CREDIT;
 }
 
 void quota_lease_take(quota_lease_t *l, int64_t add, uint64_t now)

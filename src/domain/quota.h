@@ -70,6 +70,7 @@ size_t quota_users_count(const quota_users_t *u);
 #define QUOTA_LEASE_TTL_MS 60000        /* an allowance's life in the store, unrenewed */
 #define QUOTA_LEASE_IDLE_MS 10000       /* unused this long: given back */
 #define QUOTA_LEASE_RETRY_MS 1000       /* after the store said "no more": ask again after */
+#define QUOTA_LEASE_CREDIT (64 * 1024)  /* owed at most by writes that could not wait */
 
 typedef struct {
     int64_t allow;        /* bytes this node may still store for the user */
@@ -122,12 +123,13 @@ int quota_lease_prefetch(const quota_lease_t *l, uint64_t now);
 /* Whether add bytes fit l (NULL: nothing held) at now. add <= 0 always fits. */
 int quota_lease_fits(const quota_lease_t *l, int64_t add, uint64_t now);
 
-/* Whether a write that does not fit l (NULL: nothing held) and could not wait (a room's
- * creation with its state, an entity's update charged to its owner) may still be made,
- * the allowance going below 0 until the next grant repays it: when the store did not say
- * lately that there is no more and no overdraft is outstanding. The slack: one such
- * write per node and user per reservation (docs/operations.md). */
-int quota_lease_overdraw(const quota_lease_t *l, uint64_t now);
+/* Whether a write of add bytes that does not fit l (NULL: nothing held) and could not
+ * wait (a room's creation with its state, an entity's update charged to its owner) may
+ * still be made, the allowance going below 0 until the next grant repays it: when the
+ * store did not say lately that there is no more, and either nothing is owed or what is
+ * owed with add stays within QUOTA_LEASE_CREDIT. The slack, per node and user: one write
+ * or QUOTA_LEASE_CREDIT bytes, whichever is more (docs/operations.md). */
+int quota_lease_overdraw(const quota_lease_t *l, int64_t add, uint64_t now);
 
 /* Charges add bytes (> 0) written at now, or gives -add back (a write that failed). */
 void quota_lease_take(quota_lease_t *l, int64_t add, uint64_t now);

@@ -82,7 +82,7 @@ int rooms_quota_user_fits(rooms_t *r, const char *user, int64_t add)
     uint64_t now = uv_now(r->loop);
     quota_lease_t *l = quota_lease_get(&r->leases, user);
     if (quota_lease_fits(l, add, now)) return 1;
-    if (!quota_lease_overdraw(l, now)) return 0;
+    if (!quota_lease_overdraw(l, add, now)) return 0;
     /* A write that could not wait: made on credit, and the next grant asked now. */
     l = quota_lease_of(&r->leases, user);
     if (!l->pending) ask(r, l, add, 0);

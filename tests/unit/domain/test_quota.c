@@ -153,29 +153,31 @@ static void test_lease_full(void)
     ASSERT_EQ(quota_lease_gate(l, 1000, now + 2), QUOTA_LEASE_PASS);
     ASSERT_TRUE(!quota_lease_fits(l, 1000, now + 2));
     ASSERT_TRUE(quota_lease_fits(l, 300, now + 2));
-    ASSERT_EQ(quota_lease_overdraw(l, now + 2), 0); /* full: no credit either */
+    ASSERT_EQ(quota_lease_overdraw(l, 1, now + 2), 0); /* full: no credit either */
     ASSERT_EQ(quota_lease_prefetch(l, now + 2), 0);
     ASSERT_EQ(quota_lease_gate(l, 1000, now + 2 + QUOTA_LEASE_RETRY_MS), QUOTA_LEASE_WAIT);
     ASSERT_EQ(quota_lease_prefetch(l, now + 2 + QUOTA_LEASE_RETRY_MS), 1);
     quota_leases_free(&t);
 }
 
-/* A write that could not wait goes on credit once; the next grant repays it. */
+/* Writes that could not wait go on credit up to QUOTA_LEASE_CREDIT (one of any size when
+ * nothing is owed); the next grant repays it. */
 static void test_lease_overdraw(void)
 {
     quota_leases_t t;
     quota_leases_init(&t, 7);
     uint64_t now = 70000;
-    ASSERT_EQ(quota_lease_overdraw(NULL, now), 1);
+    ASSERT_EQ(quota_lease_overdraw(NULL, 1 << 20, now), 1);
     quota_lease_t *l = quota_lease_of(&t, "u");
     /* rooms_quota_user_fits asks first, then the write is charged: the store runs the
      * reservation before the write, whose charge lowers the new allowance. */
     ASSERT_EQ(quota_lease_ask(l, now, 0), 0); /* it keeps nothing */
     quota_lease_take(l, 800, now);
-    ASSERT_EQ(quota_lease_overdraw(l, now), 0); /* one outstanding at a time */
+    ASSERT_EQ(quota_lease_overdraw(l, QUOTA_LEASE_CREDIT - 800, now), 1);
+    ASSERT_EQ(quota_lease_overdraw(l, QUOTA_LEASE_CREDIT - 799, now), 0); /* past the credit */
     quota_lease_answered(l, 1, 2000, 0, now, now + 1);
     ASSERT_EQ(quota_lease_allow(l, now + 1), 1200);
-    ASSERT_EQ(quota_lease_overdraw(l, now + 1), 1);
+    ASSERT_EQ(quota_lease_overdraw(l, 1 << 20, now + 1), 1); /* nothing owed */
     quota_leases_free(&t);
 }
 
