@@ -1314,6 +1314,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 void rooms_close(rooms_t *r)
 {
     rooms_recent_close(r); /* the joins waiting for a read answered while all is open */
+    rooms_quota_close(r);  /* the allowances given back while the store is open */
     ROOMS_FEATURES_CALL(r, close, r);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);

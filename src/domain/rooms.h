@@ -556,6 +556,10 @@ void rooms_quota_charge(rooms_t *r, const char *user, int64_t delta);
  * reservation before it would count its bytes neither as rows nor as kept). */
 void rooms_quota_submitted(rooms_t *r, const char *user);
 
+/* A clean stop (rooms_close, the store still open): every allowance held is given back,
+ * and no reservation's answer runs waiting ops any more. */
+void rooms_quota_close(rooms_t *r);
+
 /* Gives back the allowances unused for QUOTA_LEASE_IDLE_MS and forgets the empty ones
  * (the tick, every second). */
 void rooms_quota_sweep(rooms_t *r, uint64_t now);

@@ -109,6 +109,21 @@ void rooms_quota_submitted(rooms_t *r, const char *user)
     ask(r, l, 0, 0);
 }
 
+void rooms_quota_close(rooms_t *r)
+{
+    /* Nothing waits any more (the home frees its waiting ops unanswered). */
+    r->quota_ready = NULL;
+    r->quota_ready_ud = NULL;
+    if (!r->quota_holder) return;
+    uint64_t now = uv_now(r->loop);
+    const char *k;
+    void *v;
+    for (size_t i = 0; strmap_next(&r->leases.map, &i, &k, &v);) {
+        quota_lease_t *l = v;
+        if (!l->pending && quota_lease_allow(l, now) > 0) ask(r, l, 0, 1);
+    }
+}
+
 void rooms_quota_sweep(rooms_t *r, uint64_t now)
 {
     if (!r->quota_holder) return;

@@ -4,12 +4,14 @@
 // home on a different node of three (real redis-server and PostgreSQL): what the cluster
 // accepts of theirs stays within the one quota, and past it every home answers
 // quota_exceeded. Before, each node counted only the writes of its own rooms, so the user
-// stored up to three quotas. Deleting a room gives its bytes back to the user everywhere.
+// stored up to three quotas. Deleting a room gives its bytes back to the user everywhere,
+// and a clean stop gives back what the nodes hold.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { FAST_HASH } from './lib/auth.mjs';
 import { clusterHomes, startCluster } from './lib/cluster.mjs';
+import { psql } from './lib/pg.mjs';
 import { allMessages, createRoom, del, mkUser, RoomWs, until } from './lib/rooms.mjs';
 
 const QUOTA = 8192;
@@ -89,5 +91,9 @@ describe('the per-user quota in a cluster of three', () => {
     } finally {
       w.close();
     }
+    // A clean stop gives every allowance back: nothing is held for anyone afterwards.
+    assert.ok(Number(await psql(c.store, 'SELECT count(*) FROM quota_leases')) > 0);
+    for (const n of c.nodes) await n.stop();
+    assert.equal(Number(await psql(c.store, 'SELECT count(*) FROM quota_leases')), 0);
   });
 });
