@@ -7,6 +7,146 @@
 
 #include "util/mem.h"
 
+/* ---- ops waiting for their user's quota allowance (a cluster: rooms_quota.c) ---- */
+
+struct home_wait_s {
+    home_wait_t *next;
+    char *who;                /* whose allowance it waits for */
+    char *room, *name, *user; /* the op's */
+    char *sub_doc;            /* NULL: none */
+    json_t *args;             /* its arguments as a tree (a scanned frame parsed) */
+    bus_route_t route;
+    int subscribes, remote;
+};
+
+/* The ops that may store bytes charged to their caller, and to the room's host. */
+static const char *const home_store_caller[] = {"message",       "doc_op",        "doc_ops",
+                                                "entity_create", "entity_update", "rpc.apply"};
+static const char *const home_store_host[] = {"state", "rest.state", "server.state"};
+
+static int names_have(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+static int waiting(const home_t *h, const char *who)
+{
+    for (const home_wait_t *w = h->wait_head; w; w = w->next)
+        if (strcmp(w->who, who) == 0) return 1;
+    return 0;
+}
+
+/* The user whose allowance op must wait for (borrowed), or NULL: it runs now. An op of a
+ * user with ops waiting waits behind them, so a connection's writes keep their order. */
+static const char *quota_waits_for(home_t *h, const room_t *room, const bus_op_t *op)
+{
+    if (!h->rooms->quota_holder) return NULL;
+    const char *who;
+    if (names_have(home_store_caller, CH_ARRAY_LEN(home_store_caller), op->name))
+        who = op->user;
+    else if (names_have(home_store_host, CH_ARRAY_LEN(home_store_host), op->name))
+        who = room->host_id;
+    else
+        return NULL;
+    if (!who || !who[0]) return NULL;
+    if (h->wait_head && waiting(h, who)) return who;
+    /* What the op can store: its row and at most its arguments' text (decoded content is
+     * no longer than its JSON). */
+    size_t len = op->scan ? op->scan->len : op->args ? json_dumpb(op->args, NULL, 0, 0) : 0;
+    return rooms_quota_wait(h->rooms, who, STORE_ROW_BYTES + (int64_t)len) ? who : NULL;
+}
+
+static void wait_free(home_wait_t *w)
+{
+    free(w->who);
+    free(w->room);
+    free(w->name);
+    free(w->user);
+    free(w->sub_doc);
+    json_decref(w->args);
+    free(w);
+}
+
+/* Keeps op (borrowed) until who's reservation answers. */
+static void park(home_t *h, const char *who, const bus_op_t *op)
+{
+    if (h->nwait >= HOME_WAIT_MAX) {
+        bus_reply(&op->route, BUS_UNAVAILABLE,
+                  "too many writes wait for their storage quota; try again", NULL);
+        return;
+    }
+    json_t *args = op->args   ? json_deep_copy(op->args)
+                   : op->scan ? json_loadb(op->scan->buf, op->scan->len, JSON_ALLOW_NUL, NULL)
+                              : NULL;
+    if (op->scan && !op->args && !json_is_object(args)) {
+        /* A scanned frame Jansson reads the same way (jscan.h): not expected. */
+        json_decref(args);
+        bus_reply(&op->route, "bad_request", "the request could not be read", NULL);
+        return;
+    }
+    home_wait_t *w = ch_calloc(1, sizeof(*w));
+    w->who = ch_strdup(who);
+    w->room = ch_strdup(op->room);
+    w->name = ch_strdup(op->name);
+    w->user = ch_strdup(op->user ? op->user : "");
+    w->sub_doc = op->sub_doc ? ch_strdup(op->sub_doc) : NULL;
+    w->args = args;
+    w->route = op->route;
+    w->subscribes = op->subscribes;
+    w->remote = op->remote;
+    if (h->wait_tail)
+        h->wait_tail->next = w;
+    else
+        h->wait_head = w;
+    h->wait_tail = w;
+    h->nwait++;
+}
+
+/* who's reservation answered: its waiting ops run (or, the store failing, are answered
+ * unavailable), in their order. */
+static void quota_ready(void *ud, const char *who, int ok)
+{
+    home_t *h = ud;
+    home_wait_t *mine = NULL, **mine_tail = &mine, *keep = NULL, **keep_tail = &keep;
+    for (home_wait_t *w = h->wait_head, *next; w; w = next) {
+        next = w->next;
+        w->next = NULL;
+        if (strcmp(w->who, who) == 0) {
+            *mine_tail = w;
+            mine_tail = &w->next;
+            h->nwait--;
+        } else {
+            *keep_tail = w;
+            keep_tail = &w->next;
+        }
+    }
+    h->wait_head = keep;
+    h->wait_tail = NULL;
+    for (home_wait_t *w = keep; w; w = w->next)
+        h->wait_tail = w;
+    while (mine) {
+        home_wait_t *w = mine;
+        mine = w->next;
+        if (ok) {
+            bus_op_t op = {.room = w->room,
+                           .name = w->name,
+                           .user = w->user,
+                           .args = w->args,
+                           .route = w->route,
+                           .subscribes = w->subscribes,
+                           .sub_doc = w->sub_doc,
+                           .remote = w->remote};
+            home_serve(h, &op);
+        } else {
+            bus_reply(&w->route, BUS_UNAVAILABLE,
+                      "the storage quota could not be checked; try again", NULL);
+        }
+        wait_free(w);
+    }
+}
+
 /* FNV-1a over the op's name: short names, a table fixed at start-up. */
 static size_t name_hash(const char *s)
 {
@@ -41,6 +181,7 @@ void home_init(home_t *h, rooms_t *rooms, bus_t *bus)
     h->rooms = rooms;
     h->bus = bus;
     bus_serve(bus, home_serve, h);
+    rooms_quota_on_ready(rooms, quota_ready, h);
 }
 
 void home_register(home_t *h, const home_op_t *ops, size_t n, void *ud)
@@ -83,11 +224,25 @@ void home_serve(void *ud, const bus_op_t *op)
             return;
         }
     }
+    const char *who = quota_waits_for(h, room, op);
+    if (who) {
+        park(h, who, op);
+        return;
+    }
     s->op->fn(s->ud, room, op);
 }
 
 void home_free(home_t *h)
 {
+    /* Ops still waiting for an allowance: the bus serves no more, so their routes go
+     * unanswered (the connections are gone; a forwarded op's node times it out). */
+    while (h->wait_head) {
+        home_wait_t *w = h->wait_head;
+        h->wait_head = w->next;
+        wait_free(w);
+    }
+    h->wait_tail = NULL;
+    h->nwait = 0;
     free(h->slots);
     h->slots = NULL;
     h->nslots = h->nops = 0;

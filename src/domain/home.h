@@ -40,11 +40,19 @@ typedef struct {
     void *ud;
 } home_slot_t;
 
+/* An op waiting for its user's quota allowance (a cluster's, rooms_quota_wait). */
+typedef struct home_wait_s home_wait_t;
+
+/* The most ops that wait for allowances at once; past it they are answered unavailable. */
+#define HOME_WAIT_MAX 4096
+
 typedef struct {
     rooms_t *rooms;            /* borrowed: where ops find their room */
     bus_t *bus;                /* borrowed: whose operations this home serves */
     home_slot_t *slots;        /* owned: open-addressing hash of op name -> handler */
     size_t nslots, nops;
+    home_wait_t *wait_head, *wait_tail; /* owned: waiting ops, oldest first */
+    size_t nwait;
 } home_t;
 
 /* Makes h the home of rooms' rooms (borrowed; must outlive h) and serves bus's operations

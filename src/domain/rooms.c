@@ -629,13 +629,28 @@ int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, in
 {
     quota_limits_t lim = r->lim.quota;
     if (!user[0]) lim.user_max = 0; /* the server's own writes count for the room only */
+    if (r->quota_holder && user[0]) {
+        /* A cluster: the user's bytes are the store's; this node holds an allowance. */
+        lim.user_max = 0;
+        int rc = quota_check(&lim, room->stored_bytes, 0, add);
+        if (rc == QUOTA_OK && !rooms_quota_user_fits((rooms_t *)r, user, add)) rc = QUOTA_EUSER;
+        return rc;
+    }
     return quota_check(&lim, room->stored_bytes, quota_user_used(&r->users, user), add);
+}
+
+/* Counts what the store holds (a read), charging no allowance. */
+static void quota_count_read(rooms_t *r, room_t *room, const char *user, int64_t bytes)
+{
+    room->stored_bytes = quota_add(room->stored_bytes, bytes);
+    quota_user_add(&r->users, user, bytes);
 }
 
 void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta)
 {
-    room->stored_bytes = quota_add(room->stored_bytes, delta);
-    quota_user_add(&r->users, user, delta);
+    quota_count_read(r, room, user, delta);
+    /* What is deleted goes back to the cluster's figure with its rows (store.h). */
+    if (delta > 0) rooms_quota_charge(r, user, delta);
 }
 
 const char *rooms_quota_message(int rc)
@@ -1035,6 +1050,7 @@ static void on_tick_more(uv_idle_t *h)
 static void on_tick(uv_timer_t *t)
 {
     rooms_t *r = t->data;
+    rooms_quota_sweep(r, uv_now(r->loop));
     if (rooms_tick_step(r, uv_now(r->loop), ROOMS_TICK_BUDGET))
         uv_idle_start(&r->tick_more, on_tick_more);
 }
@@ -1161,7 +1177,7 @@ static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now)
     for (size_t i = 0; i < pl->nusage; i++) {
         store_usage_t *u = &pl->usage[i];
         room_t *room = strmap_get(&r->by_id, u->room_id);
-        if (room) rooms_quota_count(r, room, u->user_id, u->bytes);
+        if (room) quota_count_read(r, room, u->user_id, u->bytes);
     }
     for (size_t i = 0; i < pl->nrooms; i++) {
         room_t *room = strmap_get(&r->by_id, pl->rooms[i].id);
@@ -1249,6 +1265,8 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
     strmap_init(&r->by_id, random_seed());
     strmap_init(&r->by_code, random_seed());
     quota_users_init(&r->users, random_seed());
+    quota_leases_init(&r->leases, random_seed());
+    if (bus_is_cluster(bus)) rooms_quota_cluster(r, random_seed()); /* its allowances */
 
     store_rooms_t pl;
     memset(&pl, 0, sizeof(pl));
@@ -1297,6 +1315,7 @@ int rooms_init(rooms_t *r, uv_loop_t *loop, const chorus_config_t *cfg, log_t *l
 void rooms_close(rooms_t *r)
 {
     rooms_recent_close(r); /* the joins waiting for a read answered while all is open */
+    rooms_quota_close(r);  /* the allowances given back while the store is open */
     ROOMS_FEATURES_CALL(r, close, r);
     uv_close((uv_handle_t *)&r->presence_timer, NULL);
     uv_close((uv_handle_t *)&r->tick_timer, NULL);
@@ -1326,6 +1345,7 @@ void rooms_free(rooms_t *r)
     room_lookup_free(r->lookup);
     r->lookup = NULL;
     quota_users_free(&r->users);
+    quota_leases_free(&r->leases);
     /* A room still held (a reply on its way) or a subscription still out keeps its slab
      * until it is freed. */
     slab_drop(r->member_slab);

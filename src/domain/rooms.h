@@ -237,6 +237,14 @@ struct rooms_s {
     uv_timer_t retention_timer; /* retention sweeps (when a rule is set) */
     int retention_busy;        /* a sweep is in the store */
     quota_users_t users;       /* bytes stored per user */
+    /* A cluster's per-user quota (rooms_quota.c): this node's allowances, its holder id in
+     * the store (0: one process, or no --user-quota: none kept), what to tell when a
+     * reservation answers (the home's waiting ops), and reservations in the store. */
+    quota_leases_t leases;
+    uint64_t quota_holder;
+    void (*quota_ready)(void *ud, const char *user, int ok);
+    void *quota_ready_ud;
+    uint32_t quota_asks;
     int presence_timer_on;
     room_lookup_t *lookup;     /* failed lookups per user and IP (owned) */
     uint64_t lookup_swept_ms;  /* when the tick last swept it */
@@ -518,6 +526,43 @@ int rooms_quota_check(const rooms_t *r, const room_t *room, const char *user, in
 
 /* Counts delta bytes (may be negative) as stored in room by user ("" = nobody). */
 void rooms_quota_count(rooms_t *r, room_t *room, const char *user, int64_t delta);
+
+/* ---- a user's quota across a cluster (rooms_quota.c) ---- */
+
+/* Makes r count its users' quotas with allowances from the store (a cluster's node), as
+ * holder (random, per process). Without --user-quota it keeps none. Call once after
+ * rooms_init. */
+void rooms_quota_cluster(rooms_t *r, uint64_t holder);
+
+/* Calls fn(ud, user, ok) when a reservation of user's allowance answered (ok 0: the store
+ * failed): the writes waiting for it can run (the home's). ud is borrowed. */
+void rooms_quota_on_ready(rooms_t *r, void (*fn)(void *ud, const char *user, int ok), void *ud);
+
+/* Whether a write of about need bytes charged to user (borrowed) must wait for a
+ * reservation (1; one is then asked, and quota_ready tells its answer) or may run now (0:
+ * one process, nothing to wait for, or the store said lately that nothing is left). */
+int rooms_quota_wait(rooms_t *r, const char *user, int64_t need);
+
+/* Whether add bytes for user fit this node's allowance (a cluster's check, user not ""),
+ * allowing a write that could not wait on credit (quota_lease_overdraw). */
+int rooms_quota_user_fits(rooms_t *r, const char *user, int64_t add);
+
+/* Charges delta bytes written for user to its allowance (a failed write: -its charge).
+ * Nothing without allowances. Asks the next chunk ahead when it runs low. */
+void rooms_quota_charge(rooms_t *r, const char *user, int64_t delta);
+
+/* The write charged to user (borrowed) was handed to the store: the next chunk its
+ * charge made due is asked now, so the store runs the reservation after the write (a
+ * reservation before it would count its bytes neither as rows nor as kept). */
+void rooms_quota_submitted(rooms_t *r, const char *user);
+
+/* A clean stop (rooms_close, the store still open): every allowance held is given back,
+ * and no reservation's answer runs waiting ops any more. */
+void rooms_quota_close(rooms_t *r);
+
+/* Gives back the allowances unused for QUOTA_LEASE_IDLE_MS and forgets the empty ones
+ * (the tick, every second). */
+void rooms_quota_sweep(rooms_t *r, uint64_t now);
 
 /* The message of a quota_exceeded answer for a rooms_quota_check result (static text). */
 const char *rooms_quota_message(int rc);

@@ -34,6 +34,11 @@ void rooms_op_charged(rooms_op_t *op, const char *user, int64_t bytes)
 {
     op->charged = bytes;
     snprintf(op->charged_user, sizeof(op->charged_user), "%s", user);
+    if (op->r->quota_holder && user[0] && bytes > 0) {
+        /* The store lowers this node's allowance with the write (store.h). */
+        op->req.charge_user = op->charged_user;
+        op->req.charge_bytes = bytes;
+    }
 }
 
 /* The commit failed: what was not stored does not count. */
@@ -41,6 +46,7 @@ static void op_uncharge(rooms_op_t *op)
 {
     if (!op->charged) return;
     rooms_quota_count(op->r, op->room, op->charged_user, -op->charged);
+    rooms_quota_charge(op->r, op->charged_user, -op->charged); /* the allowance back */
     if (op->req.type == STORE_ROOM_CREATE) op->room->state_bytes = 0;
     op->charged = 0;
 }
@@ -104,7 +110,12 @@ static void on_stored(store_req_t *req)
 void rooms_op_submit(rooms_op_t *op)
 {
     op->req.cb = on_stored;
-    store_submit(op->r->store, &op->req);
+    rooms_t *r = op->r;
+    char user[STORE_SUB_LEN] = "";
+    if (op->req.charge_user) memcpy(user, op->charged_user, sizeof(user));
+    store_submit(r->store, &op->req);
+    /* The next chunk asked only now, behind this write in the store (rooms_quota.c). */
+    if (user[0]) rooms_quota_submitted(r, user);
 }
 
 void rooms_fail(rooms_done_fn done, void *ud, rooms_errno_t kind, const char *code,

@@ -447,6 +447,18 @@ int store_reserve_refusal(const store_assets_t *a)
     return 0;
 }
 
+int64_t store_quota_grant(int64_t quota, int64_t used, int64_t others, int64_t keep,
+                          int64_t need, int64_t want)
+{
+    int64_t free_bytes = quota - used - others - keep;
+    if (free_bytes <= 0 || want <= 0) return 0;
+    int64_t g = free_bytes / 4;
+    if (g < need) g = need;
+    if (g > want) g = want;
+    if (g > free_bytes) g = free_bytes;
+    return g;
+}
+
 void store_rooms_free(store_rooms_t *r)
 {
     if (!r) return;

@@ -406,6 +406,16 @@ typedef enum {
                             * answers nothing). out: rows, the reservations created before
                             * before_at, by id (id, uploader, room_id, size = the length,
                             * created_at): the orphan sweep's page (ASTS, issue 23) */
+    /* A cluster's per-user storage quota (issue 19; docs/architecture.md, "Quotas in a
+     * cluster"): payload in req->quota (store_quota_t). */
+    STORE_QUOTA_RESERVE, /* in: user, holder, keep, need, want, quota, ttl_ms. Atomically
+                          * for the user (PostgreSQL: under an advisory lock on the user):
+                          * used = the bytes the user's rows count (as "quota bytes"
+                          * above), others = the allowances other holders hold unexpired;
+                          * grant = store_quota_grant(...); this holder's allowance becomes
+                          * keep + grant, until ttl_ms from now by the database's clock
+                          * (0 bytes: its row goes). out: grant, used, others. SQLite (one
+                          * node) keeps no allowances: grant = want, nothing stored */
     STORE_REQ_MAX
 } store_req_type_t;
 
@@ -532,6 +542,31 @@ typedef struct {
     char user_id[STORE_SUB_LEN];
     int64_t bytes;
 } store_usage_t;
+
+/* STORE_QUOTA_RESERVE's payload: a node's allowance of a user's quota (issue 19). A
+ * holder (a random id per process, never 0) holds at most one allowance per user: bytes
+ * it may still store for the user without asking. Each write request that carries a
+ * charge (store_req_t.charge_user) lowers that holder's allowance of the user in the
+ * write's own transaction (PostgreSQL: once per user per batch), so the rows plus the
+ * unexpired allowances are what the cluster has given out, exactly. */
+typedef struct {
+    char user[STORE_SUB_LEN];
+    uint64_t holder;
+    int64_t keep;   /* in: the allowance this holder still has (it keeps it) */
+    int64_t need;   /* in: bytes wanted at least, when free (a waiting write's size) */
+    int64_t want;   /* in: bytes wanted at most (a chunk); 0 with keep 0: give all back */
+    int64_t quota;  /* in: the user's quota in bytes (> 0) */
+    int64_t ttl_ms; /* in: how long the allowance lasts unrenewed */
+    int64_t grant;  /* out: bytes added to the allowance */
+    int64_t used;   /* out: the bytes the user's rows count */
+    int64_t others; /* out: the other holders' allowances */
+} store_quota_t;
+
+/* The bytes a reservation grants (pure; STORE_QUOTA_RESERVE): of what is free (quota less
+ * used, others and keep), a quarter, so other nodes find some left, but at least need,
+ * at most want, never more than free; 0 when nothing is free. */
+int64_t store_quota_grant(int64_t quota, int64_t used, int64_t others, int64_t keep,
+                          int64_t need, int64_t want);
 
 /* Retention rules and the sweep's progress (STORE_RETENTION_SWEEP). */
 typedef struct {
@@ -816,6 +851,13 @@ struct store_req_s {
     size_t nenqueue;
     store_req_t *next;    /* internal: queue link */
     uint64_t submit_ns;   /* internal: uv_hrtime at store_submit (the latency histogram) */
+    store_quota_t *quota; /* QUOTA_RESERVE: borrowed until cb */
+    /* A write's bytes charged to a user's allowance (store_quota_t): when set (a cluster's
+     * write; NULL otherwise) and the request answers STORE_OK, the store lowers the
+     * allowance this process holds for charge_user (borrowed until cb) by charge_bytes,
+     * in the same transaction. */
+    const char *charge_user;
+    int64_t charge_bytes;
     uint32_t batch_n;     /* internal: set by the worker on a batch's first request: its size */
 };
 

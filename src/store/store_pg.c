@@ -239,6 +239,19 @@ static const char *const pg_migrations[] = {
      * PostgreSQL only, like last_seq: SQLite's 19 changes nothing, and the dump leaves it
      * out (a loaded database starts every room at 0). */
     "ALTER TABLE rooms ADD COLUMN epoch bigint NOT NULL DEFAULT 0;",
+    /* 20 (issue 19, a user's quota in a cluster): the allowances nodes hold of users'
+     * quotas (store.h, STORE_QUOTA_RESERVE), and the indexes a user's sum of bytes reads.
+     * PostgreSQL only (SQLite's 20 changes nothing); allowances are not dumped: they
+     * expire. */
+    "CREATE TABLE quota_leases("
+    " user_id " PK " NOT NULL,"
+    " holder bigint NOT NULL,"
+    " bytes bigint NOT NULL,"
+    " until_ms bigint NOT NULL,"
+    " PRIMARY KEY(user_id, holder));"
+    "CREATE INDEX room_messages_user ON room_messages(user_id);"
+    "CREATE INDEX doc_ops_author ON doc_ops(author);"
+    "CREATE INDEX entities_owner ON entities(owner);",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -297,6 +310,12 @@ enum {
     PG_ENTS_ALL,
     PG_USAGE_ALL,
     PG_USAGE_ROOM,
+    PG_QUOTA_LOCK,
+    PG_QUOTA_USED,
+    PG_QUOTA_OTHERS,
+    PG_QUOTA_DROP,
+    PG_QUOTA_SET,
+    PG_QUOTA_CHARGE,
     PG_RET_ROOMS,
     PG_RET_MSG_MAX,
     PG_RET_MSGS,
@@ -379,6 +398,9 @@ enum {
 /* Quota bytes (store.h): octet_length counts bytes, as the loop does. */
 #define PG_MSG_BYTES "(64 + octet_length(content) + coalesce(octet_length(metadata), 0))"
 #define PG_OP_BYTES "(64 + octet_length(delta))"
+/* The database's clock in unix ms: allowances (quota_leases) expire by it, one clock for
+ * every node. */
+#define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 /* Rows of one room come together (ORDER BY): pg_usage_add searches only the tail. */
 #define PG_USAGE(where_room, where_id)                                                         \
     "SELECT room_id, user_id, sum(b)::bigint FROM ("                                           \
@@ -696,6 +718,23 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                      " ORDER BY state_version",
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
+    /* A user's quota in a cluster (STORE_QUOTA_RESERVE): one reservation of a user at a
+     * time ("chorus" + 4), the user's bytes as PG_USAGE counts them, the other holders'
+     * allowances by the database's clock. */
+    [PG_QUOTA_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7236117026))",
+    [PG_QUOTA_USED] = "SELECT coalesce(sum(b), 0)::bigint FROM ("
+                      " SELECT " PG_MSG_BYTES " AS b FROM room_messages WHERE user_id = $1"
+                      " UNION ALL SELECT " PG_OP_BYTES " FROM doc_ops WHERE author = $1"
+                      " UNION ALL SELECT 64 + octet_length(data) FROM entities WHERE owner = $1"
+                      " UNION ALL SELECT octet_length(state) FROM rooms WHERE host_id = $1) u",
+    [PG_QUOTA_OTHERS] = "SELECT coalesce(sum(bytes), 0)::bigint FROM quota_leases"
+                        " WHERE user_id = $1 AND holder <> $2 AND until_ms > " PG_NOW_MS,
+    [PG_QUOTA_DROP] = "DELETE FROM quota_leases WHERE user_id = $1"
+                      " AND (holder = $2 OR until_ms <= " PG_NOW_MS ")",
+    [PG_QUOTA_SET] = "INSERT INTO quota_leases(user_id, holder, bytes, until_ms)"
+                     " VALUES($1, $2, $3, " PG_NOW_MS " + $4)",
+    [PG_QUOTA_CHARGE] = "UPDATE quota_leases SET bytes = greatest(bytes - $3, 0)"
+                        " WHERE user_id = $1 AND holder = $2",
     [PG_RET_ROOMS] = "SELECT id FROM rooms WHERE id >= $1 ORDER BY id",
     [PG_RET_MSG_MAX] = "SELECT coalesce(max(seq), 0) FROM room_messages WHERE room_id = $1",
     [PG_RET_MSGS] = "SELECT seq, coalesce(user_id, ''), created_at, " PG_MSG_BYTES
@@ -730,7 +769,19 @@ typedef struct {
     uint64_t backoff_ms;
     strmap_t epochs; /* room id -> pg_epoch_t: the rooms this store fences (owned) */
     uint64_t tx;     /* the current transaction's number (pg_begin) */
+    /* A cluster's quota allowances (store.h, STORE_QUOTA_RESERVE): this process's holder
+     * id (0 until its first reservation) and the bytes the current transaction's writes
+     * charged, by user, applied once per user at its commit (pg_commit). */
+    uint64_t quota_holder;
+    struct pg_charge_s *charges;
+    size_t ncharges, capcharges;
 } pg_conn_t;
+
+/* Bytes a transaction's writes charged to one user's allowance. */
+typedef struct pg_charge_s {
+    char user[STORE_SUB_LEN];
+    int64_t bytes;
+} pg_charge_t;
 
 /* A fenced room (store.h, "Fencing"): the epoch this node's copy of it holds. */
 typedef struct {
@@ -1789,6 +1840,99 @@ static int pg_usage(pg_conn_t *c, store_rooms_t *rs, const char *room_id)
     return err;
 }
 
+/* ---- a user's quota in a cluster (STORE_QUOTA_RESERVE) ---- */
+
+static int pg_quota_one(pg_conn_t *c, int which, pg_params_t *p, const char *what, int64_t *out)
+{
+    PGresult *r = pg_run(c, which, p);
+    int err = pg_status(c, r, what);
+    *out = err == STORE_OK && PQntuples(r) > 0 ? pg_int(r, 0, 0) : 0;
+    PQclear(r);
+    return err;
+}
+
+/* The charges this transaction noted for q's user are in q->keep already (the loop lowered
+ * its allowance before it sent them): they are not applied again at the commit. */
+static void pg_charge_forget(pg_conn_t *c, const char *user)
+{
+    for (size_t i = 0; i < c->ncharges; i++)
+        if (strcmp(c->charges[i].user, user) == 0) c->charges[i].bytes = 0;
+}
+
+static int pg_quota_reserve(pg_conn_t *c, store_quota_t *q)
+{
+    CH_ASSERT(q->holder != 0);
+    c->quota_holder = q->holder;
+    q->grant = q->used = q->others = 0;
+    pg_params_t p = {0};
+    pp_field(&p, q->user, STORE_SUB_LEN);
+    int err = pg_cmd(c, PG_QUOTA_LOCK, &p, "quota lock", NULL);
+    if (err != STORE_OK) return err;
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, q->user, STORE_SUB_LEN);
+    err = pg_quota_one(c, PG_QUOTA_USED, &p, "quota used", &q->used);
+    if (err != STORE_OK) return err;
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, q->user, STORE_SUB_LEN);
+    pp_int(&p, (int64_t)q->holder);
+    err = pg_quota_one(c, PG_QUOTA_OTHERS, &p, "quota others", &q->others);
+    if (err != STORE_OK) return err;
+    q->grant = store_quota_grant(q->quota, q->used, q->others, q->keep, q->need, q->want);
+    memset(&p, 0, sizeof(p));
+    pp_field(&p, q->user, STORE_SUB_LEN);
+    pp_int(&p, (int64_t)q->holder);
+    err = pg_cmd(c, PG_QUOTA_DROP, &p, "quota drop", NULL);
+    if (err == STORE_OK && q->keep + q->grant > 0) {
+        memset(&p, 0, sizeof(p));
+        pp_field(&p, q->user, STORE_SUB_LEN);
+        pp_int(&p, (int64_t)q->holder);
+        pp_int(&p, q->keep + q->grant);
+        pp_int(&p, q->ttl_ms);
+        err = pg_cmd(c, PG_QUOTA_SET, &p, "quota set", NULL);
+    }
+    if (err == STORE_OK)
+        pg_charge_forget(c, q->user);
+    else
+        q->grant = 0;
+    return err;
+}
+
+/* Notes req's charge (a write that answered STORE_OK) for the commit. */
+static void pg_charge_note(pg_conn_t *c, const store_req_t *req)
+{
+    if (!c->quota_holder || req->charge_bytes <= 0) return;
+    for (size_t i = 0; i < c->ncharges; i++) {
+        if (strcmp(c->charges[i].user, req->charge_user) == 0) {
+            c->charges[i].bytes += req->charge_bytes;
+            return;
+        }
+    }
+    if (c->ncharges == c->capcharges) {
+        c->capcharges = c->capcharges ? c->capcharges * 2 : 8;
+        c->charges = ch_realloc(c->charges, c->capcharges * sizeof(*c->charges));
+    }
+    pg_charge_t *ch = &c->charges[c->ncharges++];
+    snprintf(ch->user, sizeof(ch->user), "%s", req->charge_user);
+    ch->bytes = req->charge_bytes;
+}
+
+/* Lowers this holder's allowances by what the transaction's writes charged: one statement
+ * per user, before the COMMIT, so the rows and the allowance move together. */
+static int pg_charges_apply(pg_conn_t *c)
+{
+    int err = STORE_OK;
+    for (size_t i = 0; err == STORE_OK && i < c->ncharges; i++) {
+        if (c->charges[i].bytes <= 0) continue;
+        pg_params_t p = {0};
+        pp_field(&p, c->charges[i].user, STORE_SUB_LEN);
+        pp_int(&p, (int64_t)c->quota_holder);
+        pp_int(&p, c->charges[i].bytes);
+        err = pg_cmd(c, PG_QUOTA_CHARGE, &p, "quota charge", NULL);
+    }
+    c->ncharges = 0;
+    return err;
+}
+
 static int pg_ret_messages(pg_conn_t *c, store_rooms_t *rs, const char *room_id,
                            uint32_t *budget, size_t *ucap)
 {
@@ -2418,6 +2562,7 @@ static int pg_begin(void *conn)
 {
     pg_conn_t *c = conn;
     c->tx++; /* every fenced room is checked again in this transaction */
+    c->ncharges = 0;
     if (pg_ensure(c) != STORE_OK) return STORE_EIO;
     return pg_tx(c, "BEGIN", "begin");
 }
@@ -2426,12 +2571,14 @@ static int pg_begin(void *conn)
  * since nothing may be acknowledged that is not known to be committed. */
 static int pg_commit(void *conn)
 {
+    if (pg_charges_apply(conn) != STORE_OK) return STORE_EIO;
     return pg_tx(conn, "COMMIT", "commit");
 }
 
 static void pg_rollback(void *conn)
 {
     pg_conn_t *c = conn;
+    c->ncharges = 0;
     if (!c->pg || c->lost || PQtransactionStatus(c->pg) == PQTRANS_IDLE) return;
     pg_tx(c, "ROLLBACK", "rollback");
 }
@@ -3176,11 +3323,16 @@ static void pg_exec_req(pg_conn_t *c, store_req_t *req)
         CH_ASSERT(req->acts);
         req->err = pg_act_page(c, req->acts);
         break;
+    case STORE_QUOTA_RESERVE:
+        CH_ASSERT(req->quota);
+        req->err = pg_quota_reserve(c, req->quota);
+        break;
     default:
         CH_ASSERT(!"unknown store request type");
     }
     /* The deliveries the change makes commit with it (store.h). */
     if (req->err == STORE_OK && req->nenqueue) req->err = pg_hooks_enqueue(c, req);
+    if (req->err == STORE_OK && req->charge_user) pg_charge_note(c, req);
 }
 
 /* Whether a request writes and may be refused (ENOTFOUND / EEXISTS), or refuses after a
@@ -3241,6 +3393,7 @@ static void pg_close(void *conn)
         PQclear(PQexec(c->pg, "ROLLBACK"));
     PQfinish(c->pg);
     strmap_free_all(&c->epochs);
+    free(c->charges);
     free(c->target);
     free(c->masked);
     free(c);

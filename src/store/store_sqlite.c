@@ -252,6 +252,9 @@ static const char *const sq_migrations[] = {
     /* 19 (issue 19, fencing): PostgreSQL's rooms.epoch (store.h, "Fencing"), which one
      * process never needs: nothing changes here, the version only keeps step. */
     "SELECT 1;",
+    /* 20 (issue 19): PostgreSQL's quota_leases, a cluster's allowances of users' quotas
+     * (store.h, STORE_QUOTA_RESERVE): nothing here either. */
+    "SELECT 1;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
@@ -3063,6 +3066,11 @@ static void sq_exec_req(sq_conn_t *c, store_req_t *req)
     case STORE_ACT_PAGE:
         CH_ASSERT(req->acts);
         req->err = sq_act_page(c, req->acts);
+        break;
+    case STORE_QUOTA_RESERVE: /* one node keeps no allowances (store.h) */
+        CH_ASSERT(req->quota);
+        req->quota->grant = req->quota->want;
+        req->quota->used = req->quota->others = 0;
         break;
     default:
         CH_ASSERT(!"unknown store request type");

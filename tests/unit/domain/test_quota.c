@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include "domain/quota.h"
+#include "store/store.h"
 
 static void test_check(void)
 {
@@ -67,10 +68,156 @@ static void test_users(void)
     quota_users_free(&u);
 }
 
+/* The store's grant (store_quota_grant): a quarter of what is free, at least need, at most
+ * want and what is free; nothing when the others' allowances and the rows fill it. */
+static void test_grant(void)
+{
+    ASSERT_EQ(store_quota_grant(4000, 0, 0, 0, 100, 1 << 20), 1000);
+    ASSERT_EQ(store_quota_grant(4000, 0, 0, 0, 1500, 1 << 20), 1500);    /* need wins */
+    ASSERT_EQ(store_quota_grant(4000, 3000, 0, 0, 1500, 1 << 20), 1000); /* all that is free */
+    ASSERT_EQ(store_quota_grant(4000, 3000, 1000, 0, 10, 1 << 20), 0);   /* others hold it */
+    ASSERT_EQ(store_quota_grant(4000, 1000, 1000, 1000, 10, 1 << 20), 250); /* keep counts */
+    ASSERT_EQ(store_quota_grant(4000, 5000, 0, 0, 10, 1 << 20), 0);         /* over already */
+    ASSERT_EQ(store_quota_grant(1LL << 40, 0, 0, 0, 0, 1 << 20), 1 << 20);  /* a chunk */
+    ASSERT_EQ(store_quota_grant(4000, 0, 0, 0, 0, 0), 0); /* a give-back asks nothing */
+}
+
+/* Nodes sharing one quota through the grant never hold with the rows more than it. */
+static void test_grants_never_pass_the_quota(void)
+{
+    int64_t quota = 10000, used = 0, held[3] = {0, 0, 0};
+    for (int round = 0; round < 200; round++) {
+        int n = round % 3;
+        int64_t others = held[0] + held[1] + held[2] - held[n];
+        int64_t g = store_quota_grant(quota, used, others, held[n], 700, 1 << 20);
+        held[n] += g;
+        ASSERT_TRUE(used + held[0] + held[1] + held[2] <= quota);
+        int64_t w = 300 + round % 400; /* a write of the node, if its allowance has it */
+        if (held[n] >= w) {
+            held[n] -= w;
+            used += w;
+        }
+    }
+    ASSERT_TRUE(used > quota - 3 * 700); /* near the quota at the end: what is left is small */
+}
+
+static void test_lease_gate_and_take(void)
+{
+    quota_leases_t t;
+    quota_leases_init(&t, 7);
+    uint64_t now = 1000000;
+    /* Nothing held: a write waits for a reservation. */
+    ASSERT_EQ(quota_lease_gate(NULL, 100, now), QUOTA_LEASE_WAIT);
+    ASSERT_EQ(quota_lease_fits(NULL, 100, now), 0);
+    ASSERT_EQ(quota_lease_fits(NULL, 0, now), 1);
+    quota_lease_t *l = quota_lease_of(&t, "u");
+    ASSERT_TRUE(quota_lease_of(&t, "u") == l);
+    ASSERT_EQ(quota_lease_ask(l, now, 0), 0);
+    ASSERT_TRUE(l->pending);
+    ASSERT_EQ(quota_lease_prefetch(l, now), 0); /* one at a time */
+    quota_lease_answered(l, 1, 5000, 100, now, now + 5);
+    ASSERT_TRUE(!l->pending);
+    ASSERT_EQ(quota_lease_allow(l, now + 5), 5000);
+    ASSERT_EQ(quota_lease_gate(l, 100, now + 5), QUOTA_LEASE_PASS);
+    ASSERT_TRUE(quota_lease_fits(l, 5000, now + 5));
+    ASSERT_TRUE(!quota_lease_fits(l, 5001, now + 5));
+    quota_lease_take(l, 4000, now + 6);
+    ASSERT_EQ(quota_lease_allow(l, now + 6), 1000);
+    ASSERT_EQ(quota_lease_prefetch(l, now + 6), 1); /* under QUOTA_LEASE_LOW */
+    quota_lease_take(l, -500, now + 7);             /* a failed write gives back */
+    ASSERT_EQ(quota_lease_allow(l, now + 7), 1500);
+    /* Void a quarter of its life before the store's end, counted from the ask. */
+    uint64_t end = now + QUOTA_LEASE_TTL_MS - QUOTA_LEASE_TTL_MS / 4;
+    ASSERT_EQ(quota_lease_allow(l, end - 1), 1500);
+    ASSERT_EQ(quota_lease_allow(l, end), 0);
+    ASSERT_EQ(quota_lease_gate(l, 100, end), QUOTA_LEASE_WAIT);
+    /* Asked once void: it keeps nothing. */
+    ASSERT_EQ(quota_lease_ask(l, end, 0), 0);
+    quota_lease_answered(l, 0, 0, 100, end, end + 1); /* the store failed: nothing changes */
+    ASSERT_TRUE(!l->pending);
+    ASSERT_EQ(quota_lease_allow(l, end + 1), 0);
+    quota_leases_free(&t);
+}
+
+/* The store had too little for a waiting write: such writes are checked (and refused)
+ * without asking for QUOTA_LEASE_RETRY_MS, then asked again. */
+static void test_lease_full(void)
+{
+    quota_leases_t t;
+    quota_leases_init(&t, 7);
+    uint64_t now = 50000;
+    quota_lease_t *l = quota_lease_of(&t, "u");
+    quota_lease_ask(l, now, 0);
+    quota_lease_answered(l, 1, 300, 1000, now, now + 2);
+    ASSERT_EQ(quota_lease_allow(l, now + 2), 300);
+    ASSERT_EQ(quota_lease_gate(l, 1000, now + 2), QUOTA_LEASE_PASS);
+    ASSERT_TRUE(!quota_lease_fits(l, 1000, now + 2));
+    ASSERT_TRUE(quota_lease_fits(l, 300, now + 2));
+    ASSERT_EQ(quota_lease_overdraw(l, 1, now + 2), 0); /* full: no credit either */
+    ASSERT_EQ(quota_lease_prefetch(l, now + 2), 0);
+    ASSERT_EQ(quota_lease_gate(l, 1000, now + 2 + QUOTA_LEASE_RETRY_MS), QUOTA_LEASE_WAIT);
+    ASSERT_EQ(quota_lease_prefetch(l, now + 2 + QUOTA_LEASE_RETRY_MS), 1);
+    quota_leases_free(&t);
+}
+
+/* Writes that could not wait go on credit up to QUOTA_LEASE_CREDIT (one of any size when
+ * nothing is owed); the next grant repays it. */
+static void test_lease_overdraw(void)
+{
+    quota_leases_t t;
+    quota_leases_init(&t, 7);
+    uint64_t now = 70000;
+    ASSERT_EQ(quota_lease_overdraw(NULL, 1 << 20, now), 1);
+    quota_lease_t *l = quota_lease_of(&t, "u");
+    /* rooms_quota_user_fits asks first, then the write is charged: the store runs the
+     * reservation before the write, whose charge lowers the new allowance. */
+    ASSERT_EQ(quota_lease_ask(l, now, 0), 0); /* it keeps nothing */
+    quota_lease_take(l, 800, now);
+    ASSERT_EQ(quota_lease_overdraw(l, QUOTA_LEASE_CREDIT - 800, now), 1);
+    ASSERT_EQ(quota_lease_overdraw(l, QUOTA_LEASE_CREDIT - 799, now), 0); /* past the credit */
+    quota_lease_answered(l, 1, 2000, 0, now, now + 1);
+    ASSERT_EQ(quota_lease_allow(l, now + 1), 1200);
+    ASSERT_EQ(quota_lease_overdraw(l, 1 << 20, now + 1), 1); /* nothing owed */
+    quota_leases_free(&t);
+}
+
+/* Idle allowances go back; empty entries are forgotten. */
+static void test_lease_idle(void)
+{
+    quota_leases_t t;
+    quota_leases_init(&t, 7);
+    uint64_t now = 90000;
+    quota_lease_t *l = quota_lease_of(&t, "u");
+    quota_lease_ask(l, now, 0);
+    ASSERT_EQ(quota_lease_idle(l, now + QUOTA_LEASE_IDLE_MS), 0); /* pending */
+    quota_lease_answered(l, 1, 4000, 10, now, now);
+    quota_lease_take(l, 10, now + 100);
+    ASSERT_EQ(quota_lease_idle(l, now + 100 + QUOTA_LEASE_IDLE_MS - 1), 0);
+    ASSERT_EQ(quota_lease_idle(l, now + 100 + QUOTA_LEASE_IDLE_MS), 1);
+    ASSERT_EQ(quota_lease_unused(l, now + 100 + QUOTA_LEASE_IDLE_MS), 0);
+    uint64_t later = now + 100 + QUOTA_LEASE_IDLE_MS;
+    ASSERT_EQ(quota_lease_ask(l, later, 1), 0); /* a give-back keeps nothing */
+    ASSERT_EQ(quota_lease_allow(l, later), 0);
+    quota_lease_answered(l, 1, 0, 0, later, later + 1);
+    ASSERT_EQ(quota_lease_allow(l, later + 1), 0);
+    ASSERT_EQ(quota_lease_idle(l, later + 1), 0);
+    ASSERT_EQ(quota_lease_unused(l, later + 1), 1);
+    quota_lease_drop(&t, l);
+    ASSERT_TRUE(quota_lease_get(&t, "u") == NULL);
+    ASSERT_TRUE(quota_lease_get(&t, "") == NULL);
+    quota_leases_free(&t);
+}
+
 int main(void)
 {
     RUN(test_check);
     RUN(test_add_clamps);
     RUN(test_users);
+    RUN(test_grant);
+    RUN(test_grants_never_pass_the_quota);
+    RUN(test_lease_gate_and_take);
+    RUN(test_lease_full);
+    RUN(test_lease_overdraw);
+    RUN(test_lease_idle);
     TEST_MAIN_END();
 }

@@ -148,10 +148,12 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 19 to 8 undone by hand (19 added a column to rooms,
-     * 18 to room_messages, 17 altered assets, dropped). */
+    /* Back to version 7: migrations 20 to 8 undone by hand (20 added a table and indexes,
+     * 19 a column to rooms, 18 to room_messages, 17 altered assets, dropped). */
     ASSERT_EQ(pg_test_exec(sql_url(target),
-                           "ALTER TABLE rooms DROP COLUMN epoch;"
+                           "DROP TABLE quota_leases; DROP INDEX room_messages_user;"
+                           " DROP INDEX doc_ops_author; DROP INDEX entities_owner;"
+                           " ALTER TABLE rooms DROP COLUMN epoch;"
                            " ALTER TABLE room_messages DROP COLUMN client_id;"
                            " DROP TABLE state_log; DROP TABLE state_log_base; DROP TABLE uploads;"
                            "  DROP TABLE activity; DROP TABLE webhook_endpoints;"
@@ -176,6 +178,7 @@ static void test_migrate_older_and_newer(void)
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM state_log_base"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(token_epoch) FROM users"), 0);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(client_id) FROM room_messages"), 0);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM quota_leases"), 0);
 
     ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE schema_version SET version = 99"), 0);
     char err[512] = "";
@@ -323,6 +326,104 @@ static void test_fence(void)
     store_pg_backend.close(a);
     store_pg_backend.close(b);
     store_pg_backend.close(one);
+    pg_drop_target(target);
+}
+
+/* ---- a user's quota in a cluster (STORE_QUOTA_RESERVE) ---- */
+
+static store_quota_t quota_ask(uint64_t holder, int64_t keep, int64_t need, int64_t want)
+{
+    store_quota_t q = {.holder = holder,
+                       .keep = keep,
+                       .need = need,
+                       .want = want,
+                       .quota = 1000,
+                       .ttl_ms = 60000};
+    snprintf(q.user, sizeof(q.user), "user-1");
+    return q;
+}
+
+static int be_reserve(void *c, store_quota_t *q)
+{
+    store_req_t req = {.type = STORE_QUOTA_RESERVE, .quota = q};
+    return be_one(c, &req);
+}
+
+/* Runs MESSAGE_INSERT of seq in room 1, charged to user-1's allowance, in a transaction of
+ * its own that commits (0) or rolls back (1). */
+static int be_charged_msg(void *c, int64_t seq, int64_t bytes, int rollback)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_msg(&r.msg, 1, seq);
+    store_req_t req = {.type = STORE_MESSAGE_INSERT,
+                       .rooms = &r,
+                       .charge_user = "user-1",
+                       .charge_bytes = bytes};
+    if (store_pg_backend.begin(c) != STORE_OK) return STORE_EIO;
+    store_pg_backend.exec(c, &req);
+    store_rooms_free(&r);
+    if (rollback) {
+        store_pg_backend.rollback(c);
+        return req.err;
+    }
+    if (store_pg_backend.commit(c) != STORE_OK) return STORE_EIO;
+    return req.err;
+}
+
+/* Two nodes share user-1's quota of 1000 bytes: each reservation sees the user's rows and
+ * the other's unexpired allowance, a write lowers its node's allowance in its own
+ * transaction (not when it rolls back), the rows plus the allowances never pass the quota,
+ * an allowance given back or expired is free again. */
+static void test_quota_reserve(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "quota"), 0);
+    void *a = be_open(target), *b = be_open(target);
+    ASSERT_TRUE(a && b);
+    ASSERT_EQ(be_room(a, 1), STORE_OK);
+    ASSERT_EQ(be_charged_msg(a, 1, 0, 0), STORE_OK); /* user-1: 64 + 12 bytes */
+    store_quota_t qa = quota_ask(11, 0, 100, 1 << 20);
+    ASSERT_EQ(be_reserve(a, &qa), STORE_OK);
+    ASSERT_EQ(qa.used, 76);
+    ASSERT_EQ(qa.others, 0);
+    ASSERT_EQ(qa.grant, 231); /* a quarter of 924 */
+    store_quota_t qb = quota_ask(22, 0, 100, 1 << 20);
+    ASSERT_EQ(be_reserve(b, &qb), STORE_OK);
+    ASSERT_EQ(qb.others, 231);
+    ASSERT_EQ(qb.grant, 173); /* a quarter of 1000 - 76 - 231 */
+    /* a's write of 76 bytes lowers a's allowance with it; a rolled back one does not. */
+    ASSERT_EQ(be_charged_msg(a, 2, 0, 0), STORE_OK); /* user-2's */
+    ASSERT_EQ(be_charged_msg(a, 3, 0, 0), STORE_OK); /* user-0's */
+    ASSERT_EQ(be_charged_msg(a, 4, 76, 0), STORE_OK);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT bytes FROM quota_leases WHERE holder = 11"),
+              155);
+    ASSERT_EQ(be_charged_msg(a, 5, 76, 1), STORE_OK);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT bytes FROM quota_leases WHERE holder = 11"),
+              155);
+    /* b asks for more, keeping its 173: the rows (152) and a's 155 are taken. */
+    qb = quota_ask(22, 173, 600, 1 << 20);
+    ASSERT_EQ(be_reserve(b, &qb), STORE_OK);
+    ASSERT_EQ(qb.used, 152);
+    ASSERT_EQ(qb.others, 155);
+    ASSERT_EQ(qb.grant, 520); /* all that is free: less than need */
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT sum(bytes) FROM quota_leases") + 152, 1000);
+    qa = quota_ask(11, 155, 100, 1 << 20);
+    ASSERT_EQ(be_reserve(a, &qa), STORE_OK);
+    ASSERT_EQ(qa.grant, 0); /* nothing left */
+    /* a gives everything back: its row goes, and b finds it free. */
+    qa = quota_ask(11, 0, 0, 0);
+    ASSERT_EQ(be_reserve(a, &qa), STORE_OK);
+    ASSERT_EQ(
+        pg_test_int(sql_url(target), "SELECT count(*) FROM quota_leases WHERE holder = 11"), 0);
+    /* b's allowance expires by the database's clock: then a finds it free too. */
+    ASSERT_EQ(pg_test_exec(sql_url(target), "UPDATE quota_leases SET until_ms = 0"), 0);
+    qa = quota_ask(11, 0, 100, 1 << 20);
+    ASSERT_EQ(be_reserve(a, &qa), STORE_OK);
+    ASSERT_EQ(qa.others, 0);
+    ASSERT_EQ(qa.grant, 212); /* a quarter of 848 */
+    store_pg_backend.close(a);
+    store_pg_backend.close(b);
     pg_drop_target(target);
 }
 
@@ -999,6 +1100,7 @@ int main(void)
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
     RUN(test_fence);
+    RUN(test_quota_reserve);
     RUN(test_two_writers_doc_versions);
     RUN(test_two_writers_state_version);
     RUN(test_reconnect);
