@@ -525,7 +525,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->shutdown_timer.data = s;
     conn_timers_init(s);
     s->conn_slab = slab_new(sizeof(conn_t), sizeof(conn_t) + conn_tls_size());
-    s->out_slab = slab_new(OUTQ_SLAB_BYTES, OUTQ_SLAB_BYTES);
+    s->out_slab = slab_new(OUTQ_SLAB_BYTES, OUTQ_SLAB_MAX_BYTES);
     heap_trim_init(&s->heap_trim, ch_mem_rss(), requests_in(s));
     uv_timer_init(loop, &s->heap_timer);
     s->heap_timer.data = s;

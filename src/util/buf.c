@@ -125,14 +125,17 @@ void outq_push_in(outq_t *q, slab_t *s, cbuf_t *b)
             q->items = slab_alloc(s, OUTQ_SLAB_BYTES);
             q->items_slab = 1;
             q->cap = OUTQ_SLAB_CAP;
-        } else if (q->items_slab) { /* outgrown its slot: on to malloc */
-            outq_item_t *items = ch_malloc(2 * q->cap * sizeof(*items));
+        } else if (q->items_slab) { /* outgrown its slot: a larger one, or malloc's */
+            size_t cap = 2 * (size_t)q->cap;
+            int slab = s && cap <= OUTQ_SLAB_MAX_CAP;
+            outq_item_t *items = slab ? slab_alloc(s, cap * sizeof(*items))
+                                      : ch_malloc(cap * sizeof(*items));
             memcpy(items, q->items + q->head, q->count * sizeof(*items));
             slab_free(q->items);
             q->items = items;
-            q->items_slab = 0;
+            q->items_slab = slab != 0;
             q->head = 0;
-            q->cap *= 2;
+            q->cap = (uint32_t)cap;
         } else {
             CH_ASSERT(q->cap < UINT32_MAX / 4);
             q->cap = q->cap ? q->cap * 2 : 8;

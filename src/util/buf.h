@@ -60,23 +60,28 @@ typedef struct {
     uint32_t head;  /* first live item */
     uint32_t count; /* live items */
     uint32_t cap : 31;
-    /* items is a slab's record (outq_push_in, OUTQ_SLAB_CAP items), else malloc's. */
+    /* items is a slab's record (outq_push_in), else malloc's. */
     uint32_t items_slab : 1;
     uint32_t bytes; /* total unwritten bytes */
 } outq_t;
 
-/* Items in a queue's first array: the one outq_push_in takes from a slab (records of
- * OUTQ_SLAB_BYTES); a queue that outgrows it moves to malloc'd arrays. */
+/* Items in the arrays outq_push_in takes from a slab: the first has OUTQ_SLAB_CAP, each
+ * growth doubles it up to OUTQ_SLAB_MAX_CAP (a slab for them serves OUTQ_SLAB_BYTES to
+ * OUTQ_SLAB_MAX_BYTES); a queue that outgrows that moves to malloc'd arrays. A burst of up
+ * to 64 frames a loop iteration (fan-out with a window of 16 publishes queues 9-16 events
+ * on each receiver an iteration) then costs no malloc. */
 #define OUTQ_SLAB_CAP 8u
+#define OUTQ_SLAB_MAX_CAP 64u
 #define OUTQ_SLAB_BYTES (OUTQ_SLAB_CAP * sizeof(outq_item_t))
+#define OUTQ_SLAB_MAX_BYTES (OUTQ_SLAB_MAX_CAP * sizeof(outq_item_t))
 
 void outq_init(outq_t *q);
 /* Queues the whole payload of b; takes its own reference (the caller keeps its own). */
 void outq_push(outq_t *q, cbuf_t *b);
-/* outq_push whose first array comes from s (slab_new(OUTQ_SLAB_BYTES, ...), borrowed;
- * NULL: malloc): the array a queue takes when a burst starts and gives back when it drains
- * is then a free-list slot, not a malloc and a free per burst, and an idle queue still
- * holds no array. */
+/* outq_push whose arrays up to OUTQ_SLAB_MAX_CAP items come from s
+ * (slab_new(OUTQ_SLAB_BYTES, OUTQ_SLAB_MAX_BYTES), borrowed; NULL: malloc): the array a
+ * queue takes when a burst starts and gives back when it drains is then a free-list slot,
+ * not a malloc and a free per burst, and an idle queue still holds no array. */
 void outq_push_in(outq_t *q, slab_t *s, cbuf_t *b);
 /* Fills up to max iovecs with the oldest unwritten bytes; returns how many were filled.
  * The iovecs borrow the queue's buffers: valid until outq_consume or outq_clear. */

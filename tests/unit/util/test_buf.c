@@ -161,7 +161,7 @@ static void test_empty_push_ignored(void)
  * taken again for the next burst; the slot's eight items wrap (slide) in place. */
 static void test_slab_array_per_burst(void)
 {
-    slab_t *s = slab_new_pages(OUTQ_SLAB_BYTES, OUTQ_SLAB_BYTES);
+    slab_t *s = slab_new_pages(OUTQ_SLAB_BYTES, OUTQ_SLAB_MAX_BYTES);
     outq_t q;
     outq_init(&q);
     cbuf_t *b = cbuf_from("abcd", 4);
@@ -192,33 +192,43 @@ static void test_slab_array_per_burst(void)
     slab_drop(s);
 }
 
-/* A queue that outgrows its slab slot moves to malloc (order and bytes kept, the slot
- * given back) and, drained, releases that array too; the next burst takes a slot again. */
+/* A queue that outgrows its slab slot takes a slot twice as large, up to
+ * OUTQ_SLAB_MAX_CAP items, then moves to malloc (order and bytes kept, the slot given back
+ * each time) and, drained, releases that array too; the next burst takes a slot again. */
 static void test_slab_array_grows_to_malloc(void)
 {
-    slab_t *s = slab_new_pages(OUTQ_SLAB_BYTES, OUTQ_SLAB_BYTES);
+    slab_t *s = slab_new_pages(OUTQ_SLAB_BYTES, OUTQ_SLAB_MAX_BYTES);
     outq_t q;
     outq_init(&q);
-    cbuf_t *b[20];
-    for (int i = 0; i < 20; i++) {
-        char t = (char)('A' + i);
+    enum { N = 100 };
+    cbuf_t *b[N];
+    for (int i = 0; i < N; i++) {
+        char t = (char)('A' + i % 26);
         b[i] = cbuf_from(&t, 1);
         outq_push_in(&q, s, b[i]);
+        if (i + 1 == 9 || i + 1 == 17 || i + 1 == 33 || i + 1 == 64) {
+            ASSERT_TRUE(q.items_slab); /* 16, 32, then 64 items: slots */
+            ASSERT_EQ(s->live, 1);
+        }
+        if (i + 1 == 9) ASSERT_EQ(q.cap, 16);
+        if (i + 1 == 64) ASSERT_EQ(q.cap, OUTQ_SLAB_MAX_CAP);
     }
-    ASSERT_TRUE(!q.items_slab);
+    ASSERT_TRUE(!q.items_slab); /* the 65th: malloc's */
     ASSERT_EQ(s->live, 0);
-    ASSERT_TRUE(q.cap >= 20);
-    struct iovec iov[20];
-    ASSERT_EQ(outq_iov(&q, iov, 20), 20);
-    for (int i = 0; i < 20; i++) ASSERT_TRUE(iov[i].iov_base == (void *)b[i]->data);
-    outq_consume(&q, 20);
+    ASSERT_EQ(q.cap, 128);
+    struct iovec iov[N];
+    ASSERT_EQ(outq_iov(&q, iov, N), N);
+    for (int i = 0; i < N; i++) ASSERT_TRUE(iov[i].iov_base == (void *)b[i]->data);
+    ASSERT_EQ(q.bytes, N);
+    outq_consume(&q, N);
     ASSERT_TRUE(q.items == NULL);
     outq_push_in(&q, s, b[0]);
     ASSERT_TRUE(q.items_slab);
+    ASSERT_EQ(q.cap, OUTQ_SLAB_CAP);
     ASSERT_EQ(s->live, 1);
     outq_truncate(&q, 0);
     ASSERT_EQ(s->live, 0);
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < N; i++) {
         ASSERT_EQ(b[i]->refcnt, 1);
         cbuf_unref(b[i]);
     }
