@@ -258,6 +258,9 @@ static void on_heap(uv_timer_t *t)
     /* What the rooms let go of outside a burst: recent messages no join used lately. */
     heap_trim_freed(&s->heap_trim, s->app->rooms_ready ? s->app->rooms.recent_freed : 0);
     if (s->stopping || !heap_trim_due(&s->heap_trim, rss, requests_in(s))) return;
+    /* The burst's output arrays and frames were slab slots: their empty pages go too. */
+    slab_trim(s->out_slab);
+    slab_trim(s->app->proto.frame_slab);
     s->heap_trim.running = 1;
     s->heap_before = rss;
     s->heap_work.data = s;
