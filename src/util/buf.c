@@ -163,7 +163,8 @@ size_t outq_iov(const outq_t *q, struct iovec *iov, size_t max)
 /* A drained queue gives its array back: an idle connection then holds no output memory.
  * Kept, the array stayed at the size of the largest burst the connection ever saw (a join
  * into a room of 100 queues ~100 events: a 2.5 KiB array per idle connection). With a slab
- * (outq_push_in) the first array is a free-list slot, so a burst costs no malloc. */
+ * (outq_push_in) arrays up to OUTQ_SLAB_MAX_CAP items are free-list slots, so a burst
+ * that size costs no malloc. */
 static void outq_release_if_empty(outq_t *q)
 {
     if (q->count != 0) return;

@@ -59,6 +59,8 @@ typedef struct {
     outq_item_t *items;
     uint32_t head;  /* first live item */
     uint32_t count; /* live items */
+    /* 31 bits (the flag below takes the last): outq_push asserts cap stays at most 2^30
+     * items, 2 GiB of the smallest frames (2 bytes, a bare header). */
     uint32_t cap : 31;
     /* items is a slab's record (outq_push_in), else malloc's. */
     uint32_t items_slab : 1;
