@@ -309,7 +309,7 @@ unsigned conn_state(const conn_t *c)
 
 void conn_out_push(conn_t *c, cbuf_t *b)
 {
-    outq_push(&c->out, b);
+    outq_push_in(&c->out, c->srv->out_slab, b);
     c->srv->stat.queued_bytes += b->len;
 }
 

@@ -258,6 +258,9 @@ static void on_heap(uv_timer_t *t)
     /* What the rooms let go of outside a burst: recent messages no join used lately. */
     heap_trim_freed(&s->heap_trim, s->app->rooms_ready ? s->app->rooms.recent_freed : 0);
     if (s->stopping || !heap_trim_due(&s->heap_trim, rss, requests_in(s))) return;
+    /* The burst's output arrays and frames were slab slots: their empty pages go too. */
+    slab_trim(s->out_slab);
+    slab_trim(s->app->proto.frame_slab);
     s->heap_trim.running = 1;
     s->heap_before = rss;
     s->heap_work.data = s;
@@ -525,6 +528,7 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->shutdown_timer.data = s;
     conn_timers_init(s);
     s->conn_slab = slab_new(sizeof(conn_t), sizeof(conn_t) + conn_tls_size());
+    s->out_slab = slab_new(OUTQ_SLAB_BYTES, OUTQ_SLAB_MAX_BYTES);
     heap_trim_init(&s->heap_trim, ch_mem_rss(), requests_in(s));
     uv_timer_init(loop, &s->heap_timer);
     s->heap_timer.data = s;
@@ -602,6 +606,8 @@ void server_free(server_t *s)
     conn_timers_free(s);
     slab_drop(s->conn_slab);
     s->conn_slab = NULL;
+    slab_drop(s->out_slab);
+    s->out_slab = NULL;
     CH_ASSERT(s->closeq_len == 0);
     free(s->closeq);
     s->closeq = NULL;

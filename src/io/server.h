@@ -103,6 +103,12 @@ typedef struct server_s {
      * a burst frees leaves whole pages to give back, and no malloc overhead a connection.
      * A connection still waiting for a reply when the server goes keeps it (slab_drop). */
     slab_t *conn_slab;
+    /* Owned: the output queues' item arrays up to OUTQ_SLAB_MAX_CAP items (outq_push_in):
+     * taken when a connection's output starts and given back when it drains, a free-list
+     * slot each instead of a malloc and a free per burst (every delivery to an idle
+     * receiver was one); its empty pages are unmapped by the idle heap trim (on_heap).
+     * Outlives server_free while an array is out (slab_drop). */
+    slab_t *out_slab;
     size_t nconns;
     strmap_t per_ip;               /* key -> owned server_ip_t, only while count > 0 */
     strmap_t sio_sessions;         /* Engine.IO polling sessions by sid (conn_sio_poll.c) */

@@ -98,6 +98,7 @@ void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log)
     p->log = log;
     /* sub, name and color with their NULs, at most */
     p->user_slab = slab_new(3, AUTH_JWT_SUB_MAX + AUTH_JWT_NAME_MAX + 8 + 3);
+    p->frame_slab = slab_new(CBUF_SLAB_MIN, CBUF_SLAB_MAX);
     proto_register(p, core_ops, CH_ARRAY_LEN(core_ops));
 }
 
@@ -106,6 +107,7 @@ void proto_free(proto_t *p)
     free(p->slots);
     free(p->op_count);
     slab_drop(p->user_slab); /* a client still held keeps it until it goes */
+    slab_drop(p->frame_slab); /* likewise a frame still queued */
     memset(p, 0, sizeof(*p));
 }
 
@@ -238,19 +240,27 @@ static size_t reply_head(char *out, json_int_t ref)
     return n + sizeof(REPLY_HEAD_POST) - 1;
 }
 
+/* The slab p's small reply frames come from (NULL without p: malloc). */
+static slab_t *frames_of(const proto_t *p)
+{
+    return p ? p->frame_slab : NULL;
+}
+
 /* Sends c the success reply to ref whose data is the len bytes of JSON text at data: the
- * bytes json_pack + json_dumps gave for {"op","ref","ok","data"}, with no tree. */
-static void send_ok_text(proto_client_t *c, json_int_t ref, const char *data, size_t len)
+ * bytes json_pack + json_dumps gave for {"op","ref","ok","data"}, with no tree. A small
+ * frame is a slot of frames (proto_t.frame_slab, borrowed; NULL: malloc). */
+static void send_ok_text(slab_t *frames, proto_client_t *c, json_int_t ref, const char *data,
+                         size_t len)
 {
     char head[REPLY_HEAD_MAX];
     size_t n = reply_head(head, ref);
-    cbuf_t *b = cbuf_new(WS_MAX_HEADER + n + len + 1);
+    cbuf_t *b = cbuf_new_in(frames, WS_MAX_HEADER + n + len + 1);
     b->off = WS_MAX_HEADER;
     /* Written in place: the buffer was sized for it (no cbuf_append growth checks). */
-    uint8_t *p = b->data + b->off;
-    memcpy(p, head, n);
-    memcpy(p + n, data, len);
-    p[n + len] = '}';
+    uint8_t *w = b->data + b->off;
+    memcpy(w, head, n);
+    memcpy(w + n, data, len);
+    w[n + len] = '}';
     b->len = n + len + 1;
     frame_text(b);
     c->tr->send(c, b);
@@ -266,7 +276,7 @@ void proto_reply_ok(proto_req_t *req, json_t *data)
         return;
     }
     if (!data) { /* the common answer of an op that returns nothing: no tree */
-        send_ok_text(req->c, req->ref, "null", 4);
+        send_ok_text(frames_of(req->p), req->c, req->ref, "null", 4);
         return;
     }
     proto_send_json(req->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", req->ref,
@@ -277,7 +287,7 @@ void proto_reply_ok_text(proto_req_t *req, const char *data, size_t len)
 {
     CH_ASSERT(!req->replied);
     req->replied = 1;
-    if (req->has_ref) send_ok_text(req->c, req->ref, data, len);
+    if (req->has_ref) send_ok_text(frames_of(req->p), req->c, req->ref, data, len);
 }
 
 void proto_reply_error(proto_req_t *req, const char *code, const char *fmt, ...)
@@ -506,7 +516,9 @@ void proto_deferred_rerun(proto_deferred_t *d, const char *name, json_t *args, u
 void proto_deferred_ok(proto_deferred_t *d, json_t *data)
 {
     if (!d->c->gone && d->has_ref && !data)
-        send_ok_text(d->c, d->ref, "null", 4); /* an op that returns nothing: no tree */
+        /* An op that returns nothing: no tree. A deferred reply made without its proto_t
+         * (home_answer) takes its frame from malloc. */
+        send_ok_text(frames_of(d->p), d->c, d->ref, "null", 4);
     else if (!d->c->gone && d->has_ref)
         proto_send_json(d->c, json_pack("{s:s, s:I, s:b, s:o}", "op", "reply", "ref", d->ref,
                                         "ok", 1, "data", data ? data : json_null()));

@@ -196,6 +196,10 @@ struct proto_s {
      * of the malloc heap: 16 bytes for a short id and name instead of glibc's 32, and not
      * scattered between the blocks a burst frees. Outlives proto_free while a block is out. */
     slab_t *user_slab;
+    /* Owned (buf.h cbuf_new_in): the frames of replies written per message (echo's, a
+     * reply with no data), slots of a free list instead of a malloc and a free each.
+     * Outlives proto_free while a frame is out (queued on a connection). */
+    slab_t *frame_slab;
 };
 
 /* Initialises p with the built-in ops (echo). log is borrowed. */

@@ -226,6 +226,17 @@ uint64_t slab_mapped(const slab_t *s)
     return pages * SLAB_PAGE;
 }
 
+void slab_trim(slab_t *s)
+{
+    for (uint32_t i = 0; s && !s->direct && i < s->nclass; i++) {
+        slab_class_t *c = &s->cls[i];
+        if (!c->spare) continue;
+        page_unmap(c->spare);
+        c->spare = NULL;
+        c->pages--;
+    }
+}
+
 void slab_drop(slab_t *s)
 {
     if (!s) return;

@@ -69,6 +69,11 @@ void slab_free(void *p);
 /* Bytes of pages s has mapped (0 for a malloc slab). */
 uint64_t slab_mapped(const slab_t *s);
 
+/* Unmaps the empty page each size class of s keeps (NULL: nothing): after a burst, a
+ * slab whose records come and go with the traffic (output queues' arrays, frames) then
+ * holds no page while idle. The next record maps a page again. */
+void slab_trim(slab_t *s);
+
 /* Lets go of s (NULL: nothing): unmaps its pages and frees it now when no record is out,
  * else once the last one is freed. */
 void slab_drop(slab_t *s);

@@ -67,6 +67,15 @@ static void test_fixed(void)
     ASSERT_EQ(slab_mapped(s), PAGE);
     slab_free(q);
     slab_free(NULL);
+    /* slab_trim gives the spare back too; the next record maps a page again. */
+    slab_trim(s);
+    ASSERT_EQ(slab_mapped(s), 0);
+    q = slab_alloc(s, 40);
+    ASSERT_EQ(slab_mapped(s), PAGE);
+    slab_trim(s); /* a page in use stays */
+    ASSERT_EQ(slab_mapped(s), PAGE);
+    slab_free(q);
+    slab_trim(NULL);
     slab_drop(s);
 }
 
