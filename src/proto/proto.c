@@ -98,6 +98,7 @@ void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log)
     p->log = log;
     /* sub, name and color with their NULs, at most */
     p->user_slab = slab_new(3, AUTH_JWT_SUB_MAX + AUTH_JWT_NAME_MAX + 8 + 3);
+    p->tcache = auth_tcache_new();
     proto_register(p, core_ops, CH_ARRAY_LEN(core_ops));
 }
 
@@ -106,6 +107,7 @@ void proto_free(proto_t *p)
     free(p->slots);
     free(p->op_count);
     slab_drop(p->user_slab); /* a client still held keeps it until it goes */
+    auth_tcache_free(p->tcache);
     memset(p, 0, sizeof(*p));
 }
 

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "auth/auth_jwt.h"
+#include "auth/auth_tcache.h"
 #include "bus/bus.h"
 #include "util/buf.h"
 #include "util/jpart.h"
@@ -196,6 +197,10 @@ struct proto_s {
      * of the malloc heap: 16 bytes for a short id and name instead of glibc's 32, and not
      * scattered between the blocks a burst frees. Outlives proto_free while a block is out. */
     slab_t *user_slab;
+    /* Owned: the tokens verified lately (auth_tcache.h), so a client that connects again
+     * with its token is not parsed and HMAC'd again; revocation is still checked each time
+     * (proto_auth_verify). */
+    auth_tcache_t *tcache;
 };
 
 /* Initialises p with the built-in ops (echo). log is borrowed. */
