@@ -8,25 +8,11 @@
 
 #include "auth/auth_tcache.h"
 
+#include "jwt_fixture.h"
+
 #define SECRET "0123456789abcdef0123456789abcdef"
 #define OTHER "fedcba9876543210fedcba9876543210"
 #define NOW 1800000000
-
-static auth_jwt_t *hs256(const char *secret)
-{
-    return auth_jwt_new(AUTH_ALG_HS256, (const unsigned char *)secret, strlen(secret),
-                        (const unsigned char *)secret, strlen(secret), 0);
-}
-
-static char *mint(auth_jwt_t *j, const char *sub, int64_t now_s, int64_t ttl)
-{
-    auth_claims_t c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.sub, sizeof(c.sub), "%s", sub);
-    snprintf(c.name, sizeof(c.name), "Ada");
-    snprintf(c.color, sizeof(c.color), "#112233");
-    return auth_jwt_mint(j, &c, now_s, ttl);
-}
 
 static void counts(const auth_tcache_t *tc, uint64_t hits, uint64_t misses)
 {
@@ -39,9 +25,9 @@ static void counts(const auth_tcache_t *tc, uint64_t hits, uint64_t misses)
 /* A hit gives the claims the verification gave, and why "ok". */
 static void test_hit_same_claims(void)
 {
-    auth_jwt_t *j = hs256(SECRET);
+    auth_jwt_t *j = jwt_fixture_hs256(SECRET);
     auth_tcache_t *tc = auth_tcache_new();
-    char *t = mint(j, "u1", NOW, 3600);
+    char *t = jwt_fixture_mint(j, "u1", NOW, 3600);
     auth_claims_t want, a, b;
     const char *why = NULL;
     ASSERT_EQ(auth_jwt_verify(j, t, strlen(t), NOW, &want, NULL), 0);
@@ -62,9 +48,9 @@ static void test_hit_same_claims(void)
  * the cache; a token a byte shorter or with another signature is not the kept one. */
 static void test_expiry_and_other_bytes(void)
 {
-    auth_jwt_t *j = hs256(SECRET);
+    auth_jwt_t *j = jwt_fixture_hs256(SECRET);
     auth_tcache_t *tc = auth_tcache_new();
-    char *t = mint(j, "u1", NOW, 60);
+    char *t = jwt_fixture_mint(j, "u1", NOW, 60);
     auth_claims_t c;
     const char *why;
     ASSERT_EQ(auth_tcache_verify(tc, j, t, strlen(t), NOW, &c, &why), 0);
@@ -86,9 +72,9 @@ static void test_expiry_and_other_bytes(void)
 /* Another verifier (a rotated secret) does not get the first one's answer. */
 static void test_other_verifier(void)
 {
-    auth_jwt_t *j = hs256(SECRET), *k = hs256(OTHER);
+    auth_jwt_t *j = jwt_fixture_hs256(SECRET), *k = jwt_fixture_hs256(OTHER);
     auth_tcache_t *tc = auth_tcache_new();
-    char *t = mint(j, "u1", NOW, 3600);
+    char *t = jwt_fixture_mint(j, "u1", NOW, 3600);
     auth_claims_t c;
     const char *why;
     ASSERT_EQ(auth_tcache_verify(tc, j, t, strlen(t), NOW, &c, &why), 0);
@@ -104,14 +90,14 @@ static void test_other_verifier(void)
  * second round over 4x as many hits at most that many). */
 static void test_bounded(void)
 {
-    auth_jwt_t *j = hs256(SECRET);
+    auth_jwt_t *j = jwt_fixture_hs256(SECRET);
     auth_tcache_t *tc = auth_tcache_new();
     enum { N = 4 * AUTH_TCACHE_SLOTS };
     char **t = calloc(N, sizeof(*t));
     for (int i = 0; i < N; i++) {
         char sub[32];
         snprintf(sub, sizeof(sub), "user-%d", i);
-        t[i] = mint(j, sub, NOW, 3600);
+        t[i] = jwt_fixture_mint(j, sub, NOW, 3600);
     }
     auth_claims_t c;
     const char *why;

@@ -12,18 +12,13 @@
 #include "domain/activity_log.h"
 #include "util/mem.h"
 
+#include "gen_text.h"
+
 static int same_as_jansson(const store_act_t *row)
 {
     size_t len = 0;
     char *text = activity_row_text(row, &len);
-    json_t *tree = activity_row_json(row);
-    char *old = json_dumps(tree, JSON_COMPACT);
-    int ok = old && len == strlen(text) && strcmp(text, old) == 0;
-    if (!ok) fprintf(stderr, "  new: %s\n  old: %s\n", text, old ? old : "(null)");
-    free(old);
-    json_decref(tree);
-    free(text);
-    return ok;
+    return gen_same_as_tree(text, len, activity_row_json(row));
 }
 
 /* data as the activity log stores it: Jansson's compact encoding of a tree it built. */
@@ -78,28 +73,6 @@ static void test_corpus(void)
     row.seq = -1;
     row.at = 0;
     ASSERT_TRUE(same_as_jansson(&row));
-}
-
-static void gen_text(char *out, size_t max, unsigned *seed)
-{
-    static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t",
-                                         "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-                                         "\xf0\x9f\x98\x80", "-", "_"};
-    size_t n = (size_t)(rand_r(seed) % 24), len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = pieces[(size_t)rand_r(seed) % CH_ARRAY_LEN(pieces)];
-        size_t k = strlen(p);
-        if (len + k + 1 > max) break;
-        memcpy(out + len, p, k);
-        len += k;
-    }
-    out[len] = '\0';
-}
-
-static int64_t gen_int(unsigned *seed)
-{
-    int64_t v = ((int64_t)rand_r(seed) << 33) ^ ((int64_t)rand_r(seed) << 2) ^ rand_r(seed);
-    return rand_r(seed) % 2 ? v : -v;
 }
 
 static void test_generated(void)

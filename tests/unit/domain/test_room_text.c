@@ -12,19 +12,15 @@
 #include "domain/rooms.h"
 #include "util/mem.h"
 
+#include "gen_text.h"
+
 /* Checks one room: the same bytes as Jansson's encoding of room_json. */
 static int same_as_jansson(rooms_t *r, const room_t *room)
 {
     char *state = json_dumps(room->state, JSON_COMPACT);
     size_t len = 0;
     char *text = room_text(r, room, state, strlen(state), &len);
-    json_t *tree = room_json(r, room);
-    char *old = json_dumps(tree, JSON_COMPACT);
-    int ok = old && len == strlen(text) && strcmp(text, old) == 0;
-    if (!ok) fprintf(stderr, "  new: %s\n  old: %s\n", text, old ? old : "(null)");
-    free(old);
-    json_decref(tree);
-    free(text);
+    int ok = gen_same_as_tree(text, len, room_json(r, room));
     free(state);
     return ok;
 }
@@ -92,29 +88,6 @@ static void test_corpus(void)
     json_decref(room->state);
     free(room);
     free(r);
-}
-
-/* Valid UTF-8 of up to max bytes from an alphabet with every kind of character. */
-static void gen_text(char *out, size_t max, unsigned *seed)
-{
-    static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t",
-                                         "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-                                         "\xf0\x9f\x98\x80", "-", "_"};
-    size_t n = (size_t)(rand_r(seed) % 24), len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = pieces[(size_t)rand_r(seed) % CH_ARRAY_LEN(pieces)];
-        size_t k = strlen(p);
-        if (len + k + 1 > max) break;
-        memcpy(out + len, p, k);
-        len += k;
-    }
-    out[len] = '\0';
-}
-
-static int64_t gen_int(unsigned *seed)
-{
-    int64_t v = ((int64_t)rand_r(seed) << 33) ^ ((int64_t)rand_r(seed) << 2) ^ rand_r(seed);
-    return rand_r(seed) % 2 ? v : -v;
 }
 
 static void test_generated(void)

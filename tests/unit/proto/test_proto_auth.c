@@ -15,6 +15,7 @@
  * of rejections the audit hook saw. */
 #define FAKE_CLIENT_EXTRA int rejected;
 #include "fake_client.h"
+#include "jwt_fixture.h"
 typedef fake_client_t fake_t;
 
 static int64_t fake_unix_ms; /* the wall clock the protocol sees */
@@ -54,18 +55,12 @@ static void teardown(proto_t *p, fake_t *f)
 
 static auth_jwt_t *hs256(void)
 {
-    return auth_jwt_new(AUTH_ALG_HS256, (const unsigned char *)SECRET, strlen(SECRET),
-                        (const unsigned char *)SECRET, strlen(SECRET), 0);
+    return jwt_fixture_hs256(SECRET);
 }
 
 static char *mint(auth_jwt_t *j, const char *sub, int64_t now_s, int64_t ttl)
 {
-    auth_claims_t c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.sub, sizeof(c.sub), "%s", sub);
-    snprintf(c.name, sizeof(c.name), "Ada");
-    snprintf(c.color, sizeof(c.color), "#112233");
-    return auth_jwt_mint(j, &c, now_s, ttl);
+    return jwt_fixture_mint(j, sub, now_s, ttl);
 }
 
 static void send_auth(proto_t *p, fake_t *f, const char *tok, int ref, uint64_t now)
