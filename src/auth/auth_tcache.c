@@ -38,12 +38,17 @@ auth_tcache_t *auth_tcache_new(void)
 void auth_tcache_free(auth_tcache_t *tc)
 {
     if (!tc) return;
-    if (tc->slots) {
-        sodium_memzero(tc->slots, AUTH_TCACHE_SLOTS * sizeof(*tc->slots));
-        free(tc->slots);
-    }
+    auth_tcache_clear(tc);
     sodium_memzero(tc, sizeof(*tc));
     free(tc);
+}
+
+void auth_tcache_clear(auth_tcache_t *tc)
+{
+    if (!tc->slots) return;
+    sodium_memzero(tc->slots, AUTH_TCACHE_SLOTS * sizeof(*tc->slots));
+    free(tc->slots);
+    tc->slots = NULL;
 }
 
 int auth_tcache_verify(auth_tcache_t *tc, const auth_jwt_t *a, const char *token, size_t len,

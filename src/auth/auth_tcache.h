@@ -6,7 +6,8 @@
  * key random per cache, so nobody outside can aim two tokens at one digest; no token is
  * kept) and the claims auth_jwt_verify gave, tied to the verifier that gave them. Bounded:
  * AUTH_TCACHE_SLOTS entries in sets of 4 chosen by the digest (a new token takes the
- * place of its set's entry used longest ago), allocated at the first success. A hit is used only strictly inside the token's
+ * place of its set's entry used longest ago), allocated at the first success, emptied
+ * when the verifier is replaced (auth_tcache_clear). A hit is used only strictly inside the token's
  * validity (nbf, when present, <= now < exp: no leeway); anything else, the edges
  * included, goes to auth_jwt_verify again. Revocation is not decided here: the caller
  * checks it after a hit as after a verification (proto_auth_verify), so a revoked token
@@ -29,6 +30,10 @@ auth_tcache_t *auth_tcache_new(void);
 
 /* Frees tc (wiping what it kept); NULL is ignored. */
 void auth_tcache_free(auth_tcache_t *tc);
+
+/* Forgets every token kept: when the verifier changes (a reload reads the keys again and
+ * frees the old verifier, whose address a later one may get). */
+void auth_tcache_clear(auth_tcache_t *tc);
 
 /* auth_jwt_verify(a, token, len, now_s, out, why) through tc: the same result and claims
  * for every input (auth_jwt_verify's contract, auth_jwt.h), from tc when the same token

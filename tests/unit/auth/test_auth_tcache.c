@@ -86,6 +86,27 @@ static void test_other_verifier(void)
     auth_jwt_free(k);
 }
 
+/* Cleared (a reload replaced the verifier), nothing is answered from the cache, even for
+ * a verifier at the same address. */
+static void test_clear(void)
+{
+    auth_jwt_t *j = jwt_fixture_hs256(SECRET);
+    auth_tcache_t *tc = auth_tcache_new();
+    char *t = jwt_fixture_mint(j, "u1", NOW, 3600);
+    auth_claims_t c;
+    const char *why;
+    ASSERT_EQ(auth_tcache_verify(tc, j, t, strlen(t), NOW, &c, &why), 0);
+    auth_tcache_clear(tc);
+    auth_tcache_clear(tc); /* twice: nothing left to free */
+    ASSERT_EQ(auth_tcache_verify(tc, j, t, strlen(t), NOW, &c, &why), 0);
+    counts(tc, 0, 2);
+    ASSERT_EQ(auth_tcache_verify(tc, j, t, strlen(t), NOW, &c, &why), 0);
+    counts(tc, 1, 2);
+    free(t);
+    auth_tcache_free(tc);
+    auth_jwt_free(j);
+}
+
 /* Many tokens: every one answered right, at most AUTH_TCACHE_SLOTS of them kept (so a
  * second round over 4x as many hits at most that many). */
 static void test_bounded(void)
@@ -126,5 +147,6 @@ int main(void)
     RUN(test_expiry_and_other_bytes);
     RUN(test_other_verifier);
     RUN(test_bounded);
+    RUN(test_clear);
     TEST_MAIN_END();
 }
