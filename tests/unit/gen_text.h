@@ -31,7 +31,9 @@ static void gen_text(char *out, size_t max, unsigned *seed)
 /* An integer of up to ~62 bits, either sign. */
 static int64_t gen_int(unsigned *seed)
 {
-    int64_t v = ((int64_t)rand_r(seed) << 33) ^ ((int64_t)rand_r(seed) << 2) ^ rand_r(seed);
+    uint64_t u = ((uint64_t)rand_r(seed) << 33) ^ ((uint64_t)rand_r(seed) << 2) ^
+                 (uint64_t)rand_r(seed);
+    int64_t v = (int64_t)(u >> 1); /* up to 62 bits: its negation fits too */
     return rand_r(seed) % 2 ? v : -v;
 }
 
