@@ -251,5 +251,8 @@ auth_jwt_t *app_set_jwt(app_t *a, auth_jwt_t *jwt)
     a->jwt = jwt;
     a->api.jwt = jwt;
     a->proto.auth.jwt = jwt;
+    /* The old verifier is freed by the caller and a later one may get its address: no
+     * token it verified may pass for the new one's. */
+    auth_tcache_clear(a->proto.tcache);
     return old;
 }

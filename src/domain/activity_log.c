@@ -10,7 +10,9 @@
 #include <sodium.h>
 
 #include "util/clock.h"
+#include "util/jscan.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 /* What the log holds for one room: its open bursts and the rows waiting for the store.
  * Writes need no gate of their own: the store runs them, and answers them, in the order
@@ -129,6 +131,63 @@ json_t *activity_row_json(const store_act_t *row)
                      data ? data : json_object());
 }
 
+/* Appends s (valid UTF-8, NUL-terminated) at *at as Jansson writes a string; room for it
+ * was counted by text_room. */
+static char *put_quoted(char *at, const char *s)
+{
+    int k = jscan_quote(at, utf8_json_len(s, strlen(s)) + 3, s, strlen(s));
+    CH_ASSERT(k > 0);
+    return at + k;
+}
+
+static char *put(char *at, const char *s, size_t n)
+{
+    memcpy(at, s, n);
+    return at + n;
+}
+
+#define PUT_LIT(at, s) put((at), (s), sizeof(s) - 1)
+
+char *activity_row_text(const store_act_t *row, size_t *len)
+{
+    if (row->data && strstr(row->data, "\\u0000")) {
+        /* A NUL in a string (or the text "\u0000" escaped): activity_row_json reads the
+         * data without JSON_ALLOW_NUL, so it is {} there; the tree decides, as before. */
+        json_t *tree = activity_row_json(row);
+        char *text = json_dumps(tree, JSON_COMPACT);
+        json_decref(tree);
+        CH_ASSERT(text != NULL);
+        *len = strlen(text);
+        return text;
+    }
+    const char *data = row->data ? row->data : "{}";
+    size_t dlen = strlen(data);
+    size_t cap = 128 + 3 * JSCAN_INT_MAX + dlen +
+                 utf8_json_len(row->user_id, strlen(row->user_id)) +
+                 utf8_json_len(row->display_name, strlen(row->display_name)) +
+                 utf8_json_len(row->kind, strlen(row->kind));
+    char *out = ch_malloc(cap), *at = out;
+    at = PUT_LIT(at, "{\"id\":\"");
+    at += jscan_write_int(at, row->seq);
+    at = PUT_LIT(at, "\",\"seq\":");
+    at += jscan_write_int(at, row->seq);
+    at = PUT_LIT(at, ",\"at\":");
+    at += jscan_write_int(at, row->at);
+    at = PUT_LIT(at, ",\"userId\":");
+    at = put_quoted(at, row->user_id);
+    at = PUT_LIT(at, ",\"displayName\":");
+    at = put_quoted(at, row->display_name);
+    at = PUT_LIT(at, ",\"kind\":");
+    at = put_quoted(at, row->kind);
+    at = PUT_LIT(at, ",\"data\":");
+    at = put(at, data, dlen);
+    at = PUT_LIT(at, "}");
+    CH_ASSERT((size_t)(at - out) < cap);
+    *at = '\0';
+    *len = (size_t)(at - out);
+    return out;
+}
+
 /* ---------- writing ---------- */
 
 static void room_state_free(activity_log_t *al, act_room_t *ar)
@@ -157,14 +216,17 @@ static void on_written(store_req_t *req)
         if (ROOMS_LARGE(al->r, room) && (strcmp(w->pl.rows[i].kind, ACTIVITY_JOINED) == 0 ||
                                          strcmp(w->pl.rows[i].kind, ACTIVITY_LEFT) == 0))
             continue;
-        json_t *fields = json_pack("{s:o}", "activity", activity_row_json(&w->pl.rows[i]));
-        jpart_t part = {.obj = fields};
+        /* The row as text (its data is ours, Jansson's encoding): no tree to build and
+         * encode for each join and leave. */
+        size_t len;
+        char *text = activity_row_text(&w->pl.rows[i], &len);
+        jpart_t part = {.key = "activity", .text = text, .len = len};
         bus_publish(&room->bus, &(bus_event_t){.room = room->id,
                                                .name = "activity",
                                                .parts = &part,
                                                .nparts = 1,
                                                .except = BUS_MEMBER_NONE});
-        json_decref(fields);
+        free(text);
     }
     store_acts_free(&w->pl);
     free(w);

@@ -48,5 +48,11 @@ void activity_log_note(activity_log_t *al, room_t *room, const char *kind, const
 /* A row as the protocol shows it (new reference): {"id": the cursor, "seq", "at",
  * "userId", "displayName", "kind", "data"}; row borrowed; data decoded from its text. */
 json_t *activity_row_json(const store_act_t *row);
+/* activity_row_json(row) encoded compact, byte for byte, written from row's fields with no
+ * tree, for a row this process made (its data is Jansson's compact encoding, copied as it
+ * is; NULL is {}; data holding "\u0000" goes through the tree, which reads it as {}): a new
+ * NUL-terminated text (the caller frees it), its length in *len.
+ * Borrows row. */
+char *activity_row_text(const store_act_t *row, size_t *len);
 
 #endif

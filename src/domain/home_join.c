@@ -10,6 +10,7 @@
 #include "domain/entities.h"
 #include "domain/home.h"
 #include "domain/webhooks.h"
+#include "util/jscan.h"
 #include "util/mem.h"
 
 /* A join until the room's snapshot is answered. */
@@ -110,8 +111,10 @@ static void join_finish(join_t *j, json_t *msgs)
         return;
     }
     /* The reply's data, in this order: room | participant | role | participants | state,
-     * stateVersion, the entity fields, lastSeq[, messages] | [messages]. */
-    json_t *role = json_pack("{s:s}", "role", me->role == STORE_ROLE_HOST ? "host" : "member");
+     * stateVersion, the entity fields, lastSeq, participantCount, onlineCount,
+     * participantsNext[, messages] | [messages]; written as text (room_text, the members'
+     * and the messages' texts, the state encoded once for its two places), but for the
+     * entity fields and the messages a history read gave as a tree. */
     /* Attach first, so the member list shows the caller online. When that queues webhook
      * deliveries, the answer waits for their write (the join is acknowledged only once
      * they are durable); the snapshot below is taken after it, so nothing falls between
@@ -125,14 +128,10 @@ static void join_finish(join_t *j, json_t *msgs)
         int rc = rooms_attach_hooked(r, room, j->route.member, j->user, p ? &p->req : NULL);
         CH_ASSERT(rc == 0); /* a participant, not banned: checked above */
         j->msgs = msgs;
-        if (p && webhooks_put_submit(p, r->store, join_hooked, j) == 0) {
-            json_decref(role);
-            return;
-        }
+        if (p && webhooks_put_submit(p, r->store, join_hooked, j) == 0) return;
         j->msgs = NULL;
     }
     if (!msgs && !rooms_recent_ready(r, room)) { /* dropped while the deliveries were written */
-        json_decref(role);
         rooms_join_history(r, room, join_history, j);
         return;
     }
@@ -141,19 +140,28 @@ static void join_finish(join_t *j, json_t *msgs)
     size_t members_len;
     char next[ROSTER_CURSOR_LEN];
     char *members = join_page(r, room, next, &members_len);
-    json_t *tail = json_object();
-    json_object_set(tail, "state", room->state); /* encoded below, before anything runs */
-    json_object_set_new(tail, "stateVersion", json_integer(room->state_version));
-    entities_join_fields(room, tail, j->since, ROOMS_JOIN_ENTITIES(r));
-    json_object_set_new(tail, "lastSeq", json_integer(room->committed_seq));
-    json_object_set_new(tail, "participantCount", json_integer(room->seats));
-    json_object_set_new(tail, "onlineCount", json_integer(room->roster.online));
-    json_object_set_new(tail, "participantsNext", next[0] ? json_string(next) : json_null());
-    json_t *head = json_pack("{s:o}", "room", room_json(r, room));
+    char *state = json_dumps(room->state, JSON_COMPACT);
+    CH_ASSERT(state != NULL); /* an object we hold */
+    size_t state_len = strlen(state), room_len;
+    char *room_txt = room_text(r, room, state, state_len, &room_len);
+    json_t *ents = json_object();
+    entities_join_fields(room, ents, j->since, ROOMS_JOIN_ENTITIES(r));
+    /* The numbers as Jansson writes integers; participantsNext a cursor of letters and
+     * digits (roster_cursor_format), quoted, or null. */
+    char num[4][JSCAN_INT_MAX], nextq[ROSTER_CURSOR_LEN + 2];
+    size_t numlen[4] = {
+        jscan_write_int(num[0], room->state_version),
+        jscan_write_int(num[1], room->committed_seq),
+        jscan_write_int(num[2], room->seats),
+        jscan_write_int(num[3], room->roster.online),
+    };
+    if (next[0]) snprintf(nextq, sizeof(nextq), "\"%s\"", next);
+    else snprintf(nextq, sizeof(nextq), "null");
+    json_t *msgs_obj = NULL;
     size_t nmsgs = 0;
     const char **items = NULL;
     if (msgs) {
-        json_object_set_new(tail, "messages", msgs);
+        msgs_obj = json_pack("{s:o}", "messages", msgs);
     } else {
         CH_ASSERT(rooms_recent_ready(r, room)); /* checked above; nothing ran since */
         items = rooms_recent(room, &nmsgs);
@@ -168,20 +176,28 @@ static void join_finish(join_t *j, json_t *msgs)
             nmsgs = k;
         }
     }
-    jpart_t parts[6] = {
-        {.obj = head},
+    jpart_t parts[12] = {
+        {.key = "room", .text = room_txt, .len = room_len},
         {.key = "participant", .text = j->participant},
-        {.obj = role},
+        {.key = "role", .text = me->role == STORE_ROLE_HOST ? "\"host\"" : "\"member\""},
         {.key = "participants", .text = members, .len = members_len},
-        {.obj = tail},
-        {.key = "messages", .items = items, .n = nmsgs},
+        {.key = "state", .text = state, .len = state_len},
+        {.key = "stateVersion", .text = num[0], .len = numlen[0]},
+        {.obj = ents},
+        {.key = "lastSeq", .text = num[1], .len = numlen[1]},
+        {.key = "participantCount", .text = num[2], .len = numlen[2]},
+        {.key = "onlineCount", .text = num[3], .len = numlen[3]},
+        {.key = "participantsNext", .text = nextq},
+        msgs_obj ? (jpart_t){.obj = msgs_obj}
+                 : (jpart_t){.key = "messages", .items = items, .n = nmsgs},
     };
-    bus_reply_parts(&j->route, parts, msgs ? 5 : 6);
+    bus_reply_parts(&j->route, parts, CH_ARRAY_LEN(parts));
     free(items);
     free(members);
-    json_decref(head);
-    json_decref(role);
-    json_decref(tail);
+    free(room_txt);
+    free(state);
+    json_decref(ents);
+    json_decref(msgs_obj);
     free(j->participant);
     free(j);
 }

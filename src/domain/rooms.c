@@ -674,11 +674,17 @@ json_t *rooms_mode_of(const room_t *room)
     return mode ? json_incref(mode) : json_null();
 }
 
+/* The room's joinLink into link (512 bytes). */
+static void room_link(const rooms_t *r, const room_t *room, char *link)
+{
+    snprintf(link, 512, "%s/?room=%s", r->lim.public_url, room->code);
+}
+
 json_t *room_json(rooms_t *r, const room_t *room)
 {
     uint32_t online = room->roster.online;
     char link[512];
-    snprintf(link, sizeof(link), "%s/?room=%s", r->lim.public_url, room->code);
+    room_link(r, room, link);
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:b, s:O, s:o, s:I, s:I, s:I, s:I, s:I,"
                      " s:s}",
                      "id", room->id, "roomCode", room->code, "name", room->name,
@@ -829,6 +835,63 @@ char *room_members_text(room_member_t *const *list, size_t n, size_t *len)
         member_write(&t, list[i]);
     }
     MT_LIT(&t, "]");
+    t.p[t.len] = '\0';
+    *len = t.len;
+    return t.p;
+}
+
+/* Appends v (borrowed, any JSON value) as Jansson encodes it compact. */
+static void mt_json(mtext_t *t, const json_t *v)
+{
+    char *enc = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    CH_ASSERT(enc != NULL); /* a value we hold: encoding it cannot fail */
+    mt_put(t, enc, strlen(enc));
+    free(enc);
+}
+
+char *room_text(rooms_t *r, const room_t *room, const char *state, size_t slen, size_t *len)
+{
+    mtext_t t = {NULL, 0, 0};
+    t.cap = 512 + slen;
+    t.p = ch_malloc(t.cap);
+    MT_LIT(&t, "{\"id\":");
+    mt_quote(&t, room->id);
+    MT_LIT(&t, ",\"roomCode\":");
+    mt_quote(&t, room->code);
+    MT_LIT(&t, ",\"name\":");
+    mt_quote(&t, room->name);
+    MT_LIT(&t, ",\"maxParticipants\":");
+    mt_int(&t, room->capacity);
+    MT_LIT(&t, ",\"hostUserId\":");
+    mt_quote(&t, room->host_id);
+    if (room->is_public)
+        MT_LIT(&t, ",\"isPublic\":true,\"isActive\":true,\"state\":");
+    else
+        MT_LIT(&t, ",\"isPublic\":false,\"isActive\":true,\"state\":");
+    mt_put(&t, state, slen);
+    MT_LIT(&t, ",\"currentMode\":");
+    const json_t *mode = json_object_get(room->state, "mode");
+    if (!mode)
+        MT_LIT(&t, "null");
+    else if (json_is_string(mode) && strlen(json_string_value(mode)) == json_string_length(mode))
+        mt_quote(&t, json_string_value(mode));
+    else
+        mt_json(&t, mode); /* another kind, or a string holding a NUL */
+    MT_LIT(&t, ",\"stateVersion\":");
+    mt_int(&t, room->state_version);
+    MT_LIT(&t, ",\"participantCount\":");
+    mt_int(&t, room->seats);
+    MT_LIT(&t, ",\"onlineCount\":");
+    mt_int(&t, room->roster.online);
+    MT_LIT(&t, ",\"createdAt\":");
+    mt_int(&t, room->created_at);
+    MT_LIT(&t, ",\"lastActivity\":");
+    mt_int(&t, room->last_activity);
+    MT_LIT(&t, ",\"joinLink\":");
+    char link[512];
+    room_link(r, room, link);
+    mt_quote(&t, link);
+    MT_LIT(&t, "}");
     t.p[t.len] = '\0';
     *len = t.len;
     return t.p;

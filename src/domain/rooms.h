@@ -471,6 +471,11 @@ void rooms_count(const rooms_t *r, uint64_t *nrooms, uint64_t *online);
 
 /* Room JSON as in the REST API (borrowed room; new reference). */
 json_t *room_json(rooms_t *r, const room_t *room);
+/* room_json(r, room) encoded compact, byte for byte, written from room's fields with no
+ * tree; its state as the text state (slen bytes: room->state's compact encoding, which
+ * the caller has, since a join reply carries it twice). A new NUL-terminated text (the
+ * caller frees it), its length in *len. Borrows everything. */
+char *room_text(rooms_t *r, const room_t *room, const char *state, size_t slen, size_t *len);
 /* A member as JSON (new reference). */
 json_t *room_member_json(const room_member_t *m);
 /* The member's compact JSON encoding, byte for byte what encoding room_member_json(m)

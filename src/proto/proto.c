@@ -99,6 +99,7 @@ void proto_init(proto_t *p, const proto_limits_t *limits, log_t *log)
     /* sub, name and color with their NULs, at most */
     p->user_slab = slab_new(3, AUTH_JWT_SUB_MAX + AUTH_JWT_NAME_MAX + 8 + 3);
     p->frame_slab = slab_new(CBUF_SLAB_MIN, CBUF_SLAB_MAX);
+    p->tcache = auth_tcache_new();
     proto_register(p, core_ops, CH_ARRAY_LEN(core_ops));
 }
 
@@ -108,6 +109,7 @@ void proto_free(proto_t *p)
     free(p->op_count);
     slab_drop(p->user_slab); /* a client still held keeps it until it goes */
     slab_drop(p->frame_slab); /* likewise a frame still queued */
+    auth_tcache_free(p->tcache);
     memset(p, 0, sizeof(*p));
 }
 

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "auth/auth_jwt.h"
+#include "auth/auth_tcache.h"
 #include "bus/bus.h"
 #include "util/buf.h"
 #include "util/jpart.h"
@@ -200,6 +201,10 @@ struct proto_s {
      * reply with no data), slots of a free list instead of a malloc and a free each.
      * Outlives proto_free while a frame is out (queued on a connection). */
     slab_t *frame_slab;
+    /* Owned: the tokens verified lately (auth_tcache.h), so a client that connects again
+     * with its token is not parsed and HMAC'd again; revocation is still checked each time
+     * (proto_auth_verify). */
+    auth_tcache_t *tcache;
 };
 
 /* Initialises p with the built-in ops (echo). log is borrowed. */

@@ -93,7 +93,9 @@ int proto_auth_verify(proto_t *p, const char *ip, const char *token, size_t len,
     }
     int rc = -1;
     if (!p->auth.jwt) *why = "authentication is not configured";
-    else rc = auth_jwt_verify(p->auth.jwt, token, len, p->auth.unix_ms() / 1000, out, why);
+    else
+        rc = auth_tcache_verify(p->tcache, p->auth.jwt, token, len, p->auth.unix_ms() / 1000,
+                                out, why);
     if (rc == 0 && p->auth.revoke && revoke_check(p->auth.revoke, out) != 0) {
         rc = -1;
         *why = "token revoked (signed out)";

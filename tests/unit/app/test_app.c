@@ -146,6 +146,36 @@ static void test_two_contexts_one_loop(void)
 }
 
 /* A context whose store cannot open cleans up after itself: nothing stays open. */
+/* A reload's new token keys (app_set_jwt) empty the cache of verified tokens: no token
+ * the old verifier accepted is answered from it, even by a verifier given the freed
+ * one's address. */
+static void test_new_keys_forget_tokens(void)
+{
+    app_fx_t f;
+    ASSERT_EQ(app_fx_open(&f, "newkeys"), 0);
+    auth_claims_t c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.sub, sizeof(c.sub), "u1");
+    char *tok = auth_jwt_mint(f.jwt, &c, 1800000000, 3600);
+    auth_claims_t out;
+    const char *why;
+    uint64_t hits, misses;
+    ASSERT_EQ(auth_tcache_verify(f.app.proto.tcache, f.jwt, tok, strlen(tok), 1800000000, &out,
+                                 &why), 0);
+    ASSERT_EQ(auth_tcache_verify(f.app.proto.tcache, f.jwt, tok, strlen(tok), 1800000000, &out,
+                                 &why), 0);
+    auth_tcache_counts(f.app.proto.tcache, &hits, &misses);
+    ASSERT_EQ(hits, 1);
+    ASSERT_TRUE(app_set_jwt(&f.app, f.jwt) == f.jwt); /* the same keys read again */
+    ASSERT_EQ(auth_tcache_verify(f.app.proto.tcache, f.jwt, tok, strlen(tok), 1800000000, &out,
+                                 &why), 0);
+    auth_tcache_counts(f.app.proto.tcache, &hits, &misses);
+    ASSERT_EQ(hits, 1); /* verified again, not answered from the cache */
+    ASSERT_EQ(misses, 2);
+    free(tok);
+    ASSERT_EQ(app_fx_close(&f), 0);
+}
+
 static void test_init_failure_leaves_nothing(void)
 {
     ctx_t x;
@@ -169,5 +199,6 @@ int main(void)
 {
     RUN(test_two_contexts_one_loop);
     RUN(test_init_failure_leaves_nothing);
+    RUN(test_new_keys_forget_tokens);
     TEST_MAIN_END();
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "auth/auth_jwt.h"
+#include "auth/revoke.h"
 #include "proto/proto.h"
 #include "proto/ws_frame.h"
 
@@ -14,6 +15,7 @@
  * of rejections the audit hook saw. */
 #define FAKE_CLIENT_EXTRA int rejected;
 #include "fake_client.h"
+#include "jwt_fixture.h"
 typedef fake_client_t fake_t;
 
 static int64_t fake_unix_ms; /* the wall clock the protocol sees */
@@ -53,18 +55,12 @@ static void teardown(proto_t *p, fake_t *f)
 
 static auth_jwt_t *hs256(void)
 {
-    return auth_jwt_new(AUTH_ALG_HS256, (const unsigned char *)SECRET, strlen(SECRET),
-                        (const unsigned char *)SECRET, strlen(SECRET), 0);
+    return jwt_fixture_hs256(SECRET);
 }
 
 static char *mint(auth_jwt_t *j, const char *sub, int64_t now_s, int64_t ttl)
 {
-    auth_claims_t c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.sub, sizeof(c.sub), "%s", sub);
-    snprintf(c.name, sizeof(c.name), "Ada");
-    snprintf(c.color, sizeof(c.color), "#112233");
-    return auth_jwt_mint(j, &c, now_s, ttl);
+    return jwt_fixture_mint(j, sub, now_s, ttl);
 }
 
 static void send_auth(proto_t *p, fake_t *f, const char *tok, int ref, uint64_t now)
@@ -173,6 +169,44 @@ static void test_expiry_grace_and_renewal(void)
     ASSERT_EQ(f.closed_code, WS_CLOSE_POLICY);
     free(tok);
     free(fresh);
+    teardown(&p, &f);
+    auth_jwt_free(j);
+}
+
+/* A token answered from the cache of verified tokens (auth_tcache.h) is still checked
+ * against the revocations: revoked after it was cached, it is refused at once. */
+static void test_revoked_after_cached(void)
+{
+    proto_t p;
+    fake_t f;
+    auth_jwt_t *j = hs256();
+    setup(&p, &f, j);
+    revoke_t *rv = revoke_new(16);
+    p.auth.revoke = rv;
+    auth_claims_t c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.sub, sizeof(c.sub), "u1");
+    c.has_jti = 1;
+    auth_jti_key("0123456789abcdef0123456789abcdef", AUTH_JTI_HEX_LEN, &c.jti);
+    char *tok = auth_jwt_mint(j, &c, fake_unix_ms / 1000, 3600);
+    auth_claims_t out;
+    const char *why = NULL;
+    uint64_t retry = 0;
+    ASSERT_EQ(proto_auth_verify(&p, "10.0.0.1", tok, strlen(tok), 1, &out, &why, &retry), 0);
+    ASSERT_EQ(proto_auth_verify(&p, "10.0.0.1", tok, strlen(tok), 2, &out, &why, &retry), 0);
+    uint64_t hits, misses;
+    auth_tcache_counts(p.tcache, &hits, &misses);
+    ASSERT_EQ(hits, 1);
+    ASSERT_EQ(misses, 1);
+    revoke_token(rv, &c.jti, fake_unix_ms / 1000 + 3600);
+    ASSERT_EQ(proto_auth_verify(&p, "10.0.0.1", tok, strlen(tok), 3, &out, &why, &retry),
+              PROTO_AUTH_EINVALID);
+    ASSERT_STREQ(why, "token revoked (signed out)");
+    auth_tcache_counts(p.tcache, &hits, &misses);
+    ASSERT_EQ(hits, 2); /* answered from the cache, refused by the revocation */
+    ASSERT_EQ(f.rejected, 1);
+    free(tok);
+    revoke_free(rv);
     teardown(&p, &f);
     auth_jwt_free(j);
 }
@@ -290,5 +324,6 @@ int main(void)
     RUN(test_auth_op);
     RUN(test_expiry_grace_and_renewal);
     RUN(test_expired_token_refused);
+    RUN(test_revoked_after_cached);
     TEST_MAIN_END();
 }
