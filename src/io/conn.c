@@ -254,10 +254,14 @@ static conn_t *flush_unlink(conn_t *c)
 }
 
 /* 1 when the flush budget stops at c: it has output to send now and the budget is
- * spent (a connection with nothing to send, or closing, costs none and is unlinked). */
+ * spent (a connection with nothing to send, or closing, costs none and is unlinked). A
+ * WebSocket whose queue passed a quarter of --ws-max-queue sends whatever the budget:
+ * the budget must never be what makes a client that reads look slow (conn_send closes
+ * it at --ws-max-queue) when a burst queues more than the flushes' budgets take. */
 static int over_budget(const conn_t *c, size_t budget)
 {
-    return budget == 0 && !c->closing && !c->writing && sendable(c) > 0;
+    return budget == 0 && !c->closing && !c->writing && sendable(c) > 0 &&
+           !(c->kind == CONN_WS && c->out.bytes > c->srv->cfg->ws_max_queue / 4);
 }
 
 /* Lowers *budget by the n bytes handed to the kernel (to 0 at most). */
