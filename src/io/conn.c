@@ -110,6 +110,7 @@ void conn_close(conn_t *c)
 {
     if (c->closing) return;
     c->closing = 1;
+    server_defer_cancel(c->srv, c); /* its held input is freed with it */
     /* Its timer stays in the heap until conn_close_handles (a budget of closes an
      * iteration): firing meanwhile, it finds c closing and does nothing. */
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -252,12 +253,30 @@ static conn_t *flush_unlink(conn_t *c)
     return next;
 }
 
-void conn_flush_list(conn_t *list, uring_t *u)
+/* 1 when the flush budget stops at c: it has output to send now and the budget is
+ * spent (a connection with nothing to send, or closing, costs none and is unlinked). A
+ * WebSocket whose queue passed a quarter of --ws-max-queue sends whatever the budget:
+ * the budget must never be what makes a client that reads look slow (conn_send closes
+ * it at --ws-max-queue) when a burst queues more than the flushes' budgets take. */
+static int over_budget(const conn_t *c, size_t budget)
+{
+    return budget == 0 && !c->closing && !c->writing && sendable(c) > 0 &&
+           !(c->kind == CONN_WS && c->out.bytes > c->srv->cfg->ws_max_queue / 4);
+}
+
+/* Lowers *budget by the n bytes handed to the kernel (to 0 at most). */
+static void charge(size_t *budget, size_t n)
+{
+    *budget -= n < *budget ? n : *budget;
+}
+
+conn_t *conn_flush_list(conn_t *list, uring_t *u, size_t *budget)
 {
     while (u && list) {
         conn_t *c = list;
         uv_os_fd_t fd;
         if (c->tls && !c->closing && !c->writing) conn_tls_seal(c);
+        if (over_budget(c, *budget)) break;
         if (c->closing || c->writing || sendable(c) == 0 ||
             uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
             list = flush_unlink(c);
@@ -268,18 +287,33 @@ void conn_flush_list(conn_t *list, uring_t *u)
         size_t n = out_iov(c, iov, CONN_IOV);
         if (uring_sendv(u, fd, iov, n, c) == 0) {
             list = flush_unlink(c);
+            for (size_t i = 0; i < n; i++)
+                charge(budget, iov[i].iov_len);
             continue;
         }
         uring_run(u, batch_done); /* full: send these, then queue c again */
         if (uring_broken(u)) break;
     }
     if (u && uring_queued(u) > 0) uring_run(u, batch_done);
+    if (u && !uring_broken(u)) return list;
     /* No ring, or it failed: one writev each. */
     while (list) {
         conn_t *c = list;
+        if (c->tls && !c->closing && !c->writing) conn_tls_seal(c);
+        if (over_budget(c, *budget)) break;
         list = flush_unlink(c);
+        if (!c->closing && !c->writing) charge(budget, sendable(c));
         conn_flush(c);
     }
+    return list;
+}
+
+void conn_input_resume(conn_t *c)
+{
+    if (c->closing) return;
+    if (c->kind == CONN_WS)
+        conn_ws_resume_input(c);
+    else conn_http_resume(c);
 }
 
 /* Like on_shutdown, called once per request and before the handle's close callback. */

@@ -74,6 +74,9 @@ struct conn_s {
      * conn_http_free, which clears the bit and zeroes the union (the WebSocket's ws and
      * ws_held start NULL). */
     unsigned http_on : 1;
+    /* Its next frame or request waits, reading stopped, for the next loop iteration: this
+     * one's input budget was spent (server_defer_input; WebSocket: ws_paused too). */
+    unsigned input_deferred : 1;
     /* The client's address, for rate limits and audit: the peer's; once a WebSocket, behind
      * a trusted proxy, the one it forwarded. Binary (17 bytes instead of 48 of text),
      * formatted only when a log line or the API shows it (conn_ip). */
@@ -165,12 +168,21 @@ void conn_out_truncate(conn_t *c, size_t n);
 /* Writes what is queued (called once per loop iteration by the server). */
 void conn_flush(conn_t *c);
 
-/* Flushes every connection on list (linked by flush_next; each is unlinked and its
- * flush_listed cleared): with u, one io_uring submission per batch of u's depth; with u
- * NULL, conn_flush (a writev) each. What a socket does not take goes to uv_write. If u
- * fails (uring_broken), the connections it had not sent for are closed and the rest
- * flushed with conn_flush: the caller then frees u. Borrows both. */
-void conn_flush_list(conn_t *list, uring_t *u);
+/* Flushes the connections on list (linked by flush_next; each is unlinked and its
+ * flush_listed cleared) until *budget bytes were handed to the kernel: with u, one
+ * io_uring submission per batch of u's depth; with u NULL, conn_flush (a writev) each.
+ * What a socket does not take goes to uv_write. The connection that reaches the budget
+ * sends whole; *budget is lowered by what was handed over. Returns the rest of list, the
+ * connections with output the budget left (still linked and flush_listed); those with
+ * nothing to send, or closing, are unlinked whatever the budget. If u fails
+ * (uring_broken), the connections it had not sent for are closed and the rest flushed
+ * with conn_flush: the caller then frees u. Borrows all three. */
+conn_t *conn_flush_list(conn_t *list, uring_t *u, size_t *budget);
+
+/* Goes on with c's input that waited for this loop iteration (server_defer_input): the
+ * held frames or request first, then reading again, unless it has to wait again.
+ * Borrows c. */
+void conn_input_resume(conn_t *c);
 
 /* Stops handling input, flushes output, sends FIN, then closes on the peer's EOF or after
  * linger_ms at the latest (so a response is not lost to a reset). */
@@ -300,6 +312,9 @@ void conn_ws_rearm(conn_t *c);
 /* Some of c's output was written while its reading is paused (ws_paused): resumes it
  * once nothing holds it any more. */
 void conn_ws_on_drain(conn_t *c);
+/* The next iteration's turn of c, whose input waited for it (conn_input_resume): handles
+ * the held frames and reads again, or stays paused while must_wait holds. */
+void conn_ws_resume_input(conn_t *c);
 /* The /ws transport table (conn_ws.c), which conn_sio.c's builds on. */
 extern const proto_transport_t conn_ws_transport;
 

@@ -1225,6 +1225,14 @@ void conn_http_on_data(conn_t *c, char *data, size_t len)
             break;
         }
         http_reqparser_t *p = &conn_http_live(c)->p;
+        if (!p->started && server_input_spent(c->srv)) {
+            /* A new request (an upgrade's token check, an API call) waits for the next
+             * iteration's input budget: conn_input_resume carries on from the stash. */
+            stash(c, data, len);
+            conn_read_stop(c);
+            server_defer_input(c->srv, c);
+            return;
+        }
         int was_started = p->started;
         size_t used = 0, n = len;
         api_req_t *br = conn_http_live(c)->body_req;

@@ -237,6 +237,15 @@ static void pause_reading(conn_t *c, const uint8_t *data, size_t len)
     arm_paused(c, now);
 }
 
+/* Keeps data[0..len) and lets the next loop iteration handle it: this one's input budget
+ * is spent (server_input_spent). A pause like pause_reading's that only the server's
+ * deferred queue ends (conn_ws_resume_input), so the frames stay in order. */
+static void defer_reading(conn_t *c, const uint8_t *data, size_t len)
+{
+    pause_reading(c, data, len);
+    server_defer_input(c->srv, c);
+}
+
 void conn_ws_on_drain(conn_t *c)
 {
     if (c->ws_paused && !must_wait(c) && !c->closing && !c->finishing && !c->close_sent)
@@ -309,6 +318,10 @@ static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
             pause_reading(c, data, len);
             return;
         }
+        if (!c->close_sent && server_input_spent(s)) {
+            defer_reading(c, data, len);
+            return;
+        }
         size_t used = 0;
         ws_event_t ev;
         int rc = ws_parser_feed(p, data, len, &used, &ev);
@@ -356,6 +369,48 @@ static void ws_on_data(conn_t *c, ws_parser_t *p, uint8_t *data, size_t len)
     }
 }
 
+/* Handles the input held while c was paused (which may pause or defer it again), then
+ * reads again; returns 1 when c reads again (its timer is the caller's to arm). The
+ * silence while paused was ours: the keepalive starts over. */
+static int take_held(conn_t *c, uint64_t now)
+{
+    cbuf_t *held = c->ws_held;
+    c->ws_held = NULL;
+    c->ws_paused = 0;
+    c->ws_stalled = 0;
+    c->last_rx = (uint32_t)now;
+    conn_ws_on_data(c, held->data + held->off, held->len);
+    cbuf_unref(held);
+    if (c->closing || c->finishing) return 0;
+    if (c->ws_paused) return 0; /* its timer is armed */
+    conn_resume(c);
+    return !c->close_sent;
+}
+
+/* Paused c stays paused: its output or its pending replies hold it (must_wait), or its
+ * input waits for the deferred queue's turn. Closes it when it stalled too long, else
+ * arms its timer for the deadlines that still run. */
+static void stay_paused(conn_t *c, uint64_t now)
+{
+    note_stall(c, now);
+    if (c->ws_stalled && conn_since(c->last_rx, now) >= c->srv->cfg->ws_stall_timeout) {
+        conn_ws_close_slow(c, "over half --ws-max-queue for --ws-stall-timeout");
+        return;
+    }
+    arm_paused(c, now);
+}
+
+void conn_ws_resume_input(conn_t *c)
+{
+    if (!c->ws_paused || c->close_sent || c->finishing || c->closing) return;
+    uint64_t now = uv_now(c->srv->loop);
+    if (must_wait(c)) { /* now an ordinary pause: tr_settled or conn_ws_on_drain end it */
+        stay_paused(c, now);
+        return;
+    }
+    if (take_held(c, now)) arm_timer(c, now);
+}
+
 void conn_ws_on_timer(conn_t *c)
 {
     const chorus_config_t *cfg = c->srv->cfg;
@@ -363,28 +418,12 @@ void conn_ws_on_timer(conn_t *c)
     proto_auth_tick(&c->srv->app->proto, &c->pc, now);
     if (c->close_sent || c->finishing || c->closing) return;
     if (c->ws_paused) {
-        if (must_wait(c)) { /* the auth or stall deadline, or early */
-            note_stall(c, now);
-            if (c->ws_stalled && conn_since(c->last_rx, now) >= cfg->ws_stall_timeout) {
-                conn_ws_close_slow(c, "over half --ws-max-queue for --ws-stall-timeout");
-                return;
-            }
-            arm_paused(c, now);
+        /* The auth or stall deadline, or early; a deferred one waits for its turn. */
+        if (c->input_deferred || must_wait(c)) {
+            stay_paused(c, now);
             return;
         }
-        /* Handle what was held (which may pause again), then read again. The silence
-         * while paused was ours: the keepalive starts over. */
-        cbuf_t *held = c->ws_held;
-        c->ws_held = NULL;
-        c->ws_paused = 0;
-        c->ws_stalled = 0;
-        c->last_rx = (uint32_t)now;
-        conn_ws_on_data(c, held->data + held->off, held->len);
-        cbuf_unref(held);
-        if (c->closing || c->finishing) return;
-        if (c->ws_paused) return; /* its timer is armed */
-        conn_resume(c);
-        if (c->close_sent) return;
+        if (!take_held(c, now)) return;
     }
     if (c->sio) {
         conn_sio_keepalive(c, now);

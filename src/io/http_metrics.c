@@ -197,6 +197,14 @@ int http_metrics_text(const http_metrics_t *m, char *out, size_t cap)
            "Times a WebSocket's requests waited because its output queue was over half "
            "--ws-max-queue.",
            m->io->ws_output_paused);
+    single(&p, "chorus_loop_input_deferred_total", "counter",
+           "Times a connection's next WebSocket frame or HTTP request waited for the next "
+           "event-loop iteration: the iteration's input budget was spent.",
+           m->io->input_deferred);
+    single(&p, "chorus_loop_flush_deferred_total", "counter",
+           "Times a flush left connections' output for the next one: its byte budget was "
+           "spent.",
+           m->io->flush_deferred);
     frames(&p, "chorus_websocket_frames_received_total",
            "WebSocket messages and control frames received, by type (a fragmented message "
            "counts once).",

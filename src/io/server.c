@@ -27,20 +27,82 @@ static void on_connection(uv_stream_t *listener, int status)
     conn_accept(s);
 }
 
-/* Runs the flush list: every connection that got output this iteration writes it, all
- * of them in one io_uring submission when the ring is there, else one writev each.
- * Called from prepare (before the loop blocks, for output made by timers) and from check
- * (right after I/O callbacks). */
+static void on_spin(uv_idle_t *h);
+
+/* Keeps the poll from blocking while work waits for the next iteration (deferred input,
+ * output past the flush budget), and lets it block again once none does. */
+static void spin_update(server_t *s)
+{
+    if (s->deferred.len || s->flush_carry)
+        uv_idle_start(&s->spin, on_spin);
+    else
+        uv_idle_stop(&s->spin);
+}
+
+static void on_spin(uv_idle_t *h)
+{
+    spin_update(h->data); /* the work itself runs from prepare and check */
+}
+
+/* Runs the flush list, up to SERVER_FLUSH_BUDGET bytes: first what the last flush left
+ * (flush_carry), then every connection that got output since; what the budget leaves is
+ * the next flush's carry. All of it in one io_uring submission when the ring is there,
+ * else one writev each. Called from prepare (before the loop blocks, for output made by
+ * timers) and from check (right after I/O callbacks). */
 static void flush_all(server_t *s)
 {
-    conn_t *c = s->flush_list;
-    s->flush_list = NULL;
-    conn_flush_list(c, s->uring);
+    size_t budget = SERVER_FLUSH_BUDGET;
+    if (s->flush_carry) s->flush_carry = conn_flush_list(s->flush_carry, s->uring, &budget);
+    if (!s->flush_carry && s->flush_list) {
+        conn_t *c = s->flush_list;
+        s->flush_list = NULL;
+        s->flush_carry = conn_flush_list(c, s->uring, &budget);
+    }
+    if (s->flush_carry) s->stat.flush_deferred++;
     if (s->uring && uring_broken(s->uring)) {
         log_error(s->log, "io_uring failed; writing with writev from now on");
         uring_free(s->uring);
         s->uring = NULL;
     }
+    spin_update(s);
+}
+
+int server_input_spent(server_t *s)
+{
+    return loop_budget_spent(&s->input_budget, uv_hrtime());
+}
+
+void server_defer_input(server_t *s, conn_t *c)
+{
+    CH_ASSERT(!c->input_deferred);
+    c->input_deferred = 1;
+    s->stat.input_deferred++;
+    ptr_ring_push(&s->deferred, c);
+    spin_update(s);
+}
+
+void server_defer_cancel(server_t *s, conn_t *c)
+{
+    if (!c->input_deferred) return;
+    c->input_deferred = 0;
+    ptr_ring_forget(&s->deferred, c);
+}
+
+/* The input that waited for this iteration goes first, oldest first, within the same
+ * budget as what the poll reads next: a connection that spends the rest of it queues
+ * itself again behind the others, and the ones not reached keep their place. Only those
+ * queued before this run are taken. */
+static void run_deferred(server_t *s)
+{
+    loop_budget_reset(&s->input_budget);
+    for (size_t n = s->deferred.len; n > 0 && s->deferred.len; n--) {
+        if (server_input_spent(s)) break;
+        conn_t *c = ptr_ring_pop(&s->deferred);
+        if (!c) continue; /* it closed meanwhile */
+        c->input_deferred = 0;
+        conn_input_resume(c);
+    }
+    spin_update(s);
 }
 
 /* Records the work of the loop iteration that ends here, just before the next poll: the
@@ -63,6 +125,8 @@ static void on_prepare(uv_prepare_t *h)
 {
     flush_all(h->data);
     loop_mark(h->data);
+    /* A new iteration's input starts with what waited; check flushes its output. */
+    run_deferred(h->data);
 }
 
 static void on_check(uv_check_t *h)
@@ -104,32 +168,25 @@ void server_want_resume(server_t *s, conn_t *c)
     uv_idle_start(&s->resume, on_resume);
 }
 
-/* Closes the oldest queued connections, SERVER_CLOSE_BUDGET of them. */
+/* Closes the oldest queued connections, SERVER_CLOSE_BUDGET of them. One still on the
+ * flush list (its output left for the next flush by the budget) waits behind the others:
+ * that flush unlinks it, and its memory must outlive the list. */
 static void on_closer(uv_idle_t *h)
 {
     server_t *s = h->data;
-    for (int n = 0; n < SERVER_CLOSE_BUDGET && s->closeq_len; n++) {
-        conn_t *c = s->closeq[s->closeq_head];
-        s->closeq_head = (s->closeq_head + 1) % s->closeq_cap;
-        s->closeq_len--;
-        conn_close_handles(c);
+    for (int n = 0; n < SERVER_CLOSE_BUDGET && s->closeq.len; n++) {
+        conn_t *c = ptr_ring_pop(&s->closeq);
+        if (c->flush_listed)
+            ptr_ring_push(&s->closeq, c);
+        else
+            conn_close_handles(c);
     }
-    if (!s->closeq_len) uv_idle_stop(h);
+    if (!s->closeq.len) uv_idle_stop(h);
 }
 
 void server_close_later(server_t *s, conn_t *c)
 {
-    if (s->closeq_len == s->closeq_cap) { /* grow, unwrapping the ring */
-        size_t cap = s->closeq_cap ? 2 * s->closeq_cap : 64;
-        conn_t **q = ch_malloc(cap * sizeof(*q));
-        for (size_t i = 0; i < s->closeq_len; i++)
-            q[i] = s->closeq[(s->closeq_head + i) % s->closeq_cap];
-        free(s->closeq);
-        s->closeq = q;
-        s->closeq_cap = cap;
-        s->closeq_head = 0;
-    }
-    s->closeq[(s->closeq_head + s->closeq_len++) % s->closeq_cap] = c;
+    ptr_ring_push(&s->closeq, c);
     uv_idle_start(&s->closer, on_closer);
 }
 
@@ -217,6 +274,7 @@ static void close_server_handles(server_t *s)
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->resume, NULL);
     uv_close((uv_handle_t *)&s->closer, NULL);
+    uv_close((uv_handle_t *)&s->spin, NULL);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     uv_close((uv_handle_t *)&s->conn_timer, NULL);
     uv_close((uv_handle_t *)&s->heap_timer, NULL);
@@ -524,6 +582,9 @@ int server_start(server_t *s, uv_loop_t *loop, const chorus_config_t *cfg, log_t
     s->resume.data = s;
     uv_idle_init(loop, &s->closer);
     s->closer.data = s;
+    uv_idle_init(loop, &s->spin);
+    s->spin.data = s;
+    s->input_budget.limit_ns = SERVER_INPUT_BUDGET_NS;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     conn_timers_init(s);
@@ -608,7 +669,7 @@ void server_free(server_t *s)
     s->conn_slab = NULL;
     slab_drop(s->out_slab);
     s->out_slab = NULL;
-    CH_ASSERT(s->closeq_len == 0);
-    free(s->closeq);
-    s->closeq = NULL;
+    CH_ASSERT(s->closeq.len == 0);
+    ptr_ring_free(&s->closeq);
+    ptr_ring_free(&s->deferred); /* forgotten entries only: every connection closed */
 }

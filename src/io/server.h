@@ -16,6 +16,7 @@
 #include "util/heap_trim.h"
 #include "util/slab.h"
 #include "util/loop_stat.h"
+#include "util/ptr_ring.h"
 #include "util/strmap.h"
 #include "io/tls.h"
 #include "io/uring.h"
@@ -40,6 +41,21 @@ typedef struct {
  * at once took one iteration of ~200 ms of CPU; 32 keep each under ~1 ms. */
 #define SERVER_CLOSE_BUDGET 32
 
+/* The input handled per loop iteration (WebSocket frames and HTTP requests read): once
+ * this much time went by since the iteration's first, a connection's next frame or
+ * request waits, with its reading stopped, for the next iteration (server_defer_input),
+ * which starts with the connections that waited, oldest first. One burst of ready sockets
+ * (libuv reads up to 1,024 in one poll, each read's frames handled at once) took one
+ * iteration 3-22 ms of CPU. */
+#define SERVER_INPUT_BUDGET_NS 500000
+
+/* Bytes handed to the kernel per flush (two a loop iteration: prepare and check): the
+ * connections past it keep their output for the next flush, first in line then. The
+ * flush after a slice of joins into rooms of 100 sent ~100 KB to each member, megabytes
+ * in one iteration (2-4 ms of CPU, nearly all the kernel's TCP send). A connection's own
+ * output is never split by it (CONN_IOV bounds one send), and its order never changes. */
+#define SERVER_FLUSH_BUDGET (256 * 1024)
+
 /* Sends per io_uring submission: a broadcast to more receivers takes several. */
 #define SERVER_URING_DEPTH 256
 
@@ -51,6 +67,8 @@ typedef struct {
     uint64_t bytes_in, bytes_out; /* read from and written to sockets */
     uint64_t slow_closed;         /* WebSockets closed for passing ws_max_queue or stalling */
     uint64_t ws_output_paused;    /* WebSocket reads paused for output over the mark */
+    uint64_t input_deferred;      /* frames or requests left to the next iteration */
+    uint64_t flush_deferred;      /* flushes that left output to the next one */
     uint64_t http_requests;       /* HTTP requests answered */
     uint64_t http_limited;        /* of them, answered 429 */
     int64_t start_unix_ms;        /* when server_start ran */
@@ -114,10 +132,19 @@ typedef struct server_s {
     strmap_t sio_sessions;         /* Engine.IO polling sessions by sid (conn_sio_poll.c) */
     size_t nsessions;              /* count toward --max-connections with nconns */
     conn_t *flush_list;            /* connections with output queued this iteration */
+    /* Connections left over by the last flush's budget (SERVER_FLUSH_BUDGET), still
+     * flush_listed and linked by flush_next: the next flush starts with them. */
+    conn_t *flush_carry;
+    /* Connections whose input waits for the next iteration (SERVER_INPUT_BUDGET_NS),
+     * borrowed, oldest first; one that closes meanwhile is forgotten (NULL). */
+    ptr_ring_t deferred;
+    loop_budget_t input_budget;    /* this iteration's input (server_input_spent) */
+    /* Active while deferred or flush_carry hold connections: the poll then does not
+     * block, so they go on in the next iteration, not after the next event. */
+    uv_idle_t spin;
     conn_t *resume_list;           /* HTTP connections whose output drained (see resume) */
     uv_idle_t resume;              /* runs while resume_list is not empty */
-    conn_t **closeq;               /* owned ring of borrowed closing connections */
-    size_t closeq_head, closeq_len, closeq_cap;
+    ptr_ring_t closeq;             /* borrowed closing connections, oldest first */
     uv_idle_t closer;              /* runs while closeq is not empty */
     uring_t *uring;                /* owned: batches the flush's sends; NULL = writev each */
     char *web_root;                /* realpath of cfg->web_dir; NULL when missing */
@@ -171,8 +198,22 @@ void server_reload_commit(server_t *s, SSL_CTX *tls);
 /* Frees what s owns once uv_run returned (not the app). */
 void server_free(server_t *s);
 
-/* Marks c as having output; it is written once at the end of this loop iteration. */
+/* Marks c as having output; it is written once at the end of this loop iteration, or at
+ * the next flush when this one's budget (SERVER_FLUSH_BUDGET) went to others first. */
 void server_want_flush(server_t *s, conn_t *c);
+
+/* Returns 1 when this loop iteration's input budget (SERVER_INPUT_BUDGET_NS) is spent:
+ * the frame or request about to be handled must wait (server_defer_input). The first call
+ * of an iteration starts its clock. Borrows s. */
+int server_input_spent(server_t *s);
+
+/* Queues c, whose reading the caller stopped with its unhandled input kept, to go on at
+ * the start of the next loop iteration (conn_input_resume); sets c->input_deferred.
+ * Borrows both; conn_close takes c off the queue (server_defer_cancel). */
+void server_defer_input(server_t *s, conn_t *c);
+
+/* Takes c off the deferred input queue if it is on it (it is closing). */
+void server_defer_cancel(server_t *s, conn_t *c);
 
 /* Marks HTTP connection c to be resumed (conn_http_resume) from the loop's idle phase,
  * outside any write callback, before this iteration's output is flushed. */

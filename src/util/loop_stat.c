@@ -1,4 +1,5 @@
-/* loop_stat.c: the maximum and histogram of event-loop iteration lengths. */
+/* loop_stat.c: the maximum and histogram of event-loop iteration lengths, and the
+ * budget of one kind of work an iteration. */
 #include "util/loop_stat.h"
 
 #include "util/mem.h"
@@ -29,4 +30,19 @@ uint64_t loop_stat_le(const loop_stat_t *ls, size_t i)
     for (size_t j = 0; j <= i; j++)
         n += ls->bucket[j];
     return n;
+}
+
+void loop_budget_reset(loop_budget_t *b)
+{
+    b->started = 0;
+}
+
+int loop_budget_spent(loop_budget_t *b, uint64_t now)
+{
+    if (!b->started) {
+        b->started = 1;
+        b->start_ns = now;
+        return 0;
+    }
+    return now - b->start_ns >= b->limit_ns;
 }

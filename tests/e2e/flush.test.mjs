@@ -3,13 +3,16 @@
 // room of 300 members is more than one submission (256 sends), and 40 broadcasts sent
 // back to back queue several frames on each member per loop iteration, up to 48 KiB
 // each, so some sends come back short and the rest goes through libuv's queued writes.
-// With the ring, the server's shutdown line must count more sends than submissions.
+// With the ring, the server's shutdown line must count more sends than submissions. Both
+// paths stop a flush at its byte budget and carry the rest to the next one
+// (chorus_loop_flush_deferred_total), every member's frames still whole and in order.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
 
 import { FAST_HASH, TEST_SECRET } from './lib/auth.mjs';
+import { scrape } from './lib/metrics.mjs';
 import { createRoom, mkUser, RoomWs } from './lib/rooms.mjs';
 import { startServer } from './lib/server.mjs';
 import { withTimeout } from './lib/util.mjs';
@@ -104,6 +107,12 @@ for (const mode of ['on', 'off']) {
             assert.deepEqual(m.got[i], sent[i], `member ${k}, broadcast ${i}`);
           }
         }
+        // Each broadcast is up to 48 KiB for each of 300 members, megabytes a flush: the
+        // flush's byte budget (SERVER_FLUSH_BUDGET) left some to the next flush, and
+        // nothing above went missing or out of order for it.
+        const { samples } = await scrape(srv.port);
+        assert.ok(samples.get('chorus_loop_flush_deferred_total') > 0,
+          `a flush left output to the next one (${samples.get('chorus_loop_flush_deferred_total')})`);
         pub.close();
         for (const m of members) m.ws.close();
         await Promise.all(members.map((m) => m.closed));

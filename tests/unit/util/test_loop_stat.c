@@ -1,4 +1,5 @@
-/* test_loop_stat.c: the loop iteration histogram: bucket edges, cumulative counts, max. */
+/* test_loop_stat.c: the loop iteration histogram: bucket edges, cumulative counts, max;
+ * the per-iteration budget. */
 #include "test.h"
 
 #include "util/loop_stat.h"
@@ -43,10 +44,37 @@ static void test_max_kept(void)
     ASSERT_EQ(ls.max_ns, 7000);
 }
 
+/* The budget's clock starts at the first piece after a reset, not at the reset: the
+ * first piece of an iteration always runs, whatever time it is. */
+static void test_budget_starts_at_first_piece(void)
+{
+    loop_budget_t b = {.limit_ns = 500};
+    loop_budget_reset(&b);
+    ASSERT_EQ(loop_budget_spent(&b, 1000000), 0); /* long after the reset: starts now */
+    ASSERT_EQ(loop_budget_spent(&b, 1000499), 0);
+    ASSERT_EQ(loop_budget_spent(&b, 1000500), 1); /* limit_ns after the first piece */
+    ASSERT_EQ(loop_budget_spent(&b, 9000000), 1);
+}
+
+/* A reset gives the next iteration the whole budget again. */
+static void test_budget_reset(void)
+{
+    loop_budget_t b = {.limit_ns = 500};
+    loop_budget_reset(&b);
+    ASSERT_EQ(loop_budget_spent(&b, 0), 0);
+    ASSERT_EQ(loop_budget_spent(&b, 600), 1);
+    loop_budget_reset(&b);
+    ASSERT_EQ(loop_budget_spent(&b, 700), 0);
+    ASSERT_EQ(loop_budget_spent(&b, 1100), 0);
+    ASSERT_EQ(loop_budget_spent(&b, 1200), 1);
+}
+
 int main(void)
 {
     RUN(test_empty);
     RUN(test_edges);
     RUN(test_max_kept);
+    RUN(test_budget_starts_at_first_piece);
+    RUN(test_budget_reset);
     TEST_MAIN_END();
 }
