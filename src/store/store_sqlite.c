@@ -252,6 +252,8 @@ static const char *const sq_migrations[] = {
     /* 19 (issue 19, fencing): PostgreSQL's rooms.epoch (store.h, "Fencing"), which one
      * process never needs: nothing changes here, the version only keeps step. */
     "SELECT 1;",
+    /* 20 (issue 19, takeover): PostgreSQL's rooms.changes (store.h, "Fencing"), as 19. */
+    "SELECT 1;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");
