@@ -382,6 +382,8 @@ typedef struct {
     const bus_rec_lock_t *locks;
     size_t nlocks;
     int64_t seq, version; /* published; -1: not recorded */
+    int64_t changes;      /* the store's change counter of the last write whose events all
+                           * went out; -1: not recorded */
 } bus_rec_t;
 
 /* restore: this process, the new home of room (its copy just read: bus_reloaded), is

@@ -931,7 +931,8 @@ static int rec_restore(redis_bus_t *r, const claim_t *cl)
     if (!r->base.takeover.restore) return 0;
     bus_rec_conn_t *conns = ch_malloc((cl->rec_n + 1) * sizeof(*conns));
     bus_rec_lock_t *locks = ch_malloc((cl->rec_n + 1) * sizeof(*locks));
-    bus_rec_t rec = {.conns = conns, .locks = locks, .seq = -1, .version = -1};
+    bus_rec_t rec = {
+        .conns = conns, .locks = locks, .seq = -1, .version = -1, .changes = -1};
     const char *at = cl->room + cl->rec_at;
     uint32_t last = 0;
     for (size_t i = 0; i < cl->rec_n; i++) {
@@ -962,6 +963,8 @@ static int rec_restore(redis_bus_t *r, const claim_t *cl)
             rec.seq = strtoll(v, NULL, 10);
         } else if (strcmp(f, "v") == 0) {
             rec.version = strtoll(v, NULL, 10);
+        } else if (strcmp(f, "n") == 0) {
+            rec.changes = strtoll(v, NULL, 10);
         }
     }
     int keep = r->base.takeover.restore(r->base.takeover.ud, cl->room, &rec);

@@ -358,6 +358,7 @@ static void op_stored(store_req_t *req)
     room_t *room = o->room;
     free(o);
     doc_maybe_unload(d);
+    rooms_changes_seen(room, req->err, req->changes);
     rooms_release(room);
 }
 

@@ -130,6 +130,7 @@ static void on_written(store_req_t *sreq)
     /* The change is in memory whatever the store said: the others see it too. */
     rooms_outbox_ready(room, w->ev);
     w->ev = NULL;
+    rooms_changes_seen(room, err, sreq->changes);
     store_rooms_free(&w->pl);
     e->writes--;
     /* Refused as not the room's next version (another writer's, or behind one of ours

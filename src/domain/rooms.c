@@ -1217,6 +1217,7 @@ static void rooms_fill(rooms_t *r, const store_rooms_t *pl, uint64_t now)
         room->state_version = room->ents.base = sr->state_version;
         room_version_init(&room->versions, sr->state_version);
         room->last_seq = room->committed_seq = sr->last_seq;
+        room->changes = sr->changes;
         room->created_at = sr->created_at;
         room->last_activity = sr->last_activity;
         rooms_registry_add(r, room);

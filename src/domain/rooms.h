@@ -95,6 +95,10 @@ struct room_s {
     room_version_t versions;   /* the stored version each state write follows */
     int64_t last_seq;          /* seq of the last message handed to the store */
     int64_t committed_seq;     /* seq of the last message the store committed */
+    /* The store's change counter of the room (a cluster's, PostgreSQL: store.h,
+     * "Fencing") as its last answer said, and the value the home's record ("n") holds:
+     * written once every event of the changes it counts went out (rooms_changes_seen). */
+    int64_t changes, changes_rec;
     uint32_t msg_writes;       /* message inserts in flight */
     int seq_lost;              /* an insert failed: once none is in flight, seqs go on
                                 * from committed_seq, so that the failed one leaves no gap */
@@ -755,6 +759,13 @@ rooms_outbox_ev_t *rooms_outbox_push(room_t *room, const char *name, json_t *fie
 /* Marks ev (from rooms_outbox_push; NULL is fine) ready, and sends what is ready at the
  * head of room's outbox. */
 void rooms_outbox_ready(room_t *room, rooms_outbox_ev_t *ev);
+
+/* A write of room (borrowed) answered with err, after the events of its change went out:
+ * the room's change counter it answered (store_req_t.changes; nothing when the batch
+ * failed) goes into the home's record ("n") once every event before it went out too, now
+ * or when the outbox empties; a takeover keeps the other nodes' connections only when the
+ * store's counter is the record's (rooms_restore.c). */
+void rooms_changes_seen(room_t *room, int err, int64_t changes);
 
 /* Realtime side. A connection is in a room on two sides: at the room's home, by identity
  * (rooms_attach / rooms_detach: the member's online count, presence, participant_joined

@@ -116,6 +116,8 @@ void rooms_record_gone(room_t *room, bus_member_t member, const char *user_id);
 
 /* The home's record of the last message seq ("s") or state version ("v") published. */
 void rooms_record_pub(room_t *room, const char *field, int64_t value);
+/* Records room's change counter (rooms_changes_seen) if it moved and its outbox is empty. */
+void rooms_changes_flush(room_t *room);
 
 /* A takeover's restore (rooms_restore.c): user_id's (borrowed) recorded connection goes
  * back online at the new home, with no event (it was online already for everyone).

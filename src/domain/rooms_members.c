@@ -118,6 +118,7 @@ void rooms_create(rooms_t *r, const auth_claims_t *user, const json_t *body, roo
     bus_home_take(r->bus, room->id); /* a room is at home where it is made */
     rooms_record_pub(room, "s", 0); /* what a takeover compares (rooms_restore) */
     rooms_record_pub(room, "v", 0);
+    rooms_record_pub(room, "n", 0); /* rooms.changes of a new row */
     rooms_announce(r, room, 0);
 
     rooms_op_t *op = rooms_op_new(r, room, STORE_ROOM_CREATE, done, ud);

@@ -72,7 +72,7 @@ static const rooms_err_t ERR_IO = {ROOMS_E_UNAVAILABLE, "service_unavailable",
 static const rooms_err_t ERR_HOSTED = {ROOMS_E_LIMIT, "room_limit",
                                        "you host the maximum number of live rooms", NULL};
 
-static void on_stored(store_req_t *req)
+static void op_stored(store_req_t *req)
 {
     rooms_op_t *op = req->data;
     /* A row the store refused as not the room's next version is written again as a new
@@ -105,6 +105,23 @@ static void on_stored(store_req_t *req)
     }
     if (op->stored) op->stored(op);
     op_finish(op, NULL);
+}
+
+/* op's answer, then its write's change counter recorded once its events went out. */
+static void on_stored(store_req_t *req)
+{
+    rooms_op_t *op = req->data;
+    room_t *room = op->room;
+    if (!room) {
+        op_stored(req);
+        return;
+    }
+    int err = req->err;
+    int64_t changes = req->changes;
+    rooms_hold(room);
+    op_stored(req);
+    rooms_changes_seen(room, err, changes);
+    rooms_release(room);
 }
 
 void rooms_op_submit(rooms_op_t *op)

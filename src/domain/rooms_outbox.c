@@ -32,6 +32,7 @@ static void outbox_flush(room_t *room)
         json_decref(ev->fields);
         free(ev);
     }
+    rooms_changes_flush(room);
 }
 
 rooms_outbox_ev_t *rooms_outbox_push(room_t *room, const char *name, json_t *fields,

@@ -19,6 +19,21 @@ void rooms_record_pub(room_t *room, const char *field, int64_t value)
     bus_record(room->bus.bus, room->id, field, text);
 }
 
+void rooms_changes_seen(room_t *room, int err, int64_t changes)
+{
+    if (err == STORE_EIO || err == STORE_ECLOSED) return; /* nothing committed */
+    if (changes > room->changes) room->changes = changes;
+    rooms_changes_flush(room);
+}
+
+void rooms_changes_flush(room_t *room)
+{
+    /* An event still in the outbox would go out after the record says it did. */
+    if (room->changes == room->changes_rec || room->out_head || room->deleted) return;
+    room->changes_rec = room->changes;
+    rooms_record_pub(room, "n", room->changes);
+}
+
 static int cmp_member(const void *a, const void *b)
 {
     bus_member_t x = *(const bus_member_t *)a, y = *(const bus_member_t *)b;
@@ -47,8 +62,11 @@ int rooms_restore(void *ud, const char *id, const bus_rec_t *rec)
     room_t *room = strmap_get(&r->by_id, id);
     if (!room || room->deleted) return 0;
     /* Every change the store holds was published (the record is written after the
-     * events, on the same connection): the other nodes' connections missed nothing. */
-    int keep = rec->seq == room->last_seq && rec->version == room->state_version;
+     * events, on the same connection): the other nodes' connections missed nothing. The
+     * change counter covers the stored changes that move neither seq nor version (joins,
+     * kicks, roles, settings), made by a home cut off from Redis that died so. */
+    int keep = rec->seq == room->last_seq && rec->version == room->state_version &&
+               rec->changes == room->changes;
     uint32_t self = r->bus->node;
     rooms_hold(room);
     if (!keep) rooms_reset_here(r, room, "home_lost");
@@ -89,6 +107,8 @@ int rooms_restore(void *ud, const char *id, const bus_rec_t *rec)
             entities_member_gone(r, room, rec->locks[i].holder, "disconnected");
     rooms_record_pub(room, "s", room->last_seq);
     rooms_record_pub(room, "v", room->state_version);
+    rooms_record_pub(room, "n", room->changes);
+    room->changes_rec = room->changes;
     log_info(r->log,
              "rooms: room %s restored: %zu connections kept, %zu released, %zu locks; the "
              "other nodes' connections %s",

@@ -97,11 +97,14 @@
  * the epoch of each room it read or created, in its backend connection, and from then on
  * checks it in every transaction that writes that room (ROOM_UPDATE, ROOM_DELETE,
  * PARTICIPANT_PUT / _DELETE, MESSAGE_INSERT, ENTITY_PUT / _DELETE, DOC_OP_INSERT): once per
- * room per batch, under a share lock on the room's row held until the commit. An epoch
+ * room per batch, under a lock on the room's row held until the commit. An epoch
  * that moved (another node took the room over) answers STORE_EIO for the whole batch:
  * nothing of it commits. A takeover's ROOM_LOAD (STORE_FENCE_CLAIM) raises the epoch
  * before it reads, so it waits for a batch of the old home that holds the lock, reads
- * what it committed, and every later batch of the old home is refused. Rooms the store
+ * what it committed, and every later batch of the old home is refused. The same statement
+ * that checks the epoch moves the room's change counter (rooms.changes, answered in
+ * req->changes and read by ROOM_LOAD): a takeover that finds it where the home's record
+ * says knows the old home made no write after its last recorded one. Rooms the store
  * was not asked to fence (one node; SQLite, which ignores fence) cost no statement. */
 #ifndef CHORUS_STORE_H
 #define CHORUS_STORE_H
@@ -479,6 +482,8 @@ typedef struct {
     int64_t last_activity; /* unix ms */
     int64_t epoch;         /* out of ROOMS_LOAD, ROOM_LOAD: the room's fencing epoch
                             * (PostgreSQL; 0 in SQLite) */
+    int64_t changes;       /* out of ROOMS_LOAD, ROOM_LOAD: the room's change counter
+                            * ("Fencing"; PostgreSQL; 0 in SQLite) */
 } store_room_t;
 
 typedef struct {
@@ -859,6 +864,9 @@ struct store_req_s {
     const char *charge_user;
     int64_t charge_bytes;
     uint32_t batch_n;     /* internal: set by the worker on a batch's first request: its size */
+    int64_t changes; /* out of a write of a room the store fences, unless it answers
+                      * STORE_EIO: the room's change counter as its transaction left it
+                      * ("Fencing"); 0 otherwise */
 };
 
 /* What a backend implements (the contract at the top of this file applies to all of it).

@@ -252,6 +252,9 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX room_messages_user ON room_messages(user_id);"
     "CREATE INDEX doc_ops_author ON doc_ops(author);"
     "CREATE INDEX entities_owner ON entities(owner);",
+    /* 21 (issue 19, takeover): a room's change counter, moved by every transaction of its
+     * fenced home that writes it (store.h, "Fencing"). PostgreSQL only, like epoch. */
+    "ALTER TABLE rooms ADD COLUMN changes bigint NOT NULL DEFAULT 0;",
 };
 _Static_assert(CH_ARRAY_LEN(pg_migrations) == STORE_PG_SCHEMA_VERSION,
                "STORE_PG_SCHEMA_VERSION must equal the number of migrations");
@@ -375,7 +378,7 @@ enum {
     PG_LOG_DOCS,
     PG_LOG_DOC_BOUNDS,
     PG_LOG_DOC_FLOOR,
-    PG_ROOM_EPOCH_SHARE,
+    PG_ROOM_EPOCH_CHANGE,
     PG_ROOM_EPOCH_BUMP,
     PG_STMT_MAX
 };
@@ -611,10 +614,12 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOM_DELETE] = "DELETE FROM rooms WHERE id = $1",
     [PG_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
-    /* Fencing (store.h): a writer's check of the room's epoch, its share lock held to the
+    /* Fencing (store.h): a writer's check of the room's epoch and move of its change
+     * counter, its row lock held to the
      * commit; a takeover's raise, which waits for those locks (and holds later checks off
      * until its own commit, after which they read the raised epoch). */
-    [PG_ROOM_EPOCH_SHARE] = "SELECT epoch FROM rooms WHERE id = $1 FOR SHARE",
+    [PG_ROOM_EPOCH_CHANGE] = "UPDATE rooms SET changes = changes + 1 WHERE id = $1"
+                             " RETURNING epoch, changes",
     [PG_ROOM_EPOCH_BUMP] = "UPDATE rooms SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch",
     [PG_PART_UPSERT] = "INSERT INTO room_participants(" PG_PART_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
@@ -646,7 +651,7 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                      " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
     [PG_MSGS_ASC] = "SELECT " PG_MSG_COLUMNS " FROM room_messages"
                     " WHERE room_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4",
-    [PG_ROOMS_ALL] = "SELECT " PG_ROOM_COLUMNS ", last_seq, epoch FROM rooms"
+    [PG_ROOMS_ALL] = "SELECT " PG_ROOM_COLUMNS ", last_seq, epoch, changes FROM rooms"
                      " ORDER BY created_at, id",
     [PG_PARTS_ALL] = "SELECT " PG_PART_COLUMNS " FROM room_participants"
                      " ORDER BY room_id, joined_at, user_id",
@@ -654,7 +659,7 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
                          " WHERE user_id = $1 AND banned = 0"
                          " ORDER BY joined_at, room_id LIMIT $2",
     /* One room (STORE_ROOM_LOAD): by id, or with $1 '' by code. */
-    [PG_ROOM_ONE] = "SELECT " PG_ROOM_COLUMNS ", last_seq, epoch FROM rooms"
+    [PG_ROOM_ONE] = "SELECT " PG_ROOM_COLUMNS ", last_seq, epoch, changes FROM rooms"
                     " WHERE id = $1 OR ($1 = '' AND code = $2)",
     [PG_PARTS_ROOM] = "SELECT " PG_PART_COLUMNS " FROM room_participants WHERE room_id = $1"
                       " ORDER BY joined_at, user_id",
@@ -786,6 +791,7 @@ typedef struct pg_charge_s {
 /* A fenced room (store.h, "Fencing"): the epoch this node's copy of it holds. */
 typedef struct {
     int64_t epoch;
+    int64_t changes;     /* its change counter as that transaction left it */
     uint64_t checked_tx; /* pg_conn_t.tx of the transaction that checked it last */
     char id[];
 } pg_epoch_t;
@@ -1561,6 +1567,7 @@ static int pg_rooms_load(pg_conn_t *c, store_rooms_t *rs, int one)
         rm->last_activity = pg_int(r, k, 9);
         rm->last_seq = pg_int(r, k, 10);
         rm->epoch = pg_int(r, k, 11);
+        rm->changes = pg_int(r, k, 12);
     }
     PQclear(r);
     rs->rooms = rooms;
@@ -3062,7 +3069,7 @@ static void pg_fence_read(pg_conn_t *c, const store_rooms_t *rs, int replace)
 }
 
 /* A takeover's raise of room's epoch, before its read (STORE_FENCE_CLAIM): waits for the
- * old home's batch that holds the room's share lock, and holds off its later ones. */
+ * old home's batch that holds the room's row lock, and holds off its later ones. */
 static int pg_fence_claim(pg_conn_t *c, const char room[STORE_ID_LEN])
 {
     pg_params_t p = {0};
@@ -3098,30 +3105,40 @@ static const char *pg_fence_room(const store_req_t *req)
 }
 
 /* Checks, once per transaction, that a fenced room req writes still has the epoch this
- * store's copy holds, share-locking its row to the commit. STORE_EIO (the batch fails)
- * when another node raised it (took the room over); STORE_OK otherwise, and for rooms not
- * fenced (no statement) or gone (the request answers that). */
-static int pg_fence_check(pg_conn_t *c, const store_req_t *req)
+ * store's copy holds, and moves the room's change counter (req->changes: its value in
+ * this transaction), locking its row to the commit. STORE_EIO (the batch fails) when
+ * another node raised the epoch (took the room over); STORE_OK otherwise, and for rooms
+ * not fenced (no statement) or gone (the request answers that). */
+static int pg_fence_check(pg_conn_t *c, store_req_t *req)
 {
     const char *room = pg_fence_room(req);
     if (!room || !c->epochs.count) return STORE_OK;
     char id[STORE_ID_LEN];
     snprintf(id, sizeof(id), "%s", room);
     pg_epoch_t *e = strmap_get(&c->epochs, id);
-    if (!e || e->checked_tx == c->tx) return STORE_OK;
+    if (!e) return STORE_OK;
+    if (e->checked_tx == c->tx) {
+        req->changes = e->changes;
+        return STORE_OK;
+    }
     pg_params_t p = {0};
     PP_FIELD(&p, id);
-    PGresult *r = pg_run(c, PG_ROOM_EPOCH_SHARE, &p);
+    PGresult *r = pg_run(c, PG_ROOM_EPOCH_CHANGE, &p);
     int err = pg_status(c, r, "room epoch check");
-    if (err == STORE_OK && PQntuples(r) == 1 && pg_int(r, 0, 0) != e->epoch) {
+    int found = err == STORE_OK && PQntuples(r) == 1;
+    if (found && pg_int(r, 0, 0) != e->epoch) {
         log_warn(c->log,
                  "store pg: room %s was taken over by another node (epoch %" PRId64
                  ", this node's %" PRId64 "): its writes here are refused",
                  id, pg_int(r, 0, 0), e->epoch);
         err = STORE_EIO;
     }
+    if (err == STORE_OK) {
+        e->changes = found ? pg_int(r, 0, 1) : 0;
+        e->checked_tx = c->tx;
+        req->changes = e->changes;
+    }
     PQclear(r);
-    if (err == STORE_OK) e->checked_tx = c->tx;
     return err;
 }
 

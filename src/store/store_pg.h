@@ -10,7 +10,7 @@
 /* The schema version this binary creates and migrates to (the row of schema_version). It
  * counts the same migrations as SQLite's (store_sqlite.h): version N holds the same tables
  * and columns in both backends. Opening a database with a higher version is refused. */
-#define STORE_PG_SCHEMA_VERSION 20
+#define STORE_PG_SCHEMA_VERSION 21
 
 /* The PostgreSQL backend (target: a libpq connection URI, postgres:// or postgresql://). */
 extern const store_backend_t store_pg_backend;

@@ -255,6 +255,8 @@ static const char *const sq_migrations[] = {
     /* 20 (issue 19): PostgreSQL's quota_leases, a cluster's allowances of users' quotas
      * (store.h, STORE_QUOTA_RESERVE): nothing here either. */
     "SELECT 1;",
+    /* 21 (issue 19, takeover): PostgreSQL's rooms.changes (store.h, "Fencing"), as 19 and 20. */
+    "SELECT 1;",
 };
 _Static_assert(CH_ARRAY_LEN(sq_migrations) == STORE_SQLITE_SCHEMA_VERSION,
                "STORE_SQLITE_SCHEMA_VERSION must equal the number of migrations");

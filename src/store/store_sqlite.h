@@ -7,6 +7,6 @@
 
 /* The schema version this binary creates and migrates to (the row of schema_version).
  * Opening a database with a higher version is refused. */
-#define STORE_SQLITE_SCHEMA_VERSION 20
+#define STORE_SQLITE_SCHEMA_VERSION 21
 
 #endif

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { startCluster } from './lib/cluster.mjs';
+import { psql } from './lib/pg.mjs';
 import { withTimeout } from './lib/util.mjs';
 import { createRoom, mkUser, mkUsers, RoomWs, closeAll, get, post, until } from './lib/rooms.mjs';
 
@@ -475,6 +476,67 @@ describe('its home killed after an event that reached no other node', () => {
       const ev = await cl.waitEvent((m) => m.op === 'room_reset', 10000);
       assert.equal(ev.reason, 'home_lost');
     }
+  });
+});
+
+// A home cut off from Redis (its commands held: CLIENT PAUSE WRITE) sees its own member's
+// connection close and, past the seat's grace, deletes the seat (no message: neither the
+// seq nor the state version moves), then dies before Redis runs its commands: the record
+// still shows the last seq and version and the member attached, but not the store's change
+// counter (store.h, "Fencing"), so the survivors, who never saw participant_left, are reset
+// (kept, they would show the member online for good, the new home not at all).
+describe('its home cut off from Redis stores a change, then dies', () => {
+  let c, n1, n2, n3, room, host, ann, bob, dan, ac, bc, dc;
+  before(async () => {
+    // A longer lease: the home must still hold it by its own clock while Redis holds its renewals.
+    c = await startCluster(3, { args: ['--cluster-lease', '8s', '--cluster-op-timeout', '1s', '--cluster-node-ttl', '10s', '--room-seat-grace', '1s'] });
+    [n1, n2, n3] = c.nodes;
+    [host, ann, bob, dan] = [mkUser('Host'), mkUser('Ann'), mkUser('Bob'), mkUser('Dan')];
+    room = await createRoom(n1.port, host, { name: 'Cut off' });
+    ac = await RoomWs.open(n2.port, ann);
+    bc = await RoomWs.open(n3.port, bob);
+    dc = await RoomWs.open(n1.port, dan);
+    for (const cl of [ac, bc, dc]) await cl.join(room.id);
+  });
+  after(async () => {
+    c?.redis.cli('CLIENT', 'UNPAUSE');
+    closeAll([ac, bc, dc]);
+    await c?.stop();
+  });
+
+  test('the survivors, who missed participant_left, get room_reset and then do not list the member', async () => {
+    const rec = `chorus:room:${room.id}:rec`;
+    await ac.ok('entity_create', { room: room.id, id: 'box', kind: 'box', data: { x: 1 } });
+    await ac.ok('message', { room: room.id, type: 'user_text', content: 'before' });
+    const last = (await ac.ok('history', { room: room.id, limit: 1 })).messages[0].seq;
+    await until(() => c.redis.cli('HGET', rec, 's') === String(last), 10000, 'the record\'s seq');
+    for (const cl of [ac, bc]) {
+      await cl.sync();
+      cl.clear();
+    }
+    const seated = async () => Number((await psql(c.store,
+      `SELECT count(*) FROM room_participants WHERE room_id = '${room.id}' AND user_id = '${dan.sub}'`)).trim());
+    assert.equal(await seated(), 1);
+    c.redis.cli('CLIENT', 'PAUSE', '120000', 'WRITE');
+    try {
+      dc.close();
+      await until(async () => (await seated()) === 0, 30000, 'the home to release Dan\'s seat');
+      n1.kill();
+      await withTimeout(n1.exited, 5000, 'node 1 to exit');
+    } finally {
+      c.redis.cli('CLIENT', 'UNPAUSE');
+    }
+    assert.equal(c.redis.cli('HGET', rec, 's'), String(last), 'the record\'s seq is as before');
+    assert.ok(recUsers(c.redis, room.id, 'c').includes(dan.sub), 'the record still has Dan attached');
+    await until(() => c.redis.cli('EXISTS', `chorus:room:${room.id}:home`) === '0', 30000, 'the lease to end');
+    await bc.call('message', { room: room.id, type: 'user_text', content: 'wake' }, 10000);
+    for (const cl of [ac, bc]) {
+      const ev = await cl.waitEvent((m) => m.op === 'room_reset', 20000);
+      assert.equal(ev.reason, 'home_lost');
+      await settle(cl, room.id);
+    }
+    const p = await ac.ok('participants', { room: room.id });
+    assert.ok(!JSON.stringify(p).includes(dan.sub), `Dan is not listed: ${JSON.stringify(p)}`);
   });
 });
 

@@ -148,12 +148,13 @@ static void test_migrate_older_and_newer(void)
     void *c = be_open(target);
     ASSERT_TRUE(c != NULL);
     store_pg_backend.close(c);
-    /* Back to version 7: migrations 20 to 8 undone by hand (20 added a table and indexes,
-     * 19 a column to rooms, 18 to room_messages, 17 altered assets, dropped). */
+    /* Back to version 7: migrations 21 to 8 undone by hand (21 added a column to rooms,
+     * 20 a table and indexes, 19 a column to rooms, 18 to room_messages, 17 altered
+     * assets, dropped). */
     ASSERT_EQ(pg_test_exec(sql_url(target),
                            "DROP TABLE quota_leases; DROP INDEX room_messages_user;"
                            " DROP INDEX doc_ops_author; DROP INDEX entities_owner;"
-                           " ALTER TABLE rooms DROP COLUMN epoch;"
+                           " ALTER TABLE rooms DROP COLUMN changes; ALTER TABLE rooms DROP COLUMN epoch;"
                            " ALTER TABLE room_messages DROP COLUMN client_id;"
                            " DROP TABLE state_log; DROP TABLE state_log_base; DROP TABLE uploads;"
                            "  DROP TABLE activity; DROP TABLE webhook_endpoints;"
@@ -310,6 +311,8 @@ static void test_fence(void)
     uv_thread_join(&th);
     ASSERT_EQ(t.err, STORE_OK);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT epoch FROM rooms"), 1);
+    /* a's committed transaction moved the room's change counter (rooms.changes). */
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT changes FROM rooms"), 1);
 
     /* a's later write is refused, whole batch; b (epoch 1 now) writes on. */
     ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
@@ -318,11 +321,14 @@ static void test_fence(void)
     ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
     ASSERT_EQ(be_msg(b, 2), STORE_OK);
     ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
+    /* The refused batch moved nothing; b's moved the counter once more. */
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT changes FROM rooms"), 2);
     /* A connection that fences nothing is not refused (and checks no epoch). */
     ASSERT_EQ(store_pg_backend.begin(one), STORE_OK);
     ASSERT_EQ(be_msg(one, 3), STORE_OK);
     ASSERT_EQ(store_pg_backend.commit(one), STORE_OK);
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM room_messages"), 3);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT changes FROM rooms"), 2); /* not fenced */
     store_pg_backend.close(a);
     store_pg_backend.close(b);
     store_pg_backend.close(one);
