@@ -315,7 +315,6 @@ enum {
     PG_USAGE_ROOM,
     PG_QUOTA_LOCK,
     PG_QUOTA_USED,
-    PG_QUOTA_OTHERS,
     PG_QUOTA_DROP,
     PG_QUOTA_SET,
     PG_QUOTA_CHARGE,
@@ -724,16 +723,18 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_USAGE_ALL] = PG_USAGE("true", "true"),
     [PG_USAGE_ROOM] = PG_USAGE("room_id = $1", "id = $1"),
     /* A user's quota in a cluster (STORE_QUOTA_RESERVE): one reservation of a user at a
-     * time ("chorus" + 4), the user's bytes as PG_USAGE counts them, the other holders'
-     * allowances by the database's clock. */
+     * time ("chorus" + 4), then the user's bytes as PG_USAGE counts them and the other
+     * holders' allowances by the database's clock. One statement, one snapshot: a write
+     * another node commits adds its rows and lowers its allowance together (read
+     * committed: two statements could see its allowance lowered but not its rows). */
     [PG_QUOTA_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7236117026))",
-    [PG_QUOTA_USED] = "SELECT coalesce(sum(b), 0)::bigint FROM ("
+    [PG_QUOTA_USED] = "SELECT (SELECT coalesce(sum(b), 0)::bigint FROM ("
                       " SELECT " PG_MSG_BYTES " AS b FROM room_messages WHERE user_id = $1"
                       " UNION ALL SELECT " PG_OP_BYTES " FROM doc_ops WHERE author = $1"
                       " UNION ALL SELECT 64 + octet_length(data) FROM entities WHERE owner = $1"
-                      " UNION ALL SELECT octet_length(state) FROM rooms WHERE host_id = $1) u",
-    [PG_QUOTA_OTHERS] = "SELECT coalesce(sum(bytes), 0)::bigint FROM quota_leases"
-                        " WHERE user_id = $1 AND holder <> $2 AND until_ms > " PG_NOW_MS,
+                      " UNION ALL SELECT octet_length(state) FROM rooms WHERE host_id = $1) u),"
+                      " (SELECT coalesce(sum(bytes), 0)::bigint FROM quota_leases"
+                      " WHERE user_id = $1 AND holder <> $2 AND until_ms > " PG_NOW_MS ")",
     [PG_QUOTA_DROP] = "DELETE FROM quota_leases WHERE user_id = $1"
                       " AND (holder = $2 OR until_ms <= " PG_NOW_MS ")",
     [PG_QUOTA_SET] = "INSERT INTO quota_leases(user_id, holder, bytes, until_ms)"
@@ -1849,11 +1850,14 @@ static int pg_usage(pg_conn_t *c, store_rooms_t *rs, const char *room_id)
 
 /* ---- a user's quota in a cluster (STORE_QUOTA_RESERVE) ---- */
 
-static int pg_quota_one(pg_conn_t *c, int which, pg_params_t *p, const char *what, int64_t *out)
+/* The user's bytes (used) and the other holders' allowances (others), read together. */
+static int pg_quota_used(pg_conn_t *c, pg_params_t *p, int64_t *used, int64_t *others)
 {
-    PGresult *r = pg_run(c, which, p);
-    int err = pg_status(c, r, what);
-    *out = err == STORE_OK && PQntuples(r) > 0 ? pg_int(r, 0, 0) : 0;
+    PGresult *r = pg_run(c, PG_QUOTA_USED, p);
+    int err = pg_status(c, r, "quota used");
+    int got = err == STORE_OK && PQntuples(r) > 0;
+    *used = got ? pg_int(r, 0, 0) : 0;
+    *others = got ? pg_int(r, 0, 1) : 0;
     PQclear(r);
     return err;
 }
@@ -1877,12 +1881,8 @@ static int pg_quota_reserve(pg_conn_t *c, store_quota_t *q)
     if (err != STORE_OK) return err;
     memset(&p, 0, sizeof(p));
     pp_field(&p, q->user, STORE_SUB_LEN);
-    err = pg_quota_one(c, PG_QUOTA_USED, &p, "quota used", &q->used);
-    if (err != STORE_OK) return err;
-    memset(&p, 0, sizeof(p));
-    pp_field(&p, q->user, STORE_SUB_LEN);
     pp_int(&p, (int64_t)q->holder);
-    err = pg_quota_one(c, PG_QUOTA_OTHERS, &p, "quota others", &q->others);
+    err = pg_quota_used(c, &p, &q->used, &q->others);
     if (err != STORE_OK) return err;
     q->grant = store_quota_grant(q->quota, q->used, q->others, q->keep, q->need, q->want);
     memset(&p, 0, sizeof(p));
