@@ -38,11 +38,33 @@ static int waiting(const home_t *h, const char *who)
     return 0;
 }
 
+/* Whether op name may store bytes (waits for an allowance). */
+static int stores(const char *name)
+{
+    return names_have(home_store_caller, CH_ARRAY_LEN(home_store_caller), name) ||
+           names_have(home_store_host, CH_ARRAY_LEN(home_store_host), name);
+}
+
+/* The allowance the last waiting op of caller user waits for (borrowed), or NULL. */
+static const char *caller_waits(const home_t *h, const char *user)
+{
+    const char *who = NULL;
+    for (const home_wait_t *w = h->wait_head; w; w = w->next)
+        if (strcmp(w->user, user) == 0) who = w->who;
+    return who;
+}
+
 /* The user whose allowance op must wait for (borrowed), or NULL: it runs now. An op of a
- * user with ops waiting waits behind them, so a connection's writes keep their order. */
+ * user with ops waiting waits behind them, so a connection's writes keep their order, and
+ * so does any op of a caller with writes waiting: a leave, a read or a presence sent after
+ * a message must not overtake it. */
 static const char *quota_waits_for(home_t *h, const room_t *room, const bus_op_t *op)
 {
     if (!h->rooms->quota_holder) return NULL;
+    if (h->wait_head && op->user && op->user[0]) {
+        const char *prev = caller_waits(h, op->user);
+        if (prev) return prev;
+    }
     const char *who;
     if (names_have(home_store_caller, CH_ARRAY_LEN(home_store_caller), op->name))
         who = op->user;
@@ -129,7 +151,7 @@ static void quota_ready(void *ud, const char *who, int ok)
     while (mine) {
         home_wait_t *w = mine;
         mine = w->next;
-        if (ok) {
+        if (ok || !stores(w->name)) { /* an op that stores nothing runs anyway */
             bus_op_t op = {.room = w->room,
                            .name = w->name,
                            .user = w->user,
