@@ -120,7 +120,7 @@ int quota_lease_fits(const quota_lease_t *l, int64_t add, uint64_t now)
 int quota_lease_overdraw(const quota_lease_t *l, int64_t add, uint64_t now)
 {
     if (!l) return 1;
-    if (now < l->full_until) return 0;
+    if (now < l->full_until || l->empty) return 0;
     int64_t debt = l->allow < 0 ? -l->allow : 0;
     return debt == 0 || debt + add <= QUOTA_LEASE_CREDIT;
 }
@@ -168,7 +168,7 @@ int quota_lease_idle(const quota_lease_t *l, uint64_t now)
 
 int quota_lease_unused(const quota_lease_t *l, uint64_t now)
 {
-    return !l->pending && now >= l->full_until && quota_lease_allow(l, now) == 0;
+    return !l->pending && !l->empty && now >= l->full_until && quota_lease_allow(l, now) == 0;
 }
 
 void quota_lease_drop(quota_leases_t *t, quota_lease_t *l)

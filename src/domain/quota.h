@@ -81,6 +81,9 @@ typedef struct {
                            * until then writes past allow are refused without asking */
     int pending;          /* a reservation is in the store */
     int due;              /* the next chunk is to be asked once the charged write is sent */
+    int empty;            /* the last reservation that asked for bytes got none: the store
+                           * has nothing free for the user; no credit (and the entry is
+                           * kept) until one grants some (rooms_quota.c sets it) */
     int64_t sent_keep;    /* what the pending one keeps */
     char id[];            /* the user's id (the key) */
 } quota_lease_t;
@@ -126,9 +129,10 @@ int quota_lease_fits(const quota_lease_t *l, int64_t add, uint64_t now);
 /* Whether a write of add bytes that does not fit l (NULL: nothing held) and could not
  * wait (a room's creation with its state, an entity's update charged to its owner) may
  * still be made, the allowance going below 0 until the next grant repays it: when the
- * store did not say lately that there is no more, and either nothing is owed or what is
- * owed with add stays within QUOTA_LEASE_CREDIT. The slack, per node and user: one write
- * or QUOTA_LEASE_CREDIT bytes, whichever is more (docs/operations.md). */
+ * store did not say lately that there is no more (full_until), nor at its last answer
+ * (empty), and either nothing is owed or what is owed with add stays within
+ * QUOTA_LEASE_CREDIT. The slack, per node and user: one write or QUOTA_LEASE_CREDIT bytes,
+ * whichever is more, while the user is under the quota (docs/operations.md). */
 int quota_lease_overdraw(const quota_lease_t *l, int64_t add, uint64_t now);
 
 /* Charges add bytes (> 0) written at now, or gives -add back (a write that failed). */
@@ -149,7 +153,7 @@ void quota_lease_answered(quota_lease_t *l, int ok, int64_t grant, int64_t need,
  * QUOTA_LEASE_IDLE_MS. */
 int quota_lease_idle(const quota_lease_t *l, uint64_t now);
 
-/* Whether l can be forgotten at now: nothing held or pending and not lately full. */
+/* Whether l can be forgotten at now: nothing held or pending, not lately full, not empty. */
 int quota_lease_unused(const quota_lease_t *l, uint64_t now);
 
 /* Removes and frees l (not pending). */

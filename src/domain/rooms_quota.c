@@ -26,6 +26,9 @@ static void on_answer(store_req_t *req)
     quota_lease_t *l = quota_lease_get(&r->leases, a->q.user);
     CH_ASSERT(l != NULL && l->pending); /* a pending entry is never dropped */
     quota_lease_answered(l, ok, a->q.grant, a->q.need, a->asked_at, uv_now(r->loop));
+    /* Nothing free for the user: no write goes on credit until a grant says otherwise (a
+     * forgotten entry would give one of any size again, every QUOTA_LEASE_RETRY_MS). */
+    if (ok && a->q.want > 0) l->empty = a->q.grant == 0;
     if (!ok)
         log_warn(r->log, "rooms: the storage quota of user %s could not be reserved", l->id);
     if (r->quota_ready) r->quota_ready(r->quota_ready_ud, a->q.user, ok);
@@ -82,7 +85,12 @@ int rooms_quota_user_fits(rooms_t *r, const char *user, int64_t add)
     uint64_t now = uv_now(r->loop);
     quota_lease_t *l = quota_lease_get(&r->leases, user);
     if (quota_lease_fits(l, add, now)) return 1;
-    if (!quota_lease_overdraw(l, add, now)) return 0;
+    if (!quota_lease_overdraw(l, add, now)) {
+        /* Refused: asked again (at most once per QUOTA_LEASE_RETRY_MS), so a retry passes
+         * once the user's bytes are free again. */
+        if (!l->pending && now >= l->full_until) ask(r, l, add, 0);
+        return 0;
+    }
     /* A write that could not wait: made on credit, and the next grant asked now. */
     l = quota_lease_of(&r->leases, user);
     if (!l->pending) ask(r, l, add, 0);

@@ -178,6 +178,15 @@ static void test_lease_overdraw(void)
     quota_lease_answered(l, 1, 2000, 0, now, now + 1);
     ASSERT_EQ(quota_lease_allow(l, now + 1), 1200);
     ASSERT_EQ(quota_lease_overdraw(l, 1 << 20, now + 1), 1); /* nothing owed */
+    /* The store had nothing free at its last answer: no credit, and the entry is kept
+     * (forgotten, the next write would go on credit again) until a grant. */
+    quota_lease_ask(l, now + 2, 1);
+    quota_lease_answered(l, 1, 0, 0, now + 2, now + 3);
+    l->empty = 1;
+    ASSERT_EQ(quota_lease_overdraw(l, 1, now + 3 + QUOTA_LEASE_RETRY_MS), 0);
+    ASSERT_EQ(quota_lease_unused(l, now + 3 + QUOTA_LEASE_RETRY_MS), 0);
+    l->empty = 0;
+    ASSERT_EQ(quota_lease_unused(l, now + 3 + QUOTA_LEASE_RETRY_MS), 1);
     quota_leases_free(&t);
 }
 
