@@ -272,6 +272,10 @@ static void charge(size_t *budget, size_t n)
 
 conn_t *conn_flush_list(conn_t *list, uring_t *u, size_t *budget)
 {
+    /* A ring that broke in an earlier call is not used again (flush_all calls this for the
+     * carry, then for the new list, and frees a broken ring only after both): every send
+     * queued on it would come back ECANCELED and close its connection. */
+    if (u && uring_broken(u)) u = NULL;
     while (u && list) {
         conn_t *c = list;
         uv_os_fd_t fd;

@@ -30,10 +30,12 @@ static void on_connection(uv_stream_t *listener, int status)
 static void on_spin(uv_idle_t *h);
 
 /* Keeps the poll from blocking while work waits for the next iteration (deferred input,
- * output past the flush budget), and lets it block again once none does. */
+ * output past the flush budget) or for this one's check (the output run_deferred made
+ * in prepare, after prepare's flush: a poll that blocked would hold those replies until
+ * the next event or timer), and lets it block again once none does. */
 static void spin_update(server_t *s)
 {
-    if (s->deferred.len || s->flush_carry)
+    if (s->deferred.len || s->flush_carry || s->flush_list)
         uv_idle_start(&s->spin, on_spin);
     else
         uv_idle_stop(&s->spin);
