@@ -270,8 +270,22 @@ static void charge(size_t *budget, size_t n)
     *budget -= n < *budget ? n : *budget;
 }
 
+/* Moves c, the head of the list being flushed, to the end of the kept list (*tail: its
+ * last link), still flush_listed; returns the rest of the list. */
+static conn_t *keep(conn_t *c, conn_t ***tail)
+{
+    conn_t *next = c->flush_next;
+    c->flush_next = NULL;
+    **tail = c;
+    *tail = &c->flush_next;
+    return next;
+}
+
 conn_t *conn_flush_list(conn_t *list, uring_t *u, size_t *budget)
 {
+    /* The connections the budget leaves, in their order; the walk goes on past them, so a
+     * queue over the quarter of --ws-max-queue behind them is still sent (over_budget). */
+    conn_t *kept = NULL, **tail = &kept;
     /* A ring that broke in an earlier call is not used again (flush_all calls this for the
      * carry, then for the new list, and frees a broken ring only after both): every send
      * queued on it would come back ECANCELED and close its connection. */
@@ -280,7 +294,10 @@ conn_t *conn_flush_list(conn_t *list, uring_t *u, size_t *budget)
         conn_t *c = list;
         uv_os_fd_t fd;
         if (c->tls && !c->closing && !c->writing) conn_tls_seal(c);
-        if (over_budget(c, *budget)) break;
+        if (over_budget(c, *budget)) {
+            list = keep(c, &tail);
+            continue;
+        }
         if (c->closing || c->writing || sendable(c) == 0 ||
             uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
             list = flush_unlink(c);
@@ -299,17 +316,23 @@ conn_t *conn_flush_list(conn_t *list, uring_t *u, size_t *budget)
         if (uring_broken(u)) break;
     }
     if (u && uring_queued(u) > 0) uring_run(u, batch_done);
-    if (u && !uring_broken(u)) return list;
+    if (u && !uring_broken(u)) {
+        *tail = list;
+        return kept;
+    }
     /* No ring, or it failed: one writev each. */
     while (list) {
         conn_t *c = list;
         if (c->tls && !c->closing && !c->writing) conn_tls_seal(c);
-        if (over_budget(c, *budget)) break;
+        if (over_budget(c, *budget)) {
+            list = keep(c, &tail);
+            continue;
+        }
         list = flush_unlink(c);
         if (!c->closing && !c->writing) charge(budget, sendable(c));
         conn_flush(c);
     }
-    return list;
+    return kept;
 }
 
 void conn_input_resume(conn_t *c)

@@ -172,8 +172,10 @@ void conn_flush(conn_t *c);
  * flush_listed cleared) until *budget bytes were handed to the kernel: with u, one
  * io_uring submission per batch of u's depth; with u NULL, conn_flush (a writev) each.
  * What a socket does not take goes to uv_write. The connection that reaches the budget
- * sends whole; *budget is lowered by what was handed over. Returns the rest of list, the
- * connections with output the budget left (still linked and flush_listed); those with
+ * sends whole; *budget is lowered by what was handed over. Returns the connections with
+ * output the budget left, in their order (still linked and flush_listed): the walk goes
+ * through the whole list, so a WebSocket whose queue passed a quarter of --ws-max-queue
+ * is sent whatever the budget and wherever it stands; those with
  * nothing to send, or closing, are unlinked whatever the budget. If u fails
  * (uring_broken), the connections it had not sent for are closed and the rest flushed
  * with conn_flush: the caller then frees u. Borrows all three. */
