@@ -97,10 +97,11 @@ static void store__fail_batch(store_req_t *batch, int err)
         r->err = err;
 }
 
-/* Runs one batch in one transaction. Only STORE_EIO aborts it: ENOTFOUND and EEXISTS are
- * answers, and the backend guarantees a request failing that way left no change behind
- * (store.h, "Atomicity": savepoints), so the rest of the batch still commits. Returns 0
- * when the transaction committed, else STORE_EIO (every request failed). */
+/* Runs one batch in one transaction. Only STORE_EIO aborts it: ENOTFOUND, EEXISTS and
+ * ELIMIT are answers, a write of a room another node took over (EFENCED) is answered EIO
+ * alone, and the backend guarantees a request failing that way left no change behind
+ * (store.h, "Atomicity": savepoints; "Fencing"), so the rest of the batch still commits.
+ * Returns 0 when the transaction committed, else STORE_EIO (every request failed). */
 static int store__run_batch(store_t *st, store_req_t *batch, size_t n)
 {
     const store_backend_t *be = st->be;
@@ -112,6 +113,10 @@ static int store__run_batch(store_t *st, store_req_t *batch, size_t n)
     for (store_req_t *r = batch; r; r = r->next) {
         r->err = STORE_OK;
         be->exec(st->conn, r);
+        if (r->err == STORE_EFENCED) { /* refused alone: the batch goes on */
+            r->err = STORE_EIO;
+            continue;
+        }
         if (r->err == STORE_EIO) {
             be->rollback(st->conn);
             log_error(st->log, "store: transaction rolled back; %zu requests fail", n);

@@ -98,14 +98,16 @@
  * checks it in every transaction that writes that room (ROOM_UPDATE, ROOM_DELETE,
  * PARTICIPANT_PUT / _DELETE, MESSAGE_INSERT, ENTITY_PUT / _DELETE, DOC_OP_INSERT): once per
  * room per batch, under a lock on the room's row held until the commit. An epoch
- * that moved (another node took the room over) answers STORE_EIO for the whole batch:
- * nothing of it commits. A takeover's ROOM_LOAD (STORE_FENCE_CLAIM) raises the epoch
- * before it reads, so it waits for a batch of the old home that holds the lock, reads
- * what it committed, and every later batch of the old home is refused. The same statement
- * that checks the epoch moves the room's change counter (rooms.changes, answered in
- * req->changes and read by ROOM_LOAD): a takeover that finds it where the home's record
- * says knows the old home made no write after its last recorded one. Rooms the store
- * was not asked to fence (one node; SQLite, which ignores fence) cost no statement. */
+ * that moved (another node took the room over) answers STORE_EIO to that room's writes
+ * in the batch (the backend's STORE_EFENCED): none of them commits and the room's change
+ * counter does not move, while the other rooms' writes of the batch commit. A takeover's
+ * ROOM_LOAD (STORE_FENCE_CLAIM) raises the epoch before it reads, so it waits for a batch of
+ * the old home that holds the lock, reads what it committed, and every later batch of the old
+ * home writing the room is refused. The same statement that checks the epoch moves the room's
+ * change counter (rooms.changes, answered in req->changes and read by ROOM_LOAD): a takeover
+ * that finds it where the home's record says knows the old home made no write after its last
+ * recorded one. Rooms the store was not asked to fence (one node; SQLite, which ignores fence)
+ * cost no statement. */
 #ifndef CHORUS_STORE_H
 #define CHORUS_STORE_H
 
@@ -129,6 +131,9 @@ enum {
                            * backend's) */
     STORE_ELIMIT = -5,    /* a count the request bounds is at its maximum (ROOM_CREATE's
                            * max_hosted); like EEXISTS, no change and no effect on the batch */
+    STORE_EFENCED = -6,   /* a backend's only (store_backend_t.exec): a write of a room another
+                           * node took over ("Fencing"); no change, no effect on the rest of
+                           * the batch, and answered to the caller as STORE_EIO */
 };
 
 /* Sizes of fixed fields, including the NUL. The loop never submits a longer value. */
@@ -893,9 +898,11 @@ typedef struct {
     void (*rollback)(void *conn);
     /* Runs one request inside the open transaction and sets req->err to STORE_OK, or to
      * the STORE_ENOTFOUND / STORE_EEXISTS its type lists, leaving no change behind (a
-     * SAVEPOINT; see "Atomicity"), or to STORE_EIO. Reads the request's inputs, writes
-     * its outputs; never touches cb, data or next. A STORE_EIO result rolls the
-     * transaction back: every request of the batch then fails with EIO. */
+     * SAVEPOINT; see "Atomicity"), or to STORE_EIO, or to STORE_EFENCED ("Fencing":
+     * nothing of the request done; the batch goes on and the store answers it EIO). Reads
+     * the request's inputs, writes its outputs; never touches cb, data or next. A
+     * STORE_EIO result rolls the transaction back: every request of the batch then fails
+     * with EIO. */
     void (*exec)(void *conn, store_req_t *req);
     /* Rolls back a transaction left open, frees conn. NULL is not passed. */
     void (*close)(void *conn);

@@ -378,6 +378,7 @@ enum {
     PG_LOG_DOC_BOUNDS,
     PG_LOG_DOC_FLOOR,
     PG_ROOM_EPOCH_CHANGE,
+    PG_ROOM_EPOCH_READ,
     PG_ROOM_EPOCH_BUMP,
     PG_STMT_MAX
 };
@@ -614,11 +615,14 @@ static const char *const pg_stmt_sql[PG_STMT_MAX] = {
     [PG_ROOM_EXISTS] = "SELECT state_version FROM rooms WHERE id = $1",
     [PG_ROOM_LAST_SEQ] = "SELECT last_seq FROM rooms WHERE id = $1",
     /* Fencing (store.h): a writer's check of the room's epoch and move of its change
-     * counter, its row lock held to the
-     * commit; a takeover's raise, which waits for those locks (and holds later checks off
-     * until its own commit, after which they read the raised epoch). */
+     * counter in one statement that matches only the epoch this node holds (a room taken
+     * over keeps its counter; one whose lock it waited for is matched again as the raise
+     * committed it), its row lock held to the commit; a takeover's raise, which waits for
+     * those locks (and holds later checks off until its own commit). */
     [PG_ROOM_EPOCH_CHANGE] = "UPDATE rooms SET changes = changes + 1 WHERE id = $1"
-                             " RETURNING epoch, changes",
+                             " AND epoch = $2 RETURNING changes",
+    /* Only after PG_ROOM_EPOCH_CHANGE matched nothing: a room gone, or taken over. */
+    [PG_ROOM_EPOCH_READ] = "SELECT epoch FROM rooms WHERE id = $1",
     [PG_ROOM_EPOCH_BUMP] = "UPDATE rooms SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch",
     [PG_PART_UPSERT] = "INSERT INTO room_participants(" PG_PART_COLUMNS ")"
                        " VALUES($1, $2, $3, $4, $5, $6, $7)"
@@ -794,6 +798,7 @@ typedef struct {
     int64_t epoch;
     int64_t changes;     /* its change counter as that transaction left it */
     uint64_t checked_tx; /* pg_conn_t.tx of the transaction that checked it last */
+    int fenced;          /* that check found the room taken over */
     char id[];
 } pg_epoch_t;
 
@@ -3058,6 +3063,7 @@ static void pg_fence_keep(pg_conn_t *c, const char *room, int64_t epoch, int rep
     if (!e) e = strmap_get_or_new(&c->epochs, room, sizeof(*e), offsetof(pg_epoch_t, id));
     e->epoch = epoch;
     e->checked_tx = 0;
+    e->fenced = 0;
 }
 
 /* Remembers the epochs a read or a creation of rooms (rs->fence) answered. */
@@ -3106,9 +3112,11 @@ static const char *pg_fence_room(const store_req_t *req)
 
 /* Checks, once per transaction, that a fenced room req writes still has the epoch this
  * store's copy holds, and moves the room's change counter (req->changes: its value in
- * this transaction), locking its row to the commit. STORE_EIO (the batch fails) when
- * another node raised the epoch (took the room over); STORE_OK otherwise, and for rooms
- * not fenced (no statement) or gone (the request answers that). */
+ * this transaction), locking its row to the commit. STORE_EFENCED when another node
+ * raised the epoch (took the room over): the counter did not move, and this and the
+ * transaction's later writes of the room are refused while the rest of the batch goes on;
+ * STORE_OK otherwise, and for rooms not fenced (no statement) or gone (the request answers
+ * that); STORE_EIO when the database failed. */
 static int pg_fence_check(pg_conn_t *c, store_req_t *req)
 {
     const char *room = pg_fence_room(req);
@@ -3119,27 +3127,36 @@ static int pg_fence_check(pg_conn_t *c, store_req_t *req)
     if (!e) return STORE_OK;
     if (e->checked_tx == c->tx) {
         req->changes = e->changes;
-        return STORE_OK;
+        return e->fenced ? STORE_EFENCED : STORE_OK;
     }
     pg_params_t p = {0};
     PP_FIELD(&p, id);
+    pp_int(&p, e->epoch);
     PGresult *r = pg_run(c, PG_ROOM_EPOCH_CHANGE, &p);
     int err = pg_status(c, r, "room epoch check");
     int found = err == STORE_OK && PQntuples(r) == 1;
-    if (found && pg_int(r, 0, 0) != e->epoch) {
-        log_warn(c->log,
-                 "store pg: room %s was taken over by another node (epoch %" PRId64
-                 ", this node's %" PRId64 "): its writes here are refused",
-                 id, pg_int(r, 0, 0), e->epoch);
-        err = STORE_EIO;
-    }
-    if (err == STORE_OK) {
-        e->changes = found ? pg_int(r, 0, 1) : 0;
-        e->checked_tx = c->tx;
-        req->changes = e->changes;
-    }
+    int64_t changes = found ? pg_int(r, 0, 0) : 0;
     PQclear(r);
-    return err;
+    int fenced = 0;
+    if (err == STORE_OK && !found) { /* gone, or another epoch: no counter moved */
+        pg_params_t q = {0};
+        PP_FIELD(&q, id);
+        r = pg_run(c, PG_ROOM_EPOCH_READ, &q);
+        err = pg_status(c, r, "room epoch read");
+        fenced = err == STORE_OK && PQntuples(r) == 1;
+        if (fenced)
+            log_warn(c->log,
+                     "store pg: room %s was taken over by another node (epoch %" PRId64
+                     ", this node's %" PRId64 "): its writes here are refused",
+                     id, pg_int(r, 0, 0), e->epoch);
+        PQclear(r);
+    }
+    if (err != STORE_OK) return err;
+    e->changes = changes;
+    e->fenced = fenced;
+    e->checked_tx = c->tx;
+    req->changes = changes;
+    return fenced ? STORE_EFENCED : STORE_OK;
 }
 
 static void pg_exec_req(pg_conn_t *c, store_req_t *req)

@@ -283,8 +283,9 @@ static void claimer(void *arg)
 }
 
 /* Fencing (store.h): a takeover's raise of the epoch waits for the old home's open
- * transaction that checked it, and reads what it committed; the old home's next write is
- * refused (EIO: the batch rolls back). A store not asked to fence checks nothing. */
+ * transaction that checked it, and reads what it committed; the old home's next writes
+ * of the room are refused (EFENCED) and move nothing. A store not asked to fence checks
+ * nothing. */
 static void test_fence(void)
 {
     char target[512];
@@ -314,10 +315,12 @@ static void test_fence(void)
     /* a's committed transaction moved the room's change counter (rooms.changes). */
     ASSERT_EQ(pg_test_int(sql_url(target), "SELECT changes FROM rooms"), 1);
 
-    /* a's later write is refused, whole batch; b (epoch 1 now) writes on. */
+    /* a's later write is refused (alone: store.c answers it EIO); b (epoch 1 now)
+     * writes on. */
     ASSERT_EQ(store_pg_backend.begin(a), STORE_OK);
-    ASSERT_EQ(be_msg(a, 2), STORE_EIO);
-    store_pg_backend.rollback(a);
+    ASSERT_EQ(be_msg(a, 2), STORE_EFENCED);
+    ASSERT_EQ(be_msg(a, 3), STORE_EFENCED); /* the room's later writes: no statement */
+    ASSERT_EQ(store_pg_backend.commit(a), STORE_OK);
     ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
     ASSERT_EQ(be_msg(b, 2), STORE_OK);
     ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
@@ -332,6 +335,93 @@ static void test_fence(void)
     store_pg_backend.close(a);
     store_pg_backend.close(b);
     store_pg_backend.close(one);
+    pg_drop_target(target);
+}
+
+/* A ROOM_LOAD of room i through the store, the epoch kept (STORE_FENCE_KEEP). */
+static int st_load_fenced(store_t *st, uv_loop_t *loop, tctx_t *c, int i)
+{
+    store_rooms_t r;
+    memset(&r, 0, sizeof(r));
+    fill_room(&r.room, i);
+    r.fence = STORE_FENCE_KEEP;
+    int err = run_rooms(st, loop, c, STORE_ROOM_LOAD, &r);
+    store_rooms_free(&r);
+    return err;
+}
+
+/* A fence failure refuses only the fenced room's writes (issue 19): one store batch holds
+ * messages of rooms 1 and 2, interleaved, and room 1 was taken over (its epoch raised)
+ * after this store read it. Room 1's writes are answered EIO and store nothing, its change
+ * counter does not move; room 2's are answered OK, committed, and move its counter once.
+ * The batch is made one by a write of room 3 the store waits on (another connection holds
+ * room 3's row) while the others are submitted behind it. */
+static void test_fence_one_room(void)
+{
+    char target[512];
+    ASSERT_EQ(pg_target(target, sizeof(target), "fence_room"), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_t *st = open_backend(&store_pg_backend, target, &loop);
+    void *b = be_open(target);
+    ASSERT_TRUE(st && b);
+    tctx_t c;
+    tctx_init(&c);
+    for (int i = 1; i <= 3; i++) {
+        ASSERT_EQ(create_room(st, &loop, &c, i), STORE_OK);
+        ASSERT_EQ(st_load_fenced(st, &loop, &c, i), STORE_OK);
+    }
+    store_room_t rm;
+    fill_room(&rm, 1);
+    free(rm.state); /* only its id is used */
+    char sql[160];
+    snprintf(sql, sizeof(sql), "UPDATE rooms SET epoch = epoch + 1 WHERE id = '%s'", rm.id);
+    ASSERT_EQ(pg_test_exec(sql_url(target), sql), 0); /* another node took room 1 */
+
+    /* b holds room 3's row (its seq 1 open); the store's seq 2 of room 3 waits for it. */
+    store_rooms_t r3b;
+    memset(&r3b, 0, sizeof(r3b));
+    fill_msg(&r3b.msg, 3, 1);
+    store_req_t hold = {.type = STORE_MESSAGE_INSERT, .rooms = &r3b};
+    ASSERT_EQ(store_pg_backend.begin(b), STORE_OK);
+    store_pg_backend.exec(b, &hold);
+    ASSERT_EQ(hold.err, STORE_OK);
+    enum { N = 5 };
+    static const int rooms[N] = {3, 1, 2, 1, 2}, seqs[N] = {2, 1, 1, 2, 2};
+    store_rooms_t rs[N];
+    treq_t t[N];
+    for (int i = 0; i < N; i++) {
+        memset(&rs[i], 0, sizeof(rs[i]));
+        fill_msg(&rs[i].msg, rooms[i], seqs[i]);
+        treq_init(&t[i], &c, STORE_MESSAGE_INSERT);
+        t[i].req.rooms = &rs[i];
+        store_submit(st, &t[i].req);
+        for (int k = 0; i == 0 && k < 3000 &&
+                        pg_test_int(sql_url(target),
+                                    "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                    " current_database() AND wait_event_type = 'Lock'") < 1;
+             k++)
+            uv_sleep(10);
+    }
+    ASSERT_EQ(store_pg_backend.commit(b), STORE_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(t[i].done, 1);
+        ASSERT_EQ(t[i].req.err, rooms[i] == 1 ? STORE_EIO : STORE_OK);
+        store_rooms_free(&rs[i]);
+    }
+    store_rooms_free(&r3b);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT count(*) FROM room_messages"), 4);
+    ASSERT_EQ(pg_test_int(sql_url(target), "SELECT sum(changes) FROM rooms"), 2);
+    snprintf(sql, sizeof(sql), "SELECT changes + last_seq FROM rooms WHERE id = '%s'", rm.id);
+    ASSERT_EQ(pg_test_int(sql_url(target), sql), 0); /* room 1: nothing moved */
+    fill_room(&rm, 2);
+    free(rm.state);
+    snprintf(sql, sizeof(sql), "SELECT changes * 10 + last_seq FROM rooms WHERE id = '%s'",
+             rm.id);
+    ASSERT_EQ(pg_test_int(sql_url(target), sql), 12); /* one batch, seqs 1 and 2 */
+    ASSERT_EQ(close_store(st, &loop), 0);
+    store_pg_backend.close(b);
     pg_drop_target(target);
 }
 
@@ -1106,6 +1196,7 @@ int main(void)
     RUN(test_migrate_older_and_newer);
     RUN(test_two_writers_seq);
     RUN(test_fence);
+    RUN(test_fence_one_room);
     RUN(test_quota_reserve);
     RUN(test_two_writers_doc_versions);
     RUN(test_two_writers_state_version);
