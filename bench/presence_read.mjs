@@ -3,11 +3,14 @@
 // of N members online, each with a presence state of its own (a cursor and a status line),
 // then one more connection asks presence_subscribe for all N, R times in a row, each waiting
 // for its reply. Reports the server's CPU (user + system from /proc) over those R requests
-// per request, the reply's size and the load average; one JSON object on stdout.
+// per request, the reply's size and the load average; then the same for R reads of
+// server.presence (GET /api/server/rooms/:roomId/presence with a key made by `chorus apikey
+// create`, every member's presence); one JSON object on stdout.
 //   CHORUS_BIN=build/chorus node bench/presence_read.mjs [members=1000] [rounds=200]
 // Not part of `make bench`.
+import { api } from '../tests/e2e/lib/auth.mjs';
 import { closeAll, createRoom, mkUser, RoomWs } from '../tests/e2e/lib/rooms.mjs';
-import { startServer } from '../tests/e2e/lib/server.mjs';
+import { runCli, startServer } from '../tests/e2e/lib/server.mjs';
 
 import { LARGE_ARGS, load, proc } from './large_common.mjs';
 
@@ -37,8 +40,19 @@ try {
   const before = proc(srv.proc.pid).cpuS;
   for (let r = 0; r < rounds; r++) await watcher.ok('presence_subscribe', { room: room.id, users: ids });
   const cpuS = proc(srv.proc.pid).cpuS - before;
+  const made = await runCli(['apikey', 'create', '--name', 'bench', '--data', srv.dataDir], { timeoutMs: 30000 });
+  if (made.code !== 0) throw new Error(`apikey create: ${made.stderr}`);
+  const key = made.stdout.trim();
+  const path = `/api/server/rooms/${room.id}/presence`;
+  const res = await api(srv.port, 'GET', path, { token: key });
+  if (res.status !== 200) throw new Error(`GET presence: ${res.status}`);
+  const restBytes = res.body.length;
+  const before2 = proc(srv.proc.pid).cpuS;
+  for (let r = 0; r < rounds; r++) await api(srv.port, 'GET', path, { token: key });
+  const restS = proc(srv.proc.pid).cpuS - before2;
   console.log(JSON.stringify({
-    members, rounds, seen, replyBytes: bytes, cpuMsPerRequest: +(cpuS * 1000 / rounds).toFixed(3), load: load(),
+    members, rounds, seen, replyBytes: bytes, cpuMsPerRequest: +(cpuS * 1000 / rounds).toFixed(3),
+    restBytes, restCpuMsPerRequest: +(restS * 1000 / rounds).toFixed(3), load: load(),
   }));
 } finally {
   closeAll(cs);
