@@ -100,8 +100,9 @@ static void op_rest_participants(void *ud, room_t *room, const bus_op_t *op)
 }
 
 /* presence_subscribe at the room's home: the current presence of the watched users who
- * are online ({userId: state}, as the others know it), read member by member from their
- * records. The member's side bounded the list and, once answered, watches them on its own
+ * are online ({userId: state}, as the others know it; a user named twice once, where
+ * first named), written from the texts their records keep (room_presence_text), with no
+ * tree. The member's side bounded the list and, once answered, watches them on its own
  * process (rooms_watch_set), so the presence events after this answer reach it. */
 static void op_presence_subscribe(void *ud, room_t *room, const bus_op_t *op)
 {
@@ -112,18 +113,32 @@ static void op_presence_subscribe(void *ud, room_t *room, const bus_op_t *op)
              "users must be an array of user ids");
         return;
     }
-    json_t *pres = json_object();
+    size_t n = 0, k = json_array_size(users);
+    room_member_t **list = ch_malloc((k ? k : 1) * sizeof(*list));
+    strmap_t seen;
+    strmap_init(&seen, (uint64_t)(uintptr_t)list);
     size_t i;
     json_t *u;
     json_array_foreach(users, i, u)
     {
         room_member_t *m = json_is_string(u) ? room_member(room, json_string_value(u)) : NULL;
-        if (!m || m->banned || !m->online) continue;
-        json_t *seen = json_loads(presence_sent_text(&m->presence, NULL), JSON_ALLOW_NUL, NULL);
-        CH_ASSERT(seen != NULL); /* the module's own compact text */
-        json_object_set_new(pres, m->user_id, seen);
+        if (!m || m->banned || !m->online || strmap_get(&seen, m->user_id)) continue;
+        strmap_put(&seen, m->user_id, m);
+        list[n++] = m;
     }
-    bus_reply(&op->route, NULL, NULL, json_pack("{s:o}", "presence", pres));
+    strmap_free(&seen);
+    size_t len;
+    char *text = room_presence_text(list, n, 0, &len);
+    free(list);
+    if (op->route.parts_fn) {
+        jpart_t part = {.key = "presence", .text = text, .len = len};
+        bus_reply_parts(&op->route, &part, 1);
+    } else {
+        json_t *pres = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+        CH_ASSERT(pres != NULL); /* our own compact text */
+        bus_reply(&op->route, NULL, NULL, json_pack("{s:o}", "presence", pres));
+    }
+    free(text);
 }
 
 static const home_op_t home_participants_ops[] = {

@@ -108,18 +108,37 @@ static void op_kick(void *ud, room_t *room, const bus_op_t *op)
 
 /* server.presence: the presence of every participant online now, as the presence event
  * carries it ({} for one who never sent any), with their display name; the members'
- * order of room_members_json. Bounded by the room's capacity. */
+ * order of room_members_json. Bounded by the room's capacity. Written from the texts the
+ * members keep (room_presence_text), with no tree: answered as parts when the route takes
+ * them (the REST route does), else as the tree parsed from that text. */
 static void op_presence(void *ud, room_t *room, const bus_op_t *op)
 {
     (void)ud;
-    json_t *list = json_array();
-    for (const room_member_t *m = room->members; m; m = m->next) {
+    size_t n = 0, cap = 16;
+    room_member_t **list = ch_malloc(cap * sizeof(*list));
+    for (room_member_t *m = room->members; m; m = m->next) {
         if (m->banned || !m->online) continue;
-        json_t *state = presence_state_json(&m->presence);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "userId", m->user_id,
-                                              "displayName", m->display_name, "state", state));
+        if (n == cap) {
+            cap *= 2;
+            list = ch_realloc(list, cap * sizeof(*list));
+        }
+        list[n++] = m;
     }
-    bus_reply(&op->route, NULL, NULL, json_pack("{s:b, s:o}", "success", 1, "presence", list));
+    size_t len;
+    char *text = room_presence_text(list, n, 1, &len);
+    free(list);
+    if (op->route.parts_fn) {
+        jpart_t parts[] = {
+            {.key = "success", .text = "true"},
+            {.key = "presence", .text = text, .len = len},
+        };
+        bus_reply_parts(&op->route, parts, CH_ARRAY_LEN(parts));
+    } else {
+        json_t *pres = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+        CH_ASSERT(pres != NULL); /* our own compact text */
+        bus_reply(&op->route, NULL, NULL, json_pack("{s:b, s:o}", "success", 1, "presence", pres));
+    }
+    free(text);
 }
 
 static const home_op_t home_server_ops[] = {

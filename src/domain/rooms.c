@@ -840,6 +840,41 @@ char *room_members_text(room_member_t *const *list, size_t n, size_t *len)
     return t.p;
 }
 
+char *room_presence_text(room_member_t *const *list, size_t n, int as_list, size_t *len)
+{
+    /* ~60 bytes a member with a short id and name and no presence: one allocation. */
+    mtext_t t = {NULL, 0, 0};
+    t.cap = 3 + n * 64;
+    t.p = ch_malloc(t.cap);
+    if (as_list) MT_LIT(&t, "[");
+    else MT_LIT(&t, "{");
+    for (size_t i = 0; i < n; i++) {
+        const room_member_t *m = list[i];
+        size_t plen;
+        const char *ptext;
+        if (i) MT_LIT(&t, ",");
+        if (as_list) {
+            MT_LIT(&t, "{\"userId\":");
+            mt_quote(&t, m->user_id);
+            MT_LIT(&t, ",\"displayName\":");
+            mt_quote(&t, m->display_name);
+            MT_LIT(&t, ",\"state\":");
+            ptext = presence_state_text(&m->presence, &plen);
+        } else {
+            mt_quote(&t, m->user_id);
+            MT_LIT(&t, ":");
+            ptext = presence_sent_text(&m->presence, &plen);
+        }
+        mt_put(&t, ptext, plen);
+        if (as_list) MT_LIT(&t, "}");
+    }
+    if (as_list) MT_LIT(&t, "]");
+    else MT_LIT(&t, "}");
+    t.p[t.len] = '\0';
+    *len = t.len;
+    return t.p;
+}
+
 /* Appends v (borrowed, any JSON value) as Jansson encodes it compact. */
 static void mt_json(mtext_t *t, const json_t *v)
 {

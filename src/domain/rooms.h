@@ -504,6 +504,13 @@ json_t *room_members_page_json(room_t *room, roster_pos_t *pos, int online_only,
  * (the caller frees it), its length in *len. A member keeps no encoding of itself (~140
  * bytes each in a room of idle members), only its presence's when it has one. */
 char *room_members_text(room_member_t *const *list, size_t n, size_t *len);
+/* The presence of the n members of list (borrowed; distinct users), written from the
+ * texts the members keep, with no tree: with as_list, server.presence's array
+ * [{"userId", "displayName", "state": the current state}, ...]; else presence_subscribe's
+ * object {userId: the state as the room last saw it (presence_sent_text), ...}. Byte for
+ * byte Jansson's compact encoding of the tree those replies were built as. A new
+ * NUL-terminated text (the caller frees it), its length in *len. */
+char *room_presence_text(room_member_t *const *list, size_t n, int as_list, size_t *len);
 /* 1 when room is large (more seats than lim.large): its join reply carries a page of
  * participants and its membership and presence events are coalesced (issue 26). */
 #define ROOMS_LARGE(r, room) ((room)->seats > (r)->lim.large)

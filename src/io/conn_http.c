@@ -888,6 +888,10 @@ static void api_done(api_req_t *r)
     const char *extra = r->extra[0] ? r->extra : NULL;
     if (r->empty) {
         respond(c, r->status, NULL, extra, NULL, 0, last, 1);
+    } else if (r->resp_text) {
+        const http_request_t *req = current(c);
+        respond(c, r->status, "application/json", extra, r->resp_text->data + r->resp_text->off,
+                r->resp_text->len, last, req && req->method == HTTP_HEAD);
     } else {
         respond_json(c, r->status, json_incref(r->resp), extra, last);
     }

@@ -180,6 +180,7 @@ void api_req_free(api_req_t *r)
     free(r->param_buf);
     json_decref(r->json);
     json_decref(r->resp);
+    cbuf_unref(r->resp_text);
     sodium_memzero(r->secret, sizeof(r->secret));
     sodium_memzero(r->secret2, sizeof(r->secret2));
     free(r);
@@ -187,15 +188,23 @@ void api_req_free(api_req_t *r)
 
 void api_respond(api_req_t *r, int status, json_t *body)
 {
-    CH_ASSERT(!r->resp && r->status == 0);
+    CH_ASSERT(!r->resp && !r->resp_text && r->status == 0);
     r->status = status;
     r->resp = body ? body : json_object();
     r->done(r);
 }
 
+void api_respond_text(api_req_t *r, int status, cbuf_t *body)
+{
+    CH_ASSERT(!r->resp && !r->resp_text && r->status == 0 && body != NULL);
+    r->status = status;
+    r->resp_text = body;
+    r->done(r);
+}
+
 void api_respond_empty(api_req_t *r, int status)
 {
-    CH_ASSERT(!r->resp && r->status == 0);
+    CH_ASSERT(!r->resp && !r->resp_text && r->status == 0);
     r->status = status;
     r->empty = 1;
     r->done(r);

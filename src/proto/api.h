@@ -14,6 +14,7 @@
 #include "auth/asset_url.h"
 #include "auth/audit_agg.h"
 #include "auth/auth_jwt.h"
+#include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "auth/revoke.h"
@@ -96,6 +97,8 @@ struct api_req_s {
     /* response */
     int status;
     json_t *resp;               /* owned until done runs */
+    cbuf_t *resp_text;          /* or the body as JSON text written (api_respond_text):
+                                   owned until done runs; resp is NULL then */
     char extra[2048];           /* extra CRLF-terminated header lines (tus: Upload-Metadata) */
     int empty;                  /* answer with no body (204, tus HEAD): api_respond_empty */
     /* request headers (api_req_set_headers) */
@@ -217,6 +220,11 @@ void api_handle(api_req_t *r);
 
 /* Answers r with status and body (stolen), then runs r->done. */
 void api_respond(api_req_t *r, int status, json_t *body);
+
+/* Answers r with status and the JSON text in body (stolen: one reference, its bytes
+ * data[off..off+len), one JSON object as Jansson writes it compact), then runs r->done. For
+ * a body written from kept texts with no tree (server.presence). */
+void api_respond_text(api_req_t *r, int status, cbuf_t *body);
 
 /* Answers r with status, r->extra and no body (204; a HEAD's headers), then runs r->done. */
 void api_respond_empty(api_req_t *r, int status);

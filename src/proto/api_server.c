@@ -12,6 +12,7 @@
 #include "domain/home.h"
 #include "domain/rooms.h"
 #include "proto/api.h"
+#include "proto/proto.h"
 #include "util/mem.h"
 
 /* History pages: at most this many messages (as GET /api/rooms/:id/messages). */
@@ -153,6 +154,22 @@ static void api_server_back(const bus_route_t *route, const char *code, const ch
     json_decref(data);
 }
 
+/* bus_reply_parts_fn of the ops to a room's home: the answer written from kept texts
+ * (server.presence), the body {"success":true, <parts>} written as the text it is. */
+static void api_server_back_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts)
+{
+    int has_success = nparts > 0 && !parts[0].obj && strcmp(parts[0].key, "success") == 0;
+    jpart_t *all = ch_malloc((nparts + 1) * sizeof(*all));
+    size_t n = 0;
+    if (!has_success) all[n++] = (jpart_t){.key = "success", .text = "true"};
+    memcpy(all + n, parts, nparts * sizeof(*parts));
+    n += nparts;
+    cbuf_t *body = cbuf_new(256);
+    proto_append_parts(&body, all, n);
+    free(all);
+    api_respond_text(route->ud, 200, body);
+}
+
 /* The room of the route's :roomId (an id or a code; any room: the app sees them all), or
  * NULL once answered 404. */
 static room_t *api_server_room(api_req_t *r)
@@ -172,7 +189,11 @@ static void api_server_to_home(api_req_t *r, room_t *room, const char *name, jso
         .name = name,
         .user = "",
         .args = args,
-        .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = api_server_back, .ud = r},
+        .route = {.member = BUS_MEMBER_NONE,
+                  .ref = -1,
+                  .fn = api_server_back,
+                  .parts_fn = api_server_back_parts,
+                  .ud = r},
     };
     if (bus_send_op(r->api->rooms->bus, &op) != 0)
         api_error(r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",
@@ -378,7 +399,11 @@ static void api_server_entity(api_req_t *r, const char *op)
         .name = op,
         .user = room->host_id,
         .args = args,
-        .route = {.member = BUS_MEMBER_NONE, .ref = -1, .fn = api_server_back, .ud = r},
+        .route = {.member = BUS_MEMBER_NONE,
+                  .ref = -1,
+                  .fn = api_server_back,
+                  .parts_fn = api_server_back_parts,
+                  .ud = r},
     };
     if (bus_send_op(r->api->rooms->bus, &o) != 0)
         api_error(r, api_status_of(ROOMS_E_UNAVAILABLE), "service_unavailable",

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jscan.h"
 #include "util/mem.h"
 #include "proto/proto.h"
 #include "proto/proto_rooms.h"
@@ -496,27 +497,40 @@ typedef struct {
     char room_id[STORE_ID_LEN];
 } watch_wait_t;
 
-/* bus_reply_fn of presence_subscribe: the connection watches the users from now on (the
- * events after the home's answer reach it; the answer holds the state before them). */
+/* Watches w's users for its connection (c, not gone) in its room: the count watched, or
+ * a ROOMS_E_ error. */
+static int watch_apply(watch_wait_t *w, proto_client_t *c)
+{
+    room_t *room = strmap_get(&w->r->by_id, w->room_id);
+    size_t n = json_array_size(w->users);
+    const char **ids = ch_malloc((n ? n : 1) * sizeof(*ids));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = json_string_value(json_array_get(w->users, i));
+    int rc = room ? rooms_watch_set(w->r, room, &c->rcv, ids, n) : ROOMS_E_FORBIDDEN;
+    free(ids);
+    return rc;
+}
+
+static void watch_error(proto_deferred_t *d, int rc)
+{
+    if (rc == ROOMS_E_LIMIT) proto_deferred_error(d, "too_many_users", "too many users to watch");
+    else proto_deferred_error(d, PROTO_FORBIDDEN, "join the room first");
+}
+
+/* bus_reply_fn of presence_subscribe (an error, or a home that answered a tree): the
+ * connection watches the users from now on (the events after the home's answer reach it;
+ * the answer holds the state before them). */
 static void watch_answered(const bus_route_t *route, const char *code, const char *message,
                            json_t *data)
 {
     watch_wait_t *w = route->ud;
     proto_client_t *c = w->d.c;
-    room_t *room = strmap_get(&w->r->by_id, w->room_id);
-    if (!code && !c->gone) {
-        size_t n = json_array_size(w->users);
-        const char **ids = ch_malloc((n ? n : 1) * sizeof(*ids));
-        for (size_t i = 0; i < n; i++)
-            ids[i] = json_string_value(json_array_get(w->users, i));
-        int rc = room ? rooms_watch_set(w->r, room, &c->rcv, ids, n) : ROOMS_E_FORBIDDEN;
-        free(ids);
-        if (rc < 0) {
-            json_decref(data);
-            data = NULL;
-            code = rc == ROOMS_E_LIMIT ? "too_many_users" : PROTO_FORBIDDEN;
-            message = rc == ROOMS_E_LIMIT ? "too many users to watch" : "join the room first";
-        } else {
+    int rc = !code && !c->gone ? watch_apply(w, c) : 0;
+    if (rc < 0) {
+        json_decref(data);
+        watch_error(&w->d, rc);
+    } else {
+        if (!code && !c->gone) {
             if (!json_is_object(data)) {
                 json_decref(data);
                 data = json_object();
@@ -524,8 +538,33 @@ static void watch_answered(const bus_route_t *route, const char *code, const cha
             json_object_set_new(data, "room", json_string(w->room_id));
             json_object_set_new(data, "users", json_integer(rc));
         }
+        proto_rooms_answer(&w->d, code, message, data);
     }
-    proto_rooms_answer(&w->d, code, message, data);
+    json_decref(w->users);
+    free(w);
+}
+
+/* bus_reply_parts_fn of presence_subscribe: as watch_answered, the home's answer ({"presence"}
+ * written from the members' texts) copied into the reply as it is, then "room" and
+ * "users". */
+static void watch_answered_parts(const bus_route_t *route, const jpart_t *parts, size_t nparts)
+{
+    watch_wait_t *w = route->ud;
+    proto_client_t *c = w->d.c;
+    int rc = c->gone ? 0 : watch_apply(w, c);
+    if (rc < 0) {
+        watch_error(&w->d, rc);
+    } else {
+        char room_q[6 * STORE_ID_LEN + 3], num[JSCAN_INT_MAX];
+        size_t numlen = jscan_write_int(num, rc);
+        int qlen = jscan_quote(room_q, sizeof(room_q), w->room_id, strlen(w->room_id));
+        CH_ASSERT(qlen > 0 && nparts <= 4); /* a room id; the home's one part */
+        jpart_t all[6];
+        memcpy(all, parts, nparts * sizeof(*parts));
+        all[nparts] = (jpart_t){.key = "room", .text = room_q, .len = (size_t)qlen};
+        all[nparts + 1] = (jpart_t){.key = "users", .text = num, .len = numlen};
+        proto_deferred_ok_parts(&w->d, all, nparts + 2); /* dropped when c went away */
+    }
     json_decref(w->users);
     free(w);
 }
@@ -561,7 +600,7 @@ static void op_presence_subscribe(proto_req_t *req)
     w->r = r;
     w->users = json_incref(users);
     snprintf(w->room_id, sizeof(w->room_id), "%s", room->id);
-    proto_rooms_send(req, room, watch_answered, w);
+    send_op(req, room, NULL, watch_answered, watch_answered_parts, w);
 }
 
 /* Every room op goes to the room's home through the bus; join's answer subscribes the

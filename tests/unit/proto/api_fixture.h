@@ -20,9 +20,14 @@ static inline void api_fx_on_done(api_req_t *r)
     got_t *g = r->conn;
     g->answers++;
     g->status = r->status;
-    char *text = json_dumps(r->resp, JSON_COMPACT); /* as conn_http.c encodes it */
-    snprintf(g->body, sizeof(g->body), "%s", text ? text : "");
-    free(text);
+    if (r->resp_text) { /* a body written as text (api_respond_text), sent as it is */
+        snprintf(g->body, sizeof(g->body), "%.*s", (int)r->resp_text->len,
+                 (const char *)r->resp_text->data + r->resp_text->off);
+    } else {
+        char *text = json_dumps(r->resp, JSON_COMPACT); /* as conn_http.c encodes it */
+        snprintf(g->body, sizeof(g->body), "%s", text ? text : "");
+        free(text);
+    }
     api_req_free(r);
 }
 
