@@ -356,9 +356,11 @@ static void op_stored(store_req_t *req)
     store_docs_free(&o->pl);
     webhooks_release(o->r->hooks, req);
     room_t *room = o->room;
+    int err = req->err; /* req is o's: read before o goes */
+    int64_t changes = req->changes;
     free(o);
     doc_maybe_unload(d);
-    rooms_changes_seen(room, req->err, req->changes);
+    rooms_changes_seen(room, err, changes);
     rooms_release(room);
 }
 
