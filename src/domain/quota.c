@@ -143,11 +143,14 @@ int64_t quota_lease_ask(quota_lease_t *l, uint64_t now, int give_back)
     return l->sent_keep;
 }
 
-void quota_lease_answered(quota_lease_t *l, int ok, int64_t grant, int64_t need,
+void quota_lease_answered(quota_lease_t *l, int ok, int64_t grant, int64_t need, int64_t want,
                           uint64_t asked_at, uint64_t now)
 {
     l->pending = 0;
     if (!ok) return;
+    /* Nothing free for the user: no write goes on credit until a grant says otherwise (a
+     * forgotten entry would give one of any size again, every QUOTA_LEASE_RETRY_MS). */
+    if (want > 0) l->empty = grant == 0;
     if (l->sent_keep + grant > 0) {
         l->allow += grant;
         l->asked_at = asked_at;

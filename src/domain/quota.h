@@ -144,9 +144,10 @@ void quota_lease_take(quota_lease_t *l, int64_t add, uint64_t now);
 int64_t quota_lease_ask(quota_lease_t *l, uint64_t now, int give_back);
 
 /* The reservation sent at asked_at answered: ok (0: it failed, nothing changed), grant
- * bytes added, need the waiting write's size (0: none). Sets full_until when the grant
- * left the allowance under need. */
-void quota_lease_answered(quota_lease_t *l, int ok, int64_t grant, int64_t need,
+ * bytes added, need the waiting write's size (0: none), want what it asked for at most (0:
+ * a give-back). Sets full_until when the grant left the allowance under need, and empty
+ * when a reservation that asked for bytes got none (cleared by one that got some). */
+void quota_lease_answered(quota_lease_t *l, int ok, int64_t grant, int64_t need, int64_t want,
                           uint64_t asked_at, uint64_t now);
 
 /* Whether l's allowance should be given back at now: held, not pending, unused for

@@ -25,10 +25,8 @@ static void on_answer(store_req_t *req)
     int ok = req->err == STORE_OK;
     quota_lease_t *l = quota_lease_get(&r->leases, a->q.user);
     CH_ASSERT(l != NULL && l->pending); /* a pending entry is never dropped */
-    quota_lease_answered(l, ok, a->q.grant, a->q.need, a->asked_at, uv_now(r->loop));
-    /* Nothing free for the user: no write goes on credit until a grant says otherwise (a
-     * forgotten entry would give one of any size again, every QUOTA_LEASE_RETRY_MS). */
-    if (ok && a->q.want > 0) l->empty = a->q.grant == 0;
+    quota_lease_answered(l, ok, a->q.grant, a->q.need, a->q.want, a->asked_at,
+                         uv_now(r->loop));
     if (!ok)
         log_warn(r->log, "rooms: the storage quota of user %s could not be reserved", l->id);
     if (r->quota_ready) r->quota_ready(r->quota_ready_ud, a->q.user, ok);

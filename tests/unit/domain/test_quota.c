@@ -115,7 +115,7 @@ static void test_lease_gate_and_take(void)
     ASSERT_EQ(quota_lease_ask(l, now, 0), 0);
     ASSERT_TRUE(l->pending);
     ASSERT_EQ(quota_lease_prefetch(l, now), 0); /* one at a time */
-    quota_lease_answered(l, 1, 5000, 100, now, now + 5);
+    quota_lease_answered(l, 1, 5000, 100, QUOTA_LEASE_CHUNK, now, now + 5);
     ASSERT_TRUE(!l->pending);
     ASSERT_EQ(quota_lease_allow(l, now + 5), 5000);
     ASSERT_EQ(quota_lease_gate(l, 100, now + 5), QUOTA_LEASE_PASS);
@@ -133,7 +133,7 @@ static void test_lease_gate_and_take(void)
     ASSERT_EQ(quota_lease_gate(l, 100, end), QUOTA_LEASE_WAIT);
     /* Asked once void: it keeps nothing. */
     ASSERT_EQ(quota_lease_ask(l, end, 0), 0);
-    quota_lease_answered(l, 0, 0, 100, end, end + 1); /* the store failed: nothing changes */
+    quota_lease_answered(l, 0, 0, 100, QUOTA_LEASE_CHUNK, end, end + 1); /* the store failed: nothing changes */
     ASSERT_TRUE(!l->pending);
     ASSERT_EQ(quota_lease_allow(l, end + 1), 0);
     quota_leases_free(&t);
@@ -148,7 +148,7 @@ static void test_lease_full(void)
     uint64_t now = 50000;
     quota_lease_t *l = quota_lease_of(&t, "u");
     quota_lease_ask(l, now, 0);
-    quota_lease_answered(l, 1, 300, 1000, now, now + 2);
+    quota_lease_answered(l, 1, 300, 1000, QUOTA_LEASE_CHUNK, now, now + 2);
     ASSERT_EQ(quota_lease_allow(l, now + 2), 300);
     ASSERT_EQ(quota_lease_gate(l, 1000, now + 2), QUOTA_LEASE_PASS);
     ASSERT_TRUE(!quota_lease_fits(l, 1000, now + 2));
@@ -175,14 +175,14 @@ static void test_lease_overdraw(void)
     quota_lease_take(l, 800, now);
     ASSERT_EQ(quota_lease_overdraw(l, QUOTA_LEASE_CREDIT - 800, now), 1);
     ASSERT_EQ(quota_lease_overdraw(l, QUOTA_LEASE_CREDIT - 799, now), 0); /* past the credit */
-    quota_lease_answered(l, 1, 2000, 0, now, now + 1);
+    quota_lease_answered(l, 1, 2000, 0, QUOTA_LEASE_CHUNK, now, now + 1);
     ASSERT_EQ(quota_lease_allow(l, now + 1), 1200);
     ASSERT_EQ(quota_lease_overdraw(l, 1 << 20, now + 1), 1); /* nothing owed */
     /* The store had nothing free at its last answer: no credit, and the entry is kept
      * (forgotten, the next write would go on credit again) until a grant. */
     quota_lease_ask(l, now + 2, 1);
-    quota_lease_answered(l, 1, 0, 0, now + 2, now + 3);
-    l->empty = 1;
+    quota_lease_answered(l, 1, 0, 0, QUOTA_LEASE_CHUNK, now + 2, now + 3);
+    ASSERT_TRUE(l->empty);
     ASSERT_EQ(quota_lease_overdraw(l, 1, now + 3 + QUOTA_LEASE_RETRY_MS), 0);
     ASSERT_EQ(quota_lease_unused(l, now + 3 + QUOTA_LEASE_RETRY_MS), 0);
     l->empty = 0;
@@ -199,7 +199,7 @@ static void test_lease_idle(void)
     quota_lease_t *l = quota_lease_of(&t, "u");
     quota_lease_ask(l, now, 0);
     ASSERT_EQ(quota_lease_idle(l, now + QUOTA_LEASE_IDLE_MS), 0); /* pending */
-    quota_lease_answered(l, 1, 4000, 10, now, now);
+    quota_lease_answered(l, 1, 4000, 10, QUOTA_LEASE_CHUNK, now, now);
     quota_lease_take(l, 10, now + 100);
     ASSERT_EQ(quota_lease_idle(l, now + 100 + QUOTA_LEASE_IDLE_MS - 1), 0);
     ASSERT_EQ(quota_lease_idle(l, now + 100 + QUOTA_LEASE_IDLE_MS), 1);
@@ -207,7 +207,8 @@ static void test_lease_idle(void)
     uint64_t later = now + 100 + QUOTA_LEASE_IDLE_MS;
     ASSERT_EQ(quota_lease_ask(l, later, 1), 0); /* a give-back keeps nothing */
     ASSERT_EQ(quota_lease_allow(l, later), 0);
-    quota_lease_answered(l, 1, 0, 0, later, later + 1);
+    quota_lease_answered(l, 1, 0, 0, 0, later, later + 1); /* a give-back: not empty */
+    ASSERT_TRUE(!l->empty);
     ASSERT_EQ(quota_lease_allow(l, later + 1), 0);
     ASSERT_EQ(quota_lease_idle(l, later + 1), 0);
     ASSERT_EQ(quota_lease_unused(l, later + 1), 1);
